@@ -1,0 +1,63 @@
+# LgNet developer entry points. `make up` runs the platform, `make test` the whole test suite.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),.local/tools/bin/uv)
+PY := .venv/bin/python
+INFRA := $(PY) deploy/local/infra.py
+SERVICES := $(PY) deploy/local/services.py
+WITH_INFRA := set -a && . .local/infra.env && set +a &&
+PYTEST_ARGS ?=
+
+.PHONY: help venv infra up down status test lint contracts bench clean
+
+help:
+	@echo "make up      install, provision Kafka + PostgreSQL, start the services, show status"
+	@echo "make down    stop the services, Kafka and PostgreSQL (data is kept in .local/)"
+	@echo "make status  what runs where"
+	@echo "make test    provision and run unit, integration and end-to-end tests"
+	@echo "make lint    ruff, mypy and the contract (JSON Schema) check"
+	@echo "make bench   run the benchmarks in bench/"
+
+.local/tools/bin/uv:
+	python3 -m venv .local/tools
+	.local/tools/bin/pip install -q "uv==$(UV_VERSION)"
+
+.venv/.synced: uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --all-packages --python ">=3.11"
+	touch $@
+
+venv: .venv/.synced
+
+infra: venv
+	$(INFRA) start
+
+up: infra
+	$(WITH_INFRA) $(SERVICES) start
+	@$(MAKE) --no-print-directory status
+
+status: venv
+	@$(INFRA) status || true
+	@$(SERVICES) status || true
+
+down: venv
+	$(SERVICES) stop
+	$(INFRA) stop
+
+test: infra
+	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_ARGS)
+
+lint: venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lgnet-contracts check
+
+bench: infra
+	$(WITH_INFRA) for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean: down
+	rm -rf .local .venv

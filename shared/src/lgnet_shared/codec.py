@@ -1,0 +1,84 @@
+"""Events in and out of envelopes: encoding with context propagation, decoding with upcasting."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from lgnet_shared.contracts.upcasters import upcast
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.errors import InvalidEventData, UnknownEventType, from_pydantic
+from lgnet_shared.events import REGISTRY, Event, latest
+
+_SCHEMA = re.compile(r"^urn:lgnet:schema:(?P<type>[a-z0-9_.]+):v(?P<version>[0-9]+)$")
+
+
+def to_envelope(
+    event: Event,
+    *,
+    source: str,
+    city: str,
+    partner: str | None = None,
+    correlationid: str | None = None,
+    causationid: str | None = None,
+    traceparent: str | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    extra = {"time": time} if time is not None else {}
+    env = Envelope(
+        source=source,
+        type=event.type,
+        dataschema=event.dataschema(),
+        city=city,
+        partner=partner,
+        causationid=causationid,
+        traceparent=traceparent,
+        partitionkey=event.aggregate_id(),
+        data=event.model_dump(mode="json", exclude_none=True),
+        **extra,
+    )
+    # A new conversation starts with its own id as correlation id.
+    return env.model_copy(update={"correlationid": correlationid or env.id})
+
+
+def caused_by(parent: Envelope, event: Event, *, source: str, partner: str | None = None) -> Envelope:
+    """An event caused by `parent`: same city, correlation and trace; causation = the parent's id."""
+    return to_envelope(
+        event,
+        source=source,
+        city=parent.city,
+        partner=partner if partner is not None else parent.partner,
+        correlationid=parent.correlationid or parent.id,
+        causationid=parent.id,
+        traceparent=parent.traceparent,
+    )
+
+
+def version_of(env: Envelope) -> int:
+    """The payload version named by `dataschema`; absent means the latest known version."""
+    if env.dataschema is None:
+        model = latest(env.type)
+        if model is None:
+            raise UnknownEventType("type", f"unknown event type {env.type!r}")
+        return model.version
+    m = _SCHEMA.match(env.dataschema)
+    if not m or m["type"] != env.type:
+        raise UnknownEventType("dataschema", f"must be urn:lgnet:schema:{env.type}:v<N>, got {env.dataschema!r}")
+    return int(m["version"])
+
+
+def decode(env: Envelope) -> Event:
+    """The envelope's payload as the latest model of its type (older versions are upcast)."""
+    if latest(env.type) is None:
+        raise UnknownEventType("type", f"unknown event type {env.type!r}")
+    version = version_of(env)
+    if (env.type, version) not in REGISTRY:
+        raise UnknownEventType("dataschema", f"unknown version {version} of {env.type}")
+    current, data = upcast(env.type, version, dict(env.data))
+    model = REGISTRY[(env.type, current)].model
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_pydantic(exc, "data", InvalidEventData) from None

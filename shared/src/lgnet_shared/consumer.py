@@ -1,0 +1,175 @@
+"""Consuming events effectively once: inbox, bounded retries, dead letters.
+
+Each batch is processed in one PostgreSQL transaction; each record inside it in a savepoint, where its event
+id is recorded in the inbox together with the handler's effects (and any outbox events). A redelivered event
+finds its id in the inbox and has no effect. Kafka offsets are committed only after that transaction commits.
+
+A record that is not a valid event (not JSON, not a CloudEvent, unknown type, invalid data) goes straight to
+the dead-letter topic, or to the consumer's `on_invalid` hook (the intake gatekeeper answers the partner). A
+handler that keeps failing is retried with backoff, then dead-lettered, so it never blocks its partition. Loss
+of the database or broker is not the record's fault: it propagates, and the batch is redelivered later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+
+import asyncpg
+from aiokafka.structs import ConsumerRecord
+
+from lgnet_shared import codec, logs, metrics, tracing
+from lgnet_shared.db import Conn, Pool
+from lgnet_shared.deadletter import DeadLetters, Failure
+from lgnet_shared.envelope import Envelope, from_record
+from lgnet_shared.errors import ContractError
+from lgnet_shared.events import Event
+
+Record = ConsumerRecord[bytes, bytes]
+Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
+InvalidHook = Callable[[Conn, Record, ContractError], Awaitable[None]]
+log = logs.get_logger(__name__)
+
+MIGRATION = (
+    "lgnet-inbox-1",
+    """
+    create table if not exists inbox (
+        consumer text not null,
+        event_id text not null,
+        outcome text not null,
+        processed_at timestamptz not null default now(),
+        primary key (consumer, event_id)
+    );
+    create table if not exists consumer_positions (
+        consumer text not null,
+        topic text not null,
+        partition int not null,
+        next_offset bigint not null,
+        primary key (consumer, topic, partition)
+    )
+    """,
+)
+# Failures that are the infrastructure's, not the record's: never dead-letter for these.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
+)
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 3
+    backoff_s: Sequence[float] = (0.05, 0.5)
+
+    def delay(self, attempt: int) -> float:
+        return self.backoff_s[min(attempt - 1, len(self.backoff_s) - 1)]
+
+
+@dataclass
+class Consumer:
+    """One consumer group's processing: `handlers` maps event types to handlers; other types are ignored."""
+
+    name: str
+    pool: Pool
+    dead_letters: DeadLetters
+    handlers: dict[str, Handler]
+    city: str | None = None  # None = national: every city's events; otherwise other cities' events are skipped
+    on_invalid: InvalidHook | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    async def process(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        started = time.perf_counter()
+        async with self.pool.acquire() as conn, conn.transaction():
+            for record in records:
+                await self._one(conn, record)
+            await self._save_positions(conn, records)
+        metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
+        last: dict[tuple[str, int], int] = {}
+        for r in records:
+            last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
+        await conn.executemany(
+            "insert into consumer_positions values ($1, $2, $3, $4) on conflict (consumer, topic, partition)"
+            " do update set next_offset = greatest(consumer_positions.next_offset, excluded.next_offset)",
+            [(self.name, t, p, o + 1) for (t, p), o in last.items()],
+        )
+
+    async def _one(self, conn: Conn, record: Record) -> None:
+        try:
+            env = from_record(record.value, record.headers or (), record.key)
+            event = codec.decode(env) if env.type in self.handlers else None
+        except ContractError as err:
+            await self._invalid(conn, record, err)
+            return
+        if self.city is not None and env.city != self.city:
+            metrics.EVENTS_CONSUMED.labels(self.name, env.type, "other_city").inc()
+            return
+        handler = self.handlers.get(env.type)
+        if handler is None or event is None:
+            metrics.EVENTS_CONSUMED.labels(self.name, env.type, "ignored").inc()
+            return
+        logs.bind_event(env)
+        try:
+            with tracing.consuming(f"{self.name} process {env.type}", env.traceparent,
+                                   {"messaging.message.id": env.id, "lgnet.city": env.city}):
+                await self._handle_with_retries(conn, record, env, event, handler)
+        finally:
+            logs.unbind_event()
+
+    async def _handle_with_retries(
+        self, conn: Conn, record: Record, env: Envelope, event: Event, handler: Handler
+    ) -> None:
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                async with conn.transaction():  # savepoint: a failure undoes this record only
+                    inserted = await conn.fetchval(
+                        "insert into inbox (consumer, event_id, outcome) values ($1, $2, 'processed')"
+                        " on conflict do nothing returning true", self.name, env.id,
+                    )
+                    if not inserted:
+                        metrics.EVENTS_CONSUMED.labels(self.name, env.type, "duplicate").inc()
+                        return
+                    await handler(conn, env, event)
+                metrics.EVENTS_CONSUMED.labels(self.name, env.type, "processed").inc()
+                return
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except ContractError as err:  # the handler found the event unacceptable: retrying won't help
+                await self._dead(conn, record, env.id, Failure(err.kind, type(err).__name__, str(err), err.field))
+                return
+            except Exception as exc:
+                if attempt == self.retry.attempts:
+                    log.warning("dead-lettering after retries", attempts=attempt, error=type(exc).__name__)
+                    await self._dead(conn, record, env.id,
+                                     Failure("processing", type(exc).__name__, str(exc), attempts=attempt))
+                    return
+                metrics.RETRIES.labels(self.name).inc()
+                await asyncio.sleep(self.retry.delay(attempt))
+
+    async def _invalid(self, conn: Conn, record: Record, err: ContractError) -> None:
+        metrics.EVENTS_CONSUMED.labels(self.name, "", err.kind).inc()
+        if self.on_invalid is not None:
+            await self.on_invalid(conn, record, err)
+            return
+        await self._dead(conn, record, f"{record.topic}:{record.partition}:{record.offset}",
+                         Failure(err.kind, type(err).__name__, str(err), err.field))
+
+    async def _dead(self, conn: Conn, record: Record, event_id: str, failure: Failure) -> None:
+        """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
+        inserted = await conn.fetchval(
+            "insert into inbox (consumer, event_id, outcome) values ($1, $2, 'dead_lettered')"
+            " on conflict do nothing returning true", self.name, event_id,
+        )
+        if inserted:
+            await self.dead_letters.send(record, failure)
+
+
+def handlers_of(*pairs: tuple[type[Event], Handler]) -> dict[str, Handler]:
+    return {model.type: handler for model, handler in pairs}
+
+

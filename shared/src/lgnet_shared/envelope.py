@@ -1,0 +1,114 @@
+"""The CloudEvents 1.0 envelope every LgNet event travels in, and its Kafka protocol binding.
+
+We write structured mode (one JSON document: attributes + `data`); we read structured and binary mode (attributes
+in `ce_*` headers, `data` as the value), so a partner can use whichever its Kafka client makes easy. The model is
+pydantic rather than the `cloudevents` SDK so that every rejection names the attribute at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lgnet_shared.errors import NotACloudEvent, NotJson, from_pydantic
+from lgnet_shared.ids import new_id
+
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
+Headers = Sequence[tuple[str, bytes]]
+# CloudEvents extension attributes LgNet uses (lower-case alphanumeric, as the spec requires).
+EXTENSIONS = ("city", "partner", "correlationid", "causationid", "traceparent", "tracestate", "partitionkey")
+
+
+class Envelope(BaseModel):
+    """One CloudEvent. `partitionkey` is the aggregate id and the Kafka key; `city` is the tenant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=new_id, min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=256)
+    type: str = Field(min_length=1, max_length=128)
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = None
+    subject: str | None = None
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    city: str = Field(min_length=1, max_length=64)
+    partner: str | None = Field(default=None, max_length=64)
+    correlationid: str | None = Field(default=None, max_length=128)
+    causationid: str | None = Field(default=None, max_length=128)
+    traceparent: str | None = Field(default=None, max_length=55)
+    tracestate: str | None = Field(default=None, max_length=512)
+    partitionkey: str = Field(min_length=1, max_length=128)
+    data: dict[str, Any]
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (RFC 3339, e.g. 2026-01-31T09:00:00Z)")
+        return value.astimezone(UTC)
+
+    @property
+    def key(self) -> bytes:
+        return self.partitionkey.encode()
+
+    def to_structured(self) -> tuple[bytes, list[tuple[str, bytes]]]:
+        """Kafka value and headers in structured content mode."""
+        value = self.model_dump_json(exclude_none=True).encode()
+        headers = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
+        if self.traceparent:  # lets tracing tools that only read headers follow the hop too
+            headers.append(("traceparent", self.traceparent.encode()))
+        return value, headers
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for k, v in headers:
+        if k.lower() == name:
+            return v.decode("utf-8", errors="replace") if v is not None else None
+    return None
+
+
+def _validate(attrs: dict[str, Any], field_prefix: str = "") -> Envelope:
+    try:
+        return Envelope.model_validate(attrs)
+    except ValidationError as exc:
+        raise from_pydantic(exc, field_prefix, NotACloudEvent) from None
+
+
+def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = None) -> Envelope:
+    """Decode a Kafka record in structured or binary CloudEvents mode; errors name the attribute."""
+    if _header(headers, "ce_specversion") is not None:
+        return _from_binary(value, headers, key)
+    if value is None:
+        raise NotACloudEvent("", "empty record (no value and no ce_* headers)")
+    try:
+        doc = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotJson("", f"value is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise NotACloudEvent("", "value must be a JSON object with CloudEvents attributes")
+    if "specversion" not in doc:
+        raise NotACloudEvent("specversion", "missing: not a CloudEvent (structured mode needs specversion)")
+    if "partitionkey" not in doc and key is not None:
+        doc["partitionkey"] = key.decode("utf-8", errors="replace")
+    return _validate(doc)
+
+
+def _from_binary(value: bytes | None, headers: Headers, key: bytes | None) -> Envelope:
+    attrs: dict[str, Any] = {}
+    for k, v in headers:
+        if k.lower().startswith("ce_") and v is not None:
+            attrs[k[3:].lower()] = v.decode("utf-8", errors="replace")
+    if ct := _header(headers, "content-type"):
+        attrs["datacontenttype"] = ct.split(";")[0].strip()
+    if "partitionkey" not in attrs and key is not None:
+        attrs["partitionkey"] = key.decode("utf-8", errors="replace")
+    try:
+        attrs["data"] = json.loads(value) if value else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotJson("data", f"value is not JSON: {exc}") from None
+    return _validate(attrs)

@@ -1,0 +1,43 @@
+"""Errors that name the field at fault and the reason: what partners and operators see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ContractError(ValueError):
+    """A record or request broke the contract. `field` is a dotted path ('data.birth_date'), '' for whole."""
+
+    kind = "invalid"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field or '<record>'}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "field": self.field, "reason": self.reason}
+
+
+class NotJson(ContractError):
+    kind = "not_json"
+
+
+class NotACloudEvent(ContractError):
+    kind = "not_cloudevent"
+
+
+class UnknownEventType(ContractError):
+    kind = "unknown_type"
+
+
+class InvalidEventData(ContractError):
+    kind = "invalid_data"
+
+
+def from_pydantic(exc: Any, prefix: str = "", cls: type[ContractError] = ContractError) -> ContractError:
+    """The first pydantic validation error as a ContractError naming the field's dotted path."""
+    first = exc.errors()[0]
+    path = ".".join(str(p) for p in first["loc"])
+    field = f"{prefix}.{path}" if prefix and path else prefix or path
+    return cls(field, first["msg"])

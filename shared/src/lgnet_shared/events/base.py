@@ -1,0 +1,100 @@
+"""Base of the event catalogue: one pydantic model per event type and version, registered by `@event`.
+
+A model declares its CloudEvents type, its version, and which field is the aggregate id (the Kafka key). The
+topic follows from the type's service segment (`lgnet.housing.*` → the housing topic). Identifying personal data
+is never a plain field: it is a `Sealed` value, encrypted with the person's key (see lgnet_shared.pii).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TYPE_PREFIX = "lgnet."
+
+
+class Event(BaseModel):
+    """Payload (`data`) of one event type and version. Immutable; unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: ClassVar[str]
+    version: ClassVar[int]
+    key_field: ClassVar[str]
+    topic: ClassVar[str]
+
+    def aggregate_id(self) -> str:
+        return str(getattr(self, self.key_field))
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return dataschema(cls.type, cls.version)
+
+
+class Sealed(BaseModel):
+    """One identifying field encrypted with AES-256-GCM under the person's key `kid`; unreadable once erased."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kid: str = Field(description="Key id: the person whose key seals this field")
+    n: str = Field(description="Nonce, base64url")
+    ct: str = Field(description="Ciphertext with authentication tag, base64url")
+
+
+def dataschema(event_type: str, version: int) -> str:
+    return f"urn:lgnet:schema:{event_type}:v{version}"
+
+
+@dataclass(frozen=True)
+class Registered:
+    model: type[Event]
+    service: str
+
+
+# (type, version) -> model. Filled at import time by @event; lgnet_shared.events imports every module.
+REGISTRY: dict[tuple[str, int], Registered] = {}
+E = TypeVar("E", bound=type[Event])
+
+
+def event(event_type: str, *, version: int = 1, key: str, topic: str | None = None) -> Callable[[E], E]:
+    """Register a model as event `event_type` (e.g. 'lgnet.intake.case_opened') at `version`.
+
+    `topic` is the logical topic (lgnet_shared.topics); by default the emitting service's fact topic.
+    """
+    if not event_type.startswith(TYPE_PREFIX) or event_type.count(".") < 2:
+        raise ValueError(f"event type {event_type!r} must look like 'lgnet.<service>.<name>'")
+
+    def register(cls: E) -> E:
+        if key not in cls.model_fields:
+            raise ValueError(f"{cls.__name__}: key field {key!r} is not a field")
+        if (event_type, version) in REGISTRY:
+            raise ValueError(f"{event_type} v{version} registered twice")
+        cls.type, cls.version, cls.key_field = event_type, version, key
+        cls.topic = topic or f"{event_type.split('.')[1]}.events"
+        REGISTRY[(event_type, version)] = Registered(cls, event_type.split(".")[1])
+        return cls
+
+    return register
+
+
+def versions(event_type: str) -> list[int]:
+    return sorted(v for (t, v) in REGISTRY if t == event_type)
+
+
+def latest(event_type: str) -> type[Event] | None:
+    vs = versions(event_type)
+    return REGISTRY[(event_type, vs[-1])].model if vs else None
+
+
+def service_of(event_type: str) -> str:
+    return event_type.split(".")[1]
+
+
+def event_types() -> list[str]:
+    return sorted({t for (t, _) in REGISTRY})
+
+
+JsonDict = dict[str, Any]

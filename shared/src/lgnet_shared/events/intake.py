@@ -1,0 +1,268 @@
+"""Intake events: taking charge of persons and households (DESIGN section 4, "intake").
+
+Identifying fields (names, fiscal code, phone, address) are `Sealed`; everything reporting counts (birth date,
+sex, nationality, vulnerabilities) is plain so that counts survive erasure. Vulnerabilities are special-category
+data but carry no identity once names are sealed; they never appear in logs.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from lgnet_shared.events.base import Event, Sealed, event
+from lgnet_shared.events.types import Cents, Code, Country, Id, Part
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNDISCLOSED = "undisclosed"
+
+
+class ReferralSource(StrEnum):
+    SOCIAL_DISTRICT = "social_district"
+    TERRITORY = "territory"
+    RECEPTION_EXIT = "reception_exit"
+    SELF = "self"
+    PARTNER = "partner"
+
+
+class ActionArea(StrEnum):
+    CIVIC_ENGAGEMENT = "civic_engagement"
+    TAKING_CHARGE = "taking_charge"
+    HOUSING_INCLUSION = "housing_inclusion"
+
+
+class Channel(StrEnum):
+    DESK = "desk"
+    MOBILE_UNIT = "mobile_unit"
+
+
+class EmploymentStatus(StrEnum):
+    UNEMPLOYED = "unemployed"
+    EMPLOYED_PERMANENT = "employed_permanent"
+    EMPLOYED_FIXED_TERM = "employed_fixed_term"
+    SELF_EMPLOYED = "self_employed"
+    TRAINING = "training"
+    INACTIVE = "inactive"
+
+
+class HousingSituation(StrEnum):
+    HOMELESS = "homeless"
+    RECEPTION_PROJECT = "reception_project"
+    EMERGENCY_SHELTER = "emergency_shelter"
+    PRECARIOUS = "precarious"
+    FACING_EVICTION = "facing_eviction"
+    OVERCROWDED = "overcrowded"
+    HOUSED = "housed"
+
+
+class CaseOutcome(StrEnum):
+    HOUSING_AUTONOMY = "housing_autonomy"
+    TRANSFERRED = "transferred"
+    DROPPED_OUT = "dropped_out"
+    MOVED_AWAY = "moved_away"
+    OTHER = "other"
+
+
+class ConsentPurpose(StrEnum):
+    SERVICE = "service"
+    PARTNER_SHARING = "partner_sharing"
+    REPORTING = "reporting"
+
+
+class Identity(Part):
+    """Sealed identifying fields of a person. Any may be absent."""
+
+    given_name: Sealed | None = None
+    family_name: Sealed | None = None
+    fiscal_code: Sealed | None = None
+    phone: Sealed | None = None
+    address: Sealed | None = None
+
+
+@event("lgnet.intake.person_registered", version=1, key="person_id")
+class PersonRegisteredV1(Event):
+    person_id: Id
+    household_id: Id | None = None
+    registered_by: Id = Field(description="Partner or staff member that registered the person")
+    birth_date: date
+    sex: Sex
+    nationality: Country
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+    literate: bool | None = None
+    fiscal_code_hash: str | None = Field(default=None, description="Keyed hash (HMAC) of the fiscal code")
+    identity: Identity = Field(default_factory=Identity)
+
+
+@event("lgnet.intake.person_registered", version=2, key="person_id")
+class PersonRegistered(PersonRegisteredV1):
+    """v2 adds `third_country` (not an EU citizen), derived from the nationality; v1 records are upcast."""
+
+    third_country: bool | None = None
+
+
+@event("lgnet.intake.person_updated", key="person_id")
+class PersonUpdated(Event):
+    person_id: Id
+    birth_date: date | None = None
+    sex: Sex | None = None
+    nationality: Country | None = None
+    third_country: bool | None = None
+    languages: list[str] | None = None
+    literate: bool | None = None
+    identity: Identity | None = None
+
+
+@event("lgnet.intake.possible_duplicate_flagged", key="person_id")
+class PossibleDuplicateFlagged(Event):
+    person_id: Id
+    candidate_person_id: Id
+    match: Code = Field(description="fiscal_code (exact) or name_birth_date (likely)")
+
+
+@event("lgnet.intake.persons_merged", key="surviving_person_id")
+class PersonsMerged(Event):
+    surviving_person_id: Id
+    merged_person_id: Id
+    decided_by: Id
+
+
+@event("lgnet.intake.household_formed", key="household_id")
+class HouseholdFormed(Event):
+    household_id: Id
+    city: Code
+    reference_person_id: Id
+    member_ids: list[Id] = Field(min_length=1)
+
+
+@event("lgnet.intake.household_member_joined", key="household_id")
+class HouseholdMemberJoined(Event):
+    household_id: Id
+    person_id: Id
+    reason: Code = Field(description="birth, reunification, joined, ...")
+    on: date
+
+
+@event("lgnet.intake.household_member_left", key="household_id")
+class HouseholdMemberLeft(Event):
+    household_id: Id
+    person_id: Id
+    reason: Code
+    on: date
+
+
+@event("lgnet.intake.referral_received", key="referral_id")
+class ReferralReceived(Event):
+    referral_id: Id
+    household_id: Id
+    source: ReferralSource
+    referrer: Id | None = Field(default=None, description="Social district, project or partner code")
+    received_on: date
+
+
+@event("lgnet.intake.referral_outcome_recorded", key="referral_id")
+class ReferralOutcomeRecorded(Event):
+    referral_id: Id
+    outcome: Code = Field(description="taken_in_charge, redirected, not_eligible, withdrawn")
+    case_id: Id | None = None
+
+
+@event("lgnet.intake.needs_assessed", key="case_id")
+class NeedsAssessed(Event):
+    case_id: Id
+    household_id: Id
+    vulnerabilities: list[Code] = Field(default_factory=list)
+    housing_situation: HousingSituation
+    monthly_income_cents: Cents
+    employment_status: EmploymentStatus
+    eviction_date: date | None = None
+    accessibility_needs: bool = False
+    specialist_support: bool = False
+    assessed_on: date
+
+
+@event("lgnet.intake.case_opened", key="case_id")
+class CaseOpened(Event):
+    case_id: Id
+    household_id: Id
+    city: Code
+    action_area: ActionArea
+    channel: Channel
+    partner: Id
+    opened_on: date
+    housing_need: bool = False
+
+
+@event("lgnet.intake.case_transferred", key="case_id")
+class CaseTransferred(Event):
+    case_id: Id
+    from_partner: Id
+    to_partner: Id
+    on: date
+
+
+@event("lgnet.intake.case_closed", key="case_id")
+class CaseClosed(Event):
+    case_id: Id
+    outcome: CaseOutcome
+    closed_on: date
+
+
+@event("lgnet.intake.plan_agreed", key="case_id")
+class IndividualPlanAgreed(Event):
+    case_id: Id
+    plan_id: Id
+    objectives: list[Code] = Field(min_length=1, description="Objective codes, e.g. housing_autonomy")
+    agreed_on: date
+
+
+@event("lgnet.intake.plan_objective_updated", key="case_id")
+class PlanObjectiveUpdated(Event):
+    case_id: Id
+    plan_id: Id
+    objective: Code
+    status: Code = Field(description="open, in_progress, achieved, abandoned")
+    on: date
+
+
+@event("lgnet.intake.employment_recorded", key="person_id")
+class EmploymentRecorded(Event):
+    person_id: Id
+    case_id: Id | None = None
+    status: EmploymentStatus
+    as_of: date
+
+
+@event("lgnet.intake.consent_recorded", key="person_id")
+class ConsentRecorded(Event):
+    person_id: Id
+    purpose: ConsentPurpose
+    granted: bool
+    recorded_on: date
+
+
+@event("lgnet.intake.person_erased", key="person_id")
+class PersonErased(Event):
+    """The person's key is destroyed: every Sealed field of theirs, in every copy of the log, is unreadable."""
+
+    person_id: Id
+    erased_on: date
+
+
+@event("lgnet.intake.inbound_rejected", key="partner", topic="partner.rejections")
+class InboundRejected(Event):
+    """Answer to a partner's inbound event that intake refused. Read by the partner (keyed by partner)."""
+
+    partner: Id
+    inbound_event_id: str
+    inbound_type: str | None = None
+    kind: Code = Field(description="not_json, not_cloudevent, unknown_type, invalid_data, unauthenticated, "
+                                    "forbidden, conflict")
+    field: str = Field(description="Dotted path of the field at fault ('' for the whole record)")
+    reason: str

@@ -1,0 +1,69 @@
+"""Structured JSON logs (structlog) carrying service, event id, correlation id, city and partner.
+
+Personal data never reaches a log: a processor drops any key that names an identifying or health field, and
+handlers bind only ids and codes. Context is bound per consumed event with `bind_event`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from lgnet_shared.envelope import Envelope
+
+# Keys that must never be logged, whatever a caller binds.
+FORBIDDEN_KEYS = frozenset({
+    "given_name", "family_name", "name", "first_name", "last_name", "fiscal_code", "codice_fiscale", "phone",
+    "address", "email", "iban", "account_holder", "identity", "data", "vulnerabilities", "birth_date", "note",
+})
+
+
+def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in FORBIDDEN_KEYS.intersection(event_dict):
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure(service: str, level: str = "INFO") -> None:
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _scrub,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        cache_logger_on_first_use=True,
+    )
+    # Standard-library loggers (aiokafka, uvicorn, ours) render as the same JSON lines.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared, processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                                              structlog.processors.JSONRenderer()],
+    )
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+def bind_event(env: Envelope) -> None:
+    structlog.contextvars.bind_contextvars(
+        event_id=env.id, event_type=env.type, correlation_id=env.correlationid, city=env.city,
+        partner=env.partner,
+    )
+
+
+def unbind_event() -> None:
+    structlog.contextvars.unbind_contextvars("event_id", "event_type", "correlation_id", "city", "partner")
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,17 @@
+"""Prometheus metrics of the backbone, served by every service at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS_CONSUMED = Counter(
+    "lgnet_events_consumed_total", "Records a consumer handled, by outcome", ["consumer", "type", "outcome"]
+)
+PROCESSING_SECONDS = Histogram(
+    "lgnet_event_processing_seconds", "Time to process one consumed batch", ["consumer"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DEAD_LETTERS = Counter("lgnet_dead_letters_total", "Records sent to the dead-letter topic", ["consumer", "kind"])
+RETRIES = Counter("lgnet_event_retries_total", "Processing attempts retried", ["consumer"])
+OUTBOX_PUBLISHED = Counter("lgnet_outbox_published_total", "Outbox rows published to Kafka")
+OUTBOX_PENDING = Gauge("lgnet_outbox_pending", "Outbox rows waiting at the last relay poll (0 when drained)")

@@ -1,0 +1,152 @@
+"""Transactional outbox: events are written in the same PostgreSQL transaction as the state change that causes
+them, then relayed to Kafka in order by one active relay per service (others wait on an advisory lock).
+
+Delivery is at-least-once (a crash after producing and before deleting re-sends the tail); consumers' inboxes
+make that effectively-once. Order per aggregate holds because one producer sends rows in `seq` order and the
+idempotent producer keeps per-partition order across retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+
+from lgnet_shared import metrics
+from lgnet_shared.db import Conn, Pool
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import latest
+from lgnet_shared.topics import physical
+
+log = logging.getLogger(__name__)
+CHANNEL = "lgnet_outbox"
+
+MIGRATION = (
+    "lgnet-outbox-1",
+    """
+    create table if not exists outbox (
+        seq bigserial primary key,
+        event_id text not null unique,
+        topic text not null,
+        key bytea not null,
+        value bytea not null,
+        headers jsonb not null default '[]',
+        created_at timestamptz not null default now()
+    )
+    """,
+)
+
+
+def topic_of(env: Envelope) -> str:
+    """Logical topic of an envelope's event type (the latest registered version decides)."""
+    model = latest(env.type)
+    if model is None:
+        raise KeyError(f"no topic for unregistered event type {env.type}")
+    return model.topic
+
+
+async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
+    """Stage events in the caller's transaction; they reach Kafka only if that transaction commits."""
+    rows = []
+    for env in envelopes:
+        value, headers = env.to_structured()
+        rows.append((env.id, topic_of(env), env.key, value,
+                     json.dumps([[k, v.decode()] for k, v in headers])))
+    if rows:
+        await conn.executemany(
+            "insert into outbox (event_id, topic, key, value, headers) values ($1, $2, $3, $4, $5::jsonb)", rows
+        )
+        await conn.execute("select pg_notify($1, current_schema())", CHANNEL)
+    return len(rows)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to Kafka and deletes them once the broker has acknowledged them."""
+
+    def __init__(self, pool: Pool, bootstrap: str, *, topic_prefix: str = "", batch_size: int = 1000,
+                 idle_poll_s: float = 1.0) -> None:
+        self.pool, self.bootstrap, self.prefix = pool, bootstrap, topic_prefix
+        self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        self.leader = False
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # broker or database away: keep the rows, try again shortly
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(2)
+
+    async def _lead(self) -> None:
+        async with self.pool.acquire() as lock_conn:
+            # One relay per schema publishes; a second replica waits here as a hot standby.
+            while not await lock_conn.fetchval(
+                "select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))"
+            ):
+                await asyncio.sleep(self.idle_poll_s)
+            self.leader = True
+            await lock_conn.add_listener(CHANNEL, self._notified)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
+                linger_ms=5, max_batch_size=256 * 1024,
+            )
+            await producer.start()
+            try:
+                while True:
+                    self._wake.clear()
+                    if await self._publish_batch(producer) == 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+            finally:
+                self.leader = False
+                await producer.stop()
+                with contextlib.suppress(Exception):
+                    await lock_conn.remove_listener(CHANNEL, self._notified)
+                    await lock_conn.execute("select pg_advisory_unlock(hashtext(current_schema() || ':outbox'))")
+
+    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
+            )
+            if not rows:
+                metrics.OUTBOX_PENDING.set(0)
+                return 0
+            futures = [
+                await producer.send(
+                    physical(r["topic"], self.prefix), value=r["value"], key=r["key"],
+                    headers=[(k, v.encode()) for k, v in json.loads(r["headers"])],
+                )
+                for r in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute("delete from outbox where seq <= $1", rows[-1]["seq"])
+        self.published += len(rows)
+        metrics.OUTBOX_PUBLISHED.inc(len(rows))
+        return len(rows)

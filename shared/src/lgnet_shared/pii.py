@@ -1,0 +1,147 @@
+"""Personal data: per-person keys and crypto-shredding.
+
+Each identifying field is sealed with AES-256-GCM under a key that belongs to one person; the associated data
+binds the ciphertext to the key id and the field name, so a sealed value cannot be moved to another field or
+person. Keys rest in the owning service's PostgreSQL schema, wrapped (RFC 3394) with the service's master key.
+Erasing a person destroys their key: every copy of every event stays replayable, the fields become unreadable.
+
+Partners seal identifying fields for intake with HPKE (RFC 9180, X25519 + HKDF-SHA256 + AES-128-GCM) to the
+city's intake public key, so plaintext never reaches Kafka from their side either (see docs/partners.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+
+from lgnet_shared.db import Conn
+from lgnet_shared.events.base import Sealed
+
+MIGRATION = (
+    "lgnet-pii-1",
+    """
+    create table if not exists person_keys (
+        kid text primary key,
+        wrapped bytea,
+        created_at timestamptz not null default now(),
+        erased_at timestamptz,
+        check ((wrapped is null) = (erased_at is not null))
+    )
+    """,
+)
+HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
+HPKE_PREFIX = "hpke:"
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def _aad(kid: str, field: str) -> bytes:
+    return f"lgnet:{kid}:{field}".encode()
+
+
+def parse_master_key(value: str) -> bytes:
+    key = base64.b64decode(value, validate=True)
+    if len(key) != 32:
+        raise ValueError("must be base64 of exactly 32 bytes")
+    return key
+
+
+class KeyStore:
+    """Per-person data keys in the owning service's schema, wrapped with its master key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise ValueError("master key must be 32 bytes")
+        self._kek = master_key
+
+    async def key(self, conn: Conn, kid: str, *, create: bool = False) -> bytes | None:
+        """The person's key; None once erased (or never created and not asked to create)."""
+        row = await conn.fetchrow("select wrapped, erased_at from person_keys where kid = $1", kid)
+        if row is not None:
+            return None if row["wrapped"] is None else aes_key_unwrap(self._kek, row["wrapped"])
+        if not create:
+            return None
+        key = AESGCM.generate_key(bit_length=256)
+        await conn.execute(
+            "insert into person_keys (kid, wrapped) values ($1, $2) on conflict (kid) do nothing",
+            kid, aes_key_wrap(self._kek, key),
+        )
+        return await self.key(conn, kid)  # another transaction may have won the race
+
+    async def erase(self, conn: Conn, kid: str) -> bool:
+        """Destroy the key (crypto-shredding). True if a live key existed."""
+        status = await conn.execute(
+            "insert into person_keys (kid, wrapped, erased_at) values ($1, null, now())"
+            " on conflict (kid) do update set wrapped = null, erased_at = coalesce(person_keys.erased_at, now())"
+            " where person_keys.wrapped is not null",
+            kid,
+        )
+        return bool(status.endswith(" 1"))
+
+    async def seal(self, conn: Conn, kid: str, field: str, plaintext: str) -> Sealed:
+        key = await self.key(conn, kid, create=True)
+        if key is None:
+            raise PermissionError(f"person {kid} was erased: no new personal data may be stored")
+        return seal_with(key, kid, field, plaintext)
+
+    async def open(self, conn: Conn, sealed: Sealed, field: str) -> str | None:
+        """The plaintext, or None when the person was erased."""
+        key = await self.key(conn, sealed.kid)
+        return None if key is None else open_with(key, sealed, field)
+
+
+def seal_with(key: bytes, kid: str, field: str, plaintext: str) -> Sealed:
+    nonce = os.urandom(12)
+    return Sealed(kid=kid, n=_b64(nonce), ct=_b64(AESGCM(key).encrypt(nonce, plaintext.encode(), _aad(kid, field))))
+
+
+def open_with(key: bytes, sealed: Sealed, field: str) -> str:
+    try:
+        return AESGCM(key).decrypt(_unb64(sealed.n), _unb64(sealed.ct), _aad(sealed.kid, field)).decode()
+    except InvalidTag:
+        raise ValueError(f"{field}: sealed value does not belong to this field or key") from None
+
+
+def keyed_hash(secret: bytes, value: str) -> str:
+    """Deterministic pseudonym (HMAC-SHA256) for matching without revealing, e.g. the fiscal code."""
+    return hmac.new(secret, value.strip().upper().encode(), hashlib.sha256).hexdigest()
+
+
+# --------------------------------------------------------------------------- partner → intake (HPKE)
+
+
+def hpke_keypair() -> tuple[X25519PrivateKey, str]:
+    """A new intake inbound key pair; the public half as base64url raw bytes, for partners."""
+    private = X25519PrivateKey.generate()
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return private, _b64(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+def seal_for(public_key_b64: str, key_id: str, field: str, plaintext: str) -> Sealed:
+    """What a partner does: seal a field to intake's public key. Only intake's private key opens it."""
+    public = X25519PublicKey.from_public_bytes(_unb64(public_key_b64))
+    kid = f"{HPKE_PREFIX}{key_id}"
+    blob = HPKE_SUITE.encrypt(plaintext.encode(), public, _aad(kid, field))
+    return Sealed(kid=kid, n="", ct=_b64(blob))
+
+
+def open_from(private: X25519PrivateKey, sealed: Sealed, field: str) -> str:
+    try:
+        return HPKE_SUITE.decrypt(_unb64(sealed.ct), private, _aad(sealed.kid, field)).decode()
+    except Exception:
+        raise ValueError(f"{field}: cannot be opened with intake's key (wrong key id or field)") from None

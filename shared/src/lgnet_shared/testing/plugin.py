@@ -1,0 +1,115 @@
+"""pytest fixtures shared by every LgNet test suite (loaded with `-p lgnet_shared.testing.plugin`).
+
+Kafka and PostgreSQL come from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set (`make test` sets them after
+provisioning), else from testcontainers when a Docker engine answers, else the test fails with a message
+saying how to get one. Never a silent skip. Each test gets its own topic prefix and database schema.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+HOW_TO = (
+    "No {what} available. Run the tests with `make test` (it provisions Kafka and PostgreSQL locally), "
+    "or set {var}, or start a Docker engine so testcontainers can run one."
+)
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if url := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield url
+        return
+    if not _docker_answers():
+        pytest.fail(HOW_TO.format(what="Kafka broker", var="KAFKA_BOOTSTRAP_SERVERS"), pytrace=False)
+    from testcontainers.kafka import KafkaContainer
+
+    with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
+        yield kafka.get_bootstrap_server()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    if not _docker_answers():
+        pytest.fail(HOW_TO.format(what="PostgreSQL server", var="DATABASE_URL"), pytrace=False)
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16", driver=None) as pg:
+        yield pg.get_connection_url()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A unique prefix: topics created under it belong to this test alone."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def pg_schema(database_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema for this test, dropped afterwards."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f'create schema "{name}"')
+        yield name
+    finally:
+        await conn.execute(f'drop schema if exists "{name}" cascade')
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_pool(database_url: str, pg_schema: str) -> AsyncIterator[Any]:
+    """An asyncpg pool whose search_path is the test's own schema."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=5, server_settings={"search_path": pg_schema}
+    )
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def new_topic(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
+    """Factory: `await new_topic("name", partitions=3)` creates `<prefix>name` and returns its full name."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    created: list[str] = []
+
+    async def create(name: str, partitions: int = 1) -> str:
+        full = f"{topic_prefix}{name}"
+        await admin.create_topics([NewTopic(full, num_partitions=partitions, replication_factor=1)])
+        created.append(full)
+        return full
+
+    try:
+        yield create
+    finally:
+        if created:
+            await admin.delete_topics(created)
+        await admin.close()

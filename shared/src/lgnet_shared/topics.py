@@ -1,0 +1,84 @@
+"""Topic registry: every Kafka topic LgNet uses, created explicitly at start-up (never by auto-creation).
+
+Fact topics keep their records forever (retention.ms=-1): the log is the system of record auditors replay.
+Logical names ('intake.events') become physical names with an optional prefix: '<prefix>lgnet.intake.events'.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+FOREVER = "-1"
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    key: str
+    fact: bool
+    description: str
+    retention_ms: str = FOREVER
+
+    def physical(self, prefix: str = "") -> str:
+        return f"{prefix}lgnet.{self.name}"
+
+    def configs(self) -> dict[str, str]:
+        cfg = {"retention.ms": self.retention_ms if not self.fact else FOREVER, "cleanup.policy": "delete"}
+        if self.fact:
+            cfg["retention.bytes"] = "-1"
+        return cfg
+
+
+TOPICS: dict[str, Topic] = {
+    t.name: t
+    for t in (
+        Topic("intake.events", 6, "person, household or case id", True,
+              "Canonical intake facts: persons, households, referrals, cases, plans, consent, erasure"),
+        Topic("housing.events", 6, "opportunity, household or match id", True,
+              "Housing facts: catalogue, proposals, placements, leases, holds"),
+        Topic("payments.events", 6, "budget line, request, batch or voucher id", True,
+              "Payment facts: budgets, contribution requests, approvals, disbursements, vouchers"),
+        Topic("reporting.events", 1, "report id", True,
+              "Published reports with their digest and the log positions they cover"),
+        Topic("partner.inbound", 6, "partner's aggregate id", True,
+              "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it"),
+        Topic("partner.rejections", 3, "partner id", False,
+              "Answers to inbound events intake refused, naming the field and reason", str(400 * DAY_MS)),
+        Topic("deadletter", 3, "original key", True,
+              "Records a consumer could not process after bounded retries, with origin and error headers"),
+    )
+}
+
+
+def physical(logical: str, prefix: str = "") -> str:
+    return TOPICS[logical].physical(prefix)
+
+
+async def ensure_topics(
+    bootstrap: str, prefix: str = "", names: list[str] | None = None, replication: int = 1
+) -> list[str]:
+    """Create the registry's topics that do not exist yet; returns the physical names created."""
+    wanted = [TOPICS[n] for n in (names or list(TOPICS))]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t.physical(prefix) not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t.physical(prefix), t.partitions, replication, topic_configs=t.configs()) for t in missing]
+                )
+            except TopicAlreadyExistsError:  # another service created it meanwhile
+                pass
+            log.info("created topics %s", [t.physical(prefix) for t in missing])
+        return [t.physical(prefix) for t in missing]
+    finally:
+        await admin.close()

@@ -1,0 +1,145 @@
+"""Outbox → Kafka → inbox against real Kafka and PostgreSQL, with the service process killed mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+from conftest import ServiceProcess
+
+from lgnet_shared import outbox
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_PARTITION, H_TOPIC, H_TYPE
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.topics import physical
+
+pytestmark = pytest.mark.integration
+
+
+def employment(person_id: str) -> EmploymentRecorded:
+    return EmploymentRecorded(person_id=person_id, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+
+
+async def stage(conn: asyncpg.Connection, person_ids: list[str]) -> None:
+    """What a handler does: state change and events in one transaction (here: events only)."""
+    async with conn.transaction():
+        await outbox.append(conn, [to_envelope(employment(p), source="/test", city="trieste") for p in person_ids])
+
+
+async def wait_for(predicate, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout * 10)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+async def read_all(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list:  # type: ignore[type-arg]
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                isolation_level="read_committed")
+    await consumer.start()
+    records: list = []  # type: ignore[type-arg]
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(records) < want and asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            records += [r for rs in batch.values() for r in rs]
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_kill_mid_stream_loses_nothing_and_applies_nothing_twice(
+    probe: ServiceProcess, database_url: str, pg_schema: str, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    total = 3000
+    people = [f"p{i:05d}" for i in range(total)]
+    await probe.start()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+        for i in range(0, total, 100):
+            await stage(conn, people[i : i + 100])
+
+        async def some_applied() -> bool:
+            return bool(await conn.fetchval("select count(*) from applied") >= 300)
+
+        await wait_for(some_applied)
+        probe.kill()
+        applied_at_kill = await conn.fetchval("select count(*) from applied")
+        pending_at_kill = await conn.fetchval("select count(*) from outbox")
+        assert applied_at_kill < total, "the kill must land mid-stream for this test to mean anything"
+
+        await probe.start()
+
+        async def all_applied() -> bool:
+            done = await conn.fetchval("select count(distinct event_id) from applied")
+            return bool(done == total and await conn.fetchval("select count(*) from outbox") == 0)
+
+        await wait_for(all_applied, timeout=90)
+        await asyncio.sleep(2)  # let any redelivery that would double an effect arrive
+        rows = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
+    finally:
+        await conn.close()
+    assert {r["person_id"] for r in rows} == set(people), "an event was lost"
+    assert max(r["n"] for r in rows) == 1, "an effect was applied twice"
+    on_kafka = await read_all(kafka_bootstrap, physical("intake.events", topic_prefix), total)
+    assert len({r.value for r in on_kafka}) == total
+    print(f"applied at kill {applied_at_kill}, outbox pending at kill {pending_at_kill}, "
+          f"records on Kafka {len(on_kafka)} (duplicates from the relay absorbed by the inbox)")
+
+
+async def test_poison_messages_are_dead_lettered_and_do_not_block(
+    probe: ServiceProcess, database_url: str, pg_schema: str, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    await probe.start()
+    topic = physical("intake.events", topic_prefix)
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        key = b"same-partition"
+        await producer.send_and_wait(topic, b"{not json", key=key)
+        await producer.send_and_wait(topic, b'{"hello": "not a cloudevent"}', key=key)
+        bad_type = to_envelope(employment("x"), source="/t", city="trieste").model_copy(
+            update={"type": "lgnet.intake.no_such_event", "dataschema": None})
+        await producer.send_and_wait(topic, bad_type.to_structured()[0], key=key)
+        invalid = to_envelope(employment("x"), source="/t", city="trieste")
+        invalid = invalid.model_copy(update={"data": {**invalid.data, "as_of": "31/02/2026"}})
+        await producer.send_and_wait(topic, invalid.to_structured()[0], key=key)
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+        await stage(conn, ["poison", "after-poison"])
+
+        async def good_one_applied() -> bool:
+            return bool(await conn.fetchval("select count(*) from applied where person_id = 'after-poison'"))
+
+        await wait_for(good_one_applied)
+        assert await conn.fetchval("select count(*) from applied where person_id = 'poison'") == 0
+    finally:
+        await conn.close()
+
+    dead = await read_all(kafka_bootstrap, physical("deadletter", topic_prefix), 4)
+    kinds = sorted(dict(r.headers)[H_KIND].decode() for r in dead)
+    # The unknown type is not this consumer's business (it has no handler for it): ignored, not dead.
+    assert kinds == ["invalid_data", "not_cloudevent", "not_json", "processing"]
+    by_kind = {dict(r.headers)[H_KIND].decode(): r for r in dead}
+    not_json = dict(by_kind["not_json"].headers)
+    assert not_json[H_TOPIC].decode() == topic
+    assert int(not_json[H_PARTITION]) >= 0 and int(not_json[H_OFFSET]) == 0
+    assert by_kind["not_json"].value == b"{not json"
+    assert dict(by_kind["processing"].headers)[H_TYPE] == b"RuntimeError"
+    assert b"data.as_of" in dict(by_kind["invalid_data"].headers)[b"dlq.error.field".decode()]
+
+
+def test_unique_ids_are_time_ordered() -> None:
+    env_ids = [to_envelope(employment("a"), source="/t", city="torino").id for _ in range(200)]
+    assert len(set(env_ids)) == 200
+    assert env_ids == sorted(env_ids)
+    assert all(uuid.UUID(i).version == 7 for i in env_ids)
