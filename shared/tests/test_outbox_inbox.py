@@ -9,9 +9,9 @@ from datetime import date
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from conftest import ServiceProcess
+from lgnet_shared.testing.process import ServiceProcess
 
-from lgnet_shared import outbox
+from lgnet_shared import db, outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_PARTITION, H_TOPIC, H_TYPE
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
@@ -60,10 +60,17 @@ async def test_kill_mid_stream_loses_nothing_and_applies_nothing_twice(
     people = [f"p{i:05d}" for i in range(total)]
     await probe.start()
     conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
-    try:
-        for i in range(0, total, 100):
-            await stage(conn, people[i : i + 100])
+    await db.init_connection(conn)
+    writer = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(writer)
 
+    async def keep_staging() -> None:  # business transactions go on while the service crashes
+        for i in range(0, total, 50):
+            await stage(writer, people[i : i + 50])
+            await asyncio.sleep(0.02)
+
+    staging = asyncio.create_task(keep_staging())
+    try:
         async def some_applied() -> bool:
             return bool(await conn.fetchval("select count(*) from applied") >= 300)
 
@@ -72,6 +79,8 @@ async def test_kill_mid_stream_loses_nothing_and_applies_nothing_twice(
         applied_at_kill = await conn.fetchval("select count(*) from applied")
         pending_at_kill = await conn.fetchval("select count(*) from outbox")
         assert applied_at_kill < total, "the kill must land mid-stream for this test to mean anything"
+        await staging
+        assert await conn.fetchval("select count(*) from outbox") > 0, "nothing relayed while the relay is dead"
 
         await probe.start()
 
@@ -83,7 +92,9 @@ async def test_kill_mid_stream_loses_nothing_and_applies_nothing_twice(
         await asyncio.sleep(2)  # let any redelivery that would double an effect arrive
         rows = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
     finally:
+        staging.cancel()
         await conn.close()
+        await writer.close()
     assert {r["person_id"] for r in rows} == set(people), "an event was lost"
     assert max(r["n"] for r in rows) == 1, "an effect was applied twice"
     on_kafka = await read_all(kafka_bootstrap, physical("intake.events", topic_prefix), total)
@@ -114,6 +125,7 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block(
     finally:
         await producer.stop()
     conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(conn)
     try:
         await stage(conn, ["poison", "after-poison"])
 

@@ -25,12 +25,17 @@ from lgnet_shared import codec, logs, metrics, tracing
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record
-from lgnet_shared.errors import ContractError
+from lgnet_shared.errors import ContractError, UnknownEventType
 from lgnet_shared.events import Event
 
 Record = ConsumerRecord[bytes, bytes]
 Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
-InvalidHook = Callable[[Conn, Record, ContractError], Awaitable[None]]
+# Called for every record refused (undecodable, unverifiable, or a handler's ContractError) to answer its
+# sender; returns False when there is nobody to answer, and the record is dead-lettered instead. `env` is None
+# when the record is not even a CloudEvent.
+InvalidHook = Callable[[Conn, Record, Envelope | None, ContractError], Awaitable[bool]]
+# Checks the record's origin (e.g. a partner's signature) before anything else; raises ContractError.
+VerifyHook = Callable[[Conn, Record, Envelope], Awaitable[None]]
 log = logs.get_logger(__name__)
 
 MIGRATION = (
@@ -77,6 +82,8 @@ class Consumer:
     handlers: dict[str, Handler]
     city: str | None = None  # None = national: every city's events; otherwise other cities' events are skipped
     on_invalid: InvalidHook | None = None
+    verify: VerifyHook | None = None
+    strict: bool = False  # True: a type without a handler is refused (gatekeeper), not ignored
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     async def process(self, records: Sequence[Record]) -> None:
@@ -100,18 +107,23 @@ class Consumer:
         )
 
     async def _one(self, conn: Conn, record: Record) -> None:
+        env: Envelope | None = None
         try:
             env = from_record(record.value, record.headers or (), record.key)
-            event = codec.decode(env) if env.type in self.handlers else None
+            if self.city is not None and env.city != self.city:
+                metrics.EVENTS_CONSUMED.labels(self.name, env.type, "other_city").inc()
+                return
+            if self.verify is not None:
+                await self.verify(conn, record, env)
+            handler = self.handlers.get(env.type)
+            if handler is None:
+                if self.strict:
+                    raise UnknownEventType("type", f"{env.type!r} is not accepted here")
+                metrics.EVENTS_CONSUMED.labels(self.name, env.type, "ignored").inc()
+                return
+            event = codec.decode(env)
         except ContractError as err:
-            await self._invalid(conn, record, err)
-            return
-        if self.city is not None and env.city != self.city:
-            metrics.EVENTS_CONSUMED.labels(self.name, env.type, "other_city").inc()
-            return
-        handler = self.handlers.get(env.type)
-        if handler is None or event is None:
-            metrics.EVENTS_CONSUMED.labels(self.name, env.type, "ignored").inc()
+            await self._refuse(conn, record, env, err)
             return
         logs.bind_event(env)
         try:
@@ -127,11 +139,7 @@ class Consumer:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with conn.transaction():  # savepoint: a failure undoes this record only
-                    inserted = await conn.fetchval(
-                        "insert into inbox (consumer, event_id, outcome) values ($1, $2, 'processed')"
-                        " on conflict do nothing returning true", self.name, env.id,
-                    )
-                    if not inserted:
+                    if not await self._remember(conn, inbox_id(env), "processed"):
                         metrics.EVENTS_CONSUMED.labels(self.name, env.type, "duplicate").inc()
                         return
                     await handler(conn, env, event)
@@ -140,33 +148,41 @@ class Consumer:
             except INFRASTRUCTURE_ERRORS:
                 raise
             except ContractError as err:  # the handler found the event unacceptable: retrying won't help
-                await self._dead(conn, record, env.id, Failure(err.kind, type(err).__name__, str(err), err.field))
+                await self._refuse(conn, record, env, err)
                 return
             except Exception as exc:
                 if attempt == self.retry.attempts:
                     log.warning("dead-lettering after retries", attempts=attempt, error=type(exc).__name__)
-                    await self._dead(conn, record, env.id,
+                    await self._dead(conn, record, inbox_id(env),
                                      Failure("processing", type(exc).__name__, str(exc), attempts=attempt))
                     return
                 metrics.RETRIES.labels(self.name).inc()
                 await asyncio.sleep(self.retry.delay(attempt))
 
-    async def _invalid(self, conn: Conn, record: Record, err: ContractError) -> None:
-        metrics.EVENTS_CONSUMED.labels(self.name, "", err.kind).inc()
-        if self.on_invalid is not None:
-            await self.on_invalid(conn, record, err)
-            return
-        await self._dead(conn, record, f"{record.topic}:{record.partition}:{record.offset}",
-                         Failure(err.kind, type(err).__name__, str(err), err.field))
+    async def _refuse(self, conn: Conn, record: Record, env: Envelope | None, err: ContractError) -> None:
+        """Answer (on_invalid) or dead-letter a refused record — once, however often it is redelivered."""
+        metrics.EVENTS_CONSUMED.labels(self.name, env.type if env else "", err.kind).inc()
+        event_id = inbox_id(env) if env else f"{record.topic}:{record.partition}:{record.offset}"
+        if not await self._remember(conn, event_id, "rejected"):
+            return  # refused before: answered or dead-lettered then
+        if self.on_invalid is None or not await self.on_invalid(conn, record, env, err):
+            await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
+
+    async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
+        return bool(await conn.fetchval(
+            "insert into inbox (consumer, event_id, outcome) values ($1, $2, $3)"
+            " on conflict do nothing returning true", self.name, event_id, outcome,
+        ))
 
     async def _dead(self, conn: Conn, record: Record, event_id: str, failure: Failure) -> None:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
-        inserted = await conn.fetchval(
-            "insert into inbox (consumer, event_id, outcome) values ($1, $2, 'dead_lettered')"
-            " on conflict do nothing returning true", self.name, event_id,
-        )
-        if inserted:
+        if await self._remember(conn, event_id, "dead_lettered"):
             await self.dead_letters.send(record, failure)
+
+
+def inbox_id(env: Envelope) -> str:
+    """CloudEvents ids are unique per source: two partners may pick the same id for different events."""
+    return f"{env.source}|{env.id}"
 
 
 def handlers_of(*pairs: tuple[type[Event], Handler]) -> dict[str, Handler]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +22,14 @@ async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int
     finally:
         await conn.close()
     return await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}
+        url, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}, init=init_connection
     )
+
+
+async def init_connection(conn: Conn) -> None:
+    """json/jsonb columns read and write Python objects."""
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def migrate(pool: Pool, migrations: Sequence[tuple[str, str]]) -> list[str]:

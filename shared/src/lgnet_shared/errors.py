@@ -41,3 +41,28 @@ def from_pydantic(exc: Any, prefix: str = "", cls: type[ContractError] = Contrac
     path = ".".join(str(p) for p in first["loc"])
     field = f"{prefix}.{path}" if prefix and path else prefix or path
     return cls(field, first["msg"])
+
+
+class Unauthenticated(ContractError):
+    kind = "unauthenticated"
+
+
+class Forbidden(ContractError):
+    kind = "forbidden"
+
+
+class NotFound(ContractError):
+    kind = "not_found"
+
+
+class Conflict(ContractError):
+    """The request contradicts what is already recorded (duplicate, wrong state, out of order)."""
+
+    kind = "conflict"
+
+
+HTTP_STATUS = {"unauthenticated": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
+
+
+def http_status(err: ContractError) -> int:
+    return HTTP_STATUS.get(err.kind, 422)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Iterable
 
@@ -55,7 +54,7 @@ async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
     for env in envelopes:
         value, headers = env.to_structured()
         rows.append((env.id, topic_of(env), env.key, value,
-                     json.dumps([[k, v.decode()] for k, v in headers])))
+                     [[k, v.decode()] for k, v in headers]))
     if rows:
         await conn.executemany(
             "insert into outbox (event_id, topic, key, value, headers) values ($1, $2, $3, $4, $5::jsonb)", rows
@@ -141,7 +140,7 @@ class OutboxRelay:
             futures = [
                 await producer.send(
                     physical(r["topic"], self.prefix), value=r["value"], key=r["key"],
-                    headers=[(k, v.encode()) for k, v in json.loads(r["headers"])],
+                    headers=[(k, v.encode()) for k, v in r["headers"]],
                 )
                 for r in rows
             ]

@@ -116,6 +116,14 @@ def open_with(key: bytes, sealed: Sealed, field: str) -> str:
         raise ValueError(f"{field}: sealed value does not belong to this field or key") from None
 
 
+def derive(master_key: bytes, purpose: str) -> bytes:
+    """A secret for one purpose (e.g. the fiscal-code hash key) derived from the master key (HKDF-SHA256)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(hashes.SHA256(), 32, salt=None, info=f"lgnet:{purpose}".encode()).derive(master_key)
+
+
 def keyed_hash(secret: bytes, value: str) -> str:
     """Deterministic pseudonym (HMAC-SHA256) for matching without revealing, e.g. the fiscal code."""
     return hmac.new(secret, value.strip().upper().encode(), hashlib.sha256).hexdigest()

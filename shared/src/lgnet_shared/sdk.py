@@ -19,7 +19,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from lgnet_shared import pii
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from lgnet_shared import pii, signing
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError
@@ -36,14 +38,18 @@ class PartnerClient:
         partner: str,
         city: str,
         topic_prefix: str = "",
+        signing_key: Ed25519PrivateKey | None = None,
+        signing_key_id: str | None = None,
         intake_public_key: str | None = None,
         intake_key_id: str | None = None,
         **kafka: Any,
     ) -> None:
-        """`kafka` passes security settings (security_protocol, sasl_*, ssl_context) to aiokafka."""
+        """`signing_key` (Ed25519) signs every record for intake's gatekeeper; `intake_public_key` lets
+        `seal` protect identifying fields; `kafka` passes security settings (sasl_*, ssl_context) to aiokafka."""
         self.bootstrap, self.partner, self.city, self.prefix = bootstrap_servers, partner, city, topic_prefix
         self.source = f"/partners/{partner}"
         self._public_key, self._key_id = intake_public_key, intake_key_id
+        self._signing_key, self._signing_key_id = signing_key, signing_key_id
         self._kafka = kafka
         self._producer: AIOKafkaProducer | None = None
 
@@ -73,6 +79,8 @@ class PartnerClient:
             raise RuntimeError("PartnerClient not started: use `async with` or await start()")
         env = self.envelope(event, correlation_id=correlation_id)
         value, headers = env.to_structured()
+        if self._signing_key is not None:
+            headers.append(signing.sign(self._signing_key, self._signing_key_id or self.partner, value, headers))
         await self._producer.send_and_wait(physical("partner.inbound", self.prefix), value, key=env.key,
                                            headers=headers)
         return env

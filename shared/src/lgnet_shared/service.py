@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import config, consumer, db, logs, outbox, pii
-from lgnet_shared.consumer import Consumer, Handler, InvalidHook
+from lgnet_shared import config, consumer, db, http, logs, outbox, pii
+from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -37,6 +37,8 @@ class ConsumerSpec:
     topics: Sequence[str]  # logical topic names
     handlers: dict[str, Handler]
     on_invalid: InvalidHook | None = None
+    verify: VerifyHook | None = None
+    strict: bool = False
 
 
 @dataclass
@@ -67,7 +69,8 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
-        await db.migrate(self.pool, [outbox.MIGRATION, consumer.MIGRATION, pii.MIGRATION, *self.spec.migrations])
+        await db.migrate(self.pool, [outbox.MIGRATION, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION,
+                                     *self.spec.migrations])
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
@@ -85,7 +88,7 @@ class Runtime:
         group = f"{self.spec.name}.{cspec.name}"
         cons = Consumer(
             name=group, pool=self.pool, handlers=cspec.handlers, city=self.settings.city_filter,
-            on_invalid=cspec.on_invalid,
+            on_invalid=cspec.on_invalid, verify=cspec.verify, strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)
@@ -148,6 +151,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title=f"LgNet {spec.name}", lifespan=lifespan, version="0.1.0")
+    http.install_problem_handlers(app)
     health = APIRouter(tags=["operations"])
 
     @health.get("/health/live", summary="The process is up")

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from lgnet_shared.service import ServiceSpec, run
+from lgnet_shared.service import Runtime, ServiceSpec, run
 
-SPEC = ServiceSpec(name="intake", default_port=8001, produces=["intake.events"])
+from lgnet_intake.adapters.schema import MIGRATIONS
+from lgnet_intake.entrypoints import http
+from lgnet_intake.entrypoints.gatekeeper import gatekeeper
+
+
+def consumers(runtime: Runtime) -> list:  # type: ignore[type-arg]
+    return [gatekeeper(runtime)]
+
+
+SPEC = ServiceSpec(
+    name="intake", default_port=8001, migrations=MIGRATIONS, consumers=consumers,
+    routers=lambda runtime: [http.router(runtime)], produces=["intake.events", "partner.rejections"],
+)
 
 
 def main() -> None:

@@ -1,0 +1,147 @@
+"""Events per second through the backbone (outbox → relay → Kafka → FastStream batch subscriber → inbox +
+effect, all real), against raw aiokafka produce + consume of the same payloads in the same run.
+
+    make bench            # or: set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_backbone.py
+
+Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000), BENCH_RUNS (default 3).
+Prints the median of the runs for both paths and their ratio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import statistics
+import time
+import uuid
+from datetime import date
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from lgnet_shared import config, db, outbox
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.consumer import handlers_of
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events.intake import EmploymentRecorded
+from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
+from lgnet_shared.topics import ensure_topics, physical
+
+N = int(os.environ.get("BENCH_EVENTS", "20000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+DB = os.environ["DATABASE_URL"]
+
+
+def envelopes(n: int) -> list[Envelope]:
+    return [to_envelope(EmploymentRecorded(person_id=f"p{i}", status="training", as_of=date(2026, 1, 1)),
+                        source="/bench", city="torino") for i in range(n)]
+
+
+async def apply(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+    await conn.execute("insert into effects (event_id) values ($1)", env.id)
+
+
+async def backbone_run(envs: list[Envelope]) -> float:
+    run = uuid.uuid4().hex[:8]
+    schema, prefix = f"bench_{run}", f"bench{run}."
+    spec = ServiceSpec(
+        name="bench", default_port=0,
+        migrations=[("bench-1", "create table effects (event_id text primary key)")],
+        consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, apply)))],
+    )
+    settings = config.Settings(
+        kafka_bootstrap_servers=BOOTSTRAP, database_url=DB, city="national", db_schema=schema,
+        topic_prefix=prefix, master_key=base64.b64encode(os.urandom(32)).decode(),
+    )  # type: ignore[call-arg]
+    runtime = Runtime(spec, settings)
+    await runtime.start()
+    conn = await asyncpg.connect(DB, server_settings={"search_path": schema})
+    await db.init_connection(conn)
+    try:
+        await asyncio.sleep(3)  # let the consumer group settle before timing
+        start = time.perf_counter()
+        for i in range(0, len(envs), 500):  # producers: 500 events per business transaction
+            async with conn.transaction():
+                await outbox.append(conn, envs[i : i + 500])
+        while await conn.fetchval("select count(*) from effects") < len(envs):
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - start
+    finally:
+        await conn.close()
+        await runtime.stop()
+        await cleanup(schema, prefix)
+    return len(envs) / elapsed
+
+
+async def raw_run(envs: list[Envelope]) -> float:
+    run = uuid.uuid4().hex[:8]
+    prefix = f"bench{run}."
+    await ensure_topics(BOOTSTRAP, prefix, names=["intake.events"])
+    topic = physical("intake.events", prefix)
+    payloads = [(e.key, *e.to_structured()) for e in envs]
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, linger_ms=5,
+                                max_batch_size=256 * 1024)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=f"raw{run}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await producer.start()
+    await consumer.start()
+    try:
+        start = time.perf_counter()
+
+        async def produce() -> None:
+            futures = [await producer.send(topic, value, key=key, headers=headers)
+                       for key, value, headers in payloads]
+            await asyncio.gather(*futures)
+
+        prod = asyncio.create_task(produce())
+        got = 0
+        while got < len(envs):
+            batch = await consumer.getmany(timeout_ms=200, max_records=500)
+            got += sum(len(rs) for rs in batch.values())
+            if batch:
+                await consumer.commit()
+        await prod
+        elapsed = time.perf_counter() - start
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await cleanup(None, prefix)
+    return len(envs) / elapsed
+
+
+async def cleanup(schema: str | None, prefix: str) -> None:
+    if schema:
+        conn = await asyncpg.connect(DB)
+        await conn.execute(f'drop schema if exists "{schema}" cascade')
+        await conn.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+    if topics:
+        await admin.delete_topics(topics)
+    await admin.close()
+
+
+async def main() -> None:
+    envs = envelopes(N)
+    raw, backbone = [], []
+    for i in range(RUNS):  # interleaved, so machine noise hits both paths alike
+        raw.append(await raw_run(envs))
+        backbone.append(await backbone_run(envs))
+        print(f"run {i + 1}: raw {raw[-1]:,.0f} ev/s, backbone {backbone[-1]:,.0f} ev/s", flush=True)
+    r, b = statistics.median(raw), statistics.median(backbone)
+    print(f"events={N} runs={RUNS}")
+    print(f"raw aiokafka produce+consume : {r:,.0f} events/s (median)")
+    print(f"backbone outbox→Kafka→inbox  : {b:,.0f} events/s (median)")
+    print(f"ratio backbone/raw           : {b / r:.2f}")
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main())

@@ -1,0 +1,72 @@
+"""Credentials: actors (partners, staff, national), their API tokens (stored as SHA-256 of a 256-bit random
+secret — high-entropy tokens need no slow password hash), partners' Ed25519 public keys, and intake's own
+HPKE key pair whose private half rests wrapped with the master key."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from lgnet_shared import pii
+from lgnet_shared.db import Conn
+from lgnet_shared.errors import Conflict
+
+from lgnet_intake.domain.access import Role
+
+TOKEN_PREFIX = "lgn_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, display_name: str) -> None:
+    if role is not Role.NATIONAL and not city:
+        raise ValueError("partners and staff belong to a city")
+    status = await conn.execute(
+        "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
+        actor_id, role.value, city if role is not Role.NATIONAL else None, display_name,
+    )
+    if status.endswith(" 0"):
+        raise Conflict("actor_id", f"actor {actor_id} already exists")
+
+
+async def issue_token(conn: Conn, actor_id: str) -> str:
+    """A new API token; shown once, only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute("insert into api_tokens (token_hash, actor_id) values ($1, $2)", token_hash(token), actor_id)
+    return token
+
+
+async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: bytes) -> None:
+    if len(public_key) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    await conn.execute("insert into signing_keys (key_id, actor_id, public_key) values ($1, $2, $3)",
+                       key_id, actor_id, public_key)
+
+
+async def inbound_key(conn: Conn, master_key: bytes) -> tuple[str, X25519PrivateKey, str]:
+    """Intake's current HPKE key (id, private, public base64url), created on first use."""
+    row = await conn.fetchrow("select * from inbound_keys order by created_at desc limit 1")
+    if row is None:
+        private, public = pii.hpke_keypair()
+        raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        key_id = f"intake-{secrets.token_hex(4)}"
+        await conn.execute(
+            "insert into inbound_keys (key_id, private_wrapped, public_key) values ($1, $2, $3)"
+            " on conflict do nothing", key_id, aes_key_wrap(master_key, raw), public,
+        )
+        row = await conn.fetchrow("select * from inbound_keys order by created_at desc limit 1")
+    private = X25519PrivateKey.from_private_bytes(aes_key_unwrap(master_key, bytes(row["private_wrapped"])))
+    return row["key_id"], private, row["public_key"]
+
+
+async def inbound_private_key(conn: Conn, master_key: bytes, key_id: str) -> X25519PrivateKey | None:
+    row = await conn.fetchrow("select private_wrapped from inbound_keys where key_id = $1", key_id)
+    if row is None:
+        return None
+    return X25519PrivateKey.from_private_bytes(aes_key_unwrap(master_key, bytes(row["private_wrapped"])))

@@ -1,0 +1,276 @@
+"""Intake's state in PostgreSQL. Plain functions over an asyncpg connection inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from lgnet_shared.db import Conn
+from lgnet_shared.errors import NotFound
+
+from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.domain.cases import CaseState
+
+Row = dict[str, Any]
+
+
+# ---------------------------------------------------------------- actors and credentials
+
+
+async def actor_by_token_hash(conn: Conn, token_hash: str) -> Actor | None:
+    row = await conn.fetchrow(
+        "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
+        " where t.token_hash = $1 and t.revoked_at is null", token_hash,
+    )
+    return Actor(row["actor_id"], Role(row["role"]), row["city"]) if row else None
+
+
+async def signing_key(conn: Conn, key_id: str) -> tuple[Actor, bytes] | None:
+    row = await conn.fetchrow(
+        "select a.actor_id, a.role, a.city, k.public_key from signing_keys k join actors a using (actor_id)"
+        " where k.key_id = $1 and k.revoked_at is null", key_id,
+    )
+    return (Actor(row["actor_id"], Role(row["role"]), row["city"]), bytes(row["public_key"])) if row else None
+
+
+async def actor(conn: Conn, actor_id: str) -> Actor | None:
+    row = await conn.fetchrow("select actor_id, role, city from actors where actor_id = $1", actor_id)
+    return Actor(row["actor_id"], Role(row["role"]), row["city"]) if row else None
+
+
+# ---------------------------------------------------------------- persons
+
+
+async def person(conn: Conn, person_id: str, *, resolve: bool = True) -> Row:
+    """The person, following merges to the surviving record unless `resolve` is False."""
+    for _ in range(10):
+        row = await conn.fetchrow("select * from persons where person_id = $1", person_id)
+        if row is None:
+            raise NotFound("person_id", f"no person {person_id}")
+        if not resolve or row["merged_into"] is None:
+            return dict(row)
+        person_id = row["merged_into"]
+    raise RuntimeError("merge chain too long")
+
+
+async def person_exists(conn: Conn, person_id: str) -> bool:
+    return bool(await conn.fetchval("select true from persons where person_id = $1", person_id))
+
+
+async def insert_person(conn: Conn, p: Row) -> None:
+    await conn.execute(
+        "insert into persons (person_id, city, registered_by, birth_date, sex, nationality, third_country,"
+        " languages, literate, fiscal_code_hash, name_key_hash, identity)"
+        " values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb)",
+        p["person_id"], p["city"], p["registered_by"], p["birth_date"], p["sex"], p["nationality"],
+        p["third_country"], p["languages"], p["literate"], p["fiscal_code_hash"], p["name_key_hash"],
+        p["identity"],
+    )
+
+
+async def same_fiscal_code(conn: Conn, city: str, fiscal_hash: str, other_than: str) -> str | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "select person_id from persons where city = $1 and fiscal_code_hash = $2 and person_id <> $3"
+        " and merged_into is null and erased_at is null order by created_at limit 1",
+        city, fiscal_hash, other_than,
+    )
+
+
+async def same_name_and_birth(conn: Conn, city: str, name_hash: str, other_than: str) -> list[str]:
+    rows = await conn.fetch(
+        "select person_id from persons where city = $1 and name_key_hash = $2 and person_id <> $3"
+        " and merged_into is null and erased_at is null order by created_at",
+        city, name_hash, other_than,
+    )
+    return [r["person_id"] for r in rows]
+
+
+async def flag_duplicate(conn: Conn, person_id: str, candidate: str, match: str) -> None:
+    await conn.execute(
+        "insert into duplicate_flags (person_id, candidate_person_id, match) values ($1, $2, $3)"
+        " on conflict do nothing", person_id, candidate, match,
+    )
+
+
+async def open_duplicate_flags(conn: Conn, city: str) -> list[Row]:
+    rows = await conn.fetch(
+        "select f.* from duplicate_flags f join persons p using (person_id)"
+        " where f.status = 'open' and p.city = $1 order by f.person_id", city,
+    )
+    return [dict(r) for r in rows]
+
+
+async def merge(conn: Conn, surviving: str, merged: str) -> None:
+    await conn.execute("update persons set merged_into = $1 where person_id = $2", surviving, merged)
+    await conn.execute(
+        "update duplicate_flags set status = 'merged' where status = 'open' and"
+        " ((person_id = $1 and candidate_person_id = $2) or (person_id = $2 and candidate_person_id = $1))",
+        surviving, merged,
+    )
+
+
+async def erase(conn: Conn, person_id: str) -> None:
+    # The sealed values are unreadable once the key is gone; the pseudonymous hashes go too.
+    await conn.execute(
+        "update persons set erased_at = now(), identity = '{}', fiscal_code_hash = null, name_key_hash = null"
+        " where person_id = $1", person_id,
+    )
+
+
+async def update_person(conn: Conn, person_id: str, changes: Row) -> None:
+    if not changes:
+        return
+    cols = list(changes)
+    sets = ", ".join(f"{c} = ${i + 2}" + ("::jsonb" if c == "identity" else "") for i, c in enumerate(cols))
+    values = [changes[c] for c in cols]
+    await conn.execute(f"update persons set {sets} where person_id = $1", person_id, *values)
+
+
+async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> bool:
+    """True when an open case assigned to `partner` concerns a household the person belongs to."""
+    return bool(await conn.fetchval(
+        "select true from cases c join household_members m using (household_id)"
+        " where m.person_id = $1 and m.left_on is null and c.partner = $2 and c.closed_on is null limit 1",
+        person_id, partner,
+    ))
+
+
+async def consent(conn: Conn, person_id: str, purpose: str) -> bool:
+    return bool(await conn.fetchval(
+        "select granted from consents where person_id = $1 and purpose = $2", person_id, purpose))
+
+
+async def record_consent(conn: Conn, person_id: str, purpose: str, granted: bool, on: date) -> None:
+    await conn.execute(
+        "insert into consents values ($1, $2, $3, $4) on conflict (person_id, purpose)"
+        " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"
+        " where consents.recorded_on <= excluded.recorded_on", person_id, purpose, granted, on,
+    )
+
+
+async def record_employment(conn: Conn, person_id: str, status: str, as_of: date, case_id: str | None) -> None:
+    await conn.execute(
+        "insert into employment values ($1, $2, $3, $4) on conflict (person_id, as_of)"
+        " do update set status = excluded.status, case_id = excluded.case_id", person_id, as_of, status, case_id,
+    )
+
+
+# ---------------------------------------------------------------- households
+
+
+async def household(conn: Conn, household_id: str) -> Row:
+    row = await conn.fetchrow("select * from households where household_id = $1", household_id)
+    if row is None:
+        raise NotFound("household_id", f"no household {household_id}")
+    return dict(row)
+
+
+async def household_exists(conn: Conn, household_id: str) -> bool:
+    return bool(await conn.fetchval("select true from households where household_id = $1", household_id))
+
+
+async def insert_household(conn: Conn, household_id: str, city: str, reference: str, by: str,
+                           members: list[str], on: date) -> None:
+    await conn.execute("insert into households values ($1, $2, $3, $4)", household_id, city, reference, by)
+    await conn.executemany(
+        "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, 'formed')",
+        [(household_id, m, on) for m in members],
+    )
+
+
+async def current_members(conn: Conn, household_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "select person_id from household_members where household_id = $1 and left_on is null", household_id)
+    return [r["person_id"] for r in rows]
+
+
+async def member_joined(conn: Conn, household_id: str, person_id: str, on: date, reason: str) -> None:
+    await conn.execute("insert into household_members (household_id, person_id, joined_on, reason)"
+                       " values ($1, $2, $3, $4)", household_id, person_id, on, reason)
+
+
+async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -> None:
+    await conn.execute("update household_members set left_on = $3 where household_id = $1 and person_id = $2"
+                       " and left_on is null", household_id, person_id, on)
+
+
+# ---------------------------------------------------------------- referrals and cases
+
+
+async def referral(conn: Conn, referral_id: str) -> Row | None:
+    row = await conn.fetchrow("select * from referrals where referral_id = $1", referral_id)
+    return dict(row) if row else None
+
+
+async def insert_referral(conn: Conn, r: Row) -> None:
+    await conn.execute(
+        "insert into referrals (referral_id, household_id, city, source, referrer, received_on)"
+        " values ($1, $2, $3, $4, $5, $6)",
+        r["referral_id"], r["household_id"], r["city"], r["source"], r["referrer"], r["received_on"],
+    )
+
+
+async def set_referral_outcome(conn: Conn, referral_id: str, outcome: str, case_id: str | None) -> None:
+    await conn.execute("update referrals set outcome = $2, case_id = $3 where referral_id = $1",
+                       referral_id, outcome, case_id)
+
+
+async def case(conn: Conn, case_id: str) -> CaseState:
+    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
+    if row is None:
+        raise NotFound("case_id", f"no case {case_id}")
+    return CaseState(row["case_id"], row["city"], row["partner"], row["opened_on"], row["closed_on"])
+
+
+async def case_row(conn: Conn, case_id: str) -> Row:
+    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
+    if row is None:
+        raise NotFound("case_id", f"no case {case_id}")
+    return dict(row)
+
+
+async def case_exists(conn: Conn, case_id: str) -> bool:
+    return bool(await conn.fetchval("select true from cases where case_id = $1", case_id))
+
+
+async def open_case_in_area(conn: Conn, household_id: str, action_area: str) -> str | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "select case_id from cases where household_id = $1 and action_area = $2 and closed_on is null",
+        household_id, action_area,
+    )
+
+
+async def insert_case(conn: Conn, c: Row) -> None:
+    await conn.execute(
+        "insert into cases (case_id, household_id, city, action_area, channel, partner, opened_on, housing_need)"
+        " values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        c["case_id"], c["household_id"], c["city"], c["action_area"], c["channel"], c["partner"],
+        c["opened_on"], c["housing_need"],
+    )
+
+
+async def transfer_case(conn: Conn, case_id: str, to_partner: str) -> None:
+    await conn.execute("update cases set partner = $2 where case_id = $1", case_id, to_partner)
+
+
+async def close_case(conn: Conn, case_id: str, outcome: str, on: date) -> None:
+    await conn.execute("update cases set closed_on = $3, outcome = $2 where case_id = $1", case_id, outcome, on)
+
+
+async def save_assessment(conn: Conn, case_id: str, body: Row, on: date) -> None:
+    await conn.execute(
+        "insert into assessments values ($1, $2::jsonb, $3) on conflict (case_id)"
+        " do update set body = excluded.body, assessed_on = excluded.assessed_on", case_id, body, on,
+    )
+
+
+async def plan(conn: Conn, case_id: str, plan_id: str) -> Row | None:
+    row = await conn.fetchrow("select * from plans where case_id = $1 and plan_id = $2", case_id, plan_id)
+    return dict(row) if row else None
+
+
+async def save_plan(conn: Conn, case_id: str, plan_id: str, objectives: dict[str, str], on: date) -> None:
+    await conn.execute(
+        "insert into plans values ($1, $2, $3::jsonb, $4) on conflict (case_id, plan_id)"
+        " do update set objectives = excluded.objectives", case_id, plan_id, objectives, on,
+    )

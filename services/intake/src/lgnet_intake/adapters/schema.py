@@ -1,0 +1,128 @@
+"""Intake's PostgreSQL schema (its own; no other service reads it). Forward-only migrations."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "intake-1",
+        """
+        create table actors (
+            actor_id text primary key,
+            role text not null check (role in ('partner', 'staff', 'national')),
+            city text,
+            display_name text not null,
+            created_at timestamptz not null default now()
+        );
+        -- API tokens are 256-bit random secrets: stored as SHA-256, never in clear.
+        create table api_tokens (
+            token_hash text primary key,
+            actor_id text not null references actors,
+            created_at timestamptz not null default now(),
+            revoked_at timestamptz
+        );
+        -- Partners sign inbound Kafka records with Ed25519; intake keeps only their public keys.
+        create table signing_keys (
+            key_id text primary key,
+            actor_id text not null references actors,
+            public_key bytea not null,
+            created_at timestamptz not null default now(),
+            revoked_at timestamptz
+        );
+        -- Intake's HPKE key pairs: partners seal identifying fields to the public half.
+        create table inbound_keys (
+            key_id text primary key,
+            private_wrapped bytea not null,
+            public_key text not null,
+            created_at timestamptz not null default now()
+        );
+        create table persons (
+            person_id text primary key,
+            city text not null,
+            registered_by text not null,
+            birth_date date not null,
+            sex text not null,
+            nationality text not null,
+            third_country boolean not null,
+            languages text[] not null default '{}',
+            literate boolean,
+            fiscal_code_hash text,
+            name_key_hash text,
+            identity jsonb not null default '{}',
+            merged_into text references persons,
+            erased_at timestamptz,
+            created_at timestamptz not null default now()
+        );
+        create index persons_fiscal on persons (fiscal_code_hash) where merged_into is null;
+        create index persons_name on persons (name_key_hash) where merged_into is null;
+        create table duplicate_flags (
+            person_id text not null references persons,
+            candidate_person_id text not null references persons,
+            match text not null,
+            status text not null default 'open' check (status in ('open', 'merged', 'dismissed')),
+            primary key (person_id, candidate_person_id)
+        );
+        create table households (
+            household_id text primary key,
+            city text not null,
+            reference_person_id text not null references persons,
+            created_by text not null
+        );
+        create table household_members (
+            household_id text not null references households,
+            person_id text not null references persons,
+            joined_on date not null,
+            left_on date,
+            reason text not null,
+            primary key (household_id, person_id, joined_on)
+        );
+        create table referrals (
+            referral_id text primary key,
+            household_id text not null references households,
+            city text not null,
+            source text not null,
+            referrer text,
+            received_on date not null,
+            outcome text,
+            case_id text
+        );
+        create table cases (
+            case_id text primary key,
+            household_id text not null references households,
+            city text not null,
+            action_area text not null,
+            channel text not null,
+            partner text not null,
+            opened_on date not null,
+            housing_need boolean not null,
+            closed_on date,
+            outcome text
+        );
+        create table assessments (
+            case_id text primary key references cases,
+            body jsonb not null,
+            assessed_on date not null
+        );
+        create table plans (
+            case_id text not null references cases,
+            plan_id text not null,
+            objectives jsonb not null,
+            agreed_on date not null,
+            primary key (case_id, plan_id)
+        );
+        create table employment (
+            person_id text not null references persons,
+            as_of date not null,
+            status text not null,
+            case_id text,
+            primary key (person_id, as_of)
+        );
+        create table consents (
+            person_id text not null references persons,
+            purpose text not null,
+            granted boolean not null,
+            recorded_on date not null,
+            primary key (person_id, purpose)
+        );
+        """,
+    ),
+]

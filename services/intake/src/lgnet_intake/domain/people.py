@@ -1,0 +1,60 @@
+"""Rules about persons: age and minority, third-country status, the Italian fiscal code, name matching keys."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+from codicefiscale import codicefiscale
+
+from lgnet_shared.countries import is_third_country, is_valid_country
+from lgnet_shared.errors import ContractError
+
+ADULT_AGE = 18
+
+
+def age_on(birth_date: date, on: date) -> int:
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def is_minor(birth_date: date, on: date) -> bool:
+    """Minor or adult is judged at the date the case is opened (DESIGN section 4)."""
+    return age_on(birth_date, on) < ADULT_AGE
+
+
+def check_birth_date(birth_date: date, today: date, field: str = "birth_date") -> None:
+    if birth_date > today:
+        raise ContractError(field, "is in the future")
+    if age_on(birth_date, today) > 120:
+        raise ContractError(field, "is more than 120 years ago")
+
+
+def nationality(alpha2: str, field: str = "nationality") -> tuple[str, bool]:
+    """Normalised ISO 3166-1 alpha-2 code and whether it is a third country (not an EU member state)."""
+    code = alpha2.strip().upper()
+    if not is_valid_country(code):
+        raise ContractError(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return code, is_third_country(code)
+
+
+def fiscal_code(code: str, *, birth_date: date, sex: str, field: str = "fiscal_code") -> str:
+    """The normalised fiscal code, checked with python-codicefiscale and against birth date and sex."""
+    normalised = code.strip().upper().replace(" ", "")
+    if not codicefiscale.is_valid(normalised):
+        raise ContractError(field, "is not a valid Italian fiscal code (format or check character)")
+    decoded = codicefiscale.decode(normalised)
+    if decoded["birthdate"].date() != birth_date:
+        raise ContractError(field, "does not match birth_date")
+    if sex in ("female", "male") and decoded["gender"] != sex[0].upper():
+        raise ContractError(field, "does not match sex")
+    return str(normalised)
+
+
+def name_key(given_name: str, family_name: str, birth_date: date) -> str:
+    """Key for a likely match on name and birth date: case, accents, spacing and name order ignored."""
+
+    def fold(s: str) -> list[str]:
+        plain = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode().casefold()
+        return "".join(c if c.isalnum() else " " for c in plain).split()
+
+    return f"{' '.join(sorted(fold(given_name) + fold(family_name)))}|{birth_date.isoformat()}"

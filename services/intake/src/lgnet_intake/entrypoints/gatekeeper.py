@@ -1,0 +1,115 @@
+"""The partner gatekeeper: consumes `lgnet.partner.inbound`, authenticates each record (Ed25519 signature),
+checks the claimed partner and city, validates and authorises it through the same use cases as the HTTP API,
+and answers every refusal with `lgnet.intake.inbound_rejected` naming the field and reason. The inbox makes a
+replayed inbound event have one effect (or one rejection)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from lgnet_shared import pii, signing
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.consumer import Handler, Record
+from lgnet_shared.db import Conn
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.errors import ContractError, Forbidden, Unauthenticated
+from lgnet_shared.events import Event, Sealed
+from lgnet_shared.events import partner as inbound
+from lgnet_shared.events.intake import InboundRejected
+from lgnet_shared import outbox
+from lgnet_shared.service import ConsumerSpec, Runtime
+
+from lgnet_intake.adapters import credentials, repository
+from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
+
+UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
+
+
+def gatekeeper(runtime: Runtime) -> ConsumerSpec:
+    master = runtime.settings.master_key_bytes() if runtime.settings else b""
+    fiscal_secret = pii.derive(master, "fiscal-code-hash") if master else b""
+    private_keys: dict[str, X25519PrivateKey] = {}
+
+    async def verify(conn: Conn, record: Record, env: Envelope) -> None:
+        key_id = signing.key_id_of(record.headers or ())
+        found = await repository.signing_key(conn, key_id) if key_id else None
+        if found is None:
+            field = f"headers.{signing.HEADER}"
+            raise Unauthenticated(field, "unknown partner key" if key_id else "missing: records must be signed")
+        actor, public_key = found
+        signing.verify(public_key, record.value, record.headers or ())
+        if env.partner != actor.id:
+            raise Forbidden("partner", f"the record is signed by {actor.id}, not {env.partner}")
+        if env.city != actor.city:
+            raise Forbidden("city", f"partner {actor.id} works in {actor.city}, not {env.city}")
+
+    async def open_identity(conn: Conn, identity: inbound.PartnerIdentity) -> dict[str, str]:
+        opened: dict[str, str] = {}
+        for field, sealed in identity:
+            if sealed is None:
+                continue
+            assert isinstance(sealed, Sealed)
+            key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
+            if key_id not in private_keys:
+                key = await credentials.inbound_private_key(conn, master, key_id)
+                if key is None:
+                    raise ContractError(f"data.identity.{field}.kid", "unknown intake key id")
+                private_keys[key_id] = key
+            try:
+                opened[field] = pii.open_from(private_keys[key_id], sealed, field)
+            except ValueError as exc:
+                raise ContractError(f"data.identity.{field}", str(exc)) from None
+        return opened
+
+    async def register(intake: Intake, ctx: Context, e: inbound.PersonRegistrationSubmitted) -> dict[str, Any]:
+        return await intake.register_sealed_person(ctx, e, await open_identity(intake.conn, e.identity))
+
+    use_cases: dict[type[Event], UseCase] = {
+        inbound.PersonRegistrationSubmitted: register,
+        inbound.HouseholdFormationSubmitted: lambda i, c, e: i.form_household(c, e),
+        inbound.HouseholdMemberChangeSubmitted: lambda i, c, e: i.change_household(c, e),
+        inbound.ReferralSubmitted: lambda i, c, e: i.receive_referral(c, e),
+        inbound.CaseOpeningSubmitted: lambda i, c, e: i.open_case(c, e),
+        inbound.NeedsAssessmentSubmitted: lambda i, c, e: i.assess_needs(c, e),
+        inbound.PlanSubmitted: lambda i, c, e: i.agree_plan(c, e),
+        inbound.PlanObjectiveUpdateSubmitted: lambda i, c, e: i.update_objective(c, e),
+        inbound.EmploymentReported: lambda i, c, e: i.record_employment(c, e),
+        inbound.ConsentReported: lambda i, c, e: i.record_consent(c, e),
+        inbound.CaseClosureSubmitted: lambda i, c, e: i.close_case(c, e),
+    }
+
+    def handler(use_case: UseCase) -> Handler:
+        async def handle(conn: Conn, env: Envelope, event: Event) -> None:
+            actor = await repository.actor(conn, env.partner or "")
+            assert actor is not None and runtime.keys is not None  # verified above
+            ctx = Context(actor, datetime.now(UTC).date(), cause=env)
+            await use_case(Intake(conn, runtime.keys, fiscal_secret), ctx, event)
+
+        return handle
+
+    async def answer(conn: Conn, record: Record, env: Envelope | None, err: ContractError) -> bool:
+        partner = env.partner if env is not None else None
+        if partner is None:  # not even a readable claim: try the signature's owner
+            key_id = signing.key_id_of(record.headers or ())
+            found = await repository.signing_key(conn, key_id) if key_id else None
+            partner = found[0].id if found else None
+        if partner is None:
+            return False  # nobody to answer: dead-lettered
+        rejection = InboundRejected(
+            partner=partner, inbound_event_id=env.id if env else f"{record.partition}:{record.offset}",
+            inbound_type=env.type if env else None, kind=err.kind, field=err.field, reason=err.reason,
+        )
+        city = env.city if env is not None else "unknown"
+        await outbox.append(conn, [to_envelope(
+            rejection, source=SOURCE, city=city, partner=partner,
+            correlationid=env.correlationid if env else None, causationid=env.id if env else None)])
+        return True
+
+    return ConsumerSpec(
+        name="gatekeeper", topics=["partner.inbound"], strict=True, verify=verify, on_invalid=answer,
+        handlers={model.type: handler(uc) for model, uc in use_cases.items()},
+    )

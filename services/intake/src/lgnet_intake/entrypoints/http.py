@@ -1,0 +1,151 @@
+"""Intake's HTTP API for desk operators and partners (OpenAPI at /docs). Thin: authenticate, open a
+transaction, call the use case, answer. Every create needs an Idempotency-Key; errors are problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from lgnet_shared import pii
+from lgnet_shared.errors import Unauthenticated
+from lgnet_shared.events import partner as inbound
+from lgnet_shared.http import bearer_token, idempotent
+from lgnet_shared.service import Runtime
+
+from lgnet_intake.adapters import credentials, repository
+from lgnet_intake.domain.access import Actor
+from lgnet_intake.service_layer import commands as cmd
+from lgnet_intake.service_layer.handlers import Context, Intake
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, "content": {"application/problem+json": {}}}
+    for s, d in ((401, "Not authenticated"), (403, "Not allowed for this actor"), (404, "Not found"),
+                 (409, "Conflicts with what is recorded"), (422, "Invalid: names the field and reason"))
+}
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(tags=["intake"], responses=ERRORS)
+
+    def fiscal_secret() -> bytes:
+        return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
+
+    async def authenticate(request: Request) -> Actor:
+        token = bearer_token(request)
+        async with runtime.pool.acquire() as conn:
+            actor = await repository.actor_by_token_hash(conn, credentials.token_hash(token))
+        if actor is None:
+            raise Unauthenticated("headers.authorization", "unknown or revoked token")
+        return actor
+
+    Who = Annotated[Actor, Depends(authenticate)]
+
+    @asynccontextmanager
+    async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            assert runtime.keys is not None
+            yield Intake(conn, runtime.keys, fiscal_secret()), Context(actor, datetime.now(UTC).date())
+
+    async def create(actor: Actor, key: str | None, body: Any,
+                     run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]) -> JSONResponse:
+        async with use_case(actor) as (intake, ctx):
+            return await idempotent(intake.conn, actor.id, key, body.model_dump(mode="json"),
+                                    lambda: run(intake, ctx))
+
+    async def act(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
+        async with use_case(actor) as (intake, ctx):
+            return await run(intake, ctx)
+
+    @api.get("/inbound-key", summary="Intake's public key: partners seal identifying fields to it (HPKE)")
+    async def inbound_key(actor: Who) -> dict[str, str]:
+        async with runtime.pool.acquire() as conn:
+            key_id, _, public = await credentials.inbound_key(conn, runtime.settings.master_key_bytes())
+        return {"key_id": key_id, "public_key": public, "suite": "HPKE X25519 / HKDF-SHA256 / AES-128-GCM"}
+
+    @api.post("/persons", status_code=201, summary="Register a person (duplicates are detected)")
+    async def register_person(body: cmd.RegisterPerson, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.register_person(c, body))
+
+    @api.get("/persons/{person_id}", summary="A person, with identity if allowed and consented")
+    async def read_person(person_id: str, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda i, c: i.read_person(c, person_id))  # type: ignore[no-any-return]
+
+    @api.patch("/persons/{person_id}", summary="Correct or complete a person's data")
+    async def update_person(person_id: str, body: cmd.UpdatePerson, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda i, c: i.update_person(c, person_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/persons/{person_id}/merge", summary="Staff: the other person is the same as this one")
+    async def merge(person_id: str, body: cmd.MergePersons, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.merge_persons(c, person_id, body))
+
+    @api.post("/persons/{person_id}/erasure", summary="Staff: erase the person (right to be forgotten)")
+    async def erase(person_id: str, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda i, c: i.erase_person(c, person_id))  # type: ignore[no-any-return]
+
+    @api.get("/duplicates", summary="Staff: likely duplicates waiting for review")
+    async def duplicates(actor: Who) -> list[dict[str, Any]]:
+        return await act(actor, lambda i, c: i.duplicates(c))  # type: ignore[no-any-return]
+
+    @api.post("/consents", status_code=201, summary="Record consent given or withdrawn for a purpose")
+    async def consent(body: inbound.ConsentReported, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.record_consent(c, body))
+
+    @api.post("/employment", status_code=201, summary="Record a person's employment status (monitoring)")
+    async def employment(body: inbound.EmploymentReported, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.record_employment(c, body))
+
+    @api.post("/households", status_code=201, summary="Form a household of registered persons")
+    async def household(body: inbound.HouseholdFormationSubmitted, actor: Who,
+                        key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.form_household(c, body))
+
+    @api.post("/households/members", status_code=201, summary="A person joins or leaves a household")
+    async def member(body: inbound.HouseholdMemberChangeSubmitted, actor: Who,
+                     key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.change_household(c, body))
+
+    @api.post("/referrals", status_code=201, summary="Receive a referral")
+    async def referral(body: inbound.ReferralSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.receive_referral(c, body))
+
+    @api.post("/referrals/{referral_id}/outcome", status_code=201, summary="Record a referral's outcome")
+    async def referral_outcome(referral_id: str, body: cmd.RecordReferralOutcome, actor: Who,
+                               key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.record_referral_outcome(c, referral_id, body))
+
+    @api.post("/cases", status_code=201, summary="Open a case (take a household in charge)")
+    async def open_case(body: cmd.OpenCase, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.open_case(c, body))
+
+    @api.get("/cases/{case_id}", summary="A case")
+    async def read_case(case_id: str, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda i, c: i.read_case(c, case_id))  # type: ignore[no-any-return]
+
+    @api.post("/cases/assessments", status_code=201, summary="Record the needs assessment of a case")
+    async def assess(body: inbound.NeedsAssessmentSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.assess_needs(c, body))
+
+    @api.post("/cases/plans", status_code=201, summary="Agree the individual plan of a case")
+    async def plan(body: inbound.PlanSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.agree_plan(c, body))
+
+    @api.post("/cases/plans/objectives", status_code=201, summary="Update an objective of a plan")
+    async def objective(body: inbound.PlanObjectiveUpdateSubmitted, actor: Who,
+                        key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.update_objective(c, body))
+
+    @api.post("/cases/{case_id}/transfer", status_code=201, summary="Transfer a case to another partner")
+    async def transfer(case_id: str, body: cmd.TransferCase, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.transfer_case(c, case_id, body))
+
+    @api.post("/cases/closures", status_code=201, summary="Close a case with its outcome")
+    async def close(body: inbound.CaseClosureSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: i.close_case(c, body))
+
+    return api

@@ -1,0 +1,68 @@
+"""Commands intake accepts from desk operators (HTTP). Partners send the same through Kafka as the
+`lgnet.partner.*` events of the shared catalogue; identifying fields then arrive sealed, not plain."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lgnet_shared.events.intake import Sex
+from lgnet_shared.events.partner import CaseOpeningSubmitted
+from lgnet_shared.events.types import Code, Country, Id
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlainIdentity(Command):
+    """Identifying fields in clear (HTTP over TLS only); intake seals them with the person's key at once."""
+
+    given_name: Text | None = None
+    family_name: Text | None = None
+    fiscal_code: Annotated[str, Field(min_length=16, max_length=16)] | None = None
+    phone: Annotated[str, Field(min_length=5, max_length=30)] | None = None
+    address: Text | None = None
+
+
+class RegisterPerson(Command):
+    person_id: Id
+    birth_date: date
+    sex: Sex
+    nationality: Country
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+    literate: bool | None = None
+    identity: PlainIdentity = Field(default_factory=PlainIdentity)
+
+
+class UpdatePerson(Command):
+    birth_date: date | None = None
+    sex: Sex | None = None
+    nationality: Country | None = None
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] | None = None
+    literate: bool | None = None
+    identity: PlainIdentity | None = None
+
+
+class MergePersons(Command):
+    merged_person_id: Id
+
+
+class OpenCase(CaseOpeningSubmitted):
+    """Staff name the partner the case is assigned to; a partner opening a case is assigned itself."""
+
+    partner: Id | None = None
+
+
+class TransferCase(Command):
+    to_partner: Id
+    on: date
+
+
+class RecordReferralOutcome(Command):
+    outcome: Code
+    case_id: Id | None = None

@@ -1,0 +1,407 @@
+"""Intake's use cases. Each runs inside the caller's transaction: it checks the domain rules, changes
+intake's state and stages the canonical events in the outbox, all or nothing. HTTP routes and the partner
+gatekeeper call the same functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from lgnet_shared import outbox, pii, tracing
+from lgnet_shared.codec import caused_by, to_envelope
+from lgnet_shared.db import Conn
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
+from lgnet_shared.events import Event, Sealed
+from lgnet_shared.events import intake as ev
+from lgnet_shared.events import partner as cmd_in
+
+from lgnet_intake.adapters import repository as repo
+from lgnet_intake.domain import access, cases, people
+from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.service_layer import commands as cmd
+
+SOURCE = "/lgnet/intake"
+IDENTITY_FIELDS = ("given_name", "family_name", "fiscal_code", "phone", "address")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, when, and (for partners' inbound events) the event that caused this."""
+
+    actor: Actor
+    today: date
+    cause: Envelope | None = None
+
+    @property
+    def city(self) -> str:
+        if self.actor.city is None:
+            raise Forbidden("", "the national role is read-only")
+        return self.actor.city
+
+
+@dataclass
+class Intake:
+    conn: Conn
+    keys: pii.KeyStore
+    fiscal_secret: bytes
+
+    async def emit(self, ctx: Context, *events: Event) -> None:
+        if ctx.cause is not None:
+            envs = [caused_by(ctx.cause, e, source=SOURCE, partner=ctx.actor.partner) for e in events]
+        else:
+            tp = tracing.current_traceparent()
+            envs = [to_envelope(e, source=SOURCE, city=ctx.city, partner=ctx.actor.partner, traceparent=tp)
+                    for e in events]
+        await outbox.append(self.conn, envs)
+
+    # ------------------------------------------------------------ persons
+
+    async def register_person(self, ctx: Context, c: cmd.RegisterPerson) -> dict[str, Any]:
+        access.may_write_in_city(ctx.actor, ctx.city)
+        people.check_birth_date(c.birth_date, ctx.today)
+        nationality, third = people.nationality(c.nationality)
+        plain = c.identity.model_dump(exclude_none=True)
+        fiscal_hash = name_hash = None
+        if "fiscal_code" in plain:
+            plain["fiscal_code"] = people.fiscal_code(plain["fiscal_code"], birth_date=c.birth_date,
+                                                      sex=c.sex.value, field="identity.fiscal_code")
+            fiscal_hash = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
+        if "given_name" in plain and "family_name" in plain:
+            name_hash = pii.keyed_hash(
+                self.fiscal_secret, people.name_key(plain["given_name"], plain["family_name"], c.birth_date))
+        if await repo.person_exists(self.conn, c.person_id):
+            raise Conflict("person_id", f"person {c.person_id} is already registered")
+        identity = {f: await self.keys.seal(self.conn, c.person_id, f, v) for f, v in plain.items()}
+        await repo.insert_person(self.conn, {
+            "person_id": c.person_id, "city": ctx.city, "registered_by": ctx.actor.id,
+            "birth_date": c.birth_date, "sex": c.sex.value, "nationality": nationality, "third_country": third,
+            "languages": list(c.languages), "literate": c.literate, "fiscal_code_hash": fiscal_hash,
+            "name_key_hash": name_hash, "identity": {f: s.model_dump() for f, s in identity.items()},
+        })
+        events: list[Event] = [ev.PersonRegistered(
+            person_id=c.person_id, registered_by=ctx.actor.id, birth_date=c.birth_date, sex=c.sex,
+            nationality=nationality, third_country=third, languages=list(c.languages), literate=c.literate,
+            fiscal_code_hash=fiscal_hash, identity=ev.Identity(**identity),
+        )]
+        result: dict[str, Any] = {"person_id": c.person_id, "same_as": None, "possible_duplicates": []}
+        if fiscal_hash and (existing := await repo.same_fiscal_code(self.conn, ctx.city, fiscal_hash,
+                                                                     c.person_id)):
+            # The same fiscal code is the same person: one person, whoever registered them first.
+            await repo.merge(self.conn, existing, c.person_id)
+            events.append(ev.PersonsMerged(surviving_person_id=existing, merged_person_id=c.person_id,
+                                           decided_by="fiscal_code_match"))
+            result["same_as"] = existing
+        elif name_hash:
+            for candidate in await repo.same_name_and_birth(self.conn, ctx.city, name_hash, c.person_id):
+                await repo.flag_duplicate(self.conn, c.person_id, candidate, "name_birth_date")
+                events.append(ev.PossibleDuplicateFlagged(person_id=c.person_id, candidate_person_id=candidate,
+                                                          match="name_birth_date"))
+                result["possible_duplicates"].append(candidate)
+        await self.emit(ctx, *events)
+        return result
+
+    async def register_sealed_person(self, ctx: Context, c: cmd_in.PersonRegistrationSubmitted,
+                                     opened: dict[str, str]) -> dict[str, Any]:
+        """A partner's registration, its identity already opened from HPKE by the gatekeeper."""
+        return await self.register_person(ctx, cmd.RegisterPerson(
+            person_id=c.person_id, birth_date=c.birth_date, sex=c.sex, nationality=c.nationality,
+            languages=c.languages, literate=c.literate, identity=cmd.PlainIdentity(**opened),
+        ))
+
+    async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
+        p = await self._person_for_write(ctx, person_id)
+        pid = p["person_id"]
+        changes: dict[str, Any] = {}
+        event: dict[str, Any] = {"person_id": pid}
+        if c.birth_date is not None:
+            people.check_birth_date(c.birth_date, ctx.today)
+            changes["birth_date"] = event["birth_date"] = c.birth_date
+        if c.sex is not None:
+            changes["sex"] = c.sex.value
+            event["sex"] = c.sex
+        if c.nationality is not None:
+            code, third = people.nationality(c.nationality)
+            changes["nationality"] = event["nationality"] = code
+            changes["third_country"] = event["third_country"] = third
+        if c.languages is not None:
+            changes["languages"] = event["languages"] = list(c.languages)
+        if c.literate is not None:
+            changes["literate"] = event["literate"] = c.literate
+        if c.identity is not None:
+            plain = c.identity.model_dump(exclude_none=True)
+            if "fiscal_code" in plain:
+                plain["fiscal_code"] = people.fiscal_code(
+                    plain["fiscal_code"], birth_date=c.birth_date or p["birth_date"], sex=c.sex or p["sex"],
+                    field="identity.fiscal_code")
+                changes["fiscal_code_hash"] = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
+            sealed = {f: await self.keys.seal(self.conn, pid, f, v) for f, v in plain.items()}
+            changes["identity"] = {**p["identity"], **{f: s.model_dump() for f, s in sealed.items()}}
+            event["identity"] = ev.Identity(**sealed)
+        if not changes:
+            raise ContractError("", "nothing to update")
+        await repo.update_person(self.conn, pid, changes)
+        await self.emit(ctx, ev.PersonUpdated(**event))
+        return {"person_id": pid}
+
+    async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
+        self._staff_only(ctx, "merging persons")
+        surviving = await repo.person(self.conn, surviving_id)
+        merged = await repo.person(self.conn, c.merged_person_id, resolve=False)
+        for p, field in ((surviving, "person_id"), (merged, "merged_person_id")):
+            access.may_write_in_city(ctx.actor, p["city"], field)
+            if p["erased_at"] is not None:
+                raise Conflict(field, "the person was erased")
+        if merged["merged_into"] is not None:
+            raise Conflict("merged_person_id", f"already merged into {merged['merged_into']}")
+        if merged["person_id"] == surviving["person_id"]:
+            raise ContractError("merged_person_id", "a person cannot be merged into themselves")
+        await repo.merge(self.conn, surviving["person_id"], merged["person_id"])
+        await self.emit(ctx, ev.PersonsMerged(surviving_person_id=surviving["person_id"],
+                                              merged_person_id=merged["person_id"], decided_by=ctx.actor.id))
+        return {"person_id": surviving["person_id"], "merged_person_id": merged["person_id"]}
+
+    async def erase_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
+        """Right to be forgotten: destroy the key; the events stay (counts too), their identity is gone."""
+        self._staff_only(ctx, "erasing a person")
+        p = await repo.person(self.conn, person_id, resolve=False)
+        access.may_write_in_city(ctx.actor, p["city"], "person_id")
+        if p["erased_at"] is not None:
+            raise Conflict("person_id", "the person is already erased")
+        await self.keys.erase(self.conn, p["person_id"])
+        await repo.erase(self.conn, p["person_id"])
+        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today))
+        return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
+
+    async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
+        p = await repo.person(self.conn, person_id)
+        if ctx.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads aggregates only")
+        served = await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"]) \
+            if ctx.actor.role is Role.PARTNER else True
+        sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
+        access.may_read_person(ctx.actor, p["city"], {ctx.actor.id} if served else set(), sharing)
+        identity: dict[str, str | None] = {}
+        for f, sealed in p["identity"].items():
+            identity[f] = await self.keys.open(self.conn, Sealed(**sealed), f)
+        return {
+            "person_id": p["person_id"], "city": p["city"], "birth_date": p["birth_date"].isoformat(),
+            "sex": p["sex"], "nationality": p["nationality"], "third_country": p["third_country"],
+            "languages": p["languages"], "literate": p["literate"], "erased": p["erased_at"] is not None,
+            "identity": identity,
+        }
+
+    async def duplicates(self, ctx: Context) -> list[dict[str, Any]]:
+        self._staff_only(ctx, "reviewing duplicates")
+        return await repo.open_duplicate_flags(self.conn, ctx.city)
+
+    async def record_consent(self, ctx: Context, c: cmd_in.ConsentReported) -> dict[str, Any]:
+        p = await self._person_for_write(ctx, c.person_id)
+        await repo.record_consent(self.conn, p["person_id"], c.purpose.value, c.granted, c.recorded_on)
+        await self.emit(ctx, ev.ConsentRecorded(person_id=p["person_id"], purpose=c.purpose, granted=c.granted,
+                                                recorded_on=c.recorded_on))
+        return {"person_id": p["person_id"], "purpose": c.purpose.value, "granted": c.granted}
+
+    async def record_employment(self, ctx: Context, c: cmd_in.EmploymentReported) -> dict[str, Any]:
+        if c.case_id is not None:
+            case = await repo.case(self.conn, c.case_id)
+            access.may_act_on_case(ctx.actor, case.city, case.partner)
+        p = await self._person_for_write(ctx, c.person_id)
+        await repo.record_employment(self.conn, p["person_id"], c.status.value, c.as_of, c.case_id)
+        await self.emit(ctx, ev.EmploymentRecorded(person_id=p["person_id"], case_id=c.case_id, status=c.status,
+                                                   as_of=c.as_of))
+        return {"person_id": p["person_id"], "status": c.status.value, "as_of": c.as_of.isoformat()}
+
+    # ------------------------------------------------------------ households and referrals
+
+    async def form_household(self, ctx: Context, c: cmd_in.HouseholdFormationSubmitted) -> dict[str, Any]:
+        access.may_write_in_city(ctx.actor, ctx.city)
+        if await repo.household_exists(self.conn, c.household_id):
+            raise Conflict("household_id", f"household {c.household_id} already exists")
+        if c.reference_person_id not in c.member_ids:
+            raise ContractError("reference_person_id", "must be one of member_ids")
+        if len(set(c.member_ids)) != len(c.member_ids):
+            raise ContractError("member_ids", "lists a person twice")
+        members = []
+        for i, pid in enumerate(c.member_ids):
+            p = await self._person_in_city(ctx, pid, f"member_ids.{i}")
+            members.append(p["person_id"])
+        reference = members[c.member_ids.index(c.reference_person_id)]
+        await repo.insert_household(self.conn, c.household_id, ctx.city, reference, ctx.actor.id, members,
+                                    ctx.today)
+        await self.emit(ctx, ev.HouseholdFormed(household_id=c.household_id, city=ctx.city,
+                                                reference_person_id=reference, member_ids=members))
+        return {"household_id": c.household_id, "member_ids": members}
+
+    async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
+        h = await repo.household(self.conn, c.household_id)
+        access.may_write_in_city(ctx.actor, h["city"], "household_id")
+        p = await self._person_in_city(ctx, c.person_id, "person_id")
+        members = await repo.current_members(self.conn, c.household_id)
+        if c.change == "joined":
+            if p["person_id"] in members:
+                raise Conflict("person_id", "is already a member of the household")
+            await repo.member_joined(self.conn, c.household_id, p["person_id"], c.on, c.reason)
+            event: Event = ev.HouseholdMemberJoined(household_id=c.household_id, person_id=p["person_id"],
+                                                    reason=c.reason, on=c.on)
+        else:
+            if p["person_id"] not in members:
+                raise Conflict("person_id", "is not a member of the household")
+            await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
+            event = ev.HouseholdMemberLeft(household_id=c.household_id, person_id=p["person_id"],
+                                           reason=c.reason, on=c.on)
+        await self.emit(ctx, event)
+        return {"household_id": c.household_id, "person_id": p["person_id"], "change": c.change}
+
+    async def receive_referral(self, ctx: Context, c: cmd_in.ReferralSubmitted) -> dict[str, Any]:
+        h = await repo.household(self.conn, c.household_id)
+        access.may_write_in_city(ctx.actor, h["city"], "household_id")
+        if await repo.referral(self.conn, c.referral_id) is not None:
+            raise Conflict("referral_id", f"referral {c.referral_id} already exists")
+        if c.received_on > ctx.today:
+            raise ContractError("received_on", "is in the future")
+        await repo.insert_referral(self.conn, {**c.model_dump(), "source": c.source.value, "city": h["city"]})
+        await self.emit(ctx, ev.ReferralReceived(referral_id=c.referral_id, household_id=c.household_id,
+                                                 source=c.source, referrer=c.referrer, received_on=c.received_on))
+        return {"referral_id": c.referral_id}
+
+    async def record_referral_outcome(self, ctx: Context, referral_id: str,
+                                      c: cmd.RecordReferralOutcome) -> dict[str, Any]:
+        r = await repo.referral(self.conn, referral_id)
+        if r is None:
+            raise NotFound("referral_id", f"no referral {referral_id}")
+        access.may_write_in_city(ctx.actor, r["city"], "referral_id")
+        await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
+        await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome,
+                                                        case_id=c.case_id))
+        return {"referral_id": referral_id, "outcome": c.outcome}
+
+    # ------------------------------------------------------------ cases
+
+    async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
+        h = await repo.household(self.conn, c.household_id)
+        access.may_write_in_city(ctx.actor, h["city"], "household_id")
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
+        if ctx.actor.role is Role.PARTNER and getattr(c, "partner", None) not in (None, ctx.actor.id):
+            raise Forbidden("partner", "a partner can only open cases assigned to itself")
+        if partner is None:
+            raise ContractError("partner", "staff must name the partner the case is assigned to")
+        await self._partner_of_city(partner, h["city"], "partner")
+        if await repo.case_exists(self.conn, c.case_id):
+            raise Conflict("case_id", f"case {c.case_id} already exists")
+        if c.opened_on > ctx.today:
+            raise ContractError("opened_on", "is in the future")
+        if other := await repo.open_case_in_area(self.conn, c.household_id, c.action_area.value):
+            raise Conflict("household_id", f"already has open case {other} in {c.action_area.value}")
+        await repo.insert_case(self.conn, {
+            "case_id": c.case_id, "household_id": c.household_id, "city": h["city"],
+            "action_area": c.action_area.value, "channel": c.channel.value, "partner": partner,
+            "opened_on": c.opened_on, "housing_need": c.housing_need,
+        })
+        events: list[Event] = [ev.CaseOpened(
+            case_id=c.case_id, household_id=c.household_id, city=h["city"], action_area=c.action_area,
+            channel=c.channel, partner=partner, opened_on=c.opened_on, housing_need=c.housing_need)]
+        if c.referral_id is not None:
+            r = await repo.referral(self.conn, c.referral_id)
+            if r is None or r["household_id"] != c.household_id:
+                raise ContractError("referral_id", "no referral of this household with this id")
+            await repo.set_referral_outcome(self.conn, c.referral_id, "taken_in_charge", c.case_id)
+            events.append(ev.ReferralOutcomeRecorded(referral_id=c.referral_id, outcome="taken_in_charge",
+                                                     case_id=c.case_id))
+        await self.emit(ctx, *events)
+        return {"case_id": c.case_id, "partner": partner}
+
+    async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
+        row = await self._case_for_write(ctx, c.case_id)
+        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.assessed_on, "assessed_on")
+        body = c.model_dump(mode="json")
+        await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
+        await self.emit(ctx, ev.NeedsAssessed(household_id=row["household_id"], **c.model_dump()))
+        return {"case_id": c.case_id}
+
+    async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:
+        await self._case_for_write(ctx, c.case_id)
+        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.agreed_on, "agreed_on")
+        if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
+            raise Conflict("plan_id", f"plan {c.plan_id} already agreed for this case")
+        await repo.save_plan(self.conn, c.case_id, c.plan_id, dict.fromkeys(c.objectives, "open"), c.agreed_on)
+        await self.emit(ctx, ev.IndividualPlanAgreed(case_id=c.case_id, plan_id=c.plan_id,
+                                                     objectives=c.objectives, agreed_on=c.agreed_on))
+        return {"case_id": c.case_id, "plan_id": c.plan_id}
+
+    async def update_objective(self, ctx: Context, c: cmd_in.PlanObjectiveUpdateSubmitted) -> dict[str, Any]:
+        await self._case_for_write(ctx, c.case_id)
+        plan = await repo.plan(self.conn, c.case_id, c.plan_id)
+        if plan is None:
+            raise NotFound("plan_id", f"no plan {c.plan_id} for this case")
+        objectives = dict(plan["objectives"])
+        if c.objective not in objectives:
+            raise ContractError("objective", "is not an objective of this plan")
+        objectives[c.objective] = c.status
+        await repo.save_plan(self.conn, c.case_id, c.plan_id, objectives, plan["agreed_on"])
+        await self.emit(ctx, ev.PlanObjectiveUpdated(case_id=c.case_id, plan_id=c.plan_id, objective=c.objective,
+                                                     status=c.status, on=c.on))
+        return {"case_id": c.case_id, "plan_id": c.plan_id, "objectives": objectives}
+
+    async def transfer_case(self, ctx: Context, case_id: str, c: cmd.TransferCase) -> dict[str, Any]:
+        row = await self._case_for_write(ctx, case_id)
+        case = await repo.case(self.conn, case_id)
+        cases.check_transfer(case, c.to_partner, c.on)
+        await self._partner_of_city(c.to_partner, case.city, "to_partner")
+        reference = (await repo.household(self.conn, row["household_id"]))["reference_person_id"]
+        if not await repo.consent(self.conn, reference, ev.ConsentPurpose.PARTNER_SHARING.value):
+            raise Forbidden("to_partner", "the household has not consented to sharing data with partners")
+        await repo.transfer_case(self.conn, case_id, c.to_partner)
+        await self.emit(ctx, ev.CaseTransferred(case_id=case_id, from_partner=case.partner,
+                                                to_partner=c.to_partner, on=c.on))
+        return {"case_id": case_id, "partner": c.to_partner}
+
+    async def close_case(self, ctx: Context, c: cmd_in.CaseClosureSubmitted) -> dict[str, Any]:
+        await self._case_for_write(ctx, c.case_id)
+        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on)
+        await repo.close_case(self.conn, c.case_id, c.outcome.value, c.closed_on)
+        await self.emit(ctx, ev.CaseClosed(case_id=c.case_id, outcome=c.outcome, closed_on=c.closed_on))
+        return {"case_id": c.case_id, "outcome": c.outcome.value}
+
+    async def read_case(self, ctx: Context, case_id: str) -> dict[str, Any]:
+        row = await repo.case_row(self.conn, case_id)
+        access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+        members = await repo.current_members(self.conn, row["household_id"])
+        return {**{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()},
+                "member_ids": members}
+
+    # ------------------------------------------------------------ helpers
+
+    def _staff_only(self, ctx: Context, what: str) -> None:
+        if ctx.actor.role is not Role.STAFF:
+            raise Forbidden("", f"{what} is for the city's staff")
+
+    async def _person_in_city(self, ctx: Context, person_id: str, field: str) -> dict[str, Any]:
+        try:
+            p = await repo.person(self.conn, person_id)
+        except NotFound:
+            raise NotFound(field, f"no person {person_id}") from None
+        access.may_write_in_city(ctx.actor, p["city"], field)
+        if p["erased_at"] is not None:
+            raise Conflict(field, "the person was erased")
+        return p
+
+    async def _person_for_write(self, ctx: Context, person_id: str) -> dict[str, Any]:
+        p = await self._person_in_city(ctx, person_id, "person_id")
+        if ctx.actor.role is Role.PARTNER and p["registered_by"] != ctx.actor.id and \
+                not await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"]):
+            raise Forbidden("person_id", "the person is not in a case assigned to this partner")
+        return p
+
+    async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
+        row = await repo.case_row(self.conn, case_id)
+        access.may_act_on_case(ctx.actor, row["city"], row["partner"])
+        return row
+
+    async def _partner_of_city(self, partner: str, city: str, field: str) -> None:
+        a = await repo.actor(self.conn, partner)
+        if a is None or a.role is not Role.PARTNER:
+            raise NotFound(field, f"no partner {partner}")
+        if a.city != city:
+            raise Forbidden(field, f"partner {partner} works in {a.city}, not {city}")

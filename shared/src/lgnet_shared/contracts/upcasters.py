@@ -1,0 +1,33 @@
+"""Upcasters: turn the data of an old event version into the next version's, on read (temporary stub)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lgnet_shared.countries import is_third_country
+from lgnet_shared.events.base import versions
+
+Data = dict[str, Any]
+UPCASTERS: dict[tuple[str, int], Callable[[Data], Data]] = {}
+
+
+def upcaster(event_type: str, from_version: int) -> Callable[[Callable[[Data], Data]], Callable[[Data], Data]]:
+    def register(fn: Callable[[Data], Data]) -> Callable[[Data], Data]:
+        UPCASTERS[(event_type, from_version)] = fn
+        return fn
+
+    return register
+
+
+def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
+    last = versions(event_type)[-1]
+    while version < last:
+        data = UPCASTERS[(event_type, version)](data)
+        version += 1
+    return version, data
+
+
+@upcaster("lgnet.intake.person_registered", from_version=1)
+def _third_country(data: Data) -> Data:
+    return {**data, "third_country": is_third_country(data["nationality"])}

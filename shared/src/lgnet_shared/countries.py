@@ -1,0 +1,15 @@
+"""Countries (temporary stub)."""
+
+from __future__ import annotations
+
+import re
+
+EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
+
+
+def is_third_country(alpha2: str) -> bool:
+    return alpha2.upper() not in EU
+
+
+def is_valid_country(alpha2: str) -> bool:
+    return bool(re.fullmatch(r"[A-Z]{2}", alpha2))

@@ -1,0 +1,162 @@
+"""What partners' systems send to LgNet on the inbound topic (`lgnet.partner.inbound`).
+
+Each is a request that intake's gatekeeper authenticates (Ed25519 signature of the record), validates and
+authorises, then turns into canonical intake events — or answers with `lgnet.intake.inbound_rejected` naming
+the field and the reason. Ids of new persons, households, referrals and cases are chosen by the partner
+(UUIDs recommended), so a partner can refer to what it sent before without waiting for an answer.
+Identifying fields are sealed to intake's public key (HPKE), never plain.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from lgnet_shared.events.base import Event, Sealed, event
+from lgnet_shared.events.intake import (
+    ActionArea,
+    CaseOutcome,
+    Channel,
+    ConsentPurpose,
+    EmploymentStatus,
+    HousingSituation,
+    ReferralSource,
+    Sex,
+)
+from lgnet_shared.events.types import Cents, Code, Country, Id, Part
+
+INBOUND = "partner.inbound"
+
+
+class PartnerIdentity(Part):
+    """Identifying fields sealed with `PartnerClient.seal` (HPKE to intake's key). Any may be absent."""
+
+    given_name: Sealed | None = None
+    family_name: Sealed | None = None
+    fiscal_code: Sealed | None = None
+    phone: Sealed | None = None
+    address: Sealed | None = None
+
+
+@event("lgnet.partner.person_registration_submitted", key="person_id", topic=INBOUND)
+class PersonRegistrationSubmitted(Event):
+    """Register a person. If intake already knows them (same fiscal code), the two become one person."""
+
+    person_id: Id
+    birth_date: date
+    sex: Sex
+    nationality: Country
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+    literate: bool | None = None
+    identity: PartnerIdentity = Field(default_factory=PartnerIdentity)
+
+
+@event("lgnet.partner.household_formation_submitted", key="household_id", topic=INBOUND)
+class HouseholdFormationSubmitted(Event):
+    """Form a household of registered persons; the reference person is one of the members."""
+
+    household_id: Id
+    reference_person_id: Id
+    member_ids: list[Id] = Field(min_length=1)
+
+
+@event("lgnet.partner.household_member_change_submitted", key="household_id", topic=INBOUND)
+class HouseholdMemberChangeSubmitted(Event):
+    """A person joins (birth, reunification, …) or leaves a household."""
+
+    household_id: Id
+    person_id: Id
+    change: Literal["joined", "left"]
+    reason: Code
+    on: date
+
+
+@event("lgnet.partner.referral_submitted", key="referral_id", topic=INBOUND)
+class ReferralSubmitted(Event):
+    """A household referred to the network (by a social district, reception project, …)."""
+
+    referral_id: Id
+    household_id: Id
+    source: ReferralSource
+    referrer: Id | None = None
+    received_on: date
+
+
+@event("lgnet.partner.case_opening_submitted", key="case_id", topic=INBOUND)
+class CaseOpeningSubmitted(Event):
+    """Take a household in charge; the emitting partner is assigned to the case."""
+
+    case_id: Id
+    household_id: Id
+    action_area: ActionArea
+    channel: Channel
+    opened_on: date
+    housing_need: bool = False
+    referral_id: Id | None = None
+
+
+@event("lgnet.partner.needs_assessment_submitted", key="case_id", topic=INBOUND)
+class NeedsAssessmentSubmitted(Event):
+    """The needs assessment of a case's household (replaces any earlier one)."""
+
+    case_id: Id
+    vulnerabilities: list[Code] = Field(default_factory=list)
+    housing_situation: HousingSituation
+    monthly_income_cents: Cents
+    employment_status: EmploymentStatus
+    eviction_date: date | None = None
+    accessibility_needs: bool = False
+    specialist_support: bool = False
+    assessed_on: date
+
+
+@event("lgnet.partner.plan_submitted", key="case_id", topic=INBOUND)
+class PlanSubmitted(Event):
+    """The individual plan agreed with the household."""
+
+    case_id: Id
+    plan_id: Id
+    objectives: list[Code] = Field(min_length=1)
+    agreed_on: date
+
+
+@event("lgnet.partner.plan_objective_update_submitted", key="case_id", topic=INBOUND)
+class PlanObjectiveUpdateSubmitted(Event):
+    """Progress on one objective of a plan."""
+
+    case_id: Id
+    plan_id: Id
+    objective: Code
+    status: Literal["open", "in_progress", "achieved", "abandoned"]
+    on: date
+
+
+@event("lgnet.partner.employment_reported", key="person_id", topic=INBOUND)
+class EmploymentReported(Event):
+    """Employment status of a person as of a date (monitoring)."""
+
+    person_id: Id
+    case_id: Id | None = None
+    status: EmploymentStatus
+    as_of: date
+
+
+@event("lgnet.partner.consent_reported", key="person_id", topic=INBOUND)
+class ConsentReported(Event):
+    """Consent given or withdrawn by the person for one purpose."""
+
+    person_id: Id
+    purpose: ConsentPurpose
+    granted: bool
+    recorded_on: date
+
+
+@event("lgnet.partner.case_closure_submitted", key="case_id", topic=INBOUND)
+class CaseClosureSubmitted(Event):
+    """Close a case with its outcome."""
+
+    case_id: Id
+    outcome: CaseOutcome
+    closed_on: date

@@ -1,0 +1,59 @@
+"""Partners sign what they put on the inbound topic (Ed25519), so intake knows who sent each record.
+
+Header `lgnet-signature: ed25519;<key id>;<base64url signature>`. The signed bytes are the record value; in
+binary mode, followed by a newline and the sorted `ce_*` headers as `name=value` lines joined by newlines, so
+the attributes are covered too. Any language's Ed25519 library can produce it (docs/partners.md).
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from lgnet_shared.envelope import Headers
+from lgnet_shared.errors import Unauthenticated
+
+HEADER = "lgnet-signature"
+
+
+def signed_bytes(value: bytes | None, headers: Headers) -> bytes:
+    ce = sorted(f"{k.lower()}={v.decode('utf-8', 'replace')}" for k, v in headers if k.lower().startswith("ce_"))
+    return (value or b"") + (("\n" + "\n".join(ce)).encode() if ce else b"")
+
+
+def sign(private: Ed25519PrivateKey, key_id: str, value: bytes | None, headers: Headers) -> tuple[str, bytes]:
+    sig = private.sign(signed_bytes(value, headers))
+    return HEADER, f"ed25519;{key_id};{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}".encode()
+
+
+def key_id_of(headers: Headers) -> str | None:
+    """The key id a record claims to be signed with (None when unsigned or malformed)."""
+    parts = _parts(headers)
+    return parts[1] if parts else None
+
+
+def verify(public_key: bytes, value: bytes | None, headers: Headers) -> None:
+    parts = _parts(headers)
+    if parts is None:
+        raise Unauthenticated(f"headers.{HEADER}", "missing or malformed: expected ed25519;<key id>;<signature>")
+    try:
+        sig = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+        Ed25519PublicKey.from_public_bytes(public_key).verify(sig, signed_bytes(value, headers))
+    except (InvalidSignature, ValueError):
+        raise Unauthenticated(f"headers.{HEADER}", "signature does not verify with the partner's key") from None
+
+
+def public_bytes(private: Ed25519PrivateKey) -> bytes:
+    return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _parts(headers: Headers) -> list[str] | None:
+    for k, v in headers:
+        if k.lower() == HEADER and v is not None:
+            parts = v.decode("utf-8", "replace").split(";")
+            if len(parts) == 3 and parts[0] == "ed25519" and parts[1]:
+                return parts
+    return None

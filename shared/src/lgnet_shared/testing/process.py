@@ -1,0 +1,61 @@
+"""A service run as a real OS process in tests, which a test can crash (SIGKILL) and restart."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    command: list[str]
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 60) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.command, env={**self.env, "LGNET_HTTP_PORT": str(self.port)},
+                                     stdout=log, stderr=subprocess.STDOUT)
+        async with httpx.AsyncClient() as client:
+            for _ in range(int(timeout * 2)):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"service exited: {self.log_path.read_text()[-3000:]}")
+                try:
+                    if (await client.get(f"{self.url}/health/ready", timeout=2)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+        raise RuntimeError(f"service not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit — a crash."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
