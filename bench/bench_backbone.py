@@ -20,7 +20,6 @@ from datetime import date
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-
 from lgnet_shared import config, db, outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import handlers_of
@@ -37,8 +36,14 @@ DB = os.environ["DATABASE_URL"]
 
 
 def envelopes(n: int) -> list[Envelope]:
-    return [to_envelope(EmploymentRecorded(person_id=f"p{i}", status="training", as_of=date(2026, 1, 1)),
-                        source="/bench", city="torino") for i in range(n)]
+    return [
+        to_envelope(
+            EmploymentRecorded(person_id=f"p{i}", status="training", as_of=date(2026, 1, 1)),
+            source="/bench",
+            city="torino",
+        )
+        for i in range(n)
+    ]
 
 
 async def apply(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
@@ -49,13 +54,18 @@ async def backbone_run(envs: list[Envelope]) -> float:
     run = uuid.uuid4().hex[:8]
     schema, prefix = f"bench_{run}", f"bench{run}."
     spec = ServiceSpec(
-        name="bench", default_port=0,
+        name="bench",
+        default_port=0,
         migrations=[("bench-1", "create table effects (event_id text primary key)")],
         consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, apply)))],
     )
     settings = config.Settings(
-        kafka_bootstrap_servers=BOOTSTRAP, database_url=DB, city="national", db_schema=schema,
-        topic_prefix=prefix, master_key=base64.b64encode(os.urandom(32)).decode(),
+        kafka_bootstrap_servers=BOOTSTRAP,
+        database_url=DB,
+        city="national",
+        db_schema=schema,
+        topic_prefix=prefix,
+        master_key=base64.b64encode(os.urandom(32)).decode(),
     )  # type: ignore[call-arg]
     runtime = Runtime(spec, settings)
     await runtime.start()
@@ -83,18 +93,23 @@ async def raw_run(envs: list[Envelope]) -> float:
     await ensure_topics(BOOTSTRAP, prefix, names=["intake.events"])
     topic = physical("intake.events", prefix)
     payloads = [(e.key, *e.to_structured()) for e in envs]
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, linger_ms=5,
-                                max_batch_size=256 * 1024)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=f"raw{run}",
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"raw{run}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await producer.start()
     await consumer.start()
     try:
         start = time.perf_counter()
 
         async def produce() -> None:
-            futures = [await producer.send(topic, value, key=key, headers=headers)
-                       for key, value, headers in payloads]
+            futures = [await producer.send(topic, value, key=key, headers=headers) for key, value, headers in payloads]
             await asyncio.gather(*futures)
 
         prod = asyncio.create_task(produce())

@@ -32,9 +32,13 @@ def main() -> None:
     for _ in range(runs):
         tmp = Path(tempfile.mkdtemp(prefix="lgnet-prov-"))
         env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-        env.update(LGNET_LOCAL_DIR=str(tmp / "local"), LGNET_KAFKA_PORT="29092",
-                   LGNET_KAFKA_CONTROLLER_PORT="29093", LGNET_PG_PORT="25432",
-                   MAVEN_OPTS=f"-Dmaven.repo.local={tmp / 'm2'}")
+        env.update(
+            LGNET_LOCAL_DIR=str(tmp / "local"),
+            LGNET_KAFKA_PORT="29092",
+            LGNET_KAFKA_CONTROLLER_PORT="29093",
+            LGNET_PG_PORT="25432",
+            MAVEN_OPTS=f"-Dmaven.repo.local={tmp / 'm2'}",
+        )
         try:
             cold.append(timed(env, "start"))
             running.append(timed(env, "start"))

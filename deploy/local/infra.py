@@ -117,13 +117,23 @@ class Kafka:
         if marker.exists() and marker.read_text() == pom.read_text():
             return libs
         if not shutil.which("mvn") or not shutil.which("java"):
-            fail("Java 17+ and Maven are needed to run Kafka locally (apt-get install openjdk-17-jdk maven), "
-                 "or set KAFKA_BOOTSTRAP_SERVERS to an existing broker.")
+            fail(
+                "Java 17+ and Maven are needed to run Kafka locally (apt-get install openjdk-17-jdk maven), "
+                "or set KAFKA_BOOTSTRAP_SERVERS to an existing broker."
+            )
         say("resolving Kafka jars from Maven Central (first run only) ...")
         shutil.rmtree(libs, ignore_errors=True)
         subprocess.run(
-            ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
-             f"-DoutputDirectory={libs}"],
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={libs}",
+            ],
             check=True,
         )
         marker.write_text(pom.read_text())
@@ -193,19 +203,30 @@ class Kafka:
         props = self.configure()
         java = ["java", "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"]
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = subprocess.run(
-                [*java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
-                check=True, capture_output=True, text=True,
-            ).stdout.strip().splitlines()[-1]
+            cluster_id = (
+                subprocess.run(
+                    [*java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             subprocess.run(
                 [*java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             say(f"formatted KRaft storage (cluster id {cluster_id})")
         out = (self.home / "stdout.log").open("ab")
         proc = subprocess.Popen(
             [*java, "-cp", cp, "kafka.Kafka", str(props)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.pid_file.write_text(str(proc.pid))
         say(f"Kafka starting (pid {proc.pid}), log {self.home / 'server.log'}")
@@ -256,8 +277,10 @@ class Postgres:
         if shutil.which("pg_ctl"):
             return Path(shutil.which("pg_ctl") or "").parent
         if os.geteuid() != 0:
-            fail("PostgreSQL server binaries not found. Install them with `sudo apt-get install postgresql` "
-                 "or set DATABASE_URL to an existing server.")
+            fail(
+                "PostgreSQL server binaries not found. Install them with `sudo apt-get install postgresql` "
+                "or set DATABASE_URL to an existing server."
+            )
         say("installing PostgreSQL from Debian packages ...")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
@@ -288,20 +311,45 @@ class Postgres:
                     os.chmod(parent, mode | 0o001)
         if not (self.data / "PG_VERSION").exists():
             subprocess.run(
-                [*prefix, str(bindir / "initdb"), "-D", str(self.data), "-U", PG_USER, "--auth=trust",
-                 "-E", "UTF8", "--locale=C.UTF-8"],
-                check=True, capture_output=True,
+                [
+                    *prefix,
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    PG_USER,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=True,
+                capture_output=True,
             )
             say(f"initialised PostgreSQL cluster in {self.data}")
-        status = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(self.data), "status"],
-                                capture_output=True)
+        status = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True)
         if status.returncode != 0:
-            opts = (f"-p {PG_PORT} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} "
-                    "-c max_connections=300 -c shared_buffers=256MB")
+            opts = (
+                f"-p {PG_PORT} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} "
+                "-c max_connections=300 -c shared_buffers=256MB"
+            )
             subprocess.run(
-                [*prefix, str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.home / "server.log"),
-                 "-o", opts, "-w", "-t", "60", "start"],
-                check=True, capture_output=True,
+                [
+                    *prefix,
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.home / "server.log"),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+                check=True,
+                capture_output=True,
             )
             say(f"PostgreSQL started on 127.0.0.1:{PG_PORT}, log {self.home / 'server.log'}")
         else:
@@ -309,7 +357,9 @@ class Postgres:
         psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", PG_USER, "-d", "postgres"]
         exists = subprocess.run(
             [*psql, "-qtAc", f"select 1 from pg_database where datname='{PG_DB}'"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         if exists != "1":
             subprocess.run([*psql, "-qc", f"create database {PG_DB}"], check=True, capture_output=True)
@@ -320,16 +370,23 @@ class Postgres:
             say("PostgreSQL not initialised")
             return
         prefix, _, _ = self._as_owner()
-        res = subprocess.run([*prefix, str(self.bindir() / "pg_ctl"), "-D", str(self.data), "-m", "fast",
-                              "-w", "stop"], capture_output=True, text=True)
+        res = subprocess.run(
+            [*prefix, str(self.bindir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            text=True,
+        )
         say("PostgreSQL stopped" if res.returncode == 0 else "PostgreSQL not running")
 
     def running(self) -> bool:
         if not (self.data / "PG_VERSION").exists():
             return False
         prefix, _, _ = self._as_owner()
-        return subprocess.run([*prefix, str(self.bindir() / "pg_ctl"), "-D", str(self.data), "status"],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                [*prefix, str(self.bindir() / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True
+            ).returncode
+            == 0
+        )
 
 
 # --------------------------------------------------------------------------- commands
@@ -378,8 +435,10 @@ def stop(which: set[str]) -> None:
 
 def status() -> int:
     ok = True
-    for name, comp, external in (("Kafka", Kafka(), "KAFKA_BOOTSTRAP_SERVERS"),
-                                 ("PostgreSQL", Postgres(), "DATABASE_URL")):
+    for name, comp, external in (
+        ("Kafka", Kafka(), "KAFKA_BOOTSTRAP_SERVERS"),
+        ("PostgreSQL", Postgres(), "DATABASE_URL"),
+    ):
         if os.environ.get(external):
             print(f"{name:11} external  {os.environ[external]}")
             continue

@@ -70,7 +70,11 @@ def start() -> int:
             return 2
     (LOCAL / "run").mkdir(parents=True, exist_ok=True)
     (LOCAL / "logs").mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LGNET_MASTER_KEY": master_key(), "LGNET_CITY": os.environ.get("LGNET_CITY", "national")}
+    env = {
+        **os.environ,
+        "LGNET_MASTER_KEY": master_key(),
+        "LGNET_CITY": os.environ.get("LGNET_CITY", "national"),
+    }
     for name in existing():
         if pid_of(name):
             print(f"[services] {name} already running (pid {pid_of(name)})")
@@ -79,7 +83,10 @@ def start() -> int:
         proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / f"lgnet-{name}")],
             env={**env, "LGNET_HTTP_PORT": str(port(name))},
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         (LOCAL / "run" / f"{name}.pid").write_text(str(proc.pid))
         print(f"[services] {name} starting (pid {proc.pid}) on http://127.0.0.1:{port(name)}")

@@ -41,9 +41,7 @@ async def test_produce_and_consume(kafka_bootstrap: str, new_topic: NewTopic) ->
     assert sorted(got) == sorted(f"m{i}".encode() for i in range(30))
 
 
-async def test_aborted_transaction_is_invisible_to_read_committed(
-    kafka_bootstrap: str, new_topic: NewTopic
-) -> None:
+async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("tx")
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"smoke-{uuid.uuid4()}")
     await producer.start()
@@ -87,8 +85,12 @@ async def test_group_offsets_survive_consumer_restart(kafka_bootstrap: str, new_
 
     def consumer() -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            topic, bootstrap_servers=kafka_bootstrap, group_id=group, auto_offset_reset="earliest",
-            enable_auto_commit=False, max_poll_records=4,
+            topic,
+            bootstrap_servers=kafka_bootstrap,
+            group_id=group,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_poll_records=4,
         )
 
     first = consumer()

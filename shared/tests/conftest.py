@@ -3,15 +3,12 @@ PostgreSQL schema, which tests can kill and restart."""
 
 from __future__ import annotations
 
-import base64
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
-from lgnet_shared.testing.process import ServiceProcess
+from lgnet_shared.testing.process import ServiceProcess, service_env
 
 HERE = Path(__file__).parent
 
@@ -20,15 +17,7 @@ HERE = Path(__file__).parent
 async def probe(
     kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
 ) -> AsyncIterator[ServiceProcess]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DATABASE_URL": database_url,
-        "LGNET_DB_SCHEMA": pg_schema,
-        "LGNET_TOPIC_PREFIX": topic_prefix,
-        "LGNET_CITY": "national",
-        "LGNET_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-    }
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
     svc = ServiceProcess([sys.executable, str(HERE / "probe_service.py")], env, tmp_path / "probe.log")
     try:
         yield svc

@@ -32,8 +32,12 @@ def consumers(_: Runtime) -> list[ConsumerSpec]:
 SPEC = ServiceSpec(
     name="probe",
     default_port=8099,
-    migrations=[("probe-1", "create table applied (seq bigserial primary key, event_id text not null,"
-                            " person_id text not null)")],
+    migrations=[
+        (
+            "probe-1",
+            "create table applied (seq bigserial primary key, event_id text not null, person_id text not null)",
+        )
+    ],
     consumers=consumers,
 )
 

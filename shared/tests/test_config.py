@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from lgnet_shared.config import ConfigError, load
 
 GOOD = {
@@ -32,15 +31,24 @@ def test_national_deployment_reads_every_city(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
-    bad = {**GOOD, "KAFKA_BOOTSTRAP_SERVERS": "kafka", "LGNET_CITY": "atlantis", "LGNET_MASTER_KEY": "c2hvcnQ=",
-           "LGNET_HTTP_PORT": "99999"}
+    bad = {
+        **GOOD,
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka",
+        "LGNET_CITY": "atlantis",
+        "LGNET_MASTER_KEY": "c2hvcnQ=",
+        "LGNET_HTTP_PORT": "99999",
+    }
     for k, v in bad.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("DATABASE_URL")
     with pytest.raises(ConfigError) as info:
         load()
     msg = str(info.value)
-    for var, why in [("KAFKA_BOOTSTRAP_SERVERS", "host:port"), ("LGNET_CITY", "must be one of"),
-                     ("LGNET_MASTER_KEY", "32 bytes"), ("LGNET_HTTP_PORT", "less than or equal"),
-                     ("DATABASE_URL", "Field required")]:
+    for var, why in [
+        ("KAFKA_BOOTSTRAP_SERVERS", "host:port"),
+        ("LGNET_CITY", "must be one of"),
+        ("LGNET_MASTER_KEY", "32 bytes"),
+        ("LGNET_HTTP_PORT", "less than or equal"),
+        ("DATABASE_URL", "Field required"),
+    ]:
         assert var in msg and why in msg.split(var, 1)[1].splitlines()[0], (var, msg)

@@ -6,7 +6,6 @@ import json
 from datetime import date
 
 import pytest
-
 from lgnet_shared.codec import caused_by, decode, to_envelope
 from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, from_record
 from lgnet_shared.errors import InvalidEventData, NotACloudEvent, NotJson, UnknownEventType
@@ -14,13 +13,26 @@ from lgnet_shared.events.intake import CaseOpened, PersonRegisteredV1
 
 
 def case() -> CaseOpened:
-    return CaseOpened(case_id="c1", household_id="h1", city="trieste", action_area="housing_inclusion",
-                      channel="desk", partner="coop-a", opened_on=date(2026, 2, 1), housing_need=True)
+    return CaseOpened(
+        case_id="c1",
+        household_id="h1",
+        city="trieste",
+        action_area="housing_inclusion",
+        channel="desk",
+        partner="coop-a",
+        opened_on=date(2026, 2, 1),
+        housing_need=True,
+    )
 
 
 def test_structured_round_trip_keeps_every_attribute() -> None:
-    env = to_envelope(case(), source="/lgnet/intake", city="trieste", partner="coop-a",
-                      traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    env = to_envelope(
+        case(),
+        source="/lgnet/intake",
+        city="trieste",
+        partner="coop-a",
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    )
     value, headers = env.to_structured()
     assert dict(headers)["content-type"] == STRUCTURED_CONTENT_TYPE.encode()
     back = from_record(value, headers, env.key)
@@ -32,9 +44,16 @@ def test_structured_round_trip_keeps_every_attribute() -> None:
 
 
 def test_binary_mode_from_a_partner_is_accepted() -> None:
-    headers = [("ce_specversion", b"1.0"), ("ce_id", b"e-1"), ("ce_source", b"/partners/coop-a"),
-               ("ce_type", b"lgnet.intake.case_opened"), ("ce_time", b"2026-02-01T09:00:00+01:00"),
-               ("ce_city", b"trieste"), ("ce_partner", b"coop-a"), ("content-type", b"application/json")]
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", b"e-1"),
+        ("ce_source", b"/partners/coop-a"),
+        ("ce_type", b"lgnet.intake.case_opened"),
+        ("ce_time", b"2026-02-01T09:00:00+01:00"),
+        ("ce_city", b"trieste"),
+        ("ce_partner", b"coop-a"),
+        ("content-type", b"application/json"),
+    ]
     env = from_record(json.dumps(case().model_dump(mode="json")).encode(), headers, key=b"c1")
     assert env.partitionkey == "c1" and env.partner == "coop-a"
     assert env.time.utcoffset() is not None and env.time.hour == 8  # normalised to UTC
@@ -54,17 +73,30 @@ def test_causation_and_correlation_propagate() -> None:
         (b"\xff\xfe", [], NotJson, ""),
         (b"[1, 2]", [], NotACloudEvent, ""),
         (b'{"id": "x"}', [], NotACloudEvent, "specversion"),
-        (b'{"specversion": "1.0", "id": "x", "source": "/p", "type": "t", "partitionkey": "k", "data": {}}',
-         [], NotACloudEvent, "city"),
-        (b'{"specversion": "0.3", "id": "x", "source": "/p", "type": "t", "city": "roma", "partitionkey": "k",'
-         b' "data": {}}', [], NotACloudEvent, "specversion"),
-        (b'{"specversion": "1.0", "id": "x", "source": "/p", "type": "t", "city": "roma", "partitionkey": "k",'
-         b' "time": "2026-01-01T10:00:00", "data": {}}', [], NotACloudEvent, "time"),
+        (
+            b'{"specversion": "1.0", "id": "x", "source": "/p", "type": "t", "partitionkey": "k", "data": {}}',
+            [],
+            NotACloudEvent,
+            "city",
+        ),
+        (
+            b'{"specversion": "0.3", "id": "x", "source": "/p", "type": "t", "city": "roma", "partitionkey": "k",'
+            b' "data": {}}',
+            [],
+            NotACloudEvent,
+            "specversion",
+        ),
+        (
+            b'{"specversion": "1.0", "id": "x", "source": "/p", "type": "t", "city": "roma", "partitionkey": "k",'
+            b' "time": "2026-01-01T10:00:00", "data": {}}',
+            [],
+            NotACloudEvent,
+            "time",
+        ),
         (b"not json", [("ce_specversion", b"1.0")], NotJson, "data"),
     ],
 )
-def test_bad_records_name_the_field(value: bytes, headers: list[tuple[str, bytes]], error: type,
-                                    field: str) -> None:
+def test_bad_records_name_the_field(value: bytes, headers: list[tuple[str, bytes]], error: type, field: str) -> None:
     with pytest.raises(error) as info:
         from_record(value, headers)
     assert info.value.field == field
@@ -87,9 +119,10 @@ def test_unknown_type_version_and_invalid_data_name_the_field() -> None:
 
 
 def test_old_versions_are_upcast_on_read() -> None:
-    old = PersonRegisteredV1(person_id="p1", registered_by="coop-a", birth_date=date(1990, 5, 1), sex="female",
-                             nationality="NG")
+    old = PersonRegisteredV1(
+        person_id="p1", registered_by="coop-a", birth_date=date(1990, 5, 1), sex="female", nationality="NG"
+    )
     env = to_envelope(old, source="/p", city="torino")
     assert env.dataschema is not None and env.dataschema.endswith(":v1")
     current = decode(env)
-    assert current.version == 2 and getattr(current, "third_country") is True
+    assert current.version == 2 and current.third_country is True

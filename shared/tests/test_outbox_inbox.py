@@ -9,12 +9,11 @@ from datetime import date
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from lgnet_shared.testing.process import ServiceProcess
-
 from lgnet_shared import db, outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_PARTITION, H_TOPIC, H_TYPE
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.topics import physical
 
 pytestmark = pytest.mark.integration
@@ -39,8 +38,9 @@ async def wait_for(predicate, timeout: float = 60) -> None:  # type: ignore[no-u
 
 
 async def read_all(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list:  # type: ignore[type-arg]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", isolation_level="read_committed"
+    )
     await consumer.start()
     records: list = []  # type: ignore[type-arg]
     try:
@@ -71,6 +71,7 @@ async def test_kill_mid_stream_loses_nothing_and_applies_nothing_twice(
 
     staging = asyncio.create_task(keep_staging())
     try:
+
         async def some_applied() -> bool:
             return bool(await conn.fetchval("select count(*) from applied") >= 300)
 
@@ -99,8 +100,10 @@ async def test_kill_mid_stream_loses_nothing_and_applies_nothing_twice(
     assert max(r["n"] for r in rows) == 1, "an effect was applied twice"
     on_kafka = await read_all(kafka_bootstrap, physical("intake.events", topic_prefix), total)
     assert len({r.value for r in on_kafka}) == total
-    print(f"applied at kill {applied_at_kill}, outbox pending at kill {pending_at_kill}, "
-          f"records on Kafka {len(on_kafka)} (duplicates from the relay absorbed by the inbox)")
+    print(
+        f"applied at kill {applied_at_kill}, outbox pending at kill {pending_at_kill}, "
+        f"records on Kafka {len(on_kafka)} (duplicates from the relay absorbed by the inbox)"
+    )
 
 
 async def test_poison_messages_are_dead_lettered_and_do_not_block(
@@ -117,7 +120,8 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block(
         await producer.send_and_wait(topic, b"{not json", key=key)
         await producer.send_and_wait(topic, b'{"hello": "not a cloudevent"}', key=key)
         bad_type = to_envelope(employment("x"), source="/t", city="trieste").model_copy(
-            update={"type": "lgnet.intake.no_such_event", "dataschema": None})
+            update={"type": "lgnet.intake.no_such_event", "dataschema": None}
+        )
         await producer.send_and_wait(topic, bad_type.to_structured()[0], key=key)
         invalid = to_envelope(employment("x"), source="/t", city="trieste")
         invalid = invalid.model_copy(update={"data": {**invalid.data, "as_of": "31/02/2026"}})

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
-
 from lgnet_shared import db, outbox, pii
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import from_record
@@ -21,18 +20,35 @@ from lgnet_shared.topics import ensure_topics
 pytestmark = pytest.mark.integration
 
 PEOPLE = [
-    {"given_name": "Amina", "family_name": "Okonkwo-Zanetti", "fiscal_code": "KNKMNA90E41Z335X",
-     "phone": "+39 333 1234567", "address": "Via delle Acacie 12, Trieste"},
-    {"given_name": "Yusuf", "family_name": "Haddad-Bertolini", "fiscal_code": "HDDYSF85C12Z330K",
-     "phone": "+39 347 7654321", "address": "Corso Regina 8, Torino"},
+    {
+        "given_name": "Amina",
+        "family_name": "Okonkwo-Zanetti",
+        "fiscal_code": "KNKMNA90E41Z335X",
+        "phone": "+39 333 1234567",
+        "address": "Via delle Acacie 12, Trieste",
+    },
+    {
+        "given_name": "Yusuf",
+        "family_name": "Haddad-Bertolini",
+        "fiscal_code": "HDDYSF85C12Z330K",
+        "phone": "+39 347 7654321",
+        "address": "Corso Regina 8, Torino",
+    },
 ]
 
 
 async def register(conn: Any, keys: pii.KeyStore, i: int, person: dict[str, str]) -> PersonRegistered:
     pid = f"person-{i}"
     identity = Identity(**{f: await keys.seal(conn, pid, f, v) for f, v in person.items()})
-    return PersonRegistered(person_id=pid, registered_by="coop-a", birth_date=date(1990, 1, 1), sex="female",
-                            nationality="NG", third_country=True, identity=identity)
+    return PersonRegistered(
+        person_id=pid,
+        registered_by="coop-a",
+        birth_date=date(1990, 1, 1),
+        sex="female",
+        nationality="NG",
+        third_country=True,
+        identity=identity,
+    )
 
 
 async def all_records(bootstrap: str, prefix: str) -> list[Any]:
@@ -66,12 +82,25 @@ async def test_no_plaintext_identifier_on_any_topic_and_erasure_shreds(
             events = [await register(conn, keys, i, p) for i, p in enumerate(PEOPLE)]
             await outbox.append(conn, [to_envelope(e, source="/lgnet/intake", city="trieste") for e in events])
         # A partner sends an identifying field too: sealed to intake's public key by the SDK.
-        async with PartnerClient(kafka_bootstrap, partner="coop-a", city="trieste", topic_prefix=topic_prefix,
-                                 intake_public_key=intake_public, intake_key_id="2026-01") as client:
+        async with PartnerClient(
+            kafka_bootstrap,
+            partner="coop-a",
+            city="trieste",
+            topic_prefix=topic_prefix,
+            intake_public_key=intake_public,
+            intake_key_id="2026-01",
+        ) as client:
             sealed_name = client.seal("given_name", PEOPLE[0]["given_name"])
-            await client.emit(PersonRegistered(
-                person_id="partner-ref-1", registered_by="coop-a", birth_date=date(1990, 1, 1), sex="female",
-                nationality="NG", identity=Identity(given_name=sealed_name)))
+            await client.emit(
+                PersonRegistered(
+                    person_id="partner-ref-1",
+                    registered_by="coop-a",
+                    birth_date=date(1990, 1, 1),
+                    sex="female",
+                    nationality="NG",
+                    identity=Identity(given_name=sealed_name),
+                )
+            )
         for _ in range(100):
             if relay.published >= len(PEOPLE):
                 break
@@ -89,8 +118,9 @@ async def test_no_plaintext_identifier_on_any_topic_and_erasure_shreds(
         async with pool.acquire() as conn:
             assert await keys.erase(conn, "person-0") is True
             assert await keys.erase(conn, "person-0") is False  # idempotent
-            replayed = [decode(from_record(r.value, r.headers, r.key)) for r in records
-                        if r.topic.endswith("intake.events")]
+            replayed = [
+                decode(from_record(r.value, r.headers, r.key)) for r in records if r.topic.endswith("intake.events")
+            ]
             assert {e.person_id for e in replayed} == {"person-0", "person-1"}  # type: ignore[attr-defined]
             for e in replayed:
                 opened = await keys.open(conn, e.identity.family_name, "family_name")  # type: ignore[attr-defined]

@@ -14,8 +14,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgnet_shared.pii import parse_master_key
 
-CITIES = ("bologna", "bolzano", "caserta", "firenze", "genova", "latina", "milano", "napoli", "palermo",
-          "perugia", "potenza", "roma", "sassari", "taranto", "torino", "trieste")
+CITIES = (
+    "bologna",
+    "bolzano",
+    "caserta",
+    "firenze",
+    "genova",
+    "latina",
+    "milano",
+    "napoli",
+    "palermo",
+    "perugia",
+    "potenza",
+    "roma",
+    "sassari",
+    "taranto",
+    "torino",
+    "trieste",
+)
 NATIONAL = "national"
 
 
@@ -85,12 +101,13 @@ class ConfigError(SystemExit):
 def load() -> Settings:
     """Settings from the environment, or exit with one line per bad variable."""
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
             var = {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "database_url": "DATABASE_URL"}.get(
-                name, f"LGNET_{name.upper()}")
+                name, f"LGNET_{name.upper()}"
+            )
             lines.append(f"  {var}: {err['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

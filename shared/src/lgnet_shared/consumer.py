@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-
+from typing import TypeAlias
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
@@ -28,7 +28,7 @@ from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError, UnknownEventType
 from lgnet_shared.events import Event
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
 # Called for every record refused (undecodable, unverifiable, or a handler's ContractError) to answer its
 # sender; returns False when there is nobody to answer, and the record is dead-lettered instead. `env` is None
@@ -59,7 +59,10 @@ MIGRATION = (
 )
 # Failures that are the infrastructure's, not the record's: never dead-letter for these.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.AdminShutdownError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
 )
 
 
@@ -127,8 +130,11 @@ class Consumer:
             return
         logs.bind_event(env)
         try:
-            with tracing.consuming(f"{self.name} process {env.type}", env.traceparent,
-                                   {"messaging.message.id": env.id, "lgnet.city": env.city}):
+            with tracing.consuming(
+                f"{self.name} process {env.type}",
+                env.traceparent,
+                {"messaging.message.id": env.id, "lgnet.city": env.city},
+            ):
                 await self._handle_with_retries(conn, record, env, event, handler)
         finally:
             logs.unbind_event()
@@ -153,8 +159,12 @@ class Consumer:
             except Exception as exc:
                 if attempt == self.retry.attempts:
                     log.warning("dead-lettering after retries", attempts=attempt, error=type(exc).__name__)
-                    await self._dead(conn, record, inbox_id(env),
-                                     Failure("processing", type(exc).__name__, str(exc), attempts=attempt))
+                    await self._dead(
+                        conn,
+                        record,
+                        inbox_id(env),
+                        Failure("processing", type(exc).__name__, str(exc), attempts=attempt),
+                    )
                     return
                 metrics.RETRIES.labels(self.name).inc()
                 await asyncio.sleep(self.retry.delay(attempt))
@@ -169,10 +179,15 @@ class Consumer:
             await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
 
     async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
-        return bool(await conn.fetchval(
-            "insert into inbox (consumer, event_id, outcome) values ($1, $2, $3)"
-            " on conflict do nothing returning true", self.name, event_id, outcome,
-        ))
+        return bool(
+            await conn.fetchval(
+                "insert into inbox (consumer, event_id, outcome) values ($1, $2, $3)"
+                " on conflict do nothing returning true",
+                self.name,
+                event_id,
+                outcome,
+            )
+        )
 
     async def _dead(self, conn: Conn, record: Record, event_id: str, failure: Failure) -> None:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
@@ -187,5 +202,3 @@ def inbox_id(env: Envelope) -> str:
 
 def handlers_of(*pairs: tuple[type[Event], Handler]) -> dict[str, Handler]:
     return {model.type: handler for model, handler in pairs}
-
-

@@ -4,7 +4,37 @@ from __future__ import annotations
 
 import re
 
-EU = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
+EU = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
 
 
 def is_third_country(alpha2: str) -> bool:
@@ -12,4 +42,6 @@ def is_third_country(alpha2: str) -> bool:
 
 
 def is_valid_country(alpha2: str) -> bool:
-    return bool(re.fullmatch(r"[A-Z]{2}", alpha2))
+    import pycountry
+
+    return bool(re.fullmatch(r"[A-Z]{2}", alpha2)) and pycountry.countries.get(alpha_2=alpha2) is not None

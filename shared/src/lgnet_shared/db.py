@@ -22,7 +22,11 @@ async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int
     finally:
         await conn.close()
     return await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, server_settings={"search_path": schema}, init=init_connection
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": schema},
+        init=init_connection,
     )
 
 

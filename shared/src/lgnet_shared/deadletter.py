@@ -13,11 +13,26 @@ from lgnet_shared import metrics
 from lgnet_shared.topics import physical
 
 H_TOPIC, H_PARTITION, H_OFFSET = "dlq.original.topic", "dlq.original.partition", "dlq.original.offset"
-H_CONSUMER, H_KIND, H_TYPE, H_MESSAGE = "dlq.consumer", "dlq.error.kind", "dlq.error.type", "dlq.error.message"
+H_CONSUMER, H_KIND, H_TYPE, H_MESSAGE = (
+    "dlq.consumer",
+    "dlq.error.kind",
+    "dlq.error.type",
+    "dlq.error.message",
+)
 H_FIELD, H_ATTEMPTS, H_FAILED_AT = "dlq.error.field", "dlq.attempts", "dlq.failed_at"
 H_REDRIVEN = "dlq.redriven.from"  # on a re-driven record: "<dlq topic>:<partition>:<offset>"
-DLQ_HEADERS = (H_TOPIC, H_PARTITION, H_OFFSET, H_CONSUMER, H_KIND, H_TYPE, H_MESSAGE, H_FIELD, H_ATTEMPTS,
-               H_FAILED_AT)
+DLQ_HEADERS = (
+    H_TOPIC,
+    H_PARTITION,
+    H_OFFSET,
+    H_CONSUMER,
+    H_KIND,
+    H_TYPE,
+    H_MESSAGE,
+    H_FIELD,
+    H_ATTEMPTS,
+    H_FAILED_AT,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +51,8 @@ class DeadLetters:
 
     async def send(self, record: ConsumerRecord[bytes, bytes], failure: Failure) -> None:
         own = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")]
-        headers = own + [
+        headers = [
+            *own,
             (H_TOPIC, record.topic.encode()),
             (H_PARTITION, str(record.partition).encode()),
             (H_OFFSET, str(record.offset).encode()),

@@ -20,9 +20,16 @@ PROBLEM = "application/problem+json"
 
 def problem(status: int, kind: str, field: str, reason: str) -> JSONResponse:
     return JSONResponse(
-        status_code=status, media_type=PROBLEM,
-        content={"type": f"urn:lgnet:problem:{kind}", "title": kind.replace("_", " "), "status": status,
-                 "detail": f"{field or 'request'}: {reason}", "field": field, "reason": reason},
+        status_code=status,
+        media_type=PROBLEM,
+        content={
+            "type": f"urn:lgnet:problem:{kind}",
+            "title": kind.replace("_", " "),
+            "status": status,
+            "detail": f"{field or 'request'}: {reason}",
+            "field": field,
+            "reason": reason,
+        },
         headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
     )
 
@@ -66,7 +73,11 @@ MIGRATION = (
 
 
 async def idempotent(
-    conn: Conn, actor_id: str, key: str | None, request: Any, create: Callable[[], Awaitable[dict[str, Any]]],
+    conn: Conn,
+    actor_id: str,
+    key: str | None,
+    request: Any,
+    create: Callable[[], Awaitable[dict[str, Any]]],
     status_code: int = 201,
 ) -> JSONResponse:
     """Run `create` once per (actor, Idempotency-Key); a retry with the same key and body gets the first answer,
@@ -80,16 +91,22 @@ async def idempotent(
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"{actor_id}:{key}")
     row = await conn.fetchrow(
         "select request_hash, status_code, response from idempotency_keys where actor_id = $1 and key = $2",
-        actor_id, key,
+        actor_id,
+        key,
     )
     if row is not None:
         if row["request_hash"] != digest:
             raise Conflict("headers.idempotency-key", "already used for a different request")
-        return JSONResponse(status_code=row["status_code"], content=row["response"],
-                            headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            status_code=row["status_code"], content=row["response"], headers={"Idempotent-Replayed": "true"}
+        )
     body = await create()
     await conn.execute(
-        "insert into idempotency_keys (actor_id, key, request_hash, status_code, response)"
-        " values ($1, $2, $3, $4, $5)", actor_id, key, digest, status_code, body,
+        "insert into idempotency_keys (actor_id, key, request_hash, status_code, response) values ($1, $2, $3, $4, $5)",
+        actor_id,
+        key,
+        digest,
+        status_code,
+        body,
     )
     return JSONResponse(status_code=status_code, content=body)

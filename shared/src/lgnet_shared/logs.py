@@ -12,14 +12,32 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from structlog.typing import Processor
 
 from lgnet_shared.envelope import Envelope
 
 # Keys that must never be logged, whatever a caller binds.
-FORBIDDEN_KEYS = frozenset({
-    "given_name", "family_name", "name", "first_name", "last_name", "fiscal_code", "codice_fiscale", "phone",
-    "address", "email", "iban", "account_holder", "identity", "data", "vulnerabilities", "birth_date", "note",
-})
+FORBIDDEN_KEYS = frozenset(
+    {
+        "given_name",
+        "family_name",
+        "name",
+        "first_name",
+        "last_name",
+        "fiscal_code",
+        "codice_fiscale",
+        "phone",
+        "address",
+        "email",
+        "iban",
+        "account_holder",
+        "identity",
+        "data",
+        "vulnerabilities",
+        "birth_date",
+        "note",
+    }
+)
 
 
 def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -30,7 +48,7 @@ def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
 
 def configure(service: str, level: str = "INFO") -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -45,8 +63,11 @@ def configure(service: str, level: str = "INFO") -> None:
     # Standard-library loggers (aiokafka, uvicorn, ours) render as the same JSON lines.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
     )
     root = logging.getLogger()
     for handler in root.handlers:
@@ -57,7 +78,10 @@ def configure(service: str, level: str = "INFO") -> None:
 
 def bind_event(env: Envelope) -> None:
     structlog.contextvars.bind_contextvars(
-        event_id=env.id, event_type=env.type, correlation_id=env.correlationid, city=env.city,
+        event_id=env.id,
+        event_type=env.type,
+        correlation_id=env.correlationid,
+        city=env.city,
         partner=env.partner,
     )
 

@@ -8,7 +8,9 @@ EVENTS_CONSUMED = Counter(
     "lgnet_events_consumed_total", "Records a consumer handled, by outcome", ["consumer", "type", "outcome"]
 )
 PROCESSING_SECONDS = Histogram(
-    "lgnet_event_processing_seconds", "Time to process one consumed batch", ["consumer"],
+    "lgnet_event_processing_seconds",
+    "Time to process one consumed batch",
+    ["consumer"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DEAD_LETTERS = Counter("lgnet_dead_letters_total", "Records sent to the dead-letter topic", ["consumer", "kind"])

@@ -53,11 +53,11 @@ async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
     rows = []
     for env in envelopes:
         value, headers = env.to_structured()
-        rows.append((env.id, topic_of(env), env.key, value,
-                     [[k, v.decode()] for k, v in headers]))
+        rows.append((env.id, topic_of(env), env.key, value, [[k, v.decode()] for k, v in headers]))
     if rows:
         await conn.executemany(
-            "insert into outbox (event_id, topic, key, value, headers) values ($1, $2, $3, $4, $5::jsonb)", rows
+            "insert into outbox (event_id, topic, key, value, headers) values ($1, $2, $3, $4, $5::jsonb)",
+            rows,
         )
         await conn.execute("select pg_notify($1, current_schema())", CHANNEL)
     return len(rows)
@@ -66,8 +66,15 @@ async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka and deletes them once the broker has acknowledged them."""
 
-    def __init__(self, pool: Pool, bootstrap: str, *, topic_prefix: str = "", batch_size: int = 1000,
-                 idle_poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        bootstrap: str,
+        *,
+        topic_prefix: str = "",
+        batch_size: int = 1000,
+        idle_poll_s: float = 1.0,
+    ) -> None:
         self.pool, self.bootstrap, self.prefix = pool, bootstrap, topic_prefix
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self._wake = asyncio.Event()
@@ -105,15 +112,16 @@ class OutboxRelay:
     async def _lead(self) -> None:
         async with self.pool.acquire() as lock_conn:
             # One relay per schema publishes; a second replica waits here as a hot standby.
-            while not await lock_conn.fetchval(
-                "select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))"
-            ):
+            while not await lock_conn.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))"):
                 await asyncio.sleep(self.idle_poll_s)
             self.leader = True
             await lock_conn.add_listener(CHANNEL, self._notified)
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all",
-                linger_ms=5, max_batch_size=256 * 1024,
+                bootstrap_servers=self.bootstrap,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+                max_batch_size=256 * 1024,
             )
             await producer.start()
             try:
@@ -139,7 +147,9 @@ class OutboxRelay:
                 return 0
             futures = [
                 await producer.send(
-                    physical(r["topic"], self.prefix), value=r["value"], key=r["key"],
+                    physical(r["topic"], self.prefix),
+                    value=r["value"],
+                    key=r["key"],
                     headers=[(k, v.encode()) for k, v in r["headers"]],
                 )
                 for r in rows

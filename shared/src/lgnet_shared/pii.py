@@ -78,7 +78,8 @@ class KeyStore:
         key = AESGCM.generate_key(bit_length=256)
         await conn.execute(
             "insert into person_keys (kid, wrapped) values ($1, $2) on conflict (kid) do nothing",
-            kid, aes_key_wrap(self._kek, key),
+            kid,
+            aes_key_wrap(self._kek, key),
         )
         return await self.key(conn, kid)  # another transaction may have won the race
 

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lgnet_shared import pii, signing
@@ -70,8 +69,9 @@ class PartnerClient:
             self._producer = None
 
     def envelope(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
-        return to_envelope(event, source=self.source, city=self.city, partner=self.partner,
-                           correlationid=correlation_id)
+        return to_envelope(
+            event, source=self.source, city=self.city, partner=self.partner, correlationid=correlation_id
+        )
 
     async def emit(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection)."""
@@ -81,8 +81,9 @@ class PartnerClient:
         value, headers = env.to_structured()
         if self._signing_key is not None:
             headers.append(signing.sign(self._signing_key, self._signing_key_id or self.partner, value, headers))
-        await self._producer.send_and_wait(physical("partner.inbound", self.prefix), value, key=env.key,
-                                           headers=headers)
+        await self._producer.send_and_wait(
+            physical("partner.inbound", self.prefix), value, key=env.key, headers=headers
+        )
         return env
 
     def seal(self, field: str, plaintext: str) -> Sealed:
@@ -91,12 +92,16 @@ class PartnerClient:
             raise RuntimeError("intake_public_key and intake_key_id are needed to send identifying fields")
         return pii.seal_for(self._public_key, self._key_id, field, plaintext)
 
-    async def rejections(self, *, from_beginning: bool = True, timeout: float | None = None,
-                         group_id: str | None = None) -> AsyncIterator[InboundRejected]:
+    async def rejections(
+        self, *, from_beginning: bool = True, timeout: float | None = None, group_id: str | None = None
+    ) -> AsyncIterator[InboundRejected]:
         """This partner's rejections; stops after `timeout` seconds without one (None: wait forever)."""
         consumer = AIOKafkaConsumer(
-            physical("partner.rejections", self.prefix), bootstrap_servers=self.bootstrap, group_id=group_id,
-            auto_offset_reset="earliest" if from_beginning else "latest", **self._kafka,
+            physical("partner.rejections", self.prefix),
+            bootstrap_servers=self.bootstrap,
+            group_id=group_id,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            **self._kafka,
         )
         await consumer.start()
         try:

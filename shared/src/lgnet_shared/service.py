@@ -69,8 +69,10 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
-        await db.migrate(self.pool, [outbox.MIGRATION, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION,
-                                     *self.spec.migrations])
+        await db.migrate(
+            self.pool,
+            [outbox.MIGRATION, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, *self.spec.migrations],
+        )
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
@@ -87,8 +89,13 @@ class Runtime:
         assert self.broker is not None and self.producer is not None
         group = f"{self.spec.name}.{cspec.name}"
         cons = Consumer(
-            name=group, pool=self.pool, handlers=cspec.handlers, city=self.settings.city_filter,
-            on_invalid=cspec.on_invalid, verify=cspec.verify, strict=cspec.strict,
+            name=group,
+            pool=self.pool,
+            handlers=cspec.handlers,
+            city=self.settings.city_filter,
+            on_invalid=cspec.on_invalid,
+            verify=cspec.verify,
+            strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)
@@ -96,16 +103,24 @@ class Runtime:
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error).
         @self.broker.subscriber(
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
-            group_id=group, batch=True, max_records=500, auto_offset_reset="earliest",
-            isolation_level="read_committed", ack_policy=AckPolicy.NACK_ON_ERROR,
+            group_id=group,
+            batch=True,
+            max_records=500,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
         )
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
 
     async def stop(self) -> None:
-        for closer in (self.broker.stop if self.broker else None, self.relay.stop if self.relay else None,
-                       self.producer.stop if self.producer else None, self.pool.close if self.pool else None):
+        for closer in (
+            self.broker.stop if self.broker else None,
+            self.relay.stop if self.relay else None,
+            self.producer.stop if self.producer else None,
+            self.pool.close if self.pool else None,
+        ):
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
@@ -183,5 +198,10 @@ def run(spec: ServiceSpec) -> None:
     logs.configure(spec.name, settings.log_level)
     configure_tracing(spec.name)
     app = create_app(spec, settings)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port or spec.default_port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port or spec.default_port,
+        log_config=None,
+        access_log=False,
+    )

@@ -6,6 +6,7 @@ Logical names ('intake.events') become physical names with an optional prefix: '
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -39,20 +40,56 @@ class Topic:
 TOPICS: dict[str, Topic] = {
     t.name: t
     for t in (
-        Topic("intake.events", 6, "person, household or case id", True,
-              "Canonical intake facts: persons, households, referrals, cases, plans, consent, erasure"),
-        Topic("housing.events", 6, "opportunity, household or match id", True,
-              "Housing facts: catalogue, proposals, placements, leases, holds"),
-        Topic("payments.events", 6, "budget line, request, batch or voucher id", True,
-              "Payment facts: budgets, contribution requests, approvals, disbursements, vouchers"),
-        Topic("reporting.events", 1, "report id", True,
-              "Published reports with their digest and the log positions they cover"),
-        Topic("partner.inbound", 6, "partner's aggregate id", True,
-              "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it"),
-        Topic("partner.rejections", 3, "partner id", False,
-              "Answers to inbound events intake refused, naming the field and reason", str(400 * DAY_MS)),
-        Topic("deadletter", 3, "original key", True,
-              "Records a consumer could not process after bounded retries, with origin and error headers"),
+        Topic(
+            "intake.events",
+            6,
+            "person, household or case id",
+            True,
+            "Canonical intake facts: persons, households, referrals, cases, plans, consent, erasure",
+        ),
+        Topic(
+            "housing.events",
+            6,
+            "opportunity, household or match id",
+            True,
+            "Housing facts: catalogue, proposals, placements, leases, holds",
+        ),
+        Topic(
+            "payments.events",
+            6,
+            "budget line, request, batch or voucher id",
+            True,
+            "Payment facts: budgets, contribution requests, approvals, disbursements, vouchers",
+        ),
+        Topic(
+            "reporting.events",
+            1,
+            "report id",
+            True,
+            "Published reports with their digest and the log positions they cover",
+        ),
+        Topic(
+            "partner.inbound",
+            6,
+            "partner's aggregate id",
+            True,
+            "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it",
+        ),
+        Topic(
+            "partner.rejections",
+            3,
+            "partner id",
+            False,
+            "Answers to inbound events intake refused, naming the field and reason",
+            str(400 * DAY_MS),
+        ),
+        Topic(
+            "deadletter",
+            3,
+            "original key",
+            True,
+            "Records a consumer could not process after bounded retries, with origin and error headers",
+        ),
     )
 }
 
@@ -72,12 +109,13 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t.physical(prefix) not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service created it meanwhile
                 await admin.create_topics(
-                    [NewTopic(t.physical(prefix), t.partitions, replication, topic_configs=t.configs()) for t in missing]
+                    [
+                        NewTopic(t.physical(prefix), t.partitions, replication, topic_configs=t.configs())
+                        for t in missing
+                    ]
                 )
-            except TopicAlreadyExistsError:  # another service created it meanwhile
-                pass
             log.info("created topics %s", [t.physical(prefix) for t in missing])
         return [t.physical(prefix) for t in missing]
     finally:

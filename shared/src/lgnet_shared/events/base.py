@@ -68,7 +68,7 @@ def event(event_type: str, *, version: int = 1, key: str, topic: str | None = No
         raise ValueError(f"event type {event_type!r} must look like 'lgnet.<service>.<name>'")
 
     def register(cls: E) -> E:
-        if key not in cls.model_fields:
+        if key not in cls.__pydantic_fields__:
             raise ValueError(f"{cls.__name__}: key field {key!r} is not a field")
         if (event_type, version) in REGISTRY:
             raise ValueError(f"{event_type} v{version} registered twice")

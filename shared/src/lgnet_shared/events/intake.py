@@ -262,7 +262,8 @@ class InboundRejected(Event):
     partner: Id
     inbound_event_id: str
     inbound_type: str | None = None
-    kind: Code = Field(description="not_json, not_cloudevent, unknown_type, invalid_data, unauthenticated, "
-                                    "forbidden, conflict")
+    kind: Code = Field(
+        description="not_json, not_cloudevent, unknown_type, invalid_data, unauthenticated, forbidden, conflict"
+    )
     field: str = Field(description="Dotted path of the field at fault ('' for the whole record)")
     reason: str

@@ -83,9 +83,7 @@ async def pg_pool(database_url: str, pg_schema: str) -> AsyncIterator[Any]:
     """An asyncpg pool whose search_path is the test's own schema."""
     import asyncpg
 
-    pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=5, server_settings={"search_path": pg_schema}
-    )
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5, server_settings={"search_path": pg_schema})
     try:
         yield pool
     finally:

@@ -32,8 +32,12 @@ class ServiceProcess:
 
     async def start(self, timeout: float = 60) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.command, env={**self.env, "LGNET_HTTP_PORT": str(self.port)},
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.command,
+            env={**self.env, "LGNET_HTTP_PORT": str(self.port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         async with httpx.AsyncClient() as client:
             for _ in range(int(timeout * 2)):
                 if self.proc.poll() is not None:
@@ -59,3 +63,26 @@ class ServiceProcess:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+def service_env(
+    kafka_bootstrap: str,
+    database_url: str,
+    schema: str,
+    topic_prefix: str,
+    city: str = "national",
+    master_key: str | None = None,
+) -> dict[str, str]:
+    """Environment of a service under test: its own schema and topics, a throw-away master key."""
+    import base64
+    import os
+
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "LGNET_DB_SCHEMA": schema,
+        "LGNET_TOPIC_PREFIX": topic_prefix,
+        "LGNET_CITY": city,
+        "LGNET_MASTER_KEY": master_key or base64.b64encode(os.urandom(32)).decode(),
+    }

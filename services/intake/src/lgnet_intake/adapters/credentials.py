@@ -10,7 +10,6 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
 from lgnet_shared import pii
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict
@@ -29,7 +28,10 @@ async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, dis
         raise ValueError("partners and staff belong to a city")
     status = await conn.execute(
         "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
-        actor_id, role.value, city if role is not Role.NATIONAL else None, display_name,
+        actor_id,
+        role.value,
+        city if role is not Role.NATIONAL else None,
+        display_name,
     )
     if status.endswith(" 0"):
         raise Conflict("actor_id", f"actor {actor_id} already exists")
@@ -45,8 +47,12 @@ async def issue_token(conn: Conn, actor_id: str) -> str:
 async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: bytes) -> None:
     if len(public_key) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes")
-    await conn.execute("insert into signing_keys (key_id, actor_id, public_key) values ($1, $2, $3)",
-                       key_id, actor_id, public_key)
+    await conn.execute(
+        "insert into signing_keys (key_id, actor_id, public_key) values ($1, $2, $3)",
+        key_id,
+        actor_id,
+        public_key,
+    )
 
 
 async def inbound_key(conn: Conn, master_key: bytes) -> tuple[str, X25519PrivateKey, str]:
@@ -57,8 +63,10 @@ async def inbound_key(conn: Conn, master_key: bytes) -> tuple[str, X25519Private
         raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         key_id = f"intake-{secrets.token_hex(4)}"
         await conn.execute(
-            "insert into inbound_keys (key_id, private_wrapped, public_key) values ($1, $2, $3)"
-            " on conflict do nothing", key_id, aes_key_wrap(master_key, raw), public,
+            "insert into inbound_keys (key_id, private_wrapped, public_key) values ($1, $2, $3) on conflict do nothing",
+            key_id,
+            aes_key_wrap(master_key, raw),
+            public,
         )
         row = await conn.fetchrow("select * from inbound_keys order by created_at desc limit 1")
     private = X25519PrivateKey.from_private_bytes(aes_key_unwrap(master_key, bytes(row["private_wrapped"])))

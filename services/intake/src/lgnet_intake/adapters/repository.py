@@ -20,7 +20,8 @@ Row = dict[str, Any]
 async def actor_by_token_hash(conn: Conn, token_hash: str) -> Actor | None:
     row = await conn.fetchrow(
         "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
-        " where t.token_hash = $1 and t.revoked_at is null", token_hash,
+        " where t.token_hash = $1 and t.revoked_at is null",
+        token_hash,
     )
     return Actor(row["actor_id"], Role(row["role"]), row["city"]) if row else None
 
@@ -28,7 +29,8 @@ async def actor_by_token_hash(conn: Conn, token_hash: str) -> Actor | None:
 async def signing_key(conn: Conn, key_id: str) -> tuple[Actor, bytes] | None:
     row = await conn.fetchrow(
         "select a.actor_id, a.role, a.city, k.public_key from signing_keys k join actors a using (actor_id)"
-        " where k.key_id = $1 and k.revoked_at is null", key_id,
+        " where k.key_id = $1 and k.revoked_at is null",
+        key_id,
     )
     return (Actor(row["actor_id"], Role(row["role"]), row["city"]), bytes(row["public_key"])) if row else None
 
@@ -62,8 +64,17 @@ async def insert_person(conn: Conn, p: Row) -> None:
         "insert into persons (person_id, city, registered_by, birth_date, sex, nationality, third_country,"
         " languages, literate, fiscal_code_hash, name_key_hash, identity)"
         " values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb)",
-        p["person_id"], p["city"], p["registered_by"], p["birth_date"], p["sex"], p["nationality"],
-        p["third_country"], p["languages"], p["literate"], p["fiscal_code_hash"], p["name_key_hash"],
+        p["person_id"],
+        p["city"],
+        p["registered_by"],
+        p["birth_date"],
+        p["sex"],
+        p["nationality"],
+        p["third_country"],
+        p["languages"],
+        p["literate"],
+        p["fiscal_code_hash"],
+        p["name_key_hash"],
         p["identity"],
     )
 
@@ -72,7 +83,9 @@ async def same_fiscal_code(conn: Conn, city: str, fiscal_hash: str, other_than: 
     return await conn.fetchval(  # type: ignore[no-any-return]
         "select person_id from persons where city = $1 and fiscal_code_hash = $2 and person_id <> $3"
         " and merged_into is null and erased_at is null order by created_at limit 1",
-        city, fiscal_hash, other_than,
+        city,
+        fiscal_hash,
+        other_than,
     )
 
 
@@ -80,7 +93,9 @@ async def same_name_and_birth(conn: Conn, city: str, name_hash: str, other_than:
     rows = await conn.fetch(
         "select person_id from persons where city = $1 and name_key_hash = $2 and person_id <> $3"
         " and merged_into is null and erased_at is null order by created_at",
-        city, name_hash, other_than,
+        city,
+        name_hash,
+        other_than,
     )
     return [r["person_id"] for r in rows]
 
@@ -88,14 +103,18 @@ async def same_name_and_birth(conn: Conn, city: str, name_hash: str, other_than:
 async def flag_duplicate(conn: Conn, person_id: str, candidate: str, match: str) -> None:
     await conn.execute(
         "insert into duplicate_flags (person_id, candidate_person_id, match) values ($1, $2, $3)"
-        " on conflict do nothing", person_id, candidate, match,
+        " on conflict do nothing",
+        person_id,
+        candidate,
+        match,
     )
 
 
 async def open_duplicate_flags(conn: Conn, city: str) -> list[Row]:
     rows = await conn.fetch(
         "select f.* from duplicate_flags f join persons p using (person_id)"
-        " where f.status = 'open' and p.city = $1 order by f.person_id", city,
+        " where f.status = 'open' and p.city = $1 order by f.person_id",
+        city,
     )
     return [dict(r) for r in rows]
 
@@ -105,7 +124,8 @@ async def merge(conn: Conn, surviving: str, merged: str) -> None:
     await conn.execute(
         "update duplicate_flags set status = 'merged' where status = 'open' and"
         " ((person_id = $1 and candidate_person_id = $2) or (person_id = $2 and candidate_person_id = $1))",
-        surviving, merged,
+        surviving,
+        merged,
     )
 
 
@@ -113,7 +133,8 @@ async def erase(conn: Conn, person_id: str) -> None:
     # The sealed values are unreadable once the key is gone; the pseudonymous hashes go too.
     await conn.execute(
         "update persons set erased_at = now(), identity = '{}', fiscal_code_hash = null, name_key_hash = null"
-        " where person_id = $1", person_id,
+        " where person_id = $1",
+        person_id,
     )
 
 
@@ -128,30 +149,42 @@ async def update_person(conn: Conn, person_id: str, changes: Row) -> None:
 
 async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> bool:
     """True when an open case assigned to `partner` concerns a household the person belongs to."""
-    return bool(await conn.fetchval(
-        "select true from cases c join household_members m using (household_id)"
-        " where m.person_id = $1 and m.left_on is null and c.partner = $2 and c.closed_on is null limit 1",
-        person_id, partner,
-    ))
+    return bool(
+        await conn.fetchval(
+            "select true from cases c join household_members m using (household_id)"
+            " where m.person_id = $1 and m.left_on is null and c.partner = $2 and c.closed_on is null limit 1",
+            person_id,
+            partner,
+        )
+    )
 
 
 async def consent(conn: Conn, person_id: str, purpose: str) -> bool:
-    return bool(await conn.fetchval(
-        "select granted from consents where person_id = $1 and purpose = $2", person_id, purpose))
+    return bool(
+        await conn.fetchval("select granted from consents where person_id = $1 and purpose = $2", person_id, purpose)
+    )
 
 
 async def record_consent(conn: Conn, person_id: str, purpose: str, granted: bool, on: date) -> None:
     await conn.execute(
         "insert into consents values ($1, $2, $3, $4) on conflict (person_id, purpose)"
         " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"
-        " where consents.recorded_on <= excluded.recorded_on", person_id, purpose, granted, on,
+        " where consents.recorded_on <= excluded.recorded_on",
+        person_id,
+        purpose,
+        granted,
+        on,
     )
 
 
 async def record_employment(conn: Conn, person_id: str, status: str, as_of: date, case_id: str | None) -> None:
     await conn.execute(
         "insert into employment values ($1, $2, $3, $4) on conflict (person_id, as_of)"
-        " do update set status = excluded.status, case_id = excluded.case_id", person_id, as_of, status, case_id,
+        " do update set status = excluded.status, case_id = excluded.case_id",
+        person_id,
+        as_of,
+        status,
+        case_id,
     )
 
 
@@ -169,8 +202,9 @@ async def household_exists(conn: Conn, household_id: str) -> bool:
     return bool(await conn.fetchval("select true from households where household_id = $1", household_id))
 
 
-async def insert_household(conn: Conn, household_id: str, city: str, reference: str, by: str,
-                           members: list[str], on: date) -> None:
+async def insert_household(
+    conn: Conn, household_id: str, city: str, reference: str, by: str, members: list[str], on: date
+) -> None:
     await conn.execute("insert into households values ($1, $2, $3, $4)", household_id, city, reference, by)
     await conn.executemany(
         "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, 'formed')",
@@ -180,18 +214,28 @@ async def insert_household(conn: Conn, household_id: str, city: str, reference: 
 
 async def current_members(conn: Conn, household_id: str) -> list[str]:
     rows = await conn.fetch(
-        "select person_id from household_members where household_id = $1 and left_on is null", household_id)
+        "select person_id from household_members where household_id = $1 and left_on is null", household_id
+    )
     return [r["person_id"] for r in rows]
 
 
 async def member_joined(conn: Conn, household_id: str, person_id: str, on: date, reason: str) -> None:
-    await conn.execute("insert into household_members (household_id, person_id, joined_on, reason)"
-                       " values ($1, $2, $3, $4)", household_id, person_id, on, reason)
+    await conn.execute(
+        "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, $4)",
+        household_id,
+        person_id,
+        on,
+        reason,
+    )
 
 
 async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -> None:
-    await conn.execute("update household_members set left_on = $3 where household_id = $1 and person_id = $2"
-                       " and left_on is null", household_id, person_id, on)
+    await conn.execute(
+        "update household_members set left_on = $3 where household_id = $1 and person_id = $2 and left_on is null",
+        household_id,
+        person_id,
+        on,
+    )
 
 
 # ---------------------------------------------------------------- referrals and cases
@@ -206,13 +250,22 @@ async def insert_referral(conn: Conn, r: Row) -> None:
     await conn.execute(
         "insert into referrals (referral_id, household_id, city, source, referrer, received_on)"
         " values ($1, $2, $3, $4, $5, $6)",
-        r["referral_id"], r["household_id"], r["city"], r["source"], r["referrer"], r["received_on"],
+        r["referral_id"],
+        r["household_id"],
+        r["city"],
+        r["source"],
+        r["referrer"],
+        r["received_on"],
     )
 
 
 async def set_referral_outcome(conn: Conn, referral_id: str, outcome: str, case_id: str | None) -> None:
-    await conn.execute("update referrals set outcome = $2, case_id = $3 where referral_id = $1",
-                       referral_id, outcome, case_id)
+    await conn.execute(
+        "update referrals set outcome = $2, case_id = $3 where referral_id = $1",
+        referral_id,
+        outcome,
+        case_id,
+    )
 
 
 async def case(conn: Conn, case_id: str) -> CaseState:
@@ -236,7 +289,8 @@ async def case_exists(conn: Conn, case_id: str) -> bool:
 async def open_case_in_area(conn: Conn, household_id: str, action_area: str) -> str | None:
     return await conn.fetchval(  # type: ignore[no-any-return]
         "select case_id from cases where household_id = $1 and action_area = $2 and closed_on is null",
-        household_id, action_area,
+        household_id,
+        action_area,
     )
 
 
@@ -244,8 +298,14 @@ async def insert_case(conn: Conn, c: Row) -> None:
     await conn.execute(
         "insert into cases (case_id, household_id, city, action_area, channel, partner, opened_on, housing_need)"
         " values ($1, $2, $3, $4, $5, $6, $7, $8)",
-        c["case_id"], c["household_id"], c["city"], c["action_area"], c["channel"], c["partner"],
-        c["opened_on"], c["housing_need"],
+        c["case_id"],
+        c["household_id"],
+        c["city"],
+        c["action_area"],
+        c["channel"],
+        c["partner"],
+        c["opened_on"],
+        c["housing_need"],
     )
 
 
@@ -260,7 +320,10 @@ async def close_case(conn: Conn, case_id: str, outcome: str, on: date) -> None:
 async def save_assessment(conn: Conn, case_id: str, body: Row, on: date) -> None:
     await conn.execute(
         "insert into assessments values ($1, $2::jsonb, $3) on conflict (case_id)"
-        " do update set body = excluded.body, assessed_on = excluded.assessed_on", case_id, body, on,
+        " do update set body = excluded.body, assessed_on = excluded.assessed_on",
+        case_id,
+        body,
+        on,
     )
 
 
@@ -272,5 +335,9 @@ async def plan(conn: Conn, case_id: str, plan_id: str) -> Row | None:
 async def save_plan(conn: Conn, case_id: str, plan_id: str, objectives: dict[str, str], on: date) -> None:
     await conn.execute(
         "insert into plans values ($1, $2, $3::jsonb, $4) on conflict (case_id, plan_id)"
-        " do update set objectives = excluded.objectives", case_id, plan_id, objectives, on,
+        " do update set objectives = excluded.objectives",
+        case_id,
+        plan_id,
+        objectives,
+        on,
     )

@@ -6,7 +6,6 @@ import unicodedata
 from datetime import date
 
 from codicefiscale import codicefiscale
-
 from lgnet_shared.countries import is_third_country, is_valid_country
 from lgnet_shared.errors import ContractError
 

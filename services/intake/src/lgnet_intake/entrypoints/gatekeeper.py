@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-from lgnet_shared import pii, signing
+from lgnet_shared import outbox, pii, signing
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Handler, Record
 from lgnet_shared.db import Conn
@@ -20,7 +19,6 @@ from lgnet_shared.errors import ContractError, Forbidden, Unauthenticated
 from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
-from lgnet_shared import outbox
 from lgnet_shared.service import ConsumerSpec, Runtime
 
 from lgnet_intake.adapters import credentials, repository
@@ -100,16 +98,34 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         if partner is None:
             return False  # nobody to answer: dead-lettered
         rejection = InboundRejected(
-            partner=partner, inbound_event_id=env.id if env else f"{record.partition}:{record.offset}",
-            inbound_type=env.type if env else None, kind=err.kind, field=err.field, reason=err.reason,
+            partner=partner,
+            inbound_event_id=env.id if env else f"{record.partition}:{record.offset}",
+            inbound_type=env.type if env else None,
+            kind=err.kind,
+            field=err.field,
+            reason=err.reason,
         )
         city = env.city if env is not None else "unknown"
-        await outbox.append(conn, [to_envelope(
-            rejection, source=SOURCE, city=city, partner=partner,
-            correlationid=env.correlationid if env else None, causationid=env.id if env else None)])
+        await outbox.append(
+            conn,
+            [
+                to_envelope(
+                    rejection,
+                    source=SOURCE,
+                    city=city,
+                    partner=partner,
+                    correlationid=env.correlationid if env else None,
+                    causationid=env.id if env else None,
+                )
+            ],
+        )
         return True
 
     return ConsumerSpec(
-        name="gatekeeper", topics=["partner.inbound"], strict=True, verify=verify, on_invalid=answer,
+        name="gatekeeper",
+        topics=["partner.inbound"],
+        strict=True,
+        verify=verify,
+        on_invalid=answer,
         handlers={model.type: handler(uc) for model, uc in use_cases.items()},
     )

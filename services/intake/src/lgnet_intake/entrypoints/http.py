@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-
 from lgnet_shared import pii
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.events import partner as inbound
@@ -25,9 +24,27 @@ from lgnet_intake.service_layer.handlers import Context, Intake
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in ((401, "Not authenticated"), (403, "Not allowed for this actor"), (404, "Not found"),
-                 (409, "Conflicts with what is recorded"), (422, "Invalid: names the field and reason"))
+    for s, d in (
+        (401, "Not authenticated"),
+        (403, "Not allowed for this actor"),
+        (404, "Not found"),
+        (409, "Conflicts with what is recorded"),
+        (422, "Invalid: names the field and reason"),
+    )
 }
+
+
+async def authenticate(request: Request) -> Actor:
+    token = bearer_token(request)
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as conn:
+        actor = await repository.actor_by_token_hash(conn, credentials.token_hash(token))
+    if actor is None:
+        raise Unauthenticated("headers.authorization", "unknown or revoked token")
+    return actor
+
+
+Who = Annotated[Actor, Depends(authenticate)]
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -36,27 +53,17 @@ def router(runtime: Runtime) -> APIRouter:
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
 
-    async def authenticate(request: Request) -> Actor:
-        token = bearer_token(request)
-        async with runtime.pool.acquire() as conn:
-            actor = await repository.actor_by_token_hash(conn, credentials.token_hash(token))
-        if actor is None:
-            raise Unauthenticated("headers.authorization", "unknown or revoked token")
-        return actor
-
-    Who = Annotated[Actor, Depends(authenticate)]
-
     @asynccontextmanager
     async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
             yield Intake(conn, runtime.keys, fiscal_secret()), Context(actor, datetime.now(UTC).date())
 
-    async def create(actor: Actor, key: str | None, body: Any,
-                     run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]) -> JSONResponse:
+    async def create(
+        actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]
+    ) -> JSONResponse:
         async with use_case(actor) as (intake, ctx):
-            return await idempotent(intake.conn, actor.id, key, body.model_dump(mode="json"),
-                                    lambda: run(intake, ctx))
+            return await idempotent(intake.conn, actor.id, key, body.model_dump(mode="json"), lambda: run(intake, ctx))
 
     async def act(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor) as (intake, ctx):
@@ -101,13 +108,15 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, body, lambda i, c: i.record_employment(c, body))
 
     @api.post("/households", status_code=201, summary="Form a household of registered persons")
-    async def household(body: inbound.HouseholdFormationSubmitted, actor: Who,
-                        key: IdempotencyKey = None) -> JSONResponse:
+    async def household(
+        body: inbound.HouseholdFormationSubmitted, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.form_household(c, body))
 
     @api.post("/households/members", status_code=201, summary="A person joins or leaves a household")
-    async def member(body: inbound.HouseholdMemberChangeSubmitted, actor: Who,
-                     key: IdempotencyKey = None) -> JSONResponse:
+    async def member(
+        body: inbound.HouseholdMemberChangeSubmitted, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.change_household(c, body))
 
     @api.post("/referrals", status_code=201, summary="Receive a referral")
@@ -115,8 +124,9 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, body, lambda i, c: i.receive_referral(c, body))
 
     @api.post("/referrals/{referral_id}/outcome", status_code=201, summary="Record a referral's outcome")
-    async def referral_outcome(referral_id: str, body: cmd.RecordReferralOutcome, actor: Who,
-                               key: IdempotencyKey = None) -> JSONResponse:
+    async def referral_outcome(
+        referral_id: str, body: cmd.RecordReferralOutcome, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.record_referral_outcome(c, referral_id, body))
 
     @api.post("/cases", status_code=201, summary="Open a case (take a household in charge)")
@@ -136,8 +146,9 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, body, lambda i, c: i.agree_plan(c, body))
 
     @api.post("/cases/plans/objectives", status_code=201, summary="Update an objective of a plan")
-    async def objective(body: inbound.PlanObjectiveUpdateSubmitted, actor: Who,
-                        key: IdempotencyKey = None) -> JSONResponse:
+    async def objective(
+        body: inbound.PlanObjectiveUpdateSubmitted, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.update_objective(c, body))
 
     @api.post("/cases/{case_id}/transfer", status_code=201, summary="Transfer a case to another partner")

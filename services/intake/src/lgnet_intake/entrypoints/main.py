@@ -14,8 +14,12 @@ def consumers(runtime: Runtime) -> list:  # type: ignore[type-arg]
 
 
 SPEC = ServiceSpec(
-    name="intake", default_port=8001, migrations=MIGRATIONS, consumers=consumers,
-    routers=lambda runtime: [http.router(runtime)], produces=["intake.events", "partner.rejections"],
+    name="intake",
+    default_port=8001,
+    migrations=MIGRATIONS,
+    consumers=consumers,
+    routers=lambda runtime: [http.router(runtime)],
+    produces=["intake.events", "partner.rejections"],
 )
 
 

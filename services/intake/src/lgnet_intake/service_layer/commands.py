@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from lgnet_shared.events.intake import Sex
 from lgnet_shared.events.partner import CaseOpeningSubmitted
 from lgnet_shared.events.types import Code, Country, Id
+from pydantic import BaseModel, ConfigDict, Field
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 

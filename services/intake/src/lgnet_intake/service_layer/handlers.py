@@ -52,8 +52,9 @@ class Intake:
             envs = [caused_by(ctx.cause, e, source=SOURCE, partner=ctx.actor.partner) for e in events]
         else:
             tp = tracing.current_traceparent()
-            envs = [to_envelope(e, source=SOURCE, city=ctx.city, partner=ctx.actor.partner, traceparent=tp)
-                    for e in events]
+            envs = [
+                to_envelope(e, source=SOURCE, city=ctx.city, partner=ctx.actor.partner, traceparent=tp) for e in events
+            ]
         await outbox.append(self.conn, envs)
 
     # ------------------------------------------------------------ persons
@@ -65,50 +66,86 @@ class Intake:
         plain = c.identity.model_dump(exclude_none=True)
         fiscal_hash = name_hash = None
         if "fiscal_code" in plain:
-            plain["fiscal_code"] = people.fiscal_code(plain["fiscal_code"], birth_date=c.birth_date,
-                                                      sex=c.sex.value, field="identity.fiscal_code")
+            plain["fiscal_code"] = people.fiscal_code(
+                plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
+            )
             fiscal_hash = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
         if "given_name" in plain and "family_name" in plain:
             name_hash = pii.keyed_hash(
-                self.fiscal_secret, people.name_key(plain["given_name"], plain["family_name"], c.birth_date))
+                self.fiscal_secret, people.name_key(plain["given_name"], plain["family_name"], c.birth_date)
+            )
         if await repo.person_exists(self.conn, c.person_id):
             raise Conflict("person_id", f"person {c.person_id} is already registered")
         identity = {f: await self.keys.seal(self.conn, c.person_id, f, v) for f, v in plain.items()}
-        await repo.insert_person(self.conn, {
-            "person_id": c.person_id, "city": ctx.city, "registered_by": ctx.actor.id,
-            "birth_date": c.birth_date, "sex": c.sex.value, "nationality": nationality, "third_country": third,
-            "languages": list(c.languages), "literate": c.literate, "fiscal_code_hash": fiscal_hash,
-            "name_key_hash": name_hash, "identity": {f: s.model_dump() for f, s in identity.items()},
-        })
-        events: list[Event] = [ev.PersonRegistered(
-            person_id=c.person_id, registered_by=ctx.actor.id, birth_date=c.birth_date, sex=c.sex,
-            nationality=nationality, third_country=third, languages=list(c.languages), literate=c.literate,
-            fiscal_code_hash=fiscal_hash, identity=ev.Identity(**identity),
-        )]
+        await repo.insert_person(
+            self.conn,
+            {
+                "person_id": c.person_id,
+                "city": ctx.city,
+                "registered_by": ctx.actor.id,
+                "birth_date": c.birth_date,
+                "sex": c.sex.value,
+                "nationality": nationality,
+                "third_country": third,
+                "languages": list(c.languages),
+                "literate": c.literate,
+                "fiscal_code_hash": fiscal_hash,
+                "name_key_hash": name_hash,
+                "identity": {f: s.model_dump() for f, s in identity.items()},
+            },
+        )
+        events: list[Event] = [
+            ev.PersonRegistered(
+                person_id=c.person_id,
+                registered_by=ctx.actor.id,
+                birth_date=c.birth_date,
+                sex=c.sex,
+                nationality=nationality,
+                third_country=third,
+                languages=list(c.languages),
+                literate=c.literate,
+                fiscal_code_hash=fiscal_hash,
+                identity=ev.Identity(**identity),
+            )
+        ]
         result: dict[str, Any] = {"person_id": c.person_id, "same_as": None, "possible_duplicates": []}
-        if fiscal_hash and (existing := await repo.same_fiscal_code(self.conn, ctx.city, fiscal_hash,
-                                                                     c.person_id)):
+        if fiscal_hash and (existing := await repo.same_fiscal_code(self.conn, ctx.city, fiscal_hash, c.person_id)):
             # The same fiscal code is the same person: one person, whoever registered them first.
             await repo.merge(self.conn, existing, c.person_id)
-            events.append(ev.PersonsMerged(surviving_person_id=existing, merged_person_id=c.person_id,
-                                           decided_by="fiscal_code_match"))
+            events.append(
+                ev.PersonsMerged(
+                    surviving_person_id=existing, merged_person_id=c.person_id, decided_by="fiscal_code_match"
+                )
+            )
             result["same_as"] = existing
         elif name_hash:
             for candidate in await repo.same_name_and_birth(self.conn, ctx.city, name_hash, c.person_id):
                 await repo.flag_duplicate(self.conn, c.person_id, candidate, "name_birth_date")
-                events.append(ev.PossibleDuplicateFlagged(person_id=c.person_id, candidate_person_id=candidate,
-                                                          match="name_birth_date"))
+                events.append(
+                    ev.PossibleDuplicateFlagged(
+                        person_id=c.person_id, candidate_person_id=candidate, match="name_birth_date"
+                    )
+                )
                 result["possible_duplicates"].append(candidate)
         await self.emit(ctx, *events)
         return result
 
-    async def register_sealed_person(self, ctx: Context, c: cmd_in.PersonRegistrationSubmitted,
-                                     opened: dict[str, str]) -> dict[str, Any]:
+    async def register_sealed_person(
+        self, ctx: Context, c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str]
+    ) -> dict[str, Any]:
         """A partner's registration, its identity already opened from HPKE by the gatekeeper."""
-        return await self.register_person(ctx, cmd.RegisterPerson(
-            person_id=c.person_id, birth_date=c.birth_date, sex=c.sex, nationality=c.nationality,
-            languages=c.languages, literate=c.literate, identity=cmd.PlainIdentity(**opened),
-        ))
+        return await self.register_person(
+            ctx,
+            cmd.RegisterPerson(
+                person_id=c.person_id,
+                birth_date=c.birth_date,
+                sex=c.sex,
+                nationality=c.nationality,
+                languages=c.languages,
+                literate=c.literate,
+                identity=cmd.PlainIdentity(**opened),
+            ),
+        )
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
         p = await self._person_for_write(ctx, person_id)
@@ -133,8 +170,11 @@ class Intake:
             plain = c.identity.model_dump(exclude_none=True)
             if "fiscal_code" in plain:
                 plain["fiscal_code"] = people.fiscal_code(
-                    plain["fiscal_code"], birth_date=c.birth_date or p["birth_date"], sex=c.sex or p["sex"],
-                    field="identity.fiscal_code")
+                    plain["fiscal_code"],
+                    birth_date=c.birth_date or p["birth_date"],
+                    sex=c.sex or p["sex"],
+                    field="identity.fiscal_code",
+                )
                 changes["fiscal_code_hash"] = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
             sealed = {f: await self.keys.seal(self.conn, pid, f, v) for f, v in plain.items()}
             changes["identity"] = {**p["identity"], **{f: s.model_dump() for f, s in sealed.items()}}
@@ -158,8 +198,14 @@ class Intake:
         if merged["person_id"] == surviving["person_id"]:
             raise ContractError("merged_person_id", "a person cannot be merged into themselves")
         await repo.merge(self.conn, surviving["person_id"], merged["person_id"])
-        await self.emit(ctx, ev.PersonsMerged(surviving_person_id=surviving["person_id"],
-                                              merged_person_id=merged["person_id"], decided_by=ctx.actor.id))
+        await self.emit(
+            ctx,
+            ev.PersonsMerged(
+                surviving_person_id=surviving["person_id"],
+                merged_person_id=merged["person_id"],
+                decided_by=ctx.actor.id,
+            ),
+        )
         return {"person_id": surviving["person_id"], "merged_person_id": merged["person_id"]}
 
     async def erase_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
@@ -178,17 +224,26 @@ class Intake:
         p = await repo.person(self.conn, person_id)
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
-        served = await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"]) \
-            if ctx.actor.role is Role.PARTNER else True
+        served = (
+            await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
+            if ctx.actor.role is Role.PARTNER
+            else True
+        )
         sharing = await repo.consent(self.conn, p["person_id"], ev.ConsentPurpose.PARTNER_SHARING.value)
         access.may_read_person(ctx.actor, p["city"], {ctx.actor.id} if served else set(), sharing)
         identity: dict[str, str | None] = {}
         for f, sealed in p["identity"].items():
             identity[f] = await self.keys.open(self.conn, Sealed(**sealed), f)
         return {
-            "person_id": p["person_id"], "city": p["city"], "birth_date": p["birth_date"].isoformat(),
-            "sex": p["sex"], "nationality": p["nationality"], "third_country": p["third_country"],
-            "languages": p["languages"], "literate": p["literate"], "erased": p["erased_at"] is not None,
+            "person_id": p["person_id"],
+            "city": p["city"],
+            "birth_date": p["birth_date"].isoformat(),
+            "sex": p["sex"],
+            "nationality": p["nationality"],
+            "third_country": p["third_country"],
+            "languages": p["languages"],
+            "literate": p["literate"],
+            "erased": p["erased_at"] is not None,
             "identity": identity,
         }
 
@@ -199,8 +254,12 @@ class Intake:
     async def record_consent(self, ctx: Context, c: cmd_in.ConsentReported) -> dict[str, Any]:
         p = await self._person_for_write(ctx, c.person_id)
         await repo.record_consent(self.conn, p["person_id"], c.purpose.value, c.granted, c.recorded_on)
-        await self.emit(ctx, ev.ConsentRecorded(person_id=p["person_id"], purpose=c.purpose, granted=c.granted,
-                                                recorded_on=c.recorded_on))
+        await self.emit(
+            ctx,
+            ev.ConsentRecorded(
+                person_id=p["person_id"], purpose=c.purpose, granted=c.granted, recorded_on=c.recorded_on
+            ),
+        )
         return {"person_id": p["person_id"], "purpose": c.purpose.value, "granted": c.granted}
 
     async def record_employment(self, ctx: Context, c: cmd_in.EmploymentReported) -> dict[str, Any]:
@@ -209,8 +268,10 @@ class Intake:
             access.may_act_on_case(ctx.actor, case.city, case.partner)
         p = await self._person_for_write(ctx, c.person_id)
         await repo.record_employment(self.conn, p["person_id"], c.status.value, c.as_of, c.case_id)
-        await self.emit(ctx, ev.EmploymentRecorded(person_id=p["person_id"], case_id=c.case_id, status=c.status,
-                                                   as_of=c.as_of))
+        await self.emit(
+            ctx,
+            ev.EmploymentRecorded(person_id=p["person_id"], case_id=c.case_id, status=c.status, as_of=c.as_of),
+        )
         return {"person_id": p["person_id"], "status": c.status.value, "as_of": c.as_of.isoformat()}
 
     # ------------------------------------------------------------ households and referrals
@@ -228,10 +289,13 @@ class Intake:
             p = await self._person_in_city(ctx, pid, f"member_ids.{i}")
             members.append(p["person_id"])
         reference = members[c.member_ids.index(c.reference_person_id)]
-        await repo.insert_household(self.conn, c.household_id, ctx.city, reference, ctx.actor.id, members,
-                                    ctx.today)
-        await self.emit(ctx, ev.HouseholdFormed(household_id=c.household_id, city=ctx.city,
-                                                reference_person_id=reference, member_ids=members))
+        await repo.insert_household(self.conn, c.household_id, ctx.city, reference, ctx.actor.id, members, ctx.today)
+        await self.emit(
+            ctx,
+            ev.HouseholdFormed(
+                household_id=c.household_id, city=ctx.city, reference_person_id=reference, member_ids=members
+            ),
+        )
         return {"household_id": c.household_id, "member_ids": members}
 
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
@@ -243,14 +307,16 @@ class Intake:
             if p["person_id"] in members:
                 raise Conflict("person_id", "is already a member of the household")
             await repo.member_joined(self.conn, c.household_id, p["person_id"], c.on, c.reason)
-            event: Event = ev.HouseholdMemberJoined(household_id=c.household_id, person_id=p["person_id"],
-                                                    reason=c.reason, on=c.on)
+            event: Event = ev.HouseholdMemberJoined(
+                household_id=c.household_id, person_id=p["person_id"], reason=c.reason, on=c.on
+            )
         else:
             if p["person_id"] not in members:
                 raise Conflict("person_id", "is not a member of the household")
             await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
-            event = ev.HouseholdMemberLeft(household_id=c.household_id, person_id=p["person_id"],
-                                           reason=c.reason, on=c.on)
+            event = ev.HouseholdMemberLeft(
+                household_id=c.household_id, person_id=p["person_id"], reason=c.reason, on=c.on
+            )
         await self.emit(ctx, event)
         return {"household_id": c.household_id, "person_id": p["person_id"], "change": c.change}
 
@@ -262,19 +328,27 @@ class Intake:
         if c.received_on > ctx.today:
             raise ContractError("received_on", "is in the future")
         await repo.insert_referral(self.conn, {**c.model_dump(), "source": c.source.value, "city": h["city"]})
-        await self.emit(ctx, ev.ReferralReceived(referral_id=c.referral_id, household_id=c.household_id,
-                                                 source=c.source, referrer=c.referrer, received_on=c.received_on))
+        await self.emit(
+            ctx,
+            ev.ReferralReceived(
+                referral_id=c.referral_id,
+                household_id=c.household_id,
+                source=c.source,
+                referrer=c.referrer,
+                received_on=c.received_on,
+            ),
+        )
         return {"referral_id": c.referral_id}
 
-    async def record_referral_outcome(self, ctx: Context, referral_id: str,
-                                      c: cmd.RecordReferralOutcome) -> dict[str, Any]:
+    async def record_referral_outcome(
+        self, ctx: Context, referral_id: str, c: cmd.RecordReferralOutcome
+    ) -> dict[str, Any]:
         r = await repo.referral(self.conn, referral_id)
         if r is None:
             raise NotFound("referral_id", f"no referral {referral_id}")
         access.may_write_in_city(ctx.actor, r["city"], "referral_id")
         await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
-        await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome,
-                                                        case_id=c.case_id))
+        await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome, case_id=c.case_id))
         return {"referral_id": referral_id, "outcome": c.outcome}
 
     # ------------------------------------------------------------ cases
@@ -294,21 +368,39 @@ class Intake:
             raise ContractError("opened_on", "is in the future")
         if other := await repo.open_case_in_area(self.conn, c.household_id, c.action_area.value):
             raise Conflict("household_id", f"already has open case {other} in {c.action_area.value}")
-        await repo.insert_case(self.conn, {
-            "case_id": c.case_id, "household_id": c.household_id, "city": h["city"],
-            "action_area": c.action_area.value, "channel": c.channel.value, "partner": partner,
-            "opened_on": c.opened_on, "housing_need": c.housing_need,
-        })
-        events: list[Event] = [ev.CaseOpened(
-            case_id=c.case_id, household_id=c.household_id, city=h["city"], action_area=c.action_area,
-            channel=c.channel, partner=partner, opened_on=c.opened_on, housing_need=c.housing_need)]
+        await repo.insert_case(
+            self.conn,
+            {
+                "case_id": c.case_id,
+                "household_id": c.household_id,
+                "city": h["city"],
+                "action_area": c.action_area.value,
+                "channel": c.channel.value,
+                "partner": partner,
+                "opened_on": c.opened_on,
+                "housing_need": c.housing_need,
+            },
+        )
+        events: list[Event] = [
+            ev.CaseOpened(
+                case_id=c.case_id,
+                household_id=c.household_id,
+                city=h["city"],
+                action_area=c.action_area,
+                channel=c.channel,
+                partner=partner,
+                opened_on=c.opened_on,
+                housing_need=c.housing_need,
+            )
+        ]
         if c.referral_id is not None:
             r = await repo.referral(self.conn, c.referral_id)
             if r is None or r["household_id"] != c.household_id:
                 raise ContractError("referral_id", "no referral of this household with this id")
             await repo.set_referral_outcome(self.conn, c.referral_id, "taken_in_charge", c.case_id)
-            events.append(ev.ReferralOutcomeRecorded(referral_id=c.referral_id, outcome="taken_in_charge",
-                                                     case_id=c.case_id))
+            events.append(
+                ev.ReferralOutcomeRecorded(referral_id=c.referral_id, outcome="taken_in_charge", case_id=c.case_id)
+            )
         await self.emit(ctx, *events)
         return {"case_id": c.case_id, "partner": partner}
 
@@ -326,8 +418,12 @@ class Intake:
         if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
             raise Conflict("plan_id", f"plan {c.plan_id} already agreed for this case")
         await repo.save_plan(self.conn, c.case_id, c.plan_id, dict.fromkeys(c.objectives, "open"), c.agreed_on)
-        await self.emit(ctx, ev.IndividualPlanAgreed(case_id=c.case_id, plan_id=c.plan_id,
-                                                     objectives=c.objectives, agreed_on=c.agreed_on))
+        await self.emit(
+            ctx,
+            ev.IndividualPlanAgreed(
+                case_id=c.case_id, plan_id=c.plan_id, objectives=c.objectives, agreed_on=c.agreed_on
+            ),
+        )
         return {"case_id": c.case_id, "plan_id": c.plan_id}
 
     async def update_objective(self, ctx: Context, c: cmd_in.PlanObjectiveUpdateSubmitted) -> dict[str, Any]:
@@ -340,8 +436,12 @@ class Intake:
             raise ContractError("objective", "is not an objective of this plan")
         objectives[c.objective] = c.status
         await repo.save_plan(self.conn, c.case_id, c.plan_id, objectives, plan["agreed_on"])
-        await self.emit(ctx, ev.PlanObjectiveUpdated(case_id=c.case_id, plan_id=c.plan_id, objective=c.objective,
-                                                     status=c.status, on=c.on))
+        await self.emit(
+            ctx,
+            ev.PlanObjectiveUpdated(
+                case_id=c.case_id, plan_id=c.plan_id, objective=c.objective, status=c.status, on=c.on
+            ),
+        )
         return {"case_id": c.case_id, "plan_id": c.plan_id, "objectives": objectives}
 
     async def transfer_case(self, ctx: Context, case_id: str, c: cmd.TransferCase) -> dict[str, Any]:
@@ -353,8 +453,10 @@ class Intake:
         if not await repo.consent(self.conn, reference, ev.ConsentPurpose.PARTNER_SHARING.value):
             raise Forbidden("to_partner", "the household has not consented to sharing data with partners")
         await repo.transfer_case(self.conn, case_id, c.to_partner)
-        await self.emit(ctx, ev.CaseTransferred(case_id=case_id, from_partner=case.partner,
-                                                to_partner=c.to_partner, on=c.on))
+        await self.emit(
+            ctx,
+            ev.CaseTransferred(case_id=case_id, from_partner=case.partner, to_partner=c.to_partner, on=c.on),
+        )
         return {"case_id": case_id, "partner": c.to_partner}
 
     async def close_case(self, ctx: Context, c: cmd_in.CaseClosureSubmitted) -> dict[str, Any]:
@@ -368,8 +470,10 @@ class Intake:
         row = await repo.case_row(self.conn, case_id)
         access.may_act_on_case(ctx.actor, row["city"], row["partner"])
         members = await repo.current_members(self.conn, row["household_id"])
-        return {**{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()},
-                "member_ids": members}
+        return {
+            **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()},
+            "member_ids": members,
+        }
 
     # ------------------------------------------------------------ helpers
 
@@ -389,8 +493,11 @@ class Intake:
 
     async def _person_for_write(self, ctx: Context, person_id: str) -> dict[str, Any]:
         p = await self._person_in_city(ctx, person_id, "person_id")
-        if ctx.actor.role is Role.PARTNER and p["registered_by"] != ctx.actor.id and \
-                not await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"]):
+        if (
+            ctx.actor.role is Role.PARTNER
+            and p["registered_by"] != ctx.actor.id
+            and not await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
+        ):
             raise Forbidden("person_id", "the person is not in a case assigned to this partner")
         return p
 

@@ -1,0 +1,67 @@
+"""`lgnet-intake-admin`: provision who may use intake. Reads DATABASE_URL and LGNET_DB_SCHEMA (default intake).
+
+lgnet-intake-admin add-actor coop-aurora --role partner --city torino --name "Cooperativa Aurora"
+lgnet-intake-admin issue-token coop-aurora            # prints the API token once
+lgnet-intake-admin add-signing-key coop-aurora-2026 coop-aurora <base64 Ed25519 public key>
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import sys
+
+from lgnet_shared import db
+from lgnet_shared.errors import ContractError
+
+from lgnet_intake.adapters import credentials
+from lgnet_intake.adapters.schema import MIGRATIONS
+from lgnet_intake.domain.access import Role
+
+
+async def run(args: argparse.Namespace) -> str:
+    pool = await db.create_pool(os.environ["DATABASE_URL"], os.environ.get("LGNET_DB_SCHEMA", "intake"))
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn:
+            if args.command == "add-actor":
+                await credentials.add_actor(conn, args.actor_id, Role(args.role), args.city, args.name or args.actor_id)
+                return f"added {args.role} {args.actor_id}"
+            if args.command == "issue-token":
+                return await credentials.issue_token(conn, args.actor_id)
+            public = base64.b64decode(args.public_key)
+            await credentials.add_signing_key(conn, args.key_id, args.actor_id, public)
+            return f"added signing key {args.key_id} for {args.actor_id}"
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lgnet-intake-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("add-actor")
+    a.add_argument("actor_id")
+    a.add_argument("--role", choices=[r.value for r in Role], required=True)
+    a.add_argument("--city")
+    a.add_argument("--name")
+    t = sub.add_parser("issue-token")
+    t.add_argument("actor_id")
+    k = sub.add_parser("add-signing-key")
+    k.add_argument("key_id")
+    k.add_argument("actor_id")
+    k.add_argument("public_key", help="base64 of the 32-byte Ed25519 public key")
+    args = parser.parse_args(argv)
+    try:
+        print(asyncio.run(run(args)))
+    except (ContractError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

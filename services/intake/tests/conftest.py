@@ -1,0 +1,119 @@
+"""The intake service under test: a real process on the test's own topics and schema, with actors of two cities
+(Torino and Trieste) provisioned: staff, partners (API tokens and Ed25519 signing keys) and the national role."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lgnet_intake.adapters import credentials
+from lgnet_intake.domain.access import Role
+from lgnet_shared import db, signing
+from lgnet_shared.codec import decode
+from lgnet_shared.envelope import from_record
+from lgnet_shared.events import Event
+from lgnet_shared.sdk import PartnerClient
+from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.topics import physical
+
+ACTORS = [
+    ("staff-torino", Role.STAFF, "torino"),
+    ("staff-trieste", Role.STAFF, "trieste"),
+    ("coop-aurora", Role.PARTNER, "torino"),  # Torino partner
+    ("coop-borgo", Role.PARTNER, "torino"),  # another Torino partner
+    ("coop-carso", Role.PARTNER, "trieste"),  # Trieste partner
+    ("coordination", Role.NATIONAL, None),
+]
+
+
+@dataclass
+class IntakeUnderTest:
+    process: ServiceProcess
+    pool: Any
+    bootstrap: str
+    prefix: str
+    tokens: dict[str, str] = field(default_factory=dict)
+    signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    inbound_key: dict[str, str] = field(default_factory=dict)
+
+    def client(self, actor: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.process.url, headers={"Authorization": f"Bearer {self.tokens[actor]}"}, timeout=10
+        )
+
+    def partner(self, actor: str, city: str) -> PartnerClient:
+        return PartnerClient(
+            self.bootstrap,
+            partner=actor,
+            city=city,
+            topic_prefix=self.prefix,
+            signing_key=self.signing_keys[actor],
+            signing_key_id=f"{actor}-key",
+            intake_public_key=self.inbound_key["public_key"],
+            intake_key_id=self.inbound_key["key_id"],
+        )
+
+    async def events(self, topic: str = "intake.events", *, want: int = 1, timeout: float = 20) -> list[Event]:
+        """Every event on a topic so far (waits until at least `want` are there)."""
+        consumer = AIOKafkaConsumer(
+            physical(topic, self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        got: list[Event] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=300)
+                got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
+                if len(got) >= want and not batch:
+                    break
+        finally:
+            await consumer.stop()
+        return got
+
+    async def raw_records(self, topic: str) -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            physical(topic, self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            records: list[Any] = []
+            while batch := await consumer.getmany(timeout_ms=1500):
+                records += [r for rs in batch.values() for r in rs]
+            return records
+        finally:
+            await consumer.stop()
+
+
+@pytest.fixture
+async def intake(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> AsyncIterator[IntakeUnderTest]:
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
+    await process.start()
+    pool = await db.create_pool(database_url, pg_schema)
+    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix)
+    try:
+        async with pool.acquire() as conn:
+            for actor_id, role, city in ACTORS:
+                await credentials.add_actor(conn, actor_id, role, city, actor_id)
+                under_test.tokens[actor_id] = await credentials.issue_token(conn, actor_id)
+                if role is Role.PARTNER:
+                    key = Ed25519PrivateKey.generate()
+                    await credentials.add_signing_key(conn, f"{actor_id}-key", actor_id, signing.public_bytes(key))
+                    under_test.signing_keys[actor_id] = key
+        async with under_test.client("coop-aurora") as c:
+            under_test.inbound_key = (await c.get("/inbound-key")).json()
+        yield under_test
+    finally:
+        await pool.close()
+        process.stop()

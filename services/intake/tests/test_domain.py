@@ -1,0 +1,87 @@
+"""Intake's domain rules, without I/O."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from lgnet_intake.domain import access, cases, people
+from lgnet_intake.domain.access import Actor, Role
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
+
+# A valid fiscal code for a woman born 1 May 1990 abroad (Nigeria, Z335).
+AMINA_CF = "KNKMNA90E41Z335B"
+
+
+def test_minor_is_judged_at_case_opening() -> None:
+    born = date(2008, 6, 15)
+    assert people.is_minor(born, date(2026, 6, 14))
+    assert not people.is_minor(born, date(2026, 6, 15))
+    assert people.age_on(date(2000, 2, 29), date(2026, 2, 28)) == 25
+
+
+def test_nationality_is_normalised_and_third_country_derived() -> None:
+    assert people.nationality("ng") == ("NG", True)
+    assert people.nationality("RO") == ("RO", False)
+    assert people.nationality("CH") == ("CH", True)  # not in the EU
+    with pytest.raises(ContractError) as info:
+        people.nationality("XX")
+    assert info.value.field == "nationality"
+
+
+def test_fiscal_code_is_validated_and_must_match_birth_date_and_sex() -> None:
+    assert people.fiscal_code(" knkmna90e41z335b ", birth_date=date(1990, 5, 1), sex="female") == AMINA_CF
+    with pytest.raises(ContractError, match="check character"):
+        people.fiscal_code("KNKMNA90E41Z335X", birth_date=date(1990, 5, 1), sex="female")
+    with pytest.raises(ContractError, match="birth_date"):
+        people.fiscal_code(AMINA_CF, birth_date=date(1990, 5, 2), sex="female")
+    with pytest.raises(ContractError, match="sex"):
+        people.fiscal_code(AMINA_CF, birth_date=date(1990, 5, 1), sex="male")
+
+
+def test_name_key_ignores_case_accents_spacing_and_order() -> None:
+    a = people.name_key("Amína", "Okonkwo-Zanetti", date(1990, 5, 1))
+    assert a == people.name_key("okonkwo zanetti", "AMINA", date(1990, 5, 1))
+    assert a != people.name_key("Amina", "Okonkwo-Zanetti", date(1990, 5, 2))
+
+
+def test_birth_date_bounds() -> None:
+    with pytest.raises(ContractError, match="future"):
+        people.check_birth_date(date(2030, 1, 1), date(2026, 1, 1))
+
+
+TORINO_PARTNER = Actor("coop-torino", Role.PARTNER, "torino")
+TORINO_STAFF = Actor("staff-torino", Role.STAFF, "torino")
+NATIONAL = Actor("coordination", Role.NATIONAL, None)
+
+
+def test_partner_acts_only_in_its_city_and_on_its_cases() -> None:
+    access.may_act_on_case(TORINO_PARTNER, "torino", "coop-torino")
+    with pytest.raises(Forbidden, match="cannot act in trieste"):
+        access.may_act_on_case(TORINO_PARTNER, "trieste", "coop-torino")
+    with pytest.raises(Forbidden, match="another partner"):
+        access.may_act_on_case(TORINO_PARTNER, "torino", "coop-other")
+    access.may_act_on_case(TORINO_STAFF, "torino", "coop-other")
+    with pytest.raises(Forbidden, match="read-only"):
+        access.may_act_on_case(NATIONAL, "torino", "coop-torino")
+
+
+def test_partner_reads_a_person_only_with_a_case_and_consent() -> None:
+    access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, sharing_consent=True)
+    with pytest.raises(Forbidden, match="consented"):
+        access.may_read_person(TORINO_PARTNER, "torino", {"coop-torino"}, sharing_consent=False)
+    with pytest.raises(Forbidden, match="no case"):
+        access.may_read_person(TORINO_PARTNER, "torino", set(), sharing_consent=True)
+    access.may_read_person(TORINO_STAFF, "torino", set(), sharing_consent=False)
+
+
+def test_case_life() -> None:
+    case = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10))
+    cases.check_transfer(case, "coop-b", date(2026, 2, 1))
+    with pytest.raises(Conflict):
+        cases.check_transfer(case, "coop-a", date(2026, 2, 1))
+    with pytest.raises(ContractError, match="before the case was opened"):
+        cases.check_close(case, date(2026, 1, 9))
+    closed = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10), closed_on=date(2026, 3, 1))
+    with pytest.raises(Conflict, match="closed"):
+        cases.check_close(closed, date(2026, 4, 1))

@@ -1,0 +1,311 @@
+"""Intake's HTTP API against real Kafka and PostgreSQL: authentication, authorisation, idempotency,
+problem+json errors naming the field, duplicates, consent, erasure, and the canonical events it emits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from lgnet_shared.events import intake as ev
+
+if TYPE_CHECKING:
+    from conftest import IntakeUnderTest
+
+pytestmark = pytest.mark.integration
+
+AMINA = {
+    "given_name": "Amina",
+    "family_name": "Okonkwo",
+    "fiscal_code": "KNKMNA90E41Z335B",
+    "phone": "+39 333 1234567",
+    "address": "Via Roma 1, Torino",
+}
+
+
+def person(
+    pid: str, *, birth: str = "1990-05-01", sex: str = "female", nat: str = "NG", identity: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "person_id": pid,
+        "birth_date": birth,
+        "sex": sex,
+        "nationality": nat,
+        "languages": ["en", "yo"],
+        "literate": True,
+        "identity": identity or {},
+    }
+
+
+async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+    return await client.post(path, json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())})
+
+
+async def household_with_case(intake: IntakeUnderTest, partner: str = "coop-aurora") -> dict[str, str]:
+    async with intake.client(partner) as c:
+        assert (await post(c, "/persons", person("p-amina", identity=AMINA))).status_code == 201
+        assert (await post(c, "/persons", person("p-kid", birth="2015-03-02", sex="male"))).status_code == 201
+        r = await post(
+            c,
+            "/households",
+            {"household_id": "h-1", "reference_person_id": "p-amina", "member_ids": ["p-amina", "p-kid"]},
+        )
+        assert r.status_code == 201, r.text
+        r = await post(
+            c,
+            "/cases",
+            {
+                "case_id": "c-1",
+                "household_id": "h-1",
+                "action_area": "housing_inclusion",
+                "channel": "desk",
+                "opened_on": "2026-01-15",
+                "housing_need": True,
+            },
+        )
+        assert r.status_code == 201, r.text
+    return {"person": "p-amina", "household": "h-1", "case": "c-1"}
+
+
+async def test_every_call_is_authenticated(intake: IntakeUnderTest) -> None:
+    async with httpx.AsyncClient(base_url=intake.process.url) as anonymous:
+        r = await anonymous.post("/persons", json=person("p1"), headers={"Idempotency-Key": "k"})
+        assert r.status_code == 401
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["field"] == "headers.authorization"
+        r = await anonymous.get("/cases/c-1", headers={"Authorization": "Bearer lgn_forged"})
+        assert r.status_code == 401 and r.json()["reason"] == "unknown or revoked token"
+
+
+async def test_register_person_emits_sealed_identity_and_derived_fields(intake: IntakeUnderTest) -> None:
+    async with intake.client("coop-aurora") as c:
+        r = await post(c, "/persons", person("p-amina", identity=AMINA))
+        assert r.status_code == 201, r.text
+        assert r.json() == {"person_id": "p-amina", "same_as": None, "possible_duplicates": []}
+    events = await intake.events()
+    registered = [e for e in events if isinstance(e, ev.PersonRegistered)]
+    assert len(registered) == 1
+    e = registered[0]
+    assert e.third_country is True and e.nationality == "NG" and e.fiscal_code_hash
+    assert e.identity.given_name is not None and e.identity.given_name.kid == "p-amina"
+    raw = b"".join(r.value for r in await intake.raw_records("intake.events"))
+    for value in AMINA.values():
+        assert value.encode() not in raw
+
+
+async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnderTest) -> None:
+    async with intake.client("coop-aurora") as c:
+        cases = [
+            (person("p1", identity={"fiscal_code": "KNKMNA90E41Z335X"}), "identity.fiscal_code", "check character"),
+            (person("p1", nat="XX"), "nationality", "ISO 3166"),
+            (person("p1", birth="2090-01-01"), "birth_date", "future"),
+            ({**person("p1"), "sex": "robot"}, "sex", "Input should be"),
+            ({**person("p1"), "unexpected": 1}, "unexpected", "Extra inputs"),
+            (
+                person("p1", identity={"fiscal_code": AMINA["fiscal_code"]}, birth="1991-05-01"),
+                "identity.fiscal_code",
+                "birth_date",
+            ),
+        ]
+        for body, field, reason in cases:
+            r = await post(c, "/persons", body)
+            assert r.status_code == 422, (field, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["field"] == field and reason in r.json()["reason"], r.json()
+        r = await c.post("/persons", json=person("p1"))
+        assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons") == 0
+        assert await conn.fetchval("select count(*) from outbox") == 0
+
+
+async def test_idempotency_key_replays_the_first_answer(intake: IntakeUnderTest) -> None:
+    async with intake.client("coop-aurora") as c:
+        first = await post(c, "/persons", person("p1"), key="k-1")
+        again = await post(c, "/persons", person("p1"), key="k-1")
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+        other = await post(c, "/persons", person("p2"), key="k-1")
+        assert other.status_code == 409 and other.json()["field"] == "headers.idempotency-key"
+        dup = await post(c, "/persons", person("p1"))
+        assert dup.status_code == 409 and dup.json()["field"] == "person_id"
+    events = await intake.events()
+    assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == ["p1"]
+
+
+async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnderTest) -> None:
+    ids = await household_with_case(intake)
+    close = {"case_id": ids["case"], "outcome": "housing_autonomy", "closed_on": "2026-06-01"}
+    async with intake.client("coop-carso") as trieste_partner:  # a Trieste partner on a Torino case
+        r = await post(trieste_partner, "/cases/closures", close)
+        assert r.status_code == 403 and r.json()["field"] == "case_id" and "trieste" in r.json()["reason"]
+    async with intake.client("coop-borgo") as other_partner:  # same city, case assigned to someone else
+        r = await post(other_partner, "/cases/closures", close)
+        assert r.status_code == 403 and "another partner" in r.json()["reason"]
+    async with intake.client("staff-trieste") as trieste_staff:
+        assert (await trieste_staff.get(f"/cases/{ids['case']}")).status_code == 403
+    async with intake.client("coordination") as national:
+        r = await national.get(f"/cases/{ids['case']}")
+        assert r.status_code == 403 and "read-only" in r.json()["reason"]
+        assert (await post(national, "/persons", person("p9"))).status_code == 403
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get(f"/cases/{ids['case']}")).json()["partner"] == "coop-aurora"
+    async with intake.client("coop-aurora") as owner:
+        r = await post(owner, "/cases/closures", close)
+        assert r.status_code == 201, r.text
+        again = await post(owner, "/cases/closures", close)
+        assert again.status_code == 409 and "closed" in again.json()["reason"]
+    assert [e.case_id for e in await intake.events() if isinstance(e, ev.CaseClosed)] == ["c-1"]
+
+
+async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> None:
+    ids = await household_with_case(intake)
+    async with intake.client("coop-aurora") as c:
+        steps = [
+            (
+                "/referrals",
+                {
+                    "referral_id": "r-1",
+                    "household_id": "h-1",
+                    "source": "reception_exit",
+                    "referrer": "sai-torino",
+                    "received_on": "2026-01-10",
+                },
+            ),
+            (
+                "/cases/assessments",
+                {
+                    "case_id": "c-1",
+                    "vulnerabilities": ["woman_social_emergency"],
+                    "housing_situation": "reception_project",
+                    "monthly_income_cents": 45000,
+                    "employment_status": "unemployed",
+                    "assessed_on": "2026-01-20",
+                },
+            ),
+            (
+                "/cases/plans",
+                {
+                    "case_id": "c-1",
+                    "plan_id": "plan-1",
+                    "objectives": ["housing_autonomy", "job"],
+                    "agreed_on": "2026-01-25",
+                },
+            ),
+            (
+                "/cases/plans/objectives",
+                {"case_id": "c-1", "plan_id": "plan-1", "objective": "job", "status": "achieved", "on": "2026-04-01"},
+            ),
+            (
+                "/employment",
+                {"person_id": "p-amina", "case_id": "c-1", "status": "employed_fixed_term", "as_of": "2026-04-01"},
+            ),
+            (
+                "/households/members",
+                {
+                    "household_id": "h-1",
+                    "person_id": "p-baby",
+                    "change": "joined",
+                    "reason": "birth",
+                    "on": "2026-05-01",
+                },
+            ),
+        ]
+        assert (await post(c, "/persons", person("p-baby", birth="2026-05-01", sex="male"))).status_code == 201
+        for path, body in steps:
+            r = await post(c, path, body)
+            assert r.status_code == 201, (path, r.text)
+        r = await post(
+            c,
+            "/cases/plans/objectives",
+            {"case_id": "c-1", "plan_id": "plan-1", "objective": "nope", "status": "achieved", "on": "2026-04-01"},
+        )
+        assert r.status_code == 422 and r.json()["field"] == "objective"
+    types = [type(e).__name__ for e in await intake.events(want=10)]
+    for name in (
+        "PersonRegistered",
+        "HouseholdFormed",
+        "CaseOpened",
+        "ReferralReceived",
+        "NeedsAssessed",
+        "IndividualPlanAgreed",
+        "PlanObjectiveUpdated",
+        "EmploymentRecorded",
+        "HouseholdMemberJoined",
+    ):
+        assert name in types, name
+    opened = next(e for e in await intake.events() if isinstance(e, ev.CaseOpened))
+    assert opened.city == "torino" and opened.partner == "coop-aurora" and opened.household_id == ids["household"]
+
+
+async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTest) -> None:
+    async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
+        assert (await post(a, "/persons", person("a-1", identity=AMINA))).status_code == 201
+        r = await post(b, "/persons", person("b-7", identity={**AMINA, "phone": "+39 347 0000000"}))
+        assert r.status_code == 201 and r.json()["same_as"] == "a-1"
+        # Same name and birth date, no fiscal code: a likely match, flagged for review.
+        r = await post(b, "/persons", person("b-8", identity={"given_name": "AMINA", "family_name": "okonkwo"}))
+        assert r.json()["possible_duplicates"] == ["a-1"]
+    async with intake.client("staff-torino") as staff:
+        flags = (await staff.get("/duplicates")).json()
+        assert [(f["person_id"], f["candidate_person_id"]) for f in flags] == [("b-8", "a-1")]
+        assert (await post(staff, "/persons/a-1/merge", {"merged_person_id": "b-8"})).status_code == 201
+        assert (await staff.get("/duplicates")).json() == []
+        assert (await staff.get("/persons/b-8")).json()["person_id"] == "a-1"
+    async with intake.client("coop-aurora") as a:
+        r = await post(a, "/persons/a-1/merge", {"merged_person_id": "b-7"})
+        assert r.status_code == 403 and "staff" in r.json()["reason"]
+    merges = {
+        (e.surviving_person_id, e.merged_person_id) for e in await intake.events() if isinstance(e, ev.PersonsMerged)
+    }
+    assert merges == {("a-1", "b-7"), ("a-1", "b-8")}
+
+
+async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest) -> None:
+    await household_with_case(intake)
+    async with intake.client("coop-aurora") as c:
+        r = await c.get("/persons/p-amina")
+        assert r.status_code == 403 and "consented" in r.json()["reason"]
+        body = {"person_id": "p-amina", "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-15"}
+        assert (await post(c, "/consents", body)).status_code == 201
+        assert (await c.get("/persons/p-amina")).json()["identity"]["given_name"] == "Amina"
+    async with intake.client("coop-borgo") as other:  # consent is for partners serving the person, not all
+        r = await other.get("/persons/p-amina")
+        assert r.status_code == 403 and "no case" in r.json()["reason"]
+
+
+async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest) -> None:
+    await household_with_case(intake)
+    async with intake.client("staff-torino") as staff:
+        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
+        assert r.status_code == 403 and "consented" in r.json()["reason"]
+        consent = {"person_id": "p-amina", "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-20"}
+        assert (await post(staff, "/consents", consent)).status_code == 201
+        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-carso", "on": "2026-02-01"})
+        assert r.status_code == 403 and "trieste" in r.json()["reason"]
+        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
+        assert r.status_code == 201, r.text
+    async with intake.client("coop-aurora") as former:
+        assert (await former.get("/cases/c-1")).status_code == 403
+
+
+async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: IntakeUnderTest) -> None:
+    await household_with_case(intake)
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get("/persons/p-amina")).json()["identity"]["family_name"] == "Okonkwo"
+        r = await staff.post("/persons/p-amina/erasure")
+        assert r.status_code == 200, r.text
+        after = (await staff.get("/persons/p-amina")).json()
+        assert after["erased"] is True and after["identity"] == {}
+        assert (await staff.post("/persons/p-amina/erasure")).status_code == 409
+    async with intake.client("coop-aurora") as c:
+        r = await c.patch("/persons/p-amina", json={"identity": {"phone": "+39 000 0000"}})
+        assert r.status_code == 409 and "erased" in r.json()["reason"]
+    events = await intake.events()
+    registered = next(e for e in events if isinstance(e, ev.PersonRegistered) and e.person_id == "p-amina")
+    assert any(isinstance(e, ev.PersonErased) and e.person_id == "p-amina" for e in events)
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select wrapped from person_keys where kid = 'p-amina'") is None
+    # The event still replays (counts stay) but its identity cannot be opened any more.
+    assert registered.birth_date.isoformat() == "1990-05-01" and registered.identity.given_name is not None
