@@ -55,12 +55,12 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             if key_id not in private_keys:
                 key = await credentials.inbound_private_key(conn, master, key_id)
                 if key is None:
-                    raise ContractError(f"data.identity.{field}.kid", "unknown intake key id")
+                    raise ContractError(f"identity.{field}.kid", "unknown intake key id")
                 private_keys[key_id] = key
             try:
                 opened[field] = pii.open_from(private_keys[key_id], sealed, field)
             except ValueError as exc:
-                raise ContractError(f"data.identity.{field}", str(exc)) from None
+                raise ContractError(f"identity.{field}", str(exc)) from None
         return opened
 
     async def register(intake: Intake, ctx: Context, e: inbound.PersonRegistrationSubmitted) -> dict[str, Any]:
@@ -85,7 +85,12 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             actor = await repository.actor(conn, env.partner or "")
             assert actor is not None and runtime.keys is not None  # verified above
             ctx = Context(actor, datetime.now(UTC).date(), cause=env)
-            await use_case(Intake(conn, runtime.keys, fiscal_secret), ctx, event)
+            try:
+                await use_case(Intake(conn, runtime.keys, fiscal_secret), ctx, event)
+            except ContractError as err:  # name fields as partners see them: inside the event's data
+                if err.field and not err.field.startswith("data."):
+                    err.field = f"data.{err.field}"
+                raise
 
         return handle
 

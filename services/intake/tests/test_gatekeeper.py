@@ -1,0 +1,184 @@
+"""The partner gatekeeper against real Kafka and PostgreSQL: partners send signed events (SDK or raw JSON);
+accepted ones become canonical intake events, refused ones are answered with the field and the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from lgnet_shared import signing
+from lgnet_shared.events import intake as ev
+from lgnet_shared.events import partner as inbound
+from lgnet_shared.events.intake import InboundRejected
+from lgnet_shared.topics import physical
+
+if TYPE_CHECKING:
+    from conftest import IntakeUnderTest
+
+pytestmark = pytest.mark.integration
+
+
+def registration(pid: str, client: Any, *, fiscal_code: str | None = None) -> inbound.PersonRegistrationSubmitted:
+    identity = {"given_name": client.seal("given_name", "Yusuf"), "family_name": client.seal("family_name", "Haddad")}
+    if fiscal_code:
+        identity["fiscal_code"] = client.seal("fiscal_code", fiscal_code)
+    return inbound.PersonRegistrationSubmitted(
+        person_id=pid, birth_date=date(1985, 3, 12), sex="male", nationality="SY",
+        identity=inbound.PartnerIdentity(**identity))
+
+
+async def rejections(intake: IntakeUnderTest, partner: str, want: int) -> list[InboundRejected]:
+    got: list[InboundRejected] = []
+    async with intake.partner(partner, "torino") as client:
+        async for rejection in client.rejections(timeout=15):
+            got.append(rejection)
+            if len(got) >= want:
+                break
+    return got
+
+
+async def wait_rows(intake: IntakeUnderTest, sql: str, want: int) -> None:
+    for _ in range(150):
+        async with intake.pool.acquire() as conn:
+            if await conn.fetchval(sql) >= want:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{sql} did not reach {want}")
+
+
+async def test_a_refused_registration_refuses_what_depends_on_it(intake: IntakeUnderTest) -> None:
+    async with intake.partner("coop-aurora", "torino") as client:
+        person = await client.emit(registration("y-1", client, fiscal_code="HDDYSF85C12Z240X"))
+        household = await client.emit(inbound.HouseholdFormationSubmitted(
+            household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]))
+        case = await client.emit(inbound.CaseOpeningSubmitted(
+            case_id="case-1", household_id="hh-1", action_area="taking_charge", channel="mobile_unit",
+            opened_on=date(2026, 2, 1)))
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 3)}
+    assert (answers[person.id].kind, answers[person.id].field) == ("invalid", "data.identity.fiscal_code")
+    assert "check character" in answers[person.id].reason
+    assert (answers[household.id].kind, answers[household.id].field) == ("not_found", "data.member_ids.0")
+    assert (answers[case.id].kind, answers[case.id].field) == ("not_found", "data.household_id")
+    assert answers[case.id].inbound_type == "lgnet.partner.case_opening_submitted"
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons") == 0
+    assert await intake.events(want=0, timeout=3) == []
+
+
+async def test_accepted_registration_household_and_case(intake: IntakeUnderTest) -> None:
+    async with intake.partner("coop-aurora", "torino") as client:
+        for e in (registration("y-1", client),
+                  inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1",
+                                                      member_ids=["y-1"]),
+                  inbound.CaseOpeningSubmitted(case_id="case-1", household_id="hh-1", action_area="taking_charge",
+                                               channel="mobile_unit", opened_on=date(2026, 2, 1))):
+            await client.emit(e)
+    await wait_rows(intake, "select count(*) from cases", 1)
+    events = await intake.events(want=3)
+    registered = next(e for e in events if isinstance(e, ev.PersonRegistered))
+    assert registered.person_id == "y-1" and registered.third_country is True
+    assert registered.identity.given_name is not None and registered.identity.given_name.kid == "y-1"  # re-sealed
+    case = next(e for e in events if isinstance(e, ev.CaseOpened))
+    assert case.partner == "coop-aurora" and case.channel == "mobile_unit" and case.city == "torino"
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get("/persons/y-1")).json()["identity"]["family_name"] == "Haddad"
+
+
+async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(intake: IntakeUnderTest) -> None:
+    topic = physical("partner.inbound", intake.prefix)
+    aurora_key = intake.signing_keys["coop-aurora"]
+    async with intake.partner("coop-aurora", "torino") as client:
+        ok = await client.emit(registration("y-1", client))
+        await wait_rows(intake, "select count(*) from persons", 1)
+        # Out of order: closing a case that was never opened.
+        closing = await client.emit(inbound.CaseClosureSubmitted(case_id="never-opened", outcome="dropped_out",
+                                                                 closed_on=date(2026, 3, 1)))
+        # Invalid data: a birth date that is not a date.
+        bad = client.envelope(registration("y-2", client))
+        bad = bad.model_copy(update={"data": {**bad.data, "birth_date": "12/03/1985"}})
+        # Claims Trieste while the partner works in Torino.
+        elsewhere = client.envelope(registration("y-3", client)).model_copy(update={"city": "trieste"})
+        # Unknown type.
+        unknown = client.envelope(registration("y-4", client)).model_copy(update={"type": "lgnet.partner.nonsense"})
+    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    await producer.start()
+    try:
+        for env in (bad, elsewhere, unknown):
+            value, headers = env.to_structured()
+            headers.append(signing.sign(aurora_key, "coop-aurora-key", value, headers))
+            await producer.send_and_wait(topic, value, key=env.key, headers=headers)
+        not_json = b"{oops"
+        await producer.send_and_wait(topic, not_json, key=b"x",
+                                     headers=[signing.sign(aurora_key, "coop-aurora-key", not_json, [])])
+        # Tampered: signed, then changed.
+        value, headers = client.envelope(registration("y-5", client)).to_structured()
+        sig = signing.sign(aurora_key, "coop-aurora-key", value, headers)
+        await producer.send_and_wait(topic, value.replace(b"y-5", b"y-6"), key=b"y-6", headers=[*headers, sig])
+    finally:
+        await producer.stop()
+    answers = await rejections(intake, "coop-aurora", 6)
+    by_id = {a.inbound_event_id: a for a in answers}
+    assert (by_id[closing.id].kind, by_id[closing.id].field) == ("not_found", "data.case_id")
+    assert (by_id[bad.id].kind, by_id[bad.id].field) == ("invalid_data", "data.birth_date")
+    assert (by_id[elsewhere.id].kind, by_id[elsewhere.id].field) == ("forbidden", "city")
+    assert (by_id[unknown.id].kind, by_id[unknown.id].field) == ("unknown_type", "type")
+    assert {a.kind for a in answers} >= {"not_json", "unauthenticated"}
+    assert ok.id not in by_id
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(person_id) from persons") == ["y-1"]
+        assert await conn.fetchval("select count(*) from cases") == 0
+
+
+async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
+    stranger = Ed25519PrivateKey.generate()
+    async with intake.partner("coop-aurora", "torino") as real:
+        env = real.envelope(registration("z-1", real)).model_copy(update={"partner": "coop-ghost"})
+    value, headers = env.to_structured()
+    headers.append(signing.sign(stranger, "coop-ghost-key", value, headers))
+    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+    finally:
+        await producer.stop()
+    records = []
+    for _ in range(60):
+        records = await intake.raw_records("partner.rejections")
+        if records:
+            break
+        await asyncio.sleep(0.25)
+    answer = json.loads(records[0].value)
+    assert records[0].key == b"coop-ghost"
+    assert answer["data"]["kind"] == "unauthenticated" and answer["data"]["inbound_event_id"] == env.id
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons") == 0
+
+
+async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest) -> None:
+    async with intake.partner("coop-aurora", "torino") as client:
+        env = client.envelope(registration("y-1", client))
+    value, headers = env.to_structured()
+    headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    await producer.start()
+    try:
+        for _ in range(3):
+            await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key,
+                                         headers=headers)
+    finally:
+        await producer.stop()
+    await wait_rows(intake, "select count(*) from inbox where outcome = 'processed'", 1)
+    await asyncio.sleep(2)
+    events = await intake.events()
+    assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == ["y-1"]
+    assert await rejections_count(intake) == 0
+
+
+async def rejections_count(intake: IntakeUnderTest) -> int:
+    return len(await intake.raw_records("partner.rejections"))

@@ -1,0 +1,308 @@
+"""`lgnet-deadletters`: list the dead-letter topic and re-drive dead letters to where they came from.
+
+A re-drive publishes the original value and key to the original topic (original headers, minus `dlq.*`, plus
+`dlq.redriven.from`) and, in the same Kafka transaction, a marker on the dead-letter topic naming the dead letter,
+so `list` shows it as re-driven and a second re-drive is refused unless forced. Consumers dedupe by event id
+(inbox), so a forced or repeated re-drive still has at most one effect. Record values are never printed: they may
+hold sealed personal data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
+
+from lgnet_shared.deadletter import (
+    H_ATTEMPTS,
+    H_CONSUMER,
+    H_FAILED_AT,
+    H_FIELD,
+    H_KIND,
+    H_MESSAGE,
+    H_OFFSET,
+    H_PARTITION,
+    H_REDRIVEN,
+    H_TOPIC,
+    H_TYPE,
+)
+from lgnet_shared.topics import TOPICS, physical
+
+H_REDRIVEN_TO, H_REDRIVEN_AT = "dlq.redriven.to", "dlq.redriven.at"  # on markers only: where and when
+Headers = tuple[tuple[str, bytes], ...]
+
+
+class DeadLetterError(Exception):
+    """Kafka-side failure (topic missing, timeout): exit 1."""
+
+
+class SelectorError(Exception):
+    """A selector names no dead letter, or one already re-driven: exit 2."""
+
+
+@dataclass
+class DeadLetter:
+    topic: str  # the dead-letter topic
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    redrives: list[str] = field(default_factory=list)  # where each re-drive went ("<topic>:<p>:<o>")
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    def header(self, name: str) -> str:
+        return next((v.decode("utf-8", "replace") for k, v in self.headers if k == name and v is not None), "")
+
+    @property
+    def consumer(self) -> str:
+        return self.header(H_CONSUMER)
+
+    @property
+    def original_topic(self) -> str:
+        return self.header(H_TOPIC)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the value (and key), which may carry personal data."""
+        return {
+            "partition": self.partition,
+            "offset": self.offset,
+            "failed_at": self.header(H_FAILED_AT),
+            "consumer": self.consumer,
+            "kind": self.header(H_KIND),
+            "error_type": self.header(H_TYPE),
+            "field": self.header(H_FIELD),
+            "message": self.header(H_MESSAGE),
+            "attempts": int(self.header(H_ATTEMPTS) or 0),
+            "original": {
+                "topic": self.original_topic,
+                "partition": int(self.header(H_PARTITION) or -1),
+                "offset": int(self.header(H_OFFSET) or -1),
+            },
+            "size_bytes": len(self.value or b""),
+            "status": "redriven" if self.redrives else "pending",
+            "redriven_to": self.redrives,
+        }
+
+
+async def read_dead_letters(bootstrap: str, prefix: str = "", timeout_s: float = 60) -> list[DeadLetter]:
+    """The whole dead-letter topic, from the beginning to the end offsets seen at start; markers applied."""
+    topic = physical("deadletter", prefix)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            raise DeadLetterError(f"topic {topic} does not exist (wrong --topic-prefix?)")
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        letters: list[DeadLetter] = []
+        markers: list[tuple[str, str]] = []
+        remaining = set(tps)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while remaining:
+            remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
+            if not remaining:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise DeadLetterError(f"timed out reading {topic} after {timeout_s:.0f}s")
+            batch = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.offset >= end[tp]:
+                        continue
+                    headers = tuple(r.headers or ())
+                    letter = DeadLetter(topic, r.partition, r.offset, r.key, r.value, headers)
+                    if letter.header(H_REDRIVEN) and not letter.header(H_TOPIC):
+                        markers.append((letter.header(H_REDRIVEN), letter.header(H_REDRIVEN_TO)))
+                    else:
+                        letters.append(letter)
+    finally:
+        await consumer.stop()
+    by_ref = {d.ref: d for d in letters}
+    for ref, to in markers:
+        if ref in by_ref:
+            by_ref[ref].redrives.append(to or "?")
+    return sorted(letters, key=lambda d: (d.partition, d.offset))
+
+
+def matches_topic(letter: DeadLetter, wanted: str, prefix: str) -> bool:
+    """`wanted` may be the physical name or the logical one ('intake.events')."""
+    return letter.original_topic in {wanted, physical(wanted, prefix) if wanted in TOPICS else wanted}
+
+
+def select(
+    letters: Sequence[DeadLetter],
+    selectors: Sequence[str] = (),
+    all_of_consumer: str | None = None,
+    force: bool = False,
+) -> list[DeadLetter]:
+    """Resolve selectors; explicit ones already re-driven are refused, a consumer's are skipped, unless forced."""
+    by_position = {d.position: d for d in letters}
+    chosen: list[DeadLetter] = []
+    for sel in selectors:
+        parts = sel.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise SelectorError(f"bad selector {sel!r}: expected <partition>:<offset>, e.g. 0:17")
+        letter = by_position.get(f"{int(parts[0])}:{int(parts[1])}")
+        if letter is None:
+            raise SelectorError(f"no dead letter at {sel} (a redrive marker, or never there)")
+        if letter.redrives and not force:
+            raise SelectorError(f"{sel} was already re-driven (to {', '.join(letter.redrives)}); use --force")
+        chosen.append(letter)
+    if all_of_consumer is not None:
+        mine = [d for d in letters if d.consumer == all_of_consumer]
+        if not mine:
+            raise SelectorError(f"no dead letters of consumer {all_of_consumer!r}")
+        chosen += [d for d in mine if force or not d.redrives]
+    unique = {d.position: d for d in chosen}
+    return sorted(unique.values(), key=lambda d: (d.partition, d.offset))
+
+
+def redriven_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    own = [(k, v) for k, v in letter.headers if not k.startswith("dlq.")]
+    return [*own, (H_REDRIVEN, letter.ref.encode())]
+
+
+async def redrive(
+    bootstrap: str,
+    prefix: str,
+    selectors: Sequence[str] = (),
+    *,
+    all_of_consumer: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> list[DeadLetter]:
+    """Re-publish the selected dead letters; returns them (with `redrives` updated unless dry_run)."""
+    chosen = select(await read_dead_letters(bootstrap, prefix), selectors, all_of_consumer, force)
+    if dry_run or not chosen:
+        return chosen
+    # One transaction per run: every re-drive lands together with its marker, or none does.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"lgnet-deadletters-{uuid.uuid4()}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            for letter in chosen:
+                if not letter.original_topic:
+                    raise DeadLetterError(f"{letter.position} has no {H_TOPIC} header: cannot re-drive")
+                sent = await (
+                    await producer.send(
+                        letter.original_topic, value=letter.value, key=letter.key, headers=redriven_headers(letter)
+                    )
+                )
+                to = f"{sent.topic}:{sent.partition}:{sent.offset}"
+                marker = [
+                    (H_REDRIVEN, letter.ref.encode()),
+                    (H_REDRIVEN_TO, to.encode()),
+                    (H_REDRIVEN_AT, datetime.now(UTC).isoformat().encode()),
+                ]
+                await producer.send(letter.topic, value=b"", key=letter.key, headers=marker)
+                letter.redrives.append(to)
+    finally:
+        await producer.stop()
+    return chosen
+
+
+def _line(d: DeadLetter) -> str:
+    s = d.summary()
+    o = s["original"]
+    message = s["message"] if len(s["message"]) <= 60 else s["message"][:57] + "..."
+    return (
+        f"{d.position}\t{s['failed_at']}\t{s['consumer']}\t{s['kind']}\t{s['error_type']}\t{s['field'] or '-'}"
+        f"\t{message!r}\tfrom {o['topic']}:{o['partition']}:{o['offset']}\t{s['size_bytes']}B\t{s['status']}"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lgnet-deadletters", description="List and re-drive LgNet dead letters.")
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), help="Kafka bootstrap servers")
+    p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""), help="topic name prefix")
+    sub = p.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="list dead letters (never their values)")
+    ls.add_argument("--consumer", help="only this consumer group, e.g. intake.gatekeeper")
+    ls.add_argument("--kind", help="only this error kind, e.g. invalid_data or processing")
+    ls.add_argument("--original-topic", help="only dead letters from this topic (logical or physical name)")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+    rd = sub.add_parser("redrive", help="re-publish dead letters to their original topic")
+    rd.add_argument("selectors", nargs="*", metavar="PARTITION:OFFSET", help="dead letters to re-drive")
+    rd.add_argument("--all-of-consumer", metavar="CONSUMER", help="every not yet re-driven one of this consumer")
+    rd.add_argument("--dry-run", action="store_true", help="show what would be re-driven, publish nothing")
+    rd.add_argument("--force", action="store_true", help="re-drive even if already re-driven")
+    return p
+
+
+async def _run(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        letters = await read_dead_letters(args.bootstrap, args.topic_prefix)
+        for d in letters:
+            if args.consumer and d.consumer != args.consumer:
+                continue
+            if args.kind and d.header(H_KIND) != args.kind:
+                continue
+            if args.original_topic and not matches_topic(d, args.original_topic, args.topic_prefix):
+                continue
+            print(json.dumps(d.summary()) if args.json else _line(d))
+        return 0
+    chosen = await redrive(
+        args.bootstrap,
+        args.topic_prefix,
+        args.selectors,
+        all_of_consumer=args.all_of_consumer,
+        force=args.force,
+        dry_run=args.dry_run,
+    )
+    verb = "would re-drive" if args.dry_run else "re-drove"
+    for d in chosen:
+        target = d.original_topic if args.dry_run else d.redrives[-1]
+        print(f"{verb} {d.position} ({d.consumer}, {d.header(H_KIND)}) to {target}")
+    if not chosen:
+        print("nothing to re-drive")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on usage errors and --help; callers get the code instead
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command == "redrive" and not args.selectors and args.all_of_consumer is None:
+        parser.error_code = 2
+        print("lgnet-deadletters: error: redrive needs PARTITION:OFFSET selectors or --all-of-consumer", file=sys.stderr)
+        return 2
+    if not args.bootstrap:
+        print("lgnet-deadletters: error: no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_run(args))
+    except SelectorError as exc:
+        print(f"lgnet-deadletters: error: {exc}", file=sys.stderr)
+        return 2
+    except (DeadLetterError, KafkaError, OSError) as exc:
+        print(f"lgnet-deadletters: kafka error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
