@@ -69,7 +69,7 @@ async def test_trace_continues_from_producer_to_consumer(database_url: str, pg_s
 
     pool = await db.create_pool(database_url, pg_schema)
     try:
-        await db.migrate(pool, [MIGRATION, outbox.MIGRATION, pii.MIGRATION])
+        await db.migrate(pool, [MIGRATION, *outbox.MIGRATIONS, pii.MIGRATION])
         consumer = Consumer(
             "housing.test",
             pool,

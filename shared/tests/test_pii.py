@@ -73,7 +73,7 @@ async def test_no_plaintext_identifier_on_any_topic_and_erasure_shreds(
     await ensure_topics(kafka_bootstrap, topic_prefix)
     pool = await db.create_pool(database_url, pg_schema)
     keys = pii.KeyStore(os.urandom(32))
-    await db.migrate(pool, [outbox.MIGRATION, pii.MIGRATION])
+    await db.migrate(pool, [*outbox.MIGRATIONS, pii.MIGRATION])
     relay = outbox.OutboxRelay(pool, kafka_bootstrap, topic_prefix=topic_prefix)
     await relay.start()
     intake_private, intake_public = pii.hpke_keypair()

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from lgnet_shared import signing
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as inbound
@@ -29,8 +28,12 @@ def registration(pid: str, client: Any, *, fiscal_code: str | None = None) -> in
     if fiscal_code:
         identity["fiscal_code"] = client.seal("fiscal_code", fiscal_code)
     return inbound.PersonRegistrationSubmitted(
-        person_id=pid, birth_date=date(1985, 3, 12), sex="male", nationality="SY",
-        identity=inbound.PartnerIdentity(**identity))
+        person_id=pid,
+        birth_date=date(1985, 3, 12),
+        sex="male",
+        nationality="SY",
+        identity=inbound.PartnerIdentity(**identity),
+    )
 
 
 async def rejections(intake: IntakeUnderTest, partner: str, want: int) -> list[InboundRejected]:
@@ -55,11 +58,18 @@ async def wait_rows(intake: IntakeUnderTest, sql: str, want: int) -> None:
 async def test_a_refused_registration_refuses_what_depends_on_it(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as client:
         person = await client.emit(registration("y-1", client, fiscal_code="HDDYSF85C12Z240X"))
-        household = await client.emit(inbound.HouseholdFormationSubmitted(
-            household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]))
-        case = await client.emit(inbound.CaseOpeningSubmitted(
-            case_id="case-1", household_id="hh-1", action_area="taking_charge", channel="mobile_unit",
-            opened_on=date(2026, 2, 1)))
+        household = await client.emit(
+            inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"])
+        )
+        case = await client.emit(
+            inbound.CaseOpeningSubmitted(
+                case_id="case-1",
+                household_id="hh-1",
+                action_area="taking_charge",
+                channel="mobile_unit",
+                opened_on=date(2026, 2, 1),
+            )
+        )
     answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 3)}
     assert (answers[person.id].kind, answers[person.id].field) == ("invalid", "data.identity.fiscal_code")
     assert "check character" in answers[person.id].reason
@@ -73,11 +83,17 @@ async def test_a_refused_registration_refuses_what_depends_on_it(intake: IntakeU
 
 async def test_accepted_registration_household_and_case(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as client:
-        for e in (registration("y-1", client),
-                  inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1",
-                                                      member_ids=["y-1"]),
-                  inbound.CaseOpeningSubmitted(case_id="case-1", household_id="hh-1", action_area="taking_charge",
-                                               channel="mobile_unit", opened_on=date(2026, 2, 1))):
+        for e in (
+            registration("y-1", client),
+            inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]),
+            inbound.CaseOpeningSubmitted(
+                case_id="case-1",
+                household_id="hh-1",
+                action_area="taking_charge",
+                channel="mobile_unit",
+                opened_on=date(2026, 2, 1),
+            ),
+        ):
             await client.emit(e)
     await wait_rows(intake, "select count(*) from cases", 1)
     events = await intake.events(want=3)
@@ -97,8 +113,9 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         ok = await client.emit(registration("y-1", client))
         await wait_rows(intake, "select count(*) from persons", 1)
         # Out of order: closing a case that was never opened.
-        closing = await client.emit(inbound.CaseClosureSubmitted(case_id="never-opened", outcome="dropped_out",
-                                                                 closed_on=date(2026, 3, 1)))
+        closing = await client.emit(
+            inbound.CaseClosureSubmitted(case_id="never-opened", outcome="dropped_out", closed_on=date(2026, 3, 1))
+        )
         # Invalid data: a birth date that is not a date.
         bad = client.envelope(registration("y-2", client))
         bad = bad.model_copy(update={"data": {**bad.data, "birth_date": "12/03/1985"}})
@@ -114,8 +131,9 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
             headers.append(signing.sign(aurora_key, "coop-aurora-key", value, headers))
             await producer.send_and_wait(topic, value, key=env.key, headers=headers)
         not_json = b"{oops"
-        await producer.send_and_wait(topic, not_json, key=b"x",
-                                     headers=[signing.sign(aurora_key, "coop-aurora-key", not_json, [])])
+        await producer.send_and_wait(
+            topic, not_json, key=b"x", headers=[signing.sign(aurora_key, "coop-aurora-key", not_json, [])]
+        )
         # Tampered: signed, then changed.
         value, headers = client.envelope(registration("y-5", client)).to_structured()
         sig = signing.sign(aurora_key, "coop-aurora-key", value, headers)
@@ -169,8 +187,9 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
     await producer.start()
     try:
         for _ in range(3):
-            await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key,
-                                         headers=headers)
+            await producer.send_and_wait(
+                physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers
+            )
     finally:
         await producer.stop()
     await wait_rows(intake, "select count(*) from inbox where outcome = 'processed'", 1)

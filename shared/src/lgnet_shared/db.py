@@ -14,7 +14,7 @@ Pool = Any  # asyncpg.Pool; typed loosely because asyncpg ships no type informat
 Conn = Any  # asyncpg.Connection
 
 
-async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 20) -> Pool:
     """A pool whose connections see only `schema` (created if missing) on their search path."""
     conn = await asyncpg.connect(url)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 import uuid
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
@@ -91,11 +93,11 @@ class DeadLetter:
             "error_type": self.header(H_TYPE),
             "field": self.header(H_FIELD),
             "message": self.header(H_MESSAGE),
-            "attempts": int(self.header(H_ATTEMPTS) or 0),
+            "attempts": _int(self.header(H_ATTEMPTS)),
             "original": {
                 "topic": self.original_topic,
-                "partition": int(self.header(H_PARTITION) or -1),
-                "offset": int(self.header(H_OFFSET) or -1),
+                "partition": _int(self.header(H_PARTITION)),
+                "offset": _int(self.header(H_OFFSET)),
             },
             "size_bytes": len(self.value or b""),
             "status": "redriven" if self.redrives else "pending",
@@ -103,17 +105,30 @@ class DeadLetter:
         }
 
 
+def _int(text: str) -> int | None:
+    return int(text) if text.lstrip("-").isdigit() else None  # headers of a foreign producer may be anything
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """From the cluster itself: a consumer's cached metadata may not know a topic created a moment ago."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():  # checked first: describing a missing topic may create it
+            raise DeadLetterError(f"topic {topic} does not exist (wrong --topic-prefix?)")
+        [described] = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in described["partitions"])
+    finally:
+        await admin.close()
+
+
 async def read_dead_letters(bootstrap: str, prefix: str = "", timeout_s: float = 60) -> list[DeadLetter]:
     """The whole dead-letter topic, from the beginning to the end offsets seen at start; markers applied."""
     topic = physical("deadletter", prefix)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
-        if topic not in await consumer.topics():
-            raise DeadLetterError(f"topic {topic} does not exist (wrong --topic-prefix?)")
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
@@ -206,10 +221,9 @@ async def redrive(
             for letter in chosen:
                 if not letter.original_topic:
                     raise DeadLetterError(f"{letter.position} has no {H_TOPIC} header: cannot re-drive")
+                headers = redriven_headers(letter)
                 sent = await (
-                    await producer.send(
-                        letter.original_topic, value=letter.value, key=letter.key, headers=redriven_headers(letter)
-                    )
+                    await producer.send(letter.original_topic, value=letter.value, key=letter.key, headers=headers)
                 )
                 to = f"{sent.topic}:{sent.partition}:{sent.offset}"
                 marker = [
@@ -236,8 +250,9 @@ def _line(d: DeadLetter) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lgnet-deadletters", description="List and re-drive LgNet dead letters.")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), help="Kafka bootstrap servers")
-    p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""), help="topic name prefix")
+    env = os.environ
+    p.add_argument("--bootstrap", default=env.get("KAFKA_BOOTSTRAP_SERVERS"), help="Kafka bootstrap servers")
+    p.add_argument("--topic-prefix", default=env.get("LGNET_TOPIC_PREFIX", ""), help="topic name prefix")
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="list dead letters (never their values)")
     ls.add_argument("--consumer", help="only this consumer group, e.g. intake.gatekeeper")
@@ -288,20 +303,25 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits on usage errors and --help; callers get the code instead
         return exc.code if isinstance(exc.code, int) else 2
     if args.command == "redrive" and not args.selectors and args.all_of_consumer is None:
-        parser.error_code = 2
-        print("lgnet-deadletters: error: redrive needs PARTITION:OFFSET selectors or --all-of-consumer", file=sys.stderr)
-        return 2
+        return _fail("redrive needs PARTITION:OFFSET selectors or --all-of-consumer", 2)
     if not args.bootstrap:
-        print("lgnet-deadletters: error: no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
-        return 2
+        return _fail("no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS", 2)
+    if not logging.getLogger().handlers:  # run as a command: our one-line errors, not aiokafka's retry chatter
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(_run(args))
     except SelectorError as exc:
-        print(f"lgnet-deadletters: error: {exc}", file=sys.stderr)
-        return 2
-    except (DeadLetterError, KafkaError, OSError) as exc:
-        print(f"lgnet-deadletters: kafka error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
+        return _fail(str(exc), 2)
+    except DeadLetterError as exc:
+        return _fail(str(exc), 1)
+    except (KafkaError, OSError) as exc:
+        name, text = type(exc).__name__, str(exc)
+        return _fail(f"kafka: {text if text.startswith(name) else f'{name}: {text}'}", 1)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"lgnet-deadletters: error: {message}".splitlines()[0], file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

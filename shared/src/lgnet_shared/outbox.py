@@ -24,9 +24,10 @@ from lgnet_shared.topics import physical
 log = logging.getLogger(__name__)
 CHANNEL = "lgnet_outbox"
 
-MIGRATION = (
-    "lgnet-outbox-1",
-    """
+MIGRATIONS = [
+    (
+        "lgnet-outbox-1",
+        """
     create table if not exists outbox (
         seq bigserial primary key,
         event_id text not null unique,
@@ -37,7 +38,21 @@ MIGRATION = (
         created_at timestamptz not null default now()
     )
     """,
-)
+    ),
+    (
+        "lgnet-outbox-2",
+        """
+    -- Wake the relay when a transaction that staged events commits (PostgreSQL folds duplicate
+    -- notifications of one transaction into one), without a round trip per append.
+    create or replace function outbox_notify() returns trigger language plpgsql as $$
+    begin
+        perform pg_notify('lgnet_outbox', current_schema());
+        return null;
+    end $$;
+    create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
+    """,
+    ),
+]
 
 
 def topic_of(env: Envelope) -> str:
@@ -59,7 +74,6 @@ async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
             "insert into outbox (event_id, topic, key, value, headers) values ($1, $2, $3, $4, $5::jsonb)",
             rows,
         )
-        await conn.execute("select pg_notify($1, current_schema())", CHANNEL)
     return len(rows)
 
 

@@ -70,18 +70,17 @@ class KeyStore:
 
     async def key(self, conn: Conn, kid: str, *, create: bool = False) -> bytes | None:
         """The person's key; None once erased (or never created and not asked to create)."""
-        row = await conn.fetchrow("select wrapped, erased_at from person_keys where kid = $1", kid)
-        if row is not None:
-            return None if row["wrapped"] is None else aes_key_unwrap(self._kek, row["wrapped"])
-        if not create:
-            return None
-        key = AESGCM.generate_key(bit_length=256)
-        await conn.execute(
-            "insert into person_keys (kid, wrapped) values ($1, $2) on conflict (kid) do nothing",
-            kid,
-            aes_key_wrap(self._kek, key),
-        )
-        return await self.key(conn, kid)  # another transaction may have won the race
+        if create:
+            new = AESGCM.generate_key(bit_length=256)
+            created = await conn.fetchval(
+                "insert into person_keys (kid, wrapped) values ($1, $2) on conflict (kid) do nothing returning true",
+                kid,
+                aes_key_wrap(self._kek, new),
+            )
+            if created:
+                return new
+        row = await conn.fetchrow("select wrapped from person_keys where kid = $1", kid)
+        return None if row is None or row["wrapped"] is None else aes_key_unwrap(self._kek, row["wrapped"])
 
     async def erase(self, conn: Conn, kid: str) -> bool:
         """Destroy the key (crypto-shredding). True if a live key existed."""
@@ -94,10 +93,16 @@ class KeyStore:
         return bool(status.endswith(" 1"))
 
     async def seal(self, conn: Conn, kid: str, field: str, plaintext: str) -> Sealed:
+        return (await self.seal_all(conn, kid, {field: plaintext}))[field]
+
+    async def seal_all(self, conn: Conn, kid: str, fields: dict[str, str]) -> dict[str, Sealed]:
+        """Seal several fields of one person with one key lookup."""
+        if not fields:
+            return {}
         key = await self.key(conn, kid, create=True)
         if key is None:
             raise PermissionError(f"person {kid} was erased: no new personal data may be stored")
-        return seal_with(key, kid, field, plaintext)
+        return {f: seal_with(key, kid, f, v) for f, v in fields.items()}
 
     async def open(self, conn: Conn, sealed: Sealed, field: str) -> str | None:
         """The plaintext, or None when the person was erased."""

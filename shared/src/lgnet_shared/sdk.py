@@ -69,9 +69,10 @@ class PartnerClient:
             self._producer = None
 
     def envelope(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
-        return to_envelope(
-            event, source=self.source, city=self.city, partner=self.partner, correlationid=correlation_id
-        )
+        """The event in its envelope, keyed by partner: intake processes one partner's events in the order
+        they were sent (a person's registration before the household that names them)."""
+        env = to_envelope(event, source=self.source, city=self.city, partner=self.partner, correlationid=correlation_id)
+        return env.model_copy(update={"partitionkey": self.partner})
 
     async def emit(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection)."""

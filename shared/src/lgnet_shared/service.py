@@ -71,7 +71,7 @@ class Runtime:
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
         await db.migrate(
             self.pool,
-            [outbox.MIGRATION, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, *self.spec.migrations],
+            [*outbox.MIGRATIONS, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, *self.spec.migrations],
         )
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
         self.keys = pii.KeyStore(s.master_key_bytes())

@@ -1,6 +1,19 @@
 """The event catalogue: importing this package registers every event model."""
 
-from lgnet_shared.events import intake, partner
+from lgnet_shared.events import housing, intake, partner, payments, reporting
 from lgnet_shared.events.base import REGISTRY, Event, Sealed, event, event_types, latest, versions
 
-__all__ = ["REGISTRY", "Event", "Sealed", "event", "event_types", "intake", "latest", "partner", "versions"]
+__all__ = [
+    "REGISTRY",
+    "Event",
+    "Sealed",
+    "event",
+    "event_types",
+    "housing",
+    "intake",
+    "latest",
+    "partner",
+    "payments",
+    "reporting",
+    "versions",
+]

@@ -22,6 +22,8 @@ from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.service import ConsumerSpec, Runtime
 
 from lgnet_intake.adapters import credentials, repository
+from lgnet_intake.adapters.cache import TTLCache
+from lgnet_intake.domain.access import Actor
 from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
 
 UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
@@ -31,10 +33,13 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     master = runtime.settings.master_key_bytes() if runtime.settings else b""
     fiscal_secret = pii.derive(master, "fiscal-code-hash") if master else b""
     private_keys: dict[str, X25519PrivateKey] = {}
+    # Partners' keys and actors change rarely; a short cache saves two queries per record.
+    known_keys: TTLCache[tuple[Actor, bytes] | None] = TTLCache(seconds=30)
+    actors: TTLCache[Actor | None] = TTLCache(seconds=30)
 
     async def verify(conn: Conn, record: Record, env: Envelope) -> None:
         key_id = signing.key_id_of(record.headers or ())
-        found = await repository.signing_key(conn, key_id) if key_id else None
+        found = await known_keys.get(key_id, lambda: repository.signing_key(conn, key_id)) if key_id else None
         if found is None:
             field = f"headers.{signing.HEADER}"
             raise Unauthenticated(field, "unknown partner key" if key_id else "missing: records must be signed")
@@ -82,7 +87,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def handler(use_case: UseCase) -> Handler:
         async def handle(conn: Conn, env: Envelope, event: Event) -> None:
-            actor = await repository.actor(conn, env.partner or "")
+            actor = await actors.get(env.partner or "", lambda: repository.actor(conn, env.partner or ""))
             assert actor is not None and runtime.keys is not None  # verified above
             ctx = Context(actor, datetime.now(UTC).date(), cause=env)
             try:

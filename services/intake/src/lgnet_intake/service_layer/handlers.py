@@ -176,7 +176,7 @@ class Intake:
                     field="identity.fiscal_code",
                 )
                 changes["fiscal_code_hash"] = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
-            sealed = {f: await self.keys.seal(self.conn, pid, f, v) for f, v in plain.items()}
+            sealed = await self.keys.seal_all(self.conn, pid, plain)
             changes["identity"] = {**p["identity"], **{f: s.model_dump() for f, s in sealed.items()}}
             event["identity"] = ev.Identity(**sealed)
         if not changes:

@@ -1,0 +1,3 @@
+"""Housing events (DESIGN section 4, "housing"), owned by the housing service."""
+
+from __future__ import annotations

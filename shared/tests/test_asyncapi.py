@@ -1,0 +1,128 @@
+"""AsyncAPI documents generated from code: channels, operations and payloads follow the spec and the catalogue."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lgnet_shared.asyncapi import declared_consumers, document, main
+from lgnet_shared.consumer import handlers_of
+from lgnet_shared.db import Conn
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events import partner as inbound
+from lgnet_shared.events.intake import CaseOpened, HouseholdFormed, InboundRejected, PersonRegistered
+from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
+
+
+async def noop(conn: Conn, env: Envelope, event: Event) -> None:
+    return None
+
+
+def resolve(doc: dict[str, Any], ref: str) -> Any:
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "$ref"] + [r for v in node.values() for r in refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in refs(v)]
+    return []
+
+
+@pytest.fixture
+def housing_doc() -> dict[str, Any]:
+    spec = ServiceSpec(name="housing", default_port=0, produces=["housing.events"])
+    handlers = handlers_of((CaseOpened, noop), (HouseholdFormed, noop))
+    handlers["lgnet.intake.not_a_registered_type"] = noop
+    return document(spec, [ConsumerSpec("matching", ["intake.events"], handlers)])
+
+
+def test_channels_and_operations_follow_the_spec(housing_doc: dict[str, Any]) -> None:
+    doc = housing_doc
+    assert doc["asyncapi"] == "3.0.0" and doc["info"]["title"] == "LgNet housing"
+    assert doc["servers"]["kafka"]["protocol"] == "kafka" and doc["servers"]["kafka"]["host"] == "{bootstrap}"
+    channels = doc["channels"]
+    assert set(channels) == {"housing.events", "intake.events", "deadletter"}
+    assert channels["intake.events"]["address"] == "lgnet.intake.events"
+    assert set(channels["intake.events"]["messages"]) == {
+        "lgnet.intake.case_opened.v1",
+        "lgnet.intake.household_formed.v1",
+    }
+    assert channels["intake.events"]["bindings"]["kafka"]["partitions"] == 6
+    ops = doc["operations"]
+    assert set(ops) == {"send.housing.events", "receive.intake.events.matching", "send.deadletter"}
+    receive = ops["receive.intake.events.matching"]
+    assert receive["action"] == "receive" and receive["channel"] == {"$ref": "#/channels/intake.events"}
+    assert receive["bindings"]["kafka"]["groupId"]["const"] == "housing.matching"
+    assert ops["send.housing.events"]["action"] == "send"
+    for op in ops.values():  # AsyncAPI 3: an operation's messages are its channel's messages
+        channel = op["channel"]["$ref"]
+        assert all(m["$ref"].startswith(channel + "/messages/") for m in op["messages"])
+    for ref in refs(doc):
+        assert resolve(doc, ref) is not None, ref
+
+
+def test_message_payload_is_the_envelope_with_the_model_as_data(housing_doc: dict[str, Any]) -> None:
+    message = housing_doc["components"]["messages"]["lgnet.intake.case_opened.v1"]
+    assert message["contentType"] == "application/cloudevents+json" and message["name"] == CaseOpened.type
+    assert "case_id" in message["bindings"]["kafka"]["key"]["description"]
+    payload = message["payload"]
+    assert set(payload["required"]) >= {"source", "type", "city", "partitionkey", "data"}
+    assert payload["properties"]["type"]["const"] == "lgnet.intake.case_opened"
+    assert payload["properties"]["dataschema"]["const"] == CaseOpened.dataschema()
+    expected = CaseOpened.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = expected.pop("$defs", {})
+    assert payload["properties"]["data"] == expected
+    assert set(nested) <= set(housing_doc["components"]["schemas"])  # e.g. enums, as shared components
+
+
+def test_produced_channels_hold_only_the_services_own_types() -> None:
+    spec = ServiceSpec(name="intake", default_port=0, produces=["intake.events", "partner.rejections"])
+    gatekeeper = ConsumerSpec(
+        "gatekeeper", ["partner.inbound"], handlers_of((inbound.PersonRegistrationSubmitted, noop))
+    )
+    doc = document(spec, [gatekeeper])
+    produced = set(doc["channels"]["intake.events"]["messages"])
+    assert {f"{PersonRegistered.type}.v1", f"{PersonRegistered.type}.v2"} <= produced
+    assert all(m.startswith("lgnet.intake.") for m in produced)
+    assert set(doc["channels"]["partner.rejections"]["messages"]) == {f"{InboundRejected.type}.v1"}
+    assert set(doc["channels"]["partner.inbound"]["messages"]) == {f"{inbound.PersonRegistrationSubmitted.type}.v1"}
+    assert doc["channels"]["partner.inbound"]["tags"][0]["name"] == "partner-facing"
+    assert doc["operations"]["send.partner.rejections"]["action"] == "send"
+    assert doc["operations"]["receive.partner.inbound.gatekeeper"]["action"] == "receive"
+    # Another service writing to intake's topic would publish none of intake's types.
+    other = document(ServiceSpec(name="housing", default_port=0, produces=["intake.events"]), [])
+    assert other["channels"]["intake.events"]["messages"] == {}
+
+
+def test_consumers_needing_a_started_runtime_are_left_out() -> None:
+    def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+        runtime.pool.acquire()  # a started runtime only
+        return []
+
+    spec = ServiceSpec(name="payments", default_port=0, consumers=consumers, produces=["payments.events"])
+    assert declared_consumers(spec) == []
+    doc = document(spec, declared_consumers(spec))
+    assert set(doc["operations"]) == {"send.payments.events"}
+
+
+def test_committed_documents_are_up_to_date(tmp_path: Path) -> None:
+    assert main(["--out", str(DOCS), "--check"]) == 0, "run `python -m lgnet_shared.asyncapi --out docs/asyncapi`"
+    out = tmp_path / "asyncapi"
+    assert main(["--out", str(out), "--check"]) == 1  # missing files
+    shutil.copytree(DOCS, out)
+    assert main(["--out", str(out), "--check"]) == 0
+    stale = out / "housing.json"
+    stale.write_text(stale.read_text().replace("lgnet.housing.events", "lgnet.housing.old"))
+    assert main(["--out", str(out), "--check"]) == 1
+    assert main(["--out", str(out)]) == 0
+    assert (out / "housing.json").read_text() == (DOCS / "housing.json").read_text()

@@ -1,0 +1,180 @@
+"""`lgnet-deadletters` against real Kafka: list dead letters, re-drive them once, refuse what makes no sense."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from lgnet_shared.deadletter import H_REDRIVEN, DeadLetters, Failure
+from lgnet_shared.deadletter_cli import main, partitions_of, read_dead_letters
+from lgnet_shared.topics import ensure_topics, physical
+
+pytestmark = pytest.mark.integration
+
+VALUE_A = b'{"specversion":"1.0","data":{"secret":"sealed-A"}}'
+VALUE_B = b'{"specversion":"1.0","data":{"secret":"sealed-B"}}'
+OWN_HEADERS = [("content-type", b"application/cloudevents+json"), ("traceparent", b"00-abc-def-01")]
+
+
+def record(topic: str, partition: int, offset: int, key: bytes, value: bytes) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(topic, partition, offset, 0, 0, key, value, None, len(key), len(value), OWN_HEADERS)
+
+
+@pytest.fixture
+async def prefix(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[str]:
+    """The prefix's deadletter and intake topics holding two dead letters of intake.gatekeeper."""
+    await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter", "intake.events"])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        dlq = DeadLetters(producer, "intake.gatekeeper", topic_prefix)
+        origin = physical("intake.events", topic_prefix)
+        await dlq.send(
+            record(origin, 2, 17, b"case-A", VALUE_A),
+            Failure("invalid_data", "InvalidEventData", "must be a date", "data.birth_date"),
+        )
+        await dlq.send(record(origin, 0, 5, b"case-B", VALUE_B), Failure("processing", "RuntimeError", "boom", "", 3))
+    finally:
+        await producer.stop()
+    try:
+        yield topic_prefix
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(topic_prefix)])
+        finally:
+            await admin.close()
+
+
+async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = await asyncio.to_thread(main, list(argv))  # main runs its own event loop
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def listed(capsys: pytest.CaptureFixture[str], bootstrap: str, prefix: str) -> dict[int, dict[str, Any]]:
+    """Dead letters as listed with --json, by original offset (17 = A, 5 = B)."""
+    code, out, _ = await cli(capsys, "--bootstrap", bootstrap, "--topic-prefix", prefix, "list", "--json")
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    return {r["original"]["offset"]: r for r in rows}
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        for _ in range(100):
+            if all([await consumer.position(tp) >= end[tp] for tp in tps]):
+                return records
+            batch = await consumer.getmany(timeout_ms=200)
+            records += [r for rs in batch.values() for r in rs]
+        raise AssertionError(f"could not read {topic} to its end")
+    finally:
+        await consumer.stop()
+
+
+async def test_list_shows_origin_and_error_but_never_the_value(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = await listed(capsys, kafka_bootstrap, prefix)
+    assert set(rows) == {17, 5}
+    a, b = rows[17], rows[5]
+    assert a["original"] == {"topic": physical("intake.events", prefix), "partition": 2, "offset": 17}
+    assert (a["consumer"], a["kind"], a["error_type"], a["field"]) == (
+        "intake.gatekeeper",
+        "invalid_data",
+        "InvalidEventData",
+        "data.birth_date",
+    )
+    assert (b["kind"], b["attempts"], b["original"]["partition"]) == ("processing", 3, 0)
+    assert a["size_bytes"] == len(VALUE_A) and a["status"] == b["status"] == "pending"
+
+    args = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "list"]
+    code, text, _ = await cli(capsys, *args)
+    assert code == 0 and len(text.splitlines()) == 2
+    assert "sealed-" not in text and "case-A" not in text
+    code, text, _ = await cli(capsys, *args, "--kind", "processing", "--original-topic", "intake.events")
+    assert code == 0 and len(text.splitlines()) == 1 and "RuntimeError" in text
+    code, text, _ = await cli(capsys, *args, "--consumer", "housing.projector")
+    assert code == 0 and text == ""
+
+
+async def test_redrive_publishes_the_original_once(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    origin = physical("intake.events", prefix)
+    a = (await listed(capsys, kafka_bootstrap, prefix))[17]
+    pos_a = f"{a['partition']}:{a['offset']}"
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "redrive"]
+
+    code, out, _ = await cli(capsys, *base, pos_a, "--dry-run")
+    assert code == 0 and "would re-drive" in out
+    assert await read_topic(kafka_bootstrap, origin) == []
+
+    code, out, err = await cli(capsys, *base, pos_a)
+    assert code == 0, err
+    [again] = await read_topic(kafka_bootstrap, origin)
+    assert (again.key, again.value) == (b"case-A", VALUE_A)
+    headers = list(again.headers)
+    dlq_ref = f"{physical('deadletter', prefix)}:{pos_a}"
+    assert headers == [*OWN_HEADERS, (H_REDRIVEN, dlq_ref.encode())]
+
+    rows = await listed(capsys, kafka_bootstrap, prefix)
+    assert (rows[17]["status"], rows[5]["status"]) == ("redriven", "pending")
+    assert rows[17]["redriven_to"] == [f"{origin}:{again.partition}:{again.offset}"]
+
+    code, _, err = await cli(capsys, *base, pos_a)
+    assert code == 2 and "already re-driven" in err
+    assert len(await read_topic(kafka_bootstrap, origin)) == 1
+
+    # The consumer's remaining dead letters only: A is skipped, B goes.
+    code, out, _ = await cli(capsys, *base, "--all-of-consumer", "intake.gatekeeper")
+    assert code == 0 and out.count("re-drove") == 1
+    assert sorted(r.value for r in await read_topic(kafka_bootstrap, origin)) == sorted([VALUE_A, VALUE_B])
+    letters = await read_dead_letters(kafka_bootstrap, prefix)
+    assert len(letters) == 2 and all(d.redrives for d in letters)
+
+    # Forced: published again (consumers' inboxes make it a no-op), and recorded as a second re-drive.
+    code, _, err = await cli(capsys, *base, pos_a, "--force")
+    assert code == 0, err
+    assert len(await read_topic(kafka_bootstrap, origin)) == 3
+    assert len((await listed(capsys, kafka_bootstrap, prefix))[17]["redriven_to"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["redrive", "0:99999"], "no dead letter at 0:99999"),
+        (["redrive", "zero"], "bad selector"),
+        (["redrive", "--all-of-consumer", "nobody"], "no dead letters of consumer"),
+        (["redrive"], "needs PARTITION:OFFSET"),
+    ],
+)
+async def test_selector_errors_exit_2(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    origin = physical("intake.events", prefix)
+    code, _, err = await cli(capsys, "--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, *argv)
+    assert code == 2 and message in err
+    assert await read_topic(kafka_bootstrap, origin) == []
+
+
+async def test_kafka_problems_exit_1(kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = await cli(capsys, "--bootstrap", kafka_bootstrap, "--topic-prefix", "nosuchprefix.", "list")
+    assert code == 1 and "does not exist" in err and len(err.splitlines()) == 1
+    code, _, err = await cli(capsys, "--bootstrap", "127.0.0.1:1", "list")
+    assert code == 1 and len(err.splitlines()) == 1
