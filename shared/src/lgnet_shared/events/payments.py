@@ -1,3 +1,159 @@
-"""Payments events (DESIGN section 4, "payments"), owned by the payments service."""
+"""Payments events (DESIGN section 4, "payments"), owned by the payments service.
+
+Budgets, contribution requests and their approval, disbursement batches and their outcome, vouchers and money
+tutoring. Amounts are integer euro cents. Bank data (IBAN, beneficiary name) never appears in these events: it
+stays sealed in the payments service and is only decrypted to write the SEPA file.
+"""
 
 from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import Field
+
+from lgnet_shared.events.base import Event, event
+from lgnet_shared.events.types import Cents, Code, Id, PositiveCents
+
+
+class ContributionKind(StrEnum):
+    LEASE_ACTIVATION = "lease_activation"
+    DEPOSIT = "deposit"
+    RENT = "rent"
+    UTILITIES = "utilities"
+    VOUCHER = "voucher"
+
+
+class VoucherKind(StrEnum):
+    BABYSITTING = "babysitting"
+    PUBLIC_TRANSPORT = "public_transport"
+    CLEANING = "cleaning"
+    OTHER = "other"
+
+
+@event("lgnet.payments.budget_allocated", key="budget_line_id")
+class BudgetAllocated(Event):
+    budget_line_id: Id
+    city: Code
+    line: Code = Field(description="Grant budget line: lease_activation, deposit, rent, utilities, voucher_...")
+    amount_cents: PositiveCents
+    on: date
+
+
+@event("lgnet.payments.budget_adjusted", key="budget_line_id")
+class BudgetAdjusted(Event):
+    budget_line_id: Id
+    delta_cents: int = Field(description="Integer euro cents; negative reduces the line")
+    reason: Code
+    on: date
+
+
+@event("lgnet.payments.contribution_requested", key="request_id")
+class ContributionRequested(Event):
+    request_id: Id
+    case_id: Id
+    household_id: Id
+    city: Code
+    kind: ContributionKind
+    budget_line_id: Id
+    amount_cents: PositiveCents
+    lease_id: Id | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    requested_by: Id
+    on: date
+
+
+@event("lgnet.payments.contribution_approved", key="request_id")
+class ContributionApproved(Event):
+    request_id: Id
+    approved_by: Id
+    second_approver: Id | None = None
+    on: date
+
+
+@event("lgnet.payments.contribution_rejected", key="request_id")
+class ContributionRejected(Event):
+    request_id: Id
+    rejected_by: Id
+    reason: Code
+    on: date
+
+
+@event("lgnet.payments.disbursement_batch_created", key="batch_id")
+class DisbursementBatchCreated(Event):
+    batch_id: Id
+    city: Code
+    request_ids: list[Id] = Field(min_length=1)
+    total_cents: Cents
+    message_id: str = Field(min_length=1, max_length=35, description="SEPA pain.001 message id (MsgId)")
+    on: date
+
+
+@event("lgnet.payments.contribution_paid", key="request_id")
+class ContributionPaid(Event):
+    request_id: Id
+    batch_id: Id
+    case_id: Id
+    household_id: Id
+    city: Code
+    kind: ContributionKind
+    budget_line_id: Id
+    amount_cents: PositiveCents
+    paid_on: date
+
+
+@event("lgnet.payments.contribution_payment_failed", key="request_id")
+class ContributionPaymentFailed(Event):
+    request_id: Id
+    batch_id: Id
+    reason: Code = Field(description="Bank reason code, lower case (e.g. ac04 closed account) or 'unknown'")
+    on: date
+
+
+@event("lgnet.payments.voucher_issued", key="voucher_id")
+class VoucherIssued(Event):
+    voucher_id: Id
+    household_id: Id
+    case_id: Id
+    city: Code
+    kind: VoucherKind
+    value_cents: PositiveCents
+    budget_line_id: Id
+    valid_until: date
+    on: date
+
+
+@event("lgnet.payments.voucher_redeemed", key="voucher_id")
+class VoucherRedeemed(Event):
+    voucher_id: Id
+    provider_id: Id
+    amount_cents: PositiveCents
+    on: date
+
+
+@event("lgnet.payments.voucher_expired", key="voucher_id")
+class VoucherExpired(Event):
+    voucher_id: Id
+    remaining_cents: Cents
+    on: date
+
+
+@event("lgnet.payments.provider_reimbursed", key="batch_id")
+class ProviderReimbursed(Event):
+    batch_id: Id
+    provider_id: Id
+    city: Code
+    amount_cents: Cents
+    voucher_ids: list[Id]
+    on: date
+
+
+@event("lgnet.payments.tutoring_session_recorded", key="household_id")
+class TutoringSessionRecorded(Event):
+    session_id: Id
+    household_id: Id
+    case_id: Id
+    city: Code
+    topics: list[Code]
+    on: date
