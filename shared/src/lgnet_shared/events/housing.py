@@ -1,3 +1,193 @@
-"""Housing events (DESIGN section 4, "housing"), owned by the housing service."""
+"""Housing events (DESIGN section 4, "housing"), owned by the housing service.
+
+Matching households to housing opportunities: the catalogue (opportunity listed/updated/withdrawn), the match
+workflow (proposed → accepted/declined → placement started → lease signed → placement ended), holds (parked
+households) and stalled-match reminders. No identifying personal data travels here: households, cases and
+opportunities are referred to by id only.
+"""
 
 from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import Field
+
+from lgnet_shared.events.base import Event, event
+from lgnet_shared.events.types import Cents, Code, Id, Part
+
+
+class HousingKind(StrEnum):
+    PRIVATE_RENTAL = "private_rental"
+    SUB_LEASE = "sub_lease"
+    SOCIAL_HOUSING = "social_housing"
+    SOLIDARITY_COHOUSING = "solidarity_cohousing"
+    HOTEL_ROOM = "hotel_room"
+    NON_HOTEL_ROOM = "non_hotel_room"
+    HOST_FAMILY = "host_family"
+    COLLECTIVE_FACILITY = "collective_facility"
+
+
+class SupportLevel(StrEnum):
+    NONE = "none"
+    LIGHT = "light"
+    SPECIALIST_TEAM = "specialist_team"
+
+
+class DeclinedBy(StrEnum):
+    HOUSEHOLD = "household"
+    PROVIDER = "provider"
+
+
+class LeaseType(StrEnum):
+    LEASE = "lease"
+    SUB_LEASE = "sub_lease"
+
+
+class PlacementEndReason(StrEnum):
+    AUTONOMY_REACHED = "autonomy_reached"
+    MOVED = "moved"
+    DROPPED_OUT = "dropped_out"
+    OTHER = "other"
+
+
+class RuleCheck(Part):
+    """One line of a proposal's explanation: a rule, whether the pair passed it, and why."""
+
+    rule: Code
+    passed: bool
+    detail: str = Field(max_length=500)
+
+
+@event("lgnet.housing.opportunity_listed", key="opportunity_id")
+class OpportunityListed(Event):
+    opportunity_id: Id
+    city: Code
+    partner: Id = Field(description="Partner that owns or manages the opportunity")
+    kind: HousingKind
+    capacity: int = Field(ge=1, description="How many people it can house")
+    bedrooms: int = Field(ge=0)
+    accessible: bool = False
+    monthly_rent_cents: Cents
+    available_from: date
+    available_until: date | None = None
+    support_level: SupportLevel = SupportLevel.NONE
+    restrictions: list[Code] = Field(
+        default_factory=list, description="women_only, families_only, no_minors, ... (see docs/housing.md)"
+    )
+    area: Code | None = None
+    languages: list[str] = Field(default_factory=list, description="Languages spoken by the host/support team")
+
+
+@event("lgnet.housing.opportunity_updated", key="opportunity_id")
+class OpportunityUpdated(Event):
+    """Only the fields present changed; absent (null) fields keep their value."""
+
+    opportunity_id: Id
+    kind: HousingKind | None = None
+    capacity: int | None = Field(default=None, ge=1)
+    bedrooms: int | None = Field(default=None, ge=0)
+    accessible: bool | None = None
+    monthly_rent_cents: Cents | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    support_level: SupportLevel | None = None
+    restrictions: list[Code] | None = None
+    area: Code | None = None
+    languages: list[str] | None = None
+
+
+@event("lgnet.housing.opportunity_withdrawn", key="opportunity_id")
+class OpportunityWithdrawn(Event):
+    opportunity_id: Id
+    reason: Code
+    on: date
+
+
+@event("lgnet.housing.match_proposed", key="household_id")
+class MatchProposed(Event):
+    match_id: Id
+    household_id: Id
+    case_id: Id
+    opportunity_id: Id
+    city: Code
+    score: float = Field(description="Priority-weighted fit the assignment maximised")
+    explanation: list[RuleCheck] = Field(description="Every rule checked for this pair, all passed")
+    score_breakdown: dict[str, float] = Field(description="Score components (see docs/housing.md)")
+    proposed_on: date
+
+
+@event("lgnet.housing.match_accepted", key="household_id")
+class MatchAccepted(Event):
+    match_id: Id
+    household_id: Id
+    opportunity_id: Id
+    on: date
+
+
+@event("lgnet.housing.match_declined", key="household_id")
+class MatchDeclined(Event):
+    match_id: Id
+    household_id: Id
+    opportunity_id: Id
+    by: DeclinedBy
+    reason: Code
+    on: date
+
+
+@event("lgnet.housing.placement_started", key="household_id")
+class PlacementStarted(Event):
+    placement_id: Id
+    match_id: Id
+    household_id: Id
+    case_id: Id
+    opportunity_id: Id
+    city: Code
+    kind: HousingKind
+    started_on: date
+
+
+@event("lgnet.housing.lease_signed", key="household_id")
+class LeaseSigned(Event):
+    lease_id: Id
+    placement_id: Id
+    household_id: Id
+    case_id: Id
+    city: Code
+    lease_type: LeaseType
+    monthly_rent_cents: Cents
+    deposit_cents: Cents
+    start_date: date
+    end_date: date | None = None
+    signed_on: date
+
+
+@event("lgnet.housing.placement_ended", key="household_id")
+class PlacementEnded(Event):
+    placement_id: Id
+    household_id: Id
+    case_id: Id
+    reason: PlacementEndReason
+    ended_on: date
+
+
+@event("lgnet.housing.household_parked", key="household_id")
+class HouseholdParked(Event):
+    household_id: Id
+    reason: Code
+    until: date
+
+
+@event("lgnet.housing.household_unparked", key="household_id")
+class HouseholdUnparked(Event):
+    household_id: Id
+    on: date
+
+
+@event("lgnet.housing.match_stalled", key="household_id")
+class MatchStalled(Event):
+    match_id: Id
+    household_id: Id
+    step: Code = Field(description="Waiting step: proposed (answer), accepted (placement), placement_started (lease)")
+    waiting_days: int = Field(ge=0)
+    on: date
