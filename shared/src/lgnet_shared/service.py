@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import config, consumer, db, http, logs, outbox, pii
+from lgnet_shared import auth, config, consumer, db, http, logs, outbox, pii
 from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.topics import ensure_topics, physical
@@ -71,7 +71,14 @@ class Runtime:
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
         await db.migrate(
             self.pool,
-            [*outbox.MIGRATIONS, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, *self.spec.migrations],
+            [
+                *outbox.MIGRATIONS,
+                consumer.MIGRATION,
+                pii.MIGRATION,
+                http.MIGRATION,
+                auth.MIGRATION,
+                *self.spec.migrations,
+            ],
         )
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
         self.keys = pii.KeyStore(s.master_key_bytes())

@@ -1,47 +1,18 @@
-"""Credentials: actors (partners, staff, national), their API tokens (stored as SHA-256 of a 256-bit random
-secret — high-entropy tokens need no slow password hash), partners' Ed25519 public keys, and intake's own
-HPKE key pair whose private half rests wrapped with the master key."""
+"""Credentials: actors and API tokens (lgnet_shared.auth, as in every service), partners' Ed25519 public keys,
+and intake's own HPKE key pair whose private half rests wrapped with the master key."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lgnet_shared import pii
+from lgnet_shared.auth import add_actor, issue_token, token_hash
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import Conflict
 
-from lgnet_intake.domain.access import Role
-
-TOKEN_PREFIX = "lgn_"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, display_name: str) -> None:
-    if role is not Role.NATIONAL and not city:
-        raise ValueError("partners and staff belong to a city")
-    status = await conn.execute(
-        "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
-        actor_id,
-        role.value,
-        city if role is not Role.NATIONAL else None,
-        display_name,
-    )
-    if status.endswith(" 0"):
-        raise Conflict("actor_id", f"actor {actor_id} already exists")
-
-
-async def issue_token(conn: Conn, actor_id: str) -> str:
-    """A new API token; shown once, only its hash is kept."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute("insert into api_tokens (token_hash, actor_id) values ($1, $2)", token_hash(token), actor_id)
-    return token
+__all__ = ["add_actor", "add_signing_key", "inbound_key", "inbound_private_key", "issue_token", "token_hash"]
 
 
 async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: bytes) -> None:

@@ -17,15 +17,6 @@ Row = dict[str, Any]
 # ---------------------------------------------------------------- actors and credentials
 
 
-async def actor_by_token_hash(conn: Conn, token_hash: str) -> Actor | None:
-    row = await conn.fetchrow(
-        "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
-        " where t.token_hash = $1 and t.revoked_at is null",
-        token_hash,
-    )
-    return Actor(row["actor_id"], Role(row["role"]), row["city"]) if row else None
-
-
 async def signing_key(conn: Conn, key_id: str) -> tuple[Actor, bytes] | None:
     row = await conn.fetchrow(
         "select a.actor_id, a.role, a.city, k.public_key from signing_keys k join actors a using (actor_id)"

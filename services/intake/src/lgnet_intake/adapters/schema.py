@@ -6,7 +6,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "intake-1",
         """
-        create table actors (
+        create table if not exists actors (  -- also lgnet_shared.auth's, applied first
             actor_id text primary key,
             role text not null check (role in ('partner', 'staff', 'national')),
             city text,
@@ -14,7 +14,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             created_at timestamptz not null default now()
         );
         -- API tokens are 256-bit random secrets: stored as SHA-256, never in clear.
-        create table api_tokens (
+        create table if not exists api_tokens (
             token_hash text primary key,
             actor_id text not null references actors,
             created_at timestamptz not null default now(),

@@ -3,38 +3,15 @@
 - A partner acts only in its own city and only on cases assigned to it.
 - Staff act on every case of their city.
 - The national role reads aggregates only: it never reads or changes a case.
+The city-wide rules and the actor model are lgnet_shared.access, the same in every service.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
+from lgnet_shared.access import Actor, Role, may_write_in_city
 from lgnet_shared.errors import Forbidden
 
-
-class Role(StrEnum):
-    PARTNER = "partner"
-    STAFF = "staff"
-    NATIONAL = "national"
-
-
-@dataclass(frozen=True)
-class Actor:
-    id: str
-    role: Role
-    city: str | None  # None only for the national role
-
-    @property
-    def partner(self) -> str | None:
-        return self.id if self.role is Role.PARTNER else None
-
-
-def may_write_in_city(actor: Actor, city: str, field: str = "city") -> None:
-    if actor.role is Role.NATIONAL:
-        raise Forbidden("", "the national role is read-only and sees aggregates only")
-    if actor.city != city:
-        raise Forbidden(field, f"{actor.role.value} of {actor.city} cannot act in {city}")
+__all__ = ["Actor", "Role", "may_act_on_case", "may_read_person", "may_write_in_city"]
 
 
 def may_act_on_case(actor: Actor, case_city: str, case_partner: str, field: str = "case_id") -> None:

@@ -8,15 +8,15 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
-from lgnet_shared.errors import Unauthenticated
+from lgnet_shared.auth import Who
 from lgnet_shared.events import partner as inbound
-from lgnet_shared.http import bearer_token, idempotent
+from lgnet_shared.http import idempotent
 from lgnet_shared.service import Runtime
 
-from lgnet_intake.adapters import credentials, repository
+from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Actor
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Context, Intake
@@ -32,19 +32,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Invalid: names the field and reason"),
     )
 }
-
-
-async def authenticate(request: Request) -> Actor:
-    token = bearer_token(request)
-    runtime: Runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        actor = await repository.actor_by_token_hash(conn, credentials.token_hash(token))
-    if actor is None:
-        raise Unauthenticated("headers.authorization", "unknown or revoked token")
-    return actor
-
-
-Who = Annotated[Actor, Depends(authenticate)]
 
 
 def router(runtime: Runtime) -> APIRouter:

@@ -1,0 +1,62 @@
+"""`lgnet-admin`: provision who may call a service's HTTP API. Each service keeps its own actors and tokens.
+
+    lgnet-admin --schema housing add-actor staff-torino --role staff --city torino --name "Ufficio casa"
+    lgnet-admin --schema housing issue-token staff-torino      # prints the token once; only its hash is kept
+    lgnet-admin --schema housing revoke-tokens staff-torino
+
+DATABASE_URL is read from the environment; --schema defaults to LGNET_DB_SCHEMA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from lgnet_shared import auth, db
+from lgnet_shared.errors import ContractError
+
+
+async def run(args: argparse.Namespace) -> str:
+    pool = await db.create_pool(os.environ["DATABASE_URL"], args.schema)
+    try:
+        await db.migrate(pool, [auth.MIGRATION])
+        async with pool.acquire() as conn:
+            if args.command == "add-actor":
+                await auth.add_actor(conn, args.actor_id, auth.Role(args.role), args.city, args.name or args.actor_id)
+                return f"added {args.role} {args.actor_id} to {args.schema}"
+            if args.command == "issue-token":
+                return await auth.issue_token(conn, args.actor_id)
+            return f"revoked {await auth.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lgnet-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--schema", default=os.environ.get("LGNET_DB_SCHEMA"), help="the service's schema")
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("add-actor")
+    a.add_argument("actor_id")
+    a.add_argument("--role", choices=[r.value for r in auth.Role], required=True)
+    a.add_argument("--city")
+    a.add_argument("--name")
+    sub.add_parser("issue-token").add_argument("actor_id")
+    sub.add_parser("revoke-tokens").add_argument("actor_id")
+    args = parser.parse_args(argv)
+    if not args.schema or "DATABASE_URL" not in os.environ:
+        print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)
+        return 2
+    try:
+        print(asyncio.run(run(args)))
+    except (ContractError, ValueError) as exc:
+        print(f"lgnet-admin: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

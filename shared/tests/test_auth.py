@@ -1,0 +1,55 @@
+"""Actors and API tokens, the same in every service: hashed at rest, revocable, city-scoped rules."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from lgnet_shared import admin, auth, db
+from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
+from lgnet_shared.errors import Conflict, Forbidden
+
+
+def test_city_rules_name_the_field() -> None:
+    torino = Actor("staff-torino", Role.STAFF, "torino")
+    may_write_in_city(torino, "torino")
+    with pytest.raises(Forbidden) as denied:
+        may_write_in_city(torino, "trieste", "opportunity.city")
+    assert denied.value.field == "opportunity.city" and "cannot act in trieste" in denied.value.reason
+    national = Actor("coordination", Role.NATIONAL, None)
+    may_read_city(national, "trieste")
+    with pytest.raises(Forbidden, match="read-only"):
+        may_write_in_city(national, "trieste")
+
+
+async def test_tokens_are_hashed_and_revocable(database_url: str, pg_schema: str) -> None:
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [auth.MIGRATION])
+        async with pool.acquire() as conn:
+            await auth.add_actor(conn, "coop-aurora", Role.PARTNER, "torino", "Aurora")
+            with pytest.raises(Conflict):
+                await auth.add_actor(conn, "coop-aurora", Role.PARTNER, "torino", "Aurora")
+            token = await auth.issue_token(conn, "coop-aurora")
+            stored = await conn.fetchval("select token_hash from api_tokens")
+            assert token not in stored and stored == auth.token_hash(token)
+            assert await auth.actor_by_token(conn, token) == Actor("coop-aurora", Role.PARTNER, "torino")
+            assert await auth.revoke_tokens(conn, "coop-aurora") == 1
+            assert await auth.actor_by_token(conn, token) is None
+    finally:
+        await pool.close()
+
+
+def test_admin_cli_provisions_a_service_schema(
+    database_url: str, pg_schema: str, monkeypatch: Any, capsys: Any
+) -> None:
+    monkeypatch.setitem(os.environ, "DATABASE_URL", database_url)
+    assert (
+        admin.main(["--schema", pg_schema, "add-actor", "staff-trieste", "--role", "staff", "--city", "trieste"]) == 0
+    )
+    assert admin.main(["--schema", pg_schema, "issue-token", "staff-trieste"]) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    assert token.startswith(auth.TOKEN_PREFIX)
+    assert admin.main(["--schema", pg_schema, "add-actor", "x", "--role", "staff"]) == 2  # no city
+    assert "belong to a city" in capsys.readouterr().err
