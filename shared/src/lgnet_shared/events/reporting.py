@@ -1,3 +1,33 @@
-"""Reporting events (DESIGN section 4, "reporting"), owned by the reporting service."""
+"""Reporting events (DESIGN section 4, "reporting"), owned by the reporting service.
+
+A published report is announced with its canonical digest and the log positions it covers, so an auditor can
+replay the log up to those positions and check that the same numbers come out (docs/reporting.md).
+"""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from lgnet_shared.events.base import Event, event
+from lgnet_shared.events.types import Code, Id
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lower-case hex")]
+
+
+@event("lgnet.reporting.report_published", key="report_id")
+class ReportPublished(Event):
+    """A report was published: its canonical JSON hashes to `digest`, computed from the log up to `positions`."""
+
+    report_id: Id
+    report: Code = Field(description="Which report, e.g. city_summary, national")
+    scope: Code = Field(description="City code, or 'national' for the suppressed national aggregate")
+    as_of: date
+    digest: Sha256 = Field(description="SHA-256 hex of the canonical report JSON")
+    positions: dict[str, dict[str, int]] = Field(
+        description="Physical topic -> partition -> next offset covered (offsets below it are in the report)"
+    )
+    published_at: datetime
+    period_from: date | None = Field(default=None, description="Start of the reporting period, when one was asked")
