@@ -48,6 +48,7 @@ down: venv
 	$(INFRA) stop
 
 test: infra
+	$(PY) deploy/local/browser.py ensure
 	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_ARGS)
 
 lint: venv
