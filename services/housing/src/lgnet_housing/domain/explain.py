@@ -1,0 +1,77 @@
+"""Explanations: what a proposal passed and scored, and why a household is not matching."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from lgnet_housing.domain import priority as prio
+from lgnet_housing.domain import rules as r
+from lgnet_housing.domain.model import Household, Opportunity
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str  # a rule name, or: no_open_opportunities, taken_by_others, declined_before, ...
+    detail: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    score: float
+    breakdown: dict[str, float]
+    checks: list[r.Check]
+
+
+def explain(h: Household, o: Opportunity, rules: r.CityRules, today: date) -> Explanation:
+    score, breakdown = prio.score(h, o, rules, today)
+    return Explanation(score, breakdown, r.checks(h, o, rules, today))
+
+
+def why_unmatched(
+    h: Household,
+    opportunities: Sequence[Opportunity],
+    rules: r.CityRules,
+    today: date,
+    *,
+    held_by: Mapping[str, str] | None = None,
+    declined: frozenset[str] = frozenset(),
+) -> list[Reason]:
+    """Reasons over the city's open opportunities. `held_by` maps an opportunity to the household it is
+    proposed to or placed with; `declined` are opportunities declined before for this household."""
+    held_by = dict(held_by or {})
+    if not opportunities:
+        return [Reason("no_open_opportunities", f"no open housing opportunity in {h.city}")]
+    failures: dict[str, list[str]] = {}
+    compatible: list[Opportunity] = []
+    for o in opportunities:
+        failed = [c for c in r.checks(h, o, rules, today) if not c.passed]
+        for c in failed:
+            failures.setdefault(c.rule, []).append(f"{o.opportunity_id}: {c.detail}")
+        if not failed:
+            compatible.append(o)
+    total = len(opportunities)
+    reasons = [
+        Reason(rule, f"{len(items)} of {total} opportunities fail it, e.g. {'; '.join(items[:3])}")
+        for rule, items in sorted(failures.items(), key=lambda kv: -len(kv[1]))
+    ]
+    before = [o.opportunity_id for o in compatible if o.opportunity_id in declined]
+    if before:
+        reasons.append(Reason("declined_before", f"compatible but declined before: {', '.join(before)}"))
+    others = [o.opportunity_id for o in compatible if o.opportunity_id in held_by and o.opportunity_id not in declined]
+    if others:
+        reasons.append(
+            Reason(
+                "taken_by_others",
+                f"{len(others)} compatible opportunity(ies) went to households whose priority-weighted fit "
+                f"made the city-wide total higher: {', '.join(others[:10])}",
+            )
+        )
+    free = [o.opportunity_id for o in compatible if o.opportunity_id not in {*held_by, *declined}]
+    if free:
+        reasons.append(Reason("not_yet_matched", f"compatible and free: {', '.join(free[:10])}; run the matching"))
+    if not compatible:
+        none = f"none of the {total} open opportunities passes every rule"
+        reasons.insert(0, Reason("no_compatible_opportunity", none))
+    return reasons
