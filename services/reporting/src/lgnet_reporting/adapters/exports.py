@@ -1,0 +1,111 @@
+"""Report exports: CSV, XLSX (openpyxl) and PDF (fpdf2), all from the same flat rows, so every format shows
+exactly the JSON's numbers. A hidden (suppressed) cell is shown as "suppressed"."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from fpdf import FPDF
+from openpyxl import Workbook
+
+HEADER = ("indicator", "category", "measure", "value")
+HIDDEN = "suppressed"
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+def rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """indicator, category, measure, value: one row per number of the report."""
+    out: list[tuple[str, str, str, Any]] = []
+
+    def cell(value: Any) -> Any:
+        return HIDDEN if value is None else value
+
+    def walk(indicator: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, dict):
+                    for m, x in v.items():
+                        out.append((indicator, str(k), str(m), cell(x)))
+                else:
+                    category, measure = (str(k), "") if _categories(indicator) else ("", str(k))
+                    out.append((indicator, category, measure, cell(v)))
+        elif isinstance(value, list):
+            for item in value:
+                label = str(item.get("month", ""))
+                for m, x in item.items():
+                    if m != "month":
+                        out.append((indicator, label, m, cell(x)))
+        else:
+            out.append((indicator, "", "", cell(value)))
+
+    for name, value in report["indicators"].items():
+        walk(name, value)
+    for city, value in (report.get("by_city") or {}).items():
+        for m, x in value.items():
+            out.append(("by_city", city, m, cell(x)))
+    return out
+
+
+def _categories(indicator: str) -> bool:
+    """A table of categories (persons by nationality: IT, MA ...) rather than a record of measures."""
+    return "_by_" in indicator or indicator == "case_outcomes"
+
+
+def title(report: dict[str, Any]) -> list[tuple[str, str]]:
+    meta = [("report", report["report"]), ("scope", report["scope"]), ("as_of", report["as_of"])]
+    if report.get("period_from"):
+        meta.append(("period_from", report["period_from"]))
+    if "suppression" in report:
+        meta.append(("suppression_threshold", str(report["suppression"]["threshold"])))
+    return meta
+
+
+def to_csv(report: dict[str, Any]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for k, v in title(report):
+        w.writerow([f"# {k}", v])
+    w.writerow(HEADER)
+    w.writerows(rows(report))
+    return buf.getvalue().encode()
+
+
+def to_xlsx(report: dict[str, Any]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "report"
+    for k, v in title(report):
+        ws.append([k, v])
+    ws.append([])
+    ws.append(list(HEADER))
+    for r in rows(report):
+        ws.append(list(r))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def to_pdf(report: dict[str, Any]) -> bytes:
+    pdf = FPDF(orientation="portrait", format="A4")
+    pdf.set_creation_date(None)  # no timestamp: the same report gives the same file
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 14)
+    pdf.cell(0, 10, f"LgNet report: {report['report']} - {report['scope']}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", size=9)
+    for k, v in title(report):
+        pdf.cell(0, 5, f"{k}: {v}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    with pdf.table(col_widths=(55, 45, 50, 30), text_align=("LEFT", "LEFT", "LEFT", "RIGHT")) as table:
+        table.row(list(HEADER))
+        for r in rows(report):
+            table.row([str(x) for x in r])
+    return bytes(pdf.output())
+
+
+RENDER = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf}

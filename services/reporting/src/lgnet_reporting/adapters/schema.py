@@ -1,0 +1,35 @@
+"""Reporting's PostgreSQL schema: the report tables (domain.projection.TABLES) and the published reports."""
+
+from __future__ import annotations
+
+from lgnet_reporting.domain.projection import TABLES, Table
+
+CONSUMER = "reporting.projections"  # consumer group of the projections (its positions are the reports' positions)
+
+
+def create_table(t: Table) -> str:
+    columns = ", ".join(f"{name} {typ}" + (" not null" if name in t.key else "") for name, typ in t.columns.items())
+    return f"create table if not exists {t.name} ({columns}, primary key ({', '.join(t.key)}))"
+
+
+MIGRATIONS = [
+    ("reporting-1", ";\n".join(create_table(t) for t in TABLES.values())),
+    (
+        "reporting-2",
+        """
+        create table if not exists published_reports (
+            report_id text primary key,
+            report text not null,
+            scope text not null,
+            as_of date not null,
+            period_from date,
+            digest text not null,
+            positions jsonb not null,
+            body bytea not null,
+            published_by text not null,
+            published_at timestamptz not null
+        );
+        create index if not exists cases_city on cases (city);
+        """,
+    ),
+]

@@ -1,0 +1,326 @@
+"""Report computation: every indicator, from the report facts, as of a date and optionally for a period. Pure.
+
+Definitions (docs/reporting.md explains each one):
+- A case is *in scope* when it was opened on or before `as_of` in the scope's city (every city for national), and,
+  for a period [from, to], was still open on `from` (not closed before it). Closures after `as_of` do not count.
+- The *persons* of a case are the members of its household between the case's opening and its close (or
+  `as_of`). A person counts once however many cases, households or registrations they have: merged persons are
+  resolved to the surviving one. Erased persons still count (erasure destroys identity, not facts).
+- Age is taken at the opening of the person's first case in scope: under 18 = minor.
+- Flows (cases opened/closed, placements, leases, payments, vouchers) count events dated in the window:
+  on or before `as_of`, and on or after `from` for a period.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+Row = dict[str, Any]
+Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
+UNKNOWN = "unknown"
+EMPLOYED = ("employed_permanent", "employed_fixed_term", "self_employed")
+MAX_MONTHS = 120  # the monthly series shows at most the last ten years
+
+
+@dataclass(frozen=True)
+class Window:
+    as_of: date
+    period_from: date | None = None
+
+    def __contains__(self, day: date | None) -> bool:
+        return day is not None and day <= self.as_of and (self.period_from is None or day >= self.period_from)
+
+    def closed(self, day: date | None) -> bool:
+        return day is not None and day <= self.as_of
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def canonical_ids(merges: Iterable[Row]) -> dict[str, str]:
+    """merged person -> surviving person, following chains (A merged into B, B into C: A -> C)."""
+    parent = {m["merged_person_id"]: m["surviving_person_id"] for m in merges}
+    resolved: dict[str, str] = {}
+    for start in parent:
+        seen = [start]
+        node = parent[start]
+        while node in parent and node not in seen:
+            seen.append(node)
+            node = parent[node]
+        for s in seen:
+            resolved[s] = node
+    return resolved
+
+
+def _counts(values: Iterable[str]) -> dict[str, int]:
+    return dict(sorted(Counter(values).items()))
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _months(first: date, last: date) -> list[str]:
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out[-MAX_MONTHS:]
+
+
+def _median(values: list[int]) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    mid = len(s) // 2
+    return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+class Population:
+    """Who the cases in scope reached: persons (canonical ids) and households, with their first case."""
+
+    def __init__(self, facts: Facts, cases: list[Row], window: Window) -> None:
+        self.canon = canonical_ids(facts["person_merges"])
+        self.window = window
+        intervals = self._memberships(facts)
+        self.first_case: dict[str, Row] = {}
+        self.cases_of: dict[str, list[Row]] = defaultdict(list)
+        self.members_of_household: dict[str, set[str]] = defaultdict(set)
+        for case in sorted(cases, key=lambda c: (c["opened_on"], c["case_id"])):
+            end = case["closed_on"] if window.closed(case["closed_on"]) else window.as_of
+            for person, spans in intervals.get(case["household_id"], {}).items():
+                if any(start <= end and (stop is None or stop >= case["opened_on"]) for start, stop in spans):
+                    self.first_case.setdefault(person, case)
+                    self.cases_of[person].append(case)
+                    self.members_of_household[case["household_id"]].add(person)
+
+    def canonical(self, person_id: str) -> str:
+        return self.canon.get(person_id, person_id)
+
+    def _memberships(self, facts: Facts) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
+        """household -> person -> membership spans. The initial composition (household formed, or a registration
+        naming the household) has no start date; later joins and departures carry their own date."""
+        events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+        for m in facts["memberships"]:
+            day = date.min if m["change"] == "formed" else m["on_date"]
+            events[(m["household_id"], self.canonical(m["person_id"]))].append((day, 1 if m["change"] == "left" else 0))
+        for p in facts["persons"]:
+            if p["household_id"]:
+                events[(p["household_id"], self.canonical(p["person_id"]))].append((date.min, 0))
+        out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
+        for (household, person), evs in sorted(events.items()):
+            spans: list[tuple[date, date | None]] = []
+            start: date | None = None
+            for day, left in sorted(evs):
+                if not left and start is None:
+                    start = day
+                elif left and start is not None:
+                    spans.append((start, day))
+                    start = None
+            if start is not None:
+                spans.append((start, None))
+            out[household][person] = spans
+        return out
+
+
+def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
+    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+
+    def here(row: Row) -> bool:
+        return city is None or row["city"] == city
+
+    all_cases = [c for c in facts["cases"] if c["opened_on"] is not None and here(c)]
+    cases = [
+        c
+        for c in all_cases
+        if c["opened_on"] <= window.as_of
+        and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
+    ]
+    pop = Population(facts, cases, window)
+    persons = {pop.canonical(p["person_id"]): p for p in sorted(facts["persons"], key=lambda p: p["person_id"])}
+    # The surviving person's own record wins over the merged ones'.
+    for p in facts["persons"]:
+        if pop.canonical(p["person_id"]) == p["person_id"]:
+            persons[p["person_id"]] = p
+
+    ages: Counter[str] = Counter()
+    for person, case in pop.first_case.items():
+        birth = persons.get(person, {}).get("birth_date")
+        ages["age_unknown" if birth is None else "minors" if age_on(birth, case["opened_on"]) < 18 else "adults"] += 1
+    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
+
+    def by_case(attr: str) -> dict[str, int]:
+        return _counts(v for person, cs in pop.cases_of.items() for v in {c[attr] for c in cs})
+
+    def by_person(attr: str) -> dict[str, int]:
+        return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
+
+    case_ids = {c["case_id"] for c in cases}
+    vulnerable: dict[str, set[str]] = defaultdict(set)  # case -> vulnerabilities assessed by as_of
+    for a in facts["assessments"]:
+        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
+            vulnerable[a["case_id"]].update(a["vulnerabilities"] or [])
+    referred: dict[str, set[str]] = defaultdict(set)  # household -> referral sources by as_of
+    for r in facts["referrals"]:
+        if window.closed(r["received_on"]):
+            referred[r["household_id"]].add(r["source"])
+
+    def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
+        return _counts(v for person, cs in pop.cases_of.items() for v in set().union(*(sets[c[key]] for c in cs)))
+
+    opened = [c for c in cases if c["opened_on"] in window]
+    closed = [c for c in cases if c["closed_on"] in window]
+    third = sum(1 for p in pop.first_case if persons.get(p, {}).get("third_country"))
+
+    indicators: dict[str, Any] = {
+        "persons": {"total": len(pop.first_case), **{k: ages[k] for k in ("minors", "adults", "age_unknown")}},
+        "third_country_nationals": third,
+        "households": {
+            "total": len(sizes),
+            "single_person": sum(1 for s in sizes if s == 1),
+            "multi_person": sum(1 for s in sizes if s > 1),
+            "no_known_member": sum(1 for s in sizes if s == 0),
+        },
+        "persons_by_action_area": by_case("action_area"),
+        "persons_by_channel": by_case("channel"),
+        "persons_by_vulnerability": by_sets(vulnerable, "case_id"),
+        "persons_by_nationality": by_person("nationality"),
+        "persons_by_sex": by_person("sex"),
+        "persons_by_referral_source": by_sets(referred, "household_id"),
+        "cases": {
+            "opened": len(opened),
+            "closed": len(closed),
+            "open_at_as_of": sum(1 for c in cases if not window.closed(c["closed_on"])),
+        },
+        "case_outcomes": _counts(c["outcome"] for c in closed),
+        **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
+        **_payments(facts, window, here),
+        "employment": _employment(facts, pop, window),
+        "monthly": _monthly(facts, window, here, cases, pop),
+    }
+    return indicators
+
+
+def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> dict[str, Any]:
+    placements = [p for p in facts["placements"] if p["started_on"] is not None and here(p)]
+    started = [p for p in placements if p["started_on"] in window]
+    ended = [p for p in placements if p["ended_on"] in window]
+    waits = [
+        (p["started_on"] - cases[p["case_id"]]["opened_on"]).days
+        for p in started
+        if p["case_id"] in cases and cases[p["case_id"]]["opened_on"] <= p["started_on"]
+    ]
+    leases = [le for le in facts["leases"] if here(le) and le["signed_on"] in window]
+    return {
+        "placements": {
+            "started": len(started),
+            "ended": len(ended),
+            "active_at_as_of": sum(
+                1 for p in placements if window.closed(p["started_on"]) and not window.closed(p["ended_on"])
+            ),
+        },
+        "placements_by_kind": _counts(p["kind"] for p in started),
+        "placements_ended_by_reason": _counts(p["end_reason"] for p in ended),
+        "leases_by_type": _counts(le["lease_type"] for le in leases),
+        "days_to_placement": {"placements": len(waits), "median": _median(waits)},
+    }
+
+
+def _money(rows: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for key, cents in sorted(rows):
+        cell = out.setdefault(key, {"count": 0, "amount_cents": 0})
+        cell["count"] += 1
+        cell["amount_cents"] += cents
+    return out
+
+
+def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
+    lines = {b["budget_line_id"]: b["line"] for b in facts["budget_lines"]}
+    paid = [
+        c
+        for c in facts["contributions"]
+        if c["paid_on"] is not None and here(c) and c["paid_on"] in window and not window.closed(c["failed_on"])
+    ]
+    failed = [c for c in facts["contributions"] if c["city"] is not None and here(c) and c["failed_on"] in window]
+    vouchers = {v["voucher_id"]: v for v in facts["vouchers"] if v["issued_on"] is not None and here(v)}
+    issued = [v for v in vouchers.values() if v["issued_on"] in window]
+    redeemed = [r for r in facts["voucher_redemptions"] if r["voucher_id"] in vouchers and r["redeemed_on"] in window]
+    expired = [v for v in vouchers.values() if v["expired_on"] in window]
+    return {
+        "contributions_paid": {"count": len(paid), "amount_cents": sum(c["amount_cents"] for c in paid)},
+        "contributions_paid_by_kind": _money((c["kind"], c["amount_cents"]) for c in paid),
+        "contributions_paid_by_budget_line": _money(
+            (lines.get(c["budget_line_id"], UNKNOWN), c["amount_cents"]) for c in paid
+        ),
+        "contribution_payments_failed": len(failed),
+        "vouchers_issued_by_kind": _money((v["kind"], v["value_cents"]) for v in issued),
+        "vouchers_redeemed_by_kind": _money((vouchers[r["voucher_id"]]["kind"], r["amount_cents"]) for r in redeemed),
+        "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
+    }
+
+
+def _employment(facts: Facts, pop: Population, window: Window) -> dict[str, Any]:
+    records: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
+    for e in facts["employment"]:
+        records[pop.canonical(e["person_id"])].append((e["as_of"], e["event_id"], e["status"]))
+    for rs in records.values():
+        rs.sort()
+
+    def status(person: str, day: date) -> str:
+        known = [s for d, _, s in records.get(person, []) if d <= day]
+        return known[-1] if known else UNKNOWN
+
+    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items()}
+    at_close: dict[str, str] = {}
+    for person, cs in pop.cases_of.items():
+        closes = [c["closed_on"] for c in cs if c["closed_on"] in window]
+        if closes:
+            at_close[person] = status(person, max(closes))
+    return {
+        "at_opening": _counts(at_opening.values()),
+        "at_close": _counts(at_close.values()),
+        "persons_closed": len(at_close),
+        "employed_at_opening": sum(1 for s in at_opening.values() if s in EMPLOYED),
+        "employed_at_close": sum(1 for s in at_close.values() if s in EMPLOYED),
+    }
+
+
+def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Population) -> list[dict[str, Any]]:
+    days = [c["opened_on"] for c in cases if c["opened_on"] in window]
+    first = window.period_from or (min(days) if days else window.as_of)
+    fields = ("cases_opened", "new_persons", "placements_started", "paid_cents")
+    counts: dict[str, dict[str, int]] = {m: dict.fromkeys(fields, 0) for m in _months(first, window.as_of)}
+
+    def add(day: date | None, field: str, amount: int = 1) -> None:
+        if day is not None and day in window and (cell := counts.get(_month(day))) is not None:
+            cell[field] += amount
+
+    for day in days:
+        add(day, "cases_opened")
+    for case in pop.first_case.values():
+        add(case["opened_on"], "new_persons")
+    for p in facts["placements"]:
+        if p["started_on"] is not None and here(p):
+            add(p["started_on"], "placements_started")
+    for c in facts["contributions"]:
+        if c["paid_on"] is not None and here(c) and not window.closed(c["failed_on"]):
+            add(c["paid_on"], "paid_cents", c["amount_cents"])
+    return [{"month": m, **cell} for m, cell in counts.items()]
+
+
+def report(kind: str, scope: str, window: Window, indicators: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The report document whose canonical JSON is digested: parameters and numbers, no timestamps."""
+    return {
+        "report": kind,
+        "scope": scope,
+        "as_of": window.as_of.isoformat(),
+        "period_from": window.period_from.isoformat() if window.period_from else None,
+        **extra,
+        "indicators": indicators,
+    }

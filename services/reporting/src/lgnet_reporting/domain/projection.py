@@ -1,0 +1,234 @@
+"""From events to report facts: which rows each event adds or changes in the report tables. Pure.
+
+Every table row is written only by events of one aggregate (one Kafka key, hence one partition), so the order in
+which different partitions are read never changes the result: the live consumer and the auditors' replay, which
+read partitions in different interleavings, build identical tables. Two kinds of write exist:
+- `insert`: the first write of a key wins (facts that never change: a referral, a redemption);
+- `upsert`: the given columns are overwritten (a case opened then closed; a person corrected).
+Dates are the events' own business dates; events without one (registration, household formed, merge) use the
+envelope's time (UTC date). Nothing identifying is kept: ids, dates and codes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events import housing as h
+from lgnet_shared.events import intake as i
+from lgnet_shared.events import payments as p
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, str]  # column -> PostgreSQL type, key columns included, in order
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+
+def _t(name: str, key: tuple[str, ...], **columns: str) -> Table:
+    return Table(name, key, columns)
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        _t("persons", ("person_id",), person_id="text", household_id="text", birth_date="date", sex="text",
+           nationality="text", third_country="boolean", registered_on="date"),
+        _t("person_merges", ("merged_person_id",), merged_person_id="text", surviving_person_id="text",
+           merged_on="date"),
+        _t("person_erasures", ("person_id",), person_id="text", erased_on="date"),
+        _t("households", ("household_id",), household_id="text", city="text", reference_person_id="text",
+           formed_on="date"),
+        _t("memberships", ("event_id", "person_id"), event_id="text", person_id="text", household_id="text",
+           change="text", on_date="date"),
+        _t("referrals", ("referral_id",), referral_id="text", household_id="text", source="text",
+           received_on="date"),
+        _t("assessments", ("event_id",), event_id="text", case_id="text", household_id="text",
+           vulnerabilities="text[]", employment_status="text", housing_situation="text", assessed_on="date"),
+        _t("cases", ("case_id",), case_id="text", household_id="text", city="text", action_area="text",
+           channel="text", partner="text", opened_on="date", closed_on="date", outcome="text"),
+        _t("employment", ("event_id",), event_id="text", person_id="text", case_id="text", status="text",
+           as_of="date"),
+        _t("placements", ("placement_id",), placement_id="text", household_id="text", case_id="text", city="text",
+           kind="text", started_on="date", ended_on="date", end_reason="text"),
+        _t("leases", ("lease_id",), lease_id="text", placement_id="text", household_id="text", case_id="text",
+           city="text", lease_type="text", monthly_rent_cents="bigint", deposit_cents="bigint", signed_on="date"),
+        _t("budget_lines", ("budget_line_id",), budget_line_id="text", city="text", line="text"),
+        _t("contributions", ("request_id",), request_id="text", case_id="text", household_id="text", city="text",
+           kind="text", budget_line_id="text", amount_cents="bigint", paid_on="date", failed_on="date"),
+        _t("vouchers", ("voucher_id",), voucher_id="text", household_id="text", case_id="text", city="text",
+           kind="text", value_cents="bigint", issued_on="date", expired_on="date", remaining_cents="bigint"),
+        _t("voucher_redemptions", ("event_id",), event_id="text", voucher_id="text", amount_cents="bigint",
+           redeemed_on="date"),
+    )
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Write:
+    mode: Literal["insert", "upsert"]
+    table: str
+    row: dict[str, Any]  # key columns and the columns written
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return tuple(self.row[k] for k in TABLES[self.table].key)
+
+
+def _ins(table: str, **row: Any) -> Write:
+    return Write("insert", table, row)
+
+
+def _ups(table: str, **row: Any) -> Write:
+    return Write("upsert", table, row)
+
+
+def event_key(env: Envelope) -> str:
+    """Identity of an event for fact rows keyed by event: the same one the inbox deduplicates on."""
+    return f"{env.source}|{env.id}"
+
+
+def _day(env: Envelope) -> date:
+    return env.time.date()
+
+
+Projector = Callable[[Envelope, Any], list[Write]]
+
+
+def _person_registered(env: Envelope, e: i.PersonRegistered) -> list[Write]:
+    return [
+        _ups("persons", person_id=e.person_id, household_id=e.household_id, birth_date=e.birth_date, sex=e.sex.value,
+             nationality=e.nationality, third_country=e.third_country, registered_on=_day(env))
+    ]  # fmt: skip
+
+
+def _person_updated(env: Envelope, e: i.PersonUpdated) -> list[Write]:
+    changed = {
+        k: (v.value if isinstance(v, i.Sex) else v)
+        for k, v in (("birth_date", e.birth_date), ("sex", e.sex), ("nationality", e.nationality),
+                     ("third_country", e.third_country))
+        if v is not None
+    }  # fmt: skip
+    return [_ups("persons", person_id=e.person_id, **changed)] if changed else []
+
+
+def _household_formed(env: Envelope, e: i.HouseholdFormed) -> list[Write]:
+    k = event_key(env)
+    return [
+        _ups("households", household_id=e.household_id, city=e.city, reference_person_id=e.reference_person_id,
+             formed_on=_day(env)),
+        *(_ins("memberships", event_id=k, person_id=m, household_id=e.household_id, change="formed",
+               on_date=_day(env)) for m in dict.fromkeys([e.reference_person_id, *e.member_ids])),
+    ]  # fmt: skip
+
+
+def _member(change: str) -> Projector:
+    def project(env: Envelope, e: i.HouseholdMemberJoined | i.HouseholdMemberLeft) -> list[Write]:
+        return [_ins("memberships", event_id=event_key(env), person_id=e.person_id, household_id=e.household_id,
+                     change=change, on_date=e.on)]  # fmt: skip
+
+    return project
+
+
+PROJECTORS: dict[str, Projector] = {
+    i.PersonRegistered.type: _person_registered,
+    i.PersonUpdated.type: _person_updated,
+    i.PersonsMerged.type: lambda env, e: [
+        _ins("person_merges", merged_person_id=e.merged_person_id, surviving_person_id=e.surviving_person_id,
+             merged_on=_day(env))
+    ],
+    i.PersonErased.type: lambda env, e: [_ins("person_erasures", person_id=e.person_id, erased_on=e.erased_on)],
+    i.HouseholdFormed.type: _household_formed,
+    i.HouseholdMemberJoined.type: _member("joined"),
+    i.HouseholdMemberLeft.type: _member("left"),
+    i.ReferralReceived.type: lambda env, e: [
+        _ins("referrals", referral_id=e.referral_id, household_id=e.household_id, source=e.source.value,
+             received_on=e.received_on)
+    ],
+    i.NeedsAssessed.type: lambda env, e: [
+        _ins("assessments", event_id=event_key(env), case_id=e.case_id, household_id=e.household_id,
+             vulnerabilities=sorted(set(e.vulnerabilities)), employment_status=e.employment_status.value,
+             housing_situation=e.housing_situation.value, assessed_on=e.assessed_on)
+    ],
+    i.CaseOpened.type: lambda env, e: [
+        _ups("cases", case_id=e.case_id, household_id=e.household_id, city=e.city, action_area=e.action_area.value,
+             channel=e.channel.value, partner=e.partner, opened_on=e.opened_on)
+    ],
+    i.CaseTransferred.type: lambda env, e: [_ups("cases", case_id=e.case_id, partner=e.to_partner)],
+    i.CaseClosed.type: lambda env, e: [
+        _ups("cases", case_id=e.case_id, closed_on=e.closed_on, outcome=e.outcome.value)
+    ],
+    i.EmploymentRecorded.type: lambda env, e: [
+        _ins("employment", event_id=event_key(env), person_id=e.person_id, case_id=e.case_id, status=e.status.value,
+             as_of=e.as_of)
+    ],
+    h.PlacementStarted.type: lambda env, e: [
+        _ups("placements", placement_id=e.placement_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
+             kind=e.kind.value, started_on=e.started_on)
+    ],
+    h.PlacementEnded.type: lambda env, e: [
+        _ups("placements", placement_id=e.placement_id, ended_on=e.ended_on, end_reason=e.reason.value)
+    ],
+    h.LeaseSigned.type: lambda env, e: [
+        _ins("leases", lease_id=e.lease_id, placement_id=e.placement_id, household_id=e.household_id,
+             case_id=e.case_id, city=e.city, lease_type=e.lease_type.value, monthly_rent_cents=e.monthly_rent_cents,
+             deposit_cents=e.deposit_cents, signed_on=e.signed_on)
+    ],
+    p.BudgetAllocated.type: lambda env, e: [
+        _ups("budget_lines", budget_line_id=e.budget_line_id, city=e.city, line=e.line)
+    ],
+    p.ContributionPaid.type: lambda env, e: [
+        _ups("contributions", request_id=e.request_id, case_id=e.case_id, household_id=e.household_id, city=e.city,
+             kind=e.kind.value, budget_line_id=e.budget_line_id, amount_cents=e.amount_cents, paid_on=e.paid_on)
+    ],
+    p.ContributionPaymentFailed.type: lambda env, e: [
+        _ups("contributions", request_id=e.request_id, failed_on=e.on)
+    ],
+    p.VoucherIssued.type: lambda env, e: [
+        _ups("vouchers", voucher_id=e.voucher_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
+             kind=e.kind.value, value_cents=e.value_cents, issued_on=e.on)
+    ],
+    p.VoucherRedeemed.type: lambda env, e: [
+        _ins("voucher_redemptions", event_id=event_key(env), voucher_id=e.voucher_id, amount_cents=e.amount_cents,
+             redeemed_on=e.on)
+    ],
+    p.VoucherExpired.type: lambda env, e: [
+        _ups("vouchers", voucher_id=e.voucher_id, expired_on=e.on, remaining_cents=e.remaining_cents)
+    ],
+}  # fmt: skip
+
+
+def project(env: Envelope, event: Event) -> list[Write]:
+    projector = PROJECTORS.get(env.type)
+    return projector(env, event) if projector else []
+
+
+class Tables:
+    """Report tables held in memory, written exactly as the SQL writes would (the auditors' replay folds the log
+    here, then bulk-loads it)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {name: {} for name in TABLES}
+
+    def apply(self, writes: list[Write]) -> None:
+        for w in writes:
+            rows = self.rows[w.table]
+            key = w.key
+            current = rows.get(key)
+            if current is None:
+                rows[key] = dict(w.row)
+            elif w.mode == "upsert":
+                current.update(w.row)
+
+    def records(self, table: str) -> list[tuple[Any, ...]]:
+        names = TABLES[table].names
+        return [tuple(row.get(c) for c in names) for row in self.rows[table].values()]

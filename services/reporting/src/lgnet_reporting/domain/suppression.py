@@ -1,0 +1,78 @@
+"""Small-cell suppression of the national aggregate. Pure.
+
+Primary: every count cell with 0 < value < threshold is hidden (published as null).
+Secondary (suppression by difference): cells are tied by groups `parts -> total` (minors + adults + unknown =
+persons; the cities' persons = national persons; months' openings = openings ...). A group with exactly one hidden
+cell would let a reader compute it from the others, so another cell of the group is hidden too: the smallest
+non-zero visible part (ties broken by path), or the total when no part is left. This repeats until no group has
+exactly one hidden cell; it only ever hides more, so it ends. Amount cells are linked to their count cells: an
+amount is hidden with its count.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class Group:
+    parts: list[Path]
+    total: Path
+
+
+@dataclass
+class Plan:
+    counts: list[Path] = field(default_factory=list)  # cells primary suppression looks at
+    groups: list[Group] = field(default_factory=list)
+    links: list[tuple[Path, Path]] = field(default_factory=list)  # (count cell, cell hidden with it)
+
+
+def get(doc: Any, path: Path) -> Any:
+    for step in path:
+        doc = doc[step]
+    return doc
+
+
+def _set_null(doc: Any, path: Path) -> None:
+    get(doc, path[:-1])[path[-1]] = None
+
+
+def hidden_cells(doc: Any, plan: Plan, threshold: int) -> set[Path]:
+    values = {p: get(doc, p) for p in {*plan.counts, *(c for g in plan.groups for c in (*g.parts, g.total))}}
+    hidden = {p for p in plan.counts if 0 < values[p] < threshold}
+    changed = True
+    while changed:
+        changed = False
+        for g in plan.groups:
+            members = [*g.parts, g.total]
+            if sum(1 for m in members if m in hidden) != 1:
+                continue
+            candidates = sorted((values[p], str(p), p) for p in g.parts if p not in hidden and values[p] > 0)
+            pick = candidates[0][2] if candidates else g.total if g.total not in hidden else None
+            if pick is None:
+                continue
+            hidden.add(pick)
+            changed = True
+    for count, linked in plan.links:
+        if count in hidden:
+            hidden.add(linked)
+    return hidden
+
+
+def suppress(doc: dict[str, Any], plan: Plan, threshold: int) -> tuple[dict[str, Any], int]:
+    """A copy of `doc` with the hidden cells set to null, and how many cells were hidden."""
+    out = copy.deepcopy(doc)
+    hidden = hidden_cells(doc, plan, threshold)
+    for path in sorted(hidden, key=str):
+        _set_null(out, path)
+    return out, len(hidden)
+
+
+def table_group(prefix: Path, keys: Sequence[str], total: Path, leaf: str | None = None) -> Group:
+    """A group over a {category: count} table (or {category: {leaf: count}})."""
+    return Group([(*prefix, k, leaf) if leaf else (*prefix, k) for k in keys], total)

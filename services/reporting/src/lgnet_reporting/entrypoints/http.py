@@ -1,0 +1,138 @@
+"""Reporting's HTTP API (OpenAPI at /docs). Thin: authenticate, check who may see which scope, compute from a
+consistent snapshot, answer JSON or an export. City staff and partners see their own city's exact numbers (and
+the suppressed national aggregate); the national role sees only the suppressed national aggregate."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from lgnet_shared.auth import Actor, Role, Who
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
+from lgnet_shared.http import idempotent
+from lgnet_shared.service import Runtime
+from pydantic import BaseModel, Field
+
+from lgnet_reporting import settings
+from lgnet_reporting.adapters import exports, store
+from lgnet_reporting.domain import national as reports
+from lgnet_reporting.domain.indicators import Window
+from lgnet_reporting.service_layer.reports import Request as ReportRequest
+from lgnet_reporting.service_layer.reports import compute, publish
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, "content": {"application/problem+json": {}}}
+    for s, d in (
+        (401, "Not authenticated"),
+        (403, "Not allowed for this actor"),
+        (404, "Not found"),
+        (422, "Invalid: names the field and reason"),
+    )
+}
+AsOf = Annotated[date | None, Query(description="Report as of this date (event time); default today (UTC)")]
+From = Annotated[date | None, Query(alias="from", description="Start of the period (inclusive)")]
+To = Annotated[date | None, Query(description="End of the period (inclusive); the report is as of this date")]
+City = Annotated[str | None, Query(description="City of a city_summary; default the actor's city")]
+ReportName = Literal["city_summary", "national"]
+
+
+def window(as_of: date | None, period_from: date | None, to: date | None) -> Window:
+    if as_of is not None and to is not None and as_of != to:
+        raise ContractError("to", "give either as_of or to (a period's report is as of its end)")
+    end = to or as_of or datetime.now(UTC).date()
+    if period_from is not None and period_from > end:
+        raise ContractError("from", f"must not be after {end.isoformat()}")
+    return Window(end, period_from)
+
+
+def scope_of(actor: Actor, report: str, city: str | None) -> str:
+    """Who sees what: the national role only the national aggregate; others their own city (and national)."""
+    if report == reports.NATIONAL:
+        return reports.NATIONAL
+    if actor.role is Role.NATIONAL:
+        raise Forbidden("report", "the national role sees only the suppressed national aggregate")
+    wanted = city or actor.city or ""
+    if wanted != actor.city:
+        raise Forbidden("city", f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
+    return wanted
+
+
+class PublishBody(BaseModel):
+    city: str | None = Field(default=None, description="City of a city_summary; default the actor's city")
+    as_of: date | None = None
+    period_from: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(prefix="/reports", tags=["reporting"], responses=ERRORS)
+
+    async def one(actor: Actor, report: str, city: str | None, w: Window) -> dict[str, Any]:
+        request = ReportRequest(report, scope_of(actor, report, city), w)
+        (done,) = await compute(runtime.pool, [request], settings.min_cell())
+        return {**done.body, "digest": done.digest, "positions": done.positions}
+
+    @api.get("/published", summary="Reports published so far (digest and log positions of each)")
+    async def list_published(actor: Who) -> list[dict[str, Any]]:
+        scopes = [reports.NATIONAL] if actor.role is Role.NATIONAL else [reports.NATIONAL, actor.city or ""]
+        async with runtime.pool.acquire() as conn:
+            return await store.published(conn, scopes)
+
+    @api.get("/published/{report_id}", summary="One published report, with its canonical body")
+    async def get_published(report_id: str, actor: Who) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            found = await store.published_one(conn, report_id)
+        if found is None:
+            raise NotFound("report_id", f"no published report {report_id}")
+        scope_of(actor, found["report"], found["scope"] if found["report"] != reports.NATIONAL else None)
+        return found
+
+    @api.get("/{report}", summary="A report as JSON, with its canonical digest and the log positions it covers")
+    async def get_report(
+        report: ReportName, actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
+    ) -> dict[str, Any]:
+        return await one(actor, report, city, window(as_of, period_from, to))
+
+    @api.get("/{report}/export", summary="A report as CSV, XLSX or PDF (the same numbers as the JSON)")
+    async def export(
+        report: ReportName,
+        actor: Who,
+        format: Annotated[Literal["csv", "xlsx", "pdf"], Query(description="File format")],
+        city: City = None,
+        as_of: AsOf = None,
+        period_from: From = None,
+        to: To = None,
+    ) -> Response:
+        body = await one(actor, report, city, window(as_of, period_from, to))
+        name = f"{report}-{body['scope']}-{body['as_of']}.{format}"
+        return Response(
+            exports.RENDER[format](body),
+            media_type=exports.MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
+        )
+
+    @api.post("/{report}/publish", status_code=201, summary="Publish a report: recorded and announced as an event")
+    async def publish_report(
+        report: ReportName,
+        body: PublishBody,
+        actor: Who,
+        request: Request,
+        key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> JSONResponse:
+        w = window(body.as_of, body.period_from, body.to)
+        scope = scope_of(actor, report, body.city)
+        if report == reports.NATIONAL and actor.role is not Role.NATIONAL:
+            raise Forbidden("report", "only the national role publishes the national aggregate")
+        if actor.role is Role.PARTNER:
+            raise Forbidden("report", "partners read reports; city staff publish them")
+
+        async with runtime.pool.acquire() as conn, conn.transaction():
+
+            async def run() -> dict[str, Any]:
+                return await publish(runtime.pool, conn, ReportRequest(report, scope, w), settings.min_cell(), actor.id)
+
+            return await idempotent(conn, actor.id, key, {"report": report, **body.model_dump(mode="json")}, run)
+
+    return api

@@ -1,0 +1,91 @@
+"""Computing and publishing reports. A report is computed from one consistent snapshot of the report tables and
+the log positions they cover (both read in one repeatable-read transaction), so its digest can be reproduced by
+replaying the log up to exactly those positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lgnet_shared import outbox
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.db import Conn, Pool
+from lgnet_shared.events.reporting import ReportPublished
+from lgnet_shared.ids import new_id
+
+from lgnet_reporting.adapters import store
+from lgnet_reporting.domain import national as reports
+from lgnet_reporting.domain.canonical import canonical_json, digest
+from lgnet_reporting.domain.indicators import Facts, Window
+
+SOURCE = "/lgnet/reporting"
+
+
+@dataclass(frozen=True)
+class Request:
+    report: str  # city_summary or national
+    scope: str  # city code, or "national"
+    window: Window
+
+
+@dataclass(frozen=True)
+class Computed:
+    request: Request
+    body: dict[str, Any]
+    positions: store.Positions
+
+    @property
+    def digest(self) -> str:
+        return digest(self.body)
+
+
+def build(facts: Facts, request: Request, threshold: int) -> dict[str, Any]:
+    if request.report == reports.NATIONAL:
+        return reports.national(facts, request.window, threshold)
+    return reports.city_summary(facts, request.window, request.scope)
+
+
+async def snapshot(conn: Conn) -> tuple[store.Positions, Facts]:
+    """Positions and facts as one consistent snapshot (the consumer commits both together)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await store.positions(conn), await store.load_facts(conn)
+
+
+async def compute(pool: Pool, requests: list[Request], threshold: int) -> list[Computed]:
+    async with pool.acquire() as conn:
+        pos, facts = await snapshot(conn)
+    return [Computed(r, build(facts, r, threshold), pos) for r in requests]
+
+
+async def publish(pool: Pool, conn: Conn, request: Request, threshold: int, actor_id: str) -> dict[str, Any]:
+    """Compute (from a snapshot), then record and announce the report (lgnet.reporting.report_published, via the
+    outbox) in the caller's transaction on `conn`."""
+    (done,) = await compute(pool, [request], threshold)
+    now = datetime.now(UTC)
+    event = ReportPublished(
+        report_id=new_id(),
+        report=request.report,
+        scope=request.scope,
+        as_of=request.window.as_of,
+        period_from=request.window.period_from,
+        digest=done.digest,
+        positions=done.positions,
+        published_at=now,
+    )
+    await store.save_published(
+        conn,
+        report_id=event.report_id,
+        report=event.report,
+        scope=event.scope,
+        as_of=event.as_of,
+        period_from=event.period_from,
+        digest=event.digest,
+        pos=event.positions,
+        body=canonical_json(done.body),
+        published_by=actor_id,
+        published_at=now,
+    )
+    city = request.scope if request.report == reports.CITY_SUMMARY else "national"
+    await outbox.append(conn, [to_envelope(event, source=SOURCE, city=city, time=now)])
+    return event.model_dump(mode="json")
