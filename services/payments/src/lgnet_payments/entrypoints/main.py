@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from lgnet_shared.service import ServiceSpec, run
 
-SPEC = ServiceSpec(name="payments", default_port=8003, produces=["payments.events"])
+from lgnet_payments.adapters.schema import MIGRATIONS
+from lgnet_payments.entrypoints import http
+from lgnet_payments.entrypoints.consumers import consumers
+
+SPEC = ServiceSpec(
+    name="payments",
+    default_port=8003,
+    migrations=MIGRATIONS,
+    consumers=consumers,
+    routers=lambda runtime: [http.router(runtime)],
+    produces=["payments.events"],
+)
 
 
 def main() -> None:

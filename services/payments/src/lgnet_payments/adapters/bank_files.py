@@ -1,0 +1,123 @@
+"""Reading the bank's results: ISO 20022 camt.054 (debit notifications with returns) and the documented CSV.
+
+Files come from outside: XML is parsed with defusedxml (no entities, no external references). See
+docs/payments.md for both formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from xml.etree.ElementTree import Element
+
+from defusedxml import ElementTree as SafeET
+from lgnet_shared.errors import ContractError
+
+from lgnet_payments.domain.reconciliation import BankResult, euros_to_cents, reason_code
+
+CSV_COLUMNS = ("end_to_end_id", "status", "amount", "booking_date", "reason")
+MAX_BYTES = 50 * 1024 * 1024
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _child(el: Element | None, *path: str) -> Element | None:
+    for name in path:
+        if el is None:
+            return None
+        el = next((c for c in el if _local(c.tag) == name), None)
+    return el
+
+
+def _text(el: Element | None, *path: str) -> str | None:
+    found = _child(el, *path)
+    return found.text.strip() if found is not None and found.text else None
+
+
+def _date(text: str | None, field: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise ContractError(field, f"{text!r} is not an ISO date") from None
+
+
+def parse_camt054(data: bytes) -> list[BankResult]:
+    """Every booked transaction with our EndToEndId: returned ones (RtrInf) failed, the others paid.
+    Pending entries (status PDNG) are skipped: the bank has not decided yet."""
+    try:
+        root = SafeET.fromstring(data)
+    except Exception as exc:  # defusedxml raises its own errors for forbidden constructs
+        raise ContractError("file", f"not a readable camt.054 XML document: {type(exc).__name__}") from None
+    if "camt.054" not in root.tag:
+        raise ContractError("file", f"not a camt.054 document (root {root.tag})")
+    results: list[BankResult] = []
+    for n, entry in enumerate(e for e in root.iter() if _local(e.tag) == "Ntry"):
+        status = _text(entry, "Sts") or _text(entry, "Sts", "Cd")
+        if status != "BOOK":
+            continue
+        booked = _date(_text(entry, "BookgDt", "Dt") or _text(entry, "BookgDt", "DtTm"), f"Ntry[{n}].BookgDt")
+        for m, tx in enumerate(t for t in entry.iter() if _local(t.tag) == "TxDtls"):
+            where = f"Ntry[{n}].TxDtls[{m}]"
+            e2e = _text(tx, "Refs", "EndToEndId")
+            if not e2e or e2e == "NOTPROVIDED":
+                raise ContractError(f"{where}.Refs.EndToEndId", "missing: cannot tell which payment this is")
+            amount = _text(tx, "Amt") or _text(tx, "AmtDtls", "TxAmt", "Amt")
+            cents = euros_to_cents(amount, f"{where}.Amt") if amount else None
+            returned = _child(tx, "RtrInf")
+            results.append(
+                BankResult(
+                    end_to_end_id=e2e,
+                    paid=returned is None,
+                    reason=None if returned is None else reason_code(_text(returned, "Rsn", "Cd")) or "unknown",
+                    amount_cents=cents,
+                    booked_on=booked,
+                )
+            )
+    return results
+
+
+def parse_csv(data: bytes) -> list[BankResult]:
+    """The documented CSV: UTF-8, comma separated, a header row with exactly CSV_COLUMNS."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ContractError("file", "not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text))
+    if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
+        raise ContractError("file", f"header must be {','.join(CSV_COLUMNS)}")
+    results = []
+    for n, row in enumerate(reader):
+        where = f"rows[{n}]"
+        if None in row or any(v is None for v in row.values()):
+            raise ContractError(where, f"needs exactly {len(CSV_COLUMNS)} columns")
+        status = row["status"].strip().lower()
+        if status not in ("paid", "failed"):
+            raise ContractError(f"{where}.status", f"{row['status']!r} must be paid or failed")
+        e2e = row["end_to_end_id"].strip()
+        if not e2e:
+            raise ContractError(f"{where}.end_to_end_id", "missing")
+        results.append(
+            BankResult(
+                end_to_end_id=e2e,
+                paid=status == "paid",
+                reason=(reason_code(row["reason"]) or "unknown") if status == "failed" else None,
+                amount_cents=euros_to_cents(row["amount"], f"{where}.amount") if row["amount"].strip() else None,
+                booked_on=_date(row["booking_date"].strip(), f"{where}.booking_date"),
+            )
+        )
+    return results
+
+
+def parse(data: bytes, content_type: str) -> list[BankResult]:
+    if len(data) > MAX_BYTES:
+        raise ContractError("file", f"larger than {MAX_BYTES} bytes")
+    if not data.strip():
+        raise ContractError("file", "empty")
+    if "xml" in content_type or data.lstrip().startswith(b"<"):
+        return parse_camt054(data)
+    return parse_csv(data)

@@ -1,0 +1,308 @@
+"""Payments' state in PostgreSQL: cases, policies, budget lines, requests, batches, payments, vouchers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from lgnet_shared.db import Conn
+
+from lgnet_payments.domain.policy import CityPolicy
+from lgnet_payments.domain.requests import ContributionRequest, RequestStatus
+from lgnet_payments.domain.vouchers import Provider, Voucher
+
+Row = dict[str, Any]
+
+# ------------------------------------------------------------------ cases and households (from intake)
+
+
+async def upsert_case(
+    conn: Conn, case_id: str, household_id: str, city: str, partner: str | None, opened_on: date | None
+) -> None:
+    await conn.execute(
+        "insert into cases (case_id, household_id, city, partner, opened_on) values ($1, $2, $3, $4, $5)"
+        " on conflict (case_id) do update set household_id = excluded.household_id, city = excluded.city,"
+        " partner = coalesce(excluded.partner, cases.partner), opened_on = coalesce(excluded.opened_on,"
+        " cases.opened_on)",
+        case_id,
+        household_id,
+        city,
+        partner,
+        opened_on,
+    )
+
+
+async def close_case(conn: Conn, case_id: str, closed_on: date) -> None:
+    await conn.execute("update cases set closed_on = $2 where case_id = $1", case_id, closed_on)
+
+
+async def upsert_household(conn: Conn, household_id: str, city: str) -> None:
+    await conn.execute(
+        "insert into households values ($1, $2) on conflict (household_id) do update set city = excluded.city",
+        household_id,
+        city,
+    )
+
+
+async def case(conn: Conn, case_id: str) -> Row | None:
+    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
+    return None if row is None else dict(row)
+
+
+# ------------------------------------------------------------------ policies
+
+
+async def policy(conn: Conn, city: str) -> CityPolicy:
+    row = await conn.fetchrow("select * from policies where city = $1", city)
+    if row is None:
+        return CityPolicy(city)
+    fields = CityPolicy.__dataclass_fields__
+    return CityPolicy(**{k: v for k, v in dict(row).items() if k in fields})
+
+
+async def save_policy(conn: Conn, p: CityPolicy, by: str) -> None:
+    await conn.execute(
+        "insert into policies (city, second_approval_threshold_cents, lease_activation_months,"
+        " lease_activation_cap_cents, deposit_cap_cents, debtor_name, debtor_iban, debtor_bic, updated_by)"
+        " values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (city) do update set"
+        " second_approval_threshold_cents = excluded.second_approval_threshold_cents,"
+        " lease_activation_months = excluded.lease_activation_months,"
+        " lease_activation_cap_cents = excluded.lease_activation_cap_cents,"
+        " deposit_cap_cents = excluded.deposit_cap_cents, debtor_name = excluded.debtor_name,"
+        " debtor_iban = excluded.debtor_iban, debtor_bic = excluded.debtor_bic,"
+        " updated_by = excluded.updated_by, updated_at = now()",
+        p.city,
+        p.second_approval_threshold_cents,
+        p.lease_activation_months,
+        p.lease_activation_cap_cents,
+        p.deposit_cap_cents,
+        p.debtor_name,
+        p.debtor_iban,
+        p.debtor_bic,
+        by,
+    )
+
+
+# ------------------------------------------------------------------ budget lines
+
+
+async def budget_line(conn: Conn, budget_line_id: str, *, lock: bool = False) -> Row | None:
+    sql = "select * from budget_lines where budget_line_id = $1" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, budget_line_id)
+    return None if row is None else dict(row)
+
+
+async def budget_line_for(conn: Conn, city: str, line: str) -> Row | None:
+    row = await conn.fetchrow("select * from budget_lines where city = $1 and line = $2", city, line)
+    return None if row is None else dict(row)
+
+
+async def insert_budget_line(conn: Conn, budget_line_id: str, city: str, line: str) -> bool:
+    return bool(
+        await conn.fetchval(
+            "insert into budget_lines (budget_line_id, city, line) values ($1, $2, $3)"
+            " on conflict do nothing returning true",
+            budget_line_id,
+            city,
+            line,
+        )
+    )
+
+
+async def add_allocated(conn: Conn, budget_line_id: str, delta: int) -> None:
+    await conn.execute(
+        "update budget_lines set allocated_cents = allocated_cents + $2 where budget_line_id = $1",
+        budget_line_id,
+        delta,
+    )
+
+
+async def budget_lines(conn: Conn, city: str | None) -> list[Row]:
+    rows = await conn.fetch("select * from budget_lines where $1::text is null or city = $1 order by city, line", city)
+    return [dict(r) for r in rows]
+
+
+# ------------------------------------------------------------------ contribution requests
+
+
+def _request(row: Any) -> ContributionRequest:
+    return ContributionRequest(
+        request_id=row["request_id"],
+        case_id=row["case_id"],
+        household_id=row["household_id"],
+        city=row["city"],
+        kind=row["kind"],
+        budget_line_id=row["budget_line_id"],
+        amount_cents=row["amount_cents"],
+        requested_by=row["requested_by"],
+        status=RequestStatus(row["status"]),
+        first_approver=row["first_approver"],
+    )
+
+
+async def insert_request(conn: Conn, r: Row) -> bool:
+    """False when the request (or the lease's request of that kind) already exists."""
+    cols = list(r)
+    return bool(
+        await conn.fetchval(
+            f"insert into contribution_requests ({', '.join(cols)}) values"
+            f" ({', '.join(f'${i + 1}' for i in range(len(cols)))}) on conflict do nothing returning true",
+            *r.values(),
+        )
+    )
+
+
+async def request(conn: Conn, request_id: str, *, lock: bool = False) -> ContributionRequest | None:
+    sql = "select * from contribution_requests where request_id = $1" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, request_id)
+    return None if row is None else _request(row)
+
+
+async def request_row(conn: Conn, request_id: str) -> Row | None:
+    row = await conn.fetchrow("select * from contribution_requests where request_id = $1", request_id)
+    return None if row is None else dict(row)
+
+
+async def update_request(conn: Conn, request_id: str, **values: Any) -> None:
+    sets = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(values))
+    await conn.execute(f"update contribution_requests set {sets} where request_id = $1", request_id, *values.values())
+
+
+async def requests(conn: Conn, city: str, status: str | None, case_id: str | None) -> list[Row]:
+    rows = await conn.fetch(
+        "select request_id, case_id, household_id, city, kind, budget_line_id, amount_cents, lease_id,"
+        " period_from, period_to, requested_by, requested_on, status, first_approver, approved_by,"
+        " second_approver, rejected_by, reason, beneficiary is not null as has_beneficiary"
+        " from contribution_requests where city = $1 and ($2::text is null or status = $2)"
+        " and ($3::text is null or case_id = $3) order by request_id",
+        city,
+        status,
+        case_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def lock_payable(conn: Conn, city: str, limit: int) -> list[Row]:
+    """Approved requests with bank data, locked for this batch; rows another batch holds are skipped."""
+    rows = await conn.fetch(
+        "select * from contribution_requests where city = $1 and status = 'approved' and beneficiary is not null"
+        " order by request_id limit $2 for update skip locked",
+        city,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+# ------------------------------------------------------------------ batches and payments
+
+
+async def insert_batch(conn: Conn, b: Row) -> None:
+    cols = list(b)
+    await conn.execute(
+        f"insert into batches ({', '.join(cols)}) values ({', '.join(f'${i + 1}' for i in range(len(cols)))})",
+        *b.values(),
+    )
+
+
+async def insert_payments(conn: Conn, rows: list[tuple[str, str, str, int]]) -> None:
+    """(payment_id, request_id, batch_id, amount): the unique index refuses a second live payment."""
+    await conn.executemany(
+        "insert into payments (payment_id, request_id, batch_id, amount_cents, status) values ($1, $2, $3, $4, 'sent')",
+        rows,
+    )
+
+
+async def batch(conn: Conn, batch_id: str) -> Row | None:
+    row = await conn.fetchrow("select * from batches where batch_id = $1", batch_id)
+    return None if row is None else dict(row)
+
+
+async def batch_payments(conn: Conn, batch_id: str) -> list[Row]:
+    rows = await conn.fetch(
+        "select p.*, r.beneficiary, r.kind, r.case_id, r.household_id from payments p"
+        " join contribution_requests r using (request_id) where p.batch_id = $1 order by p.payment_id",
+        batch_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def payment_for_update(conn: Conn, payment_id: str) -> Row | None:
+    row = await conn.fetchrow(
+        "select p.*, r.city, r.kind, r.case_id, r.household_id, r.budget_line_id from payments p"
+        " join contribution_requests r using (request_id) where p.payment_id = $1 for update of p",
+        payment_id,
+    )
+    return None if row is None else dict(row)
+
+
+async def settle_payment(conn: Conn, payment_id: str, status: str, reason: str | None, on: date) -> None:
+    await conn.execute(
+        "update payments set status = $2, reason = $3, settled_on = $4 where payment_id = $1",
+        payment_id,
+        status,
+        reason,
+        on,
+    )
+
+
+# ------------------------------------------------------------------ vouchers and providers
+
+
+async def provider(conn: Conn, provider_id: str) -> Provider | None:
+    row = await conn.fetchrow("select provider_id, city, kinds from providers where provider_id = $1", provider_id)
+    return None if row is None else Provider(row["provider_id"], row["city"], tuple(row["kinds"]))
+
+
+async def insert_provider(conn: Conn, r: Row) -> bool:
+    cols = list(r)
+    return bool(
+        await conn.fetchval(
+            f"insert into providers ({', '.join(cols)}) values"
+            f" ({', '.join(f'${i + 1}' for i in range(len(cols)))}) on conflict do nothing returning true",
+            *r.values(),
+        )
+    )
+
+
+async def insert_voucher(conn: Conn, r: Row) -> None:
+    cols = list(r)
+    await conn.execute(
+        f"insert into vouchers ({', '.join(cols)}) values ({', '.join(f'${i + 1}' for i in range(len(cols)))})",
+        *r.values(),
+    )
+
+
+def _voucher(row: Any) -> Voucher:
+    return Voucher(
+        voucher_id=row["voucher_id"],
+        city=row["city"],
+        kind=row["kind"],
+        value_cents=row["value_cents"],
+        remaining_cents=row["remaining_cents"],
+        valid_until=row["valid_until"],
+        expired=row["expired_on"] is not None,
+    )
+
+
+async def voucher(conn: Conn, voucher_id: str, *, lock: bool = False) -> tuple[Voucher, Row] | None:
+    sql = "select * from vouchers where voucher_id = $1" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, voucher_id)
+    return None if row is None else (_voucher(row), dict(row))
+
+
+async def vouchers(conn: Conn, city: str, household_id: str | None) -> list[Row]:
+    rows = await conn.fetch(
+        "select * from vouchers where city = $1 and ($2::text is null or household_id = $2) order by voucher_id",
+        city,
+        household_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def expirable(conn: Conn, city: str, today: date) -> list[Row]:
+    rows = await conn.fetch(
+        "select * from vouchers where city = $1 and expired_on is null and valid_until < $2 for update skip locked",
+        city,
+        today,
+    )
+    return [dict(r) for r in rows]

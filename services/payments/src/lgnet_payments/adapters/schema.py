@@ -1,0 +1,207 @@
+"""Payments' PostgreSQL schema (its own; no other service reads it). Forward-only migrations.
+
+The invariants hold in the database itself, whatever the application does or however it is interleaved:
+- a budget line never goes below zero: `budget_lines.available_cents >= 0`, and that balance is maintained by a
+  trigger from the ledger's `budget_available` postings (so the ledger and the balance cannot diverge; the row
+  update also serialises concurrent commitments on one line);
+- a contribution is never paid twice: at most one payment per request that has not failed (partial unique
+  index), a ledger transaction is recorded once per (kind, ref);
+- the ledger is append-only (update/delete raise) and every transaction balances (checked at commit).
+"""
+
+from __future__ import annotations
+
+from lgnet_shared import auth
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("payments-0-auth", auth.MIGRATION[1]),  # idempotent (if not exists); the runtime may apply it too
+    (
+        "payments-1",
+        """
+        create table cases (
+            case_id text primary key,
+            household_id text not null,
+            city text not null,
+            partner text,
+            opened_on date,
+            closed_on date
+        );
+        create table households (
+            household_id text primary key,
+            city text not null
+        );
+        create table policies (
+            city text primary key,
+            second_approval_threshold_cents bigint not null check (second_approval_threshold_cents >= 0),
+            lease_activation_months int not null check (lease_activation_months >= 0),
+            lease_activation_cap_cents bigint not null check (lease_activation_cap_cents >= 0),
+            deposit_cap_cents bigint not null check (deposit_cap_cents >= 0),
+            debtor_name text,
+            debtor_iban text,
+            debtor_bic text,
+            updated_by text not null,
+            updated_at timestamptz not null default now()
+        );
+        create table budget_lines (
+            budget_line_id text primary key,
+            city text not null,
+            line text not null,
+            allocated_cents bigint not null default 0 check (allocated_cents >= 0),
+            available_cents bigint not null default 0 check (available_cents >= 0),
+            unique (city, line)
+        );
+        create table contribution_requests (
+            request_id text primary key,
+            case_id text not null,
+            household_id text not null,
+            city text not null,
+            kind text not null,
+            budget_line_id text not null references budget_lines,
+            amount_cents bigint not null check (amount_cents > 0),
+            lease_id text,
+            period_from date,
+            period_to date,
+            requested_by text not null,
+            requested_on date not null,
+            status text not null check (status in ('requested', 'approved', 'rejected', 'batched', 'paid')),
+            first_approver text,
+            approved_by text,
+            second_approver text,
+            rejected_by text,
+            reason text,
+            beneficiary jsonb,  -- {"name": Sealed, "iban": Sealed}: decrypted only to write the SEPA file
+            check (approved_by is null or approved_by <> requested_by),
+            check (second_approver is null or second_approver not in (requested_by, approved_by))
+        );
+        -- A signed lease creates at most one request of each kind, however often the event is delivered.
+        create unique index contribution_requests_lease on contribution_requests (lease_id, kind)
+            where lease_id is not null;
+        create index contribution_requests_status on contribution_requests (city, status);
+        create table batches (
+            batch_id text primary key,
+            city text not null,
+            message_id text not null unique,
+            total_cents bigint not null check (total_cents >= 0),
+            execution_date date not null,
+            created_by text not null,
+            created_on date not null
+        );
+        create table payments (
+            payment_id text primary key,  -- also the SEPA EndToEndId
+            request_id text not null references contribution_requests,
+            batch_id text not null references batches,
+            amount_cents bigint not null check (amount_cents > 0),
+            status text not null check (status in ('sent', 'paid', 'failed')),
+            reason text,
+            settled_on date
+        );
+        -- Never paid twice: one payment per request that has not failed (sent or paid).
+        create unique index payments_once on payments (request_id) where status <> 'failed';
+        create index payments_batch on payments (batch_id);
+
+        create table ledger_transactions (
+            tx_id bigserial primary key,
+            kind text not null,
+            ref text not null,
+            on_date date not null,
+            city text not null,
+            created_at timestamptz not null default now(),
+            unique (kind, ref)
+        );
+        create table ledger_postings (
+            tx_id bigint not null references ledger_transactions,
+            n int not null,
+            account text not null,
+            amount_cents bigint not null check (amount_cents <> 0),
+            budget_line_id text not null references budget_lines,
+            case_id text,
+            household_id text,
+            provider_id text,
+            primary key (tx_id, n)
+        );
+        create index ledger_postings_line on ledger_postings (budget_line_id, account);
+        create index ledger_postings_case on ledger_postings (case_id) where case_id is not null;
+        create index ledger_postings_household on ledger_postings (household_id) where household_id is not null;
+
+        create function ledger_append_only() returns trigger language plpgsql as $$
+        begin
+            raise exception 'the ledger is append-only: % on % refused', tg_op, tg_table_name;
+        end $$;
+        create trigger ledger_transactions_append_only before update or delete on ledger_transactions
+            for each row execute function ledger_append_only();
+        create trigger ledger_postings_append_only before update or delete on ledger_postings
+            for each row execute function ledger_append_only();
+
+        -- Every transaction balances: checked when the inserting transaction commits.
+        create function ledger_balanced() returns trigger language plpgsql as $$
+        declare total bigint;
+        begin
+            select coalesce(sum(amount_cents), 0) into total from ledger_postings where tx_id = new.tx_id;
+            if total <> 0 then
+                raise exception 'ledger transaction % does not balance (%)', new.tx_id, total;
+            end if;
+            return null;
+        end $$;
+        create constraint trigger ledger_postings_balanced after insert on ledger_postings
+            deferrable initially deferred for each row execute function ledger_balanced();
+
+        -- The budget line's balance follows its budget_available postings; the check constraint refuses < 0.
+        create function ledger_budget_available() returns trigger language plpgsql as $$
+        begin
+            if new.account = 'budget_available' then
+                update budget_lines set available_cents = available_cents + new.amount_cents
+                    where budget_line_id = new.budget_line_id;
+            end if;
+            return null;
+        end $$;
+        create trigger ledger_postings_budget after insert on ledger_postings
+            for each row execute function ledger_budget_available();
+
+        create table providers (
+            provider_id text primary key,
+            city text not null,
+            kinds text[] not null,
+            name jsonb not null,  -- Sealed
+            iban jsonb,  -- Sealed
+            registered_by text not null
+        );
+        create table vouchers (
+            voucher_id text primary key,
+            household_id text not null,
+            case_id text not null,
+            city text not null,
+            kind text not null,
+            value_cents bigint not null check (value_cents > 0),
+            remaining_cents bigint not null check (remaining_cents >= 0 and remaining_cents <= value_cents),
+            budget_line_id text not null references budget_lines,
+            valid_until date not null,
+            issued_on date not null,
+            expired_on date
+        );
+        create table voucher_redemptions (
+            redemption_id text primary key,
+            voucher_id text not null references vouchers,
+            provider_id text not null references providers,
+            amount_cents bigint not null check (amount_cents > 0),
+            on_date date not null,
+            reimbursement_id text
+        );
+        create table reimbursements (
+            batch_id text primary key,
+            provider_id text not null references providers,
+            city text not null,
+            amount_cents bigint not null check (amount_cents > 0),
+            on_date date not null
+        );
+        create table tutoring_sessions (
+            session_id text primary key,
+            household_id text not null,
+            case_id text not null,
+            city text not null,
+            topics text[] not null,
+            on_date date not null,
+            recorded_by text not null
+        );
+        """,
+    ),
+]

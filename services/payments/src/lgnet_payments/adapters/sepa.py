@@ -1,0 +1,191 @@
+"""SEPA credit transfers: pain.001.001.03 written with `sepaxml` and validated against the ISO 20022 schema.
+
+The schema is the official pain.001.001.03 XSD that `sepaxml` bundles (its header names iso20022.org as source;
+sha256 below). `sepaxml`'s own validation parses the whole document into `xmlschema`, which refuses documents
+over a million elements and needs ~0.5 ms per transaction; so for large batches we validate the same way with a
+factored proof that is equivalent for this schema (no identity constraints, no wildcards):
+
+1. the document keeps one transaction (CdtTrfTxInf) of each distinct shape (element tags in order, attribute
+   names) and is validated in full by `xmlschema` against the XSD: every shape, header and PmtInf is valid;
+2. every leaf value and attribute of every transaction is checked against its simple type in the same XSD
+   (patterns, lengths, digits, bounds — the facets xmlschema itself applies).
+`validate(..., full=True)` runs plain `xmlschema` validation over everything; tests check both agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import sepaxml
+import xmlschema
+from lgnet_shared.errors import ContractError
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from sepaxml import SepaTransfer
+
+SCHEMA = "pain.001.001.03"
+NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
+XSD = Path(sepaxml.__file__).parent / "schemas" / f"{SCHEMA}.xsd"
+XSD_SHA256 = "ed4be42522e3e35b108b3ad2ebbcc65da987cddbf6cfdc20828cd4fd0d69c51a"
+TX = f"{{{NS}}}CdtTrfTxInf"
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+
+
+class InvalidSepaFile(Exception):
+    """The generated file does not validate against the schema (a bug or an illegal value)."""
+
+
+def normalise_iban(value: str, field: str = "iban") -> str:
+    """The IBAN in electronic form, or a ContractError naming `field` (checksum, country format, bank code)."""
+    try:
+        return str(IBAN(value).compact)
+    except SchwiftyException as exc:
+        raise ContractError(field, f"not a valid IBAN: {exc}") from None
+
+
+def normalise_bic(value: str, field: str = "bic") -> str:
+    try:
+        return str(BIC(value).compact)
+    except SchwiftyException as exc:
+        raise ContractError(field, f"not a valid BIC: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Debtor:
+    name: str
+    iban: str
+    bic: str | None = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    end_to_end_id: str  # the payment id, max 35 characters
+    name: str
+    iban: str
+    amount_cents: int
+    description: str
+
+
+def pain001(
+    message_id: str, debtor: Debtor, execution_date: dt.date, transfers: Iterable[Transfer], *, validated: bool = True
+) -> bytes:
+    """The pain.001.001.03 document of one batch (one PmtInf, batch booking), validated unless told not to."""
+    config: dict[str, Any] = {"name": debtor.name, "IBAN": debtor.iban, "batch": True, "currency": "EUR"}
+    if debtor.bic:
+        config["BIC"] = debtor.bic
+    sepa = SepaTransfer(config, schema=SCHEMA, clean=True)
+    sepa.msg_id = message_id
+    sepa._xml.find("CstmrCdtTrfInitn/GrpHdr/MsgId").text = message_id  # header is built in the constructor
+    for t in transfers:
+        sepa.add_payment(
+            {
+                "name": t.name,
+                "IBAN": t.iban,
+                "amount": t.amount_cents,
+                "execution_date": execution_date,
+                "description": t.description,
+                "endtoend_id": t.end_to_end_id,
+            }
+        )
+    xml: bytes = sepa.export(validate=False)
+    if validated:
+        validate(xml)
+    return xml
+
+
+@cache
+def schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(XSD))
+
+
+def validate(xml: bytes, *, full: bool = False) -> int:
+    """Validate against the pain.001.001.03 XSD; the number of transactions, or InvalidSepaFile."""
+    try:
+        if full:
+            schema().validate(xmlschema.XMLResource(xml, lazy=True))
+            return xml.count(b"<CdtTrfTxInf>") + xml.count(b"<CdtTrfTxInf ")
+        return _validate_factored(ET.fromstring(xml))  # our own output: not untrusted input
+    except xmlschema.XMLSchemaValidationError as exc:
+        raise InvalidSepaFile(f"{exc.path}: {exc.reason}") from None
+    except ET.ParseError as exc:
+        raise InvalidSepaFile(f"not well-formed: {exc}") from None
+
+
+def _shape(tx: ET.Element) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((e.tag, tuple(sorted(e.attrib))) for e in tx.iter())
+
+
+def _validate_factored(root: ET.Element) -> int:
+    transactions: list[ET.Element] = []
+    for pmtinf in list(root.iter(f"{{{NS}}}PmtInf")):
+        shapes: set[Any] = set()
+        kept: list[ET.Element] = []
+        for child in list(pmtinf):
+            if child.tag == TX:
+                transactions.append(child)
+                shape = _shape(child)
+                if shape in shapes:
+                    continue  # same shape as one kept: its values are checked below
+                shapes.add(shape)
+            kept.append(child)
+        pmtinf[:] = kept
+    schema().validate(root)  # header, payment information and one transaction of each shape, in full
+    for tx in transactions:
+        _check_values(tx)
+    return len(transactions)
+
+
+def _check_values(tx: ET.Element, prefix: tuple[str, ...] = ()) -> None:
+    path = (*prefix, tx.tag.rpartition("}")[2])
+    for name, value in tx.attrib.items():
+        if name.startswith(XSI):
+            raise InvalidSepaFile(f"{'/'.join(path)}: xsi attributes are not used in LgNet files")
+        _checker(path, name)(value, "/".join(path) + "@" + name)
+    children = list(tx)
+    if children:
+        for c in children:
+            _check_values(c, path)
+    else:
+        _checker(path, None)(tx.text or "", "/".join(path))
+
+
+Check = Callable[[str, str], None]
+
+
+@cache
+def _checker(path: tuple[str, ...], attribute: str | None) -> Check:
+    """A value check for the element at `path` (from CdtTrfTxInf) built from the XSD's simple type facets."""
+    xpath = "/".join(f"p:{p}" for p in ("Document", "CstmrCdtTrfInitn", "PmtInf", *path))
+    element: Any = schema().find(xpath, {"p": NS})
+    if element is None:
+        raise InvalidSepaFile(f"{'/'.join(path)}: not in the schema")
+    simple: Any
+    if attribute is not None:
+        simple = element.attributes[attribute].type
+    else:
+        simple = element.type.content if element.type.is_complex() else element.type
+    facets: list[Any] = []
+    t: Any = simple
+    while t is not None and hasattr(t, "facets"):
+        facets += [f for k, f in t.facets.items() if f is not None and (k is None or not k.endswith("whiteSpace"))]
+        if t is t.primitive_type:
+            break
+        t = t.base_type
+    primitive = simple.primitive_type
+    is_string = primitive.local_name == "string"
+
+    def check(value: str, where: str) -> None:
+        try:
+            python = value if is_string else primitive.to_python(value)
+            for facet in facets:
+                facet(python if not hasattr(facet, "patterns") else value)
+        except (xmlschema.XMLSchemaValidationError, ValueError, ArithmeticError) as exc:
+            raise InvalidSepaFile(f"{where}: {value!r} is not a valid {simple.local_name}: {exc}") from None
+
+    return check

@@ -1,0 +1,37 @@
+"""The bank's answer about one payment, whatever file it came in (camt.054 or the documented CSV)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from lgnet_shared.errors import ContractError
+
+
+@dataclass(frozen=True)
+class BankResult:
+    end_to_end_id: str  # our payment id, echoed by the bank
+    paid: bool
+    reason: str | None = None  # for failures: the bank's reason code, lower case (ac04, am04, ...)
+    amount_cents: int | None = None
+    booked_on: date | None = None
+
+
+def euros_to_cents(text: str, field: str) -> int:
+    """'123.45' → 12345; more than two decimals, signs or garbage are refused, never rounded."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ContractError(field, f"{text!r} is not an amount in euros like 123.45") from None
+    cents = value * 100
+    if value <= 0 or cents != cents.to_integral_value():
+        raise ContractError(field, f"{text!r} must be a positive amount with at most two decimals")
+    return int(cents)
+
+
+def reason_code(text: str | None) -> str | None:
+    if not text:
+        return None
+    code = text.strip().lower()
+    return code if code.replace("_", "").isalnum() and len(code) <= 64 else "unknown"

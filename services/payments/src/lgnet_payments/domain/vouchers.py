@@ -1,0 +1,50 @@
+"""Vouchers: a value for a kind of service, valid until a date, redeemed (partly) by registered providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from lgnet_shared.errors import Conflict, Forbidden
+
+
+@dataclass(frozen=True)
+class Voucher:
+    voucher_id: str
+    city: str
+    kind: str
+    value_cents: int
+    remaining_cents: int
+    valid_until: date
+    expired: bool = False
+
+
+@dataclass(frozen=True)
+class Provider:
+    provider_id: str
+    city: str
+    kinds: tuple[str, ...]
+
+
+def redeem(v: Voucher, p: Provider | None, amount_cents: int, on: date) -> int:
+    """The voucher's remaining value after redeeming `amount_cents`, or the reason it cannot be."""
+    if p is None or p.city != v.city:
+        raise Forbidden("provider_id", f"not a registered service provider in {v.city}")
+    if v.kind not in p.kinds:
+        raise Forbidden("provider_id", f"provider is not registered for {v.kind} vouchers")
+    if v.expired or on > v.valid_until:
+        raise Conflict("voucher_id", f"voucher expired on {v.valid_until.isoformat()}")
+    if v.remaining_cents == 0:
+        raise Conflict("voucher_id", "voucher already spent")
+    if amount_cents > v.remaining_cents:
+        raise Conflict("amount_cents", f"more than the {v.remaining_cents} cents left on the voucher")
+    return v.remaining_cents - amount_cents
+
+
+def check_valid_until(valid_until: date, today: date) -> None:
+    if valid_until < today:
+        raise Conflict("valid_until", "is in the past")
+
+
+def is_expired(v: Voucher, today: date) -> bool:
+    return not v.expired and today > v.valid_until

@@ -1,0 +1,233 @@
+"""Payments' HTTP API (OpenAPI at /docs). Thin: authenticate, open a transaction, call the use case, answer.
+Every create needs an Idempotency-Key; errors are problem+json naming the field and reason."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from lgnet_shared.access import Actor
+from lgnet_shared.auth import Who
+from lgnet_shared.http import idempotent
+from lgnet_shared.service import Runtime
+
+from lgnet_payments.adapters import bank_files
+from lgnet_payments.service_layer import budgets, contributions, disbursement, vouchers
+from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer.context import Context, UnitOfWork
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, "content": {"application/problem+json": {}}}
+    for s, d in (
+        (401, "Not authenticated"),
+        (403, "Not allowed for this actor"),
+        (404, "Not found"),
+        (409, "Conflicts with what is recorded (wrong state, over budget, spent voucher)"),
+        (422, "Invalid: names the field and reason"),
+    )
+}
+Run = Callable[[UnitOfWork, Context], Awaitable[Any]]
+BANK_FILE = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string", "description": "camt.054 (ISO 20022)"}},
+            "text/csv": {"schema": {"type": "string", "description": "CSV, see docs/payments.md"}},
+        },
+    }
+}
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(tags=["payments"], responses=ERRORS)
+
+    @asynccontextmanager
+    async def unit(actor: Actor) -> AsyncIterator[tuple[UnitOfWork, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            yield UnitOfWork(conn, runtime.keys), Context(actor, datetime.now(UTC).date())
+
+    async def create(actor: Actor, key: str | None, body: Any, run: Run) -> JSONResponse:
+        async with unit(actor) as (uow, ctx):
+
+            async def once() -> dict[str, Any]:
+                return jsonable_encoder(await run(uow, ctx))  # type: ignore[no-any-return]
+
+            return await idempotent(uow.conn, actor.id, key, body, once)
+
+    async def act(actor: Actor, run: Run) -> Any:
+        async with unit(actor) as (uow, ctx):
+            return jsonable_encoder(await run(uow, ctx))
+
+    # ------------------------------------------------------------ policy and budgets
+
+    @api.get("/policies/{city}", summary="The city's payment policy (thresholds, automatic requests, paying account)")
+    async def get_policy(city: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: budgets.get_policy(u, c, city))
+
+    @api.put("/policies/{city}", summary="Staff: set the city's payment policy")
+    async def put_policy(city: str, body: cmd.SetPolicy, actor: Who) -> Any:
+        return await act(actor, lambda u, c: budgets.set_policy(u, c, city, body))
+
+    @api.post("/budget-lines", status_code=201, summary="Staff: allocate money to a budget line of the grant")
+    async def allocate(body: cmd.AllocateBudget, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: budgets.allocate(u, c, body))
+
+    @api.post("/budget-lines/{budget_line_id}/adjustments", status_code=201, summary="Staff: adjust a budget line")
+    async def adjust(
+        budget_line_id: str, body: cmd.AdjustBudget, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        payload = {"budget_line_id": budget_line_id, **body.model_dump(mode="json")}
+        return await create(actor, key, payload, lambda u, c: budgets.adjust(u, c, budget_line_id, body))
+
+    @api.get("/budget-lines", summary="Budget lines of a city with their ledger balances")
+    async def lines(actor: Who, city: str | None = None, as_of: AsOf = None) -> Any:
+        return await act(actor, lambda u, c: budgets.lines(u, c, city, as_of))
+
+    @api.get("/ledger/balances", summary="Ledger balances per account, for a city, budget line, case or household")
+    async def balances(
+        actor: Who,
+        city: str | None = None,
+        as_of: AsOf = None,
+        budget_line_id: str | None = None,
+        case_id: str | None = None,
+        household_id: str | None = None,
+    ) -> Any:
+        return await act(
+            actor,
+            lambda u, c: budgets.balances(
+                u, c, city=city, as_of=as_of, budget_line_id=budget_line_id, case_id=case_id, household_id=household_id
+            ),
+        )
+
+    # ------------------------------------------------------------ contribution requests
+
+    @api.post("/contribution-requests", status_code=201, summary="Request a contribution for a case")
+    async def request(body: cmd.RequestContribution, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        payload = body.model_dump(mode="json")
+        return await create(actor, key, payload, lambda u, c: contributions.request_contribution(u, c, body))
+
+    @api.get("/contribution-requests", summary="Contribution requests of the actor's city")
+    async def list_requests(actor: Who, status: str | None = None, case_id: str | None = None) -> Any:
+        return await act(actor, lambda u, c: contributions.listing(u, c, status, case_id))
+
+    @api.get("/contribution-requests/{request_id}", summary="A contribution request")
+    async def read_request(request_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: contributions.read(u, c, request_id))
+
+    @api.put("/contribution-requests/{request_id}/beneficiary", summary="Set who is paid (name, IBAN; sealed)")
+    async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Who) -> Any:
+        return await act(actor, lambda u, c: contributions.set_beneficiary(u, c, request_id, body))
+
+    @api.post(
+        "/contribution-requests/{request_id}/approval", summary="Staff: approve (second approver above threshold)"
+    )
+    async def approve(request_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: contributions.approve(u, c, request_id))
+
+    @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason")
+    async def reject(request_id: str, body: cmd.Reject, actor: Who) -> Any:
+        return await act(actor, lambda u, c: contributions.reject(u, c, request_id, body))
+
+    # ------------------------------------------------------------ batches and reconciliation
+
+    @api.post("/batches", status_code=201, summary="Staff: batch every approved request for payment")
+    async def batch(body: cmd.CreateBatch, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(
+            actor, key, body.model_dump(mode="json"), lambda u, c: disbursement.create_batch(u, c, body)
+        )
+
+    @api.get("/batches/{batch_id}", summary="A batch and the state of its payments")
+    async def read_batch(batch_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: disbursement.batch_view(u, c, batch_id))
+
+    @api.get(
+        "/batches/{batch_id}/pain.001",
+        summary="Staff: the batch as a SEPA credit transfer file (pain.001.001.03, validated)",
+        response_class=Response,
+        responses={200: {"content": {"application/xml": {}}}},
+    )
+    async def pain001(batch_id: str, actor: Who) -> Response:
+        async with unit(actor) as (uow, ctx):
+            xml = await disbursement.pain001(uow, ctx, batch_id)
+        return Response(
+            xml,
+            media_type="application/xml",
+            headers={"Content-Disposition": f'attachment; filename="pain.001-{batch_id}.xml"'},
+        )
+
+    @api.post(
+        "/reconciliations",
+        status_code=201,
+        summary="Staff: import the bank's result (camt.054 XML or CSV) to mark payments paid or failed",
+        openapi_extra=BANK_FILE,
+    )
+    async def reconcile(request: Request, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        data = await request.body()
+        results = bank_files.parse(data, request.headers.get("content-type", ""))
+        digest = {"sha256": hashlib.sha256(data).hexdigest()}
+        return await create(actor, key, digest, lambda u, c: disbursement.reconcile(u, c, results))
+
+    # ------------------------------------------------------------ vouchers and tutoring
+
+    @api.post("/providers", status_code=201, summary="Staff: register a service provider that redeems vouchers")
+    async def provider(body: cmd.RegisterProvider, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(
+            actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.register_provider(u, c, body)
+        )
+
+    @api.post("/vouchers", status_code=201, summary="Issue a voucher to a case's household")
+    async def issue(body: cmd.IssueVoucher, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.issue(u, c, body))
+
+    @api.get("/vouchers", summary="Vouchers of the actor's city")
+    async def list_vouchers(actor: Who, household_id: str | None = None) -> Any:
+        return await act(actor, lambda u, c: vouchers.listing(u, c, household_id))
+
+    @api.get("/vouchers/{voucher_id}", summary="A voucher and its redemptions")
+    async def read_voucher(voucher_id: str, actor: Who) -> Any:
+        async def run(u: UnitOfWork, c: Context) -> dict[str, Any]:
+            v = (
+                await vouchers.view(u, voucher_id)
+                if await u.conn.fetchval("select 1 from vouchers where voucher_id = $1", voucher_id)
+                else None
+            )
+            if v is None:
+                from lgnet_shared.errors import NotFound
+
+                raise NotFound("voucher_id", f"no voucher {voucher_id}")
+            c.read(v["city"], "voucher_id")
+            return v
+
+        return await act(actor, run)
+
+    @api.post(
+        "/vouchers/{voucher_id}/redemptions",
+        status_code=201,
+        summary="A registered provider redeems (part of) a voucher; the same redemption_id again is a replay",
+    )
+    async def redeem(voucher_id: str, body: cmd.Redeem, actor: Who) -> JSONResponse:
+        return JSONResponse(
+            status_code=201, content=await act(actor, lambda u, c: vouchers.redeem(u, c, voucher_id, body))
+        )
+
+    @api.post("/vouchers/expiry", summary="Staff: expire vouchers past their validity (the rest returns)")
+    async def expire(actor: Who) -> Any:
+        return await act(actor, lambda u, c: vouchers.expire_due(u, c))
+
+    @api.post("/provider-reimbursements", status_code=201, summary="Staff: reimburse providers for redemptions")
+    async def reimburse(actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, {}, lambda u, c: vouchers.reimburse_providers(u, c))
+
+    @api.post("/tutoring-sessions", status_code=201, summary="Record a money tutoring session of a household")
+    async def tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.record_tutoring(u, c, body))
+
+    return api

@@ -1,0 +1,136 @@
+"""Budget lines of the grant per city: allocation, adjustment, balances; the city's payment policy."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.events import payments as ev
+from lgnet_shared.ids import new_id
+
+from lgnet_payments.adapters import ledger_store
+from lgnet_payments.adapters import repository as repo
+from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
+from lgnet_payments.domain import ledger
+from lgnet_payments.domain.policy import CityPolicy
+from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer.context import Context, UnitOfWork
+
+
+async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict[str, Any]:
+    ctx.staff(ctx.city, "allocate budgets")
+    city = ctx.city
+    if c.budget_line_id is not None:
+        line = await repo.budget_line(uow.conn, c.budget_line_id, lock=True)
+        if line is None:
+            raise NotFound("budget_line_id", f"no budget line {c.budget_line_id}")
+        ctx.write(line["city"], "budget_line_id")
+        if line["line"] != c.line:
+            raise ContractError("line", f"budget line {c.budget_line_id} is {line['line']}, not {c.line}")
+    else:
+        line = await repo.budget_line_for(uow.conn, city, c.line)
+        if line is None:  # a concurrent first allocation may win the (city, line) race: then use its line
+            await repo.insert_budget_line(uow.conn, new_id(), city, c.line)
+            line = await repo.budget_line_for(uow.conn, city, c.line)
+            assert line is not None
+    budget_line_id = line["budget_line_id"]
+    ref = new_id()
+    await repo.add_allocated(uow.conn, budget_line_id, c.amount_cents)
+    await ledger_store.append(uow.conn, ledger.allocation(ref, ctx.today, city, budget_line_id, c.amount_cents))
+    await uow.emit(
+        ctx,
+        city,
+        ev.BudgetAllocated(
+            budget_line_id=budget_line_id, city=city, line=c.line, amount_cents=c.amount_cents, on=ctx.today
+        ),
+    )
+    return await line_view(uow, budget_line_id)
+
+
+async def adjust(uow: UnitOfWork, ctx: Context, budget_line_id: str, c: cmd.AdjustBudget) -> dict[str, Any]:
+    if c.delta_cents == 0:
+        raise ContractError("delta_cents", "must not be zero")
+    line = await repo.budget_line(uow.conn, budget_line_id, lock=True)
+    if line is None:
+        raise NotFound("budget_line_id", f"no budget line {budget_line_id}")
+    ctx.staff(line["city"], "adjust budgets")
+    if line["available_cents"] + c.delta_cents < 0:
+        raise ContractError(
+            "delta_cents", f"would leave the line below zero: {line['available_cents']} cents available"
+        )
+    if line["allocated_cents"] + c.delta_cents < 0:
+        raise ContractError("delta_cents", "would leave the line's allocation below zero")
+    await repo.add_allocated(uow.conn, budget_line_id, c.delta_cents)
+    tx = ledger.allocation(new_id(), ctx.today, line["city"], budget_line_id, c.delta_cents, kind="adjustment")
+    await ledger_store.append(uow.conn, tx, field="delta_cents")
+    await uow.emit(
+        ctx,
+        line["city"],
+        ev.BudgetAdjusted(budget_line_id=budget_line_id, delta_cents=c.delta_cents, reason=c.reason, on=ctx.today),
+    )
+    return await line_view(uow, budget_line_id)
+
+
+async def line_view(uow: UnitOfWork, budget_line_id: str) -> dict[str, Any]:
+    line = await repo.budget_line(uow.conn, budget_line_id)
+    assert line is not None
+    return line
+
+
+async def lines(uow: UnitOfWork, ctx: Context, city: str | None, as_of: date | None) -> list[dict[str, Any]]:
+    """Every budget line of the city with its ledger balances (per account) at `as_of`."""
+    city = city or ctx.city
+    ctx.read(city)
+    out = []
+    for line in await repo.budget_lines(uow.conn, city):
+        balances = await ledger_store.balances(uow.conn, city=city, as_of=as_of, budget_line_id=line["budget_line_id"])
+        out.append({**line, "balances": balances})
+    return out
+
+
+async def balances(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    city: str | None,
+    as_of: date | None,
+    budget_line_id: str | None,
+    case_id: str | None,
+    household_id: str | None,
+) -> dict[str, Any]:
+    city = city or ctx.city
+    ctx.read(city)
+    got = await ledger_store.balances(
+        uow.conn, city=city, as_of=as_of, budget_line_id=budget_line_id, case_id=case_id, household_id=household_id
+    )
+    return {
+        "city": city,
+        "as_of": as_of.isoformat() if as_of else None,
+        "budget_line_id": budget_line_id,
+        "case_id": case_id,
+        "household_id": household_id,
+        "balances": got,
+    }
+
+
+async def get_policy(uow: UnitOfWork, ctx: Context, city: str) -> dict[str, Any]:
+    ctx.read(city)
+    return asdict(await repo.policy(uow.conn, city))
+
+
+async def set_policy(uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy) -> dict[str, Any]:
+    ctx.staff(city, "set the payment policy")
+    p = CityPolicy(
+        city=city,
+        second_approval_threshold_cents=c.second_approval_threshold_cents,
+        lease_activation_months=c.lease_activation_months,
+        lease_activation_cap_cents=c.lease_activation_cap_cents,
+        deposit_cap_cents=c.deposit_cap_cents,
+        debtor_name=c.debtor_name,
+        debtor_iban=normalise_iban(c.debtor_iban, "debtor_iban") if c.debtor_iban else None,
+        debtor_bic=normalise_bic(c.debtor_bic, "debtor_bic") if c.debtor_bic else None,
+    )
+    await repo.save_policy(uow.conn, p, ctx.actor.id)
+    return asdict(p)

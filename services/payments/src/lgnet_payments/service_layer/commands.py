@@ -1,0 +1,94 @@
+"""What callers send (HTTP bodies). Amounts are strict integers: 12.5, "1250" or true are refused, not coerced."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from lgnet_shared.events.payments import ContributionKind, VoucherKind
+from lgnet_shared.events.types import Code, Id
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+Cents = Annotated[StrictInt, Field(gt=0, description="Integer euro cents, more than zero")]
+AnyCents = Annotated[StrictInt, Field(ge=0, description="Integer euro cents")]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AllocateBudget(Command):
+    line: Code = Field(description="Grant budget line: lease_activation, deposit, rent, utilities, voucher_<kind>")
+    amount_cents: Cents
+    budget_line_id: Id | None = Field(default=None, description="Only to top up an existing line")
+
+
+class AdjustBudget(Command):
+    delta_cents: StrictInt = Field(description="Integer euro cents, negative to reduce; not zero")
+    reason: Code
+
+
+class SetPolicy(Command):
+    second_approval_threshold_cents: AnyCents = 150_000
+    lease_activation_months: Annotated[StrictInt, Field(ge=0, le=12)] = 1
+    lease_activation_cap_cents: AnyCents = 150_000
+    deposit_cap_cents: AnyCents = 300_000
+    debtor_name: str | None = Field(default=None, min_length=1, max_length=70)
+    debtor_iban: str | None = None
+    debtor_bic: str | None = None
+
+
+class Beneficiary(Command):
+    """Who receives the transfer (the household, a landlord, a utility). Sealed at rest, never on Kafka."""
+
+    name: str = Field(min_length=1, max_length=70)
+    iban: str
+
+
+class RequestContribution(Command):
+    case_id: Id
+    kind: ContributionKind
+    amount_cents: Cents
+    lease_id: Id | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    beneficiary: Beneficiary | None = None
+
+
+class Approve(Command):
+    pass
+
+
+class Reject(Command):
+    reason: Code
+
+
+class CreateBatch(Command):
+    execution_date: date | None = Field(default=None, description="Requested execution date; default tomorrow")
+    max_payments: Annotated[StrictInt, Field(gt=0, le=200_000)] = 100_000
+
+
+class RegisterProvider(Command):
+    provider_id: Id
+    name: str = Field(min_length=1, max_length=70)
+    kinds: list[VoucherKind] = Field(min_length=1)
+    iban: str | None = None
+
+
+class IssueVoucher(Command):
+    case_id: Id
+    kind: VoucherKind
+    value_cents: Cents
+    valid_until: date
+
+
+class Redeem(Command):
+    redemption_id: Id = Field(description="The provider's own id for this redemption: sent twice, counted once")
+    provider_id: Id
+    amount_cents: Cents
+
+
+class RecordTutoring(Command):
+    case_id: Id
+    topics: list[Code] = Field(min_length=1, description="budgeting, bills, banking, savings, debt, ...")
+    on: date | None = None

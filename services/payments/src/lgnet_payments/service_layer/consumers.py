@@ -1,0 +1,47 @@
+"""What payments learns from other services' events. Each handler runs inside the consumer's transaction with
+the inbox record (lgnet_shared.consumer): a redelivered event has no effect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lgnet_shared.db import Conn
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events import housing as hev
+from lgnet_shared.events import intake as iev
+
+from lgnet_payments.adapters import repository as repo
+from lgnet_payments.service_layer import contributions
+from lgnet_payments.service_layer.context import SYSTEM, Context, UnitOfWork
+
+
+async def case_opened(conn: Conn, env: Envelope, event: Event) -> None:
+    assert isinstance(event, iev.CaseOpened)
+    await repo.upsert_case(conn, event.case_id, event.household_id, event.city, event.partner, event.opened_on)
+
+
+async def case_closed(conn: Conn, env: Envelope, event: Event) -> None:
+    assert isinstance(event, iev.CaseClosed)
+    await repo.close_case(conn, event.case_id, event.closed_on)
+
+
+async def household_formed(conn: Conn, env: Envelope, event: Event) -> None:
+    assert isinstance(event, iev.HouseholdFormed)
+    await repo.upsert_household(conn, event.household_id, event.city)
+
+
+async def lease_signed(conn: Conn, env: Envelope, event: Event) -> None:
+    """The city's policy: a signed lease creates a lease-activation request (and one for the deposit)."""
+    assert isinstance(event, hev.LeaseSigned)
+    ctx = Context(SYSTEM, datetime.now(UTC).date(), cause=env)
+    await contributions.requests_for_signed_lease(
+        UnitOfWork(conn),
+        ctx,
+        lease_id=event.lease_id,
+        case_id=event.case_id,
+        household_id=event.household_id,
+        city=event.city,
+        monthly_rent_cents=event.monthly_rent_cents,
+        deposit_cents=event.deposit_cents,
+    )

@@ -1,0 +1,180 @@
+"""Disbursement: approved requests grouped into a batch (ledger: committed → in transit), exported as a SEPA
+pain.001 file, and reconciled with the bank's result (paid → disbursed; failed → reversed, back to approved)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from lgnet_shared.errors import Conflict, ContractError, NotFound
+from lgnet_shared.events import Event, Sealed
+from lgnet_shared.events import payments as ev
+from lgnet_shared.events.payments import ContributionKind
+from lgnet_shared.ids import new_id
+
+from lgnet_payments.adapters import ledger_store, sepa
+from lgnet_payments.adapters import repository as repo
+from lgnet_payments.domain import ledger
+from lgnet_payments.domain.reconciliation import BankResult
+from lgnet_payments.domain.requests import RequestStatus
+from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer.context import Context, UnitOfWork
+
+
+def _payment_id() -> str:
+    return new_id().replace("-", "")  # 32 characters: fits SEPA's 35-character EndToEndId
+
+
+async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dict[str, Any]:
+    """Every approved request of the city with bank data, up to `max_payments`, in one batch. Requests another
+    batch is taking right now are skipped (row locks); the unique index refuses a second live payment anyway."""
+    ctx.staff(ctx.city, "create disbursement batches")
+    city = ctx.city
+    policy = await repo.policy(uow.conn, city)
+    if not (policy.debtor_name and policy.debtor_iban):
+        raise ContractError("policy.debtor_iban", f"{city} has no paying account configured (PUT /policies/{city})")
+    execution_date = c.execution_date or ctx.today + timedelta(days=1)
+    if execution_date < ctx.today:
+        raise ContractError("execution_date", "is in the past")
+    rows = await repo.lock_payable(uow.conn, city, c.max_payments)
+    if not rows:
+        raise Conflict("", "no approved request with bank data is waiting for payment")
+    batch_id = new_id()
+    message_id = f"LGNET-{batch_id.replace('-', '')[:28]}"
+    total = sum(r["amount_cents"] for r in rows)
+    await repo.insert_batch(
+        uow.conn,
+        {
+            "batch_id": batch_id,
+            "city": city,
+            "message_id": message_id,
+            "total_cents": total,
+            "execution_date": execution_date,
+            "created_by": ctx.actor.id,
+            "created_on": ctx.today,
+        },
+    )
+    payments = [(_payment_id(), r["request_id"], batch_id, r["amount_cents"]) for r in rows]
+    await repo.insert_payments(uow.conn, payments)
+    for (payment_id, _, _, amount), r in zip(payments, rows, strict=True):
+        party = ledger.Party(r["budget_line_id"], r["case_id"], r["household_id"])
+        await ledger_store.append(uow.conn, ledger.disbursement(payment_id, ctx.today, city, amount, party))
+    await uow.conn.execute(
+        "update contribution_requests set status = 'batched' where request_id = any($1::text[])",
+        [r["request_id"] for r in rows],
+    )
+    await uow.emit(
+        ctx,
+        city,
+        ev.DisbursementBatchCreated(
+            batch_id=batch_id,
+            city=city,
+            request_ids=[r["request_id"] for r in rows],
+            total_cents=total,
+            message_id=message_id,
+            on=ctx.today,
+        ),
+    )
+    return {
+        "batch_id": batch_id,
+        "city": city,
+        "message_id": message_id,
+        "payments": len(rows),
+        "total_cents": total,
+        "execution_date": execution_date.isoformat(),
+    }
+
+
+async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
+    batch = await repo.batch(uow.conn, batch_id)
+    if batch is None:
+        raise NotFound("batch_id", f"no batch {batch_id}")
+    ctx.read(batch["city"], "batch_id")
+    rows = await uow.conn.fetch(
+        "select payment_id, request_id, amount_cents, status, reason, settled_on from payments where batch_id = $1"
+        " order by payment_id",
+        batch_id,
+    )
+    return {**batch, "payments": [dict(r) for r in rows]}
+
+
+async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
+    """The batch as a validated pain.001 file: the only place bank data is decrypted."""
+    batch = await repo.batch(uow.conn, batch_id)
+    if batch is None:
+        raise NotFound("batch_id", f"no batch {batch_id}")
+    ctx.staff(batch["city"], "export payment files")
+    policy = await repo.policy(uow.conn, batch["city"])
+    assert policy.debtor_name and policy.debtor_iban
+    keys = uow.key_store()
+    transfers = []
+    for p in await repo.batch_payments(uow.conn, batch_id):
+        b = p["beneficiary"]
+        name = await keys.open(uow.conn, Sealed.model_validate(b["name"]), "name")
+        iban = await keys.open(uow.conn, Sealed.model_validate(b["iban"]), "iban")
+        if name is None or iban is None:
+            raise Conflict("batch_id", f"bank data of request {p['request_id']} was erased")
+        transfers.append(
+            sepa.Transfer(p["payment_id"], name, iban, p["amount_cents"], _description(p["kind"], p["request_id"]))
+        )
+    return sepa.pain001(
+        batch["message_id"],
+        sepa.Debtor(policy.debtor_name, policy.debtor_iban, policy.debtor_bic),
+        batch["execution_date"],
+        transfers,
+    )
+
+
+def _description(kind: str, request_id: str) -> str:
+    return f"LgNet {ContributionKind(kind).value.replace('_', ' ')} {request_id}"
+
+
+async def reconcile(uow: UnitOfWork, ctx: Context, results: list[BankResult]) -> dict[str, Any]:
+    """Mark payments paid or failed. Applying the same file twice changes nothing the second time."""
+    ctx.staff(ctx.city, "reconcile bank statements")
+    outcome = {"paid": 0, "failed": 0, "unchanged": 0}
+    for n, r in enumerate(results):
+        outcome[await _settle(uow, ctx, r, f"entries[{n}]")] += 1
+    return outcome
+
+
+async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> str:
+    p = await repo.payment_for_update(uow.conn, r.end_to_end_id)
+    if p is None:
+        raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
+    ctx.write(p["city"], f"{where}.end_to_end_id")
+    if r.amount_cents is not None and r.amount_cents != p["amount_cents"]:
+        raise ContractError(
+            f"{where}.amount", f"{r.amount_cents} cents, but payment {p['payment_id']} is {p['amount_cents']}"
+        )
+    wanted = "paid" if r.paid else "failed"
+    if p["status"] == wanted:
+        return "unchanged"  # the same result again: already applied
+    if p["status"] != "sent":
+        raise Conflict(f"{where}.status", f"payment {p['payment_id']} is already {p['status']}")
+    party = ledger.Party(p["budget_line_id"], p["case_id"], p["household_id"])
+    on = r.booked_on or ctx.today
+    amount = p["amount_cents"]
+    await repo.settle_payment(uow.conn, p["payment_id"], wanted, r.reason, on)
+    if r.paid:
+        await ledger_store.append(uow.conn, ledger.payment_confirmed(p["payment_id"], on, p["city"], amount, party))
+        await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.PAID.value)
+        event: Event = ev.ContributionPaid(
+            request_id=p["request_id"],
+            batch_id=p["batch_id"],
+            case_id=p["case_id"],
+            household_id=p["household_id"],
+            city=p["city"],
+            kind=ContributionKind(p["kind"]),
+            budget_line_id=p["budget_line_id"],
+            amount_cents=amount,
+            paid_on=on,
+        )
+    else:
+        await ledger_store.append(uow.conn, ledger.reversal(p["payment_id"], on, p["city"], amount, party))
+        await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.APPROVED.value)
+        event = ev.ContributionPaymentFailed(
+            request_id=p["request_id"], batch_id=p["batch_id"], reason=r.reason or "unknown", on=on
+        )
+    await uow.emit(ctx, p["city"], event)
+    return wanted

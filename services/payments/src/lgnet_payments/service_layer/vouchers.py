@@ -1,0 +1,252 @@
+"""Vouchers (issued against the city's voucher_<kind> budget line, redeemed by registered providers, expiring,
+providers reimbursed in batches) and money tutoring sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lgnet_shared.access import Role
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
+from lgnet_shared.events import payments as ev
+from lgnet_shared.events.payments import VoucherKind
+from lgnet_shared.ids import new_id
+
+from lgnet_payments.adapters import ledger_store
+from lgnet_payments.adapters import repository as repo
+from lgnet_payments.adapters.sepa import normalise_iban
+from lgnet_payments.domain import ledger, requests, vouchers
+from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer.context import Context, UnitOfWork
+from lgnet_payments.service_layer.contributions import known_case
+
+
+def voucher_line(kind: VoucherKind) -> str:
+    return f"voucher_{kind.value}"
+
+
+async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvider) -> dict[str, Any]:
+    ctx.staff(ctx.city, "register service providers")
+    kid = f"provider:{c.provider_id}"
+    fields = {"name": c.name}
+    if c.iban:
+        fields["iban"] = normalise_iban(c.iban)
+    sealed = await uow.key_store().seal_all(uow.conn, kid, fields)
+    inserted = await repo.insert_provider(
+        uow.conn,
+        {
+            "provider_id": c.provider_id,
+            "city": ctx.city,
+            "kinds": [k.value for k in c.kinds],
+            "name": sealed["name"].model_dump(),
+            "iban": sealed["iban"].model_dump() if "iban" in sealed else None,
+            "registered_by": ctx.actor.id,
+        },
+    )
+    if not inserted:
+        raise Conflict("provider_id", f"provider {c.provider_id} is already registered")
+    return {"provider_id": c.provider_id, "city": ctx.city, "kinds": [k.value for k in c.kinds]}
+
+
+async def issue(uow: UnitOfWork, ctx: Context, c: cmd.IssueVoucher) -> dict[str, Any]:
+    case = await known_case(uow, ctx, c.case_id)
+    vouchers.check_valid_until(c.valid_until, ctx.today)
+    city = case["city"]
+    line = await repo.budget_line_for(uow.conn, city, voucher_line(c.kind))
+    if line is None:
+        raise ContractError("kind", f"no {voucher_line(c.kind)} budget line in {city}")
+    requests.check_budget(line["available_cents"], c.value_cents, "value_cents")
+    voucher_id = new_id()
+    party = ledger.Party(line["budget_line_id"], case["case_id"], case["household_id"])
+    await ledger_store.append(
+        uow.conn, ledger.voucher_issued(voucher_id, ctx.today, city, c.value_cents, party), field="value_cents"
+    )
+    await repo.insert_voucher(
+        uow.conn,
+        {
+            "voucher_id": voucher_id,
+            "household_id": case["household_id"],
+            "case_id": case["case_id"],
+            "city": city,
+            "kind": c.kind.value,
+            "value_cents": c.value_cents,
+            "remaining_cents": c.value_cents,
+            "budget_line_id": line["budget_line_id"],
+            "valid_until": c.valid_until,
+            "issued_on": ctx.today,
+        },
+    )
+    await uow.emit(
+        ctx,
+        city,
+        ev.VoucherIssued(
+            voucher_id=voucher_id,
+            household_id=case["household_id"],
+            case_id=case["case_id"],
+            city=city,
+            kind=c.kind,
+            value_cents=c.value_cents,
+            budget_line_id=line["budget_line_id"],
+            valid_until=c.valid_until,
+            on=ctx.today,
+        ),
+    )
+    return await view(uow, voucher_id)
+
+
+async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) -> dict[str, Any]:
+    """A provider (or staff for them) redeems part of a voucher. The same redemption_id again is a replay."""
+    found = await repo.voucher(uow.conn, voucher_id, lock=True)  # redemptions of one voucher serialise
+    if found is None:
+        raise NotFound("voucher_id", f"no voucher {voucher_id}")
+    v, row = found
+    ctx.write(v.city, "voucher_id")
+    if ctx.actor.role is Role.PARTNER and ctx.actor.id != c.provider_id:
+        raise Forbidden("provider_id", "a provider redeems only for itself")
+    previous = await uow.conn.fetchrow("select * from voucher_redemptions where redemption_id = $1", c.redemption_id)
+    if previous is not None:
+        if (previous["voucher_id"], previous["provider_id"], previous["amount_cents"]) != (
+            voucher_id,
+            c.provider_id,
+            c.amount_cents,
+        ):
+            raise Conflict("redemption_id", "already used for a different redemption")
+        return await view(uow, voucher_id)
+    remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
+    await uow.conn.execute(
+        "insert into voucher_redemptions (redemption_id, voucher_id, provider_id, amount_cents, on_date)"
+        " values ($1, $2, $3, $4, $5)",
+        c.redemption_id,
+        voucher_id,
+        c.provider_id,
+        c.amount_cents,
+        ctx.today,
+    )
+    await uow.conn.execute("update vouchers set remaining_cents = $2 where voucher_id = $1", voucher_id, remaining)
+    party = ledger.Party(row["budget_line_id"], row["case_id"], row["household_id"], c.provider_id)
+    await ledger_store.append(
+        uow.conn, ledger.voucher_redeemed(c.redemption_id, ctx.today, v.city, c.amount_cents, party)
+    )
+    await uow.emit(
+        ctx,
+        v.city,
+        ev.VoucherRedeemed(voucher_id=voucher_id, provider_id=c.provider_id, amount_cents=c.amount_cents, on=ctx.today),
+    )
+    return await view(uow, voucher_id)
+
+
+async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
+    """Vouchers past their validity: the rest returns to the budget line."""
+    ctx.staff(ctx.city, "expire vouchers")
+    expired = []
+    for row in await repo.expirable(uow.conn, ctx.city, ctx.today):
+        await uow.conn.execute(
+            "update vouchers set expired_on = $2 where voucher_id = $1", row["voucher_id"], ctx.today
+        )
+        if row["remaining_cents"] > 0:
+            party = ledger.Party(row["budget_line_id"], row["case_id"], row["household_id"])
+            tx = ledger.voucher_expired(row["voucher_id"], ctx.today, ctx.city, row["remaining_cents"], party)
+            await ledger_store.append(uow.conn, tx)
+        await uow.emit(
+            ctx,
+            ctx.city,
+            ev.VoucherExpired(voucher_id=row["voucher_id"], remaining_cents=row["remaining_cents"], on=ctx.today),
+        )
+        expired.append(row["voucher_id"])
+    return {"expired": expired}
+
+
+async def reimburse_providers(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
+    """One reimbursement per provider for every redemption not yet reimbursed."""
+    ctx.staff(ctx.city, "reimburse providers")
+    rows = await uow.conn.fetch(
+        "select r.*, v.budget_line_id, v.case_id, v.household_id from voucher_redemptions r"
+        " join vouchers v using (voucher_id) where v.city = $1 and r.reimbursement_id is null"
+        " order by r.provider_id, r.redemption_id for update of r skip locked",
+        ctx.city,
+    )
+    by_provider: dict[str, list[Any]] = {}
+    for r in rows:
+        by_provider.setdefault(r["provider_id"], []).append(r)
+    batches = []
+    for provider_id, redemptions in by_provider.items():
+        batch_id = new_id()
+        total = sum(r["amount_cents"] for r in redemptions)
+        await uow.conn.execute(
+            "insert into reimbursements values ($1, $2, $3, $4, $5)", batch_id, provider_id, ctx.city, total, ctx.today
+        )
+        await uow.conn.execute(
+            "update voucher_redemptions set reimbursement_id = $1 where redemption_id = any($2::text[])",
+            batch_id,
+            [r["redemption_id"] for r in redemptions],
+        )
+        for r in redemptions:
+            party = ledger.Party(r["budget_line_id"], r["case_id"], r["household_id"], provider_id)
+            tx = ledger.provider_reimbursed(r["redemption_id"], ctx.today, ctx.city, r["amount_cents"], party)
+            await ledger_store.append(uow.conn, tx)
+        voucher_ids = sorted({r["voucher_id"] for r in redemptions})
+        await uow.emit(
+            ctx,
+            ctx.city,
+            ev.ProviderReimbursed(
+                batch_id=batch_id,
+                provider_id=provider_id,
+                city=ctx.city,
+                amount_cents=total,
+                voucher_ids=voucher_ids,
+                on=ctx.today,
+            ),
+        )
+        batches.append({"batch_id": batch_id, "provider_id": provider_id, "amount_cents": total})
+    return {"reimbursements": batches}
+
+
+async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
+    found = await repo.voucher(uow.conn, voucher_id)
+    assert found is not None
+    redemptions = await uow.conn.fetch(
+        "select redemption_id, provider_id, amount_cents, on_date, reimbursement_id from voucher_redemptions"
+        " where voucher_id = $1 order by redemption_id",
+        voucher_id,
+    )
+    return {**found[1], "redemptions": [dict(r) for r in redemptions]}
+
+
+async def listing(uow: UnitOfWork, ctx: Context, household_id: str | None) -> list[dict[str, Any]]:
+    return await repo.vouchers(uow.conn, ctx.city, household_id)
+
+
+async def record_tutoring(uow: UnitOfWork, ctx: Context, c: cmd.RecordTutoring) -> dict[str, Any]:
+    case = await known_case(uow, ctx, c.case_id)
+    on = c.on or ctx.today
+    if on > ctx.today:
+        raise ContractError("on", "is in the future")
+    session_id = new_id()
+    await uow.conn.execute(
+        "insert into tutoring_sessions values ($1, $2, $3, $4, $5, $6, $7)",
+        session_id,
+        case["household_id"],
+        case["case_id"],
+        case["city"],
+        list(c.topics),
+        on,
+        ctx.actor.id,
+    )
+    await uow.emit(
+        ctx,
+        case["city"],
+        ev.TutoringSessionRecorded(
+            session_id=session_id,
+            household_id=case["household_id"],
+            case_id=case["case_id"],
+            city=case["city"],
+            topics=list(c.topics),
+            on=on,
+        ),
+    )
+    return {
+        "session_id": session_id,
+        "case_id": case["case_id"],
+        "household_id": case["household_id"],
+        "topics": list(c.topics),
+        "on": on.isoformat(),
+    }
