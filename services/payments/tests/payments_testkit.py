@@ -1,0 +1,132 @@
+"""Builders and the service-under-test handle shared by the payments tests (conftest puts this on sys.path)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lgnet_shared.access import Role
+from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.envelope import from_record
+from lgnet_shared.events import Event
+from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.process import ServiceProcess
+from lgnet_shared.topics import physical
+
+TODAY = date.today()
+
+ACTORS = [
+    ("anna", Role.STAFF, "torino"),  # Torino staff
+    ("bruno", Role.STAFF, "torino"),  # another Torino staff member (second approver)
+    ("carla", Role.STAFF, "trieste"),
+    ("coop-aurora", Role.PARTNER, "torino"),
+    ("gtt", Role.PARTNER, "torino"),  # a public-transport provider that redeems vouchers
+    ("coordination", Role.NATIONAL, None),
+]
+CITY_IBAN = "IT60X0542811101000000123456"
+GOOD_IBAN = "DE89370400440532013000"
+
+
+@dataclass
+class PaymentsUnderTest:
+    process: ServiceProcess
+    pool: Any
+    bootstrap: str
+    prefix: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, actor: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.process.url, headers={"Authorization": f"Bearer {self.tokens[actor]}"}, timeout=60
+        )
+
+    async def publish(self, event: Event, city: str, partner: str | None = None) -> None:
+        env = to_envelope(event, source="/test", city=city, partner=partner)
+        value, headers = env.to_structured()
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(physical(event.topic, self.prefix), value, key=env.key, headers=headers)
+        finally:
+            await producer.stop()
+
+    async def events(self, *, want: int = 1, timeout: float = 20) -> list[Event]:
+        """Every payments event so far (waits until at least `want` are there)."""
+        consumer = AIOKafkaConsumer(
+            physical("payments.events", self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        got: list[Event] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=300)
+                got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
+                if len(got) >= want and not batch:
+                    break
+        finally:
+            await consumer.stop()
+        return got
+
+    async def wait_for(self, sql: str, *args: Any, timeout: float = 20) -> Any:
+        """Poll until `sql` returns a truthy value (the consumer has caught up)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with self.pool.acquire() as conn:
+                value = await conn.fetchval(sql, *args)
+            if value or asyncio.get_running_loop().time() > deadline:
+                return value
+            await asyncio.sleep(0.2)
+
+
+def case_opened(case_id: str, household_id: str, city: str = "torino") -> iev.CaseOpened:
+    return iev.CaseOpened(
+        case_id=case_id,
+        household_id=household_id,
+        city=city,
+        action_area=iev.ActionArea.HOUSING_INCLUSION,
+        channel=iev.Channel.DESK,
+        partner="coop-aurora",
+        opened_on=TODAY,
+        housing_need=True,
+    )
+
+
+def csv_file(rows: list[tuple[str, str, int, str]]) -> bytes:
+    """(end_to_end_id, status, amount_cents, reason) as the documented CSV."""
+    lines = ["end_to_end_id,status,amount,booking_date,reason"]
+    lines += [
+        f"{e2e},{status},{cents // 100}.{cents % 100:02d},{TODAY.isoformat()},{reason}"
+        for e2e, status, cents, reason in rows
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def camt054(rows: list[tuple[str, int, str | None]]) -> bytes:
+    """(end_to_end_id, amount_cents, return reason or None) as a camt.054.001.08 debit notification."""
+    txs = []
+    for e2e, cents, reason in rows:
+        ret = f"<RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf>" if reason else ""
+        txs.append(
+            f"<TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>"
+            f'<Amt Ccy="EUR">{cents // 100}.{cents % 100:02d}</Amt>{ret}</TxDtls>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"><BkToCstmrDbtCdtNtfctn>'
+        "<GrpHdr><MsgId>BANK-1</MsgId><CreDtTm>2026-01-01T10:00:00</CreDtTm></GrpHdr>"
+        "<Ntfctn><Id>N1</Id><Acct><Id><IBAN>IT60X0542811101000000123456</IBAN></Id></Acct>"
+        f'<Ntry><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
+        f"<BookgDt><Dt>{TODAY.isoformat()}</Dt></BookgDt><NtryDtls>{''.join(txs)}</NtryDtls></Ntry>"
+        "</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    ).encode()
+
+
+def problem(resp: Any) -> tuple[int, str, str]:
+    body = resp.json()
+    assert resp.headers["content-type"].startswith("application/problem+json"), body
+    return resp.status_code, body["field"], body["reason"]

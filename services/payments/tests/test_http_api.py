@@ -1,0 +1,162 @@
+"""The payments service end to end over HTTP and Kafka: budgets, requests with two approvers, a SEPA batch,
+reconciliation (CSV and camt.054) with a failure reversed and repaid, ledger balances; bank data never leaks."""
+
+from __future__ import annotations
+
+import uuid
+
+from lgnet_payments.adapters import sepa
+from lgnet_shared.events import intake as iev
+from lgnet_shared.events import payments as pev
+from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY, PaymentsUnderTest, camt054, case_opened, csv_file, problem
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> None:
+    await payments.publish(
+        iev.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1"]), "torino"
+    )
+    await payments.publish(case_opened("c1", "h1"), "torino", partner="coop-aurora")
+    assert await payments.wait_for("select household_id from cases where case_id = 'c1'") == "h1"
+
+    async with (
+        payments.client("anna") as anna,
+        payments.client("bruno") as bruno,
+        payments.client("coop-aurora") as coop,
+    ):
+        r = await anna.put(
+            "/policies/torino",
+            json={
+                "second_approval_threshold_cents": 100_000,
+                "debtor_name": "Città di Torino",
+                "debtor_iban": CITY_IBAN,
+            },
+        )
+        assert r.status_code == 200, r.text
+        r = await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 500_000}, headers=key())
+        assert r.status_code == 201, r.text
+        line = r.json()
+        assert line["available_cents"] == 500_000
+
+        body = {
+            "case_id": "c1",
+            "kind": "rent",
+            "amount_cents": 80_000,
+            "period_from": "2026-01-01",
+            "period_to": "2026-01-31",
+            "beneficiary": {"name": "Mario Rossì", "iban": GOOD_IBAN},
+        }
+        k = key()
+        small = await coop.post("/contribution-requests", json=body, headers=k)
+        assert small.status_code == 201, small.text
+        again = await coop.post("/contribution-requests", json=body, headers=k)  # a retry: same answer
+        assert again.json()["request_id"] == small.json()["request_id"]
+        big = await coop.post("/contribution-requests", json={**body, "amount_cents": 120_000}, headers=key())
+        small_id, big_id = small.json()["request_id"], big.json()["request_id"]
+
+        assert (await anna.post(f"/contribution-requests/{small_id}/approval")).json()["status"] == "approved"
+        first = await bruno.post(f"/contribution-requests/{big_id}/approval")
+        assert first.json()["status"] == "requested" and first.json()["first_approver"] == "bruno"
+        assert problem(await bruno.post(f"/contribution-requests/{big_id}/approval"))[:2] == (403, "second_approver")
+        second = await anna.post(f"/contribution-requests/{big_id}/approval")
+        assert second.json()["status"] == "approved" and second.json()["second_approver"] == "anna"
+
+        lines = (await anna.get("/budget-lines")).json()
+        assert lines[0]["available_cents"] == 300_000
+        assert lines[0]["balances"]["committed"] == 200_000
+
+        batch = await anna.post("/batches", json={}, headers=key())
+        assert batch.status_code == 201, batch.text
+        assert batch.json()["payments"] == 2 and batch.json()["total_cents"] == 200_000
+        batch_id = batch.json()["batch_id"]
+        assert problem(await anna.post("/batches", json={}, headers=key()))[0] == 409  # nothing left to pay
+
+        xml = (await anna.get(f"/batches/{batch_id}/pain.001")).content
+        assert sepa.validate(xml, full=True) == 2
+        assert GOOD_IBAN.encode() in xml and b"Mario Rossi" in xml
+        assert problem(await coop.get(f"/batches/{batch_id}/pain.001"))[0] == 403
+
+        pays = {p["request_id"]: p for p in (await anna.get(f"/batches/{batch_id}")).json()["payments"]}
+        csv = csv_file(
+            [
+                (pays[small_id]["payment_id"], "paid", 80_000, ""),
+                (pays[big_id]["payment_id"], "failed", 120_000, "AC04"),
+            ]
+        )
+        r = await anna.post("/reconciliations", content=csv, headers={**key(), "Content-Type": "text/csv"})
+        assert r.status_code == 201, r.text
+        assert r.json() == {"paid": 1, "failed": 1, "unchanged": 0}
+        r = await anna.post("/reconciliations", content=csv, headers={**key(), "Content-Type": "text/csv"})
+        assert r.json() == {"paid": 0, "failed": 0, "unchanged": 2}  # the same file again changes nothing
+
+        failed = (await anna.get(f"/contribution-requests/{big_id}")).json()
+        assert failed["status"] == "approved"  # back to approved: the next batch pays it
+        case = (await anna.get("/ledger/balances", params={"case_id": "c1"})).json()["balances"]
+        assert case == {"budget_available": -200_000, "committed": 120_000, "disbursed": 80_000, "in_transit": 0}
+
+        batch2 = await anna.post("/batches", json={}, headers=key())
+        assert batch2.json()["payments"] == 1
+        pay2 = (await anna.get(f"/batches/{batch2.json()['batch_id']}")).json()["payments"][0]
+        r = await anna.post(
+            "/reconciliations",
+            content=camt054([(pay2["payment_id"], 120_000, None)]),
+            headers={**key(), "Content-Type": "application/xml"},
+        )
+        assert r.json()["paid"] == 1, r.text
+        household = (await anna.get("/ledger/balances", params={"household_id": "h1"})).json()["balances"]
+        assert household == {"budget_available": -200_000, "committed": 0, "disbursed": 200_000, "in_transit": 0}
+        yesterday = (await anna.get("/ledger/balances", params={"as_of": "2000-01-01"})).json()["balances"]
+        assert yesterday == {}
+
+        national = await payments.client("coordination").get("/budget-lines", params={"city": "torino"})
+        assert national.status_code == 200
+        assert problem(await payments.client("carla").get("/budget-lines", params={"city": "torino"}))[0] == 403
+
+    events = await payments.events(want=10)
+    types = [type(e).__name__ for e in events]
+    assert types.count("ContributionPaid") == 2 and types.count("ContributionPaymentFailed") == 1
+    paid = [e for e in events if isinstance(e, pev.ContributionPaid)]
+    assert sorted(e.request_id for e in paid) == sorted([small_id, big_id])
+    raw = payments.process.log_path.read_bytes()
+    assert GOOD_IBAN.encode() not in raw and b"Mario" not in raw  # never in logs
+    for e in events:
+        assert GOOD_IBAN not in e.model_dump_json() and "Mario" not in e.model_dump_json()  # nor on Kafka
+
+
+async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -> None:
+    from lgnet_shared.events import housing as hev
+
+    async with payments.client("anna") as anna:
+        for line in ("lease_activation", "deposit"):
+            r = await anna.post("/budget-lines", json={"line": line, "amount_cents": 1_000_000}, headers=key())
+            assert r.status_code == 201
+        r = await anna.put(
+            "/policies/torino",
+            json={"lease_activation_months": 2, "lease_activation_cap_cents": 100_000, "deposit_cap_cents": 150_000},
+        )
+        assert r.status_code == 200
+    lease = hev.LeaseSigned(
+        lease_id="l1",
+        placement_id="pl1",
+        household_id="h2",
+        case_id="c2",
+        city="torino",
+        lease_type=hev.LeaseType.LEASE,
+        monthly_rent_cents=60_000,
+        deposit_cents=180_000,
+        start_date=TODAY,
+        signed_on=TODAY,
+    )
+    for _ in range(3):  # redelivered and re-sent: still one request of each kind
+        await payments.publish(lease, "torino")
+    assert await payments.wait_for("select count(*) = 2 from contribution_requests where lease_id = 'l1'")
+    async with payments.pool.acquire() as conn:
+        rows = await conn.fetch("select kind, amount_cents, requested_by, case_id from contribution_requests")
+    assert sorted((r["kind"], r["amount_cents"]) for r in rows) == [("deposit", 150_000), ("lease_activation", 100_000)]
+    assert {r["case_id"] for r in rows} == {"c2"}
+    events = await payments.events(want=4)
+    requested = [e for e in events if isinstance(e, pev.ContributionRequested)]
+    assert len(requested) == 2 and {e.lease_id for e in requested} == {"l1"}
