@@ -35,7 +35,7 @@ async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, A
 
 async def seal_beneficiary(uow: UnitOfWork, household_id: str, b: cmd.Beneficiary, field: str) -> dict[str, Any]:
     """Name and IBAN sealed with the household's key: unreadable once the household's data is erased."""
-    iban = normalise_iban(b.iban, f"{field}.iban")
+    iban = normalise_iban(b.iban, f"{field}.iban" if field else "iban")
     sealed = await uow.key_store().seal_all(uow.conn, f"household:{household_id}", {"name": b.name, "iban": iban})
     return {k: v.model_dump() for k, v in sealed.items()}
 

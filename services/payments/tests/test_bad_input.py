@@ -1,0 +1,197 @@
+"""Bad input is refused with problem+json naming the field and reason, and nothing already accepted changes:
+unknown case, wrong amounts, invalid IBAN, approval by the requester, over budget, expired or spent voucher."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from payments_testkit import GOOD_IBAN, PaymentsUnderTest, case_opened, problem
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+async def snapshot(payments: PaymentsUnderTest) -> dict[str, Any]:
+    async with payments.pool.acquire() as conn:
+        return {
+            table: await conn.fetchval(f"select count(*) from {table}")
+            for table in ("contribution_requests", "ledger_postings", "vouchers", "voucher_redemptions", "tutoring_sessions", "idempotency_keys")
+        } | {
+            "lines": [tuple(r) for r in await conn.fetch("select * from budget_lines order by line")],
+            "vouchers": [tuple(r) for r in await conn.fetch("select * from vouchers order by voucher_id")],
+            "requests": [tuple(r) for r in await conn.fetch("select * from contribution_requests order by 1")],
+        }
+
+
+async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderTest) -> None:
+    await payments.publish(case_opened("c1", "h1"), "torino")
+    await payments.publish(case_opened("c9", "h9", city="trieste"), "trieste")
+    assert await payments.wait_for("select count(*) = 2 from cases")
+    async with payments.client("anna") as anna, payments.client("gtt") as gtt, payments.client("carla") as carla:
+        for line, amount in (("rent", 100_000), ("voucher_public_transport", 10_000)):
+            assert (
+                await anna.post("/budget-lines", json={"line": line, "amount_cents": amount}, headers=key())
+            ).status_code == 201
+        r = await anna.post(
+            "/providers", json={"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"]}, headers=key()
+        )
+        assert r.status_code == 201, r.text
+        good = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000}
+        req = await anna.post("/contribution-requests", json=good, headers=key())
+        request_id = req.json()["request_id"]
+        v = await anna.post(
+            "/vouchers",
+            json={"case_id": "c1", "kind": "public_transport", "value_cents": 4_000, "valid_until": "2099-12-31"},
+            headers=key(),
+        )
+        assert v.status_code == 201, v.text
+        voucher_id = v.json()["voucher_id"]
+        r = await gtt.post(
+            f"/vouchers/{voucher_id}/redemptions",
+            json={"redemption_id": "gtt-1", "provider_id": "gtt", "amount_cents": 2_500},
+        )
+        assert r.status_code == 201 and r.json()["remaining_cents"] == 1_500
+        replay = await gtt.post(
+            f"/vouchers/{voucher_id}/redemptions",
+            json={"redemption_id": "gtt-1", "provider_id": "gtt", "amount_cents": 2_500},
+        )
+        assert replay.json()["remaining_cents"] == 1_500  # the same redemption again counts once
+        assert (
+            await gtt.post(
+                f"/vouchers/{voucher_id}/redemptions",
+                json={"redemption_id": "gtt-2", "provider_id": "gtt", "amount_cents": 1_500},
+            )
+        ).status_code == 201
+
+        before = await snapshot(payments)
+        cases: list[tuple[Any, tuple[int, str]]] = [
+            (anna.post("/contribution-requests", json={**good, "case_id": "nope"}, headers=key()), (404, "case_id")),
+            (
+                anna.post("/contribution-requests", json={**good, "amount_cents": 0}, headers=key()),
+                (422, "amount_cents"),
+            ),
+            (
+                anna.post("/contribution-requests", json={**good, "amount_cents": -100}, headers=key()),
+                (422, "amount_cents"),
+            ),
+            (
+                anna.post("/contribution-requests", json={**good, "amount_cents": 12.5}, headers=key()),
+                (422, "amount_cents"),
+            ),
+            (
+                anna.post("/contribution-requests", json={**good, "amount_cents": "100"}, headers=key()),
+                (422, "amount_cents"),
+            ),
+            (
+                anna.post(
+                    "/contribution-requests",
+                    json={**good, "beneficiary": {"name": "X", "iban": "DE89370400440532013001"}},
+                    headers=key(),
+                ),
+                (422, "beneficiary.iban"),
+            ),
+            (
+                anna.post("/contribution-requests", json={**good, "amount_cents": 100_001}, headers=key()),
+                (409, "amount_cents"),
+            ),
+            (anna.post("/contribution-requests", json={**good, "case_id": "c9"}, headers=key()), (403, "case_id")),
+            (carla.post(f"/contribution-requests/{request_id}/approval"), (403, "city")),
+            (anna.post(f"/contribution-requests/{request_id}/approval"), (403, "approved_by")),
+            (
+                anna.put(f"/contribution-requests/{request_id}/beneficiary", json={"name": "X", "iban": "IT00X123"}),
+                (422, "iban"),
+            ),
+            (
+                anna.post(
+                    "/vouchers",
+                    json={
+                        "case_id": "c1",
+                        "kind": "public_transport",
+                        "value_cents": 6_001,
+                        "valid_until": "2099-12-31",
+                    },
+                    headers=key(),
+                ),
+                (409, "value_cents"),
+            ),
+            (
+                anna.post(
+                    "/vouchers",
+                    json={"case_id": "c1", "kind": "public_transport", "value_cents": 100, "valid_until": "2000-01-01"},
+                    headers=key(),
+                ),
+                (409, "valid_until"),
+            ),
+            (
+                gtt.post(
+                    f"/vouchers/{voucher_id}/redemptions",
+                    json={"redemption_id": "gtt-3", "provider_id": "gtt", "amount_cents": 1},
+                ),
+                (409, "voucher_id"),
+            ),
+            (
+                gtt.post(
+                    f"/vouchers/{voucher_id}/redemptions",
+                    json={"redemption_id": "gtt-1", "provider_id": "gtt", "amount_cents": 9},
+                ),
+                (409, "redemption_id"),
+            ),
+            (
+                gtt.post(
+                    f"/vouchers/{voucher_id}/redemptions",
+                    json={"redemption_id": "x-1", "provider_id": "other", "amount_cents": 1},
+                ),
+                (403, "provider_id"),
+            ),
+            (
+                anna.post("/budget-lines/nope/adjustments", json={"delta_cents": -1, "reason": "cut"}, headers=key()),
+                (404, "budget_line_id"),
+            ),
+            (anna.post("/contribution-requests", json=good), (422, "headers.idempotency-key")),
+        ]
+        for call, (status, field) in cases:
+            got = problem(await call)
+            assert got[:2] == (status, field), got
+            assert got[2]  # a reason, in words
+        line_id = before["lines"][0][0]
+        over = await anna.post(
+            f"/budget-lines/{line_id}/adjustments", json={"delta_cents": -100_001, "reason": "cut"}, headers=key()
+        )
+        assert problem(over)[:2] == (422, "delta_cents")
+        assert await snapshot(payments) == before
+
+        # An expired voucher cannot be redeemed; expiry returns the rest to the budget line.
+        v2 = await anna.post(
+            "/vouchers",
+            json={"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": "2099-12-31"},
+            headers=key(),
+        )
+        async with payments.pool.acquire() as conn:
+            await conn.execute(
+                "update vouchers set valid_until = current_date - 1 where voucher_id = $1", v2.json()["voucher_id"]
+            )
+        expired = await gtt.post(
+            f"/vouchers/{v2.json()['voucher_id']}/redemptions",
+            json={"redemption_id": "gtt-9", "provider_id": "gtt", "amount_cents": 100},
+        )
+        assert problem(expired)[:2] == (409, "voucher_id") and "expired" in problem(expired)[2]
+        line = lambda ls: next(x for x in ls if x["line"] == "voucher_public_transport")  # noqa: E731
+        available = line((await anna.get("/budget-lines")).json())["available_cents"]
+        assert (await anna.post("/vouchers/expiry")).json()["expired"] == [v2.json()["voucher_id"]]
+        assert line((await anna.get("/budget-lines")).json())["available_cents"] == available + 1_000
+        reimbursed = (await anna.post("/provider-reimbursements", headers=key())).json()["reimbursements"]
+        assert reimbursed == [{"batch_id": reimbursed[0]["batch_id"], "provider_id": "gtt", "amount_cents": 4_000}]
+        assert (await anna.post("/provider-reimbursements", headers=key())).json()["reimbursements"] == []
+        balances = (await anna.get("/ledger/balances", params={"household_id": "h1"})).json()["balances"]
+        assert balances["provider_payable"] == 0 and balances["disbursed"] == 4_000
+
+        t = await anna.post(
+            "/tutoring-sessions", json={"case_id": "c1", "topics": ["budgeting", "bills"]}, headers=key()
+        )
+        assert t.status_code == 201 and t.json()["household_id"] == "h1"
+        assert problem(await anna.post("/tutoring-sessions", json={"case_id": "c1", "topics": []}, headers=key()))[
+            :2
+        ] == (422, "topics")
+        assert GOOD_IBAN  # (bank data is covered by test_http_api)
