@@ -103,10 +103,75 @@ class Consumer:
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
     async def _process_partition(self, records: list[Record]) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            for record in records:
-                await self._one(conn, record)
-            await self._save_positions(conn, records)
+        """Optimistic first: the whole batch in one transaction, the inbox written with one statement and no
+        savepoints. Should any record need care (refused, or its handler fails), that transaction is rolled
+        back and the batch is processed record by record, each in its own savepoint with retries."""
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    outcomes = await self._fast(conn, records)
+                    await self._save_positions(conn, records)
+            except _NeedsCare:
+                metrics.CAREFUL_BATCHES.labels(self.name).inc()
+            else:
+                for event_type, outcome in outcomes:
+                    metrics.EVENTS_CONSUMED.labels(self.name, event_type, outcome).inc()
+                return
+            async with conn.transaction():
+                for record in records:
+                    await self._one(conn, record)
+                await self._save_positions(conn, records)
+
+    async def _fast(self, conn: Conn, records: list[Record]) -> list[tuple[str, str]]:
+        outcomes: list[tuple[str, str]] = []
+        todo: list[tuple[Envelope, Event, Handler]] = []
+        for record in records:
+            try:
+                env = from_record(record.value, record.headers or (), record.key)
+                if self.city is not None and env.city != self.city:
+                    outcomes.append((env.type, "other_city"))
+                    continue
+                if self.verify is not None:
+                    await self.verify(conn, record, env)
+                handler = self.handlers.get(env.type)
+                if handler is None:
+                    if self.strict:
+                        raise _NeedsCare
+                    outcomes.append((env.type, "ignored"))
+                    continue
+                todo.append((env, codec.decode(env), handler))
+            except ContractError:
+                raise _NeedsCare from None
+        fresh = set(
+            await conn.fetchval(
+                "with new as (insert into inbox (consumer, event_id, outcome)"
+                " select $1, unnest($2::text[]), 'processed' on conflict do nothing returning event_id)"
+                " select coalesce(array_agg(event_id), '{}') from new",
+                self.name,
+                [inbox_id(env) for env, _, _ in todo],
+            )
+        )
+        for env, event, handler in todo:
+            if inbox_id(env) not in fresh:  # seen before, or twice in this batch
+                outcomes.append((env.type, "duplicate"))
+                continue
+            fresh.discard(inbox_id(env))
+            logs.bind_event(env)
+            try:
+                with tracing.consuming(
+                    f"{self.name} process {env.type}",
+                    env.traceparent,
+                    {"messaging.message.id": env.id, "lgnet.city": env.city},
+                ):
+                    await handler(conn, env, event)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                raise _NeedsCare from None
+            finally:
+                logs.unbind_event()
+            outcomes.append((env.type, "processed"))
+        return outcomes
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
         last: dict[tuple[str, int], int] = {}
@@ -202,6 +267,10 @@ class Consumer:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
         if await self._remember(conn, event_id, "dead_lettered"):
             await self.dead_letters.send(record, failure)
+
+
+class _NeedsCare(Exception):
+    """A record of the batch needs the careful path (refusal, retries, dead letter)."""
 
 
 def inbox_id(env: Envelope) -> str:

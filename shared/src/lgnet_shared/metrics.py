@@ -14,6 +14,11 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DEAD_LETTERS = Counter("lgnet_dead_letters_total", "Records sent to the dead-letter topic", ["consumer", "kind"])
+CAREFUL_BATCHES = Counter(
+    "lgnet_consumer_careful_batches_total",
+    "Batches redone record by record because one record was refused or its handler failed",
+    ["consumer"],
+)
 RETRIES = Counter("lgnet_event_retries_total", "Processing attempts retried", ["consumer"])
 OUTBOX_PUBLISHED = Counter("lgnet_outbox_published_total", "Outbox rows published to Kafka")
 OUTBOX_PENDING = Gauge("lgnet_outbox_pending", "Outbox rows waiting at the last relay poll (0 when drained)")

@@ -112,7 +112,11 @@ class Runtime:
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
             group_id=group,
             batch=True,
-            max_records=500,
+            max_records=2000,
+            # Under load, let the broker gather bigger batches (one transaction and commit each); when idle,
+            # a record waits at most fetch_max_wait_ms.
+            fetch_min_bytes=256 * 1024,
+            fetch_max_wait_ms=50,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             ack_policy=AckPolicy.NACK_ON_ERROR,

@@ -56,6 +56,7 @@ class Registered:
 
 # (type, version) -> model. Filled at import time by @event; lgnet_shared.events imports every module.
 REGISTRY: dict[tuple[str, int], Registered] = {}
+_VERSIONS: dict[str, list[int]] = {}  # type -> its versions, ascending (decoding asks on every record)
 E = TypeVar("E", bound=type[Event])
 
 
@@ -75,13 +76,15 @@ def event(event_type: str, *, version: int = 1, key: str, topic: str | None = No
         cls.type, cls.version, cls.key_field = event_type, version, key
         cls.topic = topic or f"{event_type.split('.')[1]}.events"
         REGISTRY[(event_type, version)] = Registered(cls, event_type.split(".")[1])
+        _VERSIONS.setdefault(event_type, []).append(version)
+        _VERSIONS[event_type].sort()
         return cls
 
     return register
 
 
 def versions(event_type: str) -> list[int]:
-    return sorted(v for (t, v) in REGISTRY if t == event_type)
+    return list(_VERSIONS.get(event_type, ()))
 
 
 def latest(event_type: str) -> type[Event] | None:
