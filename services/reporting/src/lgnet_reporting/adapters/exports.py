@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from fpdf import FPDF
@@ -93,7 +94,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 def to_pdf(report: dict[str, Any]) -> bytes:
     pdf = FPDF(orientation="portrait", format="A4")
-    pdf.set_creation_date(None)  # no timestamp: the same report gives the same file
+    # Dated by the report's as_of, not the clock: the same report gives the same file.
+    pdf.set_creation_date(datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC))
     pdf.add_page()
     pdf.set_font("helvetica", "B", 14)
     pdf.cell(0, 10, f"LgNet report: {report['report']} - {report['scope']}", new_x="LMARGIN", new_y="NEXT")

@@ -103,15 +103,17 @@ class Population:
         return self.canon.get(person_id, person_id)
 
     def _memberships(self, facts: Facts) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
-        """household -> person -> membership spans. The initial composition (household formed, or a registration
-        naming the household) has no start date; later joins and departures carry their own date."""
+        """household -> person -> membership spans. The initial composition (household formed) has no start date;
+        later joins and departures carry their own date; a registration naming the household counts as initial
+        composition only when no membership event names that person in that household."""
         events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
         for m in facts["memberships"]:
             day = date.min if m["change"] == "formed" else m["on_date"]
             events[(m["household_id"], self.canonical(m["person_id"]))].append((day, 1 if m["change"] == "left" else 0))
-        for p in facts["persons"]:
-            if p["household_id"]:
-                events[(p["household_id"], self.canonical(p["person_id"]))].append((date.min, 0))
+        for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
+            pair = (p["household_id"], self.canonical(p["person_id"]))
+            if p["household_id"] and pair not in events:
+                events[pair].append((date.min, 0))
         out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
         for (household, person), evs in sorted(events.items()):
             spans: list[tuple[date, date | None]] = []

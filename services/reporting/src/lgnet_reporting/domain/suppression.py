@@ -47,20 +47,17 @@ def hidden_cells(doc: Any, plan: Plan, threshold: int) -> set[Path]:
     hidden = {p for p in plan.counts if 0 < values[p] < threshold}
     changed = True
     while changed:
-        changed = False
+        before = len(hidden)
+        hidden |= {linked for count, linked in plan.links if count in hidden}
         for g in plan.groups:
             members = [*g.parts, g.total]
             if sum(1 for m in members if m in hidden) != 1:
                 continue
             candidates = sorted((values[p], str(p), p) for p in g.parts if p not in hidden and values[p] > 0)
             pick = candidates[0][2] if candidates else g.total if g.total not in hidden else None
-            if pick is None:
-                continue
-            hidden.add(pick)
-            changed = True
-    for count, linked in plan.links:
-        if count in hidden:
-            hidden.add(linked)
+            if pick is not None:
+                hidden.add(pick)
+        changed = len(hidden) != before
     return hidden
 
 

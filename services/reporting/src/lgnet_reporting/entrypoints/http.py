@@ -40,10 +40,10 @@ ReportName = Literal["city_summary", "national"]
 
 def window(as_of: date | None, period_from: date | None, to: date | None) -> Window:
     if as_of is not None and to is not None and as_of != to:
-        raise ContractError("to", "give either as_of or to (a period's report is as of its end)")
+        raise ContractError("query.to", "give either as_of or to (a period's report is as of its end)")
     end = to or as_of or datetime.now(UTC).date()
     if period_from is not None and period_from > end:
-        raise ContractError("from", f"must not be after {end.isoformat()}")
+        raise ContractError("query.from", f"must not be after {end.isoformat()}")
     return Window(end, period_from)
 
 
@@ -55,7 +55,7 @@ def scope_of(actor: Actor, report: str, city: str | None) -> str:
         raise Forbidden("report", "the national role sees only the suppressed national aggregate")
     wanted = city or actor.city or ""
     if wanted != actor.city:
-        raise Forbidden("city", f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
+        raise Forbidden("query.city", f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
     return wanted
 
 

@@ -1,0 +1,135 @@
+"""Unit tests of the pure parts: projection writes, suppression (also by difference), canonical digests, ages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lgnet_reporting.domain.canonical import canonical_json, digest
+from lgnet_reporting.domain.indicators import Window, age_on, canonical_ids, summary
+from lgnet_reporting.domain.national import national, plan_for
+from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_reporting.domain.suppression import Group, Plan, hidden_cells, suppress
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.events import intake as i
+
+
+def test_age_at_a_date() -> None:
+    assert age_on(date(2008, 5, 10), date(2026, 5, 9)) == 17
+    assert age_on(date(2008, 5, 10), date(2026, 5, 10)) == 18
+
+
+def test_merge_chains_resolve_to_the_last_survivor() -> None:
+    merges = [
+        {"merged_person_id": "a", "surviving_person_id": "b"},
+        {"merged_person_id": "b", "surviving_person_id": "c"},
+    ]
+    assert canonical_ids(merges) == {"a": "c", "b": "c"}
+
+
+def test_insert_keeps_the_first_write_and_upsert_overwrites_only_given_columns() -> None:
+    t = Tables()
+    opened = i.CaseOpened(
+        case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+        channel=i.Channel.DESK, partner="p", opened_on=date(2026, 1, 2),
+    )  # fmt: skip
+    closed = i.CaseClosed(case_id="c1", outcome=i.CaseOutcome.OTHER, closed_on=date(2026, 2, 1))
+    for e in (opened, closed):
+        t.apply(project(to_envelope(e, source="/lgnet/intake", city="torino"), e))
+    row = t.rows["cases"][("c1",)]
+    assert (row["opened_on"], row["closed_on"], row["outcome"], row["partner"]) == (
+        date(2026, 1, 2), date(2026, 2, 1), "other", "p",
+    )  # fmt: skip
+    referral = i.ReferralReceived(
+        referral_id="r1", household_id="h1", source=i.ReferralSource.TERRITORY, received_on=date(2026, 1, 1)
+    )
+    again = referral.model_copy(update={"source": i.ReferralSource.SELF})
+    for e in (referral, again):
+        t.apply(project(to_envelope(e, source="/lgnet/intake", city="torino"), e))
+    assert t.rows["referrals"][("r1",)]["source"] == "territory"
+    assert len(t.records("cases")[0]) == len(TABLES["cases"].columns)
+
+
+def test_primary_and_complementary_suppression() -> None:
+    doc = {"t": {"a": 2, "b": 10, "c": 7}, "total": 19}
+    plan = Plan(counts=[("t", "a"), ("t", "b"), ("t", "c"), ("total",)],
+                groups=[Group([("t", "a"), ("t", "b"), ("t", "c")], ("total",))])  # fmt: skip
+    hidden = hidden_cells(doc, plan, threshold=5)
+    # a is small; alone it could be computed as 19 - 10 - 7, so the smallest other cell (c) goes too.
+    assert hidden == {("t", "a"), ("t", "c")}
+    out, n = suppress(doc, plan, 5)
+    assert out == {"t": {"a": None, "b": 10, "c": None}, "total": 19} and n == 2
+    assert doc["t"]["a"] == 2  # the input is not changed
+
+
+def test_the_total_is_hidden_when_no_other_part_can_protect_the_cell() -> None:
+    doc = {"t": {"a": 2, "b": 0}, "total": 2, "amount": 500, "amounts": {"a": 500, "b": 0}}
+    plan = Plan(
+        counts=[("t", "a"), ("t", "b"), ("total",)],
+        groups=[Group([("amounts", "a"), ("amounts", "b")], ("amount",))],
+        links=[(("t", "a"), ("amounts", "a"))],
+    )
+    assert hidden_cells(doc, plan, 5) == {("t", "a"), ("total",), ("amounts", "a"), ("amount",)}
+
+
+def test_zero_cells_are_not_small_cells() -> None:
+    doc = {"t": {"a": 0, "b": 9}, "total": 9}
+    plan = Plan(counts=[("t", "a"), ("t", "b")], groups=[Group([("t", "a"), ("t", "b")], ("total",))])
+    assert hidden_cells(doc, plan, 5) == set()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), min_size=3, max_size=3), min_size=2, max_size=5), st.integers(2, 6))
+def test_no_group_ever_has_exactly_one_hidden_cell(grid: list[list[int]], threshold: int) -> None:
+    """Rows and columns of a table with margins: whatever the numbers, nothing is derivable by difference."""
+    doc = {"cell": {str(r): {str(c): v for c, v in enumerate(row)} for r, row in enumerate(grid)},
+           "row": {str(r): sum(row) for r, row in enumerate(grid)},
+           "col": {str(c): sum(row[c] for row in grid) for c in range(3)}}  # fmt: skip
+    cells = [("cell", str(r), str(c)) for r in range(len(grid)) for c in range(3)]
+    groups = [Group([("cell", str(r), str(c)) for c in range(3)], ("row", str(r))) for r in range(len(grid))]
+    groups += [Group([("cell", str(r), str(c)) for r in range(len(grid))], ("col", str(c))) for c in range(3)]
+    hidden = hidden_cells(doc, Plan(counts=cells, groups=groups), threshold)
+    for g in groups:
+        assert sum(1 for m in (*g.parts, g.total) if m in hidden) != 1
+    for path in cells:
+        value = doc["cell"][path[1]][path[2]]
+        assert (0 < value < threshold) <= (path in hidden)
+
+
+def _facts() -> dict[str, list[dict[str, object]]]:
+    facts: dict[str, list[dict[str, object]]] = {name: [] for name in TABLES}
+    t = Tables()
+    events = [
+        i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"]),
+        i.CaseOpened(case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                     channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, 10)),
+        i.PersonRegistered(person_id="p1", household_id="h1", registered_by="x", birth_date=date(1980, 1, 1),
+                           sex=i.Sex.FEMALE, nationality="MA", third_country=True),
+        i.PersonRegistered(person_id="p2", household_id="h1", registered_by="x", birth_date=date(2020, 1, 1),
+                           sex=i.Sex.MALE, nationality="MA", third_country=True),
+    ]  # fmt: skip
+    for e in events:
+        t.apply(
+            project(to_envelope(e, source="/lgnet/intake", city="torino", time=datetime(2026, 1, 1, tzinfo=UTC)), e)
+        )
+    for name in TABLES:
+        facts[name] = [dict(zip(TABLES[name].names, r, strict=True)) for r in sorted(t.records(name), key=str)]
+    return facts
+
+
+def test_summary_counts_a_household() -> None:
+    ind = summary(_facts(), Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert ind["persons"] == {"total": 2, "minors": 1, "adults": 1, "age_unknown": 0}
+    assert ind["households"]["multi_person"] == 1
+    assert summary(_facts(), Window(date(2026, 1, 9)), "torino")["persons"]["total"] == 0  # type: ignore[arg-type]
+
+
+def test_national_report_is_deterministic_and_hides_small_cells() -> None:
+    w = Window(date(2026, 6, 30))
+    a = national(_facts(), w, 3)  # type: ignore[arg-type]
+    b = national(_facts(), w, 3)  # type: ignore[arg-type]
+    assert canonical_json(a) == canonical_json(b) and digest(a) == digest(b)
+    assert a["indicators"]["persons"]["total"] is None  # 2 < 3
+    assert a["by_city"]["torino"]["persons"] is None
+    assert plan_for(a).groups  # the plan covers the report's tables

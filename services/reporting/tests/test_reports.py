@@ -1,0 +1,222 @@
+"""Every indicator checked against expectations computed by hand from the scenario (conftest.scenario_events),
+through the real service (Kafka → projections in PostgreSQL → HTTP API), as of dates and for a period.
+
+The story, Torino: household H1 (P1 adult, P2 and P3 minors; P8 joins on 15 March) with case C1 (housing
+inclusion, desk, 10 Jan - closed 20 Apr, autonomy); H2 (P4 alone) case C2 (taking charge, mobile unit, 15 Feb);
+H3 (P5 aged 17, P7) case C3 (taking charge, desk, 1 Feb); H4 (P6, a duplicate of P5, merged into P5) case C4
+(civic engagement, 1 Mar - dropped out 20 Mar). Trieste: H5 (P9, P10 minor, P10 later erased) case C5.
+Bologna: H6 (P11) case C6. Placements, a lease, contributions (one failed) and vouchers around C1 and C2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from lgnet_shared.events import intake as i
+from openpyxl import load_workbook
+
+if TYPE_CHECKING:
+    from conftest import ReportingUnderTest
+
+pytestmark = pytest.mark.integration
+PERSON_IDS = [f"P{n}" for n in range(1, 12)] + ["H1", "H2", "C1", "RQ1", "V1", "PL1"]
+
+
+async def get(rt: ReportingUnderTest, actor: str, path: str, **params: str) -> dict[str, Any]:
+    async with rt.client(actor) as c:
+        r = await c.get(path, params=params)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> None:
+    body = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    ind = body["indicators"]
+    assert (body["report"], body["scope"], body["as_of"]) == ("city_summary", "torino", "2026-06-30")
+    # P5 and its duplicate P6 are one person; P8 joined H1 while C1 was open.
+    assert ind["persons"] == {"total": 7, "minors": 3, "adults": 4, "age_unknown": 0}
+    assert ind["third_country_nationals"] == 7
+    assert ind["households"] == {"total": 4, "single_person": 2, "multi_person": 2, "no_known_member": 0}
+    assert ind["persons_by_action_area"] == {"civic_engagement": 1, "housing_inclusion": 4, "taking_charge": 3}
+    assert ind["persons_by_channel"] == {"desk": 6, "mobile_unit": 1}
+    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 4}
+    assert ind["persons_by_nationality"] == {"AF": 1, "AL": 1, "MA": 4, "NG": 1}
+    assert ind["persons_by_sex"] == {"female": 3, "male": 4}
+    assert ind["persons_by_referral_source"] == {"reception_exit": 2, "social_district": 4, "territory": 1}
+    assert ind["cases"] == {"opened": 4, "closed": 2, "open_at_as_of": 2}
+    assert ind["case_outcomes"] == {"dropped_out": 1, "housing_autonomy": 1}
+    assert ind["placements"] == {"started": 1, "ended": 0, "active_at_as_of": 1}
+    assert ind["placements_by_kind"] == {"private_rental": 1}
+    assert ind["leases_by_type"] == {"lease": 1}
+    assert ind["days_to_placement"] == {"placements": 1, "median": 50.0}  # 10 Jan -> 1 Mar
+    # RQ3 was paid then failed: not counted as paid.
+    assert ind["contributions_paid"] == {"count": 2, "amount_cents": 170000}
+    assert ind["contributions_paid_by_kind"] == {
+        "lease_activation": {"count": 1, "amount_cents": 120000},
+        "rent": {"count": 1, "amount_cents": 50000},
+    }
+    assert ind["contributions_paid_by_budget_line"] == ind["contributions_paid_by_kind"]
+    assert ind["contribution_payments_failed"] == 1
+    assert ind["vouchers_issued_by_kind"] == {
+        "babysitting": {"count": 1, "amount_cents": 8000},
+        "public_transport": {"count": 1, "amount_cents": 5000},
+    }
+    assert ind["vouchers_redeemed_by_kind"] == {"public_transport": {"count": 2, "amount_cents": 3500}}
+    assert ind["vouchers_expired"] == {"count": 1, "remaining_cents": 8000}
+    assert ind["employment"] == {
+        "at_opening": {"employed_permanent": 1, "unemployed": 2, "unknown": 4},
+        "at_close": {"employed_fixed_term": 1, "unknown": 4},
+        "persons_closed": 5,
+        "employed_at_opening": 1,
+        "employed_at_close": 1,
+    }
+    assert [(m["month"], m["cases_opened"], m["new_persons"], m["placements_started"], m["paid_cents"])
+            for m in ind["monthly"]] == [
+        ("2026-01", 1, 4, 0, 0), ("2026-02", 2, 3, 0, 0), ("2026-03", 1, 0, 1, 170000),
+        ("2026-04", 0, 0, 0, 0), ("2026-05", 0, 0, 0, 0), ("2026-06", 0, 0, 0, 0),
+    ]  # fmt: skip
+    assert len(body["digest"]) == 64 and body["positions"]
+
+
+async def test_as_of_a_past_date(loaded: ReportingUnderTest) -> None:
+    ind = (await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-02-20"))["indicators"]
+    # C4 not yet opened, P8 not yet joined, nothing closed, placed or paid.
+    assert ind["persons"] == {"total": 6, "minors": 3, "adults": 3, "age_unknown": 0}
+    assert ind["households"] == {"total": 3, "single_person": 1, "multi_person": 2, "no_known_member": 0}
+    assert ind["cases"] == {"opened": 3, "closed": 0, "open_at_as_of": 3}
+    assert ind["placements"]["started"] == 0 and ind["contributions_paid"]["count"] == 0
+    assert ind["employment"]["at_opening"] == {"employed_permanent": 1, "unemployed": 2, "unknown": 3}
+
+
+async def test_for_a_period(loaded: ReportingUnderTest) -> None:
+    body = await get(loaded, "staff-torino", "/reports/city_summary", **{"from": "2026-03-01", "to": "2026-03-31"})
+    ind = body["indicators"]
+    assert (body["as_of"], body["period_from"]) == ("2026-03-31", "2026-03-01")
+    assert ind["persons"]["total"] == 7  # every case was open at some time in March
+    assert ind["cases"] == {"opened": 1, "closed": 1, "open_at_as_of": 3}
+    assert ind["case_outcomes"] == {"dropped_out": 1}
+    assert ind["contributions_paid"] == {"count": 2, "amount_cents": 170000}
+    assert ind["contribution_payments_failed"] == 1
+    assert ind["vouchers_redeemed_by_kind"] == {"public_transport": {"count": 1, "amount_cents": 2000}}
+    assert ind["vouchers_expired"] == {"count": 0, "remaining_cents": 0}
+    assert [m["month"] for m in ind["monthly"]] == ["2026-03"]
+    assert ind["monthly"][0]["new_persons"] == 0  # P5's first case opened in February
+
+
+async def test_national_aggregate_is_suppressed_and_has_no_personal_data(loaded: ReportingUnderTest) -> None:
+    body = await get(loaded, "coordination", "/reports/national", as_of="2026-06-30")
+    ind, by_city = body["indicators"], body["by_city"]
+    assert body["suppression"]["threshold"] == 3
+    assert ind["persons"] == {"total": 10, "minors": 4, "adults": 6, "age_unknown": 0}
+    assert ind["households"]["total"] == 6
+    # Primary: Bologna (1 person) and Trieste (2) are under 3.
+    assert by_city["bologna"]["persons"] is None and by_city["trieste"]["persons"] is None
+    assert by_city["torino"]["persons"] == 7
+    # By difference: national minors 4 = Torino 3 + Trieste 1, so hiding Trieste's 1 hides Torino's 3 too,
+    # and then Torino's adults (7 = minors + adults).
+    assert by_city["trieste"]["minors"] is None and by_city["torino"]["minors"] is None
+    assert by_city["torino"]["adults"] is None
+    assert by_city["bologna"]["minors"] == 0
+    # Placements 2 in all (< 3): hidden, with the amounts tied to hidden counts.
+    assert ind["placements"]["started"] is None
+    assert ind["contributions_paid"] == {"count": None, "amount_cents": None}
+    # Civic engagement (1) is small; the smallest other area (taking charge, 5) goes with it.
+    assert ind["persons_by_action_area"] == {"civic_engagement": None, "housing_inclusion": 6, "taking_charge": None}
+    text = str(body)
+    assert not [pid for pid in PERSON_IDS if f"'{pid}'" in text]
+    # Erased P10 still counts in Trieste's (exact) report.
+    trieste = await get(loaded, "staff-trieste", "/reports/city_summary", as_of="2026-06-30")
+    assert trieste["indicators"]["persons"] == {"total": 2, "minors": 1, "adults": 1, "age_unknown": 0}
+
+
+async def test_redelivered_and_repeated_events_change_nothing(loaded: ReportingUnderTest, scenario: Any) -> None:
+    before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    await loaded.send(scenario(loaded)[:20])  # the same facts again, with new event ids
+    await loaded.settle()
+    after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    assert after["digest"] == before["digest"] and after["positions"] != before["positions"]
+
+
+async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
+    async with loaded.client(None) as c:
+        assert (await c.get("/reports/national")).status_code == 401
+    async with loaded.client("staff-torino") as c:
+        r = await c.get("/reports/city_summary", params={"city": "trieste"})
+        assert r.status_code == 403 and r.json()["field"] == "query.city"
+        r = await c.get("/reports/city_summary", params={"as_of": "2026-13-01"})
+        assert r.status_code == 422 and r.json()["field"] == "query.as_of"
+        r = await c.get("/reports/city_summary", params={"from": "2026-05-01", "to": "2026-04-01"})
+        assert r.status_code == 422 and r.json()["field"] == "query.from"
+    async with loaded.client("coordination") as c:
+        r = await c.get("/reports/city_summary", params={"city": "torino"})
+        assert r.status_code == 403 and r.json()["field"] == "report"
+    async with loaded.client("coop-aurora") as c:  # a Torino partner reads Torino
+        assert (await c.get("/reports/city_summary")).json()["indicators"]["persons"]["total"] == 7
+
+
+async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None:
+    body = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    async with loaded.client("staff-torino") as c:
+        params = {"as_of": "2026-06-30"}
+        csv_r = await c.get("/reports/city_summary/export", params={**params, "format": "csv"})
+        xlsx_r = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
+        pdf_r = await c.get("/reports/city_summary/export", params={**params, "format": "pdf"})
+    assert csv_r.headers["x-report-digest"] == body["digest"]
+    rows = {(r[0], r[1], r[2]): r[3] for r in csv.reader(io.StringIO(csv_r.text)) if len(r) == 4}
+    assert rows[("persons", "", "total")] == "7"
+    assert rows[("persons_by_nationality", "MA", "")] == "4"
+    assert rows[("contributions_paid_by_kind", "rent", "amount_cents")] == "50000"
+    assert rows[("employment", "at_opening", "unemployed")] == "2"
+    sheet = load_workbook(io.BytesIO(xlsx_r.content)).active
+    cells = {(r[0], r[1] or "", r[2] or ""): r[3] for r in sheet.iter_rows(values_only=True) if len(r) >= 4}
+    assert cells[("persons", "", "minors")] == 3
+    assert cells[("cases", "", "opened")] == 4
+    assert pdf_r.content.startswith(b"%PDF") and pdf_r.headers["content-type"] == "application/pdf"
+    async with loaded.client("coordination") as c:
+        national = await c.get("/reports/national/export", params={**params, "format": "csv"})
+    assert "by_city,bologna,persons,suppressed" in national.text
+
+
+async def test_replay_rebuilds_identical_reports_deterministically(loaded: ReportingUnderTest, tmp_path: Any) -> None:
+    async with loaded.client("coordination") as c:
+        r = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "n1"})
+        assert r.status_code == 201, r.text
+        again = await c.post(
+            "/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "n1"}
+        )
+        assert again.json() == r.json()
+    published = r.json()
+    async with loaded.client("staff-torino") as c:
+        t = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "t1"}
+        )
+        assert t.status_code == 201, t.text
+    live = await get(loaded, "coordination", "/reports/national", as_of="2026-06-30")
+    assert published["digest"] == live["digest"] and published["positions"] == live["positions"]
+    # More events after publication: the published reports must still be reproducible at their positions.
+    late = i.CaseOpened(case_id="C9", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                        channel=i.Channel.DESK, partner="coop", opened_on=live["as_of"])  # fmt: skip
+    await loaded.send([loaded.envelope(late, "torino")])
+    await loaded.settle()
+
+    code, lines = await loaded.replay("--published")
+    checks = [x for x in lines if "equal" in x and "report" in x]
+    assert code == 0, lines
+    assert {(x["report"], x["scope"], x["report_id"]) for x in checks} == {
+        ("national", "national", published["report_id"]),
+        ("city_summary", "torino", t.json()["report_id"]),
+    }
+    assert all(x["replayed_digest"] == x["expected_digest"] for x in checks)
+
+    out1, out2 = tmp_path / "one", tmp_path / "two"
+    code1, lines1 = await loaded.replay("--as-of", "2026-06-30", "--out", str(out1))
+    code2, _ = await loaded.replay("--as-of", "2026-06-30", "--out", str(out2))
+    assert (code1, code2) == (0, 0), lines1
+    scopes = {(x["report"], x["scope"]) for x in lines1 if "equal" in x and "report" in x}
+    assert scopes == {("national", "national"), *(("city_summary", c) for c in ("bologna", "torino", "trieste"))}
+    files = sorted(p.name for p in out1.iterdir())
+    assert len(files) == 4 and all((out1 / f).read_bytes() == (out2 / f).read_bytes() for f in files)
