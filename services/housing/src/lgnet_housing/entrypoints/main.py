@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from lgnet_shared.service import ServiceSpec, run
+from collections.abc import Sequence
 
-SPEC = ServiceSpec(name="housing", default_port=8002, produces=["housing.events"])
+from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec, run
+
+from lgnet_housing.adapters.schema import MIGRATIONS
+from lgnet_housing.entrypoints import http
+from lgnet_housing.service_layer.intake_events import HANDLERS
+
+
+def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    """Declarable without a started runtime (AsyncAPI generation): the handlers only need their connection."""
+    return [ConsumerSpec(name="intake", topics=["intake.events"], handlers=dict(HANDLERS))]
+
+
+SPEC = ServiceSpec(
+    name="housing",
+    default_port=8002,
+    migrations=MIGRATIONS,
+    consumers=consumers,
+    routers=lambda runtime: [http.router(runtime)],
+    produces=["housing.events"],
+)
 
 
 def main() -> None:

@@ -1,0 +1,128 @@
+"""Housing's PostgreSQL schema (its own; no other service reads it). Forward-only migrations.
+
+What housing knows of people comes from intake's events and holds no identifying data: birth date, sex and
+languages per person (for size, minors, women-only), the household's members, and the case's needs.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "housing-1",
+        """
+        create table persons (
+            person_id text primary key,
+            household_id text,
+            birth_date date not null,
+            sex text not null,
+            languages text[] not null default '{}'
+        );
+        create table households (
+            household_id text primary key,
+            city text not null,
+            member_ids text[] not null default '{}'
+        );
+        -- One row per intake case; the waiting list is made of the open cases with a housing need.
+        create table cases (
+            case_id text primary key,
+            household_id text not null,
+            city text not null,
+            partner text not null,
+            opened_on date not null,
+            housing_need boolean not null,
+            closed_on date,
+            assessed boolean not null default false,
+            monthly_income_cents bigint not null default 0,
+            accessibility_needs boolean not null default false,
+            specialist_support boolean not null default false,
+            eviction_date date,
+            vulnerabilities text[] not null default '{}',
+            housing_situation text,
+            removed text  -- why the household left the waiting list without a placement (person_erased)
+        );
+        create index cases_household on cases (household_id);
+        create index cases_city on cases (city) where closed_on is null;
+        create table opportunities (
+            opportunity_id text primary key,
+            city text not null,
+            partner text not null,
+            kind text not null,
+            capacity int not null check (capacity >= 1),
+            bedrooms int not null check (bedrooms >= 0),
+            accessible boolean not null,
+            monthly_rent_cents bigint not null check (monthly_rent_cents >= 0),
+            available_from date not null,
+            available_until date,
+            support_level text not null,
+            restrictions text[] not null default '{}',
+            area text,
+            languages text[] not null default '{}',
+            status text not null default 'open' check (status in ('open', 'withdrawn')),
+            withdrawn_reason text,
+            listed_by text not null,
+            listed_on date not null
+        );
+        create index opportunities_city on opportunities (city, status);
+        -- A match walks proposed -> accepted -> placed; or ends declined / cancelled. `step_since` is when
+        -- it entered its current step (stalled-match reminders); `stalled_step` the step already reminded.
+        create table matches (
+            match_id text primary key,
+            household_id text not null,
+            case_id text not null,
+            opportunity_id text not null references opportunities,
+            city text not null,
+            status text not null check (status in ('proposed', 'accepted', 'placed', 'declined', 'cancelled', 'ended')),
+            score double precision not null,
+            explanation jsonb not null,
+            score_breakdown jsonb not null,
+            proposed_on date not null,
+            step_since date not null,
+            stalled_step text,
+            declined_by text,
+            decline_reason text,
+            decided_on date
+        );
+        -- At most one live match per household and per opportunity: the database guards the assignment too.
+        create unique index matches_live_household on matches (household_id)
+            where status in ('proposed', 'accepted', 'placed');
+        create unique index matches_live_opportunity on matches (opportunity_id)
+            where status in ('proposed', 'accepted', 'placed');
+        create index matches_city on matches (city, status);
+        create table placements (
+            placement_id text primary key,
+            match_id text not null unique references matches,
+            household_id text not null,
+            case_id text not null,
+            opportunity_id text not null,
+            city text not null,
+            kind text not null,
+            started_on date not null,
+            ended_on date,
+            end_reason text
+        );
+        create table leases (
+            lease_id text primary key,
+            placement_id text not null unique references placements,
+            lease_type text not null,
+            monthly_rent_cents bigint not null,
+            deposit_cents bigint not null,
+            start_date date not null,
+            end_date date,
+            signed_on date not null
+        );
+        create table holds (
+            household_id text primary key,
+            city text not null,
+            reason text not null,
+            until date not null,
+            parked_by text not null
+        );
+        create table city_rules (
+            city text primary key,
+            rules jsonb not null,
+            updated_by text not null,
+            updated_at timestamptz not null default now()
+        );
+        """,
+    ),
+]

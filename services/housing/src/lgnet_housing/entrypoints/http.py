@@ -1,0 +1,162 @@
+"""Housing's HTTP API for desk operators, social workers and partners (OpenAPI at /docs). Thin: authenticate,
+open a transaction, call the use case, answer. Creates need an Idempotency-Key; errors are problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from lgnet_shared.auth import Who
+from lgnet_shared.http import idempotent
+from lgnet_shared.service import Runtime
+from pydantic import BaseModel
+
+from lgnet_housing.domain.rules import CityRules
+from lgnet_housing.service_layer import commands as cmd
+from lgnet_housing.service_layer.handlers import Context, Housing
+
+Actor = Any
+Json = dict[str, Any]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+MatchStatus = Literal["proposed", "accepted", "placed", "declined", "cancelled", "ended"]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"description": d, "content": {"application/problem+json": {}}}
+    for s, d in (
+        (401, "Not authenticated"),
+        (403, "Not allowed for this actor (other city, other partner, national role)"),
+        (404, "Not found"),
+        (409, "Conflicts with what is recorded (wrong step, already done)"),
+        (422, "Invalid: names the field and reason"),
+    )
+}
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(tags=["housing"], responses=ERRORS)
+
+    @asynccontextmanager
+    async def use_case(actor: Actor) -> AsyncIterator[tuple[Housing, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            yield Housing(conn), Context(today=datetime.now(UTC).date(), actor=actor)
+
+    async def create(
+        actor: Actor, key: str | None, body: BaseModel, run: Callable[[Housing, Context], Awaitable[Json]]
+    ) -> JSONResponse:
+        async with use_case(actor) as (housing, ctx):
+            return await idempotent(
+                housing.conn,
+                actor.id,
+                key,
+                {"path": run.__name__, **body.model_dump(mode="json")},
+                lambda: run(housing, ctx),
+            )
+
+    async def act(actor: Actor, run: Callable[[Housing, Context], Awaitable[Any]]) -> Any:
+        async with use_case(actor) as (housing, ctx):
+            return await run(housing, ctx)
+
+    # ------------------------------------------------------------ catalogue
+
+    @api.post("/opportunities", status_code=201, summary="List a housing opportunity in the actor's city")
+    async def list_opportunity(body: cmd.ListOpportunity, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        async def run(h: Housing, c: Context) -> Json:
+            return await h.list_opportunity(c, body)
+
+        return await create(actor, key, body, run)
+
+    @api.get("/opportunities", summary="The city's opportunities")
+    async def opportunities(actor: Who, status: Literal["open", "withdrawn"] | None = None) -> list[Json]:
+        return await act(actor, lambda h, c: h.list_opportunities(c, status))  # type: ignore[no-any-return]
+
+    @api.get("/opportunities/{opportunity_id}", summary="An opportunity")
+    async def opportunity(opportunity_id: str, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.read_opportunity(c, opportunity_id))  # type: ignore[no-any-return]
+
+    @api.patch("/opportunities/{opportunity_id}", summary="Change an open opportunity (only the fields given)")
+    async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.update_opportunity(c, opportunity_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/opportunities/{opportunity_id}/withdrawal", summary="Withdraw an opportunity from the catalogue")
+    async def withdraw(opportunity_id: str, body: cmd.WithdrawOpportunity, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.withdraw_opportunity(c, opportunity_id, body))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ rules and matching
+
+    @api.get("/rules", summary="The city's matching rules and score weights")
+    async def read_rules(actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.read_rules(c))  # type: ignore[no-any-return]
+
+    @api.put("/rules", summary="Staff: set the city's matching rules and score weights")
+    async def save_rules(body: CityRules, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.save_rules(c, body))  # type: ignore[no-any-return]
+
+    @api.post("/matching/runs", summary="Run the city-wide matching now; answers proposals and the unmatched")
+    async def run_matching(actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.matching_for(c))  # type: ignore[no-any-return]
+
+    @api.get("/households", summary="The city's waiting list with priorities, first served first")
+    async def waiting(actor: Who) -> list[Json]:
+        return await act(actor, lambda h, c: h.waiting_list(c))  # type: ignore[no-any-return]
+
+    @api.get("/households/{household_id}/why", summary="Why isn't this household matching?")
+    async def why(household_id: str, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.why(c, household_id))  # type: ignore[no-any-return]
+
+    @api.get("/proposals", summary="Matches of the city (partners: those of their cases or opportunities)")
+    async def proposals(actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed") -> list[Json]:
+        return await act(actor, lambda h, c: h.list_matches(c, status))  # type: ignore[no-any-return]
+
+    @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown")
+    async def read_match(match_id: str, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.read_match(c, match_id))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ workflow
+
+    @api.post("/matches/{match_id}/acceptance", summary="The proposal is accepted")
+    async def accept(match_id: str, body: cmd.AcceptMatch, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.accept(c, match_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/matches/{match_id}/decline", summary="Decline (household or provider, coded reason); re-matches")
+    async def decline(match_id: str, body: cmd.DeclineMatch, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.decline(c, match_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/matches/{match_id}/placement", status_code=201, summary="Start the placement of an accepted match")
+    async def place(match_id: str, body: cmd.StartPlacement, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        async def start_placement(h: Housing, c: Context) -> Json:
+            return await h.start_placement(c, match_id, body)
+
+        return await create(actor, key, body, start_placement)
+
+    @api.post("/placements/{placement_id}/lease", status_code=201, summary="Record the signed lease or sub-lease")
+    async def lease(placement_id: str, body: cmd.SignLease, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        async def sign_lease(h: Housing, c: Context) -> Json:
+            return await h.sign_lease(c, placement_id, body)
+
+        return await create(actor, key, body, sign_lease)
+
+    @api.post("/placements/{placement_id}/end", summary="End a placement (autonomy reached, moved, dropped out)")
+    async def end(placement_id: str, body: cmd.EndPlacement, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.end_placement(c, placement_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/households/{household_id}/park", summary="Put a household on hold until a date")
+    async def park(household_id: str, body: cmd.ParkHousehold, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.park(c, household_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/households/{household_id}/unpark", summary="Take a household off hold")
+    async def unpark(household_id: str, body: cmd.UnparkHousehold, actor: Who) -> Json:
+        return await act(actor, lambda h, c: h.unpark(c, household_id, body))  # type: ignore[no-any-return]
+
+    @api.post("/matching/stalled-check", summary="Staff: remind stalled match steps; release expired holds")
+    async def stalled(body: cmd.StalledCheck, actor: Who) -> Json:
+        async def run(h: Housing, c: Context) -> Json:
+            city = c.city()
+            ctx = Context(today=body.on or c.today, actor=c.actor)
+            return await h.stalled_check(ctx, city)
+
+        return await act(actor, run)  # type: ignore[no-any-return]
+
+    return api

@@ -1,0 +1,107 @@
+"""What callers ask housing to do (HTTP bodies). Validation errors name the field (problem+json)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Self
+
+from lgnet_shared.events.housing import DeclinedBy, HousingKind, LeaseType, PlacementEndReason, SupportLevel
+from lgnet_shared.events.types import Cents, Code, Id
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Restriction = Literal["women_only", "men_only", "families_only", "singles_only", "no_minors"]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ListOpportunity(Command):
+    opportunity_id: Id
+    partner: Id | None = Field(default=None, description="Owning partner; a partner lists its own (default)")
+    kind: HousingKind
+    capacity: int = Field(ge=1, le=50)
+    bedrooms: int = Field(ge=0, le=30)
+    accessible: bool = False
+    monthly_rent_cents: Cents
+    available_from: date
+    available_until: date | None = None
+    support_level: SupportLevel = SupportLevel.NONE
+    restrictions: list[Restriction] = Field(default_factory=list)
+    area: Code | None = None
+    languages: list[Language] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.available_until is not None and self.available_until <= self.available_from:
+            raise ValueError("available_until must be after available_from")
+        return self
+
+
+class UpdateOpportunity(Command):
+    """Only the fields given change."""
+
+    kind: HousingKind | None = None
+    capacity: int | None = Field(default=None, ge=1, le=50)
+    bedrooms: int | None = Field(default=None, ge=0, le=30)
+    accessible: bool | None = None
+    monthly_rent_cents: Cents | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    support_level: SupportLevel | None = None
+    restrictions: list[Restriction] | None = None
+    area: Code | None = None
+    languages: list[Language] | None = None
+
+
+class WithdrawOpportunity(Command):
+    reason: Code
+    on: date | None = None
+
+
+class AcceptMatch(Command):
+    on: date | None = None
+
+
+class DeclineMatch(Command):
+    by: DeclinedBy
+    reason: Code = Field(description="Coded reason, e.g. too_far, too_expensive, household_not_suitable")
+    on: date | None = None
+
+
+class StartPlacement(Command):
+    started_on: date
+
+
+class SignLease(Command):
+    lease_type: LeaseType
+    monthly_rent_cents: Cents
+    deposit_cents: Cents
+    start_date: date
+    end_date: date | None = None
+    signed_on: date
+
+    @model_validator(mode="after")
+    def _dates(self) -> Self:
+        if self.end_date is not None and self.end_date <= self.start_date:
+            raise ValueError("end_date must be after start_date")
+        return self
+
+
+class EndPlacement(Command):
+    reason: PlacementEndReason
+    ended_on: date
+
+
+class ParkHousehold(Command):
+    reason: Code
+    until: date
+
+
+class UnparkHousehold(Command):
+    on: date | None = None
+
+
+class StalledCheck(Command):
+    on: date | None = Field(default=None, description="The day to check as of (default today)")

@@ -1,0 +1,538 @@
+"""Housing's use cases. Each runs inside the caller's transaction: it checks the rules, changes housing's state
+and stages the housing events in the outbox, all or nothing. HTTP routes and intake's events call the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from lgnet_shared import outbox, tracing
+from lgnet_shared.access import Actor, Role, may_write_in_city
+from lgnet_shared.codec import caused_by, to_envelope
+from lgnet_shared.db import Conn
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
+from lgnet_shared.events import Event
+from lgnet_shared.events import housing as ev
+from lgnet_shared.ids import new_id
+
+from lgnet_housing.adapters import repository as repo
+from lgnet_housing.domain import explain, matching, rules
+from lgnet_housing.domain import priority as prio
+from lgnet_housing.service_layer import commands as cmd
+
+SOURCE = "/lgnet/housing"
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """When, and who acts: an HTTP actor, or (actor None) an intake event `cause`."""
+
+    today: date
+    actor: Actor | None = None
+    cause: Envelope | None = None
+
+    def city(self) -> str:
+        if self.actor is None or self.actor.city is None or self.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role is read-only and sees aggregates only")
+        return self.actor.city
+
+
+def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
+    """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider)."""
+    may_write_in_city(actor, m["city"], field)
+    if actor.role is Role.STAFF:
+        return
+    own = {"household": m["case_partner"] == actor.id, "provider": m["opportunity_partner"] == actor.id}
+    if not (own[side] if side in own else any(own.values())):
+        raise Forbidden(field, f"partner {actor.id} is neither the case's nor the opportunity's partner")
+
+
+@dataclass
+class Housing:
+    conn: Conn
+
+    async def emit(self, ctx: Context, city: str, *events: Event) -> None:
+        partner = ctx.actor.partner if ctx.actor else None
+        if ctx.cause is not None:
+            envs = [caused_by(ctx.cause, e, source=SOURCE, partner=partner) for e in events]
+        else:
+            tp = tracing.current_traceparent()
+            envs = [to_envelope(e, source=SOURCE, city=city, partner=partner, traceparent=tp) for e in events]
+        await outbox.append(self.conn, envs)
+
+    # ------------------------------------------------------------ catalogue
+
+    async def list_opportunity(self, ctx: Context, c: cmd.ListOpportunity) -> Json:
+        assert ctx.actor is not None
+        city = ctx.city()
+        may_write_in_city(ctx.actor, city)
+        partner = c.partner or ctx.actor.partner
+        if partner is None:
+            raise ContractError("partner", "staff must name the partner that owns the opportunity")
+        if ctx.actor.role is Role.PARTNER and partner != ctx.actor.id:
+            raise Forbidden("partner", f"partner {ctx.actor.id} cannot list opportunities of {partner}")
+        values = {**c.model_dump(exclude={"opportunity_id", "partner"}), "city": city, "partner": partner}
+        values = {**values, "kind": c.kind.value, "support_level": c.support_level.value}
+        if not await repo.insert_opportunity(self.conn, c.opportunity_id, values, ctx.actor.id, ctx.today):
+            raise Conflict("opportunity_id", f"opportunity {c.opportunity_id} is already listed")
+        await self.emit(ctx, city, ev.OpportunityListed(opportunity_id=c.opportunity_id, **values))
+        await self.rematch_if_auto(ctx, city)
+        return await self.read_opportunity(ctx, c.opportunity_id)
+
+    async def _own_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
+        assert ctx.actor is not None
+        row = await repo.opportunity(self.conn, opportunity_id, lock=True)
+        may_write_in_city(ctx.actor, row["city"], "opportunity_id")
+        if ctx.actor.role is Role.PARTNER and row["partner"] != ctx.actor.id:
+            raise Forbidden("opportunity_id", f"the opportunity belongs to partner {row['partner']}")
+        return row
+
+    async def read_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
+        assert ctx.actor is not None
+        row = await repo.opportunity(self.conn, opportunity_id)
+        may_write_in_city(ctx.actor, row["city"], "opportunity_id")
+        return dict(jsonable_encoder(row))
+
+    async def list_opportunities(self, ctx: Context, status: str | None) -> list[Json]:
+        assert ctx.actor is not None
+        rows = await repo.opportunities(self.conn, ctx.city(), status, None)
+        return list(jsonable_encoder(rows))
+
+    async def update_opportunity(self, ctx: Context, opportunity_id: str, c: cmd.UpdateOpportunity) -> Json:
+        row = await self._own_opportunity(ctx, opportunity_id)
+        if row["status"] != "open":
+            raise Conflict("opportunity_id", f"the opportunity is {row['status']}")
+        changes = c.model_dump(exclude_none=True, mode="json")
+        if not changes:
+            raise ContractError("", "nothing to change: give at least one field")
+        typed = c.model_dump(exclude_none=True)
+        start = typed.get("available_from", row["available_from"])
+        until = typed.get("available_until", row["available_until"])
+        if until is not None and until <= start:
+            raise ContractError("available_until", "must be after available_from")
+        await repo.update_opportunity(self.conn, opportunity_id, {k: _db(v) for k, v in typed.items()})
+        await self.emit(ctx, row["city"], ev.OpportunityUpdated(opportunity_id=opportunity_id, **changes))
+        await self.recheck_opportunity(ctx, opportunity_id)
+        await self.rematch_if_auto(ctx, row["city"])
+        return await self.read_opportunity(ctx, opportunity_id)
+
+    async def withdraw_opportunity(self, ctx: Context, opportunity_id: str, c: cmd.WithdrawOpportunity) -> Json:
+        row = await self._own_opportunity(ctx, opportunity_id)
+        if row["status"] != "open":
+            raise Conflict("opportunity_id", f"the opportunity is already {row['status']}")
+        live = await repo.live_match_on(self.conn, opportunity_id)
+        if live is not None and live["status"] == "placed":
+            raise Conflict("opportunity_id", "a household is placed there: end the placement first")
+        on = c.on or ctx.today
+        if live is not None:
+            await self.end_match(ctx, live, "declined", ev.DeclinedBy.PROVIDER, "opportunity_withdrawn", on)
+        await repo.withdraw_opportunity(self.conn, opportunity_id, c.reason)
+        await self.emit(
+            ctx, row["city"], ev.OpportunityWithdrawn(opportunity_id=opportunity_id, reason=c.reason, on=on)
+        )
+        await self.rematch_if_auto(ctx, row["city"])
+        return await self.read_opportunity(ctx, opportunity_id)
+
+    # ------------------------------------------------------------ rules
+
+    async def read_rules(self, ctx: Context) -> Json:
+        city = ctx.city()
+        return {"city": city, **(await repo.rules(self.conn, city)).model_dump(mode="json")}
+
+    async def save_rules(self, ctx: Context, new: rules.CityRules) -> Json:
+        assert ctx.actor is not None
+        city = ctx.city()
+        if ctx.actor.role is not Role.STAFF:
+            raise Forbidden("", "only the city's staff set the matching rules")
+        await repo.save_rules(self.conn, city, new, ctx.actor.id)
+        return await self.read_rules(ctx)
+
+    # ------------------------------------------------------------ matching
+
+    async def rematch_if_auto(self, ctx: Context, city: str) -> None:
+        if city and (await repo.rules(self.conn, city)).auto_match:
+            await self.run_matching(ctx, city)
+
+    async def run_matching(self, ctx: Context, city: str) -> Json:
+        """Propose the optimal assignment of the city's waiting households to its free open opportunities.
+        Live matches stay as they are: only what is free is (re)assigned."""
+        await self.conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"housing-matching:{city}")
+        city_rules = await repo.rules(self.conn, city)
+        candidates = await repo.candidates(self.conn, city, ctx.today)
+        waiting = [c.household for c in candidates if c.blocked is None and c.household is not None]
+        opportunities, held = await repo.open_opportunities(self.conn, city)
+        free = [o for o in opportunities if o.opportunity_id not in held]
+        result = matching.assign(waiting, free, city_rules, ctx.today, await repo.declined_pairs(self.conn, city))
+        households = {h.household_id: h for h in waiting}
+        by_id = {o.opportunity_id: o for o in free}
+        proposed = []
+        for p in result.proposals:
+            h, o = households[p.household_id], by_id[p.opportunity_id]
+            x = explain.explain(h, o, city_rules, ctx.today)
+            event = ev.MatchProposed(
+                match_id=new_id(),
+                household_id=h.household_id,
+                case_id=h.case_id,
+                opportunity_id=o.opportunity_id,
+                city=city,
+                score=x.score,
+                explanation=[ev.RuleCheck(rule=c.rule, passed=c.passed, detail=c.detail[:500]) for c in x.checks],
+                score_breakdown=x.breakdown,
+                proposed_on=ctx.today,
+            )
+            data = event.model_dump(mode="json")
+            await repo.insert_match(
+                self.conn,
+                {
+                    **{k: getattr(event, k) for k in ("match_id", "household_id", "case_id", "opportunity_id", "city")},
+                    "status": "proposed",
+                    "score": x.score,
+                    "explanation": data["explanation"],
+                    "score_breakdown": data["score_breakdown"],
+                    "proposed_on": ctx.today,
+                    "step_since": ctx.today,
+                },
+            )
+            await self.emit(ctx, city, event)
+            proposed.append(data)
+        return {
+            "city": city,
+            "proposals": proposed,
+            "total_score": result.total_weight,
+            "unmatched": [
+                {
+                    "household_id": u.household_id,
+                    "open_opportunities": u.opportunities,
+                    "compatible": u.compatible,
+                    "declined_before": u.declined_before,
+                    "failing_rules": u.failing,
+                }
+                for u in result.unmatched
+            ],
+            "not_waiting": [
+                {"household_id": c.case["household_id"], "reason": c.blocked}
+                for c in candidates
+                if c.blocked is not None
+            ],
+        }
+
+    async def matching_for(self, ctx: Context) -> Json:
+        assert ctx.actor is not None
+        city = ctx.city()
+        may_write_in_city(ctx.actor, city)
+        return await self.run_matching(ctx, city)
+
+    async def list_matches(self, ctx: Context, status: str | None) -> list[Json]:
+        assert ctx.actor is not None
+        city = ctx.city()
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        return list(jsonable_encoder(await repo.matches(self.conn, city, status, partner)))
+
+    async def read_match(self, ctx: Context, match_id: str) -> Json:
+        assert ctx.actor is not None
+        m = await repo.match(self.conn, match_id)
+        _side_allowed(ctx.actor, m, "any", "match_id")
+        return dict(jsonable_encoder(m))
+
+    async def waiting_list(self, ctx: Context) -> list[Json]:
+        city = ctx.city()
+        city_rules = await repo.rules(self.conn, city)
+        out = []
+        for c in await repo.candidates(self.conn, city, ctx.today):
+            h = c.household
+            entry: Json = {"household_id": c.case["household_id"], "case_id": c.case["case_id"], "blocked": c.blocked}
+            if h is not None:
+                entry |= {
+                    "priority": prio.priority(h, city_rules, ctx.today),
+                    "priority_breakdown": prio.breakdown(h, city_rules, ctx.today),
+                    "size": h.size,
+                    "minors": h.minors(ctx.today),
+                    "rank_key": prio.rank_key(h, city_rules, ctx.today),
+                }
+            out.append(entry)
+        out.sort(key=lambda e: e.get("rank_key") or (float("inf"),))
+        for e in out:
+            e.pop("rank_key", None)
+        return list(jsonable_encoder(out))
+
+    async def why(self, ctx: Context, household_id: str) -> Json:
+        """Why isn't this household matching? Its state, then the rules each open opportunity fails."""
+        city = ctx.city()
+        case = await repo.housing_case(self.conn, household_id)
+        if case is None or case["city"] != city:
+            if case is not None:
+                may_write_in_city(ctx.actor, case["city"], "household_id")  # type: ignore[arg-type]
+            raise NotFound("household_id", f"no housing case for household {household_id} in {city}")
+        if case["closed_on"] is not None or case["removed"] is not None:
+            what = f"case closed on {case['closed_on']}" if case["closed_on"] else case["removed"]
+            return {"household_id": household_id, "waiting": False, "reasons": [_reason("not_waiting", what)]}
+        candidate = await repo.candidate(self.conn, city, ctx.today, household_id)
+        if candidate is None or candidate.household is None:
+            blocked = candidate.blocked if candidate else "not_waiting: no open housing case"
+            code, _, detail = (blocked or "").partition(": ")
+            return {"household_id": household_id, "waiting": False, "reasons": [_reason(code, detail)]}
+        if candidate.blocked is not None:
+            code, _, detail = candidate.blocked.partition(": ")
+            live = await repo.live_match_of(self.conn, household_id)
+            return {
+                "household_id": household_id,
+                "waiting": False,
+                "reasons": [_reason(code, detail)],
+                "match": jsonable_encoder(live) if live else None,
+            }
+        city_rules = await repo.rules(self.conn, city)
+        opportunities, held = await repo.open_opportunities(self.conn, city)
+        declined = frozenset(o for h, o in await repo.declined_pairs(self.conn, city) if h == household_id)
+        reasons = explain.why_unmatched(
+            candidate.household, opportunities, city_rules, ctx.today, held_by=held, declined=declined
+        )
+        return {
+            "household_id": household_id,
+            "waiting": True,
+            "priority": prio.priority(candidate.household, city_rules, ctx.today),
+            "reasons": [_reason(r.code, r.detail) for r in reasons],
+        }
+
+    async def recheck_household(self, ctx: Context, household_id: str) -> None:
+        """After the household changed: a proposal that no longer passes every rule is withdrawn."""
+        live = await repo.live_match_of(self.conn, household_id)
+        if live is None or live["status"] != "proposed":
+            return
+        await self._recheck(ctx, live)
+
+    async def recheck_opportunity(self, ctx: Context, opportunity_id: str) -> None:
+        live = await repo.live_match_on(self.conn, opportunity_id)
+        if live is not None and live["status"] == "proposed":
+            await self._recheck(ctx, live, by=ev.DeclinedBy.PROVIDER)
+
+    async def _recheck(self, ctx: Context, live: Json, by: ev.DeclinedBy = ev.DeclinedBy.HOUSEHOLD) -> None:
+        city_rules = await repo.rules(self.conn, live["city"])
+        candidate = await repo.candidate(self.conn, live["city"], ctx.today, live["household_id"])
+        opportunity = repo.opportunity_of(await repo.opportunity(self.conn, live["opportunity_id"]))
+        h = candidate.household if candidate else None
+        if h is None or not rules.compatible(h, opportunity, city_rules, ctx.today):
+            reason = "household_changed" if by is ev.DeclinedBy.HOUSEHOLD else "opportunity_changed"
+            await self.end_match(ctx, live, "cancelled", by, reason, ctx.today)
+
+    async def end_match(self, ctx: Context, m: Json, status: str, by: ev.DeclinedBy, reason: str, on: date) -> None:
+        await repo.set_match(
+            self.conn, m["match_id"], status=status, declined_by=by.value, decline_reason=reason, decided_on=on
+        )
+        await self.emit(
+            ctx,
+            m["city"],
+            ev.MatchDeclined(
+                match_id=m["match_id"],
+                household_id=m["household_id"],
+                opportunity_id=m["opportunity_id"],
+                by=by,
+                reason=reason,
+                on=on,
+            ),
+        )
+
+    # ------------------------------------------------------------ workflow
+
+    async def accept(self, ctx: Context, match_id: str, c: cmd.AcceptMatch) -> Json:
+        assert ctx.actor is not None
+        m = await repo.match(self.conn, match_id, lock=True)
+        _side_allowed(ctx.actor, m, "any", "match_id")
+        if m["status"] != "proposed":
+            raise Conflict("match_id", f"the match is {m['status']}, not proposed")
+        on = c.on or ctx.today
+        _not_before(on, m["proposed_on"], "on")
+        await repo.set_match(self.conn, match_id, status="accepted", decided_on=on, step_since=on)
+        await self.emit(
+            ctx,
+            m["city"],
+            ev.MatchAccepted(
+                match_id=match_id, household_id=m["household_id"], opportunity_id=m["opportunity_id"], on=on
+            ),
+        )
+        return await self.read_match(ctx, match_id)
+
+    async def decline(self, ctx: Context, match_id: str, c: cmd.DeclineMatch) -> Json:
+        """Declining frees both sides: the matching runs again without this pair."""
+        assert ctx.actor is not None
+        m = await repo.match(self.conn, match_id, lock=True)
+        _side_allowed(ctx.actor, m, c.by.value, "match_id")
+        if m["status"] not in ("proposed", "accepted"):
+            raise Conflict("match_id", f"the match is {m['status']}: only a proposed or accepted match is declined")
+        on = c.on or ctx.today
+        _not_before(on, m["proposed_on"], "on")
+        await self.end_match(ctx, m, "declined", c.by, c.reason, on)
+        await self.run_matching(ctx, m["city"])
+        return await self.read_match(ctx, match_id)
+
+    async def start_placement(self, ctx: Context, match_id: str, c: cmd.StartPlacement) -> Json:
+        assert ctx.actor is not None
+        m = await repo.match(self.conn, match_id, lock=True)
+        _side_allowed(ctx.actor, m, "any", "match_id")
+        if m["status"] != "accepted":
+            raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
+        _not_before(c.started_on, m["decided_on"], "started_on")
+        placement_id = new_id()
+        event = ev.PlacementStarted(
+            placement_id=placement_id,
+            match_id=match_id,
+            household_id=m["household_id"],
+            case_id=m["case_id"],
+            opportunity_id=m["opportunity_id"],
+            city=m["city"],
+            kind=ev.HousingKind(m["kind"]),
+            started_on=c.started_on,
+        )
+        await repo.insert_placement(self.conn, {**event.model_dump(exclude={"kind"}), "kind": event.kind.value})
+        await repo.set_match(self.conn, match_id, status="placed", step_since=c.started_on, stalled_step=None)
+        await self.emit(ctx, m["city"], event)
+        return dict(jsonable_encoder(await repo.placement(self.conn, placement_id)))
+
+    async def _placement(self, ctx: Context, placement_id: str) -> Json:
+        assert ctx.actor is not None
+        p = await repo.placement(self.conn, placement_id, lock=True)
+        _side_allowed(ctx.actor, p, "any", "placement_id")
+        if p["ended_on"] is not None:
+            raise Conflict("placement_id", f"the placement ended on {p['ended_on']}")
+        return p
+
+    async def sign_lease(self, ctx: Context, placement_id: str, c: cmd.SignLease) -> Json:
+        p = await self._placement(ctx, placement_id)
+        if p["lease_id"] is not None:
+            raise Conflict("placement_id", f"lease {p['lease_id']} is already signed for this placement")
+        _not_before(c.signed_on, p["started_on"], "signed_on")
+        event = ev.LeaseSigned(
+            lease_id=new_id(),
+            placement_id=placement_id,
+            household_id=p["household_id"],
+            case_id=p["case_id"],
+            city=p["city"],
+            **c.model_dump(),
+        )
+        await repo.insert(
+            self.conn,
+            "leases",
+            {
+                **event.model_dump(include={"lease_id", "placement_id", "monthly_rent_cents", "deposit_cents"}),
+                **event.model_dump(include={"start_date", "end_date", "signed_on"}),
+                "lease_type": event.lease_type.value,
+            },
+        )
+        await self.emit(ctx, p["city"], event)
+        return dict(jsonable_encoder(event.model_dump()))
+
+    async def end_placement(self, ctx: Context, placement_id: str, c: cmd.EndPlacement) -> Json:
+        p = await self._placement(ctx, placement_id)
+        _not_before(c.ended_on, p["started_on"], "ended_on")
+        await repo.end_placement(self.conn, placement_id, c.reason.value, c.ended_on)
+        await repo.set_match(self.conn, p["match_id"], status="ended")
+        await self.emit(
+            ctx,
+            p["city"],
+            ev.PlacementEnded(
+                placement_id=placement_id,
+                household_id=p["household_id"],
+                case_id=p["case_id"],
+                reason=c.reason,
+                ended_on=c.ended_on,
+            ),
+        )
+        await self.rematch_if_auto(ctx, p["city"])  # the opportunity is free again
+        return dict(jsonable_encoder(await repo.placement(self.conn, placement_id)))
+
+    # ------------------------------------------------------------ holds
+
+    async def _household_case(self, ctx: Context, household_id: str) -> Json:
+        assert ctx.actor is not None
+        case = await repo.housing_case(self.conn, household_id)
+        if case is None or case["closed_on"] is not None:
+            raise NotFound("household_id", f"household {household_id} has no open housing case")
+        may_write_in_city(ctx.actor, case["city"], "household_id")
+        if ctx.actor.role is Role.PARTNER and case["partner"] != ctx.actor.id:
+            raise Forbidden("household_id", "the household's case is assigned to another partner")
+        return case
+
+    async def park(self, ctx: Context, household_id: str, c: cmd.ParkHousehold) -> Json:
+        assert ctx.actor is not None
+        case = await self._household_case(ctx, household_id)
+        if c.until <= ctx.today:
+            raise ContractError("until", "must be after today")
+        live = await repo.live_match_of(self.conn, household_id)
+        if live is not None and live["status"] != "proposed":
+            raise Conflict("household_id", f"the household has an {live['status']} match")
+        if live is not None:
+            await self.end_match(ctx, live, "cancelled", ev.DeclinedBy.HOUSEHOLD, "parked", ctx.today)
+        await repo.park(self.conn, household_id, case["city"], c.reason, c.until, ctx.actor.id)
+        await self.emit(
+            ctx, case["city"], ev.HouseholdParked(household_id=household_id, reason=c.reason, until=c.until)
+        )
+        if live is not None:
+            await self.rematch_if_auto(ctx, case["city"])
+        return {"household_id": household_id, "parked": True, "reason": c.reason, "until": c.until.isoformat()}
+
+    async def unpark(self, ctx: Context, household_id: str, c: cmd.UnparkHousehold) -> Json:
+        case = await self._household_case(ctx, household_id)
+        if await repo.hold(self.conn, household_id) is None:
+            raise Conflict("household_id", "the household is not parked")
+        on = c.on or ctx.today
+        await repo.unpark(self.conn, household_id)
+        await self.emit(ctx, case["city"], ev.HouseholdUnparked(household_id=household_id, on=on))
+        await self.rematch_if_auto(ctx, case["city"])
+        return {"household_id": household_id, "parked": False, "on": on.isoformat()}
+
+    # ------------------------------------------------------------ reminders
+
+    async def stalled_check(self, ctx: Context, city: str | None) -> Json:
+        """Emit match_stalled for every match step waiting longer than the city's limit (once per step), and
+        unpark households whose hold has expired."""
+        stalled, unparked = [], []
+        limits: dict[str, rules.CityRules] = {}
+        for m in await repo.waiting_steps(self.conn, city):
+            if m["city"] not in limits:
+                limits[m["city"]] = await repo.rules(self.conn, m["city"])
+            step = {"proposed": "proposed", "accepted": "accepted", "placed": "placement_started"}[m["status"]]
+            if step == "placement_started" and (await repo.placement_of_match(self.conn, m["match_id"]) or {}).get(
+                "lease_id"
+            ):
+                continue  # lease signed: nothing waits
+            waiting = (ctx.today - m["step_since"]).days
+            if waiting > limits[m["city"]].stalled_after_days and m["stalled_step"] != step:
+                await repo.set_match(self.conn, m["match_id"], stalled_step=step)
+                event = ev.MatchStalled(
+                    match_id=m["match_id"],
+                    household_id=m["household_id"],
+                    step=step,
+                    waiting_days=waiting,
+                    on=ctx.today,
+                )
+                await self.emit(ctx, m["city"], event)
+                stalled.append(event.model_dump(mode="json"))
+        cities = set()
+        for h in await repo.expired_holds(self.conn, city, ctx.today):
+            await repo.unpark(self.conn, h["household_id"])
+            await self.emit(ctx, h["city"], ev.HouseholdUnparked(household_id=h["household_id"], on=ctx.today))
+            unparked.append(h["household_id"])
+            cities.add(h["city"])
+        for c in sorted(cities):
+            await self.rematch_if_auto(ctx, c)
+        return {"stalled": stalled, "unparked": unparked}
+
+
+def _reason(code: str, detail: str) -> Json:
+    return {"code": code, "detail": detail}
+
+
+def _not_before(day: date, earlier: date | None, field: str) -> None:
+    if earlier is not None and day < earlier:
+        raise ContractError(field, f"is before {earlier}, when the previous step happened")
+
+
+def _db(value: Any) -> Any:
+    """Enum members as their values for SQL parameters."""
+    if isinstance(value, list):
+        return [_db(v) for v in value]
+    return getattr(value, "value", value)

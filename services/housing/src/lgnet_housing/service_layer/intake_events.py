@@ -1,0 +1,134 @@
+"""Intake's events in: they build the waiting list (households, members, cases, needs) and take households off
+it (case closed, person erased). Each handler runs in the consumer's transaction with the inbox record, then
+re-runs the city's matching when the city's rules ask for it (`auto_match`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from lgnet_shared.db import Conn
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events import housing as hev
+from lgnet_shared.events import intake as ev
+
+from lgnet_housing.adapters import repository as repo
+from lgnet_housing.service_layer.handlers import Context, Housing
+
+Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
+
+
+def _ctx(env: Envelope) -> Context:
+    return Context(today=datetime.now(UTC).date(), cause=env)
+
+
+async def _changed(conn: Conn, env: Envelope, household_ids: list[str]) -> None:
+    """A household changed: withdraw proposals it no longer fits, then match the city again."""
+    housing, ctx = Housing(conn), _ctx(env)
+    for hid in household_ids:
+        await housing.recheck_household(ctx, hid)
+    await housing.rematch_if_auto(ctx, env.city)
+
+
+async def _leave(conn: Conn, env: Envelope, household_id: str, why: str) -> None:
+    """The household leaves the waiting list: a proposed or accepted match is withdrawn (by the household)."""
+    housing, ctx = Housing(conn), _ctx(env)
+    live = await repo.live_match_of(conn, household_id)
+    if live is not None and live["status"] in ("proposed", "accepted"):
+        await housing.end_match(ctx, live, "cancelled", hev.DeclinedBy.HOUSEHOLD, why, ctx.today)
+    await housing.rematch_if_auto(ctx, env.city)
+
+
+async def person_registered(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.upsert_person(conn, e.person_id, e.household_id, e.birth_date, e.sex.value, list(e.languages))
+    await _changed(conn, env, await repo.households_with(conn, e.person_id))
+
+
+async def person_updated(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.update_person(conn, e.person_id, e.birth_date, e.sex.value if e.sex else None)
+    await _changed(conn, env, await repo.households_with(conn, e.person_id))
+
+
+async def household_formed(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.upsert_household(conn, e.household_id, e.city, list(e.member_ids))
+    await _changed(conn, env, [e.household_id])
+
+
+async def member_joined(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.change_member(conn, e.household_id, e.person_id, joined=True)
+    await _changed(conn, env, [e.household_id])
+
+
+async def member_left(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.change_member(conn, e.household_id, e.person_id, joined=False)
+    await _changed(conn, env, [e.household_id])
+
+
+async def case_opened(conn: Conn, env: Envelope, e: Any) -> None:
+    existing = await repo.case(conn, e.case_id)
+    if existing is None:
+        await repo.upsert_case(conn, e.case_id, e.household_id, e.city, e.partner, e.opened_on, e.housing_need)
+    else:  # needs were assessed before the opening reached us
+        await repo.open_case_opened(conn, e.case_id, e.household_id, e.city, e.partner, e.opened_on, e.housing_need)
+    if e.housing_need:
+        await _changed(conn, env, [e.household_id])
+
+
+async def needs_assessed(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.assess_case(
+        conn,
+        e.case_id,
+        e.household_id,
+        {
+            "monthly_income_cents": e.monthly_income_cents,
+            "accessibility_needs": e.accessibility_needs,
+            "specialist_support": e.specialist_support,
+            "eviction_date": e.eviction_date,
+            "vulnerabilities": list(e.vulnerabilities),
+            "housing_situation": e.housing_situation.value,
+        },
+    )
+    await _changed(conn, env, [e.household_id])
+
+
+async def case_transferred(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.transfer_case(conn, e.case_id, e.to_partner)
+
+
+async def case_closed(conn: Conn, env: Envelope, e: Any) -> None:
+    case = await repo.case(conn, e.case_id)
+    if case is None:
+        return
+    await repo.close_case(conn, e.case_id, e.closed_on)
+    await _leave(conn, env, case["household_id"], "case_closed")
+
+
+async def persons_merged(conn: Conn, env: Envelope, e: Any) -> None:
+    households = await repo.replace_member(conn, e.merged_person_id, e.surviving_person_id)
+    await repo.delete_person(conn, e.merged_person_id)
+    await _changed(conn, env, households)
+
+
+async def person_erased(conn: Conn, env: Envelope, e: Any) -> None:
+    """The person is gone from housing's tables; their household leaves the waiting list."""
+    await repo.delete_person(conn, e.person_id)
+    for hid in await repo.households_with(conn, e.person_id):
+        await repo.remove_from_list(conn, hid, "person_erased: a member of the household was erased")
+        await _leave(conn, env, hid, "person_erased")
+
+
+HANDLERS: dict[str, Handler] = {
+    ev.PersonRegistered.type: person_registered,
+    ev.PersonUpdated.type: person_updated,
+    ev.HouseholdFormed.type: household_formed,
+    ev.HouseholdMemberJoined.type: member_joined,
+    ev.HouseholdMemberLeft.type: member_left,
+    ev.CaseOpened.type: case_opened,
+    ev.NeedsAssessed.type: needs_assessed,
+    ev.CaseTransferred.type: case_transferred,
+    ev.CaseClosed.type: case_closed,
+    ev.PersonsMerged.type: persons_merged,
+    ev.PersonErased.type: person_erased,
+}

@@ -1,0 +1,168 @@
+"""The housing service under test: a real process on the test's own topics and schema, with actors of two cities
+(Torino and Trieste) provisioned, and helpers to publish intake's events and read housing's."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lgnet_shared import auth, db
+from lgnet_shared.access import Role
+from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.envelope import from_record
+from lgnet_shared.events import Event
+from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.topics import ensure_topics, physical
+
+ACTORS = [
+    ("staff-torino", Role.STAFF, "torino"),
+    ("staff-trieste", Role.STAFF, "trieste"),
+    ("coop-aurora", Role.PARTNER, "torino"),
+    ("coop-borgo", Role.PARTNER, "torino"),
+    ("coop-carso", Role.PARTNER, "trieste"),
+    ("coordination", Role.NATIONAL, None),
+]
+
+
+@dataclass
+class HousingUnderTest:
+    process: ServiceProcess
+    pool: Any
+    bootstrap: str
+    prefix: str
+    producer: AIOKafkaProducer
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, actor: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.process.url, headers={"Authorization": f"Bearer {self.tokens[actor]}"}, timeout=20
+        )
+
+    async def publish(self, city: str, *events: Event, partner: str = "coop-aurora") -> None:
+        """Intake's events as intake publishes them (CloudEvents, structured mode, key = aggregate id)."""
+        for e in events:
+            env = to_envelope(e, source="/lgnet/intake", city=city, partner=partner)
+            value, headers = env.to_structured()
+            await self.producer.send_and_wait(
+                physical("intake.events", self.prefix), value, key=env.key, headers=headers
+            )
+
+    async def events(self, *, want: int = 1, timeout: float = 30, of_type: str | None = None) -> list[Event]:
+        """housing.events so far; waits until at least `want` (of `of_type`, if given) are there."""
+        consumer = AIOKafkaConsumer(
+            physical("housing.events", self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        got: list[Event] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=300)
+                got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
+                n = len([e for e in got if of_type is None or e.type == of_type])
+                if n >= want and not batch:
+                    break
+        finally:
+            await consumer.stop()
+        return got
+
+    @staticmethod
+    def household_events(*args: Any, **kwargs: Any) -> list[Event]:
+        return household_events(*args, **kwargs)
+
+    async def wait_sql(self, sql: str, *args: Any, want: Any = True, timeout: float = 30) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        value = None
+        while asyncio.get_running_loop().time() < deadline:
+            async with self.pool.acquire() as conn:
+                value = await conn.fetchval(sql, *args)
+            if value == want:
+                return value
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{sql} -> {value!r}, wanted {want!r}")
+
+
+@pytest.fixture
+async def housing(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> AsyncIterator[HousingUnderTest]:
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    await ensure_topics(kafka_bootstrap, topic_prefix)
+    process = ServiceProcess([sys.executable, "-m", "lgnet_housing.entrypoints.main"], env, tmp_path / "housing.log")
+    await process.start()
+    pool = await db.create_pool(database_url, pg_schema)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    under_test = HousingUnderTest(process, pool, kafka_bootstrap, topic_prefix, producer)
+    try:
+        async with pool.acquire() as conn:
+            for actor_id, role, city in ACTORS:
+                await auth.add_actor(conn, actor_id, role, city, actor_id)
+                under_test.tokens[actor_id] = await auth.issue_token(conn, actor_id)
+        yield under_test
+    finally:
+        await producer.stop()
+        await pool.close()
+        process.stop()
+
+
+def household_events(
+    hid: str,
+    city: str,
+    members: list[tuple[date, iev.Sex]],
+    *,
+    income: int = 100_000,
+    opened_on: date = date(2026, 1, 10),
+    accessibility: bool = False,
+    specialist: bool = False,
+    eviction: date | None = None,
+    vulnerabilities: tuple[str, ...] = (),
+    partner: str = "coop-aurora",
+) -> list[Event]:
+    """What intake publishes for one household with a housing need: persons, household, case, assessment."""
+    persons = [
+        iev.PersonRegistered(
+            person_id=f"{hid}-p{i}", household_id=hid, registered_by=partner, birth_date=b, sex=s, nationality="NG"
+        )
+        for i, (b, s) in enumerate(members)
+    ]
+    return [
+        *persons,
+        iev.HouseholdFormed(
+            household_id=hid,
+            city=city,
+            reference_person_id=persons[0].person_id,
+            member_ids=[p.person_id for p in persons],
+        ),
+        iev.CaseOpened(
+            case_id=f"{hid}-case",
+            household_id=hid,
+            city=city,
+            action_area=iev.ActionArea.HOUSING_INCLUSION,
+            channel=iev.Channel.DESK,
+            partner=partner,
+            opened_on=opened_on,
+            housing_need=True,
+        ),
+        iev.NeedsAssessed(
+            case_id=f"{hid}-case",
+            household_id=hid,
+            vulnerabilities=list(vulnerabilities),
+            housing_situation=iev.HousingSituation.HOMELESS,
+            monthly_income_cents=income,
+            employment_status=iev.EmploymentStatus.EMPLOYED_FIXED_TERM,
+            eviction_date=eviction,
+            accessibility_needs=accessibility,
+            specialist_support=specialist,
+            assessed_on=opened_on,
+        ),
+    ]

@@ -1,0 +1,251 @@
+"""The housing service as a real process against real Kafka and PostgreSQL: intake's events build the waiting
+list, opportunities are listed over HTTP, proposals come out as events with their explanation; the workflow
+(accept, placement, lease, end), declines that re-match both sides, holds, stalled matches, tenancy and
+problem+json errors that name the field."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from lgnet_shared.events import housing as hev
+from lgnet_shared.events import intake as iev
+
+if TYPE_CHECKING:
+    from conftest import HousingUnderTest
+
+pytestmark = pytest.mark.integration
+TODAY = datetime.now(UTC).date()
+F, M = iev.Sex.FEMALE, iev.Sex.MALE
+ADULT, CHILD = date(1990, 5, 1), TODAY - timedelta(days=365 * 6)
+
+
+def opportunity(oid: str, **over: Any) -> dict[str, Any]:
+    body = {
+        "opportunity_id": oid,
+        "kind": "private_rental",
+        "capacity": 2,
+        "bedrooms": 1,
+        "accessible": False,
+        "monthly_rent_cents": 30_000,
+        "available_from": TODAY.isoformat(),
+        "support_level": "none",
+        "restrictions": [],
+        "languages": ["en"],
+    }
+    return body | over
+
+
+async def post(c: httpx.AsyncClient, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+    return await c.post(path, json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())})
+
+
+async def proposals(h: HousingUnderTest, want: int, city: str = "torino") -> list[dict[str, Any]]:
+    await h.wait_sql("select count(*) from matches where status = 'proposed' and city = $1", city, want=want)
+    async with h.client(f"staff-{city}") as c:
+        r = await c.get("/proposals")
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housing: HousingUnderTest) -> None:
+    # A mother with a child (Torino), and a single man; both waiting once intake's events are in.
+    await housing.publish(
+        "torino",
+        *housing.household_events("h-mum", "torino", [(ADULT, F), (CHILD, M)], vulnerabilities=("single_parent",)),
+    )
+    await housing.publish("torino", *housing.household_events("h-solo", "torino", [(ADULT, M)], income=50_000))
+    await housing.wait_sql("select count(*) from cases where assessed and housing_need", want=2)
+    async with housing.client("coop-aurora") as c:
+        r = await post(
+            c, "/opportunities", opportunity("o-family", capacity=3, bedrooms=2, restrictions=["families_only"])
+        )
+        assert r.status_code == 201, r.text
+        r = await post(
+            c, "/opportunities", opportunity("o-room", kind="non_hotel_room", capacity=1, monthly_rent_cents=15_000)
+        )
+        assert r.status_code == 201, r.text
+    found = {p["household_id"]: p for p in await proposals(housing, 2)}
+    assert found["h-mum"]["opportunity_id"] == "o-family"
+    assert found["h-solo"]["opportunity_id"] == "o-room"
+    explanation = {x["rule"]: x for x in found["h-mum"]["explanation"]}
+    assert all(x["passed"] for x in explanation.values())
+    assert {"capacity", "families_only", "affordability", "city"} <= set(explanation)
+    assert found["h-mum"]["score_breakdown"]["minors"] == 1.0
+
+    events = await housing.events(want=2, of_type=hev.MatchProposed.type)
+    proposed = [e for e in events if isinstance(e, hev.MatchProposed)]
+    assert {(e.household_id, e.opportunity_id) for e in proposed} == {("h-mum", "o-family"), ("h-solo", "o-room")}
+    assert all(e.case_id == f"{e.household_id}-case" and e.explanation for e in proposed)
+
+    match_id = found["h-mum"]["match_id"]
+    async with housing.client("coop-aurora") as c:
+        r = await c.post(f"/matches/{match_id}/acceptance", json={})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "accepted"
+        r = await post(c, f"/matches/{match_id}/placement", {"started_on": TODAY.isoformat()})
+        assert r.status_code == 201, r.text
+        placement_id = r.json()["placement_id"]
+        lease = {
+            "lease_type": "lease",
+            "monthly_rent_cents": 30_000,
+            "deposit_cents": 60_000,
+            "start_date": TODAY.isoformat(),
+            "end_date": (TODAY + timedelta(days=365)).isoformat(),
+            "signed_on": TODAY.isoformat(),
+        }
+        key = str(uuid.uuid4())
+        r = await post(c, f"/placements/{placement_id}/lease", lease, key)
+        assert r.status_code == 201, r.text
+        lease_id = r.json()["lease_id"]
+        again = await post(c, f"/placements/{placement_id}/lease", lease, key)  # a retry: same answer, no new lease
+        assert again.status_code == 201 and again.json()["lease_id"] == lease_id
+        assert (await post(c, f"/placements/{placement_id}/lease", lease)).status_code == 409
+        r = await c.post(
+            f"/placements/{placement_id}/end", json={"reason": "autonomy_reached", "ended_on": TODAY.isoformat()}
+        )
+        assert r.status_code == 200, r.text
+
+    events = await housing.events(want=1, of_type=hev.PlacementEnded.type)
+    by_type = {e.type: e for e in events}
+    assert isinstance(by_type[hev.MatchAccepted.type], hev.MatchAccepted)
+    started = by_type[hev.PlacementStarted.type]
+    assert isinstance(started, hev.PlacementStarted) and started.kind is hev.HousingKind.PRIVATE_RENTAL
+    signed = by_type[hev.LeaseSigned.type]
+    assert isinstance(signed, hev.LeaseSigned)
+    assert (signed.lease_id, signed.case_id, signed.monthly_rent_cents, signed.deposit_cents) == (
+        lease_id,
+        "h-mum-case",
+        30_000,
+        60_000,
+    )
+    assert len([e for e in events if e.type == hev.LeaseSigned.type]) == 1
+    ended = by_type[hev.PlacementEnded.type]
+    assert isinstance(ended, hev.PlacementEnded) and ended.reason is hev.PlacementEndReason.AUTONOMY_REACHED
+
+
+async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnderTest) -> None:
+    await housing.publish("torino", *housing.household_events("h-a", "torino", [(ADULT, F)], eviction=TODAY))
+    await housing.publish("torino", *housing.household_events("h-b", "torino", [(ADULT, M)]))
+    await housing.publish(
+        "torino", *housing.household_events("h-c", "torino", [(ADULT, M)], opened_on=date(2026, 6, 1))
+    )
+    await housing.publish("torino", *housing.household_events("h-big", "torino", [(ADULT, M)] * 5))
+    await housing.wait_sql("select count(*) from cases where assessed", want=4)
+    async with housing.client("staff-torino") as c:
+        for oid in ("o-1", "o-2"):
+            r = await post(c, "/opportunities", opportunity(oid, partner="coop-borgo", capacity=1))
+            assert r.status_code == 201, r.text
+        first = {p["household_id"]: p for p in await proposals(housing, 2)}
+        assert set(first) == {"h-a", "h-b"}  # h-c waits less; the household of five fits nowhere
+        why = (await c.get("/households/h-big/why")).json()
+        codes = {r["code"] for r in why["reasons"]}
+        assert {"no_compatible_opportunity", "capacity", "bedrooms"} <= codes, why
+        why_c = (await c.get("/households/h-c/why")).json()
+        assert [r["code"] for r in why_c["reasons"]] == ["taken_by_others"], why_c
+        assert (await c.get("/households/h-a/why")).json()["reasons"][0]["code"] == "has_match"
+
+        # The provider declines h-a's proposal: the opportunity is matched again (to h-c, next in line) and h-a
+        # is back on the list; the declined pair is never proposed again.
+        declined = first["h-a"]
+        r = await c.post(f"/matches/{declined['match_id']}/decline", json={"by": "provider", "reason": "not_suitable"})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "declined"
+        second = {p["household_id"]: p for p in await proposals(housing, 2)}
+        assert second["h-c"]["opportunity_id"] == declined["opportunity_id"]
+        assert second["h-b"] == first["h-b"]  # live proposals stay as they are
+        why_a = (await c.get("/households/h-a/why")).json()
+        assert {"declined_before", "taken_by_others"} <= {r["code"] for r in why_a["reasons"]}, why_a
+        # A new opportunity: h-a, waiting again, gets it.
+        assert (
+            await post(c, "/opportunities", opportunity("o-3", partner="coop-borgo", capacity=1))
+        ).status_code == 201
+        third = {p["household_id"]: p for p in await proposals(housing, 3)}
+        assert third["h-a"]["opportunity_id"] == "o-3"
+    events = await housing.events(want=4, of_type=hev.MatchProposed.type)
+    d = [e for e in events if isinstance(e, hev.MatchDeclined)]
+    assert len(d) == 1 and d[0].by is hev.DeclinedBy.PROVIDER and d[0].reason == "not_suitable"
+
+
+async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest) -> None:
+    await housing.publish("torino", *housing.household_events("h-x", "torino", [(ADULT, F)]))
+    await housing.wait_sql("select count(*) from cases where assessed", want=1)
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity("o-x", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        r = await c.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=15)).isoformat()})
+        assert r.status_code == 200, r.text
+        [stalled] = r.json()["stalled"]
+        assert (stalled["match_id"], stalled["step"], stalled["waiting_days"]) == (p["match_id"], "proposed", 15)
+        r = await c.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=16)).isoformat()})
+        assert r.json()["stalled"] == []  # reminded once per step
+
+        # Parking withdraws the proposal and keeps the household off the list until the hold is lifted.
+        until = (TODAY + timedelta(days=30)).isoformat()
+        r = await c.post("/households/h-x/park", json={"reason": "hospitalised", "until": until})
+        assert r.status_code == 200, r.text
+        why = (await c.get("/households/h-x/why")).json()
+        assert why["reasons"][0]["code"] == "parked"
+        r = await c.post("/households/h-x/unpark", json={})
+        assert r.status_code == 200, r.text
+    await proposals(housing, 1)
+    # The case closes at intake: the proposal is withdrawn and the household leaves the list.
+    await housing.publish(
+        "torino", iev.CaseClosed(case_id="h-x-case", outcome=iev.CaseOutcome.MOVED_AWAY, closed_on=TODAY)
+    )
+    await housing.wait_sql("select count(*) from matches where status = 'proposed'", want=0)
+    events = await housing.events(want=1, of_type=hev.HouseholdUnparked.type)
+    types = [e.type for e in events]
+    assert hev.MatchStalled.type in types and hev.HouseholdParked.type in types
+    reasons = [e.reason for e in events if isinstance(e, hev.MatchDeclined)]
+    assert "parked" in reasons
+
+
+async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
+    await housing.publish(
+        "trieste",
+        *housing.household_events("h-ts", "trieste", [(ADULT, F)], partner="coop-carso"),
+        partner="coop-carso",
+    )
+    async with housing.client("coop-carso") as c:
+        assert (await post(c, "/opportunities", opportunity("o-ts", capacity=1))).status_code == 201
+    [p] = await proposals(housing, 1, city="trieste")
+    async with housing.client("staff-torino") as c:
+        r = await c.post(f"/matches/{p['match_id']}/acceptance", json={})
+        assert r.status_code == 403
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["field"] == "match_id" and "trieste" in r.json()["reason"]
+        r = await c.patch("/opportunities/o-ts", json={"capacity": 3})
+        assert r.status_code == 403 and r.json()["field"] == "opportunity_id"
+        assert (await c.get("/households/h-ts/why")).status_code in (403, 404)
+        assert (await c.get("/proposals")).json() == []  # Torino sees none of Trieste's
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, "/opportunities", opportunity("o-bad", capacity=0))
+        assert r.status_code == 422 and r.json()["field"] == "capacity", r.text
+        r = await post(c, "/opportunities", opportunity("o-bad", restrictions=["no_pets"]))
+        assert r.status_code == 422 and r.json()["field"].startswith("restrictions"), r.text
+        r = await post(c, "/opportunities", opportunity("o-bad", available_until=TODAY.isoformat()))
+        assert r.status_code == 422, r.text
+        r = await c.post("/opportunities", json=opportunity("o-nokey"))
+        assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
+        r = await post(c, "/opportunities", opportunity("o-other", partner="coop-borgo"))
+        assert r.status_code == 403 and r.json()["field"] == "partner"
+    async with housing.client("coordination") as c:
+        assert (await post(c, "/opportunities", opportunity("o-nat"))).status_code == 403
+    async with housing.client("coop-carso") as c:
+        r = await c.post(f"/matches/{p['match_id']}/decline", json={"by": "landlord", "reason": "x"})
+        assert r.status_code == 422 and r.json()["field"] == "by"
+        r = await c.post(f"/matches/{p['match_id']}/decline", json={"by": "household", "reason": "Not Coded!"})
+        assert r.status_code == 422 and r.json()["field"] == "reason"
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": TODAY.isoformat()})
+        assert r.status_code == 409 and r.json()["field"] == "match_id"  # not accepted yet
+    # Nothing already accepted changed: the proposal is still there, the bad opportunities are not.
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"
+        assert await conn.fetchval("select count(*) from opportunities where opportunity_id like 'o-bad%'") == 0
+    async with httpx.AsyncClient(base_url=housing.process.url) as anonymous:
+        r = await anonymous.get("/proposals")
+        assert r.status_code == 401 and r.json()["field"] == "headers.authorization"
