@@ -17,7 +17,14 @@ async def snapshot(payments: PaymentsUnderTest) -> dict[str, Any]:
     async with payments.pool.acquire() as conn:
         return {
             table: await conn.fetchval(f"select count(*) from {table}")
-            for table in ("contribution_requests", "ledger_postings", "vouchers", "voucher_redemptions", "tutoring_sessions", "idempotency_keys")
+            for table in (
+                "contribution_requests",
+                "ledger_postings",
+                "vouchers",
+                "voucher_redemptions",
+                "tutoring_sessions",
+                "idempotency_keys",
+            )
         } | {
             "lines": [tuple(r) for r in await conn.fetch("select * from budget_lines order by line")],
             "vouchers": [tuple(r) for r in await conn.fetch("select * from vouchers order by voucher_id")],

@@ -1,0 +1,70 @@
+"""The payments invariants, checked on the database: what the property test and the crash test assert."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+async def check(conn: Any) -> dict[str, int]:
+    """Assert: no contribution paid twice (nor two live payments), no budget line below zero, the ledger
+    balanced and consistent with the budget lines, each request's status matching its payments. Returns counts."""
+    twice = await conn.fetch(
+        "select request_id, count(*) from payments where status = 'paid' group by 1 having count(*) > 1"
+    )
+    assert not twice, f"paid twice: {twice}"
+    live = await conn.fetch(
+        "select request_id, count(*) from payments where status <> 'failed' group by 1 having count(*) > 1"
+    )
+    assert not live, f"two live payments: {live}"
+    negative = await conn.fetch("select * from budget_lines where available_cents < 0")
+    assert not negative, f"below zero: {negative}"
+    unbalanced = await conn.fetch(
+        "select tx_id, sum(amount_cents) from ledger_postings group by 1 having sum(amount_cents) <> 0"
+    )
+    assert not unbalanced, f"unbalanced: {unbalanced}"
+    empty = await conn.fetchval(
+        "select count(*) from ledger_transactions t where not exists"
+        " (select 1 from ledger_postings p where p.tx_id = t.tx_id)"
+    )
+    assert empty == 0, "ledger transaction without postings"
+    drift = await conn.fetch(
+        "select b.budget_line_id, b.available_cents, coalesce(sum(p.amount_cents), 0) as ledger"
+        " from budget_lines b left join ledger_postings p on p.budget_line_id = b.budget_line_id"
+        " and p.account = 'budget_available' group by 1, 2 having b.available_cents <> coalesce(sum(p.amount_cents), 0)"
+    )
+    assert not drift, f"budget lines disagree with the ledger: {drift}"
+    committed = await conn.fetch(
+        "select b.budget_line_id, b.allocated_cents, b.available_cents,"
+        " coalesce((select sum(amount_cents) from contribution_requests r where r.budget_line_id = b.budget_line_id"
+        " and r.status in ('approved', 'batched', 'paid')), 0) as committed,"
+        " coalesce((select sum(value_cents) from vouchers v where v.budget_line_id = b.budget_line_id), 0) as vouchers"
+        " from budget_lines b"
+    )
+    for r in committed:
+        assert r["available_cents"] == r["allocated_cents"] - r["committed"] - r["vouchers"], dict(r)
+    wrong = await conn.fetch(
+        "select r.request_id, r.status,"
+        " count(*) filter (where p.status = 'paid') as paid, count(*) filter (where p.status = 'sent') as sent"
+        " from contribution_requests r left join payments p using (request_id) group by 1, 2"
+    )
+    for r in wrong:
+        expected = {"paid": (1, 0), "batched": (0, 1)}.get(r["status"], (0, 0))
+        assert (r["paid"], r["sent"]) == expected, dict(r)
+    # Events staged for Kafka: one contribution_paid per request at most.
+    paid_events: dict[str, int] = {}
+    for row in await conn.fetch("select value from outbox"):
+        env = json.loads(row["value"])
+        if env["type"] == "lgnet.payments.contribution_paid":
+            paid_events[env["data"]["request_id"]] = paid_events.get(env["data"]["request_id"], 0) + 1
+    assert all(n == 1 for n in paid_events.values()), paid_events
+    leases = await conn.fetch(
+        "select lease_id, kind, count(*) from contribution_requests where lease_id is not null group by 1, 2"
+        " having count(*) > 1"
+    )
+    assert not leases, f"a lease requested twice: {leases}"
+    return {
+        "paid": await conn.fetchval("select count(*) from payments where status = 'paid'"),
+        "failed": await conn.fetchval("select count(*) from payments where status = 'failed'"),
+        "requests": await conn.fetchval("select count(*) from contribution_requests"),
+    }
