@@ -160,8 +160,9 @@ def assign(
         tie = TIE_BREAK_TOTAL * (n - rows_used.astype(np.float64)) / (n * min(len(rows_used), len(cols_used)))
         rr, cc = linear_sum_assignment(np.where(sub > 0, sub + tie[:, None], 0.0), maximize=True)
         for i, j in zip(rows_used[rr], cols_used[cc], strict=True):
-            if ok[i, j]:
-                proposals.append(Proposal(hs[i].household_id, os[j].opportunity_id, float(w[i, j])))
+            if ok[i, j]:  # the weight as the proposal's explanation states it (same formula, scalar rounding)
+                weight = prio.score(hs[i], os[j], rules, today)[0]
+                proposals.append(Proposal(hs[i].household_id, os[j].opportunity_id, weight))
     matched = {p.household_id for p in proposals}
     unmatched = [
         Unmatched(

@@ -1,0 +1,296 @@
+"""Housing's pure domain: hard rules, priority, the optimal assignment (against brute force), explanations."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lgnet_housing.domain import explain, matching, priority, rules
+from lgnet_housing.domain.model import RESTRICTIONS, Household, Member, Opportunity
+from lgnet_housing.domain.rules import CityRules
+from lgnet_shared.events.housing import HousingKind, SupportLevel
+from pydantic import ValidationError
+
+TODAY = date(2026, 11, 23)
+ADULT_F = Member("f", date(1990, 1, 1), "female", ("en",))
+ADULT_M = Member("m", date(1985, 1, 1), "male", ("fr",))
+CHILD = Member("k", date(2020, 1, 1), "male")
+RULES = CityRules()
+
+
+def hh(hid: str = "h1", members: tuple[Member, ...] = (ADULT_F,), **kw: object) -> Household:
+    base: dict[str, object] = {
+        "household_id": hid,
+        "case_id": f"{hid}-case",
+        "city": "torino",
+        "partner": "coop",
+        "members": members,
+        "waiting_since": date(2026, 6, 1),
+        "monthly_income_cents": 100_000,
+    }
+    return Household(**(base | kw))  # type: ignore[arg-type]
+
+
+def opp(oid: str = "o1", **kw: object) -> Opportunity:
+    base: dict[str, object] = {
+        "opportunity_id": oid,
+        "city": "torino",
+        "partner": "coop",
+        "kind": HousingKind.PRIVATE_RENTAL,
+        "capacity": 2,
+        "bedrooms": 1,
+        "accessible": False,
+        "monthly_rent_cents": 30_000,
+        "available_from": TODAY,
+    }
+    return Opportunity(**(base | kw))  # type: ignore[arg-type]
+
+
+def failed(h: Household, o: Opportunity, r: CityRules = RULES) -> set[str]:
+    return {c.rule for c in rules.checks(h, o, r, TODAY) if not c.passed}
+
+
+# ---------------------------------------------------------------- hard rules
+
+
+def test_a_fitting_pair_passes_every_rule_and_says_why() -> None:
+    checks = rules.checks(hh(), opp(), RULES, TODAY)
+    assert [c.rule for c in checks] == list(rules.ALL_RULES)
+    assert all(c.passed for c in checks)
+    assert "1 person(s) for 2 place(s)" in {c.rule: c.detail for c in checks}["capacity"]
+
+
+def test_capacity_bedrooms_city_and_availability() -> None:
+    assert failed(hh(members=(ADULT_F, ADULT_M, CHILD)), opp(capacity=2)) == {"capacity", "bedrooms"}
+    assert failed(hh(members=(ADULT_F, ADULT_M, CHILD)), opp(capacity=3, bedrooms=1)) == {"bedrooms"}
+    assert failed(hh(members=(ADULT_F, ADULT_M, CHILD)), opp(capacity=3, bedrooms=0)) == {"bedrooms"}
+    assert failed(hh(), opp(city="trieste")) == {"city"}
+    assert failed(hh(), opp(available_from=TODAY + timedelta(days=61))) == {"availability"}
+    assert failed(hh(), opp(available_until=TODAY)) == {"availability"}
+
+
+def test_restrictions() -> None:
+    family = hh(members=(ADULT_F, CHILD))
+    assert failed(family, opp(restrictions=frozenset({"no_minors"}))) == {"no_minors"}
+    assert failed(hh(members=(ADULT_M,)), opp(restrictions=frozenset({"women_only"}))) == {"women_only"}
+    assert failed(hh(members=(ADULT_F, ADULT_M)), opp(restrictions=frozenset({"women_only"}))) == {"women_only"}
+    assert failed(hh(members=(ADULT_F,)), opp(restrictions=frozenset({"women_only"}))) == set()
+    assert failed(hh(), opp(restrictions=frozenset({"men_only"}))) == {"men_only"}
+    assert failed(hh(), opp(restrictions=frozenset({"families_only"}))) == {"families_only"}
+    assert failed(family, opp(restrictions=frozenset({"families_only"}))) == set()
+    assert failed(family, opp(restrictions=frozenset({"singles_only"}))) == {"singles_only"}
+
+
+def test_accessibility_and_specialist_support() -> None:
+    assert failed(hh(accessibility_needs=True), opp()) == {"accessibility"}
+    assert failed(hh(accessibility_needs=True), opp(accessible=True)) == set()
+    assert failed(hh(specialist_support=True), opp(support_level=SupportLevel.LIGHT)) == {"specialist_support"}
+    assert failed(hh(specialist_support=True), opp(support_level=SupportLevel.SPECIALIST_TEAM)) == set()
+
+
+def test_affordability_counts_income_share_and_planned_contribution() -> None:
+    poor = hh(monthly_income_cents=50_000)  # 40% = 200 EUR
+    assert failed(poor, opp(monthly_rent_cents=30_000)) == {"affordability"}
+    assert failed(poor, opp(monthly_rent_cents=20_000)) == set()
+    helped = CityRules(planned_contribution_cents=10_000)
+    assert failed(poor, opp(monthly_rent_cents=30_000), helped) == set()
+    detail = {c.rule: c.detail for c in rules.checks(poor, opp(), helped, TODAY)}["affordability"]
+    assert "300.00 EUR" in detail and "300.00 EUR" in detail.split("affordable")[1]
+
+
+def test_rules_are_per_city_data() -> None:
+    lenient = CityRules(hard_rules=("affordability",))
+    assert lenient.hard_rules == ("city", "capacity", "affordability")  # city and capacity always apply
+    assert failed(hh(accessibility_needs=True), opp(), lenient) == set()
+    with pytest.raises(ValidationError, match="unknown rule"):
+        CityRules(hard_rules=("city", "pets"))
+    with pytest.raises(ValidationError):
+        CityRules(rent_share_of_income=1.5)
+
+
+# ---------------------------------------------------------------- priority
+
+
+def test_priority_components() -> None:
+    plain = hh(housing_situation=None)
+    assert priority.breakdown(plain, RULES, TODAY) == {
+        "base": 1.0,
+        "vulnerability": 0.0,
+        "situation": 0.0,
+        "waiting": round(0.5 * (TODAY - date(2026, 6, 1)).days / 30, 6),
+        "urgency": 0.0,
+        "minors": 0.0,
+    }
+    urgent = hh(eviction_date=TODAY, members=(ADULT_F, CHILD), vulnerabilities=("psychiatric",))
+    parts = priority.breakdown(urgent, RULES, TODAY)
+    assert parts["urgency"] == 6.0 and parts["minors"] == 1.0 and parts["vulnerability"] == 2.0
+    assert priority.breakdown(hh(eviction_date=TODAY + timedelta(days=45)), RULES, TODAY)["urgency"] == 3.0
+    assert priority.breakdown(hh(eviction_date=TODAY + timedelta(days=200)), RULES, TODAY)["urgency"] == 0.0
+    assert priority.breakdown(hh(housing_situation="homeless"), RULES, TODAY)["situation"] == 4.0
+
+
+def test_ties_are_broken_by_eviction_then_waiting_then_id() -> None:
+    a = hh("a", waiting_since=date(2026, 1, 1), eviction_date=None)
+    b = hh("b", waiting_since=date(2026, 1, 1), eviction_date=None)
+    ordered = sorted([b, a], key=lambda h: priority.rank_key(h, RULES, TODAY))
+    assert [h.household_id for h in ordered] == ["a", "b"]
+    # Equal weights for one opportunity: the household that ranks first gets it, whatever the input order.
+    for order in ([a, b], [b, a]):
+        [p] = matching.assign(order, [opp()], RULES, TODAY).proposals
+        assert p.household_id == "a"
+
+
+def test_fit_prefers_full_use_and_a_shared_language() -> None:
+    h = hh()
+    assert priority.fit(h, opp(capacity=1), RULES) == 1.0
+    assert priority.fit(h, opp(capacity=2), RULES) == 0.75
+    assert priority.fit(h, opp(capacity=1, languages=frozenset({"en"})), RULES) == 1.1
+
+
+# ---------------------------------------------------------------- assignment
+
+
+def test_optimal_beats_first_come_greedy() -> None:
+    """The first-come household takes the only room the urgent family could use: the city-wide optimum
+    gives it the other one."""
+    early = hh("early", waiting_since=date(2025, 1, 1), housing_situation=None)
+    family = hh("family", members=(ADULT_F, CHILD), eviction_date=TODAY)
+    big, small = opp("big", capacity=2), opp("small", capacity=1)
+    best = matching.assign([early, family], [big, small], RULES, TODAY)
+    assert {(p.household_id, p.opportunity_id) for p in best.proposals} == {("family", "big"), ("early", "small")}
+    greedy = matching.greedy_first_come([early, family], [big, small], RULES, TODAY)
+    assert best.total_weight >= greedy.total_weight
+
+
+def test_excluded_pairs_are_never_proposed_and_unmatched_get_counts() -> None:
+    a = hh("a")
+    result = matching.assign([a], [opp("o1")], RULES, TODAY, excluded=frozenset({("a", "o1")}))
+    assert result.proposals == []
+    [u] = result.unmatched
+    assert (u.compatible, u.declined_before, u.failing) == (1, 1, {})
+    result = matching.assign([hh("big", members=(ADULT_F,) * 3)], [opp()], RULES, TODAY)
+    assert result.unmatched[0].failing == {"capacity": 1, "bedrooms": 1}
+
+
+def test_why_unmatched_names_rules_and_competition() -> None:
+    big = hh("big", members=(ADULT_F,) * 3)
+    reasons = explain.why_unmatched(big, [opp("o1"), opp("o2", capacity=3)], RULES, TODAY)
+    codes = [r.code for r in reasons]
+    assert codes[0] == "no_compatible_opportunity"
+    assert "bedrooms" in codes and "capacity" in codes
+    reasons = explain.why_unmatched(hh(), [opp("o1")], RULES, TODAY, held_by={"o1": "other"})
+    assert [r.code for r in reasons] == ["taken_by_others"]
+    assert explain.why_unmatched(hh(), [], RULES, TODAY)[0].code == "no_open_opportunities"
+
+
+# ---------------------------------------------------------------- properties
+
+members = st.builds(
+    Member,
+    person_id=st.just("p"),
+    birth_date=st.dates(date(1950, 1, 1), TODAY),
+    sex=st.sampled_from(["female", "male", "other"]),
+    languages=st.lists(st.sampled_from(["en", "fr", "ar"]), max_size=2).map(tuple),
+)
+households = st.builds(
+    Household,
+    household_id=st.just(""),
+    case_id=st.just("c"),
+    city=st.sampled_from(["torino", "trieste"]),
+    partner=st.just("coop"),
+    members=st.lists(members, min_size=1, max_size=5).map(tuple),
+    waiting_since=st.dates(date(2024, 1, 1), TODAY),
+    monthly_income_cents=st.sampled_from([0, 30_000, 80_000, 150_000]),
+    accessibility_needs=st.booleans(),
+    specialist_support=st.booleans(),
+    eviction_date=st.none() | st.dates(TODAY - timedelta(days=10), TODAY + timedelta(days=120)),
+    vulnerabilities=st.lists(st.sampled_from(["psychiatric", "elderly", "addiction"]), max_size=3, unique=True).map(
+        tuple
+    ),
+    housing_situation=st.sampled_from([None, "homeless", "precarious"]),
+)
+opportunities = st.builds(
+    Opportunity,
+    opportunity_id=st.just(""),
+    city=st.sampled_from(["torino", "trieste"]),
+    partner=st.just("coop"),
+    kind=st.sampled_from(list(HousingKind)),
+    capacity=st.integers(1, 5),
+    bedrooms=st.integers(0, 3),
+    accessible=st.booleans(),
+    monthly_rent_cents=st.sampled_from([0, 20_000, 40_000, 60_000]),
+    available_from=st.dates(TODAY - timedelta(days=30), TODAY + timedelta(days=90)),
+    available_until=st.none() | st.dates(TODAY - timedelta(days=5), TODAY + timedelta(days=300)),
+    support_level=st.sampled_from(list(SupportLevel)),
+    restrictions=st.sets(st.sampled_from(RESTRICTIONS), max_size=2).map(frozenset),
+    languages=st.sets(st.sampled_from(["en", "fr", "ar"]), max_size=2).map(frozenset),
+)
+city_rules = st.builds(
+    CityRules,
+    hard_rules=st.sets(st.sampled_from(rules.ALL_RULES)).map(tuple),
+    planned_contribution_cents=st.sampled_from([0, 15_000]),
+    rent_share_of_income=st.sampled_from([0.3, 0.5]),
+)
+
+
+def _ids(hs: list[Household], os: list[Opportunity]) -> tuple[list[Household], list[Opportunity]]:
+    from dataclasses import replace
+
+    return (
+        [replace(h, household_id=f"h{i}") for i, h in enumerate(hs)],
+        [replace(o, opportunity_id=f"o{j}") for j, o in enumerate(os)],
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(households, max_size=8), st.lists(opportunities, max_size=8), city_rules)
+def test_every_proposal_respects_every_hard_rule(hs: list[Household], os: list[Opportunity], city: CityRules) -> None:
+    hs, os = _ids(hs, os)
+    result = matching.assign(hs, os, city, TODAY)
+    hmap, omap = {h.household_id: h for h in hs}, {o.opportunity_id: o for o in os}
+    assert len({p.opportunity_id for p in result.proposals}) == len(result.proposals)  # one household each
+    assert len({p.household_id for p in result.proposals}) == len(result.proposals)
+    for p in result.proposals:
+        h, o = hmap[p.household_id], omap[p.opportunity_id]
+        assert all(c.passed for c in rules.checks(h, o, city, TODAY)), rules.checks(h, o, city, TODAY)
+        assert p.weight == pytest.approx(priority.score(h, o, city, TODAY)[0], abs=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(households, max_size=8), st.lists(opportunities, max_size=8), city_rules)
+def test_array_rules_agree_with_pair_rules(hs: list[Household], os: list[Opportunity], city: CityRules) -> None:
+    hs, os = _ids(hs, os)
+    masks = matching.rule_masks(hs, os, city, TODAY)
+    for i, h in enumerate(hs):
+        for j, o in enumerate(os):
+            assert {c.rule: c.passed for c in rules.checks(h, o, city, TODAY)} == {
+                name: bool(m[i, j]) for name, m in masks.items()
+            }
+
+
+def brute_force(hs: list[Household], os: list[Opportunity], city: CityRules) -> float:
+    """The best total over every way to give each opportunity at most one household (compatible pairs only)."""
+    weight = {
+        (i, j): priority.score(h, o, city, TODAY)[0]
+        for i, h in enumerate(hs)
+        for j, o in enumerate(os)
+        if rules.compatible(h, o, city, TODAY)
+    }
+    best = 0.0
+    for k in range(min(len(hs), len(os)) + 1):
+        for rows in itertools.combinations(range(len(hs)), k):
+            for cols in itertools.permutations(range(len(os)), k):
+                pairs = list(zip(rows, cols, strict=True))
+                if all(p in weight for p in pairs):
+                    best = max(best, sum(weight[p] for p in pairs))
+    return best
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(households, max_size=5), st.lists(opportunities, max_size=4), city_rules)
+def test_assignment_equals_brute_force_optimum(hs: list[Household], os: list[Opportunity], city: CityRules) -> None:
+    hs, os = _ids(hs, os)
+    assert matching.assign(hs, os, city, TODAY).total_weight == pytest.approx(brute_force(hs, os, city), abs=1e-5)
