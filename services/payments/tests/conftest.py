@@ -6,25 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from lgnet_payments.adapters.schema import MIGRATIONS
-from lgnet_shared import auth, db
+from lgnet_shared import db
 from lgnet_shared.testing.process import ServiceProcess, service_env
 
 sys.path.insert(0, str(Path(__file__).parent))  # the test kit, importable by the test modules (importlib mode)
-from payments_testkit import ACTORS, PaymentsUnderTest
-
-
-async def provision(pool: Any) -> dict[str, str]:
-    await db.migrate(pool, MIGRATIONS)
-    tokens = {}
-    async with pool.acquire() as conn:
-        for actor_id, role, city in ACTORS:
-            await auth.add_actor(conn, actor_id, role, city, actor_id)
-            tokens[actor_id] = await auth.issue_token(conn, actor_id)
-    return tokens
+from payments_testkit import PaymentsUnderTest, provision
 
 
 @pytest.fixture

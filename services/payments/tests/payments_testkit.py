@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lgnet_payments.adapters.schema import MIGRATIONS
+from lgnet_shared import auth, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import from_record
@@ -130,3 +132,13 @@ def problem(resp: Any) -> tuple[int, str, str]:
     body = resp.json()
     assert resp.headers["content-type"].startswith("application/problem+json"), body
     return resp.status_code, body["field"], body["reason"]
+
+
+async def provision(pool: Any) -> dict[str, str]:
+    await db.migrate(pool, MIGRATIONS)
+    tokens = {}
+    async with pool.acquire() as conn:
+        for actor_id, role, city in ACTORS:
+            await auth.add_actor(conn, actor_id, role, city, actor_id)
+            tokens[actor_id] = await auth.issue_token(conn, actor_id)
+    return tokens
