@@ -159,3 +159,41 @@ def test_unique_ids_are_time_ordered() -> None:
     assert len(set(env_ids)) == 200
     assert env_ids == sorted(env_ids)
     assert all(uuid.UUID(i).version == 7 for i in env_ids)
+
+
+async def test_a_row_committed_while_the_relay_publishes_is_not_deleted_unpublished(
+    database_url: str, pg_schema: str
+) -> None:
+    """Sequence numbers are taken at insert, not at commit: a transaction holding a lower seq may commit after the
+    relay has read higher ones. Its row must survive the relay's delete and be published on the next pass."""
+    pool = await db.create_pool(database_url, pg_schema)
+    late = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(late)
+    try:
+        await db.migrate(pool, outbox.MIGRATIONS)
+        tx = late.transaction()
+        await tx.start()
+        await outbox.append(late, [to_envelope(employment("late"), source="/test", city="trieste")])  # lower seq
+        async with pool.acquire() as conn:
+            await stage(conn, ["early"])  # higher seq, committed first
+        sent: list[bytes] = []
+
+        class Producer:  # stands in for Kafka: the late transaction commits while the batch is being sent
+            async def send(self, topic: str, value: bytes, key: bytes, headers: object) -> asyncio.Future[None]:
+                sent.append(value)
+                if tx is not None and len(sent) == 1:
+                    await tx.commit()
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                done.set_result(None)
+                return done
+
+        relay = outbox.OutboxRelay(pool, "unused:9092")
+        assert await relay._publish_batch(Producer()) == 1  # type: ignore[arg-type]
+        assert b"early" in sent[0]
+        assert await relay._publish_batch(Producer()) == 1  # type: ignore[arg-type]
+        assert b"late" in sent[1], "the late row was deleted without being published"
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select count(*) from outbox") == 0
+    finally:
+        await late.close()
+        await pool.close()

@@ -169,7 +169,9 @@ class OutboxRelay:
                 for r in rows
             ]
             await asyncio.gather(*futures)
-            await conn.execute("delete from outbox where seq <= $1", rows[-1]["seq"])
+            # Exactly the rows published: a transaction that took a lower seq may have committed since the
+            # select, and `seq <= last` would delete its row unpublished.
+            await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
