@@ -122,37 +122,51 @@ def _shape(tx: ET.Element) -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 
 def _validate_factored(root: ET.Element) -> int:
-    transactions: list[ET.Element] = []
+    plans: dict[Any, list[Step]] = {}  # shape -> the value checks of a transaction of that shape
+    transactions: list[tuple[ET.Element, list[Step]]] = []
     for pmtinf in list(root.iter(f"{{{NS}}}PmtInf")):
-        shapes: set[Any] = set()
         kept: list[ET.Element] = []
         for child in list(pmtinf):
             if child.tag == TX:
-                transactions.append(child)
                 shape = _shape(child)
-                if shape in shapes:
-                    continue  # same shape as one kept: its values are checked below
-                shapes.add(shape)
+                if shape in plans:
+                    transactions.append((child, plans[shape]))
+                    continue  # same shape as one kept: only its values need checking
+                plans[shape] = _plan(child)
+                transactions.append((child, plans[shape]))
             kept.append(child)
         pmtinf[:] = kept
     schema().validate(root)  # header, payment information and one transaction of each shape, in full
-    for tx in transactions:
-        _check_values(tx)
+    for tx, plan in transactions:
+        elements = list(tx.iter())
+        for index, attribute, check, where in plan:
+            el = elements[index]
+            check(el.attrib[attribute] if attribute else el.text or "", where)
     return len(transactions)
 
 
-def _check_values(tx: ET.Element, prefix: tuple[str, ...] = ()) -> None:
-    path = (*prefix, tx.tag.rpartition("}")[2])
-    for name, value in tx.attrib.items():
-        if name.startswith(XSI):
-            raise InvalidSepaFile(f"{'/'.join(path)}: xsi attributes are not used in LgNet files")
-        _checker(path, name)(value, "/".join(path) + "@" + name)
-    children = list(tx)
-    if children:
-        for c in children:
-            _check_values(c, path)
-    else:
-        _checker(path, None)(tx.text or "", "/".join(path))
+Step = tuple[int, str | None, "Check", str]
+
+
+def _plan(tx: ET.Element) -> list[Step]:
+    """The value checks of every leaf and attribute of a transaction, by position in document order."""
+    paths: dict[ET.Element, tuple[str, ...]] = {tx: (_local(tx.tag),)}
+    steps: list[Step] = []
+    for index, el in enumerate(tx.iter()):
+        path = paths[el]
+        for child in el:
+            paths[child] = (*path, _local(child.tag))
+        for name in el.attrib:
+            if name.startswith(XSI):
+                raise InvalidSepaFile(f"{'/'.join(path)}: xsi attributes are not used in LgNet files")
+            steps.append((index, name, _checker(path, name), "/".join(path) + "@" + name))
+        if len(el) == 0:
+            steps.append((index, None, _checker(path, None), "/".join(path)))
+    return steps
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 Check = Callable[[str, str], None]
@@ -179,13 +193,19 @@ def _checker(path: tuple[str, ...], attribute: str | None) -> Check:
         t = t.base_type
     primitive = simple.primitive_type
     is_string = primitive.local_name == "string"
+    lexical = [hasattr(f, "patterns") for f in facets]  # patterns apply to the text, other facets to the value
+    valid: set[str] = set()  # names, IBANs, currencies repeat: check each distinct value once
 
     def check(value: str, where: str) -> None:
+        if value in valid:
+            return
         try:
             python = value if is_string else primitive.to_python(value)
-            for facet in facets:
-                facet(python if not hasattr(facet, "patterns") else value)
+            for facet, on_text in zip(facets, lexical, strict=True):
+                facet(value if on_text else python)
         except (xmlschema.XMLSchemaValidationError, ValueError, ArithmeticError) as exc:
             raise InvalidSepaFile(f"{where}: {value!r} is not a valid {simple.local_name}: {exc}") from None
+        if len(valid) < 100_000:
+            valid.add(value)
 
     return check

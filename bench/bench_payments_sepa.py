@@ -1,0 +1,111 @@
+"""Benchmark: export a disbursement batch of 100,000 payments as SEPA pain.001.001.03 and validate it.
+
+Each run is a fresh process (so its peak memory is its own): it decrypts every beneficiary's sealed name and
+IBAN (AES-GCM, as the service does when writing the file), builds the file with `sepaxml` and validates it
+against the ISO 20022 XSD with the service's validator (lgnet_payments.adapters.sepa.validate). The baseline
+is plain `xmlschema` validation of the whole document, what `sepaxml` itself does (it refuses documents of
+more than a million elements, so it cannot validate this batch at all).
+
+    set -a; . .local/infra.env; set +a   # not needed: no Kafka or PostgreSQL involved
+    .venv/bin/python bench/bench_payments_sepa.py [--payments 100000] [--runs 3] [--baseline-runs 1]
+
+Goal: under 15 s for export + validation. Prints medians over the runs and the ratio baseline / ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+
+EXECUTION = date(2026, 12, 1)
+NAMES = ("Mario Rossi", "Amina Diallo", "Zoë Müller", "Nguyễn Văn An", "Oluwaseun Adeyemi", "Fatima Zahra El Idrissi")
+IBANS = ("DE89370400440532013000", "IT60X0542811101000000123456", "FR1420041010050500013M02606", "NL91ABNA0417164300")
+
+
+def child(n: int, baseline: bool) -> dict[str, float]:
+    from lgnet_payments.adapters import sepa
+    from lgnet_shared import pii
+
+    key = os.urandom(32)
+    sealed = [
+        (
+            pii.seal_with(key, f"household:h{i}", "name", NAMES[i % len(NAMES)]),
+            pii.seal_with(key, f"household:h{i}", "iban", IBANS[i % len(IBANS)]),
+        )
+        for i in range(n)
+    ]
+    sepa.schema()  # loading the XSD (~1 s) happens once per service process, not per batch
+    started = time.perf_counter()
+    transfers = [
+        sepa.Transfer(
+            f"{i:032x}",
+            pii.open_with(key, name, "name"),
+            pii.open_with(key, iban, "iban"),
+            1_000 + i % 90_000,
+            f"LgNet rent r{i}",
+        )
+        for i, (name, iban) in enumerate(sealed)
+    ]
+    decrypted = time.perf_counter()
+    xml = sepa.pain001("LGNET-BENCH", sepa.Debtor("Citta di Torino", IBANS[1]), EXECUTION, transfers, validated=False)
+    built = time.perf_counter()
+    assert sepa.validate(xml) == n
+    validated = time.perf_counter()
+    out = {
+        "decrypt_s": decrypted - started,
+        "build_s": built - decrypted,
+        "validate_s": validated - built,
+        "total_s": validated - started,
+        "bytes": float(len(xml)),
+    }
+    if baseline:
+        t = time.perf_counter()
+        assert sepa.validate(xml, full=True) == n
+        out["baseline_validate_s"] = time.perf_counter() - t
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_child(n: int, baseline: bool) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", "--payments", str(n)] + (["--baseline-runs", "1"] if baseline else [])
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--payments", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--baseline-runs", type=int, default=1)
+    ap.add_argument("--child", action="store_true")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.payments, args.baseline_runs > 0)))
+        return
+    results = [run_child(args.payments, i < args.baseline_runs) for i in range(args.runs)]
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in results if key in r)
+
+    print(f"pain.001 export of {args.payments:,} payments, {args.runs} runs (medians), load {os.getloadavg()[0]:.1f}")
+    for key in ("decrypt_s", "build_s", "validate_s", "total_s"):
+        print(f"  {key:<22}{median(key):8.2f}")
+    print(f"  {'file size':<22}{median('bytes') / 1e6:8.1f} MB")
+    print(f"  {'peak memory (RSS)':<22}{median('peak_rss_mb'):8.0f} MB")
+    goal = "met" if median("total_s") < 15 else "NOT met"
+    print(f"  goal < 15 s export + validation: {goal}")
+    if any("baseline_validate_s" in r for r in results):
+        base = median("baseline_validate_s")
+        ratio = base / median("validate_s")
+        print(f"  baseline: xmlschema full validation {base:.2f} s; ratio baseline / ours = {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
