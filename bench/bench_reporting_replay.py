@@ -8,7 +8,8 @@ Kafka with a plain producer, then (in the same run) timed three ways over the ve
 
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_reporting_replay.py
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 1000000), BENCH_RUNS (default 3).
+Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 1000000), BENCH_RUNS (default 3),
+BENCH_WORKERS (replay worker processes, default 2 as the replay command's default).
 Prints medians of the runs, events/s and the ratio replay/raw. Goal: >= 20,000 events/s.
 """
 
@@ -39,6 +40,7 @@ from lgnet_shared.topics import ensure_topics, physical
 
 N = int(os.environ.get("BENCH_EVENTS", "1000000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 START = date(2025, 1, 1)
@@ -209,7 +211,7 @@ async def replay_once(positions: log.Positions) -> tuple[float, replay.Timing, s
     pool = await db.create_pool(DB, schema, max_size=4)
     try:
         started = time.perf_counter()
-        timing = await replay.rebuild(BOOTSTRAP, pool, positions, None)
+        timing = await replay.rebuild(BOOTSTRAP, pool, positions, None, workers=WORKERS, database_url=DB, schema=schema)
         return time.perf_counter() - started, timing, schema
     finally:
         await pool.close()
@@ -269,7 +271,7 @@ async def main() -> None:
         await drop(schema)
     raw_m, replay_m = statistics.median(raws), statistics.median(replays)
     print(json.dumps({
-        "events": total, "runs": RUNS,
+        "events": total, "runs": RUNS, "workers": WORKERS,
         "raw_events_per_s": round(total / raw_m), "replay_events_per_s": round(total / replay_m),
         "ratio_replay_to_raw": round(raw_m / replay_m, 3),
         "median_seconds": {"raw": round(raw_m, 2), "replay": round(replay_m, 2),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from lgnet_shared.events import intake as i
+from lgnet_shared.topics import physical
 from openpyxl import load_workbook
 
 if TYPE_CHECKING:
@@ -201,11 +202,14 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     late = i.CaseOpened(case_id="C9", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
                         channel=i.Channel.DESK, partner="coop", opened_on=live["as_of"])  # fmt: skip
     await loaded.send([loaded.envelope(late, "torino")])
+    # Not an event at all: live dead-letters it, the replay skips it; neither changes a number.
+    await loaded.producer.send_and_wait(physical("intake.events", loaded.prefix), b"not json", key=b"C1")
     await loaded.settle()
 
     code, lines = await loaded.replay("--published")
     checks = [x for x in lines if "equal" in x and "report" in x]
     assert code == 0, lines
+    assert lines[0]["replay"]["skipped"] == {"redelivered": 20}  # case_opened, contribution_paid, registrations
     assert {(x["report"], x["scope"], x["report_id"]) for x in checks} == {
         ("national", "national", published["report_id"]),
         ("city_summary", "torino", t.json()["report_id"]),
@@ -214,8 +218,9 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
 
     out1, out2 = tmp_path / "one", tmp_path / "two"
     code1, lines1 = await loaded.replay("--as-of", "2026-06-30", "--out", str(out1))
-    code2, _ = await loaded.replay("--as-of", "2026-06-30", "--out", str(out2))
+    code2, _ = await loaded.replay("--as-of", "2026-06-30", "--out", str(out2), "--workers", "1")
     assert (code1, code2) == (0, 0), lines1
+    assert lines1[0]["replay"]["skipped"] == {"invalid": 1, "redelivered": 20}
     scopes = {(x["report"], x["scope"]) for x in lines1 if "equal" in x and "report" in x}
     assert scopes == {("national", "national"), *(("city_summary", c) for c in ("bologna", "torino", "trieste"))}
     files = sorted(p.name for p in out1.iterdir())

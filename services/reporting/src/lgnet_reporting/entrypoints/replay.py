@@ -54,10 +54,14 @@ def _requests(facts: Any, window: Window, city: str | None) -> list[Request]:
     ]
 
 
-async def _rebuild(bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None) -> Any:
+async def _rebuild(
+    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, workers: int
+) -> Any:
     pool = await db.create_pool(url, schema, max_size=4)
     try:
-        timing = await replay.rebuild(bootstrap, pool, positions, city)
+        timing = await replay.rebuild(
+            bootstrap, pool, positions, city, workers=workers, database_url=url, schema=schema
+        )
         async with pool.acquire() as conn:
             _, facts = await snapshot(conn)
         return timing, facts
@@ -108,7 +112,7 @@ async def against_live(args: argparse.Namespace, city: str | None, threshold: in
     requests = _requests(live_facts, window, city)
     schema = args.into or f"replay_{uuid.uuid4().hex[:10]}"
     try:
-        timing, facts = await _rebuild(bootstrap, url, schema, positions, city)
+        timing, facts = await _rebuild(bootstrap, url, schema, positions, city, args.workers)
     finally:
         if not args.keep:
             await _drop(url, schema)
@@ -145,7 +149,7 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
     for key, group in by_positions.items():
         schema = args.into or f"replay_{uuid.uuid4().hex[:10]}"
         try:
-            timing, facts = await _rebuild(bootstrap, url, schema, json.loads(key), city)
+            timing, facts = await _rebuild(bootstrap, url, schema, json.loads(key), city, args.workers)
         finally:
             if not args.keep:
                 await _drop(url, schema)
@@ -167,6 +171,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--live-schema", default=os.environ.get("LGNET_DB_SCHEMA", "reporting"))
     p.add_argument("--into", help="fresh schema to rebuild into (default: a new replay_<random> schema)")
     p.add_argument("--keep", action="store_true", help="keep the rebuilt schema (default: dropped afterwards)")
+    p.add_argument("--workers", type=int, default=2, help="processes reading and folding partitions (default 2)")
     p.add_argument("--out", type=Path, help="write each replayed report's canonical JSON into this folder")
     return p.parse_args(argv)
 

@@ -9,11 +9,15 @@ are bulk-loaded with COPY, then the reports are computed by the same code as the
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import time
 from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 from lgnet_shared import codec, consumer, db
 from lgnet_shared.consumer import Record
 from lgnet_shared.envelope import Envelope, from_record
@@ -22,7 +26,7 @@ from pydantic import ValidationError
 
 from lgnet_reporting.adapters import log, store
 from lgnet_reporting.adapters.schema import MIGRATIONS
-from lgnet_reporting.domain.projection import PROJECTORS, Tables, project
+from lgnet_reporting.domain.projection import PROJECTORS, TABLES, Tables, project
 
 
 @dataclass
@@ -109,10 +113,82 @@ class Timing:
         }
 
 
-async def rebuild(bootstrap: str, pool: db.Pool, positions: store.Positions, city: str | None) -> Timing:
-    """Read the log from zero up to `positions`, fold, load into the pool's schema."""
+async def rebuild(
+    bootstrap: str,
+    pool: db.Pool,
+    positions: store.Positions,
+    city: str | None,
+    *,
+    workers: int = 1,
+    database_url: str | None = None,
+    schema: str | None = None,
+) -> Timing:
+    """Read the log from zero up to `positions`, fold, load into the pool's schema (which must be `schema` of
+    `database_url` when `workers` > 1: each worker process then reads, folds and COPYs its share of partitions)."""
+    if workers > 1 and database_url and schema:
+        try:
+            return await _rebuild_parallel(bootstrap, pool, positions, city, workers, database_url, schema)
+        except asyncpg.UniqueViolationError:
+            # Two partitions wrote the same row (never with the current events): fold everything in order.
+            async with pool.acquire() as conn:
+                await conn.execute(f"truncate {', '.join(TABLES)}")
     started = time.perf_counter()
     f = await fold(log.read(bootstrap, positions), city)
     folded = time.perf_counter()
     await load(pool, f, positions)
     return Timing(folded - started, time.perf_counter() - folded, f)
+
+
+def split(positions: store.Positions, parts: int) -> list[store.Positions]:
+    """Partitions dealt round-robin into `parts` groups (each row is written from one partition only)."""
+    flat = sorted((t, p, o) for t, ps in positions.items() for p, o in ps.items() if o > 0)
+    groups: list[store.Positions] = [{} for _ in range(parts)]
+    for n, (t, p, o) in enumerate(flat):
+        groups[n % parts].setdefault(t, {})[p] = o
+    return [g for g in groups if g]
+
+
+async def _rebuild_parallel(
+    bootstrap: str, pool: db.Pool, positions: store.Positions, city: str | None, workers: int, url: str, schema: str
+) -> Timing:
+    await db.migrate(pool, [consumer.MIGRATION, *MIGRATIONS])
+    async with pool.acquire() as conn:
+        if await conn.fetchval("select count(*) from cases") or await conn.fetchval("select count(*) from persons"):
+            raise RuntimeError("the replay schema is not empty: give a fresh schema")
+    groups = split(positions, workers)
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(len(groups) or 1, mp_context=multiprocessing.get_context("spawn")) as ex:
+        results = await asyncio.gather(
+            *(loop.run_in_executor(ex, _worker, bootstrap, url, schema, g, city) for g in groups)
+        )
+    total = Fold(city)
+    for records, applied, skipped, _, _ in results:
+        total.records += records
+        total.applied += applied
+        for why, n in skipped.items():
+            total.skipped[why] = total.skipped.get(why, 0) + n
+    async with pool.acquire() as conn:
+        await store.save_positions(conn, positions)
+    return Timing(max((r[3] for r in results), default=0.0), max((r[4] for r in results), default=0.0), total)
+
+
+def _worker(
+    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None
+) -> tuple[int, int, dict[str, int], float, float]:
+    """In a worker process: read and fold these partitions, COPY the rows into the schema."""
+    return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city))
+
+
+async def _fold_and_copy(
+    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None
+) -> tuple[int, int, dict[str, int], float, float]:
+    started = time.perf_counter()
+    f = await fold(log.read(bootstrap, positions), city)
+    folded = time.perf_counter()
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        async with conn.transaction():
+            await store.bulk_load(conn, f.tables)
+    finally:
+        await conn.close()
+    return f.records, f.applied, f.skipped, folded - started, time.perf_counter() - folded
