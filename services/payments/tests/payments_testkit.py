@@ -135,7 +135,7 @@ def problem(resp: Any) -> tuple[int, str, str]:
 
 
 async def provision(pool: Any) -> dict[str, str]:
-    await db.migrate(pool, MIGRATIONS)
+    await db.migrate(pool, [auth.MIGRATION, *MIGRATIONS])  # what the runtime applies, actors first
     tokens = {}
     async with pool.acquire() as conn:
         for actor_id, role, city in ACTORS:

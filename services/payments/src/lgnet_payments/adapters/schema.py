@@ -11,10 +11,7 @@ The invariants hold in the database itself, whatever the application does or how
 
 from __future__ import annotations
 
-from lgnet_shared import auth
-
 MIGRATIONS: list[tuple[str, str]] = [
-    ("payments-0-auth", auth.MIGRATION[1]),  # idempotent (if not exists); the runtime may apply it too
     (
         "payments-1",
         """

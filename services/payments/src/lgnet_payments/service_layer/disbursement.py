@@ -117,12 +117,15 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
         transfers.append(
             sepa.Transfer(p["payment_id"], name, iban, p["amount_cents"], _description(p["kind"], p["request_id"]))
         )
-    return sepa.pain001(
-        batch["message_id"],
-        sepa.Debtor(policy.debtor_name, policy.debtor_iban, policy.debtor_bic),
-        batch["execution_date"],
-        transfers,
-    )
+    try:
+        return sepa.pain001(
+            batch["message_id"],
+            sepa.Debtor(policy.debtor_name, policy.debtor_iban, policy.debtor_bic),
+            batch["execution_date"],
+            transfers,
+        )
+    except sepa.InvalidSepaFile as exc:
+        raise Conflict("batch_id", f"the file does not validate against {sepa.SCHEMA}: {exc}") from None
 
 
 def _description(kind: str, request_id: str) -> str:
