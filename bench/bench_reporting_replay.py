@@ -28,6 +28,7 @@ from typing import Any
 import asyncpg
 import uuid_utils
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from lgnet_reporting.adapters import log
 from lgnet_reporting.domain.canonical import digest
 from lgnet_reporting.domain.indicators import Window
@@ -44,6 +45,7 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 START = date(2025, 1, 1)
+SCHEMAS: list[str] = []  # rebuilt schemas, dropped at the end
 AREAS = ("civic_engagement", "taking_charge", "housing_inclusion")
 KINDS = ("private_rental", "sub_lease", "social_housing", "solidarity_cohousing", "hotel_room", "host_family")
 NATIONS = ("MA", "NG", "PK", "AL", "TN", "SN", "EG", "BD", "UA", "PE")
@@ -208,6 +210,7 @@ async def raw(positions: log.Positions) -> tuple[float, int]:
 
 async def replay_once(positions: log.Positions) -> tuple[float, replay.Timing, str]:
     schema = f"bench_replay_{uuid.uuid4().hex[:8]}"
+    SCHEMAS.append(schema)
     pool = await db.create_pool(DB, schema, max_size=4)
     try:
         started = time.perf_counter()
@@ -226,8 +229,22 @@ async def drop(schema: str) -> None:
 
 
 async def main() -> None:
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    await ensure_topics(BOOTSTRAP, prefix, ["intake.events", "housing.events", "payments.events"])
+    prefix = f"benchreporting{uuid.uuid4().hex[:8]}."
+    topics = await ensure_topics(BOOTSTRAP, prefix, ["intake.events", "housing.events", "payments.events"])
+    try:
+        await measure(prefix)
+    finally:  # a million records: leave neither them on the shared broker nor the rebuilt schemas
+        for schema in SCHEMAS:
+            await drop(schema)
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        await admin.start()
+        try:
+            await admin.delete_topics(topics)
+        finally:
+            await admin.close()
+
+
+async def measure(prefix: str) -> None:
     t0 = time.perf_counter()
     records = generate(N)
     gen_s = time.perf_counter() - t0
@@ -239,13 +256,11 @@ async def main() -> None:
     positions = await log.end_positions(BOOTSTRAP, topics)
     total = sum(o for ps in positions.values() for o in ps.values())
     raws, replays, folds, loads = [], [], [], []
-    schemas: list[str] = []
     for run in range(RUNS):
         raw_s, count = await raw(positions)
         assert count == total, (count, total)
-        replay_s, timing, schema = await replay_once(positions)
+        replay_s, timing, _ = await replay_once(positions)
         assert timing.folded.records == total and timing.folded.applied == total, timing.as_dict()
-        schemas.append(schema)
         raws.append(raw_s)
         replays.append(replay_s)
         folds.append(timing.read_fold_s)
@@ -257,7 +272,7 @@ async def main() -> None:
         )
     digests = []
     report_s = 0.0
-    for schema in schemas[:2]:
+    for schema in SCHEMAS[:2]:
         pool = await db.create_pool(DB, schema, max_size=2)
         try:
             async with pool.acquire() as conn:
@@ -267,8 +282,6 @@ async def main() -> None:
             report_s = time.perf_counter() - t
         finally:
             await pool.close()
-    for schema in schemas:
-        await drop(schema)
     raw_m, replay_m = statistics.median(raws), statistics.median(replays)
     print(json.dumps({
         "events": total, "runs": RUNS, "workers": WORKERS,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lgnet_reporting.domain.canonical import canonical_json, digest
 from lgnet_reporting.domain.indicators import Window, age_on, canonical_ids, summary
-from lgnet_reporting.domain.national import national, plan_for
+from lgnet_reporting.domain.national import national, of_city, plan_for
 from lgnet_reporting.domain.projection import TABLES, Tables, project
 from lgnet_reporting.domain.suppression import Group, Plan, hidden_cells, suppress
 from lgnet_shared.codec import to_envelope
@@ -133,3 +133,10 @@ def test_national_report_is_deterministic_and_hides_small_cells() -> None:
     assert a["indicators"]["persons"]["total"] is None  # 2 < 3
     assert a["by_city"]["torino"]["persons"] is None
     assert plan_for(a).groups  # the plan covers the report's tables
+
+
+def test_a_citys_cut_of_the_facts_gives_the_same_summary() -> None:
+    facts = _facts()
+    for day in (date(2026, 1, 9), date(2026, 6, 30)):
+        w = Window(day)
+        assert summary(of_city(facts, "torino"), w, "torino") == summary(facts, w, "torino")  # type: ignore[arg-type]

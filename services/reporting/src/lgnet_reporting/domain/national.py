@@ -3,9 +3,10 @@ across cities for the national coordination (small cells suppressed, no personal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, report, summary
+from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Row, Window, canonical_ids, report, summary
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
@@ -19,11 +20,44 @@ PERSON_TABLES = ("persons_by_action_area", "persons_by_channel", "persons_by_vul
 
 
 def city_summary(facts: Facts, window: Window, city: str) -> dict[str, Any]:
-    return report(CITY_SUMMARY, city, window, summary(facts, window, city))
+    return report(CITY_SUMMARY, city, window, summary(of_city(facts, city), window, city))
 
 
 def cities_of(facts: Facts) -> list[str]:
     return sorted({c["city"] for c in facts["cases"] if c["city"]})
+
+
+def of_city(facts: Facts, city: str) -> Facts:
+    """The facts a city's summary can use (cutting the national facts once per city keeps the national report
+    linear in the log): rows of its cases, households and persons; merges and budget lines stay whole."""
+    cases = [c for c in facts["cases"] if c["city"] == city]
+    case_ids = {c["case_id"] for c in cases}
+    households = {c["household_id"] for c in cases}
+    canon = canonical_ids(facts["person_merges"])
+    memberships = [m for m in facts["memberships"] if m["household_id"] in households]
+    people = {canon.get(m["person_id"], m["person_id"]) for m in memberships}
+    people |= {canon.get(p["person_id"], p["person_id"]) for p in facts["persons"] if p["household_id"] in households}
+    vouchers = [v for v in facts["vouchers"] if v["city"] == city]
+    voucher_ids = {v["voucher_id"] for v in vouchers}
+
+    def mine(table: str, test: Callable[[Row], bool]) -> list[Row]:
+        return [r for r in facts[table] if test(r)]
+
+    return {
+        **facts,
+        "cases": cases,
+        "memberships": memberships,
+        "households": mine("households", lambda r: r["household_id"] in households),
+        "persons": mine("persons", lambda r: canon.get(r["person_id"], r["person_id"]) in people),
+        "employment": mine("employment", lambda r: canon.get(r["person_id"], r["person_id"]) in people),
+        "referrals": mine("referrals", lambda r: r["household_id"] in households),
+        "assessments": mine("assessments", lambda r: r["case_id"] in case_ids),
+        "placements": mine("placements", lambda r: r["city"] == city),
+        "leases": mine("leases", lambda r: r["city"] == city),
+        "contributions": mine("contributions", lambda r: r["city"] == city),
+        "vouchers": vouchers,
+        "voucher_redemptions": mine("voucher_redemptions", lambda r: r["voucher_id"] in voucher_ids),
+    }
 
 
 def _row(ind: dict[str, Any]) -> dict[str, int]:
@@ -44,7 +78,7 @@ def _row(ind: dict[str, Any]) -> dict[str, int]:
 def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     """Every city together, with a row per city; cells under `threshold` are hidden, also by difference."""
     indicators = summary(facts, window, None)
-    by_city = {city: _row(summary(facts, window, city)) for city in cities_of(facts)}
+    by_city = {city: _row(summary(of_city(facts, city), window, city)) for city in cities_of(facts)}
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
