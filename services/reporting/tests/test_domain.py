@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lgnet_reporting.domain.canonical import canonical_json, digest
@@ -140,3 +141,21 @@ def test_a_citys_cut_of_the_facts_gives_the_same_summary() -> None:
     for day in (date(2026, 1, 9), date(2026, 6, 30)):
         w = Window(day)
         assert summary(of_city(facts, "torino"), w, "torino") == summary(facts, w, "torino")  # type: ignore[arg-type]
+
+
+def test_the_replays_decoding_equals_the_live_consumers() -> None:
+    from lgnet_reporting.service_layer.replay import _decode
+    from lgnet_shared.codec import decode
+    from lgnet_shared.errors import InvalidEventData
+
+    current = i.PersonRegistered(person_id="p", registered_by="x", birth_date=date(1990, 1, 1), sex=i.Sex.MALE,
+                                 nationality="MA")  # fmt: skip
+    env = to_envelope(current, source="/lgnet/intake", city="torino")
+    old = env.model_copy(update={"dataschema": "urn:lgnet:schema:lgnet.intake.person_registered:v1"})
+    assert _decode(env) == decode(env) and _decode(old) == decode(old)
+    assert decode(old).third_country is True  # type: ignore[attr-defined]
+    bad = env.model_copy(update={"data": {**env.data, "birth_date": "soon"}})
+    for fn in (_decode, decode):
+        with pytest.raises(InvalidEventData) as err:
+            fn(bad)
+        assert err.value.field == "data.birth_date"

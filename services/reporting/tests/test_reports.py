@@ -196,6 +196,14 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
             "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "t1"}
         )
         assert t.status_code == 201, t.text
+    async with loaded.client("coordination") as c:
+        listed = (await c.get("/reports/published")).json()
+        assert [x["scope"] for x in listed] == ["national"]
+        body = await c.get(f"/reports/published/{t.json()['report_id']}")
+        assert body.status_code == 403  # the national role never sees a city's report
+    async with loaded.client("staff-torino") as c:
+        mine = (await c.get(f"/reports/published/{t.json()['report_id']}")).json()
+        assert mine["digest"] == t.json()["digest"] and mine["body"]["indicators"]["persons"]["total"] == 7
     live = await get(loaded, "coordination", "/reports/national", as_of="2026-06-30")
     assert published["digest"] == live["digest"] and published["positions"] == live["positions"]
     # More events after publication: the published reports must still be reproducible at their positions.

@@ -21,7 +21,8 @@ import asyncpg
 from lgnet_shared import codec, consumer, db
 from lgnet_shared.consumer import Record
 from lgnet_shared.envelope import Envelope, from_record
-from lgnet_shared.errors import ContractError
+from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
+from lgnet_shared.events import Event, latest
 from pydantic import ValidationError
 
 from lgnet_reporting.adapters import log, store
@@ -54,7 +55,7 @@ class Fold:
                 if env.type not in PROJECTORS:
                     self._skip("not_reported")
                     continue
-                event = codec.decode(env)
+                event = _decode(env)
             except ContractError:
                 self._skip("invalid")
                 continue
@@ -77,6 +78,25 @@ def _envelope(record: Record) -> Envelope:
         except ValidationError:
             pass
     return from_record(record.value, headers, record.key)
+
+
+_CURRENT: dict[tuple[str, str | None], type[Event] | None] = {}
+
+
+def _decode(env: Envelope) -> Event:
+    """codec.decode, with the model looked up once per (type, dataschema): when the record is of the latest version
+    (nothing to upcast) decoding is validating its data with that model, which is what codec.decode does then."""
+    key = (env.type, env.dataschema)
+    if key not in _CURRENT:
+        model = latest(env.type)
+        _CURRENT[key] = model if model is not None and env.dataschema == model.dataschema() else None
+    model = _CURRENT[key]
+    if model is None:
+        return codec.decode(env)  # older version (upcast), no dataschema, unknown type: the general path
+    try:
+        return model.model_validate(env.data)
+    except ValidationError as exc:
+        raise from_pydantic(exc, "data", InvalidEventData) from None
 
 
 async def fold(records: AsyncIterator[list[Record]], city: str | None) -> Fold:
