@@ -48,6 +48,45 @@ async def append(conn: Conn, tx: Transaction, *, field: str = "amount_cents") ->
     return True
 
 
+async def append_many(conn: Conn, txs: list[Transaction], *, field: str = "amount_cents") -> int:
+    """Record many transactions in two statements (a batch of 100,000 payments); those already recorded are
+    skipped. Returns how many were recorded."""
+    try:
+        async with conn.transaction():
+            rows = await conn.fetch(
+                "insert into ledger_transactions (kind, ref, on_date, city)"
+                " select * from unnest($1::text[], $2::text[], $3::date[], $4::text[])"
+                " on conflict (kind, ref) do nothing returning tx_id, kind, ref",
+                [t.kind for t in txs],
+                [t.ref for t in txs],
+                [t.on for t in txs],
+                [t.city for t in txs],
+            )
+            ids = {(r["kind"], r["ref"]): r["tx_id"] for r in rows}
+            await conn.executemany(
+                "insert into ledger_postings (tx_id, n, account, amount_cents, budget_line_id, case_id,"
+                " household_id, provider_id) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+                [
+                    (
+                        ids[(t.kind, t.ref)],
+                        n,
+                        p.account.value,
+                        p.amount_cents,
+                        p.budget_line_id,
+                        p.case_id,
+                        p.household_id,
+                        p.provider_id,
+                    )
+                    for t in txs
+                    if (t.kind, t.ref) in ids
+                    for n, p in enumerate(t.postings)
+                ],
+            )
+    except asyncpg.CheckViolationError:
+        raise Conflict(field, "over budget: the budget line would go below zero") from None
+    return len(ids)
+
+
 async def balances(
     conn: Conn,
     *,

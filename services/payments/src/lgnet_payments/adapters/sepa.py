@@ -29,6 +29,7 @@ from lgnet_shared.errors import ContractError
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 from sepaxml import SepaTransfer
+from sepaxml.utils import decimal_str_to_int, int_to_decimal_str
 
 SCHEMA = "pain.001.001.03"
 NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
@@ -96,10 +97,69 @@ def pain001(
                 "endtoend_id": t.end_to_end_id,
             }
         )
-    xml: bytes = sepa.export(validate=False)
+    xml = _export(sepa)
     if validated:
         validate(xml)
     return xml
+
+
+def _export(sepa: SepaTransfer) -> bytes:
+    """`sepa.export(validate=False)` with a faster serialisation of the same tree (byte-identical to
+    ElementTree's, checked by the tests): ElementTree's writer pushes each fragment through a text codec,
+    which takes half of the export time of a large batch."""
+    sepa._finalize_batch()
+    # As sepaxml's export: the group header totals every payment information block (its own are still empty).
+    sums = [decimal_str_to_int(n.text) for n in sepa._xml.iter("CtrlSum") if n.text]
+    counts = [int(n.text) for n in sepa._xml.iter("NbOfTxs") if n.text]
+    header = sepa._xml.find("CstmrCdtTrfInitn/GrpHdr")
+    header.find("CtrlSum").text = int_to_decimal_str(sum(sums))
+    header.find("NbOfTxs").text = str(sum(counts))
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + serialize(sepa._xml)
+
+
+def _escape(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _escape_attribute(text: str) -> str:
+    text = _escape(text)
+    for char, entity in (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
+        if char in text:
+            text = text.replace(char, entity)
+    return text
+
+
+def serialize(root: ET.Element) -> bytes:
+    """UTF-8 XML of a tree without namespace prefixes to resolve (sepaxml's), as ElementTree writes it."""
+    out: list[str] = []
+    add = out.append
+
+    def walk(el: ET.Element) -> None:
+        tag = el.tag
+        if el.attrib:
+            add("<" + tag + "".join(f' {k}="{_escape_attribute(v)}"' for k, v in el.attrib.items()))
+        else:
+            add("<" + tag)
+        if len(el) or el.text:
+            add(">")
+            if el.text:
+                add(_escape(el.text))
+            for child in el:
+                walk(child)
+            add("</" + tag + ">")
+        else:
+            add(" />")
+        if el.tail:
+            add(_escape(el.tail))
+
+    walk(root)
+    return "".join(out).encode()
 
 
 @cache
@@ -120,8 +180,8 @@ def validate(xml: bytes, *, full: bool = False) -> int:
         raise InvalidSepaFile(f"not well-formed: {exc}") from None
 
 
-def _shape(tx: ET.Element) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((e.tag, tuple(sorted(e.attrib))) for e in tx.iter())
+def _shape(tx: ET.Element) -> tuple[Any, ...]:
+    return tuple((e.tag, tuple(e.attrib)) if e.attrib else e.tag for e in tx.iter())
 
 
 def _validate_factored(root: ET.Element) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from lgnet_shared import pii
 from lgnet_shared.errors import Conflict, ContractError, NotFound
 from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events import payments as ev
@@ -56,9 +57,15 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
     )
     payments = [(_payment_id(), r["request_id"], batch_id, r["amount_cents"]) for r in rows]
     await repo.insert_payments(uow.conn, payments)
-    for (payment_id, _, _, amount), r in zip(payments, rows, strict=True):
-        party = ledger.Party(r["budget_line_id"], r["case_id"], r["household_id"])
-        await ledger_store.append(uow.conn, ledger.disbursement(payment_id, ctx.today, city, amount, party))
+    await ledger_store.append_many(
+        uow.conn,
+        [
+            ledger.disbursement(
+                payment_id, ctx.today, city, amount, ledger.Party(r["budget_line_id"], r["case_id"], r["household_id"])
+            )
+            for (payment_id, _, _, amount), r in zip(payments, rows, strict=True)
+        ],
+    )
     await uow.conn.execute(
         "update contribution_requests set status = 'batched' where request_id = any($1::text[])",
         [r["request_id"] for r in rows],
@@ -107,13 +114,16 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
     policy = await repo.policy(uow.conn, batch["city"])
     assert policy.debtor_name and policy.debtor_iban
     keys = uow.key_store()
+    household_keys: dict[str, bytes | None] = {}  # one key lookup per household, not per field
     transfers = []
     for p in await repo.batch_payments(uow.conn, batch_id):
-        b = p["beneficiary"]
-        name = await keys.open(uow.conn, Sealed.model_validate(b["name"]), "name")
-        iban = await keys.open(uow.conn, Sealed.model_validate(b["iban"]), "iban")
-        if name is None or iban is None:
+        sealed_name, sealed_iban = (Sealed.model_validate(p["beneficiary"][f]) for f in ("name", "iban"))
+        if sealed_name.kid not in household_keys:
+            household_keys[sealed_name.kid] = await keys.key(uow.conn, sealed_name.kid)
+        key = household_keys[sealed_name.kid]
+        if key is None:
             raise Conflict("batch_id", f"bank data of request {p['request_id']} was erased")
+        name, iban = pii.open_with(key, sealed_name, "name"), pii.open_with(key, sealed_iban, "iban")
         transfers.append(
             sepa.Transfer(p["payment_id"], name, iban, p["amount_cents"], _description(p["kind"], p["request_id"]))
         )
