@@ -111,9 +111,9 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         yesterday = (await anna.get("/ledger/balances", params={"as_of": "2000-01-01"})).json()["balances"]
         assert yesterday == {}
 
-        national = await payments.client("coordination").get("/budget-lines", params={"city": "torino"})
-        assert national.status_code == 200
-        assert problem(await payments.client("carla").get("/budget-lines", params={"city": "torino"}))[0] == 403
+        async with payments.client("coordination") as national, payments.client("carla") as carla:
+            assert (await national.get("/budget-lines", params={"city": "torino"})).status_code == 200
+            assert problem(await carla.get("/budget-lines", params={"city": "torino"}))[0] == 403
 
     events = await payments.events(want=10)
     types = [type(e).__name__ for e in events]

@@ -193,20 +193,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/vouchers/{voucher_id}", summary="A voucher and its redemptions")
     async def read_voucher(voucher_id: str, actor: Who) -> Any:
-        async def run(u: UnitOfWork, c: Context) -> dict[str, Any]:
-            v = (
-                await vouchers.view(u, voucher_id)
-                if await u.conn.fetchval("select 1 from vouchers where voucher_id = $1", voucher_id)
-                else None
-            )
-            if v is None:
-                from lgnet_shared.errors import NotFound
-
-                raise NotFound("voucher_id", f"no voucher {voucher_id}")
-            c.read(v["city"], "voucher_id")
-            return v
-
-        return await act(actor, run)
+        return await act(actor, lambda u, c: vouchers.read(u, c, voucher_id))
 
     @api.post(
         "/vouchers/{voucher_id}/redemptions",

@@ -211,6 +211,14 @@ async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
     return {**found[1], "redemptions": [dict(r) for r in redemptions]}
 
 
+async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]:
+    found = await repo.voucher(uow.conn, voucher_id)
+    if found is None:
+        raise NotFound("voucher_id", f"no voucher {voucher_id}")
+    ctx.read(found[0].city, "voucher_id")
+    return await view(uow, voucher_id)
+
+
 async def listing(uow: UnitOfWork, ctx: Context, household_id: str | None) -> list[dict[str, Any]]:
     return await repo.vouchers(uow.conn, ctx.city, household_id)
 
