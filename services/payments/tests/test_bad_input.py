@@ -108,6 +108,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
             ),
             (anna.post("/contribution-requests", json={**good, "case_id": "c9"}, headers=key()), (403, "case_id")),
             (carla.post(f"/contribution-requests/{request_id}/approval"), (403, "city")),
+            (gtt.post("/contribution-requests", json=good, headers=key()), (403, "case_id")),  # not its case
             (anna.post(f"/contribution-requests/{request_id}/approval"), (403, "approved_by")),
             (
                 anna.put(f"/contribution-requests/{request_id}/beneficiary", json={"name": "X", "iban": "IT00X123"}),

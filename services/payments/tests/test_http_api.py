@@ -160,3 +160,22 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
     events = await payments.events(want=4)
     requested = [e for e in events if isinstance(e, pev.ContributionRequested)]
     assert len(requested) == 2 and {e.lease_id for e in requested} == {"l1"}
+
+
+async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
+    """Cases are known from intake's events: opened, transferred to another partner, closed."""
+    await payments.publish(case_opened("c3", "h3"), "torino")
+    await payments.publish(
+        iev.CaseTransferred(case_id="c3", from_partner="coop-aurora", to_partner="gtt", on=TODAY), "torino"
+    )
+    assert await payments.wait_for("select partner = 'gtt' from cases where case_id = 'c3'")
+    body = {"case_id": "c3", "kind": "rent", "amount_cents": 1}
+    async with payments.client("coop-aurora") as coop, payments.client("anna") as anna:
+        await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100}, headers=key())
+        assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (403, "case_id")
+        await payments.publish(
+            iev.CaseClosed(case_id="c3", outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=TODAY), "torino"
+        )
+        assert await payments.wait_for("select closed_on is not null from cases where case_id = 'c3'")
+        closed = await anna.post("/contribution-requests", json=body, headers=key())
+        assert problem(closed)[:2] == (422, "case_id") and "closed" in problem(closed)[2]

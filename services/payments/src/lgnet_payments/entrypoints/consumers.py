@@ -17,6 +17,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
             topics=["intake.events"],
             handlers=handlers_of(
                 (iev.CaseOpened, h.case_opened),
+                (iev.CaseTransferred, h.case_transferred),
                 (iev.CaseClosed, h.case_closed),
                 (iev.HouseholdFormed, h.household_formed),
             ),

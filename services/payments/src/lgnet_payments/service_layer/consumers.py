@@ -21,6 +21,11 @@ async def case_opened(conn: Conn, env: Envelope, event: Event) -> None:
     await repo.upsert_case(conn, event.case_id, event.household_id, event.city, event.partner, event.opened_on)
 
 
+async def case_transferred(conn: Conn, env: Envelope, event: Event) -> None:
+    assert isinstance(event, iev.CaseTransferred)
+    await conn.execute("update cases set partner = $2 where case_id = $1", event.case_id, event.to_partner)
+
+
 async def case_closed(conn: Conn, env: Envelope, event: Event) -> None:
     assert isinstance(event, iev.CaseClosed)
     await repo.close_case(conn, event.case_id, event.closed_on)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from lgnet_shared.access import Role
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import ContributionKind
@@ -28,6 +29,8 @@ async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, A
     if case is None:
         raise NotFound("case_id", f"unknown case {case_id}")
     ctx.write(case["city"], "case_id")
+    if ctx.actor.role is Role.PARTNER and case["partner"] not in (None, ctx.actor.id):
+        raise Forbidden("case_id", f"case {case_id} is followed by another partner")
     if case["closed_on"] is not None:
         raise ContractError("case_id", f"case {case_id} was closed on {case['closed_on'].isoformat()}")
     return case
