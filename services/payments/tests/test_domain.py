@@ -118,6 +118,8 @@ def test_bank_files() -> None:
         ("E1", True, None, 500),
         ("E2", False, "am04", 700),
     ]
+    statement = camt054([("E3", 100, None)]).replace(b"camt.054.001.08", b"camt.053.001.08")
+    assert [r.end_to_end_id for r in bank_files.parse(statement, "application/xml")] == ["E3"]
     for data, field in (
         (b"end_to_end_id,status\nE1,paid\n", "file"),
         (csv_file([("E1", "maybe", 1, "")]), "rows[0].status"),

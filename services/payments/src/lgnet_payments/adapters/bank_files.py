@@ -1,4 +1,5 @@
-"""Reading the bank's results: ISO 20022 camt.054 (debit notifications with returns) and the documented CSV.
+"""Reading the bank's results: ISO 20022 camt.054 (debit notifications with returns) or camt.053 (statement,
+same entries), and the documented CSV.
 
 Files come from outside: XML is parsed with defusedxml (no entities, no external references). See
 docs/payments.md for both formats.
@@ -52,9 +53,9 @@ def parse_camt054(data: bytes) -> list[BankResult]:
     try:
         root = SafeET.fromstring(data)
     except Exception as exc:  # defusedxml raises its own errors for forbidden constructs
-        raise ContractError("file", f"not a readable camt.054 XML document: {type(exc).__name__}") from None
-    if "camt.054" not in root.tag:
-        raise ContractError("file", f"not a camt.054 document (root {root.tag})")
+        raise ContractError("file", f"not a readable camt XML document: {type(exc).__name__}") from None
+    if "camt.054" not in root.tag and "camt.053" not in root.tag:  # a statement's entries read the same way
+        raise ContractError("file", f"not a camt.054 or camt.053 document (root {root.tag})")
     results: list[BankResult] = []
     for n, entry in enumerate(e for e in root.iter() if _local(e.tag) == "Ntry"):
         status = _text(entry, "Sts") or _text(entry, "Sts", "Cd")
