@@ -147,7 +147,10 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
         why_c = (await c.get("/households/h-c/why")).json()
         assert [r["code"] for r in why_c["reasons"]] == ["taken_by_others"], why_c
         assert (await c.get("/households/h-a/why")).json()["reasons"][0]["code"] == "has_match"
-
+    async with housing.client("coop-borgo") as other:  # not the partner of h-a's case
+        assert (await other.get("/households/h-a/why")).status_code == 403
+        assert (await other.get("/households")).json() == []
+    async with housing.client("staff-torino") as c:
         # The provider declines h-a's proposal: the opportunity is matched again (to h-c, next in line) and h-a
         # is back on the list; the declined pair is never proposed again.
         declined = first["h-a"]
@@ -220,7 +223,9 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         assert r.json()["field"] == "match_id" and "trieste" in r.json()["reason"]
         r = await c.patch("/opportunities/o-ts", json={"capacity": 3})
         assert r.status_code == 403 and r.json()["field"] == "opportunity_id"
-        assert (await c.get("/households/h-ts/why")).status_code in (403, 404)
+        r = await c.get("/households/h-ts/why")
+        assert r.status_code == 403 and r.json()["field"] == "household_id"
+        assert (await c.get("/households")).json() == []
         assert (await c.get("/proposals")).json() == []  # Torino sees none of Trieste's
     async with housing.client("coop-aurora") as c:
         r = await post(c, "/opportunities", opportunity("o-bad", capacity=0))

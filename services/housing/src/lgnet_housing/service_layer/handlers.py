@@ -243,7 +243,10 @@ class Housing:
         city = ctx.city()
         city_rules = await repo.rules(self.conn, city)
         out = []
+        partner = ctx.actor.id if ctx.actor is not None and ctx.actor.role is Role.PARTNER else None
         for c in await repo.candidates(self.conn, city, ctx.today):
+            if partner is not None and c.case["partner"] != partner:
+                continue  # a partner sees the households of its own cases only
             h = c.household
             entry: Json = {"household_id": c.case["household_id"], "case_id": c.case["case_id"], "blocked": c.blocked}
             if h is not None:
@@ -268,6 +271,8 @@ class Housing:
             if case is not None:
                 may_write_in_city(ctx.actor, case["city"], "household_id")  # type: ignore[arg-type]
             raise NotFound("household_id", f"no housing case for household {household_id} in {city}")
+        if ctx.actor is not None and ctx.actor.role is Role.PARTNER and case["partner"] != ctx.actor.id:
+            raise Forbidden("household_id", "the household's case is assigned to another partner")
         if case["closed_on"] is not None or case["removed"] is not None:
             what = f"case closed on {case['closed_on']}" if case["closed_on"] else case["removed"]
             return {"household_id": household_id, "waiting": False, "reasons": [_reason("not_waiting", what)]}
