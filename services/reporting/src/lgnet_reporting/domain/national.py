@@ -3,10 +3,9 @@ across cities for the national coordination (small cells suppressed, no personal
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Row, Window, canonical_ids, report, summary
+from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, report, summary
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
@@ -28,36 +27,61 @@ def cities_of(facts: Facts) -> list[str]:
 
 
 def of_city(facts: Facts, city: str) -> Facts:
-    """The facts a city's summary can use (cutting the national facts once per city keeps the national report
-    linear in the log): rows of its cases, households and persons; merges and budget lines stay whole."""
-    cases = [c for c in facts["cases"] if c["city"] == city]
-    case_ids = {c["case_id"] for c in cases}
-    households = {c["household_id"] for c in cases}
+    """The facts a city's summary can use: rows of its cases, households, persons and money."""
+    return split_by_city(facts, [city])[city]
+
+
+def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
+    """Every city's cut of the facts in one pass over them (keeps the national report linear in the log): the
+    rows of its cases, their households and persons (merged persons stay with their survivor), its placements,
+    leases, payments and vouchers. Merges and budget lines stay whole."""
     canon = canonical_ids(facts["person_merges"])
-    memberships = [m for m in facts["memberships"] if m["household_id"] in households]
-    people = {canon.get(m["person_id"], m["person_id"]) for m in memberships}
-    people |= {canon.get(p["person_id"], p["person_id"]) for p in facts["persons"] if p["household_id"] in households}
-    vouchers = [v for v in facts["vouchers"] if v["city"] == city]
-    voucher_ids = {v["voucher_id"] for v in vouchers}
+    out: dict[str, Facts] = {c: {**facts, **{t: [] for t in _CUT}} for c in cities}
+    household_cities: dict[str, set[str]] = {}  # a household may have cases in two cities
+    case_city: dict[str, str] = {}
+    for c in facts["cases"]:
+        if c["city"] in out:
+            out[c["city"]]["cases"].append(c)
+            household_cities.setdefault(c["household_id"], set()).add(c["city"])
+            case_city[c["case_id"]] = c["city"]
+    person_cities: dict[str, set[str]] = {}
+    for m in facts["memberships"]:
+        for city in sorted(household_cities.get(m["household_id"], ())):
+            out[city]["memberships"].append(m)
+            person_cities.setdefault(_person(canon, m["person_id"]), set()).add(city)
+    for p in facts["persons"]:
+        for city in household_cities.get(p["household_id"] or "", ()):
+            person_cities.setdefault(_person(canon, p["person_id"]), set()).add(city)
+    for table in ("persons", "employment"):
+        for r in facts[table]:
+            for city in sorted(person_cities.get(_person(canon, r["person_id"]), ())):
+                out[city][table].append(r)
+    for table in ("households", "referrals"):
+        for r in facts[table]:
+            for city in sorted(household_cities.get(r["household_id"], ())):
+                out[city][table].append(r)
+    for r in facts["assessments"]:
+        if (case_in := case_city.get(r["case_id"])) is not None:
+            out[case_in]["assessments"].append(r)
+    voucher_city: dict[str, str] = {}
+    for table in ("placements", "leases", "contributions", "vouchers"):
+        for r in facts[table]:
+            if r["city"] in out:
+                out[r["city"]][table].append(r)
+                if table == "vouchers":
+                    voucher_city[r["voucher_id"]] = r["city"]
+    for r in facts["voucher_redemptions"]:
+        if (voucher_in := voucher_city.get(r["voucher_id"])) is not None:
+            out[voucher_in]["voucher_redemptions"].append(r)
+    return out
 
-    def mine(table: str, test: Callable[[Row], bool]) -> list[Row]:
-        return [r for r in facts[table] if test(r)]
 
-    return {
-        **facts,
-        "cases": cases,
-        "memberships": memberships,
-        "households": mine("households", lambda r: r["household_id"] in households),
-        "persons": mine("persons", lambda r: canon.get(r["person_id"], r["person_id"]) in people),
-        "employment": mine("employment", lambda r: canon.get(r["person_id"], r["person_id"]) in people),
-        "referrals": mine("referrals", lambda r: r["household_id"] in households),
-        "assessments": mine("assessments", lambda r: r["case_id"] in case_ids),
-        "placements": mine("placements", lambda r: r["city"] == city),
-        "leases": mine("leases", lambda r: r["city"] == city),
-        "contributions": mine("contributions", lambda r: r["city"] == city),
-        "vouchers": vouchers,
-        "voucher_redemptions": mine("voucher_redemptions", lambda r: r["voucher_id"] in voucher_ids),
-    }
+def _person(canon: dict[str, str], person_id: str) -> str:
+    return canon.get(person_id, person_id)
+
+
+_CUT = ("cases", "memberships", "persons", "employment", "households", "referrals", "assessments", "placements",
+        "leases", "contributions", "vouchers", "voucher_redemptions")  # fmt: skip
 
 
 def _row(ind: dict[str, Any]) -> dict[str, int]:
@@ -78,7 +102,8 @@ def _row(ind: dict[str, Any]) -> dict[str, int]:
 def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     """Every city together, with a row per city; cells under `threshold` are hidden, also by difference."""
     indicators = summary(facts, window, None)
-    by_city = {city: _row(summary(of_city(facts, city), window, city)) for city in cities_of(facts)}
+    cuts = split_by_city(facts, cities_of(facts))
+    by_city = {city: _row(summary(cut, window, city)) for city, cut in cuts.items()}
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
