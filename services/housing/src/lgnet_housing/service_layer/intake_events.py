@@ -26,6 +26,8 @@ def _ctx(env: Envelope) -> Context:
 
 async def _changed(conn: Conn, env: Envelope, household_ids: list[str]) -> None:
     """A household changed: withdraw proposals it no longer fits, then match the city again."""
+    if not household_ids:
+        return  # e.g. a person registered before their household is formed: nothing to match yet
     housing, ctx = Housing(conn), _ctx(env)
     for hid in household_ids:
         await housing.recheck_household(ctx, hid)
