@@ -254,3 +254,22 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
     async with httpx.AsyncClient(base_url=housing.process.url) as anonymous:
         r = await anonymous.get("/proposals")
         assert r.status_code == 401 and r.json()["field"] == "headers.authorization"
+
+
+async def test_redelivered_intake_events_have_one_effect_and_other_cities_are_apart(housing: HousingUnderTest) -> None:
+    await housing.publish("torino", *housing.household_events("h-r", "torino", [(ADULT, F), (CHILD, M)]), times=2)
+    await housing.publish("trieste", *housing.household_events("h-t", "trieste", [(ADULT, F)], partner="coop-carso"))
+    async with housing.client("staff-torino") as c:
+        assert (
+            await post(c, "/opportunities", opportunity("o-r", partner="coop-aurora", capacity=2))
+        ).status_code == 201
+    [p] = await proposals(housing, 1)
+    assert p["household_id"] == "h-r"  # Trieste's household is never proposed a Torino opportunity
+    await housing.wait_sql("select count(*) from inbox", want=9)  # 5 + 4 distinct events, duplicates ignored
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select member_ids from households where household_id = 'h-r'") == [
+            "h-r-p0",
+            "h-r-p1",
+        ]
+    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    assert [e.household_id for e in events if isinstance(e, hev.MatchProposed)] == ["h-r"]
