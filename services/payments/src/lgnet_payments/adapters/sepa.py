@@ -15,6 +15,7 @@ factored proof that is equivalent for this schema (no identity constraints, no w
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -36,6 +37,7 @@ NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
 XSD = Path(sepaxml.__file__).parent / "schemas" / f"{SCHEMA}.xsd"
 XSD_SHA256 = "ed4be42522e3e35b108b3ad2ebbcc65da987cddbf6cfdc20828cd4fd0d69c51a"
 TX = f"{{{NS}}}CdtTrfTxInf"
+PMTINF = f"{{{NS}}}PmtInf"
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 
 
@@ -80,6 +82,13 @@ def pain001(
     message_id: str, debtor: Debtor, execution_date: dt.date, transfers: Iterable[Transfer], *, validated: bool = True
 ) -> bytes:
     """The pain.001.001.03 document of one batch (one PmtInf, batch booking), validated unless told not to."""
+    xml = _build(message_id, debtor, execution_date, transfers)  # sepaxml's tree is freed before validating
+    if validated:
+        validate(xml)
+    return xml
+
+
+def _build(message_id: str, debtor: Debtor, execution_date: dt.date, transfers: Iterable[Transfer]) -> bytes:
     config: dict[str, Any] = {"name": debtor.name, "IBAN": debtor.iban, "batch": True, "currency": "EUR"}
     if debtor.bic:
         config["BIC"] = debtor.bic
@@ -97,10 +106,7 @@ def pain001(
                 "endtoend_id": t.end_to_end_id,
             }
         )
-    xml = _export(sepa)
-    if validated:
-        validate(xml)
-    return xml
+    return _export(sepa)
 
 
 def _export(sepa: SepaTransfer) -> bytes:
@@ -173,7 +179,7 @@ def validate(xml: bytes, *, full: bool = False) -> int:
         if full:
             schema().validate(xmlschema.XMLResource(xml, lazy=True))
             return xml.count(b"<CdtTrfTxInf>") + xml.count(b"<CdtTrfTxInf ")
-        return _validate_factored(ET.fromstring(xml))  # our own output: not untrusted input
+        return _validate_factored(xml)  # our own output: not untrusted input
     except xmlschema.XMLSchemaValidationError as exc:
         raise InvalidSepaFile(f"{exc.path}: {exc.reason}") from None  # xmlschema's reason names the rule only
     except ET.ParseError as exc:
@@ -184,28 +190,45 @@ def _shape(tx: ET.Element) -> tuple[Any, ...]:
     return tuple((e.tag, tuple(e.attrib)) if e.attrib else e.tag for e in tx.iter())
 
 
-def _validate_factored(root: ET.Element) -> int:
+def _validate_factored(xml: bytes) -> int:
+    """Streams the document: each transaction's values are checked as soon as it is parsed, and it is dropped
+    unless it is the first of its shape, so memory stays flat however large the batch."""
     plans: dict[Any, list[Step]] = {}  # shape -> the value checks of a transaction of that shape
-    transactions: list[tuple[ET.Element, list[Step]]] = []
-    for pmtinf in list(root.iter(f"{{{NS}}}PmtInf")):
-        kept: list[ET.Element] = []
-        for child in list(pmtinf):
-            if child.tag == TX:
-                shape = _shape(child)
-                if shape in plans:
-                    transactions.append((child, plans[shape]))
-                    continue  # same shape as one kept: only its values need checking
-                plans[shape] = _plan(child)
-                transactions.append((child, plans[shape]))
-            kept.append(child)
-        pmtinf[:] = kept
+    kept: set[int] = set()  # ids of the first transaction of each shape
+    root: ET.Element | None = None
+    pmtinfs: list[ET.Element] = []
+    count = 0
+    for event, el in ET.iterparse(io.BytesIO(xml), events=("start", "end")):
+        if event == "start":
+            if root is None:
+                root = el
+            elif el.tag == PMTINF:
+                pmtinfs.append(el)
+            continue
+        if el.tag != TX:
+            continue
+        count += 1
+        shape = _shape(el)
+        plan = plans.get(shape)
+        if plan is None:
+            plans[shape] = plan = _plan(el)  # kept: validated in full with the rest of the document below
+            kept.add(id(el))
+            _check(el, plan)
+        else:
+            _check(el, plan)
+            el.clear()  # same shape as one kept: its values were all it could add
+    assert root is not None
+    for pmtinf in pmtinfs:
+        pmtinf[:] = [c for c in pmtinf if c.tag != TX or id(c) in kept]
     schema().validate(root)  # header, payment information and one transaction of each shape, in full
-    for tx, plan in transactions:
-        elements = list(tx.iter())
-        for index, attribute, check, where in plan:
-            el = elements[index]
-            check(el.attrib[attribute] if attribute else el.text or "", where)
-    return len(transactions)
+    return count
+
+
+def _check(tx: ET.Element, plan: list[Step]) -> None:
+    elements = list(tx.iter())
+    for index, attribute, check, where in plan:
+        el = elements[index]
+        check(el.attrib[attribute] if attribute else el.text or "", where)
 
 
 Step = tuple[int, str | None, "Check", str]
