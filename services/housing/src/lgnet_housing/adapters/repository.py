@@ -452,11 +452,6 @@ async def end_placement(conn: Conn, placement_id: str, reason: str, on: date) ->
     )
 
 
-async def lease(conn: Conn, lease_id: str) -> Row | None:
-    row = await conn.fetchrow("select * from leases where lease_id = $1", lease_id)
-    return dict(row) if row else None
-
-
 # ---------------------------------------------------------------- holds
 
 
@@ -507,11 +502,3 @@ async def save_rules(conn: Conn, city: str, rules: CityRules, by: str) -> None:
         rules.model_dump(mode="json"),
         by,
     )
-
-
-async def cities_with_work(conn: Conn) -> list[str]:
-    rows = await conn.fetch(
-        "select distinct city from cases where closed_on is null and housing_need and city <> ''"
-        " union select distinct city from opportunities where status = 'open' order by 1"
-    )
-    return [r["city"] for r in rows]

@@ -1,11 +1,8 @@
 """The city-wide assignment: households x opportunities, maximum total priority-weighted fit, one household
 per opportunity, compatible pairs only (every hard rule passed).
 
-The hard rules are evaluated on whole arrays (numpy) so that 10,000 x 5,000 pairs take well under a second; the
-pair-by-pair rules of `domain/rules.py` explain each proposal and are held to the same answers by the property
-tests. The solver is `scipy.optimize.linear_sum_assignment` (rectangular, maximise): incompatible pairs weigh 0
-and every compatible pair weighs > 0, so an optimal assignment that drops its zero pairs is a maximum-weight
-matching.
+The pair-by-pair rules of `domain/rules.py` explain each proposal; the property tests hold the array rules
+here to the same answers, and the assignment to the brute-force optimum.
 
 The hard rules are evaluated on whole arrays (numpy) and the weights only on the compatible pairs; the solver
 is scipy's sparse LAPJVsp (`scipy.sparse.csgraph.min_weight_full_bipartite_matching`) on the graph of compatible
