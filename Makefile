@@ -26,7 +26,7 @@ help:
 	python3 -m venv .local/tools
 	.local/tools/bin/pip install -q "uv==$(UV_VERSION)"
 
-.venv/.synced: uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml) | $(UV)
+.venv/.synced: uv.lock pyproject.toml shared/pyproject.toml scenario/pyproject.toml $(wildcard services/*/pyproject.toml) | $(UV)
 	$(UV) sync --frozen --all-packages --python ">=3.11"
 	touch $@
 

@@ -1,0 +1,176 @@
+"""The scenario from start to end: two cities' partners take households in charge, house them, pay for them,
+close cases, answer an erasure request; a few bad partner events are refused; the reports are published.
+
+`Truth` is what the scenario knows it did; the end-to-end tests compare the published reports with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from lgnet_shared.events import partner as inbound
+
+from lgnet_scenario import housing_steps, intake_steps, payments_steps
+from lgnet_scenario.platform import Endpoints, Platform, provision
+from lgnet_scenario.population import DEFAULT_CITIES, CityPlan, Household, population
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CityTruth:
+    persons: int
+    minors: int
+    households: int
+    single_persons: int
+    cases_opened: int
+    cases_closed: int
+    placements: int
+    leases: int
+    contributions_paid_cents: int
+    vouchers_issued: int
+
+
+@dataclass
+class Truth:
+    cities: dict[str, CityTruth] = field(default_factory=dict)
+    rejections_expected: dict[str, tuple[str, str]] = field(default_factory=dict)  # event id -> (partner, kind)
+    erased_person_id: str | None = None
+    published: dict[str, Any] = field(default_factory=dict)  # scope -> published report
+    seconds: float = 0.0
+
+
+def city_truth(households: list[Household]) -> dict[str, int]:
+    return {
+        "persons": sum(len(h.members) for h in households),
+        "minors": sum(h.minors for h in households),
+        "households": len(households),
+        "single_persons": sum(len(h.members) == 1 for h in households),
+        "cases_opened": len(households),
+    }
+
+
+async def run(
+    ep: Endpoints, *, cities: tuple[CityPlan, ...] = DEFAULT_CITIES, seed: int = 2026, progress: Progress = print
+) -> Truth:
+    started = time.monotonic()
+    people = population(cities, seed=seed)
+    partners = {p.city: p.partners for p in cities}
+    platform = Platform(ep, await provision(ep, partners))
+    truth = Truth()
+    try:
+        progress(f"provisioned actors of {', '.join(partners)} in the four services")
+        await _take_in_charge(platform, people, cities, progress)
+        truth.rejections_expected = await _misbehave(platform, people, cities)
+        progress(f"sent {len(truth.rejections_expected)} malformed or unauthorised partner events")
+        for plan in cities:  # the city funds its budget lines first: a signed lease then asks for its grant
+            await payments_steps.setup_city(platform, plan.city)
+        for plan in cities:
+            households = people[plan.city]
+            housing = await housing_steps.play(platform, plan.city, plan.partners, households, seed, progress)
+            payments = await payments_steps.play(platform, plan.city, households, housing, progress)
+            closed = await _close_cases(platform, plan.city, households, housing)
+            progress(f"{plan.city}: {closed} cases closed with outcomes")
+            truth.cities[plan.city] = CityTruth(
+                **city_truth(households),
+                cases_closed=closed,
+                placements=len(housing.placements),
+                leases=len(housing.leases),
+                contributions_paid_cents=sum(payments.paid.values()),
+                vouchers_issued=payments.vouchers_issued,
+            )
+        truth.erased_person_id = await _erase_one(platform, people[cities[0].city])
+        progress(f"erased person {truth.erased_person_id} on request (identifying data destroyed, counts kept)")
+    finally:
+        await platform.close()
+    truth.seconds = time.monotonic() - started
+    return truth
+
+
+async def _take_in_charge(
+    platform: Platform, people: dict[str, list[Household]], cities: tuple[CityPlan, ...], progress: Progress
+) -> None:
+    """Each partner sends its households; one in five comes as raw JSON, one in five through the desk (HTTP)."""
+
+    async def partner_work(plan: CityPlan, partner: str) -> None:
+        mine = [h for h in people[plan.city] if h.partner == partner]
+        raw = intake_steps.RawPartner(platform, partner, plan.city)
+        await raw.producer.start()
+        try:
+            async with await platform.partner_client(partner, plan.city) as client:
+                for i, h in enumerate(mine):
+                    if i % 5 == 3:
+                        await raw.send(h)
+                    elif i % 5 == 4:
+                        await intake_steps.via_http(platform, h)
+                    else:
+                        await intake_steps.via_sdk(client, h)
+        finally:
+            await raw.producer.stop()
+
+    await asyncio.gather(*(partner_work(plan, p) for plan in cities for p in plan.partners))
+    everyone = [h for plan in cities for h in people[plan.city]]
+    await intake_steps.wait_for_cases(platform, everyone)
+    progress(f"intake: {sum(len(h.members) for h in everyone)} persons in {len(everyone)} households taken in charge")
+
+
+async def _misbehave(
+    platform: Platform, people: dict[str, list[Household]], cities: tuple[CityPlan, ...]
+) -> dict[str, tuple[str, str]]:
+    """What goes wrong in real life: a partner acting on another city's case, a record with a wrong date, an
+    unsigned record, an unknown event type. Each must come back as a rejection naming the field."""
+    first, second = cities[0], cities[1]
+    other_case = people[first.city][0]
+    partner = second.partners[0]
+    raw = intake_steps.RawPartner(platform, partner, second.city)
+    await raw.producer.start()
+    expected: dict[str, tuple[str, str]] = {}
+    try:
+        closure = inbound.CaseClosureSubmitted(case_id=other_case.case_id, outcome="other", closed_on=date(2026, 6, 1))
+        eid = await raw.send_raw(closure.type, closure.model_dump(mode="json"), signed=True)
+        expected[eid] = (partner, "forbidden")
+        bad = {"person_id": "p-bad-date", "birth_date": "31/02/1990", "sex": "female", "nationality": "NG"}
+        eid = await raw.send_raw(inbound.PersonRegistrationSubmitted.type, bad, signed=True)
+        expected[eid] = (partner, "invalid_data")
+        eid = await raw.send_raw("lgnet.partner.no_such_event", {"x": 1}, signed=True)
+        expected[eid] = (partner, "unknown_type")
+        eid = await raw.send_raw(
+            inbound.EmploymentReported.type,
+            {"person_id": "x", "status": "training", "as_of": "2026-05-01"},
+            signed=False,
+        )
+        expected[eid] = (partner, "unauthenticated")
+    finally:
+        await raw.producer.stop()
+    return expected
+
+
+async def _close_cases(
+    platform: Platform, city: str, households: list[Household], housing: housing_steps.HousingOutcome
+) -> int:
+    closed = 0
+    for h in households:
+        if not h.closes:
+            continue
+        on = housing_steps.today()
+        if h.household_id in housing.placements:
+            await housing_steps.end_placement(platform, h, housing.placements[h.household_id], on)
+        async with await platform.partner_client(h.partner, city) as client:
+            for event in intake_steps.closing_events(h, on):
+                await client.emit(event)
+        closed += 1
+    return closed
+
+
+async def _erase_one(platform: Platform, households: list[Household]) -> str:
+    person = households[-1].members[-1]
+    staff = platform.http("intake", f"staff-{households[-1].city}")
+    answer = await staff.post(f"/persons/{person.person_id}/erasure")
+    if answer.status_code >= 300:
+        raise RuntimeError(f"erasure answered {answer.status_code}: {answer.text}")
+    return person.person_id

@@ -1,0 +1,175 @@
+"""The main job end to end: the scenario of Torino and Trieste played against the four running services through
+their public interfaces, then checked against the scenario's own truth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from lgnet_scenario import driver, reports
+from lgnet_scenario.housing_steps import call
+from lgnet_scenario.payments_steps import iban
+from lgnet_scenario.platform import Endpoints, Platform, provision
+from lgnet_scenario.population import DEFAULT_CITIES, population
+from lgnet_shared.codec import decode
+from lgnet_shared.envelope import from_record
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+SEED = 2026
+
+
+@pytest.fixture(scope="module")
+async def played(platform_endpoints: Endpoints) -> dict[str, Any]:
+    """The scenario at its default size (the programme's published figures), played once for this module."""
+    truth = await driver.run(platform_endpoints, cities=DEFAULT_CITIES, seed=SEED, progress=print)
+    cities = {c.city: c.partners for c in DEFAULT_CITIES}
+    platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
+    try:
+        bodies = await reports.caught_up(platform, truth, timeout=300)
+        truth.published = await reports.publish(platform, list(cities), "e2e")
+        national = await call(platform.http("reporting", "coordination"), "GET", "/reports/national")
+    finally:
+        await platform.close()
+    return {"truth": truth, "reports": bodies, "national": national}
+
+
+async def test_reports_equal_the_scenario_truth_and_the_published_figures(played: dict[str, Any]) -> None:
+    truth: driver.Truth = played["truth"]
+    trieste = played["reports"]["trieste"]["indicators"]
+    torino = played["reports"]["torino"]["indicators"]
+    # The programme's published results: Trieste 106 beneficiaries in 29 households, 47 minors; Torino more than
+    # 160 people, about 60 minors.
+    assert (trieste["persons"]["total"], trieste["households"]["total"], trieste["persons"]["minors"]) == (106, 29, 47)
+    assert torino["persons"]["total"] > 160 and 55 <= torino["persons"]["minors"] <= 65
+    for city, t in truth.cities.items():
+        ind = played["reports"][city]["indicators"]
+        assert ind["persons"]["total"] == t.persons
+        assert ind["persons"]["minors"] == t.minors
+        assert ind["persons"]["adults"] == t.persons - t.minors
+        assert ind["households"]["total"] == t.households
+        assert ind["households"]["single_person"] == t.single_persons
+        assert ind["cases"]["opened"] == t.cases_opened
+        assert ind["cases"]["closed"] == t.cases_closed
+        assert ind["placements"]["started"] == t.placements
+        assert sum(ind["leases_by_type"].values()) == t.leases
+        assert ind["contributions_paid"]["amount_cents"] == t.contributions_paid_cents
+        assert t.placements > 0 and t.leases > 0 and t.contributions_paid_cents > 0
+
+
+async def test_national_aggregate_adds_up_the_cities_without_personal_data(played: dict[str, Any]) -> None:
+    national = json.dumps(played["national"])
+    people = population(DEFAULT_CITIES, seed=SEED)
+    for households in people.values():
+        for h in households:
+            assert h.household_id not in national and h.reference.person_id not in national
+    truth: driver.Truth = played["truth"]
+    assert str(sum(t.persons for t in truth.cities.values())) in national
+
+
+async def test_every_bad_partner_event_was_answered_with_its_reason(
+    played: dict[str, Any], platform_endpoints: Endpoints
+) -> None:
+    truth: driver.Truth = played["truth"]
+    answers = {}
+    for record in await _records(platform_endpoints, "partner.rejections"):
+        event = decode(from_record(record.value, record.headers or (), record.key))
+        answers[event.inbound_event_id] = event  # type: ignore[attr-defined]
+    for event_id, (_partner, kind) in truth.rejections_expected.items():
+        assert event_id in answers, f"no answer to {kind} event {event_id}"
+        assert answers[event_id].kind == kind, answers[event_id]
+        assert answers[event_id].reason
+    bad_date = next(e for e, (_, k) in truth.rejections_expected.items() if k == "invalid_data")
+    assert answers[bad_date].field == "data.birth_date"
+
+
+async def test_no_personal_data_in_plain_text_on_any_topic(
+    played: dict[str, Any], platform_endpoints: Endpoints
+) -> None:
+    people = population(DEFAULT_CITIES, seed=SEED)
+    # As they would appear in JSON or in a display name; short names alone could occur by chance in ciphertext.
+    members = [p for hs in people.values() for h in hs for p in h.members]
+    secrets = {f"{p.given_name} {p.family_name}" for p in members} | {f'"{p.family_name}"' for p in members}
+    secrets |= {f'"{p.given_name}"' for p in members}
+    records = []
+    for topic in ("intake.events", "housing.events", "payments.events", "reporting.events", "partner.inbound",
+                  "partner.rejections", "deadletter"):  # fmt: skip
+        records += await _records(platform_endpoints, topic)
+    assert len(records) > 1000
+    blob = b"\n".join((r.value or b"") + b"".join(v or b"" for _, v in r.headers or ()) for r in records)
+    text = blob.decode("utf-8", "replace")
+    found = sorted(s for s in secrets if s in text)
+    assert not found, f"identifying data in plain text on Kafka: {found[:5]}"
+    # Beneficiaries' IBANs (landlords of the paid contributions) never travel either.
+    paid = [r for r in records if b"contribution_paid" in (r.value or b"")]
+    assert paid
+    for r in paid[:20]:
+        request_id = json.loads(r.value)["data"]["request_id"]
+        assert iban(request_id) not in text
+
+
+async def test_the_erased_person_is_unreadable_but_still_counted(
+    played: dict[str, Any], platform_endpoints: Endpoints
+) -> None:
+    truth: driver.Truth = played["truth"]
+    cities = {c.city: c.partners for c in DEFAULT_CITIES}
+    platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
+    try:
+        person = await call(
+            platform.http("intake", f"staff-{DEFAULT_CITIES[0].city}"), "GET", f"/persons/{truth.erased_person_id}"
+        )
+    finally:
+        await platform.close()
+    assert person.get("erased") or person.get("identity") in (None, {}), person
+    assert all(v in (None, "") for v in (person.get("identity") or {}).values())
+    ind = played["reports"][DEFAULT_CITIES[0].city]["indicators"]
+    assert ind["persons"]["total"] == truth.cities[DEFAULT_CITIES[0].city].persons
+
+
+async def test_the_auditors_replay_reproduces_the_published_reports(
+    played: dict[str, Any], platform_endpoints: Endpoints
+) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": platform_endpoints.kafka,
+        "DATABASE_URL": platform_endpoints.database_url,
+        "LGNET_TOPIC_PREFIX": platform_endpoints.topic_prefix,
+        "LGNET_DB_SCHEMA": platform_endpoints.schemas["reporting"],
+        "LGNET_CITY": "national",
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "lgnet_reporting.entrypoints.replay", "--published"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    checks = [c for c in map(json.loads, done.stdout.splitlines()) if c.get("check") == "published"]
+    published = played["truth"].published
+    by_report = {c["report_id"]: c for c in checks}
+    for scope, report in published.items():
+        check = by_report[report["report_id"]]
+        assert check["equal"] and check["replayed_digest"] == report["digest"], (scope, check)
+
+
+async def _records(ep: Endpoints, logical: str) -> list[Any]:
+    from lgnet_shared.topics import physical
+
+    consumer = AIOKafkaConsumer(
+        physical(logical, ep.topic_prefix), bootstrap_servers=ep.kafka, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        while batch := await consumer.getmany(timeout_ms=2000):
+            records += [r for rs in batch.values() for r in rs]
+        return records
+    finally:
+        await consumer.stop()
