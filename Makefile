@@ -11,11 +11,12 @@ INFRA := $(PY) deploy/local/infra.py
 SERVICES := $(PY) deploy/local/services.py
 WITH_INFRA := set -a && . .local/infra.env && set +a &&
 PYTEST_ARGS ?=
+SCENARIO_ARGS ?=
 
 .PHONY: help venv infra up down status test lint contracts bench clean
 
 help:
-	@echo "make up      install, provision Kafka + PostgreSQL, start the services, show status"
+	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports"
 	@echo "make down    stop the services, Kafka and PostgreSQL (data is kept in .local/)"
 	@echo "make status  what runs where"
 	@echo "make test    provision and run unit, integration and end-to-end tests"
@@ -38,6 +39,8 @@ infra: venv
 up: infra
 	$(WITH_INFRA) $(SERVICES) start
 	@$(MAKE) --no-print-directory status
+	@# The main job: the Torino and Trieste scenario, played once per data folder (then only its reports shown).
+	$(WITH_INFRA) .venv/bin/lgnet-scenario --once .local/scenario.json $(SCENARIO_ARGS)
 
 status: venv
 	@$(INFRA) status || true
