@@ -39,9 +39,12 @@ def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["housing"], responses=ERRORS)
 
     @asynccontextmanager
-    async def use_case(actor: Actor) -> AsyncIterator[tuple[Housing, Context]]:
+    async def use_case(actor: Actor, write: bool = True) -> AsyncIterator[tuple[Housing, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction():
-            yield Housing(conn), Context(today=datetime.now(UTC).date(), actor=actor)
+            housing = Housing(conn)
+            if write and actor.city is not None:  # changes may re-match: the city's lock before any row lock
+                await housing.lock_city(actor.city)
+            yield housing, Context(today=datetime.now(UTC).date(), actor=actor)
 
     async def create(
         actor: Actor, key: str | None, body: BaseModel, run: Callable[[Housing, Context], Awaitable[Json]]
@@ -59,6 +62,10 @@ def router(runtime: Runtime) -> APIRouter:
         async with use_case(actor) as (housing, ctx):
             return await run(housing, ctx)
 
+    async def read(actor: Actor, run: Callable[[Housing, Context], Awaitable[Any]]) -> Any:
+        async with use_case(actor, write=False) as (housing, ctx):
+            return await run(housing, ctx)
+
     # ------------------------------------------------------------ catalogue
 
     @api.post("/opportunities", status_code=201, summary="List a housing opportunity in the actor's city")
@@ -70,11 +77,11 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/opportunities", summary="The city's opportunities")
     async def opportunities(actor: Who, status: Literal["open", "withdrawn"] | None = None) -> list[Json]:
-        return await act(actor, lambda h, c: h.list_opportunities(c, status))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.list_opportunities(c, status))  # type: ignore[no-any-return]
 
     @api.get("/opportunities/{opportunity_id}", summary="An opportunity")
     async def opportunity(opportunity_id: str, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.read_opportunity(c, opportunity_id))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.read_opportunity(c, opportunity_id))  # type: ignore[no-any-return]
 
     @api.patch("/opportunities/{opportunity_id}", summary="Change an open opportunity (only the fields given)")
     async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Who) -> Json:
@@ -88,7 +95,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/rules", summary="The city's matching rules and score weights")
     async def read_rules(actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.read_rules(c))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.read_rules(c))  # type: ignore[no-any-return]
 
     @api.put("/rules", summary="Staff: set the city's matching rules and score weights")
     async def save_rules(body: CityRules, actor: Who) -> Json:
@@ -100,19 +107,19 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/households", summary="The city's waiting list with priorities, first served first")
     async def waiting(actor: Who) -> list[Json]:
-        return await act(actor, lambda h, c: h.waiting_list(c))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.waiting_list(c))  # type: ignore[no-any-return]
 
     @api.get("/households/{household_id}/why", summary="Why isn't this household matching?")
     async def why(household_id: str, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.why(c, household_id))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.why(c, household_id))  # type: ignore[no-any-return]
 
     @api.get("/proposals", summary="Matches of the city (partners: those of their cases or opportunities)")
     async def proposals(actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed") -> list[Json]:
-        return await act(actor, lambda h, c: h.list_matches(c, status))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.list_matches(c, status))  # type: ignore[no-any-return]
 
     @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown")
     async def read_match(match_id: str, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.read_match(c, match_id))  # type: ignore[no-any-return]
+        return await read(actor, lambda h, c: h.read_match(c, match_id))  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------ workflow
 

@@ -158,10 +158,15 @@ class Housing:
         if city and (await repo.rules(self.conn, city)).auto_match:
             await self.run_matching(ctx, city)
 
+    async def lock_city(self, city: str) -> None:
+        """Serialise the city's changes that re-match (until commit). Taken first by HTTP writes and intake
+        handlers, before any row lock, so two transactions never wait on each other in opposite orders."""
+        await lock_city(self.conn, city)
+
     async def run_matching(self, ctx: Context, city: str) -> Json:
         """Propose the optimal assignment of the city's waiting households to its free open opportunities.
         Live matches stay as they are: only what is free is (re)assigned."""
-        await self.conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"housing-matching:{city}")
+        await self.lock_city(city)
         city_rules = await repo.rules(self.conn, city)
         candidates = await repo.candidates(self.conn, city, ctx.today)
         waiting = [c.household for c in candidates if c.blocked is None and c.household is not None]
@@ -525,6 +530,10 @@ class Housing:
         for c in sorted(cities):
             await self.rematch_if_auto(ctx, c)
         return {"stalled": stalled, "unparked": unparked}
+
+
+async def lock_city(conn: Conn, city: str) -> None:
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"housing-matching:{city}")
 
 
 def _reason(code: str, detail: str) -> Json:

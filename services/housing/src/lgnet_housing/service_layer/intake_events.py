@@ -15,7 +15,7 @@ from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as ev
 
 from lgnet_housing.adapters import repository as repo
-from lgnet_housing.service_layer.handlers import Context, Housing
+from lgnet_housing.service_layer.handlers import Context, Housing, lock_city
 
 Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
 
@@ -121,16 +121,29 @@ async def person_erased(conn: Conn, env: Envelope, e: Any) -> None:
         await _leave(conn, env, hid, "person_erased")
 
 
+def _serialised(handler: Callable[[Conn, Envelope, Any], Awaitable[None]]) -> Handler:
+    """Locks first, always in the same order: the consumer's own lock, then the city's (see Housing.lock_city).
+    The consumer works on several partitions at once, each in one transaction that may meet several cities;
+    taking the consumer's lock first keeps two such transactions from locking two cities in opposite orders."""
+
+    async def handle(conn: Conn, env: Envelope, event: Event) -> None:
+        await conn.execute("select pg_advisory_xact_lock(hashtext('housing-intake-consumer'))")
+        await lock_city(conn, env.city)
+        await handler(conn, env, event)
+
+    return handle
+
+
 HANDLERS: dict[str, Handler] = {
-    ev.PersonRegistered.type: person_registered,
-    ev.PersonUpdated.type: person_updated,
-    ev.HouseholdFormed.type: household_formed,
-    ev.HouseholdMemberJoined.type: member_joined,
-    ev.HouseholdMemberLeft.type: member_left,
-    ev.CaseOpened.type: case_opened,
-    ev.NeedsAssessed.type: needs_assessed,
-    ev.CaseTransferred.type: case_transferred,
-    ev.CaseClosed.type: case_closed,
-    ev.PersonsMerged.type: persons_merged,
-    ev.PersonErased.type: person_erased,
+    ev.PersonRegistered.type: _serialised(person_registered),
+    ev.PersonUpdated.type: _serialised(person_updated),
+    ev.HouseholdFormed.type: _serialised(household_formed),
+    ev.HouseholdMemberJoined.type: _serialised(member_joined),
+    ev.HouseholdMemberLeft.type: _serialised(member_left),
+    ev.CaseOpened.type: _serialised(case_opened),
+    ev.NeedsAssessed.type: _serialised(needs_assessed),
+    ev.CaseTransferred.type: _serialised(case_transferred),
+    ev.CaseClosed.type: _serialised(case_closed),
+    ev.PersonsMerged.type: _serialised(persons_merged),
+    ev.PersonErased.type: _serialised(person_erased),
 }
