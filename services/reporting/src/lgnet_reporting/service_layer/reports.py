@@ -4,6 +4,8 @@ replaying the log up to exactly those positions."""
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,10 +54,28 @@ async def snapshot(conn: Conn) -> tuple[store.Positions, Facts]:
         return await store.positions(conn), await store.load_facts(conn)
 
 
+# Reports already computed, by (log positions, request, threshold): the tables only change when the positions do,
+# so a report asked again (the dashboard, an export after the JSON) is not recomputed from the whole log.
+_CACHE: OrderedDict[tuple[str, Request, int], Computed] = OrderedDict()
+CACHE_SIZE = 64
+
+
 async def compute(pool: Pool, requests: list[Request], threshold: int) -> list[Computed]:
-    async with pool.acquire() as conn:
-        pos, facts = await snapshot(conn)
-    return [Computed(r, build(facts, r, threshold), pos) for r in requests]
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        pos = await store.positions(conn)
+        at = json.dumps(pos, sort_keys=True)
+        missing = [r for r in requests if (at, r, threshold) not in _CACHE]
+        if missing:
+            facts = await store.load_facts(conn)
+            for r in missing:
+                _CACHE[(at, r, threshold)] = Computed(r, build(facts, r, threshold), pos)
+    out = []
+    for r in requests:
+        _CACHE.move_to_end((at, r, threshold))
+        out.append(_CACHE[(at, r, threshold)])
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return out
 
 
 async def publish(pool: Pool, conn: Conn, request: Request, threshold: int, actor_id: str) -> dict[str, Any]:
