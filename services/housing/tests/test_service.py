@@ -186,6 +186,11 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         r = await c.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=16)).isoformat()})
         assert r.json()["stalled"] == []  # reminded once per step
 
+        # A change the proposal still fits keeps it; one it does not fit withdraws it (by the provider).
+        r = await c.patch("/opportunities/o-x", json={"capacity": 2, "languages": ["ar"]})
+        assert r.status_code == 200 and r.json()["capacity"] == 2, r.text
+        assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "proposed"
+
         # Parking withdraws the proposal and keeps the household off the list until the hold is lifted.
         until = (TODAY + timedelta(days=30)).isoformat()
         r = await c.post("/households/h-x/park", json={"reason": "hospitalised", "until": until})
@@ -195,16 +200,27 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         r = await c.post("/households/h-x/unpark", json={})
         assert r.status_code == 200, r.text
     await proposals(housing, 1)
+    async with housing.client("coop-aurora") as c:
+        r = await c.patch("/opportunities/o-x", json={"restrictions": ["men_only"]})
+        assert r.status_code == 200, r.text
+    await housing.wait_sql("select count(*) from matches where status = 'proposed'", want=0)
     # The case closes at intake: the proposal is withdrawn and the household leaves the list.
     await housing.publish(
         "torino", iev.CaseClosed(case_id="h-x-case", outcome=iev.CaseOutcome.MOVED_AWAY, closed_on=TODAY)
     )
     await housing.wait_sql("select count(*) from matches where status = 'proposed'", want=0)
-    events = await housing.events(want=1, of_type=hev.HouseholdUnparked.type)
+    async with housing.client("coop-aurora") as c:
+        r = await c.post("/opportunities/o-x/withdrawal", json={"reason": "owner_sold"})
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+        assert (await c.post("/opportunities/o-x/withdrawal", json={"reason": "owner_sold"})).status_code == 409
+    events = await housing.events(want=1, of_type=hev.OpportunityWithdrawn.type)
+    updated, restricted = [e for e in events if isinstance(e, hev.OpportunityUpdated)]
+    assert restricted.restrictions == ["men_only"] and restricted.capacity is None
+    assert (updated.capacity, updated.languages, updated.bedrooms) == (2, ["ar"], None)
     types = [e.type for e in events]
     assert hev.MatchStalled.type in types and hev.HouseholdParked.type in types
     reasons = [e.reason for e in events if isinstance(e, hev.MatchDeclined)]
-    assert "parked" in reasons
+    assert "parked" in reasons and "opportunity_changed" in reasons
 
 
 async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
