@@ -159,3 +159,15 @@ def test_the_replays_decoding_equals_the_live_consumers() -> None:
         with pytest.raises(InvalidEventData) as err:
             fn(bad)
         assert err.value.field == "data.birth_date"
+
+
+@pytest.mark.integration
+async def test_replaying_beyond_the_end_of_the_log_fails(kafka_bootstrap: str, topic_prefix: str) -> None:
+    from lgnet_reporting.adapters import log
+    from lgnet_shared.topics import ensure_topics, physical
+
+    await ensure_topics(kafka_bootstrap, topic_prefix, ["intake.events"])
+    topic = physical("intake.events", topic_prefix)
+    with pytest.raises(log.LogTooShort, match=r"\[2\] ends at 0, expected 5"):
+        async for _ in log.read(kafka_bootstrap, {topic: {"2": 5}}):
+            pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from lgnet_shared.consumer import Record
@@ -49,6 +50,8 @@ async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIte
         pending = set(targets)
         while pending:
             got = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
+            if not got:
+                await _check_reachable(consumer, pending, targets)
             out: list[Record] = []
             for tp, records in got.items():
                 out += [r for r in records if r.offset < targets[tp]]
@@ -60,3 +63,15 @@ async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIte
                 yield out
     finally:
         await consumer.stop()
+
+
+class LogTooShort(RuntimeError):
+    """The log ends before the positions asked for: records were deleted, or the positions are not this log's."""
+
+
+async def _check_reachable(consumer: AIOKafkaConsumer, pending: set[TopicPartition], targets: dict[Any, int]) -> None:
+    ends = await consumer.end_offsets(list(pending))
+    short = {f"{tp.topic}[{tp.partition}]": (ends[tp], targets[tp]) for tp in pending if ends[tp] < targets[tp]}
+    if short:
+        detail = ", ".join(f"{k} ends at {end}, expected {want}" for k, (end, want) in sorted(short.items()))
+        raise LogTooShort(f"the log is shorter than the positions to replay: {detail}")
