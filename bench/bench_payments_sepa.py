@@ -74,7 +74,7 @@ def child(n: int, baseline: bool) -> dict[str, float]:
 
 
 def run_child(n: int, baseline: bool) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", "--payments", str(n)] + ["--baseline-runs", "1" if baseline else "0"]
+    cmd = [sys.executable, __file__, "--child", "--payments", str(n), "--baseline-runs", "1" if baseline else "0"]
     done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -16,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from conftest import provision
 from invariants import check
 from lgnet_payments.service_layer import budgets, contributions
 from lgnet_payments.service_layer import commands as cmd
@@ -25,7 +25,7 @@ from lgnet_shared import db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
-from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY, csv_file
+from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY, csv_file, provision
 
 N = 400
 ANNA, BRUNO = Actor("anna", Role.STAFF, "torino"), Actor("bruno", Role.STAFF, "torino")
@@ -67,7 +67,7 @@ async def kill_while(process: ServiceProcess, pool: Any, table: str, total: int,
         await asyncio.sleep(0.005)
     else:
         pytest.fail(f"never saw the service's transaction on {table} in progress")
-    with pytest.raises(httpx.HTTPError):
+    with contextlib.suppress(httpx.HTTPError):  # normally cut off; an answer sent just before the kill is fine
         await task
 
 
@@ -101,8 +101,12 @@ async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefi
     async with client() as anna:
         await kill_while(process, pool, "contribution_requests", N, anna.post("/batches", json={}, headers=batch_key))
     async with pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from batches") == 0  # the cut-off batch left nothing
-        assert await conn.fetchval("select count(*) from payments") == 0
+        # All or nothing: the cut-off batch left nothing (or, if the kill landed just after its commit, all of it).
+        batches, payments_ = (
+            await conn.fetchval("select count(*) from batches"),
+            await conn.fetchval("select count(*) from payments"),
+        )
+        assert (batches, payments_) in ((0, 0), (1, N)), (batches, payments_)
         await check(conn)
 
     await process.start()  # restart
@@ -115,13 +119,14 @@ async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefi
         upload = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "text/csv"}
         await kill_while(process, pool, "payments", N, anna.post("/reconciliations", content=statement, headers=upload))
     async with pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from payments where status = 'sent'") == N  # nothing half-applied
+        sent = await conn.fetchval("select count(*) from payments where status = 'sent'")
+        assert sent in (0, N)  # nothing half-applied
         await check(conn)
 
     await process.start()
     async with client() as anna:
-        r = await anna.post("/reconciliations", content=statement, headers=upload)
-        assert r.json() == {"paid": N, "failed": 0, "unchanged": 0}, r.text
+        r = await anna.post("/reconciliations", content=statement, headers=upload)  # retried with the same key
+        assert r.json() == {"paid": N, "failed": 0, "unchanged": 0}, r.text  # (the stored answer, if committed)
         again = await anna.post("/reconciliations", content=statement, headers={**upload, "Idempotency-Key": "x"})
         assert again.json() == {"paid": 0, "failed": 0, "unchanged": N}
         assert problem_status(await anna.post("/batches", json={}, headers={"Idempotency-Key": "y"})) == 409
