@@ -14,6 +14,7 @@ from lgnet_reporting.domain.projection import TABLES, Tables, project
 from lgnet_reporting.domain.suppression import Group, Plan, hidden_cells, suppress
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import intake as i
+from lgnet_shared.events import payments as p
 
 
 def test_age_at_a_date() -> None:
@@ -171,3 +172,38 @@ async def test_replaying_beyond_the_end_of_the_log_fails(kafka_bootstrap: str, t
     with pytest.raises(log.LogTooShort, match=r"\[2\] ends at 0, expected 5"):
         async for _ in log.read(kafka_bootstrap, {topic: {"2": 5}}):
             pass
+
+
+def _paid_facts(*events: object) -> dict[str, list[dict[str, object]]]:
+    facts = _facts()
+    t = Tables()
+    for e in events:
+        t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))  # type: ignore[arg-type]
+    for name in ("contributions", "contribution_failures"):
+        facts[name] = [dict(zip(TABLES[name].names, r, strict=True)) for r in sorted(t.records(name), key=str)]
+    return facts
+
+
+def test_a_transfer_that_failed_then_was_paid_again_counts_once_as_paid() -> None:
+    fail = p.ContributionPaymentFailed(request_id="r1", batch_id="b1", reason="ac04", on=date(2026, 3, 1))
+    paid = p.ContributionPaid(
+        request_id="r1", batch_id="b2", case_id="c1", household_id="h1", city="torino",
+        kind=p.ContributionKind.RENT, budget_line_id="l1", amount_cents=30_000, paid_on=date(2026, 3, 5),
+    )  # fmt: skip
+    facts = _paid_facts(fail, paid)
+    after = summary(facts, Window(date(2026, 3, 31)), "torino")  # type: ignore[arg-type]
+    assert after["contributions_paid"] == {"count": 1, "amount_cents": 30_000}
+    assert after["contribution_payments_failed"] == 1
+    between = summary(facts, Window(date(2026, 3, 2)), "torino")  # type: ignore[arg-type]
+    assert between["contributions_paid"]["count"] == 0 and between["contribution_payments_failed"] == 1
+
+
+def test_a_transfer_returned_after_payment_is_paid_only_until_the_return() -> None:
+    paid = p.ContributionPaid(
+        request_id="r1", batch_id="b1", case_id="c1", household_id="h1", city="torino",
+        kind=p.ContributionKind.RENT, budget_line_id="l1", amount_cents=30_000, paid_on=date(2026, 3, 5),
+    )  # fmt: skip
+    returned = p.ContributionPaymentFailed(request_id="r1", batch_id="b1", reason="ac04", on=date(2026, 3, 9))
+    facts = _paid_facts(paid, returned)
+    assert summary(facts, Window(date(2026, 3, 6)), "torino")["contributions_paid"]["count"] == 1  # type: ignore[arg-type]
+    assert summary(facts, Window(date(2026, 3, 31)), "torino")["contributions_paid"]["count"] == 0  # type: ignore[arg-type]

@@ -247,9 +247,9 @@ def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
     paid = [
         c
         for c in facts["contributions"]
-        if c["paid_on"] is not None and here(c) and c["paid_on"] in window and not window.closed(c["failed_on"])
+        if c["paid_on"] is not None and here(c) and c["paid_on"] in window and not _returned(c, window)
     ]
-    failed = [c for c in facts["contributions"] if c["city"] is not None and here(c) and c["failed_on"] in window]
+    failed = [f for f in facts["contribution_failures"] if here(f) and f["failed_on"] in window]
     vouchers = {v["voucher_id"]: v for v in facts["vouchers"] if v["issued_on"] is not None and here(v)}
     issued = [v for v in vouchers.values() if v["issued_on"] in window]
     redeemed = [r for r in facts["voucher_redemptions"] if r["voucher_id"] in vouchers and r["redeemed_on"] in window]
@@ -265,6 +265,11 @@ def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
         "vouchers_redeemed_by_kind": _money((vouchers[r["voucher_id"]]["kind"], r["amount_cents"]) for r in redeemed),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
+
+
+def _returned(c: Row, window: Window) -> bool:
+    """Paid, then failed (returned by the bank) by the window's end. A failure before the payment is cleared by it."""
+    return c["failed_on"] is not None and window.closed(c["failed_on"])
 
 
 def _employment(facts: Facts, pop: Population, window: Window) -> dict[str, Any]:
@@ -311,7 +316,7 @@ def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Pop
         if p["started_on"] is not None and here(p):
             add(p["started_on"], "placements_started")
     for c in facts["contributions"]:
-        if c["paid_on"] is not None and here(c) and not window.closed(c["failed_on"]):
+        if c["paid_on"] is not None and here(c) and not _returned(c, window):
             add(c["paid_on"], "paid_cents", c["amount_cents"])
     return [{"month": m, **cell} for m, cell in counts.items()]
 

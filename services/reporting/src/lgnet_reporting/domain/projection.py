@@ -65,6 +65,8 @@ TABLES: dict[str, Table] = {
         _t("budget_lines", ("budget_line_id",), budget_line_id="text", city="text", line="text"),
         _t("contributions", ("request_id",), request_id="text", case_id="text", household_id="text", city="text",
            kind="text", budget_line_id="text", amount_cents="bigint", paid_on="date", failed_on="date"),
+        # Every failed transfer (a request may fail, return to approval and be paid in a later batch).
+        _t("contribution_failures", ("event_id",), event_id="text", request_id="text", city="text", failed_on="date"),
         _t("vouchers", ("voucher_id",), voucher_id="text", household_id="text", case_id="text", city="text",
            kind="text", value_cents="bigint", issued_on="date", expired_on="date", remaining_cents="bigint"),
         _t("voucher_redemptions", ("event_id",), event_id="text", voucher_id="text", amount_cents="bigint",
@@ -188,10 +190,12 @@ PROJECTORS: dict[str, Projector] = {
     ],
     p.ContributionPaid.type: lambda env, e: [
         _ups("contributions", request_id=e.request_id, case_id=e.case_id, household_id=e.household_id, city=e.city,
-             kind=e.kind.value, budget_line_id=e.budget_line_id, amount_cents=e.amount_cents, paid_on=e.paid_on)
+             kind=e.kind.value, budget_line_id=e.budget_line_id, amount_cents=e.amount_cents, paid_on=e.paid_on,
+             failed_on=None)  # `failed_on`: the latest attempt failed; this one, later in the request's order, paid
     ],
     p.ContributionPaymentFailed.type: lambda env, e: [
-        _ups("contributions", request_id=e.request_id, failed_on=e.on)
+        _ups("contributions", request_id=e.request_id, failed_on=e.on),
+        _ins("contribution_failures", event_id=event_key(env), request_id=e.request_id, city=env.city, failed_on=e.on),
     ],
     p.VoucherIssued.type: lambda env, e: [
         _ups("vouchers", voucher_id=e.voucher_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
