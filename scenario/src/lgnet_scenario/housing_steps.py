@@ -4,7 +4,6 @@ decline first), placements start, leases are signed, some placements end with au
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -106,10 +105,11 @@ async def play(
     for h in households:
         if h.housing_need and h.household_id not in outcome.placements:
             why = await call(staff, "GET", f"/households/{h.household_id}/why")
-            outcome.unmatched[h.household_id] = [json.dumps(why)[:300]]
+            outcome.unmatched[h.household_id] = [f"{r['code']}: {r.get('detail', '')}" for r in why.get("reasons", [])]
     progress(f"{city}: {len(outcome.placements)} placements, {len(outcome.leases)} leases, {outcome.declined} declined")
     for household_id, reasons in list(outcome.unmatched.items())[:2]:
-        progress(f"{city}: why isn't {household_id[:8]} matching? {reasons[0]}")
+        first = reasons[-1] if reasons else "no reason given"
+        progress(f"{city}: why isn't household {household_id[:8]} matching? {first[:110]}")
     return outcome
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from lgnet_scenario import driver, reports
 from lgnet_scenario.housing_steps import call
-from lgnet_scenario.platform import Endpoints, Platform, provision
+from lgnet_scenario.platform import SERVICES, Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, scaled
 
 
@@ -38,8 +38,11 @@ async def main_async(args: argparse.Namespace) -> int:
                     platform.http("reporting", f"staff-{city}"), "GET", f"/reports/city_summary?city={city}"
                 )
                 print("  " + reports.headline(city, body))
+            national = await call(platform.http("reporting", "coordination"), "GET", "/reports/national")
+            print("  " + _national_line(national))
         finally:
             await platform.close()
+        _where(platform)
         return 0
 
     def progress(line: str) -> None:
@@ -56,13 +59,10 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"\n[scenario] done in {truth.seconds:.0f} s. Headline reports (as of today):")
     for city in names:
         print("  " + reports.headline(city, bodies[city]))
-    print("  National aggregate (small cells suppressed): " + _national_line(national))
+    print("  " + _national_line(national))
     for scope, pub in truth.published.items():
         print(f"  published {scope:9} report {pub.get('report_id', '?')} digest {str(pub.get('digest', ''))[:16]}…")
-    urls = ep.urls
-    print(f"\n  Dashboard   {urls['reporting']}/dashboard")
-    print("  API docs    " + "  ".join(f"{urls[s]}/docs" for s in ("intake", "housing", "payments", "reporting")))
-    print(f"  Exports     {urls['reporting']}/reports/city_summary/export?city=torino&format=xlsx (csv, xlsx, pdf)")
+    _where(platform)
     if args.once:
         args.once.parent.mkdir(parents=True, exist_ok=True)
         args.once.write_text(json.dumps(asdict(truth), default=str, indent=2))
@@ -70,8 +70,29 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def _national_line(body: dict[str, Any]) -> str:
-    total = body.get("indicators", body).get("total", body.get("indicators", {}))
-    return json.dumps(total, default=str)[:300]
+    ind = body["indicators"]
+    hidden = body.get("suppression", {}).get("hidden_cells", 0)
+    return (
+        f"National {ind['persons']['total']} beneficiaries in {ind['households']['total']} households, "
+        f"{ind['persons']['minors']} minors, {len(body.get('by_city', {}))} cities ({hidden} small cells suppressed)"
+    )
+
+
+def _where(platform: Platform) -> None:
+    """Where to look next. The tokens are the scenario's own (local development); the dashboard reads them from
+    the URL fragment, which never reaches the server."""
+    urls, tokens = platform.ep.urls, platform.actors.tokens
+    print(f"\n  Dashboard (Torino staff)  {urls['reporting']}/dashboard#token={tokens[('reporting', 'staff-torino')]}")
+    print(
+        f"  Dashboard (national)      {urls['reporting']}/dashboard#report=national&token="
+        f"{tokens[('reporting', 'coordination')]}"
+    )
+    print("  API docs                  " + "  ".join(f"{urls[s]}/docs" for s in SERVICES))
+    print(
+        f"  Exports                   curl -H 'Authorization: Bearer {tokens[('reporting', 'staff-torino')]}' "
+        f"'{urls['reporting']}/reports/city_summary/export?city=torino&format=xlsx' -o torino.xlsx  (csv, xlsx, pdf)"
+    )
+    print("  Logs                      .local/logs/<service>.log;  stop everything with `make down`")
 
 
 def main(argv: list[str] | None = None) -> int:
