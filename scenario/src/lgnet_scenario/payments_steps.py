@@ -88,21 +88,23 @@ async def play(
         if lease is None:
             continue
         start = date.fromisoformat(lease["start_date"])
-        made = await call(
-            h_partner(platform, h),
-            "POST",
-            "/contribution-requests",
-            {
-                "case_id": h.case_id,
-                "kind": "rent",
-                "amount_cents": lease["monthly_rent_cents"] // 2,  # half the rent, for the first month
-                "lease_id": lease["lease_id"],
-                "period_from": str(start),
-                "period_to": str(start + timedelta(days=29)),
-            },
-            key=f"rent-{lease['lease_id']}",
-        )
-        requests.append(made)
+        for month in range(2):  # half the rent of the first two months, one request per month
+            period_from = start + timedelta(days=30 * month)
+            made = await call(
+                h_partner(platform, h),
+                "POST",
+                "/contribution-requests",
+                {
+                    "case_id": h.case_id,
+                    "kind": "rent",
+                    "amount_cents": lease["monthly_rent_cents"] // 2,
+                    "lease_id": lease["lease_id"],
+                    "period_from": str(period_from),
+                    "period_to": str(period_from + timedelta(days=29)),
+                },
+                key=f"rent-{lease['lease_id']}-{month}",
+            )
+            requests.append(made)
     for r in requests:
         h = by_case[r["case_id"]]
         await call(

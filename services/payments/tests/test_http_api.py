@@ -160,6 +160,16 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
     events = await payments.events(want=4)
     requested = [e for e in events if isinstance(e, pev.ContributionRequested)]
     assert len(requested) == 2 and {e.lease_id for e in requested} == {"l1"}
+    # Rent is paid month by month: one request per lease and period, a period asked twice is refused.
+    async with payments.client("anna") as anna:
+        await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 1_000_000}, headers=key())
+        rent = {"case_id": "c2", "kind": "rent", "amount_cents": 30_000, "lease_id": "l1"}
+        for month in ("2026-01-01", "2026-02-01"):
+            r = await anna.post("/contribution-requests", json={**rent, "period_from": month}, headers=key())
+            assert r.status_code == 201, r.text
+        again = await anna.post("/contribution-requests", json={**rent, "period_from": "2026-02-01"}, headers=key())
+        status, field, reason = problem(again)
+        assert (status, field) == (422, "lease_id") and "period from 2026-02-01" in reason
 
 
 async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:

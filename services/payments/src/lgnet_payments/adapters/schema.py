@@ -201,4 +201,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "payments-2",
+        """
+        -- Rent and utilities are paid period by period: one request per lease, kind and period (the automatic
+        -- lease-activation grant and deposit, which have no period, stay one per lease).
+        drop index contribution_requests_lease;
+        create unique index contribution_requests_lease_period
+            on contribution_requests (lease_id, kind, coalesce(period_from, '-infinity'::date))
+            where lease_id is not null;
+        """,
+    ),
 ]

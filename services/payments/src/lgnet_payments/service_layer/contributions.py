@@ -105,7 +105,8 @@ async def _insert(
     )
     if not inserted:
         if lease_id is not None:
-            raise ContractError("lease_id", f"lease {lease_id} already has a {kind.value} request")
+            period = f" for the period from {period_from}" if period_from else ""
+            raise ContractError("lease_id", f"lease {lease_id} already has a {kind.value} request{period}")
         raise ContractError("request_id", "already exists")
     await uow.emit(
         ctx,
