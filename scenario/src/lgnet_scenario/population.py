@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 THIRD_COUNTRIES = ["NG", "AF", "PK", "BD", "MA", "TN", "EG", "SN", "AL", "ER", "SO", "GM", "ML", "CI", "PE", "GN"]
@@ -111,7 +111,6 @@ class Person:
     birth_date: date
     sex: str
     nationality: str
-    fiscal_code: str | None
     minor: bool
 
 
@@ -138,7 +137,6 @@ class Household:
     will_decline_first: bool = False
     outcome: str = "housing_autonomy"
     closes: bool = True
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def reference(self) -> Person:
@@ -183,11 +181,11 @@ def city_households(plan: CityPlan, opened_from: date, seed: int) -> list[Househ
         family = rng.choice(FAMILY)
         opened_on = opened_from + timedelta(days=rng.randrange(0, 120))
         members = []
-        for a in range(adult_sizes[i]):
+        for _ in range(adult_sizes[i]):
             age = rng.randrange(19, 68)
-            members.append(_person(rng, family, nationality, opened_on, age, with_fiscal_code=a == 0))
+            members.append(_person(rng, family, nationality, opened_on, age))
         for _ in range(minor_sizes[i]):
-            members.append(_person(rng, family, nationality, opened_on, rng.randrange(0, 17), with_fiscal_code=False))
+            members.append(_person(rng, family, nationality, opened_on, rng.randrange(0, 17)))
         vulnerabilities = sorted(set(rng.sample(VULNERABILITIES, rng.choice([0, 1, 1, 2]))))
         if members[0].sex == "female" and minor_sizes[i] and rng.random() < 0.4:
             vulnerabilities = sorted({*vulnerabilities, "woman_social_emergency"})
@@ -220,7 +218,7 @@ def city_households(plan: CityPlan, opened_from: date, seed: int) -> list[Househ
     return households
 
 
-def _person(rng: random.Random, family: str, nationality: str, on: date, age: int, *, with_fiscal_code: bool) -> Person:
+def _person(rng: random.Random, family: str, nationality: str, on: date, age: int) -> Person:
     birth = on - timedelta(days=age * 365 + rng.randrange(30, 330))
     sex = rng.choice(["female", "male"])
     return Person(
@@ -230,7 +228,6 @@ def _person(rng: random.Random, family: str, nationality: str, on: date, age: in
         birth_date=birth,
         sex=sex,
         nationality=nationality,
-        fiscal_code=None,  # fictional people carry no real-looking fiscal code; duplicates go by name + birth date
         minor=age < 18,
     )
 
