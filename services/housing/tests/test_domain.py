@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lgnet_housing.domain import explain, matching, priority, rules
+from lgnet_housing.domain import explain, matching, priority, rules, solver
 from lgnet_housing.domain.model import RESTRICTIONS, Household, Member, Opportunity
 from lgnet_housing.domain.rules import CityRules
 from lgnet_shared.events.housing import HousingKind, SupportLevel
@@ -294,3 +295,87 @@ def brute_force(hs: list[Household], os: list[Opportunity], city: CityRules) -> 
 def test_assignment_equals_brute_force_optimum(hs: list[Household], os: list[Opportunity], city: CityRules) -> None:
     hs, os = _ids(hs, os)
     assert matching.assign(hs, os, city, TODAY).total_weight == pytest.approx(brute_force(hs, os, city), abs=1e-5)
+
+
+def scipy_optimum(hs: list[Household], os: list[Opportunity], city: CityRules) -> int:
+    """An independent exact solver on the full pair graph (scipy's sparse LAPJVsp) with every pair's weight from
+    `priority.score`, in integer units of 1e-6 (every cost is an integer below 2**53: the float sums are exact)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+    pairs = {
+        (i, j): round(priority.score(h, o, city, TODAY)[0] * 1e6)
+        for i, h in enumerate(hs)
+        for j, o in enumerate(os)
+        if rules.compatible(h, o, city, TODAY)
+    }
+    if not pairs:
+        return 0
+    n, m = len(hs), len(os)
+    big = max(pairs.values()) + 1
+    rows = [i for i, _ in pairs] + list(range(n))
+    cols = [j for _, j in pairs] + [m + i for i in range(n)]  # column m + i: household i stays unmatched
+    cost = [float(big - u) for u in pairs.values()] + [float(big)] * n
+    matched = min_weight_full_bipartite_matching(csr_matrix((cost, (rows, cols)), shape=(n, m + n)))
+    return sum(pairs[i, j] for i, j in zip(*matched, strict=True) if j < m)
+
+
+def units(result: matching.Assignment) -> int:
+    return sum(round(p.weight * 1e6) for p in result.proposals)
+
+
+@pytest.fixture(params=[0, 3, 1], ids=["full rank bonus", "3 rank buckets", "no rank bonus"])
+def cost_limit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The solver with room for one bonus step per rank, or (bigger cities and weights) for a few rank buckets
+    only, or none: the optimum must not depend on it."""
+    cap: int = request.param
+    real = solver.rank_buckets
+    monkeypatch.setattr(solver, "rank_buckets", lambda *a: min(real(*a), cap) if cap else real(*a))
+    return cap
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(households, max_size=40), st.lists(opportunities, max_size=30), city_rules)
+def test_min_cost_flow_equals_an_independent_solver(
+    cost_limit: int, hs: list[Household], os: list[Opportunity], city: CityRules
+) -> None:
+    hs, os = _ids(hs, os)
+    result = matching.assign(hs, os, city, TODAY)
+    assert units(result) == scipy_optimum(hs, os, city)
+
+
+def test_random_cities_match_the_independent_solver(cost_limit: int) -> None:
+    """Bigger random cities (a few hundred pairs per household) than hypothesis draws."""
+    for seed in range(3):
+        rng = random.Random(seed)
+        hs = [
+            hh(
+                f"h{i:03d}",
+                members=tuple(rng.choice([ADULT_F, ADULT_M, CHILD]) for _ in range(rng.randint(1, 4))),
+                waiting_since=TODAY - timedelta(days=rng.randint(0, 700)),
+                monthly_income_cents=rng.choice([0, 50_000, 120_000]),
+                vulnerabilities=tuple(rng.sample(["psychiatric", "elderly", "addiction"], rng.randint(0, 2))),
+                housing_situation=rng.choice([None, "homeless", "precarious"]),
+                accessibility_needs=rng.random() < 0.1,
+            )
+            for i in range(200)
+        ]
+        os = [
+            opp(
+                f"o{j:03d}",
+                capacity=rng.randint(1, 5),
+                bedrooms=rng.randint(0, 3),
+                accessible=rng.random() < 0.3,
+                monthly_rent_cents=rng.choice([0, 20_000, 40_000]),
+                languages=frozenset(rng.sample(["en", "fr", "ar"], rng.randint(0, 2))),
+            )
+            for j in range(100)
+        ]
+        assert units(matching.assign(hs, os, RULES, TODAY)) == scipy_optimum(hs, os, RULES)
+
+
+def test_interchangeable_households_are_served_in_rank_order(cost_limit: int) -> None:
+    """Same needs, same priority: the places go to the better-ranked (here: earlier id), whatever bonus fits."""
+    twins = [hh(f"h{i}") for i in (5, 3, 9, 1, 7)]
+    result = matching.assign(twins, [opp("o1"), opp("o2")], RULES, TODAY)
+    assert sorted(p.household_id for p in result.proposals) == ["h1", "h3"]

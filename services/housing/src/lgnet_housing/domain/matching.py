@@ -4,13 +4,10 @@ per opportunity, compatible pairs only (every hard rule passed).
 The pair-by-pair rules of `domain/rules.py` explain each proposal; the property tests hold the array rules
 here to the same answers, and the assignment to the brute-force optimum.
 
-The hard rules are evaluated on whole arrays (numpy) and the weights only on the compatible pairs; the solver
-is scipy's sparse LAPJVsp (`scipy.sparse.csgraph.min_weight_full_bipartite_matching`) on the graph of compatible
-pairs, each household also given a private "stay unmatched" edge so that a full matching always exists: with
-cost = C - weight (C above every weight) and C for staying unmatched, the cheapest full matching is exactly the
-maximum-weight assignment. Households are fed in rank order, which the solver handles far faster than any other.
-A tiny rank-based bonus (< 1e-6 in total, below the scores' resolution) breaks ties towards the household that
-ranks first (priority.rank_key) without changing the optimum.
+The hard rules are evaluated on whole arrays (numpy); the assignment is solved exactly by `domain/solver.py`, a
+min-cost flow (OR-Tools) on a network that groups households with the same compatible opportunities, with
+integer costs (weights are rounded to 1e-6) and a rank bonus below one unit of weight that breaks ties towards
+the household that ranks first (priority.rank_key) without changing the optimum.
 """
 
 from __future__ import annotations
@@ -23,14 +20,12 @@ from typing import Any
 import numpy as np
 from lgnet_shared.events.housing import SupportLevel
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain import rules as r
+from lgnet_housing.domain import solver
 from lgnet_housing.domain.model import Household, Opportunity
 
-TIE_BREAK_TOTAL = 4e-7
 Array = NDArray[Any]  # numpy's element types add nothing here; shapes are in the comments
 
 
@@ -147,26 +142,39 @@ def edge_weights(
     p = _col([prio.priority(h, rules, today) for h in hs], np.float64)[hi]
     size = _col([h.size for h in hs], np.float64)[hi]
     cap = _col([o.capacity for o in os], np.float64)[oj]
-    unused = np.round(-rules.fit.unused_capacity * (np.maximum(cap - size, 0) / cap), 6)
     index = {lang: k for k, lang in enumerate(sorted({lang for o in os for lang in o.languages}))}
     hbits = _language_bits([h.languages & index.keys() for h in hs], index)
     obits = _language_bits([o.languages for o in os], index)
     shared = (hbits[hi] & obits[oj]).any(axis=1)
+    # numpy's rounding, which may differ from `score` by 1e-6 on halfway cases: fine for the baseline (the solver
+    # uses priority.pair_weights, exact to the last bit).
+    unused = np.round(-rules.fit.unused_capacity * (np.maximum(cap - size, 0) / cap), 6)
     fit = np.round(1.0 + unused + rules.fit.shared_language * shared, 6)
     out: Array = np.round(p * fit, 6)
     return out
 
 
-def _solve(n: int, m: int, hi: Array, oj: Array, w: Array) -> list[tuple[int, int]]:
-    """Maximum-weight matching of the bipartite graph (hi[k], oj[k], w[k] > 0); rows in rank order."""
-    tie = TIE_BREAK_TOTAL * (n - hi.astype(np.float64)) / (n * max(1, min(n, m)))
-    big = float(w.max()) + 1.0
-    rows = np.concatenate([hi, np.arange(n)])
-    cols = np.concatenate([oj, m + np.arange(n)])  # column m + i: household i stays unmatched
-    cost = np.concatenate([big - (w + tie), np.full(n, big)])
-    graph = csr_matrix((cost, (rows, cols)), shape=(n, m + n))
-    rr, cc = min_weight_full_bipartite_matching(graph)
-    return [(int(i), int(j)) for i, j in zip(rr, cc, strict=True) if j < m]
+def network(
+    hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date, ok: Array
+) -> solver.Network:
+    """The solver's input: households in rank order, their compatible pairs and what their weights are made of."""
+    index = {lang: k + 1 for k, lang in enumerate(sorted({lang for o in os for lang in o.languages}))}
+    speaks = np.zeros((len(hs), len(index) + 1), dtype=np.bool_)
+    lists = np.zeros((len(os), len(index) + 1), dtype=np.bool_)
+    speaks[:, 0] = lists[:, 0] = True  # column 0: the route for "no shared language"
+    for i, h in enumerate(hs):
+        speaks[i, [index[lang] for lang in h.languages if lang in index]] = True
+    for j, o in enumerate(os):
+        lists[j, [index[lang] for lang in o.languages]] = True
+    return solver.Network(
+        ok=ok,
+        size=_col([h.size for h in hs], np.int64),
+        capacity=_col([o.capacity for o in os], np.int64),
+        speaks=speaks,
+        lists=lists,
+        priority=_col([prio.priority(h, rules, today) for h in hs], np.float64),
+        fit=rules.fit,
+    )
 
 
 def assign(
@@ -195,15 +203,12 @@ def assign(
             if i is not None and j is not None and ok[i, j]:
                 ok[i, j] = False
                 declined[i] += 1
-    hi, oj = np.nonzero(ok)
+    pairs = solver.solve(network(hs, os, rules, today, ok))
     del ok
-    proposals: list[Proposal] = []
-    if len(hi):
-        for i, j in _solve(len(hs), len(os), hi, oj, edge_weights(hs, os, rules, today, hi, oj)):
-            # The weight as the proposal's explanation states it (same formula, scalar rounding).
-            proposals.append(
-                Proposal(hs[i].household_id, os[j].opportunity_id, prio.score(hs[i], os[j], rules, today)[0])
-            )
+    # The weight as the proposal's explanation states it (same formula, scalar rounding).
+    proposals = [
+        Proposal(hs[i].household_id, os[j].opportunity_id, prio.score(hs[i], os[j], rules, today)[0]) for i, j in pairs
+    ]
     matched = {p.household_id for p in proposals}
     left = [i for i, h in enumerate(hs) if h.household_id not in matched]
     failing: dict[str, Array] = {}

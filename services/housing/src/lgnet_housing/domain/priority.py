@@ -15,9 +15,13 @@ Ties are broken deterministically by `rank_key`: higher priority, earlier evicti
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from lgnet_housing.domain.model import Household, Opportunity
-from lgnet_housing.domain.rules import CityRules
+from lgnet_housing.domain.rules import CityRules, FitWeights
 
 FAR_FUTURE = date(9999, 12, 31)
 
@@ -50,16 +54,34 @@ def priority(h: Household, rules: CityRules, today: date) -> float:
 
 
 def fit_breakdown(h: Household, o: Opportunity, rules: CityRules) -> dict[str, float]:
-    unused = max(o.capacity - h.size, 0) / o.capacity
-    shared = bool(h.languages & o.languages)
+    return _fit_parts(h.size, o.capacity, bool(h.languages & o.languages), rules.fit)
+
+
+def _fit_parts(size: int, capacity: int, shared: bool, w: FitWeights) -> dict[str, float]:
+    unused = max(capacity - size, 0) / capacity
     return {
-        "fit_unused_capacity": round(-rules.fit.unused_capacity * unused, 6),
-        "fit_language": rules.fit.shared_language if shared else 0.0,
+        "fit_unused_capacity": round(-w.unused_capacity * unused, 6),
+        "fit_language": w.shared_language if shared else 0.0,
     }
 
 
+def _fit(size: int, capacity: int, shared: bool, w: FitWeights) -> float:
+    return round(1.0 + sum(_fit_parts(size, capacity, shared, w).values()), 6)
+
+
 def fit(h: Household, o: Opportunity, rules: CityRules) -> float:
-    return round(1.0 + sum(fit_breakdown(h, o, rules).values()), 6)
+    return _fit(h.size, o.capacity, bool(h.languages & o.languages), rules.fit)
+
+
+def pair_weights(
+    p: NDArray[Any], size: NDArray[Any], capacity: NDArray[Any], shared: NDArray[Any], w: FitWeights
+) -> NDArray[Any]:
+    """`score`'s weight, priority x fit, for many pairs (priorities p) at once, to the last bit: the few distinct
+    fits by the scalar formula, and Python's correctly rounded `round` (numpy's differs on halfway cases)."""
+    combos, which = np.unique(np.stack([size, capacity, shared]).astype(np.int64), axis=1, return_inverse=True)
+    fits = [_fit(int(s), int(c), bool(sh), w) for s, c, sh in combos.T]
+    f = np.asarray(fits, dtype=np.float64)[which.ravel()]
+    return np.array([round(a * b, 6) for a, b in zip(p.tolist(), f.tolist(), strict=True)], dtype=np.float64)
 
 
 def score(h: Household, o: Opportunity, rules: CityRules, today: date) -> tuple[float, dict[str, float]]:
