@@ -155,9 +155,10 @@ def edge_weights(
 
 
 def network(
-    hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date, ok: Array
+    hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, priority: Sequence[float], ok: Array
 ) -> solver.Network:
-    """The solver's input: households in rank order, their compatible pairs and what their weights are made of."""
+    """The solver's input: households in rank order (with their priorities), their compatible pairs and what
+    their weights are made of."""
     index = {lang: k + 1 for k, lang in enumerate(sorted({lang for o in os for lang in o.languages}))}
     speaks = np.zeros((len(hs), len(index) + 1), dtype=np.bool_)
     lists = np.zeros((len(os), len(index) + 1), dtype=np.bool_)
@@ -172,7 +173,7 @@ def network(
         capacity=_col([o.capacity for o in os], np.int64),
         speaks=speaks,
         lists=lists,
-        priority=_col([prio.priority(h, rules, today) for h in hs], np.float64),
+        priority=_col(priority, np.float64),
         fit=rules.fit,
     )
 
@@ -186,7 +187,9 @@ def assign(
 ) -> Assignment:
     """The optimal proposals for these households and opportunities; `excluded` pairs (household_id,
     opportunity_id) were declined before and are never proposed again."""
-    hs = sorted(households, key=lambda h: prio.rank_key(h, rules, today))
+    ranked = sorted(((prio.rank_key(h, rules, today), h) for h in households), key=lambda kh: kh[0])
+    hs = [h for _, h in ranked]
+    priority = [-key[0] for key, _ in ranked]  # rank_key starts with -priority: computed once
     os = sorted(opportunities, key=lambda o: o.opportunity_id)
     if not hs:
         return Assignment([], [], 0.0)
@@ -203,7 +206,7 @@ def assign(
             if i is not None and j is not None and ok[i, j]:
                 ok[i, j] = False
                 declined[i] += 1
-    pairs = solver.solve(network(hs, os, rules, today, ok))
+    pairs = solver.solve(network(hs, os, rules, priority, ok))
     del ok
     # The weight as the proposal's explanation states it (same formula, scalar rounding).
     proposals = [

@@ -100,7 +100,7 @@ def solve(net: Network) -> list[tuple[int, int]]:
     top = int(units.max())
     if top > limit:
         raise ValueError(f"weights up to {top / SCALE} are too large for an exact integer solve")
-    pairs = min(len(active), m)
+    pairs = min(len(active), len(np.unique(jj)))  # at most this many households matched
     buckets = rank_buckets(n, top, pairs, limit)
     k = (buckets - 1) * pairs + 1  # the bonus summed over the pairs stays below k, one unit of weight
     bonus = ((n - 1 - ah) * buckets) // n
