@@ -265,11 +265,15 @@ def test_every_proposal_respects_every_hard_rule(hs: list[Household], os: list[O
 def test_array_rules_agree_with_pair_rules(hs: list[Household], os: list[Opportunity], city: CityRules) -> None:
     hs, os = _ids(hs, os)
     masks = matching.rule_masks(hs, os, city, TODAY)
+    ok = matching.compatibility(hs, os, city, TODAY)  # computed on the distinct kinds, then spread
+    failing = matching.failing_counts(hs, os, city, TODAY)
     for i, h in enumerate(hs):
         for j, o in enumerate(os):
-            assert {c.rule: c.passed for c in rules.checks(h, o, city, TODAY)} == {
-                name: bool(m[i, j]) for name, m in masks.items()
-            }
+            checks = {c.rule: c.passed for c in rules.checks(h, o, city, TODAY)}
+            assert checks == {name: bool(m[i, j]) for name, m in masks.items()}
+            assert bool(ok[i, j]) == all(checks.values())
+        for name, m in masks.items():
+            assert failing[name][i] == len(os) - m[i].sum()
 
 
 def brute_force(hs: list[Household], os: list[Opportunity], city: CityRules) -> float:

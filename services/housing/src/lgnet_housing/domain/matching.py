@@ -12,7 +12,7 @@ the household that ranks first (priority.rank_key) without changing the optimum.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain import rules as r
 from lgnet_housing.domain import solver
-from lgnet_housing.domain.model import Household, Opportunity
+from lgnet_housing.domain.model import RESTRICTIONS, Household, Opportunity
 
 Array = NDArray[Any]  # numpy's element types add nothing here; shapes are in the comments
 
@@ -58,70 +58,131 @@ def _col(values: Sequence[object], dtype: type) -> Array:
     return np.array(values, dtype=dtype)
 
 
-def _makers(
-    hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date
-) -> dict[str, Callable[[], Array]]:
-    """rule -> a function giving the (households x opportunities) boolean matrix of the pairs that pass it (built
-    from a column of households and a row of opportunities, so each costs one broadcast operation)."""
+@dataclass(frozen=True)
+class _Sides:
+    """What the hard rules read: one column per household fact, one row per opportunity fact."""
+
+    h: dict[str, Array]  # name -> (households,)
+    o: dict[str, Array]  # name -> (opportunities,)
+
+
+def _sides(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date) -> _Sides:
     cities = {c: i for i, c in enumerate(sorted({h.city for h in hs} | {o.city for o in os}))}
-    size = _col([h.size for h in hs], np.int64)[:, None]
-    minors = _col([h.minors(today) for h in hs], np.int64)[:, None]
-    shape = (len(hs), len(os))
-
-    def hflag(pred: Callable[[Household], bool]) -> Array:
-        return _col([bool(pred(h)) for h in hs], np.bool_)[:, None]
-
-    def oflag(pred: Callable[[Opportunity], bool]) -> Array:
-        return _col([bool(pred(o)) for o in os], np.bool_)[None, :]
-
-    def restricted(name: str, ok: Array) -> Array:
-        return ~oflag(lambda o: name in o.restrictions) | ok
-
     horizon = today.toordinal() + rules.availability_horizon_days
-    return {
-        "city": lambda: (
-            _col([cities[h.city] for h in hs], np.int64)[:, None]
-            == _col([cities[o.city] for o in os], np.int64)[None, :]
-        ),
-        "availability": lambda: np.broadcast_to(
-            oflag(
-                lambda o: (
-                    o.available_from.toordinal() <= horizon and (o.available_until is None or o.available_until > today)
-                )
-            ),
-            shape,
-        ),
-        "capacity": lambda: size <= _col([o.capacity for o in os], np.int64)[None, :],
-        "bedrooms": lambda: size <= _col([r.bedroom_limit(o, rules) for o in os], np.int64)[None, :],
-        "no_minors": lambda: restricted("no_minors", minors == 0),
-        "women_only": lambda: restricted("women_only", hflag(lambda h: h.all_women)),
-        "men_only": lambda: restricted("men_only", hflag(lambda h: h.all_men)),
-        "families_only": lambda: restricted("families_only", hflag(lambda h: h.is_family(today))),
-        "singles_only": lambda: restricted("singles_only", size == 1),
-        "accessibility": lambda: ~hflag(lambda h: h.accessibility_needs) | oflag(lambda o: o.accessible),
-        "specialist_support": lambda: (
-            ~hflag(lambda h: h.specialist_support) | oflag(lambda o: o.support_level == SupportLevel.SPECIALIST_TEAM)
-        ),
-        "affordability": lambda: (
-            _col([o.monthly_rent_cents for o in os], np.int64)[None, :]
-            <= _col([r.affordable_rent_cents(h, rules) for h in hs], np.int64)[:, None]
-        ),
+    h = {
+        "city": _col([cities[h.city] for h in hs], np.int64),
+        "size": _col([h.size for h in hs], np.int64),
+        "minors": _col([h.minors(today) for h in hs], np.int64),
+        "all_women": _col([h.all_women for h in hs], np.bool_),
+        "all_men": _col([h.all_men for h in hs], np.bool_),
+        "family": _col([h.is_family(today) for h in hs], np.bool_),
+        "accessibility": _col([h.accessibility_needs for h in hs], np.bool_),
+        "specialist": _col([h.specialist_support for h in hs], np.bool_),
+        "affordable": _col([r.affordable_rent_cents(h, rules) for h in hs], np.int64),
     }
+    o = {
+        "city": _col([cities[o.city] for o in os], np.int64),
+        "available": _col(
+            [
+                o.available_from.toordinal() <= horizon and (o.available_until is None or o.available_until > today)
+                for o in os
+            ],
+            np.bool_,
+        ),
+        "capacity": _col([o.capacity for o in os], np.int64),
+        "bedrooms": _col([r.bedroom_limit(o, rules) for o in os], np.int64),
+        "accessible": _col([o.accessible for o in os], np.bool_),
+        "specialist": _col([o.support_level == SupportLevel.SPECIALIST_TEAM for o in os], np.bool_),
+        "rent": _col([o.monthly_rent_cents for o in os], np.int64),
+    } | {name: _col([name in o.restrictions for o in os], np.bool_) for name in RESTRICTIONS}
+    return _Sides(h, o)
+
+
+def _rule(name: str, h: dict[str, Array], o: dict[str, Array]) -> Array:
+    """The (households x opportunities) boolean matrix (or a broadcastable part of it) of the pairs passing `name`:
+    a household column against an opportunity row, so each costs one broadcast operation."""
+    col = {k: v[:, None] for k, v in h.items()}
+    row = {k: v[None, :] for k, v in o.items()}
+    mask: Array
+    match name:
+        case "city":
+            mask = col["city"] == row["city"]
+        case "availability":
+            mask = row["available"]
+        case "capacity":
+            mask = col["size"] <= row["capacity"]
+        case "bedrooms":
+            mask = col["size"] <= row["bedrooms"]
+        case "no_minors":
+            mask = ~row["no_minors"] | (col["minors"] == 0)
+        case "women_only":
+            mask = ~row["women_only"] | col["all_women"]
+        case "men_only":
+            mask = ~row["men_only"] | col["all_men"]
+        case "families_only":
+            mask = ~row["families_only"] | col["family"]
+        case "singles_only":
+            mask = ~row["singles_only"] | (col["size"] == 1)
+        case "accessibility":
+            mask = ~col["accessibility"] | row["accessible"]
+        case "specialist_support":
+            mask = ~col["specialist"] | row["specialist"]
+        case "affordability":
+            mask = row["rent"] <= col["affordable"]
+        case _:
+            raise ValueError(f"unknown rule {name}")
+    return mask
 
 
 def rule_masks(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date) -> dict[str, Array]:
     """rule -> (households x opportunities) boolean matrix of the pairs that pass it."""
-    makers = _makers(hs, os, rules, today)
-    return {name: np.broadcast_to(makers[name](), (len(hs), len(os))) for name in rules.hard_rules}
+    sides = _sides(hs, os, rules, today)
+    return {name: np.broadcast_to(_rule(name, sides.h, sides.o), (len(hs), len(os))) for name in rules.hard_rules}
+
+
+def _distinct(side: dict[str, Array]) -> tuple[dict[str, Array], Array, Array]:
+    """The distinct fact rows of one side: (their facts, each item's row among them, how many items per row)."""
+    table = np.stack([v.astype(np.int64) for v in side.values()], axis=1)
+    rows, which, counts = np.unique(table, axis=0, return_inverse=True, return_counts=True)
+    return {k: rows[:, c].astype(v.dtype) for c, (k, v) in enumerate(side.items())}, which.ravel(), counts
+
+
+@dataclass(frozen=True)
+class _Profiles:
+    """The rules on distinct households x distinct opportunities (a city has far fewer kinds than items)."""
+
+    shape: tuple[int, int]  # distinct households x distinct opportunities
+    masks: dict[str, Array]  # rule -> that shape
+    h_of: Array  # household -> its distinct row
+    o_of: Array  # opportunity -> its distinct column
+    o_count: Array  # distinct column -> how many opportunities
+
+
+def _profiles(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date) -> _Profiles:
+    sides = _sides(hs, os, rules, today)
+    h, h_of, _ = _distinct(sides.h)
+    o, o_of, o_count = _distinct(sides.o)
+    shape = (len(next(iter(h.values()))), len(o_count))
+    masks = {name: np.broadcast_to(_rule(name, h, o), shape) for name in rules.hard_rules}
+    return _Profiles(shape, masks, h_of, o_of, o_count)
 
 
 def compatibility(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date) -> Array:
-    """The pairs that pass every hard rule (one matrix, ANDed in place)."""
-    ok = np.ones((len(hs), len(os)), dtype=np.bool_)
-    for name, make in _makers(hs, os, rules, today).items():
-        if name in rules.hard_rules:
-            np.logical_and(ok, make(), out=ok)
-    return ok
+    """The pairs that pass every hard rule: ANDed on the distinct kinds, then spread to every pair."""
+    prof = _profiles(hs, os, rules, today)
+    ok = np.ones(prof.shape, dtype=np.bool_)
+    for mask in prof.masks.values():
+        np.logical_and(ok, mask, out=ok)
+    out: Array = ok[prof.h_of][:, prof.o_of]
+    return out
+
+
+def failing_counts(
+    hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date
+) -> dict[str, Array]:
+    """rule -> (households,) how many of the opportunities each household fails it with."""
+    prof = _profiles(hs, os, rules, today)
+    return {name: ((~mask) @ prof.o_count)[prof.h_of] for name, mask in prof.masks.items()}
 
 
 def _language_bits(langs: Sequence[frozenset[str]], index: dict[str, int]) -> Array:
@@ -214,12 +275,7 @@ def assign(
     ]
     matched = {p.household_id for p in proposals}
     left = [i for i, h in enumerate(hs) if h.household_id not in matched]
-    failing: dict[str, Array] = {}
-    if left:
-        sub = [hs[i] for i in left]
-        for name, make in _makers(sub, os, rules, today).items():
-            if name in rules.hard_rules:
-                failing[name] = len(os) - np.broadcast_to(make(), (len(sub), len(os))).sum(axis=1)
+    failing = failing_counts([hs[i] for i in left], os, rules, today) if left else {}
     unmatched = [
         Unmatched(
             hs[i].household_id,
