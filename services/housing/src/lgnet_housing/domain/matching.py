@@ -167,9 +167,7 @@ def _profiles(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityR
     return _Profiles(shape, masks, h_of, o_of, o_count)
 
 
-def compatibility(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date) -> Array:
-    """The pairs that pass every hard rule: ANDed on the distinct kinds, then spread to every pair."""
-    prof = _profiles(hs, os, rules, today)
+def _compatible(prof: _Profiles) -> Array:
     ok = np.ones(prof.shape, dtype=np.bool_)
     for mask in prof.masks.values():
         np.logical_and(ok, mask, out=ok)
@@ -177,12 +175,20 @@ def compatibility(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.C
     return out
 
 
+def _failing(prof: _Profiles) -> dict[str, Array]:
+    return {name: ((~mask) @ prof.o_count)[prof.h_of] for name, mask in prof.masks.items()}
+
+
+def compatibility(hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date) -> Array:
+    """The pairs that pass every hard rule: ANDed on the distinct kinds, then spread to every pair."""
+    return _compatible(_profiles(hs, os, rules, today))
+
+
 def failing_counts(
     hs: Sequence[Household], os: Sequence[Opportunity], rules: r.CityRules, today: date
 ) -> dict[str, Array]:
     """rule -> (households,) how many of the opportunities each household fails it with."""
-    prof = _profiles(hs, os, rules, today)
-    return {name: ((~mask) @ prof.o_count)[prof.h_of] for name, mask in prof.masks.items()}
+    return _failing(_profiles(hs, os, rules, today))
 
 
 def _language_bits(langs: Sequence[frozenset[str]], index: dict[str, int]) -> Array:
@@ -256,7 +262,8 @@ def assign(
         return Assignment([], [], 0.0)
     if not os:
         return Assignment([], [Unmatched(h.household_id, 0, 0, 0) for h in hs], 0.0)
-    ok = compatibility(hs, os, rules, today)
+    prof = _profiles(hs, os, rules, today)
+    ok = _compatible(prof)
     compatible_counts = ok.sum(axis=1)
     declined = np.zeros(len(hs), dtype=np.int64)
     if excluded:
@@ -275,7 +282,7 @@ def assign(
     ]
     matched = {p.household_id for p in proposals}
     left = [i for i, h in enumerate(hs) if h.household_id not in matched]
-    failing = failing_counts([hs[i] for i in left], os, rules, today) if left else {}
+    failing = {name: counts[left] for name, counts in _failing(prof).items()}
     unmatched = [
         Unmatched(
             hs[i].household_id,

@@ -78,10 +78,13 @@ def pair_weights(
 ) -> NDArray[Any]:
     """`score`'s weight, priority x fit, for many pairs (priorities p) at once, to the last bit: the few distinct
     fits by the scalar formula, and Python's correctly rounded `round` (numpy's differs on halfway cases)."""
-    combos, which = np.unique(np.stack([size, capacity, shared]).astype(np.int64), axis=1, return_inverse=True)
-    fits = [_fit(int(s), int(c), bool(sh), w) for s, c, sh in combos.T]
-    f = np.asarray(fits, dtype=np.float64)[which.ravel()]
-    return np.array([round(a * b, 6) for a, b in zip(p.tolist(), f.tolist(), strict=True)], dtype=np.float64)
+    size, capacity = size.astype(np.int64), capacity.astype(np.int64)
+    span = int(capacity.max(initial=0)) + 1
+    combos, which = np.unique((size * span + capacity) * 2 + shared.astype(np.int64), return_inverse=True)
+    fits = [_fit(int(k // 2 // span), int(k // 2 % span), bool(k % 2), w) for k in combos]
+    product = p.astype(np.float64) * np.asarray(fits, dtype=np.float64)[which]  # the same IEEE product as p * f
+    distinct, back = np.unique(product, return_inverse=True)
+    return np.array([round(x, 6) for x in distinct.tolist()], dtype=np.float64)[back]
 
 
 def score(h: Household, o: Opportunity, rules: CityRules, today: date) -> tuple[float, dict[str, float]]:
