@@ -153,17 +153,17 @@ async def _misbehave(
 async def _close_cases(
     platform: Platform, city: str, households: list[Household], housing: housing_steps.HousingOutcome
 ) -> int:
+    """Placements end, employment at close is recorded and cases close, each partner through one SDK client."""
     closed = 0
-    for h in households:
-        if not h.closes:
-            continue
-        on = housing_steps.today()
-        if h.household_id in housing.placements:
-            await housing_steps.end_placement(platform, h, housing.placements[h.household_id], on)
-        async with await platform.partner_client(h.partner, city) as client:
-            for event in intake_steps.closing_events(h, on):
-                await client.emit(event)
-        closed += 1
+    on = housing_steps.today()
+    for partner in sorted({h.partner for h in households}):
+        async with await platform.partner_client(partner, city) as client:
+            for h in (h for h in households if h.partner == partner and h.closes):
+                if h.household_id in housing.placements:
+                    await housing_steps.end_placement(platform, h, housing.placements[h.household_id], on)
+                for event in intake_steps.closing_events(h, on):
+                    await client.emit(event)
+                closed += 1
     return closed
 
 
