@@ -34,6 +34,26 @@ def problem(status: int, kind: str, field: str, reason: str) -> JSONResponse:
     )
 
 
+STANDARD_PROBLEMS = {
+    401: "Not authenticated",
+    403: "Not allowed for this actor",
+    404: "Not found",
+    409: "Conflicts with what is recorded",
+    422: "Invalid: names the field and reason",
+}
+
+
+def problem_responses(*, without: tuple[int, ...] = (), **details: str) -> dict[int | str, dict[str, Any]]:
+    """A router's OpenAPI `responses`: the problem+json answers its routes may give. `details` sharpen a
+    description for the service (`s409="... (over budget)"`); `without` leaves statuses out."""
+    described = {**STANDARD_PROBLEMS, **{int(k.removeprefix("s")): v for k, v in details.items()}}
+    return {
+        status: {"description": text, "content": {PROBLEM: {}}}
+        for status, text in sorted(described.items())
+        if status not in without
+    }
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ContractError)
     async def contract_error(_: Request, exc: ContractError) -> JSONResponse:

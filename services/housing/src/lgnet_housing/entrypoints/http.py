@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent
+from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel
 
@@ -23,16 +23,10 @@ Actor = Any
 Json = dict[str, Any]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 MatchStatus = Literal["proposed", "accepted", "placed", "declined", "cancelled", "ended"]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in (
-        (401, "Not authenticated"),
-        (403, "Not allowed for this actor (other city, other partner, national role)"),
-        (404, "Not found"),
-        (409, "Conflicts with what is recorded (wrong step, already done)"),
-        (422, "Invalid: names the field and reason"),
-    )
-}
+ERRORS = problem_responses(
+    s403="Not allowed for this actor (other city, other partner, national role)",
+    s409="Conflicts with what is recorded (wrong step, already done)",
+)
 
 
 def router(runtime: Runtime) -> APIRouter:

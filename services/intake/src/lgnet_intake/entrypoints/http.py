@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
 from lgnet_shared.events import partner as inbound
-from lgnet_shared.http import idempotent
+from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 
 from lgnet_intake.adapters import credentials
@@ -22,16 +22,7 @@ from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Context, Intake
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in (
-        (401, "Not authenticated"),
-        (403, "Not allowed for this actor"),
-        (404, "Not found"),
-        (409, "Conflicts with what is recorded"),
-        (422, "Invalid: names the field and reason"),
-    )
-}
+ERRORS = problem_responses()
 
 
 def router(runtime: Runtime) -> APIRouter:

@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent
+from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
@@ -24,16 +24,7 @@ from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in (
-        (401, "Not authenticated"),
-        (403, "Not allowed for this actor"),
-        (404, "Not found"),
-        (409, "Conflicts with what is recorded (wrong state, over budget, spent voucher)"),
-        (422, "Invalid: names the field and reason"),
-    )
-}
+ERRORS = problem_responses(s409="Conflicts with what is recorded (wrong state, over budget, spent voucher)")
 Run = Callable[[UnitOfWork, Context], Awaitable[Any]]
 BANK_FILE = {
     "requestBody": {

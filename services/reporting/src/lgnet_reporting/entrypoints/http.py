@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared.auth import Actor, Role, Who
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
-from lgnet_shared.http import idempotent
+from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
@@ -22,15 +22,7 @@ from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.service_layer.reports import Request as ReportRequest
 from lgnet_reporting.service_layer.reports import compute, publish
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/problem+json": {}}}
-    for s, d in (
-        (401, "Not authenticated"),
-        (403, "Not allowed for this actor"),
-        (404, "Not found"),
-        (422, "Invalid: names the field and reason"),
-    )
-}
+ERRORS = problem_responses(without=(409,))
 AsOf = Annotated[date | None, Query(description="Report as of this date (event time); default today (UTC)")]
 From = Annotated[date | None, Query(alias="from", description="Start of the period (inclusive)")]
 To = Annotated[date | None, Query(description="End of the period (inclusive); the report is as of this date")]
