@@ -13,8 +13,9 @@ of the database or broker is not the record's fault: it propagates, and the batc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -126,22 +127,14 @@ class Consumer:
         outcomes: list[tuple[str, str]] = []
         todo: list[tuple[Envelope, Event, Handler]] = []
         for record in records:
-            try:
-                env = from_record(record.value, record.headers or (), record.key)
-                if self.city is not None and env.city != self.city:
-                    outcomes.append((env.type, "other_city"))
-                    continue
-                if self.verify is not None:
-                    await self.verify(conn, record, env)
-                handler = self.handlers.get(env.type)
-                if handler is None:
-                    if self.strict:
-                        raise _NeedsCare
-                    outcomes.append((env.type, "ignored"))
-                    continue
-                todo.append((env, codec.decode(env), handler))
-            except ContractError:
-                raise _NeedsCare from None
+            a = await self._admit(conn, record)
+            if a.refused is not None:
+                raise _NeedsCare
+            if a.skipped is not None:
+                outcomes.append((a.env.type if a.env else "", a.skipped))
+                continue
+            assert a.env is not None and a.event is not None and a.handler is not None
+            todo.append((a.env, a.event, a.handler))
         fresh = set(
             await conn.fetchval(
                 "with new as (insert into inbox (consumer, event_id, outcome)"
@@ -156,20 +149,13 @@ class Consumer:
                 outcomes.append((env.type, "duplicate"))
                 continue
             fresh.discard(inbox_id(env))
-            logs.bind_event(env)
             try:
-                with tracing.consuming(
-                    f"{self.name} process {env.type}",
-                    env.traceparent,
-                    {"messaging.message.id": env.id, "lgnet.city": env.city},
-                ):
+                with self._in_context(env):
                     await handler(conn, env, event)
             except INFRASTRUCTURE_ERRORS:
                 raise
             except Exception:
                 raise _NeedsCare from None
-            finally:
-                logs.unbind_event()
             outcomes.append((env.type, "processed"))
         return outcomes
 
@@ -183,25 +169,30 @@ class Consumer:
             [(self.name, t, p, o + 1) for (t, p), o in last.items()],
         )
 
-    async def _one(self, conn: Conn, record: Record) -> None:
-        env: Envelope | None = None
+    async def _admit(self, conn: Conn, record: Record) -> _Admission:
+        """Decode and check a record: refused, skipped (another city's, no handler), or ready for its handler."""
+        a = _Admission()
         try:
-            env = from_record(record.value, record.headers or (), record.key)
+            a.env = env = from_record(record.value, record.headers or (), record.key)
             if self.city is not None and env.city != self.city:
-                metrics.EVENTS_CONSUMED.labels(self.name, env.type, "other_city").inc()
-                return
+                a.skipped = "other_city"
+                return a
             if self.verify is not None:
                 await self.verify(conn, record, env)
             handler = self.handlers.get(env.type)
             if handler is None:
                 if self.strict:
                     raise UnknownEventType("type", f"{env.type!r} is not accepted here")
-                metrics.EVENTS_CONSUMED.labels(self.name, env.type, "ignored").inc()
-                return
-            event = codec.decode(env)
+                a.skipped = "ignored"
+                return a
+            a.event, a.handler = codec.decode(env), handler
         except ContractError as err:
-            await self._refuse(conn, record, env, err)
-            return
+            a.refused = err
+        return a
+
+    @contextlib.contextmanager
+    def _in_context(self, env: Envelope) -> Iterator[None]:
+        """Logs carry the event's ids; the span continues the producer's trace."""
         logs.bind_event(env)
         try:
             with tracing.consuming(
@@ -209,9 +200,22 @@ class Consumer:
                 env.traceparent,
                 {"messaging.message.id": env.id, "lgnet.city": env.city},
             ):
-                await self._handle_with_retries(conn, record, env, event, handler)
+                yield
         finally:
             logs.unbind_event()
+
+    async def _one(self, conn: Conn, record: Record) -> None:
+        a = await self._admit(conn, record)
+        if a.refused is not None:
+            await self._refuse(conn, record, a.env, a.refused)
+            return
+        assert a.env is not None
+        if a.skipped is not None:
+            metrics.EVENTS_CONSUMED.labels(self.name, a.env.type, a.skipped).inc()
+            return
+        assert a.event is not None and a.handler is not None
+        with self._in_context(a.env):
+            await self._handle_with_retries(conn, record, a.env, a.event, a.handler)
 
     async def _handle_with_retries(
         self, conn: Conn, record: Record, env: Envelope, event: Event, handler: Handler
@@ -267,6 +271,15 @@ class Consumer:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
         if await self._remember(conn, event_id, "dead_lettered"):
             await self.dead_letters.send(record, failure)
+
+
+@dataclass
+class _Admission:
+    env: Envelope | None = None
+    skipped: str | None = None  # other_city, ignored
+    event: Event | None = None
+    handler: Handler | None = None
+    refused: ContractError | None = None
 
 
 class _NeedsCare(Exception):
