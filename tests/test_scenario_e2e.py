@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from lgnet_scenario import driver, reports
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.payments_steps import iban
@@ -19,6 +18,8 @@ from lgnet_scenario.platform import Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, population
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import from_record
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import physical
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 SEED = 2026
@@ -160,16 +161,4 @@ async def test_the_auditors_replay_reproduces_the_published_reports(
 
 
 async def _records(ep: Endpoints, logical: str) -> list[Any]:
-    from lgnet_shared.topics import physical
-
-    consumer = AIOKafkaConsumer(
-        physical(logical, ep.topic_prefix), bootstrap_servers=ep.kafka, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        records: list[Any] = []
-        while batch := await consumer.getmany(timeout_ms=2000):
-            records += [r for rs in batch.values() for r in rs]
-        return records
-    finally:
-        await consumer.stop()
+    return await read_records(ep.kafka, physical(logical, ep.topic_prefix), quiet_ms=2000)

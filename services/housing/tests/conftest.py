@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from lgnet_shared import auth, db
 from lgnet_shared.access import Role
-from lgnet_shared.codec import decode, to_envelope
-from lgnet_shared.envelope import from_record
+from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import ensure_topics, physical
 
 ACTORS = [
@@ -60,22 +60,8 @@ class HousingUnderTest:
 
     async def events(self, *, want: int = 1, timeout: float = 30, of_type: str | None = None) -> list[Event]:
         """housing.events so far; waits until at least `want` (of `of_type`, if given) are there."""
-        consumer = AIOKafkaConsumer(
-            physical("housing.events", self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        got: list[Event] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while asyncio.get_running_loop().time() < deadline:
-                batch = await consumer.getmany(timeout_ms=300)
-                got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
-                n = len([e for e in got if of_type is None or e.type == of_type])
-                if n >= want and not batch:
-                    break
-        finally:
-            await consumer.stop()
-        return got
+        topic = physical("housing.events", self.prefix)
+        return await read_events(self.bootstrap, topic, want=want, timeout=timeout, of_type=of_type)
 
     @staticmethod
     def household_events(*args: Any, **kwargs: Any) -> list[Event]:

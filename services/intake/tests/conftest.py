@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,16 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
 from lgnet_shared import db, signing
-from lgnet_shared.codec import decode
-from lgnet_shared.envelope import from_record
 from lgnet_shared.events import Event
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.topics import read_events, read_records
 from lgnet_shared.topics import physical
 
 ACTORS = [
@@ -63,34 +60,10 @@ class IntakeUnderTest:
 
     async def events(self, topic: str = "intake.events", *, want: int = 1, timeout: float = 20) -> list[Event]:
         """Every event on a topic so far (waits until at least `want` are there)."""
-        consumer = AIOKafkaConsumer(
-            physical(topic, self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        got: list[Event] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while asyncio.get_running_loop().time() < deadline:
-                batch = await consumer.getmany(timeout_ms=300)
-                got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
-                if len(got) >= want and not batch:
-                    break
-        finally:
-            await consumer.stop()
-        return got
+        return await read_events(self.bootstrap, physical(topic, self.prefix), want=want, timeout=timeout)
 
     async def raw_records(self, topic: str) -> list[Any]:
-        consumer = AIOKafkaConsumer(
-            physical(topic, self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        try:
-            records: list[Any] = []
-            while batch := await consumer.getmany(timeout_ms=1500):
-                records += [r for rs in batch.values() for r in rs]
-            return records
-        finally:
-            await consumer.stop()
+        return await read_records(self.bootstrap, physical(topic, self.prefix))
 
 
 @pytest.fixture

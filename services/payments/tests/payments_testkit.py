@@ -8,15 +8,15 @@ from datetime import date
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_shared import auth, db
 from lgnet_shared.access import Role
-from lgnet_shared.codec import decode, to_envelope
-from lgnet_shared.envelope import from_record
+from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.process import ServiceProcess
+from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
 
 TODAY = date.today()
@@ -58,21 +58,7 @@ class PaymentsUnderTest:
 
     async def events(self, *, want: int = 1, timeout: float = 20) -> list[Event]:
         """Every payments event so far (waits until at least `want` are there)."""
-        consumer = AIOKafkaConsumer(
-            physical("payments.events", self.prefix), bootstrap_servers=self.bootstrap, auto_offset_reset="earliest"
-        )
-        await consumer.start()
-        got: list[Event] = []
-        try:
-            deadline = asyncio.get_running_loop().time() + timeout
-            while asyncio.get_running_loop().time() < deadline:
-                batch = await consumer.getmany(timeout_ms=300)
-                got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
-                if len(got) >= want and not batch:
-                    break
-        finally:
-            await consumer.stop()
-        return got
+        return await read_events(self.bootstrap, physical("payments.events", self.prefix), want=want, timeout=timeout)
 
     async def wait_for(self, sql: str, *args: Any, timeout: float = 20) -> Any:
         """Poll until `sql` returns a truthy value (the consumer has caught up)."""

@@ -1,0 +1,45 @@
+"""Reading what is on a topic, for tests: every record so far, or every event decoded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from lgnet_shared.codec import decode
+from lgnet_shared.envelope import from_record
+from lgnet_shared.events import Event
+
+
+async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500) -> list[Any]:
+    """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        while batch := await consumer.getmany(timeout_ms=quiet_ms):
+            records += [r for rs in batch.values() for r in rs]
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def read_events(
+    bootstrap: str, topic: str, *, want: int = 1, timeout: float = 20, of_type: str | None = None
+) -> list[Event]:
+    """Every event of the (physical) topic so far, decoded; waits until at least `want` (of `of_type`, if given)
+    are there and the topic is quiet, or `timeout` seconds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    got: list[Event] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
+            if len([e for e in got if of_type is None or e.type == of_type]) >= want and not batch:
+                break
+    finally:
+        await consumer.stop()
+    return got
