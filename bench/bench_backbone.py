@@ -3,8 +3,10 @@ effect, all real), against raw aiokafka produce + consume of the same payloads i
 
     make bench            # or: set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_backbone.py
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000), BENCH_RUNS (default 3).
-Prints the median of the runs for both paths and their ratio.
+Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000), BENCH_RUNS (default 3);
+BENCH_TRACING=1 records every span (SDK with a batch processor) as a service with an exporter would.
+The consumer runs once with a per-event handler (one insert per event) and once with a batch handler (one
+`executemany` per run of events, as reporting's projector does). Prints medians and ratios to raw.
 """
 
 from __future__ import annotations
@@ -15,19 +17,24 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from lgnet_shared import config, db, outbox
+from lgnet_shared import config, db, logs, outbox
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.consumer import handlers_of
+from lgnet_shared.consumer import BatchHandler, Handler, handlers_of
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events.intake import EmploymentRecorded
 from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
 from lgnet_shared.topics import ensure_topics, physical
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -46,18 +53,25 @@ def envelopes(n: int) -> list[Envelope]:
     ]
 
 
-async def apply(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+async def apply_one(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
     await conn.execute("insert into effects (event_id) values ($1)", env.id)
 
 
-async def backbone_run(envs: list[Envelope]) -> float:
+async def apply_many(conn: asyncpg.Connection, run: Sequence[tuple[Envelope, Event]]) -> None:
+    await conn.executemany("insert into effects (event_id) values ($1)", [(env.id,) for env, _ in run])
+
+
+HANDLERS: dict[str, Handler] = {"event": apply_one, "batch": BatchHandler(apply_many)}
+
+
+async def backbone_run(envs: list[Envelope], handler: Handler) -> float:
     run = uuid.uuid4().hex[:8]
     schema, prefix = f"bench_{run}", f"bench{run}."
     spec = ServiceSpec(
         name="bench",
         default_port=0,
         migrations=[("bench-1", "create table effects (event_id text primary key)")],
-        consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, apply)))],
+        consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, handler)))],
     )
     settings = config.Settings(
         kafka_bootstrap_servers=BOOTSTRAP,
@@ -143,20 +157,31 @@ async def cleanup(schema: str | None, prefix: str) -> None:
 
 async def main() -> None:
     envs = envelopes(N)
-    raw, backbone = [], []
-    for i in range(RUNS):  # interleaved, so machine noise hits both paths alike
+    raw: list[float] = []
+    backbone: dict[str, list[float]] = {kind: [] for kind in HANDLERS}
+    for i in range(RUNS):  # interleaved, so machine noise hits every path alike
         raw.append(await raw_run(envs))
-        backbone.append(await backbone_run(envs))
-        print(f"run {i + 1}: raw {raw[-1]:,.0f} ev/s, backbone {backbone[-1]:,.0f} ev/s", flush=True)
-    r, b = statistics.median(raw), statistics.median(backbone)
+        for kind, handler in HANDLERS.items():
+            backbone[kind].append(await backbone_run(envs, handler))
+        figures = ", ".join(f"backbone ({kind} handler) {v[-1]:,.0f}" for kind, v in backbone.items())
+        print(f"run {i + 1}: raw {raw[-1]:,.0f} ev/s, {figures} ev/s", flush=True)
+    r = statistics.median(raw)
     print(f"events={N} runs={RUNS}")
-    print(f"raw aiokafka produce+consume : {r:,.0f} events/s (median)")
-    print(f"backbone outbox→Kafka→inbox  : {b:,.0f} events/s (median)")
-    print(f"ratio backbone/raw           : {b / r:.2f}")
+    print(f"raw aiokafka produce+consume      : {r:,.0f} events/s (median)")
+    for kind, values in backbone.items():
+        b = statistics.median(values)
+        print(f"backbone, {kind + ' handler':13s}: {b:,.0f} events/s (median), ratio to raw {b / r:.2f}")
+
+
+def configure() -> None:
+    """Logs and traces as a service configures them."""
+    logs.configure("bench", "WARNING")
+    if os.environ.get("BENCH_TRACING") == "1":
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))
+        trace.set_tracer_provider(provider)
 
 
 if __name__ == "__main__":
-    import logging
-
-    logging.basicConfig(level=logging.WARNING)
+    configure()
     asyncio.run(main())

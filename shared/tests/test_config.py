@@ -37,6 +37,7 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         "LGNET_CITY": "atlantis",
         "LGNET_MASTER_KEY": "c2hvcnQ=",
         "LGNET_HTTP_PORT": "99999",
+        "OTEL_TRACES_EXPORTER": "jaeger-thrift",
     }
     for k, v in bad.items():
         monkeypatch.setenv(k, v)
@@ -50,5 +51,6 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         ("LGNET_MASTER_KEY", "32 bytes"),
         ("LGNET_HTTP_PORT", "less than or equal"),
         ("DATABASE_URL", "Field required"),
+        ("OTEL_TRACES_EXPORTER", "'none', 'console' or 'otlp'"),
     ]:
         assert var in msg and why in msg.split(var, 1)[1].splitlines()[0], (var, msg)

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 from lgnet_shared import db, logs, outbox, pii, tracing
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.consumer import MIGRATION, Consumer, handlers_of
+from lgnet_shared.consumer import MIGRATION, BatchHandler, Consumer, Handler, handlers_of
+from lgnet_shared.db import Pool
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.events.intake import EmploymentRecorded
+from lgnet_shared.testing.topics import as_records
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 EXPORTER = InMemorySpanExporter()
+
+
+@contextlib.asynccontextmanager
+async def consumer_of(
+    database_url: str, pg_schema: str, handlers: dict[str, Handler]
+) -> AsyncIterator[tuple[Pool, Consumer]]:
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [MIGRATION, *outbox.MIGRATIONS, pii.MIGRATION])
+        yield pool, Consumer("test.consumer", pool, DeadLetters(None, "test.consumer"), handlers)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,10 +52,12 @@ def test_logs_are_json_with_context_and_scrub_personal_data(capsys: pytest.Captu
         city="torino",
         partner="coop-a",
     )
-    logs.bind_event(env)
-    logs.get_logger("t").info("handled", given_name="Amina", fiscal_code="KNKMNA90E41Z335X", count=3)
-    logs.unbind_event()
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    with logs.event_context(env):
+        logs.get_logger("t").info("handled", given_name="Amina", fiscal_code="KNKMNA90E41Z335X", count=3)
+    logs.get_logger("t").info("after")
+    out = capsys.readouterr().out.strip().splitlines()
+    line, after = json.loads(out[-2]), json.loads(out[-1])
+    assert "event_id" not in after and after["service"] == "intake"
     assert line["service"] == "intake" and line["event_id"] == env.id and line["city"] == "torino"
     assert line["partner"] == "coop-a" and line["correlation_id"] == env.correlationid and line["count"] == 3
     assert "Amina" not in json.dumps(line) and "KNKMNA" not in json.dumps(line)
@@ -57,7 +74,6 @@ async def test_trace_continues_from_producer_to_consumer(database_url: str, pg_s
             city="torino",
             traceparent=tracing.current_traceparent(),
         )
-    value, headers = env.to_structured()
     seen: list[int] = []
 
     async def handler(conn, env, event):  # type: ignore[no-untyped-def]
@@ -67,22 +83,33 @@ async def test_trace_continues_from_producer_to_consumer(database_url: str, pg_s
             conn, [to_envelope(event, source="/h", city="torino", traceparent=tracing.current_traceparent())]
         )
 
-    pool = await db.create_pool(database_url, pg_schema)
-    try:
-        await db.migrate(pool, [MIGRATION, *outbox.MIGRATIONS, pii.MIGRATION])
-        consumer = Consumer(
-            "housing.test",
-            pool,
-            DeadLetters(None, "housing.test"),  # type: ignore[arg-type]
-            handlers_of((EmploymentRecorded, handler)),
-        )
-        await consumer.process([ConsumerRecord("t", 0, 0, 0, 0, env.key, value, None, 0, 0, headers)])
+    async with consumer_of(database_url, pg_schema, handlers_of((EmploymentRecorded, handler))) as (pool, consumer):
+        await consumer.process(as_records([env]))
         async with pool.acquire() as conn:
             hop = json.loads(await conn.fetchval("select value from outbox"))
-    finally:
-        await pool.close()
     assert seen == [produced_trace]
     assert hop["traceparent"].split("-")[1] == format(produced_trace, "032x")
-    consumer_spans = [s for s in EXPORTER.get_finished_spans() if s.name.startswith("housing.test")]
+    consumer_spans = [s for s in EXPORTER.get_finished_spans() if s.name.startswith("test.consumer")]
     assert consumer_spans and consumer_spans[0].parent is not None
     assert consumer_spans[0].context.trace_id == produced_trace
+
+
+@pytest.mark.integration
+async def test_a_batch_span_links_every_event_it_handled(database_url: str, pg_schema: str) -> None:
+    EXPORTER.clear()
+    produced, envs = [], []
+    for person in ("p1", "p2"):
+        with tracing.producing("intake publish") as span:
+            produced.append(span.get_span_context().trace_id)
+            event = EmploymentRecorded(person_id=person, status="training", as_of=date(2026, 1, 1))
+            envs.append(to_envelope(event, source="/t", city="torino", traceparent=tracing.current_traceparent()))
+
+    async def apply(conn, run):  # type: ignore[no-untyped-def]
+        assert len(run) == 2
+
+    handlers = handlers_of((EmploymentRecorded, BatchHandler(apply)))
+    async with consumer_of(database_url, pg_schema, handlers) as (_, consumer):
+        await consumer.process(as_records(envs))
+    [batch_span] = [s for s in EXPORTER.get_finished_spans() if s.name == "test.consumer process batch"]
+    assert sorted(link.context.trace_id for link in batch_span.links) == sorted(produced)
+    assert batch_span.attributes is not None and batch_span.attributes["messaging.batch.message_count"] == 2

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
     http_port: int | None = Field(default=None, ge=1, le=65535, description="HTTP port; default per service")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    traces_exporter: Literal["none", "console", "otlp"] = Field(
+        default="none",
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "LGNET_TRACES_EXPORTER"),
+        description="Where spans go: none (context still propagates, spans are not recorded), console, or otlp"
+        " (OTEL_EXPORTER_OTLP_ENDPOINT etc.; sampling by OTEL_TRACES_SAMPLER)",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod
@@ -106,8 +112,10 @@ def load() -> Settings:
         lines = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
-            var = {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "database_url": "DATABASE_URL"}.get(
-                name, f"LGNET_{name.upper()}"
-            )
+            var = {
+                "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+                "database_url": "DATABASE_URL",
+                "traces_exporter": "OTEL_TRACES_EXPORTER",
+            }.get(name, f"LGNET_{name.upper()}")
             lines.append(f"  {var}: {err['msg']}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

@@ -30,7 +30,20 @@ from lgnet_shared.errors import ContractError, UnknownEventType
 from lgnet_shared.events import Event
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
+EventHandler = Callable[[Conn, Envelope, Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """Applies the effects of a run of consecutive events (of the types it is registered for) together, in
+    order — e.g. one `executemany` instead of a round trip to PostgreSQL per event. Every event is still recorded
+    in the inbox one by one. Should the run fail, the batch takes the careful path, where `apply` receives one
+    event at a time with its own retries, log context and trace span."""
+
+    apply: Callable[[Conn, Sequence[tuple[Envelope, Event]]], Awaitable[None]]
+
+
+Handler: TypeAlias = EventHandler | BatchHandler
 # Called for every record refused (undecodable, unverifiable, or a handler's ContractError) to answer its
 # sender; returns False when there is nobody to answer, and the record is dead-lettered instead. `env` is None
 # when the record is not even a CloudEvent.
@@ -144,19 +157,27 @@ class Consumer:
                 [inbox_id(env) for env, _, _ in todo],
             )
         )
+        ready: list[tuple[Envelope, Event, Handler]] = []
         for env, event, handler in todo:
             if inbox_id(env) not in fresh:  # seen before, or twice in this batch
                 outcomes.append((env.type, "duplicate"))
                 continue
             fresh.discard(inbox_id(env))
+            ready.append((env, event, handler))
+        for handler, run in _runs(ready):
             try:
-                with self._in_context(env):
-                    await handler(conn, env, event)
+                if isinstance(handler, BatchHandler):
+                    with tracing.consuming_batch(f"{self.name} process batch", [env.traceparent for env, _ in run]):
+                        await handler.apply(conn, run)
+                else:
+                    env, event = run[0]
+                    with self._in_context(env):
+                        await handler(conn, env, event)
             except INFRASTRUCTURE_ERRORS:
                 raise
             except Exception:
                 raise _NeedsCare from None
-            outcomes.append((env.type, "processed"))
+            outcomes.extend((env.type, "processed") for env, _ in run)
         return outcomes
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
@@ -193,16 +214,15 @@ class Consumer:
     @contextlib.contextmanager
     def _in_context(self, env: Envelope) -> Iterator[None]:
         """Logs carry the event's ids; the span continues the producer's trace."""
-        logs.bind_event(env)
-        try:
-            with tracing.consuming(
+        with (
+            logs.event_context(env),
+            tracing.consuming(
                 f"{self.name} process {env.type}",
                 env.traceparent,
                 {"messaging.message.id": env.id, "lgnet.city": env.city},
-            ):
-                yield
-        finally:
-            logs.unbind_event()
+            ),
+        ):
+            yield
 
     async def _one(self, conn: Conn, record: Record) -> None:
         a = await self._admit(conn, record)
@@ -226,7 +246,10 @@ class Consumer:
                     if not await self._remember(conn, inbox_id(env), "processed"):
                         metrics.EVENTS_CONSUMED.labels(self.name, env.type, "duplicate").inc()
                         return
-                    await handler(conn, env, event)
+                    if isinstance(handler, BatchHandler):
+                        await handler.apply(conn, [(env, event)])
+                    else:
+                        await handler(conn, env, event)
                 metrics.EVENTS_CONSUMED.labels(self.name, env.type, "processed").inc()
                 return
             except INFRASTRUCTURE_ERRORS:
@@ -284,6 +307,22 @@ class _Admission:
 
 class _NeedsCare(Exception):
     """A record of the batch needs the careful path (refusal, retries, dead letter)."""
+
+
+def _runs(ready: list[tuple[Envelope, Event, Handler]]) -> Iterator[tuple[Handler, list[tuple[Envelope, Event]]]]:
+    """Consecutive events of one batch handler form a run; an event handler's events go one by one."""
+    run: list[tuple[Envelope, Event]] = []
+    current: Handler | None = None
+    for env, event, handler in ready:
+        if run and (handler is not current or not isinstance(handler, BatchHandler)):
+            assert current is not None
+            yield current, run
+            run = []
+        current = handler
+        run.append((env, event))
+    if run:
+        assert current is not None
+        yield current, run
 
 
 def inbox_id(env: Envelope) -> str:

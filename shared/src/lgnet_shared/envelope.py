@@ -85,6 +85,10 @@ def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = 
         return _from_binary(value, headers, key)
     if value is None:
         raise NotACloudEvent("", "empty record (no value and no ce_* headers)")
+    try:  # the common case, parsed and checked in one pass (same result); anything wrong is diagnosed below
+        return Envelope.model_validate_json(value)
+    except ValidationError:
+        pass
     try:
         doc = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -28,6 +28,24 @@ def consuming(name: str, traceparent: str | None, attributes: dict[str, str]) ->
 
 
 @contextmanager
+def consuming_batch(name: str, traceparents: list[str | None]) -> Iterator[Span]:
+    """One CONSUMER span for events handled together, linked to each event's producer (as the OpenTelemetry
+    messaging conventions do for batches): a trace still leads from every event to where it was processed."""
+    with tracer.start_as_current_span(
+        name,
+        context=otel_context.Context(),
+        kind=SpanKind.CONSUMER,
+        attributes={"messaging.batch.message_count": len(traceparents)},
+    ) as s:
+        if s.is_recording():  # links cost a parse per event: only when someone will see them
+            for tp in dict.fromkeys(t for t in traceparents if t):
+                linked = trace.get_current_span(propagate.extract({"traceparent": tp})).get_span_context()
+                if linked.is_valid:
+                    s.add_link(linked)
+        yield s
+
+
+@contextmanager
 def producing(name: str, attributes: dict[str, str] | None = None) -> Iterator[Span]:
     with tracer.start_as_current_span(name, kind=SpanKind.PRODUCER, attributes=attributes or {}) as s:
         yield s

@@ -1,14 +1,17 @@
-"""Reading what is on a topic, for tests: every record so far, or every event decoded."""
+"""Reading what is on a topic, for tests: every record so far, or every event decoded; and envelopes as the
+records a consumer would fetch."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared.codec import decode
-from lgnet_shared.envelope import from_record
+from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.events import Event
 
 
@@ -43,3 +46,12 @@ async def read_events(
     finally:
         await consumer.stop()
     return got
+
+
+def as_records(envs: Sequence[Envelope], topic: str = "t", partition: int = 0) -> list[ConsumerRecord[bytes, bytes]]:
+    """Envelopes in structured mode as consecutive records of one partition, offsets from 0."""
+    out = []
+    for offset, env in enumerate(envs):
+        value, headers = env.to_structured()
+        out.append(ConsumerRecord(topic, partition, offset, 0, 0, env.key, value, None, len(value), 0, headers))
+    return out

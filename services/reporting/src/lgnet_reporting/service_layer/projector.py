@@ -1,9 +1,12 @@
-"""The projections' consumer handlers: each event's writes applied in the consumer's transaction (with its inbox
-record and log position, so a redelivered event changes nothing and the positions always match the tables)."""
+"""The projections' consumer handler: the writes of a run of events applied in the consumer's transaction (with
+their inbox records and log positions, so a redelivered event changes nothing and the positions always match the
+tables). Projecting is pure, so a run's writes are applied together, in order, in a few round trips."""
 
 from __future__ import annotations
 
-from lgnet_shared.consumer import Handler
+from collections.abc import Sequence
+
+from lgnet_shared.consumer import BatchHandler, Handler
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
@@ -14,9 +17,9 @@ from lgnet_reporting.domain.projection import PROJECTORS, project
 TOPICS = ("intake.events", "housing.events", "payments.events")
 
 
-async def handle(conn: Conn, env: Envelope, event: Event) -> None:
-    await store.apply(conn, project(env, event))
+async def handle(conn: Conn, run: Sequence[tuple[Envelope, Event]]) -> None:
+    await store.apply(conn, [w for env, event in run for w in project(env, event)])
 
 
 def handlers() -> dict[str, Handler]:
-    return dict.fromkeys(PROJECTORS, handle)
+    return dict.fromkeys(PROJECTORS, BatchHandler(handle))

@@ -1,0 +1,111 @@
+"""Batch handlers against real PostgreSQL and Kafka: runs keep the log's order, each event is applied once, and a
+failing run falls back to one event at a time, so only the bad event is dead-lettered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from lgnet_shared import db, outbox, pii
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.consumer import MIGRATION, BatchHandler, Consumer, handlers_of
+from lgnet_shared.db import Conn, Pool
+from lgnet_shared.deadletter import H_KIND, H_TYPE, DeadLetters
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events.intake import CaseTransferred, EmploymentRecorded, EmploymentStatus
+from lgnet_shared.testing.topics import as_records, read_records
+from lgnet_shared.topics import ensure_topics, physical
+
+pytestmark = pytest.mark.integration
+
+
+def employment(person_id: str) -> Envelope:
+    event = EmploymentRecorded(person_id=person_id, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+    return to_envelope(event, source="/t", city="torino")
+
+
+def transfer(case_id: str) -> Envelope:
+    event = CaseTransferred(case_id=case_id, from_partner="coop-a", to_partner="coop-b", on=date(2026, 3, 2))
+    return to_envelope(event, source="/t", city="torino")
+
+
+class Effects:
+    """Handlers that write what they apply, in order, and remember how they were called."""
+
+    def __init__(self) -> None:
+        self.runs: list[list[str]] = []
+
+    async def many(self, conn: Conn, run: Sequence[tuple[Envelope, Event]]) -> None:
+        self.runs.append([env.partitionkey for env, _ in run])
+        if any(env.partitionkey == "poison" for env, _ in run):
+            raise RuntimeError("this event always fails")
+        await conn.executemany("insert into applied (what) values ($1)", [(env.partitionkey,) for env, _ in run])
+
+    async def one(self, conn: Conn, env: Envelope, event: Event) -> None:
+        await conn.execute("insert into applied (what) values ($1)", env.partitionkey)
+
+    def consumer(self, pool: Pool, dead: DeadLetters) -> Consumer:
+        handlers = handlers_of((EmploymentRecorded, BatchHandler(self.many)), (CaseTransferred, self.one))
+        return Consumer("reporting.test", pool, dead, handlers)
+
+
+@pytest.fixture
+async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Pool]:
+    p = await db.create_pool(database_url, pg_schema)
+    await db.migrate(
+        p,
+        [MIGRATION, *outbox.MIGRATIONS, pii.MIGRATION, ("t-1", "create table applied (seq serial, what text)")],
+    )
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+@pytest.fixture
+async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[DeadLetters]:
+    await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter"])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        yield DeadLetters(producer, "reporting.test", topic_prefix)
+    finally:
+        await producer.stop()
+
+
+async def applied(pool: Pool) -> list[str]:
+    async with pool.acquire() as conn:
+        return [r["what"] for r in await conn.fetch("select what from applied order by seq")]
+
+
+async def test_runs_keep_log_order_and_redelivery_changes_nothing(pool: Pool, dead_letters: DeadLetters) -> None:
+    effects = Effects()
+    consumer = effects.consumer(pool, dead_letters)
+    batch = as_records([employment("p1"), employment("p2"), transfer("c1"), employment("p3")])
+    await consumer.process(batch)
+    assert effects.runs == [["p1", "p2"], ["p3"]]  # the event handler's event splits the run
+    assert await applied(pool) == ["p1", "p2", "c1", "p3"]
+
+    await consumer.process(batch)  # redelivered, e.g. after a crash before the Kafka commit
+    assert await applied(pool) == ["p1", "p2", "c1", "p3"]
+    assert effects.runs == [["p1", "p2"], ["p3"]]  # duplicates never reach a handler
+
+
+async def test_a_failing_run_is_retried_event_by_event_and_only_the_bad_one_is_dead(
+    pool: Pool, dead_letters: DeadLetters, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    effects = Effects()
+    consumer = effects.consumer(pool, dead_letters)
+    consumer.retry.backoff_s = (0.0,)
+    await consumer.process(as_records([employment("p1"), employment("poison"), employment("p2")]))
+
+    assert await applied(pool) == ["p1", "p2"]
+    assert effects.runs[0] == ["p1", "poison", "p2"]  # the optimistic run, rolled back
+    assert effects.runs[1:] == [["p1"], ["poison"], ["poison"], ["poison"], ["p2"]]  # then one by one, 3 tries
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix))
+    assert len(dead) == 1
+    assert dict(dead[0].headers)[H_KIND] == b"processing" and dict(dead[0].headers)[H_TYPE] == b"RuntimeError"
+    assert employment("x").type.encode() in dead[0].value
