@@ -68,14 +68,19 @@ class KeyStore:
             raise ValueError("master key must be 32 bytes")
         self._kek = master_key
 
+    def new_key(self) -> tuple[bytes, bytes]:
+        """A new data key and its wrapped form, the only one stored (in `person_keys.wrapped`)."""
+        new = AESGCM.generate_key(bit_length=256)
+        return new, aes_key_wrap(self._kek, new)
+
     async def key(self, conn: Conn, kid: str, *, create: bool = False) -> bytes | None:
         """The person's key; None once erased (or never created and not asked to create)."""
         if create:
-            new = AESGCM.generate_key(bit_length=256)
+            new, wrapped = self.new_key()
             created = await conn.fetchval(
                 "insert into person_keys (kid, wrapped) values ($1, $2) on conflict (kid) do nothing returning true",
                 kid,
-                aes_key_wrap(self._kek, new),
+                wrapped,
             )
             if created:
                 return new

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import NotFound
+from lgnet_shared.errors import Conflict, NotFound
 
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.domain.cases import CaseState
@@ -46,49 +47,64 @@ async def person(conn: Conn, person_id: str, *, resolve: bool = True) -> Row:
     raise RuntimeError("merge chain too long")
 
 
-async def person_exists(conn: Conn, person_id: str) -> bool:
-    return bool(await conn.fetchval("select true from persons where person_id = $1", person_id))
+_SURVIVING = "city = $2 and person_id <> $1 and merged_into is null and erased_at is null"
+_INSERT_PERSON = f"""
+with person as (
+    insert into persons (person_id, city, registered_by, birth_date, sex, nationality, third_country,
+        languages, literate, fiscal_code_hash, name_key_hash, identity)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+    on conflict (person_id) do nothing
+    returning person_id
+), person_key as (
+    insert into person_keys (kid, wrapped) select person_id, $13 from person on conflict (kid) do nothing
+    returning kid
+)
+select exists (select from person) as inserted, exists (select from person_key) as keyed,
+    (select person_id from persons where {_SURVIVING} and fiscal_code_hash = $10 order by created_at limit 1)
+        as same_fiscal_code,
+    array(select person_id from persons where {_SURVIVING} and name_key_hash = $11 order by created_at)
+        as same_name_and_birth
+"""
 
 
-async def insert_person(conn: Conn, p: Row) -> None:
-    await conn.execute(
-        "insert into persons (person_id, city, registered_by, birth_date, sex, nationality, third_country,"
-        " languages, literate, fiscal_code_hash, name_key_hash, identity)"
-        " values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb)",
-        p["person_id"],
-        p["city"],
-        p["registered_by"],
-        p["birth_date"],
-        p["sex"],
-        p["nationality"],
-        p["third_country"],
-        p["languages"],
-        p["literate"],
-        p["fiscal_code_hash"],
-        p["name_key_hash"],
-        p["identity"],
+@dataclass(frozen=True)
+class Inserted:
+    """What inserting a person found: earlier surviving persons of the city sharing a pseudonymous hash."""
+
+    same_fiscal_code: str | None
+    same_name_and_birth: list[str]
+
+
+async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | None:
+    """The person and their wrapped data key, and the duplicate candidates, in one round trip (registration is
+    the gatekeeper's hot path). None when the person id is taken."""
+    row = await conn.fetchrow(
+        _INSERT_PERSON,
+        *(p[c] for c in PERSON_COLUMNS),
+        wrapped_key,
     )
+    assert row is not None
+    if not row["inserted"]:
+        return None
+    if not row["keyed"]:  # a key (or its erasure) under this id without its person: never reuse it
+        raise Conflict("person_id", f"{p['person_id']} has key material already (erased?); choose another id")
+    return Inserted(row["same_fiscal_code"], list(row["same_name_and_birth"]))
 
 
-async def same_fiscal_code(conn: Conn, city: str, fiscal_hash: str, other_than: str) -> str | None:
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "select person_id from persons where city = $1 and fiscal_code_hash = $2 and person_id <> $3"
-        " and merged_into is null and erased_at is null order by created_at limit 1",
-        city,
-        fiscal_hash,
-        other_than,
-    )
-
-
-async def same_name_and_birth(conn: Conn, city: str, name_hash: str, other_than: str) -> list[str]:
-    rows = await conn.fetch(
-        "select person_id from persons where city = $1 and name_key_hash = $2 and person_id <> $3"
-        " and merged_into is null and erased_at is null order by created_at",
-        city,
-        name_hash,
-        other_than,
-    )
-    return [r["person_id"] for r in rows]
+PERSON_COLUMNS = (
+    "person_id",
+    "city",
+    "registered_by",
+    "birth_date",
+    "sex",
+    "nationality",
+    "third_country",
+    "languages",
+    "literate",
+    "fiscal_code_hash",
+    "name_key_hash",
+    "identity",
+)
 
 
 async def flag_duplicate(conn: Conn, person_id: str, candidate: str, match: str) -> None:

@@ -74,10 +74,9 @@ class Intake:
             name_hash = pii.keyed_hash(
                 self.fiscal_secret, people.name_key(plain["given_name"], plain["family_name"], c.birth_date)
             )
-        if await repo.person_exists(self.conn, c.person_id):
-            raise Conflict("person_id", f"person {c.person_id} is already registered")
-        identity = {f: await self.keys.seal(self.conn, c.person_id, f, v) for f, v in plain.items()}
-        await repo.insert_person(
+        key, wrapped = self.keys.new_key()
+        identity = {f: pii.seal_with(key, c.person_id, f, v) for f, v in plain.items()}
+        found = await repo.insert_person(
             self.conn,
             {
                 "person_id": c.person_id,
@@ -93,7 +92,10 @@ class Intake:
                 "name_key_hash": name_hash,
                 "identity": {f: s.model_dump() for f, s in identity.items()},
             },
+            wrapped,
         )
+        if found is None:
+            raise Conflict("person_id", f"person {c.person_id} is already registered")
         events: list[Event] = [
             ev.PersonRegistered(
                 person_id=c.person_id,
@@ -109,7 +111,7 @@ class Intake:
             )
         ]
         result: dict[str, Any] = {"person_id": c.person_id, "same_as": None, "possible_duplicates": []}
-        if fiscal_hash and (existing := await repo.same_fiscal_code(self.conn, ctx.city, fiscal_hash, c.person_id)):
+        if existing := found.same_fiscal_code:
             # The same fiscal code is the same person: one person, whoever registered them first.
             await repo.merge(self.conn, existing, c.person_id)
             events.append(
@@ -119,7 +121,7 @@ class Intake:
             )
             result["same_as"] = existing
         elif name_hash:
-            for candidate in await repo.same_name_and_birth(self.conn, ctx.city, name_hash, c.person_id):
+            for candidate in found.same_name_and_birth:
                 await repo.flag_duplicate(self.conn, c.person_id, candidate, "name_birth_date")
                 events.append(
                     ev.PossibleDuplicateFlagged(
