@@ -1,5 +1,6 @@
-"""Batch handlers against real PostgreSQL and Kafka: runs keep the log's order, each event is applied once, and a
-failing run falls back to one event at a time, so only the bad event is dead-lettered."""
+"""Batch handlers and staged outbox writes against real PostgreSQL and Kafka: runs keep the log's order, each event
+is applied (and emits) once, and a failing run falls back to one event at a time, so only the bad event is
+dead-lettered."""
 
 from __future__ import annotations
 
@@ -109,3 +110,22 @@ async def test_a_failing_run_is_retried_event_by_event_and_only_the_bad_one_is_d
     assert len(dead) == 1
     assert dict(dead[0].headers)[H_KIND] == b"processing" and dict(dead[0].headers)[H_TYPE] == b"RuntimeError"
     assert employment("x").type.encode() in dead[0].value
+
+
+async def test_events_emitted_while_handling_a_batch_are_staged_once_in_order(
+    pool: Pool, dead_letters: DeadLetters
+) -> None:
+    async def emit(conn: Conn, env: Envelope, event: Event) -> None:
+        assert isinstance(event, EmploymentRecorded)
+        if event.person_id == "poison":
+            raise RuntimeError("this event always fails")
+        await outbox.append(conn, [transfer(f"case-of-{event.person_id}")])
+
+    consumer = Consumer("housing.test", pool, dead_letters, handlers_of((EmploymentRecorded, emit)))
+    consumer.retry.backoff_s = (0.0,)
+    await consumer.process(as_records([employment("p1"), employment("p2")]))  # the optimistic path
+    await consumer.process(as_records([employment("p3"), employment("poison"), employment("p4")]))  # careful
+    async with pool.acquire() as conn:
+        keys = [bytes(r["key"]).decode() for r in await conn.fetch("select key from outbox order by seq")]
+    # What the rolled-back optimistic attempt staged is gone; each handled event emitted exactly once.
+    assert keys == ["case-of-p1", "case-of-p2", "case-of-p3", "case-of-p4"]

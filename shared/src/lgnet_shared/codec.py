@@ -11,6 +11,7 @@ from lgnet_shared.contracts.upcasters import upcast
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import InvalidEventData, UnknownEventType, from_pydantic
 from lgnet_shared.events import REGISTRY, Event, latest
+from lgnet_shared.ids import new_id
 
 _SCHEMA = re.compile(r"^urn:lgnet:schema:(?P<type>[a-z0-9_.]+):v(?P<version>[0-9]+)$")
 
@@ -27,20 +28,21 @@ def to_envelope(
     time: datetime | None = None,
 ) -> Envelope:
     extra = {"time": time} if time is not None else {}
-    env = Envelope(
+    event_id = new_id()
+    return Envelope(
+        id=event_id,
         source=source,
         type=event.type,
         dataschema=event.dataschema(),
         city=city,
         partner=partner,
+        correlationid=correlationid or event_id,  # a new conversation starts with its own id
         causationid=causationid,
         traceparent=traceparent,
         partitionkey=event.aggregate_id(),
         data=event.model_dump(mode="json", exclude_none=True),
         **extra,
     )
-    # A new conversation starts with its own id as correlation id.
-    return env.model_copy(update={"correlationid": correlationid or env.id})
 
 
 def caused_by(parent: Envelope, event: Event, *, source: str, partner: str | None = None) -> Envelope:

@@ -22,7 +22,7 @@ from typing import TypeAlias
 import asyncpg
 from aiokafka.structs import ConsumerRecord
 
-from lgnet_shared import codec, logs, metrics, tracing
+from lgnet_shared import codec, logs, metrics, outbox, tracing
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record
@@ -164,20 +164,22 @@ class Consumer:
                 continue
             fresh.discard(inbox_id(env))
             ready.append((env, event, handler))
-        for handler, run in _runs(ready):
-            try:
-                if isinstance(handler, BatchHandler):
-                    with tracing.consuming_batch(f"{self.name} process batch", [env.traceparent for env, _ in run]):
-                        await handler.apply(conn, run)
-                else:
-                    env, event = run[0]
-                    with self._in_context(env):
-                        await handler(conn, env, event)
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception:
-                raise _NeedsCare from None
-            outcomes.extend((env.type, "processed") for env, _ in run)
+        async with outbox.staged(conn):  # the events handlers emit: one insert for the whole batch
+            for handler, run in _runs(ready):
+                try:
+                    if isinstance(handler, BatchHandler):
+                        traceparents = [env.traceparent for env, _ in run]
+                        with tracing.consuming_batch(f"{self.name} process batch", traceparents):
+                            await handler.apply(conn, run)
+                    else:
+                        env, event = run[0]
+                        with self._in_context(env):
+                            await handler(conn, env, event)
+                except INFRASTRUCTURE_ERRORS:
+                    raise
+                except Exception:
+                    raise _NeedsCare from None
+                outcomes.extend((env.type, "processed") for env, _ in run)
         return outcomes
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextvars import ContextVar
 
 from aiokafka import AIOKafkaProducer
 
@@ -63,18 +65,45 @@ def topic_of(env: Envelope) -> str:
     return model.topic
 
 
+Row = tuple[str, str, bytes, bytes, str]  # event id, logical topic, key, value, headers as a JSON array of pairs
+# While a consumer batch is being handled: (its connection, the rows its handlers staged so far).
+_STAGED: ContextVar[tuple[Conn, list[Row]] | None] = ContextVar("lgnet_outbox_staged", default=None)
+
+
 async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
     """Stage events in the caller's transaction; they reach Kafka only if that transaction commits."""
-    rows = []
+    rows: list[Row] = []
     for env in envelopes:
         value, headers = env.to_structured()
-        rows.append((env.id, topic_of(env), env.key, value, [[k, v.decode()] for k, v in headers]))
-    if rows:
-        await conn.executemany(
-            "insert into outbox (event_id, topic, key, value, headers) values ($1, $2, $3, $4, $5::jsonb)",
-            rows,
-        )
+        rows.append((env.id, topic_of(env), env.key, value, json.dumps([[k, v.decode()] for k, v in headers])))
+    staged = _STAGED.get()
+    if staged is not None and staged[0] is conn:
+        staged[1].extend(rows)
+    else:
+        await _insert(conn, rows)
     return len(rows)
+
+
+@contextlib.asynccontextmanager
+async def staged(conn: Conn) -> AsyncIterator[None]:
+    """Appends on `conn` inside are written together, in order, when the block ends without error: a consumer
+    batch writes its handlers' events in one statement instead of one per event. Same transaction, same order."""
+    rows: list[Row] = []
+    token = _STAGED.set((conn, rows))
+    try:
+        yield
+    finally:
+        _STAGED.reset(token)
+    await _insert(conn, rows)
+
+
+async def _insert(conn: Conn, rows: list[Row]) -> None:
+    if rows:
+        await conn.execute(
+            "insert into outbox (event_id, topic, key, value, headers) select e, t, k, v, h::jsonb"
+            " from unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[]) as r(e, t, k, v, h)",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
 
 
 class OutboxRelay:
