@@ -6,9 +6,11 @@ latency from the inbound record to the canonical event on `lgnet.intake.events` 
 Each event is a signed person registration with two HPKE-sealed identifying fields (the partner's cost of
 sealing and signing is paid before timing starts), sent by BENCH_PARTNERS partners (default 6: inbound events
 are keyed by partner, so one partner's events are processed in order and different partners' in parallel).
-BENCH_EVENTS (default 10000), BENCH_RUNS (default 3). Before timing, BENCH_WARM (default 2000) registrations go
-through the same path and the persons table is analysed, as in a city already at work (on an empty table the
-planner's cached plans are for a tiny table until autovacuum's next analyse).
+Intake runs as real service processes (`lgnet-intake`), BENCH_PROCESSES of them (default "1,2": each run
+measures one process, then two in one consumer group). BENCH_EVENTS (default 10000), BENCH_RUNS (default 3).
+Before timing, BENCH_WARM (default 2000) registrations go through the same path and the persons table is
+analysed, as in a city already at work (on an empty table the planner's cached plans are for a tiny table until
+autovacuum's next analyse).
 """
 
 from __future__ import annotations
@@ -18,50 +20,55 @@ import base64
 import json
 import os
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from datetime import date
+from pathlib import Path
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench_backbone import cleanup  # type: ignore[import-not-found]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
-from lgnet_intake.entrypoints.main import SPEC
-from lgnet_shared import config, signing
+from lgnet_shared import signing
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.sdk import PartnerClient
-from lgnet_shared.service import Runtime
+from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
 
 N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PARTNERS = int(os.environ.get("BENCH_PARTNERS", "6"))  # a city works with several cooperatives
 WARM = int(os.environ.get("BENCH_WARM", "2000"))  # registrations before timing starts
+# Intake deployments compared: one process, and one per core (the inbound topic is keyed by partner).
+PROCESSES = [int(p) for p in os.environ.get("BENCH_PROCESSES", "1,2").split(",")]
+INTAKE = str(Path(sys.executable).with_name("lgnet-intake"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 
 
-async def run_once() -> tuple[float, float, float]:
+async def run_once(processes: int) -> tuple[float, float, float]:
     run = uuid.uuid4().hex[:8]
     schema, prefix = f"bench_intake_{run}", f"benchintake{run}."
-    settings = config.Settings(
-        kafka_bootstrap_servers=BOOTSTRAP,
-        database_url=DB,
-        city="torino",
-        db_schema=schema,
-        topic_prefix=prefix,
-        master_key=base64.b64encode(os.urandom(32)).decode(),
-    )  # type: ignore[call-arg]
-    runtime = Runtime(SPEC, settings)
-    await runtime.start()
+    master = base64.b64encode(os.urandom(32)).decode()
+    env = service_env(BOOTSTRAP, DB, schema, prefix, city="torino", master_key=master)
+    logs = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    services = [ServiceProcess([INTAKE], env, logs / f"intake-{i}.log") for i in range(processes)]
+    await services[0].start()  # migrations and topics
+    await asyncio.gather(*(svc.start() for svc in services[1:]))
     keys = {f"coop-{p}": Ed25519PrivateKey.generate() for p in range(PARTNERS)}
-    async with runtime.pool.acquire() as conn:
+    conn = await asyncpg.connect(DB, server_settings={"search_path": schema})
+    try:
         for partner, key in keys.items():
             await credentials.add_actor(conn, partner, Role.PARTNER, "torino", partner)
             await credentials.add_signing_key(conn, f"{partner}-key", partner, signing.public_bytes(key))
-        key_id, _, public = await credentials.inbound_key(conn, settings.master_key_bytes())
+        key_id, _, public = await credentials.inbound_key(conn, base64.b64decode(master))
+    finally:
+        await conn.close()
     clients = {
         p: PartnerClient(
             BOOTSTRAP, partner=p, city="torino", topic_prefix=prefix, intake_public_key=public, intake_key_id=key_id
@@ -75,16 +82,18 @@ async def run_once() -> tuple[float, float, float]:
     await producer.start()
     await consumer.start()
     try:
-        await asyncio.sleep(2)  # consumer group settles
+        await asyncio.sleep(3)  # the consumer group settles
         # A city already at work: persons on file and the planner's statistics current (autovacuum would).
         await burst(producer, consumer, prefix, registrations(clients, keys, range(N, N + WARM)))
-        async with runtime.pool.acquire() as conn:
-            await conn.execute("analyze persons")
+        conn = await asyncpg.connect(DB, server_settings={"search_path": schema})
+        await conn.execute("analyze persons")
+        await conn.close()
         elapsed, latencies = await burst(producer, consumer, prefix, registrations(clients, keys, range(N)))
     finally:
         await consumer.stop()
         await producer.stop()
-        await runtime.stop()
+        for svc in services:
+            svc.stop()
         await cleanup(schema, prefix)
     latencies.sort()
     return N / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
@@ -141,17 +150,20 @@ async def burst(
 
 
 async def main() -> None:
-    results = []
-    for i in range(RUNS):
-        results.append(await run_once())
+    results: dict[int, list[tuple[float, float, float]]] = {p: [] for p in PROCESSES}
+    for i in range(RUNS):  # interleaved, so machine noise hits every deployment alike
+        for p in PROCESSES:
+            results[p].append(await run_once(p))
+            r = results[p][-1]
+            print(f"run {i + 1}, {p} intake process(es): {r[0]:,.0f} events/s, p50 {r[1]:.0f} ms, p99 {r[2]:.0f} ms")
+    print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS}")
+    base = statistics.median(r[0] for r in results[PROCESSES[0]])
+    for p, rs in results.items():
+        rate, p50, p99 = (statistics.median(r[k] for r in rs) for k in range(3))
         print(
-            f"run {i + 1}: {results[-1][0]:,.0f} events/s, p50 {results[-1][1]:.0f} ms, p99 {results[-1][2]:.0f} ms",
-            flush=True,
+            f"{p} intake process(es): {rate:,.0f} events/s (median, {rate / base:.2f}x {PROCESSES[0]} process),"
+            f" latency p50 {p50:.0f} ms, p99 {p99:.0f} ms"
         )
-    print(f"events={N} runs={RUNS}")
-    print(f"gatekeeper throughput : {statistics.median(r[0] for r in results):,.0f} events/s (median)")
-    print(f"latency inbound→canonical p50 : {statistics.median(r[1] for r in results):.0f} ms (median of runs)")
-    print(f"latency inbound→canonical p99 : {statistics.median(r[2] for r in results):.0f} ms (median of runs)")
 
 
 if __name__ == "__main__":
