@@ -4,7 +4,7 @@ latency from the inbound record to the canonical event on `lgnet.intake.events` 
     make bench   # or: set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_intake_gatekeeper.py
 
 Each event is a signed person registration with two HPKE-sealed identifying fields (the partner's cost of
-sealing and signing is paid before timing starts), sent by BENCH_PARTNERS partners (default 6: inbound events
+sealing and signing is paid before timing starts), sent by BENCH_PARTNERS partners (default 12: inbound events
 are keyed by partner, so one partner's events are processed in order and different partners' in parallel).
 Intake runs as real service processes (`lgnet-intake`), BENCH_PROCESSES of them (default "1,2": each run
 measures one process, then two in one consumer group). BENCH_EVENTS (default 10000), BENCH_RUNS (default 3).
@@ -42,7 +42,7 @@ from lgnet_shared.topics import physical
 
 N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-PARTNERS = int(os.environ.get("BENCH_PARTNERS", "6"))  # a city works with several cooperatives
+PARTNERS = int(os.environ.get("BENCH_PARTNERS", "12"))  # a large city works with many cooperatives
 WARM = int(os.environ.get("BENCH_WARM", "2000"))  # registrations before timing starts
 # Intake deployments compared: one process, and one per core (the inbound topic is keyed by partner).
 PROCESSES = [int(p) for p in os.environ.get("BENCH_PROCESSES", "1,2").split(",")]

@@ -1,7 +1,8 @@
-"""Countries (temporary stub)."""
+"""Countries: ISO 3166-1 alpha-2 codes (pycountry) and whether one is a third country (not in the EU)."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 EU = frozenset(
@@ -41,6 +42,7 @@ def is_third_country(alpha2: str) -> bool:
     return alpha2.upper() not in EU
 
 
+@functools.cache  # 249 codes; looked up on every registration
 def is_valid_country(alpha2: str) -> bool:
     import pycountry
 

@@ -35,13 +35,16 @@ def key_id_of(headers: Headers) -> str | None:
     return parts[1] if parts else None
 
 
-def verify(public_key: bytes, value: bytes | None, headers: Headers) -> None:
+def verify(public_key: bytes | Ed25519PublicKey, value: bytes | None, headers: Headers) -> None:
+    """Raises Unauthenticated unless the record is signed by `public_key` (raw bytes, or loaded once and reused)."""
     parts = _parts(headers)
     if parts is None:
         raise Unauthenticated(f"headers.{HEADER}", "missing or malformed: expected ed25519;<key id>;<signature>")
     try:
         sig = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
-        Ed25519PublicKey.from_public_bytes(public_key).verify(sig, signed_bytes(value, headers))
+        if isinstance(public_key, bytes):
+            public_key = Ed25519PublicKey.from_public_bytes(public_key)
+        public_key.verify(sig, signed_bytes(value, headers))
     except (InvalidSignature, ValueError):
         raise Unauthenticated(f"headers.{HEADER}", "signature does not verify with the partner's key") from None
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import outbox, pii, signing
 from lgnet_shared.codec import to_envelope
@@ -34,12 +35,12 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     fiscal_secret = pii.derive(master, "fiscal-code-hash") if master else b""
     private_keys: dict[str, X25519PrivateKey] = {}
     # Partners' keys and actors change rarely; a short cache saves two queries per record.
-    known_keys: TTLCache[tuple[Actor, bytes] | None] = TTLCache(seconds=30)
+    known_keys: TTLCache[tuple[Actor, Ed25519PublicKey] | None] = TTLCache(seconds=30)
     actors: TTLCache[Actor | None] = TTLCache(seconds=30)
 
     async def verify(conn: Conn, record: Record, env: Envelope) -> None:
         key_id = signing.key_id_of(record.headers or ())
-        found = await known_keys.get(key_id, lambda: repository.signing_key(conn, key_id)) if key_id else None
+        found = await known_keys.get(key_id, lambda: _loaded(conn, key_id)) if key_id else None
         if found is None:
             field = f"headers.{signing.HEADER}"
             raise Unauthenticated(field, "unknown partner key" if key_id else "missing: records must be signed")
@@ -130,6 +131,10 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             ],
         )
         return True
+
+    async def _loaded(conn: Conn, key_id: str) -> tuple[Actor, Ed25519PublicKey] | None:
+        found = await repository.signing_key(conn, key_id)
+        return (found[0], Ed25519PublicKey.from_public_bytes(found[1])) if found else None
 
     return ConsumerSpec(
         name="gatekeeper",
