@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from lgnet_shared import config, db, logs, outbox
@@ -184,4 +185,4 @@ def configure() -> None:
 
 if __name__ == "__main__":
     configure()
-    asyncio.run(main())
+    uvloop.run(main())  # the event loop services run on (uvicorn picks uvloop)
