@@ -1,8 +1,11 @@
 """Consuming events effectively once: inbox, bounded retries, dead letters.
 
-Each batch is processed in one PostgreSQL transaction; each record inside it in a savepoint, where its event
-id is recorded in the inbox together with the handler's effects (and any outbox events). A redelivered event
-finds its id in the inbox and has no effect. Kafka offsets are committed only after that transaction commits.
+Each partition's share of a batch is processed in one PostgreSQL transaction, where every event id is recorded
+in the inbox together with the handlers' effects and the events they emit (written to the outbox in one
+statement at the end). A redelivered event finds its id in the inbox and has no effect. Kafka offsets are
+committed only after that transaction commits. Optimistically the whole share goes at once (one inbox statement;
+a `BatchHandler` gets runs of consecutive events); if any record needs care, it is redone record by record,
+each in a savepoint.
 
 A record that is not a valid event (not JSON, not a CloudEvent, unknown type, invalid data) goes straight to
 the dead-letter topic, or to the consumer's `on_invalid` hook (the intake gatekeeper answers the partner). A
