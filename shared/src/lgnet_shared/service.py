@@ -93,7 +93,7 @@ class Runtime:
             s.kafka_bootstrap_servers,
             client_id=f"lgnet-{self.spec.name}",
             # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
-            logger=logging.getLogger("faststream"),
+            logger=logging.getLogger("lgnet.kafka"),
             log_level=logging.DEBUG,
         )
         for cspec in self.spec.consumers(self):
