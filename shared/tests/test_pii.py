@@ -39,7 +39,7 @@ PEOPLE = [
 
 async def register(conn: Any, keys: pii.KeyStore, i: int, person: dict[str, str]) -> PersonRegistered:
     pid = f"person-{i}"
-    identity = Identity(**{f: await keys.seal(conn, pid, f, v) for f, v in person.items()})
+    identity = Identity(**await keys.seal_all(conn, pid, person))
     return PersonRegistered(
         person_id=pid,
         registered_by="coop-a",
@@ -127,7 +127,7 @@ async def test_no_plaintext_identifier_on_any_topic_and_erasure_shreds(
                 expected = None if e.person_id == "person-0" else PEOPLE[1]["family_name"]  # type: ignore[attr-defined]
                 assert opened == expected
             with pytest.raises(PermissionError):
-                await keys.seal(conn, "person-0", "phone", "+39 000")
+                await keys.seal_all(conn, "person-0", {"phone": "+39 000"})
     finally:
         await relay.stop()
         await pool.close()

@@ -97,9 +97,6 @@ class KeyStore:
         )
         return bool(status.endswith(" 1"))
 
-    async def seal(self, conn: Conn, kid: str, field: str, plaintext: str) -> Sealed:
-        return (await self.seal_all(conn, kid, {field: plaintext}))[field]
-
     async def seal_all(self, conn: Conn, kid: str, fields: dict[str, str]) -> dict[str, Sealed]:
         """Seal several fields of one person with one key lookup."""
         if not fields:

@@ -40,7 +40,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     async def verify(conn: Conn, record: Record, env: Envelope) -> None:
         key_id = signing.key_id_of(record.headers or ())
-        found = await known_keys.get(key_id, lambda: _loaded(conn, key_id)) if key_id else None
+        found = await known_keys.get(key_id, lambda: loaded_signing_key(conn, key_id)) if key_id else None
         if found is None:
             field = f"headers.{signing.HEADER}"
             raise Unauthenticated(field, "unknown partner key" if key_id else "missing: records must be signed")
@@ -132,7 +132,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         )
         return True
 
-    async def _loaded(conn: Conn, key_id: str) -> tuple[Actor, Ed25519PublicKey] | None:
+    async def loaded_signing_key(conn: Conn, key_id: str) -> tuple[Actor, Ed25519PublicKey] | None:
         found = await repository.signing_key(conn, key_id)
         return (found[0], Ed25519PublicKey.from_public_bytes(found[1])) if found else None
 
