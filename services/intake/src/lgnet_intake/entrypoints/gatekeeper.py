@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import outbox, pii, signing
 from lgnet_shared.codec import to_envelope
@@ -21,6 +20,7 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.service import ConsumerSpec, Runtime
+from nacl.signing import VerifyKey
 
 from lgnet_intake.adapters import credentials, repository
 from lgnet_intake.adapters.cache import TTLCache
@@ -35,7 +35,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     fiscal_secret = pii.derive(master, "fiscal-code-hash") if master else b""
     private_keys: dict[str, X25519PrivateKey] = {}
     # Partners' keys and actors change rarely; a short cache saves two queries per record.
-    known_keys: TTLCache[tuple[Actor, Ed25519PublicKey] | None] = TTLCache(seconds=30)
+    known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
     actors: TTLCache[Actor | None] = TTLCache(seconds=30)
 
     async def verify(conn: Conn, record: Record, env: Envelope) -> None:
@@ -132,9 +132,9 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         )
         return True
 
-    async def loaded_signing_key(conn: Conn, key_id: str) -> tuple[Actor, Ed25519PublicKey] | None:
+    async def loaded_signing_key(conn: Conn, key_id: str) -> tuple[Actor, VerifyKey] | None:
         found = await repository.signing_key(conn, key_id)
-        return (found[0], Ed25519PublicKey.from_public_bytes(found[1])) if found else None
+        return (found[0], signing.verifying_key(found[1])) if found else None
 
     return ConsumerSpec(
         name="gatekeeper",
