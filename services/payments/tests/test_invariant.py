@@ -28,12 +28,13 @@ from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_payments.service_layer import budgets, contributions, disbursement
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import consumer, db, http, outbox, pii
+from lgnet_shared import db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, RetryPolicy
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import housing as hev
+from lgnet_shared.service import all_migrations
 from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY
 
 ANNA, BRUNO, COOP = (
@@ -86,9 +87,7 @@ class World:
 
     async def setup(self, allocation: int, amounts: list[int]) -> None:
         self.pool = await db.create_pool(self.url, self.schema, max_size=8)
-        await db.migrate(
-            self.pool, [*outbox.MIGRATIONS, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, *MIGRATIONS]
-        )
+        await db.migrate(self.pool, all_migrations(MIGRATIONS))
         async with self.pool.acquire() as conn:
             await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
         policy = cmd.SetPolicy(

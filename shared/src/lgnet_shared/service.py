@@ -34,6 +34,12 @@ from lgnet_shared.topics import ensure_topics, physical
 log = logs.get_logger(__name__)
 
 
+def all_migrations(own: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The runtime's tables (outbox, inbox, keys, idempotency, actors), then the service's own: what a service
+    applies at start, and what its tests apply to use its adapters without the process."""
+    return [*outbox.MIGRATIONS, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, auth.MIGRATION, *own]
+
+
 @dataclass
 class ConsumerSpec:
     name: str  # consumer group suffix: the group is "<service>.<name>"
@@ -72,17 +78,7 @@ class Runtime:
     async def start(self) -> None:
         s = self.settings
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
-        await db.migrate(
-            self.pool,
-            [
-                *outbox.MIGRATIONS,
-                consumer.MIGRATION,
-                pii.MIGRATION,
-                http.MIGRATION,
-                auth.MIGRATION,
-                *self.spec.migrations,
-            ],
-        )
+        await db.migrate(self.pool, all_migrations(self.spec.migrations))
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, NotFound
@@ -47,11 +49,25 @@ async def person(conn: Conn, person_id: str, *, resolve: bool = True) -> Row:
     raise RuntimeError("merge chain too long")
 
 
+PERSON_COLUMNS = (
+    "person_id",
+    "city",
+    "registered_by",
+    "birth_date",
+    "sex",
+    "nationality",
+    "third_country",
+    "languages",
+    "literate",
+    "fiscal_code_hash",
+    "name_key_hash",
+    "identity",
+)
+_COLUMNS = ", ".join(PERSON_COLUMNS)
 _SURVIVING = "city = $2 and person_id <> $1 and merged_into is null and erased_at is null"
 _INSERT_PERSON = f"""
 with person as (
-    insert into persons (person_id, city, registered_by, birth_date, sex, nationality, third_country,
-        languages, literate, fiscal_code_hash, name_key_hash, identity)
+    insert into persons ({_COLUMNS})
     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
     on conflict (person_id) do nothing
     returning person_id
@@ -64,6 +80,21 @@ select exists (select from person) as inserted, exists (select from person_key) 
         as same_fiscal_code,
     array(select person_id from persons where {_SURVIVING} and name_key_hash = $11 order by created_at)
         as same_name_and_birth
+"""
+
+_INSERT_PERSONS = f"""
+with person as (
+    insert into persons ({_COLUMNS})
+    select {_COLUMNS} from jsonb_populate_recordset(null::persons, $1::text::jsonb)
+    on conflict (person_id) do nothing
+    returning person_id
+), person_key as (
+    insert into person_keys (kid, wrapped)
+    select k.kid, k.wrapped from unnest($2::text[], $3::bytea[]) as k(kid, wrapped) join person on person_id = kid
+    on conflict (kid) do nothing
+    returning kid
+)
+select coalesce(array_agg(kid), '{{}}') from person_key
 """
 
 
@@ -91,20 +122,37 @@ async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | No
     return Inserted(row["same_fiscal_code"], list(row["same_name_and_birth"]))
 
 
-PERSON_COLUMNS = (
-    "person_id",
-    "city",
-    "registered_by",
-    "birth_date",
-    "sex",
-    "nationality",
-    "third_country",
-    "languages",
-    "literate",
-    "fiscal_code_hash",
-    "name_key_hash",
-    "identity",
-)
+class DuplicateKey(NamedTuple):
+    """A pseudonymous hash (`fiscal_code_hash` or `name_key_hash`) that two registrations of one person in one
+    city share."""
+
+    city: str
+    column: str
+    value: str
+
+
+async def duplicate_keys_on_file(conn: Conn, keys: Sequence[DuplicateKey]) -> set[DuplicateKey]:
+    """Those of `keys` that a surviving person on file has (the candidates `insert_person` would find)."""
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        "select city, fiscal_code_hash, name_key_hash from persons where merged_into is null and erased_at is null"
+        " and (fiscal_code_hash = any($1::text[]) or name_key_hash = any($2::text[]))",
+        [k.value for k in keys if k.column == "fiscal_code_hash"],
+        [k.value for k in keys if k.column == "name_key_hash"],
+    )
+    on_file = {DuplicateKey(r["city"], c, r[c]) for r in rows for c in ("fiscal_code_hash", "name_key_hash") if r[c]}
+    return on_file & set(keys)
+
+
+async def insert_persons(conn: Conn, people: Sequence[tuple[Row, bytes]]) -> set[str]:
+    """Many persons and their wrapped data keys in one statement, without looking for duplicates (the caller
+    knows there are none). The ids stored; an id that is taken, or has key material already, is not."""
+    rows = json.dumps([{c: p[c] for c in PERSON_COLUMNS} for p, _ in people], default=date.isoformat)
+    stored = await conn.fetchval(
+        _INSERT_PERSONS, rows, [p["person_id"] for p, _ in people], [wrapped for _, wrapped in people]
+    )
+    return set(stored)
 
 
 async def flag_duplicate(conn: Conn, person_id: str, candidate: str, match: str) -> None:

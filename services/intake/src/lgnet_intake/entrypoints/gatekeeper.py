@@ -5,14 +5,15 @@ replayed inbound event have one effect (or one rejection)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import outbox, pii, signing
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.consumer import Handler, Record
+from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError, Forbidden, Unauthenticated
@@ -25,7 +26,7 @@ from nacl.signing import VerifyKey
 from lgnet_intake.adapters import credentials, repository
 from lgnet_intake.adapters.cache import TTLCache
 from lgnet_intake.domain.access import Actor
-from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
+from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake, sealed_registration
 
 UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
 
@@ -69,11 +70,26 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
                 raise ContractError(f"identity.{field}", str(exc)) from None
         return opened
 
-    async def register(intake: Intake, ctx: Context, e: inbound.PersonRegistrationSubmitted) -> dict[str, Any]:
-        return await intake.register_sealed_person(ctx, e, await open_identity(intake.conn, e.identity))
+    async def context(conn: Conn, env: Envelope) -> Context:
+        actor = await actors.get(env.partner or "", lambda: repository.actor(conn, env.partner or ""))
+        assert actor is not None  # verified before any handler runs
+        return Context(actor, datetime.now(UTC).date(), cause=env)
+
+    def intake(conn: Conn) -> Intake:
+        assert runtime.keys is not None
+        return Intake(conn, runtime.keys, fiscal_secret)
+
+    async def register(conn: Conn, run: Sequence[tuple[Envelope, Event]]) -> None:
+        """Registrations are most of what partners send: a run of them is stored in a few statements."""
+        with partner_fields():
+            registrations = []
+            for env, e in run:
+                assert isinstance(e, inbound.PersonRegistrationSubmitted)
+                opened = await open_identity(conn, e.identity)
+                registrations.append((await context(conn, env), sealed_registration(e, opened)))
+            await intake(conn).register_persons(registrations)
 
     use_cases: dict[type[Event], UseCase] = {
-        inbound.PersonRegistrationSubmitted: register,
         inbound.HouseholdFormationSubmitted: lambda i, c, e: i.form_household(c, e),
         inbound.HouseholdMemberChangeSubmitted: lambda i, c, e: i.change_household(c, e),
         inbound.ReferralSubmitted: lambda i, c, e: i.receive_referral(c, e),
@@ -88,15 +104,8 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def handler(use_case: UseCase) -> Handler:
         async def handle(conn: Conn, env: Envelope, event: Event) -> None:
-            actor = await actors.get(env.partner or "", lambda: repository.actor(conn, env.partner or ""))
-            assert actor is not None and runtime.keys is not None  # verified above
-            ctx = Context(actor, datetime.now(UTC).date(), cause=env)
-            try:
-                await use_case(Intake(conn, runtime.keys, fiscal_secret), ctx, event)
-            except ContractError as err:  # name fields as partners see them: inside the event's data
-                if err.field and not err.field.startswith("data."):
-                    err.field = f"data.{err.field}"
-                raise
+            with partner_fields():
+                await use_case(intake(conn), await context(conn, env), event)
 
         return handle
 
@@ -142,5 +151,19 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         strict=True,
         verify=verify,
         on_invalid=answer,
-        handlers={model.type: handler(uc) for model, uc in use_cases.items()},
+        handlers={
+            inbound.PersonRegistrationSubmitted.type: BatchHandler(register),
+            **{model.type: handler(uc) for model, uc in use_cases.items()},
+        },
     )
+
+
+@contextlib.contextmanager
+def partner_fields() -> Iterator[None]:
+    """Errors name fields as partners see them: inside the event's `data`."""
+    try:
+        yield
+    except ContractError as err:
+        if err.field and not err.field.startswith("data."):
+            err.field = f"data.{err.field}"
+        raise

@@ -4,6 +4,7 @@ gatekeeper call the same functions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -41,6 +42,38 @@ class Context:
         return self.actor.city
 
 
+def sealed_registration(c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str]) -> cmd.RegisterPerson:
+    """A partner's registration, its identity already opened from HPKE by the gatekeeper."""
+    return cmd.RegisterPerson(
+        person_id=c.person_id,
+        birth_date=c.birth_date,
+        sex=c.sex,
+        nationality=c.nationality,
+        languages=c.languages,
+        literate=c.literate,
+        identity=cmd.PlainIdentity(**opened),
+    )
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A registration checked and sealed: the `persons` row, the wrapped data key and the event to emit."""
+
+    row: dict[str, Any]
+    wrapped_key: bytes
+    event: ev.PersonRegistered
+
+    @property
+    def duplicate_keys(self) -> frozenset[repo.DuplicateKey]:
+        """What another registration of the same person would share with this one (see `repo.DuplicateKey`)."""
+        city = self.row["city"]
+        return frozenset(
+            repo.DuplicateKey(city, column, self.row[column])
+            for column in ("fiscal_code_hash", "name_key_hash")
+            if self.row[column] is not None
+        )
+
+
 @dataclass
 class Intake:
     conn: Conn
@@ -60,6 +93,69 @@ class Intake:
     # ------------------------------------------------------------ persons
 
     async def register_person(self, ctx: Context, c: cmd.RegisterPerson) -> dict[str, Any]:
+        return await self._store_one(ctx, self._new_person(ctx, c))
+
+    async def _store_one(self, ctx: Context, new: NewPerson) -> dict[str, Any]:
+        """Store a registration and act on the duplicates it finds: same fiscal code → merged; same name and birth
+        date → flagged for review."""
+        person_id = new.row["person_id"]
+        found = await repo.insert_person(self.conn, new.row, new.wrapped_key)
+        if found is None:
+            raise Conflict("person_id", f"person {person_id} is already registered")
+        events: list[Event] = [new.event]
+        result: dict[str, Any] = {"person_id": person_id, "same_as": None, "possible_duplicates": []}
+        if existing := found.same_fiscal_code:
+            # The same fiscal code is the same person: one person, whoever registered them first.
+            await repo.merge(self.conn, existing, person_id)
+            events.append(
+                ev.PersonsMerged(
+                    surviving_person_id=existing, merged_person_id=person_id, decided_by="fiscal_code_match"
+                )
+            )
+            result["same_as"] = existing
+        elif new.row["name_key_hash"]:
+            for candidate in found.same_name_and_birth:
+                await repo.flag_duplicate(self.conn, person_id, candidate, "name_birth_date")
+                events.append(
+                    ev.PossibleDuplicateFlagged(
+                        person_id=person_id, candidate_person_id=candidate, match="name_birth_date"
+                    )
+                )
+                result["possible_duplicates"].append(candidate)
+        await self.emit(ctx, *events)
+        return result
+
+    async def register_persons(self, registrations: Sequence[tuple[Context, cmd.RegisterPerson]]) -> None:
+        """Many registrations, in order, with the effects of `register_person` one by one, in fewer round trips
+        (the gatekeeper's hot path). One that may be a duplicate — of a person on file, or of an earlier one in
+        the batch — takes `register_person`'s own path; the others, nearly all, are stored together."""
+        news = [(ctx, self._new_person(ctx, c)) for ctx, c in registrations]
+        if len(news) == 1:
+            await self._store_one(*news[0])
+            return
+        seen = await repo.duplicate_keys_on_file(self.conn, [k for _, new in news for k in new.duplicate_keys])
+        together: list[tuple[Context, NewPerson]] = []
+        for ctx, new in news:
+            if seen.isdisjoint(new.duplicate_keys):
+                together.append((ctx, new))
+            else:
+                await self._store_together(together)  # earlier ones first: this one may match them
+                together = []
+                await self._store_one(ctx, new)
+            seen.update(new.duplicate_keys)
+        await self._store_together(together)
+
+    async def _store_together(self, news: list[tuple[Context, NewPerson]]) -> None:
+        if not news:
+            return
+        stored = await repo.insert_persons(self.conn, [(new.row, new.wrapped_key) for _, new in news])
+        for ctx, new in news:
+            if new.row["person_id"] not in stored:  # taken (or its key is): the one-by-one path names the reason
+                raise Conflict("person_id", f"person {new.row['person_id']} is already registered")
+            await self.emit(ctx, new.event)
+
+    def _new_person(self, ctx: Context, c: cmd.RegisterPerson) -> NewPerson:
+        """A registration checked, pseudonymised and sealed under a new data key: ready to store."""
         access.may_write_in_city(ctx.actor, ctx.city)
         people.check_birth_date(c.birth_date, ctx.today)
         nationality, third = people.nationality(c.nationality)
@@ -76,78 +172,33 @@ class Intake:
             )
         key, wrapped = self.keys.new_key()
         identity = {f: pii.seal_with(key, c.person_id, f, v) for f, v in plain.items()}
-        found = await repo.insert_person(
-            self.conn,
-            {
-                "person_id": c.person_id,
-                "city": ctx.city,
-                "registered_by": ctx.actor.id,
-                "birth_date": c.birth_date,
-                "sex": c.sex.value,
-                "nationality": nationality,
-                "third_country": third,
-                "languages": list(c.languages),
-                "literate": c.literate,
-                "fiscal_code_hash": fiscal_hash,
-                "name_key_hash": name_hash,
-                "identity": {f: s.model_dump() for f, s in identity.items()},
-            },
-            wrapped,
+        row = {
+            "person_id": c.person_id,
+            "city": ctx.city,
+            "registered_by": ctx.actor.id,
+            "birth_date": c.birth_date,
+            "sex": c.sex.value,
+            "nationality": nationality,
+            "third_country": third,
+            "languages": list(c.languages),
+            "literate": c.literate,
+            "fiscal_code_hash": fiscal_hash,
+            "name_key_hash": name_hash,
+            "identity": {f: s.model_dump() for f, s in identity.items()},
+        }
+        event = ev.PersonRegistered(
+            person_id=c.person_id,
+            registered_by=ctx.actor.id,
+            birth_date=c.birth_date,
+            sex=c.sex,
+            nationality=nationality,
+            third_country=third,
+            languages=list(c.languages),
+            literate=c.literate,
+            fiscal_code_hash=fiscal_hash,
+            identity=ev.Identity(**identity),
         )
-        if found is None:
-            raise Conflict("person_id", f"person {c.person_id} is already registered")
-        events: list[Event] = [
-            ev.PersonRegistered(
-                person_id=c.person_id,
-                registered_by=ctx.actor.id,
-                birth_date=c.birth_date,
-                sex=c.sex,
-                nationality=nationality,
-                third_country=third,
-                languages=list(c.languages),
-                literate=c.literate,
-                fiscal_code_hash=fiscal_hash,
-                identity=ev.Identity(**identity),
-            )
-        ]
-        result: dict[str, Any] = {"person_id": c.person_id, "same_as": None, "possible_duplicates": []}
-        if existing := found.same_fiscal_code:
-            # The same fiscal code is the same person: one person, whoever registered them first.
-            await repo.merge(self.conn, existing, c.person_id)
-            events.append(
-                ev.PersonsMerged(
-                    surviving_person_id=existing, merged_person_id=c.person_id, decided_by="fiscal_code_match"
-                )
-            )
-            result["same_as"] = existing
-        elif name_hash:
-            for candidate in found.same_name_and_birth:
-                await repo.flag_duplicate(self.conn, c.person_id, candidate, "name_birth_date")
-                events.append(
-                    ev.PossibleDuplicateFlagged(
-                        person_id=c.person_id, candidate_person_id=candidate, match="name_birth_date"
-                    )
-                )
-                result["possible_duplicates"].append(candidate)
-        await self.emit(ctx, *events)
-        return result
-
-    async def register_sealed_person(
-        self, ctx: Context, c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str]
-    ) -> dict[str, Any]:
-        """A partner's registration, its identity already opened from HPKE by the gatekeeper."""
-        return await self.register_person(
-            ctx,
-            cmd.RegisterPerson(
-                person_id=c.person_id,
-                birth_date=c.birth_date,
-                sex=c.sex,
-                nationality=c.nationality,
-                languages=c.languages,
-                literate=c.literate,
-                identity=cmd.PlainIdentity(**opened),
-            ),
-        )
+        return NewPerson(row, wrapped, event)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
         p = await self._person_for_write(ctx, person_id)

@@ -1,0 +1,185 @@
+"""Registrations stored together (the gatekeeper's path for a run of partner registrations) against real
+PostgreSQL: the same persons, keys, duplicate flags, merges and events, in the same order, as registering them
+one by one — and only the possible duplicates take the one-by-one path."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import pytest
+from lgnet_intake.adapters import repository
+from lgnet_intake.adapters.schema import MIGRATIONS
+from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.service_layer import commands as cmd
+from lgnet_intake.service_layer.handlers import Context, Intake
+from lgnet_shared import db, pii
+from lgnet_shared.errors import Conflict
+from lgnet_shared.service import all_migrations
+
+pytestmark = pytest.mark.integration
+
+AURORA = Context(Actor("coop-aurora", Role.PARTNER, "torino"), date(2026, 11, 23))
+BORGO = Context(Actor("coop-borgo", Role.PARTNER, "torino"), date(2026, 11, 23))
+AMINA_FC = "DLLMNA90A41Z335Y"  # Amina Diallo, 1 January 1990
+YUSUF_FC = "HDDYSF85C12Z240I"  # Yusuf Haddad, 12 March 1985
+
+
+def person(pid: str, given: str, family: str | None, born: date, *, sex: str = "female", fc: str | None = None) -> Any:
+    identity = cmd.PlainIdentity(given_name=given, family_name=family, fiscal_code=fc)
+    return cmd.RegisterPerson(person_id=pid, birth_date=born, sex=sex, nationality="SN", identity=identity)
+
+
+ON_FILE = [
+    (AURORA, person("old-amina", "Amina", "Diallo", date(1990, 1, 1), fc=AMINA_FC)),
+    (AURORA, person("old-ana", "Ana", "Lopez", date(1970, 6, 2))),
+]
+BATCH = [
+    (BORGO, person("n-1", "Grace", "Okoro", date(2001, 2, 3))),
+    (BORGO, person("n-2", "Amina", "Diallo", date(1990, 1, 1), fc=AMINA_FC)),  # on file: merged
+    (BORGO, person("n-3", "Ana", None, date(1970, 6, 2))),  # no family name: no name match
+    (BORGO, person("n-4", "Lopez", "Ana", date(1970, 6, 2))),  # on file by name and birth date: flagged
+    (AURORA, person("n-5", "Yusuf", "Haddad", date(1985, 3, 12), sex="male", fc=YUSUF_FC)),
+    (BORGO, person("n-6", "Yusuf", "Haddad", date(1985, 3, 12), sex="male", fc=YUSUF_FC)),  # n-5: merged
+    (AURORA, person("n-7", "Li", "Wei", date(1999, 9, 9))),
+    (BORGO, person("n-8", "Wei", "Li", date(1999, 9, 9))),  # n-7, same batch: flagged
+    (AURORA, person("n-9", "Omar", "Said", date(1980, 1, 1))),
+]
+
+
+@pytest.fixture
+async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Any]:
+    pool = await db.create_pool(database_url, pg_schema, max_size=2)
+    await db.migrate(pool, all_migrations(MIGRATIONS))
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def other_pool(database_url: str) -> AsyncIterator[Any]:
+    """A second schema, for the one-by-one reference."""
+    schema = f"t_ref_{os.urandom(6).hex()}"
+    pool = await db.create_pool(database_url, schema, max_size=2)
+    await db.migrate(pool, all_migrations(MIGRATIONS))
+    try:
+        yield pool
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute(f'drop schema "{schema}" cascade')
+        await pool.close()
+
+
+KEYS = pii.KeyStore(os.urandom(32))
+SECRET = b"fiscal-code-hash-secret-32-bytes"
+
+
+async def register(pool: Any, *, together: bool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        intake = Intake(conn, KEYS, SECRET)
+        for ctx, c in ON_FILE:
+            await intake.register_person(ctx, c)
+    async with pool.acquire() as conn, conn.transaction():
+        intake = Intake(conn, KEYS, SECRET)
+        if together:
+            await intake.register_persons(BATCH)
+        else:
+            for ctx, c in BATCH:
+                await intake.register_person(ctx, c)
+
+
+async def state(pool: Any) -> dict[str, Any]:
+    """What registering left behind, without the sealed values (each seal has its own nonce)."""
+    async with pool.acquire() as conn:
+        persons = await conn.fetch(
+            "select person_id, city, registered_by, birth_date, fiscal_code_hash, name_key_hash, merged_into,"
+            " (select array_agg(k order by k) from jsonb_object_keys(identity) k) as sealed_fields"
+            " from persons order by person_id"
+        )
+        flags = await conn.fetch(
+            "select person_id, candidate_person_id, match, status from duplicate_flags order by 1, 2"
+        )
+        keys = await conn.fetch("select kid from person_keys where wrapped is not null order by kid")
+        outbox = await conn.fetch("select topic, key, value from outbox order by seq")
+    events = []
+    for r in outbox:
+        value = json.loads(r["value"])
+        data = {k: v for k, v in value["data"].items() if k != "identity"}
+        events.append((r["topic"], r["key"], value["type"], value["partner"], data))
+    return {
+        "persons": [dict(r) for r in persons],
+        "flags": [tuple(r) for r in flags],
+        "keys": [r["kid"] for r in keys],
+        "events": events,
+    }
+
+
+async def test_together_has_the_effects_of_one_by_one(
+    pool: Any, other_pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored_together: list[list[str]] = []
+    insert_persons = repository.insert_persons
+
+    async def spy(conn: Any, people: Any) -> set[str]:
+        stored_together.append([p["person_id"] for p, _ in people])
+        return await insert_persons(conn, people)
+
+    monkeypatch.setattr(repository, "insert_persons", spy)
+    await register(pool, together=True)
+    together = await state(pool)
+    await register(other_pool, together=False)
+    assert together == await state(other_pool)
+
+    # Only the possible duplicates went one by one; the rest in runs, in order.
+    assert stored_together == [["n-1"], ["n-3"], ["n-5"], ["n-7"], ["n-9"]]
+    merged = {p["person_id"]: p["merged_into"] for p in together["persons"] if p["merged_into"]}
+    assert merged == {"n-2": "old-amina", "n-6": "n-5"}
+    assert together["flags"] == [
+        ("n-4", "old-ana", "name_birth_date", "open"),
+        ("n-8", "n-7", "name_birth_date", "open"),
+    ]
+    assert together["keys"] == sorted(p["person_id"] for p in together["persons"])
+    types = [
+        (e[2].rsplit(".", 1)[-1], e[4].get("person_id") or e[4].get("merged_person_id")) for e in together["events"]
+    ]
+    assert types[2:] == [
+        ("person_registered", "n-1"),
+        ("person_registered", "n-2"),
+        ("persons_merged", "n-2"),
+        ("person_registered", "n-3"),
+        ("person_registered", "n-4"),
+        ("possible_duplicate_flagged", "n-4"),
+        ("person_registered", "n-5"),
+        ("person_registered", "n-6"),
+        ("persons_merged", "n-6"),
+        ("person_registered", "n-7"),
+        ("person_registered", "n-8"),
+        ("possible_duplicate_flagged", "n-8"),
+        ("person_registered", "n-9"),
+    ]
+    assert {e[3] for e in together["events"][2:]} == {"coop-aurora", "coop-borgo"}
+
+
+async def test_a_taken_person_id_fails_the_batch_naming_the_field(pool: Any) -> None:
+    await register(pool, together=True)
+    async with pool.acquire() as conn:
+        await KEYS.erase(conn, "erased-1")  # key material without a person: the id may never be reused
+    for taken in ("n-9", "erased-1"):
+        async with pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                with pytest.raises(Conflict) as err:
+                    await Intake(conn, KEYS, SECRET).register_persons(
+                        [
+                            (AURORA, person("n-10", "Ada", "Obi", date(1995, 5, 5))),
+                            (AURORA, person(taken, "X", "Y", date(1995, 5, 5))),
+                        ]
+                    )
+                assert err.value.field == "person_id" and taken in err.value.reason
+            finally:
+                await tx.rollback()
