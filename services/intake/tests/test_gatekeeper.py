@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from codicefiscale import codicefiscale
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import signing
 from lgnet_shared.events import intake as ev
@@ -23,13 +24,15 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.integration
 
 
-def registration(pid: str, client: Any, *, fiscal_code: str | None = None) -> inbound.PersonRegistrationSubmitted:
+def registration(
+    pid: str, client: Any, *, fiscal_code: str | None = None, born: date = date(1985, 3, 12)
+) -> inbound.PersonRegistrationSubmitted:
     identity = {"given_name": client.seal("given_name", "Yusuf"), "family_name": client.seal("family_name", "Haddad")}
     if fiscal_code:
         identity["fiscal_code"] = client.seal("fiscal_code", fiscal_code)
     return inbound.PersonRegistrationSubmitted(
         person_id=pid,
-        birth_date=date(1985, 3, 12),
+        birth_date=born,
         sex="male",
         nationality="SY",
         identity=inbound.PartnerIdentity(**identity),
@@ -201,3 +204,32 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
 
 async def rejections_count(intake: IntakeUnderTest) -> int:
     return len(await intake.raw_records("partner.rejections"))
+
+
+async def test_one_person_sent_by_two_partners_at_once_is_one_person(intake: IntakeUnderTest) -> None:
+    """Torino's two partners register the same people at the same moment. Their records are on different
+    partitions, processed concurrently, and neither transaction sees the other's person before it commits: still,
+    every fiscal code ends up as one surviving person, the other merged into it."""
+    people = [
+        (
+            date(1980 + i, 1 + i % 12, 1 + i),
+            codicefiscale.encode("Haddad", "Yusuf", "M", f"{1 + i:02d}/{1 + i % 12:02d}/{1980 + i}", "Z240"),
+        )
+        for i in range(20)
+    ]
+    async with intake.partner("coop-aurora", "torino") as aurora, intake.partner("coop-borgo", "torino") as borgo:
+        sends = [
+            client.emit(registration(f"{client.partner}-{i}", client, fiscal_code=fc, born=born))
+            for i, (born, fc) in enumerate(people)
+            for client in (aurora, borgo)
+        ]
+        await asyncio.gather(*sends)
+    await wait_rows(intake, "select count(*) from persons", 40)
+    async with intake.pool.acquire() as conn:
+        surviving = await conn.fetch(
+            "select fiscal_code_hash, count(*) from persons where merged_into is null group by 1 having count(*) > 1"
+        )
+        merged = await conn.fetchval("select count(*) from persons where merged_into is not null")
+    assert surviving == [] and merged == 20
+    events = await intake.events(want=60)
+    assert sum(isinstance(e, ev.PersonsMerged) for e in events) == 20

@@ -253,6 +253,11 @@ async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTe
         assert (await post(staff, "/persons/a-1/merge", {"merged_person_id": "b-8"})).status_code == 201
         assert (await staff.get("/duplicates")).json() == []
         assert (await staff.get("/persons/b-8")).json()["person_id"] == "a-1"
+        # A fiscal code another person of the city has: they are one person, to be merged, not two.
+        zara = person("s-1", identity={"given_name": "Zara", "family_name": "Bello"})
+        assert (await post(staff, "/persons", zara)).status_code == 201
+        r = await staff.patch("/persons/s-1", json={"identity": {"fiscal_code": AMINA["fiscal_code"]}})
+        assert (r.status_code, r.json()["field"]) == (409, "identity.fiscal_code") and "merge" in r.json()["reason"]
     async with intake.client("coop-aurora") as a:
         r = await post(a, "/persons/a-1/merge", {"merged_person_id": "b-7"})
         assert r.status_code == 403 and "staff" in r.json()["reason"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
+import asyncpg
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, NotFound
 
@@ -64,11 +65,14 @@ PERSON_COLUMNS = (
     "identity",
 )
 _COLUMNS = ", ".join(PERSON_COLUMNS)
+FISCAL_CODE_INDEX = "persons_fiscal_surviving"  # one surviving person per fiscal code and city
 _SURVIVING = "city = $2 and person_id <> $1 and merged_into is null and erased_at is null"
 _INSERT_PERSON = f"""
-with person as (
-    insert into persons ({_COLUMNS})
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
+with same_fiscal_code as (
+    select person_id from persons where {_SURVIVING} and fiscal_code_hash = $10 order by created_at limit 1
+), person as (
+    insert into persons ({_COLUMNS}, merged_into)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, (select person_id from same_fiscal_code))
     on conflict (person_id) do nothing
     returning person_id
 ), person_key as (
@@ -76,12 +80,10 @@ with person as (
     returning kid
 )
 select exists (select from person) as inserted, exists (select from person_key) as keyed,
-    (select person_id from persons where {_SURVIVING} and fiscal_code_hash = $10 order by created_at limit 1)
-        as same_fiscal_code,
+    (select person_id from same_fiscal_code) as same_fiscal_code,
     array(select person_id from persons where {_SURVIVING} and name_key_hash = $11 order by created_at)
         as same_name_and_birth
 """
-
 _INSERT_PERSONS = f"""
 with person as (
     insert into persons ({_COLUMNS})
@@ -100,20 +102,26 @@ select coalesce(array_agg(kid), '{{}}') from person_key
 
 @dataclass(frozen=True)
 class Inserted:
-    """What inserting a person found: earlier surviving persons of the city sharing a pseudonymous hash."""
+    """What inserting a person found: earlier surviving persons of the city sharing a pseudonymous hash. With the
+    same fiscal code, the new person is stored merged into that one."""
 
     same_fiscal_code: str | None
     same_name_and_birth: list[str]
 
 
 async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | None:
-    """The person and their wrapped data key, and the duplicate candidates, in one round trip (registration is
-    the gatekeeper's hot path). None when the person id is taken."""
-    row = await conn.fetchrow(
-        _INSERT_PERSON,
-        *(p[c] for c in PERSON_COLUMNS),
-        wrapped_key,
-    )
+    """The person and their wrapped data key, and the duplicate candidates, in one round trip. None when the
+    person id is taken."""
+    for attempt in range(1, 4):
+        try:
+            async with conn.transaction():  # a savepoint, to try again
+                row = await conn.fetchrow(_INSERT_PERSON, *(p[c] for c in PERSON_COLUMNS), wrapped_key)
+            break
+        except asyncpg.UniqueViolationError as err:
+            # The same fiscal code, registered at the same moment by another transaction that has now committed:
+            # the next attempt sees that person and merges into it.
+            if err.constraint_name != FISCAL_CODE_INDEX or attempt == 3:
+                raise
     assert row is not None
     if not row["inserted"]:
         return None
@@ -199,7 +207,12 @@ async def update_person(conn: Conn, person_id: str, changes: Row) -> None:
     cols = list(changes)
     sets = ", ".join(f"{c} = ${i + 2}" + ("::jsonb" if c == "identity" else "") for i, c in enumerate(cols))
     values = [changes[c] for c in cols]
-    await conn.execute(f"update persons set {sets} where person_id = $1", person_id, *values)
+    try:
+        await conn.execute(f"update persons set {sets} where person_id = $1", person_id, *values)
+    except asyncpg.UniqueViolationError as err:
+        if err.constraint_name != FISCAL_CODE_INDEX:
+            raise
+        raise Conflict("identity.fiscal_code", "another person of the city has this fiscal code: merge them") from None
 
 
 async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> bool:

@@ -133,4 +133,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table persons set (autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 200);
         """,
     ),
+    (
+        "intake-3",
+        """
+        -- One surviving person per fiscal code and city. Registration merges a new person into the one on file,
+        -- but two partners' registrations of one person processed at the same moment (other partitions or
+        -- processes) cannot see each other's uncommitted row: this index makes the later one wait, fail and
+        -- retry, and then it sees the first and merges (repository.insert_person).
+        do $$
+        declare shared_codes text;
+        begin
+            select string_agg(ids, '; ') into shared_codes from (
+                select city || ': ' || string_agg(person_id, ', ' order by person_id) as ids from persons
+                where fiscal_code_hash is not null and merged_into is null and erased_at is null
+                group by city, fiscal_code_hash having count(*) > 1
+            ) shared;
+            if shared_codes is not null then
+                raise exception 'persons sharing a fiscal code must be merged first (POST /persons/{id}/merge): %',
+                    shared_codes;
+            end if;
+        end $$;
+        create unique index persons_fiscal_surviving on persons (fiscal_code_hash, city)
+            where merged_into is null and erased_at is null;
+        drop index persons_fiscal;
+        """,
+    ),
 ]

@@ -105,8 +105,7 @@ class Intake:
         events: list[Event] = [new.event]
         result: dict[str, Any] = {"person_id": person_id, "same_as": None, "possible_duplicates": []}
         if existing := found.same_fiscal_code:
-            # The same fiscal code is the same person: one person, whoever registered them first.
-            await repo.merge(self.conn, existing, person_id)
+            # The same fiscal code is the same person: one person, whoever registered them first (stored merged).
             events.append(
                 ev.PersonsMerged(
                     surviving_person_id=existing, merged_person_id=person_id, decided_by="fiscal_code_match"

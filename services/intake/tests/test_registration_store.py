@@ -1,6 +1,7 @@
-"""Registrations stored together (the gatekeeper's path for a run of partner registrations) against real
-PostgreSQL: the same persons, keys, duplicate flags, merges and events, in the same order, as registering them
-one by one — and only the possible duplicates take the one-by-one path."""
+"""How registrations are stored, against real PostgreSQL. Stored together (the gatekeeper's path for a run of
+partner registrations): the same persons, keys, duplicate flags, merges and events, in the same order, as
+registering them one by one — and only the possible duplicates take the one-by-one path. One surviving person
+per fiscal code, which the upgrade that enforces it checks first."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import asyncpg
 import pytest
 from lgnet_intake.adapters import repository
 from lgnet_intake.adapters.schema import MIGRATIONS
@@ -183,3 +185,28 @@ async def test_a_taken_person_id_fails_the_batch_naming_the_field(pool: Any) -> 
                 assert err.value.field == "person_id" and taken in err.value.reason
             finally:
                 await tx.rollback()
+
+
+async def test_the_upgrade_to_one_person_per_fiscal_code_names_those_to_merge_first(
+    database_url: str, pg_schema: str
+) -> None:
+    """Before `intake-3`, two concurrent registrations could both survive; the upgrade refuses to start until
+    staff have merged them, and names them (ids only)."""
+    pool = await db.create_pool(database_url, pg_schema, max_size=1)
+    try:
+        before = [m for m in all_migrations(MIGRATIONS) if m[0] != "intake-3"]
+        await db.migrate(pool, before)
+        async with pool.acquire() as conn:
+            for pid in ("p-1", "p-2"):
+                await conn.execute(
+                    "insert into persons (person_id, city, registered_by, birth_date, sex, nationality, third_country,"
+                    " fiscal_code_hash) values ($1, 'torino', 'coop', '1990-01-01', 'female', 'SN', true, 'h')",
+                    pid,
+                )
+        with pytest.raises(asyncpg.RaiseError, match=r"must be merged first .*torino: p-1, p-2"):
+            await db.migrate(pool, all_migrations(MIGRATIONS))
+        async with pool.acquire() as conn:
+            await conn.execute("update persons set merged_into = 'p-1' where person_id = 'p-2'")
+        assert await db.migrate(pool, all_migrations(MIGRATIONS)) == ["intake-3"]
+    finally:
+        await pool.close()
