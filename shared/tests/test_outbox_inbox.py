@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import date
+from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from lgnet_shared import db, outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_PARTITION, H_TOPIC, H_TYPE
@@ -178,10 +181,24 @@ async def test_a_row_committed_while_the_relay_publishes_is_not_deleted_unpublis
             await stage(conn, ["early"])  # higher seq, committed first
         sent: list[bytes] = []
 
+        class Batch:
+            def __init__(self) -> None:
+                self.values: list[bytes] = []
+
+            def append(self, *, key: bytes, value: bytes, timestamp: None, headers: object) -> object:
+                self.values.append(value)
+                return object()
+
         class Producer:  # stands in for Kafka: the late transaction commits while the batch is being sent
-            async def send(self, topic: str, value: bytes, key: bytes, headers: object) -> asyncio.Future[None]:
-                sent.append(value)
-                if tx is not None and len(sent) == 1:
+            async def partitions_for(self, topic: str) -> set[int]:
+                return {0}
+
+            def create_batch(self) -> Batch:
+                return Batch()
+
+            async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+                sent.extend(batch.values)
+                if len(sent) == 1:
                     await tx.commit()
                 done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 done.set_result(None)
@@ -197,3 +214,36 @@ async def test_a_row_committed_while_the_relay_publishes_is_not_deleted_unpublis
     finally:
         await late.close()
         await pool.close()
+
+
+async def test_the_relay_keeps_each_aggregates_order_on_the_partition_send_would_choose(
+    database_url: str, pg_schema: str, kafka_bootstrap: str, topic_prefix: str, new_topic: Any
+) -> None:
+    """The relay sends record batches per partition: each key must land where `producer.send` (murmur2, as the
+    Java client) put it before — or an upgrade would split an aggregate's events over two partitions — in
+    order, also when a partition's records fill several batches."""
+    topic = await new_topic(physical("intake.events", ""), partitions=6)
+    persons = [f"p{i}" for i in range(20)]
+    pool = await db.create_pool(database_url, pg_schema)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, max_batch_size=4096)
+    await producer.start()
+    try:
+        await db.migrate(pool, outbox.MIGRATIONS)
+        async with pool.acquire() as conn:
+            for _ in range(10):
+                await stage(conn, persons)  # each person's events interleaved with the others'
+        relay = outbox.OutboxRelay(pool, kafka_bootstrap, topic_prefix=topic_prefix)
+        assert await relay._publish_batch(producer) == 200
+    finally:
+        await producer.stop()
+        await pool.close()
+    records = await read_all(kafka_bootstrap, topic, 200)
+    assert len(records) == 200
+    partitioner, partitions = DefaultPartitioner(), list(range(6))
+    assert {r.partition for r in records} == set(partitions), "keys spread over every partition"
+    by_key: dict[bytes, list[str]] = {}
+    for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+        assert r.partition == partitioner(r.key, partitions, partitions)
+        by_key.setdefault(r.key, []).append(json.loads(r.value)["id"])
+    assert len(by_key) == 20
+    assert all(ids == sorted(ids) and len(ids) == 10 for ids in by_key.values()), "an aggregate's order changed"
