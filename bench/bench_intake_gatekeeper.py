@@ -1,5 +1,7 @@
 """Partner inbound events validated, authorised and committed per second by intake's gatekeeper, with the
-latency from the inbound record to the canonical event on `lgnet.intake.events` (p50, p99).
+latency from the inbound record to the canonical event on `lgnet.intake.events` (p50, p99): in the burst that
+measures throughput (mostly queueing), and under a steady BENCH_RATE events/s (default 1000, half the goal) for
+BENCH_PACED events (default 5000), which is what a partner waits for its answer on a busy day.
 
     make bench   # or: set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_intake_gatekeeper.py
 
@@ -44,6 +46,9 @@ N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 PARTNERS = int(os.environ.get("BENCH_PARTNERS", "12"))  # a large city works with many cooperatives
 WARM = int(os.environ.get("BENCH_WARM", "2000"))  # registrations before timing starts
+# Latency under a steady load below capacity (in a burst it is mostly time spent queueing).
+PACED = int(os.environ.get("BENCH_PACED", "5000"))
+RATE = float(os.environ.get("BENCH_RATE", "1000"))
 # Intake deployments compared: one process, and one per core (the inbound topic is keyed by partner).
 PROCESSES = [int(p) for p in os.environ.get("BENCH_PROCESSES", "1,2").split(",")]
 INTAKE = str(Path(sys.executable).with_name("lgnet-intake"))
@@ -51,7 +56,7 @@ BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 
 
-async def run_once(processes: int) -> tuple[float, float, float]:
+async def run_once(processes: int) -> tuple[float, ...]:
     run = uuid.uuid4().hex[:8]
     schema, prefix = f"bench_intake_{run}", f"benchintake{run}."
     master = base64.b64encode(os.urandom(32)).decode()
@@ -84,19 +89,20 @@ async def run_once(processes: int) -> tuple[float, float, float]:
     try:
         await asyncio.sleep(3)  # the consumer group settles
         # A city already at work: persons on file and the planner's statistics current (autovacuum would).
-        await burst(producer, consumer, prefix, registrations(clients, keys, range(N, N + WARM)))
+        await measure(producer, consumer, prefix, registrations(clients, keys, range(N, N + WARM)))
         conn = await asyncpg.connect(DB, server_settings={"search_path": schema})
         await conn.execute("analyze persons")
         await conn.close()
-        elapsed, latencies = await burst(producer, consumer, prefix, registrations(clients, keys, range(N)))
+        elapsed, burst = await measure(producer, consumer, prefix, registrations(clients, keys, range(N)))
+        paced = range(N + WARM, N + WARM + PACED)
+        _, steady = await measure(producer, consumer, prefix, registrations(clients, keys, paced), rate=RATE)
     finally:
         await consumer.stop()
         await producer.stop()
         for svc in services:
             svc.stop()
         await cleanup(schema, prefix)
-    latencies.sort()
-    return N / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    return (N / elapsed, *percentiles(burst), *percentiles(steady))
 
 
 Record = tuple[Envelope, bytes, list[tuple[str, bytes]]]
@@ -124,45 +130,64 @@ def registrations(clients: dict[str, PartnerClient], keys: dict[str, Ed25519Priv
     return records
 
 
-async def burst(
-    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, prefix: str, records: list[Record]
+async def measure(
+    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, prefix: str, records: list[Record], rate: float = 0
 ) -> tuple[float, list[float]]:
-    """Send all at once; seconds until the last canonical event, and each record's latency."""
+    """Send the records all at once (rate 0) or `rate` per second; seconds until the last canonical event, and
+    each record's latency (sent → its canonical event read back)."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
+
+    async def collect() -> None:
+        while len(latencies) < len(records):
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for rs in batch.values():
+                for r in rs:
+                    cause = json.loads(r.value).get("causationid")
+                    if cause in sent_at:
+                        latencies.append(now - sent_at.pop(cause))
+
+    collector = asyncio.create_task(collect())
     start = time.perf_counter()
     futures = []
-    for env, value, headers in records:
+    for i, (env, value, headers) in enumerate(records):
+        if rate and (delay := start + i / rate - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
         sent_at[env.id] = time.time()
         futures.append(await producer.send(physical("partner.inbound", prefix), value, key=env.key, headers=headers))
     await asyncio.gather(*futures)  # a failed send must fail the run, not vanish
-    while sent_at:
-        batch = await consumer.getmany(timeout_ms=1000)
-        now = time.time()
-        for rs in batch.values():
-            for r in rs:
-                cause = json.loads(r.value).get("causationid")
-                if cause in sent_at:
-                    latencies.append(now - sent_at.pop(cause))
-        if time.perf_counter() - start > 300:
-            raise TimeoutError(f"only {len(latencies)} of {len(records)} canonical events after 300 s")
+    try:
+        await asyncio.wait_for(collector, 300)
+    except TimeoutError:
+        raise TimeoutError(f"only {len(latencies)} of {len(records)} canonical events after 300 s") from None
     return time.perf_counter() - start, latencies
 
 
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p99, in milliseconds."""
+    latencies = sorted(latencies)
+    return latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+
+
 async def main() -> None:
-    results: dict[int, list[tuple[float, float, float]]] = {p: [] for p in PROCESSES}
+    results: dict[int, list[tuple[float, ...]]] = {p: [] for p in PROCESSES}
     for i in range(RUNS):  # interleaved, so machine noise hits every deployment alike
         for p in PROCESSES:
             results[p].append(await run_once(p))
             r = results[p][-1]
-            print(f"run {i + 1}, {p} intake process(es): {r[0]:,.0f} events/s, p50 {r[1]:.0f} ms, p99 {r[2]:.0f} ms")
-    print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS}")
+            print(
+                f"run {i + 1}, {p} intake process(es): burst {r[0]:,.0f} events/s"
+                f" (p50 {r[1]:.0f} ms, p99 {r[2]:.0f} ms); at {RATE:,.0f}/s p50 {r[3]:.0f} ms, p99 {r[4]:.0f} ms"
+            )
+    print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
     base = statistics.median(r[0] for r in results[PROCESSES[0]])
     for p, rs in results.items():
-        rate, p50, p99 = (statistics.median(r[k] for r in rs) for k in range(3))
+        rate, p50, p99, s50, s99 = (statistics.median(r[k] for r in rs) for k in range(5))
         print(
             f"{p} intake process(es): {rate:,.0f} events/s (median, {rate / base:.2f}x {PROCESSES[0]} process),"
-            f" latency p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+            f" burst latency p50 {p50:.0f} ms, p99 {p99:.0f} ms;"
+            f" at {RATE:,.0f} events/s p50 {s50:.0f} ms, p99 {s99:.0f} ms"
         )
 
 
