@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 
@@ -49,11 +50,14 @@ def fiscal_code(code: str, *, birth_date: date, sex: str, field: str = "fiscal_c
     return str(normalised)
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")  # after folding to ASCII lower case
+
+
 def name_key(given_name: str, family_name: str, birth_date: date) -> str:
     """Key for a likely match on name and birth date: case, accents, spacing and name order ignored."""
 
     def fold(s: str) -> list[str]:
         plain = unicodedata.normalize("NFKD", s).encode("ascii", "ignore").decode().casefold()
-        return "".join(c if c.isalnum() else " " for c in plain).split()
+        return _NOT_ALNUM.sub(" ", plain).split()
 
     return f"{' '.join(sorted(fold(given_name) + fold(family_name)))}|{birth_date.isoformat()}"
