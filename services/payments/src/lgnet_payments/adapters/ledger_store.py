@@ -10,6 +10,18 @@ from lgnet_shared.errors import Conflict
 
 from lgnet_payments.domain.ledger import Transaction
 
+_INSERT_POSTING = (
+    "insert into ledger_postings (tx_id, n, account, amount_cents, budget_line_id, case_id, household_id,"
+    " provider_id) values ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+
+
+def _postings(tx_id: int, tx: Transaction) -> list[tuple[object, ...]]:
+    return [
+        (tx_id, n, p.account.value, p.amount_cents, p.budget_line_id, p.case_id, p.household_id, p.provider_id)
+        for n, p in enumerate(tx.postings)
+    ]
+
 
 async def append(conn: Conn, tx: Transaction, *, field: str = "amount_cents") -> bool:
     """Record `tx` unless (kind, ref) is already recorded (then False). A budget line that would go below zero
@@ -26,23 +38,7 @@ async def append(conn: Conn, tx: Transaction, *, field: str = "amount_cents") ->
             )
             if tx_id is None:
                 return False
-            await conn.executemany(
-                "insert into ledger_postings (tx_id, n, account, amount_cents, budget_line_id, case_id,"
-                " household_id, provider_id) values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [
-                    (
-                        tx_id,
-                        n,
-                        p.account.value,
-                        p.amount_cents,
-                        p.budget_line_id,
-                        p.case_id,
-                        p.household_id,
-                        p.provider_id,
-                    )
-                    for n, p in enumerate(tx.postings)
-                ],
-            )
+            await conn.executemany(_INSERT_POSTING, _postings(tx_id, tx))
     except asyncpg.CheckViolationError:
         raise Conflict(field, "over budget: the budget line would go below zero") from None
     return True
@@ -64,23 +60,8 @@ async def append_many(conn: Conn, txs: list[Transaction], *, field: str = "amoun
             )
             ids = {(r["kind"], r["ref"]): r["tx_id"] for r in rows}
             await conn.executemany(
-                "insert into ledger_postings (tx_id, n, account, amount_cents, budget_line_id, case_id,"
-                " household_id, provider_id) values ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [
-                    (
-                        ids[(t.kind, t.ref)],
-                        n,
-                        p.account.value,
-                        p.amount_cents,
-                        p.budget_line_id,
-                        p.case_id,
-                        p.household_id,
-                        p.provider_id,
-                    )
-                    for t in txs
-                    if (t.kind, t.ref) in ids
-                    for n, p in enumerate(t.postings)
-                ],
+                _INSERT_POSTING,
+                [row for t in txs if (t.kind, t.ref) in ids for row in _postings(ids[(t.kind, t.ref)], t)],
             )
     except asyncpg.CheckViolationError:
         raise Conflict(field, "over budget: the budget line would go below zero") from None
