@@ -5,6 +5,7 @@ per fiscal code, which the upgrade that enforces it checks first."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import AsyncIterator
@@ -52,28 +53,33 @@ BATCH = [
 ]
 
 
-@pytest.fixture
-async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Any]:
-    pool = await db.create_pool(database_url, pg_schema, max_size=2)
-    await db.migrate(pool, all_migrations(MIGRATIONS))
+@contextlib.asynccontextmanager
+async def intake_pool(database_url: str, schema: str) -> AsyncIterator[Any]:
+    """A pool on `schema` with every table intake has at start (no process needed to use its adapters)."""
+    pool = await db.create_pool(database_url, schema, max_size=2)
     try:
+        await db.migrate(pool, all_migrations(MIGRATIONS))
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Any]:
+    async with intake_pool(database_url, pg_schema) as pool:
+        yield pool
 
 
 @pytest.fixture
 async def other_pool(database_url: str) -> AsyncIterator[Any]:
     """A second schema, for the one-by-one reference."""
     schema = f"t_ref_{os.urandom(6).hex()}"
-    pool = await db.create_pool(database_url, schema, max_size=2)
-    await db.migrate(pool, all_migrations(MIGRATIONS))
-    try:
-        yield pool
-    finally:
-        async with pool.acquire() as conn:
-            await conn.execute(f'drop schema "{schema}" cascade')
-        await pool.close()
+    async with intake_pool(database_url, schema) as pool:
+        try:
+            yield pool
+        finally:
+            async with pool.acquire() as conn:
+                await conn.execute(f'drop schema "{schema}" cascade')
 
 
 KEYS = pii.KeyStore(os.urandom(32))

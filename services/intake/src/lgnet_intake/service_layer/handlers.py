@@ -4,6 +4,7 @@ gatekeeper call the same functions."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -63,7 +64,7 @@ class NewPerson:
     wrapped_key: bytes
     event: ev.PersonRegistered
 
-    @property
+    @functools.cached_property  # asked up to three times per registration on the gatekeeper's hot path
     def duplicate_keys(self) -> frozenset[repo.DuplicateKey]:
         """What another registration of the same person would share with this one (see `repo.DuplicateKey`)."""
         city = self.row["city"]
