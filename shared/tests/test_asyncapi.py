@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,9 @@ def test_channels_and_operations_follow_the_spec(housing_doc: dict[str, Any]) ->
     assert set(ops) == {"send.housing.events", "receive.intake.events.matching", "send.deadletter"}
     receive = ops["receive.intake.events.matching"]
     assert receive["action"] == "receive" and receive["channel"] == {"$ref": "#/channels/intake.events"}
-    assert receive["bindings"]["kafka"]["groupId"]["const"] == "housing.matching"
+    group = re.compile(receive["bindings"]["kafka"]["groupId"]["pattern"])
+    assert group.match("torino.housing.matching") and group.match("t1.torino-north.housing.matching")
+    assert not group.match("housing.matching") and not group.match("torino.housing.matchingx")
     assert ops["send.housing.events"]["action"] == "send"
     for op in ops.values():  # AsyncAPI 3: an operation's messages are its channel's messages
         channel = op["channel"]["$ref"]

@@ -14,6 +14,7 @@ import argparse
 import copy
 import importlib
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -60,9 +61,11 @@ def document(spec: ServiceSpec, consumer_specs: Sequence[ConsumerSpec]) -> Json:
         for topic in cs.topics:
             models = [r.model for r in REGISTRY.values() if r.model.type in cs.handlers and r.model.topic == topic]
             _add(channels, topic, models)
-            group = f"{spec.name}.{cs.name}"
-            op = _operation("receive", topic, models, f"consumer group {group}, effectively once (inbox)")
-            op["bindings"] = {"kafka": {"groupId": {"type": "string", "const": group}, "bindingVersion": KAFKA_BINDING}}
+            suffix = f".{spec.name}.{cs.name}"
+            summary = f"consumer group <deployment>{suffix} (LGNET_TOPIC_PREFIX first), effectively once (inbox)"
+            op = _operation("receive", topic, models, summary)
+            group = {"type": "string", "pattern": f"^[a-z0-9.][a-z0-9_.-]*{re.escape(suffix)}$"}
+            op["bindings"] = {"kafka": {"groupId": group, "bindingVersion": KAFKA_BINDING}}
             operations[f"receive.{topic}.{cs.name}"] = op
     everything = sorted({m for ms in channels.values() for m in ms}, key=_message_id)
     schemas, data_schemas = _schemas(everything)

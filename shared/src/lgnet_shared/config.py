@@ -33,6 +33,7 @@ CITIES = (
     "trieste",
 )
 NATIONAL = "national"
+DEPLOYMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 class Settings(BaseSettings):
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
         description="PostgreSQL URL, postgresql://user:password@host:port/database",
     )
     city: str = Field(description="City this deployment serves (one of the 16), or 'national'")
+    deployment: str | None = Field(
+        default=None,
+        description="Name of this deployment on a shared cluster (default: the city). Consumer groups, dead"
+        " letters, metrics and logs carry it; two deployments serving one city need different names",
+    )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
     db_schema: str | None = Field(default=None, description="PostgreSQL schema; default: the service name")
     topic_prefix: str = Field(default="", description="Prefix of every topic name (shared clusters, tests)")
@@ -85,11 +91,30 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(CITIES)} or {NATIONAL}")
         return v
 
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not DEPLOYMENT_NAME.fullmatch(v):
+            raise ValueError("must be 1-40 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+        return v
+
     @field_validator("master_key")
     @classmethod
     def _key(cls, v: SecretStr) -> SecretStr:
         parse_master_key(v.get_secret_value())
         return v
+
+    @property
+    def deployment_name(self) -> str:
+        """The deployment's name: LGNET_DEPLOYMENT, else the city (`torino`, `national`)."""
+        return self.deployment or self.city
+
+    def consumer_group(self, service: str, consumer: str) -> str:
+        """Kafka consumer group of one of this deployment's consumers: `<prefix><deployment>.<service>.<consumer>`.
+        Two deployments of one service on a shared cluster never share a group, so each gets all its events."""
+        return f"{self.topic_prefix}{self.deployment_name}.{service}.{consumer}"
 
     @property
     def city_filter(self) -> str | None:

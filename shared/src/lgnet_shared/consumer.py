@@ -94,7 +94,10 @@ class RetryPolicy:
 
 @dataclass
 class Consumer:
-    """One consumer group's processing: `handlers` maps event types to handlers; other types are ignored."""
+    """One consumer group's processing: `handlers` maps event types to handlers; other types are ignored.
+    `name` is the Kafka consumer group (it carries the deployment; metrics and dead letters name it); the inbox
+    and positions are kept under `inbox_name` (default `name`), which stays the same when a group is renamed,
+    so a redelivery under a new group name is still recognised."""
 
     name: str
     pool: Pool
@@ -105,6 +108,11 @@ class Consumer:
     verify: VerifyHook | None = None
     strict: bool = False  # True: a type without a handler is refused (gatekeeper), not ignored
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    inbox_name: str = ""
+
+    @property
+    def inbox(self) -> str:
+        return self.inbox_name or self.name
 
     async def process(self, records: Sequence[Record]) -> None:
         """Partitions are independent (order only holds within one): each is processed in its own transaction,
@@ -156,7 +164,7 @@ class Consumer:
                 "with new as (insert into inbox (consumer, event_id, outcome)"
                 " select $1, unnest($2::text[]), 'processed' on conflict do nothing returning event_id)"
                 " select coalesce(array_agg(event_id), '{}') from new",
-                self.name,
+                self.inbox,
                 [inbox_id(env) for env, _, _ in todo],
             )
         )
@@ -192,7 +200,7 @@ class Consumer:
         await conn.executemany(
             "insert into consumer_positions values ($1, $2, $3, $4) on conflict (consumer, topic, partition)"
             " do update set next_offset = greatest(consumer_positions.next_offset, excluded.next_offset)",
-            [(self.name, t, p, o + 1) for (t, p), o in last.items()],
+            [(self.inbox, t, p, o + 1) for (t, p), o in last.items()],
         )
 
     async def _admit(self, conn: Conn, record: Record) -> _Admission:
@@ -289,7 +297,7 @@ class Consumer:
             await conn.fetchval(
                 "insert into inbox (consumer, event_id, outcome) values ($1, $2, $3)"
                 " on conflict do nothing returning true",
-                self.name,
+                self.inbox,
                 event_id,
                 outcome,
             )

@@ -64,7 +64,7 @@ def _event_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
-def configure(service: str, level: str = "INFO") -> None:
+def configure(service: str, level: str = "INFO", deployment: str | None = None) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -93,6 +93,8 @@ def configure(service: str, level: str = "INFO") -> None:
         handler.setFormatter(formatter)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
+    if deployment is not None:  # on a shared cluster, which city's (or national) deployment wrote the line
+        structlog.contextvars.bind_contextvars(deployment=deployment)
 
 
 @contextmanager

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+DEPLOYMENT = Gauge(
+    "lgnet_deployment_info", "This process's service, deployment and city (value 1)", ["service", "deployment", "city"]
+)
 EVENTS_CONSUMED = Counter(
     "lgnet_events_consumed_total", "Records a consumer handled, by outcome", ["consumer", "type", "outcome"]
 )

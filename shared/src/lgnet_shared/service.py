@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -26,7 +28,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import auth, config, consumer, db, http, logs, outbox, pii
+from lgnet_shared import auth, config, consumer, db, http, logs, metrics, outbox, pii
 from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.topics import ensure_topics, physical
@@ -34,15 +36,59 @@ from lgnet_shared.topics import ensure_topics, physical
 log = logs.get_logger(__name__)
 
 
+DEPLOYMENT_MIGRATION = (
+    "lgnet-deployment-1",
+    """
+    -- Which deployment owns this schema: two deployments pointed at one schema would share an outbox, an
+    -- inbox and state, and silently take each other's work. One row, written at first start.
+    create table if not exists deployment_identity (
+        only_row boolean primary key default true check (only_row),
+        deployment text not null,
+        city text not null,
+        claimed_at timestamptz not null default now()
+    )
+    """,
+)
+
+
 def all_migrations(own: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The runtime's tables (outbox, inbox, keys, idempotency, actors), then the service's own: what a service
-    applies at start, and what its tests apply to use its adapters without the process."""
-    return [*outbox.MIGRATIONS, consumer.MIGRATION, pii.MIGRATION, http.MIGRATION, auth.MIGRATION, *own]
+    """The runtime's tables (outbox, inbox, keys, idempotency, actors, owner), then the service's own: what a
+    service applies at start, and what its tests apply to use its adapters without the process."""
+    return [
+        *outbox.MIGRATIONS,
+        consumer.MIGRATION,
+        pii.MIGRATION,
+        http.MIGRATION,
+        auth.MIGRATION,
+        DEPLOYMENT_MIGRATION,
+        *own,
+    ]
+
+
+class SchemaOwnedElsewhere(SystemExit):
+    """Start-up refused: the schema belongs to another deployment."""
+
+
+async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> None:
+    """Record this deployment as the schema's owner, or refuse to start if another deployment owns it."""
+    async with pool.acquire() as conn:
+        owner = await conn.fetchrow(
+            "insert into deployment_identity (deployment, city) values ($1, $2)"
+            " on conflict (only_row) do update set only_row = true returning deployment, city",
+            deployment,
+            city,
+        )
+    if (owner["deployment"], owner["city"]) != (deployment, city):
+        raise SchemaOwnedElsewhere(
+            f"schema {schema!r} belongs to deployment {owner['deployment']!r} ({owner['city']}), not"
+            f" {deployment!r} ({city}): give this deployment its own LGNET_DB_SCHEMA (or database), or set"
+            f" LGNET_DEPLOYMENT={owner['deployment']} LGNET_CITY={owner['city']} if it is that deployment"
+        )
 
 
 @dataclass
 class ConsumerSpec:
-    name: str  # consumer group suffix: the group is "<service>.<name>"
+    name: str  # the group is "<topic prefix><deployment>.<service>.<name>"; inbox entries are "<service>.<name>"
     topics: Sequence[str]  # logical topic names
     handlers: dict[str, Handler]
     on_invalid: InvalidHook | None = None
@@ -79,6 +125,8 @@ class Runtime:
         s = self.settings
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
         await db.migrate(self.pool, all_migrations(self.spec.migrations))
+        await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
+        metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
@@ -93,15 +141,19 @@ class Runtime:
             log_level=logging.DEBUG,
         )
         for cspec in self.spec.consumers(self):
-            self._subscribe(cspec)
+            cons = self._subscribe(cspec)
+            await seed_group_offsets(
+                self.pool, s.kafka_bootstrap_servers, cons, [physical(t, s.topic_prefix) for t in cspec.topics]
+            )
         await self.broker.start()
-        log.info("service started", schema=self.schema, city=s.city)
+        log.info("service started", schema=self.schema, city=s.city, deployment=s.deployment_name)
 
-    def _subscribe(self, cspec: ConsumerSpec) -> None:
+    def _subscribe(self, cspec: ConsumerSpec) -> Consumer:
         assert self.broker is not None and self.producer is not None
-        group = f"{self.spec.name}.{cspec.name}"
+        group = self.settings.consumer_group(self.spec.name, cspec.name)
         cons = Consumer(
             name=group,
+            inbox_name=f"{self.spec.name}.{cspec.name}",
             pool=self.pool,
             handlers=cspec.handlers,
             city=self.settings.city_filter,
@@ -131,6 +183,8 @@ class Runtime:
             raw = message.raw_message
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
 
+        return cons
+
     async def stop(self) -> None:
         for closer in (
             self.broker.stop if self.broker else None,
@@ -158,6 +212,41 @@ class Runtime:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
         return checks
+
+
+async def seed_group_offsets(pool: Any, bootstrap: str, cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
+    """PostgreSQL's record of what a consumer processed (`consumer_positions`, written with its effects) is the
+    truth; Kafka's committed offsets are a cache of it. Where the group has none (a renamed group after an
+    upgrade, offsets expired while the deployment was down), commit the recorded positions, so the consumer
+    resumes there instead of re-reading the log from the start. Returns what was seeded ("topic:partition")."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "select topic, partition, next_offset from consumer_positions where consumer = $1 and topic = any($2)",
+            cons.inbox,
+            list(topics),
+        )
+    if not rows:
+        return {}
+    recorded = {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(cons.name)
+    finally:
+        await admin.close()
+    missing = {tp: o for tp, o in recorded.items() if tp not in committed or committed[tp].offset < 0}
+    if not missing:
+        return {}
+    seeder = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=cons.name, enable_auto_commit=False)
+    await seeder.start()
+    try:
+        seeder.assign(list(missing))
+        await seeder.commit({tp: OffsetAndMetadata(o, "seeded from consumer_positions") for tp, o in missing.items()})
+    finally:
+        await seeder.stop()
+    seeded = {f"{tp.topic}:{tp.partition}": o for tp, o in missing.items()}
+    log.info("consumer group offsets seeded from recorded positions", group=cons.name, partitions=len(seeded))
+    return seeded
 
 
 async def _undecoded(_: StreamMessage[Any]) -> None:
@@ -222,7 +311,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 def run(spec: ServiceSpec) -> None:
     """Console entry point of a service: validate config, then serve until stopped."""
     settings = config.load()
-    logs.configure(spec.name, settings.log_level)
+    logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)
     configure_tracing(spec.name, settings.traces_exporter)
     app = create_app(spec, settings)
     uvicorn.run(
