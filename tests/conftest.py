@@ -54,3 +54,59 @@ async def platform_endpoints(
             await conn.close()
         for s in SERVICES:  # shown by pytest when a test of the module failed
             print(f"--- {s} log tail ---\n{(logs / f'{s}.log').read_bytes()[-1500:].decode(errors='replace')}")
+
+
+FEDERATED_CITIES = ("torino", "trieste")
+
+
+@pytest.fixture(scope="module")
+async def federated_endpoints(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Endpoints]:
+    """Federation on one cluster and one PostgreSQL server: Torino and Trieste each run their own intake,
+    housing, payments and reporting (own schemas, master keys, consumer groups), and the national coordination
+    runs a reporting of its own over every city."""
+    run = uuid.uuid4().hex[:8]
+    prefix = f"fed{run}."
+    logs = tmp_path_factory.mktemp("federated")
+
+    def process(service: str, city: str, schema: str, master: str) -> ServiceProcess:
+        env = service_env(kafka_bootstrap, database_url, schema, prefix, city=city, master_key=master)
+        return ServiceProcess(
+            [sys.executable, "-m", f"lgnet_{service}.entrypoints.main"], env, logs / f"{city}-{service}.log"
+        )
+
+    by_city: dict[str, dict[str, tuple[ServiceProcess, str]]] = {}
+    for city in FEDERATED_CITIES:
+        master = base64.b64encode(os.urandom(32)).decode()
+        by_city[city] = {}
+        for s in SERVICES:
+            schema = f"fed_{run}_{city}_{s}"
+            by_city[city][s] = (process(s, city, schema, master), schema)
+    national_schema = f"fed_{run}_national_reporting"
+    national = process("reporting", "national", national_schema, base64.b64encode(os.urandom(32)).decode())
+    processes = [national, *(p for services in by_city.values() for p, _ in services.values())]
+    try:
+        for p in processes:  # one at a time: nine processes starting at once on two cores time out
+            await p.start(timeout=180)
+        yield Endpoints(
+            kafka=kafka_bootstrap,
+            database_url=database_url,
+            urls={"reporting": national.url},
+            schemas={"reporting": national_schema},
+            topic_prefix=prefix,
+            by_city={c: {s: (p.url, schema) for s, (p, schema) in services.items()} for c, services in by_city.items()},
+        )
+    finally:
+        for p in processes:
+            p.stop()
+        import asyncpg
+
+        conn = await asyncpg.connect(database_url)
+        try:
+            for schema in [national_schema, *(sc for services in by_city.values() for _, sc in services.values())]:
+                await conn.execute(f'drop schema if exists "{schema}" cascade')
+        finally:
+            await conn.close()
+        for p in processes:
+            print(f"--- {p.log_path.name} tail ---\n{p.log_path.read_bytes()[-1200:].decode(errors='replace')}")

@@ -28,11 +28,32 @@ DEFAULT_PORTS = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting":
 
 @dataclass(frozen=True)
 class Endpoints:
+    """Where each service answers. `urls`/`schemas` are the deployments serving every city (one national
+    deployment, as `make up` runs); `by_city` holds a city's own deployments (federation: Torino runs its
+    intake, Trieste its own), which take precedence for that city's actors. The national role uses `urls`."""
+
     kafka: str
     database_url: str
     urls: dict[str, str]
     schemas: dict[str, str]
     topic_prefix: str = ""
+    by_city: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # city -> service -> (url, schema)
+
+    def url(self, service: str, city: str | None) -> str:
+        if city is not None and service in self.by_city.get(city, {}):
+            return self.by_city[city][service][0]
+        if service not in self.urls:
+            raise KeyError(f"no {service} deployment serves {city or 'the national level'}")
+        return self.urls[service]
+
+    def deployments(self, cities: list[str]) -> list[tuple[str, str | None]]:
+        """(schema, city or None for a deployment serving every city) of every deployment to provision."""
+        out: list[tuple[str, str | None]] = [(schema, None) for schema in self.schemas.values()]
+        out += [(schema, c) for c in cities for _, schema in self.by_city.get(c, {}).values()]
+        return out
+
+    def intake_schema(self, city: str) -> str:
+        return self.by_city.get(city, {}).get("intake", ("", self.schemas.get("intake", "")))[1]
 
     @classmethod
     def from_env(cls) -> Endpoints:
@@ -52,7 +73,8 @@ class Actors:
 
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
     signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
-    inbound_key: dict[str, str] = field(default_factory=dict)
+    inbound_key: dict[str, str] = field(default_factory=dict)  # "<partner>:key_id", and per intake URL its key
+    city_of: dict[str, str | None] = field(default_factory=dict)  # actor -> city (None: national)
 
 
 def actors_of(cities: dict[str, tuple[str, ...]]) -> list[tuple[str, Role, str | None]]:
@@ -64,23 +86,31 @@ def actors_of(cities: dict[str, tuple[str, ...]]) -> list[tuple[str, Role, str |
 
 
 async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors:
-    """Actors and tokens in every service's schema; Ed25519 keys of the partners registered with intake."""
+    """Actors and tokens in every deployment's schema (a city's own deployment knows only its city's actors);
+    Ed25519 keys of the partners registered with the intake serving their city."""
     actors = Actors()
-    for service in SERVICES:
-        pool = await db.create_pool(ep.database_url, ep.schemas[service])
+    everyone = actors_of(cities)
+    actors.city_of = {actor_id: city for actor_id, _, city in everyone}
+    for schema, only_city in ep.deployments(list(cities)):
+        service = schema_service(ep, schema)
+        pool = await db.create_pool(ep.database_url, schema)
         try:
             await db.migrate(pool, [auth.MIGRATION])
             async with pool.acquire() as conn:
-                for actor_id, role, city in actors_of(cities):
+                for actor_id, role, city in everyone:
+                    if only_city is not None and city != only_city:
+                        continue
                     with contextlib.suppress(Conflict):  # provisioned by an earlier run: a new token is enough
                         await auth.add_actor(conn, actor_id, role, city, actor_id)
-                    actors.tokens[(service, actor_id)] = await auth.issue_token(conn, actor_id)
+                    if only_city is not None or (service, actor_id) not in actors.tokens:
+                        actors.tokens[(service, actor_id)] = await auth.issue_token(conn, actor_id)
         finally:
             await pool.close()
-    env = {**os.environ, "DATABASE_URL": ep.database_url, "LGNET_DB_SCHEMA": ep.schemas["intake"]}
-    for actor_id, role, _ in actors_of(cities):
+    for actor_id, role, city in everyone:
         if role is not Role.PARTNER:
             continue
+        assert city is not None
+        env = {**os.environ, "DATABASE_URL": ep.database_url, "LGNET_DB_SCHEMA": ep.intake_schema(city)}
         key = Ed25519PrivateKey.generate()
         key_id = f"{actor_id}-{os.urandom(3).hex()}"
         public = base64.b64encode(signing.public_bytes(key)).decode()
@@ -93,6 +123,17 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
     return actors
 
 
+def schema_service(ep: Endpoints, schema: str) -> str:
+    for service, s in ep.schemas.items():
+        if s == schema:
+            return service
+    for services in ep.by_city.values():
+        for service, (_, s) in services.items():
+            if s == schema:
+                return service
+    raise KeyError(schema)
+
+
 @dataclass
 class Platform:
     ep: Endpoints
@@ -100,21 +141,26 @@ class Platform:
     _clients: dict[tuple[str, str], httpx.AsyncClient] = field(default_factory=dict)
 
     def http(self, service: str, actor: str) -> httpx.AsyncClient:
+        """A client of the deployment serving the actor's city (the national one for the national role)."""
         key = (service, actor)
         if key not in self._clients:
             self._clients[key] = httpx.AsyncClient(
-                base_url=self.ep.urls[service],
+                base_url=self.ep.url(service, self.actors.city_of.get(actor)),
                 headers={"Authorization": f"Bearer {self.actors.tokens[key]}"},
                 timeout=60,
             )
         return self._clients[key]
 
     async def intake_public_key(self, partner: str) -> dict[str, str]:
-        if "public_key" not in self.actors.inbound_key:
+        """The sealing key of the intake serving the partner's city: {"key_id", "public_key"}."""
+        url = self.ep.url("intake", self.actors.city_of.get(partner))
+        if f"{url}:public_key" not in self.actors.inbound_key:
             answer = await self.http("intake", partner).get("/inbound-key")
             answer.raise_for_status()
-            self.actors.inbound_key.update(answer.json())
-        return self.actors.inbound_key
+            key = answer.json()
+            self.actors.inbound_key[f"{url}:key_id"] = key["key_id"]
+            self.actors.inbound_key[f"{url}:public_key"] = key["public_key"]
+        return {k: self.actors.inbound_key[f"{url}:{k}"] for k in ("key_id", "public_key")}
 
     async def partner_client(self, partner: str, city: str) -> PartnerClient:
         key = await self.intake_public_key(partner)
