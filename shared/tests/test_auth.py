@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lgnet_shared import admin, auth, db
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
-from lgnet_shared.errors import Conflict, Forbidden
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 
 def test_city_rules_name_the_field() -> None:
@@ -53,3 +53,52 @@ def test_admin_cli_provisions_a_service_schema(
     assert token.startswith(auth.TOKEN_PREFIX)
     assert admin.main(["--schema", pg_schema, "add-actor", "x", "--role", "staff"]) == 2  # no city
     assert "belong to a city" in capsys.readouterr().err
+
+
+async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, pg_schema: str) -> None:
+    """Federation: Torino's deployment neither provisions nor admits Trieste's staff (they have their own)."""
+    from types import SimpleNamespace
+
+    import httpx
+    from fastapi import FastAPI
+    from lgnet_shared import service
+    from lgnet_shared.http import install_problem_handlers
+
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [auth.MIGRATION, service.DEPLOYMENT_MIGRATION])
+        async with pool.acquire() as conn:
+            await auth.add_actor(conn, "staff-trieste", Role.STAFF, "trieste", "before the deployment started")
+            await service.claim_schema(pool, pg_schema, "torino", "torino")
+            with pytest.raises(ContractError, match="serves torino") as refused:
+                await auth.add_actor(conn, "coop-trieste", Role.PARTNER, "trieste", "x")
+            assert refused.value.field == "city"
+            await auth.add_actor(conn, "staff-torino", Role.STAFF, "torino", "y")
+            await auth.add_actor(conn, "coordination", Role.NATIONAL, None, "z")
+            tokens = {a: await auth.issue_token(conn, a) for a in ("staff-trieste", "staff-torino", "coordination")}
+        app = FastAPI()
+        install_problem_handlers(app)
+        app.state.runtime = SimpleNamespace(pool=pool, settings=SimpleNamespace(city_filter="torino"))
+
+        @app.get("/whoami")
+        async def whoami(actor: auth.Who) -> dict[str, str]:
+            return {"actor": actor.id}
+
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            answers = {
+                a: await client.get("/whoami", headers={"Authorization": f"Bearer {t}"}) for a, t in tokens.items()
+            }
+        assert answers["staff-torino"].status_code == 200 and answers["coordination"].status_code == 200
+        assert answers["staff-trieste"].status_code == 403
+        assert answers["staff-trieste"].json()["reason"] == "this deployment serves torino, not trieste"
+    finally:
+        await pool.close()
+
+
+def test_a_token_for_an_unknown_actor_is_a_clear_error(
+    database_url: str, pg_schema: str, monkeypatch: Any, capsys: Any
+) -> None:
+    monkeypatch.setitem(os.environ, "DATABASE_URL", database_url)
+    assert admin.main(["--schema", pg_schema, "issue-token", "nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "no actor nobody: add it first" in err and "Traceback" not in err

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import Conflict, Unauthenticated
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound, Unauthenticated
 from lgnet_shared.http import bearer_token
 
 __all__ = ["Actor", "Role", "Who", "add_actor", "issue_token", "may_read_city", "may_write_in_city"]
@@ -41,6 +41,14 @@ MIGRATION = (
 )
 
 
+async def deployment_city(conn: Conn) -> str | None:
+    """The city of the deployment that owns this schema (None before the service first started)."""
+    if await conn.fetchval("select to_regclass('deployment_identity')") is None:
+        return None
+    city: str | None = await conn.fetchval("select city from deployment_identity")
+    return city
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -48,6 +56,9 @@ def token_hash(token: str) -> str:
 async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, display_name: str) -> None:
     if role is not Role.NATIONAL and not city:
         raise ValueError("partners and staff belong to a city")
+    served = await deployment_city(conn)
+    if served not in (None, "national") and role is not Role.NATIONAL and city != served:
+        raise ContractError("city", f"this schema's deployment serves {served}; {city}'s actors belong to its own")
     status = await conn.execute(
         "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
         actor_id,
@@ -61,6 +72,8 @@ async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, dis
 
 async def issue_token(conn: Conn, actor_id: str) -> str:
     """A new API token; shown once, only its hash is kept."""
+    if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):
+        raise NotFound("actor_id", f"no actor {actor_id}: add it first (add-actor)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await conn.execute("insert into api_tokens (token_hash, actor_id) values ($1, $2)", token_hash(token), actor_id)
     return token
@@ -89,6 +102,9 @@ async def authenticate(request: Request) -> Actor:
         actor = await actor_by_token(conn, token)
     if actor is None:
         raise Unauthenticated("headers.authorization", "unknown or revoked token")
+    served = request.app.state.runtime.settings.city_filter
+    if served is not None and actor.role is not Role.NATIONAL and actor.city != served:
+        raise Forbidden("headers.authorization", f"this deployment serves {served}, not {actor.city}")
     return actor
 
 
