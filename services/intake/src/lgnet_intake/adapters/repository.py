@@ -192,12 +192,21 @@ async def merge(conn: Conn, surviving: str, merged: str) -> None:
     )
 
 
+ERASED_REQUEST = "erased"  # what an erased person's idempotency fingerprints become
+
+
 async def erase(conn: Conn, person_id: str) -> None:
     # The sealed values are unreadable once the key is gone; the pseudonymous hashes go too.
     await conn.execute(
         "update persons set erased_at = now(), identity = '{}', fiscal_code_hash = null, name_key_hash = null"
         " where person_id = $1",
         person_id,
+    )
+    # A create's fingerprint is a (keyed) hash of its body, and a registration's body holds the name: with the
+    # key, a guessed name could still be confirmed against it. The answers stay (ids only), the fingerprints go;
+    # a retry of such a request is a conflict from now on.
+    await conn.execute(
+        "update idempotency_keys set request_hash = $2 where response->>'person_id' = $1", person_id, ERASED_REQUEST
     )
 
 

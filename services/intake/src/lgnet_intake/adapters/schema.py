@@ -158,4 +158,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         drop index persons_fiscal;
         """,
     ),
+    (
+        "intake-4",
+        """
+        -- Erasure now blanks the idempotency fingerprints of the person's requests (a registration's body holds the
+        -- name, and its unkeyed SHA-256 let a guessed name be confirmed): do it for those erased before.
+        update idempotency_keys set request_hash = 'erased'
+            where response->>'person_id' in (select person_id from persons where erased_at is not null);
+        """,
+    ),
 ]

@@ -31,6 +31,10 @@ def router(runtime: Runtime) -> APIRouter:
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
 
+    # Registration bodies hold names: their idempotency fingerprint is keyed, so a copy of the table alone cannot
+    # confirm a guessed name (and erasure blanks the fingerprints of the person's requests).
+    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
+
     @asynccontextmanager
     async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction():
@@ -41,7 +45,9 @@ def router(runtime: Runtime) -> APIRouter:
         actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]
     ) -> JSONResponse:
         async with use_case(actor) as (intake, ctx):
-            return await idempotent(intake.conn, actor.id, key, body.model_dump(mode="json"), lambda: run(intake, ctx))
+            return await idempotent(
+                intake.conn, actor.id, key, body.model_dump(mode="json"), lambda: run(intake, ctx), secret=request_secret
+            )
 
     async def act(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor) as (intake, ctx):
