@@ -3,12 +3,17 @@ fingerprints), not in what partners sealed to intake's inbound key (rotated, old
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from lgnet_intake.adapters import credentials
+from lgnet_shared.events import Sealed
+from lgnet_shared.events import partner as inbound
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -77,3 +82,78 @@ async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnde
     async with intake.client("coop-aurora") as c:
         r = await c.post("/persons", json=bodies["p-amina"], headers={"Idempotency-Key": keys["p-amina"]})
         assert r.status_code == 409
+
+
+async def wait_for(intake: IntakeUnderTest, sql: str, *args: Any) -> None:
+    for _ in range(150):
+        async with intake.pool.acquire() as conn:
+            if await conn.fetchval(sql, *args):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{sql} never true")
+
+
+def sealed_registration(pid: str, client: Any) -> inbound.PersonRegistrationSubmitted:
+    return inbound.PersonRegistrationSubmitted(
+        person_id=pid,
+        birth_date=date(1985, 3, 12),
+        sex="male",
+        nationality="SY",
+        identity=inbound.PartnerIdentity(
+            given_name=client.seal("given_name", "Yusuf"), family_name=client.seal("family_name", "Haddad")
+        ),
+    )
+
+
+async def test_an_erased_persons_inbound_identity_cannot_be_opened_afterwards(intake: IntakeUnderTest) -> None:
+    old_key_id = intake.inbound_key["key_id"]
+    async with intake.partner("coop-aurora", "torino") as client:
+        await client.emit(sealed_registration("y-1", client))
+    await wait_for(intake, "select true from persons where person_id = 'y-1'")
+    records = await intake.raw_records("partner.inbound")
+    sealed_name = Sealed(**json.loads(records[-1].value)["data"]["identity"]["given_name"])
+    assert sealed_name.kid == f"hpke:{old_key_id}"
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.post("/persons/y-1/erasure")).status_code == 200
+    # Erasure retired the key: partners get a new one at once; the old one is destroyed after the grace period.
+    async with intake.client("coop-aurora") as c:
+        current = (await c.get("/inbound-key")).json()
+    assert current["key_id"] != old_key_id
+    async with intake.pool.acquire() as conn:
+        assert await credentials.inbound_private_key(conn, b"\0" * 32, "never-made") is None
+        destroyed = await credentials.destroy_retired_inbound_keys(conn, grace=timedelta(0))
+        assert old_key_id in destroyed
+        row = await conn.fetchrow("select * from inbound_keys where key_id = $1", old_key_id)
+        assert row["private_wrapped"] is None and row["destroyed_at"] is not None
+        assert await credentials.inbound_private_key(conn, b"\0" * 32, old_key_id) is None
+    # Nothing in intake's tables opens the record any more; a partner still sealing to the old key is told why.
+    assert sealed_name.kid.removeprefix("hpke:") == old_key_id
+    await asyncio.sleep(31)  # the gatekeeper's cache of private keys expires
+    async with intake.partner("coop-aurora", "torino") as client:
+        late = await client.emit(sealed_registration("y-2", client))
+        async for rejection in client.rejections(timeout=15):
+            if rejection.inbound_event_id == late.id:
+                assert rejection.field == "data.identity.given_name.kid"
+                assert "destroyed" in rejection.reason
+                break
+        else:
+            raise AssertionError("no rejection for a record sealed to a destroyed key")
+
+
+async def test_the_inbound_key_rotates_on_schedule(intake: IntakeUnderTest) -> None:
+    policy = credentials.InboundKeyPolicy(rotate_after=timedelta(days=30), grace=timedelta(hours=24))  # defaults
+    first = intake.inbound_key["key_id"]
+    async with intake.client("coop-aurora") as c:
+        assert (await c.get("/inbound-key")).json()["key_id"] == first
+        # Thirty days later the key is replaced; a day after that, its private half is gone.
+        async with intake.pool.acquire() as conn:
+            await conn.execute("update inbound_keys set created_at = created_at - interval '31 days'")
+        second = (await c.get("/inbound-key")).json()["key_id"]
+        assert second != first
+        assert (await c.get("/inbound-key")).json()["key_id"] == second
+    async with intake.pool.acquire() as conn:
+        assert await credentials.rotate_inbound_keys(conn, policy) == []
+        await conn.execute(
+            "update inbound_keys set retired_at = retired_at - interval '25 hours' where key_id = $1", first
+        )
+        assert await credentials.rotate_inbound_keys(conn, policy) == [first]

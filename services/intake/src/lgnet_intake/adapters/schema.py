@@ -167,4 +167,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             where response->>'person_id' in (select person_id from persons where erased_at is not null);
         """,
     ),
+    (
+        "intake-5",
+        """
+        -- Inbound keys rotate: a retired key opens what was sealed to it for a grace period, then its private half is
+        -- destroyed (credentials.rotate_inbound_keys), and with it every identity partners sealed to it.
+        alter table inbound_keys
+            add column retired_at timestamptz,
+            add column destroyed_at timestamptz,
+            alter column private_wrapped drop not null,
+            add constraint inbound_keys_destroyed check ((private_wrapped is null) = (destroyed_at is not null));
+        """,
+    ),
 ]

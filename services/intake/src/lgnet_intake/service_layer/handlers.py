@@ -19,6 +19,7 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as cmd_in
 
+from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters import repository as repo
 from lgnet_intake.domain import access, cases, people
 from lgnet_intake.domain.access import Actor, Role
@@ -270,6 +271,9 @@ class Intake:
             raise Conflict("person_id", "the person is already erased")
         await self.keys.erase(self.conn, p["person_id"])
         await repo.erase(self.conn, p["person_id"])
+        # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound`: retire the
+        # key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
+        await credentials.retire_inbound_key(self.conn)
         await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today))
         return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
 
