@@ -6,6 +6,7 @@ replayed inbound event have one effect (or one rejection)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -64,11 +65,14 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
                 continue
             assert isinstance(sealed, Sealed)
             key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
-            key = await private_keys.get(key_id, lambda: credentials.inbound_private_key(conn, master, key_id))
+            key = await private_keys.get(
+                key_id, functools.partial(credentials.inbound_private_key, conn, master, key_id)
+            )
             if key is None:
                 if await credentials.inbound_key_destroyed(conn, key_id):
                     raise ContractError(
-                        f"identity.{field}.kid", "intake key retired and destroyed: seal to the key GET /inbound-key gives"
+                        f"identity.{field}.kid",
+                        "intake key retired and destroyed: seal to the key GET /inbound-key gives",
                     )
                 raise ContractError(f"identity.{field}.kid", "unknown intake key id")
             try:

@@ -48,14 +48,21 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> JSONResponse:
         async with use_case(actor) as (intake, ctx):
             return await idempotent(
-                intake.conn, actor.id, key, body.model_dump(mode="json"), lambda: run(intake, ctx), secret=request_secret
+                intake.conn,
+                actor.id,
+                key,
+                body.model_dump(mode="json"),
+                lambda: run(intake, ctx),
+                secret=request_secret,
             )
 
     async def act(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor) as (intake, ctx):
             return await run(intake, ctx)
 
-    @api.get("/inbound-key", summary="Intake's current public key: partners seal identifying fields to it (HPKE); it rotates")
+    @api.get(
+        "/inbound-key", summary="Intake's current public key: partners seal identifying fields to it (HPKE); it rotates"
+    )
     async def inbound_key(actor: Who) -> dict[str, str]:
         async with runtime.pool.acquire() as conn, conn.transaction():
             key_id, _, public = await credentials.inbound_key(conn, runtime.settings.master_key_bytes(), key_policy)
