@@ -31,3 +31,8 @@ def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
 @upcaster("lgnet.intake.person_registered", from_version=1)
 def _third_country(data: Data) -> Data:
     return {**data, "third_country": is_third_country(data["nationality"])}
+
+
+@upcaster("lgnet.intake.needs_assessed", from_version=1)
+def _moved_to_special_topic(data: Data) -> Data:
+    return data  # v2 only moved to the restricted topic `intake.special`

@@ -1,8 +1,9 @@
 """Intake events: taking charge of persons and households (DESIGN section 4, "intake").
 
-Identifying fields (names, fiscal code, phone, address) are `Sealed`; everything reporting counts (birth date,
-sex, nationality, vulnerabilities) is plain so that counts survive erasure. Vulnerabilities are special-category
-data but carry no identity once names are sealed; they never appear in logs.
+Identifying fields (names, fiscal code, phone, address) are `Sealed`; everything reporting counts (sex,
+nationality, vulnerabilities) is plain so that counts survive erasure. Vulnerabilities and other health-related
+fields are special-category data: the needs assessment travels on the restricted topic `intake.special` (need to
+know: housing, reporting, auditors), never on `intake.events`; they never appear in logs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.types import Cents, Code, Country, Id, Part
@@ -174,7 +175,11 @@ class ReferralOutcomeRecorded(Event):
 
 
 @event("lgnet.intake.needs_assessed", key="case_id")
-class NeedsAssessed(Event):
+class NeedsAssessedV1(Event):
+    # v1 travelled on `intake.events`, readable by every reader of that topic; kept for replay (upcast to v2).
+    # Its published schema must not change: same title, no description.
+    model_config = ConfigDict(title="NeedsAssessed")
+
     case_id: Id
     household_id: Id
     vulnerabilities: list[Code] = Field(default_factory=list)
@@ -185,6 +190,12 @@ class NeedsAssessed(Event):
     accessibility_needs: bool = False
     specialist_support: bool = False
     assessed_on: date
+
+
+@event("lgnet.intake.needs_assessed", version=2, key="case_id", topic="intake.special")
+class NeedsAssessed(NeedsAssessedV1):
+    """Special-category data (vulnerabilities, specialist support, income): v2 travels on the restricted topic
+    `intake.special`, read only by housing, reporting and auditors (lgnet_shared.topics). Same fields as v1."""
 
 
 @event("lgnet.intake.case_opened", key="case_id")
