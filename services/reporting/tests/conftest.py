@@ -22,8 +22,7 @@ from lgnet_shared import auth, db
 from lgnet_shared.auth import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.events import Event
-from lgnet_shared.events import REGISTRY
+from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
 
