@@ -96,11 +96,12 @@ async def wait_for(intake: IntakeUnderTest, sql: str, *args: Any) -> None:
 def sealed_registration(pid: str, client: Any) -> inbound.PersonRegistrationSubmitted:
     return inbound.PersonRegistrationSubmitted(
         person_id=pid,
-        birth_date=date(1985, 3, 12),
         sex="male",
         nationality="SY",
-        identity=inbound.PartnerIdentity(
-            given_name=client.seal("given_name", "Yusuf"), family_name=client.seal("family_name", "Haddad")
+        identity=inbound.PartnerIdentityV2(
+            given_name=client.seal("given_name", "Yusuf"),
+            family_name=client.seal("family_name", "Haddad"),
+            birth_date=client.seal_birth_date(date(1985, 3, 12)),
         ),
     )
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_shared import pii
 from lgnet_shared.events import intake as ev
 from lgnet_shared.topics import TOPICS
 
@@ -239,6 +240,10 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
     assert [type(e).__name__ for e in await intake.events("intake.special")] == ["NeedsAssessed"]
     opened = next(e for e in await intake.events() if isinstance(e, ev.CaseOpened))
     assert opened.city == "torino" and opened.partner == "coop-aurora" and opened.household_id == ids["household"]
+    # Minor or adult at the opening (2026-01-15), computed by intake: birth dates travel sealed.
+    assert opened.minors == {"p-amina": False, "p-kid": True}
+    joined = next(e for e in await intake.events() if isinstance(e, ev.HouseholdMemberJoined))
+    assert joined.minor_in_cases == {"c-1": True}
 
 
 async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTest) -> None:
@@ -315,7 +320,12 @@ async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: In
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select wrapped from person_keys where kid = 'p-amina'") is None
     # The event still replays (counts stay) but its identity cannot be opened any more.
-    assert registered.birth_date.isoformat() == "1990-05-01" and registered.identity.given_name is not None
+    assert registered.identity.given_name is not None and registered.identity.birth_date is not None
+    # The birth date travels sealed with the person's key: gone with it. What counts stays: an adult.
+    assert registered.birth_date is None and registered.minor is False
+    async with intake.pool.acquire() as conn:
+        keys = pii.KeyStore(b"\0" * 32)  # the key is destroyed: no master key could open it
+        assert await keys.open(conn, registered.identity.birth_date, "birth_date") is None
 
 
 # Special-category data (vulnerabilities, health-related needs) is need-to-know: the needs assessment travels on the

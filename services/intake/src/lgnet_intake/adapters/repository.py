@@ -296,6 +296,38 @@ async def current_members(conn: Conn, household_id: str) -> list[str]:
     return [r["person_id"] for r in rows]
 
 
+async def members_born(conn: Conn, household_id: str, on: date) -> list[tuple[str, date]]:
+    """(person id, birth date) of the household's members on `on` (those who have not left before)."""
+    rows = await conn.fetch(
+        "select distinct m.person_id, p.birth_date from household_members m join persons p using (person_id)"
+        " where m.household_id = $1 and (m.left_on is null or m.left_on >= $2) order by m.person_id",
+        household_id,
+        on,
+    )
+    return [(r["person_id"], r["birth_date"]) for r in rows]
+
+
+async def cases_of_household(conn: Conn, household_id: str, *, since: date) -> list[tuple[str, date]]:
+    """(case id, opening date) of the household's cases not closed before `since`."""
+    rows = await conn.fetch(
+        "select case_id, opened_on from cases where household_id = $1 and (closed_on is null or closed_on >= $2)"
+        " order by case_id",
+        household_id,
+        since,
+    )
+    return [(r["case_id"], r["opened_on"]) for r in rows]
+
+
+async def cases_of_person(conn: Conn, person_id: str) -> list[tuple[str, date]]:
+    """(case id, opening date) of every case of every household the person has been a member of."""
+    rows = await conn.fetch(
+        "select distinct c.case_id, c.opened_on from cases c join household_members m using (household_id)"
+        " where m.person_id = $1 order by c.case_id",
+        person_id,
+    )
+    return [(r["case_id"], r["opened_on"]) for r in rows]
+
+
 async def member_joined(conn: Conn, household_id: str, person_id: str, on: date, reason: str) -> None:
     await conn.execute(
         "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, $4)",

@@ -9,7 +9,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -19,7 +19,7 @@ from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError, Forbidden, Unauthenticated
-from lgnet_shared.events import Event, Sealed
+from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.service import ConsumerSpec, Runtime
@@ -105,7 +105,9 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             for env, e in run:
                 assert isinstance(e, inbound.PersonRegistrationSubmitted)
                 opened = await open_identity(conn, e.identity)
-                registrations.append((await context(conn, env), sealed_registration(e, opened)))
+                ctx = await context(conn, env)
+                clear = clear_birth_date_allowed(env, ctx.today)
+                registrations.append((ctx, sealed_registration(e, opened, clear_birth_date=clear)))
             await intake(conn).register_persons(registrations)
 
     use_cases: dict[type[Event], UseCase] = {
@@ -175,6 +177,32 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             **{model.type: handler(uc) for model, uc in use_cases.items()},
         },
     )
+
+
+def clear_birth_date_allowed(env: Envelope, today: date) -> bool:
+    """Registration v1 carries the birth date in clear: accepted until its deprecation date, refused after."""
+    version = written_version(env)
+    if version >= 2:
+        return False
+    if today > V1_ACCEPTED_UNTIL:
+        raise ContractError(
+            "birth_date",
+            f"registration v1 (birth date in clear) is no longer accepted since {V1_ACCEPTED_UNTIL.isoformat()}:"
+            " send v2 with identity.birth_date sealed to intake's key",
+        )
+    return True
+
+
+def written_version(env: Envelope) -> int:
+    """The version the partner wrote (its `dataschema`), the latest when it names none."""
+    if env.dataschema and ":v" in env.dataschema:
+        tail = env.dataschema.rsplit(":v", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return versions(env.type)[-1]
+
+
+V1_ACCEPTED_UNTIL = date.fromisoformat(inbound.BIRTH_DATE_V1_UNTIL)
 
 
 @contextlib.contextmanager
