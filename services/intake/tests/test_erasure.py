@@ -158,3 +158,27 @@ async def test_the_inbound_key_rotates_on_schedule(intake: IntakeUnderTest) -> N
             "update inbound_keys set retired_at = retired_at - interval '25 hours' where key_id = $1", first
         )
         assert await credentials.rotate_inbound_keys(conn, policy) == [first]
+
+
+async def test_erasing_a_person_erases_the_records_merged_into_them(intake: IntakeUnderTest) -> None:
+    """Two partners registered the same human (same fiscal code): one person, two records, two keys. Erasing the
+    person erases both, and neither registration's fingerprint is left."""
+    amina = registration("a-1", "Amina", "Okonkwo")
+    amina["identity"]["fiscal_code"] = "KNKMNA90E41Z335B"
+    again = {**amina, "person_id": "b-7", "identity": {**amina["identity"], "given_name": "Amína"}}
+    keys = [str(uuid.uuid4()), str(uuid.uuid4())]
+    async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
+        assert (await a.post("/persons", json=amina, headers={"Idempotency-Key": keys[0]})).status_code == 201
+        r = await b.post("/persons", json=again, headers={"Idempotency-Key": keys[1]})
+        assert r.status_code == 201 and r.json()["same_as"] == "a-1"
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.post("/persons/a-1/erasure")).status_code == 200
+    async with intake.pool.acquire() as conn:
+        wrapped = await conn.fetch("select kid, wrapped from person_keys where kid = any($1)", ["a-1", "b-7"])
+        assert {r["kid"]: r["wrapped"] for r in wrapped} == {"a-1": None, "b-7": None}
+        erased = await conn.fetch("select person_id from persons where erased_at is not null order by person_id")
+        assert [r["person_id"] for r in erased] == ["a-1", "b-7"]
+        fingerprints = await conn.fetch("select request_hash from idempotency_keys where key = any($1)", keys)
+        assert {r["request_hash"] for r in fingerprints} == {"erased"}
+        dump = await everything_in(conn)
+    assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump

@@ -192,6 +192,18 @@ async def merge(conn: Conn, surviving: str, merged: str) -> None:
     )
 
 
+async def merged_into(conn: Conn, person_id: str) -> list[str]:
+    """Every person merged into this one, directly or through a chain (the same human's other records)."""
+    rows = await conn.fetch(
+        "with recursive merged(person_id) as ("
+        " select person_id from persons where merged_into = $1"
+        " union select p.person_id from persons p join merged m on p.merged_into = m.person_id"
+        ") select person_id from merged order by person_id",
+        person_id,
+    )
+    return [r["person_id"] for r in rows]
+
+
 ERASED_REQUEST = "erased"  # what an erased person's idempotency fingerprints become
 
 

@@ -297,12 +297,19 @@ class Intake:
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
+        # The same human's other records (registrations merged into this one) go too: each has its own key.
+        others = []
+        for other in await repo.merged_into(self.conn, p["person_id"]):
+            if (await repo.person(self.conn, other, resolve=False))["erased_at"] is None:
+                await self.keys.erase(self.conn, other)
+                await repo.erase(self.conn, other)
+                others.append(ev.PersonErased(person_id=other, erased_on=ctx.today))
         await self.keys.erase(self.conn, p["person_id"])
         await repo.erase(self.conn, p["person_id"])
         # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound`: retire the
         # key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
         await credentials.retire_inbound_key(self.conn)
-        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today))
+        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today), *others)
         return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
 
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
