@@ -116,11 +116,12 @@ def registrations(clients: dict[str, PartnerClient], keys: dict[str, Ed25519Priv
         client, key = clients[partner], keys[partner]
         event = inbound.PersonRegistrationSubmitted(
             person_id=f"b-{i}",
-            birth_date=date(1980 + i % 40, 1 + i % 12, 1 + i % 28),
             sex="female",
             nationality="NG",
-            identity=inbound.PartnerIdentity(
-                given_name=client.seal("given_name", f"Name{i}"), family_name=client.seal("family_name", f"Fam{i}")
+            identity=inbound.PartnerIdentityV2(
+                given_name=client.seal("given_name", f"Name{i}"),
+                family_name=client.seal("family_name", f"Fam{i}"),
+                birth_date=client.seal_birth_date(date(1980 + i % 40, 1 + i % 12, 1 + i % 28)),
             ),
         )
         env = client.envelope(event)

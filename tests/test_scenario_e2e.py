@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from typing import Any
@@ -106,6 +107,15 @@ async def test_no_personal_data_in_plain_text_on_any_topic(
     text = blob.decode("utf-8", "replace")
     found = sorted(s for s in secrets if s in text)
     assert not found, f"identifying data in plain text on Kafka: {found[:5]}"
+    # Birth dates travel sealed (person_registered v3, partner registration v2); special-category data only on the
+    # restricted intake.special.
+    clear_birth = re.compile(rb'"birth_date": ?"\d{4}-\d{2}-\d{2}"')
+    for topic in ("intake.events", "partner.inbound"):
+        leaked = [r for r in await _records(platform_endpoints, topic) if clear_birth.search(r.value or b"")]
+        assert not leaked, f"a birth date in clear on {topic}: {leaked[0].value[:200]!r}"
+    public = await _records(platform_endpoints, "intake.events")
+    assert not [r for r in public if b"vulnerabilities" in (r.value or b"")], "vulnerabilities on intake.events"
+    assert any(b"vulnerabilities" in (r.value or b"") for r in await _records(platform_endpoints, "intake.special"))
     # Beneficiaries' IBANs (landlords of the paid contributions) never travel either.
     paid = [r for r in records if b"contribution_paid" in (r.value or b"")]
     assert paid

@@ -56,6 +56,7 @@ def test_channels_and_operations_follow_the_spec(housing_doc: dict[str, Any]) ->
     assert channels["intake.events"]["address"] == "lgnet.intake.events"
     assert set(channels["intake.events"]["messages"]) == {
         "lgnet.intake.case_opened.v1",
+        "lgnet.intake.case_opened.v2",
         "lgnet.intake.household_formed.v1",
     }
     assert channels["intake.events"]["bindings"]["kafka"]["partitions"] == 6
@@ -75,7 +76,7 @@ def test_channels_and_operations_follow_the_spec(housing_doc: dict[str, Any]) ->
 
 
 def test_message_payload_is_the_envelope_with_the_model_as_data(housing_doc: dict[str, Any]) -> None:
-    message = housing_doc["components"]["messages"]["lgnet.intake.case_opened.v1"]
+    message = housing_doc["components"]["messages"]["lgnet.intake.case_opened.v2"]
     assert message["contentType"] == "application/cloudevents+json" and message["name"] == CaseOpened.type
     assert "case_id" in message["bindings"]["kafka"]["key"]["description"]
     payload = message["payload"]
@@ -95,10 +96,13 @@ def test_produced_channels_hold_only_the_services_own_types() -> None:
     )
     doc = document(spec, [gatekeeper])
     produced = set(doc["channels"]["intake.events"]["messages"])
-    assert {f"{PersonRegistered.type}.v1", f"{PersonRegistered.type}.v2"} <= produced
+    assert {f"{PersonRegistered.type}.v{v}" for v in (1, 2, 3)} <= produced
     assert all(m.startswith("lgnet.intake.") for m in produced)
     assert set(doc["channels"]["partner.rejections"]["messages"]) == {f"{InboundRejected.type}.v1"}
-    assert set(doc["channels"]["partner.inbound"]["messages"]) == {f"{inbound.PersonRegistrationSubmitted.type}.v1"}
+    assert set(doc["channels"]["partner.inbound"]["messages"]) == {
+        f"{inbound.PersonRegistrationSubmitted.type}.v1",
+        f"{inbound.PersonRegistrationSubmitted.type}.v2",
+    }
     assert doc["channels"]["partner.inbound"]["tags"][0]["name"] == "partner-facing"
     assert doc["operations"]["send.partner.rejections"]["action"] == "send"
     assert doc["operations"]["receive.partner.inbound.gatekeeper"]["action"] == "receive"

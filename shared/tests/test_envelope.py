@@ -38,7 +38,7 @@ def test_structured_round_trip_keeps_every_attribute() -> None:
     back = from_record(value, headers, env.key)
     assert back == env
     assert back.partitionkey == "c1" and env.key == b"c1"
-    assert back.dataschema == "urn:lgnet:schema:lgnet.intake.case_opened:v1"
+    assert back.dataschema == "urn:lgnet:schema:lgnet.intake.case_opened:v2"
     assert back.correlationid == env.id  # a conversation starts with its own id
     assert decode(back) == case()
 
@@ -125,4 +125,4 @@ def test_old_versions_are_upcast_on_read() -> None:
     env = to_envelope(old, source="/p", city="torino")
     assert env.dataschema is not None and env.dataschema.endswith(":v1")
     current = decode(env)
-    assert current.version == 2 and current.third_country is True
+    assert current.version == 3 and current.third_country is True

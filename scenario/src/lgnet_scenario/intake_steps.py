@@ -35,16 +35,16 @@ def household_events(h: Household, sealer: Any) -> list[Event]:
         identity = {
             "given_name": sealer("given_name", p.given_name),
             "family_name": sealer("family_name", p.family_name),
+            "birth_date": sealer("birth_date", p.birth_date.isoformat()),  # v2: sealed, never in clear
         }
         events.append(
             inbound.PersonRegistrationSubmitted(
                 person_id=p.person_id,
-                birth_date=p.birth_date,
                 sex=p.sex,
                 nationality=p.nationality,
                 languages=[LANGUAGES[p.nationality]],
                 literate="illiterate" not in h.vulnerabilities or p.minor,
-                identity=inbound.PartnerIdentity(**identity),
+                identity=inbound.PartnerIdentityV2(**identity),
             )
         )
         events += [

@@ -383,3 +383,12 @@ def test_interchangeable_households_are_served_in_rank_order(cost_limit: int) ->
     twins = [hh(f"h{i}") for i in (5, 3, 9, 1, 7)]
     result = matching.assign(twins, [opp("o1"), opp("o2")], RULES, TODAY)
     assert sorted(p.household_id for p in result.proposals) == ["h1", "h3"]
+
+
+def test_minors_without_birth_dates_come_from_intakes_word() -> None:
+    """Since person_registered v3 the birth date is sealed: intake says who is a minor instead."""
+    sealed_child = Member("k2", None, "male", minor=True)
+    sealed_adult = Member("a2", None, "female", minor=False)
+    h = Household("h", "c", "torino", "p", (sealed_adult, sealed_child, CHILD), waiting_since=date(2026, 1, 1))
+    assert h.minors(date(2026, 6, 1)) == 2
+    assert Member("u", None, "female").is_minor(date(2026, 6, 1)) is False

@@ -27,15 +27,15 @@ pytestmark = pytest.mark.integration
 def registration(
     pid: str, client: Any, *, fiscal_code: str | None = None, born: date = date(1985, 3, 12)
 ) -> inbound.PersonRegistrationSubmitted:
-    identity = {"given_name": client.seal("given_name", "Yusuf"), "family_name": client.seal("family_name", "Haddad")}
+    identity = {
+        "given_name": client.seal("given_name", "Yusuf"),
+        "family_name": client.seal("family_name", "Haddad"),
+        "birth_date": client.seal_birth_date(born),
+    }
     if fiscal_code:
         identity["fiscal_code"] = client.seal("fiscal_code", fiscal_code)
     return inbound.PersonRegistrationSubmitted(
-        person_id=pid,
-        birth_date=born,
-        sex="male",
-        nationality="SY",
-        identity=inbound.PartnerIdentity(**identity),
+        person_id=pid, sex="male", nationality="SY", identity=inbound.PartnerIdentityV2(**identity)
     )
 
 
@@ -233,3 +233,34 @@ async def test_one_person_sent_by_two_partners_at_once_is_one_person(intake: Int
     assert surviving == [] and merged == 20
     events = await intake.events(want=60)
     assert sum(isinstance(e, ev.PersonsMerged) for e in events) == 20
+
+
+async def test_birth_dates_arrive_sealed_and_leave_sealed(intake: IntakeUnderTest) -> None:
+    """Registration v2 seals the birth date to intake's key; intake's person_registered v3 seals it with the
+    person's key and says only whether they are a minor. v1 (birth date in clear) is still accepted until its
+    deprecation date; a v2 with a clear birth date is refused."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        await client.emit(registration("s-1", client, born=date(2012, 6, 1)))
+        v1 = inbound.PersonRegistrationSubmittedV1(
+            person_id="s-2", birth_date=date(1970, 1, 1), sex="male", nationality="SY"
+        )
+        await client.emit(v1)
+        clear_v2 = await client.emit(
+            inbound.PersonRegistrationSubmitted(
+                person_id="s-3", birth_date=date(1970, 1, 1), sex="male", nationality="SY"
+            )
+        )
+        unsealed = await client.emit(inbound.PersonRegistrationSubmitted(person_id="s-4", sex="male", nationality="SY"))
+    await wait_rows(intake, "select count(*) from persons", 2)
+    async with intake.pool.acquire() as conn:
+        births = dict(await conn.fetch("select person_id, birth_date from persons order by person_id"))
+    assert births == {"s-1": date(2012, 6, 1), "s-2": date(1970, 1, 1)}
+    registered = {e.person_id: e for e in await intake.events(want=2) if isinstance(e, ev.PersonRegistered)}
+    assert registered["s-1"].birth_date is None and registered["s-1"].identity.birth_date is not None
+    assert registered["s-1"].minor is True and registered["s-2"].minor is False
+    assert registered["s-2"].birth_date is None  # a v1 partner's clear birth date is sealed from here on
+    for record in await intake.raw_records("intake.events"):
+        assert b"2012-06-01" not in record.value and b"1970-01-01" not in record.value
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
+    assert answers[clear_v2.id].field == "data.birth_date" and "sealed" in answers[clear_v2.id].reason
+    assert answers[unsealed.id].field == "data.identity.birth_date"

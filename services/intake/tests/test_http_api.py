@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_shared import pii
 from lgnet_shared.events import intake as ev
+from lgnet_shared.topics import TOPICS
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -228,15 +230,20 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
         "HouseholdFormed",
         "CaseOpened",
         "ReferralReceived",
-        "NeedsAssessed",
         "IndividualPlanAgreed",
         "PlanObjectiveUpdated",
         "EmploymentRecorded",
         "HouseholdMemberJoined",
     ):
         assert name in types, name
+    assert "NeedsAssessed" not in types  # special-category: on the restricted topic
+    assert [type(e).__name__ for e in await intake.events("intake.special")] == ["NeedsAssessed"]
     opened = next(e for e in await intake.events() if isinstance(e, ev.CaseOpened))
     assert opened.city == "torino" and opened.partner == "coop-aurora" and opened.household_id == ids["household"]
+    # Minor or adult at the opening (2026-01-15), computed by intake: birth dates travel sealed.
+    assert opened.minors == {"p-amina": False, "p-kid": True}
+    joined = next(e for e in await intake.events() if isinstance(e, ev.HouseholdMemberJoined))
+    assert joined.minor_in_cases == {"c-1": True}
 
 
 async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTest) -> None:
@@ -313,4 +320,48 @@ async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: In
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select wrapped from person_keys where kid = 'p-amina'") is None
     # The event still replays (counts stay) but its identity cannot be opened any more.
-    assert registered.birth_date.isoformat() == "1990-05-01" and registered.identity.given_name is not None
+    assert registered.identity.given_name is not None and registered.identity.birth_date is not None
+    # The birth date travels sealed with the person's key: gone with it. What counts stays: an adult.
+    assert registered.birth_date is None and registered.minor is False
+    async with intake.pool.acquire() as conn:
+        keys = pii.KeyStore(b"\0" * 32)  # the key is destroyed: no master key could open it
+        assert await keys.open(conn, registered.identity.birth_date, "birth_date") is None
+
+
+# Special-category data (vulnerabilities, health-related needs) is need-to-know: the needs assessment travels on the
+# restricted topic `intake.special`, never in plain text on `intake.events` (read by payments, partners' tools, ...).
+
+
+def test_the_registry_names_who_reads_special_category_data() -> None:
+    special = TOPICS["intake.special"]
+    assert special.restricted and special.fact
+    assert set(special.readers) == {"housing", "reporting", "auditor"}
+    assert not TOPICS["intake.events"].restricted
+    assert TOPICS["partner.inbound"].restricted and TOPICS["partner.inbound"].readers == ("intake",)
+    assert ev.NeedsAssessed.topic == "intake.special"
+
+
+async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: IntakeUnderTest) -> None:
+    await household_with_case(intake)
+    async with intake.client("coop-aurora") as c:
+        r = await c.post(
+            "/cases/assessments",
+            json={
+                "case_id": "c-1",
+                "vulnerabilities": ["psychiatric_condition", "addiction"],
+                "housing_situation": "homeless",
+                "monthly_income_cents": 0,
+                "employment_status": "unemployed",
+                "specialist_support": True,
+                "assessed_on": "2026-01-20",
+            },
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+    special = await intake.events("intake.special")
+    assessed = [e for e in special if isinstance(e, ev.NeedsAssessed)]
+    assert len(assessed) == 1 and assessed[0].vulnerabilities == ["psychiatric_condition", "addiction"]
+    public = await intake.raw_records("intake.events")
+    assert public, "the other facts are still on intake.events"
+    for record in public:
+        assert b"needs_assessed" not in record.value and b"psychiatric" not in record.value

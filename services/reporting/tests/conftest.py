@@ -17,12 +17,12 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_reporting.adapters import log, store
+from lgnet_reporting.service_layer import projector
 from lgnet_shared import auth, db
 from lgnet_shared.auth import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.events import Event
-from lgnet_shared.outbox import topic_of
+from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -33,6 +33,12 @@ ACTORS = [
     ("coordination", Role.NATIONAL, None),
 ]
 MIN_CELL = 3
+
+
+def written_topic(env: Envelope) -> str:
+    """The topic an event of this version was written to (v1 assessments: `intake.events`; v2: `intake.special`)."""
+    version = int((env.dataschema or "").rsplit(":v", 1)[1])
+    return REGISTRY[(env.type, version)].model.topic
 
 
 @dataclass
@@ -56,12 +62,12 @@ class ReportingUnderTest:
     async def send(self, envelopes: Iterable[Envelope]) -> None:
         for env in envelopes:
             value, headers = env.to_structured()
-            await self.producer.send(physical(topic_of(env), self.prefix), value, key=env.key, headers=headers)
+            await self.producer.send(physical(written_topic(env), self.prefix), value, key=env.key, headers=headers)
         await self.producer.flush()
 
     async def settle(self, timeout: float = 30) -> store.Positions:
-        """Wait until the projections have consumed everything on the three topics; returns the positions."""
-        topics = [physical(t, self.prefix) for t in ("intake.events", "housing.events", "payments.events")]
+        """Wait until the projections have consumed everything on their topics; returns the positions."""
+        topics = [physical(t, self.prefix) for t in projector.TOPICS]
         ends = await log.end_positions(self.bootstrap, topics)
         wanted = {t: {p: o for p, o in parts.items() if o > 0} for t, parts in ends.items()}
         wanted = {t: parts for t, parts in wanted.items() if parts}
@@ -155,7 +161,8 @@ def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:
         case("C2", "H2", "torino", TC, MOBILE, d(2026, 2, 15)),
         case("C3", "H3", "torino", TC, DESK, d(2026, 2, 1)),
         case("C4", "H4", "torino", CE, DESK, d(2026, 3, 1)),
-        i.NeedsAssessed(case_id="C1", household_id="H1", vulnerabilities=["eviction"],
+        # An assessment as written before v2 (on `intake.events`) and one as now (on the restricted `intake.special`).
+        i.NeedsAssessedV1(case_id="C1", household_id="H1", vulnerabilities=["eviction"],
                         housing_situation=i.HousingSituation.FACING_EVICTION, monthly_income_cents=0,
                         employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=d(2026, 1, 12)),
         i.NeedsAssessed(case_id="C2", household_id="H2", vulnerabilities=["addiction"],

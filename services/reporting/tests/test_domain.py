@@ -207,3 +207,43 @@ def test_a_transfer_returned_after_payment_is_paid_only_until_the_return() -> No
     facts = _paid_facts(paid, returned)
     assert summary(facts, Window(date(2026, 3, 6)), "torino")["contributions_paid"]["count"] == 1  # type: ignore[arg-type]
     assert summary(facts, Window(date(2026, 3, 31)), "torino")["contributions_paid"]["count"] == 0  # type: ignore[arg-type]
+
+
+def _summary_of(events: list[i.Event], as_of: date = date(2026, 6, 30)) -> dict[str, int]:
+    t = Tables()
+    for e in events:
+        t.apply(
+            project(to_envelope(e, source="/lgnet/intake", city="torino", time=datetime(2026, 1, 1, tzinfo=UTC)), e)
+        )
+    facts = {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+    return summary(facts, Window(as_of), "torino")["persons"]  # type: ignore[arg-type,no-any-return]
+
+
+def test_minors_are_counted_from_intakes_facts_when_birth_dates_are_sealed() -> None:
+    """person_registered v3 carries no birth date: the same household counts the same from intake's minor facts
+    (case opening, joining, correction) as it did from clear birth dates (old events)."""
+    opened_on = date(2026, 1, 10)
+    births = {"p1": date(1980, 1, 1), "p2": date(2010, 1, 1), "p3": date(2008, 2, 1)}
+
+    def person(pid: str, clear: bool) -> i.PersonRegistered:
+        return i.PersonRegistered(person_id=pid, registered_by="x", birth_date=births[pid] if clear else None,
+                                  sex=i.Sex.FEMALE, nationality="MA", third_country=True)  # fmt: skip
+
+    def events(clear: bool) -> list[i.Event]:
+        return [
+            person("p1", clear), person("p2", clear), person("p3", clear),
+            i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"]),
+            i.CaseOpened(case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                         channel=i.Channel.DESK, partner="x", opened_on=opened_on,
+                         minors=None if clear else {"p1": False, "p2": True}),
+            # p3 joins after the opening; she was 17 on the opening date, 18 when joining.
+            i.HouseholdMemberJoined(household_id="h1", person_id="p3", reason="reunification", on=date(2026, 3, 1),
+                                    minor_in_cases=None if clear else {"c1": True}),
+        ]  # fmt: skip
+
+    assert _summary_of(events(clear=True)) == {"total": 3, "minors": 2, "adults": 1, "age_unknown": 0}
+    assert _summary_of(events(clear=False)) == _summary_of(events(clear=True))
+    # A corrected birth date: intake recomputes the person's age at each case's opening; the correction wins.
+    corrected = i.PersonUpdated(person_id="p2", minor=False, minor_in_cases={"c1": False})
+    assert _summary_of([*events(clear=False), corrected]) == {"total": 3, "minors": 1, "adults": 2, "age_unknown": 0}
+    assert _summary_of([corrected, *reversed(events(clear=False))]) == _summary_of([*events(clear=False), corrected])

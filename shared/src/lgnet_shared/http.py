@@ -4,6 +4,7 @@ bearer-token extraction, and idempotency keys for creates."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -92,6 +93,18 @@ MIGRATION = (
 )
 
 
+KEYED = "hmac-sha256:"
+
+
+def request_fingerprint(request: Any, secret: bytes | None = None) -> str:
+    """What `idempotent` stores to recognise a retry: HMAC-SHA256 of the canonical JSON body under `secret`
+    (prefixed `hmac-sha256:`), or its plain SHA-256 without one."""
+    body = json.dumps(request, sort_keys=True, default=str).encode()
+    if secret is None:
+        return hashlib.sha256(body).hexdigest()
+    return KEYED + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
 async def idempotent(
     conn: Conn,
     actor_id: str,
@@ -99,14 +112,18 @@ async def idempotent(
     request: Any,
     create: Callable[[], Awaitable[dict[str, Any]]],
     status_code: int = 201,
+    secret: bytes | None = None,
 ) -> JSONResponse:
     """Run `create` once per (actor, Idempotency-Key); a retry with the same key and body gets the first answer,
-    a reuse of the key with another body is a conflict. Must run inside the caller's transaction."""
+    a reuse of the key with another body is a conflict. Must run inside the caller's transaction.
+
+    `secret` keys the stored fingerprint of the body (HMAC-SHA256): a body holding personal data (a registration's
+    name) then cannot be confirmed from the table by hashing guesses. Without it, an unkeyed SHA-256 is stored."""
     if not key:
         raise ContractError("headers.idempotency-key", "missing: every create needs an Idempotency-Key header")
     if len(key) > 200:
         raise ContractError("headers.idempotency-key", "longer than 200 characters")
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    digest = request_fingerprint(request, secret)
     # Serialise concurrent retries of the same key.
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"{actor_id}:{key}")
     row = await conn.fetchrow(
@@ -115,7 +132,7 @@ async def idempotent(
         key,
     )
     if row is not None:
-        if row["request_hash"] != digest:
+        if not hmac.compare_digest(row["request_hash"], digest):
             raise Conflict("headers.idempotency-key", "already used for a different request")
         return JSONResponse(
             status_code=row["status_code"], content=row["response"], headers={"Idempotent-Replayed": "true"}

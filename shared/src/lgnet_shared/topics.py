@@ -26,6 +26,11 @@ class Topic:
     fact: bool
     description: str
     retention_ms: str = FOREVER
+    # Need-to-know: a restricted topic is read only by the deployments of the services named in `readers` (and the
+    # principals named there, e.g. "auditor"); the broker's ACLs are derived from it. Unrestricted: every reader
+    # the default policy allows.
+    restricted: bool = False
+    readers: tuple[str, ...] = ()
 
     def physical(self, prefix: str = "") -> str:
         return f"{prefix}lgnet.{self.name}"
@@ -37,6 +42,10 @@ class Topic:
         return cfg
 
 
+# Who needs special-category data: housing matches specialist-support needs and weighs vulnerabilities; reporting
+# counts persons by vulnerability; auditors replay those counts (docs/operators.md, "Special-category data").
+SPECIAL_READERS = ("housing", "reporting", "auditor")
+
 TOPICS: dict[str, Topic] = {
     t.name: t
     for t in (
@@ -46,6 +55,16 @@ TOPICS: dict[str, Topic] = {
             "person, household or case id",
             True,
             "Canonical intake facts: persons, households, referrals, cases, plans, consent, erasure",
+        ),
+        Topic(
+            "intake.special",
+            6,
+            "case id",
+            True,
+            "Special-category intake facts (needs assessments: vulnerabilities such as psychiatric condition or"
+            " addiction, specialist support, income): need-to-know",
+            restricted=True,
+            readers=SPECIAL_READERS,
         ),
         Topic(
             "housing.events",
@@ -74,6 +93,8 @@ TOPICS: dict[str, Topic] = {
             "partner's aggregate id",
             True,
             "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it",
+            restricted=True,
+            readers=("intake",),
         ),
         Topic(
             "partner.rejections",

@@ -31,3 +31,20 @@ def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
 @upcaster("lgnet.intake.person_registered", from_version=1)
 def _third_country(data: Data) -> Data:
     return {**data, "third_country": is_third_country(data["nationality"])}
+
+
+@upcaster("lgnet.intake.needs_assessed", from_version=1)
+def _moved_to_special_topic(data: Data) -> Data:
+    return data  # v2 only moved to the restricted topic `intake.special`
+
+
+# Versions that only added optional fields (sealed birth date, minor-or-adult facts): old data reads as it is; a
+# clear `birth_date` of an old version stays where it was (reporting and housing still use it for old records).
+for _type, _from in (
+    ("lgnet.intake.person_registered", 2),
+    ("lgnet.intake.person_updated", 1),
+    ("lgnet.intake.case_opened", 1),
+    ("lgnet.intake.household_member_joined", 1),
+    ("lgnet.partner.person_registration_submitted", 1),
+):
+    upcaster(_type, _from)(lambda data: data)

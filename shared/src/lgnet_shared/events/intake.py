@@ -1,8 +1,10 @@
 """Intake events: taking charge of persons and households (DESIGN section 4, "intake").
 
-Identifying fields (names, fiscal code, phone, address) are `Sealed`; everything reporting counts (birth date,
-sex, nationality, vulnerabilities) is plain so that counts survive erasure. Vulnerabilities are special-category
-data but carry no identity once names are sealed; they never appear in logs.
+Identifying fields (names, fiscal code, phone, address, and from person_registered v3 the birth date) are
+`Sealed`; everything reporting counts (sex, nationality, minor or adult at a date, vulnerabilities) is plain so
+that counts survive erasure. Vulnerabilities and other health-related
+fields are special-category data: the needs assessment travels on the restricted topic `intake.special` (need to
+know: housing, reporting, auditors), never on `intake.events`; they never appear in logs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, field_validator
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.types import Cents, Code, Country, Id, Part
@@ -101,14 +103,46 @@ class PersonRegisteredV1(Event):
 
 
 @event("lgnet.intake.person_registered", version=2, key="person_id")
-class PersonRegistered(PersonRegisteredV1):
+class PersonRegisteredV2(PersonRegisteredV1):
     """v2 adds `third_country` (not an EU citizen), derived from the nationality; v1 records are upcast."""
+
+    model_config = ConfigDict(title="PersonRegistered")  # its published schema's title
 
     third_country: bool | None = None
 
 
+class IdentityV2(Identity):
+    """Sealed identifying fields of a person, from v3 on with the birth date (ISO 8601 `YYYY-MM-DD`, sealed with
+    the person's key like the names: erasing the person erases it too)."""
+
+    birth_date: Sealed | None = None
+
+
+def _widen(value: object) -> object:
+    """An `Identity` (v1/v2) given where an `IdentityV2` is expected reads as one (it only lacks the birth date)."""
+    return value.model_dump(exclude_none=True) if type(value) is Identity else value
+
+
+MINOR = "Under 18 on the event's date, computed by intake (the birth date itself is sealed)"
+MINOR_IN_CASES = "case id -> under 18 on that case's opening date, computed by intake"
+
+
+@event("lgnet.intake.person_registered", version=3, key="person_id")
+class PersonRegistered(PersonRegisteredV2):
+    """v3 seals the birth date (`identity.birth_date`) instead of carrying it in clear, and carries what
+    consumers need of it: `minor` on the registration date. v1 and v2 records keep their clear `birth_date`."""
+
+    birth_date: date | None = Field(default=None, description="In clear in v1 and v2 only; v3 seals it")  # type: ignore[assignment]
+    identity: IdentityV2 = Field(default_factory=IdentityV2)
+    minor: bool | None = Field(default=None, description=MINOR)
+
+    _identity = field_validator("identity", mode="before")(lambda v: _widen(v))
+
+
 @event("lgnet.intake.person_updated", key="person_id")
-class PersonUpdated(Event):
+class PersonUpdatedV1(Event):
+    model_config = ConfigDict(title="PersonUpdated")  # its published schema's title
+
     person_id: Id
     birth_date: date | None = None
     sex: Sex | None = None
@@ -117,6 +151,19 @@ class PersonUpdated(Event):
     languages: list[str] | None = None
     literate: bool | None = None
     identity: Identity | None = None
+
+
+@event("lgnet.intake.person_updated", version=2, key="person_id")
+class PersonUpdated(PersonUpdatedV1):
+    """v2: a corrected birth date is sealed (`identity.birth_date`), never in clear; with it come `minor` (on the
+    event's date) and `minor_in_cases` (for every case of the person's households, whether under 18 at its
+    opening), which replace what earlier events said."""
+
+    identity: IdentityV2 | None = None
+    minor: bool | None = Field(default=None, description=MINOR)
+    minor_in_cases: dict[Id, bool] | None = Field(default=None, description=MINOR_IN_CASES)
+
+    _identity = field_validator("identity", mode="before")(lambda v: _widen(v))
 
 
 @event("lgnet.intake.possible_duplicate_flagged", key="person_id")
@@ -142,11 +189,21 @@ class HouseholdFormed(Event):
 
 
 @event("lgnet.intake.household_member_joined", key="household_id")
-class HouseholdMemberJoined(Event):
+class HouseholdMemberJoinedV1(Event):
+    model_config = ConfigDict(title="HouseholdMemberJoined")  # its published schema's title
+
     household_id: Id
     person_id: Id
     reason: Code = Field(description="birth, reunification, joined, ...")
     on: date
+
+
+@event("lgnet.intake.household_member_joined", version=2, key="household_id")
+class HouseholdMemberJoined(HouseholdMemberJoinedV1):
+    """v2 adds `minor_in_cases`: for the household's cases open when the person joins, whether they were under 18
+    on the case's opening date (reports count age at a case's opening without a birth date)."""
+
+    minor_in_cases: dict[Id, bool] | None = Field(default=None, description=MINOR_IN_CASES)
 
 
 @event("lgnet.intake.household_member_left", key="household_id")
@@ -174,7 +231,11 @@ class ReferralOutcomeRecorded(Event):
 
 
 @event("lgnet.intake.needs_assessed", key="case_id")
-class NeedsAssessed(Event):
+class NeedsAssessedV1(Event):
+    # v1 travelled on `intake.events`, readable by every reader of that topic; kept for replay (upcast to v2).
+    # Its published schema must not change: same title, no description.
+    model_config = ConfigDict(title="NeedsAssessed")
+
     case_id: Id
     household_id: Id
     vulnerabilities: list[Code] = Field(default_factory=list)
@@ -187,8 +248,16 @@ class NeedsAssessed(Event):
     assessed_on: date
 
 
+@event("lgnet.intake.needs_assessed", version=2, key="case_id", topic="intake.special")
+class NeedsAssessed(NeedsAssessedV1):
+    """Special-category data (vulnerabilities, specialist support, income): v2 travels on the restricted topic
+    `intake.special`, read only by housing, reporting and auditors (lgnet_shared.topics). Same fields as v1."""
+
+
 @event("lgnet.intake.case_opened", key="case_id")
-class CaseOpened(Event):
+class CaseOpenedV1(Event):
+    model_config = ConfigDict(title="CaseOpened")  # its published schema's title
+
     case_id: Id
     household_id: Id
     city: Code
@@ -197,6 +266,15 @@ class CaseOpened(Event):
     partner: Id
     opened_on: date
     housing_need: bool = False
+
+
+@event("lgnet.intake.case_opened", version=2, key="case_id")
+class CaseOpened(CaseOpenedV1):
+    """v2 adds `minors`: for each member of the household at the opening, whether under 18 on `opened_on`."""
+
+    minors: dict[Id, bool] | None = Field(
+        default=None, description="person id -> under 18 on opened_on, computed by intake (birth dates are sealed)"
+    )
 
 
 @event("lgnet.intake.case_transferred", key="case_id")

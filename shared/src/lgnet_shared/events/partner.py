@@ -4,7 +4,8 @@ Each is a request that intake's gatekeeper authenticates (Ed25519 signature of t
 authorises, then turns into canonical intake events — or answers with `lgnet.intake.inbound_rejected` naming
 the field and the reason. Ids of new persons, households, referrals and cases are chosen by the partner
 (UUIDs recommended), so a partner can refer to what it sent before without waiting for an answer.
-Identifying fields are sealed to intake's public key (HPKE), never plain.
+Identifying fields (names, fiscal code, phone, address and, from registration v2, the birth date) are sealed to
+intake's public key (HPKE), never plain.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, field_validator
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import (
@@ -40,9 +41,17 @@ class PartnerIdentity(Part):
     address: Sealed | None = None
 
 
+class PartnerIdentityV2(PartnerIdentity):
+    """From v2 of the registration, the birth date too (ISO 8601 `YYYY-MM-DD`), sealed like the names."""
+
+    birth_date: Sealed | None = None
+
+
 @event("lgnet.partner.person_registration_submitted", key="person_id", topic=INBOUND)
-class PersonRegistrationSubmitted(Event):
+class PersonRegistrationSubmittedV1(Event):
     """Register a person. If intake already knows them (same fiscal code), the two become one person."""
+
+    model_config = ConfigDict(title="PersonRegistrationSubmitted")  # its published schema's title
 
     person_id: Id
     birth_date: date
@@ -51,6 +60,25 @@ class PersonRegistrationSubmitted(Event):
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
     literate: bool | None = None
     identity: PartnerIdentity = Field(default_factory=PartnerIdentity)
+
+
+BIRTH_DATE_V1_UNTIL = "2027-06-30"  # v1 (birth date in clear) is accepted until then (docs/partners.md)
+
+
+@event("lgnet.partner.person_registration_submitted", version=2, key="person_id", topic=INBOUND)
+class PersonRegistrationSubmitted(PersonRegistrationSubmittedV1):
+    """Register a person; v2 seals the birth date to intake's key (`identity.birth_date`, required) and leaves
+    `birth_date` out. v1, with the birth date in clear, is accepted until 2027-06-30. If intake already knows the
+    person (same fiscal code), the two become one person."""
+
+    birth_date: date | None = Field(default=None, description="v1 only (in clear); v2 sends identity.birth_date")  # type: ignore[assignment]
+    identity: PartnerIdentityV2 = Field(default_factory=PartnerIdentityV2)
+
+    @field_validator("identity", mode="before")
+    @classmethod
+    def _widen(cls, value: object) -> object:
+        """A `PartnerIdentity` (v1) reads as a `PartnerIdentityV2` without the birth date."""
+        return value.model_dump(exclude_none=True) if type(value) is PartnerIdentity else value
 
 
 @event("lgnet.partner.household_formation_submitted", key="household_id", topic=INBOUND)

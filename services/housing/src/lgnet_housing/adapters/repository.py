@@ -20,27 +20,51 @@ LIVE = ("proposed", "accepted", "placed")
 
 
 async def upsert_person(
-    conn: Conn, person_id: str, household_id: str | None, birth_date: date, sex: str, languages: list[str]
+    conn: Conn,
+    person_id: str,
+    household_id: str | None,
+    birth_date: date | None,
+    sex: str,
+    languages: list[str],
+    minor: bool | None = None,
 ) -> None:
     await conn.execute(
-        "insert into persons (person_id, household_id, birth_date, sex, languages) values ($1, $2, $3, $4, $5)"
+        "insert into persons (person_id, household_id, birth_date, sex, languages, minor)"
+        " values ($1, $2, $3, $4, $5, $6)"
         " on conflict (person_id) do update set household_id = coalesce(excluded.household_id,"
-        " persons.household_id), birth_date = excluded.birth_date, sex = excluded.sex, languages = excluded.languages",
+        " persons.household_id), birth_date = excluded.birth_date, sex = excluded.sex, languages = excluded.languages,"
+        " minor = excluded.minor",
         person_id,
         household_id,
         birth_date,
         sex,
         languages,
+        minor,
     )
 
 
-async def update_person(conn: Conn, person_id: str, birth_date: date | None, sex: str | None) -> None:
+async def update_person(
+    conn: Conn, person_id: str, birth_date: date | None, sex: str | None, minor: bool | None = None
+) -> None:
     await conn.execute(
-        "update persons set birth_date = coalesce($2, birth_date), sex = coalesce($3, sex) where person_id = $1",
+        "update persons set birth_date = coalesce($2, birth_date), sex = coalesce($3, sex),"
+        " minor = coalesce($4, minor) where person_id = $1",
         person_id,
         birth_date,
         sex,
+        minor,
     )
+
+
+async def set_minors(conn: Conn, minors: dict[str, bool]) -> None:
+    """Intake's word on who is a minor (at a case's opening): used for persons whose birth date is sealed."""
+    if minors:
+        await conn.execute(
+            "update persons p set minor = m.minor from unnest($1::text[], $2::boolean[]) as m(person_id, minor)"
+            " where p.person_id = m.person_id",
+            list(minors),
+            list(minors.values()),
+        )
 
 
 async def delete_person(conn: Conn, person_id: str) -> None:
@@ -180,7 +204,10 @@ class Candidate:
 
 async def members(conn: Conn, member_ids: list[str]) -> dict[str, Member]:
     rows = await conn.fetch("select * from persons where person_id = any($1)", member_ids)
-    return {r["person_id"]: Member(r["person_id"], r["birth_date"], r["sex"], tuple(r["languages"])) for r in rows}
+    return {
+        r["person_id"]: Member(r["person_id"], r["birth_date"], r["sex"], tuple(r["languages"]), minor=r["minor"])
+        for r in rows
+    }
 
 
 def _household(case: Row, people: dict[str, Member]) -> Household:

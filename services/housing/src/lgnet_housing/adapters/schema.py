@@ -1,7 +1,8 @@
 """Housing's PostgreSQL schema (its own; no other service reads it). Forward-only migrations.
 
-What housing knows of people comes from intake's events and holds no identifying data: birth date, sex and
-languages per person (for size, minors, women-only), the household's members, and the case's needs.
+What housing knows of people comes from intake's events and holds no identifying data: sex, languages and minor or
+adult per person (for size, minors, women-only; the birth date only from intake's older events, which carried it in
+clear), the household's members, and the case's needs.
 """
 
 from __future__ import annotations
@@ -123,6 +124,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             updated_by text not null,
             updated_at timestamptz not null default now()
         );
+        """,
+    ),
+    (
+        "housing-2",
+        """
+        -- Intake seals birth dates from person_registered v3 on and says instead whether the person is a minor
+        -- (at registration, at a case's opening, after a correction).
+        alter table persons alter column birth_date drop not null, add column if not exists minor boolean;
         """,
     ),
 ]

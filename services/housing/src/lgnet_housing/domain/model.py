@@ -21,9 +21,15 @@ def age_on(birth_date: date, today: date) -> int:
 @dataclass(frozen=True)
 class Member:
     person_id: str
-    birth_date: date
+    birth_date: date | None  # in clear only in intake's older events; sealed since person_registered v3
     sex: str  # intake's Sex: female, male, other, undisclosed
     languages: tuple[str, ...] = ()
+    minor: bool | None = None  # intake's latest word (registration, case opening, correction) when no birth date
+
+    def is_minor(self, today: date) -> bool:
+        if self.birth_date is not None:
+            return age_on(self.birth_date, today) < ADULT_AGE
+        return bool(self.minor)
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class Household:
         return len(self.members)
 
     def minors(self, today: date) -> int:
-        return sum(1 for m in self.members if age_on(m.birth_date, today) < ADULT_AGE)
+        return sum(1 for m in self.members if m.is_minor(today))
 
     @property
     def all_women(self) -> bool:

@@ -13,7 +13,7 @@ from lgnet_housing.service_layer.intake_events import HANDLERS
 
 def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     """Declarable without a started runtime (AsyncAPI generation): the handlers only need their connection."""
-    return [ConsumerSpec(name="intake", topics=["intake.events"], handlers=dict(HANDLERS))]
+    return [ConsumerSpec(name="intake", topics=["intake.events", "intake.special"], handlers=dict(HANDLERS))]
 
 
 SPEC = ServiceSpec(

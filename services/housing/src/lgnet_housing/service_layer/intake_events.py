@@ -44,12 +44,14 @@ async def _leave(conn: Conn, env: Envelope, household_id: str, why: str) -> None
 
 
 async def person_registered(conn: Conn, env: Envelope, e: Any) -> None:
-    await repo.upsert_person(conn, e.person_id, e.household_id, e.birth_date, e.sex.value, list(e.languages))
+    await repo.upsert_person(
+        conn, e.person_id, e.household_id, e.birth_date, e.sex.value, list(e.languages), minor=e.minor
+    )
     await _changed(conn, env, await repo.households_with(conn, e.person_id))
 
 
 async def person_updated(conn: Conn, env: Envelope, e: Any) -> None:
-    await repo.update_person(conn, e.person_id, e.birth_date, e.sex.value if e.sex else None)
+    await repo.update_person(conn, e.person_id, e.birth_date, e.sex.value if e.sex else None, minor=e.minor)
     await _changed(conn, env, await repo.households_with(conn, e.person_id))
 
 
@@ -69,6 +71,7 @@ async def member_left(conn: Conn, env: Envelope, e: Any) -> None:
 
 
 async def case_opened(conn: Conn, env: Envelope, e: Any) -> None:
+    await repo.set_minors(conn, e.minors or {})
     existing = await repo.case(conn, e.case_id)
     if existing is None:
         await repo.upsert_case(conn, e.case_id, e.household_id, e.city, e.partner, e.opened_on, e.housing_need)

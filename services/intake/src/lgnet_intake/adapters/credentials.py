@@ -1,9 +1,17 @@
 """Credentials: actors and API tokens (lgnet_shared.auth, as in every service), partners' Ed25519 public keys,
-and intake's own HPKE key pair whose private half rests wrapped with the master key."""
+and intake's own HPKE key pairs whose private halves rest wrapped with the master key.
+
+Inbound keys rotate: the current one is replaced once older than the policy's `rotate_after` (and at once when a
+person is erased); a replaced ("retired") key still opens what partners sealed to it for `grace`, then its private
+half is destroyed — everything sealed to it on `lgnet.partner.inbound`, an erased person's identity included, can
+never be opened again. Partners must seal to the key `GET /inbound-key` gives now.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
@@ -12,7 +20,24 @@ from lgnet_shared import pii
 from lgnet_shared.auth import add_actor, issue_token, token_hash
 from lgnet_shared.db import Conn
 
-__all__ = ["add_actor", "add_signing_key", "inbound_key", "inbound_private_key", "issue_token", "token_hash"]
+__all__ = [
+    "InboundKeyPolicy",
+    "add_actor",
+    "add_signing_key",
+    "destroy_retired_inbound_keys",
+    "inbound_key",
+    "inbound_private_key",
+    "issue_token",
+    "retire_inbound_key",
+    "rotate_inbound_keys",
+    "token_hash",
+]
+
+
+@dataclass(frozen=True)
+class InboundKeyPolicy:
+    rotate_after: timedelta = timedelta(days=30)  # a key is current for this long
+    grace: timedelta = timedelta(hours=24)  # then it still opens records sealed to it for this long
 
 
 async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: bytes) -> None:
@@ -26,9 +51,17 @@ async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: by
     )
 
 
-async def inbound_key(conn: Conn, master_key: bytes) -> tuple[str, X25519PrivateKey, str]:
-    """Intake's current HPKE key (id, private, public base64url), created on first use."""
-    row = await conn.fetchrow("select * from inbound_keys order by created_at desc limit 1")
+_CURRENT = "select * from inbound_keys where retired_at is null order by created_at desc limit 1"
+
+
+async def inbound_key(
+    conn: Conn, master_key: bytes, policy: InboundKeyPolicy | None = None
+) -> tuple[str, X25519PrivateKey, str]:
+    """Intake's current HPKE key (id, private, public base64url), created on first use (and, with a policy, after
+    the current one is rotated out)."""
+    if policy is not None:
+        await rotate_inbound_keys(conn, policy)
+    row = await conn.fetchrow(_CURRENT)
     if row is None:
         private, public = pii.hpke_keypair()
         raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
@@ -39,13 +72,44 @@ async def inbound_key(conn: Conn, master_key: bytes) -> tuple[str, X25519Private
             aes_key_wrap(master_key, raw),
             public,
         )
-        row = await conn.fetchrow("select * from inbound_keys order by created_at desc limit 1")
+        row = await conn.fetchrow(_CURRENT)
     private = X25519PrivateKey.from_private_bytes(aes_key_unwrap(master_key, bytes(row["private_wrapped"])))
     return row["key_id"], private, row["public_key"]
 
 
 async def inbound_private_key(conn: Conn, master_key: bytes, key_id: str) -> X25519PrivateKey | None:
+    """The private half of an inbound key; None when unknown or destroyed."""
     row = await conn.fetchrow("select private_wrapped from inbound_keys where key_id = $1", key_id)
-    if row is None:
+    if row is None or row["private_wrapped"] is None:
         return None
     return X25519PrivateKey.from_private_bytes(aes_key_unwrap(master_key, bytes(row["private_wrapped"])))
+
+
+async def inbound_key_destroyed(conn: Conn, key_id: str) -> bool:
+    return bool(await conn.fetchval("select destroyed_at is not null from inbound_keys where key_id = $1", key_id))
+
+
+async def retire_inbound_key(conn: Conn) -> list[str]:
+    """Stop handing out the current key (the next `inbound_key` makes a new one); it is destroyed after the grace
+    period. Erasure calls this, so what partners sealed of the erased person becomes unreadable within `grace`."""
+    rows = await conn.fetch("update inbound_keys set retired_at = now() where retired_at is null returning key_id")
+    return [r["key_id"] for r in rows]
+
+
+async def destroy_retired_inbound_keys(conn: Conn, grace: timedelta) -> list[str]:
+    """Destroy the private halves of keys retired longer than `grace` ago; the ids destroyed."""
+    rows = await conn.fetch(
+        "update inbound_keys set private_wrapped = null, destroyed_at = now()"
+        " where destroyed_at is null and retired_at <= now() - $1::interval returning key_id",
+        grace,
+    )
+    return [r["key_id"] for r in rows]
+
+
+async def rotate_inbound_keys(conn: Conn, policy: InboundKeyPolicy) -> list[str]:
+    """The schedule: retire the current key once older than `rotate_after`, destroy those past their grace."""
+    await conn.execute(
+        "update inbound_keys set retired_at = now() where retired_at is null and created_at <= now() - $1::interval",
+        policy.rotate_after,
+    )
+    return await destroy_retired_inbound_keys(conn, policy.grace)

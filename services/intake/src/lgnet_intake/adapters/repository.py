@@ -192,12 +192,33 @@ async def merge(conn: Conn, surviving: str, merged: str) -> None:
     )
 
 
+async def merged_into(conn: Conn, person_id: str) -> list[str]:
+    """Every person merged into this one, directly or through a chain (the same human's other records)."""
+    rows = await conn.fetch(
+        "with recursive merged(person_id) as ("
+        " select person_id from persons where merged_into = $1"
+        " union select p.person_id from persons p join merged m on p.merged_into = m.person_id"
+        ") select person_id from merged order by person_id",
+        person_id,
+    )
+    return [r["person_id"] for r in rows]
+
+
+ERASED_REQUEST = "erased"  # what an erased person's idempotency fingerprints become
+
+
 async def erase(conn: Conn, person_id: str) -> None:
     # The sealed values are unreadable once the key is gone; the pseudonymous hashes go too.
     await conn.execute(
         "update persons set erased_at = now(), identity = '{}', fiscal_code_hash = null, name_key_hash = null"
         " where person_id = $1",
         person_id,
+    )
+    # A create's fingerprint is a (keyed) hash of its body, and a registration's body holds the name: with the
+    # key, a guessed name could still be confirmed against it. The answers stay (ids only), the fingerprints go;
+    # a retry of such a request is a conflict from now on.
+    await conn.execute(
+        "update idempotency_keys set request_hash = $2 where response->>'person_id' = $1", person_id, ERASED_REQUEST
     )
 
 
@@ -285,6 +306,38 @@ async def current_members(conn: Conn, household_id: str) -> list[str]:
         "select person_id from household_members where household_id = $1 and left_on is null", household_id
     )
     return [r["person_id"] for r in rows]
+
+
+async def members_born(conn: Conn, household_id: str, on: date) -> list[tuple[str, date]]:
+    """(person id, birth date) of the household's members on `on` (those who have not left before)."""
+    rows = await conn.fetch(
+        "select distinct m.person_id, p.birth_date from household_members m join persons p using (person_id)"
+        " where m.household_id = $1 and (m.left_on is null or m.left_on >= $2) order by m.person_id",
+        household_id,
+        on,
+    )
+    return [(r["person_id"], r["birth_date"]) for r in rows]
+
+
+async def cases_of_household(conn: Conn, household_id: str, *, since: date) -> list[tuple[str, date]]:
+    """(case id, opening date) of the household's cases not closed before `since`."""
+    rows = await conn.fetch(
+        "select case_id, opened_on from cases where household_id = $1 and (closed_on is null or closed_on >= $2)"
+        " order by case_id",
+        household_id,
+        since,
+    )
+    return [(r["case_id"], r["opened_on"]) for r in rows]
+
+
+async def cases_of_person(conn: Conn, person_id: str) -> list[tuple[str, date]]:
+    """(case id, opening date) of every case of every household the person has been a member of."""
+    rows = await conn.fetch(
+        "select distinct c.case_id, c.opened_on from cases c join household_members m using (household_id)"
+        " where m.person_id = $1 order by c.case_id",
+        person_id,
+    )
+    return [(r["case_id"], r["opened_on"]) for r in rows]
 
 
 async def member_joined(conn: Conn, household_id: str, person_id: str, on: date, reason: str) -> None:

@@ -158,4 +158,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         drop index persons_fiscal;
         """,
     ),
+    (
+        "intake-4",
+        """
+        -- Erasure now blanks the idempotency fingerprints of the person's requests (a registration's body holds the
+        -- name, and its unkeyed SHA-256 let a guessed name be confirmed): do it for those erased before.
+        update idempotency_keys set request_hash = 'erased'
+            where response->>'person_id' in (select person_id from persons where erased_at is not null);
+        """,
+    ),
+    (
+        "intake-5",
+        """
+        -- Inbound keys rotate: a retired key opens what was sealed to it for a grace period, then its private half is
+        -- destroyed (credentials.rotate_inbound_keys), and with it every identity partners sealed to it.
+        alter table inbound_keys
+            add column retired_at timestamptz,
+            add column destroyed_at timestamptz,
+            alter column private_wrapped drop not null,
+            add constraint inbound_keys_destroyed check ((private_wrapped is null) = (destroyed_at is not null));
+        """,
+    ),
 ]

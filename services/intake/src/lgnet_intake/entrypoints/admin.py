@@ -3,6 +3,7 @@
 lgnet-intake-admin add-actor coop-aurora --role partner --city torino --name "Cooperativa Aurora"
 lgnet-intake-admin issue-token coop-aurora            # prints the API token once
 lgnet-intake-admin add-signing-key coop-aurora-2026 coop-aurora <base64 Ed25519 public key>
+lgnet-intake-admin rotate-inbound-key [--now]        # the inbound key's schedule (cron); --now retires it at once
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from lgnet_shared import db
 from lgnet_shared.errors import ContractError
 
+from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.domain.access import Role
@@ -31,6 +33,11 @@ async def run(args: argparse.Namespace) -> str:
                 return f"added {args.role} {args.actor_id}"
             if args.command == "issue-token":
                 return await credentials.issue_token(conn, args.actor_id)
+            if args.command == "rotate-inbound-key":
+                async with conn.transaction():
+                    retired = await credentials.retire_inbound_key(conn) if args.now else []
+                    destroyed = await credentials.rotate_inbound_keys(conn, settings.inbound_key_policy())
+                return f"retired {retired or 'none'}; destroyed {destroyed or 'none'}"
             public = base64.b64decode(args.public_key)
             await credentials.add_signing_key(conn, args.key_id, args.actor_id, public)
             return f"added signing key {args.key_id} for {args.actor_id}"
@@ -54,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("key_id")
     k.add_argument("actor_id")
     k.add_argument("public_key", help="base64 of the 32-byte Ed25519 public key")
+    r = sub.add_parser("rotate-inbound-key", help="retire the inbound key when due, destroy those past their grace")
+    r.add_argument("--now", action="store_true", help="retire the current key now, whatever its age")
     args = parser.parse_args(argv)
     try:
         print(asyncio.run(run(args)))

@@ -6,8 +6,10 @@ replayed inbound event have one effect (or one rejection)."""
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -17,12 +19,13 @@ from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError, Forbidden, Unauthenticated
-from lgnet_shared.events import Event, Sealed
+from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.service import ConsumerSpec, Runtime
 from nacl.signing import VerifyKey
 
+from lgnet_intake import settings
 from lgnet_intake.adapters import credentials, repository
 from lgnet_intake.adapters.cache import TTLCache
 from lgnet_intake.domain.access import Actor
@@ -34,7 +37,10 @@ UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
 def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     master = runtime.settings.master_key_bytes() if runtime.settings else b""
     fiscal_secret = pii.derive(master, "fiscal-code-hash") if master else b""
-    private_keys: dict[str, X25519PrivateKey] = {}
+    # Inbound private keys are destroyed after rotation: cache them briefly, never for the life of the process.
+    private_keys: TTLCache[X25519PrivateKey | None] = TTLCache(seconds=30)
+    key_policy = settings.inbound_key_policy()
+    next_rotation = 0.0
     # Partners' keys and actors change rarely; a short cache saves two queries per record.
     known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
     actors: TTLCache[Actor | None] = TTLCache(seconds=30)
@@ -59,13 +65,18 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
                 continue
             assert isinstance(sealed, Sealed)
             key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
-            if key_id not in private_keys:
-                key = await credentials.inbound_private_key(conn, master, key_id)
-                if key is None:
-                    raise ContractError(f"identity.{field}.kid", "unknown intake key id")
-                private_keys[key_id] = key
+            key = await private_keys.get(
+                key_id, functools.partial(credentials.inbound_private_key, conn, master, key_id)
+            )
+            if key is None:
+                if await credentials.inbound_key_destroyed(conn, key_id):
+                    raise ContractError(
+                        f"identity.{field}.kid",
+                        "intake key retired and destroyed: seal to the key GET /inbound-key gives",
+                    )
+                raise ContractError(f"identity.{field}.kid", "unknown intake key id")
             try:
-                opened[field] = pii.open_from(private_keys[key_id], sealed, field)
+                opened[field] = pii.open_from(key, sealed, field)
             except ValueError as exc:
                 raise ContractError(f"identity.{field}", str(exc)) from None
         return opened
@@ -79,14 +90,24 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         assert runtime.keys is not None
         return Intake(conn, runtime.keys, fiscal_secret)
 
+    async def rotate(conn: Conn) -> None:
+        """The inbound key's schedule, checked at most once a minute while partners send registrations."""
+        nonlocal next_rotation
+        if time.monotonic() >= next_rotation:
+            next_rotation = time.monotonic() + 60
+            await credentials.rotate_inbound_keys(conn, key_policy)
+
     async def register(conn: Conn, run: Sequence[tuple[Envelope, Event]]) -> None:
         """Registrations are most of what partners send: a run of them is stored in a few statements."""
+        await rotate(conn)
         with partner_fields():
             registrations = []
             for env, e in run:
                 assert isinstance(e, inbound.PersonRegistrationSubmitted)
                 opened = await open_identity(conn, e.identity)
-                registrations.append((await context(conn, env), sealed_registration(e, opened)))
+                ctx = await context(conn, env)
+                clear = clear_birth_date_allowed(env, ctx.today)
+                registrations.append((ctx, sealed_registration(e, opened, clear_birth_date=clear)))
             await intake(conn).register_persons(registrations)
 
     use_cases: dict[type[Event], UseCase] = {
@@ -156,6 +177,32 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             **{model.type: handler(uc) for model, uc in use_cases.items()},
         },
     )
+
+
+def clear_birth_date_allowed(env: Envelope, today: date) -> bool:
+    """Registration v1 carries the birth date in clear: accepted until its deprecation date, refused after."""
+    version = written_version(env)
+    if version >= 2:
+        return False
+    if today > V1_ACCEPTED_UNTIL:
+        raise ContractError(
+            "birth_date",
+            f"registration v1 (birth date in clear) is no longer accepted since {V1_ACCEPTED_UNTIL.isoformat()}:"
+            " send v2 with identity.birth_date sealed to intake's key",
+        )
+    return True
+
+
+def written_version(env: Envelope) -> int:
+    """The version the partner wrote (its `dataschema`), the latest when it names none."""
+    if env.dataschema and ":v" in env.dataschema:
+        tail = env.dataschema.rsplit(":v", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return versions(env.type)[-1]
+
+
+V1_ACCEPTED_UNTIL = date.fromisoformat(inbound.BIRTH_DATE_V1_UNTIL)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from lgnet_shared.events import partner as inbound
 from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 
+from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Actor
 from lgnet_intake.service_layer import commands as cmd
@@ -31,6 +32,11 @@ def router(runtime: Runtime) -> APIRouter:
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
 
+    # Registration bodies hold names: their idempotency fingerprint is keyed, so a copy of the table alone cannot
+    # confirm a guessed name (and erasure blanks the fingerprints of the person's requests).
+    key_policy = settings.inbound_key_policy()
+    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
+
     @asynccontextmanager
     async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction():
@@ -41,16 +47,25 @@ def router(runtime: Runtime) -> APIRouter:
         actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]
     ) -> JSONResponse:
         async with use_case(actor) as (intake, ctx):
-            return await idempotent(intake.conn, actor.id, key, body.model_dump(mode="json"), lambda: run(intake, ctx))
+            return await idempotent(
+                intake.conn,
+                actor.id,
+                key,
+                body.model_dump(mode="json"),
+                lambda: run(intake, ctx),
+                secret=request_secret,
+            )
 
     async def act(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor) as (intake, ctx):
             return await run(intake, ctx)
 
-    @api.get("/inbound-key", summary="Intake's public key: partners seal identifying fields to it (HPKE)")
+    @api.get(
+        "/inbound-key", summary="Intake's current public key: partners seal identifying fields to it (HPKE); it rotates"
+    )
     async def inbound_key(actor: Who) -> dict[str, str]:
-        async with runtime.pool.acquire() as conn:
-            key_id, _, public = await credentials.inbound_key(conn, runtime.settings.master_key_bytes())
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            key_id, _, public = await credentials.inbound_key(conn, runtime.settings.master_key_bytes(), key_policy)
         return {"key_id": key_id, "public_key": public, "suite": "HPKE X25519 / HKDF-SHA256 / AES-128-GCM"}
 
     @api.post("/persons", status_code=201, summary="Register a person (duplicates are detected)")

@@ -19,6 +19,7 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as cmd_in
 
+from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters import repository as repo
 from lgnet_intake.domain import access, cases, people
 from lgnet_intake.domain.access import Actor, Role
@@ -43,11 +44,27 @@ class Context:
         return self.actor.city
 
 
-def sealed_registration(c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str]) -> cmd.RegisterPerson:
-    """A partner's registration, its identity already opened from HPKE by the gatekeeper."""
+def sealed_registration(
+    c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str], *, clear_birth_date: bool = False
+) -> cmd.RegisterPerson:
+    """A partner's registration, its identity already opened from HPKE by the gatekeeper. From v2 the birth date
+    is sealed (`identity.birth_date`); only v1 records (`clear_birth_date`) may carry it in clear."""
+    opened = dict(opened)
+    sealed_birth = opened.pop("birth_date", None)
+    if c.birth_date is not None and not clear_birth_date:
+        raise ContractError("birth_date", "v2 carries the birth date sealed in identity.birth_date, never in clear")
+    if sealed_birth is not None:
+        try:
+            birth_date = date.fromisoformat(sealed_birth)
+        except ValueError:
+            raise ContractError("identity.birth_date", "not an ISO 8601 date (YYYY-MM-DD)") from None
+    elif c.birth_date is not None:
+        birth_date = c.birth_date
+    else:
+        raise ContractError("identity.birth_date", "missing: seal the birth date to intake's key")
     return cmd.RegisterPerson(
         person_id=c.person_id,
-        birth_date=c.birth_date,
+        birth_date=birth_date,
         sex=c.sex,
         nationality=c.nationality,
         languages=c.languages,
@@ -172,6 +189,8 @@ class Intake:
             )
         key, wrapped = self.keys.new_key()
         identity = {f: pii.seal_with(key, c.person_id, f, v) for f, v in plain.items()}
+        # The birth date travels sealed with the person's key (erased with them); consumers get `minor` instead.
+        sealed_birth = pii.seal_with(key, c.person_id, "birth_date", c.birth_date.isoformat())
         row = {
             "person_id": c.person_id,
             "city": ctx.city,
@@ -189,14 +208,14 @@ class Intake:
         event = ev.PersonRegistered(
             person_id=c.person_id,
             registered_by=ctx.actor.id,
-            birth_date=c.birth_date,
             sex=c.sex,
             nationality=nationality,
             third_country=third,
             languages=list(c.languages),
             literate=c.literate,
             fiscal_code_hash=fiscal_hash,
-            identity=ev.Identity(**identity),
+            identity=ev.IdentityV2(**identity, birth_date=sealed_birth),
+            minor=people.is_minor(c.birth_date, ctx.today),
         )
         return NewPerson(row, wrapped, event)
 
@@ -205,9 +224,17 @@ class Intake:
         pid = p["person_id"]
         changes: dict[str, Any] = {}
         event: dict[str, Any] = {"person_id": pid}
+        sealed: dict[str, Sealed] = {}
         if c.birth_date is not None:
             people.check_birth_date(c.birth_date, ctx.today)
-            changes["birth_date"] = event["birth_date"] = c.birth_date
+            changes["birth_date"] = c.birth_date
+            # Sealed on Kafka; what reports need of it is recomputed here: minor now and at each case's opening.
+            sealed = await self.keys.seal_all(self.conn, pid, {"birth_date": c.birth_date.isoformat()})
+            event["minor"] = people.is_minor(c.birth_date, ctx.today)
+            event["minor_in_cases"] = {
+                case_id: people.is_minor(c.birth_date, opened_on)
+                for case_id, opened_on in await repo.cases_of_person(self.conn, pid)
+            }
         if c.sex is not None:
             changes["sex"] = c.sex.value
             event["sex"] = c.sex
@@ -229,9 +256,11 @@ class Intake:
                     field="identity.fiscal_code",
                 )
                 changes["fiscal_code_hash"] = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
-            sealed = await self.keys.seal_all(self.conn, pid, plain)
-            changes["identity"] = {**p["identity"], **{f: s.model_dump() for f, s in sealed.items()}}
-            event["identity"] = ev.Identity(**sealed)
+            names = await self.keys.seal_all(self.conn, pid, plain)
+            changes["identity"] = {**p["identity"], **{f: s.model_dump() for f, s in names.items()}}
+            sealed.update(names)
+        if sealed:
+            event["identity"] = ev.IdentityV2(**sealed)
         if not changes:
             raise ContractError("", "nothing to update")
         await repo.update_person(self.conn, pid, changes)
@@ -268,9 +297,19 @@ class Intake:
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
+        # The same human's other records (registrations merged into this one) go too: each has its own key.
+        others = []
+        for other in await repo.merged_into(self.conn, p["person_id"]):
+            if (await repo.person(self.conn, other, resolve=False))["erased_at"] is None:
+                await self.keys.erase(self.conn, other)
+                await repo.erase(self.conn, other)
+                others.append(ev.PersonErased(person_id=other, erased_on=ctx.today))
         await self.keys.erase(self.conn, p["person_id"])
         await repo.erase(self.conn, p["person_id"])
-        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today))
+        # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound`: retire the
+        # key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
+        await credentials.retire_inbound_key(self.conn)
+        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today), *others)
         return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
 
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
@@ -361,7 +400,14 @@ class Intake:
                 raise Conflict("person_id", "is already a member of the household")
             await repo.member_joined(self.conn, c.household_id, p["person_id"], c.on, c.reason)
             event: Event = ev.HouseholdMemberJoined(
-                household_id=c.household_id, person_id=p["person_id"], reason=c.reason, on=c.on
+                household_id=c.household_id,
+                person_id=p["person_id"],
+                reason=c.reason,
+                on=c.on,
+                minor_in_cases={
+                    case_id: people.is_minor(p["birth_date"], opened_on)
+                    for case_id, opened_on in await repo.cases_of_household(self.conn, c.household_id, since=c.on)
+                },
             )
         else:
             if p["person_id"] not in members:
@@ -421,6 +467,7 @@ class Intake:
             raise ContractError("opened_on", "is in the future")
         if other := await repo.open_case_in_area(self.conn, c.household_id, c.action_area.value):
             raise Conflict("household_id", f"already has open case {other} in {c.action_area.value}")
+        members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)
         await repo.insert_case(
             self.conn,
             {
@@ -444,6 +491,7 @@ class Intake:
                 partner=partner,
                 opened_on=c.opened_on,
                 housing_need=c.housing_need,
+                minors={pid: people.is_minor(born, c.opened_on) for pid, born in members_born},
             )
         ]
         if c.referral_id is not None:

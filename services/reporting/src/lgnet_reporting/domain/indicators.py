@@ -6,7 +6,9 @@ Definitions (docs/reporting.md explains each one):
 - The *persons* of a case are the members of its household between the case's opening and its close (or
   `as_of`). A person counts once however many cases, households or registrations they have: merged persons are
   resolved to the surviving one. Erased persons still count (erasure destroys identity, not facts).
-- Age is taken at the opening of the person's first case in scope: under 18 = minor.
+- Age is taken at the opening of the person's first case in scope: under 18 = minor. Intake says so in the events
+  (birth dates travel sealed): a corrected birth date's answer wins, then the case opening's, then the joining's;
+  old events' clear birth dates serve where none of these exists.
 - Flows (cases opened/closed, placements, leases, payments, vouchers) count events dated in the window:
   on or before `as_of`, and on or after `from` for a period.
 """
@@ -40,6 +42,21 @@ class Window:
 
 def age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+_AGE_SOURCES = {"corrected": 2, "opened": 1, "joined": 0}
+
+
+def minors_at_opening(rows: Iterable[Row], canonical: Any) -> dict[tuple[str, str], bool]:
+    """(canonical person, case) -> under 18 at the case's opening, from intake's facts: the latest correction wins,
+    then the opening, then the latest joining (event ids are time-ordered). Independent of the rows' order."""
+    best: dict[tuple[str, str], tuple[int, str, bool]] = {}
+    for r in rows:
+        key = (canonical(r["person_id"]), r["case_id"])
+        rank = (_AGE_SOURCES.get(r["source"], -1), r["event_id"], bool(r["minor"]))
+        if key not in best or rank > best[key]:
+            best[key] = rank
+    return {k: v[2] for k, v in best.items()}
 
 
 def canonical_ids(merges: Iterable[Row]) -> dict[str, str]:
@@ -150,10 +167,14 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         if pop.canonical(p["person_id"]) == p["person_id"]:
             persons[p["person_id"]] = p
 
+    minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
     ages: Counter[str] = Counter()
     for person, case in pop.first_case.items():
-        birth = persons.get(person, {}).get("birth_date")
-        ages["age_unknown" if birth is None else "minors" if age_on(birth, case["opened_on"]) < 18 else "adults"] += 1
+        minor = minor_at.get((person, case["case_id"]))
+        if minor is None:
+            birth = persons.get(person, {}).get("birth_date")
+            minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
+        ages["age_unknown" if minor is None else "minors" if minor else "adults"] += 1
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
 
     def by_case(attr: str) -> dict[str, int]:

@@ -46,6 +46,12 @@ TABLES: dict[str, Table] = {
         _t("person_merges", ("merged_person_id",), merged_person_id="text", surviving_person_id="text",
            merged_on="date"),
         _t("person_erasures", ("person_id",), person_id="text", erased_on="date"),
+        # Minor or adult at a case's opening, as intake computed it (birth dates travel sealed from
+        # person_registered v3): from case_opened ("opened"), household_member_joined ("joined") and a corrected
+        # birth date (person_updated, "corrected"). indicators.py decides between them; old events' birth dates
+        # (persons.birth_date) still serve where no such fact exists.
+        _t("member_ages", ("event_id", "person_id", "case_id"), event_id="text", person_id="text", case_id="text",
+           source="text", minor="boolean"),
         _t("households", ("household_id",), household_id="text", city="text", reference_person_id="text",
            formed_on="date"),
         _t("memberships", ("event_id", "person_id"), event_id="text", person_id="text", household_id="text",
@@ -120,7 +126,23 @@ def _person_updated(env: Envelope, e: i.PersonUpdated) -> list[Write]:
                      ("third_country", e.third_country))
         if v is not None
     }  # fmt: skip
-    return [_ups("persons", person_id=e.person_id, **changed)] if changed else []
+    ages = _ages(env, "corrected", ((e.person_id, c, m) for c, m in sorted((e.minor_in_cases or {}).items())))
+    return ([_ups("persons", person_id=e.person_id, **changed)] if changed else []) + ages
+
+
+def _ages(env: Envelope, source: str, pairs: Any) -> list[Write]:
+    """member_ages rows for (person id, case id, minor) triples."""
+    k = event_key(env)
+    return [_ins("member_ages", event_id=k, person_id=person, case_id=case, source=source, minor=minor)
+            for person, case, minor in pairs]  # fmt: skip
+
+
+def _case_opened(env: Envelope, e: i.CaseOpened) -> list[Write]:
+    return [
+        _ups("cases", case_id=e.case_id, household_id=e.household_id, city=e.city, action_area=e.action_area.value,
+             channel=e.channel.value, partner=e.partner, opened_on=e.opened_on),
+        *_ages(env, "opened", ((p, e.case_id, m) for p, m in sorted((e.minors or {}).items()))),
+    ]  # fmt: skip
 
 
 def _household_formed(env: Envelope, e: i.HouseholdFormed) -> list[Write]:
@@ -135,8 +157,10 @@ def _household_formed(env: Envelope, e: i.HouseholdFormed) -> list[Write]:
 
 def _member(change: str) -> Projector:
     def project(env: Envelope, e: i.HouseholdMemberJoined | i.HouseholdMemberLeft) -> list[Write]:
+        ages = getattr(e, "minor_in_cases", None) or {}
         return [_ins("memberships", event_id=event_key(env), person_id=e.person_id, household_id=e.household_id,
-                     change=change, on_date=e.on)]  # fmt: skip
+                     change=change, on_date=e.on),
+                *_ages(env, "joined", ((e.person_id, c, m) for c, m in sorted(ages.items())))]  # fmt: skip
 
     return project
 
@@ -161,10 +185,7 @@ PROJECTORS: dict[str, Projector] = {
              vulnerabilities=sorted(set(e.vulnerabilities)), employment_status=e.employment_status.value,
              housing_situation=e.housing_situation.value, assessed_on=e.assessed_on)
     ],
-    i.CaseOpened.type: lambda env, e: [
-        _ups("cases", case_id=e.case_id, household_id=e.household_id, city=e.city, action_area=e.action_area.value,
-             channel=e.channel.value, partner=e.partner, opened_on=e.opened_on)
-    ],
+    i.CaseOpened.type: _case_opened,
     i.CaseTransferred.type: lambda env, e: [_ups("cases", case_id=e.case_id, partner=e.to_partner)],
     i.CaseClosed.type: lambda env, e: [
         _ups("cases", case_id=e.case_id, closed_on=e.closed_on, outcome=e.outcome.value)

@@ -14,7 +14,7 @@ from lgnet_shared.events import Event
 from lgnet_reporting.adapters import store
 from lgnet_reporting.domain.projection import PROJECTORS, project
 
-TOPICS = ("intake.events", "housing.events", "payments.events")
+TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events")
 
 
 async def handle(conn: Conn, run: Sequence[tuple[Envelope, Event]]) -> None:

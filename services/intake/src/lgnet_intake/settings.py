@@ -1,0 +1,36 @@
+"""Intake's own settings, read from the environment like the shared ones (README, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from lgnet_shared.config import ConfigError
+
+from lgnet_intake.adapters.credentials import InboundKeyPolicy
+
+ROTATION_VAR = "LGNET_INBOUND_KEY_ROTATION_DAYS"
+GRACE_VAR = "LGNET_INBOUND_KEY_GRACE_HOURS"
+
+
+def _number(var: str, default: float, minimum: float) -> float:
+    raw = os.environ.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"invalid configuration:\n  {var}: must be a number of at least {minimum:g}")
+    return value
+
+
+def inbound_key_policy() -> InboundKeyPolicy:
+    """When intake's inbound HPKE key is replaced, and how long a replaced private key survives (see
+    docs/operators.md, "Intake's inbound key")."""
+    default = InboundKeyPolicy()
+    return InboundKeyPolicy(
+        rotate_after=timedelta(days=_number(ROTATION_VAR, default.rotate_after / timedelta(days=1), 0.001)),
+        grace=timedelta(hours=_number(GRACE_VAR, default.grace / timedelta(hours=1), 0)),
+    )

@@ -1,0 +1,184 @@
+"""Erasure leaves nothing behind that confirms who the person was: not in intake's tables (idempotency
+fingerprints), not in what partners sealed to intake's inbound key (rotated, old private keys destroyed)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from lgnet_intake.adapters import credentials
+from lgnet_shared.events import Sealed
+from lgnet_shared.events import partner as inbound
+
+if TYPE_CHECKING:
+    from conftest import IntakeUnderTest
+
+pytestmark = pytest.mark.integration
+
+
+def registration(pid: str, given: str, family: str) -> dict[str, Any]:
+    return {
+        "person_id": pid,
+        "birth_date": "1990-05-01",
+        "sex": "female",
+        "nationality": "NG",
+        "languages": ["en"],
+        "literate": True,
+        "identity": {"given_name": given, "family_name": family},
+    }
+
+
+async def everything_in(conn: Any) -> str:
+    """Every row of every table of the schema, as text."""
+    tables = await conn.fetch(
+        "select table_name from information_schema.tables where table_schema = current_schema()"
+        " and table_type = 'BASE TABLE'"
+    )
+    texts = []
+    for t in tables:
+        rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t["table_name"]}" x')
+        texts += [r["j"] for r in rows]
+    return "\n".join(texts)
+
+
+async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnderTest) -> None:
+    people = {"p-amina": ("Amina", "Okonkwo"), "p-grace": ("Grace", "Adeyemi")}
+    bodies = {pid: registration(pid, *names) for pid, names in people.items()}
+    keys = {pid: str(uuid.uuid4()) for pid in people}
+    async with intake.client("coop-aurora") as c:
+        for pid, body in bodies.items():
+            r = await c.post("/persons", json=body, headers={"Idempotency-Key": keys[pid]})
+            assert r.status_code == 201, r.text
+    # What an attacker with a copy of the table does: hash the body with guessed names (here the right guess).
+    unkeyed = {
+        pid: hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+        for pid, body in bodies.items()
+    }
+    async with intake.pool.acquire() as conn:
+        dump = await everything_in(conn)
+        assert not any(d in dump for d in unkeyed.values()), "the fingerprint of a registration is unkeyed"
+    async with intake.client("staff-torino") as staff:
+        for pid in people:
+            assert (await staff.post(f"/persons/{pid}/erasure")).status_code == 200
+    async with intake.pool.acquire() as conn:
+        dump = await everything_in(conn)
+        fingerprints = {
+            r["key"]: r["request_hash"]
+            for r in await conn.fetch(
+                "select key, request_hash from idempotency_keys where key = any($1)", list(keys.values())
+            )
+        }
+    for given, family in people.values():
+        assert given not in dump and family not in dump
+    assert not any(d in dump for d in unkeyed.values())
+    # Nothing left depends on the body: two different names leave the same thing behind.
+    assert len(fingerprints) == 2 and len(set(fingerprints.values())) == 1
+    # A retry of an erased person's registration cannot bring them back.
+    async with intake.client("coop-aurora") as c:
+        r = await c.post("/persons", json=bodies["p-amina"], headers={"Idempotency-Key": keys["p-amina"]})
+        assert r.status_code == 409
+
+
+async def wait_for(intake: IntakeUnderTest, sql: str, *args: Any) -> None:
+    for _ in range(150):
+        async with intake.pool.acquire() as conn:
+            if await conn.fetchval(sql, *args):
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{sql} never true")
+
+
+def sealed_registration(pid: str, client: Any) -> inbound.PersonRegistrationSubmitted:
+    return inbound.PersonRegistrationSubmitted(
+        person_id=pid,
+        sex="male",
+        nationality="SY",
+        identity=inbound.PartnerIdentityV2(
+            given_name=client.seal("given_name", "Yusuf"),
+            family_name=client.seal("family_name", "Haddad"),
+            birth_date=client.seal_birth_date(date(1985, 3, 12)),
+        ),
+    )
+
+
+async def test_an_erased_persons_inbound_identity_cannot_be_opened_afterwards(intake: IntakeUnderTest) -> None:
+    old_key_id = intake.inbound_key["key_id"]
+    async with intake.partner("coop-aurora", "torino") as client:
+        await client.emit(sealed_registration("y-1", client))
+    await wait_for(intake, "select true from persons where person_id = 'y-1'")
+    records = await intake.raw_records("partner.inbound")
+    sealed_name = Sealed(**json.loads(records[-1].value)["data"]["identity"]["given_name"])
+    assert sealed_name.kid == f"hpke:{old_key_id}"
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.post("/persons/y-1/erasure")).status_code == 200
+    # Erasure retired the key: partners get a new one at once; the old one is destroyed after the grace period.
+    async with intake.client("coop-aurora") as c:
+        current = (await c.get("/inbound-key")).json()
+    assert current["key_id"] != old_key_id
+    async with intake.pool.acquire() as conn:
+        assert await credentials.inbound_private_key(conn, b"\0" * 32, "never-made") is None
+        destroyed = await credentials.destroy_retired_inbound_keys(conn, grace=timedelta(0))
+        assert old_key_id in destroyed
+        row = await conn.fetchrow("select * from inbound_keys where key_id = $1", old_key_id)
+        assert row["private_wrapped"] is None and row["destroyed_at"] is not None
+        assert await credentials.inbound_private_key(conn, b"\0" * 32, old_key_id) is None
+    # Nothing in intake's tables opens the record any more; a partner still sealing to the old key is told why.
+    assert sealed_name.kid.removeprefix("hpke:") == old_key_id
+    await asyncio.sleep(31)  # the gatekeeper's cache of private keys expires
+    async with intake.partner("coop-aurora", "torino") as client:
+        late = await client.emit(sealed_registration("y-2", client))
+        async for rejection in client.rejections(timeout=15):
+            if rejection.inbound_event_id == late.id:
+                assert rejection.field == "data.identity.given_name.kid"
+                assert "destroyed" in rejection.reason
+                break
+        else:
+            raise AssertionError("no rejection for a record sealed to a destroyed key")
+
+
+async def test_the_inbound_key_rotates_on_schedule(intake: IntakeUnderTest) -> None:
+    policy = credentials.InboundKeyPolicy(rotate_after=timedelta(days=30), grace=timedelta(hours=24))  # defaults
+    first = intake.inbound_key["key_id"]
+    async with intake.client("coop-aurora") as c:
+        assert (await c.get("/inbound-key")).json()["key_id"] == first
+        # Thirty days later the key is replaced; a day after that, its private half is gone.
+        async with intake.pool.acquire() as conn:
+            await conn.execute("update inbound_keys set created_at = created_at - interval '31 days'")
+        second = (await c.get("/inbound-key")).json()["key_id"]
+        assert second != first
+        assert (await c.get("/inbound-key")).json()["key_id"] == second
+    async with intake.pool.acquire() as conn:
+        assert await credentials.rotate_inbound_keys(conn, policy) == []
+        await conn.execute(
+            "update inbound_keys set retired_at = retired_at - interval '25 hours' where key_id = $1", first
+        )
+        assert await credentials.rotate_inbound_keys(conn, policy) == [first]
+
+
+async def test_erasing_a_person_erases_the_records_merged_into_them(intake: IntakeUnderTest) -> None:
+    """Two partners registered the same human (same fiscal code): one person, two records, two keys. Erasing the
+    person erases both, and neither registration's fingerprint is left."""
+    amina = registration("a-1", "Amina", "Okonkwo")
+    amina["identity"]["fiscal_code"] = "KNKMNA90E41Z335B"
+    again = {**amina, "person_id": "b-7", "identity": {**amina["identity"], "given_name": "Amína"}}
+    keys = [str(uuid.uuid4()), str(uuid.uuid4())]
+    async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
+        assert (await a.post("/persons", json=amina, headers={"Idempotency-Key": keys[0]})).status_code == 201
+        r = await b.post("/persons", json=again, headers={"Idempotency-Key": keys[1]})
+        assert r.status_code == 201 and r.json()["same_as"] == "a-1"
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.post("/persons/a-1/erasure")).status_code == 200
+    async with intake.pool.acquire() as conn:
+        wrapped = await conn.fetch("select kid, wrapped from person_keys where kid = any($1)", ["a-1", "b-7"])
+        assert {r["kid"]: r["wrapped"] for r in wrapped} == {"a-1": None, "b-7": None}
+        erased = await conn.fetch("select person_id from persons where erased_at is not null order by person_id")
+        assert [r["person_id"] for r in erased] == ["a-1", "b-7"]
+        fingerprints = await conn.fetch("select request_hash from idempotency_keys where key = any($1)", keys)
+        assert {r["request_hash"] for r in fingerprints} == {"erased"}
+        dump = await everything_in(conn)
+    assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump
