@@ -23,9 +23,9 @@ import glob
 import ipaddress
 import json
 import logging
-import secrets
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -144,8 +144,12 @@ def make_tls(tls: Path) -> None:
         ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LgNet"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, "LgNet local Kafka CA")])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LgNet"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "LgNet local Kafka CA"),
+            ]
+        )
         ca_cert = (
             x509.CertificateBuilder()
             .subject_name(name)
@@ -155,9 +159,7 @@ def make_tls(tls: Path) -> None:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
@@ -181,18 +183,14 @@ def make_tls(tls: Path) -> None:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=TLS_DAYS))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     # Kafka's PEM key store: the PKCS#8 key, then the certificate chain, in one file.
@@ -557,8 +555,13 @@ class Postgres:
 # --------------------------------------------------------------------------- commands
 
 
-SECURITY_VARS = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
-                 "KAFKA_SSL_CAFILE")
+SECURITY_VARS = (
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_CAFILE",
+)
 
 
 def kafka_security() -> dict[str, str]:

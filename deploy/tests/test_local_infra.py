@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from lgnet_shared.kafka import client_kwargs
 
 pytestmark = pytest.mark.integration
 NewTopic = Callable[..., Awaitable[str]]
@@ -25,14 +26,14 @@ async def _drain(consumer: AIOKafkaConsumer, want: int, timeout: float = 15) -> 
 
 async def test_produce_and_consume(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("smoke", partitions=3)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
     await producer.start()
     try:
         for i in range(30):
             await producer.send_and_wait(topic, f"m{i}".encode(), key=f"k{i % 5}".encode())
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(kafka_bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     try:
         got = await _drain(consumer, 30)
@@ -43,7 +44,7 @@ async def test_produce_and_consume(kafka_bootstrap: str, new_topic: NewTopic) ->
 
 async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("tx")
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"smoke-{uuid.uuid4()}")
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), transactional_id=f"smoke-{uuid.uuid4()}")
     await producer.start()
     try:
         async with producer.transaction():
@@ -59,7 +60,7 @@ async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstra
 
     async def read(isolation: str) -> list[bytes]:
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", isolation_level=isolation
+            topic, **client_kwargs(kafka_bootstrap), auto_offset_reset="earliest", isolation_level=isolation
         )
         await consumer.start()
         try:
@@ -75,7 +76,7 @@ async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstra
 async def test_group_offsets_survive_consumer_restart(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("group")
     group = f"smoke-{uuid.uuid4()}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     try:
         for i in range(10):
@@ -86,7 +87,7 @@ async def test_group_offsets_survive_consumer_restart(kafka_bootstrap: str, new_
     def consumer() -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             topic,
-            bootstrap_servers=kafka_bootstrap,
+            **client_kwargs(kafka_bootstrap),
             group_id=group,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

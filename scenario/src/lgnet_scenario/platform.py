@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import auth, db, signing
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
+from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.sdk import PartnerClient
 
 SERVICES = ("intake", "housing", "payments", "reporting")
@@ -127,6 +128,7 @@ class Platform:
             signing_key_id=self.actors.inbound_key[f"{partner}:key_id"],
             intake_public_key=key["public_key"],
             intake_key_id=key["key_id"],
+            security=KafkaSecurity.from_env(),
         )
 
     async def close(self) -> None:

@@ -57,9 +57,7 @@ class KafkaSecurity(BaseModel):
     def _consistent(self) -> KafkaSecurity:
         sasl = self.security_protocol.startswith("SASL_")
         if sasl and not (self.sasl_username and self.sasl_password and self.sasl_password.get_secret_value()):
-            raise ValueError(
-                f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with {self.security_protocol}"
-            )
+            raise ValueError(f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with {self.security_protocol}")
         if not sasl and (self.sasl_username or self.sasl_mechanism):
             raise ValueError(
                 f"KAFKA_SASL_USERNAME/KAFKA_SASL_MECHANISM are set but KAFKA_SECURITY_PROTOCOL is "

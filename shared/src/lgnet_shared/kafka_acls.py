@@ -118,7 +118,8 @@ class Principal:
             raise PrincipalError(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
         if not DEPLOYMENT.fullmatch(deployment):
             raise PrincipalError(
-                f"deployment {deployment!r}: 1-40 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+                f"deployment {deployment!r}: 1-40 lower-case letters, digits, '-' or '_',"
+                " starting with a letter or digit"
             )
         if deployment in RESERVED_DEPLOYMENTS:
             raise PrincipalError(f"deployment name {deployment!r} is reserved")
@@ -259,7 +260,9 @@ class _DeleteAcls(Request[DeleteAclsRequest_v1]):
         self.principal = principal
 
     def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
-        return request_struct_class([(ResourceType.ANY, None, Pattern.ANY, self.principal, None, Op.ANY, ANY_PERMISSION)])
+        return request_struct_class(
+            [(ResourceType.ANY, None, Pattern.ANY, self.principal, None, Op.ANY, ANY_PERMISSION)]
+        )
 
 
 class _DescribeAcls(Request[DescribeAclsRequest_v1]):
@@ -344,7 +347,9 @@ class DescribeUserScramCredentialsRequest_v0(RequestStruct):
     API_KEY = 50
     API_VERSION = 0
     RESPONSE_TYPE = DescribeUserScramCredentialsResponse_v0
-    SCHEMA = Schema(("users", CompactArray(("name", CompactString("utf-8")), ("tags", TaggedFields))), ("tags", TaggedFields))
+    SCHEMA = Schema(
+        ("users", CompactArray(("name", CompactString("utf-8")), ("tags", TaggedFields))), ("tags", TaggedFields)
+    )
 
 
 _Struct: TypeAlias = RequestStruct

@@ -32,8 +32,23 @@ from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.topics import SERVICES, TOPICS, TopicsNotCreated, ensure_topics, for_partner, used_by
 
 CITIES_AND_NATIONAL = (
-    *("bologna bolzano caserta firenze genova latina milano napoli palermo perugia potenza roma sassari".split()),
-    *("taranto torino trieste national".split()),
+    "bologna",
+    "bolzano",
+    "caserta",
+    "firenze",
+    "genova",
+    "latina",
+    "milano",
+    "napoli",
+    "palermo",
+    "perugia",
+    "potenza",
+    "roma",
+    "sassari",
+    "taranto",
+    "torino",
+    "trieste",
+    "national",
 )
 
 
@@ -75,7 +90,9 @@ class Admin:
     async def exists(self, user: str) -> bool:
         return user in await ka.users(self.client, [user])
 
-    async def provision(self, principal: ka.Principal, *, password: str | None = None) -> tuple[str | None, list[ka.Acl]]:
+    async def provision(
+        self, principal: ka.Principal, *, password: str | None = None
+    ) -> tuple[str | None, list[ka.Acl]]:
         """Topics, ACLs and (for a new user, or when `password` is given) SCRAM credentials. Returns the new
         password (None when the user existed and keeps its own) and the ACLs."""
         await self.topics_for(principal)

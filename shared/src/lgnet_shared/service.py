@@ -29,7 +29,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from lgnet_shared import auth, config, consumer, db, http, logs, outbox, pii
 from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.topics import ensure_topics, physical, used_by
 
 log = logs.get_logger(__name__)
 
@@ -79,14 +80,21 @@ class Runtime:
         s = self.settings
         self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
         await db.migrate(self.pool, all_migrations(self.spec.migrations))
-        await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
+        security = s.kafka_security()
+        # The topics this service reads or writes (the registry's roles): all its principal may see or create.
+        await ensure_topics(
+            s.kafka_bootstrap_servers, s.topic_prefix, used_by(self.spec.name), s.topic_replication, security
+        )
         self.keys = pii.KeyStore(s.master_key_bytes())
-        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
+        self.producer = AIOKafkaProducer(**client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True)
         await self.producer.start()
-        self.relay = outbox.OutboxRelay(self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix)
+        self.relay = outbox.OutboxRelay(
+            self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security
+        )
         await self.relay.start()
         self.broker = KafkaBroker(
             s.kafka_bootstrap_servers,
+            security=security.faststream(),
             client_id=f"lgnet-{self.spec.name}",
             # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
             logger=logging.getLogger("lgnet.kafka"),
@@ -115,7 +123,9 @@ class Runtime:
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error).
         @self.broker.subscriber(
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
-            group_id=group,
+            # The deployment's group, `<prefix><deployment>.<service>.<consumer>`, which its principal's ACL allows
+            # (the deployment defaults to the city; main's Settings.consumer_group makes the same name).
+            group_id=f"{self.settings.topic_prefix}{self.settings.city}.{group}",
             batch=True,
             max_records=2000,
             # Under load, let the broker gather bigger batches (one transaction and commit each); when idle,
