@@ -25,6 +25,7 @@ that: consumers will verify which deployment signed each fact.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -402,6 +403,13 @@ async def set_password(admin: AIOKafkaAdminClient, user: str, password: str) -> 
     response = await _send(admin, _Raw(struct))
     for _user, code, message, _tags in response.results:
         _check(code, message, f"setting the password of {user}")
+    # The controller has committed it; the broker applies it from the metadata log a moment later.
+    for _ in range(100):
+        if user in await users(admin, [user]):
+            await asyncio.sleep(0.2)  # published to the authenticator with the same metadata image
+            return
+        await asyncio.sleep(0.1)
+    raise AdminError(f"the credentials of {user} did not reach the broker within 10 s")
 
 
 async def delete_credentials(admin: AIOKafkaAdminClient, user: str) -> bool:
