@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import UnknownTopicOrPartitionError
 from codicefiscale import codicefiscale
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import signing
@@ -204,7 +205,10 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
 
 
 async def rejections_count(intake: IntakeUnderTest) -> int:
-    return len(await intake.raw_records("partner.rejections.coop-aurora"))
+    try:
+        return len(await intake.raw_records("partner.rejections.coop-aurora"))
+    except UnknownTopicOrPartitionError:  # never answered: its rejection topic was never needed
+        return 0
 
 
 async def test_one_person_sent_by_two_partners_at_once_is_one_person(intake: IntakeUnderTest) -> None:

@@ -158,12 +158,14 @@ def load() -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "kafka"
-            var = "KAFKA_*" if name == "kafka" else name.upper() if name.startswith("kafka_") else {
+            name = str(err["loc"][0]) if err["loc"] else ""
+            renamed = {
                 "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
                 "database_url": "DATABASE_URL",
                 "traces_exporter": "OTEL_TRACES_EXPORTER",
-            }.get(name, f"LGNET_{name.upper()}")
+            }
+            # KAFKA_* security settings keep Kafka's own names; a check across several names has no location.
+            var = renamed.get(name) or (name.upper() if name.startswith("kafka_") else f"LGNET_{name.upper()}")
             msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"  {msg}" if var == "KAFKA_*" else f"  {var}: {msg}")
+            lines.append(f"  {var}: {msg}" if name else f"  {msg}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

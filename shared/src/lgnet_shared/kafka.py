@@ -130,7 +130,7 @@ class KafkaSecurity(BaseModel):
 
     def env(self) -> dict[str, str]:
         """The KAFKA_* variables that reproduce these settings (for a child process)."""
-        out = {"KAFKA_SECURITY_PROTOCOL": self.security_protocol}
+        out: dict[str, str] = {"KAFKA_SECURITY_PROTOCOL": self.security_protocol}
         if self.sasl_mechanism:
             out["KAFKA_SASL_MECHANISM"] = self.sasl_mechanism
         if self.sasl_username:

@@ -239,7 +239,7 @@ def _check(code: int, message: str | None, what: str) -> None:
         raise AdminError(f"{what}: {for_code(code).__name__}{': ' + message if message else ''}")
 
 
-class _CreateAcls(Request[CreateAclsRequest_v1]):
+class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
     API_KEY = 30
 
     def __init__(self, acls: list[Acl]) -> None:
@@ -254,7 +254,7 @@ class _CreateAcls(Request[CreateAclsRequest_v1]):
         )
 
 
-class _DeleteAcls(Request[DeleteAclsRequest_v1]):
+class _DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
     API_KEY = 31
 
     def __init__(self, principal: str) -> None:
@@ -266,7 +266,7 @@ class _DeleteAcls(Request[DeleteAclsRequest_v1]):
         )
 
 
-class _DescribeAcls(Request[DescribeAclsRequest_v1]):
+class _DescribeAcls(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
     API_KEY = 29
 
     def __init__(self, principal: str | None) -> None:
@@ -276,7 +276,7 @@ class _DescribeAcls(Request[DescribeAclsRequest_v1]):
         return request_struct_class(ResourceType.ANY, None, Pattern.ANY, self.principal, None, Op.ANY, ANY_PERMISSION)
 
 
-class AlterUserScramCredentialsResponse_v0(Response):
+class AlterUserScramCredentialsResponse_v0(Response):  # type: ignore[misc]
     API_KEY = 51
     API_VERSION = 0
     SCHEMA = Schema(
@@ -294,7 +294,7 @@ class AlterUserScramCredentialsResponse_v0(Response):
     )
 
 
-class AlterUserScramCredentialsRequest_v0(RequestStruct):
+class AlterUserScramCredentialsRequest_v0(RequestStruct):  # type: ignore[misc]
     FLEXIBLE_VERSION = True
     API_KEY = 51
     API_VERSION = 0
@@ -319,7 +319,7 @@ class AlterUserScramCredentialsRequest_v0(RequestStruct):
     )
 
 
-class DescribeUserScramCredentialsResponse_v0(Response):
+class DescribeUserScramCredentialsResponse_v0(Response):  # type: ignore[misc]
     API_KEY = 50
     API_VERSION = 0
     SCHEMA = Schema(
@@ -343,7 +343,7 @@ class DescribeUserScramCredentialsResponse_v0(Response):
     )
 
 
-class DescribeUserScramCredentialsRequest_v0(RequestStruct):
+class DescribeUserScramCredentialsRequest_v0(RequestStruct):  # type: ignore[misc]
     FLEXIBLE_VERSION = True
     API_KEY = 50
     API_VERSION = 0
@@ -356,7 +356,7 @@ class DescribeUserScramCredentialsRequest_v0(RequestStruct):
 _Struct: TypeAlias = RequestStruct
 
 
-class _Raw(Request[_Struct]):
+class _Raw(Request[_Struct]):  # type: ignore[misc]
     """Sends one prepared struct (the SCRAM requests have a single version, 0)."""
 
     API_KEY = 0
@@ -364,7 +364,7 @@ class _Raw(Request[_Struct]):
 
     def __init__(self, struct: RequestStruct) -> None:
         self.struct = struct
-        self.API_KEY = struct.API_KEY  # type: ignore[misc]
+        self.API_KEY = struct.API_KEY
 
     def prepare(self, versions: dict[int, tuple[int, int]]) -> RequestStruct:
         low, high = versions.get(self.struct.API_KEY, (0, 0))
