@@ -308,6 +308,8 @@ class Kafka:
                     "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
                     "allow.everyone.if.no.acl.found=false",
                     "super.users=User:admin;User:broker;User:CN=lgnet-broker",
+                    # A rotated or revoked password ends open sessions too, within the hour.
+                    "connections.max.reauth.ms=3600000",
                     f"log.dirs={data}",
                     "num.partitions=3",
                     # One node: internal topics must not wait for replicas that never come.
