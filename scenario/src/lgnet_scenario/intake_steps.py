@@ -115,7 +115,9 @@ class RawPartner:
 
     def __init__(self, platform: Platform, partner: str, city: str) -> None:
         self.platform, self.partner, self.city = platform, partner, city
-        self.producer = AIOKafkaProducer(**client_kwargs(platform.ep.kafka), enable_idempotence=True)
+        self.producer = AIOKafkaProducer(
+            **client_kwargs(platform.ep.kafka, platform.actors.kafka_of(partner)), enable_idempotence=True
+        )
 
     async def send(self, h: Household) -> None:
         key = await self.platform.intake_public_key(self.partner)
