@@ -345,3 +345,19 @@ def test_admin_cli_unreachable_broker_is_a_clear_error(
     assert admin_main(["--bootstrap", "127.0.0.1:1", "list"]) == 1
     err = capsys.readouterr().err
     assert "cannot reach Kafka at 127.0.0.1:1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("service", ["intake", "housing", "payments", "reporting"])
+def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) -> None:
+    """The ACLs come from the registry's writers/readers: a service producing or consuming a topic its role is
+    not granted would be refused by the broker, so the registry and the services' specs must agree."""
+    import importlib
+
+    from lgnet_shared.asyncapi import declared_consumers
+
+    spec = importlib.import_module(f"lgnet_{service}.entrypoints.main").SPEC
+    for topic in spec.produces:
+        assert service in TOPICS[topic].writers, (service, "writes", topic)
+    for consumer in declared_consumers(spec):
+        for topic in consumer.topics:
+            assert service in TOPICS[topic].readers, (service, "reads", topic)
