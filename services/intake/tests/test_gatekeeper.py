@@ -4,6 +4,7 @@ accepted ones become canonical intake events, refused ones are answered with the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -181,6 +182,25 @@ async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
     assert answer["data"]["kind"] == "unauthenticated" and answer["data"]["inbound_event_id"] == env.id
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from persons") == 0
+
+
+async def test_a_record_claiming_another_partner_is_answered_to_its_signer(intake: IntakeUnderTest) -> None:
+    """Each partner's rejection topic holds only answers about its own records: aurora signing a record that
+    claims to be borgo's is told so on aurora's topic; borgo's stays empty."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        env = aurora.envelope(registration("w-1", aurora)).model_copy(update={"partner": "coop-borgo"})
+    value, headers = env.to_structured()
+    headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+    finally:
+        await producer.stop()
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (env.id, "forbidden", "partner")
+    with contextlib.suppress(UnknownTopicOrPartitionError):  # absent: borgo was never answered at all
+        assert await intake.raw_records("partner.rejections.coop-borgo") == []
 
 
 async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest) -> None:

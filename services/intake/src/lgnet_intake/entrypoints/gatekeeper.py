@@ -121,11 +121,11 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         return handle
 
     async def answer(conn: Conn, record: Record, env: Envelope | None, err: ContractError) -> bool:
-        partner = env.partner if env is not None else None
-        if partner is None:  # not even a readable claim: try the signature's owner
-            key_id = signing.key_id_of(record.headers or ())
-            found = await repository.signing_key(conn, key_id) if key_id else None
-            partner = found[0].id if found else None
+        # The answer goes to the owner of the signing key when it is known, else to the claimed partner: a record
+        # signed by A that claims to be B's is answered on A's topic, so B's topic holds only answers about B.
+        key_id = signing.key_id_of(record.headers or ())
+        found = await repository.signing_key(conn, key_id) if key_id else None
+        partner = found[0].id if found else env.partner if env is not None else None
         if partner is None or not PARTNER_ID.fullmatch(partner):
             return False  # nobody to answer (or no topic can be named after the claim): dead-lettered
         await ensure_rejection_topic(partner)
