@@ -58,6 +58,14 @@ async def refused(bootstrap: str, security: KafkaSecurity) -> str:
         await admin.close()
 
 
+async def refused_soon(bootstrap: str, security: KafkaSecurity, seconds: float = 5) -> str:
+    """A changed credential reaches the broker's authenticator through its metadata log, a moment later."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not (why := await refused(bootstrap, security)) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.5)
+    return why
+
+
 async def test_plaintext_client_is_refused(kafka_bootstrap: str, admin_security: KafkaSecurity) -> None:
     assert await refused(kafka_bootstrap, KafkaSecurity()) != ""
     # TLS without logging in is refused too, and the admin's own settings get in.
@@ -303,14 +311,14 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     assert await refused(kafka_bootstrap, as_user(admin_security, user, first)) == ""
     assert await run(admin_main, [*base, "rotate", user]) == 0
     second = password_from(capsys.readouterr().out)
-    assert await refused(kafka_bootstrap, as_user(admin_security, user, first)) != ""
+    assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, first)) != ""
     assert await refused(kafka_bootstrap, as_user(admin_security, user, second)) == ""
     assert await run(admin_main, [*base, "acls", user]) == 0
     shown = capsys.readouterr().out
     assert f"READ TOPIC {topic_prefix}lgnet.partner.rejections.{partner} (literal)" in shown
     assert await run(admin_main, [*base, "revoke", user]) == 0
     assert "3 ACLs deleted" in capsys.readouterr().out
-    assert await refused(kafka_bootstrap, as_user(admin_security, user, second)) != ""
+    assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, second)) != ""
     assert await run(admin_main, [*base, "revoke", user]) == 1
     assert "neither credentials nor ACLs" in capsys.readouterr().err
 

@@ -465,7 +465,8 @@ async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None) -> 
 
 
 async def grant(admin: AIOKafkaAdminClient, principal: Principal, topic_prefix: str = "") -> list[Acl]:
-    """Make the principal's ACLs exactly the derived ones (extra ones removed); returns them."""
+    """Make the principal's ACLs exactly the derived ones (extra ones removed); returns them. A principal serves
+    one topic prefix: granting it under another prefix replaces its ACLs."""
     wanted = derive(principal, topic_prefix)
     have = await describe_acls(admin, principal.user)
     if set(have) - set(wanted):
