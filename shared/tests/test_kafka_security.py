@@ -23,7 +23,7 @@ from lgnet_shared import kafka_acls as ka
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.kafka_admin import main as admin_main
-from lgnet_shared.topics import TOPICS, for_partner, physical
+from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, physical
 from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
@@ -369,3 +369,22 @@ def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) 
     for consumer in declared_consumers(spec):
         for topic in consumer.topics:
             assert service in TOPICS[topic].readers, (service, "reads", topic)
+
+
+async def test_only_intake_may_create_a_partners_rejection_topic(
+    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+) -> None:
+    """Intake answers a partner provisioned after it started by creating that partner's topic (CREATE on the
+    family prefix); nobody else but the operator creates topics."""
+    newcomer = for_partner("partner.rejections.{partner}", f"coop-new-{uuid.uuid4().hex[:6]}")
+    intake = parties["torino.intake"].security
+    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=intake) == [
+        physical(newcomer, topic_prefix)
+    ]
+    other = for_partner("partner.rejections.{partner}", f"coop-x-{uuid.uuid4().hex[:6]}")
+    for who in ("partner.a", "torino.housing", "auditor"):
+        with pytest.raises(TopicsNotCreated):
+            await ensure_topics(kafka_bootstrap, topic_prefix, [other], security=parties[who].security)
+    # A service whose topics an operator has not created yet is told so, by name.
+    with pytest.raises(TopicsNotCreated, match="lgnet-kafka-admin add-deployment"):
+        await ensure_topics(kafka_bootstrap, f"{topic_prefix}fresh.", ["intake.events"], security=intake)
