@@ -626,7 +626,11 @@ def status() -> int:
             continue
         up = comp.running()
         ok &= up
-        where = comp.bootstrap if isinstance(comp, Kafka) else comp.url
+        where = (
+            f"{comp.bootstrap} (SASL_SSL, SCRAM-SHA-512; CA {comp.tls / 'ca.pem'})"
+            if isinstance(comp, Kafka)
+            else comp.url
+        )
         print(f"{name:11} {'running' if up else 'stopped':9} {where}")
     return 0 if ok else 3
 
