@@ -277,10 +277,10 @@ class Kafka:
         marker.write_text(pom.read_text())
         return libs
 
-    def configure(self) -> Path:
+    def configure(self, creds: dict[str, str] | None = None) -> Path:
         data = self.home / "data"
         props = self.home / "server.properties"
-        tls, creds = self.tls, self.credentials()
+        tls, creds = self.tls, creds or self.credentials()
         props.write_text(
             "\n".join(
                 [
@@ -351,16 +351,77 @@ class Kafka:
         )
         return props
 
+    def needs_upgrade(self) -> bool:
+        """Storage formatted before the broker was secured (or its passwords lost): no known SCRAM users."""
+        return (self.home / "data" / "meta.properties").exists() and not self.credentials_file.exists()
+
+    def upgrade(self, java: list[str], cp: str) -> None:
+        """Secure a data folder in place, keeping its topics: run the broker once on loopback the old way
+        (PLAINTEXT, no authoriser), store the admin's and the broker's SCRAM credentials, stop it."""
+        from lgnet_shared import kafka_acls
+        from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+
+        say("securing Kafka data formatted before TLS + SASL (one plaintext start on loopback to add SCRAM users)")
+        creds = {user: secrets.token_urlsafe(24) for user in SUPER_USERS}
+        props = self.home / "server-upgrade.properties"
+        secured = self.configure(creds).read_text().splitlines()
+        plain = [
+            line
+            for line in secured
+            if not line.startswith(("listener", "advertised", "inter.broker", "sasl.", "ssl.", "authorizer", "allow."))
+            and not line.startswith(("super.users", "connections.max.reauth"))
+        ]
+        plain += [
+            f"listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "",
+        ]
+        props.write_text("\n".join(plain))
+        with (self.home / "stdout.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [*java, "-cp", cp, "kafka.Kafka", str(props)], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_kafka(self.bootstrap, {})
+
+            async def add_users() -> None:
+                from aiokafka.admin import AIOKafkaAdminClient
+
+                admin = AIOKafkaAdminClient(**client_kwargs(self.bootstrap, KafkaSecurity()))
+                await admin.start()
+                try:
+                    for user, password in creds.items():
+                        await kafka_acls.set_password(admin, user, password)
+                finally:
+                    await admin.close()
+
+            asyncio.run(add_users())
+        finally:
+            proc.terminate()
+            proc.wait(60)
+            props.unlink(missing_ok=True)
+        _write_private(self.credentials_file, json.dumps(creds))
+        say(f"SCRAM users {', '.join(SUPER_USERS)} added; the data folder's topics are kept")
+
     def start(self) -> None:
         if pid_alive(self.pid_file):
-            say(f"Kafka already running (pid {pid_alive(self.pid_file)})")
-            wait_kafka(self.bootstrap, self.security())
-            return
+            if not self.needs_upgrade():
+                say(f"Kafka already running (pid {pid_alive(self.pid_file)})")
+                wait_kafka(self.bootstrap, self.security())
+                return
+            say("Kafka runs unsecured: restarting it secured")
+            self.stop()
         self.home.mkdir(parents=True, exist_ok=True)
         cp = f"{self.libs()}/*"
         make_tls(self.tls)
-        props = self.configure()
         java = ["java", "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"]
+        if self.needs_upgrade():
+            self.upgrade(java, cp)
+        props = self.configure()
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id = (
                 subprocess.run(
