@@ -30,6 +30,7 @@ from lgnet_shared.consumer import BatchHandler, Handler, handlers_of
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events.intake import EmploymentRecorded
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
 from lgnet_shared.topics import ensure_topics, physical
 from opentelemetry import trace
@@ -109,11 +110,11 @@ async def raw_run(envs: list[Envelope]) -> float:
     topic = physical("intake.events", prefix)
     payloads = [(e.key, *e.to_structured()) for e in envs]
     producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
+        **client_kwargs(BOOTSTRAP), enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
     )
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=BOOTSTRAP,
+        **client_kwargs(BOOTSTRAP),
         group_id=f"raw{run}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -148,7 +149,7 @@ async def cleanup(schema: str | None, prefix: str) -> None:
         conn = await asyncpg.connect(DB)
         await conn.execute(f'drop schema if exists "{schema}" cascade')
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
     await admin.start()
     topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
     if topics:

@@ -38,6 +38,7 @@ from lgnet_intake.domain.access import Role
 from lgnet_shared import signing
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import partner as inbound
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
@@ -80,9 +81,9 @@ async def run_once(processes: int) -> tuple[float, ...]:
         )
         for p in keys
     }
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=5, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(**client_kwargs(BOOTSTRAP), linger_ms=5, max_batch_size=256 * 1024)
     consumer = AIOKafkaConsumer(
-        physical("intake.events", prefix), bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest"
+        physical("intake.events", prefix), **client_kwargs(BOOTSTRAP), auto_offset_reset="earliest"
     )
     await producer.start()
     await consumer.start()

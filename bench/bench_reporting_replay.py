@@ -37,6 +37,7 @@ from lgnet_reporting.service_layer.reports import Request, build, snapshot
 from lgnet_shared import db
 from lgnet_shared.config import CITIES
 from lgnet_shared.events import REGISTRY
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import ensure_topics, physical
 
 N = int(os.environ.get("BENCH_EVENTS", "1000000"))
@@ -162,7 +163,7 @@ def generate(n_events: int) -> list[tuple[str, bytes, bytes]]:
 
 
 async def produce(prefix: str, records: list[tuple[str, bytes, bytes]]) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, linger_ms=20, max_batch_size=1024 * 1024,
+    producer = AIOKafkaProducer(**client_kwargs(BOOTSTRAP), linger_ms=20, max_batch_size=1024 * 1024,
                                 compression_type=None, acks=1)  # fmt: skip
     await producer.start()
     started = time.perf_counter()
@@ -181,7 +182,7 @@ async def produce(prefix: str, records: list[tuple[str, bytes, bytes]]) -> float
 
 async def raw(positions: log.Positions) -> tuple[float, int]:
     """Baseline: the same records consumed from offset zero and JSON-decoded, nothing else."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, isolation_level="read_committed",
+    consumer = AIOKafkaConsumer(**client_kwargs(BOOTSTRAP), isolation_level="read_committed",
                                 enable_auto_commit=False, max_partition_fetch_bytes=8 * 1024 * 1024,
                                 fetch_max_bytes=64 * 1024 * 1024)  # fmt: skip
     await consumer.start()
@@ -236,7 +237,7 @@ async def main() -> None:
     finally:  # a million records: leave neither them on the shared broker nor the rebuilt schemas
         for schema in SCHEMAS:
             await drop(schema)
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
         await admin.start()
         try:
             await admin.delete_topics(topics)

@@ -6,15 +6,26 @@ Kafka's jars come from Maven Central (deploy/local/pom.xml); PostgreSQL from Deb
 automatically when missing and running as root). Everything lives under .local/ (git-ignored). Starting twice
 is harmless. When KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set, those servers are used and nothing is
 started. `start` writes .local/infra.env with the connection strings the Makefile and tests read.
+
+The broker is secured by default (docs/operators.md): its only client listener speaks SASL_SSL (TLS with a project
+CA generated here with `cryptography`, PEM files in .local/kafka/tls/; SCRAM-SHA-512 logins), the controller
+listener is mutual TLS on loopback (only a holder of the broker's key gets in), and the StandardAuthorizer denies
+whatever no ACL allows. The `admin` (super user) and `broker` (inter-broker) SCRAM credentials are bootstrapped
+when the storage is formatted; infra.env carries the admin's KAFKA_SECURITY_PROTOCOL / KAFKA_SASL_* /
+KAFKA_SSL_CAFILE for tests and tools. Services get their own principals (deploy/local/services.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import glob
+import ipaddress
+import json
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -64,12 +75,15 @@ async def _retry(probe: object, what: str, timeout: float) -> None:
     fail(f"{what} not ready after {timeout:.0f}s: {last!r}")
 
 
-def wait_kafka(bootstrap: str, timeout: float = 90) -> None:
-    """Ready = a real client gets cluster metadata listing at least one broker."""
+def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 90) -> None:
+    """Ready = a real client, authenticated over TLS like every other, gets metadata listing a broker."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+
+    sec = KafkaSecurity.from_env(security)
 
     async def probe() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, sec), request_timeout_ms=3000)
         await admin.start()
         try:
             cluster = await admin.describe_cluster()
@@ -98,6 +112,97 @@ def wait_postgres(url: str, timeout: float = 60) -> None:
 # --------------------------------------------------------------------------- Kafka
 
 
+TLS_DAYS = 825  # broker certificate lifetime (the CA's: ten years)
+SUPER_USERS = ("admin", "broker")
+
+
+def _write_private(path: Path, data: bytes | str) -> None:
+    """Secrets (keys, passwords) are readable by their owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+
+
+def make_tls(tls: Path) -> None:
+    """A project CA and the broker's certificate (for 127.0.0.1 and localhost), PEM, made with `cryptography`.
+    The CA is kept; the broker certificate is re-issued when missing or within 30 days of expiry."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    pkcs8 = {
+        "encoding": serialization.Encoding.PEM,
+        "format": serialization.PrivateFormat.PKCS8,
+        "encryption_algorithm": serialization.NoEncryption(),
+    }
+    ca_cert_file, ca_key_file, broker_file = tls / "ca.pem", tls / "ca.key", tls / "broker.pem"
+    if ca_cert_file.exists() and ca_key_file.exists():
+        ca_cert = x509.load_pem_x509_certificate(ca_cert_file.read_bytes())
+        ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LgNet"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "LgNet local Kafka CA"),
+            ]
+        )
+        ca_cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        _write_private(ca_key_file, ca_key.private_bytes(**pkcs8))
+        ca_cert_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        broker_file.unlink(missing_ok=True)
+        say(f"generated the project CA {ca_cert_file}")
+    if broker_file.exists():
+        cert = x509.load_pem_x509_certificate(broker_file.read_bytes())
+        if cert.not_valid_after_utc - now > dt.timedelta(days=30):
+            return
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        # The broker's principal on the mutual-TLS controller listener is User:CN=lgnet-broker (a super user).
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lgnet-broker")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=TLS_DAYS))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    # Kafka's PEM key store: the PKCS#8 key, then the certificate chain, in one file.
+    _write_private(
+        broker_file,
+        key.private_bytes(**pkcs8)
+        + cert.public_bytes(serialization.Encoding.PEM)
+        + ca_cert.public_bytes(serialization.Encoding.PEM),
+    )
+    say(f"issued the broker certificate {broker_file} (valid {TLS_DAYS} days)")
+
+
 @dataclass(frozen=True)
 class Kafka:
     home: Path = LOCAL / "kafka"
@@ -109,6 +214,39 @@ class Kafka:
     @property
     def pid_file(self) -> Path:
         return self.home / "kafka.pid"
+
+    @property
+    def tls(self) -> Path:
+        return self.home / "tls"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "credentials.json"
+
+    def credentials(self) -> dict[str, str]:
+        """Passwords of the super users `admin` and `broker`; made once, before the storage is formatted."""
+        try:
+            return dict(json.loads(self.credentials_file.read_text()))
+        except FileNotFoundError:
+            if (self.home / "data" / "meta.properties").exists():
+                fail(
+                    f"{self.home / 'data'} was formatted without SCRAM credentials (before the broker was secured)"
+                    f" or {self.credentials_file} was lost. Stop Kafka and delete {self.home / 'data'} (local topics"
+                    " are lost), then start again."
+                )
+            creds = {user: secrets.token_urlsafe(24) for user in SUPER_USERS}
+            _write_private(self.credentials_file, json.dumps(creds))
+            return creds
+
+    def security(self) -> dict[str, str]:
+        """The admin's client settings, as KAFKA_* variables."""
+        return {
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": "admin",
+            "KAFKA_SASL_PASSWORD": self.credentials()["admin"],
+            "KAFKA_SSL_CAFILE": str(self.tls / "ca.pem"),
+        }
 
     def libs(self) -> Path:
         libs = self.home / "libs"
@@ -139,20 +277,39 @@ class Kafka:
         marker.write_text(pom.read_text())
         return libs
 
-    def configure(self) -> Path:
+    def configure(self, creds: dict[str, str] | None = None) -> Path:
         data = self.home / "data"
         props = self.home / "server.properties"
+        tls, creds = self.tls, creds or self.credentials()
         props.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{CONTROLLER_PORT}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
+                    # Clients: SASL_SSL only. Controller: mutual TLS on loopback (the broker's own certificate).
+                    f"listeners=SASL_SSL://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
+                    f"advertised.listeners=SASL_SSL://127.0.0.1:{KAFKA_PORT}",
                     "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=SASL_SSL",
+                    "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+                    "listener.name.controller.ssl.client.auth=required",
+                    "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+                    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required"
+                    f' username="broker" password="{creds["broker"]}";',
+                    "ssl.keystore.type=PEM",
+                    f"ssl.keystore.location={tls / 'broker.pem'}",
+                    "ssl.truststore.type=PEM",
+                    f"ssl.truststore.location={tls / 'ca.pem'}",
+                    "ssl.enabled.protocols=TLSv1.3,TLSv1.2",
+                    # Deny by default: only ACLs (lgnet-kafka-admin, derived from the topic registry) allow.
+                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                    "allow.everyone.if.no.acl.found=false",
+                    "super.users=User:admin;User:broker;User:CN=lgnet-broker",
+                    # A rotated or revoked password ends open sessions too, within the hour.
+                    "connections.max.reauth.ms=3600000",
                     f"log.dirs={data}",
                     "num.partitions=3",
                     # One node: internal topics must not wait for replicas that never come.
@@ -171,6 +328,7 @@ class Kafka:
                 ]
             )
         )
+        props.chmod(0o600)  # holds the broker's password
         log4j = self.home / "log4j2.properties"
         log4j.write_text(
             "\n".join(
@@ -193,15 +351,77 @@ class Kafka:
         )
         return props
 
+    def needs_upgrade(self) -> bool:
+        """Storage formatted before the broker was secured (or its passwords lost): no known SCRAM users."""
+        return (self.home / "data" / "meta.properties").exists() and not self.credentials_file.exists()
+
+    def upgrade(self, java: list[str], cp: str) -> None:
+        """Secure a data folder in place, keeping its topics: run the broker once on loopback the old way
+        (PLAINTEXT, no authoriser), store the admin's and the broker's SCRAM credentials, stop it."""
+        from lgnet_shared import kafka_acls
+        from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+
+        say("securing Kafka data formatted before TLS + SASL (one plaintext start on loopback to add SCRAM users)")
+        creds = {user: secrets.token_urlsafe(24) for user in SUPER_USERS}
+        props = self.home / "server-upgrade.properties"
+        secured = self.configure(creds).read_text().splitlines()
+        plain = [
+            line
+            for line in secured
+            if not line.startswith(("listener", "advertised", "inter.broker", "sasl.", "ssl.", "authorizer", "allow."))
+            and not line.startswith(("super.users", "connections.max.reauth"))
+        ]
+        plain += [
+            f"listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT},CONTROLLER://127.0.0.1:{CONTROLLER_PORT}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{KAFKA_PORT}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "",
+        ]
+        props.write_text("\n".join(plain))
+        with (self.home / "stdout.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [*java, "-cp", cp, "kafka.Kafka", str(props)], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_kafka(self.bootstrap, {})
+
+            async def add_users() -> None:
+                from aiokafka.admin import AIOKafkaAdminClient
+
+                admin = AIOKafkaAdminClient(**client_kwargs(self.bootstrap, KafkaSecurity()))
+                await admin.start()
+                try:
+                    for user, password in creds.items():
+                        await kafka_acls.set_password(admin, user, password)
+                finally:
+                    await admin.close()
+
+            asyncio.run(add_users())
+        finally:
+            proc.terminate()
+            proc.wait(60)
+            props.unlink(missing_ok=True)
+        _write_private(self.credentials_file, json.dumps(creds))
+        say(f"SCRAM users {', '.join(SUPER_USERS)} added; the data folder's topics are kept")
+
     def start(self) -> None:
         if pid_alive(self.pid_file):
-            say(f"Kafka already running (pid {pid_alive(self.pid_file)})")
-            wait_kafka(self.bootstrap)
-            return
+            if not self.needs_upgrade():
+                say(f"Kafka already running (pid {pid_alive(self.pid_file)})")
+                wait_kafka(self.bootstrap, self.security())
+                return
+            say("Kafka runs unsecured: restarting it secured")
+            self.stop()
         self.home.mkdir(parents=True, exist_ok=True)
         cp = f"{self.libs()}/*"
-        props = self.configure()
+        make_tls(self.tls)
         java = ["java", "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"]
+        if self.needs_upgrade():
+            self.upgrade(java, cp)
+        props = self.configure()
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id = (
                 subprocess.run(
@@ -213,13 +433,19 @@ class Kafka:
                 .stdout.strip()
                 .splitlines()[-1]
             )
-            subprocess.run(
-                [*java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
-                check=True,
+            scram = [
+                arg
+                for user, password in self.credentials().items()
+                for arg in ("--add-scram", f"SCRAM-SHA-512=[name={user},password={password}]")
+            ]
+            res = subprocess.run(
+                [*java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram],
                 capture_output=True,
                 text=True,
             )
-            say(f"formatted KRaft storage (cluster id {cluster_id})")
+            if res.returncode != 0:
+                fail(f"formatting the KRaft storage failed: {res.stdout[-2000:]}{res.stderr[-2000:]}")
+            say(f"formatted KRaft storage (cluster id {cluster_id}) with the SCRAM users {', '.join(SUPER_USERS)}")
         out = (self.home / "stdout.log").open("ab")
         proc = subprocess.Popen(
             [*java, "-cp", cp, "kafka.Kafka", str(props)],
@@ -229,8 +455,8 @@ class Kafka:
             start_new_session=True,
         )
         self.pid_file.write_text(str(proc.pid))
-        say(f"Kafka starting (pid {proc.pid}), log {self.home / 'server.log'}")
-        wait_kafka(self.bootstrap)
+        say(f"Kafka starting (pid {proc.pid}), TLS + SASL/SCRAM-SHA-512, log {self.home / 'server.log'}")
+        wait_kafka(self.bootstrap, self.security())
 
     def stop(self) -> None:
         stop_pid(self.pid_file, "Kafka")
@@ -392,17 +618,34 @@ class Postgres:
 # --------------------------------------------------------------------------- commands
 
 
+SECURITY_VARS = (
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SSL_CAFILE",
+)
+
+
+def kafka_security() -> dict[str, str]:
+    """The admin's settings of the local broker, or the KAFKA_* ones given with an external broker."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return {k: os.environ[k] for k in SECURITY_VARS if os.environ.get(k)}
+    kafka = Kafka()
+    return kafka.security() if kafka.credentials_file.exists() else {}
+
+
 def effective() -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or Kafka().bootstrap,
+        **kafka_security(),
         "DATABASE_URL": os.environ.get("DATABASE_URL") or Postgres().url,
     }
 
 
 def write_env() -> Path:
-    LOCAL.mkdir(parents=True, exist_ok=True)
     env_file = LOCAL / "infra.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in effective().items()))
+    _write_private(env_file, "".join(f"{k}={v}\n" for k, v in effective().items()))  # holds the admin password
     return env_file
 
 
@@ -411,7 +654,7 @@ def start(which: set[str]) -> None:
     if "kafka" in which:
         if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             say(f"using KAFKA_BOOTSTRAP_SERVERS={os.environ['KAFKA_BOOTSTRAP_SERVERS']} (nothing started)")
-            wait_kafka(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
+            wait_kafka(os.environ["KAFKA_BOOTSTRAP_SERVERS"], kafka_security())
         else:
             Kafka().start()
     if "postgres" in which:
@@ -422,7 +665,7 @@ def start(which: set[str]) -> None:
             Postgres().start()
     env_file = write_env()
     for k, v in effective().items():
-        say(f"{k}={v}")
+        say(f"{k}={'***' if 'PASSWORD' in k else v}")
     say(f"ready in {time.monotonic() - t0:.1f}s; connection strings in {env_file}")
 
 
@@ -444,7 +687,11 @@ def status() -> int:
             continue
         up = comp.running()
         ok &= up
-        where = comp.bootstrap if isinstance(comp, Kafka) else comp.url
+        where = (
+            f"{comp.bootstrap} (SASL_SSL, SCRAM-SHA-512; CA {comp.tls / 'ca.pem'})"
+            if isinstance(comp, Kafka)
+            else comp.url
+        )
         print(f"{name:11} {'running' if up else 'stopped':9} {where}")
     return 0 if ok else 3
 

@@ -4,10 +4,15 @@ Each service that exists (services/<name>/ with an entry point) runs as `.venv/b
 .local/logs/<name>.log (JSON lines) and its pid in .local/run/<name>.pid. `start` waits for /health/ready.
 Connection strings come from the environment (the Makefile loads .local/infra.env). A local master key for
 personal-data encryption is generated once into .local/master.key unless LGNET_MASTER_KEY is set.
+
+On a secured broker (KAFKA_SASL_USERNAME set: the admin's, from .local/infra.env) each service runs as its own
+principal, `service.<deployment>.<service>`, with exactly the ACLs the topic registry derives for it: `start`
+provisions it (lgnet_shared.kafka_admin) and keeps its password in .local/kafka/principals/ (mode 600).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -63,6 +68,43 @@ def master_key() -> str:
     return path.read_text().strip()
 
 
+def principals(names: list[str], city: str) -> dict[str, dict[str, str]]:
+    """Each service's own Kafka credentials (KAFKA_SASL_USERNAME/PASSWORD), provisioned with the admin's."""
+    from lgnet_shared import kafka_acls
+    from lgnet_shared.kafka import KafkaSecurity
+    from lgnet_shared.kafka_admin import Admin
+
+    admin_security = KafkaSecurity.from_env()
+    if not admin_security.sasl_username:
+        return {name: {} for name in names}  # an unsecured broker: every client is anonymous
+    deployment = os.environ.get("LGNET_DEPLOYMENT") or city
+    store = LOCAL / "kafka" / "principals"
+
+    async def provision() -> dict[str, dict[str, str]]:
+        out = {}
+        async with Admin(
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"], admin_security, os.environ.get("LGNET_TOPIC_PREFIX", "")
+        ) as admin:
+            for name in names:
+                principal = kafka_acls.Principal.service(deployment, name)
+                file = store / f"{principal.name}.json"
+                known = json.loads(file.read_text()) if file.exists() else None
+                password = None if known and await admin.exists(principal.name) else kafka_acls.new_password()
+                await admin.provision(principal, password=password)
+                if password is not None:
+                    store.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "w") as f:
+                        json.dump({"KAFKA_SASL_USERNAME": principal.name, "KAFKA_SASL_PASSWORD": password}, f)
+                    known = json.loads(file.read_text())
+                out[name] = dict(known or {})
+        return out
+
+    found = asyncio.run(provision())
+    print(f"[services] Kafka principals: {', '.join(c['KAFKA_SASL_USERNAME'] for c in found.values())}")
+    return found
+
+
 def start() -> int:
     for var in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
         if not os.environ.get(var):
@@ -75,14 +117,15 @@ def start() -> int:
         "LGNET_MASTER_KEY": master_key(),
         "LGNET_CITY": os.environ.get("LGNET_CITY", "national"),
     }
-    for name in existing():
-        if pid_of(name):
-            print(f"[services] {name} already running (pid {pid_of(name)})")
-            continue
+    to_start = [name for name in existing() if not pid_of(name)]
+    for name in sorted(set(existing()) - set(to_start)):
+        print(f"[services] {name} already running (pid {pid_of(name)})")
+    credentials = principals(to_start, env["LGNET_CITY"]) if to_start else {}
+    for name in to_start:
         log = (LOCAL / "logs" / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / f"lgnet-{name}")],
-            env={**env, "LGNET_HTTP_PORT": str(port(name))},
+            env={**env, **credentials[name], "LGNET_HTTP_PORT": str(port(name))},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

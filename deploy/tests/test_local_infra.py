@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import ModuleType
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from lgnet_shared.kafka import client_kwargs
 
 pytestmark = pytest.mark.integration
 NewTopic = Callable[..., Awaitable[str]]
@@ -25,14 +30,14 @@ async def _drain(consumer: AIOKafkaConsumer, want: int, timeout: float = 15) -> 
 
 async def test_produce_and_consume(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("smoke", partitions=3)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
     await producer.start()
     try:
         for i in range(30):
             await producer.send_and_wait(topic, f"m{i}".encode(), key=f"k{i % 5}".encode())
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(kafka_bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     try:
         got = await _drain(consumer, 30)
@@ -43,7 +48,7 @@ async def test_produce_and_consume(kafka_bootstrap: str, new_topic: NewTopic) ->
 
 async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("tx")
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"smoke-{uuid.uuid4()}")
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), transactional_id=f"smoke-{uuid.uuid4()}")
     await producer.start()
     try:
         async with producer.transaction():
@@ -59,7 +64,7 @@ async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstra
 
     async def read(isolation: str) -> list[bytes]:
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", isolation_level=isolation
+            topic, **client_kwargs(kafka_bootstrap), auto_offset_reset="earliest", isolation_level=isolation
         )
         await consumer.start()
         try:
@@ -75,7 +80,7 @@ async def test_aborted_transaction_is_invisible_to_read_committed(kafka_bootstra
 async def test_group_offsets_survive_consumer_restart(kafka_bootstrap: str, new_topic: NewTopic) -> None:
     topic = await new_topic("group")
     group = f"smoke-{uuid.uuid4()}"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     try:
         for i in range(10):
@@ -86,7 +91,7 @@ async def test_group_offsets_survive_consumer_restart(kafka_bootstrap: str, new_
     def consumer() -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             topic,
-            bootstrap_servers=kafka_bootstrap,
+            **client_kwargs(kafka_bootstrap),
             group_id=group,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -127,3 +132,59 @@ async def test_postgres_round_trip(database_url: str, pg_schema: str) -> None:
         assert await conn.fetchval("select current_schema()") == pg_schema
     finally:
         await conn.close()
+
+
+def _infra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """deploy/local/infra.py as a module whose .local/ is a temporary folder."""
+    monkeypatch.setenv("LGNET_LOCAL_DIR", str(tmp_path))
+    spec = importlib.util.spec_from_file_location("lgnet_infra", Path(__file__).parents[1] / "local" / "infra.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_local_broker_is_secured_by_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    infra = _infra(tmp_path, monkeypatch)
+    kafka = infra.Kafka()
+    props = dict(
+        line.split("=", 1) for line in kafka.configure().read_text().splitlines() if line and not line.startswith("#")
+    )
+    listeners = props["listeners"].split(",")
+    assert [x.split("://")[0] for x in listeners] == ["SASL_SSL", "CONTROLLER"]
+    assert all("://127.0.0.1:" in x for x in listeners)  # loopback only
+    assert props["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:SSL"  # no PLAINTEXT at all
+    assert props["listener.name.controller.ssl.client.auth"] == "required"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert (tmp_path / "kafka" / "server.properties").stat().st_mode & 0o077 == 0  # holds the broker's password
+    assert (tmp_path / "kafka" / "credentials.json").stat().st_mode & 0o077 == 0
+    env = kafka.security()
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_USERNAME"] == "admin"
+
+
+def test_the_project_ca_signs_a_broker_certificate_for_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    infra = _infra(tmp_path, monkeypatch)
+    tls = tmp_path / "tls"
+    infra.make_tls(tls)
+    ca = x509.load_pem_x509_certificate((tls / "ca.pem").read_bytes())
+    pem = (tls / "broker.pem").read_bytes()
+    assert pem.startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8 first, then the chain: Kafka's PEM key store
+    broker = x509.load_pem_x509_certificates(pem)[0]
+    public_key = ca.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    broker.verify_directly_issued_by(ca)
+    san = broker.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert (tls / "ca.key").stat().st_mode & 0o077 == 0 and (tls / "broker.pem").stat().st_mode & 0o077 == 0
+    infra.make_tls(tls)  # idempotent: the CA is kept, a valid broker certificate too
+    assert x509.load_pem_x509_certificate((tls / "ca.pem").read_bytes()) == ca
+    assert x509.load_pem_x509_certificates((tls / "broker.pem").read_bytes())[0] == broker

@@ -90,7 +90,7 @@ def test_message_payload_is_the_envelope_with_the_model_as_data(housing_doc: dic
 
 
 def test_produced_channels_hold_only_the_services_own_types() -> None:
-    spec = ServiceSpec(name="intake", default_port=0, produces=["intake.events", "partner.rejections"])
+    spec = ServiceSpec(name="intake", default_port=0, produces=["intake.events", "partner.rejections.{partner}"])
     gatekeeper = ConsumerSpec(
         "gatekeeper", ["partner.inbound"], handlers_of((inbound.PersonRegistrationSubmitted, noop))
     )
@@ -98,13 +98,13 @@ def test_produced_channels_hold_only_the_services_own_types() -> None:
     produced = set(doc["channels"]["intake.events"]["messages"])
     assert {f"{PersonRegistered.type}.v{v}" for v in (1, 2, 3)} <= produced
     assert all(m.startswith("lgnet.intake.") for m in produced)
-    assert set(doc["channels"]["partner.rejections"]["messages"]) == {f"{InboundRejected.type}.v1"}
+    assert set(doc["channels"]["partner.rejections.{partner}"]["messages"]) == {f"{InboundRejected.type}.v1"}
     assert set(doc["channels"]["partner.inbound"]["messages"]) == {
         f"{inbound.PersonRegistrationSubmitted.type}.v1",
         f"{inbound.PersonRegistrationSubmitted.type}.v2",
     }
     assert doc["channels"]["partner.inbound"]["tags"][0]["name"] == "partner-facing"
-    assert doc["operations"]["send.partner.rejections"]["action"] == "send"
+    assert doc["operations"]["send.partner.rejections.{partner}"]["action"] == "send"
     assert doc["operations"]["receive.partner.inbound.gatekeeper"]["action"] == "receive"
     # Another service writing to intake's topic would publish none of intake's types.
     other = document(ServiceSpec(name="housing", default_port=0, produces=["intake.events"]), [])

@@ -17,6 +17,7 @@ from lgnet_shared.deadletter import H_KIND, H_TYPE, DeadLetters
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events.intake import CaseTransferred, EmploymentRecorded, EmploymentStatus
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.topics import as_records, read_records
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -69,7 +70,7 @@ async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Pool]:
 @pytest.fixture
 async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[DeadLetters]:
     await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter"])
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     try:
         yield DeadLetters(producer, "reporting.test", topic_prefix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from lgnet_shared.config import ConfigError, load
@@ -54,3 +55,48 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         ("OTEL_TRACES_EXPORTER", "'none', 'console' or 'otlp'"),
     ]:
         assert var in msg and why in msg.split(var, 1)[1].splitlines()[0], (var, msg)
+
+
+KAFKA_VARS = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
+              "KAFKA_SSL_CAFILE")  # fmt: skip
+
+
+def test_kafka_security_settings_make_the_clients_secure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not parsed here")
+    for k, v in {
+        **GOOD,
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_USERNAME": "service.trieste.intake",
+        "KAFKA_SASL_PASSWORD": "s3cret",
+        "KAFKA_SSL_CAFILE": str(ca),
+    }.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("KAFKA_SASL_MECHANISM", raising=False)
+    security = load().kafka_security()
+    assert security.sasl_mechanism == "SCRAM-SHA-512"  # the default with SASL
+    assert "s3cret" not in repr(security)
+    monkeypatch.setattr("ssl.SSLContext.load_verify_locations", lambda *_a, **_k: None)
+    kwargs = security.aiokafka()
+    assert kwargs["security_protocol"] == "SASL_SSL" and kwargs["sasl_plain_password"] == "s3cret"
+    assert kwargs["ssl_context"].check_hostname is True
+
+
+@pytest.mark.parametrize(
+    ("env", "var", "why"),
+    [
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}, "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", "required"),
+        ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL", "'PLAINTEXT', 'SSL'"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": "/nowhere/ca.pem"}, "KAFKA_SSL_CAFILE", "no such"),
+        ({"KAFKA_SASL_USERNAME": "x"}, "KAFKA_SASL_USERNAME/KAFKA_SASL_MECHANISM", "use SASL_SSL"),
+    ],
+)
+def test_bad_kafka_security_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], var: str, why: str) -> None:
+    for k in KAFKA_VARS:
+        monkeypatch.delenv(k, raising=False)
+    for k, v in {**GOOD, **env}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as info:
+        load()
+    line = next(x for x in str(info.value).splitlines() if var in x)
+    assert why in line.split(var, 1)[1], line

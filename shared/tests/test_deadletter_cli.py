@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from lgnet_shared.deadletter import H_REDRIVEN, DeadLetters, Failure
 from lgnet_shared.deadletter_cli import main, partitions_of, read_dead_letters
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import ensure_topics, physical
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ def record(topic: str, partition: int, offset: int, key: bytes, value: bytes) ->
 async def prefix(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[str]:
     """The prefix's deadletter and intake topics holding two dead letters of intake.gatekeeper."""
     await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter", "intake.events"])
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     try:
         dlq = DeadLetters(producer, "intake.gatekeeper", topic_prefix)
@@ -45,7 +46,7 @@ async def prefix(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[str]:
     try:
         yield topic_prefix
     finally:
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
         await admin.start()
         try:
             await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(topic_prefix)])
@@ -70,7 +71,7 @@ async def listed(capsys: pytest.CaptureFixture[str], bootstrap: str, prefix: str
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), isolation_level="read_committed")
     await consumer.start()
     try:
         consumer.assign(tps)

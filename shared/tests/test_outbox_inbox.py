@@ -16,6 +16,7 @@ from lgnet_shared import db, outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_PARTITION, H_TOPIC, H_TYPE
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.topics import physical
 
@@ -42,7 +43,7 @@ async def wait_for(predicate, timeout: float = 60) -> None:  # type: ignore[no-u
 
 async def read_all(bootstrap: str, topic: str, want: int, timeout: float = 20) -> list:  # type: ignore[type-arg]
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", isolation_level="read_committed"
+        topic, **client_kwargs(bootstrap), auto_offset_reset="earliest", isolation_level="read_committed"
     )
     await consumer.start()
     records: list = []  # type: ignore[type-arg]
@@ -116,7 +117,7 @@ async def test_poison_messages_are_dead_lettered_and_do_not_block(
     topic = physical("intake.events", topic_prefix)
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     try:
         key = b"same-partition"
@@ -225,7 +226,7 @@ async def test_the_relay_keeps_each_aggregates_order_on_the_partition_send_would
     topic = await new_topic(physical("intake.events", ""), partitions=6)
     persons = [f"p{i}" for i in range(20)]
     pool = await db.create_pool(database_url, pg_schema)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, max_batch_size=4096)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True, max_batch_size=4096)
     await producer.start()
     try:
         await db.migrate(pool, outbox.MIGRATIONS)

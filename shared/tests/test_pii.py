@@ -14,6 +14,7 @@ from lgnet_shared import db, outbox, pii
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.intake import Identity, PersonRegistered
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.topics import ensure_topics
 
@@ -52,11 +53,11 @@ async def register(conn: Any, keys: pii.KeyStore, i: int, person: dict[str, str]
 
 
 async def all_records(bootstrap: str, prefix: str) -> list[Any]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
     await admin.close()
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(*topics, **client_kwargs(bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     records: list[Any] = []
     try:

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from lgnet_shared import pii
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.base import Event
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.topics import physical
 
@@ -114,7 +115,9 @@ class RawPartner:
 
     def __init__(self, platform: Platform, partner: str, city: str) -> None:
         self.platform, self.partner, self.city = platform, partner, city
-        self.producer = AIOKafkaProducer(bootstrap_servers=platform.ep.kafka, enable_idempotence=True)
+        self.producer = AIOKafkaProducer(
+            **client_kwargs(platform.ep.kafka, platform.actors.kafka_of(partner)), enable_idempotence=True
+        )
 
     async def send(self, h: Household) -> None:
         key = await self.platform.intake_public_key(self.partner)

@@ -16,11 +16,15 @@ import sys
 from dataclasses import dataclass, field
 
 import httpx
+from aiokafka.errors import KafkaError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from lgnet_shared import auth, db, signing
+from lgnet_shared import auth, db, kafka_acls, signing
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
+from lgnet_shared.kafka import KafkaSecurity
+from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
+from pydantic import SecretStr
 
 SERVICES = ("intake", "housing", "payments", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting": 8004}
@@ -75,6 +79,10 @@ class Actors:
     signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     inbound_key: dict[str, str] = field(default_factory=dict)  # "<partner>:key_id", and per intake URL its key
     city_of: dict[str, str | None] = field(default_factory=dict)  # actor -> city (None: national)
+    kafka: dict[str, KafkaSecurity] = field(default_factory=dict)  # each partner's own Kafka principal
+
+    def kafka_of(self, partner: str) -> KafkaSecurity:
+        return self.kafka.get(partner) or KafkaSecurity.from_env()
 
 
 def actors_of(cities: dict[str, tuple[str, ...]]) -> list[tuple[str, Role, str | None]]:
@@ -120,6 +128,7 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
             raise RuntimeError(f"registering {actor_id}'s signing key failed: {done.stderr.strip()}")
         actors.signing_keys[actor_id] = key
         actors.inbound_key[f"{actor_id}:key_id"] = key_id
+    await provision_kafka(ep, [a for a, role, _ in actors_of(cities) if role is Role.PARTNER], actors)
     return actors
 
 
@@ -132,6 +141,26 @@ def schema_service(ep: Endpoints, schema: str) -> str:
             if s == schema:
                 return service
     raise KeyError(schema)
+
+
+async def provision_kafka(ep: Endpoints, partners: list[str], actors: Actors) -> None:
+    """On a secured cluster, as its operator would (lgnet-kafka-admin add-partner): each partner logs in as
+    `partner.<id>` and may only write the inbound topic and read its own rejections. Without operator
+    credentials the partners use the environment's."""
+    operator = KafkaSecurity.from_env()
+    if not operator.sasl_username:
+        return
+    try:
+        async with Admin(ep.kafka, operator, ep.topic_prefix) as admin:
+            for partner in partners:
+                password = kafka_acls.new_password()  # a fresh one each play: the scenario keeps none
+                await admin.provision(kafka_acls.Principal.partner_(partner), password=password)
+                actors.kafka[partner] = operator.model_copy(
+                    update={"sasl_username": f"partner.{partner}", "sasl_password": SecretStr(password)}
+                )
+    except (kafka_acls.AdminError, KafkaError) as exc:
+        print(f"[scenario] partners use {operator.sasl_username}'s Kafka credentials (cannot provision theirs: {exc})")
+        actors.kafka.clear()
 
 
 @dataclass
@@ -173,6 +202,7 @@ class Platform:
             signing_key_id=self.actors.inbound_key[f"{partner}:key_id"],
             intake_public_key=key["public_key"],
             intake_key_id=key["key_id"],
+            security=self.actors.kafka_of(partner),
         )
 
     async def close(self) -> None:

@@ -19,6 +19,7 @@ from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import ensure_topics, physical
@@ -87,7 +88,7 @@ async def housing(
     process = ServiceProcess([sys.executable, "-m", "lgnet_housing.entrypoints.main"], env, tmp_path / "housing.log")
     await process.start()
     pool = await db.create_pool(database_url, pg_schema)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     under_test = HousingUnderTest(process, pool, kafka_bootstrap, topic_prefix, producer)
     try:

@@ -4,18 +4,21 @@ accepted ones become canonical intake events, refused ones are answered with the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import UnknownTopicOrPartitionError
 from codicefiscale import codicefiscale
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import signing
 from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import physical
 
 if TYPE_CHECKING:
@@ -126,7 +129,7 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         elsewhere = client.envelope(registration("y-3", client)).model_copy(update={"city": "trieste"})
         # Unknown type.
         unknown = client.envelope(registration("y-4", client)).model_copy(update={"type": "lgnet.partner.nonsense"})
-    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
         for env in (bad, elsewhere, unknown):
@@ -162,7 +165,7 @@ async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
         env = real.envelope(registration("z-1", real)).model_copy(update={"partner": "coop-ghost"})
     value, headers = env.to_structured()
     headers.append(signing.sign(stranger, "coop-ghost-key", value, headers))
-    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
@@ -170,7 +173,7 @@ async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
         await producer.stop()
     records = []
     for _ in range(60):
-        records = await intake.raw_records("partner.rejections")
+        records = await intake.raw_records("partner.rejections.coop-ghost")  # the claimed partner's own topic
         if records:
             break
         await asyncio.sleep(0.25)
@@ -181,12 +184,31 @@ async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
         assert await conn.fetchval("select count(*) from persons") == 0
 
 
+async def test_a_record_claiming_another_partner_is_answered_to_its_signer(intake: IntakeUnderTest) -> None:
+    """Each partner's rejection topic holds only answers about its own records: aurora signing a record that
+    claims to be borgo's is told so on aurora's topic; borgo's stays empty."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        env = aurora.envelope(registration("w-1", aurora)).model_copy(update={"partner": "coop-borgo"})
+    value, headers = env.to_structured()
+    headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+    finally:
+        await producer.stop()
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (env.id, "forbidden", "partner")
+    with contextlib.suppress(UnknownTopicOrPartitionError):  # absent: borgo was never answered at all
+        assert await intake.raw_records("partner.rejections.coop-borgo") == []
+
+
 async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as client:
         env = client.envelope(registration("y-1", client))
     value, headers = env.to_structured()
     headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
-    producer = AIOKafkaProducer(bootstrap_servers=intake.bootstrap)
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
         for _ in range(3):
@@ -203,7 +225,10 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
 
 
 async def rejections_count(intake: IntakeUnderTest) -> int:
-    return len(await intake.raw_records("partner.rejections"))
+    try:
+        return len(await intake.raw_records("partner.rejections.coop-aurora"))
+    except UnknownTopicOrPartitionError:  # never answered: its rejection topic was never needed
+        return 0
 
 
 async def test_one_person_sent_by_two_partners_at_once_is_one_person(intake: IntakeUnderTest) -> None:

@@ -15,6 +15,7 @@ from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
@@ -49,7 +50,7 @@ class PaymentsUnderTest:
     async def publish(self, event: Event, city: str, partner: str | None = None) -> None:
         env = to_envelope(event, source="/test", city=city, partner=partner)
         value, headers = env.to_structured()
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
+        producer = AIOKafkaProducer(**client_kwargs(self.bootstrap))
         await producer.start()
         try:
             await producer.send_and_wait(physical(event.topic, self.prefix), value, key=env.key, headers=headers)

@@ -22,6 +22,7 @@ from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 from lgnet_shared import db, pii
 from lgnet_shared.access import Actor, Role
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
 from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY, csv_file, provision
@@ -141,7 +142,7 @@ async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefi
     # On Kafka: exactly one contribution_paid event (by id) per request, whatever the relay re-sent.
     paid: dict[str, set[str]] = {}
     consumer = AIOKafkaConsumer(
-        physical("payments.events", topic_prefix), bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+        physical("payments.events", topic_prefix), **client_kwargs(kafka_bootstrap), auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

@@ -23,6 +23,7 @@ from lgnet_shared.auth import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, Event
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -106,7 +107,7 @@ async def reporting(
     )
     await process.start()
     pool = await db.create_pool(database_url, pg_schema, max_size=4)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
     await producer.start()
     under_test = ReportingUnderTest(process, pool, kafka_bootstrap, topic_prefix, env, producer)
     try:

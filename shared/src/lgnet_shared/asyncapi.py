@@ -132,7 +132,7 @@ def _operation(action: str, topic: str, models: list[type[Event]], summary: str)
 def _channel(topic: str, models: list[type[Event]]) -> Json:
     t = TOPICS[topic]
     channel: Json = {
-        "address": physical(topic),
+        "address": _address(topic),
         "title": topic,
         "description": f"{t.description}. Key: {t.key}.",
         "messages": {
@@ -140,6 +140,10 @@ def _channel(topic: str, models: list[type[Event]]) -> Json:
         },
         "bindings": {"kafka": _topic_binding(topic)},
     }
+    if t.per_partner:
+        channel["parameters"] = {
+            "partner": {"description": "The partner's id: each partner has its own topic, which only it may read"}
+        }
     if topic.startswith("partner."):
         channel["tags"] = [{"name": "partner-facing", "description": "Read or written by partners' own systems"}]
     if topic == "partner.inbound":
@@ -150,13 +154,18 @@ def _channel(topic: str, models: list[type[Event]]) -> Json:
     return channel
 
 
+def _address(topic: str) -> str:
+    t = TOPICS[topic]
+    return f"lgnet.{t.name}" if t.per_partner else physical(topic)  # 'lgnet.partner.rejections.{partner}'
+
+
 def _topic_binding(topic: str) -> Json:
     t = TOPICS[topic]
     cfg: Json = {}
     for k, v in t.configs().items():
         cfg[k] = [v] if k == "cleanup.policy" else int(v)
     return {
-        "topic": physical(topic),
+        "topic": _address(topic),
         "partitions": t.partitions,
         "topicConfiguration": cfg,
         "bindingVersion": KAFKA_BINDING,

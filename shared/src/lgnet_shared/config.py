@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import parse_master_key
 
 CITIES = (
@@ -48,6 +49,32 @@ class Settings(BaseSettings):
     database_url: SecretStr = Field(
         validation_alias=AliasChoices("DATABASE_URL", "LGNET_DATABASE_URL"),
         description="PostgreSQL URL, postgresql://user:password@host:port/database",
+    )
+    # How the service's Kafka clients connect (lgnet_shared.kafka): Kafka's own names, no LGNET_ prefix.
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "LGNET_KAFKA_SECURITY_PROTOCOL"),
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (the local broker: SASL_SSL)",
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "LGNET_KAFKA_SASL_MECHANISM"),
+        description="SCRAM-SHA-512 (default with SASL), SCRAM-SHA-256 or PLAIN",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SASL_USERNAME", "LGNET_KAFKA_SASL_USERNAME"),
+        description="This deployment's principal, service.<deployment>.<service> (lgnet-kafka-admin add-deployment)",
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SASL_PASSWORD", "LGNET_KAFKA_SASL_PASSWORD"),
+        description="Its password",
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "LGNET_KAFKA_SSL_CAFILE"),
+        description="PEM file of the CA that signed the brokers' certificates (default: the system's CAs)",
     )
     city: str = Field(description="City this deployment serves (one of the 16), or 'national'")
     deployment: str | None = Field(
@@ -106,6 +133,26 @@ class Settings(BaseSettings):
         parse_master_key(v.get_secret_value())
         return v
 
+    @model_validator(mode="after")
+    def _kafka(self) -> Settings:
+        self.kafka_security()
+        return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """The Kafka clients' security settings; ValueError naming the KAFKA_* variable when inconsistent."""
+        password = self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+        env = {
+            "KAFKA_SECURITY_PROTOCOL": self.kafka_security_protocol,
+            "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            "KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+            "KAFKA_SASL_PASSWORD": password,
+            "KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+        }
+        try:
+            return KafkaSecurity.from_env({k: v for k, v in env.items() if v})
+        except KafkaConfigError as exc:
+            raise ValueError(str(exc)) from None
+
     @property
     def deployment_name(self) -> str:
         """The deployment's name: LGNET_DEPLOYMENT, else the city (`torino`, `national`)."""
@@ -136,11 +183,14 @@ def load() -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = str(err["loc"][0]) if err["loc"] else "?"
-            var = {
+            name = str(err["loc"][0]) if err["loc"] else ""
+            renamed = {
                 "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
                 "database_url": "DATABASE_URL",
                 "traces_exporter": "OTEL_TRACES_EXPORTER",
-            }.get(name, f"LGNET_{name.upper()}")
-            lines.append(f"  {var}: {err['msg']}")
+            }
+            # KAFKA_* security settings keep Kafka's own names; a check across several names has no location.
+            var = renamed.get(name) or (name.upper() if name.startswith("kafka_") else f"LGNET_{name.upper()}")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {var}: {msg}" if name else f"  {msg}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

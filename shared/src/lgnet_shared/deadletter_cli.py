@@ -39,6 +39,7 @@ from lgnet_shared.deadletter import (
     H_TOPIC,
     H_TYPE,
 )
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import TOPICS, physical
 
 H_REDRIVEN_TO, H_REDRIVEN_AT = "dlq.redriven.to", "dlq.redriven.at"  # on markers only: where and when
@@ -111,7 +112,7 @@ def _int(text: str) -> int | None:
 
 async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     """From the cluster itself: a consumer's cached metadata may not know a topic created a moment ago."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         if topic not in await admin.list_topics():  # checked first: describing a missing topic may create it
@@ -126,7 +127,7 @@ async def read_dead_letters(bootstrap: str, prefix: str = "", timeout_s: float =
     """The whole dead-letter topic, from the beginning to the end offsets seen at start; markers applied."""
     topic = physical("deadletter", prefix)
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
         consumer.assign(tps)
@@ -214,7 +215,7 @@ async def redrive(
     if dry_run or not chosen:
         return chosen
     # One transaction per run: every re-drive lands together with its marker, or none does.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id=f"lgnet-deadletters-{uuid.uuid4()}")
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), transactional_id=f"lgnet-deadletters-{uuid.uuid4()}")
     await producer.start()
     try:
         async with producer.transaction():

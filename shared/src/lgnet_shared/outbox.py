@@ -23,7 +23,8 @@ from lgnet_shared import metrics
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import latest
-from lgnet_shared.topics import physical
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.topics import TOPICS, for_partner, physical
 
 log = logging.getLogger(__name__)
 CHANNEL = "lgnet_outbox"
@@ -60,10 +61,15 @@ MIGRATIONS = [
 
 
 def topic_of(env: Envelope) -> str:
-    """Logical topic of an envelope's event type (the latest registered version decides)."""
+    """Logical topic of an envelope's event type (the latest registered version decides); for a per-partner
+    topic, the envelope's partner's own ('partner.rejections.coop-aurora')."""
     model = latest(env.type)
     if model is None:
         raise KeyError(f"no topic for unregistered event type {env.type}")
+    if TOPICS[model.topic].per_partner:
+        if not env.partner:
+            raise KeyError(f"{env.type} goes to a per-partner topic but names no partner")
+        return for_partner(model.topic, env.partner)
     return model.topic
 
 
@@ -117,10 +123,12 @@ class OutboxRelay:
         bootstrap: str,
         *,
         topic_prefix: str = "",
+        security: KafkaSecurity | None = None,
         batch_size: int = 1000,
         idle_poll_s: float = 1.0,
     ) -> None:
         self.pool, self.bootstrap, self.prefix = pool, bootstrap, topic_prefix
+        self.security = security  # None: the KAFKA_* environment
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -162,7 +170,7 @@ class OutboxRelay:
             self.leader = True
             await lock_conn.add_listener(CHANNEL, self._notified)
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
+                **client_kwargs(self.bootstrap, self.security),
                 enable_idempotence=True,
                 acks="all",
                 linger_ms=5,

@@ -1,11 +1,15 @@
 """Partner SDK: emit events to LgNet and read the answers to the ones it refused.
 
-    async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino") as client:
+    security = KafkaSecurity(security_protocol="SASL_SSL", sasl_username="partner.coop-aurora",
+                             sasl_password=password, ssl_cafile="lgnet-ca.pem")   # or KafkaSecurity.from_env()
+    async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino", security=security) as client:
         env = await client.emit(EmploymentRecorded(person_id="...", status="employed_fixed_term",
                                                    as_of=date(2026, 3, 1)))
         async for rejection in client.rejections(timeout=5):
             print(rejection.inbound_event_id, rejection.field, rejection.reason)
 
+The cluster authenticates every client (SASL_SSL, SCRAM-SHA-512) and authorises it: a partner writes only
+`lgnet.partner.inbound` and reads only its own `lgnet.partner.rejections.<partner>` (docs/partners.md).
 Identifying fields are sealed for intake with `client.seal(field, value)` (HPKE to the city's intake public
 key), so they never cross Kafka in plain text. Needs only the core `lgnet-shared` package (no database).
 Other languages: docs/partners.md shows the same records as raw JSON.
@@ -27,7 +31,8 @@ from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events.intake import InboundRejected
-from lgnet_shared.topics import physical
+from lgnet_shared.kafka import KafkaSecurity
+from lgnet_shared.topics import for_partner, physical
 
 
 class PartnerClient:
@@ -42,15 +47,20 @@ class PartnerClient:
         signing_key_id: str | None = None,
         intake_public_key: str | None = None,
         intake_key_id: str | None = None,
+        security: KafkaSecurity | None = None,
         **kafka: Any,
     ) -> None:
         """`signing_key` (Ed25519) signs every record for intake's gatekeeper; `intake_public_key` lets
-        `seal` protect identifying fields; `kafka` passes security settings (sasl_*, ssl_context) to aiokafka."""
+        `seal` protect identifying fields; `security` is how to connect (SASL_SSL with the partner's credentials
+        and LgNet's CA; default, when no `kafka` settings either: the KAFKA_* environment); `kafka` passes further
+        settings to aiokafka (and may override `security`'s)."""
         self.bootstrap, self.partner, self.city, self.prefix = bootstrap_servers, partner, city, topic_prefix
         self.source = f"/partners/{partner}"
         self._public_key, self._key_id = intake_public_key, intake_key_id
         self._signing_key, self._signing_key_id = signing_key, signing_key_id
-        self._kafka = kafka
+        if security is None and not kafka:  # nothing said: the KAFKA_* environment (lgnet_shared.kafka)
+            security = KafkaSecurity.from_env()
+        self._kafka = {**(security.aiokafka() if security is not None else {}), **kafka}
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> PartnerClient:
@@ -99,11 +109,22 @@ class PartnerClient:
         return self.seal("birth_date", born.isoformat())
 
     async def rejections(
-        self, *, from_beginning: bool = True, timeout: float | None = None, group_id: str | None = None
+        self,
+        *,
+        from_beginning: bool = True,
+        timeout: float | None = None,
+        group_id: str | None = None,
+        include_legacy: bool = False,
     ) -> AsyncIterator[InboundRejected]:
-        """This partner's rejections; stops after `timeout` seconds without one (None: wait forever)."""
+        """This partner's rejections, from its own topic `lgnet.partner.rejections.<partner>`; stops after
+        `timeout` seconds without one (None: wait forever). A `group_id` must start with 'partner.<partner>.'
+        (the partner's ACL). `include_legacy` also reads the old shared `lgnet.partner.rejections` (history from
+        before per-partner topics; on a secured cluster only operators may read it)."""
+        topics = [physical(for_partner("partner.rejections.{partner}", self.partner), self.prefix)]
+        if include_legacy:
+            topics.append(physical("partner.rejections", self.prefix))
         consumer = AIOKafkaConsumer(
-            physical("partner.rejections", self.prefix),
+            *topics,
             bootstrap_servers=self.bootstrap,
             group_id=group_id,
             auto_offset_reset="earliest" if from_beginning else "latest",

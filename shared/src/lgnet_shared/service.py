@@ -31,7 +31,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from lgnet_shared import auth, config, consumer, db, http, logs, metrics, outbox, pii
 from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.topics import ensure_topics, physical, used_by
 
 log = logs.get_logger(__name__)
 
@@ -127,14 +128,21 @@ class Runtime:
         await db.migrate(self.pool, all_migrations(self.spec.migrations))
         await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
         metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
-        await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
+        security = s.kafka_security()
+        # The topics this service reads or writes (the registry's roles): all its principal may see or create.
+        await ensure_topics(
+            s.kafka_bootstrap_servers, s.topic_prefix, used_by(self.spec.name), s.topic_replication, security
+        )
         self.keys = pii.KeyStore(s.master_key_bytes())
-        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
+        self.producer = AIOKafkaProducer(**client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True)
         await self.producer.start()
-        self.relay = outbox.OutboxRelay(self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix)
+        self.relay = outbox.OutboxRelay(
+            self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security
+        )
         await self.relay.start()
         self.broker = KafkaBroker(
             s.kafka_bootstrap_servers,
+            security=security.faststream(),
             client_id=f"lgnet-{self.spec.name}",
             # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
             logger=logging.getLogger("lgnet.kafka"),
@@ -143,7 +151,10 @@ class Runtime:
         for cspec in self.spec.consumers(self):
             cons = self._subscribe(cspec)
             await seed_group_offsets(
-                self.pool, s.kafka_bootstrap_servers, cons, [physical(t, s.topic_prefix) for t in cspec.topics]
+                self.pool,
+                client_kwargs(s.kafka_bootstrap_servers, security),
+                cons,
+                [physical(t, s.topic_prefix) for t in cspec.topics],
             )
         await self.broker.start()
         log.info("service started", schema=self.schema, city=s.city, deployment=s.deployment_name)
@@ -167,6 +178,7 @@ class Runtime:
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error).
         @self.broker.subscriber(
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
+            # The deployment's group, `<prefix><deployment>.<service>.<consumer>`, which its principal's ACL allows.
             group_id=group,
             batch=True,
             max_records=2000,
@@ -214,7 +226,7 @@ class Runtime:
         return checks
 
 
-async def seed_group_offsets(pool: Any, bootstrap: str, cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
+async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
     """PostgreSQL's record of what a consumer processed (`consumer_positions`, written with its effects) is the
     truth; Kafka's committed offsets are a cache of it. Where the group has none (a renamed group after an
     upgrade, offsets expired while the deployment was down), commit the recorded positions, so the consumer
@@ -228,7 +240,7 @@ async def seed_group_offsets(pool: Any, bootstrap: str, cons: Consumer, topics: 
     if not rows:
         return {}
     recorded = {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(cons.name)
@@ -237,7 +249,7 @@ async def seed_group_offsets(pool: Any, bootstrap: str, cons: Consumer, topics: 
     missing = {tp: o for tp, o in recorded.items() if tp not in committed or committed[tp].offset < 0}
     if not missing:
         return {}
-    seeder = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=cons.name, enable_auto_commit=False)
+    seeder = AIOKafkaConsumer(**kafka, group_id=cons.name, enable_auto_commit=False)
     await seeder.start()
     try:
         seeder.assign(list(missing))

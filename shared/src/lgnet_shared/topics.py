@@ -2,20 +2,34 @@
 
 Fact topics keep their records forever (retention.ms=-1): the log is the system of record auditors replay.
 Logical names ('intake.events') become physical names with an optional prefix: '<prefix>lgnet.intake.events'.
+
+Each topic also says who writes and who reads it, by role: a service (`intake`, `housing`, `payments`,
+`reporting`: any deployment of it, a city's or the national one), `partner`, `auditor`, `national` (the national
+coordination). The broker's ACLs are derived from these sets (lgnet_shared.kafka_acls), never hand-listed.
+A per-partner topic (`partner.rejections.{partner}`) is a family: one physical topic per partner, created when
+the partner is provisioned, so a partner's ACL can name exactly its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 
 log = logging.getLogger(__name__)
 FOREVER = "-1"
 DAY_MS = 24 * 3600 * 1000
+SERVICES = ("intake", "housing", "payments", "reporting")
+ROLES = (*SERVICES, "partner", "auditor", "national")
+FACT_READERS = frozenset({"auditor", "national"})  # auditors and the national level read canonical facts only
+PARTNER = "{partner}"
 
 
 @dataclass(frozen=True)
@@ -26,14 +40,23 @@ class Topic:
     fact: bool
     description: str
     retention_ms: str = FOREVER
-    # Need-to-know: a restricted topic is read only by the deployments of the services named in `readers` (and the
-    # principals named there, e.g. "auditor"); the broker's ACLs are derived from it. Unrestricted: every reader
-    # the default policy allows.
-    restricted: bool = False
-    readers: tuple[str, ...] = ()
+    writers: frozenset[str] = field(default_factory=frozenset)  # roles that may produce to it
+    readers: frozenset[str] = field(default_factory=frozenset)  # roles that may consume it
 
-    def physical(self, prefix: str = "") -> str:
+    @property
+    def per_partner(self) -> bool:
+        return PARTNER in self.name
+
+    def physical(self, prefix: str = "", partner: str | None = None) -> str:
+        if self.per_partner:
+            if partner is None:
+                raise ValueError(f"topic {self.name} is per partner: name the partner")
+            return f"{prefix}lgnet.{self.name.replace(PARTNER, partner)}"
         return f"{prefix}lgnet.{self.name}"
+
+    def family_prefix(self, prefix: str = "") -> str:
+        """Physical name prefix shared by every topic of a per-partner family ('<prefix>lgnet.partner.rejections.')."""
+        return f"{prefix}lgnet.{self.name.split(PARTNER)[0]}"
 
     def configs(self) -> dict[str, str]:
         cfg = {"retention.ms": self.retention_ms if not self.fact else FOREVER, "cleanup.policy": "delete"}
@@ -44,7 +67,9 @@ class Topic:
 
 # Who needs special-category data: housing matches specialist-support needs and weighs vulnerabilities; reporting
 # counts persons by vulnerability; auditors replay those counts (docs/operators.md, "Special-category data").
-SPECIAL_READERS = ("housing", "reporting", "auditor")
+# Need-to-know: special-category data is read by the services that use it (matching, counts) and by auditors,
+# who must reproduce the counts by vulnerability; not by payments, partners or the national coordination.
+SPECIAL_READERS = frozenset({"housing", "reporting", "auditor"})
 
 TOPICS: dict[str, Topic] = {
     t.name: t
@@ -55,6 +80,8 @@ TOPICS: dict[str, Topic] = {
             "person, household or case id",
             True,
             "Canonical intake facts: persons, households, referrals, cases, plans, consent, erasure",
+            writers=frozenset({"intake"}),
+            readers=frozenset({"housing", "payments", "reporting"}) | FACT_READERS,
         ),
         Topic(
             "intake.special",
@@ -63,7 +90,7 @@ TOPICS: dict[str, Topic] = {
             True,
             "Special-category intake facts (needs assessments: vulnerabilities such as psychiatric condition or"
             " addiction, specialist support, income): need-to-know",
-            restricted=True,
+            writers=frozenset({"intake"}),
             readers=SPECIAL_READERS,
         ),
         Topic(
@@ -72,6 +99,8 @@ TOPICS: dict[str, Topic] = {
             "opportunity, household or match id",
             True,
             "Housing facts: catalogue, proposals, placements, leases, holds",
+            writers=frozenset({"housing"}),
+            readers=frozenset({"payments", "reporting"}) | FACT_READERS,
         ),
         Topic(
             "payments.events",
@@ -79,6 +108,8 @@ TOPICS: dict[str, Topic] = {
             "budget line, request, batch or voucher id",
             True,
             "Payment facts: budgets, contribution requests, approvals, disbursements, vouchers",
+            writers=frozenset({"payments"}),
+            readers=frozenset({"reporting"}) | FACT_READERS,
         ),
         Topic(
             "reporting.events",
@@ -86,6 +117,8 @@ TOPICS: dict[str, Topic] = {
             "report id",
             True,
             "Published reports with their digest and the log positions they cover",
+            writers=frozenset({"reporting"}),
+            readers=frozenset({"reporting"}) | FACT_READERS,
         ),
         Topic(
             "partner.inbound",
@@ -93,15 +126,26 @@ TOPICS: dict[str, Topic] = {
             "partner's aggregate id",
             True,
             "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it",
-            restricted=True,
-            readers=("intake",),
+            writers=frozenset({"partner"}),
+            readers=frozenset({"intake"}),
+        ),
+        Topic(
+            "partner.rejections.{partner}",
+            1,
+            "partner id",
+            False,
+            "One partner's answers to its inbound events intake refused, naming the field and reason",
+            str(400 * DAY_MS),
+            writers=frozenset({"intake"}),
+            readers=frozenset({"partner"}),  # each partner its own topic of the family only
         ),
         Topic(
             "partner.rejections",
             3,
             "partner id",
             False,
-            "Answers to inbound events intake refused, naming the field and reason",
+            "Before per-partner topics: every partner's rejections in one topic. No longer written; kept for"
+            " history, readable by operators (admin) only, since an ACL cannot filter one partner's records",
             str(400 * DAY_MS),
         ),
         Topic(
@@ -110,34 +154,91 @@ TOPICS: dict[str, Topic] = {
             "original key",
             True,
             "Records a consumer could not process after bounded retries, with origin and error headers",
+            writers=frozenset(SERVICES),  # read and replayed by operators (lgnet-deadletters, admin)
         ),
     )
 }
 
 
+PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def physical(logical: str, prefix: str = "") -> str:
-    return TOPICS[logical].physical(prefix)
+    """'<prefix>lgnet.<logical>'; `logical` is a registry name or one member of a per-partner family
+    ('partner.rejections.coop-aurora')."""
+    if logical in TOPICS:
+        return TOPICS[logical].physical(prefix)
+    family, partner = family_of(logical)
+    return family.physical(prefix, partner)
+
+
+def family_of(logical: str) -> tuple[Topic, str]:
+    """The per-partner topic a logical name belongs to, and the partner; KeyError if none."""
+    for t in TOPICS.values():
+        head, _, tail = t.name.partition(PARTNER)
+        if t.per_partner and logical.startswith(head) and logical.endswith(tail):
+            partner = logical[len(head) : len(logical) - len(tail)]
+            if PARTNER_ID.fullmatch(partner):
+                return t, partner
+    raise KeyError(f"no topic {logical!r} in the registry")
+
+
+def for_partner(logical: str, partner: str) -> str:
+    """Logical name of a per-partner topic for one partner ('partner.rejections.coop-aurora')."""
+    if not PARTNER_ID.fullmatch(partner):
+        raise ValueError(f"partner id {partner!r} cannot name a topic: letters, digits, '-' or '_', at most 64")
+    return TOPICS[logical].name.replace(PARTNER, partner)
+
+
+def used_by(role: str) -> list[str]:
+    """Logical topics a role reads or writes (per-partner families excluded)."""
+    return [t.name for t in TOPICS.values() if not t.per_partner and role in t.readers | t.writers]
+
+
+class TopicsNotCreated(RuntimeError):
+    pass
 
 
 async def ensure_topics(
-    bootstrap: str, prefix: str = "", names: list[str] | None = None, replication: int = 1
+    bootstrap: str,
+    prefix: str = "",
+    names: list[str] | None = None,
+    replication: int = 1,
+    security: KafkaSecurity | None = None,
 ) -> list[str]:
-    """Create the registry's topics that do not exist yet; returns the physical names created."""
-    wanted = [TOPICS[n] for n in (names or list(TOPICS))]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Create the registry's topics that do not exist yet; returns the physical names created. Names may be
+    per-partner topics ('partner.rejections.coop-aurora'); None means every topic that is not per partner.
+    Security: `security`, else the KAFKA_* environment. Raises TopicsNotCreated when the broker refuses."""
+    wanted: list[tuple[str, Topic]] = []
+    for n in names or [t.name for t in TOPICS.values() if not t.per_partner]:
+        topic = TOPICS[n] if n in TOPICS else family_of(n)[0]
+        wanted.append((physical(n, prefix), topic))
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, security))
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in wanted if t.physical(prefix) not in existing]
+        existing = set(await admin.list_topics())  # only those this principal may describe
+        missing = [(name, t) for name, t in wanted if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another service created it meanwhile
-                await admin.create_topics(
-                    [
-                        NewTopic(t.physical(prefix), t.partitions, replication, topic_configs=t.configs())
-                        for t in missing
-                    ]
+                response = await admin.create_topics(
+                    [NewTopic(name, t.partitions, replication, topic_configs=t.configs()) for name, t in missing]
                 )
-            log.info("created topics %s", [t.physical(prefix) for t in missing])
-        return [t.physical(prefix) for t in missing]
+                _raise_errors(response)
+            log.info("created topics %s", [name for name, _ in missing])
+        return [name for name, _ in missing]
     finally:
         await admin.close()
+
+
+def _raise_errors(response: Any) -> None:
+    errors = []
+    for topic_error in response.topic_errors:
+        name, code = topic_error[0], topic_error[1]
+        if code == TopicAlreadyExistsError.errno or code == 0:
+            continue
+        errors.append(f"{name}: {for_code(code).__name__}")
+    if errors:
+        raise TopicsNotCreated(
+            "could not create topics (" + ", ".join(errors) + "); topics are created by an operator with"
+            " `lgnet-kafka-admin add-deployment` (or `create-topics`), or the principal lacks CREATE"
+        )

@@ -333,7 +333,7 @@ class PersonErased(Event):
     erased_on: date
 
 
-@event("lgnet.intake.inbound_rejected", key="partner", topic="partner.rejections")
+@event("lgnet.intake.inbound_rejected", key="partner", topic="partner.rejections.{partner}")
 class InboundRejected(Event):
     """Answer to a partner's inbound event that intake refused. Read by the partner (keyed by partner)."""
 

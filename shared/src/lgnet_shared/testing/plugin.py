@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from lgnet_shared.kafka import client_kwargs
+
 HOW_TO = (
     "No {what} available. Run the tests with `make test` (it provisions Kafka and PostgreSQL locally), "
     "or set {var}, or start a Docker engine so testcontainers can run one."
@@ -95,7 +97,7 @@ async def new_topic(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[An
     """Factory: `await new_topic("name", partitions=3)` creates `<prefix>name` and returns its full name."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
     await admin.start()
     created: list[str] = []
 

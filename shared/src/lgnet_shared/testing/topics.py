@@ -13,11 +13,12 @@ from aiokafka.structs import ConsumerRecord
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.events import Event
+from lgnet_shared.kafka import client_kwargs
 
 
 async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500) -> list[Any]:
     """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     try:
         records: list[Any] = []
@@ -33,7 +34,7 @@ async def read_events(
 ) -> list[Event]:
     """Every event of the (physical) topic so far, decoded; waits until at least `want` (of `of_type`, if given)
     are there and the topic is quiet, or `timeout` seconds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), auto_offset_reset="earliest")
     await consumer.start()
     got: list[Event] = []
     try:

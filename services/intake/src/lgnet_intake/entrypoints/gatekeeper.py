@@ -1,7 +1,8 @@
 """The partner gatekeeper: consumes `lgnet.partner.inbound`, authenticates each record (Ed25519 signature),
 checks the claimed partner and city, validates and authorises it through the same use cases as the HTTP API,
-and answers every refusal with `lgnet.intake.inbound_rejected` naming the field and reason. The inbox makes a
-replayed inbound event have one effect (or one rejection)."""
+and answers every refusal with `lgnet.intake.inbound_rejected` naming the field and reason, on the partner's own
+topic `lgnet.partner.rejections.<partner>` (created here if the partner's provisioning has not: only that partner
+may read it). The inbox makes a replayed inbound event have one effect (or one rejection)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.service import ConsumerSpec, Runtime
+from lgnet_shared.topics import PARTNER_ID, ensure_topics, for_partner
 from nacl.signing import VerifyKey
 
 from lgnet_intake import settings
@@ -44,6 +46,15 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     # Partners' keys and actors change rarely; a short cache saves two queries per record.
     known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
     actors: TTLCache[Actor | None] = TTLCache(seconds=30)
+    answerable: set[str] = set()  # partners whose rejection topic exists
+
+    async def ensure_rejection_topic(partner: str) -> None:
+        if partner in answerable:
+            return
+        s = runtime.settings
+        topic = for_partner("partner.rejections.{partner}", partner)
+        await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, [topic], s.topic_replication, s.kafka_security())
+        answerable.add(partner)
 
     async def verify(conn: Conn, record: Record, env: Envelope) -> None:
         key_id = signing.key_id_of(record.headers or ())
@@ -131,13 +142,14 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         return handle
 
     async def answer(conn: Conn, record: Record, env: Envelope | None, err: ContractError) -> bool:
-        partner = env.partner if env is not None else None
-        if partner is None:  # not even a readable claim: try the signature's owner
-            key_id = signing.key_id_of(record.headers or ())
-            found = await repository.signing_key(conn, key_id) if key_id else None
-            partner = found[0].id if found else None
-        if partner is None:
-            return False  # nobody to answer: dead-lettered
+        # The answer goes to the owner of the signing key when it is known, else to the claimed partner: a record
+        # signed by A that claims to be B's is answered on A's topic, so B's topic holds only answers about B.
+        key_id = signing.key_id_of(record.headers or ())
+        found = await repository.signing_key(conn, key_id) if key_id else None
+        partner = found[0].id if found else env.partner if env is not None else None
+        if partner is None or not PARTNER_ID.fullmatch(partner):
+            return False  # nobody to answer (or no topic can be named after the claim): dead-lettered
+        await ensure_rejection_topic(partner)
         rejection = InboundRejected(
             partner=partner,
             inbound_event_id=env.id if env else f"{record.partition}:{record.offset}",

@@ -19,7 +19,7 @@ SPEC = ServiceSpec(
     migrations=MIGRATIONS,
     consumers=consumers,
     routers=lambda runtime: [http.router(runtime)],
-    produces=["intake.events", "intake.special", "partner.rejections"],
+    produces=["intake.events", "intake.special", "partner.rejections.{partner}"],
 )
 
 

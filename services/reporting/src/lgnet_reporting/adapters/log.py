@@ -7,13 +7,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from lgnet_shared.consumer import Record
+from lgnet_shared.kafka import client_kwargs
 
 Positions = dict[str, dict[str, int]]
 
 
 async def end_positions(bootstrap: str, topics: Sequence[str]) -> Positions:
     """The current end of every partition of `topics` (committed records only)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), isolation_level="read_committed", enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
@@ -36,7 +37,7 @@ async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIte
     if not targets:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_kwargs(bootstrap),
         isolation_level="read_committed",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

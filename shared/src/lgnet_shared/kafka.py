@@ -1,0 +1,159 @@
+"""How every LgNet Kafka client connects: security settings in Kafka's own names, read once, used everywhere.
+
+    KAFKA_SECURITY_PROTOCOL   PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL   (default PLAINTEXT, Kafka's own)
+    KAFKA_SASL_MECHANISM      SCRAM-SHA-512 (default when a username is set) | SCRAM-SHA-256 | PLAIN
+    KAFKA_SASL_USERNAME       the principal's name, e.g. service.torino.intake or partner.coop-aurora
+    KAFKA_SASL_PASSWORD       its password (lgnet-kafka-admin prints it once)
+    KAFKA_SSL_CAFILE          PEM file of the CA that signed the brokers' certificates (default: system CAs)
+
+`client_kwargs(bootstrap)` gives the keyword arguments of any aiokafka client (producer, consumer, admin);
+`KafkaSecurity.faststream()` the security object of a FastStream `KafkaBroker`. The local broker
+(deploy/local/infra.py) listens only with SASL_SSL; `make` sources the admin's settings from .local/infra.env.
+Part of the core package (no pydantic-settings): the partner SDK uses it too.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from faststream.security import BaseSecurity
+
+Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+Mechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+# Field → environment variable (Kafka's client property names, upper-cased, dots as underscores).
+ENV = {
+    "security_protocol": "KAFKA_SECURITY_PROTOCOL",
+    "sasl_mechanism": "KAFKA_SASL_MECHANISM",
+    "sasl_username": "KAFKA_SASL_USERNAME",
+    "sasl_password": "KAFKA_SASL_PASSWORD",
+    "ssl_cafile": "KAFKA_SSL_CAFILE",
+}
+
+
+class KafkaConfigError(ValueError):
+    """Security settings that cannot work; the message names the variable(s) and the reason."""
+
+
+class KafkaSecurity(BaseModel):
+    """A client's security settings. `KafkaSecurity.from_env()` reads the KAFKA_* variables."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    security_protocol: Protocol = "PLAINTEXT"
+    sasl_mechanism: Mechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSecurity:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_username and self.sasl_password and self.sasl_password.get_secret_value()):
+            raise ValueError(f"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required with {self.security_protocol}")
+        if not sasl and (self.sasl_username or self.sasl_mechanism):
+            raise ValueError(
+                f"KAFKA_SASL_USERNAME/KAFKA_SASL_MECHANISM are set but KAFKA_SECURITY_PROTOCOL is "
+                f"{self.security_protocol}: use SASL_SSL"
+            )
+        if self.ssl_cafile is not None:
+            if not self.security_protocol.endswith("SSL"):
+                raise ValueError(f"KAFKA_SSL_CAFILE is set but KAFKA_SECURITY_PROTOCOL is {self.security_protocol}")
+            if not self.ssl_cafile.is_file():
+                raise ValueError(f"KAFKA_SSL_CAFILE: no such file {self.ssl_cafile}")
+        if sasl and self.sasl_mechanism is None:
+            object.__setattr__(self, "sasl_mechanism", "SCRAM-SHA-512")
+        return self
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaSecurity:
+        """The KAFKA_* variables (empty ones count as unset); raises KafkaConfigError naming the variable."""
+        env = os.environ if env is None else env
+        values = {field: env[var] for field, var in ENV.items() if env.get(var)}
+        if "security_protocol" in values:
+            values["security_protocol"] = values["security_protocol"].upper()
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise KafkaConfigError(describe(exc)) from None
+
+    @property
+    def tls(self) -> bool:
+        return self.security_protocol.endswith("SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """Verifies the broker's certificate and host name against the CA file (or the system's CAs)."""
+        if not self.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments for AIOKafkaProducer / AIOKafkaConsumer / AIOKafkaAdminClient."""
+        kwargs: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.tls:
+            kwargs["ssl_context"] = self.ssl_context()
+        if self.security_protocol.startswith("SASL_"):
+            assert self.sasl_password is not None
+            kwargs |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password.get_secret_value(),
+            }
+        return kwargs
+
+    def faststream(self) -> BaseSecurity | None:
+        """The security object of a FastStream KafkaBroker (None for PLAINTEXT)."""
+        from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+        ctx = self.ssl_context()
+        if not self.security_protocol.startswith("SASL_"):
+            return BaseSecurity(ssl_context=ctx) if ctx else None
+        assert self.sasl_username is not None and self.sasl_password is not None
+        cls = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[
+            self.sasl_mechanism or "SCRAM-SHA-512"
+        ]
+        return cls(
+            username=self.sasl_username,
+            password=self.sasl_password.get_secret_value(),
+            ssl_context=ctx,
+            use_ssl=self.tls,
+        )
+
+    def env(self) -> dict[str, str]:
+        """The KAFKA_* variables that reproduce these settings (for a child process)."""
+        out: dict[str, str] = {"KAFKA_SECURITY_PROTOCOL": self.security_protocol}
+        if self.sasl_mechanism:
+            out["KAFKA_SASL_MECHANISM"] = self.sasl_mechanism
+        if self.sasl_username:
+            out["KAFKA_SASL_USERNAME"] = self.sasl_username
+        if self.sasl_password:
+            out["KAFKA_SASL_PASSWORD"] = self.sasl_password.get_secret_value()
+        if self.ssl_cafile:
+            out["KAFKA_SSL_CAFILE"] = str(self.ssl_cafile)
+        return out
+
+
+def describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = str(err["loc"][0]) if err["loc"] else ""
+        var = ENV.get(loc, "KAFKA_* settings")
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(msg if not loc else f"{var}: {msg}")
+    return "; ".join(lines)
+
+
+def client_kwargs(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
+    """`bootstrap_servers` plus the security keyword arguments of any aiokafka client; without `security`,
+    the KAFKA_* environment decides. Usage: `AIOKafkaProducer(**client_kwargs(bootstrap), acks="all")`."""
+    sec = security if security is not None else KafkaSecurity.from_env()
+    return {"bootstrap_servers": bootstrap, **sec.aiokafka()}

@@ -1,0 +1,266 @@
+"""lgnet-kafka-admin: provision who may use the shared Kafka cluster (SCRAM credentials + ACLs from the registry).
+
+    lgnet-kafka-admin add-deployment --city torino --service intake [--deployment NAME]
+    lgnet-kafka-admin add-partner coop-aurora
+    lgnet-kafka-admin add-auditor eu-audit
+    lgnet-kafka-admin add-national [NAME]            (default: main → coordination.main)
+    lgnet-kafka-admin rotate partner.coop-aurora     new password, same ACLs
+    lgnet-kafka-admin revoke partner.coop-aurora     credentials and ACLs deleted
+    lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives
+    lgnet-kafka-admin list                           every SCRAM user and its ACL count
+    lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
+
+Runs as the cluster's admin: KAFKA_BOOTSTRAP_SERVERS and the admin's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+KAFKA_SSL_CAFILE (`make` loads them from .local/infra.env); LGNET_TOPIC_PREFIX or --topic-prefix. A new password is
+printed once, as the KAFKA_* lines the new party puts in its environment (or written to --env-file, mode 600).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
+from lgnet_shared.topics import SERVICES, TOPICS, TopicsNotCreated, ensure_topics, for_partner, used_by
+
+CITIES_AND_NATIONAL = (
+    "bologna",
+    "bolzano",
+    "caserta",
+    "firenze",
+    "genova",
+    "latina",
+    "milano",
+    "napoli",
+    "palermo",
+    "perugia",
+    "potenza",
+    "roma",
+    "sassari",
+    "taranto",
+    "torino",
+    "trieste",
+    "national",
+)
+
+
+class Fail(Exception):
+    pass
+
+
+class Admin:
+    """An admin connection plus what provisioning needs."""
+
+    def __init__(self, bootstrap: str, security: KafkaSecurity, topic_prefix: str = "", replication: int = 1):
+        self.bootstrap, self.security, self.prefix, self.replication = bootstrap, security, topic_prefix, replication
+        self.client = AIOKafkaAdminClient(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
+
+    async def __aenter__(self) -> Admin:
+        try:
+            await asyncio.wait_for(self.client.start(), 20)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await self.client.close()
+            raise Fail(
+                f"cannot reach Kafka at {self.bootstrap} as {self.security.sasl_username or 'anonymous'}"
+                f" ({type(exc).__name__}: {exc}); check KAFKA_BOOTSTRAP_SERVERS and the admin's KAFKA_* settings"
+            ) from None
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.client.close()
+
+    async def topics_for(self, principal: ka.Principal) -> list[str]:
+        """Create the topics the principal uses (per-partner ones included) that are missing."""
+        names = used_by(principal.role)
+        if principal.partner is not None:
+            names += [for_partner(t.name, principal.partner) for t in TOPICS.values() if t.per_partner]
+        return await self.create_topics(names)
+
+    async def create_topics(self, names: list[str] | None = None) -> list[str]:
+        return await ensure_topics(self.bootstrap, self.prefix, names, self.replication, self.security)
+
+    async def exists(self, user: str) -> bool:
+        return user in await ka.users(self.client, [user])
+
+    async def provision(
+        self, principal: ka.Principal, *, password: str | None = None
+    ) -> tuple[str | None, list[ka.Acl]]:
+        """Topics, ACLs and (for a new user, or when `password` is given) SCRAM credentials. Returns the new
+        password (None when the user existed and keeps its own) and the ACLs."""
+        await self.topics_for(principal)
+        new = password
+        if password is None and not await self.exists(principal.name):
+            new = ka.new_password()
+        if new is not None:
+            await ka.set_password(self.client, principal.name, new)
+        return new, await ka.grant(self.client, principal, self.prefix)
+
+
+def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
+    sec = admin.security
+    lines = [
+        f"KAFKA_BOOTSTRAP_SERVERS={admin.bootstrap}",
+        f"KAFKA_SECURITY_PROTOCOL={sec.security_protocol}",
+        "KAFKA_SASL_MECHANISM=SCRAM-SHA-512",
+        f"KAFKA_SASL_USERNAME={user}",
+        f"KAFKA_SASL_PASSWORD={password}",
+    ]
+    if sec.ssl_cafile:
+        lines.append(f"KAFKA_SSL_CAFILE={sec.ssl_cafile}")
+    return lines
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def principal_of(args: argparse.Namespace) -> ka.Principal:
+    if args.command == "add-deployment":
+        return ka.Principal.service(args.deployment or args.city, args.service)
+    if args.command == "add-partner":
+        return ka.Principal.partner_(args.partner)
+    if args.command == "add-auditor":
+        return ka.Principal.auditor(args.name)
+    if args.command == "add-national":
+        return ka.Principal.national(args.name)
+    return ka.Principal.parse(args.principal)
+
+
+def show_acls(acls: Sequence[ka.Acl], out: list[str]) -> None:
+    out.extend(f"  {acl}" for acl in acls)
+
+
+async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
+    out: list[str] = []
+    async with Admin(args.bootstrap, security, args.topic_prefix, args.replication) as admin:
+        if args.command == "create-topics":
+            created = await admin.create_topics()
+            return [f"created {name}" for name in created] or ["every registry topic exists"]
+        if args.command == "list":
+            found = await ka.users(admin.client)
+            every = await ka.describe_acls(admin.client)
+            for user in sorted(found):
+                count = sum(1 for a in every if a.principal == f"User:{user}")
+                out.append(f"{user:50} {count} ACLs")
+            return out
+        principal = principal_of(args)
+        if args.command.startswith("add-"):
+            password, acls = await admin.provision(principal)
+            out.append(f"{principal.name}: {len(acls)} ACLs (groups: {principal.group_prefix(args.topic_prefix)}*)")
+            show_acls(acls, out)
+            if password is None:
+                out.append("already provisioned: ACLs refreshed, password unchanged (`rotate` issues a new one)")
+            else:
+                emit_credentials(args, admin, principal.name, password, out)
+        elif args.command == "rotate":
+            if not await admin.exists(principal.name):
+                raise Fail(f"{principal.name} has no credentials; add it first")
+            password = ka.new_password()
+            await ka.set_password(admin.client, principal.name, password)
+            out.append(
+                f"{principal.name}: new password; the old one no longer logs in (open connections end at their"
+                " next re-authentication, within connections.max.reauth.ms)"
+            )
+            emit_credentials(args, admin, principal.name, password, out)
+        elif args.command == "revoke":
+            had = await ka.delete_credentials(admin.client, principal.name)
+            removed = await ka.delete_acls(admin.client, principal.user)
+            if not had and not removed:
+                raise Fail(f"{principal.name} has neither credentials nor ACLs")
+            out.append(f"{principal.name}: credentials {'deleted' if had else 'absent'}, {removed} ACLs deleted")
+        elif args.command == "acls":
+            have = set(await ka.describe_acls(admin.client, principal.user))
+            wanted = set(ka.derive(principal, args.topic_prefix))
+            exists = await admin.exists(principal.name)
+            out.append(f"{principal.name}: credentials {'present' if exists else 'absent'}; {len(have)} ACLs")
+            for acl in sorted(have | wanted):
+                mark = " " if acl in have and acl in wanted else ("+" if acl in have else "-")
+                out.append(f"{mark} {acl}")
+            if have != wanted:
+                out.append("(+ on the broker but not derived, - derived but missing: `add-*` again repairs it)")
+    return out
+
+
+def emit_credentials(args: argparse.Namespace, admin: Admin, user: str, password: str, out: list[str]) -> None:
+    lines = credentials_lines(admin, user, password)
+    if args.env_file:
+        write_private(Path(args.env_file), "\n".join(lines) + "\n")
+        out.append(f"credentials written to {args.env_file} (mode 600)")
+    else:
+        out.append("credentials (shown once; give them to the party over a safe channel):")
+        out.extend(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="lgnet-kafka-admin",
+        description="Provision principals (SCRAM-SHA-512) and their ACLs, derived from the topic registry.",
+    )
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), help="Kafka bootstrap servers")
+    p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""), help="prefix of topic names")
+    p.add_argument("--replication", type=int, default=int(os.environ.get("LGNET_TOPIC_REPLICATION", "1") or 1))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def creds(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--env-file", help="write the new credentials here (mode 600) instead of printing them")
+
+    d = sub.add_parser("add-deployment", help="a city's (or the national) deployment of one service")
+    d.add_argument("--city", required=True, choices=CITIES_AND_NATIONAL, metavar="CITY", help="torino, …, national")
+    d.add_argument("--service", required=True, choices=SERVICES)
+    d.add_argument("--deployment", help="deployment name (LGNET_DEPLOYMENT); default: the city")
+    creds(d)
+    a = sub.add_parser("add-partner", help="a partner: writes partner.inbound, reads its own rejections")
+    a.add_argument("partner", help="partner id, as in its events")
+    creds(a)
+    a = sub.add_parser("add-auditor", help="an auditor: reads the fact topics")
+    a.add_argument("name")
+    creds(a)
+    a = sub.add_parser("add-national", help="the national coordination: reads the fact topics")
+    a.add_argument("name", nargs="?", default="main")
+    creds(a)
+    for name, what in (("rotate", "issue a new password"), ("revoke", "delete credentials and ACLs")):
+        r = sub.add_parser(name, help=what)
+        r.add_argument("principal", help="service.<deployment>.<service>, partner.<id>, auditor.<n>, coordination.<n>")
+        if name == "rotate":
+            creds(r)
+    r = sub.add_parser("acls", help="show a principal's ACLs against the derived ones")
+    r.add_argument("principal")
+    sub.add_parser("list", help="every SCRAM user with its ACL count")
+    sub.add_parser("create-topics", help="create the registry's topics")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not args.bootstrap:
+        p.error("no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS")
+    try:
+        security = KafkaSecurity.from_env()
+        if args.command not in ("list", "create-topics"):
+            principal_of(args)  # a bad name fails before any connection
+        lines = asyncio.run(run(args, security))
+    except (KafkaConfigError, ka.PrincipalError, ValueError) as exc:
+        p.error(str(exc))
+    except (Fail, ka.AdminError, TopicsNotCreated, KafkaError) as exc:
+        print(f"lgnet-kafka-admin: error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+__all__ = ["Admin", "main"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,390 @@
+"""The broker authenticates and authorises: against the real secured broker (`make test` provisions one).
+
+The authorisation matrix is computed from the topic registry: every role x every topic x (produce, consume) is
+attempted with the role's own credentials, and the outcome must be exactly what `kafka_acls.allowed` derives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    TopicAuthorizationFailedError,
+)
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka_admin import Admin
+from lgnet_shared.kafka_admin import main as admin_main
+from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, physical
+from pydantic import SecretStr
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def admin_security() -> KafkaSecurity:
+    sec = KafkaSecurity.from_env()
+    if sec.security_protocol != "SASL_SSL":
+        pytest.fail(
+            "these tests need the secured broker: run them with `make test` (deploy/local/infra.py provisions"
+            " TLS + SASL/SCRAM and writes the admin's KAFKA_* settings into .local/infra.env)",
+            pytrace=False,
+        )
+    return sec
+
+
+def as_user(admin: KafkaSecurity, user: str, password: str) -> KafkaSecurity:
+    return admin.model_copy(update={"sasl_username": user, "sasl_password": SecretStr(password)})
+
+
+async def refused(bootstrap: str, security: KafkaSecurity) -> str:
+    """Connect and ask for metadata; the name of the error that stopped it ('' if it was let in)."""
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, security), request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(admin.start(), 15)
+        await admin.list_topics()
+        return ""
+    except (KafkaError, OSError, TimeoutError) as exc:
+        return type(exc).__name__ or "error"
+    finally:
+        await admin.close()
+
+
+async def refused_soon(bootstrap: str, security: KafkaSecurity, seconds: float = 5) -> str:
+    """A changed credential reaches the broker's authenticator through its metadata log, a moment later."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not (why := await refused(bootstrap, security)) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.5)
+    return why
+
+
+async def test_plaintext_client_is_refused(kafka_bootstrap: str, admin_security: KafkaSecurity) -> None:
+    assert await refused(kafka_bootstrap, KafkaSecurity()) != ""
+    # TLS without logging in is refused too, and the admin's own settings get in.
+    assert await refused(kafka_bootstrap, KafkaSecurity(security_protocol="SSL", ssl_cafile=admin_security.ssl_cafile))
+    assert await refused(kafka_bootstrap, admin_security) == ""
+
+
+async def test_wrong_password_and_unknown_user_are_refused(kafka_bootstrap: str, admin_security: KafkaSecurity) -> None:
+    assert await refused(kafka_bootstrap, as_user(admin_security, "admin", "not-the-password")) != ""
+    assert await refused(kafka_bootstrap, as_user(admin_security, f"nobody-{uuid.uuid4().hex}", "x")) != ""
+
+
+async def test_a_broker_certificate_from_another_ca_is_refused(
+    kafka_bootstrap: str, admin_security: KafkaSecurity
+) -> None:
+    # The system's CAs never signed the project CA's broker certificate: the client does not talk to it.
+    assert await refused(kafka_bootstrap, admin_security.model_copy(update={"ssl_cafile": None})) != ""
+
+
+@dataclass
+class Party:
+    principal: ka.Principal
+    security: KafkaSecurity
+
+
+@pytest.fixture
+async def parties(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+) -> AsyncIterator[dict[str, Party]]:
+    """One principal per role (two cities' deployments, two partners, an auditor, the national coordination),
+    provisioned as lgnet-kafka-admin does, under this test's topic prefix."""
+    uid = uuid.uuid4().hex[:8]
+    principals = {
+        **{f"torino.{s}": ka.Principal.service(f"torino-{uid}", s) for s in ("intake", "housing", "payments")},
+        "torino.reporting": ka.Principal.service(f"torino-{uid}", "reporting"),
+        "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake"),
+        "partner.a": ka.Principal.partner_(f"coop-a-{uid}"),
+        "partner.b": ka.Principal.partner_(f"coop-b-{uid}"),
+        "auditor": ka.Principal.auditor(f"audit-{uid}"),
+        "national": ka.Principal.national(f"nat-{uid}"),
+    }
+    out = {}
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics()  # the legacy shared rejection topic too
+        for key, principal in principals.items():
+            password, _ = await admin.provision(principal)
+            assert password is not None
+            out[key] = Party(principal, as_user(admin_security, principal.name, password))
+    try:
+        yield out
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            for party in out.values():
+                await ka.delete_credentials(admin.client, party.principal.name)
+                await ka.delete_acls(admin.client, party.principal.user)
+
+
+def matrix_topics(prefix: str, parties: dict[str, Party]) -> list[str]:
+    """Every registry topic; per-partner ones once for each provisioned partner."""
+    names = []
+    for t in TOPICS.values():
+        if t.per_partner:
+            names += [
+                physical(for_partner(t.name, p.principal.partner), prefix)
+                for p in parties.values()
+                if p.principal.partner
+            ]
+        else:
+            names.append(physical(t.name, prefix))
+    return names
+
+
+async def try_produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
+    try:
+        await producer.start()
+        await asyncio.wait_for(producer.send_and_wait(topic, b"probe", key=b"k"), 20)
+        return True
+    except TopicAuthorizationFailedError:
+        return False
+    finally:
+        await producer.stop()
+
+
+async def try_consume(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
+    """Allowed = the record the admin put at offset 0 comes back; refused = the topic is hidden from the client
+    (no DESCRIBE) or its fetch answers TopicAuthorizationFailed (no READ)."""
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap, security), enable_auto_commit=False)
+    try:
+        await consumer.start()  # subscribed: a topic it may not describe fails here
+        if consumer.partitions_for_topic(topic) is None:  # the topic exists (seeded): it is not authorised
+            return False
+        consumer.unsubscribe()
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        for _ in range(20):
+            batch = await consumer.getmany(tp, timeout_ms=500)
+            if batch.get(tp):
+                return True
+        raise AssertionError(f"inconclusive: {security.sasl_username} neither refused nor served on {topic}")
+    except TopicAuthorizationFailedError:
+        return False
+    finally:
+        await consumer.stop()
+
+
+async def test_authorisation_matrix_is_exactly_the_derived_acls(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, parties: dict[str, Party]
+) -> None:
+    topics = matrix_topics(topic_prefix, parties)
+    seed = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+    await seed.start()
+    try:
+        for topic in topics:
+            await seed.send_and_wait(topic, b"seed", key=b"k", partition=0)
+    finally:
+        await seed.stop()
+
+    async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
+        expected = ka.allowed(party.principal, op, topic, topic_prefix)
+        act = try_produce if op == "write" else try_consume
+        return party.principal.name, op, topic, expected, await act(kafka_bootstrap, party.security, topic)
+
+    sem = asyncio.Semaphore(8)
+
+    async def limited(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
+        async with sem:
+            return await attempt(party, op, topic)
+
+    results = await asyncio.gather(
+        *(limited(p, op, t) for p in parties.values() for op in ("write", "read") for t in topics)
+    )
+    wrongly_allowed = [r for r in results if r[4] and not r[3]]
+    wrongly_refused = [r for r in results if r[3] and not r[4]]
+    allowed = [r for r in results if r[4]]
+    print(
+        f"authorisation matrix: {len(results)} attempts ({len(parties)} principals x {len(topics)} topics x 2),"
+        f" {len(allowed)} allowed, {len(results) - len(allowed)} refused, {len(wrongly_allowed)} wrongly allowed,"
+        f" {len(wrongly_refused)} wrongly refused"
+    )
+    assert len(results) == len(parties) * len(topics) * 2
+    assert wrongly_allowed == []
+    assert wrongly_refused == []
+    # The cases the federation issue names, spelled out.
+    a, b = parties["partner.a"].principal, parties["partner.b"].principal
+    rejections_b = physical(for_partner("partner.rejections.{partner}", b.partner or ""), topic_prefix)
+    outcome = {(r[0], r[1], r[2]): r[4] for r in results}
+    assert outcome[(a.name, "write", physical("payments.events", topic_prefix))] is False
+    assert outcome[(a.name, "write", physical("partner.inbound", topic_prefix))] is True
+    assert outcome[(a.name, "read", rejections_b)] is False
+    assert outcome[(b.name, "read", rejections_b)] is True
+    assert outcome[(parties["auditor"].principal.name, "write", physical("intake.events", topic_prefix))] is False
+    assert outcome[(parties["national"].principal.name, "read", physical("payments.events", topic_prefix))] is True
+    assert (
+        outcome[(parties["torino.housing"].principal.name, "write", physical("intake.events", topic_prefix))] is False
+    )
+    assert (
+        outcome[(parties["torino.intake"].principal.name, "read", physical("partner.rejections", topic_prefix))]
+        is False
+    )
+
+
+async def test_a_deployment_uses_only_its_own_consumer_groups_and_produces_idempotently(
+    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+) -> None:
+    housing = parties["torino.housing"]
+    topic = physical("intake.events", topic_prefix)
+    # Services' producers are idempotent: WRITE on a topic is enough (no IDEMPOTENT_WRITE on the cluster).
+    producer = AIOKafkaProducer(
+        **client_kwargs(kafka_bootstrap, parties["torino.intake"].security), enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"fact", key=b"k")
+    finally:
+        await producer.stop()
+
+    async def join(group: str) -> str:
+        consumer = AIOKafkaConsumer(
+            topic, **client_kwargs(kafka_bootstrap, housing.security), group_id=group, auto_offset_reset="earliest"
+        )
+        try:
+            await consumer.start()
+            await consumer.getmany(timeout_ms=3000)
+            await consumer.commit()
+            return "ok"
+        except GroupAuthorizationFailedError:
+            return "refused"
+        finally:
+            await consumer.stop()
+
+    own = housing.principal.group_prefix(topic_prefix) + "intake"
+    trieste = ka.Principal.service(f"trieste-{uuid.uuid4().hex[:6]}", "housing").group_prefix(topic_prefix) + "intake"
+    assert await join(own) == "ok"
+    assert await join(trieste) == "refused"
+    assert await join(f"{topic_prefix}anything") == "refused"
+
+
+def test_derived_acls_follow_the_registry() -> None:
+    intake = ka.derive(ka.Principal.service("torino", "intake"), "p.")
+    assert {str(a) for a in intake} == {
+        "User:service.torino.intake WRITE TOPIC p.lgnet.intake.events (literal)",
+        "User:service.torino.intake WRITE TOPIC p.lgnet.deadletter (literal)",
+        "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound (literal)",
+        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",
+        "User:service.torino.intake READ GROUP p.torino.intake. (prefixed)",
+    }
+    partner = {str(a) for a in ka.derive(ka.Principal.partner_("coop-aurora"))}
+    assert partner == {
+        "User:partner.coop-aurora WRITE TOPIC lgnet.partner.inbound (literal)",
+        "User:partner.coop-aurora READ TOPIC lgnet.partner.rejections.coop-aurora (literal)",
+        "User:partner.coop-aurora READ GROUP partner.coop-aurora. (prefixed)",
+    }
+    auditor = ka.derive(ka.Principal.auditor("eu"))
+    assert {a.operation for a in auditor} == {ka.Op.READ}
+    facts = {t.physical() for t in TOPICS.values() if "auditor" in t.readers}
+    assert {a.resource_name for a in auditor if a.resource_type == ka.ResourceType.TOPIC} == facts
+    assert facts == {"lgnet.intake.events", "lgnet.housing.events", "lgnet.payments.events", "lgnet.reporting.events"}
+
+
+def test_principal_names_are_checked() -> None:
+    for bad in ("bogus", "service.torino.nothing", "service.Torino!.intake", "partner.a b", "service.partner.intake"):
+        with pytest.raises(ka.PrincipalError):
+            ka.Principal.parse(bad)
+    assert ka.Principal.parse("coordination.main").role == "national"
+
+
+async def test_admin_cli_provisions_rotates_and_revokes(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partner = f"coop-cli-{uuid.uuid4().hex[:6]}"
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+
+    def password_from(out: str) -> str:
+        return next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("KAFKA_SASL_PASSWORD="))
+
+    assert await run(admin_main, [*base, "add-partner", partner]) == 0
+    first = password_from(capsys.readouterr().out)
+    user = f"partner.{partner}"
+    assert await refused(kafka_bootstrap, as_user(admin_security, user, first)) == ""
+    assert await run(admin_main, [*base, "rotate", user]) == 0
+    second = password_from(capsys.readouterr().out)
+    assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, first)) != ""
+    assert await refused(kafka_bootstrap, as_user(admin_security, user, second)) == ""
+    assert await run(admin_main, [*base, "acls", user]) == 0
+    shown = capsys.readouterr().out
+    assert f"READ TOPIC {topic_prefix}lgnet.partner.rejections.{partner} (literal)" in shown
+    assert await run(admin_main, [*base, "revoke", user]) == 0
+    assert "3 ACLs deleted" in capsys.readouterr().out
+    assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, second)) != ""
+    assert await run(admin_main, [*base, "revoke", user]) == 1
+    assert "neither credentials nor ACLs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["add-deployment", "--city", "atlantis", "--service", "intake"], "invalid choice: 'atlantis'"),
+        (["add-deployment", "--city", "torino"], "--service"),
+        (["add-partner", "bad id!"], "partner id 'bad id!'"),
+        (["rotate", "someone"], "principal 'someone'"),
+        (["add-deployment", "--city", "torino", "--service", "intake", "--deployment", "partner"], "reserved"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_admin_cli_bad_arguments_are_clear_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        admin_main(["--bootstrap", "127.0.0.1:1", *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_admin_cli_unreachable_broker_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    for var in ("KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD", "KAFKA_SASL_MECHANISM", "KAFKA_SSL_CAFILE"):
+        monkeypatch.delenv(var, raising=False)
+    assert admin_main(["--bootstrap", "127.0.0.1:1", "list"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach Kafka at 127.0.0.1:1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("service", ["intake", "housing", "payments", "reporting"])
+def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) -> None:
+    """The ACLs come from the registry's writers/readers: a service producing or consuming a topic its role is
+    not granted would be refused by the broker, so the registry and the services' specs must agree."""
+    import importlib
+
+    from lgnet_shared.asyncapi import declared_consumers
+
+    spec = importlib.import_module(f"lgnet_{service}.entrypoints.main").SPEC
+    for topic in spec.produces:
+        assert service in TOPICS[topic].writers, (service, "writes", topic)
+    for consumer in declared_consumers(spec):
+        for topic in consumer.topics:
+            assert service in TOPICS[topic].readers, (service, "reads", topic)
+
+
+async def test_only_intake_may_create_a_partners_rejection_topic(
+    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+) -> None:
+    """Intake answers a partner provisioned after it started by creating that partner's topic (CREATE on the
+    family prefix); nobody else but the operator creates topics."""
+    newcomer = for_partner("partner.rejections.{partner}", f"coop-new-{uuid.uuid4().hex[:6]}")
+    intake = parties["torino.intake"].security
+    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=intake) == [
+        physical(newcomer, topic_prefix)
+    ]
+    other = for_partner("partner.rejections.{partner}", f"coop-x-{uuid.uuid4().hex[:6]}")
+    for who in ("partner.a", "torino.housing", "auditor"):
+        with pytest.raises(TopicsNotCreated):
+            await ensure_topics(kafka_bootstrap, topic_prefix, [other], security=parties[who].security)
+    # A service whose topics an operator has not created yet is told so, by name.
+    with pytest.raises(TopicsNotCreated, match="lgnet-kafka-admin add-deployment"):
+        await ensure_topics(kafka_bootstrap, f"{topic_prefix}fresh.", ["intake.events"], security=intake)
