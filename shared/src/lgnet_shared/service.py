@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_shared import auth, config, consumer, db, http, logs, outbox, pii
-from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
+from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -46,6 +47,7 @@ class ConsumerSpec:
     topics: Sequence[str]  # logical topic names
     handlers: dict[str, Handler]
     on_invalid: InvalidHook | None = None
+    authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
     strict: bool = False
 
@@ -106,6 +108,7 @@ class Runtime:
             handlers=cspec.handlers,
             city=self.settings.city_filter,
             on_invalid=cspec.on_invalid,
+            authenticate=cspec.authenticate,
             verify=cspec.verify,
             strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
@@ -126,6 +129,7 @@ class Runtime:
             isolation_level="read_committed",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_undecoded,
+            parser=_tolerant_parser,
         )
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
@@ -164,6 +168,21 @@ async def _undecoded(_: StreamMessage[Any]) -> None:
     """The consumer decodes records itself (naming the field at fault); FastStream's own per-record JSON
     decoding of every batch would be thrown away."""
     return None
+
+
+async def _tolerant_parser(
+    records: Record | tuple[Record, ...], original: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's batch parser decodes every header value as UTF-8. One record with a binary header made the
+    whole batch fail before our code saw it — and its offsets were committed with the next batch: records lost.
+    The consumer reads the raw records (headers included) itself, so FastStream parses a header-less copy."""
+    try:
+        return await original(records)
+    except Exception:
+        batch = records if isinstance(records, tuple) else (records,)
+        message = await original(tuple(dataclasses.replace(r, headers=[]) for r in batch))
+        message.raw_message = records
+        return message
 
 
 def configure_tracing(service: str, exporter: str = "none") -> None:

@@ -1,0 +1,154 @@
+"""No record lost or stuck: records that cannot be processed are dead-lettered once, in a form that always fits,
+and the partition moves on; a batch FastStream cannot parse is still processed record by record. Runs the probe
+service in-process (the same runtime every service uses) against real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.util
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from lgnet_shared import config, db
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.service import Runtime, ServiceSpec
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import physical
+
+pytestmark = pytest.mark.integration
+
+
+def _probe_spec() -> ServiceSpec:
+    """The probe service's spec (tests/ is not a package: load the module from its file)."""
+    spec = importlib.util.spec_from_file_location("probe_service", Path(__file__).with_name("probe_service.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    probe: ServiceSpec = module.SPEC
+    return probe
+
+
+SPEC = _probe_spec()
+KEY = b"one-partition"
+
+
+def employment(person_id: str) -> Envelope:
+    event = EmploymentRecorded(person_id=person_id, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+    return to_envelope(event, source="/t", city="trieste")
+
+
+def settings(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, **extra: Any) -> Any:
+    return config.Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        city="national",
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        db_schema=pg_schema,
+        topic_prefix=topic_prefix,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def probe_runtime(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> AsyncIterator[Runtime]:
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, list[tuple[str, bytes]]]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024, linger_ms=50)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=KEY, headers=headers) for value, headers in records]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def wait_until(predicate: Any, timeout: float = 40) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def structured(env: Envelope) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return env.to_structured()
+
+
+async def test_records_that_stalled_a_partition_are_dead_lettered_once_and_the_partition_moves_on(
+    probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    topic = physical("intake.events", topic_prefix)
+    good = [employment(f"p{i}") for i in range(30)]
+    nul_id = json.loads(employment("nul").to_structured()[0])
+    nul_id["id"] = "abc\u0000def"
+    huge = json.loads(employment("huge").to_structured()[0])
+    huge["data"]["padding"] = "x" * (1024 * 1024 - 600)
+    bad_header_value, bad_header_headers = structured(employment("bad-header"))
+    no_id = json.loads(employment("no-id").to_structured()[0])
+    del no_id["id"]
+    bad: list[tuple[bytes | None, list[tuple[str, bytes]]]] = [
+        (b"[" * 100_000 + b"]" * 100_000, []),  # RecursionError
+        (b"9" * 5000, []),  # ValueError: int parsing limit
+        (json.dumps(nul_id).encode(), []),  # asyncpg refuses \x00 in text
+        (json.dumps(huge).encode(), []),  # its dead letter would exceed the producer's max request size
+        (b"{}", [("ce_specversion", b"1.0"), ("ce_source", b"/p"), ("ce_type", b"t"), ("ce_city", b"roma")]),
+        (json.dumps(no_id).encode(), []),
+    ]
+    records: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
+    for i, env in enumerate(good):
+        records.append(structured(env))
+        if i < len(bad):
+            records.append(bad[i])
+    # A header value that is not UTF-8: FastStream's batch parser fails on it. The record itself is a valid event.
+    records.insert(20, (bad_header_value, [*bad_header_headers, ("x-partner-trace", b"\xff\xfe")]))
+    await produce(kafka_bootstrap, topic, records)
+
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(conn)
+    try:
+
+        async def everything_passed() -> bool:
+            at = await conn.fetchval(
+                "select next_offset from consumer_positions where consumer = 'probe.probe' and topic = $1", topic
+            )
+            return at == len(records)
+
+        await wait_until(everything_passed)
+        applied = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
+    finally:
+        await conn.close()
+    assert {r["person_id"] for r in applied} == {*(f"p{i}" for i in range(30)), "bad-header"}
+    assert max(r["n"] for r in applied) == 1
+    await asyncio.sleep(2)  # a stalled or looping consumer would keep dead-lettering
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix))
+    offsets = [int(dict(r.headers)[H_OFFSET]) for r in dead]
+    assert len(offsets) == len(bad) and len(set(offsets)) == len(bad), "each bad record dead-lettered once"
+    by_kind = sorted(dict(r.headers)[H_KIND].decode() for r in dead)
+    assert by_kind == sorted(
+        ["not_json", "not_json", "not_cloudevent", "invalid_data", "not_cloudevent", "not_cloudevent"]
+    )
+    assert all(dict(r.headers)[H_TOPIC].decode() == topic for r in dead)
+    omitted = [r for r in dead if H_OMITTED in dict(r.headers)]
+    assert len(omitted) == 1 and not omitted[0].value, "the oversize value is referenced, not copied"
+    assert int(dict(omitted[0].headers)[H_SIZE]) > 1024 * 1024 - 600
