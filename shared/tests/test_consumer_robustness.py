@@ -25,6 +25,7 @@ from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import physical
+from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +153,57 @@ async def test_records_that_stalled_a_partition_are_dead_lettered_once_and_the_p
     omitted = [r for r in dead if H_OMITTED in dict(r.headers)]
     assert len(omitted) == 1 and not omitted[0].value, "the oversize value is referenced, not copied"
     assert int(dict(omitted[0].headers)[H_SIZE]) > 1024 * 1024 - 600
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_records_compressed_with_every_standard_codec_are_consumed(
+    codec: str, probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, compression_type=codec, linger_ms=20)
+    await producer.start()
+    try:
+        sent = []
+        for i in range(50):
+            value, headers = employment(f"{codec}-{i}").to_structured()
+            sent.append(await producer.send(topic, value, key=KEY, headers=headers))
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def all_applied() -> bool:
+            return bool(await conn.fetchval("select count(distinct person_id) from applied") == 50)
+
+        await wait_until(all_applied)
+    finally:
+        await conn.close()
+
+
+async def test_a_consumer_stuck_on_one_offset_turns_not_ready_and_shows_its_age(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, consumer_stuck_after_s=2))
+    await runtime.start()
+    try:
+        topic = physical("intake.events", topic_prefix)
+        await produce(kafka_bootstrap, topic, [structured(employment("ok")), structured(employment("stall"))])
+        await asyncio.sleep(1)
+        assert (await runtime.ready())["consumers"] == "ok", "not stuck yet"
+
+        async def stuck() -> bool:
+            return bool((await runtime.ready())["consumers"] != "ok")
+
+        await wait_until(stuck, timeout=30)
+        checks = await runtime.ready()
+        assert checks["consumers"].startswith("error: probe.probe stuck on " + topic)
+        assert "offset 0 " in checks["consumers"]  # its batch is redelivered from its first record
+        runtime.refresh_metrics()
+        partition = int(checks["consumers"].split(" partition ")[1].split()[0])
+        age = REGISTRY.get_sample_value(
+            "lgnet_consumer_stuck_seconds", {"consumer": "probe.probe", "topic": topic, "partition": str(partition)}
+        )
+        assert age is not None and age > 2
+    finally:
+        await runtime.stop()

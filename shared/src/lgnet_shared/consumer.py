@@ -118,6 +118,8 @@ class Consumer:
     verify: VerifyHook | None = None
     strict: bool = False  # True: a type without a handler is refused (gatekeeper), not ignored
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # (topic, partition) -> (offset waiting to be processed, monotonic time since when): cleared once processed.
+    waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Partitions are independent (order only holds within one): each is processed in its own transaction,
@@ -129,8 +131,33 @@ class Consumer:
         by_partition: dict[tuple[str, int], list[Record]] = {}
         for r in records:
             by_partition.setdefault((r.topic, r.partition), []).append(r)
-        await asyncio.gather(*(self._process_partition(rs) for rs in by_partition.values()))
+        now = time.monotonic()
+        for tp, rs in by_partition.items():
+            head = self.waiting.get(tp)
+            if head is None or head[0] != rs[0].offset:  # a redelivery of the same offset keeps its age
+                self.waiting[tp] = (rs[0].offset, now)
+        results = await asyncio.gather(
+            *(self._process_partition(rs) for rs in by_partition.values()), return_exceptions=True
+        )
+        for tp, result in zip(by_partition, results, strict=True):
+            if not isinstance(result, BaseException):
+                self.waiting.pop(tp, None)
+                metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    def stuck(self, after_s: float) -> list[str]:
+        """Partitions whose next record has waited longer than `after_s` (e.g. redelivered again and again because
+        the database is gone); also refreshes the age gauges."""
+        now, found = time.monotonic(), []
+        for (topic, partition), (offset, since) in sorted(self.waiting.items()):
+            age = now - since
+            metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(age)
+            if age > after_s:
+                found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s")
+        return found
 
     async def _process_partition(self, records: list[Record]) -> None:
         """Optimistic first: the whole batch in one transaction, the inbox written with one statement and no
@@ -279,10 +306,10 @@ class Consumer:
             return
         assert a.event is not None and a.handler is not None
         with self._in_context(a.env):
-            await self._handle_with_retries(conn, record, a.env, a.event, a.handler)
+            await self._handle_with_retries(conn, record, a, a.env, a.event, a.handler)
 
     async def _handle_with_retries(
-        self, conn: Conn, record: Record, env: Envelope, event: Event, handler: Handler
+        self, conn: Conn, record: Record, a: _Admission, env: Envelope, event: Event, handler: Handler
     ) -> None:
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -299,7 +326,7 @@ class Consumer:
             except INFRASTRUCTURE_ERRORS:
                 raise
             except ContractError as err:  # the handler found the event unacceptable: retrying won't help
-                await self._refuse(conn, record, _Admission(env=env, authentic=True, verified=True), err)
+                await self._refuse(conn, record, a, err)
                 return
             except Exception as exc:
                 if attempt == self.retry.attempts:

@@ -3,7 +3,8 @@ naming where it came from and why. Nothing is dropped silently; `lgnet-deadlette
 
 A dead letter always fits: when the record and its headers would exceed `max_bytes` (or the producer or broker
 refuses it as too large anyway), the dead letter carries an empty value and only the `dlq.*` headers, with
-`dlq.value.omitted` and `dlq.original.size` (and the key, when it is small); the original stays readable on its topic at the partition and offset named."""
+`dlq.value.omitted` and `dlq.original.size` (and the key, when it is small); the original stays readable on its
+topic at the partition and offset named."""
 
 from __future__ import annotations
 

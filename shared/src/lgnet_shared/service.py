@@ -161,7 +161,13 @@ class Runtime:
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
+        stuck = [s for c in self.consumers for s in c.stuck(self.settings.consumer_stuck_after_s)]
+        checks["consumers"] = "error: " + "; ".join(stuck) if stuck else "ok"
         return checks
+
+    def refresh_metrics(self) -> None:
+        for c in self.consumers:
+            c.stuck(self.settings.consumer_stuck_after_s)
 
 
 async def _undecoded(_: StreamMessage[Any]) -> None:
@@ -228,6 +234,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @health.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
+        runtime.refresh_metrics()  # ages of waiting records grow between batches
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health)
