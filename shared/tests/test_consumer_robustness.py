@@ -207,3 +207,53 @@ async def test_a_consumer_stuck_on_one_offset_turns_not_ready_and_shows_its_age(
         assert age is not None and age > 2
     finally:
         await runtime.stop()
+
+
+async def test_a_record_batch_the_client_cannot_open_is_dead_lettered_by_reference_and_the_partition_moves_on(
+    probe_runtime: Runtime,
+    kafka_bootstrap: str,
+    database_url: str,
+    pg_schema: str,
+    topic_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker checks compressed batches, so a corrupt one cannot be produced: the consumer's zstd decoder is
+    made to fail on one batch instead, as a codec the client lacks or data that does not decompress would."""
+    import aiokafka.record.default_records as records
+
+    real = records.zstd_decode
+
+    def failing(data: bytes) -> bytes:
+        out: bytes = real(data)
+        if b"cannot-open" in out:
+            raise ValueError("simulated: this batch does not decompress")
+        return out
+
+    monkeypatch.setattr(records, "zstd_decode", failing)
+    import aiokafka.record._crecords.default_records as c_records
+
+    monkeypatch.setattr(c_records, "zstd_decode", failing)
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, compression_type="zstd")
+    await producer.start()
+    try:  # one batch per send_and_wait: good, unreadable (2 records), good
+        for batch in (["before"], ["cannot-open-1", "cannot-open-2"], ["after"]):
+            sent = [await producer.send(topic, structured(employment(p))[0], key=KEY) for p in batch]
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def after_applied() -> bool:
+            return bool(await conn.fetchval("select count(*) from applied where person_id = 'after'"))
+
+        await wait_until(after_applied)
+        assert sorted(await conn.fetchval("select array_agg(person_id) from applied")) == ["after", "before"]
+    finally:
+        await conn.close()
+    await asyncio.sleep(1)
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix))
+    assert sorted(int(dict(r.headers)[H_OFFSET]) for r in dead) == [1, 2], "each unreadable record once"
+    assert {dict(r.headers)[H_KIND] for r in dead} == {b"unreadable"}
+    assert all(dict(r.headers)[H_OMITTED] == b"true" for r in dead)

@@ -36,8 +36,9 @@ from lgnet_shared import codec, logs, metrics, outbox, tracing
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record
-from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType
+from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
 from lgnet_shared.events import Event
+from lgnet_shared.fetch import UnreadableRecord
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 EventHandler = Callable[[Conn, Envelope, Event], Awaitable[None]]
@@ -256,6 +257,9 @@ class Consumer:
         """Decode and check a record: refused, skipped (another city's, no handler), or ready for its handler. Any
         failure but the infrastructure's is a refusal, never an exception that would redeliver the batch forever."""
         a = _Admission(authentic=self.authenticate is None, verified=self.verify is None)
+        if isinstance(record, UnreadableRecord):  # nobody can be answered for it: dead-lettered by its position
+            a.authentic, a.refused = False, Unreadable("", record.reason)
+            return a
         try:
             if self.authenticate is not None:
                 a.sender = await self.authenticate(conn, record)

@@ -16,6 +16,7 @@ from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared import metrics
+from lgnet_shared.fetch import UnreadableRecord
 from lgnet_shared.topics import physical
 
 H_TOPIC, H_PARTITION, H_OFFSET = "dlq.original.topic", "dlq.original.partition", "dlq.original.offset"
@@ -69,7 +70,8 @@ class DeadLetters:
         own = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")]
         ours = self._headers(record, failure)
         size = _size(record.value) + _size(record.key) + sum(len(k) + _size(v) for k, v in own)
-        if size + sum(len(k) + len(v) for k, v in ours) <= self.max_bytes:
+        fits = size + sum(len(k) + len(v) for k, v in ours) <= self.max_bytes
+        if fits and not isinstance(record, UnreadableRecord):
             try:
                 await self.producer.send_and_wait(self.topic, value=record.value, key=record.key, headers=[*own, *ours])
                 metrics.DEAD_LETTERS.labels(self.consumer, failure.kind).inc()

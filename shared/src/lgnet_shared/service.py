@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import auth, config, consumer, db, http, logs, outbox, pii
+from lgnet_shared import auth, config, consumer, db, fetch, http, logs, outbox, pii
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.topics import ensure_topics, physical
@@ -116,7 +116,7 @@ class Runtime:
         self.consumers.append(cons)
 
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error).
-        @self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
             group_id=group,
             batch=True,
@@ -131,6 +131,10 @@ class Runtime:
             decoder=_undecoded,
             parser=_tolerant_parser,
         )
+        # A record batch the client cannot read becomes placeholders the consumer dead-letters (fetch.py).
+        setattr(subscriber, "get_msg", fetch.tolerant(subscriber.get_msg))  # noqa: B010 (an instance override)
+
+        @subscriber
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
