@@ -23,6 +23,7 @@ from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.service import Runtime, ServiceSpec
+from lgnet_shared.testing.fuzz import draw_records
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import physical
 from prometheus_client import REGISTRY
@@ -257,3 +258,43 @@ async def test_a_record_batch_the_client_cannot_open_is_dead_lettered_by_referen
     assert sorted(int(dict(r.headers)[H_OFFSET]) for r in dead) == [1, 2], "each unreadable record once"
     assert {dict(r.headers)[H_KIND] for r in dead} == {b"unreadable"}
     assert all(dict(r.headers)[H_OMITTED] == b"true" for r in dead)
+
+
+async def test_fuzzed_inbound_records_each_processed_or_dead_lettered_exactly_once(
+    probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """Malformed records of every kind, mixed with valid ones (some with binary headers, in binary mode, or sent
+    twice), into the generic consumer every service runs: each valid one applied once, each bad one dead-lettered
+    once, and the consumer reaches the end of the partition."""
+    records = draw_records(lambda label: json.loads(employment(label).to_structured()[0]), 60, examples=2)
+    resent = [r for r in records if r.good][:5]  # a producer's retry: the inbox must recognise it
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=4 * 1024 * 1024, linger_ms=20)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, r.value, key=KEY, headers=r.headers) for r in [*records, *resent]]
+        offsets = [m.offset for m in await asyncio.gather(*futures)]
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def at_the_end() -> bool:
+            at = await conn.fetchval("select max(next_offset) from consumer_positions where topic = $1", topic)
+            return bool(at == max(offsets) + 1)
+
+        await wait_until(at_the_end, timeout=45)
+        applied = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
+    finally:
+        await conn.close()
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix), quiet_ms=1000)
+    dead_offsets = sorted(int(dict(r.headers)[H_OFFSET]) for r in dead)
+    bad = sorted(o for o, r in zip(offsets, records, strict=False) if not r.good)
+    wrong_applied = [r["person_id"] for r in applied if r["n"] != 1]
+    missing = {r.label for r in records if r.good} - {r["person_id"] for r in applied}
+    described = {o: r.label for o, r in zip(offsets, records, strict=False)}
+    assert not wrong_applied and not missing, f"applied twice {wrong_applied}, never {missing}"
+    wrong = [described.get(o) for o in dead_offsets if dead_offsets.count(o) > 1 or o not in bad]
+    never = [described[o] for o in set(bad) - set(dead_offsets)]
+    assert dead_offsets == bad, f"dead-lettered but valid or twice: {wrong}, never dead-lettered: {never}"
+    print(f"fuzzed {len(records)} records (+{len(resent)} resent): {len(bad)} dead-lettered, {len(applied)} applied")
