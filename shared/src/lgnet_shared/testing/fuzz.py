@@ -28,6 +28,7 @@ class Fuzzed:
     good: bool
     label: str  # the unique label of a valid record; a description of a bad one
     oversize: bool = False
+    id: str = ""  # the id of the valid event it was made from (a bad record may or may not still carry it)
 
 
 def control_chars() -> st.SearchStrategy[str]:
@@ -77,50 +78,56 @@ def fuzzed(
     )
     structured: Headers = [("content-type", b"application/cloudevents+json; charset=utf-8")]
     if kind == "valid":
-        return Fuzzed(json.dumps(doc).encode(), structured, True, label)
+        return _fz(doc, json.dumps(doc).encode(), structured, True, label)
     if kind == "valid_bad_header":
-        return Fuzzed(json.dumps(doc).encode(), [*structured, ("x-trace", draw(bad_utf8()))], True, label)
+        return _fz(doc, json.dumps(doc).encode(), [*structured, ("x-trace", draw(bad_utf8()))], True, label)
     if kind == "valid_binary":
-        return Fuzzed(*_binary(doc), True, label)
+        return _fz(doc, *_binary(doc), True, label)
     if kind == "garbage":
         value = draw(st.binary(max_size=300))
-        return Fuzzed(value, draw(st.lists(st.tuples(st.text(max_size=8), bad_utf8()), max_size=2)), False, kind)
+        return _fz(doc, value, draw(st.lists(st.tuples(st.text(max_size=8), bad_utf8()), max_size=2)), False, kind)
     if kind == "empty":
-        return Fuzzed(None, [], False, kind)
+        return _fz(doc, None, [], False, kind)
     if kind == "deep":
         depth = draw(st.integers(2_000, 100_000))
         opener, closer = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
         inner = opener * depth + b"1" + closer * depth
         if draw(st.booleans()):  # the whole value, or the data of an otherwise valid envelope
-            return Fuzzed(inner, [], False, kind)
+            return _fz(doc, inner, [], False, kind)
         head = json.dumps({**doc, "data": {}}).encode()[:-3]  # ..."data": {}} -> ..."data":
-        return Fuzzed(head + b'{"deep": ' + inner + b"}}", [], False, kind)
+        return _fz(doc, head + b'{"deep": ' + inner + b"}}", [], False, kind)
     if kind == "huge_number":
         digits = b"9" * draw(st.integers(4_301, 20_000))
         if draw(st.booleans()):
-            return Fuzzed(digits, [], False, kind)
-        return Fuzzed(
-            json.dumps({**doc, "specversion": "1.0"}).encode()[:-1] + b', "n": ' + digits + b"}", [], False, kind
+            return _fz(doc, digits, [], False, kind)
+        return _fz(
+            doc, json.dumps({**doc, "specversion": "1.0"}).encode()[:-1] + b', "n": ' + digits + b"}", [], False, kind
         )
     if kind == "control_char":
         attr = draw(st.sampled_from(STRING_ATTRIBUTES))
         char = draw(control_chars())
-        return Fuzzed(json.dumps({**doc, attr: f"{doc.get(attr, 'x')}{char}x"}).encode(), [], False, f"{kind} {attr}")
+        return _fz(doc, json.dumps({**doc, attr: f"{doc.get(attr, 'x')}{char}x"}).encode(), [], False, f"{kind} {attr}")
     if kind == "missing":
         attr = draw(st.sampled_from(REQUIRED))
-        return Fuzzed(json.dumps({k: v for k, v in doc.items() if k != attr}).encode(), [], False, f"{kind} {attr}")
+        return _fz(doc, json.dumps({k: v for k, v in doc.items() if k != attr}).encode(), [], False, f"{kind} {attr}")
     if kind == "wrong_type":
         attr = draw(st.sampled_from([*REQUIRED, "partitionkey"]))  # not time: a number is a valid timestamp
         wrong = draw(st.one_of(st.integers(), st.lists(st.integers(), max_size=2), st.just(None), st.booleans()))
-        return Fuzzed(json.dumps({**doc, attr: wrong}).encode(), [], False, f"{kind} {attr}")
+        return _fz(doc, json.dumps({**doc, attr: wrong}).encode(), [], False, f"{kind} {attr}")
     if kind == "binary_missing_id":
         value, headers = _binary(doc)
-        return Fuzzed(value, [(k, v) for k, v in headers if k != "ce_id"], False, kind)
+        return _fz(doc, value, [(k, v) for k, v in headers if k != "ce_id"], False, kind)
     if kind == "invalid_data":
-        return Fuzzed(json.dumps({**doc, "data": {**doc["data"], "unexpected": 1}}).encode(), [], False, kind)
+        return _fz(doc, json.dumps({**doc, "data": {**doc["data"], "unexpected": 1}}).encode(), [], False, kind)
     assert kind == "oversize"
     padding = "x" * draw(st.integers(600_000, 1_000_000))
-    return Fuzzed(json.dumps({**doc, "data": {**doc["data"], "padding": padding}}).encode(), [], False, kind, True)
+    return _fz(doc, json.dumps({**doc, "data": {**doc["data"], "padding": padding}}).encode(), [], False, kind, True)
+
+
+def _fz(
+    doc: dict[str, Any], value: bytes | None, headers: Headers, good: bool, label: str, oversize: bool = False
+) -> Fuzzed:
+    return Fuzzed(value, headers, good, label, oversize, id=str(doc.get("id", "")))
 
 
 def _binary(doc: dict[str, Any]) -> tuple[bytes, Headers]:
