@@ -17,11 +17,14 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from lgnet_shared import config, db
 from lgnet_shared.codec import to_envelope
+from lgnet_shared.consumer import Consumer
 from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.fetch import tolerant
 from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.testing.fuzz import draw_records
 from lgnet_shared.testing.topics import read_records
@@ -298,3 +301,26 @@ async def test_fuzzed_inbound_records_each_processed_or_dead_lettered_exactly_on
     never = [described[o] for o in set(bad) - set(dead_offsets)]
     assert dead_offsets == bad, f"dead-lettered but valid or twice: {wrong}, never dead-lettered: {never}"
     print(f"fuzzed {len(records)} records (+{len(resent)} resent): {len(bad)} dead-lettered, {len(applied)} applied")
+
+
+async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
+    """E.g. the broker refuses the consumer (ACLs) or is unreachable: no record arrives, yet readiness must say."""
+    cons = Consumer("probe.probe", None, None, {})  # type: ignore[arg-type]
+
+    async def refused(_: Any) -> tuple[Any, ...]:
+        raise KafkaConnectionError("simulated: broker unreachable")
+
+    fetch_ = tolerant(refused, cons.fetched)
+    for _ in range(2):
+        with pytest.raises(KafkaConnectionError):
+            await fetch_(None)  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert cons.stuck(after_s=0.01) == [cons.stuck(after_s=0.01)[0]]
+    assert "cannot fetch" in cons.stuck(after_s=0.01)[0] and "KafkaConnectionError" in cons.stuck(after_s=0.01)[0]
+    assert cons.stuck(after_s=60) == []
+
+    async def works(_: Any) -> tuple[Any, ...]:
+        return ()
+
+    await tolerant(works, cons.fetched)(None)  # type: ignore[arg-type]
+    assert cons.stuck(after_s=0.01) == []

@@ -121,6 +121,15 @@ class Consumer:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # (topic, partition) -> (offset waiting to be processed, monotonic time since when): cleared once processed.
     waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+    fetch_failing: tuple[float, str] | None = None  # since when fetching fails, and the last error's type
+
+    def fetched(self, error: Exception | None) -> None:
+        """What the subscriber's fetch reported: a consumer whose fetch keeps failing is stuck too."""
+        if error is None:
+            self.fetch_failing = None
+        else:
+            since = self.fetch_failing[0] if self.fetch_failing else time.monotonic()
+            self.fetch_failing = (since, type(error).__name__)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Partitions are independent (order only holds within one): each is processed in its own transaction,
@@ -153,6 +162,9 @@ class Consumer:
         """Partitions whose next record has waited longer than `after_s` (e.g. redelivered again and again because
         the database is gone); also refreshes the age gauges."""
         now, found = time.monotonic(), []
+        if self.fetch_failing and now - self.fetch_failing[0] > after_s:
+            since, error = self.fetch_failing
+            found.append(f"{self.name} cannot fetch for {now - since:.0f}s ({error})")
         for (topic, partition), (offset, since) in sorted(self.waiting.items()):
             age = now - since
             metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(age)

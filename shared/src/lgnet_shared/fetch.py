@@ -38,16 +38,24 @@ class UnreadableRecord(ConsumerRecord[bytes, bytes]):  # type: ignore[misc]
     reason: str = ""
 
 
-def tolerant(fetch: Fetch) -> Fetch:
+def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda _: None) -> Fetch:
+    """`outcome` hears of every fetch: None when it worked, else the error (stuck detection)."""
+
     async def tolerant_fetch(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
         try:
-            return await fetch(consumer)
-        except RECORD_ERRORS as exc:
-            return await isolate(consumer, exc)
-        except (KafkaError, ConsumerStoppedError):
-            raise  # the broker's or the connection's: FastStream backs off and retries
+            try:
+                records = await fetch(consumer)
+            except RECORD_ERRORS as exc:
+                records = await isolate(consumer, exc)
+            except (KafkaError, ConsumerStoppedError):
+                raise  # the broker's or the connection's: FastStream backs off and retries
+            except Exception as exc:
+                records = await isolate(consumer, exc)
         except Exception as exc:
-            return await isolate(consumer, exc)
+            outcome(exc)
+            raise
+        outcome(None)
+        return records
 
     return tolerant_fetch
 

@@ -132,7 +132,8 @@ class Runtime:
             parser=_tolerant_parser,
         )
         # A record batch the client cannot read becomes placeholders the consumer dead-letters (fetch.py).
-        setattr(subscriber, "get_msg", fetch.tolerant(subscriber.get_msg))  # noqa: B010 (an instance override)
+        tolerant = fetch.tolerant(subscriber.get_msg, cons.fetched)
+        setattr(subscriber, "get_msg", tolerant)  # noqa: B010 (an instance override)
 
         @subscriber
         async def on_batch(message: KafkaMessage) -> None:
