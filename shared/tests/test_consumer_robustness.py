@@ -18,10 +18,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import ConsumerRecord
 from lgnet_shared import config, db
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer
-from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC
+from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC, DeadLetters, Failure
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.fetch import tolerant
@@ -324,3 +325,33 @@ async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
 
     await tolerant(works, cons.fetched)(None)  # type: ignore[arg-type]
     assert cons.stuck(after_s=0.01) == []
+
+
+async def test_a_dead_letter_the_broker_refuses_as_too_large_is_sent_as_a_reference(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The dead-letter topic may be configured smaller than our limit: the broker's refusal must not stall."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    topic = physical("deadletter", topic_prefix)
+    try:
+        small = NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "20000"})
+        await admin.create_topics([small])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        value = b"x" * 100_000
+        record = ConsumerRecord("t.in", 3, 77, 0, 0, b"k", value, None, 1, len(value), [("h", b"v")])
+        await DeadLetters(producer, "probe.probe", topic_prefix).send(record, Failure("not_json", "NotJson", "no"))
+    finally:
+        await producer.stop()
+    [dead] = await read_records(kafka_bootstrap, topic)
+    headers = dict(dead.headers)
+    assert (
+        dead.value == b"" and headers[H_OMITTED] == b"true" and headers[H_SIZE] == b"100003"
+    )  # value, key and own headers
+    assert (headers[H_TOPIC], headers[H_OFFSET], headers[H_KIND]) == (b"t.in", b"77", b"not_json")
