@@ -29,7 +29,7 @@ from lgnet_shared.fetch import tolerant
 from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.testing.fuzz import draw_records
 from lgnet_shared.testing.topics import read_records
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import ensure_topics, physical
 from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.integration
@@ -311,10 +311,14 @@ async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
     async def refused(_: Any) -> tuple[Any, ...]:
         raise KafkaConnectionError("simulated: broker unreachable")
 
+    class NoPartitions:
+        def assignment(self) -> set[Any]:
+            return set()
+
     fetch_ = tolerant(refused, cons.fetched)
     for _ in range(2):
         with pytest.raises(KafkaConnectionError):
-            await fetch_(None)  # type: ignore[arg-type]
+            await fetch_(NoPartitions())  # type: ignore[arg-type]
     await asyncio.sleep(0.05)
     assert cons.stuck(after_s=0.01) == [cons.stuck(after_s=0.01)[0]]
     assert "cannot fetch" in cons.stuck(after_s=0.01)[0] and "KafkaConnectionError" in cons.stuck(after_s=0.01)[0]
@@ -323,7 +327,7 @@ async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
     async def works(_: Any) -> tuple[Any, ...]:
         return ()
 
-    await tolerant(works, cons.fetched)(None)  # type: ignore[arg-type]
+    await tolerant(works, cons.fetched)(NoPartitions())  # type: ignore[arg-type]
     assert cons.stuck(after_s=0.01) == []
 
 
@@ -355,3 +359,52 @@ async def test_a_dead_letter_the_broker_refuses_as_too_large_is_sent_as_a_refere
         dead.value == b"" and headers[H_OMITTED] == b"true" and headers[H_SIZE] == b"100003"
     )  # value, key and own headers
     assert (headers[H_TOPIC], headers[H_OFFSET], headers[H_KIND]) == (b"t.in", b"77", b"not_json")
+
+
+async def test_records_of_other_partitions_fetched_with_an_unreadable_batch_are_not_lost(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka hands out each partition's records in turn: when one partition's batch fails, the partitions handed
+    out before it in the same fetch have already moved their positions on. Those records must still be processed."""
+    import aiokafka.record._crecords.default_records as c_records
+    import aiokafka.record.default_records as records
+
+    real = records.zstd_decode
+
+    def failing(data: bytes) -> bytes:
+        out: bytes = real(data)
+        if b"cannot-open" in out:
+            raise ValueError("simulated: this batch does not decompress")
+        return out
+
+    monkeypatch.setattr(records, "zstd_decode", failing)
+    monkeypatch.setattr(c_records, "zstd_decode", failing)
+    await ensure_topics(kafka_bootstrap, topic_prefix)
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, compression_type="zstd")
+    await producer.start()
+    try:  # everything is there before the consumer starts: its first fetch holds every partition
+        partitions = sorted(await producer.partitions_for(topic))
+        others = [p for p in partitions if p != 1]
+        for p in others:
+            await asyncio.gather(
+                *[await producer.send(topic, structured(employment(f"p{p}-{i}"))[0], partition=p) for i in range(20)]
+            )
+        await producer.send_and_wait(topic, structured(employment("cannot-open"))[0], partition=1)
+    finally:
+        await producer.stop()
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def all_passed() -> bool:
+            at = await conn.fetchval("select sum(next_offset) from consumer_positions where topic = $1", topic)
+            return bool(at == 20 * len(others) + 1)
+
+        await wait_until(all_passed)
+        applied = await conn.fetchval("select count(distinct person_id) from applied")
+    finally:
+        await conn.close()
+        await runtime.stop()
+    assert applied == 20 * len(others), "records of the other partitions were lost"

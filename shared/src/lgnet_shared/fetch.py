@@ -5,7 +5,9 @@ it lacks, data that does not decompress, a header key that is not UTF-8 — what
 the broker accepts) raises there, before any of our code sees a record: FastStream's consume loop then retries the
 same fetch forever (a Kafka error) or dies (anything else), and the partition — or the whole consumer — stalls.
 
-`tolerant` wraps the subscriber's fetch: on such an error it fetches each assigned partition a record at a time,
+`tolerant` wraps the subscriber's fetch: on such an error it rewinds every partition to where it stood before the
+fetch (aiokafka moves a partition's position on as it hands out its records, so the partitions handed out before the
+failing one would otherwise be skipped — lost), then fetches each assigned partition a record at a time,
 returns the records it can read, and stands in for the first one it cannot with an `UnreadableRecord` (topic,
 partition, offset and the reason; no value) after seeking past it. The consumer dead-letters that placeholder once,
 as a reference to the original, and the partition moves on. Records the client cannot separate from an unreadable
@@ -14,12 +16,20 @@ one (the rest of a compressed batch) become placeholders one by one in turn: ref
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import ConsumerStoppedError, CorruptRecordException, KafkaError, UnsupportedCodecError
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    CorruptRecordException,
+    IllegalStateError,
+    KafkaError,
+    UnsupportedCodecError,
+)
 from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared import logs
@@ -43,14 +53,19 @@ def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda 
 
     async def tolerant_fetch(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
         try:
+            before = await _positions(consumer)
             try:
                 records = await fetch(consumer)
             except RECORD_ERRORS as exc:
-                records = await isolate(consumer, exc)
-            except (KafkaError, ConsumerStoppedError):
-                raise  # the broker's or the connection's: FastStream backs off and retries
+                records = await isolate(consumer, exc, before)
+            except ConsumerStoppedError:
+                raise
+            except KafkaError:  # the broker's or the connection's: FastStream backs off and retries
+                with contextlib.suppress(Exception):
+                    _rewind(consumer, before)  # the partitions handed out before the error would be skipped
+                raise
             except Exception as exc:
-                records = await isolate(consumer, exc)
+                records = await isolate(consumer, exc, before)
         except Exception as exc:
             outcome(exc)
             raise
@@ -60,8 +75,26 @@ def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda 
     return tolerant_fetch
 
 
-async def isolate(consumer: AIOKafkaConsumer, first: Exception) -> tuple[Any, ...]:
+async def _positions(consumer: AIOKafkaConsumer) -> dict[Any, int]:
+    """Where each assigned partition stands: the first record not yet handed out."""
+    found = {}
+    for tp in consumer.assignment():
+        # Unassigned meanwhile (rebalance), or no position yet (being reset): nothing handed out to rewind.
+        with contextlib.suppress(IllegalStateError, TimeoutError):
+            found[tp] = await asyncio.wait_for(consumer.position(tp), 1)
+    return found
+
+
+def _rewind(consumer: AIOKafkaConsumer, positions: dict[Any, int]) -> None:
+    assigned = consumer.assignment()
+    for tp, offset in positions.items():
+        if tp in assigned:
+            consumer.seek(tp, offset)
+
+
+async def isolate(consumer: AIOKafkaConsumer, first: Exception, before: dict[Any, int]) -> tuple[Any, ...]:
     log.warning("fetch failed: isolating the record the client cannot read", error=type(first).__name__)
+    _rewind(consumer, before)
     records: list[Any] = []
     for tp in sorted(consumer.assignment()):
         for _ in range(PER_PARTITION):
