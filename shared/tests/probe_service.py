@@ -1,8 +1,9 @@
 """A minimal service built on the backbone, run as a real process by the outbox/inbox tests.
 
 It consumes `lgnet.intake.employment_recorded` from the intake topic and records each application in
-`applied`; `person_id == "poison"` always fails, to exercise retries and dead letters. Its own relay
-publishes what tests stage in its outbox.
+`applied`; `person_id == "poison"` always fails, to exercise retries and dead letters; `"stall"` fails as if the
+database were gone (an infrastructure error: redelivered, never dead-lettered), to exercise stuck detection.
+Its own relay publishes what tests stage in its outbox.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ async def apply(conn: Conn, env: Envelope, event: Event) -> None:
     assert isinstance(event, EmploymentRecorded)
     if event.person_id == "poison":
         raise RuntimeError("this event always fails")
+    if event.person_id == "stall":
+        raise ConnectionResetError("simulated: the database went away")
     await conn.execute("insert into applied (event_id, person_id) values ($1, $2)", env.id, event.person_id)
     await asyncio.sleep(0.001)  # widen the window in which a kill lands mid-batch
 

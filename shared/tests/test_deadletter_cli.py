@@ -179,3 +179,22 @@ async def test_kafka_problems_exit_1(kafka_bootstrap: str, capsys: pytest.Captur
     assert code == 1 and "does not exist" in err and len(err.splitlines()) == 1
     code, _, err = await cli(capsys, "--bootstrap", "127.0.0.1:1", "list")
     assert code == 1 and len(err.splitlines()) == 1
+
+
+async def test_a_dead_letter_without_a_copy_is_listed_with_its_size_and_not_redriven(
+    prefix: str, kafka_bootstrap: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    origin = physical("intake.events", prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:  # too large to copy: the dead letter references the original
+        dlq = DeadLetters(producer, "intake.gatekeeper", prefix, max_bytes=64)
+        await dlq.send(record(origin, 1, 40, b"case-C", VALUE_A), Failure("not_json", "NotJson", "value is not JSON"))
+    finally:
+        await producer.stop()
+    c = (await listed(capsys, kafka_bootstrap, prefix))[40]
+    assert c["value_omitted"] is True and c["size_bytes"] > 64
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "redrive"]
+    code, _, err = await cli(capsys, *base, f"{c['partition']}:{c['offset']}")
+    assert code != 0 and f"{origin}:1:40" in err
+    assert await read_topic(kafka_bootstrap, origin) == []

@@ -23,6 +23,7 @@ from lgnet_shared.config import Settings
 from lgnet_shared.consumer import Consumer
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -87,7 +88,7 @@ async def test_two_cities_running_one_service_each_get_all_their_events(
     }
     try:
         await asyncio.gather(*(d.start() for d in deployments.values()))
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
         await producer.start()
         try:
             topic = physical("intake.events", topic_prefix)
@@ -109,7 +110,7 @@ async def test_two_cities_running_one_service_each_get_all_their_events(
                 break
             await asyncio.sleep(0.2)
         assert counts == {"torino": PER_CITY, "trieste": PER_CITY}, "a deployment missed some of its city's events"
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
         await admin.start()
         try:
             groups = {g[0] for g in await admin.list_consumer_groups()}
@@ -152,9 +153,9 @@ async def test_missing_group_offsets_are_seeded_from_recorded_positions(
         cons = Consumer(
             name=group, inbox_name="probe.probe", pool=pool, handlers={}, dead_letters=DeadLetters.__new__(DeadLetters)
         )
-        seeded = await service.seed_group_offsets(pool, kafka_bootstrap, cons, [topic])
+        seeded = await service.seed_group_offsets(pool, client_kwargs(kafka_bootstrap), cons, [topic])
         assert seeded == {f"{topic}:0": 7, f"{topic}:1": 3}
-        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
         await admin.start()
         try:
             committed = await admin.list_consumer_group_offsets(group)
@@ -166,6 +167,6 @@ async def test_missing_group_offsets_are_seeded_from_recorded_positions(
         }
         async with pool.acquire() as conn:
             await conn.execute("update consumer_positions set next_offset = 8 where partition = 0")
-        assert await service.seed_group_offsets(pool, kafka_bootstrap, cons, [topic]) == {}
+        assert await service.seed_group_offsets(pool, client_kwargs(kafka_bootstrap), cons, [topic]) == {}
     finally:
         await pool.close()

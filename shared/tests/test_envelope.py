@@ -94,6 +94,36 @@ def test_causation_and_correlation_propagate() -> None:
             "time",
         ),
         (b"not json", [("ce_specversion", b"1.0")], NotJson, "data"),
+        # CloudEvents requires id and specversion: the reader never invents them.
+        (
+            b'{"specversion": "1.0", "source": "/p", "type": "t", "city": "roma", "partitionkey": "k", "data": {}}',
+            [],
+            NotACloudEvent,
+            "id",
+        ),
+        (
+            b"{}",
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_source", b"/p"),
+                ("ce_type", b"t"),
+                ("ce_city", b"roma"),
+                ("ce_partitionkey", b"k"),
+            ],
+            NotACloudEvent,
+            "id",
+        ),
+        # Control characters are not CloudEvents strings (and PostgreSQL refuses NUL in text).
+        (
+            b'{"specversion": "1.0", "id": "a\\u0000b", "source": "/p", "type": "t", "city": "roma",'
+            b' "partitionkey": "k", "data": {}}',
+            [],
+            NotACloudEvent,
+            "id",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, [], NotJson, ""),
+        (b'{"specversion": "1.0", "id": ' + b"9" * 5000 + b"}", [], NotJson, ""),
+        (b"[" * 100_000 + b"]" * 100_000, [("ce_specversion", b"1.0")], NotJson, "data"),
     ],
 )
 def test_bad_records_name_the_field(value: bytes, headers: list[tuple[str, bytes]], error: type, field: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -146,20 +145,69 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         await producer.send_and_wait(topic, value.replace(b"y-5", b"y-6"), key=b"y-6", headers=[*headers, sig])
     finally:
         await producer.stop()
-    answers = await rejections(intake, "coop-aurora", 6)
+    answers = await rejections(intake, "coop-aurora", 5)
     by_id = {a.inbound_event_id: a for a in answers}
     assert (by_id[closing.id].kind, by_id[closing.id].field) == ("not_found", "data.case_id")
     assert (by_id[bad.id].kind, by_id[bad.id].field) == ("invalid_data", "data.birth_date")
     assert (by_id[elsewhere.id].kind, by_id[elsewhere.id].field) == ("forbidden", "city")
     assert (by_id[unknown.id].kind, by_id[unknown.id].field) == ("unknown_type", "type")
-    assert {a.kind for a in answers} >= {"not_json", "unauthenticated"}
+    # Not JSON but signed: its signer is known and answered. Tampered: not authentic, so dead-lettered, not answered.
+    assert "not_json" in {a.kind for a in answers} and "unauthenticated" not in {a.kind for a in answers}
     assert ok.id not in by_id
+    assert await dead_letter_kinds(intake) == ["unauthenticated"]
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select array_agg(person_id) from persons") == ["y-1"]
         assert await conn.fetchval("select count(*) from cases") == 0
 
 
-async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
+async def dead_letter_kinds(intake: IntakeUnderTest, want: int = 1) -> list[str]:
+    records: list[Any] = []
+    for _ in range(60):
+        records = await intake.raw_records("deadletter")
+        if len(records) >= want:
+            break
+        await asyncio.sleep(0.25)
+    return sorted(dict(r.headers)["dlq.error.kind"].decode() for r in records)
+
+
+async def test_an_unsigned_record_cannot_burn_a_partners_event_id(intake: IntakeUnderTest) -> None:
+    """Someone copies a partner's (source, id) into an unsigned record first: it is dead-lettered by its position,
+    and the partner's real, signed event with that id is still processed."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        env = client.envelope(registration("y-1", client))
+    topic = physical("partner.inbound", intake.prefix)
+    value, headers = env.to_structured()
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=env.key, headers=headers)  # unsigned copy, first
+        signed = [*headers, signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers)]
+        await producer.send_and_wait(topic, value, key=env.key, headers=signed)
+    finally:
+        await producer.stop()
+    await wait_rows(intake, "select count(*) from persons", 1)
+    assert await dead_letter_kinds(intake) == ["unauthenticated"]
+
+
+async def test_a_forged_claim_is_answered_to_its_signer_not_to_the_partner_it_names(intake: IntakeUnderTest) -> None:
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        env = aurora.envelope(registration("z-1", aurora)).model_copy(update={"partner": "coop-borgo"})
+    value, headers = env.to_structured()
+    headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+    finally:
+        await producer.stop()
+    answers = await rejections(intake, "coop-aurora", 1)
+    assert (answers[0].kind, answers[0].field) == ("forbidden", "partner")
+    records = await intake.raw_records("partner.rejections.coop-aurora")
+    assert [r.key for r in records] == [b"coop-aurora"]
+    assert await intake.raw_records("partner.rejections.coop-borgo") == [], "nothing written into coop-borgo's feed"
+
+
+async def test_unknown_partner_is_dead_lettered_not_answered(intake: IntakeUnderTest) -> None:
     stranger = Ed25519PrivateKey.generate()
     async with intake.partner("coop-aurora", "torino") as real:
         env = real.envelope(registration("z-1", real)).model_copy(update={"partner": "coop-ghost"})
@@ -171,15 +219,10 @@ async def test_unknown_partner_is_refused(intake: IntakeUnderTest) -> None:
         await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
-    records = []
-    for _ in range(60):
-        records = await intake.raw_records("partner.rejections.coop-ghost")  # the claimed partner's own topic
-        if records:
-            break
-        await asyncio.sleep(0.25)
-    answer = json.loads(records[0].value)
-    assert records[0].key == b"coop-ghost"
-    assert answer["data"]["kind"] == "unauthenticated" and answer["data"]["inbound_event_id"] == env.id
+    assert await dead_letter_kinds(intake) == ["unauthenticated"]
+    assert await intake.raw_records("partner.rejections.coop-ghost") == [], (
+        "an unauthenticated record is never answered"
+    )
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from persons") == 0
 

@@ -30,6 +30,7 @@ def to_envelope(
     extra = {"time": time} if time is not None else {}
     event_id = new_id()
     return Envelope(
+        specversion="1.0",
         id=event_id,
         source=source,
         type=event.type,

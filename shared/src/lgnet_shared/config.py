@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds")
     http_port: int | None = Field(default=None, ge=1, le=65535, description="HTTP port; default per service")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    consumer_stuck_after_s: float = Field(
+        default=120,
+        gt=0,
+        description="Seconds a consumer may wait on one offset before /health/ready reports it stuck",
+    )
     traces_exporter: Literal["none", "console", "otlp"] = Field(
         default="none",
         validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "LGNET_TRACES_EXPORTER"),

@@ -7,10 +7,16 @@ committed only after that transaction commits. Optimistically the whole share go
 a `BatchHandler` gets runs of consecutive events); if any record needs care, it is redone record by record,
 each in a savepoint.
 
-A record that is not a valid event (not JSON, not a CloudEvent, unknown type, invalid data) goes straight to
-the dead-letter topic, or to the consumer's `on_invalid` hook (the intake gatekeeper answers the partner). A
-handler that keeps failing is retried with backoff, then dead-lettered, so it never blocks its partition. Loss
-of the database or broker is not the record's fault: it propagates, and the batch is redelivered later.
+A record that is not a valid event (not JSON, not a CloudEvent, unknown type, invalid data — or anything at all
+that goes wrong reading it) goes straight to the dead-letter topic, or to the consumer's `on_invalid` hook (the
+intake gatekeeper answers the partner). A handler that keeps failing is retried with backoff, then dead-lettered,
+so it never blocks its partition. Loss of the database or broker is not the record's fault: it propagates, and
+the batch is redelivered later. Every other failure is the record's: it is dead-lettered once and the partition
+moves on.
+
+With an `authenticate` hook (the gatekeeper), only an authenticated record whose claims `verify` accepts may
+claim an inbox id (source, id) or be answered: anything else is dead-lettered, remembered by its position
+(topic:partition:offset), so a forged record can neither burn a partner's event id nor write to its feed.
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared import codec, logs, metrics, outbox, tracing
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record
-from lgnet_shared.errors import ContractError, UnknownEventType
+from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
 from lgnet_shared.events import Event
+from lgnet_shared.fetch import UnreadableRecord
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 EventHandler = Callable[[Conn, Envelope, Event], Awaitable[None]]
@@ -47,12 +55,16 @@ class BatchHandler:
 
 
 Handler: TypeAlias = EventHandler | BatchHandler
-# Called for every record refused (undecodable, unverifiable, or a handler's ContractError) to answer its
-# sender; returns False when there is nobody to answer, and the record is dead-lettered instead. `env` is None
-# when the record is not even a CloudEvent.
-InvalidHook = Callable[[Conn, Record, Envelope | None, ContractError], Awaitable[bool]]
-# Checks the record's origin (e.g. a partner's signature) before anything else; raises ContractError.
-VerifyHook = Callable[[Conn, Record, Envelope], Awaitable[None]]
+# Called for every refused record (undecodable, claims refused, or a handler's ContractError) to answer its sender,
+# which is the authenticated sender when the consumer authenticates (never a record's unverified claim), else None.
+# Returns False when there is nobody to answer, and the record is dead-lettered instead. `env` is None when the
+# record is not even a CloudEvent. Never called for a record that failed authentication.
+InvalidHook = Callable[[Conn, Record, Envelope | None, ContractError, str | None], Awaitable[bool]]
+# Authenticates the record's bytes (e.g. a partner's signature) before it is even decoded: returns the sender's
+# id, or raises ContractError (Unauthenticated).
+AuthenticateHook = Callable[[Conn, Record], Awaitable[str]]
+# Checks the decoded record's claims (partner, city) against its authenticated sender; raises ContractError.
+VerifyHook = Callable[[Conn, Record, Envelope, str | None], Awaitable[None]]
 log = logs.get_logger(__name__)
 
 MIGRATION = (
@@ -77,6 +89,7 @@ MIGRATION = (
 # Failures that are the infrastructure's, not the record's: never dead-letter for these.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
+    KafkaError,  # the dead-letter producer's; a dead letter too large is handled in DeadLetters.send
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.AdminShutdownError,
@@ -105,6 +118,7 @@ class Consumer:
     handlers: dict[str, Handler]
     city: str | None = None  # None = national: every city's events; otherwise other cities' events are skipped
     on_invalid: InvalidHook | None = None
+    authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
     strict: bool = False  # True: a type without a handler is refused (gatekeeper), not ignored
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -113,6 +127,18 @@ class Consumer:
     @property
     def inbox(self) -> str:
         return self.inbox_name or self.name
+
+    # (topic, partition) -> (offset waiting to be processed, monotonic time since when): cleared once processed.
+    waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+    fetch_failing: tuple[float, str] | None = None  # since when fetching fails, and the last error's type
+
+    def fetched(self, error: Exception | None) -> None:
+        """What the subscriber's fetch reported: a consumer whose fetch keeps failing is stuck too."""
+        if error is None:
+            self.fetch_failing = None
+        else:
+            since = self.fetch_failing[0] if self.fetch_failing else time.monotonic()
+            self.fetch_failing = (since, type(error).__name__)
 
     async def process(self, records: Sequence[Record]) -> None:
         """Partitions are independent (order only holds within one): each is processed in its own transaction,
@@ -124,8 +150,36 @@ class Consumer:
         by_partition: dict[tuple[str, int], list[Record]] = {}
         for r in records:
             by_partition.setdefault((r.topic, r.partition), []).append(r)
-        await asyncio.gather(*(self._process_partition(rs) for rs in by_partition.values()))
+        now = time.monotonic()
+        for tp, rs in by_partition.items():
+            head = self.waiting.get(tp)
+            if head is None or head[0] != rs[0].offset:  # a redelivery of the same offset keeps its age
+                self.waiting[tp] = (rs[0].offset, now)
+        results = await asyncio.gather(
+            *(self._process_partition(rs) for rs in by_partition.values()), return_exceptions=True
+        )
+        for tp, result in zip(by_partition, results, strict=True):
+            if not isinstance(result, BaseException):
+                self.waiting.pop(tp, None)
+                metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    def stuck(self, after_s: float) -> list[str]:
+        """Partitions whose next record has waited longer than `after_s` (e.g. redelivered again and again because
+        the database is gone); also refreshes the age gauges."""
+        now, found = time.monotonic(), []
+        if self.fetch_failing and now - self.fetch_failing[0] > after_s:
+            since, error = self.fetch_failing
+            found.append(f"{self.name} cannot fetch for {now - since:.0f}s ({error})")
+        for (topic, partition), (offset, since) in sorted(self.waiting.items()):
+            age = now - since
+            metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(age)
+            if age > after_s:
+                found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s")
+        return found
 
     async def _process_partition(self, records: list[Record]) -> None:
         """Optimistic first: the whole batch in one transaction, the inbox written with one statement and no
@@ -138,14 +192,31 @@ class Consumer:
                     await self._save_positions(conn, records)
             except _NeedsCare:
                 metrics.CAREFUL_BATCHES.labels(self.name).inc()
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:  # e.g. the staged outbox refused what a handler emitted: find the record
+                log.warning("batch needs care", error=type(exc).__name__)
+                metrics.CAREFUL_BATCHES.labels(self.name).inc()
             else:
                 for event_type, outcome in outcomes:
                     metrics.EVENTS_CONSUMED.labels(self.name, event_type, outcome).inc()
                 return
             async with conn.transaction():
                 for record in records:
-                    await self._one(conn, record)
+                    await self._careful(conn, record)
                 await self._save_positions(conn, records)
+
+    async def _careful(self, conn: Conn, record: Record) -> None:
+        """One record in its own savepoint. Whatever goes wrong that is not the infrastructure's is the record's
+        fault: its partial effects are undone and it is dead-lettered once, so the partition always moves on."""
+        try:
+            async with conn.transaction():
+                await self._one(conn, record)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            log.error("record cannot be processed", error=type(exc).__name__, **_where(record))
+            await self._dead(conn, record, position_id(record), Failure("internal", type(exc).__name__, str(exc)))
 
     async def _fast(self, conn: Conn, records: list[Record]) -> list[tuple[str, str]]:
         outcomes: list[tuple[str, str]] = []
@@ -204,15 +275,23 @@ class Consumer:
         )
 
     async def _admit(self, conn: Conn, record: Record) -> _Admission:
-        """Decode and check a record: refused, skipped (another city's, no handler), or ready for its handler."""
-        a = _Admission()
+        """Decode and check a record: refused, skipped (another city's, no handler), or ready for its handler. Any
+        failure but the infrastructure's is a refusal, never an exception that would redeliver the batch forever."""
+        a = _Admission(authentic=self.authenticate is None, verified=self.verify is None)
+        if isinstance(record, UnreadableRecord):  # nobody can be answered for it: dead-lettered by its position
+            a.authentic, a.refused = False, Unreadable("", record.reason)
+            return a
         try:
+            if self.authenticate is not None:
+                a.sender = await self.authenticate(conn, record)
+                a.authentic = True
             a.env = env = from_record(record.value, record.headers or (), record.key)
             if self.city is not None and env.city != self.city:
                 a.skipped = "other_city"
                 return a
             if self.verify is not None:
-                await self.verify(conn, record, env)
+                await self.verify(conn, record, env, a.sender)
+                a.verified = True
             handler = self.handlers.get(env.type)
             if handler is None:
                 if self.strict:
@@ -222,6 +301,10 @@ class Consumer:
             a.event, a.handler = codec.decode(env), handler
         except ContractError as err:
             a.refused = err
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:  # RecursionError, ValueError, ... from a decoder or a hook: the record's fault
+            a.refused = NotACloudEvent("", f"cannot be read: {type(exc).__name__}")
         return a
 
     @contextlib.contextmanager
@@ -240,7 +323,7 @@ class Consumer:
     async def _one(self, conn: Conn, record: Record) -> None:
         a = await self._admit(conn, record)
         if a.refused is not None:
-            await self._refuse(conn, record, a.env, a.refused)
+            await self._refuse(conn, record, a, a.refused)
             return
         assert a.env is not None
         if a.skipped is not None:
@@ -248,10 +331,10 @@ class Consumer:
             return
         assert a.event is not None and a.handler is not None
         with self._in_context(a.env):
-            await self._handle_with_retries(conn, record, a.env, a.event, a.handler)
+            await self._handle_with_retries(conn, record, a, a.env, a.event, a.handler)
 
     async def _handle_with_retries(
-        self, conn: Conn, record: Record, env: Envelope, event: Event, handler: Handler
+        self, conn: Conn, record: Record, a: _Admission, env: Envelope, event: Event, handler: Handler
     ) -> None:
         for attempt in range(1, self.retry.attempts + 1):
             try:
@@ -268,7 +351,7 @@ class Consumer:
             except INFRASTRUCTURE_ERRORS:
                 raise
             except ContractError as err:  # the handler found the event unacceptable: retrying won't help
-                await self._refuse(conn, record, env, err)
+                await self._refuse(conn, record, a, err)
                 return
             except Exception as exc:
                 if attempt == self.retry.attempts:
@@ -283,13 +366,15 @@ class Consumer:
                 metrics.RETRIES.labels(self.name).inc()
                 await asyncio.sleep(self.retry.delay(attempt))
 
-    async def _refuse(self, conn: Conn, record: Record, env: Envelope | None, err: ContractError) -> None:
-        """Answer (on_invalid) or dead-letter a refused record — once, however often it is redelivered."""
+    async def _refuse(self, conn: Conn, record: Record, a: _Admission, err: ContractError) -> None:
+        """Answer (on_invalid) or dead-letter a refused record — once, however often it is redelivered. Only an
+        authentic record with verified claims is remembered by its (source, id); only an authentic one is answered."""
+        env = a.env
         metrics.EVENTS_CONSUMED.labels(self.name, env.type if env else "", err.kind).inc()
-        event_id = inbox_id(env) if env else f"{record.topic}:{record.partition}:{record.offset}"
-        if not await self._remember(conn, event_id, "rejected"):
+        event_id = inbox_id(env) if env is not None and a.authentic and a.verified else position_id(record)
+        if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
             return  # refused before: answered or dead-lettered then
-        if self.on_invalid is None or not await self.on_invalid(conn, record, env, err):
+        if not a.authentic or self.on_invalid is None or not await self.on_invalid(conn, record, env, err, a.sender):
             await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
 
     async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
@@ -311,6 +396,9 @@ class Consumer:
 
 @dataclass
 class _Admission:
+    authentic: bool = True  # no authenticate hook, or it accepted the record
+    verified: bool = True  # no verify hook, or it accepted the record's claims
+    sender: str | None = None  # who authenticate says sent it
     env: Envelope | None = None
     skipped: str | None = None  # other_city, ignored
     event: Event | None = None
@@ -336,6 +424,15 @@ def _runs(ready: list[tuple[Envelope, Event, Handler]]) -> Iterator[tuple[Handle
     if run:
         assert current is not None
         yield current, run
+
+
+def position_id(record: Record) -> str:
+    """The inbox key of a record that cannot (or may not) claim an event id: where it is in the log."""
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+def _where(record: Record) -> dict[str, object]:
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset}
 
 
 def inbox_id(env: Envelope) -> str:

@@ -1,5 +1,10 @@
 """Dead letters: a record a consumer cannot process goes, unchanged, to the dead-letter topic with headers
-naming where it came from and why. Nothing is dropped silently; `lgnet-deadletters` lists and re-drives them."""
+naming where it came from and why. Nothing is dropped silently; `lgnet-deadletters` lists and re-drives them.
+
+A dead letter always fits: when the record and its headers would exceed `max_bytes` (or the producer or broker
+refuses it as too large anyway), the dead letter carries an empty value and only the `dlq.*` headers, with
+`dlq.value.omitted` and `dlq.original.size` (and the key, when it is small); the original stays readable on its
+topic at the partition and offset named."""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared import metrics
+from lgnet_shared.fetch import UnreadableRecord
 from lgnet_shared.topics import physical
 
 H_TOPIC, H_PARTITION, H_OFFSET = "dlq.original.topic", "dlq.original.partition", "dlq.original.offset"
@@ -20,6 +27,7 @@ H_CONSUMER, H_KIND, H_TYPE, H_MESSAGE = (
     "dlq.error.message",
 )
 H_FIELD, H_ATTEMPTS, H_FAILED_AT = "dlq.error.field", "dlq.attempts", "dlq.failed_at"
+H_OMITTED, H_SIZE = "dlq.value.omitted", "dlq.original.size"
 H_REDRIVEN = "dlq.redriven.from"  # on a re-driven record: "<dlq topic>:<partition>:<offset>"
 DLQ_HEADERS = (
     H_TOPIC,
@@ -44,15 +52,39 @@ class Failure:
     attempts: int = 1
 
 
+# Half the producer's default max_request_size (1 MiB) and the broker's default message.max.bytes: room for the
+# headers we add, and for topics configured smaller than the default.
+MAX_BYTES = 512 * 1024
+MAX_MESSAGE_CHARS = 2000
+
+
 class DeadLetters:
-    def __init__(self, producer: AIOKafkaProducer, consumer: str, topic_prefix: str = "") -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, consumer: str, topic_prefix: str = "", *, max_bytes: int = MAX_BYTES
+    ) -> None:
         self.producer, self.consumer = producer, consumer
         self.topic = physical("deadletter", topic_prefix)
+        self.max_bytes = max_bytes
 
     async def send(self, record: ConsumerRecord[bytes, bytes], failure: Failure) -> None:
         own = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq.")]
-        headers = [
-            *own,
+        ours = self._headers(record, failure)
+        size = _size(record.value) + _size(record.key) + sum(len(k) + _size(v) for k, v in own)
+        fits = size + sum(len(k) + len(v) for k, v in ours) <= self.max_bytes
+        if fits and not isinstance(record, UnreadableRecord):
+            try:
+                await self.producer.send_and_wait(self.topic, value=record.value, key=record.key, headers=[*own, *ours])
+                metrics.DEAD_LETTERS.labels(self.consumer, failure.kind).inc()
+                return
+            except (MessageSizeTooLargeError, RecordTooLargeError):
+                pass  # a smaller limit on the way (producer, broker, topic): send the reference instead
+        reference = [*ours, (H_OMITTED, b"true"), (H_SIZE, str(size).encode())]
+        key = record.key if _size(record.key) <= 1024 else None
+        await self.producer.send_and_wait(self.topic, value=b"", key=key, headers=reference)
+        metrics.DEAD_LETTERS.labels(self.consumer, failure.kind).inc()
+
+    def _headers(self, record: ConsumerRecord[bytes, bytes], failure: Failure) -> list[tuple[str, bytes]]:
+        return [
             (H_TOPIC, record.topic.encode()),
             (H_PARTITION, str(record.partition).encode()),
             (H_OFFSET, str(record.offset).encode()),
@@ -60,10 +92,12 @@ class DeadLetters:
             (H_KIND, failure.kind.encode()),
             (H_TYPE, failure.error_type.encode()),
             # Error messages come from our validators and never quote field values.
-            (H_MESSAGE, failure.message[:2000].encode()),
-            (H_FIELD, failure.field.encode()),
+            (H_MESSAGE, failure.message[:MAX_MESSAGE_CHARS].encode("utf-8", "replace")),
+            (H_FIELD, failure.field[:MAX_MESSAGE_CHARS].encode("utf-8", "replace")),
             (H_ATTEMPTS, str(failure.attempts).encode()),
             (H_FAILED_AT, datetime.now(UTC).isoformat().encode()),
         ]
-        await self.producer.send_and_wait(self.topic, value=record.value, key=record.key, headers=headers)
-        metrics.DEAD_LETTERS.labels(self.consumer, failure.kind).inc()
+
+
+def _size(data: bytes | None) -> int:
+    return len(data) if data is not None else 0

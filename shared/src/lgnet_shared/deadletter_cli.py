@@ -34,8 +34,10 @@ from lgnet_shared.deadletter import (
     H_KIND,
     H_MESSAGE,
     H_OFFSET,
+    H_OMITTED,
     H_PARTITION,
     H_REDRIVEN,
+    H_SIZE,
     H_TOPIC,
     H_TYPE,
 )
@@ -100,7 +102,8 @@ class DeadLetter:
                 "partition": _int(self.header(H_PARTITION)),
                 "offset": _int(self.header(H_OFFSET)),
             },
-            "size_bytes": len(self.value or b""),
+            "size_bytes": _int(self.header(H_SIZE)) if self.header(H_OMITTED) else len(self.value or b""),
+            "value_omitted": bool(self.header(H_OMITTED)),
             "status": "redriven" if self.redrives else "pending",
             "redriven_to": self.redrives,
         }
@@ -222,6 +225,12 @@ async def redrive(
             for letter in chosen:
                 if not letter.original_topic:
                     raise DeadLetterError(f"{letter.position} has no {H_TOPIC} header: cannot re-drive")
+                if letter.header(H_OMITTED):
+                    o = letter.summary()["original"]
+                    raise DeadLetterError(
+                        f"{letter.position} holds no copy of the record (too large or unreadable): the original is"
+                        f" {o['topic']}:{o['partition']}:{o['offset']}; have its sender send it again"
+                    )
                 headers = redriven_headers(letter)
                 sent = await (
                     await producer.send(letter.original_topic, value=letter.value, key=letter.key, headers=headers)

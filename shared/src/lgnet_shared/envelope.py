@@ -10,39 +10,45 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from lgnet_shared.errors import NotACloudEvent, NotJson, from_pydantic
-from lgnet_shared.ids import new_id
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 Headers = Sequence[tuple[str, bytes]]
 # CloudEvents extension attributes LgNet uses (lower-case alphanumeric, as the spec requires).
 EXTENSIONS = ("city", "partner", "correlationid", "causationid", "traceparent", "tracestate", "partitionkey")
+# CloudEvents 1.0 "String": control characters U+0000-U+001F and U+007F-U+009F MUST NOT be used. Refusing them here
+# also keeps NUL away from PostgreSQL text columns (the inbox), which would refuse the whole transaction.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 class Envelope(BaseModel):
-    """One CloudEvent. `partitionkey` is the aggregate id and the Kafka key; `city` is the tenant."""
+    """One CloudEvent. `partitionkey` is the aggregate id and the Kafka key; `city` is the tenant.
+
+    `specversion` and `id` are required, as CloudEvents requires them: a partner's retry must carry the id of its
+    first attempt to be recognised as a duplicate, so the reader never invents one (`codec.to_envelope` does, for
+    events we produce)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=new_id, min_length=1, max_length=128)
-    source: str = Field(min_length=1, max_length=256)
-    type: str = Field(min_length=1, max_length=128)
+    specversion: Literal["1.0"]
+    id: Text = Field(min_length=1, max_length=128)
+    source: Text = Field(min_length=1, max_length=256)
+    type: Text = Field(min_length=1, max_length=128)
     datacontenttype: Literal["application/json"] = "application/json"
-    dataschema: str | None = None
-    subject: str | None = None
+    dataschema: Text | None = None
+    subject: Text | None = None
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    city: str = Field(min_length=1, max_length=64)
-    partner: str | None = Field(default=None, max_length=64)
-    correlationid: str | None = Field(default=None, max_length=128)
-    causationid: str | None = Field(default=None, max_length=128)
-    traceparent: str | None = Field(default=None, max_length=55)
-    tracestate: str | None = Field(default=None, max_length=512)
-    partitionkey: str = Field(min_length=1, max_length=128)
+    city: Text = Field(min_length=1, max_length=64)
+    partner: Text | None = Field(default=None, max_length=64)
+    correlationid: Text | None = Field(default=None, max_length=128)
+    causationid: Text | None = Field(default=None, max_length=128)
+    traceparent: Text | None = Field(default=None, max_length=55)
+    tracestate: Text | None = Field(default=None, max_length=512)
+    partitionkey: Text = Field(min_length=1, max_length=128)
     data: dict[str, Any]
 
     @field_validator("time")
@@ -77,6 +83,8 @@ def _validate(attrs: dict[str, Any], field_prefix: str = "") -> Envelope:
         return Envelope.model_validate(attrs)
     except ValidationError as exc:
         raise from_pydantic(exc, field_prefix, NotACloudEvent) from None
+    except RecursionError:
+        raise NotACloudEvent("data", "nested too deeply") from None
 
 
 def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = None) -> Envelope:
@@ -89,10 +97,7 @@ def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = 
         return Envelope.model_validate_json(value)
     except ValidationError:
         pass
-    try:
-        doc = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotJson("", f"value is not JSON: {exc}") from None
+    doc = _json(value, "")
     if not isinstance(doc, dict):
         raise NotACloudEvent("", "value must be a JSON object with CloudEvents attributes")
     if "specversion" not in doc:
@@ -111,8 +116,18 @@ def _from_binary(value: bytes | None, headers: Headers, key: bytes | None) -> En
         attrs["datacontenttype"] = ct.split(";")[0].strip()
     if "partitionkey" not in attrs and key is not None:
         attrs["partitionkey"] = key.decode("utf-8", errors="replace")
-    try:
-        attrs["data"] = json.loads(value) if value else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise NotJson("data", f"value is not JSON: {exc}") from None
+    attrs["data"] = _json(value, "data") if value else None
     return _validate(attrs)
+
+
+def _json(value: bytes, field: str) -> Any:
+    """Parse JSON; every way it can fail is the record's fault and names the field, never a crash of the consumer:
+    not UTF-8, not JSON, nested too deep (RecursionError), a number past Python's int-digits limit (ValueError)."""
+    try:
+        return json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise NotJson(field, f"value is not JSON: {exc}") from None
+    except RecursionError:
+        raise NotJson(field, "value is nested too deeply") from None
+    except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        raise NotJson(field, f"value cannot be read: {str(exc)[:200]}") from None

@@ -35,6 +35,12 @@ class InvalidEventData(ContractError):
     kind = "invalid_data"
 
 
+class Unreadable(ContractError):
+    """The Kafka client could not even hand the record out (codec, corrupt batch, header key not UTF-8)."""
+
+    kind = "unreadable"
+
+
 def from_pydantic(exc: Any, prefix: str = "", cls: type[ContractError] = ContractError) -> ContractError:
     """The first pydantic validation error as a ContractError naming the field's dotted path."""
     first = exc.errors()[0]

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +29,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import auth, config, consumer, db, http, logs, metrics, outbox, pii
-from lgnet_shared.consumer import Consumer, Handler, InvalidHook, VerifyHook
+from lgnet_shared import auth, config, consumer, db, fetch, http, logs, metrics, outbox, pii
+from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import ensure_topics, physical, used_by
@@ -93,6 +94,7 @@ class ConsumerSpec:
     topics: Sequence[str]  # logical topic names
     handlers: dict[str, Handler]
     on_invalid: InvalidHook | None = None
+    authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
     strict: bool = False
 
@@ -169,6 +171,7 @@ class Runtime:
             handlers=cspec.handlers,
             city=self.settings.city_filter,
             on_invalid=cspec.on_invalid,
+            authenticate=cspec.authenticate,
             verify=cspec.verify,
             strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
@@ -176,7 +179,7 @@ class Runtime:
         self.consumers.append(cons)
 
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error).
-        @self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
             # The deployment's group, `<prefix><deployment>.<service>.<consumer>`, which its principal's ACL allows.
             group_id=group,
@@ -190,7 +193,13 @@ class Runtime:
             isolation_level="read_committed",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_undecoded,
+            parser=_tolerant_parser,
         )
+        # A record batch the client cannot read becomes placeholders the consumer dead-letters (fetch.py).
+        tolerant = fetch.tolerant(subscriber.get_msg, cons.fetched)
+        setattr(subscriber, "get_msg", tolerant)  # noqa: B010 (an instance override)
+
+        @subscriber
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
@@ -223,7 +232,13 @@ class Runtime:
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
+        stuck = [s for c in self.consumers for s in c.stuck(self.settings.consumer_stuck_after_s)]
+        checks["consumers"] = "error: " + "; ".join(stuck) if stuck else "ok"
         return checks
+
+    def refresh_metrics(self) -> None:
+        for c in self.consumers:
+            c.stuck(self.settings.consumer_stuck_after_s)
 
 
 async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
@@ -265,6 +280,21 @@ async def _undecoded(_: StreamMessage[Any]) -> None:
     """The consumer decodes records itself (naming the field at fault); FastStream's own per-record JSON
     decoding of every batch would be thrown away."""
     return None
+
+
+async def _tolerant_parser(
+    records: Record | tuple[Record, ...], original: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's batch parser decodes every header value as UTF-8. One record with a binary header made the
+    whole batch fail before our code saw it — and its offsets were committed with the next batch: records lost.
+    The consumer reads the raw records (headers included) itself, so FastStream parses a header-less copy."""
+    try:
+        return await original(records)
+    except Exception:
+        batch = records if isinstance(records, tuple) else (records,)
+        message = await original(tuple(dataclasses.replace(r, headers=[]) for r in batch))
+        message.raw_message = records
+        return message
 
 
 def configure_tracing(service: str, exporter: str = "none") -> None:
@@ -310,6 +340,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @health.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
+        runtime.refresh_metrics()  # ages of waiting records grow between batches
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health)

@@ -56,16 +56,28 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, [topic], s.topic_replication, s.kafka_security())
         answerable.add(partner)
 
-    async def verify(conn: Conn, record: Record, env: Envelope) -> None:
+    async def signing_key(conn: Conn, record: Record) -> tuple[Actor, VerifyKey]:
         key_id = signing.key_id_of(record.headers or ())
         found = await known_keys.get(key_id, lambda: loaded_signing_key(conn, key_id)) if key_id else None
         if found is None:
             field = f"headers.{signing.HEADER}"
             raise Unauthenticated(field, "unknown partner key" if key_id else "missing: records must be signed")
-        actor, public_key = found
+        return found
+
+    async def signer(conn: Conn, record: Record) -> Actor:
+        return (await signing_key(conn, record))[0]
+
+    async def authenticate(conn: Conn, record: Record) -> str:
+        """The signature covers the record's bytes: checked before decoding, so even a record that is not JSON
+        is known to come from its signer (and can be answered), and nothing unsigned reaches the inbox."""
+        actor, public_key = await signing_key(conn, record)
         signing.verify(public_key, record.value, record.headers or ())
-        if env.partner != actor.id:
-            raise Forbidden("partner", f"the record is signed by {actor.id}, not {env.partner}")
+        return actor.id
+
+    async def verify(conn: Conn, record: Record, env: Envelope, sender: str | None) -> None:
+        actor = await signer(conn, record)
+        if env.partner != sender:
+            raise Forbidden("partner", f"the record is signed by {sender}, not {env.partner}")
         if env.city != actor.city:
             raise Forbidden("city", f"partner {actor.id} works in {actor.city}, not {env.city}")
 
@@ -141,14 +153,15 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
         return handle
 
-    async def answer(conn: Conn, record: Record, env: Envelope | None, err: ContractError) -> bool:
-        # The answer goes to the owner of the signing key when it is known, else to the claimed partner: a record
-        # signed by A that claims to be B's is answered on A's topic, so B's topic holds only answers about B.
-        key_id = signing.key_id_of(record.headers or ())
-        found = await repository.signing_key(conn, key_id) if key_id else None
-        partner = found[0].id if found else env.partner if env is not None else None
-        if partner is None or not PARTNER_ID.fullmatch(partner):
-            return False  # nobody to answer (or no topic can be named after the claim): dead-lettered
+    async def answer(conn: Conn, record: Record, env: Envelope | None, err: ContractError, sender: str | None) -> bool:
+        """The rejection goes to the authenticated signer, never to the partner a record claims to be: a forged
+        record must not write into another partner's feed (unauthenticated ones never get here)."""
+        if sender is None:
+            return False  # nobody to answer: dead-lettered
+        actor = await signer(conn, record)
+        partner = sender
+        if not PARTNER_ID.fullmatch(partner):
+            return False  # no topic can be named after it: dead-lettered
         await ensure_rejection_topic(partner)
         rejection = InboundRejected(
             partner=partner,
@@ -158,7 +171,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             field=err.field,
             reason=err.reason,
         )
-        city = env.city if env is not None else "unknown"
+        city = actor.city or "unknown"
         await outbox.append(
             conn,
             [
@@ -182,6 +195,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         name="gatekeeper",
         topics=["partner.inbound"],
         strict=True,
+        authenticate=authenticate,
         verify=verify,
         on_invalid=answer,
         handlers={

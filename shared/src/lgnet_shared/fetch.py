@@ -1,0 +1,123 @@
+"""Fetching that never stops on a record the Kafka client cannot read.
+
+aiokafka decompresses and parses record batches while `getmany` hands them out. A batch it cannot open (a codec
+it lacks, data that does not decompress, a header key that is not UTF-8 — what a non-Java client can write and
+the broker accepts) raises there, before any of our code sees a record: FastStream's consume loop then retries the
+same fetch forever (a Kafka error) or dies (anything else), and the partition — or the whole consumer — stalls.
+
+`tolerant` wraps the subscriber's fetch: on such an error it rewinds every partition to where it stood before the
+fetch (aiokafka moves a partition's position on as it hands out its records, so the partitions handed out before the
+failing one would otherwise be skipped — lost), then fetches each assigned partition a record at a time,
+returns the records it can read, and stands in for the first one it cannot with an `UnreadableRecord` (topic,
+partition, offset and the reason; no value) after seeking past it. The consumer dead-letters that placeholder once,
+as a reference to the original, and the partition moves on. Records the client cannot separate from an unreadable
+one (the rest of a compressed batch) become placeholders one by one in turn: referenced, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import (
+    ConsumerStoppedError,
+    CorruptRecordException,
+    IllegalStateError,
+    KafkaError,
+    UnsupportedCodecError,
+)
+from aiokafka.structs import ConsumerRecord
+
+from lgnet_shared import logs
+
+log = logs.get_logger(__name__)
+Fetch = Callable[[AIOKafkaConsumer], Awaitable[tuple[Any, ...]]]
+# The record's fault, though aiokafka reports them as Kafka errors: retrying the same fetch cannot help.
+RECORD_ERRORS: tuple[type[Exception], ...] = (UnsupportedCodecError, CorruptRecordException)
+PER_PARTITION = 500  # records read one at a time per partition while isolating (the rest come with later fetches)
+
+
+@dataclass
+class UnreadableRecord(ConsumerRecord[bytes, bytes]):  # type: ignore[misc]
+    """Stands in for a record the client could not read: only where it is, and why."""
+
+    reason: str = ""
+
+
+def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda _: None) -> Fetch:
+    """`outcome` hears of every fetch: None when it worked, else the error (stuck detection)."""
+
+    async def tolerant_fetch(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
+        try:
+            before = await _positions(consumer)
+            try:
+                records = await fetch(consumer)
+            except RECORD_ERRORS as exc:
+                records = await isolate(consumer, exc, before)
+            except ConsumerStoppedError:
+                raise
+            except KafkaError:  # the broker's or the connection's: FastStream backs off and retries
+                with contextlib.suppress(Exception):
+                    _rewind(consumer, before)  # the partitions handed out before the error would be skipped
+                raise
+            except Exception as exc:
+                records = await isolate(consumer, exc, before)
+        except Exception as exc:
+            outcome(exc)
+            raise
+        outcome(None)
+        return records
+
+    return tolerant_fetch
+
+
+async def _positions(consumer: AIOKafkaConsumer) -> dict[Any, int]:
+    """Where each assigned partition stands: the first record not yet handed out."""
+    found = {}
+    for tp in consumer.assignment():
+        # Unassigned meanwhile (rebalance), or no position yet (being reset): nothing handed out to rewind.
+        with contextlib.suppress(IllegalStateError, TimeoutError):
+            found[tp] = await asyncio.wait_for(consumer.position(tp), 1)
+    return found
+
+
+def _rewind(consumer: AIOKafkaConsumer, positions: dict[Any, int]) -> None:
+    assigned = consumer.assignment()
+    for tp, offset in positions.items():
+        if tp in assigned:
+            consumer.seek(tp, offset)
+
+
+async def isolate(consumer: AIOKafkaConsumer, first: Exception, before: dict[Any, int]) -> tuple[Any, ...]:
+    log.warning("fetch failed: isolating the record the client cannot read", error=type(first).__name__)
+    _rewind(consumer, before)
+    records: list[Any] = []
+    for tp in sorted(consumer.assignment()):
+        for _ in range(PER_PARTITION):
+            try:
+                got = await consumer.getmany(tp, timeout_ms=500, max_records=1)
+            except RECORD_ERRORS as exc:
+                records.append(await _skip(consumer, tp, exc))
+                break
+            except (KafkaError, ConsumerStoppedError):
+                raise
+            except Exception as exc:
+                records.append(await _skip(consumer, tp, exc))
+                break
+            if not got:
+                break
+            records.extend(got.get(tp, ()))
+    return tuple(records)
+
+
+async def _skip(consumer: AIOKafkaConsumer, tp: Any, exc: Exception) -> UnreadableRecord:
+    """The client's position is the first record it could not hand out: stand in for it and move past it."""
+    offset = await consumer.position(tp)
+    consumer.seek(tp, offset + 1)
+    reason = f"the Kafka client cannot read this record: {type(exc).__name__}: {str(exc)[:300]}"
+    log.error("record unreadable by the client", topic=tp.topic, partition=tp.partition, offset=offset)
+    return UnreadableRecord(tp.topic, tp.partition, offset, -1, 0, None, None, None, -1, -1, [], reason=reason)

@@ -1,0 +1,411 @@
+"""No record lost or stuck: records that cannot be processed are dead-lettered once, in a form that always fits,
+and the partition moves on; a batch FastStream cannot parse is still processed record by record. Runs the probe
+service in-process (the same runtime every service uses) against real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.util
+import json
+import os
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.structs import ConsumerRecord
+from lgnet_shared import config, db
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.consumer import Consumer
+from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC, DeadLetters, Failure
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.fetch import tolerant
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.service import Runtime, ServiceSpec
+from lgnet_shared.testing.fuzz import draw_records
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import ensure_topics, physical
+from prometheus_client import REGISTRY
+
+pytestmark = pytest.mark.integration
+
+
+def _probe_spec() -> ServiceSpec:
+    """The probe service's spec (tests/ is not a package: load the module from its file)."""
+    spec = importlib.util.spec_from_file_location("probe_service", Path(__file__).with_name("probe_service.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    probe: ServiceSpec = module.SPEC
+    return probe
+
+
+SPEC = _probe_spec()
+KEY = b"one-partition"
+
+
+def employment(person_id: str) -> Envelope:
+    event = EmploymentRecorded(person_id=person_id, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+    return to_envelope(event, source="/t", city="trieste")
+
+
+def settings(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, **extra: Any) -> Any:
+    return config.Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        city="national",
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        db_schema=pg_schema,
+        topic_prefix=topic_prefix,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def probe_runtime(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> AsyncIterator[Runtime]:
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, list[tuple[str, bytes]]]]) -> None:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), max_request_size=4 * 1024 * 1024, linger_ms=50)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=KEY, headers=headers) for value, headers in records]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def wait_until(predicate: Any, timeout: float = 40) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def structured(env: Envelope) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return env.to_structured()
+
+
+async def test_records_that_stalled_a_partition_are_dead_lettered_once_and_the_partition_moves_on(
+    probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    topic = physical("intake.events", topic_prefix)
+    good = [employment(f"p{i}") for i in range(30)]
+    nul_id = json.loads(employment("nul").to_structured()[0])
+    nul_id["id"] = "abc\u0000def"
+    huge = json.loads(employment("huge").to_structured()[0])
+    huge["data"]["padding"] = "x" * (1024 * 1024 - 600)
+    bad_header_value, bad_header_headers = structured(employment("bad-header"))
+    no_id = json.loads(employment("no-id").to_structured()[0])
+    del no_id["id"]
+    bad: list[tuple[bytes | None, list[tuple[str, bytes]]]] = [
+        (b"[" * 100_000 + b"]" * 100_000, []),  # RecursionError
+        (b"9" * 5000, []),  # ValueError: int parsing limit
+        (json.dumps(nul_id).encode(), []),  # asyncpg refuses \x00 in text
+        (json.dumps(huge).encode(), []),  # its dead letter would exceed the producer's max request size
+        (b"{}", [("ce_specversion", b"1.0"), ("ce_source", b"/p"), ("ce_type", b"t"), ("ce_city", b"roma")]),
+        (json.dumps(no_id).encode(), []),
+    ]
+    records: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
+    for i, env in enumerate(good):
+        records.append(structured(env))
+        if i < len(bad):
+            records.append(bad[i])
+    # A header value that is not UTF-8: FastStream's batch parser fails on it. The record itself is a valid event.
+    records.insert(20, (bad_header_value, [*bad_header_headers, ("x-partner-trace", b"\xff\xfe")]))
+    await produce(kafka_bootstrap, topic, records)
+
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(conn)
+    try:
+
+        async def everything_passed() -> bool:
+            at = await conn.fetchval(
+                "select next_offset from consumer_positions where consumer = 'probe.probe' and topic = $1", topic
+            )
+            return at == len(records)
+
+        await wait_until(everything_passed)
+        applied = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
+    finally:
+        await conn.close()
+    assert {r["person_id"] for r in applied} == {*(f"p{i}" for i in range(30)), "bad-header"}
+    assert max(r["n"] for r in applied) == 1
+    await asyncio.sleep(2)  # a stalled or looping consumer would keep dead-lettering
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix))
+    offsets = [int(dict(r.headers)[H_OFFSET]) for r in dead]
+    assert len(offsets) == len(bad) and len(set(offsets)) == len(bad), "each bad record dead-lettered once"
+    by_kind = sorted(dict(r.headers)[H_KIND].decode() for r in dead)
+    assert by_kind == sorted(
+        ["not_json", "not_json", "not_cloudevent", "invalid_data", "not_cloudevent", "not_cloudevent"]
+    )
+    assert all(dict(r.headers)[H_TOPIC].decode() == topic for r in dead)
+    omitted = [r for r in dead if H_OMITTED in dict(r.headers)]
+    assert len(omitted) == 1 and not omitted[0].value, "the oversize value is referenced, not copied"
+    assert int(dict(omitted[0].headers)[H_SIZE]) > 1024 * 1024 - 600
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_records_compressed_with_every_standard_codec_are_consumed(
+    codec: str, probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), compression_type=codec, linger_ms=20)
+    await producer.start()
+    try:
+        sent = []
+        for i in range(50):
+            value, headers = employment(f"{codec}-{i}").to_structured()
+            sent.append(await producer.send(topic, value, key=KEY, headers=headers))
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def all_applied() -> bool:
+            return bool(await conn.fetchval("select count(distinct person_id) from applied") == 50)
+
+        await wait_until(all_applied)
+    finally:
+        await conn.close()
+
+
+async def test_a_consumer_stuck_on_one_offset_turns_not_ready_and_shows_its_age(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, consumer_stuck_after_s=2))
+    await runtime.start()
+    try:
+        topic = physical("intake.events", topic_prefix)
+        await produce(kafka_bootstrap, topic, [structured(employment("ok")), structured(employment("stall"))])
+        await asyncio.sleep(1)
+        assert (await runtime.ready())["consumers"] == "ok", "not stuck yet"
+
+        async def stuck() -> bool:
+            return bool((await runtime.ready())["consumers"] != "ok")
+
+        await wait_until(stuck, timeout=30)
+        checks = await runtime.ready()
+        assert checks["consumers"].startswith("error: probe.probe stuck on " + topic)
+        assert "offset 0 " in checks["consumers"]  # its batch is redelivered from its first record
+        runtime.refresh_metrics()
+        partition = int(checks["consumers"].split(" partition ")[1].split()[0])
+        age = REGISTRY.get_sample_value(
+            "lgnet_consumer_stuck_seconds", {"consumer": "probe.probe", "topic": topic, "partition": str(partition)}
+        )
+        assert age is not None and age > 2
+    finally:
+        await runtime.stop()
+
+
+async def test_a_record_batch_the_client_cannot_open_is_dead_lettered_by_reference_and_the_partition_moves_on(
+    probe_runtime: Runtime,
+    kafka_bootstrap: str,
+    database_url: str,
+    pg_schema: str,
+    topic_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker checks compressed batches, so a corrupt one cannot be produced: the consumer's zstd decoder is
+    made to fail on one batch instead, as a codec the client lacks or data that does not decompress would."""
+    import aiokafka.record.default_records as records
+
+    real = records.zstd_decode
+
+    def failing(data: bytes) -> bytes:
+        out: bytes = real(data)
+        if b"cannot-open" in out:
+            raise ValueError("simulated: this batch does not decompress")
+        return out
+
+    monkeypatch.setattr(records, "zstd_decode", failing)
+    import aiokafka.record._crecords.default_records as c_records
+
+    monkeypatch.setattr(c_records, "zstd_decode", failing)
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), compression_type="zstd")
+    await producer.start()
+    try:  # one batch per send_and_wait: good, unreadable (2 records), good
+        for batch in (["before"], ["cannot-open-1", "cannot-open-2"], ["after"]):
+            sent = [await producer.send(topic, structured(employment(p))[0], key=KEY) for p in batch]
+            await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def after_applied() -> bool:
+            return bool(await conn.fetchval("select count(*) from applied where person_id = 'after'"))
+
+        await wait_until(after_applied)
+        assert sorted(await conn.fetchval("select array_agg(person_id) from applied")) == ["after", "before"]
+    finally:
+        await conn.close()
+    await asyncio.sleep(1)
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix))
+    assert sorted(int(dict(r.headers)[H_OFFSET]) for r in dead) == [1, 2], "each unreadable record once"
+    assert {dict(r.headers)[H_KIND] for r in dead} == {b"unreadable"}
+    assert all(dict(r.headers)[H_OMITTED] == b"true" for r in dead)
+
+
+async def test_fuzzed_inbound_records_each_processed_or_dead_lettered_exactly_once(
+    probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """Malformed records of every kind, mixed with valid ones (some with binary headers, in binary mode, or sent
+    twice), into the generic consumer every service runs: each valid one applied once, each bad one dead-lettered
+    once, and the consumer reaches the end of the partition."""
+    records = draw_records(lambda label: json.loads(employment(label).to_structured()[0]), 60, examples=2)
+    resent = [r for r in records if r.good][:5]  # a producer's retry: the inbox must recognise it
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), max_request_size=4 * 1024 * 1024, linger_ms=20)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, r.value, key=KEY, headers=r.headers) for r in [*records, *resent]]
+        offsets = [m.offset for m in await asyncio.gather(*futures)]
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def at_the_end() -> bool:
+            at = await conn.fetchval("select max(next_offset) from consumer_positions where topic = $1", topic)
+            return bool(at == max(offsets) + 1)
+
+        await wait_until(at_the_end, timeout=45)
+        applied = await conn.fetch("select person_id, count(*) as n from applied group by person_id")
+    finally:
+        await conn.close()
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix), quiet_ms=1000)
+    dead_offsets = sorted(int(dict(r.headers)[H_OFFSET]) for r in dead)
+    bad = sorted(o for o, r in zip(offsets, records, strict=False) if not r.good)
+    wrong_applied = [r["person_id"] for r in applied if r["n"] != 1]
+    missing = {r.label for r in records if r.good} - {r["person_id"] for r in applied}
+    described = {o: r.label for o, r in zip(offsets, records, strict=False)}
+    assert not wrong_applied and not missing, f"applied twice {wrong_applied}, never {missing}"
+    wrong = [described.get(o) for o in dead_offsets if dead_offsets.count(o) > 1 or o not in bad]
+    never = [described[o] for o in set(bad) - set(dead_offsets)]
+    assert dead_offsets == bad, f"dead-lettered but valid or twice: {wrong}, never dead-lettered: {never}"
+    print(f"fuzzed {len(records)} records (+{len(resent)} resent): {len(bad)} dead-lettered, {len(applied)} applied")
+
+
+async def test_a_fetch_that_keeps_failing_is_reported_stuck() -> None:
+    """E.g. the broker refuses the consumer (ACLs) or is unreachable: no record arrives, yet readiness must say."""
+    cons = Consumer("probe.probe", None, None, {})  # type: ignore[arg-type]
+
+    async def refused(_: Any) -> tuple[Any, ...]:
+        raise KafkaConnectionError("simulated: broker unreachable")
+
+    class NoPartitions:
+        def assignment(self) -> set[Any]:
+            return set()
+
+    fetch_ = tolerant(refused, cons.fetched)
+    for _ in range(2):
+        with pytest.raises(KafkaConnectionError):
+            await fetch_(NoPartitions())  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert cons.stuck(after_s=0.01) == [cons.stuck(after_s=0.01)[0]]
+    assert "cannot fetch" in cons.stuck(after_s=0.01)[0] and "KafkaConnectionError" in cons.stuck(after_s=0.01)[0]
+    assert cons.stuck(after_s=60) == []
+
+    async def works(_: Any) -> tuple[Any, ...]:
+        return ()
+
+    await tolerant(works, cons.fetched)(NoPartitions())  # type: ignore[arg-type]
+    assert cons.stuck(after_s=0.01) == []
+
+
+async def test_a_dead_letter_the_broker_refuses_as_too_large_is_sent_as_a_reference(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """The dead-letter topic may be configured smaller than our limit: the broker's refusal must not stall."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+    await admin.start()
+    topic = physical("deadletter", topic_prefix)
+    try:
+        small = NewTopic(topic, num_partitions=1, replication_factor=1, topic_configs={"max.message.bytes": "20000"})
+        await admin.create_topics([small])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        value = b"x" * 100_000
+        record = ConsumerRecord("t.in", 3, 77, 0, 0, b"k", value, None, 1, len(value), [("h", b"v")])
+        await DeadLetters(producer, "probe.probe", topic_prefix).send(record, Failure("not_json", "NotJson", "no"))
+    finally:
+        await producer.stop()
+    [dead] = await read_records(kafka_bootstrap, topic)
+    headers = dict(dead.headers)
+    assert (
+        dead.value == b"" and headers[H_OMITTED] == b"true" and headers[H_SIZE] == b"100003"
+    )  # value, key and own headers
+    assert (headers[H_TOPIC], headers[H_OFFSET], headers[H_KIND]) == (b"t.in", b"77", b"not_json")
+
+
+async def test_records_of_other_partitions_fetched_with_an_unreadable_batch_are_not_lost(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka hands out each partition's records in turn: when one partition's batch fails, the partitions handed
+    out before it in the same fetch have already moved their positions on. Those records must still be processed."""
+    import aiokafka.record._crecords.default_records as c_records
+    import aiokafka.record.default_records as records
+
+    real = records.zstd_decode
+
+    def failing(data: bytes) -> bytes:
+        out: bytes = real(data)
+        if b"cannot-open" in out:
+            raise ValueError("simulated: this batch does not decompress")
+        return out
+
+    monkeypatch.setattr(records, "zstd_decode", failing)
+    monkeypatch.setattr(c_records, "zstd_decode", failing)
+    await ensure_topics(kafka_bootstrap, topic_prefix)
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), compression_type="zstd")
+    await producer.start()
+    try:  # everything is there before the consumer starts: its first fetch holds every partition
+        partitions = sorted(await producer.partitions_for(topic))
+        others = [p for p in partitions if p != 1]
+        for p in others:
+            await asyncio.gather(
+                *[await producer.send(topic, structured(employment(f"p{p}-{i}"))[0], partition=p) for i in range(20)]
+            )
+        await producer.send_and_wait(topic, structured(employment("cannot-open"))[0], partition=1)
+    finally:
+        await producer.stop()
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+
+        async def all_passed() -> bool:
+            at = await conn.fetchval("select sum(next_offset) from consumer_positions where topic = $1", topic)
+            return bool(at == 20 * len(others) + 1)
+
+        await wait_until(all_passed)
+        applied = await conn.fetchval("select count(distinct person_id) from applied")
+    finally:
+        await conn.close()
+        await runtime.stop()
+    assert applied == 20 * len(others), "records of the other partitions were lost"
