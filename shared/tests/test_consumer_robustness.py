@@ -203,12 +203,13 @@ async def test_a_consumer_stuck_on_one_offset_turns_not_ready_and_shows_its_age(
 
         await wait_until(stuck, timeout=30)
         checks = await runtime.ready()
-        assert checks["consumers"].startswith("error: probe.probe stuck on " + topic)
+        group = f"{topic_prefix}national.probe.probe"  # the deployment's consumer group
+        assert checks["consumers"].startswith(f"error: {group} stuck on {topic}")
         assert "offset 0 " in checks["consumers"]  # its batch is redelivered from its first record
         runtime.refresh_metrics()
         partition = int(checks["consumers"].split(" partition ")[1].split()[0])
         age = REGISTRY.get_sample_value(
-            "lgnet_consumer_stuck_seconds", {"consumer": "probe.probe", "topic": topic, "partition": str(partition)}
+            "lgnet_consumer_stuck_seconds", {"consumer": group, "topic": topic, "partition": str(partition)}
         )
         assert age is not None and age > 2
     finally:
