@@ -266,6 +266,14 @@ async def household(conn: Conn, household_id: str) -> Row:
     return dict(row)
 
 
+async def open_case_partners(conn: Conn, household_id: str) -> set[str]:
+    """The partners with an open case on the household."""
+    rows = await conn.fetch(
+        "select distinct partner from cases where household_id = $1 and closed_on is null", household_id
+    )
+    return {r["partner"] for r in rows}
+
+
 async def household_exists(conn: Conn, household_id: str) -> bool:
     return bool(await conn.fetchval("select true from households where household_id = $1", household_id))
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.ids import new_id
 
@@ -102,6 +102,10 @@ async def balances(
 ) -> dict[str, Any]:
     city = city or ctx.city
     ctx.read(city)
+    if ctx.partner is not None:  # a partner sees money of its own cases only, not of the city's other cases
+        if case_id is None:
+            raise Forbidden("query.case_id", "a partner reads the balances of its own cases: give case_id")
+        ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
     got = await ledger_store.balances(
         uow.conn, city=city, as_of=as_of, budget_line_id=budget_line_id, case_id=case_id, household_id=household_id
     )

@@ -96,7 +96,7 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
     batch = await repo.batch(uow.conn, batch_id)
     if batch is None:
         raise NotFound("batch_id", f"no batch {batch_id}")
-    ctx.read(batch["city"], "batch_id")
+    ctx.staff(batch["city"], "read disbursement batches")  # every case's payments of the city: staff only
     rows = await uow.conn.fetch(
         "select payment_id, request_id, amount_cents, status, reason, settled_on from payments where batch_id = $1"
         " order by payment_id",
