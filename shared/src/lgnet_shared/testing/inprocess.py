@@ -61,17 +61,20 @@ class InProcessService:
                 await handler(conn, env, event)
 
 
-@asynccontextmanager
-async def in_process(
-    spec: ServiceSpec, database_url: str, schema: str, kafka_bootstrap: str = "127.0.0.1:9"
-) -> AsyncIterator[InProcessService]:
-    settings = config.Settings(
+def settings_for(database_url: str, schema: str, kafka_bootstrap: str = "127.0.0.1:9") -> config.Settings:
+    """A national deployment's settings on the test's schema, with a throw-away master key (Kafka unused)."""
+    return config.Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
         city="national",
         master_key=base64.b64encode(os.urandom(32)).decode(),
         db_schema=schema,
     )
+
+
+@asynccontextmanager
+async def in_process(spec: ServiceSpec, database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+    settings = settings_for(database_url, schema)
     app = create_app(spec, settings)
     runtime = app.state.runtime
     runtime.pool = await db.create_pool(database_url, schema)
