@@ -102,8 +102,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_middleware(InputGuard)
 
     @app.exception_handler(ContractError)
-    async def contract_error(_: Request, exc: ContractError) -> JSONResponse:
-        return problem(http_status(exc), exc.kind, exc.field, exc.reason)
+    async def contract_error(request: Request, exc: ContractError) -> JSONResponse:
+        status = http_status(exc)
+        field = exc.field or (_whole(request) if status == 422 else "")  # an invalid input always names where
+        return problem(status, exc.kind, field, exc.reason)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,9 +127,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(DataError)
-    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
         # Last line: input the models let through but PostgreSQL refuses (a value out of a column's range).
-        return problem(422, "invalid", "", f"a value cannot be stored: {type(exc).__name__}")
+        return problem(422, "invalid", _whole(request), f"a value cannot be stored: {type(exc).__name__}")
+
+
+def _whole(request: Request) -> str:
+    """The field of an error about the request as a whole: its body when it has one."""
+    return "body" if request.method in ("POST", "PUT", "PATCH") else "request"
 
 
 def bearer_token(request: Request) -> str:

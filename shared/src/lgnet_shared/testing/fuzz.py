@@ -155,7 +155,7 @@ def fuzz(
                 run()
             except Unsatisfiable:
                 pass  # e.g. no invalid value exists for a free-text path parameter: nothing to send
-            except Exception as exc:  # one failure per operation is enough to report it
+            except (Exception, BaseExceptionGroup) as exc:  # one failure per operation is enough to report it
                 outcome.failures.setdefault(name, f"{type(exc).__name__}: {str(exc)[:1500]}")
     finally:
         asgi.shutdown_lifespans()
