@@ -222,7 +222,7 @@ RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
-    "GET /policies/{city}": Rule(CITY, fixed("GET", "/policies/torino")),
+    "GET /policies/{city}": Rule(STAFF, fixed("GET", "/policies/torino")),
     "PUT /policies/{city}": Rule(
         STAFF, fixed("PUT", "/policies/torino", {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN})
     ),
@@ -230,7 +230,7 @@ RULES: dict[str, Rule] = {
         STAFF_OWN_CITY, fixed("POST", "/budget-lines", {"line": "deposit", "amount_cents": 1_000})
     ),
     "POST /budget-lines/{budget_line_id}/adjustments": Rule(STAFF, _adjust),
-    "GET /budget-lines": Rule(CITY, fixed("GET", "/budget-lines", params={"city": "torino"})),
+    "GET /budget-lines": Rule(CITY | {Caller.NATIONAL}, fixed("GET", "/budget-lines", params={"city": "torino"})),
     "GET /ledger/balances": Rule(CASE, _balances),
     "POST /contribution-requests": Rule(CASE, _request),
     "GET /contribution-requests": Rule(OWN_CITY, fixed("GET", "/contribution-requests")),  # filtered: see below
@@ -310,8 +310,15 @@ async def test_the_national_role_reads_no_single_payment_object(payments: InProc
         for path in (
             f"/batches/{b['batch_id']}",
             f"/vouchers/{v['voucher_id']}",
+            f"/contribution-requests/{b['request_id']}",
+            "/contribution-requests",
             "/policies/torino",
-            "/budget-lines?city=torino",
+            f"/ledger/balances?city=torino&case_id={b['case_id']}",
+            f"/ledger/balances?city=torino&household_id={b['household_id']}",
         ):
             r = await n.get(path)
             assert r.status_code == 403, (path, r.text)
+        # a city's money totals are aggregates: the national role reads them (no case, household or person)
+        for path in ("/budget-lines?city=torino", "/ledger/balances?city=torino"):
+            r = await n.get(path)
+            assert r.status_code == 200, (path, r.text)

@@ -48,6 +48,11 @@ class Context:
             raise Forbidden(field, "the national role sees only the suppressed national aggregate (reporting)")
         may_read_city(self.actor, city, field)
 
+    def read_aggregates(self, city: str, field: str = "city") -> None:
+        """A city's budget lines and their balances: its staff and partners, and the national role (money
+        totals of the grant, no case, household or person in them)."""
+        may_read_city(self.actor, city, field)
+
     def on_case(self, case: Mapping[str, Any] | None, field: str = "case_id", *, read: bool = False) -> None:
         """Staff act on every case of their city; a partner only on a case assigned to it. A case whose partner
         payments has not learnt yet (no case_opened seen) is no partner's: denied, never assumed."""
