@@ -36,7 +36,9 @@ from lgnet_shared.service import ServiceSpec, all_migrations, create_app
 from lgnet_shared.testing.inprocess import ACTORS, InProcessService, settings_for
 
 PROBLEM = "application/problem+json"
-Seed = Callable[[InProcessService], Awaitable[None]]
+Seed = Callable[[InProcessService], Awaitable[dict[str, str]]]
+"""Makes objects (as the service's own users would) and answers the ids to put in path parameters by name: with
+them the fuzzed requests reach the handlers' logic, not only the 404 of an unknown id."""
 
 
 def problem_json(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -57,6 +59,10 @@ def problem_json(ctx: Any, response: Any, case: Any) -> bool | None:
     return True
 
 
+class OutOfTime(Exception):
+    pass
+
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -66,15 +72,19 @@ class FuzzOutcome:
     operations: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    runs: int = 0
+    skipped: int = 0  # runs (operation, mode, caller) left out when the time budget was spent
 
     def report(self, service: str) -> str:
         return (
-            f"{service}: {self.requests} fuzzed requests over {self.operations} operations in {self.seconds:.0f} s, "
-            f"{len(self.failures)} failing"
+            f"{service}: {self.requests} fuzzed requests over {self.operations} operations "
+            f"({self.runs - self.skipped} of {self.runs} runs) in {self.seconds:.0f} s, {len(self.failures)} failing"
         )
 
 
-def fuzz_app(spec: ServiceSpec, database_url: str, seed: Seed | None = None) -> tuple[FastAPI, dict[str, str]]:
+def fuzz_app(
+    spec: ServiceSpec, database_url: str, seed: Seed | None = None, known: dict[str, str] | None = None
+) -> tuple[FastAPI, dict[str, str]]:
     """The service's app, whose lifespan (run by schemathesis' ASGI client in its own event loop) makes a fresh
     schema, migrates it, provisions the actors with the returned tokens, and drops the schema at the end."""
     schema = f"fz_{uuid.uuid4().hex[:12]}"
@@ -102,7 +112,9 @@ def fuzz_app(spec: ServiceSpec, database_url: str, seed: Seed | None = None) -> 
                         actor_id,
                     )
             if seed is not None:
-                await seed(InProcessService(app, runtime.pool, tokens))
+                found = await seed(InProcessService(app, runtime.pool, tokens))
+                if known is not None:
+                    known.update(found)
             yield
         finally:
             await runtime.pool.close()
@@ -126,7 +138,8 @@ def fuzz(
     seed: Seed | None = None,
 ) -> FuzzOutcome:
     """Fuzz every documented operation but the operational ones (health, metrics), within `budget_seconds`."""
-    app, tokens = fuzz_app(spec, database_url, seed)
+    known: dict[str, str] = {}
+    app, tokens = fuzz_app(spec, database_url, seed, known)
     outcome = FuzzOutcome()
     started = time.monotonic()
     try:
@@ -139,22 +152,33 @@ def fuzz(
                     operations.append(result.ok())
             else:
                 outcome.failures[f"(schema) {result.err()}"] = "an operation of the OpenAPI document is invalid"
-        runs = [(op, mode, actor) for op in operations for mode in GenerationMode for actor in actors]
-        outcome.operations = len(operations)
-        for n, (op, mode, actor) in enumerate(runs):
+        assert seed is None or known, "the seed ran before the operations were fuzzed"
+        # Passes over every operation, the most telling first (valid data as staff), so that a spent time budget
+        # leaves out only later passes, never an operation.
+        runs = [
+            (op, mode, actor, ids)
+            for mode in GenerationMode
+            for actor in actors
+            for op in operations
+            for ids in _path_choices(op, known, mode)
+        ]
+        outcome.operations, outcome.runs = len(operations), len(runs)
+        for n, (op, mode, actor, ids) in enumerate(runs):
             left = budget_seconds - (time.monotonic() - started)
             if left <= 0:
-                outcome.failures["(budget)"] = f"time budget spent after {n} of {len(runs)} runs"
+                outcome.skipped = len(runs) - n
                 break
             deadline = time.monotonic() + left / (len(runs) - n)  # an equal share of what is left
-            name = f"{op.method.upper()} {op.path} [{mode.value}, {actor}]"
+            name = f"{op.method.upper()} {op.path} [{mode.value}, {actor}{', seeded' if ids else ''}]"
             headers = {"Authorization": f"Bearer {tokens[actor]}"}
 
-            run = _hypothesis_test(op, mode, headers, deadline, max_examples, outcome)
+            run = _hypothesis_test(op, mode, ids, headers, deadline, max_examples, outcome)
             try:
                 run()
             except Unsatisfiable:
                 pass  # e.g. no invalid value exists for a free-text path parameter: nothing to send
+            except OutOfTime:
+                pass
             except (Exception, BaseExceptionGroup) as exc:  # one failure per operation is enough to report it
                 outcome.failures.setdefault(name, f"{type(exc).__name__}: {str(exc)[:1500]}")
     finally:
@@ -163,10 +187,24 @@ def fuzz(
     return outcome
 
 
+def _path_choices(op: Any, known: dict[str, str], mode: GenerationMode) -> list[dict[str, str] | None]:
+    """Random path parameters always; valid data on the seeded objects as well, when the path names them."""
+    names = [p.name for p in op.path_parameters]
+    if mode is GenerationMode.POSITIVE and names and all(n in known for n in names):
+        return [None, {n: known[n] for n in names}]
+    return [None]
+
+
 def _hypothesis_test(
-    op: Any, mode: GenerationMode, headers: dict[str, str], deadline: float, max_examples: int, outcome: FuzzOutcome
+    op: Any,
+    mode: GenerationMode,
+    ids: dict[str, str] | None,
+    headers: dict[str, str],
+    deadline: float,
+    max_examples: int,
+    outcome: FuzzOutcome,
 ) -> Callable[[], None]:
-    @given(case=op.as_strategy(generation_mode=mode))
+    @given(case=op.as_strategy(generation_mode=mode, path_parameters=ids))
     @settings(
         max_examples=max_examples,
         deadline=None,
@@ -177,7 +215,7 @@ def _hypothesis_test(
     )
     def run(case: Any) -> None:
         if time.monotonic() > deadline:
-            return
+            raise OutOfTime  # its share of the budget is spent: on to the next run
         response = case.call(headers=headers)
         outcome.requests += 1
         case.validate_response(response, checks=CHECKS, additional_checks=[problem_json], headers=headers)

@@ -112,7 +112,8 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "export payment files")
     policy = await repo.policy(uow.conn, batch["city"])
-    assert policy.debtor_name and policy.debtor_iban
+    if not (policy.debtor_name and policy.debtor_iban):  # the policy changed since the batch was made
+        raise Conflict("policy.debtor_iban", f"{batch['city']} has no paying account configured (PUT /policies/...)")
     keys = uow.key_store()
     household_keys: dict[str, bytes | None] = {}  # one key lookup per household, not per field
     transfers = []

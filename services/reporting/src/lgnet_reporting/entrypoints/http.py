@@ -116,7 +116,12 @@ def router(runtime: Runtime) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
         )
 
-    @api.post("/{report}/publish", status_code=201, summary="Publish a report: recorded and announced as an event")
+    @api.post(
+        "/{report}/publish",
+        status_code=201,
+        summary="Publish a report: recorded and announced as an event",
+        responses={409: problem_responses(s409="The Idempotency-Key was already used for another request")[409]},
+    )
     async def publish_report(
         report: ReportName,
         body: PublishBody,
