@@ -354,3 +354,15 @@ async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: In
         assert r.json()["field"] == "person_id"
     attempt = await _member_joins(w)  # A's own person joins A's household: fine
     await w.call(A, attempt.method, attempt.path, attempt.json)
+
+
+async def test_after_a_transfer_the_former_partner_no_longer_writes_the_persons(intake: InProcessService) -> None:
+    w = World(intake)
+    c = await case(w)
+    await w.call(STAFF_TO, "POST", f"/cases/{c['case_id']}/transfer", {"to_partner": B, "on": str(TODAY)})
+    async with intake.client(A) as a:
+        r = await a.patch(f"/persons/{c['person_id']}", json={"literate": False})
+        assert r.status_code == 403, r.text
+        assert (await a.get(f"/persons/{c['person_id']}")).status_code == 403
+    async with intake.client(B) as b:
+        assert (await b.patch(f"/persons/{c['person_id']}", json={"literate": False})).status_code == 200

@@ -227,6 +227,16 @@ async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> boo
     )
 
 
+async def partners_serving(conn: Conn, person_id: str) -> set[str]:
+    """The partners with an open case on a household the person currently belongs to."""
+    rows = await conn.fetch(
+        "select distinct c.partner from cases c join household_members m using (household_id)"
+        " where m.person_id = $1 and m.left_on is null and c.closed_on is null",
+        person_id,
+    )
+    return {r["partner"] for r in rows}
+
+
 async def consent(conn: Conn, person_id: str, purpose: str) -> bool:
     return bool(
         await conn.fetchval("select granted from consents where person_id = $1 and purpose = $2", person_id, purpose)

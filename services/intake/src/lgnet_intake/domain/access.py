@@ -4,6 +4,8 @@
 - A partner acts on a household only while it has an open case on it, or — before anyone has a case on it — when
   it formed the household itself. It opens a case only on such a household: when another partner already has an
   open case on the household, only the city's staff can assign it a further case (or transfer the case).
+- The same holds for a person's data: a partner writes it while it has an open case on the person's household, or
+  — while no partner has one — when it registered the person.
 - Staff act on every case of their city.
 - The national role reads aggregates only: it never reads or changes a case.
 The city-wide rules and the actor model are lgnet_shared.access, the same in every service.

@@ -547,13 +547,19 @@ class Intake:
         return p
 
     async def _person_for_write(self, ctx: Context, person_id: str, field: str = "person_id") -> dict[str, Any]:
+        """A partner writes a person's data while it has an open case on the person's household, or — while no
+        partner has one — when it registered the person itself (before the case, or its own registration merged
+        into another's record of the same person)."""
         p = await self._person_in_city(ctx, person_id, field)
-        if (
-            ctx.actor.role is Role.PARTNER
-            and p["registered_by"] != ctx.actor.id
-            and not await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
-            # its own registration, merged into another partner's record of the same person
-            and (await repo.person(self.conn, person_id, resolve=False))["registered_by"] != ctx.actor.id
+        if ctx.actor.role is not Role.PARTNER:
+            return p
+        serving = await repo.partners_serving(self.conn, p["person_id"])
+        if ctx.actor.id in serving:
+            return p
+        if serving:
+            raise Forbidden(field, "the person's case is assigned to another partner")
+        if p["registered_by"] != ctx.actor.id and (
+            (await repo.person(self.conn, person_id, resolve=False))["registered_by"] != ctx.actor.id
         ):
             raise Forbidden(field, "the person is not in a case assigned to this partner")
         return p
