@@ -4,17 +4,15 @@ Seeded with a case like the authorisation matrix's, so fuzzed bodies also reach 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.fuzz import fuzz
-from lgnet_shared.testing.inprocess import InProcessService
+from lgnet_shared.testing.inprocess import InProcessService, sibling_module
 
-sys.path.insert(0, str(Path(__file__).parent))
-import test_authorization_matrix as matrix
+matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 
 pytestmark = pytest.mark.integration
 

@@ -4,13 +4,15 @@ field. Seeded with a paid batch and a voucher like the authorisation matrix's, s
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-import test_authorization_matrix as matrix  # the tests folder is on sys.path (conftest)
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.fuzz import fuzz
-from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
 
+matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 pytestmark = pytest.mark.integration
 
 

@@ -8,10 +8,14 @@ Used by the authorisation matrices and the schemathesis fuzzing of each service.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -89,3 +93,18 @@ async def in_process(spec: ServiceSpec, database_url: str, schema: str) -> Async
         yield service
     finally:
         await runtime.pool.close()
+
+
+def sibling_module(test_file: str, filename: str) -> ModuleType:
+    """A module next to `test_file`, loaded under a name of its own: the services' test folders hold modules of
+    the same name (`test_authorization_matrix`), so a plain import would get whichever came first."""
+    path = Path(test_file).with_name(filename)
+    name = f"{path.parent.parent.name}_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
