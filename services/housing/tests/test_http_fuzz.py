@@ -10,7 +10,7 @@ import pytest
 from lgnet_housing.entrypoints.main import SPEC
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.fuzz import fuzz
-from lgnet_shared.testing.inprocess import InProcessService, sibling_module
+from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
 
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 
@@ -35,3 +35,25 @@ def test_no_input_breaks_the_api(database_url: str) -> None:
     assert not outcome.failures, (
         outcome.report("housing") + "\n" + "\n\n".join(f"{name}: {error}" for name, error in outcome.failures.items())
     )
+
+
+async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg_schema: str) -> None:
+    """From the outside test: a rent above int64 and a NUL in a string answered 500 with a plain-text body."""
+    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+        body = {
+            "opportunity_id": "o-1",
+            "partner": matrix.A,
+            "kind": "private_rental",
+            "capacity": 2,
+            "bedrooms": 1,
+            "monthly_rent_cents": 2**63,
+            "available_from": "2026-01-01",
+        }
+        r = await staff.post("/opportunities", json=body, headers={"Idempotency-Key": "k1"})
+        assert (r.status_code, r.json()["field"]) == (422, "monthly_rent_cents"), r.text
+        r = await staff.post(
+            "/opportunities", json=body | {"monthly_rent_cents": 1, "area": "a\x00"}, headers={"Idempotency-Key": "k2"}
+        )
+        assert (r.status_code, r.json()["field"]) == (422, "area"), r.text
+        r = await staff.get("/households/h%00/why")
+        assert (r.status_code, r.json()["field"]) == (422, "path.household_id"), r.text

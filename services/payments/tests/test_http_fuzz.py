@@ -54,3 +54,16 @@ async def test_the_file_of_a_batch_whose_paying_account_was_removed_is_a_conflic
             r = await staff.get(f"/batches/{b['batch_id']}/pain.001")
         assert r.status_code == 409, r.text
         assert r.json()["field"] == "policy.debtor_iban"
+
+
+async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg_schema: str) -> None:
+    """From the outside test: `GET /contribution-requests?status=%00` answered 500 with a plain-text body."""
+    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+        for path, field in (
+            ("/contribution-requests?status=%00", "query.status"),
+            ("/contribution-requests/r%00", "path.request_id"),
+            ("/vouchers?household_id=h%00", "query.household_id"),
+        ):
+            r = await staff.get(path)
+            assert (r.status_code, r.json()["field"]) == (422, field), r.text
+            assert r.headers["content-type"].startswith("application/problem+json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -89,8 +89,8 @@ class InputGuard:
         path: str = scope.get("path", "")
         if (reason := text_problem(path)) is None:
             return None
-        router = scope.get("app")
-        for route in getattr(getattr(router, "router", None), "routes", []):
+        app = scope.get("app")
+        for route in _flat_routes(getattr(getattr(app, "router", None), "routes", [])):
             match, child = route.matches(scope)
             if match is not Match.NONE:
                 for name, value in child.get("path_params", {}).items():
@@ -116,6 +116,15 @@ class InputGuard:
             if b"\x00" in value:
                 return f"headers.{name.decode('latin-1').lower()}", NUL_REASON
         return None
+
+
+def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI >= 0.165 keeps an included router as a node
+        if included is not None:
+            yield from _flat_routes(included.routes)
+        else:
+            yield route
 
 
 def _body_problem(body: bytes) -> tuple[str, str] | None:
