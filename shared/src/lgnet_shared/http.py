@@ -39,7 +39,7 @@ def problem(status: int, kind: str, field: str, reason: str) -> JSONResponse:
 
 
 STANDARD_PROBLEMS = {
-    400: "The body could not be read (not JSON, not UTF-8)",
+    400: "The body could not be read at all (e.g. not UTF-8)",
     401: "Not authenticated",
     403: "Not allowed for this actor",
     404: "Not found",
