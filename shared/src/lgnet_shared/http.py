@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status
-from lgnet_shared.inputs import InputGuard
+from lgnet_shared.inputs import InputGuard, allowed_methods
 
 PROBLEM = "application/problem+json"
 
@@ -118,12 +118,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(422, "invalid", _validation_field(loc), first["msg"])
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         status = exc.status_code
         kind = _KIND_OF_STATUS.get(status, "invalid" if status < 500 else "unavailable")
         response = problem(status, kind, _FIELD_OF_STATUS.get(status, ""), str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if status == 405 and (methods := allowed_methods(request.scope)):
+            response.headers["Allow"] = ", ".join(methods)
         return response
 
     @app.exception_handler(DataError)

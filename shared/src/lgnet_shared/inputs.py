@@ -118,6 +118,17 @@ class InputGuard:
         return None
 
 
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route of the app serves at the request's path (Starlette's 405 names only the first
+    route's)."""
+    app = scope.get("app")
+    methods: set[str] = set()
+    for route in _flat_routes(getattr(getattr(app, "router", None), "routes", [])):
+        if getattr(route, "methods", None) and route.matches({**scope, "method": "\x00"})[0] is Match.PARTIAL:
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
 def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
     for route in routes:
         included = getattr(route, "original_router", None)  # FastAPI >= 0.165 keeps an included router as a node
