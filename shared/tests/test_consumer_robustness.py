@@ -28,7 +28,7 @@ from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.fetch import tolerant
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.service import Runtime, ServiceSpec
-from lgnet_shared.testing.fuzz import draw_records
+from lgnet_shared.testing.record_fuzz import draw_records
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import ensure_topics, physical
 from prometheus_client import REGISTRY

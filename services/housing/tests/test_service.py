@@ -176,15 +176,17 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
 async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest) -> None:
     await housing.publish("torino", *housing.household_events("h-x", "torino", [(ADULT, F)]))
     await housing.wait_sql("select count(*) from cases where assessed", want=1)
-    async with housing.client("coop-aurora") as c:
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
         assert (await post(c, "/opportunities", opportunity("o-x", capacity=1))).status_code == 201
         [p] = await proposals(housing, 1)
-        r = await c.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=15)).isoformat()})
+        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=15)).isoformat()})
         assert r.status_code == 200, r.text
         [stalled] = r.json()["stalled"]
         assert (stalled["match_id"], stalled["step"], stalled["waiting_days"]) == (p["match_id"], "proposed", 15)
-        r = await c.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=16)).isoformat()})
+        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=16)).isoformat()})
         assert r.json()["stalled"] == []  # reminded once per step
+        r = await c.post("/matching/stalled-check", json={})
+        assert r.status_code == 403, r.text  # the city's staff's (a partner would see every case's matches)
 
         # A change the proposal still fits keeps it; one it does not fit withdraws it (by the provider).
         r = await c.patch("/opportunities/o-x", json={"capacity": 2, "languages": ["ar"]})

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from lgnet_shared import signing
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.testing.fuzz import draw_records
+from lgnet_shared.testing.record_fuzz import draw_records
 from lgnet_shared.topics import physical
 
 if TYPE_CHECKING:

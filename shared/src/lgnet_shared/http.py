@@ -9,12 +9,16 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asyncpg import DataError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status
+from lgnet_shared.inputs import InputGuard, allowed_methods
 
 PROBLEM = "application/problem+json"
 
@@ -36,6 +40,7 @@ def problem(status: int, kind: str, field: str, reason: str) -> JSONResponse:
 
 
 STANDARD_PROBLEMS = {
+    400: "The body could not be read at all (e.g. not UTF-8)",
     401: "Not authenticated",
     403: "Not allowed for this actor",
     404: "Not found",
@@ -44,29 +49,95 @@ STANDARD_PROBLEMS = {
 }
 
 
+class Problem(BaseModel):
+    """Every 4xx answer (RFC 9457 problem details): the field at fault and the reason."""
+
+    type: str = Field(description="urn:lgnet:problem:<kind>")
+    title: str
+    status: int
+    detail: str = Field(description="<field>: <reason>")
+    field: str = Field(description="Dotted path of the field at fault (body fields bare; query., path., headers.)")
+    reason: str
+
+
+PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
 def problem_responses(*, without: tuple[int, ...] = (), **details: str) -> dict[int | str, dict[str, Any]]:
     """A router's OpenAPI `responses`: the problem+json answers its routes may give. `details` sharpen a
     description for the service (`s409="... (over budget)"`); `without` leaves statuses out."""
     described = {**STANDARD_PROBLEMS, **{int(k.removeprefix("s")): v for k, v in details.items()}}
     return {
-        status: {"description": text, "content": {PROBLEM: {}}}
+        status: {"description": text, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
         for status, text in sorted(described.items())
         if status not in without
     }
 
 
+_KIND_OF_STATUS = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+_FIELD_OF_STATUS = {400: "body", 404: "path", 405: "method", 413: "body", 415: "headers.content-type"}
+
+
+def _validation_field(loc: list[str]) -> str:
+    """Body fields bare (`identity.fiscal_code`), others with where they are (`query.status`); never empty."""
+    if not loc:
+        return "request"
+    if loc[0] == "body":
+        return ".".join(loc[1:]) or "body"
+    if loc[0] == "header":
+        return ".".join(["headers", *(p.lower() for p in loc[1:])])
+    return ".".join(loc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Every error answer is problem+json naming the field: the services' own errors, request validation (incl.
+    JSON that does not parse), Starlette's 404/405/400, and input PostgreSQL could not store (`inputs`)."""
+    app.add_middleware(InputGuard)
+
     @app.exception_handler(ContractError)
-    async def contract_error(_: Request, exc: ContractError) -> JSONResponse:
-        return problem(http_status(exc), exc.kind, exc.field, exc.reason)
+    async def contract_error(request: Request, exc: ContractError) -> JSONResponse:
+        status = http_status(exc)
+        field = exc.field or (_whole(request) if status == 422 else "")  # an invalid input always names where
+        return problem(status, exc.kind, field, exc.reason)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
         loc = [str(p) for p in first["loc"]]
-        where = loc[0] if loc else ""
-        path = ".".join(loc[1:]) if where == "body" else ".".join(loc)
-        return problem(422, "invalid", path, first["msg"])
+        if first.get("type") == "json_invalid":
+            error = (first.get("ctx") or {}).get("error", "")
+            where = f" at position {loc[1]}" if len(loc) > 1 else ""
+            return problem(422, "invalid", "body", f"not valid JSON{where}: {error}".rstrip(": "))
+        return problem(422, "invalid", _validation_field(loc), first["msg"])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        kind = _KIND_OF_STATUS.get(status, "invalid" if status < 500 else "unavailable")
+        response = problem(status, kind, _FIELD_OF_STATUS.get(status, ""), str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        if status == 405 and (methods := allowed_methods(request.scope)):
+            response.headers["Allow"] = ", ".join(methods)
+        return response
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # Last line: input the models let through but PostgreSQL refuses (a value out of a column's range).
+        return problem(422, "invalid", _whole(request), f"a value cannot be stored: {type(exc).__name__}")
+
+
+def _whole(request: Request) -> str:
+    """The field of an error about the request as a whole: its body when it has one."""
+    return "body" if request.method in ("POST", "PUT", "PATCH") else "request"
 
 
 def bearer_token(request: Request) -> str:

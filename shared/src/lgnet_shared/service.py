@@ -331,7 +331,11 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
     async def live() -> dict[str, str]:
         return {"status": "ok", "service": spec.name}
 
-    @health.get("/health/ready", summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay")
+    @health.get(
+        "/health/ready",
+        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay",
+        responses={503: {"description": "A dependency does not answer: the failing check is named in `checks`"}},
+    )
     async def ready(response: Response) -> dict[str, Any]:
         checks = await runtime.ready()
         ok = all(v == "ok" for v in checks.values())

@@ -42,6 +42,15 @@ class Context:
         return self.actor.city
 
 
+def _staff_of_city(ctx: Context, what: str) -> str:
+    """The acting staff member's city; anyone else is refused, naming what they tried."""
+    city = ctx.city()
+    assert ctx.actor is not None
+    if ctx.actor.role is not Role.STAFF:
+        raise Forbidden("", f"only the city's staff may {what}")
+    return city
+
+
 def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
     """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider)."""
     may_write_in_city(actor, m["city"], field)
@@ -227,9 +236,8 @@ class Housing:
         }
 
     async def matching_for(self, ctx: Context) -> Json:
-        assert ctx.actor is not None
-        city = ctx.city()
-        may_write_in_city(ctx.actor, city)
+        """Staff only: the answer shows every household and proposal of the city, whoever's case it is."""
+        city = _staff_of_city(ctx, "run the city-wide matching")
         return await self.run_matching(ctx, city)
 
     async def list_matches(self, ctx: Context, status: str | None) -> list[Json]:
@@ -498,7 +506,9 @@ class Housing:
 
     async def stalled_check(self, ctx: Context, city: str | None) -> Json:
         """Emit match_stalled for every match step waiting longer than the city's limit (once per step), and
-        unpark households whose hold has expired."""
+        unpark households whose hold has expired. Asked over HTTP, it is the city's staff's (actor None: a job)."""
+        if ctx.actor is not None:
+            _staff_of_city(ctx, "run the stalled-match check")
         stalled, unparked = [], []
         limits: dict[str, rules.CityRules] = {}
         for m in await repo.waiting_steps(self.conn, city):

@@ -248,6 +248,16 @@ async def partner_serves_person(conn: Conn, partner: str, person_id: str) -> boo
     )
 
 
+async def partners_serving(conn: Conn, person_id: str) -> set[str]:
+    """The partners with an open case on a household the person currently belongs to."""
+    rows = await conn.fetch(
+        "select distinct c.partner from cases c join household_members m using (household_id)"
+        " where m.person_id = $1 and m.left_on is null and c.closed_on is null",
+        person_id,
+    )
+    return {r["partner"] for r in rows}
+
+
 async def consent(conn: Conn, person_id: str, purpose: str) -> bool:
     return bool(
         await conn.fetchval("select granted from consents where person_id = $1 and purpose = $2", person_id, purpose)
@@ -285,6 +295,14 @@ async def household(conn: Conn, household_id: str) -> Row:
     if row is None:
         raise NotFound("household_id", f"no household {household_id}")
     return dict(row)
+
+
+async def open_case_partners(conn: Conn, household_id: str) -> set[str]:
+    """The partners with an open case on the household."""
+    rows = await conn.fetch(
+        "select distinct partner from cases where household_id = $1 and closed_on is null", household_id
+    )
+    return {r["partner"] for r in rows}
 
 
 async def household_exists(conn: Conn, household_id: str) -> bool:

@@ -1,6 +1,11 @@
 """Who may do what (DESIGN section 5, "Tenancy and access"). Pure rules; every denial names its reason.
 
 - A partner acts only in its own city and only on cases assigned to it.
+- A partner acts on a household only while it has an open case on it, or — before anyone has a case on it — when
+  it formed the household itself. It opens a case only on such a household: when another partner already has an
+  open case on the household, only the city's staff can assign it a further case (or transfer the case).
+- The same holds for a person's data: a partner writes it while it has an open case on the person's household, or
+  — while no partner has one — when it registered the person.
 - Staff act on every case of their city.
 - The national role reads aggregates only: it never reads or changes a case.
 The city-wide rules and the actor model are lgnet_shared.access, the same in every service.
@@ -11,7 +16,15 @@ from __future__ import annotations
 from lgnet_shared.access import Actor, Role, may_write_in_city
 from lgnet_shared.errors import Forbidden
 
-__all__ = ["Actor", "Role", "may_act_on_case", "may_read_person", "may_write_in_city"]
+__all__ = [
+    "Actor",
+    "Role",
+    "may_act_on_case",
+    "may_act_on_household",
+    "may_open_case",
+    "may_read_person",
+    "may_write_in_city",
+]
 
 
 def may_act_on_case(actor: Actor, case_city: str, case_partner: str, field: str = "case_id") -> None:
@@ -29,3 +42,29 @@ def may_read_person(actor: Actor, person_city: str, assigned_partners: set[str],
             raise Forbidden("person_id", "no case of this person is assigned to this partner")
         if not sharing_consent:
             raise Forbidden("person_id", "the person has not consented to sharing data with partners")
+
+
+def may_act_on_household(
+    actor: Actor, city: str, formed_by: str, case_partners: set[str], field: str = "household_id"
+) -> None:
+    """`case_partners`: the partners with an open case on the household."""
+    may_write_in_city(actor, city, field)
+    if actor.role is not Role.PARTNER or actor.id in case_partners:
+        return
+    if case_partners:
+        raise Forbidden(field, "the household's case is assigned to another partner")
+    if formed_by != actor.id:
+        raise Forbidden(field, "no case of this household is assigned to this partner")
+
+
+def may_open_case(
+    actor: Actor, city: str, formed_by: str, case_partners: set[str], field: str = "household_id"
+) -> None:
+    """A partner opens a case on a household it may act on (see `may_act_on_household`); when another partner has
+    an open case on it, only staff can assign one more (a second partner is the city's decision)."""
+    may_write_in_city(actor, city, field)
+    if actor.role is not Role.PARTNER:
+        return
+    if case_partners - {actor.id}:
+        raise Forbidden(field, "another partner has an open case on this household: the city's staff assign cases")
+    may_act_on_household(actor, city, formed_by, case_partners, field)

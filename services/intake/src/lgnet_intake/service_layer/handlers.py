@@ -378,7 +378,7 @@ class Intake:
             raise ContractError("member_ids", "lists a person twice")
         members = []
         for i, pid in enumerate(c.member_ids):
-            p = await self._person_in_city(ctx, pid, f"member_ids.{i}")
+            p = await self._person_for_write(ctx, pid, f"member_ids.{i}")
             members.append(p["person_id"])
         reference = members[c.member_ids.index(c.reference_person_id)]
         await repo.insert_household(self.conn, c.household_id, ctx.city, reference, ctx.actor.id, members, ctx.today)
@@ -391,9 +391,11 @@ class Intake:
         return {"household_id": c.household_id, "member_ids": members}
 
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
-        h = await repo.household(self.conn, c.household_id)
-        access.may_write_in_city(ctx.actor, h["city"], "household_id")
-        p = await self._person_in_city(ctx, c.person_id, "person_id")
+        await self._household_for_write(ctx, c.household_id)
+        if c.change == "joined":  # a partner brings in only a person of its own
+            p = await self._person_for_write(ctx, c.person_id)
+        else:
+            p = await self._person_in_city(ctx, c.person_id, "person_id")
         members = await repo.current_members(self.conn, c.household_id)
         if c.change == "joined":
             if p["person_id"] in members:
@@ -420,8 +422,7 @@ class Intake:
         return {"household_id": c.household_id, "person_id": p["person_id"], "change": c.change}
 
     async def receive_referral(self, ctx: Context, c: cmd_in.ReferralSubmitted) -> dict[str, Any]:
-        h = await repo.household(self.conn, c.household_id)
-        access.may_write_in_city(ctx.actor, h["city"], "household_id")
+        h = await self._household_for_write(ctx, c.household_id)
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise Conflict("referral_id", f"referral {c.referral_id} already exists")
         if c.received_on > ctx.today:
@@ -445,7 +446,7 @@ class Intake:
         r = await repo.referral(self.conn, referral_id)
         if r is None:
             raise NotFound("referral_id", f"no referral {referral_id}")
-        access.may_write_in_city(ctx.actor, r["city"], "referral_id")
+        await self._household_for_write(ctx, r["household_id"], "referral_id")
         await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
         await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome, case_id=c.case_id))
         return {"referral_id": referral_id, "outcome": c.outcome}
@@ -454,7 +455,8 @@ class Intake:
 
     async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
         h = await repo.household(self.conn, c.household_id)
-        access.may_write_in_city(ctx.actor, h["city"], "household_id")
+        partners = await repo.open_case_partners(self.conn, c.household_id)
+        access.may_open_case(ctx.actor, h["city"], h["created_by"], partners)
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
         if ctx.actor.role is Role.PARTNER and getattr(c, "partner", None) not in (None, ctx.actor.id):
             raise Forbidden("partner", "a partner can only open cases assigned to itself")
@@ -592,15 +594,31 @@ class Intake:
             raise Conflict(field, "the person was erased")
         return p
 
-    async def _person_for_write(self, ctx: Context, person_id: str) -> dict[str, Any]:
-        p = await self._person_in_city(ctx, person_id, "person_id")
-        if (
-            ctx.actor.role is Role.PARTNER
-            and p["registered_by"] != ctx.actor.id
-            and not await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
+    async def _person_for_write(self, ctx: Context, person_id: str, field: str = "person_id") -> dict[str, Any]:
+        """A partner writes a person's data while it has an open case on the person's household, or — while no
+        partner has one — when it registered the person itself (before the case, or its own registration merged
+        into another's record of the same person)."""
+        p = await self._person_in_city(ctx, person_id, field)
+        if ctx.actor.role is not Role.PARTNER:
+            return p
+        serving = await repo.partners_serving(self.conn, p["person_id"])
+        if ctx.actor.id in serving:
+            return p
+        if serving:
+            raise Forbidden(field, "the person's case is assigned to another partner")
+        if p["registered_by"] != ctx.actor.id and (
+            (await repo.person(self.conn, person_id, resolve=False))["registered_by"] != ctx.actor.id
         ):
-            raise Forbidden("person_id", "the person is not in a case assigned to this partner")
+            raise Forbidden(field, "the person is not in a case assigned to this partner")
         return p
+
+    async def _household_for_write(
+        self, ctx: Context, household_id: str, field: str = "household_id"
+    ) -> dict[str, Any]:
+        h = await repo.household(self.conn, household_id)
+        partners = await repo.open_case_partners(self.conn, household_id)
+        access.may_act_on_household(ctx.actor, h["city"], h["created_by"], partners, field)
+        return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
         row = await repo.case_row(self.conn, case_id)

@@ -88,7 +88,14 @@ def parse_csv(data: bytes) -> list[BankResult]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ContractError("file", "not UTF-8 text") from None
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _rows(reader)
+    except csv.Error as exc:  # a stray quote, a line break inside a field, a NUL: not CSV we can read
+        raise ContractError(f"rows[{max(reader.line_num - 2, 0)}]", f"not readable CSV: {exc}") from None
+
+
+def _rows(reader: csv.DictReader[str]) -> list[BankResult]:
     if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
         raise ContractError("file", f"header must be {','.join(CSV_COLUMNS)}")
     results = []

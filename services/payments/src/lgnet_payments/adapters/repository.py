@@ -168,16 +168,20 @@ async def update_request(conn: Conn, request_id: str, **values: Any) -> None:
     await conn.execute(f"update contribution_requests set {sets} where request_id = $1", request_id, *values.values())
 
 
-async def requests(conn: Conn, city: str, status: str | None, case_id: str | None) -> list[Row]:
+async def requests(
+    conn: Conn, city: str, status: str | None, case_id: str | None, partner: str | None = None
+) -> list[Row]:
     rows = await conn.fetch(
         "select request_id, case_id, household_id, city, kind, budget_line_id, amount_cents, lease_id,"
         " period_from, period_to, requested_by, requested_on, status, first_approver, approved_by,"
         " second_approver, rejected_by, reason, beneficiary is not null as has_beneficiary"
         " from contribution_requests where city = $1 and ($2::text is null or status = $2)"
-        " and ($3::text is null or case_id = $3) order by request_id",
+        " and ($3::text is null or case_id = $3)"
+        " and ($4::text is null or case_id in (select case_id from cases where partner = $4)) order by request_id",
         city,
         status,
         case_id,
+        partner,
     )
     return [dict(r) for r in rows]
 
@@ -290,11 +294,13 @@ async def voucher(conn: Conn, voucher_id: str, *, lock: bool = False) -> tuple[V
     return None if row is None else (_voucher(row), dict(row))
 
 
-async def vouchers(conn: Conn, city: str, household_id: str | None) -> list[Row]:
+async def vouchers(conn: Conn, city: str, household_id: str | None, partner: str | None = None) -> list[Row]:
     rows = await conn.fetch(
-        "select * from vouchers where city = $1 and ($2::text is null or household_id = $2) order by voucher_id",
+        "select * from vouchers where city = $1 and ($2::text is null or household_id = $2)"
+        " and ($3::text is null or case_id in (select case_id from cases where partner = $3)) order by voucher_id",
         city,
         household_id,
+        partner,
     )
     return [dict(r) for r in rows]
 

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.ids import new_id
 
@@ -82,7 +82,7 @@ async def line_view(uow: UnitOfWork, budget_line_id: str) -> dict[str, Any]:
 async def lines(uow: UnitOfWork, ctx: Context, city: str | None, as_of: date | None) -> list[dict[str, Any]]:
     """Every budget line of the city with its ledger balances (per account) at `as_of`."""
     city = city or ctx.city
-    ctx.read(city)
+    ctx.read_aggregates(city)
     out = []
     for line in await repo.budget_lines(uow.conn, city):
         balances = await ledger_store.balances(uow.conn, city=city, as_of=as_of, budget_line_id=line["budget_line_id"])
@@ -101,7 +101,15 @@ async def balances(
     household_id: str | None,
 ) -> dict[str, Any]:
     city = city or ctx.city
-    ctx.read(city)
+    if case_id is None and household_id is None and ctx.partner is None:
+        ctx.read_aggregates(city)  # the city's totals: its staff, and the national role
+    elif ctx.partner is None:
+        ctx.read(city)  # one case's or household's money: the city's staff only, never the national role
+    else:  # a partner sees money of its own cases only, not of the city's other cases
+        ctx.read(city)
+        if case_id is None:
+            raise Forbidden("query.case_id", "a partner reads the balances of its own cases: give case_id")
+        ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
     got = await ledger_store.balances(
         uow.conn, city=city, as_of=as_of, budget_line_id=budget_line_id, case_id=case_id, household_id=household_id
     )
@@ -116,7 +124,7 @@ async def balances(
 
 
 async def get_policy(uow: UnitOfWork, ctx: Context, city: str) -> dict[str, Any]:
-    ctx.read(city)
+    ctx.staff(city, "read the payment policy")  # the city's paying account and thresholds: staff's business
     return asdict(await repo.policy(uow.conn, city))
 
 

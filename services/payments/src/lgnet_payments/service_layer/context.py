@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from lgnet_shared import outbox, pii, tracing
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.errors import Forbidden
+from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events import Event
 
 SOURCE = "/lgnet/payments"
@@ -40,7 +42,30 @@ class Context:
             raise Forbidden("", f"only the city's staff may {what}")
 
     def read(self, city: str, field: str = "city") -> None:
+        """Staff and partners read their own city; the national role reads nothing here: it sees only the
+        suppressed national aggregate (reporting)."""
+        if self.actor.role is Role.NATIONAL:
+            raise Forbidden(field, "the national role sees only the suppressed national aggregate (reporting)")
         may_read_city(self.actor, city, field)
+
+    def read_aggregates(self, city: str, field: str = "city") -> None:
+        """A city's budget lines and their balances: its staff and partners, and the national role (money
+        totals of the grant, no case, household or person in them)."""
+        may_read_city(self.actor, city, field)
+
+    def on_case(self, case: Mapping[str, Any] | None, field: str = "case_id", *, read: bool = False) -> None:
+        """Staff act on every case of their city; a partner only on a case assigned to it. A case whose partner
+        payments has not learnt yet (no case_opened seen) is no partner's: denied, never assumed."""
+        if case is None:
+            raise NotFound(field, "unknown case")
+        self.read(case["city"], field) if read else self.write(case["city"], field)
+        if self.actor.role is Role.PARTNER and case["partner"] != self.actor.id:
+            raise Forbidden(field, "the case is assigned to another partner")
+
+    @property
+    def partner(self) -> str | None:
+        """The partner whose cases a listing is limited to (None: staff see the whole city)."""
+        return self.actor.id if self.actor.role is Role.PARTNER else None
 
 
 SYSTEM = Actor("payments-policy", Role.STAFF, None)

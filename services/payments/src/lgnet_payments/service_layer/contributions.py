@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from lgnet_shared.access import Role
-from lgnet_shared.errors import ContractError, Forbidden, NotFound
+from lgnet_shared.errors import ContractError, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import ContributionKind
 from lgnet_shared.ids import new_id
@@ -28,9 +27,7 @@ async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, A
     case = await repo.case(uow.conn, case_id)
     if case is None:
         raise NotFound("case_id", f"unknown case {case_id}")
-    ctx.write(case["city"], "case_id")
-    if ctx.actor.role is Role.PARTNER and case["partner"] not in (None, ctx.actor.id):
-        raise Forbidden("case_id", f"case {case_id} is followed by another partner")
+    ctx.on_case(case, "case_id")
     if case["closed_on"] is not None:
         raise ContractError("case_id", f"case {case_id} was closed on {case['closed_on'].isoformat()}")
     return case
@@ -165,7 +162,7 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     req = await repo.request(uow.conn, request_id, lock=True)
     if req is None:
         raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.write(req.city, "request_id")
+    ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id")  # the case's partner or the city's staff
     if req.status not in (RequestStatus.REQUESTED, RequestStatus.APPROVED):
         raise ContractError("request_id", f"request is {req.status.value}: bank data can no longer change")
     await repo.update_request(uow.conn, request_id, beneficiary=await seal_beneficiary(uow, req.household_id, b, ""))
@@ -236,11 +233,10 @@ async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]
     req = await repo.request(uow.conn, request_id)
     if req is None:
         raise NotFound("request_id", f"no contribution request {request_id}")
-    ctx.read(req.city, "request_id")
-    if ctx.actor.city is None:
-        raise Forbidden("", "the national role sees aggregates only")
+    ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id", read=True)
     return await view(uow, request_id)
 
 
 async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: str | None) -> list[dict[str, Any]]:
-    return await repo.requests(uow.conn, ctx.city, status, case_id)
+    """The city's requests for staff; a partner's own cases' only."""
+    return await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner)

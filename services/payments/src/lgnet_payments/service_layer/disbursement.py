@@ -96,7 +96,7 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
     batch = await repo.batch(uow.conn, batch_id)
     if batch is None:
         raise NotFound("batch_id", f"no batch {batch_id}")
-    ctx.read(batch["city"], "batch_id")
+    ctx.staff(batch["city"], "read disbursement batches")  # every case's payments of the city: staff only
     rows = await uow.conn.fetch(
         "select payment_id, request_id, amount_cents, status, reason, settled_on from payments where batch_id = $1"
         " order by payment_id",
@@ -112,7 +112,8 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "export payment files")
     policy = await repo.policy(uow.conn, batch["city"])
-    assert policy.debtor_name and policy.debtor_iban
+    if not (policy.debtor_name and policy.debtor_iban):  # the policy changed since the batch was made
+        raise Conflict("policy.debtor_iban", f"{batch['city']} has no paying account configured (PUT /policies/...)")
     keys = uow.key_store()
     household_keys: dict[str, bytes | None] = {}  # one key lookup per household, not per field
     transfers = []

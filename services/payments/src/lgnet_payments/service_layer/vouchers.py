@@ -215,12 +215,13 @@ async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]
     found = await repo.voucher(uow.conn, voucher_id)
     if found is None:
         raise NotFound("voucher_id", f"no voucher {voucher_id}")
-    ctx.read(found[0].city, "voucher_id")
+    ctx.on_case(await repo.case(uow.conn, found[1]["case_id"]), "voucher_id", read=True)
     return await view(uow, voucher_id)
 
 
 async def listing(uow: UnitOfWork, ctx: Context, household_id: str | None) -> list[dict[str, Any]]:
-    return await repo.vouchers(uow.conn, ctx.city, household_id)
+    """The city's vouchers for staff; a partner's own cases' only."""
+    return await repo.vouchers(uow.conn, ctx.city, household_id, ctx.partner)
 
 
 async def record_tutoring(uow: UnitOfWork, ctx: Context, c: cmd.RecordTutoring) -> dict[str, Any]:

@@ -28,6 +28,7 @@ From = Annotated[date | None, Query(alias="from", description="Start of the peri
 To = Annotated[date | None, Query(description="End of the period (inclusive); the report is as of this date")]
 City = Annotated[str | None, Query(description="City of a city_summary; default the actor's city")]
 ReportName = Literal["city_summary", "national"]
+EXPORT_TYPES = tuple(exports.MEDIA_TYPES.values())
 
 
 def window(as_of: date | None, period_from: date | None, to: date | None) -> Window:
@@ -87,7 +88,17 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> dict[str, Any]:
         return await one(actor, report, city, window(as_of, period_from, to))
 
-    @api.get("/{report}/export", summary="A report as CSV, XLSX or PDF (the same numbers as the JSON)")
+    @api.get(
+        "/{report}/export",
+        summary="A report as CSV, XLSX or PDF (the same numbers as the JSON)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The report file (Content-Disposition: attachment; X-Report-Digest: its digest)",
+                "content": {m.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for m in EXPORT_TYPES},
+            }
+        },
+    )
     async def export(
         report: ReportName,
         actor: Who,
@@ -105,7 +116,12 @@ def router(runtime: Runtime) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
         )
 
-    @api.post("/{report}/publish", status_code=201, summary="Publish a report: recorded and announced as an event")
+    @api.post(
+        "/{report}/publish",
+        status_code=201,
+        summary="Publish a report: recorded and announced as an event",
+        responses={409: problem_responses(s409="The Idempotency-Key was already used for another request")[409]},
+    )
     async def publish_report(
         report: ReportName,
         body: PublishBody,

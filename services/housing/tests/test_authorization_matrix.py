@@ -1,0 +1,253 @@
+"""Housing's authorisation matrix: every route of the app by (the case's partner, another partner of the city, the
+city's staff, another city's staff, the national role, no token), against the rules declared below — one rule per
+route, so a new route without one fails. The case's partner here also owns the opportunities (provider side)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from lgnet_housing.entrypoints.main import SPEC
+from lgnet_housing.service_layer.intake_events import HANDLERS
+from lgnet_shared.events import Event
+from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.authz import (
+    CASE,
+    CITY,
+    EVERYONE,
+    STAFF,
+    Attempt,
+    Caller,
+    Rule,
+    World,
+    assert_matrix,
+    run_matrix,
+)
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+
+pytestmark = pytest.mark.integration
+TODAY = date.today()
+A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
+
+
+@pytest.fixture
+async def housing(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema) as service:
+        yield service
+
+
+def intake_events(hid: str, cid: str) -> list[Event]:
+    """What intake publishes for one Torino household of one adult with a housing need, assigned to A."""
+    pid = f"{hid}-p"
+    return [
+        iev.PersonRegistered(
+            person_id=pid, registered_by=A, birth_date=date(1985, 1, 1), sex=iev.Sex.FEMALE, nationality="NG"
+        ),
+        iev.HouseholdFormed(household_id=hid, city="torino", reference_person_id=pid, member_ids=[pid]),
+        iev.CaseOpened(
+            case_id=cid,
+            household_id=hid,
+            city="torino",
+            action_area=iev.ActionArea.HOUSING_INCLUSION,
+            channel=iev.Channel.DESK,
+            partner=A,
+            opened_on=TODAY,
+            housing_need=True,
+        ),
+        iev.NeedsAssessed(
+            case_id=cid,
+            household_id=hid,
+            housing_situation=iev.HousingSituation.HOMELESS,
+            monthly_income_cents=150_000,
+            employment_status=iev.EmploymentStatus.EMPLOYED_FIXED_TERM,
+            assessed_on=TODAY,
+        ),
+    ]
+
+
+class Worlds:
+    """Each attempt's household is the only one waiting: earlier attempts' cases are closed first."""
+
+    def __init__(self) -> None:
+        self.open_cases: list[str] = []
+
+    async def household(self, w: World) -> dict[str, Any]:
+        for cid in self.open_cases:
+            closed = iev.CaseClosed(case_id=cid, outcome=iev.CaseOutcome.OTHER, closed_on=TODAY)
+            await w.service.deliver(HANDLERS, closed, "torino", A)
+        hid, cid = w.id("h"), w.id("c")
+        self.open_cases = [cid]
+        for e in intake_events(hid, cid):
+            await w.service.deliver(HANDLERS, e, "torino", A)
+        return {"household_id": hid, "case_id": cid}
+
+
+WORLDS = Worlds()
+
+
+async def opportunity(w: World) -> str:
+    oid = w.id("o")
+    body = {
+        "opportunity_id": oid,
+        "partner": A,
+        "kind": "private_rental",
+        "capacity": 3,
+        "bedrooms": 2,
+        "monthly_rent_cents": 30_000,
+        "available_from": str(TODAY),
+    }
+    await w.call(A, "POST", "/opportunities", body)
+    return oid
+
+
+async def match(w: World, step: str = "proposed") -> dict[str, Any]:
+    """A's household matched with A's opportunity, taken to `step` (proposed, accepted, placed, leased)."""
+    h = await WORLDS.household(w)
+    await opportunity(w)
+    await w.call(STAFF_TO, "POST", "/matching/runs")
+    found = [m for m in await w.call(STAFF_TO, "GET", "/proposals") if m["household_id"] == h["household_id"]]
+    assert found, "the household was not matched"
+    m = h | {"match_id": found[0]["match_id"]}
+    if step in ("accepted", "placed", "leased"):
+        await w.call(A, "POST", f"/matches/{m['match_id']}/acceptance", {})
+    if step in ("placed", "leased"):
+        placed = await w.call(A, "POST", f"/matches/{m['match_id']}/placement", {"started_on": str(TODAY)})
+        m["placement_id"] = placed["placement_id"]
+    return m
+
+
+def fixed(method: str, path: str, body: Any = None) -> Any:
+    async def build(_: World) -> Attempt:
+        return Attempt(method, path, json=body)
+
+    return build
+
+
+async def _list(w: World) -> Attempt:
+    body = {
+        "opportunity_id": w.id("o"),
+        "partner": A,
+        "kind": "hotel_room",
+        "capacity": 1,
+        "bedrooms": 0,
+        "monthly_rent_cents": 10_000,
+        "available_from": str(TODAY),
+    }
+    return Attempt("POST", "/opportunities", json=body)
+
+
+async def _read_opportunity(w: World) -> Attempt:
+    return Attempt("GET", f"/opportunities/{await opportunity(w)}")
+
+
+async def _patch_opportunity(w: World) -> Attempt:
+    return Attempt("PATCH", f"/opportunities/{await opportunity(w)}", json={"monthly_rent_cents": 31_000})
+
+
+async def _withdraw(w: World) -> Attempt:
+    return Attempt("POST", f"/opportunities/{await opportunity(w)}/withdrawal", json={"reason": "sold"})
+
+
+async def _why(w: World) -> Attempt:
+    return Attempt("GET", f"/households/{(await WORLDS.household(w))['household_id']}/why")
+
+
+async def _read_match(w: World) -> Attempt:
+    return Attempt("GET", f"/matches/{(await match(w))['match_id']}")
+
+
+async def _accept(w: World) -> Attempt:
+    return Attempt("POST", f"/matches/{(await match(w))['match_id']}/acceptance", json={})
+
+
+async def _decline(w: World) -> Attempt:
+    m = await match(w)
+    return Attempt("POST", f"/matches/{m['match_id']}/decline", json={"by": "household", "reason": "too_far"})
+
+
+async def _place(w: World) -> Attempt:
+    m = await match(w, "accepted")
+    return Attempt("POST", f"/matches/{m['match_id']}/placement", json={"started_on": str(TODAY)})
+
+
+async def _lease(w: World) -> Attempt:
+    m = await match(w, "placed")
+    body = {
+        "lease_type": "lease",
+        "monthly_rent_cents": 30_000,
+        "deposit_cents": 60_000,
+        "start_date": str(TODAY),
+        "signed_on": str(TODAY),
+    }
+    return Attempt("POST", f"/placements/{m['placement_id']}/lease", json=body)
+
+
+async def _end(w: World) -> Attempt:
+    m = await match(w, "placed")
+    body = {"reason": "moved", "ended_on": str(TODAY)}
+    return Attempt("POST", f"/placements/{m['placement_id']}/end", json=body)
+
+
+async def _park(w: World) -> Attempt:
+    h = await WORLDS.household(w)
+    body = {"reason": "hospital", "until": str(TODAY + timedelta(days=30))}
+    return Attempt("POST", f"/households/{h['household_id']}/park", json=body)
+
+
+async def _unpark(w: World) -> Attempt:
+    h = await WORLDS.household(w)
+    body = {"reason": "hospital", "until": str(TODAY + timedelta(days=30))}
+    await w.call(STAFF_TO, "POST", f"/households/{h['household_id']}/park", body)
+    return Attempt("POST", f"/households/{h['household_id']}/unpark", json={})
+
+
+OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
+STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
+RULES: dict[str, Rule] = {
+    "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
+    "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
+    "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
+    "POST /opportunities": Rule(OWN_CITY - {Caller.OTHER_PARTNER}, _list),  # B cannot list one owned by A
+    "GET /opportunities": Rule(OWN_CITY, fixed("GET", "/opportunities")),
+    "GET /opportunities/{opportunity_id}": Rule(CITY, _read_opportunity),  # the city's catalogue
+    "PATCH /opportunities/{opportunity_id}": Rule(CASE, _patch_opportunity),
+    "POST /opportunities/{opportunity_id}/withdrawal": Rule(CASE, _withdraw),
+    "GET /rules": Rule(OWN_CITY, fixed("GET", "/rules")),
+    "PUT /rules": Rule(STAFF_OWN_CITY, fixed("PUT", "/rules", {"auto_match": False})),
+    "POST /matching/runs": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/runs")),
+    "GET /households": Rule(OWN_CITY, fixed("GET", "/households")),  # a partner: its own cases' only
+    "GET /households/{household_id}/why": Rule(CASE, _why),
+    "GET /proposals": Rule(OWN_CITY, fixed("GET", "/proposals")),  # a partner: its own cases' or opportunities'
+    "GET /matches/{match_id}": Rule(CASE, _read_match),
+    "POST /matches/{match_id}/acceptance": Rule(CASE, _accept),
+    "POST /matches/{match_id}/decline": Rule(CASE, _decline),
+    "POST /matches/{match_id}/placement": Rule(CASE, _place),
+    "POST /placements/{placement_id}/lease": Rule(CASE, _lease),
+    "POST /placements/{placement_id}/end": Rule(CASE, _end),
+    "POST /households/{household_id}/park": Rule(CASE, _park),
+    "POST /households/{household_id}/unpark": Rule(CASE, _unpark),
+    "POST /matching/stalled-check": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/stalled-check", {})),
+}
+
+
+async def test_every_route_and_caller_as_declared(housing: InProcessService) -> None:
+    assert_matrix("housing", await run_matrix(housing, RULES))
+
+
+async def test_partners_cannot_run_the_staff_only_checks(housing: InProcessService) -> None:
+    for path in ("/matching/stalled-check", "/matching/runs"):
+        async with housing.client(A) as a:
+            r = await a.post(path, json={})
+        assert r.status_code == 403, (path, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_another_partner_sees_none_of_the_households_or_matches(housing: InProcessService) -> None:
+    w = World(housing)
+    m = await match(w)
+    async with housing.client(B) as b:
+        assert (await b.get("/households")).json() == []
+        assert (await b.get("/proposals")).json() == []
+        assert (await b.get(f"/matches/{m['match_id']}")).status_code == 403

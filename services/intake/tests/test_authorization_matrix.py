@@ -1,0 +1,368 @@
+"""Intake's authorisation matrix: every route of the app by (the case's partner, another partner of the city, the
+city's staff, another city's staff, the national role, no token), against the rules declared below — one rule per
+route, so a new route without one fails. Plus the holes the outside access test found, one test each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import pytest
+from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared.testing.authz import (
+    AUTHENTICATED,
+    CASE,
+    CITY,
+    EVERYONE,
+    STAFF,
+    Attempt,
+    Caller,
+    Rule,
+    World,
+    assert_matrix,
+    run_matrix,
+)
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+
+pytestmark = pytest.mark.integration
+TODAY = date.today()
+A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
+
+
+@pytest.fixture
+async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema) as service:
+        yield service
+
+
+def person(pid: str, birth: str = "1988-02-03") -> dict[str, Any]:
+    return {
+        "person_id": pid,
+        "birth_date": birth,
+        "sex": "female",
+        "nationality": "NG",
+        "identity": {"given_name": "Amina", "family_name": f"Test {pid}"},
+    }
+
+
+async def registered(w: World, by: str = A, consent: bool = True) -> str:
+    pid = w.id("p")
+    await w.call(by, "POST", "/persons", person(pid))
+    if consent:
+        body = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(TODAY)}
+        await w.call(by, "POST", "/consents", body)
+    return pid
+
+
+async def household(w: World, by: str = A) -> dict[str, Any]:
+    """A household of two persons registered by `by` (consent to partner sharing given), no case yet."""
+    adult, kid = await registered(w, by), await registered(w, by)
+    hid = w.id("h")
+    await w.call(
+        by, "POST", "/households", {"household_id": hid, "reference_person_id": adult, "member_ids": [adult, kid]}
+    )
+    return {"household_id": hid, "person_id": adult, "kid_id": kid}
+
+
+def opening(case_id: str, household_id: str, area: str = "taking_charge", partner: str | None = A) -> dict[str, Any]:
+    body = {
+        "case_id": case_id,
+        "household_id": household_id,
+        "action_area": area,
+        "channel": "desk",
+        "opened_on": str(TODAY),
+        "housing_need": True,
+    }
+    return body | ({"partner": partner} if partner else {})
+
+
+async def case(w: World) -> dict[str, Any]:
+    """A household formed by A with an open case assigned to A: the usual object of the matrix."""
+    h = await household(w)
+    cid = w.id("c")
+    await w.call(STAFF_TO, "POST", "/cases", opening(cid, h["household_id"]))
+    return h | {"case_id": cid}
+
+
+async def plan(w: World) -> dict[str, Any]:
+    c = await case(w)
+    pid = w.id("plan")
+    body = {"case_id": c["case_id"], "plan_id": pid, "objectives": ["housing"], "agreed_on": str(TODAY)}
+    await w.call(A, "POST", "/cases/plans", body)
+    return c | {"plan_id": pid}
+
+
+async def referral(w: World) -> dict[str, Any]:
+    c = await case(w)
+    rid = w.id("r")
+    body = {"referral_id": rid, "household_id": c["household_id"], "source": "territory", "received_on": str(TODAY)}
+    await w.call(A, "POST", "/referrals", body)
+    return c | {"referral_id": rid}
+
+
+def rule(allowed: frozenset[Caller], build: Any, **kw: Any) -> Rule:
+    return Rule(allowed, build, **kw)
+
+
+async def _person_read(w: World) -> Attempt:
+    return Attempt("GET", f"/persons/{(await case(w))['person_id']}")
+
+
+async def _person_patch(w: World) -> Attempt:
+    return Attempt("PATCH", f"/persons/{(await case(w))['person_id']}", json={"literate": True})
+
+
+async def _merge(w: World) -> Attempt:
+    a, b = await registered(w, consent=False), await registered(w, consent=False)
+    return Attempt("POST", f"/persons/{a}/merge", json={"merged_person_id": b})
+
+
+async def _erase(w: World) -> Attempt:
+    return Attempt("POST", f"/persons/{await registered(w, consent=False)}/erasure")
+
+
+async def _consent(w: World) -> Attempt:
+    c = await case(w)
+    body = {"person_id": c["kid_id"], "purpose": "reporting", "granted": True, "recorded_on": str(TODAY)}
+    return Attempt("POST", "/consents", json=body)
+
+
+async def _employment(w: World) -> Attempt:
+    c = await case(w)
+    body = {"person_id": c["person_id"], "case_id": c["case_id"], "status": "training", "as_of": str(TODAY)}
+    return Attempt("POST", "/employment", json=body)
+
+
+async def _form(w: World) -> Attempt:
+    a, b = await registered(w), await registered(w)
+    return Attempt(
+        "POST", "/households", json={"household_id": w.id("h"), "reference_person_id": a, "member_ids": [a, b]}
+    )
+
+
+async def _member_joins(w: World) -> Attempt:
+    c = await case(w)
+    newcomer = await registered(w)
+    body = {
+        "household_id": c["household_id"],
+        "person_id": newcomer,
+        "change": "joined",
+        "reason": "birth",
+        "on": str(TODAY),
+    }
+    return Attempt("POST", "/households/members", json=body)
+
+
+async def _member_leaves(w: World) -> Attempt:
+    c = await case(w)
+    body = {
+        "household_id": c["household_id"],
+        "person_id": c["kid_id"],
+        "change": "left",
+        "reason": "moved",
+        "on": str(TODAY),
+    }
+    return Attempt("POST", "/households/members", json=body)
+
+
+async def _referral(w: World) -> Attempt:
+    c = await case(w)
+    body = {
+        "referral_id": w.id("r"),
+        "household_id": c["household_id"],
+        "source": "territory",
+        "received_on": str(TODAY),
+    }
+    return Attempt("POST", "/referrals", json=body)
+
+
+async def _referral_outcome(w: World) -> Attempt:
+    r = await referral(w)
+    return Attempt("POST", f"/referrals/{r['referral_id']}/outcome", json={"outcome": "waiting_list"})
+
+
+async def _open_second_case(w: World) -> Attempt:
+    """A's household already has A's open case; another one in another area, assigned to A."""
+    c = await case(w)
+    return Attempt("POST", "/cases", json=opening(w.id("c"), c["household_id"], area="housing_inclusion"))
+
+
+async def _read_case(w: World) -> Attempt:
+    return Attempt("GET", f"/cases/{(await case(w))['case_id']}")
+
+
+async def _assess(w: World) -> Attempt:
+    c = await case(w)
+    body = {
+        "case_id": c["case_id"],
+        "housing_situation": "precarious",
+        "monthly_income_cents": 50_000,
+        "employment_status": "unemployed",
+        "assessed_on": str(TODAY),
+    }
+    return Attempt("POST", "/cases/assessments", json=body)
+
+
+async def _plan(w: World) -> Attempt:
+    c = await case(w)
+    body = {"case_id": c["case_id"], "plan_id": w.id("plan"), "objectives": ["housing"], "agreed_on": str(TODAY)}
+    return Attempt("POST", "/cases/plans", json=body)
+
+
+async def _objective(w: World) -> Attempt:
+    p = await plan(w)
+    body = {
+        "case_id": p["case_id"],
+        "plan_id": p["plan_id"],
+        "objective": "housing",
+        "status": "in_progress",
+        "on": str(TODAY),
+    }
+    return Attempt("POST", "/cases/plans/objectives", json=body)
+
+
+async def _transfer(w: World) -> Attempt:
+    c = await case(w)
+    return Attempt("POST", f"/cases/{c['case_id']}/transfer", json={"to_partner": B, "on": str(TODAY)})
+
+
+async def _close(w: World) -> Attempt:
+    c = await case(w)
+    return Attempt(
+        "POST", "/cases/closures", json={"case_id": c["case_id"], "outcome": "other", "closed_on": str(TODAY)}
+    )
+
+
+async def _register(w: World) -> Attempt:
+    return Attempt("POST", "/persons", json=person(w.id("p")))
+
+
+async def _live(_: World) -> Attempt:
+    return Attempt("GET", "/health/live")
+
+
+async def _ready(_: World) -> Attempt:
+    return Attempt("GET", "/health/ready")
+
+
+async def _metrics(_: World) -> Attempt:
+    return Attempt("GET", "/metrics")
+
+
+async def _inbound_key(_: World) -> Attempt:
+    return Attempt("GET", "/inbound-key")
+
+
+async def _duplicates(_: World) -> Attempt:
+    return Attempt("GET", "/duplicates")
+
+
+OWN_CITY_CREATE = CITY | {Caller.OTHER_CITY_STAFF}  # creates in the actor's own city: Trieste staff make a Trieste one
+RULES: dict[str, Rule] = {
+    "GET /health/live": rule(EVERYONE, _live),
+    "GET /health/ready": rule(EVERYONE, _ready, also_fine=frozenset({503})),  # no Kafka in-process: 503, not 401
+    "GET /metrics": rule(EVERYONE, _metrics),
+    "GET /inbound-key": rule(AUTHENTICATED, _inbound_key),  # a public key
+    "POST /persons": rule(OWN_CITY_CREATE, _register),
+    "GET /persons/{person_id}": rule(CASE, _person_read),
+    "PATCH /persons/{person_id}": rule(CASE, _person_patch),
+    "POST /persons/{person_id}/merge": rule(STAFF, _merge),
+    "POST /persons/{person_id}/erasure": rule(STAFF, _erase),
+    "GET /duplicates": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _duplicates),  # each staff its own city's
+    "POST /consents": rule(CASE, _consent),
+    "POST /employment": rule(CASE, _employment),
+    "POST /households": rule(CASE, _form),  # of persons the partner registered or serves
+    "POST /households/members": rule(CASE, _member_leaves),
+    "POST /referrals": rule(CASE, _referral),
+    "POST /referrals/{referral_id}/outcome": rule(CASE, _referral_outcome),
+    "POST /cases": rule(CASE, _open_second_case),
+    "GET /cases/{case_id}": rule(CASE, _read_case),
+    "POST /cases/assessments": rule(CASE, _assess),
+    "POST /cases/plans": rule(CASE, _plan),
+    "POST /cases/plans/objectives": rule(CASE, _objective),
+    "POST /cases/{case_id}/transfer": rule(CASE, _transfer),
+    "POST /cases/closures": rule(CASE, _close),
+}
+
+
+async def test_every_route_and_caller_as_declared(intake: InProcessService) -> None:
+    assert_matrix("intake", await run_matrix(intake, RULES))
+
+
+# ------------------------------------------------------------------ the holes found, one by one
+
+
+async def test_another_partner_cannot_open_its_own_case_on_a_household_with_a_case(intake: InProcessService) -> None:
+    w = World(intake)
+    c = await case(w)
+    async with intake.client(B) as b:
+        r = await b.post(
+            "/cases",
+            json=opening(w.id("c"), c["household_id"], area="housing_inclusion", partner=None),
+            headers={"Idempotency-Key": "k1"},
+        )
+        assert r.status_code == 403, r.text
+        assert r.json()["field"] == "household_id"
+        # ... so it cannot read A's person, remove a member, or add a referral either
+        assert (await b.get(f"/persons/{c['person_id']}")).status_code == 403
+        left = {"household_id": c["household_id"], "person_id": c["kid_id"], "change": "left", "reason": "moved"}
+        r = await b.post("/households/members", json=left | {"on": str(TODAY)}, headers={"Idempotency-Key": "k2"})
+        assert r.status_code == 403, r.text
+    # staff may assign B a case on the household (documented: the city's decision)
+    await w.call(STAFF_TO, "POST", "/cases", opening(w.id("c"), c["household_id"], area="housing_inclusion", partner=B))
+    async with intake.client(B) as b:
+        assert (await b.get(f"/persons/{c['person_id']}")).status_code == 200
+
+
+async def test_a_partner_cannot_take_a_household_it_did_not_form(intake: InProcessService) -> None:
+    w = World(intake)
+    h = await household(w, by=STAFF_TO)  # formed by staff, nobody's case yet
+    async with intake.client(B) as b:
+        body = opening(w.id("c"), h["household_id"], partner=None)
+        r = await b.post("/cases", json=body, headers={"Idempotency-Key": "k3"})
+        assert r.status_code == 403, r.text
+        # nor gather another partner's persons into a household of its own
+        r = await b.post(
+            "/households",
+            json={"household_id": w.id("h"), "reference_person_id": h["person_id"], "member_ids": [h["person_id"]]},
+            headers={"Idempotency-Key": "k4"},
+        )
+        assert r.status_code == 403, r.text
+        assert r.json()["field"] == "member_ids.0"
+
+
+async def test_a_closed_case_gives_the_partner_nothing_more(intake: InProcessService) -> None:
+    w = World(intake)
+    c = await case(w)
+    await w.call(A, "POST", "/cases/closures", {"case_id": c["case_id"], "outcome": "other", "closed_on": str(TODAY)})
+    async with intake.client(B) as b:
+        r = await b.post(
+            "/cases", json=opening(w.id("c"), c["household_id"], partner=None), headers={"Idempotency-Key": "k5"}
+        )
+        assert r.status_code == 403, r.text  # A formed it; B never had a case on it
+
+
+async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: InProcessService) -> None:
+    w = World(intake)
+    c = await case(w)
+    stranger = await registered(w, by=B)
+    join = {"household_id": c["household_id"], "person_id": stranger, "change": "joined", "reason": "birth"}
+    async with intake.client(A) as a:
+        r = await a.post("/households/members", json=join | {"on": str(TODAY)}, headers={"Idempotency-Key": "k6"})
+        assert r.status_code == 403, r.text
+        assert r.json()["field"] == "person_id"
+    attempt = await _member_joins(w)  # A's own person joins A's household: fine
+    await w.call(A, attempt.method, attempt.path, attempt.json)
+
+
+async def test_after_a_transfer_the_former_partner_no_longer_writes_the_persons(intake: InProcessService) -> None:
+    w = World(intake)
+    c = await case(w)
+    await w.call(STAFF_TO, "POST", f"/cases/{c['case_id']}/transfer", {"to_partner": B, "on": str(TODAY)})
+    async with intake.client(A) as a:
+        r = await a.patch(f"/persons/{c['person_id']}", json={"literate": False})
+        assert r.status_code == 403, r.text
+        assert (await a.get(f"/persons/{c['person_id']}")).status_code == 403
+    async with intake.client(B) as b:
+        assert (await b.patch(f"/persons/{c['person_id']}", json={"literate": False})).status_code == 200

@@ -1,0 +1,324 @@
+"""Payments' authorisation matrix: every route of the app by (the case's partner, another partner of the city, the
+city's staff, another city's staff, the national role, no token), against the rules declared below — one rule per
+route, so a new route without one fails. Plus the holes the outside access test found, one test each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from lgnet_payments.entrypoints.main import SPEC
+from lgnet_payments.service_layer import consumers as h
+from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.authz import (
+    CASE,
+    CITY,
+    EVERYONE,
+    STAFF,
+    Attempt,
+    Caller,
+    Rule,
+    World,
+    assert_matrix,
+    run_matrix,
+)
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+
+pytestmark = pytest.mark.integration
+TODAY = date.today()
+A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
+CITY_IBAN = "IT60X0542811101000000123456"
+GOOD_IBAN = "DE89370400440532013000"
+OTHER_IBAN = "GB33BUKB20201555555555"
+HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.household_formed}
+
+
+@pytest.fixture
+async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema) as service:
+        w = World(service)
+        policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
+        await w.call(STAFF_TO, "PUT", "/policies/torino", policy)
+        await w.call(STAFF_TS, "PUT", "/policies/trieste", policy | {"debtor_name": "Comune di Trieste"})
+        yield service
+
+
+async def case(w: World, partner: str = A) -> dict[str, Any]:
+    """A Torino case assigned to `partner`, as payments learns it from intake, with money on its lines."""
+    cid, hid = w.id("c"), w.id("h")
+    await w.service.deliver(
+        HANDLERS,
+        iev.HouseholdFormed(household_id=hid, city="torino", reference_person_id="p", member_ids=["p"]),
+        "torino",
+    )
+    opened = iev.CaseOpened(
+        case_id=cid,
+        household_id=hid,
+        city="torino",
+        action_area=iev.ActionArea.HOUSING_INCLUSION,
+        channel=iev.Channel.DESK,
+        partner=partner,
+        opened_on=TODAY,
+        housing_need=True,
+    )
+    await w.service.deliver(HANDLERS, opened, "torino")
+    for line in ("rent", "voucher_public_transport"):
+        await w.call(STAFF_TO, "POST", "/budget-lines", {"line": line, "amount_cents": 100_000})
+    return {"case_id": cid, "household_id": hid}
+
+
+async def request(w: World, *, beneficiary: bool = False, approved: bool = False) -> dict[str, Any]:
+    c = await case(w)
+    body = {"case_id": c["case_id"], "kind": "rent", "amount_cents": 10_000}
+    made = await w.call(A, "POST", "/contribution-requests", body)
+    rid = made["request_id"]
+    if beneficiary or approved:
+        await w.call(A, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "Landlord", "iban": GOOD_IBAN})
+    if approved:
+        await w.call(STAFF_TO, "POST", f"/contribution-requests/{rid}/approval")
+    return c | {"request_id": rid}
+
+
+async def batch(w: World) -> dict[str, Any]:
+    r = await request(w, approved=True)
+    made = await w.call(STAFF_TO, "POST", "/batches", {})
+    return r | {"batch_id": made["batch_id"], "payments": made.get("payments") or []}
+
+
+async def voucher(w: World) -> dict[str, Any]:
+    c = await case(w)
+    body = {
+        "case_id": c["case_id"],
+        "kind": "public_transport",
+        "value_cents": 3_000,
+        "valid_until": str(TODAY + timedelta(days=30)),
+    }
+    made = await w.call(A, "POST", "/vouchers", body)
+    return c | {"voucher_id": made["voucher_id"]}
+
+
+def fixed(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+    async def build(_: World) -> Attempt:
+        return Attempt(method, path, json=body, **kw)
+
+    return build
+
+
+async def _adjust(w: World) -> Attempt:
+    lines = await w.call(STAFF_TO, "POST", "/budget-lines", {"line": "utilities", "amount_cents": 5_000})
+    return Attempt(
+        "POST",
+        f"/budget-lines/{lines['budget_line_id']}/adjustments",
+        json={"delta_cents": -100, "reason": "correction"},
+    )
+
+
+async def _balances(w: World) -> Attempt:
+    c = await case(w)
+    return Attempt("GET", "/ledger/balances", params={"city": "torino", "case_id": c["case_id"]})
+
+
+async def _request(w: World) -> Attempt:
+    c = await case(w)
+    return Attempt(
+        "POST", "/contribution-requests", json={"case_id": c["case_id"], "kind": "rent", "amount_cents": 5_000}
+    )
+
+
+async def _read_request(w: World) -> Attempt:
+    return Attempt("GET", f"/contribution-requests/{(await request(w))['request_id']}")
+
+
+async def _beneficiary(w: World) -> Attempt:
+    r = await request(w)
+    return Attempt(
+        "PUT",
+        f"/contribution-requests/{r['request_id']}/beneficiary",
+        json={"name": "Someone else", "iban": OTHER_IBAN},
+    )
+
+
+async def _approve(w: World) -> Attempt:
+    return Attempt("POST", f"/contribution-requests/{(await request(w, beneficiary=True))['request_id']}/approval")
+
+
+async def _reject(w: World) -> Attempt:
+    r = await request(w)
+    return Attempt("POST", f"/contribution-requests/{r['request_id']}/rejection", json={"reason": "not_eligible"})
+
+
+async def _create_batch(w: World) -> Attempt:
+    await request(w, approved=True)
+    return Attempt("POST", "/batches", json={})
+
+
+async def _read_batch(w: World) -> Attempt:
+    return Attempt("GET", f"/batches/{(await batch(w))['batch_id']}")
+
+
+async def _pain001(w: World) -> Attempt:
+    return Attempt("GET", f"/batches/{(await batch(w))['batch_id']}/pain.001")
+
+
+async def _reconcile(w: World) -> Attempt:
+    b = await batch(w)
+    view = await w.call(STAFF_TO, "GET", f"/batches/{b['batch_id']}")
+    rows = "".join(f"{p['payment_id']},paid,{p['amount_cents'] // 100}.00,{TODAY},\n" for p in view["payments"])
+    csv = ("end_to_end_id,status,amount,booking_date,reason\n" + rows).encode()
+    return Attempt("POST", "/reconciliations", content=csv, headers={"Content-Type": "text/csv"})
+
+
+async def _provider(w: World) -> Attempt:
+    return Attempt(
+        "POST", "/providers", json={"provider_id": w.id("prov"), "name": "GTT", "kinds": ["public_transport"]}
+    )
+
+
+async def _issue(w: World) -> Attempt:
+    c = await case(w)
+    body = {
+        "case_id": c["case_id"],
+        "kind": "public_transport",
+        "value_cents": 1_000,
+        "valid_until": str(TODAY + timedelta(days=9)),
+    }
+    return Attempt("POST", "/vouchers", json=body)
+
+
+async def _read_voucher(w: World) -> Attempt:
+    return Attempt("GET", f"/vouchers/{(await voucher(w))['voucher_id']}")
+
+
+PROVIDER_REGISTERED: list[bool] = []
+
+
+async def _redeem(w: World) -> Attempt:
+    """The case's partner is also the provider here: a provider redeems only for itself."""
+    v = await voucher(w)
+    async with w.service.client(STAFF_TO) as c:  # once per test: the same provider id
+        await c.post(
+            "/providers",
+            json={"provider_id": A, "name": "Aurora", "kinds": ["public_transport"]},
+            headers={"Idempotency-Key": f"prov-{A}"},
+        )
+    return Attempt(
+        "POST",
+        f"/vouchers/{v['voucher_id']}/redemptions",
+        json={"redemption_id": w.id("red"), "provider_id": A, "amount_cents": 500},
+    )
+
+
+async def _tutoring(w: World) -> Attempt:
+    c = await case(w)
+    return Attempt("POST", "/tutoring-sessions", json={"case_id": c["case_id"], "topics": ["budgeting"]})
+
+
+OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
+STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
+NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}  # Trieste staff acting in Trieste: nothing to batch
+RULES: dict[str, Rule] = {
+    "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
+    "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
+    "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
+    "GET /policies/{city}": Rule(STAFF, fixed("GET", "/policies/torino")),
+    "PUT /policies/{city}": Rule(
+        STAFF, fixed("PUT", "/policies/torino", {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN})
+    ),
+    "POST /budget-lines": Rule(
+        STAFF_OWN_CITY, fixed("POST", "/budget-lines", {"line": "deposit", "amount_cents": 1_000})
+    ),
+    "POST /budget-lines/{budget_line_id}/adjustments": Rule(STAFF, _adjust),
+    "GET /budget-lines": Rule(CITY | {Caller.NATIONAL}, fixed("GET", "/budget-lines", params={"city": "torino"})),
+    "GET /ledger/balances": Rule(CASE, _balances),
+    "POST /contribution-requests": Rule(CASE, _request),
+    "GET /contribution-requests": Rule(OWN_CITY, fixed("GET", "/contribution-requests")),  # filtered: see below
+    "GET /contribution-requests/{request_id}": Rule(CASE, _read_request),
+    "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary),
+    "POST /contribution-requests/{request_id}/approval": Rule(STAFF, _approve),
+    "POST /contribution-requests/{request_id}/rejection": Rule(STAFF, _reject),
+    "POST /batches": Rule(STAFF, _create_batch, expect=NOTHING_WAITS),
+    "GET /batches/{batch_id}": Rule(STAFF, _read_batch),
+    "GET /batches/{batch_id}/pain.001": Rule(STAFF, _pain001),
+    "POST /reconciliations": Rule(STAFF, _reconcile),
+    "POST /providers": Rule(STAFF_OWN_CITY, _provider),
+    "POST /vouchers": Rule(CASE, _issue),
+    "GET /vouchers": Rule(OWN_CITY, fixed("GET", "/vouchers")),  # filtered: see below
+    "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher),
+    "POST /vouchers/{voucher_id}/redemptions": Rule(CASE, _redeem),
+    "POST /vouchers/expiry": Rule(STAFF_OWN_CITY, fixed("POST", "/vouchers/expiry")),
+    "POST /provider-reimbursements": Rule(STAFF_OWN_CITY, fixed("POST", "/provider-reimbursements")),
+    "POST /tutoring-sessions": Rule(CASE, _tutoring),
+}
+
+
+async def test_every_route_and_caller_as_declared(payments: InProcessService) -> None:
+    assert_matrix("payments", await run_matrix(payments, RULES))
+
+
+# ------------------------------------------------------------------ the holes found, one by one
+
+
+async def test_another_partner_cannot_redirect_a_payment(payments: InProcessService) -> None:
+    w = World(payments)
+    r = await request(w, beneficiary=True)
+    async with payments.client(B) as b:
+        answer = await b.put(
+            f"/contribution-requests/{r['request_id']}/beneficiary", json={"name": "Partner B", "iban": OTHER_IBAN}
+        )
+    assert answer.status_code == 403, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["field"] == "request_id"
+
+
+async def test_partners_list_only_their_own_cases_requests_and_vouchers(payments: InProcessService) -> None:
+    w = World(payments)
+    mine = await request(w)
+    theirs = await voucher(w)
+    for actor, sees in ((A, True), (B, False), (STAFF_TO, True), (STAFF_TS, False)):
+        async with payments.client(actor) as c:
+            ids = {x["request_id"] for x in (await c.get("/contribution-requests")).json()}
+            vids = {x["voucher_id"] for x in (await c.get("/vouchers")).json()}
+            balances = await c.get("/ledger/balances", params={"case_id": mine["case_id"]})
+        assert (mine["request_id"] in ids) is sees, actor
+        assert (theirs["voucher_id"] in vids) is sees, actor
+        # a partner reads only its own cases' money; other cities' staff only their own city's (none of this case)
+        assert balances.status_code == (403 if actor == B else 200), (actor, balances.text)
+
+
+async def test_a_case_payments_has_no_partner_for_yet_is_no_partners(payments: InProcessService) -> None:
+    """A lease may reach payments before the case's opening: the case exists without a partner. Not anyone's."""
+    w = World(payments)
+    c = await case(w, partner=A)
+    async with payments.pool.acquire() as conn:
+        await conn.execute("update cases set partner = null where case_id = $1", c["case_id"])
+    async with payments.client(B) as b:
+        r = await b.post(
+            "/contribution-requests",
+            json={"case_id": c["case_id"], "kind": "rent", "amount_cents": 1_000},
+            headers={"Idempotency-Key": "x"},
+        )
+    assert r.status_code == 403, r.text
+
+
+async def test_the_national_role_reads_no_single_payment_object(payments: InProcessService) -> None:
+    w = World(payments)
+    b = await batch(w)
+    v = await voucher(w)
+    async with payments.client("coordination") as n:
+        for path in (
+            f"/batches/{b['batch_id']}",
+            f"/vouchers/{v['voucher_id']}",
+            f"/contribution-requests/{b['request_id']}",
+            "/contribution-requests",
+            "/policies/torino",
+            f"/ledger/balances?city=torino&case_id={b['case_id']}",
+            f"/ledger/balances?city=torino&household_id={b['household_id']}",
+        ):
+            r = await n.get(path)
+            assert r.status_code == 403, (path, r.text)
+        # a city's money totals are aggregates: the national role reads them (no case, household or person)
+        for path in ("/budget-lines?city=torino", "/ledger/balances?city=torino"):
+            r = await n.get(path)
+            assert r.status_code == 200, (path, r.text)

@@ -1,0 +1,178 @@
+"""Authorisation matrices: every route of a service's app by every kind of caller, against what the service's
+table declares. The routes come from the app's own route table (`app.routes`), so a new route without a declared
+rule fails the test, and a rule for a route that no longer exists does too.
+
+Each (route, role) attempt builds its own fresh objects first (`Rule.build`: a case assigned to the
+assigned partner, a request, a match ...) as staff or as the assigned partner, then sends the one request as the
+role under test. An allowed role must get a 2xx answer (which also proves the request itself is valid, so the
+denials are decided by authorisation, not by validation); a denied role must get 401 (no token) or 403."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Route
+
+from lgnet_shared.testing.inprocess import InProcessService
+
+
+class Caller(StrEnum):
+    ASSIGNED_PARTNER = "assigned_partner"  # coop-aurora: the partner of the case the request is about
+    OTHER_PARTNER = "other_partner"  # coop-borgo: another partner of the same city
+    STAFF = "staff"  # staff-torino: staff of the case's city
+    OTHER_CITY_STAFF = "other_city_staff"  # staff-trieste
+    NATIONAL = "national"  # coordination
+    ANONYMOUS = "anonymous"  # no token
+
+
+ACTOR_OF = {
+    Caller.ASSIGNED_PARTNER: "coop-aurora",
+    Caller.OTHER_PARTNER: "coop-borgo",
+    Caller.STAFF: "staff-torino",
+    Caller.OTHER_CITY_STAFF: "staff-trieste",
+    Caller.NATIONAL: "coordination",
+    Caller.ANONYMOUS: None,
+}
+EVERYONE = frozenset(Caller)
+AUTHENTICATED = EVERYONE - {Caller.ANONYMOUS}
+CITY = frozenset({Caller.ASSIGNED_PARTNER, Caller.OTHER_PARTNER, Caller.STAFF})  # anyone of the case's city
+CASE = frozenset({Caller.ASSIGNED_PARTNER, Caller.STAFF})  # the case's partner and the city's staff
+STAFF = frozenset({Caller.STAFF})
+NOBODY: frozenset[Caller] = frozenset()
+
+
+@dataclass
+class Attempt:
+    method: str
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    params: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class World:
+    """What a rule's `build` uses to prepare its attempt: clients as any actor, fresh ids."""
+
+    def __init__(self, service: InProcessService) -> None:
+        self.service = service
+        self._n = itertools.count()
+
+    def id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._n)}-{uuid.uuid4().hex[:6]}"
+
+    async def call(self, actor: str, method: str, path: str, body: Any = None, *, ok: int = 299) -> Any:
+        """A setup call that must succeed; its JSON answer."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        async with self.service.client(actor) as c:
+            r = await c.request(method, path, json=body, headers=headers)
+        assert 200 <= r.status_code <= ok, f"setup {method} {path} as {actor}: {r.status_code} {r.text}"
+        return r.json() if r.content and r.headers.get("content-type", "").endswith("json") else None
+
+
+Build = Callable[[World], Awaitable[Attempt]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    allowed: frozenset[Caller]
+    build: Build
+    also_fine: frozenset[int] = frozenset()  # statuses that count as allowed besides 2xx (e.g. readiness 503)
+    # Exact answers for a caller whose request means something else for it: e.g. another city's staff creating a
+    # batch acts in its own city, where nothing waits (409): neither allowed on this city's data nor a denial.
+    expect: Mapping[Caller, frozenset[int]] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    attempts: int = 0
+    wrongly_allowed: list[str] = field(default_factory=list)
+    wrongly_denied: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)  # a denial expected, but another 4xx/5xx came
+
+
+def _flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI >= 0.165 keeps included routers as a node
+        if included is not None:
+            yield from _flat_routes(included.routes)
+        else:
+            yield route
+
+
+def route_keys(app: FastAPI) -> set[str]:
+    """'METHOD /path' of every route the app serves (not the docs pages, nor the HEAD Starlette adds to GET)."""
+    keys = set()
+    for route in _flat_routes(app.routes):
+        if isinstance(route, APIRoute | Route) and route.include_in_schema:
+            for method in route.methods or ():
+                if method not in ("HEAD", "OPTIONS"):
+                    keys.add(f"{method} {route.path}")
+    documented = {f"{m.upper()} {path}" for path, ops in app.openapi()["paths"].items() for m in ops}
+    assert documented <= keys, f"documented operations missing from the route table: {documented - keys}"
+    return keys
+
+
+async def run_matrix(service: InProcessService, rules: Mapping[str, Rule]) -> Outcome:
+    served, declared = route_keys(service.app), set(rules)
+    assert not served - declared, f"routes without a declared authorisation rule: {sorted(served - declared)}"
+    assert not declared - served, f"rules for routes the app does not serve: {sorted(declared - served)}"
+    world = World(service)
+    outcome = Outcome()
+    for key, rule in sorted(rules.items()):
+        # Denied callers first: an allowed call may change what the next attempt finds.
+        for caller in sorted(Caller, key=lambda c: (c in rule.allowed, c.value)):
+            attempt = await rule.build(world)
+            headers = dict(attempt.headers)
+            if attempt.method in ("POST", "PUT", "PATCH"):
+                headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+            async with service.client(ACTOR_OF[caller]) as c:
+                r = await c.request(
+                    attempt.method,
+                    attempt.path,
+                    json=attempt.json,
+                    content=attempt.content,
+                    params=attempt.params,
+                    headers=headers,
+                )
+            outcome.attempts += 1
+            what = f"{key} as {caller.value}: {r.status_code} {_short(r)}"
+            ok = 200 <= r.status_code < 300 or r.status_code in rule.also_fine
+            if caller in rule.expect:
+                if r.status_code not in rule.expect[caller]:
+                    (outcome.wrongly_allowed if ok else outcome.undecided).append(what)
+            elif caller in rule.allowed:
+                if not ok:
+                    outcome.wrongly_denied.append(what)
+            elif ok:
+                outcome.wrongly_allowed.append(what)
+            elif r.status_code not in (401, 403) or (caller is Caller.ANONYMOUS) != (r.status_code == 401):
+                outcome.undecided.append(what)
+            if r.status_code in (401, 403):
+                assert r.headers["content-type"].startswith("application/problem+json"), what
+    return outcome
+
+
+def _short(r: httpx.Response) -> str:
+    return r.text[:200]
+
+
+def report(service: str, outcome: Outcome) -> str:
+    return (
+        f"{service}: {outcome.attempts} attempts, {len(outcome.wrongly_allowed)} wrongly allowed, "
+        f"{len(outcome.wrongly_denied)} wrongly denied, {len(outcome.undecided)} not decided by authorisation"
+    )
+
+
+def assert_matrix(service: str, outcome: Outcome) -> None:
+    print(report(service, outcome))  # the count, in -s / CI logs
+    problems = outcome.wrongly_allowed + outcome.wrongly_denied + outcome.undecided
+    assert not problems, report(service, outcome) + "\n" + "\n".join(problems)

@@ -1,0 +1,100 @@
+"""The shared HTTP conventions on a small app: every 4xx is problem+json naming the field (Starlette's 404/405,
+bodies that are not JSON or not UTF-8, validation), and input PostgreSQL cannot store (NUL, unpaired surrogates,
+integers beyond int64) is refused before any route sees it, naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from lgnet_shared.http import PROBLEM, install_problem_handlers, problem_responses
+from lgnet_shared.inputs import json_problems
+from pydantic import BaseModel
+
+
+class Thing(BaseModel):
+    name: str
+    count: int = 0
+    tags: list[str] = []
+
+
+def small_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/things/{thing_id}", responses=problem_responses())
+    async def read(thing_id: str, status: str | None = None) -> dict[str, Any]:
+        return {"thing_id": thing_id, "status": status}
+
+    @app.post("/things", responses=problem_responses())
+    async def create(body: Thing) -> dict[str, Any]:
+        return body.model_dump()
+
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small_app()), base_url="http://t") as c:
+        yield c
+
+
+def problem(r: httpx.Response) -> tuple[int, str, str]:
+    assert r.headers["content-type"].startswith(PROBLEM), (r.status_code, r.text)
+    body = r.json()
+    assert body["status"] == r.status_code
+    return r.status_code, body["field"], body["reason"]
+
+
+async def test_nul_in_a_query_path_or_body_string_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    assert problem(await client.get("/things/x", params={"status": "\x00"}))[:2] == (422, "query.status")
+    assert problem(await client.get("/things/a%00b"))[:2] == (422, "path.thing_id")
+    body = b'{"name": "ok", "tags": ["fine", "bad\\u0000"]}'
+    r = await client.post("/things", content=body, headers={"content-type": "application/json"})
+    assert problem(r)[:2] == (422, "tags.1")
+    r = await client.post("/things", content=b'{"name": "\\ud800"}', headers={"content-type": "application/json"})
+    assert problem(r)[:2] == (422, "name")
+
+
+async def test_an_integer_beyond_int64_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    r = await client.post("/things", json={"name": "x", "count": 2**63})
+    assert problem(r)[:2] == (422, "count")
+    r = await client.post("/things", json={"name": "x", "count": 2**63 - 1})
+    assert r.status_code == 200, r.text
+
+
+async def test_bodies_that_do_not_parse_are_problems_naming_the_body(client: httpx.AsyncClient) -> None:
+    r = await client.post("/things", content=b'{"name": ', headers={"content-type": "application/json"})
+    status, field, reason = problem(r)
+    assert (status, field) == (422, "body")
+    assert "not valid JSON" in reason
+    r = await client.post("/things", content=b'{"name": "\xff"}', headers={"content-type": "application/json"})
+    assert problem(r)[:2] == (400, "body")  # not UTF-8: FastAPI's "error parsing the body"
+    r = await client.post("/things", content=b"", headers={"content-type": "application/json"})
+    assert problem(r)[:2] == (422, "body")
+    r = await client.post("/things", json={"count": 1})
+    assert problem(r)[:2] == (422, "name")
+
+
+async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient) -> None:
+    assert problem(await client.get("/nowhere"))[:2] == (404, "path")
+    r = await client.delete("/things/x")
+    assert problem(r)[:2] == (405, "method")
+    assert "GET" in r.headers["allow"]
+
+
+def test_the_openapi_documents_every_problem_with_its_schema() -> None:
+    spec = small_app().openapi()
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for status in ("400", "401", "403", "404", "409", "422"):
+                content = op["responses"][status]["content"]
+                assert "schema" in content[PROBLEM], (method, path, status)
+
+
+def test_the_json_walk_names_every_bad_value() -> None:
+    doc = {"a": ["ok", "x\x00"], "b": {"c": 2**64, "d\x00": 1}, "e": True, "f": 1.5}
+    assert sorted(f for f, _ in json_problems(doc)) == ["a.1", "b.c", "b.d\x00"]
