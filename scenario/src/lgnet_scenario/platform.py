@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import auth, db, signing
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
-from lgnet_shared.sdk import PartnerClient
+from lgnet_shared.sdk import PartnerClient, http_client
 
 SERVICES = ("intake", "housing", "payments", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting": 8004}
@@ -102,11 +102,9 @@ class Platform:
     def http(self, service: str, actor: str) -> httpx.AsyncClient:
         key = (service, actor)
         if key not in self._clients:
-            self._clients[key] = httpx.AsyncClient(
-                base_url=self.ep.urls[service],
-                headers={"Authorization": f"Bearer {self.actors.tokens[key]}"},
-                timeout=60,
-            )
+            # As a partner's system should: a service restarting under a step delays it (retries with backoff and
+            # the same Idempotency-Key), it does not end the scenario.
+            self._clients[key] = http_client(self.ep.urls[service], self.actors.tokens[key], timeout=60)
         return self._clients[key]
 
     async def intake_public_key(self, partner: str) -> dict[str, str]:
