@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_shared import auth, config, consumer, db, http, logs, outbox, pii
@@ -70,21 +68,47 @@ class Runtime:
     broker: KafkaBroker | None = None
     producer: AIOKafkaProducer | None = None
     consumers: list[Consumer] = field(default_factory=list)
+    consumers_started: bool = False
+    consumers_error: str | None = None
+    _consumers_task: asyncio.Task[None] | None = None
 
     @property
     def schema(self) -> str:
         return self.settings.db_schema or self.spec.name
 
     async def start(self) -> None:
+        """Ready in well under 3 s after a crash (docs/operators.md, "Restart"): the independent steps run
+        together (PostgreSQL: pool and migrations; Kafka: topics and the producer), and the consumers join their
+        groups in the background — a group may wait for a crashed member's session to expire (6 s) before it
+        assigns partitions, which HTTP need not wait for. Each step's duration is in the "service started" line."""
         s = self.settings
-        self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
-        await db.migrate(self.pool, all_migrations(self.spec.migrations))
-        await ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
+        began = time.monotonic()
+        steps: dict[str, float] = {}
+
+        async def timed(name: str, step: Awaitable[Any]) -> Any:
+            t0 = time.monotonic()
+            try:
+                return await step
+            finally:
+                steps[name] = round(time.monotonic() - t0, 3)
+
+        async def postgres() -> None:
+            self.pool = await timed("pool", db.create_pool(s.database_url.get_secret_value(), self.schema))
+            await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
+
+        async def kafka() -> None:
+            self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
+            await asyncio.gather(
+                timed(
+                    "topics", ensure_topics(s.kafka_bootstrap_servers, s.topic_prefix, replication=s.topic_replication)
+                ),
+                timed("producer", self.producer.start()),
+            )
+
+        await asyncio.gather(postgres(), kafka())
         self.keys = pii.KeyStore(s.master_key_bytes())
-        self.producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, enable_idempotence=True)
-        await self.producer.start()
         self.relay = outbox.OutboxRelay(self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix)
-        await self.relay.start()
+        await timed("relay", self.relay.start())
         self.broker = KafkaBroker(
             s.kafka_bootstrap_servers,
             client_id=f"lgnet-{self.spec.name}",
@@ -94,8 +118,31 @@ class Runtime:
         )
         for cspec in self.spec.consumers(self):
             self._subscribe(cspec)
-        await self.broker.start()
-        log.info("service started", schema=self.schema, city=s.city)
+        self._consumers_task = asyncio.create_task(self._start_consumers(), name="consumers-start")
+        steps["total"] = round(time.monotonic() - began, 3)
+        log.info("service started", schema=self.schema, city=s.city, start_seconds=steps)
+
+    async def _start_consumers(self) -> None:
+        """The consumers join their groups; retried while Kafka refuses (readiness says "joining" meanwhile)."""
+        assert self.broker is not None
+        t0 = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                await self.broker.start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                self.consumers_error = f"{type(exc).__name__}"
+                log.warning("consumers could not start; retrying", error=repr(exc), attempt=attempt)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
+        self.consumers_error = None
+        self.consumers_started = True
+        log.info("consumers joined their groups", seconds=round(time.monotonic() - t0, 3))
 
     def _subscribe(self, cspec: ConsumerSpec) -> None:
         assert self.broker is not None and self.producer is not None
@@ -123,6 +170,10 @@ class Runtime:
             fetch_min_bytes=256 * 1024,
             fetch_max_wait_ms=50,
             auto_offset_reset="earliest",
+            # A crashed member holds its partitions until its session expires: the broker's minimum (6 s, not
+            # aiokafka's 10 s) brings a killed service's consumers back sooner.
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1500,
             isolation_level="read_committed",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_undecoded,
@@ -132,6 +183,12 @@ class Runtime:
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
 
     async def stop(self) -> None:
+        if self._consumers_task is not None and not self._consumers_task.done():
+            self._consumers_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._consumers_task
+        # The broker first: its consumers leave their groups (LeaveGroup), so a restarted replica is assigned
+        # partitions at once instead of after the old member's session timeout.
         for closer in (
             self.broker.stop if self.broker else None,
             self.relay.stop if self.relay else None,
@@ -159,6 +216,12 @@ class Runtime:
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
         return checks
 
+    def consumers_state(self) -> str:
+        """Informational in /health/ready (not a readiness condition): "ok", "joining" or "retrying: <error>"."""
+        if self.consumers_started:
+            return "ok"
+        return f"retrying: {self.consumers_error}" if self.consumers_error else "joining"
+
 
 async def _undecoded(_: StreamMessage[Any]) -> None:
     """The consumer decodes records itself (naming the field at fault); FastStream's own per-record JSON
@@ -171,6 +234,11 @@ def configure_tracing(service: str, exporter: str = "none") -> None:
     ~20-80 µs at backbone rates). Either way every event carries its `traceparent` onwards."""
     if exporter == "none" or isinstance(trace.get_tracer_provider(), TracerProvider):
         return
+    # Imported only when spans go somewhere: the OTLP exporter alone is ~0.1-0.4 s of every start.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
     # Sampling: the standard OTEL_TRACES_SAMPLER(_ARG); default parent-based always-on.
     provider = TracerProvider(resource=Resource.create({"service.name": f"lgnet-{service}"}))
     if exporter == "otlp":  # endpoint, headers, protocol: the standard OTEL_EXPORTER_OTLP_* variables
@@ -205,7 +273,12 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
         checks = await runtime.ready()
         ok = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ok else 503
-        return {"status": "ok" if ok else "unavailable", "service": spec.name, "checks": checks}
+        return {
+            "status": "ok" if ok else "unavailable",
+            "service": spec.name,
+            "checks": checks,
+            "consumers": runtime.consumers_state(),
+        }
 
     @health.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
