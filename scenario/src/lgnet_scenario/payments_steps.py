@@ -118,7 +118,8 @@ async def play(
         if current["status"] != "approved":  # above the threshold: a second, different approver
             await call(director, "POST", f"/contribution-requests/{r['request_id']}/approval")
     progress(f"{city}: {len(requests)} contribution requests approved")
-    failed = await _pay_batch(staff, outcome, fail_every=7)
+    # A small city may have signed no lease at all (`--scale`): then there is nothing to pay.
+    failed = await _pay_batch(staff, outcome, fail_every=7) if requests else []
     if failed:
         await _pay_batch(staff, outcome, fail_every=0)
         outcome.failed_then_paid = failed

@@ -47,21 +47,23 @@ KAFKA_RETRIABLE = (KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitio
 
 
 def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
-    """Exponential backoff with full jitter: attempt 0 waits up to `base`, doubling up to `cap` seconds."""
-    return random.uniform(0, min(cap, base * 2**attempt))  # jitter, not a secret
+    """Exponential backoff with jitter: half of min(cap, base * 2**attempt) plus up to as much again at random
+    (0.1-0.2 s, 0.2-0.4 s, ... up to 2.5-5 s), so many clients do not retry in step."""
+    step = min(cap, base * 2**attempt)
+    return step / 2 + random.uniform(0, step / 2)  # jitter, not a secret
 
 
 class RetryingTransport(httpx.AsyncBaseTransport):
     """Retries what may not have reached LgNet or whose answer was lost — connection refused or reset, timeouts,
-    502/503/504 — with backoff, for `attempts` tries or `deadline` seconds. A state-changing request without an
-    Idempotency-Key gets one, the same on every try: a retry of a request that was committed before the crash
-    gets the original answer, never a second effect."""
+    502/503/504 — with backoff, for up to `deadline` seconds (and at most `attempts` tries). A state-changing
+    request without an Idempotency-Key gets one, the same on every try: a retry of a request that was committed
+    before the crash gets the original answer, never a second effect."""
 
     def __init__(
         self,
         inner: httpx.AsyncBaseTransport | None = None,
         *,
-        attempts: int = 10,
+        attempts: int = 60,
         deadline: float = 120.0,
         base: float = 0.2,
         cap: float = 5.0,
