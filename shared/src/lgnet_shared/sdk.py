@@ -49,7 +49,7 @@ KAFKA_RETRIABLE = (KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitio
 def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
     """Exponential backoff with jitter: half of min(cap, base * 2**attempt) plus up to as much again at random
     (0.1-0.2 s, 0.2-0.4 s, ... up to 2.5-5 s), so many clients do not retry in step."""
-    step = min(cap, base * 2**attempt)
+    step: float = min(cap, base * 2.0**attempt)
     jitter: float = random.uniform(0, step / 2)  # not a secret
     return step / 2 + jitter
 
