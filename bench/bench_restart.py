@@ -2,7 +2,7 @@
 with SIGKILL (a crash) or stopped with SIGTERM, started again, and timed from spawn to its first 200 on
 /health/ready. Prints the median per service and kind of restart, and where the time of a start goes (the
 steps of the "service started" log line: pool, migrations, topics, producer, relay; the rest is interpreter
-start, imports and uvicorn).
+start, imports and uvicorn: `imports` and `serve`).
 
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_restart.py
 
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ class Service:
     async def start(self) -> float:
         """Seconds from spawn to the first 200 on /health/ready."""
         t0 = time.monotonic()
+        self.spawned_at = time.time()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"lgnet_{self.name}.entrypoints.main"],
             env={**self.env, "LGNET_HTTP_PORT": str(self.port)},
@@ -79,11 +81,23 @@ class Service:
                 self.proc.wait()
 
 
-def last_start_steps(log: Path) -> dict[str, float]:
-    for line in reversed(log.read_text(errors="replace").splitlines()):
-        if '"service started"' in line:
-            return dict(json.loads(line).get("start_seconds", {}))
-    return {}
+def last_start_steps(log: Path, spawned_at: float, ready_after: float) -> dict[str, float]:
+    """Where the time of the last start went: `imports` (spawn to the application's startup: interpreter,
+    imports, app), the runtime's own steps (pool, migrations, topics, producer, relay, their `total`), and
+    `serve` (startup done to the first ready answer: uvicorn binding, the readiness checks)."""
+    lines = log.read_text(errors="replace").splitlines()
+    starting = max(i for i, line in enumerate(lines) if "Waiting for application startup" in line)
+    out: dict[str, float] = {}
+    for line in lines[starting:]:
+        rec = json.loads(line) if line.startswith("{") else {}
+        when = datetime.fromisoformat(rec["timestamp"]).timestamp() if "timestamp" in rec else None
+        if "Waiting for application startup" in rec.get("event", "") and when:
+            out["imports"] = when - spawned_at
+        if rec.get("event") == "service started":
+            out.update(rec.get("start_seconds", {}))
+            out["serve"] = ready_after - (when - spawned_at) if when else 0.0
+            break
+    return out
 
 
 async def bench(name: str, tmp: Path) -> dict[str, Any]:
@@ -102,7 +116,7 @@ async def bench(name: str, tmp: Path) -> dict[str, Any]:
             for _ in range(RESTARTS):
                 svc.kill() if kind == "kill" else svc.stop()
                 times.append(await svc.start())
-                steps.append(last_start_steps(svc.log))
+                steps.append(last_start_steps(svc.log, svc.spawned_at, times[-1]))
                 await asyncio.sleep(1)
             result[kind] = statistics.median(times)
             result[f"{kind}_all"] = times
@@ -119,12 +133,15 @@ async def bench(name: str, tmp: Path) -> dict[str, Any]:
 
 async def main() -> None:
     print(f"restart benchmark: {RESTARTS} restarts of each kind per service (median seconds to ready)")
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as d:
         rows = [await bench(name, Path(d)) for name in SERVICES]
     print(f"{'service':10} {'first start':>11} {'after kill -9':>13} {'after SIGTERM':>13}   start steps after kill -9")
     for r in rows:
-        steps = ", ".join(f"{k} {v:.2f}" for k, v in r["kill_steps"].items())
+        order = ("imports", "pool", "migrations", "topics", "producer", "relay", "total", "serve")
+        steps = ", ".join(f"{k} {r['kill_steps'][k]:.2f}" for k in order if k in r["kill_steps"])
         print(f"{r['service']:10} {r['first_start']:11.2f} {r['kill']:13.2f} {r['stop']:13.2f}   {steps}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     print("all:", json.dumps({r["service"]: {"kill": r["kill_all"], "stop": r["stop_all"]} for r in rows}, default=str))
 
 
