@@ -1,11 +1,11 @@
-"""A client's retry after a crash: every workflow transition (acceptance, decline, placement end, withdrawal)
+"""A client's retry after a crash: every workflow transition (acceptance, decline, placement end, withdrawal, hold)
 repeated by the same actor is answered as the success it was — with an Idempotency-Key the original answer,
 without one the transition itself is the key — and has one effect; another actor still meets the rules (409)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -83,11 +83,18 @@ async def test_every_transition_repeated_is_the_success_it_was(housing: HousingU
         r = await twice(c, "/opportunities/o-3/withdrawal", {"reason": "no_longer_available"})
         assert r.json()["status"] == "withdrawn"
 
-    events = await housing.events(want=1, of_type=hev.OpportunityWithdrawn.type)
+        # Parking the same way again is the success it was (without a key: parking is a state, not a step).
+        park = {"reason": "hospital", "until": str(TODAY + timedelta(days=30))}
+        for _ in range(2):
+            r = await c.post("/households/h-3/park", json=park)
+            assert r.status_code == 200 and r.json()["parked"] is True, r.text
+
+    events = await housing.events(want=1, of_type=hev.HouseholdParked.type)
     counts: dict[str, int] = {}
     for e in events:
         counts[e.type] = counts.get(e.type, 0) + 1
     assert counts[hev.MatchAccepted.type] == 1
     assert counts[hev.PlacementEnded.type] == 1
     assert counts[hev.OpportunityWithdrawn.type] == 1
+    assert counts[hev.HouseholdParked.type] == 1
     assert sum(isinstance(e, hev.MatchDeclined) and e.match_id == declined for e in events) == 1
