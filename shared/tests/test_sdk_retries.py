@@ -42,3 +42,26 @@ async def test_the_callers_key_is_kept_and_attempts_are_bounded() -> None:
     finally:
         await server.stop()
     assert server.keys == ["mine"] * 3
+
+
+async def test_emit_sends_the_same_event_again_after_a_connection_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import date
+
+    from aiokafka.errors import KafkaConnectionError
+    from lgnet_shared import sdk
+    from lgnet_shared.events.partner import EmploymentReported
+
+    sent: list[tuple[str, bytes]] = []
+
+    class Flaky:
+        async def send_and_wait(self, topic: str, value: bytes, **_: object) -> None:
+            sent.append((topic, value))
+            if len(sent) < 3:
+                raise KafkaConnectionError("broker restarting")
+
+    monkeypatch.setattr(sdk, "backoff", lambda attempt: 0.0)
+    client = sdk.PartnerClient("unused:9092", partner="coop-aurora", city="torino")
+    client._producer = Flaky()  # type: ignore[assignment]
+    env = await client.emit(EmploymentReported(person_id="p-1", status="training", as_of=date(2026, 3, 1)))
+    assert len(sent) == 3 and len({value for _, value in sent}) == 1  # the same record, so the same event id
+    assert env.id.encode() in sent[0][1]
