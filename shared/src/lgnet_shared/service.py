@@ -185,7 +185,7 @@ class Runtime:
     async def stop(self) -> None:
         if self._consumers_task is not None and not self._consumers_task.done():
             self._consumers_task.cancel()
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._consumers_task
         # The broker first: its consumers leave their groups (LeaveGroup), so a restarted replica is assigned
         # partitions at once instead of after the old member's session timeout.
