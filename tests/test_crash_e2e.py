@@ -102,21 +102,31 @@ async def platform4(
 
 
 async def chaos(p: Platform4, stop: asyncio.Event, rng: random.Random, kills: list[tuple[float, str, float]]) -> None:
-    """Every 2-5 s, SIGKILL a service (in the middle of whatever it does), start it again at once, as an
-    orchestrator would; records (when, which, seconds until ready again)."""
+    """Every 1-3 s, SIGKILL the next service (each in turn, in a random order) in the middle of whatever it does
+    and start it again at once, as an orchestrator would; a service still restarting is skipped. Records (when,
+    which, seconds until ready again)."""
     began = time.monotonic()
-    order = rng.sample(SERVICES, len(SERVICES))  # each service in turn, in a random order
+    order = rng.sample(SERVICES, len(SERVICES))
+    restarting: dict[str, asyncio.Task[None]] = {}
+    turn = 0
+
+    async def restart(name: str) -> None:
+        t0 = time.monotonic()
+        await p.processes[name].start(timeout=120)
+        kills.append((round(t0 - began, 1), name, round(time.monotonic() - t0, 2)))
+
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), rng.uniform(2, 5))
+            await asyncio.wait_for(stop.wait(), rng.uniform(1, 3))
         if stop.is_set():
-            return
-        name = order[len(kills) % len(order)]
-        proc = p.processes[name]
-        proc.kill()
-        t0 = time.monotonic()
-        await proc.start(timeout=120)
-        kills.append((round(t0 - began, 1), name, round(time.monotonic() - t0, 2)))
+            break
+        name = order[turn % len(order)]
+        turn += 1
+        if name in restarting and not restarting[name].done():
+            continue
+        p.processes[name].kill()
+        restarting[name] = asyncio.create_task(restart(name))
+    await asyncio.gather(*restarting.values())  # every service is up again before the checks
 
 
 async def facts(ep: Endpoints) -> list[tuple[Any, Any]]:
