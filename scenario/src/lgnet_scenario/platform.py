@@ -23,7 +23,7 @@ from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin
-from lgnet_shared.sdk import PartnerClient
+from lgnet_shared.sdk import PartnerClient, http_client
 from pydantic import SecretStr
 
 SERVICES = ("intake", "housing", "payments", "reporting")
@@ -173,10 +173,10 @@ class Platform:
         """A client of the deployment serving the actor's city (the national one for the national role)."""
         key = (service, actor)
         if key not in self._clients:
-            self._clients[key] = httpx.AsyncClient(
-                base_url=self.ep.url(service, self.actors.city_of.get(actor)),
-                headers={"Authorization": f"Bearer {self.actors.tokens[key]}"},
-                timeout=60,
+            # As a partner's system should: a service restarting under a step delays it (retries with backoff and
+            # the same Idempotency-Key), it does not end the scenario.
+            self._clients[key] = http_client(
+                self.ep.url(service, self.actors.city_of.get(actor)), self.actors.tokens[key], timeout=60
             )
         return self._clients[key]
 

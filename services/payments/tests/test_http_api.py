@@ -60,9 +60,19 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         assert (await anna.post(f"/contribution-requests/{small_id}/approval")).json()["status"] == "approved"
         first = await bruno.post(f"/contribution-requests/{big_id}/approval")
         assert first.json()["status"] == "requested" and first.json()["first_approver"] == "bruno"
-        assert problem(await bruno.post(f"/contribution-requests/{big_id}/approval"))[:2] == (403, "second_approver")
+        # Bruno's retry (a crash after his approval committed) is the answer he had, not a second approval.
+        again = await bruno.post(f"/contribution-requests/{big_id}/approval")
+        assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true", again.text
+        assert again.json() == first.json()
+        keyed = {"Idempotency-Key": "bruno-approves-again"}  # a new request of his is still refused
+        assert problem(await bruno.post(f"/contribution-requests/{big_id}/approval", headers=keyed))[:2] == (
+            403,
+            "second_approver",
+        )
         second = await anna.post(f"/contribution-requests/{big_id}/approval")
         assert second.json()["status"] == "approved" and second.json()["second_approver"] == "anna"
+        again = await anna.post(f"/contribution-requests/{big_id}/approval")
+        assert again.status_code == 200 and again.json() == second.json()
 
         lines = (await anna.get("/budget-lines")).json()
         assert lines[0]["available_cents"] == 300_000
@@ -115,9 +125,19 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
             assert (await national.get("/budget-lines", params={"city": "torino"})).status_code == 200
             assert problem(await carla.get("/budget-lines", params={"city": "torino"}))[0] == 403
 
+        # A rejection repeated by the same staff member is the success it was; another's is a conflict.
+        third = await coop.post("/contribution-requests", json={**body, "amount_cents": 5_000}, headers=key())
+        third_id = third.json()["request_id"]
+        rejected = await anna.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "duplicate"})
+        assert rejected.status_code == 200 and rejected.json()["status"] == "rejected", rejected.text
+        again = await anna.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "duplicate"})
+        assert again.status_code == 200 and again.json() == rejected.json(), again.text
+        assert problem(await bruno.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "x"}))[0] == 409
+
     events = await payments.events(want=10)
     types = [type(e).__name__ for e in events]
     assert types.count("ContributionPaid") == 2 and types.count("ContributionPaymentFailed") == 1
+    assert types.count("ContributionApproved") == 2 and types.count("ContributionRejected") == 1
     paid = [e for e in events if isinstance(e, pev.ContributionPaid)]
     assert sorted(e.request_id for e in paid) == sorted([small_id, big_id])
     raw = payments.process.log_path.read_bytes()

@@ -1,5 +1,6 @@
 """HTTP conventions shared by the services: problem+json errors (RFC 9457) that name the field and reason,
-bearer-token extraction, and idempotency keys for creates."""
+bearer-token extraction, and idempotency keys: required for creates, accepted by every other state-changing route
+(`replayable`); one-shot transitions without a key are keyed by the transition itself (`transition`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from asyncpg import DataError
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -218,3 +220,41 @@ async def idempotent(
         body,
     )
     return JSONResponse(status_code=status_code, content=body)
+
+
+async def replayable(
+    conn: Conn,
+    actor_id: str,
+    key: str | None,
+    request: Any,
+    run: Callable[[], Awaitable[Any]],
+    status_code: int = 200,
+) -> Any:
+    """A state-changing route other than a create: with an Idempotency-Key, a retry of a committed request gets
+    the original answer (as `idempotent`); without one, `run` simply runs. Inside the caller's transaction."""
+    if not key:
+        return await run()
+
+    async def once() -> dict[str, Any]:
+        return jsonable_encoder(await run())  # type: ignore[no-any-return]
+
+    return await idempotent(conn, actor_id, key, request, once, status_code)
+
+
+async def transition(
+    conn: Conn,
+    actor_id: str,
+    key: str | None,
+    route: str,
+    body: Any,
+    run: Callable[[], Awaitable[Any]],
+    status_code: int = 200,
+) -> Any:
+    """A one-shot transition (accept, decline, approve, end, erase, ...): with an Idempotency-Key as
+    `replayable`; without one, the transition itself is the key (route with its ids, and the body), so the same
+    actor repeating the same transition gets the answer it had (200, `Idempotent-Replayed: true`) instead of a
+    409 "already accepted". Another body, or another actor, meets the domain's own rules (usually 409)."""
+    if not key:
+        digest = hashlib.sha256(json.dumps([route, body], sort_keys=True, default=str).encode()).hexdigest()
+        key = f"transition:{digest}"
+    return await replayable(conn, actor_id, key, {"route": route, "body": body}, run, status_code)

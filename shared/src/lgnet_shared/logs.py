@@ -89,8 +89,10 @@ def configure(service: str, level: str = "INFO", deployment: str | None = None) 
         ],
     )
     root = logging.getLogger()
+    throttle = ConnectionErrorThrottle()
     for handler in root.handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(throttle)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     if deployment is not None:  # on a shared cluster, which city's (or national) deployment wrote the line
@@ -109,3 +111,106 @@ def event_context(env: Envelope) -> Iterator[None]:
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.get_logger(name)
+
+
+# aiokafka's lines while a broker is unreachable: each client retries every ~50-300 ms and logs each failure, which
+# flooded the logs with thousands of lines per service during a 37 s outage.
+CONNECTION_ERRORS = (
+    "Unable connect to",
+    "Unable to request metadata",
+    "Unable to update metadata",
+    "Marking the coordinator dead",
+    "Group Coordinator Request failed",
+    "FindCoordinator Request failed",
+    "Heartbeat send request failed",
+    "Heartbeat session expired",
+    "Got error produce response",
+    "Unexpected error while fetching data",
+    "Failed fetch messages from",
+    "Unexpected error in join group",
+    "OffsetCommit failed",
+)
+
+
+class ConnectionErrorThrottle(logging.Filter):
+    """Rate-limits repeated connection errors of the Kafka client (loggers `aiokafka*`): one line when a kind
+    of error starts (the state change), then at most one summary every `interval` seconds while it repeats
+    ("... and N more like it in the last 30 s"), and one line when it has stopped for `interval` seconds
+    ("... stopped after 37 s; 2,700 lines suppressed"). Other lines pass untouched. Installed on the root
+    handlers by `configure`."""
+
+    def __init__(self, interval: float = 30.0, clock: Any = None, prefixes: tuple[str, ...] = ("aiokafka",)) -> None:
+        super().__init__()
+        import time
+
+        self.interval = interval
+        self.clock = clock or time.monotonic
+        self.prefixes = prefixes
+        # kind -> [first seen, last seen, last emitted, suppressed since last emitted, suppressed in total, logger]
+        self.episodes: dict[str, list[Any]] = {}
+
+    def kind(self, record: logging.LogRecord) -> str | None:
+        if not record.name.startswith(self.prefixes) or record.levelno < logging.WARNING:
+            return None
+        template = str(record.msg)
+        return next((p for p in CONNECTION_ERRORS if template.startswith(p)), None)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "lgnet_throttle", False):
+            return True  # our own summary lines
+        kind = self.kind(record)
+        if kind is None:
+            return True
+        now = self.clock()
+        episode = self.episodes.get(kind)
+        if episode is not None and now - episode[1] >= self.interval:
+            self.check_stopped()  # quiet long enough: that one ended, this starts another
+            episode = None
+        if episode is None:  # it starts: the state change is logged, with a note that repeats will be summarised
+            self.episodes[kind] = [now, now, now, 0, 0, record.name]
+            record.msg = f"{record.msg} [repeats of this error are summarised every {self.interval:.0f} s]"
+            self._watch(kind)
+            return True
+        episode[1] = now
+        if now - episode[2] >= self.interval:
+            record.msg = (
+                f"{record.msg} [still failing after {now - episode[0]:.0f} s: {episode[3]} more lines like it "
+                f"in the last {now - episode[2]:.0f} s suppressed]"
+            )
+            episode[2], episode[3] = now, 0
+            return True
+        episode[3] += 1
+        episode[4] += 1
+        return False
+
+    def check_stopped(self) -> list[str]:
+        """Ends the episodes quiet for `interval` seconds with one line each; returns their kinds."""
+        now = self.clock()
+        ended = [k for k, e in self.episodes.items() if now - e[1] >= self.interval]
+        for kind in ended:
+            first, last, _, _, total, name = self.episodes.pop(kind)
+            logging.getLogger(name).warning(
+                "%s: stopped (lasted %.0f s; %d repeated lines suppressed)",
+                kind,
+                last - first,
+                total,
+                extra={"lgnet_throttle": True},
+            )
+        return ended
+
+    def _watch(self, kind: str) -> None:
+        """While an episode lasts, look every `interval` seconds whether it has stopped (in the event loop that
+        logs it; without one, the next error after a quiet `interval` starts a new episode anyway)."""
+        import asyncio
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+
+        def look() -> None:
+            self.check_stopped()
+            if kind in self.episodes:
+                loop.call_later(self.interval, look)
+
+        loop.call_later(self.interval, look)

@@ -13,16 +13,28 @@ The cluster authenticates every client (SASL_SSL, SCRAM-SHA-512) and authorises 
 Identifying fields are sealed for intake with `client.seal(field, value)` (HPKE to the city's intake public
 key), so they never cross Kafka in plain text. Needs only the core `lgnet-shared` package (no database).
 Other languages: docs/partners.md shows the same records as raw JSON.
+
+A service restarting or a broker failing over is not the end of a partner's work: `emit` retries a send that
+failed with the same event (same id: intake's inbox keeps one), and `http_client` gives an HTTP client whose
+requests are retried with backoff and the same Idempotency-Key (docs/partners.md, "Retries and idempotency"):
+
+    async with http_client("https://lgnet.torino.example/intake", token) as api:
+        answer = await api.post("/persons", json=body)   # a key is added when the caller gives none
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lgnet_shared import pii, signing
@@ -33,6 +45,75 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.topics import for_partner, physical
+
+log = logging.getLogger("lgnet.sdk")
+CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETRY_STATUSES = frozenset({502, 503, 504})
+KAFKA_RETRIABLE = (KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError)
+
+
+def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
+    """Exponential backoff with jitter: half of min(cap, base * 2**attempt) plus up to as much again at random
+    (0.1-0.2 s, 0.2-0.4 s, ... up to 2.5-5 s), so many clients do not retry in step."""
+    step: float = min(cap, base * 2.0**attempt)
+    jitter: float = random.uniform(0, step / 2)  # not a secret
+    return step / 2 + jitter
+
+
+class RetryingTransport(httpx.AsyncBaseTransport):
+    """Retries what may not have reached LgNet or whose answer was lost — connection refused or reset, timeouts,
+    502/503/504 — with backoff, for up to `deadline` seconds (and at most `attempts` tries). A state-changing
+    request without an Idempotency-Key gets one, the same on every try: a retry of a request that was committed
+    before the crash gets the original answer, never a second effect."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport | None = None,
+        *,
+        attempts: int = 60,
+        deadline: float = 120.0,
+        base: float = 0.2,
+        cap: float = 5.0,
+    ) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.attempts, self.deadline, self.base, self.cap = attempts, deadline, base, cap
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method in CHANGES and "idempotency-key" not in request.headers:
+            request.headers["Idempotency-Key"] = str(uuid.uuid4())
+        await request.aread()  # the body is sent again as it was
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.deadline
+        attempt = 0
+        while True:
+            try:
+                response = await self.inner.handle_async_request(request)
+            except httpx.TransportError as exc:
+                if attempt + 1 >= self.attempts or loop.time() >= give_up:
+                    raise
+                log.warning("%s %s: %r; retrying (attempt %d)", request.method, request.url, exc, attempt + 2)
+            else:
+                last = attempt + 1 >= self.attempts or loop.time() >= give_up
+                if response.status_code not in RETRY_STATUSES or last:
+                    return response
+                await response.aclose()
+                status = response.status_code
+                log.warning("%s %s: %d; retrying (attempt %d)", request.method, request.url, status, attempt + 2)
+            await asyncio.sleep(backoff(attempt, self.base, self.cap))
+            attempt += 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def http_client(base_url: str, token: str, *, timeout: float = 60, **retry: Any) -> httpx.AsyncClient:
+    """An HTTP client of one LgNet service for one actor, retrying as `RetryingTransport` does."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+        transport=RetryingTransport(**retry),
+    )
 
 
 class PartnerClient:
@@ -62,6 +143,7 @@ class PartnerClient:
             security = KafkaSecurity.from_env()
         self._kafka = {**(security.aiokafka() if security is not None else {}), **kafka}
         self._producer: AIOKafkaProducer | None = None
+        self.send_attempts = 8
 
     async def __aenter__(self) -> PartnerClient:
         await self.start()
@@ -93,9 +175,16 @@ class PartnerClient:
         value, headers = env.to_structured()
         if self._signing_key is not None:
             headers.append(signing.sign(self._signing_key, self._signing_key_id or self.partner, value, headers))
-        await self._producer.send_and_wait(
-            physical("partner.inbound", self.prefix), value, key=env.key, headers=headers
-        )
+        topic = physical("partner.inbound", self.prefix)
+        for attempt in range(self.send_attempts):
+            try:
+                await self._producer.send_and_wait(topic, value, key=env.key, headers=headers)
+                return env
+            except KAFKA_RETRIABLE as exc:  # the same record again: intake keeps one per event id
+                if attempt + 1 >= self.send_attempts:
+                    raise
+                log.warning("emit %s: %r; retrying (attempt %d)", env.id, exc, attempt + 2)
+                await asyncio.sleep(backoff(attempt))
         return env
 
     def seal(self, field: str, plaintext: str) -> Sealed:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +24,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_shared import auth, config, consumer, db, fetch, http, logs, metrics, outbox, pii
@@ -119,29 +117,54 @@ class Runtime:
     broker: KafkaBroker | None = None
     producer: AIOKafkaProducer | None = None
     consumers: list[Consumer] = field(default_factory=list)
+    consumers_started: bool = False
+    consumers_error: str | None = None
+    _consumers_task: asyncio.Task[None] | None = None
+    _subscriptions: list[tuple[Consumer, list[str]]] = field(default_factory=list)  # consumer, physical topics
 
     @property
     def schema(self) -> str:
         return self.settings.db_schema or self.spec.name
 
     async def start(self) -> None:
+        """Ready in well under 3 s after a crash (docs/operators.md, "Restart"): the independent steps run
+        together (PostgreSQL: pool and migrations; Kafka: topics and the producer), and the consumers join their
+        groups in the background — a group may wait for a crashed member's session to expire (6 s) before it
+        assigns partitions, which HTTP need not wait for. Each step's duration is in the "service started" line."""
         s = self.settings
-        self.pool = await db.create_pool(s.database_url.get_secret_value(), self.schema)
-        await db.migrate(self.pool, all_migrations(self.spec.migrations))
-        await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
-        metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
+        began = time.monotonic()
+        steps: dict[str, float] = {}
         security = s.kafka_security()
-        # The topics this service reads or writes (the registry's roles): all its principal may see or create.
-        await ensure_topics(
-            s.kafka_bootstrap_servers, s.topic_prefix, used_by(self.spec.name), s.topic_replication, security
-        )
+
+        async def timed(name: str, step: Awaitable[Any]) -> Any:
+            t0 = time.monotonic()
+            try:
+                return await step
+            finally:
+                steps[name] = round(time.monotonic() - t0, 3)
+
+        async def postgres() -> None:
+            self.pool = await timed("pool", db.create_pool(s.database_url.get_secret_value(), self.schema))
+            await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
+            await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
+
+        async def kafka() -> None:
+            self.producer = AIOKafkaProducer(
+                **client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True
+            )
+            # The topics this service reads or writes (the registry's roles): all its principal may see or create.
+            topics = ensure_topics(
+                s.kafka_bootstrap_servers, s.topic_prefix, used_by(self.spec.name), s.topic_replication, security
+            )
+            await asyncio.gather(timed("topics", topics), timed("producer", self.producer.start()))
+
+        await asyncio.gather(postgres(), kafka())
+        metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
         self.keys = pii.KeyStore(s.master_key_bytes())
-        self.producer = AIOKafkaProducer(**client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True)
-        await self.producer.start()
         self.relay = outbox.OutboxRelay(
             self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security
         )
-        await self.relay.start()
+        await timed("relay", self.relay.start())
         self.broker = KafkaBroker(
             s.kafka_bootstrap_servers,
             security=security.faststream(),
@@ -151,15 +174,35 @@ class Runtime:
             log_level=logging.DEBUG,
         )
         for cspec in self.spec.consumers(self):
-            cons = self._subscribe(cspec)
-            await seed_group_offsets(
-                self.pool,
-                client_kwargs(s.kafka_bootstrap_servers, security),
-                cons,
-                [physical(t, s.topic_prefix) for t in cspec.topics],
-            )
-        await self.broker.start()
-        log.info("service started", schema=self.schema, city=s.city, deployment=s.deployment_name)
+            self._subscriptions.append((self._subscribe(cspec), [physical(t, s.topic_prefix) for t in cspec.topics]))
+        self._consumers_task = asyncio.create_task(self._start_consumers(), name="consumers-start")
+        steps["total"] = round(time.monotonic() - began, 3)
+        log.info("service started", schema=self.schema, city=s.city, deployment=s.deployment_name, start_seconds=steps)
+
+    async def _start_consumers(self) -> None:
+        """The consumers join their groups; retried while Kafka refuses (readiness says "joining" meanwhile)."""
+        assert self.broker is not None
+        t0 = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                kafka = client_kwargs(self.settings.kafka_bootstrap_servers, self.settings.kafka_security())
+                for cons, topics in self._subscriptions:  # before joining: where a group has no offsets yet
+                    await seed_group_offsets(self.pool, kafka, cons, topics)
+                await self.broker.start()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                self.consumers_error = f"{type(exc).__name__}"
+                log.warning("consumers could not start; retrying", error=repr(exc), attempt=attempt)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(min(5.0, 0.5 * 2**attempt))
+        self.consumers_error = None
+        self.consumers_started = True
+        log.info("consumers joined their groups", seconds=round(time.monotonic() - t0, 3))
 
     def _subscribe(self, cspec: ConsumerSpec) -> Consumer:
         assert self.broker is not None and self.producer is not None
@@ -190,6 +233,10 @@ class Runtime:
             fetch_min_bytes=256 * 1024,
             fetch_max_wait_ms=50,
             auto_offset_reset="earliest",
+            # A crashed member holds its partitions until its session expires: the broker's minimum (6 s, not
+            # aiokafka's 10 s) brings a killed service's consumers back sooner.
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1500,
             isolation_level="read_committed",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_undecoded,
@@ -207,6 +254,12 @@ class Runtime:
         return cons
 
     async def stop(self) -> None:
+        if self._consumers_task is not None and not self._consumers_task.done():
+            self._consumers_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._consumers_task
+        # The broker first: its consumers leave their groups (LeaveGroup), so a restarted replica is assigned
+        # partitions at once instead of after the old member's session timeout.
         for closer in (
             self.broker.stop if self.broker else None,
             self.relay.stop if self.relay else None,
@@ -239,6 +292,12 @@ class Runtime:
     def refresh_metrics(self) -> None:
         for c in self.consumers:
             c.stuck(self.settings.consumer_stuck_after_s)
+
+    def consumers_state(self) -> str:
+        """Informational in /health/ready (not a readiness condition): "ok", "joining" or "retrying: <error>"."""
+        if self.consumers_started:
+            return "ok"
+        return f"retrying: {self.consumers_error}" if self.consumers_error else "joining"
 
 
 async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
@@ -302,6 +361,11 @@ def configure_tracing(service: str, exporter: str = "none") -> None:
     ~20-80 µs at backbone rates). Either way every event carries its `traceparent` onwards."""
     if exporter == "none" or isinstance(trace.get_tracer_provider(), TracerProvider):
         return
+    # Imported only when spans go somewhere: the OTLP exporter alone is ~0.1-0.4 s of every start.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
     # Sampling: the standard OTEL_TRACES_SAMPLER(_ARG); default parent-based always-on.
     provider = TracerProvider(resource=Resource.create({"service.name": f"lgnet-{service}"}))
     if exporter == "otlp":  # endpoint, headers, protocol: the standard OTEL_EXPORTER_OTLP_* variables
@@ -340,7 +404,12 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
         checks = await runtime.ready()
         ok = all(v == "ok" for v in checks.values())
         response.status_code = 200 if ok else 503
-        return {"status": "ok" if ok else "unavailable", "service": spec.name, "checks": checks}
+        return {
+            "status": "ok" if ok else "unavailable",
+            "service": spec.name,
+            "checks": checks,
+            "consumer_groups": runtime.consumers_state(),  # joining, ok or retrying: informational
+        }
 
     @health.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:

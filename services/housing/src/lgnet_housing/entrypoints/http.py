@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import idempotent, problem_responses, replayable, transition
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel
 
@@ -52,9 +52,22 @@ def router(runtime: Runtime) -> APIRouter:
                 lambda: run(housing, ctx),
             )
 
-    async def act(actor: Actor, run: Callable[[Housing, Context], Awaitable[Any]]) -> Any:
+    async def change(
+        actor: Actor,
+        key: str | None,
+        route: str,
+        body: BaseModel | None,
+        run: Callable[[Housing, Context], Awaitable[Any]],
+        *,
+        one_shot: bool = False,
+    ) -> Any:
+        """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
+        by the same actor without a key is answered as the success it was."""
+        payload = body.model_dump(mode="json") if body is not None else {}
         async with use_case(actor) as (housing, ctx):
-            return await run(housing, ctx)
+            if one_shot:
+                return await transition(housing.conn, actor.id, key, route, payload, lambda: run(housing, ctx))
+            return await replayable(housing.conn, actor.id, key, {"route": route, **payload}, lambda: run(housing, ctx))
 
     async def read(actor: Actor, run: Callable[[Housing, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor, write=False) as (housing, ctx):
@@ -78,12 +91,17 @@ def router(runtime: Runtime) -> APIRouter:
         return await read(actor, lambda h, c: h.read_opportunity(c, opportunity_id))  # type: ignore[no-any-return]
 
     @api.patch("/opportunities/{opportunity_id}", summary="Change an open opportunity (only the fields given)")
-    async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.update_opportunity(c, opportunity_id, body))  # type: ignore[no-any-return]
+    async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"PATCH /opportunities/{opportunity_id}"
+        return await change(actor, key, route, body, lambda h, c: h.update_opportunity(c, opportunity_id, body))
 
     @api.post("/opportunities/{opportunity_id}/withdrawal", summary="Withdraw an opportunity from the catalogue")
-    async def withdraw(opportunity_id: str, body: cmd.WithdrawOpportunity, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.withdraw_opportunity(c, opportunity_id, body))  # type: ignore[no-any-return]
+    async def withdraw(
+        opportunity_id: str, body: cmd.WithdrawOpportunity, actor: Who, key: IdempotencyKey = None
+    ) -> Any:
+        route = f"POST /opportunities/{opportunity_id}/withdrawal"
+        run = lambda h, c: h.withdraw_opportunity(c, opportunity_id, body)  # noqa: E731
+        return await change(actor, key, route, body, run, one_shot=True)
 
     # ------------------------------------------------------------ rules and matching
 
@@ -92,12 +110,12 @@ def router(runtime: Runtime) -> APIRouter:
         return await read(actor, lambda h, c: h.read_rules(c))  # type: ignore[no-any-return]
 
     @api.put("/rules", summary="Staff: set the city's matching rules and score weights")
-    async def save_rules(body: CityRules, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.save_rules(c, body))  # type: ignore[no-any-return]
+    async def save_rules(body: CityRules, actor: Who, key: IdempotencyKey = None) -> Any:
+        return await change(actor, key, "PUT /rules", body, lambda h, c: h.save_rules(c, body))
 
     @api.post("/matching/runs", summary="Run the city-wide matching now; answers proposals and the unmatched")
-    async def run_matching(actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.matching_for(c))  # type: ignore[no-any-return]
+    async def run_matching(actor: Who, key: IdempotencyKey = None) -> Any:
+        return await change(actor, key, "POST /matching/runs", None, lambda h, c: h.matching_for(c))
 
     @api.get("/households", summary="The city's waiting list with priorities, first served first")
     async def waiting(actor: Who) -> list[Json]:
@@ -118,12 +136,14 @@ def router(runtime: Runtime) -> APIRouter:
     # ------------------------------------------------------------ workflow
 
     @api.post("/matches/{match_id}/acceptance", summary="The proposal is accepted")
-    async def accept(match_id: str, body: cmd.AcceptMatch, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.accept(c, match_id, body))  # type: ignore[no-any-return]
+    async def accept(match_id: str, body: cmd.AcceptMatch, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /matches/{match_id}/acceptance"
+        return await change(actor, key, route, body, lambda h, c: h.accept(c, match_id, body), one_shot=True)
 
     @api.post("/matches/{match_id}/decline", summary="Decline (household or provider, coded reason); re-matches")
-    async def decline(match_id: str, body: cmd.DeclineMatch, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.decline(c, match_id, body))  # type: ignore[no-any-return]
+    async def decline(match_id: str, body: cmd.DeclineMatch, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /matches/{match_id}/decline"
+        return await change(actor, key, route, body, lambda h, c: h.decline(c, match_id, body), one_shot=True)
 
     @api.post("/matches/{match_id}/placement", status_code=201, summary="Start the placement of an accepted match")
     async def place(match_id: str, body: cmd.StartPlacement, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
@@ -140,24 +160,28 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, body, sign_lease)
 
     @api.post("/placements/{placement_id}/end", summary="End a placement (autonomy reached, moved, dropped out)")
-    async def end(placement_id: str, body: cmd.EndPlacement, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.end_placement(c, placement_id, body))  # type: ignore[no-any-return]
+    async def end(placement_id: str, body: cmd.EndPlacement, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /placements/{placement_id}/end"
+        run = lambda h, c: h.end_placement(c, placement_id, body)  # noqa: E731
+        return await change(actor, key, route, body, run, one_shot=True)
 
     @api.post("/households/{household_id}/park", summary="Put a household on hold until a date")
-    async def park(household_id: str, body: cmd.ParkHousehold, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.park(c, household_id, body))  # type: ignore[no-any-return]
+    async def park(household_id: str, body: cmd.ParkHousehold, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /households/{household_id}/park"
+        return await change(actor, key, route, body, lambda h, c: h.park(c, household_id, body))
 
     @api.post("/households/{household_id}/unpark", summary="Take a household off hold")
-    async def unpark(household_id: str, body: cmd.UnparkHousehold, actor: Who) -> Json:
-        return await act(actor, lambda h, c: h.unpark(c, household_id, body))  # type: ignore[no-any-return]
+    async def unpark(household_id: str, body: cmd.UnparkHousehold, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /households/{household_id}/unpark"
+        return await change(actor, key, route, body, lambda h, c: h.unpark(c, household_id, body))
 
     @api.post("/matching/stalled-check", summary="Staff: remind stalled match steps; release expired holds")
-    async def stalled(body: cmd.StalledCheck, actor: Who) -> Json:
+    async def stalled(body: cmd.StalledCheck, actor: Who, key: IdempotencyKey = None) -> Any:
         async def run(h: Housing, c: Context) -> Json:
             city = c.city()
             ctx = Context(today=body.on or c.today, actor=c.actor)
             return await h.stalled_check(ctx, city)
 
-        return await act(actor, run)  # type: ignore[no-any-return]
+        return await change(actor, key, "POST /matching/stalled-check", body, run)
 
     return api

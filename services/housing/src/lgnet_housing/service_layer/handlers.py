@@ -479,6 +479,10 @@ class Housing:
         case = await self._household_case(ctx, household_id)
         if c.until <= ctx.today:
             raise ContractError("until", "must be after today")
+        held = await repo.hold(self.conn, household_id)
+        if held is not None and (held["reason"], held["until"], held["parked_by"]) == (c.reason, c.until, ctx.actor.id):
+            # The same actor parking the same way again (a retry after a lost answer): the success it was.
+            return {"household_id": household_id, "parked": True, "reason": c.reason, "until": c.until.isoformat()}
         live = await repo.live_match_of(self.conn, household_id)
         if live is not None and live["status"] != "proposed":
             raise Conflict("household_id", f"the household has an {live['status']} match")

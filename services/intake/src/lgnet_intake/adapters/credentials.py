@@ -51,28 +51,31 @@ async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: by
     )
 
 
-_CURRENT = "select * from inbound_keys where retired_at is null order by created_at desc limit 1"
+_CURRENT = "select * from inbound_keys where retired_at is null order by created_at desc, key_id limit 1"
 
 
 async def inbound_key(
     conn: Conn, master_key: bytes, policy: InboundKeyPolicy | None = None
 ) -> tuple[str, X25519PrivateKey, str]:
     """Intake's current HPKE key (id, private, public base64url), created on first use (and, with a policy, after
-    the current one is rotated out)."""
+    the current one is rotated out): once, however many first calls arrive together (the creator holds a
+    transaction lock; the others wait for it and read its key)."""
     if policy is not None:
         await rotate_inbound_keys(conn, policy)
     row = await conn.fetchrow(_CURRENT)
     if row is None:
-        private, public = pii.hpke_keypair()
-        raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        key_id = f"intake-{secrets.token_hex(4)}"
-        await conn.execute(
-            "insert into inbound_keys (key_id, private_wrapped, public_key) values ($1, $2, $3) on conflict do nothing",
-            key_id,
-            aes_key_wrap(master_key, raw),
-            public,
-        )
-        row = await conn.fetchrow(_CURRENT)
+        async with conn.transaction():  # a savepoint when the caller already has a transaction
+            await conn.execute("select pg_advisory_xact_lock(hashtext(current_schema() || '.inbound_keys'))")
+            row = await conn.fetchrow(_CURRENT)
+            if row is None:
+                private, public = pii.hpke_keypair()
+                raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+                row = await conn.fetchrow(
+                    "insert into inbound_keys (key_id, private_wrapped, public_key) values ($1, $2, $3) returning *",
+                    f"intake-{secrets.token_hex(4)}",
+                    aes_key_wrap(master_key, raw),
+                    public,
+                )
     private = X25519PrivateKey.from_private_bytes(aes_key_unwrap(master_key, bytes(row["private_wrapped"])))
     return row["key_id"], private, row["public_key"]
 

@@ -218,7 +218,10 @@ async def erase(conn: Conn, person_id: str) -> None:
     # key, a guessed name could still be confirmed against it. The answers stay (ids only), the fingerprints go;
     # a retry of such a request is a conflict from now on.
     await conn.execute(
-        "update idempotency_keys set request_hash = $2 where response->>'person_id' = $1", person_id, ERASED_REQUEST
+        "update idempotency_keys set request_hash = $2"
+        " where response->>'person_id' = $1 and key not like 'transition:%'",
+        person_id,
+        ERASED_REQUEST,
     )
 
 

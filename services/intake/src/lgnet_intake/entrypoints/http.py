@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
 from lgnet_shared.events import partner as inbound
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import idempotent, problem_responses, replayable, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
@@ -77,16 +77,22 @@ def router(runtime: Runtime) -> APIRouter:
         return await act(actor, lambda i, c: i.read_person(c, person_id))  # type: ignore[no-any-return]
 
     @api.patch("/persons/{person_id}", summary="Correct or complete a person's data")
-    async def update_person(person_id: str, body: cmd.UpdatePerson, actor: Who) -> dict[str, Any]:
-        return await act(actor, lambda i, c: i.update_person(c, person_id, body))  # type: ignore[no-any-return]
+    async def update_person(person_id: str, body: cmd.UpdatePerson, actor: Who, key: IdempotencyKey = None) -> Any:
+        async with use_case(actor) as (intake, ctx):
+            request = {"route": f"PATCH /persons/{person_id}", **body.model_dump(mode="json")}
+            return await replayable(
+                intake.conn, actor.id, key, request, lambda: intake.update_person(ctx, person_id, body)
+            )
 
     @api.post("/persons/{person_id}/merge", summary="Staff: the other person is the same as this one")
     async def merge(person_id: str, body: cmd.MergePersons, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.merge_persons(c, person_id, body))
 
     @api.post("/persons/{person_id}/erasure", summary="Staff: erase the person (right to be forgotten)")
-    async def erase(person_id: str, actor: Who) -> dict[str, Any]:
-        return await act(actor, lambda i, c: i.erase_person(c, person_id))  # type: ignore[no-any-return]
+    async def erase(person_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+        async with use_case(actor) as (intake, ctx):
+            route = f"POST /persons/{person_id}/erasure"
+            return await transition(intake.conn, actor.id, key, route, {}, lambda: intake.erase_person(ctx, person_id))
 
     @api.get("/duplicates", summary="Staff: likely duplicates waiting for review")
     async def duplicates(actor: Who) -> list[dict[str, Any]]:

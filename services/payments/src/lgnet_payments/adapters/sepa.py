@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sepaxml
-import xmlschema
 from lgnet_shared.errors import ContractError
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
@@ -34,6 +33,9 @@ from sepaxml.utils import decimal_str_to_int, int_to_decimal_str
 
 SCHEMA = "pain.001.001.03"
 NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
+if TYPE_CHECKING:
+    import xmlschema
+
 XSD = Path(sepaxml.__file__).parent / "schemas" / f"{SCHEMA}.xsd"
 XSD_SHA256 = "ed4be42522e3e35b108b3ad2ebbcc65da987cddbf6cfdc20828cd4fd0d69c51a"
 TX = f"{{{NS}}}CdtTrfTxInf"
@@ -170,11 +172,15 @@ def serialize(root: ET.Element) -> bytes:
 
 @cache
 def schema() -> xmlschema.XMLSchema:
+    import xmlschema  # ~0.5 s of imports: paid by the first export, not by every start of the service
+
     return xmlschema.XMLSchema(str(XSD))
 
 
 def validate(xml: bytes, *, full: bool = False) -> int:
     """Validate against the pain.001.001.03 XSD; the number of transactions, or InvalidSepaFile."""
+    import xmlschema
+
     try:
         if full:
             schema().validate(xmlschema.XMLResource(xml, lazy=True))
@@ -261,6 +267,8 @@ Check = Callable[[str, str], None]
 @cache
 def _checker(path: tuple[str, ...], attribute: str | None) -> Check:
     """A value check for the element at `path` (from CdtTrfTxInf) built from the XSD's simple type facets."""
+    import xmlschema
+
     xpath = "/".join(f"p:{p}" for p in ("Document", "CstmrCdtTrfInitn", "PmtInf", *path))
     element: Any = schema().find(xpath, {"p": NS})
     if element is None:

@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import idempotent, problem_responses, replayable, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
@@ -57,6 +57,20 @@ def router(runtime: Runtime) -> APIRouter:
         async with unit(actor) as (uow, ctx):
             return jsonable_encoder(await run(uow, ctx))
 
+    async def change(
+        actor: Actor, key: str | None, route: str, body: Any, run: Run, *, one_shot: bool = False, status: int = 200
+    ) -> Any:
+        """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
+        by the same actor without a key is answered as the success it was."""
+        async with unit(actor) as (uow, ctx):
+
+            async def once() -> Any:
+                return jsonable_encoder(await run(uow, ctx))
+
+            if one_shot:
+                return await transition(uow.conn, actor.id, key, route, body, once, status)
+            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status)
+
     # ------------------------------------------------------------ policy and budgets
 
     @api.get("/policies/{city}", summary="The city's payment policy (thresholds, automatic requests, paying account)")
@@ -64,8 +78,11 @@ def router(runtime: Runtime) -> APIRouter:
         return await act(actor, lambda u, c: budgets.get_policy(u, c, city))
 
     @api.put("/policies/{city}", summary="Staff: set the city's payment policy")
-    async def put_policy(city: str, body: cmd.SetPolicy, actor: Who) -> Any:
-        return await act(actor, lambda u, c: budgets.set_policy(u, c, city, body))
+    async def put_policy(city: str, body: cmd.SetPolicy, actor: Who, key: IdempotencyKey = None) -> Any:
+        payload = body.model_dump(mode="json")
+        return await change(
+            actor, key, f"PUT /policies/{city}", payload, lambda u, c: budgets.set_policy(u, c, city, body)
+        )
 
     @api.post("/budget-lines", status_code=201, summary="Staff: allocate money to a budget line of the grant")
     async def allocate(body: cmd.AllocateBudget, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
@@ -114,18 +131,26 @@ def router(runtime: Runtime) -> APIRouter:
         return await act(actor, lambda u, c: contributions.read(u, c, request_id))
 
     @api.put("/contribution-requests/{request_id}/beneficiary", summary="Set who is paid (name, IBAN; sealed)")
-    async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Who) -> Any:
-        return await act(actor, lambda u, c: contributions.set_beneficiary(u, c, request_id, body))
+    async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Who, key: IdempotencyKey = None) -> Any:
+        # The body carries the IBAN: only its digest is kept with the key.
+        payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
+        route = f"PUT /contribution-requests/{request_id}/beneficiary"
+        return await change(
+            actor, key, route, payload, lambda u, c: contributions.set_beneficiary(u, c, request_id, body)
+        )
 
     @api.post(
         "/contribution-requests/{request_id}/approval", summary="Staff: approve (second approver above threshold)"
     )
-    async def approve(request_id: str, actor: Who) -> Any:
-        return await act(actor, lambda u, c: contributions.approve(u, c, request_id))
+    async def approve(request_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /contribution-requests/{request_id}/approval"
+        return await change(actor, key, route, {}, lambda u, c: contributions.approve(u, c, request_id), one_shot=True)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason")
-    async def reject(request_id: str, body: cmd.Reject, actor: Who) -> Any:
-        return await act(actor, lambda u, c: contributions.reject(u, c, request_id, body))
+    async def reject(request_id: str, body: cmd.Reject, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /contribution-requests/{request_id}/rejection"
+        run: Run = lambda u, c: contributions.reject(u, c, request_id, body)  # noqa: E731
+        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
 
     # ------------------------------------------------------------ batches and reconciliation
 
@@ -191,14 +216,15 @@ def router(runtime: Runtime) -> APIRouter:
         status_code=201,
         summary="A registered provider redeems (part of) a voucher; the same redemption_id again is a replay",
     )
-    async def redeem(voucher_id: str, body: cmd.Redeem, actor: Who) -> JSONResponse:
-        return JSONResponse(
-            status_code=201, content=await act(actor, lambda u, c: vouchers.redeem(u, c, voucher_id, body))
-        )
+    async def redeem(voucher_id: str, body: cmd.Redeem, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        route = f"POST /vouchers/{voucher_id}/redemptions"
+        run: Run = lambda u, c: vouchers.redeem(u, c, voucher_id, body)  # noqa: E731
+        answer = await change(actor, key, route, body.model_dump(mode="json"), run, status=201)
+        return answer if isinstance(answer, JSONResponse) else JSONResponse(status_code=201, content=answer)
 
     @api.post("/vouchers/expiry", summary="Staff: expire vouchers past their validity (the rest returns)")
-    async def expire(actor: Who) -> Any:
-        return await act(actor, lambda u, c: vouchers.expire_due(u, c))
+    async def expire(actor: Who, key: IdempotencyKey = None) -> Any:
+        return await change(actor, key, "POST /vouchers/expiry", {}, lambda u, c: vouchers.expire_due(u, c))
 
     @api.post("/provider-reimbursements", status_code=201, summary="Staff: reimburse providers for redemptions")
     async def reimburse(actor: Who, key: IdempotencyKey = None) -> JSONResponse:

@@ -8,9 +8,6 @@ import io
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from fpdf import FPDF
-from openpyxl import Workbook
-
 HEADER = ("indicator", "category", "measure", "value")
 HIDDEN = "suppressed"
 MEDIA_TYPES = {
@@ -78,6 +75,8 @@ def to_csv(report: dict[str, Any]) -> bytes:
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
+    from openpyxl import Workbook  # imported by the first export, not by every start of the service
+
     wb = Workbook()
     ws = wb.active
     ws.title = "report"
@@ -93,6 +92,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 
 def to_pdf(report: dict[str, Any]) -> bytes:
+    from fpdf import FPDF  # ~1.5 s of imports (fonts, images): paid by the first PDF, not by every start
+
     pdf = FPDF(orientation="portrait", format="A4")
     # Dated by the report's as_of, not the clock: the same report gives the same file.
     pdf.set_creation_date(datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC))

@@ -1,0 +1,94 @@
+"""Repeated Kafka connection errors during a broker outage are rate-limited: one line when they start, a summary
+per interval while they repeat, one line when they stop; other lines pass untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from lgnet_shared.logs import ConnectionErrorThrottle
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def captured() -> tuple[list[str], Clock, ConnectionErrorThrottle]:
+    lines: list[str] = []
+    clock = Clock()
+    throttle = ConnectionErrorThrottle(interval=30, clock=clock)
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    handler.addFilter(throttle)
+    for name in ("aiokafka", "aiokafka.conn", "lgnet.test"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    return lines, clock, throttle
+
+
+def test_a_37_second_outage_is_a_handful_of_lines(captured: tuple[list[str], Clock, ConnectionErrorThrottle]) -> None:
+    lines, clock, throttle = captured
+    client = logging.getLogger("aiokafka")
+    other = logging.getLogger("lgnet.test")
+    # Three clients retrying every ~100 ms for 37 s: 1,110 errors, as the fault-injection run saw per service.
+    for tick in range(370):
+        clock.now = 1000.0 + tick * 0.1
+        for node in (1, 2, 3):
+            client.error("Unable connect to node with id %s: %s", node, "[Errno 111] Connect call failed")
+        if tick == 100:
+            other.warning("an unrelated warning")  # passes untouched
+            client.info("Unable connect to node with id 1 (info level is not ours to judge)")
+    assert lines[0].startswith("Unable connect to node with id 1: [Errno 111]")
+    assert "summarised every 30 s" in lines[0]
+    assert "an unrelated warning" in lines
+    summaries = [line for line in lines if "still failing" in line]
+    assert len(summaries) == 1 and "suppressed" in summaries[0]
+    assert len(lines) == 4  # started, the unrelated warning, the info line, one summary
+    clock.now += 31
+    assert throttle.check_stopped() == ["Unable connect to"]
+    assert "stopped" in lines[-1] and "lasted 37 s" in lines[-1]
+    # A later outage is a new state change: logged again.
+    client.error("Unable connect to node with id %s: %s", 1, "refused")
+    assert "summarised" in lines[-1]
+
+
+def test_other_kinds_are_throttled_apart(captured: tuple[list[str], Clock, ConnectionErrorThrottle]) -> None:
+    lines, _, _ = captured
+    conn = logging.getLogger("aiokafka.conn")
+    for _ in range(50):
+        conn.error("Unable connect to node with id %s: %s", 1, "refused")
+        conn.warning("Marking the coordinator dead (node %s)for group %s.", 1, "intake.gatekeeper")
+        conn.error("Some other error %s", "x")  # not a connection error: every one passes
+    assert len([x for x in lines if x.startswith("Unable connect")]) == 1
+    assert len([x for x in lines if x.startswith("Marking the coordinator dead")]) == 1
+    assert len([x for x in lines if x.startswith("Some other error")]) == 50
+
+
+async def test_the_end_of_an_outage_is_noticed_in_the_event_loop() -> None:
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    handler.addFilter(ConnectionErrorThrottle(interval=0.2))
+    logger = logging.getLogger("aiokafka.loop")
+    logger.handlers, logger.propagate = [handler], False
+    for _ in range(20):
+        logger.error("Unable connect to node with id %s: %s", 1, "refused")
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.6)
+    assert len(lines) == 2 and "stopped" in lines[-1] and "19 repeated lines suppressed" in lines[-1], lines
