@@ -72,6 +72,26 @@ class ContributionApproved(Event):
     on: date
 
 
+class BankDataField(StrEnum):
+    NAME = "name"
+    IBAN = "iban"
+    BIC = "bic"
+
+
+@event("lgnet.payments.contribution_bank_data_changed", key="request_id")
+class ContributionBankDataChanged(Event):
+    """Who changed which bank data of a request (the data itself never: it stays sealed in payments). The request
+    is `requested` afterwards: the next `contribution_approved` of this request approves the new data, and nobody
+    who changed it approves it."""
+
+    request_id: Id
+    changed_by: Id
+    fields: list[BankDataField] = Field(min_length=1, description="Which bank data changed (not their values)")
+    bank_data_version: int = Field(ge=1, description="1 for the first bank data of the request, +1 per change")
+    approval_withdrawn: bool = Field(description="An approval of the previous bank data no longer holds")
+    on: date
+
+
 @event("lgnet.payments.contribution_rejected", key="request_id")
 class ContributionRejected(Event):
     request_id: Id

@@ -43,6 +43,7 @@ class Beneficiary(Command):
 
     name: str = Field(min_length=1, max_length=70)
     iban: str
+    bic: str | None = Field(default=None, description="The payee bank's BIC (optional within SEPA)")
 
 
 class RequestContribution(Command):
