@@ -67,7 +67,8 @@ def change_bank_data(req: ContributionRequest, changed: list[str]) -> BankDataCh
         return BankDataChange((), req.status, False)
     if req.status in (RequestStatus.BATCHED, RequestStatus.PAID):
         why = (
-            "is in a batch sent to the bank: its bank data cannot change (unless the bank returns the payment)"
+            "is batched (its payment file goes to the bank with this bank data): the bank data cannot change"
+            " unless the bank returns the payment"
             if req.status is RequestStatus.BATCHED
             else "is paid: its bank data can no longer change"
         )
