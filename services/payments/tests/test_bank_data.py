@@ -213,3 +213,70 @@ async def test_a_rejected_change_releases_the_commitment(payments: InProcessServ
         "iban",
     )
     assert "rejected" in reason
+
+
+async def test_a_providers_bank_data_is_approved_by_a_second_person_before_it_is_reimbursed(
+    payments: InProcessService,
+) -> None:
+    await call_ok(
+        payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 50_000}
+    )
+    provider = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    made = await call_ok(payments, STAFF, "POST", "/providers", provider)
+    assert made["iban_masked"] == "••••3000" and made["bank_data_changed_since_approval"] is True
+    assert made["bank_data_changed_by"] == STAFF and made["approved_iban_masked"] is None
+
+    async def redeem(n: int) -> None:
+        voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": "2099-01-01"}
+        v = await call_ok(payments, COOP, "POST", "/vouchers", voucher)
+        body = {"redemption_id": f"red-{n}", "provider_id": "gtt", "amount_cents": 700}
+        await call_ok(payments, STAFF, "POST", f"/vouchers/{v['voucher_id']}/redemptions", body)
+
+    await redeem(1)
+    held = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    assert held == {"reimbursements": [], "held": [{"provider_id": "gtt", "reason": "bank data awaiting approval"}]}
+    refused(await call(payments, STAFF, "POST", "/providers/gtt/bank-data/approval"), 403, "approved_by")
+    refused(await call(payments, COOP, "POST", "/providers/gtt/bank-data/approval"), 403, "")
+    ok = await call_ok(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval")
+    assert ok["bank_data_changed_since_approval"] is False and ok["bank_data_approved_by"] == MALLORY
+    refused(
+        await call(payments, STAFF, "POST", "/providers/gtt/bank-data/approval"), 409, "provider_id"
+    )  # nothing waits
+    paid = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    assert [r["amount_cents"] for r in paid["reimbursements"]] == [700] and paid["held"] == []
+
+    # Mallory redirects the provider's money: it waits for someone else's approval.
+    changed = await call_ok(
+        payments, MALLORY, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN, "bic": "DEUTDEFF"}
+    )
+    assert changed["iban_masked"] == "••••5555" and changed["approved_iban_masked"] == "••••3000"
+    assert changed["bank_data_changed_since_approval"] is True and changed["bank_data_changed_by"] == MALLORY
+    same = await call_ok(payments, MALLORY, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN, "bic": "DEUTDEFF"})
+    assert same["bank_data_version"] == changed["bank_data_version"] == 2  # the same data again: no change
+    await redeem(2)
+    assert (await call_ok(payments, STAFF, "POST", "/provider-reimbursements"))["reimbursements"] == []
+    refused(await call(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval"), 403, "approved_by")
+    await call_ok(payments, STAFF, "POST", "/providers/gtt/bank-data/approval")
+    assert [
+        r["amount_cents"]
+        for r in (await call_ok(payments, STAFF, "POST", "/provider-reimbursements"))["reimbursements"]
+    ] == [700]
+    async with payments.pool.acquire() as conn:
+        used = [r["bank_data"] is not None for r in await conn.fetch("select bank_data from reimbursements")]
+    assert used == [True, True]  # each reimbursement keeps the approved bank data it used
+
+    story = [
+        (e["type"].rsplit(".", 1)[1], e["data"].get("changed_by") or e["data"].get("approved_by"))
+        for e in await outbox(payments)
+        if e["data"].get("provider_id") == "gtt" and "bank_data" in e["type"]
+    ]
+    assert story == [
+        ("provider_bank_data_changed", STAFF),
+        ("provider_bank_data_approved", MALLORY),
+        ("provider_bank_data_changed", MALLORY),
+        ("provider_bank_data_approved", STAFF),
+    ]
+    raw = json.dumps(await outbox(payments))
+    assert LANDLORD_IBAN not in raw and OTHER_IBAN not in raw
+    read = await call_ok(payments, STAFF, "GET", "/providers/gtt")
+    assert read["iban_masked"] == "••••5555" and read["bic"] == "DEUTDEFF" and LANDLORD_IBAN not in json.dumps(read)

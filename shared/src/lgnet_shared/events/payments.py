@@ -169,6 +169,28 @@ class ProviderReimbursed(Event):
     on: date
 
 
+@event("lgnet.payments.provider_bank_data_changed", key="provider_id")
+class ProviderBankDataChanged(Event):
+    """Who set or changed which bank data of a voucher provider (never the data). Its reimbursements wait until
+    `provider_bank_data_approved` names someone else."""
+
+    provider_id: Id
+    city: Code
+    changed_by: Id
+    fields: list[BankDataField] = Field(min_length=1, description="Which bank data changed (not their values)")
+    bank_data_version: int = Field(ge=1, description="1 for the provider's first bank data, +1 per change")
+    on: date
+
+
+@event("lgnet.payments.provider_bank_data_approved", key="provider_id")
+class ProviderBankDataApproved(Event):
+    provider_id: Id
+    city: Code
+    approved_by: Id = Field(description="Never whoever set or changed that version")
+    bank_data_version: int = Field(ge=1)
+    on: date
+
+
 @event("lgnet.payments.tutoring_session_recorded", key="household_id")
 class TutoringSessionRecorded(Event):
     session_id: Id

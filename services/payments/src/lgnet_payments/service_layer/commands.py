@@ -74,6 +74,14 @@ class RegisterProvider(Command):
     name: str = Field(min_length=1, max_length=70)
     kinds: list[VoucherKind] = Field(min_length=1)
     iban: str | None = None
+    bic: str | None = None
+
+
+class ProviderBankData(Command):
+    """Where a provider's reimbursements go. Sealed at rest, never on Kafka; approved by a second person."""
+
+    iban: str
+    bic: str | None = None
 
 
 class IssueVoucher(Command):
