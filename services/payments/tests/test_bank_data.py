@@ -176,17 +176,23 @@ async def test_a_payee_changed_after_approval_is_approved_again_by_someone_else(
         (e["type"].rsplit(".", 1)[1], e["data"]) for e in await outbox(payments) if e["data"].get("request_id") == rid
     ]
     story = [
-        (t, d.get("changed_by") or d.get("approved_by"), d.get("fields"), d.get("approval_withdrawn"))
+        (
+            t,
+            d.get("changed_by") or d.get("approved_by"),
+            d.get("fields") or d.get("bank_data_set_by"),  # an approval names who set the bank data it approves
+            d["bank_data_version"],
+            d.get("approval_withdrawn"),
+        )
         for t, d in events
         if t in ("contribution_bank_data_changed", "contribution_approved")
     ]
     assert story == [
-        ("contribution_bank_data_changed", COOP, ["iban", "name"], False),
-        ("contribution_approved", STAFF, None, None),
-        ("contribution_bank_data_changed", MALLORY, ["iban", "name"], True),
-        ("contribution_approved", STAFF, None, None),
-        ("contribution_bank_data_changed", STAFF, ["iban", "name"], True),  # approved again after the bank failure
-        ("contribution_approved", MALLORY, None, None),
+        ("contribution_bank_data_changed", COOP, ["iban", "name"], 1, False),
+        ("contribution_approved", STAFF, COOP, 1, None),
+        ("contribution_bank_data_changed", MALLORY, ["iban", "name"], 2, True),
+        ("contribution_approved", STAFF, MALLORY, 2, None),
+        ("contribution_bank_data_changed", STAFF, ["iban", "name"], 3, True),  # approved again after the bank failure
+        ("contribution_approved", MALLORY, STAFF, 3, None),
     ]
     raw = json.dumps(await outbox(payments))
     assert LANDLORD_IBAN not in raw and OTHER_IBAN not in raw and "Mallory" not in raw and "Landlord" not in raw

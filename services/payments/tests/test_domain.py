@@ -249,3 +249,20 @@ def test_export_is_byte_identical_to_sepaxml(monkeypatch: pytest.MonkeyPatch) ->
     for a, b in zip(theirs._xml.iter(), ours._xml.iter(), strict=True):  # same ids and timestamps
         b.text = a.text
     assert sepa._export(ours) == theirs.export(validate=True)
+
+
+def test_contribution_approved_v1_records_still_decode() -> None:
+    """v2 names the bank data an approval covers; a v1 record from before reads as v2 with it unknown."""
+    from lgnet_shared.codec import decode, to_envelope
+    from lgnet_shared.events import payments as pev
+
+    v1 = pev.ContributionApprovedV1(request_id="r1", approved_by="anna", on=D)
+    env = to_envelope(v1, source="/lgnet/payments", city="torino")
+    assert env.dataschema.endswith(":v1")
+    read = decode(env)
+    assert isinstance(read, pev.ContributionApproved)
+    assert (read.approved_by, read.bank_data_version, read.bank_data_set_by) == ("anna", None, None)
+    v2 = pev.ContributionApproved(
+        request_id="r1", approved_by="anna", bank_data_version=2, bank_data_set_by="coop", on=D
+    )
+    assert decode(to_envelope(v2, source="/lgnet/payments", city="torino")) == v2

@@ -31,3 +31,8 @@ def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
 @upcaster("lgnet.intake.person_registered", from_version=1)
 def _third_country(data: Data) -> Data:
     return {**data, "third_country": is_third_country(data["nationality"])}
+
+
+@upcaster("lgnet.payments.contribution_approved", from_version=1)
+def _approved_bank_data_unknown(data: Data) -> Data:
+    return {**data, "bank_data_version": None, "bank_data_set_by": None}  # before v2 it was not recorded

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Cents, Code, Id, PositiveCents
@@ -64,12 +64,25 @@ class ContributionRequested(Event):
     on: date
 
 
-@event("lgnet.payments.contribution_approved", key="request_id")
-class ContributionApproved(Event):
+@event("lgnet.payments.contribution_approved", version=1, key="request_id")
+class ContributionApprovedV1(Event):
+    model_config = ConfigDict(title="ContributionApproved")  # v1's published schema keeps its title
+
     request_id: Id
     approved_by: Id
     second_approver: Id | None = None
     on: date
+
+
+@event("lgnet.payments.contribution_approved", version=2, key="request_id")
+class ContributionApproved(ContributionApprovedV1):
+    """v2 names the bank data the approval covers (issue #23): its version and who set it, never one of the
+    approvers. v1 records are upcast with both unknown (None)."""
+
+    bank_data_version: int | None = Field(
+        default=None, ge=0, description="The version of the bank data approved with the request (0: none yet)"
+    )
+    bank_data_set_by: Id | None = Field(default=None, description="Who set or last changed that bank data")
 
 
 class BankDataField(StrEnum):

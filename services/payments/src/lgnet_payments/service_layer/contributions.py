@@ -276,6 +276,8 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, A
             request_id=request_id,
             approved_by=outcome.approved_by,
             second_approver=outcome.second_approver,
+            bank_data_version=req.bank_data_version,
+            bank_data_set_by=req.bank_data_set_by,
             on=ctx.today,
         ),
     )
