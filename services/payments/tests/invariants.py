@@ -37,12 +37,33 @@ async def check(conn: Any) -> dict[str, int]:
     committed = await conn.fetch(
         "select b.budget_line_id, b.allocated_cents, b.available_cents,"
         " coalesce((select sum(amount_cents) from contribution_requests r where r.budget_line_id = b.budget_line_id"
-        " and r.status in ('approved', 'batched', 'paid')), 0) as committed,"
+        " and r.request_id in (select ref from ledger_transactions where kind = 'commitment')"
+        " and r.request_id not in (select ref from ledger_transactions where kind = 'commitment_released')),"
+        " 0) as committed,"
         " coalesce((select sum(value_cents) from vouchers v where v.budget_line_id = b.budget_line_id), 0) as vouchers"
         " from budget_lines b"
     )
     for r in committed:
         assert r["available_cents"] == r["allocated_cents"] - r["committed"] - r["vouchers"], dict(r)
+    # Approved (batched, paid) requests are committed; a requested one may be too (approved, then its bank data
+    # changed: awaiting a new approval); a rejected one never.
+    uncommitted = await conn.fetch(
+        "select request_id, status from contribution_requests r where (status in ('approved', 'batched', 'paid')"
+        " and not exists (select 1 from ledger_transactions where kind = 'commitment' and ref = r.request_id))"
+        " or (status = 'rejected' and exists (select 1 from ledger_transactions where kind = 'commitment'"
+        " and ref = r.request_id) and not exists (select 1 from ledger_transactions"
+        " where kind = 'commitment_released' and ref = r.request_id))"
+    )
+    assert not uncommitted, f"status and commitment disagree: {uncommitted}"
+    # Four eyes on bank data: what is approved (or sent, or paid) is the approved version, approved by others.
+    unapproved = await conn.fetch(
+        "select request_id, status from contribution_requests where status in ('approved', 'batched', 'paid')"
+        " and (approved_bank_data_version is distinct from bank_data_version"
+        " or approved_beneficiary is distinct from beneficiary"
+        " or approved_by = bank_data_set_by or second_approver = bank_data_set_by"
+        " or approved_by = requested_by or second_approver = requested_by)"
+    )
+    assert not unapproved, f"bank data paid without four eyes: {unapproved}"
     wrong = await conn.fetch(
         "select r.request_id, r.status,"
         " count(*) filter (where p.status = 'paid') as paid, count(*) filter (where p.status = 'sent') as sent"

@@ -176,6 +176,32 @@ async def _provider(w: World) -> Attempt:
     )
 
 
+async def registered_provider(w: World) -> str:
+    """A Torino provider whose IBAN another staff member of the city set (so staff-torino may approve it)."""
+    pid = w.id("prov")
+    await w.call(
+        STAFF_TO,
+        "POST",
+        "/providers",
+        {"provider_id": pid, "name": "GTT", "kinds": ["public_transport"], "iban": GOOD_IBAN},
+    )
+    async with w.service.pool.acquire() as conn:
+        await conn.execute("update providers set bank_data_set_by = 'registrar' where provider_id = $1", pid)
+    return pid
+
+
+async def _read_provider(w: World) -> Attempt:
+    return Attempt("GET", f"/providers/{await registered_provider(w)}")
+
+
+async def _provider_bank_data(w: World) -> Attempt:
+    return Attempt("PUT", f"/providers/{await registered_provider(w)}/bank-data", json={"iban": OTHER_IBAN})
+
+
+async def _approve_provider_bank_data(w: World) -> Attempt:
+    return Attempt("POST", f"/providers/{await registered_provider(w)}/bank-data/approval")
+
+
 async def _issue(w: World) -> Attempt:
     c = await case(w)
     body = {
@@ -243,6 +269,9 @@ RULES: dict[str, Rule] = {
     "GET /batches/{batch_id}/pain.001": Rule(STAFF, _pain001),
     "POST /reconciliations": Rule(STAFF, _reconcile),
     "POST /providers": Rule(STAFF_OWN_CITY, _provider),
+    "GET /providers/{provider_id}": Rule(STAFF, _read_provider),
+    "PUT /providers/{provider_id}/bank-data": Rule(STAFF, _provider_bank_data),
+    "POST /providers/{provider_id}/bank-data/approval": Rule(STAFF, _approve_provider_bank_data),
     "POST /vouchers": Rule(CASE, _issue),
     "GET /vouchers": Rule(OWN_CITY, fixed("GET", "/vouchers")),  # filtered: see below
     "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher),

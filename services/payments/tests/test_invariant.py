@@ -2,7 +2,8 @@
 run concurrently or cut off by a crash, no contribution is paid twice and no budget line goes below zero.
 
 Each example gets a fresh schema. A round runs its operations concurrently, each on its own connection:
-approvals (also by the same two approvers at once), batches, reconciliations (paid or failed, repeated),
+approvals (also by the same two approvers at once), batches, reconciliations (paid or failed, repeated), changes
+of a request's payee (which withdraw its approval, or are refused once it is batched),
 deliveries of `lease_signed` through the real inbox consumer (the same record again, or the same lease in a
 new event), and crashes: the pool is terminated under the running operations (their transactions are cut
 off as by a killed process) and a new one opened, as a restarted service would.
@@ -52,6 +53,7 @@ CRASHED = (
 )
 REFUSED = (ContractError, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 
+IBANS = [GOOD_IBAN, "GB33BUKB20201555555555"]
 Op = tuple[Any, ...]
 ops = st.one_of(
     st.tuples(st.just("approve"), st.integers(0, 11), st.sampled_from(["anna", "bruno"])),
@@ -59,6 +61,8 @@ ops = st.one_of(
     st.tuples(st.just("reconcile"), st.integers(0, 20), st.booleans()),
     st.tuples(st.just("lease"), st.integers(0, 2), st.booleans()),  # (lease, same record again?)
     st.tuples(st.just("crash"), st.integers(0, 30)),  # terminate the pool after that many ms
+    # a change of the payee (issue #23) racing approvals and batches: back to requested, or refused once batched
+    st.tuples(st.just("change"), st.integers(0, 11), st.sampled_from(["anna", "coop"]), st.sampled_from(IBANS)),
 )
 rounds = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=3, max_size=10)
 
@@ -131,6 +135,12 @@ class World:
             await self.unit(actor, lambda u, c: contributions.approve(u, c, request_id))
         elif kind == "batch":
             await self.unit(ANNA, lambda u, c: disbursement.create_batch(u, c, cmd.CreateBatch()))
+        elif kind == "change":
+            ids = self.requests + await self._lease_requests()
+            request_id = ids[op[1] % len(ids)]
+            body = cmd.Beneficiary(name="Ada", iban=op[3])
+            actor = ANNA if op[2] == "anna" else COOP
+            await self.unit(actor, lambda u, c: contributions.set_beneficiary(u, c, request_id, body))
         elif kind == "reconcile":
             async with self.pool.acquire() as conn:
                 payments = await conn.fetch("select payment_id, amount_cents from payments order by payment_id")

@@ -48,3 +48,8 @@ for _type, _from in (
     ("lgnet.partner.person_registration_submitted", 1),
 ):
     upcaster(_type, _from)(lambda data: data)
+
+
+@upcaster("lgnet.payments.contribution_approved", from_version=1)
+def _approved_bank_data_unknown(data: Data) -> Data:
+    return {**data, "bank_data_version": None, "bank_data_set_by": None}  # before v2 it was not recorded

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Cents, Code, Id, PositiveCents
@@ -64,11 +64,44 @@ class ContributionRequested(Event):
     on: date
 
 
-@event("lgnet.payments.contribution_approved", key="request_id")
-class ContributionApproved(Event):
+@event("lgnet.payments.contribution_approved", version=1, key="request_id")
+class ContributionApprovedV1(Event):
+    model_config = ConfigDict(title="ContributionApproved")  # v1's published schema keeps its title
+
     request_id: Id
     approved_by: Id
     second_approver: Id | None = None
+    on: date
+
+
+@event("lgnet.payments.contribution_approved", version=2, key="request_id")
+class ContributionApproved(ContributionApprovedV1):
+    """v2 names the bank data the approval covers (issue #23): its version and who set it, never one of the
+    approvers. v1 records are upcast with both unknown (None)."""
+
+    bank_data_version: int | None = Field(
+        default=None, ge=0, description="The version of the bank data approved with the request (0: none yet)"
+    )
+    bank_data_set_by: Id | None = Field(default=None, description="Who set or last changed that bank data")
+
+
+class BankDataField(StrEnum):
+    NAME = "name"
+    IBAN = "iban"
+    BIC = "bic"
+
+
+@event("lgnet.payments.contribution_bank_data_changed", key="request_id")
+class ContributionBankDataChanged(Event):
+    """Who changed which bank data of a request (the data itself never: it stays sealed in payments). The request
+    is `requested` afterwards: the next `contribution_approved` of this request approves the new data, and nobody
+    who changed it approves it."""
+
+    request_id: Id
+    changed_by: Id
+    fields: list[BankDataField] = Field(min_length=1, description="Which bank data changed (not their values)")
+    bank_data_version: int = Field(ge=1, description="1 for the first bank data of the request, +1 per change")
+    approval_withdrawn: bool = Field(description="An approval of the previous bank data no longer holds")
     on: date
 
 
@@ -146,6 +179,28 @@ class ProviderReimbursed(Event):
     city: Code
     amount_cents: Cents
     voucher_ids: list[Id]
+    on: date
+
+
+@event("lgnet.payments.provider_bank_data_changed", key="provider_id")
+class ProviderBankDataChanged(Event):
+    """Who set or changed which bank data of a voucher provider (never the data). Its reimbursements wait until
+    `provider_bank_data_approved` names someone else."""
+
+    provider_id: Id
+    city: Code
+    changed_by: Id
+    fields: list[BankDataField] = Field(min_length=1, description="Which bank data changed (not their values)")
+    bank_data_version: int = Field(ge=1, description="1 for the provider's first bank data, +1 per change")
+    on: date
+
+
+@event("lgnet.payments.provider_bank_data_approved", key="provider_id")
+class ProviderBankDataApproved(Event):
+    provider_id: Id
+    city: Code
+    approved_by: Id = Field(description="Never whoever set or changed that version")
+    bank_data_version: int = Field(ge=1)
     on: date
 
 

@@ -137,6 +137,8 @@ def _request(row: Any) -> ContributionRequest:
         requested_by=row["requested_by"],
         status=RequestStatus(row["status"]),
         first_approver=row["first_approver"],
+        bank_data_version=row["bank_data_version"],
+        bank_data_set_by=row["bank_data_set_by"],
     )
 
 
@@ -163,6 +165,17 @@ async def request_row(conn: Conn, request_id: str) -> Row | None:
     return None if row is None else dict(row)
 
 
+async def committed(conn: Conn, request_id: str) -> bool:
+    """The request's amount is committed in the ledger (approved once) and not released (rejected since)."""
+    return bool(
+        await conn.fetchval(
+            "select exists (select 1 from ledger_transactions where kind = 'commitment' and ref = $1)"
+            " and not exists (select 1 from ledger_transactions where kind = 'commitment_released' and ref = $1)",
+            request_id,
+        )
+    )
+
+
 async def update_request(conn: Conn, request_id: str, **values: Any) -> None:
     sets = ", ".join(f"{k} = ${i + 2}" for i, k in enumerate(values))
     await conn.execute(f"update contribution_requests set {sets} where request_id = $1", request_id, *values.values())
@@ -174,7 +187,8 @@ async def requests(
     rows = await conn.fetch(
         "select request_id, case_id, household_id, city, kind, budget_line_id, amount_cents, lease_id,"
         " period_from, period_to, requested_by, requested_on, status, first_approver, approved_by,"
-        " second_approver, rejected_by, reason, beneficiary is not null as has_beneficiary"
+        " second_approver, rejected_by, reason, beneficiary, approved_beneficiary, bank_data_version,"
+        " bank_data_set_by, bank_data_set_on, bank_data_fields, approved_bank_data_version"
         " from contribution_requests where city = $1 and ($2::text is null or status = $2)"
         " and ($3::text is null or case_id = $3)"
         " and ($4::text is null or case_id in (select case_id from cases where partner = $4)) order by request_id",
@@ -187,9 +201,10 @@ async def requests(
 
 
 async def lock_payable(conn: Conn, city: str, limit: int) -> list[Row]:
-    """Approved requests with bank data, locked for this batch; rows another batch holds are skipped."""
+    """Approved requests with approved bank data, locked for this batch; rows another batch holds are skipped."""
     rows = await conn.fetch(
-        "select * from contribution_requests where city = $1 and status = 'approved' and beneficiary is not null"
+        "select * from contribution_requests where city = $1 and status = 'approved'"
+        " and approved_beneficiary is not null and approved_bank_data_version = bank_data_version"
         " order by request_id limit $2 for update skip locked",
         city,
         limit,
@@ -208,10 +223,12 @@ async def insert_batch(conn: Conn, b: Row) -> None:
     )
 
 
-async def insert_payments(conn: Conn, rows: list[tuple[str, str, str, int]]) -> None:
-    """(payment_id, request_id, batch_id, amount): the unique index refuses a second live payment."""
+async def insert_payments(conn: Conn, rows: list[tuple[str, str, str, int, Any]]) -> None:
+    """(payment_id, request_id, batch_id, amount, sealed approved bank data): the unique index refuses a second
+    live payment."""
     await conn.executemany(
-        "insert into payments (payment_id, request_id, batch_id, amount_cents, status) values ($1, $2, $3, $4, 'sent')",
+        "insert into payments (payment_id, request_id, batch_id, amount_cents, status, beneficiary)"
+        " values ($1, $2, $3, $4, 'sent', $5)",
         rows,
     )
 
@@ -223,7 +240,7 @@ async def batch(conn: Conn, batch_id: str) -> Row | None:
 
 async def batch_payments(conn: Conn, batch_id: str) -> list[Row]:
     rows = await conn.fetch(
-        "select p.*, r.beneficiary, r.kind, r.case_id, r.household_id from payments p"
+        "select p.*, r.kind, r.case_id, r.household_id from payments p"
         " join contribution_requests r using (request_id) where p.batch_id = $1 order by p.payment_id",
         batch_id,
     )

@@ -212,4 +212,72 @@ MIGRATIONS: list[tuple[str, str]] = [
             where lease_id is not null;
         """,
     ),
+    (
+        "payments-3",
+        """
+        -- Four eyes on bank data (issue #23). Every change of a request's bank data gets a new version and its
+        -- author; an approval records the version it approved and keeps that sealed bank data, the only bank
+        -- data a batch pays. An approved (batched, paid) request's current bank data is the approved version,
+        -- and none of its approvers set it.
+        alter table contribution_requests
+            add column bank_data_version int not null default 0 check (bank_data_version >= 0),
+            add column bank_data_set_by text,
+            add column bank_data_set_on date,
+            add column bank_data_fields text[],
+            add column approved_bank_data_version int,
+            add column approved_beneficiary jsonb;
+        -- Before this version bank data had no recorded author: the requester is assumed, and what is approved
+        -- stays approved (docs/payments.md, "Upgrading to payments-3").
+        update contribution_requests set bank_data_version = 1, bank_data_set_by = requested_by,
+            bank_data_set_on = requested_on where beneficiary is not null;
+        update contribution_requests set approved_bank_data_version = bank_data_version,
+            approved_beneficiary = beneficiary where status in ('approved', 'batched', 'paid');
+        alter table contribution_requests
+            add constraint bank_data_approved check (
+                status not in ('approved', 'batched', 'paid') or (
+                    approved_bank_data_version = bank_data_version
+                    and approved_beneficiary is not distinct from beneficiary
+                    and (bank_data_set_by is null or (approved_by is distinct from bank_data_set_by
+                        and second_approver is distinct from bank_data_set_by))
+                )
+            );
+
+        -- A payment keeps the sealed bank data it was sent with: its pain.001 reads the same ever after, even
+        -- once the bank returned it and the request's bank data changed and was approved again.
+        alter table payments add column beneficiary jsonb;
+        update payments p set beneficiary = r.approved_beneficiary from contribution_requests r
+            where r.request_id = p.request_id;
+
+        -- Voucher providers' bank data: the same rule. A reimbursement keeps the approved bank data it used.
+        alter table providers
+            add column bic jsonb,  -- Sealed
+            add column bank_data_version int not null default 0 check (bank_data_version >= 0),
+            add column bank_data_set_by text,
+            add column bank_data_set_on date,
+            add column approved_bank_data_version int,
+            add column approved_iban jsonb,
+            add column approved_bic jsonb,
+            add column bank_data_approved_by text,
+            add constraint provider_bank_data_approved check (
+                approved_bank_data_version is distinct from bank_data_version
+                or bank_data_approved_by is distinct from bank_data_set_by
+            );
+        -- Nobody but the registrar ever saw these: a second staff member approves them once after the upgrade.
+        update providers set bank_data_version = 1, bank_data_set_by = registered_by where iban is not null;
+        alter table reimbursements add column bank_data jsonb;  -- {"iban": Sealed, "bic"?: Sealed}
+
+        -- A request in a batch or paid keeps its bank data, whatever the application does.
+        create function bank_data_frozen() returns trigger language plpgsql as $$
+        begin
+            if old.status in ('batched', 'paid') and (new.beneficiary is distinct from old.beneficiary
+                    or new.approved_beneficiary is distinct from old.approved_beneficiary) then
+                raise exception 'request % is %: its bank data cannot change', old.request_id, old.status
+                    using errcode = 'check_violation';
+            end if;
+            return new;
+        end $$;
+        create trigger contribution_requests_bank_data_frozen before update on contribution_requests
+            for each row execute function bank_data_frozen();
+        """,
+    ),
 ]

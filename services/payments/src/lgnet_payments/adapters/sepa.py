@@ -78,6 +78,7 @@ class Transfer:
     iban: str
     amount_cents: int
     description: str
+    bic: str | None = None
 
 
 def pain001(
@@ -98,16 +99,17 @@ def _build(message_id: str, debtor: Debtor, execution_date: dt.date, transfers: 
     sepa.msg_id = message_id
     sepa._xml.find("CstmrCdtTrfInitn/GrpHdr/MsgId").text = message_id  # header is built in the constructor
     for t in transfers:
-        sepa.add_payment(
-            {
-                "name": t.name,
-                "IBAN": t.iban,
-                "amount": t.amount_cents,
-                "execution_date": execution_date,
-                "description": t.description,
-                "endtoend_id": t.end_to_end_id,
-            }
-        )
+        payment = {
+            "name": t.name,
+            "IBAN": t.iban,
+            "amount": t.amount_cents,
+            "execution_date": execution_date,
+            "description": t.description,
+            "endtoend_id": t.end_to_end_id,
+        }
+        if t.bic:
+            payment["BIC"] = t.bic
+        sepa.add_payment(payment)
     return _export(sepa)
 
 

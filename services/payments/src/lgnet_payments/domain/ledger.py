@@ -91,6 +91,11 @@ def commitment(request_id: str, on: date, city: str, amount: int, party: Party) 
     return move("commitment", request_id, on, city, amount, Account.BUDGET_AVAILABLE, Account.COMMITTED, party)
 
 
+def commitment_released(request_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """A committed request rejected after all (its bank data changed and the new data was not approved)."""
+    return move("commitment_released", request_id, on, city, amount, Account.COMMITTED, Account.BUDGET_AVAILABLE, party)
+
+
 def disbursement(payment_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
     return move("disbursement", payment_id, on, city, amount, Account.COMMITTED, Account.IN_TRANSIT, party)
 

@@ -3,6 +3,11 @@
 requested → approved → batched → paid, with `rejected` from requested, and a failed payment returning the request
 to approved (the commitment stays; the next batch pays it). Above the city's threshold an approval needs a second,
 different approver; nobody approves their own request. Pure: the caller loads and stores.
+
+Bank data (payee name, IBAN, BIC) is part of what is approved (four eyes, issue #23): whoever set or last changed
+it never approves it, nor does the requester. A change of bank data withdraws every approval given so far (an
+approved request returns to requested, a recorded first approval is dropped); a request in a batch or paid cannot
+change its bank data at all (only a payment the bank returns brings it back to approved, and changeable).
 """
 
 from __future__ import annotations
@@ -33,6 +38,45 @@ class ContributionRequest:
     requested_by: str
     status: RequestStatus
     first_approver: str | None = None
+    bank_data_version: int = 0  # 0: no bank data yet; +1 at every change
+    bank_data_set_by: str | None = None  # who set the current bank data (never one of its approvers)
+
+
+BANK_FIELDS = ("iban", "name", "bic")  # the order a refusal names them in
+MASK = "••••"
+
+
+def mask_iban(iban: str | None) -> str | None:
+    """What answers show of an IBAN: its last four characters, e.g. `••••3000` (None stays None)."""
+    return None if iban is None else MASK + iban[-4:]
+
+
+@dataclass(frozen=True)
+class BankDataChange:
+    """The outcome of a change of bank data: the fields that differ and the request's status afterwards."""
+
+    fields: tuple[str, ...]
+    status: RequestStatus
+    approval_withdrawn: bool  # an approval (final, or the first of two) no longer holds
+
+
+def change_bank_data(req: ContributionRequest, changed: list[str]) -> BankDataChange:
+    """`changed`: the bank data fields whose new value differs from the current one (none: nothing happens)."""
+    fields = tuple(f for f in BANK_FIELDS if f in changed)
+    if not fields:
+        return BankDataChange((), req.status, False)
+    if req.status in (RequestStatus.BATCHED, RequestStatus.PAID):
+        why = (
+            "is batched (its payment file goes to the bank with this bank data): the bank data cannot change"
+            " unless the bank returns the payment"
+            if req.status is RequestStatus.BATCHED
+            else "is paid: its bank data can no longer change"
+        )
+        raise Conflict(fields[0], f"request {req.request_id} {why}")
+    if req.status is RequestStatus.REJECTED:
+        raise Conflict(fields[0], f"request {req.request_id} is rejected: its bank data can no longer change")
+    withdrawn = req.status is RequestStatus.APPROVED or req.first_approver is not None
+    return BankDataChange(fields, RequestStatus.REQUESTED, withdrawn)
 
 
 @dataclass(frozen=True)
@@ -49,6 +93,9 @@ def approve(req: ContributionRequest, approver: str, threshold_cents: int) -> Ap
         raise Conflict("status", f"request is {req.status.value}, only a requested one can be approved")
     if approver == req.requested_by:
         raise Forbidden("approved_by", "the requester cannot approve their own request")
+    if approver == req.bank_data_set_by:
+        field = "approved_by" if req.first_approver is None else "second_approver"
+        raise Forbidden(field, "whoever set or changed the bank data cannot approve it: another person must")
     if req.first_approver is None:
         if req.amount_cents > threshold_cents:
             return Approval(final=False, approved_by=approver)

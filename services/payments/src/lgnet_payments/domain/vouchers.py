@@ -41,6 +41,29 @@ def redeem(v: Voucher, p: Provider | None, amount_cents: int, on: date) -> int:
     return v.remaining_cents - amount_cents
 
 
+@dataclass(frozen=True)
+class ProviderBankData:
+    """Where a provider's reimbursements go: the current version, who set it, and which version is approved."""
+
+    provider_id: str
+    version: int  # 0: none
+    set_by: str | None
+    approved_version: int | None
+
+    @property
+    def pending(self) -> bool:
+        """Set or changed and not approved yet: reimbursements wait for a second person."""
+        return self.version > 0 and self.approved_version != self.version
+
+
+def approve_bank_data(b: ProviderBankData, approver: str) -> None:
+    """Four eyes (issue #23): someone other than whoever set or changed a provider's bank data approves it."""
+    if not b.pending:
+        raise Conflict("provider_id", f"no bank data of provider {b.provider_id} awaits approval")
+    if approver == b.set_by:
+        raise Forbidden("approved_by", "whoever set or changed the bank data cannot approve it: another person must")
+
+
 def check_valid_until(valid_until: date, today: date) -> None:
     if valid_until < today:
         raise Conflict("valid_until", "is in the past")

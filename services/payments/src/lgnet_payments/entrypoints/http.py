@@ -130,7 +130,11 @@ def router(runtime: Runtime) -> APIRouter:
     async def read_request(request_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: contributions.read(u, c, request_id))
 
-    @api.put("/contribution-requests/{request_id}/beneficiary", summary="Set who is paid (name, IBAN; sealed)")
+    @api.put(
+        "/contribution-requests/{request_id}/beneficiary",
+        summary="Set or change who is paid (name, IBAN, BIC; sealed): a change needs a new approval by someone else;"
+        " a batched or paid request refuses it (409)",
+    )
     async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Who, key: IdempotencyKey = None) -> Any:
         # The body carries the IBAN: only its digest is kept with the key.
         payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
@@ -198,6 +202,33 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(
             actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.register_provider(u, c, body)
         )
+
+    @api.get("/providers/{provider_id}", summary="Staff: a provider, its IBAN masked and its bank data's approval")
+    async def read_provider(provider_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: vouchers.read_provider(u, c, provider_id))
+
+    @api.put(
+        "/providers/{provider_id}/bank-data",
+        summary="Staff: change where a provider is reimbursed (IBAN, BIC; sealed); another staff member approves it",
+    )
+    async def provider_bank_data(
+        provider_id: str, body: cmd.ProviderBankData, actor: Who, key: IdempotencyKey = None
+    ) -> Any:
+        # The body carries the IBAN: only its digest is kept with the key.
+        payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
+        route = f"PUT /providers/{provider_id}/bank-data"
+        return await change(
+            actor, key, route, payload, lambda u, c: vouchers.change_provider_bank_data(u, c, provider_id, body)
+        )
+
+    @api.post(
+        "/providers/{provider_id}/bank-data/approval",
+        summary="Staff: approve a provider's new bank data (not whoever set it); reimbursements wait until then",
+    )
+    async def approve_provider_bank_data(provider_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /providers/{provider_id}/bank-data/approval"
+        run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id)  # noqa: E731
+        return await change(actor, key, route, {}, run, one_shot=True)
 
     @api.post("/vouchers", status_code=201, summary="Issue a voucher to a case's household")
     async def issue(body: cmd.IssueVoucher, actor: Who, key: IdempotencyKey = None) -> JSONResponse:

@@ -43,6 +43,7 @@ class Beneficiary(Command):
 
     name: str = Field(min_length=1, max_length=70)
     iban: str
+    bic: str | None = Field(default=None, description="The payee bank's BIC (optional within SEPA)")
 
 
 class RequestContribution(Command):
@@ -73,6 +74,14 @@ class RegisterProvider(Command):
     name: str = Field(min_length=1, max_length=70)
     kinds: list[VoucherKind] = Field(min_length=1)
     iban: str | None = None
+    bic: str | None = None
+
+
+class ProviderBankData(Command):
+    """Where a provider's reimbursements go. Sealed at rest, never on Kafka; approved by a second person."""
+
+    iban: str
+    bic: str | None = None
 
 
 class IssueVoucher(Command):

@@ -1,19 +1,26 @@
 """Contribution requests: creation (staff, partners, or a city's policy on a signed lease), approval with a
-second approver above the city's threshold, rejection. Approval commits the budget in the ledger."""
+second approver above the city's threshold, rejection. Approval commits the budget in the ledger.
+
+Bank data is approved with the request (four eyes, issue #23): a change of it returns the request to `requested`
+(the commitment stays: the amount was approved, the payee must be again) and nobody who set it, nor the requester,
+approves it. Answers show the IBAN masked (`••••` and its last four characters) and whether the bank data changed
+since the last approval."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
+from lgnet_shared import pii
 from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.events import Sealed
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import ContributionKind
 from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
-from lgnet_payments.adapters.sepa import normalise_iban
+from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger, requests
 from lgnet_payments.domain.policy import requests_for_lease
 from lgnet_payments.domain.requests import RequestStatus
@@ -33,11 +40,43 @@ async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, A
     return case
 
 
-async def seal_beneficiary(uow: UnitOfWork, household_id: str, b: cmd.Beneficiary, field: str) -> dict[str, Any]:
-    """Name and IBAN sealed with the household's key: unreadable once the household's data is erased."""
-    iban = normalise_iban(b.iban, f"{field}.iban" if field else "iban")
-    sealed = await uow.key_store().seal_all(uow.conn, f"household:{household_id}", {"name": b.name, "iban": iban})
+def bank_data(b: cmd.Beneficiary, field: str) -> dict[str, str]:
+    """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names the field)."""
+    prefix = f"{field}." if field else ""
+    data = {"name": b.name, "iban": normalise_iban(b.iban, f"{prefix}iban")}
+    if b.bic:
+        data["bic"] = normalise_bic(b.bic, f"{prefix}bic")
+    return data
+
+
+async def seal_beneficiary(uow: UnitOfWork, household_id: str, data: dict[str, str]) -> dict[str, Any]:
+    """Name, IBAN (and BIC) sealed with the household's key: unreadable once the household's data is erased."""
+    sealed = await uow.key_store().seal_all(uow.conn, f"household:{household_id}", data)
     return {k: v.model_dump() for k, v in sealed.items()}
+
+
+def open_sealed(sealed: dict[str, Any] | None, key: bytes | None) -> dict[str, str]:
+    """Sealed bank data in clear, to compare or mask it (never answered or logged); {} if none or erased."""
+    if sealed is None or key is None:
+        return {}
+    return {f: pii.open_with(key, Sealed.model_validate(v), f) for f, v in sealed.items()}
+
+
+async def _bank_data_changed(
+    uow: UnitOfWork, ctx: Context, req: requests.ContributionRequest, change: requests.BankDataChange
+) -> None:
+    await uow.emit(
+        ctx,
+        req.city,
+        ev.ContributionBankDataChanged(
+            request_id=req.request_id,
+            changed_by=ctx.actor.id,
+            fields=[ev.BankDataField(f) for f in change.fields],
+            bank_data_version=req.bank_data_version + 1,
+            approval_withdrawn=change.approval_withdrawn,
+            on=ctx.today,
+        ),
+    )
 
 
 async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestContribution) -> dict[str, Any]:
@@ -48,9 +87,8 @@ async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestCont
     if line is None:
         raise ContractError("kind", f"no {c.kind.value} budget line in {case['city']}")
     requests.check_budget(line["available_cents"], c.amount_cents)
-    beneficiary = (
-        await seal_beneficiary(uow, case["household_id"], c.beneficiary, "beneficiary") if c.beneficiary else None
-    )
+    data = bank_data(c.beneficiary, "beneficiary") if c.beneficiary else None
+    beneficiary = await seal_beneficiary(uow, case["household_id"], data) if data else None
     request_id = new_id()
     await _insert(
         uow,
@@ -98,6 +136,10 @@ async def _insert(
             "requested_on": ctx.today,
             "status": RequestStatus.REQUESTED.value,
             "beneficiary": beneficiary,
+            "bank_data_version": 0 if beneficiary is None else 1,
+            "bank_data_set_by": None if beneficiary is None else ctx.actor.id,
+            "bank_data_set_on": None if beneficiary is None else ctx.today,
+            "bank_data_fields": None if beneficiary is None else sorted(beneficiary),
         },
     )
     if not inserted:
@@ -123,6 +165,19 @@ async def _insert(
             on=ctx.today,
         ),
     )
+    if beneficiary is not None:
+        await uow.emit(
+            ctx,
+            case["city"],
+            ev.ContributionBankDataChanged(
+                request_id=request_id,
+                changed_by=ctx.actor.id,
+                fields=[ev.BankDataField(f) for f in requests.BANK_FIELDS if f in beneficiary],
+                bank_data_version=1,
+                approval_withdrawn=False,
+                on=ctx.today,
+            ),
+        )
     return True
 
 
@@ -159,13 +214,33 @@ async def requests_for_signed_lease(
 
 
 async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd.Beneficiary) -> dict[str, Any]:
+    """Set or change who is paid. The same data again changes nothing; other data is a new version that needs a
+    new approval by someone else (an approved request returns to requested); a batched or paid request: 409."""
     req = await repo.request(uow.conn, request_id, lock=True)
     if req is None:
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id")  # the case's partner or the city's staff
-    if req.status not in (RequestStatus.REQUESTED, RequestStatus.APPROVED):
-        raise ContractError("request_id", f"request is {req.status.value}: bank data can no longer change")
-    await repo.update_request(uow.conn, request_id, beneficiary=await seal_beneficiary(uow, req.household_id, b, ""))
+    data = bank_data(b, "")
+    row = await repo.request_row(uow.conn, request_id)
+    assert row is not None
+    key = await uow.key_store().key(uow.conn, f"household:{req.household_id}")
+    current = open_sealed(row["beneficiary"], key)
+    changed = [f for f in requests.BANK_FIELDS if data.get(f) != current.get(f)]
+    change = requests.change_bank_data(req, changed)
+    if not change.fields:
+        return await view(uow, request_id)  # the same bank data again: nothing changes
+    await repo.update_request(
+        uow.conn,
+        request_id,
+        beneficiary=await seal_beneficiary(uow, req.household_id, data),
+        bank_data_version=req.bank_data_version + 1,
+        bank_data_set_by=ctx.actor.id,
+        bank_data_set_on=ctx.today,
+        bank_data_fields=list(change.fields),
+        status=change.status.value,
+        first_approver=None,  # an approval given to other bank data does not count for this one
+    )
+    await _bank_data_changed(uow, ctx, req, change)
     return await view(uow, request_id)
 
 
@@ -179,18 +254,20 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, A
     if not outcome.final:
         await repo.update_request(uow.conn, request_id, first_approver=ctx.actor.id)
         return await view(uow, request_id)
-    line = await repo.budget_line(uow.conn, req.budget_line_id)
-    assert line is not None
-    requests.check_budget(line["available_cents"], req.amount_cents)
-    party = ledger.Party(req.budget_line_id, req.case_id, req.household_id)
-    # The database refuses it too if a concurrent commitment got there first (available_cents >= 0).
-    await ledger_store.append(uow.conn, ledger.commitment(request_id, ctx.today, req.city, req.amount_cents, party))
-    await repo.update_request(
-        uow.conn,
+    if not await repo.committed(uow.conn, request_id):  # approved before, then its bank data changed: committed
+        line = await repo.budget_line(uow.conn, req.budget_line_id)
+        assert line is not None
+        requests.check_budget(line["available_cents"], req.amount_cents)
+        party = ledger.Party(req.budget_line_id, req.case_id, req.household_id)
+        # The database refuses it too if a concurrent commitment got there first (available_cents >= 0).
+        await ledger_store.append(uow.conn, ledger.commitment(request_id, ctx.today, req.city, req.amount_cents, party))
+    await uow.conn.execute(
+        "update contribution_requests set status = $2, approved_by = $3, second_approver = $4,"
+        " approved_bank_data_version = bank_data_version, approved_beneficiary = beneficiary where request_id = $1",
         request_id,
-        status=RequestStatus.APPROVED.value,
-        approved_by=outcome.approved_by,
-        second_approver=outcome.second_approver,
+        RequestStatus.APPROVED.value,
+        outcome.approved_by,
+        outcome.second_approver,
     )
     await uow.emit(
         ctx,
@@ -199,6 +276,8 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, A
             request_id=request_id,
             approved_by=outcome.approved_by,
             second_approver=outcome.second_approver,
+            bank_data_version=req.bank_data_version,
+            bank_data_set_by=req.bank_data_set_by,
             on=ctx.today,
         ),
     )
@@ -211,6 +290,10 @@ async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) 
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "reject contributions")
     requests.reject(req)
+    if await repo.committed(uow.conn, request_id):  # approved once, then its new bank data was not: released
+        party = ledger.Party(req.budget_line_id, req.case_id, req.household_id)
+        tx = ledger.commitment_released(request_id, ctx.today, req.city, req.amount_cents, party)
+        await ledger_store.append(uow.conn, tx)
     await repo.update_request(
         uow.conn, request_id, status=RequestStatus.REJECTED.value, rejected_by=ctx.actor.id, reason=c.reason
     )
@@ -225,8 +308,42 @@ async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) 
 async def view(uow: UnitOfWork, request_id: str) -> dict[str, Any]:
     row = await repo.request_row(uow.conn, request_id)
     assert row is not None
-    has = row.pop("beneficiary") is not None
-    return {**row, "has_beneficiary": has}
+    return (await shown(uow, [row]))[0]
+
+
+BANK_COLUMNS = ("beneficiary", "approved_beneficiary", "bank_data_set_by", "bank_data_set_on", "bank_data_fields")
+
+
+async def shown(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Requests as answered: bank data never, the IBAN masked (last four characters), who last set the bank data
+    and whether it changed since the last approval (then also the approved IBAN, masked)."""
+    keys: dict[str, bytes | None] = {}  # one key lookup per household
+    out = []
+    for row in rows:
+        kid = f"household:{row['household_id']}"
+        if kid not in keys and (row["beneficiary"] or row["approved_beneficiary"]):
+            keys[kid] = await uow.key_store().key(uow.conn, kid)
+        key = keys.get(kid)
+        current, approved = open_sealed(row["beneficiary"], key), open_sealed(row["approved_beneficiary"], key)
+        changed = row["approved_bank_data_version"] is not None and (
+            row["approved_bank_data_version"] != row["bank_data_version"]
+        )
+        shown_row = {k: v for k, v in row.items() if k not in BANK_COLUMNS}
+        out.append(
+            shown_row
+            | {
+                "has_beneficiary": row["beneficiary"] is not None,
+                "iban_masked": requests.mask_iban(current.get("iban")),
+                "bic": current.get("bic"),
+                "bank_data_erased": row["beneficiary"] is not None and key is None,
+                "bank_data_changed_by": row["bank_data_set_by"],
+                "bank_data_changed_on": row["bank_data_set_on"],
+                "bank_data_changed_fields": row["bank_data_fields"],
+                "bank_data_changed_since_approval": changed,
+                "approved_iban_masked": requests.mask_iban(approved.get("iban")) if changed else None,
+            }
+        )
+    return out
 
 
 async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]:
@@ -239,4 +356,4 @@ async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]
 
 async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: str | None) -> list[dict[str, Any]]:
     """The city's requests for staff; a partner's own cases' only."""
-    return await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner)
+    return await shown(uow, await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner))

@@ -27,7 +27,7 @@ def _payment_id() -> str:
 
 
 async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dict[str, Any]:
-    """Every approved request of the city with bank data, up to `max_payments`, in one batch. Requests another
+    """Every approved request of the city with approved bank data, up to `max_payments`, in one batch. Requests another
     batch is taking right now are skipped (row locks); the unique index refuses a second live payment anyway."""
     ctx.staff(ctx.city, "create disbursement batches")
     city = ctx.city
@@ -56,7 +56,7 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
         },
     )
     payments = [(_payment_id(), r["request_id"], batch_id, r["amount_cents"]) for r in rows]
-    await repo.insert_payments(uow.conn, payments)
+    await repo.insert_payments(uow.conn, [(*p, r["approved_beneficiary"]) for p, r in zip(payments, rows, strict=True)])
     await ledger_store.append_many(
         uow.conn,
         [
@@ -106,7 +106,8 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
 
 
 async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
-    """The batch as a validated pain.001 file: the only place bank data is decrypted."""
+    """The batch as a validated pain.001 file, with the bank data each request had when it was approved (the only
+    place bank data is decrypted in full)."""
     batch = await repo.batch(uow.conn, batch_id)
     if batch is None:
         raise NotFound("batch_id", f"no batch {batch_id}")
@@ -125,9 +126,10 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
         if key is None:
             raise Conflict("batch_id", f"bank data of request {p['request_id']} was erased")
         name, iban = pii.open_with(key, sealed_name, "name"), pii.open_with(key, sealed_iban, "iban")
-        transfers.append(
-            sepa.Transfer(p["payment_id"], name, iban, p["amount_cents"], _description(p["kind"], p["request_id"]))
-        )
+        sealed_bic = p["beneficiary"].get("bic")
+        bic = pii.open_with(key, Sealed.model_validate(sealed_bic), "bic") if sealed_bic else None
+        description = _description(p["kind"], p["request_id"])
+        transfers.append(sepa.Transfer(p["payment_id"], name, iban, p["amount_cents"], description, bic))
     try:
         return sepa.pain001(
             batch["message_id"],

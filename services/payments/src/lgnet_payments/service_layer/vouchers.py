@@ -1,5 +1,8 @@
 """Vouchers (issued against the city's voucher_<kind> budget line, redeemed by registered providers, expiring,
-providers reimbursed in batches) and money tutoring sessions."""
+providers reimbursed in batches) and money tutoring sessions.
+
+A provider's bank data (IBAN, BIC) follows the four-eyes rule of contribution requests (issue #23): set at
+registration or changed later by one staff member, approved by another; until then its reimbursements wait."""
 
 from __future__ import annotations
 
@@ -13,15 +16,22 @@ from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
-from lgnet_payments.adapters.sepa import normalise_iban
+from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger, requests, vouchers
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_payments.service_layer.contributions import known_case
+from lgnet_payments.service_layer.contributions import known_case, open_sealed
 
 
 def voucher_line(kind: VoucherKind) -> str:
     return f"voucher_{kind.value}"
+
+
+def _bank_data(iban: str, bic: str | None) -> dict[str, str]:
+    data = {"iban": normalise_iban(iban)}
+    if bic:
+        data["bic"] = normalise_bic(bic)
+    return data
 
 
 async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvider) -> dict[str, Any]:
@@ -29,7 +39,9 @@ async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvid
     kid = f"provider:{c.provider_id}"
     fields = {"name": c.name}
     if c.iban:
-        fields["iban"] = normalise_iban(c.iban)
+        fields |= _bank_data(c.iban, c.bic)
+    elif c.bic:
+        raise ContractError("bic", "a BIC needs an IBAN")
     sealed = await uow.key_store().seal_all(uow.conn, kid, fields)
     inserted = await repo.insert_provider(
         uow.conn,
@@ -39,12 +51,130 @@ async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvid
             "kinds": [k.value for k in c.kinds],
             "name": sealed["name"].model_dump(),
             "iban": sealed["iban"].model_dump() if "iban" in sealed else None,
+            "bic": sealed["bic"].model_dump() if "bic" in sealed else None,
             "registered_by": ctx.actor.id,
+            "bank_data_version": 1 if c.iban else 0,
+            "bank_data_set_by": ctx.actor.id if c.iban else None,
+            "bank_data_set_on": ctx.today if c.iban else None,
         },
     )
     if not inserted:
         raise Conflict("provider_id", f"provider {c.provider_id} is already registered")
-    return {"provider_id": c.provider_id, "city": ctx.city, "kinds": [k.value for k in c.kinds]}
+    if c.iban:
+        await _bank_data_changed(uow, ctx, c.provider_id, [f for f in ("iban", "bic") if f in fields], 1)
+    return await provider_view(uow, c.provider_id)
+
+
+async def _bank_data_changed(uow: UnitOfWork, ctx: Context, provider_id: str, fields: list[str], version: int) -> None:
+    await uow.emit(
+        ctx,
+        ctx.city,
+        ev.ProviderBankDataChanged(
+            provider_id=provider_id,
+            city=ctx.city,
+            changed_by=ctx.actor.id,
+            fields=[ev.BankDataField(f) for f in fields],
+            bank_data_version=version,
+            on=ctx.today,
+        ),
+    )
+
+
+async def _provider_row(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
+    row = await uow.conn.fetchrow("select * from providers where provider_id = $1 for update", provider_id)
+    if row is None:
+        raise NotFound("provider_id", f"no provider {provider_id}")
+    ctx.staff(row["city"], "manage service providers' bank data")
+    return dict(row)
+
+
+def _bank(row: dict[str, Any]) -> vouchers.ProviderBankData:
+    return vouchers.ProviderBankData(
+        row["provider_id"], row["bank_data_version"], row["bank_data_set_by"], row["approved_bank_data_version"]
+    )
+
+
+async def change_provider_bank_data(
+    uow: UnitOfWork, ctx: Context, provider_id: str, c: cmd.ProviderBankData
+) -> dict[str, Any]:
+    """Staff change where a provider is paid: a new version that another staff member approves before any
+    reimbursement uses it. The same data again changes nothing."""
+    row = await _provider_row(uow, ctx, provider_id)
+    data = _bank_data(c.iban, c.bic)
+    key = await uow.key_store().key(uow.conn, f"provider:{provider_id}")
+    current = open_sealed({f: row[f] for f in ("iban", "bic") if row[f] is not None}, key)
+    changed = [f for f in ("iban", "bic") if data.get(f) != current.get(f)]
+    if not changed:
+        return await provider_view(uow, provider_id)
+    sealed = await uow.key_store().seal_all(uow.conn, f"provider:{provider_id}", data)
+    version = row["bank_data_version"] + 1
+    await uow.conn.execute(
+        "update providers set iban = $2, bic = $3, bank_data_version = $4, bank_data_set_by = $5,"
+        " bank_data_set_on = $6 where provider_id = $1",
+        provider_id,
+        sealed["iban"].model_dump(),
+        sealed["bic"].model_dump() if "bic" in sealed else None,
+        version,
+        ctx.actor.id,
+        ctx.today,
+    )
+    await _bank_data_changed(uow, ctx, provider_id, changed, version)
+    return await provider_view(uow, provider_id)
+
+
+async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
+    row = await _provider_row(uow, ctx, provider_id)
+    bank = _bank(row)
+    vouchers.approve_bank_data(bank, ctx.actor.id)
+    await uow.conn.execute(
+        "update providers set approved_bank_data_version = bank_data_version, approved_iban = iban,"
+        " approved_bic = bic, bank_data_approved_by = $2 where provider_id = $1",
+        provider_id,
+        ctx.actor.id,
+    )
+    await uow.emit(
+        ctx,
+        row["city"],
+        ev.ProviderBankDataApproved(
+            provider_id=provider_id,
+            city=row["city"],
+            approved_by=ctx.actor.id,
+            bank_data_version=bank.version,
+            on=ctx.today,
+        ),
+    )
+    return await provider_view(uow, provider_id)
+
+
+async def read_provider(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
+    row = await uow.conn.fetchrow("select city from providers where provider_id = $1", provider_id)
+    if row is None:
+        raise NotFound("provider_id", f"no provider {provider_id}")
+    ctx.staff(row["city"], "read service providers' bank data")
+    return await provider_view(uow, provider_id)
+
+
+async def provider_view(uow: UnitOfWork, provider_id: str) -> dict[str, Any]:
+    """The provider with its IBAN masked, who set it and whether it awaits approval (the approved one masked)."""
+    row = dict(await uow.conn.fetchrow("select * from providers where provider_id = $1", provider_id))
+    key = await uow.key_store().key(uow.conn, f"provider:{provider_id}")
+    current = open_sealed({f: row[f] for f in ("iban", "bic") if row[f] is not None}, key)
+    approved = open_sealed({f: row[f"approved_{f}"] for f in ("iban", "bic") if row[f"approved_{f}"]}, key)
+    bank = _bank(row)
+    return {
+        "provider_id": provider_id,
+        "city": row["city"],
+        "kinds": list(row["kinds"]),
+        "registered_by": row["registered_by"],
+        "iban_masked": requests.mask_iban(current.get("iban")),
+        "bic": current.get("bic"),
+        "bank_data_version": bank.version,
+        "bank_data_changed_by": row["bank_data_set_by"],
+        "bank_data_changed_on": row["bank_data_set_on"],
+        "bank_data_changed_since_approval": bank.pending,
+        "bank_data_approved_by": row["bank_data_approved_by"],
+        "approved_iban_masked": requests.mask_iban(approved.get("iban")),
+    }
 
 
 async def issue(uow: UnitOfWork, ctx: Context, c: cmd.IssueVoucher) -> dict[str, Any]:
@@ -167,12 +297,27 @@ async def reimburse_providers(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
     by_provider: dict[str, list[Any]] = {}
     for r in rows:
         by_provider.setdefault(r["provider_id"], []).append(r)
-    batches = []
+    batches, held = [], []
     for provider_id, redemptions in by_provider.items():
+        provider = await uow.conn.fetchrow("select * from providers where provider_id = $1", provider_id)
+        if _bank(dict(provider)).pending:  # set or changed, not approved by a second person yet: wait
+            held.append({"provider_id": provider_id, "reason": "bank data awaiting approval"})
+            continue
+        approved = None
+        if provider["approved_iban"] is not None:
+            approved = {"iban": provider["approved_iban"]}
+            if provider["approved_bic"] is not None:
+                approved["bic"] = provider["approved_bic"]
         batch_id = new_id()
         total = sum(r["amount_cents"] for r in redemptions)
         await uow.conn.execute(
-            "insert into reimbursements values ($1, $2, $3, $4, $5)", batch_id, provider_id, ctx.city, total, ctx.today
+            "insert into reimbursements values ($1, $2, $3, $4, $5, $6)",
+            batch_id,
+            provider_id,
+            ctx.city,
+            total,
+            ctx.today,
+            approved,
         )
         await uow.conn.execute(
             "update voucher_redemptions set reimbursement_id = $1 where redemption_id = any($2::text[])",
@@ -197,7 +342,7 @@ async def reimburse_providers(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
             ),
         )
         batches.append({"batch_id": batch_id, "provider_id": provider_id, "amount_cents": total})
-    return {"reimbursements": batches}
+    return {"reimbursements": batches, "held": held}
 
 
 async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:

@@ -1,0 +1,288 @@
+"""Four eyes on bank data (issue #23) over HTTP, on the in-process app with real PostgreSQL: a change of the payee
+after approval returns the request to `requested` and needs a new approval by someone who did not make it; a
+batched request refuses changes (409 naming the field); answers show the IBAN masked; the event log names who
+changed what and who approved the new data, never the data."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import pytest
+from lgnet_payments.adapters import sepa
+from lgnet_payments.entrypoints.main import SPEC
+from lgnet_payments.service_layer import consumers as h
+from lgnet_shared import auth
+from lgnet_shared.access import Role
+from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+from payments_testkit import csv_file
+
+pytestmark = pytest.mark.integration
+TODAY = date.today()
+STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
+CITY_IBAN = "IT60X0542811101000000123456"
+LANDLORD_IBAN = "DE89370400440532013000"
+OTHER_IBAN = "GB33BUKB20201555555555"
+HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.household_formed}
+
+
+@pytest.fixture
+async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema) as service:
+        async with service.pool.acquire() as conn:
+            await auth.add_actor(conn, MALLORY, Role.STAFF, "torino", MALLORY)
+            service.tokens[MALLORY] = await auth.issue_token(conn, MALLORY)
+        await service.deliver(
+            HANDLERS,
+            iev.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p", member_ids=["p"]),
+            "torino",
+        )
+        opened = iev.CaseOpened(
+            case_id="c1",
+            household_id="h1",
+            city="torino",
+            action_area=iev.ActionArea.HOUSING_INCLUSION,
+            channel=iev.Channel.DESK,
+            partner=COOP,
+            opened_on=TODAY,
+            housing_need=True,
+        )
+        await service.deliver(HANDLERS, opened, "torino")
+        await call(
+            service, STAFF, "PUT", "/policies/torino", {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
+        )
+        await call(service, STAFF, "POST", "/budget-lines", {"line": "rent", "amount_cents": 100_000})
+        yield service
+
+
+async def call(service: InProcessService, actor: str, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+    async with service.client(actor) as c:
+        return await c.request(method, path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}, **kw)
+
+
+async def call_ok(service: InProcessService, actor: str, method: str, path: str, body: Any = None) -> Any:
+    r = await call(service, actor, method, path, body)
+    assert r.status_code < 300, (method, path, actor, r.status_code, r.text)
+    return r.json()
+
+
+def refused(r: Any, status: int, field: str) -> str:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert r.json()["field"] == field, r.json()
+    return str(r.json()["reason"])
+
+
+async def available(service: InProcessService) -> int:
+    async with service.pool.acquire() as conn:
+        return int(await conn.fetchval("select available_cents from budget_lines where line = 'rent'"))
+
+
+async def outbox(service: InProcessService) -> list[dict[str, Any]]:
+    async with service.pool.acquire() as conn:
+        return [json.loads(r["value"]) for r in await conn.fetch("select value from outbox order by 1")]
+
+
+async def test_a_payee_changed_after_approval_is_approved_again_by_someone_else(payments: InProcessService) -> None:
+    body = {
+        "case_id": "c1",
+        "kind": "rent",
+        "amount_cents": 10_000,
+        "beneficiary": {"name": "Landlord", "iban": LANDLORD_IBAN},
+    }
+    made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
+    rid = made["request_id"]
+    assert made["iban_masked"] == "••••3000" and made["bank_data_changed_by"] == COOP
+    assert made["bank_data_changed_since_approval"] is False
+    assert (await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval"))["status"] == "approved"
+    assert await available(payments) == 90_000
+
+    # Another staff member swaps the IBAN for their own: the approval no longer holds.
+    swapped = await call_ok(
+        payments, MALLORY, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "Mallory", "iban": OTHER_IBAN}
+    )
+    assert swapped["status"] == "requested"
+    assert swapped["iban_masked"] == "••••5555" and swapped["approved_iban_masked"] == "••••3000"
+    assert swapped["bank_data_changed_since_approval"] is True
+    assert swapped["bank_data_changed_by"] == MALLORY and swapped["bank_data_changed_fields"] == ["iban", "name"]
+    assert await available(payments) == 90_000  # the amount stays committed: only the payee awaits approval
+    refused(await call(payments, STAFF, "POST", "/batches", {}), 409, "")  # nothing approved to pay
+    assert "bank data" in refused(
+        await call(payments, MALLORY, "POST", f"/contribution-requests/{rid}/approval"), 403, "approved_by"
+    )
+    refused(await call(payments, COOP, "POST", f"/contribution-requests/{rid}/approval"), 403, "")  # partners never
+
+    listed = (await call(payments, STAFF, "GET", "/contribution-requests")).json()
+    assert [(x["iban_masked"], x["bank_data_changed_since_approval"]) for x in listed] == [("••••5555", True)]
+    again = await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval")
+    assert again["status"] == "approved" and again["approved_by"] == STAFF
+    assert again["bank_data_changed_since_approval"] is False and again["approved_iban_masked"] is None
+    assert await available(payments) == 90_000  # committed once
+
+    # The same data again is no change: still approved.
+    same = await call_ok(
+        payments, MALLORY, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "Mallory", "iban": OTHER_IBAN}
+    )
+    assert same["status"] == "approved" and same["bank_data_version"] == 2
+
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {})
+    async with payments.client(STAFF) as c:
+        xml = (await c.get(f"/batches/{batch['batch_id']}/pain.001")).content
+    assert sepa.validate(xml, full=True) == 1
+    assert OTHER_IBAN.encode() in xml and LANDLORD_IBAN.encode() not in xml  # the approved data, and only it
+
+    # In a batch: no change at all, 409 naming the field; nothing changed.
+    for actor, data, field in (
+        (COOP, {"name": "Mallory", "iban": LANDLORD_IBAN}, "iban"),
+        (STAFF, {"name": "Someone", "iban": OTHER_IBAN}, "name"),
+        (STAFF, {"name": "Mallory", "iban": OTHER_IBAN, "bic": "DEUTDEFF"}, "bic"),
+    ):
+        reason = refused(
+            await call(payments, actor, "PUT", f"/contribution-requests/{rid}/beneficiary", data), 409, field
+        )
+        assert "batched" in reason
+    read = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}")
+    assert (read["status"], read["iban_masked"], read["bank_data_version"]) == ("batched", "••••5555", 2)
+
+    # The bank returns the payment (closed account): changeable again, and approved again by someone else.
+    async with payments.pool.acquire() as conn:
+        payment_id = await conn.fetchval("select payment_id from payments")
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=csv_file([(payment_id, "failed", 10_000, "AC04")]),
+            headers={"Idempotency-Key": "bank-1", "Content-Type": "text/csv"},
+        )
+    assert r.json()["failed"] == 1, r.text
+    fixed = await call_ok(
+        payments, STAFF, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "Landlord", "iban": LANDLORD_IBAN}
+    )
+    assert fixed["status"] == "requested" and fixed["bank_data_changed_by"] == STAFF
+    refused(await call(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval"), 403, "approved_by")
+    assert (await call_ok(payments, MALLORY, "POST", f"/contribution-requests/{rid}/approval"))["status"] == "approved"
+    batch2 = await call_ok(payments, STAFF, "POST", "/batches", {})
+    async with payments.client(STAFF) as c:
+        xml2 = (await c.get(f"/batches/{batch2['batch_id']}/pain.001")).content
+        xml1 = (await c.get(f"/batches/{batch['batch_id']}/pain.001")).content
+    assert LANDLORD_IBAN.encode() in xml2 and OTHER_IBAN.encode() not in xml2
+    assert OTHER_IBAN.encode() in xml1 and LANDLORD_IBAN.encode() not in xml1  # the first file: as it was sent
+
+    # The log: who changed which bank data, and who approved it after; never the data itself.
+    events = [
+        (e["type"].rsplit(".", 1)[1], e["data"]) for e in await outbox(payments) if e["data"].get("request_id") == rid
+    ]
+    story = [
+        (
+            t,
+            d.get("changed_by") or d.get("approved_by"),
+            d.get("fields") or d.get("bank_data_set_by"),  # an approval names who set the bank data it approves
+            d["bank_data_version"],
+            d.get("approval_withdrawn"),
+        )
+        for t, d in events
+        if t in ("contribution_bank_data_changed", "contribution_approved")
+    ]
+    assert story == [
+        ("contribution_bank_data_changed", COOP, ["iban", "name"], 1, False),
+        ("contribution_approved", STAFF, COOP, 1, None),
+        ("contribution_bank_data_changed", MALLORY, ["iban", "name"], 2, True),
+        ("contribution_approved", STAFF, MALLORY, 2, None),
+        ("contribution_bank_data_changed", STAFF, ["iban", "name"], 3, True),  # approved again after the bank failure
+        ("contribution_approved", MALLORY, STAFF, 3, None),
+    ]
+    raw = json.dumps(await outbox(payments))
+    assert LANDLORD_IBAN not in raw and OTHER_IBAN not in raw and "Mallory" not in raw and "Landlord" not in raw
+
+
+async def test_a_rejected_change_releases_the_commitment(payments: InProcessService) -> None:
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 30_000}
+    rid = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
+    # approved before any bank data (as a city's policy request): setting it is a change that needs approval
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval")
+    assert await available(payments) == 70_000
+    r = await call_ok(
+        payments, COOP, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "L", "iban": LANDLORD_IBAN}
+    )
+    assert r["status"] == "requested" and r["bank_data_changed_since_approval"] is True
+    assert r["approved_iban_masked"] is None  # approved without any bank data
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/rejection", {"reason": "unknown_landlord"})
+    assert await available(payments) == 100_000  # the commitment is released
+    reason = refused(
+        await call(
+            payments, COOP, "PUT", f"/contribution-requests/{rid}/beneficiary", {"name": "M", "iban": OTHER_IBAN}
+        ),
+        409,
+        "iban",
+    )
+    assert "rejected" in reason
+
+
+async def test_a_providers_bank_data_is_approved_by_a_second_person_before_it_is_reimbursed(
+    payments: InProcessService,
+) -> None:
+    await call_ok(
+        payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 50_000}
+    )
+    provider = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    made = await call_ok(payments, STAFF, "POST", "/providers", provider)
+    assert made["iban_masked"] == "••••3000" and made["bank_data_changed_since_approval"] is True
+    assert made["bank_data_changed_by"] == STAFF and made["approved_iban_masked"] is None
+
+    async def redeem(n: int) -> None:
+        voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": "2099-01-01"}
+        v = await call_ok(payments, COOP, "POST", "/vouchers", voucher)
+        body = {"redemption_id": f"red-{n}", "provider_id": "gtt", "amount_cents": 700}
+        await call_ok(payments, STAFF, "POST", f"/vouchers/{v['voucher_id']}/redemptions", body)
+
+    await redeem(1)
+    held = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    assert held == {"reimbursements": [], "held": [{"provider_id": "gtt", "reason": "bank data awaiting approval"}]}
+    refused(await call(payments, STAFF, "POST", "/providers/gtt/bank-data/approval"), 403, "approved_by")
+    refused(await call(payments, COOP, "POST", "/providers/gtt/bank-data/approval"), 403, "")
+    ok = await call_ok(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval")
+    assert ok["bank_data_changed_since_approval"] is False and ok["bank_data_approved_by"] == MALLORY
+    refused(
+        await call(payments, STAFF, "POST", "/providers/gtt/bank-data/approval"), 409, "provider_id"
+    )  # nothing waits
+    paid = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    assert [r["amount_cents"] for r in paid["reimbursements"]] == [700] and paid["held"] == []
+
+    # Mallory redirects the provider's money: it waits for someone else's approval.
+    changed = await call_ok(
+        payments, MALLORY, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN, "bic": "DEUTDEFF"}
+    )
+    assert changed["iban_masked"] == "••••5555" and changed["approved_iban_masked"] == "••••3000"
+    assert changed["bank_data_changed_since_approval"] is True and changed["bank_data_changed_by"] == MALLORY
+    same = await call_ok(payments, MALLORY, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN, "bic": "DEUTDEFF"})
+    assert same["bank_data_version"] == changed["bank_data_version"] == 2  # the same data again: no change
+    await redeem(2)
+    assert (await call_ok(payments, STAFF, "POST", "/provider-reimbursements"))["reimbursements"] == []
+    refused(await call(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval"), 403, "approved_by")
+    await call_ok(payments, STAFF, "POST", "/providers/gtt/bank-data/approval")
+    assert [
+        r["amount_cents"]
+        for r in (await call_ok(payments, STAFF, "POST", "/provider-reimbursements"))["reimbursements"]
+    ] == [700]
+    async with payments.pool.acquire() as conn:
+        used = [r["bank_data"] is not None for r in await conn.fetch("select bank_data from reimbursements")]
+    assert used == [True, True]  # each reimbursement keeps the approved bank data it used
+
+    story = [
+        (e["type"].rsplit(".", 1)[1], e["data"].get("changed_by") or e["data"].get("approved_by"))
+        for e in await outbox(payments)
+        if e["data"].get("provider_id") == "gtt" and "bank_data" in e["type"]
+    ]
+    assert story == [
+        ("provider_bank_data_changed", STAFF),
+        ("provider_bank_data_approved", MALLORY),
+        ("provider_bank_data_changed", MALLORY),
+        ("provider_bank_data_approved", STAFF),
+    ]
+    raw = json.dumps(await outbox(payments))
+    assert LANDLORD_IBAN not in raw and OTHER_IBAN not in raw
+    read = await call_ok(payments, STAFF, "GET", "/providers/gtt")
+    assert read["iban_masked"] == "••••5555" and read["bic"] == "DEUTDEFF" and LANDLORD_IBAN not in json.dumps(read)
