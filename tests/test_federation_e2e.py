@@ -5,6 +5,9 @@ scenario: the scenario's truth, which tests/test_scenario_e2e.py checks the sing
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,10 +15,34 @@ from lgnet_scenario import driver, reports
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.platform import Endpoints, Platform, provision
 from lgnet_scenario.population import scaled
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.deadletter import H_TOPIC
+from lgnet_shared.events import partner as inbound
+from lgnet_shared.kafka import KafkaSecurity
+from lgnet_shared.kafka_admin import Admin
+from lgnet_shared.sdk import PartnerClient
+from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import TOPICS, for_partner, physical
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 SEED = 2026
 CITIES = scaled(0.3)
+
+
+def registration(client: PartnerClient, person_id: str) -> inbound.PersonRegistrationSubmitted:
+    return inbound.PersonRegistrationSubmitted(
+        person_id=person_id,
+        sex="female",
+        nationality="NG",
+        languages=["en"],
+        literate=True,
+        identity=inbound.PartnerIdentityV2(
+            given_name=client.seal("given_name", "Ada"),
+            family_name=client.seal("family_name", "Obi"),
+            birth_date=client.seal_birth_date(date(1990, 5, 1)),
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +96,90 @@ async def test_the_national_deployment_counts_every_city_as_the_cities_do(federa
     truth: driver.Truth = federated_run["truth"]
     assert national["indicators"]["persons"]["total"] == sum(t.persons for t in truth.cities.values())
     assert national["indicators"]["households"]["total"] == sum(t.households for t in truth.cities.values())
+
+
+async def test_a_partner_may_compress_with_any_codec_and_an_unreadable_record_blocks_nothing(
+    federation: Any, federated_run: dict[str, Any]
+) -> None:
+    """Partners use whatever their Kafka client does by default: every codec is read. A record nobody can read
+    is dead-lettered, and the same partner's later records (same key, so same partition) are still processed."""
+    ep = federation.endpoints
+    plan = CITIES[0]
+    partner = plan.partners[0]
+    platform = Platform(ep, await provision(ep, {c.city: c.partners for c in CITIES}))
+    run = uuid.uuid4().hex[:6]
+    sent: list[str] = []
+    try:
+        for codec in ("gzip", "snappy", "lz4", "zstd", None):
+            async with await platform.partner_client(partner, plan.city, compression_type=codec) as client:
+                if codec is None:  # garbage first, on the partner's own partition, then one more registration
+                    unreadable = b"\x00\xff not an event \xfe"
+                    await client._producer.send_and_wait(  # type: ignore[union-attr]
+                        physical("partner.inbound", ep.topic_prefix), unreadable, key=partner.encode()
+                    )
+                person_id = f"codec-{codec or 'after-garbage'}-{run}"
+                await client.emit(registration(client, person_id))
+                sent.append(person_id)
+        api = platform.http("intake", partner)
+        for person_id in sent:
+            for _ in range(120):
+                if (await api.get(f"/persons/{person_id}")).status_code == 200:
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"{person_id} was not registered")
+    finally:
+        await platform.close()
+    dead = await read_records(ep.kafka, physical("deadletter", ep.topic_prefix), quiet_ms=2000)
+    garbage = [d for d in dead if dict(d.headers).get(H_TOPIC) == physical("partner.inbound", ep.topic_prefix).encode()]
+    assert any(d.value and d.value.startswith(b"\x00\xff not an event") for d in garbage), "not dead-lettered"
+
+
+async def test_the_broker_refuses_what_each_principal_may_not_do(
+    federation: Any, federated_run: dict[str, Any]
+) -> None:
+    """Every running deployment's principal and two partners, against every topic of the run, produce and
+    consume: allowed exactly where the registry's derivation says (0 wrongly allowed, 0 wrongly refused)."""
+    ep = federation.endpoints
+    admin = KafkaSecurity.from_env()
+    parties = dict(federation.principals.values())
+    partners = [CITIES[0].partners[0], CITIES[1].partners[0]]
+    async with Admin(ep.kafka, admin, ep.topic_prefix) as provisioning:
+        for p in partners:
+            principal, password = ka.Principal.partner_(p), ka.new_password()
+            await provisioning.provision(principal, password=password)
+            parties[principal] = as_user(admin, principal.name, password)
+        await provisioning.create_topics()
+    topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.per_partner]
+    topics += [physical(for_partner("partner.rejections.{partner}", p), ep.topic_prefix) for p in partners]
+    for topic in topics:  # a record at offset 0 of partition 0 for the readers to find
+        assert await try_produce(ep.kafka, admin, topic)
+    sem = asyncio.Semaphore(8)
+
+    async def attempt(principal: ka.Principal, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
+        expected = ka.allowed(principal, op, topic, ep.topic_prefix)
+        act = try_produce if op == "write" else try_consume
+        async with sem:
+            return principal.name, op, topic, expected, await act(ep.kafka, parties[principal], topic)
+
+    results = await asyncio.gather(*(attempt(p, op, t) for p in parties for op in ("write", "read") for t in topics))
+    wrongly_allowed = [r[:3] for r in results if r[4] and not r[3]]
+    wrongly_refused = [r[:3] for r in results if r[3] and not r[4]]
+    print(
+        f"federated broker matrix: {len(results)} attempts ({len(parties)} principals x {len(topics)} topics x 2),"
+        f" {sum(r[4] for r in results)} allowed, {len(wrongly_allowed)} wrongly allowed,"
+        f" {len(wrongly_refused)} wrongly refused"
+    )
+    assert len(results) == len(parties) * len(topics) * 2
+    assert wrongly_allowed == [] and wrongly_refused == []
+    outcome = {(r[0], r[1], r[2]): r[4] for r in results}
+    names = {key: principal.name for key, (principal, _) in federation.principals.items()}
+    partner_a = f"partner.{partners[0]}"
+    rejections_b = physical(for_partner("partner.rejections.{partner}", partners[1]), ep.topic_prefix)
+    # The federation issue's cases, spelled out.
+    assert outcome[(partner_a, "write", physical("payments.events", ep.topic_prefix))] is False
+    assert outcome[(partner_a, "read", rejections_b)] is False
+    assert outcome[(names["torino.housing"], "read", rejections_b)] is False
+    assert outcome[(names["national.reporting"], "write", physical("intake.events", ep.topic_prefix))] is False
+    assert outcome[(names["torino.payments"], "read", physical("intake.special", ep.topic_prefix))] is False
+    assert outcome[(names["trieste.intake"], "write", physical("intake.events", ep.topic_prefix))] is True

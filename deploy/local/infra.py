@@ -18,9 +18,7 @@ KAFKA_SSL_CAFILE for tests and tools. Services get their own principals (deploy/
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import glob
-import ipaddress
 import json
 import logging
 import os
@@ -33,6 +31,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from lgnet_shared.kafka_tls import make_tls, write_private
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = Path(os.environ.get("LGNET_LOCAL_DIR", ROOT / ".local"))
@@ -112,95 +112,7 @@ def wait_postgres(url: str, timeout: float = 60) -> None:
 # --------------------------------------------------------------------------- Kafka
 
 
-TLS_DAYS = 825  # broker certificate lifetime (the CA's: ten years)
 SUPER_USERS = ("admin", "broker")
-
-
-def _write_private(path: Path, data: bytes | str) -> None:
-    """Secrets (keys, passwords) are readable by their owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.encode() if isinstance(data, str) else data)
-
-
-def make_tls(tls: Path) -> None:
-    """A project CA and the broker's certificate (for 127.0.0.1 and localhost), PEM, made with `cryptography`.
-    The CA is kept; the broker certificate is re-issued when missing or within 30 days of expiry."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    pkcs8 = {
-        "encoding": serialization.Encoding.PEM,
-        "format": serialization.PrivateFormat.PKCS8,
-        "encryption_algorithm": serialization.NoEncryption(),
-    }
-    ca_cert_file, ca_key_file, broker_file = tls / "ca.pem", tls / "ca.key", tls / "broker.pem"
-    if ca_cert_file.exists() and ca_key_file.exists():
-        ca_cert = x509.load_pem_x509_certificate(ca_cert_file.read_bytes())
-        ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
-    else:
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LgNet"),
-                x509.NameAttribute(NameOID.COMMON_NAME, "LgNet local Kafka CA"),
-            ]
-        )
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        _write_private(ca_key_file, ca_key.private_bytes(**pkcs8))
-        ca_cert_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-        broker_file.unlink(missing_ok=True)
-        say(f"generated the project CA {ca_cert_file}")
-    if broker_file.exists():
-        cert = x509.load_pem_x509_certificate(broker_file.read_bytes())
-        if cert.not_valid_after_utc - now > dt.timedelta(days=30):
-            return
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        # The broker's principal on the mutual-TLS controller listener is User:CN=lgnet-broker (a super user).
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lgnet-broker")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=TLS_DAYS))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
-        )
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    # Kafka's PEM key store: the PKCS#8 key, then the certificate chain, in one file.
-    _write_private(
-        broker_file,
-        key.private_bytes(**pkcs8)
-        + cert.public_bytes(serialization.Encoding.PEM)
-        + ca_cert.public_bytes(serialization.Encoding.PEM),
-    )
-    say(f"issued the broker certificate {broker_file} (valid {TLS_DAYS} days)")
 
 
 @dataclass(frozen=True)
@@ -235,7 +147,7 @@ class Kafka:
                     " are lost), then start again."
                 )
             creds = {user: secrets.token_urlsafe(24) for user in SUPER_USERS}
-            _write_private(self.credentials_file, json.dumps(creds))
+            write_private(self.credentials_file, json.dumps(creds))
             return creds
 
     def security(self) -> dict[str, str]:
@@ -404,7 +316,7 @@ class Kafka:
             proc.terminate()
             proc.wait(60)
             props.unlink(missing_ok=True)
-        _write_private(self.credentials_file, json.dumps(creds))
+        write_private(self.credentials_file, json.dumps(creds))
         say(f"SCRAM users {', '.join(SUPER_USERS)} added; the data folder's topics are kept")
 
     def start(self) -> None:
@@ -417,7 +329,7 @@ class Kafka:
             self.stop()
         self.home.mkdir(parents=True, exist_ok=True)
         cp = f"{self.libs()}/*"
-        make_tls(self.tls)
+        make_tls(self.tls, say=say)
         java = ["java", "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}"]
         if self.needs_upgrade():
             self.upgrade(java, cp)
@@ -645,7 +557,7 @@ def effective() -> dict[str, str]:
 
 def write_env() -> Path:
     env_file = LOCAL / "infra.env"
-    _write_private(env_file, "".join(f"{k}={v}\n" for k, v in effective().items()))  # holds the admin password
+    write_private(env_file, "".join(f"{k}={v}\n" for k, v in effective().items()))  # holds the admin password
     return env_file
 
 

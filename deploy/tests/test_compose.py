@@ -4,6 +4,7 @@ and variable it names exists, so a city IT team's `docker compose up` does not f
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,72 @@ def test_every_variable_is_documented_in_the_env_example(compose: dict[str, Any]
     env = compose["x-service-env"]
     for required in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "LGNET_CITY", "LGNET_MASTER_KEY"):
         assert required in env
+
+
+# ---------------------------------------------------------------- the federated topology (deploy/compose/federated)
+
+FEDERATED = COMPOSE / "federated"
+
+
+def load(name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((FEDERATED / name).read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("compose_file", "env_example"), [("cluster.yml", "cluster.env.example"), ("city.yml", "city.env.example")]
+)
+def test_federated_variables_are_documented(compose_file: str, env_example: str) -> None:
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", (FEDERATED / compose_file).read_text()))
+    documented = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (FEDERATED / env_example).read_text(), flags=re.M))
+    assert used and used <= documented, f"not in {env_example}: {sorted(used - documented)}"
+
+
+def test_the_shared_broker_has_no_plaintext_listener_and_denies_by_default() -> None:
+    script = FEDERATED / "kafka-start.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    props = dict(
+        line.split("=", 1) for line in script.read_text().splitlines() if re.match(r"^[a-z][a-z0-9._-]*=", line)
+    )
+    protocols = dict(pair.split(":") for pair in props["listener.security.protocol.map"].split(","))
+    assert protocols == {"INTERNAL": "SASL_SSL", "EXTERNAL": "SASL_SSL", "CONTROLLER": "SSL"}
+    assert props["listener.name.controller.ssl.client.auth"] == "required"
+    assert "CONTROLLER://127.0.0.1:" in props["listeners"]  # the controller only on the container's loopback
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    kafka = load("cluster.yml")["services"]["kafka"]
+    assert kafka["ports"] == ["9093:9093"], "only the external SASL_SSL listener is published"
+    assert "./kafka-start.sh:/etc/lgnet/kafka-start.sh:ro" in kafka["volumes"]
+
+
+def test_the_operators_commands_exist() -> None:
+    from lgnet_shared.kafka_admin import parser
+
+    cluster = load("cluster.yml")["services"]
+    tls = [
+        a.replace("${KAFKA_PUBLIC_HOST:?set KAFKA_PUBLIC_HOST}", "kafka.example") for a in cluster["tls"]["entrypoint"]
+    ]
+    assert tls[0] == "lgnet-kafka-admin"
+    assert parser().parse_args(tls[1:]).command == "tls"
+    assert cluster["admin"]["entrypoint"] == ["lgnet-kafka-admin"]
+    readme = (FEDERATED / "README.md").read_text()
+    for command in re.findall(r"^\$run (.+?)(?:\s+#.*)?$", readme, flags=re.M):
+        assert parser().parse_args(command.split()).command, command
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_each_city_service_is_its_own_principal(name: str) -> None:
+    from lgnet_shared import kafka_acls
+
+    service = load("city.yml")["services"][name]
+    env = service["environment"]
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SSL_CAFILE"] == "/etc/lgnet/ca.pem"
+    assert env["KAFKA_SASL_USERNAME"] == f"service.${{LGNET_DEPLOYMENT}}.{name}"
+    principal = kafka_acls.Principal.parse(env["KAFKA_SASL_USERNAME"].replace("${LGNET_DEPLOYMENT}", "torino"))
+    assert (principal.deployment, principal.role) == ("torino", name)
+    assert env["LGNET_DB_SCHEMA"] == f"${{LGNET_DEPLOYMENT}}_{name}"
+    assert env["LGNET_DEPLOYMENT"].startswith("${LGNET_DEPLOYMENT")
+    context = (FEDERATED / service["build"]["context"]).resolve()
+    assert context / service["build"]["dockerfile"] == ROOT / "services" / name / "Dockerfile"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from lgnet_shared.http import PROBLEM, install_problem_handlers, problem_responses
-from lgnet_shared.inputs import json_problems
+from lgnet_shared.inputs import CONTROL_REASON, json_problems
 from pydantic import BaseModel
 
 
@@ -98,3 +98,15 @@ def test_the_openapi_documents_every_problem_with_its_schema() -> None:
 def test_the_json_walk_names_every_bad_value() -> None:
     doc = {"a": ["ok", "x\x00"], "b": {"c": 2**64, "d\x00": 1}, "e": True, "f": 1.5}
     assert sorted(f for f, _ in json_problems(doc)) == ["a.1", "b.c", "b.d\x00"]
+
+
+def test_identifiers_hold_no_control_characters_but_free_text_may() -> None:
+    """An id becomes a Kafka key and a CloudEvents attribute: a control character in one answered 500 (the envelope
+    refuses it) before the guard refused it as a 422 naming the field."""
+    doc = {"opportunity_id": "e\x01", "member_ids": ["ok", "x\x9b"], "id": "\x7f", "note": "line\nbreak\tand tab"}
+    found = dict(json_problems(doc))
+    assert found == {
+        "opportunity_id": CONTROL_REASON,
+        "member_ids.1": CONTROL_REASON,
+        "id": CONTROL_REASON,
+    }

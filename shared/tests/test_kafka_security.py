@@ -12,19 +12,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaError,
-    TopicAuthorizationFailedError,
 )
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.kafka_admin import main as admin_main
+from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
 from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, physical
-from pydantic import SecretStr
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +38,6 @@ def admin_security() -> KafkaSecurity:
             pytrace=False,
         )
     return sec
-
-
-def as_user(admin: KafkaSecurity, user: str, password: str) -> KafkaSecurity:
-    return admin.model_copy(update={"sasl_username": user, "sasl_password": SecretStr(password)})
 
 
 async def refused(bootstrap: str, security: KafkaSecurity) -> str:
@@ -136,41 +131,6 @@ def matrix_topics(prefix: str, parties: dict[str, Party]) -> list[str]:
         else:
             names.append(physical(t.name, prefix))
     return names
-
-
-async def try_produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
-    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
-    try:
-        await producer.start()
-        await asyncio.wait_for(producer.send_and_wait(topic, b"probe", key=b"k"), 20)
-        return True
-    except TopicAuthorizationFailedError:
-        return False
-    finally:
-        await producer.stop()
-
-
-async def try_consume(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
-    """Allowed = the record the admin put at offset 0 comes back; refused = the topic is hidden from the client
-    (no DESCRIBE) or its fetch answers TopicAuthorizationFailed (no READ)."""
-    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap, security), enable_auto_commit=False)
-    try:
-        await consumer.start()  # subscribed: a topic it may not describe fails here
-        if consumer.partitions_for_topic(topic) is None:  # the topic exists (seeded): it is not authorised
-            return False
-        consumer.unsubscribe()
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        for _ in range(20):
-            batch = await consumer.getmany(tp, timeout_ms=500)
-            if batch.get(tp):
-                return True
-        raise AssertionError(f"inconclusive: {security.sasl_username} neither refused nor served on {topic}")
-    except TopicAuthorizationFailedError:
-        return False
-    finally:
-        await consumer.stop()
 
 
 async def test_authorisation_matrix_is_exactly_the_derived_acls(
@@ -269,6 +229,7 @@ def test_derived_acls_follow_the_registry() -> None:
     intake = ka.derive(ka.Principal.service("torino", "intake"), "p.")
     assert {str(a) for a in intake} == {
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.events (literal)",
+        "User:service.torino.intake WRITE TOPIC p.lgnet.intake.special (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.deadletter (literal)",
         "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
@@ -285,7 +246,17 @@ def test_derived_acls_follow_the_registry() -> None:
     assert {a.operation for a in auditor} == {ka.Op.READ}
     facts = {t.physical() for t in TOPICS.values() if "auditor" in t.readers}
     assert {a.resource_name for a in auditor if a.resource_type == ka.ResourceType.TOPIC} == facts
-    assert facts == {"lgnet.intake.events", "lgnet.housing.events", "lgnet.payments.events", "lgnet.reporting.events"}
+    assert facts == {
+        "lgnet.intake.events",
+        "lgnet.intake.special",  # auditors reproduce the counts by vulnerability
+        "lgnet.housing.events",
+        "lgnet.payments.events",
+        "lgnet.reporting.events",
+    }
+    national = ka.derive(ka.Principal.national("main"))
+    assert "lgnet.intake.special" not in {a.resource_name for a in national}, "need to know: not the national level"
+    payments = ka.derive(ka.Principal.service("torino", "payments"))
+    assert "lgnet.intake.special" not in {a.resource_name for a in payments}
 
 
 def test_principal_names_are_checked() -> None:

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from aiokafka.errors import KafkaError
@@ -191,7 +192,8 @@ class Platform:
             self.actors.inbound_key[f"{url}:public_key"] = key["public_key"]
         return {k: self.actors.inbound_key[f"{url}:{k}"] for k in ("key_id", "public_key")}
 
-    async def partner_client(self, partner: str, city: str) -> PartnerClient:
+    async def partner_client(self, partner: str, city: str, **kafka: Any) -> PartnerClient:
+        """The partner's SDK client, logged in as the partner; `kafka`: further aiokafka producer settings."""
         key = await self.intake_public_key(partner)
         return PartnerClient(
             self.ep.kafka,
@@ -203,6 +205,7 @@ class Platform:
             intake_public_key=key["public_key"],
             intake_key_id=key["key_id"],
             security=self.actors.kafka_of(partner),
+            **kafka,
         )
 
     async def close(self) -> None:

@@ -62,8 +62,8 @@ class IntakeUnderTest:
         """Every event on a topic so far (waits until at least `want` are there)."""
         return await read_events(self.bootstrap, physical(topic, self.prefix), want=want, timeout=timeout)
 
-    async def raw_records(self, topic: str) -> list[Any]:
-        return await read_records(self.bootstrap, physical(topic, self.prefix))
+    async def raw_records(self, topic: str, *, missing_ok: bool = False) -> list[Any]:
+        return await read_records(self.bootstrap, physical(topic, self.prefix), missing_ok=missing_ok)
 
 
 @pytest.fixture

@@ -340,10 +340,10 @@ async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: In
 
 def test_the_registry_names_who_reads_special_category_data() -> None:
     special = TOPICS["intake.special"]
-    assert special.restricted and special.fact
-    assert set(special.readers) == {"housing", "reporting", "auditor"}
-    assert not TOPICS["intake.events"].restricted
-    assert TOPICS["partner.inbound"].restricted and TOPICS["partner.inbound"].readers == ("intake",)
+    assert special.fact and special.writers == {"intake"}
+    assert special.readers == {"housing", "reporting", "auditor"}  # not payments, partners, the national level
+    assert {"payments", "national"} <= TOPICS["intake.events"].readers
+    assert TOPICS["partner.inbound"].readers == {"intake"}
     assert ev.NeedsAssessed.topic == "intake.special"
 
 

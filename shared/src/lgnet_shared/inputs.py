@@ -18,10 +18,17 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_SUSPECT_BODY = re.compile(rb"\\u|\d{19}")
+_SUSPECT_BODY = re.compile(rb"\\u|\d{19}|\x7f|\xc2[\x80-\x9f]")  # escapes, long numbers, DEL, C1 controls
 NUL_REASON = "contains a NUL character (\\u0000), which text fields cannot hold"
 SURROGATE_REASON = "contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode text"
 INT_REASON = f"is out of range: whole numbers must be between {INT64_MIN} and {INT64_MAX}"
+CONTROL_REASON = "contains a control character: identifiers are printable text"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _is_identifier(key: str) -> bool:
+    """Ids name aggregates, become Kafka keys and CloudEvents attributes, which hold no control characters."""
+    return key == "id" or key.endswith(("_id", "_ids"))
 
 
 def text_problem(value: str) -> str | None:
@@ -35,11 +42,14 @@ def text_problem(value: str) -> str | None:
     return None
 
 
-def json_problems(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(dotted field, reason) for every string or integer in a JSON document that cannot be stored."""
+def json_problems(value: Any, path: str = "", identifier: bool = False) -> Iterator[tuple[str, str]]:
+    """(dotted field, reason) for every string or integer in a JSON document that cannot be stored, and every
+    identifier (`id`, `*_id`, `*_ids`) holding a control character."""
     if isinstance(value, str):
         if reason := text_problem(value):
             yield path, reason
+        elif identifier and _CONTROL.search(value):
+            yield path, CONTROL_REASON
     elif isinstance(value, bool) or value is None or isinstance(value, float):
         return
     elif isinstance(value, int):
@@ -50,10 +60,10 @@ def json_problems(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             sub = f"{path}.{k}" if path else str(k)
             if reason := text_problem(str(k)):
                 yield sub, f"the key {reason}"
-            yield from json_problems(v, sub)
+            yield from json_problems(v, sub, _is_identifier(str(k)))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from json_problems(v, f"{path}.{i}" if path else str(i))
+            yield from json_problems(v, f"{path}.{i}" if path else str(i), identifier)
 
 
 def _is_json(content_type: str) -> bool:

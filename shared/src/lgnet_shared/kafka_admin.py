@@ -1,5 +1,6 @@
 """lgnet-kafka-admin: provision who may use the shared Kafka cluster (SCRAM credentials + ACLs from the registry).
 
+    lgnet-kafka-admin tls --out DIR --host kafka.example     a CA and the broker's certificate (no broker needed)
     lgnet-kafka-admin add-deployment --city torino --service intake [--deployment NAME]
     lgnet-kafka-admin add-partner coop-aurora
     lgnet-kafka-admin add-auditor eu-audit
@@ -29,6 +30,7 @@ from aiokafka.errors import KafkaError
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
+from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import SERVICES, TOPICS, TopicsNotCreated, ensure_topics, for_partner, used_by
 
 CITIES_AND_NATIONAL = (
@@ -116,13 +118,6 @@ def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
     if sec.ssl_cafile:
         lines.append(f"KAFKA_SSL_CAFILE={sec.ssl_cafile}")
     return lines
-
-
-def write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
 
 
 def principal_of(args: argparse.Namespace) -> ka.Principal:
@@ -238,12 +233,22 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("principal")
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
+    t = sub.add_parser("tls", help="make (or renew) a CA and the broker's certificate; needs no broker")
+    t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
+    t.add_argument("--host", action="append", required=True, help="a name or IP address clients reach the broker by")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.command == "tls":
+        try:
+            make_tls(args.out, args.host, say=print)
+        except OSError as exc:
+            print(f"lgnet-kafka-admin: error: {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        return 0
     if not args.bootstrap:
         p.error("no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS")
     try:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared.codec import decode
@@ -16,15 +17,21 @@ from lgnet_shared.events import Event
 from lgnet_shared.kafka import client_kwargs
 
 
-async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500) -> list[Any]:
-    """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`."""
+async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500, missing_ok: bool = False) -> list[Any]:
+    """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`. With
+    `missing_ok`, a topic that does not exist has no records (e.g. a partner's rejection topic, created on its
+    first rejection); otherwise it is an error."""
     consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), auto_offset_reset="earliest")
-    await consumer.start()
     try:
+        await consumer.start()
         records: list[Any] = []
         while batch := await consumer.getmany(timeout_ms=quiet_ms):
             records += [r for rs in batch.values() for r in rs]
         return records
+    except UnknownTopicOrPartitionError:
+        if missing_ok:
+            return []
+        raise
     finally:
         await consumer.stop()
 
