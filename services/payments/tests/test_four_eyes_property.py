@@ -83,6 +83,7 @@ class Record:
     approved: tuple[tuple[str, str, str | None] | None, str | None, list[str]] | None = (
         None  # (data, setter, approvers)
     )
+    ever_approved: bool = False  # some bank data of it was approved once: a later change is marked as such
 
 
 @dataclass
@@ -183,6 +184,7 @@ class World:
         if view["status"] == "approved":
             assert len(rec.approvals) == (2 if rec.amount > THRESHOLD else 1), rec
             rec.status, rec.approved, rec.approvals = "approved", (rec.data, rec.setter, rec.approvals), []
+            rec.ever_approved = True
         else:
             assert rec.amount > THRESHOLD and len(rec.approvals) == 1, rec
 
@@ -207,7 +209,8 @@ class World:
         assert before in ("requested", "approved"), rec
         assert view["status"] == "requested" and view["bank_data_changed_by"] == who
         assert view["iban_masked"] == "••••" + data[1][-4:]
-        assert view["bank_data_changed_since_approval"] is (rec.approved is not None)
+        # Marked while the bank data differs from the last approved version: a second change keeps the mark.
+        assert view["bank_data_changed_since_approval"] is rec.ever_approved
         rec.data, rec.setter, rec.status, rec.approvals, rec.approved = data, who, "requested", [], None
         event(f"changed after approval: {before == 'approved'}")
 
