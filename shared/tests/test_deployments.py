@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from lgnet_shared.consumer import Consumer
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.plugin import fresh_schema
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -34,14 +34,8 @@ PER_CITY = 60
 
 @pytest.fixture
 async def second_schema(database_url: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f'create schema "{name}"')
+    async with fresh_schema(database_url) as name:
         yield name
-    finally:
-        await conn.execute(f'drop schema if exists "{name}" cascade')
-        await conn.close()
 
 
 def settings(**env: str) -> Settings:

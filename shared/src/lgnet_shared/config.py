@@ -12,28 +12,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import parse_master_key
 
-CITIES = (
-    "bologna",
-    "bolzano",
-    "caserta",
-    "firenze",
-    "genova",
-    "latina",
-    "milano",
-    "napoli",
-    "palermo",
-    "perugia",
-    "potenza",
-    "roma",
-    "sassari",
-    "taranto",
-    "torino",
-    "trieste",
-)
-NATIONAL = "national"
 DEPLOYMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 

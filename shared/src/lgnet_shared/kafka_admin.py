@@ -29,29 +29,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import SERVICES, TOPICS, TopicsNotCreated, ensure_topics, for_partner, used_by
 
-CITIES_AND_NATIONAL = (
-    "bologna",
-    "bolzano",
-    "caserta",
-    "firenze",
-    "genova",
-    "latina",
-    "milano",
-    "napoli",
-    "palermo",
-    "perugia",
-    "potenza",
-    "roma",
-    "sassari",
-    "taranto",
-    "torino",
-    "trieste",
-    "national",
-)
+CITIES_AND_NATIONAL = (*CITIES, NATIONAL)
 
 
 class Fail(Exception):

@@ -7,6 +7,7 @@ saying how to get one. Never a silent skip. Each test gets its own topic prefix 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -65,9 +66,9 @@ def topic_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}."
 
 
-@pytest.fixture
-async def pg_schema(database_url: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL schema for this test, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def fresh_schema(database_url: str) -> AsyncIterator[str]:
+    """A new PostgreSQL schema, dropped afterwards (a test that needs two, e.g. two deployments, takes another)."""
     import asyncpg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -78,6 +79,13 @@ async def pg_schema(database_url: str) -> AsyncIterator[str]:
     finally:
         await conn.execute(f'drop schema if exists "{name}" cascade')
         await conn.close()
+
+
+@pytest.fixture
+async def pg_schema(database_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema for this test, dropped afterwards."""
+    async with fresh_schema(database_url) as name:
+        yield name
 
 
 @pytest.fixture
