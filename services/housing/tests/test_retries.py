@@ -88,8 +88,12 @@ async def test_every_transition_repeated_is_the_success_it_was(housing: HousingU
         for _ in range(2):
             r = await c.post("/households/h-3/park", json=park)
             assert r.status_code == 200 and r.json()["parked"] is True, r.text
+        # So is taking it off hold again.
+        for _ in range(2):
+            r = await c.post("/households/h-3/unpark", json={})
+            assert r.status_code == 200 and r.json()["parked"] is False, r.text
 
-    events = await housing.events(want=1, of_type=hev.HouseholdParked.type)
+    events = await housing.events(want=1, of_type=hev.HouseholdUnparked.type)  # the last step taken
     counts: dict[str, int] = {}
     for e in events:
         counts[e.type] = counts.get(e.type, 0) + 1
@@ -97,4 +101,5 @@ async def test_every_transition_repeated_is_the_success_it_was(housing: HousingU
     assert counts[hev.PlacementEnded.type] == 1
     assert counts[hev.OpportunityWithdrawn.type] == 1
     assert counts[hev.HouseholdParked.type] == 1
+    assert counts[hev.HouseholdUnparked.type] == 1
     assert sum(isinstance(e, hev.MatchDeclined) and e.match_id == declined for e in events) == 1

@@ -498,9 +498,11 @@ class Housing:
 
     async def unpark(self, ctx: Context, household_id: str, c: cmd.UnparkHousehold) -> Json:
         case = await self._household_case(ctx, household_id)
-        if await repo.hold(self.conn, household_id) is None:
-            raise Conflict("household_id", "the household is not parked")
         on = c.on or ctx.today
+        if await repo.hold(self.conn, household_id) is None:
+            # Already off hold (a retry after a lost answer, or lifted meanwhile): the state asked for holds, so
+            # the answer is the success, with no second event. Holding is a state, not a step.
+            return {"household_id": household_id, "parked": False, "on": on.isoformat()}
         await repo.unpark(self.conn, household_id)
         await self.emit(ctx, case["city"], ev.HouseholdUnparked(household_id=household_id, on=on))
         await self.rematch_if_auto(ctx, case["city"])
