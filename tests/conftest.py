@@ -16,6 +16,7 @@ from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_acls import Principal, delete_acls, delete_credentials, new_password
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.testing.kafka_access import as_user
+from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, service_env
 
 
@@ -24,7 +25,7 @@ async def platform_endpoints(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Endpoints]:
     run = uuid.uuid4().hex[:8]
-    prefix = f"e2e{run}."
+    prefix = new_topic_prefix("e2e")
     schemas = {s: f"e2e_{run}_{s}" for s in SERVICES}
     master = base64.b64encode(os.urandom(32)).decode()
     logs = tmp_path_factory.mktemp("e2e")
@@ -78,7 +79,7 @@ async def federation(
     housing, payments and reporting (own schemas, master keys, consumer groups, Kafka principals with exactly the
     ACLs the registry derives), and the national coordination runs a reporting of its own over every city."""
     run = uuid.uuid4().hex[:8]
-    prefix = f"fed{run}."
+    prefix = new_topic_prefix("fed")
     logs = tmp_path_factory.mktemp("federated")
     admin_security = KafkaSecurity.from_env()
     principals: dict[str, tuple[Principal, KafkaSecurity]] = {}

@@ -31,6 +31,7 @@ from lgnet_shared.envelope import from_record
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.events import payments as pev
+from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import physical
@@ -58,7 +59,7 @@ ONCE = {
 class Platform4:
     def __init__(self, kafka: str, database_url: str, logs: Path) -> None:
         run = uuid.uuid4().hex[:8]
-        self.prefix = f"crash{run}."
+        self.prefix = new_topic_prefix("crash")
         self.schemas = {s: f"crash_{run}_{s}" for s in SERVICES}
         master = base64.b64encode(os.urandom(32)).decode()
         self.logs = logs

@@ -75,7 +75,7 @@ async def _retry(probe: object, what: str, timeout: float) -> None:
     fail(f"{what} not ready after {timeout:.0f}s: {last!r}")
 
 
-def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 90) -> None:
+def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300) -> None:
     """Ready = a real client, authenticated over TLS like every other, gets metadata listing a broker."""
     from aiokafka.admin import AIOKafkaAdminClient
     from lgnet_shared.kafka import KafkaSecurity, client_kwargs

@@ -60,10 +60,52 @@ def database_url() -> Iterator[str]:
         yield pg.get_connection_url()
 
 
+# Topic prefixes handed out this session: their topics are deleted when it ends, so the local broker does not
+# gather thousands of partitions run after run (a broker with them takes minutes to start again).
+_PREFIXES: set[str] = set()
+
+
+def new_topic_prefix(kind: str = "t") -> str:
+    """A unique topic prefix (`<kind><random>.`), whose topics are deleted at the end of the test session."""
+    prefix = f"{kind}{uuid.uuid4().hex[:10]}."
+    _PREFIXES.add(prefix)
+    return prefix
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A unique prefix: topics created under it belong to this test alone."""
-    return f"t{uuid.uuid4().hex[:10]}."
+    return new_topic_prefix()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Delete the session's test topics (only those under the prefixes it handed out)."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not (_PREFIXES and bootstrap):
+        return
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from lgnet_shared.kafka import client_kwargs
+
+    async def delete() -> int:
+        admin = AIOKafkaAdminClient(**client_kwargs(bootstrap), request_timeout_ms=60000)
+        await admin.start()
+        try:
+            doomed = [t for t in await admin.list_topics() if t.startswith(tuple(_PREFIXES))]
+            for i in range(0, len(doomed), 200):
+                await admin.delete_topics(doomed[i : i + 200])
+            return len(doomed)
+        finally:
+            await admin.close()
+
+    try:
+        deleted = asyncio.run(delete())
+    except Exception as exc:  # cleaning up must not turn a run's result: say it and go on
+        print(f"\n[lgnet] test topics not deleted: {exc!r}")
+    else:
+        print(f"\n[lgnet] deleted {deleted} test topics of {len(_PREFIXES)} prefixes")
 
 
 @contextlib.asynccontextmanager
