@@ -11,6 +11,9 @@ INFRA := $(PY) deploy/local/infra.py
 SERVICES := $(PY) deploy/local/services.py
 WITH_INFRA := set -a && . .local/infra.env && set +a &&
 PYTEST_ARGS ?=
+# Test modules run in parallel, whole modules per worker (they share a started platform). Three workers on two
+# cores: most of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing.
+PYTEST_PARALLEL ?= -n 3 --dist loadfile
 SCENARIO_ARGS ?=
 
 .PHONY: help venv infra up down status test lint contracts bench clean
@@ -52,7 +55,7 @@ down: venv
 
 test: infra
 	$(PY) deploy/local/browser.py ensure
-	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_ARGS)
+	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
 
 lint: venv
 	.venv/bin/ruff check .

@@ -21,9 +21,19 @@ async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500, miss
     """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`. With
     `missing_ok`, a topic that does not exist has no records (e.g. a partner's rejection topic, created on its
     first rejection); otherwise it is an error."""
-    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), auto_offset_reset="earliest")
     try:
         await consumer.start()
+        # Ask the metadata first: subscribed to a topic that does not exist, the consumer would wait a whole
+        # request timeout (40 s) before saying so. A topic that must exist gets a few seconds to appear.
+        for _ in range(1 if missing_ok else 20):
+            if topic in await consumer.topics():
+                break
+            if not missing_ok:
+                await asyncio.sleep(0.5)
+        else:
+            raise UnknownTopicOrPartitionError(topic)
+        consumer.subscribe([topic])
         records: list[Any] = []
         while batch := await consumer.getmany(timeout_ms=quiet_ms):
             records += [r for rs in batch.values() for r in rs]
