@@ -280,4 +280,51 @@ MIGRATIONS: list[tuple[str, str]] = [
             for each row execute function bank_data_frozen();
         """,
     ),
+    (
+        "payments-4",
+        """
+        -- Payment files (issue #17): each pain.001 is written once, validated, and stored with its SHA-256; it is
+        -- served byte-identical ever after. A MsgId names one file for ever (primary key), whether the file pays
+        -- contributions or voucher providers. The content may only be shredded (set to null, digest kept).
+        alter table policies add column pain_version text not null default 'pain.001.001.09'
+            check (pain_version in ('pain.001.001.09', 'pain.001.001.03'));
+        create table payment_files (
+            message_id text primary key,
+            batch_id text not null unique,
+            purpose text not null check (purpose in ('contributions', 'reimbursements')),
+            city text not null,
+            pain_version text not null,
+            payments int not null check (payments > 0),
+            total_cents bigint not null check (total_cents > 0),
+            sha256 text not null check (sha256 ~ '^[0-9a-f]{64}$'),
+            content bytea,
+            created_at timestamptz not null,
+            retained_until date not null,  -- art. 2220 c.c.: ten years (docs/payments.md, "Retention")
+            shredded_on date,
+            check ((content is null) = (shredded_on is not null)),
+            check (content is null or sha256 = encode(sha256(content), 'hex'))
+        );
+        create function payment_file_immutable() returns trigger language plpgsql as $$
+        begin
+            if tg_op = 'DELETE' then
+                if old.retained_until >= current_date then
+                    raise exception 'payment file % is retained until %', old.message_id, old.retained_until
+                        using errcode = 'check_violation';
+                end if;
+                return old;
+            end if;
+            if (new.message_id, new.batch_id, new.purpose, new.city, new.pain_version, new.payments,
+                    new.total_cents, new.sha256, new.created_at, new.retained_until)
+                    is distinct from (old.message_id, old.batch_id, old.purpose, old.city, old.pain_version,
+                    old.payments, old.total_cents, old.sha256, old.created_at, old.retained_until)
+                    or (new.content is not null and new.content is distinct from old.content) then
+                raise exception 'payment file % is immutable (only its content may be shredded)', old.message_id
+                    using errcode = 'check_violation';
+            end if;
+            return new;
+        end $$;
+        create trigger payment_files_immutable before update or delete on payment_files
+            for each row execute function payment_file_immutable();
+        """,
+    ),
 ]

@@ -3,6 +3,7 @@ Every create needs an Idempotency-Key; errors are problem+json naming the field 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from lgnet_shared.http import idempotent, problem_responses, replayable, transit
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
-from lgnet_payments.service_layer import budgets, contributions, disbursement, vouchers
+from lgnet_payments.service_layer import budgets, contributions, disbursement, payment_files, vouchers
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
@@ -35,6 +36,21 @@ BANK_FILE = {
         },
     }
 }
+
+
+def file_response(file: dict[str, Any], xml: bytes, filename: str) -> Response:
+    """A stored payment file with its digest (RFC 9530 Repr-Digest, and the hex SHA-256 as ETag)."""
+    digest = base64.b64encode(bytes.fromhex(file["sha256"])).decode()
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "ETag": f'"{file["sha256"]}"',
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "X-Message-Id": file["message_id"],
+        },
+    )
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -170,18 +186,16 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get(
         "/batches/{batch_id}/pain.001",
-        summary="Staff: the batch as a SEPA credit transfer file (pain.001.001.03, validated)",
+        summary="Staff: the batch's SEPA credit transfer file (pain.001.001.09 or .03), as stored when the batch was"
+        " made: byte-identical at every download, its SHA-256 in the ETag and Repr-Digest headers",
         response_class=Response,
         responses={200: {"content": {"application/xml": {}}}},
     )
     async def pain001(batch_id: str, actor: Who) -> Response:
         async with unit(actor) as (uow, ctx):
-            xml = await disbursement.pain001(uow, ctx, batch_id)
-        return Response(
-            xml,
-            media_type="application/xml",
-            headers={"Content-Disposition": f'attachment; filename="pain.001-{batch_id}.xml"'},
-        )
+            file = await disbursement.batch_file(uow, ctx, batch_id)
+            xml = payment_files.content(file)
+        return file_response(file, xml, f"pain.001-{batch_id}.xml")
 
     @api.post(
         "/reconciliations",
