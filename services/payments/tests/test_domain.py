@@ -197,7 +197,8 @@ def test_camt_is_validated_against_its_schema_before_it_is_read() -> None:
     v02 = v02.replace(amount, b"<AmtDtls><TxAmt>" + amount[: -len(b"</TxDtls>")] + b"</TxAmt></AmtDtls></TxDtls>")
     assert bank_files.validate_camt(v02) == "camt.054.001.02"
     assert [r.end_to_end_id for r in bank_files.parse(v02, "application/xml")] == ["E1"]
-    broken = v08.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>MAYBE</CdtDbtInd>").replace(b"<Ntry>", b"\n<Ntry>")
+    broken = v08.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>MAYBE</CdtDbtInd>")
+    broken = broken.replace(b"<Ntry>", b"\n<Ntry>")
     with pytest.raises(ContractError) as e:
         bank_files.parse(broken, "application/xml")
     assert e.value.field == "file"

@@ -13,8 +13,8 @@ import csv
 import io
 from datetime import date
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET

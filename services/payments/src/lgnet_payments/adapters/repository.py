@@ -206,6 +206,9 @@ async def lock_payable(conn: Conn, city: str, limit: int) -> list[Row]:
     rows = await conn.fetch(
         "select * from contribution_requests where city = $1 and status = 'approved'"
         " and approved_beneficiary is not null and approved_bank_data_version = bank_data_version"
+        # A household whose bank data was erased cannot be paid: its requests wait for staff (docs/payments.md).
+        " and not exists (select 1 from person_keys k where k.kid = 'household:' || household_id"
+        " and k.erased_at is not null)"
         " order by request_id limit $2 for update skip locked",
         city,
         limit,

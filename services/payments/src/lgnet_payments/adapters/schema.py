@@ -301,6 +301,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             created_at timestamptz not null,
             retained_until date not null,  -- art. 2220 c.c.: ten years (docs/payments.md, "Retention")
             shredded_on date,
+            shred_when_settled boolean not null default false,  -- an erasure asked: once no payment is in flight
             check ((content is null) = (shredded_on is not null)),
             check (content is null or sha256 = encode(sha256(content), 'hex'))
         );
@@ -325,6 +326,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         end $$;
         create trigger payment_files_immutable before update or delete on payment_files
             for each row execute function payment_file_immutable();
+
+        -- Erasure (docs/payments.md, "Erasure and retention"): who belongs to which household, to know whose bank
+        -- data a person's erasure shreds; and the erasures received (pseudonymous ids and dates only).
+        create table household_members (
+            household_id text not null,
+            person_id text not null,
+            primary key (household_id, person_id)
+        );
+        create index household_members_person on household_members (person_id);
+        create table erasures (
+            person_id text primary key,
+            erased_on date not null
+        );
         """,
     ),
 ]

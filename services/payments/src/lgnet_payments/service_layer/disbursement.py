@@ -20,7 +20,7 @@ from lgnet_payments.domain import ledger
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
-from lgnet_payments.service_layer import payment_files
+from lgnet_payments.service_layer import erasure, payment_files
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
@@ -208,4 +208,5 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
             request_id=p["request_id"], batch_id=p["batch_id"], reason=r.reason or "unknown", on=on
         )
     await uow.emit(ctx, p["city"], event)
+    await erasure.shred_if_settled(uow.conn, p["batch_id"], on)  # an erasure waited for this file to settle
     return wanted
