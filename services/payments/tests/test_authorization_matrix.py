@@ -190,6 +190,24 @@ async def registered_provider(w: World) -> str:
     return pid
 
 
+async def reimbursement_run(w: World) -> str:
+    """A Torino run paying a provider whose bank data is approved, for one redemption."""
+    pid = await registered_provider(w)
+    await w.call(STAFF_TO, "POST", f"/providers/{pid}/bank-data/approval")
+    v = await voucher(w)
+    redemption = {"redemption_id": w.id("red"), "provider_id": pid, "amount_cents": 100}
+    await w.call(STAFF_TO, "POST", f"/vouchers/{v['voucher_id']}/redemptions", redemption)
+    return str((await w.call(STAFF_TO, "POST", "/provider-reimbursements"))["run_id"])
+
+
+async def _read_run(w: World) -> Attempt:
+    return Attempt("GET", f"/reimbursement-runs/{await reimbursement_run(w)}")
+
+
+async def _run_pain001(w: World) -> Attempt:
+    return Attempt("GET", f"/reimbursement-runs/{await reimbursement_run(w)}/pain.001")
+
+
 async def _read_provider(w: World) -> Attempt:
     return Attempt("GET", f"/providers/{await registered_provider(w)}")
 
@@ -278,6 +296,8 @@ RULES: dict[str, Rule] = {
     "POST /vouchers/{voucher_id}/redemptions": Rule(CASE, _redeem),
     "POST /vouchers/expiry": Rule(STAFF_OWN_CITY, fixed("POST", "/vouchers/expiry")),
     "POST /provider-reimbursements": Rule(STAFF_OWN_CITY, fixed("POST", "/provider-reimbursements")),
+    "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run),
+    "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001),
     "POST /tutoring-sessions": Rule(CASE, _tutoring),
 }
 

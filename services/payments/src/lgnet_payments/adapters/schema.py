@@ -341,4 +341,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "payments-5",
+        """
+        -- Voucher providers are paid by SEPA files like contributions (issue #17): a reimbursement run writes one
+        -- payment file with a transfer per provider; each reimbursement is sent, then paid or failed as the bank
+        -- says. A failed one gives its redemptions back to the next run.
+        alter table reimbursements
+            add column status text not null default 'paid' check (status in ('sent', 'paid', 'failed')),
+            add column end_to_end_id text,
+            add column run_id text,
+            add column reason text,
+            add column settled_on date;
+        -- Before payments-5 a reimbursement was booked as paid when recorded (paid outside LgNet).
+        update reimbursements set end_to_end_id = replace(batch_id, '-', ''), settled_on = on_date;
+        alter table reimbursements alter column end_to_end_id set not null,
+            add constraint reimbursements_end_to_end_id unique (end_to_end_id);
+        create table reimbursement_items (
+            reimbursement_id text not null references reimbursements (batch_id),
+            redemption_id text not null references voucher_redemptions,
+            amount_cents bigint not null check (amount_cents > 0),
+            failed boolean not null default false,
+            primary key (reimbursement_id, redemption_id)
+        );
+        -- Never paid twice: one reimbursement per redemption that has not failed (sent or paid).
+        create unique index reimbursement_items_once on reimbursement_items (redemption_id) where not failed;
+        insert into reimbursement_items (reimbursement_id, redemption_id, amount_cents)
+            select reimbursement_id, redemption_id, amount_cents from voucher_redemptions
+            where reimbursement_id is not null;
+        """,
+    ),
 ]

@@ -19,7 +19,14 @@ from lgnet_shared.http import idempotent, problem_responses, replayable, transit
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
-from lgnet_payments.service_layer import budgets, contributions, disbursement, payment_files, vouchers
+from lgnet_payments.service_layer import (
+    budgets,
+    contributions,
+    disbursement,
+    payment_files,
+    reimbursements,
+    vouchers,
+)
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
@@ -273,7 +280,23 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/provider-reimbursements", status_code=201, summary="Staff: reimburse providers for redemptions")
     async def reimburse(actor: Who, key: IdempotencyKey = None) -> JSONResponse:
-        return await create(actor, key, {}, lambda u, c: vouchers.reimburse_providers(u, c))
+        return await create(actor, key, {}, lambda u, c: reimbursements.run(u, c))
+
+    @api.get("/reimbursement-runs/{run_id}", summary="Staff: a reimbursement run and the state of its transfers")
+    async def read_run(run_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: reimbursements.run_view(u, c, run_id))
+
+    @api.get(
+        "/reimbursement-runs/{run_id}/pain.001",
+        summary="Staff: the run's SEPA credit transfer file to the providers, as stored (SHA-256 in ETag/Repr-Digest)",
+        response_class=Response,
+        responses={200: {"content": {"application/xml": {}}}},
+    )
+    async def run_pain001(run_id: str, actor: Who) -> Response:
+        async with unit(actor) as (uow, ctx):
+            file = await reimbursements.run_file(uow, ctx, run_id)
+            xml = payment_files.content(file)
+        return file_response(file, xml, f"pain.001-{run_id}.xml")
 
     @api.post("/tutoring-sessions", status_code=201, summary="Record a money tutoring session of a household")
     async def tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:

@@ -20,7 +20,7 @@ from lgnet_payments.domain import ledger
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
-from lgnet_payments.service_layer import erasure, payment_files
+from lgnet_payments.service_layer import erasure, payment_files, reimbursements
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
@@ -171,8 +171,11 @@ async def reconcile(uow: UnitOfWork, ctx: Context, results: list[BankResult]) ->
 
 async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> str:
     p = await repo.payment_for_update(uow.conn, r.end_to_end_id)
-    if p is None:
-        raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
+    if p is None:  # a voucher provider's reimbursement, reconciled the same way
+        settled = await reimbursements.settle(uow, ctx, r, where)
+        if settled is None:
+            raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
+        return settled
     ctx.write(p["city"], f"{where}.end_to_end_id")
     if r.amount_cents is not None and r.amount_cents != p["amount_cents"]:
         raise ContractError(

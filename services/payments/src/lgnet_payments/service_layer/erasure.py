@@ -60,5 +60,9 @@ async def shred_if_settled(conn: Conn, batch_id: str, on: date) -> bool:
     )
     if not marked:
         return False
-    statuses = [r["status"] for r in await conn.fetch("select status from payments where batch_id = $1", batch_id)]
+    rows = await conn.fetch(
+        "select status from payments where batch_id = $1 union all select status from reimbursements where run_id = $1",
+        batch_id,
+    )
+    statuses = [r["status"] for r in rows]
     return file_shreddable(statuses) and await payment_files.shred(conn, batch_id, on)

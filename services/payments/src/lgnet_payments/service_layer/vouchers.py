@@ -88,7 +88,7 @@ async def _provider_row(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict
     return dict(row)
 
 
-def _bank(row: dict[str, Any]) -> vouchers.ProviderBankData:
+def provider_bank(row: dict[str, Any]) -> vouchers.ProviderBankData:
     return vouchers.ProviderBankData(
         row["provider_id"], row["bank_data_version"], row["bank_data_set_by"], row["approved_bank_data_version"]
     )
@@ -124,7 +124,7 @@ async def change_provider_bank_data(
 
 async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
     row = await _provider_row(uow, ctx, provider_id)
-    bank = _bank(row)
+    bank = provider_bank(row)
     vouchers.approve_bank_data(bank, ctx.actor.id)
     await uow.conn.execute(
         "update providers set approved_bank_data_version = bank_data_version, approved_iban = iban,"
@@ -160,7 +160,7 @@ async def provider_view(uow: UnitOfWork, provider_id: str) -> dict[str, Any]:
     key = await uow.key_store().key(uow.conn, f"provider:{provider_id}")
     current = open_sealed({f: row[f] for f in ("iban", "bic") if row[f] is not None}, key)
     approved = open_sealed({f: row[f"approved_{f}"] for f in ("iban", "bic") if row[f"approved_{f}"]}, key)
-    bank = _bank(row)
+    bank = provider_bank(row)
     return {
         "provider_id": provider_id,
         "city": row["city"],
@@ -283,66 +283,6 @@ async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
         )
         expired.append(row["voucher_id"])
     return {"expired": expired}
-
-
-async def reimburse_providers(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
-    """One reimbursement per provider for every redemption not yet reimbursed."""
-    ctx.staff(ctx.city, "reimburse providers")
-    rows = await uow.conn.fetch(
-        "select r.*, v.budget_line_id, v.case_id, v.household_id from voucher_redemptions r"
-        " join vouchers v using (voucher_id) where v.city = $1 and r.reimbursement_id is null"
-        " order by r.provider_id, r.redemption_id for update of r skip locked",
-        ctx.city,
-    )
-    by_provider: dict[str, list[Any]] = {}
-    for r in rows:
-        by_provider.setdefault(r["provider_id"], []).append(r)
-    batches, held = [], []
-    for provider_id, redemptions in by_provider.items():
-        provider = await uow.conn.fetchrow("select * from providers where provider_id = $1", provider_id)
-        if _bank(dict(provider)).pending:  # set or changed, not approved by a second person yet: wait
-            held.append({"provider_id": provider_id, "reason": "bank data awaiting approval"})
-            continue
-        approved = None
-        if provider["approved_iban"] is not None:
-            approved = {"iban": provider["approved_iban"]}
-            if provider["approved_bic"] is not None:
-                approved["bic"] = provider["approved_bic"]
-        batch_id = new_id()
-        total = sum(r["amount_cents"] for r in redemptions)
-        await uow.conn.execute(
-            "insert into reimbursements values ($1, $2, $3, $4, $5, $6)",
-            batch_id,
-            provider_id,
-            ctx.city,
-            total,
-            ctx.today,
-            approved,
-        )
-        await uow.conn.execute(
-            "update voucher_redemptions set reimbursement_id = $1 where redemption_id = any($2::text[])",
-            batch_id,
-            [r["redemption_id"] for r in redemptions],
-        )
-        for r in redemptions:
-            party = ledger.Party(r["budget_line_id"], r["case_id"], r["household_id"], provider_id)
-            tx = ledger.provider_reimbursed(r["redemption_id"], ctx.today, ctx.city, r["amount_cents"], party)
-            await ledger_store.append(uow.conn, tx)
-        voucher_ids = sorted({r["voucher_id"] for r in redemptions})
-        await uow.emit(
-            ctx,
-            ctx.city,
-            ev.ProviderReimbursed(
-                batch_id=batch_id,
-                provider_id=provider_id,
-                city=ctx.city,
-                amount_cents=total,
-                voucher_ids=voucher_ids,
-                on=ctx.today,
-            ),
-        )
-        batches.append({"batch_id": batch_id, "provider_id": provider_id, "amount_cents": total})
-    return {"reimbursements": batches, "held": held}
 
 
 async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
