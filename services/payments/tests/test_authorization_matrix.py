@@ -259,6 +259,12 @@ async def _tutoring(w: World) -> Attempt:
     return Attempt("POST", "/tutoring-sessions", json={"case_id": c["case_id"], "topics": ["budgeting"]})
 
 
+async def _read_tutoring(w: World) -> Attempt:
+    c = await case(w)
+    made = await w.call(STAFF_TO, "POST", "/tutoring-sessions", {"case_id": c["case_id"], "topics": ["budgeting"]})
+    return Attempt("GET", f"/tutoring-sessions/{made['session_id']}")
+
+
 OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
 STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
 NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}  # Trieste staff acting in Trieste: nothing to batch
@@ -299,6 +305,8 @@ RULES: dict[str, Rule] = {
     "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run),
     "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001),
     "POST /tutoring-sessions": Rule(CASE, _tutoring),
+    "GET /tutoring-sessions": Rule(OWN_CITY, fixed("GET", "/tutoring-sessions")),  # filtered: see test_tutoring
+    "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring),
 }
 
 

@@ -371,4 +371,13 @@ MIGRATIONS: list[tuple[str, str]] = [
             where reimbursement_id is not null;
         """,
     ),
+    (
+        "payments-6",
+        """
+        -- Money tutoring: what each session led to (issue #17); older sessions have none recorded.
+        alter table tutoring_sessions add column outcome text;
+        create index tutoring_sessions_case on tutoring_sessions (case_id);
+        create index tutoring_sessions_household on tutoring_sessions (city, household_id);
+        """,
+    ),
 ]

@@ -25,6 +25,7 @@ from lgnet_payments.service_layer import (
     disbursement,
     payment_files,
     reimbursements,
+    tutoring,
     vouchers,
 )
 from lgnet_payments.service_layer import commands as cmd
@@ -299,7 +300,15 @@ def router(runtime: Runtime) -> APIRouter:
         return file_response(file, xml, f"pain.001-{run_id}.xml")
 
     @api.post("/tutoring-sessions", status_code=201, summary="Record a money tutoring session of a household")
-    async def tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
-        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.record_tutoring(u, c, body))
+    async def record_tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: tutoring.record(u, c, body))
+
+    @api.get("/tutoring-sessions", summary="Money tutoring sessions of the actor's city (a partner: its own cases')")
+    async def list_tutoring(actor: Who, case_id: str | None = None, household_id: str | None = None) -> Any:
+        return await act(actor, lambda u, c: tutoring.listing(u, c, case_id, household_id))
+
+    @api.get("/tutoring-sessions/{session_id}", summary="A money tutoring session (the case's partner, city staff)")
+    async def read_tutoring(session_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: tutoring.read(u, c, session_id))
 
     return api

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from lgnet_shared.events.payments import ContributionKind, VoucherKind
+from lgnet_shared.events.payments import ContributionKind, TutoringOutcome, VoucherKind
 from lgnet_shared.events.types import Code, Id
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -106,3 +106,4 @@ class RecordTutoring(Command):
     case_id: Id
     topics: list[Code] = Field(min_length=1, description="budgeting, bills, banking, savings, debt, ...")
     on: date | None = None
+    outcome: TutoringOutcome | None = Field(default=None, description="What the session led to")

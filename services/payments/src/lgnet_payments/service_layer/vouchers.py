@@ -1,5 +1,5 @@
 """Vouchers (issued against the city's voucher_<kind> budget line, redeemed by registered providers, expiring,
-providers reimbursed in batches) and money tutoring sessions.
+providers reimbursed in batches) (money tutoring: service_layer/tutoring.py).
 
 A provider's bank data (IBAN, BIC) follows the four-eyes rule of contribution requests (issue #23): set at
 registration or changed later by one staff member, approved by another; until then its reimbursements wait."""
@@ -307,40 +307,3 @@ async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]
 async def listing(uow: UnitOfWork, ctx: Context, household_id: str | None) -> list[dict[str, Any]]:
     """The city's vouchers for staff; a partner's own cases' only."""
     return await repo.vouchers(uow.conn, ctx.city, household_id, ctx.partner)
-
-
-async def record_tutoring(uow: UnitOfWork, ctx: Context, c: cmd.RecordTutoring) -> dict[str, Any]:
-    case = await known_case(uow, ctx, c.case_id)
-    on = c.on or ctx.today
-    if on > ctx.today:
-        raise ContractError("on", "is in the future")
-    session_id = new_id()
-    await uow.conn.execute(
-        "insert into tutoring_sessions values ($1, $2, $3, $4, $5, $6, $7)",
-        session_id,
-        case["household_id"],
-        case["case_id"],
-        case["city"],
-        list(c.topics),
-        on,
-        ctx.actor.id,
-    )
-    await uow.emit(
-        ctx,
-        case["city"],
-        ev.TutoringSessionRecorded(
-            session_id=session_id,
-            household_id=case["household_id"],
-            case_id=case["case_id"],
-            city=case["city"],
-            topics=list(c.topics),
-            on=on,
-        ),
-    )
-    return {
-        "session_id": session_id,
-        "case_id": case["case_id"],
-        "household_id": case["household_id"],
-        "topics": list(c.topics),
-        "on": on.isoformat(),
-    }
