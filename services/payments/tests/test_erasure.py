@@ -61,6 +61,10 @@ async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments
     # Bank data that can no longer be read cannot be paid: the waiting request stays out of any batch.
     refused(await call(payments, STAFF, "POST", "/batches", {}), 409, "")
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{waiting}"))["status"] == "approved"
+    again = {"name": "Zoë", "iban": LANDLORD_IBAN}  # no new bank data for the household: 409, not a crash
+    refused(
+        await call(payments, COOP, "PUT", f"/contribution-requests/{waiting}/beneficiary", again), 409, "beneficiary"
+    )
 
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     payment_id = view["payments"][0]["payment_id"]
