@@ -47,6 +47,8 @@ async def test_a_batch_file_is_stored_once_and_served_byte_identical(payments) -
     digest = hashlib.sha256(first).hexdigest()
     assert headers["etag"] == f'"{digest}"' and batch["file"]["sha256"] == digest  # type: ignore[index]
     assert headers["x-message-id"] == batch["message_id"]
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert view["file"]["sha256"] == digest and view["file"]["shredded_on"] is None
     assert sepa.validate(first, sepa.PainVersion.V09) == 2
 
     ns = {"p": sepa.PainVersion.V09.namespace}

@@ -107,7 +107,8 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
         " order by payment_id",
         batch_id,
     )
-    return {**batch, "payments": [dict(r) for r in rows]}
+    file = payment_files.summary(await file_store.of_batch(uow.conn, batch_id))
+    return {**batch, "file": file, "payments": [dict(r) for r in rows]}
 
 
 async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from lgnet_shared.errors import Conflict, NotFound
+from lgnet_shared.errors import Conflict
 
 from lgnet_payments.adapters import payment_files as store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters import sepa
-from lgnet_payments.service_layer.context import Context, UnitOfWork
+from lgnet_payments.service_layer.context import UnitOfWork
 
 
 async def write(
@@ -68,9 +68,9 @@ def content(file: dict[str, Any]) -> bytes:
     return data
 
 
-async def metadata(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
-    file = await store.of_batch(uow.conn, batch_id)
+def summary(file: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a batch or run view says of its file (never its content)."""
     if file is None:
-        raise NotFound("batch_id", f"no payment file for {batch_id}")
-    ctx.staff(file["city"], "read payment files")
-    return {k: v for k, v in file.items() if k != "content"} | {"shredded": file["content"] is None}
+        return None
+    keys = ("message_id", "sha256", "pain_version", "created_at", "retained_until", "shredded_on")
+    return {k: file[k] for k in keys}

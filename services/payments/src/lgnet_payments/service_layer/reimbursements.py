@@ -211,7 +211,8 @@ async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]
     if not rows:
         raise NotFound("run_id", f"no reimbursement run {run_id}")
     ctx.staff(rows[0]["city"], "read reimbursement runs")
-    return {"run_id": run_id, "reimbursements": [dict(r) for r in rows]}
+    file = payment_files.summary(await file_store.of_batch(uow.conn, run_id))
+    return {"run_id": run_id, "file": file, "reimbursements": [dict(r) for r in rows]}
 
 
 async def run_file(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]:
