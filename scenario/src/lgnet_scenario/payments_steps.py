@@ -226,7 +226,7 @@ async def _vouchers(platform: Platform, city: str, households: list[Household], 
             h_partner(platform, h),
             "POST",
             "/tutoring-sessions",
-            {"case_id": h.case_id, "topics": ["budgeting", "bills"]},
+            {"case_id": h.case_id, "topics": ["budgeting", "bills"], "outcome": "budget_plan"},
             key=f"tutoring-{h.case_id}",
         )
         outcome.tutoring_sessions += 1

@@ -110,7 +110,8 @@ def camt054(rows: list[tuple[str, int, str | None]]) -> bytes:
         "<GrpHdr><MsgId>BANK-1</MsgId><CreDtTm>2026-01-01T10:00:00</CreDtTm></GrpHdr>"
         "<Ntfctn><Id>N1</Id><Acct><Id><IBAN>IT60X0542811101000000123456</IBAN></Id></Acct>"
         f'<Ntry><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
-        f"<BookgDt><Dt>{TODAY.isoformat()}</Dt></BookgDt><NtryDtls>{''.join(txs)}</NtryDtls></Ntry>"
+        f"<BookgDt><Dt>{TODAY.isoformat()}</Dt></BookgDt><BkTxCd><Prtry><Cd>PMNT</Cd></Prtry></BkTxCd>"
+        f"<NtryDtls>{''.join(txs)}</NtryDtls></Ntry>"
         "</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
     ).encode()
 

@@ -190,6 +190,24 @@ async def registered_provider(w: World) -> str:
     return pid
 
 
+async def reimbursement_run(w: World) -> str:
+    """A Torino run paying a provider whose bank data is approved, for one redemption."""
+    pid = await registered_provider(w)
+    await w.call(STAFF_TO, "POST", f"/providers/{pid}/bank-data/approval")
+    v = await voucher(w)
+    redemption = {"redemption_id": w.id("red"), "provider_id": pid, "amount_cents": 100}
+    await w.call(STAFF_TO, "POST", f"/vouchers/{v['voucher_id']}/redemptions", redemption)
+    return str((await w.call(STAFF_TO, "POST", "/provider-reimbursements"))["run_id"])
+
+
+async def _read_run(w: World) -> Attempt:
+    return Attempt("GET", f"/reimbursement-runs/{await reimbursement_run(w)}")
+
+
+async def _run_pain001(w: World) -> Attempt:
+    return Attempt("GET", f"/reimbursement-runs/{await reimbursement_run(w)}/pain.001")
+
+
 async def _read_provider(w: World) -> Attempt:
     return Attempt("GET", f"/providers/{await registered_provider(w)}")
 
@@ -241,6 +259,12 @@ async def _tutoring(w: World) -> Attempt:
     return Attempt("POST", "/tutoring-sessions", json={"case_id": c["case_id"], "topics": ["budgeting"]})
 
 
+async def _read_tutoring(w: World) -> Attempt:
+    c = await case(w)
+    made = await w.call(STAFF_TO, "POST", "/tutoring-sessions", {"case_id": c["case_id"], "topics": ["budgeting"]})
+    return Attempt("GET", f"/tutoring-sessions/{made['session_id']}")
+
+
 OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
 STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
 NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}  # Trieste staff acting in Trieste: nothing to batch
@@ -278,7 +302,11 @@ RULES: dict[str, Rule] = {
     "POST /vouchers/{voucher_id}/redemptions": Rule(CASE, _redeem),
     "POST /vouchers/expiry": Rule(STAFF_OWN_CITY, fixed("POST", "/vouchers/expiry")),
     "POST /provider-reimbursements": Rule(STAFF_OWN_CITY, fixed("POST", "/provider-reimbursements")),
+    "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run),
+    "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001),
     "POST /tutoring-sessions": Rule(CASE, _tutoring),
+    "GET /tutoring-sessions": Rule(OWN_CITY, fixed("GET", "/tutoring-sessions")),  # filtered: see test_tutoring
+    "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring),
 }
 
 

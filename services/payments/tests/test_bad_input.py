@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from payments_testkit import GOOD_IBAN, PaymentsUnderTest, case_opened, problem
+from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, case_opened, problem
 
 
 def key() -> dict[str, str]:
@@ -42,9 +42,13 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
                 await anna.post("/budget-lines", json={"line": line, "amount_cents": amount}, headers=key())
             ).status_code == 201
         r = await anna.post(
-            "/providers", json={"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"]}, headers=key()
+            "/providers",
+            json={"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": "GB33BUKB20201555555555"},
+            headers=key(),
         )
         assert r.status_code == 201, r.text
+        async with payments.client("bruno") as bruno:  # four eyes on the provider's bank data
+            assert (await bruno.post("/providers/gtt/bank-data/approval")).status_code == 200
         good = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000}
         req = await anna.post("/contribution-requests", json=good, headers=key())
         request_id = req.json()["request_id"]
@@ -192,11 +196,22 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         available = line((await anna.get("/budget-lines")).json())["available_cents"]
         assert (await anna.post("/vouchers/expiry")).json()["expired"] == [v2.json()["voucher_id"]]
         assert line((await anna.get("/budget-lines")).json())["available_cents"] == available + 1_000
-        reimbursed = (await anna.post("/provider-reimbursements", headers=key())).json()["reimbursements"]
+        # Providers are paid by SEPA transfer from the city's account: without one, nothing is reimbursed.
+        assert problem(await anna.post("/provider-reimbursements", headers=key()))[:2] == (409, "policy.debtor_iban")
+        policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
+        assert (await anna.put("/policies/torino", json=policy)).status_code == 200
+        run = (await anna.post("/provider-reimbursements", headers=key())).json()
+        reimbursed = run["reimbursements"]
         assert reimbursed == [{"batch_id": reimbursed[0]["batch_id"], "provider_id": "gtt", "amount_cents": 4_000}]
         assert (await anna.post("/provider-reimbursements", headers=key())).json()["reimbursements"] == []
         balances = (await anna.get("/ledger/balances", params={"household_id": "h1"})).json()["balances"]
-        assert balances["provider_payable"] == 0 and balances["disbursed"] == 4_000
+        assert balances["provider_payable"] == 0 and balances["in_transit"] == 4_000  # in the run's SEPA file
+        sent = (await anna.get(f"/reimbursement-runs/{run['run_id']}")).json()["reimbursements"][0]
+        paid = f"end_to_end_id,status,amount,booking_date,reason\n{sent['end_to_end_id']},paid,40.00,,\n".encode()
+        r = await anna.post("/reconciliations", content=paid, headers={**key(), "Content-Type": "text/csv"})
+        assert r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text
+        balances = (await anna.get("/ledger/balances", params={"household_id": "h1"})).json()["balances"]
+        assert balances["in_transit"] == 0 and balances["disbursed"] == 4_000
 
         t = await anna.post(
             "/tutoring-sessions", json={"case_id": "c1", "topics": ["budgeting", "bills"]}, headers=key()

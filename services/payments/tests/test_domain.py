@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
+from typing import Any
 
 import pytest
 from lgnet_payments.adapters import bank_files, sepa
@@ -161,7 +163,17 @@ def test_bank_files() -> None:
         ("E1", True, None, 500),
         ("E2", False, "am04", 700),
     ]
-    statement = camt054([("E3", 100, None)]).replace(b"camt.054.001.08", b"camt.053.001.08")
+    balance = (
+        '<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
+        "<Dt><Dt>2026-01-01</Dt></Dt></Bal><Ntry>"
+    )
+    statement = (
+        camt054([("E3", 100, None)])
+        .replace(b"camt.054.001.08", b"camt.053.001.08")
+        .replace(b"BkToCstmrDbtCdtNtfctn>", b"BkToCstmrStmt>")
+        .replace(b"Ntfctn>", b"Stmt>")
+        .replace(b"<Ntry>", balance.encode())
+    )
     assert [r.end_to_end_id for r in bank_files.parse(statement, "application/xml")] == ["E3"]
     for data, field in (
         (b"end_to_end_id,status\nE1,paid\n", "file"),
@@ -173,6 +185,27 @@ def test_bank_files() -> None:
         with pytest.raises(ContractError) as e:
             bank_files.parse(data, "")
         assert e.value.field == field
+
+
+def test_camt_is_validated_against_its_schema_before_it_is_read() -> None:
+    v08 = camt054([("E1", 500, None)])
+    assert bank_files.validate_camt(v08) == "camt.054.001.08"
+    # .02 (the 2009 version some banks still send): the same notification reads the same.
+    v02 = v08.replace(b"camt.054.001.08", b"camt.054.001.02").replace(b"<Cd>BOOK</Cd>", b"BOOK")
+    v02 = v02.replace(b"<Id>N1</Id>", b"<Id>N1</Id><CreDtTm>2026-01-01T10:00:00</CreDtTm>")
+    amount = b'<Amt Ccy="EUR">5.00</Amt></TxDtls>'
+    v02 = v02.replace(amount, b"<AmtDtls><TxAmt>" + amount[: -len(b"</TxDtls>")] + b"</TxAmt></AmtDtls></TxDtls>")
+    assert bank_files.validate_camt(v02) == "camt.054.001.02"
+    assert [r.end_to_end_id for r in bank_files.parse(v02, "application/xml")] == ["E1"]
+    broken = v08.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>MAYBE</CdtDbtInd>")
+    broken = broken.replace(b"<Ntry>", b"\n<Ntry>")
+    with pytest.raises(ContractError) as e:
+        bank_files.parse(broken, "application/xml")
+    assert e.value.field == "file"
+    assert "camt.054.001.08: line 2: Element 'CdtDbtInd'" in e.value.reason and "enumeration" in e.value.reason
+    other = v08.replace(b"camt.054.001.08", b"camt.054.001.99")
+    with pytest.raises(ContractError, match="accepted version"):
+        bank_files.parse(other, "application/xml")
 
 
 def test_iban_validation() -> None:
@@ -187,68 +220,84 @@ def transfers(n: int) -> list[sepa.Transfer]:
     return [sepa.Transfer(f"E2E{i:05d}", "Zoë Müller", GOOD_IBAN, 100 + i, "LgNet rent r1") for i in range(n)]
 
 
-def test_pain001_is_valid_against_the_iso_schema() -> None:
+CREATED = dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.UTC)
+
+
+def pain(n: int, version: sepa.PainVersion = sepa.DEFAULT_VERSION, bic: str | None = None, **kw: Any) -> bytes:
+    debtor = sepa.Debtor("Città di Torino", CITY_IBAN, bic)
+    return sepa.pain001("MSG-1", debtor, D, transfers(n), created_at=CREATED, version=version, **kw)
+
+
+def test_bundled_schemas_are_the_official_ones() -> None:
     import hashlib
 
-    assert hashlib.sha256(sepa.XSD.read_bytes()).hexdigest() == sepa.XSD_SHA256  # the bundled official XSD
-    xml = sepa.pain001("MSG-1", sepa.Debtor("Città di Torino", CITY_IBAN), D, transfers(50))
-    assert sepa.validate(xml, full=True) == sepa.validate(xml) == 50
+    for version, digest in sepa.XSD_SHA256.items():
+        assert hashlib.sha256(version.xsd.read_bytes()).hexdigest() == digest
+    for name, digest in bank_files.XSD_SHA256.items():
+        assert hashlib.sha256((bank_files.XSD_DIR / f"{name}.xsd").read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("version", list(sepa.PainVersion))
+def test_pain001_is_valid_against_the_iso_schema(version: sepa.PainVersion) -> None:
+    xml = pain(50, version)
+    assert sepa.validate(xml) == 50
+    assert version.namespace.encode() in xml
     assert b"<MsgId>MSG-1</MsgId>" in xml and b"Zoe Muller" in xml and b"<CtrlSum>62.25</CtrlSum>" in xml
 
 
+def test_pain001_09_is_the_default() -> None:
+    assert sepa.DEFAULT_VERSION is sepa.PainVersion.V09
+    assert b"urn:iso:std:iso:20022:tech:xsd:pain.001.001.09" in pain(1)
+
+
+@pytest.mark.parametrize("version", list(sepa.PainVersion))
+def test_the_debtor_agent_is_never_empty(version: sepa.PainVersion) -> None:
+    """EPC guidelines: a BIC, or Othr/Id NOTPROVIDED; never <FinInstnId/> (schema-valid, refused by banks)."""
+    from lxml import etree
+
+    ns = {"p": version.namespace}
+    without = etree.fromstring(pain(2, version))
+    assert without.findtext(".//p:DbtrAgt/p:FinInstnId/p:Othr/p:Id", namespaces=ns) == "NOTPROVIDED"
+    with_bic = etree.fromstring(pain(2, version, bic="UNCRITMMXXX"))
+    assert with_bic.findtext(f".//p:DbtrAgt/p:FinInstnId/p:{version.bic_tag}", namespaces=ns) == "UNCRITMMXXX"
+    assert b"<FinInstnId/>" not in pain(2, version) and b"<FinInstnId />" not in pain(2, version)
+
+
+def test_the_same_batch_writes_the_same_bytes() -> None:
+    """No clock and no random id inside: CreDtTm and PmtInfId come from the batch (the file is stored anyway)."""
+    assert pain(20) == pain(20)
+
+
 @pytest.mark.parametrize(
-    ("old", "new"),
+    ("old", "new", "rule"),
     [
-        (b"<IBAN>DE89370400440532013000</IBAN>", b"<IBAN>de89370400440532013000</IBAN>"),  # pattern
-        (b"<EndToEndId>E2E00007</EndToEndId>", b"<EndToEndId>" + b"E" * 36 + b"</EndToEndId>"),  # maxLength
-        (b'<InstdAmt Ccy="EUR">1.07</InstdAmt>', b'<InstdAmt Ccy="EUR">1.0712345</InstdAmt>'),  # fractionDigits
-        (b'<InstdAmt Ccy="EUR">1.07</InstdAmt>', b'<InstdAmt Ccy="euro">1.07</InstdAmt>'),  # attribute pattern
-        (b"<Nm>Zoe Muller</Nm>", b"<Nm>Zoe Muller</Nm><Nm>again</Nm>"),  # structure
-        (b"<Ustrd>LgNet rent r1</Ustrd></RmtInf>", b"<Ustrd>LgNet rent r1</Ustrd></RmtInf><Bogus/>"),  # structure
+        (b"<IBAN>DE89370400440532013000</IBAN>", b"<IBAN>de89370400440532013000</IBAN>", "pattern"),
+        (b"<EndToEndId>E2E00007</EndToEndId>", b"<EndToEndId>" + b"E" * 36 + b"</EndToEndId>", "maxLength"),
+        (b'<InstdAmt Ccy="EUR">1.07</InstdAmt>', b'<InstdAmt Ccy="EUR">1.0712345</InstdAmt>', "fractionDigits"),
+        (b'<InstdAmt Ccy="EUR">1.07</InstdAmt>', b'<InstdAmt Ccy="euro">1.07</InstdAmt>', "pattern"),
+        (b"<Nm>Zoe Muller</Nm>", b"<Nm>Zoe Muller</Nm><Nm>again</Nm>", "not expected"),
+        (b"<Ustrd>LgNet rent r1</Ustrd></RmtInf>", b"<Ustrd>LgNet rent r1</Ustrd></RmtInf><Bogus/>", "not expected"),
     ],
 )
-def test_both_validators_refuse_the_same_broken_files(old: bytes, new: bytes) -> None:
-    xml = sepa.pain001("MSG-1", sepa.Debtor("Torino", CITY_IBAN), D, transfers(12), validated=False)
-    # Break the 8th transaction only: the factored validator must find it among valid ones.
-    head, sep, tail = xml.partition(b"<EndToEndId>E2E00007</EndToEndId>")
+def test_libxml2_refuses_a_broken_transaction_with_its_line_and_rule(old: bytes, new: bytes, rule: str) -> None:
+    xml = pain(12, validated=False)
+    line, sep, rest = xml.partition(b"<EndToEndId>E2E00007</EndToEndId>")  # break the 8th transaction only
     assert sep
-    start = head.rfind(b"<CdtTrfTxInf>")
-    end = tail.find(b"</CdtTrfTxInf>")
-    tx = head[start:] + sep + tail[:end]
-    broken = xml.replace(tx, tx.replace(old, new))
+    start, end = line.rfind(b"\n") + 1, rest.find(b"\n")
+    broken = line[:start] + (line[start:] + sep + rest[:end]).replace(old, new) + rest[end:]
     assert broken != xml
-    for full in (True, False):
+    with pytest.raises(sepa.InvalidSepaFile) as e:
+        sepa.validate(broken)
+    number = broken[:start].count(b"\n") + 1
+    assert str(e.value).startswith(f"line {number}: ") and rule in str(e.value)
+    assert b"de89370400440532013000" not in str(e.value).encode()  # never the value: it may be an IBAN
+
+
+def test_a_truncated_or_dtd_file_is_refused() -> None:
+    xml = pain(3)
+    for broken in (xml[:-30], b'<!DOCTYPE x [<!ENTITY a "b">]>' + xml[xml.index(b"<Document") :]):
         with pytest.raises(sepa.InvalidSepaFile):
-            sepa.validate(broken, full=full)
-
-
-def test_export_is_byte_identical_to_sepaxml(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The faster serialisation writes exactly what sepaxml's own export writes."""
-    import sepaxml.transfer
-    from sepaxml import SepaTransfer
-
-    monkeypatch.setattr(sepaxml.transfer, "make_id", lambda name: "PMTINF-1")  # otherwise random
-
-    def build() -> SepaTransfer:
-        s = SepaTransfer({"name": "Città", "IBAN": CITY_IBAN, "batch": True, "currency": "EUR"}, clean=True)
-        for t in transfers(30):
-            s.add_payment(
-                {
-                    "name": t.name,
-                    "IBAN": t.iban,
-                    "amount": t.amount_cents,
-                    "execution_date": D,
-                    "description": t.description + ' & <"x">',
-                    "endtoend_id": t.end_to_end_id,
-                }
-            )
-        return s
-
-    theirs, ours = build(), build()
-    ours.msg_id = theirs.msg_id
-    for a, b in zip(theirs._xml.iter(), ours._xml.iter(), strict=True):  # same ids and timestamps
-        b.text = a.text
-    assert sepa._export(ours) == theirs.export(validate=True)
+            sepa.validate(broken)
 
 
 def test_contribution_approved_v1_records_still_decode() -> None:

@@ -240,7 +240,7 @@ class World:
                 request_of[tx.findtext("p:PmtId/p:EndToEndId", namespaces=NS)],
                 tx.findtext("p:Cdtr/p:Nm", namespaces=NS),
                 tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS),
-                tx.findtext("p:CdtrAgt/p:FinInstnId/p:BIC", namespaces=NS),
+                tx.findtext("p:CdtrAgt/p:FinInstnId/p:BICFI", namespaces=NS),
             )
             for tx in ET.fromstring(xml).iterfind(".//p:CdtTrfTxInf", NS)
         ]

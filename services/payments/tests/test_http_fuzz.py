@@ -41,19 +41,23 @@ def test_no_input_breaks_the_api(database_url: str) -> None:
     )
 
 
-async def test_the_file_of_a_batch_whose_paying_account_was_removed_is_a_conflict(
+async def test_the_file_of_a_batch_whose_paying_account_was_removed_is_still_its_stored_file(
     database_url: str, pg_schema: str
 ) -> None:
-    """Found by the fuzzer: a policy without the paying account, set after the batch, answered 500."""
+    """Found by the fuzzer: a policy without the paying account, set after the batch, answered 500. Since files
+    are stored when the batch is made (issue #17), the batch's file is served as it was; a new batch is refused."""
     async with in_process(SPEC, database_url, pg_schema) as service:
         await seed(service)
         w = World(service)
         b = await matrix.batch(w)
+        async with service.client(matrix.STAFF_TO) as staff:
+            before = await staff.get(f"/batches/{b['batch_id']}/pain.001")
         await w.call(matrix.STAFF_TO, "PUT", "/policies/torino", {})
         async with service.client(matrix.STAFF_TO) as staff:
             r = await staff.get(f"/batches/{b['batch_id']}/pain.001")
-        assert r.status_code == 409, r.text
-        assert r.json()["field"] == "policy.debtor_iban"
+            assert r.status_code == 200 and r.content == before.content, r.text
+            made = await staff.post("/batches", json={}, headers={"Idempotency-Key": "after-removal"})
+        assert (made.status_code, made.json()["field"]) == (422, "policy.debtor_iban"), made.text
 
 
 async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg_schema: str) -> None:

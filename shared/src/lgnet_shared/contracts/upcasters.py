@@ -53,3 +53,8 @@ for _type, _from in (
 @upcaster("lgnet.payments.contribution_approved", from_version=1)
 def _approved_bank_data_unknown(data: Data) -> Data:
     return {**data, "bank_data_version": None, "bank_data_set_by": None}  # before v2 it was not recorded
+
+
+@upcaster("lgnet.payments.tutoring_session_recorded", from_version=1)
+def _tutoring_outcome_unknown(data: Data) -> Data:
+    return {**data, "outcome": None}  # before v2 a session's outcome was not recorded

@@ -204,11 +204,32 @@ class ProviderBankDataApproved(Event):
     on: date
 
 
-@event("lgnet.payments.tutoring_session_recorded", key="household_id")
-class TutoringSessionRecorded(Event):
+class TutoringOutcome(StrEnum):
+    """What a money tutoring session led to (one per session; reporting counts them)."""
+
+    BUDGET_PLAN = "budget_plan"  # a household budget agreed
+    BANK_ACCOUNT_OPENED = "bank_account_opened"
+    DEBT_PLAN = "debt_plan"  # a repayment plan agreed with a creditor
+    SAVINGS_STARTED = "savings_started"
+    BILLS_UP_TO_DATE = "bills_up_to_date"
+    FOLLOW_UP = "follow_up"  # work in progress: another session is planned
+    NOT_ATTENDED = "not_attended"
+
+
+@event("lgnet.payments.tutoring_session_recorded", version=1, key="household_id")
+class TutoringSessionRecordedV1(Event):
+    model_config = ConfigDict(title="TutoringSessionRecorded")  # v1's published schema keeps its title
+
     session_id: Id
     household_id: Id
     case_id: Id
     city: Code
     topics: list[Code]
     on: date
+
+
+@event("lgnet.payments.tutoring_session_recorded", version=2, key="household_id")
+class TutoringSessionRecorded(TutoringSessionRecordedV1):
+    """v2 adds the session's outcome (issue #17); v1 records are upcast with it unknown (None)."""
+
+    outcome: TutoringOutcome | None = Field(default=None, description="What the session led to (None: not said)")

@@ -1,8 +1,10 @@
 """Reading the bank's results: ISO 20022 camt.054 (debit notifications with returns) or camt.053 (statement,
 same entries), and the documented CSV.
 
-Files come from outside: XML is parsed with defusedxml (no entities, no external references). See
-docs/payments.md for both formats.
+Files come from outside: XML is first validated in full against its ISO 20022 XSD by libxml2 (camt.054.001.08
+or .02, camt.053.001.08 or .02; the official schemas, vendored in xsd/ with their source in xsd/SOURCE.md), with no
+DTD, no entities and no network; a file that fails is refused with the line and the rule, before anything of it is
+read. It is then read with defusedxml. See docs/payments.md for both formats.
 """
 
 from __future__ import annotations
@@ -10,15 +12,49 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeET
 from lgnet_shared.errors import ContractError
 
+from lgnet_payments.adapters import sepa
 from lgnet_payments.domain.reconciliation import BankResult, euros_to_cents, reason_code
 
 CSV_COLUMNS = ("end_to_end_id", "status", "amount", "booking_date", "reason")
 MAX_BYTES = 50 * 1024 * 1024
+XSD_DIR = Path(__file__).parent / "xsd"
+XSD_SHA256 = {  # the vendored official schemas (xsd/SOURCE.md)
+    "camt.054.001.08": "2b392a1f7e70e70902fd0d803ff85989613bd1cae351663240b0bb9243be2c28",
+    "camt.054.001.02": "8bb91f1d645277487b4262538c9064161e8feb48ceb8b0c680716fd07c32da01",
+    "camt.053.001.08": "ca0b135cc8e2dde5b2f99af6b6c514a8f29d6e7c6cf98e9ea84d247189868ff5",
+    "camt.053.001.02": "05ec472590dda5e433fd646e9cf3849fa1ba01c033052aaca3089cec6862692d",
+}
+NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:"
+
+
+@cache
+def _schema(message: str) -> Any:
+    from lxml import etree
+
+    return etree.XMLSchema(etree.parse(str(XSD_DIR / f"{message}.xsd")))
+
+
+def validate_camt(data: bytes) -> str:
+    """The camt message (e.g. camt.054.001.08) after validating the whole file against its XSD, or a
+    ContractError on `file` with the line and the rule (never a value: it may be a name or an IBAN)."""
+    head = data[:4096]
+    message = next((m for m in XSD_SHA256 if f'"{NAMESPACE}{m}"'.encode() in head), None)
+    if message is None:
+        accepted = ", ".join(XSD_SHA256)
+        raise ContractError("file", f"not an ISO 20022 document of an accepted version ({accepted})")
+    try:
+        sepa.validate_stream(data, _schema(message), f"{{{NAMESPACE}{message}}}Ntry")
+    except sepa.InvalidSepaFile as exc:
+        raise ContractError("file", f"does not validate against {message}: {exc}") from None
+    return message
 
 
 def _local(tag: str) -> str:
@@ -50,6 +86,7 @@ def _date(text: str | None, field: str) -> date | None:
 def parse_camt054(data: bytes) -> list[BankResult]:
     """Every booked transaction with our EndToEndId: returned ones (RtrInf) failed, the others paid.
     Pending entries (status PDNG) are skipped: the bank has not decided yet."""
+    validate_camt(data)  # the whole file, before any of it is read: a refused file applies nothing
     try:
         root = SafeET.fromstring(data)
     except Exception as exc:  # defusedxml raises its own errors for forbidden constructs

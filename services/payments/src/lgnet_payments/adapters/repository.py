@@ -63,14 +63,14 @@ async def policy(conn: Conn, city: str) -> CityPolicy:
 async def save_policy(conn: Conn, p: CityPolicy, by: str) -> None:
     await conn.execute(
         "insert into policies (city, second_approval_threshold_cents, lease_activation_months,"
-        " lease_activation_cap_cents, deposit_cap_cents, debtor_name, debtor_iban, debtor_bic, updated_by)"
-        " values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (city) do update set"
+        " lease_activation_cap_cents, deposit_cap_cents, debtor_name, debtor_iban, debtor_bic, pain_version,"
+        " updated_by) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (city) do update set"
         " second_approval_threshold_cents = excluded.second_approval_threshold_cents,"
         " lease_activation_months = excluded.lease_activation_months,"
         " lease_activation_cap_cents = excluded.lease_activation_cap_cents,"
         " deposit_cap_cents = excluded.deposit_cap_cents, debtor_name = excluded.debtor_name,"
         " debtor_iban = excluded.debtor_iban, debtor_bic = excluded.debtor_bic,"
-        " updated_by = excluded.updated_by, updated_at = now()",
+        " pain_version = excluded.pain_version, updated_by = excluded.updated_by, updated_at = now()",
         p.city,
         p.second_approval_threshold_cents,
         p.lease_activation_months,
@@ -79,6 +79,7 @@ async def save_policy(conn: Conn, p: CityPolicy, by: str) -> None:
         p.debtor_name,
         p.debtor_iban,
         p.debtor_bic,
+        p.pain_version,
         by,
     )
 
@@ -205,6 +206,9 @@ async def lock_payable(conn: Conn, city: str, limit: int) -> list[Row]:
     rows = await conn.fetch(
         "select * from contribution_requests where city = $1 and status = 'approved'"
         " and approved_beneficiary is not null and approved_bank_data_version = bank_data_version"
+        # A household whose bank data was erased cannot be paid: its requests wait for staff (docs/payments.md).
+        " and not exists (select 1 from person_keys k where k.kid = 'household:' || household_id"
+        " and k.erased_at is not null)"
         " order by request_id limit $2 for update skip locked",
         city,
         limit,

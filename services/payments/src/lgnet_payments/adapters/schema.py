@@ -280,4 +280,104 @@ MIGRATIONS: list[tuple[str, str]] = [
             for each row execute function bank_data_frozen();
         """,
     ),
+    (
+        "payments-4",
+        """
+        -- Payment files (issue #17): each pain.001 is written once, validated, and stored with its SHA-256; it is
+        -- served byte-identical ever after. A MsgId names one file for ever (primary key), whether the file pays
+        -- contributions or voucher providers. The content may only be shredded (set to null, digest kept).
+        alter table policies add column pain_version text not null default 'pain.001.001.09'
+            check (pain_version in ('pain.001.001.09', 'pain.001.001.03'));
+        create table payment_files (
+            message_id text primary key,
+            batch_id text not null unique,
+            purpose text not null check (purpose in ('contributions', 'reimbursements')),
+            city text not null,
+            pain_version text not null,
+            payments int not null check (payments > 0),
+            total_cents bigint not null check (total_cents > 0),
+            sha256 text not null check (sha256 ~ '^[0-9a-f]{64}$'),
+            content bytea,
+            created_at timestamptz not null,
+            retained_until date not null,  -- art. 2220 c.c.: ten years (docs/payments.md, "Retention")
+            shredded_on date,
+            shred_when_settled boolean not null default false,  -- an erasure asked: once no payment is in flight
+            check ((content is null) = (shredded_on is not null)),
+            check (content is null or sha256 = encode(sha256(content), 'hex'))
+        );
+        create function payment_file_immutable() returns trigger language plpgsql as $$
+        begin
+            if tg_op = 'DELETE' then
+                if old.retained_until >= current_date then
+                    raise exception 'payment file % is retained until %', old.message_id, old.retained_until
+                        using errcode = 'check_violation';
+                end if;
+                return old;
+            end if;
+            if (new.message_id, new.batch_id, new.purpose, new.city, new.pain_version, new.payments,
+                    new.total_cents, new.sha256, new.created_at, new.retained_until)
+                    is distinct from (old.message_id, old.batch_id, old.purpose, old.city, old.pain_version,
+                    old.payments, old.total_cents, old.sha256, old.created_at, old.retained_until)
+                    or (new.content is not null and new.content is distinct from old.content) then
+                raise exception 'payment file % is immutable (only its content may be shredded)', old.message_id
+                    using errcode = 'check_violation';
+            end if;
+            return new;
+        end $$;
+        create trigger payment_files_immutable before update or delete on payment_files
+            for each row execute function payment_file_immutable();
+
+        -- Erasure (docs/payments.md, "Erasure and retention"): who belongs to which household, to know whose bank
+        -- data a person's erasure shreds; and the erasures received (pseudonymous ids and dates only).
+        create table household_members (
+            household_id text not null,
+            person_id text not null,
+            primary key (household_id, person_id)
+        );
+        create index household_members_person on household_members (person_id);
+        create table erasures (
+            person_id text primary key,
+            erased_on date not null
+        );
+        """,
+    ),
+    (
+        "payments-5",
+        """
+        -- Voucher providers are paid by SEPA files like contributions (issue #17): a reimbursement run writes one
+        -- payment file with a transfer per provider; each reimbursement is sent, then paid or failed as the bank
+        -- says. A failed one gives its redemptions back to the next run.
+        alter table reimbursements
+            add column status text not null default 'paid' check (status in ('sent', 'paid', 'failed')),
+            add column end_to_end_id text,
+            add column run_id text,
+            add column reason text,
+            add column settled_on date;
+        -- Before payments-5 a reimbursement was booked as paid when recorded (paid outside LgNet).
+        update reimbursements set end_to_end_id = replace(batch_id, '-', ''), settled_on = on_date;
+        alter table reimbursements alter column end_to_end_id set not null,
+            add constraint reimbursements_end_to_end_id unique (end_to_end_id);
+        create table reimbursement_items (
+            reimbursement_id text not null references reimbursements (batch_id),
+            redemption_id text not null references voucher_redemptions,
+            amount_cents bigint not null check (amount_cents > 0),
+            failed boolean not null default false,
+            primary key (reimbursement_id, redemption_id)
+        );
+        -- Never paid twice: one reimbursement per redemption that has not failed (sent or paid).
+        create unique index reimbursement_items_once on reimbursement_items (redemption_id) where not failed;
+        insert into reimbursement_items (reimbursement_id, redemption_id, amount_cents)
+            select reimbursement_id, redemption_id, amount_cents from voucher_redemptions
+            where reimbursement_id is not null;
+        """,
+    ),
+    (
+        "payments-6",
+        """
+        -- Money tutoring: what each session led to (issue #17); older sessions have none recorded.
+        alter table tutoring_sessions add column outcome text;
+        create index tutoring_sessions_case on tutoring_sessions (case_id);
+        create index tutoring_sessions_household on tutoring_sessions (city, household_id);
+        """,
+    ),
 ]

@@ -1,15 +1,11 @@
-"""SEPA credit transfers: pain.001.001.03 written with `sepaxml` and validated against the ISO 20022 schema.
+"""SEPA credit transfers: ISO 20022 pain.001 (`pain.001.001.09` by default, `.03` where a bank still asks for
+it), written as a stream and validated in full by libxml2 (`lxml`) against the official XSD `sepaxml` bundles.
 
-The schema is the official pain.001.001.03 XSD that `sepaxml` bundles (its header names iso20022.org as source;
-sha256 below). `sepaxml`'s own validation parses the whole document into `xmlschema`, which refuses documents
-over a million elements and needs ~0.5 ms per transaction; so for large batches we validate the same way with a
-factored proof that is equivalent for this schema (no identity constraints, no wildcards):
-
-1. the document keeps one transaction (CdtTrfTxInf) of each distinct shape (element tags in order, attribute
-   names) and is validated in full by `xmlschema` against the XSD: every shape, header and PmtInf is valid;
-2. every leaf value and attribute of every transaction is checked against its simple type in the same XSD
-   (patterns, lengths, digits, bounds — the facets xmlschema itself applies).
-`validate(..., full=True)` runs plain `xmlschema` validation over everything; tests check both agree.
+The file is written as a stream in the element order `sepaxml` uses — header and payment information block with
+lxml's incremental writer (`etree.xmlfile`), each transaction as escaped text — so a batch of 100,000 payments
+never exists as a tree in memory; the validation parses the bytes with the XSD attached
+to the parser (libxml2 validates while it parses) and drops each transaction once read, so it stays flat too.
+Every file is validated before it is stored: libxml2 checks everything the XSD says, nothing is sampled.
 """
 
 from __future__ import annotations
@@ -17,34 +13,53 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from xml.sax.saxutils import escape
 
 import sepaxml
 from lgnet_shared.errors import ContractError
+from lxml import etree
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from sepaxml import SepaTransfer
-from sepaxml.utils import decimal_str_to_int, int_to_decimal_str
+from text_unidecode import unidecode
 
-SCHEMA = "pain.001.001.03"
-NS = f"urn:iso:std:iso:20022:tech:xsd:{SCHEMA}"
-if TYPE_CHECKING:
-    import xmlschema
+NOT_PROVIDED = "NOTPROVIDED"  # the EPC guidelines' debtor agent when the BIC is not given (Othr/Id)
 
-XSD = Path(sepaxml.__file__).parent / "schemas" / f"{SCHEMA}.xsd"
-XSD_SHA256 = "ed4be42522e3e35b108b3ad2ebbcc65da987cddbf6cfdc20828cd4fd0d69c51a"
-TX = f"{{{NS}}}CdtTrfTxInf"
-PMTINF = f"{{{NS}}}PmtInf"
-XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+
+class PainVersion(StrEnum):
+    """The pain.001 message version of a debtor account's files."""
+
+    V09 = "pain.001.001.09"  # ISO 20022 2019 messages, the EPC SCT rulebook's current version: the default
+    V03 = "pain.001.001.03"  # the 2009 messages, for banks that still ask for them
+
+    @property
+    def namespace(self) -> str:
+        return f"urn:iso:std:iso:20022:tech:xsd:{self.value}"
+
+    @property
+    def xsd(self) -> Path:
+        return Path(sepaxml.__file__).parent / "schemas" / f"{self.value}.xsd"
+
+    @property
+    def bic_tag(self) -> str:
+        return "BIC" if self is PainVersion.V03 else "BICFI"
+
+
+DEFAULT_VERSION = PainVersion.V09
+NS = DEFAULT_VERSION.namespace
+XSD_SHA256 = {  # the official XSDs as bundled by sepaxml (their headers name the ISO 20022 generator)
+    PainVersion.V03: "ed4be42522e3e35b108b3ad2ebbcc65da987cddbf6cfdc20828cd4fd0d69c51a",
+    PainVersion.V09: "de038b373e47b0077b1832ddd81f4b2f1eb25d35721f62da1e38b7f5a09fda24",
+}
 
 
 class InvalidSepaFile(Exception):
-    """The generated file does not validate against the schema (a bug or an illegal value)."""
+    """The file does not validate against its schema (a bug or an illegal value): line and rule, never values."""
 
 
 def normalise_iban(value: str, field: str = "iban") -> str:
@@ -81,228 +96,156 @@ class Transfer:
     bic: str | None = None
 
 
+def _clean(text: str, limit: int) -> str:
+    """As sepaxml's `clean=True`: transliterated to ASCII (banks' SEPA character set), cut to the field's length."""
+    return str(unidecode(text))[:limit]
+
+
+def _amount(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def pain001(
-    message_id: str, debtor: Debtor, execution_date: dt.date, transfers: Iterable[Transfer], *, validated: bool = True
+    message_id: str,
+    debtor: Debtor,
+    execution_date: dt.date,
+    transfers: Sequence[Transfer],
+    *,
+    created_at: dt.datetime,
+    version: PainVersion = DEFAULT_VERSION,
+    validated: bool = True,
 ) -> bytes:
-    """The pain.001.001.03 document of one batch (one PmtInf, batch booking), validated unless told not to."""
-    xml = _build(message_id, debtor, execution_date, transfers)  # sepaxml's tree is freed before validating
+    """The pain.001 document of one batch (one PmtInf, batch booking), validated unless told not to.
+
+    Everything in it comes from the arguments (no clock, no random ids), so the same batch writes the same bytes;
+    it is still written once and stored (payment_files), because a bank must never see two files with one MsgId.
+    """
+    out = io.BytesIO()
+    total = sum(t.amount_cents for t in transfers)
+    bic = version.bic_tag
+    with etree.xmlfile(out, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element("Document", nsmap={None: version.namespace}), xf.element("CstmrCdtTrfInitn"):
+            header = etree.Element("GrpHdr")
+            _sub(header, "MsgId", message_id)
+            _sub(header, "CreDtTm", created_at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+            _sub(header, "NbOfTxs", str(len(transfers)))
+            _sub(header, "CtrlSum", _amount(total))
+            _sub(etree.SubElement(header, "InitgPty"), "Nm", _clean(debtor.name, 70))
+            xf.write("\n", header, "\n")  # one line per block and per transaction: errors name a line
+            with xf.element("PmtInf"):
+                info = etree.Element("x")
+                _sub(info, "PmtInfId", f"{message_id[:31]}-001")  # one payment information block per file
+                _sub(info, "PmtMtd", "TRF")
+                _sub(info, "BtchBookg", "true")
+                _sub(info, "NbOfTxs", str(len(transfers)))
+                _sub(info, "CtrlSum", _amount(total))
+                _sub(etree.SubElement(etree.SubElement(info, "PmtTpInf"), "SvcLvl"), "Cd", "SEPA")
+                date = etree.SubElement(info, "ReqdExctnDt")
+                if version is PainVersion.V03:
+                    date.text = execution_date.isoformat()
+                else:
+                    _sub(date, "Dt", execution_date.isoformat())
+                _sub(etree.SubElement(info, "Dbtr"), "Nm", _clean(debtor.name, 70))
+                _sub(etree.SubElement(etree.SubElement(info, "DbtrAcct"), "Id"), "IBAN", debtor.iban)
+                agent = etree.SubElement(etree.SubElement(info, "DbtrAgt"), "FinInstnId")
+                if debtor.bic:
+                    _sub(agent, bic, debtor.bic)
+                else:  # never an empty FinInstnId: strict banks refuse it (EPC implementation guidelines)
+                    _sub(etree.SubElement(agent, "Othr"), "Id", NOT_PROVIDED)
+                _sub(info, "ChrgBr", "SLEV")
+                for child in info:
+                    xf.write("\n", child)
+                xf.flush()  # the transactions go straight to the stream, between lxml's writes
+                for start in range(0, len(transfers), 1000):
+                    out.write("".join(_transaction(t, bic) for t in transfers[start : start + 1000]).encode())
+                xf.write("\n")
+    xml = out.getvalue()
     if validated:
-        validate(xml)
+        validate(xml, version)
     return xml
 
 
-def _build(message_id: str, debtor: Debtor, execution_date: dt.date, transfers: Iterable[Transfer]) -> bytes:
-    config: dict[str, Any] = {"name": debtor.name, "IBAN": debtor.iban, "batch": True, "currency": "EUR"}
-    if debtor.bic:
-        config["BIC"] = debtor.bic
-    sepa = SepaTransfer(config, schema=SCHEMA, clean=True)
-    sepa.msg_id = message_id
-    sepa._xml.find("CstmrCdtTrfInitn/GrpHdr/MsgId").text = message_id  # header is built in the constructor
-    for t in transfers:
-        payment = {
-            "name": t.name,
-            "IBAN": t.iban,
-            "amount": t.amount_cents,
-            "execution_date": execution_date,
-            "description": t.description,
-            "endtoend_id": t.end_to_end_id,
-        }
-        if t.bic:
-            payment["BIC"] = t.bic
-        sepa.add_payment(payment)
-    return _export(sepa)
+def _sub(parent: Any, tag: str, text: str) -> Any:
+    el = etree.SubElement(parent, tag)
+    el.text = text
+    return el
 
 
-def _export(sepa: SepaTransfer) -> bytes:
-    """`sepa.export(validate=False)` with a faster serialisation of the same tree (byte-identical to
-    ElementTree's, checked by the tests): ElementTree's writer pushes each fragment through a text codec,
-    which takes half of the export time of a large batch."""
-    sepa._finalize_batch()
-    # As sepaxml's export: the group header totals every payment information block (its own are still empty).
-    sums = [decimal_str_to_int(n.text) for n in sepa._xml.iter("CtrlSum") if n.text]
-    counts = [int(n.text) for n in sepa._xml.iter("NbOfTxs") if n.text]
-    header = sepa._xml.find("CstmrCdtTrfInitn/GrpHdr")
-    header.find("CtrlSum").text = int_to_decimal_str(sum(sums))
-    header.find("NbOfTxs").text = str(sum(counts))
-    return b'<?xml version="1.0" encoding="UTF-8"?>' + serialize(sepa._xml)
-
-
-def _escape(text: str) -> str:
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
-
-
-def _escape_attribute(text: str) -> str:
-    text = _escape(text)
-    for char, entity in (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
-        if char in text:
-            text = text.replace(char, entity)
-    return text
-
-
-def serialize(root: ET.Element) -> bytes:
-    """UTF-8 XML of a tree without namespace prefixes to resolve (sepaxml's), as ElementTree writes it."""
-    out: list[str] = []
-    add = out.append
-
-    def walk(el: ET.Element) -> None:
-        tag = el.tag
-        if el.attrib:
-            add("<" + tag + "".join(f' {k}="{_escape_attribute(v)}"' for k, v in el.attrib.items()))
-        else:
-            add("<" + tag)
-        if len(el) or el.text:
-            add(">")
-            if el.text:
-                add(_escape(el.text))
-            for child in el:
-                walk(child)
-            add("</" + tag + ">")
-        else:
-            add(" />")
-        if el.tail:
-            add(_escape(el.tail))
-
-    walk(root)
-    return "".join(out).encode()
+def _transaction(t: Transfer, bic: str) -> str:
+    """One CdtTrfTxInf on its own line. Written as text (escaped by the standard library) rather than built as
+    lxml elements: three times faster for 100,000 payments, and libxml2 validates every byte of it afterwards
+    anyway, so a mistake here can only refuse a file, never let a wrong one through."""
+    agent = f"<CdtrAgt><FinInstnId><{bic}>{escape(t.bic)}</{bic}></FinInstnId></CdtrAgt>" if t.bic else ""
+    return (
+        f"\n<CdtTrfTxInf><PmtId><EndToEndId>{escape(t.end_to_end_id)}</EndToEndId></PmtId>"
+        f'<Amt><InstdAmt Ccy="EUR">{_amount(t.amount_cents)}</InstdAmt></Amt>{agent}'
+        f"<Cdtr><Nm>{escape(_clean(t.name, 70))}</Nm></Cdtr><CdtrAcct><Id><IBAN>{escape(t.iban)}</IBAN></Id></CdtrAcct>"
+        f"<RmtInf><Ustrd>{escape(_clean(t.description, 140))}</Ustrd></RmtInf></CdtTrfTxInf>"
+    )
 
 
 @cache
-def schema() -> xmlschema.XMLSchema:
-    import xmlschema  # ~0.5 s of imports: paid by the first export, not by every start of the service
-
-    return xmlschema.XMLSchema(str(XSD))
+def schema(version: PainVersion = DEFAULT_VERSION) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(version.xsd)))
 
 
-def validate(xml: bytes, *, full: bool = False) -> int:
-    """Validate against the pain.001.001.03 XSD; the number of transactions, or InvalidSepaFile."""
-    import xmlschema
-
-    try:
-        if full:
-            schema().validate(xmlschema.XMLResource(xml, lazy=True))
-            return xml.count(b"<CdtTrfTxInf>") + xml.count(b"<CdtTrfTxInf ")
-        return _validate_factored(xml)  # our own output: not untrusted input
-    except xmlschema.XMLSchemaValidationError as exc:
-        raise InvalidSepaFile(f"{exc.path}: {exc.reason}") from None  # xmlschema's reason names the rule only
-    except ET.ParseError as exc:
-        raise InvalidSepaFile(f"not well-formed: {exc}") from None
+def version_of(xml: bytes) -> PainVersion:
+    for version in PainVersion:
+        if version.namespace.encode() in xml[:1000]:
+            return version
+    raise InvalidSepaFile("line 1: not a pain.001.001.03 or .09 document")
 
 
-def _shape(tx: ET.Element) -> tuple[Any, ...]:
-    return tuple((e.tag, tuple(e.attrib)) if e.attrib else e.tag for e in tx.iter())
+def validate(xml: bytes, version: PainVersion | None = None) -> int:
+    """Validate the whole document against its pain.001 XSD with libxml2; the number of transactions, or
+    InvalidSepaFile with the line and the rule (never a value: it may be a name or an IBAN)."""
+    version = version or version_of(xml)
+    return validate_stream(xml, schema(version), f"{{{version.namespace}}}CdtTrfTxInf")
 
 
-def _validate_factored(xml: bytes) -> int:
-    """Streams the document: each transaction's values are checked as soon as it is parsed, and it is dropped
-    unless it is the first of its shape, so memory stays flat however large the batch."""
-    plans: dict[Any, list[Step]] = {}  # shape -> the value checks of a transaction of that shape
-    kept: set[int] = set()  # ids of the first transaction of each shape
-    root: ET.Element | None = None
-    pmtinfs: list[ET.Element] = []
+def validate_stream(xml: bytes, xsd: etree.XMLSchema, counted: str) -> int:
+    """libxml2 validates while it parses (the schema is the parser's); elements are dropped once read so memory
+    stays flat. Nothing is fetched and a DTD is refused (no entities): the bytes may come from outside.
+    (lxml's resolve_entities=False would do for entities, but it also hides a truncated document's error.)"""
+    if b"<!DOCTYPE" in xml[: xml.find(b"<Document") if b"<Document" in xml else len(xml)]:
+        raise InvalidSepaFile("line 1: a DOCTYPE (DTD, entities) is not allowed in ISO 20022 files")
     count = 0
-    for event, el in ET.iterparse(io.BytesIO(xml), events=("start", "end")):
-        if event == "start":
-            if root is None:
-                root = el
-            elif el.tag == PMTINF:
-                pmtinfs.append(el)
-            continue
-        if el.tag != TX:
-            continue
-        count += 1
-        shape = _shape(el)
-        plan = plans.get(shape)
-        if plan is None:
-            plans[shape] = plan = _plan(el)  # kept: validated in full with the rest of the document below
-            kept.add(id(el))
-            _check(el, plan)
-        else:
-            _check(el, plan)
-            el.clear()  # same shape as one kept: its values were all it could add
-    assert root is not None
-    for pmtinf in pmtinfs:
-        pmtinf[:] = [c for c in pmtinf if c.tag != TX or id(c) in kept]
-    schema().validate(root)  # header, payment information and one transaction of each shape, in full
+    try:
+        events = etree.iterparse(
+            io.BytesIO(xml),
+            events=("end",),
+            tag=counted,  # only these reach Python; libxml2 still validates every element
+            schema=xsd,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=True,  # 100,000 payments are more than libxml2's default limits, nothing else
+        )
+        for _, el in events:
+            count += 1
+            el.clear()
+            parent = el.getparent()
+            while el.getprevious() is not None and parent is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as exc:
+        raise InvalidSepaFile(_where(xml, xsd, exc)) from None
     return count
 
 
-def _check(tx: ET.Element, plan: list[Step]) -> None:
-    elements = list(tx.iter())
-    for index, attribute, check, where in plan:
-        el = elements[index]
-        check(el.attrib[attribute] if attribute else el.text or "", where)
-
-
-Step = tuple[int, str | None, "Check", str]
-
-
-def _plan(tx: ET.Element) -> list[Step]:
-    """The value checks of every leaf and attribute of a transaction, by position in document order."""
-    paths: dict[ET.Element, tuple[str, ...]] = {tx: (_local(tx.tag),)}
-    steps: list[Step] = []
-    for index, el in enumerate(tx.iter()):
-        path = paths[el]
-        for child in el:
-            paths[child] = (*path, _local(child.tag))
-        for name in el.attrib:
-            if name.startswith(XSI):
-                raise InvalidSepaFile(f"{'/'.join(path)}: xsi attributes are not used in LgNet files")
-            steps.append((index, name, _checker(path, name), "/".join(path) + "@" + name))
-        if len(el) == 0:
-            steps.append((index, None, _checker(path, None), "/".join(path)))
-    return steps
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-Check = Callable[[str, str], None]
-
-
-@cache
-def _checker(path: tuple[str, ...], attribute: str | None) -> Check:
-    """A value check for the element at `path` (from CdtTrfTxInf) built from the XSD's simple type facets."""
-    import xmlschema
-
-    xpath = "/".join(f"p:{p}" for p in ("Document", "CstmrCdtTrfInitn", "PmtInf", *path))
-    element: Any = schema().find(xpath, {"p": NS})
-    if element is None:
-        raise InvalidSepaFile(f"{'/'.join(path)}: not in the schema")
-    simple: Any
-    if attribute is not None:
-        simple = element.attributes[attribute].type
+def _where(xml: bytes, xsd: etree.XMLSchema, exc: etree.XMLSyntaxError) -> str:
+    """'line N: rule' of the first error, without the value libxml2 quotes. Validating while parsing does not
+    know lines, so a refused document is validated again as a tree, which does (only on this rare path)."""
+    line, message = exc.lineno, str(exc.msg)
+    parser = etree.XMLParser(no_network=True, load_dtd=False, huge_tree=True)
+    try:
+        tree = etree.parse(io.BytesIO(xml), parser)
+    except etree.XMLSyntaxError as parse_error:
+        line, message = parse_error.lineno, f"not well-formed XML: {parse_error.msg}"
     else:
-        simple = element.type.content if element.type.is_complex() else element.type
-    facets: list[Any] = []
-    t: Any = simple
-    while t is not None and hasattr(t, "facets"):
-        facets += [f for k, f in t.facets.items() if f is not None and (k is None or not k.endswith("whiteSpace"))]
-        if t is t.primitive_type:
-            break
-        t = t.base_type
-    primitive = simple.primitive_type
-    is_string = primitive.local_name == "string"
-    lexical = [hasattr(f, "patterns") for f in facets]  # patterns apply to the text, other facets to the value
-    valid: set[str] = set()  # names, IBANs, currencies repeat: check each distinct value once
-
-    def check(value: str, where: str) -> None:
-        if value in valid:
-            return
-        try:
-            python = value if is_string else primitive.to_python(value)
-            for facet, on_text in zip(facets, lexical, strict=True):
-                facet(value if on_text else python)
-        except (xmlschema.XMLSchemaValidationError, ValueError, ArithmeticError) as exc:
-            # Never the value itself: it may be a name or an IBAN, and errors may be logged.
-            raise InvalidSepaFile(f"{where}: not a valid {simple.local_name} ({type(exc).__name__})") from None
-        if len(valid) < 100_000:
-            valid.add(value)
-
-    return check
+        if not xsd.validate(tree):
+            line, message = xsd.error_log[0].line, xsd.error_log[0].message
+    # libxml2 quotes the offending value ("[facet 'pattern'] The value 'X' is not accepted..."): drop it.
+    message = re.sub(r"[Tt]he value '[^']*'", "the value", message)
+    message = re.sub(r"'[^']*' is not a valid value", "not a valid value", message)
+    message = re.sub(r"\{urn:iso:std:iso:20022:tech:xsd:[a-z0-9.]+\}", "", message)  # every element's namespace
+    return f"line {line}: {message}"

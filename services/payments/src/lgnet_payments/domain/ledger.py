@@ -12,7 +12,10 @@ per budget line, case or household at any date are sums over postings up to that
     voucher issued            budget_available     → voucher_outstanding
     voucher redeemed          voucher_outstanding  → provider_payable
     voucher expired           voucher_outstanding  → budget_available      (the rest returns to the line)
-    provider reimbursed       provider_payable     → disbursed
+    provider reimbursed       provider_payable     → disbursed             (before payments-5: paid outside)
+    reimbursement sent        provider_payable     → in_transit            (in a payment file, per redemption)
+    reimbursement confirmed   in_transit           → disbursed             (the bank paid the provider)
+    reimbursement returned    in_transit           → provider_payable      (the bank failed: the next run pays it)
 """
 
 from __future__ import annotations
@@ -135,6 +138,18 @@ def voucher_expired(voucher_id: str, on: date, city: str, amount: int, party: Pa
 
 def provider_reimbursed(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
     return move("provider_reimbursed", ref, on, city, amount, Account.PROVIDER_PAYABLE, Account.DISBURSED, party)
+
+
+def reimbursement_sent(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    return move("reimbursement_sent", ref, on, city, amount, Account.PROVIDER_PAYABLE, Account.IN_TRANSIT, party)
+
+
+def reimbursement_confirmed(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    return move("reimbursement_confirmed", ref, on, city, amount, Account.IN_TRANSIT, Account.DISBURSED, party)
+
+
+def reimbursement_returned(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    return move("reimbursement_returned", ref, on, city, amount, Account.IN_TRANSIT, Account.PROVIDER_PAYABLE, party)
 
 
 def balances(postings: Iterable[tuple[date, Posting]], as_of: date | None = None) -> dict[str, int]:

@@ -17,6 +17,7 @@ class CityPolicy:
     debtor_name: str | None = None  # the city's account that pays (SEPA debtor)
     debtor_iban: str | None = None
     debtor_bic: str | None = None
+    pain_version: str = "pain.001.001.09"  # the message version the debtor account's bank takes (or .03)
 
 
 def requests_for_lease(

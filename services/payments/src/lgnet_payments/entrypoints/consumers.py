@@ -20,6 +20,8 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
                 (iev.CaseTransferred, h.case_transferred),
                 (iev.CaseClosed, h.case_closed),
                 (iev.HouseholdFormed, h.household_formed),
+                (iev.HouseholdMemberJoined, h.household_member_joined),
+                (iev.PersonErased, h.person_erased(lambda: runtime.keys)),
             ),
         ),
         ConsumerSpec(

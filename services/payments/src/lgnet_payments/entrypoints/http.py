@@ -3,6 +3,7 @@ Every create needs an Idempotency-Key; errors are problem+json naming the field 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,15 @@ from lgnet_shared.http import idempotent, problem_responses, replayable, transit
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
-from lgnet_payments.service_layer import budgets, contributions, disbursement, vouchers
+from lgnet_payments.service_layer import (
+    budgets,
+    contributions,
+    disbursement,
+    payment_files,
+    reimbursements,
+    tutoring,
+    vouchers,
+)
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
@@ -35,6 +44,21 @@ BANK_FILE = {
         },
     }
 }
+
+
+def file_response(file: dict[str, Any], xml: bytes, filename: str) -> Response:
+    """A stored payment file with its digest (RFC 9530 Repr-Digest, and the hex SHA-256 as ETag)."""
+    digest = base64.b64encode(bytes.fromhex(file["sha256"])).decode()
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "ETag": f'"{file["sha256"]}"',
+            "Repr-Digest": f"sha-256=:{digest}:",
+            "X-Message-Id": file["message_id"],
+        },
+    )
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -170,18 +194,16 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get(
         "/batches/{batch_id}/pain.001",
-        summary="Staff: the batch as a SEPA credit transfer file (pain.001.001.03, validated)",
+        summary="Staff: the batch's SEPA credit transfer file (pain.001.001.09 or .03), as stored when the batch was"
+        " made: byte-identical at every download, its SHA-256 in the ETag and Repr-Digest headers",
         response_class=Response,
         responses={200: {"content": {"application/xml": {}}}},
     )
     async def pain001(batch_id: str, actor: Who) -> Response:
         async with unit(actor) as (uow, ctx):
-            xml = await disbursement.pain001(uow, ctx, batch_id)
-        return Response(
-            xml,
-            media_type="application/xml",
-            headers={"Content-Disposition": f'attachment; filename="pain.001-{batch_id}.xml"'},
-        )
+            file = await disbursement.batch_file(uow, ctx, batch_id)
+            xml = payment_files.content(file)
+        return file_response(file, xml, f"pain.001-{batch_id}.xml")
 
     @api.post(
         "/reconciliations",
@@ -259,10 +281,34 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/provider-reimbursements", status_code=201, summary="Staff: reimburse providers for redemptions")
     async def reimburse(actor: Who, key: IdempotencyKey = None) -> JSONResponse:
-        return await create(actor, key, {}, lambda u, c: vouchers.reimburse_providers(u, c))
+        return await create(actor, key, {}, lambda u, c: reimbursements.run(u, c))
+
+    @api.get("/reimbursement-runs/{run_id}", summary="Staff: a reimbursement run and the state of its transfers")
+    async def read_run(run_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: reimbursements.run_view(u, c, run_id))
+
+    @api.get(
+        "/reimbursement-runs/{run_id}/pain.001",
+        summary="Staff: the run's SEPA credit transfer file to the providers, as stored (SHA-256 in ETag/Repr-Digest)",
+        response_class=Response,
+        responses={200: {"content": {"application/xml": {}}}},
+    )
+    async def run_pain001(run_id: str, actor: Who) -> Response:
+        async with unit(actor) as (uow, ctx):
+            file = await reimbursements.run_file(uow, ctx, run_id)
+            xml = payment_files.content(file)
+        return file_response(file, xml, f"pain.001-{run_id}.xml")
 
     @api.post("/tutoring-sessions", status_code=201, summary="Record a money tutoring session of a household")
-    async def tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
-        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.record_tutoring(u, c, body))
+    async def record_tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: tutoring.record(u, c, body))
+
+    @api.get("/tutoring-sessions", summary="Money tutoring sessions of the actor's city (a partner: its own cases')")
+    async def list_tutoring(actor: Who, case_id: str | None = None, household_id: str | None = None) -> Any:
+        return await act(actor, lambda u, c: tutoring.listing(u, c, case_id, household_id))
+
+    @api.get("/tutoring-sessions/{session_id}", summary="A money tutoring session (the case's partner, city staff)")
+    async def read_tutoring(session_id: str, actor: Who) -> Any:
+        return await act(actor, lambda u, c: tutoring.read(u, c, session_id))
 
     return api

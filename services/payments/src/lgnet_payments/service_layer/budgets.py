@@ -139,6 +139,7 @@ async def set_policy(uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy)
         debtor_name=c.debtor_name,
         debtor_iban=normalise_iban(c.debtor_iban, "debtor_iban") if c.debtor_iban else None,
         debtor_bic=normalise_bic(c.debtor_bic, "debtor_bic") if c.debtor_bic else None,
+        pain_version=c.pain_version,
     )
     await repo.save_policy(uow.conn, p, ctx.actor.id)
     return asdict(p)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
-from lgnet_shared.events.payments import ContributionKind, VoucherKind
+from lgnet_shared.events.payments import ContributionKind, TutoringOutcome, VoucherKind
 from lgnet_shared.events.types import Code, Id
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -36,6 +36,11 @@ class SetPolicy(Command):
     debtor_name: str | None = Field(default=None, min_length=1, max_length=70)
     debtor_iban: str | None = None
     debtor_bic: str | None = None
+    pain_version: Literal["pain.001.001.09", "pain.001.001.03"] = Field(
+        default="pain.001.001.09",
+        description="The SEPA message version of the paying account's files: .09 (ISO 20022 2019, EPC's current"
+        " rulebook) or .03 for a bank that still asks for it",
+    )
 
 
 class Beneficiary(Command):
@@ -101,3 +106,4 @@ class RecordTutoring(Command):
     case_id: Id
     topics: list[Code] = Field(min_length=1, description="budgeting, bills, banking, savings, debt, ...")
     on: date | None = None
+    outcome: TutoringOutcome | None = Field(default=None, description="What the session led to")

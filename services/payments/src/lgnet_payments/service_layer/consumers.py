@@ -3,8 +3,11 @@ the inbox record (lgnet_shared.consumer): a redelivered event has no effect."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from lgnet_shared import pii
+from lgnet_shared.consumer import EventHandler
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
@@ -12,7 +15,7 @@ from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 
 from lgnet_payments.adapters import repository as repo
-from lgnet_payments.service_layer import contributions
+from lgnet_payments.service_layer import contributions, erasure
 from lgnet_payments.service_layer.context import SYSTEM, Context, UnitOfWork
 
 
@@ -34,6 +37,33 @@ async def case_closed(conn: Conn, env: Envelope, event: Event) -> None:
 async def household_formed(conn: Conn, env: Envelope, event: Event) -> None:
     assert isinstance(event, iev.HouseholdFormed)
     await repo.upsert_household(conn, event.household_id, event.city)
+    await _members(conn, event.household_id, [event.reference_person_id, *event.member_ids])
+
+
+async def household_member_joined(conn: Conn, env: Envelope, event: Event) -> None:
+    assert isinstance(event, iev.HouseholdMemberJoined)
+    await _members(conn, event.household_id, [event.person_id])
+
+
+async def _members(conn: Conn, household_id: str, person_ids: list[str]) -> None:
+    """Who belongs (or belonged: a member who left may still be in its bank data) to the household."""
+    await conn.executemany(
+        "insert into household_members values ($1, $2) on conflict do nothing",
+        [(household_id, p) for p in dict.fromkeys(person_ids)],
+    )
+
+
+def person_erased(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
+    """A person's erasure shreds their households' bank data here (erasure.erase_person). The key store is the
+    started runtime's (consumers are declared before it starts)."""
+
+    async def handle(conn: Conn, env: Envelope, event: Event) -> None:
+        assert isinstance(event, iev.PersonErased)
+        store = keys()
+        assert store is not None, "the runtime is started before its consumers run"
+        await erasure.erase_person(conn, store, event.person_id, event.erased_on)
+
+    return handle
 
 
 async def lease_signed(conn: Conn, env: Envelope, event: Event) -> None:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from lgnet_shared import pii
-from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.errors import Conflict, ContractError, NotFound
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import ContributionKind
@@ -51,7 +51,10 @@ def bank_data(b: cmd.Beneficiary, field: str) -> dict[str, str]:
 
 async def seal_beneficiary(uow: UnitOfWork, household_id: str, data: dict[str, str]) -> dict[str, Any]:
     """Name, IBAN (and BIC) sealed with the household's key: unreadable once the household's data is erased."""
-    sealed = await uow.key_store().seal_all(uow.conn, f"household:{household_id}", data)
+    try:
+        sealed = await uow.key_store().seal_all(uow.conn, f"household:{household_id}", data)
+    except PermissionError:  # a member was erased (docs/payments.md, "Erasure and retention")
+        raise Conflict("beneficiary", "the household's bank data was erased: no new bank data may be stored") from None
     return {k: v.model_dump() for k, v in sealed.items()}
 
 

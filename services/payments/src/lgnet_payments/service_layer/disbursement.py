@@ -14,11 +14,13 @@ from lgnet_shared.events.payments import ContributionKind
 from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store, sepa
+from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.domain import ledger
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer import erasure, payment_files, reimbursements
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
@@ -70,6 +72,8 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
         "update contribution_requests set status = 'batched' where request_id = any($1::text[])",
         [r["request_id"] for r in rows],
     )
+    # Written, validated and stored now, in the batch's transaction: a file that does not validate makes no batch.
+    file = await _write_file(uow, await repo.batch(uow.conn, batch_id) or {})
     await uow.emit(
         ctx,
         city,
@@ -89,6 +93,7 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
         "payments": len(rows),
         "total_cents": total,
         "execution_date": execution_date.isoformat(),
+        "file": {"message_id": message_id, "sha256": file["sha256"], "pain_version": file["pain_version"]},
     }
 
 
@@ -102,19 +107,30 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
         " order by payment_id",
         batch_id,
     )
-    return {**batch, "payments": [dict(r) for r in rows]}
+    file = payment_files.summary(await file_store.of_batch(uow.conn, batch_id))
+    return {**batch, "file": file, "payments": [dict(r) for r in rows]}
 
 
 async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
-    """The batch as a validated pain.001 file, with the bank data each request had when it was approved (the only
-    place bank data is decrypted in full)."""
-    batch = await repo.batch(uow.conn, batch_id)
+    """The batch's stored pain.001 file, byte-identical at every download (its SHA-256 is in payment_files)."""
+    return payment_files.content(await batch_file(uow, ctx, batch_id))
+
+
+async def batch_file(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
+    """The batch's stored file. A batch made before files were stored (payments-4) gets its file now, once:
+    the batch row is locked so two first downloads cannot write two."""
+    batch = await uow.conn.fetchrow("select * from batches where batch_id = $1 for update", batch_id)
     if batch is None:
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "export payment files")
-    policy = await repo.policy(uow.conn, batch["city"])
-    if not (policy.debtor_name and policy.debtor_iban):  # the policy changed since the batch was made
-        raise Conflict("policy.debtor_iban", f"{batch['city']} has no paying account configured (PUT /policies/...)")
+    file = await file_store.of_batch(uow.conn, batch_id)
+    return file if file is not None else await _write_file(uow, dict(batch))
+
+
+async def _write_file(uow: UnitOfWork, batch: dict[str, Any]) -> dict[str, Any]:
+    """Decrypt the bank data each payment was approved with (the only place it is decrypted in full) and write
+    the batch's file."""
+    batch_id = batch["batch_id"]
     keys = uow.key_store()
     household_keys: dict[str, bytes | None] = {}  # one key lookup per household, not per field
     transfers = []
@@ -130,15 +146,15 @@ async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
         bic = pii.open_with(key, Sealed.model_validate(sealed_bic), "bic") if sealed_bic else None
         description = _description(p["kind"], p["request_id"])
         transfers.append(sepa.Transfer(p["payment_id"], name, iban, p["amount_cents"], description, bic))
-    try:
-        return sepa.pain001(
-            batch["message_id"],
-            sepa.Debtor(policy.debtor_name, policy.debtor_iban, policy.debtor_bic),
-            batch["execution_date"],
-            transfers,
-        )
-    except sepa.InvalidSepaFile as exc:
-        raise Conflict("batch_id", f"the file does not validate against {sepa.SCHEMA}: {exc}") from None
+    return await payment_files.write(
+        uow,
+        batch_id=batch_id,
+        message_id=batch["message_id"],
+        purpose="contributions",
+        city=batch["city"],
+        execution_date=batch["execution_date"],
+        transfers=transfers,
+    )
 
 
 def _description(kind: str, request_id: str) -> str:
@@ -156,8 +172,11 @@ async def reconcile(uow: UnitOfWork, ctx: Context, results: list[BankResult]) ->
 
 async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> str:
     p = await repo.payment_for_update(uow.conn, r.end_to_end_id)
-    if p is None:
-        raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
+    if p is None:  # a voucher provider's reimbursement, reconciled the same way
+        settled = await reimbursements.settle(uow, ctx, r, where)
+        if settled is None:
+            raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
+        return settled
     ctx.write(p["city"], f"{where}.end_to_end_id")
     if r.amount_cents is not None and r.amount_cents != p["amount_cents"]:
         raise ContractError(
@@ -193,4 +212,5 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
             request_id=p["request_id"], batch_id=p["batch_id"], reason=r.reason or "unknown", on=on
         )
     await uow.emit(ctx, p["city"], event)
+    await erasure.shred_if_settled(uow.conn, p["batch_id"], on)  # an erasure waited for this file to settle
     return wanted

@@ -1,5 +1,5 @@
 """Vouchers (issued against the city's voucher_<kind> budget line, redeemed by registered providers, expiring,
-providers reimbursed in batches) and money tutoring sessions.
+providers reimbursed in batches) (money tutoring: service_layer/tutoring.py).
 
 A provider's bank data (IBAN, BIC) follows the four-eyes rule of contribution requests (issue #23): set at
 registration or changed later by one staff member, approved by another; until then its reimbursements wait."""
@@ -88,7 +88,7 @@ async def _provider_row(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict
     return dict(row)
 
 
-def _bank(row: dict[str, Any]) -> vouchers.ProviderBankData:
+def provider_bank(row: dict[str, Any]) -> vouchers.ProviderBankData:
     return vouchers.ProviderBankData(
         row["provider_id"], row["bank_data_version"], row["bank_data_set_by"], row["approved_bank_data_version"]
     )
@@ -124,7 +124,7 @@ async def change_provider_bank_data(
 
 async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
     row = await _provider_row(uow, ctx, provider_id)
-    bank = _bank(row)
+    bank = provider_bank(row)
     vouchers.approve_bank_data(bank, ctx.actor.id)
     await uow.conn.execute(
         "update providers set approved_bank_data_version = bank_data_version, approved_iban = iban,"
@@ -160,7 +160,7 @@ async def provider_view(uow: UnitOfWork, provider_id: str) -> dict[str, Any]:
     key = await uow.key_store().key(uow.conn, f"provider:{provider_id}")
     current = open_sealed({f: row[f] for f in ("iban", "bic") if row[f] is not None}, key)
     approved = open_sealed({f: row[f"approved_{f}"] for f in ("iban", "bic") if row[f"approved_{f}"]}, key)
-    bank = _bank(row)
+    bank = provider_bank(row)
     return {
         "provider_id": provider_id,
         "city": row["city"],
@@ -285,66 +285,6 @@ async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
     return {"expired": expired}
 
 
-async def reimburse_providers(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
-    """One reimbursement per provider for every redemption not yet reimbursed."""
-    ctx.staff(ctx.city, "reimburse providers")
-    rows = await uow.conn.fetch(
-        "select r.*, v.budget_line_id, v.case_id, v.household_id from voucher_redemptions r"
-        " join vouchers v using (voucher_id) where v.city = $1 and r.reimbursement_id is null"
-        " order by r.provider_id, r.redemption_id for update of r skip locked",
-        ctx.city,
-    )
-    by_provider: dict[str, list[Any]] = {}
-    for r in rows:
-        by_provider.setdefault(r["provider_id"], []).append(r)
-    batches, held = [], []
-    for provider_id, redemptions in by_provider.items():
-        provider = await uow.conn.fetchrow("select * from providers where provider_id = $1", provider_id)
-        if _bank(dict(provider)).pending:  # set or changed, not approved by a second person yet: wait
-            held.append({"provider_id": provider_id, "reason": "bank data awaiting approval"})
-            continue
-        approved = None
-        if provider["approved_iban"] is not None:
-            approved = {"iban": provider["approved_iban"]}
-            if provider["approved_bic"] is not None:
-                approved["bic"] = provider["approved_bic"]
-        batch_id = new_id()
-        total = sum(r["amount_cents"] for r in redemptions)
-        await uow.conn.execute(
-            "insert into reimbursements values ($1, $2, $3, $4, $5, $6)",
-            batch_id,
-            provider_id,
-            ctx.city,
-            total,
-            ctx.today,
-            approved,
-        )
-        await uow.conn.execute(
-            "update voucher_redemptions set reimbursement_id = $1 where redemption_id = any($2::text[])",
-            batch_id,
-            [r["redemption_id"] for r in redemptions],
-        )
-        for r in redemptions:
-            party = ledger.Party(r["budget_line_id"], r["case_id"], r["household_id"], provider_id)
-            tx = ledger.provider_reimbursed(r["redemption_id"], ctx.today, ctx.city, r["amount_cents"], party)
-            await ledger_store.append(uow.conn, tx)
-        voucher_ids = sorted({r["voucher_id"] for r in redemptions})
-        await uow.emit(
-            ctx,
-            ctx.city,
-            ev.ProviderReimbursed(
-                batch_id=batch_id,
-                provider_id=provider_id,
-                city=ctx.city,
-                amount_cents=total,
-                voucher_ids=voucher_ids,
-                on=ctx.today,
-            ),
-        )
-        batches.append({"batch_id": batch_id, "provider_id": provider_id, "amount_cents": total})
-    return {"reimbursements": batches, "held": held}
-
-
 async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
     found = await repo.voucher(uow.conn, voucher_id)
     assert found is not None
@@ -367,40 +307,3 @@ async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]
 async def listing(uow: UnitOfWork, ctx: Context, household_id: str | None) -> list[dict[str, Any]]:
     """The city's vouchers for staff; a partner's own cases' only."""
     return await repo.vouchers(uow.conn, ctx.city, household_id, ctx.partner)
-
-
-async def record_tutoring(uow: UnitOfWork, ctx: Context, c: cmd.RecordTutoring) -> dict[str, Any]:
-    case = await known_case(uow, ctx, c.case_id)
-    on = c.on or ctx.today
-    if on > ctx.today:
-        raise ContractError("on", "is in the future")
-    session_id = new_id()
-    await uow.conn.execute(
-        "insert into tutoring_sessions values ($1, $2, $3, $4, $5, $6, $7)",
-        session_id,
-        case["household_id"],
-        case["case_id"],
-        case["city"],
-        list(c.topics),
-        on,
-        ctx.actor.id,
-    )
-    await uow.emit(
-        ctx,
-        case["city"],
-        ev.TutoringSessionRecorded(
-            session_id=session_id,
-            household_id=case["household_id"],
-            case_id=case["case_id"],
-            city=case["city"],
-            topics=list(c.topics),
-            on=on,
-        ),
-    )
-    return {
-        "session_id": session_id,
-        "case_id": case["case_id"],
-        "household_id": case["household_id"],
-        "topics": list(c.topics),
-        "on": on.isoformat(),
-    }

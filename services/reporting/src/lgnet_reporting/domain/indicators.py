@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from lgnet_reporting.domain import tutoring
+
 Row = dict[str, Any]
 Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
 UNKNOWN = "unknown"
@@ -223,6 +225,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         "case_outcomes": _counts(c["outcome"] for c in closed),
         **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
         **_payments(facts, window, here),
+        **tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here),
         "employment": _employment(facts, pop, window),
         "monthly": _monthly(facts, window, here, cases, pop),
     }

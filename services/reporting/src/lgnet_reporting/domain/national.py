@@ -153,6 +153,12 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         if total is not None and keys:
             plan.groups.append(table_group((*i, name), keys, (*total, "count"), "count"))
             plan.groups.append(table_group((*i, name), keys, (*total, "amount_cents"), "amount_cents"))
+    tutored: Path = (*i, "money_tutoring")  # outcomes: one per session, so they add up to the sessions
+    counts((*tutored, "sessions"), (*tutored, "households_followed"))
+    outcomes = list(ind["money_tutoring"]["outcomes"])
+    counts(*[(*tutored, "outcomes", k) for k in outcomes])
+    if outcomes:
+        plan.groups.append(table_group((*tutored, "outcomes"), outcomes, (*tutored, "sessions")))
     emp: Path = (*i, "employment")
     counts(*[(*emp, k) for k in ("persons_closed", "employed_at_opening", "employed_at_close")])
     for moment, total in (("at_opening", persons_total), ("at_close", (*emp, "persons_closed"))):

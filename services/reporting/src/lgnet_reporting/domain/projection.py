@@ -22,6 +22,8 @@ from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
 
+from lgnet_reporting.domain import tutoring
+
 
 @dataclass(frozen=True)
 class Table:
@@ -77,6 +79,7 @@ TABLES: dict[str, Table] = {
            kind="text", value_cents="bigint", issued_on="date", expired_on="date", remaining_cents="bigint"),
         _t("voucher_redemptions", ("event_id",), event_id="text", voucher_id="text", amount_cents="bigint",
            redeemed_on="date"),
+        _t(tutoring.TABLE, tutoring.KEY, **tutoring.COLUMNS),
     )
 }  # fmt: skip
 
@@ -226,6 +229,7 @@ PROJECTORS: dict[str, Projector] = {
         _ins("voucher_redemptions", event_id=event_key(env), voucher_id=e.voucher_id, amount_cents=e.amount_cents,
              redeemed_on=e.on)
     ],
+    p.TutoringSessionRecorded.type: lambda env, e: [_ins(tutoring.TABLE, **tutoring.row(e))],
     p.VoucherExpired.type: lambda env, e: [
         _ups("vouchers", voucher_id=e.voucher_id, expired_on=e.on, remaining_cents=e.remaining_cents)
     ],

@@ -1,0 +1,60 @@
+"""Stored payment files (pain.001): written once, kept with their SHA-256, served byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from typing import Any
+
+from lgnet_shared.db import Conn
+
+from lgnet_payments.domain.retention import retained_until
+
+
+async def insert(
+    conn: Conn,
+    *,
+    message_id: str,
+    batch_id: str,
+    purpose: str,
+    city: str,
+    pain_version: str,
+    payments: int,
+    total_cents: int,
+    content: bytes,
+    created_at: datetime,
+) -> dict[str, Any]:
+    """Store the file; the primary key refuses a second file with the same MsgId (for ever)."""
+    await conn.execute(
+        "insert into payment_files (message_id, batch_id, purpose, city, pain_version, payments, total_cents,"
+        " sha256, content, created_at, retained_until) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        message_id,
+        batch_id,
+        purpose,
+        city,
+        pain_version,
+        payments,
+        total_cents,
+        hashlib.sha256(content).hexdigest(),
+        content,
+        created_at,
+        retained_until(created_at.date()),
+    )
+    found = await of_batch(conn, batch_id)
+    assert found is not None
+    return found
+
+
+async def of_batch(conn: Conn, batch_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("select * from payment_files where batch_id = $1", batch_id)
+    return None if row is None else dict(row)
+
+
+async def shred(conn: Conn, batch_id: str, on: date) -> bool:
+    """Drop the file's content (names, IBANs); its MsgId, digest, totals and dates stay. True if it had content."""
+    done = await conn.execute(
+        "update payment_files set content = null, shredded_on = $2 where batch_id = $1 and content is not null",
+        batch_id,
+        on,
+    )
+    return bool(done.endswith(" 1"))

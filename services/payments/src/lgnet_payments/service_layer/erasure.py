@@ -1,0 +1,68 @@
+"""Erasure and retention (docs/payments.md, "Erasure and retention").
+
+Payments keeps, for the legal retention period (codice civile art. 2220: ten years), its accounting records:
+the ledger, requests, payments, batches, reimbursements, amounts, dates, statuses, pseudonymous ids (request,
+case, household, payment = EndToEndId) and each payment file's MsgId, SHA-256 and totals. What identifies a
+person there — names, IBANs, BICs — is not needed for that and goes when a member of the household is erased:
+
+- the household's key in payments is destroyed (crypto-shredding): every sealed name, IBAN and BIC of its
+  requests and payments is unreadable at once, and none can be stored again;
+- each stored payment file with one of its payments loses its content (the plain names and IBANs a bank file
+  must carry) as soon as none of that file's payments is still with the bank; a file still in flight keeps it
+  until its last payment is settled (GDPR art. 17(3)(b): the payment is a legal obligation), then reconciliation
+  shreds it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lgnet_shared import pii
+from lgnet_shared.db import Conn
+
+from lgnet_payments.adapters import payment_files
+from lgnet_payments.domain.retention import file_shreddable
+
+
+async def households_of(conn: Conn, person_id: str) -> list[str]:
+    rows = await conn.fetch("select household_id from household_members where person_id = $1", person_id)
+    return [r["household_id"] for r in rows]
+
+
+async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date) -> list[str]:
+    """Shred the bank data of every household the person belongs to; the payment files due now. Idempotent."""
+    await conn.execute(
+        "insert into erasures (person_id, erased_on) values ($1, $2) on conflict (person_id) do nothing",
+        person_id,
+        on,
+    )
+    households = await households_of(conn, person_id)
+    for household_id in households:
+        await keys.erase(conn, f"household:{household_id}")
+    batches = await conn.fetch(
+        "select distinct p.batch_id from payments p join contribution_requests r using (request_id)"
+        " where r.household_id = any($1::text[])",
+        households,
+    )
+    for b in batches:
+        await conn.execute(
+            "update payment_files set shred_when_settled = true where batch_id = $1 and content is not null",
+            b["batch_id"],
+        )
+        await shred_if_settled(conn, b["batch_id"], on)
+    return households
+
+
+async def shred_if_settled(conn: Conn, batch_id: str, on: date) -> bool:
+    """A file marked for shredding loses its content once none of its payments is still with the bank."""
+    marked = await conn.fetchval(
+        "select shred_when_settled from payment_files where batch_id = $1 and content is not null", batch_id
+    )
+    if not marked:
+        return False
+    rows = await conn.fetch(
+        "select status from payments where batch_id = $1 union all select status from reimbursements where run_id = $1",
+        batch_id,
+    )
+    statuses = [r["status"] for r in rows]
+    return file_shreddable(statuses) and await payment_files.shred(conn, batch_id, on)

@@ -1,0 +1,96 @@
+"""Erasure and retention (issue #17): a person's erasure shreds their household's names and IBANs in payments
+(at once in the database, in a stored payment file once none of its payments is with the bank); amounts, dates,
+pseudonymous ids, the ledger and each file's MsgId and SHA-256 are kept for the ten years of art. 2220 c.c."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from lgnet_payments.domain.retention import retained_until
+from lgnet_payments.entrypoints.consumers import consumers
+from lgnet_shared.events import intake as iev
+from payments_testkit import camt054
+from test_bank_data import COOP, LANDLORD_IBAN, STAFF, TODAY, call, call_ok, payments, refused
+
+pytestmark = pytest.mark.integration
+__all__ = ["payments"]
+
+
+def handlers(service: object) -> dict[str, object]:
+    runtime = service.app.state.runtime  # type: ignore[attr-defined]
+    return {t: h for spec in consumers(runtime) for t, h in spec.handlers.items()}
+
+
+async def pay_request(service: object, amount: int) -> str:
+    body = {
+        "case_id": "c1",
+        "kind": "rent",
+        "amount_cents": amount,
+        "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN},
+    }
+    made = await call_ok(service, COOP, "POST", "/contribution-requests", body)
+    await call_ok(service, STAFF, "POST", f"/contribution-requests/{made['request_id']}/approval")
+    return str(made["request_id"])
+
+
+def test_accounting_records_are_kept_ten_years_to_the_end_of_the_year() -> None:
+    assert retained_until(date(2026, 3, 1)) == date(2036, 12, 31)
+    assert retained_until(date(2026, 12, 31)) == date(2036, 12, 31)
+
+
+async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments) -> None:  # type: ignore[no-untyped-def]
+    rid = await pay_request(payments, 10_000)
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {})
+    file_path = f"/batches/{batch['batch_id']}/pain.001"
+    async with payments.client(STAFF) as c:
+        before = (await c.get(file_path)).content
+    assert b"Zoe" in before and LANDLORD_IBAN.encode() in before
+    waiting = await pay_request(payments, 5_000)  # approved, not yet in a batch
+
+    # "p" is the household's reference person (HouseholdFormed in the fixture); redelivery changes nothing.
+    for _ in range(2):
+        await payments.deliver(handlers(payments), iev.PersonErased(person_id="p", erased_on=TODAY), "torino")
+
+    read = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}")
+    assert read["bank_data_erased"] is True and read["iban_masked"] is None
+    # The file's payment is still with the bank: the file is kept as it was, for the bank or a re-send.
+    async with payments.client(STAFF) as c:
+        assert (await c.get(file_path)).content == before
+    # Bank data that can no longer be read cannot be paid: the waiting request stays out of any batch.
+    refused(await call(payments, STAFF, "POST", "/batches", {}), 409, "")
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{waiting}"))["status"] == "approved"
+    again = {"name": "Zoë", "iban": LANDLORD_IBAN}  # no new bank data for the household: 409, not a crash
+    refused(
+        await call(payments, COOP, "PUT", f"/contribution-requests/{waiting}/beneficiary", again), 409, "beneficiary"
+    )
+
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=camt054([(payment_id, 10_000, None)]),
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert r.status_code == 201, r.text
+    # Settled: now the file's names and IBANs go; its MsgId, digest, totals and dates stay.
+    async with payments.client(STAFF) as c:
+        gone = await c.get(file_path)
+    reason = refused(gone, 409, "batch_id")
+    assert batch["file"]["sha256"] in reason and "shredded" in reason
+    async with payments.pool.acquire() as conn:
+        file = await conn.fetchrow("select * from payment_files where batch_id = $1", batch["batch_id"])
+        assert file["content"] is None and file["shredded_on"] == TODAY
+        assert (file["sha256"], file["total_cents"], file["payments"]) == (batch["file"]["sha256"], 10_000, 1)
+        assert file["retained_until"] == retained_until(file["created_at"].date())
+        paid = await conn.fetchrow("select * from payments where payment_id = $1", payment_id)
+        assert (paid["status"], paid["amount_cents"], paid["settled_on"]) == ("paid", 10_000, TODAY)
+        postings = await conn.fetchval(
+            "select count(*) from ledger_postings where household_id = 'h1'"
+        )  # the ledger is untouched (append-only anyway)
+        assert postings > 0
+        assert await conn.fetchval("select erased_on from erasures where person_id = 'p'") == TODAY
+        # Nothing readable is left: every sealed field of the household is under the destroyed key.
+        assert await conn.fetchval("select wrapped from person_keys where kid = 'household:h1'") is None

@@ -1,0 +1,115 @@
+"""Payment files (issue #17): written once per batch, stored with their SHA-256 and served byte-identical; a MsgId
+names one file for ever; pain.001.001.09 by default, .03 on the paying account's request; the debtor agent never
+empty; camt files validated against their XSD before anything of them is applied."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import asyncpg
+import pytest
+from lgnet_payments.adapters import sepa
+from lxml import etree
+from payments_testkit import camt054
+from test_bank_data import CITY_IBAN, COOP, LANDLORD_IBAN, STAFF, available, call, call_ok, payments, refused
+
+pytestmark = pytest.mark.integration
+__all__ = ["payments"]  # the fixture, shared with the bank data tests
+
+
+async def approved_batch(service: object, amounts: tuple[int, ...] = (10_000, 20_000)) -> dict[str, object]:
+    for amount in amounts:
+        body = {
+            "case_id": "c1",
+            "kind": "rent",
+            "amount_cents": amount,
+            "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN},
+        }
+        made = await call_ok(service, COOP, "POST", "/contribution-requests", body)
+        await call_ok(service, STAFF, "POST", f"/contribution-requests/{made['request_id']}/approval")
+    return dict(await call_ok(service, STAFF, "POST", "/batches", {}))
+
+
+async def download(service: object, batch_id: str) -> tuple[bytes, dict[str, str]]:
+    async with service.client(STAFF) as c:  # type: ignore[attr-defined]
+        r = await c.get(f"/batches/{batch_id}/pain.001")
+    assert r.status_code == 200, r.text
+    return r.content, dict(r.headers)
+
+
+async def test_a_batch_file_is_stored_once_and_served_byte_identical(payments) -> None:  # type: ignore[no-untyped-def]
+    batch = await approved_batch(payments)
+    assert batch["file"]["pain_version"] == "pain.001.001.09"  # type: ignore[index]
+    first, headers = await download(payments, str(batch["batch_id"]))
+    second, _ = await download(payments, str(batch["batch_id"]))
+    assert first == second  # same MsgId, same CreDtTm, same PmtInfId: the same bytes
+    digest = hashlib.sha256(first).hexdigest()
+    assert headers["etag"] == f'"{digest}"' and batch["file"]["sha256"] == digest  # type: ignore[index]
+    assert headers["x-message-id"] == batch["message_id"]
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert view["file"]["sha256"] == digest and view["file"]["shredded_on"] is None
+    assert sepa.validate(first, sepa.PainVersion.V09) == 2
+
+    ns = {"p": sepa.PainVersion.V09.namespace}
+    doc = etree.fromstring(first)
+    assert doc.findtext(".//p:DbtrAgt/p:FinInstnId/p:Othr/p:Id", namespaces=ns) == "NOTPROVIDED"
+    assert doc.findtext(".//p:GrpHdr/p:MsgId", namespaces=ns) == batch["message_id"]
+
+    async with payments.pool.acquire() as conn:
+        # The MsgId is unique for ever, whatever the batch; the stored file cannot be changed or deleted.
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "insert into payment_files select message_id, 'other-batch', purpose, city, pain_version, payments,"
+                " total_cents, sha256, content, created_at, retained_until, shredded_on from payment_files"
+            )
+        for sql in (
+            "update payment_files set content = $1",
+            "update payment_files set sha256 = encode(sha256($1), 'hex'), content = $1",
+        ):
+            with pytest.raises(asyncpg.CheckViolationError):
+                await conn.execute(sql, first.replace(b"Zoe", b"Eve"))
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("delete from payment_files")
+
+
+async def test_the_paying_account_chooses_pain_001_001_03(payments) -> None:  # type: ignore[no-untyped-def]
+    old = await approved_batch(payments, (10_000,))
+    before, _ = await download(payments, str(old["batch_id"]))
+    policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN, "debtor_bic": "UNCRITMMXXX"}
+    set_to = await call_ok(payments, STAFF, "PUT", "/policies/torino", {**policy, "pain_version": "pain.001.001.03"})
+    assert set_to["pain_version"] == "pain.001.001.03"
+    new = await approved_batch(payments, (5_000,))
+    xml, _ = await download(payments, str(new["batch_id"]))
+    assert sepa.validate(xml, sepa.PainVersion.V03) == 1
+    assert b"<DbtrAgt><FinInstnId><BIC>UNCRITMMXXX</BIC></FinInstnId></DbtrAgt>" in xml
+    assert (await download(payments, str(old["batch_id"])))[0] == before  # a stored file never changes
+    bad = await call(payments, STAFF, "PUT", "/policies/torino", {**policy, "pain_version": "pain.001.001.02"})
+    refused(bad, 422, "pain_version")
+
+
+async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments) -> None:  # type: ignore[no-untyped-def]
+    batch = await approved_batch(payments)
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    ids = [p["payment_id"] for p in view["payments"]]
+    good = camt054([(ids[0], 10_000, None), (ids[1], 20_000, None)])
+    # The second entry is broken: the first, valid, must not be applied either.
+    broken = good.replace(b"<Ntry>", b"\n<Ntry>").replace(b"<Cd>BOOK</Cd>", b"<Cd>BOOKED</Cd>")
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=broken,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    reason = refused(r, 422, "file")
+    assert "camt.054.001.08" in reason and "line 2" in reason and "Cd" in reason, reason
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert {p["status"] for p in view["payments"]} == {"sent"}
+    assert await available(payments) == 70_000
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=good,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert r.status_code == 201 and r.json()["paid"] == 2, r.text

@@ -1,0 +1,243 @@
+"""Voucher providers are never paid twice for one redemption (issue #17), whatever is redelivered, retried, run
+concurrently, cut off by a crash or failed by the bank (hypothesis, real PostgreSQL).
+
+Each example gets a fresh schema with two providers (approved bank data) and vouchers. A round runs its
+operations concurrently, each on its own connection: redemptions (also the same redemption again), reimbursement
+runs (each writes a SEPA file), the bank's results (paid or failed, the same again, or the opposite for one already
+settled), and crashes (the pool is terminated under the running operations and a new one opened).
+After every round: no redemption is in two live reimbursements, none is paid twice, the ledger agrees with the
+reimbursements, and each reimbursement's SEPA file pays exactly it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from lgnet_payments.adapters import sepa
+from lgnet_payments.adapters.schema import MIGRATIONS
+from lgnet_payments.domain.reconciliation import BankResult
+from lgnet_payments.service_layer import budgets, disbursement, reimbursements, vouchers
+from lgnet_payments.service_layer import commands as cmd
+from lgnet_payments.service_layer.context import Context, UnitOfWork
+from lgnet_shared import db, pii
+from lgnet_shared.access import Actor, Role
+from lgnet_shared.errors import ContractError
+from lgnet_shared.service import all_migrations
+from lxml import etree
+from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY
+
+ANNA, BRUNO = Actor("anna", Role.STAFF, "torino"), Actor("bruno", Role.STAFF, "torino")
+KEYS = pii.KeyStore(b"k" * 32)
+CRASHED = (
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    OSError,
+    asyncio.CancelledError,
+)
+REFUSED = (ContractError, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
+PROVIDERS = ("gtt", "coop-bus")
+Op = tuple[Any, ...]
+ops = st.one_of(
+    st.tuples(st.just("redeem"), st.integers(0, 5), st.sampled_from(PROVIDERS), st.integers(1, 900)),
+    st.tuples(st.just("run")),
+    st.tuples(st.just("bank"), st.integers(0, 20), st.booleans()),  # (which reimbursement, paid?)
+    st.tuples(st.just("crash"), st.integers(0, 30)),
+)
+rounds = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=3, max_size=8)
+
+
+@dataclass
+class World:
+    url: str
+    schema: str
+    pool: Any = None
+
+    async def unit(self, actor: Actor, run: Any) -> Any:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await run(UnitOfWork(conn, KEYS), Context(actor, TODAY))
+
+    async def setup(self) -> None:
+        self.pool = await db.create_pool(self.url, self.schema, max_size=8)
+        await db.migrate(self.pool, all_migrations(MIGRATIONS))
+        async with self.pool.acquire() as conn:
+            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
+        policy = cmd.SetPolicy(debtor_name="Torino", debtor_iban=CITY_IBAN)
+        await self.unit(ANNA, lambda u, c: budgets.set_policy(u, c, "torino", policy))
+        line = cmd.AllocateBudget(line="voucher_public_transport", amount_cents=1_000_000)
+        await self.unit(ANNA, lambda u, c: budgets.allocate(u, c, line))
+        for pid in PROVIDERS:
+            reg = cmd.RegisterProvider(provider_id=pid, name=pid.upper(), kinds=["public_transport"], iban=GOOD_IBAN)
+            await self.unit(ANNA, lambda u, c, r=reg: vouchers.register_provider(u, c, r))
+            await self.unit(BRUNO, lambda u, c, p=pid: vouchers.approve_provider_bank_data(u, c, p))
+        issue = cmd.IssueVoucher(case_id="c1", kind="public_transport", value_cents=100_000, valid_until=TODAY)
+        for _ in range(3):
+            await self.unit(ANNA, lambda u, c: vouchers.issue(u, c, issue))
+
+    async def run(self, op: Op) -> str:
+        try:
+            await self._run(op)
+            return "ok"
+        except REFUSED:
+            return "refused"
+        except CRASHED:
+            return "crashed"
+
+    async def _run(self, op: Op) -> None:
+        kind = op[0]
+        if kind == "redeem":
+            async with self.pool.acquire() as conn:
+                voucher_ids = [r[0] for r in await conn.fetch("select voucher_id from vouchers order by 1")]
+            voucher_id = voucher_ids[op[1] % len(voucher_ids)]
+            # op[1] names the redemption: the same number again is the provider's retry of the same redemption
+            body = cmd.Redeem(redemption_id=f"red-{op[1]}-{op[2]}", provider_id=op[2], amount_cents=op[3])
+            await self.unit(ANNA, lambda u, c: vouchers.redeem(u, c, voucher_id, body))
+        elif kind == "run":
+            await self.unit(ANNA, lambda u, c: reimbursements.run(u, c))
+        elif kind == "bank":
+            async with self.pool.acquire() as conn:
+                sent = await conn.fetch("select end_to_end_id, amount_cents from reimbursements order by batch_id")
+            if sent:
+                r = sent[op[1] % len(sent)]
+                result = BankResult(
+                    r["end_to_end_id"], paid=op[2], reason=None if op[2] else "ac04", amount_cents=r["amount_cents"]
+                )
+                await self.unit(ANNA, lambda u, c: disbursement.reconcile(u, c, [result]))
+        elif kind == "crash":
+            await asyncio.sleep(op[1] / 1000)
+            self.pool.terminate()  # in-flight transactions are cut off, as when the process is killed
+            self.pool = await db.create_pool(self.url, self.schema, max_size=8)
+
+
+async def check(conn: Any) -> dict[str, int]:
+    twice = await conn.fetch(
+        "select redemption_id from reimbursement_items i join reimbursements r on r.batch_id = i.reimbursement_id"
+        " where r.status <> 'failed' group by redemption_id having count(*) > 1"
+    )
+    assert not twice, f"a redemption in two live reimbursements: {twice}"
+    paid_twice = await conn.fetch(
+        "select redemption_id from reimbursement_items i join reimbursements r on r.batch_id = i.reimbursement_id"
+        " where r.status = 'paid' group by redemption_id having count(*) > 1"
+    )
+    assert not paid_twice, f"a redemption paid twice: {paid_twice}"
+    # Every item agrees with its reimbursement; a live one is the redemption's current reimbursement.
+    wrong = await conn.fetch(
+        "select i.* from reimbursement_items i join reimbursements r on r.batch_id = i.reimbursement_id"
+        " join voucher_redemptions x using (redemption_id)"
+        " where i.failed <> (r.status = 'failed') or (not i.failed and x.reimbursement_id is distinct from r.batch_id)"
+        " or i.amount_cents <> x.amount_cents"
+    )
+    assert not wrong, wrong
+    totals = await conn.fetch(
+        "select r.batch_id from reimbursements r join reimbursement_items i on r.batch_id = i.reimbursement_id"
+        " group by r.batch_id, r.amount_cents having sum(i.amount_cents) <> r.amount_cents"
+    )
+    assert not totals, totals
+    # The ledger: what was paid to providers is what the paid reimbursements say; what is in transit, the sent.
+    ledger = {
+        r["account"]: r["total"]
+        for r in await conn.fetch(
+            "select account, sum(amount_cents) as total from ledger_postings where provider_id is not null"
+            " group by account"
+        )
+    }
+    by_status = {
+        r["status"]: r["total"]
+        for r in await conn.fetch("select status, sum(amount_cents) as total from reimbursements group by status")
+    }
+    redeemed = await conn.fetchval("select coalesce(sum(amount_cents), 0) from voucher_redemptions")
+    assert ledger.get("disbursed", 0) == by_status.get("paid", 0)
+    assert ledger.get("in_transit", 0) == by_status.get("sent", 0)
+    assert ledger.get("provider_payable", 0) == redeemed - by_status.get("paid", 0) - by_status.get("sent", 0)
+    # Each run's stored file pays exactly its reimbursements, to the approved IBAN.
+    for f in await conn.fetch(
+        "select batch_id, content, pain_version from payment_files where purpose = 'reimbursements'"
+    ):
+        version = sepa.PainVersion(f["pain_version"])
+        assert sepa.validate(f["content"], version) > 0
+        ns = {"p": version.namespace}
+        lines = {
+            (tx.findtext("p:PmtId/p:EndToEndId", namespaces=ns), tx.findtext("p:Amt/p:InstdAmt", namespaces=ns))
+            for tx in etree.fromstring(f["content"]).iterfind(".//p:CdtTrfTxInf", ns)
+        }
+        rows = await conn.fetch(
+            "select end_to_end_id, amount_cents from reimbursements where run_id = $1", f["batch_id"]
+        )
+        assert lines == {
+            (r["end_to_end_id"], f"{r['amount_cents'] // 100}.{r['amount_cents'] % 100:02d}") for r in rows
+        }
+    return {k: int(v) for k, v in by_status.items()}
+
+
+@pytest.mark.timeout(240)
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(plan=rounds)
+async def test_a_provider_is_never_paid_twice_for_one_redemption(database_url: str, plan: list[list[Op]]) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    world = World(database_url, schema)
+    try:
+        await world.setup()
+        for round_ in plan:
+            outcomes = await asyncio.gather(*(world.run(op) for op in round_))
+            for op, outcome in zip(round_, outcomes, strict=True):
+                event(f"{op[0]}: {outcome}")
+            async with world.pool.acquire() as conn:
+                await check(conn)
+        # Finally: run and let the bank pay everything sent (retrying, as an operator would); all is paid once.
+        for _ in range(2):
+            await world.run(("run",))
+            for n in range(30):
+                await world.run(("bank", n, True))
+        async with world.pool.acquire() as conn:
+            counts = await check(conn)
+            unpaid = await conn.fetchval(
+                "select count(*) from voucher_redemptions x where not exists (select 1 from reimbursement_items i"
+                " join reimbursements r on r.batch_id = i.reimbursement_id where i.redemption_id = x.redemption_id"
+                " and r.status = 'paid')"
+            )
+        event(f"paid: {min(counts.get('paid', 0), 5)}+, failed: {min(counts.get('failed', 0), 3)}+")
+        assert unpaid == 0  # nothing a crash or a bank failure cut off is left unpaid
+    finally:
+        if world.pool is not None:
+            world.pool.terminate()
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f'drop schema if exists "{schema}" cascade')
+        finally:
+            await conn.close()
+
+
+async def test_the_database_itself_refuses_a_second_live_reimbursement(database_url: str) -> None:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    world = World(database_url, schema)
+    try:
+        await world.setup()
+        await world.run(("redeem", 0, "gtt", 500))
+        await world.unit(ANNA, lambda u, c: reimbursements.run(u, c))
+        async with world.pool.acquire() as conn:
+            rid = await conn.fetchval("select batch_id from reimbursements")
+            await conn.execute(
+                "insert into reimbursements (batch_id, provider_id, city, amount_cents, on_date, end_to_end_id)"
+                " values ('r2', 'gtt', 'torino', 500, $1, 'r2')",
+                TODAY,
+            )
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute(
+                    "insert into reimbursement_items select 'r2', redemption_id, amount_cents from reimbursement_items"
+                    " where reimbursement_id = $1",
+                    rid,
+                )
+    finally:
+        world.pool.terminate()
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f'drop schema if exists "{schema}" cascade')
+        finally:
+            await conn.close()

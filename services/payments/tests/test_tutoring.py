@@ -1,0 +1,44 @@
+"""Money tutoring read over HTTP (issue #17): the case's partner and the city's staff read a case's sessions;
+a listing shows staff the city's and a partner only its own cases'; the event carries the outcome (v2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.events import payments as pev
+from test_bank_data import COOP, STAFF, TODAY, call, call_ok, outbox, payments, refused
+
+pytestmark = pytest.mark.integration
+__all__ = ["payments"]
+
+
+async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  # type: ignore[no-untyped-def]
+    body = {"case_id": "c1", "topics": ["budgeting", "banking"], "outcome": "bank_account_opened"}
+    made = await call_ok(payments, COOP, "POST", "/tutoring-sessions", body)
+    assert made["outcome"] == "bank_account_opened" and made["on"] == TODAY.isoformat()
+    second = await call_ok(payments, STAFF, "POST", "/tutoring-sessions", {"case_id": "c1", "topics": ["debt"]})
+    assert second["outcome"] is None and second["recorded_by"] == STAFF
+
+    assert await call_ok(payments, COOP, "GET", f"/tutoring-sessions/{made['session_id']}") == made
+    assert await call_ok(payments, STAFF, "GET", f"/tutoring-sessions/{made['session_id']}") == made
+    listed = await call_ok(payments, STAFF, "GET", "/tutoring-sessions?case_id=c1")
+    assert {s["session_id"] for s in listed} == {made["session_id"], second["session_id"]}
+    assert len(await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=h1")) == 2
+    assert await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=nobody") == []
+    refused(await call(payments, STAFF, "GET", "/tutoring-sessions/nope"), 404, "session_id")
+    bad = await call(payments, COOP, "POST", "/tutoring-sessions", {**body, "outcome": "rich"})
+    refused(bad, 422, "outcome")
+
+    events = [e for e in await outbox(payments) if e["type"].endswith("tutoring_session_recorded")]
+    assert [e["data"].get("outcome") for e in events] == ["bank_account_opened", None]
+    assert "banking" in json.dumps(events)
+
+
+def test_a_v1_session_event_reads_as_v2_with_no_outcome() -> None:
+    v1 = pev.TutoringSessionRecordedV1(
+        session_id="s", household_id="h", case_id="c", city="torino", topics=["x"], on=TODAY
+    )
+    read = decode(to_envelope(v1, source="/lgnet/payments", city="torino"))
+    assert isinstance(read, pev.TutoringSessionRecorded) and read.outcome is None
