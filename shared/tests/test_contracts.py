@@ -89,3 +89,26 @@ def test_old_needs_assessments_read_as_the_restricted_version() -> None:
     event = decode(env)
     assert event.version == 2 and event.topic == "intake.special"
     assert event.model_dump()["vulnerabilities"] == ["psychiatric_condition"]
+
+
+def test_every_schema_declares_its_dialect() -> None:
+    """A validator must not guess the JSON Schema draft (check-jsonschema and others read `$schema`)."""
+    for path in sorted(CONTRACTS.rglob("*.schema.json")):
+        assert json.loads(path.read_text())["$schema"] == "https://json-schema.org/draft/2020-12/schema", path
+
+
+def test_the_rejection_schema_names_every_kind_a_partner_can_receive() -> None:
+    """Every kind the gatekeeper answers with is explained where partners look: the schema and docs/partners.md."""
+    from lgnet_shared import errors
+
+    answered = {
+        cls.kind
+        for cls in (errors.ContractError, *errors.ContractError.__subclasses__())
+        if cls not in (errors.Unauthenticated, errors.Unreadable)  # never answered: nobody proven to answer to
+    }
+    schema = json.loads((CONTRACTS / "lgnet.intake.inbound_rejected" / "v1.schema.json").read_text())
+    described = schema["properties"]["kind"]["description"]
+    partners_md = (ROOT / "docs" / "partners.md").read_text()
+    for kind in sorted(answered):
+        assert f"{kind} (" in described, kind
+        assert f"| `{kind}`" in partners_md or f"`{kind}`," in partners_md, kind

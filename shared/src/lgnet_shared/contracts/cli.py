@@ -39,7 +39,13 @@ def schema_of(event_type: str, version: int) -> JsonDict:
 def rendered() -> dict[str, str]:
     """Relative path -> file content, for every schema the code defines."""
     files = {f"{t}/v{v}.schema.json": _dump(schema_of(t, v)) for t in event_types() for v in versions(t)}
-    files[ENVELOPE_FILE] = _dump(Envelope.model_json_schema(mode="validation"))
+    files[ENVELOPE_FILE] = _dump(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:lgnet:schema:envelope",
+            **Envelope.model_json_schema(mode="validation"),
+        }
+    )
     return files
 
 
