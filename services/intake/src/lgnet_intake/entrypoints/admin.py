@@ -35,13 +35,13 @@ def database_url() -> str:
     return url
 
 
-def public_key_bytes(value: str) -> bytes:
+def public_key_bytes(value: str, field: str = "public_key") -> bytes:
     """Base64 of the raw 32-byte key, standard or URL-safe alphabet, padded or not."""
     standard = value.strip().translate(str.maketrans("-_", "+/"))
     try:
         return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise ContractError("public_key", "not base64") from None
+        raise ContractError(field, "not base64") from None
 
 
 async def run(args: argparse.Namespace) -> str:
