@@ -112,3 +112,27 @@ def test_the_rejection_schema_names_every_kind_a_partner_can_receive() -> None:
     for kind in sorted(answered):
         assert f"{kind} (" in described, kind
         assert f"| `{kind}`" in partners_md or f"`{kind}`," in partners_md, kind
+
+
+def test_every_schema_has_an_example_the_services_decode() -> None:
+    """One example per (type, version), read as its consumers read it (partners' events strictly, as the gatekeeper
+    does); `make lint` also validates each against its JSON Schema with check-jsonschema."""
+    from lgnet_shared.contracts import examples
+
+    assert examples.problems(CONTRACTS) == []
+    assert len(list(CONTRACTS.glob("examples/lgnet.*/v*.json"))) == len(list(CONTRACTS.glob("lgnet.*/v*.schema.json")))
+
+
+def test_a_missing_or_wrong_example_fails_the_check(tmp_path: Path) -> None:
+    import shutil
+
+    from lgnet_shared.contracts import examples
+
+    shutil.copytree(CONTRACTS, tmp_path / "contracts")
+    root = tmp_path / "contracts"
+    (root / "examples" / "lgnet.intake.case_closed" / "v1.json").unlink()
+    wrong = root / "examples" / "lgnet.partner.case_opening_submitted" / "v1.json"
+    wrong.write_text(json.dumps({**json.loads(wrong.read_text()), "opened_on": 1764460800}))
+    found = examples.problems(root)
+    assert any("case_closed/v1.json: no example" in f for f in found)
+    assert any("case_opening_submitted/v1.json: does not decode: data.opened_on" in f for f in found)
