@@ -21,6 +21,8 @@ from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import read_events, read_records
 from lgnet_shared.topics import physical
 
+sys.path.insert(0, str(Path(__file__).parent))  # partner_records, importable by the test modules (importlib mode)
+
 ACTORS = [
     ("staff-torino", Role.STAFF, "torino"),
     ("staff-trieste", Role.STAFF, "trieste"),
@@ -40,6 +42,7 @@ class IntakeUnderTest:
     tokens: dict[str, str] = field(default_factory=dict)
     signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     inbound_key: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     def client(self, actor: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -74,7 +77,7 @@ async def intake(
     process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
     await process.start()
     pool = await db.create_pool(database_url, pg_schema)
-    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix)
+    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix, env=env)
     try:
         async with pool.acquire() as conn:
             for actor_id, role, city in ACTORS:
