@@ -70,10 +70,21 @@ class IntakeUnderTest:
 
 
 @pytest.fixture
+def intake_env() -> dict[str, str]:
+    """More environment for the intake process (a test module overrides it, e.g. to run the sandbox)."""
+    return {}
+
+
+@pytest.fixture
 async def intake(
-    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+    kafka_bootstrap: str,
+    database_url: str,
+    pg_schema: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    intake_env: dict[str, str],
 ) -> AsyncIterator[IntakeUnderTest]:
-    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    env = {**service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix), **intake_env}
     process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
     await process.start()
     pool = await db.create_pool(database_url, pg_schema)

@@ -47,6 +47,8 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
     actors: TTLCache[Actor | None] = TTLCache(seconds=30)
     answerable: set[str] = set()  # partners whose rejection topic exists
+    s = runtime.settings
+    sandboxed = settings.sandbox(s.topic_prefix, s.db_schema) if s else False
 
     async def ensure_rejection_topic(partner: str) -> None:
         if partner in answerable:
@@ -94,7 +96,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def intake(conn: Conn) -> Intake:
         assert runtime.keys is not None
-        return Intake(conn, runtime.keys, fiscal_secret)
+        return Intake(conn, runtime.keys, fiscal_secret, publish=not sandboxed)
 
     async def rotate(conn: Conn) -> None:
         """The inbound key's schedule, checked at most once a minute while partners send registrations."""

@@ -69,8 +69,11 @@ class Intake:
     conn: Conn
     keys: pii.KeyStore
     fiscal_secret: bytes
+    publish: bool = True  # False in a sandbox: state is kept (its own schema), no canonical fact leaves
 
     async def emit(self, ctx: Context, *events: Event) -> None:
+        if not self.publish:
+            return
         if ctx.cause is not None:
             envs = [caused_by(ctx.cause, e, source=SOURCE, partner=ctx.actor.partner) for e in events]
         else:
