@@ -96,7 +96,7 @@ def build_node() -> list[str]:
 
 def build_java() -> list[str]:
     folder = CLIENTS / "java"
-    jar = folder / "target" / "lgnet-partner-reference-1.0.0-jar-with-dependencies.jar"
+    jar = folder / "target" / "lgnet-partner-reference-1.0.0.jar"  # its dependencies in target/lib/
     if not jar.exists():  # CI: from Maven Central
         subprocess.run(["mvn", "-B", "-q", "package", "-DskipTests"], cwd=folder, check=True, timeout=900)
     return ["java", "-jar", str(jar)]
