@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.entrypoints import partner_check
 from lgnet_shared import signing
 from lgnet_shared.events import partner as inbound
@@ -47,6 +48,7 @@ def kit(tmp_path: Path) -> tuple[list[str], Path]:
         )
     )
     (tmp_path / "good.json").write_text(dump(s.record(s.registration("p-1"))))
+    (tmp_path / "signing.key").write_bytes(s.signing_key.private_bytes_raw())
     for name, record in bad_records(s).items():
         (tmp_path / f"{name}.json").write_text(dump(record))
     key = intake_private.private_bytes_raw().hex()
@@ -157,3 +159,38 @@ async def test_the_kit_says_what_the_running_gatekeeper_answers(
     for name in records:
         a = answers[name]
         assert f"{tmp_path / name}.json: {a.kind} {a.field}: {a.reason}" in lines, (name, a)
+
+
+def test_a_binary_mode_record_is_checked_with_its_signed_headers(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Binary mode: attributes in ce_* headers, the value is data; the signature covers both (docs/partners.md)."""
+    args, folder = kit
+    bundle = json.loads(Path(args[args.index("--bundle") + 1]).read_text())
+    good = json.loads((folder / "good.json").read_text())
+    env = json.loads(good["value"])
+    data = {"person_id": env["data"]["person_id"], "purpose": "service", "granted": True, "recorded_on": TODAY}
+    headers = [
+        ("ce_specversion", "1.0"),
+        ("ce_id", "0193b2a4-8f01-7c1e-9a6e-1f2d3c4b5a70"),
+        ("ce_source", f"/partners/{bundle['partner']}"),
+        ("ce_type", "lgnet.partner.consent_reported"),
+        ("ce_city", "torino"),
+        ("ce_partner", bundle["partner"]),
+        ("content-type", "application/json"),
+    ]
+    value = json.dumps(data)
+    signer = partner_check_signer(folder)
+    signature = signing.sign(signer, bundle["signing"]["key_id"], value.encode(), [(k, v.encode()) for k, v in headers])
+    record = {"key": bundle["partner"], "headers": [*headers, [signature[0], signature[1].decode()]], "value": value}
+    (folder / "binary.json").write_text(json.dumps(record))
+    assert partner_check.main([*args, str(folder / "binary.json")]) == 0
+    assert f"{folder / 'binary.json'}: ok" in capsys.readouterr().out
+    record["headers"][4] = ["ce_city", "trieste"]  # changed after signing: not authentic any more
+    (folder / "binary.json").write_text(json.dumps(record))
+    assert partner_check.main([*args, str(folder / "binary.json")]) == 1
+    assert "unauthenticated headers.lgnet-signature: signature does not verify" in capsys.readouterr().out
+
+
+def partner_check_signer(folder: Path) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes((folder / "signing.key").read_bytes())
