@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 PYTEST_PARALLEL ?= -n 3 --dist loadfile
 SCENARIO_ARGS ?=
 
-.PHONY: help venv infra up down status test lint contracts bench clean
+.PHONY: help venv infra up down status test lint check-examples contracts bench clean
 
 help:
 	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports"
@@ -62,6 +62,11 @@ lint: venv
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lgnet-contracts check
+	$(MAKE) --no-print-directory check-examples
+
+# Every example under contracts/examples/ against its JSON Schema, by an independent validator (check-jsonschema).
+check-examples: venv
+	.venv/bin/python .ci/check_examples.py
 
 bench: infra
 	$(WITH_INFRA) for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done

@@ -49,7 +49,7 @@ def housing_doc() -> dict[str, Any]:
 
 def test_channels_and_operations_follow_the_spec(housing_doc: dict[str, Any]) -> None:
     doc = housing_doc
-    assert doc["asyncapi"] == "3.0.0" and doc["info"]["title"] == "LgNet housing"
+    assert doc["asyncapi"] == "3.1.0" and doc["info"]["title"] == "LgNet housing"
     assert doc["servers"]["kafka"]["protocol"] == "kafka" and doc["servers"]["kafka"]["host"] == "{bootstrap}"
     channels = doc["channels"]
     assert set(channels) == {"housing.events", "intake.events", "deadletter"}
@@ -133,3 +133,21 @@ def test_committed_documents_are_up_to_date(tmp_path: Path) -> None:
     assert main(["--out", str(out), "--check"]) == 1
     assert main(["--out", str(out)]) == 0
     assert (out / "housing.json").read_text() == (DOCS / "housing.json").read_text()
+
+
+def test_every_message_carries_its_committed_example_in_its_envelope() -> None:
+    """The documents reference contracts/examples/: each message's example is that file's data in its envelope,
+    valid against the message's own payload schema."""
+    import json
+
+    for service in ("intake", "housing", "payments", "reporting"):
+        doc = json.loads((DOCS / f"{service}.json").read_text())
+        for message_id, message in doc["components"]["messages"].items():
+            (example,) = message["examples"]
+            event_type, version = message_id.rsplit(".v", 1)
+            stored = json.loads(
+                (DOCS.parents[1] / "contracts" / "examples" / event_type / f"v{version}.json").read_text()
+            )
+            assert example["payload"]["data"] == stored, message_id
+            assert example["payload"]["type"] == event_type
+            assert example["summary"] == f"contracts/examples/{event_type}/v{version}.json in its envelope"

@@ -89,3 +89,50 @@ def test_old_needs_assessments_read_as_the_restricted_version() -> None:
     event = decode(env)
     assert event.version == 2 and event.topic == "intake.special"
     assert event.model_dump()["vulnerabilities"] == ["psychiatric_condition"]
+
+
+def test_every_schema_declares_its_dialect() -> None:
+    """A validator must not guess the JSON Schema draft (check-jsonschema and others read `$schema`)."""
+    for path in sorted(CONTRACTS.rglob("*.schema.json")):
+        assert json.loads(path.read_text())["$schema"] == "https://json-schema.org/draft/2020-12/schema", path
+
+
+def test_the_rejection_schema_names_every_kind_a_partner_can_receive() -> None:
+    """Every kind the gatekeeper answers with is explained where partners look: the schema and docs/partners.md."""
+    from lgnet_shared import errors
+
+    answered = {
+        cls.kind
+        for cls in (errors.ContractError, *errors.ContractError.__subclasses__())
+        if cls not in (errors.Unauthenticated, errors.Unreadable)  # never answered: nobody proven to answer to
+    }
+    schema = json.loads((CONTRACTS / "lgnet.intake.inbound_rejected" / "v1.schema.json").read_text())
+    described = schema["properties"]["kind"]["description"]
+    partners_md = (ROOT / "docs" / "partners.md").read_text()
+    for kind in sorted(answered):
+        assert f"{kind} (" in described, kind
+        assert f"| `{kind}`" in partners_md or f"`{kind}`," in partners_md, kind
+
+
+def test_every_schema_has_an_example_the_services_decode() -> None:
+    """One example per (type, version), read as its consumers read it (partners' events strictly, as the gatekeeper
+    does); `make lint` also validates each against its JSON Schema with check-jsonschema."""
+    from lgnet_shared.contracts import examples
+
+    assert examples.problems(CONTRACTS) == []
+    assert len(list(CONTRACTS.glob("examples/lgnet.*/v*.json"))) == len(list(CONTRACTS.glob("lgnet.*/v*.schema.json")))
+
+
+def test_a_missing_or_wrong_example_fails_the_check(tmp_path: Path) -> None:
+    import shutil
+
+    from lgnet_shared.contracts import examples
+
+    shutil.copytree(CONTRACTS, tmp_path / "contracts")
+    root = tmp_path / "contracts"
+    (root / "examples" / "lgnet.intake.case_closed" / "v1.json").unlink()
+    wrong = root / "examples" / "lgnet.partner.case_opening_submitted" / "v1.json"
+    wrong.write_text(json.dumps({**json.loads(wrong.read_text()), "opened_on": 1764460800}))
+    found = examples.problems(root)
+    assert any("case_closed/v1.json: no example" in f for f in found)
+    assert any("case_opening_submitted/v1.json: does not decode: data.opened_on" in f for f in found)

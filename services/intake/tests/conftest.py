@@ -21,6 +21,8 @@ from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import read_events, read_records
 from lgnet_shared.topics import physical
 
+sys.path.insert(0, str(Path(__file__).parent))  # partner_records, importable by the test modules (importlib mode)
+
 ACTORS = [
     ("staff-torino", Role.STAFF, "torino"),
     ("staff-trieste", Role.STAFF, "trieste"),
@@ -40,6 +42,7 @@ class IntakeUnderTest:
     tokens: dict[str, str] = field(default_factory=dict)
     signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     inbound_key: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     def client(self, actor: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -67,14 +70,25 @@ class IntakeUnderTest:
 
 
 @pytest.fixture
+def intake_env() -> dict[str, str]:
+    """More environment for the intake process (a test module overrides it, e.g. to run the sandbox)."""
+    return {}
+
+
+@pytest.fixture
 async def intake(
-    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+    kafka_bootstrap: str,
+    database_url: str,
+    pg_schema: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    intake_env: dict[str, str],
 ) -> AsyncIterator[IntakeUnderTest]:
-    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    env = {**service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix), **intake_env}
     process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
     await process.start()
     pool = await db.create_pool(database_url, pg_schema)
-    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix)
+    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix, env=env)
     try:
         async with pool.acquire() as conn:
             for actor_id, role, city in ACTORS:

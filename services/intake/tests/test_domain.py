@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from codicefiscale import codicefiscale
 from lgnet_intake.domain import access, cases, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
@@ -37,6 +38,24 @@ def test_fiscal_code_is_validated_and_must_match_birth_date_and_sex() -> None:
         people.fiscal_code(AMINA_CF, birth_date=date(1990, 5, 2), sex="female")
     with pytest.raises(ContractError, match="sex"):
         people.fiscal_code(AMINA_CF, birth_date=date(1990, 5, 1), sex="male")
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("KNKMNA90E41Z33", "16 characters"),  # too short
+        ("KNKMNA90X41Z335B", "16 characters"),  # X is no month letter
+        ("KNKMNA90E41Z335X", "wrong check character"),
+        ("KNKMNA90E41Z999" + codicefiscale.encode_cin("KNKMNA90E41Z999"), "birthplace code"),  # no such place
+    ],
+)
+def test_each_fiscal_code_rule_has_its_own_reason(code: str, reason: str) -> None:
+    """Partners fix what the reason names: the format, the check character or the birthplace code."""
+    with pytest.raises(ContractError) as refused:
+        people.fiscal_code(code, birth_date=date(1990, 5, 1), sex="female", field="identity.fiscal_code")
+    assert refused.value.field == "identity.fiscal_code"
+    assert reason in refused.value.reason
+    assert code not in refused.value.reason  # personal data never echoed into a rejection
 
 
 def test_name_key_ignores_case_accents_spacing_and_order() -> None:

@@ -128,10 +128,16 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         elsewhere = client.envelope(registration("y-3", client)).model_copy(update={"city": "trieste"})
         # Unknown type.
         unknown = client.envelope(registration("y-4", client)).model_copy(update={"type": "lgnet.partner.nonsense"})
+        # A number where the published schema says a date string: refused, not read as a Unix timestamp.
+        opening = inbound.CaseOpeningSubmitted(
+            case_id="c-1", household_id="h-1", action_area="taking_charge", channel="desk", opened_on=date(2026, 11, 30)
+        )
+        untyped = client.envelope(opening)
+        untyped = untyped.model_copy(update={"data": {**untyped.data, "opened_on": 1764460800}})
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
-        for env in (bad, elsewhere, unknown):
+        for env in (bad, elsewhere, unknown, untyped):
             value, headers = env.to_structured()
             headers.append(signing.sign(aurora_key, "coop-aurora-key", value, headers))
             await producer.send_and_wait(topic, value, key=env.key, headers=headers)
@@ -145,8 +151,9 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         await producer.send_and_wait(topic, value.replace(b"y-5", b"y-6"), key=b"y-6", headers=[*headers, sig])
     finally:
         await producer.stop()
-    answers = await rejections(intake, "coop-aurora", 5)
+    answers = await rejections(intake, "coop-aurora", 6)
     by_id = {a.inbound_event_id: a for a in answers}
+    assert (by_id[untyped.id].kind, by_id[untyped.id].field) == ("invalid_data", "data.opened_on")
     assert (by_id[closing.id].kind, by_id[closing.id].field) == ("not_found", "data.case_id")
     assert (by_id[bad.id].kind, by_id[bad.id].field) == ("invalid_data", "data.birth_date")
     assert (by_id[elsewhere.id].kind, by_id[elsewhere.id].field) == ("forbidden", "city")

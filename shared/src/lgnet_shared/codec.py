@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
@@ -72,8 +73,12 @@ def version_of(env: Envelope) -> int:
     return int(m["version"])
 
 
-def decode(env: Envelope) -> Event:
-    """The envelope's payload as the latest model of its type (older versions are upcast)."""
+def decode(env: Envelope, *, strict: bool = False) -> Event:
+    """The envelope's payload as the latest model of its type (older versions are upcast).
+
+    `strict` (partners' inbound events): each value must already have the JSON type the published schema gives it
+    (no number for a string or a date, no `1` for `true`, no `"12"` for an integer), as a JSON Schema validator
+    would judge; our own facts are read leniently, as they always were."""
     if latest(env.type) is None:
         raise UnknownEventType("type", f"unknown event type {env.type!r}")
     version = version_of(env)
@@ -82,6 +87,8 @@ def decode(env: Envelope) -> Event:
     current, data = upcast(env.type, version, dict(env.data))
     model = REGISTRY[(env.type, current)].model
     try:
+        if strict:  # pydantic's strict mode judges JSON types only on JSON input
+            return model.model_validate_json(json.dumps(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_pydantic(exc, "data", InvalidEventData) from None

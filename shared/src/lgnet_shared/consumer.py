@@ -120,7 +120,7 @@ class Consumer:
     on_invalid: InvalidHook | None = None
     authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
-    strict: bool = False  # True: a type without a handler is refused (gatekeeper), not ignored
+    strict: bool = False  # True (gatekeeper): a type without a handler is refused, not ignored; JSON types strict
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbox_name: str = ""
 
@@ -298,7 +298,7 @@ class Consumer:
                     raise UnknownEventType("type", f"{env.type!r} is not accepted here")
                 a.skipped = "ignored"
                 return a
-            a.event, a.handler = codec.decode(env), handler
+            a.event, a.handler = codec.decode(env, strict=self.strict), handler
         except ContractError as err:
             a.refused = err
         except INFRASTRUCTURE_ERRORS:

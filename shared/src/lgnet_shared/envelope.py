@@ -26,7 +26,8 @@ Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 class Envelope(BaseModel):
-    """One CloudEvent. `partitionkey` is the aggregate id and the Kafka key; `city` is the tenant.
+    """One CloudEvent. `city` is the tenant. `partitionkey` is the Kafka record key: on LgNet's fact topics the
+    aggregate id; on `lgnet.partner.inbound` the partner's id, so intake reads one partner's events in order.
 
     `specversion` and `id` are required, as CloudEvents requires them: a partner's retry must carry the id of its
     first attempt to be recognised as a duplicate, so the reader never invents one (`codec.to_envelope` does, for
@@ -48,7 +49,11 @@ class Envelope(BaseModel):
     causationid: Text | None = Field(default=None, max_length=128)
     traceparent: Text | None = Field(default=None, max_length=55)
     tracestate: Text | None = Field(default=None, max_length=512)
-    partitionkey: Text = Field(min_length=1, max_length=128)
+    partitionkey: Text = Field(
+        min_length=1,
+        max_length=128,
+        description="The Kafka record key: the aggregate id on fact topics, the partner id on lgnet.partner.inbound",
+    )
     data: dict[str, Any]
 
     @field_validator("time")

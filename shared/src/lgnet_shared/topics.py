@@ -123,7 +123,7 @@ TOPICS: dict[str, Topic] = {
         Topic(
             "partner.inbound",
             6,
-            "partner's aggregate id",
+            "the partner id (one partner's events stay in order)",
             True,
             "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it",
             writers=frozenset({"partner"}),

@@ -34,3 +34,24 @@ def inbound_key_policy() -> InboundKeyPolicy:
         rotate_after=timedelta(days=_number(ROTATION_VAR, default.rotate_after / timedelta(days=1), 0.001)),
         grace=timedelta(hours=_number(GRACE_VAR, default.grace / timedelta(hours=1), 0)),
     )
+
+
+SANDBOX_VAR = "LGNET_SANDBOX"
+
+
+def sandbox(topic_prefix: str, db_schema: str | None) -> bool:
+    """A sandbox intake (docs/partners.md, "The sandbox") checks and answers partners' records on its own topic
+    prefix and keeps what it accepts in its own schema, but publishes no canonical fact: nothing it accepts reaches
+    the city's services. It refuses to start where it could be mistaken for the real one."""
+    raw = os.environ.get(SANDBOX_VAR, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw not in ("1", "true", "yes"):
+        raise ConfigError(f"invalid configuration:\n  {SANDBOX_VAR}: must be true or false")
+    if not topic_prefix:
+        raise ConfigError(f"invalid configuration:\n  {SANDBOX_VAR}: needs its own LGNET_TOPIC_PREFIX (e.g. sandbox.)")
+    if db_schema in (None, "", "intake"):
+        raise ConfigError(
+            f"invalid configuration:\n  {SANDBOX_VAR}: needs its own LGNET_DB_SCHEMA (e.g. intake_sandbox)"
+        )
+    return True

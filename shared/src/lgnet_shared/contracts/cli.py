@@ -4,7 +4,8 @@
 `check` fails (exit 1) when a committed schema differs from its model, when a committed version has no model any
 more (auditors replay old events forever), or when a version is not backward compatible with every earlier
 version of the same type (transitively): a reader of version N must accept what any writer of version < N wrote.
-It also checks that every AsyncAPI document in `docs/asyncapi/` is up to date.
+It also checks that every schema has a valid example (`contracts/examples/<type>/v<N>.json`, see
+lgnet_shared.contracts.examples) and that every AsyncAPI document in `docs/asyncapi/` is up to date.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from lgnet_shared.contracts import examples
 from lgnet_shared.contracts.compat import incompatibilities
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, event_types, versions
@@ -39,7 +41,13 @@ def schema_of(event_type: str, version: int) -> JsonDict:
 def rendered() -> dict[str, str]:
     """Relative path -> file content, for every schema the code defines."""
     files = {f"{t}/v{v}.schema.json": _dump(schema_of(t, v)) for t in event_types() for v in versions(t)}
-    files[ENVELOPE_FILE] = _dump(Envelope.model_json_schema(mode="validation"))
+    files[ENVELOPE_FILE] = _dump(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "urn:lgnet:schema:envelope",
+            **Envelope.model_json_schema(mode="validation"),
+        }
+    )
     return files
 
 
@@ -89,17 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     from lgnet_shared import asyncapi  # imports the services' specs; only needed here
 
     if args.command == "export":
-        written = export(args.dir)
-        asyncapi.main(["--out", str(args.asyncapi)])
-        print(f"lgnet-contracts: {len(written)} schema file(s) written to {args.dir}")
+        written = export(args.dir) + examples.export(args.dir)
+        asyncapi.main(["--out", str(args.asyncapi), "--contracts", str(args.dir)])
+        print(f"lgnet-contracts: {len(written)} schema or example file(s) written to {args.dir}")
         return 0
-    found = problems(args.dir)
+    found = problems(args.dir) + examples.problems(args.dir)
     for line in found:
         print(f"lgnet-contracts: {line}", file=sys.stderr)
-    stale = asyncapi.main(["--out", str(args.asyncapi), "--check"])
+    stale = asyncapi.main(["--out", str(args.asyncapi), "--contracts", str(args.dir), "--check"])
     if found or stale:
         return 1
-    print(f"lgnet-contracts: {len(rendered())} schemas up to date and backward compatible; AsyncAPI up to date")
+    print(
+        f"lgnet-contracts: {len(rendered())} schemas up to date and backward compatible, each with a valid example;"
+        " AsyncAPI up to date"
+    )
     return 0
 
 

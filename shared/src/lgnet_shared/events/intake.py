@@ -341,7 +341,13 @@ class InboundRejected(Event):
     inbound_event_id: str
     inbound_type: str | None = None
     kind: Code = Field(
-        description="not_json, not_cloudevent, unknown_type, invalid_data, unauthenticated, forbidden, conflict"
+        description=(
+            "not_json (not UTF-8 JSON), not_cloudevent (an envelope attribute is missing or wrong), unknown_type"
+            " (type or dataschema version not in the catalogue), invalid_data (data fails its JSON Schema, types"
+            " included), invalid (data breaks a rule the schema cannot say: fiscal code, birth date, sealing, …),"
+            " forbidden (not yours: another partner, city or case), not_found (refers to a person, household,"
+            " referral, case or plan intake does not have), conflict (contradicts what is recorded)"
+        )
     )
     field: str = Field(description="Dotted path of the field at fault ('' for the whole record)")
     reason: str

@@ -10,7 +10,6 @@ intake's public key (HPKE), never plain.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -26,7 +25,7 @@ from lgnet_shared.events.intake import (
     ReferralSource,
     Sex,
 )
-from lgnet_shared.events.types import Cents, Code, Country, Id, Part
+from lgnet_shared.events.types import Cents, Code, Country, Id, IsoDate, Part
 
 INBOUND = "partner.inbound"
 
@@ -54,7 +53,7 @@ class PersonRegistrationSubmittedV1(Event):
     model_config = ConfigDict(title="PersonRegistrationSubmitted")  # its published schema's title
 
     person_id: Id
-    birth_date: date
+    birth_date: IsoDate
     sex: Sex
     nationality: Country
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
@@ -71,7 +70,7 @@ class PersonRegistrationSubmitted(PersonRegistrationSubmittedV1):
     `birth_date` out. v1, with the birth date in clear, is accepted until 2027-06-30. If intake already knows the
     person (same fiscal code), the two become one person."""
 
-    birth_date: date | None = Field(default=None, description="v1 only (in clear); v2 sends identity.birth_date")  # type: ignore[assignment]
+    birth_date: IsoDate | None = Field(default=None, description="v1 only (in clear); v2 sends identity.birth_date")  # type: ignore[assignment]
     identity: PartnerIdentityV2 = Field(default_factory=PartnerIdentityV2)
 
     @field_validator("identity", mode="before")
@@ -98,7 +97,7 @@ class HouseholdMemberChangeSubmitted(Event):
     person_id: Id
     change: Literal["joined", "left"]
     reason: Code
-    on: date
+    on: IsoDate
 
 
 @event("lgnet.partner.referral_submitted", key="referral_id", topic=INBOUND)
@@ -109,7 +108,7 @@ class ReferralSubmitted(Event):
     household_id: Id
     source: ReferralSource
     referrer: Id | None = None
-    received_on: date
+    received_on: IsoDate
 
 
 @event("lgnet.partner.case_opening_submitted", key="case_id", topic=INBOUND)
@@ -120,7 +119,7 @@ class CaseOpeningSubmitted(Event):
     household_id: Id
     action_area: ActionArea
     channel: Channel
-    opened_on: date
+    opened_on: IsoDate
     housing_need: bool = False
     referral_id: Id | None = None
 
@@ -134,10 +133,10 @@ class NeedsAssessmentSubmitted(Event):
     housing_situation: HousingSituation
     monthly_income_cents: Cents
     employment_status: EmploymentStatus
-    eviction_date: date | None = None
+    eviction_date: IsoDate | None = None
     accessibility_needs: bool = False
     specialist_support: bool = False
-    assessed_on: date
+    assessed_on: IsoDate
 
 
 @event("lgnet.partner.plan_submitted", key="case_id", topic=INBOUND)
@@ -147,7 +146,7 @@ class PlanSubmitted(Event):
     case_id: Id
     plan_id: Id
     objectives: list[Code] = Field(min_length=1)
-    agreed_on: date
+    agreed_on: IsoDate
 
 
 @event("lgnet.partner.plan_objective_update_submitted", key="case_id", topic=INBOUND)
@@ -158,7 +157,7 @@ class PlanObjectiveUpdateSubmitted(Event):
     plan_id: Id
     objective: Code
     status: Literal["open", "in_progress", "achieved", "abandoned"]
-    on: date
+    on: IsoDate
 
 
 @event("lgnet.partner.employment_reported", key="person_id", topic=INBOUND)
@@ -168,7 +167,7 @@ class EmploymentReported(Event):
     person_id: Id
     case_id: Id | None = None
     status: EmploymentStatus
-    as_of: date
+    as_of: IsoDate
 
 
 @event("lgnet.partner.consent_reported", key="person_id", topic=INBOUND)
@@ -178,7 +177,7 @@ class ConsentReported(Event):
     person_id: Id
     purpose: ConsentPurpose
     granted: bool
-    recorded_on: date
+    recorded_on: IsoDate
 
 
 @event("lgnet.partner.case_closure_submitted", key="case_id", topic=INBOUND)
@@ -187,4 +186,4 @@ class CaseClosureSubmitted(Event):
 
     case_id: Id
     outcome: CaseOutcome
-    closed_on: date
+    closed_on: IsoDate

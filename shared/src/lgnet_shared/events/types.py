@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
 Cents = Annotated[int, Field(ge=0, description="Integer euro cents")]
 PositiveCents = Annotated[int, Field(gt=0, description="Integer euro cents, more than zero")]
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """Only `YYYY-MM-DD` (or a `date`): pydantic would also read a number or `"20261130"` as a Unix timestamp."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date string, YYYY-MM-DD")
+    return date.fromisoformat(value)  # an impossible day (2026-02-30) raises ValueError, named like the rest
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A date as the JSON Schema publishes it (`format: date`), for what partners send: nothing else reads as one."""
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 
 

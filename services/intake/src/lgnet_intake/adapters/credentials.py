@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from lgnet_shared import pii
 from lgnet_shared.auth import add_actor, issue_token, token_hash
 from lgnet_shared.db import Conn
+from lgnet_shared.errors import Conflict, ContractError, NotFound
 
 __all__ = [
     "InboundKeyPolicy",
@@ -29,6 +30,7 @@ __all__ = [
     "inbound_private_key",
     "issue_token",
     "retire_inbound_key",
+    "revoke_signing_keys",
     "rotate_inbound_keys",
     "token_hash",
 ]
@@ -41,14 +43,30 @@ class InboundKeyPolicy:
 
 
 async def add_signing_key(conn: Conn, key_id: str, actor_id: str, public_key: bytes) -> None:
+    """Register a partner's Ed25519 public key under the key id its records name (`lgnet-signature`)."""
     if len(public_key) != 32:
-        raise ValueError("an Ed25519 public key is 32 bytes")
-    await conn.execute(
-        "insert into signing_keys (key_id, actor_id, public_key) values ($1, $2, $3)",
+        raise ContractError("public_key", f"an Ed25519 public key is 32 bytes, not {len(public_key)}")
+    role = await conn.fetchval("select role from actors where actor_id = $1", actor_id)
+    if role is None:
+        raise NotFound("actor_id", f"no actor {actor_id}: add it first (add-actor)")
+    if role != "partner":
+        raise ContractError("actor_id", f"{actor_id} is {role}, not a partner")
+    status = await conn.execute(
+        "insert into signing_keys (key_id, actor_id, public_key) values ($1, $2, $3) on conflict do nothing",
         key_id,
         actor_id,
         public_key,
     )
+    if status.endswith(" 0"):
+        raise Conflict("key_id", f"signing key {key_id} already exists")
+
+
+async def revoke_signing_keys(conn: Conn, actor_id: str) -> int:
+    """Revoke every signing key of a partner: its records are no longer authenticated (dead-lettered)."""
+    status = await conn.execute(
+        "update signing_keys set revoked_at = now() where actor_id = $1 and revoked_at is null", actor_id
+    )
+    return int(status.split()[-1])
 
 
 _CURRENT = "select * from inbound_keys where retired_at is null order by created_at desc, key_id limit 1"

@@ -38,11 +38,28 @@ def nationality(alpha2: str, field: str = "nationality") -> tuple[str, bool]:
 
 
 def fiscal_code(code: str, *, birth_date: date, sex: str, field: str = "fiscal_code") -> str:
-    """The normalised fiscal code, checked with python-codicefiscale and against birth date and sex."""
+    """The normalised fiscal code, checked with python-codicefiscale: format, check character, birthplace code (an
+    Italian municipality or a foreign country, Z…, in force at the birth date), then agreement with the birth date
+    and sex (women's day of birth plus 40). Reasons never repeat the code (it is personal data)."""
     normalised = code.strip().upper().replace(" ", "")
-    if not codicefiscale.is_valid(normalised):
-        raise ContractError(field, "is not a valid Italian fiscal code (format or check character)")
-    decoded = codicefiscale.decode(normalised)
+    if not codicefiscale.CODICEFISCALE_RE.match(normalised.lower()):
+        raise ContractError(
+            field,
+            "must be 16 characters: 6 letters, 2 digits, a month letter (ABCDEHLMPRST), 2 digits, a birthplace code"
+            " (a letter and 3 digits) and a check character (digits may be replaced by letters: omocodia)",
+        )
+    if codicefiscale.encode_cin(normalised[:15]) != normalised[15]:
+        raise ContractError(field, "wrong check character (the 16th, computed from the first 15)")
+    try:
+        decoded = codicefiscale.decode(normalised)
+    except ValueError as exc:
+        if "birthplace" in str(exc):
+            raise ContractError(
+                field, "birthplace code is not an Italian municipality or foreign country in force at the birth date"
+            ) from None
+        raise ContractError(
+            field, "is not a valid Italian fiscal code (the birth date it encodes is impossible)"
+        ) from None
     if decoded["birthdate"].date() != birth_date:
         raise ContractError(field, "does not match birth_date")
     if sex in ("female", "male") and decoded["gender"] != sex[0].upper():

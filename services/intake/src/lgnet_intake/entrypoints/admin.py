@@ -2,7 +2,7 @@
 
 lgnet-intake-admin add-actor coop-aurora --role partner --city torino --name "Cooperativa Aurora"
 lgnet-intake-admin issue-token coop-aurora            # prints the API token once
-lgnet-intake-admin add-signing-key coop-aurora-2026 coop-aurora <base64 Ed25519 public key>
+lgnet-intake-admin add-signing-key coop-aurora-2026 coop-aurora <base64 Ed25519 public key>  # raw 32 bytes
 lgnet-intake-admin rotate-inbound-key [--now]        # the inbound key's schedule (cron); --now retires it at once
 """
 
@@ -11,22 +11,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import binascii
 import os
 import sys
 
+import asyncpg
 from lgnet_shared import db
 from lgnet_shared.errors import ContractError
+from lgnet_shared.service import all_migrations
 
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.domain.access import Role
 
+PROG = "lgnet-intake-admin"
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        raise ContractError("DATABASE_URL", "not set (postgresql://user:password@host/db)")
+    return url
+
+
+def public_key_bytes(value: str, field: str = "public_key") -> bytes:
+    """Base64 of the raw 32-byte key, standard or URL-safe alphabet, padded or not."""
+    standard = value.strip().translate(str.maketrans("-_", "+/"))
+    try:
+        return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ContractError(field, "not base64") from None
+
 
 async def run(args: argparse.Namespace) -> str:
-    pool = await db.create_pool(os.environ["DATABASE_URL"], os.environ.get("LGNET_DB_SCHEMA", "intake"))
+    url = database_url()
+    public = public_key_bytes(args.public_key) if args.command == "add-signing-key" else b""
+    pool = await db.create_pool(url, os.environ.get("LGNET_DB_SCHEMA", "intake"))
     try:
-        await db.migrate(pool, MIGRATIONS)
+        # The whole schema as the service makes it: an IT team may provision before intake first starts.
+        await db.migrate(pool, all_migrations(MIGRATIONS))
         async with pool.acquire() as conn:
             if args.command == "add-actor":
                 await credentials.add_actor(conn, args.actor_id, Role(args.role), args.city, args.name or args.actor_id)
@@ -38,7 +62,6 @@ async def run(args: argparse.Namespace) -> str:
                     retired = await credentials.retire_inbound_key(conn) if args.now else []
                     destroyed = await credentials.rotate_inbound_keys(conn, settings.inbound_key_policy())
                 return f"retired {retired or 'none'}; destroyed {destroyed or 'none'}"
-            public = base64.b64decode(args.public_key)
             await credentials.add_signing_key(conn, args.key_id, args.actor_id, public)
             return f"added signing key {args.key_id} for {args.actor_id}"
     finally:
@@ -47,7 +70,7 @@ async def run(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="lgnet-intake-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("add-actor")
@@ -67,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(asyncio.run(run(args)))
     except (ContractError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, asyncpg.PostgresError) as exc:  # the database is unreachable or refuses us
+        print(f"{PROG}: error: database: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,11 +6,10 @@ may read it). The inbox makes a replayed inbound event have one effect (or one r
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -19,8 +18,8 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.errors import ContractError, Forbidden, Unauthenticated
-from lgnet_shared.events import Event, Sealed, versions
+from lgnet_shared.errors import ContractError, Unauthenticated
+from lgnet_shared.events import Event
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.service import ConsumerSpec, Runtime
@@ -31,7 +30,8 @@ from lgnet_intake import settings
 from lgnet_intake.adapters import credentials, repository
 from lgnet_intake.adapters.cache import TTLCache
 from lgnet_intake.domain.access import Actor
-from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake, sealed_registration
+from lgnet_intake.service_layer import inbound as rules
+from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
 
 UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
 
@@ -47,6 +47,8 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
     actors: TTLCache[Actor | None] = TTLCache(seconds=30)
     answerable: set[str] = set()  # partners whose rejection topic exists
+    s = runtime.settings
+    sandboxed = settings.sandbox(s.topic_prefix, s.db_schema) if s else False
 
     async def ensure_rejection_topic(partner: str) -> None:
         if partner in answerable:
@@ -75,34 +77,17 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         return actor.id
 
     async def verify(conn: Conn, record: Record, env: Envelope, sender: str | None) -> None:
-        actor = await signer(conn, record)
-        if env.partner != sender:
-            raise Forbidden("partner", f"the record is signed by {sender}, not {env.partner}")
-        if env.city != actor.city:
-            raise Forbidden("city", f"partner {actor.id} works in {actor.city}, not {env.city}")
+        rules.check_claims(env, sender, (await signer(conn, record)).city)
 
     async def open_identity(conn: Conn, identity: inbound.PartnerIdentity) -> dict[str, str]:
-        opened: dict[str, str] = {}
-        for field, sealed in identity:
-            if sealed is None:
-                continue
-            assert isinstance(sealed, Sealed)
-            key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
-            key = await private_keys.get(
+        async def private_key(key_id: str) -> X25519PrivateKey | None:
+            return await private_keys.get(
                 key_id, functools.partial(credentials.inbound_private_key, conn, master, key_id)
             )
-            if key is None:
-                if await credentials.inbound_key_destroyed(conn, key_id):
-                    raise ContractError(
-                        f"identity.{field}.kid",
-                        "intake key retired and destroyed: seal to the key GET /inbound-key gives",
-                    )
-                raise ContractError(f"identity.{field}.kid", "unknown intake key id")
-            try:
-                opened[field] = pii.open_from(key, sealed, field)
-            except ValueError as exc:
-                raise ContractError(f"identity.{field}", str(exc)) from None
-        return opened
+
+        return await rules.open_identity(
+            identity, private_key, functools.partial(credentials.inbound_key_destroyed, conn)
+        )
 
     async def context(conn: Conn, env: Envelope) -> Context:
         actor = await actors.get(env.partner or "", lambda: repository.actor(conn, env.partner or ""))
@@ -111,7 +96,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def intake(conn: Conn) -> Intake:
         assert runtime.keys is not None
-        return Intake(conn, runtime.keys, fiscal_secret)
+        return Intake(conn, runtime.keys, fiscal_secret, publish=not sandboxed)
 
     async def rotate(conn: Conn) -> None:
         """The inbound key's schedule, checked at most once a minute while partners send registrations."""
@@ -123,14 +108,14 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     async def register(conn: Conn, run: Sequence[tuple[Envelope, Event]]) -> None:
         """Registrations are most of what partners send: a run of them is stored in a few statements."""
         await rotate(conn)
-        with partner_fields():
+        with rules.partner_fields():
             registrations = []
             for env, e in run:
                 assert isinstance(e, inbound.PersonRegistrationSubmitted)
                 opened = await open_identity(conn, e.identity)
                 ctx = await context(conn, env)
-                clear = clear_birth_date_allowed(env, ctx.today)
-                registrations.append((ctx, sealed_registration(e, opened, clear_birth_date=clear)))
+                clear = rules.clear_birth_date_allowed(env, ctx.today)
+                registrations.append((ctx, rules.sealed_registration(e, opened, clear_birth_date=clear)))
             await intake(conn).register_persons(registrations)
 
     use_cases: dict[type[Event], UseCase] = {
@@ -148,7 +133,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def handler(use_case: UseCase) -> Handler:
         async def handle(conn: Conn, env: Envelope, event: Event) -> None:
-            with partner_fields():
+            with rules.partner_fields():
                 await use_case(intake(conn), await context(conn, env), event)
 
         return handle
@@ -191,6 +176,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         found = await repository.signing_key(conn, key_id)
         return (found[0], signing.verifying_key(found[1])) if found else None
 
+    assert {inbound.PersonRegistrationSubmitted, *use_cases} == set(rules.ACCEPTED)  # one list of what partners send
     return ConsumerSpec(
         name="gatekeeper",
         topics=["partner.inbound"],
@@ -203,40 +189,3 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             **{model.type: handler(uc) for model, uc in use_cases.items()},
         },
     )
-
-
-def clear_birth_date_allowed(env: Envelope, today: date) -> bool:
-    """Registration v1 carries the birth date in clear: accepted until its deprecation date, refused after."""
-    version = written_version(env)
-    if version >= 2:
-        return False
-    if today > V1_ACCEPTED_UNTIL:
-        raise ContractError(
-            "birth_date",
-            f"registration v1 (birth date in clear) is no longer accepted since {V1_ACCEPTED_UNTIL.isoformat()}:"
-            " send v2 with identity.birth_date sealed to intake's key",
-        )
-    return True
-
-
-def written_version(env: Envelope) -> int:
-    """The version the partner wrote (its `dataschema`), the latest when it names none."""
-    if env.dataschema and ":v" in env.dataschema:
-        tail = env.dataschema.rsplit(":v", 1)[1]
-        if tail.isdigit():
-            return int(tail)
-    return versions(env.type)[-1]
-
-
-V1_ACCEPTED_UNTIL = date.fromisoformat(inbound.BIRTH_DATE_V1_UNTIL)
-
-
-@contextlib.contextmanager
-def partner_fields() -> Iterator[None]:
-    """Errors name fields as partners see them: inside the event's `data`."""
-    try:
-        yield
-    except ContractError as err:
-        if err.field and not err.field.startswith("data."):
-            err.field = f"data.{err.field}"
-        raise

@@ -24,6 +24,7 @@ from lgnet_intake.adapters import repository as repo
 from lgnet_intake.domain import access, cases, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import commands as cmd
+from lgnet_intake.service_layer import inbound
 
 SOURCE = "/lgnet/intake"
 IDENTITY_FIELDS = ("given_name", "family_name", "fiscal_code", "phone", "address")
@@ -42,35 +43,6 @@ class Context:
         if self.actor.city is None:
             raise Forbidden("", "the national role is read-only")
         return self.actor.city
-
-
-def sealed_registration(
-    c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str], *, clear_birth_date: bool = False
-) -> cmd.RegisterPerson:
-    """A partner's registration, its identity already opened from HPKE by the gatekeeper. From v2 the birth date
-    is sealed (`identity.birth_date`); only v1 records (`clear_birth_date`) may carry it in clear."""
-    opened = dict(opened)
-    sealed_birth = opened.pop("birth_date", None)
-    if c.birth_date is not None and not clear_birth_date:
-        raise ContractError("birth_date", "v2 carries the birth date sealed in identity.birth_date, never in clear")
-    if sealed_birth is not None:
-        try:
-            birth_date = date.fromisoformat(sealed_birth)
-        except ValueError:
-            raise ContractError("identity.birth_date", "not an ISO 8601 date (YYYY-MM-DD)") from None
-    elif c.birth_date is not None:
-        birth_date = c.birth_date
-    else:
-        raise ContractError("identity.birth_date", "missing: seal the birth date to intake's key")
-    return cmd.RegisterPerson(
-        person_id=c.person_id,
-        birth_date=birth_date,
-        sex=c.sex,
-        nationality=c.nationality,
-        languages=c.languages,
-        literate=c.literate,
-        identity=cmd.PlainIdentity(**opened),
-    )
 
 
 @dataclass(frozen=True)
@@ -97,8 +69,11 @@ class Intake:
     conn: Conn
     keys: pii.KeyStore
     fiscal_secret: bytes
+    publish: bool = True  # False in a sandbox: state is kept (its own schema), no canonical fact leaves
 
     async def emit(self, ctx: Context, *events: Event) -> None:
+        if not self.publish:
+            return
         if ctx.cause is not None:
             envs = [caused_by(ctx.cause, e, source=SOURCE, partner=ctx.actor.partner) for e in events]
         else:
@@ -174,14 +149,9 @@ class Intake:
     def _new_person(self, ctx: Context, c: cmd.RegisterPerson) -> NewPerson:
         """A registration checked, pseudonymised and sealed under a new data key: ready to store."""
         access.may_write_in_city(ctx.actor, ctx.city)
-        people.check_birth_date(c.birth_date, ctx.today)
-        nationality, third = people.nationality(c.nationality)
-        plain = c.identity.model_dump(exclude_none=True)
+        nationality, third, plain = inbound.checked_person(c, ctx.today)
         fiscal_hash = name_hash = None
         if "fiscal_code" in plain:
-            plain["fiscal_code"] = people.fiscal_code(
-                plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
-            )
             fiscal_hash = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
         if "given_name" in plain and "family_name" in plain:
             name_hash = pii.keyed_hash(
@@ -372,10 +342,7 @@ class Intake:
         access.may_write_in_city(ctx.actor, ctx.city)
         if await repo.household_exists(self.conn, c.household_id):
             raise Conflict("household_id", f"household {c.household_id} already exists")
-        if c.reference_person_id not in c.member_ids:
-            raise ContractError("reference_person_id", "must be one of member_ids")
-        if len(set(c.member_ids)) != len(c.member_ids):
-            raise ContractError("member_ids", "lists a person twice")
+        inbound.check_household(c)
         members = []
         for i, pid in enumerate(c.member_ids):
             p = await self._person_for_write(ctx, pid, f"member_ids.{i}")
@@ -425,8 +392,7 @@ class Intake:
         h = await self._household_for_write(ctx, c.household_id)
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise Conflict("referral_id", f"referral {c.referral_id} already exists")
-        if c.received_on > ctx.today:
-            raise ContractError("received_on", "is in the future")
+        inbound.check_not_future(c.received_on, ctx.today, "received_on")
         await repo.insert_referral(self.conn, {**c.model_dump(), "source": c.source.value, "city": h["city"]})
         await self.emit(
             ctx,
@@ -465,8 +431,7 @@ class Intake:
         await self._partner_of_city(partner, h["city"], "partner")
         if await repo.case_exists(self.conn, c.case_id):
             raise Conflict("case_id", f"case {c.case_id} already exists")
-        if c.opened_on > ctx.today:
-            raise ContractError("opened_on", "is in the future")
+        inbound.check_not_future(c.opened_on, ctx.today, "opened_on")
         if other := await repo.open_case_in_area(self.conn, c.household_id, c.action_area.value):
             raise Conflict("household_id", f"already has open case {other} in {c.action_area.value}")
         members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)

@@ -1,0 +1,247 @@
+package it.lgnet.partner;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.bouncycastle.crypto.hpke.HPKE;
+import org.bouncycastle.crypto.params.AsymmetricKeyParameter;
+import org.bouncycastle.crypto.params.Ed25519PrivateKeyParameters;
+import org.bouncycastle.crypto.signers.Ed25519Signer;
+
+/**
+ * Reference LgNet partner client, written from docs/partners.md alone (no LgNet code).
+ *
+ * <p>It loads the onboarding bundle the city gave (LGNET_BUNDLE), fetches intake's public key (GET /inbound-key),
+ * seals identifying fields with HPKE (Bouncy Castle: base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+ * AES-128-GCM; info "lgnet:&lt;kid&gt;:&lt;field&gt;", empty aad), wraps each event in a structured-mode
+ * CloudEvent, signs the exact value (Ed25519) and produces a small registration sequence to the inbound topic with
+ * kafka-clients over TLS + SASL/SCRAM-SHA-512 (keyed by the partner id, the client's default compression and
+ * idempotent producer), plus one event that must be refused; then it reads its own rejection topic and prints a
+ * JSON summary on stdout.
+ *
+ * <p>Environment: LGNET_BUNDLE (path of the bundle JSON), LGNET_SIGNING_SEED (hex of the 32-byte Ed25519 private
+ * key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs).
+ */
+public final class Partner {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Base64.Encoder B64URL = Base64.getUrlEncoder().withoutPadding();
+
+  private final JsonNode bundle;
+  private final Ed25519PrivateKeyParameters signingKey;
+  private final HPKE hpke =
+      new HPKE(HPKE.mode_base, HPKE.kem_X25519_SHA256, HPKE.kdf_HKDF_SHA256, HPKE.aead_AES_GCM128);
+  private String kid;
+  private AsymmetricKeyParameter intakeKey;
+
+  Partner(JsonNode bundle, byte[] seed) {
+    this.bundle = bundle;
+    this.signingKey = new Ed25519PrivateKeyParameters(seed, 0);
+  }
+
+  public static void main(String[] args) throws Exception {
+    JsonNode bundle = JSON.readTree(Files.readString(Path.of(System.getenv("LGNET_BUNDLE"))));
+    byte[] seed = HexFormat.of().parseHex(System.getenv("LGNET_SIGNING_SEED"));
+    String run = System.getenv().getOrDefault("LGNET_RUN", UUID.randomUUID().toString().substring(0, 8));
+    new Partner(bundle, seed).play(run);
+  }
+
+  /** Intake's current key (it rotates: fetch it before a batch). */
+  void fetchIntakeKey() throws Exception {
+    JsonNode intake = bundle.path("services").path("intake");
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(bundle.path("inbound_key_url").asText()))
+            .header("Authorization", "Bearer " + intake.path("token").asText())
+            .timeout(Duration.ofSeconds(20))
+            .build();
+    HttpResponse<String> answer = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
+    if (answer.statusCode() != 200) {
+      throw new IllegalStateException("GET /inbound-key: " + answer.statusCode() + " " + answer.body());
+    }
+    JsonNode key = JSON.readTree(answer.body());
+    kid = "hpke:" + key.path("key_id").asText();
+    intakeKey = hpke.deserializePublicKey(Base64.getUrlDecoder().decode(key.path("public_key").asText()));
+  }
+
+  /** One identifying field sealed to intake: ct = base64url(enc || ciphertext), no padding. */
+  ObjectNode seal(String field, String plaintext) throws Exception {
+    byte[] info = ("lgnet:" + kid + ":" + field).getBytes(StandardCharsets.UTF_8);
+    byte[][] out = hpke.seal(intakeKey, info, new byte[0], plaintext.getBytes(StandardCharsets.UTF_8), null, null, null);
+    byte[] ciphertext = out[0];
+    byte[] enc = out[1];
+    byte[] both = new byte[enc.length + ciphertext.length];
+    System.arraycopy(enc, 0, both, 0, enc.length);
+    System.arraycopy(ciphertext, 0, both, enc.length, ciphertext.length);
+    ObjectNode sealed = JSON.createObjectNode();
+    sealed.put("kid", kid).put("n", "").put("ct", B64URL.encodeToString(both));
+    return sealed;
+  }
+
+  String sign(byte[] value) {
+    Ed25519Signer signer = new Ed25519Signer();
+    signer.init(true, signingKey);
+    signer.update(value, 0, value.length);
+    return "ed25519;" + bundle.path("signing").path("key_id").asText() + ";" + B64URL.encodeToString(signer.generateSignature());
+  }
+
+  /** A structured-mode CloudEvent, signed over exactly the bytes that are sent. */
+  ProducerRecord<String, byte[]> record(String id, String type, int version, ObjectNode data) throws Exception {
+    String partner = bundle.path("partner").asText();
+    ObjectNode event = JSON.createObjectNode();
+    event.put("specversion", "1.0").put("id", id).put("source", "/partners/" + partner).put("type", type);
+    event.put("dataschema", "urn:lgnet:schema:" + type + ":v" + version);
+    event.put("time", Instant.now().toString()).put("city", bundle.path("city").asText());
+    event.put("partner", partner).put("partitionkey", partner).set("data", data);
+    byte[] value = JSON.writeValueAsBytes(event);
+    ProducerRecord<String, byte[]> record =
+        new ProducerRecord<>(bundle.path("kafka").path("inbound_topic").asText(), partner, value);
+    record.headers().add("content-type", "application/cloudevents+json; charset=utf-8".getBytes(StandardCharsets.UTF_8));
+    record.headers().add("lgnet-signature", sign(value).getBytes(StandardCharsets.UTF_8));
+    return record;
+  }
+
+  Properties kafka() throws Exception {
+    JsonNode k = bundle.path("kafka");
+    Properties p = new Properties();
+    p.put("bootstrap.servers", k.path("bootstrap_servers").asText());
+    p.put("security.protocol", k.path("security_protocol").asText());
+    p.put("sasl.mechanism", k.path("sasl_mechanism").asText());
+    p.put(
+        "sasl.jaas.config",
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+            + k.path("username").asText() + "\" password=\"" + k.path("password").asText() + "\";");
+    if (!k.path("ca_pem").isNull()) {
+      Path ca = Files.createTempFile("lgnet-ca", ".pem");
+      Files.writeString(ca, k.path("ca_pem").asText());
+      p.put("ssl.truststore.type", "PEM");
+      p.put("ssl.truststore.location", ca.toString());
+    }
+    return p;
+  }
+
+  void play(String run) throws Exception {
+    fetchIntakeKey();
+    String today = LocalDate.now(ZoneOffset.UTC).toString();
+    String mother = "java-" + run + "-p1";
+    String child = "java-" + run + "-p2";
+    String household = "java-" + run + "-h1";
+    Map<String, String> ids = new LinkedHashMap<>();
+    List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
+
+    ObjectNode motherData = JSON.createObjectNode();
+    motherData.put("person_id", mother).put("sex", "female").put("nationality", "NG");
+    motherData.putArray("languages").add("en");
+    ObjectNode identity = motherData.putObject("identity");
+    identity.set("given_name", seal("given_name", "Adaeze"));
+    identity.set("family_name", seal("family_name", "Nwosu"));
+    identity.set("birth_date", seal("birth_date", "1988-09-14"));
+    identity.set("fiscal_code", seal("fiscal_code", "NWSDZA88P54Z335Q"));
+    add(ids, records, "mother", "lgnet.partner.person_registration_submitted", 2, motherData);
+
+    ObjectNode childData = JSON.createObjectNode();
+    childData.put("person_id", child).put("sex", "male").put("nationality", "NG");
+    ObjectNode childIdentity = childData.putObject("identity");
+    childIdentity.set("given_name", seal("given_name", "Chidi"));
+    childIdentity.set("birth_date", seal("birth_date", "2017-02-03"));
+    add(ids, records, "child", "lgnet.partner.person_registration_submitted", 2, childData);
+
+    ObjectNode householdData = JSON.createObjectNode();
+    householdData.put("household_id", household).put("reference_person_id", mother);
+    ArrayNode members = householdData.putArray("member_ids");
+    members.add(mother).add(child);
+    add(ids, records, "household", "lgnet.partner.household_formation_submitted", 1, householdData);
+
+    ObjectNode caseData = JSON.createObjectNode();
+    caseData.put("case_id", "java-" + run + "-c1").put("household_id", household);
+    caseData.put("action_area", "housing_inclusion").put("channel", "desk").put("opened_on", today);
+    caseData.put("housing_need", true);
+    add(ids, records, "case", "lgnet.partner.case_opening_submitted", 1, caseData);
+
+    // Must be refused: a household this partner never formed (not_found).
+    ObjectNode refused = JSON.createObjectNode();
+    refused.put("case_id", "java-" + run + "-c2").put("household_id", "java-" + run + "-never-formed");
+    refused.put("action_area", "taking_charge").put("channel", "desk").put("opened_on", today);
+    add(ids, records, "refused", "lgnet.partner.case_opening_submitted", 1, refused);
+
+    Properties producerProps = kafka();
+    producerProps.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    producerProps.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps)) {
+      for (ProducerRecord<String, byte[]> r : records) {
+        producer.send(r).get(); // in order, one partition (the partner id is the key)
+      }
+    }
+
+    List<JsonNode> rejections = readRejections(run, Set.copyOf(ids.values()), ids.get("refused"));
+    ObjectNode summary = JSON.createObjectNode();
+    summary.put("client", "java");
+    ObjectNode sent = summary.putObject("sent");
+    ids.forEach(sent::put);
+    summary.putArray("rejections").addAll(rejections);
+    System.out.println(JSON.writeValueAsString(summary));
+  }
+
+  void add(Map<String, String> ids, List<ProducerRecord<String, byte[]>> records, String name, String type,
+      int version, ObjectNode data) throws Exception {
+    String id = UUID.randomUUID().toString();
+    ids.put(name, id);
+    records.add(record(id, type, version, data));
+  }
+
+  /** This partner's answers: one per refused record, on its own topic, read with its own consumer group. */
+  List<JsonNode> readRejections(String run, Set<String> ours, String last) throws Exception {
+    JsonNode k = bundle.path("kafka");
+    Properties p = kafka();
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, k.path("topic_prefix").asText() + k.path("group_prefix").asText() + "java-" + run);
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    List<JsonNode> found = new ArrayList<>();
+    long deadline = System.currentTimeMillis() + 60_000;
+    try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
+      consumer.subscribe(List.of(k.path("rejections_topic").asText()));
+      while (System.currentTimeMillis() < deadline) {
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+          JsonNode data = JSON.readTree(r.value()).path("data");
+          if (ours.contains(data.path("inbound_event_id").asText())) {
+            found.add(data);
+            if (data.path("inbound_event_id").asText().equals(last)) {
+              return found;
+            }
+          }
+        }
+      }
+    }
+    return found;
+  }
+}

@@ -1,0 +1,249 @@
+"""`lgnet-partner-admin`: onboard or offboard a partner cooperative in one command (for the city's IT team).
+
+    lgnet-partner-admin onboard coop-aurora --city torino --name "Cooperativa Aurora" \\
+        --signing-key-id coop-aurora-2026 --signing-public-key <base64 Ed25519 public key> --out coop-aurora.json
+    lgnet-partner-admin offboard coop-aurora
+
+`onboard` creates the partner's actor in every service it uses (intake, housing, payments, reporting; `--services`
+narrows it), registers its Ed25519 signing key with intake, creates its Kafka user, ACLs and rejection topic (as
+`lgnet-kafka-admin add-partner` does) and issues an API token per service, then writes everything the partner's
+developer needs into one JSON bundle (mode 600: it holds secrets; see docs/partners.md). Running it again for the
+same partner issues a new Kafka password and new tokens (revoking the old ones) and keeps its signing keys.
+`offboard` revokes everything: tokens in every service, signing keys, Kafka credentials and ACLs.
+
+Environment: DATABASE_URL (or LGNET_<SERVICE>_DATABASE_URL for a service in another database),
+LGNET_<SERVICE>_DB_SCHEMA (default: the service's name), KAFKA_BOOTSTRAP_SERVERS with the cluster admin's
+KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_CAFILE, LGNET_TOPIC_PREFIX, and LGNET_<SERVICE>_URL (where the
+partner reaches each service; default http://127.0.0.1:8001..8004).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from lgnet_shared import auth, db
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.cities import CITIES
+from lgnet_shared.errors import Conflict, ContractError
+from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
+from lgnet_shared.kafka_admin import Admin, Fail
+from lgnet_shared.kafka_tls import write_private
+from lgnet_shared.service import all_migrations
+from lgnet_shared.topics import TopicsNotCreated, for_partner, physical
+
+from lgnet_intake.adapters import credentials
+from lgnet_intake.adapters.schema import MIGRATIONS
+from lgnet_intake.entrypoints.admin import public_key_bytes
+
+PROG = "lgnet-partner-admin"
+SERVICES = ("intake", "housing", "payments", "reporting")
+DEFAULT_PORTS = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting": 8004}
+BUNDLE_FORMAT = "lgnet-partner-onboarding/1"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where one service keeps its actors, and where partners reach it."""
+
+    service: str
+    database_url: str
+    schema: str
+    url: str
+
+
+def places(services: Sequence[str], env: dict[str, str]) -> list[Place]:
+    found = []
+    for s in services:
+        url = env.get(f"LGNET_{s.upper()}_DATABASE_URL") or env.get("DATABASE_URL")
+        if not url:
+            raise ContractError("DATABASE_URL", f"not set (nor LGNET_{s.upper()}_DATABASE_URL): where is {s}'s schema?")
+        schema = env.get(f"LGNET_{s.upper()}_DB_SCHEMA") or s
+        public = env.get(f"LGNET_{s.upper()}_URL") or f"http://127.0.0.1:{DEFAULT_PORTS[s]}"
+        found.append(Place(s, url, schema, public.rstrip("/")))
+    return found
+
+
+async def _in_schema(place: Place, work: Any) -> Any:
+    pool = await db.create_pool(place.database_url, place.schema)
+    try:
+        # The whole schema as the service makes it (intake), or the actors' tables: provisioning may come first.
+        await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else [auth.MIGRATION])
+        async with pool.acquire() as conn, conn.transaction():
+            return await work(conn)
+    finally:
+        await pool.close()
+
+
+async def _ensure_actor(conn: Any, partner: str, city: str, name: str) -> None:
+    """The partner's actor: created, or the same one again (onboarding twice is re-issuing)."""
+    row = await conn.fetchrow("select role, city from actors where actor_id = $1", partner)
+    if row is None:
+        await auth.add_actor(conn, partner, auth.Role.PARTNER, city, name)
+    elif (row["role"], row["city"]) != ("partner", city):
+        raise Conflict("partner", f"{partner} already exists as {row['role']} of {row['city'] or 'national'}")
+
+
+async def _ensure_signing_key(conn: Any, key_id: str, partner: str, public: bytes) -> None:
+    row = await conn.fetchrow("select actor_id, public_key, revoked_at from signing_keys where key_id = $1", key_id)
+    if row is None:
+        await credentials.add_signing_key(conn, key_id, partner, public)
+    elif row["actor_id"] != partner or bytes(row["public_key"]) != public or row["revoked_at"] is not None:
+        raise Conflict("signing_key_id", f"signing key {key_id} is already registered with another key or revoked")
+
+
+async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
+    partner, city = args.partner, args.city
+    principal = ka.Principal.partner_(partner)  # a bad id fails before anything is touched
+    if not args.signing_key_id or ";" in args.signing_key_id:
+        raise ContractError("signing_key_id", "must be non-empty and contain no ';'")
+    public = public_key_bytes(args.signing_public_key, "signing_public_key")
+    if len(public) != 32:
+        raise ContractError("signing_public_key", f"an Ed25519 public key is 32 bytes, not {len(public)}")
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ContractError("out", f"no folder {out.parent}")
+    where = places(args.services, env)
+    security, bootstrap, prefix = _kafka(env)
+    tokens: dict[str, str] = {}
+    async with Admin(bootstrap, security, prefix, int(env.get("LGNET_TOPIC_REPLICATION") or 1)) as admin:
+        for place in where:  # the databases first: a refusal there leaves Kafka untouched
+
+            async def provision(conn: Any, place: Place = place) -> str:
+                await _ensure_actor(conn, partner, city, args.name or partner)
+                if place.service == "intake":
+                    await _ensure_signing_key(conn, args.signing_key_id, partner, public)
+                await auth.revoke_tokens(conn, partner)
+                return await auth.issue_token(conn, partner)
+
+            tokens[place.service] = await _in_schema(place, provision)
+        password, acls = await admin.provision(principal, password=ka.new_password())
+    assert password is not None
+    ca = _ca_pem(security)
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "partner": partner,
+        "city": city,
+        "issued_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "kafka": {
+            "bootstrap_servers": bootstrap,
+            "security_protocol": security.security_protocol,
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "username": principal.name,
+            "password": password,
+            "ca_pem": ca,
+            "topic_prefix": prefix,
+            "inbound_topic": physical("partner.inbound", prefix),
+            "rejections_topic": physical(for_partner("partner.rejections.{partner}", partner), prefix),
+            "group_prefix": f"partner.{partner}.",
+        },
+        "signing": {"key_id": args.signing_key_id, "public_key": args.signing_public_key, "header": "lgnet-signature"},
+        "services": {p.service: {"url": p.url, "token": tokens[p.service]} for p in where},
+        "inbound_key_url": next((f"{p.url}/inbound-key" for p in where if p.service == "intake"), None),
+    }
+    write_private(out, json.dumps(bundle, indent=2) + "\n")
+    return [
+        f"onboarded {partner} ({city}): actor and token in {', '.join(p.service for p in where)};"
+        f" signing key {args.signing_key_id}; Kafka user {principal.name} with {len(acls)} ACLs",
+        f"bundle written to {out} (mode 600; it holds the password and tokens: hand it over safely)",
+    ]
+
+
+async def offboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
+    principal = ka.Principal.partner_(args.partner)
+    security, bootstrap, prefix = _kafka(env)
+    said: list[str] = []
+    known = False
+    for place in places(args.services, env):
+
+        async def revoke(conn: Any, place: Place = place) -> tuple[bool, int, int]:
+            exists = bool(await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", args.partner))
+            tokens = await auth.revoke_tokens(conn, args.partner)
+            keys = await credentials.revoke_signing_keys(conn, args.partner) if place.service == "intake" else 0
+            return exists, tokens, keys
+
+        exists, tokens, keys = await _in_schema(place, revoke)
+        known = known or exists
+        said.append(f"{place.service}: {tokens} token(s) revoked" + (f", {keys} signing key(s)" if keys else ""))
+    async with Admin(bootstrap, security, prefix) as admin:
+        had = await ka.delete_credentials(admin.client, principal.name)
+        removed = await ka.delete_acls(admin.client, principal.user)
+    if not known and not had and not removed:
+        raise ContractError("partner", f"{args.partner} is not onboarded here (no actor, no Kafka user)")
+    said.append(f"kafka: {principal.name} credentials {'deleted' if had else 'absent'}, {removed} ACL(s) deleted")
+    return [f"offboarded {args.partner}: {'; '.join(said)}", "its rejection topic is kept (400 days of answers)"]
+
+
+def _ca_pem(security: KafkaSecurity) -> str | None:
+    """The cluster's CA certificate (public), so the partner can verify the brokers."""
+    return Path(security.ssl_cafile).read_text() if security.ssl_cafile else None
+
+
+def _kafka(env: dict[str, str]) -> tuple[KafkaSecurity, str, str]:
+    bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        raise ContractError("KAFKA_BOOTSTRAP_SERVERS", "not set (and the cluster admin's KAFKA_* settings)")
+    return KafkaSecurity.from_env(env), bootstrap, env.get("LGNET_TOPIC_PREFIX", "")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def services(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--services",
+            type=lambda v: [s.strip() for s in v.split(",") if s.strip()],
+            default=list(SERVICES),
+            help="comma-separated services the partner uses (default: all four; intake is always needed)",
+        )
+
+    o = sub.add_parser("onboard", help="actor, signing key, Kafka credentials and tokens; writes the bundle")
+    o.add_argument("partner", help="partner id, as in its events (letters, digits, '-', '_')")
+    o.add_argument("--city", required=True, choices=CITIES, metavar="CITY", help="the partner's city (torino, …)")
+    o.add_argument("--name", help="the partner's display name")
+    o.add_argument("--signing-key-id", required=True, help="the key id the partner's records name")
+    o.add_argument("--signing-public-key", required=True, help="base64 of the raw 32-byte Ed25519 public key")
+    o.add_argument("--out", required=True, help="where to write the onboarding bundle (JSON, mode 600)")
+    services(o)
+    f = sub.add_parser("offboard", help="revoke tokens, signing keys, Kafka credentials and ACLs")
+    f.add_argument("partner")
+    services(f)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    unknown = [s for s in args.services if s not in SERVICES]
+    if unknown or "intake" not in args.services:
+        p.error(f"--services: choose among {', '.join(SERVICES)}, intake included (got {', '.join(args.services)})")
+    environment = dict(os.environ if env is None else env)
+    try:
+        work = onboard if args.command == "onboard" else offboard
+        lines = asyncio.run(work(args, environment))
+    except (ContractError, ka.PrincipalError, KafkaConfigError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except (Fail, ka.AdminError, TopicsNotCreated, KafkaError) as exc:
+        print(f"{PROG}: error: kafka: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""`lgnet-partner check FILE…`: a partner's conformance kit. Checks event files offline exactly as intake's
+gatekeeper would — the same functions (service_layer/inbound.py), so the same kind, field and reason — and prints
+every problem, one line per file: `FILE: <kind> <field>: <reason>`, or `FILE: ok`. Exit status 1 when any is refused.
+
+    lgnet-partner check --bundle coop-aurora.json [--intake-test-key HEX] record.json event.json …
+
+A FILE is either a Kafka record as your code produces it — `{"key": "coop-aurora", "headers": [["lgnet-signature",
+"ed25519;…"], ["ce_id", "…"], …], "value": "<the exact value as a string>"}` (or `"value_base64"`; headers may also
+be an object) — whose signature is checked too, or a bare structured-mode CloudEvent (the value alone: not signed,
+so its signature is not checked unless --require-signature).
+
+Who you are comes from your onboarding bundle (`--bundle`) or `--partner`, `--city` and `--signing-public-key`.
+Sealed fields open only with the private key they were sealed to: seal your test records to a test key pair of
+your own (or the worked example's in docs/partners.md) and pass its private half as `--intake-test-key` (hex or
+base64 of the raw 32 bytes); the kit then checks what is inside too (birth date, fiscal code, lengths). What needs
+intake's state (an unknown person, another partner's case, an id already used) only intake can judge: use the
+city's sandbox (docs/partners.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from lgnet_shared import pii, signing
+from lgnet_shared.envelope import Headers, from_record
+from lgnet_shared.errors import ContractError, Unauthenticated
+from lgnet_shared.events import Sealed
+from lgnet_shared.events import partner as cmd_in
+
+from lgnet_intake.entrypoints.admin import public_key_bytes
+from lgnet_intake.service_layer import inbound as rules
+
+PROG = "lgnet-partner"
+
+
+@dataclass(frozen=True)
+class Partner:
+    partner: str
+    city: str
+    signing_public_key: bytes | None
+    signing_key_id: str | None
+
+
+@dataclass
+class Record:
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+    value: bytes
+    signed: bool
+
+
+def load(path: Path) -> Record:
+    raw = path.read_bytes()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return Record(None, [], raw, False)  # not JSON at all: the gatekeeper will say so
+    if not (isinstance(doc, dict) and "headers" in doc and ("value" in doc or "value_base64" in doc)):
+        return Record(None, [], raw, False)  # a bare structured-mode value
+    headers = doc["headers"]
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    value = doc["value"].encode() if "value" in doc else base64.b64decode(doc["value_base64"])
+    key = doc.get("key")
+    hs = [(str(k), str(v).encode()) for k, v in pairs]
+    return Record(key.encode() if isinstance(key, str) else None, hs, value, True)
+
+
+async def check(record: Record, who: Partner, intake_key: X25519PrivateKey | None, today: date) -> list[str]:
+    """The record through the gatekeeper's checks, in its order; the first refusal is what intake would answer.
+    Returns notes about what could not be checked offline."""
+    notes: list[str] = []
+    if record.signed:
+        authenticate(record.value, record.headers, who)
+    else:
+        notes.append("not signed (a bare value): signature not checked")
+    env = from_record(record.value, record.headers, record.key)
+    rules.check_claims(env, who.partner, who.city)
+    event = rules.read(env)
+    if record.key is not None and record.key != who.partner.encode():
+        notes.append(f"the record key should be your partner id ({who.partner}): your events stay in order")
+    with rules.partner_fields():
+        rules.check_event(event, today)
+        if isinstance(event, cmd_in.PersonRegistrationSubmitted):
+            if intake_key is None:
+                notes.append("sealed fields not opened (pass --intake-test-key): their contents not checked")
+                check_sealed_form(event.identity)
+                rules.clear_birth_date_allowed(env, today)
+            else:
+                opened = await rules.open_identity(event.identity, lambda _: _key(intake_key), _never)
+                clear = rules.clear_birth_date_allowed(env, today)
+                rules.checked_person(rules.sealed_registration(event, opened, clear_birth_date=clear), today)
+    return notes
+
+
+def authenticate(value: bytes, headers: Headers, who: Partner) -> None:
+    """As the gatekeeper: the key id must be yours (registered), the signature must verify with its public key."""
+    key_id = signing.key_id_of(headers)
+    field = f"headers.{signing.HEADER}"
+    if key_id is None:
+        raise Unauthenticated(field, "missing: records must be signed")
+    if who.signing_key_id is not None and key_id != who.signing_key_id:
+        raise Unauthenticated(field, f"unknown partner key (yours is {who.signing_key_id}, the record names {key_id})")
+    if who.signing_public_key is None:
+        raise ContractError("--signing-public-key", "needed to check a signed record")
+    signing.verify(who.signing_public_key, value, headers)
+
+
+def check_sealed_form(identity: cmd_in.PartnerIdentity) -> None:
+    """Without the key, at least the form: what intake could never open, it refuses with the same reason."""
+    for field, sealed in identity:
+        if sealed is None:
+            continue
+        assert isinstance(sealed, Sealed)
+        ct = sealed.ct + "=" * (-len(sealed.ct) % 4)
+        try:
+            blob = base64.urlsafe_b64decode(ct)
+        except (binascii.Error, ValueError):
+            blob = b""
+        if not sealed.kid.startswith(pii.HPKE_PREFIX) or sealed.n != "" or len(blob) < 32 + 16:
+            raise ContractError(
+                f"identity.{field}", f"{field}: cannot be opened with intake's key (wrong key id or field)"
+            )
+
+
+async def _key(key: X25519PrivateKey) -> X25519PrivateKey:
+    return key
+
+
+async def _never(_: str) -> bool:
+    return False
+
+
+def partner_of(args: argparse.Namespace) -> Partner:
+    if args.bundle:
+        bundle = json.loads(Path(args.bundle).read_text())
+        signing_info = bundle.get("signing", {})
+        return Partner(
+            bundle["partner"],
+            bundle["city"],
+            public_key_bytes(signing_info["public_key"], "bundle.signing.public_key"),
+            signing_info.get("key_id"),
+        )
+    if not (args.partner and args.city):
+        raise ContractError("--bundle", "pass your onboarding bundle, or --partner and --city")
+    public = public_key_bytes(args.signing_public_key, "--signing-public-key") if args.signing_public_key else None
+    return Partner(args.partner, args.city, public, args.signing_key_id)
+
+
+def test_key(value: str | None) -> X25519PrivateKey | None:
+    if not value:
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = public_key_bytes(value, "--intake-test-key")
+    if len(raw) != 32:
+        raise ContractError("--intake-test-key", f"an X25519 private key is 32 bytes, not {len(raw)}")
+    return X25519PrivateKey.from_private_bytes(raw)
+
+
+async def run(args: argparse.Namespace) -> int:
+    who = partner_of(args)
+    key = test_key(args.intake_test_key)
+    today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    refused = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            notes = await check(load(path), who, key, today)
+        except ContractError as err:
+            refused += 1
+            print(f"{name}: {err.kind} {err.field or '<record>'}: {err.reason}")
+            continue
+        except OSError as exc:
+            refused += 1
+            print(f"{name}: unreadable file: {exc.strerror or exc}")
+            continue
+        if args.require_signature and any(n.startswith("not signed") for n in notes):
+            refused += 1
+            print(f"{name}: unauthenticated headers.{signing.HEADER}: missing: records must be signed")
+            continue
+        print(f"{name}: ok" + "".join(f"\n  note: {n}" for n in notes))
+    print(f"{len(args.files) - refused} of {len(args.files)} would be accepted by the gatekeeper's offline checks")
+    return 1 if refused else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    c = sub.add_parser("check", help="check event files as intake's gatekeeper would")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("--bundle", help="your onboarding bundle (partner, city, signing key)")
+    c.add_argument("--partner", help="your partner id (without --bundle)")
+    c.add_argument("--city", help="your city (without --bundle)")
+    c.add_argument("--signing-public-key", help="base64 of your raw Ed25519 public key (without --bundle)")
+    c.add_argument("--signing-key-id", help="the key id your records name (without --bundle)")
+    c.add_argument("--intake-test-key", help="hex or base64 of the X25519 private key your test records are sealed to")
+    c.add_argument("--today", help="judge dates as of this day (YYYY-MM-DD; default today)")
+    c.add_argument("--require-signature", action="store_true", help="refuse bare (unsigned) values")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return asyncio.run(run(args))
+    except (ContractError, ValueError, KeyError, OSError) as exc:
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        print(f"{PROG}: error: {what}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

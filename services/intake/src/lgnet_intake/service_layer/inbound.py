@@ -1,0 +1,183 @@
+"""What the gatekeeper checks in a partner's record that needs no state: signature, envelope, claims, type, schema
+(strictly), sealing, and the rules of a person and of each event that depend only on what the record says.
+
+The gatekeeper (entrypoints/gatekeeper.py) and the use cases (handlers.py) call these functions on every record;
+`lgnet-partner check` (entrypoints/partner_check.py) calls the very same ones on a partner's files, offline, so the
+kit refuses exactly what intake would refuse, with the same kind, field and reason. What needs intake's state
+(unknown person, another partner's case, an id already used) only the gatekeeper, or its sandbox, can judge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import date
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from lgnet_shared import codec, pii
+from lgnet_shared.envelope import Envelope
+from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic
+from lgnet_shared.events import Event, Sealed, versions
+from lgnet_shared.events import partner as cmd_in
+from pydantic import ValidationError
+
+from lgnet_intake.domain import people
+from lgnet_intake.service_layer import commands as cmd
+
+# What partners may send: the gatekeeper has a handler for each, and refuses any other type.
+ACCEPTED: tuple[type[Event], ...] = (
+    cmd_in.PersonRegistrationSubmitted,
+    cmd_in.HouseholdFormationSubmitted,
+    cmd_in.HouseholdMemberChangeSubmitted,
+    cmd_in.ReferralSubmitted,
+    cmd_in.CaseOpeningSubmitted,
+    cmd_in.NeedsAssessmentSubmitted,
+    cmd_in.PlanSubmitted,
+    cmd_in.PlanObjectiveUpdateSubmitted,
+    cmd_in.EmploymentReported,
+    cmd_in.ConsentReported,
+    cmd_in.CaseClosureSubmitted,
+)
+V1_ACCEPTED_UNTIL = date.fromisoformat(cmd_in.BIRTH_DATE_V1_UNTIL)
+PrivateKeyOf = Callable[[str], Awaitable[X25519PrivateKey | None]]
+Destroyed = Callable[[str], Awaitable[bool]]
+
+
+def check_claims(env: Envelope, sender: str | None, signer_city: str | None) -> None:
+    """The record speaks for its signer: the partner it names is the signer, the city the signer's city."""
+    if env.partner != sender:
+        raise Forbidden("partner", f"the record is signed by {sender}, not {env.partner}")
+    if env.city != signer_city:
+        raise Forbidden("city", f"partner {sender} works in {signer_city}, not {env.city}")
+
+
+def read(env: Envelope) -> Event:
+    """The record's event, as the gatekeeper's consumer reads it: an accepted type, JSON types strictly."""
+    if env.type not in {m.type for m in ACCEPTED}:
+        raise UnknownEventType("type", f"{env.type!r} is not accepted here")
+    return codec.decode(env, strict=True)
+
+
+async def open_identity(
+    identity: cmd_in.PartnerIdentity, private_key: PrivateKeyOf, destroyed: Destroyed
+) -> dict[str, str]:
+    """Each sealed field opened with intake's key its `kid` names (HPKE, info `lgnet:<kid>:<field>`)."""
+    opened: dict[str, str] = {}
+    for field, sealed in identity:
+        if sealed is None:
+            continue
+        assert isinstance(sealed, Sealed)
+        key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
+        key = await private_key(key_id)
+        if key is None:
+            if await destroyed(key_id):
+                raise ContractError(
+                    f"identity.{field}.kid", "intake key retired and destroyed: seal to the key GET /inbound-key gives"
+                )
+            raise ContractError(f"identity.{field}.kid", "unknown intake key id")
+        try:
+            opened[field] = pii.open_from(key, sealed, field)
+        except ValueError as exc:
+            raise ContractError(f"identity.{field}", str(exc)) from None
+    return opened
+
+
+def written_version(env: Envelope) -> int:
+    """The version the partner wrote (its `dataschema`), the latest when it names none."""
+    if env.dataschema and ":v" in env.dataschema:
+        tail = env.dataschema.rsplit(":v", 1)[1]
+        if tail.isdigit():
+            return int(tail)
+    return versions(env.type)[-1]
+
+
+def clear_birth_date_allowed(env: Envelope, today: date) -> bool:
+    """Registration v1 carries the birth date in clear: accepted until its deprecation date, refused after."""
+    if written_version(env) >= 2:
+        return False
+    if today > V1_ACCEPTED_UNTIL:
+        raise ContractError(
+            "birth_date",
+            f"registration v1 (birth date in clear) is no longer accepted since {V1_ACCEPTED_UNTIL.isoformat()}:"
+            " send v2 with identity.birth_date sealed to intake's key",
+        )
+    return True
+
+
+def sealed_registration(
+    c: cmd_in.PersonRegistrationSubmitted, opened: dict[str, str], *, clear_birth_date: bool = False
+) -> cmd.RegisterPerson:
+    """A partner's registration, its identity already opened from HPKE by the gatekeeper. From v2 the birth date
+    is sealed (`identity.birth_date`); only v1 records (`clear_birth_date`) may carry it in clear."""
+    opened = dict(opened)
+    sealed_birth = opened.pop("birth_date", None)
+    if c.birth_date is not None and not clear_birth_date:
+        raise ContractError("birth_date", "v2 carries the birth date sealed in identity.birth_date, never in clear")
+    if sealed_birth is not None:
+        try:
+            birth_date = date.fromisoformat(sealed_birth)
+        except ValueError:
+            raise ContractError("identity.birth_date", "not an ISO 8601 date (YYYY-MM-DD)") from None
+    elif c.birth_date is not None:
+        birth_date = c.birth_date
+    else:
+        raise ContractError("identity.birth_date", "missing: seal the birth date to intake's key")
+    try:
+        identity = cmd.PlainIdentity(**opened)
+    except ValidationError as exc:  # an opened value too long or short (e.g. a fiscal code of 15 characters)
+        raise from_pydantic(exc, "identity") from None
+    return cmd.RegisterPerson(
+        person_id=c.person_id,
+        birth_date=birth_date,
+        sex=c.sex,
+        nationality=c.nationality,
+        languages=c.languages,
+        literate=c.literate,
+        identity=identity,
+    )
+
+
+def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[str, str]]:
+    """The rules of a person: birth date, nationality, fiscal code (format, check character, birthplace, agreement
+    with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity."""
+    people.check_birth_date(c.birth_date, today)
+    nationality, third = people.nationality(c.nationality)
+    plain = c.identity.model_dump(exclude_none=True)
+    if "fiscal_code" in plain:
+        plain["fiscal_code"] = people.fiscal_code(
+            plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
+        )
+    return nationality, third, plain
+
+
+def check_household(c: cmd_in.HouseholdFormationSubmitted) -> None:
+    if c.reference_person_id not in c.member_ids:
+        raise ContractError("reference_person_id", "must be one of member_ids")
+    if len(set(c.member_ids)) != len(c.member_ids):
+        raise ContractError("member_ids", "lists a person twice")
+
+
+def check_not_future(on: date, today: date, field: str) -> None:
+    if on > today:
+        raise ContractError(field, "is in the future")
+
+
+def check_event(event: Event, today: date) -> None:
+    """The rules of each event that need no state (the use cases apply them in their place too)."""
+    if isinstance(event, cmd_in.HouseholdFormationSubmitted):
+        check_household(event)
+    elif isinstance(event, cmd_in.ReferralSubmitted):
+        check_not_future(event.received_on, today, "received_on")
+    elif isinstance(event, cmd_in.CaseOpeningSubmitted):
+        check_not_future(event.opened_on, today, "opened_on")
+
+
+@contextlib.contextmanager
+def partner_fields() -> Iterator[None]:
+    """Errors name fields as partners see them: inside the event's `data`."""
+    try:
+        yield
+    except ContractError as err:
+        if err.field and not err.field.startswith("data."):
+            err.field = f"data.{err.field}"
+        raise

@@ -1,0 +1,196 @@
+"""`lgnet-partner check`: a partner's files judged offline by the gatekeeper's own checks, one line per file."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lgnet_intake.entrypoints import partner_check
+from lgnet_shared import signing
+from lgnet_shared.events import partner as inbound
+from partner_records import bad_records, dump, sender_with_test_key
+
+if TYPE_CHECKING:
+    from conftest import IntakeUnderTest
+
+TODAY = "2026-11-30"
+EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason: what intake would answer)
+    "check_character": "invalid data.identity.fiscal_code: wrong check character"
+    " (the 16th, computed from the first 15)",
+    "fiscal_code_birth_date": "invalid data.identity.fiscal_code: does not match birth_date",
+    "sealed_as_another_field": "invalid data.identity.given_name: given_name: cannot be opened with intake's key"
+    " (wrong key id or field)",
+    "number_for_a_date": "invalid_data data.opened_on: Value error, must be an ISO 8601 date string, YYYY-MM-DD",
+    "other_city": "forbidden city: partner coop-aurora works in torino, not trieste",
+    "tampered": "unauthenticated headers.lgnet-signature: signature does not verify with the partner's key",
+}
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> tuple[list[str], Path]:
+    s, intake_private = sender_with_test_key("coop-aurora")
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(
+        json.dumps(
+            {
+                "partner": s.partner,
+                "city": "torino",
+                "signing": {
+                    "key_id": s.key_id,
+                    "public_key": base64.b64encode(signing.public_bytes(s.signing_key)).decode(),
+                },
+            }
+        )
+    )
+    (tmp_path / "good.json").write_text(dump(s.record(s.registration("p-1"))))
+    (tmp_path / "signing.key").write_bytes(s.signing_key.private_bytes_raw())
+    for name, record in bad_records(s).items():
+        (tmp_path / f"{name}.json").write_text(dump(record))
+    key = intake_private.private_bytes_raw().hex()
+    return ["check", "--bundle", str(bundle), "--intake-test-key", key, "--today", TODAY], tmp_path
+
+
+def test_a_good_record_passes_and_each_bad_one_is_named_as_intake_would(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, folder = kit
+    files = [str(folder / "good.json"), *(str(folder / f"{n}.json") for n in EXPECTED)]
+    assert partner_check.main([*args, *files]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{folder / 'good.json'}: ok"
+    for name, expected in EXPECTED.items():
+        assert f"{folder / name}.json: {expected}" in lines, name
+    assert lines[-1] == f"1 of {len(files)} would be accepted by the gatekeeper's offline checks"
+
+
+def test_without_the_test_key_the_form_is_checked_and_the_rest_is_said(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, folder = kit
+    without_key = [a for i, a in enumerate(args) if a != "--intake-test-key" and args[i - 1] != "--intake-test-key"]
+    assert partner_check.main([*without_key, str(folder / "good.json"), str(folder / "check_character.json")]) == 0
+    out = capsys.readouterr().out
+    assert "note: sealed fields not opened (pass --intake-test-key): their contents not checked" in out
+
+
+def test_a_bare_value_is_checked_without_its_signature_unless_required(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, folder = kit
+    bare = folder / "bare.json"
+    bare.write_text(json.loads((folder / "good.json").read_text())["value"])
+    assert partner_check.main([*args, str(bare)]) == 0
+    assert "note: not signed (a bare value): signature not checked" in capsys.readouterr().out
+    assert partner_check.main([*args, "--require-signature", str(bare)]) == 1
+    assert "unauthenticated headers.lgnet-signature: missing" in capsys.readouterr().out
+
+
+def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert partner_check.main(["check", str(tmp_path / "x.json")]) == 2
+    assert (
+        capsys.readouterr().err
+        == "lgnet-partner: error: --bundle: pass your onboarding bundle, or --partner and --city\n"
+    )
+    assert partner_check.main(["check", "--partner", "p", "--city", "torino", "--intake-test-key", "abc", "x"]) == 2
+    assert "--intake-test-key" in capsys.readouterr().err
+
+
+def test_the_kit_accepts_every_type_partners_may_send() -> None:
+    from lgnet_intake.service_layer.inbound import ACCEPTED
+
+    sent = {
+        m.type for m in vars(inbound).values() if isinstance(m, type) and getattr(m, "topic", "") == inbound.INBOUND
+    }
+    assert {m.type for m in ACCEPTED} == sent
+
+
+@pytest.mark.integration
+async def test_the_kit_says_what_the_running_gatekeeper_answers(
+    intake: IntakeUnderTest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same records, sealed to intake's real key and signed with a registered key, go to the real gatekeeper
+    and through the kit: every answer on the partner's topic is the kit's line, kind, field and reason."""
+    from aiokafka import AIOKafkaProducer
+    from lgnet_intake.adapters import credentials
+    from lgnet_shared.kafka import client_kwargs
+    from lgnet_shared.pii import parse_master_key
+    from lgnet_shared.topics import physical
+    from partner_records import sender
+
+    s = sender("coop-aurora", "coop-aurora-key", intake.signing_keys["coop-aurora"], intake.inbound_key)
+    records = {k: v for k, v in bad_records(s).items() if k != "tampered"}  # not authentic: never answered
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    sent: dict[str, str] = {}
+    try:
+        for name, record in records.items():
+            headers = [(k, v.encode()) for k, v in record["headers"]]
+            await producer.send_and_wait(
+                physical("partner.inbound", intake.prefix),
+                record["value"].encode(),
+                key=b"coop-aurora",
+                headers=headers,
+            )
+            sent[json.loads(record["value"])["id"]] = name
+            (tmp_path / f"{name}.json").write_text(dump(record))
+    finally:
+        await producer.stop()
+    answers = {}
+    async with intake.partner("coop-aurora", "torino") as client:
+        async for rejection in client.rejections(timeout=20):
+            answers[sent[rejection.inbound_event_id]] = rejection
+            if len(answers) == len(records):
+                break
+    async with intake.pool.acquire() as conn:
+        master = parse_master_key(intake.env["LGNET_MASTER_KEY"])
+        private = await credentials.inbound_private_key(conn, master, intake.inbound_key["key_id"])
+    assert private is not None
+    public = base64.b64encode(signing.public_bytes(intake.signing_keys["coop-aurora"])).decode()
+    args = ["check", "--partner", "coop-aurora", "--city", "torino", "--signing-public-key", public]
+    args += ["--signing-key-id", "coop-aurora-key", "--intake-test-key", private.private_bytes_raw().hex()]
+    capsys.readouterr()
+    await asyncio.to_thread(partner_check.main, [*args, *(str(tmp_path / f"{n}.json") for n in records)])
+    lines = capsys.readouterr().out.splitlines()
+    for name in records:
+        a = answers[name]
+        assert f"{tmp_path / name}.json: {a.kind} {a.field}: {a.reason}" in lines, (name, a)
+
+
+def test_a_binary_mode_record_is_checked_with_its_signed_headers(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Binary mode: attributes in ce_* headers, the value is data; the signature covers both (docs/partners.md)."""
+    args, folder = kit
+    bundle = json.loads(Path(args[args.index("--bundle") + 1]).read_text())
+    good = json.loads((folder / "good.json").read_text())
+    env = json.loads(good["value"])
+    data = {"person_id": env["data"]["person_id"], "purpose": "service", "granted": True, "recorded_on": TODAY}
+    headers = [
+        ("ce_specversion", "1.0"),
+        ("ce_id", "0193b2a4-8f01-7c1e-9a6e-1f2d3c4b5a70"),
+        ("ce_source", f"/partners/{bundle['partner']}"),
+        ("ce_type", "lgnet.partner.consent_reported"),
+        ("ce_city", "torino"),
+        ("ce_partner", bundle["partner"]),
+        ("content-type", "application/json"),
+    ]
+    value = json.dumps(data)
+    signer = partner_check_signer(folder)
+    signature = signing.sign(signer, bundle["signing"]["key_id"], value.encode(), [(k, v.encode()) for k, v in headers])
+    record = {"key": bundle["partner"], "headers": [*headers, [signature[0], signature[1].decode()]], "value": value}
+    (folder / "binary.json").write_text(json.dumps(record))
+    assert partner_check.main([*args, str(folder / "binary.json")]) == 0
+    assert f"{folder / 'binary.json'}: ok" in capsys.readouterr().out
+    record["headers"][4] = ["ce_city", "trieste"]  # changed after signing: not authentic any more
+    (folder / "binary.json").write_text(json.dumps(record))
+    assert partner_check.main([*args, str(folder / "binary.json")]) == 1
+    assert "unauthenticated headers.lgnet-signature: signature does not verify" in capsys.readouterr().out
+
+
+def partner_check_signer(folder: Path) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes((folder / "signing.key").read_bytes())

@@ -1,0 +1,190 @@
+"""`lgnet-partner-admin onboard` gives a partner everything in one bundle, which works as it is: its Kafka user
+produces to the inbound topic and reads its rejections over TLS + SCRAM, its tokens open every service it uses,
+intake knows its signing key. `offboard` takes all of it back. Wrong arguments are one clear line."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import stat
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lgnet_intake.entrypoints import partner_admin
+from lgnet_shared import auth, db, signing
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.testing.plugin import fresh_schema
+
+pytestmark = pytest.mark.integration
+
+KEY = Ed25519PrivateKey.generate()
+PUBLIC = base64.b64encode(signing.public_bytes(KEY)).decode()
+
+
+@pytest.fixture
+async def env(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> dict[str, str]:
+    """The IT team's environment: the cluster admin's KAFKA_*, one database with intake's and reporting's schemas."""
+    async with fresh_schema(database_url) as intake, fresh_schema(database_url) as reporting:
+        yield {
+            **{k: v for k, v in os.environ.items() if k.startswith("KAFKA_")},
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "DATABASE_URL": database_url,
+            "LGNET_INTAKE_DB_SCHEMA": intake,
+            "LGNET_REPORTING_DB_SCHEMA": reporting,
+            "LGNET_TOPIC_PREFIX": topic_prefix,
+            "LGNET_INTAKE_URL": "https://lgnet.torino.example/intake",
+        }
+
+
+def partner_security(bundle: dict[str, object], tmp_path: Path) -> KafkaSecurity:
+    kafka = bundle["kafka"]
+    assert isinstance(kafka, dict)
+    ca = tmp_path / "partner-ca.pem"
+    ca.write_text(kafka["ca_pem"])
+    return KafkaSecurity(
+        security_protocol=kafka["security_protocol"],
+        sasl_mechanism=kafka["sasl_mechanism"],
+        sasl_username=kafka["username"],
+        sasl_password=kafka["password"],
+        ssl_cafile=ca,
+    )
+
+
+async def produces(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security), request_timeout_ms=5000)
+    try:
+        await asyncio.wait_for(producer.start(), 15)
+        await asyncio.wait_for(producer.send_and_wait(topic, b"{}", key=b"k"), 15)
+        return True
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await producer.stop()
+
+
+async def actor_of(database_url: str, schema: str, token: str) -> str | None:
+    pool = await db.create_pool(database_url, schema)
+    try:
+        async with pool.acquire() as conn:
+            actor = await auth.actor_by_token(conn, token)
+            return None if actor is None else f"{actor.id}/{actor.role.value}/{actor.city}"
+    finally:
+        await pool.close()
+
+
+async def test_onboard_writes_one_bundle_that_works_and_offboard_revokes_it(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partner = f"coop-{uuid.uuid4().hex[:6]}"
+    out = tmp_path / "bundle.json"
+    argv = ["onboard", partner, "--city", "torino", "--signing-key-id", f"{partner}-2026"]
+    argv += ["--signing-public-key", PUBLIC, "--out", str(out), "--services", "intake,reporting"]
+    assert await asyncio.to_thread(partner_admin.main, argv, env) == 0, capsys.readouterr().err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    bundle = json.loads(out.read_text())
+    prefix = env["LGNET_TOPIC_PREFIX"]
+    assert bundle["format"] == "lgnet-partner-onboarding/1"
+    assert (bundle["partner"], bundle["city"]) == (partner, "torino")
+    assert bundle["kafka"]["inbound_topic"] == f"{prefix}lgnet.partner.inbound"
+    assert bundle["kafka"]["rejections_topic"] == f"{prefix}lgnet.partner.rejections.{partner}"
+    assert bundle["kafka"]["ca_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    assert bundle["inbound_key_url"] == "https://lgnet.torino.example/intake/inbound-key"
+    assert bundle["signing"] == {"key_id": f"{partner}-2026", "public_key": PUBLIC, "header": "lgnet-signature"}
+    assert set(bundle["services"]) == {"intake", "reporting"}
+    for service in ("intake", "reporting"):
+        token = bundle["services"][service]["token"]
+        assert await actor_of(env["DATABASE_URL"], env[f"LGNET_{service.upper()}_DB_SCHEMA"], token) == (
+            f"{partner}/partner/torino"
+        )
+    pool = await db.create_pool(env["DATABASE_URL"], env["LGNET_INTAKE_DB_SCHEMA"])
+    async with pool.acquire() as conn:
+        assert bytes(await conn.fetchval("select public_key from signing_keys where actor_id = $1", partner)) == (
+            signing.public_bytes(KEY)
+        )
+    # The bundle alone connects: produce to the inbound topic, read the partner's own rejection topic.
+    bootstrap = bundle["kafka"]["bootstrap_servers"]
+    security = partner_security(bundle, tmp_path)
+    assert await produces(bootstrap, security, bundle["kafka"]["inbound_topic"])
+    consumer = AIOKafkaConsumer(
+        bundle["kafka"]["rejections_topic"],
+        group_id=f"{prefix}{bundle['kafka']['group_prefix']}check",
+        auto_offset_reset="earliest",
+        **client_kwargs(bootstrap, security),
+    )
+    await consumer.start()
+    try:
+        await consumer.getmany(timeout_ms=2000)  # joins its group and reads: no authorisation error
+    finally:
+        await consumer.stop()
+
+    # Onboarding again re-issues: the first tokens stop working.
+    first_token = bundle["services"]["intake"]["token"]
+    assert await asyncio.to_thread(partner_admin.main, argv, env) == 0
+    assert await actor_of(env["DATABASE_URL"], env["LGNET_INTAKE_DB_SCHEMA"], first_token) is None
+    bundle = json.loads(out.read_text())
+    security = partner_security(bundle, tmp_path)
+
+    capsys.readouterr()
+    off = ["offboard", partner, "--services", "intake,reporting"]
+    assert await asyncio.to_thread(partner_admin.main, off, env) == 0
+    said = capsys.readouterr().out
+    assert "intake: 1 token(s) revoked, 1 signing key(s)" in said and "credentials deleted" in said
+    for service in ("intake", "reporting"):
+        token = bundle["services"][service]["token"]
+        assert await actor_of(env["DATABASE_URL"], env[f"LGNET_{service.upper()}_DB_SCHEMA"], token) is None
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from signing_keys where revoked_at is null") == 0
+    await pool.close()
+    for _ in range(10):  # a deleted SCRAM user reaches the broker's authenticator a moment later
+        if not await produces(bootstrap, security, bundle["kafka"]["inbound_topic"]):
+            break
+        await asyncio.sleep(0.5)
+    else:
+        raise AssertionError("the offboarded partner still produces")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--city", "atlantis"], "invalid choice: 'atlantis'"),
+        (["--signing-public-key", "not base64!"], "signing_public_key: not base64"),
+        (["--signing-public-key", base64.b64encode(b"short").decode()], "is 32 bytes, not 5"),
+        (["--signing-key-id", "a;b"], "signing_key_id: must be non-empty and contain no ';'"),
+        (["--out", "/no/such/folder/b.json"], "out: no folder /no/such/folder"),
+        (["--services", "intake,banking"], "--services: choose among"),
+    ],
+)
+def test_wrong_arguments_are_one_clear_line(
+    argv: list[str], message: str, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {"--city": "torino", "--signing-key-id": "k-1", "--signing-public-key": PUBLIC}
+    base["--out"] = str(tmp_path / "b.json")
+    base.update(dict(zip(argv[::2], argv[1::2], strict=True)))
+    full = ["onboard", "coop-x", *[x for kv in base.items() for x in kv]]
+    assert exit_code(full, env) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_a_bad_partner_id_and_no_kafka_are_named(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["--city", "torino", "--signing-key-id", "k", "--signing-public-key", PUBLIC, "--out", "/tmp/x.json"]
+    assert partner_admin.main(["onboard", "bad id!", *common], env) == 2
+    assert "partner id 'bad id!'" in capsys.readouterr().err
+    no_kafka = {k: v for k, v in env.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
+    assert partner_admin.main(["onboard", "coop-x", *common], no_kafka) == 2
+    assert "KAFKA_BOOTSTRAP_SERVERS: not set" in capsys.readouterr().err
+
+
+def exit_code(argv: list[str], env: dict[str, str]) -> int | str | None:
+    """What the shell would see: argparse's own errors exit too."""
+    try:
+        return partner_admin.main(argv, env)
+    except SystemExit as exc:
+        return exc.code
