@@ -220,6 +220,13 @@ def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:
         i.HouseholdFormed(household_id="H6", city="bologna", reference_person_id="P11", member_ids=["P11"]),
         case("C6", "H6", "bologna", TC, DESK, d(2026, 2, 10)),
     ]
+    def consent(pid: str, granted: bool = True, on: Any = d(2026, 1, 1)) -> i.ConsentRecorded:
+        return i.ConsentRecorded(person_id=pid, purpose=i.ConsentPurpose.REPORTING, granted=granted, recorded_on=on)
+
+    # Everyone consents to reporting at registration; P4 withdraws on 1 May (consent-based indicators drop P4).
+    torino += [consent(f"P{n}") for n in range(1, 9)] + [consent("P4", False, d(2026, 5, 1))]
+    trieste += [consent("P9"), consent("P10")]
+    bologna.append(consent("P11"))
     return (
         [rt.envelope(e, "torino") for e in torino]
         + [rt.envelope(e, "trieste") for e in trieste]

@@ -247,3 +247,68 @@ def test_minors_are_counted_from_intakes_facts_when_birth_dates_are_sealed() -> 
     corrected = i.PersonUpdated(person_id="p2", minor=False, minor_in_cases={"c1": False})
     assert _summary_of([*events(clear=False), corrected]) == {"total": 3, "minors": 1, "adults": 2, "age_unknown": 0}
     assert _summary_of([corrected, *reversed(events(clear=False))]) == _summary_of([*events(clear=False), corrected])
+
+
+def _facts_of(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
+    t = Tables()
+    for e in events:
+        source = f"/lgnet/{e.type.split('.')[1]}"
+        t.apply(project(to_envelope(e, source=source, city="torino", time=datetime(2026, 1, 1, tzinfo=UTC)), e))
+    return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+
+
+def _assessed_household(*extra: i.Event) -> list[i.Event]:
+    return [
+        *_household_events(),
+        i.NeedsAssessed(case_id="c1", household_id="h1", vulnerabilities=["addiction"],
+                        housing_situation=i.HousingSituation.HOMELESS, monthly_income_cents=0,
+                        employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 12)),
+        i.EmploymentRecorded(person_id="p1", status=i.EmploymentStatus.UNEMPLOYED, as_of=date(2026, 1, 5)),
+        *extra,
+    ]  # fmt: skip
+
+
+def _household_events() -> list[i.Event]:
+    return [
+        i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"]),
+        i.CaseOpened(case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                     channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, 10)),
+        i.PersonRegistered(person_id="p1", household_id="h1", registered_by="x", birth_date=date(1980, 1, 1),
+                           sex=i.Sex.FEMALE, nationality="MA", third_country=True),
+        i.PersonRegistered(person_id="p2", household_id="h1", registered_by="x", birth_date=date(2020, 1, 1),
+                           sex=i.Sex.MALE, nationality="MA", third_country=True),
+    ]  # fmt: skip
+
+
+def _consent(person: str, granted: bool, on: date) -> i.ConsentRecorded:
+    return i.ConsentRecorded(person_id=person, purpose=i.ConsentPurpose.REPORTING, granted=granted, recorded_on=on)
+
+
+def test_a_person_who_withdrew_the_reporting_consent_is_not_counted_where_consent_is_the_legal_basis() -> None:
+    """Persons, ages, sex, nationality are the funded project's legal obligation (counted regardless); the
+    vulnerability and employment indicators rest on the `reporting` consent, as it stood on `as_of`."""
+    granted = [_consent("p1", True, date(2026, 1, 10)), _consent("p2", True, date(2026, 1, 10))]
+    withdrawn = _consent("p1", False, date(2026, 5, 1))
+    facts = _facts_of(_assessed_household(*granted, withdrawn))
+    before = summary(facts, Window(date(2026, 4, 30)), "torino")  # type: ignore[arg-type]
+    after = summary(facts, Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert before["persons_by_vulnerability"] == {"addiction": 2}
+    assert after["persons_by_vulnerability"] == {"addiction": 1}  # p2 only: p1 withdrew on 1 May
+    assert before["employment"]["at_opening"] == {"unemployed": 1, "unknown": 1}
+    assert after["employment"]["at_opening"] == {"unknown": 1}
+    assert after["persons"]["total"] == 2 and after["persons_by_sex"] == {"female": 1, "male": 1}
+    assert after["reporting_consent"] == {"granted": 1, "not_granted": 1}
+    # Never asked is not consent: nobody counts in the consent-based indicators.
+    silent = summary(_facts_of(_assessed_household()), Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert silent["persons_by_vulnerability"] == {} and silent["reporting_consent"]["granted"] == 0
+
+
+def test_reports_published_with_method_1_are_recomputed_with_method_1() -> None:
+    """Method 1 (before the consent check) counted everyone: the auditors' replay of a report published then must
+    still give its digest, so the method travels with the published report and the computation follows it."""
+    facts = _facts_of(_assessed_household(_consent("p1", False, date(2026, 5, 1))))
+    old = summary(facts, Window(date(2026, 6, 30), method=1), "torino")  # type: ignore[arg-type]
+    assert old["persons_by_vulnerability"] == {"addiction": 2} and "reporting_consent" not in old
+    doc = national(facts, Window(date(2026, 6, 30), method=1), 3)  # type: ignore[arg-type]
+    assert "method" not in doc  # method-1 documents are byte-identical to what was published
+    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == 2  # type: ignore[arg-type]

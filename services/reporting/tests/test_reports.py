@@ -44,7 +44,9 @@ async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> Non
     assert ind["households"] == {"total": 4, "single_person": 2, "multi_person": 2, "no_known_member": 0}
     assert ind["persons_by_action_area"] == {"civic_engagement": 1, "housing_inclusion": 4, "taking_charge": 3}
     assert ind["persons_by_channel"] == {"desk": 6, "mobile_unit": 1}
-    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 4}
+    # P4 (addiction) withdrew the reporting consent on 1 May: not in the consent-based indicators any more.
+    assert ind["persons_by_vulnerability"] == {"eviction": 4}
+    assert ind["reporting_consent"] == {"granted": 6, "not_granted": 1}
     assert ind["persons_by_nationality"] == {"AF": 1, "AL": 1, "MA": 4, "NG": 1}
     assert ind["persons_by_sex"] == {"female": 3, "male": 4}
     assert ind["persons_by_referral_source"] == {"reception_exit": 2, "social_district": 4, "territory": 1}
@@ -69,7 +71,7 @@ async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> Non
     assert ind["vouchers_redeemed_by_kind"] == {"public_transport": {"count": 2, "amount_cents": 3500}}
     assert ind["vouchers_expired"] == {"count": 1, "remaining_cents": 8000}
     assert ind["employment"] == {
-        "at_opening": {"employed_permanent": 1, "unemployed": 2, "unknown": 4},
+        "at_opening": {"employed_permanent": 1, "unemployed": 1, "unknown": 4},
         "at_close": {"employed_fixed_term": 1, "unknown": 4},
         "persons_closed": 5,
         "employed_at_opening": 1,
@@ -91,6 +93,7 @@ async def test_as_of_a_past_date(loaded: ReportingUnderTest) -> None:
     assert ind["cases"] == {"opened": 3, "closed": 0, "open_at_as_of": 3}
     assert ind["placements"]["started"] == 0 and ind["contributions_paid"]["count"] == 0
     assert ind["employment"]["at_opening"] == {"employed_permanent": 1, "unemployed": 2, "unknown": 3}
+    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 3}  # P4's consent still stood then
 
 
 async def test_for_a_period(loaded: ReportingUnderTest) -> None:
@@ -171,7 +174,7 @@ async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None
     assert rows[("persons", "", "total")] == "7"
     assert rows[("persons_by_nationality", "MA", "")] == "4"
     assert rows[("contributions_paid_by_kind", "rent", "amount_cents")] == "50000"
-    assert rows[("employment", "at_opening", "unemployed")] == "2"
+    assert rows[("employment", "at_opening", "unemployed")] == "1"
     sheet = load_workbook(io.BytesIO(xlsx_r.content)).active
     cells = {(r[0], r[1] or "", r[2] or ""): r[3] for r in sheet.iter_rows(values_only=True) if len(r) >= 4}
     assert cells[("persons", "", "minors")] == 3

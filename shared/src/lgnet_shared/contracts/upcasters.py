@@ -46,6 +46,7 @@ for _type, _from in (
     ("lgnet.intake.case_opened", 1),
     ("lgnet.intake.household_member_joined", 1),
     ("lgnet.partner.person_registration_submitted", 1),
+    ("lgnet.reporting.report_published", 1),  # v1 reports were computed with method 1 (v2's default)
 ):
     upcaster(_type, _from)(lambda data: data)
 

@@ -26,12 +26,19 @@ Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
 UNKNOWN = "unknown"
 EMPLOYED = ("employed_permanent", "employed_fixed_term", "self_employed")
 MAX_MONTHS = 120  # the monthly series shows at most the last ten years
+# Counting rules (docs/reporting.md, "Methods"). 1: every indicator for every person, vulnerabilities per household.
+# 2: indicators whose legal basis is consent count only persons with the `reporting` consent on as_of
+# (CONSENT_BASED); vulnerabilities assessed per person (needs_assessed v3) count for that person only.
+METHOD = 2
+REPORTING_CONSENT = "reporting"
+CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
 
 @dataclass(frozen=True)
 class Window:
     as_of: date
     period_from: date | None = None
+    method: int = METHOD
 
     def __contains__(self, day: date | None) -> bool:
         return day is not None and day <= self.as_of and (self.period_from is None or day >= self.period_from)
@@ -72,6 +79,20 @@ def canonical_ids(merges: Iterable[Row]) -> dict[str, str]:
         for s in seen:
             resolved[s] = node
     return resolved
+
+
+def consenting(rows: Iterable[Row], canonical: Any, as_of: date) -> set[str]:
+    """Canonical persons whose latest `reporting` consent dated on or before `as_of` is granted. Never asked is not
+    consent. A merged person's records count for the survivor (the latest of all wins)."""
+    latest: dict[str, tuple[date, str, bool]] = {}
+    for r in rows:
+        if r["purpose"] != REPORTING_CONSENT or r["recorded_on"] > as_of:
+            continue
+        person = canonical(r["person_id"])
+        rank = (r["recorded_on"], r["event_id"], bool(r["granted"]))
+        if person not in latest or rank > latest[person]:
+            latest[person] = rank
+    return {p for p, (_, _, granted) in latest.items() if granted}
 
 
 def _counts(values: Iterable[str]) -> dict[str, int]:
@@ -183,6 +204,10 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
     def by_person(attr: str) -> dict[str, int]:
         return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
 
+    # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
+    consented = (
+        set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
+    )
     case_ids = {c["case_id"] for c in cases}
     vulnerable: dict[str, set[str]] = defaultdict(set)  # case -> vulnerabilities assessed by as_of
     for a in facts["assessments"]:
@@ -193,8 +218,13 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         if window.closed(r["received_on"]):
             referred[r["household_id"]].add(r["source"])
 
-    def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
-        return _counts(v for person, cs in pop.cases_of.items() for v in set().union(*(sets[c[key]] for c in cs)))
+    def by_sets(sets: dict[str, set[str]], key: str, only: set[str] | None = None) -> dict[str, int]:
+        return _counts(
+            v
+            for person, cs in pop.cases_of.items()
+            if only is None or person in only
+            for v in set().union(*(sets[c[key]] for c in cs))
+        )
 
     opened = [c for c in cases if c["opened_on"] in window]
     closed = [c for c in cases if c["closed_on"] in window]
@@ -211,7 +241,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         },
         "persons_by_action_area": by_case("action_area"),
         "persons_by_channel": by_case("channel"),
-        "persons_by_vulnerability": by_sets(vulnerable, "case_id"),
+        "persons_by_vulnerability": by_sets(vulnerable, "case_id", consented),
         "persons_by_nationality": by_person("nationality"),
         "persons_by_sex": by_person("sex"),
         "persons_by_referral_source": by_sets(referred, "household_id"),
@@ -223,9 +253,12 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         "case_outcomes": _counts(c["outcome"] for c in closed),
         **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
         **_payments(facts, window, here),
-        "employment": _employment(facts, pop, window),
+        "employment": _employment(facts, pop, window, consented),
         "monthly": _monthly(facts, window, here, cases, pop),
     }
+    if window.method >= 2:
+        granted = sum(1 for p in pop.first_case if p in consented)
+        indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
     return indicators
 
 
@@ -293,7 +326,7 @@ def _returned(c: Row, window: Window) -> bool:
     return c["failed_on"] is not None and window.closed(c["failed_on"])
 
 
-def _employment(facts: Facts, pop: Population, window: Window) -> dict[str, Any]:
+def _employment(facts: Facts, pop: Population, window: Window, consented: set[str]) -> dict[str, Any]:
     records: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
     for e in facts["employment"]:
         records[pop.canonical(e["person_id"])].append((e["as_of"], e["event_id"], e["status"]))
@@ -304,9 +337,11 @@ def _employment(facts: Facts, pop: Population, window: Window) -> dict[str, Any]
         known = [s for d, _, s in records.get(person, []) if d <= day]
         return known[-1] if known else UNKNOWN
 
-    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items()}
+    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items() if p in consented}
     at_close: dict[str, str] = {}
     for person, cs in pop.cases_of.items():
+        if person not in consented:
+            continue
         closes = [c["closed_on"] for c in cs if c["closed_on"] in window]
         if closes:
             at_close[person] = status(person, max(closes))
@@ -349,6 +384,8 @@ def report(kind: str, scope: str, window: Window, indicators: dict[str, Any], **
         "scope": scope,
         "as_of": window.as_of.isoformat(),
         "period_from": window.period_from.isoformat() if window.period_from else None,
+        # Method-1 documents stay byte-identical to what was published with them (no `method` key).
+        **({"method": window.method} if window.method >= 2 else {}),
         **extra,
         "indicators": indicators,
     }

@@ -52,7 +52,7 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
     for p in facts["persons"]:
         for city in household_cities.get(p["household_id"] or "", ()):
             person_cities.setdefault(_person(canon, p["person_id"]), set()).add(city)
-    for table in ("persons", "employment"):
+    for table in ("persons", "employment", "consents"):
         for r in facts[table]:
             for city in sorted(person_cities.get(_person(canon, r["person_id"]), ())):
                 out[city][table].append(r)
@@ -80,7 +80,7 @@ def _person(canon: dict[str, str], person_id: str) -> str:
     return canon.get(person_id, person_id)
 
 
-_CUT = ("cases", "memberships", "persons", "employment", "households", "referrals", "assessments", "placements",
+_CUT = ("cases", "memberships", "persons", "employment", "consents", "households", "referrals", "assessments", "placements",
         "leases", "contributions", "vouchers", "voucher_redemptions")  # fmt: skip
 
 
@@ -153,9 +153,15 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         if total is not None and keys:
             plan.groups.append(table_group((*i, name), keys, (*total, "count"), "count"))
             plan.groups.append(table_group((*i, name), keys, (*total, "amount_cents"), "amount_cents"))
+    consenting: Path = persons_total
+    if "reporting_consent" in ind:  # method 2: consent-based indicators are tied to the consenting persons
+        consent = [(*i, "reporting_consent", k) for k in ("granted", "not_granted")]
+        counts(*consent)
+        plan.groups.append(Group(consent, persons_total))
+        consenting = consent[0]
     emp: Path = (*i, "employment")
     counts(*[(*emp, k) for k in ("persons_closed", "employed_at_opening", "employed_at_close")])
-    for moment, total in (("at_opening", persons_total), ("at_close", (*emp, "persons_closed"))):
+    for moment, total in (("at_opening", consenting), ("at_close", (*emp, "persons_closed"))):
         keys = list(ind["employment"][moment])
         counts(*[(*emp, moment, k) for k in keys])
         if keys:

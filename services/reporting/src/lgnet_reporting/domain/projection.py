@@ -46,6 +46,9 @@ TABLES: dict[str, Table] = {
         _t("person_merges", ("merged_person_id",), merged_person_id="text", surviving_person_id="text",
            merged_on="date"),
         _t("person_erasures", ("person_id",), person_id="text", erased_on="date"),
+        # Every consent given or withdrawn (the latest dated on or before a report's as_of applies).
+        _t("consents", ("event_id",), event_id="text", person_id="text", purpose="text", granted="boolean",
+           recorded_on="date"),
         # Minor or adult at a case's opening, as intake computed it (birth dates travel sealed from
         # person_registered v3): from case_opened ("opened"), household_member_joined ("joined") and a corrected
         # birth date (person_updated, "corrected"). indicators.py decides between them; old events' birth dates
@@ -173,6 +176,10 @@ PROJECTORS: dict[str, Projector] = {
              merged_on=_day(env))
     ],
     i.PersonErased.type: lambda env, e: [_ins("person_erasures", person_id=e.person_id, erased_on=e.erased_on)],
+    i.ConsentRecorded.type: lambda env, e: [
+        _ins("consents", event_id=event_key(env), person_id=e.person_id, purpose=e.purpose.value, granted=e.granted,
+             recorded_on=e.recorded_on)
+    ],
     i.HouseholdFormed.type: _household_formed,
     i.HouseholdMemberJoined.type: _member("joined"),
     i.HouseholdMemberLeft.type: _member("left"),

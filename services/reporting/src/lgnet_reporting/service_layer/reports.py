@@ -89,6 +89,7 @@ async def publish(pool: Pool, conn: Conn, request: Request, threshold: int, acto
         scope=request.scope,
         as_of=request.window.as_of,
         period_from=request.window.period_from,
+        method=request.window.method,
         digest=done.digest,
         positions=done.positions,
         published_at=now,
