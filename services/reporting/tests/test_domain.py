@@ -312,3 +312,93 @@ def test_reports_published_with_method_1_are_recomputed_with_method_1() -> None:
     doc = national(facts, Window(date(2026, 6, 30), method=1), 3)  # type: ignore[arg-type]
     assert "method" not in doc  # method-1 documents are byte-identical to what was published
     assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == 2  # type: ignore[arg-type]
+
+
+def _registered(pid: str, hh: str, born: date, sex: i.Sex) -> i.PersonRegistered:
+    return i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", birth_date=born, sex=sex,
+                              nationality="MA", third_country=True)  # fmt: skip
+
+
+def _old_assessment_events() -> list[i.Event]:
+    """Both cities, households of 1 to 4 members, assessed per household with v1 and v2 (one unknown code)."""
+    ev: list[i.Event] = []
+    for city in ("torino", "trieste"):
+        for h in range(4):
+            hh = f"{city}-h{h}"
+            members = [f"{hh}-p{k}" for k in range(h + 1)]
+            sexes = [i.Sex.FEMALE if k % 2 else i.Sex.MALE for k in range(h + 1)]
+            ev += [_registered(m, hh, date(1980 + 12 * k, 1, 1), sexes[k]) for k, m in enumerate(members)]
+            ev.append(i.HouseholdFormed(household_id=hh, city=city, reference_person_id=members[0], member_ids=members))
+            ev.append(
+                i.CaseOpened(
+                    case_id=f"{hh}-c",
+                    household_id=hh,
+                    city=city,
+                    action_area=i.ActionArea.HOUSING_INCLUSION,
+                    channel=i.Channel.DESK,
+                    partner="x",
+                    opened_on=date(2026, 1, 10 + h),
+                )
+            )
+            model = i.NeedsAssessedV1 if h % 2 else i.NeedsAssessedV2
+            ev.append(
+                model(
+                    case_id=f"{hh}-c",
+                    household_id=hh,
+                    vulnerabilities=["psychiatric_condition", "anything_goes_xyz"][: 1 + h % 2],
+                    housing_situation=i.HousingSituation.HOMELESS,
+                    monthly_income_cents=0,
+                    employment_status=i.EmploymentStatus.UNEMPLOYED,
+                    assessed_on=date(2026, 2, 1),
+                )
+            )
+    return ev  # fmt: skip
+
+
+def _decoded_facts(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
+    """Through the envelope and codec.decode, as the consumer reads them (old versions are upcast)."""
+    from lgnet_shared.codec import decode
+
+    t = Tables()
+    for e in events:
+        city = getattr(e, "city", "torino")
+        env = to_envelope(e, source="/lgnet/intake", city=city, time=datetime(2026, 1, 1, tzinfo=UTC))
+        t.apply(project(env, decode(env)))
+    return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+
+
+def test_old_household_assessments_replay_to_the_digests_they_produced_then() -> None:
+    """Digests computed by the code before #18 (commit cf486cb) from these v1/v2 events: the upcast (v3 with
+    `vulnerabilities_by_person` null) and method 1 must give them byte for byte."""
+    from lgnet_reporting.domain.national import city_summary
+
+    facts = _decoded_facts(_old_assessment_events())
+    w = Window(date(2026, 6, 30), method=1)
+    assert digest(national(facts, w, 3)) == "2ab6e41987d59d6de6a80bc0a1bd35a94481fd99f69123d19b8ec882aad9d067"  # type: ignore[arg-type]
+    assert digest(city_summary(facts, w, "torino")) == (  # type: ignore[arg-type]
+        "1554e0df99b82325868e047709dc42774a7cdf14b4b912a1ad8e7952b1fade2d"
+    )
+
+
+def test_vulnerabilities_assessed_per_person_count_for_that_person_only() -> None:
+    """A newborn is not counted under `psychiatric_condition` because the parent is: v3 says whose it is."""
+    consents = [_consent(p, True, date(2026, 1, 1)) for p in ("p1", "p2")]
+    per_person = i.NeedsAssessed(
+        case_id="c1", household_id="h1", vulnerabilities=["psychiatric_condition", "single_parent"],
+        vulnerabilities_by_person={"p1": ["psychiatric_condition", "single_parent"]},
+        housing_situation=i.HousingSituation.HOMELESS, monthly_income_cents=0,
+        employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 12),
+    )  # fmt: skip
+    facts = _decoded_facts([*_household_events(), *consents, per_person])
+    ind = summary(facts, Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert ind["persons"]["total"] == 2
+    assert ind["persons_by_vulnerability"] == {"psychiatric_condition": 1, "single_parent": 1}
+    # An old household-level assessment of the same household still counts on every member (as it did then).
+    old = i.NeedsAssessedV2(
+        case_id="c1", household_id="h1", vulnerabilities=["elderly"], housing_situation=i.HousingSituation.HOMELESS,
+        monthly_income_cents=0, employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 11),
+    )  # fmt: skip
+    both = _decoded_facts([*_household_events(), *consents, old, per_person])
+    assert summary(both, Window(date(2026, 6, 30)), "torino")["persons_by_vulnerability"] == {  # type: ignore[arg-type]
+        "elderly": 2, "psychiatric_condition": 1, "single_parent": 1,
+    }  # fmt: skip

@@ -45,7 +45,8 @@ async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> Non
     assert ind["persons_by_action_area"] == {"civic_engagement": 1, "housing_inclusion": 4, "taking_charge": 3}
     assert ind["persons_by_channel"] == {"desk": 6, "mobile_unit": 1}
     # P4 (addiction) withdrew the reporting consent on 1 May: not in the consent-based indicators any more.
-    assert ind["persons_by_vulnerability"] == {"eviction": 4}
+    # H1's and H2's assessments were recorded per household (v1, v2): every member, as then. H3's says whose.
+    assert ind["persons_by_vulnerability"] == {"eviction": 4, "victim_of_violence": 1}
     assert ind["reporting_consent"] == {"granted": 6, "not_granted": 1}
     assert ind["persons_by_nationality"] == {"AF": 1, "AL": 1, "MA": 4, "NG": 1}
     assert ind["persons_by_sex"] == {"female": 3, "male": 4}
@@ -93,7 +94,8 @@ async def test_as_of_a_past_date(loaded: ReportingUnderTest) -> None:
     assert ind["cases"] == {"opened": 3, "closed": 0, "open_at_as_of": 3}
     assert ind["placements"]["started"] == 0 and ind["contributions_paid"]["count"] == 0
     assert ind["employment"]["at_opening"] == {"employed_permanent": 1, "unemployed": 2, "unknown": 3}
-    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 3}  # P4's consent still stood then
+    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 3, "victim_of_violence": 1}  # P4's
+    # consent still stood then
 
 
 async def test_for_a_period(loaded: ReportingUnderTest) -> None:

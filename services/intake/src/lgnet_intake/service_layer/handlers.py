@@ -21,7 +21,7 @@ from lgnet_shared.events import partner as cmd_in
 
 from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters import repository as repo
-from lgnet_intake.domain import access, cases, people
+from lgnet_intake.domain import access, cases, needs, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import commands as cmd
 
@@ -510,9 +510,18 @@ class Intake:
     async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
         row = await self._case_for_write(ctx, c.case_id)
         cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.assessed_on, "assessed_on")
+        members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
+        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities)
         body = c.model_dump(mode="json")
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
-        await self.emit(ctx, ev.NeedsAssessed(household_id=row["household_id"], **c.model_dump()))
+        facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
+        union = sorted({v for codes in whose.values() for v in codes})
+        await self.emit(
+            ctx,
+            ev.NeedsAssessed(
+                household_id=row["household_id"], vulnerabilities=union, vulnerabilities_by_person=whose, **facts
+            ),
+        )
         return {"case_id": c.case_id}
 
     async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:

@@ -205,9 +205,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
 
     # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
-    consented = (
-        set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
-    )
+    consented = set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
     case_ids = {c["case_id"] for c in cases}
     vulnerable: dict[str, set[str]] = defaultdict(set)  # case -> vulnerabilities assessed by as_of
     for a in facts["assessments"]:
@@ -218,12 +216,21 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         if window.closed(r["received_on"]):
             referred[r["household_id"]].add(r["source"])
 
-    def by_sets(sets: dict[str, set[str]], key: str, only: set[str] | None = None) -> dict[str, int]:
+    own: dict[tuple[str, str], set[str]] = defaultdict(set)  # (person, case) -> vulnerabilities assessed as theirs
+    for a in facts["person_vulnerabilities"]:
+        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
+            own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
+
+    def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
+        return _counts(v for person, cs in pop.cases_of.items() for v in set().union(*(sets[c[key]] for c in cs)))
+
+    def by_vulnerability() -> dict[str, int]:
+        """Household-level assessments (before v3) on every member, per-person ones on that person."""
         return _counts(
             v
             for person, cs in pop.cases_of.items()
-            if only is None or person in only
-            for v in set().union(*(sets[c[key]] for c in cs))
+            if person in consented
+            for v in set().union(*(vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set()) for c in cs))
         )
 
     opened = [c for c in cases if c["opened_on"] in window]
@@ -241,7 +248,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         },
         "persons_by_action_area": by_case("action_area"),
         "persons_by_channel": by_case("channel"),
-        "persons_by_vulnerability": by_sets(vulnerable, "case_id", consented),
+        "persons_by_vulnerability": by_vulnerability(),
         "persons_by_nationality": by_person("nationality"),
         "persons_by_sex": by_person("sex"),
         "persons_by_referral_source": by_sets(referred, "household_id"),

@@ -60,9 +60,10 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
         for r in facts[table]:
             for city in sorted(household_cities.get(r["household_id"], ())):
                 out[city][table].append(r)
-    for r in facts["assessments"]:
-        if (case_in := case_city.get(r["case_id"])) is not None:
-            out[case_in]["assessments"].append(r)
+    for table in ("assessments", "person_vulnerabilities"):
+        for r in facts[table]:
+            if (case_in := case_city.get(r["case_id"])) is not None:
+                out[case_in][table].append(r)
     voucher_city: dict[str, str] = {}
     for table in ("placements", "leases", "contributions", "vouchers"):
         for r in facts[table]:
@@ -80,8 +81,9 @@ def _person(canon: dict[str, str], person_id: str) -> str:
     return canon.get(person_id, person_id)
 
 
-_CUT = ("cases", "memberships", "persons", "employment", "consents", "households", "referrals", "assessments", "placements",
-        "leases", "contributions", "vouchers", "voucher_redemptions")  # fmt: skip
+_CUT = ("cases", "memberships", "persons", "employment", "consents", "households", "referrals", "assessments",
+        "person_vulnerabilities", "placements", "leases", "contributions", "vouchers",
+        "voucher_redemptions")  # fmt: skip
 
 
 def _row(ind: dict[str, Any]) -> dict[str, int]:

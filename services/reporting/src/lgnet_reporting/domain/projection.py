@@ -63,6 +63,10 @@ TABLES: dict[str, Table] = {
            received_on="date"),
         _t("assessments", ("event_id",), event_id="text", case_id="text", household_id="text",
            vulnerabilities="text[]", employment_status="text", housing_situation="text", assessed_on="date"),
+        # Vulnerabilities assessed per person (needs_assessed v3): whose each one is. `assessments.vulnerabilities`
+        # keeps only those recorded per household (v1/v2, counted on every member as then).
+        _t("person_vulnerabilities", ("event_id", "person_id"), event_id="text", person_id="text", case_id="text",
+           vulnerabilities="text[]", assessed_on="date"),
         _t("cases", ("case_id",), case_id="text", household_id="text", city="text", action_area="text",
            channel="text", partner="text", opened_on="date", closed_on="date", outcome="text"),
         _t("employment", ("event_id",), event_id="text", person_id="text", case_id="text", status="text",
@@ -168,6 +172,20 @@ def _member(change: str) -> Projector:
     return project
 
 
+def _needs_assessed(env: Envelope, e: i.NeedsAssessed) -> list[Write]:
+    k = event_key(env)
+    by_person = e.vulnerabilities_by_person
+    household_level = sorted(set(e.vulnerabilities)) if by_person is None else []
+    return [
+        _ins("assessments", event_id=k, case_id=e.case_id, household_id=e.household_id,
+             vulnerabilities=household_level, employment_status=e.employment_status.value,
+             housing_situation=e.housing_situation.value, assessed_on=e.assessed_on),
+        *(_ins("person_vulnerabilities", event_id=k, person_id=person, case_id=e.case_id,
+               vulnerabilities=sorted(set(codes)), assessed_on=e.assessed_on)
+          for person, codes in sorted((by_person or {}).items()) if codes),
+    ]  # fmt: skip
+
+
 PROJECTORS: dict[str, Projector] = {
     i.PersonRegistered.type: _person_registered,
     i.PersonUpdated.type: _person_updated,
@@ -187,11 +205,7 @@ PROJECTORS: dict[str, Projector] = {
         _ins("referrals", referral_id=e.referral_id, household_id=e.household_id, source=e.source.value,
              received_on=e.received_on)
     ],
-    i.NeedsAssessed.type: lambda env, e: [
-        _ins("assessments", event_id=event_key(env), case_id=e.case_id, household_id=e.household_id,
-             vulnerabilities=sorted(set(e.vulnerabilities)), employment_status=e.employment_status.value,
-             housing_situation=e.housing_situation.value, assessed_on=e.assessed_on)
-    ],
+    i.NeedsAssessed.type: _needs_assessed,
     i.CaseOpened.type: _case_opened,
     i.CaseTransferred.type: lambda env, e: [_ups("cases", case_id=e.case_id, partner=e.to_partner)],
     i.CaseClosed.type: lambda env, e: [
