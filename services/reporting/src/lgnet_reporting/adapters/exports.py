@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import UTC, date, datetime, time
+from importlib import resources
 from typing import Any
 
 HEADER = ("indicator", "category", "measure", "value")
@@ -74,8 +76,14 @@ def to_csv(report: dict[str, Any]) -> bytes:
     return buf.getvalue().encode()
 
 
+def _dated(report: dict[str, Any]) -> datetime:
+    """Every export is dated by the report's as_of, never the clock: the same report gives the same bytes."""
+    return datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC)
+
+
 def to_xlsx(report: dict[str, Any]) -> bytes:
     from openpyxl import Workbook  # imported by the first export, not by every start of the service
+    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
@@ -86,9 +94,33 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     ws.append(list(HEADER))
     for r in rows(report):
         ws.append(list(r))
+    when = _dated(report).replace(tzinfo=None)
+    wb.properties.created = wb.properties.modified = when
+    wb.properties.creator = wb.properties.lastModifiedBy = "LgNet"
     buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()  # not openpyxl.save_workbook: it stamps `modified` with the clock
+    return _zip_dated(buf.getvalue(), when)
+
+
+def _zip_dated(data: bytes, when: datetime) -> bytes:
+    """The same archive with every entry dated `when` (zipfile stamps entries with the clock)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
+
+
+FONT = "DejaVu"  # shipped with the package (adapters/fonts, DejaVu licence): embedded, the same on every machine
+
+
+def _fonts(pdf: Any) -> None:
+    folder = resources.files(__package__).joinpath("fonts")
+    pdf.add_font(FONT, "", str(folder.joinpath("DejaVuSans.ttf")))
+    pdf.add_font(FONT, "B", str(folder.joinpath("DejaVuSans-Bold.ttf")))
 
 
 def to_pdf(report: dict[str, Any]) -> bytes:
@@ -96,11 +128,12 @@ def to_pdf(report: dict[str, Any]) -> bytes:
 
     pdf = FPDF(orientation="portrait", format="A4")
     # Dated by the report's as_of, not the clock: the same report gives the same file.
-    pdf.set_creation_date(datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC))
+    pdf.set_creation_date(_dated(report))
+    _fonts(pdf)
     pdf.add_page()
-    pdf.set_font("helvetica", "B", 14)
+    pdf.set_font(FONT, "B", 14)
     pdf.cell(0, 10, f"LgNet report: {report['report']} - {report['scope']}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", size=9)
+    pdf.set_font(FONT, size=9)
     for k, v in title(report):
         pdf.cell(0, 5, f"{k}: {v}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
