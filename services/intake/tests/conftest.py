@@ -21,6 +21,8 @@ from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import read_events, read_records
 from lgnet_shared.topics import physical
 
+# The programme's national pseudonym key (base64 of 32 bytes): the same in every city's intake.
+NATIONAL_KEY = "bmF0aW9uYWwtcHNldWRvbnltLWtleS1vZi10ZXN0cyE="
 ACTORS = [
     ("staff-torino", Role.STAFF, "torino"),
     ("staff-trieste", Role.STAFF, "trieste"),
@@ -70,7 +72,8 @@ class IntakeUnderTest:
 async def intake(
     kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
 ) -> AsyncIterator[IntakeUnderTest]:
-    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    env = {**service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix),
+           "LGNET_NATIONAL_PSEUDONYM_KEY": NATIONAL_KEY}  # fmt: skip
     process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
     await process.start()
     pool = await db.create_pool(database_url, pg_schema)

@@ -411,3 +411,19 @@ async def test_an_unknown_vulnerability_code_is_refused_with_the_valid_ones(inta
     assert problem["field"] == "vulnerabilities_by_person.p-amina.0", problem
     assert "anything_goes_xyz" in problem["reason"] and "psychiatric_condition" in problem["reason"]
     assert await intake.raw_records("intake.special", missing_ok=True) == []
+
+
+async def test_registrations_carry_the_cross_city_key_never_the_fiscal_code(intake: IntakeUnderTest) -> None:
+    """The national key is a keyed hash of the fiscal code under the national pseudonym key: the same in every
+    city (unlike the city's own fiscal_code_hash), and nothing of the fiscal code in clear."""
+    import base64
+
+    national_key = base64.b64decode(intake.process.env["LGNET_NATIONAL_PSEUDONYM_KEY"])
+    await household_with_case(intake)
+    registered = {e.person_id: e for e in await intake.events(want=2) if isinstance(e, ev.PersonRegistered)}
+    amina = registered["p-amina"]
+    assert amina.national_key == pii.keyed_hash(national_key, AMINA["fiscal_code"])
+    assert amina.national_key != amina.fiscal_code_hash
+    assert registered["p-kid"].national_key is None  # no fiscal code, no cross-city key
+    for record in await intake.raw_records("intake.events"):
+        assert AMINA["fiscal_code"].encode() not in record.value

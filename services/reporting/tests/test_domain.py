@@ -402,3 +402,25 @@ def test_vulnerabilities_assessed_per_person_count_for_that_person_only() -> Non
     assert summary(both, Window(date(2026, 6, 30)), "torino")["persons_by_vulnerability"] == {  # type: ignore[arg-type]
         "elderly": 2, "psychiatric_condition": 1, "single_parent": 1,
     }  # fmt: skip
+
+
+def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
+    """Two registrations (Torino, then Trieste) of one person: each city counts its own; nationally the
+    pseudonymous cross-city key (a keyed hash of the fiscal code under the national key) makes them one."""
+    events: list[i.Event] = []
+    for city, n, key in (("torino", 1, "a" * 64), ("trieste", 2, "a" * 64), ("trieste", 3, "b" * 64)):
+        hh, pid = f"h{n}", f"p{n}"
+        events += [
+            i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.FEMALE, nationality="MA",
+                               third_country=True, minor=False, national_key=key),
+            i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
+            i.CaseOpened(case_id=f"c{n}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
+                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, n), minors={pid: False}),
+        ]  # fmt: skip
+    facts = _facts_of(events)
+    w = Window(date(2026, 6, 30))
+    assert summary(facts, w, None)["persons"]["total"] == 2  # type: ignore[arg-type]
+    doc = national(facts, w, 1)  # type: ignore[arg-type]
+    assert doc["indicators"]["persons"]["total"] == 2
+    assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"torino": 1, "trieste": 2}
+    assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ def _moved_to_special_topic(data: Data) -> Data:
 # clear `birth_date` of an old version stays where it was (reporting and housing still use it for old records).
 for _type, _from in (
     ("lgnet.intake.person_registered", 2),
+    ("lgnet.intake.person_registered", 3),  # v4 adds the optional national_key (unknown before)
     ("lgnet.intake.person_updated", 1),
     ("lgnet.intake.case_opened", 1),
     ("lgnet.intake.household_member_joined", 1),

@@ -138,7 +138,7 @@ MINOR_IN_CASES = "case id -> under 18 on that case's opening date, computed by i
 
 
 @event("lgnet.intake.person_registered", version=3, key="person_id")
-class PersonRegistered(PersonRegisteredV2):
+class PersonRegisteredV3(PersonRegisteredV2):
     """v3 seals the birth date (`identity.birth_date`) instead of carrying it in clear, and carries what
     consumers need of it: `minor` on the registration date. v1 and v2 records keep their clear `birth_date`."""
 
@@ -147,6 +147,20 @@ class PersonRegistered(PersonRegisteredV2):
     minor: bool | None = Field(default=None, description=MINOR)
 
     _identity = field_validator("identity", mode="before")(lambda v: _widen(v))
+
+
+NATIONAL_KEY = (
+    "Pseudonymous cross-city key: HMAC-SHA256 (hex) of the fiscal code under the programme's national pseudonym key"
+    " (the same person registered in two cities has the same value; never the fiscal code itself). Absent without a"
+    " fiscal code or where the deployment has no national key (docs/operators.md, 'National pseudonym key')"
+)
+
+
+@event("lgnet.intake.person_registered", version=4, key="person_id")
+class PersonRegistered(PersonRegisteredV3):
+    """v4 adds `national_key`, with which the national level counts a person who moved between cities once."""
+
+    national_key: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description=NATIONAL_KEY)
 
 
 @event("lgnet.intake.person_updated", key="person_id")

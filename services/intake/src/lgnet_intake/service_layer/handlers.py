@@ -97,6 +97,7 @@ class Intake:
     conn: Conn
     keys: pii.KeyStore
     fiscal_secret: bytes
+    national_secret: bytes | None = None  # the national pseudonym key (settings.national_pseudonym_key)
 
     async def emit(self, ctx: Context, *events: Event) -> None:
         if ctx.cause is not None:
@@ -214,10 +215,17 @@ class Intake:
             languages=list(c.languages),
             literate=c.literate,
             fiscal_code_hash=fiscal_hash,
+            national_key=self._national_key(plain.get("fiscal_code")),
             identity=ev.IdentityV2(**identity, birth_date=sealed_birth),
             minor=people.is_minor(c.birth_date, ctx.today),
         )
         return NewPerson(row, wrapped, event)
+
+    def _national_key(self, fiscal_code: str | None) -> str | None:
+        """The cross-city key: the same in every city (one national key), unlike the city's own fiscal_code_hash."""
+        if fiscal_code is None or not self.national_secret:
+            return None
+        return pii.keyed_hash(self.national_secret, fiscal_code)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
         p = await self._person_for_write(ctx, person_id)

@@ -37,4 +37,5 @@ MIGRATIONS = [
         """,
     ),
     *((mid, create_table(TABLES[name])) for name, mid in LATER.items()),
+    ("reporting-7", "alter table persons add column if not exists national_key text"),
 ]

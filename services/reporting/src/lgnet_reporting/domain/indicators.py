@@ -119,11 +119,25 @@ def _median(values: list[int]) -> float | None:
     return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-class Population:
-    """Who the cases in scope reached: persons (canonical ids) and households, with their first case."""
+def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
+    """canonical person -> one representative (the smallest id) of every canonical person registered with the same
+    cross-city key: the national level's distinct person. Persons without a key stand for themselves."""
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for p in persons:
+        person: str = p["person_id"]
+        if p.get("national_key"):
+            by_key[p["national_key"]].add(canon.get(person, person))
+    return {person: min(group) for group in by_key.values() if len(group) > 1 for person in group}
 
-    def __init__(self, facts: Facts, cases: list[Row], window: Window) -> None:
-        self.canon = canonical_ids(facts["person_merges"])
+
+class Population:
+    """Who the cases in scope reached: persons (canonical ids) and households, with their first case. Nationally
+    (`across_cities`, method 2) registrations sharing a cross-city key are one person."""
+
+    def __init__(self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False) -> None:
+        merged = canonical_ids(facts["person_merges"])
+        linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
+        self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked}
         self.window = window
         intervals = self._memberships(facts)
         self.first_case: dict[str, Row] = {}
@@ -181,7 +195,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         if c["opened_on"] <= window.as_of
         and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
     ]
-    pop = Population(facts, cases, window)
+    pop = Population(facts, cases, window, across_cities=city is None)
     persons = {pop.canonical(p["person_id"]): p for p in sorted(facts["persons"], key=lambda p: p["person_id"])}
     # The surviving person's own record wins over the merged ones'.
     for p in facts["persons"]:

@@ -41,8 +41,9 @@ def _t(name: str, key: tuple[str, ...], **columns: str) -> Table:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
+        # national_key: the pseudonymous cross-city key (person_registered v4), the national level's identity.
         _t("persons", ("person_id",), person_id="text", household_id="text", birth_date="date", sex="text",
-           nationality="text", third_country="boolean", registered_on="date"),
+           nationality="text", third_country="boolean", registered_on="date", national_key="text"),
         _t("person_merges", ("merged_person_id",), merged_person_id="text", surviving_person_id="text",
            merged_on="date"),
         _t("person_erasures", ("person_id",), person_id="text", erased_on="date"),
@@ -122,7 +123,8 @@ Projector = Callable[[Envelope, Any], list[Write]]
 def _person_registered(env: Envelope, e: i.PersonRegistered) -> list[Write]:
     return [
         _ups("persons", person_id=e.person_id, household_id=e.household_id, birth_date=e.birth_date, sex=e.sex.value,
-             nationality=e.nationality, third_country=e.third_country, registered_on=_day(env))
+             nationality=e.nationality, third_country=e.third_country, registered_on=_day(env),
+             national_key=e.national_key)
     ]  # fmt: skip
 
 
