@@ -56,6 +56,7 @@ RULES: dict[str, Rule] = {
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
     "GET /dashboard": Rule(EVERYONE, fixed("GET", "/dashboard")),  # no data in the page: every number needs a token
     "GET /reports/published": Rule(AUTHENTICATED, fixed("GET", "/reports/published")),  # each its own scopes
+    "GET /reports/labels": Rule(AUTHENTICATED, fixed("GET", "/reports/labels")),  # vocabulary only, no numbers
     "GET /reports/published/{report_id}": Rule(CITY, _published_torino),
     "GET /reports/{report}": Rule(CITY, fixed("GET", "/reports/city_summary", params=TORINO)),
     "GET /reports/{report}/export": Rule(

@@ -42,3 +42,20 @@ def test_the_pdf_embeds_its_fonts_and_is_reproducible() -> None:
     assert fonts, "no font in the PDF"
     assert all(b"DejaVu" in f for f in fonts), fonts  # no unembedded standard-14 font (Helvetica ...)
     assert pdf.count(b"/FontFile2") >= len(set(fonts))  # every font program embedded
+
+
+def test_reports_read_in_italian_by_default_and_in_english_on_request() -> None:
+    italian = exports.to_csv(REPORT).decode()
+    assert ",psychiatric_condition,,Persone per vulnerabilità,Disagio psichiatrico,,3" in italian
+    assert ",single_parent,,Persone per vulnerabilità,Genitore solo con figli minori,,soppresso" in italian
+    english = exports.to_csv(REPORT, "en").decode()
+    assert "Persons by vulnerability,Psychiatric condition,,3" in english and "suppressed" in english
+
+
+def test_numbers_amounts_and_dates_in_the_readers_format() -> None:
+    from lgnet_reporting.domain import labels
+
+    assert (labels.number(1234, "it"), labels.money(1234567, "it"), labels.day("2026-06-30", "it")) == (
+        "1.234", "12.345,67\xa0€", "30 giugno 2026",
+    )  # fmt: skip
+    assert (labels.number(1234, "en"), labels.money(1234567, "en")) == ("1,234", "€12,345.67")

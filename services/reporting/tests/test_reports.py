@@ -172,19 +172,27 @@ async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None
         xlsx_r = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
         pdf_r = await c.get("/reports/city_summary/export", params={**params, "format": "pdf"})
     assert csv_r.headers["x-report-digest"] == body["digest"]
-    rows = {(r[0], r[1], r[2]): r[3] for r in csv.reader(io.StringIO(csv_r.text)) if len(r) == 4}
+    rows = {(r[0], r[1], r[2]): r[6] for r in csv.reader(io.StringIO(csv_r.text)) if len(r) == 7}
     assert rows[("persons", "", "total")] == "7"
     assert rows[("persons_by_nationality", "MA", "")] == "4"
     assert rows[("contributions_paid_by_kind", "rent", "amount_cents")] == "50000"
     assert rows[("employment", "at_opening", "unemployed")] == "1"
+    assert "persons,,total,Persone,,Totale,7" in csv_r.text  # Italian by default: codes and labels
     sheet = load_workbook(io.BytesIO(xlsx_r.content)).active
-    cells = {(r[0], r[1] or "", r[2] or ""): r[3] for r in sheet.iter_rows(values_only=True) if len(r) >= 4}
+    cells = {(r[0], r[1] or "", r[2] or ""): r[6] for r in sheet.iter_rows(values_only=True) if len(r) >= 7}
     assert cells[("persons", "", "minors")] == 3
     assert cells[("cases", "", "opened")] == 4
     assert pdf_r.content.startswith(b"%PDF") and pdf_r.headers["content-type"] == "application/pdf"
+    async with loaded.client("staff-torino") as c:
+        again = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
+        english = await c.get("/reports/city_summary/export", params={**params, "format": "csv", "lang": "en"})
+        labels = (await c.get("/reports/labels", params={"lang": "en"})).json()
+    assert again.content == xlsx_r.content  # byte-identical downloads
+    assert "persons,,total,Persons,,Total,7" in english.text
+    assert labels["indicators"]["persons_by_vulnerability"]["label"] == "Persons by vulnerability"
     async with loaded.client("coordination") as c:
         national = await c.get("/reports/national/export", params={**params, "format": "csv"})
-    assert "by_city,bologna,persons,suppressed" in national.text
+    assert "by_city,bologna,persons,Per città,Bologna,Persone,soppresso" in national.text
 
 
 async def test_replay_rebuilds_identical_reports_deterministically(loaded: ReportingUnderTest, tmp_path: Any) -> None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import exports, store
+from lgnet_reporting.domain import labels
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.service_layer.reports import Request as ReportRequest
@@ -28,6 +29,9 @@ From = Annotated[date | None, Query(alias="from", description="Start of the peri
 To = Annotated[date | None, Query(description="End of the period (inclusive); the report is as of this date")]
 City = Annotated[str | None, Query(description="City of a city_summary; default the actor's city")]
 ReportName = Literal["city_summary", "national"]
+Lang = Annotated[
+    Literal["it", "en"], Query(description="Language of labels, numbers and dates: Italian (default) or English")
+]
 EXPORT_TYPES = tuple(exports.MEDIA_TYPES.values())
 
 
@@ -66,6 +70,10 @@ def router(runtime: Runtime) -> APIRouter:
         request = ReportRequest(report, scope_of(actor, report, city), w)
         (done,) = await compute(runtime.pool, [request], settings.min_cell())
         return {**done.body, "digest": done.digest, "positions": done.positions}
+
+    @api.get("/labels", summary="Labels and one-line definitions of every indicator, measure and category")
+    async def get_labels(actor: Who, lang: Lang = "it") -> dict[str, Any]:
+        return labels.catalogue(lang)
 
     @api.get("/published", summary="Reports published so far (digest and log positions of each)")
     async def list_published(actor: Who) -> list[dict[str, Any]]:
@@ -107,11 +115,12 @@ def router(runtime: Runtime) -> APIRouter:
         as_of: AsOf = None,
         period_from: From = None,
         to: To = None,
+        lang: Lang = "it",
     ) -> Response:
         body = await one(actor, report, city, window(as_of, period_from, to))
-        name = f"{report}-{body['scope']}-{body['as_of']}.{format}"
+        name = f"{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
         return Response(
-            exports.RENDER[format](body),
+            exports.RENDER[format](body, lang),
             media_type=exports.MEDIA_TYPES[format],
             headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
         )
