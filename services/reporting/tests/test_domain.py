@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -424,3 +425,81 @@ def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
     assert doc["indicators"]["persons"]["total"] == 2
     assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"torino": 1, "trieste": 2}
     assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]
+
+
+def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> None:
+    """Annex VIII of Regulation (EU) 2021/1147 and the FAMI 2014-2020 indicators: each maps to a figure of the report
+    (or says why LgNet cannot derive it yet); individual guidance = persons with an individual plan agreed."""
+    from lgnet_reporting.domain import fund
+
+    plan = i.IndividualPlanAgreed(case_id="c1", plan_id="pl1", objectives=["housing_autonomy"],
+                                  agreed_on=date(2026, 2, 1))  # fmt: skip
+    facts = _facts_of([*_household_events(), plan])
+    doc = {"indicators": summary(facts, Window(date(2026, 6, 30)), "torino")}  # type: ignore[arg-type]
+    assert doc["indicators"]["persons_with_individual_plan"] == 2
+    figures = {f["code"]: f for f in fund.figures(doc)}
+    assert figures["AMIF.O.2.3"]["value"] == 2  # participants supported
+    assert figures["AMIF.O.2.3.3"]["value"] == 2  # individual guidance: the plan
+    assert figures["AMIF.R.2.8"]["value"] is None and figures["AMIF.R.2.8"]["derivable"] is False
+    assert figures["AMIF.R.2.8"]["why_not"]
+    assert figures["FAMI.destinatari"]["value"] == 2
+    assert all(f["label"] and f["definition"] for f in figures.values())  # from the vocabulary
+    early = {"indicators": summary(facts, Window(date(2026, 1, 31)), "torino")}  # type: ignore[arg-type]
+    assert {f["code"]: f["value"] for f in fund.figures(early)}["AMIF.O.2.3.3"] == 0
+
+
+def test_a_figure_drills_down_to_its_pseudonymous_ids_and_cases() -> None:
+    from lgnet_reporting.domain.drilldown import NoDrillDown, behind
+
+    facts = _facts_of(_household_events())
+    w = Window(date(2026, 6, 30))
+    got = behind(facts, w, "torino", "persons.total")  # type: ignore[arg-type]
+    assert got["count"] == summary(facts, w, "torino")["persons"]["total"] == 2  # type: ignore[arg-type]
+    assert got["items"] == [{"person_id": "p1", "cases": ["c1"]}, {"person_id": "p2", "cases": ["c1"]}]
+    assert behind(facts, w, "torino", "persons_by_action_area.housing_inclusion")["count"] == 2  # type: ignore[arg-type]
+    assert behind(facts, w, "torino", "cases.opened")["items"] == [{"case_id": "c1", "opened_on": "2026-01-10"}]  # type: ignore[arg-type]
+    with pytest.raises(NoDrillDown, match="supported"):
+        behind(facts, w, "torino", "persons_by_vulnerability.addiction")  # type: ignore[arg-type]
+
+
+def test_the_financial_statement_per_budget_line_balances_like_the_ledger() -> None:
+    """budget = allocations + adjustments; paid = confirmed transfers (a returned one goes back to committed);
+    committed = approved, not paid, not released; vouchers = issued less expired remainders; remaining = what the
+    ledger's budget_available holds."""
+    from lgnet_reporting.domain.statement import statement
+
+    d = date
+    events: list[Any] = [
+        p.BudgetAllocated(budget_line_id="BL1", city="torino", line="rent", amount_cents=1_000_000, on=d(2026, 1, 1)),
+        p.BudgetAdjusted(budget_line_id="BL1", delta_cents=-100_000, reason="rebudget", on=d(2026, 2, 1)),
+        p.BudgetAllocated(budget_line_id="BL2", city="torino", line="voucher", amount_cents=50_000, on=d(2026, 1, 1)),
+    ]
+    for n, amount in ((1, 30_000), (2, 45_000), (3, 12_345)):
+        events += [
+            p.ContributionRequested(request_id=f"R{n}", case_id="c1", household_id="h1", city="torino",
+                                    kind=p.ContributionKind.RENT, budget_line_id="BL1", amount_cents=amount,
+                                    requested_by="staff", on=d(2026, 3, 1)),
+            p.ContributionApproved(request_id=f"R{n}", approved_by="boss", on=d(2026, 3, 2)),
+        ]  # fmt: skip
+    paid = {"batch_id": "B1", "case_id": "c1", "household_id": "h1", "city": "torino",
+            "kind": p.ContributionKind.RENT, "budget_line_id": "BL1"}  # fmt: skip
+    events += [
+        p.ContributionPaid(request_id="R1", amount_cents=30_000, paid_on=d(2026, 3, 5), **paid),
+        p.ContributionPaid(request_id="R2", amount_cents=45_000, paid_on=d(2026, 3, 5), **paid),
+        p.ContributionPaymentFailed(request_id="R2", batch_id="B1", reason="ac04", on=d(2026, 3, 9)),  # back
+        p.VoucherIssued(voucher_id="V1", household_id="h1", case_id="c1", city="torino",
+                        kind=p.VoucherKind.PUBLIC_TRANSPORT, value_cents=5_000, budget_line_id="BL2",
+                        valid_until=d(2026, 4, 30), on=d(2026, 3, 1)),
+        p.VoucherRedeemed(voucher_id="V1", provider_id="gtt", amount_cents=2_000, on=d(2026, 3, 10)),
+        p.VoucherExpired(voucher_id="V1", remaining_cents=3_000, on=d(2026, 4, 30)),
+    ]  # fmt: skip
+    t = Tables()
+    for e in events:
+        t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))
+    facts = {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+    lines = {s["budget_line_id"]: s for s in statement(facts, Window(d(2026, 6, 30)), "torino")["lines"]}  # type: ignore[arg-type]
+    rent, voucher = lines["BL1"], lines["BL2"]
+    assert (rent["budget_cents"], rent["paid_cents"], rent["committed_cents"]) == (900_000, 30_000, 57_345)
+    assert rent["remaining_cents"] == 900_000 - 30_000 - 57_345 == 812_655
+    assert [x["request_id"] for x in rent["payments"]] == ["R1"]
+    assert (voucher["vouchers_cents"], voucher["remaining_cents"]) == (2_000, 48_000)

@@ -246,3 +246,38 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     assert scopes == {("national", "national"), *(("city_summary", c) for c in ("bologna", "torino", "trieste"))}
     files = sorted(p.name for p in out1.iterdir())
     assert len(files) == 4 and all((out1 / f).read_bytes() == (out2 / f).read_bytes() for f in files)
+
+
+async def test_fund_indicators_financial_statement_and_drill_down(loaded: ReportingUnderTest) -> None:
+    june = {"as_of": "2026-06-30"}
+    fund = await get(loaded, "staff-torino", "/reports/city_summary/fund", **june)
+    figures = {f["code"]: f for f in fund["figures"]}
+    assert figures["AMIF.O.2.3"]["value"] == 7 and figures["AMIF.O.2.3"]["label"] == "Partecipanti sostenuti"
+    assert figures["FAMI.autonomia_abitativa"]["value"] == 1
+    assert figures["AMIF.R.2.8"]["derivable"] is False and figures["AMIF.R.2.8"]["why_not"]
+    city = await get(loaded, "staff-torino", "/reports/city_summary", **june)
+    assert fund["digest"] == city["digest"]  # the figures are the report's own numbers
+    national = await get(loaded, "coordination", "/reports/national/fund", **june)
+    assert {f["code"]: f["value"] for f in national["figures"]}["AMIF.O.2.2"] == 3  # cities supported
+
+    money = await get(loaded, "staff-torino", "/reports/financial_statement", **june)
+    lines = {x["budget_line_id"]: x for x in money["lines"]}
+    # BL1 (rent): 100,000.00 allocated; RQ1 paid 500.00; RQ3 paid then returned (never approved here: not committed).
+    assert (lines["BL1"]["budget_cents"], lines["BL1"]["paid_cents"], lines["BL1"]["remaining_cents"]) == (
+        10_000_000, 50_000, 9_950_000,
+    )  # fmt: skip
+    assert [x["request_id"] for x in lines["BL1"]["payments"]] == ["RQ1"]
+    assert money["totals"]["paid_cents"] == ind_paid(city)
+
+    persons = await get(loaded, "staff-torino", "/reports/city_summary/drilldown", figure="persons.total", **june)
+    assert persons["count"] == 7 and {x["person_id"] for x in persons["items"]} >= {"P1", "P5", "P8"}
+    assert "P6" not in {x["person_id"] for x in persons["items"]}  # merged into P5
+    async with loaded.client("staff-torino") as c:
+        bad = await c.get("/reports/city_summary/drilldown", params={"figure": "persons_by_vulnerability.x"})
+    assert bad.status_code == 422 and bad.json()["field"] == "query.figure"
+    async with loaded.client("coop-aurora") as c:
+        assert (await c.get("/reports/financial_statement")).status_code == 403
+
+
+def ind_paid(report: dict[str, Any]) -> int:
+    return int(report["indicators"]["contributions_paid"]["amount_cents"])

@@ -280,6 +280,10 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
     if window.method >= 2:
         granted = sum(1 for p in pop.first_case if p in consented)
         indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
+        planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids
+        indicators["persons_with_individual_plan"] = sum(
+            1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
+        )
     return indicators
 
 

@@ -60,7 +60,7 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
         for r in facts[table]:
             for city in sorted(household_cities.get(r["household_id"], ())):
                 out[city][table].append(r)
-    for table in ("assessments", "person_vulnerabilities"):
+    for table in ("assessments", "person_vulnerabilities", "plans"):
         for r in facts[table]:
             if (case_in := case_city.get(r["case_id"])) is not None:
                 out[case_in][table].append(r)
@@ -82,7 +82,7 @@ def _person(canon: dict[str, str], person_id: str) -> str:
 
 
 _CUT = ("cases", "memberships", "persons", "employment", "consents", "households", "referrals", "assessments",
-        "person_vulnerabilities", "placements", "leases", "contributions", "vouchers",
+        "person_vulnerabilities", "plans", "placements", "leases", "contributions", "vouchers",
         "voucher_redemptions")  # fmt: skip
 
 
@@ -156,6 +156,8 @@ def plan_for(doc: dict[str, Any]) -> Plan:
             plan.groups.append(table_group((*i, name), keys, (*total, "count"), "count"))
             plan.groups.append(table_group((*i, name), keys, (*total, "amount_cents"), "amount_cents"))
     consenting: Path = persons_total
+    if "persons_with_individual_plan" in ind:
+        counts((*i, "persons_with_individual_plan"))
     if "reporting_consent" in ind:  # method 2: consent-based indicators are tied to the consenting persons
         consent = [(*i, "reporting_consent", k) for k in ("granted", "not_granted")]
         counts(*consent)

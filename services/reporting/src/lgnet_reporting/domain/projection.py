@@ -68,6 +68,8 @@ TABLES: dict[str, Table] = {
         # keeps only those recorded per household (v1/v2, counted on every member as then).
         _t("person_vulnerabilities", ("event_id", "person_id"), event_id="text", person_id="text", case_id="text",
            vulnerabilities="text[]", assessed_on="date"),
+        # Individual plans agreed (the fund's "individual guidance"): case and date.
+        _t("plans", ("case_id", "plan_id"), case_id="text", plan_id="text", agreed_on="date"),
         _t("cases", ("case_id",), case_id="text", household_id="text", city="text", action_area="text",
            channel="text", partner="text", opened_on="date", closed_on="date", outcome="text"),
         _t("employment", ("event_id",), event_id="text", person_id="text", case_id="text", status="text",
@@ -77,6 +79,10 @@ TABLES: dict[str, Table] = {
         _t("leases", ("lease_id",), lease_id="text", placement_id="text", household_id="text", case_id="text",
            city="text", lease_type="text", monthly_rent_cents="bigint", deposit_cents="bigint", signed_on="date"),
         _t("budget_lines", ("budget_line_id",), budget_line_id="text", city="text", line="text"),
+        # The budget's movements as the payments ledger books them (allocations, adjustments, requests, approvals,
+        # rejections, vouchers issued and expired), one row per event: the financial statement's facts.
+        _t("budget_facts", ("event_id",), event_id="text", kind="text", budget_line_id="text", city="text",
+           request_id="text", voucher_id="text", amount_cents="bigint", on_date="date"),
         _t("contributions", ("request_id",), request_id="text", case_id="text", household_id="text", city="text",
            kind="text", budget_line_id="text", amount_cents="bigint", paid_on="date", failed_on="date"),
         # Every failed transfer (a request may fail, return to approval and be paid in a later batch).
@@ -188,6 +194,42 @@ def _needs_assessed(env: Envelope, e: i.NeedsAssessed) -> list[Write]:
     ]  # fmt: skip
 
 
+def _budget(kind: str, **row: Any) -> Projector:
+    """A budget_facts row from an event: `row` maps a column to the event's attribute (or None)."""
+
+    def project(env: Envelope, e: Any) -> list[Write]:
+        values = {col: getattr(e, attr) if attr else None for col, attr in row.items()}
+        return [_ins("budget_facts", event_id=event_key(env), kind=kind, **values)]
+
+    return project
+
+
+_BUDGET = {
+    p.BudgetAllocated.type: _budget("allocation", budget_line_id="budget_line_id", city="city", request_id=None,
+                                    voucher_id=None, amount_cents="amount_cents", on_date="on"),
+    p.BudgetAdjusted.type: _budget("adjustment", budget_line_id="budget_line_id", city=None, request_id=None,
+                                   voucher_id=None, amount_cents="delta_cents", on_date="on"),
+    p.ContributionRequested.type: _budget("requested", budget_line_id="budget_line_id", city="city",
+                                          request_id="request_id", voucher_id=None, amount_cents="amount_cents",
+                                          on_date="on"),
+    p.ContributionApproved.type: _budget("approved", budget_line_id=None, city=None, request_id="request_id",
+                                         voucher_id=None, amount_cents=None, on_date="on"),
+    p.ContributionRejected.type: _budget("rejected", budget_line_id=None, city=None, request_id="request_id",
+                                         voucher_id=None, amount_cents=None, on_date="on"),
+    p.VoucherExpired.type: _budget("voucher_expired", budget_line_id=None, city=None, request_id=None,
+                                   voucher_id="voucher_id", amount_cents="remaining_cents", on_date="on"),
+}  # fmt: skip
+
+
+def _voucher_issued(env: Envelope, e: p.VoucherIssued) -> list[Write]:
+    return [
+        _ups("vouchers", voucher_id=e.voucher_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
+             kind=e.kind.value, value_cents=e.value_cents, issued_on=e.on),
+        _ins("budget_facts", event_id=event_key(env), kind="voucher_issued", budget_line_id=e.budget_line_id,
+             city=e.city, request_id=None, voucher_id=e.voucher_id, amount_cents=e.value_cents, on_date=e.on),
+    ]  # fmt: skip
+
+
 PROJECTORS: dict[str, Projector] = {
     i.PersonRegistered.type: _person_registered,
     i.PersonUpdated.type: _person_updated,
@@ -209,6 +251,9 @@ PROJECTORS: dict[str, Projector] = {
     ],
     i.NeedsAssessed.type: _needs_assessed,
     i.CaseOpened.type: _case_opened,
+    i.IndividualPlanAgreed.type: lambda env, e: [
+        _ins("plans", case_id=e.case_id, plan_id=e.plan_id, agreed_on=e.agreed_on)
+    ],
     i.CaseTransferred.type: lambda env, e: [_ups("cases", case_id=e.case_id, partner=e.to_partner)],
     i.CaseClosed.type: lambda env, e: [
         _ups("cases", case_id=e.case_id, closed_on=e.closed_on, outcome=e.outcome.value)
@@ -230,8 +275,10 @@ PROJECTORS: dict[str, Projector] = {
              deposit_cents=e.deposit_cents, signed_on=e.signed_on)
     ],
     p.BudgetAllocated.type: lambda env, e: [
-        _ups("budget_lines", budget_line_id=e.budget_line_id, city=e.city, line=e.line)
+        _ups("budget_lines", budget_line_id=e.budget_line_id, city=e.city, line=e.line),
+        *_BUDGET[p.BudgetAllocated.type](env, e),
     ],
+    **{t: fn for t, fn in _BUDGET.items() if t not in (p.BudgetAllocated.type, p.VoucherExpired.type)},
     p.ContributionPaid.type: lambda env, e: [
         _ups("contributions", request_id=e.request_id, case_id=e.case_id, household_id=e.household_id, city=e.city,
              kind=e.kind.value, budget_line_id=e.budget_line_id, amount_cents=e.amount_cents, paid_on=e.paid_on,
@@ -241,16 +288,14 @@ PROJECTORS: dict[str, Projector] = {
         _ups("contributions", request_id=e.request_id, failed_on=e.on),
         _ins("contribution_failures", event_id=event_key(env), request_id=e.request_id, city=env.city, failed_on=e.on),
     ],
-    p.VoucherIssued.type: lambda env, e: [
-        _ups("vouchers", voucher_id=e.voucher_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
-             kind=e.kind.value, value_cents=e.value_cents, issued_on=e.on)
-    ],
+    p.VoucherIssued.type: _voucher_issued,
     p.VoucherRedeemed.type: lambda env, e: [
         _ins("voucher_redemptions", event_id=event_key(env), voucher_id=e.voucher_id, amount_cents=e.amount_cents,
              redeemed_on=e.on)
     ],
     p.VoucherExpired.type: lambda env, e: [
-        _ups("vouchers", voucher_id=e.voucher_id, expired_on=e.on, remaining_cents=e.remaining_cents)
+        _ups("vouchers", voucher_id=e.voucher_id, expired_on=e.on, remaining_cents=e.remaining_cents),
+        *_BUDGET[p.VoucherExpired.type](env, e),
     ],
 }  # fmt: skip
 

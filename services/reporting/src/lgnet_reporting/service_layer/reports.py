@@ -110,3 +110,9 @@ async def publish(pool: Pool, conn: Conn, request: Request, threshold: int, acto
     city = request.scope if request.report == reports.CITY_SUMMARY else "national"
     await outbox.append(conn, [to_envelope(event, source=SOURCE, city=city, time=now)])
     return event.model_dump(mode="json")
+
+
+async def facts_of(pool: Pool) -> tuple[store.Positions, Facts]:
+    """The facts and positions of one consistent snapshot (drill-down, financial statement)."""
+    async with pool.acquire() as conn:
+        return await snapshot(conn)
