@@ -63,6 +63,9 @@ RULES: dict[str, Rule] = {
         STAFF, fixed("GET", "/reports/city_summary/drilldown", params=TORINO | {"figure": "persons.total"})
     ),
     "GET /reports/{report}/fund": Rule(CITY, fixed("GET", "/reports/city_summary/fund", params=TORINO)),
+    "GET /reports/{report}/fund/export": Rule(
+        CITY, fixed("GET", "/reports/city_summary/fund/export", params=TORINO | {"format": "csv"})
+    ),
     "GET /reports/published/{report_id}": Rule(CITY, _published_torino),
     "GET /reports/{report}": Rule(CITY, fixed("GET", "/reports/city_summary", params=TORINO)),
     "GET /reports/{report}/export": Rule(
@@ -75,6 +78,9 @@ NATIONAL_RULES: dict[str, Rule] = {
     "GET /reports/published/{report_id}": Rule(AUTHENTICATED, _published_national),
     "GET /reports/{report}": Rule(AUTHENTICATED, fixed("GET", "/reports/national")),
     "GET /reports/{report}/fund": Rule(AUTHENTICATED, fixed("GET", "/reports/national/fund")),
+    "GET /reports/{report}/fund/export": Rule(
+        AUTHENTICATED, fixed("GET", "/reports/national/fund/export", params={"format": "xlsx"})
+    ),
     "GET /reports/{report}/export": Rule(
         AUTHENTICATED, fixed("GET", "/reports/national/export", params={"format": "csv"})
     ),

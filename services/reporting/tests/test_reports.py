@@ -257,6 +257,12 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded: Report
     assert figures["AMIF.R.2.8"]["derivable"] is False and figures["AMIF.R.2.8"]["why_not"]
     city = await get(loaded, "staff-torino", "/reports/city_summary", **june)
     assert fund["digest"] == city["digest"]  # the figures are the report's own numbers
+    async with loaded.client("staff-torino") as c:
+        table = await c.get("/reports/city_summary/fund/export", params={**june, "format": "csv"})
+        sheet = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
+        again = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
+    assert "AMIF.O.2.3,AMIF,output,Partecipanti sostenuti,7,persons,persons.total," in table.text
+    assert sheet.content == again.content and table.headers["x-report-digest"] == city["digest"]
     national = await get(loaded, "coordination", "/reports/national/fund", **june)
     assert {f["code"]: f["value"] for f in national["figures"]}["AMIF.O.2.2"] == 3  # cities supported
 

@@ -143,6 +143,49 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     return _zip_dated(buf.getvalue(), when)
 
 
+FUND_COLUMNS = ("code", "framework", "kind", "label", "value", "unit", "source", "why_not")
+
+
+def fund_table(report: dict[str, Any], figures: list[dict[str, Any]], lang: str) -> list[list[Any]]:
+    """The fund's indicators as the managing authority's table: parameters, then one row per indicator (a
+    suppressed figure is the word 'soppresso', one LgNet cannot derive yet is empty with the reason)."""
+    out: list[list[Any]] = [[k, v] for k, v in title(report, lang)]
+    out.append(list(FUND_COLUMNS))
+    for f in figures:
+        value = f["value"] if f["derivable"] else ""
+        out.append([f["code"], f["framework"], f["kind"], f["label"], _cell(value, lang), f["unit"],
+                    f["source"] or "", f["why_not"] or ""])  # fmt: skip
+    return out
+
+
+def fund_csv(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(fund_table(report, figures, lang))
+    return buf.getvalue().encode()
+
+
+def fund_xlsx(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
+    return _workbook(report, fund_table(report, figures, lang), lang)
+
+
+def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = Workbook()
+    ws = wb.active
+    for r in table:
+        ws.append(r)
+    when = _dated(report).replace(tzinfo=None)
+    wb.properties.created = wb.properties.modified = when
+    wb.properties.creator = wb.properties.lastModifiedBy = "LgNet"
+    wb.properties.language = lang
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()
+    return _zip_dated(buf.getvalue(), when)
+
+
 def _zip_dated(data: bytes, when: datetime) -> bytes:
     """The same archive with every entry dated `when` (zipfile stamps entries with the clock)."""
     out = io.BytesIO()

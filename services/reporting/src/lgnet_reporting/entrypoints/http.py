@@ -138,6 +138,33 @@ def router(runtime: Runtime) -> APIRouter:
         head = {k: body[k] for k in ("report", "scope", "as_of", "period_from", "digest", "positions")}
         return {**head, "figures": fund.figures(body, lang)}
 
+    @api.get(
+        "/{report}/fund/export",
+        summary="The fund's indicators as CSV or XLSX (the managing authority's table)",
+        response_class=Response,
+        responses={200: {"content": {m: {"schema": {"type": "string", "format": "binary"}} for m in (
+            "text/csv", exports.MEDIA_TYPES["xlsx"])}}},
+    )  # fmt: skip
+    async def fund_export(
+        report: ReportName,
+        actor: Who,
+        format: Annotated[Literal["csv", "xlsx"], Query(description="File format")],
+        city: City = None,
+        as_of: AsOf = None,
+        period_from: From = None,
+        to: To = None,
+        lang: Lang = "it",
+    ) -> Response:
+        body = await one(actor, report, city, window(as_of, period_from, to))
+        figures = fund.figures(body, lang)
+        content = exports.fund_csv(body, figures, lang) if format == "csv" else exports.fund_xlsx(body, figures, lang)
+        name = f"fund-{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
+        return Response(
+            content,
+            media_type=exports.MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
+        )
+
     @api.get("/{report}", summary="A report as JSON, with its canonical digest and the log positions it covers")
     async def get_report(
         report: ReportName, actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
