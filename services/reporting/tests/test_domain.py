@@ -503,3 +503,13 @@ def test_the_financial_statement_per_budget_line_balances_like_the_ledger() -> N
     assert rent["remaining_cents"] == 900_000 - 30_000 - 57_345 == 812_655
     assert [x["request_id"] for x in rent["payments"]] == ["R1"]
     assert (voucher["vouchers_cents"], voucher["remaining_cents"]) == (2_000, 48_000)
+
+
+def test_a_citys_row_of_the_national_aggregate_equals_its_summary() -> None:
+    from lgnet_reporting.domain.indicators import city_row
+    from lgnet_reporting.domain.national import _row, split_by_city
+
+    facts = _decoded_facts(_old_assessment_events())
+    for w in (Window(date(2026, 6, 30)), Window(date(2026, 1, 11)), Window(date(2026, 6, 30), date(2026, 1, 12))):
+        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():  # type: ignore[arg-type]
+            assert city_row(cut, w, city) == _row(summary(cut, w, city))

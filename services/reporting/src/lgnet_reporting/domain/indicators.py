@@ -159,15 +159,21 @@ class Population:
         later joins and departures carry their own date; a registration naming the household counts as initial
         composition only when no membership event names that person in that household."""
         events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+        canon = self.canon
         for m in facts["memberships"]:
             day = date.min if m["change"] == "formed" else m["on_date"]
-            events[(m["household_id"], self.canonical(m["person_id"]))].append((day, 1 if m["change"] == "left" else 0))
+            pid: str = m["person_id"]
+            events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
         for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-            pair = (p["household_id"], self.canonical(p["person_id"]))
+            pid = str(p["person_id"])
+            pair = (p["household_id"], canon.get(pid, pid))
             if p["household_id"] and pair not in events:
                 events[pair].append((date.min, 0))
         out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
         for (household, person), evs in sorted(events.items()):
+            if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
+                out[household][person] = [(evs[0][0], None)]
+                continue
             spans: list[tuple[date, date | None]] = []
             start: date | None = None
             for day, left in sorted(evs):
@@ -182,9 +188,19 @@ class Population:
         return out
 
 
-def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
-    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+@dataclass
+class Reached:
+    """The population of a scope: its cases in scope, who they reached, their records and ages."""
 
+    all_cases: list[Row]
+    cases: list[Row]
+    pop: Population
+    persons: dict[str, Row]
+    ages: Counter[str]
+    sizes: list[int]
+
+
+def reached(facts: Facts, window: Window, city: str | None) -> Reached:
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
@@ -196,10 +212,13 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
     ]
     pop = Population(facts, cases, window, across_cities=city is None)
-    persons = {pop.canonical(p["person_id"]): p for p in sorted(facts["persons"], key=lambda p: p["person_id"])}
+    canon = pop.canon
+    persons: dict[str, Row] = {
+        canon.get(_person_id(p), _person_id(p)): p for p in sorted(facts["persons"], key=_person_id)
+    }
     # The surviving person's own record wins over the merged ones'.
     for p in facts["persons"]:
-        if pop.canonical(p["person_id"]) == p["person_id"]:
+        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
             persons[p["person_id"]] = p
 
     minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
@@ -211,6 +230,44 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
             minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
         ages["age_unknown" if minor is None else "minors" if minor else "adults"] += 1
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
+    return Reached(all_cases, cases, pop, persons, ages, sizes)
+
+
+def _person_id(row: Row) -> str:
+    return str(row["person_id"])
+
+
+def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
+    """A city's row of the national aggregate: the same numbers as its summary's, without the rest of it (the
+    national report computes sixteen of them)."""
+    r = reached(facts, window, city)
+    paid = [
+        c
+        for c in facts["contributions"]
+        if c["paid_on"] is not None and c["city"] == city and c["paid_on"] in window and not _returned(c, window)
+    ]
+    return {
+        "persons": len(r.pop.first_case),
+        "minors": r.ages["minors"],
+        "adults": r.ages["adults"],
+        "age_unknown": r.ages["age_unknown"],
+        "households": len(r.sizes),
+        "cases_opened": sum(1 for c in r.cases if c["opened_on"] in window),
+        "placements_started": sum(1 for p in facts["placements"] if p["city"] == city and p["started_on"] in window),
+        "paid_count": len(paid),
+        "paid_cents": sum(c["amount_cents"] for c in paid),
+    }
+
+
+def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
+    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+
+    def here(row: Row) -> bool:
+        return city is None or row["city"] == city
+
+    reach = reached(facts, window, city)
+    all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
+    ages, sizes = reach.ages, reach.sizes
 
     def by_case(attr: str) -> dict[str, int]:
         return _counts(v for person, cs in pop.cases_of.items() for v in {c[attr] for c in cs})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, report, summary
+from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, city_row, report, summary
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
@@ -36,6 +36,10 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
     rows of its cases, their households and persons (merged persons stay with their survivor), its placements,
     leases, payments and vouchers. Merges and budget lines stay whole."""
     canon = canonical_ids(facts["person_merges"])
+
+    def person(pid: str) -> str:
+        return canon.get(pid, pid)
+
     out: dict[str, Facts] = {c: {**facts, **{t: [] for t in _CUT}} for c in cities}
     household_cities: dict[str, set[str]] = {}  # a household may have cases in two cities
     case_city: dict[str, str] = {}
@@ -48,13 +52,13 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
     for m in facts["memberships"]:
         for city in sorted(household_cities.get(m["household_id"], ())):
             out[city]["memberships"].append(m)
-            person_cities.setdefault(_person(canon, m["person_id"]), set()).add(city)
+            person_cities.setdefault(person(m["person_id"]), set()).add(city)
     for p in facts["persons"]:
         for city in household_cities.get(p["household_id"] or "", ()):
-            person_cities.setdefault(_person(canon, p["person_id"]), set()).add(city)
+            person_cities.setdefault(person(p["person_id"]), set()).add(city)
     for table in ("persons", "employment", "consents"):
         for r in facts[table]:
-            for city in sorted(person_cities.get(_person(canon, r["person_id"]), ())):
+            for city in sorted(person_cities.get(person(r["person_id"]), ())):
                 out[city][table].append(r)
     for table in ("households", "referrals"):
         for r in facts[table]:
@@ -75,10 +79,6 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
         if (voucher_in := voucher_city.get(r["voucher_id"])) is not None:
             out[voucher_in]["voucher_redemptions"].append(r)
     return out
-
-
-def _person(canon: dict[str, str], person_id: str) -> str:
-    return canon.get(person_id, person_id)
 
 
 _CUT = ("cases", "memberships", "persons", "employment", "consents", "households", "referrals", "assessments",
@@ -105,7 +105,7 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     """Every city together, with a row per city; cells under `threshold` are hidden, also by difference."""
     indicators = summary(facts, window, None)
     cuts = split_by_city(facts, cities_of(facts))
-    by_city = {city: _row(summary(cut, window, city)) for city, cut in cuts.items()}
+    by_city = {city: city_row(cut, window, city) for city, cut in cuts.items()}
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
