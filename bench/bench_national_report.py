@@ -30,6 +30,7 @@ from lgnet_reporting.domain.indicators import Window, report, summary
 from lgnet_reporting.domain.projection import TABLES
 from lgnet_reporting.domain.suppression import suppress
 from lgnet_reporting.service_layer.replay import Fold
+from lgnet_reporting.service_layer.reports import Request, build
 
 N = int(os.environ.get("BENCH_EVENTS", "1000000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -52,7 +53,8 @@ def facts_of(n: int) -> dict[str, list[dict[str, Any]]]:
 
 
 def previous(facts: dict[str, list[dict[str, Any]]], threshold: int = 5) -> dict[str, Any]:
-    """The national aggregate as computed before #18's optimisation: a full summary per city for `by_city`."""
+    """The national aggregate as computed before #18's optimisation: a full summary per city for `by_city`, with
+    the garbage collector running."""
     indicators = summary(facts, WINDOW, None)
     cuts = nat.split_by_city(facts, nat.cities_of(facts))
     by_city = {city: nat._row(summary(cut, WINDOW, city)) for city, cut in cuts.items()}
@@ -69,7 +71,7 @@ def main() -> None:
     now, before, digests = [], [], set()
     for run in range(RUNS):
         t = time.perf_counter()
-        doc = nat.national(facts, WINDOW, 5)
+        doc = build(facts, Request(nat.NATIONAL, nat.NATIONAL, WINDOW), 5)  # as the service computes it
         now.append(time.perf_counter() - t)
         t = time.perf_counter()
         old = previous(facts)
