@@ -58,9 +58,14 @@ def port(name: str) -> int:
 
 
 def master_key() -> str:
-    if key := os.environ.get("LGNET_MASTER_KEY"):
+    return local_key("LGNET_MASTER_KEY", "master.key")
+
+
+def local_key(var: str, file: str) -> str:
+    """The variable's value, else 32 random bytes (base64) generated once into .local/<file> (mode 600)."""
+    if key := os.environ.get(var):
         return key
-    path = LOCAL / "master.key"
+    path = LOCAL / file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(base64.b64encode(os.urandom(32)).decode())
@@ -115,6 +120,8 @@ def start() -> int:
     env = {
         **os.environ,
         "LGNET_MASTER_KEY": master_key(),
+        # One national pseudonym key for the local platform (the national coordination's, in production).
+        "LGNET_NATIONAL_PSEUDONYM_KEY": local_key("LGNET_NATIONAL_PSEUDONYM_KEY", "national-pseudonym.key"),
         "LGNET_CITY": os.environ.get("LGNET_CITY", "national"),
     }
     to_start = [name for name in existing() if not pid_of(name)]

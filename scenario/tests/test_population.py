@@ -40,3 +40,12 @@ def test_fictional_ibans_have_valid_check_digits() -> None:
     value = iban("r-1")
     numeric = "".join(str(int(c, 36)) for c in value[4:] + value[:4])
     assert len(value) == 27 and value.startswith("IT") and int(numeric) % 97 == 1
+
+
+def test_vulnerabilities_are_assessed_per_person_and_never_on_a_child_for_a_parent() -> None:
+    for households in population().values():
+        for h in households:
+            whose = h.vulnerabilities_by_person
+            assert sorted(v for codes in whose.values() for v in codes) == sorted(h.vulnerabilities)
+            members = {p.person_id: p for p in h.members}
+            assert all(person in members and not members[person].minor for person in whose)

@@ -78,7 +78,7 @@ def test_stored_old_events_are_upcast_to_the_current_version(example: Path) -> N
 def test_person_registered_v1_gets_third_country_from_nationality() -> None:
     env = from_record((CONTRACTS / "examples" / "person_registered_v1.json").read_bytes(), [], None)
     event = decode(env)
-    assert event.version == 3
+    assert event.version == 4 and event.model_dump()["national_key"] is None  # no cross-city key before v4
     assert event.model_dump()["third_country"] is True  # Afghanistan is not in the EU
     # Written before birth dates were sealed: its clear birth date stays readable (reports count from it).
     assert event.model_dump()["birth_date"].isoformat() == "2011-03-14" and event.model_dump()["minor"] is None
@@ -87,8 +87,9 @@ def test_person_registered_v1_gets_third_country_from_nationality() -> None:
 def test_old_needs_assessments_read_as_the_restricted_version() -> None:
     env = from_record((CONTRACTS / "examples" / "needs_assessed_v1.json").read_bytes(), [], None)
     event = decode(env)
-    assert event.version == 2 and event.topic == "intake.special"
+    assert event.version == 3 and event.topic == "intake.special"
     assert event.model_dump()["vulnerabilities"] == ["psychiatric_condition"]
+    assert event.model_dump()["vulnerabilities_by_person"] is None  # recorded per household: counted as then
 
 
 def test_every_schema_declares_its_dialect() -> None:
@@ -136,3 +137,10 @@ def test_a_missing_or_wrong_example_fails_the_check(tmp_path: Path) -> None:
     found = examples.problems(root)
     assert any("case_closed/v1.json: no example" in f for f in found)
     assert any("case_opening_submitted/v1.json: does not decode: data.opened_on" in f for f in found)
+
+
+def test_old_assessments_with_codes_no_list_holds_still_decode() -> None:
+    """Written before codes were checked (#18): the fact stays readable; new submissions are refused instead."""
+    env = from_record((CONTRACTS / "examples" / "needs_assessed_v2.json").read_bytes(), [], None)
+    event = decode(env)
+    assert event.model_dump()["vulnerabilities"] == ["psychiatric_condition", "anything_goes_xyz"]

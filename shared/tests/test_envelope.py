@@ -155,4 +155,4 @@ def test_old_versions_are_upcast_on_read() -> None:
     env = to_envelope(old, source="/p", city="torino")
     assert env.dataschema is not None and env.dataschema.endswith(":v1")
     current = decode(env)
-    assert current.version == 3 and current.third_country is True
+    assert current.version == 4 and current.third_country is True

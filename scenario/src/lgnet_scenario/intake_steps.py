@@ -44,7 +44,7 @@ def household_events(h: Household, sealer: Any) -> list[Event]:
                 sex=p.sex,
                 nationality=p.nationality,
                 languages=[LANGUAGES[p.nationality]],
-                literate="illiterate" not in h.vulnerabilities or p.minor,
+                literate="illiterate" not in h.vulnerabilities_by_person.get(p.person_id, []),
                 identity=inbound.PartnerIdentityV2(**identity),
             )
         )
@@ -82,7 +82,7 @@ def opening_follow_up(h: Household) -> list[Event]:
     return [
         inbound.NeedsAssessmentSubmitted(
             case_id=h.case_id,
-            vulnerabilities=h.vulnerabilities,
+            vulnerabilities_by_person=h.vulnerabilities_by_person,
             housing_situation=h.housing_situation,
             monthly_income_cents=h.monthly_income_cents,
             employment_status=h.employment_at_opening,
@@ -215,7 +215,7 @@ def _person_body(p: Person, h: Household) -> dict[str, Any]:
         "sex": p.sex,
         "nationality": p.nationality,
         "languages": [LANGUAGES[p.nationality]],
-        "literate": "illiterate" not in h.vulnerabilities or p.minor,
+        "literate": "illiterate" not in h.vulnerabilities_by_person.get(p.person_id, []),
         "identity": {"given_name": p.given_name, "family_name": p.family_name},
     }
 

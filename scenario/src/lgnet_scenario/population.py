@@ -139,6 +139,16 @@ class Household:
     closes: bool = True
 
     @property
+    def vulnerabilities_by_person(self) -> dict[str, list[str]]:
+        """Whose each vulnerability is: being elderly is the oldest member's, the others the reference adult's (the
+        first member): a child is never counted under a parent's vulnerability."""
+        oldest = min(self.members, key=lambda p: p.birth_date)
+        whose: dict[str, list[str]] = {}
+        for v in self.vulnerabilities:
+            whose.setdefault((oldest if v == "elderly" else self.members[0]).person_id, []).append(v)
+        return {person: sorted(codes) for person, codes in sorted(whose.items())}
+
+    @property
     def reference(self) -> Person:
         return self.members[0]
 

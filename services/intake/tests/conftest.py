@@ -23,6 +23,8 @@ from lgnet_shared.topics import physical
 
 sys.path.insert(0, str(Path(__file__).parent))  # partner_records, importable by the test modules (importlib mode)
 
+# The programme's national pseudonym key (base64 of 32 bytes): the same in every city's intake.
+NATIONAL_KEY = "bmF0aW9uYWwtcHNldWRvbnltLWtleS1vZi10ZXN0cyE="
 ACTORS = [
     ("staff-torino", Role.STAFF, "torino"),
     ("staff-trieste", Role.STAFF, "trieste"),
@@ -84,7 +86,11 @@ async def intake(
     tmp_path: Path,
     intake_env: dict[str, str],
 ) -> AsyncIterator[IntakeUnderTest]:
-    env = {**service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix), **intake_env}
+    env = {
+        **service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix),
+        "LGNET_NATIONAL_PSEUDONYM_KEY": NATIONAL_KEY,
+        **intake_env,
+    }
     process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
     await process.start()
     pool = await db.create_pool(database_url, pg_schema)

@@ -341,3 +341,46 @@ async def test_birth_dates_arrive_sealed_and_leave_sealed(intake: IntakeUnderTes
     answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
     assert answers[clear_v2.id].field == "data.birth_date" and "sealed" in answers[clear_v2.id].reason
     assert answers[unsealed.id].field == "data.identity.birth_date"
+
+
+async def test_partners_assess_vulnerabilities_per_person_with_known_codes(intake: IntakeUnderTest) -> None:
+    """v2 names whose each vulnerability is; a v1 household list is taken for a one-person household (whose else);
+    an unknown code is answered with the field and the list of valid codes."""
+
+    def assessment(case: str, **kw: Any) -> dict[str, Any]:
+        return {"case_id": case, "housing_situation": ev.HousingSituation.HOMELESS, "monthly_income_cents": 0,
+                "employment_status": ev.EmploymentStatus.UNEMPLOYED, "assessed_on": date(2026, 2, 2), **kw}  # fmt: skip
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        for e in (
+            registration("y-1", client),
+            inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]),
+            inbound.CaseOpeningSubmitted(
+                case_id="case-1",
+                household_id="hh-1",
+                action_area="taking_charge",
+                channel="desk",
+                opened_on=date(2026, 2, 1),
+            ),
+        ):
+            await client.emit(e)
+        await wait_rows(intake, "select count(*) from cases", 1)
+        per_person = await client.emit(
+            inbound.NeedsAssessmentSubmitted(**assessment("case-1", vulnerabilities_by_person={"y-1": ["elderly"]}))
+        )
+        # Built without validation, as a partner's own code (any language) might send it.
+        unknown = await client.emit(
+            inbound.NeedsAssessmentSubmitted.model_construct(
+                **assessment("case-1", vulnerabilities=[], vulnerabilities_by_person={"y-1": ["anything_goes_xyz"]})
+            )
+        )
+        old = await client.emit(
+            inbound.NeedsAssessmentSubmittedV1(**assessment("case-1", vulnerabilities=["addiction"]))
+        )
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind) == (unknown.id, "invalid_data")
+    assert answer.field == "data.vulnerabilities_by_person.y-1.0"
+    assert "anything_goes_xyz" in answer.reason and "victim_of_trafficking" in answer.reason
+    assessed = [e for e in await intake.events("intake.special", want=2) if isinstance(e, ev.NeedsAssessed)]
+    assert [a.vulnerabilities_by_person for a in assessed] == [{"y-1": ["elderly"]}, {"y-1": ["addiction"]}]
+    assert per_person.id != old.id

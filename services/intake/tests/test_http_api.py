@@ -179,7 +179,7 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
                 "/cases/assessments",
                 {
                     "case_id": "c-1",
-                    "vulnerabilities": ["woman_social_emergency"],
+                    "vulnerabilities_by_person": {"p-amina": ["woman_social_emergency"]},
                     "housing_situation": "reception_project",
                     "monthly_income_cents": 45000,
                     "employment_status": "unemployed",
@@ -354,7 +354,7 @@ async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: Int
             "/cases/assessments",
             json={
                 "case_id": "c-1",
-                "vulnerabilities": ["psychiatric_condition", "addiction"],
+                "vulnerabilities_by_person": {"p-amina": ["psychiatric_condition", "addiction"]},
                 "housing_situation": "homeless",
                 "monthly_income_cents": 0,
                 "employment_status": "unemployed",
@@ -366,8 +366,64 @@ async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: Int
         assert r.status_code == 201, r.text
     special = await intake.events("intake.special")
     assessed = [e for e in special if isinstance(e, ev.NeedsAssessed)]
-    assert len(assessed) == 1 and assessed[0].vulnerabilities == ["psychiatric_condition", "addiction"]
+    assert len(assessed) == 1 and assessed[0].vulnerabilities == ["addiction", "psychiatric_condition"]
     public = await intake.raw_records("intake.events")
     assert public, "the other facts are still on intake.events"
     for record in public:
         assert b"needs_assessed" not in record.value and b"psychiatric" not in record.value
+
+
+ASSESSMENT = {
+    "case_id": "c-1",
+    "housing_situation": "homeless",
+    "monthly_income_cents": 0,
+    "employment_status": "unemployed",
+    "assessed_on": "2026-01-20",
+}
+
+
+async def test_vulnerabilities_belong_to_persons(intake: IntakeUnderTest) -> None:
+    """An assessment says whose each vulnerability is: the child is not `psychiatric_condition` because the
+    mother is. A household-level list is refused for a household of more than one person."""
+    await household_with_case(intake)
+    async with intake.client("coop-aurora") as c:
+        ok = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities_by_person": {
+            "p-amina": ["psychiatric_condition", "single_parent"], "p-kid": []}})  # fmt: skip
+        assert ok.status_code == 201, ok.text
+        household_level = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities": ["addiction"]})
+        assert household_level.status_code == 422 and household_level.json()["field"] == "vulnerabilities"
+        assert "vulnerabilities_by_person" in household_level.json()["reason"]
+        stranger = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities_by_person": {
+            "p-nobody": ["elderly"]}})  # fmt: skip
+        assert stranger.status_code == 422 and stranger.json()["field"] == "vulnerabilities_by_person.p-nobody"
+    [assessed] = [e for e in await intake.events("intake.special") if isinstance(e, ev.NeedsAssessed)]
+    assert assessed.vulnerabilities_by_person == {"p-amina": ["psychiatric_condition", "single_parent"]}
+    assert assessed.vulnerabilities == ["psychiatric_condition", "single_parent"]  # the household's, for housing
+
+
+async def test_an_unknown_vulnerability_code_is_refused_with_the_valid_ones(intake: IntakeUnderTest) -> None:
+    await household_with_case(intake)
+    async with intake.client("coop-aurora") as c:
+        r = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities_by_person": {
+            "p-amina": ["anything_goes_xyz"]}})  # fmt: skip
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    problem = r.json()
+    assert problem["field"] == "vulnerabilities_by_person.p-amina.0", problem
+    assert "anything_goes_xyz" in problem["reason"] and "psychiatric_condition" in problem["reason"]
+    assert await intake.raw_records("intake.special", missing_ok=True) == []
+
+
+async def test_registrations_carry_the_cross_city_key_never_the_fiscal_code(intake: IntakeUnderTest) -> None:
+    """The national key is a keyed hash of the fiscal code under the national pseudonym key: the same in every
+    city (unlike the city's own fiscal_code_hash), and nothing of the fiscal code in clear."""
+    import base64
+
+    national_key = base64.b64decode(intake.process.env["LGNET_NATIONAL_PSEUDONYM_KEY"])
+    await household_with_case(intake)
+    registered = {e.person_id: e for e in await intake.events(want=2) if isinstance(e, ev.PersonRegistered)}
+    amina = registered["p-amina"]
+    assert amina.national_key == pii.keyed_hash(national_key, AMINA["fiscal_code"])
+    assert amina.national_key != amina.fiscal_code_hash
+    assert registered["p-kid"].national_key is None  # no fiscal code, no cross-city key
+    for record in await intake.raw_records("intake.events"):
+        assert AMINA["fiscal_code"].encode() not in record.value

@@ -162,13 +162,18 @@ def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:
         case("C2", "H2", "torino", TC, MOBILE, d(2026, 2, 15)),
         case("C3", "H3", "torino", TC, DESK, d(2026, 2, 1)),
         case("C4", "H4", "torino", CE, DESK, d(2026, 3, 1)),
-        # An assessment as written before v2 (on `intake.events`) and one as now (on the restricted `intake.special`).
+        # Assessments as written before v2 (on `intake.events`) and v3 (per household, on `intake.special`).
         i.NeedsAssessedV1(case_id="C1", household_id="H1", vulnerabilities=["eviction"],
                         housing_situation=i.HousingSituation.FACING_EVICTION, monthly_income_cents=0,
                         employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=d(2026, 1, 12)),
-        i.NeedsAssessed(case_id="C2", household_id="H2", vulnerabilities=["addiction"],
+        i.NeedsAssessedV2(case_id="C2", household_id="H2", vulnerabilities=["addiction"],
+                          housing_situation=i.HousingSituation.HOMELESS, monthly_income_cents=0,
+                          employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=d(2026, 2, 16)),
+        # Since v3 an assessment says whose each vulnerability is: P7's, not P5's (her 17-year-old son).
+        i.NeedsAssessed(case_id="C3", household_id="H3", vulnerabilities=["victim_of_violence"],
+                        vulnerabilities_by_person={"P7": ["victim_of_violence"]},
                         housing_situation=i.HousingSituation.HOMELESS, monthly_income_cents=0,
-                        employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=d(2026, 2, 16)),
+                        employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=d(2026, 2, 5)),
         i.EmploymentRecorded(person_id="P1", case_id="C1", status=i.EmploymentStatus.UNEMPLOYED, as_of=d(2026, 1, 5)),
         i.EmploymentRecorded(person_id="P1", case_id="C1", status=i.EmploymentStatus.EMPLOYED_FIXED_TERM,
                              as_of=d(2026, 4, 1)),
@@ -220,6 +225,14 @@ def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:
         i.HouseholdFormed(household_id="H6", city="bologna", reference_person_id="P11", member_ids=["P11"]),
         case("C6", "H6", "bologna", TC, DESK, d(2026, 2, 10)),
     ]
+
+    def consent(pid: str, granted: bool = True, on: Any = d(2026, 1, 1)) -> i.ConsentRecorded:
+        return i.ConsentRecorded(person_id=pid, purpose=i.ConsentPurpose.REPORTING, granted=granted, recorded_on=on)
+
+    # Everyone consents to reporting at registration; P4 withdraws on 1 May (consent-based indicators drop P4).
+    torino += [consent(f"P{n}") for n in range(1, 9)] + [consent("P4", False, d(2026, 5, 1))]
+    trieste += [consent("P9"), consent("P10")]
+    bologna.append(consent("P11"))
     return (
         [rt.envelope(e, "torino") for e in torino]
         + [rt.envelope(e, "trieste") for e in trieste]

@@ -56,6 +56,16 @@ RULES: dict[str, Rule] = {
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
     "GET /dashboard": Rule(EVERYONE, fixed("GET", "/dashboard")),  # no data in the page: every number needs a token
     "GET /reports/published": Rule(AUTHENTICATED, fixed("GET", "/reports/published")),  # each its own scopes
+    "GET /reports/labels": Rule(AUTHENTICATED, fixed("GET", "/reports/labels")),  # vocabulary only, no numbers
+    # Ids and payments behind the figures: the city's staff only.
+    "GET /reports/financial_statement": Rule(STAFF, fixed("GET", "/reports/financial_statement", params=TORINO)),
+    "GET /reports/city_summary/drilldown": Rule(
+        STAFF, fixed("GET", "/reports/city_summary/drilldown", params=TORINO | {"figure": "persons.total"})
+    ),
+    "GET /reports/{report}/fund": Rule(CITY, fixed("GET", "/reports/city_summary/fund", params=TORINO)),
+    "GET /reports/{report}/fund/export": Rule(
+        CITY, fixed("GET", "/reports/city_summary/fund/export", params=TORINO | {"format": "csv"})
+    ),
     "GET /reports/published/{report_id}": Rule(CITY, _published_torino),
     "GET /reports/{report}": Rule(CITY, fixed("GET", "/reports/city_summary", params=TORINO)),
     "GET /reports/{report}/export": Rule(
@@ -67,6 +77,10 @@ NATIONAL_RULES: dict[str, Rule] = {
     **RULES,
     "GET /reports/published/{report_id}": Rule(AUTHENTICATED, _published_national),
     "GET /reports/{report}": Rule(AUTHENTICATED, fixed("GET", "/reports/national")),
+    "GET /reports/{report}/fund": Rule(AUTHENTICATED, fixed("GET", "/reports/national/fund")),
+    "GET /reports/{report}/fund/export": Rule(
+        AUTHENTICATED, fixed("GET", "/reports/national/fund/export", params={"format": "xlsx"})
+    ),
     "GET /reports/{report}/export": Rule(
         AUTHENTICATED, fixed("GET", "/reports/national/export", params={"format": "csv"})
     ),

@@ -1,13 +1,17 @@
 """The dashboard in a real headless browser (Debian's Chromium driven by Playwright): the page loads, the charts
-render as SVG, and every number it shows equals the JSON API's."""
+render as SVG, every number it shows equals the JSON API's, it reads in Italian by default (English on request),
+and axe-core finds no serious or critical accessibility violation. LGNET_WRITE_SCREENSHOTS=1 refreshes the
+screenshots in docs/reporting/."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, async_playwright
 
 if TYPE_CHECKING:
@@ -73,13 +77,23 @@ async def test_dashboard_shows_the_api_numbers(loaded: ReportingUnderTest, brows
     # Charts: SVG drawn client-side, one bar/point per category, values equal to the API's.
     assert await _bars(page, "chart-area") == {k: str(v) for k, v in ind["persons_by_action_area"].items()}
     expected_cities = {
-        c: "suppressed" if r["persons"] is None else str(r["persons"]) for c, r in national["by_city"].items()
+        c: "soppresso" if r["persons"] is None else str(r["persons"]) for c, r in national["by_city"].items()
     }
     assert (
         await _bars(page, "chart-city")
         == expected_cities
-        == {"bologna": "suppressed", "torino": "7", "trieste": "suppressed"}
+        == {"bologna": "soppresso", "torino": "7", "trieste": "soppresso"}
     )
+    # Italian by default: the page's language, labels from the vocabulary, the fund and the financial statement.
+    assert await page.get_attribute("html", "lang") == "it"
+    assert "Persone" in await page.inner_text("#btn-persons")
+    assert "Partecipanti sostenuti" in await page.inner_text("#fund")
+    assert "100.000,00" in await page.inner_text("#money")  # BL1's budget, Italian format
+    # Drill-down from a figure to its definition and the pseudonymous ids behind it.
+    await page.click("#btn-persons")
+    await page.wait_for_selector("#behind", timeout=10000)
+    assert "Persone distinte" in await page.inner_text("#definition")
+    assert "7" in await page.inner_text("#behind")
     dots = await page.query_selector_all("#chart-time svg circle.dot")
     shown = [(await d.get_attribute("data-label"), await d.get_attribute("data-value")) for d in dots]
     assert shown == [(m["month"], str(m["cases_opened"])) for m in ind["monthly"]]
@@ -95,10 +109,11 @@ async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnde
     await page.goto(f"{loaded.process.url}/dashboard#token={token}&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
     assert await page.inner_text("#kpi-persons") == str(national["indicators"]["persons"]["total"]) == "10"
-    assert await page.inner_text("#kpi-placements") == "suppressed"
+    assert await page.inner_text("#kpi-placements") == "soppresso"
+    assert "Solo il personale" in await page.inner_text("#money")  # the national role has no statement
     bars = await _bars(page, "chart-area")
     assert bars == {
-        k: "suppressed" if v is None else str(v) for k, v in national["indicators"]["persons_by_action_area"].items()
+        k: "soppresso" if v is None else str(v) for k, v in national["indicators"]["persons_by_action_area"].items()
     }
 
 
@@ -108,3 +123,29 @@ async def test_a_bad_token_shows_an_error(reporting: ReportingUnderTest, browser
     await page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20000)
     assert "401" in await page.inner_text("#error")
     assert await page.query_selector_all("svg rect.bar") == []
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "reporting"
+
+
+async def test_no_serious_or_critical_accessibility_violation(loaded: ReportingUnderTest, browser: Browser) -> None:
+    """axe-core (the engine bundled by axe-playwright-python) over the city's view, the national view and English."""
+    views = {
+        "dashboard-citta": ("staff-torino", "report=city_summary&from=2026-01-01&as_of=2026-06-30", "city_summary"),
+        "dashboard-nazionale": ("coordination", "as_of=2026-06-30", "national"),
+        "dashboard-english": ("staff-torino", "report=city_summary&as_of=2026-06-30&lang=en", "city_summary"),
+    }
+    for name, (actor, fragment, loaded_as) in views.items():
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        await page.goto(f"{loaded.process.url}/dashboard#token={loaded.tokens[actor]}&{fragment}")
+        await page.wait_for_selector(f"body[data-loaded='{loaded_as}']", timeout=20000)
+        results = await Axe().run(page)
+        bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert bad == [], (name, [(v["id"], v["impact"], v["help"]) for v in bad])
+        if name == "dashboard-english":
+            assert await page.get_attribute("html", "lang") == "en"
+            assert "Persons" in await page.inner_text("#btn-persons")
+        if os.environ.get("LGNET_WRITE_SCREENSHOTS"):
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        await page.close()

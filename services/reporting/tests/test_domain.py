@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -247,3 +248,268 @@ def test_minors_are_counted_from_intakes_facts_when_birth_dates_are_sealed() -> 
     corrected = i.PersonUpdated(person_id="p2", minor=False, minor_in_cases={"c1": False})
     assert _summary_of([*events(clear=False), corrected]) == {"total": 3, "minors": 1, "adults": 2, "age_unknown": 0}
     assert _summary_of([corrected, *reversed(events(clear=False))]) == _summary_of([*events(clear=False), corrected])
+
+
+def _facts_of(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
+    t = Tables()
+    for e in events:
+        source = f"/lgnet/{e.type.split('.')[1]}"
+        t.apply(project(to_envelope(e, source=source, city="torino", time=datetime(2026, 1, 1, tzinfo=UTC)), e))
+    return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+
+
+def _assessed_household(*extra: i.Event) -> list[i.Event]:
+    return [
+        *_household_events(),
+        i.NeedsAssessed(case_id="c1", household_id="h1", vulnerabilities=["addiction"],
+                        housing_situation=i.HousingSituation.HOMELESS, monthly_income_cents=0,
+                        employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 12)),
+        i.EmploymentRecorded(person_id="p1", status=i.EmploymentStatus.UNEMPLOYED, as_of=date(2026, 1, 5)),
+        *extra,
+    ]  # fmt: skip
+
+
+def _household_events() -> list[i.Event]:
+    return [
+        i.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1", "p2"]),
+        i.CaseOpened(case_id="c1", household_id="h1", city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                     channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, 10)),
+        i.PersonRegistered(person_id="p1", household_id="h1", registered_by="x", birth_date=date(1980, 1, 1),
+                           sex=i.Sex.FEMALE, nationality="MA", third_country=True),
+        i.PersonRegistered(person_id="p2", household_id="h1", registered_by="x", birth_date=date(2020, 1, 1),
+                           sex=i.Sex.MALE, nationality="MA", third_country=True),
+    ]  # fmt: skip
+
+
+def _consent(person: str, granted: bool, on: date) -> i.ConsentRecorded:
+    return i.ConsentRecorded(person_id=person, purpose=i.ConsentPurpose.REPORTING, granted=granted, recorded_on=on)
+
+
+def test_a_person_who_withdrew_the_reporting_consent_is_not_counted_where_consent_is_the_legal_basis() -> None:
+    """Persons, ages, sex, nationality are the funded project's legal obligation (counted regardless); the
+    vulnerability and employment indicators rest on the `reporting` consent, as it stood on `as_of`."""
+    granted = [_consent("p1", True, date(2026, 1, 10)), _consent("p2", True, date(2026, 1, 10))]
+    withdrawn = _consent("p1", False, date(2026, 5, 1))
+    facts = _facts_of(_assessed_household(*granted, withdrawn))
+    before = summary(facts, Window(date(2026, 4, 30)), "torino")  # type: ignore[arg-type]
+    after = summary(facts, Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert before["persons_by_vulnerability"] == {"addiction": 2}
+    assert after["persons_by_vulnerability"] == {"addiction": 1}  # p2 only: p1 withdrew on 1 May
+    assert before["employment"]["at_opening"] == {"unemployed": 1, "unknown": 1}
+    assert after["employment"]["at_opening"] == {"unknown": 1}
+    assert after["persons"]["total"] == 2 and after["persons_by_sex"] == {"female": 1, "male": 1}
+    assert after["reporting_consent"] == {"granted": 1, "not_granted": 1}
+    # Never asked is not consent: nobody counts in the consent-based indicators.
+    silent = summary(_facts_of(_assessed_household()), Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert silent["persons_by_vulnerability"] == {} and silent["reporting_consent"]["granted"] == 0
+
+
+def test_reports_published_with_method_1_are_recomputed_with_method_1() -> None:
+    """Method 1 (before the consent check) counted everyone: the auditors' replay of a report published then must
+    still give its digest, so the method travels with the published report and the computation follows it."""
+    facts = _facts_of(_assessed_household(_consent("p1", False, date(2026, 5, 1))))
+    old = summary(facts, Window(date(2026, 6, 30), method=1), "torino")  # type: ignore[arg-type]
+    assert old["persons_by_vulnerability"] == {"addiction": 2} and "reporting_consent" not in old
+    doc = national(facts, Window(date(2026, 6, 30), method=1), 3)  # type: ignore[arg-type]
+    assert "method" not in doc  # method-1 documents are byte-identical to what was published
+    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == 2  # type: ignore[arg-type]
+
+
+def _registered(pid: str, hh: str, born: date, sex: i.Sex) -> i.PersonRegistered:
+    return i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", birth_date=born, sex=sex,
+                              nationality="MA", third_country=True)  # fmt: skip
+
+
+def _old_assessment_events() -> list[i.Event]:
+    """Both cities, households of 1 to 4 members, assessed per household with v1 and v2 (one unknown code)."""
+    ev: list[i.Event] = []
+    for city in ("torino", "trieste"):
+        for h in range(4):
+            hh = f"{city}-h{h}"
+            members = [f"{hh}-p{k}" for k in range(h + 1)]
+            sexes = [i.Sex.FEMALE if k % 2 else i.Sex.MALE for k in range(h + 1)]
+            ev += [_registered(m, hh, date(1980 + 12 * k, 1, 1), sexes[k]) for k, m in enumerate(members)]
+            ev.append(i.HouseholdFormed(household_id=hh, city=city, reference_person_id=members[0], member_ids=members))
+            ev.append(
+                i.CaseOpened(
+                    case_id=f"{hh}-c",
+                    household_id=hh,
+                    city=city,
+                    action_area=i.ActionArea.HOUSING_INCLUSION,
+                    channel=i.Channel.DESK,
+                    partner="x",
+                    opened_on=date(2026, 1, 10 + h),
+                )
+            )
+            model = i.NeedsAssessedV1 if h % 2 else i.NeedsAssessedV2
+            ev.append(
+                model(
+                    case_id=f"{hh}-c",
+                    household_id=hh,
+                    vulnerabilities=["psychiatric_condition", "anything_goes_xyz"][: 1 + h % 2],
+                    housing_situation=i.HousingSituation.HOMELESS,
+                    monthly_income_cents=0,
+                    employment_status=i.EmploymentStatus.UNEMPLOYED,
+                    assessed_on=date(2026, 2, 1),
+                )
+            )
+    return ev  # fmt: skip
+
+
+def _decoded_facts(events: list[i.Event]) -> dict[str, list[dict[str, object]]]:
+    """Through the envelope and codec.decode, as the consumer reads them (old versions are upcast)."""
+    from lgnet_shared.codec import decode
+
+    t = Tables()
+    for e in events:
+        city = getattr(e, "city", "torino")
+        env = to_envelope(e, source="/lgnet/intake", city=city, time=datetime(2026, 1, 1, tzinfo=UTC))
+        t.apply(project(env, decode(env)))
+    return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+
+
+def test_old_household_assessments_replay_to_the_digests_they_produced_then() -> None:
+    """Digests computed by the code before #18 (commit cf486cb) from these v1/v2 events: the upcast (v3 with
+    `vulnerabilities_by_person` null) and method 1 must give them byte for byte."""
+    from lgnet_reporting.domain.national import city_summary
+
+    facts = _decoded_facts(_old_assessment_events())
+    w = Window(date(2026, 6, 30), method=1)
+    assert digest(national(facts, w, 3)) == "2ab6e41987d59d6de6a80bc0a1bd35a94481fd99f69123d19b8ec882aad9d067"  # type: ignore[arg-type]
+    assert digest(city_summary(facts, w, "torino")) == (  # type: ignore[arg-type]
+        "1554e0df99b82325868e047709dc42774a7cdf14b4b912a1ad8e7952b1fade2d"
+    )
+
+
+def test_vulnerabilities_assessed_per_person_count_for_that_person_only() -> None:
+    """A newborn is not counted under `psychiatric_condition` because the parent is: v3 says whose it is."""
+    consents = [_consent(p, True, date(2026, 1, 1)) for p in ("p1", "p2")]
+    per_person = i.NeedsAssessed(
+        case_id="c1", household_id="h1", vulnerabilities=["psychiatric_condition", "single_parent"],
+        vulnerabilities_by_person={"p1": ["psychiatric_condition", "single_parent"]},
+        housing_situation=i.HousingSituation.HOMELESS, monthly_income_cents=0,
+        employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 12),
+    )  # fmt: skip
+    facts = _decoded_facts([*_household_events(), *consents, per_person])
+    ind = summary(facts, Window(date(2026, 6, 30)), "torino")  # type: ignore[arg-type]
+    assert ind["persons"]["total"] == 2
+    assert ind["persons_by_vulnerability"] == {"psychiatric_condition": 1, "single_parent": 1}
+    # An old household-level assessment of the same household still counts on every member (as it did then).
+    old = i.NeedsAssessedV2(
+        case_id="c1", household_id="h1", vulnerabilities=["elderly"], housing_situation=i.HousingSituation.HOMELESS,
+        monthly_income_cents=0, employment_status=i.EmploymentStatus.UNEMPLOYED, assessed_on=date(2026, 1, 11),
+    )  # fmt: skip
+    both = _decoded_facts([*_household_events(), *consents, old, per_person])
+    assert summary(both, Window(date(2026, 6, 30)), "torino")["persons_by_vulnerability"] == {  # type: ignore[arg-type]
+        "elderly": 2, "psychiatric_condition": 1, "single_parent": 1,
+    }  # fmt: skip
+
+
+def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
+    """Two registrations (Torino, then Trieste) of one person: each city counts its own; nationally the
+    pseudonymous cross-city key (a keyed hash of the fiscal code under the national key) makes them one."""
+    events: list[i.Event] = []
+    for city, n, key in (("torino", 1, "a" * 64), ("trieste", 2, "a" * 64), ("trieste", 3, "b" * 64)):
+        hh, pid = f"h{n}", f"p{n}"
+        events += [
+            i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.FEMALE, nationality="MA",
+                               third_country=True, minor=False, national_key=key),
+            i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
+            i.CaseOpened(case_id=f"c{n}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
+                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, n), minors={pid: False}),
+        ]  # fmt: skip
+    facts = _facts_of(events)
+    w = Window(date(2026, 6, 30))
+    assert summary(facts, w, None)["persons"]["total"] == 2  # type: ignore[arg-type]
+    doc = national(facts, w, 1)  # type: ignore[arg-type]
+    assert doc["indicators"]["persons"]["total"] == 2
+    assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"torino": 1, "trieste": 2}
+    assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]
+
+
+def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> None:
+    """Annex VIII of Regulation (EU) 2021/1147 and the FAMI 2014-2020 indicators: each maps to a figure of the report
+    (or says why LgNet cannot derive it yet); individual guidance = persons with an individual plan agreed."""
+    from lgnet_reporting.domain import fund
+
+    plan = i.IndividualPlanAgreed(case_id="c1", plan_id="pl1", objectives=["housing_autonomy"],
+                                  agreed_on=date(2026, 2, 1))  # fmt: skip
+    facts = _facts_of([*_household_events(), plan])
+    doc = {"indicators": summary(facts, Window(date(2026, 6, 30)), "torino")}  # type: ignore[arg-type]
+    assert doc["indicators"]["persons_with_individual_plan"] == 2
+    figures = {f["code"]: f for f in fund.figures(doc)}
+    assert figures["AMIF.O.2.3"]["value"] == 2  # participants supported
+    assert figures["AMIF.O.2.3.3"]["value"] == 2  # individual guidance: the plan
+    assert figures["AMIF.R.2.8"]["value"] is None and figures["AMIF.R.2.8"]["derivable"] is False
+    assert figures["AMIF.R.2.8"]["why_not"]
+    assert figures["FAMI.destinatari"]["value"] == 2
+    assert all(f["label"] and f["definition"] for f in figures.values())  # from the vocabulary
+    early = {"indicators": summary(facts, Window(date(2026, 1, 31)), "torino")}  # type: ignore[arg-type]
+    assert {f["code"]: f["value"] for f in fund.figures(early)}["AMIF.O.2.3.3"] == 0
+
+
+def test_a_figure_drills_down_to_its_pseudonymous_ids_and_cases() -> None:
+    from lgnet_reporting.domain.drilldown import NoDrillDown, behind
+
+    facts = _facts_of(_household_events())
+    w = Window(date(2026, 6, 30))
+    got = behind(facts, w, "torino", "persons.total")  # type: ignore[arg-type]
+    assert got["count"] == summary(facts, w, "torino")["persons"]["total"] == 2  # type: ignore[arg-type]
+    assert got["items"] == [{"person_id": "p1", "cases": ["c1"]}, {"person_id": "p2", "cases": ["c1"]}]
+    assert behind(facts, w, "torino", "persons_by_action_area.housing_inclusion")["count"] == 2  # type: ignore[arg-type]
+    assert behind(facts, w, "torino", "cases.opened")["items"] == [{"case_id": "c1", "opened_on": "2026-01-10"}]  # type: ignore[arg-type]
+    with pytest.raises(NoDrillDown, match="supported"):
+        behind(facts, w, "torino", "persons_by_vulnerability.addiction")  # type: ignore[arg-type]
+
+
+def test_the_financial_statement_per_budget_line_balances_like_the_ledger() -> None:
+    """budget = allocations + adjustments; paid = confirmed transfers (a returned one goes back to committed);
+    committed = approved, not paid, not released; vouchers = issued less expired remainders; remaining = what the
+    ledger's budget_available holds."""
+    from lgnet_reporting.domain.statement import statement
+
+    d = date
+    events: list[Any] = [
+        p.BudgetAllocated(budget_line_id="BL1", city="torino", line="rent", amount_cents=1_000_000, on=d(2026, 1, 1)),
+        p.BudgetAdjusted(budget_line_id="BL1", delta_cents=-100_000, reason="rebudget", on=d(2026, 2, 1)),
+        p.BudgetAllocated(budget_line_id="BL2", city="torino", line="voucher", amount_cents=50_000, on=d(2026, 1, 1)),
+    ]
+    for n, amount in ((1, 30_000), (2, 45_000), (3, 12_345)):
+        events += [
+            p.ContributionRequested(request_id=f"R{n}", case_id="c1", household_id="h1", city="torino",
+                                    kind=p.ContributionKind.RENT, budget_line_id="BL1", amount_cents=amount,
+                                    requested_by="staff", on=d(2026, 3, 1)),
+            p.ContributionApproved(request_id=f"R{n}", approved_by="boss", on=d(2026, 3, 2)),
+        ]  # fmt: skip
+    paid = {"batch_id": "B1", "case_id": "c1", "household_id": "h1", "city": "torino",
+            "kind": p.ContributionKind.RENT, "budget_line_id": "BL1"}  # fmt: skip
+    events += [
+        p.ContributionPaid(request_id="R1", amount_cents=30_000, paid_on=d(2026, 3, 5), **paid),
+        p.ContributionPaid(request_id="R2", amount_cents=45_000, paid_on=d(2026, 3, 5), **paid),
+        p.ContributionPaymentFailed(request_id="R2", batch_id="B1", reason="ac04", on=d(2026, 3, 9)),  # back
+        p.VoucherIssued(voucher_id="V1", household_id="h1", case_id="c1", city="torino",
+                        kind=p.VoucherKind.PUBLIC_TRANSPORT, value_cents=5_000, budget_line_id="BL2",
+                        valid_until=d(2026, 4, 30), on=d(2026, 3, 1)),
+        p.VoucherRedeemed(voucher_id="V1", provider_id="gtt", amount_cents=2_000, on=d(2026, 3, 10)),
+        p.VoucherExpired(voucher_id="V1", remaining_cents=3_000, on=d(2026, 4, 30)),
+    ]  # fmt: skip
+    t = Tables()
+    for e in events:
+        t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))
+    facts = {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+    lines = {s["budget_line_id"]: s for s in statement(facts, Window(d(2026, 6, 30)), "torino")["lines"]}  # type: ignore[arg-type]
+    rent, voucher = lines["BL1"], lines["BL2"]
+    assert (rent["budget_cents"], rent["paid_cents"], rent["committed_cents"]) == (900_000, 30_000, 57_345)
+    assert rent["remaining_cents"] == 900_000 - 30_000 - 57_345 == 812_655
+    assert [x["request_id"] for x in rent["payments"]] == ["R1"]
+    assert (voucher["vouchers_cents"], voucher["remaining_cents"]) == (2_000, 48_000)
+
+
+def test_a_citys_row_of_the_national_aggregate_equals_its_summary() -> None:
+    from lgnet_reporting.domain.indicators import city_row
+    from lgnet_reporting.domain.national import _row, split_by_city
+
+    facts = _decoded_facts(_old_assessment_events())
+    for w in (Window(date(2026, 6, 30)), Window(date(2026, 1, 11)), Window(date(2026, 6, 30), date(2026, 1, 12))):
+        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():  # type: ignore[arg-type]
+            assert city_row(cut, w, city) == _row(summary(cut, w, city))

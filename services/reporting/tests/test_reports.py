@@ -44,7 +44,10 @@ async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> Non
     assert ind["households"] == {"total": 4, "single_person": 2, "multi_person": 2, "no_known_member": 0}
     assert ind["persons_by_action_area"] == {"civic_engagement": 1, "housing_inclusion": 4, "taking_charge": 3}
     assert ind["persons_by_channel"] == {"desk": 6, "mobile_unit": 1}
-    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 4}
+    # P4 (addiction) withdrew the reporting consent on 1 May: not in the consent-based indicators any more.
+    # H1's and H2's assessments were recorded per household (v1, v2): every member, as then. H3's says whose.
+    assert ind["persons_by_vulnerability"] == {"eviction": 4, "victim_of_violence": 1}
+    assert ind["reporting_consent"] == {"granted": 6, "not_granted": 1}
     assert ind["persons_by_nationality"] == {"AF": 1, "AL": 1, "MA": 4, "NG": 1}
     assert ind["persons_by_sex"] == {"female": 3, "male": 4}
     assert ind["persons_by_referral_source"] == {"reception_exit": 2, "social_district": 4, "territory": 1}
@@ -69,7 +72,7 @@ async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> Non
     assert ind["vouchers_redeemed_by_kind"] == {"public_transport": {"count": 2, "amount_cents": 3500}}
     assert ind["vouchers_expired"] == {"count": 1, "remaining_cents": 8000}
     assert ind["employment"] == {
-        "at_opening": {"employed_permanent": 1, "unemployed": 2, "unknown": 4},
+        "at_opening": {"employed_permanent": 1, "unemployed": 1, "unknown": 4},
         "at_close": {"employed_fixed_term": 1, "unknown": 4},
         "persons_closed": 5,
         "employed_at_opening": 1,
@@ -91,6 +94,8 @@ async def test_as_of_a_past_date(loaded: ReportingUnderTest) -> None:
     assert ind["cases"] == {"opened": 3, "closed": 0, "open_at_as_of": 3}
     assert ind["placements"]["started"] == 0 and ind["contributions_paid"]["count"] == 0
     assert ind["employment"]["at_opening"] == {"employed_permanent": 1, "unemployed": 2, "unknown": 3}
+    assert ind["persons_by_vulnerability"] == {"addiction": 1, "eviction": 3, "victim_of_violence": 1}  # P4's
+    # consent still stood then
 
 
 async def test_for_a_period(loaded: ReportingUnderTest) -> None:
@@ -167,19 +172,27 @@ async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None
         xlsx_r = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
         pdf_r = await c.get("/reports/city_summary/export", params={**params, "format": "pdf"})
     assert csv_r.headers["x-report-digest"] == body["digest"]
-    rows = {(r[0], r[1], r[2]): r[3] for r in csv.reader(io.StringIO(csv_r.text)) if len(r) == 4}
+    rows = {(r[0], r[1], r[2]): r[6] for r in csv.reader(io.StringIO(csv_r.text)) if len(r) == 7}
     assert rows[("persons", "", "total")] == "7"
     assert rows[("persons_by_nationality", "MA", "")] == "4"
     assert rows[("contributions_paid_by_kind", "rent", "amount_cents")] == "50000"
-    assert rows[("employment", "at_opening", "unemployed")] == "2"
+    assert rows[("employment", "at_opening", "unemployed")] == "1"
+    assert "persons,,total,Persone,,Totale,7" in csv_r.text  # Italian by default: codes and labels
     sheet = load_workbook(io.BytesIO(xlsx_r.content)).active
-    cells = {(r[0], r[1] or "", r[2] or ""): r[3] for r in sheet.iter_rows(values_only=True) if len(r) >= 4}
+    cells = {(r[0], r[1] or "", r[2] or ""): r[6] for r in sheet.iter_rows(values_only=True) if len(r) >= 7}
     assert cells[("persons", "", "minors")] == 3
     assert cells[("cases", "", "opened")] == 4
     assert pdf_r.content.startswith(b"%PDF") and pdf_r.headers["content-type"] == "application/pdf"
+    async with loaded.client("staff-torino") as c:
+        again = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
+        english = await c.get("/reports/city_summary/export", params={**params, "format": "csv", "lang": "en"})
+        labels = (await c.get("/reports/labels", params={"lang": "en"})).json()
+    assert again.content == xlsx_r.content  # byte-identical downloads
+    assert "persons,,total,Persons,,Total,7" in english.text
+    assert labels["indicators"]["persons_by_vulnerability"]["label"] == "Persons by vulnerability"
     async with loaded.client("coordination") as c:
         national = await c.get("/reports/national/export", params={**params, "format": "csv"})
-    assert "by_city,bologna,persons,suppressed" in national.text
+    assert "by_city,bologna,persons,Per città,Bologna,Persone,soppresso" in national.text
 
 
 async def test_replay_rebuilds_identical_reports_deterministically(loaded: ReportingUnderTest, tmp_path: Any) -> None:
@@ -233,3 +246,44 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     assert scopes == {("national", "national"), *(("city_summary", c) for c in ("bologna", "torino", "trieste"))}
     files = sorted(p.name for p in out1.iterdir())
     assert len(files) == 4 and all((out1 / f).read_bytes() == (out2 / f).read_bytes() for f in files)
+
+
+async def test_fund_indicators_financial_statement_and_drill_down(loaded: ReportingUnderTest) -> None:
+    june = {"as_of": "2026-06-30"}
+    fund = await get(loaded, "staff-torino", "/reports/city_summary/fund", **june)
+    figures = {f["code"]: f for f in fund["figures"]}
+    assert figures["AMIF.O.2.3"]["value"] == 7 and figures["AMIF.O.2.3"]["label"] == "Partecipanti sostenuti"
+    assert figures["FAMI.autonomia_abitativa"]["value"] == 1
+    assert figures["AMIF.R.2.8"]["derivable"] is False and figures["AMIF.R.2.8"]["why_not"]
+    city = await get(loaded, "staff-torino", "/reports/city_summary", **june)
+    assert fund["digest"] == city["digest"]  # the figures are the report's own numbers
+    async with loaded.client("staff-torino") as c:
+        table = await c.get("/reports/city_summary/fund/export", params={**june, "format": "csv"})
+        sheet = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
+        again = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
+    assert "AMIF.O.2.3,AMIF,output,Partecipanti sostenuti,7,persons,persons.total," in table.text
+    assert sheet.content == again.content and table.headers["x-report-digest"] == city["digest"]
+    national = await get(loaded, "coordination", "/reports/national/fund", **june)
+    assert {f["code"]: f["value"] for f in national["figures"]}["AMIF.O.2.2"] == 3  # cities supported
+
+    money = await get(loaded, "staff-torino", "/reports/financial_statement", **june)
+    lines = {x["budget_line_id"]: x for x in money["lines"]}
+    # BL1 (rent): 100,000.00 allocated; RQ1 paid 500.00; RQ3 paid then returned (never approved here: not committed).
+    assert (lines["BL1"]["budget_cents"], lines["BL1"]["paid_cents"], lines["BL1"]["remaining_cents"]) == (
+        10_000_000, 50_000, 9_950_000,
+    )  # fmt: skip
+    assert [x["request_id"] for x in lines["BL1"]["payments"]] == ["RQ1"]
+    assert money["totals"]["paid_cents"] == ind_paid(city)
+
+    persons = await get(loaded, "staff-torino", "/reports/city_summary/drilldown", figure="persons.total", **june)
+    assert persons["count"] == 7 and {x["person_id"] for x in persons["items"]} >= {"P1", "P5", "P8"}
+    assert "P6" not in {x["person_id"] for x in persons["items"]}  # merged into P5
+    async with loaded.client("staff-torino") as c:
+        bad = await c.get("/reports/city_summary/drilldown", params={"figure": "persons_by_vulnerability.x"})
+    assert bad.status_code == 422 and bad.json()["field"] == "query.figure"
+    async with loaded.client("coop-aurora") as c:
+        assert (await c.get("/reports/financial_statement")).status_code == 403
+
+
+def ind_paid(report: dict[str, Any]) -> int:
+    return int(report["indicators"]["contributions_paid"]["amount_cents"])

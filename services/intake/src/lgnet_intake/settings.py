@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from datetime import timedelta
 
@@ -11,6 +13,7 @@ from lgnet_intake.adapters.credentials import InboundKeyPolicy
 
 ROTATION_VAR = "LGNET_INBOUND_KEY_ROTATION_DAYS"
 GRACE_VAR = "LGNET_INBOUND_KEY_GRACE_HOURS"
+NATIONAL_KEY_VAR = "LGNET_NATIONAL_PSEUDONYM_KEY"
 
 
 def _number(var: str, default: float, minimum: float) -> float:
@@ -55,3 +58,19 @@ def sandbox(topic_prefix: str, db_schema: str | None) -> bool:
             f"invalid configuration:\n  {SANDBOX_VAR}: needs its own LGNET_DB_SCHEMA (e.g. intake_sandbox)"
         )
     return True
+
+
+def national_pseudonym_key() -> bytes | None:
+    """The programme's national pseudonym key (base64 of 32 bytes), issued by the national coordination to every
+    city's intake: registrations then carry the cross-city key (HMAC of the fiscal code under it). Optional:
+    without it, the national level cannot tell that two cities' registrations are one person."""
+    raw = os.environ.get(NATIONAL_KEY_VAR, "").strip()
+    if not raw:
+        return None
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(f"invalid configuration:\n  {NATIONAL_KEY_VAR}: must be base64 of 32 random bytes")
+    return key

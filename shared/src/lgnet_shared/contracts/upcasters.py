@@ -42,10 +42,17 @@ def _moved_to_special_topic(data: Data) -> Data:
 # clear `birth_date` of an old version stays where it was (reporting and housing still use it for old records).
 for _type, _from in (
     ("lgnet.intake.person_registered", 2),
+    ("lgnet.intake.person_registered", 3),  # v4 adds the optional national_key (unknown before)
     ("lgnet.intake.person_updated", 1),
     ("lgnet.intake.case_opened", 1),
     ("lgnet.intake.household_member_joined", 1),
     ("lgnet.partner.person_registration_submitted", 1),
+    ("lgnet.reporting.report_published", 1),
+    # v3 says whose each vulnerability is; from v1/v2 `vulnerabilities_by_person` stays null (recorded per household:
+    # reports count those as they did then, on every member, so old logs replay to the same numbers).
+    ("lgnet.intake.needs_assessed", 2),
+    # v2 adds `vulnerabilities_by_person` (empty from v1: intake decides whose a v1 household list is).
+    ("lgnet.partner.needs_assessment_submitted", 1),  # v1 reports were computed with method 1 (v2's default)
 ):
     upcaster(_type, _from)(lambda data: data)
 

@@ -13,10 +13,20 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
+from lgnet_shared import vocabulary
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.types import Cents, Code, Country, Id, Part
+
+
+def _known_vulnerability(code: str) -> str:
+    return vocabulary.check("vulnerability", code)  # the error names the list and every valid code
+
+
+# A code of the `vulnerability` list (lgnet_shared.vocabulary), checked where new data comes in (partners' and the
+# desk's submissions). Facts already recorded (needs_assessed) keep plain codes: old events must decode forever.
+VulnerabilityCode = Annotated[Code, AfterValidator(_known_vulnerability)]
 
 
 class Sex(StrEnum):
@@ -128,7 +138,7 @@ MINOR_IN_CASES = "case id -> under 18 on that case's opening date, computed by i
 
 
 @event("lgnet.intake.person_registered", version=3, key="person_id")
-class PersonRegistered(PersonRegisteredV2):
+class PersonRegisteredV3(PersonRegisteredV2):
     """v3 seals the birth date (`identity.birth_date`) instead of carrying it in clear, and carries what
     consumers need of it: `minor` on the registration date. v1 and v2 records keep their clear `birth_date`."""
 
@@ -137,6 +147,20 @@ class PersonRegistered(PersonRegisteredV2):
     minor: bool | None = Field(default=None, description=MINOR)
 
     _identity = field_validator("identity", mode="before")(lambda v: _widen(v))
+
+
+NATIONAL_KEY = (
+    "Pseudonymous cross-city key: HMAC-SHA256 (hex) of the fiscal code under the programme's national pseudonym key"
+    " (the same person registered in two cities has the same value; never the fiscal code itself). Absent without a"
+    " fiscal code or where the deployment has no national key (docs/operators.md, 'National pseudonym key')"
+)
+
+
+@event("lgnet.intake.person_registered", version=4, key="person_id")
+class PersonRegistered(PersonRegisteredV3):
+    """v4 adds `national_key`, with which the national level counts a person who moved between cities once."""
+
+    national_key: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description=NATIONAL_KEY)
 
 
 @event("lgnet.intake.person_updated", key="person_id")
@@ -249,9 +273,22 @@ class NeedsAssessedV1(Event):
 
 
 @event("lgnet.intake.needs_assessed", version=2, key="case_id", topic="intake.special")
-class NeedsAssessed(NeedsAssessedV1):
+class NeedsAssessedV2(NeedsAssessedV1):
     """Special-category data (vulnerabilities, specialist support, income): v2 travels on the restricted topic
     `intake.special`, read only by housing, reporting and auditors (lgnet_shared.topics). Same fields as v1."""
+
+
+@event("lgnet.intake.needs_assessed", version=3, key="case_id", topic="intake.special")
+class NeedsAssessed(NeedsAssessedV2):
+    """v3: vulnerabilities belong to persons. `vulnerabilities_by_person` says whose each one is (members of the
+    household on `assessed_on`; a member without any is absent); `vulnerabilities` is then their union, what a
+    reader scoring the household (housing) uses. Upcast from v1/v2 it is null: those recorded the household's
+    vulnerabilities without saying whose, and reports count them as they did then (every member)."""
+
+    vulnerabilities_by_person: dict[Id, list[Code]] | None = Field(
+        default=None,
+        description="person id -> that person's vulnerability codes (null: recorded per household, before v3)",
+    )
 
 
 @event("lgnet.intake.case_opened", key="case_id")

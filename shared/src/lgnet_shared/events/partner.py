@@ -24,6 +24,7 @@ from lgnet_shared.events.intake import (
     HousingSituation,
     ReferralSource,
     Sex,
+    VulnerabilityCode,
 )
 from lgnet_shared.events.types import Cents, Code, Country, Id, IsoDate, Part
 
@@ -125,11 +126,13 @@ class CaseOpeningSubmitted(Event):
 
 
 @event("lgnet.partner.needs_assessment_submitted", key="case_id", topic=INBOUND)
-class NeedsAssessmentSubmitted(Event):
+class NeedsAssessmentSubmittedV1(Event):
     """The needs assessment of a case's household (replaces any earlier one)."""
 
+    model_config = ConfigDict(title="NeedsAssessmentSubmitted")  # its published schema's title
+
     case_id: Id
-    vulnerabilities: list[Code] = Field(default_factory=list)
+    vulnerabilities: list[VulnerabilityCode] = Field(default_factory=list)
     housing_situation: HousingSituation
     monthly_income_cents: Cents
     employment_status: EmploymentStatus
@@ -137,6 +140,18 @@ class NeedsAssessmentSubmitted(Event):
     accessibility_needs: bool = False
     specialist_support: bool = False
     assessed_on: IsoDate
+
+
+@event("lgnet.partner.needs_assessment_submitted", version=2, key="case_id", topic=INBOUND)
+class NeedsAssessmentSubmitted(NeedsAssessmentSubmittedV1):
+    """The needs assessment of a case's household (replaces any earlier one). v2: vulnerabilities belong to
+    persons: give them in `vulnerabilities_by_person` (members of the household on `assessed_on`), and leave
+    `vulnerabilities` empty. A v1 assessment with vulnerabilities is accepted only for a one-person household."""
+
+    vulnerabilities_by_person: dict[Id, list[VulnerabilityCode]] = Field(
+        default_factory=dict,
+        description="person id -> that person's vulnerability codes (lgnet_shared.vocabulary list `vulnerability`)",
+    )
 
 
 @event("lgnet.partner.plan_submitted", key="case_id", topic=INBOUND)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Code, Id
@@ -18,8 +18,10 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, l
 
 
 @event("lgnet.reporting.report_published", key="report_id")
-class ReportPublished(Event):
+class ReportPublishedV1(Event):
     """A report was published: its canonical JSON hashes to `digest`, computed from the log up to `positions`."""
+
+    model_config = ConfigDict(title="ReportPublished")  # its published schema's title
 
     report_id: Id
     report: Code = Field(description="Which report, e.g. city_summary, national")
@@ -31,3 +33,12 @@ class ReportPublished(Event):
     )
     published_at: datetime
     period_from: date | None = Field(default=None, description="Start of the reporting period, when one was asked")
+
+
+@event("lgnet.reporting.report_published", version=2, key="report_id")
+class ReportPublished(ReportPublishedV1):
+    """v2 adds `method`: the counting rules the report was computed with (docs/reporting.md, "Methods"). Reports
+    announced by v1 were computed with method 1 (no consent check, vulnerabilities per household); an auditor's
+    replay recomputes each report with its own method, so a report published then still reproduces."""
+
+    method: int = Field(default=1, ge=1, description="Counting rules version (docs/reporting.md, Methods)")

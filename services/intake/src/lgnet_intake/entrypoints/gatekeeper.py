@@ -42,6 +42,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     # Inbound private keys are destroyed after rotation: cache them briefly, never for the life of the process.
     private_keys: TTLCache[X25519PrivateKey | None] = TTLCache(seconds=30)
     key_policy = settings.inbound_key_policy()
+    national_secret = settings.national_pseudonym_key()
     next_rotation = 0.0
     # Partners' keys and actors change rarely; a short cache saves two queries per record.
     known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
@@ -96,7 +97,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def intake(conn: Conn) -> Intake:
         assert runtime.keys is not None
-        return Intake(conn, runtime.keys, fiscal_secret, publish=not sandboxed)
+        return Intake(conn, runtime.keys, fiscal_secret, national_secret, publish=not sandboxed)
 
     async def rotate(conn: Conn) -> None:
         """The inbound key's schedule, checked at most once a minute while partners send registrations."""

@@ -36,13 +36,17 @@ def router(runtime: Runtime) -> APIRouter:
     # confirm a guessed name (and erasure blanks the fingerprints of the person's requests).
     key_policy = settings.inbound_key_policy()
     publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
+    national_secret = settings.national_pseudonym_key()
     request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
 
     @asynccontextmanager
     async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
-            yield Intake(conn, runtime.keys, fiscal_secret(), publish=publish), Context(actor, datetime.now(UTC).date())
+            yield (
+                Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish),
+                Context(actor, datetime.now(UTC).date()),
+            )
 
     async def create(
         actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]

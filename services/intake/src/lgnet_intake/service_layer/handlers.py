@@ -21,7 +21,7 @@ from lgnet_shared.events import partner as cmd_in
 
 from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters import repository as repo
-from lgnet_intake.domain import access, cases, people
+from lgnet_intake.domain import access, cases, needs, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer import inbound
@@ -69,6 +69,7 @@ class Intake:
     conn: Conn
     keys: pii.KeyStore
     fiscal_secret: bytes
+    national_secret: bytes | None = None  # the national pseudonym key (settings.national_pseudonym_key)
     publish: bool = True  # False in a sandbox: state is kept (its own schema), no canonical fact leaves
 
     async def emit(self, ctx: Context, *events: Event) -> None:
@@ -184,10 +185,17 @@ class Intake:
             languages=list(c.languages),
             literate=c.literate,
             fiscal_code_hash=fiscal_hash,
+            national_key=self._national_key(plain.get("fiscal_code")),
             identity=ev.IdentityV2(**identity, birth_date=sealed_birth),
             minor=people.is_minor(c.birth_date, ctx.today),
         )
         return NewPerson(row, wrapped, event)
+
+    def _national_key(self, fiscal_code: str | None) -> str | None:
+        """The cross-city key: the same in every city (one national key), unlike the city's own fiscal_code_hash."""
+        if fiscal_code is None or not self.national_secret:
+            return None
+        return pii.keyed_hash(self.national_secret, fiscal_code)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
         p = await self._person_for_write(ctx, person_id)
@@ -475,9 +483,18 @@ class Intake:
     async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
         row = await self._case_for_write(ctx, c.case_id)
         cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.assessed_on, "assessed_on")
+        members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
+        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities)
         body = c.model_dump(mode="json")
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
-        await self.emit(ctx, ev.NeedsAssessed(household_id=row["household_id"], **c.model_dump()))
+        facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
+        union = sorted({v for codes in whose.values() for v in codes})
+        await self.emit(
+            ctx,
+            ev.NeedsAssessed(
+                household_id=row["household_id"], vulnerabilities=union, vulnerabilities_by_person=whose, **facts
+            ),
+        )
         return {"case_id": c.case_id}
 
     async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:

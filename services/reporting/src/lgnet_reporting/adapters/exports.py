@@ -1,52 +1,64 @@
 """Report exports: CSV, XLSX (openpyxl) and PDF (fpdf2), all from the same flat rows, so every format shows
-exactly the JSON's numbers. A hidden (suppressed) cell is shown as "suppressed"."""
+exactly the JSON's numbers, in the reader's language (Italian by default, English available): labels and
+definitions from the programme's vocabulary, numbers, amounts and dates in the reader's format (domain.labels).
+
+- CSV and XLSX are data for the managing authority: one row per number, with the codes (stable, for machines) and
+  the labels (for people); counts and amounts as numbers (amounts in euro cents, as everywhere in LgNet); a hidden
+  (suppressed) cell is the word "soppresso"/"suppressed".
+- The PDF is the document a city sends: title page (city, period), headline figures, charts, every table with
+  labels and definitions, suppressed cells marked and explained, the report digest and the log positions.
+Every file is dated by the report's as_of, never the clock: the same report gives byte-identical files.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import UTC, date, datetime, time
-from typing import Any
+from importlib import resources
+from typing import Any, NamedTuple
 
-HEADER = ("indicator", "category", "measure", "value")
-HIDDEN = "suppressed"
+from lgnet_reporting.domain import labels as lb
+
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
+COLUMNS = ("indicator", "category", "measure", "value")
 
 
-def rows(report: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
-    """indicator, category, measure, value: one row per number of the report."""
-    out: list[tuple[str, str, str, Any]] = []
+class Row(NamedTuple):
+    indicator: str
+    category: str
+    measure: str
+    value: Any  # int, float, or None (suppressed)
 
-    def cell(value: Any) -> Any:
-        return HIDDEN if value is None else value
+
+def rows(report: dict[str, Any]) -> list[Row]:
+    """One row per number of the report, by codes."""
+    out: list[Row] = []
 
     def walk(indicator: str, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
                 if isinstance(v, dict):
-                    for m, x in v.items():
-                        out.append((indicator, str(k), str(m), cell(x)))
+                    out.extend(Row(indicator, str(k), str(m), x) for m, x in v.items())
+                elif _categories(indicator):
+                    out.append(Row(indicator, str(k), "", v))
                 else:
-                    category, measure = (str(k), "") if _categories(indicator) else ("", str(k))
-                    out.append((indicator, category, measure, cell(v)))
+                    out.append(Row(indicator, "", str(k), v))
         elif isinstance(value, list):
             for item in value:
-                label = str(item.get("month", ""))
-                for m, x in item.items():
-                    if m != "month":
-                        out.append((indicator, label, m, cell(x)))
+                out.extend(Row(indicator, str(item.get("month", "")), m, x) for m, x in item.items() if m != "month")
         else:
-            out.append((indicator, "", "", cell(value)))
+            out.append(Row(indicator, "", "", value))
 
     for name, value in report["indicators"].items():
         walk(name, value)
     for city, value in (report.get("by_city") or {}).items():
-        for m, x in value.items():
-            out.append(("by_city", city, m, cell(x)))
+        out.extend(Row("by_city", city, m, x) for m, x in value.items())
     return out
 
 
@@ -55,60 +67,145 @@ def _categories(indicator: str) -> bool:
     return "_by_" in indicator or indicator == "case_outcomes"
 
 
-def title(report: dict[str, Any]) -> list[tuple[str, str]]:
-    meta = [("report", report["report"]), ("scope", report["scope"]), ("as_of", report["as_of"])]
+def labelled(r: Row, lang: str) -> tuple[str, str, str]:
+    return lb.indicator(r.indicator, lang), lb.category(r.indicator, r.category, lang), lb.measure(r.measure, lang)
+
+
+def title(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str]]:
+    """The report's parameters, labelled (dates as ISO in data files)."""
+    meta = [
+        (lb.term("report", lang), lb.term(report["report"], lang)),
+        (lb.term("scope", lang), lb.category("by_city", report["scope"], lang)),
+        (lb.term("as_of", lang), report["as_of"]),
+    ]
     if report.get("period_from"):
-        meta.append(("period_from", report["period_from"]))
+        meta.append((lb.term("period_from", lang), report["period_from"]))
     if "suppression" in report:
-        meta.append(("suppression_threshold", str(report["suppression"]["threshold"])))
+        meta.append((lb.term("suppression_threshold", lang), str(report["suppression"]["threshold"])))
+    meta.append((lb.term("method", lang), str(report.get("method", 1))))
+    if report.get("digest"):
+        meta.append((lb.term("digest", lang), report["digest"]))
     return meta
 
 
-def to_csv(report: dict[str, Any]) -> bytes:
+def _cell(v: Any, lang: str) -> Any:
+    return lb.term("suppressed", lang) if v is None else v
+
+
+def _header(lang: str) -> list[str]:
+    names = [lb.term(c, lang) for c in COLUMNS]
+    return [f"{c}_code" for c in COLUMNS[:3]] + names
+
+
+def to_csv(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    for k, v in title(report):
+    for k, v in title(report, lang):
         w.writerow([f"# {k}", v])
-    w.writerow(HEADER)
-    w.writerows(rows(report))
+    w.writerow(_header(lang))
+    for r in rows(report):
+        w.writerow([r.indicator, r.category, r.measure, *labelled(r, lang), _cell(r.value, lang)])
     return buf.getvalue().encode()
 
 
-def to_xlsx(report: dict[str, Any]) -> bytes:
+def _dated(report: dict[str, Any]) -> datetime:
+    return datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC)
+
+
+def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     from openpyxl import Workbook  # imported by the first export, not by every start of the service
+    from openpyxl.styles import Font
+    from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
-    ws.title = "report"
-    for k, v in title(report):
+    ws.title = lb.term("report", lang)
+    for k, v in title(report, lang):
         ws.append([k, v])
     ws.append([])
-    ws.append(list(HEADER))
+    ws.append(_header(lang))
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
     for r in rows(report):
-        ws.append(list(r))
+        ws.append([r.indicator, r.category, r.measure, *labelled(r, lang), _cell(r.value, lang)])
+        if isinstance(r.value, int | float):
+            ws.cell(ws.max_row, 7).number_format = "#,##0" if isinstance(r.value, int) else "#,##0.0"
+    for col, width in zip("ABCDEFG", (28, 20, 18, 40, 30, 26, 14), strict=True):
+        ws.column_dimensions[col].width = width
+    when = _dated(report).replace(tzinfo=None)
+    wb.properties.created = wb.properties.modified = when
+    wb.properties.creator = wb.properties.lastModifiedBy = "LgNet"
+    wb.properties.title = _document_title(report, lang)
+    wb.properties.language = lang
     buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()  # not openpyxl.save_workbook: it stamps `modified` with the clock
+    return _zip_dated(buf.getvalue(), when)
 
 
-def to_pdf(report: dict[str, Any]) -> bytes:
-    from fpdf import FPDF  # ~1.5 s of imports (fonts, images): paid by the first PDF, not by every start
+FUND_COLUMNS = ("code", "framework", "kind", "label", "value", "unit", "source", "why_not")
 
-    pdf = FPDF(orientation="portrait", format="A4")
-    # Dated by the report's as_of, not the clock: the same report gives the same file.
-    pdf.set_creation_date(datetime.combine(date.fromisoformat(report["as_of"]), time(0), tzinfo=UTC))
-    pdf.add_page()
-    pdf.set_font("helvetica", "B", 14)
-    pdf.cell(0, 10, f"LgNet report: {report['report']} - {report['scope']}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", size=9)
-    for k, v in title(report):
-        pdf.cell(0, 5, f"{k}: {v}", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    with pdf.table(col_widths=(55, 45, 50, 30), text_align=("LEFT", "LEFT", "LEFT", "RIGHT")) as table:
-        table.row(list(HEADER))
-        for r in rows(report):
-            table.row([str(x) for x in r])
-    return bytes(pdf.output())
+
+def fund_table(report: dict[str, Any], figures: list[dict[str, Any]], lang: str) -> list[list[Any]]:
+    """The fund's indicators as the managing authority's table: parameters, then one row per indicator (a
+    suppressed figure is the word 'soppresso', one LgNet cannot derive yet is empty with the reason)."""
+    out: list[list[Any]] = [[k, v] for k, v in title(report, lang)]
+    out.append(list(FUND_COLUMNS))
+    for f in figures:
+        value = f["value"] if f["derivable"] else ""
+        out.append([f["code"], f["framework"], f["kind"], f["label"], _cell(value, lang), f["unit"],
+                    f["source"] or "", f["why_not"] or ""])  # fmt: skip
+    return out
+
+
+def fund_csv(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(fund_table(report, figures, lang))
+    return buf.getvalue().encode()
+
+
+def fund_xlsx(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
+    return _workbook(report, fund_table(report, figures, lang), lang)
+
+
+def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = Workbook()
+    ws = wb.active
+    for r in table:
+        ws.append(r)
+    when = _dated(report).replace(tzinfo=None)
+    wb.properties.created = wb.properties.modified = when
+    wb.properties.creator = wb.properties.lastModifiedBy = "LgNet"
+    wb.properties.language = lang
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()
+    return _zip_dated(buf.getvalue(), when)
+
+
+def _zip_dated(data: bytes, when: datetime) -> bytes:
+    """The same archive with every entry dated `when` (zipfile stamps entries with the clock)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
+
+
+def _document_title(report: dict[str, Any], lang: str) -> str:
+    return f"{lb.term(report['report'], lang)} — {lb.category('by_city', report['scope'], lang)}"
+
+
+def to_pdf(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
+    from lgnet_reporting.adapters import pdf_document  # fpdf2 costs ~1.5 s of imports: paid by the first PDF
+
+    return pdf_document.render(report, lang, rows(report), _dated(report))
 
 
 RENDER = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf}
+FONT_DIR = resources.files(__package__).joinpath("fonts")

@@ -13,7 +13,9 @@ def create_table(t: Table) -> str:
 
 
 # Tables added after the first release get their own migration (forward only); reporting-1 keeps its tables.
-LATER = {"contribution_failures": "reporting-3", "member_ages": "reporting-4", "tutoring_sessions": "reporting-5"}
+LATER = {"contribution_failures": "reporting-3", "member_ages": "reporting-4", "consents": "reporting-5",
+         "person_vulnerabilities": "reporting-6",
+         "plans": "reporting-8", "budget_facts": "reporting-9", "tutoring_sessions": "reporting-10"}  # fmt: skip
 
 MIGRATIONS = [
     ("reporting-1", ";\n".join(create_table(t) for t in TABLES.values() if t.name not in LATER)),
@@ -36,4 +38,5 @@ MIGRATIONS = [
         """,
     ),
     *((mid, create_table(TABLES[name])) for name, mid in LATER.items()),
+    ("reporting-7", "alter table persons add column if not exists national_key text"),
 ]

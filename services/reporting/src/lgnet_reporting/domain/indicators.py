@@ -28,12 +28,19 @@ Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
 UNKNOWN = "unknown"
 EMPLOYED = ("employed_permanent", "employed_fixed_term", "self_employed")
 MAX_MONTHS = 120  # the monthly series shows at most the last ten years
+# Counting rules (docs/reporting.md, "Methods"). 1: every indicator for every person, vulnerabilities per household.
+# 2: indicators whose legal basis is consent count only persons with the `reporting` consent on as_of
+# (CONSENT_BASED); vulnerabilities assessed per person (needs_assessed v3) count for that person only.
+METHOD = 2
+REPORTING_CONSENT = "reporting"
+CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
 
 @dataclass(frozen=True)
 class Window:
     as_of: date
     period_from: date | None = None
+    method: int = METHOD
 
     def __contains__(self, day: date | None) -> bool:
         return day is not None and day <= self.as_of and (self.period_from is None or day >= self.period_from)
@@ -76,6 +83,20 @@ def canonical_ids(merges: Iterable[Row]) -> dict[str, str]:
     return resolved
 
 
+def consenting(rows: Iterable[Row], canonical: Any, as_of: date) -> set[str]:
+    """Canonical persons whose latest `reporting` consent dated on or before `as_of` is granted. Never asked is not
+    consent. A merged person's records count for the survivor (the latest of all wins)."""
+    latest: dict[str, tuple[date, str, bool]] = {}
+    for r in rows:
+        if r["purpose"] != REPORTING_CONSENT or r["recorded_on"] > as_of:
+            continue
+        person = canonical(r["person_id"])
+        rank = (r["recorded_on"], r["event_id"], bool(r["granted"]))
+        if person not in latest or rank > latest[person]:
+            latest[person] = rank
+    return {p for p, (_, _, granted) in latest.items() if granted}
+
+
 def _counts(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
@@ -100,11 +121,25 @@ def _median(values: list[int]) -> float | None:
     return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-class Population:
-    """Who the cases in scope reached: persons (canonical ids) and households, with their first case."""
+def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
+    """canonical person -> one representative (the smallest id) of every canonical person registered with the same
+    cross-city key: the national level's distinct person. Persons without a key stand for themselves."""
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for p in persons:
+        person: str = p["person_id"]
+        if p.get("national_key"):
+            by_key[p["national_key"]].add(canon.get(person, person))
+    return {person: min(group) for group in by_key.values() if len(group) > 1 for person in group}
 
-    def __init__(self, facts: Facts, cases: list[Row], window: Window) -> None:
-        self.canon = canonical_ids(facts["person_merges"])
+
+class Population:
+    """Who the cases in scope reached: persons (canonical ids) and households, with their first case. Nationally
+    (`across_cities`, method 2) registrations sharing a cross-city key are one person."""
+
+    def __init__(self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False) -> None:
+        merged = canonical_ids(facts["person_merges"])
+        linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
+        self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked}
         self.window = window
         intervals = self._memberships(facts)
         self.first_case: dict[str, Row] = {}
@@ -126,15 +161,21 @@ class Population:
         later joins and departures carry their own date; a registration naming the household counts as initial
         composition only when no membership event names that person in that household."""
         events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+        canon = self.canon
         for m in facts["memberships"]:
             day = date.min if m["change"] == "formed" else m["on_date"]
-            events[(m["household_id"], self.canonical(m["person_id"]))].append((day, 1 if m["change"] == "left" else 0))
+            pid: str = m["person_id"]
+            events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
         for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-            pair = (p["household_id"], self.canonical(p["person_id"]))
+            pid = str(p["person_id"])
+            pair = (p["household_id"], canon.get(pid, pid))
             if p["household_id"] and pair not in events:
                 events[pair].append((date.min, 0))
         out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
         for (household, person), evs in sorted(events.items()):
+            if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
+                out[household][person] = [(evs[0][0], None)]
+                continue
             spans: list[tuple[date, date | None]] = []
             start: date | None = None
             for day, left in sorted(evs):
@@ -149,9 +190,19 @@ class Population:
         return out
 
 
-def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
-    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+@dataclass
+class Reached:
+    """The population of a scope: its cases in scope, who they reached, their records and ages."""
 
+    all_cases: list[Row]
+    cases: list[Row]
+    pop: Population
+    persons: dict[str, Row]
+    ages: Counter[str]
+    sizes: list[int]
+
+
+def reached(facts: Facts, window: Window, city: str | None) -> Reached:
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
@@ -162,11 +213,14 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         if c["opened_on"] <= window.as_of
         and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
     ]
-    pop = Population(facts, cases, window)
-    persons = {pop.canonical(p["person_id"]): p for p in sorted(facts["persons"], key=lambda p: p["person_id"])}
+    pop = Population(facts, cases, window, across_cities=city is None)
+    canon = pop.canon
+    persons: dict[str, Row] = {
+        canon.get(_person_id(p), _person_id(p)): p for p in sorted(facts["persons"], key=_person_id)
+    }
     # The surviving person's own record wins over the merged ones'.
     for p in facts["persons"]:
-        if pop.canonical(p["person_id"]) == p["person_id"]:
+        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
             persons[p["person_id"]] = p
 
     minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
@@ -178,6 +232,44 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
             minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
         ages["age_unknown" if minor is None else "minors" if minor else "adults"] += 1
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
+    return Reached(all_cases, cases, pop, persons, ages, sizes)
+
+
+def _person_id(row: Row) -> str:
+    return str(row["person_id"])
+
+
+def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
+    """A city's row of the national aggregate: the same numbers as its summary's, without the rest of it (the
+    national report computes sixteen of them)."""
+    r = reached(facts, window, city)
+    paid = [
+        c
+        for c in facts["contributions"]
+        if c["paid_on"] is not None and c["city"] == city and c["paid_on"] in window and not _returned(c, window)
+    ]
+    return {
+        "persons": len(r.pop.first_case),
+        "minors": r.ages["minors"],
+        "adults": r.ages["adults"],
+        "age_unknown": r.ages["age_unknown"],
+        "households": len(r.sizes),
+        "cases_opened": sum(1 for c in r.cases if c["opened_on"] in window),
+        "placements_started": sum(1 for p in facts["placements"] if p["city"] == city and p["started_on"] in window),
+        "paid_count": len(paid),
+        "paid_cents": sum(c["amount_cents"] for c in paid),
+    }
+
+
+def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
+    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+
+    def here(row: Row) -> bool:
+        return city is None or row["city"] == city
+
+    reach = reached(facts, window, city)
+    all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
+    ages, sizes = reach.ages, reach.sizes
 
     def by_case(attr: str) -> dict[str, int]:
         return _counts(v for person, cs in pop.cases_of.items() for v in {c[attr] for c in cs})
@@ -185,6 +277,8 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
     def by_person(attr: str) -> dict[str, int]:
         return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
 
+    # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
+    consented = set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
     case_ids = {c["case_id"] for c in cases}
     vulnerable: dict[str, set[str]] = defaultdict(set)  # case -> vulnerabilities assessed by as_of
     for a in facts["assessments"]:
@@ -195,8 +289,22 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         if window.closed(r["received_on"]):
             referred[r["household_id"]].add(r["source"])
 
+    own: dict[tuple[str, str], set[str]] = defaultdict(set)  # (person, case) -> vulnerabilities assessed as theirs
+    for a in facts["person_vulnerabilities"]:
+        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
+            own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
+
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
         return _counts(v for person, cs in pop.cases_of.items() for v in set().union(*(sets[c[key]] for c in cs)))
+
+    def by_vulnerability() -> dict[str, int]:
+        """Household-level assessments (before v3) on every member, per-person ones on that person."""
+        return _counts(
+            v
+            for person, cs in pop.cases_of.items()
+            if person in consented
+            for v in set().union(*(vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set()) for c in cs))
+        )
 
     opened = [c for c in cases if c["opened_on"] in window]
     closed = [c for c in cases if c["closed_on"] in window]
@@ -213,7 +321,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         },
         "persons_by_action_area": by_case("action_area"),
         "persons_by_channel": by_case("channel"),
-        "persons_by_vulnerability": by_sets(vulnerable, "case_id"),
+        "persons_by_vulnerability": by_vulnerability(),
         "persons_by_nationality": by_person("nationality"),
         "persons_by_sex": by_person("sex"),
         "persons_by_referral_source": by_sets(referred, "household_id"),
@@ -226,9 +334,16 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
         **_payments(facts, window, here),
         **tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here),
-        "employment": _employment(facts, pop, window),
+        "employment": _employment(facts, pop, window, consented),
         "monthly": _monthly(facts, window, here, cases, pop),
     }
+    if window.method >= 2:
+        granted = sum(1 for p in pop.first_case if p in consented)
+        indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
+        planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids
+        indicators["persons_with_individual_plan"] = sum(
+            1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
+        )
     return indicators
 
 
@@ -296,7 +411,7 @@ def _returned(c: Row, window: Window) -> bool:
     return c["failed_on"] is not None and window.closed(c["failed_on"])
 
 
-def _employment(facts: Facts, pop: Population, window: Window) -> dict[str, Any]:
+def _employment(facts: Facts, pop: Population, window: Window, consented: set[str]) -> dict[str, Any]:
     records: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
     for e in facts["employment"]:
         records[pop.canonical(e["person_id"])].append((e["as_of"], e["event_id"], e["status"]))
@@ -307,9 +422,11 @@ def _employment(facts: Facts, pop: Population, window: Window) -> dict[str, Any]
         known = [s for d, _, s in records.get(person, []) if d <= day]
         return known[-1] if known else UNKNOWN
 
-    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items()}
+    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items() if p in consented}
     at_close: dict[str, str] = {}
     for person, cs in pop.cases_of.items():
+        if person not in consented:
+            continue
         closes = [c["closed_on"] for c in cs if c["closed_on"] in window]
         if closes:
             at_close[person] = status(person, max(closes))
@@ -352,6 +469,8 @@ def report(kind: str, scope: str, window: Window, indicators: dict[str, Any], **
         "scope": scope,
         "as_of": window.as_of.isoformat(),
         "period_from": window.period_from.isoformat() if window.period_from else None,
+        # Method-1 documents stay byte-identical to what was published with them (no `method` key).
+        **({"method": window.method} if window.method >= 2 else {}),
         **extra,
         "indicators": indicators,
     }

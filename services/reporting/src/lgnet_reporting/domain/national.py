@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, report, summary
+from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, city_row, report, summary
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
@@ -36,6 +36,10 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
     rows of its cases, their households and persons (merged persons stay with their survivor), its placements,
     leases, payments and vouchers. Merges and budget lines stay whole."""
     canon = canonical_ids(facts["person_merges"])
+
+    def person(pid: str) -> str:
+        return canon.get(pid, pid)
+
     out: dict[str, Facts] = {c: {**facts, **{t: [] for t in _CUT}} for c in cities}
     household_cities: dict[str, set[str]] = {}  # a household may have cases in two cities
     case_city: dict[str, str] = {}
@@ -48,21 +52,22 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
     for m in facts["memberships"]:
         for city in sorted(household_cities.get(m["household_id"], ())):
             out[city]["memberships"].append(m)
-            person_cities.setdefault(_person(canon, m["person_id"]), set()).add(city)
+            person_cities.setdefault(person(m["person_id"]), set()).add(city)
     for p in facts["persons"]:
         for city in household_cities.get(p["household_id"] or "", ()):
-            person_cities.setdefault(_person(canon, p["person_id"]), set()).add(city)
-    for table in ("persons", "employment"):
+            person_cities.setdefault(person(p["person_id"]), set()).add(city)
+    for table in ("persons", "employment", "consents"):
         for r in facts[table]:
-            for city in sorted(person_cities.get(_person(canon, r["person_id"]), ())):
+            for city in sorted(person_cities.get(person(r["person_id"]), ())):
                 out[city][table].append(r)
     for table in ("households", "referrals"):
         for r in facts[table]:
             for city in sorted(household_cities.get(r["household_id"], ())):
                 out[city][table].append(r)
-    for r in facts["assessments"]:
-        if (case_in := case_city.get(r["case_id"])) is not None:
-            out[case_in]["assessments"].append(r)
+    for table in ("assessments", "person_vulnerabilities", "plans"):
+        for r in facts[table]:
+            if (case_in := case_city.get(r["case_id"])) is not None:
+                out[case_in][table].append(r)
     voucher_city: dict[str, str] = {}
     for table in ("placements", "leases", "contributions", "vouchers"):
         for r in facts[table]:
@@ -76,12 +81,9 @@ def split_by_city(facts: Facts, cities: list[str]) -> dict[str, Facts]:
     return out
 
 
-def _person(canon: dict[str, str], person_id: str) -> str:
-    return canon.get(person_id, person_id)
-
-
-_CUT = ("cases", "memberships", "persons", "employment", "households", "referrals", "assessments", "placements",
-        "leases", "contributions", "vouchers", "voucher_redemptions")  # fmt: skip
+_CUT = ("cases", "memberships", "persons", "employment", "consents", "households", "referrals", "assessments",
+        "person_vulnerabilities", "plans", "placements", "leases", "contributions", "vouchers",
+        "voucher_redemptions")  # fmt: skip
 
 
 def _row(ind: dict[str, Any]) -> dict[str, int]:
@@ -103,7 +105,7 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     """Every city together, with a row per city; cells under `threshold` are hidden, also by difference."""
     indicators = summary(facts, window, None)
     cuts = split_by_city(facts, cities_of(facts))
-    by_city = {city: _row(summary(cut, window, city)) for city, cut in cuts.items()}
+    by_city = {city: city_row(cut, window, city) for city, cut in cuts.items()}
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
@@ -159,9 +161,17 @@ def plan_for(doc: dict[str, Any]) -> Plan:
     counts(*[(*tutored, "outcomes", k) for k in outcomes])
     if outcomes:
         plan.groups.append(table_group((*tutored, "outcomes"), outcomes, (*tutored, "sessions")))
+    consenting: Path = persons_total
+    if "persons_with_individual_plan" in ind:
+        counts((*i, "persons_with_individual_plan"))
+    if "reporting_consent" in ind:  # method 2: consent-based indicators are tied to the consenting persons
+        consent = [(*i, "reporting_consent", k) for k in ("granted", "not_granted")]
+        counts(*consent)
+        plan.groups.append(Group(consent, persons_total))
+        consenting = consent[0]
     emp: Path = (*i, "employment")
     counts(*[(*emp, k) for k in ("persons_closed", "employed_at_opening", "employed_at_close")])
-    for moment, total in (("at_opening", persons_total), ("at_close", (*emp, "persons_closed"))):
+    for moment, total in (("at_opening", consenting), ("at_close", (*emp, "persons_closed"))):
         keys = list(ind["employment"][moment])
         counts(*[(*emp, moment, k) for k in keys])
         if keys:

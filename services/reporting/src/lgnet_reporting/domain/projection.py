@@ -43,11 +43,15 @@ def _t(name: str, key: tuple[str, ...], **columns: str) -> Table:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
+        # national_key: the pseudonymous cross-city key (person_registered v4), the national level's identity.
         _t("persons", ("person_id",), person_id="text", household_id="text", birth_date="date", sex="text",
-           nationality="text", third_country="boolean", registered_on="date"),
+           nationality="text", third_country="boolean", registered_on="date", national_key="text"),
         _t("person_merges", ("merged_person_id",), merged_person_id="text", surviving_person_id="text",
            merged_on="date"),
         _t("person_erasures", ("person_id",), person_id="text", erased_on="date"),
+        # Every consent given or withdrawn (the latest dated on or before a report's as_of applies).
+        _t("consents", ("event_id",), event_id="text", person_id="text", purpose="text", granted="boolean",
+           recorded_on="date"),
         # Minor or adult at a case's opening, as intake computed it (birth dates travel sealed from
         # person_registered v3): from case_opened ("opened"), household_member_joined ("joined") and a corrected
         # birth date (person_updated, "corrected"). indicators.py decides between them; old events' birth dates
@@ -62,6 +66,12 @@ TABLES: dict[str, Table] = {
            received_on="date"),
         _t("assessments", ("event_id",), event_id="text", case_id="text", household_id="text",
            vulnerabilities="text[]", employment_status="text", housing_situation="text", assessed_on="date"),
+        # Vulnerabilities assessed per person (needs_assessed v3): whose each one is. `assessments.vulnerabilities`
+        # keeps only those recorded per household (v1/v2, counted on every member as then).
+        _t("person_vulnerabilities", ("event_id", "person_id"), event_id="text", person_id="text", case_id="text",
+           vulnerabilities="text[]", assessed_on="date"),
+        # Individual plans agreed (the fund's "individual guidance"): case and date.
+        _t("plans", ("case_id", "plan_id"), case_id="text", plan_id="text", agreed_on="date"),
         _t("cases", ("case_id",), case_id="text", household_id="text", city="text", action_area="text",
            channel="text", partner="text", opened_on="date", closed_on="date", outcome="text"),
         _t("employment", ("event_id",), event_id="text", person_id="text", case_id="text", status="text",
@@ -71,6 +81,10 @@ TABLES: dict[str, Table] = {
         _t("leases", ("lease_id",), lease_id="text", placement_id="text", household_id="text", case_id="text",
            city="text", lease_type="text", monthly_rent_cents="bigint", deposit_cents="bigint", signed_on="date"),
         _t("budget_lines", ("budget_line_id",), budget_line_id="text", city="text", line="text"),
+        # The budget's movements as the payments ledger books them (allocations, adjustments, requests, approvals,
+        # rejections, vouchers issued and expired), one row per event: the financial statement's facts.
+        _t("budget_facts", ("event_id",), event_id="text", kind="text", budget_line_id="text", city="text",
+           request_id="text", voucher_id="text", amount_cents="bigint", on_date="date"),
         _t("contributions", ("request_id",), request_id="text", case_id="text", household_id="text", city="text",
            kind="text", budget_line_id="text", amount_cents="bigint", paid_on="date", failed_on="date"),
         # Every failed transfer (a request may fail, return to approval and be paid in a later batch).
@@ -118,7 +132,8 @@ Projector = Callable[[Envelope, Any], list[Write]]
 def _person_registered(env: Envelope, e: i.PersonRegistered) -> list[Write]:
     return [
         _ups("persons", person_id=e.person_id, household_id=e.household_id, birth_date=e.birth_date, sex=e.sex.value,
-             nationality=e.nationality, third_country=e.third_country, registered_on=_day(env))
+             nationality=e.nationality, third_country=e.third_country, registered_on=_day(env),
+             national_key=e.national_key)
     ]  # fmt: skip
 
 
@@ -168,6 +183,56 @@ def _member(change: str) -> Projector:
     return project
 
 
+def _needs_assessed(env: Envelope, e: i.NeedsAssessed) -> list[Write]:
+    k = event_key(env)
+    by_person = e.vulnerabilities_by_person
+    household_level = sorted(set(e.vulnerabilities)) if by_person is None else []
+    return [
+        _ins("assessments", event_id=k, case_id=e.case_id, household_id=e.household_id,
+             vulnerabilities=household_level, employment_status=e.employment_status.value,
+             housing_situation=e.housing_situation.value, assessed_on=e.assessed_on),
+        *(_ins("person_vulnerabilities", event_id=k, person_id=person, case_id=e.case_id,
+               vulnerabilities=sorted(set(codes)), assessed_on=e.assessed_on)
+          for person, codes in sorted((by_person or {}).items()) if codes),
+    ]  # fmt: skip
+
+
+def _budget(kind: str, **row: Any) -> Projector:
+    """A budget_facts row from an event: `row` maps a column to the event's attribute (or None)."""
+
+    def project(env: Envelope, e: Any) -> list[Write]:
+        values = {col: getattr(e, attr) if attr else None for col, attr in row.items()}
+        return [_ins("budget_facts", event_id=event_key(env), kind=kind, **values)]
+
+    return project
+
+
+_BUDGET = {
+    p.BudgetAllocated.type: _budget("allocation", budget_line_id="budget_line_id", city="city", request_id=None,
+                                    voucher_id=None, amount_cents="amount_cents", on_date="on"),
+    p.BudgetAdjusted.type: _budget("adjustment", budget_line_id="budget_line_id", city=None, request_id=None,
+                                   voucher_id=None, amount_cents="delta_cents", on_date="on"),
+    p.ContributionRequested.type: _budget("requested", budget_line_id="budget_line_id", city="city",
+                                          request_id="request_id", voucher_id=None, amount_cents="amount_cents",
+                                          on_date="on"),
+    p.ContributionApproved.type: _budget("approved", budget_line_id=None, city=None, request_id="request_id",
+                                         voucher_id=None, amount_cents=None, on_date="on"),
+    p.ContributionRejected.type: _budget("rejected", budget_line_id=None, city=None, request_id="request_id",
+                                         voucher_id=None, amount_cents=None, on_date="on"),
+    p.VoucherExpired.type: _budget("voucher_expired", budget_line_id=None, city=None, request_id=None,
+                                   voucher_id="voucher_id", amount_cents="remaining_cents", on_date="on"),
+}  # fmt: skip
+
+
+def _voucher_issued(env: Envelope, e: p.VoucherIssued) -> list[Write]:
+    return [
+        _ups("vouchers", voucher_id=e.voucher_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
+             kind=e.kind.value, value_cents=e.value_cents, issued_on=e.on),
+        _ins("budget_facts", event_id=event_key(env), kind="voucher_issued", budget_line_id=e.budget_line_id,
+             city=e.city, request_id=None, voucher_id=e.voucher_id, amount_cents=e.value_cents, on_date=e.on),
+    ]  # fmt: skip
+
+
 PROJECTORS: dict[str, Projector] = {
     i.PersonRegistered.type: _person_registered,
     i.PersonUpdated.type: _person_updated,
@@ -176,6 +241,10 @@ PROJECTORS: dict[str, Projector] = {
              merged_on=_day(env))
     ],
     i.PersonErased.type: lambda env, e: [_ins("person_erasures", person_id=e.person_id, erased_on=e.erased_on)],
+    i.ConsentRecorded.type: lambda env, e: [
+        _ins("consents", event_id=event_key(env), person_id=e.person_id, purpose=e.purpose.value, granted=e.granted,
+             recorded_on=e.recorded_on)
+    ],
     i.HouseholdFormed.type: _household_formed,
     i.HouseholdMemberJoined.type: _member("joined"),
     i.HouseholdMemberLeft.type: _member("left"),
@@ -183,12 +252,11 @@ PROJECTORS: dict[str, Projector] = {
         _ins("referrals", referral_id=e.referral_id, household_id=e.household_id, source=e.source.value,
              received_on=e.received_on)
     ],
-    i.NeedsAssessed.type: lambda env, e: [
-        _ins("assessments", event_id=event_key(env), case_id=e.case_id, household_id=e.household_id,
-             vulnerabilities=sorted(set(e.vulnerabilities)), employment_status=e.employment_status.value,
-             housing_situation=e.housing_situation.value, assessed_on=e.assessed_on)
-    ],
+    i.NeedsAssessed.type: _needs_assessed,
     i.CaseOpened.type: _case_opened,
+    i.IndividualPlanAgreed.type: lambda env, e: [
+        _ins("plans", case_id=e.case_id, plan_id=e.plan_id, agreed_on=e.agreed_on)
+    ],
     i.CaseTransferred.type: lambda env, e: [_ups("cases", case_id=e.case_id, partner=e.to_partner)],
     i.CaseClosed.type: lambda env, e: [
         _ups("cases", case_id=e.case_id, closed_on=e.closed_on, outcome=e.outcome.value)
@@ -210,8 +278,10 @@ PROJECTORS: dict[str, Projector] = {
              deposit_cents=e.deposit_cents, signed_on=e.signed_on)
     ],
     p.BudgetAllocated.type: lambda env, e: [
-        _ups("budget_lines", budget_line_id=e.budget_line_id, city=e.city, line=e.line)
+        _ups("budget_lines", budget_line_id=e.budget_line_id, city=e.city, line=e.line),
+        *_BUDGET[p.BudgetAllocated.type](env, e),
     ],
+    **{t: fn for t, fn in _BUDGET.items() if t not in (p.BudgetAllocated.type, p.VoucherExpired.type)},
     p.ContributionPaid.type: lambda env, e: [
         _ups("contributions", request_id=e.request_id, case_id=e.case_id, household_id=e.household_id, city=e.city,
              kind=e.kind.value, budget_line_id=e.budget_line_id, amount_cents=e.amount_cents, paid_on=e.paid_on,
@@ -221,17 +291,15 @@ PROJECTORS: dict[str, Projector] = {
         _ups("contributions", request_id=e.request_id, failed_on=e.on),
         _ins("contribution_failures", event_id=event_key(env), request_id=e.request_id, city=env.city, failed_on=e.on),
     ],
-    p.VoucherIssued.type: lambda env, e: [
-        _ups("vouchers", voucher_id=e.voucher_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
-             kind=e.kind.value, value_cents=e.value_cents, issued_on=e.on)
-    ],
+    p.VoucherIssued.type: _voucher_issued,
     p.VoucherRedeemed.type: lambda env, e: [
         _ins("voucher_redemptions", event_id=event_key(env), voucher_id=e.voucher_id, amount_cents=e.amount_cents,
              redeemed_on=e.on)
     ],
     p.TutoringSessionRecorded.type: lambda env, e: [_ins(tutoring.TABLE, **tutoring.row(e))],
     p.VoucherExpired.type: lambda env, e: [
-        _ups("vouchers", voucher_id=e.voucher_id, expired_on=e.on, remaining_cents=e.remaining_cents)
+        _ups("vouchers", voucher_id=e.voucher_id, expired_on=e.on, remaining_cents=e.remaining_cents),
+        *_BUDGET[p.VoucherExpired.type](env, e),
     ],
 }  # fmt: skip
 

@@ -17,10 +17,13 @@ from pydantic import BaseModel, Field
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import exports, store
+from lgnet_reporting.domain import fund, labels
 from lgnet_reporting.domain import national as reports
+from lgnet_reporting.domain.drilldown import NoDrillDown, behind
 from lgnet_reporting.domain.indicators import Window
+from lgnet_reporting.domain.statement import statement
 from lgnet_reporting.service_layer.reports import Request as ReportRequest
-from lgnet_reporting.service_layer.reports import compute, publish
+from lgnet_reporting.service_layer.reports import compute, facts_of, publish
 
 ERRORS = problem_responses(without=(409,))
 AsOf = Annotated[date | None, Query(description="Report as of this date (event time); default today (UTC)")]
@@ -28,6 +31,9 @@ From = Annotated[date | None, Query(alias="from", description="Start of the peri
 To = Annotated[date | None, Query(description="End of the period (inclusive); the report is as of this date")]
 City = Annotated[str | None, Query(description="City of a city_summary; default the actor's city")]
 ReportName = Literal["city_summary", "national"]
+Lang = Annotated[
+    Literal["it", "en"], Query(description="Language of labels, numbers and dates: Italian (default) or English")
+]
 EXPORT_TYPES = tuple(exports.MEDIA_TYPES.values())
 
 
@@ -59,6 +65,13 @@ class PublishBody(BaseModel):
     to: date | None = None
 
 
+def _staff_scope(actor: Actor, city: str | None) -> str:
+    """Pseudonymous ids and the payments list are for the staff of the city only."""
+    if actor.role is not Role.STAFF:
+        raise Forbidden("authorization", "only the city's staff see ids and payments behind the figures")
+    return scope_of(actor, reports.CITY_SUMMARY, city)
+
+
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(prefix="/reports", tags=["reporting"], responses=ERRORS)
 
@@ -66,6 +79,35 @@ def router(runtime: Runtime) -> APIRouter:
         request = ReportRequest(report, scope_of(actor, report, city), w)
         (done,) = await compute(runtime.pool, [request], settings.min_cell())
         return {**done.body, "digest": done.digest, "positions": done.positions}
+
+    @api.get("/labels", summary="Labels and one-line definitions of every indicator, measure and category")
+    async def get_labels(actor: Who, lang: Lang = "it") -> dict[str, Any]:
+        return labels.catalogue(lang)
+
+    @api.get("/financial_statement", summary="Budget, paid, committed and remaining per budget line (city staff)")
+    async def financial_statement(
+        actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
+    ) -> dict[str, Any]:
+        scope = _staff_scope(actor, city)
+        positions, facts = await facts_of(runtime.pool)
+        return {**statement(facts, window(as_of, period_from, to), scope), "positions": positions}
+
+    @api.get("/city_summary/drilldown", summary="The pseudonymous ids and cases behind one figure (city staff)")
+    async def drilldown(
+        actor: Who,
+        figure: Annotated[str, Query(description="Figure path, e.g. persons.total, persons_by_action_area.desk")],
+        city: City = None,
+        as_of: AsOf = None,
+        period_from: From = None,
+        to: To = None,
+    ) -> dict[str, Any]:
+        scope = _staff_scope(actor, city)
+        positions, facts = await facts_of(runtime.pool)
+        try:
+            found = behind(facts, window(as_of, period_from, to), scope, figure)
+        except NoDrillDown as exc:
+            raise ContractError("query.figure", str(exc)) from None
+        return {**found, "scope": scope, "positions": positions}
 
     @api.get("/published", summary="Reports published so far (digest and log positions of each)")
     async def list_published(actor: Who) -> list[dict[str, Any]]:
@@ -81,6 +123,47 @@ def router(runtime: Runtime) -> APIRouter:
             raise NotFound("report_id", f"no published report {report_id}")
         scope_of(actor, found["report"], found["scope"] if found["report"] != reports.NATIONAL else None)
         return found
+
+    @api.get("/{report}/fund", summary="The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) from the report")
+    async def fund_indicators(
+        report: ReportName,
+        actor: Who,
+        city: City = None,
+        as_of: AsOf = None,
+        period_from: From = None,
+        to: To = None,
+        lang: Lang = "it",
+    ) -> dict[str, Any]:
+        body = await one(actor, report, city, window(as_of, period_from, to))
+        head = {k: body[k] for k in ("report", "scope", "as_of", "period_from", "digest", "positions")}
+        return {**head, "figures": fund.figures(body, lang)}
+
+    @api.get(
+        "/{report}/fund/export",
+        summary="The fund's indicators as CSV or XLSX (the managing authority's table)",
+        response_class=Response,
+        responses={200: {"content": {m: {"schema": {"type": "string", "format": "binary"}} for m in (
+            "text/csv", exports.MEDIA_TYPES["xlsx"])}}},
+    )  # fmt: skip
+    async def fund_export(
+        report: ReportName,
+        actor: Who,
+        format: Annotated[Literal["csv", "xlsx"], Query(description="File format")],
+        city: City = None,
+        as_of: AsOf = None,
+        period_from: From = None,
+        to: To = None,
+        lang: Lang = "it",
+    ) -> Response:
+        body = await one(actor, report, city, window(as_of, period_from, to))
+        figures = fund.figures(body, lang)
+        content = exports.fund_csv(body, figures, lang) if format == "csv" else exports.fund_xlsx(body, figures, lang)
+        name = f"fund-{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
+        return Response(
+            content,
+            media_type=exports.MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
+        )
 
     @api.get("/{report}", summary="A report as JSON, with its canonical digest and the log positions it covers")
     async def get_report(
@@ -107,11 +190,12 @@ def router(runtime: Runtime) -> APIRouter:
         as_of: AsOf = None,
         period_from: From = None,
         to: To = None,
+        lang: Lang = "it",
     ) -> Response:
         body = await one(actor, report, city, window(as_of, period_from, to))
-        name = f"{report}-{body['scope']}-{body['as_of']}.{format}"
+        name = f"{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
         return Response(
-            exports.RENDER[format](body),
+            exports.RENDER[format](body, lang),
             media_type=exports.MEDIA_TYPES[format],
             headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
         )

@@ -155,7 +155,7 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
                 await _drop(url, schema)
         print(json.dumps({"replay": timing.as_dict(), "schema": schema, "positions": json.loads(key)}), flush=True)
         for e in group:
-            req = Request(e.report, e.scope, Window(e.as_of, e.period_from))
+            req = Request(e.report, e.scope, Window(e.as_of, e.period_from, e.method))  # its own counting rules
             body = build(facts, req, threshold)
             _write(args.out, req, body)
             lines.append({"report_id": e.report_id, **_line("published", req, e.digest, body, threshold)})

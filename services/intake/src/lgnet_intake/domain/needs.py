@@ -1,0 +1,32 @@
+"""Needs assessments: vulnerabilities belong to persons (a newborn is not `psychiatric_condition` because a parent
+is). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from lgnet_shared.errors import ContractError
+
+
+def vulnerabilities_by_person(
+    members: Sequence[str], by_person: Mapping[str, Sequence[str]], household_level: Sequence[str]
+) -> dict[str, list[str]]:
+    """Whose each vulnerability is, for members of the household on the assessment's date (sorted, members without
+    any left out). A household-level list (needs_assessment_submitted v1) is taken only where it can mean one
+    person: a household of one."""
+    if household_level:
+        if by_person:
+            raise ContractError("vulnerabilities", "give vulnerabilities only per person, in vulnerabilities_by_person")
+        if len(members) != 1:
+            raise ContractError(
+                "vulnerabilities",
+                f"vulnerabilities belong to persons and the household has {len(members)} members: give them per"
+                " person in vulnerabilities_by_person (needs_assessment_submitted v2)",
+            )
+        return {members[0]: sorted(set(household_level))}
+    for person in sorted(by_person):
+        if person not in members:
+            raise ContractError(
+                f"vulnerabilities_by_person.{person}", "not a member of the case's household on assessed_on"
+            )
+    return {person: sorted(set(codes)) for person, codes in sorted(by_person.items()) if codes}

@@ -1,0 +1,189 @@
+"""The report as the PDF document a city sends (fpdf2): a title page with the city and the period, the headline
+figures, charts (persons per month, action areas, vulnerabilities, housing outcomes, expenditure), every table
+with its labels and one-line definition, suppressed cells marked and explained, and the report's digest with the
+log positions it covers. Fonts are embedded (DejaVu Sans, shipped in adapters/fonts); the file is dated by the
+report's as_of, so the same report gives the same bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from fpdf import FPDF
+
+from lgnet_reporting.adapters.exports import FONT_DIR, Row, labelled
+from lgnet_reporting.domain import labels as lb
+
+FONT = "DejaVu"
+INK, MUTED, BAR, HIDDEN = (20, 33, 61), (90, 98, 112), (31, 94, 168), (180, 186, 196)
+CHARTS = (  # (indicator, measure within it or None for a category table)
+    ("monthly", "new_persons"),
+    ("persons_by_action_area", None),
+    ("persons_by_vulnerability", None),
+    ("placements_by_kind", None),
+    ("contributions_paid_by_budget_line", "amount_cents"),
+)
+HEADLINE = (
+    ("persons", "total"), ("persons", "minors"), ("households", "total"), ("cases", "opened"),
+    ("placements", "started"), ("contributions_paid", "amount_cents"),
+)  # fmt: skip
+
+
+class Document(FPDF):
+    lang: str = lb.DEFAULT
+    footer_text: str = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FONT, size=7)
+        self.set_text_color(*MUTED)
+        self.cell(0, 5, f"{self.footer_text} — {self.page_no()}", align="C")
+
+
+def render(report: dict[str, Any], lang: str, table_rows: list[Row], dated: datetime) -> bytes:
+    pdf = Document(orientation="portrait", format="A4")
+    pdf.lang = lang
+    pdf.set_creation_date(dated)
+    pdf.set_lang(lang)
+    pdf.add_font(FONT, "", str(FONT_DIR.joinpath("DejaVuSans.ttf")))
+    pdf.add_font(FONT, "B", str(FONT_DIR.joinpath("DejaVuSans-Bold.ttf")))
+    title = f"{lb.term(report['report'], lang)} — {lb.category('by_city', report['scope'], lang)}"
+    pdf.set_title(title)
+    pdf.set_author("LgNet")
+    pdf.set_creator("LgNet reporting")
+    pdf.footer_text = f"LgNet · {title} · {_period(report, lang)}"
+    pdf.set_auto_page_break(True, margin=16)
+    _title_page(pdf, report, title, lang)
+    _charts(pdf, report, lang)
+    _tables(pdf, report, table_rows, lang)
+    _provenance(pdf, report, lang)
+    return bytes(pdf.output())
+
+
+def _period(report: dict[str, Any], lang: str) -> str:
+    end = lb.day(report["as_of"], lang)
+    if report.get("period_from"):
+        return f"{lb.day(report['period_from'], lang)} \u2013 {end}"
+    return f"{lb.term('as_of', lang)} {end}"
+
+
+def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) -> None:
+    pdf.add_page()
+    pdf.set_text_color(*INK)
+    pdf.set_font(FONT, "B", 22)
+    pdf.ln(30)
+    pdf.multi_cell(0, 11, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=13)
+    pdf.cell(0, 9, f"{lb.term('period', lang)}: {_period(report, lang)}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    ind = report["indicators"]
+    for indicator, measure in HEADLINE:
+        if measure not in ind.get(indicator, {}):
+            continue
+        v = ind[indicator][measure]
+        pdf.set_font(FONT, size=11)
+        pdf.cell(120, 8, f"{lb.indicator(indicator, lang)} — {lb.measure(measure, lang)}")
+        pdf.set_font(FONT, "B", 11)
+        pdf.cell(0, 8, lb.value(measure, v, lang), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font(FONT, size=8)
+    pdf.set_text_color(*MUTED)
+    note = lb.term("suppressed", lang) + ": " + (lb.catalogue(lang)["suppressed_note"] or "")
+    if "suppression" in report:
+        threshold = report["suppression"]["threshold"]
+        note += f" ({lb.term('suppression_threshold', lang)}: {threshold})"
+    pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
+
+
+def _series(report: dict[str, Any], indicator: str, measure: str | None, lang: str) -> list[tuple[str, Any]]:
+    data = report["indicators"].get(indicator)
+    if isinstance(data, list):
+        return [(lb.month(m["month"], lang), m.get(measure or "")) for m in data]
+    if not isinstance(data, dict):
+        return []
+    if measure is None:
+        return [(lb.category(indicator, k, lang), v) for k, v in data.items()]
+    return [(lb.category(indicator, k, lang), v.get(measure)) for k, v in data.items()]
+
+
+def _charts(pdf: Document, report: dict[str, Any], lang: str) -> None:
+    pdf.add_page()
+    for indicator, measure in CHARTS:
+        series = _series(report, indicator, measure, lang)
+        if not series:
+            continue
+        height = 9 + 5 * len(series)
+        if pdf.get_y() + height > pdf.h - 20:
+            pdf.add_page()
+        heading = lb.indicator(indicator, lang) + (f" — {lb.measure(measure, lang)}" if measure else "")
+        _bar_chart(pdf, heading, series, measure or "", lang)
+        pdf.ln(4)
+
+
+def _bar_chart(pdf: Document, heading: str, series: Sequence[tuple[str, Any]], measure: str, lang: str) -> None:
+    """Horizontal bars, one per category; a suppressed value is a grey mark labelled as suppressed."""
+    pdf.set_font(FONT, "B", 10)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 7, heading, new_x="LMARGIN", new_y="NEXT")
+    top = max((v for _, v in series if isinstance(v, int | float)), default=0) or 1
+    left, label_w, bar_w = pdf.l_margin, 55, 95
+    pdf.set_font(FONT, size=8)
+    for label, v in series:
+        y = pdf.get_y()
+        pdf.set_text_color(*MUTED)
+        pdf.set_xy(left, y)
+        pdf.cell(label_w, 4.5, label[:38])
+        if v is None:
+            pdf.set_fill_color(*HIDDEN)
+            pdf.rect(left + label_w, y + 1, 3, 2.5, style="F")
+        elif v:
+            pdf.set_fill_color(*BAR)
+            pdf.rect(left + label_w, y + 1, max(0.5, bar_w * v / top), 2.5, style="F")
+        pdf.set_xy(left + label_w + bar_w + 3, y)
+        pdf.set_text_color(*INK)
+        pdf.cell(0, 4.5, lb.value(measure, v, lang), new_x="LMARGIN", new_y="NEXT")
+
+
+def _tables(pdf: Document, report: dict[str, Any], table_rows: list[Row], lang: str) -> None:
+    pdf.add_page()
+    headings = [lb.term("category", lang), lb.term("measure", lang), lb.term("value", lang)]
+    for indicator, group in groupby(table_rows, key=lambda r: r.indicator):
+        items = list(group)
+        if pdf.get_y() > pdf.h - 50:
+            pdf.add_page()
+        pdf.set_font(FONT, "B", 11)
+        pdf.set_text_color(*INK)
+        pdf.cell(0, 7, lb.indicator(indicator, lang), new_x="LMARGIN", new_y="NEXT")
+        if text := lb.definition(indicator, lang):
+            pdf.set_font(FONT, size=8)
+            pdf.set_text_color(*MUTED)
+            pdf.multi_cell(0, 4, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(*INK)
+        pdf.set_font(FONT, size=8)
+        with pdf.table(col_widths=(80, 60, 40), text_align=("LEFT", "LEFT", "RIGHT"), line_height=4.6) as table:
+            table.row(headings)
+            for r in items:
+                _, category, measure = labelled(r, lang)
+                table.row([category, measure, lb.value(r.measure, r.value, lang)])
+        pdf.ln(3)
+
+
+def _provenance(pdf: Document, report: dict[str, Any], lang: str) -> None:
+    """The digest and log positions: anyone can replay the log up to them and get the same numbers."""
+    if pdf.get_y() > pdf.h - 50:
+        pdf.add_page()
+    pdf.ln(4)
+    pdf.set_font(FONT, "B", 10)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 6, lb.term("digest", lang), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=8)
+    pdf.multi_cell(0, 4, f"SHA-256 {report.get('digest', '')}", new_x="LMARGIN", new_y="NEXT")
+    positions = report.get("positions") or {}
+    if positions:
+        pdf.set_text_color(*MUTED)
+        pdf.multi_cell(0, 4, lb.term("generated_from", lang) + ":", new_x="LMARGIN", new_y="NEXT")
+        for topic, parts in sorted(positions.items()):
+            text = ", ".join(f"{p}:{o}" for p, o in sorted(parts.items(), key=lambda x: int(x[0])))
+            pdf.multi_cell(0, 4, f"{topic} — {text}", new_x="LMARGIN", new_y="NEXT")

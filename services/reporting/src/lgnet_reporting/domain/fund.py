@@ -1,0 +1,59 @@
+"""The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) read off a computed report through a mapping kept as
+data (fund_indicators.json): each figure is the report's own number at a path, so it is suppressed where the
+report is, reproduces with the report's digest and drills down like it. Pure."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lgnet_shared import vocabulary
+
+LIST = "fund_indicator"
+
+
+@cache
+def mapping() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        resources.files(__package__).joinpath("fund_indicators.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def _at(doc: dict[str, Any], path: list[str]) -> Any:
+    if path == ["by_city_count"]:  # local authorities supported: cities with a case in scope
+        by_city = doc.get("by_city")
+        if by_city is not None:
+            return sum(1 for row in by_city.values() if row.get("persons") != 0)
+        return 1 if doc["indicators"]["persons"]["total"] else 0
+    node: Any = doc["indicators"]
+    for step in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(step, 0)  # a category absent from a table is zero
+    return node
+
+
+def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[dict[str, Any]]:
+    """Every fund indicator: its label and definition, the report path it comes from, and its value (None when
+    suppressed or not derivable; then `why_not` says why)."""
+    out = []
+    for spec in mapping()["indicators"]:
+        path = spec["from"]
+        out.append(
+            {
+                "code": spec["code"],
+                "framework": spec["code"].split(".", 1)[0],
+                "kind": spec["kind"],
+                "unit": spec["unit"],
+                "label": vocabulary.label(LIST, spec["code"], lang),
+                "definition": vocabulary.definition(LIST, spec["code"], lang) or "",
+                "derivable": path is not None,
+                "source": ".".join(path) if path else None,
+                "value": _at(doc, path) if path else None,
+                "why_not": spec.get("why_not"),
+            }
+        )
+    return out

@@ -1,0 +1,118 @@
+"""What a person reads in reports: labels and one-line definitions from the programme's vocabulary
+(lgnet_shared.vocabulary, Italian by default, English available) and numbers, amounts and dates in the reader's
+format (Babel's CLDR data). Pure: the report's numbers and digest never depend on the language."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from typing import Any, Literal
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from lgnet_shared import vocabulary
+
+Lang = Literal["it", "en"]
+DEFAULT: Lang = "it"
+LANGS: tuple[Lang, ...] = ("it", "en")
+_CLDR = {"it": "it_IT", "en": "en_GB"}
+INDICATORS = "report_indicator"
+MEASURES = "report_measure"
+TERMS = "report_term"
+# Which code list names the categories of each table of the report.
+CATEGORY_LISTS = {
+    "persons_by_vulnerability": "vulnerability",
+    "persons_by_action_area": "action_area",
+    "persons_by_channel": "channel",
+    "persons_by_sex": "sex",
+    "persons_by_referral_source": "referral_source",
+    "case_outcomes": "case_outcome",
+    "placements_by_kind": "housing_kind",
+    "placements_ended_by_reason": "placement_end_reason",
+    "leases_by_type": "lease_type",
+    "contributions_paid_by_kind": "contribution_kind",
+    "contributions_paid_by_budget_line": "contribution_kind",
+    "vouchers_issued_by_kind": "voucher_kind",
+    "vouchers_redeemed_by_kind": "voucher_kind",
+    "employment": "employment_status",
+}
+
+
+def indicator(code: str, lang: str = DEFAULT) -> str:
+    return vocabulary.label(INDICATORS, code, lang)
+
+
+def definition(code: str, lang: str = DEFAULT) -> str:
+    return vocabulary.definition(INDICATORS, code, lang) or ""
+
+
+def measure(code: str, lang: str = DEFAULT) -> str:
+    if code in vocabulary.codes(MEASURES):
+        return vocabulary.label(MEASURES, code, lang)
+    return vocabulary.label("employment_status", code, lang)  # employment tables: statuses as measures
+
+
+def term(code: str, lang: str = DEFAULT) -> str:
+    return vocabulary.label(TERMS, code, lang)
+
+
+def category(table: str, code: str, lang: str = DEFAULT) -> str:
+    """A category of a table: a code of its list, a country (ISO 3166 alpha-2), a city, a month or `unknown`."""
+    if code == "unknown" or not code:
+        return measure(code, lang) if code else ""
+    if table == "persons_by_nationality":
+        return str(_locale(lang).territories.get(code, code))
+    if table == "by_city":
+        return code.replace("_", " ").title()
+    if table == "monthly":
+        return month(code, lang)
+    listed = CATEGORY_LISTS.get(table)
+    return vocabulary.label(listed, code, lang) if listed else code
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(_CLDR.get(lang, _CLDR[DEFAULT]))
+
+
+def number(value: float | None, lang: str = DEFAULT) -> str:
+    return term("suppressed", lang) if value is None else format_decimal(value, locale=_CLDR.get(lang, "it_IT"))
+
+
+def money(cents: int | None, lang: str = DEFAULT) -> str:
+    if cents is None:
+        return term("suppressed", lang)
+    return format_currency(cents / 100, "EUR", locale=_CLDR.get(lang, "it_IT"))
+
+
+def day(iso: str | None, lang: str = DEFAULT) -> str:
+    return "" if not iso else format_date(date.fromisoformat(iso), format="long", locale=_CLDR.get(lang, "it_IT"))
+
+
+def month(yyyy_mm: str, lang: str = DEFAULT) -> str:
+    return format_date(date.fromisoformat(f"{yyyy_mm}-01"), format="MMM yyyy", locale=_CLDR.get(lang, "it_IT"))
+
+
+def value(measure_code: str, v: Any, lang: str = DEFAULT) -> str:
+    """A cell as a person reads it: amounts (`*_cents`) in euro, counts and medians as numbers."""
+    if measure_code.endswith("_cents"):
+        return money(v, lang)
+    return number(v, lang)
+
+
+def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
+    """Every label and definition a report reader (the dashboard) needs, in one document."""
+    return {
+        "lang": lang,
+        "indicators": {
+            c: {"label": indicator(c, lang), "definition": definition(c, lang)} for c in vocabulary.codes(INDICATORS)
+        },
+        "measures": {c: measure(c, lang) for c in vocabulary.codes(MEASURES)},
+        "terms": {c: term(c, lang) for c in vocabulary.codes(TERMS)},
+        "categories": {
+            table: {c: vocabulary.label(listed, c, lang) for c in vocabulary.codes(listed)}
+            for table, listed in CATEGORY_LISTS.items()
+        },
+        "suppressed_note": vocabulary.definition(TERMS, "suppressed", lang),
+    }

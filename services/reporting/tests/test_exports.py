@@ -1,0 +1,61 @@
+"""Report files as a city sends them: the same report gives byte-identical files on every download (XLSX document
+properties and ZIP entry dates fixed by the report's as_of), and the PDF embeds its fonts."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import zipfile
+from typing import Any
+
+from lgnet_reporting.adapters import exports
+
+REPORT: dict[str, Any] = {
+    "report": "city_summary",
+    "scope": "torino",
+    "as_of": "2026-06-30",
+    "period_from": "2026-01-01",
+    "method": 2,
+    "indicators": {
+        "persons": {"total": 1234, "minors": 400, "adults": 834, "age_unknown": 0},
+        "persons_by_vulnerability": {"psychiatric_condition": 3, "single_parent": None},
+        "contributions_paid": {"count": 12, "amount_cents": 1234567},
+    },
+}
+
+
+def test_two_xlsx_downloads_are_byte_identical() -> None:
+    first = exports.to_xlsx(REPORT)
+    time.sleep(2.1)  # ZIP entry times have a 2-second resolution: a later second must not show
+    assert exports.to_xlsx(REPORT) == first
+    with zipfile.ZipFile(io.BytesIO(first)) as z:
+        assert {i.date_time[:3] for i in z.infolist()} == {(2026, 6, 30)}
+        core = z.read("docProps/core.xml").decode()
+    assert "2026-06-30T00:00:00Z" in core and re.search(r"<dcterms:modified[^>]*>2026-06-30T00:00:00Z<", core)
+
+
+def test_the_pdf_embeds_its_fonts_and_is_reproducible() -> None:
+    pdf = exports.to_pdf(REPORT)
+    assert exports.to_pdf(REPORT) == pdf
+    fonts = re.findall(rb"/BaseFont\s*/([A-Za-z0-9+_-]+)", pdf)
+    assert fonts, "no font in the PDF"
+    assert all(b"DejaVu" in f for f in fonts), fonts  # no unembedded standard-14 font (Helvetica ...)
+    assert pdf.count(b"/FontFile2") >= len(set(fonts))  # every font program embedded
+
+
+def test_reports_read_in_italian_by_default_and_in_english_on_request() -> None:
+    italian = exports.to_csv(REPORT).decode()
+    assert ",psychiatric_condition,,Persone per vulnerabilità,Disagio psichiatrico,,3" in italian
+    assert ",single_parent,,Persone per vulnerabilità,Genitore solo con figli minori,,soppresso" in italian
+    english = exports.to_csv(REPORT, "en").decode()
+    assert "Persons by vulnerability,Psychiatric condition,,3" in english and "suppressed" in english
+
+
+def test_numbers_amounts_and_dates_in_the_readers_format() -> None:
+    from lgnet_reporting.domain import labels
+
+    assert (labels.number(1234, "it"), labels.money(1234567, "it"), labels.day("2026-06-30", "it")) == (
+        "1.234", "12.345,67\xa0€", "30 giugno 2026",
+    )  # fmt: skip
+    assert (labels.number(1234, "en"), labels.money(1234567, "en")) == ("1,234", "€12,345.67")
