@@ -163,6 +163,15 @@ TOPICS: dict[str, Topic] = {
             compacted=True,
         ),
         Topic(
+            "checkpoints",
+            1,
+            "origin (lgnet/<fact topic>/<partition>)",
+            True,
+            "The notary's signed checkpoints of every fact topic-partition (C2SP tlog-checkpoint signed notes)",
+            writers=frozenset({"reporting"}),
+            readers=frozenset({"reporting"}) | FACT_READERS,
+        ),
+        Topic(
             "deadletter",
             3,
             "original key",
