@@ -60,7 +60,7 @@ def partition_of(key: bytes | None, partitions: int) -> int | None:
     """Where the producers' partitioner (murmur2, Kafka's default) puts a key; None for a null key."""
     if key is None:
         return None
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 @dataclass

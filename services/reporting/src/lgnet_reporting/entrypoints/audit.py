@@ -18,7 +18,7 @@ import base64
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
@@ -46,7 +46,7 @@ async def keys(args: argparse.Namespace) -> int:
     doc = pinned_file(found)
     text = json.dumps(doc, indent=1)
     if args.out:
-        Path(args.out).write_text(text)
+        await asyncio.to_thread(Path(args.out).write_text, text)
     for k in doc["keys"]:
         print(f"{k['key_id']:<50} {k['deployment']:<16} {k['service']:<10} {k['city']:<10}", file=sys.stderr)
     print(json.dumps({"keys": len(doc["keys"]), "written": str(args.out) if args.out else None}))
@@ -55,7 +55,7 @@ async def keys(args: argparse.Namespace) -> int:
 
 async def verify(args: argparse.Namespace) -> int:
     try:
-        pinned = read_pinned(json.loads(Path(args.keys).read_text()))
+        pinned = read_pinned(json.loads(await asyncio.to_thread(Path(args.keys).read_text)))
         notaries = [Verifier.parse(v) for v in args.notary_key]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--keys/--notary-key: {exc}") from None
@@ -140,15 +140,19 @@ def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _run(coro_fn: object, args: argparse.Namespace) -> int:
+def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(coro_fn(args))  # type: ignore[operator]
+        return asyncio.run(_call(coro_fn, args))
     except UsageError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
         return 2
     except Exception as exc:  # the broker unreachable, a topic missing: one line, never a traceback
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2
+
+
+async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    return await coro_fn(args)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
