@@ -145,6 +145,9 @@ class KeyRegistry:
         self._verifiers: dict[str, VerifyKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
+        self._refreshing = asyncio.Lock()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
 
     def add(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -153,19 +156,38 @@ class KeyRegistry:
             self.keys.setdefault(key.key_id, key)
 
     async def load(self) -> None:
+        """Read what was registered since the last read (one consumer, kept: a re-read is one fetch)."""
         async with self._lock:
-            self.add(await read_registry(self.bootstrap, self.prefix, self.security))
+            if self._consumer is None:
+                self._consumer = AIOKafkaConsumer(
+                    **client_kwargs(self.bootstrap, self.security), enable_auto_commit=False
+                )
+                await self._consumer.start()
+                self._partitions = [
+                    TopicPartition(physical(REGISTRY_TOPIC, self.prefix), p)
+                    for p in range(TOPICS[REGISTRY_TOPIC].partitions)
+                ]
+                self._consumer.assign(self._partitions)
+                await self._consumer.seek_to_beginning(*self._partitions)
+            self.add(await _read_to_end(self._consumer, self._partitions))
             self._loaded_at = time.monotonic()
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
 
     async def lookup(self, key_id: str) -> SigningKey | None:
         """A key not known yet is looked for in a fresh read of the registry, so a key registered before its first
         fact is always found (a deployment registers before it publishes). Re-reads are at least `refresh_s`
         apart: a flood of facts naming unknown keys slows their consumer, it does not hammer the broker."""
-        if key_id not in self.keys:
-            wait = self._loaded_at + self.refresh_s - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+        if key_id in self.keys:
+            return self.keys[key_id]
+        async with self._refreshing:  # concurrent partitions missing the same key: one re-read serves them all
             if key_id not in self.keys:
+                wait = self._loaded_at + self.refresh_s - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 await self.load()
         return self.keys.get(key_id)
 
@@ -228,27 +250,28 @@ def check_claims(key: SigningKey, env: Envelope) -> None:
 
 
 async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurity | None = None) -> list[SigningKey]:
-    """Every key on the registry topic, from the beginning to its current end (malformed records are skipped:
-    a key that cannot be read verifies nothing)."""
-    topic = physical(REGISTRY_TOPIC, prefix)
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap, security), enable_auto_commit=False)
-    await consumer.start()
-    keys: list[SigningKey] = []
+    """Every key on the registry topic, from the beginning to its current end."""
+    registry = KeyRegistry(bootstrap, prefix, security)
     try:
-        partitions = [TopicPartition(topic, p) for p in range(TOPICS[REGISTRY_TOPIC].partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                for r in records:
-                    try:
-                        keys.append(SigningKey.from_json(r.value or b""))
-                    except (ValueError, KeyError, TypeError):
-                        continue
+        await registry.load()
     finally:
-        await consumer.stop()
+        await registry.close()
+    return list(registry.keys.values())
+
+
+async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[SigningKey]:
+    """The keys from the consumer's positions to the partitions' current ends (malformed records are skipped: a
+    key that cannot be read verifies nothing)."""
+    keys: list[SigningKey] = []
+    end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+    while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+        batch = await consumer.getmany(*partitions, timeout_ms=1000)
+        for records in batch.values():
+            for r in records:
+                try:
+                    keys.append(SigningKey.from_json(r.value or b""))
+                except (ValueError, KeyError, TypeError):
+                    continue
     return keys
 
 

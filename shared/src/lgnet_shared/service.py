@@ -282,6 +282,7 @@ class Runtime:
         for closer in (
             self.broker.stop if self.broker else None,
             self.relay.stop if self.relay else None,
+            self.signing_keys.close if self.signing_keys else None,
             self.producer.stop if self.producer else None,
             self.pool.close if self.pool else None,
         ):
