@@ -179,3 +179,51 @@ async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes,
             await producer.send_and_wait(physical("checkpoints", prefix), value, key=key)
     finally:
         await producer.stop()
+
+
+def test_crypto_shredding_an_erased_person_does_not_break_verification(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Erasure destroys the person's key, never a record: the sealed bytes stay, signatures and trees still verify,
+    and the erasure fact itself extends the verified log."""
+    from lgnet_shared import pii
+    from lgnet_shared.events.intake import Identity, PersonErased
+
+    prefix = new_topic_prefix()
+    person_key = os.urandom(32)
+    sealed = pii.seal_with(person_key, "k-anna", "given_name", "Anna")
+    env = employment("anna")  # a fact carrying a sealed field, as a registration does
+    env = env.model_copy(update={"data": {**env.data, "identity": Identity(given_name=sealed).model_dump(mode="json")}})
+
+    async def signed_records(*envs: Any, prefix: str) -> list[Rec]:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            out = []
+            for e in envs:
+                value, headers = await signed_fact(producer, prefix, e, "intake.events")
+                out.append(("intake.events", partition_of(e.key, 6) or 0, e.key, value, headers))
+            return out
+        finally:
+            await producer.stop()
+
+    asyncio.run(ensure_topics(kafka_bootstrap, prefix))
+    before = asyncio.run(signed_records(env, prefix=prefix))
+    asyncio.run(write(kafka_bootstrap, prefix, before))
+    notarise(kafka_bootstrap, prefix)
+    keys, state = tmp_path / "pinned.json", tmp_path / "state"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    first = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
+    assert first[0] == 0, first
+
+    del person_key  # crypto-shredding: the key is gone; the log is not touched
+    erasure = to_envelope(
+        PersonErased(person_id="anna", erased_on=date(2026, 7, 1)), source="/lgnet/intake", city="torino"
+    )
+    asyncio.run(write(kafka_bootstrap, prefix, asyncio.run(signed_records(erasure, prefix=prefix))))
+    notarise(kafka_bootstrap, prefix)
+    rc, summary = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
+    assert rc == 0 and summary["events"] == 2 and summary["signatures_verified"] == 2, summary
+    on_kafka = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
+    assert any(sealed.ct.encode() in (r.value or b"") for r in on_kafka)  # the sealed bytes, unchanged

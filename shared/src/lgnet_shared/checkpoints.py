@@ -43,7 +43,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         try:
-            name, hash_hex, key_b64 = vkey.strip().split("+")
+            name, hash_hex, key_b64 = vkey.strip().split("+", 2)  # base64 may contain "+" too
             raw = base64.b64decode(key_b64, validate=True)
         except ValueError:
             raise ValueError("verifier key must be <name>+<hex key hash>+<base64 key>") from None
