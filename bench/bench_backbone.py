@@ -64,13 +64,16 @@ async def apply_many(conn: asyncpg.Connection, run: Sequence[tuple[Envelope, Eve
 
 
 HANDLERS: dict[str, Handler] = {"event": apply_one, "batch": BatchHandler(apply_many)}
+UNSIGNED = "batch, unsigned"  # the batch handler with signing off: the baseline of the signing cost
 
 
-async def backbone_run(envs: list[Envelope], handler: Handler) -> float:
+async def backbone_run(envs: list[Envelope], handler: Handler, signed: bool = True) -> float:
+    """Signed (the default since #16): the relay signs every fact, the consumer verifies it against the key
+    registry. Unsigned: neither (LGNET_FACT_SIGNATURES=off and no signer), the baseline for the signing cost."""
     run = uuid.uuid4().hex[:8]
     schema, prefix = f"bench_{run}", f"bench{run}."
     spec = ServiceSpec(
-        name="bench",
+        name="intake",  # a service that may write intake.events: its signed facts pass the consumer's check
         default_port=0,
         migrations=[("bench-1", "create table effects (event_id text primary key)")],
         consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, handler)))],
@@ -82,9 +85,13 @@ async def backbone_run(envs: list[Envelope], handler: Handler) -> float:
         db_schema=schema,
         topic_prefix=prefix,
         master_key=base64.b64encode(os.urandom(32)).decode(),
+        fact_signatures="required" if signed else "off",
     )  # type: ignore[call-arg]
     runtime = Runtime(spec, settings)
     await runtime.start()
+    if not signed:
+        assert runtime.relay is not None
+        runtime.relay.signer = None
     conn = await asyncpg.connect(DB, server_settings={"search_path": schema})
     await db.init_connection(conn)
     try:
@@ -160,11 +167,12 @@ async def cleanup(schema: str | None, prefix: str) -> None:
 async def main() -> None:
     envs = envelopes(N)
     raw: list[float] = []
-    backbone: dict[str, list[float]] = {kind: [] for kind in HANDLERS}
+    backbone: dict[str, list[float]] = {kind: [] for kind in [*HANDLERS, UNSIGNED]}
     for i in range(RUNS):  # interleaved, so machine noise hits every path alike
         raw.append(await raw_run(envs))
         for kind, handler in HANDLERS.items():
             backbone[kind].append(await backbone_run(envs, handler))
+        backbone[UNSIGNED].append(await backbone_run(envs, HANDLERS["batch"], signed=False))
         figures = ", ".join(f"backbone ({kind} handler) {v[-1]:,.0f}" for kind, v in backbone.items())
         print(f"run {i + 1}: raw {raw[-1]:,.0f} ev/s, {figures} ev/s", flush=True)
     r = statistics.median(raw)
@@ -172,7 +180,11 @@ async def main() -> None:
     print(f"raw aiokafka produce+consume      : {r:,.0f} events/s (median)")
     for kind, values in backbone.items():
         b = statistics.median(values)
-        print(f"backbone, {kind + ' handler':13s}: {b:,.0f} events/s (median), ratio to raw {b / r:.2f}")
+        print(f"backbone, {kind + ' handler':23s}: {b:,.0f} events/s (median), ratio to raw {b / r:.2f}")
+    signed, unsigned = statistics.median(backbone["batch"]), statistics.median(backbone[UNSIGNED])
+    print(
+        f"signing on vs off (batch handler) : {signed / unsigned:.2f} ({(1 - signed / unsigned) * 100:+.0f} % slower)"
+    )
 
 
 def configure() -> None:

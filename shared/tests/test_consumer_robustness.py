@@ -63,6 +63,7 @@ def settings(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_pref
         master_key=base64.b64encode(os.urandom(32)).decode(),
         db_schema=pg_schema,
         topic_prefix=topic_prefix,
+        fact_signatures="off",  # records of every shape, unsigned; signatures: test_fact_signatures.py
         **extra,
     )
 

@@ -235,6 +235,9 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
         "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",
         "User:service.torino.intake READ GROUP p.torino.intake. (prefixed)",
+        # its fact-signing key, registered at start-up; other deployments' keys, to verify their facts (#16)
+        "User:service.torino.intake WRITE TOPIC p.lgnet.signing-keys (literal)",
+        "User:service.torino.intake READ TOPIC p.lgnet.signing-keys (literal)",
     }
     partner = {str(a) for a in ka.derive(ka.Principal.partner_("coop-aurora"))}
     assert partner == {
@@ -252,6 +255,8 @@ def test_derived_acls_follow_the_registry() -> None:
         "lgnet.housing.events",
         "lgnet.payments.events",
         "lgnet.reporting.events",
+        "lgnet.signing-keys",  # the producers' keys, which auditors pin
+        "lgnet.checkpoints",  # the notary's signed checkpoints
     }
     national = ka.derive(ka.Principal.national("main"))
     assert "lgnet.intake.special" not in {a.resource_name for a in national}, "need to know: not the national level"

@@ -20,6 +20,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import ensure_topics, physical
@@ -54,7 +55,7 @@ class HousingUnderTest:
         > 1 delivers each record again, as a relay retry after a crash would."""
         for e in events:
             env = to_envelope(e, source="/lgnet/intake", city=city, partner=partner)
-            value, headers = env.to_structured()
+            value, headers = await signed_fact(self.producer, self.prefix, env, e.topic)  # as intake signs it
             for _ in range(times):
                 await self.producer.send_and_wait(physical(e.topic, self.prefix), value, key=env.key, headers=headers)
 

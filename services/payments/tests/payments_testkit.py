@@ -16,6 +16,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
@@ -49,10 +50,10 @@ class PaymentsUnderTest:
 
     async def publish(self, event: Event, city: str, partner: str | None = None) -> None:
         env = to_envelope(event, source="/test", city=city, partner=partner)
-        value, headers = env.to_structured()
         producer = AIOKafkaProducer(**client_kwargs(self.bootstrap))
         await producer.start()
         try:
+            value, headers = await signed_fact(producer, self.prefix, env, event.topic)  # as its writer signs it
             await producer.send_and_wait(physical(event.topic, self.prefix), value, key=env.key, headers=headers)
         finally:
             await producer.stop()

@@ -24,6 +24,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -62,7 +63,7 @@ class ReportingUnderTest:
 
     async def send(self, envelopes: Iterable[Envelope]) -> None:
         for env in envelopes:
-            value, headers = env.to_structured()
+            value, headers = await signed_fact(self.producer, self.prefix, env, written_topic(env))
             await self.producer.send(physical(written_topic(env), self.prefix), value, key=env.key, headers=headers)
         await self.producer.flush()
 

@@ -513,3 +513,38 @@ def test_a_citys_row_of_the_national_aggregate_equals_its_summary() -> None:
     for w in (Window(date(2026, 6, 30)), Window(date(2026, 1, 11)), Window(date(2026, 6, 30), date(2026, 1, 12))):
         for city, cut in split_by_city(facts, ["torino", "trieste"]).items():  # type: ignore[arg-type]
             assert city_row(cut, w, city) == _row(summary(cut, w, city))
+
+
+def test_replayed_report_file_names_carry_the_whole_period(tmp_path: object) -> None:
+    """#16: `--from` runs overwrote as-of runs: the file name now carries the period's start too."""
+    from pathlib import Path
+
+    from lgnet_reporting.entrypoints.replay import _write
+    from lgnet_reporting.service_layer.reports import Request
+
+    out = Path(str(tmp_path))
+    _write(out, Request("city_summary", "torino", Window(date(2026, 6, 30))), {"a": 1})
+    _write(out, Request("city_summary", "torino", Window(date(2026, 6, 30), date(2026, 1, 1))), {"a": 2})
+    assert sorted(p.name for p in out.iterdir()) == [
+        "city_summary-torino-2026-01-01--2026-06-30.json",
+        "city_summary-torino-2026-06-30.json",
+    ]
+
+
+@pytest.mark.integration
+async def test_a_log_shorter_than_the_published_positions_is_a_summary_line_and_exit_1_not_a_traceback(
+    kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from lgnet_reporting.entrypoints import replay
+
+    async def short(*_: object) -> list[dict[str, object]]:
+        from lgnet_reporting.adapters.log import LogTooShort
+
+        raise LogTooShort("the log is shorter than the positions to replay: t[2] ends at 0, expected 5")
+
+    monkeypatch.setattr(replay, "against_published", short)
+    assert await replay.run(["--published"]) == 1
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["ok"] is False and "t[2] ends at 0, expected 5" in last["error"]

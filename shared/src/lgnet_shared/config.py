@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
-from lgnet_shared.pii import parse_master_key
+from lgnet_shared.pii import derive, parse_master_key
 
 DEPLOYMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
@@ -65,6 +65,16 @@ class Settings(BaseSettings):
         " letters, metrics and logs carry it; two deployments serving one city need different names",
     )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of the 32-byte Ed25519 seed this deployment's service signs its facts with (default:"
+        " derived from the master key, so each deployment's service has its own); see docs/operators.md",
+    )
+    fact_signatures: Literal["required", "off"] = Field(
+        default="required",
+        description="required: consumers accept only facts signed by a registered key of a deployment that may"
+        " write the topic (others are dead-lettered); off: no check (a log written before signatures)",
+    )
     db_schema: str | None = Field(default=None, description="PostgreSQL schema; default: the service name")
     topic_prefix: str = Field(default="", description="Prefix of every topic name (shared clusters, tests)")
     topic_replication: int = Field(default=1, ge=1, description="Replication factor of topics created")
@@ -120,6 +130,13 @@ class Settings(BaseSettings):
         parse_master_key(v.get_secret_value())
         return v
 
+    @field_validator("signing_key")
+    @classmethod
+    def _seed(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value():
+            parse_master_key(v.get_secret_value())  # same shape: base64 of 32 bytes
+        return v or None
+
     @model_validator(mode="after")
     def _kafka(self) -> Settings:
         self.kafka_security()
@@ -157,6 +174,13 @@ class Settings(BaseSettings):
 
     def master_key_bytes(self) -> bytes:
         return parse_master_key(self.master_key.get_secret_value())
+
+    def signing_seed(self, service: str) -> bytes:
+        """The Ed25519 seed of this deployment's `service`: LGNET_SIGNING_KEY, else derived from the master key
+        (each deployment and service its own, stable across restarts)."""
+        if self.signing_key is not None:
+            return parse_master_key(self.signing_key.get_secret_value())
+        return derive(self.master_key_bytes(), f"fact-signing:{self.deployment_name}.{service}")
 
 
 class ConfigError(SystemExit):

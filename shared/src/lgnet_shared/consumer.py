@@ -38,6 +38,7 @@ from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
 from lgnet_shared.events import Event
+from lgnet_shared.fact_signing import FactSignatureError
 from lgnet_shared.fetch import UnreadableRecord
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -374,6 +375,8 @@ class Consumer:
         event_id = inbox_id(env) if env is not None and a.authentic and a.verified else position_id(record)
         if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
             return  # refused before: answered or dead-lettered then
+        if isinstance(err, FactSignatureError):
+            metrics.FACTS_REFUSED.labels(self.name, err.code).inc()
         if not a.authentic or self.on_invalid is None or not await self.on_invalid(conn, record, env, err, a.sender):
             await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
 

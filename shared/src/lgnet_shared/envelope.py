@@ -19,7 +19,16 @@ from lgnet_shared.errors import NotACloudEvent, NotJson, from_pydantic
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 Headers = Sequence[tuple[str, bytes]]
 # CloudEvents extension attributes LgNet uses (lower-case alphanumeric, as the spec requires).
-EXTENSIONS = ("city", "partner", "correlationid", "causationid", "traceparent", "tracestate", "partitionkey")
+EXTENSIONS = (
+    "city",
+    "partner",
+    "correlationid",
+    "causationid",
+    "traceparent",
+    "tracestate",
+    "partitionkey",
+    "signingkey",
+)
 # CloudEvents 1.0 "String": control characters U+0000-U+001F and U+007F-U+009F MUST NOT be used. Refusing them here
 # also keeps NUL away from PostgreSQL text columns (the inbox), which would refuse the whole transaction.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -54,6 +63,8 @@ class Envelope(BaseModel):
         max_length=128,
         description="The Kafka record key: the aggregate id on fact topics, the partner id on lgnet.partner.inbound",
     )
+    # The key id of the deployment that signed this fact (lgnet_shared.fact_signing); set by the outbox relay.
+    signingkey: Text | None = Field(default=None, max_length=128)
     data: dict[str, Any]
 
     @field_validator("time")

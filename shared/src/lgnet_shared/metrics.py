@@ -30,3 +30,9 @@ CONSUMER_STUCK_SECONDS = Gauge(
     "How long the next record of a partition has waited to be processed (0 when caught up)",
     ["consumer", "topic", "partition"],
 )
+FACTS_REFUSED = Counter(
+    "lgnet_facts_refused_total",
+    "Facts refused (and dead-lettered) because their producer signature is missing, unknown, invalid, from a"
+    " deployment that may not write the topic, or contradicts the envelope",
+    ["consumer", "reason"],
+)

@@ -23,6 +23,7 @@ from lgnet_shared import metrics
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import latest
+from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.topics import TOPICS, for_partner, physical
 
@@ -126,10 +127,12 @@ class OutboxRelay:
         security: KafkaSecurity | None = None,
         batch_size: int = 1000,
         idle_poll_s: float = 1.0,
+        signer: FactSigner | None = None,
     ) -> None:
         self.pool, self.bootstrap, self.prefix = pool, bootstrap, topic_prefix
         self.security = security  # None: the KAFKA_* environment
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
+        self.signer = signer  # the deployment's key: every record published is signed (None: unsigned)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -198,7 +201,9 @@ class OutboxRelay:
             if not rows:
                 metrics.OUTBOX_PENDING.set(0)
                 return 0
-            futures = await _send_in_batches(producer, [(physical(r["topic"], self.prefix), r) for r in rows])
+            futures = await _send_in_batches(
+                producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
+            )
             await asyncio.gather(*futures)
             # Exactly the rows published: a transaction that took a lower seq may have committed since the
             # select, and `seq <= last` would delete its row unpublished.
@@ -211,9 +216,13 @@ class OutboxRelay:
 _PARTITIONER = DefaultPartitioner()  # the producer's own: a key goes where `send` would put it
 
 
-async def _send_in_batches(producer: AIOKafkaProducer, rows: list[tuple[str, Any]]) -> list[asyncio.Future[Any]]:
+async def _send_in_batches(
+    producer: AIOKafkaProducer, rows: list[tuple[str, Any]], signer: FactSigner | None = None
+) -> list[asyncio.Future[Any]]:
     """(Physical topic, outbox row) pairs sent in record batches per partition, in order. Per record, `send`
-    waits on metadata and partitions the key (a third of the relay's time under load); here once per topic."""
+    waits on metadata and partitions the key (a third of the relay's time under load); here once per topic.
+    Signed here rather than when staged: the relay holds the deployment's key, and a re-sent row is signed to
+    the same bytes (Ed25519 is deterministic)."""
     partitions: dict[str, list[int]] = {}
     batches: dict[tuple[str, int], Any] = {}  # aiokafka BatchBuilder
     futures = []
@@ -221,8 +230,12 @@ async def _send_in_batches(producer: AIOKafkaProducer, rows: list[tuple[str, Any
         if topic not in partitions:
             partitions[topic] = sorted(await producer.partitions_for(topic))
         tp = (topic, _PARTITIONER(r["key"], partitions[topic], partitions[topic]))
-        record = {"key": r["key"], "value": r["value"], "timestamp": None}
         headers = [(k, v.encode()) for k, v in r["headers"]]
+        value = r["value"]
+        if signer is not None:
+            value, signature = signer.sign(value, headers)
+            headers.append(signature)
+        record = {"key": r["key"], "value": value, "timestamp": None}
         batch = batches.get(tp)
         if batch is None or batch.append(**record, headers=headers) is None:
             if batch is not None:  # full: on its way, and a new one for this partition

@@ -30,8 +30,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from lgnet_shared import auth, config, consumer, db, fetch, http, logs, metrics, outbox, pii
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
+from lgnet_shared.fact_signing import FactAuthenticator, FactSigner, KeyRegistry, publish_key
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.topics import ensure_topics, physical, used_by
+from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, physical, used_by
 
 log = logs.get_logger(__name__)
 
@@ -117,6 +118,8 @@ class Runtime:
     broker: KafkaBroker | None = None
     producer: AIOKafkaProducer | None = None
     consumers: list[Consumer] = field(default_factory=list)
+    signer: FactSigner | None = None
+    signing_keys: KeyRegistry | None = None
     consumers_started: bool = False
     consumers_error: str | None = None
     _consumers_task: asyncio.Task[None] | None = None
@@ -157,12 +160,17 @@ class Runtime:
                 s.kafka_bootstrap_servers, s.topic_prefix, used_by(self.spec.name), s.topic_replication, security
             )
             await asyncio.gather(timed("topics", topics), timed("producer", self.producer.start()))
+            # Registered before the relay publishes anything signed with it (idempotent: same key, same record).
+            await timed("signing_key", publish_key(self.producer, signer.key, s.topic_prefix))
+
+        self.signer = signer = FactSigner(s.signing_seed(self.spec.name), s.deployment_name, self.spec.name, s.city)
+        self.signing_keys = KeyRegistry(s.kafka_bootstrap_servers, s.topic_prefix, security)
 
         await asyncio.gather(postgres(), kafka())
         metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.relay = outbox.OutboxRelay(
-            self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security
+            self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security, signer=self.signer
         )
         await timed("relay", self.relay.start())
         self.broker = KafkaBroker(
@@ -207,6 +215,11 @@ class Runtime:
     def _subscribe(self, cspec: ConsumerSpec) -> Consumer:
         assert self.broker is not None and self.producer is not None
         group = self.settings.consumer_group(self.spec.name, cspec.name)
+        authenticate, verify = cspec.authenticate, cspec.verify
+        if authenticate is None and verify is None and self._facts_only(cspec.topics):
+            assert self.signing_keys is not None
+            facts = FactAuthenticator(self.signing_keys)
+            authenticate, verify = facts.authenticate, facts.verify
         cons = Consumer(
             name=group,
             inbox_name=f"{self.spec.name}.{cspec.name}",
@@ -214,8 +227,8 @@ class Runtime:
             handlers=cspec.handlers,
             city=self.settings.city_filter,
             on_invalid=cspec.on_invalid,
-            authenticate=cspec.authenticate,
-            verify=cspec.verify,
+            authenticate=authenticate,
+            verify=verify,
             strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
@@ -253,6 +266,12 @@ class Runtime:
 
         return cons
 
+    def _facts_only(self, topics: Sequence[str]) -> bool:
+        """Consumers of topics only services write (canonical facts) check producer signatures, unless turned off."""
+        return self.settings.fact_signatures == "required" and all(
+            t in TOPICS and TOPICS[t].writers and TOPICS[t].writers <= set(SERVICES) for t in topics
+        )
+
     async def stop(self) -> None:
         if self._consumers_task is not None and not self._consumers_task.done():
             self._consumers_task.cancel()
@@ -263,6 +282,7 @@ class Runtime:
         for closer in (
             self.broker.stop if self.broker else None,
             self.relay.stop if self.relay else None,
+            self.signing_keys.close if self.signing_keys else None,
             self.producer.stop if self.producer else None,
             self.pool.close if self.pool else None,
         ):

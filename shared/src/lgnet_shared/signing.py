@@ -30,8 +30,12 @@ def signed_bytes(value: bytes | None, headers: Headers) -> bytes:
 
 
 def sign(private: Ed25519PrivateKey, key_id: str, value: bytes | None, headers: Headers) -> tuple[str, bytes]:
-    sig = private.sign(signed_bytes(value, headers))
-    return HEADER, f"ed25519;{key_id};{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}".encode()
+    return header(key_id, private.sign(signed_bytes(value, headers)))
+
+
+def header(key_id: str, signature: bytes) -> tuple[str, bytes]:
+    """The signature header of a record signed by `key_id` (any Ed25519 implementation made `signature`)."""
+    return HEADER, f"ed25519;{key_id};{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}".encode()
 
 
 def key_id_of(headers: Headers) -> str | None:

@@ -42,6 +42,7 @@ class Topic:
     retention_ms: str = FOREVER
     writers: frozenset[str] = field(default_factory=frozenset)  # roles that may produce to it
     readers: frozenset[str] = field(default_factory=frozenset)  # roles that may consume it
+    compacted: bool = False  # the latest record per key is kept forever (a registry, not a log)
 
     @property
     def per_partner(self) -> bool:
@@ -59,6 +60,8 @@ class Topic:
         return f"{prefix}lgnet.{self.name.split(PARTNER)[0]}"
 
     def configs(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "retention.ms": FOREVER}
         cfg = {"retention.ms": self.retention_ms if not self.fact else FOREVER, "cleanup.policy": "delete"}
         if self.fact:
             cfg["retention.bytes"] = "-1"
@@ -147,6 +150,26 @@ TOPICS: dict[str, Topic] = {
             "Before per-partner topics: every partner's rejections in one topic. No longer written; kept for"
             " history, readable by operators (admin) only, since an ACL cannot filter one partner's records",
             str(400 * DAY_MS),
+        ),
+        Topic(
+            "signing-keys",
+            1,
+            "key id",
+            False,
+            "Registry of the public keys deployments sign their facts with (lgnet_shared.fact_signing); each"
+            " service registers its own at start-up; consumers and auditors read it",
+            writers=frozenset(SERVICES),
+            readers=frozenset(SERVICES) | FACT_READERS,
+            compacted=True,
+        ),
+        Topic(
+            "checkpoints",
+            1,
+            "origin (lgnet/<fact topic>/<partition>)",
+            True,
+            "The notary's signed checkpoints of every fact topic-partition (C2SP tlog-checkpoint signed notes)",
+            writers=frozenset({"reporting"}),
+            readers=frozenset({"reporting"}) | FACT_READERS,
         ),
         Topic(
             "deadletter",

@@ -96,7 +96,9 @@ def _line(kind: str, req: Request, expected: str, got: dict[str, Any], threshold
 def _write(out: Path | None, req: Request, body: dict[str, Any]) -> None:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        name = f"{req.report}-{req.scope}-{req.window.as_of.isoformat()}.json"
+        # The whole period: a --from run must not overwrite the as-of run of the same day.
+        start = f"{req.window.period_from.isoformat()}--" if req.window.period_from else ""
+        name = f"{req.report}-{req.scope}-{start}{req.window.as_of.isoformat()}.json"
         (out / name).write_bytes(canonical_json(body))
 
 
@@ -181,7 +183,11 @@ async def run(argv: Sequence[str] | None = None) -> int:
     city = os.environ.get("LGNET_CITY", "national").strip().lower()
     city_filter = None if city == "national" else city
     threshold = settings.min_cell()
-    lines = await (against_published if args.published else against_live)(args, city_filter, threshold)
+    try:
+        lines = await (against_published if args.published else against_live)(args, city_filter, threshold)
+    except log.LogTooShort as exc:  # records deleted, or positions of another log: say so, never a traceback
+        print(json.dumps({"reports": 0, "equal": 0, "ok": False, "error": str(exc)}), flush=True)
+        return 1
     for line in lines:
         print(json.dumps(line), flush=True)
     ok = bool(lines) and all(line["equal"] for line in lines)

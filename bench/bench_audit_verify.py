@@ -1,0 +1,104 @@
+"""`lgnet-audit verify` throughput: signed facts read, signature-checked, placed and hashed into RFC 9162 trees, against
+raw consume + JSON decode of the same records in the same run (the baseline).
+
+    set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_audit_verify.py
+
+Environment: KAFKA_BOOTSTRAP_SERVERS (and KAFKA_*), BENCH_EVENTS (default 200000), BENCH_RUNS (default 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+from datetime import date
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from lgnet_reporting.adapters import facts_log, log
+from lgnet_reporting.domain.audit import Audit
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.events.intake import EmploymentRecorded
+from lgnet_shared.fact_signing import publish_key
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import upstream_signer
+from lgnet_shared.topics import ensure_topics, physical
+
+N = int(os.environ.get("BENCH_EVENTS", "200000"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+async def fill(prefix: str) -> None:
+    await ensure_topics(BOOTSTRAP, prefix)
+    signer = upstream_signer("intake")
+    producer = AIOKafkaProducer(**client_kwargs(BOOTSTRAP), linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        await publish_key(producer, signer.key, prefix)
+        topic, futures = physical("intake.events", prefix), []
+        for i in range(N):
+            env = to_envelope(
+                EmploymentRecorded(person_id=f"p{i}", status="training", as_of=date(2026, 1, 1)),
+                source="/b",
+                city="torino",
+            )
+            value, headers = env.to_structured()
+            value, sig = signer.sign(value, headers)
+            futures.append(await producer.send(topic, value, key=env.key, headers=[*headers, sig]))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def raw(prefix: str) -> float:
+    start, n = time.perf_counter(), 0
+    topic = physical("intake.events", prefix)
+    async for batch in log.read(BOOTSTRAP, await log.end_positions(BOOTSTRAP, [topic])):
+        for r in batch:
+            json.loads(r.value)
+            n += 1
+    assert n == N
+    return n / (time.perf_counter() - start)
+
+
+async def verify(prefix: str) -> float:
+    keys = {k.key_id: k for k in [upstream_signer("intake").key]}
+    audit = Audit(keys, [], facts_log.partition_counts())
+    start = time.perf_counter()
+    async for topic, records in facts_log.fact_records(BOOTSTRAP, prefix):
+        for r in records:
+            audit.record(topic, r)
+    audit.finish()
+    elapsed = time.perf_counter() - start
+    assert audit.events == N and not audit.failures, audit.failures[:3]
+    return N / elapsed
+
+
+async def main() -> None:
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    t0 = time.perf_counter()
+    await fill(prefix)
+    print(f"wrote {N:,} signed facts in {time.perf_counter() - t0:.0f} s", flush=True)
+    raws, verifies = [], []
+    try:
+        for i in range(RUNS):  # interleaved, so machine noise hits both alike
+            raws.append(await raw(prefix))
+            verifies.append(await verify(prefix))
+            print(f"run {i + 1}: raw consume+decode {raws[-1]:,.0f} ev/s, verify {verifies[-1]:,.0f} ev/s", flush=True)
+    finally:
+        admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
+        await admin.start()
+        await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])
+        await admin.close()
+    r, v = statistics.median(raws), statistics.median(verifies)
+    print(f"events={N} runs={RUNS}")
+    print(f"raw consume + JSON decode : {r:,.0f} events/s (median)")
+    print(f"lgnet-audit verify        : {v:,.0f} events/s (median), ratio to raw {v / r:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,76 @@
+"""The notary's and the auditor's reading of the fact topics and the checkpoint topic, and the auditor's saved
+state (the newest checkpoint and the leaf hashes of every topic-partition, kept out of band between audits)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from lgnet_shared.checkpoints import Checkpoint, Verifier, open_checkpoint
+from lgnet_shared.consumer import Record
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.topics import TOPICS, physical
+
+from lgnet_reporting.adapters import log
+from lgnet_reporting.domain.audit import FACT_TOPICS, SavedOrigin
+
+
+async def fact_records(bootstrap: str, prefix: str) -> AsyncIterator[tuple[str, list[Record]]]:
+    """Every record of the fact topics up to their current ends, as (logical topic, batch), partition order kept."""
+    names = {physical(t, prefix): t for t in FACT_TOPICS}
+    ends = await log.end_positions(bootstrap, list(names))
+    async for batch in log.read(bootstrap, ends):
+        by_topic: dict[str, list[Record]] = {}
+        for r in batch:
+            by_topic.setdefault(names[r.topic], []).append(r)
+        for topic, records in by_topic.items():
+            yield topic, records
+
+
+async def checkpoint_notes(bootstrap: str, prefix: str) -> AsyncIterator[tuple[int, str]]:
+    topic = physical("checkpoints", prefix)
+    ends = await log.end_positions(bootstrap, [topic])
+    async for batch in log.read(bootstrap, ends):
+        for r in batch:
+            yield r.offset, (r.value or b"").decode("utf-8", "replace")
+
+
+def partition_counts() -> dict[str, int]:
+    return {t: TOPICS[t].partitions for t in FACT_TOPICS}
+
+
+async def publish(bootstrap: str, prefix: str, checkpoints: list[Checkpoint]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
+    await producer.start()
+    try:
+        for cp in checkpoints:
+            await producer.send_and_wait(physical("checkpoints", prefix), cp.note.encode(), key=cp.origin.encode())
+    finally:
+        await producer.stop()
+
+
+def save_state(folder: Path, newest: dict[str, Checkpoint], leaves: dict[str, list[bytes]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    index: dict[str, Any] = {}
+    for name, cp in sorted(newest.items()):
+        file = name.replace("/", "_") + ".leaves"
+        (folder / file).write_bytes(b"".join(leaves.get(name, [])[: cp.size]))
+        index[name] = {"note": cp.note, "leaves": file}
+    (folder / "state.json").write_text(json.dumps(index, indent=1, sort_keys=True))
+
+
+def load_state(folder: Path, notaries: list[Verifier]) -> dict[str, SavedOrigin]:
+    """The saved checkpoints (re-verified: a saved note is believed only with a pinned notary's signature)."""
+    path = folder / "state.json"
+    if not path.exists():
+        return {}
+    out: dict[str, SavedOrigin] = {}
+    for name, entry in json.loads(path.read_text()).items():
+        cp = open_checkpoint(entry["note"], notaries)
+        raw = (folder / entry["leaves"]).read_bytes()
+        out[name] = SavedOrigin(cp, [raw[i : i + 32] for i in range(0, len(raw), 32)])
+    return out

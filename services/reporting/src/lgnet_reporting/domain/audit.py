@@ -1,0 +1,222 @@
+"""What an auditor checks of the fact log, record by record, with nothing but pinned keys (pure: no I/O).
+
+Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic),
+that its key belongs on that partition (a record copied from another partition keeps a valid signature but not
+its place), its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the
+log, with the root of the log's prefix of that size, successive ones consistent; the auditor's saved state (from the
+last audit): the log still starts with exactly the leaves seen then, and today's checkpoints are consistent with the
+saved ones. Every failure names the topic, partition, offset and reason.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+from lgnet_shared import merkle
+from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
+from lgnet_shared.errors import Unauthenticated
+from lgnet_shared.fact_signing import SigningKey, check_fact
+from lgnet_shared.signing import key_id_of, verifying_key
+from nacl.signing import VerifyKey
+
+# The canonical fact topics a notary checkpoints and an auditor verifies.
+FACT_TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events", "reporting.events")
+
+
+@dataclass(frozen=True)
+class Failure:
+    topic: str
+    partition: int
+    offset: int | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset, "reason": self.reason}
+
+
+@dataclass
+class SavedOrigin:
+    """What the auditor saw last time of one topic-partition: its newest checkpoint and the leaf hashes."""
+
+    checkpoint: Checkpoint
+    leaves: list[bytes]
+
+
+def origin(topic: str, partition: int) -> str:
+    return f"lgnet/{topic}/{partition}"
+
+
+def parse_origin(text: str) -> tuple[str, int] | None:
+    parts = text.split("/")
+    if len(parts) != 3 or parts[0] != "lgnet" or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
+
+
+def partition_of(key: bytes | None, partitions: int) -> int | None:
+    """Where the producers' partitioner (murmur2, Kafka's default) puts a key; None for a null key."""
+    if key is None:
+        return None
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class Audit:
+    keys: dict[str, SigningKey]
+    notaries: list[Verifier]
+    partitions: dict[str, int]  # logical topic -> partition count
+    saved: dict[str, SavedOrigin] = field(default_factory=dict)
+    trees: dict[tuple[str, int], merkle.Tree] = field(default_factory=dict)
+    checkpoints: dict[str, list[Checkpoint]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    events: int = 0
+    signatures: int = 0
+    reports: list[tuple[int, int]] = field(default_factory=list)  # reporting.events (partition, offset)
+    _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
+
+    def fail(self, topic: str, partition: int, offset: int | None, reason: str) -> None:
+        self.failures.append(Failure(topic, partition, offset, reason))
+
+    def _verifier(self, key: SigningKey) -> VerifyKey:
+        v = self._verifiers.get(key.key_id)
+        if v is None:
+            v = self._verifiers[key.key_id] = verifying_key(key.raw)
+        return v
+
+    def record(self, topic: str, r: Any) -> None:
+        """One record of a fact topic, in partition order."""
+        self.events += 1
+        headers = list(r.headers or ())
+        tree = self.trees.setdefault((topic, r.partition), merkle.Tree())
+        if r.offset != len(tree):
+            self.fail(topic, r.partition, r.offset, f"offset gap: expected offset {len(tree)} (records deleted?)")
+        key_id = key_id_of(headers)
+        try:
+            check_fact(self.keys.get(key_id or ""), self._verifier, topic, r.value, headers)
+            self.signatures += 1
+        except Unauthenticated as err:
+            self.fail(topic, r.partition, r.offset, f"producer signature: {err.reason}")
+        home = partition_of(r.key, self.partitions.get(topic, 1))
+        if home is not None and home != r.partition:
+            self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
+        tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
+        if topic == "reporting.events":
+            self.reports.append((r.partition, r.offset))
+
+    def checkpoint(self, offset: int, note: str) -> None:
+        """One record of the checkpoint topic (a signed note)."""
+        try:
+            cp = open_checkpoint(note, self.notaries)
+        except CheckpointError as err:
+            self.fail("checkpoints", 0, offset, f"checkpoint: {err}")
+            return
+        self.checkpoints.setdefault(cp.origin, []).append(cp)
+
+    def finish(self) -> None:
+        """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
+        for name, cps in sorted(self.checkpoints.items()):
+            where = parse_origin(name)
+            if where is None:
+                self.fail("checkpoints", 0, None, f"checkpoint of unknown origin {name!r}")
+                continue
+            tree = self.trees.get(where, merkle.Tree())
+            for cp in cps:
+                self._against_log(where, tree, cp)
+        for name, saved in sorted(self.saved.items()):
+            where = parse_origin(name)
+            if where is not None:
+                self._against_saved(where, self.trees.get(where, merkle.Tree()), saved)
+        for partition, offset in self.reports:
+            covered = max(
+                (cp.size for cp in self.checkpoints.get(origin("reporting.events", partition), [])), default=0
+            )
+            if offset >= covered:
+                self.fail("reporting.events", partition, offset, "published report not anchored in any checkpoint")
+
+    def _against_log(self, where: tuple[str, int], tree: merkle.Tree, cp: Checkpoint) -> None:
+        topic, partition = where
+        if cp.size > len(tree):
+            self.fail(
+                topic,
+                partition,
+                len(tree),
+                f"log truncated: it ends at offset {len(tree)}, a signed checkpoint covers {cp.size} records",
+            )
+        elif tree.root(cp.size) != cp.root:
+            self.fail(
+                topic,
+                partition,
+                None,
+                f"the first {cp.size} records do not hash to the signed checkpoint's"
+                " root: the log was rewritten (see the saved state for the exact offset)",
+            )
+
+    def _against_saved(self, where: tuple[str, int], tree: merkle.Tree, saved: SavedOrigin) -> None:
+        topic, partition = where
+        old = saved.checkpoint
+        if tree.root(min(old.size, len(tree))) == old.root and len(tree) >= old.size:
+            return self._consistent(topic, partition, tree, old)
+        for i, leaf in enumerate(saved.leaves[: len(tree)]):
+            if tree.leaves[i] != leaf:
+                self.fail(
+                    topic,
+                    partition,
+                    i,
+                    "record differs from the one audited last time (changed, dropped, reordered or inserted here)",
+                )
+                break
+        if len(tree) < old.size:
+            self.fail(
+                topic,
+                partition,
+                len(tree),
+                f"log truncated: it ends at offset {len(tree)}, the saved checkpoint covers {old.size} records",
+            )
+        self._consistent(topic, partition, tree, old)
+
+    def _consistent(self, topic: str, partition: int, tree: merkle.Tree, old: Checkpoint) -> None:
+        for cp in self.checkpoints.get(origin(topic, partition), []):
+            if cp.size < old.size:
+                continue
+            proof = merkle.consistency_proof(tree.leaves[: cp.size], old.size) if cp.size <= len(tree) else []
+            if not merkle.verify_consistency(old.size, cp.size, old.root, cp.root, proof):
+                self.fail(
+                    topic,
+                    partition,
+                    None,
+                    f"checkpoint of size {cp.size} forks from the saved checkpoint of"
+                    f" size {old.size} (root {base64.b64encode(old.root).decode()})",
+                )
+
+    def newest(self) -> dict[str, Checkpoint]:
+        return {name: max(cps, key=lambda c: c.size) for name, cps in self.checkpoints.items()}
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "ok": not self.failures,
+            "events": self.events,
+            "signatures_verified": self.signatures,
+            "partitions": len(self.trees),
+            "checkpoints": sum(len(c) for c in self.checkpoints.values()),
+            "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
+            "failures": len(self.failures),
+        }
+
+
+def table(audit: Audit) -> list[str]:
+    """The human-readable table: one row per topic-partition, then one line per failure."""
+    newest = audit.newest()
+    rows = [f"{'topic':<18} {'part':>4} {'events':>9} {'checkpoint':>10}  result"]
+    bad = {(f.topic, f.partition) for f in audit.failures}
+    for (topic, partition), tree in sorted(audit.trees.items()):
+        cp = newest.get(origin(topic, partition))
+        result = "FAIL" if (topic, partition) in bad else "ok"
+        rows.append(f"{topic:<18} {partition:>4} {len(tree):>9} {cp.size if cp else '-':>10}  {result}")
+    rows += [
+        f"FAIL {f.topic} partition {f.partition} offset {f.offset if f.offset is not None else '-'}: {f.reason}"
+        for f in audit.failures
+    ]
+    return rows

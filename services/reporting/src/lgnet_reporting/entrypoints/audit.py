@@ -1,0 +1,174 @@
+"""`lgnet-audit`: an auditor's independent verification of the fact log, with read access and pinned keys only.
+`lgnet-notary`: the notary, which signs checkpoints of every fact topic-partition (docs/reporting.md).
+
+    lgnet-audit keys --out pinned-keys.json          fetch the producers' key registry (check fingerprints, then pin)
+    lgnet-audit verify --keys pinned-keys.json --notary-key <vkey> [--state DIR]
+    lgnet-notary key                                 print the notary's verifier key (auditors pin it)
+    lgnet-notary run [--every SECONDS]               checkpoint every fact topic-partition (once, or at an interval)
+
+Every failure is a line naming the topic, partition, offset and reason, and the exit status is 1; bad input or an
+unreachable broker is one line and exit 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
+from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
+from lgnet_shared.merkle import Tree, leaf_hash, record_leaf
+from lgnet_shared.pii import derive, parse_master_key
+
+from lgnet_reporting.adapters import facts_log
+from lgnet_reporting.domain.audit import Audit, origin, table
+
+
+def _bootstrap() -> str:
+    value = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not value:
+        raise UsageError("KAFKA_BOOTSTRAP_SERVERS: not set (host:port of the shared cluster)")
+    return value
+
+
+class UsageError(Exception):
+    pass
+
+
+async def keys(args: argparse.Namespace) -> int:
+    found = await read_registry(_bootstrap(), args.topic_prefix)
+    doc = pinned_file(found)
+    text = json.dumps(doc, indent=1)
+    if args.out:
+        await asyncio.to_thread(Path(args.out).write_text, text)
+    for k in doc["keys"]:
+        print(f"{k['key_id']:<50} {k['deployment']:<16} {k['service']:<10} {k['city']:<10}", file=sys.stderr)
+    print(json.dumps({"keys": len(doc["keys"]), "written": str(args.out) if args.out else None}))
+    return 0
+
+
+async def verify(args: argparse.Namespace) -> int:
+    try:
+        pinned = read_pinned(json.loads(await asyncio.to_thread(Path(args.keys).read_text)))
+        notaries = [Verifier.parse(v) for v in args.notary_key]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--keys/--notary-key: {exc}") from None
+    state = Path(args.state) if args.state else None
+    try:
+        saved = facts_log.load_state(state, notaries) if state else {}
+    except (OSError, ValueError, KeyError, CheckpointError) as exc:
+        raise UsageError(f"--state {state}: saved checkpoints unreadable: {exc}") from None
+    audit = Audit(pinned, notaries, facts_log.partition_counts(), saved)
+    bootstrap = _bootstrap()
+    async for topic, records in facts_log.fact_records(bootstrap, args.topic_prefix):
+        for r in records:
+            audit.record(topic, r)
+    async for offset, note in facts_log.checkpoint_notes(bootstrap, args.topic_prefix):
+        audit.checkpoint(offset, note)
+    audit.finish()
+    for row in table(audit):
+        print(row, file=sys.stderr)
+    summary = audit.summary()
+    if state and not audit.failures:
+        newest = audit.newest()
+        leaves = {origin(t, p): tree.leaves for (t, p), tree in audit.trees.items()}
+        facts_log.save_state(state, newest, leaves)
+        summary["saved"] = str(state)
+    summary["first_failures"] = [f.as_dict() for f in audit.failures[:20]]
+    print(json.dumps(summary), flush=True)
+    return 0 if not audit.failures else 1
+
+
+def notary_signer() -> NotarySigner:
+    deployment = os.environ.get("LGNET_DEPLOYMENT") or os.environ.get("LGNET_CITY", "national")
+    name = f"lgnet-notary.{deployment}"
+    if seed := os.environ.get("LGNET_NOTARY_KEY"):
+        return NotarySigner(name, parse_master_key(seed))
+    if master := os.environ.get("LGNET_MASTER_KEY"):
+        return NotarySigner(name, derive(parse_master_key(master), f"notary:{deployment}"))
+    raise UsageError("LGNET_NOTARY_KEY (or LGNET_MASTER_KEY): not set; the notary signs with it")
+
+
+async def notary_once(bootstrap: str, prefix: str, signer: NotarySigner, done: dict[str, int]) -> list[Checkpoint]:
+    """Checkpoints of every topic-partition that grew since `done` (origin -> size), published."""
+    trees: dict[str, Tree] = {}
+    async for topic, records in facts_log.fact_records(bootstrap, prefix):
+        for r in records:
+            tree = trees.setdefault(origin(topic, r.partition), Tree())
+            tree.append(leaf_hash(record_leaf(r.offset, r.key, r.value, list(r.headers or ()))))
+    fresh = [signer.sign(name, len(t), t.root()) for name, t in sorted(trees.items()) if len(t) > done.get(name, 0)]
+    await facts_log.publish(bootstrap, prefix, fresh)
+    done.update({cp.origin: cp.size for cp in fresh})
+    return fresh
+
+
+async def notary(args: argparse.Namespace) -> int:
+    signer = notary_signer()
+    if args.command == "key":
+        print(str(signer.verifier))
+        return 0
+    bootstrap, done = _bootstrap(), dict[str, int]()
+    while True:
+        fresh = await notary_once(bootstrap, args.topic_prefix, signer, done)
+        print(json.dumps({"checkpoints": len(fresh), "origins": len(done)}), flush=True)
+        if not args.every:
+            return 0
+        await asyncio.sleep(args.every)
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""))
+    return p
+
+
+def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = _parser("lgnet-audit")
+    sub = p.add_subparsers(dest="command", required=True)
+    k = sub.add_parser("keys", help="fetch the producers' signing keys from the registry topic")
+    k.add_argument("--out", help="write them as a pinned-keys file (check the fingerprints out of band first)")
+    v = sub.add_parser("verify", help="verify signatures, trees, checkpoints and report anchoring")
+    v.add_argument("--keys", required=True, help="pinned producers' keys (JSON, from `lgnet-audit keys`)")
+    v.add_argument("--notary-key", action="append", required=True, help="pinned notary verifier key (repeatable)")
+    v.add_argument("--state", help="folder of the last audit's checkpoints: verified against, then updated")
+    return p.parse_args(argv)
+
+
+def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_call(coro_fn, args))
+    except UsageError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
+        return 2
+    except Exception as exc:  # the broker unreachable, a topic missing: one line, never a traceback
+        print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return 2
+
+
+async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    return await coro_fn(args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = audit_parse(argv)
+    sys.exit(_run(keys if args.command == "keys" else verify, args))
+
+
+def notary_main(argv: Sequence[str] | None = None) -> None:
+    p = _parser("lgnet-notary")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("key", help="print the notary's verifier key (C2SP vkey) for auditors to pin")
+    r = sub.add_parser("run", help="publish signed checkpoints of every fact topic-partition")
+    r.add_argument("--every", type=float, default=0, help="seconds between rounds (default: one round)")
+    sys.exit(_run(notary, p.parse_args(argv)))
+
+
+def seed_b64() -> str:
+    """A fresh notary key (base64 seed) for LGNET_NOTARY_KEY."""
+    return base64.b64encode(os.urandom(32)).decode()

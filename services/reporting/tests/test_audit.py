@@ -1,0 +1,229 @@
+"""Tamper tests (#16): a log signed by its producers and checkpointed by the notary verifies; copies of it, each
+tampered one way (a field changed, a record dropped, two reordered, one inserted with a foreign key or copied from
+another partition, the end truncated, a checkpoint forking from the saved one), fail with the exact place named.
+Real Kafka: each copy is written to its own topic prefix, as a broker administrator could rewrite a log."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from lgnet_reporting.domain.audit import partition_of
+from lgnet_reporting.entrypoints import audit
+from lgnet_shared.checkpoints import NotarySigner
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.fact_signing import FactSigner, publish_key
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import signed_fact, upstream_signer
+from lgnet_shared.testing.plugin import new_topic_prefix
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import ensure_topics, physical
+
+pytestmark = pytest.mark.integration
+Rec = tuple[str, int, bytes, bytes, list[tuple[str, bytes]]]  # logical topic, partition, key, value, headers
+NOTARY = NotarySigner("lgnet-notary.test", os.urandom(32))
+PARTITION = 2  # the intake.events partition the tampering happens in
+
+
+def employment(person: str) -> Any:
+    event = EmploymentRecorded(person_id=person, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+    return to_envelope(event, source="/lgnet/intake", city="torino")
+
+
+async def write(bootstrap: str, prefix: str, records: list[Rec]) -> None:
+    await ensure_topics(bootstrap, prefix)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
+    await producer.start()
+    try:
+        for key in {upstream_signer(s).key for s in ("intake", "reporting")}:
+            await publish_key(producer, key, prefix)
+        for topic, partition, key, value, headers in records:
+            await producer.send_and_wait(physical(topic, prefix), value, key=key, headers=headers, partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def original(bootstrap: str, prefix: str) -> list[Rec]:
+    """A small signed log: employment facts (several on PARTITION), and one published report."""
+    await ensure_topics(bootstrap, prefix)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap))
+    await producer.start()
+    out: list[Rec] = []
+    try:
+        people = [f"person-{i}" for i in range(60)]
+        for p in people:
+            env = employment(p)
+            value, headers = await signed_fact(producer, prefix, env)
+            out.append(("intake.events", partition_of(env.key, 6) or 0, env.key, value, headers))
+        report = employment("report-stand-in")  # any signed record: what matters is its place on reporting.events
+        value, headers = await signed_fact(producer, prefix, report, "reporting.events")
+        out.append(("reporting.events", 0, report.key, value, headers))
+    finally:
+        await producer.stop()
+    return out
+
+
+def on_partition(records: list[Rec]) -> list[int]:
+    return [i for i, r in enumerate(records) if r[0] == "intake.events" and r[1] == PARTITION]
+
+
+def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any) -> tuple[int, dict[str, Any]]:
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    ns = argparse.Namespace(
+        command="verify", topic_prefix=prefix, keys=str(keys), notary_key=[str(NOTARY.verifier)], state=str(state)
+    )
+    capsys.readouterr()
+    rc = audit._run(audit.verify, ns)
+    out = capsys.readouterr().out.strip().splitlines()
+    return rc, json.loads(out[-1])
+
+
+def notarise(bootstrap: str, prefix: str) -> None:
+    asyncio.run(audit.notary_once(bootstrap, prefix, NOTARY, {}))
+
+
+def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+    asyncio.run(write(kafka_bootstrap, prefix, records))
+    notarise(kafka_bootstrap, prefix)
+    keys = tmp_path / "pinned.json"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    saved = tmp_path / "saved"
+    rc, summary = run_verify(kafka_bootstrap, prefix, keys, saved, capsys)
+    assert rc == 0 and summary["failures"] == 0, summary
+    assert summary["events"] == len(records) and summary["signatures_verified"] == len(records)
+    assert summary["reports_anchored"] == 1 and (saved / "state.json").exists()
+
+    idx = on_partition(records)
+    assert len(idx) >= 4
+    second, third = idx[1], idx[2]
+    other = next(i for i, r in enumerate(records) if r[0] == "intake.events" and r[1] != PARTITION)
+    foreign = FactSigner(os.urandom(32), "torino", "intake", "torino")  # not pinned
+    forged_env = employment("forged")
+    forged_value, forged_sig = foreign.sign(forged_env.to_structured()[0])
+
+    def modified(rs: list[Rec]) -> list[Rec]:
+        t, p, k, v, h = rs[second]
+        return [*rs[:second], (t, p, k, v.replace(b"training", b"employed"), h), *rs[second + 1 :]]
+
+    def dropped(rs: list[Rec]) -> list[Rec]:
+        return [r for i, r in enumerate(rs) if i != second]
+
+    def reordered(rs: list[Rec]) -> list[Rec]:
+        out = list(rs)
+        out[second], out[third] = rs[third], rs[second]
+        return out
+
+    def foreign_key(rs: list[Rec]) -> list[Rec]:
+        insert = ("intake.events", PARTITION, forged_env.key, forged_value, [forged_sig])
+        return [*rs[:second], insert, *rs[second:]]
+
+    def from_other_partition(rs: list[Rec]) -> list[Rec]:
+        t, _, k, v, h = rs[other]
+        return [*rs[:second], (t, PARTITION, k, v, h), *rs[second:]]
+
+    def truncated(rs: list[Rec]) -> list[Rec]:
+        return [r for i, r in enumerate(rs) if i != idx[-1]]
+
+    # (tampering, re-notarised by a complicit notary?, the expected failure's (partition, offset) and reason)
+    cases: list[tuple[str, Callable[[list[Rec]], list[Rec]], bool, int, str]] = [
+        ("modified", modified, False, 1, "producer signature: signature does not verify"),
+        ("dropped", dropped, False, 1, "differs from the one audited last time"),
+        ("reordered", reordered, False, 1, "differs from the one audited last time"),
+        ("foreign key", foreign_key, False, 1, "producer signature: signed with key"),
+        ("other partition", from_other_partition, False, 1, "key belongs on partition"),
+        ("truncated", truncated, False, len(idx) - 1, "log truncated"),
+        ("forked checkpoint", reordered, True, 1, "differs from the one audited last time"),
+    ]
+    for name, tamper, renotarise, offset, reason in cases:
+        copy = new_topic_prefix()
+        asyncio.run(write(kafka_bootstrap, copy, tamper(records)))
+        if renotarise:  # the notary signs the rewritten log: only the saved checkpoint shows the fork
+            notarise(kafka_bootstrap, copy)
+        else:  # the genuine checkpoints, copied
+            notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
+            asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
+        state = tmp_path / f"state-{name.replace(' ', '-')}"
+        shutil.copytree(saved, state)
+        rc, summary = run_verify(kafka_bootstrap, copy, keys, state, capsys)
+        assert rc == 1, name
+        at_place = [
+            f["reason"]
+            for f in summary["first_failures"]
+            if (f["topic"], f["partition"], f["offset"]) == ("intake.events", PARTITION, offset)
+        ]
+        assert any(reason in r for r in at_place), (name, summary["first_failures"])
+        if renotarise:
+            assert any("forks from the saved checkpoint" in f["reason"] for f in summary["first_failures"]), summary
+
+
+async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap))
+    await producer.start()
+    try:
+        for key, value in notes:
+            await producer.send_and_wait(physical("checkpoints", prefix), value, key=key)
+    finally:
+        await producer.stop()
+
+
+def test_crypto_shredding_an_erased_person_does_not_break_verification(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Erasure destroys the person's key, never a record: the sealed bytes stay, signatures and trees still verify,
+    and the erasure fact itself extends the verified log."""
+    from lgnet_shared import pii
+    from lgnet_shared.events.intake import Identity, PersonErased
+
+    prefix = new_topic_prefix()
+    person_key = os.urandom(32)
+    sealed = pii.seal_with(person_key, "k-anna", "given_name", "Anna")
+    env = employment("anna")  # a fact carrying a sealed field, as a registration does
+    env = env.model_copy(update={"data": {**env.data, "identity": Identity(given_name=sealed).model_dump(mode="json")}})
+
+    async def signed_records(*envs: Any, prefix: str) -> list[Rec]:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            out = []
+            for e in envs:
+                value, headers = await signed_fact(producer, prefix, e, "intake.events")
+                out.append(("intake.events", partition_of(e.key, 6) or 0, e.key, value, headers))
+            return out
+        finally:
+            await producer.stop()
+
+    asyncio.run(ensure_topics(kafka_bootstrap, prefix))
+    before = asyncio.run(signed_records(env, prefix=prefix))
+    asyncio.run(write(kafka_bootstrap, prefix, before))
+    notarise(kafka_bootstrap, prefix)
+    keys, state = tmp_path / "pinned.json", tmp_path / "state"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    first = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
+    assert first[0] == 0, first
+
+    del person_key  # crypto-shredding: the key is gone; the log is not touched
+    erasure = to_envelope(
+        PersonErased(person_id="anna", erased_on=date(2026, 7, 1)), source="/lgnet/intake", city="torino"
+    )
+    asyncio.run(write(kafka_bootstrap, prefix, asyncio.run(signed_records(erasure, prefix=prefix))))
+    notarise(kafka_bootstrap, prefix)
+    rc, summary = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
+    assert rc == 0 and summary["events"] == 2 and summary["signatures_verified"] == 2, summary
+    on_kafka = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
+    assert any(sealed.ct.encode() in (r.value or b"") for r in on_kafka)  # the sealed bytes, unchanged

@@ -1,0 +1,259 @@
+"""Producer signatures (#16): every fact a service's relay publishes is signed by its deployment; a consumer applies
+only facts signed by a registered key of a service that may write the topic. Forged, unsigned, tampered or
+misattributed facts are dead-lettered with the reason and counted in /metrics. Real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import importlib.util
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from lgnet_shared import config, outbox
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.deadletter import H_FIELD, H_KIND, H_MESSAGE, H_OFFSET
+from lgnet_shared.envelope import Envelope, from_record
+from lgnet_shared.errors import Unauthenticated
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.fact_signing import (
+    FactSignatureError,
+    FactSigner,
+    SigningKey,
+    check_claims,
+    check_fact,
+    key_id_for,
+    publish_key,
+    read_registry,
+)
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.service import Runtime, ServiceSpec
+from lgnet_shared.signing import verifying_key
+from lgnet_shared.testing.plugin import fresh_schema
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import physical
+from prometheus_client import REGISTRY
+
+
+def _probe() -> ServiceSpec:
+    spec = importlib.util.spec_from_file_location("probe_service", Path(__file__).with_name("probe_service.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    probe: ServiceSpec = module.SPEC
+    return probe
+
+
+# The probe consumer (applies employment_recorded from intake.events) run as a housing deployment's consumer.
+CONSUMER = dataclasses.replace(_probe(), name="housing")
+INTAKE = ServiceSpec(name="intake", default_port=8001)
+
+
+def employment(person_id: str, city: str = "trieste") -> Envelope:
+    event = EmploymentRecorded(person_id=person_id, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+    return to_envelope(event, source="/intake", city=city)
+
+
+def signer(service: str = "intake", deployment: str = "trieste", city: str = "trieste") -> FactSigner:
+    return FactSigner(os.urandom(32), deployment, service, city)
+
+
+def lookup(*keys: SigningKey) -> Any:
+    return {k.key_id: k for k in keys}.get
+
+
+def verifier(key: SigningKey) -> Any:
+    return verifying_key(key.raw)
+
+
+def signed(s: FactSigner, env: Envelope) -> tuple[bytes, list[tuple[str, bytes]]]:
+    value, headers = env.to_structured()
+    value, signature = s.sign(value, headers)
+    return value, [*headers, signature]
+
+
+# --- the rules, without Kafka -------------------------------------------------------------------------------------
+
+
+def test_a_signed_fact_names_its_key_inside_the_envelope_and_verifies() -> None:
+    s = signer()
+    value, headers = signed(s, employment("p1"))
+    key = check_fact(s.key, verifier, "intake.events", value, headers)
+    env = from_record(value, headers)
+    assert env.signingkey == key.key_id == s.key.key_id
+    assert key.key_id.startswith("trieste.intake.")
+    check_claims(key, env)
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("unsigned", "missing"),
+        ("tampered", "invalid"),
+        ("unregistered", "unknown_key"),
+        ("wrong_writer", "not_a_writer"),
+    ],
+)
+def test_facts_not_provably_from_a_writer_of_the_topic_are_refused_naming_the_reason(case: str, code: str) -> None:
+    s = signer("payments" if case == "wrong_writer" else "intake")
+    value, headers = signed(s, employment("p1"))
+    key: SigningKey | None = s.key
+    if case == "unsigned":
+        value, headers = employment("p1").to_structured()
+    elif case == "tampered":
+        value = value.replace(b'"training"', b'"employed"')
+    elif case == "unregistered":
+        key = None
+    with pytest.raises(FactSignatureError) as caught:
+        check_fact(key, verifier, "intake.events", value, headers)
+    assert caught.value.code == code
+    assert caught.value.field == "headers.lgnet-signature"
+    assert isinstance(caught.value, Unauthenticated)
+
+
+def test_a_city_deployment_cannot_sign_another_citys_facts() -> None:
+    s = signer(city="torino", deployment="torino")
+    value, headers = signed(s, employment("p1", city="trieste"))
+    key = check_fact(s.key, verifier, "intake.events", value, headers)
+    with pytest.raises(FactSignatureError, match="city of the signing deployment") as caught:
+        check_claims(key, from_record(value, headers))
+    assert caught.value.code == "claims"
+
+
+def test_a_registry_record_whose_id_does_not_match_its_key_is_refused() -> None:
+    s, other = signer(), signer()
+    forged = dataclasses.replace(s.key, public_key=other.key.public_key)
+    with pytest.raises(ValueError, match="does not match"):
+        SigningKey.from_json(forged.to_json())
+    assert key_id_for("trieste", "intake", other.key.raw) == other.key.key_id
+
+
+# --- against real Kafka -------------------------------------------------------------------------------------------
+
+
+def settings(bootstrap: str, database_url: str, schema: str, prefix: str) -> config.Settings:
+    return config.Settings(
+        kafka_bootstrap_servers=bootstrap,
+        database_url=database_url,
+        city="trieste",
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        db_schema=schema,
+        topic_prefix=prefix,
+    )
+
+
+async def wait_until(predicate: Any, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError("condition not reached in time")
+
+
+def refused(consumer: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("lgnet_facts_refused_total", {"consumer": consumer, "reason": reason}) or 0.0
+
+
+@pytest.mark.integration
+async def test_consumers_apply_only_facts_signed_by_a_registered_writer_and_dead_letter_forgeries(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    topic = physical("intake.events", topic_prefix)
+    group = f"{topic_prefix}trieste.housing.probe"
+    before = {r: refused(group, r) for r in ("missing", "unknown_key", "invalid", "not_a_writer")}
+    async with fresh_schema(database_url) as intake_schema:
+        intake = Runtime(INTAKE, settings(kafka_bootstrap, database_url, intake_schema, topic_prefix))
+        housing = Runtime(CONSUMER, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+        await intake.start()
+        await housing.start()
+        try:
+            # The real producer: intake stages a fact in its outbox; its relay signs and publishes it.
+            async with intake.pool.acquire() as conn:
+                await outbox.append(conn, [employment("genuine")])
+            genuine = (await wait_records(kafka_bootstrap, topic, 1))[0]
+
+            # A payments deployment's key, registered (it may write payments.events, not intake.events).
+            payments = signer("payments")
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+            await producer.start()
+            try:
+                await publish_key(producer, payments.key, topic_prefix)
+                tampered = genuine.value.replace(b'"genuine"', b'"tampered"')
+                forgeries = [
+                    employment("unsigned").to_structured(),  # missing
+                    signed(signer(), employment("foreign")),  # a key nobody registered
+                    (tampered, list(genuine.headers)),  # intake's signature over other bytes
+                    signed(payments, employment("wrong-writer")),  # registered, but not a writer of the topic
+                ]
+                for value, headers in forgeries:
+                    await producer.send_and_wait(topic, value, key=genuine.key, headers=headers)
+                async with intake.pool.acquire() as conn:  # and the producer carries on
+                    await outbox.append(conn, [employment("genuine-2")])
+            finally:
+                await producer.stop()
+
+            conn2 = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+            try:
+
+                async def applied() -> bool:
+                    return bool(await conn2.fetchval("select count(*) from applied") == 2)
+
+                try:
+                    await wait_until(applied)
+                except AssertionError:
+                    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix), missing_ok=True)
+                    rows = await conn2.fetch("select person_id from applied")
+                    raise AssertionError(f"applied {rows}; dead letters {[dict(d.headers) for d in dead]}") from None
+                assert sorted(await conn2.fetchval("select array_agg(person_id) from applied")) == [
+                    "genuine",
+                    "genuine-2",
+                ]
+            finally:
+                await conn2.close()
+
+            dead = await wait_records(kafka_bootstrap, physical("deadletter", topic_prefix), 4)
+            got = {int(h(d, H_OFFSET)): (h(d, H_KIND), h(d, H_FIELD), h(d, H_MESSAGE)) for d in dead}
+            assert {kind for kind, _, _ in got.values()} == {"fact_signature"}
+            assert {field for _, field, _ in got.values()} == {"headers.lgnet-signature"}
+            messages = [m for _, _, m in (got[o] for o in sorted(got))]
+            assert "missing" in messages[0]
+            assert "not registered" in messages[1]
+            assert "does not verify" in messages[2]
+            assert "may not write intake.events" in messages[3]
+            for reason in before:
+                assert refused(group, reason) == before[reason] + 1, reason
+
+            keys = {k.key_id: k for k in await read_registry(kafka_bootstrap, topic_prefix)}
+            assert intake.signer is not None and intake.signer.key.key_id in keys
+            assert keys[intake.signer.key.key_id].service == "intake"
+        finally:
+            await housing.stop()
+            await intake.stop()
+
+
+def h(record: Any, name: str) -> str:
+    return dict(record.headers)[name].decode()
+
+
+async def wait_records(bootstrap: str, topic: str, want: int, timeout: float = 60) -> list[Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        records = await read_records(bootstrap, topic, quiet_ms=500, missing_ok=True)
+        if len(records) >= want or asyncio.get_running_loop().time() > deadline:
+            assert len(records) >= want, f"{topic}: {len(records)} records, wanted {want}"
+            return records
+        await asyncio.sleep(0.5)
+
+
+def test_registry_records_are_json_with_the_public_key() -> None:
+    s = signer()
+    doc = json.loads(s.key.to_json())
+    assert doc["key_id"] == s.key.key_id and base64.b64decode(doc["public_key"]) == s.key.raw
