@@ -258,6 +258,15 @@ async def _duplicates(_: World) -> Attempt:
     return Attempt("GET", "/duplicates")
 
 
+async def _search(w: World) -> Attempt:
+    """Everyone of a city may search; each finds only whom they may read (see test_folder.py)."""
+    return Attempt("GET", "/persons", params={"case_id": (await case(w))["case_id"]})
+
+
+async def _record(w: World) -> Attempt:
+    return Attempt("GET", f"/persons/{(await case(w))['person_id']}/record")
+
+
 OWN_CITY_CREATE = CITY | {Caller.OTHER_CITY_STAFF}  # creates in the actor's own city: Trieste staff make a Trieste one
 RULES: dict[str, Rule] = {
     "GET /health/live": rule(EVERYONE, _live),
@@ -266,6 +275,8 @@ RULES: dict[str, Rule] = {
     "GET /inbound-key": rule(AUTHENTICATED, _inbound_key),  # a public key
     "POST /persons": rule(OWN_CITY_CREATE, _register),
     "GET /persons/{person_id}": rule(CASE, _person_read),
+    "GET /persons": rule(OWN_CITY_CREATE, _search),  # answers only the persons the caller may read
+    "GET /persons/{person_id}/record": rule(CASE, _record),
     "PATCH /persons/{person_id}": rule(CASE, _person_patch),
     "POST /persons/{person_id}/merge": rule(STAFF, _merge),
     "POST /persons/{person_id}/erasure": rule(STAFF, _erase),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lgnet_shared.service import Runtime, ServiceSpec, run
 
 from lgnet_intake.adapters.schema import MIGRATIONS
-from lgnet_intake.entrypoints import http
+from lgnet_intake.entrypoints import folder, http
 from lgnet_intake.entrypoints.gatekeeper import gatekeeper
 
 
@@ -18,7 +18,7 @@ SPEC = ServiceSpec(
     default_port=8001,
     migrations=MIGRATIONS,
     consumers=consumers,
-    routers=lambda runtime: [http.router(runtime)],
+    routers=lambda runtime: [http.router(runtime), folder.router(runtime)],
     produces=["intake.events", "intake.special", "partner.rejections.{partner}"],
 )
 
