@@ -21,9 +21,7 @@ async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
     return None if row is None else (_operator(row), row)
 
 
-async def add_operator(
-    conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes
-) -> None:
+async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes) -> None:
     await conn.execute(
         "insert into operators (username, display_name, role, city, partner, password_hash)"
         " values ($1, $2, $3, $4, $5, $6)",
@@ -94,12 +92,9 @@ async def end_session(conn: Conn, session_hash: str) -> None:
     await conn.execute("delete from sessions where session_hash = $1", session_hash)
 
 
-async def log_access(
-    conn: Conn, op: Operator, person_id: str, purpose: str, action: str, outcome: str
-) -> None:
+async def log_access(conn: Conn, op: Operator, person_id: str, purpose: str, action: str, outcome: str) -> None:
     await conn.execute(
-        "insert into access_log (operator, city, person_id, purpose, action, outcome)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        "insert into access_log (operator, city, person_id, purpose, action, outcome) values ($1, $2, $3, $4, $5, $6)",
         op.username,
         op.city,
         person_id,
@@ -110,10 +105,12 @@ async def log_access(
 
 
 async def access_entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    sql = "select * from access_log where city = $1"
-    args: list[Any] = [city]
-    if person_id:
-        sql += " and person_id = $2"
-        args.append(person_id)
+    # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
+    # that operator's city, as the desk cannot know the person's city when the service refuses to tell).
+    sql, args = (
+        ("select * from access_log where person_id = $1", [person_id])
+        if person_id
+        else ("select * from access_log where city = $1", [city])
+    )
     rows = await conn.fetch(sql + f" order by at desc, entry_id desc limit {int(limit)}", *args)
     return [dict(r) for r in rows]

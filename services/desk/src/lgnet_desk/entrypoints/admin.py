@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
@@ -41,10 +42,8 @@ async def add_operator(settings: DeskSettings, op: Operator, password: str, sche
             pool = await db.create_pool(settings.database_url, schemas[service], max_size=1)
             try:
                 async with pool.acquire() as conn, conn.transaction():
-                    try:
+                    with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
                         await auth.add_actor(conn, actor, role, op.city, op.display_name)
-                    except Conflict:
-                        pass  # the partner's actor already exists: one more token for it
                     tokens[service] = await auth.issue_token(conn, actor)
             finally:
                 await pool.close()
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         a.add_argument(f"--{s}-schema", default=s)
     args = parser.parse_args(argv)
     try:
-        settings = DeskSettings()  # type: ignore[call-arg]
+        settings = DeskSettings()
     except Exception as e:
         print(f"lgnet-desk-admin: configuration error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -45,7 +45,7 @@ def day(value: Any, lang: str) -> str:
 
 
 def moment(value: datetime, lang: str) -> str:
-    return str(format_datetime(value, format="medium", tzinfo=TIMEZONE, locale=BABEL_LOCALE[lang]))
+    return str(format_datetime(value, format="medium", tzinfo=get_timezone(TIMEZONE), locale=BABEL_LOCALE[lang]))
 
 
 def euros(cents: int | None, lang: str) -> str:

@@ -34,7 +34,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
 
 def main() -> None:
     try:
-        settings = DeskSettings()  # type: ignore[call-arg]
+        settings = DeskSettings()
         settings.master_key_bytes()
     except Exception as e:
         raise SystemExit(f"lgnet-desk: configuration error: {e}") from None

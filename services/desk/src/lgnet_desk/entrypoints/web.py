@@ -174,8 +174,9 @@ def router(settings: DeskSettings) -> APIRouter:
         except desk.FieldErrors as e:
             return p.render("register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE))
         except ServiceRefusal as r:
-            return p.render("register.html", status=422, form=form, errors={"m0_given_name": r.reason},
-                            rows=range(FAMILY_SIZE))
+            return p.render(
+                "register.html", status=422, form=form, errors={"m0_given_name": r.reason}, rows=range(FAMILY_SIZE)
+            )
         return RedirectResponse(f"/persons/{pid}?purpose=case_work", status_code=303)
 
     @api.get("/persons/{person_id}", response_class=HTMLResponse)
@@ -200,7 +201,12 @@ def router(settings: DeskSettings) -> APIRouter:
             async with request.app.state.pool.acquire() as conn:
                 record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
             return p.render(
-                "cartella.html", status=422, r=record, errors=e.errors, form=form, today=_today().isoformat(),
+                "cartella.html",
+                status=422,
+                r=record,
+                errors=e.errors,
+                form=form,
+                today=_today().isoformat(),
                 purpose="case_work",
             )
         return RedirectResponse(f"/persons/{person_id}?purpose=case_work", status_code=303)
@@ -218,8 +224,13 @@ def router(settings: DeskSettings) -> APIRouter:
             }
             if f.get("partner"):
                 body["partner"] = f["partner"]
-            fields = {"action_area": "action_area", "channel": "channel", "opened_on": "opened_on",
-                      "partner": "partner", "household_id": "action_area"}
+            fields = {
+                "action_area": "action_area",
+                "channel": "channel",
+                "opened_on": "opened_on",
+                "partner": "partner",
+                "household_id": "action_area",
+            }
             await desk.submit(s, "intake", "/cases", body, fields)
 
         return await act(request, person_id, run)
@@ -236,9 +247,13 @@ def router(settings: DeskSettings) -> APIRouter:
                 "vulnerabilities": [str(v) for v in form.getlist("vulnerabilities")],
                 "assessed_on": f.get("assessed_on"),
             }
-            fields = {"monthly_income_cents": "monthly_income", "housing_situation": "housing_situation",
-                      "employment_status": "employment_status", "assessed_on": "assessed_on",
-                      "vulnerabilities": "vulnerabilities"}
+            fields = {
+                "monthly_income_cents": "monthly_income",
+                "housing_situation": "housing_situation",
+                "employment_status": "employment_status",
+                "assessed_on": "assessed_on",
+                "vulnerabilities": "vulnerabilities",
+            }
             await desk.submit(s, "intake", "/cases/assessments", body, fields)
 
         return await act(request, person_id, run)
@@ -247,8 +262,12 @@ def router(settings: DeskSettings) -> APIRouter:
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             objectives = [o.strip() for o in f.get("objectives", "").replace(",", "\n").splitlines() if o.strip()]
-            body = {"case_id": f.get("case_id"), "plan_id": desk.new_id("plan"), "objectives": objectives,
-                    "agreed_on": f.get("agreed_on")}
+            body = {
+                "case_id": f.get("case_id"),
+                "plan_id": desk.new_id("plan"),
+                "objectives": objectives,
+                "agreed_on": f.get("agreed_on"),
+            }
             await desk.submit(s, "intake", "/cases/plans", body, {"objectives": "objectives", "agreed_on": "agreed_on"})
 
         return await act(request, person_id, run)
@@ -256,10 +275,14 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            body = {"case_id": f.get("case_id"), "kind": f.get("kind"),
-                    "amount_cents": _cents(f.get("amount", ""))}
-            await desk.submit(s, "payments", "/contribution-requests", body,
-                              {"amount_cents": "amount", "kind": "kind", "case_id": "kind"})
+            body = {"case_id": f.get("case_id"), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
+            await desk.submit(
+                s,
+                "payments",
+                "/contribution-requests",
+                body,
+                {"amount_cents": "amount", "kind": "kind", "case_id": "kind"},
+            )
 
         return await act(request, person_id, run)
 
@@ -316,8 +339,7 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.op is not None
         async with request.app.state.pool.acquire() as conn:
             entries = await store.access_entries(conn, p.op.city, person_id, limit=100_000)
-        return p.render("subject_access.html", entries=entries, person_id=person_id,
-                        printed=datetime.now(UTC))
+        return p.render("subject_access.html", entries=entries, person_id=person_id, printed=datetime.now(UTC))
 
     return api
 

@@ -3,6 +3,7 @@ denied) before the page is answered; the services decide what the operator may s
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,10 +39,9 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     household_ids = {h["household_id"] for h in record["households"]}
     contributions: list[dict[str, Any]] = []
     for cid in sorted(case_ids):
-        try:
+        # payments may not know the case yet (it learns it from intake's events)
+        with contextlib.suppress(ServiceRefusal):
             contributions += await services.get("payments", "/contribution-requests", case_id=cid)
-        except ServiceRefusal:
-            pass  # payments may not know the case yet (it learns it from intake's events)
     housing: list[dict[str, Any]] = []
     for status in ("proposed", "accepted", "placement_started", "lease_signed", "placement_ended"):
         try:
@@ -55,9 +55,7 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
 
 
 def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
-    identity = {
-        k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")
-    }
+    identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
     return {
         "person_id": new_id("p"),
         "birth_date": form.get(f"m{i}_birth_date") or None,
