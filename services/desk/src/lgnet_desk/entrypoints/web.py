@@ -261,7 +261,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/plans", response_class=HTMLResponse)
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            objectives = [o.strip() for o in f.get("objectives", "").replace(",", "\n").splitlines() if o.strip()]
+            objectives = [str(o) for o in (await request.form()).getlist("objectives")]
             body = {
                 "case_id": f.get("case_id"),
                 "plan_id": desk.new_id("plan"),
@@ -285,6 +285,25 @@ def router(settings: DeskSettings) -> APIRouter:
             )
 
         return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
+    async def consent(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {
+                "person_id": person_id,
+                "purpose": f.get("purpose"),
+                "granted": f.get("granted") == "true",
+                "recorded_on": _today().isoformat(),
+            }
+            await desk.submit(s, "intake", "/consents", body, {"purpose": "purpose", "granted": "purpose"})
+
+        return await act(request, person_id, run)
+
+    @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
+    async def privacy_notice(request: Request, person_id: str) -> Response:
+        """The privacy notice (GDPR art. 13) to print and hand over when consent is captured."""
+        p = await page(request)
+        return p.render("privacy_notice.html", person_id=person_id, today=_today().isoformat())
 
     @api.get("/approvals", response_class=HTMLResponse)
     async def approvals(request: Request) -> Response:

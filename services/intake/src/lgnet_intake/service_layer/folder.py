@@ -192,7 +192,7 @@ class Folder:
         ]
         for e in employment:
             timeline.append({"on": e["as_of"], "kind": "employment_recorded", "status": e["status"]})
-        timeline.sort(key=lambda t: (t["on"] or "", t["kind"]))
+        timeline.sort(key=lambda t: t["on"] or "")  # stable: same-day entries keep the order they happened in
         return {
             "person": person,
             "households": out_households,
