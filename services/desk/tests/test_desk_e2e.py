@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
@@ -23,7 +24,6 @@ from lgnet_shared import auth, db
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
