@@ -157,4 +157,11 @@ IT = {
     "Every view of your data is recorded; you may ask the data-protection officer who looked at it, and when.": "Ogni consultazione dei suoi dati è registrata; può chiedere al responsabile della protezione dei dati chi li ha consultati e quando.",
     "You may withdraw consent at any time at the desk.": "Può revocare il consenso in qualsiasi momento allo sportello.",
     "Signature": "Firma",
+    "Record a money tutoring session": "Registra un incontro di tutoraggio economico",
+    "Topics": "Temi",
+    "Date": "Data",
+    "Record the session": "Registra l'incontro",
+    "Transfer the case to another partner": "Trasferisci la pratica a un altro ente partner",
+    "New partner": "Nuovo ente partner",
+    "Transfer": "Trasferisci",
 }

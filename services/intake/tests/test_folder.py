@@ -3,6 +3,8 @@ the cartella sociale, each within what the caller may read."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -156,3 +158,53 @@ async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_tim
         denied = await c.get(f"/persons/{f['mum']}/record")
     assert denied.status_code == 403
     assert denied.json()["field"] == "person_id"
+
+
+async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with_erasure(
+    intake: InProcessService,
+) -> None:
+    w = World(intake)
+    f = await family(w)
+    mum = f["mum"]
+    pdf = b"%PDF-1.4 permesso di soggiorno"
+    note = await w.call(A, "POST", f"/persons/{mum}/notes", {"text": "Primo colloquio: sfratto a marzo"})
+    doc = await w.call(
+        A,
+        "POST",
+        f"/persons/{mum}/documents",
+        {
+            "kind": "residence_permit",
+            "filename": "permesso.pdf",
+            "media_type": "application/pdf",
+            "content_base64": base64.b64encode(pdf).decode(),
+        },
+    )
+    assert doc["sha256"] == hashlib.sha256(pdf).hexdigest()
+    async with intake.client(A) as c:
+        bad = await c.post(
+            f"/persons/{mum}/documents",
+            json={
+                "kind": "isee",
+                "filename": "x.pdf",
+                "media_type": "application/pdf",
+                "content_base64": base64.b64encode(b"MZ\x90 not a pdf").decode(),
+            },
+        )
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "content_base64"
+        assert (await c.get(f"/persons/{mum}/notes")).json()[0]["text"] == "Primo colloquio: sfratto a marzo"
+        got = await c.get(f"/persons/{mum}/documents/{doc['document_id']}")
+        assert got.content == pdf
+        assert got.headers["content-type"] == "application/pdf"
+    async with intake.pool.acquire() as conn:  # at rest: no plain text
+        sealed = await conn.fetchval("select sealed from diary_notes where note_id = $1", note["note_id"])
+        assert b"sfratto" not in sealed
+        assert pdf not in await conn.fetchval("select sealed from documents")
+    async with intake.client(B) as c:
+        assert (await c.get(f"/persons/{mum}/notes")).status_code == 403
+    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
+    async with intake.client(STAFF) as c:
+        notes = (await c.get(f"/persons/{mum}/notes")).json()
+        assert notes[0]["text"] is None
+        gone = await c.get(f"/persons/{mum}/documents/{doc['document_id']}")
+        assert gone.status_code == 404

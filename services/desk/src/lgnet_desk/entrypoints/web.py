@@ -286,6 +286,24 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    @api.post("/persons/{person_id}/tutoring", response_class=HTMLResponse)
+    async def tutoring(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            topics = [str(t) for t in (await request.form()).getlist("topics")]
+            body = {"case_id": f.get("case_id"), "topics": topics, "on": f.get("on") or None}
+            await desk.submit(s, "payments", "/tutoring-sessions", body, {"topics": "topics", "on": "on"})
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
+    async def transfer(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
+            path = f"/cases/{f.get('case_id')}/transfer"
+            await desk.submit(s, "intake", path, body, {"to_partner": "to_partner", "on": "transfer_on"})
+
+        return await act(request, person_id, run)
+
     @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
     async def consent(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
