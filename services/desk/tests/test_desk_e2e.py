@@ -223,6 +223,25 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     assert "progetto individuale concordato" in text
     assert "Inserimento lavorativo: Da avviare" in text  # the plan's two objectives, in Italian
 
+    await maria.fill("#text", "Primo colloquio: sfratto previsto a marzo.")
+    await maria.get_by_role("button", name="Aggiungi la nota").click()
+    assert "sfratto previsto a marzo" in await maria.locator("main").inner_text()
+    await maria.select_option("#document_kind", "residence_permit")
+    await maria.set_input_files(
+        "#document", files=[{"name": "permesso.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 permesso"}]
+    )
+    await maria.get_by_role("button", name="Carica", exact=True).click()
+    assert await maria.get_by_role("link", name="permesso.pdf").count() == 1
+    assert "Permesso di soggiorno" in await maria.locator("#h-documents + table").inner_text()
+    href = await maria.get_by_role("link", name="permesso.pdf").get_attribute("href")
+    pdf = await maria.request.get(desk.url + str(href))
+    assert await pdf.body() == b"%PDF-1.4 permesso"
+    await maria.set_input_files(
+        "#document", files=[{"name": "virus.pdf", "mimeType": "application/pdf", "buffer": b"MZ not a pdf"}]
+    )
+    await maria.get_by_role("button", name="Carica", exact=True).click()
+    assert await maria.locator("#document-error").is_visible()
+
     # payments learns of the case from intake's events: the operator may have to wait a moment
     for _ in range(30):
         await maria.select_option("#kind", "rent")
@@ -232,6 +251,9 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
             break
         await asyncio.sleep(1)
     assert "600,00 €" in (await maria.locator("main").inner_text()).replace("\xa0", " ")
+    await maria.check("#t_budgeting")
+    await maria.get_by_role("button", name="Registra l'incontro").click()
+    assert await maria.locator(".field-error").count() == 0
     await shot(maria, "cartella")
     await maria.goto(person_url + "?lang=en")
     assert "Social record: Amina Okafor" in await maria.locator("h1").inner_text()

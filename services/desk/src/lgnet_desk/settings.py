@@ -23,6 +23,18 @@ class DeskSettings(BaseSettings):
     max_failures: int = Field(5, alias="LGNET_DESK_MAX_FAILURES", gt=0)
     lockout_minutes: int = Field(15, alias="LGNET_DESK_LOCKOUT_MINUTES", gt=0)
 
+    # OpenID Connect login (authorization code + PKCE) when an issuer is configured; the operator must exist in the
+    # desk (lgnet-desk-admin) under the claim named by oidc_username_claim.
+    oidc_issuer: str | None = Field(None, alias="LGNET_DESK_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="LGNET_DESK_OIDC_CLIENT_ID")
+    oidc_client_secret: str | None = Field(None, alias="LGNET_DESK_OIDC_CLIENT_SECRET")
+    oidc_redirect_url: str | None = Field(None, alias="LGNET_DESK_OIDC_REDIRECT_URL")
+    oidc_username_claim: str = Field("preferred_username", alias="LGNET_DESK_OIDC_USERNAME_CLAIM")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_redirect_url)
+
     def master_key_bytes(self) -> bytes:
         import base64
 

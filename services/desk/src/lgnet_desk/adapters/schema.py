@@ -51,4 +51,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index access_log_city on access_log (city, at);
         """,
     ),
+    (
+        "desk-2",
+        """
+        -- an OpenID Connect login under way: its state, nonce and PKCE verifier, for a few minutes
+        create table oidc_pending (
+            state text primary key,
+            nonce text not null,
+            code_verifier text not null,
+            created_at timestamptz not null default now()
+        );
+        """,
+    ),
 ]

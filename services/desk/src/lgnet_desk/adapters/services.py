@@ -39,6 +39,21 @@ class Services:
                 raise ServiceRefusal(r.status_code, "", r.text[:200]) from None
         return r.json() if r.content else None
 
+    async def download(self, service: str, path: str) -> tuple[bytes, str, str]:
+        """(content, media type, Content-Disposition) of a binary answer."""
+        token = self.tokens.get(service)
+        if token is None:
+            raise ServiceRefusal(403, "", "no identity on this service")
+        r = await self.client.get(self.urls[service] + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        if r.status_code >= 400:
+            body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+            raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text[:200])))
+        return (
+            r.content,
+            r.headers.get("content-type", "application/octet-stream"),
+            r.headers.get("content-disposition", "attachment"),
+        )
+
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.call(service, "GET", path, params={k: v for k, v in params.items() if v is not None})
 

@@ -18,7 +18,7 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import i18n
-from lgnet_desk.service_layer import desk, login
+from lgnet_desk.service_layer import desk, login, oidc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -96,7 +96,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
-        response = Page(request, None, token, None).render("login.html")
+        response = Page(request, None, token, None).render("login.html", oidc=settings.oidc_enabled)
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure, max_age=1800
         )
@@ -131,6 +131,44 @@ def router(settings: DeskSettings) -> APIRouter:
             max_age=settings.session_minutes * 60,
         )
         response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @api.get("/login/oidc")
+    async def oidc_begin(request: Request) -> Response:
+        if not settings.oidc_enabled:
+            raise HTTPException(404, "OpenID Connect is not configured")
+        async with request.app.state.pool.acquire() as conn:
+            url = await oidc.begin(conn, request.app.state.http, settings)
+        return RedirectResponse(url, status_code=303)
+
+    @api.get("/login/oidc/callback", response_class=HTMLResponse)
+    async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
+        if not settings.oidc_enabled:
+            raise HTTPException(404, "OpenID Connect is not configured")
+        p = Page(request, None, "", None)
+        async with request.app.state.pool.acquire() as conn, conn.transaction():
+            try:
+                sid, _ = await oidc.finish(
+                    conn, request.app.state.http, settings, code, state, settings.session_minutes
+                )
+            except login.LoginRefused:
+                return p.render(
+                    "login.html",
+                    status=401,
+                    oidc=True,
+                    error=p.t.gettext("The identity provider's login was not accepted."),
+                )
+        return _with_session(RedirectResponse("/", status_code=303), sid)
+
+    def _with_session(response: Response, sid: str) -> Response:
+        response.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            httponly=True,
+            samesite="lax",  # the provider redirects back cross-site: Strict would drop the cookie on that hop
+            secure=settings.cookie_secure,
+            max_age=settings.session_minutes * 60,
+        )
         return response
 
     @api.post("/logout")
@@ -285,6 +323,42 @@ def router(settings: DeskSettings) -> APIRouter:
             )
 
         return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
+    async def note(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            await desk.submit(s, "intake", f"/persons/{person_id}/notes", {"text": f.get("text", "")}, {"text": "text"})
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/documents", response_class=HTMLResponse)
+    async def upload(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            file = (await request.form()).get("document")
+            if file is None or isinstance(file, str):
+                raise desk.FieldErrors({"document": "choose a file"})
+            data = await file.read(desk.MAX_UPLOAD + 1)
+            media_type = file.content_type or "application/octet-stream"
+            await desk.upload(s, person_id, f.get("document_kind", ""), file.filename or "", media_type, data)
+
+        return await act(request, person_id, run)
+
+    @api.get("/persons/{person_id}/documents/{document_id}")
+    async def download(request: Request, person_id: str, document_id: str) -> Response:
+        p = await page(request)
+        assert p.services is not None and p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                content, media_type, disposition = await p.services.download(
+                    "intake", f"/persons/{person_id}/documents/{document_id}"
+                )
+            except ServiceRefusal as r:
+                await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
+                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, reason=r.reason)
+            await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "shown")
+        return Response(
+            content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
+        )
 
     @api.post("/persons/{person_id}/tutoring", response_class=HTMLResponse)
     async def tutoring(request: Request, person_id: str) -> Response:

@@ -3,6 +3,7 @@ denied) before the page is answered; the services decide what the operator may s
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import uuid
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         except ServiceRefusal:
             break
         housing += [m for m in matches if m.get("household_id") in household_ids]
+    record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
+    record["documents"] = await services.get("intake", f"/persons/{person_id}/documents")
     record["contributions"] = contributions
     record["housing"] = housing
     return record
@@ -107,3 +110,27 @@ async def submit(services: Services, service: str, path: str, body: dict[str, An
     except ServiceRefusal as r:
         key = r.field.split(".")[0]
         raise FieldErrors({fields.get(key, next(iter(fields.values()))): r.reason}) from None
+
+
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+async def upload(services: Services, person_id: str, kind: str, filename: str, media_type: str, data: bytes) -> None:
+    """Attach a document: intake checks type and size again, hashes it and seals it with the person's key."""
+    if not data:
+        raise FieldErrors({"document": "empty file"})
+    if len(data) > MAX_UPLOAD:
+        raise FieldErrors({"document": "larger than 10 MB"})
+    body = {
+        "kind": kind,
+        "filename": filename or "documento",
+        "media_type": media_type,
+        "content_base64": base64.b64encode(data).decode(),
+    }
+    await submit(
+        services,
+        "intake",
+        f"/persons/{person_id}/documents",
+        body,
+        {"kind": "document_kind", "content_base64": "document", "media_type": "document", "filename": "document"},
+    )
