@@ -200,7 +200,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
         await maria.fill(f"#m{i}_nationality", nat)
     await maria.fill("#m0_fiscal_code", "XXXXXXXXXXXXXXXX")  # wrong: the field says so, in the service's words
     await maria.get_by_role("button", name="Registra").click()
-    assert await maria.locator("#m0_fiscal_code-error").is_visible()
+    assert "codice fiscale valido" in await maria.locator("#m0_fiscal_code-error").inner_text()  # in Italian
     await shot(maria, "register")
     await maria.fill("#m0_fiscal_code", "")
     await maria.get_by_role("button", name="Registra").click()
@@ -262,6 +262,15 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.goto(person_url + "?lang=it")
     await maria.get_by_role("link", name="Stampa l'informativa sulla privacy").click()
     await shot(maria, "privacy-notice")
+
+    await maria.set_viewport_size({"width": 768, "height": 1024})  # a tablet
+    await maria.reload()
+    await shot(maria, "cartella-tablet")
+    await maria.set_viewport_size({"width": 1280, "height": 900})
+    # the requester cannot approve their own request (payments' four-eyes rule), shown in Italian context
+    await maria.get_by_role("link", name="Approvazioni").click()
+    await maria.get_by_role("button", name="Approva").first.click()
+    assert "chi ha chiesto il contributo non può approvarlo" in await maria.locator(".error").inner_text()
 
     giulia = await logged_in(browser, desk, "giulia")
     await giulia.get_by_role("link", name="Approvazioni").click()

@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 from babel.messages.pofile import read_po
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
+from lgnet_desk.domain.refusals import say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.web import _cents
 
@@ -64,3 +65,15 @@ def test_dates_amounts_and_codes_in_italian_by_default() -> None:
     assert i18n.code("vulnerability", "woman_social_emergency", "it") == "Donna in emergenza sociale"
     assert i18n.code("plan_objective", "employment", "en") == "Employment"
     assert i18n.language("fr") == "it"
+
+
+def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_written() -> None:
+    assert (
+        say("the requester cannot approve their own request", "it") == "chi ha chiesto il contributo non può approvarlo"
+    )
+    assert (
+        say("staff of trieste cannot act in torino", "it") == "chi opera per trieste non può accedere ai dati di torino"
+    )
+    assert say("over budget: 500 cents asked, 100 available on the line", "it").startswith("fondi insufficienti")
+    assert say("a brand new rule", "it") == "a brand new rule"
+    assert say("is in the future", "en") == "is in the future"

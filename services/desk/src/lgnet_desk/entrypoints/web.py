@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import refusals
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.service_layer import desk, login, oidc
@@ -55,6 +56,7 @@ class Page:
             moment=lambda v: i18n.moment(v, lang),
             euros=lambda v: i18n.euros(v, lang),
             code=lambda lst, v: i18n.code(lst, v, lang),
+            reason=lambda text: refusals.say(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             path=self.request.url.path,
             **ctx,
@@ -226,7 +228,7 @@ def router(settings: DeskSettings) -> APIRouter:
             try:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
-                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, reason=r.reason)
+                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
         return p.render("cartella.html", r=record, errors={}, today=_today().isoformat(), purpose=purpose)
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
@@ -354,7 +356,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 )
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
-                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, reason=r.reason)
+                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
             await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "shown")
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
@@ -404,7 +406,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status, reason=r.reason)
+            return p.render("denied.html", status=r.status, refusal=r.reason)
         return p.render("approvals.html", pending=pending, error=request.query_params.get("error"))
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
