@@ -55,14 +55,18 @@ class Folder:
         if name and not ids and not (case_id or fiscal_code):
             partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
             scored: list[tuple[float, str]] = []
-            for row in await q.persons_of_city(self.conn, ctx.city, partner):
+            rows = await q.persons_of_city(self.conn, ctx.city, partner)
+            kids = [r["identity"]["given_name"]["kid"] for r in rows if "given_name" in r["identity"]]
+            keys = await self.intake.keys.keys(self.conn, kids)  # one query for the city, not two per person
+            for row in rows:
                 given = row["identity"].get("given_name")
                 family = row["identity"].get("family_name")
-                if given is None or family is None:
+                key = keys.get(given["kid"]) if given is not None else None
+                if given is None or family is None or key is None:
                     continue
-                g = await self.intake.keys.open(self.conn, Sealed(**given), "given_name")
-                f = await self.intake.keys.open(self.conn, Sealed(**family), "family_name")
-                score = search.name_score(name, g or "", f or "")
+                g = pii.open_with(key, Sealed(**given), "given_name")
+                f = pii.open_with(key, Sealed(**family), "family_name")
+                score = search.name_score(name, g, f)
                 if score >= search.MIN_SCORE:
                     scored.append((score, row["person_id"]))
             scored.sort(key=lambda s: (-s[0], s[1]))
