@@ -41,6 +41,9 @@ for extra in [
     "placement_started",
     "lease_signed",
     "placement_ended",
+    "placed",
+    "cancelled",
+    "ended",
 ]:
     if extra not in ids:
         ids.append(extra)

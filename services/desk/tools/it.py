@@ -177,4 +177,8 @@ IT = {
     "Upload": "Carica",
     "The identity provider's login was not accepted.": "L'accesso tramite il sistema di identità non è stato accettato.",
     "Log in with the city's identity provider": "Accedi con il sistema di identità del Comune",
+    "placed": "inserimento avviato",
+    "cancelled": "annullata",
+    "ended": "inserimento concluso",
+    "proposal": "proposta",
 }

@@ -44,12 +44,10 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         with contextlib.suppress(ServiceRefusal):
             contributions += await services.get("payments", "/contribution-requests", case_id=cid)
     housing: list[dict[str, Any]] = []
-    for status in ("proposed", "accepted", "placement_started", "lease_signed", "placement_ended"):
-        try:
+    for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
+        with contextlib.suppress(ServiceRefusal):
             matches = await services.get("housing", "/proposals", status=status)
-        except ServiceRefusal:
-            break
-        housing += [m for m in matches if m.get("household_id") in household_ids]
+            housing += [m for m in matches if m.get("household_id") in household_ids]
     record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
     record["documents"] = await services.get("intake", f"/persons/{person_id}/documents")
     record["contributions"] = contributions
