@@ -181,4 +181,5 @@ IT = {
     "cancelled": "annullata",
     "ended": "inserimento concluso",
     "proposal": "proposta",
+    "Purpose of the consultation": "Finalità della consultazione",
 }

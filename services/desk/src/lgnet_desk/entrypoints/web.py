@@ -197,7 +197,9 @@ def router(settings: DeskSettings) -> APIRouter:
                 results = await p.services.get("intake", "/persons", **{k: v or None for k, v in q.items()})
             except ServiceRefusal as r:
                 error = r.reason
-        return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES)
+        purpose = request.query_params.get("purpose", "case_work")
+        purpose = purpose if purpose in PURPOSES else "case_work"
+        return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
 
     @api.get("/persons/new", response_class=HTMLResponse)
     async def new_household(request: Request) -> Response:
