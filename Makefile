@@ -19,7 +19,7 @@ SCENARIO_ARGS ?=
 .PHONY: help venv infra up down status test lint check-examples contracts bench clean
 
 help:
-	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports"
+	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports, start the desk"
 	@echo "make down    stop the services, Kafka and PostgreSQL (data is kept in .local/)"
 	@echo "make status  what runs where"
 	@echo "make test    provision and run unit, integration and end-to-end tests"
@@ -44,12 +44,16 @@ up: infra
 	@$(MAKE) --no-print-directory status
 	@# The main job: the Torino and Trieste scenario, played once per data folder (then only its reports shown).
 	$(WITH_INFRA) .venv/bin/lgnet-scenario --once .local/scenario.json $(SCENARIO_ARGS)
+	@# The desk (the social workers' web application) and a demo operator's login.
+	$(WITH_INFRA) $(PY) deploy/local/desk.py start
 
 status: venv
 	@$(INFRA) status || true
 	@$(SERVICES) status || true
+	@$(PY) deploy/local/desk.py status || true
 
 down: venv
+	$(PY) deploy/local/desk.py stop
 	$(SERVICES) stop
 	$(INFRA) stop
 

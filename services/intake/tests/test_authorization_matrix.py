@@ -4,6 +4,7 @@ route, so a new route without one fails. Plus the holes the outside access test 
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -258,6 +259,44 @@ async def _duplicates(_: World) -> Attempt:
     return Attempt("GET", "/duplicates")
 
 
+async def _search(w: World) -> Attempt:
+    """Everyone of a city may search; each finds only whom they may read (see test_folder.py)."""
+    return Attempt("GET", "/persons", params={"case_id": (await case(w))["case_id"]})
+
+
+async def _record(w: World) -> Attempt:
+    return Attempt("GET", f"/persons/{(await case(w))['person_id']}/record")
+
+
+PDF = base64.b64encode(b"%PDF-1.4 test").decode()
+
+
+async def _note(w: World) -> Attempt:
+    return Attempt("POST", f"/persons/{(await case(w))['person_id']}/notes", json={"text": "Colloquio"})
+
+
+async def _notes(w: World) -> Attempt:
+    return Attempt("GET", f"/persons/{(await case(w))['person_id']}/notes")
+
+
+def _document_body() -> dict[str, str]:
+    return {"kind": "isee", "filename": "isee.pdf", "media_type": "application/pdf", "content_base64": PDF}
+
+
+async def _upload(w: World) -> Attempt:
+    return Attempt("POST", f"/persons/{(await case(w))['person_id']}/documents", json=_document_body())
+
+
+async def _documents(w: World) -> Attempt:
+    return Attempt("GET", f"/persons/{(await case(w))['person_id']}/documents")
+
+
+async def _download(w: World) -> Attempt:
+    pid = (await case(w))["person_id"]
+    doc = await w.call(A, "POST", f"/persons/{pid}/documents", _document_body())
+    return Attempt("GET", f"/persons/{pid}/documents/{doc['document_id']}")
+
+
 OWN_CITY_CREATE = CITY | {Caller.OTHER_CITY_STAFF}  # creates in the actor's own city: Trieste staff make a Trieste one
 RULES: dict[str, Rule] = {
     "GET /health/live": rule(EVERYONE, _live),
@@ -266,6 +305,13 @@ RULES: dict[str, Rule] = {
     "GET /inbound-key": rule(AUTHENTICATED, _inbound_key),  # a public key
     "POST /persons": rule(OWN_CITY_CREATE, _register),
     "GET /persons/{person_id}": rule(CASE, _person_read),
+    "GET /persons": rule(OWN_CITY_CREATE, _search),  # answers only the persons the caller may read
+    "GET /persons/{person_id}/record": rule(CASE, _record),
+    "POST /persons/{person_id}/notes": rule(CASE, _note),
+    "GET /persons/{person_id}/notes": rule(CASE, _notes),
+    "POST /persons/{person_id}/documents": rule(CASE, _upload),
+    "GET /persons/{person_id}/documents": rule(CASE, _documents),
+    "GET /persons/{person_id}/documents/{document_id}": rule(CASE, _download),
     "PATCH /persons/{person_id}": rule(CASE, _person_patch),
     "POST /persons/{person_id}/merge": rule(STAFF, _merge),
     "POST /persons/{person_id}/erasure": rule(STAFF, _erase),

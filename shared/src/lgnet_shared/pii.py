@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
@@ -86,6 +87,13 @@ class KeyStore:
                 return new
         row = await conn.fetchrow("select wrapped from person_keys where kid = $1", kid)
         return None if row is None or row["wrapped"] is None else aes_key_unwrap(self._kek, row["wrapped"])
+
+    async def keys(self, conn: Conn, kids: Sequence[str]) -> dict[str, bytes]:
+        """Many persons' keys in one query (the erased and unknown are absent): e.g. a search over a city."""
+        rows = await conn.fetch(
+            "select kid, wrapped from person_keys where kid = any($1::text[]) and wrapped is not null", list(kids)
+        )
+        return {r["kid"]: aes_key_unwrap(self._kek, r["wrapped"]) for r in rows}
 
     async def erase(self, conn: Conn, kid: str) -> bool:
         """Destroy the key (crypto-shredding). True if a live key existed."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from lgnet_shared.service import Runtime, ServiceSpec, run
 
+from lgnet_intake.adapters import diary
 from lgnet_intake.adapters.schema import MIGRATIONS
-from lgnet_intake.entrypoints import http
+from lgnet_intake.entrypoints import folder, http
 from lgnet_intake.entrypoints.gatekeeper import gatekeeper
 
 
@@ -16,9 +17,9 @@ def consumers(runtime: Runtime) -> list:  # type: ignore[type-arg]
 SPEC = ServiceSpec(
     name="intake",
     default_port=8001,
-    migrations=MIGRATIONS,
+    migrations=[*MIGRATIONS, *diary.MIGRATIONS],  # the desk's diary and documents: a separate, later list
     consumers=consumers,
-    routers=lambda runtime: [http.router(runtime)],
+    routers=lambda runtime: [http.router(runtime), folder.router(runtime)],
     produces=["intake.events", "intake.special", "partner.rejections.{partner}"],
 )
 

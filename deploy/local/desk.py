@@ -1,0 +1,137 @@
+"""Run the desk locally next to the services: start | stop | status (the Makefile's `up`, `down`, `status`).
+
+`start` provisions the demo operators once (`lgnet-desk-admin`'s code: Torino staff `operatrice` and `approvatore`,
+`aurora` of the cooperative coop-aurora, Trieste's `carso` of coop-carso and Torino's data-protection officer
+`rpd`), keeps their generated password in .local/desk-demo.txt (mode 600), starts `.venv/bin/lgnet-desk` on
+LGNET_DESK_PORT (default 8005) with the services' master key, and prints the address and a demo login.
+The local desk speaks plain HTTP on loopback, so its cookies are not marked Secure (LGNET_DESK_COOKIE_SECURE=false);
+a city's desk runs behind TLS with the default."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from services import LOCAL, ROOT, master_key, pid_of, port
+
+DEMO = [
+    ("operatrice", "Maria Rossi (demo)", "staff", "torino", None),
+    ("approvatore", "Giulia Verdi (demo)", "staff", "torino", None),
+    ("aurora", "Luca Bianchi, coop-aurora (demo)", "partner", "torino", "coop-aurora"),
+    ("carso", "Sara Carso, coop-carso (demo)", "partner", "trieste", "coop-carso"),
+    ("rpd", "RPD Torino (demo)", "dpo", "torino", None),
+]
+PASSWORDS = LOCAL / "desk-demo.txt"
+
+
+def desk_port() -> int:
+    return int(os.environ.get("LGNET_DESK_PORT", 8005))
+
+
+def env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "LGNET_MASTER_KEY": master_key(),
+        "LGNET_DB_SCHEMA": "desk",
+        "LGNET_HTTP_PORT": str(desk_port()),
+        "LGNET_DESK_COOKIE_SECURE": "false",
+        **{f"LGNET_{s.upper()}_URL": f"http://127.0.0.1:{port(s)}" for s in ("intake", "housing", "payments")},
+    }
+
+
+def provision() -> str:
+    """The demo operators' password (created with them the first time)."""
+    if PASSWORDS.exists():
+        return PASSWORDS.read_text().strip()
+    from lgnet_desk.domain.operators import Operator, OperatorRole
+    from lgnet_desk.entrypoints.admin import add_operator
+    from lgnet_desk.settings import DeskSettings
+
+    os.environ.update(env())
+    settings = DeskSettings()
+    password = secrets.token_urlsafe(12)
+
+    async def add_all() -> None:
+        for username, name, role, city, partner in DEMO:
+            op = Operator(username, name, OperatorRole(role), city, partner)
+            await add_operator(settings, op, password, {s: s for s in ("intake", "housing", "payments")})
+
+    asyncio.run(add_all())
+    fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password
+
+
+def pid() -> int | None:
+    return pid_of("desk")
+
+
+def ready() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{desk_port()}/health/ready", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def start() -> int:
+    if not os.environ.get("DATABASE_URL"):
+        print("[desk] DATABASE_URL is not set: run `make up`")
+        return 2
+    password = provision()
+    if pid() is None:
+        (LOCAL / "run").mkdir(parents=True, exist_ok=True)
+        log = (LOCAL / "logs" / "desk.log").open("ab")
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "lgnet-desk")],
+            env=env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        (LOCAL / "run" / "desk.pid").write_text(str(proc.pid))
+        deadline = time.monotonic() + 60
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(f"[desk] did not start; see {LOCAL / 'logs' / 'desk.log'}")
+                return 1
+            time.sleep(0.5)
+    print(f"[desk] the desk: http://127.0.0.1:{desk_port()}/  (in Italian; English with ?lang=en)")
+    print(f"[desk] demo login: operatrice / {password}  (Torino staff; also approvatore, aurora, carso, rpd;")
+    print(f"[desk]             same password, kept in {PASSWORDS})")
+    return 0
+
+
+def stop() -> int:
+    p = pid()
+    if p is not None:
+        os.killpg(p, signal.SIGTERM)
+        for _ in range(100):
+            if pid() is None:
+                break
+            time.sleep(0.1)
+        (LOCAL / "run" / "desk.pid").unlink(missing_ok=True)
+        print("[desk] stopped")
+    return 0
+
+
+def status() -> int:
+    state = "ready" if pid() and ready() else ("starting/unhealthy" if pid() else "stopped")
+    print(f"{'desk':11} {state:20} http://127.0.0.1:{desk_port()}  log {LOCAL / 'logs' / 'desk.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    commands = {"start": start, "stop": stop, "status": status}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        raise SystemExit(2)
+    raise SystemExit(commands[sys.argv[1]]())

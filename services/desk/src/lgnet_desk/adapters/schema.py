@@ -1,0 +1,66 @@
+"""The desk's own PostgreSQL schema: only desk state (operators, sessions, the access log), never domain data."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "desk-1",
+        """
+        create table operators (
+            username text primary key,
+            display_name text not null,
+            role text not null check (role in ('staff', 'partner', 'dpo')),
+            city text not null,
+            partner text,
+            password_hash text,
+            failures int not null default 0,
+            locked_until timestamptz,
+            created_at timestamptz not null default now()
+        );
+        -- the operator's API token per service, sealed (AES-GCM) with a key derived from the master key
+        create table service_tokens (
+            username text not null references operators,
+            service text not null,
+            sealed bytea not null,
+            primary key (username, service)
+        );
+        -- sessions: the cookie holds a random id, only its SHA-256 is kept
+        create table sessions (
+            session_hash text primary key,
+            username text not null references operators,
+            csrf_token text not null,
+            created_at timestamptz not null default now(),
+            expires_at timestamptz not null
+        );
+        create table login_attempts (
+            at timestamptz not null default now(),
+            username text not null,
+            succeeded boolean not null
+        );
+        create table access_log (
+            entry_id bigserial primary key,
+            at timestamptz not null default now(),
+            operator text not null,
+            city text not null,
+            person_id text not null,
+            purpose text not null,
+            action text not null,
+            outcome text not null check (outcome in ('shown', 'denied'))
+        );
+        create index access_log_person on access_log (person_id, at);
+        create index access_log_city on access_log (city, at);
+        """,
+    ),
+    (
+        "desk-2",
+        """
+        -- an OpenID Connect login under way: its state, nonce and PKCE verifier, for a few minutes
+        create table oidc_pending (
+            state text primary key,
+            nonce text not null,
+            code_verifier text not null,
+            created_at timestamptz not null default now()
+        );
+        """,
+    ),
+]

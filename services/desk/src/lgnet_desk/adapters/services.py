@@ -1,0 +1,61 @@
+"""The services' HTTP APIs as the desk calls them: always with the operator's own token, so every service-side
+authorisation rule applies. A 4xx answer becomes a `ServiceRefusal` carrying the problem+json's field and reason."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class ServiceRefusal(Exception):
+    status: int
+    field: str
+    reason: str
+
+
+class Services:
+    def __init__(self, urls: dict[str, str], tokens: dict[str, str], client: httpx.AsyncClient) -> None:
+        self.urls, self.tokens, self.client = urls, tokens, client
+
+    async def call(self, service: str, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+        token = self.tokens.get(service)
+        if token is None:
+            raise ServiceRefusal(403, "", "no identity on this service")
+        headers = {"Authorization": f"Bearer {token}"}
+        if method != "GET":
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        r = await self.client.request(
+            method, self.urls[service] + path, json=json, params=params, headers=headers, timeout=15
+        )
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+                raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text)))
+            except ValueError:
+                raise ServiceRefusal(r.status_code, "", r.text[:200]) from None
+        return r.json() if r.content else None
+
+    async def download(self, service: str, path: str) -> tuple[bytes, str, str]:
+        """(content, media type, Content-Disposition) of a binary answer."""
+        token = self.tokens.get(service)
+        if token is None:
+            raise ServiceRefusal(403, "", "no identity on this service")
+        r = await self.client.get(self.urls[service] + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        if r.status_code >= 400:
+            body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+            raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text[:200])))
+        return (
+            r.content,
+            r.headers.get("content-type", "application/octet-stream"),
+            r.headers.get("content-disposition", "attachment"),
+        )
+
+    async def get(self, service: str, path: str, **params: Any) -> Any:
+        return await self.call(service, "GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    async def post(self, service: str, path: str, body: Any) -> Any:
+        return await self.call(service, "POST", path, json=body)

@@ -1,0 +1,116 @@
+"""The desk's tables: operators, their sealed service tokens, sessions, login attempts, the access log."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from lgnet_shared.db import Conn
+
+from lgnet_desk.domain.operators import Operator, OperatorRole
+
+
+def _operator(row: Any) -> Operator:
+    return Operator(row["username"], row["display_name"], OperatorRole(row["role"]), row["city"], row["partner"])
+
+
+async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
+    row = await conn.fetchrow("select * from operators where username = $1", username)
+    return None if row is None else (_operator(row), row)
+
+
+async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes) -> None:
+    await conn.execute(
+        "insert into operators (username, display_name, role, city, partner, password_hash)"
+        " values ($1, $2, $3, $4, $5, $6)",
+        op.username,
+        op.display_name,
+        op.role.value,
+        op.city,
+        op.partner,
+        password_hash,
+    )
+    for service, token in tokens.items():
+        await conn.execute(
+            "insert into service_tokens values ($1, $2, $3)", op.username, service, seal(token_key, op.username, token)
+        )
+
+
+def seal(key: bytes, username: str, token: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + AESGCM(key).encrypt(nonce, token.encode(), username.encode())
+
+
+def unseal(key: bytes, username: str, sealed: bytes) -> str:
+    return AESGCM(key).decrypt(sealed[:12], sealed[12:], username.encode()).decode()
+
+
+async def tokens(conn: Conn, username: str, token_key: bytes) -> dict[str, str]:
+    rows = await conn.fetch("select service, sealed from service_tokens where username = $1", username)
+    return {r["service"]: unseal(token_key, username, r["sealed"]) for r in rows}
+
+
+async def record_attempt(conn: Conn, username: str, ok: bool, locked_until: datetime | None) -> None:
+    await conn.execute("insert into login_attempts (username, succeeded) values ($1, $2)", username, ok)
+    if ok:
+        await conn.execute("update operators set failures = 0, locked_until = null where username = $1", username)
+    else:
+        await conn.execute(
+            "update operators set failures = failures + 1, locked_until = coalesce($2, locked_until)"
+            " where username = $1",
+            username,
+            locked_until,
+        )
+
+
+async def set_password_hash(conn: Conn, username: str, password_hash: str) -> None:
+    await conn.execute("update operators set password_hash = $2 where username = $1", username, password_hash)
+
+
+async def new_session(conn: Conn, session_hash: str, username: str, csrf: str, expires_at: datetime) -> None:
+    await conn.execute(
+        "insert into sessions (session_hash, username, csrf_token, expires_at) values ($1, $2, $3, $4)",
+        session_hash,
+        username,
+        csrf,
+        expires_at,
+    )
+
+
+async def session(conn: Conn, session_hash: str) -> tuple[Operator, str] | None:
+    row = await conn.fetchrow(
+        "select o.*, s.csrf_token from sessions s join operators o using (username)"
+        " where s.session_hash = $1 and s.expires_at > now()",
+        session_hash,
+    )
+    return None if row is None else (_operator(row), row["csrf_token"])
+
+
+async def end_session(conn: Conn, session_hash: str) -> None:
+    await conn.execute("delete from sessions where session_hash = $1", session_hash)
+
+
+async def log_access(conn: Conn, op: Operator, person_id: str, purpose: str, action: str, outcome: str) -> None:
+    await conn.execute(
+        "insert into access_log (operator, city, person_id, purpose, action, outcome) values ($1, $2, $3, $4, $5, $6)",
+        op.username,
+        op.city,
+        person_id,
+        purpose,
+        action,
+        outcome,
+    )
+
+
+async def access_entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
+    # that operator's city, as the desk cannot know the person's city when the service refuses to tell).
+    sql, args = (
+        ("select * from access_log where person_id = $1", [person_id])
+        if person_id
+        else ("select * from access_log where city = $1", [city])
+    )
+    rows = await conn.fetch(sql + f" order by at desc, entry_id desc limit {int(limit)}", *args)
+    return [dict(r) for r in rows]

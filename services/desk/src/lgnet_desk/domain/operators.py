@@ -1,0 +1,71 @@
+"""Operators of the desk and the rules about them. Pure: no I/O.
+
+An operator's identity on the services: a staff operator acts as their own staff actor (`desk.<username>`) in each
+service, so the services attribute every action to them and their four-eyes rules see two different people; a
+partner's operator acts as the partner's actor (the services know a partner by its actor id, so its case-assignment
+rules apply unchanged); the data-protection officer (`dpo`) has no service identity at all and reads only the desk's
+access log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+SERVICES = ("intake", "housing", "payments")
+
+
+class OperatorRole(StrEnum):
+    STAFF = "staff"
+    PARTNER = "partner"
+    DPO = "dpo"
+
+
+@dataclass(frozen=True)
+class Operator:
+    username: str
+    display_name: str
+    role: OperatorRole
+    city: str
+    partner: str | None
+
+    @property
+    def service_actor(self) -> str | None:
+        """The actor id this operator has in every service (None: the DPO acts on no service)."""
+        if self.role is OperatorRole.PARTNER:
+            return self.partner
+        if self.role is OperatorRole.STAFF:
+            return f"desk.{self.username}"
+        return None
+
+    @property
+    def reads_access_log(self) -> bool:
+        return self.role is OperatorRole.DPO
+
+
+def check_new_operator(role: OperatorRole, partner: str | None) -> None:
+    if role is OperatorRole.PARTNER and not partner:
+        raise ValueError("partner: a partner's operator names the cooperative (--partner)")
+    if role is not OperatorRole.PARTNER and partner:
+        raise ValueError("partner: only partners' operators belong to a cooperative")
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int
+    lock_for: timedelta
+
+    def locked(self, locked_until: datetime | None, now: datetime) -> bool:
+        return locked_until is not None and locked_until > now
+
+    def after_failure(self, failures: int, now: datetime) -> datetime | None:
+        """When the account unlocks after this failure (`failures` counts it), or None if it stays open."""
+        return now + self.lock_for if failures >= self.max_failures else None
+
+
+MIN_PASSWORD = 12
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"password: at least {MIN_PASSWORD} characters")

@@ -1,0 +1,96 @@
+"""`lgnet-desk-admin`: provision the desk's operators.
+
+    lgnet-desk-admin add-operator maria --name "Maria Rossi" --role staff --city torino   (password from stdin)
+    lgnet-desk-admin add-operator luca --name "Luca Bianchi" --role partner --city torino --partner coop-aurora
+    lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
+
+Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
+(`lgnet_shared.auth`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
+partner's operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in
+the desk's schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's
+database) and LGNET_MASTER_KEY, like the desk itself."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import sys
+
+from lgnet_shared import auth, db
+from lgnet_shared.access import Role
+from lgnet_shared.errors import Conflict
+
+from lgnet_desk.adapters import store
+from lgnet_desk.adapters.schema import MIGRATIONS
+from lgnet_desk.domain.operators import SERVICES, Operator, OperatorRole, check_new_operator, check_password
+from lgnet_desk.entrypoints.web import _token_key
+from lgnet_desk.service_layer.login import HASHER
+from lgnet_desk.settings import DeskSettings
+
+
+async def add_operator(settings: DeskSettings, op: Operator, password: str, schemas: dict[str, str]) -> None:
+    check_new_operator(op.role, op.partner)
+    check_password(password)
+    tokens: dict[str, str] = {}
+    actor = op.service_actor
+    if actor is not None:
+        role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
+        for service in SERVICES:
+            pool = await db.create_pool(settings.database_url, schemas[service], max_size=1)
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
+                        await auth.add_actor(conn, actor, role, op.city, op.display_name)
+                    tokens[service] = await auth.issue_token(conn, actor)
+            finally:
+                await pool.close()
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn, conn.transaction():
+            await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="lgnet-desk-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("add-operator")
+    a.add_argument("username")
+    a.add_argument("--name", required=True)
+    a.add_argument("--role", required=True, choices=[r.value for r in OperatorRole])
+    a.add_argument("--city", required=True)
+    a.add_argument("--partner")
+    for s in SERVICES:
+        a.add_argument(f"--{s}-schema", default=s)
+    args = parser.parse_args(argv)
+    try:
+        settings = DeskSettings()
+    except Exception as e:
+        print(f"lgnet-desk-admin: configuration error: {e}", file=sys.stderr)
+        return 2
+    password = os.environ.get("LGNET_DESK_PASSWORD") or (
+        getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    )
+    op = Operator(args.username, args.name, OperatorRole(args.role), args.city, args.partner)
+    schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
+    try:
+        asyncio.run(add_operator(settings, op, password, schemas))
+    except (ValueError, Conflict) as e:
+        print(f"lgnet-desk-admin: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # e.g. the operator exists already (unique violation): no traceback for an operator
+        print(f"lgnet-desk-admin: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(f"operator {op.username} added ({op.role.value}, {op.city}; service actor: {op.service_actor or 'none'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Italian first, English available: Babel gettext catalogues (locale/<lang>/LC_MESSAGES/desk.po, compiled when
+loaded), dates and euro amounts in the locale's format, domain codes through lgnet_shared.vocabulary."""
+
+from __future__ import annotations
+
+import functools
+import io
+from datetime import date, datetime
+from importlib import resources
+from typing import Any
+
+from babel.dates import format_date, format_datetime, get_timezone
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
+from babel.support import Translations
+from lgnet_shared import vocabulary
+
+LANGUAGES = ("it", "en")
+DEFAULT = "it"
+BABEL_LOCALE = {"it": "it_IT", "en": "en_GB"}
+TIMEZONE = "Europe/Rome"
+
+
+@functools.cache
+def translations(lang: str) -> Translations:
+    po = resources.files("lgnet_desk").joinpath(f"locale/{lang}/LC_MESSAGES/desk.po")
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    return Translations(buf, domain="desk")
+
+
+def language(requested: str | None) -> str:
+    return requested if requested in LANGUAGES else DEFAULT
+
+
+def day(value: Any, lang: str) -> str:
+    if not value:
+        return "—"
+    d = date.fromisoformat(value) if isinstance(value, str) else value
+    return str(format_date(d, format="medium", locale=BABEL_LOCALE[lang]))
+
+
+def moment(value: datetime, lang: str) -> str:
+    return str(format_datetime(value, format="medium", tzinfo=get_timezone(TIMEZONE), locale=BABEL_LOCALE[lang]))
+
+
+def euros(cents: int | None, lang: str) -> str:
+    if cents is None:
+        return "—"
+    return str(format_currency(cents / 100, "EUR", locale=BABEL_LOCALE[lang]))
+
+
+def code(list_name: str, value: str | None, lang: str) -> str:
+    """A domain code's label, never the raw code (an unknown list or code shows as itself)."""
+    if value is None:
+        return "—"
+    try:
+        return vocabulary.label(list_name, value, lang)
+    except KeyError:
+        return value
+
+
+def codes(list_name: str, lang: str) -> list[tuple[str, str]]:
+    entries = vocabulary.code_list(list_name).entries
+    return [(c, vocabulary.label(list_name, c, lang)) for c in entries]

@@ -1,0 +1,45 @@
+"""Entry point of the desk: `lgnet-desk` (configuration from the environment, see README)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from lgnet_shared import db
+
+from lgnet_desk.adapters.schema import MIGRATIONS
+from lgnet_desk.entrypoints import web
+from lgnet_desk.settings import DeskSettings
+
+
+def create_app(settings: DeskSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=10)
+        await db.migrate(app.state.pool, MIGRATIONS)
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.pool.close()
+
+    app = FastAPI(title="LgNet desk", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(packages=[("lgnet_desk.entrypoints", "static")]), name="static")
+    web.install(app, settings)
+    return app
+
+
+def main() -> None:
+    try:
+        settings = DeskSettings()
+        settings.master_key_bytes()
+    except Exception as e:
+        raise SystemExit(f"lgnet-desk: configuration error: {e}") from None
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,505 @@
+"""The desk's pages (server-rendered, Jinja2). Thin: read the session, check CSRF, call a use case, render."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from lgnet_desk.adapters import store
+from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import refusals
+from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
+from lgnet_desk.entrypoints import i18n
+from lgnet_desk.service_layer import desk, login, oidc
+from lgnet_desk.settings import DeskSettings
+
+SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
+TEMPLATES = Environment(
+    loader=FileSystemLoader(str(resources.files("lgnet_desk.entrypoints").joinpath("templates"))),
+    autoescape=select_autoescape(),
+)
+PURPOSES = ("case_work", "case_review", "subject_access")
+FAMILY_SIZE = 6  # rows of the registration form
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class Page:
+    """What one request knows: language, operator, CSRF token, and how to call the services as the operator."""
+
+    def __init__(self, request: Request, op: Operator | None, csrf: str, services: Services | None) -> None:
+        self.request, self.op, self.csrf, self.services = request, op, csrf, services
+        self.lang = i18n.language(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
+        self.t = i18n.translations(self.lang)
+
+    def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        lang = self.lang
+        html = TEMPLATES.get_template(name).render(
+            _=self.t.gettext,
+            lang=lang,
+            op=self.op,
+            csrf=self.csrf,
+            day=lambda v: i18n.day(v, lang),
+            moment=lambda v: i18n.moment(v, lang),
+            euros=lambda v: i18n.euros(v, lang),
+            code=lambda lst, v: i18n.code(lst, v, lang),
+            reason=lambda text: refusals.say(str(text), lang),
+            codes=lambda lst: i18n.codes(lst, lang),
+            path=self.request.url.path,
+            **ctx,
+        )
+        response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+        if self.request.query_params.get("lang") in i18n.LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True, max_age=365 * 86400)
+        return response
+
+
+def router(settings: DeskSettings) -> APIRouter:
+    api = APIRouter()
+    token_key = _token_key(settings)
+    policy = LockoutPolicy(settings.max_failures, timedelta(minutes=settings.lockout_minutes))
+
+    async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
+        sid = request.cookies.get(SESSION_COOKIE)
+        pool = request.app.state.pool
+        found = None
+        if sid:
+            async with pool.acquire() as conn:
+                found = await store.session(conn, login.session_hash(sid))
+        if found is None:
+            raise HTTPException(303, headers={"Location": "/login"})
+        op, csrf = found
+        if csrf_check:
+            form = await request.form()
+            if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
+                raise HTTPException(403, "CSRF token missing or wrong")
+        if need is not None and op.role is not need:
+            raise HTTPException(403, "not for this role")
+        async with pool.acquire() as conn:
+            tokens = await store.tokens(conn, op.username, token_key)
+        return Page(request, op, csrf, Services(settings.service_urls(), tokens, request.app.state.http))
+
+    async def form_of(request: Request) -> dict[str, str]:
+        return {k: str(v) for k, v in (await request.form()).items()}
+
+    @api.get("/login", response_class=HTMLResponse)
+    async def login_form(request: Request) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = Page(request, None, token, None).render("login.html", oidc=settings.oidc_enabled)
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure, max_age=1800
+        )
+        return response
+
+    @api.post("/login", response_class=HTMLResponse)
+    async def do_login(request: Request) -> Response:
+        form = await form_of(request)
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        p = Page(request, None, expected, None)
+        if not expected or not secrets.compare_digest(form.get("csrf", ""), expected):
+            return p.render("login.html", status=403, error=p.t.gettext("The form expired: please try again."))
+        async with request.app.state.pool.acquire() as conn, conn.transaction():
+            try:
+                sid, _ = await login.log_in(
+                    conn, form.get("username", ""), form.get("password", ""), policy, settings.session_minutes
+                )
+            except login.LoginRefused as refused:
+                error = (
+                    p.t.gettext("Too many failed attempts: the account is locked for a while.")
+                    if refused.locked
+                    else p.t.gettext("Wrong username or password.")
+                )
+                return p.render("login.html", status=401, error=error, username=form.get("username", ""))
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            httponly=True,
+            samesite="strict",
+            secure=settings.cookie_secure,
+            max_age=settings.session_minutes * 60,
+        )
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @api.get("/login/oidc")
+    async def oidc_begin(request: Request) -> Response:
+        if not settings.oidc_enabled:
+            raise HTTPException(404, "OpenID Connect is not configured")
+        async with request.app.state.pool.acquire() as conn:
+            url = await oidc.begin(conn, request.app.state.http, settings)
+        return RedirectResponse(url, status_code=303)
+
+    @api.get("/login/oidc/callback", response_class=HTMLResponse)
+    async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
+        if not settings.oidc_enabled:
+            raise HTTPException(404, "OpenID Connect is not configured")
+        p = Page(request, None, "", None)
+        async with request.app.state.pool.acquire() as conn, conn.transaction():
+            try:
+                sid, _ = await oidc.finish(
+                    conn, request.app.state.http, settings, code, state, settings.session_minutes
+                )
+            except login.LoginRefused:
+                return p.render(
+                    "login.html",
+                    status=401,
+                    oidc=True,
+                    error=p.t.gettext("The identity provider's login was not accepted."),
+                )
+        return _with_session(RedirectResponse("/", status_code=303), sid)
+
+    def _with_session(response: Response, sid: str) -> Response:
+        response.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            httponly=True,
+            samesite="lax",  # the provider redirects back cross-site: Strict would drop the cookie on that hop
+            secure=settings.cookie_secure,
+            max_age=settings.session_minutes * 60,
+        )
+        return response
+
+    @api.post("/logout")
+    async def logout(request: Request) -> Response:
+        await page(request, csrf_check=True)
+        async with request.app.state.pool.acquire() as conn:
+            await store.end_session(conn, login.session_hash(request.cookies.get(SESSION_COOKIE, "")))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @api.get("/", response_class=HTMLResponse)
+    async def home(request: Request) -> Response:
+        p = await page(request)
+        assert p.op is not None
+        if p.op.reads_access_log:
+            return RedirectResponse("/access-log", status_code=303)
+        q = {k: request.query_params.get(k, "").strip() for k in ("name", "fiscal_code", "case_id")}
+        results: list[dict[str, Any]] | None = None
+        error = None
+        if any(q.values()):
+            assert p.services is not None
+            try:
+                results = await p.services.get("intake", "/persons", **{k: v or None for k, v in q.items()})
+            except ServiceRefusal as r:
+                error = r.reason
+        purpose = request.query_params.get("purpose", "case_work")
+        purpose = purpose if purpose in PURPOSES else "case_work"
+        return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
+
+    @api.get("/persons/new", response_class=HTMLResponse)
+    async def new_household(request: Request) -> Response:
+        p = await page(request)
+        return p.render("register.html", form={}, errors={}, rows=range(FAMILY_SIZE))
+
+    @api.post("/persons/new", response_class=HTMLResponse)
+    async def register(request: Request) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        form = await form_of(request)
+        try:
+            pid = await desk.register_household(p.services, form, FAMILY_SIZE, _today())
+        except desk.FieldErrors as e:
+            return p.render("register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE))
+        except ServiceRefusal as r:
+            return p.render(
+                "register.html", status=422, form=form, errors={"m0_given_name": r.reason}, rows=range(FAMILY_SIZE)
+            )
+        return RedirectResponse(f"/persons/{pid}?purpose=case_work", status_code=303)
+
+    @api.get("/persons/{person_id}", response_class=HTMLResponse)
+    async def cartella(request: Request, person_id: str, purpose: str = "case_work") -> Response:
+        p = await page(request)
+        assert p.services is not None and p.op is not None
+        purpose = purpose if purpose in PURPOSES else "case_work"
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                record = await desk.folder(conn, p.services, p.op, person_id, purpose)
+            except ServiceRefusal as r:
+                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+        return p.render("cartella.html", r=record, errors={}, today=_today().isoformat(), purpose=purpose)
+
+    async def act(request: Request, person_id: str, run: Any) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None and p.op is not None
+        form = await form_of(request)
+        try:
+            await run(p.services, form)
+        except desk.FieldErrors as e:
+            async with request.app.state.pool.acquire() as conn:
+                record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+            return p.render(
+                "cartella.html",
+                status=422,
+                r=record,
+                errors=e.errors,
+                form=form,
+                today=_today().isoformat(),
+                purpose="case_work",
+            )
+        return RedirectResponse(f"/persons/{person_id}?purpose=case_work", status_code=303)
+
+    @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
+    async def open_case(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body: dict[str, Any] = {
+                "case_id": desk.new_id("c"),
+                "household_id": f.get("household_id"),
+                "action_area": f.get("action_area"),
+                "channel": f.get("channel"),
+                "opened_on": f.get("opened_on"),
+                "housing_need": f.get("housing_need") == "on",
+            }
+            if f.get("partner"):
+                body["partner"] = f["partner"]
+            fields = {
+                "action_area": "action_area",
+                "channel": "channel",
+                "opened_on": "opened_on",
+                "partner": "partner",
+                "household_id": "action_area",
+            }
+            await desk.submit(s, "intake", "/cases", body, fields)
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/assessments", response_class=HTMLResponse)
+    async def assess(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            form = await request.form()
+            body = {
+                "case_id": f.get("case_id"),
+                "housing_situation": f.get("housing_situation"),
+                "monthly_income_cents": _cents(f.get("monthly_income", "")),
+                "employment_status": f.get("employment_status"),
+                "vulnerabilities": [str(v) for v in form.getlist("vulnerabilities")],
+                "assessed_on": f.get("assessed_on"),
+            }
+            fields = {
+                "monthly_income_cents": "monthly_income",
+                "housing_situation": "housing_situation",
+                "employment_status": "employment_status",
+                "assessed_on": "assessed_on",
+                "vulnerabilities": "vulnerabilities",
+            }
+            await desk.submit(s, "intake", "/cases/assessments", body, fields)
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/plans", response_class=HTMLResponse)
+    async def plan(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            objectives = [str(o) for o in (await request.form()).getlist("objectives")]
+            body = {
+                "case_id": f.get("case_id"),
+                "plan_id": desk.new_id("plan"),
+                "objectives": objectives,
+                "agreed_on": f.get("agreed_on"),
+            }
+            await desk.submit(s, "intake", "/cases/plans", body, {"objectives": "objectives", "agreed_on": "agreed_on"})
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
+    async def contribution(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {"case_id": f.get("case_id"), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
+            await desk.submit(
+                s,
+                "payments",
+                "/contribution-requests",
+                body,
+                {"amount_cents": "amount", "kind": "kind", "case_id": "kind"},
+            )
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
+    async def note(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            await desk.submit(s, "intake", f"/persons/{person_id}/notes", {"text": f.get("text", "")}, {"text": "text"})
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/documents", response_class=HTMLResponse)
+    async def upload(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            file = (await request.form()).get("document")
+            if file is None or isinstance(file, str):
+                raise desk.FieldErrors({"document": "choose a file"})
+            data = await file.read(desk.MAX_UPLOAD + 1)
+            media_type = file.content_type or "application/octet-stream"
+            await desk.upload(s, person_id, f.get("document_kind", ""), file.filename or "", media_type, data)
+
+        return await act(request, person_id, run)
+
+    @api.get("/persons/{person_id}/documents/{document_id}")
+    async def download(request: Request, person_id: str, document_id: str) -> Response:
+        p = await page(request)
+        assert p.services is not None and p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                content, media_type, disposition = await p.services.download(
+                    "intake", f"/persons/{person_id}/documents/{document_id}"
+                )
+            except ServiceRefusal as r:
+                await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
+                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "shown")
+        return Response(
+            content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
+        )
+
+    @api.post("/persons/{person_id}/tutoring", response_class=HTMLResponse)
+    async def tutoring(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            topics = [str(t) for t in (await request.form()).getlist("topics")]
+            body = {"case_id": f.get("case_id"), "topics": topics, "on": f.get("on") or None}
+            await desk.submit(s, "payments", "/tutoring-sessions", body, {"topics": "topics", "on": "on"})
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/transfer", response_class=HTMLResponse)
+    async def transfer(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
+            path = f"/cases/{f.get('case_id')}/transfer"
+            await desk.submit(s, "intake", path, body, {"to_partner": "to_partner", "on": "transfer_on"})
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
+    async def consent(request: Request, person_id: str) -> Response:
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {
+                "person_id": person_id,
+                "purpose": f.get("purpose"),
+                "granted": f.get("granted") == "true",
+                "recorded_on": _today().isoformat(),
+            }
+            await desk.submit(s, "intake", "/consents", body, {"purpose": "purpose", "granted": "purpose"})
+
+        return await act(request, person_id, run)
+
+    @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
+    async def privacy_notice(request: Request, person_id: str) -> Response:
+        """The privacy notice (GDPR art. 13) to print and hand over when consent is captured."""
+        p = await page(request)
+        return p.render("privacy_notice.html", person_id=person_id, today=_today().isoformat())
+
+    @api.get("/approvals", response_class=HTMLResponse)
+    async def approvals(request: Request) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        try:
+            pending = await p.services.get("payments", "/contribution-requests", status="requested")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status, refusal=r.reason)
+        return p.render("approvals.html", pending=pending, error=request.query_params.get("error"))
+
+    @api.post("/approvals/{request_id}", response_class=HTMLResponse)
+    async def approve(request: Request, request_id: str) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        try:
+            await p.services.post("payments", f"/contribution-requests/{request_id}/approval", {})
+        except ServiceRefusal as r:
+            pending = await p.services.get("payments", "/contribution-requests", status="requested")
+            return p.render("approvals.html", status=r.status, pending=pending, error=r.reason, failed=request_id)
+        return RedirectResponse("/approvals?done=" + request_id, status_code=303)
+
+    @api.get("/access-log", response_class=HTMLResponse)
+    async def access_log(request: Request, person_id: str | None = None) -> Response:
+        p = await page(request, need=OperatorRole.DPO)
+        assert p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            entries = await store.access_entries(conn, p.op.city, person_id or None)
+        return p.render("access_log.html", entries=entries, person_id=person_id or "", purposes=PURPOSES)
+
+    @api.get("/access-log.csv")
+    async def access_log_csv(request: Request, person_id: str | None = None) -> Response:
+        p = await page(request, need=OperatorRole.DPO)
+        assert p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            entries = await store.access_entries(conn, p.op.city, person_id or None, limit=100_000)
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["at", "operator", "person_id", "purpose", "action", "outcome"])
+        for e in entries:
+            w.writerow([e["at"].isoformat(), e["operator"], e["person_id"], e["purpose"], e["action"], e["outcome"]])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="access-log.csv"', **SECURITY_HEADERS},
+        )
+
+    @api.get("/access-log/subject/{person_id}", response_class=HTMLResponse)
+    async def subject_access(request: Request, person_id: str) -> Response:
+        """A person's own access history, printable for a subject-access request (GDPR art. 15)."""
+        p = await page(request, need=OperatorRole.DPO)
+        assert p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            entries = await store.access_entries(conn, p.op.city, person_id, limit=100_000)
+        return p.render("subject_access.html", entries=entries, person_id=person_id, printed=datetime.now(UTC))
+
+    return api
+
+
+def _token_key(settings: DeskSettings) -> bytes:
+    from lgnet_shared import pii
+
+    return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
+
+
+def _today() -> Any:
+    return datetime.now(UTC).date()
+
+
+def _cents(euros: str) -> int | str:
+    """ "1.234,50" or "1234.50" → 123450; anything else is passed on for the service to name the field."""
+    text = euros.strip().replace("€", "").replace(" ", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    try:
+        whole, _, frac = text.partition(".")
+        if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
+            raise ValueError
+        return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
+    except ValueError:
+        return euros
+
+
+def install(app: FastAPI, settings: DeskSettings) -> None:
+    app.include_router(router(settings))
+
+    @app.exception_handler(HTTPException)
+    async def redirect_or_text(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 303 and exc.headers:
+            return RedirectResponse(exc.headers["Location"], status_code=303)
+        return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready")
+    async def ready(request: Request) -> dict[str, str]:
+        async with request.app.state.pool.acquire() as conn:
+            await conn.fetchval("select 1")
+        return {"status": "ok"}
+
+    app.state.http = httpx.AsyncClient()

@@ -1,0 +1,134 @@
+"""The desk's use cases over the services' APIs. Each view of a person's data is written to the access log (shown or
+denied) before the page is answered; the services decide what the operator may see."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from lgnet_shared.db import Conn
+
+from lgnet_desk.adapters import store
+from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain.operators import Operator
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class FieldErrors(Exception):
+    """Refusals to show next to the form's fields: {form field name: reason}."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
+    """The cartella sociale: intake's record plus housing's and payments' views of the person's cases."""
+    try:
+        record: dict[str, Any] = await services.get("intake", f"/persons/{person_id}/record")
+    except ServiceRefusal as refusal:
+        await store.log_access(conn, op, person_id, purpose, "cartella", "denied")
+        raise refusal
+    await store.log_access(conn, op, person_id, purpose, "cartella", "shown")
+    case_ids = {c["case_id"] for c in record["cases"]}
+    household_ids = {h["household_id"] for h in record["households"]}
+    contributions: list[dict[str, Any]] = []
+    for cid in sorted(case_ids):
+        # payments may not know the case yet (it learns it from intake's events)
+        with contextlib.suppress(ServiceRefusal):
+            contributions += await services.get("payments", "/contribution-requests", case_id=cid)
+    housing: list[dict[str, Any]] = []
+    for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
+        with contextlib.suppress(ServiceRefusal):
+            matches = await services.get("housing", "/proposals", status=status)
+            housing += [m for m in matches if m.get("household_id") in household_ids]
+    record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
+    record["documents"] = await services.get("intake", f"/persons/{person_id}/documents")
+    record["contributions"] = contributions
+    record["housing"] = housing
+    return record
+
+
+def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
+    identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
+    return {
+        "person_id": new_id("p"),
+        "birth_date": form.get(f"m{i}_birth_date") or None,
+        "sex": form.get(f"m{i}_sex") or None,
+        "nationality": (form.get(f"m{i}_nationality") or "").strip().upper() or None,
+        "identity": {k: v for k, v in identity.items() if v},
+    }
+
+
+async def register_household(services: Services, form: dict[str, str], members: int, today: date) -> str:
+    """Register each member, record their consents, form the household (the first is the reference person)."""
+    errors: dict[str, str] = {}
+    ids: list[str] = []
+    for i in range(members):
+        if not form.get(f"m{i}_given_name") and not form.get(f"m{i}_birth_date"):
+            continue
+        body = member_body(form, i)
+        try:
+            answer = await services.post("intake", "/persons", body)
+        except ServiceRefusal as r:
+            name = r.field.removeprefix("identity.").split(".")[0] or "given_name"
+            errors[f"m{i}_{name}"] = r.reason
+            continue
+        ids.append(answer.get("same_as") or body["person_id"])
+    if errors:
+        raise FieldErrors(errors)
+    if not ids:
+        raise FieldErrors({"m0_given_name": "required"})
+    for pid in ids:
+        for purpose in ("service", "partner_sharing"):
+            if form.get(f"consent_{purpose}"):
+                await services.post(
+                    "intake",
+                    "/consents",
+                    {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()},
+                )
+    household = new_id("h")
+    await services.post(
+        "intake", "/households", {"household_id": household, "reference_person_id": ids[0], "member_ids": ids}
+    )
+    return ids[0]
+
+
+async def submit(services: Services, service: str, path: str, body: dict[str, Any], fields: dict[str, str]) -> Any:
+    """Post a form's body; a refusal becomes a FieldErrors on the form field that caused it (`fields` maps the
+    service's field names to the form's; unknown ones go to the form's first field)."""
+    try:
+        return await services.post(service, path, body)
+    except ServiceRefusal as r:
+        key = r.field.split(".")[0]
+        raise FieldErrors({fields.get(key, next(iter(fields.values()))): r.reason}) from None
+
+
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+async def upload(services: Services, person_id: str, kind: str, filename: str, media_type: str, data: bytes) -> None:
+    """Attach a document: intake checks type and size again, hashes it and seals it with the person's key."""
+    if not data:
+        raise FieldErrors({"document": "empty file"})
+    if len(data) > MAX_UPLOAD:
+        raise FieldErrors({"document": "larger than 10 MB"})
+    body = {
+        "kind": kind,
+        "filename": filename or "documento",
+        "media_type": media_type,
+        "content_base64": base64.b64encode(data).decode(),
+    }
+    await submit(
+        services,
+        "intake",
+        f"/persons/{person_id}/documents",
+        body,
+        {"kind": "document_kind", "content_base64": "document", "media_type": "document", "filename": "document"},
+    )

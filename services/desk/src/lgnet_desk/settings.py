@@ -1,0 +1,47 @@
+"""The desk's configuration, from the environment (refuses to start naming the variable at fault)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DeskSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(alias="DATABASE_URL")
+    db_schema: str = Field("desk", alias="LGNET_DB_SCHEMA")
+    master_key: str = Field(alias="LGNET_MASTER_KEY", description="base64 of 32 bytes: seals the operators' tokens")
+    intake_url: str = Field("http://127.0.0.1:8001", alias="LGNET_INTAKE_URL")
+    housing_url: str = Field("http://127.0.0.1:8002", alias="LGNET_HOUSING_URL")
+    payments_url: str = Field("http://127.0.0.1:8003", alias="LGNET_PAYMENTS_URL")
+    http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
+    http_port: int = Field(8005, alias="LGNET_HTTP_PORT")
+    # Secure cookies need HTTPS; a desk behind a TLS proxy keeps the default. Only plain-HTTP development turns it off.
+    cookie_secure: bool = Field(True, alias="LGNET_DESK_COOKIE_SECURE")
+    session_minutes: int = Field(480, alias="LGNET_DESK_SESSION_MINUTES", gt=0)
+    max_failures: int = Field(5, alias="LGNET_DESK_MAX_FAILURES", gt=0)
+    lockout_minutes: int = Field(15, alias="LGNET_DESK_LOCKOUT_MINUTES", gt=0)
+
+    # OpenID Connect login (authorization code + PKCE) when an issuer is configured; the operator must exist in the
+    # desk (lgnet-desk-admin) under the claim named by oidc_username_claim.
+    oidc_issuer: str | None = Field(None, alias="LGNET_DESK_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="LGNET_DESK_OIDC_CLIENT_ID")
+    oidc_client_secret: str | None = Field(None, alias="LGNET_DESK_OIDC_CLIENT_SECRET")
+    oidc_redirect_url: str | None = Field(None, alias="LGNET_DESK_OIDC_REDIRECT_URL")
+    oidc_username_claim: str = Field("preferred_username", alias="LGNET_DESK_OIDC_USERNAME_CLAIM")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_redirect_url)
+
+    def master_key_bytes(self) -> bytes:
+        import base64
+
+        key = base64.b64decode(self.master_key)
+        if len(key) != 32:
+            raise ValueError("LGNET_MASTER_KEY: must be base64 of 32 bytes")
+        return key
+
+    def service_urls(self) -> dict[str, str]:
+        return {"intake": self.intake_url, "housing": self.housing_url, "payments": self.payments_url}

@@ -1,0 +1,79 @@
+"""The desk's pure rules: lock-out, the operator's identity on the services, amounts typed the Italian way, the
+catalogues (every message has its Italian text), Italian formats and labels."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+
+import pytest
+from babel.messages.pofile import read_po
+from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
+from lgnet_desk.domain.refusals import say
+from lgnet_desk.entrypoints import i18n
+from lgnet_desk.entrypoints.web import _cents
+
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def test_the_fifth_wrong_password_locks_the_account_for_a_while() -> None:
+    policy = LockoutPolicy(5, timedelta(minutes=15))
+    assert policy.after_failure(4, NOW) is None
+    until = policy.after_failure(5, NOW)
+    assert until == NOW + timedelta(minutes=15)
+    assert policy.locked(until, NOW + timedelta(minutes=14))
+    assert not policy.locked(until, NOW + timedelta(minutes=16))
+
+
+def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:
+    assert Operator("maria", "M", OperatorRole.STAFF, "torino", None).service_actor == "desk.maria"
+    assert Operator("luca", "L", OperatorRole.PARTNER, "torino", "coop-aurora").service_actor == "coop-aurora"
+    dpo = Operator("rpd", "R", OperatorRole.DPO, "torino", None)
+    assert dpo.service_actor is None
+    assert dpo.reads_access_log
+    with pytest.raises(ValueError, match="partner"):
+        check_new_operator(OperatorRole.PARTNER, None)
+    with pytest.raises(ValueError, match="password"):
+        check_password("corta")
+
+
+@pytest.mark.parametrize(
+    ("typed", "cents"), [("450", 45000), ("450,5", 45050), ("1.234,56", 123456), ("1234.56", 123456), ("600 €", 60000)]
+)
+def test_amounts_are_read_as_typed_in_italy(typed: str, cents: int) -> None:
+    assert _cents(typed) == cents
+
+
+def test_a_wrong_amount_is_passed_on_for_the_service_to_name_the_field() -> None:
+    assert _cents("dieci") == "dieci"
+    assert _cents("1,234") == "1,234"
+
+
+def test_every_message_has_its_italian_text() -> None:
+    po = resources.files("lgnet_desk").joinpath("locale/it/LC_MESSAGES/desk.po")
+    with po.open("rb") as f:
+        catalog = read_po(f, locale="it")
+    missing = [m.id for m in catalog if m.id and not m.string]
+    assert missing == []
+    assert i18n.translations("it").gettext("Find a person") == "Cerca una persona"
+    assert i18n.translations("en").gettext("Find a person") == "Find a person"
+
+
+def test_dates_amounts_and_codes_in_italian_by_default() -> None:
+    assert i18n.day(date(1985, 3, 14), "it") == "14 mar 1985"
+    assert i18n.euros(123456, "it") == "1.234,56\xa0€"
+    assert i18n.code("vulnerability", "woman_social_emergency", "it") == "Donna in emergenza sociale"
+    assert i18n.code("plan_objective", "employment", "en") == "Employment"
+    assert i18n.language("fr") == "it"
+
+
+def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_written() -> None:
+    assert (
+        say("the requester cannot approve their own request", "it") == "chi ha chiesto il contributo non può approvarlo"
+    )
+    assert (
+        say("staff of trieste cannot act in torino", "it") == "chi opera per trieste non può accedere ai dati di torino"
+    )
+    assert say("over budget: 500 cents asked, 100 available on the line", "it").startswith("fondi insufficienti")
+    assert say("a brand new rule", "it") == "a brand new rule"
+    assert say("is in the future", "en") == "is in the future"

@@ -1,0 +1,89 @@
+"""Intake's tables for the desk's diary notes and documents: their content sealed with the person's own key
+(AES-256-GCM), so erasing the person (destroying the key) makes them unreadable everywhere."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lgnet_shared.db import Conn
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "intake-desk-1",
+        """
+        create table diary_notes (
+            note_id text primary key,
+            person_id text not null references persons,
+            written_by text not null,
+            written_at timestamptz not null default now(),
+            sealed bytea not null
+        );
+        create index diary_notes_person on diary_notes (person_id, written_at);
+        create table documents (
+            document_id text primary key,
+            person_id text not null references persons,
+            kind text not null,
+            media_type text not null,
+            size_bytes int not null,
+            sha256 text not null,
+            uploaded_by text not null,
+            uploaded_at timestamptz not null default now(),
+            sealed_name bytea not null,
+            sealed bytea not null
+        );
+        create index documents_person on documents (person_id, uploaded_at);
+        """,
+    ),
+]
+
+
+async def add_note(conn: Conn, note_id: str, person_id: str, by: str, sealed: bytes) -> datetime:
+    at: datetime = await conn.fetchval(
+        "insert into diary_notes (note_id, person_id, written_by, sealed) values ($1, $2, $3, $4) returning written_at",
+        note_id,
+        person_id,
+        by,
+        sealed,
+    )
+    return at
+
+
+async def notes(conn: Conn, person_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch("select * from diary_notes where person_id = $1 order by written_at", person_id)
+    return [dict(r) for r in rows]
+
+
+async def add_document(conn: Conn, row: dict[str, Any]) -> None:
+    await conn.execute(
+        "insert into documents (document_id, person_id, kind, media_type, size_bytes, sha256, uploaded_by,"
+        " sealed_name, sealed) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        *(
+            row[k]
+            for k in (
+                "document_id",
+                "person_id",
+                "kind",
+                "media_type",
+                "size_bytes",
+                "sha256",
+                "uploaded_by",
+                "sealed_name",
+                "sealed",
+            )
+        ),
+    )
+
+
+async def documents(conn: Conn, person_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "select document_id, person_id, kind, media_type, size_bytes, sha256, uploaded_by, uploaded_at, sealed_name"
+        " from documents where person_id = $1 order by uploaded_at",
+        person_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def document(conn: Conn, document_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("select * from documents where document_id = $1", document_id)
+    return dict(row) if row else None

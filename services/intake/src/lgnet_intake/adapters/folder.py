@@ -1,0 +1,94 @@
+"""Read-only queries behind the desk's search and the cartella sociale (intake's own tables)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lgnet_shared.db import Conn
+
+Row = dict[str, Any]
+
+
+async def persons_of_city(conn: Conn, city: str, partner: str | None) -> list[Row]:
+    """The city's living persons (not merged away, not erased); for a partner only those of its open cases."""
+    sql = "select person_id, identity from persons p where city = $1 and merged_into is null and erased_at is null"
+    args: list[Any] = [city]
+    if partner is not None:
+        sql += (
+            " and exists (select 1 from cases c join household_members m using (household_id)"
+            " where m.person_id = p.person_id and m.left_on is null and c.partner = $2 and c.closed_on is null)"
+        )
+        args.append(partner)
+    return [dict(r) for r in await conn.fetch(sql + " order by person_id", *args)]
+
+
+async def person_by_fiscal_hash(conn: Conn, city: str, fiscal_hash: str) -> str | None:
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "select person_id from persons where city = $1 and fiscal_code_hash = $2 and merged_into is null"
+        " and erased_at is null",
+        city,
+        fiscal_hash,
+    )
+
+
+async def members_of_case(conn: Conn, case_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "select distinct m.person_id from cases c join household_members m using (household_id)"
+        " where c.case_id = $1 and m.left_on is null order by m.person_id",
+        case_id,
+    )
+    return [r["person_id"] for r in rows]
+
+
+async def households_of_person(conn: Conn, person_id: str) -> list[Row]:
+    rows = await conn.fetch(
+        "select distinct h.* from households h join household_members m using (household_id)"
+        " where m.person_id = $1 order by h.household_id",
+        person_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def membership(conn: Conn, household_id: str) -> list[Row]:
+    rows = await conn.fetch(
+        "select m.person_id, m.joined_on, m.left_on, m.reason, p.birth_date, p.sex from household_members m"
+        " join persons p using (person_id) where m.household_id = $1 order by m.joined_on, m.person_id",
+        household_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def cases_of(conn: Conn, household_ids: list[str]) -> list[Row]:
+    rows = await conn.fetch(
+        "select c.*, a.body as assessment, a.assessed_on from cases c left join assessments a using (case_id)"
+        " where c.household_id = any($1::text[]) order by c.opened_on, c.case_id",
+        household_ids,
+    )
+    return [dict(r) for r in rows]
+
+
+async def plans_of(conn: Conn, case_ids: list[str]) -> list[Row]:
+    rows = await conn.fetch("select * from plans where case_id = any($1::text[]) order by agreed_on, plan_id", case_ids)
+    return [dict(r) for r in rows]
+
+
+async def referrals_of(conn: Conn, household_ids: list[str]) -> list[Row]:
+    rows = await conn.fetch(
+        "select * from referrals where household_id = any($1::text[]) order by received_on, referral_id",
+        household_ids,
+    )
+    return [dict(r) for r in rows]
+
+
+async def consents_of(conn: Conn, person_id: str) -> list[Row]:
+    rows = await conn.fetch("select * from consents where person_id = $1 order by purpose", person_id)
+    return [dict(r) for r in rows]
+
+
+async def employment_of(conn: Conn, person_id: str) -> list[Row]:
+    rows = await conn.fetch("select * from employment where person_id = $1 order by as_of", person_id)
+    return [dict(r) for r in rows]
+
+
+async def registered_on(conn: Conn, person_id: str) -> Any:
+    return await conn.fetchval("select created_at::date from persons where person_id = $1", person_id)

@@ -1,0 +1,109 @@
+"""Intake's read API for the desk: find a person, read the cartella sociale. Same authorisation as
+`GET /persons/{id}` for every person shown (see service_layer/folder.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from lgnet_shared import pii
+from lgnet_shared.auth import Who
+from lgnet_shared.http import problem_responses
+from lgnet_shared.service import Runtime
+from pydantic import BaseModel, Field
+
+from lgnet_intake.service_layer.diary import Diary
+from lgnet_intake.service_layer.folder import Folder
+from lgnet_intake.service_layer.handlers import Context, Intake
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(tags=["intake: desk reads"], responses=problem_responses())
+
+    def fiscal_secret() -> bytes:
+        return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
+
+    @api.get("/persons", summary="Find persons by name (fuzzy, accent-insensitive), fiscal code or case number")
+    async def find_persons(
+        actor: Who,
+        name: Annotated[str | None, Query(max_length=200)] = None,
+        fiscal_code: Annotated[str | None, Query(max_length=32)] = None,
+        case_id: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> list[dict[str, Any]]:
+        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
+            assert runtime.keys is not None
+            folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
+            return await folder.search(Context(actor, datetime.now(UTC).date()), name, fiscal_code, case_id)
+
+    @api.get("/persons/{person_id}/record", summary="The cartella sociale of a person (who may read the person)")
+    async def read_record(person_id: str, actor: Who) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
+            assert runtime.keys is not None
+            folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
+            return await folder.record(Context(actor, datetime.now(UTC).date()), person_id)
+
+    @asynccontextmanager
+    async def diary(actor: Any, readonly: bool = False) -> AsyncIterator[tuple[Diary, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction(readonly=readonly):
+            assert runtime.keys is not None
+            yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, datetime.now(UTC).date())
+
+    @api.post(
+        "/persons/{person_id}/notes", status_code=201, summary="Write a diary note (sealed with the person's key)"
+    )
+    async def add_note(person_id: str, body: NewNote, actor: Who) -> JSONResponse:
+        async with diary(actor) as (d, ctx):
+            return JSONResponse(await d.add_note(ctx, person_id, body.text), status_code=201)
+
+    @api.get("/persons/{person_id}/notes", summary="The person's diary notes (text null once the person is erased)")
+    async def read_notes(person_id: str, actor: Who) -> list[dict[str, Any]]:
+        async with diary(actor, readonly=True) as (d, ctx):
+            return await d.notes(ctx, person_id)
+
+    @api.post(
+        "/persons/{person_id}/documents",
+        status_code=201,
+        summary="Attach a document (PDF, JPEG or PNG up to 10 MB; content-hashed, sealed with the person's key)",
+    )
+    async def add_document(person_id: str, body: NewDocument, actor: Who) -> JSONResponse:
+        async with diary(actor) as (d, ctx):
+            answer = await d.add_document(
+                ctx, person_id, body.kind, body.filename, body.media_type, body.content_base64
+            )
+            return JSONResponse(answer, status_code=201)
+
+    @api.get("/persons/{person_id}/documents", summary="The person's documents (metadata)")
+    async def list_documents(person_id: str, actor: Who) -> list[dict[str, Any]]:
+        async with diary(actor, readonly=True) as (d, ctx):
+            return await d.documents(ctx, person_id)
+
+    @api.get(
+        "/persons/{person_id}/documents/{document_id}",
+        summary="Download a document",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
+    )
+    async def download(person_id: str, document_id: str, actor: Who) -> Response:
+        async with diary(actor, readonly=True) as (d, ctx):
+            name, media_type, content = await d.download(ctx, person_id, document_id)
+        safe = "".join(ch for ch in name if ch.isalnum() or ch in "._- ")[:100] or "documento"
+        return Response(
+            content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{safe}"'}
+        )
+
+    return api
+
+
+class NewNote(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class NewDocument(BaseModel):
+    kind: str = Field(min_length=1, max_length=40, description="document_kind code (lgnet_shared.vocabulary)")
+    filename: str = Field(min_length=1, max_length=200)
+    media_type: str = Field(description="application/pdf, image/jpeg or image/png")
+    content_base64: str = Field(min_length=1, max_length=14_000_000)

@@ -1,0 +1,208 @@
+"""The desk's reads: finding a person and the cartella sociale (person, households over time, cases with their
+assessment and plans, referrals, consents, employment, and a timeline). Every person shown passes the same rule as
+`GET /persons/{id}` (`Intake.read_person`): a partner sees only persons of its own open cases who consented to
+sharing; staff see their city; the national role nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from lgnet_shared import pii
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
+from lgnet_shared.events import Sealed
+
+from lgnet_intake.adapters import folder as q
+from lgnet_intake.domain import search
+from lgnet_intake.domain.access import Role
+from lgnet_intake.service_layer.handlers import Context, Intake
+
+MAX_RESULTS = 50
+
+
+def _iso(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+class Folder:
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.conn = intake.conn
+
+    async def _visible(self, ctx: Context, person_id: str) -> dict[str, Any] | None:
+        try:
+            return await self.intake.read_person(ctx, person_id)
+        except (Forbidden, NotFound):
+            return None
+
+    async def search(
+        self, ctx: Context, name: str | None, fiscal_code: str | None, case_id: str | None
+    ) -> list[dict[str, Any]]:
+        if ctx.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads aggregates only")
+        if not (name or fiscal_code or case_id):
+            raise ContractError("name", "give a name, a fiscal code or a case number")
+        if name is not None and len(search.fold(name)) == 0:
+            raise ContractError("name", "has no letters or digits")
+        ids: list[str] = []
+        if case_id:
+            ids = await q.members_of_case(self.conn, case_id.strip())
+        elif fiscal_code:
+            code = fiscal_code.strip().upper().replace(" ", "")
+            found = await q.person_by_fiscal_hash(self.conn, ctx.city, pii.keyed_hash(self.intake.fiscal_secret, code))
+            ids = [found] if found else []
+        results: list[dict[str, Any]] = []
+        if name and not ids and not (case_id or fiscal_code):
+            partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+            scored: list[tuple[float, str]] = []
+            rows = await q.persons_of_city(self.conn, ctx.city, partner)
+            kids = [r["identity"]["given_name"]["kid"] for r in rows if "given_name" in r["identity"]]
+            keys = await self.intake.keys.keys(self.conn, kids)  # one query for the city, not two per person
+            for row in rows:
+                given = row["identity"].get("given_name")
+                family = row["identity"].get("family_name")
+                key = keys.get(given["kid"]) if given is not None else None
+                if given is None or family is None or key is None:
+                    continue
+                g = pii.open_with(key, Sealed(**given), "given_name")
+                f = pii.open_with(key, Sealed(**family), "family_name")
+                score = search.name_score(name, g, f)
+                if score >= search.MIN_SCORE:
+                    scored.append((score, row["person_id"]))
+            scored.sort(key=lambda s: (-s[0], s[1]))
+            ids = [pid for _, pid in scored[:MAX_RESULTS]]
+        for pid in ids:
+            person = await self._visible(ctx, pid)
+            if person is not None and not person["erased"]:
+                results.append(person)
+        return results
+
+    async def record(self, ctx: Context, person_id: str) -> dict[str, Any]:
+        person = await self.intake.read_person(ctx, person_id)  # the authorisation of the whole folder
+        pid = person["person_id"]
+        households = await q.households_of_person(self.conn, pid)
+        hids = [h["household_id"] for h in households]
+        names: dict[str, str | None] = {}
+        timeline: list[dict[str, Any]] = [{"on": _iso(await q.registered_on(self.conn, pid)), "kind": "registered"}]
+        out_households = []
+        for h in households:
+            members = []
+            for m in await q.membership(self.conn, h["household_id"]):
+                if m["person_id"] not in names:
+                    seen = await self._visible(ctx, m["person_id"])
+                    ident = (seen or {}).get("identity") or {}
+                    names[m["person_id"]] = (
+                        " ".join(v for v in (ident.get("given_name"), ident.get("family_name")) if v) or None
+                    )
+                members.append(
+                    {
+                        "person_id": m["person_id"],
+                        "name": names[m["person_id"]],
+                        "birth_date": _iso(m["birth_date"]) if names[m["person_id"]] else None,
+                        "sex": m["sex"],
+                        "joined_on": _iso(m["joined_on"]),
+                        "left_on": _iso(m["left_on"]),
+                        "reason": m["reason"],
+                    }
+                )
+                timeline.append(
+                    {
+                        "on": _iso(m["joined_on"]),
+                        "kind": "member_joined",
+                        "person_id": m["person_id"],
+                        "household_id": h["household_id"],
+                        "reason": m["reason"],
+                    }
+                )
+                if m["left_on"]:
+                    timeline.append(
+                        {
+                            "on": _iso(m["left_on"]),
+                            "kind": "member_left",
+                            "person_id": m["person_id"],
+                            "household_id": h["household_id"],
+                        }
+                    )
+            out_households.append(
+                {"household_id": h["household_id"], "reference_person_id": h["reference_person_id"], "members": members}
+            )
+        cases = await q.cases_of(self.conn, hids)
+        plans = await q.plans_of(self.conn, [c["case_id"] for c in cases])
+        out_cases = []
+        for c in cases:
+            cid = c["case_id"]
+            timeline.append(
+                {
+                    "on": _iso(c["opened_on"]),
+                    "kind": "case_opened",
+                    "case_id": cid,
+                    "action_area": c["action_area"],
+                    "partner": c["partner"],
+                }
+            )
+            if c["assessed_on"]:
+                timeline.append({"on": _iso(c["assessed_on"]), "kind": "needs_assessed", "case_id": cid})
+            if c["closed_on"]:
+                timeline.append(
+                    {"on": _iso(c["closed_on"]), "kind": "case_closed", "case_id": cid, "outcome": c["outcome"]}
+                )
+            own = [p for p in plans if p["case_id"] == cid]
+            for p in own:
+                timeline.append(
+                    {"on": _iso(p["agreed_on"]), "kind": "plan_agreed", "case_id": cid, "plan_id": p["plan_id"]}
+                )
+            out_cases.append(
+                {
+                    "case_id": cid,
+                    "household_id": c["household_id"],
+                    "action_area": c["action_area"],
+                    "channel": c["channel"],
+                    "partner": c["partner"],
+                    "opened_on": _iso(c["opened_on"]),
+                    "housing_need": c["housing_need"],
+                    "closed_on": _iso(c["closed_on"]),
+                    "outcome": c["outcome"],
+                    "assessment": c["assessment"],
+                    "plans": [
+                        {"plan_id": p["plan_id"], "agreed_on": _iso(p["agreed_on"]), "objectives": p["objectives"]}
+                        for p in own
+                    ],
+                }
+            )
+        referrals = [
+            {
+                "referral_id": r["referral_id"],
+                "household_id": r["household_id"],
+                "source": r["source"],
+                "received_on": _iso(r["received_on"]),
+                "outcome": r["outcome"],
+                "case_id": r["case_id"],
+            }
+            for r in await q.referrals_of(self.conn, hids)
+        ]
+        for r in referrals:
+            timeline.append({"on": r["received_on"], "kind": "referral_received", "source": r["source"]})
+        consents = [
+            {"purpose": c["purpose"], "granted": c["granted"], "recorded_on": _iso(c["recorded_on"])}
+            for c in await q.consents_of(self.conn, pid)
+        ]
+        for c in consents:
+            timeline.append(
+                {"on": c["recorded_on"], "kind": "consent_recorded", "purpose": c["purpose"], "granted": c["granted"]}
+            )
+        employment = [
+            {"status": e["status"], "as_of": _iso(e["as_of"]), "case_id": e["case_id"]}
+            for e in await q.employment_of(self.conn, pid)
+        ]
+        for e in employment:
+            timeline.append({"on": e["as_of"], "kind": "employment_recorded", "status": e["status"]})
+        timeline.sort(key=lambda t: t["on"] or "")  # stable: same-day entries keep the order they happened in
+        return {
+            "person": person,
+            "households": out_households,
+            "cases": out_cases,
+            "referrals": referrals,
+            "consents": consents,
+            "employment": employment,
+            "timeline": timeline,
+        }

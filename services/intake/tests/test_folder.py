@@ -1,0 +1,210 @@
+"""The desk's reads on intake: finding a person (name fuzzy and accent-insensitive, fiscal code, case number) and
+the cartella sociale, each within what the caller may read."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+import pytest
+from lgnet_intake.domain.search import name_score
+from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared.testing.authz import World
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+
+TODAY = date.today()
+A, B, STAFF, TRIESTE = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
+FISCAL = "NDYLDE80A41Z330Z"  # Élodie N'Diaye, female, born 1980-01-01 in Morocco
+
+
+def test_name_score_ignores_accents_case_order_and_small_typos() -> None:
+    assert name_score("elodie ndiaye", "Élodie", "N'Diaye") > 0.9
+    assert name_score("Ndiaie", "Élodie", "N'Diaye") > 0.75
+    assert name_score("Rossi Anna", "Élodie", "N'Diaye") < 0.75
+
+
+@pytest.fixture
+async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema) as service:
+        yield service
+
+
+async def family(w: World) -> dict[str, Any]:
+    """Élodie N'Diaye (with a fiscal code) and her son, a household, a case of A, an assessment and a plan."""
+    mum, son, hid, cid = w.id("p"), w.id("p"), w.id("h"), w.id("c")
+    await w.call(
+        A,
+        "POST",
+        "/persons",
+        {
+            "person_id": mum,
+            "birth_date": "1980-01-01",
+            "sex": "female",
+            "nationality": "MA",
+            "identity": {"given_name": "Élodie", "family_name": "N'Diaye", "fiscal_code": FISCAL},
+        },
+    )
+    await w.call(
+        A,
+        "POST",
+        "/persons",
+        {
+            "person_id": son,
+            "birth_date": "2015-05-05",
+            "sex": "male",
+            "nationality": "MA",
+            "identity": {"given_name": "Karim", "family_name": "N'Diaye"},
+        },
+    )
+    for pid in (mum, son):
+        await w.call(
+            A,
+            "POST",
+            "/consents",
+            {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(TODAY)},
+        )
+    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": mum, "member_ids": [mum, son]})
+    await w.call(
+        STAFF,
+        "POST",
+        "/cases",
+        {
+            "case_id": cid,
+            "household_id": hid,
+            "action_area": "taking_charge",
+            "channel": "desk",
+            "opened_on": str(TODAY),
+            "housing_need": True,
+            "partner": A,
+        },
+    )
+    await w.call(
+        A,
+        "POST",
+        "/cases/assessments",
+        {
+            "case_id": cid,
+            "housing_situation": "precarious",
+            "monthly_income_cents": 40_000,
+            "employment_status": "unemployed",
+            "assessed_on": str(TODAY),
+        },
+    )
+    await w.call(
+        A,
+        "POST",
+        "/cases/plans",
+        {"case_id": cid, "plan_id": "plan-1", "objectives": ["housing", "work"], "agreed_on": str(TODAY)},
+    )
+    return {"mum": mum, "son": son, "household_id": hid, "case_id": cid}
+
+
+async def found(service: InProcessService, actor: str, **params: str) -> list[str]:
+    async with service.client(actor) as c:
+        r = await c.get("/persons", params=params)
+    assert r.status_code == 200, r.text
+    return [p["person_id"] for p in r.json()]
+
+
+async def test_find_by_name_fiscal_code_and_case_within_what_the_caller_may_read(intake: InProcessService) -> None:
+    w = World(intake)
+    f = await family(w)
+    assert f["mum"] in await found(intake, STAFF, name="elodie ndiaie")  # accents, apostrophe and a typo
+    assert await found(intake, STAFF, fiscal_code=FISCAL.lower()) == [f["mum"]]
+    assert set(await found(intake, A, case_id=f["case_id"])) == {f["mum"], f["son"]}
+    assert f["mum"] in await found(intake, A, name="N'Diaye")
+    assert await found(intake, B, name="N'Diaye") == []  # another partner: not its case
+    assert await found(intake, TRIESTE, fiscal_code=FISCAL) == []  # another city
+    async with intake.client("coordination") as c:
+        assert (await c.get("/persons", params={"name": "Diaye"})).status_code == 403
+    async with intake.client(STAFF) as c:
+        r = await c.get("/persons")
+    assert r.status_code == 422
+    assert r.json()["field"] == "name"
+    # a withdrawn consent hides the person from the partner, not from the city's staff
+    await w.call(
+        A,
+        "POST",
+        "/consents",
+        {"person_id": f["mum"], "purpose": "partner_sharing", "granted": False, "recorded_on": str(TODAY)},
+    )
+    assert f["mum"] not in await found(intake, A, name="Elodie")
+    assert f["mum"] in await found(intake, STAFF, name="Elodie")
+
+
+async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_timeline(
+    intake: InProcessService,
+) -> None:
+    w = World(intake)
+    f = await family(w)
+    async with intake.client(A) as c:
+        r = await c.get(f"/persons/{f['mum']}/record")
+    assert r.status_code == 200, r.text
+    record = r.json()
+    assert record["person"]["identity"]["given_name"] == "Élodie"
+    [household] = record["households"]
+    assert {m["name"] for m in household["members"]} == {"Élodie N'Diaye", "Karim N'Diaye"}
+    [case] = record["cases"]
+    assert case["assessment"]["housing_situation"] == "precarious"
+    assert case["plans"][0]["objectives"] == {"housing": "open", "work": "open"}
+    kinds = [t["kind"] for t in record["timeline"]]
+    assert {"registered", "member_joined", "case_opened", "needs_assessed", "plan_agreed", "consent_recorded"} <= set(
+        kinds
+    )
+    async with intake.client(B) as c:
+        denied = await c.get(f"/persons/{f['mum']}/record")
+    assert denied.status_code == 403
+    assert denied.json()["field"] == "person_id"
+
+
+async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with_erasure(
+    intake: InProcessService,
+) -> None:
+    w = World(intake)
+    f = await family(w)
+    mum = f["mum"]
+    pdf = b"%PDF-1.4 permesso di soggiorno"
+    note = await w.call(A, "POST", f"/persons/{mum}/notes", {"text": "Primo colloquio: sfratto a marzo"})
+    doc = await w.call(
+        A,
+        "POST",
+        f"/persons/{mum}/documents",
+        {
+            "kind": "residence_permit",
+            "filename": "permesso.pdf",
+            "media_type": "application/pdf",
+            "content_base64": base64.b64encode(pdf).decode(),
+        },
+    )
+    assert doc["sha256"] == hashlib.sha256(pdf).hexdigest()
+    async with intake.client(A) as c:
+        bad = await c.post(
+            f"/persons/{mum}/documents",
+            json={
+                "kind": "isee",
+                "filename": "x.pdf",
+                "media_type": "application/pdf",
+                "content_base64": base64.b64encode(b"MZ\x90 not a pdf").decode(),
+            },
+        )
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "content_base64"
+        assert (await c.get(f"/persons/{mum}/notes")).json()[0]["text"] == "Primo colloquio: sfratto a marzo"
+        got = await c.get(f"/persons/{mum}/documents/{doc['document_id']}")
+        assert got.content == pdf
+        assert got.headers["content-type"] == "application/pdf"
+    async with intake.pool.acquire() as conn:  # at rest: no plain text
+        sealed = await conn.fetchval("select sealed from diary_notes where note_id = $1", note["note_id"])
+        assert b"sfratto" not in sealed
+        assert pdf not in await conn.fetchval("select sealed from documents")
+    async with intake.client(B) as c:
+        assert (await c.get(f"/persons/{mum}/notes")).status_code == 403
+    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
+    async with intake.client(STAFF) as c:
+        notes = (await c.get(f"/persons/{mum}/notes")).json()
+        assert notes[0]["text"] is None
+        gone = await c.get(f"/persons/{mum}/documents/{doc['document_id']}")
+        assert gone.status_code == 404
