@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -212,7 +213,10 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Apri la presa in carico").click()
     await maria.select_option("#housing_situation", "facing_eviction")
     await maria.fill("#monthly_income", "450,00")
-    await maria.check("#v_single_parent")
+    # Vulnerabilities belong to persons: one group per member; only Amina (this cartella's person) is a single parent.
+    amina = person_url.rsplit("/", 1)[1]
+    assert await maria.locator("input[name^='vulnerabilities.'][value='single_parent']").count() == 4
+    await maria.check(f"input[name='vulnerabilities.{amina}'][value='single_parent']")
     await maria.get_by_role("button", name="Salva la valutazione").click()
     await maria.check("#o_housing_autonomy")
     await maria.check("#o_employment")
@@ -220,6 +224,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     text = (await maria.locator("main").inner_text()).replace("\xa0", " ").replace("\u202f", " ")
     assert "Sfratto" in text or "sfratto" in text, text[:2000]  # the Italian label, never the raw code
     assert "450,00 €" in text, text
+    assert re.search(r"Vulnerabilità: Amina Okafor\s+Genitore solo con figli minori", text), text[:3000]
     assert "progetto individuale concordato" in text
     assert "Inserimento lavorativo: Da avviare" in text  # the plan's two objectives, in Italian
 

@@ -286,7 +286,12 @@ def router(settings: DeskSettings) -> APIRouter:
                 "housing_situation": f.get("housing_situation"),
                 "monthly_income_cents": _cents(f.get("monthly_income", "")),
                 "employment_status": f.get("employment_status"),
-                "vulnerabilities": [str(v) for v in form.getlist("vulnerabilities")],
+                # Vulnerabilities belong to persons: one checkbox group per member (`vulnerabilities.<person id>`).
+                "vulnerabilities_by_person": {
+                    key.split(".", 1)[1]: [str(v) for v in form.getlist(key)]
+                    for key in dict.fromkeys(form.keys())
+                    if key.startswith("vulnerabilities.")
+                },
                 "assessed_on": f.get("assessed_on"),
             }
             fields = {
@@ -295,6 +300,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "employment_status": "employment_status",
                 "assessed_on": "assessed_on",
                 "vulnerabilities": "vulnerabilities",
+                "vulnerabilities_by_person": "vulnerabilities",
             }
             await desk.submit(s, "intake", "/cases/assessments", body, fields)
 
