@@ -9,7 +9,13 @@ UV := $(or $(shell command -v uv 2>/dev/null),.local/tools/bin/uv)
 PY := .venv/bin/python
 INFRA := $(PY) deploy/local/infra.py
 SERVICES := $(PY) deploy/local/services.py
-WITH_INFRA := set -a && . .local/infra.env && set +a &&
+# CLUSTER=3: a KRaft cluster of three brokers (replication 3, min.insync.replicas 2) in its own data folder
+# .local/cluster3 (its own PostgreSQL, keys and scenario record: a data folder never mixes two Kafka clusters).
+CLUSTER ?= 1
+LOCAL_DIR := $(if $(filter 1,$(CLUSTER)),.local,.local/cluster$(CLUSTER))
+export LGNET_KAFKA_NODES := $(CLUSTER)
+export LGNET_LOCAL_DIR := $(CURDIR)/$(LOCAL_DIR)
+WITH_INFRA := set -a && . $(LOCAL_DIR)/infra.env && set +a &&
 PYTEST_ARGS ?=
 SCENARIO_ARGS ?=
 
@@ -17,6 +23,7 @@ SCENARIO_ARGS ?=
 
 help:
 	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports"
+	@echo "             (CLUSTER=3 with up, test, down, status: three Kafka brokers, replication 3, in .local/cluster3)"
 	@echo "make down    stop the services, Kafka and PostgreSQL (data is kept in .local/)"
 	@echo "make status  what runs where"
 	@echo "make test    provision and run unit, integration and end-to-end tests"
@@ -40,7 +47,7 @@ up: infra
 	$(WITH_INFRA) $(SERVICES) start
 	@$(MAKE) --no-print-directory status
 	@# The main job: the Torino and Trieste scenario, played once per data folder (then only its reports shown).
-	$(WITH_INFRA) .venv/bin/lgnet-scenario --once .local/scenario.json $(SCENARIO_ARGS)
+	$(WITH_INFRA) .venv/bin/lgnet-scenario --once $(LOCAL_DIR)/scenario.json $(SCENARIO_ARGS)
 
 status: venv
 	@$(INFRA) status || true

@@ -26,6 +26,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lgnet_shared.kafka_tls import make_tls, write_private
+from lgnet_shared.topics import min_insync
 
 if TYPE_CHECKING:
     from lgnet_shared.kafka import KafkaSecurity
@@ -63,6 +65,20 @@ def pid_alive(pid_file: Path) -> int | None:
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
     return pid
+
+
+def require_free(port: int, what: str) -> None:
+    """A port another process holds (the other topology's broker, another checkout's) fails here, by name,
+    instead of as a readiness timeout against the wrong server."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            fail(
+                f"port {port} for {what} is taken by another process (`make down` the other topology, CLUSTER=1 or"
+                " CLUSTER=3, or choose other ports with LGNET_KAFKA_PORT / LGNET_KAFKA_CONTROLLER_PORT / LGNET_PG_PORT)"
+            )
 
 
 async def _retry(probe: object, what: str, timeout: float) -> None:
@@ -120,12 +136,6 @@ SUPER_USERS = ("admin", "broker")
 NODES = int(os.environ.get("LGNET_KAFKA_NODES", "1") or 1)
 # The jars are the same for every data folder (a cluster's, a test's): resolved once, under the checkout's .local.
 LIBS = Path(os.environ.get("LGNET_KAFKA_LIBS", ROOT / ".local" / "kafka" / "libs"))
-
-
-def min_insync(replication: int) -> int:
-    """Writes (acks=all) need this many in-sync replicas: 2 of 3 survives one broker's loss without ever
-    acknowledging a record only one broker holds; below 3 replicas, 1 (a lone broker must accept writes)."""
-    return 2 if replication >= 3 else 1
 
 
 @dataclass(frozen=True)
@@ -438,6 +448,8 @@ class Kafka:
             self.format(self.java(), cp)
         for node in self.node_ids:
             if node not in running:
+                for port in self.node_ports()[node - 1]:
+                    require_free(port, f"Kafka node {node}")
                 self.start_node(node, wait=False)
         say(f"Kafka starting ({self.describe()}), TLS + SASL/SCRAM-SHA-512, logs {self.home}/**/server.log")
         wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
@@ -590,6 +602,7 @@ class Postgres:
             say(f"initialised PostgreSQL cluster in {self.data}")
         status = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True)
         if status.returncode != 0:
+            require_free(PG_PORT, "PostgreSQL")
             opts = (
                 f"-p {PG_PORT} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} "
                 "-c max_connections=300 -c shared_buffers=256MB"

@@ -148,7 +148,7 @@ def _infra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 def test_the_local_broker_is_secured_by_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     infra = _infra(tmp_path, monkeypatch)
-    kafka = infra.Kafka()
+    kafka = infra.Kafka(home=tmp_path / "kafka", nodes=1)
     props = dict(
         line.split("=", 1) for line in kafka.configure().read_text().splitlines() if line and not line.startswith("#")
     )

@@ -44,7 +44,11 @@ class Fail(Exception):
 class Admin:
     """An admin connection plus what provisioning needs."""
 
-    def __init__(self, bootstrap: str, security: KafkaSecurity, topic_prefix: str = "", replication: int = 1):
+    def __init__(
+        self, bootstrap: str, security: KafkaSecurity, topic_prefix: str = "", replication: int | None = None
+    ) -> None:
+        # Topics it creates: as replicated as the deployment's (LGNET_TOPIC_REPLICATION), unless told.
+        replication = replication or int(os.environ.get("LGNET_TOPIC_REPLICATION") or 1)
         self.bootstrap, self.security, self.prefix, self.replication = bootstrap, security, topic_prefix, replication
         self.client = AIOKafkaAdminClient(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
 

@@ -27,7 +27,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import auth, config, consumer, db, fetch, http, logs, metrics, outbox, pii
+from lgnet_shared import auth, config, consumer, db, fetch, http, kafka_health, logs, metrics, outbox, pii
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.kafka import client_kwargs
@@ -280,8 +280,9 @@ class Runtime:
             checks["postgres"] = f"error: {type(exc).__name__}"
         try:
             assert self.producer is not None
-            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
-            checks["kafka"] = "ok"
+            metadata = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+            topics = [physical(t, self.settings.topic_prefix) for t in used_by(self.spec.name)]
+            checks["kafka"] = kafka_health.replication_state(metadata, topics)
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
@@ -397,15 +398,17 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @health.get(
         "/health/ready",
-        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay",
+        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay (status degraded: a Kafka broker is missing)",
         responses={503: {"description": "A dependency does not answer: the failing check is named in `checks`"}},
     )
     async def ready(response: Response) -> dict[str, Any]:
         checks = await runtime.ready()
-        ok = all(v == "ok" for v in checks.values())
+        # A degraded check (a broker of a replicated cluster gone) still serves: ready, and said so.
+        ok = all(v == "ok" or v.startswith("degraded") for v in checks.values())
+        degraded = ok and any(v != "ok" for v in checks.values())
         response.status_code = 200 if ok else 503
         return {
-            "status": "ok" if ok else "unavailable",
+            "status": ("degraded" if degraded else "ok") if ok else "unavailable",
             "service": spec.name,
             "checks": checks,
             "consumer_groups": runtime.consumers_state(),  # joining, ok or retrying: informational
