@@ -33,3 +33,14 @@ def test_a_partition_without_leader_is_counted_and_other_topics_ignored() -> Non
     md = _metadata([1], [(0, -1, [2, 3], [])])
     assert "1 partition(s) without a leader" in replication_state(md, ["t"])
     assert replication_state(md, ["other"]) == "ok"
+
+
+def test_the_services_consumers_get_every_bootstrap_server_of_a_cluster() -> None:
+    """FastStream took "a:1,b:2,c:3" for one host named "a:1,b:2,c" (port 3): on a cluster the consumers never
+    joined. Each server is its own entry."""
+    from lgnet_shared.kafka import KafkaSecurity
+    from lgnet_shared.service import faststream_broker
+
+    broker = faststream_broker("127.0.0.1:1, 127.0.0.1:2,127.0.0.1:3", KafkaSecurity(), "lgnet-test")
+    builder = broker.config.broker_config.builder  # type: ignore[attr-defined]
+    assert builder.keywords["bootstrap_servers"] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]

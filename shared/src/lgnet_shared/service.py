@@ -30,7 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from lgnet_shared import auth, config, consumer, db, fetch, http, kafka_health, logs, metrics, outbox, pii
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.topics import ensure_topics, physical, used_by
 
 log = logs.get_logger(__name__)
@@ -165,14 +165,7 @@ class Runtime:
             self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security
         )
         await timed("relay", self.relay.start())
-        self.broker = KafkaBroker(
-            s.kafka_bootstrap_servers,
-            security=security.faststream(),
-            client_id=f"lgnet-{self.spec.name}",
-            # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
-            logger=logging.getLogger("lgnet.kafka"),
-            log_level=logging.DEBUG,
-        )
+        self.broker = faststream_broker(s.kafka_bootstrap_servers, security, f"lgnet-{self.spec.name}")
         for cspec in self.spec.consumers(self):
             self._subscriptions.append((self._subscribe(cspec), [physical(t, s.topic_prefix) for t in cspec.topics]))
         self._consumers_task = asyncio.create_task(self._start_consumers(), name="consumers-start")
@@ -299,6 +292,18 @@ class Runtime:
         if self.consumers_started:
             return "ok"
         return f"retrying: {self.consumers_error}" if self.consumers_error else "joining"
+
+
+def faststream_broker(bootstrap: str, security: KafkaSecurity, client_id: str) -> KafkaBroker:
+    """The subscribers' broker. FastStream takes a string for one server: a cluster's "a:1,b:2,c:3" is split."""
+    return KafkaBroker(
+        [server.strip() for server in bootstrap.split(",") if server.strip()],
+        security=security.faststream(),
+        client_id=client_id,
+        # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
+        logger=logging.getLogger("lgnet.kafka"),
+        log_level=logging.DEBUG,
+    )
 
 
 async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
