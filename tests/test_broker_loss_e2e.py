@@ -166,7 +166,7 @@ async def _readiness(urls: dict[str, str]) -> dict[str, str]:
 
 async def _until(what: str, check: Any, timeout: float) -> float:
     t0 = time.monotonic()
-    while not await check():
+    while not await _bounded(check(), 15):
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"{what}: not within {timeout:.0f}s")
         await asyncio.sleep(0.5)
@@ -183,6 +183,14 @@ async def _in_sync(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+
+
+async def _bounded(check: Any, seconds: float) -> bool:
+    """A check that hangs (a client waiting on a dead node) counts as "not yet"."""
+    try:
+        return bool(await asyncio.wait_for(check, seconds))
+    except TimeoutError:
+        return False
 
 
 def _quorum_leader(cluster: Any) -> int:
@@ -219,6 +227,7 @@ async def faults(cluster: Any, urls: dict[str, str], probe: Probe, log: list[dic
         log.append({"fault": f"kill -9 node {node}", "at_s": round(t0 - began, 1), "degraded_after_s": to_degraded,
                     "down_s": round(restarted - t0, 1), "in_sync_after_restart_s": in_sync,
                     **probe.stall(t0 - 0.5, time.monotonic())})  # fmt: skip
+        print(log[-1], flush=True)
 
     await asyncio.sleep(5)  # the scenario is under way
     first = _quorum_leader(cluster)
@@ -232,6 +241,7 @@ async def faults(cluster: Any, urls: dict[str, str], probe: Probe, log: list[dic
         log.append({"fault": f"rolling restart node {node}", "at_s": round(t0 - began, 1),
                     "in_sync_after_restart_s": in_sync, "restart_s": round(time.monotonic() - t0, 1),
                     **probe.stall(t0 - 0.5, time.monotonic())})  # fmt: skip
+        print(log[-1], flush=True)
 
 
 async def test_losing_brokers_mid_run_loses_and_doubles_nothing(platform: Any, cluster: Any, ledger: Any) -> None:

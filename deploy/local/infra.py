@@ -64,6 +64,11 @@ def pid_alive(pid_file: Path) -> int | None:
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
+    try:  # a process this one started (a test's broker) stays a zombie until reaped: reap it, it is gone
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:
+        pass  # not our child: os.kill said enough
     return pid
 
 
@@ -482,7 +487,8 @@ class Kafka:
         pid = self.node_pid(node)
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
-            while pid_alive(self.pid_path(node)):
+            deadline = time.monotonic() + 30
+            while pid_alive(self.pid_path(node)) and time.monotonic() < deadline:
                 time.sleep(0.05)
         self.pid_path(node).unlink(missing_ok=True)
 
