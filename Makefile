@@ -19,7 +19,7 @@ WITH_INFRA := set -a && . $(LOCAL_DIR)/infra.env && set +a &&
 PYTEST_ARGS ?=
 SCENARIO_ARGS ?=
 
-.PHONY: help venv infra up down status test lint contracts bench clean
+.PHONY: help venv infra up down status test lint contracts bench clean helm
 
 help:
 	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports"
@@ -40,6 +40,16 @@ help:
 
 venv: .venv/.synced
 
+# helm renders deploy/helm/lgnet in the tests: built from its Go module (the Go proxy; no binary download), once,
+# into .local/tools/bin; Go's module and build caches make a rebuild in a fresh clone take seconds.
+HELM_VERSION := v3.22.0
+HELM := .local/tools/bin/helm
+$(HELM):
+	@command -v go >/dev/null || { echo "Go is needed to build helm (apt-get install golang), or put helm on PATH"; exit 1; }
+	GOBIN=$(CURDIR)/.local/tools/bin CGO_ENABLED=0 go install -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
+
 infra: venv
 	$(INFRA) start
 
@@ -57,7 +67,7 @@ down: venv
 	$(SERVICES) stop
 	$(INFRA) stop
 
-test: infra
+test: infra $(HELM)
 	$(PY) deploy/local/browser.py ensure
 	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_ARGS)
 

@@ -252,7 +252,11 @@ class Ledger:
         # A relay killed between sending and marking sent sends again (at least once): the same event, same id,
         # which every consumer's inbox absorbs. Facts are counted once per id; effects must be once per step.
         log = list({env.id: (env, e) for env, e in records}.values())
-        print(f"{len(records)} fact records, {len(log)} distinct events ({len(records) - len(log)} redelivered)")
+        size = sum(len(env.model_dump_json()) for env, _ in records)
+        print(
+            f"{len(records)} fact records, {len(log)} distinct events ({len(records) - len(log)} redelivered),"
+            f" ≈{size // max(1, len(records))} bytes each as JSON"
+        )
         doubled = Counter(
             (type(e).__name__, *(str(getattr(e, f)) for f in fields))
             for _, e in log
