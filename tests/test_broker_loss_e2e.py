@@ -204,7 +204,9 @@ def _quorum_leader(cluster: Any) -> int:
     return 1
 
 
-async def faults(cluster: Any, urls: dict[str, str], probe: Probe, log: list[dict[str, Any]]) -> None:
+async def faults(
+    cluster: Any, urls: dict[str, str], probe: Probe, log: list[dict[str, Any]], under_way: asyncio.Event
+) -> None:
     """The fault schedule; each entry of `log`: what, when (s since start), how long until back in sync, the
     probe's stalls, and (for kills) how long until every service said degraded."""
     began = time.monotonic()
@@ -229,7 +231,8 @@ async def faults(cluster: Any, urls: dict[str, str], probe: Probe, log: list[dic
                     **probe.stall(t0 - 0.5, time.monotonic())})  # fmt: skip
         print(log[-1], flush=True)
 
-    await asyncio.sleep(5)  # the scenario is under way
+    await under_way.wait()  # the partners are provisioned: from now on the scenario sends and calls
+    await asyncio.sleep(2)
     first = _quorum_leader(cluster)
     await kill_and_restart(first)  # the active controller
     await kill_and_restart(next(n for n in (1, 2, 3) if n != first))
@@ -251,10 +254,17 @@ async def test_losing_brokers_mid_run_loses_and_doubles_nothing(platform: Any, c
     stop = asyncio.Event()
     probes = [asyncio.create_task(probe.produce(stop)), asyncio.create_task(probe.consume(stop))]
     log: list[dict[str, Any]] = []
-    schedule = asyncio.create_task(faults(cluster, platform.ep.urls, probe, log))
+    under_way = asyncio.Event()
+    schedule = asyncio.create_task(faults(cluster, platform.ep.urls, probe, log, under_way))
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+        if line.startswith("provisioned actors"):
+            under_way.set()
+
     cities = scaled(SCALE)
     t0 = time.monotonic()
-    truth = await driver.run(platform.ep, cities=cities, seed=SEED, progress=print)
+    truth = await driver.run(platform.ep, cities=cities, seed=SEED, progress=progress)
     scenario_s = round(time.monotonic() - t0, 1)
     await schedule
     stop.set()
