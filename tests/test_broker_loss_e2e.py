@@ -264,7 +264,12 @@ async def test_losing_brokers_mid_run_loses_and_doubles_nothing(platform: Any, c
 
     cities = scaled(SCALE)
     t0 = time.monotonic()
-    truth = await driver.run(platform.ep, cities=cities, seed=SEED, progress=progress)
+    try:
+        truth = await driver.run(platform.ep, cities=cities, seed=SEED, progress=progress)
+    except BaseException:
+        schedule.cancel()
+        stop.set()
+        raise
     scenario_s = round(time.monotonic() - t0, 1)
     await schedule
     stop.set()

@@ -49,10 +49,12 @@ async def platform(
         await p.close()
 
 
-async def restarts(pg: Any, log: list[tuple[float, float]]) -> None:
-    """Twice: wait, stop the server (fast: connections cut), keep it down 3 s, start it."""
+async def restarts(pg: Any, log: list[tuple[float, float]], under_way: asyncio.Event) -> None:
+    """Once the scenario is under way, twice: wait, stop the server (fast: connections cut), keep it down 3 s,
+    start it."""
+    await under_way.wait()
     began = time.monotonic()
-    for wait in (6, 10):
+    for wait in (2, 8):
         await asyncio.sleep(wait)
         t0 = time.monotonic()
         await asyncio.to_thread(pg.stop)
@@ -68,10 +70,18 @@ async def test_a_postgres_restart_mid_run_loses_and_doubles_nothing(
     pids = {name: p.proc.pid for name, p in platform.processes.items()}
     cities = scaled(SCALE)
     log: list[tuple[float, float]] = []
-    restarter = asyncio.create_task(restarts(pg, log))
+    under_way = asyncio.Event()
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+        if line.startswith("provisioned actors"):  # from now on the partners send and call
+            under_way.set()
+
+    restarter = asyncio.create_task(restarts(pg, log, under_way))
     try:
-        truth = await driver.run(platform.ep, cities=cities, seed=SEED, progress=print)
+        truth = await driver.run(platform.ep, cities=cities, seed=SEED, progress=progress)
     finally:
+        under_way.set()  # a scenario that failed early: the restarts still end
         await restarter
     print(f"PostgreSQL restarts (at s, s down): {log}")
     assert len(log) == 2
