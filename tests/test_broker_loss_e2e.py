@@ -83,8 +83,7 @@ async def platform(
 ) -> AsyncIterator[Any]:
     p = platform4_class(cluster.bootstrap, database_url, tmp_path_factory.mktemp("brokerloss"), "brokerloss")
     try:
-        for proc in p.processes.values():
-            await proc.start(timeout=180)
+        await asyncio.gather(*(proc.start(timeout=180) for proc in p.processes.values()))
         yield p
     finally:
         await p.close()
