@@ -48,7 +48,7 @@ def render(config: str, tmp: Path) -> list[dict[str, Any]]:
     generated.write_text(json.dumps(strimzi.values(deployment, services, with_topics=with_topics)))
     done = subprocess.run(
         [helm(), "template", f"lgnet-{config}", str(CHART), "--namespace", f"lgnet-{config}",
-         "-f", str(EXAMPLES / f"{config}.yaml"), "-f", str(generated)],
+         "--kube-version", KUBERNETES, "-f", str(EXAMPLES / f"{config}.yaml"), "-f", str(generated)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
