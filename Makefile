@@ -9,17 +9,24 @@ UV := $(or $(shell command -v uv 2>/dev/null),.local/tools/bin/uv)
 PY := .venv/bin/python
 INFRA := $(PY) deploy/local/infra.py
 SERVICES := $(PY) deploy/local/services.py
-WITH_INFRA := set -a && . .local/infra.env && set +a &&
+# CLUSTER=3: a KRaft cluster of three brokers (replication 3, min.insync.replicas 2) in its own data folder
+# .local/cluster3 (its own PostgreSQL, keys and scenario record: a data folder never mixes two Kafka clusters).
+CLUSTER ?= 1
+LOCAL_DIR := $(if $(filter 1,$(CLUSTER)),.local,.local/cluster$(CLUSTER))
+export LGNET_KAFKA_NODES := $(CLUSTER)
+export LGNET_LOCAL_DIR := $(CURDIR)/$(LOCAL_DIR)
+WITH_INFRA := set -a && . $(LOCAL_DIR)/infra.env && set +a &&
 PYTEST_ARGS ?=
 # Test modules run in parallel, whole modules per worker (they share a started platform). Three workers on two
 # cores: most of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing.
 PYTEST_PARALLEL ?= -n 3 --dist loadfile
 SCENARIO_ARGS ?=
 
-.PHONY: help venv infra up down status test lint check-examples contracts bench clean
+.PHONY: help venv infra up down status test lint check-examples contracts bench clean helm
 
 help:
 	@echo "make up      install, provision Kafka + PostgreSQL, start the services, play the city scenario, show reports, start the desk"
+	@echo "             (CLUSTER=3 with up, test, down, status: three Kafka brokers, replication 3, in .local/cluster3)"
 	@echo "make down    stop the services, Kafka and PostgreSQL (data is kept in .local/)"
 	@echo "make status  what runs where"
 	@echo "make test    provision and run unit, integration and end-to-end tests"
@@ -36,6 +43,16 @@ help:
 
 venv: .venv/.synced
 
+# helm renders deploy/helm/lgnet in the tests: built from its Go module (the Go proxy; no binary download), once,
+# into .local/tools/bin; Go's module and build caches make a rebuild in a fresh clone take seconds.
+HELM_VERSION := v3.22.0
+HELM := .local/tools/bin/helm
+$(HELM):
+	@command -v go >/dev/null || { echo "Go is needed to build helm (apt-get install golang), or put helm on PATH"; exit 1; }
+	GOBIN=$(CURDIR)/.local/tools/bin CGO_ENABLED=0 go install -ldflags "-s -w" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
+
 infra: venv
 	$(INFRA) start
 
@@ -43,7 +60,7 @@ up: infra
 	$(WITH_INFRA) $(SERVICES) start
 	@$(MAKE) --no-print-directory status
 	@# The main job: the Torino and Trieste scenario, played once per data folder (then only its reports shown).
-	$(WITH_INFRA) .venv/bin/lgnet-scenario --once .local/scenario.json $(SCENARIO_ARGS)
+	$(WITH_INFRA) .venv/bin/lgnet-scenario --once $(LOCAL_DIR)/scenario.json $(SCENARIO_ARGS)
 	@# The desk (the social workers' web application) and a demo operator's login.
 	$(WITH_INFRA) $(PY) deploy/local/desk.py start
 
@@ -57,7 +74,7 @@ down: venv
 	$(SERVICES) stop
 	$(INFRA) stop
 
-test: infra
+test: infra $(HELM)
 	$(PY) deploy/local/browser.py ensure
 	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
 

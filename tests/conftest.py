@@ -7,17 +7,31 @@ import base64
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
+from lgnet_reporting.service_layer import projector
+from lgnet_scenario import driver
 from lgnet_scenario.platform import SERVICES, Endpoints
+from lgnet_shared.codec import decode
+from lgnet_shared.consumer import inbox_id
+from lgnet_shared.envelope import from_record
+from lgnet_shared.events import housing as hev
+from lgnet_shared.events import intake as iev
+from lgnet_shared.events import payments as pev
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_acls import Principal, delete_acls, delete_credentials, new_password
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.testing.kafka_access import as_user
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import physical
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +161,149 @@ async def federation(
 @pytest.fixture(scope="module")
 def federated_endpoints(federation: Federation) -> Endpoints:
     return federation.endpoints
+
+
+class Platform4:
+    """The four services as processes a fault-injection test may kill, on their own topics and schemas."""
+
+    def __init__(self, kafka: str, database_url: str, logs: Path, name: str, env: dict[str, str] | None = None):
+        run = uuid.uuid4().hex[:8]
+        self.prefix = new_topic_prefix(name)
+        self.schemas = {s: f"{name}_{run}_{s}" for s in SERVICES}
+        master = base64.b64encode(os.urandom(32)).decode()
+        self.logs = logs
+        self.processes = {
+            s: ServiceProcess(
+                [sys.executable, "-m", f"lgnet_{s}.entrypoints.main"],
+                service_env(kafka, database_url, self.schemas[s], self.prefix, master_key=master) | (env or {}),
+                logs / f"{s}.log",
+            )
+            for s in SERVICES
+        }
+        self.ep = Endpoints(
+            kafka=kafka,
+            database_url=database_url,
+            urls={s: p.url for s, p in self.processes.items()},
+            schemas=self.schemas,
+            topic_prefix=self.prefix,
+        )
+
+    async def close(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+        conn = await asyncpg.connect(self.ep.database_url)
+        try:
+            for schema in self.schemas.values():
+                await conn.execute(f'drop schema if exists "{schema}" cascade')
+        finally:
+            await conn.close()
+        for s in SERVICES:  # shown by pytest when the test failed
+            tail = (self.logs / f"{s}.log").read_bytes()[-1500:].decode(errors="replace")
+            print(f"--- {s} log tail ---\n{tail}")
+
+
+# One fact per aggregate step: a second one is a doubled effect.
+ONCE = {
+    iev.PersonRegistered: ("person_id",),
+    iev.HouseholdFormed: ("household_id",),
+    iev.CaseOpened: ("case_id",),
+    iev.CaseClosed: ("case_id",),
+    iev.PersonErased: ("person_id",),
+    hev.MatchAccepted: ("match_id",),
+    hev.PlacementStarted: ("match_id",),
+    hev.LeaseSigned: ("placement_id",),
+    hev.PlacementEnded: ("placement_id",),
+    pev.ContributionRequested: ("case_id", "kind", "period_from", "period_to", "amount_cents"),
+    pev.ContributionApproved: ("request_id",),
+    pev.ContributionPaid: ("request_id",),
+}
+
+
+class Ledger:
+    """What a run with faults must show, as a run without them: reports equal to the scenario's truth, and no
+    event lost or doubled, counted on the fact topics (one fact per aggregate step) and in the inbox tables."""
+
+    @staticmethod
+    def reports_equal_truth(bodies: dict[str, Any], truth: driver.Truth) -> None:
+        for city, t in truth.cities.items():
+            ind = bodies[city]["indicators"]
+            assert ind["persons"]["total"] == t.persons
+            assert ind["persons"]["minors"] == t.minors
+            assert ind["households"]["total"] == t.households
+            assert ind["cases"]["opened"] == t.cases_opened
+            assert ind["cases"]["closed"] == t.cases_closed
+            assert ind["placements"]["started"] == t.placements
+            assert sum(ind["leases_by_type"].values()) == t.leases
+            assert ind["contributions_paid"]["amount_cents"] == t.contributions_paid_cents
+
+    @staticmethod
+    async def facts(ep: Endpoints) -> list[tuple[Any, Any]]:
+        out = []
+        for logical in ("intake.events", "housing.events", "payments.events"):
+            for record in await read_records(ep.kafka, physical(logical, ep.topic_prefix), quiet_ms=2000):
+                env = from_record(record.value, record.headers or (), record.key)
+                out.append((env, decode(env)))
+        return out
+
+    @classmethod
+    async def nothing_lost_or_doubled(cls, ep: Endpoints, truth: driver.Truth) -> dict[str, int]:
+        """Asserts; returns inbox rows per service."""
+        records = await cls.facts(ep)
+        # A relay killed between sending and marking sent sends again (at least once): the same event, same id,
+        # which every consumer's inbox absorbs. Facts are counted once per id; effects must be once per step.
+        log = list({env.id: (env, e) for env, e in records}.values())
+        size = sum(len(env.model_dump_json()) for env, _ in records)
+        print(
+            f"{len(records)} fact records, {len(log)} distinct events ({len(records) - len(log)} redelivered),"
+            f" ≈{size // max(1, len(records))} bytes each as JSON"
+        )
+        doubled = Counter(
+            (type(e).__name__, *(str(getattr(e, f)) for f in fields))
+            for _, e in log
+            for kind, fields in ONCE.items()
+            if type(e) is kind
+        )
+        assert not {k: n for k, n in doubled.items() if n > 1}, "an effect was doubled"
+        by_type = Counter(type(e).__name__ for _, e in log)
+        assert by_type["CaseOpened"] == sum(t.households for t in truth.cities.values())
+        assert by_type["CaseClosed"] == sum(t.cases_closed for t in truth.cities.values())
+        assert by_type["PlacementStarted"] == sum(t.placements for t in truth.cities.values())
+        assert by_type["LeaseSigned"] == sum(t.leases for t in truth.cities.values())
+        assert by_type["PersonErased"] == 1
+
+        # Inboxes: every fact reporting projects is in its inbox exactly once (the primary key makes a second row
+        # impossible; a missing one is a lost event), and housing's and payments' inboxes hold each intake fact
+        # they handle at most once per consumer (counted).
+        projected = set(projector.handlers())
+        conn = await asyncpg.connect(ep.database_url)
+        try:
+            inbox = {
+                s: Counter(
+                    (r["consumer"], r["event_id"])
+                    for r in await conn.fetch(f'select consumer, event_id from "{ep.schemas[s]}".inbox')
+                )
+                for s in SERVICES
+            }
+        finally:
+            await conn.close()
+        seen = {event_id for _, event_id in inbox["reporting"]}
+        wanted = [inbox_id(env) for env, _ in log if env.type in projected]
+        assert wanted
+        missing = [i for i in wanted if i not in seen]
+        assert not missing, f"{len(missing)} of {len(wanted)} facts never processed by reporting"
+        for s in SERVICES:
+            assert not [k for k, n in inbox[s].items() if n > 1], f"{s}: an event processed twice"
+        rows = {s: len(r) for s, r in inbox.items()}
+        print(rows, "inbox rows per service")
+        return rows
+
+
+@pytest.fixture(scope="session")
+def ledger() -> type[Ledger]:
+    return Ledger
+
+
+@pytest.fixture(scope="session")
+def platform4_class() -> type[Platform4]:
+    """Test modules are not importable from each other (--import-mode=importlib): shared helpers come as fixtures."""
+    return Platform4

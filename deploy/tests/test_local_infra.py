@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -147,7 +148,7 @@ def _infra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 def test_the_local_broker_is_secured_by_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     infra = _infra(tmp_path, monkeypatch)
-    kafka = infra.Kafka()
+    kafka = infra.Kafka(home=tmp_path / "kafka", nodes=1)
     props = dict(
         line.split("=", 1) for line in kafka.configure().read_text().splitlines() if line and not line.startswith("#")
     )
@@ -188,3 +189,62 @@ def test_the_project_ca_signs_a_broker_certificate_for_loopback(
     infra.make_tls(tls)  # idempotent: the CA is kept, a valid broker certificate too
     assert x509.load_pem_x509_certificate((tls / "ca.pem").read_bytes()) == ca
     assert x509.load_pem_x509_certificates((tls / "broker.pem").read_bytes())[0] == broker
+
+
+def _free_ports(n: int) -> tuple[tuple[int, int], ...]:
+    from lgnet_shared.testing.process import free_port
+
+    return tuple((free_port(), free_port()) for _ in range(n))
+
+
+def _snapshots(node_home: Path) -> list[Path]:
+    return sorted((node_home / "data" / "__cluster_metadata-0").glob("*.checkpoint"))
+
+
+@pytest.mark.timeout(600)
+def test_the_super_users_still_log_in_after_a_restart_that_follows_a_metadata_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SCRAM users that existed only as `StorageTool format --add-scram` bootstrap records were seen to stop
+    authenticating after a restart of a broker that had taken a metadata snapshot. Provisioning writes them again
+    through the Admin API; here a broker snapshots its metadata (a tiny threshold, many topics), restarts, and the
+    admin and the inter-broker user still log in."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from lgnet_shared.kafka import KafkaSecurity
+
+    infra = _infra(tmp_path, monkeypatch)
+    kafka = infra.Kafka(
+        home=tmp_path / "kafka",
+        nodes=1,
+        ports=_free_ports(1),
+        extra=(("metadata.log.max.record.bytes.between.snapshots", "2048"),),
+        heap="-Xmx384m",
+    )
+    try:
+        kafka.start()
+        assert kafka.scram_in_log.exists()
+        admin_security = KafkaSecurity.from_env(kafka.security())
+
+        async def create_topics() -> None:
+            admin = AIOKafkaAdminClient(**client_kwargs(kafka.bootstrap, admin_security))
+            await admin.start()
+            try:
+                for batch in range(6):
+                    await admin.create_topics([NewTopic(f"many-{batch}-{i}", 1, 1) for i in range(10)])
+            finally:
+                await admin.close()
+
+        asyncio.run(create_topics())
+        for _ in range(120):
+            if _snapshots(kafka.node_home(1)):
+                break
+            time.sleep(0.5)
+        assert _snapshots(kafka.node_home(1)), "the broker took no metadata snapshot"
+        kafka.stop()
+        kafka.start_node(1, wait=False)
+        for user in ("admin", "broker"):
+            password = kafka.credentials()[user]
+            security = {**kafka.security(), "KAFKA_SASL_USERNAME": user, "KAFKA_SASL_PASSWORD": password}
+            infra.wait_kafka(kafka.bootstrap, security, timeout=120)
+    finally:
+        kafka.stop()

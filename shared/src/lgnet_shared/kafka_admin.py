@@ -10,6 +10,8 @@
     lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
+    lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics]
+                                                     Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
 Runs as the cluster's admin: KAFKA_BOOTSTRAP_SERVERS and the admin's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
 KAFKA_SSL_CAFILE (`make` loads them from .local/infra.env); LGNET_TOPIC_PREFIX or --topic-prefix. A new password is
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -44,7 +47,11 @@ class Fail(Exception):
 class Admin:
     """An admin connection plus what provisioning needs."""
 
-    def __init__(self, bootstrap: str, security: KafkaSecurity, topic_prefix: str = "", replication: int = 1):
+    def __init__(
+        self, bootstrap: str, security: KafkaSecurity, topic_prefix: str = "", replication: int | None = None
+    ) -> None:
+        # Topics it creates: as replicated as the deployment's (LGNET_TOPIC_REPLICATION), unless told.
+        replication = replication or int(os.environ.get("LGNET_TOPIC_REPLICATION") or 1)
         self.bootstrap, self.security, self.prefix, self.replication = bootstrap, security, topic_prefix, replication
         self.client = AIOKafkaAdminClient(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
 
@@ -216,6 +223,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("principal")
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
+    z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
+    z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
+    z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
+    z.add_argument("--topics", action="store_true", help="also the registry's topics (whoever owns the cluster)")
+    z.add_argument("--replicas", type=int, default=3, help="replication factor of the topics (default 3)")
     t = sub.add_parser("tls", help="make (or renew) a CA and the broker's certificate; needs no broker")
     t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
     t.add_argument("--host", action="append", required=True, help="a name or IP address clients reach the broker by")
@@ -225,6 +237,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    if args.command == "strimzi":
+        return strimzi_values(p, args)
     if args.command == "tls":
         try:
             make_tls(args.out, args.host, say=print)
@@ -245,6 +259,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lgnet-kafka-admin: error: {exc}", file=sys.stderr)
         return 1
     print("\n".join(lines))
+    return 0
+
+
+def strimzi_values(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from lgnet_shared import strimzi
+
+    services = [s.strip() for s in args.services.split(",") if s.strip()]
+    try:
+        found = strimzi.values(args.deployment, services, args.topic_prefix, args.replicas, args.topics)
+    except (ka.PrincipalError, ValueError) as exc:
+        p.error(str(exc))
+    print(json.dumps(found, indent=1))
     return 0
 
 

@@ -27,11 +27,11 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import auth, config, consumer, db, fetch, http, logs, metrics, outbox, pii
+from lgnet_shared import auth, config, consumer, db, fetch, http, kafka_health, logs, metrics, outbox, pii
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import FactAuthenticator, FactSigner, KeyRegistry, publish_key
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, physical, used_by
 
 log = logs.get_logger(__name__)
@@ -173,14 +173,7 @@ class Runtime:
             self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security, signer=self.signer
         )
         await timed("relay", self.relay.start())
-        self.broker = KafkaBroker(
-            s.kafka_bootstrap_servers,
-            security=security.faststream(),
-            client_id=f"lgnet-{self.spec.name}",
-            # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
-            logger=logging.getLogger("lgnet.kafka"),
-            log_level=logging.DEBUG,
-        )
+        self.broker = faststream_broker(s.kafka_bootstrap_servers, security, f"lgnet-{self.spec.name}")
         for cspec in self.spec.consumers(self):
             self._subscriptions.append((self._subscribe(cspec), [physical(t, s.topic_prefix) for t in cspec.topics]))
         self._consumers_task = asyncio.create_task(self._start_consumers(), name="consumers-start")
@@ -300,8 +293,9 @@ class Runtime:
             checks["postgres"] = f"error: {type(exc).__name__}"
         try:
             assert self.producer is not None
-            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
-            checks["kafka"] = "ok"
+            metadata = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+            topics = [physical(t, self.settings.topic_prefix) for t in used_by(self.spec.name)]
+            checks["kafka"] = kafka_health.replication_state(metadata, topics)
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
@@ -318,6 +312,18 @@ class Runtime:
         if self.consumers_started:
             return "ok"
         return f"retrying: {self.consumers_error}" if self.consumers_error else "joining"
+
+
+def faststream_broker(bootstrap: str, security: KafkaSecurity, client_id: str) -> KafkaBroker:
+    """The subscribers' broker. FastStream takes a string for one server: a cluster's "a:1,b:2,c:3" is split."""
+    return KafkaBroker(
+        [server.strip() for server in bootstrap.split(",") if server.strip()],
+        security=security.faststream(),
+        client_id=client_id,
+        # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
+        logger=logging.getLogger("lgnet.kafka"),
+        log_level=logging.DEBUG,
+    )
 
 
 async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
@@ -417,15 +423,17 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @health.get(
         "/health/ready",
-        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay",
+        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay (status degraded: a Kafka broker is missing)",
         responses={503: {"description": "A dependency does not answer: the failing check is named in `checks`"}},
     )
     async def ready(response: Response) -> dict[str, Any]:
         checks = await runtime.ready()
-        ok = all(v == "ok" for v in checks.values())
+        # A degraded check (a broker of a replicated cluster gone) still serves: ready, and said so.
+        ok = all(v == "ok" or v.startswith("degraded") for v in checks.values())
+        degraded = ok and any(v != "ok" for v in checks.values())
         response.status_code = 200 if ok else 503
         return {
-            "status": "ok" if ok else "unavailable",
+            "status": ("degraded" if degraded else "ok") if ok else "unavailable",
             "service": spec.name,
             "checks": checks,
             "consumer_groups": runtime.consumers_state(),  # joining, ok or retrying: informational

@@ -218,6 +218,13 @@ def used_by(role: str) -> list[str]:
     return [t.name for t in TOPICS.values() if not t.per_partner and role in t.readers | t.writers]
 
 
+def min_insync(replication: int) -> int:
+    """In-sync replicas an acks=all write needs (topic config `min.insync.replicas`): with 3 replicas or more, 2 —
+    one broker may go and writes go on, and no acknowledged record was ever on one broker only; with fewer, 1 (a
+    lone broker must accept writes)."""
+    return 2 if replication >= 3 else 1
+
+
 class TopicsNotCreated(RuntimeError):
     pass
 
@@ -244,7 +251,15 @@ async def ensure_topics(
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another service created it meanwhile
                 response = await admin.create_topics(
-                    [NewTopic(name, t.partitions, replication, topic_configs=t.configs()) for name, t in missing]
+                    [
+                        NewTopic(
+                            name,
+                            t.partitions,
+                            replication,
+                            topic_configs={**t.configs(), "min.insync.replicas": str(min_insync(replication))},
+                        )
+                        for name, t in missing
+                    ]
                 )
                 _raise_errors(response)
             log.info("created topics %s", [name for name, _ in missing])

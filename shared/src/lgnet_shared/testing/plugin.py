@@ -153,7 +153,8 @@ async def new_topic(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[An
 
     async def create(name: str, partitions: int = 1) -> str:
         full = f"{topic_prefix}{name}"
-        await admin.create_topics([NewTopic(full, num_partitions=partitions, replication_factor=1)])
+        replication = int(os.environ.get("LGNET_TOPIC_REPLICATION") or 1)  # 3 on a local cluster (CLUSTER=3)
+        await admin.create_topics([NewTopic(full, num_partitions=partitions, replication_factor=replication)])
         created.append(full)
         return full
 

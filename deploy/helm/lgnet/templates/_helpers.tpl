@@ -1,0 +1,27 @@
+{{/* The deployment's name on the shared cluster (LGNET_DEPLOYMENT): the city unless given. */}}
+{{- define "lgnet.deployment" -}}
+{{- default .Values.city .Values.deployment -}}
+{{- end -}}
+
+{{- define "lgnet.labels" -}}
+app.kubernetes.io/part-of: lgnet
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+lgnet.it/deployment: {{ include "lgnet.deployment" . }}
+{{- end -}}
+
+{{/* Selector labels of one service: call with (dict "root" $ "service" $name). */}}
+{{- define "lgnet.selector" -}}
+app.kubernetes.io/name: lgnet-{{ .service }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{- define "lgnet.fullname" -}}
+{{- printf "%s-%s" .root.Release.Name .service | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The Kafka principal of one service of this deployment, as lgnet_shared.kafka_acls names it. */}}
+{{- define "lgnet.principal" -}}
+{{- printf "service.%s.%s" (include "lgnet.deployment" .root) .service -}}
+{{- end -}}

@@ -1,0 +1,154 @@
+"""The Helm chart (deploy/helm/lgnet) rendered with `helm template` for the national coordination and two cities,
+every object validated offline: Kubernetes kinds against the Kubernetes JSON schemas of the kubernetes-validate
+package (strict: no unknown fields), Strimzi kinds against Strimzi's CRD schemas vendored in
+deploy/helm/schemas/ (source named there). The Strimzi topics and users come from the registry and the ACL
+derivation (`lgnet_shared.strimzi`, what `lgnet-kafka-admin strimzi` prints), and must say exactly what they say."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared import strimzi
+from lgnet_shared.topics import SERVICES, TOPICS
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "lgnet"
+EXAMPLES = ROOT / "deploy" / "helm" / "examples"
+STRIMZI_CRDS = ROOT / "deploy" / "helm" / "schemas" / "strimzi-1.2.0"
+KUBERNETES = "1.33.0"  # the oldest Kubernetes the chart is validated for (the schemas ship with the package)
+# The national coordination owns the cluster and its topics and runs reporting; each city runs its four services.
+CONFIGS = {
+    "national": ("national", ["reporting"], True),
+    "torino": ("torino", list(SERVICES), False),
+    "trieste": ("trieste", list(SERVICES), False),
+}
+
+
+def helm() -> str:
+    found = shutil.which("helm") or str(ROOT / ".local" / "tools" / "bin" / "helm")
+    if not Path(found).exists():
+        pytest.fail("helm is not installed: `make helm` builds it into .local/tools/bin (Go module proxy)")
+    return found
+
+
+@cache
+def render(config: str, tmp: Path) -> list[dict[str, Any]]:
+    deployment, services, with_topics = CONFIGS[config]
+    generated = tmp / f"{config}-strimzi.json"
+    generated.write_text(json.dumps(strimzi.values(deployment, services, with_topics=with_topics)))
+    done = subprocess.run(
+        [helm(), "template", f"lgnet-{config}", str(CHART), "--namespace", f"lgnet-{config}",
+         "--kube-version", KUBERNETES, "-f", str(EXAMPLES / f"{config}.yaml"), "-f", str(generated)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@cache
+def crd_schema(kind: str) -> dict[str, Any]:
+    for path in STRIMZI_CRDS.glob("*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        if crd["spec"]["names"]["kind"] == kind:
+            version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+            return dict(version["schema"]["openAPIV3Schema"])
+    raise KeyError(kind)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    tmp = tmp_path_factory.mktemp("helm")
+    return {config: render(config, tmp) for config in CONFIGS}
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_every_object_is_valid_against_its_schema(rendered: dict[str, list[dict[str, Any]]], config: str) -> None:
+    objects = rendered[config]
+    assert objects
+    for obj in objects:
+        where = f"{config}: {obj['kind']} {obj['metadata']['name']}"
+        if obj["apiVersion"].startswith("kafka.strimzi.io/"):
+            assert obj["apiVersion"] == strimzi.STRIMZI_API, where
+            errors = sorted(
+                jsonschema.Draft7Validator(crd_schema(obj["kind"])).iter_errors(obj), key=lambda e: list(e.path)
+            )
+            assert not errors, f"{where}: " + "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+        else:
+            try:
+                kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                pytest.fail(f"{where}: {exc.message} at {list(exc.path)}")
+
+
+def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_each_service_has_probes_resources_a_budget_and_its_kafka_user(
+    rendered: dict[str, list[dict[str, Any]]], config: str
+) -> None:
+    objects = rendered[config]
+    deployment, services, _ = CONFIGS[config]
+    deployments = by_kind(objects, "Deployment")
+    assert sorted(deployments) == sorted(f"lgnet-{config}-{s}" for s in services)
+    users = by_kind(objects, "KafkaUser")
+    pdbs, svcs = by_kind(objects, "PodDisruptionBudget"), by_kind(objects, "Service")
+    for name, d in deployments.items():
+        assert name in pdbs and name in svcs
+        container = d["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+        assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
+        env = {e["name"]: e for e in container["env"]}
+        user = env["KAFKA_SASL_USERNAME"]["value"]
+        assert user in users, f"{name} logs in as {user}, which no KafkaUser declares"
+        # Secrets are referenced, never inlined.
+        for secret in ("KAFKA_SASL_PASSWORD", "DATABASE_URL", "LGNET_MASTER_KEY"):
+            assert "secretKeyRef" in env[secret]["valueFrom"]
+        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == user
+    config_map = next(iter(by_kind(objects, "ConfigMap").values()))["data"]
+    assert (config_map["LGNET_CITY"], config_map["LGNET_DEPLOYMENT"]) == (deployment, deployment)
+    assert config_map["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert by_kind(objects, "NetworkPolicy"), "no NetworkPolicy"
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_kafka_users_carry_exactly_the_derived_acls(rendered: dict[str, list[dict[str, Any]]], config: str) -> None:
+    for name, user in by_kind(rendered[config], "KafkaUser").items():
+        principal = ka.Principal.parse(name)
+        derived = ka.derive(principal)
+        acls = user["spec"]["authorization"]["acls"]
+        assert len(acls) == len(derived)
+        assert acls == [strimzi.acl(a) for a in derived]
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+
+
+def test_the_cluster_owner_declares_every_registry_topic_replicated(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(rendered["national"], "KafkaTopic").values()}
+    assert sorted(topics) == sorted(t.physical() for t in TOPICS.values() if not t.per_partner)
+    for name, spec in topics.items():
+        registered = TOPICS[name.removeprefix("lgnet.")]
+        assert spec["partitions"] == registered.partitions
+        assert spec["replicas"] == 3 and spec["config"]["min.insync.replicas"] == "2"
+        assert spec["config"]["retention.ms"] == registered.configs()["retention.ms"]
+    kafka = next(iter(by_kind(rendered["national"], "Kafka").values()))
+    assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+    assert [listener["authentication"]["type"] for listener in kafka["spec"]["kafka"]["listeners"]] == ["scram-sha-512"]
+    pools = by_kind(rendered["national"], "KafkaNodePool")
+    assert sorted(tuple(p["spec"]["roles"]) for p in pools.values()) == [("broker",), ("controller",)]
+    # Cities declare users, never the cluster or its topics.
+    for city in ("torino", "trieste"):
+        assert not by_kind(rendered[city], "Kafka") and not by_kind(rendered[city], "KafkaTopic")

@@ -1,0 +1,99 @@
+"""Strimzi resources from the topic registry and the ACL derivation: what a Kubernetes deployment declares instead
+of running `lgnet-kafka-admin` against the cluster. Nothing here is hand-listed: topics come from
+`topics.TOPICS`, each user's ACLs from `kafka_acls.derive` — the same functions the broker-side provisioning uses.
+
+    lgnet-kafka-admin strimzi --deployment torino [--services intake,housing,payments,reporting] [--topics]
+
+prints a Helm values file (JSON, which is YAML) with `strimzi.topics` (KafkaTopic specs) and `strimzi.users`
+(KafkaUser specs); deploy/helm/lgnet wraps them into resources for the cluster named in its values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.topics import TOPICS, min_insync
+
+STRIMZI_API = "kafka.strimzi.io/v1"
+_OPERATIONS = {
+    ka.Op.READ: "Read",
+    ka.Op.WRITE: "Write",
+    ka.Op.CREATE: "Create",
+    ka.Op.DELETE: "Delete",
+    ka.Op.ALTER: "Alter",
+    ka.Op.DESCRIBE: "Describe",
+    ka.Op.DESCRIBE_CONFIGS: "DescribeConfigs",
+    ka.Op.ALTER_CONFIGS: "AlterConfigs",
+    ka.Op.IDEMPOTENT_WRITE: "IdempotentWrite",
+}
+_RESOURCES = {ka.ResourceType.TOPIC: "topic", ka.ResourceType.GROUP: "group", ka.ResourceType.CLUSTER: "cluster"}
+_PATTERNS = {ka.Pattern.LITERAL: "literal", ka.Pattern.PREFIXED: "prefix"}
+
+
+def resource_name(name: str) -> str:
+    """A Kubernetes object name (DNS-1123 subdomain) for a topic or user name: lower case, '_' → '-'."""
+    out = re.sub(r"[^a-z0-9.-]", "-", name.lower()).strip(".-")
+    return out[:253]
+
+
+def topics(prefix: str = "", replication: int = 3) -> list[dict[str, Any]]:
+    """One KafkaTopic per registry topic (per-partner families are created when a partner is provisioned)."""
+    out = []
+    for t in TOPICS.values():
+        if t.per_partner:
+            continue
+        physical = t.physical(prefix)
+        out.append(
+            {
+                "name": resource_name(physical),
+                "spec": {
+                    "topicName": physical,
+                    "partitions": t.partitions,
+                    "replicas": replication,
+                    "config": {**t.configs(), "min.insync.replicas": str(min_insync(replication))},
+                },
+            }
+        )
+    return out
+
+
+def acl(a: ka.Acl) -> dict[str, Any]:
+    return {
+        "type": "allow",
+        "resource": {"type": _RESOURCES[a.resource_type], "name": a.resource_name, "patternType": _PATTERNS[a.pattern]},
+        "operations": [_OPERATIONS[a.operation]],
+        "host": a.host,
+    }
+
+
+def user(principal: ka.Principal, prefix: str = "") -> dict[str, Any]:
+    """A KafkaUser: SCRAM-SHA-512 (Strimzi keeps the password in a Secret named like the user) and exactly the
+    derived ACLs. Strimzi names the user after the resource, so the principal must already be a Kubernetes name."""
+    if resource_name(principal.name) != principal.name:
+        raise ka.PrincipalError(
+            f"{principal.name!r} cannot be a KafkaUser name (lower-case letters, digits, '.', '-'): rename the"
+            " deployment without '_' or capitals"
+        )
+    return {
+        "name": resource_name(principal.name),
+        "principal": principal.name,
+        "spec": {
+            "authentication": {"type": "scram-sha-512"},
+            "authorization": {"type": "simple", "acls": [acl(a) for a in ka.derive(principal, prefix)]},
+        },
+    }
+
+
+def values(
+    deployment: str, services: list[str], prefix: str = "", replication: int = 3, with_topics: bool = False
+) -> dict[str, Any]:
+    """The Helm values a deployment's chart needs: its services' users (and, for whoever owns the cluster, the
+    topics)."""
+    return {
+        "strimzi": {
+            "topics": topics(prefix, replication) if with_topics else [],
+            "users": [user(ka.Principal.service(deployment, s), prefix) for s in services],
+        }
+    }

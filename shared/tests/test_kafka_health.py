@@ -1,0 +1,46 @@
+"""Readiness over a replicated cluster: a missing broker is named, partitions counted, nothing else flagged."""
+
+from __future__ import annotations
+
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.protocol.metadata import MetadataResponse_v1
+from lgnet_shared.kafka_health import replication_state
+
+
+def _metadata(brokers: list[int], partitions: list[tuple[int, int, list[int], list[int]]]) -> ClusterMetadata:
+    """A cluster as one Metadata v1 answer describes it: (partition, leader, replicas, isr) of topic 't'."""
+    md = ClusterMetadata()
+    response = MetadataResponse_v1(
+        [(b, "127.0.0.1", 9000 + b, None) for b in brokers],
+        brokers[0] if brokers else -1,
+        [(0, "t", False, [(0, p, leader, replicas, isr) for p, leader, replicas, isr in partitions])],
+    )
+    md.update_metadata(response)
+    return md
+
+
+def test_all_replicas_in_sync_is_ok() -> None:
+    md = _metadata([1, 2, 3], [(0, 1, [1, 2, 3], [1, 2, 3]), (1, 2, [2, 3, 1], [2, 3, 1])])
+    assert replication_state(md, ["t"]) == "ok"
+
+
+def test_a_broker_gone_is_degraded_and_named() -> None:
+    md = _metadata([1, 3], [(0, 1, [1, 2, 3], [1, 3]), (1, 3, [2, 3, 1], [3, 1]), (2, 1, [1, 3, 2], [1, 3])])
+    assert replication_state(md, ["t"]) == "degraded: broker(s) 2 missing; 3 partition(s) under-replicated"
+
+
+def test_a_partition_without_leader_is_counted_and_other_topics_ignored() -> None:
+    md = _metadata([1], [(0, -1, [2, 3], [])])
+    assert "1 partition(s) without a leader" in replication_state(md, ["t"])
+    assert replication_state(md, ["other"]) == "ok"
+
+
+def test_the_services_consumers_get_every_bootstrap_server_of_a_cluster() -> None:
+    """FastStream took "a:1,b:2,c:3" for one host named "a:1,b:2,c" (port 3): on a cluster the consumers never
+    joined. Each server is its own entry."""
+    from lgnet_shared.kafka import KafkaSecurity
+    from lgnet_shared.service import faststream_broker
+
+    broker = faststream_broker("127.0.0.1:1, 127.0.0.1:2,127.0.0.1:3", KafkaSecurity(), "lgnet-test")
+    builder = broker.config.broker_config.builder  # type: ignore[attr-defined]
+    assert builder.keywords["bootstrap_servers"] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]

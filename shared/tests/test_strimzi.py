@@ -1,0 +1,38 @@
+"""Strimzi resources and replication settings come from the registry and the ACL derivation, nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared import strimzi
+from lgnet_shared.kafka_admin import main
+from lgnet_shared.topics import TOPICS, min_insync
+
+
+def test_min_insync_lets_one_broker_of_three_go() -> None:
+    assert [min_insync(r) for r in (1, 2, 3, 5)] == [1, 1, 2, 2]
+
+
+def test_topics_are_the_registry_s_replicated() -> None:
+    topics = {t["spec"]["topicName"]: t["spec"] for t in strimzi.topics("p-", 3)}
+    assert sorted(topics) == sorted(t.physical("p-") for t in TOPICS.values() if not t.per_partner)
+    assert all(s["replicas"] == 3 and s["config"]["min.insync.replicas"] == "2" for s in topics.values())
+    assert topics["p-lgnet.intake.events"]["config"]["retention.ms"] == "-1"
+
+
+def test_a_user_carries_the_derived_acls_and_a_kubernetes_name() -> None:
+    principal = ka.Principal.service("torino", "housing")
+    user = strimzi.user(principal)
+    assert user["name"] == "service.torino.housing"
+    assert user["spec"]["authorization"]["acls"] == [strimzi.acl(a) for a in ka.derive(principal)]
+    with pytest.raises(ka.PrincipalError, match="KafkaUser name"):
+        strimzi.user(ka.Principal.service("torino_2", "housing"))
+
+
+def test_the_cli_prints_helm_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["strimzi", "--deployment", "trieste", "--services", "intake,payments", "--topics"]) == 0
+    values = json.loads(capsys.readouterr().out)["strimzi"]
+    assert [u["name"] for u in values["users"]] == ["service.trieste.intake", "service.trieste.payments"]
+    assert len(values["topics"]) == len([t for t in TOPICS.values() if not t.per_partner])
