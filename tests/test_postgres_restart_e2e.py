@@ -1,7 +1,8 @@
 """PostgreSQL restarts mid-run: a small scenario of Torino and Trieste is played while the database server is
 stopped (fast shutdown: every connection cut) and started again, twice. The services are not restarted: their pools
 reconnect, the outbox relay and the consumers retry. Then nothing is lost or doubled and the reports equal the
-scenario's truth. The server restarted is the local one (deploy/local/infra.py, as `make test` provisions it)."""
+scenario's truth. The server restarted is one of the test's own (deploy/local/infra.py's, on a free port), so
+tests running in parallel keep theirs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,23 +26,30 @@ SEED = 5
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _local_postgres(database_url: str) -> Any:
+@pytest.fixture(scope="module")
+def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A PostgreSQL server of this module's own (deploy/local/infra.py's, on a free port): restarting the shared
+    one would cut every other test running in parallel."""
+    from lgnet_shared.testing.process import free_port
+
     spec = importlib.util.spec_from_file_location("lgnet_infra_pg", ROOT / "deploy" / "local" / "infra.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    pg = module.Postgres()
-    if not pg.running() or pg.url != database_url:
-        pytest.fail(f"DATABASE_URL={database_url} is not the local server of deploy/local/infra.py ({pg.url})")
-    return pg
+    pg = module.Postgres(home=tmp_path_factory.mktemp("pgrestart-server"), port=free_port())
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
 
 
 @pytest.fixture(scope="module")
 async def platform(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory, platform4_class: Any
+    kafka_bootstrap: str, own_postgres: Any, tmp_path_factory: pytest.TempPathFactory, platform4_class: Any
 ) -> AsyncIterator[Any]:
-    p = platform4_class(kafka_bootstrap, database_url, tmp_path_factory.mktemp("pgrestart"), "pgrestart")
+    p = platform4_class(kafka_bootstrap, own_postgres.url, tmp_path_factory.mktemp("pgrestart"), "pgrestart")
     try:
         await asyncio.gather(*(proc.start(timeout=120) for proc in p.processes.values()))
         yield p
@@ -64,9 +72,9 @@ async def restarts(pg: Any, log: list[tuple[float, float]], under_way: asyncio.E
 
 
 async def test_a_postgres_restart_mid_run_loses_and_doubles_nothing(
-    platform: Any, database_url: str, ledger: Any
+    platform: Any, own_postgres: Any, ledger: Any
 ) -> None:
-    pg = _local_postgres(database_url)
+    pg = own_postgres
     pids = {name: p.proc.pid for name, p in platform.processes.items()}
     cities = scaled(SCALE)
     log: list[tuple[float, float]] = []

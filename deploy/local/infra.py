@@ -540,10 +540,11 @@ def stop_pid(pid_file: Path, what: str, timeout: float = 30) -> None:
 @dataclass(frozen=True)
 class Postgres:
     home: Path = LOCAL / "postgres"
+    port: int = PG_PORT  # a test that restarts PostgreSQL runs a server of its own on another port
 
     @property
     def url(self) -> str:
-        return f"postgresql://{PG_USER}@127.0.0.1:{PG_PORT}/{PG_DB}"
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{PG_DB}"
 
     @property
     def data(self) -> Path:
@@ -608,9 +609,9 @@ class Postgres:
             say(f"initialised PostgreSQL cluster in {self.data}")
         status = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True)
         if status.returncode != 0:
-            require_free(PG_PORT, "PostgreSQL")
+            require_free(self.port, "PostgreSQL")
             opts = (
-                f"-p {PG_PORT} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} "
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} "
                 "-c max_connections=300 -c shared_buffers=256MB"
             )
             subprocess.run(
@@ -631,10 +632,10 @@ class Postgres:
                 check=True,
                 capture_output=True,
             )
-            say(f"PostgreSQL started on 127.0.0.1:{PG_PORT}, log {self.home / 'server.log'}")
+            say(f"PostgreSQL started on 127.0.0.1:{self.port}, log {self.home / 'server.log'}")
         else:
             say("PostgreSQL already running")
-        psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", PG_USER, "-d", "postgres"]
+        psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-d", "postgres"]
         exists = subprocess.run(
             [*psql, "-qtAc", f"select 1 from pg_database where datname='{PG_DB}'"],
             check=True,

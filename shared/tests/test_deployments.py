@@ -23,6 +23,7 @@ from lgnet_shared.consumer import Consumer
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.plugin import fresh_schema
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import ensure_topics, physical
@@ -92,7 +93,7 @@ async def test_two_cities_running_one_service_each_get_all_their_events(
                         person_id=f"{city}-{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1)
                     )
                     env = to_envelope(event, source="/test", city=city)
-                    value, headers = env.to_structured()
+                    value, headers = await signed_fact(producer, topic_prefix, env)  # as intake would sign it
                     await producer.send(topic, value, key=f"{city}-{i}".encode(), headers=headers)
             await producer.flush()
         finally:

@@ -29,6 +29,13 @@ def small_app() -> FastAPI:
     async def read(thing_id: str, status: str | None = None) -> dict[str, Any]:
         return {"thing_id": thing_id, "status": status}
 
+    @app.get("/down/{how}", responses=problem_responses())
+    async def down(how: str) -> dict[str, Any]:
+        import asyncpg
+
+        raise {"refused": ConnectionRefusedError(111, "refused"), "cut": asyncpg.ConnectionDoesNotExistError("x"),
+               "shutdown": asyncpg.exceptions.AdminShutdownError("terminating")}[how]  # fmt: skip
+
     @app.post("/things", responses=problem_responses())
     async def create(body: Thing) -> dict[str, Any]:
         return body.model_dump()
@@ -110,3 +117,11 @@ def test_identifiers_hold_no_control_characters_but_free_text_may() -> None:
         "member_ids.1": CONTROL_REASON,
         "id": CONTROL_REASON,
     }
+
+
+@pytest.mark.parametrize("how", ["refused", "cut", "shutdown"])
+async def test_an_unreachable_database_is_503_to_retry_not_500(client: httpx.AsyncClient, how: str) -> None:
+    """While PostgreSQL restarts or fails over nothing is committed: the answer says so, and when to retry."""
+    r = await client.get(f"/down/{how}")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.headers["content-type"] == PROBLEM and r.json()["type"] == "urn:lgnet:problem:unavailable"

@@ -77,3 +77,17 @@ def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_wri
     assert say("over budget: 500 cents asked, 100 available on the line", "it").startswith("fondi insufficienti")
     assert say("a brand new rule", "it") == "a brand new rule"
     assert say("is in the future", "en") == "is in the future"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "must be 16 characters: 6 letters, 2 digits, a month letter (ABCDEHLMPRST), 2 digits, a birthplace code"
+        " (a letter and 3 digits) and a check character (digits may be replaced by letters: omocodia)",
+        "wrong check character (the 16th, computed from the first 15)",
+        "birthplace code is not an Italian municipality or foreign country in force at the birth date",
+        "is not a valid Italian fiscal code (the birth date it encodes is impossible)",
+    ],
+)
+def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> None:
+    assert say(reason, "it").startswith("non è un codice fiscale valido")

@@ -189,6 +189,7 @@ async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with
                 "media_type": "application/pdf",
                 "content_base64": base64.b64encode(b"MZ\x90 not a pdf").decode(),
             },
+            headers={"Idempotency-Key": "bad-upload-1"},
         )
         assert bad.status_code == 422
         assert bad.json()["field"] == "content_base64"

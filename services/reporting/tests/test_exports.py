@@ -9,6 +9,7 @@ import time
 import zipfile
 from typing import Any
 
+import pytest
 from lgnet_reporting.adapters import exports
 
 REPORT: dict[str, Any] = {
@@ -33,6 +34,16 @@ def test_two_xlsx_downloads_are_byte_identical() -> None:
         assert {i.date_time[:3] for i in z.infolist()} == {(2026, 6, 30)}
         core = z.read("docProps/core.xml").decode()
     assert "2026-06-30T00:00:00Z" in core and re.search(r"<dcterms:modified[^>]*>2026-06-30T00:00:00Z<", core)
+
+
+@pytest.mark.parametrize(("as_of", "dated"), [("1975-03-01", (1980, 1, 1)), ("2200-01-01", (2107, 12, 31))])
+def test_a_report_as_of_a_day_zip_cannot_date_still_exports(as_of: str, dated: tuple[int, int, int]) -> None:
+    """ZIP dates entries from 1980 to 2107 only: such entries carry the nearest day, the document properties the
+    real one."""
+    report = {**REPORT, "as_of": as_of, "period_from": None}
+    with zipfile.ZipFile(io.BytesIO(exports.to_xlsx(report))) as z:
+        assert {i.date_time[:3] for i in z.infolist()} == {dated}
+        assert f"{as_of}T00:00:00Z" in z.read("docProps/core.xml").decode()
 
 
 def test_the_pdf_embeds_its_fonts_and_is_reproducible() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asyncpg import DataError
+from asyncpg import exceptions as pg_errors
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -99,6 +100,16 @@ def _validation_field(loc: list[str]) -> str:
     return ".".join(loc)
 
 
+# What a request meets while its database restarts or fails over: connection refused or cut, the server shutting
+# down or not yet accepting connections, a pooled connection that died.
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
+    OSError,
+    pg_errors.ConnectionDoesNotExistError,
+    pg_errors.PostgresConnectionError,
+    pg_errors.OperatorInterventionError,
+)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error answer is problem+json naming the field: the services' own errors, request validation (incl.
     JSON that does not parse), Starlette's 404/405/400, and input PostgreSQL could not store (`inputs`)."""
@@ -130,6 +141,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         if status == 405 and (methods := allowed_methods(request.scope)):
             response.headers["Allow"] = ", ".join(methods)
         return response
+
+    async def database_unreachable(_: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL restarting or failing over: nothing was committed, so the same request may simply be sent
+        # again (the SDK's RetryingTransport does, with the same Idempotency-Key).
+        response = problem(503, "unavailable", "", f"the database is unreachable, retry shortly ({type(exc).__name__})")
+        response.headers["Retry-After"] = "1"
+        return response
+
+    for unreachable in DATABASE_UNREACHABLE:
+        app.add_exception_handler(unreachable, database_unreachable)
 
     @app.exception_handler(DataError)
     async def unstorable(request: Request, exc: DataError) -> JSONResponse:

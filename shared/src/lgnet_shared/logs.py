@@ -64,8 +64,21 @@ def _event_context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is when a record is emitted, not to the one at configuration time: an
+    in-process caller (a CLI run by a test, an embedding program) may swap and close it afterwards."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure(service: str, level: str = "INFO", deployment: str | None = None) -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    logging.basicConfig(format="%(message)s", handlers=[_Stdout()], level=level.upper(), force=True)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _event_context,

@@ -18,6 +18,21 @@ ITALIAN: list[tuple[str, str]] = [
         r"is not a valid Italian fiscal code \(format or check character\)",
         "non è un codice fiscale valido (formato o carattere di controllo)",
     ),
+    (
+        r"must be 16 characters: 6 letters, 2 digits, a month letter.*",
+        "non è un codice fiscale valido: servono 16 caratteri (6 lettere, 2 cifre, la lettera del mese, 2 cifre,"
+        " il codice del luogo di nascita e il carattere di controllo)",
+    ),
+    (r"wrong check character.*", "non è un codice fiscale valido: carattere di controllo errato"),
+    (
+        r"birthplace code is not an Italian municipality or foreign country.*",
+        "non è un codice fiscale valido: il codice del luogo di nascita non è un comune italiano né uno stato estero"
+        " in vigore alla data di nascita",
+    ),
+    (
+        r"is not a valid Italian fiscal code \(the birth date it encodes is impossible\)",
+        "non è un codice fiscale valido: la data di nascita che contiene è impossibile",
+    ),
     (r"does not match birth_date", "non corrisponde alla data di nascita"),
     (r"does not match sex", "non corrisponde al sesso"),
     (r"is in the future", "è nel futuro"),

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
-from lgnet_shared.http import problem_responses
+from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
@@ -20,9 +20,13 @@ from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake
 
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
 
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["intake: desk reads"], responses=problem_responses())
+    # A note or a document holds personal data: the stored fingerprint of a create's body is keyed.
+    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
 
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
@@ -55,9 +59,16 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post(
         "/persons/{person_id}/notes", status_code=201, summary="Write a diary note (sealed with the person's key)"
     )
-    async def add_note(person_id: str, body: NewNote, actor: Who) -> JSONResponse:
+    async def add_note(person_id: str, body: NewNote, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         async with diary(actor) as (d, ctx):
-            return JSONResponse(await d.add_note(ctx, person_id, body.text), status_code=201)
+            return await idempotent(
+                d.intake.conn,
+                actor.id,
+                key,
+                {"person_id": person_id, **body.model_dump(mode="json")},
+                lambda: d.add_note(ctx, person_id, body.text),
+                secret=request_secret,
+            )
 
     @api.get("/persons/{person_id}/notes", summary="The person's diary notes (text null once the person is erased)")
     async def read_notes(person_id: str, actor: Who) -> list[dict[str, Any]]:
@@ -69,12 +80,16 @@ def router(runtime: Runtime) -> APIRouter:
         status_code=201,
         summary="Attach a document (PDF, JPEG or PNG up to 10 MB; content-hashed, sealed with the person's key)",
     )
-    async def add_document(person_id: str, body: NewDocument, actor: Who) -> JSONResponse:
+    async def add_document(person_id: str, body: NewDocument, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         async with diary(actor) as (d, ctx):
-            answer = await d.add_document(
-                ctx, person_id, body.kind, body.filename, body.media_type, body.content_base64
+            return await idempotent(
+                d.intake.conn,
+                actor.id,
+                key,
+                {"person_id": person_id, **body.model_dump(mode="json")},
+                lambda: d.add_document(ctx, person_id, body.kind, body.filename, body.media_type, body.content_base64),
+                secret=request_secret,
             )
-            return JSONResponse(answer, status_code=201)
 
     @api.get("/persons/{person_id}/documents", summary="The person's documents (metadata)")
     async def list_documents(person_id: str, actor: Who) -> list[dict[str, Any]]:

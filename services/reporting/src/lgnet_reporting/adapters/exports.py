@@ -186,12 +186,16 @@ def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str) -> byte
     return _zip_dated(buf.getvalue(), when)
 
 
+ZIP_FIRST, ZIP_LAST = datetime(1980, 1, 1), datetime(2107, 12, 31)
+
+
 def _zip_dated(data: bytes, when: datetime) -> bytes:
     """The same archive with every entry dated `when` (zipfile stamps entries with the clock)."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            # ZIP dates entries from 1980 to 2107 only (a report as of a day outside is still a valid request).
+            entry = zipfile.ZipInfo(info.filename, date_time=min(max(when, ZIP_FIRST), ZIP_LAST).timetuple()[:6])
             entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
             dst.writestr(entry, src.read(info.filename))
     return out.getvalue()

@@ -333,11 +333,11 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         "case_outcomes": _counts(c["outcome"] for c in closed),
         **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
         **_payments(facts, window, here),
-        **tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here),
         "employment": _employment(facts, pop, window, consented),
         "monthly": _monthly(facts, window, here, cases, pop),
     }
-    if window.method >= 2:
+    if window.method >= 2:  # indicators added with method 2: reports published with method 1 never had them
+        indicators |= tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here)
         granted = sum(1 for p in pop.first_case if p in consented)
         indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
         planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids

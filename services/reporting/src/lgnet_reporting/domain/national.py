@@ -155,12 +155,13 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         if total is not None and keys:
             plan.groups.append(table_group((*i, name), keys, (*total, "count"), "count"))
             plan.groups.append(table_group((*i, name), keys, (*total, "amount_cents"), "amount_cents"))
-    tutored: Path = (*i, "money_tutoring")  # outcomes: one per session, so they add up to the sessions
-    counts((*tutored, "sessions"), (*tutored, "households_followed"))
-    outcomes = list(ind["money_tutoring"]["outcomes"])
-    counts(*[(*tutored, "outcomes", k) for k in outcomes])
-    if outcomes:
-        plan.groups.append(table_group((*tutored, "outcomes"), outcomes, (*tutored, "sessions")))
+    if "money_tutoring" in ind:  # method 2
+        tutored: Path = (*i, "money_tutoring")  # outcomes: one per session, so they add up to the sessions
+        counts((*tutored, "sessions"), (*tutored, "households_followed"))
+        outcomes = list(ind["money_tutoring"]["outcomes"])
+        counts(*[(*tutored, "outcomes", k) for k in outcomes])
+        if outcomes:
+            plan.groups.append(table_group((*tutored, "outcomes"), outcomes, (*tutored, "sessions")))
     consenting: Path = persons_total
     if "persons_with_individual_plan" in ind:
         counts((*i, "persons_with_individual_plan"))
