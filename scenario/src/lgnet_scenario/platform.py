@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
+import hmac
 import os
 import subprocess
 import sys
@@ -144,6 +146,14 @@ def schema_service(ep: Endpoints, schema: str) -> str:
     raise KeyError(schema)
 
 
+def partner_password(operator: KafkaSecurity, partner: str) -> str:
+    """The partner's Kafka password in the scenario, derived from the operator's: every play on one broker sets the
+    same one, so plays running at once (parallel tests) never lock each other's partners out."""
+    secret = (operator.sasl_password.get_secret_value() if operator.sasl_password else "").encode()
+    digest = hmac.new(secret, f"lgnet-scenario-partner:{partner}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 async def provision_kafka(ep: Endpoints, partners: list[str], actors: Actors) -> None:
     """On a secured cluster, as its operator would (lgnet-kafka-admin add-partner): each partner logs in as
     `partner.<id>` and may only write the inbound topic and read its own rejections. Without operator
@@ -154,7 +164,7 @@ async def provision_kafka(ep: Endpoints, partners: list[str], actors: Actors) ->
     try:
         async with Admin(ep.kafka, operator, ep.topic_prefix) as admin:
             for partner in partners:
-                password = kafka_acls.new_password()  # a fresh one each play: the scenario keeps none
+                password = partner_password(operator, partner)
                 await admin.provision(kafka_acls.Principal.partner_(partner), password=password)
                 actors.kafka[partner] = operator.model_copy(
                     update={"sasl_username": f"partner.{partner}", "sasl_password": SecretStr(password)}
