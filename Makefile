@@ -19,9 +19,8 @@ WITH_INFRA := set -a && . $(LOCAL_DIR)/infra.env && set +a &&
 PYTEST_ARGS ?=
 # Test modules run in parallel, whole modules per worker (they share a started platform). Three workers on two
 # cores: most of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing.
-# Serial by default until two races seen in parallel runs are fixed (see the closing note): `make test
-# PYTEST_PARALLEL="-n 3 --dist loadfile"` runs modules in parallel (about 12 min instead of about 20).
-PYTEST_PARALLEL ?=
+# `make test PYTEST_PARALLEL=` runs serially.
+PYTEST_PARALLEL ?= -n 3 --dist loadfile
 SCENARIO_ARGS ?=
 
 .PHONY: help venv infra up down status test lint check-examples contracts bench clean helm

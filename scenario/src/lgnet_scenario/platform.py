@@ -165,7 +165,9 @@ async def provision_kafka(ep: Endpoints, partners: list[str], actors: Actors) ->
         async with Admin(ep.kafka, operator, ep.topic_prefix) as admin:
             for partner in partners:
                 password = partner_password(operator, partner)
-                await admin.provision(kafka_acls.Principal.partner_(partner), password=password)
+                # Added, not replaced: plays under other topic prefixes (parallel tests) keep their partners' ACLs.
+                principal = kafka_acls.Principal.partner_(partner)
+                await admin.provision(principal, password=password, exclusive=False)
                 actors.kafka[partner] = operator.model_copy(
                     update={"sasl_username": f"partner.{partner}", "sasl_password": SecretStr(password)}
                 )

@@ -464,12 +464,15 @@ async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None) -> 
     return sorted(out)
 
 
-async def grant(admin: AIOKafkaAdminClient, principal: Principal, topic_prefix: str = "") -> list[Acl]:
+async def grant(
+    admin: AIOKafkaAdminClient, principal: Principal, topic_prefix: str = "", *, exclusive: bool = True
+) -> list[Acl]:
     """Make the principal's ACLs exactly the derived ones (extra ones removed); returns them. A principal serves
-    one topic prefix: granting it under another prefix replaces its ACLs."""
+    one topic prefix: granting it under another prefix replaces its ACLs. With `exclusive=False` the derived ACLs
+    are only added (a test or demo party that plays under several prefixes at once keeps each one's)."""
     wanted = derive(principal, topic_prefix)
     have = await describe_acls(admin, principal.user)
-    if set(have) - set(wanted):
+    if exclusive and set(have) - set(wanted):
         await delete_acls(admin, principal.user)
         have = []
     await create_acls(admin, [a for a in wanted if a not in set(have)])

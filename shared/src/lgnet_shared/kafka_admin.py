@@ -83,17 +83,17 @@ class Admin:
         return user in await ka.users(self.client, [user])
 
     async def provision(
-        self, principal: ka.Principal, *, password: str | None = None
+        self, principal: ka.Principal, *, password: str | None = None, exclusive: bool = True
     ) -> tuple[str | None, list[ka.Acl]]:
         """Topics, ACLs and (for a new user, or when `password` is given) SCRAM credentials. Returns the new
-        password (None when the user existed and keeps its own) and the ACLs."""
+        password (None when the user existed and keeps its own) and the ACLs (`exclusive`: see `ka.grant`)."""
         await self.topics_for(principal)
         new = password
         if password is None and not await self.exists(principal.name):
             new = ka.new_password()
         if new is not None:
             await ka.set_password(self.client, principal.name, new)
-        return new, await ka.grant(self.client, principal, self.prefix)
+        return new, await ka.grant(self.client, principal, self.prefix, exclusive=exclusive)
 
 
 def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
