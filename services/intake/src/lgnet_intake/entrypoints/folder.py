@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -56,19 +56,19 @@ def router(runtime: Runtime) -> APIRouter:
             assert runtime.keys is not None
             yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, datetime.now(UTC).date())
 
+    async def written(
+        actor: Any, key: str | None, person_id: str, body: Any, run: Callable[[Diary, Context], Awaitable[Any]]
+    ) -> JSONResponse:
+        """A note or document written once per Idempotency-Key (a retry answers what the first call did)."""
+        async with diary(actor) as (d, ctx):
+            request = {"person_id": person_id, **body.model_dump(mode="json")}
+            return await idempotent(d.intake.conn, actor.id, key, request, lambda: run(d, ctx), secret=request_secret)
+
     @api.post(
         "/persons/{person_id}/notes", status_code=201, summary="Write a diary note (sealed with the person's key)"
     )
     async def add_note(person_id: str, body: NewNote, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
-        async with diary(actor) as (d, ctx):
-            return await idempotent(
-                d.intake.conn,
-                actor.id,
-                key,
-                {"person_id": person_id, **body.model_dump(mode="json")},
-                lambda: d.add_note(ctx, person_id, body.text),
-                secret=request_secret,
-            )
+        return await written(actor, key, person_id, body, lambda d, ctx: d.add_note(ctx, person_id, body.text))
 
     @api.get("/persons/{person_id}/notes", summary="The person's diary notes (text null once the person is erased)")
     async def read_notes(person_id: str, actor: Who) -> list[dict[str, Any]]:
@@ -81,15 +81,15 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Attach a document (PDF, JPEG or PNG up to 10 MB; content-hashed, sealed with the person's key)",
     )
     async def add_document(person_id: str, body: NewDocument, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
-        async with diary(actor) as (d, ctx):
-            return await idempotent(
-                d.intake.conn,
-                actor.id,
-                key,
-                {"person_id": person_id, **body.model_dump(mode="json")},
-                lambda: d.add_document(ctx, person_id, body.kind, body.filename, body.media_type, body.content_base64),
-                secret=request_secret,
-            )
+        return await written(
+            actor,
+            key,
+            person_id,
+            body,
+            lambda d, ctx: d.add_document(
+                ctx, person_id, body.kind, body.filename, body.media_type, body.content_base64
+            ),
+        )
 
     @api.get("/persons/{person_id}/documents", summary="The person's documents (metadata)")
     async def list_documents(person_id: str, actor: Who) -> list[dict[str, Any]]:
