@@ -11,8 +11,6 @@ off as by a killed process) and a new one opened, as a restarted service would.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -20,22 +18,19 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
+from crash_world import CrashWorld, Op
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from invariants import check
-from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_payments.service_layer import budgets, contributions, disbursement
 from lgnet_payments.service_layer import commands as cmd
-from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, RetryPolicy
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import housing as hev
-from lgnet_shared.service import all_migrations
 from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY
 
 ANNA, BRUNO, COOP = (
@@ -43,18 +38,7 @@ ANNA, BRUNO, COOP = (
     Actor("bruno", Role.STAFF, "torino"),
     Actor("coop", Role.PARTNER, "torino"),
 )
-KEYS = pii.KeyStore(b"k" * 32)
-CRASHED = (
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.PostgresConnectionError,
-    OSError,
-    asyncio.CancelledError,
-)
-REFUSED = (ContractError, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
-
 IBANS = [GOOD_IBAN, "GB33BUKB20201555555555"]
-Op = tuple[Any, ...]
 ops = st.one_of(
     st.tuples(st.just("approve"), st.integers(0, 11), st.sampled_from(["anna", "bruno"])),
     st.tuples(st.just("batch")),
@@ -76,22 +60,14 @@ class DeadLettersStub:
 
 
 @dataclass
-class World:
-    url: str
-    schema: str
-    pool: Any = None
+class World(CrashWorld):
     requests: list[str] = field(default_factory=list)
     records: dict[int, Any] = field(default_factory=dict)
     offset: int = 0
     dead: DeadLettersStub = field(default_factory=DeadLettersStub)
 
-    async def unit(self, actor: Actor, run: Any) -> Any:
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await run(UnitOfWork(conn, KEYS), Context(actor, TODAY))
-
     async def setup(self, allocation: int, amounts: list[int]) -> None:
-        self.pool = await db.create_pool(self.url, self.schema, max_size=8)
-        await db.migrate(self.pool, all_migrations(MIGRATIONS))
+        await self.open()
         async with self.pool.acquire() as conn:
             await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
         policy = cmd.SetPolicy(
@@ -116,15 +92,6 @@ class World:
             except ContractError:
                 continue
             self.requests.append(view["request_id"])
-
-    async def run(self, op: Op) -> str:
-        try:
-            await self._run(op)
-            return "ok"
-        except REFUSED:
-            return "refused"
-        except CRASHED:
-            return "crashed"
 
     async def _run(self, op: Op) -> None:
         kind = op[0]
@@ -152,10 +119,6 @@ class World:
                 await self.unit(ANNA, lambda u, c: disbursement.reconcile(u, c, [result]))
         elif kind == "lease":
             await self._deliver(op[1], again=op[2])
-        elif kind == "crash":
-            await asyncio.sleep(op[1] / 1000)
-            self.pool.terminate()  # in-flight transactions are cut off, as when the process is killed
-            self.pool = await db.create_pool(self.url, self.schema, max_size=8)
 
     async def _lease_requests(self) -> list[str]:
         async with self.pool.acquire() as conn:
@@ -219,16 +182,10 @@ async def unbalanced(conn: Any) -> None:
 async def test_never_paid_twice_never_below_zero(
     database_url: str, allocation: int, amounts: list[int], plan: list[list[Op]]
 ) -> None:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    world = World(database_url, schema)
+    world = World(database_url)
     try:
         await world.setup(allocation, amounts)
-        for round_ in plan:
-            outcomes = await asyncio.gather(*(world.run(op) for op in round_))
-            for op, outcome in zip(round_, outcomes, strict=True):
-                event(f"{op[0]}: {outcome}")
-            async with world.pool.acquire() as conn:
-                await check(conn)
+        await world.play(plan, check)
         # Finally settle everything that was sent (retrying, as an operator would), then check again.
         for _ in range(2):
             await world.run(("batch",))
@@ -245,19 +202,12 @@ async def test_never_paid_twice_never_below_zero(
         assert stuck == 0  # nothing a crash cut off is left half-done: every approved request got paid
         assert not world.dead.sent, world.dead.sent  # no lease event was refused or dead-lettered
     finally:
-        if world.pool is not None:
-            world.pool.terminate()
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f'drop schema if exists "{schema}" cascade')
-        finally:
-            await conn.close()
+        await world.close()
 
 
 async def test_the_database_itself_refuses_a_second_payment_and_a_negative_line(database_url: str) -> None:
     """Even a buggy application cannot pay twice or overdraw: the constraints say no."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    world = World(database_url, schema)
+    world = World(database_url)
     try:
         await world.setup(100_000, [30_000])
         await world.unit(ANNA, lambda u, c: contributions.approve(u, c, world.requests[0]))
@@ -277,9 +227,4 @@ async def test_the_database_itself_refuses_a_second_payment_and_a_negative_line(
             await check(conn)
         assert TODAY - timedelta(days=1) < date.today() + timedelta(days=1)
     finally:
-        world.pool.terminate()
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f'drop schema if exists "{schema}" cascade')
-        finally:
-            await conn.close()
+        await world.close()

@@ -11,40 +11,23 @@ reimbursements, and each reimbursement's SEPA file pays exactly it.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import pytest
+from crash_world import CrashWorld, Op
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lgnet_payments.adapters import sepa
-from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.service_layer import budgets, disbursement, reimbursements, vouchers
 from lgnet_payments.service_layer import commands as cmd
-from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import db, pii
 from lgnet_shared.access import Actor, Role
-from lgnet_shared.errors import ContractError
-from lgnet_shared.service import all_migrations
 from lxml import etree
 from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY
 
 ANNA, BRUNO = Actor("anna", Role.STAFF, "torino"), Actor("bruno", Role.STAFF, "torino")
-KEYS = pii.KeyStore(b"k" * 32)
-CRASHED = (
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    asyncpg.PostgresConnectionError,
-    OSError,
-    asyncio.CancelledError,
-)
-REFUSED = (ContractError, asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 PROVIDERS = ("gtt", "coop-bus")
-Op = tuple[Any, ...]
 ops = st.one_of(
     st.tuples(st.just("redeem"), st.integers(0, 5), st.sampled_from(PROVIDERS), st.integers(1, 900)),
     st.tuples(st.just("run")),
@@ -54,19 +37,9 @@ ops = st.one_of(
 rounds = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=3, max_size=8)
 
 
-@dataclass
-class World:
-    url: str
-    schema: str
-    pool: Any = None
-
-    async def unit(self, actor: Actor, run: Any) -> Any:
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await run(UnitOfWork(conn, KEYS), Context(actor, TODAY))
-
+class World(CrashWorld):
     async def setup(self) -> None:
-        self.pool = await db.create_pool(self.url, self.schema, max_size=8)
-        await db.migrate(self.pool, all_migrations(MIGRATIONS))
+        await self.open()
         async with self.pool.acquire() as conn:
             await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
         policy = cmd.SetPolicy(debtor_name="Torino", debtor_iban=CITY_IBAN)
@@ -80,15 +53,6 @@ class World:
         issue = cmd.IssueVoucher(case_id="c1", kind="public_transport", value_cents=100_000, valid_until=TODAY)
         for _ in range(3):
             await self.unit(ANNA, lambda u, c: vouchers.issue(u, c, issue))
-
-    async def run(self, op: Op) -> str:
-        try:
-            await self._run(op)
-            return "ok"
-        except REFUSED:
-            return "refused"
-        except CRASHED:
-            return "crashed"
 
     async def _run(self, op: Op) -> None:
         kind = op[0]
@@ -110,10 +74,6 @@ class World:
                     r["end_to_end_id"], paid=op[2], reason=None if op[2] else "ac04", amount_cents=r["amount_cents"]
                 )
                 await self.unit(ANNA, lambda u, c: disbursement.reconcile(u, c, [result]))
-        elif kind == "crash":
-            await asyncio.sleep(op[1] / 1000)
-            self.pool.terminate()  # in-flight transactions are cut off, as when the process is killed
-            self.pool = await db.create_pool(self.url, self.schema, max_size=8)
 
 
 async def check(conn: Any) -> dict[str, int]:
@@ -180,20 +140,11 @@ async def check(conn: Any) -> dict[str, int]:
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(plan=rounds)
 async def test_a_provider_is_never_paid_twice_for_one_redemption(database_url: str, plan: list[list[Op]]) -> None:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    world = World(database_url, schema)
+    world = World(database_url)
     try:
         await world.setup()
-        for round_ in plan:
-            outcomes = await asyncio.gather(*(world.run(op) for op in round_))
-            for op, outcome in zip(round_, outcomes, strict=True):
-                event(f"{op[0]}: {outcome}")
-            async with world.pool.acquire() as conn:
-                await check(conn)
-        # Finally: the crashed processes' transactions are gone (the server notices a dead client only when it
-        # next talks to it: an orphan may still hold row locks that a run skips), then run and let the bank pay
-        # everything sent (retrying, as an operator would); all is paid once.
-        await end_orphans(database_url, schema)
+        await world.play(plan, check)
+        # Finally: run and let the bank pay everything sent (retrying, as an operator would); all is paid once.
         for _ in range(2):
             await world.run(("run",))
             for n in range(30):
@@ -208,33 +159,11 @@ async def test_a_provider_is_never_paid_twice_for_one_redemption(database_url: s
         event(f"paid: {min(counts.get('paid', 0), 5)}+, failed: {min(counts.get('failed', 0), 3)}+")
         assert unpaid == 0  # nothing a crash or a bank failure cut off is left unpaid
     finally:
-        if world.pool is not None:
-            world.pool.terminate()
-        await end_orphans(database_url, schema)
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f'drop schema if exists "{schema}" cascade')
-        finally:
-            await conn.close()
-
-
-async def end_orphans(url: str, schema: str) -> None:
-    """End the server side of connections cut off by a crash that still hold locks in `schema`."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            "select pg_terminate_backend(pid, 5000) from (select distinct l.pid from pg_locks l"
-            " join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace"
-            " where n.nspname = $1 and l.pid <> pg_backend_pid()) orphans",
-            schema,
-        )
-    finally:
-        await conn.close()
+        await world.close()
 
 
 async def test_the_database_itself_refuses_a_second_live_reimbursement(database_url: str) -> None:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    world = World(database_url, schema)
+    world = World(database_url)
     try:
         await world.setup()
         await world.run(("redeem", 0, "gtt", 500))
@@ -253,9 +182,4 @@ async def test_the_database_itself_refuses_a_second_live_reimbursement(database_
                     rid,
                 )
     finally:
-        world.pool.terminate()
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(f'drop schema if exists "{schema}" cascade')
-        finally:
-            await conn.close()
+        await world.close()
