@@ -29,7 +29,7 @@ from lgnet_shared.kafka_acls import Principal, delete_acls, delete_credentials, 
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.testing.kafka_access import as_user
 from lgnet_shared.testing.plugin import new_topic_prefix
-from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.process import ServiceProcess, service_env, stop_all
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import physical
 
@@ -62,8 +62,7 @@ async def platform_endpoints(
             topic_prefix=prefix,
         )
     finally:
-        for p in processes.values():
-            p.stop()
+        stop_all(processes.values())
         import asyncpg
 
         conn = await asyncpg.connect(database_url)
@@ -140,8 +139,7 @@ async def federation(
             principals,
         )
     finally:
-        for p in processes:
-            p.stop()
+        stop_all(processes)
         import asyncpg
 
         conn = await asyncpg.connect(database_url)
@@ -189,8 +187,7 @@ class Platform4:
         )
 
     async def close(self) -> None:
-        for proc in self.processes.values():
-            proc.stop()
+        stop_all(self.processes.values())
         conn = await asyncpg.connect(self.ep.database_url)
         try:
             for schema in self.schemas.values():

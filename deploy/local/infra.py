@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -496,8 +497,9 @@ class Kafka:
         stop_pid(self.pid_path(node), f"Kafka node {node}" if self.nodes > 1 else "Kafka", timeout=60)
 
     def stop(self) -> None:
-        for node in self.node_ids:
-            self.stop_node(node)
+        # All nodes at once: stopped one by one, the last one has lost its quorum and waits out the timeout.
+        with ThreadPoolExecutor(max_workers=len(self.node_ids)) as pool:
+            list(pool.map(self.stop_node, self.node_ids))
 
     def running(self) -> bool:
         return all(self.node_pid(n) is not None for n in self.node_ids)

@@ -6,6 +6,8 @@ import asyncio
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,12 +59,22 @@ class ServiceProcess:
         self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_all([self])
+
+
+def stop_all(processes: Iterable[ServiceProcess], grace_s: float = 20) -> None:
+    """SIGTERM to every process at once, then SIGKILL for any still running after the grace period (one
+    period for all: a platform's services shut down side by side, not one after another)."""
+    running = [p.proc for p in processes if p.proc is not None and p.proc.poll() is None]
+    for proc in running:
+        proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def service_env(
