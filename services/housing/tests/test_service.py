@@ -180,7 +180,8 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         assert (await post(c, "/opportunities", opportunity("o-x", capacity=1))).status_code == 201
         [p] = await proposals(housing, 1)
         # The proposal has waited 15 days for an answer (its step began then; no future day is needed).
-        await housing.sql("update matches set step_since = $1 where match_id = $2", TODAY - timedelta(15), p["match_id"])
+        began = TODAY - timedelta(days=15)
+        await housing.sql("update matches set step_since = $1 where match_id = $2", began, p["match_id"])
         r = await staff.post("/matching/stalled-check", json={})
         assert r.status_code == 200, r.text
         [stalled] = r.json()["stalled"]

@@ -178,9 +178,7 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post("/matching/stalled-check", summary="Staff: remind stalled match steps; release expired holds")
     async def stalled(body: cmd.StalledCheck, actor: Who, key: IdempotencyKey = None) -> Any:
         async def run(h: Housing, c: Context) -> Json:
-            city = c.city()
-            ctx = Context(today=body.on or c.today, actor=c.actor)
-            return await h.stalled_check(ctx, city)
+            return await h.stalled_check(c, c.city(), body.on)
 
         return await change(actor, key, "POST /matching/stalled-check", body, run)
 
