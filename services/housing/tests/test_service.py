@@ -189,6 +189,14 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         assert stalled["on"] == TODAY.isoformat()
         r = await staff.post("/matching/stalled-check", json={})
         assert r.json()["stalled"] == []  # reminded once per step
+        # The reminder stays open for the case's operator (its partner) and the city's staff, not for others.
+        [reminder] = (await c.get("/reminders")).json()
+        assert (reminder["match_id"], reminder["step"], reminder["waiting_days"]) == (p["match_id"], "proposed", 15)
+        assert reminder["case_partner"] == "coop-aurora" and reminder["since"] == began.isoformat()
+        assert [x["match_id"] for x in (await staff.get("/reminders")).json()] == [p["match_id"]]
+        async with housing.client("coop-borgo") as other, housing.client("staff-trieste") as trieste:
+            assert (await other.get("/reminders")).json() == []
+            assert (await trieste.get("/reminders")).json() == []
         r = await c.post("/matching/stalled-check", json={})
         assert r.status_code == 403, r.text  # the city's staff's (a partner would see every case's matches)
 
@@ -203,6 +211,7 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         assert r.status_code == 200, r.text
         why = (await c.get("/households/h-x/why")).json()
         assert why["reasons"][0]["code"] == "parked"
+        assert (await c.get("/reminders")).json() == []  # the stalled proposal is withdrawn: nothing to remind
         r = await c.post("/households/h-x/unpark", json={})
         assert r.status_code == 200, r.text
     await proposals(housing, 1)

@@ -182,4 +182,11 @@ def router(runtime: Runtime) -> APIRouter:
 
         return await change(actor, key, "POST /matching/stalled-check", body, run)
 
+    @api.get(
+        "/reminders",
+        summary="Open reminders (stalled match steps): the city's for staff, a partner's own cases' for a partner",
+    )
+    async def reminders(actor: Who) -> list[Json]:
+        return await read(actor, lambda h, c: h.reminders(c))  # type: ignore[no-any-return]
+
     return api

@@ -551,6 +551,27 @@ class Housing:
             await self.rematch_if_auto(ctx, c)
         return {"stalled": stalled, "unparked": unparked}
 
+    async def reminders(self, ctx: Context) -> list[Json]:
+        """The reminders still open for the caller: the city's staff see the city's, a partner (the case's operator)
+        those of its own cases. Built from housing's own state of the match_stalled it emitted."""
+        assert ctx.actor is not None
+        city = ctx.city()
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        return [
+            {
+                "kind": "match_stalled",
+                "match_id": r["match_id"],
+                "household_id": r["household_id"],
+                "case_id": r["case_id"],
+                "case_partner": r["case_partner"],
+                "opportunity_id": r["opportunity_id"],
+                "step": r["stalled_step"],
+                "since": r["step_since"].isoformat(),
+                "waiting_days": (ctx.today - r["step_since"]).days,
+            }
+            for r in await repo.open_reminders(self.conn, city, partner)
+        ]
+
 
 async def lock_city(conn: Conn, city: str) -> None:
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"housing-matching:{city}")
