@@ -351,6 +351,9 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browse
         body = {"person_id": person, "birth_date": "1990-04-01", "sex": "male", "nationality": "SN",
                 "identity": {"given_name": "Moussa", "family_name": "Diallo"}}  # fmt: skip
         await _created(intake, "/persons", body)
+        for purpose in ("service", "partner_sharing"):  # the cooperative may see the person
+            consent = {"person_id": person, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()}
+            await _created(intake, "/consents", consent)
         await _created(
             intake, "/households", {"household_id": household, "reference_person_id": person, "member_ids": [person]}
         )
