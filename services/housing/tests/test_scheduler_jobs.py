@@ -105,6 +105,8 @@ async def test_daily_check_runs_once_catches_up_and_yields_to_the_lock_holder(
     missed = [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
     assert days == [("torino", d, "done") for d in missed] + [("trieste", d, "done") for d in missed]
     assert (await s.tick())["runs"] == []  # a day done is never run again
+    async with ledger_pool.acquire() as conn:  # and the ledger itself refuses to start it (besides the lock)
+        assert not await ledger.start(conn, STALLED.name, "torino", today)
 
     events = await housing.events(want=1, of_type=hev.MatchStalled.type)
     [stalled] = [e for e in events if isinstance(e, hev.MatchStalled)]

@@ -47,16 +47,18 @@ async def entries(conn: Conn, job: str, city: str) -> dict[date, Entry]:
     return {r["day"]: Entry(Status(r["status"]), r["attempts"]) for r in rows}
 
 
-async def start(conn: Conn, job: str, city: str, day: date) -> None:
-    """Record the attempt before calling: a crash mid-call leaves `running`, retried later with the same key."""
-    await conn.execute(
+async def start(conn: Conn, job: str, city: str, day: date) -> bool:
+    """Record the attempt before calling: a crash mid-call leaves `running`, retried later with the same key.
+    False when the day is already done (the call must not be made): the ledger's own guard, besides the lock."""
+    attempts = await conn.fetchval(
         "insert into job_runs (job, city, day, status, attempts, started_at) values ($1, $2, $3, 'running', 1, now())"
         " on conflict (job, city, day) do update set status = 'running', attempts = job_runs.attempts + 1,"
-        " started_at = now(), finished_at = null where job_runs.status <> 'done'",
+        " started_at = now(), finished_at = null where job_runs.status <> 'done' returning attempts",
         job,
         city,
         day,
     )
+    return attempts is not None
 
 
 async def finish(conn: Conn, job: str, city: str, day: date, status: Status, detail: str) -> None:

@@ -64,12 +64,15 @@ class Scheduler:
                 out.append({"job": job.name, "city": city, "day": step.day.isoformat(), "status": "skipped"})
                 continue
             status = await self._call(job, city, step.day)
+            if status is None:
+                continue  # done meanwhile: never run a day twice
             out.append({"job": job.name, "city": city, "day": step.day.isoformat(), "status": status.value})
         return out
 
-    async def _call(self, job: Job, city: str, day: date) -> Status:
+    async def _call(self, job: Job, city: str, day: date) -> Status | None:
         async with self.pool.acquire() as conn:
-            await ledger.start(conn, job.name, city, day)
+            if not await ledger.start(conn, job.name, city, day):
+                return None
         token = self.tokens.get(job.service, {}).get(city)
         try:
             if token is None:
