@@ -62,16 +62,20 @@ up: infra
 	@$(MAKE) --no-print-directory status
 	@# The main job: the Torino and Trieste scenario, played once per data folder (then only its reports shown).
 	$(WITH_INFRA) .venv/bin/lgnet-scenario --once $(LOCAL_DIR)/scenario.json $(SCENARIO_ARGS)
+	@# The daily work per city (stalled matches, expired holds and vouchers; docs/operators.md, "Scheduled work").
+	$(WITH_INFRA) $(PY) deploy/local/scheduler.py start
 	@# The desk (the social workers' web application) and a demo operator's login.
 	$(WITH_INFRA) $(PY) deploy/local/desk.py start
 
 status: venv
 	@$(INFRA) status || true
 	@$(SERVICES) status || true
+	@$(PY) deploy/local/scheduler.py status || true
 	@$(PY) deploy/local/desk.py status || true
 
 down: venv
 	$(PY) deploy/local/desk.py stop
+	$(PY) deploy/local/scheduler.py stop
 	$(SERVICES) stop
 	$(INFRA) stop
 

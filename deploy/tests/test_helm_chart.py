@@ -100,7 +100,7 @@ def test_each_service_has_probes_resources_a_budget_and_its_kafka_user(
 ) -> None:
     objects = rendered[config]
     deployment, services, _ = CONFIGS[config]
-    deployments = by_kind(objects, "Deployment")
+    deployments = {k: v for k, v in by_kind(objects, "Deployment").items() if not k.endswith("-scheduler")}
     assert sorted(deployments) == sorted(f"lgnet-{config}-{s}" for s in services)
     users = by_kind(objects, "KafkaUser")
     pdbs, svcs = by_kind(objects, "PodDisruptionBudget"), by_kind(objects, "Service")
@@ -121,6 +121,35 @@ def test_each_service_has_probes_resources_a_budget_and_its_kafka_user(
     assert (config_map["LGNET_CITY"], config_map["LGNET_DEPLOYMENT"]) == (deployment, deployment)
     assert config_map["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert by_kind(objects, "NetworkPolicy"), "no NetworkPolicy"
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_a_city_runs_one_scheduler_that_may_call_its_services(
+    rendered: dict[str, list[dict[str, Any]]], config: str
+) -> None:
+    objects = rendered[config]
+    _, services, _ = CONFIGS[config]
+    name = f"lgnet-{config}-scheduler"
+    if "housing" not in services:  # the national deployment runs reporting only: nothing daily to call
+        assert name not in by_kind(objects, "Deployment")
+        return
+    d = by_kind(objects, "Deployment")[name]
+    assert d["spec"]["replicas"] == 1
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["lgnet-scheduler"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    env = {e["name"]: e for e in container["env"]}
+    assert (env["LGNET_SCHEDULER_AT"]["value"], env["LGNET_SCHEDULER_TZ"]["value"]) == ("06:00", "Europe/Rome")
+    assert env["LGNET_HOUSING_URL"]["value"] == f"http://lgnet-{config}-housing:8002"
+    for secret in ("LGNET_SCHEDULER_TOKENS", "DATABASE_URL"):
+        assert "secretKeyRef" in env[secret]["valueFrom"]
+    assert name in by_kind(objects, "Service")
+    policies = by_kind(objects, "NetworkPolicy")
+    egress_ports = {p["port"] for rule in policies[name]["spec"]["egress"] for p in rule["ports"]}
+    assert {8001, 8002, 8003} <= egress_ports
+    admitted = policies[f"lgnet-{config}-services"]["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lgnet-scheduler",
+            "app.kubernetes.io/instance": f"lgnet-{config}"}}} in admitted  # fmt: skip
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))

@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -319,3 +320,92 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     # the DPO reads the log, not the persons: the cartella is not for this role
     r = await rpd.goto(person_url)
     assert r is not None and r.status == 403
+
+
+async def _client_as(
+    desk: Desk, service: str, actor: str, role: Role | None, city: str = "torino"
+) -> httpx.AsyncClient:
+    """An API client of `service` as `actor` (created first when `role` is given: a staff member for the set-up)."""
+    pool = await db.create_pool(desk.settings.database_url, desk.schemas[service], max_size=1)
+    async with pool.acquire() as conn:
+        if role is not None:
+            await auth.add_actor(conn, actor, role, city, actor)
+        token = await auth.issue_token(conn, actor)
+    await pool.close()
+    url = desk.settings.service_urls()[service]
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=20)
+
+
+async def _created(c: httpx.AsyncClient, path: str, body: dict[str, object]) -> None:
+    r = await c.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code in (200, 201), (path, r.text)
+
+
+async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browser: Browser, desk: Desk) -> None:
+    """A proposal of coop-aurora's case has had no answer for 20 days; the daily check reminds it (match_stalled):
+    the cooperative's operator and the city's staff see it in their to-do list, in Italian; Trieste's does not."""
+    today = date.today()
+    run = uuid.uuid4().hex[:6]
+    person, household, case = f"p-todo-{run}", f"h-todo-{run}", f"c-todo-{run}"
+    async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
+        body = {"person_id": person, "birth_date": "1990-04-01", "sex": "male", "nationality": "SN",
+                "identity": {"given_name": "Moussa", "family_name": "Diallo"}}  # fmt: skip
+        await _created(intake, "/persons", body)
+        for purpose in ("service", "partner_sharing"):  # the cooperative may see the person
+            consent = {"person_id": person, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()}
+            await _created(intake, "/consents", consent)
+        await _created(
+            intake, "/households", {"household_id": household, "reference_person_id": person, "member_ids": [person]}
+        )
+        opened = {"case_id": case, "household_id": household, "action_area": "housing_inclusion", "channel": "desk",
+                  "opened_on": today.isoformat(), "housing_need": True, "partner": "coop-aurora"}  # fmt: skip
+        await _created(intake, "/cases", opened)
+        assessed = {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 90_000,
+                    "employment_status": "employed_permanent", "assessed_on": today.isoformat()}  # fmt: skip
+        await _created(intake, "/cases/assessments", assessed)
+    async with (
+        await _client_as(desk, "housing", "coop-aurora", None) as aurora,
+        await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
+    ):
+        # A room for one single person: only this household fits it.
+        room = {"opportunity_id": f"o-todo-{run}", "kind": "non_hotel_room", "capacity": 1, "bedrooms": 1,
+                "accessible": False, "monthly_rent_cents": 20_000, "available_from": today.isoformat(),
+                "support_level": "none", "restrictions": ["singles_only"], "languages": []}  # fmt: skip
+        match_id = None
+        for _ in range(60):  # housing learns of the case from intake's events
+            r = await aurora.post("/opportunities", json=room, headers={"Idempotency-Key": f"room-{run}"})
+            assert r.status_code in (200, 201), r.text
+            found = [p for p in (await staff.get("/proposals")).json() if p["case_id"] == case]
+            if found:
+                match_id = found[0]["match_id"]
+                break
+            await staff.post("/matching/runs", headers={"Idempotency-Key": uuid.uuid4().hex})
+            await asyncio.sleep(1)
+        assert match_id is not None, "no proposal for the case"
+        pool = await db.create_pool(desk.settings.database_url, desk.schemas["housing"], max_size=1)
+        async with pool.acquire() as conn:  # the proposal was made 20 days ago
+            await conn.execute(
+                "update matches set step_since = $1 where match_id = $2", today - timedelta(20), match_id
+            )
+        await pool.close()
+        r = await staff.post("/matching/stalled-check", json={}, headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert [s["match_id"] for s in r.json()["stalled"]] == [match_id], r.text
+
+    luca = await logged_in(browser, desk, "luca")
+    await luca.get_by_role("link", name="Da fare").click()
+    row = luca.locator("tr", has_text=case)
+    assert "Proposta di alloggio senza risposta" in await row.inner_text()
+    assert "20" in await row.locator("td").nth(3).inner_text()
+    await shot(luca, "todo")
+    await luca.goto(desk.url + "/todo?lang=en")
+    assert "Housing proposal without an answer" in await luca.locator("tr", has_text=case).inner_text()
+    await luca.goto(desk.url + "/todo?lang=it")
+    await luca.get_by_role("link", name=f"Vai alla pratica {case}").click()
+    assert await luca.get_by_role("link", name="Moussa Diallo").count() == 1  # the case's person, found by case
+    maria = await logged_in(browser, desk, "maria")  # the city's staff see the city's reminders
+    await maria.goto(desk.url + "/todo")
+    assert await maria.locator("tr", has_text=case).count() == 1
+    sara = await logged_in(browser, desk, "sara")  # Trieste's cooperative: none of Torino's
+    await sara.goto(desk.url + "/todo")
+    assert await sara.locator("tr", has_text=case).count() == 0
+    assert "Niente da fare." in await sara.locator("main").inner_text()

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 
+import httpx
 import pytest
 from babel.messages.pofile import read_po
+from lgnet_desk.adapters.services import Services
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
 from lgnet_desk.domain.refusals import say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.web import _cents
+from lgnet_desk.service_layer.desk import todo
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -91,3 +94,25 @@ def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_wri
 )
 def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> None:
     assert say(reason, "it").startswith("non è un codice fiscale valido")
+
+
+async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_that_did_not_answer() -> None:
+    reminders = [
+        {"kind": "match_stalled", "case_id": "c-2", "waiting_days": 16, "step": "proposed"},
+        {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
+    ]
+
+    def housing(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer lgn_op" and request.url.path == "/reminders"
+        return httpx.Response(200, json=reminders)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(housing)) as client:
+        items, unavailable = await todo(Services({"housing": "http://housing"}, {"housing": "lgn_op"}, client))
+    assert [i["case_id"] for i in items] == ["c-1", "c-2"] and unavailable == []
+    assert items[0]["service"] == "housing"
+
+    def down(_: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
+        assert await todo(Services({"housing": "http://housing"}, {"housing": "lgn_op"}, client)) == ([], ["housing"])

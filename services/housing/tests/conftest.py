@@ -68,6 +68,11 @@ class HousingUnderTest:
     def household_events(*args: Any, **kwargs: Any) -> list[Event]:
         return household_events(*args, **kwargs)
 
+    async def sql(self, statement: str, *args: Any) -> None:
+        """Set the scene in housing's own tables (e.g. a step that began days ago), as time passing would."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(statement, *args)
+
     async def wait_sql(self, sql: str, *args: Any, want: Any = True, timeout: float = 30) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         value = None

@@ -229,6 +229,7 @@ RULES: dict[str, Rule] = {
     "POST /households/{household_id}/park": Rule(CASE, _park),
     "POST /households/{household_id}/unpark": Rule(CASE, _unpark),
     "POST /matching/stalled-check": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/stalled-check", {})),
+    "GET /reminders": Rule(OWN_CITY, fixed("GET", "/reminders")),  # a partner: its own cases' only
 }
 
 

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lgnet_housing.domain import explain, matching, priority, rules, solver
+from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day
 from lgnet_housing.domain.model import RESTRICTIONS, Household, Member, Opportunity
 from lgnet_housing.domain.rules import CityRules
+from lgnet_shared.errors import ContractError
 from lgnet_shared.events.housing import HousingKind, SupportLevel
 from pydantic import ValidationError
 
@@ -392,3 +394,13 @@ def test_minors_without_birth_dates_come_from_intakes_word() -> None:
     h = Household("h", "c", "torino", "p", (sealed_adult, sealed_child, CHILD), waiting_since=date(2026, 1, 1))
     assert h.minors(date(2026, 6, 1)) == 2
     assert Member("u", None, "female").is_minor(date(2026, 6, 1)) is False
+
+
+def test_a_check_looks_from_a_past_day_or_today_never_beyond_the_skew_tolerance() -> None:
+    today = date(2026, 3, 10)
+    assert check_day(None, today) == today
+    assert check_day(date(2026, 1, 1), today) == date(2026, 1, 1)
+    assert check_day(today + CLOCK_SKEW_TOLERANCE, today) == date(2026, 3, 11)
+    with pytest.raises(ContractError) as refused:
+        check_day(date(2027, 1, 10), today)
+    assert refused.value.field == "on" and "future" in refused.value.reason

@@ -179,12 +179,24 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
     async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
         assert (await post(c, "/opportunities", opportunity("o-x", capacity=1))).status_code == 201
         [p] = await proposals(housing, 1)
-        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=15)).isoformat()})
+        # The proposal has waited 15 days for an answer (its step began then; no future day is needed).
+        began = TODAY - timedelta(days=15)
+        await housing.sql("update matches set step_since = $1 where match_id = $2", began, p["match_id"])
+        r = await staff.post("/matching/stalled-check", json={})
         assert r.status_code == 200, r.text
         [stalled] = r.json()["stalled"]
         assert (stalled["match_id"], stalled["step"], stalled["waiting_days"]) == (p["match_id"], "proposed", 15)
-        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=16)).isoformat()})
+        assert stalled["on"] == TODAY.isoformat()
+        r = await staff.post("/matching/stalled-check", json={})
         assert r.json()["stalled"] == []  # reminded once per step
+        # The reminder stays open for the case's operator (its partner) and the city's staff, not for others.
+        [reminder] = (await c.get("/reminders")).json()
+        assert (reminder["match_id"], reminder["step"], reminder["waiting_days"]) == (p["match_id"], "proposed", 15)
+        assert reminder["case_partner"] == "coop-aurora" and reminder["since"] == began.isoformat()
+        assert [x["match_id"] for x in (await staff.get("/reminders")).json()] == [p["match_id"]]
+        async with housing.client("coop-borgo") as other, housing.client("staff-trieste") as trieste:
+            assert (await other.get("/reminders")).json() == []
+            assert (await trieste.get("/reminders")).json() == []
         r = await c.post("/matching/stalled-check", json={})
         assert r.status_code == 403, r.text  # the city's staff's (a partner would see every case's matches)
 
@@ -199,6 +211,7 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         assert r.status_code == 200, r.text
         why = (await c.get("/households/h-x/why")).json()
         assert why["reasons"][0]["code"] == "parked"
+        assert (await c.get("/reminders")).json() == []  # the stalled proposal is withdrawn: nothing to remind
         r = await c.post("/households/h-x/unpark", json={})
         assert r.status_code == 200, r.text
     await proposals(housing, 1)
@@ -226,6 +239,35 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
     assert hev.MatchStalled.type in types and hev.HouseholdParked.type in types
     reasons = [e.reason for e in events if isinstance(e, hev.MatchDeclined)]
     assert "parked" in reasons and "opportunity_changed" in reasons
+
+
+async def test_stalled_check_dates_its_facts_today_and_refuses_future_days(housing: HousingUnderTest) -> None:
+    """`on` is only the day the check looks from: the facts it creates (reminders, holds released, the proposals
+    re-matching makes) carry the day they were made, and a day in the future is refused, naming `on`."""
+    await housing.publish("torino", *housing.household_events("h-d", "torino", [(ADULT, F)]))
+    await housing.wait_sql("select count(*) from cases where assessed", want=1)
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
+        until = (TODAY + timedelta(days=30)).isoformat()
+        r = await c.post("/households/h-d/park", json={"reason": "hospitalised", "until": until})
+        assert r.status_code == 200, r.text
+        assert (await post(c, "/opportunities", opportunity("o-d", capacity=1))).status_code == 201
+        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=40)).isoformat()})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == "on" and "future" in r.json()["reason"]
+        # A day of clock skew (or a city's local date a day ahead of UTC) is tolerated.
+        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=1)).isoformat()})
+        assert r.status_code == 200 and r.json() == {"stalled": [], "unparked": []}, r.text
+        # The hold ran out two days ago; checking as of yesterday releases it, and today's facts say today.
+        await housing.sql("update holds set until = $1 where household_id = 'h-d'", TODAY - timedelta(2))
+        r = await staff.post("/matching/stalled-check", json={"on": (TODAY - timedelta(days=1)).isoformat()})
+        assert r.status_code == 200 and r.json()["unparked"] == ["h-d"], r.text
+    [p] = await proposals(housing, 1)
+    assert (p["household_id"], p["proposed_on"]) == ("h-d", TODAY.isoformat())
+    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    [unparked] = [e for e in events if isinstance(e, hev.HouseholdUnparked)]
+    [proposed] = [e for e in events if isinstance(e, hev.MatchProposed)]
+    assert (unparked.on, proposed.proposed_on) == (TODAY, TODAY)
 
 
 async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:

@@ -407,6 +407,15 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request)
         return p.render("privacy_notice.html", person_id=person_id, today=_today().isoformat())
 
+    @api.get("/todo", response_class=HTMLResponse)
+    async def todo(request: Request) -> Response:
+        p = await page(request)
+        assert p.services is not None and p.op is not None
+        if p.op.reads_access_log:
+            return RedirectResponse("/access-log", status_code=303)
+        items, unavailable = await desk.todo(p.services)
+        return p.render("todo.html", items=items, unavailable=unavailable)
+
     @api.get("/approvals", response_class=HTMLResponse)
     async def approvals(request: Request) -> Response:
         p = await page(request)

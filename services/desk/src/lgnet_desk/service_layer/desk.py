@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import httpx
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
@@ -132,3 +133,23 @@ async def upload(services: Services, person_id: str, kind: str, filename: str, m
         body,
         {"kind": "document_kind", "content_base64": "document", "media_type": "document", "filename": "document"},
     )
+
+
+# Where the to-do list's reminders come from: each service that raises reminders answers `GET /reminders` with the
+# caller's own (staff: the city's; a partner: its cases'), built from its own state. Intake's appointment reminders
+# join by adding ("intake", "/appointments/reminders/open") here once intake serves them (issue 19, point 3).
+REMINDER_SOURCES: tuple[tuple[str, str], ...] = (("housing", "/reminders"),)
+
+
+async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
+    """The operator's reminders, longest waiting first, and the services that could not answer (named on the page
+    rather than failing it: one service down must not hide the others' reminders)."""
+    items: list[dict[str, Any]] = []
+    unavailable: list[str] = []
+    for service, path in REMINDER_SOURCES:
+        try:
+            items += [{**r, "service": service} for r in await services.get(service, path)]
+        except (ServiceRefusal, httpx.HTTPError):
+            unavailable.append(service)
+    items.sort(key=lambda r: (-int(r.get("waiting_days", 0)), str(r.get("case_id", ""))))
+    return items, unavailable

@@ -432,6 +432,22 @@ async def matches(conn: Conn, city: str, status: str | None, partner: str | None
     return [dict(r) for r in rows]
 
 
+async def open_reminders(conn: Conn, city: str, case_partner: str | None) -> list[Row]:
+    """Matches reminded as stalled (match_stalled) whose step still waits: the step is unchanged (a step taken
+    clears `stalled_step`) and, for a placement, no lease is signed. A partner: those of its own cases."""
+    rows = await conn.fetch(
+        "select m.match_id, m.household_id, m.case_id, m.opportunity_id, m.status, m.stalled_step, m.step_since,"
+        " c.partner as case_partner from matches m join cases c using (case_id)"
+        " where m.city = $1 and m.status in ('proposed', 'accepted', 'placed') and m.stalled_step is not null"
+        " and ($2::text is null or c.partner = $2)"
+        " and not exists (select 1 from placements p join leases l using (placement_id) where p.match_id = m.match_id)"
+        " order by m.step_since, m.match_id",
+        city,
+        case_partner,
+    )
+    return [dict(r) for r in rows]
+
+
 async def waiting_steps(conn: Conn, city: str | None) -> list[Row]:
     rows = await conn.fetch(
         "select * from matches where status in ('proposed', 'accepted', 'placed')"

@@ -178,10 +178,15 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post("/matching/stalled-check", summary="Staff: remind stalled match steps; release expired holds")
     async def stalled(body: cmd.StalledCheck, actor: Who, key: IdempotencyKey = None) -> Any:
         async def run(h: Housing, c: Context) -> Json:
-            city = c.city()
-            ctx = Context(today=body.on or c.today, actor=c.actor)
-            return await h.stalled_check(ctx, city)
+            return await h.stalled_check(c, c.city(), body.on)
 
         return await change(actor, key, "POST /matching/stalled-check", body, run)
+
+    @api.get(
+        "/reminders",
+        summary="Open reminders (stalled match steps): the city's for staff, a partner's own cases' for a partner",
+    )
+    async def reminders(actor: Who) -> list[Json]:
+        return await read(actor, lambda h, c: h.reminders(c))  # type: ignore[no-any-return]
 
     return api

@@ -104,4 +104,8 @@ class UnparkHousehold(Command):
 
 
 class StalledCheck(Command):
-    on: date | None = Field(default=None, description="The day to check as of (default today)")
+    on: date | None = Field(
+        default=None,
+        description="The day to count waiting to and compare holds with (default today; at most one day after"
+        " the server's UTC date, for clock skew and time zones). What the check creates is dated today.",
+    )

@@ -22,6 +22,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
+from lgnet_housing.domain.as_of import check_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -510,11 +511,14 @@ class Housing:
 
     # ------------------------------------------------------------ reminders
 
-    async def stalled_check(self, ctx: Context, city: str | None) -> Json:
+    async def stalled_check(self, ctx: Context, city: str | None, on: date | None = None) -> Json:
         """Emit match_stalled for every match step waiting longer than the city's limit (once per step), and
-        unpark households whose hold has expired. Asked over HTTP, it is the city's staff's (actor None: a job)."""
+        unpark households whose hold has expired. Asked over HTTP, it is the city's staff's (actor None: a job).
+        `on` is only the day waiting is counted to and holds are compared with; what the check creates (the
+        reminders, the releases, the proposals re-matching makes) is dated `ctx.today`, the day it is made."""
         if ctx.actor is not None:
             _staff_of_city(ctx, "run the stalled-match check")
+        as_of = check_day(on, ctx.today)
         stalled, unparked = [], []
         limits: dict[str, rules.CityRules] = {}
         for m in await repo.waiting_steps(self.conn, city):
@@ -525,7 +529,7 @@ class Housing:
                 "lease_id"
             ):
                 continue  # lease signed: nothing waits
-            waiting = (ctx.today - m["step_since"]).days
+            waiting = max((as_of - m["step_since"]).days, 0)
             if waiting > limits[m["city"]].stalled_after_days and m["stalled_step"] != step:
                 await repo.set_match(self.conn, m["match_id"], stalled_step=step)
                 event = ev.MatchStalled(
@@ -538,7 +542,7 @@ class Housing:
                 await self.emit(ctx, m["city"], event)
                 stalled.append(event.model_dump(mode="json"))
         cities = set()
-        for h in await repo.expired_holds(self.conn, city, ctx.today):
+        for h in await repo.expired_holds(self.conn, city, as_of):
             await repo.unpark(self.conn, h["household_id"])
             await self.emit(ctx, h["city"], ev.HouseholdUnparked(household_id=h["household_id"], on=ctx.today))
             unparked.append(h["household_id"])
@@ -546,6 +550,27 @@ class Housing:
         for c in sorted(cities):
             await self.rematch_if_auto(ctx, c)
         return {"stalled": stalled, "unparked": unparked}
+
+    async def reminders(self, ctx: Context) -> list[Json]:
+        """The reminders still open for the caller: the city's staff see the city's, a partner (the case's operator)
+        those of its own cases. Built from housing's own state of the match_stalled it emitted."""
+        assert ctx.actor is not None
+        city = ctx.city()
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        return [
+            {
+                "kind": "match_stalled",
+                "match_id": r["match_id"],
+                "household_id": r["household_id"],
+                "case_id": r["case_id"],
+                "case_partner": r["case_partner"],
+                "opportunity_id": r["opportunity_id"],
+                "step": r["stalled_step"],
+                "since": r["step_since"].isoformat(),
+                "waiting_days": (ctx.today - r["step_since"]).days,
+            }
+            for r in await repo.open_reminders(self.conn, city, partner)
+        ]
 
 
 async def lock_city(conn: Conn, city: str) -> None:

@@ -1,0 +1,135 @@
+"""Run the scheduler locally next to the services: start | stop | status (the Makefile's `up`, `down`, `status`).
+
+`start` provisions, once, a staff actor `scheduler-<city>` and its API token in intake's, housing's and payments'
+schemas for each city the scheduler serves (LGNET_SCHEDULER_CITIES, default the scenario's: torino,trieste), keeps
+the tokens in .local/scheduler-tokens.json (mode 600), and starts `.venv/bin/lgnet-scheduler` on
+LGNET_SCHEDULER_PORT (default 8006). The daily run is at LGNET_SCHEDULER_AT (06:00) Europe/Rome unless
+LGNET_SCHEDULER_AT / LGNET_SCHEDULER_TZ say otherwise; on start it catches up what is due (docs/operators.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from services import LOCAL, ROOT, pid_of, port
+
+SERVICES = ("intake", "housing", "payments")
+TOKENS = LOCAL / "scheduler-tokens.json"
+
+
+def scheduler_port() -> int:
+    return int(os.environ.get("LGNET_SCHEDULER_PORT", 8006))
+
+
+def cities() -> list[str]:
+    return [c.strip() for c in os.environ.get("LGNET_SCHEDULER_CITIES", "torino,trieste").split(",") if c.strip()]
+
+
+def env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "LGNET_DB_SCHEMA": "scheduler",
+        "LGNET_HTTP_PORT": str(scheduler_port()),
+        "LGNET_SCHEDULER_CITIES": ",".join(cities()),
+        "LGNET_SCHEDULER_TOKENS_FILE": str(TOKENS),
+        **{f"LGNET_{s.upper()}_URL": f"http://127.0.0.1:{port(s)}" for s in (*SERVICES, "reporting")},
+    }
+
+
+def provision() -> None:
+    """A staff token per service and city, created the first time (lgnet-admin's own code)."""
+    known: dict[str, dict[str, str]] = json.loads(TOKENS.read_text()) if TOKENS.exists() else {}
+    missing = [(s, c) for s in SERVICES for c in cities() if c not in known.get(s, {})]
+    if not missing:
+        return
+    from lgnet_shared import auth, db
+    from lgnet_shared.access import Role
+
+    async def add() -> None:
+        for service, city in missing:
+            pool = await db.create_pool(os.environ["DATABASE_URL"], service, max_size=1)
+            try:
+                async with pool.acquire() as conn:
+                    actor = f"scheduler-{city}"
+                    if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor):
+                        await auth.add_actor(conn, actor, Role.STAFF, city, f"LgNet scheduler ({city})")
+                    known.setdefault(service, {})[city] = await auth.issue_token(conn, actor)
+            finally:
+                await pool.close()
+
+    asyncio.run(add())
+    fd = os.open(TOKENS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(known, f)
+
+
+def ready() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{scheduler_port()}/health/ready", timeout=2) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def start() -> int:
+    if not os.environ.get("DATABASE_URL"):
+        print("[scheduler] DATABASE_URL is not set: run `make up`")
+        return 2
+    provision()
+    if pid_of("scheduler") is None:
+        (LOCAL / "run").mkdir(parents=True, exist_ok=True)
+        (LOCAL / "logs").mkdir(parents=True, exist_ok=True)
+        log = (LOCAL / "logs" / "scheduler.log").open("ab")
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "lgnet-scheduler")],
+            env=env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        (LOCAL / "run" / "scheduler.pid").write_text(str(proc.pid))
+        deadline = time.monotonic() + 60
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(f"[scheduler] did not start; see {LOCAL / 'logs' / 'scheduler.log'}")
+                return 1
+            time.sleep(0.5)
+    at, tz = os.environ.get("LGNET_SCHEDULER_AT", "06:00"), os.environ.get("LGNET_SCHEDULER_TZ", "Europe/Rome")
+    print(f"[scheduler] daily jobs for {', '.join(cities())} at {at} {tz}: http://127.0.0.1:{scheduler_port()}/runs")
+    return 0
+
+
+def stop() -> int:
+    p = pid_of("scheduler")
+    if p is not None:
+        os.killpg(p, signal.SIGTERM)
+        for _ in range(100):
+            if pid_of("scheduler") is None:
+                break
+            time.sleep(0.1)
+        (LOCAL / "run" / "scheduler.pid").unlink(missing_ok=True)
+        print("[scheduler] stopped")
+    return 0
+
+
+def status() -> int:
+    p = pid_of("scheduler")
+    state = "ready" if p and ready() else ("starting/unhealthy" if p else "stopped")
+    url = f"http://127.0.0.1:{scheduler_port()}"
+    print(f"{'scheduler':11} {state:20} {url}  runs /runs  log {LOCAL / 'logs' / 'scheduler.log'}")
+    return 0
+
+
+if __name__ == "__main__":
+    commands = {"start": start, "stop": stop, "status": status}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        raise SystemExit(2)
+    raise SystemExit(commands[sys.argv[1]]())

@@ -1,0 +1,105 @@
+"""The scheduler's rules: which days a daily job runs (a day done never again, catch-up after downtime, retries),
+the local time of day in Europe/Rome across daylight saving, and the jobs file."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from lgnet_shared.scheduler.main import parse_jobs
+from lgnet_shared.scheduler.rules import Entry, Job, Status, latest_due_day, plan
+
+ROME = ZoneInfo("Europe/Rome")
+EACH = Job("housing.stalled", "housing", "/matching/stalled-check", {"on": "{day}"}, catch_up="each")
+LATEST = Job("intake.reminders", "intake", "/appointments/reminders", {"city": "{city}", "day": "{day}"}, "latest")
+D = date(2026, 3, 10)
+
+
+def done(*days: date) -> dict[date, Entry]:
+    return {d: Entry(Status.DONE, 1) for d in days}
+
+
+def runs(steps: list) -> list[date]:  # type: ignore[type-arg]
+    return [s.day for s in steps if s.action == "run"]
+
+
+def test_a_day_done_is_never_run_again() -> None:
+    assert plan(EACH, D, done(D)) == []
+    assert plan(LATEST, D, done(D - timedelta(1), D)) == []
+
+
+def test_a_job_never_run_starts_with_the_latest_day() -> None:
+    assert runs(plan(EACH, D, {})) == [D]
+
+
+def test_missed_days_are_caught_up_in_order_after_downtime() -> None:
+    steps = plan(EACH, D, done(D - timedelta(4)))
+    assert runs(steps) == [D - timedelta(3), D - timedelta(2), D - timedelta(1), D]
+    assert [s.reason for s in steps] == ["catch-up", "catch-up", "catch-up", "due"]
+
+
+def test_catch_up_goes_back_at_most_the_window_and_records_older_days_skipped() -> None:
+    steps = plan(EACH, D, done(D - timedelta(30)), max_catch_up_days=7)
+    assert runs(steps) == [D - timedelta(n) for n in range(6, -1, -1)]
+    skipped = [s.day for s in steps if s.action == "skip"]
+    assert skipped == [D - timedelta(n) for n in range(29, 6, -1)]
+
+
+def test_a_latest_only_job_skips_the_missed_days_and_runs_today() -> None:
+    steps = plan(LATEST, D, done(D - timedelta(3)))
+    assert [(s.day, s.action) for s in steps] == [(D - timedelta(2), "skip"), (D - timedelta(1), "skip"), (D, "run")]
+
+
+def test_a_failed_or_interrupted_day_is_retried_until_the_attempts_run_out() -> None:
+    ledger = {**done(D - timedelta(2)), D - timedelta(1): Entry(Status.FAILED, 2), D: Entry(Status.RUNNING, 1)}
+    assert runs(plan(EACH, D, ledger, max_attempts=5)) == [D - timedelta(1), D]
+    ledger[D - timedelta(1)] = Entry(Status.FAILED, 5)
+    assert runs(plan(EACH, D, ledger, max_attempts=5)) == [D]
+    # A latest-only job does not retry a day gone.
+    assert runs(plan(LATEST, D, {D - timedelta(1): Entry(Status.FAILED, 1), D: Entry(Status.DONE, 1)})) == []
+
+
+def test_the_day_becomes_due_at_the_local_time_in_rome_summer_and_winter() -> None:
+    at = time(6, 0)
+    # Winter (UTC+1): 04:59 UTC is 05:59 in Rome, yesterday is the latest due; 05:00 UTC is 06:00, today.
+    assert latest_due_day(datetime(2026, 1, 15, 4, 59, tzinfo=UTC), at, ROME) == date(2026, 1, 14)
+    assert latest_due_day(datetime(2026, 1, 15, 5, 0, tzinfo=UTC), at, ROME) == date(2026, 1, 15)
+    # Summer (UTC+2): 04:00 UTC is already 06:00 in Rome.
+    assert latest_due_day(datetime(2026, 7, 15, 4, 0, tzinfo=UTC), at, ROME) == date(2026, 7, 15)
+    # Just after local midnight the local date is a day ahead of UTC's.
+    assert latest_due_day(datetime(2026, 7, 15, 22, 30, tzinfo=UTC), time(0, 15), ROME) == date(2026, 7, 16)
+
+
+def test_request_body_and_idempotency_key_fill_city_and_day() -> None:
+    tomorrow = Job("r", "intake", "/appointments/reminders", {"city": "{city}", "day": "{day}"}, day_offset=1)
+    assert tomorrow.request_body("torino", D) == {"city": "torino", "day": "2026-03-11"}
+    assert EACH.idempotency_key("torino", D) == "lgnet-scheduler:housing.stalled:torino:2026-03-10"
+    assert EACH.idempotency_key("torino", D) != EACH.idempotency_key("trieste", D)
+
+
+def test_the_packaged_jobs_file_and_one_line_to_add_a_job() -> None:
+    from importlib import resources
+
+    text = resources.files("lgnet_shared.scheduler").joinpath("jobs.toml").read_text()
+    names = [j.name for j in parse_jobs(text)]
+    assert names == ["housing.stalled_matches_and_holds", "payments.voucher_expiry"]
+    # Enabling appointment reminders is uncommenting one line.
+    enabled = text.replace('  # { name = "intake.appointment_reminders"', '  { name = "intake.appointment_reminders"')
+    [*_, reminders] = parse_jobs(enabled)
+    assert (reminders.service, reminders.path, reminders.catch_up) == ("intake", "/appointments/reminders", "latest")
+    assert reminders.request_body("trieste", D) == {"city": "trieste", "day": "2026-03-10"}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('jobs = [{ name = "x", service = "housing" }]', "lacks ['path']"),
+        ('jobs = [{ name = "x", service = "kitchen", path = "/" }]', "unknown service"),
+        ('jobs = [{ name = "x", service = "housing", path = "/", catch_up = "all" }]', "catch_up"),
+        ("jobs = [", "not TOML"),
+    ],
+)
+def test_a_bad_jobs_file_is_refused_naming_what_is_wrong(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says.replace("[", r"\[").replace("]", r"\]")):
+        parse_jobs(text)
