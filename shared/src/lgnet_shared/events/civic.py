@@ -51,7 +51,6 @@ class CefrLevel(StrEnum):
 CEFR_ORDER = list(CefrLevel)  # ascending: a level "improves" when it moves right
 
 
-
 # ------------------------------------------------------------------ the facts (intake.events)
 
 
@@ -127,7 +126,6 @@ class CivicActivitySubmitted(Event):
     min_attendance_percent: Percent = 70
 
 
-
 @event("lgnet.partner.civic_session_submitted", key="activity_id", topic=INBOUND)
 class CivicSessionSubmitted(Event):
     """A session held of an activity of the partner's (its rules: docs/civic-engagement.md)."""
@@ -141,7 +139,6 @@ class CivicSessionSubmitted(Event):
     volunteer_ids: list[Id] = Field(default_factory=list)
 
 
-
 @event("lgnet.partner.civic_attendance_submitted", key="activity_id", topic=INBOUND)
 class CivicAttendanceSubmitted(Event):
     """The attendance register of a session (persons of the city; each person once)."""
@@ -150,7 +147,6 @@ class CivicAttendanceSubmitted(Event):
     session_id: Id
     present: list[Id] = Field(default_factory=list)
     absent: list[Id] = Field(default_factory=list)
-
 
 
 @event("lgnet.partner.civic_certificate_submitted", key="activity_id", topic=INBOUND)
@@ -163,4 +159,3 @@ class CivicCertificateSubmitted(Event):
     issued_on: IsoDate
     level_at_entry: CefrLevel | None = None
     level_reached: CefrLevel | None = None
-
