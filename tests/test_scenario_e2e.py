@@ -64,6 +64,23 @@ async def test_reports_equal_the_scenario_truth_and_the_published_figures(played
         assert t.placements > 0 and t.leases > 0 and t.contributions_paid_cents > 0
 
 
+async def test_civic_engagement_in_the_reports_equals_the_scenario_truth(played: dict[str, Any]) -> None:
+    """#19: activities, sessions, participants, hours, certificates and CEFR progress per kind, as the scenario
+    played them (partners' registers through the gatekeeper, the city's over HTTP); the fund's indicators follow."""
+    truth: driver.Truth = played["truth"]
+    for city, t in truth.cities.items():
+        ind = played["reports"][city]["indicators"]
+        total = t.civic["total"]
+        got = ind["civic_engagement"]
+        assert {f: got[f] for f in total} == total, city
+        for kind, figures in t.civic.items():
+            if kind != "total":
+                assert ind["civic_by_kind"][kind] == figures, (city, kind)
+        assert sum(m["sessions"] for m in ind["civic_monthly"]) == total["sessions"]
+        assert total["sessions"] > 0 and total["completed"] > 0 and total["cefr_improved"] > 0
+        assert got["volunteers"] > 0
+
+
 async def test_national_aggregate_adds_up_the_cities_without_personal_data(played: dict[str, Any]) -> None:
     national = json.dumps(played["national"])
     people = population(DEFAULT_CITIES, seed=SEED)

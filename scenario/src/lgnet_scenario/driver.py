@@ -15,7 +15,7 @@ from typing import Any
 
 from lgnet_shared.events import partner as inbound
 
-from lgnet_scenario import housing_steps, intake_steps, payments_steps
+from lgnet_scenario import civic_steps, housing_steps, intake_steps, payments_steps
 from lgnet_scenario.platform import Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, CityPlan, Household, population
 
@@ -34,6 +34,7 @@ class CityTruth:
     leases: int
     contributions_paid_cents: int
     vouchers_issued: int
+    civic: dict[str, dict[str, int]] = field(default_factory=dict)  # activity kind (and `total`) -> figures
 
 
 @dataclass
@@ -68,6 +69,11 @@ async def run(
         await _take_in_charge(platform, people, cities, progress)
         truth.rejections_expected = await _misbehave(platform, people, cities)
         progress(f"sent {len(truth.rejections_expected)} malformed or unauthorised partner events")
+        civic: dict[str, dict[str, dict[str, int]]] = {}
+        for plan in cities:  # a year of civic engagement: courses, orientation, community, peer groups
+            year = civic_steps.plan(plan.city, plan.partners, people[plan.city], seed)
+            await civic_steps.play(platform, year, progress)
+            civic[plan.city] = year.truth()
         for plan in cities:  # the city funds its budget lines first: a signed lease then asks for its grant
             await payments_steps.setup_city(platform, plan.city)
         for plan in cities:
@@ -83,6 +89,7 @@ async def run(
                 leases=len(housing.leases),
                 contributions_paid_cents=sum(payments.paid.values()),
                 vouchers_issued=payments.vouchers_issued,
+                civic=civic[plan.city],
             )
         truth.erased_person_id = await _erase_one(platform, people[cities[0].city])
         progress(f"erased person {truth.erased_person_id} on request (identifying data destroyed, counts kept)")

@@ -409,3 +409,62 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browse
     await sara.goto(desk.url + "/todo")
     assert await sara.locator("tr", has_text=case).count() == 0
     assert "Niente da fare." in await sara.locator("main").inner_text()
+
+
+async def _register_one(page: Page, desk: Desk, given: str, born: str) -> str:
+    await page.goto(desk.url + "/persons/new")
+    await page.fill("#m0_given_name", given)
+    await page.fill("#m0_family_name", "Civica")
+    await page.fill("#m0_birth_date", born)
+    await page.select_option("#m0_sex", "female")
+    await page.fill("#m0_nationality", "TN")
+    await page.get_by_role("button", name="Registra").click()
+    await page.wait_for_url("**/persons/p-*")
+    return page.url.split("?")[0].rsplit("/", 1)[1]
+
+
+async def test_civic_engagement_activities_sessions_and_the_attendance_register(browser: Browser, desk: Desk) -> None:
+    """#19: the cooperative organises an Italian course, records a session and its register (only persons of the
+    city, refusals in Italian next to the field) and issues a certificate with the CEFR level reached."""
+    luca = await logged_in(browser, desk, "luca")
+    learner = await _register_one(luca, desk, "Salma", "1994-01-09")
+    await luca.get_by_role("link", name="Partecipazione civica").click()
+    assert "Attività di partecipazione civica" in await luca.locator("h1").inner_text()
+    await luca.fill("#title", "Italiano A2 serale")
+    await luca.select_option("#kind", "italian_language_course")
+    await luca.fill("#starts_on", "2026-02-02")
+    await luca.select_option("#target_level", "A2")
+    await shot(luca, "civic-activities")
+    await luca.get_by_role("button", name="Organizza").click()
+    await luca.wait_for_url("**/civic/act-*")
+    assert "Corso di lingua italiana" in await luca.locator("main").inner_text()
+    await luca.fill("#held_on", "2026-03-02")
+    await luca.fill("#place", "Casa del quartiere di San Salvario")
+    await luca.fill("#duration_minutes", "120")
+    await luca.get_by_role("button", name="Salva la sessione").click()
+    await luca.wait_for_url("**/sessions/ses-*")
+    assert "Registro presenze" in await luca.locator("h1").inner_text()
+
+    await luca.fill("#add_present", "p-nessuno")  # not a person of the city: refused, in Italian, at the field
+    await luca.get_by_role("button", name="Salva il registro").click()
+    assert await luca.locator("#add_present-error").is_visible()
+    await luca.fill("#add_present", learner)
+    await luca.get_by_role("button", name="Salva il registro").click()
+    assert await luca.locator(f"#present_{learner}").is_checked()
+    await shot(luca, "civic-register")
+
+    await luca.get_by_role("link", name="Italiano A2 serale").click()
+    await luca.fill("#person_id", learner)
+    await luca.fill("#issued_on", "2026-06-26")
+    await luca.select_option("#level_at_entry", "A1")
+    await luca.select_option("#level_reached", "A2")
+    await luca.get_by_role("button", name="Rilascia l'attestato").click()
+    table = await luca.locator("main").inner_text()
+    assert "1 / 1" in table and "sopravvivenza" in table, table
+    await shot(luca, "civic-activity")
+    await luca.goto(desk.url + "/civic?lang=en")
+    assert "Civic engagement activities" in await luca.locator("h1").inner_text()
+    await luca.goto(desk.url + "/civic?lang=it")
+    sara = await logged_in(browser, desk, "sara")  # Trieste's cooperative: not its activity
+    r = await sara.goto(luca.url.replace("/civic?lang=it", "/civic/") + "act-missing")
+    assert r is not None and r.status == 404

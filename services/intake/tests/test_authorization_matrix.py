@@ -297,6 +297,55 @@ async def _download(w: World) -> Attempt:
     return Attempt("GET", f"/persons/{pid}/documents/{doc['document_id']}")
 
 
+async def activity(w: World) -> dict[str, Any]:
+    """A's peer group with one session held today, attended by a person of the city."""
+    aid, sid, pid = w.id("act"), w.id("ses"), await registered(w, consent=False)
+    body = {"activity_id": aid, "kind": "peer_group", "title": "Gruppo", "starts_on": str(TODAY)}
+    await w.call(A, "POST", "/civic/activities", body)
+    await w.call(A, "POST", "/civic/sessions", _session(aid, sid))
+    await w.call(A, "POST", "/civic/attendance", {"activity_id": aid, "session_id": sid, "present": [pid]})
+    return {"activity_id": aid, "session_id": sid, "person_id": pid}
+
+
+def _session(aid: str, sid: str) -> dict[str, Any]:
+    return {"activity_id": aid, "session_id": sid, "held_on": str(TODAY), "place": "Sala", "duration_minutes": 90}
+
+
+async def _organise(w: World) -> Attempt:
+    body = {"activity_id": w.id("act"), "kind": "civic_orientation", "title": "Servizi", "starts_on": str(TODAY)}
+    return Attempt("POST", "/civic/activities", json=body)
+
+
+async def _activities(_: World) -> Attempt:
+    return Attempt("GET", "/civic/activities")
+
+
+async def _activity(w: World) -> Attempt:
+    return Attempt("GET", f"/civic/activities/{(await activity(w))['activity_id']}")
+
+
+async def _hold_session(w: World) -> Attempt:
+    return Attempt("POST", "/civic/sessions", json=_session((await activity(w))["activity_id"], w.id("ses")))
+
+
+async def _register_of_session(w: World) -> Attempt:
+    a = await activity(w)
+    return Attempt("GET", f"/civic/activities/{a['activity_id']}/sessions/{a['session_id']}")
+
+
+async def _attendance(w: World) -> Attempt:
+    a = await activity(w)
+    body = {"activity_id": a["activity_id"], "session_id": a["session_id"], "absent": [a["person_id"]]}
+    return Attempt("POST", "/civic/attendance", json=body)
+
+
+async def _certificate(w: World) -> Attempt:
+    a = await activity(w)
+    body = {"activity_id": a["activity_id"], "certificate_id": w.id("cert"), "person_id": a["person_id"],
+            "issued_on": str(TODAY)}  # fmt: skip
+    return Attempt("POST", "/civic/certificates", json=body)
+
+
 OWN_CITY_CREATE = CITY | {Caller.OTHER_CITY_STAFF}  # creates in the actor's own city: Trieste staff make a Trieste one
 RULES: dict[str, Rule] = {
     "GET /health/live": rule(EVERYONE, _live),
@@ -329,6 +378,13 @@ RULES: dict[str, Rule] = {
     "POST /cases/plans/objectives": rule(CASE, _objective),
     "POST /cases/{case_id}/transfer": rule(CASE, _transfer),
     "POST /cases/closures": rule(CASE, _close),
+    "POST /civic/activities": rule(OWN_CITY_CREATE, _organise),  # a partner organises its own
+    "GET /civic/activities": rule(OWN_CITY_CREATE, _activities),  # each its city's (a partner its own)
+    "GET /civic/activities/{activity_id}": rule(CASE, _activity),  # the organiser and the city's staff
+    "POST /civic/sessions": rule(CASE, _hold_session),
+    "GET /civic/activities/{activity_id}/sessions/{session_id}": rule(CASE, _register_of_session),
+    "POST /civic/attendance": rule(CASE, _attendance),
+    "POST /civic/certificates": rule(CASE, _certificate),
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lgnet_reporting.domain.canonical import canonical_json, digest
-from lgnet_reporting.domain.indicators import Window, age_on, canonical_ids, summary
+from lgnet_reporting.domain.indicators import METHOD, Window, age_on, canonical_ids, summary
 from lgnet_reporting.domain.national import national, of_city, plan_for
 from lgnet_reporting.domain.projection import TABLES, Tables, project
 from lgnet_reporting.domain.suppression import Group, Plan, hidden_cells, suppress
@@ -312,7 +312,7 @@ def test_reports_published_with_method_1_are_recomputed_with_method_1() -> None:
     assert old["persons_by_vulnerability"] == {"addiction": 2} and "reporting_consent" not in old
     doc = national(facts, Window(date(2026, 6, 30), method=1), 3)  # type: ignore[arg-type]
     assert "method" not in doc  # method-1 documents are byte-identical to what was published
-    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == 2  # type: ignore[arg-type]
+    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == METHOD  # type: ignore[arg-type]
 
 
 def _registered(pid: str, hh: str, born: date, sex: i.Sex) -> i.PersonRegistered:
@@ -440,8 +440,9 @@ def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> No
     figures = {f["code"]: f for f in fund.figures(doc)}
     assert figures["AMIF.O.2.3"]["value"] == 2  # participants supported
     assert figures["AMIF.O.2.3.3"]["value"] == 2  # individual guidance: the plan
-    assert figures["AMIF.R.2.8"]["value"] is None and figures["AMIF.R.2.8"]["derivable"] is False
-    assert figures["AMIF.R.2.8"]["why_not"]
+    assert figures["AMIF.R.2.9"]["value"] is None and figures["AMIF.R.2.9"]["derivable"] is False
+    assert figures["AMIF.R.2.9"]["why_not"]
+    assert figures["AMIF.R.2.8"]["value"] == 0  # CEFR progress, from civic engagement (#19; test_civic.py)
     assert figures["FAMI.destinatari"]["value"] == 2
     assert all(f["label"] and f["definition"] for f in figures.values())  # from the vocabulary
     early = {"indicators": summary(facts, Window(date(2026, 1, 31)), "torino")}  # type: ignore[arg-type]

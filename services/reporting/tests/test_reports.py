@@ -254,7 +254,7 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded: Report
     figures = {f["code"]: f for f in fund["figures"]}
     assert figures["AMIF.O.2.3"]["value"] == 7 and figures["AMIF.O.2.3"]["label"] == "Partecipanti sostenuti"
     assert figures["FAMI.autonomia_abitativa"]["value"] == 1
-    assert figures["AMIF.R.2.8"]["derivable"] is False and figures["AMIF.R.2.8"]["why_not"]
+    assert figures["AMIF.R.2.9"]["derivable"] is False and figures["AMIF.R.2.9"]["why_not"]
     city = await get(loaded, "staff-torino", "/reports/city_summary", **june)
     assert fund["digest"] == city["digest"]  # the figures are the report's own numbers
     async with loaded.client("staff-torino") as c:

@@ -18,7 +18,7 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import refusals
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
-from lgnet_desk.entrypoints import i18n
+from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.service_layer import desk, login, oidc
 from lgnet_desk.settings import DeskSettings
 
@@ -471,6 +471,7 @@ def router(settings: DeskSettings) -> APIRouter:
             entries = await store.access_entries(conn, p.op.city, person_id, limit=100_000)
         return p.render("subject_access.html", entries=entries, person_id=person_id, printed=datetime.now(UTC))
 
+    civic_pages.add_routes(api, page)
     return api
 
 

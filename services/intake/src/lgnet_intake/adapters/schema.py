@@ -180,4 +180,54 @@ MIGRATIONS: list[tuple[str, str]] = [
             add constraint inbound_keys_destroyed check ((private_wrapped is null) = (destroyed_at is not null));
         """,
     ),
+    (
+        "intake-civic-1",
+        """
+        -- Civic engagement (#19, docs/civic-engagement.md): activities, their sessions, attendance registers and
+        -- certificates. Persons (participants, volunteers) are ids of `persons`: their identity stays sealed there.
+        create table civic_activities (
+            activity_id text primary key,
+            city text not null,
+            kind text not null,
+            title text not null,
+            partner text,  -- null: organised by the city
+            starts_on date not null,
+            ends_on date,
+            target_level text,
+            min_attendance_percent int not null,
+            created_by text not null,
+            created_at timestamptz not null default now()
+        );
+        create index civic_activities_city on civic_activities (city, starts_on);
+        create table civic_sessions (
+            session_id text primary key,
+            activity_id text not null references civic_activities,
+            held_on date not null,
+            place text not null,
+            duration_minutes int not null,
+            facilitators text[] not null,
+            volunteer_ids text[] not null
+        );
+        create index civic_sessions_activity on civic_sessions (activity_id, held_on);
+        create table civic_attendance (
+            session_id text not null references civic_sessions,
+            person_id text not null,
+            present boolean not null,
+            recorded_at timestamptz not null default now(),
+            primary key (session_id, person_id)
+        );
+        create index civic_attendance_person on civic_attendance (person_id);
+        create table civic_certificates (
+            certificate_id text primary key,
+            activity_id text not null references civic_activities,
+            person_id text not null,
+            issued_on date not null,
+            attended_sessions int not null,
+            held_sessions int not null,
+            level_at_entry text,
+            level_reached text,
+            unique (activity_id, person_id)
+        );
+        """,
+    ),
 ]

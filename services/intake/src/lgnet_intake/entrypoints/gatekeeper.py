@@ -30,6 +30,7 @@ from lgnet_intake import settings
 from lgnet_intake.adapters import credentials, repository
 from lgnet_intake.adapters.cache import TTLCache
 from lgnet_intake.domain.access import Actor
+from lgnet_intake.service_layer import civic as civic_use_cases
 from lgnet_intake.service_layer import inbound as rules
 from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
 
@@ -130,6 +131,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         inbound.EmploymentReported: lambda i, c, e: i.record_employment(c, e),
         inbound.ConsentReported: lambda i, c, e: i.record_consent(c, e),
         inbound.CaseClosureSubmitted: lambda i, c, e: i.close_case(c, e),
+        **civic_use_cases.BY_SUBMISSION,
     }
 
     def handler(use_case: UseCase) -> Handler:

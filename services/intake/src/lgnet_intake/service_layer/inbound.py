@@ -21,7 +21,7 @@ from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import partner as cmd_in
 from pydantic import ValidationError
 
-from lgnet_intake.domain import people
+from lgnet_intake.domain import civic, people
 from lgnet_intake.service_layer import commands as cmd
 
 # What partners may send: the gatekeeper has a handler for each, and refuses any other type.
@@ -37,6 +37,7 @@ ACCEPTED: tuple[type[Event], ...] = (
     cmd_in.EmploymentReported,
     cmd_in.ConsentReported,
     cmd_in.CaseClosureSubmitted,
+    *civic.SUBMISSIONS,
 )
 V1_ACCEPTED_UNTIL = date.fromisoformat(cmd_in.BIRTH_DATE_V1_UNTIL)
 PrivateKeyOf = Callable[[str], Awaitable[X25519PrivateKey | None]]
@@ -170,6 +171,8 @@ def check_event(event: Event, today: date) -> None:
         check_not_future(event.received_on, today, "received_on")
     elif isinstance(event, cmd_in.CaseOpeningSubmitted):
         check_not_future(event.opened_on, today, "opened_on")
+    else:
+        civic.check_submission(event, today)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.projection import TABLES, Table
 
 CONSUMER = "reporting.projections"  # consumer group of the projections (its positions are the reports' positions)
@@ -18,7 +19,7 @@ LATER = {"contribution_failures": "reporting-3", "member_ages": "reporting-4", "
          "plans": "reporting-8", "budget_facts": "reporting-9", "tutoring_sessions": "reporting-10"}  # fmt: skip
 
 MIGRATIONS = [
-    ("reporting-1", ";\n".join(create_table(t) for t in TABLES.values() if t.name not in LATER)),
+    ("reporting-1", ";\n".join(create_table(t) for t in TABLES.values() if t.name not in {*LATER, *civic.TABLES})),
     (
         "reporting-2",
         """
@@ -39,4 +40,6 @@ MIGRATIONS = [
     ),
     *((mid, create_table(TABLES[name])) for name, mid in LATER.items()),
     ("reporting-7", "alter table persons add column if not exists national_key text"),
+    # Civic engagement (#19): its own tables, its own migration (docs/civic-engagement.md).
+    ("reporting-civic-1", ";\n".join(create_table(TABLES[name]) for name in civic.TABLES)),
 ]

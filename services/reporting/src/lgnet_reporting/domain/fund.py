@@ -29,6 +29,8 @@ def _at(doc: dict[str, Any], path: list[str]) -> Any:
             return sum(1 for row in by_city.values() if row.get("persons") != 0)
         return 1 if doc["indicators"]["persons"]["total"] else 0
     node: Any = doc["indicators"]
+    if path[0] == "civic_by_kind" and path[0] not in node:
+        return None  # a report of a method before civic engagement (method 3) never counted it
     for step in path:
         if not isinstance(node, dict):
             return None

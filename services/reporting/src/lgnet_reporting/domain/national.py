@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, city_row, report, summary
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
@@ -162,6 +163,17 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         counts(*[(*tutored, "outcomes", k) for k in outcomes])
         if outcomes:
             plan.groups.append(table_group((*tutored, "outcomes"), outcomes, (*tutored, "sessions")))
+    if "civic_engagement" in ind:  # method 3: participants, completions and volunteers are counts of persons
+        counts(*[(*i, *path) for path in civic.person_cells(ind)])
+        kinds = list(ind["civic_by_kind"])
+        for cell in [(*i, "civic_engagement"), *((*i, "civic_by_kind", k) for k in kinds)]:
+            plan.links.append(((*cell, "participants"), (*cell, "participation_minutes")))
+        for n in range(len(ind["civic_monthly"])):
+            plan.links.append(
+                ((*i, "civic_monthly", n, "participants"), (*i, "civic_monthly", n, "participation_minutes"))
+            )
+        for f in ("completed", "cefr_improved"):  # each certificate counts in one kind: the kinds add up
+            plan.groups.append(table_group((*i, "civic_by_kind"), kinds, (*i, "civic_engagement", f), f))
     consenting: Path = persons_total
     if "persons_with_individual_plan" in ind:
         counts((*i, "persons_with_individual_plan"))

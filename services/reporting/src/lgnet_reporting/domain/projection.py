@@ -22,7 +22,7 @@ from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
 
-from lgnet_reporting.domain import tutoring
+from lgnet_reporting.domain import civic, tutoring
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ TABLES: dict[str, Table] = {
         _t("voucher_redemptions", ("event_id",), event_id="text", voucher_id="text", amount_cents="bigint",
            redeemed_on="date"),
         _t(tutoring.TABLE, tutoring.KEY, **tutoring.COLUMNS),
+        *(_t(name, key, **columns) for name, (key, columns) in civic.TABLES.items()),
     )
 }  # fmt: skip
 
@@ -233,7 +234,12 @@ def _voucher_issued(env: Envelope, e: p.VoucherIssued) -> list[Write]:
     ]  # fmt: skip
 
 
+def _civic(env: Envelope, e: Any) -> list[Write]:
+    return [Write("insert" if mode == "insert" else "upsert", table, row) for mode, table, row in civic.project(env, e)]
+
+
 PROJECTORS: dict[str, Projector] = {
+    **dict.fromkeys(civic.FACTS, _civic),
     i.PersonRegistered.type: _person_registered,
     i.PersonUpdated.type: _person_updated,
     i.PersonsMerged.type: lambda env, e: [

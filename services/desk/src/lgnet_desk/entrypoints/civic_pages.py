@@ -1,0 +1,161 @@
+"""The desk's civic engagement pages (docs/civic-engagement.md): the activities of the city (a partner's own), an
+activity with its sessions and certificates, and a session's attendance register. Thin like web.py: each page calls
+intake's /civic API as the operator, so intake decides who may see and record what."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.service_layer import desk
+
+PageOf = Callable[..., Awaitable[Any]]  # web.router's `page(request, csrf_check=…)`: a web.Page
+KINDS = "civic_activity_kind"
+LEVELS = "cefr_level"
+
+
+def ids(text: str) -> list[str]:
+    """Person or operator ids typed in a box: separated by commas, spaces or new lines, each once, in order."""
+    return list(dict.fromkeys(x for x in re.split(r"[\s,;]+", text.strip()) if x))
+
+
+def add_routes(api: APIRouter, page: PageOf) -> None:
+    async def form_of(request: Request) -> dict[str, str]:
+        return {k: str(v) for k, v in (await request.form()).items()}
+
+    def today() -> str:
+        return datetime.now(UTC).date().isoformat()
+
+    async def activities_page(request: Request, status: int = 200, **ctx: Any) -> Response:
+        p = await page(request)
+        services: Services = p.services
+        try:
+            activities = await services.get("intake", "/civic/activities")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)  # type: ignore[no-any-return]
+        ctx.setdefault("form", {})
+        ctx.setdefault("errors", {})
+        return p.render("civic_activities.html", status=status, activities=activities, today=today(), **ctx)  # type: ignore[no-any-return]
+
+    @api.get("/civic", response_class=HTMLResponse)
+    async def activities(request: Request) -> Response:
+        return await activities_page(request)
+
+    @api.post("/civic", response_class=HTMLResponse)
+    async def organise(request: Request) -> Response:
+        p = await page(request, csrf_check=True)
+        f = await form_of(request)
+        body: dict[str, Any] = {
+            "activity_id": desk.new_id("act"),
+            "kind": f.get("kind", ""),
+            "title": f.get("title", "").strip(),
+            "starts_on": f.get("starts_on", ""),
+            "ends_on": f.get("ends_on") or None,
+            "target_level": f.get("target_level") or None,
+            "min_attendance_percent": f.get("min_attendance_percent") or 70,
+        }
+        fields = {k: k for k in ("title", "kind", "starts_on", "ends_on", "target_level", "min_attendance_percent")}
+        try:
+            await desk.submit(p.services, "intake", "/civic/activities", body, fields)
+        except desk.FieldErrors as e:
+            return await activities_page(request, status=422, form=f, errors=e.errors)
+        return RedirectResponse(f"/civic/{body['activity_id']}", status_code=303)
+
+    async def activity_page(request: Request, activity_id: str, status: int = 200, **ctx: Any) -> Response:
+        p = await page(request)
+        try:
+            activity = await p.services.get("intake", f"/civic/activities/{activity_id}")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)  # type: ignore[no-any-return]
+        ctx.setdefault("form", {})
+        ctx.setdefault("errors", {})
+        return p.render("civic_activity.html", status=status, a=activity, today=today(), **ctx)  # type: ignore[no-any-return]
+
+    @api.get("/civic/{activity_id}", response_class=HTMLResponse)
+    async def activity(request: Request, activity_id: str) -> Response:
+        return await activity_page(request, activity_id)
+
+    @api.post("/civic/{activity_id}/sessions", response_class=HTMLResponse)
+    async def hold_session(request: Request, activity_id: str) -> Response:
+        p = await page(request, csrf_check=True)
+        f = await form_of(request)
+        minutes = f.get("duration_minutes", "").strip()
+        body = {
+            "activity_id": activity_id,
+            "session_id": desk.new_id("ses"),
+            "held_on": f.get("held_on", ""),
+            "place": f.get("place", "").strip(),
+            "duration_minutes": int(minutes) if minutes.isdigit() else minutes,
+            "facilitators": ids(f.get("facilitators", "")),
+            "volunteer_ids": ids(f.get("volunteer_ids", "")),
+        }
+        fields = {k: k for k in ("held_on", "place", "duration_minutes", "facilitators", "volunteer_ids")}
+        try:
+            await desk.submit(p.services, "intake", "/civic/sessions", body, fields)
+        except desk.FieldErrors as e:
+            return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)
+        return RedirectResponse(f"/civic/{activity_id}/sessions/{body['session_id']}", status_code=303)
+
+    @api.post("/civic/{activity_id}/certificates", response_class=HTMLResponse)
+    async def certify(request: Request, activity_id: str) -> Response:
+        p = await page(request, csrf_check=True)
+        f = await form_of(request)
+        body = {
+            "activity_id": activity_id,
+            "certificate_id": desk.new_id("cert"),
+            "person_id": f.get("person_id", "").strip(),
+            "issued_on": f.get("issued_on", ""),
+            "level_at_entry": f.get("level_at_entry") or None,
+            "level_reached": f.get("level_reached") or None,
+        }
+        fields = {k: k for k in ("person_id", "issued_on", "level_at_entry", "level_reached")}
+        fields["activity_id"] = "person_id"
+        try:
+            await desk.submit(p.services, "intake", "/civic/certificates", body, fields)
+        except desk.FieldErrors as e:
+            return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)
+        return RedirectResponse(f"/civic/{activity_id}", status_code=303)
+
+    async def register_page(request: Request, aid: str, sid: str, status: int = 200, **ctx: Any) -> Response:
+        p = await page(request)
+        try:
+            a = await p.services.get("intake", f"/civic/activities/{aid}")
+            s = await p.services.get("intake", f"/civic/activities/{aid}/sessions/{sid}")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)  # type: ignore[no-any-return]
+        # The register lists whoever attended a session of the activity (a course's class), ready to tick.
+        known: dict[str, None] = {}
+        for other in a["session_list"]:
+            if other["session_id"] != sid and (other["present"] or other["absent"]):
+                reg = await p.services.get("intake", f"/civic/activities/{aid}/sessions/{other['session_id']}")
+                known.update(dict.fromkeys(m["person_id"] for m in reg["register"]))
+        marks = {m["person_id"]: m["present"] for m in s["register"]}
+        rows = [(pid, marks.get(pid)) for pid in dict.fromkeys([*marks, *sorted(known)])]
+        ctx.setdefault("errors", {})
+        return p.render("civic_register.html", status=status, a=a, s=s, rows=rows, **ctx)  # type: ignore[no-any-return]
+
+    @api.get("/civic/{activity_id}/sessions/{session_id}", response_class=HTMLResponse)
+    async def register(request: Request, activity_id: str, session_id: str) -> Response:
+        return await register_page(request, activity_id, session_id)
+
+    @api.post("/civic/{activity_id}/sessions/{session_id}", response_class=HTMLResponse)
+    async def record_register(request: Request, activity_id: str, session_id: str) -> Response:
+        p = await page(request, csrf_check=True)
+        f = await form_of(request)
+        listed = [k.removeprefix("row_") for k in f if k.startswith("row_")]
+        present = [pid for pid in listed if f.get(f"present_{pid}")]
+        absent = [pid for pid in listed if not f.get(f"present_{pid}")]
+        present += [pid for pid in ids(f.get("add_present", "")) if pid not in listed]
+        body = {"activity_id": activity_id, "session_id": session_id, "present": present, "absent": absent}
+        try:
+            await desk.submit(p.services, "intake", "/civic/attendance", body, {"present": "add_present",
+                                                                                 "absent": "add_present"})  # fmt: skip
+        except desk.FieldErrors as e:
+            return await register_page(request, activity_id, session_id, status=422, errors=e.errors)
+        return RedirectResponse(f"/civic/{activity_id}/sessions/{session_id}?saved=1", status_code=303)

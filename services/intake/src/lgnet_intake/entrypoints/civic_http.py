@@ -1,0 +1,84 @@
+"""Civic engagement's HTTP API (docs/civic-engagement.md): activities, sessions, attendance registers, certificates.
+Thin like http.py: authenticate, open a transaction, call the use case; creates take an Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from lgnet_shared import pii
+from lgnet_shared.auth import Who
+from lgnet_shared.events import civic as ev
+from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.service import Runtime
+
+from lgnet_intake import settings
+from lgnet_intake.domain.access import Actor
+from lgnet_intake.service_layer import civic
+from lgnet_intake.service_layer.handlers import Context, Intake
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(prefix="/civic", tags=["civic engagement"], responses=problem_responses())
+    publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
+    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
+
+    @asynccontextmanager
+    async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            assert runtime.keys is not None
+            # No registration happens here: the fiscal-code and national secrets are not needed.
+            yield Intake(conn, runtime.keys, b"", None, publish=publish), Context(actor, datetime.now(UTC).date())
+
+    async def create(
+        actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]
+    ) -> JSONResponse:
+        async with use_case(actor) as (intake, ctx):
+            return await idempotent(
+                intake.conn,
+                actor.id,
+                key,
+                body.model_dump(mode="json"),
+                lambda: run(intake, ctx),
+                secret=request_secret,
+            )
+
+    async def read(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
+        async with use_case(actor) as (intake, ctx):
+            return await run(intake, ctx)
+
+    @api.post("/activities", status_code=201, summary="Organise an activity (course, orientation, community, peers)")
+    async def organise(body: civic.OrganiseActivity, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: civic.organise_activity(i, c, body))
+
+    @api.get("/activities", summary="The city's activities (a partner's own), with sessions and participants")
+    async def activities(actor: Who) -> list[dict[str, Any]]:
+        return await read(actor, civic.list_activities)  # type: ignore[no-any-return]
+
+    @api.get("/activities/{activity_id}", summary="An activity with its sessions and certificates")
+    async def activity(activity_id: str, actor: Who) -> dict[str, Any]:
+        return await read(actor, lambda i, c: civic.read_activity(i, c, activity_id))  # type: ignore[no-any-return]
+
+    @api.post("/sessions", status_code=201, summary="Record a session held of an activity")
+    async def session(body: ev.CivicSessionSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: civic.hold_session(i, c, body))
+
+    @api.get("/activities/{activity_id}/sessions/{session_id}", summary="A session with its attendance register")
+    async def register(activity_id: str, session_id: str, actor: Who) -> dict[str, Any]:
+        return await read(actor, lambda i, c: civic.read_register(i, c, activity_id, session_id))  # type: ignore[no-any-return]
+
+    @api.post("/attendance", status_code=201, summary="Record (or correct) the attendance register of a session")
+    async def attendance(body: ev.CivicAttendanceSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: civic.record_attendance(i, c, body))
+
+    @api.post("/certificates", status_code=201, summary="Issue a certificate of attendance (with the CEFR level)")
+    async def certificate(body: ev.CivicCertificateSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda i, c: civic.issue_certificate(i, c, body))
+
+    return api
