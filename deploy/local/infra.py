@@ -141,6 +141,10 @@ SUPER_USERS = ("admin", "broker")
 NODES = int(os.environ.get("LGNET_KAFKA_NODES", "1") or 1)
 # The jars are the same for every data folder (a cluster's, a test's): resolved once, under the checkout's .local.
 LIBS = Path(os.environ.get("LGNET_KAFKA_LIBS", ROOT / ".local" / "kafka" / "libs"))
+# Fixed copies of Kafka classes (deploy/local/kafka-patches, Java sources), compiled next to the jars and put
+# before them on the class path. Today one: ScramDelta, whose bug drops every SCRAM credential when a broker
+# replays a metadata log holding deleted users (issue 14; docs/operators.md "SCRAM users after a restart").
+PATCHES = HERE / "kafka-patches"
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,27 @@ class Kafka:
         )
         marker.write_text(pom.read_text())
         return libs
+
+    def classpath(self) -> str:
+        """The broker's class path: the patched Kafka classes first, then Kafka's jars."""
+        libs = self.libs()
+        classes = libs.parent / "libs-patched"
+        sources = sorted(PATCHES.rglob("*.java"))
+        stamp = (HERE / "pom.xml").read_text() + "".join(src.read_text() for src in sources)
+        marker = classes / ".compiled"
+        if not (marker.exists() and marker.read_text() == stamp):
+            if not shutil.which("javac"):
+                fail("javac (a JDK, not only a JRE) is needed to build the local broker (apt-get install openjdk-17-jdk)")
+            shutil.rmtree(classes, ignore_errors=True)
+            res = subprocess.run(
+                ["javac", "-nowarn", "-cp", f"{libs}/*", "-d", str(classes), *map(str, sources)],
+                capture_output=True,
+                text=True,
+            )
+            if res.returncode != 0:
+                fail(f"compiling the Kafka patches in {PATCHES} failed (a new Kafka version?): {res.stderr[-2000:]}")
+            marker.write_text(stamp)
+        return f"{classes}{os.pathsep}{libs}/*"
 
     def properties(self, node: int = 1, creds: dict[str, str] | None = None) -> list[str]:
         """server.properties of one node."""
@@ -443,7 +468,7 @@ class Kafka:
             self.ensure_scram()
             return
         self.home.mkdir(parents=True, exist_ok=True)
-        cp = f"{self.libs()}/*"
+        cp = self.classpath()
         make_tls(self.tls, say=say)
         if self.needs_upgrade():
             self.upgrade(self.java(), cp)
@@ -470,7 +495,7 @@ class Kafka:
     def start_node(self, node: int, wait: bool = True) -> int:
         """Start one node's JVM (its storage formatted, its properties written); `wait`: until it serves."""
         home = self.node_home(node)
-        cp = f"{self.libs()}/*"
+        cp = self.classpath()
         props = home / "server.properties"
         with (home / "stdout.log").open("ab") as out:
             proc = subprocess.Popen(
