@@ -197,11 +197,6 @@ class Kafka:
     def credentials_file(self) -> Path:
         return self.home / "credentials.json"
 
-    @property
-    def scram_in_log(self) -> Path:
-        """Present once the super users' credentials were written through the Admin API (see `ensure_scram`)."""
-        return self.home / "scram-in-metadata-log"
-
     def formatted(self) -> bool:
         return any((self.node_home(n) / "data" / "meta.properties").exists() for n in self.node_ids)
 
@@ -411,12 +406,11 @@ class Kafka:
             proc.wait(60)
             props.unlink(missing_ok=True)
         write_private(self.credentials_file, json.dumps(creds))
-        write_private(self.scram_in_log, "")
         say(f"SCRAM users {', '.join(SUPER_USERS)} added; the data folder's topics are kept")
 
     def format(self, java: list[str], cp: str) -> None:
-        """Format every node's storage with one cluster id. The super users are also bootstrap records here:
-        the very first start needs them to log in at all (ensure_scram then writes them as ordinary records)."""
+        """Format every node's storage with one cluster id and the super users' SCRAM credentials (bootstrap
+        records of the metadata log: the very first start needs them to log in at all)."""
         cluster_id = (
             subprocess.run(
                 [*java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"], check=True, capture_output=True, text=True
@@ -438,23 +432,7 @@ class Kafka:
             )
             if res.returncode != 0:
                 fail(f"formatting the KRaft storage of node {node} failed: {res.stdout[-2000:]}{res.stderr[-2000:]}")
-        self.scram_in_log.unlink(missing_ok=True)
         say(f"formatted KRaft storage of {self.nodes} node(s) (cluster id {cluster_id}), SCRAM users bootstrapped")
-
-    def ensure_scram(self) -> None:
-        """Write the super users' credentials through the Admin API, once, while they still log in.
-
-        Credentials that exist only as `StorageTool format --add-scram` bootstrap records were seen to stop
-        authenticating after a restart of a broker whose metadata log had been snapshotted; written with
-        AlterUserScramCredentials they are ordinary metadata records, kept in every snapshot. Data folders
-        formatted before this step get it at their next start."""
-        from lgnet_shared.kafka import KafkaSecurity
-
-        if self.scram_in_log.exists():
-            return
-        asyncio.run(set_passwords(self.bootstrap, KafkaSecurity.from_env(self.security()), self.credentials()))
-        write_private(self.scram_in_log, "")
-        say(f"SCRAM users {', '.join(SUPER_USERS)} written to the metadata log through the Admin API")
 
     def start(self) -> None:
         running = [n for n in self.node_ids if self.node_pid(n)]
@@ -465,9 +443,9 @@ class Kafka:
         if len(running) == self.nodes:
             say(f"Kafka already running ({self.describe()})")
             wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
-            self.ensure_scram()
             return
         self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "scram-in-metadata-log").unlink(missing_ok=True)  # a marker of older versions, meaningless now
         cp = self.classpath()
         make_tls(self.tls, say=say)
         if self.needs_upgrade():
@@ -483,7 +461,6 @@ class Kafka:
                 self.start_node(node, wait=False)
         say(f"Kafka starting ({self.describe()}), TLS + SASL/SCRAM-SHA-512, logs {self.home}/**/server.log")
         wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
-        self.ensure_scram()
 
     def describe(self) -> str:
         pids = ", ".join(f"node {n} pid {self.node_pid(n)}" for n in self.node_ids)
