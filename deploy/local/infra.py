@@ -94,22 +94,48 @@ async def _retry(probe: object, what: str, timeout: float) -> None:
         try:
             await probe()  # type: ignore[operator]
             return
+        except GiveUp as exc:
+            fail(f"{what}: {exc}")
         except Exception as exc:  # readiness: any failure means "not yet"
             last = exc
             await asyncio.sleep(0.5)
     fail(f"{what} not ready after {timeout:.0f}s: {last!r}")
 
 
+class GiveUp(Exception):
+    """A readiness probe's answer that waiting longer will not change."""
+
+
+# A broker opens its client listener once its metadata is loaded: a login still refused this long after the first
+# refusal will stay refused (a wrong password, or credentials missing from the broker's metadata).
+LOGIN_REFUSED_FOR = 30.0
+
+
 def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300, brokers: int = 1) -> None:
     """Ready = a real client, authenticated over TLS like every other, gets metadata listing `brokers` brokers."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
     from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 
     sec = KafkaSecurity.from_env(security)
+    refused_since: list[float] = []
 
     async def probe() -> None:
         admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, sec), request_timeout_ms=3000)
-        await admin.start()
+        try:
+            await admin.start()
+        except KafkaConnectionError:
+            await admin.close()
+            try:
+                await why_not_connected(bootstrap, sec)
+            except SaslAuthenticationFailed as exc:
+                refused_since[:1] = refused_since[:1] or [time.monotonic()]
+                if time.monotonic() - refused_since[0] > LOGIN_REFUSED_FOR:
+                    raise GiveUp(
+                        f"the broker answers but has refused the SCRAM login of {sec.sasl_username!r} for"
+                        f" {LOGIN_REFUSED_FOR:.0f}s ({exc}); see docs/operators.md, 'SCRAM users after a restart'"
+                    ) from exc
+            raise
         try:
             cluster = await admin.describe_cluster()
             if len(cluster.get("brokers") or []) < brokers:
@@ -118,6 +144,16 @@ def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300, b
             await admin.close()
 
     asyncio.run(_retry(probe, f"Kafka at {bootstrap}", timeout))
+
+
+async def why_not_connected(bootstrap: str, security: KafkaSecurity) -> None:
+    """aiokafka's bootstrap says only "Unable to bootstrap"; one direct connection raises the real cause (a refused
+    SCRAM login, a TLS error), so that a readiness timeout names it."""
+    from aiokafka.conn import create_conn
+
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    conn = await create_conn(host, int(port), request_timeout_ms=3000, **security.aiokafka())
+    conn.close()
 
 
 def wait_postgres(url: str, timeout: float = 60) -> None:
