@@ -299,7 +299,7 @@ class Kafka:
         marker = classes / ".compiled"
         if not (marker.exists() and marker.read_text() == stamp):
             if not shutil.which("javac"):
-                fail("javac (a JDK, not only a JRE) is needed to build the local broker (apt-get install openjdk-17-jdk)")
+                fail("javac (a JDK, not only a JRE) is needed for the local broker (apt-get install openjdk-17-jdk)")
             shutil.rmtree(classes, ignore_errors=True)
             res = subprocess.run(
                 ["javac", "-nowarn", "-cp", f"{libs}/*", "-d", str(classes), *map(str, sources)],
