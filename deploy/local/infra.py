@@ -2,7 +2,8 @@
 
     python deploy/local/infra.py start|stop|status|env [kafka|postgres]
 
-Kafka's jars come from Maven Central (deploy/local/pom.xml); PostgreSQL from Debian's packages (installed
+Kafka's jars come from Maven Central (deploy/local/pom.xml), with the fixed Kafka classes of deploy/local/kafka-patches
+compiled and put before them (see PATCHES); PostgreSQL from Debian's packages (installed
 automatically when missing and running as root). Everything lives under .local/ (git-ignored). Starting twice
 is harmless. When KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set, those servers are used and nothing is
 started. `start` writes .local/infra.env with the connection strings the Makefile and tests read.
