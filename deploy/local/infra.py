@@ -19,6 +19,7 @@ KAFKA_SSL_CAFILE for tests and tools. Services get their own principals (deploy/
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import glob
 import json
 import logging
@@ -298,18 +299,21 @@ class Kafka:
         sources = sorted(PATCHES.rglob("*.java"))
         stamp = (HERE / "pom.xml").read_text() + "".join(src.read_text() for src in sources)
         marker = classes / ".compiled"
-        if not (marker.exists() and marker.read_text() == stamp):
-            if not shutil.which("javac"):
-                fail("javac (a JDK, not only a JRE) is needed for the local broker (apt-get install openjdk-17-jdk)")
-            shutil.rmtree(classes, ignore_errors=True)
-            res = subprocess.run(
-                ["javac", "-nowarn", "-cp", f"{libs}/*", "-d", str(classes), *map(str, sources)],
-                capture_output=True,
-                text=True,
-            )
-            if res.returncode != 0:
-                fail(f"compiling the Kafka patches in {PATCHES} failed (a new Kafka version?): {res.stderr[-2000:]}")
-            marker.write_text(stamp)
+        # Test workers may start brokers at once: one compiles, the others wait for it.
+        with (libs.parent / ".libs-patched.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (marker.exists() and marker.read_text() == stamp):
+                if not shutil.which("javac"):
+                    fail("javac (a JDK, not only a JRE) is needed here (apt-get install openjdk-17-jdk)")
+                shutil.rmtree(classes, ignore_errors=True)
+                res = subprocess.run(
+                    ["javac", "-nowarn", "-cp", f"{libs}/*", "-d", str(classes), *map(str, sources)],
+                    capture_output=True,
+                    text=True,
+                )
+                if res.returncode != 0:
+                    fail(f"compiling the Kafka patches in {PATCHES} failed (new Kafka?): {res.stderr[-2000:]}")
+                marker.write_text(stamp)
         return f"{classes}{os.pathsep}{libs}/*"
 
     def properties(self, node: int = 1, creds: dict[str, str] | None = None) -> list[str]:
