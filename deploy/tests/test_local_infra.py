@@ -264,6 +264,59 @@ def _java_hashmap_order(keys: list[str]) -> list[str]:
     return [key for index in sorted(buckets) for key in buckets[index]]
 
 
+_SCRAM_REPLAY = """
+import org.apache.kafka.common.metadata.RemoveUserScramCredentialRecord;
+import org.apache.kafka.common.metadata.UserScramCredentialRecord;
+import org.apache.kafka.image.ScramDelta;
+import org.apache.kafka.image.ScramImage;
+
+public class ScramReplay {
+    static UserScramCredentialRecord user(String name) {
+        return new UserScramCredentialRecord().setName(name).setMechanism((byte) 2).setSalt(new byte[32])
+            .setStoredKey(new byte[64]).setServerKey(new byte[64]).setIterations(8192);
+    }
+
+    public static void main(String[] args) {
+        ScramDelta delta = new ScramDelta(ScramImage.EMPTY);  // a restarted broker, no metadata snapshot
+        for (String name : args[0].split(",")) delta.replay(user(name));
+        for (String name : args[1].split(",")) {
+            delta.replay(user(name));
+            delta.replay(new RemoveUserScramCredentialRecord().setName(name).setMechanism((byte) 2));
+        }
+        System.out.println(String.join(",", new java.util.TreeSet<>(
+            delta.apply().mechanisms().getOrDefault(org.apache.kafka.clients.admin.ScramMechanism.SCRAM_SHA_512,
+                java.util.Map.of()).keySet())));
+    }
+}
+"""
+
+
+@pytest.mark.timeout(300)
+def test_kafkas_scram_delta_loses_every_user_and_the_patched_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The root cause of issue 14, without a broker: Kafka's ScramDelta replays users created and deleted into an
+    empty image and keeps none of the living ones; the patched class keeps them. When a Kafka upgrade fixes the
+    class, the first assertion fails: then delete deploy/local/kafka-patches."""
+    import subprocess
+
+    infra = _infra(tmp_path, monkeypatch)
+    patched, _, jars = infra.Kafka(home=tmp_path / "kafka").classpath().partition(":")
+    (tmp_path / "ScramReplay.java").write_text(_SCRAM_REPLAY)
+    subprocess.run(
+        ["javac", "-nowarn", "-cp", jars, "-d", str(tmp_path), str(tmp_path / "ScramReplay.java")], check=True
+    )
+    living, gone = ["admin", "broker", "kept"], [f"gone-{i:02d}" for i in range(10)]
+    assert _java_hashmap_order(living + gone)[0] in gone
+
+    def replay(classpath: str) -> str:
+        args = ["java", "-cp", classpath, "ScramReplay", ",".join(living), ",".join(gone)]
+        return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+    assert replay(f"{tmp_path}:{jars}") == "", "Kafka's own ScramDelta is fixed: drop the patch"
+    assert replay(f"{tmp_path}:{patched}:{jars}") == "admin,broker,kept"
+
+
 @pytest.mark.timeout(600)
 def test_scram_users_still_log_in_after_a_restart_that_replays_deleted_users(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
