@@ -2,7 +2,8 @@
 
     python deploy/local/infra.py start|stop|status|env [kafka|postgres]
 
-Kafka's jars come from Maven Central (deploy/local/pom.xml); PostgreSQL from Debian's packages (installed
+Kafka's jars come from Maven Central (deploy/local/pom.xml), with the fixed Kafka classes of deploy/local/kafka-patches
+compiled and put before them (see PATCHES); PostgreSQL from Debian's packages (installed
 automatically when missing and running as root). Everything lives under .local/ (git-ignored). Starting twice
 is harmless. When KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set, those servers are used and nothing is
 started. `start` writes .local/infra.env with the connection strings the Makefile and tests read.
@@ -18,6 +19,7 @@ KAFKA_SSL_CAFILE for tests and tools. Services get their own principals (deploy/
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import glob
 import json
 import logging
@@ -95,22 +97,48 @@ async def _retry(probe: object, what: str, timeout: float) -> None:
         try:
             await probe()  # type: ignore[operator]
             return
+        except GiveUp as exc:
+            fail(f"{what}: {exc}")
         except Exception as exc:  # readiness: any failure means "not yet"
             last = exc
             await asyncio.sleep(0.5)
     fail(f"{what} not ready after {timeout:.0f}s: {last!r}")
 
 
+class GiveUp(Exception):
+    """A readiness probe's answer that waiting longer will not change."""
+
+
+# A broker opens its client listener once its metadata is loaded: a login still refused this long after the first
+# refusal will stay refused (a wrong password, or credentials missing from the broker's metadata).
+LOGIN_REFUSED_FOR = 30.0
+
+
 def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300, brokers: int = 1) -> None:
     """Ready = a real client, authenticated over TLS like every other, gets metadata listing `brokers` brokers."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
     from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 
     sec = KafkaSecurity.from_env(security)
+    refused_since: list[float] = []
 
     async def probe() -> None:
         admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, sec), request_timeout_ms=3000)
-        await admin.start()
+        try:
+            await admin.start()
+        except KafkaConnectionError:
+            await admin.close()
+            try:
+                await why_not_connected(bootstrap, sec)
+            except SaslAuthenticationFailed as exc:
+                refused_since[:1] = refused_since[:1] or [time.monotonic()]
+                if time.monotonic() - refused_since[0] > LOGIN_REFUSED_FOR:
+                    raise GiveUp(
+                        f"the broker answers but has refused the SCRAM login of {sec.sasl_username!r} for"
+                        f" {LOGIN_REFUSED_FOR:.0f}s ({exc}); see docs/operators.md, 'SCRAM users after a restart'"
+                    ) from exc
+            raise
         try:
             cluster = await admin.describe_cluster()
             if len(cluster.get("brokers") or []) < brokers:
@@ -119,6 +147,16 @@ def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300, b
             await admin.close()
 
     asyncio.run(_retry(probe, f"Kafka at {bootstrap}", timeout))
+
+
+async def why_not_connected(bootstrap: str, security: KafkaSecurity) -> None:
+    """aiokafka's bootstrap says only "Unable to bootstrap"; one direct connection raises the real cause (a refused
+    SCRAM login, a TLS error), so that a readiness timeout names it."""
+    from aiokafka.conn import create_conn
+
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    conn = await create_conn(host, int(port), request_timeout_ms=3000, **security.aiokafka())
+    conn.close()
 
 
 def wait_postgres(url: str, timeout: float = 60) -> None:
@@ -142,6 +180,10 @@ SUPER_USERS = ("admin", "broker")
 NODES = int(os.environ.get("LGNET_KAFKA_NODES", "1") or 1)
 # The jars are the same for every data folder (a cluster's, a test's): resolved once, under the checkout's .local.
 LIBS = Path(os.environ.get("LGNET_KAFKA_LIBS", ROOT / ".local" / "kafka" / "libs"))
+# Fixed copies of Kafka classes (deploy/local/kafka-patches, Java sources), compiled next to the jars and put
+# before them on the class path. Today one: ScramDelta, whose bug drops every SCRAM credential when a broker
+# replays a metadata log holding deleted users (issue 14; docs/operators.md "SCRAM users after a restart").
+PATCHES = HERE / "kafka-patches"
 
 
 @dataclass(frozen=True)
@@ -193,11 +235,6 @@ class Kafka:
     @property
     def credentials_file(self) -> Path:
         return self.home / "credentials.json"
-
-    @property
-    def scram_in_log(self) -> Path:
-        """Present once the super users' credentials were written through the Admin API (see `ensure_scram`)."""
-        return self.home / "scram-in-metadata-log"
 
     def formatted(self) -> bool:
         return any((self.node_home(n) / "data" / "meta.properties").exists() for n in self.node_ids)
@@ -255,6 +292,30 @@ class Kafka:
         )
         marker.write_text(pom.read_text())
         return libs
+
+    def classpath(self) -> str:
+        """The broker's class path: the patched Kafka classes first, then Kafka's jars."""
+        libs = self.libs()
+        classes = libs.parent / "libs-patched"
+        sources = sorted(PATCHES.rglob("*.java"))
+        stamp = (HERE / "pom.xml").read_text() + "".join(src.read_text() for src in sources)
+        marker = classes / ".compiled"
+        # Test workers may start brokers at once: one compiles, the others wait for it.
+        with (libs.parent / ".libs-patched.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (marker.exists() and marker.read_text() == stamp):
+                if not shutil.which("javac"):
+                    fail("javac (a JDK, not only a JRE) is needed here (apt-get install openjdk-17-jdk)")
+                shutil.rmtree(classes, ignore_errors=True)
+                res = subprocess.run(
+                    ["javac", "-nowarn", "-cp", f"{libs}/*", "-d", str(classes), *map(str, sources)],
+                    capture_output=True,
+                    text=True,
+                )
+                if res.returncode != 0:
+                    fail(f"compiling the Kafka patches in {PATCHES} failed (new Kafka?): {res.stderr[-2000:]}")
+                marker.write_text(stamp)
+        return f"{classes}{os.pathsep}{libs}/*"
 
     def properties(self, node: int = 1, creds: dict[str, str] | None = None) -> list[str]:
         """server.properties of one node."""
@@ -387,12 +448,11 @@ class Kafka:
             proc.wait(60)
             props.unlink(missing_ok=True)
         write_private(self.credentials_file, json.dumps(creds))
-        write_private(self.scram_in_log, "")
         say(f"SCRAM users {', '.join(SUPER_USERS)} added; the data folder's topics are kept")
 
     def format(self, java: list[str], cp: str) -> None:
-        """Format every node's storage with one cluster id. The super users are also bootstrap records here:
-        the very first start needs them to log in at all (ensure_scram then writes them as ordinary records)."""
+        """Format every node's storage with one cluster id and the super users' SCRAM credentials (bootstrap
+        records of the metadata log: the very first start needs them to log in at all)."""
         cluster_id = (
             subprocess.run(
                 [*java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"], check=True, capture_output=True, text=True
@@ -414,23 +474,7 @@ class Kafka:
             )
             if res.returncode != 0:
                 fail(f"formatting the KRaft storage of node {node} failed: {res.stdout[-2000:]}{res.stderr[-2000:]}")
-        self.scram_in_log.unlink(missing_ok=True)
         say(f"formatted KRaft storage of {self.nodes} node(s) (cluster id {cluster_id}), SCRAM users bootstrapped")
-
-    def ensure_scram(self) -> None:
-        """Write the super users' credentials through the Admin API, once, while they still log in.
-
-        Credentials that exist only as `StorageTool format --add-scram` bootstrap records were seen to stop
-        authenticating after a restart of a broker whose metadata log had been snapshotted; written with
-        AlterUserScramCredentials they are ordinary metadata records, kept in every snapshot. Data folders
-        formatted before this step get it at their next start."""
-        from lgnet_shared.kafka import KafkaSecurity
-
-        if self.scram_in_log.exists():
-            return
-        asyncio.run(set_passwords(self.bootstrap, KafkaSecurity.from_env(self.security()), self.credentials()))
-        write_private(self.scram_in_log, "")
-        say(f"SCRAM users {', '.join(SUPER_USERS)} written to the metadata log through the Admin API")
 
     def start(self) -> None:
         running = [n for n in self.node_ids if self.node_pid(n)]
@@ -441,10 +485,10 @@ class Kafka:
         if len(running) == self.nodes:
             say(f"Kafka already running ({self.describe()})")
             wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
-            self.ensure_scram()
             return
         self.home.mkdir(parents=True, exist_ok=True)
-        cp = f"{self.libs()}/*"
+        (self.home / "scram-in-metadata-log").unlink(missing_ok=True)  # a marker of older versions, meaningless now
+        cp = self.classpath()
         make_tls(self.tls, say=say)
         if self.needs_upgrade():
             self.upgrade(self.java(), cp)
@@ -459,7 +503,6 @@ class Kafka:
                 self.start_node(node, wait=False)
         say(f"Kafka starting ({self.describe()}), TLS + SASL/SCRAM-SHA-512, logs {self.home}/**/server.log")
         wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
-        self.ensure_scram()
 
     def describe(self) -> str:
         pids = ", ".join(f"node {n} pid {self.node_pid(n)}" for n in self.node_ids)
@@ -471,7 +514,7 @@ class Kafka:
     def start_node(self, node: int, wait: bool = True) -> int:
         """Start one node's JVM (its storage formatted, its properties written); `wait`: until it serves."""
         home = self.node_home(node)
-        cp = f"{self.libs()}/*"
+        cp = self.classpath()
         props = home / "server.properties"
         with (home / "stdout.log").open("ab") as out:
             proc = subprocess.Popen(
