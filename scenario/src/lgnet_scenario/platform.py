@@ -68,7 +68,10 @@ class Endpoints:
         return cls(
             kafka=env["KAFKA_BOOTSTRAP_SERVERS"],
             database_url=env["DATABASE_URL"],
-            urls={s: env.get(f"LGNET_{s.upper()}_URL", f"http://127.0.0.1:{p}") for s, p in DEFAULT_PORTS.items()},
+            urls={
+                s: env.get(f"LGNET_{s.upper()}_URL", f"http://127.0.0.1:{env.get(f'LGNET_{s.upper()}_PORT', p)}")
+                for s, p in DEFAULT_PORTS.items()
+            },
             schemas={s: s for s in SERVICES},
             topic_prefix=env.get("LGNET_TOPIC_PREFIX", ""),
         )

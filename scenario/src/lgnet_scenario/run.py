@@ -5,7 +5,8 @@
     lgnet-scenario --once FILE     # do nothing but print the reports if FILE says the scenario already ran
 
 Reads KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL (to provision the scenario's actors, as an operator would with
-lgnet-admin), LGNET_TOPIC_PREFIX and LGNET_<SERVICE>_URL (default http://127.0.0.1:8001..8004).
+lgnet-admin), LGNET_TOPIC_PREFIX and LGNET_<SERVICE>_URL (default http://127.0.0.1:<port>, the port being
+LGNET_<SERVICE>_PORT as `make up` starts the service on, 8001..8004 unless set).
 """
 
 from __future__ import annotations
