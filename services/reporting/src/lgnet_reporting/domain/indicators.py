@@ -134,60 +134,90 @@ def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[s
 
 class Population:
     """Who the cases in scope reached: persons (canonical ids) and households, with their first case. Nationally
-    (`across_cities`, method 2) registrations sharing a cross-city key are one person."""
+    (`across_cities`, method 2) registrations sharing a cross-city key are one person. `shared` carries what one
+    report computes once for all its populations (used only when its canonical ids are this population's)."""
 
-    def __init__(self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False) -> None:
-        merged = canonical_ids(facts["person_merges"])
+    def __init__(
+        self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False, shared: Shared | None = None
+    ) -> None:
+        merged = canonical_ids(facts["person_merges"]) if shared is None else shared.merged
         linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
-        self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked}
+        self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked} if linked else merged
         self.window = window
-        intervals = self._memberships(facts)
+        intervals = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
         self.first_case: dict[str, Row] = {}
         self.cases_of: dict[str, list[Row]] = defaultdict(list)
         self.members_of_household: dict[str, set[str]] = defaultdict(set)
+        no_spans: dict[str, list[tuple[date, date | None]]] = {}
         for case in sorted(cases, key=lambda c: (c["opened_on"], c["case_id"])):
+            opened = case["opened_on"]
             end = case["closed_on"] if window.closed(case["closed_on"]) else window.as_of
-            for person, spans in intervals.get(case["household_id"], {}).items():
-                if any(start <= end and (stop is None or stop >= case["opened_on"]) for start, stop in spans):
+            members = self.members_of_household[case["household_id"]]
+            for person, spans in intervals.get(case["household_id"], no_spans).items():
+                if any(start <= end and (stop is None or stop >= opened) for start, stop in spans):
                     self.first_case.setdefault(person, case)
                     self.cases_of[person].append(case)
-                    self.members_of_household[case["household_id"]].add(person)
+                    members.add(person)
 
     def canonical(self, person_id: str) -> str:
         return self.canon.get(person_id, person_id)
 
-    def _memberships(self, facts: Facts) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
-        """household -> person -> membership spans. The initial composition (household formed) has no start date;
-        later joins and departures carry their own date; a registration naming the household counts as initial
-        composition only when no membership event names that person in that household."""
-        events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
-        canon = self.canon
-        for m in facts["memberships"]:
-            day = date.min if m["change"] == "formed" else m["on_date"]
-            pid: str = m["person_id"]
-            events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
-        for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-            pid = str(p["person_id"])
-            pair = (p["household_id"], canon.get(pid, pid))
-            if p["household_id"] and pair not in events:
-                events[pair].append((date.min, 0))
-        out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
-        for (household, person), evs in sorted(events.items()):
-            if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
-                out[household][person] = [(evs[0][0], None)]
-                continue
-            spans: list[tuple[date, date | None]] = []
-            start: date | None = None
-            for day, left in sorted(evs):
-                if not left and start is None:
-                    start = day
-                elif left and start is not None:
-                    spans.append((start, day))
-                    start = None
-            if start is not None:
-                spans.append((start, None))
-            out[household][person] = spans
-        return out
+
+def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
+    """household -> person -> membership spans. The initial composition (household formed) has no start date;
+    later joins and departures carry their own date; a registration naming the household counts as initial
+    composition only when no membership event names that person in that household."""
+    events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    for m in facts["memberships"]:
+        day = date.min if m["change"] == "formed" else m["on_date"]
+        pid: str = m["person_id"]
+        events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
+    for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
+        pid = str(p["person_id"])
+        pair = (p["household_id"], canon.get(pid, pid))
+        if p["household_id"] and pair not in events:
+            events[pair].append((date.min, 0))
+    out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
+    for (household, person), evs in sorted(events.items()):
+        if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
+            out[household][person] = [(evs[0][0], None)]
+            continue
+        spans: list[tuple[date, date | None]] = []
+        start: date | None = None
+        for day, left in sorted(evs):
+            if not left and start is None:
+                start = day
+            elif left and start is not None:
+                spans.append((start, day))
+                start = None
+        if start is not None:
+            spans.append((start, None))
+        out[household][person] = spans
+    return out
+
+
+class Shared:
+    """What every population of one report shares when its canonical ids are the merges' alone (a city's, and the
+    national one when no cross-city key links two registrations): membership spans, person records and ages at
+    opening, computed once instead of once per city (the national report has sixteen cities)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.merged = canonical_ids(facts["person_merges"])
+        self.canon = self.merged
+        self.spans = _spans(facts, self.merged)
+        self.persons = _records(facts["persons"], self.merged)
+        merged = self.merged
+        self.minor_at = minors_at_opening(facts["member_ages"], lambda p: merged.get(p, p))
+
+
+def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
+    """canonical person -> the record describing them: the surviving person's own record wins over the merged
+    ones' (among those, the greatest id)."""
+    persons: dict[str, Row] = {canon.get(_person_id(p), _person_id(p)): p for p in sorted(rows, key=_person_id)}
+    for p in rows:
+        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
+            persons[p["person_id"]] = p
+    return persons
 
 
 @dataclass
@@ -202,28 +232,33 @@ class Reached:
     sizes: list[int]
 
 
-def reached(facts: Facts, window: Window, city: str | None) -> Reached:
+def reached(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> Reached:
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
     all_cases = [c for c in facts["cases"] if c["opened_on"] is not None and here(c)]
-    cases = [
+    cases = _in_scope(all_cases, window)
+    pop = Population(facts, cases, window, across_cities=city is None, shared=shared)
+    if shared is not None and shared.canon is pop.canon:
+        persons, minor_at = shared.persons, shared.minor_at
+    else:
+        persons, minor_at = _records(facts["persons"], pop.canon), minors_at_opening(facts["member_ages"], pop.canonical)
+    ages = _ages(pop, persons, minor_at)
+    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
+    return Reached(all_cases, cases, pop, persons, ages, sizes)
+
+
+def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
+    return [
         c
         for c in all_cases
         if c["opened_on"] <= window.as_of
         and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
     ]
-    pop = Population(facts, cases, window, across_cities=city is None)
-    canon = pop.canon
-    persons: dict[str, Row] = {
-        canon.get(_person_id(p), _person_id(p)): p for p in sorted(facts["persons"], key=_person_id)
-    }
-    # The surviving person's own record wins over the merged ones'.
-    for p in facts["persons"]:
-        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
-            persons[p["person_id"]] = p
 
-    minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
+
+def _ages(pop: Population, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> Counter[str]:
+    """Minors, adults and persons of unknown age, at the opening of each person's first case in scope."""
     ages: Counter[str] = Counter()
     for person, case in pop.first_case.items():
         minor = minor_at.get((person, case["case_id"]))
@@ -231,8 +266,7 @@ def reached(facts: Facts, window: Window, city: str | None) -> Reached:
             birth = persons.get(person, {}).get("birth_date")
             minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
         ages["age_unknown" if minor is None else "minors" if minor else "adults"] += 1
-    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
-    return Reached(all_cases, cases, pop, persons, ages, sizes)
+    return ages
 
 
 def _person_id(row: Row) -> str:
@@ -261,13 +295,45 @@ def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
     }
 
 
-def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
+def city_rows(facts: Facts, window: Window, cities: list[str], shared: Shared) -> dict[str, dict[str, int]]:
+    """Every city's row of the national aggregate (what `city_row` gives for each) in one pass over the facts."""
+    cases_of: dict[str, list[Row]] = {c: [] for c in cities}
+    for c in facts["cases"]:
+        if c["opened_on"] is not None and c["city"] in cases_of:
+            cases_of[c["city"]].append(c)
+    started: Counter[str] = Counter(p["city"] for p in facts["placements"] if p["started_on"] in window)
+    paid_count: Counter[str] = Counter()
+    paid_cents: Counter[str] = Counter()
+    for c in facts["contributions"]:
+        if c["paid_on"] is not None and c["paid_on"] in window and not _returned(c, window):
+            paid_count[c["city"]] += 1
+            paid_cents[c["city"]] += c["amount_cents"]
+    out = {}
+    for city in cities:
+        cases = _in_scope(cases_of[city], window)
+        pop = Population(facts, cases, window, shared=shared)
+        ages = _ages(pop, shared.persons, shared.minor_at)
+        out[city] = {
+            "persons": len(pop.first_case),
+            "minors": ages["minors"],
+            "adults": ages["adults"],
+            "age_unknown": ages["age_unknown"],
+            "households": len({c["household_id"] for c in cases}),
+            "cases_opened": sum(1 for c in cases if c["opened_on"] in window),
+            "placements_started": started[city],
+            "paid_count": paid_count[city],
+            "paid_cents": paid_cents[city],
+        }
+    return out
+
+
+def summary(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> dict[str, Any]:
     """The indicators of one city (or every city when `city` is None), unsuppressed."""
 
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
-    reach = reached(facts, window, city)
+    reach = reached(facts, window, city, shared)
     all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
     ages, sizes = reach.ages, reach.sizes
 
