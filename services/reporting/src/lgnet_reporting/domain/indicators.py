@@ -97,6 +97,10 @@ def consenting(rows: Iterable[Row], canonical: Any, as_of: date) -> set[str]:
     return {p for p, (_, _, granted) in latest.items() if granted}
 
 
+def _union(sets: dict[str, set[str]], key: str, cases: list[Row]) -> set[str]:
+    return set().union(*(sets[c[key]] for c in cases))
+
+
 def _counts(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
@@ -154,7 +158,12 @@ class Population:
             end = case["closed_on"] if window.closed(case["closed_on"]) else window.as_of
             members = self.members_of_household[case["household_id"]]
             for person, spans in intervals.get(case["household_id"], no_spans).items():
-                if any(start <= end and (stop is None or stop >= opened) for start, stop in spans):
+                if len(spans) == 1:  # the usual case, without a generator per member
+                    start, stop = spans[0]
+                    overlaps = start <= end and (stop is None or stop >= opened)
+                else:
+                    overlaps = any(start <= end and (stop is None or stop >= opened) for start, stop in spans)
+                if overlaps:
                     self.first_case.setdefault(person, case)
                     self.cases_of[person].append(case)
                     members.add(person)
@@ -338,7 +347,9 @@ def summary(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     ages, sizes = reach.ages, reach.sizes
 
     def by_case(attr: str) -> dict[str, int]:
-        return _counts(v for person, cs in pop.cases_of.items() for v in {c[attr] for c in cs})
+        return _counts(
+            v for cs in pop.cases_of.values() for v in ((cs[0][attr],) if len(cs) == 1 else {c[attr] for c in cs})
+        )
 
     def by_person(attr: str) -> dict[str, int]:
         return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
@@ -361,7 +372,9 @@ def summary(facts: Facts, window: Window, city: str | None, shared: Shared | Non
             own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
 
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
-        return _counts(v for person, cs in pop.cases_of.items() for v in set().union(*(sets[c[key]] for c in cs)))
+        return _counts(
+            v for cs in pop.cases_of.values() for v in (sets[cs[0][key]] if len(cs) == 1 else _union(sets, key, cs))
+        )
 
     def by_vulnerability() -> dict[str, int]:
         """Household-level assessments (before v3) on every member, per-person ones on that person."""
@@ -439,12 +452,15 @@ def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> 
 
 
 def _money(rows: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    """{key: {count, amount_cents}} in key order (sums do not depend on the rows' order)."""
     out: dict[str, dict[str, int]] = {}
-    for key, cents in sorted(rows):
-        cell = out.setdefault(key, {"count": 0, "amount_cents": 0})
+    for key, cents in rows:
+        cell = out.get(key)
+        if cell is None:
+            cell = out[key] = {"count": 0, "amount_cents": 0}
         cell["count"] += 1
         cell["amount_cents"] += cents
-    return out
+    return dict(sorted(out.items()))
 
 
 def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
@@ -511,8 +527,16 @@ def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Pop
     fields = ("cases_opened", "new_persons", "placements_started", "paid_cents")
     counts: dict[str, dict[str, int]] = {m: dict.fromkeys(fields, 0) for m in _months(first, window.as_of)}
 
+    cell_of: dict[date, dict[str, int] | None] = {}  # a day's month cell (None: outside the window), once per day
+
     def add(day: date | None, field: str, amount: int = 1) -> None:
-        if day is not None and day in window and (cell := counts.get(_month(day))) is not None:
+        if day is None:
+            return
+        if day in cell_of:
+            cell = cell_of[day]
+        else:
+            cell = cell_of[day] = counts.get(_month(day)) if day in window else None
+        if cell is not None:
             cell[field] += amount
 
     for day in days:
