@@ -268,14 +268,15 @@ def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
 
 def _ages(pop: Population, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> Counter[str]:
     """Minors, adults and persons of unknown age, at the opening of each person's first case in scope."""
-    ages: Counter[str] = Counter()
-    for person, case in pop.first_case.items():
-        minor = minor_at.get((person, case["case_id"]))
-        if minor is None:
-            birth = persons.get(person, {}).get("birth_date")
-            minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
-        ages["age_unknown" if minor is None else "minors" if minor else "adults"] += 1
-    return ages
+    return Counter(_age_group(person, case, persons, minor_at) for person, case in pop.first_case.items())
+
+
+def _age_group(person: str, case: Row, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> str:
+    minor = minor_at.get((person, case["case_id"]))
+    if minor is None:
+        birth = persons.get(person, {}).get("birth_date")
+        minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
+    return "age_unknown" if minor is None else "minors" if minor else "adults"
 
 
 def _person_id(row: Row) -> str:
@@ -304,12 +305,28 @@ def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
     }
 
 
-def city_rows(facts: Facts, window: Window, cities: list[str], shared: Shared) -> dict[str, dict[str, int]]:
-    """Every city's row of the national aggregate (what `city_row` gives for each) in one pass over the facts."""
+def city_rows(
+    facts: Facts, window: Window, cities: list[str], shared: Shared, national: Reached | None = None
+) -> dict[str, dict[str, int]]:
+    """Every city's row of the national aggregate (what `city_row` gives for each) in one pass over the facts.
+    `national`: the national population, when its persons are the cities' (no cross-city key links two
+    registrations): each city's persons and their first case there are then read from it (a person's cases are in
+    opening order, so the first in a city is the one that city's own population would find)."""
     cases_of: dict[str, list[Row]] = {c: [] for c in cities}
     for c in facts["cases"]:
         if c["opened_on"] is not None and c["city"] in cases_of:
             cases_of[c["city"]].append(c)
+    ages_in: dict[str, Counter[str]] | None = None
+    if national is not None and national.pop.canon is shared.canon:
+        first: dict[tuple[str, str], Row] = {}
+        for person, cs in national.pop.cases_of.items():
+            for c in cs:
+                if (c["city"], person) not in first:
+                    first[(c["city"], person)] = c
+        ages_in = {city: Counter() for city in cities}
+        for (city, person), case in first.items():
+            if city in ages_in:
+                ages_in[city][_age_group(person, case, shared.persons, shared.minor_at)] += 1
     started: Counter[str] = Counter(p["city"] for p in facts["placements"] if p["started_on"] in window)
     paid_count: Counter[str] = Counter()
     paid_cents: Counter[str] = Counter()
@@ -320,10 +337,12 @@ def city_rows(facts: Facts, window: Window, cities: list[str], shared: Shared) -
     out = {}
     for city in cities:
         cases = _in_scope(cases_of[city], window)
-        pop = Population(facts, cases, window, shared=shared)
-        ages = _ages(pop, shared.persons, shared.minor_at)
+        if ages_in is not None:
+            ages = ages_in[city]
+        else:
+            ages = _ages(Population(facts, cases, window, shared=shared), shared.persons, shared.minor_at)
         out[city] = {
-            "persons": len(pop.first_case),
+            "persons": ages["minors"] + ages["adults"] + ages["age_unknown"],
             "minors": ages["minors"],
             "adults": ages["adults"],
             "age_unknown": ages["age_unknown"],
@@ -336,13 +355,16 @@ def city_rows(facts: Facts, window: Window, cities: list[str], shared: Shared) -
     return out
 
 
-def summary(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> dict[str, Any]:
-    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+def summary(
+    facts: Facts, window: Window, city: str | None, shared: Shared | None = None, reach: Reached | None = None
+) -> dict[str, Any]:
+    """The indicators of one city (or every city when `city` is None), unsuppressed. `reach`: its population,
+    when the caller has it already."""
 
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
-    reach = reached(facts, window, city, shared)
+    reach = reach or reached(facts, window, city, shared)
     all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
     ages, sizes = reach.ages, reach.sizes
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Shared, Window, canonical_ids, city_rows, report, summary
+from lgnet_reporting.domain.indicators import (
+    EMPLOYED,
+    Facts,
+    Shared,
+    Window,
+    canonical_ids,
+    city_rows,
+    reached,
+    report,
+    summary,
+)
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
@@ -104,8 +114,9 @@ def _row(ind: dict[str, Any]) -> dict[str, int]:
 def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     """Every city together, with a row per city; cells under `threshold` are hidden, also by difference."""
     shared = Shared(facts)  # computed once for the national population and the sixteen cities' rows
-    indicators = summary(facts, window, None, shared)
-    by_city = city_rows(facts, window, cities_of(facts), shared)
+    everyone = reached(facts, window, None, shared)
+    indicators = summary(facts, window, None, shared, everyone)
+    by_city = city_rows(facts, window, cities_of(facts), shared, everyone)
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
