@@ -251,7 +251,8 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     if shared is not None and shared.canon is pop.canon:
         persons, minor_at = shared.persons, shared.minor_at
     else:
-        persons, minor_at = _records(facts["persons"], pop.canon), minors_at_opening(facts["member_ages"], pop.canonical)
+        persons = _records(facts["persons"], pop.canon)
+        minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
     ages = _ages(pop, persons, minor_at)
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
     return Reached(all_cases, cases, pop, persons, ages, sizes)
