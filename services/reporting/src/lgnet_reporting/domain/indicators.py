@@ -239,6 +239,7 @@ class Reached:
     persons: dict[str, Row]
     ages: Counter[str]
     sizes: list[int]
+    groups: dict[str, str]  # person -> minors, adults or age_unknown, at their first case
 
 
 def reached(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> Reached:
@@ -253,9 +254,10 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     else:
         persons = _records(facts["persons"], pop.canon)
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
-    ages = _ages(pop, persons, minor_at)
+    groups = {person: _age_group(person, case, persons, minor_at) for person, case in pop.first_case.items()}
+    ages = Counter(groups.values())
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
-    return Reached(all_cases, cases, pop, persons, ages, sizes)
+    return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
 
 
 def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
@@ -327,7 +329,10 @@ def city_rows(
         ages_in = {city: Counter() for city in cities}
         for (city, person), case in first.items():
             if city in ages_in:
-                ages_in[city][_age_group(person, case, shared.persons, shared.minor_at)] += 1
+                # Most persons are in one city: their first case there is their national first case.
+                same = national.pop.first_case.get(person) is case
+                group = national.groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
+                ages_in[city][group] += 1
     started: Counter[str] = Counter(p["city"] for p in facts["placements"] if p["started_on"] in window)
     paid_count: Counter[str] = Counter()
     paid_cents: Counter[str] = Counter()
