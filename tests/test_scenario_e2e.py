@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -79,6 +80,45 @@ async def test_civic_engagement_in_the_reports_equals_the_scenario_truth(played:
         assert sum(m["sessions"] for m in ind["civic_monthly"]) == total["sessions"]
         assert total["sessions"] > 0 and total["completed"] > 0 and total["cefr_improved"] > 0
         assert got["volunteers"] > 0
+
+
+async def test_the_financial_statement_matches_the_payments_ledger_to_the_cent(
+    played: dict[str, Any], platform_endpoints: Endpoints
+) -> None:
+    """Reporting's rendicontazione against payments' own figures, per budget line, as of today: the budget and
+    what remains equal the ledger's grant_funding and budget_available balances; paid and committed equal the
+    contribution requests payments reports paid and approved or batched; the payments listed behind a line are
+    exactly the line's paid requests and add up to its paid figure."""
+    cities = {c.city: c.partners for c in DEFAULT_CITIES}
+    platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
+    today = datetime.now(UTC).date().isoformat()
+    try:
+        for city in cities:
+            staff = f"staff-{city}"
+            money = await call(platform.http("reporting", staff), "GET", f"/reports/financial_statement?as_of={today}")
+            ledger = await call(platform.http("payments", staff), "GET", f"/budget-lines?as_of={today}")
+            requests = await call(platform.http("payments", staff), "GET", "/contribution-requests")
+            lines = {x["budget_line_id"]: x for x in money["lines"]}
+            assert money["scope"] == city and set(lines) == {b["budget_line_id"] for b in ledger}, city
+            assert money["totals"]["paid_cents"] > 0, city
+            for book in ledger:
+                line, balances = lines[book["budget_line_id"]], book["balances"]
+                where = (city, book["line"])
+                assert line["line"] == book["line"], where
+                assert line["budget_cents"] == -balances.get("grant_funding", 0), where
+                assert line["remaining_cents"] == balances.get("budget_available", 0), where
+                mine = [r for r in requests if r["budget_line_id"] == book["budget_line_id"]]
+                paid = {r["request_id"]: r["amount_cents"] for r in mine if r["status"] == "paid"}
+                pending = [r["amount_cents"] for r in mine if r["status"] in ("approved", "batched")]
+                assert line["paid_cents"] == sum(paid.values()), where
+                assert line["committed_cents"] == sum(pending), where
+                assert line["committed_cents"] == balances.get("committed", 0) + balances.get("in_transit", 0), where
+                listed = {p["request_id"]: p["amount_cents"] for p in line["payments"]}
+                assert listed == paid and sum(listed.values()) == line["paid_cents"], where
+                assert line["paid_in_period_cents"] == line["paid_cents"], where
+            assert money["totals"]["paid_cents"] == sum(x["paid_cents"] for x in money["lines"])
+    finally:
+        await platform.close()
 
 
 async def test_national_aggregate_adds_up_the_cities_without_personal_data(played: dict[str, Any]) -> None:

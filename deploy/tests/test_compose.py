@@ -59,6 +59,24 @@ def test_every_variable_is_documented_in_the_env_example(compose: dict[str, Any]
         assert required in env
 
 
+def _intake_reads(variable: str) -> bool:
+    from lgnet_intake import settings
+
+    return variable == settings.NATIONAL_KEY_VAR
+
+
+@pytest.mark.parametrize("where", ["docker-compose.yml", "federated/city.yml"])
+def test_intake_gets_the_national_pseudonym_key(where: str) -> None:
+    """Without it a city's registrations carry no cross-city key and the national report counts a person who moved
+    between cities twice (docs/operators.md, "National pseudonym key"). Intake alone holds it."""
+    services = yaml.safe_load((COMPOSE / where).read_text())["services"]
+    env = services["intake"]["environment"]
+    assert _intake_reads("LGNET_NATIONAL_PSEUDONYM_KEY")
+    assert env["LGNET_NATIONAL_PSEUDONYM_KEY"] == "${LGNET_NATIONAL_PSEUDONYM_KEY:-}"
+    for other in ("housing", "payments", "reporting"):
+        assert "LGNET_NATIONAL_PSEUDONYM_KEY" not in services[other]["environment"], other
+
+
 # ---------------------------------------------------------------- the federated topology (deploy/compose/federated)
 
 FEDERATED = COMPOSE / "federated"

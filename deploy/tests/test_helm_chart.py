@@ -117,6 +117,12 @@ def test_each_service_has_probes_resources_a_budget_and_its_kafka_user(
         for secret in ("KAFKA_SASL_PASSWORD", "DATABASE_URL", "LGNET_MASTER_KEY"):
             assert "secretKeyRef" in env[secret]["valueFrom"]
         assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == user
+        # The national pseudonym key: a city's intake only (docs/operators.md, "National pseudonym key").
+        if name.endswith("-intake"):
+            ref = env["LGNET_NATIONAL_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == ("lgnet-national-pseudonym-key", "key")
+        else:
+            assert "LGNET_NATIONAL_PSEUDONYM_KEY" not in env
     config_map = next(iter(by_kind(objects, "ConfigMap").values()))["data"]
     assert (config_map["LGNET_CITY"], config_map["LGNET_DEPLOYMENT"]) == (deployment, deployment)
     assert config_map["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"

@@ -516,6 +516,18 @@ def test_a_citys_row_of_the_national_aggregate_equals_its_summary() -> None:
             assert city_row(cut, w, city) == _row(summary(cut, w, city))
 
 
+def test_the_national_rows_are_each_citys_own_summary() -> None:
+    """#18, speed: the national report reads its city rows off its own population in one pass (no per-city cut);
+    each row must still be what the city's own summary says, with and without the first case in another city."""
+    from lgnet_reporting.domain.national import _row, national, split_by_city
+
+    facts = _decoded_facts(_old_assessment_events())
+    for w in (Window(date(2026, 6, 30)), Window(date(2026, 1, 11)), Window(date(2026, 6, 30), date(2026, 1, 12))):
+        doc = national(facts, w, 0)  # type: ignore[arg-type]
+        for city, cut in split_by_city(facts, ["torino", "trieste"]).items():  # type: ignore[arg-type]
+            assert doc["by_city"][city] == _row(summary(cut, w, city)), (city, w)
+
+
 def test_replayed_report_file_names_carry_the_whole_period(tmp_path: object) -> None:
     """#16: `--from` runs overwrote as-of runs: the file name now carries the period's start too."""
     from pathlib import Path

@@ -70,3 +70,17 @@ def test_numbers_amounts_and_dates_in_the_readers_format() -> None:
         "1.234", "12.345,67\xa0€", "30 giugno 2026",
     )  # fmt: skip
     assert (labels.number(1234, "en"), labels.money(1234567, "en")) == ("1,234", "€12,345.67")
+
+
+def test_the_pdf_states_its_digest_and_the_checkpoint_that_anchors_it() -> None:
+    """A city sends the PDF: it names the report's digest, says how the published report is anchored in the
+    notary's signed checkpoints (and how to check it), and the log positions to replay."""
+    from lgnet_reporting.adapters.pdf_document import provenance
+
+    report = {**REPORT, "digest": "ab" * 32, "positions": {"lgnet.intake.events": {"1": 7, "0": 12}}}
+    italian = provenance(report, "it")
+    assert italian[0] == "SHA-256 " + "ab" * 32
+    assert "checkpoint firmato dal notaio" in italian[1] and "lgnet-audit verify" in italian[1]
+    assert italian[-1] == "lgnet.intake.events — 0:12, 1:7"
+    assert "notary-signed checkpoint" in provenance(report, "en")[1]
+    assert exports.to_pdf(report).startswith(b"%PDF")

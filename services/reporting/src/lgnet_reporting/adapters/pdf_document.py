@@ -170,20 +170,29 @@ def _tables(pdf: Document, report: dict[str, Any], table_rows: list[Row], lang: 
         pdf.ln(3)
 
 
+def provenance(report: dict[str, Any], lang: str) -> list[str]:
+    """The provenance lines of the document: the digest, how it is anchored in the notary's checkpoints, and the
+    log positions the numbers were computed from (anyone can replay the log up to them and get the same digest)."""
+    lines = [f"SHA-256 {report.get('digest', '')}", lb.term("anchoring", lang)]
+    positions = report.get("positions") or {}
+    if positions:
+        lines.append(lb.term("generated_from", lang) + ":")
+        for topic, parts in sorted(positions.items()):
+            text = ", ".join(f"{p}:{o}" for p, o in sorted(parts.items(), key=lambda x: int(x[0])))
+            lines.append(f"{topic} — {text}")
+    return lines
+
+
 def _provenance(pdf: Document, report: dict[str, Any], lang: str) -> None:
-    """The digest and log positions: anyone can replay the log up to them and get the same numbers."""
-    if pdf.get_y() > pdf.h - 50:
+    if pdf.get_y() > pdf.h - 60:
         pdf.add_page()
     pdf.ln(4)
     pdf.set_font(FONT, "B", 10)
     pdf.set_text_color(*INK)
     pdf.cell(0, 6, lb.term("digest", lang), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=8)
-    pdf.multi_cell(0, 4, f"SHA-256 {report.get('digest', '')}", new_x="LMARGIN", new_y="NEXT")
-    positions = report.get("positions") or {}
-    if positions:
-        pdf.set_text_color(*MUTED)
-        pdf.multi_cell(0, 4, lb.term("generated_from", lang) + ":", new_x="LMARGIN", new_y="NEXT")
-        for topic, parts in sorted(positions.items()):
-            text = ", ".join(f"{p}:{o}" for p, o in sorted(parts.items(), key=lambda x: int(x[0])))
-            pdf.multi_cell(0, 4, f"{topic} — {text}", new_x="LMARGIN", new_y="NEXT")
+    digest_line, *rest = provenance(report, lang)
+    pdf.multi_cell(0, 4, digest_line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(*MUTED)
+    for line in rest:
+        pdf.multi_cell(0, 4, line, new_x="LMARGIN", new_y="NEXT")

@@ -98,6 +98,10 @@ def consenting(rows: Iterable[Row], canonical: Any, as_of: date) -> set[str]:
     return {p for p, (_, _, granted) in latest.items() if granted}
 
 
+def _union(sets: dict[str, set[str]], key: str, cases: list[Row]) -> set[str]:
+    return set().union(*(sets[c[key]] for c in cases))
+
+
 def _counts(values: Iterable[str]) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
@@ -135,60 +139,95 @@ def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[s
 
 class Population:
     """Who the cases in scope reached: persons (canonical ids) and households, with their first case. Nationally
-    (`across_cities`, method 2) registrations sharing a cross-city key are one person."""
+    (`across_cities`, method 2) registrations sharing a cross-city key are one person. `shared` carries what one
+    report computes once for all its populations (used only when its canonical ids are this population's)."""
 
-    def __init__(self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False) -> None:
-        merged = canonical_ids(facts["person_merges"])
+    def __init__(
+        self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False, shared: Shared | None = None
+    ) -> None:
+        merged = canonical_ids(facts["person_merges"]) if shared is None else shared.merged
         linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
-        self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked}
+        self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked} if linked else merged
         self.window = window
-        intervals = self._memberships(facts)
+        intervals = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
         self.first_case: dict[str, Row] = {}
         self.cases_of: dict[str, list[Row]] = defaultdict(list)
         self.members_of_household: dict[str, set[str]] = defaultdict(set)
+        no_spans: dict[str, list[tuple[date, date | None]]] = {}
         for case in sorted(cases, key=lambda c: (c["opened_on"], c["case_id"])):
+            opened = case["opened_on"]
             end = case["closed_on"] if window.closed(case["closed_on"]) else window.as_of
-            for person, spans in intervals.get(case["household_id"], {}).items():
-                if any(start <= end and (stop is None or stop >= case["opened_on"]) for start, stop in spans):
+            members = self.members_of_household[case["household_id"]]
+            for person, spans in intervals.get(case["household_id"], no_spans).items():
+                if len(spans) == 1:  # the usual case, without a generator per member
+                    start, stop = spans[0]
+                    overlaps = start <= end and (stop is None or stop >= opened)
+                else:
+                    overlaps = any(start <= end and (stop is None or stop >= opened) for start, stop in spans)
+                if overlaps:
                     self.first_case.setdefault(person, case)
                     self.cases_of[person].append(case)
-                    self.members_of_household[case["household_id"]].add(person)
+                    members.add(person)
 
     def canonical(self, person_id: str) -> str:
         return self.canon.get(person_id, person_id)
 
-    def _memberships(self, facts: Facts) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
-        """household -> person -> membership spans. The initial composition (household formed) has no start date;
-        later joins and departures carry their own date; a registration naming the household counts as initial
-        composition only when no membership event names that person in that household."""
-        events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
-        canon = self.canon
-        for m in facts["memberships"]:
-            day = date.min if m["change"] == "formed" else m["on_date"]
-            pid: str = m["person_id"]
-            events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
-        for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-            pid = str(p["person_id"])
-            pair = (p["household_id"], canon.get(pid, pid))
-            if p["household_id"] and pair not in events:
-                events[pair].append((date.min, 0))
-        out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
-        for (household, person), evs in sorted(events.items()):
-            if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
-                out[household][person] = [(evs[0][0], None)]
-                continue
-            spans: list[tuple[date, date | None]] = []
-            start: date | None = None
-            for day, left in sorted(evs):
-                if not left and start is None:
-                    start = day
-                elif left and start is not None:
-                    spans.append((start, day))
-                    start = None
-            if start is not None:
-                spans.append((start, None))
-            out[household][person] = spans
-        return out
+
+def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
+    """household -> person -> membership spans. The initial composition (household formed) has no start date;
+    later joins and departures carry their own date; a registration naming the household counts as initial
+    composition only when no membership event names that person in that household."""
+    events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    for m in facts["memberships"]:
+        day = date.min if m["change"] == "formed" else m["on_date"]
+        pid: str = m["person_id"]
+        events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
+    for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
+        pid = str(p["person_id"])
+        pair = (p["household_id"], canon.get(pid, pid))
+        if p["household_id"] and pair not in events:
+            events[pair].append((date.min, 0))
+    out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
+    for (household, person), evs in sorted(events.items()):
+        if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
+            out[household][person] = [(evs[0][0], None)]
+            continue
+        spans: list[tuple[date, date | None]] = []
+        start: date | None = None
+        for day, left in sorted(evs):
+            if not left and start is None:
+                start = day
+            elif left and start is not None:
+                spans.append((start, day))
+                start = None
+        if start is not None:
+            spans.append((start, None))
+        out[household][person] = spans
+    return out
+
+
+class Shared:
+    """What every population of one report shares when its canonical ids are the merges' alone (a city's, and the
+    national one when no cross-city key links two registrations): membership spans, person records and ages at
+    opening, computed once instead of once per city (the national report has sixteen cities)."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.merged = canonical_ids(facts["person_merges"])
+        self.canon = self.merged
+        self.spans = _spans(facts, self.merged)
+        self.persons = _records(facts["persons"], self.merged)
+        merged = self.merged
+        self.minor_at = minors_at_opening(facts["member_ages"], lambda p: merged.get(p, p))
+
+
+def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
+    """canonical person -> the record describing them: the surviving person's own record wins over the merged
+    ones' (among those, the greatest id)."""
+    persons: dict[str, Row] = {canon.get(_person_id(p), _person_id(p)): p for p in sorted(rows, key=_person_id)}
+    for p in rows:
+        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
+            persons[p["person_id"]] = p
+    return persons
 
 
 @dataclass
@@ -201,39 +240,47 @@ class Reached:
     persons: dict[str, Row]
     ages: Counter[str]
     sizes: list[int]
+    groups: dict[str, str]  # person -> minors, adults or age_unknown, at their first case
 
 
-def reached(facts: Facts, window: Window, city: str | None) -> Reached:
+def reached(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> Reached:
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
     all_cases = [c for c in facts["cases"] if c["opened_on"] is not None and here(c)]
-    cases = [
+    cases = _in_scope(all_cases, window)
+    pop = Population(facts, cases, window, across_cities=city is None, shared=shared)
+    if shared is not None and shared.canon is pop.canon:
+        persons, minor_at = shared.persons, shared.minor_at
+    else:
+        persons = _records(facts["persons"], pop.canon)
+        minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
+    groups = {person: _age_group(person, case, persons, minor_at) for person, case in pop.first_case.items()}
+    ages = Counter(groups.values())
+    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
+    return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
+
+
+def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
+    return [
         c
         for c in all_cases
         if c["opened_on"] <= window.as_of
         and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
     ]
-    pop = Population(facts, cases, window, across_cities=city is None)
-    canon = pop.canon
-    persons: dict[str, Row] = {
-        canon.get(_person_id(p), _person_id(p)): p for p in sorted(facts["persons"], key=_person_id)
-    }
-    # The surviving person's own record wins over the merged ones'.
-    for p in facts["persons"]:
-        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
-            persons[p["person_id"]] = p
 
-    minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
-    ages: Counter[str] = Counter()
-    for person, case in pop.first_case.items():
-        minor = minor_at.get((person, case["case_id"]))
-        if minor is None:
-            birth = persons.get(person, {}).get("birth_date")
-            minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
-        ages["age_unknown" if minor is None else "minors" if minor else "adults"] += 1
-    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
-    return Reached(all_cases, cases, pop, persons, ages, sizes)
+
+def _ages(pop: Population, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> Counter[str]:
+    """Minors, adults and persons of unknown age, at the opening of each person's first case in scope."""
+    return Counter(_age_group(person, case, persons, minor_at) for person, case in pop.first_case.items())
+
+
+def _age_group(person: str, case: Row, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> str:
+    minor = minor_at.get((person, case["case_id"]))
+    if minor is None:
+        birth = persons.get(person, {}).get("birth_date")
+        minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
+    return "age_unknown" if minor is None else "minors" if minor else "adults"
 
 
 def _person_id(row: Row) -> str:
@@ -262,18 +309,76 @@ def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
     }
 
 
-def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
-    """The indicators of one city (or every city when `city` is None), unsuppressed."""
+def city_rows(
+    facts: Facts, window: Window, cities: list[str], shared: Shared, national: Reached | None = None
+) -> dict[str, dict[str, int]]:
+    """Every city's row of the national aggregate (what `city_row` gives for each) in one pass over the facts.
+    `national`: the national population, when its persons are the cities' (no cross-city key links two
+    registrations): each city's persons and their first case there are then read from it (a person's cases are in
+    opening order, so the first in a city is the one that city's own population would find)."""
+    cases_of: dict[str, list[Row]] = {c: [] for c in cities}
+    for c in facts["cases"]:
+        if c["opened_on"] is not None and c["city"] in cases_of:
+            cases_of[c["city"]].append(c)
+    ages_in: dict[str, Counter[str]] | None = None
+    if national is not None and national.pop.canon is shared.canon:
+        first: dict[tuple[str, str], Row] = {}
+        for person, cs in national.pop.cases_of.items():
+            for c in cs:
+                if (c["city"], person) not in first:
+                    first[(c["city"], person)] = c
+        ages_in = {city: Counter() for city in cities}
+        for (city, person), case in first.items():
+            if city in ages_in:
+                # Most persons are in one city: their first case there is their national first case.
+                same = national.pop.first_case.get(person) is case
+                group = national.groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
+                ages_in[city][group] += 1
+    started: Counter[str] = Counter(p["city"] for p in facts["placements"] if p["started_on"] in window)
+    paid_count: Counter[str] = Counter()
+    paid_cents: Counter[str] = Counter()
+    for c in facts["contributions"]:
+        if c["paid_on"] is not None and c["paid_on"] in window and not _returned(c, window):
+            paid_count[c["city"]] += 1
+            paid_cents[c["city"]] += c["amount_cents"]
+    out = {}
+    for city in cities:
+        cases = _in_scope(cases_of[city], window)
+        if ages_in is not None:
+            ages = ages_in[city]
+        else:
+            ages = _ages(Population(facts, cases, window, shared=shared), shared.persons, shared.minor_at)
+        out[city] = {
+            "persons": ages["minors"] + ages["adults"] + ages["age_unknown"],
+            "minors": ages["minors"],
+            "adults": ages["adults"],
+            "age_unknown": ages["age_unknown"],
+            "households": len({c["household_id"] for c in cases}),
+            "cases_opened": sum(1 for c in cases if c["opened_on"] in window),
+            "placements_started": started[city],
+            "paid_count": paid_count[city],
+            "paid_cents": paid_cents[city],
+        }
+    return out
+
+
+def summary(
+    facts: Facts, window: Window, city: str | None, shared: Shared | None = None, reach: Reached | None = None
+) -> dict[str, Any]:
+    """The indicators of one city (or every city when `city` is None), unsuppressed. `reach`: its population,
+    when the caller has it already."""
 
     def here(row: Row) -> bool:
         return city is None or row["city"] == city
 
-    reach = reached(facts, window, city)
+    reach = reach or reached(facts, window, city, shared)
     all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
     ages, sizes = reach.ages, reach.sizes
 
     def by_case(attr: str) -> dict[str, int]:
-        return _counts(v for person, cs in pop.cases_of.items() for v in {c[attr] for c in cs})
+        return _counts(
+            v for cs in pop.cases_of.values() for v in ((cs[0][attr],) if len(cs) == 1 else {c[attr] for c in cs})
+        )
 
     def by_person(attr: str) -> dict[str, int]:
         return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
@@ -296,7 +401,9 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
             own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
 
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
-        return _counts(v for person, cs in pop.cases_of.items() for v in set().union(*(sets[c[key]] for c in cs)))
+        return _counts(
+            v for cs in pop.cases_of.values() for v in (sets[cs[0][key]] if len(cs) == 1 else _union(sets, key, cs))
+        )
 
     def by_vulnerability() -> dict[str, int]:
         """Household-level assessments (before v3) on every member, per-person ones on that person."""
@@ -376,12 +483,15 @@ def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> 
 
 
 def _money(rows: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    """{key: {count, amount_cents}} in key order (sums do not depend on the rows' order)."""
     out: dict[str, dict[str, int]] = {}
-    for key, cents in sorted(rows):
-        cell = out.setdefault(key, {"count": 0, "amount_cents": 0})
+    for key, cents in rows:
+        cell = out.get(key)
+        if cell is None:
+            cell = out[key] = {"count": 0, "amount_cents": 0}
         cell["count"] += 1
         cell["amount_cents"] += cents
-    return out
+    return dict(sorted(out.items()))
 
 
 def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
@@ -448,8 +558,16 @@ def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Pop
     fields = ("cases_opened", "new_persons", "placements_started", "paid_cents")
     counts: dict[str, dict[str, int]] = {m: dict.fromkeys(fields, 0) for m in _months(first, window.as_of)}
 
+    cell_of: dict[date, dict[str, int] | None] = {}  # a day's month cell (None: outside the window), once per day
+
     def add(day: date | None, field: str, amount: int = 1) -> None:
-        if day is not None and day in window and (cell := counts.get(_month(day))) is not None:
+        if day is None:
+            return
+        if day in cell_of:
+            cell = cell_of[day]
+        else:
+            cell = cell_of[day] = counts.get(_month(day)) if day in window else None
+        if cell is not None:
             cell[field] += amount
 
     for day in days:

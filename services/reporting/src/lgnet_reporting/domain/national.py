@@ -6,7 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from lgnet_reporting.domain import civic
-from lgnet_reporting.domain.indicators import EMPLOYED, Facts, Window, canonical_ids, city_row, report, summary
+from lgnet_reporting.domain.indicators import (
+    EMPLOYED,
+    Facts,
+    Shared,
+    Window,
+    canonical_ids,
+    city_rows,
+    reached,
+    report,
+    summary,
+)
 from lgnet_reporting.domain.suppression import Group, Path, Plan, suppress, table_group
 
 CITY_SUMMARY = "city_summary"
@@ -104,9 +114,10 @@ def _row(ind: dict[str, Any]) -> dict[str, int]:
 
 def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     """Every city together, with a row per city; cells under `threshold` are hidden, also by difference."""
-    indicators = summary(facts, window, None)
-    cuts = split_by_city(facts, cities_of(facts))
-    by_city = {city: city_row(cut, window, city) for city, cut in cuts.items()}
+    shared = Shared(facts)  # computed once for the national population and the sixteen cities' rows
+    everyone = reached(facts, window, None, shared)
+    indicators = summary(facts, window, None, shared, everyone)
+    by_city = city_rows(facts, window, cities_of(facts), shared, everyone)
     doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
