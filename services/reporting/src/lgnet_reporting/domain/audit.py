@@ -181,7 +181,7 @@ class Audit:
         for cp in self.checkpoints.get(origin(topic, partition), []):
             if cp.size < old.size:
                 continue
-            proof = merkle.consistency_proof(tree.leaves[: cp.size], old.size) if cp.size <= len(tree) else []
+            proof = tree.consistency_proof(old.size, cp.size) if 0 < old.size <= cp.size <= len(tree) else []
             if not merkle.verify_consistency(old.size, cp.size, old.root, cp.root, proof):
                 self.fail(
                     topic,
