@@ -89,7 +89,7 @@ def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any
 
 
 def notarise(bootstrap: str, prefix: str) -> None:
-    asyncio.run(audit.notary_once(bootstrap, prefix, NOTARY, {}))
+    asyncio.run(audit.notary_once(bootstrap, prefix, NOTARY))
 
 
 def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
