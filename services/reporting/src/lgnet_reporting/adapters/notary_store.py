@@ -31,8 +31,8 @@ class NotaryStore:
         self._written: dict[str, int] = {}  # origin -> leaves already on disk
 
     def _files(self, name: str) -> tuple[Path, Path]:
-        base = self.folder / name.replace("/", "_")
-        return base.with_suffix(".leaves"), base.with_suffix(".ids")
+        base = name.replace("/", "_")  # lgnet_intake.events_2: with_suffix would eat ".events_2"
+        return self.folder / f"{base}.leaves", self.folder / f"{base}.ids"
 
     def load(self, notary: Notary) -> dict[str, int]:
         """Restore `notary` from the folder (checkpoints re-verified with its own key); origin -> size restored."""
