@@ -80,7 +80,12 @@ def on_partition(records: list[Rec]) -> list[int]:
 def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any) -> tuple[int, dict[str, Any]]:
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     ns = argparse.Namespace(
-        command="verify", topic_prefix=prefix, keys=str(keys), notary_key=[str(NOTARY.verifier)], state=str(state)
+        command="verify",
+        topic_prefix=prefix,
+        keys=str(keys),
+        notary_key=[str(NOTARY.verifier)],
+        state=str(state),
+        notary_url=None,
     )
     capsys.readouterr()
     rc = audit._run(audit.verify, ns)

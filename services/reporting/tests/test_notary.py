@@ -5,6 +5,7 @@ against the records on Kafka, problem+json naming the field for what is beyond t
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import json
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, partition_of
 from lgnet_reporting.domain.notary import Notary
+from lgnet_reporting.entrypoints import audit
 from lgnet_reporting.entrypoints.notary_http import create_app
 from lgnet_reporting.service_layer.notary import NotaryRunner
 from lgnet_shared import merkle
@@ -219,9 +221,12 @@ def test_http_checkpoints_and_proofs_verify_against_the_log(kafka_bootstrap: str
     asyncio.run(calls())
 
 
-def test_lgnet_notary_serves_http_and_resumes_after_a_restart(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The command as an operator runs it: follow the log with a state folder and an HTTP port; stopped and
-    started again, it reports what it restored and reads only the new records."""
+    started again, it reports what it restored and reads only the new records; `lgnet-audit verify --notary-url`
+    checks the checkpoints it serves."""
     prefix, state = new_topic_prefix(), tmp_path / "notary"
     asyncio.run(publish(kafka_bootstrap, prefix, [f"c{i}" for i in range(12)]))
     env = {
@@ -277,6 +282,22 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(kafka_bootstrap: s
         assert sum(c["size"] for c in newest(port)) == 17
         for c in newest(port):
             assert open_checkpoint(c["checkpoint"], PINNED).size == c["size"]
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        keys = tmp_path / "pinned.json"
+        assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+        verify = argparse.Namespace(
+            command="verify",
+            topic_prefix=prefix,
+            keys=str(keys),
+            notary_key=[str(NOTARY.verifier)],
+            state=None,
+            notary_url=f"http://127.0.0.1:{port}",
+        )
+        capsys.readouterr()
+        rc = audit._run(audit.verify, verify)
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert rc == 0 and summary["events"] == 17, summary
+        assert summary["checkpoints"] >= 2 * len(newest(port))  # the topic's, and the newest again over HTTP
     finally:
         proc.terminate()
         proc.wait(30)

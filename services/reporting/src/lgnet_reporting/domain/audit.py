@@ -106,12 +106,12 @@ class Audit:
         if topic == "reporting.events":
             self.reports.append((r.partition, r.offset))
 
-    def checkpoint(self, offset: int, note: str) -> None:
-        """One record of the checkpoint topic (a signed note)."""
+    def checkpoint(self, offset: int | None, note: str, source: str = "checkpoints") -> None:
+        """One signed note: a record of the checkpoint topic, or one the notary served over HTTP (`source`)."""
         try:
             cp = open_checkpoint(note, self.notaries)
         except CheckpointError as err:
-            self.fail("checkpoints", 0, offset, f"checkpoint: {err}")
+            self.fail(source, 0, offset, f"checkpoint: {err}")
             return
         self.checkpoints.setdefault(cp.origin, []).append(cp)
 

@@ -24,6 +24,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import httpx
 import uvicorn
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
@@ -78,6 +79,9 @@ async def verify(args: argparse.Namespace) -> int:
             audit.record(topic, r)
     async for offset, note in facts_log.checkpoint_notes(bootstrap, args.topic_prefix):
         audit.checkpoint(offset, note)
+    if args.notary_url:  # optional: the notary's newest checkpoints, checked exactly like the topic's
+        for note in await served_checkpoints(args.notary_url):
+            audit.checkpoint(None, note, "notary-http")
     audit.finish()
     for row in table(audit):
         print(row, file=sys.stderr)
@@ -90,6 +94,16 @@ async def verify(args: argparse.Namespace) -> int:
     summary["first_failures"] = [f.as_dict() for f in audit.failures[:20]]
     print(json.dumps(summary), flush=True)
     return 0 if not audit.failures else 1
+
+
+async def served_checkpoints(url: str) -> list[str]:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            answer = await http.get("/checkpoints")
+            answer.raise_for_status()
+            return [str(c["checkpoint"]) for c in answer.json()]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--notary-url {url}: no checkpoints from the notary ({type(exc).__name__}: {exc})") from None
 
 
 def notary_signer() -> NotarySigner:
@@ -163,6 +177,10 @@ def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     v.add_argument("--keys", required=True, help="pinned producers' keys (JSON, from `lgnet-audit keys`)")
     v.add_argument("--notary-key", action="append", required=True, help="pinned notary verifier key (repeatable)")
     v.add_argument("--state", help="folder of the last audit's checkpoints: verified against, then updated")
+    v.add_argument(
+        "--notary-url",
+        help="also check the newest checkpoints the notary serves over HTTP (optional: the topic is enough)",
+    )
     return p.parse_args(argv)
 
 
