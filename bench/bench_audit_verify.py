@@ -79,10 +79,11 @@ async def verify(prefix: str) -> float:
 
 
 async def main() -> None:
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    t0 = time.perf_counter()
-    await fill(prefix)
-    print(f"wrote {N:,} signed facts in {time.perf_counter() - t0:.0f} s", flush=True)
+    prefix = os.environ.get("BENCH_PREFIX") or f"bench{uuid.uuid4().hex[:8]}."
+    if not os.environ.get("BENCH_PREFIX"):
+        t0 = time.perf_counter()
+        await fill(prefix)
+        print(f"wrote {N:,} signed facts on {prefix}* in {time.perf_counter() - t0:.0f} s", flush=True)
     raws, verifies = [], []
     try:
         for i in range(RUNS):  # interleaved, so machine noise hits both alike
@@ -90,6 +91,8 @@ async def main() -> None:
             verifies.append(await verify(prefix))
             print(f"run {i + 1}: raw consume+decode {raws[-1]:,.0f} ev/s, verify {verifies[-1]:,.0f} ev/s", flush=True)
     finally:
+        if os.environ.get("BENCH_KEEP") == "1":
+            return
         admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
         await admin.start()
         await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])

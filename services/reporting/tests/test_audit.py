@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_reporting.domain.audit import partition_of
 from lgnet_reporting.entrypoints import audit
+from lgnet_reporting.service_layer import audit as audit_service
 from lgnet_shared.checkpoints import NotarySigner
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
@@ -77,7 +78,9 @@ def on_partition(records: list[Rec]) -> list[int]:
     return [i for i, r in enumerate(records) if r[0] == "intake.events" and r[1] == PARTITION]
 
 
-def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any) -> tuple[int, dict[str, Any]]:
+def run_verify(
+    bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any, workers: int = 1
+) -> tuple[int, dict[str, Any]]:
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     ns = argparse.Namespace(
         command="verify",
@@ -86,6 +89,7 @@ def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any
         notary_key=[str(NOTARY.verifier)],
         state=str(state),
         notary_url=None,
+        workers=workers,
     )
     capsys.readouterr()
     rc = audit._run(audit.verify, ns)
@@ -98,7 +102,7 @@ def notarise(bootstrap: str, prefix: str) -> None:
 
 
 def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
-    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prefix = new_topic_prefix()
     records = asyncio.run(original(kafka_bootstrap, prefix))
@@ -174,6 +178,11 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
         assert any(reason in r for r in at_place), (name, summary["first_failures"])
         if renotarise:
             assert any("forks from the saved checkpoint" in f["reason"] for f in summary["first_failures"]), summary
+        if name in ("reordered", "other partition"):  # partitions verified by worker processes: the same findings
+            monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)
+            parallel = run_verify(kafka_bootstrap, copy, keys, state, capsys, workers=3)
+            monkeypatch.undo()
+            assert parallel == (rc, summary), name
 
 
 async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]]) -> None:

@@ -292,6 +292,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
             notary_key=[str(NOTARY.verifier)],
             state=None,
             notary_url=f"http://127.0.0.1:{port}",
+            workers=1,
         )
         capsys.readouterr()
         rc = audit._run(audit.verify, verify)

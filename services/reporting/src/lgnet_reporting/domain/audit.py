@@ -33,6 +33,9 @@ class Failure:
     offset: int | None
     reason: str
 
+    def place(self) -> tuple[str, int, int]:
+        return self.topic, self.partition, -1 if self.offset is None else self.offset
+
     def as_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset, "reason": self.reason}
 
@@ -54,6 +57,17 @@ def parse_origin(text: str) -> tuple[str, int] | None:
     if len(parts) != 3 or parts[0] != "lgnet" or not parts[2].isdigit():
         return None
     return parts[1], int(parts[2])
+
+
+@dataclass
+class Share:
+    """What one worker process found in its share of the partitions (trees packed level by level)."""
+
+    events: int
+    signatures: int
+    failures: list[Failure]
+    reports: list[tuple[int, int]]
+    trees: dict[tuple[str, int], list[bytes]]
 
 
 def partition_of(key: bytes | None, partitions: int) -> int | None:
@@ -106,6 +120,19 @@ class Audit:
         if topic == "reporting.events":
             self.reports.append((r.partition, r.offset))
 
+    def share(self) -> Share:
+        """This audit's records as a share of a larger one (in a worker process)."""
+        trees = {where: tree.packed() for where, tree in self.trees.items()}
+        return Share(self.events, self.signatures, self.failures, self.reports, trees)
+
+    def merge(self, share: Share) -> None:
+        """A worker's share: its partitions were read by it alone, so nothing overlaps."""
+        self.events += share.events
+        self.signatures += share.signatures
+        self.failures = sorted([*self.failures, *share.failures], key=Failure.place)
+        self.reports += share.reports
+        self.trees.update({where: merkle.Tree.unpacked(packed) for where, packed in share.trees.items()})
+
     def checkpoint(self, offset: int | None, note: str, source: str = "checkpoints") -> None:
         """One signed note: a record of the checkpoint topic, or one the notary served over HTTP (`source`)."""
         try:
@@ -117,6 +144,7 @@ class Audit:
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
+        self.failures.sort(key=Failure.place)  # the records' own failures in log order, however they were read
         for name, cps in sorted(self.checkpoints.items()):
             where = parse_origin(name)
             if where is None:

@@ -32,9 +32,10 @@ from lgnet_shared.pii import derive, parse_master_key
 
 from lgnet_reporting.adapters import facts_log
 from lgnet_reporting.adapters.notary_store import NotaryStore
-from lgnet_reporting.domain.audit import Audit, origin, table
+from lgnet_reporting.domain.audit import origin, table
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints.notary_http import create_app
+from lgnet_reporting.service_layer.audit import default_workers, verify_log
 from lgnet_reporting.service_layer.notary import NotaryRunner
 
 
@@ -72,13 +73,8 @@ async def verify(args: argparse.Namespace) -> int:
         saved = facts_log.load_state(state, notaries) if state else {}
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
         raise UsageError(f"--state {state}: saved checkpoints unreadable: {exc}") from None
-    audit = Audit(pinned, notaries, facts_log.partition_counts(), saved)
-    bootstrap = _bootstrap()
-    async for topic, records in facts_log.fact_records(bootstrap, args.topic_prefix):
-        for r in records:
-            audit.record(topic, r)
-    async for offset, note in facts_log.checkpoint_notes(bootstrap, args.topic_prefix):
-        audit.checkpoint(offset, note)
+    workers = args.workers or default_workers()
+    audit = await verify_log(_bootstrap(), args.topic_prefix, pinned, notaries, saved, workers)
     if args.notary_url:  # optional: the notary's newest checkpoints, checked exactly like the topic's
         for note in await served_checkpoints(args.notary_url):
             audit.checkpoint(None, note, "notary-http")
@@ -177,6 +173,12 @@ def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     v.add_argument("--keys", required=True, help="pinned producers' keys (JSON, from `lgnet-audit keys`)")
     v.add_argument("--notary-key", action="append", required=True, help="pinned notary verifier key (repeatable)")
     v.add_argument("--state", help="folder of the last audit's checkpoints: verified against, then updated")
+    v.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes that verify partitions in parallel (default: one per CPU; logs under 50,000 records: one)",
+    )
     v.add_argument(
         "--notary-url",
         help="also check the newest checkpoints the notary serves over HTTP (optional: the topic is enough)",
