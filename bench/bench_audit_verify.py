@@ -3,7 +3,9 @@ raw consume + JSON decode of the same records in the same run (the baseline).
 
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_audit_verify.py
 
-Environment: KAFKA_BOOTSTRAP_SERVERS (and KAFKA_*), BENCH_EVENTS (default 200000), BENCH_RUNS (default 3).
+Environment: KAFKA_BOOTSTRAP_SERVERS (and KAFKA_*), BENCH_EVENTS (default 200000), BENCH_RUNS (default 3),
+BENCH_WORKERS (verify's processes, default one per CPU as `lgnet-audit verify`), BENCH_PREFIX (reuse the topics of
+an earlier run with BENCH_KEEP=1 instead of writing new ones).
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from datetime import date
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from lgnet_reporting.adapters import facts_log, log
-from lgnet_reporting.domain.audit import Audit
+from lgnet_reporting.adapters import log
+from lgnet_reporting.service_layer.audit import default_workers, verify_log
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded
-from lgnet_shared.fact_signing import publish_key
+from lgnet_shared.fact_signing import publish_key, read_registry
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import upstream_signer
 from lgnet_shared.topics import ensure_topics, physical
 
 N = int(os.environ.get("BENCH_EVENTS", "200000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "0")) or default_workers()
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 
 
@@ -66,15 +69,13 @@ async def raw(prefix: str) -> float:
 
 
 async def verify(prefix: str) -> float:
-    keys = {k.key_id: k for k in [upstream_signer("intake").key]}
-    audit = Audit(keys, [], facts_log.partition_counts())
+    """What `lgnet-audit verify` does (its service-layer function), timed from its first read to the checked trees."""
+    keys = {k.key_id: k for k in await read_registry(BOOTSTRAP, prefix)}
     start = time.perf_counter()
-    async for topic, records in facts_log.fact_records(BOOTSTRAP, prefix):
-        for r in records:
-            audit.record(topic, r)
+    audit = await verify_log(BOOTSTRAP, prefix, keys, [], {}, WORKERS, min_parallel=0)
     audit.finish()
     elapsed = time.perf_counter() - start
-    assert audit.events == N and not audit.failures, audit.failures[:3]
+    assert audit.events == N and audit.signatures == N and not audit.failures, audit.failures[:3]
     return N / elapsed
 
 
@@ -98,7 +99,7 @@ async def main() -> None:
         await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])
         await admin.close()
     r, v = statistics.median(raws), statistics.median(verifies)
-    print(f"events={N} runs={RUNS}")
+    print(f"events={N} runs={RUNS} verify workers={WORKERS}")
     print(f"raw consume + JSON decode : {r:,.0f} events/s (median)")
     print(f"lgnet-audit verify        : {v:,.0f} events/s (median), ratio to raw {v / r:.2f}")
 

@@ -218,18 +218,21 @@ def check_fact(
     topic: str | None,
     value: bytes | None,
     headers: Headers,
+    signature: tuple[str, str] | None = None,
 ) -> SigningKey:
     """The key that signed a fact record on logical `topic`, or Unauthenticated naming the reason. Shared by the
-    consumers (keys from the registry topic) and lgnet-audit (pinned keys)."""
-    key_id = signing.key_id_of(headers)
-    if key_id is None:
+    consumers (keys from the registry topic) and lgnet-audit (pinned keys). `signature`: the record's
+    `signing.signature_of`, when the caller parsed it to find the key."""
+    signature = signature or signing.signature_of(headers)
+    key_id = signature[0] if signature else None
+    if signature is None or key_id is None:
         raise FactSignatureError(
             "missing", FIELD, "missing: a canonical fact must be signed by the deployment that produced it"
         )
     if key is None:
         raise FactSignatureError("unknown_key", FIELD, f"signed with key {key_id!r}, which is not registered")
     try:
-        signing.verify(verifier(key), value, headers)
+        signing.verify(verifier(key), value, headers, signature)
     except Unauthenticated:
         raise FactSignatureError("invalid", FIELD, f"signature does not verify with key {key_id!r}") from None
     writers = TOPICS[topic].writers if topic in TOPICS else frozenset()
