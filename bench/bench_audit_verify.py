@@ -92,12 +92,11 @@ async def main() -> None:
             verifies.append(await verify(prefix))
             print(f"run {i + 1}: raw consume+decode {raws[-1]:,.0f} ev/s, verify {verifies[-1]:,.0f} ev/s", flush=True)
     finally:
-        if os.environ.get("BENCH_KEEP") == "1":
-            return
-        admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
-        await admin.start()
-        await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])
-        await admin.close()
+        if os.environ.get("BENCH_KEEP") != "1":
+            admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
+            await admin.start()
+            await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])
+            await admin.close()
     r, v = statistics.median(raws), statistics.median(verifies)
     print(f"events={N} runs={RUNS} verify workers={WORKERS}")
     print(f"raw consume + JSON decode : {r:,.0f} events/s (median)")

@@ -22,7 +22,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,8 +122,45 @@ class FactAuthenticator:
 
     def __init__(self, registry: KeyRegistry) -> None:
         self.registry = registry
+        # (topic, partition, offset) -> (the record, the key that signed it or why not), from `prepare`
+        self._checked: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
+
+    async def prepare(self, records: Sequence[Any]) -> None:
+        """Check a batch's signatures in a worker thread: libsodium releases the GIL, so the verification (most
+        of a consumer's cost per fact) runs beside the event loop's other work — the relay, the database, the
+        next fetch — on another core. `authenticate` takes each result (for that very record object only)."""
+        todo = []
+        for r in records:
+            if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
+                continue
+            signature = signing.signature_of(r.headers or ())
+            key = await self.registry.lookup(signature[0]) if signature else None
+            todo.append((r, key, signature))
+        checked = await asyncio.to_thread(self._check_all, todo)
+        if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
+            self._checked.clear()
+        self._checked.update(checked)
+
+    def _check_all(
+        self, todo: list[tuple[Any, SigningKey | None, tuple[str, str] | None]]
+    ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
+        out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
+        for r, key, signature in todo:
+            topic = logical_topic(r.topic, self.registry.prefix)
+            result: SigningKey | FactSignatureError
+            try:
+                result = check_fact(key, self.registry.verifier, topic, r.value, r.headers or (), signature)
+            except FactSignatureError as err:
+                result = err
+            out[(r.topic, r.partition, r.offset)] = (r, result)
+        return out
 
     async def authenticate(self, _conn: Any, record: Any) -> str:
+        done = self._checked.pop((record.topic, record.partition, record.offset), None)
+        if done is not None and done[0] is record:
+            if isinstance(done[1], FactSignatureError):
+                raise done[1]
+            return done[1].key_id
         key_id = signing.key_id_of(record.headers or ())
         key = await self.registry.lookup(key_id) if key_id else None
         topic = logical_topic(record.topic, self.registry.prefix)

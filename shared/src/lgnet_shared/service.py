@@ -208,11 +208,11 @@ class Runtime:
     def _subscribe(self, cspec: ConsumerSpec) -> Consumer:
         assert self.broker is not None and self.producer is not None
         group = self.settings.consumer_group(self.spec.name, cspec.name)
-        authenticate, verify = cspec.authenticate, cspec.verify
+        authenticate, verify, prepare = cspec.authenticate, cspec.verify, None
         if authenticate is None and verify is None and self._facts_only(cspec.topics):
             assert self.signing_keys is not None
             facts = FactAuthenticator(self.signing_keys)
-            authenticate, verify = facts.authenticate, facts.verify
+            authenticate, verify, prepare = facts.authenticate, facts.verify, facts.prepare
         cons = Consumer(
             name=group,
             inbox_name=f"{self.spec.name}.{cspec.name}",
@@ -222,6 +222,7 @@ class Runtime:
             on_invalid=cspec.on_invalid,
             authenticate=authenticate,
             verify=verify,
+            prepare=prepare,
             strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
