@@ -21,3 +21,15 @@ def test_partitions_are_shared_evenly_among_workers() -> None:
     sizes = sorted(sum(o for ps in g.values() for o in ps.values()) for g in groups)
     assert sizes == [110, 185] and all("3" not in g.get("a", {}) for g in groups)
     assert balanced(ends, 1) == [{"a": {"0": 100, "1": 90, "2": 10}, "b": {"0": 95}}]
+
+
+def test_the_committed_openapi_of_the_notary_is_current() -> None:
+    import json
+    from pathlib import Path
+
+    from lgnet_reporting.entrypoints.notary_http import openapi_document
+
+    committed = Path(__file__).parents[3] / "docs" / "reporting" / "notary-openapi.json"
+    assert json.loads(committed.read_text()) == openapi_document(), (
+        "regenerate: python -m lgnet_reporting.entrypoints.notary_http > docs/reporting/notary-openapi.json"
+    )

@@ -175,12 +175,18 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 2.1.3.2."""
-    if index >= size:
-        return False
+    return root_from_inclusion(leaf, index, size, proof) == root
+
+
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+    """The root an inclusion proof leads to (RFC 9162 2.1.3.2 without the final comparison), None if the proof
+    does not fit a tree of `size`."""
+    if not 0 <= index < size:
+        return None
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
@@ -189,7 +195,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
         else:
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
 
 
 def consistency_proof(leaves: Sequence[bytes], m: int) -> list[bytes]:

@@ -217,12 +217,11 @@ _PARTITIONER = DefaultPartitioner()  # the producer's own: a key goes where `sen
 
 
 async def _signed(signer: FactSigner, values: list[bytes], all_headers: list[list[tuple[str, bytes]]]) -> list[bytes]:
-    """The values signed, each row's signature header appended to its headers. A batch of rows is signed in a
-    worker thread: libsodium releases the GIL, so the signing (the relay's main cost per fact) runs beside the
-    event loop's work on another core; a few rows are signed in place (a thread hop would cost more)."""
+    """The values signed (one signature per FactSigner.sign_batch batch), each row's signature header appended to
+    its headers. Many rows are signed in a worker thread (libsodium releases the GIL), a few in place."""
 
     def sign_all() -> list[tuple[bytes, tuple[str, bytes]]]:
-        return [signer.sign(v, h) for v, h in zip(values, all_headers, strict=True)]
+        return signer.sign_batch(list(zip(values, all_headers, strict=True)))
 
     signed = await asyncio.to_thread(sign_all) if len(values) >= 16 else sign_all()
     for headers, (_, signature) in zip(all_headers, signed, strict=True):

@@ -68,7 +68,7 @@ def verify(
     """Raises Unauthenticated unless the record is signed by `public_key` (raw bytes, or loaded once and reused).
     `signature`: the record's `signature_of`, when the caller has parsed it already."""
     parts = ["ed25519", *signature] if signature else _parts(headers)
-    if parts is None:
+    if parts is None or ";" in parts[2]:  # a batch signature is a fact's (fact_signing), never a partner's
         raise Unauthenticated(f"headers.{HEADER}", "missing or malformed: expected ed25519;<key id>;<signature>")
     try:
         sig = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
@@ -83,10 +83,17 @@ def public_bytes(private: Ed25519PrivateKey) -> bytes:
     return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+# Facts only (lgnet_shared.fact_signing): one signature over the root of a batch of records, each record carrying
+# its place and inclusion proof: `ed25519-merkle;<key id>;<signature>;<index>;<size>;<proof>`.
+BATCH_ALG = "ed25519-merkle"
+
+
 def _parts(headers: Headers) -> list[str] | None:
     for k, v in headers:
         if k.lower() == HEADER and v is not None:
             parts = v.decode("utf-8", "replace").split(";")
             if len(parts) == 3 and parts[0] == "ed25519" and parts[1]:
                 return parts
+            if len(parts) == 6 and parts[0] == BATCH_ALG and parts[1]:
+                return [parts[0], parts[1], ";".join(parts[2:])]
     return None

@@ -115,3 +115,16 @@ def create_app(notary: Notary) -> FastAPI:
         return answer(notary.consistency, topic, partition, first, second)
 
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document (committed as docs/reporting/notary-openapi.json; a test keeps them equal)."""
+    from lgnet_shared.checkpoints import NotarySigner
+
+    return create_app(Notary(NotarySigner("lgnet-notary.docs", bytes(32)))).openapi()
+
+
+if __name__ == "__main__":  # python -m lgnet_reporting.entrypoints.notary_http > docs/reporting/notary-openapi.json
+    import json
+
+    print(json.dumps(openapi_document(), indent=1, sort_keys=True))
