@@ -55,17 +55,19 @@ async def write(bootstrap: str, prefix: str, records: list[Rec]) -> None:
 
 
 async def original(bootstrap: str, prefix: str) -> list[Rec]:
-    """A small signed log: employment facts (several on PARTITION), and one published report."""
+    """A small signed log: employment facts (several on PARTITION, batch-signed), and one published report (a
+    single signature)."""
     await ensure_topics(bootstrap, prefix)
     producer = AIOKafkaProducer(**client_kwargs(bootstrap))
     await producer.start()
     out: list[Rec] = []
     try:
-        people = [f"person-{i}" for i in range(60)]
-        for p in people:
-            env = employment(p)
-            value, headers = await signed_fact(producer, prefix, env)
-            out.append(("intake.events", partition_of(env.key, 6) or 0, env.key, value, headers))
+        # Signed as intake's relay signs them: in batches, one signature over each batch's Merkle root.
+        envs = [employment(f"person-{i}") for i in range(60)]
+        unsigned = [(value, list(headers)) for value, headers in (env.to_structured() for env in envs)]
+        signed = upstream_signer("intake").sign_batch(unsigned)
+        for env, (_, headers), (value, signature) in zip(envs, unsigned, signed, strict=True):
+            out.append(("intake.events", partition_of(env.key, 6) or 0, env.key, value, [*headers, signature]))
         report = employment("report-stand-in")  # any signed record: what matters is its place on reporting.events
         value, headers = await signed_fact(producer, prefix, report, "reporting.events")
         out.append(("reporting.events", 0, report.key, value, headers))

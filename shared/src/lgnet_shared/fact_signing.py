@@ -121,9 +121,8 @@ class FactSigner:
             tree = merkle.Tree(leaves)
             sig = _b64u(self._private.sign(BATCH_CONTEXT + tree.root()).signature)
             head = f"{signing.BATCH_ALG};{self.key.key_id};{sig};"
-            text: dict[bytes, str] = {}  # the proofs share their nodes: each encoded once
             for i, v in enumerate(values):
-                proof = ".".join(text.get(h) or text.setdefault(h, _b64u(h)) for h in tree.inclusion_proof(i))
+                proof = _b64u(b"".join(tree.inclusion_proof(i)))  # the hashes concatenated: one decode to read
                 out.append((v, (signing.HEADER, f"{head}{i};{len(values)};{proof}".encode())))
         return out
 
@@ -158,7 +157,10 @@ def _verify_batch(verify_key: VerifyKey, public_key: str, value: bytes | None, h
     """A record of a signed batch: its leaf, through its proof, leads to a root the key signed; else raises."""
     try:
         sig, index, size, proof = rest.split(";")
-        path = [_unb64u(p) for p in proof.split(".")] if proof else []
+        hashes = _unb64u(proof)
+        if len(hashes) % 32:
+            raise ValueError("proof is not a list of SHA-256 hashes")
+        path = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
         leaf = merkle.leaf_hash(signing.signed_bytes(value, headers))
         root = merkle.root_from_inclusion(leaf, int(index), int(size), path)
         if root is None:

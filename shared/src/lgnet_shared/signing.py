@@ -84,7 +84,8 @@ def public_bytes(private: Ed25519PrivateKey) -> bytes:
 
 
 # Facts only (lgnet_shared.fact_signing): one signature over the root of a batch of records, each record carrying
-# its place and inclusion proof: `ed25519-merkle;<key id>;<signature>;<index>;<size>;<proof>`.
+# its place and inclusion proof: `ed25519-merkle;<key id>;<signature>;<index>;<size>;<proof>` (the proof's hashes
+# concatenated, base64url like the signature).
 BATCH_ALG = "ed25519-merkle"
 
 
