@@ -9,6 +9,7 @@ import os
 from datetime import date
 
 import pytest
+from nacl.signing import VerifyKey
 from lgnet_shared import signing
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.errors import Unauthenticated
@@ -18,7 +19,7 @@ from lgnet_shared.fact_signing import BATCH, FactSignatureError, FactSigner, Sig
 SIGNER = FactSigner(os.urandom(32), "torino", "intake", "torino")
 
 
-def verifier(key: SigningKey) -> signing.VerifyKey:
+def verifier(key: SigningKey) -> VerifyKey:
     return signing.verifying_key(key.raw)
 
 

@@ -178,7 +178,7 @@ def test_http_checkpoints_and_proofs_verify_against_the_log(kafka_bootstrap: str
             assert merkle.verify_consistency(3, size, old.root, cp.root, _unb64(cons["proof"]))
 
             # Bad requests: problem+json naming the field and the reason.
-            for url, params, status, field, words in [
+            cases: list[tuple[str, dict[str, Any], int, str, str]] = [
                 (f"/checkpoints/{topic}/{part}", {"size": size + 1}, 422, "query.size", "beyond the tree"),
                 (
                     "/proofs/inclusion",
@@ -211,7 +211,8 @@ def test_http_checkpoints_and_proofs_verify_against_the_log(kafka_bootstrap: str
                     "between 1 and",
                 ),
                 ("/checkpoints/housing.events/5", {}, 404, "path.partition", "has been notarised"),
-            ]:
+            ]
+            for url, params, status, field, words in cases:
                 answer = await http.get(url, params=params)
                 assert answer.status_code == status, (url, params, answer.text)
                 assert answer.headers["content-type"].startswith("application/problem+json")

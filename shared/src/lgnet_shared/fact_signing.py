@@ -104,7 +104,7 @@ class FactSigner:
             self.key.key_id, self._private.sign(signing.signed_bytes(signed, headers)).signature
         )
 
-    def sign_batch(self, records: list[tuple[bytes, Headers]]) -> list[tuple[bytes, tuple[str, bytes]]]:
+    def sign_batch(self, records: Sequence[tuple[bytes, Headers]]) -> list[tuple[bytes, tuple[str, bytes]]]:
         """Many records with one Ed25519 signature per `BATCH` of them: the signature covers the RFC 9162 root of
         the batch's leaves (SHA-256 of each record's signed bytes), and each record's header carries its index,
         the batch size and its inclusion proof, so each record is still verified on its own — a changed byte
