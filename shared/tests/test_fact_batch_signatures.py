@@ -9,12 +9,12 @@ import os
 from datetime import date
 
 import pytest
-from nacl.signing import VerifyKey
 from lgnet_shared import signing
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.fact_signing import BATCH, FactSignatureError, FactSigner, SigningKey, check_fact
+from nacl.signing import VerifyKey
 
 SIGNER = FactSigner(os.urandom(32), "torino", "intake", "torino")
 
