@@ -21,16 +21,18 @@ from datetime import date
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from lgnet_reporting.adapters import log
+from lgnet_reporting.domain.audit import partition_of
 from lgnet_reporting.service_layer.audit import default_workers, verify_log
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded
 from lgnet_shared.fact_signing import publish_key, read_registry
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import upstream_signer
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.topics import TOPICS, ensure_topics, physical
 
 N = int(os.environ.get("BENCH_EVENTS", "200000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PARTITIONS = TOPICS["intake.events"].partitions
 RELAY_BATCH = 1000  # the outbox relay's batch (OutboxRelay.batch_size)
 WORKERS = int(os.environ.get("BENCH_WORKERS", "0")) or default_workers()
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -63,9 +65,15 @@ async def fill(prefix: str) -> None:
         topic, futures = physical("intake.events", prefix), []
         for start in range(0, N, RELAY_BATCH):
             rows = facts(start, min(RELAY_BATCH, N - start), (value, env.id))
-            signed = signer.sign_batch([(v, list(headers)) for _, v in rows])
-            for (key, _), (signed_value, signature) in zip(rows, signed, strict=True):
-                futures.append(await producer.send(topic, signed_value, key=key, headers=[*headers, signature]))
+            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}  # the relay signs per partition
+            for key, v in rows:
+                by_partition.setdefault(partition_of(key, PARTITIONS) or 0, []).append((key, v))
+            for part, group in by_partition.items():
+                signed = signer.sign_batch([(v, list(headers)) for _, v in group])
+                for (key, _), (signed_value, signature) in zip(group, signed, strict=True):
+                    futures.append(
+                        await producer.send(topic, signed_value, key=key, headers=[*headers, signature], partition=part)
+                    )
             if len(futures) > 50_000:
                 await asyncio.gather(*futures)
                 futures = []
