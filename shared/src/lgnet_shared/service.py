@@ -162,6 +162,11 @@ class Runtime:
             await asyncio.gather(timed("topics", topics), timed("producer", self.producer.start()))
             # Registered before the relay publishes anything signed with it (idempotent: same key, same record).
             await timed("signing_key", publish_key(self.producer, signer.key, s.topic_prefix))
+            if s.fact_signatures == "required":
+                # The keys known now, read before the consumers start: the first facts are checked at once,
+                # not after a registry read (a new connection, SCRAM and TLS) on the consumer's path.
+                assert self.signing_keys is not None
+                await timed("signing_registry", self.signing_keys.load())
 
         self.signer = signer = FactSigner(s.signing_seed(self.spec.name), s.deployment_name, self.spec.name, s.city)
         self.signing_keys = KeyRegistry(s.kafka_bootstrap_servers, s.topic_prefix, security)
