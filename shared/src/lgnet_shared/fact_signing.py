@@ -202,9 +202,12 @@ class FactAuthenticator:
             if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
                 continue
             signature = signing.signature_of(r.headers or ())
-            key = await self.registry.lookup(signature[0]) if signature else None
+            key = self.registry.keys.get(signature[0]) if signature else None
+            if signature and key is None:  # not seen yet: re-read the registry (rarely)
+                key = await self.registry.lookup(signature[0])
             todo.append((r, key, signature))
-        checked = await asyncio.to_thread(self._check_all, todo)
+        # A few records are checked in place: a thread hop would cost more than it frees.
+        checked = await asyncio.to_thread(self._check_all, todo) if len(todo) >= 16 else self._check_all(todo)
         if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
             self._checked.clear()
         self._checked.update(checked)
