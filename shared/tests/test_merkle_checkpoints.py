@@ -68,6 +68,21 @@ def test_consistency_proofs_verify_and_a_fork_does_not(n: int, data: st.DataObje
     assert not merkle.verify_consistency(m, n, merkle.root_of(forked), merkle.root_of(leaves), proof)
 
 
+@given(st.integers(1, 80), st.data())
+def test_a_grown_tree_proves_any_of_its_prefixes(n: int, data: st.DataObject) -> None:
+    """The notary answers for any size up to its tree's: roots, inclusion and consistency proofs of a prefix."""
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(n)]
+    tree = merkle.Tree(leaves)
+    size = data.draw(st.integers(1, n))
+    i, m = data.draw(st.integers(0, size - 1)), data.draw(st.integers(1, size))
+    root = merkle.root_of(leaves[:size])
+    assert tree.root(size) == root
+    assert merkle.verify_inclusion(leaves[i], i, size, tree.inclusion_proof(i, size), root)
+    assert merkle.verify_consistency(m, size, merkle.root_of(leaves[:m]), root, tree.consistency_proof(m, size))
+    with pytest.raises(ValueError, match="beyond"):
+        tree.root(n + 1)
+
+
 def test_checkpoints_are_c2sp_signed_notes_verified_with_the_pinned_key() -> None:
     notary = NotarySigner("lgnet-notary.national", os.urandom(32))
     cp = notary.sign("lgnet/lgnet.intake.events/0", 8, bytes.fromhex(ROOTS[7]))

@@ -19,6 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_reporting.domain.audit import partition_of
 from lgnet_reporting.entrypoints import audit
+from lgnet_reporting.service_layer import audit as audit_service
 from lgnet_shared.checkpoints import NotarySigner
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
@@ -54,17 +55,19 @@ async def write(bootstrap: str, prefix: str, records: list[Rec]) -> None:
 
 
 async def original(bootstrap: str, prefix: str) -> list[Rec]:
-    """A small signed log: employment facts (several on PARTITION), and one published report."""
+    """A small signed log: employment facts (several on PARTITION, batch-signed), and one published report (a
+    single signature)."""
     await ensure_topics(bootstrap, prefix)
     producer = AIOKafkaProducer(**client_kwargs(bootstrap))
     await producer.start()
     out: list[Rec] = []
     try:
-        people = [f"person-{i}" for i in range(60)]
-        for p in people:
-            env = employment(p)
-            value, headers = await signed_fact(producer, prefix, env)
-            out.append(("intake.events", partition_of(env.key, 6) or 0, env.key, value, headers))
+        # Signed as intake's relay signs them: in batches, one signature over each batch's Merkle root.
+        envs = [employment(f"person-{i}") for i in range(60)]
+        unsigned = [(value, list(headers)) for value, headers in (env.to_structured() for env in envs)]
+        signed = upstream_signer("intake").sign_batch(unsigned)
+        for env, (_, headers), (value, signature) in zip(envs, unsigned, signed, strict=True):
+            out.append(("intake.events", partition_of(env.key, 6) or 0, env.key, value, [*headers, signature]))
         report = employment("report-stand-in")  # any signed record: what matters is its place on reporting.events
         value, headers = await signed_fact(producer, prefix, report, "reporting.events")
         out.append(("reporting.events", 0, report.key, value, headers))
@@ -77,10 +80,18 @@ def on_partition(records: list[Rec]) -> list[int]:
     return [i for i, r in enumerate(records) if r[0] == "intake.events" and r[1] == PARTITION]
 
 
-def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any) -> tuple[int, dict[str, Any]]:
+def run_verify(
+    bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any, workers: int = 1
+) -> tuple[int, dict[str, Any]]:
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     ns = argparse.Namespace(
-        command="verify", topic_prefix=prefix, keys=str(keys), notary_key=[str(NOTARY.verifier)], state=str(state)
+        command="verify",
+        topic_prefix=prefix,
+        keys=str(keys),
+        notary_key=[str(NOTARY.verifier)],
+        state=str(state),
+        notary_url=None,
+        workers=workers,
     )
     capsys.readouterr()
     rc = audit._run(audit.verify, ns)
@@ -89,11 +100,11 @@ def run_verify(bootstrap: str, prefix: str, keys: Path, state: Path, capsys: Any
 
 
 def notarise(bootstrap: str, prefix: str) -> None:
-    asyncio.run(audit.notary_once(bootstrap, prefix, NOTARY, {}))
+    asyncio.run(audit.notary_once(bootstrap, prefix, NOTARY))
 
 
 def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
-    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prefix = new_topic_prefix()
     records = asyncio.run(original(kafka_bootstrap, prefix))
@@ -169,6 +180,11 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
         assert any(reason in r for r in at_place), (name, summary["first_failures"])
         if renotarise:
             assert any("forks from the saved checkpoint" in f["reason"] for f in summary["first_failures"]), summary
+        if name in ("reordered", "other partition"):  # partitions verified by worker processes: the same findings
+            monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)
+            parallel = run_verify(kafka_bootstrap, copy, keys, state, capsys, workers=3)
+            monkeypatch.undo()
+            assert parallel == (rc, summary), name
 
 
 async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]]) -> None:

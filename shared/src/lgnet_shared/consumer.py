@@ -66,6 +66,9 @@ InvalidHook = Callable[[Conn, Record, Envelope | None, ContractError, str | None
 AuthenticateHook = Callable[[Conn, Record], Awaitable[str]]
 # Checks the decoded record's claims (partner, city) against its authenticated sender; raises ContractError.
 VerifyHook = Callable[[Conn, Record, Envelope, str | None], Awaitable[None]]
+# Called once per fetched batch of a partition before its records are authenticated one by one: e.g. checks all
+# their signatures at once in a worker thread, off the event loop; `authenticate` stays the judge of each record.
+PrepareHook = Callable[[Sequence[Record]], Awaitable[None]]
 log = logs.get_logger(__name__)
 
 MIGRATION = (
@@ -121,6 +124,7 @@ class Consumer:
     on_invalid: InvalidHook | None = None
     authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
+    prepare: PrepareHook | None = None
     strict: bool = False  # True (gatekeeper): a type without a handler is refused, not ignored; JSON types strict
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbox_name: str = ""
@@ -186,6 +190,8 @@ class Consumer:
         """Optimistic first: the whole batch in one transaction, the inbox written with one statement and no
         savepoints. Should any record need care (refused, or its handler fails), that transaction is rolled
         back and the batch is processed record by record, each in its own savepoint with retries."""
+        if self.prepare is not None:
+            await self.prepare(records)
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():

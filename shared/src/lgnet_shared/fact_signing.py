@@ -22,17 +22,18 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
-from lgnet_shared import signing
+from lgnet_shared import merkle, signing
 from lgnet_shared.envelope import Envelope, Headers
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -98,12 +99,79 @@ class FactSigner:
 
     def sign(self, value: bytes, headers: Headers = ()) -> tuple[bytes, tuple[str, bytes]]:
         """The record value with the `signingkey` extension added, and the signature header over it."""
-        if not value.endswith(b"}"):
-            raise ValueError("a fact's value must be a structured-mode CloudEvent (a JSON object)")
-        signed = value[:-1] + self._member
+        signed = self._claimed(value)
         return signed, signing.header(
             self.key.key_id, self._private.sign(signing.signed_bytes(signed, headers)).signature
         )
+
+    def sign_batch(self, records: Sequence[tuple[bytes, Headers]]) -> list[tuple[bytes, tuple[str, bytes]]]:
+        """Many records with one Ed25519 signature per `BATCH` of them: the signature covers the RFC 9162 root of
+        the batch's leaves (SHA-256 of each record's signed bytes), and each record's header carries its index,
+        the batch size and its inclusion proof, so each record is still verified on its own — a changed byte
+        breaks its proof, and a record lifted out of its batch keeps a valid one. A lone record gets a plain
+        signature."""
+        out: list[tuple[bytes, tuple[str, bytes]]] = []
+        for start in range(0, len(records), BATCH):
+            chunk = records[start : start + BATCH]
+            if len(chunk) == 1:
+                out.append(self.sign(*chunk[0]))
+                continue
+            values = [self._claimed(v) for v, _ in chunk]
+            leaves = (merkle.leaf_hash(signing.signed_bytes(v, h)) for v, (_, h) in zip(values, chunk, strict=True))
+            tree = merkle.Tree(leaves)
+            sig = _b64u(self._private.sign(BATCH_CONTEXT + tree.root()).signature)
+            head = f"{signing.BATCH_ALG};{self.key.key_id};{sig};"
+            for i, v in enumerate(values):
+                proof = _b64u(b"".join(tree.inclusion_proof(i)))  # the hashes concatenated: one decode to read
+                out.append((v, (signing.HEADER, f"{head}{i};{len(values)};{proof}".encode())))
+        return out
+
+    def _claimed(self, value: bytes) -> bytes:
+        if not value.endswith(b"}"):
+            raise ValueError("a fact's value must be a structured-mode CloudEvent (a JSON object)")
+        return value[:-1] + self._member
+
+
+# Facts signed together: one Ed25519 signature per this many records (the relay publishes up to 1,000 rows at a
+# time); each record then carries a proof of log2(BATCH) = 6 hashes (≈260 bytes of header).
+BATCH = 64
+# Domain separation: a batch root's signature can never pass for a single record's, nor the other way round.
+BATCH_CONTEXT = b"lgnet-fact-batch-v1\n"
+
+
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# Batch roots whose signature verified: (public key, root, signature) -> True. A batch's records are checked one
+# by one (each leaf and proof), but its signature once. Bounded: cleared when full.
+_VERIFIED_ROOTS: dict[tuple[str, bytes, str], bool] = {}
+_VERIFIED_ROOTS_MAX = 65_536
+
+
+def _verify_batch(verify_key: VerifyKey, public_key: str, value: bytes | None, headers: Headers, rest: str) -> None:
+    """A record of a signed batch: its leaf, through its proof, leads to a root the key signed; else raises."""
+    try:
+        sig, index, size, proof = rest.split(";")
+        hashes = _unb64u(proof)
+        if len(hashes) % 32:
+            raise ValueError("proof is not a list of SHA-256 hashes")
+        path = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
+        leaf = merkle.leaf_hash(signing.signed_bytes(value, headers))
+        root = merkle.root_from_inclusion(leaf, int(index), int(size), path)
+        if root is None:
+            raise ValueError("proof does not fit its batch")
+        if (public_key, root, sig) not in _VERIFIED_ROOTS:
+            verify_key.verify(BATCH_CONTEXT + root, _unb64u(sig))
+            if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
+                _VERIFIED_ROOTS.clear()
+            _VERIFIED_ROOTS[(public_key, root, sig)] = True
+    except (ValueError, BadSignatureError):
+        raise Unauthenticated(FIELD, "batch signature does not verify") from None
 
 
 def logical_topic(physical_topic: str, prefix: str = "") -> str | None:
@@ -122,8 +190,48 @@ class FactAuthenticator:
 
     def __init__(self, registry: KeyRegistry) -> None:
         self.registry = registry
+        # (topic, partition, offset) -> (the record, the key that signed it or why not), from `prepare`
+        self._checked: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
+
+    async def prepare(self, records: Sequence[Any]) -> None:
+        """Check a batch's signatures in a worker thread: libsodium releases the GIL, so the verification (most
+        of a consumer's cost per fact) runs beside the event loop's other work — the relay, the database, the
+        next fetch — on another core. `authenticate` takes each result (for that very record object only)."""
+        todo = []
+        for r in records:
+            if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
+                continue
+            signature = signing.signature_of(r.headers or ())
+            key = self.registry.keys.get(signature[0]) if signature else None
+            if signature and key is None:  # not seen yet: re-read the registry (rarely)
+                key = await self.registry.lookup(signature[0])
+            todo.append((r, key, signature))
+        # A few records are checked in place: a thread hop would cost more than it frees.
+        checked = await asyncio.to_thread(self._check_all, todo) if len(todo) >= 16 else self._check_all(todo)
+        if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
+            self._checked.clear()
+        self._checked.update(checked)
+
+    def _check_all(
+        self, todo: list[tuple[Any, SigningKey | None, tuple[str, str] | None]]
+    ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
+        out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
+        for r, key, signature in todo:
+            topic = logical_topic(r.topic, self.registry.prefix)
+            result: SigningKey | FactSignatureError
+            try:
+                result = check_fact(key, self.registry.verifier, topic, r.value, r.headers or (), signature)
+            except FactSignatureError as err:
+                result = err
+            out[(r.topic, r.partition, r.offset)] = (r, result)
+        return out
 
     async def authenticate(self, _conn: Any, record: Any) -> str:
+        done = self._checked.pop((record.topic, record.partition, record.offset), None)
+        if done is not None and done[0] is record:
+            if isinstance(done[1], FactSignatureError):
+                raise done[1]
+            return done[1].key_id
         key_id = signing.key_id_of(record.headers or ())
         key = await self.registry.lookup(key_id) if key_id else None
         topic = logical_topic(record.topic, self.registry.prefix)
@@ -218,18 +326,24 @@ def check_fact(
     topic: str | None,
     value: bytes | None,
     headers: Headers,
+    signature: tuple[str, str] | None = None,
 ) -> SigningKey:
     """The key that signed a fact record on logical `topic`, or Unauthenticated naming the reason. Shared by the
-    consumers (keys from the registry topic) and lgnet-audit (pinned keys)."""
-    key_id = signing.key_id_of(headers)
-    if key_id is None:
+    consumers (keys from the registry topic) and lgnet-audit (pinned keys). `signature`: the record's
+    `signing.signature_of`, when the caller parsed it to find the key."""
+    signature = signature or signing.signature_of(headers)
+    key_id = signature[0] if signature else None
+    if signature is None or key_id is None:
         raise FactSignatureError(
             "missing", FIELD, "missing: a canonical fact must be signed by the deployment that produced it"
         )
     if key is None:
         raise FactSignatureError("unknown_key", FIELD, f"signed with key {key_id!r}, which is not registered")
     try:
-        signing.verify(verifier(key), value, headers)
+        if ";" in signature[1]:  # one of a batch signed together (FactSigner.sign_batch)
+            _verify_batch(verifier(key), key.public_key, value, headers, signature[1])
+        else:
+            signing.verify(verifier(key), value, headers, signature)
     except Unauthenticated:
         raise FactSignatureError("invalid", FIELD, f"signature does not verify with key {key_id!r}") from None
     writers = TOPICS[topic].writers if topic in TOPICS else frozenset()

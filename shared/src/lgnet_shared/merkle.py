@@ -61,55 +61,132 @@ def root_of(leaves: Sequence[bytes]) -> bytes:
 
 
 class Tree:
-    """An append-only tree of leaf hashes that gives the root of any prefix cheaply: it keeps, per size, nothing but
-    the compact range (the roots of the perfect subtrees), like a CT log's frontier."""
+    """An append-only tree of leaf hashes that keeps every node of its perfect subtrees (level h holds the roots of
+    the aligned runs of 2**h leaves, about 2n hashes in all), so the root of any prefix and any inclusion or
+    consistency proof take O(log² n) hash lookups instead of rehashing the leaves: the notary serves proofs from a
+    tree of millions of events, and the auditor checks many checkpoint sizes of one tree."""
 
-    def __init__(self) -> None:
-        self.leaves: list[bytes] = []
-        self._frontier: list[tuple[int, bytes]] = []  # (height, hash), heights strictly decreasing
+    def __init__(self, leaves: Iterable[bytes] = ()) -> None:
+        self.levels: list[list[bytes]] = [[]]
+        self.extend(leaves)
+
+    @property
+    def leaves(self) -> list[bytes]:
+        return self.levels[0]
 
     def __len__(self) -> int:
-        return len(self.leaves)
+        return len(self.levels[0])
 
     def append(self, leaf: bytes) -> None:
-        self.leaves.append(leaf)
-        height, h = 0, leaf
-        while self._frontier and self._frontier[-1][0] == height:
-            _, left = self._frontier.pop()
-            h, height = node_hash(left, h), height + 1
-        self._frontier.append((height, h))
+        levels, h = self.levels, 0
+        levels[0].append(leaf)
+        while not len(levels[h]) & 1:  # a run of 2**(h+1) leaves is complete: its root goes one level up
+            if len(levels) == h + 1:
+                levels.append([])
+            levels[h + 1].append(node_hash(levels[h][-2], levels[h][-1]))
+            h += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Many leaves at once, level by level (a million in about a second: the auditor's trees are built so)."""
+        levels = self.levels
+        levels[0].extend(leaves)
+        h = 0
+        while len(levels[h]) >= 2:
+            if len(levels) == h + 1:
+                levels.append([])
+            lower, upper = levels[h], levels[h + 1]
+            sha = hashlib.sha256
+            upper.extend(
+                [sha(b"\x01" + lower[i] + lower[i + 1]).digest() for i in range(2 * len(upper), len(lower) - 1, 2)]
+            )
+            h += 1
+
+    def packed(self) -> list[bytes]:
+        """Every level as one byte string (cheap to move between processes)."""
+        return [b"".join(level) for level in self.levels]
+
+    @classmethod
+    def unpacked(cls, packed: Sequence[bytes]) -> Tree:
+        tree = cls()
+        tree.levels = [[level[i : i + 32] for i in range(0, len(level), 32)] for level in packed] or [[]]
+        return tree
 
     def root(self, size: int | None = None) -> bytes:
-        if size is not None and size != len(self.leaves):
-            return root_of(self.leaves[:size])
-        if not self._frontier:
+        """MTH of the first `size` leaves (all by default)."""
+        size = len(self) if size is None else size
+        if not 0 <= size <= len(self):
+            raise ValueError(f"size {size} is beyond the tree of {len(self)}")
+        return self._range(0, size)
+
+    def _range(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi]); the recursion only meets aligned perfect runs on the left, found in `levels`."""
+        n = hi - lo
+        if n == 0:
             return EMPTY_ROOT
-        h = self._frontier[-1][1]
-        for _, left in reversed(self._frontier[:-1]):
-            h = node_hash(left, h)
-        return h
+        if not n & (n - 1) and not lo % n:
+            h = n.bit_length() - 1
+            return self.levels[h][lo >> h]
+        k = _split(n)
+        return node_hash(self._range(lo, lo + k), self._range(lo + k, hi))
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[size]) of RFC 9162 2.1.3.1."""
+        size = len(self) if size is None else size
+        if not 0 <= index < size <= len(self):
+            raise ValueError(f"leaf {index} is not in a tree of {size}")
+        out: list[bytes] = []
+        lo, hi = 0, size
+        while hi - lo > 1:
+            k = _split(hi - lo)
+            if index < lo + k:
+                out.append(self._range(lo + k, hi))
+                hi = lo + k
+            else:
+                out.append(self._range(lo, lo + k))
+                lo += k
+        return out[::-1]
+
+    def consistency_proof(self, m: int, size: int | None = None) -> list[bytes]:
+        """PROOF(m, D[size]) of RFC 9162 2.1.4.1: the tree of the first m leaves is a prefix of the tree of size."""
+        size = len(self) if size is None else size
+        if not 0 < m <= size <= len(self):
+            raise ValueError(f"no consistency proof from size {m} to {size}")
+        out: list[bytes] = []
+        lo, hi, complete = 0, size, True
+        while m != hi - lo:
+            k = _split(hi - lo)
+            if m <= k:
+                out.append(self._range(lo + k, hi))
+                hi = lo + k
+            else:
+                out.append(self._range(lo, lo + k))
+                m, lo, complete = m - k, lo + k, False
+        if not complete:
+            out.append(self._range(lo, hi))
+        return out[::-1]
 
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(m, D[n]) of RFC 9162 2.1.3.1: the audit path of leaf `index` in the tree of `leaves`."""
     if not 0 <= index < len(leaves):
         raise ValueError(f"leaf {index} is not in a tree of {len(leaves)}")
-    if len(leaves) == 1:
-        return []
-    k = _split(len(leaves))
-    if index < k:
-        return [*inclusion_proof(leaves[:k], index), root_of(leaves[k:])]
-    return [*inclusion_proof(leaves[k:], index - k), root_of(leaves[:k])]
+    return Tree(leaves).inclusion_proof(index)
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """RFC 9162 2.1.3.2."""
-    if index >= size:
-        return False
+    return root_from_inclusion(leaf, index, size, proof) == root
+
+
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+    """The root an inclusion proof leads to (RFC 9162 2.1.3.2 without the final comparison), None if the proof
+    does not fit a tree of `size`."""
+    if not 0 <= index < size:
+        return None
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
@@ -118,24 +195,14 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
         else:
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
 
 
 def consistency_proof(leaves: Sequence[bytes], m: int) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 9162 2.1.4.1: proves the tree of the first m leaves is a prefix of the tree of all."""
     if not 0 < m <= len(leaves):
         raise ValueError(f"no consistency proof from size {m} to {len(leaves)}")
-    return _subproof(leaves, m, True)
-
-
-def _subproof(leaves: Sequence[bytes], m: int, complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root_of(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(leaves[:k], m, complete), root_of(leaves[k:])]
-    return [*_subproof(leaves[k:], m - k, False), root_of(leaves[:k])]
+    return Tree(leaves).consistency_proof(m)
 
 
 def verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:

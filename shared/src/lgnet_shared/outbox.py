@@ -216,6 +216,30 @@ class OutboxRelay:
 _PARTITIONER = DefaultPartitioner()  # the producer's own: a key goes where `send` would put it
 
 
+async def _signed(
+    signer: FactSigner, values: list[bytes], all_headers: list[list[tuple[str, bytes]]], tps: list[tuple[str, int]]
+) -> list[bytes]:
+    """The values signed (one signature per FactSigner.sign_batch batch), each row's signature header appended to
+    its headers. Many rows are signed in a worker thread (libsodium releases the GIL), a few in place."""
+
+    def sign_all() -> list[tuple[bytes, tuple[str, bytes]]]:
+        # Batches per partition: a consumer or an auditor reads a partition's records together, so each batch's
+        # signature is checked once (across partitions it would be once per partition, by different readers).
+        groups: dict[tuple[str, int], list[int]] = {}
+        for i, tp in enumerate(tps):
+            groups.setdefault(tp, []).append(i)
+        out: list[tuple[bytes, tuple[str, bytes]]] = [(b"", ("", b""))] * len(values)
+        for rows in groups.values():
+            for i, signed in zip(rows, signer.sign_batch([(values[i], all_headers[i]) for i in rows]), strict=True):
+                out[i] = signed
+        return out
+
+    signed = await asyncio.to_thread(sign_all) if len(values) >= 16 else sign_all()
+    for headers, (_, signature) in zip(all_headers, signed, strict=True):
+        headers.append(signature)
+    return [value for value, _ in signed]
+
+
 async def _send_in_batches(
     producer: AIOKafkaProducer, rows: list[tuple[str, Any]], signer: FactSigner | None = None
 ) -> list[asyncio.Future[Any]]:
@@ -226,15 +250,16 @@ async def _send_in_batches(
     partitions: dict[str, list[int]] = {}
     batches: dict[tuple[str, int], Any] = {}  # aiokafka BatchBuilder
     futures = []
+    all_headers = [[(k, v.encode()) for k, v in r["headers"]] for _, r in rows]
+    values: list[bytes] = [r["value"] for _, r in rows]
+    tps: list[tuple[str, int]] = []
     for topic, r in rows:
         if topic not in partitions:
             partitions[topic] = sorted(await producer.partitions_for(topic))
-        tp = (topic, _PARTITIONER(r["key"], partitions[topic], partitions[topic]))
-        headers = [(k, v.encode()) for k, v in r["headers"]]
-        value = r["value"]
-        if signer is not None:
-            value, signature = signer.sign(value, headers)
-            headers.append(signature)
+        tps.append((topic, _PARTITIONER(r["key"], partitions[topic], partitions[topic])))
+    if signer is not None:
+        values = await _signed(signer, values, all_headers, tps)
+    for (_, r), headers, value, tp in zip(rows, all_headers, values, tps, strict=True):
         record = {"key": r["key"], "value": value, "timestamp": None}
         batch = batches.get(tp)
         if batch is None or batch.append(**record, headers=headers) is None:

@@ -162,6 +162,11 @@ class Runtime:
             await asyncio.gather(timed("topics", topics), timed("producer", self.producer.start()))
             # Registered before the relay publishes anything signed with it (idempotent: same key, same record).
             await timed("signing_key", publish_key(self.producer, signer.key, s.topic_prefix))
+            if s.fact_signatures == "required":
+                # The keys known now, read before the consumers start: the first facts are checked at once,
+                # not after a registry read (a new connection, SCRAM and TLS) on the consumer's path.
+                assert self.signing_keys is not None
+                await timed("signing_registry", self.signing_keys.load())
 
         self.signer = signer = FactSigner(s.signing_seed(self.spec.name), s.deployment_name, self.spec.name, s.city)
         self.signing_keys = KeyRegistry(s.kafka_bootstrap_servers, s.topic_prefix, security)
@@ -208,11 +213,11 @@ class Runtime:
     def _subscribe(self, cspec: ConsumerSpec) -> Consumer:
         assert self.broker is not None and self.producer is not None
         group = self.settings.consumer_group(self.spec.name, cspec.name)
-        authenticate, verify = cspec.authenticate, cspec.verify
+        authenticate, verify, prepare = cspec.authenticate, cspec.verify, None
         if authenticate is None and verify is None and self._facts_only(cspec.topics):
             assert self.signing_keys is not None
             facts = FactAuthenticator(self.signing_keys)
-            authenticate, verify = facts.authenticate, facts.verify
+            authenticate, verify, prepare = facts.authenticate, facts.verify, facts.prepare
         cons = Consumer(
             name=group,
             inbox_name=f"{self.spec.name}.{cspec.name}",
@@ -222,6 +227,7 @@ class Runtime:
             on_invalid=cspec.on_invalid,
             authenticate=authenticate,
             verify=verify,
+            prepare=prepare,
             strict=cspec.strict,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )

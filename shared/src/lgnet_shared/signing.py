@@ -25,8 +25,11 @@ HEADER = "lgnet-signature"
 
 
 def signed_bytes(value: bytes | None, headers: Headers) -> bytes:
-    ce = sorted(f"{k.lower()}={v.decode('utf-8', 'replace')}" for k, v in headers if k.lower().startswith("ce_"))
-    return (value or b"") + (("\n" + "\n".join(ce)).encode() if ce else b"")
+    ce = [(k, v) for k, v in headers if k[:3].lower() == "ce_"]
+    if not ce:  # structured mode (every fact): the value alone, without building anything per header
+        return value or b""
+    lines = sorted(f"{k.lower()}={v.decode('utf-8', 'replace')}" for k, v in ce)
+    return (value or b"") + ("\n" + "\n".join(lines)).encode()
 
 
 def sign(private: Ed25519PrivateKey, key_id: str, value: bytes | None, headers: Headers) -> tuple[str, bytes]:
@@ -49,10 +52,23 @@ def verifying_key(public_key: bytes) -> VerifyKey:
     return VerifyKey(public_key)
 
 
-def verify(public_key: bytes | VerifyKey, value: bytes | None, headers: Headers) -> None:
-    """Raises Unauthenticated unless the record is signed by `public_key` (raw bytes, or loaded once and reused)."""
+def signature_of(headers: Headers) -> tuple[str, str] | None:
+    """(key id, base64url signature) of a signed record, None when unsigned or malformed: parse once, then
+    `verify(..., signature=...)` and look the key up with the same result."""
     parts = _parts(headers)
-    if parts is None:
+    return (parts[1], parts[2]) if parts else None
+
+
+def verify(
+    public_key: bytes | VerifyKey,
+    value: bytes | None,
+    headers: Headers,
+    signature: tuple[str, str] | None = None,
+) -> None:
+    """Raises Unauthenticated unless the record is signed by `public_key` (raw bytes, or loaded once and reused).
+    `signature`: the record's `signature_of`, when the caller has parsed it already."""
+    parts = ["ed25519", *signature] if signature else _parts(headers)
+    if parts is None or ";" in parts[2]:  # a batch signature is a fact's (fact_signing), never a partner's
         raise Unauthenticated(f"headers.{HEADER}", "missing or malformed: expected ed25519;<key id>;<signature>")
     try:
         sig = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
@@ -67,10 +83,18 @@ def public_bytes(private: Ed25519PrivateKey) -> bytes:
     return private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+# Facts only (lgnet_shared.fact_signing): one signature over the root of a batch of records, each record carrying
+# its place and inclusion proof: `ed25519-merkle;<key id>;<signature>;<index>;<size>;<proof>` (the proof's hashes
+# concatenated, base64url like the signature).
+BATCH_ALG = "ed25519-merkle"
+
+
 def _parts(headers: Headers) -> list[str] | None:
     for k, v in headers:
         if k.lower() == HEADER and v is not None:
             parts = v.decode("utf-8", "replace").split(";")
             if len(parts) == 3 and parts[0] == "ed25519" and parts[1]:
                 return parts
+            if len(parts) == 6 and parts[0] == BATCH_ALG and parts[1]:
+                return [parts[0], parts[1], ";".join(parts[2:])]
     return None

@@ -11,15 +11,15 @@ saved ones. Every failure names the topic, partition, offset and reason.
 from __future__ import annotations
 
 import base64
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka.partitioner import murmur2
 from lgnet_shared import merkle
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.fact_signing import SigningKey, check_fact
-from lgnet_shared.signing import key_id_of, verifying_key
+from lgnet_shared.signing import signature_of, verifying_key
 from nacl.signing import VerifyKey
 
 # The canonical fact topics a notary checkpoints and an auditor verifies.
@@ -32,6 +32,9 @@ class Failure:
     partition: int
     offset: int | None
     reason: str
+
+    def place(self) -> tuple[str, int, int]:
+        return self.topic, self.partition, -1 if self.offset is None else self.offset
 
     def as_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset, "reason": self.reason}
@@ -56,11 +59,47 @@ def parse_origin(text: str) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
+@dataclass
+class Share:
+    """What one worker process found in its share of the partitions (trees packed level by level)."""
+
+    events: int
+    signatures: int
+    failures: list[Failure]
+    reports: list[tuple[int, int]]
+    trees: dict[tuple[str, int], list[bytes]]
+
+
 def partition_of(key: bytes | None, partitions: int) -> int | None:
     """Where the producers' partitioner (murmur2, Kafka's default) puts a key; None for a null key."""
     if key is None:
         return None
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+_M, _MASK = 0x5BD1E995, 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (as aiokafka's, which it is checked against), reading the key four bytes at a time: three
+    times quicker in pure Python, and the auditor places every record with it."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    words = length >> 2
+    for k in struct.unpack_from(f"<{words}I", data):
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    tail, base = length & 3, words << 2
+    if tail == 3:
+        h ^= data[base + 2] << 16
+    if tail >= 2:
+        h ^= data[base + 1] << 8
+    if tail:
+        h = ((h ^ data[base]) * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 @dataclass
@@ -93,9 +132,10 @@ class Audit:
         tree = self.trees.setdefault((topic, r.partition), merkle.Tree())
         if r.offset != len(tree):
             self.fail(topic, r.partition, r.offset, f"offset gap: expected offset {len(tree)} (records deleted?)")
-        key_id = key_id_of(headers)
+        signature = signature_of(headers)
         try:
-            check_fact(self.keys.get(key_id or ""), self._verifier, topic, r.value, headers)
+            key = self.keys.get(signature[0]) if signature else None
+            check_fact(key, self._verifier, topic, r.value, headers, signature)
             self.signatures += 1
         except Unauthenticated as err:
             self.fail(topic, r.partition, r.offset, f"producer signature: {err.reason}")
@@ -106,17 +146,31 @@ class Audit:
         if topic == "reporting.events":
             self.reports.append((r.partition, r.offset))
 
-    def checkpoint(self, offset: int, note: str) -> None:
-        """One record of the checkpoint topic (a signed note)."""
+    def share(self) -> Share:
+        """This audit's records as a share of a larger one (in a worker process)."""
+        trees = {where: tree.packed() for where, tree in self.trees.items()}
+        return Share(self.events, self.signatures, self.failures, self.reports, trees)
+
+    def merge(self, share: Share) -> None:
+        """A worker's share: its partitions were read by it alone, so nothing overlaps."""
+        self.events += share.events
+        self.signatures += share.signatures
+        self.failures = sorted([*self.failures, *share.failures], key=Failure.place)
+        self.reports += share.reports
+        self.trees.update({where: merkle.Tree.unpacked(packed) for where, packed in share.trees.items()})
+
+    def checkpoint(self, offset: int | None, note: str, source: str = "checkpoints") -> None:
+        """One signed note: a record of the checkpoint topic, or one the notary served over HTTP (`source`)."""
         try:
             cp = open_checkpoint(note, self.notaries)
         except CheckpointError as err:
-            self.fail("checkpoints", 0, offset, f"checkpoint: {err}")
+            self.fail(source, 0, offset, f"checkpoint: {err}")
             return
         self.checkpoints.setdefault(cp.origin, []).append(cp)
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
+        self.failures.sort(key=Failure.place)  # the records' own failures in log order, however they were read
         for name, cps in sorted(self.checkpoints.items()):
             where = parse_origin(name)
             if where is None:
@@ -181,7 +235,7 @@ class Audit:
         for cp in self.checkpoints.get(origin(topic, partition), []):
             if cp.size < old.size:
                 continue
-            proof = merkle.consistency_proof(tree.leaves[: cp.size], old.size) if cp.size <= len(tree) else []
+            proof = tree.consistency_proof(old.size, cp.size) if 0 < old.size <= cp.size <= len(tree) else []
             if not merkle.verify_consistency(old.size, cp.size, old.root, cp.root, proof):
                 self.fail(
                     topic,

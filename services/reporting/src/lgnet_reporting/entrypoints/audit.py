@@ -4,7 +4,10 @@
     lgnet-audit keys --out pinned-keys.json          fetch the producers' key registry (check fingerprints, then pin)
     lgnet-audit verify --keys pinned-keys.json --notary-key <vkey> [--state DIR]
     lgnet-notary key                                 print the notary's verifier key (auditors pin it)
-    lgnet-notary run [--every SECONDS]               checkpoint every fact topic-partition (once, or at an interval)
+    lgnet-notary run [--every SECONDS] [--state DIR] [--http-port PORT]
+                                                     checkpoint every fact topic-partition (once, or following the
+                                                     log: at an interval and after each published report), serving
+                                                     checkpoints and proofs over HTTP
 
 Every failure is a line naming the topic, partition, offset and reason, and the exit status is 1; bad input or an
 unreachable broker is one line and exit 2; never a traceback.
@@ -21,13 +24,19 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import httpx
+import uvicorn
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
-from lgnet_shared.merkle import Tree, leaf_hash, record_leaf
 from lgnet_shared.pii import derive, parse_master_key
 
 from lgnet_reporting.adapters import facts_log
-from lgnet_reporting.domain.audit import Audit, origin, table
+from lgnet_reporting.adapters.notary_store import NotaryStore
+from lgnet_reporting.domain.audit import origin, table
+from lgnet_reporting.domain.notary import Notary
+from lgnet_reporting.entrypoints.notary_http import create_app
+from lgnet_reporting.service_layer.audit import default_workers, verify_log
+from lgnet_reporting.service_layer.notary import NotaryRunner
 
 
 def _bootstrap() -> str:
@@ -64,13 +73,11 @@ async def verify(args: argparse.Namespace) -> int:
         saved = facts_log.load_state(state, notaries) if state else {}
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
         raise UsageError(f"--state {state}: saved checkpoints unreadable: {exc}") from None
-    audit = Audit(pinned, notaries, facts_log.partition_counts(), saved)
-    bootstrap = _bootstrap()
-    async for topic, records in facts_log.fact_records(bootstrap, args.topic_prefix):
-        for r in records:
-            audit.record(topic, r)
-    async for offset, note in facts_log.checkpoint_notes(bootstrap, args.topic_prefix):
-        audit.checkpoint(offset, note)
+    workers = args.workers or default_workers()
+    audit = await verify_log(_bootstrap(), args.topic_prefix, pinned, notaries, saved, workers)
+    if args.notary_url:  # optional: the notary's newest checkpoints, checked exactly like the topic's
+        for note in await served_checkpoints(args.notary_url):
+            audit.checkpoint(None, note, "notary-http")
     audit.finish()
     for row in table(audit):
         print(row, file=sys.stderr)
@@ -85,6 +92,16 @@ async def verify(args: argparse.Namespace) -> int:
     return 0 if not audit.failures else 1
 
 
+async def served_checkpoints(url: str) -> list[str]:
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            answer = await http.get("/checkpoints")
+            answer.raise_for_status()
+            return [str(c["checkpoint"]) for c in answer.json()]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--notary-url {url}: no checkpoints from the notary ({type(exc).__name__}: {exc})") from None
+
+
 def notary_signer() -> NotarySigner:
     deployment = os.environ.get("LGNET_DEPLOYMENT") or os.environ.get("LGNET_CITY", "national")
     name = f"lgnet-notary.{deployment}"
@@ -95,17 +112,19 @@ def notary_signer() -> NotarySigner:
     raise UsageError("LGNET_NOTARY_KEY (or LGNET_MASTER_KEY): not set; the notary signs with it")
 
 
-async def notary_once(bootstrap: str, prefix: str, signer: NotarySigner, done: dict[str, int]) -> list[Checkpoint]:
-    """Checkpoints of every topic-partition that grew since `done` (origin -> size), published."""
-    trees: dict[str, Tree] = {}
-    async for topic, records in facts_log.fact_records(bootstrap, prefix):
-        for r in records:
-            tree = trees.setdefault(origin(topic, r.partition), Tree())
-            tree.append(leaf_hash(record_leaf(r.offset, r.key, r.value, list(r.headers or ()))))
-    fresh = [signer.sign(name, len(t), t.root()) for name, t in sorted(trees.items()) if len(t) > done.get(name, 0)]
-    await facts_log.publish(bootstrap, prefix, fresh)
-    done.update({cp.origin: cp.size for cp in fresh})
-    return fresh
+async def notary_once(bootstrap: str, prefix: str, signer: NotarySigner, state: Path | None = None) -> list[Checkpoint]:
+    """One round: read what is new since the state (everything without one), publish checkpoints of what grew."""
+    runner = NotaryRunner(Notary(signer), bootstrap, prefix, NotaryStore(state) if state else None)
+    await runner.start()
+    try:
+        await runner.catch_up()
+        return await runner.checkpoint()
+    finally:
+        await runner.stop()
+
+
+def _print(line: dict[str, object]) -> None:
+    print(json.dumps(line), flush=True)
 
 
 async def notary(args: argparse.Namespace) -> int:
@@ -113,13 +132,30 @@ async def notary(args: argparse.Namespace) -> int:
     if args.command == "key":
         print(str(signer.verifier))
         return 0
-    bootstrap, done = _bootstrap(), dict[str, int]()
-    while True:
-        fresh = await notary_once(bootstrap, args.topic_prefix, signer, done)
-        print(json.dumps({"checkpoints": len(fresh), "origins": len(done)}), flush=True)
+    state = Path(args.state) if args.state else None
+    runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, NotaryStore(state) if state else None)
+    await runner.start()
+    try:
+        await runner.catch_up()
+        fresh = await runner.checkpoint()
+        restored = sum(runner.restored.values())
+        _print({"restored": restored, "read": runner.read, "checkpoints": len(fresh), "state": args.state})
         if not args.every:
             return 0
-        await asyncio.sleep(args.every)
+        tasks = [asyncio.create_task(runner.follow(args.every, _print))]
+        if args.http_port is not None:
+            config = uvicorn.Config(
+                create_app(runner.notary), host=args.http_host, port=args.http_port, log_level="warning"
+            )
+            tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        for task in done:
+            task.result()
+        return 0
+    finally:
+        await runner.stop()
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -137,6 +173,16 @@ def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     v.add_argument("--keys", required=True, help="pinned producers' keys (JSON, from `lgnet-audit keys`)")
     v.add_argument("--notary-key", action="append", required=True, help="pinned notary verifier key (repeatable)")
     v.add_argument("--state", help="folder of the last audit's checkpoints: verified against, then updated")
+    v.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes that verify partitions in parallel (default: one per CPU; logs under 50,000 records: one)",
+    )
+    v.add_argument(
+        "--notary-url",
+        help="also check the newest checkpoints the notary serves over HTTP (optional: the topic is enough)",
+    )
     return p.parse_args(argv)
 
 
@@ -165,8 +211,29 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("key", help="print the notary's verifier key (C2SP vkey) for auditors to pin")
     r = sub.add_parser("run", help="publish signed checkpoints of every fact topic-partition")
-    r.add_argument("--every", type=float, default=0, help="seconds between rounds (default: one round)")
+    r.add_argument(
+        "--every",
+        type=float,
+        default=0,
+        help="follow the log, checkpointing at this interval in seconds"
+        " and after every published report (default: one round, then exit)",
+    )
+    r.add_argument(
+        "--state",
+        default=os.environ.get("LGNET_NOTARY_STATE"),
+        help="folder of the notary's trees: a restart continues from there (default: $LGNET_NOTARY_STATE;"
+        " none: read from offset 0)",
+    )
+    r.add_argument(
+        "--http-port", type=int, default=_port(), help="serve checkpoints and proofs over HTTP (with --every)"
+    )
+    r.add_argument("--http-host", default=os.environ.get("LGNET_HTTP_HOST", "127.0.0.1"))
     sys.exit(_run(notary, p.parse_args(argv)))
+
+
+def _port() -> int | None:
+    value = os.environ.get("LGNET_NOTARY_PORT")
+    return int(value) if value else None
 
 
 def seed_b64() -> str:

@@ -1,0 +1,109 @@
+"""The notary's state on local disk, so a restart continues from where it stopped instead of re-reading the log:
+per fact topic-partition an append-only file of leaf hashes (32 bytes each) and one of event ids (one line per
+leaf), and `state.json` with each partition's size, next offset and newest published checkpoint.
+
+Order of writes: the appended files are flushed to disk (fsync) before `state.json` is replaced (write, fsync,
+rename), and a checkpoint is published only after that; on load, anything appended beyond the sizes in
+`state.json` (a crash between the two) is cut off and read again from Kafka. A local folder rather than a table:
+the notary has no database of its own (it runs beside reporting, not in its schema), and its state is a pure cache
+of the log — deleting the folder only makes the next start re-read from offset 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lgnet_shared import merkle
+from lgnet_shared.checkpoints import Verifier, open_checkpoint
+
+from lgnet_reporting.domain.audit import origin, parse_origin
+from lgnet_reporting.domain.notary import Notary, Partition
+
+STATE = "state.json"
+
+
+class NotaryStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._written: dict[str, int] = {}  # origin -> leaves already on disk
+
+    def _files(self, name: str) -> tuple[Path, Path]:
+        base = name.replace("/", "_")  # lgnet_intake.events_2: with_suffix would eat ".events_2"
+        return self.folder / f"{base}.leaves", self.folder / f"{base}.ids"
+
+    def load(self, notary: Notary) -> dict[str, int]:
+        """Restore `notary` from the folder (checkpoints re-verified with its own key); origin -> size restored."""
+        path = self.folder / STATE
+        if not path.exists():
+            return {}
+        verifier = [Verifier.parse(str(notary.signer.verifier))]
+        restored: dict[str, int] = {}
+        for name, entry in json.loads(path.read_text()).items():
+            where = parse_origin(name)
+            if where is None:
+                continue
+            size = int(entry["size"])
+            leaves_file, ids_file = self._files(name)
+            raw = _cut(leaves_file, size * 32)
+            ids = ids_file.read_text().split("\n")[:size] if ids_file.exists() else []
+            if len(raw) != size * 32 or len(ids) != size:
+                raise ValueError(f"{name}: state says {size} records, the files hold fewer; delete {self.folder}")
+            _rewrite(ids_file, "".join(i + "\n" for i in ids))
+            note = entry.get("published")
+            part = Partition(
+                tree=merkle.Tree(raw[i : i + 32] for i in range(0, len(raw), 32)),
+                next_offset=int(entry["next_offset"]),
+                ids=ids,
+                published=open_checkpoint(note, verifier) if note else None,
+            )
+            notary.restore(*where, part)
+            self._written[name] = size
+            restored[name] = size
+        return restored
+
+    def save(self, notary: Notary) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state: dict[str, Any] = {}
+        for (topic, number), part in sorted(notary.partitions.items()):
+            name = origin(topic, number)
+            done, size = self._written.get(name, 0), len(part.tree)
+            if size > done:
+                leaves_file, ids_file = self._files(name)
+                _append(leaves_file, b"".join(part.tree.leaves[done:size]))
+                _append(ids_file, "".join(i + "\n" for i in part.ids[done:size]).encode())
+                self._written[name] = size
+            state[name] = {
+                "size": size,
+                "next_offset": part.next_offset,
+                "published": part.published.note if part.published else None,
+            }
+        _rewrite(self.folder / STATE, json.dumps(state, indent=1, sort_keys=True))
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _rewrite(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def _cut(path: Path, length: int) -> bytes:
+    """The first `length` bytes of the file, which is cut to them (a crash may have appended more)."""
+    if not path.exists():
+        return b""
+    with path.open("r+b") as f:
+        data = f.read(length)
+        f.truncate(len(data))
+    return data

@@ -1,0 +1,167 @@
+"""The notary's view of the fact log (pure: no I/O): one RFC 9162 tree per fact topic-partition, grown record by
+record from where it stopped, the event ids it has seen, and what it has signed.
+
+A leaf's index is the record's offset: fact topics are never compacted and written without transactions, so
+their offsets are contiguous from 0 (the auditor flags any gap). Checkpoints are signed for any size up to the
+tree's on request (Ed25519 is deterministic: the same size always gives the same note), and published when a
+partition grew: at a fixed interval, and at once when a report is published (a record on `reporting.events`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lgnet_shared import merkle
+from lgnet_shared.checkpoints import Checkpoint, NotarySigner
+
+from lgnet_reporting.domain.audit import FACT_TOPICS, origin
+
+REPORTS = "reporting.events"
+
+
+class OutOfRange(ValueError):
+    """A request about what is not (yet) in a tree: names the field and the reason."""
+
+    def __init__(self, field: str, reason: str, missing: bool = False) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+        self.missing = missing  # nothing (yet) to answer with, rather than a request that cannot be right
+
+
+@dataclass
+class Partition:
+    """One fact topic-partition: its tree, the offset to read next, its event ids and its newest published
+    checkpoint."""
+
+    tree: merkle.Tree = field(default_factory=merkle.Tree)
+    next_offset: int = 0
+    ids: list[str] = field(default_factory=list)  # event id of each leaf ("" when the record has none)
+    published: Checkpoint | None = None
+
+
+@dataclass
+class Notary:
+    signer: NotarySigner
+    partitions: dict[tuple[str, int], Partition] = field(default_factory=dict)
+    _by_id: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    report_seen: bool = False  # a published report arrived since the last checkpoints
+
+    def restore(self, topic: str, number: int, part: Partition) -> None:
+        self.partitions[(topic, number)] = part
+        for index, event_id in enumerate(part.ids):
+            if event_id:
+                self._by_id.setdefault(event_id, (topic, number, index))
+
+    def add(self, topic: str, r: Any) -> None:
+        """One record of a fact topic, in partition order."""
+        part = self.partitions.setdefault((topic, r.partition), Partition())
+        headers = list(r.headers or ())
+        part.tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
+        event_id = _event_id(r.value)
+        part.ids.append(event_id)
+        if event_id:
+            self._by_id.setdefault(event_id, (topic, r.partition, len(part.tree) - 1))
+        part.next_offset = r.offset + 1
+        if topic == REPORTS:
+            self.report_seen = True
+
+    def grown(self) -> list[Checkpoint]:
+        """A signed checkpoint of every partition that grew since its last published one."""
+        out = []
+        for (topic, number), part in sorted(self.partitions.items()):
+            size = len(part.tree)
+            if size and (part.published is None or part.published.size < size):
+                out.append(self.signer.sign(origin(topic, number), size, part.tree.root()))
+        return out
+
+    def published(self, checkpoints: list[Checkpoint]) -> None:
+        by_origin = {origin(t, n): part for (t, n), part in self.partitions.items()}
+        for cp in checkpoints:
+            by_origin[cp.origin].published = cp
+        self.report_seen = False
+
+    # What the HTTP API answers.
+
+    def partition(self, topic: str, number: int) -> Partition:
+        if topic not in FACT_TOPICS:
+            raise OutOfRange("query.topic", f"{topic!r} is not a fact topic (one of {', '.join(FACT_TOPICS)})")
+        part = self.partitions.get((topic, number))
+        if part is None:
+            raise OutOfRange("query.partition", f"no record of {topic} partition {number} has been notarised", True)
+        return part
+
+    def checkpoint(self, topic: str, number: int, size: int | None = None, field: str = "query.size") -> Checkpoint:
+        """The newest published checkpoint, or one signed for `size` (any size the tree has reached)."""
+        part = self.partition(topic, number)
+        if size is None:
+            if part.published is None:
+                raise OutOfRange(field, f"no checkpoint of {topic} partition {number} published yet", True)
+            return part.published
+        if size < 1:
+            raise OutOfRange(field, f"size {size}: a checkpoint covers at least 1 record")
+        if size > len(part.tree):
+            raise OutOfRange(
+                field, f"size {size} is beyond the tree of {topic} partition {number} ({len(part.tree)} records)"
+            )
+        return self.signer.sign(origin(topic, number), size, part.tree.root(size))
+
+    def locate(self, event_id: str) -> tuple[str, int, int]:
+        where = self._by_id.get(event_id)
+        if where is None:
+            raise OutOfRange("query.event_id", f"no notarised fact has the id {event_id!r}", True)
+        return where
+
+    def inclusion(self, topic: str, number: int, offset: int, size: int | None) -> dict[str, Any]:
+        cp = self.checkpoint(topic, number, size)
+        if not 0 <= offset < cp.size:
+            raise OutOfRange("query.offset", f"offset {offset} is not in the checkpoint of {cp.size} records")
+        tree = self.partitions[(topic, number)].tree
+        return {
+            "topic": topic,
+            "partition": number,
+            "offset": offset,
+            "event_id": self.partitions[(topic, number)].ids[offset] or None,
+            "leaf_hash": _b64(tree.leaves[offset]),
+            "tree_size": cp.size,
+            "proof": [_b64(h) for h in tree.inclusion_proof(offset, cp.size)],
+            "checkpoint": cp.note,
+        }
+
+    def consistency(self, topic: str, number: int, first: int, second: int | None) -> dict[str, Any]:
+        new = self.checkpoint(topic, number, second, "query.second")
+        if not 0 < first <= new.size:
+            raise OutOfRange("query.first", f"first size {first} must be between 1 and the second ({new.size})")
+        old = self.checkpoint(topic, number, first, "query.first")
+        tree = self.partitions[(topic, number)].tree
+        return {
+            "topic": topic,
+            "partition": number,
+            "first": first,
+            "second": new.size,
+            "proof": [_b64(h) for h in tree.consistency_proof(first, new.size)],
+            "first_checkpoint": old.note,
+            "second_checkpoint": new.note,
+        }
+
+    def newest(self) -> list[dict[str, Any]]:
+        return [
+            {"topic": t, "partition": n, "size": p.published.size, "checkpoint": p.published.note}
+            for (t, n), p in sorted(self.partitions.items())
+            if p.published is not None
+        ]
+
+
+def _event_id(value: bytes | None) -> str:
+    try:
+        doc = json.loads(value or b"")
+    except ValueError:
+        return ""
+    event_id = doc.get("id") if isinstance(doc, dict) else None
+    return event_id if isinstance(event_id, str) else ""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

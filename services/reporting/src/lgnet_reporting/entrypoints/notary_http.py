@@ -1,0 +1,130 @@
+"""The notary's HTTP API (read-only): its checkpoints as C2SP signed notes, inclusion proofs of one event, and
+consistency proofs between two sizes of a topic-partition's tree (docs/reporting.md, "The notary over HTTP").
+
+Served by the `lgnet-notary run --http-port` process from the trees it keeps in memory; bad requests answer
+problem+json naming the field (a size beyond the tree, an unknown topic or event id). Nothing here is personal
+data: hashes, sizes, event ids and signed roots, which auditors of other organisations must be able to fetch.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+from fastapi.responses import PlainTextResponse
+from lgnet_shared.errors import ContractError, NotFound
+from lgnet_shared.http import install_problem_handlers, problem_responses
+from pydantic import BaseModel, Field
+
+from lgnet_reporting.domain.notary import Notary, OutOfRange
+
+NOTE = "text/plain; charset=utf-8"
+
+
+class CheckpointOut(BaseModel):
+    topic: str
+    partition: int
+    size: int
+    checkpoint: str = Field(description="C2SP signed note (tlog-checkpoint body, then the notary's signature line)")
+
+
+class InclusionOut(BaseModel):
+    topic: str
+    partition: int
+    offset: int = Field(description="The record's offset, which is its leaf index")
+    event_id: str | None
+    leaf_hash: str = Field(description="base64 of SHA-256(0x00 || leaf): the leaf as lgnet_shared.merkle.record_leaf")
+    tree_size: int
+    proof: list[str] = Field(description="RFC 9162 2.1.3 audit path, base64 hashes, leaf to root")
+    checkpoint: str = Field(description="The signed note of tree_size whose root the proof leads to")
+
+
+class ConsistencyOut(BaseModel):
+    topic: str
+    partition: int
+    first: int
+    second: int
+    proof: list[str] = Field(description="RFC 9162 2.1.4 consistency proof, base64 hashes")
+    first_checkpoint: str
+    second_checkpoint: str
+
+
+Topic = Annotated[str, Query(description="Logical fact topic, e.g. intake.events")]
+PartitionQ = Annotated[int, Query(ge=0)]
+
+
+def create_app(notary: Notary) -> FastAPI:
+    app = FastAPI(
+        title="LgNet notary",
+        description="Signed checkpoints of the fact log and RFC 9162 proofs (issue #16).",
+        responses=problem_responses(without=(401, 403, 409)),
+    )
+    install_problem_handlers(app)
+
+    def answer(fn: Any, *args: Any, path: bool = False) -> Any:
+        try:
+            return fn(*args)
+        except OutOfRange as err:
+            field = err.field.replace("query.", "path.") if path and err.field != "query.size" else err.field
+            if err.missing:  # asked well, but there is nothing (yet) to answer with
+                raise NotFound(field, err.reason) from None
+            raise ContractError(field, err.reason) from None
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/checkpoints", response_model=list[CheckpointOut])
+    async def newest() -> Any:
+        """The newest published checkpoint of every fact topic-partition."""
+        return notary.newest()
+
+    @app.get(
+        "/checkpoints/{topic}/{partition}", response_class=PlainTextResponse, responses={200: {"content": {NOTE: {}}}}
+    )
+    async def checkpoint(
+        topic: str, partition: int, size: Annotated[int | None, Query(description="Tree size (default: newest)")] = None
+    ) -> PlainTextResponse:
+        """One topic-partition's checkpoint as a signed note: the newest published, or the one of `size`."""
+        cp = answer(notary.checkpoint, topic, partition, size, path=True)
+        return PlainTextResponse(cp.note, media_type=NOTE)
+
+    @app.get("/proofs/inclusion", response_model=InclusionOut)
+    async def inclusion(
+        topic: Topic | None = None,
+        partition: PartitionQ | None = None,
+        offset: Annotated[int | None, Query(ge=0)] = None,
+        event_id: Annotated[str | None, Query(max_length=200)] = None,
+        size: Annotated[int | None, Query(description="Tree size (default: newest checkpoint)")] = None,
+    ) -> Any:
+        """Inclusion proof of one event, named by topic, partition and offset, or by its event id."""
+        if event_id is not None:
+            topic, partition, offset = answer(notary.locate, event_id)
+        if topic is None or partition is None or offset is None:
+            raise ContractError("query.offset", "name the event: topic, partition and offset, or event_id")
+        return answer(notary.inclusion, topic, partition, offset, size)
+
+    @app.get("/proofs/consistency", response_model=ConsistencyOut)
+    async def consistency(
+        topic: Topic,
+        partition: PartitionQ,
+        first: Annotated[int, Query(description="The older tree size")],
+        second: Annotated[int | None, Query(description="The newer tree size (default: newest checkpoint)")] = None,
+    ) -> Any:
+        """Consistency proof: the tree of `first` records is a prefix of the tree of `second`."""
+        return answer(notary.consistency, topic, partition, first, second)
+
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document (committed as docs/reporting/notary-openapi.json; a test keeps them equal)."""
+    from lgnet_shared.checkpoints import NotarySigner
+
+    return create_app(Notary(NotarySigner("lgnet-notary.docs", bytes(32)))).openapi()
+
+
+if __name__ == "__main__":  # python -m lgnet_reporting.entrypoints.notary_http > docs/reporting/notary-openapi.json
+    import json
+
+    print(json.dumps(openapi_document(), indent=1, sort_keys=True))

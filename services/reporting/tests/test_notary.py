@@ -1,0 +1,319 @@
+"""The notary (#16) against real Kafka: incremental (a restart continues from its state folder, reading only what
+is new, and its checkpoints equal a full re-read's), a checkpoint at once after a published report, and its HTTP
+API — checkpoints as signed notes, inclusion proofs (by offset or event id) and consistency proofs that verify
+against the records on Kafka, problem+json naming the field for what is beyond the tree."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+from lgnet_reporting.adapters.notary_store import NotaryStore
+from lgnet_reporting.domain.audit import origin, partition_of
+from lgnet_reporting.domain.notary import Notary
+from lgnet_reporting.entrypoints import audit
+from lgnet_reporting.entrypoints.notary_http import create_app
+from lgnet_reporting.service_layer.notary import NotaryRunner
+from lgnet_shared import merkle
+from lgnet_shared.checkpoints import NotarySigner, Verifier, open_checkpoint
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.facts import signed_fact
+from lgnet_shared.testing.plugin import new_topic_prefix
+from lgnet_shared.testing.topics import read_records
+from lgnet_shared.topics import ensure_topics, physical
+
+pytestmark = pytest.mark.integration
+SEED = os.urandom(32)
+NOTARY = NotarySigner("lgnet-notary.test", SEED)
+PINNED = [Verifier.parse(str(NOTARY.verifier))]
+
+
+def employment(person: str) -> Any:
+    event = EmploymentRecorded(person_id=person, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+    return to_envelope(event, source="/lgnet/intake", city="torino")
+
+
+async def publish(bootstrap: str, prefix: str, people: list[str], topic: str = "intake.events") -> list[Any]:
+    """Signed facts about `people` on `topic` (keyed as intake's relay would); their envelopes."""
+    await ensure_topics(bootstrap, prefix)
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
+    await producer.start()
+    envs = [employment(p) for p in people]
+    try:
+        for env in envs:
+            value, headers = await signed_fact(producer, prefix, env, topic)
+            partition = partition_of(env.key, 6) if topic == "intake.events" else 0
+            await producer.send_and_wait(
+                physical(topic, prefix), value, key=env.key, headers=headers, partition=partition
+            )
+    finally:
+        await producer.stop()
+    return envs
+
+
+async def runner_round(bootstrap: str, prefix: str, state: Path | None) -> NotaryRunner:
+    runner = NotaryRunner(Notary(NOTARY), bootstrap, prefix, NotaryStore(state) if state else None)
+    await runner.start()
+    try:
+        await runner.catch_up()
+        await runner.checkpoint()
+    finally:
+        await runner.stop()
+    return runner
+
+
+def roots(runner: NotaryRunner) -> dict[str, tuple[int, bytes]]:
+    return {origin(t, n): (len(p.tree), p.tree.root()) for (t, n), p in runner.notary.partitions.items()}
+
+
+def test_a_restarted_notary_reads_only_what_is_new_and_signs_the_same_trees(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"a{i}" for i in range(40)]))
+    first = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert first.read == 40 and first.restored == {}
+    assert (state / "state.json").exists()
+
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"b{i}" for i in range(25)]))
+    # A crash after appending leaves but before state.json: the extra bytes are cut off and read again.
+    leaves_file = next(state.glob("*.leaves"))
+    with leaves_file.open("ab") as f:
+        f.write(os.urandom(32 * 3))
+    second = asyncio.run(runner_round(kafka_bootstrap, prefix, state))
+    assert sum(second.restored.values()) == 40
+    assert second.read == 25, "a restart must continue from the saved offsets, not from offset 0"
+    full = asyncio.run(runner_round(kafka_bootstrap, prefix, None))  # a stateless notary re-reads everything
+    assert full.read == 65 and roots(second) == roots(full)
+
+    notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
+    newest: dict[str, int] = {}
+    for r in notes:
+        cp = open_checkpoint((r.value or b"").decode(), PINNED)
+        newest[cp.origin] = max(newest.get(cp.origin, 0), cp.size)
+    assert sum(newest.values()) == 65  # the second round checkpointed what grew
+
+
+def test_a_published_report_is_checkpointed_at_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+    prefix = new_topic_prefix()
+    asyncio.run(publish(kafka_bootstrap, prefix, ["x", "y"]))
+
+    async def scenario() -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = []
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix, NotaryStore(tmp_path / "s"))
+        await runner.start()
+        try:
+            await runner.catch_up()
+            await runner.checkpoint()
+            follow = asyncio.create_task(runner.follow(3600, lines.append))  # the interval never comes
+            await asyncio.sleep(1)
+            await publish(kafka_bootstrap, prefix, ["report"], "reporting.events")
+            deadline = time.monotonic() + 30
+            while not any(line["reason"] == "report" for line in lines) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            follow.cancel()
+            assert runner.notary.partitions[("reporting.events", 0)].published is not None
+        finally:
+            await runner.stop()
+        return lines
+
+    lines = asyncio.run(scenario())
+    assert [line for line in lines if line["reason"] == "report" and line["checkpoints"] >= 1], lines
+
+
+def test_http_checkpoints_and_proofs_verify_against_the_log(kafka_bootstrap: str) -> None:
+    prefix = new_topic_prefix()
+    envs = asyncio.run(publish(kafka_bootstrap, prefix, [f"p{i}" for i in range(30)]))
+    runner = asyncio.run(runner_round(kafka_bootstrap, prefix, None))
+    (topic, part), tree = max(runner.notary.partitions.items(), key=lambda kv: len(kv[1].tree))
+    size = len(tree.tree)
+    assert size >= 4
+    records = [r for r in asyncio.run(read_records(kafka_bootstrap, physical(topic, prefix))) if r.partition == part]
+    leaves = [merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, list(r.headers or ()))) for r in records]
+    by_id = {e.id: e for e in envs}
+
+    async def calls() -> None:
+        transport = httpx.ASGITransport(app=create_app(runner.notary))
+        async with httpx.AsyncClient(transport=transport, base_url="http://notary") as http:
+            newest = (await http.get("/checkpoints")).json()
+            assert {(c["topic"], c["partition"]) for c in newest} == set(runner.notary.partitions)
+            note = (await http.get(f"/checkpoints/{topic}/{part}")).text
+            cp = open_checkpoint(note, PINNED)
+            assert cp.size == size and cp.root == merkle.root_of(leaves)
+            small = open_checkpoint((await http.get(f"/checkpoints/{topic}/{part}", params={"size": 2})).text, PINNED)
+            assert small.size == 2 and small.root == merkle.root_of(leaves[:2])
+
+            proof = (
+                await http.get("/proofs/inclusion", params={"topic": topic, "partition": part, "offset": 1})
+            ).json()
+            assert proof["leaf_hash"] == _b64(leaves[1]) and proof["tree_size"] == size
+            assert merkle.verify_inclusion(leaves[1], 1, size, _unb64(proof["proof"]), cp.root)
+            assert open_checkpoint(proof["checkpoint"], PINNED).root == cp.root
+            event_id = proof["event_id"]
+            assert event_id in by_id
+            again = (await http.get("/proofs/inclusion", params={"event_id": event_id, "size": 3})).json()
+            assert (again["topic"], again["partition"], again["offset"], again["tree_size"]) == (topic, part, 1, 3)
+            assert merkle.verify_inclusion(leaves[1], 1, 3, _unb64(again["proof"]), merkle.root_of(leaves[:3]))
+
+            cons = (
+                await http.get("/proofs/consistency", params={"topic": topic, "partition": part, "first": 3})
+            ).json()
+            assert cons["second"] == size
+            old = open_checkpoint(cons["first_checkpoint"], PINNED)
+            assert merkle.verify_consistency(3, size, old.root, cp.root, _unb64(cons["proof"]))
+
+            # Bad requests: problem+json naming the field and the reason.
+            cases: list[tuple[str, dict[str, Any], int, str, str]] = [
+                (f"/checkpoints/{topic}/{part}", {"size": size + 1}, 422, "query.size", "beyond the tree"),
+                (
+                    "/proofs/inclusion",
+                    {"topic": topic, "partition": part, "offset": size},
+                    422,
+                    "query.offset",
+                    "not in",
+                ),
+                ("/proofs/inclusion", {"event_id": "no-such-event"}, 404, "query.event_id", "no notarised fact"),
+                ("/proofs/inclusion", {"topic": topic}, 422, "query.offset", "name the event"),
+                (
+                    "/proofs/inclusion",
+                    {"topic": "intake.nope", "partition": 0, "offset": 0},
+                    422,
+                    "query.topic",
+                    "not a fact",
+                ),
+                (
+                    "/proofs/consistency",
+                    {"topic": topic, "partition": part, "first": 1, "second": size + 5},
+                    422,
+                    "query.second",
+                    "beyond the tree",
+                ),
+                (
+                    "/proofs/consistency",
+                    {"topic": topic, "partition": part, "first": size + 1},
+                    422,
+                    "query.first",
+                    "between 1 and",
+                ),
+                ("/checkpoints/housing.events/5", {}, 404, "path.partition", "has been notarised"),
+            ]
+            for url, params, status, field, words in cases:
+                answer = await http.get(url, params=params)
+                assert answer.status_code == status, (url, params, answer.text)
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                body = answer.json()
+                assert body["field"] == field and words in body["reason"], (url, params, body)
+
+    asyncio.run(calls())
+
+
+def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command as an operator runs it: follow the log with a state folder and an HTTP port; stopped and
+    started again, it reports what it restored and reads only the new records; `lgnet-audit verify --notary-url`
+    checks the checkpoints it serves."""
+    prefix, state = new_topic_prefix(), tmp_path / "notary"
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"c{i}" for i in range(12)]))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": prefix,
+        "LGNET_NOTARY_KEY": _b64(SEED),
+        "LGNET_DEPLOYMENT": "test",
+    }
+
+    def start() -> tuple[subprocess.Popen[str], int]:
+        port = _free_port()
+        cmd = [
+            sys.executable,
+            "-c",
+            "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()",
+            "run",
+            "--every",
+            "1",
+            "--state",
+            str(state),
+            "--http-port",
+            str(port),
+        ]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True), port
+
+    def first_line(proc: subprocess.Popen[str]) -> dict[str, Any]:
+        assert proc.stdout is not None
+        return dict(json.loads(proc.stdout.readline()))
+
+    def newest(port: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return list(httpx.get(f"http://127.0.0.1:{port}/checkpoints", timeout=5).json())
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    proc, port = start()
+    try:
+        assert first_line(proc) == {"restored": 0, "read": 12, "checkpoints": len(newest(port)), "state": str(state)}
+        assert sum(c["size"] for c in newest(port)) == 12
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    asyncio.run(publish(kafka_bootstrap, prefix, [f"d{i}" for i in range(5)]))
+    proc, port = start()
+    try:
+        line = first_line(proc)
+        assert (line["restored"], line["read"]) == (12, 5), line
+        assert sum(c["size"] for c in newest(port)) == 17
+        for c in newest(port):
+            assert open_checkpoint(c["checkpoint"], PINNED).size == c["size"]
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        keys = tmp_path / "pinned.json"
+        assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+        verify = argparse.Namespace(
+            command="verify",
+            topic_prefix=prefix,
+            keys=str(keys),
+            notary_key=[str(NOTARY.verifier)],
+            state=None,
+            notary_url=f"http://127.0.0.1:{port}",
+            workers=1,
+        )
+        capsys.readouterr()
+        rc = audit._run(audit.verify, verify)
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert rc == 0 and summary["events"] == 17, summary
+        assert summary["checkpoints"] >= 2 * len(newest(port))  # the topic's, and the newest again over HTTP
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(items: list[str]) -> list[bytes]:
+    return [base64.b64decode(i) for i in items]

@@ -1,0 +1,81 @@
+"""Facts signed in batches (#16, for throughput): one Ed25519 signature over the RFC 9162 root of up to 64 records,
+each record carrying its index and inclusion proof. Each record is still checked on its own: a changed byte, a
+proof or header taken from a neighbour, another key — each is refused; a partner's inbound check never accepts
+the batch form."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pytest
+from lgnet_shared import signing
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.errors import Unauthenticated
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.fact_signing import BATCH, FactSignatureError, FactSigner, SigningKey, check_fact
+from nacl.signing import VerifyKey
+
+SIGNER = FactSigner(os.urandom(32), "torino", "intake", "torino")
+
+
+def verifier(key: SigningKey) -> VerifyKey:
+    return signing.verifying_key(key.raw)
+
+
+def facts(n: int) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    out = []
+    for i in range(n):
+        env = to_envelope(
+            EmploymentRecorded(person_id=f"p{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1)),
+            source="/lgnet/intake",
+            city="torino",
+        )
+        value, headers = env.to_structured()
+        out.append((value, list(headers)))
+    return out
+
+
+def check(value: bytes, headers: list[tuple[str, bytes]], key: SigningKey = SIGNER.key) -> SigningKey:
+    return check_fact(key, verifier, "intake.events", value, headers)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, BATCH, BATCH + 1, 3 * BATCH + 7])
+def test_every_record_of_a_signed_batch_verifies_on_its_own(n: int) -> None:
+    records = facts(n)
+    signed = SIGNER.sign_batch(records)
+    assert len(signed) == n
+    for (_, headers), (value, signature) in zip(records, signed, strict=True):
+        assert b'"signingkey":"torino.intake.' in value
+        assert check(value, [*headers, signature]) == SIGNER.key
+    forms = {sig.decode().split(";")[0] for _, (_, sig) in signed}
+    assert forms == ({"ed25519"} if n == 1 else {"ed25519-merkle"} | ({"ed25519"} if n % BATCH == 1 else set()))
+
+
+def test_a_changed_record_a_borrowed_proof_or_another_key_is_refused() -> None:
+    records = facts(10)
+    signed = SIGNER.sign_batch(records)
+    (value, signature), headers = signed[3], records[3][1]
+    with pytest.raises(FactSignatureError, match="does not verify"):
+        check(value.replace(b"training", b"employed"), [*headers, signature])
+    with pytest.raises(FactSignatureError, match="does not verify"):
+        check(value, [*headers, signed[4][1]])  # the neighbour's index and proof
+    other = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    with pytest.raises(FactSignatureError, match="does not verify"):
+        check(value, [*headers, signature], other.key)
+    name, text = signature
+    parts = text.decode().split(";")
+    for broken in (
+        [*parts[:3], "11", *parts[4:]],  # an index outside the batch
+        [*parts[:5], parts[5][:-4]],  # a cut proof
+        [*parts[:2], parts[2][:-2] + "AA", *parts[3:]],  # a changed signature
+    ):
+        with pytest.raises(FactSignatureError, match="does not verify"):
+            check(value, [*headers, (name, ";".join(broken).encode())])
+
+
+def test_a_partner_signature_check_never_accepts_the_batch_form() -> None:
+    records = facts(3)
+    value, signature = SIGNER.sign_batch(records)[0]
+    with pytest.raises(Unauthenticated):
+        signing.verify(bytes(SIGNER.key.raw), value, [*records[0][1], signature])
