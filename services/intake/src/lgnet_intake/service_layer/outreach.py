@@ -194,7 +194,7 @@ class Outreach:
         sealed = None
         if c.nickname is not None:
             try:
-                sealed = (await self.intake.keys.seal_all(self.conn, street.street_id, {"nickname": c.nickname}))[
+                sealed = (await self.intake.keys.seal_all(self.conn, street.street_id, {"nickname": " ".join(c.nickname.split())}))[
                     "nickname"
                 ]
             except PermissionError:
@@ -282,7 +282,7 @@ class Outreach:
         return [self._without_nickname(r) for r in await repo.contacts(self.conn, outing_id=outing_id)]
 
     async def street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
-        """A street person's contacts, oldest first, with the nickname opened (the erased show none)."""
+        """A street person's contacts, oldest first, with the nickname first given opened (the erased show none)."""
         sp = await repo.street_person(self.conn, street_id)
         rows = await repo.contacts(self.conn, street_id=street_id)
         access.may_write_in_city(ctx.actor, sp.city, "street_id")
@@ -291,7 +291,7 @@ class Outreach:
             if not served & {r["unit_id"] for r in rows}:
                 raise Forbidden("street_id", "no unit of this partner met the person")
         nickname = None
-        for r in reversed(rows):
+        for r in rows:
             if r["nickname"]:
                 nickname = await self.intake.keys.open(self.conn, Sealed(**r["nickname"]), "nickname")
                 break
