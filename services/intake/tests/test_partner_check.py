@@ -103,8 +103,13 @@ def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_the_kit_accepts_every_type_partners_may_send() -> None:
     from lgnet_intake.service_layer.inbound import ACCEPTED
 
+    from lgnet_shared.events import outreach
+
     sent = {
-        m.type for m in vars(inbound).values() if isinstance(m, type) and getattr(m, "topic", "") == inbound.INBOUND
+        m.type
+        for module in (inbound, outreach)
+        for m in vars(module).values()
+        if isinstance(m, type) and getattr(m, "topic", "") == inbound.INBOUND
     }
     assert {m.type for m in ACCEPTED} == sent
 

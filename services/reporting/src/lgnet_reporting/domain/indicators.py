@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from lgnet_reporting.domain import tutoring
+from lgnet_reporting.domain import outreach, tutoring
 
 Row = dict[str, Any]
 Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
@@ -31,7 +31,7 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # Counting rules (docs/reporting.md, "Methods"). 1: every indicator for every person, vulnerabilities per household.
 # 2: indicators whose legal basis is consent count only persons with the `reporting` consent on as_of
 # (CONSENT_BASED); vulnerabilities assessed per person (needs_assessed v3) count for that person only.
-METHOD = 2
+METHOD = 3  # 3: street outreach and appointments (#19)
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
@@ -344,6 +344,9 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
         indicators["persons_with_individual_plan"] = sum(
             1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
         )
+    if window.method >= 3:  # street outreach and the agenda (#19): method-2 reports never had them
+        months = [m["month"] for m in indicators["monthly"]]
+        indicators |= outreach.indicators(facts, lambda d: d in window, window.closed, here, pop.canonical, months)
     return indicators
 
 

@@ -36,6 +36,7 @@ CATEGORY_LISTS = {
     "vouchers_issued_by_kind": "voucher_kind",
     "vouchers_redeemed_by_kind": "voucher_kind",
     "employment": "employment_status",
+    "contacts_by_service_offered": "street_service",
 }
 
 

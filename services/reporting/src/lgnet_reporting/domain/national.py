@@ -162,6 +162,15 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         counts(*[(*tutored, "outcomes", k) for k in outcomes])
         if outcomes:
             plan.groups.append(table_group((*tutored, "outcomes"), outcomes, (*tutored, "sessions")))
+    if "outreach" in ind:  # method 3 (#19): people contacted are persons; their small cells are suppressed
+        street: Path = (*i, "outreach")
+        counts(*[(*street, k) for k in ("persons_contacted", "first_contacts", "taken_in_charge")])
+        for dependent in ("taken_in_charge_share", "days_to_taking_in_charge_median"):
+            plan.links.append(((*street, "taken_in_charge"), (*street, dependent)))
+        for m in range(len(ind["outreach_monthly"])):
+            cell: Path = (*i, "outreach_monthly", m)
+            counts(*[(*cell, k) for k in ("persons_contacted", "first_contacts", "taken_in_charge")])
+            plan.links.append(((*cell, "taken_in_charge"), (*cell, "days_to_taking_in_charge_median")))
     consenting: Path = persons_total
     if "persons_with_individual_plan" in ind:
         counts((*i, "persons_with_individual_plan"))

@@ -22,7 +22,7 @@ from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
 
-from lgnet_reporting.domain import tutoring
+from lgnet_reporting.domain import outreach, tutoring
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ TABLES: dict[str, Table] = {
         _t("voucher_redemptions", ("event_id",), event_id="text", voucher_id="text", amount_cents="bigint",
            redeemed_on="date"),
         _t(tutoring.TABLE, tutoring.KEY, **tutoring.COLUMNS),
+        *(_t(name, key, **cols) for name, (key, cols) in outreach.TABLES.items()),  # #19
     )
 }  # fmt: skip
 
@@ -233,7 +234,12 @@ def _voucher_issued(env: Envelope, e: p.VoucherIssued) -> list[Write]:
     ]  # fmt: skip
 
 
+def _outreach(env: Envelope, e: Any) -> list[Write]:
+    return [Write(mode, table, row) for table, mode, row in outreach.writes(env, e)]
+
+
 PROJECTORS: dict[str, Projector] = {
+    **{model.type: _outreach for model in outreach.PROJECTED},
     i.PersonRegistered.type: _person_registered,
     i.PersonUpdated.type: _person_updated,
     i.PersonsMerged.type: lambda env, e: [
