@@ -402,7 +402,7 @@ async def _outings(w: World) -> Attempt:
 
 
 async def _outing_contacts(w: World) -> Attempt:
-    return Attempt("GET", f"/outings/{(await street(w))['outing_id']}/contacts")
+    return Attempt("GET", f"/outings/{(await street(w))['outing_id']}")
 
 
 async def _street_contact(w: World) -> Attempt:
@@ -458,7 +458,7 @@ OUTREACH_RULES: dict[str, Rule] = {
     "GET /mobile-units": rule(OWN_CITY_CREATE, _units),  # each sees its own city's (a partner: those it runs)
     "POST /outings": rule(CASE, _outing),  # the unit's partner and the city's staff
     "GET /outings": rule(OWN_CITY_CREATE, _outings),
-    "GET /outings/{outing_id}/contacts": rule(CASE, _outing_contacts),
+    "GET /outings/{outing_id}": rule(CASE, _outing_contacts),
     "POST /street-contacts": rule(CASE, _street_contact),
     "POST /street-contacts/{contact_id}/link": rule(CASE, _link),
     "GET /street-persons/{street_id}": rule(CASE, _street_person),

@@ -74,9 +74,9 @@ def router(runtime: Runtime) -> APIRouter:
         first = since or last - timedelta(days=30)
         return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))  # type: ignore[no-any-return]
 
-    @api.get("/outings/{outing_id}/contacts", summary="The contacts of an outing (nicknames not shown)")
-    async def outing_contacts(outing_id: str, actor: Who) -> list[dict[str, Any]]:
-        return await act(actor, lambda o, c: o.contacts_of_outing(c, outing_id))  # type: ignore[no-any-return]
+    @api.get("/outings/{outing_id}", summary="An outing with its contacts (nicknames not shown)")
+    async def outing_with_contacts(outing_id: str, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda o, c: o.outing(c, outing_id))  # type: ignore[no-any-return]
 
     @api.post("/street-contacts", status_code=201, summary="Record a contact made during an outing (anonymous)")
     async def contact(body: uc.RecordStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:

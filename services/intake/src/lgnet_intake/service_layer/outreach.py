@@ -276,10 +276,12 @@ class Outreach:
         )
         return result
 
-    async def contacts_of_outing(self, ctx: Context, outing_id: str) -> list[dict[str, Any]]:
+    async def outing(self, ctx: Context, outing_id: str) -> dict[str, Any]:
+        """An outing with its contacts (nicknames not shown: they are opened only on a street person's page)."""
         o = await repo.outing(self.conn, outing_id)
         await self._unit_for_reading(ctx, o["unit_id"], "outing_id")
-        return [self._without_nickname(r) for r in await repo.contacts(self.conn, outing_id=outing_id)]
+        contacts = [self._without_nickname(r) for r in await repo.contacts(self.conn, outing_id=outing_id)]
+        return {**iso(o), "contacts": contacts}
 
     async def street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
         """A street person's contacts, oldest first, with the nickname first given opened (the erased show none)."""
