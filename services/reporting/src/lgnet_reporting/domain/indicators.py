@@ -345,8 +345,7 @@ def summary(facts: Facts, window: Window, city: str | None) -> dict[str, Any]:
             1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
         )
     if window.method >= 3:  # street outreach and the agenda (#19): method-2 reports never had them
-        months = [m["month"] for m in indicators["monthly"]]
-        indicators |= outreach.indicators(facts, lambda d: d in window, window.closed, here, pop.canonical, months)
+        indicators |= outreach.indicators(facts, window, here, pop.canonical)
     return indicators
 
 

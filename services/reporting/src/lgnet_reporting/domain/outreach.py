@@ -83,6 +83,14 @@ def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def _months(first: date, last: date) -> list[str]:
+    out, y, m = [], first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out[-120:]  # at most ten years, like the report's own monthly series
+
+
 def _median(values: list[int]) -> float | None:
     if not values:
         return None
@@ -96,15 +104,15 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def indicators(
-    facts: Facts,
-    in_window: Callable[[date | None], bool],
-    closed: Callable[[date | None], bool],
-    here: Callable[[Row], bool],
-    canonical: Callable[[str], str],
-    months: list[str],
+    facts: Facts, window: Any, here: Callable[[Row], bool], canonical: Callable[[str], str]
 ) -> dict[str, Any]:
-    """`in_window`: a day in the report's window; `closed`: on or before as_of; `canonical`: a person's surviving
-    id; `months`: the months of the monthly series."""
+    """`window`: the report's (indicators.Window: `in`, `closed`, `as_of`, `period_from`); `canonical`: a person's
+    surviving id. The monthly series runs from the period's start (or the first outing or contact) to as_of."""
+
+    def in_window(day: date | None) -> bool:
+        return bool(day in window)
+
+    closed = window.closed
     outings = [r for r in facts[OUTINGS] if here(r) and in_window(r["on_date"])]
     links = {r["street_id"]: r for r in facts[LINKS] if closed(r["linked_on"])}
 
@@ -129,6 +137,8 @@ def indicators(
     days = [(linked_on[w] - first[w]).days for w in taken]
     services = Counter(s for c in contacts for s in c["services_offered"] or [])
 
+    active: list[date] = [r["on_date"] for r in outings] + [c["contacted_on"] for c in contacts]
+    months = _months(window.period_from or min(active, default=window.as_of), window.as_of)
     monthly: dict[str, dict[str, Any]] = {
         m: {"outings": 0, "contacts": 0, "persons": set(), "first_contacts": 0, "taken_in_charge": 0, "days": []}
         for m in months
