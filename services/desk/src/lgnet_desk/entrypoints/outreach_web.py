@@ -23,6 +23,12 @@ DURATIONS = (15, 30, 45, 60, 90, 120)
 
 
 def _today() -> date:
+    """The date the services take as today for business dates (UTC, like the rest of the desk)."""
+    return datetime.now(UTC).date()
+
+
+def _local_today() -> date:
+    """The agenda's day: the city's (Europe/Rome)."""
     return datetime.now(UTC).astimezone(LOCAL).date()
 
 
@@ -168,7 +174,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
         assert p.services is not None
-        day = request.query_params.get("day") or extra.pop("day", None) or _today().isoformat()
+        day = request.query_params.get("day") or extra.pop("day", None) or _local_today().isoformat()
         try:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")
@@ -189,7 +195,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         f = await form_of(request)
-        day = f.get("day", _today().isoformat())
+        day = f.get("day", _local_today().isoformat())
         starts_at, ends_at = _span(day, f.get("time", ""), f.get("minutes", "30"))
         party = f.get("party", "").strip()
         body: dict[str, Any] = {
@@ -214,7 +220,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         f = await form_of(request)
-        day = f.get("day", _today().isoformat())
+        day = f.get("day", _local_today().isoformat())
         try:
             await p.services.post("intake", f"/appointments/{appointment_id}/{action}", body(f, day))
         except ServiceRefusal as r:
