@@ -102,7 +102,6 @@ def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_the_kit_accepts_every_type_partners_may_send() -> None:
     from lgnet_intake.service_layer.inbound import ACCEPTED
-
     from lgnet_shared.events import outreach
 
     sent = {

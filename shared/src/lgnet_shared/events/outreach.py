@@ -18,7 +18,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, WithJsonSchema
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import Channel, Sex
@@ -28,6 +28,17 @@ INBOUND = "partner.inbound"
 SPECIAL = "intake.special"
 Place = Annotated[str, Field(min_length=1, max_length=100, description="A place's common name (no address)")]
 ShortText = Annotated[str, Field(min_length=1, max_length=120)]
+# A wall-clock time of the city (Europe/Rome), no offset: JSON Schema's `format: time` would demand one (RFC 3339).
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]+)?)?$",
+            "description": "Local time (Europe/Rome), HH:MM or HH:MM:SS, no offset",
+        }
+    ),
+]
 
 
 class AgeBand(StrEnum):
@@ -109,8 +120,8 @@ class OutingRecorded(Event):
     unit_id: Id
     city: Code
     on: date
-    start_time: time = Field(description="Local time (Europe/Rome)")
-    end_time: time = Field(description="Local time; earlier than start_time for an outing past midnight")
+    start_time: LocalTime
+    end_time: LocalTime = Field(description="Earlier than start_time for an outing past midnight")
     minutes: int = Field(ge=1, le=24 * 60, description="Length of the outing, computed by intake")
     places: list[Place] = Field(min_length=1, max_length=30)
     staff: list[Id] = Field(min_length=1, max_length=20, description="Operators' actor ids (never names)")
@@ -230,8 +241,8 @@ class OutingSubmitted(Event):
     outing_id: Id
     unit_id: Id
     on: IsoDate
-    start_time: time
-    end_time: time
+    start_time: LocalTime
+    end_time: LocalTime = Field(description="Earlier than start_time for an outing past midnight")
     places: list[Place] = Field(min_length=1, max_length=30)
     staff: list[Id] = Field(min_length=1, max_length=20)
 

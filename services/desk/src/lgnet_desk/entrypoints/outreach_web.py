@@ -246,4 +246,3 @@ def router(settings: DeskSettings) -> APIRouter:
         return await change(request, appointment_id, "move", body)
 
     return api
-

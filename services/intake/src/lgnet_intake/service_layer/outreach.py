@@ -193,8 +193,9 @@ class Outreach:
         street = street.contacted(c.contacted_on)
         sealed = None
         if c.nickname is not None:
+            nickname = " ".join(c.nickname.split())
             try:
-                sealed = (await self.intake.keys.seal_all(self.conn, street.street_id, {"nickname": " ".join(c.nickname.split())}))[
+                sealed = (await self.intake.keys.seal_all(self.conn, street.street_id, {"nickname": nickname}))[
                     "nickname"
                 ]
             except PermissionError:
