@@ -174,7 +174,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
         assert p.services is not None
-        day = request.query_params.get("day") or extra.pop("day", None) or _local_today().isoformat()
+        day = request.query_params.get("day") or extra.pop("agenda_day", None) or _local_today().isoformat()
         try:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")
@@ -183,7 +183,7 @@ def router(settings: DeskSettings) -> APIRouter:
         for a in items:
             a["starts"] = datetime.fromisoformat(a["starts_at"])
             a["ends"] = datetime.fromisoformat(a["ends_at"])
-        ctx = {"items": items, "day": day, "units": units, "form": {}, "errors": {}, "durations": DURATIONS}
+        ctx = {"items": items, "agenda_day": day, "units": units, "form": {}, "errors": {}, "durations": DURATIONS}
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
     @api.get("/agenda", response_class=HTMLResponse)
@@ -213,7 +213,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             await desk.submit(p.services, "intake", "/appointments", body, fields)
         except desk.FieldErrors as e:
-            return await agenda_page(request, status=422, errors=e.errors, form=f, day=day)
+            return await agenda_page(request, status=422, errors=e.errors, form=f, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)
 
     async def change(request: Request, appointment_id: str, action: str, body: Any) -> Response:
@@ -224,7 +224,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             await p.services.post("intake", f"/appointments/{appointment_id}/{action}", body(f, day))
         except ServiceRefusal as r:
-            return await agenda_page(request, status=422, errors={appointment_id: r.reason}, day=day)
+            return await agenda_page(request, status=422, errors={appointment_id: r.reason}, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)
 
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)

@@ -75,6 +75,9 @@ def _street(row: Any) -> StreetPerson:
 
 
 async def street_person_by_nickname(conn: Conn, city: str, nickname_hash: str) -> StreetPerson | None:
+    """The street person of a nickname; locks the nickname until the transaction ends, so that two contacts of a new
+    nickname recorded at once (two units, two partners) make one street person, not a duplicate-key error."""
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 19))", f"nickname:{city}:{nickname_hash}")
     row = await conn.fetchrow(
         "select * from street_persons where city = $1 and nickname_hash = $2 for update", city, nickname_hash
     )
