@@ -225,3 +225,14 @@ async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
     assert sorted(r.appointment_id for r in reminders) == sorted(first["emitted"])
     assert any(isinstance(e, ev.AppointmentOutcomeRecorded) and e.outcome == "no_show" for e in events)
     await asyncio.sleep(0)
+
+
+async def test_two_contacts_of_a_new_nickname_at_once_make_one_street_person(intake: IntakeUnderTest) -> None:
+    """Found by the scenario: two units meeting a newcomer the same evening must not collide on the nickname."""
+    await unit(intake)
+    async with intake.client("coop-aurora") as aurora:
+        await post(aurora, "/outings", outing("o-1", EARLIER))
+        answers = await asyncio.gather(
+            *(post(aurora, "/street-contacts", contact(f"ct-{i}", "o-1", EARLIER, nickname="TO-042")) for i in range(6))
+        )
+    assert len({a["street_id"] for a in answers}) == 1
