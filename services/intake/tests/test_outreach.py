@@ -105,6 +105,9 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
         history = (await aurora.get(f"/street-persons/{first['street_id']}")).json()
         assert history["nickname"] == NICKNAME and history["person_id"] == "p-karim"
         assert [c["contact_id"] for c in history["contacts"]] == ["ct-1", "ct-2"]
+    async with intake.client("staff-torino") as staff:  # erasing the person erases the nickname the unit gave
+        assert (await send(staff, "/persons/p-karim/erasure", {})).status_code in (200, 201)
+        assert (await staff.get(f"/street-persons/{first['street_id']}")).json()["nickname"] is None
     async with intake.client("coop-borgo") as borgo:  # another partner: not its unit
         r = await send(borgo, "/outings", outing("o-9", TODAY))
         assert r.status_code == 403 and r.json()["field"] == "unit_id"

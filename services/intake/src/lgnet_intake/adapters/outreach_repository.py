@@ -108,6 +108,12 @@ async def save_street_person(conn: Conn, sp: StreetPerson, nickname_hash: str | 
     )
 
 
+async def street_persons_of(conn: Conn, person_ids: list[str]) -> list[str]:
+    """The street persons linked to these persons (their sealed nicknames are erased with them)."""
+    rows = await conn.fetch("select street_id from street_persons where person_id = any($1::text[])", person_ids)
+    return [r["street_id"] for r in rows]
+
+
 async def insert_contact(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "street_contacts", row)
 
