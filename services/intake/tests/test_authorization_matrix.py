@@ -419,6 +419,10 @@ async def _street_person(w: World) -> Attempt:
     return Attempt("GET", f"/street-persons/{(await street(w))['street_id']}")
 
 
+async def _erase_street_person(w: World) -> Attempt:
+    return Attempt("POST", f"/street-persons/{(await street(w))['street_id']}/erasure")
+
+
 async def _book(w: World) -> Attempt:
     return Attempt("POST", "/appointments", json=booking(w.id("apt"), await registered(w), TOMORROW_NINE, w.id("op")))
 
@@ -462,6 +466,7 @@ OUTREACH_RULES: dict[str, Rule] = {
     "POST /street-contacts": rule(CASE, _street_contact),
     "POST /street-contacts/{contact_id}/link": rule(CASE, _link),
     "GET /street-persons/{street_id}": rule(CASE, _street_person),
+    "POST /street-persons/{street_id}/erasure": rule(STAFF, _erase_street_person),
     "POST /appointments": rule(CASE, _book),  # with a person the partner registered
     "GET /appointments": rule(OWN_CITY_CREATE, _agenda),  # a partner sees what it booked
     "POST /appointments/{appointment_id}/move": rule(CASE, _move),  # who booked it and the city's staff

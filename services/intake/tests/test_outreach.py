@@ -171,6 +171,9 @@ async def test_partners_send_outings_contacts_and_appointments_through_the_gatek
     async with intake.client("staff-torino") as staff:
         history = (await staff.get(f"/street-persons/{booked.street_id}")).json()
         assert history["nickname"] == NICKNAME  # opened from HPKE, re-sealed with the street person's key
+        assert (await send(staff, f"/street-persons/{booked.street_id}/erasure", {})).status_code in (200, 201)
+        forgotten = (await staff.get(f"/street-persons/{booked.street_id}")).json()
+        assert forgotten["nickname"] is None and len(forgotten["contacts"]) == 1  # the facts stay
 
 
 async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(intake: IntakeUnderTest) -> None:

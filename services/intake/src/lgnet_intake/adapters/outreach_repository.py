@@ -114,6 +114,11 @@ async def street_persons_of(conn: Conn, person_ids: list[str]) -> list[str]:
     return [r["street_id"] for r in rows]
 
 
+async def forget_nickname(conn: Conn, street_id: str) -> None:
+    await conn.execute("update street_persons set nickname_hash = null where street_id = $1", street_id)
+    await conn.execute("update street_contacts set nickname = null where street_id = $1", street_id)
+
+
 async def insert_contact(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "street_contacts", row)
 

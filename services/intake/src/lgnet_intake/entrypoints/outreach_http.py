@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
 from lgnet_shared.events import outreach as ev
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import idempotent, problem_responses, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
@@ -94,6 +94,14 @@ def router(runtime: Runtime) -> APIRouter:
     @api.get("/street-persons/{street_id}", summary="A street person: contacts, first contact, nickname, link")
     async def street_person(street_id: str, actor: Who) -> dict[str, Any]:
         return await act(actor, lambda o, c: o.street_person(c, street_id))  # type: ignore[no-any-return]
+
+    @api.post("/street-persons/{street_id}/erasure", summary="Staff: erase a street person's nickname (forgotten)")
+    async def erase_street_person(street_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+        async with use_case(actor) as (outreach, ctx):
+            route = f"POST /street-persons/{street_id}/erasure"
+            return await transition(
+                outreach.conn, actor.id, key, route, {}, lambda: outreach.erase_street_person(ctx, street_id)
+            )
 
     @api.post("/appointments", status_code=201, summary="Book an appointment (no double booking of an operator)")
     async def book(body: ev.AppointmentBookingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:

@@ -309,6 +309,17 @@ class Outreach:
             "contacts": [self._without_nickname(r) for r in rows],
         }
 
+    async def erase_street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
+        """Right to be forgotten for someone met on the street (staff): destroy the street person's key, so the
+        nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
+        if ctx.actor.role is not Role.STAFF:
+            raise Forbidden("", "erasing a street person is for the city's staff")
+        sp = await repo.street_person(self.conn, street_id)
+        access.may_write_in_city(ctx.actor, sp.city, "street_id")
+        await self.intake.keys.erase(self.conn, street_id)
+        await repo.forget_nickname(self.conn, street_id)
+        return {"street_id": street_id, "erased_on": ctx.today.isoformat()}
+
     async def _unit_for_reading(self, ctx: Context, unit_id: str, field: str) -> None:
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
