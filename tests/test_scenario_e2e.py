@@ -233,3 +233,29 @@ async def test_the_auditors_replay_reproduces_the_published_reports(
 
 async def _records(ep: Endpoints, logical: str) -> list[Any]:
     return await read_records(ep.kafka, physical(logical, ep.topic_prefix), quiet_ms=2000)
+
+
+async def test_street_outreach_and_the_agenda_equal_the_scenario_truth(played: dict[str, Any]) -> None:
+    """Issue #19: a year of street outreach in Torino and Trieste, as the reports count it."""
+    truth: driver.Truth = played["truth"]
+    assert set(truth.outreach) == {"torino", "trieste"}
+    for city, t in truth.outreach.items():
+        ind = played["reports"][city]["indicators"]
+        street, agenda = ind["outreach"], ind["appointments"]
+        assert street["outings"] == t.outings > 50
+        assert street["outing_hours"] == round(t.outing_minutes / 60, 1)
+        assert street["contacts"] == t.contacts
+        assert street["persons_contacted"] == street["first_contacts"] == t.persons_contacted
+        assert street["taken_in_charge"] == t.taken_in_charge > 0
+        assert street["days_to_taking_in_charge_median"] == t.days_to_taking_in_charge_median
+        assert street["taken_in_charge_share"] == round(t.taken_in_charge / t.persons_contacted, 4)
+        assert ind["contacts_by_service_offered"] == dict(sorted(t.services_offered.items()))
+        assert (agenda["booked"], agenda["attended"], agenda["no_show"], agenda["cancelled"]) == (
+            t.appointments_booked,
+            t.appointments_attended,
+            t.appointments_no_show,
+            t.appointments_cancelled,
+        )
+        assert t.reminders_sent == min(4, t.taken_in_charge)  # tomorrow's appointments, reminded once today
+        months = [m for m in ind["outreach_monthly"] if m["outings"]]
+        assert sum(m["contacts"] for m in months) == t.contacts and len(months) >= 12

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import pytest
 from lgnet_shared import vocabulary
-from lgnet_shared.events import civic, housing, intake, payments
+from lgnet_shared.events import civic, housing, intake, outreach, payments
 
 
 def _snake(name: str) -> str:
@@ -16,7 +16,7 @@ def _snake(name: str) -> str:
 
 ENUMS = [
     obj
-    for module in (intake, housing, payments, civic)
+    for module in (intake, housing, payments, civic, outreach)
     for obj in vars(module).values()
     if isinstance(obj, type) and issubclass(obj, StrEnum) and obj is not StrEnum
 ]

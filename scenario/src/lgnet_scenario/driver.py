@@ -15,7 +15,7 @@ from typing import Any
 
 from lgnet_shared.events import partner as inbound
 
-from lgnet_scenario import civic_steps, housing_steps, intake_steps, payments_steps
+from lgnet_scenario import civic_steps, housing_steps, intake_steps, outreach_steps, payments_steps
 from lgnet_scenario.platform import Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, CityPlan, Household, population
 
@@ -43,6 +43,7 @@ class Truth:
     rejections_expected: dict[str, tuple[str, str]] = field(default_factory=dict)  # event id -> (partner, kind)
     erased_person_id: str | None = None
     published: dict[str, Any] = field(default_factory=dict)  # scope -> published report
+    outreach: dict[str, outreach_steps.OutreachTruth] = field(default_factory=dict)  # #19: street outreach, agenda
     seconds: float = 0.0
 
 
@@ -90,6 +91,13 @@ async def run(
                 contributions_paid_cents=sum(payments.paid.values()),
                 vouchers_issued=payments.vouchers_issued,
                 civic=civic[plan.city],
+            )
+        for plan in cities:
+            street = await outreach_steps.play(platform, plan.city, plan.partners, plan.persons, seed)
+            truth.outreach[plan.city] = street
+            progress(
+                f"{plan.city}: {street.outings} outings, {street.contacts} street contacts, {street.taken_in_charge}"
+                f" taken in charge, {street.appointments_booked + street.appointments_cancelled} appointments"
             )
         truth.erased_person_id = await _erase_one(platform, people[cities[0].city])
         progress(f"erased person {truth.erased_person_id} on request (identifying data destroyed, counts kept)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from lgnet_scenario import outreach_steps
 from lgnet_scenario.driver import Truth
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.platform import Platform
@@ -35,6 +36,11 @@ async def caught_up(platform: Platform, truth: Truth, timeout: float = 180) -> d
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"reporting for {city} has {ind['persons']['total']} of {t.persons} persons")
             await asyncio.sleep(1)
+    for city, street in truth.outreach.items():  # #19: then the street figures
+        await outreach_steps.wait_reported(platform, city, street, timeout)
+        reports[city] = await call(
+            platform.http("reporting", f"staff-{city}"), "GET", f"/reports/city_summary?city={city}"
+        )
     return reports
 
 

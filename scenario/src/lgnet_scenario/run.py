@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lgnet_scenario import driver, reports
+from lgnet_scenario import driver, outreach_steps, reports
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.platform import SERVICES, Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, scaled
@@ -39,6 +39,7 @@ async def main_async(args: argparse.Namespace) -> int:
                     platform.http("reporting", f"staff-{city}"), "GET", f"/reports/city_summary?city={city}"
                 )
                 print("  " + reports.headline(city, body))
+                print("  " + outreach_steps.headline(city, body))
             national = await call(platform.http("reporting", "coordination"), "GET", "/reports/national")
             print("  " + _national_line(national))
         finally:
@@ -60,6 +61,7 @@ async def main_async(args: argparse.Namespace) -> int:
     print(f"\n[scenario] done in {truth.seconds:.0f} s. Headline reports (as of today):")
     for city in names:
         print("  " + reports.headline(city, bodies[city]))
+        print("  " + outreach_steps.headline(city, bodies[city]))
     print("  " + _national_line(national))
     for scope, pub in truth.published.items():
         print(f"  published {scope:9} report {pub.get('report_id', '?')} digest {str(pub.get('digest', ''))[:16]}…")

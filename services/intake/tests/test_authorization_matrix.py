@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -386,6 +386,153 @@ RULES: dict[str, Rule] = {
     "POST /civic/attendance": rule(CASE, _attendance),
     "POST /civic/certificates": rule(CASE, _certificate),
 }
+
+
+# ------------------------------------------------------------------ outreach (#19): A runs the unit, books the agenda
+
+
+async def unit(w: World) -> str:
+    uid = w.id("unit")
+    body = {"unit_id": uid, "name": "Unità Nord", "area": "Circoscrizione 6", "partner": A, "team_size": 2}
+    await w.call(STAFF_TO, "POST", "/mobile-units", body)
+    return uid
+
+
+async def outing(w: World) -> dict[str, Any]:
+    uid = await unit(w)
+    oid = w.id("out")
+    body = {"outing_id": oid, "unit_id": uid, "on": str(TODAY), "start_time": "09:00", "end_time": "12:00",
+            "places": ["Stazione"], "staff": ["op-1"]}  # fmt: skip
+    await w.call(A, "POST", "/outings", body)
+    return {"unit_id": uid, "outing_id": oid}
+
+
+def street_contact(cid: str, oid: str) -> dict[str, Any]:
+    """With a nickname of its own (one nickname is one street person in the city)."""
+    return {"contact_id": cid, "outing_id": oid, "contacted_on": str(TODAY), "age_band": "30_44", "sex": "male",
+            "place": "Stazione", "nickname": f"Il Rosso {cid}"}  # fmt: skip
+
+
+async def street(w: World) -> dict[str, Any]:
+    o = await outing(w)
+    cid = w.id("ct")
+    answer = await w.call(A, "POST", "/street-contacts", street_contact(cid, o["outing_id"]))
+    return o | {"contact_id": cid, "street_id": answer["street_id"]}
+
+
+def booking(aid: str, person_id: str, start: datetime, operator: str) -> dict[str, Any]:
+    return {"appointment_id": aid, "agenda": "desk", "operator": operator, "person_id": person_id,
+            "purpose": "first_interview", "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
+
+
+TOMORROW_NINE = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+
+
+async def appointment(w: World, start: datetime = TOMORROW_NINE) -> str:
+    aid = w.id("apt")
+    await w.call(A, "POST", "/appointments", booking(aid, await registered(w), start, w.id("op")))
+    return aid
+
+
+async def _unit_register(w: World) -> Attempt:
+    body = {"unit_id": w.id("unit"), "name": "Unità Sud", "area": "Centro", "partner": A, "team_size": 3}
+    return Attempt("POST", "/mobile-units", json=body)
+
+
+async def _units(w: World) -> Attempt:
+    await unit(w)
+    return Attempt("GET", "/mobile-units")
+
+
+async def _outing(w: World) -> Attempt:
+    uid = await unit(w)
+    body = {"outing_id": w.id("out"), "unit_id": uid, "on": str(TODAY), "start_time": "20:00", "end_time": "01:00",
+            "places": ["Giardini"], "staff": ["op-1"]}  # fmt: skip
+    return Attempt("POST", "/outings", json=body)
+
+
+async def _outings(w: World) -> Attempt:
+    await outing(w)
+    return Attempt("GET", "/outings")
+
+
+async def _outing_contacts(w: World) -> Attempt:
+    return Attempt("GET", f"/outings/{(await street(w))['outing_id']}")
+
+
+async def _street_contact(w: World) -> Attempt:
+    return Attempt("POST", "/street-contacts", json=street_contact(w.id("ct"), (await outing(w))["outing_id"]))
+
+
+async def _link(w: World) -> Attempt:
+    s = await street(w)
+    body = {"person_id": await registered(w), "linked_on": str(TODAY)}
+    return Attempt("POST", f"/street-contacts/{s['contact_id']}/link", json=body)
+
+
+async def _street_person(w: World) -> Attempt:
+    return Attempt("GET", f"/street-persons/{(await street(w))['street_id']}")
+
+
+async def _erase_street_person(w: World) -> Attempt:
+    return Attempt("POST", f"/street-persons/{(await street(w))['street_id']}/erasure")
+
+
+async def _book(w: World) -> Attempt:
+    return Attempt("POST", "/appointments", json=booking(w.id("apt"), await registered(w), TOMORROW_NINE, w.id("op")))
+
+
+async def _agenda(w: World) -> Attempt:
+    await appointment(w)
+    return Attempt("GET", "/appointments", params={"day": str(TODAY + timedelta(days=1))})
+
+
+async def _move(w: World) -> Attempt:
+    later = TOMORROW_NINE + timedelta(hours=2)
+    body = {"starts_at": later.isoformat(), "ends_at": (later + timedelta(minutes=30)).isoformat()}
+    return Attempt("POST", f"/appointments/{await appointment(w)}/move", json=body)
+
+
+async def _cancel(w: World) -> Attempt:
+    return Attempt(
+        "POST", f"/appointments/{await appointment(w)}/cancel", json={"reason": "by_person", "on": str(TODAY)}
+    )
+
+
+async def _outcome(w: World) -> Attempt:
+    aid = await appointment(w, datetime.now(UTC) - timedelta(hours=3))
+    return Attempt("POST", f"/appointments/{aid}/outcome", json={"outcome": "no_show", "on": str(TODAY)})
+
+
+async def _reminders_due(_: World) -> Attempt:
+    return Attempt("GET", "/appointments/reminders", params={"day": str(TODAY)})
+
+
+async def _send_reminders(_: World) -> Attempt:
+    return Attempt("POST", "/appointments/reminders", json={"day": str(TODAY)})
+
+
+OUTREACH_RULES: dict[str, Rule] = {
+    "POST /mobile-units": rule(STAFF, _unit_register),  # the unit's partner works in Torino: Trieste staff cannot
+    "GET /mobile-units": rule(OWN_CITY_CREATE, _units),  # each sees its own city's (a partner: those it runs)
+    "POST /outings": rule(CASE, _outing),  # the unit's partner and the city's staff
+    "GET /outings": rule(OWN_CITY_CREATE, _outings),
+    "GET /outings/{outing_id}": rule(CASE, _outing_contacts),
+    "POST /street-contacts": rule(CASE, _street_contact),
+    "POST /street-contacts/{contact_id}/link": rule(CASE, _link),
+    "GET /street-persons/{street_id}": rule(CASE, _street_person),
+    "POST /street-persons/{street_id}/erasure": rule(STAFF, _erase_street_person),
+    "POST /appointments": rule(CASE, _book),  # with a person the partner registered
+    "GET /appointments": rule(OWN_CITY_CREATE, _agenda),  # a partner sees what it booked
+    "POST /appointments/{appointment_id}/move": rule(CASE, _move),  # who booked it and the city's staff
+    "POST /appointments/{appointment_id}/cancel": rule(CASE, _cancel),
+    "POST /appointments/{appointment_id}/outcome": rule(CASE, _outcome),
+    "GET /appointments/reminders": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _reminders_due),  # each its own city's
+    "POST /appointments/reminders": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _send_reminders),
+}
+
+RULES |= OUTREACH_RULES
 
 
 async def test_every_route_and_caller_as_declared(intake: InProcessService) -> None:

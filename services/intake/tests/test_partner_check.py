@@ -102,11 +102,15 @@ def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_the_kit_accepts_every_type_partners_may_send() -> None:
     from lgnet_intake.service_layer.inbound import ACCEPTED
-    from lgnet_shared.events import civic
+    from lgnet_shared.events import civic, outreach
 
     sent = {
         m.type
-        for module in (inbound, civic)  # civic engagement's submissions live with its facts (#19)
+        for module in (
+            inbound,
+            civic,
+            outreach,
+        )  # civic engagement's and outreach's requests live with their facts (#19)
         for m in vars(module).values()
         if isinstance(m, type) and getattr(m, "topic", "") == inbound.INBOUND
     }

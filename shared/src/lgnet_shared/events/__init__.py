@@ -1,6 +1,6 @@
 """The event catalogue: importing this package registers every event model."""
 
-from lgnet_shared.events import civic, housing, intake, partner, payments, reporting
+from lgnet_shared.events import civic, housing, intake, outreach, partner, payments, reporting
 from lgnet_shared.events.base import REGISTRY, Event, Sealed, event, event_types, latest, versions
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "housing",
     "intake",
     "latest",
+    "outreach",
     "partner",
     "payments",
     "reporting",

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from lgnet_shared import db
 
 from lgnet_desk.adapters.schema import MIGRATIONS
-from lgnet_desk.entrypoints import web
+from lgnet_desk.entrypoints import outreach_web, web
 from lgnet_desk.settings import DeskSettings
 
 
@@ -29,6 +29,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
     app = FastAPI(title="LgNet desk", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(packages=[("lgnet_desk.entrypoints", "static")]), name="static")
     web.install(app, settings)
+    app.include_router(outreach_web.router(settings))  # #19: outings, street contacts, agenda
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -67,10 +68,10 @@ class Page:
         return response
 
 
-def router(settings: DeskSettings) -> APIRouter:
-    api = APIRouter()
+def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
+    """The page of a request: the operator's session (else a redirect to the login), the CSRF check of a form post,
+    the role a screen needs, and the operator's identities on the services."""
     token_key = _token_key(settings)
-    policy = LockoutPolicy(settings.max_failures, timedelta(minutes=settings.lockout_minutes))
 
     async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
         sid = request.cookies.get(SESSION_COOKIE)
@@ -91,6 +92,15 @@ def router(settings: DeskSettings) -> APIRouter:
         async with pool.acquire() as conn:
             tokens = await store.tokens(conn, op.username, token_key)
         return Page(request, op, csrf, Services(settings.service_urls(), tokens, request.app.state.http))
+
+    return page
+
+
+def router(settings: DeskSettings) -> APIRouter:
+    api = APIRouter()
+    policy = LockoutPolicy(settings.max_failures, timedelta(minutes=settings.lockout_minutes))
+
+    page = page_loader(settings)
 
     async def form_of(request: Request) -> dict[str, str]:
         return {k: str(v) for k, v in (await request.form()).items()}

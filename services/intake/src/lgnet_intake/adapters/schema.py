@@ -230,4 +230,94 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "intake-outreach-1",
+        """
+        -- Street outreach (#19): the city's mobile units, their outings, the street persons they meet and each contact.
+        create table mobile_units (
+            unit_id text primary key,
+            city text not null,
+            name text not null,
+            vehicle text,
+            area text not null,
+            partner text references actors,
+            team_size integer not null,
+            created_by text not null
+        );
+        create table outings (
+            outing_id text primary key,
+            unit_id text not null references mobile_units,
+            city text not null,
+            on_date date not null,
+            start_time time not null,
+            end_time time not null,
+            minutes integer not null,
+            places text[] not null,
+            staff text[] not null,
+            recorded_by text not null
+        );
+        create index outings_unit_day on outings (unit_id, on_date);
+        -- A street person: an unnamed person the units met, sealed nickname under their own key (person_keys,
+        -- kid = street_id), found again by the keyed hash of the nickname; linked to a person once taken in charge.
+        create table street_persons (
+            street_id text primary key,
+            city text not null,
+            nickname_hash text,
+            first_contact_on date not null,
+            person_id text references persons,
+            linked_on date,
+            case_id text
+        );
+        create unique index street_persons_nickname on street_persons (city, nickname_hash)
+            where nickname_hash is not null;
+        create index street_persons_person on street_persons (person_id) where person_id is not null;
+        create table street_contacts (
+            contact_id text primary key,
+            street_id text not null references street_persons,
+            outing_id text not null references outings,
+            city text not null,
+            contacted_on date not null,
+            age_band text not null,
+            sex text not null,
+            nationality text,
+            needs_observed text[] not null,
+            services_offered text[] not null,
+            place text not null,
+            nickname jsonb,
+            recorded_by text not null
+        );
+        create index street_contacts_outing on street_contacts (outing_id);
+        create index street_contacts_street on street_contacts (street_id);
+        -- The agenda of the desk's operators and the units. No double booking is checked under a per-operator lock
+        -- (outreach_repository.lock_operator), so two bookings at once cannot both pass.
+        create table appointments (
+            appointment_id text primary key,
+            city text not null,
+            agenda text not null,
+            operator text not null,
+            unit_id text references mobile_units,
+            person_id text references persons,
+            street_id text references street_persons,
+            purpose text not null,
+            starts_at timestamptz not null,
+            ends_at timestamptz not null,
+            status text not null default 'booked' check (status in ('booked', 'cancelled')),
+            cancel_reason text,
+            outcome text check (outcome in ('attended', 'no_show')),
+            booked_by text not null,
+            check ((person_id is null) <> (street_id is null)),
+            check (ends_at > starts_at)
+        );
+        create index appointments_operator on appointments (operator, starts_at);
+        create index appointments_city_day on appointments (city, starts_at);
+        -- One reminder per appointment and start time: asking again for a day emits nothing new; a moved
+        -- appointment is reminded of its new time.
+        create table appointment_reminders (
+            appointment_id text not null references appointments,
+            starts_at timestamptz not null,
+            due_on date not null,
+            primary key (appointment_id, starts_at)
+        );
+        """,
+    ),
 ]

@@ -22,6 +22,7 @@ from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.events import Event
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
+from lgnet_shared.events.types import Part
 from lgnet_shared.service import ConsumerSpec, Runtime
 from lgnet_shared.topics import PARTNER_ID, ensure_topics, for_partner
 from nacl.signing import VerifyKey
@@ -30,8 +31,10 @@ from lgnet_intake import settings
 from lgnet_intake.adapters import credentials, repository
 from lgnet_intake.adapters.cache import TTLCache
 from lgnet_intake.domain.access import Actor
+from lgnet_intake.entrypoints import outreach_gate
 from lgnet_intake.service_layer import civic as civic_use_cases
 from lgnet_intake.service_layer import inbound as rules
+from lgnet_intake.service_layer import outreach
 from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
 
 UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
@@ -81,7 +84,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     async def verify(conn: Conn, record: Record, env: Envelope, sender: str | None) -> None:
         rules.check_claims(env, sender, (await signer(conn, record)).city)
 
-    async def open_identity(conn: Conn, identity: inbound.PartnerIdentity) -> dict[str, str]:
+    async def open_identity(conn: Conn, identity: Part) -> dict[str, str]:
         async def private_key(key_id: str) -> X25519PrivateKey | None:
             return await private_keys.get(
                 key_id, functools.partial(credentials.inbound_private_key, conn, master, key_id)
@@ -133,6 +136,9 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         inbound.CaseClosureSubmitted: lambda i, c, e: i.close_case(c, e),
         **civic_use_cases.BY_SUBMISSION,
     }
+
+    nickname_secret = pii.derive(master, outreach.NICKNAME_SECRET) if master else b""
+    use_cases.update(outreach_gate.use_cases(open_identity, nickname_secret))  # #19: outings, contacts, agenda
 
     def handler(use_case: UseCase) -> Handler:
         async def handle(conn: Conn, env: Envelope, event: Event) -> None:

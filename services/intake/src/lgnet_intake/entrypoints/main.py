@@ -6,7 +6,7 @@ from lgnet_shared.service import Runtime, ServiceSpec, run
 
 from lgnet_intake.adapters import diary
 from lgnet_intake.adapters.schema import MIGRATIONS
-from lgnet_intake.entrypoints import civic_http, folder, http
+from lgnet_intake.entrypoints import civic_http, folder, http, outreach_http
 from lgnet_intake.entrypoints.gatekeeper import gatekeeper
 
 
@@ -19,7 +19,12 @@ SPEC = ServiceSpec(
     default_port=8001,
     migrations=[*MIGRATIONS, *diary.MIGRATIONS],  # the desk's diary and documents: a separate, later list
     consumers=consumers,
-    routers=lambda runtime: [http.router(runtime), folder.router(runtime), civic_http.router(runtime)],
+    routers=lambda runtime: [
+        http.router(runtime),
+        folder.router(runtime),
+        civic_http.router(runtime),
+        outreach_http.router(runtime),
+    ],
     produces=["intake.events", "intake.special", "partner.rejections.{partner}"],
 )
 

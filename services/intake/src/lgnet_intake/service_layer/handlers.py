@@ -20,6 +20,7 @@ from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as cmd_in
 
 from lgnet_intake.adapters import credentials
+from lgnet_intake.adapters import outreach_repository as outreach_repo
 from lgnet_intake.adapters import repository as repo
 from lgnet_intake.domain import access, cases, needs, people
 from lgnet_intake.domain.access import Actor, Role
@@ -277,13 +278,16 @@ class Intake:
             raise Conflict("person_id", "the person is already erased")
         # The same human's other records (registrations merged into this one) go too: each has its own key.
         others = []
-        for other in await repo.merged_into(self.conn, p["person_id"]):
+        others_ids = await repo.merged_into(self.conn, p["person_id"])
+        for other in others_ids:
             if (await repo.person(self.conn, other, resolve=False))["erased_at"] is None:
                 await self.keys.erase(self.conn, other)
                 await repo.erase(self.conn, other)
                 others.append(ev.PersonErased(person_id=other, erased_on=ctx.today))
         await self.keys.erase(self.conn, p["person_id"])
         await repo.erase(self.conn, p["person_id"])
+        for street_id in await outreach_repo.street_persons_of(self.conn, [p["person_id"], *others_ids]):
+            await self.keys.erase(self.conn, street_id)  # the nickname the units gave them (#19) goes too
         # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound`: retire the
         # key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
         await credentials.retire_inbound_key(self.conn)

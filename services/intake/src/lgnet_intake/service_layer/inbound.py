@@ -18,10 +18,12 @@ from lgnet_shared import codec, pii
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic
 from lgnet_shared.events import Event, Sealed, versions
+from lgnet_shared.events import outreach as outreach_in
 from lgnet_shared.events import partner as cmd_in
+from lgnet_shared.events.types import Part
 from pydantic import ValidationError
 
-from lgnet_intake.domain import civic, people
+from lgnet_intake.domain import appointments, civic, outreach, people
 from lgnet_intake.service_layer import commands as cmd
 
 # What partners may send: the gatekeeper has a handler for each, and refuses any other type.
@@ -38,6 +40,14 @@ ACCEPTED: tuple[type[Event], ...] = (
     cmd_in.ConsentReported,
     cmd_in.CaseClosureSubmitted,
     *civic.SUBMISSIONS,
+)
+# Outreach (#19): outings, street contacts and their link to a person, appointments (entrypoints/outreach_gate.py).
+ACCEPTED += (
+    outreach_in.OutingSubmitted,
+    outreach_in.StreetContactSubmitted,
+    outreach_in.StreetContactLinkSubmitted,
+    outreach_in.AppointmentBookingSubmitted,
+    outreach_in.AppointmentChangeSubmitted,
 )
 V1_ACCEPTED_UNTIL = date.fromisoformat(cmd_in.BIRTH_DATE_V1_UNTIL)
 PrivateKeyOf = Callable[[str], Awaitable[X25519PrivateKey | None]]
@@ -59,9 +69,7 @@ def read(env: Envelope) -> Event:
     return codec.decode(env, strict=True)
 
 
-async def open_identity(
-    identity: cmd_in.PartnerIdentity, private_key: PrivateKeyOf, destroyed: Destroyed
-) -> dict[str, str]:
+async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: Destroyed) -> dict[str, str]:
     """Each sealed field opened with intake's key its `kid` names (HPKE, info `lgnet:<kid>:<field>`)."""
     opened: dict[str, str] = {}
     for field, sealed in identity:
@@ -165,6 +173,7 @@ def check_not_future(on: date, today: date, field: str) -> None:
 
 def check_event(event: Event, today: date) -> None:
     """The rules of each event that need no state (the use cases apply them in their place too)."""
+    check_outreach(event, today)
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):
         check_household(event)
     elif isinstance(event, cmd_in.ReferralSubmitted):
@@ -184,3 +193,17 @@ def partner_fields() -> Iterator[None]:
         if err.field and not err.field.startswith("data."):
             err.field = f"data.{err.field}"
         raise
+
+
+def check_outreach(event: Event, today: date) -> None:
+    """The stateless rules of partners' outreach requests (#19)."""
+    if isinstance(event, outreach_in.OutingSubmitted):
+        check_not_future(event.on, today, "on")
+        outreach.outing_minutes(event.start_time, event.end_time)
+    elif isinstance(event, outreach_in.StreetContactSubmitted):
+        check_not_future(event.contacted_on, today, "contacted_on")
+    elif isinstance(event, outreach_in.StreetContactLinkSubmitted):
+        check_not_future(event.linked_on, today, "linked_on")
+    elif isinstance(event, outreach_in.AppointmentBookingSubmitted):
+        appointments.check_one_party(event.person_id, event.contact_id)
+        appointments.check_interval(event.starts_at, event.ends_at)

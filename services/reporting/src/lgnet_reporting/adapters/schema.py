@@ -16,7 +16,10 @@ def create_table(t: Table) -> str:
 # Tables added after the first release get their own migration (forward only); reporting-1 keeps its tables.
 LATER = {"contribution_failures": "reporting-3", "member_ages": "reporting-4", "consents": "reporting-5",
          "person_vulnerabilities": "reporting-6",
-         "plans": "reporting-8", "budget_facts": "reporting-9", "tutoring_sessions": "reporting-10"}  # fmt: skip
+         "plans": "reporting-8", "budget_facts": "reporting-9", "tutoring_sessions": "reporting-10",
+         # street outreach and the agenda (#19)
+         "outreach_outings": "reporting-outreach-1", "outreach_contacts": "reporting-outreach-2",
+         "outreach_links": "reporting-outreach-3", "outreach_appointments": "reporting-outreach-4"}  # fmt: skip
 
 MIGRATIONS = [
     ("reporting-1", ";\n".join(create_table(t) for t in TABLES.values() if t.name not in {*LATER, *civic.TABLES})),

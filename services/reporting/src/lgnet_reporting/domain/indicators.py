@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from lgnet_reporting.domain import civic, tutoring
+from lgnet_reporting.domain import civic, outreach, tutoring
 
 Row = dict[str, Any]
 Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
@@ -31,7 +31,8 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # Counting rules (docs/reporting.md, "Methods"). 1: every indicator for every person, vulnerabilities per household.
 # 2: indicators whose legal basis is consent count only persons with the `reporting` consent on as_of
 # (CONSENT_BASED); vulnerabilities assessed per person (needs_assessed v3) count for that person only.
-# 3: adds civic engagement (issue #19): activities, sessions, participants, hours, completions, CEFR progress.
+# 3: adds civic engagement and street outreach with the agenda (issue #19): activities, sessions, participants,
+# hours, completions, CEFR progress; outings, contacts, people contacted and taken in charge, appointments.
 METHOD = 3
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
@@ -452,8 +453,9 @@ def summary(
         indicators["persons_with_individual_plan"] = sum(
             1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
         )
-    if window.method >= 3:  # reports published with methods 1 and 2 never had civic engagement
+    if window.method >= 3:  # reports published with methods 1 and 2 never had civic engagement nor outreach
         indicators |= civic.indicators(facts, lambda day: day in window, here, pop.canonical)
+        indicators |= outreach.indicators(facts, window, here, pop.canonical)
     return indicators
 
 

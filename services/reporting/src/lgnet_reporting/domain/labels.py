@@ -37,6 +37,7 @@ CATEGORY_LISTS = {
     "vouchers_redeemed_by_kind": "voucher_kind",
     "employment": "employment_status",
     "civic_by_kind": "civic_activity_kind",
+    "contacts_by_service_offered": "street_service",
 }
 
 

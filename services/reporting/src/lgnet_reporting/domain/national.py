@@ -185,6 +185,15 @@ def plan_for(doc: dict[str, Any]) -> Plan:
             )
         for f in ("completed", "cefr_improved"):  # each certificate counts in one kind: the kinds add up
             plan.groups.append(table_group((*i, "civic_by_kind"), kinds, (*i, "civic_engagement", f), f))
+    if "outreach" in ind:  # method 3 (#19): people contacted are persons; their small cells are suppressed
+        street: Path = (*i, "outreach")
+        counts(*[(*street, k) for k in ("persons_contacted", "first_contacts", "taken_in_charge")])
+        for dependent in ("taken_in_charge_share", "days_to_taking_in_charge_median"):
+            plan.links.append(((*street, "taken_in_charge"), (*street, dependent)))
+        for m in range(len(ind["outreach_monthly"])):
+            month: Path = (*i, "outreach_monthly", m)
+            counts(*[(*month, k) for k in ("persons_contacted", "first_contacts", "taken_in_charge")])
+            plan.links.append(((*month, "taken_in_charge"), (*month, "days_to_taking_in_charge_median")))
     consenting: Path = persons_total
     if "persons_with_individual_plan" in ind:
         counts((*i, "persons_with_individual_plan"))

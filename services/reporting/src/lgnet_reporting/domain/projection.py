@@ -22,7 +22,7 @@ from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
 
-from lgnet_reporting.domain import civic, tutoring
+from lgnet_reporting.domain import civic, outreach, tutoring
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ TABLES: dict[str, Table] = {
            redeemed_on="date"),
         _t(tutoring.TABLE, tutoring.KEY, **tutoring.COLUMNS),
         *(_t(name, key, **columns) for name, (key, columns) in civic.TABLES.items()),
+        *(_t(name, key, **cols) for name, (key, cols) in outreach.TABLES.items()),  # #19
     )
 }  # fmt: skip
 
@@ -238,8 +239,13 @@ def _civic(env: Envelope, e: Any) -> list[Write]:
     return [Write("insert" if mode == "insert" else "upsert", table, row) for mode, table, row in civic.project(env, e)]
 
 
+def _outreach(env: Envelope, e: Any) -> list[Write]:
+    return [Write(mode, table, row) for table, mode, row in outreach.writes(env, e)]
+
+
 PROJECTORS: dict[str, Projector] = {
     **dict.fromkeys(civic.FACTS, _civic),
+    **{model.type: _outreach for model in outreach.PROJECTED},
     i.PersonRegistered.type: _person_registered,
     i.PersonUpdated.type: _person_updated,
     i.PersonsMerged.type: lambda env, e: [

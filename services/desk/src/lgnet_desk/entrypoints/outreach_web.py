@@ -1,0 +1,248 @@
+"""The desk's outreach screens (issue #19): the mobile units' outings, the contacts of an outing (and linking a
+contact to the person taken in charge), a street person's history, and the day's agenda. Thin like web.py: read the
+session, check CSRF, call intake as the operator, render. Opening a street person's page (it shows the nickname) is
+recorded in the access log like a cartella."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from lgnet_desk.adapters import store
+from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.entrypoints.web import page_loader
+from lgnet_desk.service_layer import desk
+from lgnet_desk.settings import DeskSettings
+
+LOCAL = ZoneInfo("Europe/Rome")
+DURATIONS = (15, 30, 45, 60, 90, 120)
+
+
+def _today() -> date:
+    """The date the services take as today for business dates (UTC, like the rest of the desk)."""
+    return datetime.now(UTC).date()
+
+
+def _local_today() -> date:
+    """The agenda's day: the city's (Europe/Rome)."""
+    return datetime.now(UTC).astimezone(LOCAL).date()
+
+
+def _lines(text: str) -> list[str]:
+    """Places and staff typed one per line (or separated by commas)."""
+    return [p.strip() for chunk in text.splitlines() for p in chunk.split(",") if p.strip()]
+
+
+def _local(day: str, at: str) -> datetime | str:
+    try:
+        return datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=LOCAL)
+    except ValueError:
+        return f"{day} {at}"  # passed on: the service names the field
+
+
+def _span(day: str, at: str, minutes: str) -> tuple[str, str]:
+    start = _local(day, at)
+    if isinstance(start, str):
+        return start, start
+    length = int(minutes) if minutes.isdigit() else 30
+    return start.isoformat(), (start + timedelta(minutes=length)).isoformat()
+
+
+def router(settings: DeskSettings) -> APIRouter:
+    api = APIRouter()
+    page = page_loader(settings)
+
+    async def form_of(request: Request) -> dict[str, str]:
+        return {k: str(v) for k, v in (await request.form()).items()}
+
+    # ------------------------------------------------------------ outings
+
+    async def outings_page(request: Request, status: int = 200, **extra: Any) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        since = _today() - timedelta(days=90)
+        try:
+            units = await p.services.get("intake", "/mobile-units")
+            outings = await p.services.get("intake", "/outings", **{"from": since.isoformat()})
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+        names = {u["unit_id"]: u["name"] for u in units}
+        ctx = {"units": units, "outings": outings, "names": names, "today": _today().isoformat(), "form": {}}
+        return p.render("outings.html", status=status, errors={}, **(ctx | extra))
+
+    @api.get("/outreach", response_class=HTMLResponse)
+    async def outings(request: Request) -> Response:
+        return await outings_page(request)
+
+    @api.post("/outreach/outings", response_class=HTMLResponse)
+    async def record_outing(request: Request) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        f = await form_of(request)
+        body = {
+            "outing_id": desk.new_id("out"),
+            "unit_id": f.get("unit_id"),
+            "on": f.get("on"),
+            "start_time": f.get("start_time"),
+            "end_time": f.get("end_time"),
+            "places": _lines(f.get("places", "")),
+            "staff": _lines(f.get("staff", "")) or [p.op.username if p.op else ""],
+        }
+        fields = {k: k for k in ("unit_id", "on", "start_time", "end_time", "places", "staff")}
+        try:
+            done = await desk.submit(p.services, "intake", "/outings", body, fields)
+        except desk.FieldErrors as e:
+            return await outings_page(request, status=422, errors=e.errors, form=f)
+        return RedirectResponse(f"/outreach/outings/{done['outing_id']}", status_code=303)
+
+    # ------------------------------------------------------------ contacts of an outing
+
+    async def outing_page(request: Request, outing_id: str, status: int = 200, **extra: Any) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        try:
+            outing = await p.services.get("intake", f"/outings/{outing_id}")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+        ctx = {"o": outing, "form": {}, "errors": {}, "today": _today().isoformat()}
+        return p.render("outing.html", status=status, **(ctx | extra))
+
+    @api.get("/outreach/outings/{outing_id}", response_class=HTMLResponse)
+    async def outing(request: Request, outing_id: str) -> Response:
+        return await outing_page(request, outing_id)
+
+    @api.post("/outreach/outings/{outing_id}/contacts", response_class=HTMLResponse)
+    async def record_contact(request: Request, outing_id: str) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        form = await request.form()
+        f = {k: str(v) for k, v in form.items()}
+        body: dict[str, Any] = {
+            "contact_id": desk.new_id("ct"),
+            "outing_id": outing_id,
+            "contacted_on": f.get("contacted_on"),
+            "age_band": f.get("age_band"),
+            "sex": f.get("sex"),
+            "nationality": f.get("nationality", "").strip().upper() or None,
+            "needs_observed": [str(v) for v in form.getlist("needs_observed")],
+            "services_offered": [str(v) for v in form.getlist("services_offered")],
+            "place": f.get("place"),
+            "nickname": f.get("nickname", "").strip() or None,
+            "same_as_contact_id": f.get("same_as_contact_id", "").strip() or None,
+        }
+        fields = {k: k for k in ("contacted_on", "age_band", "sex", "nationality", "place", "nickname")}
+        fields |= {"same_as_contact_id": "same_as_contact_id", "needs_observed": "age_band"}
+        try:
+            await desk.submit(p.services, "intake", "/street-contacts", body, fields)
+        except desk.FieldErrors as e:
+            return await outing_page(request, outing_id, status=422, errors=e.errors, form=f)
+        return RedirectResponse(f"/outreach/outings/{outing_id}", status_code=303)
+
+    @api.post("/outreach/contacts/{contact_id}/link", response_class=HTMLResponse)
+    async def link(request: Request, contact_id: str) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        f = await form_of(request)
+        body = {"person_id": f.get("person_id", "").strip(), "linked_on": f.get("linked_on")}
+        path = f"/street-contacts/{contact_id}/link"
+        try:
+            await desk.submit(p.services, "intake", path, body, {"person_id": "person_id", "linked_on": "linked_on"})
+        except desk.FieldErrors as e:
+            errors = {f"{contact_id}-{k}": v for k, v in e.errors.items()}
+            return await outing_page(request, f.get("outing_id", ""), status=422, errors=errors)
+        return RedirectResponse(f"/outreach/outings/{f.get('outing_id', '')}", status_code=303)
+
+    @api.get("/outreach/street-persons/{street_id}", response_class=HTMLResponse)
+    async def street_person(request: Request, street_id: str) -> Response:
+        p = await page(request)
+        assert p.services is not None and p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                sp = await p.services.get("intake", f"/street-persons/{street_id}")
+            except ServiceRefusal as r:
+                await store.log_access(conn, p.op, street_id, "case_work", "street person", "denied")
+                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            await store.log_access(conn, p.op, street_id, "case_work", "street person", "shown")
+        return p.render("street_person.html", sp=sp)
+
+    # ------------------------------------------------------------ the day's agenda
+
+    async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        day = request.query_params.get("day") or extra.pop("agenda_day", None) or _local_today().isoformat()
+        try:
+            items = await p.services.get("intake", "/appointments", day=day)
+            units = await p.services.get("intake", "/mobile-units")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+        for a in items:
+            a["starts"] = datetime.fromisoformat(a["starts_at"])
+            a["ends"] = datetime.fromisoformat(a["ends_at"])
+        ctx = {"items": items, "agenda_day": day, "units": units, "form": {}, "errors": {}, "durations": DURATIONS}
+        return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
+
+    @api.get("/agenda", response_class=HTMLResponse)
+    async def agenda(request: Request) -> Response:
+        return await agenda_page(request)
+
+    @api.post("/agenda", response_class=HTMLResponse)
+    async def book(request: Request) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None and p.op is not None
+        f = await form_of(request)
+        day = f.get("day", _local_today().isoformat())
+        starts_at, ends_at = _span(day, f.get("time", ""), f.get("minutes", "30"))
+        party = f.get("party", "").strip()
+        body: dict[str, Any] = {
+            "appointment_id": desk.new_id("apt"),
+            "agenda": "mobile_unit" if f.get("unit_id") else "desk",
+            "operator": f.get("operator", "").strip() or p.op.username,
+            "unit_id": f.get("unit_id") or None,
+            "purpose": f.get("purpose"),
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            ("contact_id" if party.startswith("ct-") else "person_id"): party or None,
+        }
+        fields = {"starts_at": "time", "ends_at": "minutes", "purpose": "purpose", "operator": "operator",
+                  "person_id": "party", "contact_id": "party", "unit_id": "unit_id"}  # fmt: skip
+        try:
+            await desk.submit(p.services, "intake", "/appointments", body, fields)
+        except desk.FieldErrors as e:
+            return await agenda_page(request, status=422, errors=e.errors, form=f, agenda_day=day)
+        return RedirectResponse(f"/agenda?day={day}", status_code=303)
+
+    async def change(request: Request, appointment_id: str, action: str, body: Any) -> Response:
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        f = await form_of(request)
+        day = f.get("day", _local_today().isoformat())
+        try:
+            await p.services.post("intake", f"/appointments/{appointment_id}/{action}", body(f, day))
+        except ServiceRefusal as r:
+            return await agenda_page(request, status=422, errors={appointment_id: r.reason}, agenda_day=day)
+        return RedirectResponse(f"/agenda?day={day}", status_code=303)
+
+    @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
+    async def cancel(request: Request, appointment_id: str) -> Response:
+        return await change(request, appointment_id, "cancel", lambda f, _: {"reason": f.get("reason"),
+                                                                              "on": _today().isoformat()})  # fmt: skip
+
+    @api.post("/agenda/{appointment_id}/outcome", response_class=HTMLResponse)
+    async def outcome(request: Request, appointment_id: str) -> Response:
+        return await change(request, appointment_id, "outcome", lambda f, _: {"outcome": f.get("outcome"),
+                                                                               "on": _today().isoformat()})  # fmt: skip
+
+    @api.post("/agenda/{appointment_id}/move", response_class=HTMLResponse)
+    async def move(request: Request, appointment_id: str) -> Response:
+        def body(f: dict[str, str], day: str) -> dict[str, str]:
+            starts_at, ends_at = _span(f.get("new_day") or day, f.get("new_time", ""), f.get("minutes", "30"))
+            return {"starts_at": starts_at, "ends_at": ends_at}
+
+        return await change(request, appointment_id, "move", body)
+
+    return api

@@ -1,0 +1,111 @@
+"""The desk's outreach screens (issue #19) in headless Chromium against the real intake (real Kafka and PostgreSQL):
+a cooperative's operator records an outing and its street contacts (one with a nickname), the city's operator links
+a contact to the person taken in charge (the first-contact date stays), opens the street person's page (recorded in
+the access log), and keeps the day's agenda: book, a refused double booking, cancel. Every page passes axe-core."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lgnet_shared import auth, db
+from lgnet_shared.access import Role
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_desk_e2e import browser, desk, desk_pool, logged_in, shot  # the same desk and browser
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+__all__ = ["browser", "desk"]  # fixtures, used by name
+
+
+async def intake_staff(desk: Any) -> httpx.AsyncClient:
+    """The city's IT registers mobile units through intake's API (docs/outreach.md): a staff actor of its own."""
+    pool = await db.create_pool(desk.settings.database_url, desk.schemas["intake"], max_size=1)
+    async with pool.acquire() as conn:
+        await auth.add_actor(conn, "it-torino", Role.STAFF, "torino", "Servizi informativi")
+        token = await auth.issue_token(conn, "it-torino")
+    await pool.close()
+    url = desk.settings.service_urls()["intake"]
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
+
+
+async def created(c: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = await c.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: Any) -> None:
+    today = datetime.now(UTC).date()
+    async with await intake_staff(desk) as it:
+        unit = {"unit_id": "unit-nord", "name": "Unità di strada Nord", "vehicle": "camper", "area": "Circoscrizione 6",
+                "partner": "coop-aurora", "team_size": 3}  # fmt: skip
+        await created(it, "/mobile-units", unit)
+        person = {"person_id": "p-karim", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA",
+                  "identity": {"given_name": "Karim", "family_name": "Benali"}}  # fmt: skip
+        await created(it, "/persons", person)
+
+    luca = await logged_in(browser, desk, "luca")  # the cooperative that runs the unit
+    await luca.get_by_role("link", name="Unità di strada").click()
+    await luca.fill("#on", (today - timedelta(days=3)).isoformat())
+    await luca.fill("#start_time", "20:30")
+    await luca.fill("#end_time", "00:30")
+    await luca.fill("#places", "Stazione Porta Nuova\nGiardini Alimonda")
+    await luca.get_by_role("button", name="Registra l'uscita").click()
+    await luca.wait_for_url("**/outreach/outings/out-*")
+    await luca.select_option("#age_band", "30_44")
+    await luca.select_option("#sex", "male")
+    await luca.fill("#nationality", "ma")
+    await luca.check("#n_food")
+    await luca.check("#s_food")
+    await luca.check("#s_information")
+    await luca.fill("#nickname", "Il Rosso")
+    await luca.get_by_role("button", name="Registra il contatto").click()
+    await luca.select_option("#place", "Giardini Alimonda")
+    await luca.get_by_role("button", name="Registra il contatto").click()
+    text = await luca.locator("main").inner_text()
+    assert "Cibo e bevande calde" in text and "30-44 anni" in text and "Giardini Alimonda" in text  # labels in Italian
+    assert "Il Rosso" not in text  # the nickname is shown only on the person's own page
+    outing_url = luca.url
+    await shot(luca, "outreach-outing")
+    await luca.get_by_role("link", name="Unità di strada").click()
+    assert "Stazione Porta Nuova, Giardini Alimonda" in await luca.locator("main").inner_text()
+    await shot(luca, "outreach")
+
+    maria = await logged_in(browser, desk, "maria")  # the city's operator: the person was taken in charge
+    await maria.goto(outing_url)
+    first = maria.locator("input[name='person_id']").first
+    await first.fill("p-karim")
+    await maria.get_by_role("button", name="Collega").first.click()
+    assert await maria.locator("a[href^='/persons/p-karim']").count() == 1
+    await maria.locator("a[href^='/outreach/street-persons/']").first.click()
+    page = await maria.locator("main").inner_text()
+    assert "Il Rosso" in page and "3 giorni dopo il primo contatto" in page  # first contact kept: 3 days before
+    await shot(maria, "outreach-street-person")
+    street_id = maria.url.rsplit("/", 1)[1]
+    async with desk_pool(desk) as conn:
+        logged = await conn.fetchval(  # type: ignore[attr-defined]
+            "select count(*) from access_log where person_id = $1 and operator = 'maria'", street_id
+        )
+    assert logged == 1
+
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    await maria.goto(desk.url + f"/agenda?day={tomorrow}")
+    for party in ("p-karim", "p-karim"):
+        await maria.fill("#time", "10:00")
+        await maria.fill("#party", party)
+        await maria.select_option("#purpose", "first_interview")
+        await maria.get_by_role("button", name="Fissa", exact=True).click()
+    assert "already has appointment" in await maria.locator("#time-error").inner_text()  # no double booking
+    assert "Primo colloquio" in await maria.locator("tbody").first.inner_text()
+    await maria.goto(desk.url + f"/agenda?day={tomorrow}")
+    await shot(maria, "agenda")
+    await maria.get_by_role("button", name="Annulla").first.click()
+    assert "annullato" in (await maria.locator("main").inner_text()).lower()
+    await maria.goto(desk.url + f"/agenda?day={tomorrow}&lang=en")
+    assert "Cancelled by the person" in await maria.locator("main").inner_text()

@@ -1,0 +1,212 @@
+"""Intake's outreach state in PostgreSQL (units, outings, street persons and contacts, appointments, reminders).
+Plain functions over an asyncpg connection inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from lgnet_shared.db import Conn
+from lgnet_shared.errors import NotFound
+
+from lgnet_intake.domain.appointments import Slot
+from lgnet_intake.domain.outreach import StreetPerson
+
+Row = dict[str, Any]
+
+
+async def _insert(conn: Conn, table: str, row: Row) -> bool:
+    """Insert a row; False when its key is taken."""
+    cols = list(row)
+    values = ", ".join(f"${n}" for n in range(1, len(cols) + 1))
+    status = await conn.execute(
+        f"insert into {table} ({', '.join(cols)}) values ({values}) on conflict do nothing", *row.values()
+    )
+    return bool(status.endswith(" 1"))
+
+
+# ---------------------------------------------------------------- units and outings
+
+
+async def insert_unit(conn: Conn, row: Row) -> bool:
+    return await _insert(conn, "mobile_units", row)
+
+
+async def unit(conn: Conn, unit_id: str, field: str = "unit_id") -> Row:
+    row = await conn.fetchrow("select * from mobile_units where unit_id = $1", unit_id)
+    if row is None:
+        raise NotFound(field, f"no mobile unit {unit_id}")
+    return dict(row)
+
+
+async def units(conn: Conn, city: str) -> list[Row]:
+    return [dict(r) for r in await conn.fetch("select * from mobile_units where city = $1 order by name", city)]
+
+
+async def insert_outing(conn: Conn, row: Row) -> bool:
+    return await _insert(conn, "outings", row)
+
+
+async def outing(conn: Conn, outing_id: str, field: str = "outing_id") -> Row:
+    row = await conn.fetchrow("select * from outings where outing_id = $1", outing_id)
+    if row is None:
+        raise NotFound(field, f"no outing {outing_id}")
+    return dict(row)
+
+
+async def outings(conn: Conn, city: str, since: date, until: date, unit_id: str | None) -> list[Row]:
+    rows = await conn.fetch(
+        "select o.*, (select count(*) from street_contacts c where c.outing_id = o.outing_id) as contacts"
+        " from outings o where o.city = $1 and o.on_date between $2 and $3 and ($4::text is null or o.unit_id = $4)"
+        " order by o.on_date desc, o.start_time desc",
+        city,
+        since,
+        until,
+        unit_id,
+    )
+    return [dict(r) for r in rows]
+
+
+# ---------------------------------------------------------------- street persons and contacts
+
+
+def _street(row: Any) -> StreetPerson:
+    return StreetPerson(row["street_id"], row["city"], row["first_contact_on"], row["person_id"], row["linked_on"])
+
+
+async def street_person_by_nickname(conn: Conn, city: str, nickname_hash: str) -> StreetPerson | None:
+    """The street person of a nickname; locks the nickname until the transaction ends, so that two contacts of a new
+    nickname recorded at once (two units, two partners) make one street person, not a duplicate-key error."""
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 19))", f"nickname:{city}:{nickname_hash}")
+    row = await conn.fetchrow(
+        "select * from street_persons where city = $1 and nickname_hash = $2 for update", city, nickname_hash
+    )
+    return _street(row) if row else None
+
+
+async def street_person(conn: Conn, street_id: str, field: str = "street_id") -> StreetPerson:
+    row = await conn.fetchrow("select * from street_persons where street_id = $1 for update", street_id)
+    if row is None:
+        raise NotFound(field, f"no street person {street_id}")
+    return _street(row)
+
+
+async def save_street_person(conn: Conn, sp: StreetPerson, nickname_hash: str | None, case_id: str | None) -> None:
+    await conn.execute(
+        "insert into street_persons (street_id, city, nickname_hash, first_contact_on, person_id, linked_on, case_id)"
+        " values ($1, $2, $3, $4, $5, $6, $7) on conflict (street_id) do update set"
+        " first_contact_on = excluded.first_contact_on, person_id = excluded.person_id,"
+        " linked_on = excluded.linked_on, case_id = coalesce(excluded.case_id, street_persons.case_id),"
+        " nickname_hash = coalesce(street_persons.nickname_hash, excluded.nickname_hash)",
+        sp.street_id,
+        sp.city,
+        nickname_hash,
+        sp.first_contact_on,
+        sp.person_id,
+        sp.linked_on,
+        case_id,
+    )
+
+
+async def street_persons_of(conn: Conn, person_ids: list[str]) -> list[str]:
+    """The street persons linked to these persons (their sealed nicknames are erased with them)."""
+    rows = await conn.fetch("select street_id from street_persons where person_id = any($1::text[])", person_ids)
+    return [r["street_id"] for r in rows]
+
+
+async def forget_nickname(conn: Conn, street_id: str) -> None:
+    await conn.execute("update street_persons set nickname_hash = null where street_id = $1", street_id)
+    await conn.execute("update street_contacts set nickname = null where street_id = $1", street_id)
+
+
+async def insert_contact(conn: Conn, row: Row) -> bool:
+    return await _insert(conn, "street_contacts", row)
+
+
+async def contact(conn: Conn, contact_id: str, field: str = "contact_id") -> Row:
+    row = await conn.fetchrow(
+        "select c.*, o.unit_id from street_contacts c join outings o using (outing_id) where c.contact_id = $1",
+        contact_id,
+    )
+    if row is None:
+        raise NotFound(field, f"no street contact {contact_id}")
+    return dict(row)
+
+
+async def contacts(conn: Conn, *, outing_id: str | None = None, street_id: str | None = None) -> list[Row]:
+    rows = await conn.fetch(
+        "select c.*, o.unit_id, s.first_contact_on, s.person_id, s.linked_on"
+        " from street_contacts c join outings o using (outing_id) join street_persons s using (street_id)"
+        " where ($1::text is null or c.outing_id = $1) and ($2::text is null or c.street_id = $2)"
+        " order by c.contacted_on, c.contact_id",
+        outing_id,
+        street_id,
+    )
+    return [dict(r) for r in rows]
+
+
+# ---------------------------------------------------------------- appointments
+
+
+async def lock_operator(conn: Conn, city: str, operator: str) -> None:
+    """Serialise bookings of one operator until the transaction ends (two at once cannot both find the time free)."""
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 19))", f"agenda:{city}:{operator}")
+
+
+def _slot(row: Any) -> Slot:
+    return Slot(row["appointment_id"], row["operator"], row["starts_at"], row["ends_at"], row["status"], row["outcome"])
+
+
+async def operator_agenda(conn: Conn, city: str, operator: str, starts_at: datetime, ends_at: datetime) -> list[Slot]:
+    rows = await conn.fetch(
+        "select * from appointments where city = $1 and operator = $2 and status = 'booked'"
+        " and starts_at < $4 and ends_at > $3",
+        city,
+        operator,
+        starts_at,
+        ends_at,
+    )
+    return [_slot(r) for r in rows]
+
+
+async def insert_appointment(conn: Conn, row: Row) -> bool:
+    return await _insert(conn, "appointments", row)
+
+
+async def appointment(conn: Conn, appointment_id: str) -> Row:
+    row = await conn.fetchrow("select * from appointments where appointment_id = $1 for update", appointment_id)
+    if row is None:
+        raise NotFound("appointment_id", f"no appointment {appointment_id}")
+    return dict(row)
+
+
+def slot_of(row: Row) -> Slot:
+    return _slot(row)
+
+
+async def update_appointment(conn: Conn, appointment_id: str, changes: Row) -> None:
+    sets = ", ".join(f"{c} = ${n}" for n, c in enumerate(changes, start=2))
+    await conn.execute(f"update appointments set {sets} where appointment_id = $1", appointment_id, *changes.values())
+
+
+async def appointments_between(
+    conn: Conn, city: str, starts: datetime, ends: datetime, operator: str | None = None, unit_id: str | None = None
+) -> list[Row]:
+    rows = await conn.fetch(
+        "select * from appointments where city = $1 and starts_at >= $2 and starts_at < $3"
+        " and ($4::text is null or operator = $4) and ($5::text is null or unit_id = $5)"
+        " order by starts_at, appointment_id",
+        city,
+        starts,
+        ends,
+        operator,
+        unit_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def reminder_sent(conn: Conn, appointment_id: str, starts_at: datetime, due_on: date) -> bool:
+    """Record a reminder; False when this appointment was already reminded of this start time."""
+    return await _insert(
+        conn, "appointment_reminders", {"appointment_id": appointment_id, "starts_at": starts_at, "due_on": due_on}
+    )

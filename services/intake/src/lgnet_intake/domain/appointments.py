@@ -1,0 +1,99 @@
+"""Rules of the agenda (issue #19). Pure: no I/O.
+
+- An appointment lasts from `starts_at` to `ends_at` (aware datetimes), at least 5 minutes and at most 8 hours.
+- One operator is never booked twice at once: a booked appointment's interval [starts_at, ends_at) may not overlap
+  another booked one of the same operator (cancelled ones free their time; back-to-back is fine).
+- An appointment is with a person or with a street contact, exactly one.
+- Only a booked appointment is moved or cancelled; its outcome (attended, no-show) is recorded once, once it has
+  started. A cancelled one has no outcome.
+- Reminders: an appointment is due for a reminder on the day before its local (Europe/Rome) start day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from lgnet_shared.errors import Conflict, ContractError
+
+LOCAL = ZoneInfo("Europe/Rome")
+SHORTEST = timedelta(minutes=5)
+LONGEST = timedelta(hours=8)
+REMINDER_LEAD_DAYS = 1
+
+
+@dataclass(frozen=True)
+class Slot:
+    appointment_id: str
+    operator: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str = "booked"  # booked, cancelled
+    outcome: str | None = None
+
+    def overlaps(self, other: Slot) -> bool:
+        return self.starts_at < other.ends_at and other.starts_at < self.ends_at
+
+
+def check_interval(starts_at: datetime, ends_at: datetime) -> None:
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise ContractError("starts_at", "must carry a time zone")
+    if ends_at - starts_at < SHORTEST:
+        raise ContractError("ends_at", "must be at least 5 minutes after starts_at")
+    if ends_at - starts_at > LONGEST:
+        raise ContractError("ends_at", "an appointment lasts at most 8 hours")
+
+
+def check_one_party(person_id: str | None, contact_id: str | None) -> None:
+    if (person_id is None) == (contact_id is None):
+        raise ContractError("person_id", "give exactly one of person_id and contact_id")
+
+
+def check_free(slot: Slot, agenda: Iterable[Slot]) -> None:
+    """The operator's other booked appointments do not overlap `slot` (no double booking)."""
+    check_interval(slot.starts_at, slot.ends_at)
+    for other in agenda:
+        if (
+            other.appointment_id != slot.appointment_id
+            and other.operator == slot.operator
+            and other.status == "booked"
+            and other.overlaps(slot)
+        ):
+            raise Conflict(
+                "starts_at",
+                f"operator {slot.operator} already has appointment {other.appointment_id} from "
+                f"{other.starts_at.isoformat()} to {other.ends_at.isoformat()}",
+            )
+
+
+def check_changeable(slot: Slot) -> None:
+    if slot.status != "booked":
+        raise Conflict("appointment_id", f"the appointment is {slot.status}")
+    if slot.outcome is not None:
+        raise Conflict("appointment_id", f"the appointment's outcome is already recorded ({slot.outcome})")
+
+
+def check_outcome(slot: Slot, now: datetime) -> None:
+    check_changeable(slot)
+    if now < slot.starts_at:
+        raise ContractError("outcome", "the appointment has not started yet")
+
+
+def local_day(at: datetime) -> date:
+    return at.astimezone(LOCAL).date()
+
+
+def due_for_reminder(slots: Iterable[Slot], day: date) -> list[Slot]:
+    """Booked appointments, outcome not yet recorded, starting (local time) the day after `day`, by start time."""
+    target = day + timedelta(days=REMINDER_LEAD_DAYS)
+    due = [s for s in slots if s.status == "booked" and s.outcome is None and local_day(s.starts_at) == target]
+    return sorted(due, key=lambda s: (s.starts_at, s.appointment_id))
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants of a local day's start and end (an agenda's day is the city's day)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
+    end = start + timedelta(days=1)
+    return start, datetime(end.year, end.month, end.day, tzinfo=LOCAL)

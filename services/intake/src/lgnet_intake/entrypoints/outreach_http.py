@@ -1,0 +1,152 @@
+"""Intake's HTTP API of outreach (issue #19): mobile units, outings, street contacts, the agenda and its reminders.
+Thin, like http.py: authenticate, open a transaction, call the use case (service_layer/outreach.py), answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+from lgnet_shared import pii
+from lgnet_shared.auth import Who
+from lgnet_shared.events import outreach as ev
+from lgnet_shared.http import idempotent, problem_responses, transition
+from lgnet_shared.service import Runtime
+
+from lgnet_intake import settings
+from lgnet_intake.domain.access import Actor
+from lgnet_intake.service_layer import outreach as uc
+from lgnet_intake.service_layer.handlers import Context, Intake
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+Run = Callable[[uc.Outreach, Context], Awaitable[Any]]
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(tags=["outreach"], responses=problem_responses())
+    publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
+    master = runtime.settings.master_key_bytes()
+    fiscal_secret = pii.derive(master, "fiscal-code-hash")
+    nickname_secret = pii.derive(master, uc.NICKNAME_SECRET)
+    request_secret = pii.derive(master, "idempotency-request-hash")  # contact bodies hold nicknames
+
+    @asynccontextmanager
+    async def use_case(actor: Actor) -> AsyncIterator[tuple[uc.Outreach, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            assert runtime.keys is not None
+            intake = Intake(conn, runtime.keys, fiscal_secret, settings.national_pseudonym_key(), publish=publish)
+            yield uc.Outreach(intake, nickname_secret), Context(actor, datetime.now(UTC).date())
+
+    async def create(actor: Actor, key: str | None, body: Any, run: Run, route: str) -> JSONResponse:
+        async with use_case(actor) as (outreach, ctx):
+            request = {"route": route, **body.model_dump(mode="json")}
+            return await idempotent(
+                outreach.conn, actor.id, key, request, lambda: run(outreach, ctx), secret=request_secret
+            )
+
+    async def act(actor: Actor, run: Run) -> Any:
+        async with use_case(actor) as (outreach, ctx):
+            return await run(outreach, ctx)
+
+    @api.post("/mobile-units", status_code=201, summary="Staff: register a mobile unit (team, vehicle, area)")
+    async def register_unit(body: uc.RegisterMobileUnit, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda o, c: o.register_unit(c, body), "POST /mobile-units")
+
+    @api.get("/mobile-units", summary="The city's mobile units (a partner: those it runs)")
+    async def units(actor: Who) -> list[dict[str, Any]]:
+        return await act(actor, lambda o, c: o.units(c))  # type: ignore[no-any-return]
+
+    @api.post("/outings", status_code=201, summary="Record an outing of a mobile unit")
+    async def outing(body: ev.OutingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda o, c: o.record_outing(c, body), "POST /outings")
+
+    @api.get("/outings", summary="Outings between two days (default: the last 30), newest first, with their contacts")
+    async def outings(
+        actor: Who,
+        since: Annotated[date | None, Query(alias="from")] = None,
+        until: Annotated[date | None, Query(alias="to")] = None,
+        unit_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        last = until or datetime.now(UTC).date()
+        first = since or last - timedelta(days=30)
+        return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))  # type: ignore[no-any-return]
+
+    @api.get("/outings/{outing_id}", summary="An outing with its contacts (nicknames not shown)")
+    async def outing_with_contacts(outing_id: str, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda o, c: o.outing(c, outing_id))  # type: ignore[no-any-return]
+
+    @api.post("/street-contacts", status_code=201, summary="Record a contact made during an outing (anonymous)")
+    async def contact(body: uc.RecordStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda o, c: o.record_contact(c, body), "POST /street-contacts")
+
+    @api.post(
+        "/street-contacts/{contact_id}/link",
+        status_code=201,
+        summary="The contacted person was taken in charge: link them to the registered person",
+    )
+    async def link(contact_id: str, body: uc.LinkStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        route = f"POST /street-contacts/{contact_id}/link"
+        return await create(actor, key, body, lambda o, c: o.link_contact(c, contact_id, body), route)
+
+    @api.get("/street-persons/{street_id}", summary="A street person: contacts, first contact, nickname, link")
+    async def street_person(street_id: str, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda o, c: o.street_person(c, street_id))  # type: ignore[no-any-return]
+
+    @api.post("/street-persons/{street_id}/erasure", summary="Staff: erase a street person's nickname (forgotten)")
+    async def erase_street_person(street_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+        async with use_case(actor) as (outreach, ctx):
+            route = f"POST /street-persons/{street_id}/erasure"
+            return await transition(
+                outreach.conn, actor.id, key, route, {}, lambda: outreach.erase_street_person(ctx, street_id)
+            )
+
+    @api.post("/appointments", status_code=201, summary="Book an appointment (no double booking of an operator)")
+    async def book(body: ev.AppointmentBookingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body, lambda o, c: o.book(c, body), "POST /appointments")
+
+    @api.get("/appointments", summary="The agenda of a local day (Europe/Rome), by start time")
+    async def day_agenda(
+        actor: Who, day: date | None = None, operator: str | None = None, unit_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        on = day or datetime.now(UTC).date()
+        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))  # type: ignore[no-any-return]
+
+    @api.post("/appointments/{appointment_id}/move", status_code=201, summary="Move a booked appointment")
+    async def move(
+        appointment_id: str, body: uc.MoveAppointment, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        route = f"POST /appointments/{appointment_id}/move"
+        return await create(actor, key, body, lambda o, c: o.move(c, appointment_id, body), route)
+
+    @api.post("/appointments/{appointment_id}/cancel", status_code=201, summary="Cancel a booked appointment")
+    async def cancel(
+        appointment_id: str, body: uc.CancelAppointment, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        route = f"POST /appointments/{appointment_id}/cancel"
+        return await create(actor, key, body, lambda o, c: o.cancel(c, appointment_id, body), route)
+
+    @api.post(
+        "/appointments/{appointment_id}/outcome", status_code=201, summary="Record whether the person came (no-show)"
+    )
+    async def outcome(
+        appointment_id: str, body: uc.RecordAppointmentOutcome, actor: Who, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        route = f"POST /appointments/{appointment_id}/outcome"
+        return await create(actor, key, body, lambda o, c: o.record_outcome(c, appointment_id, body), route)
+
+    @api.get("/appointments/reminders", summary="Staff: appointments due for a reminder on a day (the next day's)")
+    async def due(actor: Who, day: date) -> list[dict[str, Any]]:
+        rows = await act(actor, lambda o, c: o.due_reminders(c, day))
+        return [uc.iso(r) for r in rows]
+
+    @api.post(
+        "/appointments/reminders",
+        summary="Staff: emit appointment_reminder_due for each appointment due on the day (idempotent per appointment)",
+    )
+    async def remind(body: uc.SendReminders, actor: Who) -> dict[str, Any]:
+        return await act(actor, lambda o, c: o.send_reminders(c, body.day))  # type: ignore[no-any-return]
+
+    return api

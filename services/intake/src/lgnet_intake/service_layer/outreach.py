@@ -1,0 +1,492 @@
+"""Outreach use cases (issue #19): mobile units, outings, street contacts and their link to a person, and the agenda.
+Each runs inside the caller's transaction like intake's other use cases (handlers.py), with the same actors, the
+same emission (outbox, caused by a partner's inbound event when there is one) and the same sealing of personal data.
+
+Who may do what: the city's staff act on every unit and appointment of their city. A partner records outings and
+contacts only for the units it runs, links a contact to a person only when it may write that person's data, books
+appointments with the persons it serves or with contacts of its units, and changes only the appointments it booked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+
+from lgnet_shared import pii
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
+from lgnet_shared.events import Sealed
+from lgnet_shared.events import outreach as ev
+from lgnet_shared.events.intake import Channel, Sex
+from lgnet_shared.events.types import Country, Id
+from lgnet_shared.ids import new_id
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from lgnet_intake.adapters import outreach_repository as repo
+from lgnet_intake.adapters import repository as intake_repo
+from lgnet_intake.domain import access
+from lgnet_intake.domain import appointments as agenda
+from lgnet_intake.domain import outreach as rules
+from lgnet_intake.domain.access import Role
+from lgnet_intake.service_layer import inbound
+from lgnet_intake.service_layer.handlers import Context, Intake
+
+NICKNAME_SECRET = "street-nickname-hash"  # purpose of the key the nicknames' lookup hash is derived under
+
+# ---------------------------------------------------------------- commands (HTTP; partners send lgnet.partner.*)
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegisterMobileUnit(Command):
+    unit_id: Id
+    name: ev.ShortText
+    vehicle: ev.ShortText | None = None
+    area: ev.ShortText
+    partner: Id | None = Field(default=None, description="The partner that runs the unit (none: the city)")
+    team_size: int = Field(ge=1, le=50)
+
+
+class RecordStreetContact(Command):
+    """A contact, with the nickname or code the unit gave in clear (HTTP over TLS): intake seals it at once."""
+
+    contact_id: Id
+    outing_id: Id
+    contacted_on: date
+    age_band: ev.AgeBand
+    sex: Sex
+    nationality: Country | None = None
+    needs_observed: list[ev.StreetNeed] = Field(default_factory=list)
+    services_offered: list[ev.StreetService] = Field(default_factory=list)
+    place: ev.Place
+    same_as_contact_id: Id | None = None
+    nickname: Annotated[str, Field(min_length=1, max_length=rules.MAX_NICKNAME)] | None = None
+
+
+class LinkStreetContact(Command):
+    person_id: Id
+    linked_on: date
+    case_id: Id | None = None
+
+
+class MoveAppointment(Command):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+class CancelAppointment(Command):
+    reason: ev.AppointmentCancellation
+    on: date
+
+
+class RecordAppointmentOutcome(Command):
+    outcome: ev.AppointmentOutcome
+    on: date
+
+
+class SendReminders(Command):
+    day: date = Field(description="The day the reminders are sent: appointments of the next day are due")
+
+
+def iso(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date | datetime | time) else v) for k, v in row.items()}
+
+
+@dataclass
+class Outreach:
+    intake: Intake
+    nickname_secret: bytes
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def conn(self) -> Any:
+        return self.intake.conn
+
+    # ------------------------------------------------------------ units and outings
+
+    async def register_unit(self, ctx: Context, c: RegisterMobileUnit) -> dict[str, Any]:
+        if ctx.actor.role is not Role.STAFF:
+            raise Forbidden("", "registering a mobile unit is for the city's staff")
+        if c.partner is not None:
+            await self.intake._partner_of_city(c.partner, ctx.city, "partner")
+        row = {**c.model_dump(), "city": ctx.city, "created_by": ctx.actor.id}
+        if not await repo.insert_unit(self.conn, row):
+            raise Conflict("unit_id", f"mobile unit {c.unit_id} already exists")
+        await self.intake.emit(ctx, ev.MobileUnitRegistered(**c.model_dump(), city=ctx.city))
+        return {"unit_id": c.unit_id}
+
+    async def units(self, ctx: Context) -> list[dict[str, Any]]:
+        found = await repo.units(self.conn, ctx.city)
+        return [iso(u) for u in found if ctx.actor.role is not Role.PARTNER or u["partner"] == ctx.actor.id]
+
+    async def _unit_for_write(self, ctx: Context, unit_id: str, field: str = "unit_id") -> dict[str, Any]:
+        u = await repo.unit(self.conn, unit_id, field)
+        access.may_write_in_city(ctx.actor, u["city"], field)
+        if ctx.actor.role is Role.PARTNER and u["partner"] != ctx.actor.id:
+            raise Forbidden(field, "the unit is run by another partner")
+        return u
+
+    async def record_outing(self, ctx: Context, c: ev.OutingSubmitted) -> dict[str, Any]:
+        u = await self._unit_for_write(ctx, c.unit_id)
+        inbound.check_not_future(c.on, ctx.today, "on")
+        minutes = rules.outing_minutes(c.start_time, c.end_time)
+        if len(set(c.places)) != len(c.places):
+            raise ContractError("places", "lists a place twice")
+        row = {
+            "outing_id": c.outing_id,
+            "unit_id": c.unit_id,
+            "city": u["city"],
+            "on_date": c.on,
+            "start_time": c.start_time,
+            "end_time": c.end_time,
+            "minutes": minutes,
+            "places": list(c.places),
+            "staff": list(c.staff),
+            "recorded_by": ctx.actor.id,
+        }
+        if not await repo.insert_outing(self.conn, row):
+            raise Conflict("outing_id", f"outing {c.outing_id} already exists")
+        await self.intake.emit(
+            ctx,
+            ev.OutingRecorded(
+                outing_id=c.outing_id,
+                unit_id=c.unit_id,
+                city=u["city"],
+                on=c.on,
+                start_time=c.start_time,
+                end_time=c.end_time,
+                minutes=minutes,
+                places=list(c.places),
+                staff=list(c.staff),
+            ),
+        )
+        return {"outing_id": c.outing_id, "minutes": minutes}
+
+    async def outings(self, ctx: Context, since: date, until: date, unit_id: str | None) -> list[dict[str, Any]]:
+        mine = {u["unit_id"] for u in await self.units(ctx)}
+        return [iso(o) for o in await repo.outings(self.conn, ctx.city, since, until, unit_id) if o["unit_id"] in mine]
+
+    # ------------------------------------------------------------ street contacts
+
+    async def record_contact(self, ctx: Context, c: RecordStreetContact) -> dict[str, Any]:
+        o = await repo.outing(self.conn, c.outing_id)
+        await self._unit_for_write(ctx, o["unit_id"], "outing_id")
+        inbound.check_not_future(c.contacted_on, ctx.today, "contacted_on")
+        overnight = o["end_time"] <= o["start_time"]
+        rules.check_contact_on_outing(c.contacted_on, o["on_date"], overnight, c.place, list(o["places"]))
+        nickname_hash = None
+        if c.nickname is not None:
+            key = rules.nickname_key(c.nickname)
+            nickname_hash = pii.keyed_hash(self.nickname_secret, f"{o['city']}|{key}")
+        street: rules.StreetPerson | None = None
+        if c.same_as_contact_id is not None:
+            earlier = await repo.contact(self.conn, c.same_as_contact_id, "same_as_contact_id")
+            access.may_write_in_city(ctx.actor, earlier["city"], "same_as_contact_id")
+            street = await repo.street_person(self.conn, earlier["street_id"], "same_as_contact_id")
+        elif nickname_hash is not None:
+            street = await repo.street_person_by_nickname(self.conn, o["city"], nickname_hash)
+        if street is None:
+            street = rules.StreetPerson(f"st-{new_id()}", o["city"], c.contacted_on)
+        street = street.contacted(c.contacted_on)
+        sealed = None
+        if c.nickname is not None:
+            nickname = " ".join(c.nickname.split())
+            try:
+                sealed = (await self.intake.keys.seal_all(self.conn, street.street_id, {"nickname": nickname}))[
+                    "nickname"
+                ]
+            except PermissionError:
+                raise Conflict("nickname", "the street person was erased: record a new contact without it") from None
+        await repo.save_street_person(self.conn, street, nickname_hash, None)
+        row = {
+            "contact_id": c.contact_id,
+            "street_id": street.street_id,
+            "outing_id": c.outing_id,
+            "city": o["city"],
+            "contacted_on": c.contacted_on,
+            "age_band": c.age_band.value,
+            "sex": c.sex.value,
+            "nationality": c.nationality,
+            "needs_observed": [n.value for n in c.needs_observed],
+            "services_offered": [s.value for s in c.services_offered],
+            "place": c.place,
+            "nickname": sealed.model_dump() if sealed else None,
+            "recorded_by": ctx.actor.id,
+        }
+        if not await repo.insert_contact(self.conn, row):
+            raise Conflict("contact_id", f"street contact {c.contact_id} already exists")
+        await self.intake.emit(
+            ctx,
+            ev.StreetContactRecorded(
+                contact_id=c.contact_id,
+                street_id=street.street_id,
+                outing_id=c.outing_id,
+                unit_id=o["unit_id"],
+                city=o["city"],
+                contacted_on=c.contacted_on,
+                first_contact_on=street.first_contact_on,
+                age_band=c.age_band,
+                sex=c.sex,
+                nationality=c.nationality,
+                needs_observed=list(c.needs_observed),
+                services_offered=list(c.services_offered),
+                place=c.place,
+                nickname=sealed,
+            ),
+        )
+        return {
+            "contact_id": c.contact_id,
+            "street_id": street.street_id,
+            "first_contact_on": street.first_contact_on.isoformat(),
+        }
+
+    async def link_contact(self, ctx: Context, contact_id: str, c: LinkStreetContact) -> dict[str, Any]:
+        found = await repo.contact(self.conn, contact_id)
+        await self._unit_for_write(ctx, found["unit_id"], "contact_id")
+        inbound.check_not_future(c.linked_on, ctx.today, "linked_on")
+        person = await self.intake._person_for_write(ctx, c.person_id)
+        if c.case_id is not None:
+            case = await intake_repo.case_row(self.conn, c.case_id)
+            access.may_act_on_case(ctx.actor, case["city"], case["partner"])
+            if person["person_id"] not in await intake_repo.current_members(self.conn, case["household_id"]):
+                raise ContractError("case_id", "the person is not in this case's household")
+        before = await repo.street_person(self.conn, found["street_id"], "contact_id")
+        after = before.link(person["person_id"], c.linked_on)
+        result = {
+            "street_id": after.street_id,
+            "person_id": after.person_id,
+            "first_contact_on": after.first_contact_on.isoformat(),
+            "days_to_taking_in_charge": after.days_to_taking_in_charge(),
+        }
+        if after == before:  # linked already, to this person: nothing changes
+            return result
+        await repo.save_street_person(self.conn, after, None, c.case_id)
+        await self.intake.emit(
+            ctx,
+            ev.StreetPersonLinked(
+                street_id=after.street_id,
+                person_id=person["person_id"],
+                city=after.city,
+                linked_on=c.linked_on,
+                first_contact_on=after.first_contact_on,
+                case_id=c.case_id,
+            ),
+        )
+        return result
+
+    async def outing(self, ctx: Context, outing_id: str) -> dict[str, Any]:
+        """An outing with its contacts (nicknames not shown: they are opened only on a street person's page)."""
+        o = await repo.outing(self.conn, outing_id)
+        await self._unit_for_reading(ctx, o["unit_id"], "outing_id")
+        contacts = [self._without_nickname(r) for r in await repo.contacts(self.conn, outing_id=outing_id)]
+        return {**iso(o), "contacts": contacts}
+
+    async def street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
+        """A street person's contacts, oldest first, with the nickname first given opened (the erased show none)."""
+        sp = await repo.street_person(self.conn, street_id)
+        rows = await repo.contacts(self.conn, street_id=street_id)
+        access.may_write_in_city(ctx.actor, sp.city, "street_id")
+        if ctx.actor.role is Role.PARTNER:
+            served = {u["unit_id"] for u in await self.units(ctx)}
+            if not served & {r["unit_id"] for r in rows}:
+                raise Forbidden("street_id", "no unit of this partner met the person")
+        nickname = None
+        for r in rows:
+            if r["nickname"]:
+                nickname = await self.intake.keys.open(self.conn, Sealed(**r["nickname"]), "nickname")
+                break
+        return {
+            "street_id": sp.street_id,
+            "city": sp.city,
+            "first_contact_on": sp.first_contact_on.isoformat(),
+            "person_id": sp.person_id,
+            "linked_on": sp.linked_on.isoformat() if sp.linked_on else None,
+            "days_to_taking_in_charge": sp.days_to_taking_in_charge(),
+            "nickname": nickname,
+            "contacts": [self._without_nickname(r) for r in rows],
+        }
+
+    async def erase_street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
+        """Right to be forgotten for someone met on the street (staff): destroy the street person's key, so the
+        nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
+        if ctx.actor.role is not Role.STAFF:
+            raise Forbidden("", "erasing a street person is for the city's staff")
+        sp = await repo.street_person(self.conn, street_id)
+        access.may_write_in_city(ctx.actor, sp.city, "street_id")
+        await self.intake.keys.erase(self.conn, street_id)
+        await repo.forget_nickname(self.conn, street_id)
+        return {"street_id": street_id, "erased_on": ctx.today.isoformat()}
+
+    async def _unit_for_reading(self, ctx: Context, unit_id: str, field: str) -> None:
+        if ctx.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads aggregates only")
+        await self._unit_for_write(ctx, unit_id, field)
+
+    @staticmethod
+    def _without_nickname(row: dict[str, Any]) -> dict[str, Any]:
+        out = iso(row)
+        out["has_nickname"] = out.pop("nickname") is not None
+        return out
+
+    # ------------------------------------------------------------ appointments
+
+    async def book(self, ctx: Context, c: ev.AppointmentBookingSubmitted) -> dict[str, Any]:
+        access.may_write_in_city(ctx.actor, ctx.city, "operator")
+        agenda.check_one_party(c.person_id, c.contact_id)
+        agenda.check_interval(c.starts_at, c.ends_at)
+        if c.agenda is Channel.MOBILE_UNIT and c.unit_id is None:
+            raise ContractError("unit_id", "a mobile unit's appointment names the unit")
+        if c.unit_id is not None:
+            await self._unit_for_write(ctx, c.unit_id)
+        person_id = street_id = None
+        if c.person_id is not None:
+            person_id = (await self.intake._person_for_write(ctx, c.person_id))["person_id"]
+        else:
+            assert c.contact_id is not None
+            found = await repo.contact(self.conn, c.contact_id)
+            await self._unit_for_write(ctx, found["unit_id"], "contact_id")
+            street_id = found["street_id"]
+        await repo.lock_operator(self.conn, ctx.city, c.operator)
+        slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at)
+        agenda.check_free(slot, await repo.operator_agenda(self.conn, ctx.city, c.operator, c.starts_at, c.ends_at))
+        row = {
+            "appointment_id": c.appointment_id,
+            "city": ctx.city,
+            "agenda": c.agenda.value,
+            "operator": c.operator,
+            "unit_id": c.unit_id,
+            "person_id": person_id,
+            "street_id": street_id,
+            "purpose": c.purpose.value,
+            "starts_at": c.starts_at,
+            "ends_at": c.ends_at,
+            "booked_by": ctx.actor.id,
+        }
+        if not await repo.insert_appointment(self.conn, row):
+            raise Conflict("appointment_id", f"appointment {c.appointment_id} already exists")
+        await self.intake.emit(
+            ctx,
+            ev.AppointmentBooked(
+                appointment_id=c.appointment_id,
+                city=ctx.city,
+                agenda=c.agenda,
+                operator=c.operator,
+                unit_id=c.unit_id,
+                person_id=person_id,
+                street_id=street_id,
+                purpose=c.purpose,
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                booked_by=ctx.actor.id,
+            ),
+        )
+        return {"appointment_id": c.appointment_id, "person_id": person_id, "street_id": street_id}
+
+    async def _appointment_for_write(self, ctx: Context, appointment_id: str) -> dict[str, Any]:
+        row = await repo.appointment(self.conn, appointment_id)
+        access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
+        if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
+            raise Forbidden("appointment_id", "the appointment was booked by someone else")
+        return row
+
+    async def move(self, ctx: Context, appointment_id: str, c: MoveAppointment) -> dict[str, Any]:
+        row = await self._appointment_for_write(ctx, appointment_id)
+        agenda.check_changeable(repo.slot_of(row))
+        await repo.lock_operator(self.conn, row["city"], row["operator"])
+        slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at)
+        agenda.check_free(slot, await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c)))
+        await repo.update_appointment(self.conn, appointment_id, {"starts_at": c.starts_at, "ends_at": c.ends_at})
+        await self.intake.emit(
+            ctx,
+            ev.AppointmentMoved(
+                appointment_id=appointment_id,
+                operator=row["operator"],
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                previous_starts_at=row["starts_at"],
+            ),
+        )
+        return {"appointment_id": appointment_id, "starts_at": c.starts_at.isoformat()}
+
+    async def cancel(self, ctx: Context, appointment_id: str, c: CancelAppointment) -> dict[str, Any]:
+        row = await self._appointment_for_write(ctx, appointment_id)
+        agenda.check_changeable(repo.slot_of(row))
+        inbound.check_not_future(c.on, ctx.today, "on")
+        await repo.update_appointment(
+            self.conn, appointment_id, {"status": "cancelled", "cancel_reason": c.reason.value}
+        )
+        await self.intake.emit(
+            ctx, ev.AppointmentCancelled(appointment_id=appointment_id, reason=c.reason, cancelled_on=c.on)
+        )
+        return {"appointment_id": appointment_id, "status": "cancelled"}
+
+    async def record_outcome(self, ctx: Context, appointment_id: str, c: RecordAppointmentOutcome) -> dict[str, Any]:
+        row = await self._appointment_for_write(ctx, appointment_id)
+        agenda.check_outcome(repo.slot_of(row), self.now())
+        inbound.check_not_future(c.on, ctx.today, "on")
+        await repo.update_appointment(self.conn, appointment_id, {"outcome": c.outcome.value})
+        await self.intake.emit(
+            ctx, ev.AppointmentOutcomeRecorded(appointment_id=appointment_id, outcome=c.outcome, on=c.on)
+        )
+        return {"appointment_id": appointment_id, "outcome": c.outcome.value}
+
+    async def change(self, ctx: Context, c: ev.AppointmentChangeSubmitted) -> dict[str, Any]:
+        """A partner's change request: move, cancel or outcome, the same use cases as the HTTP routes."""
+        if c.change == "moved":
+            if c.starts_at is None or c.ends_at is None:
+                raise ContractError("starts_at", "a move gives starts_at and ends_at")
+            return await self.move(ctx, c.appointment_id, MoveAppointment(starts_at=c.starts_at, ends_at=c.ends_at))
+        if c.change == "cancelled":
+            if c.reason is None:
+                raise ContractError("reason", "a cancellation gives its reason")
+            return await self.cancel(ctx, c.appointment_id, CancelAppointment(reason=c.reason, on=c.on))
+        outcome = ev.AppointmentOutcome(c.change)
+        return await self.record_outcome(ctx, c.appointment_id, RecordAppointmentOutcome(outcome=outcome, on=c.on))
+
+    async def day_agenda(
+        self, ctx: Context, day: date, operator: str | None, unit_id: str | None
+    ) -> list[dict[str, Any]]:
+        """The appointments of a local day (staff: the city's; a partner: those it booked), by start time."""
+        if ctx.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads aggregates only")
+        rows = await repo.appointments_between(self.conn, ctx.city, *agenda.day_bounds(day), operator, unit_id)
+        return [iso(r) for r in rows if ctx.actor.role is not Role.PARTNER or r["booked_by"] == ctx.actor.id]
+
+    async def due_reminders(self, ctx: Context, day: date) -> list[dict[str, Any]]:
+        """Appointments due for a reminder on `day` (those of the next local day), booked and not yet held."""
+        if ctx.actor.role is not Role.STAFF:
+            raise Forbidden("", "reminders are the city's staff's")
+        end = agenda.day_bounds(day)[1]
+        later = await repo.appointments_between(self.conn, ctx.city, end, agenda.day_bounds(end.date())[1])
+        due = {s.appointment_id for s in agenda.due_for_reminder(map(repo.slot_of, later), day)}
+        return [r for r in later if r["appointment_id"] in due]
+
+    async def send_reminders(self, ctx: Context, day: date) -> dict[str, Any]:
+        """Emit `appointment_reminder_due` for every appointment due on `day`, once per appointment and start time
+        (calling again for the same day emits nothing new; a moved appointment is reminded of its new time)."""
+        due = await self.due_reminders(ctx, day)
+        sent = []
+        for r in due:
+            if await repo.reminder_sent(self.conn, r["appointment_id"], r["starts_at"], day):
+                sent.append(r["appointment_id"])
+                await self.intake.emit(
+                    ctx,
+                    ev.AppointmentReminderDue(
+                        appointment_id=r["appointment_id"],
+                        city=r["city"],
+                        agenda=Channel(r["agenda"]),
+                        operator=r["operator"],
+                        person_id=r["person_id"],
+                        street_id=r["street_id"],
+                        starts_at=r["starts_at"],
+                        due_on=day,
+                    ),
+                )
+        return {"day": day.isoformat(), "due": [r["appointment_id"] for r in due], "emitted": sent}
+
+
+def _span(c: MoveAppointment) -> tuple[datetime, datetime]:
+    return c.starts_at, c.ends_at

@@ -1,0 +1,244 @@
+"""Outreach against real Kafka and PostgreSQL (issue #19): a unit's outing and its contacts over HTTP and from a
+partner through the gatekeeper (nickname sealed, never in clear), the link to a person keeping the first-contact
+date, the agenda without double booking, no-shows, and reminders emitted once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from lgnet_shared.events import outreach as ev
+from lgnet_shared.events.intake import InboundRejected
+
+if TYPE_CHECKING:
+    from conftest import IntakeUnderTest
+
+pytestmark = pytest.mark.integration
+TODAY = datetime.now(UTC).date()
+EARLIER = TODAY - timedelta(days=40)
+NICKNAME = "Il Rosso di Porta Nuova"
+
+
+async def send(c: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    return await c.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
+async def post(c: httpx.AsyncClient, path: str, body: dict[str, Any], want: int = 201) -> dict[str, Any]:
+    r = await send(c, path, body)
+    assert r.status_code == want, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def outing(oid: str, on: date, unit: str = "unit-nord") -> dict[str, Any]:
+    return {
+        "outing_id": oid,
+        "unit_id": unit,
+        "on": on.isoformat(),
+        "start_time": "20:30",
+        "end_time": "00:30",
+        "places": ["Stazione Porta Nuova", "Giardini Alimonda"],
+        "staff": ["op-giulia", "op-marco"],
+    }
+
+
+def contact(cid: str, oid: str, on: date, **extra: Any) -> dict[str, Any]:
+    return {
+        "contact_id": cid,
+        "outing_id": oid,
+        "contacted_on": on.isoformat(),
+        "age_band": "30_44",
+        "sex": "male",
+        "nationality": "MA",
+        "needs_observed": ["food", "shelter"],
+        "services_offered": ["food", "information"],
+        "place": "Stazione Porta Nuova",
+        **extra,
+    }
+
+
+async def unit(intake: IntakeUnderTest, partner: str | None = "coop-aurora") -> None:
+    async with intake.client("staff-torino") as staff:
+        body = {
+            "unit_id": "unit-nord",
+            "name": "Unità di strada Nord",
+            "vehicle": "camper",
+            "area": "Circoscrizione 6",
+            "partner": partner,
+            "team_size": 3,
+        }
+        await post(staff, "/mobile-units", body)
+
+
+async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_linked(intake: IntakeUnderTest) -> None:
+    await unit(intake)
+    async with intake.client("coop-aurora") as aurora:
+        assert (await post(aurora, "/outings", outing("o-1", EARLIER)))["minutes"] == 240
+        await post(aurora, "/outings", outing("o-2", TODAY - timedelta(days=2)))
+        first = await post(aurora, "/street-contacts", contact("ct-1", "o-1", EARLIER, nickname=NICKNAME))
+        # Met again past midnight: same nickname written differently → the same street person.
+        again = await post(
+            aurora,
+            "/street-contacts",
+            contact("ct-2", "o-2", TODAY - timedelta(days=1), nickname="  il rosso di porta nuova"),
+        )
+        assert again["street_id"] == first["street_id"] and again["first_contact_on"] == EARLIER.isoformat()
+        other = await post(aurora, "/street-contacts", contact("ct-3", "o-2", TODAY - timedelta(days=2)))
+        assert other["street_id"] != first["street_id"]
+        refused = await send(aurora, "/street-contacts", contact("ct-4", "o-2", TODAY, place="Piazza Castello"))
+        assert refused.status_code == 422 and refused.json()["field"] in ("place", "contacted_on")
+        # Taken in charge: registered, then linked. The first contact's date stays.
+        person = {
+            "person_id": "p-karim",
+            "birth_date": "1990-01-01",
+            "sex": "male",
+            "nationality": "MA",
+            "identity": {"given_name": "Karim", "family_name": "Benali"},
+        }
+        await post(aurora, "/persons", person)
+        linked = await post(aurora, "/street-contacts/ct-2/link", {"person_id": "p-karim", "linked_on": str(TODAY)})
+        assert linked["first_contact_on"] == EARLIER.isoformat()
+        assert linked["days_to_taking_in_charge"] == (TODAY - EARLIER).days
+        history = (await aurora.get(f"/street-persons/{first['street_id']}")).json()
+        assert history["nickname"] == NICKNAME and history["person_id"] == "p-karim"
+        assert [c["contact_id"] for c in history["contacts"]] == ["ct-1", "ct-2"]
+    async with intake.client("staff-torino") as staff:  # erasing the person erases the nickname the unit gave
+        assert (await send(staff, "/persons/p-karim/erasure", {})).status_code in (200, 201)
+        assert (await staff.get(f"/street-persons/{first['street_id']}")).json()["nickname"] is None
+    async with intake.client("coop-borgo") as borgo:  # another partner: not its unit
+        r = await send(borgo, "/outings", outing("o-9", TODAY))
+        assert r.status_code == 403 and r.json()["field"] == "unit_id"
+    special = await intake.events("intake.special", want=4)
+    contacts = [e for e in special if isinstance(e, ev.StreetContactRecorded)]
+    assert {c.street_id for c in contacts} == {first["street_id"], other["street_id"]}
+    assert all(c.nickname is None or c.nickname.kid == first["street_id"] for c in contacts)
+    (link,) = [e for e in special if isinstance(e, ev.StreetPersonLinked)]
+    assert (link.person_id, link.first_contact_on, link.linked_on) == ("p-karim", EARLIER, TODAY)
+    raw = b"".join(r.value for r in await intake.raw_records("intake.special"))
+    assert b"Rosso" not in raw and b"rosso" not in raw  # the nickname never travels in clear
+
+
+async def test_partners_send_outings_contacts_and_appointments_through_the_gatekeeper(intake: IntakeUnderTest) -> None:
+    await unit(intake)
+    starts = datetime.combine(TODAY + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=18)
+    async with intake.partner("coop-aurora", "torino") as client:
+        await client.emit(ev.OutingSubmitted(**{**outing("o-1", EARLIER), "on": EARLIER}))
+        await client.emit(
+            ev.StreetContactSubmitted(
+                **{k: v for k, v in contact("ct-1", "o-1", EARLIER).items()},
+                identity=ev.StreetIdentity(nickname=client.seal("nickname", NICKNAME)),
+            )
+        )
+        await client.emit(
+            ev.AppointmentBookingSubmitted(
+                appointment_id="apt-1",
+                agenda="mobile_unit",
+                operator="op-giulia",
+                unit_id="unit-nord",
+                contact_id="ct-1",
+                purpose="street_follow_up",
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=30),
+            )
+        )
+        clash = await client.emit(
+            ev.AppointmentBookingSubmitted(
+                appointment_id="apt-2",
+                agenda="mobile_unit",
+                operator="op-giulia",
+                unit_id="unit-nord",
+                contact_id="ct-1",
+                purpose="street_follow_up",
+                starts_at=starts + timedelta(minutes=15),
+                ends_at=starts + timedelta(minutes=45),
+            )
+        )
+        late = await client.emit(ev.StreetContactSubmitted(**contact("ct-9", "o-1", EARLIER, place="Altrove")))
+        answers: list[InboundRejected] = []
+        async for rejection in client.rejections(timeout=20):
+            answers.append(rejection)
+            if len(answers) >= 2:
+                break
+    by_id = {a.inbound_event_id: a for a in answers}
+    assert (by_id[clash.id].kind, by_id[clash.id].field) == ("conflict", "data.starts_at")
+    assert (by_id[late.id].kind, by_id[late.id].field) == ("invalid", "data.place")
+    events = await intake.events(want=3)
+    booked = next(e for e in events if isinstance(e, ev.AppointmentBooked))
+    assert booked.street_id is not None and booked.person_id is None and booked.booked_by == "coop-aurora"
+    async with intake.client("staff-torino") as staff:
+        history = (await staff.get(f"/street-persons/{booked.street_id}")).json()
+        assert history["nickname"] == NICKNAME  # opened from HPKE, re-sealed with the street person's key
+        assert (await send(staff, f"/street-persons/{booked.street_id}/erasure", {})).status_code in (200, 201)
+        forgotten = (await staff.get(f"/street-persons/{booked.street_id}")).json()
+        assert forgotten["nickname"] is None and len(forgotten["contacts"]) == 1  # the facts stay
+
+
+async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(intake: IntakeUnderTest) -> None:
+    tomorrow = TODAY + timedelta(days=1)
+    nine = datetime.combine(tomorrow, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)  # 09:00 or 10:00 in Rome
+    past = datetime.now(UTC) - timedelta(hours=2)
+    async with intake.client("staff-torino") as staff:
+        person = {"person_id": "p-1", "birth_date": "1985-01-01", "sex": "female", "nationality": "NG"}
+        await post(staff, "/persons", person)
+
+        def booking(aid: str, start: datetime, operator: str = "op-giulia") -> dict[str, Any]:
+            return {
+                "appointment_id": aid,
+                "agenda": "desk",
+                "operator": operator,
+                "person_id": "p-1",
+                "purpose": "first_interview",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(minutes=45)).isoformat(),
+            }
+
+        await post(staff, "/appointments", booking("a-1", nine))
+        clash = await send(staff, "/appointments", booking("a-2", nine + timedelta(minutes=30)))
+        assert clash.status_code == 409 and clash.json()["field"] == "starts_at"
+        await post(staff, "/appointments", booking("a-2", nine + timedelta(minutes=30), operator="op-marco"))
+        await post(staff, "/appointments", booking("a-3", nine + timedelta(hours=2)))
+        moved = await send(
+            staff,
+            "/appointments/a-3/move",
+            {"starts_at": nine.isoformat(), "ends_at": (nine + timedelta(minutes=20)).isoformat()},
+        )
+        assert moved.status_code == 409  # onto a-1's time
+        await post(
+            staff,
+            "/appointments/a-3/move",
+            {"starts_at": (nine + timedelta(hours=3)).isoformat(), "ends_at": (nine + timedelta(hours=4)).isoformat()},
+        )
+        await post(staff, "/appointments/a-2/cancel", {"reason": "by_person", "on": str(TODAY)})
+        await post(staff, "/appointments", booking("a-past", past))
+        await post(staff, "/appointments/a-past/outcome", {"outcome": "no_show", "on": str(TODAY)})
+        early = await send(staff, "/appointments/a-1/outcome", {"outcome": "attended", "on": str(TODAY)})
+        assert early.status_code == 422
+        day = [a["appointment_id"] for a in (await staff.get("/appointments", params={"day": str(tomorrow)})).json()]
+        assert {"a-1", "a-2", "a-3"} <= set(day)
+        due = (await staff.get("/appointments/reminders", params={"day": str(TODAY)})).json()
+        assert {a["appointment_id"] for a in due} >= {"a-1", "a-3"} and "a-2" not in {a["appointment_id"] for a in due}
+        first = (await send(staff, "/appointments/reminders", {"day": str(TODAY)})).json()
+        again = (await send(staff, "/appointments/reminders", {"day": str(TODAY)})).json()
+        assert set(first["emitted"]) == {a["appointment_id"] for a in due} and again["emitted"] == []
+    async with intake.client("coop-aurora") as partner:
+        r = await send(partner, "/appointments/reminders", {"day": str(TODAY)})
+        assert r.status_code == 403
+    events = await intake.events(want=10)
+    reminders = [e for e in events if isinstance(e, ev.AppointmentReminderDue)]
+    assert sorted(r.appointment_id for r in reminders) == sorted(first["emitted"])
+    assert any(isinstance(e, ev.AppointmentOutcomeRecorded) and e.outcome == "no_show" for e in events)
+    await asyncio.sleep(0)
+
+
+async def test_two_contacts_of_a_new_nickname_at_once_make_one_street_person(intake: IntakeUnderTest) -> None:
+    """Found by the scenario: two units meeting a newcomer the same evening must not collide on the nickname."""
+    await unit(intake)
+    async with intake.client("coop-aurora") as aurora:
+        await post(aurora, "/outings", outing("o-1", EARLIER))
+        answers = await asyncio.gather(
+            *(post(aurora, "/street-contacts", contact(f"ct-{i}", "o-1", EARLIER, nickname="TO-042")) for i in range(6))
+        )
+    assert len({a["street_id"] for a in answers}) == 1

@@ -1,0 +1,98 @@
+"""Street outreach and the agenda in the reports (issue #19, method 3): outings, contacts, distinct people
+contacted, the share later taken in charge and the median days to it, per city and month; appointments; method-2
+reports stay as they were; the national aggregate suppresses small cells of people contacted."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from lgnet_reporting.domain import national
+from lgnet_reporting.domain.indicators import Window, summary
+from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events import outreach as o
+
+
+def outing(oid: str, on: date, city: str = "torino", minutes: int = 180) -> o.OutingRecorded:
+    return o.OutingRecorded(outing_id=oid, unit_id=f"u-{city}", city=city, on=on, start_time=time(20),
+                            end_time=time(23), minutes=minutes, places=["Stazione"], staff=["op-1"])  # fmt: skip
+
+
+def contact(cid: str, sid: str, on: date, city: str = "torino", first: date | None = None) -> o.StreetContactRecorded:
+    return o.StreetContactRecorded(contact_id=cid, street_id=sid, outing_id="x", unit_id=f"u-{city}", city=city,
+                                   contacted_on=on, first_contact_on=first or on, age_band="30_44", sex="male",
+                                   services_offered=["food", "information"], place="Stazione")  # fmt: skip
+
+
+def link(sid: str, pid: str, on: date, first: date) -> o.StreetPersonLinked:
+    return o.StreetPersonLinked(street_id=sid, person_id=pid, city="torino", linked_on=on, first_contact_on=first)
+
+
+def booked(aid: str, day: int) -> o.AppointmentBooked:
+    at = datetime(2026, 3, day, 9, tzinfo=UTC)
+    return o.AppointmentBooked(appointment_id=aid, city="torino", agenda="desk", operator="op-1", person_id="p-1",
+                               purpose="first_interview", starts_at=at, ends_at=at.replace(hour=10),
+                               booked_by="staff")  # fmt: skip
+
+
+def facts(events: list[Event]) -> dict[str, list[dict[str, Any]]]:
+    t = Tables()
+    for e in [*events, events[0]]:  # a redelivered event counts once
+        env = to_envelope(e, source="/lgnet/intake", city=getattr(e, "city", "torino"))
+        t.apply(project(env, decode(env)))
+    return {name: list(t.rows[name].values()) for name in TABLES}
+
+
+FEB, MAR = date(2026, 2, 10), date(2026, 3, 5)
+EVENTS: list[Event] = [
+    outing("o1", FEB), outing("o2", MAR, minutes=240), outing("o3", MAR, city="trieste"),
+    contact("c1", "s1", FEB), contact("c2", "s1", MAR, first=FEB),  # s1 met twice, taken in charge 20 days later
+    link("s1", "p-1", date(2026, 3, 2), FEB),
+    contact("c3", "s2", FEB), contact("c4", "s3", MAR),  # s2 never taken in charge; s3 is the same person as s1
+    link("s3", "p-1", date(2026, 3, 20), MAR),
+    contact("c5", "s4", MAR), link("s4", "p-4", date(2026, 3, 15), MAR),
+    contact("c9", "s9", MAR, city="trieste"),
+    booked("a1", 2), booked("a2", 3), booked("a3", 4),
+    o.AppointmentOutcomeRecorded(appointment_id="a1", outcome="no_show", on=date(2026, 3, 2)),
+    o.AppointmentOutcomeRecorded(appointment_id="a2", outcome="attended", on=date(2026, 3, 3)),
+    o.AppointmentCancelled(appointment_id="a3", reason="by_person", cancelled_on=date(2026, 3, 1)),
+]  # fmt: skip
+
+
+def test_outings_contacts_people_and_taking_in_charge_per_city_and_month() -> None:
+    torino = summary(facts(EVENTS), Window(date(2026, 3, 31), date(2026, 2, 1)), "torino")  # type: ignore[arg-type]
+    street = torino["outreach"]
+    assert street["outings"] == 2 and street["outing_hours"] == 7.0 and street["contacts"] == 5
+    # s1 and s3 are one person (p-1): people contacted are p-1, s2 and p-4.
+    assert street["persons_contacted"] == 3 and street["first_contacts"] == 3
+    assert street["taken_in_charge"] == 2 and street["taken_in_charge_share"] == round(2 / 3, 4)
+    # p-1: first contact 10 February (kept through both links), taken in charge 2 March: 20 days; p-4: 10 days.
+    assert street["days_to_taking_in_charge_median"] == 15.0
+    assert torino["contacts_by_service_offered"] == {"food": 5, "information": 5}
+    months = {m["month"]: m for m in torino["outreach_monthly"]}
+    assert months["2026-02"] | {} == {"month": "2026-02", "outings": 1, "contacts": 2, "persons_contacted": 2,
+                                      "first_contacts": 2, "taken_in_charge": 1,
+                                      "days_to_taking_in_charge_median": 20.0}  # fmt: skip
+    assert months["2026-03"]["persons_contacted"] == 2 and months["2026-03"]["first_contacts"] == 1
+    assert torino["appointments"] == {"booked": 2, "attended": 1, "no_show": 1, "cancelled": 1}
+
+
+def test_links_after_as_of_do_not_count_yet() -> None:
+    early = summary(facts(EVENTS), Window(date(2026, 2, 28)), "torino")["outreach"]  # type: ignore[arg-type]
+    assert early["persons_contacted"] == 2 and early["taken_in_charge"] == 0
+    assert early["days_to_taking_in_charge_median"] is None and early["taken_in_charge_share"] == 0.0
+
+
+def test_method_two_reports_stay_without_outreach() -> None:
+    old = summary(facts(EVENTS), Window(date(2026, 3, 31), method=2), "torino")  # type: ignore[arg-type]
+    assert "outreach" not in old and "appointments" not in old
+
+
+def test_the_national_aggregate_suppresses_small_cells_of_people_contacted() -> None:
+    doc = national.national(facts(EVENTS), Window(date(2026, 3, 31)), threshold=5)  # type: ignore[arg-type]
+    street = doc["indicators"]["outreach"]
+    assert street["outings"] == 3  # not persons: never suppressed
+    assert street["persons_contacted"] is None and street["taken_in_charge"] is None
+    assert street["days_to_taking_in_charge_median"] is None
