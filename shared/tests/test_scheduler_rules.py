@@ -78,17 +78,16 @@ def test_request_body_and_idempotency_key_fill_city_and_day() -> None:
     assert EACH.idempotency_key("torino", D) != EACH.idempotency_key("trieste", D)
 
 
-def test_the_packaged_jobs_file_and_one_line_to_add_a_job() -> None:
+def test_the_packaged_jobs_file_calls_each_route_with_the_body_it_takes() -> None:
     from importlib import resources
 
     text = resources.files("lgnet_shared.scheduler").joinpath("jobs.toml").read_text()
-    names = [j.name for j in parse_jobs(text)]
-    assert names == ["housing.stalled_matches_and_holds", "payments.voucher_expiry"]
-    # Enabling appointment reminders is uncommenting one line.
-    enabled = text.replace('  # { name = "intake.appointment_reminders"', '  { name = "intake.appointment_reminders"')
-    [*_, reminders] = parse_jobs(enabled)
+    jobs = parse_jobs(text)
+    names = [j.name for j in jobs]
+    assert names == ["housing.stalled_matches_and_holds", "payments.voucher_expiry", "intake.appointment_reminders"]
+    reminders = jobs[-1]
     assert (reminders.service, reminders.path, reminders.catch_up) == ("intake", "/appointments/reminders", "latest")
-    assert reminders.request_body("trieste", D) == {"city": "trieste", "day": "2026-03-10"}
+    assert reminders.request_body("trieste", D) == {"day": "2026-03-10"}  # the city is the staff token's
 
 
 @pytest.mark.parametrize(

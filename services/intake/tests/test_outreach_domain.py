@@ -116,3 +116,16 @@ def test_reminders_are_due_the_day_before_in_local_time() -> None:
     ]
     assert [s.appointment_id for s in agenda.due_for_reminder(slots, date(2026, 12, 1))] == ["a-late"]
     assert [s.appointment_id for s in agenda.due_for_reminder(slots, date(2026, 12, 2))] == ["a-early", "a-morning"]
+
+
+def test_the_schedulers_reminder_job_sends_what_the_route_takes() -> None:
+    """lgnet-scheduler's packaged job calls POST /appointments/reminders daily; its body must be the command's."""
+    from importlib import resources
+
+    from lgnet_intake.service_layer.outreach import SendReminders
+    from lgnet_shared.scheduler.main import parse_jobs
+
+    jobs = parse_jobs(resources.files("lgnet_shared.scheduler").joinpath("jobs.toml").read_text())
+    [job] = [j for j in jobs if (j.service, j.path) == ("intake", "/appointments/reminders")]
+    day = date(2026, 3, 10)
+    assert SendReminders.model_validate(job.request_body("torino", day)).day == day
