@@ -33,8 +33,19 @@ def small_app() -> FastAPI:
     async def down(how: str) -> dict[str, Any]:
         import asyncpg
 
-        raise {"refused": ConnectionRefusedError(111, "refused"), "cut": asyncpg.ConnectionDoesNotExistError("x"),
-               "shutdown": asyncpg.exceptions.AdminShutdownError("terminating")}[how]  # fmt: skip
+        raise {
+            "refused": ConnectionRefusedError(111, "refused"),
+            "cut": asyncpg.ConnectionDoesNotExistError("x"),
+            "shutdown": asyncpg.exceptions.AdminShutdownError("terminating"),
+            # seen when the server went away mid-transaction (tests/test_postgres_restart_e2e.py)
+            "closed": asyncpg.InterfaceError(
+                "cannot call Transaction.__aexit__(): the underlying connection is closed"
+            ),
+            "mid-operation": asyncpg.InternalClientError(
+                "cannot switch to state 12; another operation (2) is in progress"
+            ),
+            "misuse": asyncpg.InterfaceError("cannot use Connection.transaction() in a manually started transaction"),
+        }[how]
 
     @app.post("/things", responses=problem_responses())
     async def create(body: Thing) -> dict[str, Any]:
@@ -119,9 +130,16 @@ def test_identifiers_hold_no_control_characters_but_free_text_may() -> None:
     }
 
 
-@pytest.mark.parametrize("how", ["refused", "cut", "shutdown"])
+@pytest.mark.parametrize("how", ["refused", "cut", "shutdown", "closed", "mid-operation"])
 async def test_an_unreachable_database_is_503_to_retry_not_500(client: httpx.AsyncClient, how: str) -> None:
     """While PostgreSQL restarts or fails over nothing is committed: the answer says so, and when to retry."""
     r = await client.get(f"/down/{how}")
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
     assert r.headers["content-type"] == PROBLEM and r.json()["type"] == "urn:lgnet:problem:unavailable"
+
+
+async def test_a_misused_connection_is_not_mistaken_for_an_unreachable_database() -> None:
+    """A bug must not hide behind "retry shortly": only a closed or cut connection is the database going away."""
+    transport = httpx.ASGITransport(app=small_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        assert (await c.get("/down/misuse")).status_code == 500

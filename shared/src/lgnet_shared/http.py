@@ -109,6 +109,9 @@ DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
     pg_errors.OperatorInterventionError,
 )
 
+# The words of asyncpg's InterfaceError / InternalClientError when the server dropped the connection under a request.
+CONNECTION_DIED = ("connection is closed", "another operation", "connection was closed")
+
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error answer is problem+json naming the field: the services' own errors, request validation (incl.
@@ -151,6 +154,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     for unreachable in DATABASE_UNREACHABLE:
         app.add_exception_handler(unreachable, database_unreachable)
+
+    async def connection_died(request: Request, exc: Exception) -> JSONResponse:
+        # asyncpg reports a connection the server dropped mid-transaction with these classes, which also name
+        # misuse (a bug): only the former is the database going away.
+        if any(words in str(exc) for words in CONNECTION_DIED):
+            return await database_unreachable(request, exc)
+        raise exc
+
+    for died in (pg_errors.InterfaceError, pg_errors.InternalClientError):
+        app.add_exception_handler(died, connection_died)
 
     @app.exception_handler(DataError)
     async def unstorable(request: Request, exc: DataError) -> JSONResponse:

@@ -40,11 +40,13 @@ def router(runtime: Runtime) -> APIRouter:
             intake = Intake(conn, runtime.keys, fiscal_secret, settings.national_pseudonym_key(), publish=publish)
             yield uc.Outreach(intake, nickname_secret), Context(actor, datetime.now(UTC).date())
 
-    async def create(actor: Actor, key: str | None, body: Any, run: Run, route: str) -> JSONResponse:
+    async def create(
+        actor: Actor, key: str | None, body: Any, run: Run, route: str, status_code: int = 201
+    ) -> JSONResponse:
         async with use_case(actor) as (outreach, ctx):
             request = {"route": route, **body.model_dump(mode="json")}
             return await idempotent(
-                outreach.conn, actor.id, key, request, lambda: run(outreach, ctx), secret=request_secret
+                outreach.conn, actor.id, key, request, lambda: run(outreach, ctx), status_code, request_secret
             )
 
     async def act(actor: Actor, run: Run) -> Any:
@@ -146,7 +148,9 @@ def router(runtime: Runtime) -> APIRouter:
         "/appointments/reminders",
         summary="Staff: emit appointment_reminder_due for each appointment due on the day (idempotent per appointment)",
     )
-    async def remind(body: uc.SendReminders, actor: Who) -> dict[str, Any]:
-        return await act(actor, lambda o, c: o.send_reminders(c, body.day))  # type: ignore[no-any-return]
+    async def remind(body: uc.SendReminders, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        # Idempotent by nature (one reminder per appointment); the key makes a retry answer what the first call did.
+        run: Run = lambda o, c: o.send_reminders(c, body.day)  # noqa: E731
+        return await create(actor, key, body, run, "POST /appointments/reminders", status_code=200)
 
     return api
