@@ -239,7 +239,7 @@ class Runtime:
             # The broker answers a fetch once 64 KiB have gathered or after 10 ms: a record waits at most 10 ms
             # (it was 50 ms, behind a 256 KiB floor that a partner's pace never reaches), and a batch still gathers
             # what arrives meanwhile — one transaction and one offset commit per batch, not per relayed chunk
-            # (fetch_min_bytes 1 made batches of a few records under load: the consumer fell behind).
+            # (with fetch_min_bytes 1 the backbone bench ran slower under load: smaller batches, docs/benchmarks.md).
             fetch_min_bytes=64 * 1024,
             fetch_max_wait_ms=10,
             auto_offset_reset="earliest",

@@ -77,7 +77,7 @@ def _one_pass() -> TypeAdapter[Any]:
     `data` into Python objects only to validate them again: ~60 % of the fold's time, measured with py-spy.)"""
     global _ONE_PASS
     if _ONE_PASS is None:
-        typed = []
+        typed: list[Any] = []
         for etype in sorted(PROJECTORS):
             model = latest(etype)
             if model is None:
@@ -86,12 +86,13 @@ def _one_pass() -> TypeAdapter[Any]:
                 create_model(
                     f"Replayed_{etype.replace('.', '_')}",
                     __base__=Envelope,
-                    type=(Literal[etype], ...),
-                    dataschema=(Literal[model.dataschema()], ...),
+                    type=(Literal[etype], ...),  # type: ignore[arg-type]  # a value only known at run time
+                    dataschema=(Literal[model.dataschema()], ...),  # type: ignore[arg-type]
                     data=(model, ...),
                 )
             )
-        _ONE_PASS = TypeAdapter(Annotated[Union[tuple(typed)], Field(discriminator="type")])  # noqa: UP007
+        union: Any = Annotated[Union[tuple(typed)], Field(discriminator="type")]  # noqa: UP007
+        _ONE_PASS = TypeAdapter(union)
     return _ONE_PASS
 
 
