@@ -13,6 +13,12 @@ measures one process, then two in one consumer group). BENCH_EVENTS (default 100
 Before timing, BENCH_WARM (default 2000) registrations go through the same path and the persons table is
 analysed, as in a city already at work (on an empty table the planner's cached plans are for a tiny table until
 autovacuum's next analyse).
+
+The limit in the same run: a raw round trip of the same records at the same rate (aiokafka producer → topic →
+consumer, no intake), and the steady latency is split where it is spent: from the partner's send until the relay
+puts the canonical event in a record batch (the canonical record's timestamp: intake's fetch, processing, commit
+and the relay's pick-up), and from there until it is read back (the relay's produce and the reader's fetch).
+BENCH_BURST=0 skips the burst (latency only).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench_backbone import cleanup  # type: ignore[import-not-found]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.adapters import credentials
@@ -51,6 +58,7 @@ WARM = int(os.environ.get("BENCH_WARM", "2000"))  # registrations before timing 
 PACED = int(os.environ.get("BENCH_PACED", "5000"))
 RATE = float(os.environ.get("BENCH_RATE", "1000"))
 # Intake deployments compared: one process, and one per core (the inbound topic is keyed by partner).
+BURST = os.environ.get("BENCH_BURST", "1") != "0"
 PROCESSES = [int(p) for p in os.environ.get("BENCH_PROCESSES", "1,2").split(",")]
 INTAKE = str(Path(sys.executable).with_name("lgnet-intake"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -59,6 +67,7 @@ DB = os.environ["DATABASE_URL"]
 
 async def run_once(processes: int) -> tuple[float, ...]:
     run = uuid.uuid4().hex[:8]
+    split: list[tuple[float, float]] = []
     schema, prefix = f"bench_intake_{run}", f"benchintake{run}."
     master = base64.b64encode(os.urandom(32)).decode()
     env = service_env(BOOTSTRAP, DB, schema, prefix, city="torino", master_key=master)
@@ -94,16 +103,58 @@ async def run_once(processes: int) -> tuple[float, ...]:
         conn = await asyncpg.connect(DB, server_settings={"search_path": schema})
         await conn.execute("analyze persons")
         await conn.close()
-        elapsed, burst = await measure(producer, consumer, prefix, registrations(clients, keys, range(N)))
-        paced = range(N + WARM, N + WARM + PACED)
-        _, steady = await measure(producer, consumer, prefix, registrations(clients, keys, paced), rate=RATE)
+        elapsed, burst = (
+            await measure(producer, consumer, prefix, registrations(clients, keys, range(N))) if BURST else (N, [0.0])
+        )
+        paced = registrations(clients, keys, range(N + WARM, N + WARM + PACED))
+        _, steady = await measure(producer, consumer, prefix, paced, rate=RATE, split=split)
+        raw = await raw_round_trip(producer, prefix, paced)
     finally:
         await consumer.stop()
         await producer.stop()
         for svc in services:
             svc.stop()
         await cleanup(schema, prefix)
-    return (N / elapsed, *percentiles(burst), *percentiles(steady))
+    return (N / elapsed, *percentiles(burst), *percentiles(steady), *percentiles(raw), *split_medians(split))
+
+
+async def raw_round_trip(producer: AIOKafkaProducer, prefix: str, records: list[Record]) -> list[float]:
+    """The floor: the same records at the same rate through a topic of their own and straight back (no intake)."""
+    topic = physical("partner.inbound", prefix) + ".raw"
+    admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(BOOTSTRAP), auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await asyncio.sleep(1)
+        sent_at: dict[str, float] = {}
+        latencies: list[float] = []
+
+        async def collect() -> None:
+            while len(latencies) < len(records):
+                batch = await consumer.getmany(timeout_ms=100)
+                now = time.time()
+                for rs in batch.values():
+                    for r in rs:
+                        latencies.append(now - sent_at.pop(json.loads(r.value)["id"]))
+
+        collector = asyncio.create_task(collect())
+        start = time.perf_counter()
+        futures = []
+        for i, (env, value, headers) in enumerate(records):
+            if (delay := start + i / RATE - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            sent_at[env.id] = time.time()
+            futures.append(await producer.send(topic, value, key=env.key, headers=headers))
+        await asyncio.gather(*futures)
+        await asyncio.wait_for(collector, 120)
+    finally:
+        await consumer.stop()
+    return latencies
 
 
 Record = tuple[Envelope, bytes, list[tuple[str, bytes]]]
@@ -133,10 +184,16 @@ def registrations(clients: dict[str, PartnerClient], keys: dict[str, Ed25519Priv
 
 
 async def measure(
-    producer: AIOKafkaProducer, consumer: AIOKafkaConsumer, prefix: str, records: list[Record], rate: float = 0
+    producer: AIOKafkaProducer,
+    consumer: AIOKafkaConsumer,
+    prefix: str,
+    records: list[Record],
+    rate: float = 0,
+    split: list[tuple[float, float]] | None = None,
 ) -> tuple[float, list[float]]:
     """Send the records all at once (rate 0) or `rate` per second; seconds until the last canonical event, and
-    each record's latency (sent → its canonical event read back)."""
+    each record's latency (sent → its canonical event read back). `split` receives, per record, (sent → the
+    canonical record's timestamp, that timestamp → read back)."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
 
@@ -148,7 +205,10 @@ async def measure(
                 for r in rs:
                     cause = json.loads(r.value).get("causationid")
                     if cause in sent_at:
-                        latencies.append(now - sent_at.pop(cause))
+                        sent = sent_at.pop(cause)
+                        latencies.append(now - sent)
+                        if split is not None:
+                            split.append((r.timestamp / 1000 - sent, now - r.timestamp / 1000))
 
     collector = asyncio.create_task(collect())
     start = time.perf_counter()
@@ -166,6 +226,11 @@ async def measure(
     return time.perf_counter() - start, latencies
 
 
+def split_medians(split: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median ms of each part of the steady latency: to the relay's record batch, and from there to the reader."""
+    return tuple(statistics.median(part) * 1000 for part in zip(*split, strict=True)) if split else (0.0, 0.0)  # type: ignore[return-value]
+
+
 def percentiles(latencies: list[float]) -> tuple[float, float]:
     """p50 and p99, in milliseconds."""
     latencies = sorted(latencies)
@@ -181,15 +246,22 @@ async def main() -> None:
             print(
                 f"run {i + 1}, {p} intake process(es): burst {r[0]:,.0f} events/s"
                 f" (p50 {r[1]:.0f} ms, p99 {r[2]:.0f} ms); at {RATE:,.0f}/s p50 {r[3]:.0f} ms, p99 {r[4]:.0f} ms"
+                f" (to the relay's batch {r[7]:.0f} ms, on to the reader {r[8]:.0f} ms);"
+                f" raw round trip p50 {r[5]:.0f} ms, p99 {r[6]:.0f} ms",
+                flush=True,
             )
     print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
     base = statistics.median(r[0] for r in results[PROCESSES[0]])
     for p, rs in results.items():
-        rate, p50, p99, s50, s99 = (statistics.median(r[k] for r in rs) for k in range(5))
+        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader = (
+            statistics.median(r[k] for r in rs) for k in range(9)
+        )
         print(
             f"{p} intake process(es): {rate:,.0f} events/s (median, {rate / base:.2f}x {PROCESSES[0]} process),"
             f" burst latency p50 {p50:.0f} ms, p99 {p99:.0f} ms;"
             f" at {RATE:,.0f} events/s p50 {s50:.0f} ms, p99 {s99:.0f} ms"
+            f" (to the relay's batch {to_relay:.0f} ms, on to the reader {to_reader:.0f} ms);"
+            f" raw round trip in the same run p50 {r50:.0f} ms, p99 {r99:.0f} ms"
         )
 
 

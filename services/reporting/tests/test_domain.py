@@ -163,6 +163,58 @@ def test_the_replays_decoding_equals_the_live_consumers() -> None:
         assert err.value.field == "data.birth_date"
 
 
+def test_the_replays_one_pass_read_takes_the_same_decisions_as_the_two_step_one() -> None:
+    """The fold reads a usual record (structured, latest version, reported type) in one pass, envelope and data
+    together; every other record, and every one it refuses, goes the two-step way, which decides as live does."""
+    import json
+
+    from aiokafka.structs import ConsumerRecord
+    from lgnet_reporting.service_layer.replay import Fold, _decode, _envelope, _read
+
+    def record(value: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord("t", 0, offset, 0, 0, b"k", value, None, 1, len(value), [])
+
+    current = i.PersonRegistered(person_id="p", registered_by="x", birth_date=date(1990, 1, 1), sex=i.Sex.MALE,
+                                 nationality="MA")  # fmt: skip
+    env = to_envelope(current, source="/lgnet/intake", city="torino")
+    value, _ = env.to_structured()
+    doc = json.loads(value)
+    variants = {
+        "usual": value,
+        "old version": json.dumps({**doc, "dataschema": "urn:lgnet:schema:lgnet.intake.person_registered:v1",
+                                   "data": {k: v for k, v in doc["data"].items() if k != "third_country"}}).encode(),
+        "bad data": json.dumps({**doc, "data": {**doc["data"], "birth_date": "soon"}}).encode(),
+        "extra data": json.dumps({**doc, "data": {**doc["data"], "x": 1}}).encode(),
+        "naive time": json.dumps({**doc, "time": "2026-01-01T09:00:00"}).encode(),
+        "not reported": json.dumps({**doc, "type": "lgnet.intake.nothing"}).encode(),
+        "control char": json.dumps({**doc, "city": "tor\u0001ino"}).encode(),
+    }  # fmt: skip
+    for name, raw in variants.items():
+        r = record(raw, 0)
+        try:
+            expected: object = (_envelope(r), _decode(_envelope(r)))
+        except Exception as exc:  # the two-step read's verdict, whatever it is
+            expected = type(exc)
+        try:
+            got: object = _read(r)
+            got = (got[0], got[1]) if got[1] is not None else (got[0], _decode(got[0]))  # type: ignore[index]
+        except Exception as exc:
+            got = type(exc)
+        if isinstance(expected, tuple) and isinstance(got, tuple):
+            assert got[1] == expected[1], name
+            assert (got[0].id, got[0].source, got[0].type, got[0].city, got[0].time) == (
+                expected[0].id, expected[0].source, expected[0].type, expected[0].city, expected[0].time
+            ), name  # fmt: skip
+        else:
+            assert got == expected, name
+    one, two = Fold(), Fold()
+    records = [record(raw, n) for n, raw in enumerate([*variants.values(), value])]
+    one.add(records)
+    assert one.applied == 1 and one.skipped == {"invalid": 4, "not_reported": 1, "redelivered": 2}
+    two.add(records[::-1])
+    assert (two.applied, two.skipped) == (one.applied, one.skipped)
+
+
 @pytest.mark.integration
 async def test_replaying_beyond_the_end_of_the_log_fails(kafka_bootstrap: str, topic_prefix: str) -> None:
     from lgnet_reporting.adapters import log

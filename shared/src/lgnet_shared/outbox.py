@@ -176,7 +176,8 @@ class OutboxRelay:
                 **client_kwargs(self.bootstrap, self.security),
                 enable_idempotence=True,
                 acks="all",
-                linger_ms=5,
+                # The relay hands over whole record batches: lingering would only hold each one back.
+                linger_ms=0,
                 max_batch_size=256 * 1024,
             )
             await producer.start()

@@ -35,6 +35,8 @@ from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, physical, used_by
 
 log = logs.get_logger(__name__)
+# Records per consumer batch (one PostgreSQL transaction and one offset commit each).
+MAX_BATCH = 2000
 
 
 DEPLOYMENT_MIGRATION = (
@@ -239,11 +241,13 @@ class Runtime:
             # The deployment's group, `<prefix><deployment>.<service>.<consumer>`, which its principal's ACL allows.
             group_id=group,
             batch=True,
-            max_records=2000,
-            # Under load, let the broker gather bigger batches (one transaction and commit each); when idle,
-            # a record waits at most fetch_max_wait_ms.
-            fetch_min_bytes=256 * 1024,
-            fetch_max_wait_ms=50,
+            max_records=MAX_BATCH,
+            # The broker answers a fetch once 64 KiB have gathered or after 10 ms: a record waits at most 10 ms
+            # (it was 50 ms, behind a 256 KiB floor that a partner's pace never reaches), and a batch still gathers
+            # what arrives meanwhile — one transaction and one offset commit per batch, not per relayed chunk
+            # (with fetch_min_bytes 1 the backbone bench ran slower under load: smaller batches, docs/benchmarks.md).
+            fetch_min_bytes=64 * 1024,
+            fetch_max_wait_ms=10,
             auto_offset_reset="earliest",
             # A crashed member holds its partitions until its session expires: the broker's minimum (6 s, not
             # aiokafka's 10 s) brings a killed service's consumers back sooner.
@@ -255,7 +259,7 @@ class Runtime:
             parser=_tolerant_parser,
         )
         # A record batch the client cannot read becomes placeholders the consumer dead-letters (fetch.py).
-        tolerant = fetch.tolerant(subscriber.get_msg, cons.fetched)
+        tolerant = fetch.tolerant(fetch.batches(MAX_BATCH, 200), cons.fetched)
         setattr(subscriber, "get_msg", tolerant)  # noqa: B010 (an instance override)
 
         @subscriber

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 
 import asyncpg
 from lgnet_shared import codec, consumer, db
@@ -23,7 +23,7 @@ from lgnet_shared.consumer import Record
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
 from lgnet_shared.events import Event, latest
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from lgnet_reporting.adapters import log, store
 from lgnet_reporting.adapters.schema import MIGRATIONS
@@ -48,14 +48,14 @@ class Fold:
         for record in records:
             self.records += 1
             try:
-                env = _envelope(record)
+                env, read = _read(record)
                 if self.city is not None and env.city != self.city:
                     self._skip("other_city")
                     continue
                 if env.type not in PROJECTORS:
                     self._skip("not_reported")
                     continue
-                event = _decode(env)
+                event = read if read is not None else _decode(env)
             except ContractError:
                 self._skip("invalid")
                 continue
@@ -66,6 +66,50 @@ class Fold:
             self.seen.add(key)
             self.tables.apply(project(env, event))
             self.applied += 1
+
+
+_ONE_PASS: TypeAdapter[Any] | None = None
+
+
+def _one_pass() -> TypeAdapter[Any]:
+    """Per reported type, the envelope with its `data` typed by the type's latest model, the union told apart by
+    `type`: a usual record's envelope and event validated in one pass over its bytes. (The two-step way parsed
+    `data` into Python objects only to validate them again: ~60 % of the fold's time, measured with py-spy.)"""
+    global _ONE_PASS
+    if _ONE_PASS is None:
+        typed: list[Any] = []
+        for etype in sorted(PROJECTORS):
+            model = latest(etype)
+            if model is None:
+                continue
+            typed.append(
+                create_model(
+                    f"Replayed_{etype.replace('.', '_')}",
+                    __base__=Envelope,
+                    type=(Literal[etype], ...),  # type: ignore[arg-type]  # a value only known at run time
+                    dataschema=(Literal[model.dataschema()], ...),  # type: ignore[arg-type]
+                    data=(model, ...),
+                )
+            )
+        union: Any = Annotated[Union[tuple(typed)], Field(discriminator="type")]  # noqa: UP007
+        _ONE_PASS = TypeAdapter(union)
+    return _ONE_PASS
+
+
+def _read(record: Record) -> tuple[Envelope, Event | None]:
+    """The record's envelope and, when it is a usual one (structured mode, a reported type at its latest version,
+    valid), its event too, in one pass; the same envelope and event the two-step way gives (the same models validate
+    them). Anything the one pass refuses goes the two-step way (`_envelope`, then `_decode`), which decides and
+    names the fault as live does. Only the envelope attributes the fold reads matter (its `data` is the event)."""
+    headers = record.headers or ()
+    if record.value is not None and not any(k.lower().startswith("ce_") for k, _ in headers):
+        try:
+            env = _one_pass().validate_json(record.value)
+        except ValidationError:
+            pass
+        else:
+            return env, env.data
+    return _envelope(record), None
 
 
 def _envelope(record: Record) -> Envelope:
