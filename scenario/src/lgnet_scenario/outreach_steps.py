@@ -314,9 +314,11 @@ def headline(city: str, body: dict[str, Any]) -> str:
     street = body["indicators"].get("outreach")
     if street is None:
         return f"{city.title():8} street outreach: not in this report"
-    share = street["taken_in_charge_share"]
+    share, median = street["taken_in_charge_share"], street["days_to_taking_in_charge_median"]
+    taken = f"{street['taken_in_charge']} taken in charge"
+    if median is not None:  # nobody taken in charge yet: no share, no median to show
+        taken += f" ({(share or 0) * 100:.0f} %, median {median:g} days after first contact)"
     return (
         f"{city.title():8} street outreach: {street['outings']} outings, {street['contacts']} contacts, "
-        f"{street['persons_contacted']} people met, {street['taken_in_charge']} taken in charge"
-        f" ({(share or 0) * 100:.0f} %, median {street['days_to_taking_in_charge_median']} days after first contact)"
+        f"{street['persons_contacted']} people met, {taken}"
     )
