@@ -59,6 +59,8 @@ infra: venv
 
 up: infra
 	$(WITH_INFRA) $(SERVICES) start
+	@# The notary: signed checkpoints of the fact log for auditors (docs/reporting.md, "Auditing the log").
+	$(WITH_INFRA) $(PY) deploy/local/notary.py start
 	@$(MAKE) --no-print-directory status
 	@# The main job: the Torino and Trieste scenario, played once per data folder (then only its reports shown).
 	$(WITH_INFRA) .venv/bin/lgnet-scenario --once $(LOCAL_DIR)/scenario.json $(SCENARIO_ARGS)
@@ -70,12 +72,14 @@ up: infra
 status: venv
 	@$(INFRA) status || true
 	@$(SERVICES) status || true
+	@$(PY) deploy/local/notary.py status || true
 	@$(PY) deploy/local/scheduler.py status || true
 	@$(PY) deploy/local/desk.py status || true
 
 down: venv
 	$(PY) deploy/local/desk.py stop
 	$(PY) deploy/local/scheduler.py stop
+	$(PY) deploy/local/notary.py stop
 	$(SERVICES) stop
 	$(INFRA) stop
 

@@ -12,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 
-from services import LOCAL, ROOT, master_key, pid_of, port
+from background import LOCAL, ROOT, Background, command_line
+
+from services import master_key, port
 
 DEMO = [
     ("operatrice", "Maria Rossi (demo)", "staff", "torino", None),
@@ -32,6 +29,9 @@ PASSWORDS = LOCAL / "desk-demo.txt"
 
 def desk_port() -> int:
     return int(os.environ.get("LGNET_DESK_PORT", 8005))
+
+
+DESK = Background("desk", desk_port())
 
 
 def env() -> dict[str, str]:
@@ -69,69 +69,28 @@ def provision() -> str:
     return password
 
 
-def pid() -> int | None:
-    return pid_of("desk")
-
-
-def ready() -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{desk_port()}/health/ready", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-
 def start() -> int:
     if not os.environ.get("DATABASE_URL"):
         print("[desk] DATABASE_URL is not set: run `make up`")
         return 2
     password = provision()
-    if pid() is None:
-        (LOCAL / "run").mkdir(parents=True, exist_ok=True)
-        log = (LOCAL / "logs" / "desk.log").open("ab")
-        proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "lgnet-desk")],
-            env=env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        (LOCAL / "run" / "desk.pid").write_text(str(proc.pid))
-        deadline = time.monotonic() + 60
-        while not ready():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print(f"[desk] did not start; see {LOCAL / 'logs' / 'desk.log'}")
-                return 1
-            time.sleep(0.5)
-    print(f"[desk] the desk: http://127.0.0.1:{desk_port()}/  (in Italian; English with ?lang=en)")
+    if not DESK.start([str(ROOT / ".venv" / "bin" / "lgnet-desk")], env()):
+        return 1
+    print(f"[desk] the desk: {DESK.url}/  (in Italian; English with ?lang=en)")
     print(f"[desk] demo login: operatrice / {password}  (Torino staff; also approvatore, aurora, carso, rpd;")
     print(f"[desk]             same password, kept in {PASSWORDS})")
     return 0
 
 
 def stop() -> int:
-    p = pid()
-    if p is not None:
-        os.killpg(p, signal.SIGTERM)
-        for _ in range(100):
-            if pid() is None:
-                break
-            time.sleep(0.1)
-        (LOCAL / "run" / "desk.pid").unlink(missing_ok=True)
-        print("[desk] stopped")
+    DESK.stop()
     return 0
 
 
 def status() -> int:
-    state = "ready" if pid() and ready() else ("starting/unhealthy" if pid() else "stopped")
-    print(f"{'desk':11} {state:20} http://127.0.0.1:{desk_port()}  log {LOCAL / 'logs' / 'desk.log'}")
+    print(DESK.status_line())
     return 0
 
 
 if __name__ == "__main__":
-    commands = {"start": start, "stop": stop, "status": status}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        print(__doc__)
-        raise SystemExit(2)
-    raise SystemExit(commands[sys.argv[1]]())
+    command_line(__doc__, start=start, stop=stop, status=status)

@@ -11,13 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 
-from services import LOCAL, ROOT, pid_of, port
+from background import LOCAL, ROOT, Background, command_line
+
+from services import port
 
 SERVICES = ("intake", "housing", "payments")
 TOKENS = LOCAL / "scheduler-tokens.json"
@@ -25,6 +22,9 @@ TOKENS = LOCAL / "scheduler-tokens.json"
 
 def scheduler_port() -> int:
     return int(os.environ.get("LGNET_SCHEDULER_PORT", 8006))
+
+
+SCHEDULER = Background("scheduler", scheduler_port())
 
 
 def cities() -> list[str]:
@@ -69,67 +69,27 @@ def provision() -> None:
         json.dump(known, f)
 
 
-def ready() -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{scheduler_port()}/health/ready", timeout=2) as r:
-            return bool(r.status == 200)
-    except OSError:
-        return False
-
-
 def start() -> int:
     if not os.environ.get("DATABASE_URL"):
         print("[scheduler] DATABASE_URL is not set: run `make up`")
         return 2
     provision()
-    if pid_of("scheduler") is None:
-        (LOCAL / "run").mkdir(parents=True, exist_ok=True)
-        (LOCAL / "logs").mkdir(parents=True, exist_ok=True)
-        log = (LOCAL / "logs" / "scheduler.log").open("ab")
-        proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "lgnet-scheduler")],
-            env=env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        (LOCAL / "run" / "scheduler.pid").write_text(str(proc.pid))
-        deadline = time.monotonic() + 60
-        while not ready():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print(f"[scheduler] did not start; see {LOCAL / 'logs' / 'scheduler.log'}")
-                return 1
-            time.sleep(0.5)
+    if not SCHEDULER.start([str(ROOT / ".venv" / "bin" / "lgnet-scheduler")], env()):
+        return 1
     at, tz = os.environ.get("LGNET_SCHEDULER_AT", "06:00"), os.environ.get("LGNET_SCHEDULER_TZ", "Europe/Rome")
-    print(f"[scheduler] daily jobs for {', '.join(cities())} at {at} {tz}: http://127.0.0.1:{scheduler_port()}/runs")
+    print(f"[scheduler] daily jobs for {', '.join(cities())} at {at} {tz}: {SCHEDULER.url}/runs")
     return 0
 
 
 def stop() -> int:
-    p = pid_of("scheduler")
-    if p is not None:
-        os.killpg(p, signal.SIGTERM)
-        for _ in range(100):
-            if pid_of("scheduler") is None:
-                break
-            time.sleep(0.1)
-        (LOCAL / "run" / "scheduler.pid").unlink(missing_ok=True)
-        print("[scheduler] stopped")
+    SCHEDULER.stop()
     return 0
 
 
 def status() -> int:
-    p = pid_of("scheduler")
-    state = "ready" if p and ready() else ("starting/unhealthy" if p else "stopped")
-    url = f"http://127.0.0.1:{scheduler_port()}"
-    print(f"{'scheduler':11} {state:20} {url}  runs /runs  log {LOCAL / 'logs' / 'scheduler.log'}")
+    print(SCHEDULER.status_line("runs /runs  "))
     return 0
 
 
 if __name__ == "__main__":
-    commands = {"start": start, "stop": stop, "status": status}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        print(__doc__)
-        raise SystemExit(2)
-    raise SystemExit(commands[sys.argv[1]]())
+    command_line(__doc__, start=start, stop=stop, status=status)

@@ -16,30 +16,17 @@ import asyncio
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCAL = Path(os.environ.get("LGNET_LOCAL_DIR", ROOT / ".local"))
+from background import LOCAL, ROOT, Background, command_line, pid_of
+
 PORTS = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting": 8004}
 
 
 def existing() -> list[str]:
     return [n for n in PORTS if (ROOT / "services" / n / "src" / f"lgnet_{n}" / "entrypoints" / "main.py").exists()]
-
-
-def pid_of(name: str) -> int | None:
-    try:
-        pid = int((LOCAL / "run" / f"{name}.pid").read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        return None
-    return pid
 
 
 def ready(name: str) -> tuple[bool, str]:
@@ -115,8 +102,6 @@ def start() -> int:
         if not os.environ.get(var):
             print(f"[services] {var} is not set: run `make up` (it provisions Kafka and PostgreSQL)")
             return 2
-    (LOCAL / "run").mkdir(parents=True, exist_ok=True)
-    (LOCAL / "logs").mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "LGNET_MASTER_KEY": master_key(),
@@ -129,16 +114,10 @@ def start() -> int:
         print(f"[services] {name} already running (pid {pid_of(name)})")
     credentials = principals(to_start, env["LGNET_CITY"]) if to_start else {}
     for name in to_start:
-        log = (LOCAL / "logs" / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
+        proc = Background(name, port(name)).spawn(
             [str(ROOT / ".venv" / "bin" / f"lgnet-{name}")],
-            env={**env, **credentials[name], "LGNET_HTTP_PORT": str(port(name))},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            {**env, **credentials[name], "LGNET_HTTP_PORT": str(port(name))},
         )
-        (LOCAL / "run" / f"{name}.pid").write_text(str(proc.pid))
         print(f"[services] {name} starting (pid {proc.pid}) on http://127.0.0.1:{port(name)}")
     deadline = time.monotonic() + 90
     pending = set(existing())
@@ -158,18 +137,7 @@ def start() -> int:
 
 def stop() -> int:
     for name in existing():
-        pid = pid_of(name)
-        if pid is None:
-            continue
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(100):
-            if pid_of(name) is None:
-                break
-            time.sleep(0.1)
-        else:
-            os.killpg(pid, signal.SIGKILL)
-        (LOCAL / "run" / f"{name}.pid").unlink(missing_ok=True)
-        print(f"[services] {name} stopped")
+        Background(name, port(name)).stop()
     return 0
 
 
@@ -182,8 +150,4 @@ def status() -> int:
 
 
 if __name__ == "__main__":
-    commands = {"start": start, "stop": stop, "status": status}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
-        print(__doc__)
-        raise SystemExit(2)
-    raise SystemExit(commands[sys.argv[1]]())
+    command_line(__doc__, start=start, stop=stop, status=status)

@@ -1,0 +1,110 @@
+"""One background process of the local platform: started detached with its log and pid under .local/, waited for
+until its health URL answers, stopped with its whole process group. The services, the scheduler, the notary and the
+desk are each one of these (deploy/local/services.py, scheduler.py, notary.py, desk.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = Path(os.environ.get("LGNET_LOCAL_DIR", ROOT / ".local"))
+
+
+def pid_of(name: str) -> int | None:
+    try:
+        pid = int((LOCAL / "run" / f"{name}.pid").read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
+@dataclass(frozen=True)
+class Background:
+    name: str
+    port: int
+    health: str = "/health/ready"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return LOCAL / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        return pid_of(self.name)
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + self.health, timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def spawn(self, argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+        """Start it detached (its own session, so `stop` ends its children too); its output goes to its log."""
+        (LOCAL / "run").mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        (LOCAL / "run" / f"{self.name}.pid").write_text(str(proc.pid))
+        return proc
+
+    def start(self, argv: Sequence[str], env: Mapping[str, str], timeout: float = 60) -> bool:
+        """Spawn it unless it runs, then wait until it is ready; False (and where to look) if it exits or times out."""
+        if self.pid() is not None:
+            return True
+        proc = self.spawn(argv, env)
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print(f"[{self.name}] did not start; see {self.log}")
+                return False
+            time.sleep(0.5)
+        return True
+
+    def stop(self) -> bool:
+        """SIGTERM to its process group, SIGKILL after 10 s; True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(100):
+            if self.pid() is None:
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        (LOCAL / "run" / f"{self.name}.pid").unlink(missing_ok=True)
+        print(f"[{self.name}] stopped")
+        return True
+
+    def state(self) -> str:
+        return "ready" if self.pid() and self.ready() else ("starting/unhealthy" if self.pid() else "stopped")
+
+    def status_line(self, extra: str = "") -> str:
+        return f"{self.name:11} {self.state():20} {self.url}  {extra}log {self.log}"
+
+
+def command_line(doc: str | None, **commands: Callable[[], int]) -> None:
+    """`python <script> <command>`: run it and exit with its status; the script's doc on a wrong command."""
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        print(doc)
+        raise SystemExit(2)
+    raise SystemExit(commands[sys.argv[1]]())
