@@ -144,3 +144,30 @@ def test_each_city_service_is_its_own_principal(name: str) -> None:
     assert env["LGNET_DEPLOYMENT"].startswith("${LGNET_DEPLOYMENT")
     context = (FEDERATED / service["build"]["context"]).resolve()
     assert context / service["build"]["dockerfile"] == ROOT / "services" / name / "Dockerfile"
+
+
+@pytest.mark.parametrize("where", ["docker-compose.yml", "federated/city.yml"])
+def test_the_notary_runs_from_reportings_image_with_its_own_state(where: str) -> None:
+    """Auditors need the notary's checkpoints (docs/reporting.md): every container deployment runs it, as the
+    reporting principal where the broker is secured, with a volume for its trees and the port it serves them on."""
+    doc = yaml.safe_load((COMPOSE / where).read_text())
+    notary = doc["services"]["notary"]
+    assert notary["build"]["dockerfile"] == "services/reporting/Dockerfile"
+    command = notary["command"]
+    assert command[0] == "lgnet-notary" and "--http-port" in command
+    assert 'lgnet-notary = "lgnet_reporting.entrypoints.audit:notary_main"' in (
+        ROOT / "services" / "reporting" / "pyproject.toml"
+    ).read_text()
+    port = command[command.index("--http-port") + 1]
+    assert any(str(p).endswith(f":{port}") for p in notary["ports"])
+    assert notary["environment"]["LGNET_NOTARY_STATE"] in " ".join(notary["volumes"])
+    assert "notary-state" in doc["volumes"]
+    if where.startswith("federated"):
+        assert notary["environment"]["KAFKA_SASL_USERNAME"] == "service.${LGNET_DEPLOYMENT}.reporting"
+
+
+def test_a_citys_plain_up_does_not_start_a_notary() -> None:
+    """Only the national deployment runs the notary: a city's `up -d` starts the services without a profile."""
+    services = load("city.yml")["services"]
+    assert services["notary"]["profiles"] == ["national"]
+    assert all("profiles" not in services[name] for name in SERVICES)

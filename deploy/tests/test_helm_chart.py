@@ -100,7 +100,7 @@ def test_each_service_has_probes_resources_a_budget_and_its_kafka_user(
 ) -> None:
     objects = rendered[config]
     deployment, services, _ = CONFIGS[config]
-    deployments = {k: v for k, v in by_kind(objects, "Deployment").items() if not k.endswith("-scheduler")}
+    deployments = {k: v for k, v in by_kind(objects, "Deployment").items() if not k.endswith(("-scheduler", "-notary"))}
     assert sorted(deployments) == sorted(f"lgnet-{config}-{s}" for s in services)
     users = by_kind(objects, "KafkaUser")
     pdbs, svcs = by_kind(objects, "PodDisruptionBudget"), by_kind(objects, "Service")
@@ -187,3 +187,25 @@ def test_the_cluster_owner_declares_every_registry_topic_replicated(
     # Cities declare users, never the cluster or its topics.
     for city in ("torino", "trieste"):
         assert not by_kind(rendered[city], "Kafka") and not by_kind(rendered[city], "KafkaTopic")
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_the_national_deployment_runs_the_notary_as_its_reporting_principal(
+    rendered: dict[str, list[dict[str, Any]]], config: str
+) -> None:
+    objects, name = rendered[config], f"lgnet-{config}-notary"
+    if config != "national":  # a city's reporting principal reads its own facts only: no notary there
+        assert name not in by_kind(objects, "Deployment")
+        return
+    d = by_kind(objects, "Deployment")[name]
+    assert d["spec"]["replicas"] == 1
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:2] == ["lgnet-notary", "run"] and "--http-port" in container["command"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["KAFKA_SASL_USERNAME"]["value"] == "service.national.reporting"
+    assert "secretKeyRef" in env["LGNET_MASTER_KEY"]["valueFrom"]  # the notary key derives from it by default
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert env["LGNET_NOTARY_STATE"]["value"] in mounts
+    assert name in by_kind(objects, "Service")
+    ingress = by_kind(objects, "NetworkPolicy")[f"lgnet-{config}-services"]["spec"]["ingress"][0]["ports"]
+    assert {"protocol": "TCP", "port": 8007} in ingress
