@@ -155,9 +155,10 @@ def test_the_notary_runs_from_reportings_image_with_its_own_state(where: str) ->
     assert notary["build"]["dockerfile"] == "services/reporting/Dockerfile"
     command = notary["command"]
     assert command[0] == "lgnet-notary" and "--http-port" in command
-    assert 'lgnet-notary = "lgnet_reporting.entrypoints.audit:notary_main"' in (
-        ROOT / "services" / "reporting" / "pyproject.toml"
-    ).read_text()
+    assert (
+        'lgnet-notary = "lgnet_reporting.entrypoints.audit:notary_main"'
+        in (ROOT / "services" / "reporting" / "pyproject.toml").read_text()
+    )
     port = command[command.index("--http-port") + 1]
     assert any(str(p).endswith(f":{port}") for p in notary["ports"])
     assert notary["environment"]["LGNET_NOTARY_STATE"] in " ".join(notary["volumes"])
