@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from lgnet_scenario.housing_steps import call
 from lgnet_scenario.payments_steps import iban
 from lgnet_scenario.platform import Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, population
+from lgnet_shared import clock
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import from_record
 from lgnet_shared.testing.topics import read_records
@@ -91,7 +91,7 @@ async def test_the_financial_statement_matches_the_payments_ledger_to_the_cent(
     exactly the line's paid requests and add up to its paid figure."""
     cities = {c.city: c.partners for c in DEFAULT_CITIES}
     platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
-    today = datetime.now(UTC).date().isoformat()
+    today = clock.today().isoformat()
     try:
         for city in cities:
             staff = f"staff-{city}"

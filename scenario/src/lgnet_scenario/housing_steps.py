@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
+
+from lgnet_shared import clock
 
 from lgnet_scenario.platform import Platform
 from lgnet_scenario.population import Household
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    return clock.today()
 
 
 KINDS = ["private_rental", "sub_lease", "social_housing", "solidarity_cohousing", "host_family", "non_hotel_room"]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from lgnet_shared import clock
+
 from lgnet_scenario.housing_steps import HousingOutcome, call
 from lgnet_scenario.platform import Platform
 from lgnet_scenario.population import Household
@@ -176,7 +178,7 @@ async def _pay_batch(staff: Any, outcome: PaymentsOutcome, fail_every: int) -> l
                 p["payment_id"],
                 "failed" if fails else "paid",
                 f"{p['amount_cents'] / 100:.2f}",
-                str(date.today()),
+                str(clock.today()),
                 "AC04" if fails else "",
             ]
         )

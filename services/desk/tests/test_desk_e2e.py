@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,7 +22,7 @@ from axe_playwright_python.async_playwright import Axe
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
-from lgnet_shared import auth, db
+from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env
@@ -344,7 +344,7 @@ async def _created(c: httpx.AsyncClient, path: str, body: dict[str, object]) -> 
 async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browser: Browser, desk: Desk) -> None:
     """A proposal of coop-aurora's case has had no answer for 20 days; the daily check reminds it (match_stalled):
     the cooperative's operator and the city's staff see it in their to-do list, in Italian; Trieste's does not."""
-    today = date.today()
+    today = clock.today()
     run = uuid.uuid4().hex[:6]
     person, household, case = f"p-todo-{run}", f"h-todo-{run}", f"c-todo-{run}"
     async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:

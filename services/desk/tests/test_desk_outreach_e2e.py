@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from lgnet_shared import auth, db
+from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -41,7 +41,7 @@ async def created(c: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict
 
 
 async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: Any) -> None:
-    today = datetime.now(UTC).date()
+    today = clock.today()
     async with await intake_staff(desk) as it:
         unit = {"unit_id": "unit-nord", "name": "Unità di strada Nord", "vehicle": "camper", "area": "Circoscrizione 6",
                 "partner": "coop-aurora", "team_size": 3}  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lgnet_housing.entrypoints.main import SPEC
 from lgnet_housing.service_layer.intake_events import HANDLERS
+from lgnet_shared import clock
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
@@ -28,7 +29,7 @@ from lgnet_shared.testing.authz import (
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
 pytestmark = pytest.mark.integration
-TODAY = date.today()
+TODAY = clock.today()
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 

@@ -5,11 +5,12 @@ without one the transition itself is the key — and has one effect; another act
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_shared import clock
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from conftest import HousingUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = datetime.now(UTC).date()
+TODAY = clock.today()
 ADULT = date(1990, 5, 1)
 
 

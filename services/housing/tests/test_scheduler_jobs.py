@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from lgnet_shared import db
+from lgnet_shared import clock, db
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.scheduler import ledger, metrics
@@ -110,7 +110,7 @@ async def test_daily_check_runs_once_catches_up_and_yields_to_the_lock_holder(
 
     events = await housing.events(want=1, of_type=hev.MatchStalled.type)
     [stalled] = [e for e in events if isinstance(e, hev.MatchStalled)]
-    assert (stalled.household_id, stalled.waiting_days, stalled.on) == ("h-s", 15, datetime.now(UTC).date())
+    assert (stalled.household_id, stalled.waiting_days, stalled.on) == ("h-s", 15, clock.today())
     async with ledger_pool.acquire() as conn:
         rows = {(r["city"], r["day"]): r for r in await ledger.runs(conn, STALLED.name)}
     assert rows[("torino", today)]["detail"] == "HTTP 200 stalled: 1, unparked: 0"

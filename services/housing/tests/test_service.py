@@ -6,11 +6,12 @@ problem+json errors that name the field."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_shared import clock
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from conftest import HousingUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = datetime.now(UTC).date()
+TODAY = clock.today()
 F, M = iev.Sex.FEMALE, iev.Sex.MALE
 ADULT, CHILD = date(1990, 5, 1), TODAY - timedelta(days=365 * 6)
 

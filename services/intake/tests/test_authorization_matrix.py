@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared import clock
 from lgnet_shared.testing.authz import (
     AUTHENTICATED,
     CASE,
@@ -27,7 +28,7 @@ from lgnet_shared.testing.authz import (
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
 pytestmark = pytest.mark.integration
-TODAY = date.today()
+TODAY = clock.today()
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 

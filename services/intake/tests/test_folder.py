@@ -6,16 +6,16 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
 
 import pytest
 from lgnet_intake.domain.search import name_score
 from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
-TODAY = date.today()
+TODAY = clock.today()
 A, B, STAFF, TRIESTE = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 FISCAL = "NDYLDE80A41Z330Z"  # Élodie N'Diaye, female, born 1980-01-01 in Morocco
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_shared import clock
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import InboundRejected
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = datetime.now(UTC).date()
+TODAY = clock.today()
 EARLIER = TODAY - timedelta(days=40)
 NICKNAME = "Il Rosso di Porta Nuova"
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
-from lgnet_shared import auth, db
+from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
@@ -21,7 +20,7 @@ from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
 
-TODAY = date.today()
+TODAY = clock.today()
 
 ACTORS = [
     ("anna", Role.STAFF, "torino"),  # Torino staff

@@ -5,12 +5,13 @@ route, so a new route without one fails. Plus the holes the outside access test 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_payments.service_layer import consumers as h
+from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
     CASE,
@@ -27,7 +28,7 @@ from lgnet_shared.testing.authz import (
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
 pytestmark = pytest.mark.integration
-TODAY = date.today()
+TODAY = clock.today()
 A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 CITY_IBAN = "IT60X0542811101000000123456"
 GOOD_IBAN = "DE89370400440532013000"

@@ -8,21 +8,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
 
 import pytest
 from lgnet_payments.adapters import sepa
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_payments.service_layer import consumers as h
-from lgnet_shared import auth
+from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 from payments_testkit import csv_file
 
 pytestmark = pytest.mark.integration
-TODAY = date.today()
+TODAY = clock.today()
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
 CITY_IBAN = "IT60X0542811101000000123456"
 LANDLORD_IBAN = "DE89370400440532013000"

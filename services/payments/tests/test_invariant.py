@@ -12,7 +12,7 @@ off as by a killed process) and a new one opened, as a restarted service would.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -26,6 +26,7 @@ from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_payments.service_layer import budgets, contributions, disbursement
 from lgnet_payments.service_layer import commands as cmd
+from lgnet_shared import clock
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, RetryPolicy
@@ -225,6 +226,6 @@ async def test_the_database_itself_refuses_a_second_payment_and_a_negative_line(
             with pytest.raises(asyncpg.RaiseError, match="does not balance"):
                 await unbalanced(conn)
             await check(conn)
-        assert TODAY - timedelta(days=1) < date.today() + timedelta(days=1)
+        assert TODAY - timedelta(days=1) < clock.today() + timedelta(days=1)
     finally:
         await world.close()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.service_layer import desk
@@ -30,7 +30,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         return {k: str(v) for k, v in (await request.form()).items()}
 
     def today() -> str:
-        return datetime.now(UTC).date().isoformat()
+        return clock.today().isoformat()
 
     async def activities_page(request: Request, status: int = 200, **ctx: Any) -> Response:
         p = await page(request)

@@ -5,12 +5,12 @@ recorded in the access log like a cartella."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from lgnet_shared import clock
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal
@@ -18,18 +18,7 @@ from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
 from lgnet_desk.settings import DeskSettings
 
-LOCAL = ZoneInfo("Europe/Rome")
 DURATIONS = (15, 30, 45, 60, 90, 120)
-
-
-def _today() -> date:
-    """The date the services take as today for business dates (UTC, like the rest of the desk)."""
-    return datetime.now(UTC).date()
-
-
-def _local_today() -> date:
-    """The agenda's day: the city's (Europe/Rome)."""
-    return datetime.now(UTC).astimezone(LOCAL).date()
 
 
 def _lines(text: str) -> list[str]:
@@ -39,7 +28,7 @@ def _lines(text: str) -> list[str]:
 
 def _local(day: str, at: str) -> datetime | str:
     try:
-        return datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=LOCAL)
+        return datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=clock.ZONE)
     except ValueError:
         return f"{day} {at}"  # passed on: the service names the field
 
@@ -64,14 +53,14 @@ def router(settings: DeskSettings) -> APIRouter:
     async def outings_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
         assert p.services is not None
-        since = _today() - timedelta(days=90)
+        since = clock.today() - timedelta(days=90)
         try:
             units = await p.services.get("intake", "/mobile-units")
             outings = await p.services.get("intake", "/outings", **{"from": since.isoformat()})
         except ServiceRefusal as r:
             return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
         names = {u["unit_id"]: u["name"] for u in units}
-        ctx = {"units": units, "outings": outings, "names": names, "today": _today().isoformat(), "form": {}}
+        ctx = {"units": units, "outings": outings, "names": names, "today": clock.today().isoformat(), "form": {}}
         return p.render("outings.html", status=status, errors={}, **(ctx | extra))
 
     @api.get("/outreach", response_class=HTMLResponse)
@@ -108,7 +97,7 @@ def router(settings: DeskSettings) -> APIRouter:
             outing = await p.services.get("intake", f"/outings/{outing_id}")
         except ServiceRefusal as r:
             return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
-        ctx = {"o": outing, "form": {}, "errors": {}, "today": _today().isoformat()}
+        ctx = {"o": outing, "form": {}, "errors": {}, "today": clock.today().isoformat()}
         return p.render("outing.html", status=status, **(ctx | extra))
 
     @api.get("/outreach/outings/{outing_id}", response_class=HTMLResponse)
@@ -174,7 +163,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
         assert p.services is not None
-        day = request.query_params.get("day") or extra.pop("agenda_day", None) or _local_today().isoformat()
+        day = request.query_params.get("day") or extra.pop("agenda_day", None) or clock.today().isoformat()
         try:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")
@@ -195,7 +184,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         f = await form_of(request)
-        day = f.get("day", _local_today().isoformat())
+        day = f.get("day", clock.today().isoformat())
         starts_at, ends_at = _span(day, f.get("time", ""), f.get("minutes", "30"))
         party = f.get("party", "").strip()
         body: dict[str, Any] = {
@@ -220,7 +209,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         f = await form_of(request)
-        day = f.get("day", _local_today().isoformat())
+        day = f.get("day", clock.today().isoformat())
         try:
             await p.services.post("intake", f"/appointments/{appointment_id}/{action}", body(f, day))
         except ServiceRefusal as r:
@@ -229,13 +218,18 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:
-        return await change(request, appointment_id, "cancel", lambda f, _: {"reason": f.get("reason"),
-                                                                              "on": _today().isoformat()})  # fmt: skip
+        return await change(
+            request, appointment_id, "cancel", lambda f, _: {"reason": f.get("reason"), "on": clock.today().isoformat()}
+        )
 
     @api.post("/agenda/{appointment_id}/outcome", response_class=HTMLResponse)
     async def outcome(request: Request, appointment_id: str) -> Response:
-        return await change(request, appointment_id, "outcome", lambda f, _: {"outcome": f.get("outcome"),
-                                                                               "on": _today().isoformat()})  # fmt: skip
+        return await change(
+            request,
+            appointment_id,
+            "outcome",
+            lambda f, _: {"outcome": f.get("outcome"), "on": clock.today().isoformat()},
+        )
 
     @api.post("/agenda/{appointment_id}/move", response_class=HTMLResponse)
     async def move(request: Request, appointment_id: str) -> Response:

@@ -14,6 +14,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from lgnet_shared import clock
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
@@ -222,7 +223,7 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await form_of(request)
         try:
-            pid = await desk.register_household(p.services, form, FAMILY_SIZE, _today())
+            pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today())
         except desk.FieldErrors as e:
             return p.render("register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE))
         except ServiceRefusal as r:
@@ -241,7 +242,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
                 return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
-        return p.render("cartella.html", r=record, errors={}, today=_today().isoformat(), purpose=purpose)
+        return p.render("cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose)
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
         p = await page(request, csrf_check=True)
@@ -258,7 +259,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 r=record,
                 errors=e.errors,
                 form=form,
-                today=_today().isoformat(),
+                today=clock.today().isoformat(),
                 purpose="case_work",
             )
         return RedirectResponse(f"/persons/{person_id}?purpose=case_work", status_code=303)
@@ -405,7 +406,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "person_id": person_id,
                 "purpose": f.get("purpose"),
                 "granted": f.get("granted") == "true",
-                "recorded_on": _today().isoformat(),
+                "recorded_on": clock.today().isoformat(),
             }
             await desk.submit(s, "intake", "/consents", body, {"purpose": "purpose", "granted": "purpose"})
 
@@ -415,7 +416,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def privacy_notice(request: Request, person_id: str) -> Response:
         """The privacy notice (GDPR art. 13) to print and hand over when consent is captured."""
         p = await page(request)
-        return p.render("privacy_notice.html", person_id=person_id, today=_today().isoformat())
+        return p.render("privacy_notice.html", person_id=person_id, today=clock.today().isoformat())
 
     @api.get("/todo", response_class=HTMLResponse)
     async def todo(request: Request) -> Response:
@@ -489,10 +490,6 @@ def _token_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
     return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
-
-
-def _today() -> Any:
-    return datetime.now(UTC).date()
 
 
 def _cents(euros: str) -> int | str:

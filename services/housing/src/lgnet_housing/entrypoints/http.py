@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
+from lgnet_shared import clock
 from lgnet_shared.auth import Who
 from lgnet_shared.http import idempotent, problem_responses, replayable, transition
 from lgnet_shared.service import Runtime
@@ -38,7 +38,7 @@ def router(runtime: Runtime) -> APIRouter:
             housing = Housing(conn)
             if write and actor.city is not None:  # changes may re-match: the city's lock before any row lock
                 await housing.lock_city(actor.city)
-            yield housing, Context(today=datetime.now(UTC).date(), actor=actor)
+            yield housing, Context(today=clock.today(), actor=actor)
 
     async def create(
         actor: Actor, key: str | None, body: BaseModel, run: Callable[[Housing, Context], Awaitable[Json]]

@@ -5,9 +5,9 @@ re-runs the city's matching when the city's rules ask for it (`auto_match`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from lgnet_shared import clock
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
@@ -21,7 +21,7 @@ Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
 
 
 def _ctx(env: Envelope) -> Context:
-    return Context(today=datetime.now(UTC).date(), cause=env)
+    return Context(today=clock.today(), cause=env)
 
 
 async def _changed(conn: Conn, env: Envelope, household_ids: list[str]) -> None:

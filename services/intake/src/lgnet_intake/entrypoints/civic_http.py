@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
 from lgnet_shared.events import civic as ev
 from lgnet_shared.http import idempotent, problem_responses
@@ -34,7 +33,7 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
             # No registration happens here: the fiscal-code and national secrets are not needed.
-            yield Intake(conn, runtime.keys, b"", None, publish=publish), Context(actor, datetime.now(UTC).date())
+            yield Intake(conn, runtime.keys, b"", None, publish=publish), Context(actor, clock.today())
 
     async def create(
         actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
 from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
@@ -41,20 +40,20 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
             assert runtime.keys is not None
             folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
-            return await folder.search(Context(actor, datetime.now(UTC).date()), name, fiscal_code, case_id)
+            return await folder.search(Context(actor, clock.today()), name, fiscal_code, case_id)
 
     @api.get("/persons/{person_id}/record", summary="The cartella sociale of a person (who may read the person)")
     async def read_record(person_id: str, actor: Who) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
             assert runtime.keys is not None
             folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
-            return await folder.record(Context(actor, datetime.now(UTC).date()), person_id)
+            return await folder.record(Context(actor, clock.today()), person_id)
 
     @asynccontextmanager
     async def diary(actor: Any, readonly: bool = False) -> AsyncIterator[tuple[Diary, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction(readonly=readonly):
             assert runtime.keys is not None
-            yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, datetime.now(UTC).date())
+            yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, clock.today())
 
     async def written(
         actor: Any, key: str | None, person_id: str, body: Any, run: Callable[[Diary, Context], Awaitable[Any]]

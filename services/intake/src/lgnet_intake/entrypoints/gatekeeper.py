@@ -9,11 +9,10 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from lgnet_shared import outbox, pii, signing
+from lgnet_shared import clock, outbox, pii, signing
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
@@ -97,7 +96,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     async def context(conn: Conn, env: Envelope) -> Context:
         actor = await actors.get(env.partner or "", lambda: repository.actor(conn, env.partner or ""))
         assert actor is not None  # verified before any handler runs
-        return Context(actor, datetime.now(UTC).date(), cause=env)
+        return Context(actor, clock.today(), cause=env)
 
     def intake(conn: Conn) -> Intake:
         assert runtime.keys is not None

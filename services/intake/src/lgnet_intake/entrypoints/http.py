@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.http import idempotent, problem_responses, replayable, transition
@@ -45,7 +44,7 @@ def router(runtime: Runtime) -> APIRouter:
             assert runtime.keys is not None
             yield (
                 Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish),
-                Context(actor, datetime.now(UTC).date()),
+                Context(actor, clock.today()),
             )
 
     async def create(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.http import idempotent, problem_responses, transition
@@ -38,7 +38,7 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
             intake = Intake(conn, runtime.keys, fiscal_secret, settings.national_pseudonym_key(), publish=publish)
-            yield uc.Outreach(intake, nickname_secret), Context(actor, datetime.now(UTC).date())
+            yield uc.Outreach(intake, nickname_secret), Context(actor, clock.today())
 
     async def create(
         actor: Actor, key: str | None, body: Any, run: Run, route: str, status_code: int = 201
@@ -72,7 +72,7 @@ def router(runtime: Runtime) -> APIRouter:
         until: Annotated[date | None, Query(alias="to")] = None,
         unit_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        last = until or datetime.now(UTC).date()
+        last = until or clock.today()
         first = since or last - timedelta(days=30)
         return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))  # type: ignore[no-any-return]
 
@@ -113,7 +113,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def day_agenda(
         actor: Who, day: date | None = None, operator: str | None = None, unit_id: str | None = None
     ) -> list[dict[str, Any]]:
-        on = day or datetime.now(UTC).date()
+        on = day or clock.today()
         return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))  # type: ignore[no-any-return]
 
     @api.post("/appointments/{appointment_id}/move", status_code=201, summary="Move a booked appointment")

@@ -27,11 +27,11 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from lgnet_shared import pii, signing
+from lgnet_shared import clock, pii, signing
 from lgnet_shared.envelope import Headers, from_record
 from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.events import Sealed
@@ -171,7 +171,7 @@ def test_key(value: str | None) -> X25519PrivateKey | None:
 async def run(args: argparse.Namespace) -> int:
     who = partner_of(args)
     key = test_key(args.intake_test_key)
-    today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    today = date.fromisoformat(args.today) if args.today else clock.today()
     refused = 0
     for name in args.files:
         path = Path(name)

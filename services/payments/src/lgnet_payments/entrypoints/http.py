@@ -7,12 +7,13 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from lgnet_shared import clock
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Who
 from lgnet_shared.http import idempotent, problem_responses, replayable, transition
@@ -67,7 +68,7 @@ def router(runtime: Runtime) -> APIRouter:
     @asynccontextmanager
     async def unit(actor: Actor) -> AsyncIterator[tuple[UnitOfWork, Context]]:
         async with runtime.pool.acquire() as conn, conn.transaction():
-            yield UnitOfWork(conn, runtime.keys), Context(actor, datetime.now(UTC).date())
+            yield UnitOfWork(conn, runtime.keys), Context(actor, clock.today())
 
     async def create(actor: Actor, key: str | None, body: Any, run: Run) -> JSONResponse:
         async with unit(actor) as (uow, ctx):

@@ -4,9 +4,8 @@ the inbox record (lgnet_shared.consumer): a redelivered event has no effect."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.consumer import EventHandler
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
@@ -69,7 +68,7 @@ def person_erased(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
 async def lease_signed(conn: Conn, env: Envelope, event: Event) -> None:
     """The city's policy: a signed lease creates a lease-activation request (and one for the deposit)."""
     assert isinstance(event, hev.LeaseSigned)
-    ctx = Context(SYSTEM, datetime.now(UTC).date(), cause=env)
+    ctx = Context(SYSTEM, clock.today(), cause=env)
     await contributions.requests_for_signed_lease(
         UnitOfWork(conn),
         ctx,

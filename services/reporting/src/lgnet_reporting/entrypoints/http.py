@@ -4,11 +4,12 @@ the suppressed national aggregate); the national role sees only the suppressed n
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from lgnet_shared import clock
 from lgnet_shared.auth import Actor, Role, Who
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.http import idempotent, problem_responses
@@ -40,7 +41,7 @@ EXPORT_TYPES = tuple(exports.MEDIA_TYPES.values())
 def window(as_of: date | None, period_from: date | None, to: date | None) -> Window:
     if as_of is not None and to is not None and as_of != to:
         raise ContractError("query.to", "give either as_of or to (a period's report is as of its end)")
-    end = to or as_of or datetime.now(UTC).date()
+    end = to or as_of or clock.today()
     if period_from is not None and period_from > end:
         raise ContractError("query.from", f"must not be after {end.isoformat()}")
     return Window(end, period_from)

@@ -22,11 +22,11 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lgnet_shared import codec, db
+from lgnet_shared import clock, codec, db
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.topics import physical
@@ -168,7 +168,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m lgnet_reporting.entrypoints.replay", description=__doc__.split("\n")[0])
     p.add_argument("--published", action="store_true", help="check the reports announced on reporting.events")
     p.add_argument("--report-id", action="append", help="with --published: only this report (repeatable)")
-    p.add_argument("--as-of", type=date.fromisoformat, default=datetime.now(UTC).date(), help="live mode: as of")
+    p.add_argument("--as-of", type=date.fromisoformat, default=clock.today(), help="live mode: as of")
     p.add_argument("--from", dest="period_from", type=date.fromisoformat, help="live mode: period start")
     p.add_argument("--live-schema", default=os.environ.get("LGNET_DB_SCHEMA", "reporting"))
     p.add_argument("--into", help="fresh schema to rebuild into (default: a new replay_<random> schema)")
