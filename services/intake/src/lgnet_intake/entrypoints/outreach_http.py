@@ -139,6 +139,18 @@ def router(runtime: Runtime) -> APIRouter:
         route = f"POST /appointments/{appointment_id}/outcome"
         return await create(actor, key, body, lambda o, c: o.record_outcome(c, appointment_id, body), route)
 
+    @api.get(
+        "/appointments/reminders/open",
+        summary="Open appointment reminders (reminded, still booked, no outcome): city's for staff, a partner's own",
+    )
+    async def open_reminders(
+        actor: Who,
+        operator: Annotated[
+            str | None, Query(min_length=1, max_length=64, description="Only this operator's appointments")
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        return await act(actor, lambda o, c: o.open_reminders(c, operator))  # type: ignore[no-any-return]
+
     @api.get("/appointments/reminders", summary="Staff: appointments due for a reminder on a day (the next day's)")
     async def due(actor: Who, day: date) -> list[dict[str, Any]]:
         rows = await act(actor, lambda o, c: o.due_reminders(c, day))
