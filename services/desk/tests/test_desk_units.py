@@ -97,22 +97,33 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
 
 
 async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_that_did_not_answer() -> None:
-    reminders = [
-        {"kind": "match_stalled", "case_id": "c-2", "waiting_days": 16, "step": "proposed"},
-        {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
-    ]
+    reminders = {
+        "/reminders": [
+            {"kind": "match_stalled", "case_id": "c-2", "waiting_days": 16, "step": "proposed"},
+            {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
+        ],
+        "/appointments/reminders/open": [
+            {"kind": "appointment_reminder_due", "case_id": None, "waiting_days": 1,
+             "starts_at": "2026-03-01T23:30:00+00:00"},  # fmt: skip
+        ],
+    }
+    urls = {"housing": "http://housing", "intake": "http://intake"}
+    tokens = {"housing": "lgn_op", "intake": "lgn_op"}
 
-    def housing(request: httpx.Request) -> httpx.Response:
-        assert request.headers["authorization"] == "Bearer lgn_op" and request.url.path == "/reminders"
-        return httpx.Response(200, json=reminders)
+    def services(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer lgn_op"
+        return httpx.Response(200, json=reminders[request.url.path])
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(housing)) as client:
-        items, unavailable = await todo(Services({"housing": "http://housing"}, {"housing": "lgn_op"}, client))
-    assert [i["case_id"] for i in items] == ["c-1", "c-2"] and unavailable == []
-    assert items[0]["service"] == "housing"
+    async with httpx.AsyncClient(transport=httpx.MockTransport(services)) as client:
+        items, unavailable = await todo(Services(urls, tokens, client))
+    assert [i["case_id"] for i in items] == ["c-1", "c-2", None] and unavailable == []
+    assert [i["service"] for i in items] == ["housing", "housing", "intake"]
+    assert items[2]["agenda_day"] == "2026-03-02"  # 00:30 in Rome: the agenda's day is the city's
 
-    def down(_: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused")
+    def housing_down(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "housing":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json=[])
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
-        assert await todo(Services({"housing": "http://housing"}, {"housing": "lgn_op"}, client)) == ([], ["housing"])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(housing_down)) as client:
+        assert await todo(Services(urls, tokens, client)) == ([], ["housing"])

@@ -193,6 +193,8 @@ IT = {
     "Placement without a signed lease": "Inserimento senza contratto firmato",
     "Appointment": "Appuntamento",
     "Go to the case": "Vai alla pratica",
+    "Go to the agenda": "Vai all'agenda",
+    "Appointment of %(time)s with %(operator)s: %(purpose)s": "Appuntamento del %(time)s con %(operator)s: %(purpose)s",
     "Nothing to do.": "Niente da fare.",
     "Civic engagement": "Partecipazione civica",
     "Civic engagement activities": "Attività di partecipazione civica",
