@@ -103,8 +103,12 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
             {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
         ],
         "/appointments/reminders/open": [
-            {"kind": "appointment_reminder_due", "case_id": None, "waiting_days": 1,
-             "starts_at": "2026-03-01T23:30:00+00:00"},  # fmt: skip
+            {
+                "kind": "appointment_reminder_due",
+                "case_id": None,
+                "waiting_days": 1,
+                "starts_at": "2026-03-01T23:30:00+00:00",
+            },
         ],
     }
     urls = {"housing": "http://housing", "intake": "http://intake"}

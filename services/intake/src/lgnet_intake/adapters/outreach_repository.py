@@ -234,3 +234,21 @@ async def open_reminders(conn: Conn, city: str, partner: str | None, operator: s
         operator,
     )
     return [dict(r) for r in rows]
+
+
+async def reminder_partners(conn: Conn, appointment_id: str) -> list[Row]:
+    """The partners an appointment's reminder concerns, each with its case of the person (if any): the partner of
+    each open case of the person's households, the partner running the unit, and the partner that booked it."""
+    rows = await conn.fetch(
+        "with a as (select * from appointments where appointment_id = $1)"
+        " select c.partner, min(c.case_id) as case_id from a join household_members m on m.person_id = a.person_id"
+        "   join cases c using (household_id) where m.left_on is null and c.closed_on is null group by c.partner"
+        " union select u.partner, null from a join mobile_units u using (unit_id) where u.partner is not null"
+        " union select x.actor_id, null from a join actors x on x.actor_id = a.booked_by where x.role = 'partner'",
+        appointment_id,
+    )
+    found: dict[str, Row] = {}
+    for r in rows:  # a partner once, with its case when it has one
+        if r["partner"] not in found or r["case_id"] is not None:
+            found[r["partner"]] = dict(r)
+    return [found[p] for p in sorted(found)]

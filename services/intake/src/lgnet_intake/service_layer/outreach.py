@@ -494,7 +494,8 @@ class Outreach:
 
     async def send_reminders(self, ctx: Context, day: date) -> dict[str, Any]:
         """Emit `appointment_reminder_due` for every appointment due on `day`, once per appointment and start time
-        (calling again for the same day emits nothing new; a moved appointment is reminded of its new time)."""
+        (calling again for the same day emits nothing new; a moved appointment is reminded of its new time), and
+        tell each partner it concerns on its own reminders topic (`partner_appointment_reminder`)."""
         due = await self.due_reminders(ctx, day)
         sent = []
         for r in due:
@@ -512,6 +513,24 @@ class Outreach:
                         starts_at=r["starts_at"],
                         due_on=day,
                     ),
+                    *[
+                        ev.PartnerAppointmentReminder(
+                            partner=p["partner"],
+                            appointment_id=r["appointment_id"],
+                            city=r["city"],
+                            agenda=Channel(r["agenda"]),
+                            operator=r["operator"],
+                            purpose=ev.AppointmentPurpose(r["purpose"]),
+                            person_id=r["person_id"],
+                            street_id=r["street_id"],
+                            case_id=p["case_id"],
+                            unit_id=r["unit_id"],
+                            starts_at=r["starts_at"],
+                            ends_at=r["ends_at"],
+                            due_on=day,
+                        )
+                        for p in await repo.reminder_partners(self.conn, r["appointment_id"])
+                    ],
                 )
         return {"day": day.isoformat(), "due": [r["appointment_id"] for r in due], "emitted": sent}
 
