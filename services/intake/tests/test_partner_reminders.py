@@ -75,7 +75,9 @@ async def case_with_appointment(staff: httpx.AsyncClient, partner: str, starts: 
     """A person, their household and an open case assigned to `partner`, and an appointment tomorrow."""
     n = uuid.uuid4().hex[:6]
     person, household, case, appointment = f"p-{n}", f"h-{n}", f"c-{n}", f"a-{n}"
-    await post(staff, "/persons", {"person_id": person, "birth_date": "1979-06-01", "sex": "female", "nationality": "ER"})
+    await post(
+        staff, "/persons", {"person_id": person, "birth_date": "1979-06-01", "sex": "female", "nationality": "ER"}
+    )
     await post(staff, "/households", {"household_id": household, "reference_person_id": person, "member_ids": [person]})
     opened = {"case_id": case, "household_id": household, "action_area": "taking_charge", "channel": "desk",
               "opened_on": str(TODAY), "housing_need": False, "partner": partner}  # fmt: skip
