@@ -131,3 +131,29 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(housing_down)) as client:
         assert await todo(Services(urls, tokens, client)) == ([], ["housing"])
+
+
+@pytest.mark.parametrize(
+    ("reason", "italian"),
+    [
+        ("no partner coop-x", "nessun ente partner «coop-x»"),
+        ("partner coop-carso works in trieste, not torino", "l'ente partner coop-carso opera a trieste, non a torino"),
+        ("registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
+        ("mobile unit unit-nord already exists", "l'unità mobile unit-nord esiste già"),
+        ("an outing must end after it starts", "l'uscita deve finire dopo l'inizio"),
+        ("the outing was on 2026-03-01", "l'uscita è stata il 2026-03-01"),
+        ("is not one of the outing's places", "non è uno dei luoghi dell'uscita"),
+        ("is before the first contact (2026-01-10)", "è precedente al primo contatto (2026-01-10)"),
+        (
+            "operator op-giulia already has appointment a-1 from 2026-03-02T09:00:00+00:00"
+            " to 2026-03-02T09:45:00+00:00",
+            "l'operatore op-giulia ha già un appuntamento (a-1) in quell'orario",
+        ),
+        ("the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
+        ("String should have at most 120 characters", "al massimo 120 caratteri"),
+        ("Input should be greater than or equal to 1", "deve essere almeno 1"),
+    ],
+)
+def test_outreach_refusals_are_said_in_italian(reason: str, italian: str) -> None:
+    assert say(reason, "it") == italian
+    assert say(reason, "en") == reason

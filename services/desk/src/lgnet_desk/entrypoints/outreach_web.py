@@ -99,6 +99,43 @@ def router(settings: DeskSettings) -> APIRouter:
             return await outings_page(request, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/outreach/outings/{done['outing_id']}", status_code=303)
 
+    # ------------------------------------------------------------ the city's mobile units
+
+    async def units_page(request: Request, status: int = 200, **extra: Any) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        try:
+            units = await p.services.get("intake", "/mobile-units")
+        except ServiceRefusal as r:
+            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+        return p.render("units.html", status=status, **({"units": units, "form": {}, "errors": {}} | extra))
+
+    @api.get("/outreach/units", response_class=HTMLResponse)
+    async def units(request: Request) -> Response:
+        return await units_page(request)
+
+    @api.post("/outreach/units", response_class=HTMLResponse)
+    async def register_unit(request: Request) -> Response:
+        """Staff register a unit (intake refuses anyone else, and a partner that is not one of the city's)."""
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        f = await form_of(request)
+        team = f.get("team_size", "").strip()
+        body = {
+            "unit_id": desk.new_id("unit"),
+            "name": f.get("name", "").strip(),
+            "vehicle": f.get("vehicle", "").strip() or None,
+            "area": f.get("area", "").strip(),
+            "partner": f.get("partner", "").strip() or None,
+            "team_size": int(team) if team.isdigit() else team,
+        }
+        fields = {k: k for k in ("name", "vehicle", "area", "partner", "team_size")}
+        try:
+            await desk.submit(p.services, "intake", "/mobile-units", body, fields)
+        except desk.FieldErrors as e:
+            return await units_page(request, status=422, errors=e.errors, form=f)
+        return RedirectResponse("/outreach/units", status_code=303)
+
     # ------------------------------------------------------------ contacts of an outing
 
     async def outing_page(request: Request, outing_id: str, status: int = 200, **extra: Any) -> Response:
