@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
 from lgnet_desk.settings import DeskSettings
@@ -56,9 +57,6 @@ def router(settings: DeskSettings) -> APIRouter:
     api = APIRouter()
     page = page_loader(settings)
 
-    async def form_of(request: Request) -> dict[str, str]:
-        return {k: str(v) for k, v in (await request.form()).items()}
-
     # ------------------------------------------------------------ outings
 
     async def outings_page(request: Request, status: int = 200, **extra: Any) -> Response:
@@ -69,7 +67,7 @@ def router(settings: DeskSettings) -> APIRouter:
             units = await p.services.get("intake", "/mobile-units")
             outings = await p.services.get("intake", "/outings", **{"from": since.isoformat()})
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         names = {u["unit_id"]: u["name"] for u in units}
         ctx = {"units": units, "outings": outings, "names": names, "today": _today().isoformat(), "form": {}}
         return p.render("outings.html", status=status, errors={}, **(ctx | extra))
@@ -107,7 +105,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             units = await p.services.get("intake", "/mobile-units")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         return p.render("units.html", status=status, **({"units": units, "form": {}, "errors": {}} | extra))
 
     @api.get("/outreach/units", response_class=HTMLResponse)
@@ -144,7 +142,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             outing = await p.services.get("intake", f"/outings/{outing_id}")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         ctx = {"o": outing, "form": {}, "errors": {}, "today": _today().isoformat()}
         return p.render("outing.html", status=status, **(ctx | extra))
 
@@ -202,7 +200,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 sp = await p.services.get("intake", f"/street-persons/{street_id}")
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, street_id, "case_work", "street person", "denied")
-                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+                return p.denied(r)
             await store.log_access(conn, p.op, street_id, "case_work", "street person", "shown")
         return p.render("street_person.html", sp=sp)
 
@@ -216,7 +214,7 @@ def router(settings: DeskSettings) -> APIRouter:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         for a in items:
             a["starts"] = datetime.fromisoformat(a["starts_at"])
             a["ends"] = datetime.fromisoformat(a["ends_at"])
