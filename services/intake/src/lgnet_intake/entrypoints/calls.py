@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
+from fastapi import Header
 from fastapi.responses import JSONResponse
 from lgnet_shared.db import Conn
 from lgnet_shared.http import idempotent
@@ -17,6 +18,8 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake.domain.access import Actor
 from lgnet_intake.service_layer.handlers import Context
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 class UsesConnection(Protocol):

@@ -3,9 +3,9 @@ Thin like http.py: authenticate, open a transaction, call the use case; creates 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
@@ -15,11 +15,9 @@ from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
-from lgnet_intake.entrypoints.calls import Calls
+from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import civic
 from lgnet_intake.service_layer.handlers import Intake
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def router(runtime: Runtime) -> APIRouter:

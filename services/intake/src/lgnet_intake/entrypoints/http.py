@@ -3,9 +3,9 @@ transaction, call the use case, answer. Every create needs an Idempotency-Key; e
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
@@ -16,11 +16,10 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
-from lgnet_intake.entrypoints.calls import Calls
+from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Intake
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 ERRORS = problem_responses()
 
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
@@ -17,11 +17,10 @@ from lgnet_shared.http import problem_responses, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
-from lgnet_intake.entrypoints.calls import Calls
+from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Run = Callable[[uc.Outreach, Context], Awaitable[Any]]
 
 
