@@ -101,7 +101,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
         await maria.fill("#party", party)
         await maria.select_option("#purpose", "first_interview")
         await maria.get_by_role("button", name="Fissa", exact=True).click()
-    assert "already has appointment" in await maria.locator("#time-error").inner_text()  # no double booking
+    assert "ha già un appuntamento" in await maria.locator("#time-error").inner_text()  # no double booking, in Italian
     assert "Primo colloquio" in await maria.locator("tbody").first.inner_text()
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")
     await shot(maria, "agenda")
