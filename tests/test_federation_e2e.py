@@ -151,7 +151,9 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()
     topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.per_partner]
-    topics += [physical(for_partner("partner.rejections.{partner}", p), ep.topic_prefix) for p in partners]
+    topics += [
+        physical(for_partner(t.name, p), ep.topic_prefix) for t in TOPICS.values() if t.per_partner for p in partners
+    ]
     for topic in topics:  # a record at offset 0 of partition 0 for the readers to find
         assert await try_produce(ep.kafka, admin, topic)
     sem = asyncio.Semaphore(8)
@@ -179,6 +181,13 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     # The federation issue's cases, spelled out.
     assert outcome[(partner_a, "write", physical("payments.events", ep.topic_prefix))] is False
     assert outcome[(partner_a, "read", rejections_b)] is False
+    reminders_a, reminders_b = (
+        physical(for_partner("partner.reminders.{partner}", p), ep.topic_prefix) for p in partners
+    )
+    assert outcome[(partner_a, "read", reminders_a)] is True
+    assert outcome[(partner_a, "read", reminders_b)] is False
+    assert outcome[(names["torino.housing"], "write", reminders_b)] is True  # the case's partner is told
+    assert outcome[(names["torino.housing"], "read", reminders_b)] is False
     assert outcome[(names["torino.housing"], "read", rejections_b)] is False
     assert outcome[(names["national.reporting"], "write", physical("intake.events", ep.topic_prefix))] is False
     assert outcome[(names["torino.payments"], "read", physical("intake.special", ep.topic_prefix))] is False

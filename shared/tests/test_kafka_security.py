@@ -234,6 +234,9 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
         "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",
+        # partners' reminders of tomorrow's appointments (#19), created by their first writer when missing
+        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.reminders. (prefixed)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.reminders. (prefixed)",
         "User:service.torino.intake READ GROUP p.torino.intake. (prefixed)",
         # its fact-signing key, registered at start-up; other deployments' keys, to verify their facts (#16)
         "User:service.torino.intake WRITE TOPIC p.lgnet.signing-keys (literal)",
@@ -243,6 +246,7 @@ def test_derived_acls_follow_the_registry() -> None:
     assert partner == {
         "User:partner.coop-aurora WRITE TOPIC lgnet.partner.inbound (literal)",
         "User:partner.coop-aurora READ TOPIC lgnet.partner.rejections.coop-aurora (literal)",
+        "User:partner.coop-aurora READ TOPIC lgnet.partner.reminders.coop-aurora (literal)",
         "User:partner.coop-aurora READ GROUP partner.coop-aurora. (prefixed)",
     }
     auditor = ka.derive(ka.Principal.auditor("eu"))
@@ -262,6 +266,9 @@ def test_derived_acls_follow_the_registry() -> None:
     assert "lgnet.intake.special" not in {a.resource_name for a in national}, "need to know: not the national level"
     payments = ka.derive(ka.Principal.service("torino", "payments"))
     assert "lgnet.intake.special" not in {a.resource_name for a in payments}
+    housing = {str(a) for a in ka.derive(ka.Principal.service("torino", "housing"))}
+    assert "User:service.torino.housing WRITE TOPIC lgnet.partner.reminders. (prefixed)" in housing
+    assert not any("rejections" in a for a in housing)  # housing answers no partner's inbound event
 
 
 def test_principal_names_are_checked() -> None:
@@ -293,7 +300,7 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     shown = capsys.readouterr().out
     assert f"READ TOPIC {topic_prefix}lgnet.partner.rejections.{partner} (literal)" in shown
     assert await run(admin_main, [*base, "revoke", user]) == 0
-    assert "3 ACLs deleted" in capsys.readouterr().out
+    assert "4 ACLs deleted" in capsys.readouterr().out  # inbound, rejections, reminders, its groups
     assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, second)) != ""
     assert await run(admin_main, [*base, "revoke", user]) == 1
     assert "neither credentials nor ACLs" in capsys.readouterr().err

@@ -13,8 +13,9 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -341,9 +342,12 @@ async def _created(c: httpx.AsyncClient, path: str, body: dict[str, object]) -> 
     assert r.status_code in (200, 201), (path, r.text)
 
 
-async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browser: Browser, desk: Desk) -> None:
-    """A proposal of coop-aurora's case has had no answer for 20 days; the daily check reminds it (match_stalled):
-    the cooperative's operator and the city's staff see it in their to-do list, in Italian; Trieste's does not."""
+async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_appointments(
+    browser: Browser, desk: Desk
+) -> None:
+    """A proposal of coop-aurora's case has had no answer for 20 days; the daily check reminds it (match_stalled);
+    the case's person has an appointment tomorrow, reminded today (appointment_reminder_due): the cooperative's
+    operator and the city's staff see both in their to-do list, in Italian; Trieste's does not."""
     today = clock.today()
     run = uuid.uuid4().hex[:6]
     person, household, case = f"p-todo-{run}", f"h-todo-{run}", f"c-todo-{run}"
@@ -363,6 +367,13 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browse
         assessed = {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 90_000,
                     "employment_status": "employed_permanent", "assessed_on": today.isoformat()}  # fmt: skip
         await _created(intake, "/cases/assessments", assessed)
+        tomorrow_ten = datetime.combine(today + timedelta(days=1), time(10), tzinfo=ZoneInfo("Europe/Rome"))
+        appointment = f"a-todo-{run}"
+        booked = {"appointment_id": appointment, "agenda": "desk", "operator": "op-giulia", "person_id": person,
+                  "purpose": "plan_review", "starts_at": tomorrow_ten.isoformat(),
+                  "ends_at": (tomorrow_ten + timedelta(minutes=45)).isoformat()}  # fmt: skip
+        await _created(intake, "/appointments", booked)
+        await _created(intake, "/appointments/reminders", {"day": today.isoformat()})
     async with (
         await _client_as(desk, "housing", "coop-aurora", None) as aurora,
         await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
@@ -393,18 +404,24 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches(browse
 
     luca = await logged_in(browser, desk, "luca")
     await luca.get_by_role("link", name="Da fare").click()
-    row = luca.locator("tr", has_text=case)
+    row = luca.locator("tr", has_text=case).filter(has_text="Proposta di alloggio")
     assert "Proposta di alloggio senza risposta" in await row.inner_text()
     assert "20" in await row.locator("td").nth(3).inner_text()
+    due = luca.locator("tr", has_text=case).filter(has_text="Appuntamento del")
+    assert "op-giulia" in await due.inner_text() and "Verifica del progetto" in await due.inner_text()
+    assert await due.locator("td").nth(3).inner_text() == "0"
     await shot(luca, "todo")
     await luca.goto(desk.url + "/todo?lang=en")
-    assert "Housing proposal without an answer" in await luca.locator("tr", has_text=case).inner_text()
+    assert "Housing proposal without an answer" in await luca.locator("tr", has_text="Housing proposal").inner_text()
+    assert "Plan review" in await luca.locator("tr", has_text="Appointment of").inner_text()
     await luca.goto(desk.url + "/todo?lang=it")
-    await luca.get_by_role("link", name=f"Vai alla pratica {case}").click()
+    await luca.get_by_role("link", name=f"Vai alla pratica {case}", exact=True).click()
     assert await luca.get_by_role("link", name="Moussa Diallo").count() == 1  # the case's person, found by case
     maria = await logged_in(browser, desk, "maria")  # the city's staff see the city's reminders
     await maria.goto(desk.url + "/todo")
-    assert await maria.locator("tr", has_text=case).count() == 1
+    assert await maria.locator("tr", has_text=case).count() == 2
+    await maria.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
+    assert await maria.locator("tr", has_text="op-giulia").count() == 1  # the agenda of the appointment's day
     sara = await logged_in(browser, desk, "sara")  # Trieste's cooperative: none of Torino's
     await sara.goto(desk.url + "/todo")
     assert await sara.locator("tr", has_text=case).count() == 0

@@ -101,7 +101,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
         await maria.fill("#party", party)
         await maria.select_option("#purpose", "first_interview")
         await maria.get_by_role("button", name="Fissa", exact=True).click()
-    assert "already has appointment" in await maria.locator("#time-error").inner_text()  # no double booking
+    assert "ha già un appuntamento" in await maria.locator("#time-error").inner_text()  # no double booking, in Italian
     assert "Primo colloquio" in await maria.locator("tbody").first.inner_text()
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")
     await shot(maria, "agenda")
@@ -109,3 +109,42 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     assert "annullato" in (await maria.locator("main").inner_text()).lower()
     await maria.goto(desk.url + f"/agenda?day={tomorrow}&lang=en")
     assert "Cancelled by the person" in await maria.locator("main").inner_text()
+
+
+async def test_the_citys_staff_register_a_mobile_unit_at_the_desk(browser: Any, desk: Any) -> None:
+    """#19: the units screen (team, vehicle, area, who runs it) over intake's POST /mobile-units: a refusal is
+    shown in Italian next to its field, the unit then listed; a cooperative sees the list without the form."""
+    run = uuid.uuid4().hex[:6]
+    maria = await logged_in(browser, desk, "maria")
+    await maria.get_by_role("link", name="Unità mobili").click()
+    assert "Unità mobili del Comune" in await maria.locator("h1").inner_text()
+    await maria.fill("#name", f"Unità Sud {run}")
+    await maria.fill("#area", "Circoscrizioni 8 e 9")
+    await maria.fill("#vehicle", "furgone attrezzato")
+    await maria.fill("#team_size", "4")
+    await maria.fill("#partner", f"coop-nessuna-{run}")
+    await maria.get_by_role("button", name="Registra l'unità").click()
+    assert f"nessun ente partner «coop-nessuna-{run}»" in await maria.locator("#partner-error").inner_text()
+    assert await maria.locator("#name").input_value() == f"Unità Sud {run}"  # what was typed is kept
+    await shot(maria, "units-refused")
+    await maria.fill("#partner", "coop-aurora")
+    await maria.get_by_role("button", name="Registra l'unità").click()
+    await maria.wait_for_url("**/outreach/units")
+    row = maria.locator("tr", has_text=f"Unità Sud {run}")
+    assert [await c.inner_text() for c in await row.locator("td").all()] == [
+        f"Unità Sud {run}",
+        "Circoscrizioni 8 e 9",
+        "furgone attrezzato",
+        "4",
+        "coop-aurora",
+    ]
+    await shot(maria, "units")
+    await maria.goto(desk.url + "/outreach/units?lang=en")
+    assert "Mobile units of the city" in await maria.locator("h1").inner_text()
+    await maria.goto(desk.url + "/outreach/units?lang=it")
+
+    luca = await logged_in(browser, desk, "luca")  # the cooperative: the list, not the form
+    await luca.goto(desk.url + "/outreach/units")
+    assert await luca.locator("tr", has_text=f"Unità Sud {run}").count() == 1
+    assert await luca.locator("#name").count() == 0
+    await shot(luca, "units-partner")

@@ -97,22 +97,63 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
 
 
 async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_that_did_not_answer() -> None:
-    reminders = [
-        {"kind": "match_stalled", "case_id": "c-2", "waiting_days": 16, "step": "proposed"},
-        {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
-    ]
+    reminders = {
+        "/reminders": [
+            {"kind": "match_stalled", "case_id": "c-2", "waiting_days": 16, "step": "proposed"},
+            {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
+        ],
+        "/appointments/reminders/open": [
+            {
+                "kind": "appointment_reminder_due",
+                "case_id": None,
+                "waiting_days": 1,
+                "starts_at": "2026-03-01T23:30:00+00:00",
+            },
+        ],
+    }
+    urls = {"housing": "http://housing", "intake": "http://intake"}
+    tokens = {"housing": "lgn_op", "intake": "lgn_op"}
 
-    def housing(request: httpx.Request) -> httpx.Response:
-        assert request.headers["authorization"] == "Bearer lgn_op" and request.url.path == "/reminders"
-        return httpx.Response(200, json=reminders)
+    def services(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer lgn_op"
+        return httpx.Response(200, json=reminders[request.url.path])
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(housing)) as client:
-        items, unavailable = await todo(Services({"housing": "http://housing"}, {"housing": "lgn_op"}, client))
-    assert [i["case_id"] for i in items] == ["c-1", "c-2"] and unavailable == []
-    assert items[0]["service"] == "housing"
+    async with httpx.AsyncClient(transport=httpx.MockTransport(services)) as client:
+        items, unavailable = await todo(Services(urls, tokens, client))
+    assert [i["case_id"] for i in items] == ["c-1", "c-2", None] and unavailable == []
+    assert [i["service"] for i in items] == ["housing", "housing", "intake"]
+    assert items[2]["agenda_day"] == "2026-03-02"  # 00:30 in Rome: the agenda's day is the city's
 
-    def down(_: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused")
+    def housing_down(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "housing":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json=[])
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
-        assert await todo(Services({"housing": "http://housing"}, {"housing": "lgn_op"}, client)) == ([], ["housing"])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(housing_down)) as client:
+        assert await todo(Services(urls, tokens, client)) == ([], ["housing"])
+
+
+@pytest.mark.parametrize(
+    ("reason", "italian"),
+    [
+        ("no partner coop-x", "nessun ente partner «coop-x»"),
+        ("partner coop-carso works in trieste, not torino", "l'ente partner coop-carso opera a trieste, non a torino"),
+        ("registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
+        ("mobile unit unit-nord already exists", "l'unità mobile unit-nord esiste già"),
+        ("an outing must end after it starts", "l'uscita deve finire dopo l'inizio"),
+        ("the outing was on 2026-03-01", "l'uscita è stata il 2026-03-01"),
+        ("is not one of the outing's places", "non è uno dei luoghi dell'uscita"),
+        ("is before the first contact (2026-01-10)", "è precedente al primo contatto (2026-01-10)"),
+        (
+            "operator op-giulia already has appointment a-1 from 2026-03-02T09:00:00+00:00"
+            " to 2026-03-02T09:45:00+00:00",
+            "l'operatore op-giulia ha già un appuntamento (a-1) in quell'orario",
+        ),
+        ("the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
+        ("String should have at most 120 characters", "al massimo 120 caratteri"),
+        ("Input should be greater than or equal to 1", "deve essere almeno 1"),
+    ],
+)
+def test_outreach_refusals_are_said_in_italian(reason: str, italian: str) -> None:
+    assert say(reason, "it") == italian
+    assert say(reason, "en") == reason

@@ -23,6 +23,8 @@ from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
 from lgnet_shared.scheduler.runner import Scheduler
 from lgnet_shared.testing.process import ServiceProcess, free_port
+from lgnet_shared.testing.topics import read_events
+from lgnet_shared.topics import for_partner, physical
 
 if TYPE_CHECKING:
     from conftest import HousingUnderTest
@@ -111,6 +113,17 @@ async def test_daily_check_runs_once_catches_up_and_yields_to_the_lock_holder(
     events = await housing.events(want=1, of_type=hev.MatchStalled.type)
     [stalled] = [e for e in events if isinstance(e, hev.MatchStalled)]
     assert (stalled.household_id, stalled.waiting_days, stalled.on) == ("h-s", 15, clock.today())
+    # The case's partner is told on its own reminders topic (ids and codes only), once like match_stalled.
+    feed = physical(for_partner("partner.reminders.{partner}", "coop-aurora"), housing.prefix)
+    [told] = await read_events(housing.bootstrap, feed, want=1, timeout=30)
+    assert isinstance(told, hev.PartnerMatchReminder)
+    assert (told.partner, told.match_id, told.step, told.waiting_days) == (
+        "coop-aurora",
+        stalled.match_id,
+        "proposed",
+        15,
+    )
+    assert told.since == today - timedelta(days=15) and told.case_id
     async with ledger_pool.acquire() as conn:
         rows = {(r["city"], r["day"]): r for r in await ledger.runs(conn, STALLED.name)}
     assert rows[("torino", today)]["detail"] == "HTTP 200 stalled: 1, unparked: 0"

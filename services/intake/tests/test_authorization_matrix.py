@@ -514,6 +514,10 @@ async def _send_reminders(_: World) -> Attempt:
     return Attempt("POST", "/appointments/reminders", json={"day": str(TODAY)})
 
 
+async def _open_reminders(_: World) -> Attempt:
+    return Attempt("GET", "/appointments/reminders/open")
+
+
 OUTREACH_RULES: dict[str, Rule] = {
     "POST /mobile-units": rule(STAFF, _unit_register),  # the unit's partner works in Torino: Trieste staff cannot
     "GET /mobile-units": rule(OWN_CITY_CREATE, _units),  # each sees its own city's (a partner: those it runs)
@@ -531,6 +535,7 @@ OUTREACH_RULES: dict[str, Rule] = {
     "POST /appointments/{appointment_id}/outcome": rule(CASE, _outcome),
     "GET /appointments/reminders": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _reminders_due),  # each its own city's
     "POST /appointments/reminders": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _send_reminders),
+    "GET /appointments/reminders/open": rule(OWN_CITY_CREATE, _open_reminders),  # each its own (partner: its cases')
 }
 
 RULES |= OUTREACH_RULES

@@ -234,6 +234,62 @@ async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
     await asyncio.sleep(0)
 
 
+async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys_staff(intake: IntakeUnderTest) -> None:
+    """What the desk's to-do list reads: reminded appointments still waiting, the case's partner's own only."""
+    tomorrow = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    async with intake.client("staff-torino") as staff:
+        for pid in ("p-case", "p-alone"):
+            await post(
+                staff, "/persons", {"person_id": pid, "birth_date": "1980-02-02", "sex": "male", "nationality": "SN"}
+            )
+        await post(
+            staff, "/households", {"household_id": "h-1", "reference_person_id": "p-case", "member_ids": ["p-case"]}
+        )
+        case = {
+            "case_id": "c-1",
+            "household_id": "h-1",
+            "action_area": "taking_charge",
+            "channel": "desk",
+            "opened_on": str(TODAY),
+            "housing_need": False,
+            "partner": "coop-aurora",
+        }
+        await post(staff, "/cases", case)
+        for aid, pid, operator in (("a-case", "p-case", "op-giulia"), ("a-alone", "p-alone", "op-marco")):
+            booking = {
+                "appointment_id": aid,
+                "agenda": "desk",
+                "operator": operator,
+                "person_id": pid,
+                "purpose": "plan_review",
+                "starts_at": tomorrow.isoformat(),
+                "ends_at": (tomorrow + timedelta(minutes=30)).isoformat(),
+            }
+            await post(staff, "/appointments", booking)
+        assert (await staff.get("/appointments/reminders/open")).json() == []  # booked, not yet reminded
+        await post(staff, "/appointments/reminders", {"day": str(TODAY)}, want=200)
+        everything = (await staff.get("/appointments/reminders/open")).json()
+        assert [r["appointment_id"] for r in everything] == ["a-alone", "a-case"]
+        mine = (await staff.get("/appointments/reminders/open", params={"operator": "op-giulia"})).json()
+        assert [r["appointment_id"] for r in mine] == ["a-case"]
+        bad = await staff.get("/appointments/reminders/open", params={"operator": ""})
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+        assert bad.json()["field"] == "query.operator"
+    async with intake.client("coop-aurora") as aurora:
+        (r,) = (await aurora.get("/appointments/reminders/open")).json()
+        assert r["kind"] == "appointment_reminder_due" and r["case_id"] == "c-1" and r["case_partner"] == "coop-aurora"
+        assert r["since"] == str(TODAY) and r["waiting_days"] == 0 and r["starts_at"] == tomorrow.isoformat()
+    for other in ("coop-borgo", "staff-trieste"):
+        async with intake.client(other) as c:
+            assert (await c.get("/appointments/reminders/open")).json() == []
+    async with intake.client("coordination") as national:
+        assert (await national.get("/appointments/reminders/open")).status_code == 403
+    async with intake.client("staff-torino") as staff:
+        await post(staff, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(TODAY)})
+    async with intake.client("coop-aurora") as aurora:
+        assert (await aurora.get("/appointments/reminders/open")).json() == []  # the step is taken: gone
+
+
 async def test_two_contacts_of_a_new_nickname_at_once_make_one_street_person(intake: IntakeUnderTest) -> None:
     """Found by the scenario: two units meeting a newcomer the same evening must not collide on the nickname."""
     await unit(intake)

@@ -93,6 +93,7 @@ async def test_onboard_writes_one_bundle_that_works_and_offboard_revokes_it(
     assert (bundle["partner"], bundle["city"]) == (partner, "torino")
     assert bundle["kafka"]["inbound_topic"] == f"{prefix}lgnet.partner.inbound"
     assert bundle["kafka"]["rejections_topic"] == f"{prefix}lgnet.partner.rejections.{partner}"
+    assert bundle["kafka"]["reminders_topic"] == f"{prefix}lgnet.partner.reminders.{partner}"
     assert bundle["kafka"]["ca_pem"].startswith("-----BEGIN CERTIFICATE-----")
     assert bundle["inbound_key_url"] == "https://lgnet.torino.example/intake/inbound-key"
     assert bundle["signing"] == {"key_id": f"{partner}-2026", "public_key": PUBLIC, "header": "lgnet-signature"}

@@ -14,9 +14,10 @@ from `topics.TOPICS` (writers/readers by role):
 - a service deployment: WRITE (implies DESCRIBE; an idempotent producer needs no IDEMPOTENT_WRITE since Kafka 3.0,
   KIP-679) on the topics its service writes, READ on those it reads, READ on its consumer groups
   `<prefix><deployment>.<service>.` (PREFIXED); intake also WRITE+CREATE on the per-partner rejection topics
-  (PREFIXED `<prefix>lgnet.partner.rejections.`), so it can answer a partner provisioned after it started;
-- a partner: WRITE on `partner.inbound`, READ on its own `partner.rejections.<partner>` (LITERAL), READ on groups
-  `<prefix>partner.<id>.` (PREFIXED);
+  (PREFIXED `<prefix>lgnet.partner.rejections.`), so it can answer a partner provisioned after it started, and
+  intake and housing on the per-partner reminder topics (`<prefix>lgnet.partner.reminders.`);
+- a partner: WRITE on `partner.inbound`, READ on its own `partner.rejections.<partner>` and
+  `partner.reminders.<partner>` (LITERAL), READ on groups `<prefix>partner.<id>.` (PREFIXED);
 - an auditor or the national coordination: READ on the canonical fact topics, groups `<prefix><principal>.`.
 Topic ACLs cannot tell one city's records from another's on a shared fact topic: a Torino deployment may read
 (and its service write) records of Trieste on `lgnet.intake.events`. Producer signatures (a later issue) close

@@ -25,7 +25,7 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import latest
 from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.topics import TOPICS, for_partner, physical
+from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
 
 log = logging.getLogger(__name__)
 CHANNEL = "lgnet_outbox"
@@ -63,14 +63,16 @@ MIGRATIONS = [
 
 def topic_of(env: Envelope) -> str:
     """Logical topic of an envelope's event type (the latest registered version decides); for a per-partner
-    topic, the envelope's partner's own ('partner.rejections.coop-aurora')."""
+    topic, the addressee's own ('partner.rejections.coop-aurora'): the event's `partner` field (a reminder that
+    staff's action causes names the partner it is for), else the envelope's partner."""
     model = latest(env.type)
     if model is None:
         raise KeyError(f"no topic for unregistered event type {env.type}")
     if TOPICS[model.topic].per_partner:
-        if not env.partner:
+        partner = env.data.get("partner") or env.partner
+        if not partner:
             raise KeyError(f"{env.type} goes to a per-partner topic but names no partner")
-        return for_partner(model.topic, env.partner)
+        return for_partner(model.topic, str(partner))
     return model.topic
 
 
@@ -128,8 +130,11 @@ class OutboxRelay:
         batch_size: int = 1000,
         idle_poll_s: float = 1.0,
         signer: FactSigner | None = None,
+        topic_replication: int = 1,
     ) -> None:
         self.pool, self.bootstrap, self.prefix = pool, bootstrap, topic_prefix
+        self.replication = topic_replication
+        self._partner_topics: set[str] = set()  # per-partner topics known to exist
         self.security = security  # None: the KAFKA_* environment
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.signer = signer  # the deployment's key: every record published is signed (None: unsigned)
@@ -202,6 +207,7 @@ class OutboxRelay:
             if not rows:
                 metrics.OUTBOX_PENDING.set(0)
                 return 0
+            await self._ensure_partner_topics({r["topic"] for r in rows})
             futures = await _send_in_batches(
                 producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
             )
@@ -212,6 +218,15 @@ class OutboxRelay:
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
+
+    async def _ensure_partner_topics(self, logical: set[str]) -> None:
+        """A per-partner topic (a partner's rejections or reminders) is created by its first writer when the
+        partner's provisioning has not (the writer role has CREATE on the family): a partner provisioned after the
+        service started, or one whose topic the operator created before the family existed. Once per topic."""
+        missing = sorted(t for t in logical if t not in TOPICS and t not in self._partner_topics)
+        if missing:
+            await ensure_topics(self.bootstrap, self.prefix, missing, self.replication, self.security)
+            self._partner_topics.update(missing)
 
 
 _PARTITIONER = DefaultPartitioner()  # the producer's own: a key goes where `send` would put it

@@ -1,4 +1,4 @@
-"""Partner SDK: emit events to LgNet and read the answers to the ones it refused.
+"""Partner SDK: emit events to LgNet, read the answers to the ones it refused and the reminders about its cases.
 
     security = KafkaSecurity(security_protocol="SASL_SSL", sasl_username="partner.coop-aurora",
                              sasl_password=password, ssl_cafile="lgnet-ca.pem")   # or KafkaSecurity.from_env()
@@ -7,9 +7,12 @@
                                                    as_of=date(2026, 3, 1)))
         async for rejection in client.rejections(timeout=5):
             print(rejection.inbound_event_id, rejection.field, rejection.reason)
+        async for reminder in client.reminders(timeout=5):   # appointments due tomorrow, stalled match steps
+            print(reminder.type, reminder.case_id)
 
 The cluster authenticates every client (SASL_SSL, SCRAM-SHA-512) and authorises it: a partner writes only
-`lgnet.partner.inbound` and reads only its own `lgnet.partner.rejections.<partner>` (docs/partners.md).
+`lgnet.partner.inbound` and reads only its own `lgnet.partner.rejections.<partner>` and
+`lgnet.partner.reminders.<partner>` (docs/partners.md).
 Identifying fields are sealed for intake with `client.seal(field, value)` (HPKE to the city's intake public
 key), so they never cross Kafka in plain text. Needs only the core `lgnet-shared` package (no database).
 Other languages: docs/partners.md shows the same records as raw JSON.
@@ -42,7 +45,9 @@ from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import Event, Sealed
+from lgnet_shared.events.housing import PartnerMatchReminder
 from lgnet_shared.events.intake import InboundRejected
+from lgnet_shared.events.outreach import PartnerAppointmentReminder
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.topics import for_partner, physical
 
@@ -212,6 +217,26 @@ class PartnerClient:
         topics = [physical(for_partner("partner.rejections.{partner}", self.partner), self.prefix)]
         if include_legacy:
             topics.append(physical("partner.rejections", self.prefix))
+        async for event in self._own_feed(topics, from_beginning, timeout, group_id):
+            if isinstance(event, InboundRejected) and event.partner == self.partner:
+                yield event
+
+    async def reminders(
+        self, *, from_beginning: bool = True, timeout: float | None = None, group_id: str | None = None
+    ) -> AsyncIterator[PartnerAppointmentReminder | PartnerMatchReminder]:
+        """This partner's reminders about its own cases, from its own topic `lgnet.partner.reminders.<partner>`:
+        an appointment due tomorrow (`PartnerAppointmentReminder`, from intake) or a match step stalled past the
+        city's limit (`PartnerMatchReminder`, from housing). Same arguments as `rejections`; a `group_id` makes a
+        restarted reader go on where it stopped."""
+        topic = physical(for_partner("partner.reminders.{partner}", self.partner), self.prefix)
+        async for event in self._own_feed([topic], from_beginning, timeout, group_id):
+            if isinstance(event, PartnerAppointmentReminder | PartnerMatchReminder) and event.partner == self.partner:
+                yield event
+
+    async def _own_feed(
+        self, topics: list[str], from_beginning: bool, timeout: float | None, group_id: str | None
+    ) -> AsyncIterator[Event]:
+        """The events of this partner's own topics (keyed by the partner); stops after `timeout` seconds idle."""
         consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=self.bootstrap,
@@ -229,10 +254,8 @@ class PartnerClient:
                 if record.key != self.partner.encode():
                     continue
                 try:
-                    event = decode(from_record(record.value, record.headers or (), record.key))
+                    yield decode(from_record(record.value, record.headers or (), record.key))
                 except ContractError:
                     continue  # not ours to judge: a malformed answer is an LgNet bug, visible in its logs
-                if isinstance(event, InboundRejected) and event.partner == self.partner:
-                    yield event
         finally:
             await consumer.stop()

@@ -177,7 +177,12 @@ class Runtime:
         metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.relay = outbox.OutboxRelay(
-            self.pool, s.kafka_bootstrap_servers, topic_prefix=s.topic_prefix, security=security, signer=self.signer
+            self.pool,
+            s.kafka_bootstrap_servers,
+            topic_prefix=s.topic_prefix,
+            security=security,
+            signer=self.signer,
+            topic_replication=s.topic_replication,
         )
         await timed("relay", self.relay.start())
         self.broker = faststream_broker(s.kafka_bootstrap_servers, security, f"lgnet-{self.spec.name}")

@@ -6,8 +6,9 @@ Logical names ('intake.events') become physical names with an optional prefix: '
 Each topic also says who writes and who reads it, by role: a service (`intake`, `housing`, `payments`,
 `reporting`: any deployment of it, a city's or the national one), `partner`, `auditor`, `national` (the national
 coordination). The broker's ACLs are derived from these sets (lgnet_shared.kafka_acls), never hand-listed.
-A per-partner topic (`partner.rejections.{partner}`) is a family: one physical topic per partner, created when
-the partner is provisioned, so a partner's ACL can name exactly its own.
+A per-partner topic (`partner.rejections.{partner}`, `partner.reminders.{partner}`) is a family: one physical topic
+per partner, created when the partner is provisioned (or by its writer, first), so a partner's ACL can name exactly
+its own.
 """
 
 from __future__ import annotations
@@ -140,6 +141,18 @@ TOPICS: dict[str, Topic] = {
             "One partner's answers to its inbound events intake refused, naming the field and reason",
             str(400 * DAY_MS),
             writers=frozenset({"intake"}),
+            readers=frozenset({"partner"}),  # each partner its own topic of the family only
+        ),
+        Topic(
+            "partner.reminders.{partner}",
+            1,
+            "partner id",
+            False,
+            "One partner's reminders about its own cases: appointments due tomorrow (intake), match steps stalled"
+            " past the city's limit (housing). Ids and codes only, no personal data; each record signed by its"
+            " producer like every record LgNet publishes. A notification feed derived from the facts, not a fact",
+            str(400 * DAY_MS),
+            writers=frozenset({"intake", "housing"}),
             readers=frozenset({"partner"}),  # each partner its own topic of the family only
         ),
         Topic(

@@ -191,3 +191,19 @@ class MatchStalled(Event):
     step: Code = Field(description="Waiting step: proposed (answer), accepted (placement), placement_started (lease)")
     waiting_days: int = Field(ge=0)
     on: date
+
+
+@event("lgnet.housing.partner_match_reminder", key="partner", topic="partner.reminders.{partner}")
+class PartnerMatchReminder(Event):
+    """A match step of the partner's own case stalled past the city's limit (the same check as match_stalled),
+    told to that partner on its own topic `partner.reminders.<partner>`. Ids and codes only: no personal data."""
+
+    partner: Id = Field(description="The partner this reminder is for: the case's partner (its topic's partner)")
+    match_id: Id
+    household_id: Id
+    case_id: Id
+    opportunity_id: Id
+    step: Code = Field(description="Waiting step: proposed (answer), accepted (placement), placement_started (lease)")
+    waiting_days: int = Field(ge=0)
+    since: date = Field(description="The day the step began")
+    on: date = Field(description="The day the check ran")

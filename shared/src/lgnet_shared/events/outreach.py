@@ -225,6 +225,27 @@ class AppointmentReminderDue(Event):
     due_on: date
 
 
+@event("lgnet.intake.partner_appointment_reminder", key="partner", topic="partner.reminders.{partner}")
+class PartnerAppointmentReminder(Event):
+    """Tomorrow's appointment, told to the partner it concerns on its own topic `partner.reminders.<partner>`: the
+    partner the person's open case is assigned to (the case's operator), the partner running the unit of a street
+    contact's appointment, the partner that booked it. Ids and codes only: no personal data."""
+
+    partner: Id = Field(description="The partner this reminder is for (its topic's partner)")
+    appointment_id: Id
+    city: Code
+    agenda: Channel
+    operator: Id
+    purpose: AppointmentPurpose
+    person_id: Id | None = None
+    street_id: Id | None = None
+    case_id: Id | None = Field(default=None, description="The person's open case assigned to this partner, if any")
+    unit_id: Id | None = None
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    due_on: date = Field(description="The day the reminder is sent (the local day before the appointment)")
+
+
 # ---------------------------------------------------------------- what partners send
 
 

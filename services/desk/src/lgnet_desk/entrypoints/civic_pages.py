@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.service_layer import desk
 
 PageOf = Callable[..., Awaitable[Any]]  # web.router's `page(request, csrf_check=…)`: a web.Page
@@ -26,9 +27,6 @@ def ids(text: str) -> list[str]:
 
 
 def add_routes(api: APIRouter, page: PageOf) -> None:
-    async def form_of(request: Request) -> dict[str, str]:
-        return {k: str(v) for k, v in (await request.form()).items()}
-
     def today() -> str:
         return clock.today().isoformat()
 
@@ -38,7 +36,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         try:
             activities = await services.get("intake", "/civic/activities")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)  # type: ignore[no-any-return]
+            return p.denied(r)  # type: ignore[no-any-return]
         ctx.setdefault("form", {})
         ctx.setdefault("errors", {})
         return p.render("civic_activities.html", status=status, activities=activities, today=today(), **ctx)  # type: ignore[no-any-return]
@@ -72,7 +70,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         try:
             activity = await p.services.get("intake", f"/civic/activities/{activity_id}")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)  # type: ignore[no-any-return]
+            return p.denied(r)  # type: ignore[no-any-return]
         ctx.setdefault("form", {})
         ctx.setdefault("errors", {})
         return p.render("civic_activity.html", status=status, a=activity, today=today(), **ctx)  # type: ignore[no-any-return]
@@ -128,7 +126,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
             a = await p.services.get("intake", f"/civic/activities/{aid}")
             s = await p.services.get("intake", f"/civic/activities/{aid}/sessions/{sid}")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)  # type: ignore[no-any-return]
+            return p.denied(r)  # type: ignore[no-any-return]
         # The register lists whoever attended a session of the activity (a course's class), ready to tick.
         known: dict[str, None] = {}
         for other in a["session_list"]:

@@ -14,6 +14,7 @@ from lgnet_shared import clock
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
 from lgnet_desk.settings import DeskSettings
@@ -45,9 +46,6 @@ def router(settings: DeskSettings) -> APIRouter:
     api = APIRouter()
     page = page_loader(settings)
 
-    async def form_of(request: Request) -> dict[str, str]:
-        return {k: str(v) for k, v in (await request.form()).items()}
-
     # ------------------------------------------------------------ outings
 
     async def outings_page(request: Request, status: int = 200, **extra: Any) -> Response:
@@ -58,7 +56,7 @@ def router(settings: DeskSettings) -> APIRouter:
             units = await p.services.get("intake", "/mobile-units")
             outings = await p.services.get("intake", "/outings", **{"from": since.isoformat()})
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         names = {u["unit_id"]: u["name"] for u in units}
         ctx = {"units": units, "outings": outings, "names": names, "today": clock.today().isoformat(), "form": {}}
         return p.render("outings.html", status=status, errors={}, **(ctx | extra))
@@ -88,6 +86,43 @@ def router(settings: DeskSettings) -> APIRouter:
             return await outings_page(request, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/outreach/outings/{done['outing_id']}", status_code=303)
 
+    # ------------------------------------------------------------ the city's mobile units
+
+    async def units_page(request: Request, status: int = 200, **extra: Any) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        try:
+            units = await p.services.get("intake", "/mobile-units")
+        except ServiceRefusal as r:
+            return p.denied(r)
+        return p.render("units.html", status=status, **({"units": units, "form": {}, "errors": {}} | extra))
+
+    @api.get("/outreach/units", response_class=HTMLResponse)
+    async def units(request: Request) -> Response:
+        return await units_page(request)
+
+    @api.post("/outreach/units", response_class=HTMLResponse)
+    async def register_unit(request: Request) -> Response:
+        """Staff register a unit (intake refuses anyone else, and a partner that is not one of the city's)."""
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        f = await form_of(request)
+        team = f.get("team_size", "").strip()
+        body = {
+            "unit_id": desk.new_id("unit"),
+            "name": f.get("name", "").strip(),
+            "vehicle": f.get("vehicle", "").strip() or None,
+            "area": f.get("area", "").strip(),
+            "partner": f.get("partner", "").strip() or None,
+            "team_size": int(team) if team.isdigit() else team,
+        }
+        fields = {k: k for k in ("name", "vehicle", "area", "partner", "team_size")}
+        try:
+            await desk.submit(p.services, "intake", "/mobile-units", body, fields)
+        except desk.FieldErrors as e:
+            return await units_page(request, status=422, errors=e.errors, form=f)
+        return RedirectResponse("/outreach/units", status_code=303)
+
     # ------------------------------------------------------------ contacts of an outing
 
     async def outing_page(request: Request, outing_id: str, status: int = 200, **extra: Any) -> Response:
@@ -96,7 +131,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             outing = await p.services.get("intake", f"/outings/{outing_id}")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         ctx = {"o": outing, "form": {}, "errors": {}, "today": clock.today().isoformat()}
         return p.render("outing.html", status=status, **(ctx | extra))
 
@@ -154,7 +189,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 sp = await p.services.get("intake", f"/street-persons/{street_id}")
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, street_id, "case_work", "street person", "denied")
-                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+                return p.denied(r)
             await store.log_access(conn, p.op, street_id, "case_work", "street person", "shown")
         return p.render("street_person.html", sp=sp)
 
@@ -168,7 +203,7 @@ def router(settings: DeskSettings) -> APIRouter:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+            return p.denied(r)
         for a in items:
             a["starts"] = datetime.fromisoformat(a["starts_at"])
             a["ends"] = datetime.fromisoformat(a["ends_at"])
@@ -224,12 +259,8 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.post("/agenda/{appointment_id}/outcome", response_class=HTMLResponse)
     async def outcome(request: Request, appointment_id: str) -> Response:
-        return await change(
-            request,
-            appointment_id,
-            "outcome",
-            lambda f, _: {"outcome": f.get("outcome"), "on": clock.today().isoformat()},
-        )
+        on = clock.today().isoformat()
+        return await change(request, appointment_id, "outcome", lambda f, _: {"outcome": f.get("outcome"), "on": on})
 
     @api.post("/agenda/{appointment_id}/move", response_class=HTMLResponse)
     async def move(request: Request, appointment_id: str) -> Response:

@@ -21,6 +21,7 @@ from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import refusals
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
+from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.service_layer import desk, login, oidc
 from lgnet_desk.settings import DeskSettings
 
@@ -68,6 +69,11 @@ class Page:
             response.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True, max_age=365 * 86400)
         return response
 
+    def denied(self, refusal: ServiceRefusal) -> HTMLResponse:
+        """A service refused to show what the page reads: its reason, with its 403 or 404 (else a 502)."""
+        status = refusal.status if refusal.status in (403, 404) else 502
+        return self.render("denied.html", status=status, refusal=refusal.reason)
+
 
 def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     """The page of a request: the operator's session (else a redirect to the login), the CSRF check of a form post,
@@ -102,9 +108,6 @@ def router(settings: DeskSettings) -> APIRouter:
     policy = LockoutPolicy(settings.max_failures, timedelta(minutes=settings.lockout_minutes))
 
     page = page_loader(settings)
-
-    async def form_of(request: Request) -> dict[str, str]:
-        return {k: str(v) for k, v in (await request.form()).items()}
 
     @api.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
@@ -241,7 +244,7 @@ def router(settings: DeskSettings) -> APIRouter:
             try:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
-                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+                return p.denied(r)
         return p.render("cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose)
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
@@ -375,7 +378,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 )
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
-                return p.render("denied.html", status=r.status if r.status in (403, 404) else 502, refusal=r.reason)
+                return p.denied(r)
             await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "shown")
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}

@@ -7,8 +7,9 @@ import base64
 import contextlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from lgnet_shared.db import Conn
@@ -135,10 +136,11 @@ async def upload(services: Services, person_id: str, kind: str, filename: str, m
     )
 
 
-# Where the to-do list's reminders come from: each service that raises reminders answers `GET /reminders` with the
-# caller's own (staff: the city's; a partner: its cases'), built from its own state. Intake's appointment reminders
-# join by adding ("intake", "/appointments/reminders/open") here once intake serves them (issue 19, point 3).
-REMINDER_SOURCES: tuple[tuple[str, str], ...] = (("housing", "/reminders"),)
+# Where the to-do list's reminders come from: each service that raises reminders answers with the caller's own
+# (staff: the city's; a partner: its cases'), built from its own state: housing's stalled match steps, intake's
+# appointments reminded the day before and still waiting for their outcome.
+AGENDA_ZONE = ZoneInfo("Europe/Rome")  # the agenda's days are the city's (intake's agenda: the same zone)
+REMINDER_SOURCES: tuple[tuple[str, str], ...] = (("housing", "/reminders"), ("intake", "/appointments/reminders/open"))
 
 
 async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
@@ -148,8 +150,16 @@ async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
     unavailable: list[str] = []
     for service, path in REMINDER_SOURCES:
         try:
-            items += [{**r, "service": service} for r in await services.get(service, path)]
+            items += [_reminder(r, service) for r in await services.get(service, path)]
         except (ServiceRefusal, httpx.HTTPError):
             unavailable.append(service)
-    items.sort(key=lambda r: (-int(r.get("waiting_days", 0)), str(r.get("case_id", ""))))
+    items.sort(key=lambda r: (-int(r.get("waiting_days", 0)), str(r.get("case_id") or "")))
     return items, unavailable
+
+
+def _reminder(r: dict[str, Any], service: str) -> dict[str, Any]:
+    """A reminder as the page shows it: an appointment's start as a time, and its agenda's day (the city's)."""
+    if not r.get("starts_at"):
+        return {**r, "service": service}
+    starts = datetime.fromisoformat(r["starts_at"])
+    return {**r, "starts": starts, "agenda_day": starts.astimezone(AGENDA_ZONE).date().isoformat(), "service": service}

@@ -449,9 +449,11 @@ async def open_reminders(conn: Conn, city: str, case_partner: str | None) -> lis
 
 
 async def waiting_steps(conn: Conn, city: str | None) -> list[Row]:
+    """Matches waiting on a step, each with its case's partner (`case_partner`: who is reminded)."""
     rows = await conn.fetch(
-        "select * from matches where status in ('proposed', 'accepted', 'placed')"
-        " and ($1::text is null or city = $1) order by match_id",
+        "select m.*, c.partner as case_partner from matches m left join cases c using (case_id)"
+        " where m.status in ('proposed', 'accepted', 'placed')"
+        " and ($1::text is null or m.city = $1) order by m.match_id",
         city,
     )
     return [dict(r) for r in rows]

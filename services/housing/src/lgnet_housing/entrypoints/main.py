@@ -22,7 +22,7 @@ SPEC = ServiceSpec(
     migrations=MIGRATIONS,
     consumers=consumers,
     routers=lambda runtime: [http.router(runtime)],
-    produces=["housing.events"],
+    produces=["housing.events", "partner.reminders.{partner}"],
 )
 
 

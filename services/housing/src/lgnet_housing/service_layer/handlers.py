@@ -540,6 +540,19 @@ class Housing:
                     on=ctx.today,
                 )
                 await self.emit(ctx, m["city"], event)
+                if m["case_partner"]:  # the case's operator, on its own reminders topic
+                    told = ev.PartnerMatchReminder(
+                        partner=m["case_partner"],
+                        match_id=m["match_id"],
+                        household_id=m["household_id"],
+                        case_id=m["case_id"],
+                        opportunity_id=m["opportunity_id"],
+                        step=step,
+                        waiting_days=waiting,
+                        since=m["step_since"],
+                        on=ctx.today,
+                    )
+                    await self.emit(ctx, m["city"], told)
                 stalled.append(event.model_dump(mode="json"))
         cities = set()
         for h in await repo.expired_holds(self.conn, city, as_of):

@@ -210,3 +210,45 @@ async def reminder_sent(conn: Conn, appointment_id: str, starts_at: datetime, du
     return await _insert(
         conn, "appointment_reminders", {"appointment_id": appointment_id, "starts_at": starts_at, "due_on": due_on}
     )
+
+
+async def open_reminders(conn: Conn, city: str, partner: str | None, operator: str | None) -> list[Row]:
+    """Appointments reminded of their current start time and still waiting: booked (not cancelled), no outcome
+    recorded. Each with the open case of the person (if any) and its partner, the case's operator. `partner`: only
+    those it booked, those of its own cases' persons, or those with contacts of a unit it runs."""
+    rows = await conn.fetch(
+        "select a.appointment_id, a.city, a.agenda, a.operator, a.unit_id, a.person_id, a.street_id, a.purpose,"
+        " a.starts_at, a.ends_at, a.booked_by, r.due_on, c.case_id, c.partner as case_partner,"
+        " u.partner as unit_partner"
+        " from appointment_reminders r join appointments a using (appointment_id, starts_at)"
+        " left join mobile_units u on u.unit_id = a.unit_id"
+        " left join lateral (select c.case_id, c.partner from household_members m join cases c using (household_id)"
+        "   where m.person_id = a.person_id and m.left_on is null and c.closed_on is null"
+        "   order by c.opened_on desc, c.case_id limit 1) c on true"
+        " where a.city = $1 and a.status = 'booked' and a.outcome is null"
+        " and ($2::text is null or a.booked_by = $2 or c.partner = $2 or u.partner = $2)"
+        " and ($3::text is null or a.operator = $3)"
+        " order by r.due_on, a.starts_at, a.appointment_id",
+        city,
+        partner,
+        operator,
+    )
+    return [dict(r) for r in rows]
+
+
+async def reminder_partners(conn: Conn, appointment_id: str) -> list[Row]:
+    """The partners an appointment's reminder concerns, each with its case of the person (if any): the partner of
+    each open case of the person's households, the partner running the unit, and the partner that booked it."""
+    rows = await conn.fetch(
+        "with a as (select * from appointments where appointment_id = $1)"
+        " select c.partner, min(c.case_id) as case_id from a join household_members m on m.person_id = a.person_id"
+        "   join cases c using (household_id) where m.left_on is null and c.closed_on is null group by c.partner"
+        " union select u.partner, null from a join mobile_units u using (unit_id) where u.partner is not null"
+        " union select x.actor_id, null from a join actors x on x.actor_id = a.booked_by where x.role = 'partner'",
+        appointment_id,
+    )
+    found: dict[str, Row] = {}
+    for r in rows:  # a partner once, with its case when it has one
+        if r["partner"] not in found or r["case_id"] is not None:
+            found[r["partner"]] = dict(r)
+    return [found[p] for p in sorted(found)]

@@ -3,24 +3,21 @@ Thin like http.py: authenticate, open a transaction, call the use case; creates 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from lgnet_shared import clock, pii
+from lgnet_shared import pii
 from lgnet_shared.auth import Who
+from lgnet_shared.db import Conn
 from lgnet_shared.events import civic as ev
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
-from lgnet_intake.domain.access import Actor
+from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import civic
-from lgnet_intake.service_layer.handlers import Context, Intake
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+from lgnet_intake.service_layer.handlers import Intake
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -28,29 +25,13 @@ def router(runtime: Runtime) -> APIRouter:
     publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
     request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
 
-    @asynccontextmanager
-    async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            assert runtime.keys is not None
-            # No registration happens here: the fiscal-code and national secrets are not needed.
-            yield Intake(conn, runtime.keys, b"", None, publish=publish), Context(actor, clock.today())
+    def build(conn: Conn) -> Intake:
+        assert runtime.keys is not None
+        # No registration happens here: the fiscal-code and national secrets are not needed.
+        return Intake(conn, runtime.keys, b"", None, publish=publish)
 
-    async def create(
-        actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]
-    ) -> JSONResponse:
-        async with use_case(actor) as (intake, ctx):
-            return await idempotent(
-                intake.conn,
-                actor.id,
-                key,
-                body.model_dump(mode="json"),
-                lambda: run(intake, ctx),
-                secret=request_secret,
-            )
-
-    async def read(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
-        async with use_case(actor) as (intake, ctx):
-            return await run(intake, ctx)
+    calls = Calls(runtime, build, request_secret)
+    create, read = calls.create, calls.act
 
     @api.post("/activities", status_code=201, summary="Organise an activity (course, orientation, community, peers)")
     async def organise(body: civic.OrganiseActivity, actor: Who, key: IdempotencyKey = None) -> JSONResponse:

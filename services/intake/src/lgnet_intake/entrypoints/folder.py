@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
@@ -15,11 +15,10 @@ from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
+from lgnet_intake.entrypoints.calls import IdempotencyKey
 from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 def router(runtime: Runtime) -> APIRouter:

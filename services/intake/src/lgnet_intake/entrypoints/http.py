@@ -3,25 +3,23 @@ transaction, call the use case, answer. Every create needs an Idempotency-Key; e
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from lgnet_shared import clock, pii
+from lgnet_shared import pii
 from lgnet_shared.auth import Who
+from lgnet_shared.db import Conn
 from lgnet_shared.events import partner as inbound
-from lgnet_shared.http import idempotent, problem_responses, replayable, transition
+from lgnet_shared.http import problem_responses, replayable, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
-from lgnet_intake.domain.access import Actor
+from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import commands as cmd
-from lgnet_intake.service_layer.handlers import Context, Intake
+from lgnet_intake.service_layer.handlers import Intake
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 ERRORS = problem_responses()
 
 
@@ -38,31 +36,12 @@ def router(runtime: Runtime) -> APIRouter:
     national_secret = settings.national_pseudonym_key()
     request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
 
-    @asynccontextmanager
-    async def use_case(actor: Actor) -> AsyncIterator[tuple[Intake, Context]]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            assert runtime.keys is not None
-            yield (
-                Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish),
-                Context(actor, clock.today()),
-            )
+    def build(conn: Conn) -> Intake:
+        assert runtime.keys is not None
+        return Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish)
 
-    async def create(
-        actor: Actor, key: str | None, body: Any, run: Callable[[Intake, Context], Awaitable[dict[str, Any]]]
-    ) -> JSONResponse:
-        async with use_case(actor) as (intake, ctx):
-            return await idempotent(
-                intake.conn,
-                actor.id,
-                key,
-                body.model_dump(mode="json"),
-                lambda: run(intake, ctx),
-                secret=request_secret,
-            )
-
-    async def act(actor: Actor, run: Callable[[Intake, Context], Awaitable[Any]]) -> Any:
-        async with use_case(actor) as (intake, ctx):
-            return await run(intake, ctx)
+    calls = Calls(runtime, build, request_secret)
+    use_case, create, act = calls.use_case, calls.create, calls.act
 
     @api.get(
         "/inbound-key", summary="Intake's current public key: partners seal identifying fields to it (HPKE); it rotates"

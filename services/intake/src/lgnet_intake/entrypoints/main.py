@@ -25,7 +25,7 @@ SPEC = ServiceSpec(
         civic_http.router(runtime),
         outreach_http.router(runtime),
     ],
-    produces=["intake.events", "intake.special", "partner.rejections.{partner}"],
+    produces=["intake.events", "intake.special", "partner.rejections.{partner}", "partner.reminders.{partner}"],
 )
 
 

@@ -3,25 +3,24 @@ Thin, like http.py: authenticate, open a transaction, call the use case (service
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
+from lgnet_shared.db import Conn
 from lgnet_shared.events import outreach as ev
-from lgnet_shared.http import idempotent, problem_responses, transition
+from lgnet_shared.http import problem_responses, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
-from lgnet_intake.domain.access import Actor
+from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Run = Callable[[uc.Outreach, Context], Awaitable[Any]]
 
 
@@ -33,25 +32,13 @@ def router(runtime: Runtime) -> APIRouter:
     nickname_secret = pii.derive(master, uc.NICKNAME_SECRET)
     request_secret = pii.derive(master, "idempotency-request-hash")  # contact bodies hold nicknames
 
-    @asynccontextmanager
-    async def use_case(actor: Actor) -> AsyncIterator[tuple[uc.Outreach, Context]]:
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            assert runtime.keys is not None
-            intake = Intake(conn, runtime.keys, fiscal_secret, settings.national_pseudonym_key(), publish=publish)
-            yield uc.Outreach(intake, nickname_secret), Context(actor, clock.today())
+    def build(conn: Conn) -> uc.Outreach:
+        assert runtime.keys is not None
+        intake = Intake(conn, runtime.keys, fiscal_secret, settings.national_pseudonym_key(), publish=publish)
+        return uc.Outreach(intake, nickname_secret)
 
-    async def create(
-        actor: Actor, key: str | None, body: Any, run: Run, route: str, status_code: int = 201
-    ) -> JSONResponse:
-        async with use_case(actor) as (outreach, ctx):
-            request = {"route": route, **body.model_dump(mode="json")}
-            return await idempotent(
-                outreach.conn, actor.id, key, request, lambda: run(outreach, ctx), status_code, request_secret
-            )
-
-    async def act(actor: Actor, run: Run) -> Any:
-        async with use_case(actor) as (outreach, ctx):
-            return await run(outreach, ctx)
+    calls = Calls(runtime, build, request_secret)
+    use_case, create, act = calls.use_case, calls.create, calls.act
 
     @api.post("/mobile-units", status_code=201, summary="Staff: register a mobile unit (team, vehicle, area)")
     async def register_unit(body: uc.RegisterMobileUnit, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
@@ -138,6 +125,18 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/outcome"
         return await create(actor, key, body, lambda o, c: o.record_outcome(c, appointment_id, body), route)
+
+    @api.get(
+        "/appointments/reminders/open",
+        summary="Open appointment reminders (reminded, still booked, no outcome): city's for staff, a partner's own",
+    )
+    async def open_reminders(
+        actor: Who,
+        operator: Annotated[
+            str | None, Query(min_length=1, max_length=64, description="Only this operator's appointments")
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        return await act(actor, lambda o, c: o.open_reminders(c, operator))  # type: ignore[no-any-return]
 
     @api.get("/appointments/reminders", summary="Staff: appointments due for a reminder on a day (the next day's)")
     async def due(actor: Who, day: date) -> list[dict[str, Any]]:

@@ -145,6 +145,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
             "topic_prefix": prefix,
             "inbound_topic": physical("partner.inbound", prefix),
             "rejections_topic": physical(for_partner("partner.rejections.{partner}", partner), prefix),
+            "reminders_topic": physical(for_partner("partner.reminders.{partner}", partner), prefix),
             "group_prefix": f"partner.{partner}.",
         },
         "signing": {"key_id": args.signing_key_id, "public_key": args.signing_public_key, "header": "lgnet-signature"},

@@ -464,9 +464,38 @@ class Outreach:
         due = {s.appointment_id for s in agenda.due_for_reminder(map(repo.slot_of, later), day)}
         return [r for r in later if r["appointment_id"] in due]
 
+    async def open_reminders(self, ctx: Context, operator: str | None = None) -> list[dict[str, Any]]:
+        """The appointment reminders still open for the caller (what the desk's to-do list shows): reminded of their
+        current start time, still booked, no outcome recorded yet. The city's staff see the city's; a partner (the
+        case's operator) those of its cases' persons, of the contacts of units it runs, and those it booked.
+        `operator` narrows to one operator's agenda. Oldest reminder first."""
+        if ctx.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads aggregates only")
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        return [
+            {
+                "kind": "appointment_reminder_due",
+                "appointment_id": r["appointment_id"],
+                "agenda": r["agenda"],
+                "operator": r["operator"],
+                "unit_id": r["unit_id"],
+                "person_id": r["person_id"],
+                "street_id": r["street_id"],
+                "case_id": r["case_id"],
+                "case_partner": r["case_partner"],
+                "purpose": r["purpose"],
+                "starts_at": r["starts_at"].isoformat(),
+                "ends_at": r["ends_at"].isoformat(),
+                "since": r["due_on"].isoformat(),
+                "waiting_days": max((ctx.today - r["due_on"]).days, 0),
+            }
+            for r in await repo.open_reminders(self.conn, ctx.city, partner, operator)
+        ]
+
     async def send_reminders(self, ctx: Context, day: date) -> dict[str, Any]:
         """Emit `appointment_reminder_due` for every appointment due on `day`, once per appointment and start time
-        (calling again for the same day emits nothing new; a moved appointment is reminded of its new time)."""
+        (calling again for the same day emits nothing new; a moved appointment is reminded of its new time), and
+        tell each partner it concerns on its own reminders topic (`partner_appointment_reminder`)."""
         due = await self.due_reminders(ctx, day)
         sent = []
         for r in due:
@@ -484,6 +513,24 @@ class Outreach:
                         starts_at=r["starts_at"],
                         due_on=day,
                     ),
+                    *[
+                        ev.PartnerAppointmentReminder(
+                            partner=p["partner"],
+                            appointment_id=r["appointment_id"],
+                            city=r["city"],
+                            agenda=Channel(r["agenda"]),
+                            operator=r["operator"],
+                            purpose=ev.AppointmentPurpose(r["purpose"]),
+                            person_id=r["person_id"],
+                            street_id=r["street_id"],
+                            case_id=p["case_id"],
+                            unit_id=r["unit_id"],
+                            starts_at=r["starts_at"],
+                            ends_at=r["ends_at"],
+                            due_on=day,
+                        )
+                        for p in await repo.reminder_partners(self.conn, r["appointment_id"])
+                    ],
                 )
         return {"day": day.isoformat(), "due": [r["appointment_id"] for r in due], "emitted": sent}
 

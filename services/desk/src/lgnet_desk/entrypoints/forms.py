@@ -1,0 +1,10 @@
+"""Reading the desk's HTML form posts (shared by every screen's routes)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A posted form's fields as text (the last value of a repeated field; lists: `request.form().getlist`)."""
+    return {k: str(v) for k, v in (await request.form()).items()}

@@ -1,0 +1,65 @@
+"""How intake's HTTP routers call a use case: one transaction per request with the use-case object and the
+caller's context, idempotent creates (the Idempotency-Key answers a retry what the first call did), plain reads.
+Shared by http.py, civic_http.py and outreach_http.py, which differ only in the use-case object they build."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Protocol, TypeVar
+
+from fastapi import Header
+from fastapi.responses import JSONResponse
+from lgnet_shared import clock
+from lgnet_shared.db import Conn
+from lgnet_shared.http import idempotent
+from lgnet_shared.service import Runtime
+
+from lgnet_intake.domain.access import Actor
+from lgnet_intake.service_layer.handlers import Context
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+class UsesConnection(Protocol):
+    @property
+    def conn(self) -> Any: ...
+
+
+U = TypeVar("U", bound=UsesConnection)
+Run = Callable[[U, Context], Awaitable[Any]]
+
+
+@dataclass
+class Calls(Generic[U]):
+    runtime: Runtime
+    build: Callable[[Conn], U]  # the use-case object over the request's transaction
+    request_secret: bytes  # the key the stored idempotent requests are hashed under (bodies may hold personal data)
+
+    @asynccontextmanager
+    async def use_case(self, actor: Actor) -> AsyncIterator[tuple[U, Context]]:
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            yield self.build(conn), Context(actor, clock.today())
+
+    async def create(
+        self,
+        actor: Actor,
+        key: str | None,
+        body: Any,
+        run: Callable[[U, Context], Awaitable[Any]],
+        route: str | None = None,
+        status_code: int = 201,
+    ) -> JSONResponse:
+        """`route`, when given, is part of the request a key is bound to (routes whose bodies could coincide)."""
+        async with self.use_case(actor) as (use, ctx):
+            request = body.model_dump(mode="json")
+            if route is not None:
+                request = {"route": route, **request}
+            return await idempotent(
+                use.conn, actor.id, key, request, lambda: run(use, ctx), status_code, self.request_secret
+            )
+
+    async def act(self, actor: Actor, run: Callable[[U, Context], Awaitable[Any]]) -> Any:
+        async with self.use_case(actor) as (use, ctx):
+            return await run(use, ctx)
