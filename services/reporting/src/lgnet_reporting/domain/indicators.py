@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from itertools import chain, repeat
+from operator import itemgetter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from lgnet_reporting.domain import civic, outreach, tutoring
 
 Row = dict[str, Any]
+_NO_RECORD: Row = {"nationality": None, "sex": None, "third_country": None, "birth_date": None}
 Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
 UNKNOWN = "unknown"
 EMPLOYED = ("employed_permanent", "employed_fixed_term", "self_employed")
@@ -49,6 +52,12 @@ class Window:
 
     def closed(self, day: date | None) -> bool:
         return day is not None and day <= self.as_of
+
+    @property
+    def low(self) -> date:
+        """The first day in the window (date.min without a period): hot loops compare `low <= day <= as_of`
+        inline instead of calling `in` a million times."""
+        return self.period_from or date.min
 
 
 def age_on(birth: date, day: date) -> int:
@@ -179,17 +188,19 @@ def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tupl
     later joins and departures carry their own date; a registration naming the household counts as initial
     composition only when no membership event names that person in that household."""
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    person = canon.get
     for m in facts["memberships"]:
-        day = date.min if m["change"] == "formed" else m["on_date"]
+        change = m["change"]
+        day = date.min if change == "formed" else m["on_date"]
         pid: str = m["person_id"]
-        events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
+        events[(m["household_id"], person(pid, pid))].append((day, 1 if change == "left" else 0))
     for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
         pid = str(p["person_id"])
         pair = (p["household_id"], canon.get(pid, pid))
         if p["household_id"] and pair not in events:
             events[pair].append((date.min, 0))
     out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
-    for (household, person), evs in sorted(events.items()):
+    for (household, person), evs in events.items():  # in the facts' order: every use of the spans sorts
         if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
             out[household][person] = [(evs[0][0], None)]
             continue
@@ -219,15 +230,44 @@ class Shared:
         self.persons = _records(facts["persons"], self.merged)
         merged = self.merged
         self.minor_at = minors_at_opening(facts["member_ages"], lambda p: merged.get(p, p))
+        self._paid: dict[Window, list[Row]] = {}
+
+    def paid(self, facts: Facts, window: Window) -> list[Row]:
+        """Every city's contributions paid in the window (the summary, its monthly series and the city rows)."""
+        if window not in self._paid:
+            self._paid[window] = paid_in(facts, window, None)
+        return self._paid[window]
+
+
+def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
+    """Contributions paid in the window and not returned by its end (`city` None: every city's)."""
+    low, high = window.low, window.as_of
+    return [
+        c
+        for c in facts["contributions"]
+        if (day := c["paid_on"]) is not None
+        and low <= day <= high
+        and (city is None or c["city"] == city)
+        and ((failed := c["failed_on"]) is None or failed > high)
+    ]
 
 
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
     """canonical person -> the record describing them: the surviving person's own record wins over the merged
     ones' (among those, the greatest id)."""
-    persons: dict[str, Row] = {canon.get(_person_id(p), _person_id(p)): p for p in sorted(rows, key=_person_id)}
+    persons: dict[str, Row] = {}
+    merged: list[Row] = []
     for p in rows:
-        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
-            persons[p["person_id"]] = p
+        pid = _person_id(p)
+        if canon.get(pid, pid) == pid:
+            persons[pid] = p
+        else:  # few: only the merged persons' records are sorted
+            merged.append(p)
+    fallback: dict[str, Row] = {}
+    for p in sorted(merged, key=_person_id):
+        fallback[canon[_person_id(p)]] = p  # the greatest id wins
+    for person, p in fallback.items():
+        persons.setdefault(person, p)
     return persons
 
 
@@ -256,7 +296,7 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     else:
         persons = _records(facts["persons"], pop.canon)
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
-    groups = {person: _age_group(person, case, persons, minor_at) for person, case in pop.first_case.items()}
+    groups = _age_groups(pop.first_case, persons, minor_at)
     ages = Counter(groups.values())
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
     return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
@@ -282,6 +322,21 @@ def _age_group(person: str, case: Row, persons: dict[str, Row], minor_at: dict[t
         birth = persons.get(person, {}).get("birth_date")
         minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
     return "age_unknown" if minor is None else "minors" if minor else "adults"
+
+
+_GROUP = {True: "minors", False: "adults", None: "age_unknown"}
+
+
+def _age_groups(
+    first_case: dict[str, Row], persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]
+) -> dict[str, str]:
+    """person -> age group at their first case (what `_age_group` gives), the ~180,000 look-ups done by `map`."""
+    known = list(map(minor_at.get, [(p, c["case_id"]) for p, c in first_case.items()]))
+    groups = dict(zip(first_case, map(_GROUP.__getitem__, known)))
+    for (person, case), minor in zip(first_case.items(), known):
+        if minor is None:  # no answer from intake: the birth date, when one is known
+            groups[person] = _age_group(person, case, persons, minor_at)
+    return groups
 
 
 def _person_id(row: Row) -> str:
@@ -336,12 +391,11 @@ def city_rows(
                 group = national.groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
                 ages_in[city][group] += 1
     started: Counter[str] = Counter(p["city"] for p in facts["placements"] if p["started_on"] in window)
-    paid_count: Counter[str] = Counter()
+    paid = shared.paid(facts, window)
+    paid_count: Counter[str] = Counter(map(itemgetter("city"), paid))
     paid_cents: Counter[str] = Counter()
-    for c in facts["contributions"]:
-        if c["paid_on"] is not None and c["paid_on"] in window and not _returned(c, window):
-            paid_count[c["city"]] += 1
-            paid_cents[c["city"]] += c["amount_cents"]
+    for c in paid:
+        paid_cents[c["city"]] += c["amount_cents"]
     out = {}
     for city in cities:
         cases = _in_scope(cases_of[city], window)
@@ -376,13 +430,22 @@ def summary(
     all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
     ages, sizes = reach.ages, reach.sizes
 
+    # Most persons have one case: theirs are counted by `map` (C loops), the others' distinct values one by one.
+    single = [cs[0] for cs in pop.cases_of.values() if len(cs) == 1]
+    several = [cs for cs in pop.cases_of.values() if len(cs) > 1]
+
     def by_case(attr: str) -> dict[str, int]:
-        return _counts(
-            v for cs in pop.cases_of.values() for v in ((cs[0][attr],) if len(cs) == 1 else {c[attr] for c in cs})
-        )
+        counts = Counter(map(itemgetter(attr), single))
+        counts.update(v for cs in several for v in {c[attr] for c in cs})
+        return dict(sorted(counts.items()))
+
+    records = list(map(persons.get, pop.first_case, repeat(_NO_RECORD)))
 
     def by_person(attr: str) -> dict[str, int]:
-        return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
+        counts: Counter[str] = Counter()
+        for value, n in Counter(map(itemgetter(attr), records)).items():
+            counts[str(value or UNKNOWN)] += n
+        return dict(sorted(counts.items()))
 
     # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
     consented = set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
@@ -402,9 +465,9 @@ def summary(
             own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
 
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
-        return _counts(
-            v for cs in pop.cases_of.values() for v in (sets[cs[0][key]] if len(cs) == 1 else _union(sets, key, cs))
-        )
+        counts = Counter(chain.from_iterable(map(sets.__getitem__, map(itemgetter(key), single))))
+        counts.update(v for cs in several for v in _union(sets, key, cs))
+        return dict(sorted(counts.items()))
 
     def by_vulnerability() -> dict[str, int]:
         """Household-level assessments (before v3) on every member, per-person ones on that person."""
@@ -417,7 +480,8 @@ def summary(
 
     opened = [c for c in cases if c["opened_on"] in window]
     closed = [c for c in cases if c["closed_on"] in window]
-    third = sum(1 for p in pop.first_case if persons.get(p, {}).get("third_country"))
+    paid = shared.paid(facts, window) if shared is not None and city is None else paid_in(facts, window, city)
+    third = sum(map(bool, map(itemgetter("third_country"), records)))
 
     indicators: dict[str, Any] = {
         "persons": {"total": len(pop.first_case), **{k: ages[k] for k in ("minors", "adults", "age_unknown")}},
@@ -441,9 +505,9 @@ def summary(
         },
         "case_outcomes": _counts(c["outcome"] for c in closed),
         **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
-        **_payments(facts, window, here),
+        **_payments(facts, window, here, paid),
         "employment": _employment(facts, pop, window, consented),
-        "monthly": _monthly(facts, window, here, cases, pop),
+        "monthly": _monthly(facts, window, here, cases, pop, paid),
     }
     if window.method >= 2:  # indicators added with method 2: reports published with method 1 never had them
         indicators |= tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here)
@@ -484,39 +548,33 @@ def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> 
     }
 
 
-def _money(rows: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+def _money(keys: list[str], amounts: Iterable[int]) -> dict[str, dict[str, int]]:
     """{key: {count, amount_cents}} in key order (sums do not depend on the rows' order)."""
-    out: dict[str, dict[str, int]] = {}
-    for key, cents in rows:
-        cell = out.get(key)
-        if cell is None:
-            cell = out[key] = {"count": 0, "amount_cents": 0}
-        cell["count"] += 1
-        cell["amount_cents"] += cents
-    return dict(sorted(out.items()))
+    total: dict[str, int] = defaultdict(int)
+    for key, cents in zip(keys, amounts, strict=True):
+        total[key] += cents
+    return {key: {"count": n, "amount_cents": total[key]} for key, n in sorted(Counter(keys).items())}
 
 
-def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
+def _payments(facts: Facts, window: Window, here: Any, paid: list[Row]) -> dict[str, Any]:
     lines = {b["budget_line_id"]: b["line"] for b in facts["budget_lines"]}
-    paid = [
-        c
-        for c in facts["contributions"]
-        if c["paid_on"] is not None and here(c) and c["paid_on"] in window and not _returned(c, window)
-    ]
+    amounts = list(map(itemgetter("amount_cents"), paid))
     failed = [f for f in facts["contribution_failures"] if here(f) and f["failed_on"] in window]
     vouchers = {v["voucher_id"]: v for v in facts["vouchers"] if v["issued_on"] is not None and here(v)}
     issued = [v for v in vouchers.values() if v["issued_on"] in window]
     redeemed = [r for r in facts["voucher_redemptions"] if r["voucher_id"] in vouchers and r["redeemed_on"] in window]
     expired = [v for v in vouchers.values() if v["expired_on"] in window]
     return {
-        "contributions_paid": {"count": len(paid), "amount_cents": sum(c["amount_cents"] for c in paid)},
-        "contributions_paid_by_kind": _money((c["kind"], c["amount_cents"]) for c in paid),
+        "contributions_paid": {"count": len(paid), "amount_cents": sum(amounts)},
+        "contributions_paid_by_kind": _money(list(map(itemgetter("kind"), paid)), amounts),
         "contributions_paid_by_budget_line": _money(
-            (lines.get(c["budget_line_id"], UNKNOWN), c["amount_cents"]) for c in paid
+            list(map(lines.get, map(itemgetter("budget_line_id"), paid), repeat(UNKNOWN))), amounts
         ),
         "contribution_payments_failed": len(failed),
-        "vouchers_issued_by_kind": _money((v["kind"], v["value_cents"]) for v in issued),
-        "vouchers_redeemed_by_kind": _money((vouchers[r["voucher_id"]]["kind"], r["amount_cents"]) for r in redeemed),
+        "vouchers_issued_by_kind": _money([v["kind"] for v in issued], [v["value_cents"] for v in issued]),
+        "vouchers_redeemed_by_kind": _money(
+            [vouchers[r["voucher_id"]]["kind"] for r in redeemed], [r["amount_cents"] for r in redeemed]
+        ),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
 
@@ -554,7 +612,9 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
     }
 
 
-def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Population) -> list[dict[str, Any]]:
+def _monthly(
+    facts: Facts, window: Window, here: Any, cases: list[Row], pop: Population, paid: list[Row]
+) -> list[dict[str, Any]]:
     days = [c["opened_on"] for c in cases if c["opened_on"] in window]
     first = window.period_from or (min(days) if days else window.as_of)
     fields = ("cases_opened", "new_persons", "placements_started", "paid_cents")
@@ -579,9 +639,8 @@ def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Pop
     for p in facts["placements"]:
         if p["started_on"] is not None and here(p):
             add(p["started_on"], "placements_started")
-    for c in facts["contributions"]:
-        if c["paid_on"] is not None and here(c) and not _returned(c, window):
-            add(c["paid_on"], "paid_cents", c["amount_cents"])
+    for c in paid:  # paid in the window, not returned
+        add(c["paid_on"], "paid_cents", c["amount_cents"])
     return [{"month": m, **cell} for m, cell in counts.items()]
 
 
