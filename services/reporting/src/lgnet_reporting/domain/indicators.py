@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from itertools import chain, repeat
-from operator import itemgetter
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from lgnet_reporting.domain import civic, outreach, tutoring
@@ -197,12 +197,12 @@ def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tupl
     later joins and departures carry their own date; a registration naming the household counts as initial
     composition only when no membership event names that person in that household."""
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
-    person = canon.get
+    resolve = canon.get
     for m in facts["memberships"]:
         change = m["change"]
         day = date.min if change == "formed" else m["on_date"]
         pid: str = m["person_id"]
-        events[(m["household_id"], person(pid, pid))].append((day, 1 if change == "left" else 0))
+        events[(m["household_id"], resolve(pid, pid))].append((day, 1 if change == "left" else 0))
     for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
         pid = str(p["person_id"])
         pair = (p["household_id"], canon.get(pid, pid))
@@ -341,8 +341,8 @@ def _age_groups(
 ) -> dict[str, str]:
     """person -> age group at their first case (what `_age_group` gives), the ~180,000 look-ups done by `map`."""
     known = list(map(minor_at.get, [(p, c["case_id"]) for p, c in first_case.items()]))
-    groups = dict(zip(first_case, map(_GROUP.__getitem__, known)))
-    for (person, case), minor in zip(first_case.items(), known):
+    groups = dict(zip(first_case, map(_GROUP.__getitem__, known), strict=True))
+    for (person, case), minor in zip(first_case.items(), known, strict=True):
         if minor is None:  # no answer from intake: the birth date, when one is known (as `_age_group`, inlined)
             birth = persons.get(person, _NO_RECORD)["birth_date"]
             if birth is not None:
