@@ -340,16 +340,26 @@ def _age_groups(
     first_case: dict[str, Row], persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]
 ) -> dict[str, str]:
     """person -> age group at their first case (what `_age_group` gives), the ~180,000 look-ups done by `map`."""
-    known = list(map(minor_at.get, [(p, c["case_id"]) for p, c in first_case.items()]))
-    groups = dict(zip(first_case, map(_GROUP.__getitem__, known), strict=True))
-    for (person, case), minor in zip(first_case.items(), known, strict=True):
-        if minor is None:  # no answer from intake: the birth date, when one is known (as `_age_group`, inlined)
-            birth = persons.get(person, _NO_RECORD)["birth_date"]
-            if birth is not None:
-                day = case["opened_on"]
-                age = day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-                groups[person] = "minors" if age < 18 else "adults"
-    return groups
+    people, cases = list(first_case), list(first_case.values())
+    known: list[bool | None] = list(map(minor_at.get, zip(people, map(itemgetter("case_id"), cases), strict=True)))
+    if None in known:  # no answer from intake for some: their birth date, when one is known
+        births = map(itemgetter("birth_date"), map(persons.get, people, repeat(_NO_RECORD)))
+        latest = {day: _adult_if_born_by(day) for day in set(map(itemgetter("opened_on"), cases))}
+        limits = map(latest.__getitem__, map(itemgetter("opened_on"), cases))
+        known = [
+            minor if minor is not None else None if born is None else born > limit
+            for minor, born, limit in zip(known, births, limits, strict=True)
+        ]
+    return dict(zip(people, map(_GROUP.__getitem__, known), strict=True))
+
+
+def _adult_if_born_by(day: date) -> date:
+    """The latest birth date of a person aged 18 or more on `day` (`age_on(birth, day) >= 18` iff `birth <=` it);
+    born on 29 February: of age on 1 March of a common year, so the limit of a 29 February is the 28th."""
+    try:
+        return day.replace(year=day.year - 18)
+    except ValueError:
+        return day.replace(year=day.year - 18, day=28)
 
 
 def _person_id(row: Row) -> str:
@@ -391,12 +401,22 @@ def city_rows(
             cases_of[c["city"]].append(c)
     ages_in: dict[str, Counter[str]] | None = None
     if national is not None and national.pop.canon is shared.canon:
+        cases_of_person = national.pop.cases_of
+        # A person with one case: that case is their first national case and their first in its city, so their
+        # age group is the national one; counted by (city, group) pairs.
+        groups = national.groups
+        by_pair = Counter([(cs[0]["city"], groups[p]) for p, cs in cases_of_person.items() if len(cs) == 1])
+        ages_in = {city: Counter() for city in cities}
+        for (city, group), n in by_pair.items():
+            if city in ages_in:
+                ages_in[city][group] += n
         first: dict[tuple[str, str], Row] = {}
-        for person, cs in national.pop.cases_of.items():
+        for person, cs in cases_of_person.items():
+            if len(cs) == 1:
+                continue
             for c in cs:
                 if (c["city"], person) not in first:
                     first[(c["city"], person)] = c
-        ages_in = {city: Counter() for city in cities}
         for (city, person), case in first.items():
             if city in ages_in:
                 # Most persons are in one city: their first case there is their national first case.
