@@ -172,7 +172,7 @@ class Population:
             intervals.get,
         )
         as_of = window.as_of
-        for case in sorted(cases, key=lambda c: (c["opened_on"], c["case_id"])):
+        for case in sorted(cases, key=itemgetter("opened_on", "case_id")):
             opened, closed = case["opened_on"], case["closed_on"]
             end = closed if closed is not None and closed <= as_of else as_of
             household = case["household_id"]
@@ -204,10 +204,11 @@ def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tupl
         pid: str = m["person_id"]
         events[(m["household_id"], resolve(pid, pid))].append((day, 1 if change == "left" else 0))
     for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-        pid = str(p["person_id"])
-        pair = (p["household_id"], canon.get(pid, pid))
-        if p["household_id"] and pair not in events:
-            events[pair].append((date.min, 0))
+        if household := p["household_id"]:
+            pid = str(p["person_id"])
+            pair = (household, resolve(pid, pid))
+            if pair not in events:
+                events[pair].append((date.min, 0))
     out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
     for (household, person), evs in events.items():  # in the facts' order: every use of the spans sorts
         if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
@@ -548,8 +549,8 @@ def summary(
         indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
         planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids
         indicators["persons_with_individual_plan"] = sum(
-            1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
-        )
+            map(planned.__contains__, map(itemgetter("case_id"), single))
+        ) + sum(1 for cs in several if any(c["case_id"] in planned for c in cs))
     if window.method >= 3:  # reports published with methods 1 and 2 never had civic engagement nor outreach
         indicators |= civic.indicators(facts, lambda day: day in window, here, pop.canonical)
         indicators |= outreach.indicators(facts, window, here, pop.canonical)

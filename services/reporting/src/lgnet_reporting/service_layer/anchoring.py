@@ -52,11 +52,11 @@ class Anchoring:
     async def refresh(self, budget_s: float = 10.0) -> None:
         """Read both topics up to their ends as of now (or for `budget_s` seconds; the next call continues)."""
         async with self._lock:
-            try:
-                await self._refresh(budget_s)
+            try:  # bounded: a broker that does not answer must not hold a download for long
+                await asyncio.wait_for(self._refresh(budget_s), budget_s + 5)
             except Exception as exc:  # the anchors already known still answer; the next call tries again
-                log.warning("anchors: reading the reports and checkpoints failed: %s", exc)
-                await self.stop()
+                log.warning("anchors: reading the reports and checkpoints failed: %r", exc)
+                await self.stop()  # the next call starts again from the positions stored with what was read
 
     async def _refresh(self, budget_s: float) -> None:
         if self._consumer is None:
