@@ -89,6 +89,7 @@ def router(runtime: Runtime) -> APIRouter:
             anchoring.append(
                 Anchoring(runtime.pool, cfg.kafka_bootstrap_servers, cfg.topic_prefix, settings.notary_verifiers())
             )
+            runtime.closers.append(anchoring[0].stop)
         await anchoring[0].refresh()
 
     async def anchored(body: dict[str, Any]) -> dict[str, Any]:

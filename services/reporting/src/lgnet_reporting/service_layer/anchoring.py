@@ -26,6 +26,7 @@ from lgnet_reporting.domain.anchoring import REPORTS_TOPIC, Anchor, of_reports
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
+RETRY_AFTER_S = 30.0
 
 
 class Anchoring:
@@ -34,10 +35,15 @@ class Anchoring:
         self._consumer: AIOKafkaConsumer | None = None
         self._logical: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._retry_at = 0.0  # after a failure, answers use what is stored until then (no wait per request)
 
     async def _start(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap), enable_auto_commit=False, group_id=None)
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:  # no broker (yet): nothing left open
+            await consumer.stop()
+            raise
         tps = []
         for topic in (REPORTS_TOPIC, CHECKPOINTS):
             self._logical[physical(topic, self.prefix)] = topic
@@ -52,11 +58,14 @@ class Anchoring:
     async def refresh(self, budget_s: float = 10.0) -> None:
         """Read both topics up to their ends as of now (or for `budget_s` seconds; the next call continues)."""
         async with self._lock:
+            if time.monotonic() < self._retry_at:
+                return
             try:  # bounded: a broker that does not answer must not hold a download for long
                 await asyncio.wait_for(self._refresh(budget_s), budget_s + 5)
-            except Exception as exc:  # the anchors already known still answer; the next call tries again
+            except Exception as exc:  # the anchors already known still answer; a later call tries again
                 log.warning("anchors: reading the reports and checkpoints failed: %r", exc)
-                await self.stop()  # the next call starts again from the positions stored with what was read
+                self._retry_at = time.monotonic() + RETRY_AFTER_S
+                await self.stop()  # the next try starts again from the positions stored with what was read
 
     async def _refresh(self, budget_s: float) -> None:
         if self._consumer is None:
