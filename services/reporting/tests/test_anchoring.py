@@ -111,3 +111,15 @@ async def test_the_pdf_prints_the_checkpoint_anchoring_the_published_report(load
     async with rt.client("staff-torino") as c:
         other = (await c.get("/reports/city_summary", params={"as_of": "2026-03-31"})).json()
     assert other["anchor"] is None
+
+
+def test_the_anchor_lines_in_italian_and_english() -> None:
+    from lgnet_reporting.adapters.pdf_document import anchor_lines
+
+    anchor = {**_anchor(7).as_json(), "report_id": "R1", "checkpointed_at": "2026-07-01T08:30:00+00:00"}
+    italian = anchor_lines({"anchor": anchor}, "it")
+    assert italian[0] == "Ancorato nel checkpoint firmato dal notaio:"
+    assert "lgnet/reporting.events/0 — dimensione dell'albero 7" in italian
+    assert "Pubblicato dal notaio il 1 lug 2026, 08:30:00 UTC" in italian
+    assert anchor_lines({"anchor": None}, "en")[0].startswith("Not yet anchored")
+    assert anchor_lines({}, "it") == []  # a file rendered outside the service says nothing it cannot know

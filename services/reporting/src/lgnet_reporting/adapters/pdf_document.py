@@ -196,7 +196,7 @@ def anchor_lines(report: dict[str, Any], lang: str) -> list[str]:
         lb.term("anchored_in", lang) + ":",
         f"{anchor['origin']} — {lb.term('tree_size', lang)} {anchor['tree_size']}",
         f"{lb.term('root_hash', lang)} {anchor['root_hash']}",
-        *([f"{lb.term('checkpointed_at', lang)} {when}"] if when else []),
+        *([f"{lb.term('checkpointed_at', lang)} {lb.moment(when, lang)}"] if when else []),
         f"{lb.term('published_report', lang)} {anchor['report_id']}",
     ]
 
