@@ -126,6 +126,8 @@ class Runtime:
     consumers_error: str | None = None
     _consumers_task: asyncio.Task[None] | None = None
     _subscriptions: list[tuple[Consumer, list[str]]] = field(default_factory=list)  # consumer, physical topics
+    # What a service's own entrypoints opened (a Kafka reader of an HTTP router, …): closed first at stop.
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     @property
     def schema(self) -> str:
@@ -288,6 +290,7 @@ class Runtime:
         # The broker first: its consumers leave their groups (LeaveGroup), so a restarted replica is assigned
         # partitions at once instead of after the old member's session timeout.
         for closer in (
+            *self.closers,
             self.broker.stop if self.broker else None,
             self.relay.stop if self.relay else None,
             self.signing_keys.close if self.signing_keys else None,

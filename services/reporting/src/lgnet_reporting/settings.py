@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
+from lgnet_shared.checkpoints import NotarySigner, Verifier
 from lgnet_shared.config import ConfigError
+from lgnet_shared.pii import derive, parse_master_key
 
 MIN_CELL_VAR = "LGNET_REPORTING_MIN_CELL"
 DEFAULT_MIN_CELL = 5
@@ -16,3 +19,30 @@ def min_cell() -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError(f"invalid configuration:\n  {MIN_CELL_VAR}: must be a whole number of at least 1")
     return int(raw)
+
+
+NOTARY_VERIFIER_VAR = "LGNET_NOTARY_VERIFIER"
+
+
+def notary_signer(env: Mapping[str, str] = os.environ) -> NotarySigner | None:
+    """The deployment's notary key: LGNET_NOTARY_KEY, else derived from LGNET_MASTER_KEY (one per deployment);
+    None when neither is set."""
+    deployment = env.get("LGNET_DEPLOYMENT") or env.get("LGNET_CITY", "national")
+    name = f"lgnet-notary.{deployment}"
+    if seed := env.get("LGNET_NOTARY_KEY"):
+        return NotarySigner(name, parse_master_key(seed))
+    if master := env.get("LGNET_MASTER_KEY"):
+        return NotarySigner(name, derive(parse_master_key(master), f"notary:{deployment}"))
+    return None
+
+
+def notary_verifiers(env: Mapping[str, str] = os.environ) -> list[Verifier]:
+    """The notary keys whose checkpoints anchor reports: LGNET_NOTARY_VERIFIER (verifier keys, comma-separated, as
+    `lgnet-notary key` prints them), else this deployment's own notary's."""
+    if raw := env.get(NOTARY_VERIFIER_VAR, "").strip():
+        try:
+            return [Verifier.parse(v) for v in raw.split(",") if v.strip()]
+        except ValueError as exc:
+            raise ConfigError(f"invalid configuration:\n  {NOTARY_VERIFIER_VAR}: {exc}") from None
+    signer = notary_signer(env)
+    return [signer.verifier] if signer is not None else []

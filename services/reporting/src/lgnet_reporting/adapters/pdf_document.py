@@ -173,7 +173,7 @@ def _tables(pdf: Document, report: dict[str, Any], table_rows: list[Row], lang: 
 def provenance(report: dict[str, Any], lang: str) -> list[str]:
     """The provenance lines of the document: the digest, how it is anchored in the notary's checkpoints, and the
     log positions the numbers were computed from (anyone can replay the log up to them and get the same digest)."""
-    lines = [f"SHA-256 {report.get('digest', '')}", lb.term("anchoring", lang)]
+    lines = [f"SHA-256 {report.get('digest', '')}", lb.term("anchoring", lang), *anchor_lines(report, lang)]
     positions = report.get("positions") or {}
     if positions:
         lines.append(lb.term("generated_from", lang) + ":")
@@ -181,6 +181,24 @@ def provenance(report: dict[str, Any], lang: str) -> list[str]:
             text = ", ".join(f"{p}:{o}" for p, o in sorted(parts.items(), key=lambda x: int(x[0])))
             lines.append(f"{topic} — {text}")
     return lines
+
+
+def anchor_lines(report: dict[str, Any], lang: str) -> list[str]:
+    """The checkpoint anchoring the published report (origin, tree size, root hash, time), or that there is none
+    yet; nothing for a document that never asked (a file rendered outside the service)."""
+    if "anchor" not in report:
+        return []
+    anchor = report["anchor"]
+    if not anchor:
+        return [lb.term("not_anchored", lang)]
+    when = anchor.get("checkpointed_at")
+    return [
+        lb.term("anchored_in", lang) + ":",
+        f"{anchor['origin']} — {lb.term('tree_size', lang)} {anchor['tree_size']}",
+        f"{lb.term('root_hash', lang)} {anchor['root_hash']}",
+        *([f"{lb.term('checkpointed_at', lang)} {lb.moment(when, lang)}"] if when else []),
+        f"{lb.term('published_report', lang)} {anchor['report_id']}",
+    ]
 
 
 def _provenance(pdf: Document, report: dict[str, Any], lang: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lgnet_reporting.adapters import anchors
 from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.projection import TABLES, Table
 
@@ -45,4 +46,7 @@ MIGRATIONS = [
     ("reporting-7", "alter table persons add column if not exists national_key text"),
     # Civic engagement (#19): its own tables, its own migration (docs/civic-engagement.md).
     ("reporting-civic-1", ";\n".join(create_table(TABLES[name]) for name in civic.TABLES)),
+    # Where each published report landed and the notary checkpoints anchoring it (issue #18, not report tables:
+    # the replay neither reads nor rebuilds them; a fresh deployment reads them again from the two topics).
+    anchors.MIGRATION,
 ]

@@ -19,11 +19,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+from itertools import chain, compress, repeat
+from operator import itemgetter
 from typing import Any
 
 from lgnet_reporting.domain import civic, outreach, tutoring
 
 Row = dict[str, Any]
+_NO_RECORD: Row = {"nationality": None, "sex": None, "third_country": None, "birth_date": None}
 Facts = dict[str, list[Row]]  # table name -> rows (see projection.TABLES)
 UNKNOWN = "unknown"
 EMPLOYED = ("employed_permanent", "employed_fixed_term", "self_employed")
@@ -49,6 +53,35 @@ class Window:
 
     def closed(self, day: date | None) -> bool:
         return day is not None and day <= self.as_of
+
+    @property
+    def low(self) -> date:
+        """The first day in the window (date.min without a period): hot loops compare `low <= day <= as_of`
+        inline instead of calling `in` a million times."""
+        return self.period_from or date.min
+
+
+class _Days(dict[date | None, bool]):
+    """day -> in the window: each distinct day is checked once, then `map(days.__getitem__, …)` filters rows
+    without a Python call per row (a report filters millions of dated rows; they fall on a few thousand days)."""
+
+    def __init__(self, window: Window) -> None:
+        super().__init__()
+        self.window = window
+
+    def __missing__(self, day: date | None) -> bool:
+        inside = self[day] = day in self.window
+        return inside
+
+
+@lru_cache(maxsize=8)
+def _days(window: Window) -> _Days:
+    return _Days(window)
+
+
+def dated_in(window: Window, rows: list[Row], field: str) -> list[Row]:
+    """The rows whose `field` is a day in the window (what `[r for r in rows if r[field] in window]` gives)."""
+    return list(compress(rows, map(_days(window).__getitem__, map(itemgetter(field), rows))))
 
 
 def age_on(birth: date, day: date) -> int:
@@ -155,19 +188,28 @@ class Population:
         self.cases_of: dict[str, list[Row]] = defaultdict(list)
         self.members_of_household: dict[str, set[str]] = defaultdict(set)
         no_spans: dict[str, list[tuple[date, date | None]]] = {}
-        for case in sorted(cases, key=lambda c: (c["opened_on"], c["case_id"])):
-            opened = case["opened_on"]
-            end = case["closed_on"] if window.closed(case["closed_on"]) else window.as_of
-            members = self.members_of_household[case["household_id"]]
-            for person, spans in intervals.get(case["household_id"], no_spans).items():
+        # Bound once: this loop runs once per (case, member), ~180,000 times nationally.
+        first, cases_of, households, spans_of = (
+            self.first_case.setdefault,
+            self.cases_of,
+            self.members_of_household,
+            intervals.get,
+        )
+        as_of = window.as_of
+        for case in sorted(cases, key=itemgetter("opened_on", "case_id")):
+            opened, closed = case["opened_on"], case["closed_on"]
+            end = closed if closed is not None and closed <= as_of else as_of
+            household = case["household_id"]
+            members = households[household]
+            for person, spans in spans_of(household, no_spans).items():
                 if len(spans) == 1:  # the usual case, without a generator per member
                     start, stop = spans[0]
                     overlaps = start <= end and (stop is None or stop >= opened)
                 else:
                     overlaps = any(start <= end and (stop is None or stop >= opened) for start, stop in spans)
                 if overlaps:
-                    self.first_case.setdefault(person, case)
-                    self.cases_of[person].append(case)
+                    first(person, case)
+                    cases_of[person].append(case)
                     members.add(person)
 
     def canonical(self, person_id: str) -> str:
@@ -179,17 +221,20 @@ def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tupl
     later joins and departures carry their own date; a registration naming the household counts as initial
     composition only when no membership event names that person in that household."""
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    resolve = canon.get
     for m in facts["memberships"]:
-        day = date.min if m["change"] == "formed" else m["on_date"]
+        change = m["change"]
+        day = date.min if change == "formed" else m["on_date"]
         pid: str = m["person_id"]
-        events[(m["household_id"], canon.get(pid, pid))].append((day, 1 if m["change"] == "left" else 0))
+        events[(m["household_id"], resolve(pid, pid))].append((day, 1 if change == "left" else 0))
     for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-        pid = str(p["person_id"])
-        pair = (p["household_id"], canon.get(pid, pid))
-        if p["household_id"] and pair not in events:
-            events[pair].append((date.min, 0))
+        if household := p["household_id"]:
+            pid = str(p["person_id"])
+            pair = (household, resolve(pid, pid))
+            if pair not in events:
+                events[pair].append((date.min, 0))
     out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
-    for (household, person), evs in sorted(events.items()):
+    for (household, person), evs in events.items():  # in the facts' order: every use of the spans sorts
         if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
             out[household][person] = [(evs[0][0], None)]
             continue
@@ -219,15 +264,44 @@ class Shared:
         self.persons = _records(facts["persons"], self.merged)
         merged = self.merged
         self.minor_at = minors_at_opening(facts["member_ages"], lambda p: merged.get(p, p))
+        self._paid: dict[Window, list[Row]] = {}
+
+    def paid(self, facts: Facts, window: Window) -> list[Row]:
+        """Every city's contributions paid in the window (the summary, its monthly series and the city rows)."""
+        if window not in self._paid:
+            self._paid[window] = paid_in(facts, window, None)
+        return self._paid[window]
+
+
+def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
+    """Contributions paid in the window and not returned by its end (`city` None: every city's)."""
+    low, high = window.low, window.as_of
+    return [
+        c
+        for c in facts["contributions"]
+        if (day := c["paid_on"]) is not None
+        and low <= day <= high
+        and (city is None or c["city"] == city)
+        and ((failed := c["failed_on"]) is None or failed > high)
+    ]
 
 
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
     """canonical person -> the record describing them: the surviving person's own record wins over the merged
     ones' (among those, the greatest id)."""
-    persons: dict[str, Row] = {canon.get(_person_id(p), _person_id(p)): p for p in sorted(rows, key=_person_id)}
+    persons: dict[str, Row] = {}
+    merged: list[Row] = []
     for p in rows:
-        if canon.get(p["person_id"], p["person_id"]) == p["person_id"]:
-            persons[p["person_id"]] = p
+        pid = _person_id(p)
+        if canon.get(pid, pid) == pid:
+            persons[pid] = p
+        else:  # few: only the merged persons' records are sorted
+            merged.append(p)
+    fallback: dict[str, Row] = {}
+    for p in sorted(merged, key=_person_id):
+        fallback[canon[_person_id(p)]] = p  # the greatest id wins
+    for person, p in fallback.items():
+        persons.setdefault(person, p)
     return persons
 
 
@@ -256,7 +330,7 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     else:
         persons = _records(facts["persons"], pop.canon)
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
-    groups = {person: _age_group(person, case, persons, minor_at) for person, case in pop.first_case.items()}
+    groups = _age_groups(pop.first_case, persons, minor_at)
     ages = Counter(groups.values())
     sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
     return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
@@ -282,6 +356,35 @@ def _age_group(person: str, case: Row, persons: dict[str, Row], minor_at: dict[t
         birth = persons.get(person, {}).get("birth_date")
         minor = None if birth is None else age_on(birth, case["opened_on"]) < 18
     return "age_unknown" if minor is None else "minors" if minor else "adults"
+
+
+_GROUP = {True: "minors", False: "adults", None: "age_unknown"}
+
+
+def _age_groups(
+    first_case: dict[str, Row], persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]
+) -> dict[str, str]:
+    """person -> age group at their first case (what `_age_group` gives), the ~180,000 look-ups done by `map`."""
+    people, cases = list(first_case), list(first_case.values())
+    known: list[bool | None] = list(map(minor_at.get, zip(people, map(itemgetter("case_id"), cases), strict=True)))
+    if None in known:  # no answer from intake for some: their birth date, when one is known
+        births = map(itemgetter("birth_date"), map(persons.get, people, repeat(_NO_RECORD)))
+        latest = {day: _adult_if_born_by(day) for day in set(map(itemgetter("opened_on"), cases))}
+        limits = map(latest.__getitem__, map(itemgetter("opened_on"), cases))
+        known = [
+            minor if minor is not None else None if born is None else born > limit
+            for minor, born, limit in zip(known, births, limits, strict=True)
+        ]
+    return dict(zip(people, map(_GROUP.__getitem__, known), strict=True))
+
+
+def _adult_if_born_by(day: date) -> date:
+    """The latest birth date of a person aged 18 or more on `day` (`age_on(birth, day) >= 18` iff `birth <=` it);
+    born on 29 February: of age on 1 March of a common year, so the limit of a 29 February is the 28th."""
+    try:
+        return day.replace(year=day.year - 18)
+    except ValueError:
+        return day.replace(year=day.year - 18, day=28)
 
 
 def _person_id(row: Row) -> str:
@@ -323,25 +426,34 @@ def city_rows(
             cases_of[c["city"]].append(c)
     ages_in: dict[str, Counter[str]] | None = None
     if national is not None and national.pop.canon is shared.canon:
+        cases_of_person = national.pop.cases_of
+        # A person with one case: that case is their first national case and their first in its city, so their
+        # age group is the national one; counted by (city, group) pairs.
+        groups = national.groups
+        by_pair = Counter([(cs[0]["city"], groups[p]) for p, cs in cases_of_person.items() if len(cs) == 1])
+        ages_in = {city: Counter() for city in cities}
+        for (city, group), n in by_pair.items():
+            if city in ages_in:
+                ages_in[city][group] += n
         first: dict[tuple[str, str], Row] = {}
-        for person, cs in national.pop.cases_of.items():
+        for person, cs in cases_of_person.items():
+            if len(cs) == 1:
+                continue
             for c in cs:
                 if (c["city"], person) not in first:
                     first[(c["city"], person)] = c
-        ages_in = {city: Counter() for city in cities}
         for (city, person), case in first.items():
             if city in ages_in:
                 # Most persons are in one city: their first case there is their national first case.
                 same = national.pop.first_case.get(person) is case
                 group = national.groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
                 ages_in[city][group] += 1
-    started: Counter[str] = Counter(p["city"] for p in facts["placements"] if p["started_on"] in window)
-    paid_count: Counter[str] = Counter()
+    started: Counter[str] = Counter(map(itemgetter("city"), dated_in(window, facts["placements"], "started_on")))
+    paid = shared.paid(facts, window)
+    paid_count: Counter[str] = Counter(map(itemgetter("city"), paid))
     paid_cents: Counter[str] = Counter()
-    for c in facts["contributions"]:
-        if c["paid_on"] is not None and c["paid_on"] in window and not _returned(c, window):
-            paid_count[c["city"]] += 1
-            paid_cents[c["city"]] += c["amount_cents"]
+    for c in paid:
+        paid_cents[c["city"]] += c["amount_cents"]
     out = {}
     for city in cities:
         cases = _in_scope(cases_of[city], window)
@@ -355,7 +467,7 @@ def city_rows(
             "adults": ages["adults"],
             "age_unknown": ages["age_unknown"],
             "households": len({c["household_id"] for c in cases}),
-            "cases_opened": sum(1 for c in cases if c["opened_on"] in window),
+            "cases_opened": len(dated_in(window, cases, "opened_on")),
             "placements_started": started[city],
             "paid_count": paid_count[city],
             "paid_cents": paid_cents[city],
@@ -376,13 +488,22 @@ def summary(
     all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
     ages, sizes = reach.ages, reach.sizes
 
+    # Most persons have one case: theirs are counted by `map` (C loops), the others' distinct values one by one.
+    single = [cs[0] for cs in pop.cases_of.values() if len(cs) == 1]
+    several = [cs for cs in pop.cases_of.values() if len(cs) > 1]
+
     def by_case(attr: str) -> dict[str, int]:
-        return _counts(
-            v for cs in pop.cases_of.values() for v in ((cs[0][attr],) if len(cs) == 1 else {c[attr] for c in cs})
-        )
+        counts = Counter(map(itemgetter(attr), single))
+        counts.update(v for cs in several for v in {c[attr] for c in cs})
+        return dict(sorted(counts.items()))
+
+    records = list(map(persons.get, pop.first_case, repeat(_NO_RECORD)))
 
     def by_person(attr: str) -> dict[str, int]:
-        return _counts(str(persons.get(p, {}).get(attr) or UNKNOWN) for p in pop.first_case)
+        counts: Counter[str] = Counter()
+        for value, n in Counter(map(itemgetter(attr), records)).items():
+            counts[str(value or UNKNOWN)] += n
+        return dict(sorted(counts.items()))
 
     # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
     consented = set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
@@ -402,9 +523,9 @@ def summary(
             own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
 
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
-        return _counts(
-            v for cs in pop.cases_of.values() for v in (sets[cs[0][key]] if len(cs) == 1 else _union(sets, key, cs))
-        )
+        counts = Counter(chain.from_iterable(map(sets.__getitem__, map(itemgetter(key), single))))
+        counts.update(v for cs in several for v in _union(sets, key, cs))
+        return dict(sorted(counts.items()))
 
     def by_vulnerability() -> dict[str, int]:
         """Household-level assessments (before v3) on every member, per-person ones on that person."""
@@ -415,9 +536,10 @@ def summary(
             for v in set().union(*(vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set()) for c in cs))
         )
 
-    opened = [c for c in cases if c["opened_on"] in window]
-    closed = [c for c in cases if c["closed_on"] in window]
-    third = sum(1 for p in pop.first_case if persons.get(p, {}).get("third_country"))
+    opened = dated_in(window, cases, "opened_on")
+    closed = dated_in(window, cases, "closed_on")
+    paid = shared.paid(facts, window) if shared is not None and city is None else paid_in(facts, window, city)
+    third = sum(map(bool, map(itemgetter("third_country"), records)))
 
     indicators: dict[str, Any] = {
         "persons": {"total": len(pop.first_case), **{k: ages[k] for k in ("minors", "adults", "age_unknown")}},
@@ -441,9 +563,9 @@ def summary(
         },
         "case_outcomes": _counts(c["outcome"] for c in closed),
         **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
-        **_payments(facts, window, here),
+        **_payments(facts, window, here, paid),
         "employment": _employment(facts, pop, window, consented),
-        "monthly": _monthly(facts, window, here, cases, pop),
+        "monthly": _monthly(facts, window, here, opened, pop, paid),
     }
     if window.method >= 2:  # indicators added with method 2: reports published with method 1 never had them
         indicators |= tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here)
@@ -451,8 +573,8 @@ def summary(
         indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
         planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids
         indicators["persons_with_individual_plan"] = sum(
-            1 for cs in pop.cases_of.values() if any(c["case_id"] in planned for c in cs)
-        )
+            map(planned.__contains__, map(itemgetter("case_id"), single))
+        ) + sum(1 for cs in several if any(c["case_id"] in planned for c in cs))
     if window.method >= 3:  # reports published with methods 1 and 2 never had civic engagement nor outreach
         indicators |= civic.indicators(facts, lambda day: day in window, here, pop.canonical)
         indicators |= outreach.indicators(facts, window, here, pop.canonical)
@@ -461,8 +583,8 @@ def summary(
 
 def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> dict[str, Any]:
     placements = [p for p in facts["placements"] if p["started_on"] is not None and here(p)]
-    started = [p for p in placements if p["started_on"] in window]
-    ended = [p for p in placements if p["ended_on"] in window]
+    started = dated_in(window, placements, "started_on")
+    ended = dated_in(window, placements, "ended_on")
     waits = [
         (p["started_on"] - cases[p["case_id"]]["opened_on"]).days
         for p in started
@@ -484,39 +606,33 @@ def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> 
     }
 
 
-def _money(rows: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+def _money(keys: list[str], amounts: Iterable[int]) -> dict[str, dict[str, int]]:
     """{key: {count, amount_cents}} in key order (sums do not depend on the rows' order)."""
-    out: dict[str, dict[str, int]] = {}
-    for key, cents in rows:
-        cell = out.get(key)
-        if cell is None:
-            cell = out[key] = {"count": 0, "amount_cents": 0}
-        cell["count"] += 1
-        cell["amount_cents"] += cents
-    return dict(sorted(out.items()))
+    total: dict[str, int] = defaultdict(int)
+    for key, cents in zip(keys, amounts, strict=True):
+        total[key] += cents
+    return {key: {"count": n, "amount_cents": total[key]} for key, n in sorted(Counter(keys).items())}
 
 
-def _payments(facts: Facts, window: Window, here: Any) -> dict[str, Any]:
+def _payments(facts: Facts, window: Window, here: Any, paid: list[Row]) -> dict[str, Any]:
     lines = {b["budget_line_id"]: b["line"] for b in facts["budget_lines"]}
-    paid = [
-        c
-        for c in facts["contributions"]
-        if c["paid_on"] is not None and here(c) and c["paid_on"] in window and not _returned(c, window)
-    ]
+    amounts = list(map(itemgetter("amount_cents"), paid))
     failed = [f for f in facts["contribution_failures"] if here(f) and f["failed_on"] in window]
     vouchers = {v["voucher_id"]: v for v in facts["vouchers"] if v["issued_on"] is not None and here(v)}
-    issued = [v for v in vouchers.values() if v["issued_on"] in window]
+    issued = dated_in(window, list(vouchers.values()), "issued_on")
     redeemed = [r for r in facts["voucher_redemptions"] if r["voucher_id"] in vouchers and r["redeemed_on"] in window]
-    expired = [v for v in vouchers.values() if v["expired_on"] in window]
+    expired = dated_in(window, list(vouchers.values()), "expired_on")
     return {
-        "contributions_paid": {"count": len(paid), "amount_cents": sum(c["amount_cents"] for c in paid)},
-        "contributions_paid_by_kind": _money((c["kind"], c["amount_cents"]) for c in paid),
+        "contributions_paid": {"count": len(paid), "amount_cents": sum(amounts)},
+        "contributions_paid_by_kind": _money(list(map(itemgetter("kind"), paid)), amounts),
         "contributions_paid_by_budget_line": _money(
-            (lines.get(c["budget_line_id"], UNKNOWN), c["amount_cents"]) for c in paid
+            list(map(lines.get, map(itemgetter("budget_line_id"), paid), repeat(UNKNOWN))), amounts
         ),
         "contribution_payments_failed": len(failed),
-        "vouchers_issued_by_kind": _money((v["kind"], v["value_cents"]) for v in issued),
-        "vouchers_redeemed_by_kind": _money((vouchers[r["voucher_id"]]["kind"], r["amount_cents"]) for r in redeemed),
+        "vouchers_issued_by_kind": _money([v["kind"] for v in issued], [v["value_cents"] for v in issued]),
+        "vouchers_redeemed_by_kind": _money(
+            [vouchers[r["voucher_id"]]["kind"] for r in redeemed], [r["amount_cents"] for r in redeemed]
+        ),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
 
@@ -554,34 +670,30 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
     }
 
 
-def _monthly(facts: Facts, window: Window, here: Any, cases: list[Row], pop: Population) -> list[dict[str, Any]]:
-    days = [c["opened_on"] for c in cases if c["opened_on"] in window]
+def _monthly(
+    facts: Facts, window: Window, here: Any, opened: list[Row], pop: Population, paid: list[Row]
+) -> list[dict[str, Any]]:
+    """Per month: cases opened (`opened`: those opened in the window), persons reached for the first time,
+    placements started and cents paid (`paid`: in the window, not returned). Counted per day, then per month."""
+    days = list(map(itemgetter("opened_on"), opened))
     first = window.period_from or (min(days) if days else window.as_of)
     fields = ("cases_opened", "new_persons", "placements_started", "paid_cents")
     counts: dict[str, dict[str, int]] = {m: dict.fromkeys(fields, 0) for m in _months(first, window.as_of)}
+    inside = _days(window)
 
-    cell_of: dict[date, dict[str, int] | None] = {}  # a day's month cell (None: outside the window), once per day
+    def add(per_day: dict[date, int], field: str) -> None:
+        for day, amount in per_day.items():
+            if day is not None and inside[day] and (cell := counts.get(_month(day))) is not None:
+                cell[field] += amount
 
-    def add(day: date | None, field: str, amount: int = 1) -> None:
-        if day is None:
-            return
-        if day in cell_of:
-            cell = cell_of[day]
-        else:
-            cell = cell_of[day] = counts.get(_month(day)) if day in window else None
-        if cell is not None:
-            cell[field] += amount
-
-    for day in days:
-        add(day, "cases_opened")
-    for case in pop.first_case.values():
-        add(case["opened_on"], "new_persons")
-    for p in facts["placements"]:
-        if p["started_on"] is not None and here(p):
-            add(p["started_on"], "placements_started")
-    for c in facts["contributions"]:
-        if c["paid_on"] is not None and here(c) and not _returned(c, window):
-            add(c["paid_on"], "paid_cents", c["amount_cents"])
+    add(Counter(days), "cases_opened")
+    add(Counter(map(itemgetter("opened_on"), pop.first_case.values())), "new_persons")
+    add(Counter(p["started_on"] for p in facts["placements"] if p["started_on"] is not None and here(p)),
+        "placements_started")  # fmt: skip
+    cents: dict[date, int] = defaultdict(int)
+    for c in paid:
+        cents[c["paid_on"]] += c["amount_cents"]
+    add(cents, "paid_cents")
     return [{"month": m, **cell} for m, cell in counts.items()]
 
 

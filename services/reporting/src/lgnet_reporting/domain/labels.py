@@ -4,12 +4,12 @@ format (Babel's CLDR data). Pure: the report's numbers and digest never depend o
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Literal
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from lgnet_shared import vocabulary
 
@@ -90,6 +90,14 @@ def money(cents: int | None, lang: str = DEFAULT) -> str:
 
 def day(iso: str | None, lang: str = DEFAULT) -> str:
     return "" if not iso else format_date(date.fromisoformat(iso), format="long", locale=_CLDR.get(lang, "it_IT"))
+
+
+def moment(iso: str | None, lang: str = DEFAULT) -> str:
+    """A time (ISO 8601) in the reader's format, in UTC like every time in LgNet: '1 dic 2026, 03:10:00 UTC'."""
+    if not iso:
+        return ""
+    when = datetime.fromisoformat(iso)
+    return format_datetime(when, format="medium", tzinfo=UTC, locale=_CLDR.get(lang, "it_IT")) + " UTC"
 
 
 def month(yyyy_mm: str, lang: str = DEFAULT) -> str:

@@ -28,8 +28,8 @@ import httpx
 import uvicorn
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
-from lgnet_shared.pii import derive, parse_master_key
 
+from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log
 from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, table
@@ -103,13 +103,10 @@ async def served_checkpoints(url: str) -> list[str]:
 
 
 def notary_signer() -> NotarySigner:
-    deployment = os.environ.get("LGNET_DEPLOYMENT") or os.environ.get("LGNET_CITY", "national")
-    name = f"lgnet-notary.{deployment}"
-    if seed := os.environ.get("LGNET_NOTARY_KEY"):
-        return NotarySigner(name, parse_master_key(seed))
-    if master := os.environ.get("LGNET_MASTER_KEY"):
-        return NotarySigner(name, derive(parse_master_key(master), f"notary:{deployment}"))
-    raise UsageError("LGNET_NOTARY_KEY (or LGNET_MASTER_KEY): not set; the notary signs with it")
+    signer = settings.notary_signer()
+    if signer is None:
+        raise UsageError("LGNET_NOTARY_KEY (or LGNET_MASTER_KEY): not set; the notary signs with it")
+    return signer
 
 
 async def notary_once(bootstrap: str, prefix: str, signer: NotarySigner, state: Path | None = None) -> list[Checkpoint]:

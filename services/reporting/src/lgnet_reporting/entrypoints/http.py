@@ -17,12 +17,13 @@ from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
 from lgnet_reporting import settings
-from lgnet_reporting.adapters import exports, store
+from lgnet_reporting.adapters import anchors, exports, store
 from lgnet_reporting.domain import fund, labels
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.drilldown import NoDrillDown, behind
 from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.domain.statement import statement
+from lgnet_reporting.service_layer.anchoring import Anchoring
 from lgnet_reporting.service_layer.reports import Request as ReportRequest
 from lgnet_reporting.service_layer.reports import compute, facts_of, publish
 
@@ -81,6 +82,26 @@ def router(runtime: Runtime) -> APIRouter:
         (done,) = await compute(runtime.pool, [request], settings.min_cell())
         return {**done.body, "digest": done.digest, "positions": done.positions}
 
+    anchoring: list[Anchoring] = []  # one reader of the reports' records and checkpoints, made on first use
+
+    async def refreshed() -> None:
+        if not anchoring:
+            cfg = runtime.settings
+            anchoring.append(
+                Anchoring(runtime.pool, cfg.kafka_bootstrap_servers, cfg.topic_prefix, settings.notary_verifiers())
+            )
+            runtime.closers.append(anchoring[0].stop)
+        await anchoring[0].refresh()
+
+    async def anchored(body: dict[str, Any]) -> dict[str, Any]:
+        """The body with `anchor`: the notary checkpoint anchoring the published report with this digest, or None
+        (not published, or published and not yet covered by a checkpoint). Outside the digested document."""
+        await refreshed()
+        async with runtime.pool.acquire() as conn:
+            found = await anchors.anchor_for(conn, body["report"], body["scope"], body["digest"])
+        anchor = found[1] if found else None
+        return {**body, "anchor": {"report_id": found[0], **anchor.as_json()} if found and anchor else None}
+
     @api.get("/labels", summary="Labels and one-line definitions of every indicator, measure and category")
     async def get_labels(actor: Who, lang: Lang = "it") -> dict[str, Any]:
         return labels.catalogue(lang)
@@ -123,7 +144,10 @@ def router(runtime: Runtime) -> APIRouter:
         if found is None:
             raise NotFound("report_id", f"no published report {report_id}")
         scope_of(actor, found["report"], found["scope"] if found["report"] != reports.NATIONAL else None)
-        return found
+        await refreshed()
+        async with runtime.pool.acquire() as conn:
+            anchor = await anchors.anchor_of(conn, report_id)
+        return {**found, "anchor": {"report_id": report_id, **anchor.as_json()} if anchor else None}
 
     @api.get("/{report}/fund", summary="The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) from the report")
     async def fund_indicators(
@@ -170,7 +194,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def get_report(
         report: ReportName, actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
     ) -> dict[str, Any]:
-        return await one(actor, report, city, window(as_of, period_from, to))
+        return await anchored(await one(actor, report, city, window(as_of, period_from, to)))
 
     @api.get(
         "/{report}/export",
@@ -194,6 +218,8 @@ def router(runtime: Runtime) -> APIRouter:
         lang: Lang = "it",
     ) -> Response:
         body = await one(actor, report, city, window(as_of, period_from, to))
+        if format == "pdf":  # the document a city sends names the checkpoint anchoring it, once there is one
+            body = await anchored(body)
         name = f"{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
         return Response(
             exports.RENDER[format](body, lang),

@@ -1,0 +1,55 @@
+"""Which notary checkpoint anchors a published report (pure, no I/O).
+
+A report is published as a `report_published` record on `reporting.events`, at some partition and offset. The
+notary signs checkpoints of that topic-partition (C2SP signed notes on `lgnet.checkpoints`); the first one whose
+tree covers the record (tree size > its offset) anchors the report's digest: from then on the log cannot be
+rewritten under the report without the notary's signed history showing it (`lgnet-audit verify`).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lgnet_shared.checkpoints import Checkpoint, origin_of
+
+REPORTS_TOPIC = "reporting.events"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A signed checkpoint of the reports' topic-partition, as reporting keeps it."""
+
+    origin: str  # lgnet/reporting.events/<partition>
+    tree_size: int
+    root_hash: str  # base64, as in the signed note
+    note: str  # the signed note itself (anyone can check it with the notary's verifier key)
+    checkpointed_at: datetime | None  # when the notary published it (the Kafka record's time)
+
+    @classmethod
+    def of(cls, cp: Checkpoint, at: datetime | None) -> Anchor:
+        return cls(cp.origin, cp.size, base64.b64encode(cp.root).decode(), cp.note, at)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "checkpointed_at": self.checkpointed_at.isoformat() if self.checkpointed_at else None,
+            "note": self.note,
+        }
+
+
+def of_reports(origin: str) -> bool:
+    """Is this a checkpoint of the reports' topic (the only ones that anchor reports)?"""
+    return origin.startswith(origin_of(REPORTS_TOPIC, 0).rsplit("/", 1)[0] + "/")
+
+
+def covering(partition: int, offset: int, checkpoints: Iterable[Anchor]) -> Anchor | None:
+    """The first checkpoint of the record's topic-partition whose tree covers the record, if any yet."""
+    name = origin_of(REPORTS_TOPIC, partition)
+    found = [a for a in checkpoints if a.origin == name and a.tree_size > offset]
+    return min(found, key=lambda a: a.tree_size) if found else None
