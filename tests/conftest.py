@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -98,6 +99,7 @@ async def federation(
     logs = tmp_path_factory.mktemp("federated")
     admin_security = KafkaSecurity.from_env()
     principals: dict[str, tuple[Principal, KafkaSecurity]] = {}
+    provisioning = time.monotonic()
 
     async def process(admin: Admin, service: str, city: str, schema: str, master: str) -> ServiceProcess:
         deployment = f"{city}-{run}"  # a deployment name of this run's own: its principal is this run's alone
@@ -123,9 +125,12 @@ async def federation(
                 schema = f"fed_{run}_{city}_{s}"
                 by_city[city][s] = (await process(admin, s, city, schema, master), schema)
         national = await process(admin, "reporting", "national", national_schema, national_key)
+    print(f"federation: {len(principals)} principals provisioned in {time.monotonic() - provisioning:.1f} s")
     processes = [national, *(p for services in by_city.values() for p, _ in services.values())]
     try:
+        t0 = time.monotonic()
         await start_all(processes, timeout=180, at_once=FEDERATION_STARTING_AT_ONCE)
+        print(f"federation: {len(processes)} processes ready in {time.monotonic() - t0:.1f} s", flush=True)
         yield Federation(
             Endpoints(
                 kafka=kafka_bootstrap,
