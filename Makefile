@@ -18,7 +18,8 @@ export LGNET_LOCAL_DIR := $(CURDIR)/$(LOCAL_DIR)
 WITH_INFRA := set -a && . $(LOCAL_DIR)/infra.env && set +a &&
 PYTEST_ARGS ?=
 # Test modules run in parallel, whole modules per worker (they share a started platform). Three workers on two
-# cores: most of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing.
+# cores: most of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing. Modules are
+# handed out longest first (conftest.py, expected durations in .ci/test_durations.json).
 # `make test PYTEST_PARALLEL=` runs serially.
 PYTEST_PARALLEL ?= -n 3 --dist loadfile
 SCENARIO_ARGS ?=
@@ -83,9 +84,12 @@ down: venv
 	$(SERVICES) stop
 	$(INFRA) stop
 
+# Bytecode caches on for the run, whatever the shell says (PYTHONDONTWRITEBYTECODE): the suite starts well over a
+# hundred Python processes (service processes, restarts, CLIs) and three workers, and without caches each compiles
+# every module it imports again, and pytest rewrites the asserts of every test module again in each worker.
 test: infra $(HELM)
 	$(PY) deploy/local/browser.py ensure
-	$(WITH_INFRA) .venv/bin/pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
+	$(WITH_INFRA) env -u PYTHONDONTWRITEBYTECODE .venv/bin/pytest $(PYTEST_PARALLEL) --durations=10 $(PYTEST_ARGS)
 
 lint: venv
 	.venv/bin/ruff check .

@@ -39,7 +39,7 @@ from lgnet_scenario.platform import Platform, provision
 from lgnet_scenario.population import scaled
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.kafka_health import replication_state
-from lgnet_shared.testing.process import free_port
+from lgnet_shared.testing.process import free_port, start_all
 from lgnet_shared.testing.topics import read_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -83,7 +83,7 @@ async def platform(
 ) -> AsyncIterator[Any]:
     p = platform4_class(cluster.bootstrap, database_url, tmp_path_factory.mktemp("brokerloss"), "brokerloss")
     try:
-        await asyncio.gather(*(proc.start(timeout=180) for proc in p.processes.values()))
+        await start_all(p.processes.values(), timeout=180)
         yield p
     finally:
         await p.close()

@@ -18,6 +18,7 @@ import pytest
 from lgnet_scenario import driver, reports
 from lgnet_scenario.platform import SERVICES, Platform, provision
 from lgnet_scenario.population import scaled
+from lgnet_shared.testing.process import start_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 SCALE = float(os.environ.get("LGNET_CRASH_SCALE", "0.2"))
@@ -30,7 +31,7 @@ async def platform4(
 ) -> AsyncIterator[Any]:
     p = platform4_class(kafka_bootstrap, database_url, tmp_path_factory.mktemp("crash"), "crash")
     try:
-        await asyncio.gather(*(proc.start(timeout=120) for proc in p.processes.values()))
+        await start_all(p.processes.values(), timeout=120)
         yield p
     finally:
         await p.close()

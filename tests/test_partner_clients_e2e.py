@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from lgnet_intake.entrypoints import partner_admin
 from lgnet_shared import signing
 from lgnet_shared.testing.plugin import fresh_schema, new_topic_prefix
-from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.process import ServiceProcess, service_env, start_all, stop_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +58,7 @@ async def city(
             for s in schemas
         }
         try:
-            for p in processes.values():
-                await p.start(timeout=120)
+            await start_all(processes.values(), timeout=120)
             urls = {s: p.url for s, p in processes.items()}
             env = {
                 **{k: v for k, v in os.environ.items() if k.startswith("KAFKA_")},
@@ -71,8 +70,7 @@ async def city(
             }
             yield City(env, urls)
         finally:
-            for p in processes.values():
-                p.stop()
+            stop_all(processes.values())
 
 
 async def onboard(city: City, folder: Path, partner: str) -> tuple[Path, str]:

@@ -19,6 +19,7 @@ import pytest
 from lgnet_scenario import driver, reports
 from lgnet_scenario.platform import Platform, provision
 from lgnet_scenario.population import scaled
+from lgnet_shared.testing.process import start_all
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 SCALE = float(os.environ.get("LGNET_PG_RESTART_SCALE", "0.15"))
@@ -51,7 +52,7 @@ async def platform(
 ) -> AsyncIterator[Any]:
     p = platform4_class(kafka_bootstrap, own_postgres.url, tmp_path_factory.mktemp("pgrestart"), "pgrestart")
     try:
-        await asyncio.gather(*(proc.start(timeout=120) for proc in p.processes.values()))
+        await start_all(p.processes.values(), timeout=120)
         yield p
     finally:
         await p.close()

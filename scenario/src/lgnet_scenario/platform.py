@@ -120,10 +120,8 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
                         actors.tokens[(service, actor_id)] = await auth.issue_token(conn, actor_id)
         finally:
             await pool.close()
-    for actor_id, role, city in everyone:
-        if role is not Role.PARTNER:
-            continue
-        assert city is not None
+
+    async def register_signing_key(actor_id: str, city: str) -> None:
         env = {**os.environ, "DATABASE_URL": ep.database_url, "LGNET_DB_SCHEMA": ep.intake_schema(city)}
         key = Ed25519PrivateKey.generate()
         key_id = f"{actor_id}-{os.urandom(3).hex()}"
@@ -134,6 +132,11 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
             raise RuntimeError(f"registering {actor_id}'s signing key failed: {done.stderr.strip()}")
         actors.signing_keys[actor_id] = key
         actors.inbound_key[f"{actor_id}:key_id"] = key_id
+
+    # As each partner's operator would, with intake's admin CLI; side by side (each run is mostly Python starting).
+    await asyncio.gather(
+        *(register_signing_key(a, city) for a, role, city in everyone if role is Role.PARTNER and city is not None)
+    )
     await provision_kafka(ep, [a for a, role, _ in actors_of(cities) if role is Role.PARTNER], actors)
     return actors
 

@@ -26,7 +26,7 @@ from lgnet_desk.settings import DeskSettings
 from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
-from lgnet_shared.testing.process import ServiceProcess, free_port, service_env
+from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
 from playwright.async_api import Browser, Page, async_playwright
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -62,8 +62,7 @@ async def desk(
     }
     desk_port = free_port()
     try:
-        for p in procs.values():
-            await p.start(timeout=120)
+        await start_all(procs.values(), timeout=120)
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -90,8 +89,7 @@ async def desk(
         procs["desk"] = desk_proc
         yield Desk(f"http://127.0.0.1:{desk_port}", settings, schemas)
     finally:
-        for p in procs.values():
-            p.stop()
+        stop_all(procs.values())
         import asyncpg
 
         conn = await asyncpg.connect(database_url)

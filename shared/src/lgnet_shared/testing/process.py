@@ -62,6 +62,22 @@ class ServiceProcess:
         stop_all([self])
 
 
+async def start_all(processes: Iterable[ServiceProcess], timeout: float = 120, at_once: int | None = None) -> None:
+    """Start processes side by side and wait until every one is ready (each polled on its own); `at_once` bounds
+    how many are starting at the same time (the next starts when one is ready). The first failure cancels the
+    other waits and is raised; the processes already spawned are the caller's to stop (`stop_all`)."""
+    pending = list(processes)
+    gate = asyncio.Semaphore(at_once or max(1, len(pending)))
+
+    async def start(p: ServiceProcess) -> None:
+        async with gate:
+            await p.start(timeout=timeout)
+
+    async with asyncio.TaskGroup() as group:
+        for p in pending:
+            group.create_task(start(p))
+
+
 def stop_all(processes: Iterable[ServiceProcess], grace_s: float = 20) -> None:
     """SIGTERM to every process at once, then SIGKILL for any still running after the grace period (one
     period for all: a platform's services shut down side by side, not one after another)."""
