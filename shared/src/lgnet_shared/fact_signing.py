@@ -117,13 +117,16 @@ class FactSigner:
                 out.append(self.sign(*chunk[0]))
                 continue
             values = [self._claimed(v) for v, _ in chunk]
-            leaves = (merkle.leaf_hash(signing.signed_bytes(v, h)) for v, (_, h) in zip(values, chunk, strict=True))
-            tree = merkle.Tree(leaves)
-            sig = _b64u(self._private.sign(BATCH_CONTEXT + tree.root()).signature)
-            head = f"{signing.BATCH_ALG};{self.key.key_id};{sig};"
+            # Each node hashed once and every proof read off the levels (a general Tree recomputed subtrees per
+            # proof: most of the relay's signing time, docs/benchmarks.md).
+            levels = merkle.levels_of(
+                [merkle.leaf_hash(signing.signed_bytes(v, h)) for v, (_, h) in zip(values, chunk, strict=True)]
+            )
+            sig = _b64u(self._private.sign(BATCH_CONTEXT + levels[-1][0]).signature)
+            head, size = f"{signing.BATCH_ALG};{self.key.key_id};{sig};".encode(), len(values)
             for i, v in enumerate(values):
-                proof = _b64u(b"".join(tree.inclusion_proof(i)))  # the hashes concatenated: one decode to read
-                out.append((v, (signing.HEADER, f"{head}{i};{len(values)};{proof}".encode())))
+                proof = base64.urlsafe_b64encode(b"".join(merkle.path_in(levels, i))).rstrip(b"=")
+                out.append((v, (signing.HEADER, b"%b%d;%d;%b" % (head, i, size, proof))))
         return out
 
     def _claimed(self, value: bytes) -> bytes:
@@ -174,6 +177,53 @@ def _verify_batch(verify_key: VerifyKey, public_key: str, value: bytes | None, h
         raise Unauthenticated(FIELD, "batch signature does not verify") from None
 
 
+def _proven_batches(
+    verifier: Callable[[SigningKey], VerifyKey], todo: Sequence[tuple[Any, SigningKey | None, tuple[str, str] | None]]
+) -> set[int]:
+    """The records (by `id`) of signed batches that arrived whole: the batch's tree is rebuilt from its records'
+    leaves in one pass (one hash per node, instead of a proof's six per record), its root's signature checked once,
+    and each record's proof compared with the rebuilt tree's path — so each record is held to exactly what
+    `_verify_batch` checks, at a fraction of the hashing. Records of a batch split between fetches, or of a batch
+    that does not verify, are not in the set: `check_fact` checks them one by one, and names the bad ones."""
+    groups: dict[tuple[str, str, int], dict[int, tuple[Any, str]]] = {}
+    for r, key, signature in todo:
+        if key is None or signature is None or ";" not in signature[1]:
+            continue
+        try:
+            sig, index, size, proof = signature[1].split(";")
+            group = groups.setdefault((key.key_id, sig, int(size)), {})
+            i = int(index)
+        except ValueError:
+            continue
+        if i in group:  # the same place twice: not one whole batch
+            group[-1] = (None, "")
+        group[i] = (r, proof)
+    proven: set[int] = set()
+    keys = {key.key_id: key for _, key, _ in todo if key is not None}
+    for (key_id, sig, size), members in groups.items():
+        if len(members) != size or not all(i in members for i in range(size)):
+            continue
+        records = [members[i] for i in range(size)]
+        levels = merkle.levels_of([merkle.leaf_hash(signing.signed_bytes(r.value, r.headers or ())) for r, _ in records])
+        key = keys[key_id]
+        cached = (key.public_key, levels[-1][0], sig)
+        if cached not in _VERIFIED_ROOTS:
+            try:
+                verifier(key).verify(BATCH_CONTEXT + levels[-1][0], _unb64u(sig))
+            except (ValueError, BadSignatureError):
+                continue
+            if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
+                _VERIFIED_ROOTS.clear()
+            _VERIFIED_ROOTS[cached] = True
+        for i, (r, proof) in enumerate(records):
+            try:
+                if _unb64u(proof) == b"".join(merkle.path_in(levels, i)):
+                    proven.add(id(r))
+            except ValueError:
+                continue
+    return proven
+
+
 def logical_topic(physical_topic: str, prefix: str = "") -> str | None:
     """The registry name of a physical topic ('<prefix>lgnet.intake.events' -> 'intake.events'), or None."""
     head = f"{prefix}lgnet."
@@ -194,9 +244,10 @@ class FactAuthenticator:
         self._checked: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
 
     async def prepare(self, records: Sequence[Any]) -> None:
-        """Check a batch's signatures in a worker thread: libsodium releases the GIL, so the verification (most
-        of a consumer's cost per fact) runs beside the event loop's other work — the relay, the database, the
-        next fetch — on another core. `authenticate` takes each result (for that very record object only)."""
+        """Check a fetched batch's signatures at once; `authenticate` then takes each record's result (for that very
+        record object only). On the event loop: with one Ed25519 verification per signed batch, what is left per
+        record is Python (parsing, hashing small values) that holds the GIL, so a worker thread only added a hand-off
+        and GIL contention with the loop (docs/benchmarks.md)."""
         todo = []
         for r in records:
             if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
@@ -206,21 +257,22 @@ class FactAuthenticator:
             if signature and key is None:  # not seen yet: re-read the registry (rarely)
                 key = await self.registry.lookup(signature[0])
             todo.append((r, key, signature))
-        # A few records are checked in place: a thread hop would cost more than it frees.
-        checked = await asyncio.to_thread(self._check_all, todo) if len(todo) >= 16 else self._check_all(todo)
         if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
             self._checked.clear()
-        self._checked.update(checked)
+        self._checked.update(self._check_all(todo))
 
     def _check_all(
         self, todo: list[tuple[Any, SigningKey | None, tuple[str, str] | None]]
     ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
+        proven = _proven_batches(self.registry.verifier, todo)
         out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
         for r, key, signature in todo:
             topic = logical_topic(r.topic, self.registry.prefix)
             result: SigningKey | FactSignatureError
             try:
-                result = check_fact(key, self.registry.verifier, topic, r.value, r.headers or (), signature)
+                result = check_fact(
+                    key, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
+                )
             except FactSignatureError as err:
                 result = err
             out[(r.topic, r.partition, r.offset)] = (r, result)
@@ -327,10 +379,13 @@ def check_fact(
     value: bytes | None,
     headers: Headers,
     signature: tuple[str, str] | None = None,
+    *,
+    proven: bool = False,
 ) -> SigningKey:
     """The key that signed a fact record on logical `topic`, or Unauthenticated naming the reason. Shared by the
     consumers (keys from the registry topic) and lgnet-audit (pinned keys). `signature`: the record's
-    `signing.signature_of`, when the caller parsed it to find the key."""
+    `signing.signature_of`, when the caller parsed it to find the key. `proven`: the record's bytes and proof were
+    already checked with its whole signed batch (`_proven_batches`, with this key); the other checks still apply."""
     signature = signature or signing.signature_of(headers)
     key_id = signature[0] if signature else None
     if signature is None or key_id is None:
@@ -340,7 +395,9 @@ def check_fact(
     if key is None:
         raise FactSignatureError("unknown_key", FIELD, f"signed with key {key_id!r}, which is not registered")
     try:
-        if ";" in signature[1]:  # one of a batch signed together (FactSigner.sign_batch)
+        if proven:
+            pass
+        elif ";" in signature[1]:  # one of a batch signed together (FactSigner.sign_batch)
             _verify_batch(verifier(key), key.public_key, value, headers, signature[1])
         else:
             signing.verify(verifier(key), value, headers, signature)
