@@ -150,7 +150,7 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
             await provisioning.provision(principal, password=password)
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()
-    topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.per_partner]
+    topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.family]
     topics += [physical(for_partner("partner.rejections.{partner}", p), ep.topic_prefix) for p in partners]
     for topic in topics:  # a record at offset 0 of partition 0 for the readers to find
         assert await try_produce(ep.kafka, admin, topic)

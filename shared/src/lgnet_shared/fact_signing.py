@@ -8,10 +8,13 @@ extension `signingkey`, so the claim of authorship is covered by the signature i
 Key ids name their owner and fingerprint: `<deployment>.<service>.<first 8 bytes of SHA-256(public key), hex>`, so
 a replaced key has a new id and an old fact still names the key it was signed with.
 
-The key registry is the compacted topic `lgnet.signing-keys` (key = key id, value = JSON: key id, deployment,
-service, city, base64 public key, registered at). Each service publishes its own public key when it starts; its
-consumers read the registry and accept a fact only when it is signed by a registered key of a service that may write
-the fact's topic (the topic registry's writers). Auditors do not trust the registry topic: they fetch it once, check
+The key registry is one compacted topic per service deployment, `lgnet.signing-keys.<deployment>.<service>` (key =
+key id, value = JSON: key id, deployment, service, city, base64 public key, registered at), which only that
+deployment's service may write (a literal ACL derived from the topic registry). Each service publishes its own
+public key there when it starts; a key read from another deployment's topic than its own is ignored, so a
+compromised deployment cannot register a key in another's name. Consumers read every deployment's registry and
+accept a fact only when it is signed by a registered key of a service that may write the fact's topic (the topic
+registry's writers). Auditors do not trust the registry topic: they fetch it once, check
 the fingerprints with each deployment's operator out of band and pin them (`lgnet-audit keys`).
 """
 
@@ -37,9 +40,9 @@ from lgnet_shared import merkle, signing
 from lgnet_shared.envelope import Envelope, Headers
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.topics import TOPICS, physical
+from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, physical
 
-REGISTRY_TOPIC = "signing-keys"
+REGISTRY_TOPIC = "signing-keys.{writer}"  # one per service deployment: only it may write its own
 EXTENSION = "signingkey"
 FIELD = f"headers.{signing.HEADER}"
 
@@ -190,8 +193,8 @@ def _proven_batches(
         if key is None or signature is None or ";" not in signature[1]:
             continue
         try:
-            sig, index, size, proof = signature[1].split(";")
-            group = groups.setdefault((key.key_id, sig, int(size)), {})
+            sig, index, count, proof = signature[1].split(";")
+            group = groups.setdefault((key.key_id, sig, int(count)), {})
             i = int(index)
         except ValueError:
             continue
@@ -204,12 +207,14 @@ def _proven_batches(
         if len(members) != size or not all(i in members for i in range(size)):
             continue
         records = [members[i] for i in range(size)]
-        levels = merkle.levels_of([merkle.leaf_hash(signing.signed_bytes(r.value, r.headers or ())) for r, _ in records])
-        key = keys[key_id]
-        cached = (key.public_key, levels[-1][0], sig)
+        levels = merkle.levels_of(
+            [merkle.leaf_hash(signing.signed_bytes(r.value, r.headers or ())) for r, _ in records]
+        )
+        signer = keys[key_id]
+        cached = (signer.public_key, levels[-1][0], sig)
         if cached not in _VERIFIED_ROOTS:
             try:
-                verifier(key).verify(BATCH_CONTEXT + levels[-1][0], _unb64u(sig))
+                verifier(signer).verify(BATCH_CONTEXT + levels[-1][0], _unb64u(sig))
             except (ValueError, BadSignatureError):
                 continue
             if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
@@ -310,7 +315,7 @@ class KeyRegistry:
         self._lock = asyncio.Lock()
         self._refreshing = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
-        self._partitions: list[TopicPartition] = []
+        self._partitions: list[TopicPartition] = []  # every deployment's registry topic found so far
 
     def add(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -319,20 +324,28 @@ class KeyRegistry:
             self.keys.setdefault(key.key_id, key)
 
     async def load(self) -> None:
-        """Read what was registered since the last read (one consumer, kept: a re-read is one fetch)."""
+        """Read what was registered since the last read, in every deployment's registry topic (one consumer, kept: a
+        re-read is a metadata request and one fetch; a deployment's topic that appeared since is read from its
+        start)."""
         async with self._lock:
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
                     **client_kwargs(self.bootstrap, self.security), enable_auto_commit=False
                 )
                 await self._consumer.start()
-                self._partitions = [
-                    TopicPartition(physical(REGISTRY_TOPIC, self.prefix), p)
-                    for p in range(TOPICS[REGISTRY_TOPIC].partitions)
-                ]
+            family = TOPICS[REGISTRY_TOPIC].family_prefix(self.prefix)
+            found = sorted(t for t in await self._consumer.topics() if t.startswith(family))
+            new = [TopicPartition(t, 0) for t in found if TopicPartition(t, 0) not in self._partitions]
+            if new:
+                # assign() replaces the assignment: the partitions read before continue from where they were.
+                positions = {tp: await self._consumer.position(tp) for tp in self._partitions}
+                self._partitions = [*self._partitions, *new]
                 self._consumer.assign(self._partitions)
-                await self._consumer.seek_to_beginning(*self._partitions)
-            self.add(await _read_to_end(self._consumer, self._partitions))
+                for tp, offset in positions.items():
+                    self._consumer.seek(tp, offset)
+                await self._consumer.seek_to_beginning(*new)
+            if self._partitions:
+                self.add(await _read_to_end(self._consumer, self._partitions, self.prefix))
             self._loaded_at = time.monotonic()
 
     async def close(self) -> None:
@@ -433,24 +446,62 @@ async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurit
     return list(registry.keys.values())
 
 
-async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[SigningKey]:
-    """The keys from the consumer's positions to the partitions' current ends (malformed records are skipped: a
-    key that cannot be read verifies nothing)."""
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], prefix: str = ""
+) -> list[SigningKey]:
+    """The keys from the consumer's positions to the partitions' current ends. Malformed records are skipped (a key
+    that cannot be read verifies nothing), and so is a key on another deployment's or service's registry topic than
+    its own: a deployment can only vouch for its own keys."""
     keys: list[SigningKey] = []
     end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
     while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
         batch = await consumer.getmany(*partitions, timeout_ms=1000)
-        for records in batch.values():
+        for tp, records in batch.items():
+            writer = registry_writer(tp.topic, prefix)
             for r in records:
                 try:
-                    keys.append(SigningKey.from_json(r.value or b""))
+                    key = SigningKey.from_json(r.value or b"")
                 except (ValueError, KeyError, TypeError):
                     continue
+                if writer == f"{key.deployment}.{key.service}":
+                    keys.append(key)
     return keys
 
 
-async def publish_key(producer: AIOKafkaProducer, key: SigningKey, prefix: str = "") -> None:
-    await producer.send_and_wait(physical(REGISTRY_TOPIC, prefix), key.to_json(), key=key.key_id.encode())
+def registry_topic(deployment: str, service: str, prefix: str = "") -> str:
+    """The physical registry topic of one service deployment ('<prefix>lgnet.signing-keys.torino.intake')."""
+    return physical(for_writer(REGISTRY_TOPIC, deployment, service), prefix)
+
+
+def registry_writer(physical_topic: str, prefix: str = "") -> str | None:
+    """'<deployment>.<service>' whose registry a physical topic is, None if it is none."""
+    head = f"{prefix}lgnet."
+    try:
+        family, member = family_of(physical_topic.removeprefix(head))
+    except KeyError:
+        return None
+    return member if physical_topic.startswith(head) and family.name == REGISTRY_TOPIC else None
+
+
+async def publish_key(
+    producer: AIOKafkaProducer,
+    key: SigningKey,
+    prefix: str = "",
+    security: KafkaSecurity | None = None,
+    *,
+    ensure: bool = True,
+) -> None:
+    """Register `key` in its own deployment's registry topic. `ensure`: create that topic first if missing (the
+    service's principal may create its own; `security`: the producer's, None for the KAFKA_* environment) — a
+    service that created it with its other topics passes False."""
+    topic = registry_topic(key.deployment, key.service, prefix)
+    if ensure:
+        servers = producer.client._bootstrap_servers
+        bootstrap = servers if isinstance(servers, str) else ",".join(servers)
+        await ensure_topics(
+            bootstrap, prefix, [for_writer(REGISTRY_TOPIC, key.deployment, key.service)], security=security
+        )
+    await producer.send_and_wait(topic, key.to_json(), key=key.key_id.encode())
 
 
 def pinned_file(keys: Iterable[SigningKey]) -> dict[str, Any]:
