@@ -159,11 +159,13 @@ class Runtime:
             )
             # The topics this service reads or writes (the registry's roles): all its principal may see or create.
             # And its own signing-key registry, which only this deployment's service may write.
+            # (A service name with no role in the registry, e.g. a test's probe, gets every topic, as before.)
+            names = used_by(self.spec.name) or [t.name for t in TOPICS.values() if not t.family]
             own_registry = for_writer(REGISTRY_TOPIC, s.deployment_name, self.spec.name)
             topics = ensure_topics(
                 s.kafka_bootstrap_servers,
                 s.topic_prefix,
-                [*used_by(self.spec.name), own_registry],
+                [*names, own_registry],
                 s.topic_replication,
                 security,
             )
