@@ -18,6 +18,7 @@ from lgnet_scenario.population import scaled
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.deadletter import H_TOPIC
 from lgnet_shared.events import partner as inbound
+from lgnet_shared.fact_signing import registry_topic
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
@@ -150,10 +151,12 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
             await provisioning.provision(principal, password=password)
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()
-    topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.per_partner]
+    topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.family]
     topics += [
         physical(for_partner(t.name, p), ep.topic_prefix) for t in TOPICS.values() if t.per_partner for p in partners
     ]
+    # Each running deployment's signing-key registry, which its service created and wrote at start (#16).
+    topics += sorted({registry_topic(p.deployment, p.role, ep.topic_prefix) for p in parties if p.deployment})
     for topic in topics:  # a record at offset 0 of partition 0 for the readers to find
         assert await try_produce(ep.kafka, admin, topic)
     sem = asyncio.Semaphore(8)
@@ -192,3 +195,9 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     assert outcome[(names["national.reporting"], "write", physical("intake.events", ep.topic_prefix))] is False
     assert outcome[(names["torino.payments"], "read", physical("intake.special", ep.topic_prefix))] is False
     assert outcome[(names["trieste.intake"], "write", physical("intake.events", ep.topic_prefix))] is True
+    # A deployment registers signing keys on its own registry only, never in another deployment's name (#16).
+    torino_keys = registry_topic(federation.principals["torino.intake"][0].deployment or "", "intake", ep.topic_prefix)
+    assert outcome[(names["torino.intake"], "write", torino_keys)] is True
+    assert outcome[(names["trieste.intake"], "write", torino_keys)] is False
+    assert outcome[(names["torino.housing"], "write", torino_keys)] is False
+    assert outcome[(names["trieste.intake"], "read", torino_keys)] is True

@@ -173,7 +173,7 @@ def test_the_cluster_owner_declares_every_registry_topic_replicated(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(rendered["national"], "KafkaTopic").values()}
-    assert sorted(topics) == sorted(t.physical() for t in TOPICS.values() if not t.per_partner)
+    assert sorted(topics) == sorted(t.physical() for t in TOPICS.values() if not t.family)
     for name, spec in topics.items():
         registered = TOPICS[name.removeprefix("lgnet.")]
         assert spec["partitions"] == registered.partitions

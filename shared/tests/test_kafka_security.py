@@ -7,6 +7,7 @@ attempted with the role's own credentials, and the outcome must be exactly what 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,13 +18,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
     KafkaError,
+    TopicAuthorizationFailedError,
 )
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.fact_signing import FactSigner, publish_key, read_registry, registry_topic
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.kafka_admin import main as admin_main
 from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
-from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, physical
+from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, for_writer, physical
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +130,12 @@ def matrix_topics(prefix: str, parties: dict[str, Party]) -> list[str]:
                 physical(for_partner(t.name, p.principal.partner), prefix)
                 for p in parties.values()
                 if p.principal.partner
+            ]
+        elif t.per_writer:  # each service deployment's signing-key registry
+            names += [
+                physical(for_writer(t.name, p.principal.deployment, p.principal.role), prefix)
+                for p in parties.values()
+                if p.principal.deployment
             ]
         else:
             names.append(physical(t.name, prefix))
@@ -238,9 +247,11 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:service.torino.intake WRITE TOPIC p.lgnet.partner.reminders. (prefixed)",
         "User:service.torino.intake CREATE TOPIC p.lgnet.partner.reminders. (prefixed)",
         "User:service.torino.intake READ GROUP p.torino.intake. (prefixed)",
-        # its fact-signing key, registered at start-up; other deployments' keys, to verify their facts (#16)
-        "User:service.torino.intake WRITE TOPIC p.lgnet.signing-keys (literal)",
-        "User:service.torino.intake READ TOPIC p.lgnet.signing-keys (literal)",
+        # its own fact-signing key registry only, made and written at start-up; every deployment's, to verify
+        # their facts (#16)
+        "User:service.torino.intake WRITE TOPIC p.lgnet.signing-keys.torino.intake (literal)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.signing-keys.torino.intake (literal)",
+        "User:service.torino.intake READ TOPIC p.lgnet.signing-keys. (prefixed)",
     }
     partner = {str(a) for a in ka.derive(ka.Principal.partner_("coop-aurora"))}
     assert partner == {
@@ -251,7 +262,8 @@ def test_derived_acls_follow_the_registry() -> None:
     }
     auditor = ka.derive(ka.Principal.auditor("eu"))
     assert {a.operation for a in auditor} == {ka.Op.READ}
-    facts = {t.physical() for t in TOPICS.values() if "auditor" in t.readers}
+    facts = {t.physical() for t in TOPICS.values() if "auditor" in t.readers and not t.family}
+    facts.add("lgnet.signing-keys.")  # every deployment's registry (prefixed): the producers' keys, which auditors pin
     assert {a.resource_name for a in auditor if a.resource_type == ka.ResourceType.TOPIC} == facts
     assert facts == {
         "lgnet.intake.events",
@@ -259,7 +271,7 @@ def test_derived_acls_follow_the_registry() -> None:
         "lgnet.housing.events",
         "lgnet.payments.events",
         "lgnet.reporting.events",
-        "lgnet.signing-keys",  # the producers' keys, which auditors pin
+        "lgnet.signing-keys.",
         "lgnet.checkpoints",  # the notary's signed checkpoints
     }
     national = ka.derive(ka.Principal.national("main"))
@@ -371,3 +383,31 @@ async def test_only_intake_may_create_a_partners_rejection_topic(
     # A service whose topics an operator has not created yet is told so, by name.
     with pytest.raises(TopicsNotCreated, match="lgnet-kafka-admin add-deployment"):
         await ensure_topics(kafka_bootstrap, f"{topic_prefix}fresh.", ["intake.events"], security=intake)
+
+
+async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments_name(
+    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+) -> None:
+    """#16: the key registry is one topic per service deployment, written by that deployment's service only. Torino
+    cannot publish a key on Trieste's registry (the broker refuses), and a key naming Trieste that Torino puts on its
+    own registry is ignored by every reader (consumers and `lgnet-audit keys` read the registry the same way)."""
+    torino, trieste = parties["torino.intake"], parties["trieste.intake"]
+    assert torino.principal.deployment and trieste.principal.deployment
+    impostor = FactSigner(os.urandom(32), trieste.principal.deployment, "intake", "trieste")
+    theirs = registry_topic(trieste.principal.deployment, "intake", topic_prefix)
+    assert await try_produce(kafka_bootstrap, torino.security, theirs) is False
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, torino.security))
+    await producer.start()
+    try:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await producer.send_and_wait(theirs, impostor.key.to_json(), key=impostor.key.key_id.encode())
+        own = registry_topic(torino.principal.deployment, "intake", topic_prefix)
+        await producer.send_and_wait(own, impostor.key.to_json(), key=impostor.key.key_id.encode())
+        genuine = FactSigner(os.urandom(32), torino.principal.deployment, "intake", "torino")
+        await publish_key(producer, genuine.key, topic_prefix, torino.security)  # its own: registered
+    finally:
+        await producer.stop()
+    for reader in (torino, parties["auditor"]):
+        keys = {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix, reader.security)}
+        assert genuine.key.key_id in keys
+        assert impostor.key.key_id not in keys

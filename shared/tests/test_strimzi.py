@@ -17,7 +17,7 @@ def test_min_insync_lets_one_broker_of_three_go() -> None:
 
 def test_topics_are_the_registry_s_replicated() -> None:
     topics = {t["spec"]["topicName"]: t["spec"] for t in strimzi.topics("p-", 3)}
-    assert sorted(topics) == sorted(t.physical("p-") for t in TOPICS.values() if not t.per_partner)
+    assert sorted(topics) == sorted(t.physical("p-") for t in TOPICS.values() if not t.family)
     assert all(s["replicas"] == 3 and s["config"]["min.insync.replicas"] == "2" for s in topics.values())
     assert topics["p-lgnet.intake.events"]["config"]["retention.ms"] == "-1"
 
@@ -35,4 +35,4 @@ def test_the_cli_prints_helm_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["strimzi", "--deployment", "trieste", "--services", "intake,payments", "--topics"]) == 0
     values = json.loads(capsys.readouterr().out)["strimzi"]
     assert [u["name"] for u in values["users"]] == ["service.trieste.intake", "service.trieste.payments"]
-    assert len(values["topics"]) == len([t for t in TOPICS.values() if not t.per_partner])
+    assert len(values["topics"]) == len([t for t in TOPICS.values() if not t.family])

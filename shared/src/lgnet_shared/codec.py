@@ -60,8 +60,15 @@ def caused_by(parent: Envelope, event: Event, *, source: str, partner: str | Non
     )
 
 
+# dataschema -> (event type, version) it names: the few schemas in use, parsed once (bounded, for partners' input)
+_SCHEMAS: dict[str, tuple[str, int]] = {}
+
+
 def version_of(env: Envelope) -> int:
     """The payload version named by `dataschema`; absent means the latest known version."""
+    known = _SCHEMAS.get(env.dataschema) if env.dataschema is not None else None
+    if known is not None and known[0] == env.type:
+        return known[1]
     if env.dataschema is None:
         model = latest(env.type)
         if model is None:
@@ -70,6 +77,8 @@ def version_of(env: Envelope) -> int:
     m = _SCHEMA.match(env.dataschema)
     if not m or m["type"] != env.type:
         raise UnknownEventType("dataschema", f"must be urn:lgnet:schema:{env.type}:v<N>, got {env.dataschema!r}")
+    if len(_SCHEMAS) < 1024:
+        _SCHEMAS[env.dataschema] = (env.type, int(m["version"]))
     return int(m["version"])
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -205,8 +206,9 @@ class Consumer:
                 log.warning("batch needs care", error=type(exc).__name__)
                 metrics.CAREFUL_BATCHES.labels(self.name).inc()
             else:
-                for event_type, outcome in outcomes:
-                    metrics.EVENTS_CONSUMED.labels(self.name, event_type, outcome).inc()
+                # Counted per (type, outcome), not per event: a labelled child is looked up once per batch.
+                for (event_type, outcome), n in Counter(outcomes).items():
+                    metrics.EVENTS_CONSUMED.labels(self.name, event_type, outcome).inc(n)
                 return
             async with conn.transaction():
                 for record in records:
@@ -227,7 +229,7 @@ class Consumer:
 
     async def _fast(self, conn: Conn, records: list[Record]) -> list[tuple[str, str]]:
         outcomes: list[tuple[str, str]] = []
-        todo: list[tuple[Envelope, Event, Handler]] = []
+        todo: list[tuple[str, Envelope, Event, Handler]] = []
         for record in records:
             a = await self._admit(conn, record)
             if a.refused is not None:
@@ -236,22 +238,22 @@ class Consumer:
                 outcomes.append((a.env.type if a.env else "", a.skipped))
                 continue
             assert a.env is not None and a.event is not None and a.handler is not None
-            todo.append((a.env, a.event, a.handler))
+            todo.append((inbox_id(a.env), a.env, a.event, a.handler))
         fresh = set(
             await conn.fetchval(
                 "with new as (insert into inbox (consumer, event_id, outcome)"
                 " select $1, unnest($2::text[]), 'processed' on conflict do nothing returning event_id)"
                 " select coalesce(array_agg(event_id), '{}') from new",
                 self.inbox,
-                [inbox_id(env) for env, _, _ in todo],
+                [event_id for event_id, _, _, _ in todo],
             )
         )
         ready: list[tuple[Envelope, Event, Handler]] = []
-        for env, event, handler in todo:
-            if inbox_id(env) not in fresh:  # seen before, or twice in this batch
+        for event_id, env, event, handler in todo:
+            if event_id not in fresh:  # seen before, or twice in this batch
                 outcomes.append((env.type, "duplicate"))
                 continue
-            fresh.discard(inbox_id(env))
+            fresh.discard(event_id)
             ready.append((env, event, handler))
         async with outbox.staged(conn):  # the events handlers emit: one insert for the whole batch
             for handler, run in _runs(ready):

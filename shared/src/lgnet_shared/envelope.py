@@ -105,7 +105,9 @@ def _validate(attrs: dict[str, Any], field_prefix: str = "") -> Envelope:
 
 def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = None) -> Envelope:
     """Decode a Kafka record in structured or binary CloudEvents mode; errors name the attribute."""
-    if _header(headers, "ce_specversion") is not None:
+    # Binary mode only if a ce_specversion header is there; compared by length first, as facts carry several
+    # other headers (content type, traceparent, signature) and this runs for every record.
+    if any(len(k) == 14 and k.lower() == "ce_specversion" and v is not None for k, v in headers):
         return _from_binary(value, headers, key)
     if value is None:
         raise NotACloudEvent("", "empty record (no value and no ce_* headers)")

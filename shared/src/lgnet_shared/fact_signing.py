@@ -8,10 +8,13 @@ extension `signingkey`, so the claim of authorship is covered by the signature i
 Key ids name their owner and fingerprint: `<deployment>.<service>.<first 8 bytes of SHA-256(public key), hex>`, so
 a replaced key has a new id and an old fact still names the key it was signed with.
 
-The key registry is the compacted topic `lgnet.signing-keys` (key = key id, value = JSON: key id, deployment,
-service, city, base64 public key, registered at). Each service publishes its own public key when it starts; its
-consumers read the registry and accept a fact only when it is signed by a registered key of a service that may write
-the fact's topic (the topic registry's writers). Auditors do not trust the registry topic: they fetch it once, check
+The key registry is one compacted topic per service deployment, `lgnet.signing-keys.<deployment>.<service>` (key =
+key id, value = JSON: key id, deployment, service, city, base64 public key, registered at), which only that
+deployment's service may write (a literal ACL derived from the topic registry). Each service publishes its own
+public key there when it starts; a key read from another deployment's topic than its own is ignored, so a
+compromised deployment cannot register a key in another's name. Consumers read every deployment's registry and
+accept a fact only when it is signed by a registered key of a service that may write the fact's topic (the topic
+registry's writers). Auditors do not trust the registry topic: they fetch it once, check
 the fingerprints with each deployment's operator out of band and pin them (`lgnet-audit keys`).
 """
 
@@ -37,9 +40,9 @@ from lgnet_shared import merkle, signing
 from lgnet_shared.envelope import Envelope, Headers
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.topics import TOPICS, physical
+from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, physical
 
-REGISTRY_TOPIC = "signing-keys"
+REGISTRY_TOPIC = "signing-keys.{writer}"  # one per service deployment: only it may write its own
 EXTENSION = "signingkey"
 FIELD = f"headers.{signing.HEADER}"
 
@@ -117,13 +120,16 @@ class FactSigner:
                 out.append(self.sign(*chunk[0]))
                 continue
             values = [self._claimed(v) for v, _ in chunk]
-            leaves = (merkle.leaf_hash(signing.signed_bytes(v, h)) for v, (_, h) in zip(values, chunk, strict=True))
-            tree = merkle.Tree(leaves)
-            sig = _b64u(self._private.sign(BATCH_CONTEXT + tree.root()).signature)
-            head = f"{signing.BATCH_ALG};{self.key.key_id};{sig};"
+            # Each node hashed once and every proof read off the levels (a general Tree recomputed subtrees per
+            # proof: most of the relay's signing time, docs/benchmarks.md).
+            levels = merkle.levels_of(
+                [merkle.leaf_hash(signing.signed_bytes(v, h)) for v, (_, h) in zip(values, chunk, strict=True)]
+            )
+            sig = _b64u(self._private.sign(BATCH_CONTEXT + levels[-1][0]).signature)
+            head, size = f"{signing.BATCH_ALG};{self.key.key_id};{sig};".encode(), len(values)
             for i, v in enumerate(values):
-                proof = _b64u(b"".join(tree.inclusion_proof(i)))  # the hashes concatenated: one decode to read
-                out.append((v, (signing.HEADER, f"{head}{i};{len(values)};{proof}".encode())))
+                proof = base64.urlsafe_b64encode(b"".join(merkle.path_in(levels, i))).rstrip(b"=")
+                out.append((v, (signing.HEADER, b"%b%d;%d;%b" % (head, i, size, proof))))
         return out
 
     def _claimed(self, value: bytes) -> bytes:
@@ -174,6 +180,55 @@ def _verify_batch(verify_key: VerifyKey, public_key: str, value: bytes | None, h
         raise Unauthenticated(FIELD, "batch signature does not verify") from None
 
 
+def _proven_batches(
+    verifier: Callable[[SigningKey], VerifyKey], todo: Sequence[tuple[Any, SigningKey | None, tuple[str, str] | None]]
+) -> set[int]:
+    """The records (by `id`) of signed batches that arrived whole: the batch's tree is rebuilt from its records'
+    leaves in one pass (one hash per node, instead of a proof's six per record), its root's signature checked once,
+    and each record's proof compared with the rebuilt tree's path — so each record is held to exactly what
+    `_verify_batch` checks, at a fraction of the hashing. Records of a batch split between fetches, or of a batch
+    that does not verify, are not in the set: `check_fact` checks them one by one, and names the bad ones."""
+    groups: dict[tuple[str, str, int], dict[int, tuple[Any, str]]] = {}
+    for r, key, signature in todo:
+        if key is None or signature is None or ";" not in signature[1]:
+            continue
+        try:
+            sig, index, count, proof = signature[1].split(";")
+            group = groups.setdefault((key.key_id, sig, int(count)), {})
+            i = int(index)
+        except ValueError:
+            continue
+        if i in group:  # the same place twice: not one whole batch
+            group[-1] = (None, "")
+        group[i] = (r, proof)
+    proven: set[int] = set()
+    keys = {key.key_id: key for _, key, _ in todo if key is not None}
+    for (key_id, sig, size), members in groups.items():
+        if len(members) != size or not all(i in members for i in range(size)):
+            continue
+        records = [members[i] for i in range(size)]
+        levels = merkle.levels_of(
+            [merkle.leaf_hash(signing.signed_bytes(r.value, r.headers or ())) for r, _ in records]
+        )
+        signer = keys[key_id]
+        cached = (signer.public_key, levels[-1][0], sig)
+        if cached not in _VERIFIED_ROOTS:
+            try:
+                verifier(signer).verify(BATCH_CONTEXT + levels[-1][0], _unb64u(sig))
+            except (ValueError, BadSignatureError):
+                continue
+            if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
+                _VERIFIED_ROOTS.clear()
+            _VERIFIED_ROOTS[cached] = True
+        for i, (r, proof) in enumerate(records):
+            try:
+                if _unb64u(proof) == b"".join(merkle.path_in(levels, i)):
+                    proven.add(id(r))
+            except ValueError:
+                continue
+    return proven
+
+
 def logical_topic(physical_topic: str, prefix: str = "") -> str | None:
     """The registry name of a physical topic ('<prefix>lgnet.intake.events' -> 'intake.events'), or None."""
     head = f"{prefix}lgnet."
@@ -194,9 +249,10 @@ class FactAuthenticator:
         self._checked: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
 
     async def prepare(self, records: Sequence[Any]) -> None:
-        """Check a batch's signatures in a worker thread: libsodium releases the GIL, so the verification (most
-        of a consumer's cost per fact) runs beside the event loop's other work — the relay, the database, the
-        next fetch — on another core. `authenticate` takes each result (for that very record object only)."""
+        """Check a fetched batch's signatures at once; `authenticate` then takes each record's result (for that very
+        record object only). On the event loop: with one Ed25519 verification per signed batch, what is left per
+        record is Python (parsing, hashing small values) that holds the GIL, so a worker thread only added a hand-off
+        and GIL contention with the loop (docs/benchmarks.md)."""
         todo = []
         for r in records:
             if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
@@ -206,21 +262,22 @@ class FactAuthenticator:
             if signature and key is None:  # not seen yet: re-read the registry (rarely)
                 key = await self.registry.lookup(signature[0])
             todo.append((r, key, signature))
-        # A few records are checked in place: a thread hop would cost more than it frees.
-        checked = await asyncio.to_thread(self._check_all, todo) if len(todo) >= 16 else self._check_all(todo)
         if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
             self._checked.clear()
-        self._checked.update(checked)
+        self._checked.update(self._check_all(todo))
 
     def _check_all(
         self, todo: list[tuple[Any, SigningKey | None, tuple[str, str] | None]]
     ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
+        proven = _proven_batches(self.registry.verifier, todo)
         out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
         for r, key, signature in todo:
             topic = logical_topic(r.topic, self.registry.prefix)
             result: SigningKey | FactSignatureError
             try:
-                result = check_fact(key, self.registry.verifier, topic, r.value, r.headers or (), signature)
+                result = check_fact(
+                    key, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
+                )
             except FactSignatureError as err:
                 result = err
             out[(r.topic, r.partition, r.offset)] = (r, result)
@@ -258,7 +315,7 @@ class KeyRegistry:
         self._lock = asyncio.Lock()
         self._refreshing = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
-        self._partitions: list[TopicPartition] = []
+        self._partitions: list[TopicPartition] = []  # every deployment's registry topic found so far
 
     def add(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -267,20 +324,28 @@ class KeyRegistry:
             self.keys.setdefault(key.key_id, key)
 
     async def load(self) -> None:
-        """Read what was registered since the last read (one consumer, kept: a re-read is one fetch)."""
+        """Read what was registered since the last read, in every deployment's registry topic (one consumer, kept: a
+        re-read is a metadata request and one fetch; a deployment's topic that appeared since is read from its
+        start)."""
         async with self._lock:
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
                     **client_kwargs(self.bootstrap, self.security), enable_auto_commit=False
                 )
                 await self._consumer.start()
-                self._partitions = [
-                    TopicPartition(physical(REGISTRY_TOPIC, self.prefix), p)
-                    for p in range(TOPICS[REGISTRY_TOPIC].partitions)
-                ]
+            family = TOPICS[REGISTRY_TOPIC].family_prefix(self.prefix)
+            found = sorted(t for t in await self._consumer.topics() if t.startswith(family))
+            new = [TopicPartition(t, 0) for t in found if TopicPartition(t, 0) not in self._partitions]
+            if new:
+                # assign() replaces the assignment: the partitions read before continue from where they were.
+                positions = {tp: await self._consumer.position(tp) for tp in self._partitions}
+                self._partitions = [*self._partitions, *new]
                 self._consumer.assign(self._partitions)
-                await self._consumer.seek_to_beginning(*self._partitions)
-            self.add(await _read_to_end(self._consumer, self._partitions))
+                for tp, offset in positions.items():
+                    self._consumer.seek(tp, offset)
+                await self._consumer.seek_to_beginning(*new)
+            if self._partitions:
+                self.add(await _read_to_end(self._consumer, self._partitions, self.prefix))
             self._loaded_at = time.monotonic()
 
     async def close(self) -> None:
@@ -327,10 +392,13 @@ def check_fact(
     value: bytes | None,
     headers: Headers,
     signature: tuple[str, str] | None = None,
+    *,
+    proven: bool = False,
 ) -> SigningKey:
     """The key that signed a fact record on logical `topic`, or Unauthenticated naming the reason. Shared by the
     consumers (keys from the registry topic) and lgnet-audit (pinned keys). `signature`: the record's
-    `signing.signature_of`, when the caller parsed it to find the key."""
+    `signing.signature_of`, when the caller parsed it to find the key. `proven`: the record's bytes and proof were
+    already checked with its whole signed batch (`_proven_batches`, with this key); the other checks still apply."""
     signature = signature or signing.signature_of(headers)
     key_id = signature[0] if signature else None
     if signature is None or key_id is None:
@@ -340,7 +408,9 @@ def check_fact(
     if key is None:
         raise FactSignatureError("unknown_key", FIELD, f"signed with key {key_id!r}, which is not registered")
     try:
-        if ";" in signature[1]:  # one of a batch signed together (FactSigner.sign_batch)
+        if proven:
+            pass
+        elif ";" in signature[1]:  # one of a batch signed together (FactSigner.sign_batch)
             _verify_batch(verifier(key), key.public_key, value, headers, signature[1])
         else:
             signing.verify(verifier(key), value, headers, signature)
@@ -376,24 +446,62 @@ async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurit
     return list(registry.keys.values())
 
 
-async def _read_to_end(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[SigningKey]:
-    """The keys from the consumer's positions to the partitions' current ends (malformed records are skipped: a
-    key that cannot be read verifies nothing)."""
+async def _read_to_end(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], prefix: str = ""
+) -> list[SigningKey]:
+    """The keys from the consumer's positions to the partitions' current ends. Malformed records are skipped (a key
+    that cannot be read verifies nothing), and so is a key on another deployment's or service's registry topic than
+    its own: a deployment can only vouch for its own keys."""
     keys: list[SigningKey] = []
     end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
     while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
         batch = await consumer.getmany(*partitions, timeout_ms=1000)
-        for records in batch.values():
+        for tp, records in batch.items():
+            writer = registry_writer(tp.topic, prefix)
             for r in records:
                 try:
-                    keys.append(SigningKey.from_json(r.value or b""))
+                    key = SigningKey.from_json(r.value or b"")
                 except (ValueError, KeyError, TypeError):
                     continue
+                if writer == f"{key.deployment}.{key.service}":
+                    keys.append(key)
     return keys
 
 
-async def publish_key(producer: AIOKafkaProducer, key: SigningKey, prefix: str = "") -> None:
-    await producer.send_and_wait(physical(REGISTRY_TOPIC, prefix), key.to_json(), key=key.key_id.encode())
+def registry_topic(deployment: str, service: str, prefix: str = "") -> str:
+    """The physical registry topic of one service deployment ('<prefix>lgnet.signing-keys.torino.intake')."""
+    return physical(for_writer(REGISTRY_TOPIC, deployment, service), prefix)
+
+
+def registry_writer(physical_topic: str, prefix: str = "") -> str | None:
+    """'<deployment>.<service>' whose registry a physical topic is, None if it is none."""
+    head = f"{prefix}lgnet."
+    try:
+        family, member = family_of(physical_topic.removeprefix(head))
+    except KeyError:
+        return None
+    return member if physical_topic.startswith(head) and family.name == REGISTRY_TOPIC else None
+
+
+async def publish_key(
+    producer: AIOKafkaProducer,
+    key: SigningKey,
+    prefix: str = "",
+    security: KafkaSecurity | None = None,
+    *,
+    ensure: bool = True,
+) -> None:
+    """Register `key` in its own deployment's registry topic. `ensure`: create that topic first if missing (the
+    service's principal may create its own; `security`: the producer's, None for the KAFKA_* environment) — a
+    service that created it with its other topics passes False."""
+    topic = registry_topic(key.deployment, key.service, prefix)
+    if ensure:
+        servers = producer.client._bootstrap_servers
+        bootstrap = servers if isinstance(servers, str) else ",".join(servers)
+        await ensure_topics(
+            bootstrap, prefix, [for_writer(REGISTRY_TOPIC, key.deployment, key.service)], security=security
+        )
+    await producer.send_and_wait(topic, key.to_json(), key=key.key_id.encode())
 
 
 def pinned_file(keys: Iterable[SigningKey]) -> dict[str, Any]:

@@ -15,10 +15,13 @@ from `topics.TOPICS` (writers/readers by role):
   KIP-679) on the topics its service writes, READ on those it reads, READ on its consumer groups
   `<prefix><deployment>.<service>.` (PREFIXED); intake also WRITE+CREATE on the per-partner rejection topics
   (PREFIXED `<prefix>lgnet.partner.rejections.`), so it can answer a partner provisioned after it started, and
-  intake and housing on the per-partner reminder topics (`<prefix>lgnet.partner.reminders.`);
+  intake and housing on the per-partner reminder topics (`<prefix>lgnet.partner.reminders.`); WRITE and CREATE on
+  its own signing-key registry `<prefix>lgnet.signing-keys.<deployment>.<service>` (LITERAL) and READ on every
+  deployment's (PREFIXED `<prefix>lgnet.signing-keys.`), so it registers its own key only;
 - a partner: WRITE on `partner.inbound`, READ on its own `partner.rejections.<partner>` and
   `partner.reminders.<partner>` (LITERAL), READ on groups `<prefix>partner.<id>.` (PREFIXED);
-- an auditor or the national coordination: READ on the canonical fact topics, groups `<prefix><principal>.`.
+- an auditor or the national coordination: READ on the canonical fact topics and the signing-key registries,
+  groups `<prefix><principal>.`.
 Topic ACLs cannot tell one city's records from another's on a shared fact topic: a Torino deployment may read
 (and its service write) records of Trieste on `lgnet.intake.events`. Producer signatures (a later issue) close
 that: consumers will verify which deployment signed each fact.
@@ -194,6 +197,14 @@ def derive(principal: Principal, topic_prefix: str = "") -> list[Acl]:
     """Every ACL the principal gets: computed from the registry's writers and readers."""
     user, acls = principal.user, set[Acl]()
     for topic in TOPICS.values():
+        if topic.per_writer:  # e.g. the signing-key registries: each deployment's service writes its own only
+            if principal.role in topic.writers and principal.deployment is not None:
+                own = topic.physical(topic_prefix, writer=f"{principal.deployment}.{principal.role}")
+                acls.add(Acl(ResourceType.TOPIC, own, Pattern.LITERAL, user, Op.WRITE))
+                acls.add(Acl(ResourceType.TOPIC, own, Pattern.LITERAL, user, Op.CREATE))  # made at its start
+            if principal.role in topic.readers:
+                acls.add(Acl(ResourceType.TOPIC, topic.family_prefix(topic_prefix), Pattern.PREFIXED, user, Op.READ))
+            continue
         if topic.per_partner:
             family = topic.family_prefix(topic_prefix)
             if principal.role in topic.writers:  # a service answering every partner: the whole family

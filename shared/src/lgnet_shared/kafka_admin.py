@@ -35,7 +35,15 @@ from lgnet_shared import kafka_acls as ka
 from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
-from lgnet_shared.topics import SERVICES, TOPICS, TopicsNotCreated, ensure_topics, for_partner, used_by
+from lgnet_shared.topics import (
+    SERVICES,
+    TOPICS,
+    TopicsNotCreated,
+    ensure_topics,
+    for_partner,
+    for_writer,
+    used_by,
+)
 
 CITIES_AND_NATIONAL = (*CITIES, NATIONAL)
 
@@ -74,6 +82,8 @@ class Admin:
         names = used_by(principal.role)
         if principal.partner is not None:
             names += [for_partner(t.name, principal.partner) for t in TOPICS.values() if t.per_partner]
+        if principal.deployment is not None:  # its own signing-key registry
+            names += [for_writer(t.name, principal.deployment, principal.role) for t in TOPICS.values() if t.per_writer]
         return await self.create_topics(names)
 
     async def create_topics(self, names: list[str] | None = None) -> list[str]:

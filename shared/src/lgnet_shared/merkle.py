@@ -232,3 +232,33 @@ def verify_consistency(m: int, n: int, old_root: bytes, new_root: bytes, proof: 
             sr = node_hash(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def levels_of(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree of `leaves`, bottom-up (level 0: the leaves; the last: [root]), pairing left to right
+    and carrying an odd last node up unchanged — the same tree as RFC 9162's split (see `root_of`). For the small
+    trees of a signed batch of facts: each node hashed once, every inclusion proof then read off (`path_in`)."""
+    if not leaves:
+        return [[EMPTY_ROOT]]
+    sha = hashlib.sha256
+    levels = [list(leaves)]
+    level = levels[0]
+    while len(level) > 1:
+        nxt = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) & 1:
+            nxt.append(level[-1])
+        levels.append(nxt)
+        level = nxt
+    return levels
+
+
+def path_in(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    """PATH(index, D[n]) of RFC 9162 2.1.3.1 read off `levels_of`'s levels: the sibling at each level where there is
+    one (a carried last node has none), deepest first."""
+    out = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            out.append(level[sibling])
+        index >>= 1
+    return out

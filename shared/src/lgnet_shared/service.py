@@ -30,9 +30,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from lgnet_shared import auth, config, consumer, db, fetch, http, kafka_health, logs, metrics, outbox, pii
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
-from lgnet_shared.fact_signing import FactAuthenticator, FactSigner, KeyRegistry, publish_key
+from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, physical, used_by
+from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, for_writer, physical, used_by
 
 log = logs.get_logger(__name__)
 # Records per consumer batch (one PostgreSQL transaction and one offset commit each).
@@ -160,12 +160,20 @@ class Runtime:
                 **client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True
             )
             # The topics this service reads or writes (the registry's roles): all its principal may see or create.
+            # And its own signing-key registry, which only this deployment's service may write.
+            # (A service name with no role in the registry, e.g. a test's probe, gets every topic, as before.)
+            names = used_by(self.spec.name) or [t.name for t in TOPICS.values() if not t.family]
+            own_registry = for_writer(REGISTRY_TOPIC, s.deployment_name, self.spec.name)
             topics = ensure_topics(
-                s.kafka_bootstrap_servers, s.topic_prefix, used_by(self.spec.name), s.topic_replication, security
+                s.kafka_bootstrap_servers,
+                s.topic_prefix,
+                [*names, own_registry],
+                s.topic_replication,
+                security,
             )
             await asyncio.gather(timed("topics", topics), timed("producer", self.producer.start()))
             # Registered before the relay publishes anything signed with it (idempotent: same key, same record).
-            await timed("signing_key", publish_key(self.producer, signer.key, s.topic_prefix))
+            await timed("signing_key", publish_key(self.producer, signer.key, s.topic_prefix, ensure=False))
             if s.fact_signatures == "required":
                 # The keys known now, read before the consumers start: the first facts are checked at once,
                 # not after a registry read (a new connection, SCRAM and TLS) on the consumer's path.

@@ -25,9 +25,12 @@ HEADER = "lgnet-signature"
 
 
 def signed_bytes(value: bytes | None, headers: Headers) -> bytes:
-    ce = [(k, v) for k, v in headers if k[:3].lower() == "ce_"]
-    if not ce:  # structured mode (every fact): the value alone, without building anything per header
+    for k, _ in headers:  # the third character first: cheap, and no fact's header has '_' there
+        if k[2:3] == "_" and k[:3].lower() == "ce_":
+            break
+    else:  # structured mode (every fact): the value alone, without building anything per header
         return value or b""
+    ce = [(k, v) for k, v in headers if k[:3].lower() == "ce_"]
     lines = sorted(f"{k.lower()}={v.decode('utf-8', 'replace')}" for k, v in ce)
     return (value or b"") + ("\n" + "\n".join(lines)).encode()
 

@@ -39,10 +39,11 @@ def resource_name(name: str) -> str:
 
 
 def topics(prefix: str = "", replication: int = 3) -> list[dict[str, Any]]:
-    """One KafkaTopic per registry topic (per-partner families are created when a partner is provisioned)."""
+    """One KafkaTopic per registry topic (per-partner families are created when a partner is provisioned; a
+    service creates its own signing-key registry, per-writer, at start)."""
     out = []
     for t in TOPICS.values():
-        if t.per_partner:
+        if t.family:
             continue
         physical = t.physical(prefix)
         out.append(

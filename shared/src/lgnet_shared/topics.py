@@ -8,7 +8,9 @@ Each topic also says who writes and who reads it, by role: a service (`intake`, 
 coordination). The broker's ACLs are derived from these sets (lgnet_shared.kafka_acls), never hand-listed.
 A per-partner topic (`partner.rejections.{partner}`, `partner.reminders.{partner}`) is a family: one physical topic
 per partner, created when the partner is provisioned (or by its writer, first), so a partner's ACL can name exactly
-its own.
+its own. A per-writer topic (`signing-keys.{writer}`, writer = `<deployment>.<service>`) is a family too: one topic
+per service deployment, which only that deployment's service may write (its fact-signing keys), so no deployment can
+register a key in another's name.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SERVICES = ("intake", "housing", "payments", "reporting")
 ROLES = (*SERVICES, "partner", "auditor", "national")
 FACT_READERS = frozenset({"auditor", "national"})  # auditors and the national level read canonical facts only
 PARTNER = "{partner}"
+WRITER = "{writer}"  # '<deployment>.<service>': a per-writer family's member
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,29 @@ class Topic:
     def per_partner(self) -> bool:
         return PARTNER in self.name
 
-    def physical(self, prefix: str = "", partner: str | None = None) -> str:
+    @property
+    def per_writer(self) -> bool:
+        return WRITER in self.name
+
+    @property
+    def family(self) -> bool:
+        """One physical topic per partner or per writer, not one topic."""
+        return self.per_partner or self.per_writer
+
+    def physical(self, prefix: str = "", partner: str | None = None, writer: str | None = None) -> str:
         if self.per_partner:
             if partner is None:
                 raise ValueError(f"topic {self.name} is per partner: name the partner")
             return f"{prefix}lgnet.{self.name.replace(PARTNER, partner)}"
+        if self.per_writer:
+            if writer is None:
+                raise ValueError(f"topic {self.name} is per writer: name the deployment and service")
+            return f"{prefix}lgnet.{self.name.replace(WRITER, writer)}"
         return f"{prefix}lgnet.{self.name}"
 
     def family_prefix(self, prefix: str = "") -> str:
-        """Physical name prefix shared by every topic of a per-partner family ('<prefix>lgnet.partner.rejections.')."""
-        return f"{prefix}lgnet.{self.name.split(PARTNER)[0]}"
+        """Physical name prefix shared by every topic of a family ('<prefix>lgnet.partner.rejections.')."""
+        return f"{prefix}lgnet.{self.name.split('{')[0]}"
 
     def configs(self) -> dict[str, str]:
         if self.compacted:
@@ -165,13 +181,14 @@ TOPICS: dict[str, Topic] = {
             str(400 * DAY_MS),
         ),
         Topic(
-            "signing-keys",
+            "signing-keys.{writer}",
             1,
             "key id",
             False,
-            "Registry of the public keys deployments sign their facts with (lgnet_shared.fact_signing); each"
-            " service registers its own at start-up; consumers and auditors read it",
-            writers=frozenset(SERVICES),
+            "One service deployment's registry of the public keys it signs its facts with"
+            " (lgnet_shared.fact_signing): only that deployment's service may write it (literal ACL), so no"
+            " deployment can register a key in another's name; consumers and auditors read every one",
+            writers=frozenset(SERVICES),  # each its own member of the family only
             readers=frozenset(SERVICES) | FACT_READERS,
             compacted=True,
         ),
@@ -197,6 +214,8 @@ TOPICS: dict[str, Topic] = {
 
 
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# '<deployment>.<service>' as a topic name may hold it (principals' deployments are stricter: kafka_acls.DEPLOYMENT)
+WRITER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.[A-Za-z0-9_-]{1,40}")
 
 
 def physical(logical: str, prefix: str = "") -> str:
@@ -204,19 +223,34 @@ def physical(logical: str, prefix: str = "") -> str:
     ('partner.rejections.coop-aurora')."""
     if logical in TOPICS:
         return TOPICS[logical].physical(prefix)
-    family, partner = family_of(logical)
-    return family.physical(prefix, partner)
+    family, member = family_of(logical)
+    if family.per_writer:
+        return family.physical(prefix, writer=member)
+    return family.physical(prefix, member)
 
 
 def family_of(logical: str) -> tuple[Topic, str]:
-    """The per-partner topic a logical name belongs to, and the partner; KeyError if none."""
+    """The family (per-partner or per-writer topic) a logical name belongs to, and the member (the partner, or
+    '<deployment>.<service>'); KeyError if none."""
     for t in TOPICS.values():
-        head, _, tail = t.name.partition(PARTNER)
-        if t.per_partner and logical.startswith(head) and logical.endswith(tail):
-            partner = logical[len(head) : len(logical) - len(tail)]
-            if PARTNER_ID.fullmatch(partner):
-                return t, partner
+        if not t.family:
+            continue
+        head, _, tail = t.name.partition(PARTNER if t.per_partner else WRITER)
+        if logical.startswith(head) and logical.endswith(tail) and len(logical) > len(head) + len(tail):
+            member = logical[len(head) : len(logical) - len(tail)]
+            if t.per_partner and PARTNER_ID.fullmatch(member):
+                return t, member
+            if t.per_writer and WRITER_ID.fullmatch(member):
+                return t, member
     raise KeyError(f"no topic {logical!r} in the registry")
+
+
+def for_writer(logical: str, deployment: str, service: str) -> str:
+    """Logical name of a per-writer topic for one service deployment ('signing-keys.torino.intake')."""
+    member = f"{deployment}.{service}"
+    if not WRITER_ID.fullmatch(member):
+        raise ValueError(f"{member!r} cannot name a topic: <deployment>.<service>")
+    return TOPICS[logical].name.replace(WRITER, member)
 
 
 def for_partner(logical: str, partner: str) -> str:
@@ -227,8 +261,8 @@ def for_partner(logical: str, partner: str) -> str:
 
 
 def used_by(role: str) -> list[str]:
-    """Logical topics a role reads or writes (per-partner families excluded)."""
-    return [t.name for t in TOPICS.values() if not t.per_partner and role in t.readers | t.writers]
+    """Logical topics a role reads or writes (families excluded)."""
+    return [t.name for t in TOPICS.values() if not t.family and role in t.readers | t.writers]
 
 
 def min_insync(replication: int) -> int:
@@ -253,7 +287,7 @@ async def ensure_topics(
     per-partner topics ('partner.rejections.coop-aurora'); None means every topic that is not per partner.
     Security: `security`, else the KAFKA_* environment. Raises TopicsNotCreated when the broker refuses."""
     wanted: list[tuple[str, Topic]] = []
-    for n in names or [t.name for t in TOPICS.values() if not t.per_partner]:
+    for n in names or [t.name for t in TOPICS.values() if not t.family]:
         topic = TOPICS[n] if n in TOPICS else family_of(n)[0]
         wanted.append((physical(n, prefix), topic))
     admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, security))

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 tracer = trace.get_tracer("lgnet")
 
@@ -19,9 +20,39 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+_W3C = TraceContextTextMapPropagator()
+_SPANS: dict[str, Span] = {}  # traceparent -> its span, as the W3C propagator reads it (bounded: cleared when full)
+
+
+def _producer_span(traceparent: str) -> Span:
+    """The remote span a `traceparent` names (INVALID_SPAN if malformed), read by the W3C propagator itself. Cached:
+    the events of one producer transaction share their traceparent."""
+    span = _SPANS.get(traceparent)
+    if span is None:
+        if len(_SPANS) >= 4096:
+            _SPANS.clear()
+        span = _SPANS[traceparent] = trace.get_current_span(_W3C.extract({"traceparent": traceparent}))
+    return span
+
+
+def recording() -> bool:
+    """Whether spans go anywhere: a tracer provider was configured (service.configure_tracing)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 @contextmanager
 def consuming(name: str, traceparent: str | None, attributes: dict[str, str]) -> Iterator[Span]:
     """A CONSUMER span whose parent is the span that produced the event, when known."""
+    if not recording():
+        # What the no-op tracer does — the producer's span becomes current, so events emitted inside carry its
+        # traceparent on — without building a span per event (12 µs of a consumer's per-event work, 1-2 µs now).
+        span = _producer_span(traceparent) if traceparent else INVALID_SPAN
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        finally:
+            otel_context.detach(token)
+        return
     parent = propagate.extract({"traceparent": traceparent}) if traceparent else otel_context.Context()
     with tracer.start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER, attributes=attributes) as s:
         yield s

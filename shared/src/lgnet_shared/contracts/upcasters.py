@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lgnet_shared.countries import is_third_country
-from lgnet_shared.events.base import versions
+from lgnet_shared.events.base import latest, versions
 
 Data = dict[str, Any]
 UPCASTERS: dict[tuple[str, int], Callable[[Data], Data]] = {}
@@ -21,7 +21,8 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Callable[[Data], D
 
 
 def upcast(event_type: str, version: int, data: Data) -> tuple[int, Data]:
-    last = versions(event_type)[-1]
+    model = latest(event_type)  # the latest version, without copying the list of versions (every record)
+    last = model.version if model is not None else versions(event_type)[-1]
     while version < last:
         data = UPCASTERS[(event_type, version)](data)
         version += 1

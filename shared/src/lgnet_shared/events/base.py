@@ -102,7 +102,7 @@ def versions(event_type: str) -> list[int]:
 
 
 def latest(event_type: str) -> type[Event] | None:
-    vs = versions(event_type)
+    vs = _VERSIONS.get(event_type)  # not `versions`: no copy, on every record decoded
     return REGISTRY[(event_type, vs[-1])].model if vs else None
 
 
