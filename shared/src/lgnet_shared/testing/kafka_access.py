@@ -5,9 +5,10 @@ tests/test_federation_e2e.py), whose expectations come from `kafka_acls.allowed`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import TopicAuthorizationFailedError
+from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -18,7 +19,31 @@ def as_user(admin: KafkaSecurity, user: str, password: str) -> KafkaSecurity:
     return admin.model_copy(update={"sasl_username": user, "sasl_password": SecretStr(password)})
 
 
+async def _connecting(attempt: Callable[[], Awaitable[bool]], tries: int = 4) -> bool:
+    """The attempt again when it could not even connect (a broker busy with hundreds of SCRAM logins from a matrix
+    of parties, while other tests load it): a connection failure is no answer about the principal's rights, and a
+    refusal (TopicAuthorizationFailed) is never retried."""
+    for n in range(tries):
+        try:
+            return await attempt()
+        except KafkaConnectionError:
+            if n == tries - 1:
+                raise
+            await asyncio.sleep(1 + 2 * n)
+    raise AssertionError("unreachable")
+
+
 async def try_produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
+    return await _connecting(lambda: _produce(bootstrap, security, topic))
+
+
+async def try_consume(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
+    """Allowed = the record at offset 0 of partition 0 comes back (seed one first); refused = the topic is hidden
+    from the client (no DESCRIBE) or its fetch answers TopicAuthorizationFailed (no READ)."""
+    return await _connecting(lambda: _consume(bootstrap, security, topic))
+
+
+async def _produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
     producer = AIOKafkaProducer(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
     try:
         await producer.start()
@@ -30,9 +55,7 @@ async def try_produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bo
         await producer.stop()
 
 
-async def try_consume(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
-    """Allowed = the record at offset 0 of partition 0 comes back (seed one first); refused = the topic is hidden
-    from the client (no DESCRIBE) or its fetch answers TopicAuthorizationFailed (no READ)."""
+async def _consume(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
     consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap, security), enable_auto_commit=False)
     try:
         await consumer.start()  # subscribed: a topic it may not describe fails here
