@@ -2,9 +2,10 @@
 
 `lgnet-notary run` publishes signed checkpoints of every fact topic-partition on `lgnet.checkpoints` every
 LGNET_NOTARY_EVERY seconds (default 60) and at once after every published report, and serves them with inclusion and
-consistency proofs on LGNET_NOTARY_PORT (default 8007). It runs as the national reporting deployment's Kafka
-principal (provisioned by services.py), keeps its trees in .local/notary so a restart reads only what is new, and
-signs with a key derived from the local master key unless LGNET_NOTARY_KEY is set (docs/operators.md, "The notary").
+consistency proofs on LGNET_NOTARY_PORT (default 8007). It runs as its own Kafka principal, `notary.<deployment>`
+(provisioned here: it reads the fact topics and alone may write the checkpoints), keeps its trees in .local/notary
+so a restart reads only what is new, and signs with a key derived from the local master key unless LGNET_NOTARY_KEY
+is set (docs/operators.md, "The notary").
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 
 from background import LOCAL, ROOT, Background, command_line
 
-from services import master_key, principals
+from services import master_key, provisioned
 
 
 def notary_port() -> int:
@@ -26,10 +27,13 @@ BIN = ROOT / ".venv" / "bin" / "lgnet-notary"
 
 
 def env() -> dict[str, str]:
-    city = os.environ.get("LGNET_CITY", "national")  # the reporting deployment's name (services.py)
+    from lgnet_shared.kafka_acls import Principal
+
+    city = os.environ.get("LGNET_CITY", "national")  # the services' deployment (services.py)
+    deployment = os.environ.get("LGNET_DEPLOYMENT") or city
     return {
         **os.environ,
-        **principals(["reporting"], city)["reporting"],
+        **provisioned({"notary": Principal.notary(deployment)})["notary"],
         "LGNET_CITY": city,
         "LGNET_MASTER_KEY": master_key(),
         "LGNET_NOTARY_STATE": str(LOCAL / "notary"),

@@ -19,8 +19,12 @@ import os
 import time
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING
 
 from background import LOCAL, ROOT, Background, command_line, pid_of
+
+if TYPE_CHECKING:
+    from lgnet_shared.kafka_acls import Principal
 
 PORTS = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting": 8004}
 
@@ -63,13 +67,21 @@ def local_key(var: str, file: str) -> str:
 def principals(names: list[str], city: str) -> dict[str, dict[str, str]]:
     """Each service's own Kafka credentials (KAFKA_SASL_USERNAME/PASSWORD), provisioned with the admin's."""
     from lgnet_shared import kafka_acls
+
+    deployment = os.environ.get("LGNET_DEPLOYMENT") or city
+    return provisioned({name: kafka_acls.Principal.service(deployment, name) for name in names})
+
+
+def provisioned(wanted: dict[str, Principal]) -> dict[str, dict[str, str]]:
+    """Credentials of each principal, provisioned with exactly its derived ACLs; a password is made once and kept
+    in .local/kafka/principals (mode 600), so a restart logs in as before."""
     from lgnet_shared.kafka import KafkaSecurity
+    from lgnet_shared.kafka_acls import new_password
     from lgnet_shared.kafka_admin import Admin
 
     admin_security = KafkaSecurity.from_env()
     if not admin_security.sasl_username:
-        return {name: {} for name in names}  # an unsecured broker: every client is anonymous
-    deployment = os.environ.get("LGNET_DEPLOYMENT") or city
+        return {name: {} for name in wanted}  # an unsecured broker: every client is anonymous
     store = LOCAL / "kafka" / "principals"
 
     async def provision() -> dict[str, dict[str, str]]:
@@ -77,11 +89,10 @@ def principals(names: list[str], city: str) -> dict[str, dict[str, str]]:
         async with Admin(
             os.environ["KAFKA_BOOTSTRAP_SERVERS"], admin_security, os.environ.get("LGNET_TOPIC_PREFIX", "")
         ) as admin:
-            for name in names:
-                principal = kafka_acls.Principal.service(deployment, name)
+            for name, principal in wanted.items():
                 file = store / f"{principal.name}.json"
                 known = json.loads(file.read_text()) if file.exists() else None
-                password = None if known and await admin.exists(principal.name) else kafka_acls.new_password()
+                password = None if known and await admin.exists(principal.name) else new_password()
                 await admin.provision(principal, password=password)
                 if password is not None:
                     store.mkdir(parents=True, exist_ok=True)
@@ -93,7 +104,7 @@ def principals(names: list[str], city: str) -> dict[str, dict[str, str]]:
         return out
 
     found = asyncio.run(provision())
-    print(f"[services] Kafka principals: {', '.join(c['KAFKA_SASL_USERNAME'] for c in found.values())}")
+    print(f"[kafka] principals: {', '.join(c['KAFKA_SASL_USERNAME'] for c in found.values())}")
     return found
 
 

@@ -148,8 +148,9 @@ def test_each_city_service_is_its_own_principal(name: str) -> None:
 
 @pytest.mark.parametrize("where", ["docker-compose.yml", "federated/city.yml"])
 def test_the_notary_runs_from_reportings_image_with_its_own_state(where: str) -> None:
-    """Auditors need the notary's checkpoints (docs/reporting.md): every container deployment runs it, as the
-    reporting principal where the broker is secured, with a volume for its trees and the port it serves them on."""
+    """Auditors need the notary's checkpoints (docs/reporting.md): every container deployment runs it, as its own
+    principal where the broker is secured (the only one that writes the checkpoints), with a volume for its trees
+    and the port it serves them on."""
     doc = yaml.safe_load((COMPOSE / where).read_text())
     notary = doc["services"]["notary"]
     assert notary["build"]["dockerfile"] == "services/reporting/Dockerfile"
@@ -164,7 +165,8 @@ def test_the_notary_runs_from_reportings_image_with_its_own_state(where: str) ->
     assert notary["environment"]["LGNET_NOTARY_STATE"] in " ".join(notary["volumes"])
     assert "notary-state" in doc["volumes"]
     if where.startswith("federated"):
-        assert notary["environment"]["KAFKA_SASL_USERNAME"] == "service.${LGNET_DEPLOYMENT}.reporting"
+        assert notary["environment"]["KAFKA_SASL_USERNAME"] == "notary.${LGNET_DEPLOYMENT}"
+        assert notary["environment"]["KAFKA_SASL_PASSWORD"] == "${NOTARY_KAFKA_PASSWORD:-}"
 
 
 def test_a_citys_plain_up_does_not_start_a_notary() -> None:

@@ -45,7 +45,7 @@ def helm() -> str:
 def render(config: str, tmp: Path) -> list[dict[str, Any]]:
     deployment, services, with_topics = CONFIGS[config]
     generated = tmp / f"{config}-strimzi.json"
-    generated.write_text(json.dumps(strimzi.values(deployment, services, with_topics=with_topics)))
+    generated.write_text(json.dumps(strimzi.values(deployment, services, with_topics=with_topics, notary=with_topics)))
     done = subprocess.run(
         [helm(), "template", f"lgnet-{config}", str(CHART), "--namespace", f"lgnet-{config}",
          "--kube-version", KUBERNETES, "-f", str(EXAMPLES / f"{config}.yaml"), "-f", str(generated)],
@@ -190,7 +190,7 @@ def test_the_cluster_owner_declares_every_registry_topic_replicated(
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_the_national_deployment_runs_the_notary_as_its_reporting_principal(
+def test_the_national_deployment_runs_the_notary_as_its_own_principal(
     rendered: dict[str, list[dict[str, Any]]], config: str
 ) -> None:
     objects, name = rendered[config], f"lgnet-{config}-notary"
@@ -202,7 +202,14 @@ def test_the_national_deployment_runs_the_notary_as_its_reporting_principal(
     container = d["spec"]["template"]["spec"]["containers"][0]
     assert container["command"][:2] == ["lgnet-notary", "run"] and "--http-port" in container["command"]
     env = {e["name"]: e for e in container["env"]}
-    assert env["KAFKA_SASL_USERNAME"]["value"] == "service.national.reporting"
+    # Its own principal, whose password Strimzi keeps in the Secret named like the user; the only one that writes
+    # the checkpoints (a city's reporting cannot publish one).
+    assert env["KAFKA_SASL_USERNAME"]["value"] == "notary.national"
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "notary.national"
+    user = by_kind(objects, "KafkaUser")["notary.national"]
+    writes = [a for a in user["spec"]["authorization"]["acls"] if a["operations"] != ["Read"]]
+    assert writes == [strimzi.acl(ka.Acl(ka.ResourceType.TOPIC, "lgnet.checkpoints", ka.Pattern.LITERAL,
+                                         "User:notary.national", ka.Op.WRITE))]  # fmt: skip
     assert "secretKeyRef" in env["LGNET_MASTER_KEY"]["valueFrom"]  # the notary key derives from it by default
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert env["LGNET_NOTARY_STATE"]["value"] in mounts

@@ -104,6 +104,7 @@ async def parties(
         "partner.b": ka.Principal.partner_(f"coop-b-{uid}"),
         "auditor": ka.Principal.auditor(f"audit-{uid}"),
         "national": ka.Principal.national(f"nat-{uid}"),
+        "notary": ka.Principal.notary(f"nat-{uid}"),
     }
     out = {}
     async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
@@ -196,6 +197,11 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
         outcome[(parties["torino.intake"].principal.name, "read", physical("partner.rejections", topic_prefix))]
         is False
     )
+    # Only the notary publishes checkpoints: not a city's reporting, which could otherwise make audits fail.
+    checkpoints = physical("checkpoints", topic_prefix)
+    assert outcome[(parties["torino.reporting"].principal.name, "write", checkpoints)] is False
+    assert outcome[(parties["notary"].principal.name, "write", checkpoints)] is True
+    assert outcome[(parties["notary"].principal.name, "write", physical("reporting.events", topic_prefix))] is False
 
 
 async def test_a_deployment_uses_only_its_own_consumer_groups_and_produces_idempotently(
@@ -278,6 +284,15 @@ def test_derived_acls_follow_the_registry() -> None:
     assert "lgnet.intake.special" not in {a.resource_name for a in national}, "need to know: not the national level"
     payments = ka.derive(ka.Principal.service("torino", "payments"))
     assert "lgnet.intake.special" not in {a.resource_name for a in payments}
+    # The notary reads every fact topic (to hash it, special-category one included) and alone writes checkpoints.
+    notary = ka.derive(ka.Principal.notary("national"))
+    assert {str(a) for a in notary if a.operation != ka.Op.READ} == {
+        "User:notary.national WRITE TOPIC lgnet.checkpoints (literal)"
+    }
+    assert {a.resource_name for a in notary if a.resource_type == ka.ResourceType.TOPIC} == facts
+    assert not any(a.resource_name == "lgnet.checkpoints" and a.operation == ka.Op.WRITE for a in national)
+    for service in ("intake", "housing", "payments", "reporting"):
+        assert not ka.allowed(ka.Principal.service("national", service), "write", "lgnet.checkpoints")
     housing = {str(a) for a in ka.derive(ka.Principal.service("torino", "housing"))}
     assert "User:service.torino.housing WRITE TOPIC lgnet.partner.reminders. (prefixed)" in housing
     assert not any("rejections" in a for a in housing)  # housing answers no partner's inbound event
@@ -288,6 +303,9 @@ def test_principal_names_are_checked() -> None:
         with pytest.raises(ka.PrincipalError):
             ka.Principal.parse(bad)
     assert ka.Principal.parse("coordination.main").role == "national"
+    assert ka.Principal.parse("notary.national").role == "notary"
+    with pytest.raises(ka.PrincipalError):
+        ka.Principal.service("notary", "reporting")  # its group prefix is the notary's
 
 
 async def test_admin_cli_provisions_rotates_and_revokes(

@@ -8,6 +8,7 @@ Principals (SCRAM user names; the ACL principal is `User:<name>`):
     partner.<partner id>             a partner cooperative's system
     auditor.<name>                   an auditor (reads the fact topics)
     coordination.<name>              the national coordination (reads the fact topics)
+    notary.<name>                    the notary (reads the fact topics, writes the checkpoints; name: its deployment)
 
 The broker denies whatever no ACL allows (StandardAuthorizer, allow.everyone.if.no.acl.found=false). Derived
 from `topics.TOPICS` (writers/readers by role):
@@ -21,7 +22,9 @@ from `topics.TOPICS` (writers/readers by role):
 - a partner: WRITE on `partner.inbound`, READ on its own `partner.rejections.<partner>` and
   `partner.reminders.<partner>` (LITERAL), READ on groups `<prefix>partner.<id>.` (PREFIXED);
 - an auditor or the national coordination: READ on the canonical fact topics and the signing-key registries,
-  groups `<prefix><principal>.`.
+  groups `<prefix><principal>.`;
+- the notary: the same READs, and the only WRITE on `lgnet.checkpoints`: no service deployment (a city's reporting
+  included) can publish a checkpoint, so a rogue deployment cannot make audits fail with checkpoints of its own.
 Topic ACLs cannot tell one city's records from another's on a shared fact topic: a Torino deployment may read
 (and its service write) records of Trieste on `lgnet.intake.events`. Producer signatures (a later issue) close
 that: consumers will verify which deployment signed each fact.
@@ -61,8 +64,8 @@ from lgnet_shared.topics import PARTNER, SERVICES, TOPICS
 
 DEPLOYMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as LGNET_DEPLOYMENT
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-RESERVED_DEPLOYMENTS = frozenset({"partner", "auditor", "coordination"})  # their group prefixes are taken
-KINDS = ("service", "partner", "auditor", "coordination")
+RESERVED_DEPLOYMENTS = frozenset({"partner", "auditor", "coordination", "notary"})  # their group prefixes are taken
+KINDS = ("service", "partner", "auditor", "coordination", "notary")
 
 
 class ResourceType(IntEnum):
@@ -145,6 +148,10 @@ class Principal:
         return cls._reader("coordination", name, "national")
 
     @classmethod
+    def notary(cls, name: str) -> Principal:
+        return cls._reader("notary", name, "notary")
+
+    @classmethod
     def _reader(cls, kind: str, name: str, role: str) -> Principal:
         if not NAME.fullmatch(name):
             raise PrincipalError(f"{kind} name {name!r}: letters, digits, '-' or '_', at most 64")
@@ -163,9 +170,11 @@ class Principal:
             return cls.auditor(rest)
         if kind == "coordination":
             return cls.national(rest)
+        if kind == "notary":
+            return cls.notary(rest)
         raise PrincipalError(
-            f"principal {name!r}: expected service.<deployment>.<service>, partner.<id>, auditor.<name> or"
-            " coordination.<name>"
+            f"principal {name!r}: expected service.<deployment>.<service>, partner.<id>, auditor.<name>,"
+            " coordination.<name> or notary.<name>"
         )
 
     def group_prefix(self, topic_prefix: str = "") -> str:

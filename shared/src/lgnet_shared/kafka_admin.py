@@ -5,12 +5,13 @@
     lgnet-kafka-admin add-partner coop-aurora
     lgnet-kafka-admin add-auditor eu-audit
     lgnet-kafka-admin add-national [NAME]            (default: main → coordination.main)
+    lgnet-kafka-admin add-notary [NAME]              the notary (default: national → notary.national)
     lgnet-kafka-admin rotate partner.coop-aurora     new password, same ACLs
     lgnet-kafka-admin revoke partner.coop-aurora     credentials and ACLs deleted
     lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
-    lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics]
+    lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary]
                                                      Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
 Runs as the cluster's admin: KAFKA_BOOTSTRAP_SERVERS and the admin's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
@@ -129,6 +130,8 @@ def principal_of(args: argparse.Namespace) -> ka.Principal:
         return ka.Principal.auditor(args.name)
     if args.command == "add-national":
         return ka.Principal.national(args.name)
+    if args.command == "add-notary":
+        return ka.Principal.notary(args.name)
     return ka.Principal.parse(args.principal)
 
 
@@ -224,9 +227,14 @@ def parser() -> argparse.ArgumentParser:
     a = sub.add_parser("add-national", help="the national coordination: reads the fact topics")
     a.add_argument("name", nargs="?", default="main")
     creds(a)
+    a = sub.add_parser("add-notary", help="the notary: reads the fact topics, alone writes the checkpoints")
+    a.add_argument("name", nargs="?", default="national", help="the deployment that runs it (default: national)")
+    creds(a)
     for name, what in (("rotate", "issue a new password"), ("revoke", "delete credentials and ACLs")):
         r = sub.add_parser(name, help=what)
-        r.add_argument("principal", help="service.<deployment>.<service>, partner.<id>, auditor.<n>, coordination.<n>")
+        r.add_argument(
+            "principal", help="service.<deployment>.<service>, partner.<id>, auditor.<n>, coordination.<n>, notary.<n>"
+        )
         if name == "rotate":
             creds(r)
     r = sub.add_parser("acls", help="show a principal's ACLs against the derived ones")
@@ -237,6 +245,7 @@ def parser() -> argparse.ArgumentParser:
     z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
     z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
     z.add_argument("--topics", action="store_true", help="also the registry's topics (whoever owns the cluster)")
+    z.add_argument("--notary", action="store_true", help="also the notary's user (the deployment that runs it)")
     z.add_argument("--replicas", type=int, default=3, help="replication factor of the topics (default 3)")
     t = sub.add_parser("tls", help="make (or renew) a CA and the broker's certificate; needs no broker")
     t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
@@ -277,7 +286,9 @@ def strimzi_values(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
     services = [s.strip() for s in args.services.split(",") if s.strip()]
     try:
-        found = strimzi.values(args.deployment, services, args.topic_prefix, args.replicas, args.topics)
+        found = strimzi.values(
+            args.deployment, services, args.topic_prefix, args.replicas, args.topics, notary=args.notary
+        )
     except (ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))
     print(json.dumps(found, indent=1))

@@ -88,13 +88,17 @@ def user(principal: ka.Principal, prefix: str = "") -> dict[str, Any]:
 
 
 def values(
-    deployment: str, services: list[str], prefix: str = "", replication: int = 3, with_topics: bool = False
+    deployment: str,
+    services: list[str],
+    prefix: str = "",
+    replication: int = 3,
+    with_topics: bool = False,
+    *,
+    notary: bool = False,
 ) -> dict[str, Any]:
     """The Helm values a deployment's chart needs: its services' users (and, for whoever owns the cluster, the
-    topics)."""
-    return {
-        "strimzi": {
-            "topics": topics(prefix, replication) if with_topics else [],
-            "users": [user(ka.Principal.service(deployment, s), prefix) for s in services],
-        }
-    }
+    topics; for the deployment that runs the notary, the notary's user `notary.<deployment>`)."""
+    users = [user(ka.Principal.service(deployment, s), prefix) for s in services]
+    if notary:
+        users.append(user(ka.Principal.notary(deployment), prefix))
+    return {"strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users}}

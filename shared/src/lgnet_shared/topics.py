@@ -5,7 +5,8 @@ Logical names ('intake.events') become physical names with an optional prefix: '
 
 Each topic also says who writes and who reads it, by role: a service (`intake`, `housing`, `payments`,
 `reporting`: any deployment of it, a city's or the national one), `partner`, `auditor`, `national` (the national
-coordination). The broker's ACLs are derived from these sets (lgnet_shared.kafka_acls), never hand-listed.
+coordination), `notary` (the notary's own principal: reads the fact topics, writes the checkpoints). The broker's
+ACLs are derived from these sets (lgnet_shared.kafka_acls), never hand-listed.
 A per-partner topic (`partner.rejections.{partner}`, `partner.reminders.{partner}`) is a family: one physical topic
 per partner, created when the partner is provisioned (or by its writer, first), so a partner's ACL can name exactly
 its own. A per-writer topic (`signing-keys.{writer}`, writer = `<deployment>.<service>`) is a family too: one topic
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 FOREVER = "-1"
 DAY_MS = 24 * 3600 * 1000
 SERVICES = ("intake", "housing", "payments", "reporting")
-ROLES = (*SERVICES, "partner", "auditor", "national")
-FACT_READERS = frozenset({"auditor", "national"})  # auditors and the national level read canonical facts only
+ROLES = (*SERVICES, "partner", "auditor", "national", "notary")
+# Auditors and the national level read canonical facts only; the notary reads them to hash them into its trees.
+FACT_READERS = frozenset({"auditor", "national", "notary"})
 PARTNER = "{partner}"
 WRITER = "{writer}"  # '<deployment>.<service>': a per-writer family's member
 
@@ -89,7 +91,8 @@ class Topic:
 # counts persons by vulnerability; auditors replay those counts (docs/operators.md, "Special-category data").
 # Need-to-know: special-category data is read by the services that use it (matching, counts) and by auditors,
 # who must reproduce the counts by vulnerability; not by payments, partners or the national coordination.
-SPECIAL_READERS = frozenset({"housing", "reporting", "auditor"})
+# The notary hashes every fact topic's records (it never decodes them).
+SPECIAL_READERS = frozenset({"housing", "reporting", "auditor", "notary"})
 
 TOPICS: dict[str, Topic] = {
     t.name: t
@@ -197,8 +200,9 @@ TOPICS: dict[str, Topic] = {
             1,
             "origin (lgnet/<fact topic>/<partition>)",
             True,
-            "The notary's signed checkpoints of every fact topic-partition (C2SP tlog-checkpoint signed notes)",
-            writers=frozenset({"reporting"}),
+            "The notary's signed checkpoints of every fact topic-partition (C2SP tlog-checkpoint signed notes):"
+            " written by the notary's own principal only, so no deployment can publish checkpoints",
+            writers=frozenset({"notary"}),
             readers=frozenset({"reporting"}) | FACT_READERS,
         ),
         Topic(

@@ -25,3 +25,8 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- define "lgnet.principal" -}}
 {{- printf "service.%s.%s" (include "lgnet.deployment" .root) .service -}}
 {{- end -}}
+
+{{- /* The notary's own principal (`lgnet-kafka-admin strimzi --notary`): the only one that writes lgnet.checkpoints. */}}
+{{- define "lgnet.notaryPrincipal" -}}
+{{- printf "notary.%s" (include "lgnet.deployment" .) -}}
+{{- end -}}
