@@ -70,6 +70,14 @@ def test_dates_amounts_and_codes_in_italian_by_default() -> None:
     assert i18n.language("fr") == "it"
 
 
+def test_times_are_romes_hours_and_minutes_with_seconds_only_in_the_access_log() -> None:
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 10:00 in Rome (winter time)
+    assert i18n.moment(at, "it") == "2 mar 2026, 10:00"
+    assert i18n.moment(at, "en") == "2 Mar 2026, 10:00"
+    assert i18n.moment(datetime(2026, 7, 1, 22, 30, 5, tzinfo=UTC), "it", seconds=True) == "2 lug 2026, 00:30:05"
+    assert i18n.time_of_day(at, "it") == "10:00"
+
+
 def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_written() -> None:
     assert (
         say("the requester cannot approve their own request", "it") == "chi ha chiesto il contributo non può approvarlo"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
-from babel.dates import format_date, format_datetime, get_timezone
+from babel.dates import format_date, format_datetime, format_time, get_datetime_format, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -44,8 +44,22 @@ def day(value: Any, lang: str) -> str:
     return str(format_date(d, format="medium", locale=BABEL_LOCALE[lang]))
 
 
-def moment(value: datetime, lang: str) -> str:
-    return str(format_datetime(value, format="medium", tzinfo=get_timezone(TIMEZONE), locale=BABEL_LOCALE[lang]))
+def moment(value: datetime, lang: str, *, seconds: bool = False) -> str:
+    """A date and time of day in Rome, as the locale writes them ('2 mar 2026, 10:00'); seconds only where they
+    matter (the access log a data-protection officer reads), not on an appointment."""
+    locale, tz = BABEL_LOCALE[lang], get_timezone(TIMEZONE)
+    if seconds:
+        return str(format_datetime(value, format="medium", tzinfo=tz, locale=locale))
+    pattern = str(get_datetime_format("medium", locale=locale))
+    local = value.astimezone(tz)
+    return pattern.replace("{1}", str(format_date(local.date(), format="medium", locale=locale))).replace(
+        "{0}", time_of_day(value, lang)
+    )
+
+
+def time_of_day(value: datetime, lang: str) -> str:
+    """Hours and minutes in Rome ('10:00')."""
+    return str(format_time(value, format="short", tzinfo=get_timezone(TIMEZONE), locale=BABEL_LOCALE[lang]))
 
 
 def euros(cents: int | None, lang: str) -> str:
