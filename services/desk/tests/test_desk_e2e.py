@@ -415,6 +415,13 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     await luca.goto(desk.url + "/todo?lang=it")
     await luca.get_by_role("link", name=f"Vai alla pratica {case}", exact=True).click()
     assert await luca.get_by_role("link", name="Moussa Diallo").count() == 1  # the case's person, found by case
+    # The appointment the city's staff booked with the case's person is on the cooperative's agenda of that day,
+    # without buttons it may not use: only who booked it changes it.
+    await luca.goto(desk.url + "/todo")
+    await luca.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
+    booked_row = luca.locator("tr", has_text="op-giulia")
+    assert "Fissato da" in await booked_row.inner_text() and "solo chi l'ha fissato" in await booked_row.inner_text()
+    assert await booked_row.get_by_role("button").count() == 0
     maria = await logged_in(browser, desk, "maria")  # the city's staff see the city's reminders
     await maria.goto(desk.url + "/todo")
     assert await maria.locator("tr", has_text=case).count() == 2

@@ -256,6 +256,7 @@ IT = {
     "person met on the street": "persona incontrata in strada",
     "booked": "fissato",
     "Came": "Presente",
+    "Booked by %(who)s: only they can change it": "Fissato da %(who)s: solo chi l'ha fissato può cambiarlo",
     "Did not come": "Assente",
     "New day": "Nuovo giorno",
     "New time": "Nuovo orario",

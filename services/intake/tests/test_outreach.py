@@ -279,9 +279,16 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
         (r,) = (await aurora.get("/appointments/reminders/open")).json()
         assert r["kind"] == "appointment_reminder_due" and r["case_id"] == "c-1" and r["case_partner"] == "coop-aurora"
         assert r["since"] == str(TODAY) and r["waiting_days"] == 0 and r["starts_at"] == tomorrow.isoformat()
+        # The to-do item links to that day's agenda: the case's operator sees there the appointment the city's staff
+        # booked with its case's person (not the other one), and may not change it (the one who booked it may).
+        day = (await aurora.get("/appointments", params={"day": str(TODAY + timedelta(days=1))})).json()
+        assert [(a["appointment_id"], a["booked_by"]) for a in day] == [("a-case", "staff-torino")]
+        refused = await send(aurora, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(TODAY)})
+        assert refused.status_code == 403 and refused.json()["field"] == "appointment_id"
     for other in ("coop-borgo", "staff-trieste"):
         async with intake.client(other) as c:
             assert (await c.get("/appointments/reminders/open")).json() == []
+            assert (await c.get("/appointments", params={"day": str(TODAY + timedelta(days=1))})).json() == []
     async with intake.client("coordination") as national:
         assert (await national.get("/appointments/reminders/open")).status_code == 403
     async with intake.client("staff-torino") as staff:

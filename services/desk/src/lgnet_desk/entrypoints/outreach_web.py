@@ -14,6 +14,7 @@ from lgnet_shared import clock
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
@@ -197,7 +198,7 @@ def router(settings: DeskSettings) -> APIRouter:
 
     async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
-        assert p.services is not None
+        assert p.services is not None and p.op is not None
         day = request.query_params.get("day") or extra.pop("agenda_day", None) or clock.today().isoformat()
         try:
             items = await p.services.get("intake", "/appointments", day=day)
@@ -207,6 +208,9 @@ def router(settings: DeskSettings) -> APIRouter:
         for a in items:
             a["starts"] = datetime.fromisoformat(a["starts_at"])
             a["ends"] = datetime.fromisoformat(a["ends_at"])
+            # A cooperative sees its cases' appointments that others booked, and changes only those it booked
+            # (intake's rule; the page offers no button intake would refuse).
+            a["changeable"] = p.op.role is not OperatorRole.PARTNER or a["booked_by"] == p.op.service_actor
         ctx = {"items": items, "agenda_day": day, "units": units, "form": {}, "errors": {}, "durations": DURATIONS}
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 

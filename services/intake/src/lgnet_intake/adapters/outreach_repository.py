@@ -189,18 +189,40 @@ async def update_appointment(conn: Conn, appointment_id: str, changes: Row) -> N
     await conn.execute(f"update appointments set {sets} where appointment_id = $1", appointment_id, *changes.values())
 
 
+# A partner's appointments: those it booked, those of its open cases' persons, those of a mobile unit it runs (the
+# same rule for the agenda and the to-do list's reminders). `a` is the appointment, `u` its unit, `c` the case.
+_PARTNERS = "(a.booked_by = {p} or c.partner = {p} or u.partner = {p})"
+_CASE_OF_PERSON = (
+    " left join mobile_units u on u.unit_id = a.unit_id"
+    " left join lateral (select c.case_id, c.partner from household_members m join cases c using (household_id)"
+    "   where m.person_id = a.person_id and m.left_on is null and c.closed_on is null"
+    "   order by (c.partner = {p}) desc, c.opened_on desc, c.case_id limit 1) c on true"
+)
+
+
 async def appointments_between(
-    conn: Conn, city: str, starts: datetime, ends: datetime, operator: str | None = None, unit_id: str | None = None
+    conn: Conn,
+    city: str,
+    starts: datetime,
+    ends: datetime,
+    operator: str | None = None,
+    unit_id: str | None = None,
+    partner: str | None = None,
 ) -> list[Row]:
+    """A city's appointments starting in [starts, ends), by start time; `partner`: only that partner's."""
     rows = await conn.fetch(
-        "select * from appointments where city = $1 and starts_at >= $2 and starts_at < $3"
-        " and ($4::text is null or operator = $4) and ($5::text is null or unit_id = $5)"
-        " order by starts_at, appointment_id",
+        "select a.* from appointments a"
+        + _CASE_OF_PERSON.format(p="$6")
+        + " where a.city = $1 and a.starts_at >= $2 and a.starts_at < $3"
+        " and ($4::text is null or a.operator = $4) and ($5::text is null or a.unit_id = $5)"
+        " and ($6::text is null or " + _PARTNERS.format(p="$6") + ")"
+        " order by a.starts_at, a.appointment_id",
         city,
         starts,
         ends,
         operator,
         unit_id,
+        partner,
     )
     return [dict(r) for r in rows]
 
@@ -221,12 +243,9 @@ async def open_reminders(conn: Conn, city: str, partner: str | None, operator: s
         " a.starts_at, a.ends_at, a.booked_by, r.due_on, c.case_id, c.partner as case_partner,"
         " u.partner as unit_partner"
         " from appointment_reminders r join appointments a using (appointment_id, starts_at)"
-        " left join mobile_units u on u.unit_id = a.unit_id"
-        " left join lateral (select c.case_id, c.partner from household_members m join cases c using (household_id)"
-        "   where m.person_id = a.person_id and m.left_on is null and c.closed_on is null"
-        "   order by c.opened_on desc, c.case_id limit 1) c on true"
-        " where a.city = $1 and a.status = 'booked' and a.outcome is null"
-        " and ($2::text is null or a.booked_by = $2 or c.partner = $2 or u.partner = $2)"
+        + _CASE_OF_PERSON.format(p="$2")
+        + " where a.city = $1 and a.status = 'booked' and a.outcome is null"
+        " and ($2::text is null or " + _PARTNERS.format(p="$2") + ")"
         " and ($3::text is null or a.operator = $3)"
         " order by r.due_on, a.starts_at, a.appointment_id",
         city,

@@ -449,11 +449,15 @@ class Outreach:
     async def day_agenda(
         self, ctx: Context, day: date, operator: str | None, unit_id: str | None
     ) -> list[dict[str, Any]]:
-        """The appointments of a local day (staff: the city's; a partner: those it booked), by start time."""
+        """The appointments of a local day by start time: staff, the city's; a partner, those it booked, those of its
+        cases' persons and of the units it runs (as its reminders; it changes only those it booked)."""
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
-        rows = await repo.appointments_between(self.conn, ctx.city, *agenda.day_bounds(day), operator, unit_id)
-        return [iso(r) for r in rows if ctx.actor.role is not Role.PARTNER or r["booked_by"] == ctx.actor.id]
+        partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
+        rows = await repo.appointments_between(
+            self.conn, ctx.city, *agenda.day_bounds(day), operator, unit_id, partner=partner
+        )
+        return [iso(r) for r in rows]
 
     async def due_reminders(self, ctx: Context, day: date) -> list[dict[str, Any]]:
         """Appointments due for a reminder on `day` (those of the next local day), booked and not yet held."""
