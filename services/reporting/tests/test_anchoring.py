@@ -112,6 +112,31 @@ async def test_the_pdf_prints_the_checkpoint_anchoring_the_published_report(load
         other = (await c.get("/reports/city_summary", params={"as_of": "2026-03-31"})).json()
     assert other["anchor"] is None
 
+    # Once known, an anchor is answered from reporting's tables: neither the anchored report nor a live one that was
+    # never published reads the log again (no Kafka round trip per request); a published report not yet anchored
+    # does.
+    read_before = await checkpoints_read(rt)
+    another = NotarySigner("lgnet-notary.other", os.urandom(32)).sign("lgnet/reporting.events/0", 9, os.urandom(32))
+    await rt.producer.send_and_wait(physical("checkpoints", rt.prefix), another.note.encode(), key=b"x")
+    async with rt.client("staff-torino") as c:
+        assert (await c.get(f"/reports/published/{published['report_id']}")).json()["anchor"] == mine["anchor"]
+        assert (await c.get("/reports/city_summary", params={"as_of": AS_OF})).json()["anchor"] == mine["anchor"]
+        assert (await c.get("/reports/city_summary", params={"as_of": "2026-03-31"})).json()["anchor"] is None
+    assert await checkpoints_read(rt) == read_before
+    async with rt.client("staff-torino") as c:
+        r = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-03-31"}, headers={"Idempotency-Key": "a2"}
+        )
+        assert r.status_code == 201, r.text
+        assert (await c.get(f"/reports/published/{r.json()['report_id']}")).json()["anchor"] is None
+    assert await checkpoints_read(rt) == read_before + 1  # the unanchored one looked for its anchor
+
+
+async def checkpoints_read(rt: ReportingUnderTest) -> int:
+    async with rt.pool.acquire() as conn:
+        read = await conn.fetchval("select next_offset from anchor_positions where topic = 'checkpoints'")
+    return int(read or 0)
+
 
 def test_the_anchor_lines_in_italian_and_english() -> None:
     from lgnet_reporting.adapters.pdf_document import anchor_lines

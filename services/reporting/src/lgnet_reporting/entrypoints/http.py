@@ -20,6 +20,7 @@ from lgnet_reporting import settings
 from lgnet_reporting.adapters import anchors, exports, store
 from lgnet_reporting.domain import fund, labels
 from lgnet_reporting.domain import national as reports
+from lgnet_reporting.domain.anchoring import Anchor
 from lgnet_reporting.domain.drilldown import NoDrillDown, behind
 from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.domain.statement import statement
@@ -95,10 +96,18 @@ def router(runtime: Runtime) -> APIRouter:
 
     async def anchored(body: dict[str, Any]) -> dict[str, Any]:
         """The body with `anchor`: the notary checkpoint anchoring the published report with this digest, or None
-        (not published, or published and not yet covered by a checkpoint). Outside the digested document."""
-        await refreshed()
-        async with runtime.pool.acquire() as conn:
-            found = await anchors.anchor_for(conn, body["report"], body["scope"], body["digest"])
+        (not published, or published and not yet covered by a checkpoint). Outside the digested document. The log
+        is read only for a published report not yet anchored: an anchor never changes once known, and a digest
+        never published has none to find (a live report costs no Kafka round trip)."""
+
+        async def lookup() -> tuple[str, Anchor | None] | None:
+            async with runtime.pool.acquire() as conn:
+                return await anchors.anchor_for(conn, body["report"], body["scope"], body["digest"])
+
+        found = await lookup()
+        if found is not None and found[1] is None:
+            await refreshed()
+            found = await lookup()
         anchor = found[1] if found else None
         return {**body, "anchor": {"report_id": found[0], **anchor.as_json()} if found and anchor else None}
 
@@ -144,9 +153,12 @@ def router(runtime: Runtime) -> APIRouter:
         if found is None:
             raise NotFound("report_id", f"no published report {report_id}")
         scope_of(actor, found["report"], found["scope"] if found["report"] != reports.NATIONAL else None)
-        await refreshed()
         async with runtime.pool.acquire() as conn:
             anchor = await anchors.anchor_of(conn, report_id)
+        if anchor is None:  # not yet known: read the log's newest records and checkpoints
+            await refreshed()
+            async with runtime.pool.acquire() as conn:
+                anchor = await anchors.anchor_of(conn, report_id)
         return {**found, "anchor": {"report_id": report_id, **anchor.as_json()} if anchor else None}
 
     @api.get("/{report}/fund", summary="The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) from the report")
