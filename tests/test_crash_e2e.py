@@ -30,10 +30,15 @@ async def platform4(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory, platform4_class: Any
 ) -> AsyncIterator[Any]:
     p = platform4_class(kafka_bootstrap, database_url, tmp_path_factory.mktemp("crash"), "crash")
+    p.chaos = None  # the test's chaos task: stopped before the services, so it cannot restart one after close
     try:
         await start_all(p.processes.values(), timeout=120)
         yield p
     finally:
+        if p.chaos is not None and not p.chaos.done():  # the test was cut short (its timeout) mid-chaos
+            p.chaos.cancel()
+            with contextlib.suppress(BaseException):
+                await p.chaos
         await p.close()
 
 
@@ -51,18 +56,22 @@ async def chaos(p: Any, stop: asyncio.Event, rng: random.Random, kills: list[tup
         await p.processes[name].start(timeout=120)
         kills.append((round(t0 - began, 1), name, round(time.monotonic() - t0, 2)))
 
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), rng.uniform(1, 3))
-        if stop.is_set():
-            break
-        name = order[turn % len(order)]
-        turn += 1
-        if name in restarting and not restarting[name].done():
-            continue
-        p.processes[name].kill()
-        restarting[name] = asyncio.create_task(restart(name))
-    await asyncio.gather(*restarting.values())  # every service is up again before the checks
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rng.uniform(1, 3))
+            if stop.is_set():
+                break
+            name = order[turn % len(order)]
+            turn += 1
+            if name in restarting and not restarting[name].done():
+                continue
+            p.processes[name].kill()
+            restarting[name] = asyncio.create_task(restart(name))
+        await asyncio.gather(*restarting.values())  # every service is up again before the checks
+    finally:  # cancelled (the test's timeout): no restart may outlive it and start a process after teardown
+        for task in restarting.values():
+            task.cancel()
 
 
 async def test_kill_9_during_the_scenario_loses_and_doubles_nothing(platform4: Any, ledger: Any) -> None:
@@ -70,7 +79,7 @@ async def test_kill_9_during_the_scenario_loses_and_doubles_nothing(platform4: A
     rng = random.Random(SEED)
     stop = asyncio.Event()
     kills: list[tuple[float, str, float]] = []
-    killer = asyncio.create_task(chaos(platform4, stop, rng, kills))
+    killer = platform4.chaos = asyncio.create_task(chaos(platform4, stop, rng, kills))
     try:
         truth = await driver.run(platform4.ep, cities=cities, seed=SEED, progress=print)
     finally:
