@@ -5,10 +5,12 @@
 // "lgnet:<kid>:<field>", empty aad), wraps each event in a structured-mode CloudEvent, signs the exact value
 // (Ed25519, node:crypto) and produces a small registration sequence to the inbound topic with kafkajs over
 // TLS + SASL/SCRAM-SHA-512 (keyed by the partner id, kafkajs's default compression), plus one event that must be
-// refused; then it reads its own rejection topic and prints a JSON summary on stdout.
+// refused, and books an appointment with the person it registered; then it reads its own rejection topic and its
+// own reminders topic (the city's reminder of that appointment, the day before) and prints a JSON summary on stdout.
 //
 // Environment: LGNET_BUNDLE (path of the bundle JSON), LGNET_SIGNING_SEED (hex of the 32-byte Ed25519 private
-// key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs).
+// key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs),
+// LGNET_APPOINTMENT_AT (when the appointment starts, ISO 8601 with offset; default: tomorrow 10:00 UTC).
 
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -69,6 +71,9 @@ function record(type, version, data) {
 }
 
 const today = new Date().toISOString().slice(0, 10);
+const startsAt = process.env.LGNET_APPOINTMENT_AT
+  ? new Date(process.env.LGNET_APPOINTMENT_AT)
+  : new Date(`${new Date(Date.now() + 86400000).toISOString().slice(0, 10)}T10:00:00Z`);
 const mother = `node-${run}-p1`;
 const child = `node-${run}-p2`;
 const household = `node-${run}-h1`;
@@ -104,6 +109,15 @@ const sent = {
     opened_on: today,
     housing_need: true,
   }),
+  appointment: record("lgnet.partner.appointment_booking_submitted", 1, {
+    appointment_id: `node-${run}-a1`,
+    agenda: "desk",
+    operator: "op-node",
+    person_id: mother,
+    purpose: "plan_review",
+    starts_at: startsAt.toISOString(),
+    ends_at: new Date(startsAt.getTime() + 30 * 60000).toISOString(),
+  }),
   // Must be refused: a household this partner never formed (not_found).
   refused: record("lgnet.partner.case_opening_submitted", 1, {
     case_id: `node-${run}-c2`,
@@ -126,27 +140,42 @@ await producer.connect();
 await producer.send({ topic: bundle.kafka.inbound_topic, messages: Object.values(sent).map((r) => r.message) });
 await producer.disconnect();
 
-// Read the answers: one per refused record, on this partner's own topic.
-const ours = new Set(Object.values(sent).map((r) => r.id));
-const rejections = [];
-const consumer = kafka.consumer({ groupId: `${bundle.kafka.topic_prefix}${bundle.kafka.group_prefix}node-${run}` });
-await consumer.connect();
-await consumer.subscribe({ topic: bundle.kafka.rejections_topic, fromBeginning: true });
-const done = new Promise((resolve) => {
-  const timer = setTimeout(resolve, 60000);
-  consumer.run({
-    eachMessage: async ({ message }) => {
-      const { data } = JSON.parse(message.value.toString("utf8"));
-      if (!ours.has(data.inbound_event_id)) return;
-      rejections.push(data);
-      if (data.inbound_event_id === sent.refused.id) {
-        clearTimeout(timer);
-        resolve();
-      }
-    },
+// Read one of this partner's own topics with its own consumer group until `wanted` says a record ends the wait.
+async function readOwn(topic, suffix, wanted, timeoutMs) {
+  const found = [];
+  const consumer = kafka.consumer({ groupId: `${bundle.kafka.topic_prefix}${bundle.kafka.group_prefix}node-${run}-${suffix}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        const event = JSON.parse(message.value.toString("utf8"));
+        const verdict = wanted(event);
+        if (verdict === "skip") return;
+        found.push(event.data);
+        if (verdict === "last") {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+    });
   });
-});
-await done;
-await consumer.disconnect();
+  await consumer.disconnect();
+  return found;
+}
+
+// The answers: one per refused record, on this partner's own rejections topic.
+const ours = new Set(Object.values(sent).map((r) => r.id));
+const rejections = await readOwn(bundle.kafka.rejections_topic, "rejections", ({ data }) => {
+  if (!ours.has(data.inbound_event_id)) return "skip";
+  return data.inbound_event_id === sent.refused.id ? "last" : "keep";
+}, 60000);
+// The city's reminder of the appointment, on this partner's own reminders topic (ids and codes, no personal data).
+const appointmentId = `node-${run}-a1`;
+const reminders = await readOwn(bundle.kafka.reminders_topic, "reminders", ({ type, data }) => {
+  if (type !== "lgnet.intake.partner_appointment_reminder" || data.appointment_id !== appointmentId) return "skip";
+  return "last";
+}, 120000);
 const ids = Object.fromEntries(Object.entries(sent).map(([name, r]) => [name, r.id]));
-console.log(JSON.stringify({ client: "node", sent: ids, rejections }));
+console.log(JSON.stringify({ client: "node", sent: ids, rejections, reminders }));

@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
+import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -24,6 +26,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -47,11 +50,13 @@ import org.bouncycastle.crypto.signers.Ed25519Signer;
  * AES-128-GCM; info "lgnet:&lt;kid&gt;:&lt;field&gt;", empty aad), wraps each event in a structured-mode
  * CloudEvent, signs the exact value (Ed25519) and produces a small registration sequence to the inbound topic with
  * kafka-clients over TLS + SASL/SCRAM-SHA-512 (keyed by the partner id, the client's default compression and
- * idempotent producer), plus one event that must be refused; then it reads its own rejection topic and prints a
- * JSON summary on stdout.
+ * idempotent producer), plus one event that must be refused, and books an appointment with the person it
+ * registered; then it reads its own rejection topic and its own reminders topic (the city's reminder of that
+ * appointment, the day before) and prints a JSON summary on stdout.
  *
  * <p>Environment: LGNET_BUNDLE (path of the bundle JSON), LGNET_SIGNING_SEED (hex of the 32-byte Ed25519 private
- * key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs).
+ * key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs),
+ * LGNET_APPOINTMENT_AT (when the appointment starts, ISO 8601 with offset; default: tomorrow 10:00 UTC).
  */
 public final class Partner {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -187,6 +192,18 @@ public final class Partner {
     caseData.put("housing_need", true);
     add(ids, records, "case", "lgnet.partner.case_opening_submitted", 1, caseData);
 
+    String appointment = "java-" + run + "-a1";
+    String at = System.getenv("LGNET_APPOINTMENT_AT");
+    OffsetDateTime startsAt = at != null
+        ? OffsetDateTime.parse(at)
+        : LocalDate.now(ZoneOffset.UTC).plusDays(1).atTime(10, 0).atOffset(ZoneOffset.UTC);
+    ObjectNode booking = JSON.createObjectNode();
+    booking.put("appointment_id", appointment).put("agenda", "desk").put("operator", "op-java");
+    booking.put("person_id", mother).put("purpose", "plan_review");
+    DateTimeFormatter rfc3339 = DateTimeFormatter.ISO_OFFSET_DATE_TIME; // seconds always (toString drops ":00")
+    booking.put("starts_at", rfc3339.format(startsAt)).put("ends_at", rfc3339.format(startsAt.plusMinutes(30)));
+    add(ids, records, "appointment", "lgnet.partner.appointment_booking_submitted", 1, booking);
+
     // Must be refused: a household this partner never formed (not_found).
     ObjectNode refused = JSON.createObjectNode();
     refused.put("case_id", "java-" + run + "-c2").put("household_id", "java-" + run + "-never-formed");
@@ -202,12 +219,22 @@ public final class Partner {
       }
     }
 
-    List<JsonNode> rejections = readRejections(run, Set.copyOf(ids.values()), ids.get("refused"));
+    Set<String> ours = Set.copyOf(ids.values());
+    String last = ids.get("refused");
+    List<JsonNode> rejections = readOwn(run, "rejections_topic", 60_000, event -> {
+      String inbound = event.path("data").path("inbound_event_id").asText();
+      return !ours.contains(inbound) ? Verdict.SKIP : inbound.equals(last) ? Verdict.LAST : Verdict.KEEP;
+    });
+    // The city's reminder of the appointment (ids and codes, no personal data).
+    List<JsonNode> reminders = readOwn(run, "reminders_topic", 120_000, event ->
+        event.path("type").asText().equals("lgnet.intake.partner_appointment_reminder")
+            && event.path("data").path("appointment_id").asText().equals(appointment) ? Verdict.LAST : Verdict.SKIP);
     ObjectNode summary = JSON.createObjectNode();
     summary.put("client", "java");
     ObjectNode sent = summary.putObject("sent");
     ids.forEach(sent::put);
     summary.putArray("rejections").addAll(rejections);
+    summary.putArray("reminders").addAll(reminders);
     System.out.println(JSON.writeValueAsString(summary));
   }
 
@@ -218,26 +245,33 @@ public final class Partner {
     records.add(record(id, type, version, data));
   }
 
-  /** This partner's answers: one per refused record, on its own topic, read with its own consumer group. */
-  List<JsonNode> readRejections(String run, Set<String> ours, String last) throws Exception {
+  enum Verdict { SKIP, KEEP, LAST }
+
+  /** Reads one of this partner's own topics (named in the bundle) with its own consumer group: the data of each
+   * record `wanted` keeps, until it says LAST or the time is up. */
+  List<JsonNode> readOwn(String run, String topicField, long timeoutMs, Function<JsonNode, Verdict> wanted)
+      throws Exception {
     JsonNode k = bundle.path("kafka");
     Properties p = kafka();
-    p.put(ConsumerConfig.GROUP_ID_CONFIG, k.path("topic_prefix").asText() + k.path("group_prefix").asText() + "java-" + run);
+    String group = k.path("topic_prefix").asText() + k.path("group_prefix").asText() + "java-" + run + "-"
+        + topicField;
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     List<JsonNode> found = new ArrayList<>();
-    long deadline = System.currentTimeMillis() + 60_000;
+    long deadline = System.currentTimeMillis() + timeoutMs;
     try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
-      consumer.subscribe(List.of(k.path("rejections_topic").asText()));
+      consumer.subscribe(List.of(k.path(topicField).asText()));
       while (System.currentTimeMillis() < deadline) {
         for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-          JsonNode data = JSON.readTree(r.value()).path("data");
-          if (ours.contains(data.path("inbound_event_id").asText())) {
-            found.add(data);
-            if (data.path("inbound_event_id").asText().equals(last)) {
-              return found;
-            }
+          JsonNode event = JSON.readTree(r.value());
+          Verdict verdict = wanted.apply(event);
+          if (verdict != Verdict.SKIP) {
+            found.add(event.path("data"));
+          }
+          if (verdict == Verdict.LAST) {
+            return found;
           }
         }
       }
