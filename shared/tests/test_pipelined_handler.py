@@ -182,3 +182,17 @@ async def test_a_failing_statement_sends_the_batch_down_the_careful_path(
     assert len(dead) == 1
     headers = dict(dead[0].headers)
     assert headers[H_KIND] == b"processing" and headers[H_TYPE] == b"UniqueViolationError"
+
+
+async def test_events_emitted_by_pipelined_and_plain_handlers_keep_the_order_of_their_causes(
+    pool: Pool, dead_letters: DeadLetters
+) -> None:
+    async def emit(conn: Conn, env: Envelope, event: Event) -> None:
+        await outbox.append(conn, [transfer(f"after-{env.partitionkey}")])
+
+    handlers = handlers_of((EmploymentRecorded, PipelinedHandler(emit)), (CaseTransferred, emit))
+    consumer = Consumer("housing.test", pool, dead_letters, handlers)
+    await consumer.process(as_records([transfer("c1"), employment("p1"), transfer("c2"), employment("p2")]))
+    async with pool.acquire() as conn:
+        keys = [bytes(r["key"]).decode() for r in await conn.fetch("select key from outbox order by seq")]
+    assert keys == ["after-c1", "after-p1", "after-c2", "after-p2"]

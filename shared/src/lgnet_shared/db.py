@@ -73,6 +73,11 @@ class DeferredWrites:
         self._conn = conn
         self._queue: list[tuple[str, tuple[Any, ...]]] = []
 
+    @property
+    def deferring_for(self) -> Conn:
+        """The connection the writes go to (outbox.append stages events on it, in order with other handlers')."""
+        return self._conn
+
     async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
         if not args or timeout is not None:  # a script or a timed statement: asyncpg's own path, in order
             await self.flush()
