@@ -1,6 +1,5 @@
-"""The outbox relay deletes a published batch while it reads, sends and waits for the next one: the next read skips
-the rows being deleted, every row is sent exactly once in seq order, and nothing is left behind (real PostgreSQL;
-a producer that stands in for Kafka records what it is sent)."""
+"""The outbox relay's loop, with rows staged while it runs: every row is sent exactly once, in seq order, and nothing
+is left behind (real PostgreSQL; a producer that stands in for Kafka records what it is sent)."""
 
 from __future__ import annotations
 
@@ -62,19 +61,7 @@ async def stage(pool: Pool, ids: list[str]) -> None:
         await outbox.append(conn, [to_envelope(e, source="/test", city="trieste") for e in events])
 
 
-async def test_the_next_read_skips_the_rows_being_deleted(pool: Pool) -> None:
-    await stage(pool, ["a", "b", "c"])
-    relay = outbox.OutboxRelay(pool, "unused:9092")
-    producer = Producer()
-    first = await relay._publish(producer, exclude=())  # type: ignore[arg-type]
-    assert len(first) == 3
-    assert await relay._publish(producer, exclude=first) == []  # type: ignore[arg-type]
-    await relay._delete(first)
-    async with pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from outbox") == 0
-
-
-async def test_every_row_is_sent_once_in_order_while_deletes_overlap_the_next_batch(
+async def test_every_row_is_sent_once_in_order_while_rows_are_staged(
     pool: Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     producer = Producer()

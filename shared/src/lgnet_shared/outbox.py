@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -141,7 +141,6 @@ class OutboxRelay:
         self.batch_size, self.idle_poll_s = batch_size, idle_poll_s
         self.signer = signer  # the deployment's key: every record published is signed (None: unsigned)
         self._wake = asyncio.Event()
-        self._deleting: list[int] = []  # seqs published, whose delete may still be under way
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.leader = False
@@ -189,29 +188,13 @@ class OutboxRelay:
                 max_batch_size=256 * 1024,
             )
             await producer.start()
-            # The rows of the batch last published are deleted while the next batch is read, sent and acknowledged
-            # (the delete was a fifth of the relay's serial cycle): the read skips them, and the next delete starts
-            # only once this one is done. Batches are still sent one after the other, each after the previous
-            # one's acknowledgements, so each partition's order is kept.
-            deleting: asyncio.Task[None] | None = None
             try:
                 while True:
                     self._wake.clear()
-                    published = await self._publish(producer, exclude=self._deleting)
-                    if deleting is not None:
-                        await deleting  # a failed delete: the relay starts over; its rows are re-sent (inbox)
-                        deleting = None
-                    if published:
-                        self._deleting = published
-                        deleting = asyncio.create_task(self._delete(published))
-                    else:
+                    if await self._publish_batch(producer) == 0:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
             finally:
-                if deleting is not None:
-                    with contextlib.suppress(Exception):
-                        await deleting
-                self._deleting = []
                 self.leader = False
                 await producer.stop()
                 with contextlib.suppress(Exception):
@@ -219,38 +202,24 @@ class OutboxRelay:
                     await lock_conn.execute("select pg_advisory_unlock(hashtext(current_schema() || ':outbox'))")
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
-        """Publish the oldest rows and delete them: one whole cycle of the relay."""
-        published = await self._publish(producer)
-        await self._delete(published)
-        return len(published)
-
-    async def _publish(self, producer: AIOKafkaProducer, exclude: Sequence[int] = ()) -> list[int]:
-        """Send the oldest rows (but those in `exclude`, published and being deleted) and wait until the broker has
-        acknowledged every one; returns their seqs."""
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
-                "select seq, topic, key, value, headers from outbox"
-                " where seq not in (select unnest($2::bigint[])) order by seq limit $1",
-                self.batch_size,
-                list(exclude),
+                "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
             )
-        if not rows:
-            metrics.OUTBOX_PENDING.set(0)
-            return []
-        await self._ensure_partner_topics({r["topic"] for r in rows})
-        futures = await _send_in_batches(producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer)
-        await asyncio.gather(*futures)
-        return [r["seq"] for r in rows]
-
-    async def _delete(self, published: list[int]) -> None:
-        # Exactly the rows published: a transaction that took a lower seq may have committed since the
-        # select, and `seq <= last` would delete its row unpublished.
-        if not published:
-            return
-        async with self.pool.acquire() as conn:
-            await conn.execute("delete from outbox where seq = any($1::bigint[])", published)
-        self.published += len(published)
-        metrics.OUTBOX_PUBLISHED.inc(len(published))
+            if not rows:
+                metrics.OUTBOX_PENDING.set(0)
+                return 0
+            await self._ensure_partner_topics({r["topic"] for r in rows})
+            futures = await _send_in_batches(
+                producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
+            )
+            await asyncio.gather(*futures)
+            # Exactly the rows published: a transaction that took a lower seq may have committed since the
+            # select, and `seq <= last` would delete its row unpublished.
+            await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
+        self.published += len(rows)
+        metrics.OUTBOX_PUBLISHED.inc(len(rows))
+        return len(rows)
 
     async def _ensure_partner_topics(self, logical: set[str]) -> None:
         """A per-partner topic (a partner's rejections or reminders) is created by its first writer when the
