@@ -1,6 +1,7 @@
 """The outbox relay alone: events/s from a full outbox to Kafka (signed, acknowledged by the broker, rows deleted),
-against raw aiokafka producing the same records in the same run. The backbone bench's end-to-end rate follows the
-relay's (docs/benchmarks.md, issue #22 fourth pass); this isolates it.
+against raw aiokafka producing the same records in the same run. Inside the backbone bench the relay shares the event
+loop, PostgreSQL and the cores with the consumer and the bench's producer; this measures it alone (docs/benchmarks.md,
+issue #22 fourth pass).
 
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_relay.py
 
