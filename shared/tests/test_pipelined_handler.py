@@ -120,11 +120,20 @@ async def test_a_failed_savepoint_takes_its_deferred_writes_with_it(pool: Pool) 
                 raise RuntimeError("undo the savepoint")
         async with writes.transaction():
             await writes.execute("insert into applied (what) values ($1)", "kept")
+        tx = writes.transaction()  # the explicit form
+        await tx.start()
+        await writes.execute("insert into applied (what) values ($1)", "rolled back")
+        await tx.rollback()
+        tx = writes.transaction()
+        await tx.start()
+        await writes.execute("insert into applied (what) values ($1)", "committed")
+        await tx.commit()
         await writes.execute("insert into applied (what) values ($1)", "after")
         await writes.flush()
         assert [r["what"] for r in await real.fetch("select what from applied order by seq")] == [
             "before",
             "kept",
+            "committed",
             "after",
         ]
 

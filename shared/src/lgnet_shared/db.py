@@ -147,6 +147,19 @@ class _Flushing:
         self._tx = self._make()
         return await self._tx.__aenter__()
 
+    async def start(self) -> None:  # tx = writes.transaction(); await tx.start() ... await tx.commit()
+        await self._writes.flush()
+        self._tx = self._make()
+        await self._tx.start()
+
+    async def commit(self) -> None:
+        await self._writes.flush()
+        await self._tx.commit()
+
+    async def rollback(self) -> None:
+        self._writes.discard()
+        await self._tx.rollback()
+
     async def __aexit__(self, *exc: Any) -> Any:
         if exc[0] is None:  # the writes queued inside belong inside the savepoint
             await self._writes.flush()
