@@ -147,6 +147,18 @@ async def test_a_failing_statement_raises_at_the_flush(pool: Pool) -> None:
             await writes.flush()
 
 
+async def test_a_write_failing_at_the_end_of_a_savepoint_rolls_the_savepoint_back(pool: Pool) -> None:
+    async with pool.acquire() as real, real.transaction():
+        writes = DeferredWrites(real)
+        await writes.execute("insert into applied (what) values ($1)", "before")
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with writes.transaction():
+                await writes.execute("insert into applied (what) values ($1)", "before")  # sent at the savepoint's end
+        await writes.execute("insert into applied (what) values ($1)", "after")  # the transaction goes on
+        await writes.flush()
+        assert [r["what"] for r in await real.fetch("select what from applied order by seq")] == ["before", "after"]
+
+
 async def test_pipelined_handlers_apply_each_event_once_in_order(pool: Pool, dead_letters: DeadLetters) -> None:
     async def one(conn: Conn, env: Envelope, event: Event) -> None:
         await conn.execute("insert into applied (what) values ($1)", env.partitionkey)

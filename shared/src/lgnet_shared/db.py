@@ -162,7 +162,11 @@ class _Flushing:
 
     async def __aexit__(self, *exc: Any) -> Any:
         if exc[0] is None:  # the writes queued inside belong inside the savepoint
-            await self._writes.flush()
+            try:
+                await self._writes.flush()
+            except Exception as err:  # one of them failed: the savepoint is rolled back, as if it failed inside
+                await self._tx.__aexit__(type(err), err, err.__traceback__)
+                raise
         else:  # rolled back with it: never sent afterwards, outside it
             self._writes.discard()
         return await self._tx.__aexit__(*exc)
