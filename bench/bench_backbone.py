@@ -5,8 +5,10 @@ effect, all real), against raw aiokafka produce + consume of the same payloads i
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000), BENCH_RUNS (default 3);
 BENCH_TRACING=1 records every span (SDK with a batch processor) as a service with an exporter would.
-The consumer runs once with a per-event handler (one insert per event) and once with a batch handler (one
-`executemany` per run of events, as reporting's projector does). Prints medians and ratios to raw.
+The consumer runs with a per-event handler (one insert per event), the same handler pipelined (its inserts sent
+together, `consumer.PipelinedHandler`), and a batch handler (one `executemany` per run of events, as reporting's
+projector does). BENCH_KINDS (";"-separated: event;event, pipelined;batch;batch, unsigned) picks some.
+Prints medians and ratios to raw.
 """
 
 from __future__ import annotations
@@ -63,8 +65,21 @@ async def apply_many(conn: asyncpg.Connection, run: Sequence[tuple[Envelope, Eve
     await conn.executemany("insert into effects (event_id) values ($1)", [(env.id,) for env, _ in run])
 
 
+# "event, pipelined": the same per-event handler declared pipelined (consumer.PipelinedHandler): its inserts travel
+# to PostgreSQL together (one executemany per run), as a handler that does not read execute's status may.
 HANDLERS: dict[str, Handler] = {"event": apply_one, "batch": BatchHandler(apply_many)}
+try:
+    from lgnet_shared.consumer import PipelinedHandler
+
+    HANDLERS["event, pipelined"] = PipelinedHandler(apply_one)
+except ImportError:  # the code before it (A/B runs with an older lgnet_shared first on PYTHONPATH)
+    pass
 UNSIGNED = "batch, unsigned"  # the batch handler with signing off: the baseline of the signing cost
+KINDS = [
+    k.strip()
+    for k in os.environ.get("BENCH_KINDS", "event;event, pipelined;batch;" + UNSIGNED).split(";")
+    if k.strip() in HANDLERS or k.strip() == UNSIGNED
+]
 
 
 async def backbone_run(envs: list[Envelope], handler: Handler, signed: bool = True) -> float:
@@ -167,12 +182,14 @@ async def cleanup(schema: str | None, prefix: str) -> None:
 async def main() -> None:
     envs = envelopes(N)
     raw: list[float] = []
-    backbone: dict[str, list[float]] = {kind: [] for kind in [*HANDLERS, UNSIGNED]}
+    backbone: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for i in range(RUNS):  # interleaved, so machine noise hits every path alike
         raw.append(await raw_run(envs))
-        for kind, handler in HANDLERS.items():
-            backbone[kind].append(await backbone_run(envs, handler))
-        backbone[UNSIGNED].append(await backbone_run(envs, HANDLERS["batch"], signed=False))
+        for kind in KINDS:
+            if kind == UNSIGNED:
+                backbone[kind].append(await backbone_run(envs, HANDLERS["batch"], signed=False))
+            else:
+                backbone[kind].append(await backbone_run(envs, HANDLERS[kind]))
         figures = ", ".join(f"backbone ({kind} handler) {v[-1]:,.0f}" for kind, v in backbone.items())
         print(f"run {i + 1}: raw {raw[-1]:,.0f} ev/s, {figures} ev/s", flush=True)
     r = statistics.median(raw)
@@ -181,6 +198,8 @@ async def main() -> None:
     for kind, values in backbone.items():
         b = statistics.median(values)
         print(f"backbone, {kind + ' handler':23s}: {b:,.0f} events/s (median), ratio to raw {b / r:.2f}")
+    if "batch" not in backbone or UNSIGNED not in backbone:
+        return
     signed, unsigned = statistics.median(backbone["batch"]), statistics.median(backbone[UNSIGNED])
     print(
         f"signing on vs off (batch handler) : {signed / unsigned:.2f} ({(1 - signed / unsigned) * 100:+.0f} % slower)"

@@ -34,7 +34,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from lgnet_shared import codec, logs, metrics, outbox, tracing
-from lgnet_shared.db import Conn, Pool
+from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
@@ -54,6 +54,22 @@ class BatchHandler:
     event at a time with its own retries, log context and trace span."""
 
     apply: Callable[[Conn, Sequence[tuple[Envelope, Event]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PipelinedHandler:
+    """A per-event handler whose writes may travel together: on the batch's optimistic path it gets a connection
+    (`db.DeferredWrites`) that queues its `execute` calls and sends them to PostgreSQL with the next events' as
+    one pipelined `executemany` per statement, flushed before any read, savepoint or other handler, and before
+    the batch commits — one round trip for many events instead of one each. Same transaction, same order, same
+    effects; for a handler that does not read `execute`'s status string and does not catch a failing statement
+    itself (a failure surfaces at the flush and sends the batch down the careful path, where it runs as a plain
+    event handler on the real connection, with its retries and dead letters)."""
+
+    handle: EventHandler
+
+    async def __call__(self, conn: Conn, env: Envelope, event: Event) -> None:
+        await self.handle(conn, env, event)
 
 
 Handler: TypeAlias = EventHandler | BatchHandler
@@ -255,14 +271,21 @@ class Consumer:
                 continue
             fresh.discard(event_id)
             ready.append((env, event, handler))
+        writes = DeferredWrites(conn)  # pipelined handlers' writes, sent before anything else uses the connection
         async with outbox.staged(conn):  # the events handlers emit: one insert for the whole batch
             for handler, run in _runs(ready):
                 try:
-                    if isinstance(handler, BatchHandler):
+                    if isinstance(handler, PipelinedHandler):
+                        env, event = run[0]
+                        with self._in_context(env):
+                            await handler.handle(writes, env, event)
+                    elif isinstance(handler, BatchHandler):
+                        await writes.flush()
                         traceparents = [env.traceparent for env, _ in run]
                         with tracing.consuming_batch(f"{self.name} process batch", traceparents):
                             await handler.apply(conn, run)
                     else:
+                        await writes.flush()
                         env, event = run[0]
                         with self._in_context(env):
                             await handler(conn, env, event)
@@ -271,6 +294,12 @@ class Consumer:
                 except Exception:
                     raise _NeedsCare from None
                 outcomes.extend((env.type, "processed") for env, _ in run)
+            try:
+                await writes.flush()
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                raise _NeedsCare from None
         return outcomes
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -57,3 +59,114 @@ async def migrate(pool: Pool, migrations: Sequence[tuple[str, str]]) -> list[str
     if applied:
         log.info("applied migrations %s", applied)
     return applied
+
+
+class DeferredWrites:
+    """A connection whose `execute` calls with arguments are queued, not sent, and go to PostgreSQL together —
+    each run of the same statement as one `executemany`, which asyncpg pipelines (one round trip, not one per
+    call) — as soon as anything else touches the connection (a query, a savepoint, a cursor, `flush`). Order is
+    kept: every read sees every write queued before it. What changes is what a caller can observe: `execute`
+    returns "" instead of PostgreSQL's status ("UPDATE 0"), and a failing statement raises at the flush, not at
+    its call. So it is for callers that need neither (see `consumer.PipelinedHandler`)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+        self._queue: list[tuple[str, tuple[Any, ...]]] = []
+
+    @property
+    def deferring_for(self) -> Conn:
+        """The connection the writes go to (outbox.append stages events on it, in order with other handlers')."""
+        return self._conn
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        if not args or timeout is not None:  # a script or a timed statement: asyncpg's own path, in order
+            await self.flush()
+            return str(await self._conn.execute(query, *args, timeout=timeout))
+        self._queue.append((query, args))
+        return ""
+
+    async def flush(self) -> None:
+        queue, self._queue = self._queue, []
+        for query, run in itertools.groupby(queue, key=operator.itemgetter(0)):
+            await self._conn.executemany(query, [args for _, args in run])
+
+    def discard(self) -> None:
+        self._queue.clear()
+
+    def transaction(self, **kwargs: Any) -> Any:
+        return _Flushing(self, lambda: self._conn.transaction(**kwargs))
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a cursor on deferred writes: read with fetch/fetchrow/fetchval (they see queued writes)")
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._conn, name)
+        if name not in _SENDS:
+            return attr
+
+        async def flushed_first(*args: Any, **kwargs: Any) -> Any:
+            await self.flush()
+            return await attr(*args, **kwargs)
+
+        return flushed_first
+
+
+# The connection's methods that send something (a pool's connection proxy wraps them as plain functions, so they are
+# named here rather than recognised as coroutine functions): the queued writes go first.
+_SENDS = frozenset(
+    {
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "fetchmany",
+        "executemany",
+        "prepare",
+        "copy_from_table",
+        "copy_from_query",
+        "copy_to_table",
+        "copy_records_to_table",
+        "set_type_codec",
+        "reset_type_codec",
+        "set_builtin_type_codec",
+        "reload_schema_state",
+        "reset",
+        "close",
+    }
+)
+
+
+class _Flushing:
+    """`async with writes.transaction():` — a savepoint opens only after the writes queued before it are sent."""
+
+    def __init__(self, writes: DeferredWrites, make: Callable[[], Any]) -> None:
+        self._writes, self._make = writes, make
+        self._tx: Any = None
+
+    async def __aenter__(self) -> Any:
+        await self._writes.flush()
+        self._tx = self._make()
+        return await self._tx.__aenter__()
+
+    async def start(self) -> None:  # tx = writes.transaction(); await tx.start() ... await tx.commit()
+        await self._writes.flush()
+        self._tx = self._make()
+        await self._tx.start()
+
+    async def commit(self) -> None:
+        await self._writes.flush()
+        await self._tx.commit()
+
+    async def rollback(self) -> None:
+        self._writes.discard()
+        await self._tx.rollback()
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        if exc[0] is None:  # the writes queued inside belong inside the savepoint
+            try:
+                await self._writes.flush()
+            except Exception as err:  # one of them failed: the savepoint is rolled back, as if it failed inside
+                await self._tx.__aexit__(type(err), err, err.__traceback__)
+                raise
+        else:  # rolled back with it: never sent afterwards, outside it
+            self._writes.discard()
+        return await self._tx.__aexit__(*exc)

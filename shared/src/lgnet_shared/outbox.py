@@ -88,7 +88,9 @@ async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
         value, headers = env.to_structured()
         rows.append((env.id, topic_of(env), env.key, value, json.dumps([[k, v.decode()] for k, v in headers])))
     staged = _STAGED.get()
-    if staged is not None and staged[0] is conn:
+    # A pipelined handler's connection (db.DeferredWrites) stages on the connection it defers for: emitted events
+    # stay in the order of the events that caused them, whichever kind of handler emitted them.
+    if staged is not None and (staged[0] is conn or staged[0] is getattr(conn, "deferring_for", None)):
         staged[1].extend(rows)
     else:
         await _insert(conn, rows)
