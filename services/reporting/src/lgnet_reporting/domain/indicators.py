@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, repeat
-from operator import gt, itemgetter, not_
+from operator import and_, gt, itemgetter, not_
 from typing import Any
 
 from lgnet_reporting.domain import civic, outreach, tutoring
@@ -178,7 +178,8 @@ class Population:
 
     `first_case`: person -> their first case in scope (in opening order, then case id); `several`: person -> every
     case that reached them, in that order, only for the few persons reached by more than one (`cases_of` gives
-    everyone's, built on demand); `members_of_household`: household -> the persons its cases reached."""
+    everyone's, built on demand); `household_sizes`: household of a case in scope -> how many persons its cases
+    reached."""
 
     def __init__(
         self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False, shared: Shared | None = None
@@ -188,42 +189,77 @@ class Population:
         self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked} if linked else merged
         self.window = window
         spans = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
-        ordered = sorted(cases, key=itemgetter("opened_on", "case_id"))
-        households = list(map(itemgetter("household_id"), ordered))
-        # Members from the household's start who never left are reached by every case of it: their lists are taken
-        # as they are (one C-level `map` for ~72,000 cases, ~180,000 persons); the few dated members are checked.
-        members: list[Sequence[str]] = list(map(spans.always.get, households, repeat(())))
-        timed, as_of = spans.timed, window.as_of
-        for i in compress(range(len(ordered)), map(timed.__contains__, households)):
-            case = ordered[i]
-            opened, closed = case["opened_on"], case["closed_on"]
-            end = closed if closed is not None and closed <= as_of else as_of
-            extra = [
-                person
-                for person, dated in timed[households[i]].items()
-                if any(start <= end and (stop is None or stop >= opened) for start, stop in dated)
-            ]
-            if extra:
-                members[i] = [*members[i], *extra]
-        people = list(chain.from_iterable(members))
-        reaching = list(chain.from_iterable(map(repeat, ordered, map(len, members))))
-        # Written from the last pair to the first, the earliest case of each person stays; then in the order in
-        # which the persons were first reached.
-        earliest = dict(zip(reversed(people), reversed(reaching), strict=True))
-        order = dict.fromkeys(people)
-        self.first_case: dict[str, Row] = dict(zip(order, map(earliest.__getitem__, order), strict=True))
+        households = list(map(itemgetter("household_id"), cases))
+        case_of = dict(zip(households, cases, strict=True))  # household -> its case, when it has one only
+        several_cases: set[str] = set()
+        if len(case_of) < len(cases):
+            several_cases = {h for h, n in Counter(households).items() if n > 1}
+        # Almost everyone is a member of one household from its start, never left, and that household has one case
+        # in scope: that case is their only one. They are read with C-level `map`s, no Python call per person
+        # (~180,000 nationally); the others (`involved`) are followed case by case below.
+        involved = spans.repeated
+        if several_cases:
+            involved = involved | set(compress(spans.always_p, map(several_cases.__contains__, spans.always_h)))
+        simple = list(map(case_of.__contains__, spans.always_h))
+        if involved:
+            simple = list(map(and_, simple, map(not_, map(involved.__contains__, spans.always_p))))
+        self.first_case: dict[str, Row] = dict(
+            zip(
+                compress(spans.always_p, simple),
+                map(case_of.__getitem__, compress(spans.always_h, simple)),
+                strict=True,
+            )
+        )
         self.several: dict[str, list[Row]] = {}
-        if len(people) > len(self.first_case):
-            again = {p for p, n in Counter(people).items() if n > 1}
-            for person, case in compress(zip(people, reaching, strict=True), map(again.__contains__, people)):
-                self.several.setdefault(person, []).append(case)
-        self.members_of_household: dict[str, Collection[str]] = dict(zip(households, members, strict=True))
-        if len(self.members_of_household) < len(households):  # households with several cases: their union
-            shared_by = {h for h, n in Counter(households).items() if n > 1}
-            union: dict[str, set[str]] = defaultdict(set)
-            for household, reached_by in compress(zip(households, members, strict=True), map(shared_by.__contains__, households)):
-                union[household].update(reached_by)
-            self.members_of_household.update(union)
+        self.household_sizes: dict[str, int] = dict(zip(households, map(spans.size.get, households, repeat(0))))
+        if involved:
+            self._follow(cases, households, case_of, several_cases, involved, spans)
+
+    def _follow(
+        self,
+        cases: list[Row],
+        households: list[str],
+        case_of: dict[str, Row],
+        several_cases: set[str],
+        involved: set[str],
+        spans: Spans,
+    ) -> None:
+        """The persons in several households, with dated memberships or in a household with several cases."""
+        cases_in: dict[str, list[Row]] = defaultdict(list)
+        for household, case in compress(zip(households, cases, strict=True), map(several_cases.__contains__, households)):
+            cases_in[household].append(case)
+
+        def of(household: str) -> list[Row]:
+            if household in several_cases:
+                return cases_in[household]
+            return [case_of[household]] if household in case_of else []
+
+        reach: list[tuple[Row, str]] = []
+        for household, person in compress(
+            zip(spans.always_h, spans.always_p, strict=True), map(involved.__contains__, spans.always_p)
+        ):
+            reach += [(case, person) for case in of(household)]
+        as_of = self.window.as_of
+        for household, members in spans.timed.items():
+            reached_here: set[str] = set()
+            for case in of(household):
+                opened, closed = case["opened_on"], case["closed_on"]
+                end = closed if closed is not None and closed <= as_of else as_of
+                for person, dated in members.items():
+                    if any(start <= end and (stop is None or stop >= opened) for start, stop in dated):
+                        reach.append((case, person))
+                        reached_here.add(person)
+            if reached_here:
+                self.household_sizes[household] += len(reached_here)
+        reach.sort(key=lambda pair: (pair[0]["opened_on"], pair[0]["case_id"]))
+        first, several = self.first_case, self.several
+        for case, person in reach:
+            if person not in first:
+                first[person] = case
+            elif person in several:
+                several[person].append(case)
+            else:
+                several[person] = [first[person], case]
 
     @property
     def cases_of(self) -> dict[str, list[Row]]:
@@ -240,12 +276,16 @@ class Population:
 
 @dataclass(frozen=True)
 class Spans:
-    """Membership spans. `always`: household -> its members from the start (the household formed with them, or a
-    registration naming it) who never left, i.e. members for every case of it — almost everyone; `timed`:
-    household -> person -> their spans (start, end or None), for members who joined on a date or left."""
+    """Membership spans. `always_h`/`always_p`: (household, person) pairs of members from the household's start
+    (formed with them, or a registration naming it) who never left, i.e. members for every case of it — almost
+    everyone; `size`: household -> how many such members; `timed`: household -> person -> spans (start, end or
+    None) of members who joined on a date or left; `repeated`: persons of more than one pair, or of `timed`."""
 
-    always: dict[str, list[str]]
+    always_h: list[str]
+    always_p: list[str]
+    size: dict[str, int]
     timed: dict[str, dict[str, list[tuple[date, date | None]]]]
+    repeated: set[str]
 
 
 def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
@@ -263,18 +303,15 @@ def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
     named = list(compress(facts["persons"], map(itemgetter("household_id"), facts["persons"])))
     pids = list(map(str, map(itemgetter("person_id"), named)))
     registered = zip(map(itemgetter("household_id"), named), map(canon.get, pids, pids) if canon else pids)
-    always: dict[str, list[str]] = defaultdict(list)
-    for household, person in chain(
-        filterfalse(dated.__contains__, pairs) if dated else pairs,
-        dict.fromkeys(filterfalse(seen.__contains__, registered)),
-    ):
-        always[household].append(person)
+    always = [*(filterfalse(dated.__contains__, pairs) if dated else pairs), *dict.fromkeys(filterfalse(seen.__contains__, registered))]
+    always_h = list(map(itemgetter(0), always))
+    always_p = list(map(itemgetter(1), always))
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
     for m, pair in compress(zip(rows, pairs, strict=True), map(dated.__contains__, pairs)):
         change = m["change"]
         events[pair].append((date.min if change == _FORMED else m["on_date"], 1 if change == "left" else 0))
     timed: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
-    for (household, person), evs in events.items():  # in the facts' order: every use of the spans sorts
+    for (household, person), evs in events.items():
         spans: list[tuple[date, date | None]] = []
         start: date | None = None
         for day, left in sorted(evs):
@@ -286,7 +323,11 @@ def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
         if start is not None:
             spans.append((start, None))
         timed[household][person] = spans
-    return Spans(dict(always), dict(timed))
+    members = Counter(always_p)
+    repeated = {person for _, person in events}
+    if len(members) < len(always_p):
+        repeated |= {person for person, n in members.items() if n > 1}
+    return Spans(always_h, always_p, dict(Counter(always_h)), dict(timed), repeated)
 
 
 _FORMED = "formed"
@@ -372,7 +413,7 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
     groups = _age_groups(pop.first_case, persons, minor_at)
     ages = Counter(groups.values())
-    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
+    sizes = list(pop.household_sizes.values())
     return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
 
 
