@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, repeat
-from operator import and_, gt, itemgetter, not_
+from operator import and_, gt, itemgetter, ne, not_
 from typing import Any
 
 from lgnet_reporting.domain import civic, outreach, tutoring
@@ -295,15 +295,20 @@ def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
     rows = facts["memberships"]
     ids = list(map(itemgetter("person_id"), rows))
     pairs = list(zip(map(itemgetter("household_id"), rows), map(canon.get, ids, ids) if canon else ids, strict=True))
-    seen = Counter(pairs)
+    seen = set(pairs)
     # A pair with one `formed` event is a member from the start, never left; the others are dated.
     dated = set(compress(pairs, map(_FORMED.__ne__, map(itemgetter("change"), rows))))
     if len(seen) < len(pairs):
-        dated |= {pair for pair, n in seen.items() if n > 1}
+        dated |= {pair for pair, n in Counter(pairs).items() if n > 1}
     named = list(compress(facts["persons"], map(itemgetter("household_id"), facts["persons"])))
     pids = list(map(str, map(itemgetter("person_id"), named)))
-    registered = zip(map(itemgetter("household_id"), named), map(canon.get, pids, pids) if canon else pids)
-    always = [*(filterfalse(dated.__contains__, pairs) if dated else pairs), *dict.fromkeys(filterfalse(seen.__contains__, registered))]
+    registered = list(zip(map(itemgetter("household_id"), named), map(canon.get, pids, pids) if canon else pids))
+    # Registrations whose household a membership event names for that person already are most of them: found by
+    # person (hashes of strings are cached, those of pairs are not), only the rest checked pair by pair.
+    household_of = dict(zip(map(itemgetter(1), pairs), map(itemgetter(0), pairs), strict=True))
+    unnamed = map(ne, map(household_of.get, map(itemgetter(1), registered)), map(itemgetter(0), registered))
+    extra = dict.fromkeys(filterfalse(seen.__contains__, compress(registered, unnamed)))
+    always = [*(filterfalse(dated.__contains__, pairs) if dated else pairs), *extra]
     always_h = list(map(itemgetter(0), always))
     always_p = list(map(itemgetter(1), always))
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
@@ -323,10 +328,9 @@ def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
         if start is not None:
             spans.append((start, None))
         timed[household][person] = spans
-    members = Counter(always_p)
     repeated = {person for _, person in events}
-    if len(members) < len(always_p):
-        repeated |= {person for person, n in members.items() if n > 1}
+    if len(set(always_p)) < len(always_p):
+        repeated |= {person for person, n in Counter(always_p).items() if n > 1}
     return Spans(always_h, always_p, dict(Counter(always_h)), dict(timed), repeated)
 
 
@@ -370,6 +374,8 @@ def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
     """canonical person -> the record describing them: the surviving person's own record wins over the merged
     ones' (among those, the greatest id)."""
+    if not canon:  # no merges: every record describes its own person (the last of an id wins, as below)
+        return dict(zip(map(str, map(itemgetter("person_id"), rows)), rows, strict=True))
     persons: dict[str, Row] = {}
     merged: list[Row] = []
     for p in rows:
@@ -668,8 +674,8 @@ def summary(
             "open_at_as_of": sum(1 for c in cases if not window.closed(c["closed_on"])),
         },
         "case_outcomes": _counts(c["outcome"] for c in closed),
-        **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
-        **_payments(facts, window, here, paid),
+        **_housing(facts, window, city, dict(zip(map(itemgetter("case_id"), all_cases), all_cases, strict=True))),
+        **_payments(facts, window, city, paid),
         "employment": _employment(facts, pop, window, consented),
         "monthly": _monthly(facts, window, here, opened, pop, paid),
     }
@@ -687,8 +693,15 @@ def summary(
     return indicators
 
 
-def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> dict[str, Any]:
-    placements = [p for p in facts["placements"] if p["started_on"] is not None and here(p)]
+def _of(rows: list[Row], city: str | None, dated: str | None = None) -> list[Row]:
+    """The rows of `city` (every city's when None) whose `dated` field is a date (not None), C-level filters."""
+    if city is not None:
+        rows = list(compress(rows, map(city.__eq__, map(itemgetter("city"), rows))))
+    return rows if dated is None else list(compress(rows, map(itemgetter(dated), rows)))  # a date is never false
+
+
+def _housing(facts: Facts, window: Window, city: str | None, cases: dict[str, Row]) -> dict[str, Any]:
+    placements = _of(facts["placements"], city, "started_on")
     started = dated_in(window, placements, "started_on")
     ended = dated_in(window, placements, "ended_on")
     waits = [
@@ -696,18 +709,17 @@ def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> 
         for p in started
         if p["case_id"] in cases and cases[p["case_id"]]["opened_on"] <= p["started_on"]
     ]
-    leases = [le for le in facts["leases"] if here(le) and le["signed_on"] in window]
+    leases = dated_in(window, _of(facts["leases"], city), "signed_on")
+    begun = dated_in(Window(window.as_of), placements, "started_on")  # started by as_of, whatever the period
     return {
         "placements": {
             "started": len(started),
             "ended": len(ended),
-            "active_at_as_of": sum(
-                1 for p in placements if window.closed(p["started_on"]) and not window.closed(p["ended_on"])
-            ),
+            "active_at_as_of": len(begun) - len(dated_in(Window(window.as_of), begun, "ended_on")),
         },
-        "placements_by_kind": _counts(p["kind"] for p in started),
-        "placements_ended_by_reason": _counts(p["end_reason"] for p in ended),
-        "leases_by_type": _counts(le["lease_type"] for le in leases),
+        "placements_by_kind": _counts(map(itemgetter("kind"), started)),
+        "placements_ended_by_reason": _counts(map(itemgetter("end_reason"), ended)),
+        "leases_by_type": _counts(map(itemgetter("lease_type"), leases)),
         "days_to_placement": {"placements": len(waits), "median": _median(waits)},
     }
 
@@ -720,13 +732,19 @@ def _money(keys: list[str], amounts: Iterable[int]) -> dict[str, dict[str, int]]
     return {key: {"count": n, "amount_cents": total[key]} for key, n in sorted(Counter(keys).items())}
 
 
-def _payments(facts: Facts, window: Window, here: Any, paid: list[Row]) -> dict[str, Any]:
+def _payments(facts: Facts, window: Window, city: str | None, paid: list[Row]) -> dict[str, Any]:
     lines = {b["budget_line_id"]: b["line"] for b in facts["budget_lines"]}
     amounts = list(map(itemgetter("amount_cents"), paid))
-    failed = [f for f in facts["contribution_failures"] if here(f) and f["failed_on"] in window]
-    vouchers = {v["voucher_id"]: v for v in facts["vouchers"] if v["issued_on"] is not None and here(v)}
+    failed = dated_in(window, _of(facts["contribution_failures"], city), "failed_on")
+    issuable = _of(facts["vouchers"], city, "issued_on")
+    vouchers = dict(zip(map(itemgetter("voucher_id"), issuable), issuable, strict=True))
     issued = dated_in(window, list(vouchers.values()), "issued_on")
-    redeemed = [r for r in facts["voucher_redemptions"] if r["voucher_id"] in vouchers and r["redeemed_on"] in window]
+    redemptions = facts["voucher_redemptions"]
+    redeemed = dated_in(
+        window,
+        list(compress(redemptions, map(vouchers.__contains__, map(itemgetter("voucher_id"), redemptions)))),
+        "redeemed_on",
+    )
     expired = dated_in(window, list(vouchers.values()), "expired_on")
     return {
         "contributions_paid": {"count": len(paid), "amount_cents": sum(amounts)},
@@ -737,7 +755,8 @@ def _payments(facts: Facts, window: Window, here: Any, paid: list[Row]) -> dict[
         "contribution_payments_failed": len(failed),
         "vouchers_issued_by_kind": _money([v["kind"] for v in issued], [v["value_cents"] for v in issued]),
         "vouchers_redeemed_by_kind": _money(
-            [vouchers[r["voucher_id"]]["kind"] for r in redeemed], [r["amount_cents"] for r in redeemed]
+            list(map(itemgetter("kind"), map(vouchers.__getitem__, map(itemgetter("voucher_id"), redeemed)))),
+            list(map(itemgetter("amount_cents"), redeemed)),
         ),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
