@@ -291,30 +291,40 @@ class Spans:
 def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
     """The membership spans. The initial composition (household formed) has no start date; later joins and
     departures carry their own date; a registration naming the household counts as initial composition only when
-    no membership event names that person in that household."""
+    no membership event names that person in that household. Column by column (C-level maps): strings cache their
+    hashes, pairs of them do not, so pairs are built only where a person's rows need them."""
     rows = facts["memberships"]
+    households = list(map(itemgetter("household_id"), rows))
     ids = list(map(itemgetter("person_id"), rows))
-    pairs = list(zip(map(itemgetter("household_id"), rows), map(canon.get, ids, ids) if canon else ids, strict=True))
-    seen = set(pairs)
+    persons = list(map(canon.get, ids, ids)) if canon else ids
     # A pair with one `formed` event is a member from the start, never left; the others are dated.
-    dated = set(compress(pairs, map(_FORMED.__ne__, map(itemgetter("change"), rows))))
-    if len(seen) < len(pairs):
-        dated |= {pair for pair, n in Counter(pairs).items() if n > 1}
+    dated = set(compress(zip(households, persons, strict=True), map(_FORMED.__ne__, map(itemgetter("change"), rows))))
+    once = len(set(persons)) == len(persons)  # every person in one membership row: no pair seen twice
+    if not once:
+        dated |= {pair for pair, n in Counter(zip(households, persons, strict=True)).items() if n > 1}
+    if dated:
+        kept = list(map(not_, map(dated.__contains__, zip(households, persons, strict=True))))
+        always_h, always_p = list(compress(households, kept)), list(compress(persons, kept))
+    else:
+        always_h, always_p = list(households), list(persons)
     named = list(compress(facts["persons"], map(itemgetter("household_id"), facts["persons"])))
     pids = list(map(str, map(itemgetter("person_id"), named)))
-    registered = list(zip(map(itemgetter("household_id"), named), map(canon.get, pids, pids) if canon else pids))
-    # Registrations whose household a membership event names for that person already are most of them: found by
-    # person (hashes of strings are cached, those of pairs are not), only the rest checked pair by pair.
-    household_of = dict(zip(map(itemgetter(1), pairs), map(itemgetter(0), pairs), strict=True))
-    unnamed = map(ne, map(household_of.get, map(itemgetter(1), registered)), map(itemgetter(0), registered))
-    extra = dict.fromkeys(filterfalse(seen.__contains__, compress(registered, unnamed)))
-    always = [*(filterfalse(dated.__contains__, pairs) if dated else pairs), *extra]
-    always_h = list(map(itemgetter(0), always))
-    always_p = list(map(itemgetter(1), always))
+    named_p = list(map(canon.get, pids, pids)) if canon else pids
+    named_h = list(map(itemgetter("household_id"), named))
+    # Registrations whose household a membership row names for that person are most of them: found by person.
+    household_of = dict(zip(persons, households, strict=True))
+    unnamed = list(map(ne, map(household_of.get, named_p), named_h))
+    extra: dict[tuple[str, str], None] = {}
+    if any(unnamed):
+        seen = set(zip(households, persons, strict=True))
+        extra = dict.fromkeys(filterfalse(seen.__contains__, compress(zip(named_h, named_p, strict=True), unnamed)))
+        always_h += map(itemgetter(0), extra)
+        always_p += map(itemgetter(1), extra)
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
-    for m, pair in compress(zip(rows, pairs, strict=True), map(dated.__contains__, pairs)):
-        change = m["change"]
-        events[pair].append((date.min if change == _FORMED else m["on_date"], 1 if change == "left" else 0))
+    if dated:
+        for m, pair in compress(zip(rows, zip(households, persons, strict=True)), map(not_, kept)):
+            change = m["change"]
+            events[pair].append((date.min if change == _FORMED else m["on_date"], 1 if change == "left" else 0))
     timed: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
     for (household, person), evs in events.items():
         spans: list[tuple[date, date | None]] = []
@@ -329,7 +339,7 @@ def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
             spans.append((start, None))
         timed[household][person] = spans
     repeated = {person for _, person in events}
-    if len(set(always_p)) < len(always_p):
+    if (extra or dated or not once) and len(set(always_p)) < len(always_p):
         repeated |= {person for person, n in Counter(always_p).items() if n > 1}
     return Spans(always_h, always_p, dict(Counter(always_h)), dict(timed), repeated)
 
