@@ -627,20 +627,20 @@ def summary(
 
     # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
     consented = set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
-    case_ids = {c["case_id"] for c in cases}
+    case_ids = set(map(itemgetter("case_id"), cases))
+    by_as_of = Window(window.as_of)  # dated on or before as_of, whatever the period
     vulnerable: dict[str, set[str]] = defaultdict(set)  # case -> vulnerabilities assessed by as_of
-    for a in facts["assessments"]:
-        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
-            vulnerable[a["case_id"]].update(a["vulnerabilities"] or [])
-    referred: dict[str, set[str]] = defaultdict(set)  # household -> referral sources by as_of
-    for r in facts["referrals"]:
-        if window.closed(r["received_on"]):
-            referred[r["household_id"]].add(r["source"])
-
     own: dict[tuple[str, str], set[str]] = defaultdict(set)  # (person, case) -> vulnerabilities assessed as theirs
-    for a in facts["person_vulnerabilities"]:
-        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
-            own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
+    if consented:  # they count consenting persons only (from method 2)
+        for a in dated_in(by_as_of, facts["assessments"], "assessed_on"):
+            if a["case_id"] in case_ids:
+                vulnerable[a["case_id"]].update(a["vulnerabilities"] or [])
+        for a in dated_in(by_as_of, facts["person_vulnerabilities"], "assessed_on"):
+            if a["case_id"] in case_ids:
+                own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
+    referred: dict[str, set[str]] = defaultdict(set)  # household -> referral sources by as_of
+    for r in dated_in(by_as_of, facts["referrals"], "received_on"):
+        referred[r["household_id"]].add(r["source"])
 
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
         counts = Counter(chain.from_iterable(map(sets.__getitem__, map(itemgetter(key), single))))
@@ -691,7 +691,7 @@ def summary(
     }
     if window.method >= 2:  # indicators added with method 2: reports published with method 1 never had them
         indicators |= tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here)
-        granted = sum(1 for p in pop.first_case if p in consented)
+        granted = len(pop.first_case.keys() & consented)
         indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
         planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids
         indicators["persons_with_individual_plan"] = sum(
@@ -778,9 +778,14 @@ def _returned(c: Row, window: Window) -> bool:
 
 
 def _employment(facts: Facts, pop: Population, window: Window, consented: set[str]) -> dict[str, Any]:
+    """Employment of the consenting persons (every person with method 1) at their first case's opening, and at
+    their last close in the window."""
+    rows = facts["employment"]
+    ids = list(map(itemgetter("person_id"), rows))
+    persons = list(map(pop.canon.get, ids, ids))
     records: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
-    for e in facts["employment"]:
-        records[pop.canonical(e["person_id"])].append((e["as_of"], e["event_id"], e["status"]))
+    for e, person in compress(zip(rows, persons, strict=True), map(consented.__contains__, persons)):
+        records[person].append((e["as_of"], e["event_id"], e["status"]))
     for rs in records.values():
         rs.sort()
 
@@ -788,7 +793,8 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
         known = [s for d, _, s in records.get(person, []) if d <= day]
         return known[-1] if known else UNKNOWN
 
-    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items() if p in consented}
+    first = pop.first_case
+    at_opening = {p: status(p, first[p]["opened_on"]) for p in consented if p in first}
     at_close: dict[str, str] = {}
     for person in consented:
         if person not in pop.first_case:
