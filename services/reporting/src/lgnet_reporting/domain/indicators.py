@@ -412,7 +412,12 @@ class Reached:
     persons: dict[str, Row]
     ages: Counter[str]
     sizes: list[int]
-    groups: dict[str, str]  # person -> minors, adults or age_unknown, at their first case
+    group_list: list[str]  # minors, adults or age_unknown at their first case, in the order of `pop.first_case`
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """person -> their age group at their first case."""
+        return dict(zip(self.pop.first_case, self.group_list, strict=True))
 
 
 def reached(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> Reached:
@@ -428,7 +433,7 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
         persons = _records(facts["persons"], pop.canon)
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
     groups = _age_groups(pop.first_case, persons, minor_at)
-    ages = Counter(groups.values())
+    ages = Counter(groups)
     sizes = list(pop.household_sizes.values())
     return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
 
@@ -474,8 +479,9 @@ def _single_cases(pop: Population) -> list[Row]:
 
 def _age_groups(
     first_case: dict[str, Row], persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]
-) -> dict[str, str]:
-    """person -> age group at their first case (what `_age_group` gives), the ~180,000 look-ups done by `map`."""
+) -> list[str]:
+    """The age group of each person at their first case (what `_age_group` gives), in the order of `first_case`;
+    the ~180,000 look-ups done by `map`."""
     people, cases = list(first_case), list(first_case.values())
     known: list[bool | None] = (
         list(map(minor_at.get, zip(people, map(itemgetter("case_id"), cases), strict=True)))
@@ -494,7 +500,7 @@ def _age_groups(
             ]
         else:  # every birth date known, no answer at all: one C-level comparison per person
             known = list(map(gt, births, limits))
-    return dict(zip(people, map(_GROUP.__getitem__, known), strict=True))
+    return list(map(_GROUP.__getitem__, known))
 
 
 def _adult_if_born_by(day: date) -> date:
@@ -548,11 +554,14 @@ def city_rows(
         pop = national.pop
         # A person with one case: that case is their first national case and their first in its city, so their
         # age group is the national one; counted by (city, group) pairs.
-        groups = national.groups
-        alone = _single_persons(pop)
-        by_pair = Counter(
-            zip(map(itemgetter("city"), map(pop.first_case.__getitem__, alone)), map(groups.__getitem__, alone))
-        )
+        if pop.several:
+            groups = national.groups
+            alone = _single_persons(pop)
+            by_pair = Counter(
+                zip(map(itemgetter("city"), map(pop.first_case.__getitem__, alone)), map(groups.__getitem__, alone))
+            )
+        else:  # everyone reached by one case: the group list is aligned with the first cases
+            by_pair = Counter(zip(map(itemgetter("city"), pop.first_case.values()), national.group_list, strict=True))
         ages_in = {city: Counter() for city in cities}
         for (city, group), n in by_pair.items():
             if city in ages_in:
@@ -566,7 +575,7 @@ def city_rows(
             if city in ages_in:
                 # Most persons are in one city: their first case there is their national first case.
                 same = national.pop.first_case.get(person) is case
-                group = national.groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
+                group = groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
                 ages_in[city][group] += 1
     started: Counter[str] = Counter(map(itemgetter("city"), dated_in(window, facts["placements"], "started_on")))
     paid = shared.paid(facts, window)
