@@ -370,15 +370,9 @@ class Shared:
 
 def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
     """Contributions paid in the window and not returned by its end (`city` None: every city's)."""
-    low, high = window.low, window.as_of
-    return [
-        c
-        for c in facts["contributions"]
-        if (day := c["paid_on"]) is not None
-        and low <= day <= high
-        and (city is None or c["city"] == city)
-        and ((failed := c["failed_on"]) is None or failed > high)
-    ]
+    paid = dated_in(window, _of(facts["contributions"], city), "paid_on")
+    returned = _days(Window(window.as_of))  # a failure dated on or before as_of
+    return list(compress(paid, map(not_, map(returned.__getitem__, map(itemgetter("failed_on"), paid)))))
 
 
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
