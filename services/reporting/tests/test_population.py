@@ -66,7 +66,8 @@ _day = st.integers(0, 200).map(lambda n: DAY0 + timedelta(days=n))
 @st.composite
 def _facts(draw: Any) -> tuple[dict[str, list[Row]], Window]:
     memberships = [
-        {"event_id": f"e{n}", "person_id": draw(st.sampled_from(PERSONS)), "household_id": draw(st.sampled_from(HOUSEHOLDS)),
+        {"event_id": f"e{n}", "person_id": draw(st.sampled_from(PERSONS)),
+         "household_id": draw(st.sampled_from(HOUSEHOLDS)),
          "change": draw(st.sampled_from(["formed", "formed", "joined", "left"])), "on_date": draw(_day)}
         for n in range(draw(st.integers(0, 14)))
     ]  # fmt: skip
@@ -109,7 +110,9 @@ def test_the_population_is_the_member_by_member_one(drawn: tuple[dict[str, list[
 @given(_facts())
 def test_the_age_groups_follow_the_first_cases(drawn: tuple[dict[str, list[Row]], Window]) -> None:
     facts, window = drawn
-    facts["persons"] = [{**p, "birth_date": date(2008, 5, 10) if p["person_id"] < "p4" else None} for p in facts["persons"]]
+    facts["persons"] = [
+        {**p, "birth_date": date(2008, 5, 10) if p["person_id"] < "p4" else None} for p in facts["persons"]
+    ]
     r = reached(facts, window, None)
     assert len(r.group_list) == len(r.pop.first_case)
     assert sum(r.ages.values()) == len(r.pop.first_case)

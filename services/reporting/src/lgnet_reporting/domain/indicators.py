@@ -16,7 +16,7 @@ Definitions (docs/reporting.md explains each one):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -211,7 +211,9 @@ class Population:
             )
         )
         self.several: dict[str, list[Row]] = {}
-        self.household_sizes: dict[str, int] = dict(zip(households, map(spans.size.get, households, repeat(0))))
+        self.household_sizes: dict[str, int] = dict(
+            zip(households, map(spans.size.get, households, repeat(0)), strict=True)
+        )
         if involved:
             self._follow(cases, households, case_of, several_cases, involved, spans)
 
@@ -226,7 +228,9 @@ class Population:
     ) -> None:
         """The persons in several households, with dated memberships or in a household with several cases."""
         cases_in: dict[str, list[Row]] = defaultdict(list)
-        for household, case in compress(zip(households, cases, strict=True), map(several_cases.__contains__, households)):
+        for household, case in compress(
+            zip(households, cases, strict=True), map(several_cases.__contains__, households)
+        ):
             cases_in[household].append(case)
 
         def of(household: str) -> list[Row]:
@@ -322,7 +326,7 @@ def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
         always_p += map(itemgetter(1), extra)
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
     if dated:
-        for m, pair in compress(zip(rows, zip(households, persons, strict=True)), map(not_, kept)):
+        for m, pair in compress(zip(rows, zip(households, persons, strict=True), strict=True), map(not_, kept)):
             change = m["change"]
             events[pair].append((date.min if change == _FORMED else m["on_date"], 1 if change == "left" else 0))
     timed: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
@@ -552,7 +556,11 @@ def city_rows(
             groups = national.groups
             alone = _single_persons(pop)
             by_pair = Counter(
-                zip(map(itemgetter("city"), map(pop.first_case.__getitem__, alone)), map(groups.__getitem__, alone))
+                zip(
+                    map(itemgetter("city"), map(pop.first_case.__getitem__, alone)),
+                    map(groups.__getitem__, alone),
+                    strict=True,
+                )
             )
         else:  # everyone reached by one case: the group list is aligned with the first cases
             by_pair = Counter(zip(map(itemgetter("city"), pop.first_case.values()), national.group_list, strict=True))
@@ -657,7 +665,10 @@ def summary(
             for person in consented
             if person in pop.first_case
             for v in set().union(
-                *(vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set()) for c in pop.cases_of_person(person))
+                *(
+                    vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set())
+                    for c in pop.cases_of_person(person)
+                )
             )
         )
 
