@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -24,12 +25,14 @@ HOUSEHOLDS = [f"h{n}" for n in range(4)]
 def _oracle(facts: dict[str, list[Row]], cases: list[Row], window: Window) -> tuple[Any, Any, Any]:
     """first case, every case and household sizes, by the rule in indicators' docstring, one member at a time."""
     canon = canonical_ids(facts["person_merges"])
-    events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    events: dict[tuple[str, str], list[tuple[date, bool]]] = defaultdict(list)
     for m in facts["memberships"]:
         day = date.min if m["change"] == "formed" else m["on_date"]
-        events[(m["household_id"], canon.get(m["person_id"], m["person_id"]))].append((day, m["change"] == "left"))
+        pid: str = m["person_id"]
+        events[(m["household_id"], canon.get(pid, pid))].append((day, m["change"] == "left"))
     for p in facts["persons"]:
-        pair = (p["household_id"], canon.get(p["person_id"], p["person_id"]))
+        pid = p["person_id"]
+        pair = (p["household_id"], canon.get(pid, pid))
         if p["household_id"] and pair not in events:
             events[pair].append((date.min, False))
     spans: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
@@ -60,6 +63,10 @@ def _oracle(facts: dict[str, list[Row]], cases: list[Row], window: Window) -> tu
     return first, dict(every), {h: len(ms) for h, ms in members.items()}
 
 
+def _after(day: date, days: int) -> date:
+    return day + timedelta(days=days)
+
+
 _day = st.integers(0, 200).map(lambda n: DAY0 + timedelta(days=n))
 
 
@@ -83,7 +90,7 @@ def _facts(draw: Any) -> tuple[dict[str, list[Row]], Window]:
     cases = []
     for n in range(draw(st.integers(0, 7))):
         opened = draw(_day)
-        closed = draw(st.one_of(st.none(), st.integers(0, 120).map(lambda d, o=opened: o + timedelta(days=d))))
+        closed = draw(st.one_of(st.none(), st.integers(0, 120).map(partial(_after, opened))))
         cases.append({"case_id": f"c{n}", "household_id": draw(st.sampled_from(HOUSEHOLDS)), "city": "torino",
                       "opened_on": opened, "closed_on": closed})  # fmt: skip
     window = Window(draw(_day), draw(st.one_of(st.none(), _day)))

@@ -795,8 +795,8 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
     """Employment of the consenting persons (every person with method 1) at their first case's opening, and at
     their last close in the window."""
     rows = facts["employment"]
-    ids = list(map(itemgetter("person_id"), rows))
-    persons = list(map(pop.canon.get, ids, ids))
+    ids: list[str] = list(map(itemgetter("person_id"), rows))
+    persons: list[str] = list(map(pop.canon.get, ids, ids))
     records: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
     for e, person in compress(zip(rows, persons, strict=True), map(consented.__contains__, persons)):
         records[person].append((e["as_of"], e["event_id"], e["status"]))
