@@ -411,6 +411,7 @@ class Reached:
     ages: Counter[str]
     sizes: list[int]
     group_list: list[str]  # minors, adults or age_unknown at their first case, in the order of `pop.first_case`
+    records: list[Row]  # the record describing each person, in the order of `pop.first_case`
 
     @property
     def groups(self) -> dict[str, str]:
@@ -430,10 +431,11 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     else:
         persons = _records(facts["persons"], pop.canon)
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
-    groups = _age_groups(pop.first_case, persons, minor_at)
+    records = list(map(persons.get, pop.first_case, repeat(_NO_RECORD)))  # read once: ages, then categories
+    groups = _age_groups(pop.first_case, records, minor_at)
     ages = Counter(groups)
     sizes = list(pop.household_sizes.values())
-    return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
+    return Reached(all_cases, cases, pop, persons, ages, sizes, groups, records)
 
 
 def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
@@ -476,7 +478,7 @@ def _single_cases(pop: Population) -> list[Row]:
 
 
 def _age_groups(
-    first_case: dict[str, Row], persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]
+    first_case: dict[str, Row], records: list[Row], minor_at: dict[tuple[str, str], bool]
 ) -> list[str]:
     """The age group of each person at their first case (what `_age_group` gives), in the order of `first_case`;
     the ~180,000 look-ups done by `map`."""
@@ -487,7 +489,7 @@ def _age_groups(
         else [None] * len(people)  # intake's answers absent (facts from before they existed): birth dates only
     )
     if None in known:  # no answer from intake for some: their birth date, when one is known
-        births = list(map(itemgetter("birth_date"), map(persons.get, people, repeat(_NO_RECORD))))
+        births = list(map(itemgetter("birth_date"), records))
         days = list(map(itemgetter("opened_on"), cases))
         latest = {day: _adult_if_born_by(day) for day in set(days)}
         limits = map(latest.__getitem__, days)
@@ -616,7 +618,7 @@ def summary(
         return city is None or row["city"] == city
 
     reach = reach or reached(facts, window, city, shared)
-    all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
+    all_cases, cases, pop = reach.all_cases, reach.cases, reach.pop
     ages, sizes = reach.ages, reach.sizes
 
     # Most persons have one case: theirs are counted by `map` (C loops), the others' distinct values one by one.
@@ -628,12 +630,14 @@ def summary(
         counts.update(v for cs in several for v in {c[attr] for c in cs})
         return dict(sorted(counts.items()))
 
-    records = list(map(persons.get, pop.first_case, repeat(_NO_RECORD)))
+    # Each person's record read once (~180,000 dicts): the categories counted together, then apart.
+    described = Counter(map(itemgetter("nationality", "sex", "third_country"), reach.records))
 
     def by_person(attr: str) -> dict[str, int]:
+        at = ("nationality", "sex").index(attr)
         counts: Counter[str] = Counter()
-        for value, n in Counter(map(itemgetter(attr), records)).items():
-            counts[str(value or UNKNOWN)] += n
+        for values, n in described.items():
+            counts[str(values[at] or UNKNOWN)] += n
         return dict(sorted(counts.items()))
 
     # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
@@ -675,7 +679,7 @@ def summary(
     opened = dated_in(window, cases, "opened_on")
     closed = dated_in(window, cases, "closed_on")
     paid = shared.paid(facts, window) if shared is not None and city is None else paid_in(facts, window, city)
-    third = sum(map(bool, map(itemgetter("third_country"), records)))
+    third = sum(n for values, n in described.items() if values[2])
 
     indicators: dict[str, Any] = {
         "persons": {"total": len(pop.first_case), **{k: ages[k] for k in ("minors", "adults", "age_unknown")}},
