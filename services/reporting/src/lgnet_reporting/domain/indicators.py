@@ -477,9 +477,7 @@ def _single_cases(pop: Population) -> list[Row]:
     return list(compress(pop.first_case.values(), map(not_, map(pop.several.__contains__, pop.first_case))))
 
 
-def _age_groups(
-    first_case: dict[str, Row], records: list[Row], minor_at: dict[tuple[str, str], bool]
-) -> list[str]:
+def _age_groups(first_case: dict[str, Row], records: list[Row], minor_at: dict[tuple[str, str], bool]) -> list[str]:
     """The age group of each person at their first case (what `_age_group` gives), in the order of `first_case`;
     the ~180,000 look-ups done by `map`."""
     people, cases = list(first_case), list(first_case.values())
