@@ -87,7 +87,8 @@ def main() -> None:
         old = previous(facts)
         before.append(time.perf_counter() - t)
         digests |= {digest(doc), digest(old)}
-        print(f"run {run + 1}: national {now[-1]:.2f}s (cpu {cpu[-1]:.2f}s), previous way {before[-1]:.2f}s")
+        took = f"national {now[-1]:.2f}s (cpu {cpu[-1]:.2f}s), previous way {before[-1]:.2f}s"
+        print(f"run {run + 1}: {took}", flush=True)
     print(json.dumps({
         "events": N, "runs": RUNS, "national_report_seconds": round(statistics.median(now), 2),
         "national_report_cpu_seconds": round(statistics.median(cpu), 2),
