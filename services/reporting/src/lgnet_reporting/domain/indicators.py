@@ -420,10 +420,7 @@ class Reached:
 
 
 def reached(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> Reached:
-    def here(row: Row) -> bool:
-        return city is None or row["city"] == city
-
-    all_cases = [c for c in facts["cases"] if c["opened_on"] is not None and here(c)]
+    all_cases = _of(facts["cases"], city, "opened_on")
     cases = _in_scope(all_cases, window)
     pop = Population(facts, cases, window, across_cities=city is None, shared=shared)
     if shared is not None and shared.canon is pop.canon:
@@ -439,12 +436,14 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
 
 
 def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
-    return [
-        c
-        for c in all_cases
-        if c["opened_on"] <= window.as_of
-        and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
-    ]
+    """The cases opened by as_of and, for a period, not closed before its start (each distinct day checked once)."""
+    opened = dated_in(Window(window.as_of), all_cases, "opened_on")
+    start, as_of = window.period_from, window.as_of
+    if start is None:
+        return opened
+    closes = list(map(itemgetter("closed_on"), opened))
+    still_open = {day: day is None or day > as_of or day >= start for day in set(closes)}
+    return list(compress(opened, map(still_open.__getitem__, closes)))
 
 
 def _ages(pop: Population, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> Counter[str]:
@@ -697,13 +696,13 @@ def summary(
         "cases": {
             "opened": len(opened),
             "closed": len(closed),
-            "open_at_as_of": sum(1 for c in cases if not window.closed(c["closed_on"])),
+            "open_at_as_of": len(cases) - len(dated_in(Window(window.as_of), cases, "closed_on")),
         },
-        "case_outcomes": _counts(c["outcome"] for c in closed),
+        "case_outcomes": _counts(map(itemgetter("outcome"), closed)),
         **_housing(facts, window, city, dict(zip(map(itemgetter("case_id"), all_cases), all_cases, strict=True))),
         **_payments(facts, window, city, paid),
         "employment": _employment(facts, pop, window, consented),
-        "monthly": _monthly(facts, window, here, opened, pop, paid),
+        "monthly": _monthly(facts, window, city, opened, pop, paid),
     }
     if window.method >= 2:  # indicators added with method 2: reports published with method 1 never had them
         indicators |= tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here)
@@ -828,7 +827,7 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
 
 
 def _monthly(
-    facts: Facts, window: Window, here: Any, opened: list[Row], pop: Population, paid: list[Row]
+    facts: Facts, window: Window, city: str | None, opened: list[Row], pop: Population, paid: list[Row]
 ) -> list[dict[str, Any]]:
     """Per month: cases opened (`opened`: those opened in the window), persons reached for the first time,
     placements started and cents paid (`paid`: in the window, not returned). Counted per day, then per month."""
@@ -845,8 +844,7 @@ def _monthly(
 
     add(Counter(days), "cases_opened")
     add(Counter(map(itemgetter("opened_on"), pop.first_case.values())), "new_persons")
-    add(Counter(p["started_on"] for p in facts["placements"] if p["started_on"] is not None and here(p)),
-        "placements_started")  # fmt: skip
+    add(Counter(map(itemgetter("started_on"), _of(facts["placements"], city, "started_on"))), "placements_started")
     cents: dict[date, int] = defaultdict(int)
     for c in paid:
         cents[c["paid_on"]] += c["amount_cents"]
