@@ -542,10 +542,11 @@ def city_rows(
     `national`: the national population, when its persons are the cities' (no cross-city key links two
     registrations): each city's persons and their first case there are then read from it (a person's cases are in
     opening order, so the first in a city is the one that city's own population would find)."""
-    cases_of: dict[str, list[Row]] = {c: [] for c in cities}
-    for c in facts["cases"]:
-        if c["opened_on"] is not None and c["city"] in cases_of:
-            cases_of[c["city"]].append(c)
+    # A case is in scope or not whatever the city asking: each city's are the national ones of that city.
+    in_scope = national.cases if national is not None else _in_scope(_of(facts["cases"], None, "opened_on"), window)
+    city_of = list(map(itemgetter("city"), in_scope))
+    households = Counter(map(itemgetter(0), set(zip(city_of, map(itemgetter("household_id"), in_scope), strict=True))))
+    opened = Counter(map(itemgetter("city"), dated_in(window, in_scope, "opened_on")))
     ages_in: dict[str, Counter[str]] | None = None
     if national is not None and national.pop.canon is shared.canon:
         pop = national.pop
@@ -586,18 +587,18 @@ def city_rows(
         paid_cents[c["city"]] += c["amount_cents"]
     out = {}
     for city in cities:
-        cases = _in_scope(cases_of[city], window)
         if ages_in is not None:
             ages = ages_in[city]
         else:
+            cases = list(compress(in_scope, map(city.__eq__, city_of)))
             ages = _ages(Population(facts, cases, window, shared=shared), shared.persons, shared.minor_at)
         out[city] = {
             "persons": ages["minors"] + ages["adults"] + ages["age_unknown"],
             "minors": ages["minors"],
             "adults": ages["adults"],
             "age_unknown": ages["age_unknown"],
-            "households": len({c["household_id"] for c in cases}),
-            "cases_opened": len(dated_in(window, cases, "opened_on")),
+            "households": households[city],
+            "cases_opened": opened[city],
             "placements_started": started[city],
             "paid_count": paid_count[city],
             "paid_cents": paid_cents[city],
