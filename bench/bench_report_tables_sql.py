@@ -6,6 +6,8 @@ and EXPLAIN (ANALYZE, BUFFERS) of the largest tables' queries printed. The schem
     set -a; . .local/infra.env; set +a
     BENCH_FACTS=/tmp/facts1m.pickle .venv/bin/python bench/bench_report_tables_sql.py
 
+Each run also computes the national report on the rows just read (a cold report = snapshot + report).
+
 Environment: DATABASE_URL; BENCH_EVENTS, BENCH_FACTS as bench_national_report.py; BENCH_RUNS (default 3).
 """
 
@@ -27,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_national_report as nat_bench
 from lgnet_reporting.adapters.schema import MIGRATIONS
+from lgnet_reporting.domain.canonical import digest
 from lgnet_reporting.domain.projection import TABLES
-from lgnet_reporting.service_layer.reports import snapshot
+from lgnet_reporting.service_layer.reports import Request, build, snapshot
 from lgnet_shared import consumer, db
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -55,19 +58,26 @@ async def main() -> None:
                 if rows:
                     await conn.copy_records_to_table(name, records=rows, columns=t.names)
             await conn.execute("analyze")
-            times = []
+            times, builds, digests = [], [], set()
+            national = Request(nat_bench.nat.NATIONAL, nat_bench.nat.NATIONAL, nat_bench.WINDOW)
             for run in range(RUNS):
                 t0 = time.perf_counter()
                 _, loaded = await snapshot(conn)
                 times.append(time.perf_counter() - t0)
-                print(f"run {run + 1}: snapshot of {sum(map(len, loaded.values())):,} rows in {times[-1]:.2f}s")
+                # A cold report: the national one computed on the rows just read, as the service does.
+                t0 = time.perf_counter()
+                digests.add(digest(build(loaded, national, 5)))
+                builds.append(time.perf_counter() - t0)
+                rows = f"{sum(map(len, loaded.values())):,} rows"
+                print(f"run {run + 1}: snapshot of {rows} in {times[-1]:.2f}s, national report on it {builds[-1]:.2f}s")
             assert all(len(loaded[n]) == len(facts[n]) for n in TABLES)
             for name in sorted(TABLES, key=lambda n: -len(facts[n]))[:3]:
                 t = TABLES[name]
                 plan = await conn.fetch(f"explain (analyze, buffers) select * from {name} order by {', '.join(t.key)}")
                 print(f"-- {name} ({len(facts[name]):,} rows)")
                 print("\n".join(r[0] for r in plan))
-            print(f"median snapshot (load_facts) {statistics.median(times):.2f}s")
+            report = f"{statistics.median(builds):.2f}s, digest {sorted(digests)[0][:8]} ({len(digests)} distinct)"
+            print(f"median snapshot (load_facts) {statistics.median(times):.2f}s, national report on it {report}")
     finally:
         await pool.close()
         conn2 = await asyncpg.connect(url)

@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import chain, compress, repeat
-from operator import itemgetter
+from itertools import chain, compress, filterfalse, repeat
+from operator import and_, gt, itemgetter, ne, not_
 from typing import Any
 
 from lgnet_reporting.domain import civic, outreach, tutoring
@@ -174,7 +174,12 @@ def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[s
 class Population:
     """Who the cases in scope reached: persons (canonical ids) and households, with their first case. Nationally
     (`across_cities`, method 2) registrations sharing a cross-city key are one person. `shared` carries what one
-    report computes once for all its populations (used only when its canonical ids are this population's)."""
+    report computes once for all its populations (used only when its canonical ids are this population's).
+
+    `first_case`: person -> their first case in scope (in opening order, then case id); `several`: person -> every
+    case that reached them, in that order, only for the few persons reached by more than one (`cases_of` gives
+    everyone's, built on demand); `household_sizes`: household of a case in scope -> how many persons its cases
+    reached."""
 
     def __init__(
         self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False, shared: Shared | None = None
@@ -183,61 +188,149 @@ class Population:
         linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
         self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked} if linked else merged
         self.window = window
-        intervals = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
-        self.first_case: dict[str, Row] = {}
-        self.cases_of: dict[str, list[Row]] = defaultdict(list)
-        self.members_of_household: dict[str, set[str]] = defaultdict(set)
-        no_spans: dict[str, list[tuple[date, date | None]]] = {}
-        # Bound once: this loop runs once per (case, member), ~180,000 times nationally.
-        first, cases_of, households, spans_of = (
-            self.first_case.setdefault,
-            self.cases_of,
-            self.members_of_household,
-            intervals.get,
+        spans = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
+        households = list(map(itemgetter("household_id"), cases))
+        case_of = dict(zip(households, cases, strict=True))  # household -> its case, when it has one only
+        several_cases: set[str] = set()
+        if len(case_of) < len(cases):
+            several_cases = {h for h, n in Counter(households).items() if n > 1}
+        # Almost everyone is a member of one household from its start, never left, and that household has one case
+        # in scope: that case is their only one. They are read with C-level `map`s, no Python call per person
+        # (~180,000 nationally); the others (`involved`) are followed case by case below.
+        involved = spans.repeated
+        if several_cases:
+            involved = involved | set(compress(spans.always_p, map(several_cases.__contains__, spans.always_h)))
+        simple = list(map(case_of.__contains__, spans.always_h))
+        if involved:
+            simple = list(map(and_, simple, map(not_, map(involved.__contains__, spans.always_p))))
+        self.first_case: dict[str, Row] = dict(
+            zip(
+                compress(spans.always_p, simple),
+                map(case_of.__getitem__, compress(spans.always_h, simple)),
+                strict=True,
+            )
         )
-        as_of = window.as_of
-        for case in sorted(cases, key=itemgetter("opened_on", "case_id")):
-            opened, closed = case["opened_on"], case["closed_on"]
-            end = closed if closed is not None and closed <= as_of else as_of
-            household = case["household_id"]
-            members = households[household]
-            for person, spans in spans_of(household, no_spans).items():
-                if len(spans) == 1:  # the usual case, without a generator per member
-                    start, stop = spans[0]
-                    overlaps = start <= end and (stop is None or stop >= opened)
-                else:
-                    overlaps = any(start <= end and (stop is None or stop >= opened) for start, stop in spans)
-                if overlaps:
-                    first(person, case)
-                    cases_of[person].append(case)
-                    members.add(person)
+        self.several: dict[str, list[Row]] = {}
+        self.household_sizes: dict[str, int] = dict(
+            zip(households, map(spans.size.get, households, repeat(0)), strict=True)
+        )
+        if involved:
+            self._follow(cases, households, case_of, several_cases, involved, spans)
+
+    def _follow(
+        self,
+        cases: list[Row],
+        households: list[str],
+        case_of: dict[str, Row],
+        several_cases: set[str],
+        involved: set[str],
+        spans: Spans,
+    ) -> None:
+        """The persons in several households, with dated memberships or in a household with several cases."""
+        cases_in: dict[str, list[Row]] = defaultdict(list)
+        for household, case in compress(
+            zip(households, cases, strict=True), map(several_cases.__contains__, households)
+        ):
+            cases_in[household].append(case)
+
+        def of(household: str) -> list[Row]:
+            if household in several_cases:
+                return cases_in[household]
+            return [case_of[household]] if household in case_of else []
+
+        reach: list[tuple[Row, str]] = []
+        for household, person in compress(
+            zip(spans.always_h, spans.always_p, strict=True), map(involved.__contains__, spans.always_p)
+        ):
+            reach += [(case, person) for case in of(household)]
+        as_of = self.window.as_of
+        for household, members in spans.timed.items():
+            reached_here: set[str] = set()
+            for case in of(household):
+                opened, closed = case["opened_on"], case["closed_on"]
+                end = closed if closed is not None and closed <= as_of else as_of
+                for person, dated in members.items():
+                    if any(start <= end and (stop is None or stop >= opened) for start, stop in dated):
+                        reach.append((case, person))
+                        reached_here.add(person)
+            if reached_here:
+                self.household_sizes[household] += len(reached_here)
+        reach.sort(key=lambda pair: (pair[0]["opened_on"], pair[0]["case_id"]))
+        first, several = self.first_case, self.several
+        for case, person in reach:
+            if person not in first:
+                first[person] = case
+            elif person in several:
+                several[person].append(case)
+            else:
+                several[person] = [first[person], case]
+
+    @property
+    def cases_of(self) -> dict[str, list[Row]]:
+        """person -> every case in scope that reached them, in opening order."""
+        several = self.several
+        return {p: several.get(p) or [c] for p, c in self.first_case.items()}
+
+    def cases_of_person(self, person: str) -> list[Row]:
+        return self.several.get(person) or [self.first_case[person]]
 
     def canonical(self, person_id: str) -> str:
         return self.canon.get(person_id, person_id)
 
 
-def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tuple[date, date | None]]]]:
-    """household -> person -> membership spans. The initial composition (household formed) has no start date;
-    later joins and departures carry their own date; a registration naming the household counts as initial
-    composition only when no membership event names that person in that household."""
+@dataclass(frozen=True)
+class Spans:
+    """Membership spans. `always_h`/`always_p`: (household, person) pairs of members from the household's start
+    (formed with them, or a registration naming it) who never left, i.e. members for every case of it — almost
+    everyone; `size`: household -> how many such members; `timed`: household -> person -> spans (start, end or
+    None) of members who joined on a date or left; `repeated`: persons of more than one pair, or of `timed`."""
+
+    always_h: list[str]
+    always_p: list[str]
+    size: dict[str, int]
+    timed: dict[str, dict[str, list[tuple[date, date | None]]]]
+    repeated: set[str]
+
+
+def _spans(facts: Facts, canon: dict[str, str]) -> Spans:
+    """The membership spans. The initial composition (household formed) has no start date; later joins and
+    departures carry their own date; a registration naming the household counts as initial composition only when
+    no membership event names that person in that household. Column by column (C-level maps): strings cache their
+    hashes, pairs of them do not, so pairs are built only where a person's rows need them."""
+    rows = facts["memberships"]
+    households = list(map(itemgetter("household_id"), rows))
+    ids = list(map(itemgetter("person_id"), rows))
+    persons = list(map(canon.get, ids, ids)) if canon else ids
+    # A pair with one `formed` event is a member from the start, never left; the others are dated.
+    dated = set(compress(zip(households, persons, strict=True), map(_FORMED.__ne__, map(itemgetter("change"), rows))))
+    once = len(set(persons)) == len(persons)  # every person in one membership row: no pair seen twice
+    if not once:
+        dated |= {pair for pair, n in Counter(zip(households, persons, strict=True)).items() if n > 1}
+    if dated:
+        kept = list(map(not_, map(dated.__contains__, zip(households, persons, strict=True))))
+        always_h, always_p = list(compress(households, kept)), list(compress(persons, kept))
+    else:
+        always_h, always_p = list(households), list(persons)
+    named = list(compress(facts["persons"], map(itemgetter("household_id"), facts["persons"])))
+    pids = list(map(str, map(itemgetter("person_id"), named)))
+    named_p = list(map(canon.get, pids, pids)) if canon else pids
+    named_h = list(map(itemgetter("household_id"), named))
+    # Registrations whose household a membership row names for that person are most of them: found by person.
+    household_of = dict(zip(persons, households, strict=True))
+    unnamed = list(map(ne, map(household_of.get, named_p), named_h))
+    extra: dict[tuple[str, str], None] = {}
+    if any(unnamed):
+        seen = set(zip(households, persons, strict=True))
+        extra = dict.fromkeys(filterfalse(seen.__contains__, compress(zip(named_h, named_p, strict=True), unnamed)))
+        always_h += map(itemgetter(0), extra)
+        always_p += map(itemgetter(1), extra)
     events: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
-    resolve = canon.get
-    for m in facts["memberships"]:
-        change = m["change"]
-        day = date.min if change == "formed" else m["on_date"]
-        pid: str = m["person_id"]
-        events[(m["household_id"], resolve(pid, pid))].append((day, 1 if change == "left" else 0))
-    for p in facts["persons"]:  # a registration naming the household, when nothing else says when they joined
-        if household := p["household_id"]:
-            pid = str(p["person_id"])
-            pair = (household, resolve(pid, pid))
-            if pair not in events:
-                events[pair].append((date.min, 0))
-    out: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
-    for (household, person), evs in events.items():  # in the facts' order: every use of the spans sorts
-        if len(evs) == 1 and not evs[0][1]:  # the usual case: a member from one date on, never left
-            out[household][person] = [(evs[0][0], None)]
-            continue
+    if dated:
+        for m, pair in compress(zip(rows, zip(households, persons, strict=True), strict=True), map(not_, kept)):
+            change = m["change"]
+            events[pair].append((date.min if change == _FORMED else m["on_date"], 1 if change == "left" else 0))
+    timed: dict[str, dict[str, list[tuple[date, date | None]]]] = defaultdict(dict)
+    for (household, person), evs in events.items():
         spans: list[tuple[date, date | None]] = []
         start: date | None = None
         for day, left in sorted(evs):
@@ -248,8 +341,14 @@ def _spans(facts: Facts, canon: dict[str, str]) -> dict[str, dict[str, list[tupl
                 start = None
         if start is not None:
             spans.append((start, None))
-        out[household][person] = spans
-    return out
+        timed[household][person] = spans
+    repeated = {person for _, person in events}
+    if (extra or dated or not once) and len(set(always_p)) < len(always_p):
+        repeated |= {person for person, n in Counter(always_p).items() if n > 1}
+    return Spans(always_h, always_p, dict(Counter(always_h)), dict(timed), repeated)
+
+
+_FORMED = "formed"
 
 
 class Shared:
@@ -275,20 +374,16 @@ class Shared:
 
 def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
     """Contributions paid in the window and not returned by its end (`city` None: every city's)."""
-    low, high = window.low, window.as_of
-    return [
-        c
-        for c in facts["contributions"]
-        if (day := c["paid_on"]) is not None
-        and low <= day <= high
-        and (city is None or c["city"] == city)
-        and ((failed := c["failed_on"]) is None or failed > high)
-    ]
+    paid = dated_in(window, _of(facts["contributions"], city), "paid_on")
+    returned = _days(Window(window.as_of))  # a failure dated on or before as_of
+    return list(compress(paid, map(not_, map(returned.__getitem__, map(itemgetter("failed_on"), paid)))))
 
 
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
     """canonical person -> the record describing them: the surviving person's own record wins over the merged
     ones' (among those, the greatest id)."""
+    if not canon:  # no merges: every record describes its own person (the last of an id wins, as below)
+        return dict(zip(map(str, map(itemgetter("person_id"), rows)), rows, strict=True))
     persons: dict[str, Row] = {}
     merged: list[Row] = []
     for p in rows:
@@ -315,14 +410,17 @@ class Reached:
     persons: dict[str, Row]
     ages: Counter[str]
     sizes: list[int]
-    groups: dict[str, str]  # person -> minors, adults or age_unknown, at their first case
+    group_list: list[str]  # minors, adults or age_unknown at their first case, in the order of `pop.first_case`
+    records: list[Row]  # the record describing each person, in the order of `pop.first_case`
+
+    @property
+    def groups(self) -> dict[str, str]:
+        """person -> their age group at their first case."""
+        return dict(zip(self.pop.first_case, self.group_list, strict=True))
 
 
 def reached(facts: Facts, window: Window, city: str | None, shared: Shared | None = None) -> Reached:
-    def here(row: Row) -> bool:
-        return city is None or row["city"] == city
-
-    all_cases = [c for c in facts["cases"] if c["opened_on"] is not None and here(c)]
+    all_cases = _of(facts["cases"], city, "opened_on")
     cases = _in_scope(all_cases, window)
     pop = Population(facts, cases, window, across_cities=city is None, shared=shared)
     if shared is not None and shared.canon is pop.canon:
@@ -330,19 +428,22 @@ def reached(facts: Facts, window: Window, city: str | None, shared: Shared | Non
     else:
         persons = _records(facts["persons"], pop.canon)
         minor_at = minors_at_opening(facts["member_ages"], pop.canonical)
-    groups = _age_groups(pop.first_case, persons, minor_at)
-    ages = Counter(groups.values())
-    sizes = [len(pop.members_of_household[c["household_id"]]) for c in {c["household_id"]: c for c in cases}.values()]
-    return Reached(all_cases, cases, pop, persons, ages, sizes, groups)
+    records = list(map(persons.get, pop.first_case, repeat(_NO_RECORD)))  # read once: ages, then categories
+    groups = _age_groups(pop.first_case, records, minor_at)
+    ages = Counter(groups)
+    sizes = list(pop.household_sizes.values())
+    return Reached(all_cases, cases, pop, persons, ages, sizes, groups, records)
 
 
 def _in_scope(all_cases: list[Row], window: Window) -> list[Row]:
-    return [
-        c
-        for c in all_cases
-        if c["opened_on"] <= window.as_of
-        and (window.period_from is None or not window.closed(c["closed_on"]) or c["closed_on"] >= window.period_from)
-    ]
+    """The cases opened by as_of and, for a period, not closed before its start (each distinct day checked once)."""
+    opened = dated_in(Window(window.as_of), all_cases, "opened_on")
+    start, as_of = window.period_from, window.as_of
+    if start is None:
+        return opened
+    closes = list(map(itemgetter("closed_on"), opened))
+    still_open = {day: day is None or day > as_of or day >= start for day in set(closes)}
+    return list(compress(opened, map(still_open.__getitem__, closes)))
 
 
 def _ages(pop: Population, persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]) -> Counter[str]:
@@ -361,21 +462,42 @@ def _age_group(person: str, case: Row, persons: dict[str, Row], minor_at: dict[t
 _GROUP = {True: "minors", False: "adults", None: "age_unknown"}
 
 
-def _age_groups(
-    first_case: dict[str, Row], persons: dict[str, Row], minor_at: dict[tuple[str, str], bool]
-) -> dict[str, str]:
-    """person -> age group at their first case (what `_age_group` gives), the ~180,000 look-ups done by `map`."""
+def _single_persons(pop: Population) -> list[str]:
+    """The persons reached by one case only (most of them), in the order they were reached."""
+    if not pop.several:
+        return list(pop.first_case)
+    return list(filterfalse(pop.several.__contains__, pop.first_case))
+
+
+def _single_cases(pop: Population) -> list[Row]:
+    """The case of each person reached by one case only."""
+    if not pop.several:
+        return list(pop.first_case.values())
+    return list(compress(pop.first_case.values(), map(not_, map(pop.several.__contains__, pop.first_case))))
+
+
+def _age_groups(first_case: dict[str, Row], records: list[Row], minor_at: dict[tuple[str, str], bool]) -> list[str]:
+    """The age group of each person at their first case (what `_age_group` gives), in the order of `first_case`;
+    the ~180,000 look-ups done by `map`."""
     people, cases = list(first_case), list(first_case.values())
-    known: list[bool | None] = list(map(minor_at.get, zip(people, map(itemgetter("case_id"), cases), strict=True)))
+    known: list[bool | None] = (
+        list(map(minor_at.get, zip(people, map(itemgetter("case_id"), cases), strict=True)))
+        if minor_at
+        else [None] * len(people)  # intake's answers absent (facts from before they existed): birth dates only
+    )
     if None in known:  # no answer from intake for some: their birth date, when one is known
-        births = map(itemgetter("birth_date"), map(persons.get, people, repeat(_NO_RECORD)))
-        latest = {day: _adult_if_born_by(day) for day in set(map(itemgetter("opened_on"), cases))}
-        limits = map(latest.__getitem__, map(itemgetter("opened_on"), cases))
-        known = [
-            minor if minor is not None else None if born is None else born > limit
-            for minor, born, limit in zip(known, births, limits, strict=True)
-        ]
-    return dict(zip(people, map(_GROUP.__getitem__, known), strict=True))
+        births = list(map(itemgetter("birth_date"), records))
+        days = list(map(itemgetter("opened_on"), cases))
+        latest = {day: _adult_if_born_by(day) for day in set(days)}
+        limits = map(latest.__getitem__, days)
+        if minor_at or None in births:
+            known = [
+                minor if minor is not None else None if born is None else born > limit
+                for minor, born, limit in zip(known, births, limits, strict=True)
+            ]
+        else:  # every birth date known, no answer at all: one C-level comparison per person
+            known = list(map(gt, births, limits))
+    return list(map(_GROUP.__getitem__, known))
 
 
 def _adult_if_born_by(day: date) -> date:
@@ -420,25 +542,34 @@ def city_rows(
     `national`: the national population, when its persons are the cities' (no cross-city key links two
     registrations): each city's persons and their first case there are then read from it (a person's cases are in
     opening order, so the first in a city is the one that city's own population would find)."""
-    cases_of: dict[str, list[Row]] = {c: [] for c in cities}
-    for c in facts["cases"]:
-        if c["opened_on"] is not None and c["city"] in cases_of:
-            cases_of[c["city"]].append(c)
+    # A case is in scope or not whatever the city asking: each city's are the national ones of that city.
+    in_scope = national.cases if national is not None else _in_scope(_of(facts["cases"], None, "opened_on"), window)
+    city_of = list(map(itemgetter("city"), in_scope))
+    households = Counter(map(itemgetter(0), set(zip(city_of, map(itemgetter("household_id"), in_scope), strict=True))))
+    opened = Counter(map(itemgetter("city"), dated_in(window, in_scope, "opened_on")))
     ages_in: dict[str, Counter[str]] | None = None
     if national is not None and national.pop.canon is shared.canon:
-        cases_of_person = national.pop.cases_of
+        pop = national.pop
         # A person with one case: that case is their first national case and their first in its city, so their
         # age group is the national one; counted by (city, group) pairs.
-        groups = national.groups
-        by_pair = Counter([(cs[0]["city"], groups[p]) for p, cs in cases_of_person.items() if len(cs) == 1])
+        if pop.several:
+            groups = national.groups
+            alone = _single_persons(pop)
+            by_pair = Counter(
+                zip(
+                    map(itemgetter("city"), map(pop.first_case.__getitem__, alone)),
+                    map(groups.__getitem__, alone),
+                    strict=True,
+                )
+            )
+        else:  # everyone reached by one case: the group list is aligned with the first cases
+            by_pair = Counter(zip(map(itemgetter("city"), pop.first_case.values()), national.group_list, strict=True))
         ages_in = {city: Counter() for city in cities}
         for (city, group), n in by_pair.items():
             if city in ages_in:
                 ages_in[city][group] += n
         first: dict[tuple[str, str], Row] = {}
-        for person, cs in cases_of_person.items():
-            if len(cs) == 1:
-                continue
+        for person, cs in pop.several.items():
             for c in cs:
                 if (c["city"], person) not in first:
                     first[(c["city"], person)] = c
@@ -446,7 +577,7 @@ def city_rows(
             if city in ages_in:
                 # Most persons are in one city: their first case there is their national first case.
                 same = national.pop.first_case.get(person) is case
-                group = national.groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
+                group = groups[person] if same else _age_group(person, case, shared.persons, shared.minor_at)
                 ages_in[city][group] += 1
     started: Counter[str] = Counter(map(itemgetter("city"), dated_in(window, facts["placements"], "started_on")))
     paid = shared.paid(facts, window)
@@ -456,18 +587,18 @@ def city_rows(
         paid_cents[c["city"]] += c["amount_cents"]
     out = {}
     for city in cities:
-        cases = _in_scope(cases_of[city], window)
         if ages_in is not None:
             ages = ages_in[city]
         else:
+            cases = list(compress(in_scope, map(city.__eq__, city_of)))
             ages = _ages(Population(facts, cases, window, shared=shared), shared.persons, shared.minor_at)
         out[city] = {
             "persons": ages["minors"] + ages["adults"] + ages["age_unknown"],
             "minors": ages["minors"],
             "adults": ages["adults"],
             "age_unknown": ages["age_unknown"],
-            "households": len({c["household_id"] for c in cases}),
-            "cases_opened": len(dated_in(window, cases, "opened_on")),
+            "households": households[city],
+            "cases_opened": opened[city],
             "placements_started": started[city],
             "paid_count": paid_count[city],
             "paid_cents": paid_cents[city],
@@ -485,42 +616,44 @@ def summary(
         return city is None or row["city"] == city
 
     reach = reach or reached(facts, window, city, shared)
-    all_cases, cases, pop, persons = reach.all_cases, reach.cases, reach.pop, reach.persons
+    all_cases, cases, pop = reach.all_cases, reach.cases, reach.pop
     ages, sizes = reach.ages, reach.sizes
 
     # Most persons have one case: theirs are counted by `map` (C loops), the others' distinct values one by one.
-    single = [cs[0] for cs in pop.cases_of.values() if len(cs) == 1]
-    several = [cs for cs in pop.cases_of.values() if len(cs) > 1]
+    single = _single_cases(pop)
+    several = list(pop.several.values())
 
     def by_case(attr: str) -> dict[str, int]:
         counts = Counter(map(itemgetter(attr), single))
         counts.update(v for cs in several for v in {c[attr] for c in cs})
         return dict(sorted(counts.items()))
 
-    records = list(map(persons.get, pop.first_case, repeat(_NO_RECORD)))
+    # Each person's record read once (~180,000 dicts): the categories counted together, then apart.
+    described = Counter(map(itemgetter("nationality", "sex", "third_country"), reach.records))
 
     def by_person(attr: str) -> dict[str, int]:
+        at = ("nationality", "sex").index(attr)
         counts: Counter[str] = Counter()
-        for value, n in Counter(map(itemgetter(attr), records)).items():
-            counts[str(value or UNKNOWN)] += n
+        for values, n in described.items():
+            counts[str(values[at] or UNKNOWN)] += n
         return dict(sorted(counts.items()))
 
     # Method 1 counted everyone everywhere; from method 2 the consent-based indicators count consenting persons.
     consented = set(pop.first_case) if window.method < 2 else consenting(facts["consents"], pop.canonical, window.as_of)
-    case_ids = {c["case_id"] for c in cases}
+    case_ids = set(map(itemgetter("case_id"), cases))
+    by_as_of = Window(window.as_of)  # dated on or before as_of, whatever the period
     vulnerable: dict[str, set[str]] = defaultdict(set)  # case -> vulnerabilities assessed by as_of
-    for a in facts["assessments"]:
-        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
-            vulnerable[a["case_id"]].update(a["vulnerabilities"] or [])
-    referred: dict[str, set[str]] = defaultdict(set)  # household -> referral sources by as_of
-    for r in facts["referrals"]:
-        if window.closed(r["received_on"]):
-            referred[r["household_id"]].add(r["source"])
-
     own: dict[tuple[str, str], set[str]] = defaultdict(set)  # (person, case) -> vulnerabilities assessed as theirs
-    for a in facts["person_vulnerabilities"]:
-        if a["case_id"] in case_ids and window.closed(a["assessed_on"]):
-            own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
+    if consented:  # they count consenting persons only (from method 2)
+        for a in dated_in(by_as_of, facts["assessments"], "assessed_on"):
+            if a["case_id"] in case_ids:
+                vulnerable[a["case_id"]].update(a["vulnerabilities"] or [])
+        for a in dated_in(by_as_of, facts["person_vulnerabilities"], "assessed_on"):
+            if a["case_id"] in case_ids:
+                own[(pop.canonical(a["person_id"]), a["case_id"])].update(a["vulnerabilities"] or [])
+    referred: dict[str, set[str]] = defaultdict(set)  # household -> referral sources by as_of
+    for r in dated_in(by_as_of, facts["referrals"], "received_on"):
+        referred[r["household_id"]].add(r["source"])
 
     def by_sets(sets: dict[str, set[str]], key: str) -> dict[str, int]:
         counts = Counter(chain.from_iterable(map(sets.__getitem__, map(itemgetter(key), single))))
@@ -531,15 +664,20 @@ def summary(
         """Household-level assessments (before v3) on every member, per-person ones on that person."""
         return _counts(
             v
-            for person, cs in pop.cases_of.items()
-            if person in consented
-            for v in set().union(*(vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set()) for c in cs))
+            for person in consented
+            if person in pop.first_case
+            for v in set().union(
+                *(
+                    vulnerable[c["case_id"]] | own.get((person, c["case_id"]), set())
+                    for c in pop.cases_of_person(person)
+                )
+            )
         )
 
     opened = dated_in(window, cases, "opened_on")
     closed = dated_in(window, cases, "closed_on")
     paid = shared.paid(facts, window) if shared is not None and city is None else paid_in(facts, window, city)
-    third = sum(map(bool, map(itemgetter("third_country"), records)))
+    third = sum(n for values, n in described.items() if values[2])
 
     indicators: dict[str, Any] = {
         "persons": {"total": len(pop.first_case), **{k: ages[k] for k in ("minors", "adults", "age_unknown")}},
@@ -559,17 +697,17 @@ def summary(
         "cases": {
             "opened": len(opened),
             "closed": len(closed),
-            "open_at_as_of": sum(1 for c in cases if not window.closed(c["closed_on"])),
+            "open_at_as_of": len(cases) - len(dated_in(Window(window.as_of), cases, "closed_on")),
         },
-        "case_outcomes": _counts(c["outcome"] for c in closed),
-        **_housing(facts, window, here, {c["case_id"]: c for c in all_cases}),
-        **_payments(facts, window, here, paid),
+        "case_outcomes": _counts(map(itemgetter("outcome"), closed)),
+        **_housing(facts, window, city, dict(zip(map(itemgetter("case_id"), all_cases), all_cases, strict=True))),
+        **_payments(facts, window, city, paid),
         "employment": _employment(facts, pop, window, consented),
-        "monthly": _monthly(facts, window, here, opened, pop, paid),
+        "monthly": _monthly(facts, window, city, opened, pop, paid),
     }
     if window.method >= 2:  # indicators added with method 2: reports published with method 1 never had them
         indicators |= tutoring.indicators(facts[tutoring.TABLE], lambda day: day in window, here)
-        granted = sum(1 for p in pop.first_case if p in consented)
+        granted = len(pop.first_case.keys() & consented)
         indicators["reporting_consent"] = {"granted": granted, "not_granted": len(pop.first_case) - granted}
         planned = {pl["case_id"] for pl in facts["plans"] if window.closed(pl["agreed_on"])} & case_ids
         indicators["persons_with_individual_plan"] = sum(
@@ -581,8 +719,15 @@ def summary(
     return indicators
 
 
-def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> dict[str, Any]:
-    placements = [p for p in facts["placements"] if p["started_on"] is not None and here(p)]
+def _of(rows: list[Row], city: str | None, dated: str | None = None) -> list[Row]:
+    """The rows of `city` (every city's when None) whose `dated` field is a date (not None), C-level filters."""
+    if city is not None:
+        rows = list(compress(rows, map(city.__eq__, map(itemgetter("city"), rows))))
+    return rows if dated is None else list(compress(rows, map(itemgetter(dated), rows)))  # a date is never false
+
+
+def _housing(facts: Facts, window: Window, city: str | None, cases: dict[str, Row]) -> dict[str, Any]:
+    placements = _of(facts["placements"], city, "started_on")
     started = dated_in(window, placements, "started_on")
     ended = dated_in(window, placements, "ended_on")
     waits = [
@@ -590,18 +735,17 @@ def _housing(facts: Facts, window: Window, here: Any, cases: dict[str, Row]) -> 
         for p in started
         if p["case_id"] in cases and cases[p["case_id"]]["opened_on"] <= p["started_on"]
     ]
-    leases = [le for le in facts["leases"] if here(le) and le["signed_on"] in window]
+    leases = dated_in(window, _of(facts["leases"], city), "signed_on")
+    begun = dated_in(Window(window.as_of), placements, "started_on")  # started by as_of, whatever the period
     return {
         "placements": {
             "started": len(started),
             "ended": len(ended),
-            "active_at_as_of": sum(
-                1 for p in placements if window.closed(p["started_on"]) and not window.closed(p["ended_on"])
-            ),
+            "active_at_as_of": len(begun) - len(dated_in(Window(window.as_of), begun, "ended_on")),
         },
-        "placements_by_kind": _counts(p["kind"] for p in started),
-        "placements_ended_by_reason": _counts(p["end_reason"] for p in ended),
-        "leases_by_type": _counts(le["lease_type"] for le in leases),
+        "placements_by_kind": _counts(map(itemgetter("kind"), started)),
+        "placements_ended_by_reason": _counts(map(itemgetter("end_reason"), ended)),
+        "leases_by_type": _counts(map(itemgetter("lease_type"), leases)),
         "days_to_placement": {"placements": len(waits), "median": _median(waits)},
     }
 
@@ -614,13 +758,19 @@ def _money(keys: list[str], amounts: Iterable[int]) -> dict[str, dict[str, int]]
     return {key: {"count": n, "amount_cents": total[key]} for key, n in sorted(Counter(keys).items())}
 
 
-def _payments(facts: Facts, window: Window, here: Any, paid: list[Row]) -> dict[str, Any]:
+def _payments(facts: Facts, window: Window, city: str | None, paid: list[Row]) -> dict[str, Any]:
     lines = {b["budget_line_id"]: b["line"] for b in facts["budget_lines"]}
     amounts = list(map(itemgetter("amount_cents"), paid))
-    failed = [f for f in facts["contribution_failures"] if here(f) and f["failed_on"] in window]
-    vouchers = {v["voucher_id"]: v for v in facts["vouchers"] if v["issued_on"] is not None and here(v)}
+    failed = dated_in(window, _of(facts["contribution_failures"], city), "failed_on")
+    issuable = _of(facts["vouchers"], city, "issued_on")
+    vouchers = dict(zip(map(itemgetter("voucher_id"), issuable), issuable, strict=True))
     issued = dated_in(window, list(vouchers.values()), "issued_on")
-    redeemed = [r for r in facts["voucher_redemptions"] if r["voucher_id"] in vouchers and r["redeemed_on"] in window]
+    redemptions = facts["voucher_redemptions"]
+    redeemed = dated_in(
+        window,
+        list(compress(redemptions, map(vouchers.__contains__, map(itemgetter("voucher_id"), redemptions)))),
+        "redeemed_on",
+    )
     expired = dated_in(window, list(vouchers.values()), "expired_on")
     return {
         "contributions_paid": {"count": len(paid), "amount_cents": sum(amounts)},
@@ -631,7 +781,8 @@ def _payments(facts: Facts, window: Window, here: Any, paid: list[Row]) -> dict[
         "contribution_payments_failed": len(failed),
         "vouchers_issued_by_kind": _money([v["kind"] for v in issued], [v["value_cents"] for v in issued]),
         "vouchers_redeemed_by_kind": _money(
-            [vouchers[r["voucher_id"]]["kind"] for r in redeemed], [r["amount_cents"] for r in redeemed]
+            list(map(itemgetter("kind"), map(vouchers.__getitem__, map(itemgetter("voucher_id"), redeemed)))),
+            list(map(itemgetter("amount_cents"), redeemed)),
         ),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
@@ -643,9 +794,14 @@ def _returned(c: Row, window: Window) -> bool:
 
 
 def _employment(facts: Facts, pop: Population, window: Window, consented: set[str]) -> dict[str, Any]:
+    """Employment of the consenting persons (every person with method 1) at their first case's opening, and at
+    their last close in the window."""
+    rows = facts["employment"]
+    ids: list[str] = list(map(itemgetter("person_id"), rows))
+    persons: list[str] = list(map(pop.canon.get, ids, ids))
     records: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
-    for e in facts["employment"]:
-        records[pop.canonical(e["person_id"])].append((e["as_of"], e["event_id"], e["status"]))
+    for e, person in compress(zip(rows, persons, strict=True), map(consented.__contains__, persons)):
+        records[person].append((e["as_of"], e["event_id"], e["status"]))
     for rs in records.values():
         rs.sort()
 
@@ -653,12 +809,13 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
         known = [s for d, _, s in records.get(person, []) if d <= day]
         return known[-1] if known else UNKNOWN
 
-    at_opening = {p: status(p, c["opened_on"]) for p, c in pop.first_case.items() if p in consented}
+    first = pop.first_case
+    at_opening = {p: status(p, first[p]["opened_on"]) for p in consented if p in first}
     at_close: dict[str, str] = {}
-    for person, cs in pop.cases_of.items():
-        if person not in consented:
+    for person in consented:
+        if person not in pop.first_case:
             continue
-        closes = [c["closed_on"] for c in cs if c["closed_on"] in window]
+        closes = [c["closed_on"] for c in pop.cases_of_person(person) if c["closed_on"] in window]
         if closes:
             at_close[person] = status(person, max(closes))
     return {
@@ -671,7 +828,7 @@ def _employment(facts: Facts, pop: Population, window: Window, consented: set[st
 
 
 def _monthly(
-    facts: Facts, window: Window, here: Any, opened: list[Row], pop: Population, paid: list[Row]
+    facts: Facts, window: Window, city: str | None, opened: list[Row], pop: Population, paid: list[Row]
 ) -> list[dict[str, Any]]:
     """Per month: cases opened (`opened`: those opened in the window), persons reached for the first time,
     placements started and cents paid (`paid`: in the window, not returned). Counted per day, then per month."""
@@ -688,8 +845,7 @@ def _monthly(
 
     add(Counter(days), "cases_opened")
     add(Counter(map(itemgetter("opened_on"), pop.first_case.values())), "new_persons")
-    add(Counter(p["started_on"] for p in facts["placements"] if p["started_on"] is not None and here(p)),
-        "placements_started")  # fmt: skip
+    add(Counter(map(itemgetter("started_on"), _of(facts["placements"], city, "started_on"))), "placements_started")
     cents: dict[date, int] = defaultdict(int)
     for c in paid:
         cents[c["paid_on"]] += c["amount_cents"]
