@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import struct
@@ -230,8 +231,10 @@ class FactSigner:
                     out.append((v, (header, b"%b%d;%d;%b" % (head, i, size, proof))))
                 continue
             head, pack = self._v2_head + raw, _PLACE.pack
-            for i, v in enumerate(values):
-                out.append((v, (header, b"".join([head, pack(i, size), *merkle.path_in(levels, i)]))))
+            out += [
+                (v, (header, head + pack(i, size) + path))
+                for i, (v, path) in enumerate(zip(values, merkle.paths_of(levels), strict=True))
+            ]
         return out
 
     def _claimed(self, value: bytes) -> bytes:
@@ -354,37 +357,105 @@ class FactAuthenticator:
         """Check a fetched batch's signatures at once; `authenticate` then takes each record's result (for that very
         record object only). On the event loop: with one Ed25519 verification per signed batch, what is left per
         record is Python (parsing, hashing small values) that holds the GIL, so a worker thread only added a hand-off
-        and GIL contention with the loop (docs/benchmarks.md)."""
+        and GIL contention with the loop (docs/benchmarks.md).
+
+        Records with a version 2 header whose whole signed batch is in the fetch (the usual case) are proven
+        together (`_whole_v2_batches`); every other record — version 1, a batch split between fetches, anything
+        that does not prove — is parsed and checked by the general path, which names the bad ones."""
+        if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
+            self._checked.clear()
+        proven, others = await self._whole_v2_batches(records)
         todo: list[Todo] = []
         keys = self.registry.keys
-        for r in records:
-            if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
-                continue
+        for r in others:
             signature = parse_signature(r.headers or ())
             key = keys.get(signature.key_id) if signature else None
             if signature and key is None:  # not seen yet: re-read the registry (rarely)
                 key = await self.registry.lookup(signature.key_id)
             todo.append((r, key, signature))
-        if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
-            self._checked.clear()
-        self._checked.update(self._check_all(todo))
+        self._checked.update(self._check_all(todo, proven))
 
-    def _check_all(self, todo: list[Todo]) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
+    async def _whole_v2_batches(self, records: Sequence[Any]) -> tuple[list[tuple[Any, SigningKey]], list[Any]]:
+        """(Records proven with their whole batch and the key that signed it, the others). A batch is proven when all
+        its records are here: its tree is rebuilt from their leaves (one hash per node), the root's signature checked
+        once, and each record's header compared, byte for byte, with the header the signer writes for that place
+        (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
+        (`_verify_alone`) requires of it, without parsing it or hashing its proof."""
+        groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes]]] = {}
+        others: list[Any] = []
+        unpack, v2 = _PLACE.unpack_from, _V2
+        for r in records:
+            if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
+                continue
+            v = _header_value(r.headers or ())
+            if v is None or v[:1] != v2 or len(v) < 2 or len(v) < 70 + v[1]:
+                others.append(r)
+                continue
+            end = 66 + v[1]  # version, length, key id, signature
+            position, size = unpack(v, end)
+            group = groups.get((v[:end], size))
+            if group is None:
+                group = groups[(v[:end], size)] = {}
+            if position in group:  # the same place twice: not one whole batch
+                others.append(r)
+                group[-1] = group.pop(position)
+                continue
+            group[position] = (r, v)
+        proven: list[tuple[Any, SigningKey]] = []
+        sha, signed_bytes, pack = hashlib.sha256, signing.signed_bytes, _PLACE.pack
+        for (prefix, size), members in groups.items():
+            key = None
+            if len(members) == size and all(i in members for i in range(size)):
+                with contextlib.suppress(UnicodeDecodeError):
+                    key_id = prefix[2:-_SIG].decode("ascii")
+                    key = self.registry.keys.get(key_id) or await self.registry.lookup(key_id)
+            if key is None:
+                others += [r for r, _ in members.values()]
+                continue
+            batch = [members[i] for i in range(size)]
+            levels = merkle.levels_of(
+                [sha(b"\x00" + signed_bytes(r.value, r.headers or ())).digest() for r, _ in batch]
+            )
+            try:
+                _root_signed(self.registry.verifier(key), key.public_key, levels[-1][0], prefix[-_SIG:])
+            except (ValueError, BadSignatureError):
+                others += [r for r, _ in batch]
+                continue
+            for i, ((r, v), path) in enumerate(zip(batch, merkle.paths_of(levels), strict=True)):
+                if v == prefix + pack(i, size) + path:
+                    proven.append((r, key))
+                else:
+                    others.append(r)
+        return proven, others
+
+    def _check_all(
+        self,
+        todo: list[Todo],
+        whole: list[tuple[Any, SigningKey]] = (),  # type: ignore[assignment]
+    ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
         proven = _proven_batches(self.registry.verifier, todo)
         out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
         topics: dict[str, str | None] = {}  # physical -> logical, once per fetch (a fetch is one partition's)
         writers: set[tuple[str, str | None]] = set()  # (key id, topic) found a writer: no need to ask again
-        for r, key, signature in todo:
+        checks: list[tuple[Any, SigningKey | None, FactSignature | None, bool]] = [(r, k, None, True) for r, k in whole]
+        checks += [(r, key, signature, id(r) in proven) for r, key, signature in todo]
+        for r, key, signature, batch_proven in checks:
             topic = topics.get(r.topic, "")
             if topic == "":
                 topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
             result: SigningKey | FactSignatureError
-            if key is not None and id(r) in proven and (key.key_id, topic) in writers:
+            if key is not None and batch_proven and (key.key_id, topic) in writers:
                 result = key  # its batch proven whole, and this key already passed the writer check on this topic
             else:
                 try:
                     result = check_fact(
-                        key, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
+                        key,
+                        self.registry.verifier,
+                        topic,
+                        r.value,
+                        r.headers or (),
+                        signature,
+                        proven=batch_proven,
                     )
                     writers.add((result.key_id, topic))
                 except FactSignatureError as err:
