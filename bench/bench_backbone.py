@@ -291,8 +291,11 @@ async def main() -> None:
 
 
 def configure() -> None:
-    """Logs and traces as a service configures them."""
+    """Logs and traces as a service configures them; BENCH_COMPRESSION (`none`, `gzip`, `lz4`, `zstd`): the relay's
+    producer compression instead of its default."""
     logs.configure("bench", "WARNING")
+    if os.environ.get("BENCH_COMPRESSION"):
+        outbox.COMPRESSION = None if os.environ["BENCH_COMPRESSION"] == "none" else os.environ["BENCH_COMPRESSION"]
     if os.environ.get("BENCH_TRACING") == "1":
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))

@@ -184,6 +184,7 @@ class OutboxRelay:
                 # The relay hands over whole record batches: lingering would only hold each one back.
                 linger_ms=0,
                 max_batch_size=256 * 1024,
+                compression_type=COMPRESSION,
             )
             await producer.start()
             try:
@@ -228,6 +229,9 @@ class OutboxRelay:
             await ensure_topics(self.bootstrap, self.prefix, missing, self.replication, self.security)
             self._partner_topics.update(missing)
 
+
+# The relay's producer compression (aiokafka's names; None: none). See docs/benchmarks.md "Fourth pass".
+COMPRESSION: str | None = None
 
 _PARTITIONER = DefaultPartitioner()  # the producer's own: a key goes where `send` would put it
 
