@@ -375,33 +375,38 @@ class FactAuthenticator:
             todo.append((r, key, signature))
         self._checked.update(self._check_all(todo, proven))
 
-    async def _whole_v2_batches(self, records: Sequence[Any]) -> tuple[list[tuple[Any, SigningKey]], list[Any]]:
-        """(Records proven with their whole batch and the key that signed it, the others). A batch is proven when all
-        its records are here: its tree is rebuilt from their leaves (one hash per node), the root's signature checked
-        once, and each record's header compared, byte for byte, with the header the signer writes for that place
-        (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
+    async def _whole_v2_batches(self, records: Sequence[Any]) -> tuple[list[tuple[SigningKey, list[Any]]], list[Any]]:
+        """(Records proven with their whole batch, with the key that signed them; the others). A batch is proven when
+        all its records are here: its tree is rebuilt from their leaves (one hash per node), the root's signature
+        checked once, and each record's header compared, byte for byte, with the header the signer writes for that
+        place (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
         (`_verify_alone`) requires of it, without parsing it or hashing its proof."""
         groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes]]] = {}
         others: list[Any] = []
-        unpack, v2 = _PLACE.unpack_from, _V2
+        unpack, v2, name = _PLACE.unpack_from, _V2, signing.HEADER
         for r in records:
             if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
                 continue
-            v = _header_value(r.headers or ())
+            v = None
+            for k, value in r.headers or ():
+                if k == name:  # as services write it; another spelling takes the general path
+                    v = value
+                    break
             if v is None or v[:1] != v2 or len(v) < 2 or len(v) < 70 + v[1]:
                 others.append(r)
                 continue
             end = 66 + v[1]  # version, length, key id, signature
             position, size = unpack(v, end)
-            group = groups.get((v[:end], size))
+            where = (v[:end], size)
+            group = groups.get(where)
             if group is None:
-                group = groups[(v[:end], size)] = {}
+                group = groups[where] = {}
             if position in group:  # the same place twice: not one whole batch
                 others.append(r)
                 group[-1] = group.pop(position)
                 continue
             group[position] = (r, v)
-        proven: list[tuple[Any, SigningKey]] = []
+        proven: list[tuple[SigningKey, list[Any]]] = []
         sha, signed_bytes, pack = hashlib.sha256, signing.signed_bytes, _PLACE.pack
         for (prefix, size), members in groups.items():
             key = None
@@ -413,53 +418,51 @@ class FactAuthenticator:
                 others += [r for r, _ in members.values()]
                 continue
             batch = [members[i] for i in range(size)]
-            levels = merkle.levels_of(
-                [sha(b"\x00" + signed_bytes(r.value, r.headers or ())).digest() for r, _ in batch]
-            )
+            levels = merkle.levels_of([sha(b"\x00" + signed_bytes(r.value, r.headers)).digest() for r, _ in batch])
             try:
                 _root_signed(self.registry.verifier(key), key.public_key, levels[-1][0], prefix[-_SIG:])
             except (ValueError, BadSignatureError):
                 others += [r for r, _ in batch]
                 continue
+            good = []
             for i, ((r, v), path) in enumerate(zip(batch, merkle.paths_of(levels), strict=True)):
                 if v == prefix + pack(i, size) + path:
-                    proven.append((r, key))
+                    good.append(r)
                 else:
                     others.append(r)
+            proven.append((key, good))
         return proven, others
 
     def _check_all(
-        self,
-        todo: list[Todo],
-        whole: list[tuple[Any, SigningKey]] = (),  # type: ignore[assignment]
+        self, todo: list[Todo], whole: Sequence[tuple[SigningKey, list[Any]]] = ()
     ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
         proven = _proven_batches(self.registry.verifier, todo)
         out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
         topics: dict[str, str | None] = {}  # physical -> logical, once per fetch (a fetch is one partition's)
-        writers: set[tuple[str, str | None]] = set()  # (key id, topic) found a writer: no need to ask again
-        checks: list[tuple[Any, SigningKey | None, FactSignature | None, bool]] = [(r, k, None, True) for r, k in whole]
-        checks += [(r, key, signature, id(r) in proven) for r, key, signature in todo]
-        for r, key, signature, batch_proven in checks:
+        for key, batch in whole:  # proven with their batch: what is left is whether the key may write the topic
+            verdicts: dict[str, SigningKey | FactSignatureError] = {}
+            for r in batch:
+                result = verdicts.get(r.topic)
+                if result is None:
+                    topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
+                    try:
+                        result = verdicts[r.topic] = check_fact(
+                            key, self.registry.verifier, topic, r.value, r.headers, proven=True
+                        )
+                    except FactSignatureError as err:
+                        result = err  # refused alike, each with an exception of its own (raised separately)
+                        verdicts.pop(r.topic, None)
+                out[(r.topic, r.partition, r.offset)] = (r, result)
+        for r, signer, signature in todo:
             topic = topics.get(r.topic, "")
             if topic == "":
                 topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
-            result: SigningKey | FactSignatureError
-            if key is not None and batch_proven and (key.key_id, topic) in writers:
-                result = key  # its batch proven whole, and this key already passed the writer check on this topic
-            else:
-                try:
-                    result = check_fact(
-                        key,
-                        self.registry.verifier,
-                        topic,
-                        r.value,
-                        r.headers or (),
-                        signature,
-                        proven=batch_proven,
-                    )
-                    writers.add((result.key_id, topic))
-                except FactSignatureError as err:
-                    result = err
+            try:
+                result = check_fact(
+                    signer, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
+                )
+            except FactSignatureError as err:
+                result = err
             out[(r.topic, r.partition, r.offset)] = (r, result)
         return out
 
