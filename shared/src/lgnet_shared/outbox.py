@@ -300,10 +300,10 @@ async def _send_in_batches(
         if batch is None or batch.append(**record, headers=headers) is None:
             if batch is not None:  # full: on its way, and a new one for this partition
                 futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
-            # The builder create_batch makes, with this topic's compression (the producer's is per producer).
-            batch = batches[tp] = (
-                BatchBuilder(BATCH_BYTES, codec) if codec and tp[0] in compressed else producer.create_batch()
-            )
+            batch = batches[tp] = producer.create_batch()
+            if codec and tp[0] in compressed and type(batch) is BatchBuilder:
+                # The same builder with this topic's compression (a producer's own setting holds for all topics).
+                batch = batches[tp] = BatchBuilder(BATCH_BYTES, codec)
             batch.append(**record, headers=headers)  # an empty batch takes any one record
     for (topic, partition), batch in batches.items():
         futures.append(await producer.send_batch(batch, topic, partition=partition))
