@@ -7,20 +7,28 @@ Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000)
 BENCH_TRACING=1 records every span (SDK with a batch processor) as a service with an exporter would.
 The consumer runs with a per-event handler (one insert per event), the same handler pipelined (its inserts sent
 together, `consumer.PipelinedHandler`), and a batch handler (one `executemany` per run of events, as reporting's
-projector does). BENCH_KINDS (";"-separated: event;event, pipelined;batch;batch, unsigned) picks some.
-Prints medians and ratios to raw.
+projector does), signed, and the batch handler unsigned. BENCH_PATHS (default `raw,event,pipelined,batch,unsigned`)
+runs only some paths (a profile of one of them). Prints medians and ratios to raw.
+
+Besides events per second, each path's CPU time per event: this process's (relay and consumer), the local Kafka
+broker's and PostgreSQL's (their processes' CPU counters in /proc, found from `.local/`; BENCH_KAFKA_PID and
+BENCH_PG_PID override). CPU time is what other processes' load changes least, so on a shared machine the signing
+on/off ratio in CPU is the steadier figure (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import gc
 import os
 import statistics
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import asyncpg
 import uvloop
@@ -44,6 +52,71 @@ N = int(os.environ.get("BENCH_EVENTS", "20000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
+PATHS = os.environ.get("BENCH_PATHS", "raw,event,pipelined,batch,unsigned").split(",")
+LOCAL = Path(__file__).resolve().parent.parent / ".local"
+
+
+def _pid(env: str, *files: Path) -> int | None:
+    if os.environ.get(env):
+        return int(os.environ[env])
+    for f in files:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int(f.read_text().split()[0])
+    return None
+
+
+KAFKA_PID = _pid("BENCH_KAFKA_PID", LOCAL / "kafka" / "kafka.pid")
+PG_PID = _pid("BENCH_PG_PID", LOCAL / "postgres" / "data" / "postmaster.pid")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """utime + stime of one process, seconds (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+    return out
+
+
+class Cpu:
+    """CPU seconds spent between `start` and `stop` by this process, the broker, and PostgreSQL (the postmaster and
+    its backends; a backend that ended in between is missed, so the benchmark keeps its connections open); and
+    this process's CPU in the cyclic garbage collector (`gc_s`), which allocations per record drive."""
+
+    def __init__(self) -> None:
+        self.gc_s, self._gc_at = 0.0, 0.0
+
+    def _gc(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_at = time.process_time()
+        else:
+            self.gc_s += time.process_time() - self._gc_at
+
+    def start(self) -> None:
+        self._pg = self._pg_now()
+        self._at = (time.process_time(), _cpu_of(KAFKA_PID) if KAFKA_PID else 0.0)
+        gc.callbacks.append(self._gc)
+
+    @staticmethod
+    def _pg_now() -> dict[int, float]:
+        return {p: _cpu_of(p) for p in ([PG_PID, *_children(PG_PID)] if PG_PID else [])}
+
+    def stop(self) -> tuple[float, float, float]:
+        gc.callbacks.remove(self._gc)
+        pg = self._pg_now()
+        used = sum(cpu - self._pg.get(p, 0.0) for p, cpu in pg.items())
+        return time.process_time() - self._at[0], (_cpu_of(KAFKA_PID) if KAFKA_PID else 0.0) - self._at[1], used
 
 
 def envelopes(n: int) -> list[Envelope]:
@@ -75,14 +148,11 @@ try:
 except ImportError:  # the code before it (A/B runs with an older lgnet_shared first on PYTHONPATH)
     pass
 UNSIGNED = "batch, unsigned"  # the batch handler with signing off: the baseline of the signing cost
-KINDS = [
-    k.strip()
-    for k in os.environ.get("BENCH_KINDS", "event;event, pipelined;batch;" + UNSIGNED).split(";")
-    if k.strip() in HANDLERS or k.strip() == UNSIGNED
-]
 
 
-async def backbone_run(envs: list[Envelope], handler: Handler, signed: bool = True) -> float:
+async def backbone_run(
+    envs: list[Envelope], handler: Handler, signed: bool = True
+) -> tuple[float, tuple[float, float, float, float]]:
     """Signed (the default since #16): the relay signs every fact, the consumer verifies it against the key
     registry. Unsigned: neither (LGNET_FACT_SIGNATURES=off and no signer), the baseline for the signing cost."""
     run = uuid.uuid4().hex[:8]
@@ -111,6 +181,8 @@ async def backbone_run(envs: list[Envelope], handler: Handler, signed: bool = Tr
     await db.init_connection(conn)
     try:
         await asyncio.sleep(3)  # let the consumer group settle before timing
+        cpu = Cpu()
+        cpu.start()
         start = time.perf_counter()
         for i in range(0, len(envs), 500):  # producers: 500 events per business transaction
             async with conn.transaction():
@@ -118,11 +190,12 @@ async def backbone_run(envs: list[Envelope], handler: Handler, signed: bool = Tr
         while await conn.fetchval("select count(*) from effects") < len(envs):
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - start
+        used = (*cpu.stop(), cpu.gc_s)
     finally:
         await conn.close()
         await runtime.stop()
         await cleanup(schema, prefix)
-    return len(envs) / elapsed
+    return len(envs) / elapsed, used
 
 
 async def raw_run(envs: list[Envelope]) -> float:
@@ -179,36 +252,62 @@ async def cleanup(schema: str | None, prefix: str) -> None:
     await admin.close()
 
 
+def _us(cpu: list[tuple[float, float, float, float]], part: int | None = None) -> float:
+    """Median CPU µs per event: one part (this process, broker, PostgreSQL, this process's GC) or the sum of the
+    first three."""
+    return statistics.median(sum(c[:3]) if part is None else c[part] for c in cpu) / N * 1e6
+
+
 async def main() -> None:
     envs = envelopes(N)
     raw: list[float] = []
-    backbone: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    paths = {
+        "event": (HANDLERS["event"], True),
+        "pipelined": (HANDLERS.get("event, pipelined"), True),  # absent in code before it (A/B runs)
+        "batch": (HANDLERS["batch"], True),
+        "unsigned": (HANDLERS["batch"], False),
+    }
+    names = {"event": "event", "pipelined": "event, pipelined", "batch": "batch", "unsigned": UNSIGNED}
+    chosen = [p for p in paths if p in PATHS and paths[p][0] is not None]
+    backbone: dict[str, list[float]] = {p: [] for p in chosen}
+    cpu: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in chosen}
     for i in range(RUNS):  # interleaved, so machine noise hits every path alike
-        raw.append(await raw_run(envs))
-        for kind in KINDS:
-            if kind == UNSIGNED:
-                backbone[kind].append(await backbone_run(envs, HANDLERS["batch"], signed=False))
-            else:
-                backbone[kind].append(await backbone_run(envs, HANDLERS[kind]))
-        figures = ", ".join(f"backbone ({kind} handler) {v[-1]:,.0f}" for kind, v in backbone.items())
-        print(f"run {i + 1}: raw {raw[-1]:,.0f} ev/s, {figures} ev/s", flush=True)
-    r = statistics.median(raw)
+        if "raw" in PATHS:
+            raw.append(await raw_run(envs))
+        for p in chosen:
+            handler, signing = paths[p]
+            assert handler is not None
+            rate, used = await backbone_run(envs, handler, signing)
+            backbone[p].append(rate)
+            cpu[p].append(used)
+        figures = ", ".join(f"backbone ({names[p]} handler) {v[-1]:,.0f}" for p, v in backbone.items())
+        print(f"run {i + 1}: raw {raw[-1] if raw else 0:,.0f} ev/s, {figures} ev/s", flush=True)
+    r = statistics.median(raw) if raw else float("nan")
     print(f"events={N} runs={RUNS}")
     print(f"raw aiokafka produce+consume      : {r:,.0f} events/s (median)")
-    for kind, values in backbone.items():
+    for p, values in backbone.items():
         b = statistics.median(values)
-        print(f"backbone, {kind + ' handler':23s}: {b:,.0f} events/s (median), ratio to raw {b / r:.2f}")
-    if "batch" not in backbone or UNSIGNED not in backbone:
-        return
-    signed, unsigned = statistics.median(backbone["batch"]), statistics.median(backbone[UNSIGNED])
-    print(
-        f"signing on vs off (batch handler) : {signed / unsigned:.2f} ({(1 - signed / unsigned) * 100:+.0f} % slower)"
-    )
+        print(
+            f"backbone, {names[p] + ' handler':23s}: {b:,.0f} events/s (median), ratio to raw {b / r:.2f}; CPU µs per"
+            f" event {_us(cpu[p]):.0f} (this process {_us(cpu[p], 0):.0f} of which GC {_us(cpu[p], 3):.0f}, broker"
+            f" {_us(cpu[p], 1):.0f},"
+            f" PostgreSQL {_us(cpu[p], 2):.0f})"
+        )
+    if "batch" in backbone and "unsigned" in backbone:
+        signed, unsigned = statistics.median(backbone["batch"]), statistics.median(backbone["unsigned"])
+        print(
+            f"signing on vs off (batch handler) : {signed / unsigned:.2f} ({(1 - signed / unsigned) * 100:+.0f} %"
+            f" slower); in CPU per event {_us(cpu['unsigned']) / _us(cpu['batch']):.2f}"
+            f" ({_us(cpu['batch']) - _us(cpu['unsigned']):+.0f} µs)"
+        )
 
 
 def configure() -> None:
-    """Logs and traces as a service configures them."""
+    """Logs and traces as a service configures them; BENCH_COMPRESSION (`none`, `gzip`, `lz4`, `zstd`): the relay's
+    producer compression instead of its default."""
     logs.configure("bench", "WARNING")
+    if os.environ.get("BENCH_COMPRESSION"):
+        outbox.COMPRESSION = None if os.environ["BENCH_COMPRESSION"] == "none" else os.environ["BENCH_COMPRESSION"]
     if os.environ.get("BENCH_TRACING") == "1":
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(InMemorySpanExporter()))

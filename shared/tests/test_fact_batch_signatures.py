@@ -1,7 +1,10 @@
 """Facts signed in batches (#16, for throughput): one Ed25519 signature over the RFC 9162 root of up to 64 records,
 each record carrying its index and inclusion proof. Each record is still checked on its own: a changed byte, a
 proof or header taken from a neighbour, another key — each is refused; a partner's inbound check never accepts
-the batch form."""
+the batch form.
+
+These records carry the version 1 (text) header, written until December 2026: old logs must verify forever. The
+version 2 (binary) header, written since, is held to the same cases in test_fact_signature_header_v2.py."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from lgnet_shared.fact_signing import (
 )
 from nacl.signing import VerifyKey
 
-SIGNER = FactSigner(os.urandom(32), "torino", "intake", "torino")
+SIGNER = FactSigner(os.urandom(32), "torino", "intake", "torino", header_version=1)
 
 
 def verifier(key: SigningKey) -> VerifyKey:

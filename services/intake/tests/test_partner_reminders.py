@@ -18,6 +18,7 @@ from lgnet_intake.domain.access import Role
 from lgnet_shared import clock, signing
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
+from lgnet_shared.fact_signing import parse_signature
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
@@ -126,6 +127,8 @@ async def test_a_partner_receives_its_own_reminders_and_cannot_read_another_part
     assert await try_consume(intake.bootstrap, a.security, topic_b) is False
     (record,) = await read_records(intake.bootstrap, topic_a)  # as the cluster's admin
     headers = dict(record.headers)
-    assert headers[signing.HEADER].startswith(b"ed25519;")  # signed by intake's deployment key, like every record
+    # Signed by intake's deployment key, like every record (the header's version 2: binary).
+    signature = parse_signature([(signing.HEADER, headers[signing.HEADER])])
+    assert signature is not None and ".intake." in signature.key_id
     assert set(PartnerAppointmentReminder.model_fields) >= {"partner", "case_id"}
     assert b"given_name" not in record.value and b"family_name" not in record.value  # ids and codes only

@@ -33,3 +33,58 @@ def test_the_committed_openapi_of_the_notary_is_current() -> None:
     assert json.loads(committed.read_text()) == openapi_document(), (
         "regenerate: python -m lgnet_reporting.entrypoints.notary_http > docs/reporting/notary-openapi.json"
     )
+
+
+def test_the_audit_verifies_both_signature_header_versions_in_one_log_and_names_a_tampered_record() -> None:
+    """Auditors replay logs written before the binary header (version 2): a partition holding version 1 records
+    (text: batches and a lone plain signature) followed by version 2 ones verifies; a changed value of either
+    version is named at its offset."""
+    import os
+    from datetime import date
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+    from lgnet_shared.fact_signing import FactSigner
+
+    seed = os.urandom(32)
+    old = FactSigner(seed, "torino", "intake", "torino", header_version=1)
+    new = FactSigner(seed, "torino", "intake", "torino")
+    assert old.key.key_id == new.key.key_id  # the same key: only the header's form changed
+
+    def facts(n: int) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+        envs = [
+            to_envelope(
+                EmploymentRecorded(person_id=f"p{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1)),
+                source="/lgnet/intake",
+                city="torino",
+            )
+            for i in range(n)
+        ]
+        return [(v, list(h)) for v, h in (e.to_structured() for e in envs)]
+
+    rows = []
+    for signer, batch in ((old, facts(70)), (old, facts(1)), (new, facts(70)), (new, facts(1))):
+        rows += [(v, [*h, s]) for (v, s), (_, h) in zip(signer.sign_batch(batch), batch, strict=True)]
+
+    def audit(records: list[tuple[bytes, list[tuple[str, bytes]]]]) -> Audit:
+        a = Audit(keys={new.key.key_id: new.key}, notaries=[], partitions={"intake.events": 1})
+        for offset, (value, headers) in enumerate(records):
+            a.record(
+                "intake.events", SimpleNamespace(partition=0, offset=offset, key=None, value=value, headers=headers)
+            )
+        return a
+
+    clean = audit(rows)
+    assert clean.failures == [] and clean.signatures == len(rows) == 142
+    assert {h[-1][1][:1] for _, h in rows} == {b"e", b"\x02"}
+    tampered = list(rows)
+    for at in (3, 100):  # a version 1 and a version 2 record
+        value, headers = tampered[at]
+        tampered[at] = (value.replace(b"training", b"employed"), headers)
+    failures = audit(tampered).failures
+    assert [(f.offset, f.reason.split(" with key")[0]) for f in failures] == [
+        (3, "producer signature: signature does not verify"),
+        (100, "producer signature: signature does not verify"),
+    ]

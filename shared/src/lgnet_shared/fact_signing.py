@@ -1,9 +1,14 @@
 """Producer signatures on canonical facts: every fact a deployment's service publishes is signed (Ed25519) by that
 deployment, and consumers and auditors verify who wrote it before believing it.
 
-The signature is the partners' one (`lgnet_shared.signing`: header `lgnet-signature: ed25519;<key id>;<sig>` over
-the record value), made by the outbox relay. The key id also travels inside the signed envelope as the CloudEvents
-extension `signingkey`, so the claim of authorship is covered by the signature itself.
+The outbox relay signs facts in batches (`FactSigner.sign_batch`): one Ed25519 signature over the RFC 9162 root of
+up to 64 records of a partition, each record carrying in its `lgnet-signature` header the key id, the signature, its
+place in the batch and its inclusion proof, so each record is verified on its own. Two header versions exist and
+both verify forever (auditors replay old logs): version 1, text (`ed25519;<key id>;<sig>` over the record value, or
+`ed25519-merkle;<key id>;<sig>;<index>;<size>;<proof>`, base64url), written until December 2026; version 2, binary
+(written since: `HEADER_V2`, byte layout in docs/operators.md "Fact signatures"), a third smaller and read without
+base64 or text parsing. The key id also travels inside the signed envelope as the CloudEvents extension
+`signingkey`, so the claim of authorship is covered by the signature itself.
 
 Key ids name their owner and fingerprint: `<deployment>.<service>.<first 8 bytes of SHA-256(public key), hex>`, so
 a replaced key has a new id and an old fact still names the key it was signed with.
@@ -22,13 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import contextlib
 import hashlib
 import json
+import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -81,10 +89,85 @@ class SigningKey:
         return key
 
 
-class FactSigner:
-    """One deployment's service signing what its outbox relay publishes."""
+# Version 2 of the signature header (binary), all integers big-endian:
+#   1 byte   0x02, the version (a version 1 header is text and starts with "e")
+#   1 byte   n, the length of the key id
+#   n bytes  the key id, ASCII
+#   64 bytes the Ed25519 signature of BATCH_CONTEXT + the batch's RFC 9162 root
+#   2 bytes  the record's index in its batch
+#   2 bytes  the batch's size (1: a lone record, whose root is its own leaf)
+#   k * 32 bytes  the inclusion proof (RFC 9162 PATH), deepest sibling first
+HEADER_V2 = 2
+_V2 = bytes([HEADER_V2])
+_PLACE = struct.Struct(">HH")
+_SIG = 64
 
-    def __init__(self, seed: bytes, deployment: str, service: str, city: str) -> None:
+
+class FactSignature(NamedTuple):
+    """A fact's signature header, parsed (either version)."""
+
+    key_id: str
+    signature: bytes  # the raw Ed25519 signature
+    position: int  # the record's place (index) in its signed batch
+    size: int  # the batch's size; 0: a version 1 signature over the record's own signed bytes; -1: malformed
+    proof: bytes  # the inclusion proof's hashes, concatenated
+    version: int  # 1 (text) or 2 (binary)
+
+
+def parse_signature(headers: Headers) -> FactSignature | None:
+    """The record's signature header, either version; None when there is none, or not even a key id can be read
+    (a header that names a key but is otherwise malformed is returned with size -1: it fails as not verifying)."""
+    v = _header_value(headers)
+    if v is None:
+        return None
+    if v[:1] == _V2:
+        return _parse_v2(v)
+    text = signing.signature_of([(signing.HEADER, v)])
+    return None if text is None else _parse_v1(*text)
+
+
+def _header_value(headers: Headers) -> bytes | None:
+    for k, v in headers:
+        if k == signing.HEADER:
+            return v
+    for k, v in headers:  # header names are case-insensitive; services write them in lower case
+        if k.lower() == signing.HEADER:
+            return v
+    return None
+
+
+def _parse_v2(v: bytes) -> FactSignature | None:
+    try:
+        end = 2 + v[1]
+        key_id = v[2:end].decode("ascii")
+    except (IndexError, UnicodeDecodeError):
+        return None
+    if not key_id or len(key_id) != end - 2:
+        return None
+    if len(v) < end + _SIG + 4 or (len(v) - end - _SIG - 4) % 32:
+        return FactSignature(key_id, b"", 0, -1, b"", 2)
+    index, size = _PLACE.unpack_from(v, end + _SIG)
+    return FactSignature(key_id, v[end : end + _SIG], index, size, v[end + _SIG + 4 :], 2)
+
+
+def _parse_v1(key_id: str, rest: str) -> FactSignature:
+    try:
+        if ";" not in rest:  # ed25519;<key id>;<sig>: over the record's signed bytes
+            return FactSignature(key_id, _unb64u(rest), 0, 0, b"", 1)
+        sig, index, size, proof = rest.split(";")
+        hashes = _unb64u(proof)
+        if len(hashes) % 32 or int(size) < 1:
+            raise ValueError("proof is not a list of SHA-256 hashes")
+        return FactSignature(key_id, _unb64u(sig), int(index), int(size), hashes, 1)
+    except (ValueError, binascii.Error):
+        return FactSignature(key_id, b"", 0, -1, b"", 1)
+
+
+class FactSigner:
+    """One deployment's service signing what its outbox relay publishes. `header_version`: 2 (binary, the default)
+    or 1 (the text form written before; kept so tests can write old logs)."""
+
+    def __init__(self, seed: bytes, deployment: str, service: str, city: str, *, header_version: int = 2) -> None:
         # libsodium signs faster than OpenSSL here (~30 %), and the relay signs every record it publishes.
         self._private = NaclSigningKey(seed)
         public = bytes(self._private.verify_key)
@@ -96,12 +179,22 @@ class FactSigner:
             base64.b64encode(public).decode(),
             datetime.now(UTC).isoformat(),
         )
+        if header_version not in (1, 2):
+            raise ValueError(f"header_version {header_version}: 1 or 2")
+        kid = self.key.key_id.encode("ascii")
+        if len(kid) > 255:
+            raise ValueError(f"key id {self.key.key_id!r}: longer than 255 characters")
+        self.header_version = header_version
+        self._v2_head = _V2 + bytes([len(kid)]) + kid
         # Spliced into the envelope's JSON before its closing brace: the value we write is always a JSON object
         # with members (Envelope.to_structured), and key ids need no escaping.
         self._member = f',"{EXTENSION}":"{self.key.key_id}"}}'.encode()
 
     def sign(self, value: bytes, headers: Headers = ()) -> tuple[bytes, tuple[str, bytes]]:
-        """The record value with the `signingkey` extension added, and the signature header over it."""
+        """The record value with the `signingkey` extension added, and the signature header over it (version 2: a
+        batch of one)."""
+        if self.header_version == 2:
+            return self.sign_batch([(value, headers)])[0]
         signed = self._claimed(value)
         return signed, signing.header(
             self.key.key_id, self._private.sign(signing.signed_bytes(signed, headers)).signature
@@ -111,25 +204,37 @@ class FactSigner:
         """Many records with one Ed25519 signature per `BATCH` of them: the signature covers the RFC 9162 root of
         the batch's leaves (SHA-256 of each record's signed bytes), and each record's header carries its index,
         the batch size and its inclusion proof, so each record is still verified on its own — a changed byte
-        breaks its proof, and a record lifted out of its batch keeps a valid one. A lone record gets a plain
-        signature."""
+        breaks its proof, and a record lifted out of its batch keeps a valid one. Version 1: a lone record gets a
+        plain signature."""
         out: list[tuple[bytes, tuple[str, bytes]]] = []
+        member, sha, header = self._member, hashlib.sha256, signing.HEADER
         for start in range(0, len(records), BATCH):
             chunk = records[start : start + BATCH]
-            if len(chunk) == 1:
+            if len(chunk) == 1 and self.header_version == 1:
                 out.append(self.sign(*chunk[0]))
                 continue
-            values = [self._claimed(v) for v, _ in chunk]
+            values = []
+            for v, _ in chunk:
+                if not v.endswith(b"}"):
+                    raise ValueError("a fact's value must be a structured-mode CloudEvent (a JSON object)")
+                values.append(v[:-1] + member)
             # Each node hashed once and every proof read off the levels (a general Tree recomputed subtrees per
             # proof: most of the relay's signing time, docs/benchmarks.md).
             levels = merkle.levels_of(
-                [merkle.leaf_hash(signing.signed_bytes(v, h)) for v, (_, h) in zip(values, chunk, strict=True)]
+                [sha(b"\x00" + signing.signed_bytes(v, h)).digest() for v, (_, h) in zip(values, chunk, strict=True)]
             )
-            sig = _b64u(self._private.sign(BATCH_CONTEXT + levels[-1][0]).signature)
-            head, size = f"{signing.BATCH_ALG};{self.key.key_id};{sig};".encode(), len(values)
-            for i, v in enumerate(values):
-                proof = base64.urlsafe_b64encode(b"".join(merkle.path_in(levels, i))).rstrip(b"=")
-                out.append((v, (signing.HEADER, b"%b%d;%d;%b" % (head, i, size, proof))))
+            raw, size = self._private.sign(BATCH_CONTEXT + levels[-1][0]).signature, len(values)
+            if self.header_version == 1:
+                head = f"{signing.BATCH_ALG};{self.key.key_id};{_b64u(raw)};".encode()
+                for i, v in enumerate(values):
+                    proof = base64.urlsafe_b64encode(b"".join(merkle.path_in(levels, i))).rstrip(b"=")
+                    out.append((v, (header, b"%b%d;%d;%b" % (head, i, size, proof))))
+                continue
+            head, pack = self._v2_head + raw, _PLACE.pack
+            out += [
+                (v, (header, head + pack(i, size) + path))
+                for i, (v, path) in enumerate(zip(values, merkle.paths_of(levels), strict=True))
+            ]
         return out
 
     def _claimed(self, value: bytes) -> bytes:
@@ -139,7 +244,7 @@ class FactSigner:
 
 
 # Facts signed together: one Ed25519 signature per this many records (the relay publishes up to 1,000 rows at a
-# time); each record then carries a proof of log2(BATCH) = 6 hashes (≈260 bytes of header).
+# time); each record then carries a proof of log2(BATCH) = 6 hashes (192 bytes of a 292-byte version 2 header).
 BATCH = 64
 # Domain separation: a batch root's signature can never pass for a single record's, nor the other way round.
 BATCH_CONTEXT = b"lgnet-fact-batch-v1\n"
@@ -155,77 +260,77 @@ def _unb64u(text: str) -> bytes:
 
 # Batch roots whose signature verified: (public key, root, signature) -> True. A batch's records are checked one
 # by one (each leaf and proof), but its signature once. Bounded: cleared when full.
-_VERIFIED_ROOTS: dict[tuple[str, bytes, str], bool] = {}
+_VERIFIED_ROOTS: dict[tuple[str, bytes, bytes], bool] = {}
 _VERIFIED_ROOTS_MAX = 65_536
 
 
-def _verify_batch(verify_key: VerifyKey, public_key: str, value: bytes | None, headers: Headers, rest: str) -> None:
-    """A record of a signed batch: its leaf, through its proof, leads to a root the key signed; else raises."""
+def _root_signed(verify_key: VerifyKey, public_key: str, root: bytes, sig: bytes) -> None:
+    """Raises BadSignatureError (or ValueError) unless `sig` is the key's signature of the batch root `root`."""
+    if (public_key, root, sig) not in _VERIFIED_ROOTS:
+        verify_key.verify(BATCH_CONTEXT + root, sig)
+        if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
+            _VERIFIED_ROOTS.clear()
+        _VERIFIED_ROOTS[(public_key, root, sig)] = True
+
+
+def _verify_alone(
+    verify_key: VerifyKey, public_key: str, value: bytes | None, headers: Headers, s: FactSignature
+) -> None:
+    """One record on its own: a plain (version 1) signature over its signed bytes, or its leaf, through its proof,
+    leading to a batch root the key signed; else raises."""
     try:
-        sig, index, size, proof = rest.split(";")
-        hashes = _unb64u(proof)
-        if len(hashes) % 32:
-            raise ValueError("proof is not a list of SHA-256 hashes")
-        path = [hashes[i : i + 32] for i in range(0, len(hashes), 32)]
-        leaf = merkle.leaf_hash(signing.signed_bytes(value, headers))
-        root = merkle.root_from_inclusion(leaf, int(index), int(size), path)
+        if s.size < 0:
+            raise ValueError("malformed signature header")
+        data = signing.signed_bytes(value, headers)
+        if s.size == 0:
+            verify_key.verify(data, s.signature)
+            return
+        path = [s.proof[i : i + 32] for i in range(0, len(s.proof), 32)]
+        root = merkle.root_from_inclusion(merkle.leaf_hash(data), s.position, s.size, path)
         if root is None:
             raise ValueError("proof does not fit its batch")
-        if (public_key, root, sig) not in _VERIFIED_ROOTS:
-            verify_key.verify(BATCH_CONTEXT + root, _unb64u(sig))
-            if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
-                _VERIFIED_ROOTS.clear()
-            _VERIFIED_ROOTS[(public_key, root, sig)] = True
+        _root_signed(verify_key, public_key, root, s.signature)
     except (ValueError, BadSignatureError):
-        raise Unauthenticated(FIELD, "batch signature does not verify") from None
+        raise Unauthenticated(FIELD, "signature does not verify") from None
 
 
-def _proven_batches(
-    verifier: Callable[[SigningKey], VerifyKey], todo: Sequence[tuple[Any, SigningKey | None, tuple[str, str] | None]]
-) -> set[int]:
+Todo = tuple[Any, "SigningKey | None", FactSignature | None]
+
+
+def _proven_batches(verifier: Callable[[SigningKey], VerifyKey], todo: Sequence[Todo]) -> set[int]:
     """The records (by `id`) of signed batches that arrived whole: the batch's tree is rebuilt from its records'
     leaves in one pass (one hash per node, instead of a proof's six per record), its root's signature checked once,
     and each record's proof compared with the rebuilt tree's path — so each record is held to exactly what
-    `_verify_batch` checks, at a fraction of the hashing. Records of a batch split between fetches, or of a batch
+    `_verify_alone` checks, at a fraction of the hashing. Records of a batch split between fetches, or of a batch
     that does not verify, are not in the set: `check_fact` checks them one by one, and names the bad ones."""
-    groups: dict[tuple[str, str, int], dict[int, tuple[Any, str]]] = {}
-    for r, key, signature in todo:
-        if key is None or signature is None or ";" not in signature[1]:
+    groups: dict[tuple[str, bytes, int], dict[int, tuple[Any, bytes]]] = {}
+    for r, key, s in todo:
+        if key is None or s is None or s.size < 1:
             continue
-        try:
-            sig, index, count, proof = signature[1].split(";")
-            group = groups.setdefault((key.key_id, sig, int(count)), {})
-            i = int(index)
-        except ValueError:
-            continue
-        if i in group:  # the same place twice: not one whole batch
-            group[-1] = (None, "")
-        group[i] = (r, proof)
+        group = groups.get((s.key_id, s.signature, s.size))
+        if group is None:
+            group = groups[(s.key_id, s.signature, s.size)] = {}
+        if s.position in group:  # the same place twice: not one whole batch
+            group[-1] = (None, b"")
+        group[s.position] = (r, s.proof)
     proven: set[int] = set()
     keys = {key.key_id: key for _, key, _ in todo if key is not None}
+    sha = hashlib.sha256
     for (key_id, sig, size), members in groups.items():
         if len(members) != size or not all(i in members for i in range(size)):
             continue
         records = [members[i] for i in range(size)]
         levels = merkle.levels_of(
-            [merkle.leaf_hash(signing.signed_bytes(r.value, r.headers or ())) for r, _ in records]
+            [sha(b"\x00" + signing.signed_bytes(r.value, r.headers or ())).digest() for r, _ in records]
         )
         signer = keys[key_id]
-        cached = (signer.public_key, levels[-1][0], sig)
-        if cached not in _VERIFIED_ROOTS:
-            try:
-                verifier(signer).verify(BATCH_CONTEXT + levels[-1][0], _unb64u(sig))
-            except (ValueError, BadSignatureError):
-                continue
-            if len(_VERIFIED_ROOTS) >= _VERIFIED_ROOTS_MAX:
-                _VERIFIED_ROOTS.clear()
-            _VERIFIED_ROOTS[cached] = True
+        try:
+            _root_signed(verifier(signer), signer.public_key, levels[-1][0], sig)
+        except (ValueError, BadSignatureError):
+            continue
         for i, (r, proof) in enumerate(records):
-            try:
-                if _unb64u(proof) == b"".join(merkle.path_in(levels, i)):
-                    proven.add(id(r))
-            except ValueError:
-                continue
+            if proof == b"".join(merkle.path_in(levels, i)):
+                proven.add(id(r))
     return proven
 
 
@@ -252,31 +357,109 @@ class FactAuthenticator:
         """Check a fetched batch's signatures at once; `authenticate` then takes each record's result (for that very
         record object only). On the event loop: with one Ed25519 verification per signed batch, what is left per
         record is Python (parsing, hashing small values) that holds the GIL, so a worker thread only added a hand-off
-        and GIL contention with the loop (docs/benchmarks.md)."""
-        todo = []
+        and GIL contention with the loop (docs/benchmarks.md).
+
+        Records with a version 2 header whose whole signed batch is in the fetch (the usual case) are proven
+        together (`_whole_v2_batches`); every other record — version 1, a batch split between fetches, anything
+        that does not prove — is parsed and checked by the general path, which names the bad ones."""
+        if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
+            self._checked.clear()
+        proven, others = await self._whole_v2_batches(records)
+        todo: list[Todo] = []
+        keys = self.registry.keys
+        for r in others:
+            signature = parse_signature(r.headers or ())
+            key = keys.get(signature.key_id) if signature else None
+            if signature and key is None:  # not seen yet: re-read the registry (rarely)
+                key = await self.registry.lookup(signature.key_id)
+            todo.append((r, key, signature))
+        self._checked.update(self._check_all(todo, proven))
+
+    async def _whole_v2_batches(self, records: Sequence[Any]) -> tuple[list[tuple[SigningKey, list[Any]]], list[Any]]:
+        """(Records proven with their whole batch, with the key that signed them; the others). A batch is proven when
+        all its records are here: its tree is rebuilt from their leaves (one hash per node), the root's signature
+        checked once, and each record's header compared, byte for byte, with the header the signer writes for that
+        place (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
+        (`_verify_alone`) requires of it, without parsing it or hashing its proof."""
+        groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes]]] = {}
+        others: list[Any] = []
+        unpack, v2, name = _PLACE.unpack_from, _V2, signing.HEADER
         for r in records:
             if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
                 continue
-            signature = signing.signature_of(r.headers or ())
-            key = self.registry.keys.get(signature[0]) if signature else None
-            if signature and key is None:  # not seen yet: re-read the registry (rarely)
-                key = await self.registry.lookup(signature[0])
-            todo.append((r, key, signature))
-        if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
-            self._checked.clear()
-        self._checked.update(self._check_all(todo))
+            v = None
+            for k, value in r.headers or ():
+                if k == name:  # as services write it; another spelling takes the general path
+                    v = value
+                    break
+            if v is None or v[:1] != v2 or len(v) < 2 or len(v) < 70 + v[1]:
+                others.append(r)
+                continue
+            end = 66 + v[1]  # version, length, key id, signature
+            position, size = unpack(v, end)
+            where = (v[:end], size)
+            group = groups.get(where)
+            if group is None:
+                group = groups[where] = {}
+            if position in group:  # the same place twice: not one whole batch
+                others.append(r)
+                group[-1] = group.pop(position)
+                continue
+            group[position] = (r, v)
+        proven: list[tuple[SigningKey, list[Any]]] = []
+        sha, signed_bytes, pack = hashlib.sha256, signing.signed_bytes, _PLACE.pack
+        for (prefix, size), members in groups.items():
+            key = None
+            if len(members) == size and all(i in members for i in range(size)):
+                with contextlib.suppress(UnicodeDecodeError):
+                    key_id = prefix[2:-_SIG].decode("ascii")
+                    key = self.registry.keys.get(key_id) or await self.registry.lookup(key_id)
+            if key is None:
+                others += [r for r, _ in members.values()]
+                continue
+            batch = [members[i] for i in range(size)]
+            levels = merkle.levels_of([sha(b"\x00" + signed_bytes(r.value, r.headers)).digest() for r, _ in batch])
+            try:
+                _root_signed(self.registry.verifier(key), key.public_key, levels[-1][0], prefix[-_SIG:])
+            except (ValueError, BadSignatureError):
+                others += [r for r, _ in batch]
+                continue
+            good = []
+            for i, ((r, v), path) in enumerate(zip(batch, merkle.paths_of(levels), strict=True)):
+                if v == prefix + pack(i, size) + path:
+                    good.append(r)
+                else:
+                    others.append(r)
+            proven.append((key, good))
+        return proven, others
 
     def _check_all(
-        self, todo: list[tuple[Any, SigningKey | None, tuple[str, str] | None]]
+        self, todo: list[Todo], whole: Sequence[tuple[SigningKey, list[Any]]] = ()
     ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
         proven = _proven_batches(self.registry.verifier, todo)
         out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
-        for r, key, signature in todo:
-            topic = logical_topic(r.topic, self.registry.prefix)
-            result: SigningKey | FactSignatureError
+        topics: dict[str, str | None] = {}  # physical -> logical, once per fetch (a fetch is one partition's)
+        for key, batch in whole:  # proven with their batch: what is left is whether the key may write the topic
+            verdicts: dict[str, SigningKey | FactSignatureError] = {}
+            for r in batch:
+                result = verdicts.get(r.topic)
+                if result is None:
+                    topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
+                    try:
+                        result = verdicts[r.topic] = check_fact(
+                            key, self.registry.verifier, topic, r.value, r.headers, proven=True
+                        )
+                    except FactSignatureError as err:
+                        result = err  # refused alike, each with an exception of its own (raised separately)
+                        verdicts.pop(r.topic, None)
+                out[(r.topic, r.partition, r.offset)] = (r, result)
+        for r, signer, signature in todo:
+            topic = topics.get(r.topic, "")
+            if topic == "":
+                topic = topics[r.topic] = logical_topic(r.topic, self.registry.prefix)
             try:
                 result = check_fact(
-                    key, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
+                    signer, self.registry.verifier, topic, r.value, r.headers or (), signature, proven=id(r) in proven
                 )
             except FactSignatureError as err:
                 result = err
@@ -289,10 +472,10 @@ class FactAuthenticator:
             if isinstance(done[1], FactSignatureError):
                 raise done[1]
             return done[1].key_id
-        key_id = signing.key_id_of(record.headers or ())
-        key = await self.registry.lookup(key_id) if key_id else None
+        signature = parse_signature(record.headers or ())
+        key = await self.registry.lookup(signature.key_id) if signature else None
         topic = logical_topic(record.topic, self.registry.prefix)
-        return check_fact(key, self.registry.verifier, topic, record.value, record.headers or ()).key_id
+        return check_fact(key, self.registry.verifier, topic, record.value, record.headers or (), signature).key_id
 
     async def verify(self, _conn: Any, _record: Any, env: Envelope, sender: str | None) -> None:
         key = self.registry.keys.get(sender or "")
@@ -391,31 +574,27 @@ def check_fact(
     topic: str | None,
     value: bytes | None,
     headers: Headers,
-    signature: tuple[str, str] | None = None,
+    signature: FactSignature | None = None,
     *,
     proven: bool = False,
 ) -> SigningKey:
     """The key that signed a fact record on logical `topic`, or Unauthenticated naming the reason. Shared by the
     consumers (keys from the registry topic) and lgnet-audit (pinned keys). `signature`: the record's
-    `signing.signature_of`, when the caller parsed it to find the key. `proven`: the record's bytes and proof were
+    `parse_signature`, when the caller parsed it to find the key. `proven`: the record's bytes and proof were
     already checked with its whole signed batch (`_proven_batches`, with this key); the other checks still apply."""
-    signature = signature or signing.signature_of(headers)
-    key_id = signature[0] if signature else None
-    if signature is None or key_id is None:
+    signature = signature or parse_signature(headers)
+    if signature is None:
         raise FactSignatureError(
             "missing", FIELD, "missing: a canonical fact must be signed by the deployment that produced it"
         )
+    key_id = signature.key_id
     if key is None:
         raise FactSignatureError("unknown_key", FIELD, f"signed with key {key_id!r}, which is not registered")
-    try:
-        if proven:
-            pass
-        elif ";" in signature[1]:  # one of a batch signed together (FactSigner.sign_batch)
-            _verify_batch(verifier(key), key.public_key, value, headers, signature[1])
-        else:
-            signing.verify(verifier(key), value, headers, signature)
-    except Unauthenticated:
-        raise FactSignatureError("invalid", FIELD, f"signature does not verify with key {key_id!r}") from None
+    if not proven:
+        try:
+            _verify_alone(verifier(key), key.public_key, value, headers, signature)
+        except Unauthenticated:
+            raise FactSignatureError("invalid", FIELD, f"signature does not verify with key {key_id!r}") from None
     writers = TOPICS[topic].writers if topic in TOPICS else frozenset()
     if key.service not in writers:
         raise FactSignatureError(

@@ -262,3 +262,13 @@ def path_in(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
             out.append(level[sibling])
         index >>= 1
     return out
+
+
+def paths_of(levels: Sequence[Sequence[bytes]]) -> list[bytes]:
+    """Every leaf's `path_in`, its hashes concatenated, for all leaves at once: a node's path is its sibling followed
+    by its parent's path, so each shared upper part is built once (a signed batch's proofs, on both sides)."""
+    above = [b""]  # the root's path
+    for level in reversed(levels[:-1]):
+        n = len(level)
+        above = [level[j ^ 1] + above[j >> 1] if j ^ 1 < n else above[j >> 1] for j in range(n)]
+    return above

@@ -18,8 +18,8 @@ from typing import Any
 from lgnet_shared import merkle
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
 from lgnet_shared.errors import Unauthenticated
-from lgnet_shared.fact_signing import SigningKey, check_fact
-from lgnet_shared.signing import signature_of, verifying_key
+from lgnet_shared.fact_signing import SigningKey, check_fact, parse_signature
+from lgnet_shared.signing import verifying_key
 from nacl.signing import VerifyKey
 
 # The canonical fact topics a notary checkpoints and an auditor verifies.
@@ -132,9 +132,9 @@ class Audit:
         tree = self.trees.setdefault((topic, r.partition), merkle.Tree())
         if r.offset != len(tree):
             self.fail(topic, r.partition, r.offset, f"offset gap: expected offset {len(tree)} (records deleted?)")
-        signature = signature_of(headers)
+        signature = parse_signature(headers)  # either header version: old logs verify forever
         try:
-            key = self.keys.get(signature[0]) if signature else None
+            key = self.keys.get(signature.key_id) if signature else None
             check_fact(key, self._verifier, topic, r.value, headers, signature)
             self.signatures += 1
         except Unauthenticated as err:
