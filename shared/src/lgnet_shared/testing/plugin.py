@@ -66,7 +66,7 @@ def database_url() -> Iterator[str]:
 # matrix of calls): measured, an idle platform of four services cost 15 CPU-seconds per 30 s (9.3 of them the
 # broker's, answering empty fetches), 2.5 with these (docs/benchmarks.md, "The test suite"). Service processes
 # started by tests inherit them; a test may still set its own.
-TEST_FETCH_SETTINGS = {"LGNET_KAFKA_FETCH_MIN_BYTES": "1", "LGNET_KAFKA_FETCH_MAX_WAIT_MS": "500"}
+TEST_FETCH_SETTINGS = {"LGNET_CONSUMER_FETCH_MIN_BYTES": "1", "LGNET_CONSUMER_FETCH_MAX_WAIT_MS": "500"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
