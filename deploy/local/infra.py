@@ -49,6 +49,12 @@ HERE = Path(__file__).resolve().parent
 KAFKA_PORT = int(os.environ.get("LGNET_KAFKA_PORT", "19092"))
 CONTROLLER_PORT = int(os.environ.get("LGNET_KAFKA_CONTROLLER_PORT", "19093"))
 PG_PORT = int(os.environ.get("LGNET_PG_PORT", "15432"))
+# LGNET_THROWAWAY_INFRA=1 (set by .ci/run, whose fresh clone is deleted after the run; never by `make up`): the data
+# need not survive a crash of the machine, so PostgreSQL skips what only protects against one — the test suite
+# commits tens of thousands of small transactions, and each waited for a WAL flush to disk. A server already running
+# keeps the settings it was started with.
+THROWAWAY = os.environ.get("LGNET_THROWAWAY_INFRA") == "1"
+THROWAWAY_POSTGRES = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 PG_USER = PG_DB = "lgnet"
 
 
@@ -659,6 +665,8 @@ class Postgres:
                 f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} "
                 "-c max_connections=300 -c shared_buffers=256MB"
             )
+            if THROWAWAY:
+                opts += " " + " ".join(f"-c {setting}" for setting in THROWAWAY_POSTGRES)
             subprocess.run(
                 [
                     *prefix,

@@ -57,6 +57,24 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         assert var in msg and why in msg.split(var, 1)[1].splitlines()[0], (var, msg)
 
 
+def test_consumer_fetch_settings_default_to_the_products_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    for var in ("LGNET_CONSUMER_FETCH_MIN_BYTES", "LGNET_CONSUMER_FETCH_MAX_WAIT_MS"):  # the test plugin sets them
+        monkeypatch.delenv(var, raising=False)
+    s = load()
+    assert (s.consumer_fetch_min_bytes, s.consumer_fetch_max_wait_ms) == (64 * 1024, 10)
+    monkeypatch.setenv("LGNET_CONSUMER_FETCH_MIN_BYTES", "1")
+    monkeypatch.setenv("LGNET_CONSUMER_FETCH_MAX_WAIT_MS", "500")
+    s = load()
+    assert (s.consumer_fetch_min_bytes, s.consumer_fetch_max_wait_ms) == (1, 500)
+    monkeypatch.setenv("LGNET_CONSUMER_FETCH_MAX_WAIT_MS", "0")
+    with pytest.raises(ConfigError) as info:
+        load()
+    msg = str(info.value)
+    assert "LGNET_CONSUMER_FETCH_MAX_WAIT_MS" in msg and "greater than or equal to 1" in msg, msg
+
+
 KAFKA_VARS = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
               "KAFKA_SSL_CAFILE")  # fmt: skip
 

@@ -261,8 +261,10 @@ class Runtime:
             # (it was 50 ms, behind a 256 KiB floor that a partner's pace never reaches), and a batch still gathers
             # what arrives meanwhile — one transaction and one offset commit per batch, not per relayed chunk
             # (with fetch_min_bytes 1 the backbone bench ran slower under load: smaller batches, docs/benchmarks.md).
-            fetch_min_bytes=64 * 1024,
-            fetch_max_wait_ms=10,
+            # (LGNET_CONSUMER_FETCH_MIN_BYTES / _MAX_WAIT_MS override both: the tests, whose many idle platforms
+            # otherwise keep the broker busy answering empty fetches, ask with 1 byte and 500 ms.)
+            fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             auto_offset_reset="earliest",
             # A crashed member holds its partitions until its session expires: the broker's minimum (6 s, not
             # aiokafka's 10 s) brings a killed service's consumers back sooner.
