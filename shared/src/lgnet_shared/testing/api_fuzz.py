@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -180,7 +181,9 @@ def fuzz(
             except OutOfTime:
                 pass
             except (Exception, BaseExceptionGroup) as exc:  # one failure per operation is enough to report it
-                outcome.failures.setdefault(name, f"{type(exc).__name__}: {str(exc)[:1500]}")
+                # Where it broke, not only what: a failure seen once under load may not come back on demand.
+                where = "".join(traceback.format_exception(exc)[-8:])[-3000:]
+                outcome.failures.setdefault(name, f"{type(exc).__name__}: {str(exc)[:1500]}\n{where}")
     finally:
         asgi.shutdown_lifespans()
         outcome.seconds = time.monotonic() - started
