@@ -341,7 +341,9 @@ async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: In
 def test_the_registry_names_who_reads_special_category_data() -> None:
     special = TOPICS["intake.special"]
     assert special.fact and special.writers == {"intake"}
-    assert special.readers == {"housing", "reporting", "auditor"}  # not payments, partners, the national level
+    # Not payments, partners, the national level. The notary reads it to hash its records into the checkpoints (it
+    # never decodes them); before it had a principal of its own it read it as the national reporting deployment.
+    assert special.readers == {"housing", "reporting", "auditor", "notary"}
     assert {"payments", "national"} <= TOPICS["intake.events"].readers
     assert TOPICS["partner.inbound"].readers == {"intake"}
     assert ev.NeedsAssessed.topic == "intake.special"
