@@ -136,6 +136,8 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
     )
     await housing.publish("torino", *housing.household_events("h-big", "torino", [(ADULT, M)] * 5))
     await housing.wait_sql("select count(*) from cases where assessed", want=4)
+    # Households arrive on intake.events, assessments on intake.special: two consumers, either may be first.
+    await housing.wait_sql("select count(*) from households", want=4)
     async with housing.client("staff-torino") as c:
         for oid in ("o-1", "o-2"):
             r = await post(c, "/opportunities", opportunity(oid, partner="coop-borgo", capacity=1))
