@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from lgnet_shared import db, outbox, pii
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import MIGRATION, BatchHandler, Consumer, handlers_of
@@ -17,9 +16,8 @@ from lgnet_shared.deadletter import H_KIND, H_TYPE, DeadLetters
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events.intake import CaseTransferred, EmploymentRecorded, EmploymentStatus
-from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.topics import as_records, read_records
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.topics import physical
 
 pytestmark = pytest.mark.integration
 
@@ -65,17 +63,6 @@ async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Pool]:
         yield p
     finally:
         await p.close()
-
-
-@pytest.fixture
-async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[DeadLetters]:
-    await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter"])
-    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
-    await producer.start()
-    try:
-        yield DeadLetters(producer, "reporting.test", topic_prefix)
-    finally:
-        await producer.stop()
 
 
 async def applied(pool: Pool) -> list[str]:
