@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import importlib.util
 import json
 import os
@@ -411,3 +412,15 @@ async def test_records_of_other_partitions_fetched_with_an_unreadable_batch_are_
         await conn.close()
         await runtime.stop()
     assert applied == 20 * len(others), "records of the other partitions were lost"
+
+
+async def test_the_start_up_heap_is_kept_out_of_the_collectors_full_passes_while_the_service_runs(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    try:
+        assert gc.get_freeze_count() > 10_000  # modules, models, clients: not re-scanned every few thousand records
+    finally:
+        await runtime.stop()
+    assert gc.get_freeze_count() == 0  # collectable again once the service stops
