@@ -109,7 +109,7 @@ def prepared(records: list[tuple[bytes, list[tuple[str, bytes]]]], signatures: l
     asyncio.run(auth.prepare(fetched))
     out: list[object] = []
     for r in fetched:
-        verdict = auth._checked[(r.topic, r.partition, r.offset)][1]
+        verdict = auth._checked[id(r)][1]
         out.append(verdict.code if isinstance(verdict, FactSignatureError) else verdict)
     return out
 

@@ -350,8 +350,9 @@ class FactAuthenticator:
 
     def __init__(self, registry: KeyRegistry) -> None:
         self.registry = registry
-        # (topic, partition, offset) -> (the record, the key that signed it or why not), from `prepare`
-        self._checked: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
+        # id(record) -> (the record, the key that signed it or why not), from `prepare` (the record held there, its id
+        # cannot be reused meanwhile)
+        self._checked: dict[int, tuple[Any, SigningKey | FactSignatureError]] = {}
 
     async def prepare(self, records: Sequence[Any]) -> None:
         """Check a fetched batch's signatures at once; `authenticate` then takes each record's result (for that very
@@ -381,17 +382,25 @@ class FactAuthenticator:
         checked once, and each record's header compared, byte for byte, with the header the signer writes for that
         place (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
         (`_verify_alone`) requires of it, without parsing it or hashing its proof."""
-        groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes]]] = {}
+        groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes, bytes]]] = {}
         others: list[Any] = []
-        unpack, v2, name = _PLACE.unpack_from, _V2, signing.HEADER
+        unpack, v2, name, sha, signed_bytes = (
+            _PLACE.unpack_from,
+            _V2,
+            signing.HEADER,
+            hashlib.sha256,
+            signing.signed_bytes,
+        )
         for r in records:
             if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
                 continue
-            v = None
+            v, structured = None, True
             for k, value in r.headers or ():
                 if k == name:  # as services write it; another spelling takes the general path
-                    v = value
-                    break
+                    if v is None:  # the first, as parse_signature reads it
+                        v = value
+                elif k[2:3] == "_":  # perhaps a binary-mode attribute (ce_*): signed_bytes decides
+                    structured = False
             if v is None or v[:1] != v2 or len(v) < 2 or len(v) < 70 + v[1]:
                 others.append(r)
                 continue
@@ -405,9 +414,10 @@ class FactAuthenticator:
                 others.append(r)
                 group[-1] = group.pop(position)
                 continue
-            group[position] = (r, v)
+            # The leaf hashed here, in the same pass: a fact's signed bytes are its value (structured mode).
+            value = r.value or b""
+            group[position] = (r, v, sha(b"\x00" + (value if structured else signed_bytes(value, r.headers))).digest())
         proven: list[tuple[SigningKey, list[Any]]] = []
-        sha, signed_bytes, pack = hashlib.sha256, signing.signed_bytes, _PLACE.pack
         for (prefix, size), members in groups.items():
             key = None
             if len(members) == size and all(i in members for i in range(size)):
@@ -415,18 +425,21 @@ class FactAuthenticator:
                     key_id = prefix[2:-_SIG].decode("ascii")
                     key = self.registry.keys.get(key_id) or await self.registry.lookup(key_id)
             if key is None:
-                others += [r for r, _ in members.values()]
+                others += [r for r, _, _ in members.values()]
                 continue
             batch = [members[i] for i in range(size)]
-            levels = merkle.levels_of([sha(b"\x00" + signed_bytes(r.value, r.headers)).digest() for r, _ in batch])
+            levels = merkle.levels_of([leaf for _, _, leaf in batch])
             try:
                 _root_signed(self.registry.verifier(key), key.public_key, levels[-1][0], prefix[-_SIG:])
             except (ValueError, BadSignatureError):
-                others += [r for r, _ in batch]
+                others += [r for r, _, _ in batch]
                 continue
+            # The header the signer writes for place i is prefix + (i, size) + path: the prefix and the place are
+            # this group's by construction, so what is left to compare is the path, at the end.
             good = []
-            for i, ((r, v), path) in enumerate(zip(batch, merkle.paths_of(levels), strict=True)):
-                if v == prefix + pack(i, size) + path:
+            head = len(prefix) + 4
+            for (r, v, _), path in zip(batch, merkle.paths_of(levels), strict=True):
+                if len(v) == head + len(path) and v.endswith(path):
                     good.append(r)
                 else:
                     others.append(r)
@@ -435,9 +448,9 @@ class FactAuthenticator:
 
     def _check_all(
         self, todo: list[Todo], whole: Sequence[tuple[SigningKey, list[Any]]] = ()
-    ) -> dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]]:
+    ) -> dict[int, tuple[Any, SigningKey | FactSignatureError]]:
         proven = _proven_batches(self.registry.verifier, todo)
-        out: dict[tuple[str, int, int], tuple[Any, SigningKey | FactSignatureError]] = {}
+        out: dict[int, tuple[Any, SigningKey | FactSignatureError]] = {}
         topics: dict[str, str | None] = {}  # physical -> logical, once per fetch (a fetch is one partition's)
         for key, batch in whole:  # proven with their batch: what is left is whether the key may write the topic
             verdicts: dict[str, SigningKey | FactSignatureError] = {}
@@ -452,7 +465,7 @@ class FactAuthenticator:
                     except FactSignatureError as err:
                         result = err  # refused alike, each with an exception of its own (raised separately)
                         verdicts.pop(r.topic, None)
-                out[(r.topic, r.partition, r.offset)] = (r, result)
+                out[id(r)] = (r, result)
         for r, signer, signature in todo:
             topic = topics.get(r.topic, "")
             if topic == "":
@@ -463,11 +476,11 @@ class FactAuthenticator:
                 )
             except FactSignatureError as err:
                 result = err
-            out[(r.topic, r.partition, r.offset)] = (r, result)
+            out[id(r)] = (r, result)
         return out
 
     async def authenticate(self, _conn: Any, record: Any) -> str:
-        done = self._checked.pop((record.topic, record.partition, record.offset), None)
+        done = self._checked.pop(id(record), None)
         if done is not None and done[0] is record:
             if isinstance(done[1], FactSignatureError):
                 raise done[1]
