@@ -207,22 +207,22 @@ class FactSigner:
         breaks its proof, and a record lifted out of its batch keeps a valid one. Version 1: a lone record gets a
         plain signature."""
         out: list[tuple[bytes, tuple[str, bytes]]] = []
-        member, sha, header = self._member, hashlib.sha256, signing.HEADER
+        member, sha, header, signed_bytes = self._member, hashlib.sha256, signing.HEADER, signing.signed_bytes
         for start in range(0, len(records), BATCH):
             chunk = records[start : start + BATCH]
             if len(chunk) == 1 and self.header_version == 1:
                 out.append(self.sign(*chunk[0]))
                 continue
-            values = []
-            for v, _ in chunk:
-                if not v.endswith(b"}"):
+            values, leaves = [], []
+            for v, h in chunk:
+                if v[-1:] != b"}":
                     raise ValueError("a fact's value must be a structured-mode CloudEvent (a JSON object)")
-                values.append(v[:-1] + member)
+                v = v[:-1] + member
+                values.append(v)
+                leaves.append(sha(b"\x00" + (signed_bytes(v, h) if h else v)).digest())
             # Each node hashed once and every proof read off the levels (a general Tree recomputed subtrees per
             # proof: most of the relay's signing time, docs/benchmarks.md).
-            levels = merkle.levels_of(
-                [sha(b"\x00" + signing.signed_bytes(v, h)).digest() for v, (_, h) in zip(values, chunk, strict=True)]
-            )
+            levels = merkle.levels_of(leaves)
             raw, size = self._private.sign(BATCH_CONTEXT + levels[-1][0]).signature, len(values)
             if self.header_version == 1:
                 head = f"{signing.BATCH_ALG};{self.key.key_id};{_b64u(raw)};".encode()
