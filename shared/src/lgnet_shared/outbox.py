@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextvars import ContextVar
@@ -20,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
+from pydantic_core import to_json
 
 from lgnet_shared import metrics
 from lgnet_shared.db import Conn, Pool
@@ -63,19 +63,26 @@ MIGRATIONS = [
 ]
 
 
+_TOPIC_OF_TYPE: dict[str, str] = {}  # event type -> its topic, for the types whose topic is not per partner
+
+
 def topic_of(env: Envelope) -> str:
     """Logical topic of an envelope's event type (the latest registered version decides); for a per-partner
     topic, the addressee's own ('partner.rejections.coop-aurora'): the event's `partner` field (a reminder that
     staff's action causes names the partner it is for), else the envelope's partner."""
+    topic = _TOPIC_OF_TYPE.get(env.type)
+    if topic is not None:
+        return topic
     model = latest(env.type)
     if model is None:
         raise KeyError(f"no topic for unregistered event type {env.type}")
-    if TOPICS[model.topic].per_partner:
-        partner = env.data.get("partner") or env.partner
-        if not partner:
-            raise KeyError(f"{env.type} goes to a per-partner topic but names no partner")
-        return for_partner(model.topic, str(partner))
-    return model.topic
+    if not TOPICS[model.topic].per_partner:
+        _TOPIC_OF_TYPE[env.type] = model.topic
+        return model.topic
+    partner = env.data.get("partner") or env.partner
+    if not partner:
+        raise KeyError(f"{env.type} goes to a per-partner topic but names no partner")
+    return for_partner(model.topic, str(partner))
 
 
 Row = tuple[str, str, bytes, bytes, str]  # event id, logical topic, key, value, headers as a JSON array of pairs
@@ -88,7 +95,7 @@ async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
     rows: list[Row] = []
     for env in envelopes:
         value, headers = env.to_structured()
-        rows.append((env.id, topic_of(env), env.key, value, json.dumps([[k, v.decode()] for k, v in headers])))
+        rows.append((env.id, topic_of(env), env.key, value, to_json([[k, v.decode()] for k, v in headers]).decode()))
     staged = _STAGED.get()
     # A pipelined handler's connection (db.DeferredWrites) stages on the connection it defers for: emitted events
     # stay in the order of the events that caused them, whichever kind of handler emitted them.
