@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
+from pydantic_core import from_json
 
 log = logging.getLogger(__name__)
 Pool = Any  # asyncpg.Pool; typed loosely because asyncpg ships no type information
@@ -33,9 +34,11 @@ async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int
 
 
 async def init_connection(conn: Conn) -> None:
-    """json/jsonb columns read and write Python objects."""
-    for typ in ("json", "jsonb"):
-        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    """json/jsonb columns read and write Python objects. jsonb is decoded by pydantic-core (2-3 times faster than
+    json.loads, the same values: PostgreSQL has already normalised it, e.g. no lone surrogate escapes, which
+    pydantic-core refuses and a json column may still hold)."""
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=from_json, schema="pg_catalog")
 
 
 async def migrate(pool: Pool, migrations: Sequence[tuple[str, str]]) -> list[str]:
