@@ -107,7 +107,10 @@ async def run_once(processes: int) -> tuple[float, ...]:
             await measure(producer, consumer, prefix, registrations(clients, keys, range(N))) if BURST else (N, [0.0])
         )
         paced = registrations(clients, keys, range(N + WARM, N + WARM + PACED))
+        cpu_before, wall_before = cpu_seconds(services), time.perf_counter()
         _, steady = await measure(producer, consumer, prefix, paced, rate=RATE, split=split)
+        cpu = cpu_seconds(services) - cpu_before
+        cpu_ms, busy = cpu * 1000 / PACED, cpu / (time.perf_counter() - wall_before) / processes
         raw = await raw_round_trip(producer, prefix, paced)
     finally:
         await consumer.stop()
@@ -115,7 +118,25 @@ async def run_once(processes: int) -> tuple[float, ...]:
         for svc in services:
             svc.stop()
         await cleanup(schema, prefix)
-    return (N / elapsed, *percentiles(burst), *percentiles(steady), *percentiles(raw), *split_medians(split))
+    return (
+        N / elapsed,
+        *percentiles(burst),
+        *percentiles(steady),
+        *percentiles(raw),
+        *split_medians(split),
+        cpu_ms,
+        busy,
+    )
+
+
+def cpu_seconds(services: list[ServiceProcess]) -> float:
+    """CPU time (user + system, every thread) the intake processes have used so far, from /proc."""
+    total = 0
+    for svc in services:
+        assert svc.proc is not None
+        fields = Path(f"/proc/{svc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def raw_round_trip(producer: AIOKafkaProducer, prefix: str, records: list[Record]) -> list[float]:
@@ -247,21 +268,23 @@ async def main() -> None:
                 f"run {i + 1}, {p} intake process(es): burst {r[0]:,.0f} events/s"
                 f" (p50 {r[1]:.0f} ms, p99 {r[2]:.0f} ms); at {RATE:,.0f}/s p50 {r[3]:.0f} ms, p99 {r[4]:.0f} ms"
                 f" (to the relay's batch {r[7]:.0f} ms, on to the reader {r[8]:.0f} ms);"
-                f" raw round trip p50 {r[5]:.0f} ms, p99 {r[6]:.0f} ms",
+                f" raw round trip p50 {r[5]:.0f} ms, p99 {r[6]:.0f} ms;"
+                f" intake CPU {r[9]:.2f} ms per event, {r[10]:.0%} of each process's wall time (steady phase)",
                 flush=True,
             )
     print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
     base = statistics.median(r[0] for r in results[PROCESSES[0]])
     for p, rs in results.items():
-        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader = (
-            statistics.median(r[k] for r in rs) for k in range(9)
+        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader, cpu_ms, busy = (
+            statistics.median(r[k] for r in rs) for k in range(11)
         )
         print(
             f"{p} intake process(es): {rate:,.0f} events/s (median, {rate / base:.2f}x {PROCESSES[0]} process),"
             f" burst latency p50 {p50:.0f} ms, p99 {p99:.0f} ms;"
             f" at {RATE:,.0f} events/s p50 {s50:.0f} ms, p99 {s99:.0f} ms"
             f" (to the relay's batch {to_relay:.0f} ms, on to the reader {to_reader:.0f} ms);"
-            f" raw round trip in the same run p50 {r50:.0f} ms, p99 {r99:.0f} ms"
+            f" raw round trip in the same run p50 {r50:.0f} ms, p99 {r99:.0f} ms;"
+            f" intake CPU {cpu_ms:.2f} ms per event (steady phase, {busy:.0%} of each process's wall time)"
         )
 
 
