@@ -36,6 +36,7 @@ from datetime import date
 from pathlib import Path
 
 import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from bench_backbone import cleanup  # type: ignore[import-not-found]
@@ -107,9 +108,10 @@ async def run_once(processes: int) -> tuple[float, ...]:
             await measure(producer, consumer, prefix, registrations(clients, keys, range(N))) if BURST else (N, [0.0])
         )
         paced = registrations(clients, keys, range(N + WARM, N + WARM + PACED))
-        cpu_before, wall_before = cpu_seconds(services), time.perf_counter()
+        cpu_before, wall_before, batches_before = cpu_seconds(services), time.perf_counter(), await batches(services)
         _, steady = await measure(producer, consumer, prefix, paced, rate=RATE, split=split)
         cpu = cpu_seconds(services) - cpu_before
+        per_batch = PACED / max(1.0, await batches(services) - batches_before)
         cpu_ms, busy = cpu * 1000 / PACED, cpu / (time.perf_counter() - wall_before) / processes
         raw = await raw_round_trip(producer, prefix, paced)
     finally:
@@ -126,7 +128,19 @@ async def run_once(processes: int) -> tuple[float, ...]:
         *split_medians(split),
         cpu_ms,
         busy,
+        per_batch,
     )
+
+
+async def batches(services: list[ServiceProcess]) -> float:
+    """Fetched batches the intake processes have processed so far (their consumer's processing histogram)."""
+    total = 0.0
+    async with httpx.AsyncClient() as client:
+        for svc in services:
+            for line in (await client.get(f"{svc.url}/metrics")).text.splitlines():
+                if line.startswith("lgnet_event_processing_seconds_count"):
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def cpu_seconds(services: list[ServiceProcess]) -> float:
@@ -217,6 +231,8 @@ async def measure(
     canonical record's timestamp, that timestamp → read back)."""
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
+    index = {env.id: i for i, (env, _, _) in enumerate(records)}
+    trace: list[tuple[int, float]] = []
 
     async def collect() -> None:
         while len(latencies) < len(records):
@@ -224,6 +240,9 @@ async def measure(
             now = time.time()
             for rs in batch.values():
                 for r in rs:
+                    cause_ = json.loads(r.value).get("causationid")
+                    if cause_ in sent_at:
+                        trace.append((index[cause_], now - sent_at[cause_]))
                     cause = json.loads(r.value).get("causationid")
                     if cause in sent_at:
                         sent = sent_at.pop(cause)
@@ -244,6 +263,10 @@ async def measure(
         await asyncio.wait_for(collector, 300)
     except TimeoutError:
         raise TimeoutError(f"only {len(latencies)} of {len(records)} canonical events after 300 s") from None
+    if os.environ.get("BENCH_TRACE") and rate:
+        trace.sort()
+        step = max(1, len(trace) // 10)
+        print("TRACE p50 by tenth:", [round(statistics.median(x for _, x in trace[k : k + step]) * 1000) for k in range(0, len(trace), step)], flush=True)
     return time.perf_counter() - start, latencies
 
 
@@ -269,14 +292,15 @@ async def main() -> None:
                 f" (p50 {r[1]:.0f} ms, p99 {r[2]:.0f} ms); at {RATE:,.0f}/s p50 {r[3]:.0f} ms, p99 {r[4]:.0f} ms"
                 f" (to the relay's batch {r[7]:.0f} ms, on to the reader {r[8]:.0f} ms);"
                 f" raw round trip p50 {r[5]:.0f} ms, p99 {r[6]:.0f} ms;"
-                f" intake CPU {r[9]:.2f} ms per event, {r[10]:.0%} of each process's wall time (steady phase)",
+                f" intake CPU {r[9]:.2f} ms per event, {r[10]:.0%} of each process's wall time,"
+                f" {r[11]:.1f} events per fetched batch (steady phase)",
                 flush=True,
             )
     print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
     base = statistics.median(r[0] for r in results[PROCESSES[0]])
     for p, rs in results.items():
-        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader, cpu_ms, busy = (
-            statistics.median(r[k] for r in rs) for k in range(11)
+        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader, cpu_ms, busy, per_batch = (
+            statistics.median(r[k] for r in rs) for k in range(12)
         )
         print(
             f"{p} intake process(es): {rate:,.0f} events/s (median, {rate / base:.2f}x {PROCESSES[0]} process),"
@@ -284,7 +308,8 @@ async def main() -> None:
             f" at {RATE:,.0f} events/s p50 {s50:.0f} ms, p99 {s99:.0f} ms"
             f" (to the relay's batch {to_relay:.0f} ms, on to the reader {to_reader:.0f} ms);"
             f" raw round trip in the same run p50 {r50:.0f} ms, p99 {r99:.0f} ms;"
-            f" intake CPU {cpu_ms:.2f} ms per event (steady phase, {busy:.0%} of each process's wall time)"
+            f" intake CPU {cpu_ms:.2f} ms per event (steady phase, {busy:.0%} of each process's wall time,"
+            f" {per_batch:.1f} events per fetched batch)"
         )
 
 
