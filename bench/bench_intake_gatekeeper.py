@@ -18,7 +18,11 @@ The limit in the same run: a raw round trip of the same records at the same rate
 consumer, no intake), and the steady latency is split where it is spent: from the partner's send until the relay
 puts the canonical event in a record batch (the canonical record's timestamp: intake's fetch, processing, commit
 and the relay's pick-up), and from there until it is read back (the relay's produce and the reader's fetch).
-BENCH_BURST=0 skips the burst (latency only).
+BENCH_BURST=0 skips the burst (latency only). BENCH_TENTHS=1 prints the p50 of each tenth of the steady phase
+(rising tenths: intake falls behind and a queue builds). Over the steady phase the bench also reports the intake
+processes' CPU time per event (user + system, all threads, from /proc), the share of their wall time it is, and
+the events per fetched batch (the consumer's processing histogram), so a run on a shared machine can be judged
+by what intake spent, not only by how long it waited for a core.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ PACED = int(os.environ.get("BENCH_PACED", "5000"))
 RATE = float(os.environ.get("BENCH_RATE", "1000"))
 # Intake deployments compared: one process, and one per core (the inbound topic is keyed by partner).
 BURST = os.environ.get("BENCH_BURST", "1") != "0"
+TENTHS = os.environ.get("BENCH_TENTHS", "0") != "0"  # p50 of each tenth of the steady phase: does a queue build?
 PROCESSES = [int(p) for p in os.environ.get("BENCH_PROCESSES", "1,2").split(",")]
 INTAKE = str(Path(sys.executable).with_name("lgnet-intake"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -232,7 +237,7 @@ async def measure(
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
     index = {env.id: i for i, (env, _, _) in enumerate(records)}
-    trace: list[tuple[int, float]] = []
+    by_send: list[tuple[int, float]] = []  # (place in the sending order, latency): a queue that builds shows
 
     async def collect() -> None:
         while len(latencies) < len(records):
@@ -240,12 +245,10 @@ async def measure(
             now = time.time()
             for rs in batch.values():
                 for r in rs:
-                    cause_ = json.loads(r.value).get("causationid")
-                    if cause_ in sent_at:
-                        trace.append((index[cause_], now - sent_at[cause_]))
                     cause = json.loads(r.value).get("causationid")
                     if cause in sent_at:
                         sent = sent_at.pop(cause)
+                        by_send.append((index[cause], now - sent))
                         latencies.append(now - sent)
                         if split is not None:
                             split.append((r.timestamp / 1000 - sent, now - r.timestamp / 1000))
@@ -263,10 +266,11 @@ async def measure(
         await asyncio.wait_for(collector, 300)
     except TimeoutError:
         raise TimeoutError(f"only {len(latencies)} of {len(records)} canonical events after 300 s") from None
-    if os.environ.get("BENCH_TRACE") and rate:
-        trace.sort()
-        step = max(1, len(trace) // 10)
-        print("TRACE p50 by tenth:", [round(statistics.median(x for _, x in trace[k : k + step]) * 1000) for k in range(0, len(trace), step)], flush=True)
+    if TENTHS and rate:
+        by_send.sort()
+        step = max(1, len(by_send) // 10)
+        tenths = [statistics.median(x for _, x in by_send[k : k + step]) * 1000 for k in range(0, len(by_send), step)]
+        print("p50 of each tenth of the steady phase (ms):", " ".join(f"{t:.0f}" for t in tenths), flush=True)
     return time.perf_counter() - start, latencies
 
 
