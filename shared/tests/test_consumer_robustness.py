@@ -421,6 +421,7 @@ async def test_the_start_up_heap_is_kept_out_of_the_collectors_full_passes_while
     await runtime.start()
     try:
         assert gc.get_freeze_count() > 10_000  # modules, models, clients: not re-scanned every few thousand records
+        assert gc.get_threshold() == (20_000, 20, 100)  # a batch in flight is not scanned every 700 allocations
     finally:
         await runtime.stop()
     assert gc.get_freeze_count() == 0  # collectable again once the service stops

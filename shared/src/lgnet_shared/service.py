@@ -90,6 +90,16 @@ async def claim_schema(pool: Any, schema: str, deployment: str, city: str) -> No
         )
 
 
+# The cyclic collector's generations while a service runs. A consumer holds a fetched batch in flight (hundreds of
+# records, each a few dozen objects): with Python's default (a young collection every 700 allocations, an older one
+# every 10 of those, a full one every 10 of the older) the batch was scanned again and again and promoted, and full
+# collections took 50-105 ms of CPU each, a pause in a partner's p99 (intake: ≈ 0.1 ms of CPU per event). With a
+# young collection every 20,000 allocations most of a batch is freed by reference counting before any scan: intake
+# 0.03-0.04 ms per event, the longest pause 13-22 ms (docs/benchmarks.md, "Intake: a partner's answer at a steady
+# rate").
+GC_THRESHOLDS = (20_000, 20, 100)
+
+
 @dataclass
 class ConsumerSpec:
     name: str  # the group is "<topic prefix><deployment>.<service>.<name>"; inbox entries are "<service>.<name>"
@@ -204,6 +214,7 @@ class Runtime:
         # frozen, the cyclic collector's full passes no longer re-scan it every few thousand records (they were
         # ≈ 20 % of a consumer's CPU per event, docs/benchmarks.md). `stop` unfreezes it.
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         steps["total"] = round(time.monotonic() - began, 3)
         log.info("service started", schema=self.schema, city=s.city, deployment=s.deployment_name, start_seconds=steps)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from lgnet_shared.service import Runtime, ServiceSpec, run
 
 from lgnet_intake.adapters import diary
@@ -31,18 +29,7 @@ SPEC = ServiceSpec(
 )
 
 
-# The cyclic collector's generations, for a process that holds a fetched batch in flight (hundreds of records, each
-# a few dozen objects) while it works: with Python's default (a young collection every 700 allocations, an older
-# one every 10 of those, a full one every 10 of the older) the batch was scanned again and again and promoted, and
-# the full collections took 50-105 ms of CPU each, a pause in a partner's p99; the collector was about 0.1 ms of
-# intake's CPU per event. With a young collection every 20,000 allocations most of a batch is freed by reference
-# counting before any scan: 0.04 ms per event, the longest pause 15-22 ms (docs/benchmarks.md, "Intake: a partner's
-# answer at a steady rate"). Start-up's own objects are frozen by Runtime.start.
-GC_THRESHOLDS = (20_000, 20, 100)
-
-
 def main() -> None:
-    gc.set_threshold(*GC_THRESHOLDS)
     run(SPEC)
 
 
