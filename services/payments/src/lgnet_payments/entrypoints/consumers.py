@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lgnet_shared.consumer import handlers_of
+from lgnet_shared.consumer import PipelinedHandler, handlers_of
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.service import ConsumerSpec, Runtime
@@ -11,16 +11,20 @@ from lgnet_payments.service_layer import consumers as h
 
 
 def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    """Intake's case and household facts only write (no read, no status string, no failure caught): pipelined, so a
+    burst of them (a partner's cases transferred, a day's closures, a replay) reaches PostgreSQL in one round trip
+    per statement, not per event. PersonErased reads (the person's households, their batches) and LeaseSigned is
+    the money path (reads the policy, budget lines and existing requests): plain handlers (docs/benchmarks.md)."""
     return [
         ConsumerSpec(
             name="intake",
             topics=["intake.events"],
             handlers=handlers_of(
-                (iev.CaseOpened, h.case_opened),
-                (iev.CaseTransferred, h.case_transferred),
-                (iev.CaseClosed, h.case_closed),
-                (iev.HouseholdFormed, h.household_formed),
-                (iev.HouseholdMemberJoined, h.household_member_joined),
+                (iev.CaseOpened, PipelinedHandler(h.case_opened)),
+                (iev.CaseTransferred, PipelinedHandler(h.case_transferred)),
+                (iev.CaseClosed, PipelinedHandler(h.case_closed)),
+                (iev.HouseholdFormed, PipelinedHandler(h.household_formed)),
+                (iev.HouseholdMemberJoined, PipelinedHandler(h.household_member_joined)),
                 (iev.PersonErased, h.person_erased(lambda: runtime.keys)),
             ),
         ),
