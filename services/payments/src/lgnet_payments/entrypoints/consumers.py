@@ -12,9 +12,10 @@ from lgnet_payments.service_layer import consumers as h
 
 def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     """Intake's case and household facts only write (no read, no status string, no failure caught): pipelined, so a
-    burst of them (a partner's cases transferred, a day's closures, a replay) reaches PostgreSQL in one round trip
-    per statement, not per event. PersonErased reads (the person's households, their batches) and LeaseSigned is
-    the money path (reads the policy, budget lines and existing requests): plain handlers (docs/benchmarks.md)."""
+    burst of them (a partner's cases transferred, a day's closures, a catch-up) reaches PostgreSQL in one round trip
+    per statement, not per event. PersonErased reads (the person's households, their batches; the key store's erase
+    reads `execute`'s status) and LeaseSigned is the money path (reads the case, policy, budget lines and existing
+    requests before it writes): plain handlers (docs/benchmarks.md, "Fifth pass")."""
     return [
         ConsumerSpec(
             name="intake",
