@@ -36,11 +36,25 @@ async def close_case(conn: Conn, case_id: str, closed_on: date) -> None:
     await conn.execute("update cases set closed_on = $2 where case_id = $1", case_id, closed_on)
 
 
-async def upsert_household(conn: Conn, household_id: str, city: str) -> None:
+async def upsert_household(conn: Conn, household_id: str, city: str, person_ids: list[str]) -> None:
+    """The household and its members in one statement: a pipelined consumer sends consecutive households' writes
+    as one executemany (the CTE always runs to completion; no foreign key orders the two tables)."""
     await conn.execute(
-        "insert into households values ($1, $2) on conflict (household_id) do update set city = excluded.city",
+        "with household as (insert into households values ($1, $2)"
+        " on conflict (household_id) do update set city = excluded.city)"
+        " insert into household_members select $1, unnest($3::text[]) on conflict do nothing",
         household_id,
         city,
+        list(dict.fromkeys(person_ids)),
+    )
+
+
+async def add_members(conn: Conn, household_id: str, person_ids: list[str]) -> None:
+    """Who belongs (or belonged: a member who left may still be in its bank data) to the household."""
+    await conn.execute(
+        "insert into household_members select $1, unnest($2::text[]) on conflict do nothing",
+        household_id,
+        list(dict.fromkeys(person_ids)),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lgnet_shared.consumer import handlers_of
+from lgnet_shared.consumer import PipelinedHandler, handlers_of
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.service import ConsumerSpec, Runtime
@@ -11,16 +11,21 @@ from lgnet_payments.service_layer import consumers as h
 
 
 def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    """Intake's case and household facts only write (no read, no status string, no failure caught): pipelined, so a
+    burst of them (a partner's cases transferred, a day's closures, a catch-up) reaches PostgreSQL in one round trip
+    per statement, not per event. PersonErased reads (the person's households, their batches; the key store's erase
+    reads `execute`'s status) and LeaseSigned is the money path (reads the case, policy, budget lines and existing
+    requests before it writes): plain handlers (docs/benchmarks.md, "Fifth pass")."""
     return [
         ConsumerSpec(
             name="intake",
             topics=["intake.events"],
             handlers=handlers_of(
-                (iev.CaseOpened, h.case_opened),
-                (iev.CaseTransferred, h.case_transferred),
-                (iev.CaseClosed, h.case_closed),
-                (iev.HouseholdFormed, h.household_formed),
-                (iev.HouseholdMemberJoined, h.household_member_joined),
+                (iev.CaseOpened, PipelinedHandler(h.case_opened)),
+                (iev.CaseTransferred, PipelinedHandler(h.case_transferred)),
+                (iev.CaseClosed, PipelinedHandler(h.case_closed)),
+                (iev.HouseholdFormed, PipelinedHandler(h.household_formed)),
+                (iev.HouseholdMemberJoined, PipelinedHandler(h.household_member_joined)),
                 (iev.PersonErased, h.person_erased(lambda: runtime.keys)),
             ),
         ),

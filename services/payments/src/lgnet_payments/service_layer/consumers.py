@@ -1,5 +1,7 @@
 """What payments learns from other services' events. Each handler runs inside the consumer's transaction with
-the inbox record (lgnet_shared.consumer): a redelivered event has no effect."""
+the inbox record (lgnet_shared.consumer): a redelivered event has no effect. Intake's case and household handlers
+are registered pipelined (entrypoints.consumers): one write each, never reading `execute`'s status nor catching a
+failing statement — keep them so, or register them plain."""
 
 from __future__ import annotations
 
@@ -35,21 +37,12 @@ async def case_closed(conn: Conn, env: Envelope, event: Event) -> None:
 
 async def household_formed(conn: Conn, env: Envelope, event: Event) -> None:
     assert isinstance(event, iev.HouseholdFormed)
-    await repo.upsert_household(conn, event.household_id, event.city)
-    await _members(conn, event.household_id, [event.reference_person_id, *event.member_ids])
+    await repo.upsert_household(conn, event.household_id, event.city, [event.reference_person_id, *event.member_ids])
 
 
 async def household_member_joined(conn: Conn, env: Envelope, event: Event) -> None:
     assert isinstance(event, iev.HouseholdMemberJoined)
-    await _members(conn, event.household_id, [event.person_id])
-
-
-async def _members(conn: Conn, household_id: str, person_ids: list[str]) -> None:
-    """Who belongs (or belonged: a member who left may still be in its bank data) to the household."""
-    await conn.executemany(
-        "insert into household_members values ($1, $2) on conflict do nothing",
-        [(household_id, p) for p in dict.fromkeys(person_ids)],
-    )
+    await repo.add_members(conn, event.household_id, [event.person_id])
 
 
 def person_erased(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
