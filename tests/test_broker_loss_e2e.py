@@ -61,12 +61,14 @@ def _infra() -> ModuleType:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Three nodes of our own (the session's broker is not ours to kill), as `make up CLUSTER=3` runs them; the
     environment points every client of this module at it, as its admin."""
-    kafka = _infra().Kafka(
+    infra = _infra()
+    kafka = infra.Kafka(
         home=tmp_path_factory.mktemp("cluster") / "kafka",
         nodes=3,
         ports=tuple((free_port(), free_port()) for _ in range(3)),
         extra=(("metadata.log.max.record.bytes.between.snapshots", "65536"),),
         heap="-Xmx400m",
+        jvm=infra.SHORT_LIVED_JVM,  # eight JVM starts in this test (three, two kills, a rolling restart)
     )
     try:
         kafka.start()

@@ -56,6 +56,13 @@ PG_PORT = int(os.environ.get("LGNET_PG_PORT", "15432"))
 THROWAWAY = os.environ.get("LGNET_THROWAWAY_INFRA") == "1"
 THROWAWAY_POSTGRES = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 PG_USER = PG_DB = "lgnet"
+# JVM options for a broker that lives minutes, not days: the brokers tests start, kill and restart themselves. The
+# C2 compiler was half of such a JVM's CPU (a node of the broker-loss cluster: 29 of 71 CPU-s, still compiling six
+# minutes after its start) for code that never ran long enough to repay it; the C1 compiler alone halves the CPU to
+# ready (7.3 against 14.7 CPU-s, one node) and the serial collector spares the concurrent G1 threads a small heap does
+# not need. What the broker does is unchanged (the same classes and settings); the long-running local broker of
+# `make up` and `make test` keeps the JVM's defaults.
+SHORT_LIVED_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 
 def say(msg: str) -> None:
@@ -205,6 +212,7 @@ class Kafka:
     ports: tuple[tuple[int, int], ...] = ()  # (client, controller) per node; computed from port when empty
     extra: tuple[tuple[str, str], ...] = ()  # more server properties (tests: snapshot thresholds)
     heap: str = ""
+    jvm: tuple[str, ...] = ()  # more JVM options (tests' own short-lived brokers: SHORT_LIVED_JVM)
 
     def node_ports(self) -> list[tuple[int, int]]:
         if self.ports:
@@ -409,7 +417,7 @@ class Kafka:
     def java(self, node: int = 1) -> list[str]:
         heap = self.heap or ("-Xmx1g" if self.nodes == 1 else "-Xmx512m")
         log4j = self.node_home(node) / "log4j2.properties"
-        return ["java", "-Xms256m", heap, f"-Dlog4j2.configurationFile={log4j}"]
+        return ["java", "-Xms256m", heap, *self.jvm, f"-Dlog4j2.configurationFile={log4j}"]
 
     def needs_upgrade(self) -> bool:
         """Storage formatted before the broker was secured (or its passwords lost): no known SCRAM users."""

@@ -218,6 +218,7 @@ def test_the_super_users_still_log_in_after_a_restart_that_follows_a_metadata_sn
         ports=_free_ports(1),
         extra=(("metadata.log.max.record.bytes.between.snapshots", "2048"),),
         heap="-Xmx384m",
+        jvm=infra.SHORT_LIVED_JVM,
     )
     try:
         kafka.start()
@@ -336,7 +337,9 @@ def test_scram_users_still_log_in_after_a_restart_that_replays_deleted_users(
     # is the first of the replayed users in the broker's HashMap.
     assert _java_hashmap_order(["admin", "broker", "kept", *gone])[0] in gone
     infra = _infra(tmp_path, monkeypatch)
-    kafka = infra.Kafka(home=tmp_path / "kafka", nodes=1, ports=_free_ports(1), heap="-Xmx384m")
+    kafka = infra.Kafka(
+        home=tmp_path / "kafka", nodes=1, ports=_free_ports(1), heap="-Xmx384m", jvm=infra.SHORT_LIVED_JVM
+    )
     try:
         kafka.start()
 
