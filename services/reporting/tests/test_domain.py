@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -658,3 +659,47 @@ def test_the_in_memory_tables_write_as_the_sql_does(batches: list[list[Any]]) ->
     for name in _ROW_TABLES:
         names = TABLES[name].names
         assert t.records(name) == [tuple(row.get(c) for c in names) for row in expected[name].values()]
+
+
+@pytest.mark.integration
+async def test_a_parallel_replay_into_a_used_schema_fails_without_folding_the_whole_log(
+    kafka_bootstrap: str, topic_prefix: str, database_url: str, pg_schema: str
+) -> None:
+    """The workers read while the schema is prepared; when it cannot be (here: not empty), the replay fails with
+    that reason, and no worker waits for tables that will never be ready."""
+    from aiokafka import AIOKafkaProducer
+    from lgnet_reporting.adapters import log
+    from lgnet_reporting.service_layer import replay
+    from lgnet_shared import db
+    from lgnet_shared.kafka import client_kwargs
+    from lgnet_shared.topics import ensure_topics, physical
+
+    await ensure_topics(kafka_bootstrap, topic_prefix, ["intake.events"])
+    topic = physical("intake.events", topic_prefix)
+    e = i.ReferralReceived(referral_id="r1", household_id="h1", source=i.ReferralSource.TERRITORY,
+                           received_on=date(2026, 1, 1))  # fmt: skip
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        for n in range(6):
+            value, _ = to_envelope(e, source="/lgnet/intake", city="torino").to_structured()
+            await producer.send_and_wait(topic, value, key=b"r1", partition=n)
+    finally:
+        await producer.stop()
+    positions = await log.end_positions(kafka_bootstrap, [topic])
+    pool = await db.create_pool(database_url, pg_schema, max_size=2)
+    try:
+        await replay.prepare(pool)
+        async with pool.acquire() as conn:
+            await conn.execute("insert into cases (case_id) values ('c0')")
+        with pytest.raises(RuntimeError, match="not empty"):
+            await asyncio.wait_for(
+                replay.rebuild(
+                    kafka_bootstrap, pool, positions, None, workers=2, database_url=database_url, schema=pg_schema
+                ),
+                timeout=120,
+            )
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select count(*) from referrals") == 0
+    finally:
+        await pool.close()

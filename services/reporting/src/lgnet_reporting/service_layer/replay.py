@@ -247,9 +247,10 @@ async def _rebuild_parallel(
             await prepare(pool)
         except BaseException:
             abandoned.set()
-            raise
-        finally:
             ready.set()
+            await asyncio.gather(*running, return_exceptions=True)  # each stops at its next batch (Abandoned)
+            raise
+        ready.set()
         results = await asyncio.gather(*running)
     total = Fold(city)
     for records, applied, skipped, _, _ in results:
