@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -613,3 +614,92 @@ async def test_a_log_shorter_than_the_published_positions_is_a_summary_line_and_
     assert await replay.run(["--published"]) == 1
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["ok"] is False and "t[2] ends at 0, expected 5" in last["error"]
+
+
+_ROW_TABLES = ("cases", "memberships", "member_ages", "referrals")  # one-, two- and three-column keys
+
+
+@st.composite
+def _writes(draw: st.DrawFn) -> list[Any]:
+    """Writes on a few keys (so that inserts and upserts collide), each with its key and some other columns."""
+    from lgnet_reporting.domain.projection import Write
+
+    out: list[Any] = []
+    for _ in range(draw(st.integers(0, 40))):
+        table = TABLES[draw(st.sampled_from(_ROW_TABLES))]
+        row: dict[str, Any] = {k: draw(st.sampled_from(("a", "b"))) for k in table.key}
+        others = [c for c in table.names if c not in table.key]
+        for c in draw(st.lists(st.sampled_from(others), unique=True)):
+            row[c] = draw(st.one_of(st.none(), st.integers(0, 3), st.text(max_size=2)))
+        out.append(Write(draw(st.sampled_from(("insert", "upsert"))), table.name, row))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches=st.lists(_writes(), max_size=4))
+def test_the_in_memory_tables_write_as_the_sql_does(batches: list[list[Any]]) -> None:
+    """Tables (the replay's fold) against the plain statement of the rule: a row is keyed by its key columns;
+    an insert keeps the first write, an upsert overwrites only the columns it gives; a record has every column, in
+    the table's order, None where never written. Rows are copied: a write's row is never the table's."""
+    t = Tables()
+    expected: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {name: {} for name in TABLES}
+    for writes in batches:
+        t.apply(writes)
+        for w in writes:
+            key = tuple(w.row[k] for k in TABLES[w.table].key)
+            assert w.key == key
+            rows = expected[w.table]
+            if key not in rows:
+                rows[key] = dict(w.row)
+            elif w.mode == "upsert":
+                rows[key].update(w.row)
+    for w in (w for writes in batches for w in writes):
+        w.row.clear()  # the tables hold copies
+    assert t.rows == expected
+    for name in _ROW_TABLES:
+        names = TABLES[name].names
+        assert t.records(name) == [tuple(row.get(c) for c in names) for row in expected[name].values()]
+
+
+@pytest.mark.integration
+async def test_a_parallel_replay_into_a_used_schema_fails_without_folding_the_whole_log(
+    kafka_bootstrap: str, topic_prefix: str, database_url: str, pg_schema: str
+) -> None:
+    """The workers read while the schema is prepared; when it cannot be (here: not empty), the replay fails with
+    that reason, and no worker waits for tables that will never be ready."""
+    from aiokafka import AIOKafkaProducer
+    from lgnet_reporting.adapters import log
+    from lgnet_reporting.service_layer import replay
+    from lgnet_shared import db
+    from lgnet_shared.kafka import client_kwargs
+    from lgnet_shared.topics import ensure_topics, physical
+
+    await ensure_topics(kafka_bootstrap, topic_prefix, ["intake.events"])
+    topic = physical("intake.events", topic_prefix)
+    e = i.ReferralReceived(referral_id="r1", household_id="h1", source=i.ReferralSource.TERRITORY,
+                           received_on=date(2026, 1, 1))  # fmt: skip
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        for n in range(6):
+            value, _ = to_envelope(e, source="/lgnet/intake", city="torino").to_structured()
+            await producer.send_and_wait(topic, value, key=b"r1", partition=n)
+    finally:
+        await producer.stop()
+    positions = await log.end_positions(kafka_bootstrap, [topic])
+    pool = await db.create_pool(database_url, pg_schema, max_size=2)
+    try:
+        await replay.prepare(pool)
+        async with pool.acquire() as conn:
+            await conn.execute("insert into cases (case_id) values ('c0')")
+        with pytest.raises(RuntimeError, match="not empty"):
+            await asyncio.wait_for(
+                replay.rebuild(
+                    kafka_bootstrap, pool, positions, None, workers=2, database_url=database_url, schema=pg_schema
+                ),
+                timeout=120,
+            )
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select count(*) from referrals") == 0
+    finally:
+        await pool.close()

@@ -27,7 +27,7 @@ from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from lgnet_reporting.adapters import log, store
 from lgnet_reporting.adapters.schema import MIGRATIONS
-from lgnet_reporting.domain.projection import PROJECTORS, TABLES, Tables, project
+from lgnet_reporting.domain.projection import PROJECTORS, TABLES, Tables
 
 
 @dataclass
@@ -45,27 +45,34 @@ class Fold:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
     def add(self, records: Iterable[Record]) -> None:
+        # Runs once per record of the log: attributes and functions held in locals (one look-up per batch, not
+        # several per record); the decisions and their order are the live consumer's, as documented above.
+        city, seen, apply, inbox_id = self.city, self.seen, self.tables.apply, consumer.inbox_id
+        count = applied = 0
         for record in records:
-            self.records += 1
+            count += 1
             try:
                 env, read = _read(record)
-                if self.city is not None and env.city != self.city:
+                if city is not None and env.city != city:
                     self._skip("other_city")
                     continue
-                if env.type not in PROJECTORS:
+                projector = PROJECTORS.get(env.type)
+                if projector is None:
                     self._skip("not_reported")
                     continue
                 event = read if read is not None else _decode(env)
             except ContractError:
                 self._skip("invalid")
                 continue
-            key = consumer.inbox_id(env)
-            if key in self.seen:
+            key = inbox_id(env)
+            if key in seen:
                 self._skip("redelivered")
                 continue
-            self.seen.add(key)
-            self.tables.apply(project(env, event))
-            self.applied += 1
+            seen.add(key)
+            apply(projector(env, event))  # projection.project, its projector looked up once above
+            applied += 1
+        self.records += count
+        self.applied += applied
 
 
 _ONE_PASS: TypeAdapter[Any] | None = None
@@ -101,10 +108,11 @@ def _read(record: Record) -> tuple[Envelope, Event | None]:
     valid), its event too, in one pass; the same envelope and event the two-step way gives (the same models validate
     them). Anything the one pass refuses goes the two-step way (`_envelope`, then `_decode`), which decides and
     names the fault as live does. Only the envelope attributes the fold reads matter (its `data` is the event)."""
-    headers = record.headers or ()
-    if record.value is not None and not any(k.lower().startswith("ce_") for k, _ in headers):
+    headers = record.headers
+    value = record.value
+    if value is not None and (not headers or not any(k.lower().startswith("ce_") for k, _ in headers)):
         try:
-            env = _one_pass().validate_json(record.value)
+            env = (_ONE_PASS or _one_pass()).validate_json(value)
         except ValidationError:
             pass
         else:
@@ -224,17 +232,26 @@ def split(positions: store.Positions, parts: int) -> list[store.Positions]:
 async def _rebuild_parallel(
     bootstrap: str, pool: db.Pool, positions: store.Positions, city: str | None, workers: int, url: str, schema: str
 ) -> Timing:
-    await prepare(pool)
     groups = split(positions, workers)
     loop = asyncio.get_running_loop()
     # forkserver: clean children (no inherited event loop or sockets), forked from a server that has the modules
     # imported already, so starting them costs little.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(len(groups) or 1, mp_context=ctx) as ex:
-        results = await asyncio.gather(
-            *(loop.run_in_executor(ex, _worker, bootstrap, url, schema, g, city) for g in groups)
-        )
+    # The schema's tables are created (migrations, ~0.5 s) while the workers start and read: they wait for `ready`
+    # only before their COPY. `abandoned`: the schema could not be prepared; the workers stop at their next batch.
+    ready, abandoned = ctx.Event(), ctx.Event()
+    with ProcessPoolExecutor(len(groups) or 1, mp_context=ctx, initializer=_hold, initargs=(ready, abandoned)) as ex:
+        running = [loop.run_in_executor(ex, _worker, bootstrap, url, schema, g, city) for g in groups]
+        try:
+            await prepare(pool)
+        except BaseException:
+            abandoned.set()
+            ready.set()
+            await asyncio.gather(*running, return_exceptions=True)  # each stops at its next batch (Abandoned)
+            raise
+        ready.set()
+        results = await asyncio.gather(*running)
     total = Fold(city)
     for records, applied, skipped, _, _ in results:
         total.records += records
@@ -246,6 +263,20 @@ async def _rebuild_parallel(
     return Timing(max((r[3] for r in results), default=0.0), max((r[4] for r in results), default=0.0), total)
 
 
+_READY: Any = None  # in a worker process: set once the schema's tables exist
+_ABANDONED: Any = None  # in a worker process: set when the schema could not be prepared
+
+
+def _hold(ready: Any, abandoned: Any) -> None:
+    """A worker process's initializer: keeps the coordinator's two events."""
+    global _READY, _ABANDONED
+    _READY, _ABANDONED = ready, abandoned
+
+
+class Abandoned(RuntimeError):
+    """The coordinator could not prepare the schema: this worker's fold is of no use."""
+
+
 def _worker(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None
 ) -> tuple[int, int, dict[str, int], float, float]:
@@ -253,16 +284,28 @@ def _worker(
     return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city))
 
 
+async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[Record]]:
+    async for batch in records:
+        if _ABANDONED is not None and _ABANDONED.is_set():
+            raise Abandoned("the replay schema could not be prepared")
+        yield batch
+
+
 async def _fold_and_copy(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None
 ) -> tuple[int, int, dict[str, int], float, float]:
     started = time.perf_counter()
-    f = await fold(log.read(bootstrap, positions), city)
+    f = await fold(_batches(log.read(bootstrap, positions)), city)
     folded = time.perf_counter()
+    if _READY is not None:
+        await asyncio.to_thread(_READY.wait)  # the tables exist (or the schema was abandoned)
+        if _ABANDONED.is_set():
+            raise Abandoned("the replay schema could not be prepared")
+    copying = time.perf_counter()
     conn = await asyncpg.connect(url, server_settings={"search_path": schema})
     try:
         async with conn.transaction():
             await store.bulk_load(conn, f.tables)
     finally:
         await conn.close()
-    return f.records, f.applied, f.skipped, folded - started, time.perf_counter() - folded
+    return f.records, f.applied, f.skipped, folded - started, time.perf_counter() - copying
