@@ -8,11 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from lgnet_shared.deadletter import DeadLetters
-from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
-from lgnet_shared.topics import ensure_topics
 
 HERE = Path(__file__).parent
 
@@ -29,15 +25,3 @@ async def probe(
         yield svc
     finally:
         svc.stop()
-
-
-@pytest.fixture
-async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[DeadLetters]:
-    """A dead-letter writer on the test's own topics (the consumer tests' handlers fail into it)."""
-    await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter"])
-    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
-    await producer.start()
-    try:
-        yield DeadLetters(producer, "reporting.test", topic_prefix)
-    finally:
-        await producer.stop()

@@ -6,14 +6,12 @@ after a redelivery of everything (nothing changes, nothing dead-lettered again).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_shared import db, metrics
@@ -23,10 +21,9 @@ from lgnet_shared.deadletter import H_KIND, H_TYPE, DeadLetters
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
-from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.service import all_migrations
 from lgnet_shared.testing.topics import as_records, read_records
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.topics import physical
 
 pytestmark = pytest.mark.integration
 
@@ -142,17 +139,6 @@ async def state(pool: Any) -> dict[str, list[tuple[Any, ...]]]:
             "households": [tuple(r) for r in await conn.fetch("select * from households order by household_id")],
             "members": [tuple(r) for r in await conn.fetch("select * from household_members order by 1, 2")],
         }
-
-
-@pytest.fixture
-async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[DeadLetters]:
-    await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter"])
-    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
-    await producer.start()
-    try:
-        yield DeadLetters(producer, "payments.intake", topic_prefix)
-    finally:
-        await producer.stop()
 
 
 async def payments_schema(database_url: str, schema: str) -> Any:

@@ -178,3 +178,21 @@ async def new_topic(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[An
         if created:
             await admin.delete_topics(created)
         await admin.close()
+
+
+@pytest.fixture
+async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[Any]:
+    """A dead-letter writer on the test's own topics, for consumers a test builds in-process (what a handler fails
+    into; the tests read `<prefix>lgnet.deadletter`)."""
+    from aiokafka import AIOKafkaProducer
+
+    from lgnet_shared.deadletter import DeadLetters
+    from lgnet_shared.topics import ensure_topics
+
+    await ensure_topics(kafka_bootstrap, topic_prefix, names=["deadletter"])
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        yield DeadLetters(producer, "test.consumer", topic_prefix)
+    finally:
+        await producer.stop()
