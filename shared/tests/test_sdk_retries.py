@@ -1,6 +1,7 @@
 """The SDK's HTTP client retries like a partner's system should: a service that is down (connection refused),
 then drops the connection of the first attempts without answering (a crash mid-request), then answers 503,
-finally answers — and every attempt carried the same Idempotency-Key."""
+finally answers — and every attempt carried the same Idempotency-Key. An answer cut off between its head and its
+body is asked for again too."""
 
 from __future__ import annotations
 
@@ -27,6 +28,22 @@ async def test_down_then_dropping_then_unavailable_then_answering() -> None:
     assert answer.status_code == 200
     assert len(server.keys) == 4  # two dropped, one 503, the answer
     assert len(set(server.keys)) == 1 and server.keys[0], server.keys  # the same key on every attempt
+    assert answer.json()["key"] == server.keys[0]
+
+
+async def test_an_answer_cut_off_after_its_head_is_asked_again() -> None:
+    """A service killed after sending the status line and headers, before the body: the client gets
+    RemoteProtocolError while reading the body, and must try again (same key) as for a refused connection."""
+    port = free_port()
+    server = FlakyServer(drops=0, truncated=2)
+    await server.start(port)
+    try:
+        async with http_client(f"http://127.0.0.1:{port}", "tok", base=0.01, cap=0.02, attempts=10) as api:
+            answer = await asyncio.wait_for(api.post("/contribution-requests", json={}), 20)
+    finally:
+        await server.stop()
+    assert answer.status_code == 200
+    assert len(server.keys) == 3 and len(set(server.keys)) == 1, server.keys  # two cut off, then the answer
     assert answer.json()["key"] == server.keys[0]
 
 

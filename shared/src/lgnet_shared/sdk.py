@@ -66,10 +66,12 @@ def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> float:
 
 
 class RetryingTransport(httpx.AsyncBaseTransport):
-    """Retries what may not have reached LgNet or whose answer was lost — connection refused or reset, timeouts,
-    502/503/504 — with backoff, for up to `deadline` seconds (and at most `attempts` tries). A state-changing
-    request without an Idempotency-Key gets one, the same on every try: a retry of a request that was committed
-    before the crash gets the original answer, never a second effect."""
+    """Retries what may not have reached LgNet or whose answer was lost — connection refused or reset, an answer
+    cut off before its body ended, timeouts, 502/503/504 — with backoff, for up to `deadline` seconds (and at most
+    `attempts` tries). A state-changing request without an Idempotency-Key gets one, the same on every try: a retry
+    of a request that was committed before the crash gets the original answer, never a second effect. Answers are
+    read whole before they are returned (LgNet's answers are small JSON documents and files), so a client's
+    `stream` gets a buffered body."""
 
     def __init__(
         self,
@@ -93,6 +95,9 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         while True:
             try:
                 response = await self.inner.handle_async_request(request)
+                # Read the body here, not in the client: a service killed between the head of its answer and
+                # the body raises RemoteProtocolError on reading, and that answer is as lost as a refused call.
+                await response.aread()
             except httpx.TransportError as exc:
                 if attempt + 1 >= self.attempts or loop.time() >= give_up:
                     raise

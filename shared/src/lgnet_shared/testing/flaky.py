@@ -7,11 +7,12 @@ import json
 
 
 class FlakyServer:
-    """Drops the first `drops` connections after reading the request, then answers 503 `unavailable` times, then
-    200 with the Idempotency-Key it saw."""
+    """Drops the first `drops` connections after reading the request, then sends only the head of its answer
+    (status and headers, no body) `truncated` times, then answers 503 `unavailable` times, then 200 with the
+    Idempotency-Key it saw."""
 
-    def __init__(self, drops: int, unavailable: int = 0) -> None:
-        self.drops, self.unavailable = drops, unavailable
+    def __init__(self, drops: int, unavailable: int = 0, truncated: int = 0) -> None:
+        self.drops, self.unavailable, self.truncated = drops, unavailable, truncated
         self.keys: list[str | None] = []
         self.server: asyncio.Server | None = None
 
@@ -27,13 +28,19 @@ class FlakyServer:
         if len(self.keys) <= self.drops:
             writer.transport.abort()  # killed mid-request: no answer at all
             return
-        status = "503 Service Unavailable" if len(self.keys) <= self.drops + self.unavailable else "200 OK"
+        cut = len(self.keys) <= self.drops + self.truncated
+        unavailable = not cut and len(self.keys) <= self.drops + self.truncated + self.unavailable
+        status = "503 Service Unavailable" if unavailable else "200 OK"
         body = json.dumps({"key": headers.get("idempotency-key")}).encode()
         writer.write(
             f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
             "connection: close\r\n\r\n".encode()
-            + body
         )
+        await writer.drain()
+        if cut:
+            writer.transport.abort()  # killed between the head of its answer and the body
+            return
+        writer.write(body)
         await writer.drain()
         writer.close()
 
