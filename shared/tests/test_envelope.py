@@ -156,3 +156,15 @@ def test_old_versions_are_upcast_on_read() -> None:
     assert env.dataschema is not None and env.dataschema.endswith(":v1")
     current = decode(env)
     assert current.version == 4 and current.third_country is True
+
+
+def test_binary_mode_is_decided_by_a_ce_specversion_header_with_a_value() -> None:
+    """The one rule `from_record` and the one-pass readers share: other ce_* headers, or a ce_specversion without
+    a value, leave a record in structured mode; the header's name is case-insensitive."""
+    from lgnet_shared.envelope import is_binary_mode
+
+    assert is_binary_mode([("traceparent", b"00-x"), ("CE_SpecVersion", b"1.0")])
+    assert not is_binary_mode([])
+    assert not is_binary_mode([("ce_type", b"lgnet.intake.person_registered"), ("ce_id", b"1")])
+    assert not is_binary_mode([("ce_specversion", None)])  # type: ignore[list-item]
+    assert not is_binary_mode([("ce_specversionx", b"1.0")])

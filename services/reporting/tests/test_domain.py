@@ -170,7 +170,8 @@ def test_the_replays_one_pass_read_takes_the_same_decisions_as_the_two_step_one(
     import json
 
     from aiokafka.structs import ConsumerRecord
-    from lgnet_reporting.service_layer.replay import Fold, _decode, _envelope, _read
+    from lgnet_reporting.service_layer.replay import Fold, _decode, _read
+    from lgnet_shared.envelope import from_record
 
     def record(value: bytes, offset: int) -> ConsumerRecord[bytes, bytes]:
         return ConsumerRecord("t", 0, offset, 0, 0, b"k", value, None, 1, len(value), [])
@@ -193,7 +194,8 @@ def test_the_replays_one_pass_read_takes_the_same_decisions_as_the_two_step_one(
     for name, raw in variants.items():
         r = record(raw, 0)
         try:
-            expected: object = (_envelope(r), _decode(_envelope(r)))
+            two_step = from_record(r.value, r.headers, r.key)
+            expected: object = (two_step, _decode(two_step))
         except Exception as exc:  # the two-step read's verdict, whatever it is
             expected = type(exc)
         try:

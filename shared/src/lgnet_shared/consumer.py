@@ -37,7 +37,7 @@ from pydantic import TypeAdapter
 from lgnet_shared import codec, logs, metrics, outbox, tracing
 from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
-from lgnet_shared.envelope import Envelope, from_record
+from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
 from lgnet_shared.events import Event
 from lgnet_shared.fact_signing import FactSignatureError
@@ -353,11 +353,8 @@ class Consumer:
         """A usual record (structured mode, a handled type at its latest version, valid) read in one pass; None for
         any other, which the two-step way reads and judges. Not for a strict consumer (partners' JSON types are
         judged strictly) nor one that answers refusals (its hook may read the envelope's data as a dict)."""
-        if self.strict or self.on_invalid is not None or record.value is None:
+        if self.strict or self.on_invalid is not None or record.value is None or is_binary_mode(record.headers or ()):
             return None
-        for k, _ in record.headers or ():
-            if len(k) == 14 and k.lower() == "ce_specversion":  # binary mode
-                return None
         if self._one_pass is False:
             self._one_pass = codec.typed_envelopes(frozenset(self.handlers))
         return codec.read_typed(self._one_pass, record.value) if self._one_pass is not None else None

@@ -103,11 +103,17 @@ def _validate(attrs: dict[str, Any], field_prefix: str = "") -> Envelope:
         raise NotACloudEvent("data", "nested too deeply") from None
 
 
+def is_binary_mode(headers: Headers) -> bool:
+    """A record is a binary-mode CloudEvent when it has a `ce_specversion` header with a value; otherwise its value
+    is a structured-mode one. The one rule for `from_record` and the one-pass readers (consumers, the replay), so
+    they never disagree on a record. Compared by length first: facts carry several other headers (content type,
+    traceparent, signature) and this runs for every record."""
+    return any(len(k) == 14 and v is not None and k.lower() == "ce_specversion" for k, v in headers)
+
+
 def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = None) -> Envelope:
     """Decode a Kafka record in structured or binary CloudEvents mode; errors name the attribute."""
-    # Binary mode only if a ce_specversion header is there; compared by length first, as facts carry several
-    # other headers (content type, traceparent, signature) and this runs for every record.
-    if any(len(k) == 14 and k.lower() == "ce_specversion" and v is not None for k, v in headers):
+    if is_binary_mode(headers):
         return _from_binary(value, headers, key)
     if value is None:
         raise NotACloudEvent("", "empty record (no value and no ce_* headers)")

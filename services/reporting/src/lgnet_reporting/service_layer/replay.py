@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from lgnet_shared import codec, consumer, db
 from lgnet_shared.consumer import Record
-from lgnet_shared.envelope import Envelope, from_record
+from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
 from lgnet_shared.events import Event, latest
 from pydantic import TypeAdapter, ValidationError
@@ -93,30 +93,17 @@ def _one_pass() -> TypeAdapter[Any]:
 def _read(record: Record) -> tuple[Envelope, Event | None]:
     """The record's envelope and, when it is a usual one (structured mode, a reported type at its latest version,
     valid), its event too, in one pass; the same envelope and event the two-step way gives (the same models validate
-    them). Anything the one pass refuses goes the two-step way (`_envelope`, then `_decode`), which decides and
+    them). Anything the one pass refuses goes the two-step way (`from_record`, then `_decode`), which decides and
     names the fault as live does. Only the envelope attributes the fold reads matter (its `data` is the event)."""
-    headers = record.headers
-    value = record.value
-    if value is not None and (not headers or not any(k.lower().startswith("ce_") for k, _ in headers)):
+    headers = record.headers or ()
+    if record.value is not None and not is_binary_mode(headers):
         try:
-            env = (_ONE_PASS or _one_pass()).validate_json(value)
+            env = (_ONE_PASS or _one_pass()).validate_json(record.value)
         except ValidationError:
             pass
         else:
             return env, env.data
-    return _envelope(record), None
-
-
-def _envelope(record: Record) -> Envelope:
-    """from_record, with a fast path for the usual case (structured mode, complete JSON document): pydantic's own
-    JSON parser. Anything it refuses goes through from_record, which decides (and names the fault) as live does."""
-    headers = record.headers or ()
-    if record.value is not None and not any(k.lower().startswith("ce_") for k, _ in headers):
-        try:
-            return Envelope.model_validate_json(record.value)
-        except ValidationError:
-            pass
-    return from_record(record.value, headers, record.key)
+    return from_record(record.value, headers, record.key), None
 
 
 _CURRENT: dict[tuple[str, str | None], type[Event] | None] = {}
