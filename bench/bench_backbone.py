@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import gc
 import os
 import statistics
@@ -28,7 +27,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import asyncpg
 import uvloop
@@ -47,46 +45,15 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from proc_cpu import KAFKA_PIDFILE, PG_PIDFILE, cpu_of, pid_of, tree_cpu  # type: ignore[import-not-found]
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 PATHS = os.environ.get("BENCH_PATHS", "raw,event,pipelined,batch,unsigned").split(",")
-LOCAL = Path(__file__).resolve().parent.parent / ".local"
-
-
-def _pid(env: str, *files: Path) -> int | None:
-    if os.environ.get(env):
-        return int(os.environ[env])
-    for f in files:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            return int(f.read_text().split()[0])
-    return None
-
-
-KAFKA_PID = _pid("BENCH_KAFKA_PID", LOCAL / "kafka" / "kafka.pid")
-PG_PID = _pid("BENCH_PG_PID", LOCAL / "postgres" / "data" / "postmaster.pid")
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_of(pid: int) -> float:
-    """utime + stime of one process, seconds (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-    return out
+KAFKA_PID = pid_of("BENCH_KAFKA_PID", KAFKA_PIDFILE)
+PG_PID = pid_of("BENCH_PG_PID", PG_PIDFILE)
 
 
 class Cpu:
@@ -105,18 +72,18 @@ class Cpu:
 
     def start(self) -> None:
         self._pg = self._pg_now()
-        self._at = (time.process_time(), _cpu_of(KAFKA_PID) if KAFKA_PID else 0.0)
+        self._at = (time.process_time(), cpu_of(KAFKA_PID) if KAFKA_PID else 0.0)
         gc.callbacks.append(self._gc)
 
     @staticmethod
     def _pg_now() -> dict[int, float]:
-        return {p: _cpu_of(p) for p in ([PG_PID, *_children(PG_PID)] if PG_PID else [])}
+        return tree_cpu(PG_PID)
 
     def stop(self) -> tuple[float, float, float]:
         gc.callbacks.remove(self._gc)
         pg = self._pg_now()
         used = sum(cpu - self._pg.get(p, 0.0) for p, cpu in pg.items())
-        return time.process_time() - self._at[0], (_cpu_of(KAFKA_PID) if KAFKA_PID else 0.0) - self._at[1], used
+        return time.process_time() - self._at[0], (cpu_of(KAFKA_PID) if KAFKA_PID else 0.0) - self._at[1], used
 
 
 def envelopes(n: int) -> list[Envelope]:

@@ -54,6 +54,7 @@ from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
+from proc_cpu import cpu_of  # type: ignore[import-not-found]
 
 N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -150,12 +151,11 @@ async def batches(services: list[ServiceProcess]) -> float:
 
 def cpu_seconds(services: list[ServiceProcess]) -> float:
     """CPU time (user + system, every thread) the intake processes have used so far, from /proc."""
-    total = 0
+    total = 0.0
     for svc in services:
         assert svc.proc is not None
-        fields = Path(f"/proc/{svc.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
-    return total / os.sysconf("SC_CLK_TCK")
+        total += cpu_of(svc.proc.pid)
+    return total
 
 
 async def raw_round_trip(producer: AIOKafkaProducer, prefix: str, records: list[Record]) -> list[float]:

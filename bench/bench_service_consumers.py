@@ -19,7 +19,6 @@ Environment: DATABASE_URL; BENCH_HOUSEHOLDS (default 2000), BENCH_RUNS (default 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import time
@@ -44,36 +43,18 @@ from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.service import all_migrations
 from lgnet_shared.testing.topics import as_records
+from proc_cpu import PG_PIDFILE, pid_of, tree_cpu  # type: ignore[import-not-found]
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 HOUSEHOLDS = int(os.environ.get("BENCH_HOUSEHOLDS", "2000"))
 DB = os.environ["DATABASE_URL"]
 PARTITIONS, PER_FETCH = 6, 500
 ON = date(2026, 3, 2)
-PG_PIDFILE = Path(__file__).resolve().parent.parent / ".local" / "postgres" / "data" / "postmaster.pid"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_of(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def pg_cpu() -> dict[int, float]:
     """utime + stime of the postmaster and its children (the pool keeps its backends for the whole run)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pg = int(PG_PIDFILE.read_text().split()[0])
-        pids = [pg]
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                with contextlib.suppress(OSError, IndexError):
-                    if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pg:
-                        pids.append(int(d.name))
-        return {p: _cpu_of(p) for p in pids}
-    return {}
+    return tree_cpu(pid_of("BENCH_PG_PID", PG_PIDFILE))
 
 
 def fact(event: Event) -> Envelope:
