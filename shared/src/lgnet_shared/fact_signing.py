@@ -688,8 +688,8 @@ async def publish_key(
     service that created it with its other topics passes False."""
     topic = registry_topic(key.deployment, key.service, prefix)
     if ensure:
-        servers = producer.client._bootstrap_servers
-        bootstrap = servers if isinstance(servers, str) else ",".join(servers)
+        # The producer's bootstrap servers, from its client's (public) host list.
+        bootstrap = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p, _ in producer.client.hosts)
         await ensure_topics(
             bootstrap, prefix, [for_writer(REGISTRY_TOPIC, key.deployment, key.service)], security=security
         )
