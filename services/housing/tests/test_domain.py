@@ -404,3 +404,12 @@ def test_a_check_looks_from_a_past_day_or_today_never_beyond_the_skew_tolerance(
     with pytest.raises(ContractError) as refused:
         check_day(date(2027, 1, 10), today)
     assert refused.value.field == "on" and "future" in refused.value.reason
+
+
+def test_an_income_beyond_any_rent_is_affordable_everywhere_and_still_matches() -> None:
+    """Income is integer cents without an upper bound in the contract: the matching's 64-bit columns saturate
+    instead of overflowing (an OverflowError here failed every re-matching of the city)."""
+    rich = hh(monthly_income_cents=10**30)
+    assert rules.affordable_rent_cents(rich, RULES) == 2**63 - 1
+    [p] = matching.assign([rich], [opp(monthly_rent_cents=2**63 - 1)], RULES, TODAY).proposals
+    assert p.household_id == "h1"

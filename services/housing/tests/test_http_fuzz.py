@@ -57,3 +57,61 @@ async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg
         assert (r.status_code, r.json()["field"]) == (422, "area"), r.text
         r = await staff.get("/households/h%00/why")
         assert (r.status_code, r.json()["field"]) == (422, "path.household_id"), r.text
+
+
+# Rules that the matching cannot compute with (found by the fuzzer: a horizon of 2**31 days was accepted, and from
+# then on every re-matching of the city, e.g. ending a placement, answered 500 with an OverflowError).
+BREAKING_RULES = {
+    "availability_horizon_days": ({"availability_horizon_days": 2**31}, "availability_horizon_days"),
+    "stalled_after_days": ({"stalled_after_days": 10**12}, "stalled_after_days"),
+    "max_people_per_bedroom": ({"max_people_per_bedroom": 2**63}, "max_people_per_bedroom"),
+    "planned_contribution_cents": ({"planned_contribution_cents": 2**63}, "planned_contribution_cents"),
+    "vulnerability": ({"priority": {"vulnerability": 1e300}}, "priority.vulnerability"),
+    "situation": ({"priority": {"situation": {"homeless": 1e300}}}, "priority.situation.homeless"),
+    "waiting_cap_months": ({"priority": {"waiting_cap_months": 10**9}}, "priority.waiting_cap_months"),
+    "urgency_horizon_days": ({"priority": {"urgency_horizon_days": 10**12}}, "priority.urgency_horizon_days"),
+}
+
+
+@pytest.mark.parametrize("case", BREAKING_RULES)
+async def test_rules_the_matching_cannot_compute_with_are_refused_naming_the_field(
+    database_url: str, pg_schema: str, case: str
+) -> None:
+    body, field = BREAKING_RULES[case]
+    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+        seeded = await seed(service)
+        r = await staff.put("/rules", json=body, headers={"Idempotency-Key": "k1"})
+        assert (r.status_code, r.json()["field"]) == (422, field), r.text
+        r = await staff.post(
+            f"/placements/{seeded['placement_id']}/end",
+            json={"reason": "autonomy_reached", "ended_on": "2027-01-31"},
+            headers={"Idempotency-Key": "k2"},
+        )
+        assert r.status_code == 200, r.text
+
+
+async def test_the_largest_accepted_rules_still_match_and_explain(database_url: str, pg_schema: str) -> None:
+    """Every bound at its maximum together: ending a placement re-matches the city, and a household's
+    explanation is computed, without a 5xx."""
+    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+        seeded = await seed(service)
+        limits = (await staff.get("/openapi.json")).json()["components"]["schemas"]
+        rules, priority = limits["CityRules"]["properties"], limits["PriorityWeights"]["properties"]
+        most = {k: p["maximum"] for k, p in rules.items() if "maximum" in p}
+        body = most | {
+            "priority": {k: p["maximum"] for k, p in priority.items() if "maximum" in p}
+            | {"situation": {"homeless": priority["situation"]["additionalProperties"]["maximum"]}},
+        }
+        assert {"availability_horizon_days", "max_people_per_bedroom", "planned_contribution_cents"} <= set(most)
+        r = await staff.put("/rules", json=body, headers={"Idempotency-Key": "k1"})
+        assert r.status_code == 200, r.text
+        r = await staff.post(
+            f"/placements/{seeded['placement_id']}/end",
+            json={"reason": "autonomy_reached", "ended_on": "9999-12-31"},
+            headers={"Idempotency-Key": "k2"},
+        )
+        assert r.status_code == 200, r.text
+        r = await staff.post("/matching/runs", json={}, headers={"Idempotency-Key": "k3"})
+        assert r.status_code in (200, 201), r.text
+        r = await staff.get(f"/households/{seeded['household_id']}/why")
+        assert r.status_code == 200, r.text

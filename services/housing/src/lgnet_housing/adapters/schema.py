@@ -134,4 +134,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table persons alter column birth_date drop not null, add column if not exists minor boolean;
         """,
     ),
+    (
+        "housing-3",
+        """
+        -- City rules gained upper bounds (domain/rules.py): a setting beyond them, accepted before, broke every
+        -- re-matching of its city. Stored settings are brought down to the bound so that they load again.
+        create temporary table rule_bounds (section text, key text, bound numeric) on commit drop;
+        insert into rule_bounds values
+            ('', 'max_people_per_bedroom', 10), ('', 'planned_contribution_cents', 10000000),
+            ('', 'availability_horizon_days', 3650), ('', 'stalled_after_days', 3650),
+            ('priority', 'vulnerability', 100), ('priority', 'vulnerability_cap', 20),
+            ('priority', 'waiting_per_month', 100), ('priority', 'waiting_cap_months', 120),
+            ('priority', 'urgency', 100), ('priority', 'urgency_horizon_days', 3650),
+            ('priority', 'minors', 100), ('priority', 'minors_cap', 20);
+        update city_rules set rules = rules || coalesce((
+            select jsonb_object_agg(key, least(value::numeric, bound)) from jsonb_each_text(rules)
+            join rule_bounds b using (key) where b.section = ''), '{}');
+        update city_rules set rules = jsonb_set(rules, '{priority}', rules -> 'priority' || coalesce((
+            select jsonb_object_agg(key, least(value::numeric, bound)) from jsonb_each_text(rules -> 'priority')
+            join rule_bounds b using (key) where b.section = 'priority'), '{}'))
+        where jsonb_typeof(rules -> 'priority') = 'object';
+        update city_rules set rules = jsonb_set(rules, '{priority,situation}', (
+            select coalesce(jsonb_object_agg(key, least(value::numeric, 100)), '{}')
+            from jsonb_each_text(rules -> 'priority' -> 'situation')))
+        where jsonb_typeof(rules -> 'priority' -> 'situation') = 'object';
+        """,
+    ),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Annotated
 
 from lgnet_shared.events.housing import SupportLevel
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -33,15 +34,26 @@ ALL_RULES = (
 )
 ALWAYS = ("city", "capacity")
 
+# Upper bounds of a city's settings (docs/housing.md, "Rules"). Beyond them the matching cannot compute: a horizon
+# past the last representable date, 64-bit columns that overflow, a weight too large for the solver's exact integer
+# costs. At these maxima together a pair's weight stays below 40,000, which the solver handles for millions of nodes.
+MAX_POINTS = 100.0  # any one priority weight, in points
+MAX_COUNTED = 20  # vulnerabilities or minors counted at most
+MAX_DAYS = 3650  # ten years: horizons and waits
+MAX_WAITING_MONTHS = 120
+MAX_PEOPLE_PER_BEDROOM = 10
+MAX_PLANNED_CONTRIBUTION_CENTS = 10_000_000  # 100,000 EUR a month
+INT64_MAX = 2**63 - 1
+
 
 class PriorityWeights(BaseModel):
     """Weights of the priority score (docs/housing.md, "Priority")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vulnerability: float = Field(default=2.0, ge=0, description="Points per recorded vulnerability")
-    vulnerability_cap: int = Field(default=5, ge=0, description="Vulnerabilities counted at most")
-    situation: dict[str, float] = Field(
+    vulnerability: float = Field(default=2.0, ge=0, le=MAX_POINTS, description="Points per recorded vulnerability")
+    vulnerability_cap: int = Field(default=5, ge=0, le=MAX_COUNTED, description="Vulnerabilities counted at most")
+    situation: dict[str, Annotated[float, Field(ge=0, le=MAX_POINTS)]] = Field(
         default_factory=lambda: {
             "homeless": 4.0,
             "facing_eviction": 3.0,
@@ -52,12 +64,16 @@ class PriorityWeights(BaseModel):
         },
         description="Points per housing situation (intake's needs assessment)",
     )
-    waiting_per_month: float = Field(default=0.5, ge=0, description="Points per 30 days on the waiting list")
-    waiting_cap_months: int = Field(default=24, ge=0)
-    urgency: float = Field(default=6.0, ge=0, description="Points when eviction is today or past")
-    urgency_horizon_days: int = Field(default=90, ge=1, description="Urgency grows linearly inside this window")
-    minors: float = Field(default=1.0, ge=0, description="Points per minor")
-    minors_cap: int = Field(default=5, ge=0)
+    waiting_per_month: float = Field(
+        default=0.5, ge=0, le=MAX_POINTS, description="Points per 30 days on the waiting list"
+    )
+    waiting_cap_months: int = Field(default=24, ge=0, le=MAX_WAITING_MONTHS)
+    urgency: float = Field(default=6.0, ge=0, le=MAX_POINTS, description="Points when eviction is today or past")
+    urgency_horizon_days: int = Field(
+        default=90, ge=1, le=MAX_DAYS, description="Urgency grows linearly inside this window"
+    )
+    minors: float = Field(default=1.0, ge=0, le=MAX_POINTS, description="Points per minor")
+    minors_cap: int = Field(default=5, ge=0, le=MAX_COUNTED)
 
 
 class FitWeights(BaseModel):
@@ -75,11 +91,17 @@ class CityRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hard_rules: tuple[str, ...] = Field(default=ALL_RULES, description=f"Subset of {', '.join(ALL_RULES)}")
-    max_people_per_bedroom: int = Field(default=2, ge=1, description="A studio (0 bedrooms) counts as one")
+    max_people_per_bedroom: int = Field(
+        default=2, ge=1, le=MAX_PEOPLE_PER_BEDROOM, description="A studio (0 bedrooms) counts as one"
+    )
     rent_share_of_income: float = Field(default=0.4, ge=0, le=1, description="Share of income rent may take")
-    planned_contribution_cents: int = Field(default=0, ge=0, description="Monthly rent support the city plans")
-    availability_horizon_days: int = Field(default=60, ge=0, description="Listed as available within N days")
-    stalled_after_days: int = Field(default=14, ge=1, description="A match step waiting longer is stalled")
+    planned_contribution_cents: int = Field(
+        default=0, ge=0, le=MAX_PLANNED_CONTRIBUTION_CENTS, description="Monthly rent support the city plans"
+    )
+    availability_horizon_days: int = Field(
+        default=60, ge=0, le=MAX_DAYS, description="Listed as available within N days"
+    )
+    stalled_after_days: int = Field(default=14, ge=1, le=MAX_DAYS, description="A match step waiting longer is stalled")
     auto_match: bool = Field(default=True, description="Re-run matching after every relevant change")
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     fit: FitWeights = Field(default_factory=FitWeights)
@@ -102,7 +124,8 @@ class Check:
 
 
 def affordable_rent_cents(h: Household, rules: CityRules) -> int:
-    return int(h.monthly_income_cents * rules.rent_share_of_income) + rules.planned_contribution_cents
+    """Saturated at the largest 64-bit integer: income has no upper bound in the contract, rents do."""
+    return min(int(h.monthly_income_cents * rules.rent_share_of_income) + rules.planned_contribution_cents, INT64_MAX)
 
 
 def bedroom_limit(o: Opportunity, rules: CityRules) -> int:
