@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -26,20 +28,20 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | ForkedProcess | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, timeout: float = 60) -> None:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            self.command,
-            env={**self.env, "LGNET_HTTP_PORT": str(self.port)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        env = {**self.env, "LGNET_HTTP_PORT": str(self.port)}
+        module = preloaded_module(self.command)
+        if module is not None:  # a service: forked from an interpreter that has imported it (forkserver.py)
+            self.proc = ForkServer.spawn(module, env, str(self.log_path))
+        else:
+            with self.log_path.open("ab") as log:
+                self.proc = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
         async with httpx.AsyncClient() as client:
             for _ in range(int(timeout * 2)):
                 if self.proc.poll() is not None:

@@ -1,0 +1,62 @@
+"""The fork server that starts the services under test (lgnet_shared.testing.forkserver): each forked service is a
+process of its own, with its own environment and log, that ends when killed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
+from lgnet_shared.testing.process import ServiceProcess, service_env
+
+pytestmark = pytest.mark.integration
+
+INTAKE = [sys.executable, "-m", "lgnet_intake.entrypoints.main"]
+
+
+def test_only_the_preloaded_services_are_forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert preloaded_module(INTAKE) == "lgnet_intake.entrypoints.main"
+    assert preloaded_module([sys.executable, "-m", "lgnet_desk.entrypoints.main"]) is None
+    assert preloaded_module(["lgnet-intake"]) is None
+    monkeypatch.setenv("LGNET_TEST_FORKSERVER", "0")
+    assert preloaded_module(INTAKE) is None
+
+
+async def test_a_forked_service_reads_the_environment_it_was_given(tmp_path: Path) -> None:
+    """The test's own environment has a DATABASE_URL; the one given to the service has none, and the service
+    refuses to start naming it, in its own log, as `python -m` would."""
+    assert "DATABASE_URL" in os.environ
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    process = ServiceProcess(INTAKE, env, tmp_path / "intake.log")
+    with pytest.raises(RuntimeError, match="DATABASE_URL"):
+        await process.start(timeout=30)
+    assert isinstance(process.proc, ForkedProcess)
+    assert process.proc.poll() is not None
+    assert "invalid configuration" in (tmp_path / "intake.log").read_text()
+
+
+async def test_a_forked_service_is_a_process_of_its_own_that_a_kill_ends(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    first, second = (
+        ServiceProcess(
+            INTAKE, service_env(kafka_bootstrap, database_url, f"{pg_schema}{n}", topic_prefix), tmp_path / f"{n}.log"
+        )
+        for n in ("a", "b")
+    )
+    await first.start()
+    await second.start()
+    try:
+        assert isinstance(first.proc, ForkedProcess) and isinstance(second.proc, ForkedProcess)
+        server = ForkServer._server
+        assert server is not None
+        assert len({first.proc.pid, second.proc.pid, server.pid, os.getpid()}) == 4
+        first.kill()
+        assert first.proc.poll() is not None
+        assert second.proc.poll() is None  # the other one lives on
+    finally:
+        first.stop()
+        second.stop()
+    assert second.proc.poll() is not None
