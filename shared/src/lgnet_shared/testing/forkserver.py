@@ -1,16 +1,17 @@
 """Service processes for tests, forked from an interpreter that has already imported the services.
 
 A service process spends 1.5 to 2 s of CPU importing FastAPI, FastStream, pydantic models and the rest before its
-`main()` runs, and the test suite starts ≈ 250 of them (one per intake test, a platform per e2e module, every
-restart of the crash test): a sixth of the suite's CPU (docs/benchmarks.md, "Eighth pass"). The fork server imports
-the four services once per test process; each service process is then a `fork()` of it that takes its own
-environment, log file and `python -m <module>` entry point, and runs `main()` as `python -m` would. It is a real OS
-process as before: its own pid, killed with SIGKILL, restarted from nothing but the same imports.
+`main()` runs, and the test suite starts ≈ 200-260 of them (one per intake test, a platform per e2e module, every
+restart of the crash test); forking them took a fifth off the suite's time (docs/benchmarks.md, "Eighth pass"). The
+fork server imports the four services once per test process; each service process is then a `fork()` of it that
+takes its own environment, log file and `python -m <module>` entry point, and runs `main()` as `python -m` would. It
+is a real OS process as before: its own pid, killed with SIGKILL, restarted from nothing but the same imports.
 
 What is not shared: the environment (replaced before `main()` reads any setting), open files (0, 1 and 2 are
-/dev/null and the log file), signal dispositions (reset), random state (`random` reseeds at fork; ids and keys come
-from the OS). Nothing in the server runs an event loop, a thread or generates an id before forking (checked at
-start). `LGNET_TEST_FORKSERVER=0` turns it off (every process spawned from scratch, as `make up` and the benches do).
+/dev/null and the log file), SIGCHLD's disposition (reset), random state (`random` reseeds at fork; keys come from
+the OS, and forked children were checked to draw different uuid7 bits). The server only imports: it runs no event
+loop, and refuses to fork if the imports started a thread. `LGNET_TEST_FORKSERVER=0` turns it off (every process
+spawned from scratch, as `make up` and the benches do).
 """
 
 from __future__ import annotations
