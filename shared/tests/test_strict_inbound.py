@@ -59,3 +59,35 @@ def test_whole_numbers_must_be_json_integers() -> None:
         with pytest.raises(InvalidEventData) as refused:
             decode(bad, strict=True)
         assert refused.value.field == "data.monthly_income_cents"
+
+
+ASSESSMENT = inbound.NeedsAssessmentSubmitted(
+    case_id="c-1", housing_situation="homeless", monthly_income_cents=0, employment_status="unemployed",
+    assessed_on="2026-11-30",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "value", "reason"),
+    [
+        (ASSESSMENT, "monthly_income_cents", 2**63, "out of range"),  # beyond PostgreSQL's bigint
+        (ASSESSMENT, "monthly_income_cents", 10**30, "out of range"),
+        (OPENING, "household_id", "h\x00-1", "NUL"),  # text PostgreSQL refuses
+        (OPENING, "referral_id", "r\n-1", "control character"),  # ids become keys and CloudEvents attributes
+    ],
+)
+def test_a_value_no_database_can_store_is_refused_naming_the_field(
+    event: Any, field: str, value: Any, reason: str
+) -> None:
+    """The same rule as every HTTP input (lgnet_shared.storable), for what partners send over Kafka."""
+    env = to_envelope(event, source="/partners/coop-aurora", city="torino", partner="coop-aurora")
+    with pytest.raises(InvalidEventData) as refused:
+        decode(env.model_copy(update={"data": {**env.data, field: value}}), strict=True)
+    assert (refused.value.field, refused.value.kind) == (f"data.{field}", "invalid_data")
+    assert reason in str(refused.value)
+
+
+def test_the_largest_whole_number_a_database_stores_is_accepted() -> None:
+    env = to_envelope(ASSESSMENT, source="/partners/coop-aurora", city="torino", partner="coop-aurora")
+    largest = env.model_copy(update={"data": {**env.data, "monthly_income_cents": 2**63 - 1}})
+    assert decode(largest, strict=True).monthly_income_cents == 2**63 - 1  # type: ignore[attr-defined]

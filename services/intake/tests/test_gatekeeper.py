@@ -384,3 +384,50 @@ async def test_partners_assess_vulnerabilities_per_person_with_known_codes(intak
     assessed = [e for e in await intake.events("intake.special", want=2) if isinstance(e, ev.NeedsAssessed)]
     assert [a.vulnerabilities_by_person for a in assessed] == [{"y-1": ["elderly"]}, {"y-1": ["addiction"]}]
     assert per_person.id != old.id
+
+
+async def test_values_no_database_can_store_are_answered_not_accepted_or_dead_lettered(
+    intake: IntakeUnderTest,
+) -> None:
+    """The rule HTTP inputs follow (lgnet_shared.storable) holds for partners' events too: a whole number beyond
+    PostgreSQL's bigint or text with a NUL is answered naming the field. Accepted, the income reached housing,
+    which cannot store it and dead-letters the assessment; the NUL made intake's own statement fail until the
+    record was dead-lettered, unanswered. The partition goes on: a good assessment after them is accepted."""
+
+    def assessment(income: int) -> inbound.NeedsAssessmentSubmitted:
+        valid = inbound.NeedsAssessmentSubmitted(
+            case_id="case-1",
+            housing_situation=ev.HousingSituation.HOMELESS,
+            monthly_income_cents=0,
+            employment_status=ev.EmploymentStatus.UNEMPLOYED,
+            assessed_on=date(2026, 2, 2),
+        )
+        return valid.model_copy(update={"monthly_income_cents": income})  # unvalidated, as any partner's code may
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        for e in (
+            registration("y-1", client),
+            inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]),
+            inbound.CaseOpeningSubmitted(
+                case_id="case-1", household_id="hh-1", action_area="taking_charge", channel="desk",
+                opened_on=date(2026, 2, 1),
+            ),
+        ):  # fmt: skip
+            await client.emit(e)
+        await wait_rows(intake, "select count(*) from cases", 1)
+        huge = await client.emit(assessment(2**63))
+        nul = await client.emit(
+            inbound.PlanSubmitted(
+                case_id="case-1", plan_id="plan\x00-1", objectives=["housing"], agreed_on=date(2026, 2, 3)
+            )
+        )
+        good = await client.emit(assessment(2**63 - 1))  # the largest a database stores
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
+    assert (answers[huge.id].kind, answers[huge.id].field) == ("invalid_data", "data.monthly_income_cents")
+    assert "out of range" in answers[huge.id].reason
+    assert (answers[nul.id].kind, answers[nul.id].field) == ("invalid_data", "data.plan_id")
+    assert "NUL" in answers[nul.id].reason
+    assessed = [e for e in await intake.events("intake.special", want=1) if isinstance(e, ev.NeedsAssessed)]
+    assert [a.monthly_income_cents for a in assessed] == [2**63 - 1]
+    assert good.id not in answers
+    assert await intake.raw_records("deadletter", missing_ok=True) == []

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
+from lgnet_shared import storable
 from lgnet_shared.contracts.upcasters import upcast
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import InvalidEventData, UnknownEventType, from_pydantic
@@ -89,7 +90,8 @@ def decode(env: Envelope, *, strict: bool = False) -> Event:
 
     `strict` (partners' inbound events): each value must already have the JSON type the published schema gives it
     (no number for a string or a date, no `1` for `true`, no `"12"` for an integer), as a JSON Schema validator
-    would judge; our own facts are read leniently, as they always were."""
+    would judge, and must be storable (`storable`: no whole number beyond bigint, no NUL, no control character in
+    an id), as every HTTP input must; our own facts are read leniently, as they always were."""
     if latest(env.type) is None:
         raise UnknownEventType("type", f"unknown event type {env.type!r}")
     version = version_of(env)
@@ -98,11 +100,14 @@ def decode(env: Envelope, *, strict: bool = False) -> Event:
     current, data = upcast(env.type, version, dict(env.data))
     model = REGISTRY[(env.type, current)].model
     try:
-        if strict:  # pydantic's strict mode judges JSON types only on JSON input
-            return model.model_validate_json(json.dumps(data), strict=True)
-        return model.model_validate(data)
+        if not strict:
+            return model.model_validate(data)
+        event = model.model_validate_json(json.dumps(data), strict=True)  # strict judges JSON types on JSON only
     except ValidationError as exc:
         raise from_pydantic(exc, "data", InvalidEventData) from None
+    if problem := storable.first_problem(data):
+        raise InvalidEventData(f"data.{problem[0]}", problem[1])
+    return event
 
 
 @functools.cache

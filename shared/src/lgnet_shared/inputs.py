@@ -1,10 +1,11 @@
-"""One rule for every HTTP input of every service, before any route sees it: text is storable UTF-8 without NUL
-characters, and whole numbers fit PostgreSQL's bigint. PostgreSQL refuses a NUL in text and a number above int64,
-so without this rule such input reached the database and answered 500. The refusal is a 422 problem+json naming
+"""The storage rule (`lgnet_shared.storable`) for every HTTP input of every service, before any route sees it:
+text is storable UTF-8 without NUL characters, whole numbers fit PostgreSQL's bigint, identifiers hold no control
+characters. Without it such input reached the database and answered 500. The refusal is a 422 problem+json naming
 the field (`query.status`, `path.request_id`, `headers.idempotency-key`, `identity.given_name`, ...).
 
 A pure ASGI middleware, cheap on the common path: a JSON body is parsed here only when its bytes could hold such a
-value (a `\\u` escape or a run of 19+ digits); query, path and headers are scanned as text."""
+value (an escape such as `\\u` or `\\n`, a run of 19+ digits, DEL or a C1 control); query, path and headers are
+scanned as text."""
 
 from __future__ import annotations
 
@@ -17,53 +18,10 @@ from urllib.parse import parse_qsl
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_SUSPECT_BODY = re.compile(rb"\\u|\d{19}|\x7f|\xc2[\x80-\x9f]")  # escapes, long numbers, DEL, C1 controls
-NUL_REASON = "contains a NUL character (\\u0000), which text fields cannot hold"
-SURROGATE_REASON = "contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode text"
-INT_REASON = f"is out of range: whole numbers must be between {INT64_MIN} and {INT64_MAX}"
-CONTROL_REASON = "contains a control character: identifiers are printable text"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from lgnet_shared.storable import NUL_REASON, json_problems, text_problem
 
-
-def _is_identifier(key: str) -> bool:
-    """Ids name aggregates, become Kafka keys and CloudEvents attributes, which hold no control characters."""
-    return key == "id" or key.endswith(("_id", "_ids"))
-
-
-def text_problem(value: str) -> str | None:
-    """Why a string cannot be stored as text, or None."""
-    if "\x00" in value:
-        return NUL_REASON
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return SURROGATE_REASON
-    return None
-
-
-def json_problems(value: Any, path: str = "", identifier: bool = False) -> Iterator[tuple[str, str]]:
-    """(dotted field, reason) for every string or integer in a JSON document that cannot be stored, and every
-    identifier (`id`, `*_id`, `*_ids`) holding a control character."""
-    if isinstance(value, str):
-        if reason := text_problem(value):
-            yield path, reason
-        elif identifier and _CONTROL.search(value):
-            yield path, CONTROL_REASON
-    elif isinstance(value, bool) or value is None or isinstance(value, float):
-        return
-    elif isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            yield path, INT_REASON
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            sub = f"{path}.{k}" if path else str(k)
-            if reason := text_problem(str(k)):
-                yield sub, f"the key {reason}"
-            yield from json_problems(v, sub, _is_identifier(str(k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from json_problems(v, f"{path}.{i}" if path else str(i), identifier)
+# \u escapes; \b \t \n \f \r (control characters, which an identifier may not hold); long numbers; DEL; C1 controls.
+_SUSPECT_BODY = re.compile(rb"\\[ubtnfr]|\d{19}|\x7f|\xc2[\x80-\x9f]")
 
 
 def _is_json(content_type: str) -> bool:
