@@ -75,6 +75,19 @@ def test_consumer_fetch_settings_default_to_the_products_and_are_checked(monkeyp
     assert "LGNET_CONSUMER_FETCH_MAX_WAIT_MS" in msg and "greater than or equal to 1" in msg, msg
 
 
+def test_the_idle_fetch_pace_defaults_to_half_a_second_and_may_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    assert load().consumer_idle_fetch_max_wait_ms == 500
+    monkeypatch.setenv("LGNET_CONSUMER_IDLE_FETCH_MAX_WAIT_MS", "0")
+    assert load().consumer_idle_fetch_max_wait_ms == 0
+    monkeypatch.setenv("LGNET_CONSUMER_IDLE_FETCH_MAX_WAIT_MS", "60000")
+    with pytest.raises(ConfigError) as info:
+        load()
+    msg = str(info.value)
+    assert "LGNET_CONSUMER_IDLE_FETCH_MAX_WAIT_MS" in msg and "less than or equal to 30000" in msg, msg
+
+
 KAFKA_VARS = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
               "KAFKA_SSL_CAFILE")  # fmt: skip
 

@@ -95,9 +95,16 @@ class Settings(BaseSettings):
         default=10,
         ge=1,
         le=30_000,
-        description="The longest the broker holds a consumer's fetch: the most a record waits before its consumer"
-        " sees it, and how often an idle consumer asks (each consumer of an idle service asks every 10 ms by"
-        " default; with consumer_fetch_min_bytes 1 and e.g. 500, an idle deployment costs the broker far less)",
+        description="The longest the broker holds a busy consumer's fetch: the most a record waits for others to"
+        " gather with it before its consumer sees it",
+    )
+    consumer_idle_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        le=30_000,
+        description="After a fetch that brought nothing, the consumer asks with 1 byte and this wait instead: the"
+        " broker answers as soon as a record arrives, and an idle consumer asks twice a second rather than every"
+        " consumer_fetch_max_wait_ms (0: always ask as busy)",
     )
     traces_exporter: Literal["none", "console", "otlp"] = Field(
         default="none",

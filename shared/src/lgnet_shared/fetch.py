@@ -49,13 +49,39 @@ class UnreadableRecord(ConsumerRecord[bytes, bytes]):  # type: ignore[misc]
     reason: str = ""
 
 
-def batches(max_records: int, timeout_ms: int) -> Fetch:
+@dataclass(frozen=True)
+class Pace:
+    """How a consumer asks the broker for records: busy, the broker answers once `min_bytes` have gathered or after
+    `max_wait_ms` (a batch gathers what arrives meanwhile); idle (`idle_max_wait_ms` > 0, set after a fetch that
+    brought nothing), it answers as soon as one record is there or after `idle_max_wait_ms`. An idle consumer then
+    asks a few times a second instead of every `max_wait_ms`, and the first record after a quiet spell does not
+    wait for a gathering that nothing else will fill."""
+
+    min_bytes: int
+    max_wait_ms: int
+    idle_max_wait_ms: int = 0
+
+    def apply(self, consumer: AIOKafkaConsumer, idle: bool) -> None:
+        # aiokafka reads both for every fetch request it builds, and has no public way to change them once started.
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is None or self.idle_max_wait_ms <= 0:
+            return
+        fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = (
+            (1, self.idle_max_wait_ms) if idle else (self.min_bytes, self.max_wait_ms)
+        )
+
+
+def batches(max_records: int, timeout_ms: int, pace: Pace | None = None) -> Fetch:
     """The subscriber's fetch: whatever has arrived, up to `max_records`, as soon as there is any. FastStream's own
-    sleeps another `batch_timeout_ms` after an empty fetch, so a record arriving then waited up to 200 ms more."""
+    sleeps another `batch_timeout_ms` after an empty fetch, so a record arriving then waited up to 200 ms more.
+    With a `pace`, an empty fetch puts the consumer at its idle pace, records put it back at the busy one."""
 
     async def fetch_batch(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
         got = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        return tuple(chain.from_iterable(got.values()))
+        records = tuple(chain.from_iterable(got.values()))
+        if pace is not None:
+            pace.apply(consumer, idle=not records)
+        return records
 
     return fetch_batch
 

@@ -277,8 +277,8 @@ class Runtime:
             # (it was 50 ms, behind a 256 KiB floor that a partner's pace never reaches), and a batch still gathers
             # what arrives meanwhile — one transaction and one offset commit per batch, not per relayed chunk
             # (with fetch_min_bytes 1 the backbone bench ran slower under load: smaller batches, docs/benchmarks.md).
-            # (LGNET_CONSUMER_FETCH_MIN_BYTES / _MAX_WAIT_MS override both: the tests, whose many idle platforms
-            # otherwise keep the broker busy answering empty fetches, ask with 1 byte and 500 ms.)
+            # Idle (a fetch brought nothing), it asks with 1 byte and 500 ms instead (fetch.Pace): an idle consumer
+            # asks twice a second, not a hundred times, and a record after a quiet spell is answered at once.
             fetch_min_bytes=self.settings.consumer_fetch_min_bytes,
             fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
             auto_offset_reset="earliest",
@@ -292,7 +292,12 @@ class Runtime:
             parser=_tolerant_parser,
         )
         # A record batch the client cannot read becomes placeholders the consumer dead-letters (fetch.py).
-        tolerant = fetch.tolerant(fetch.batches(MAX_BATCH, 200), cons.fetched)
+        pace = fetch.Pace(
+            self.settings.consumer_fetch_min_bytes,
+            self.settings.consumer_fetch_max_wait_ms,
+            self.settings.consumer_idle_fetch_max_wait_ms,
+        )
+        tolerant = fetch.tolerant(fetch.batches(MAX_BATCH, 200, pace), cons.fetched)
         setattr(subscriber, "get_msg", tolerant)  # noqa: B010 (an instance override)
 
         @subscriber

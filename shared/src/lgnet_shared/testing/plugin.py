@@ -60,12 +60,12 @@ def database_url() -> Iterator[str]:
         yield pg.get_connection_url()
 
 
-# Consumers under test ask the broker with 1 byte and 500 ms (the product's default: 64 KiB and 10 ms). The broker
-# answers as soon as a record is there, so no hop is slower; but an idle consumer asks twice a second instead of a
-# hundred times. A test run keeps several platforms up at once, mostly idle while a test waits (a fault injected, a
-# matrix of calls): measured, an idle platform of four services cost 15 CPU-seconds per 30 s (9.3 of them the
-# broker's, answering empty fetches), 2.5 with these (docs/benchmarks.md, "The test suite"). Service processes
-# started by tests inherit them; a test may still set its own.
+# Consumers under test ask the broker with 1 byte and 500 ms, busy or idle (the product's default: 64 KiB and 10 ms
+# while busy, 1 byte and 500 ms once a fetch comes back empty, fetch.Pace). The broker answers as soon as a record is
+# there, so no hop is slower. A test's traffic comes in short bursts, after each of which the product's busy pace
+# would ask every 10 ms until a fetch came back empty; before the idle pace, an idle platform of four services cost
+# 15 CPU-seconds per 30 s (9.3 of them the broker's), 2.5 with these (docs/benchmarks.md, "The test suite"). Service
+# processes started by tests inherit them; a test may still set its own.
 TEST_FETCH_SETTINGS = {"LGNET_CONSUMER_FETCH_MIN_BYTES": "1", "LGNET_CONSUMER_FETCH_MAX_WAIT_MS": "500"}
 
 

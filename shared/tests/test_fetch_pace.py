@@ -1,0 +1,101 @@
+"""An idle consumer asks the broker a few times a second, not every 10 ms, and a record after a quiet spell still
+comes at once (fetch.Pace), against a real broker with the product's fetch settings (64 KiB, 10 ms)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from lgnet_shared import config, fetch
+from lgnet_shared.kafka import client_kwargs
+
+pytestmark = pytest.mark.integration
+
+BUSY = config.Settings.model_fields["consumer_fetch_min_bytes"].default, 10
+
+
+@pytest.fixture
+async def topic(new_topic: Callable[..., Any]) -> str:
+    name: str = await new_topic("pace")
+    return name
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+class Counted:
+    """A started consumer at the product's busy settings whose fetch requests to the broker are counted."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer, self.requests = consumer, 0
+        client = consumer._client
+        send = client.send
+
+        async def counting(node_id: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            if type(request).__name__.startswith("FetchRequest"):
+                self.requests += 1
+            return await send(node_id, request, *args, **kwargs)
+
+        client.send = counting
+
+    async def requests_while_idle(self, fetch_batch: fetch.Fetch, seconds: float) -> int:
+        """Fetch requests sent while the consumer keeps fetching an idle topic for `seconds` (after settling)."""
+        settle = time.monotonic() + 0.5
+        while time.monotonic() < settle:
+            assert await fetch_batch(self.consumer) == ()
+        before, until = self.requests, time.monotonic() + seconds
+        while time.monotonic() < until:
+            assert await fetch_batch(self.consumer) == ()
+        return self.requests - before
+
+
+@pytest.fixture
+async def counted(kafka_bootstrap: str, topic: str) -> AsyncIterator[Counted]:
+    consumer = AIOKafkaConsumer(
+        topic,
+        **client_kwargs(kafka_bootstrap),
+        group_id=f"{topic}.group",
+        auto_offset_reset="earliest",
+        fetch_min_bytes=BUSY[0],
+        fetch_max_wait_ms=BUSY[1],
+    )
+    await consumer.start()
+    try:
+        yield Counted(consumer)
+    finally:
+        await consumer.stop()
+
+
+async def test_an_idle_consumer_asks_a_few_times_a_second_and_a_record_still_comes_at_once(
+    counted: Counted, producer: AIOKafkaProducer, topic: str
+) -> None:
+    paced = fetch.batches(500, 200, fetch.Pace(*BUSY, idle_max_wait_ms=500))
+    idle = await counted.requests_while_idle(paced, seconds=2)
+    assert idle <= 8, f"{idle} fetch requests in 2 s of idleness: the idle pace asks about twice a second"
+    fetcher = counted.consumer._fetcher
+    assert (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) == (1, 500)  # the broker answers the first record
+
+    await producer.send_and_wait(topic, b"after a quiet spell")
+    got: tuple[Any, ...] = ()
+    for _ in range(50):
+        if got := await paced(counted.consumer):
+            break
+    assert [r.value for r in got] == [b"after a quiet spell"]
+    assert (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) == BUSY  # busy again: a batch gathers
+
+
+async def test_without_an_idle_pace_an_idle_consumer_asks_every_max_wait(counted: Counted) -> None:
+    """The baseline the idle pace is measured against (and what `LGNET_CONSUMER_IDLE_FETCH_MAX_WAIT_MS=0` keeps)."""
+    unpaced = fetch.batches(500, 200, fetch.Pace(*BUSY, idle_max_wait_ms=0))
+    busy = await counted.requests_while_idle(unpaced, seconds=2)
+    assert busy >= 25, f"only {busy} fetch requests in 2 s at a 10 ms wait"
