@@ -48,14 +48,15 @@ def registration(client: PartnerClient, person_id: str) -> inbound.PersonRegistr
 
 @pytest.fixture(scope="module")
 async def federated_run(federated_endpoints: Endpoints) -> dict[str, Any]:
-    truth = await driver.run(federated_endpoints, cities=CITIES, seed=SEED, progress=print)
-    platform = Platform(federated_endpoints, await provision(federated_endpoints, {c.city: c.partners for c in CITIES}))
+    actors = await provision(federated_endpoints, {c.city: c.partners for c in CITIES})  # once for the module
+    truth = await driver.run(federated_endpoints, cities=CITIES, seed=SEED, progress=print, actors=actors)
+    platform = Platform(federated_endpoints, actors)
     try:
         own = await reports.caught_up(platform, truth, timeout=300)  # each city's own reporting deployment
         national = await call(platform.http("reporting", "coordination"), "GET", "/reports/national")
     finally:
         await platform.close()
-    return {"truth": truth, "own": own, "national": national}
+    return {"truth": truth, "own": own, "national": national, "actors": actors}
 
 
 async def test_each_city_deployment_reports_exactly_its_truth(federated_run: dict[str, Any]) -> None:
@@ -107,7 +108,7 @@ async def test_a_partner_may_compress_with_any_codec_and_an_unreadable_record_bl
     ep = federation.endpoints
     plan = CITIES[0]
     partner = plan.partners[0]
-    platform = Platform(ep, await provision(ep, {c.city: c.partners for c in CITIES}))
+    platform = Platform(ep, federated_run["actors"])
     run = uuid.uuid4().hex[:6]
     sent: list[str] = []
     try:

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from lgnet_scenario import driver, reports
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.payments_steps import iban
-from lgnet_scenario.platform import Endpoints, Platform, provision
+from lgnet_scenario.platform import Actors, Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, population
 from lgnet_shared import clock
 from lgnet_shared.codec import decode
@@ -30,11 +30,18 @@ SEED = 2026
 
 
 @pytest.fixture(scope="module")
-async def played(platform_endpoints: Endpoints) -> dict[str, Any]:
+async def actors(platform_endpoints: Endpoints) -> Actors:
+    """The scenario's actors, provisioned once for this module (each provisioning registers every partner's key
+    again with intake's admin CLI)."""
+    return await provision(platform_endpoints, {c.city: c.partners for c in DEFAULT_CITIES})
+
+
+@pytest.fixture(scope="module")
+async def played(platform_endpoints: Endpoints, actors: Actors) -> dict[str, Any]:
     """The scenario at its default size (the programme's published figures), played once for this module."""
-    truth = await driver.run(platform_endpoints, cities=DEFAULT_CITIES, seed=SEED, progress=print)
+    truth = await driver.run(platform_endpoints, cities=DEFAULT_CITIES, seed=SEED, progress=print, actors=actors)
     cities = {c.city: c.partners for c in DEFAULT_CITIES}
-    platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
+    platform = Platform(platform_endpoints, actors)
     try:
         bodies = await reports.caught_up(platform, truth, timeout=300)
         truth.published = await reports.publish(platform, list(cities), "e2e")
@@ -85,14 +92,14 @@ async def test_civic_engagement_in_the_reports_equals_the_scenario_truth(played:
 
 
 async def test_the_financial_statement_matches_the_payments_ledger_to_the_cent(
-    played: dict[str, Any], platform_endpoints: Endpoints
+    played: dict[str, Any], platform_endpoints: Endpoints, actors: Actors
 ) -> None:
     """Reporting's rendicontazione against payments' own figures, per budget line, as of today: the budget and
     what remains equal the ledger's grant_funding and budget_available balances; paid and committed equal the
     contribution requests payments reports paid and approved or batched; the payments listed behind a line are
     exactly the line's paid requests and add up to its paid figure."""
     cities = {c.city: c.partners for c in DEFAULT_CITIES}
-    platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
+    platform = Platform(platform_endpoints, actors)
     today = clock.today().isoformat()
     try:
         for city in cities:
@@ -196,11 +203,10 @@ async def test_no_personal_data_in_plain_text_on_any_topic(
 
 
 async def test_the_erased_person_is_unreadable_but_still_counted(
-    played: dict[str, Any], platform_endpoints: Endpoints
+    played: dict[str, Any], platform_endpoints: Endpoints, actors: Actors
 ) -> None:
     truth: driver.Truth = played["truth"]
-    cities = {c.city: c.partners for c in DEFAULT_CITIES}
-    platform = Platform(platform_endpoints, await provision(platform_endpoints, cities))
+    platform = Platform(platform_endpoints, actors)
     try:
         person = await call(
             platform.http("intake", f"staff-{DEFAULT_CITIES[0].city}"), "GET", f"/persons/{truth.erased_person_id}"

@@ -16,7 +16,7 @@ from typing import Any
 from lgnet_shared.events import partner as inbound
 
 from lgnet_scenario import civic_steps, housing_steps, intake_steps, outreach_steps, payments_steps
-from lgnet_scenario.platform import Endpoints, Platform, provision
+from lgnet_scenario.platform import Actors, Endpoints, Platform, provision
 from lgnet_scenario.population import DEFAULT_CITIES, CityPlan, Household, population
 
 Progress = Callable[[str], None]
@@ -58,12 +58,19 @@ def city_truth(households: list[Household]) -> dict[str, int]:
 
 
 async def run(
-    ep: Endpoints, *, cities: tuple[CityPlan, ...] = DEFAULT_CITIES, seed: int = 2026, progress: Progress = print
+    ep: Endpoints,
+    *,
+    cities: tuple[CityPlan, ...] = DEFAULT_CITIES,
+    seed: int = 2026,
+    progress: Progress = print,
+    actors: Actors | None = None,
 ) -> Truth:
+    """Play the scenario. `actors`: already provisioned for these cities (`platform.provision`), e.g. by a caller
+    that reads the reports afterwards; provisioning again would register every partner's key once more."""
     started = time.monotonic()
     people = population(cities, seed=seed)
     partners = {p.city: p.partners for p in cities}
-    platform = Platform(ep, await provision(ep, partners))
+    platform = Platform(ep, actors or await provision(ep, partners))
     truth = Truth()
     try:
         progress(f"provisioned actors of {', '.join(partners)} in the four services")

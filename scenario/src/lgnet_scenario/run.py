@@ -50,8 +50,9 @@ async def main_async(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"[scenario] {line}", flush=True)
 
-    truth = await driver.run(ep, cities=cities, seed=args.seed, progress=progress)
-    platform = Platform(ep, await provision(ep, {c.city: c.partners for c in cities}))
+    actors = await provision(ep, {c.city: c.partners for c in cities})
+    truth = await driver.run(ep, cities=cities, seed=args.seed, progress=progress, actors=actors)
+    platform = Platform(ep, actors)
     try:
         bodies = await reports.caught_up(platform, truth)
         truth.published = await reports.publish(platform, names, uuid.uuid4().hex[:8])
