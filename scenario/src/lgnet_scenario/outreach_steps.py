@@ -138,6 +138,9 @@ async def play(platform: Platform, city: str, partners: tuple[str, ...], persons
     contacts_of: dict[int, list[tuple[date, str, str]]] = {}  # pool index -> (day, contact id, partner)
 
     async def unit_year(u: int, unit: UnitPlan) -> None:
+        # Its own sequence: the units play side by side, and one shared sequence would hand each unit whatever
+        # draws the order of the services' answers left it (a different year at every play).
+        rng = random.Random(f"{seed}:{city}:outreach:{u}")
         partner = partners[unit.partner_index % len(partners)]
         unit_id = f"unit-{city}-{u}-{run}"
         body = {
