@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from lgnet_shared import config, fetch
 from lgnet_shared.kafka import client_kwargs
 
@@ -50,6 +50,9 @@ class Counted:
 
     async def requests_while_idle(self, fetch_batch: fetch.Fetch, seconds: float) -> int:
         """Fetch requests sent while the consumer keeps fetching an idle topic for `seconds` (after settling)."""
+        deadline = time.monotonic() + 30
+        while self.requests == 0 and time.monotonic() < deadline:  # its position found, it has begun to fetch
+            assert await fetch_batch(self.consumer) == ()
         settle = time.monotonic() + 0.5
         while time.monotonic() < settle:
             assert await fetch_batch(self.consumer) == ()
@@ -62,16 +65,16 @@ class Counted:
 @pytest.fixture
 async def counted(kafka_bootstrap: str, topic: str) -> AsyncIterator[Counted]:
     consumer = AIOKafkaConsumer(
-        topic,
         **client_kwargs(kafka_bootstrap),
-        group_id=f"{topic}.group",
         auto_offset_reset="earliest",
         fetch_min_bytes=BUSY[0],
         fetch_max_wait_ms=BUSY[1],
     )
     await consumer.start()
     try:
-        yield Counted(consumer)
+        counted = Counted(consumer)
+        consumer.assign([TopicPartition(topic, 0)])  # no group to join: fetching starts at once
+        yield counted
     finally:
         await consumer.stop()
 
