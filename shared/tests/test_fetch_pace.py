@@ -3,6 +3,7 @@ comes at once (fetch.Pace), against a real broker with the product's fetch setti
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -102,3 +103,26 @@ async def test_without_an_idle_pace_an_idle_consumer_asks_every_max_wait(counted
     unpaced = fetch.batches(500, 200, fetch.Pace(*BUSY, idle_max_wait_ms=0))
     busy = await counted.requests_while_idle(unpaced, seconds=2)
     assert busy >= 25, f"only {busy} fetch requests in 2 s at a 10 ms wait"
+
+
+async def test_sparse_records_are_fetched_at_the_idle_pace_between_them(
+    counted: Counted, producer: AIOKafkaProducer, topic: str
+) -> None:
+    """A few records a second (a desk, a small partner): between records the consumer asks at the idle pace, not
+    every 10 ms until 200 ms have passed without one; each record is still handed out."""
+    paced = fetch.batches(500, 200, fetch.Pace(*BUSY, idle_max_wait_ms=500))
+    await counted.requests_while_idle(paced, seconds=0.5)  # fetching from the partition's start
+
+    async def send() -> None:
+        for i in range(12):
+            await producer.send_and_wait(topic, b"%d" % i)
+            await asyncio.sleep(0.15)
+
+    sender, before = asyncio.create_task(send()), counted.requests
+    got: list[bytes] = []
+    while len(got) < 12:
+        got += [r.value for r in await paced(counted.consumer)]
+    await sender
+    requests = counted.requests - before
+    assert got == [b"%d" % i for i in range(12)]
+    assert requests <= 60, f"{requests} fetch requests for 12 records 150 ms apart (busy polling: ≈ 150)"

@@ -55,7 +55,9 @@ class Pace:
     `max_wait_ms` (a batch gathers what arrives meanwhile); idle (`idle_max_wait_ms` > 0, set after a fetch that
     brought nothing), it answers as soon as one record is there or after `idle_max_wait_ms`. An idle consumer then
     asks a few times a second instead of every `max_wait_ms`, and the first record after a quiet spell does not
-    wait for a gathering that nothing else will fill."""
+    wait for a gathering that nothing else will fill. A busy consumer takes a fetch as empty after twice
+    `max_wait_ms` (at least 20 ms) without records, so sparse traffic (a desk, a partner's few events a second) is
+    served at the idle pace between records instead of keeping the busy one."""
 
     min_bytes: int
     max_wait_ms: int
@@ -70,17 +72,29 @@ class Pace:
             (1, self.idle_max_wait_ms) if idle else (self.min_bytes, self.max_wait_ms)
         )
 
+    def wait_ms(self, idle: bool, timeout_ms: int) -> int:
+        """How long to wait for records before taking the fetch as empty: `timeout_ms` when idle (the broker wakes
+        the fetch as soon as a record arrives), a few busy fetches' time when busy."""
+        if idle or self.idle_max_wait_ms <= 0:
+            return timeout_ms
+        return min(timeout_ms, max(20, 2 * self.max_wait_ms))
+
 
 def batches(max_records: int, timeout_ms: int, pace: Pace | None = None) -> Fetch:
     """The subscriber's fetch: whatever has arrived, up to `max_records`, as soon as there is any. FastStream's own
     sleeps another `batch_timeout_ms` after an empty fetch, so a record arriving then waited up to 200 ms more.
     With a `pace`, an empty fetch puts the consumer at its idle pace, records put it back at the busy one."""
 
+    idle = False  # one fetch per consumer: its own pace
+
     async def fetch_batch(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
-        got = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        nonlocal idle
+        wait = pace.wait_ms(idle, timeout_ms) if pace is not None else timeout_ms
+        got = await consumer.getmany(timeout_ms=wait, max_records=max_records)
         records = tuple(chain.from_iterable(got.values()))
-        if pace is not None:
-            pace.apply(consumer, idle=not records)
+        if pace is not None and idle != (not records):
+            idle = not records
+            pace.apply(consumer, idle)
         return records
 
     return fetch_batch
