@@ -4,6 +4,8 @@ integers beyond int64) is refused before any route sees it, naming the field."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from lgnet_shared.http import PROBLEM, install_problem_handlers, problem_responses
-from lgnet_shared.storable import CONTROL_REASON, json_problems
+from lgnet_shared.storable import CONTROL_REASON, first_problem, json_problems
 from pydantic import BaseModel
 
 
@@ -128,6 +130,31 @@ def test_identifiers_hold_no_control_characters_but_free_text_may() -> None:
         "member_ids.1": CONTROL_REASON,
         "id": CONTROL_REASON,
     }
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"count": 2**63, "name": "x"},
+        {"count": -(2**63) - 1},
+        {"count": 2**63 - 1, "other": 10**18},  # long, but storable
+        {"a": ["ok", "x\x00"]},
+        {"k\x00": 1},
+        {"s": "\ud800"},
+        {"owner_id": "a\nb"},
+        {"owner_id": "a\x7fb"},
+        {"owner_id": "a\x9bb"},
+        {"note": "line\nbreak", "name": "città"},
+        {"name": "plain", "n": [1, 2, 3]},
+    ],
+)
+def test_the_quick_look_at_the_json_text_never_hides_a_problem_the_walk_finds(doc: dict[str, Any]) -> None:
+    """As JSON writes it (escapes) and as a client may (raw UTF-8; a lone surrogate cannot be valid UTF-8 at all)."""
+    texts = [json.dumps(doc).encode()]
+    with contextlib.suppress(UnicodeEncodeError):
+        texts.append(json.dumps(doc, ensure_ascii=False).encode())
+    for raw in texts:
+        assert first_problem(doc, raw) == next(json_problems(doc), None), raw
 
 
 @pytest.mark.parametrize("value", ["a\nb", "a\tb", "a\rb", "a\bb", "a\fb", "a\x01b"])

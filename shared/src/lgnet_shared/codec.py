@@ -102,10 +102,11 @@ def decode(env: Envelope, *, strict: bool = False) -> Event:
     try:
         if not strict:
             return model.model_validate(data)
-        event = model.model_validate_json(json.dumps(data), strict=True)  # strict judges JSON types on JSON only
+        text = json.dumps(data).encode()
+        event = model.model_validate_json(text, strict=True)  # strict judges JSON types on JSON only
     except ValidationError as exc:
         raise from_pydantic(exc, "data", InvalidEventData) from None
-    if problem := storable.first_problem(data):
+    if problem := storable.first_problem(data, text):
         raise InvalidEventData(f"data.{problem[0]}", problem[1])
     return event
 

@@ -10,7 +10,6 @@ scanned as text."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,10 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lgnet_shared.storable import NUL_REASON, json_problems, text_problem
-
-# \u escapes; \b \t \n \f \r (control characters, which an identifier may not hold); long numbers; DEL; C1 controls.
-_SUSPECT_BODY = re.compile(rb"\\[ubtnfr]|\d{19}|\x7f|\xc2[\x80-\x9f]")
+from lgnet_shared.storable import NUL_REASON, json_problems, may_hold_problems, text_problem
 
 
 def _is_json(content_type: str) -> bool:
@@ -107,7 +103,7 @@ def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
 
 
 def _body_problem(body: bytes) -> tuple[str, str] | None:
-    if not _SUSPECT_BODY.search(body):
+    if not may_hold_problems(body):
         return None
     try:
         doc = json.loads(body)

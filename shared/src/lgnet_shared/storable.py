@@ -15,6 +15,13 @@ SURROGATE_REASON = "contains an unpaired surrogate (\\ud800-\\udfff): not valid 
 INT_REASON = f"is out of range: whole numbers must be between {INT64_MIN} and {INT64_MAX}"
 CONTROL_REASON = "contains a control character: identifiers are printable text"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# What a JSON text holds when one of its values may break the rule: a \u escape, or \b \t \n \f \r (control
+# characters, which an id may not hold); a run of 19+ digits; DEL; a C1 control as raw UTF-8. Looked for piece by
+# piece: one regular expression with the digit run in it took 36 µs for an 800-byte registration, this 3.5 µs.
+_ESCAPE = re.compile(rb"\\[ubtnfr]")
+_C1 = re.compile(rb"\xc2[\x80-\x9f]")
+_DIGITS = b"0" * 48 + b"1" * 10 + b"0" * 198  # translate: ASCII digits to 1, every other byte to 0
+_LONG_NUMBER = b"1" * 19
 
 
 def _is_identifier(key: str) -> bool:
@@ -57,6 +64,18 @@ def json_problems(value: Any, path: str = "", identifier: bool = False) -> Itera
             yield from json_problems(v, f"{path}.{i}" if path else str(i), identifier)
 
 
-def first_problem(doc: Any) -> tuple[str, str] | None:
-    """(dotted field, reason) of the first value of a JSON document that cannot be stored, or None."""
-    return next(json_problems(doc), None)
+def may_hold_problems(json_text: bytes) -> bool:
+    """False when a JSON text certainly holds no value `json_problems` would name: most documents, told apart without
+    parsing or walking them."""
+    return (
+        (b"\\" in json_text and _ESCAPE.search(json_text) is not None)
+        or b"\x7f" in json_text
+        or (b"\xc2" in json_text and _C1.search(json_text) is not None)
+        or _LONG_NUMBER in json_text.translate(_DIGITS)
+    )
+
+
+def first_problem(doc: Any, json_text: bytes) -> tuple[str, str] | None:
+    """(dotted field, reason) of the first value of a JSON document that cannot be stored, or None; `json_text` is
+    the document as JSON, which spares the walk when it holds nothing suspect."""
+    return next(json_problems(doc), None) if may_hold_problems(json_text) else None
