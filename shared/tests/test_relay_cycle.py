@@ -61,13 +61,28 @@ async def stage(pool: Pool, ids: list[str]) -> None:
         await outbox.append(conn, [to_envelope(e, source="/test", city="trieste") for e in events])
 
 
-async def test_every_row_is_sent_once_in_order_while_rows_are_staged(
-    pool: Pool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def producer(monkeypatch: pytest.MonkeyPatch) -> Producer:
     producer = Producer()
     monkeypatch.setattr(outbox, "AIOKafkaProducer", lambda **_: producer)
     monkeypatch.setattr(Producer, "start", lambda self: asyncio.sleep(0), raising=False)
     monkeypatch.setattr(Producer, "stop", lambda self: asyncio.sleep(0), raising=False)
+    return producer
+
+
+async def leading_relay(pool: Pool) -> outbox.OutboxRelay:
+    """A started relay, once it leads (with nothing to publish, it then waits for a notification)."""
+    relay = outbox.OutboxRelay(pool, "unused:9092", idle_poll_s=30)
+    await relay.start()
+    for _ in range(200):
+        if relay.leader:
+            break
+        await asyncio.sleep(0.01)
+    assert relay.leader
+    return relay
+
+
+async def test_every_row_is_sent_once_in_order_while_rows_are_staged(pool: Pool, producer: Producer) -> None:
     relay = outbox.OutboxRelay(pool, "unused:9092", batch_size=7, idle_poll_s=0.05)
     ids = [f"p{i}" for i in range(120)]
     await relay.start()
@@ -84,3 +99,40 @@ async def test_every_row_is_sent_once_in_order_while_rows_are_staged(
     assert relay.published == len(ids)
     async with pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from outbox") == 0
+
+
+async def test_stop_ends_the_relay_when_a_notification_arrives_at_the_same_moment(
+    pool: Pool, producer: Producer
+) -> None:
+    """Python 3.11's `asyncio.wait_for` returns the awaited result instead of raising when the task is cancelled
+    just as what it waits for completes: the relay's idle wait swallowed `stop()`'s cancellation and `stop()` waited
+    for ever (a CI run hung here, the relay retrying on a pool that was being closed)."""
+    relay = await leading_relay(pool)
+    await asyncio.sleep(0.2)  # nothing to publish: the relay waits for a notification
+    relay._notified()  # one arrives as the service stops
+    stopping = asyncio.ensure_future(relay.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    if not done and relay._task is not None:
+        relay._task.cancel()  # a second time, so that the test ends: the first was lost
+        await asyncio.wait({stopping}, timeout=5)
+    assert done, "the relay went on running after stop()"
+    assert not relay.healthy
+
+
+async def test_stop_ends_the_relay_when_its_cleanup_fails(pool: Pool, producer: Producer) -> None:
+    """Stopping, the relay closes its producer; when that fails (a broker gone), it must stop all the same, not
+    take the failure for one to retry after (the loop then outlived `stop()` and its pool)."""
+
+    async def broken_stop() -> None:
+        raise RuntimeError("the broker went away")
+
+    relay = await leading_relay(pool)
+    producer.stop = broken_stop  # type: ignore[attr-defined]
+    stopping = asyncio.ensure_future(relay.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    if not done and relay._task is not None:
+        del producer.stop  # type: ignore[attr-defined]
+        relay._task.cancel()  # so that the test ends
+        await asyncio.wait({stopping}, timeout=5)
+    assert done, "the relay went on running after stop()"
+    assert not relay.healthy

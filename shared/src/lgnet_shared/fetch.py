@@ -133,7 +133,8 @@ async def _positions(consumer: AIOKafkaConsumer) -> dict[Any, int]:
     for tp in consumer.assignment():
         # Unassigned meanwhile (rebalance), or no position yet (being reset): nothing handed out to rewind.
         with contextlib.suppress(IllegalStateError, TimeoutError):
-            found[tp] = await asyncio.wait_for(consumer.position(tp), 1)
+            async with asyncio.timeout(1):
+                found[tp] = await consumer.position(tp)
     return found
 
 

@@ -66,7 +66,8 @@ class Admin:
 
     async def __aenter__(self) -> Admin:
         try:
-            await asyncio.wait_for(self.client.start(), 20)
+            async with asyncio.timeout(20):
+                await self.client.start()
         except (TimeoutError, KafkaError, OSError) as exc:
             await self.client.close()
             raise Fail(

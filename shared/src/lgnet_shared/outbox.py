@@ -27,6 +27,7 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import latest
 from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,9 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception:  # broker or database away: keep the rows, try again shortly
+                if being_cancelled():  # stopping, and the cleanup failed: stop all the same
+                    log.exception("outbox relay: closing failed while stopping")
+                    raise asyncio.CancelledError from None
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(2)
 
@@ -201,8 +205,11 @@ class OutboxRelay:
                 while True:
                     self._wake.clear()
                     if await self._publish_batch(producer) == 0:
+                        # Not `wait_for`: on Python 3.11 it swallows a cancellation (stop) that arrives as the
+                        # notification does, and the relay then runs on after `stop()` (test_relay_cycle.py).
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
+                            async with asyncio.timeout(self.idle_poll_s):
+                                await self._wake.wait()
             finally:
                 self.leader = False
                 await producer.stop()

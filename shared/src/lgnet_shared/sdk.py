@@ -252,8 +252,9 @@ class PartnerClient:
         await consumer.start()
         try:
             while True:
-                try:
-                    record = await asyncio.wait_for(consumer.getone(), timeout)
+                try:  # not `wait_for`: on Python 3.11 it swallows a cancellation that arrives with a record
+                    async with asyncio.timeout(timeout):
+                        record = await consumer.getone()
                 except TimeoutError:
                     return
                 if record.key != self.partner.encode():

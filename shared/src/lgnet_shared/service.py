@@ -33,6 +33,7 @@ from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHo
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, for_writer, physical, used_by
 
 log = logs.get_logger(__name__)
@@ -233,6 +234,8 @@ class Runtime:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if being_cancelled():
+                    raise asyncio.CancelledError from exc
                 attempt += 1
                 self.consumers_error = f"{type(exc).__name__}"
                 log.warning("consumers could not start; retrying", error=repr(exc), attempt=attempt)
@@ -336,14 +339,15 @@ class Runtime:
     async def ready(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
-            async with self.pool.acquire() as conn:
-                await asyncio.wait_for(conn.fetchval("select 1"), 2)
+            async with self.pool.acquire() as conn, asyncio.timeout(2):
+                await conn.fetchval("select 1")
             checks["postgres"] = "ok"
         except Exception as exc:
             checks["postgres"] = f"error: {type(exc).__name__}"
         try:
             assert self.producer is not None
-            metadata = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+            async with asyncio.timeout(3):
+                metadata = await self.producer.client.fetch_all_metadata()
             topics = [physical(t, self.settings.topic_prefix) for t in used_by(self.spec.name)]
             checks["kafka"] = kafka_health.replication_state(metadata, topics)
         except Exception as exc:

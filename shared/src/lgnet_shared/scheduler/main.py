@@ -24,6 +24,7 @@ from lgnet_shared.cities import CITIES
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
 from lgnet_shared.scheduler.runner import Scheduler
+from lgnet_shared.tasks import being_cancelled
 
 log = logs.get_logger("lgnet.scheduler")
 
@@ -145,6 +146,8 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
                     metrics.LEADER.set(1 if outcome["leader"] else 0)
                     state["error"] = None
                 except Exception as e:  # a database outage must not end the loop: ready says so, the next tick retries
+                    if being_cancelled():
+                        raise asyncio.CancelledError from e
                     log.error("scheduler tick failed", error=f"{type(e).__name__}: {e}")
                     state["error"] = f"{type(e).__name__}"
                 state["last_tick"] = datetime.now(UTC)

@@ -47,7 +47,8 @@ async def _produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
     producer = AIOKafkaProducer(**client_kwargs(bootstrap, security), request_timeout_ms=10000)
     try:
         await producer.start()
-        await asyncio.wait_for(producer.send_and_wait(topic, b"probe", key=b"k"), 20)
+        async with asyncio.timeout(20):
+            await producer.send_and_wait(topic, b"probe", key=b"k")
         return True
     except TopicAuthorizationFailedError:
         return False

@@ -61,7 +61,8 @@ class Anchoring:
             if time.monotonic() < self._retry_at:
                 return
             try:  # bounded: a broker that does not answer must not hold a download for long
-                await asyncio.wait_for(self._refresh(budget_s), budget_s + 5)
+                async with asyncio.timeout(budget_s + 5):
+                    await self._refresh(budget_s)
             except Exception as exc:  # the anchors already known still answer; a later call tries again
                 log.warning("anchors: reading the reports and checkpoints failed: %r", exc)
                 self._retry_at = time.monotonic() + RETRY_AFTER_S
