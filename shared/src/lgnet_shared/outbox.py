@@ -21,7 +21,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
 
-from lgnet_shared import metrics
+from lgnet_shared import db, metrics
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import latest
@@ -187,6 +187,7 @@ class OutboxRelay:
 
     async def _lead(self) -> None:
         async with self.pool.acquire() as lock_conn:
+            db.keeps_session_state(lock_conn)  # the advisory lock and the LISTEN below
             # One relay per schema publishes; a second replica waits here as a hot standby.
             while not await lock_conn.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))"):
                 await asyncio.sleep(self.idle_poll_s)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from lgnet_shared import db
 from lgnet_shared.db import Conn
 from lgnet_shared.scheduler.rules import Entry, Status
 
@@ -35,6 +36,7 @@ LOCK = "lgnet-scheduler"
 
 async def try_lock(conn: Conn) -> bool:
     """A session lock on `conn`, held until `unlock` or the connection closes (a crashed replica frees it)."""
+    db.keeps_session_state(conn)
     return bool(await conn.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || $1))", LOCK))
 
 
