@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from lgnet_payments.domain.money import MAX_LINE_CENTS
 from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, case_opened, problem
 
 
@@ -221,3 +222,29 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
             :2
         ] == (422, "topics")
         assert GOOD_IBAN  # (bank data is covered by test_http_api)
+
+
+async def test_a_budget_line_cannot_grow_beyond_what_a_line_may_hold(payments: PaymentsUnderTest) -> None:
+    """Each amount fits a bigint where it enters, but a line's allocation is their sum, and reports add lines
+    up: an allocation or adjustment beyond `MAX_LINE_CENTS` (100 billion euro) is refused naming the field, not
+    a server error (an overflowing column) or a fact that reporting could not add."""
+    async with payments.client("anna") as anna:
+        half = 2**62
+        assert problem(
+            await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 2**63 - 1}, headers=key())
+        )[:2] == (422, "amount_cents")
+        first = await anna.post("/budget-lines", json={"line": "rent", "amount_cents": MAX_LINE_CENTS}, headers=key())
+        assert first.status_code == 201, first.text
+        line_id = first.json()["budget_line_id"]
+        before = await snapshot(payments)
+        more = await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 1}, headers=key())
+        assert problem(more)[:2] == (422, "amount_cents")
+        up = await anna.post(
+            f"/budget-lines/{line_id}/adjustments", json={"delta_cents": half, "reason": "top-up"}, headers=key()
+        )
+        assert problem(up)[:2] == (422, "delta_cents")
+        assert await snapshot(payments) == before
+        down = await anna.post(
+            f"/budget-lines/{line_id}/adjustments", json={"delta_cents": -1, "reason": "cut"}, headers=key()
+        )
+        assert down.status_code == 201, down.text

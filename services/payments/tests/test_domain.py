@@ -93,6 +93,14 @@ def test_amounts_are_positive_integer_cents(bad: object) -> None:
     assert e.value.field == "amount_cents"
 
 
+def test_a_line_holds_at_most_max_line_cents() -> None:
+    money.within_line(money.MAX_LINE_CENTS - 5, 5, "amount_cents")
+    money.within_line(money.MAX_LINE_CENTS, -1, "delta_cents")
+    with pytest.raises(ContractError) as e:
+        money.within_line(money.MAX_LINE_CENTS - 5, 6, "delta_cents")
+    assert e.value.field == "delta_cents" and "most a budget line may hold" in e.value.reason
+
+
 def test_ledger_transactions_balance_and_balances_by_date() -> None:
     party = ledger.Party("b1", "c1", "h1")
     txs = [

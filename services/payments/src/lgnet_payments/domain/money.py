@@ -14,3 +14,18 @@ def cents(value: Any, field: str = "amount_cents", *, positive: bool = True) -> 
     if positive and value <= 0:
         raise ContractError(field, "must be more than zero")
     return value
+
+
+# The most a budget line may hold (100 billion euro): far beyond any grant, and small enough that reports adding up
+# every line of every city stay well within PostgreSQL's bigint (9.2 * 10^18 cents).
+MAX_LINE_CENTS = 10**13
+
+
+def within_line(allocated: int, change: int, field: str) -> None:
+    """Refuse (naming `field`) a change that would take a line's allocation beyond MAX_LINE_CENTS."""
+    if allocated + change > MAX_LINE_CENTS:
+        raise ContractError(
+            field,
+            f"would take the line's allocation to {allocated + change} cents, beyond {MAX_LINE_CENTS}"
+            " (100 billion euro), the most a budget line may hold",
+        )

@@ -14,6 +14,7 @@ from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger
+from lgnet_payments.domain.money import within_line
 from lgnet_payments.domain.policy import CityPolicy
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
@@ -36,6 +37,7 @@ async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict
             line = await repo.budget_line_for(uow.conn, city, c.line)
             assert line is not None
     budget_line_id = line["budget_line_id"]
+    within_line(line["allocated_cents"], c.amount_cents, "amount_cents")
     ref = new_id()
     await repo.add_allocated(uow.conn, budget_line_id, c.amount_cents)
     await ledger_store.append(uow.conn, ledger.allocation(ref, ctx.today, city, budget_line_id, c.amount_cents))
@@ -62,6 +64,7 @@ async def adjust(uow: UnitOfWork, ctx: Context, budget_line_id: str, c: cmd.Adju
         )
     if line["allocated_cents"] + c.delta_cents < 0:
         raise ContractError("delta_cents", "would leave the line's allocation below zero")
+    within_line(line["allocated_cents"], c.delta_cents, "delta_cents")
     await repo.add_allocated(uow.conn, budget_line_id, c.delta_cents)
     tx = ledger.allocation(new_id(), ctx.today, line["city"], budget_line_id, c.delta_cents, kind="adjustment")
     await ledger_store.append(uow.conn, tx, field="delta_cents")
