@@ -60,7 +60,7 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
 def test_consumer_fetch_settings_default_to_the_products_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in GOOD.items():
         monkeypatch.setenv(k, v)
-    for var in ("LGNET_CONSUMER_FETCH_MIN_BYTES", "LGNET_CONSUMER_FETCH_MAX_WAIT_MS"):  # the test plugin sets them
+    for var in ("LGNET_CONSUMER_FETCH_MIN_BYTES", "LGNET_CONSUMER_FETCH_MAX_WAIT_MS"):  # unset: the defaults
         monkeypatch.delenv(var, raising=False)
     s = load()
     assert (s.consumer_fetch_min_bytes, s.consumer_fetch_max_wait_ms) == (64 * 1024, 10)

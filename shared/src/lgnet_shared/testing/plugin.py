@@ -60,18 +60,10 @@ def database_url() -> Iterator[str]:
         yield pg.get_connection_url()
 
 
-# Consumers under test ask the broker with 1 byte and 500 ms, busy or idle (the product's default: 64 KiB and 10 ms
-# while busy, 1 byte and 500 ms once a fetch comes back empty, fetch.Pace). The broker answers as soon as a record is
-# there, so no hop is slower. A test's traffic comes in short bursts, after each of which the product's busy pace
-# would ask every 10 ms until a fetch came back empty; before the idle pace, an idle platform of four services cost
-# 15 CPU-seconds per 30 s (9.3 of them the broker's), 2.5 with these (docs/benchmarks.md, "The test suite"). Service
-# processes started by tests inherit them; a test may still set its own.
-TEST_FETCH_SETTINGS = {"LGNET_CONSUMER_FETCH_MIN_BYTES": "1", "LGNET_CONSUMER_FETCH_MAX_WAIT_MS": "500"}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    for name, value in TEST_FETCH_SETTINGS.items():
-        os.environ.setdefault(name, value)
+# Consumers under test fetch as a city's do (fetch.Pace: 64 KiB or 10 ms while busy, 1 byte or 500 ms once a fetch
+# comes back empty). The suite used to force 1 byte / 500 ms at all times, from before the idle pace; at the
+# product's settings the scenario's end-to-end module takes less CPU and time (fuller batches, fewer transactions:
+# docs/benchmarks.md, "Tenth pass"), and the tests exercise what cities run. A test may still set its own.
 
 
 # Topic prefixes handed out this session: their topics are deleted when it ends, so the local broker does not
