@@ -29,7 +29,6 @@ from lgnet_shared.testing.authz import (
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 
@@ -54,7 +53,7 @@ def intake_events(hid: str, cid: str) -> list[Event]:
             action_area=iev.ActionArea.HOUSING_INCLUSION,
             channel=iev.Channel.DESK,
             partner=A,
-            opened_on=TODAY,
+            opened_on=clock.today(),
             housing_need=True,
         ),
         iev.NeedsAssessed(
@@ -63,7 +62,7 @@ def intake_events(hid: str, cid: str) -> list[Event]:
             housing_situation=iev.HousingSituation.HOMELESS,
             monthly_income_cents=150_000,
             employment_status=iev.EmploymentStatus.EMPLOYED_FIXED_TERM,
-            assessed_on=TODAY,
+            assessed_on=clock.today(),
         ),
     ]
 
@@ -76,7 +75,7 @@ class Worlds:
 
     async def household(self, w: World) -> dict[str, Any]:
         for cid in self.open_cases:
-            closed = iev.CaseClosed(case_id=cid, outcome=iev.CaseOutcome.OTHER, closed_on=TODAY)
+            closed = iev.CaseClosed(case_id=cid, outcome=iev.CaseOutcome.OTHER, closed_on=clock.today())
             await w.service.deliver(HANDLERS, closed, "torino", A)
         hid, cid = w.id("h"), w.id("c")
         self.open_cases = [cid]
@@ -97,7 +96,7 @@ async def opportunity(w: World) -> str:
         "capacity": 3,
         "bedrooms": 2,
         "monthly_rent_cents": 30_000,
-        "available_from": str(TODAY),
+        "available_from": str(clock.today()),
     }
     await w.call(A, "POST", "/opportunities", body)
     return oid
@@ -114,7 +113,7 @@ async def match(w: World, step: str = "proposed") -> dict[str, Any]:
     if step in ("accepted", "placed", "leased"):
         await w.call(A, "POST", f"/matches/{m['match_id']}/acceptance", {})
     if step in ("placed", "leased"):
-        placed = await w.call(A, "POST", f"/matches/{m['match_id']}/placement", {"started_on": str(TODAY)})
+        placed = await w.call(A, "POST", f"/matches/{m['match_id']}/placement", {"started_on": str(clock.today())})
         m["placement_id"] = placed["placement_id"]
     return m
 
@@ -134,7 +133,7 @@ async def _list(w: World) -> Attempt:
         "capacity": 1,
         "bedrooms": 0,
         "monthly_rent_cents": 10_000,
-        "available_from": str(TODAY),
+        "available_from": str(clock.today()),
     }
     return Attempt("POST", "/opportunities", json=body)
 
@@ -170,7 +169,7 @@ async def _decline(w: World) -> Attempt:
 
 async def _place(w: World) -> Attempt:
     m = await match(w, "accepted")
-    return Attempt("POST", f"/matches/{m['match_id']}/placement", json={"started_on": str(TODAY)})
+    return Attempt("POST", f"/matches/{m['match_id']}/placement", json={"started_on": str(clock.today())})
 
 
 async def _lease(w: World) -> Attempt:
@@ -179,27 +178,27 @@ async def _lease(w: World) -> Attempt:
         "lease_type": "lease",
         "monthly_rent_cents": 30_000,
         "deposit_cents": 60_000,
-        "start_date": str(TODAY),
-        "signed_on": str(TODAY),
+        "start_date": str(clock.today()),
+        "signed_on": str(clock.today()),
     }
     return Attempt("POST", f"/placements/{m['placement_id']}/lease", json=body)
 
 
 async def _end(w: World) -> Attempt:
     m = await match(w, "placed")
-    body = {"reason": "moved", "ended_on": str(TODAY)}
+    body = {"reason": "moved", "ended_on": str(clock.today())}
     return Attempt("POST", f"/placements/{m['placement_id']}/end", json=body)
 
 
 async def _park(w: World) -> Attempt:
     h = await WORLDS.household(w)
-    body = {"reason": "hospital", "until": str(TODAY + timedelta(days=30))}
+    body = {"reason": "hospital", "until": str(clock.today() + timedelta(days=30))}
     return Attempt("POST", f"/households/{h['household_id']}/park", json=body)
 
 
 async def _unpark(w: World) -> Attempt:
     h = await WORLDS.household(w)
-    body = {"reason": "hospital", "until": str(TODAY + timedelta(days=30))}
+    body = {"reason": "hospital", "until": str(clock.today() + timedelta(days=30))}
     await w.call(STAFF_TO, "POST", f"/households/{h['household_id']}/park", body)
     return Attempt("POST", f"/households/{h['household_id']}/unpark", json={})
 

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from conftest import HousingUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 ADULT = date(1990, 5, 1)
 
 
@@ -30,7 +29,7 @@ def opportunity(oid: str) -> dict[str, Any]:
         "bedrooms": 1,
         "accessible": False,
         "monthly_rent_cents": 10_000,
-        "available_from": TODAY.isoformat(),
+        "available_from": clock.today().isoformat(),
         "support_level": "none",
         "restrictions": [],
     }
@@ -74,18 +73,22 @@ async def test_every_transition_repeated_is_the_success_it_was(housing: HousingU
 
         # Placement, then its end without a key, repeated.
         r = await c.post(
-            f"/matches/{accepted}/placement", json={"started_on": TODAY.isoformat()}, headers={"Idempotency-Key": "p"}
+            f"/matches/{accepted}/placement",
+            json={"started_on": clock.today().isoformat()},
+            headers={"Idempotency-Key": "p"},
         )
         assert r.status_code == 201, r.text
         placement_id = r.json()["placement_id"]
-        await twice(c, f"/placements/{placement_id}/end", {"reason": "autonomy_reached", "ended_on": str(TODAY)})
+        await twice(
+            c, f"/placements/{placement_id}/end", {"reason": "autonomy_reached", "ended_on": str(clock.today())}
+        )
 
         # Withdrawal of a listed opportunity without a key, repeated.
         r = await twice(c, "/opportunities/o-3/withdrawal", {"reason": "no_longer_available"})
         assert r.json()["status"] == "withdrawn"
 
         # Parking the same way again is the success it was (without a key: parking is a state, not a step).
-        park = {"reason": "hospital", "until": str(TODAY + timedelta(days=30))}
+        park = {"reason": "hospital", "until": str(clock.today() + timedelta(days=30))}
         for _ in range(2):
             r = await c.post("/households/h-3/park", json=park)
             assert r.status_code == 200 and r.json()["parked"] is True, r.text

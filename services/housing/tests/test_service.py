@@ -19,9 +19,8 @@ if TYPE_CHECKING:
     from conftest import HousingUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 F, M = iev.Sex.FEMALE, iev.Sex.MALE
-ADULT, CHILD = date(1990, 5, 1), TODAY - timedelta(days=365 * 6)
+ADULT, CHILD = date(1990, 5, 1), clock.today() - timedelta(days=365 * 6)
 
 
 def opportunity(oid: str, **over: Any) -> dict[str, Any]:
@@ -32,7 +31,7 @@ def opportunity(oid: str, **over: Any) -> dict[str, Any]:
         "bedrooms": 1,
         "accessible": False,
         "monthly_rent_cents": 30_000,
-        "available_from": TODAY.isoformat(),
+        "available_from": clock.today().isoformat(),
         "support_level": "none",
         "restrictions": [],
         "languages": ["en"],
@@ -87,16 +86,16 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         r = await c.post(f"/matches/{match_id}/acceptance", json={})
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "accepted"
-        r = await post(c, f"/matches/{match_id}/placement", {"started_on": TODAY.isoformat()})
+        r = await post(c, f"/matches/{match_id}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
         placement_id = r.json()["placement_id"]
         lease = {
             "lease_type": "lease",
             "monthly_rent_cents": 30_000,
             "deposit_cents": 60_000,
-            "start_date": TODAY.isoformat(),
-            "end_date": (TODAY + timedelta(days=365)).isoformat(),
-            "signed_on": TODAY.isoformat(),
+            "start_date": clock.today().isoformat(),
+            "end_date": (clock.today() + timedelta(days=365)).isoformat(),
+            "signed_on": clock.today().isoformat(),
         }
         key = str(uuid.uuid4())
         r = await post(c, f"/placements/{placement_id}/lease", lease, key)
@@ -106,7 +105,8 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         assert again.status_code == 201 and again.json()["lease_id"] == lease_id
         assert (await post(c, f"/placements/{placement_id}/lease", lease)).status_code == 409
         r = await c.post(
-            f"/placements/{placement_id}/end", json={"reason": "autonomy_reached", "ended_on": TODAY.isoformat()}
+            f"/placements/{placement_id}/end",
+            json={"reason": "autonomy_reached", "ended_on": clock.today().isoformat()},
         )
         assert r.status_code == 200, r.text
 
@@ -129,7 +129,7 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
 
 
 async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnderTest) -> None:
-    await housing.publish("torino", *housing.household_events("h-a", "torino", [(ADULT, F)], eviction=TODAY))
+    await housing.publish("torino", *housing.household_events("h-a", "torino", [(ADULT, F)], eviction=clock.today()))
     await housing.publish("torino", *housing.household_events("h-b", "torino", [(ADULT, M)]))
     await housing.publish(
         "torino", *housing.household_events("h-c", "torino", [(ADULT, M)], opened_on=date(2026, 6, 1))
@@ -183,13 +183,13 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         assert (await post(c, "/opportunities", opportunity("o-x", capacity=1))).status_code == 201
         [p] = await proposals(housing, 1)
         # The proposal has waited 15 days for an answer (its step began then; no future day is needed).
-        began = TODAY - timedelta(days=15)
+        began = clock.today() - timedelta(days=15)
         await housing.sql("update matches set step_since = $1 where match_id = $2", began, p["match_id"])
         r = await staff.post("/matching/stalled-check", json={})
         assert r.status_code == 200, r.text
         [stalled] = r.json()["stalled"]
         assert (stalled["match_id"], stalled["step"], stalled["waiting_days"]) == (p["match_id"], "proposed", 15)
-        assert stalled["on"] == TODAY.isoformat()
+        assert stalled["on"] == clock.today().isoformat()
         r = await staff.post("/matching/stalled-check", json={})
         assert r.json()["stalled"] == []  # reminded once per step
         # The reminder stays open for the case's operator (its partner) and the city's staff, not for others.
@@ -209,7 +209,7 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
         assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "proposed"
 
         # Parking withdraws the proposal and keeps the household off the list until the hold is lifted.
-        until = (TODAY + timedelta(days=30)).isoformat()
+        until = (clock.today() + timedelta(days=30)).isoformat()
         r = await c.post("/households/h-x/park", json={"reason": "hospitalised", "until": until})
         assert r.status_code == 200, r.text
         why = (await c.get("/households/h-x/why")).json()
@@ -224,7 +224,7 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
     await housing.wait_sql("select count(*) from matches where status = 'proposed'", want=0)
     # The case closes at intake: the proposal is withdrawn and the household leaves the list.
     await housing.publish(
-        "torino", iev.CaseClosed(case_id="h-x-case", outcome=iev.CaseOutcome.MOVED_AWAY, closed_on=TODAY)
+        "torino", iev.CaseClosed(case_id="h-x-case", outcome=iev.CaseOutcome.MOVED_AWAY, closed_on=clock.today())
     )
     await housing.wait_sql("select count(*) from matches where status = 'proposed'", want=0)
     async with housing.client("coop-aurora") as c:
@@ -250,27 +250,27 @@ async def test_stalled_check_dates_its_facts_today_and_refuses_future_days(housi
     await housing.publish("torino", *housing.household_events("h-d", "torino", [(ADULT, F)]))
     await housing.wait_sql("select count(*) from cases where assessed", want=1)
     async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
-        until = (TODAY + timedelta(days=30)).isoformat()
+        until = (clock.today() + timedelta(days=30)).isoformat()
         r = await c.post("/households/h-d/park", json={"reason": "hospitalised", "until": until})
         assert r.status_code == 200, r.text
         assert (await post(c, "/opportunities", opportunity("o-d", capacity=1))).status_code == 201
-        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=40)).isoformat()})
+        r = await staff.post("/matching/stalled-check", json={"on": (clock.today() + timedelta(days=40)).isoformat()})
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["field"] == "on" and "future" in r.json()["reason"]
         # A day of clock skew (or a city's local date a day ahead of UTC) is tolerated.
-        r = await staff.post("/matching/stalled-check", json={"on": (TODAY + timedelta(days=1)).isoformat()})
+        r = await staff.post("/matching/stalled-check", json={"on": (clock.today() + timedelta(days=1)).isoformat()})
         assert r.status_code == 200 and r.json() == {"stalled": [], "unparked": []}, r.text
         # The hold ran out two days ago; checking as of yesterday releases it, and today's facts say today.
-        await housing.sql("update holds set until = $1 where household_id = 'h-d'", TODAY - timedelta(2))
-        r = await staff.post("/matching/stalled-check", json={"on": (TODAY - timedelta(days=1)).isoformat()})
+        await housing.sql("update holds set until = $1 where household_id = 'h-d'", clock.today() - timedelta(2))
+        r = await staff.post("/matching/stalled-check", json={"on": (clock.today() - timedelta(days=1)).isoformat()})
         assert r.status_code == 200 and r.json()["unparked"] == ["h-d"], r.text
     [p] = await proposals(housing, 1)
-    assert (p["household_id"], p["proposed_on"]) == ("h-d", TODAY.isoformat())
+    assert (p["household_id"], p["proposed_on"]) == ("h-d", clock.today().isoformat())
     events = await housing.events(want=1, of_type=hev.MatchProposed.type)
     [unparked] = [e for e in events if isinstance(e, hev.HouseholdUnparked)]
     [proposed] = [e for e in events if isinstance(e, hev.MatchProposed)]
-    assert (unparked.on, proposed.proposed_on) == (TODAY, TODAY)
+    assert (unparked.on, proposed.proposed_on) == (clock.today(), clock.today())
 
 
 async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
@@ -298,7 +298,7 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         assert r.status_code == 422 and r.json()["field"] == "capacity", r.text
         r = await post(c, "/opportunities", opportunity("o-bad", restrictions=["no_pets"]))
         assert r.status_code == 422 and r.json()["field"].startswith("restrictions"), r.text
-        r = await post(c, "/opportunities", opportunity("o-bad", available_until=TODAY.isoformat()))
+        r = await post(c, "/opportunities", opportunity("o-bad", available_until=clock.today().isoformat()))
         assert r.status_code == 422, r.text
         r = await c.post("/opportunities", json=opportunity("o-nokey"))
         assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
@@ -311,7 +311,7 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         assert r.status_code == 422 and r.json()["field"] == "by"
         r = await c.post(f"/matches/{p['match_id']}/decline", json={"by": "household", "reason": "Not Coded!"})
         assert r.status_code == 422 and r.json()["field"] == "reason"
-        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": TODAY.isoformat()})
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 409 and r.json()["field"] == "match_id"  # not accepted yet
     # Nothing already accepted changed: the proposal is still there, the bad opportunities are not.
     async with housing.pool.acquire() as conn:

@@ -28,7 +28,6 @@ from lgnet_shared.testing.authz import (
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 
@@ -52,7 +51,7 @@ async def registered(w: World, by: str = A, consent: bool = True) -> str:
     pid = w.id("p")
     await w.call(by, "POST", "/persons", person(pid))
     if consent:
-        body = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(TODAY)}
+        body = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())}
         await w.call(by, "POST", "/consents", body)
     return pid
 
@@ -73,7 +72,7 @@ def opening(case_id: str, household_id: str, area: str = "taking_charge", partne
         "household_id": household_id,
         "action_area": area,
         "channel": "desk",
-        "opened_on": str(TODAY),
+        "opened_on": str(clock.today()),
         "housing_need": True,
     }
     return body | ({"partner": partner} if partner else {})
@@ -90,7 +89,7 @@ async def case(w: World) -> dict[str, Any]:
 async def plan(w: World) -> dict[str, Any]:
     c = await case(w)
     pid = w.id("plan")
-    body = {"case_id": c["case_id"], "plan_id": pid, "objectives": ["housing"], "agreed_on": str(TODAY)}
+    body = {"case_id": c["case_id"], "plan_id": pid, "objectives": ["housing"], "agreed_on": str(clock.today())}
     await w.call(A, "POST", "/cases/plans", body)
     return c | {"plan_id": pid}
 
@@ -98,7 +97,12 @@ async def plan(w: World) -> dict[str, Any]:
 async def referral(w: World) -> dict[str, Any]:
     c = await case(w)
     rid = w.id("r")
-    body = {"referral_id": rid, "household_id": c["household_id"], "source": "territory", "received_on": str(TODAY)}
+    body = {
+        "referral_id": rid,
+        "household_id": c["household_id"],
+        "source": "territory",
+        "received_on": str(clock.today()),
+    }
     await w.call(A, "POST", "/referrals", body)
     return c | {"referral_id": rid}
 
@@ -126,13 +130,13 @@ async def _erase(w: World) -> Attempt:
 
 async def _consent(w: World) -> Attempt:
     c = await case(w)
-    body = {"person_id": c["kid_id"], "purpose": "reporting", "granted": True, "recorded_on": str(TODAY)}
+    body = {"person_id": c["kid_id"], "purpose": "reporting", "granted": True, "recorded_on": str(clock.today())}
     return Attempt("POST", "/consents", json=body)
 
 
 async def _employment(w: World) -> Attempt:
     c = await case(w)
-    body = {"person_id": c["person_id"], "case_id": c["case_id"], "status": "training", "as_of": str(TODAY)}
+    body = {"person_id": c["person_id"], "case_id": c["case_id"], "status": "training", "as_of": str(clock.today())}
     return Attempt("POST", "/employment", json=body)
 
 
@@ -151,7 +155,7 @@ async def _member_joins(w: World) -> Attempt:
         "person_id": newcomer,
         "change": "joined",
         "reason": "birth",
-        "on": str(TODAY),
+        "on": str(clock.today()),
     }
     return Attempt("POST", "/households/members", json=body)
 
@@ -163,7 +167,7 @@ async def _member_leaves(w: World) -> Attempt:
         "person_id": c["kid_id"],
         "change": "left",
         "reason": "moved",
-        "on": str(TODAY),
+        "on": str(clock.today()),
     }
     return Attempt("POST", "/households/members", json=body)
 
@@ -174,7 +178,7 @@ async def _referral(w: World) -> Attempt:
         "referral_id": w.id("r"),
         "household_id": c["household_id"],
         "source": "territory",
-        "received_on": str(TODAY),
+        "received_on": str(clock.today()),
     }
     return Attempt("POST", "/referrals", json=body)
 
@@ -201,14 +205,19 @@ async def _assess(w: World) -> Attempt:
         "housing_situation": "precarious",
         "monthly_income_cents": 50_000,
         "employment_status": "unemployed",
-        "assessed_on": str(TODAY),
+        "assessed_on": str(clock.today()),
     }
     return Attempt("POST", "/cases/assessments", json=body)
 
 
 async def _plan(w: World) -> Attempt:
     c = await case(w)
-    body = {"case_id": c["case_id"], "plan_id": w.id("plan"), "objectives": ["housing"], "agreed_on": str(TODAY)}
+    body = {
+        "case_id": c["case_id"],
+        "plan_id": w.id("plan"),
+        "objectives": ["housing"],
+        "agreed_on": str(clock.today()),
+    }
     return Attempt("POST", "/cases/plans", json=body)
 
 
@@ -219,20 +228,20 @@ async def _objective(w: World) -> Attempt:
         "plan_id": p["plan_id"],
         "objective": "housing",
         "status": "in_progress",
-        "on": str(TODAY),
+        "on": str(clock.today()),
     }
     return Attempt("POST", "/cases/plans/objectives", json=body)
 
 
 async def _transfer(w: World) -> Attempt:
     c = await case(w)
-    return Attempt("POST", f"/cases/{c['case_id']}/transfer", json={"to_partner": B, "on": str(TODAY)})
+    return Attempt("POST", f"/cases/{c['case_id']}/transfer", json={"to_partner": B, "on": str(clock.today())})
 
 
 async def _close(w: World) -> Attempt:
     c = await case(w)
     return Attempt(
-        "POST", "/cases/closures", json={"case_id": c["case_id"], "outcome": "other", "closed_on": str(TODAY)}
+        "POST", "/cases/closures", json={"case_id": c["case_id"], "outcome": "other", "closed_on": str(clock.today())}
     )
 
 
@@ -301,7 +310,7 @@ async def _download(w: World) -> Attempt:
 async def activity(w: World) -> dict[str, Any]:
     """A's peer group with one session held today, attended by a person of the city."""
     aid, sid, pid = w.id("act"), w.id("ses"), await registered(w, consent=False)
-    body = {"activity_id": aid, "kind": "peer_group", "title": "Gruppo", "starts_on": str(TODAY)}
+    body = {"activity_id": aid, "kind": "peer_group", "title": "Gruppo", "starts_on": str(clock.today())}
     await w.call(A, "POST", "/civic/activities", body)
     await w.call(A, "POST", "/civic/sessions", _session(aid, sid))
     await w.call(A, "POST", "/civic/attendance", {"activity_id": aid, "session_id": sid, "present": [pid]})
@@ -309,11 +318,22 @@ async def activity(w: World) -> dict[str, Any]:
 
 
 def _session(aid: str, sid: str) -> dict[str, Any]:
-    return {"activity_id": aid, "session_id": sid, "held_on": str(TODAY), "place": "Sala", "duration_minutes": 90}
+    return {
+        "activity_id": aid,
+        "session_id": sid,
+        "held_on": str(clock.today()),
+        "place": "Sala",
+        "duration_minutes": 90,
+    }
 
 
 async def _organise(w: World) -> Attempt:
-    body = {"activity_id": w.id("act"), "kind": "civic_orientation", "title": "Servizi", "starts_on": str(TODAY)}
+    body = {
+        "activity_id": w.id("act"),
+        "kind": "civic_orientation",
+        "title": "Servizi",
+        "starts_on": str(clock.today()),
+    }
     return Attempt("POST", "/civic/activities", json=body)
 
 
@@ -343,7 +363,7 @@ async def _attendance(w: World) -> Attempt:
 async def _certificate(w: World) -> Attempt:
     a = await activity(w)
     body = {"activity_id": a["activity_id"], "certificate_id": w.id("cert"), "person_id": a["person_id"],
-            "issued_on": str(TODAY)}  # fmt: skip
+            "issued_on": str(clock.today())}  # fmt: skip
     return Attempt("POST", "/civic/certificates", json=body)
 
 
@@ -402,7 +422,7 @@ async def unit(w: World) -> str:
 async def outing(w: World) -> dict[str, Any]:
     uid = await unit(w)
     oid = w.id("out")
-    body = {"outing_id": oid, "unit_id": uid, "on": str(TODAY), "start_time": "09:00", "end_time": "12:00",
+    body = {"outing_id": oid, "unit_id": uid, "on": str(clock.today()), "start_time": "09:00", "end_time": "12:00",
             "places": ["Stazione"], "staff": ["op-1"]}  # fmt: skip
     await w.call(A, "POST", "/outings", body)
     return {"unit_id": uid, "outing_id": oid}
@@ -410,7 +430,7 @@ async def outing(w: World) -> dict[str, Any]:
 
 def street_contact(cid: str, oid: str) -> dict[str, Any]:
     """With a nickname of its own (one nickname is one street person in the city)."""
-    return {"contact_id": cid, "outing_id": oid, "contacted_on": str(TODAY), "age_band": "30_44", "sex": "male",
+    return {"contact_id": cid, "outing_id": oid, "contacted_on": str(clock.today()), "age_band": "30_44", "sex": "male",
             "place": "Stazione", "nickname": f"Il Rosso {cid}"}  # fmt: skip
 
 
@@ -427,7 +447,9 @@ def booking(aid: str, person_id: str, start: datetime, operator: str) -> dict[st
             "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
 
 
-TOMORROW_NINE = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+TOMORROW_NINE = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
+    hours=8
+)
 
 
 async def appointment(w: World, start: datetime = TOMORROW_NINE) -> str:
@@ -448,8 +470,8 @@ async def _units(w: World) -> Attempt:
 
 async def _outing(w: World) -> Attempt:
     uid = await unit(w)
-    body = {"outing_id": w.id("out"), "unit_id": uid, "on": str(TODAY), "start_time": "20:00", "end_time": "01:00",
-            "places": ["Giardini"], "staff": ["op-1"]}  # fmt: skip
+    body = {"outing_id": w.id("out"), "unit_id": uid, "on": str(clock.today()), "start_time": "20:00",
+            "end_time": "01:00", "places": ["Giardini"], "staff": ["op-1"]}  # fmt: skip
     return Attempt("POST", "/outings", json=body)
 
 
@@ -468,7 +490,7 @@ async def _street_contact(w: World) -> Attempt:
 
 async def _link(w: World) -> Attempt:
     s = await street(w)
-    body = {"person_id": await registered(w), "linked_on": str(TODAY)}
+    body = {"person_id": await registered(w), "linked_on": str(clock.today())}
     return Attempt("POST", f"/street-contacts/{s['contact_id']}/link", json=body)
 
 
@@ -486,7 +508,7 @@ async def _book(w: World) -> Attempt:
 
 async def _agenda(w: World) -> Attempt:
     await appointment(w)
-    return Attempt("GET", "/appointments", params={"day": str(TODAY + timedelta(days=1))})
+    return Attempt("GET", "/appointments", params={"day": str(clock.today() + timedelta(days=1))})
 
 
 async def _move(w: World) -> Attempt:
@@ -497,21 +519,21 @@ async def _move(w: World) -> Attempt:
 
 async def _cancel(w: World) -> Attempt:
     return Attempt(
-        "POST", f"/appointments/{await appointment(w)}/cancel", json={"reason": "by_person", "on": str(TODAY)}
+        "POST", f"/appointments/{await appointment(w)}/cancel", json={"reason": "by_person", "on": str(clock.today())}
     )
 
 
 async def _outcome(w: World) -> Attempt:
     aid = await appointment(w, datetime.now(UTC) - timedelta(hours=3))
-    return Attempt("POST", f"/appointments/{aid}/outcome", json={"outcome": "no_show", "on": str(TODAY)})
+    return Attempt("POST", f"/appointments/{aid}/outcome", json={"outcome": "no_show", "on": str(clock.today())})
 
 
 async def _reminders_due(_: World) -> Attempt:
-    return Attempt("GET", "/appointments/reminders", params={"day": str(TODAY)})
+    return Attempt("GET", "/appointments/reminders", params={"day": str(clock.today())})
 
 
 async def _send_reminders(_: World) -> Attempt:
-    return Attempt("POST", "/appointments/reminders", json={"day": str(TODAY)})
+    return Attempt("POST", "/appointments/reminders", json={"day": str(clock.today())})
 
 
 async def _open_reminders(_: World) -> Attempt:
@@ -562,7 +584,9 @@ async def test_another_partner_cannot_open_its_own_case_on_a_household_with_a_ca
         # ... so it cannot read A's person, remove a member, or add a referral either
         assert (await b.get(f"/persons/{c['person_id']}")).status_code == 403
         left = {"household_id": c["household_id"], "person_id": c["kid_id"], "change": "left", "reason": "moved"}
-        r = await b.post("/households/members", json=left | {"on": str(TODAY)}, headers={"Idempotency-Key": "k2"})
+        r = await b.post(
+            "/households/members", json=left | {"on": str(clock.today())}, headers={"Idempotency-Key": "k2"}
+        )
         assert r.status_code == 403, r.text
     # staff may assign B a case on the household (documented: the city's decision)
     await w.call(STAFF_TO, "POST", "/cases", opening(w.id("c"), c["household_id"], area="housing_inclusion", partner=B))
@@ -590,7 +614,9 @@ async def test_a_partner_cannot_take_a_household_it_did_not_form(intake: InProce
 async def test_a_closed_case_gives_the_partner_nothing_more(intake: InProcessService) -> None:
     w = World(intake)
     c = await case(w)
-    await w.call(A, "POST", "/cases/closures", {"case_id": c["case_id"], "outcome": "other", "closed_on": str(TODAY)})
+    await w.call(
+        A, "POST", "/cases/closures", {"case_id": c["case_id"], "outcome": "other", "closed_on": str(clock.today())}
+    )
     async with intake.client(B) as b:
         r = await b.post(
             "/cases", json=opening(w.id("c"), c["household_id"], partner=None), headers={"Idempotency-Key": "k5"}
@@ -604,7 +630,9 @@ async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: In
     stranger = await registered(w, by=B)
     join = {"household_id": c["household_id"], "person_id": stranger, "change": "joined", "reason": "birth"}
     async with intake.client(A) as a:
-        r = await a.post("/households/members", json=join | {"on": str(TODAY)}, headers={"Idempotency-Key": "k6"})
+        r = await a.post(
+            "/households/members", json=join | {"on": str(clock.today())}, headers={"Idempotency-Key": "k6"}
+        )
         assert r.status_code == 403, r.text
         assert r.json()["field"] == "person_id"
     attempt = await _member_joins(w)  # A's own person joins A's household: fine
@@ -614,7 +642,7 @@ async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: In
 async def test_after_a_transfer_the_former_partner_no_longer_writes_the_persons(intake: InProcessService) -> None:
     w = World(intake)
     c = await case(w)
-    await w.call(STAFF_TO, "POST", f"/cases/{c['case_id']}/transfer", {"to_partner": B, "on": str(TODAY)})
+    await w.call(STAFF_TO, "POST", f"/cases/{c['case_id']}/transfer", {"to_partner": B, "on": str(clock.today())})
     async with intake.client(A) as a:
         r = await a.patch(f"/persons/{c['person_id']}", json={"literate": False})
         assert r.status_code == 403, r.text

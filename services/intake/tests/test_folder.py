@@ -15,7 +15,6 @@ from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
-TODAY = clock.today()
 A, B, STAFF, TRIESTE = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 FISCAL = "NDYLDE80A41Z330Z"  # Élodie N'Diaye, female, born 1980-01-01 in Morocco
 
@@ -64,7 +63,7 @@ async def family(w: World) -> dict[str, Any]:
             A,
             "POST",
             "/consents",
-            {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(TODAY)},
+            {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())},
         )
     await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": mum, "member_ids": [mum, son]})
     await w.call(
@@ -76,7 +75,7 @@ async def family(w: World) -> dict[str, Any]:
             "household_id": hid,
             "action_area": "taking_charge",
             "channel": "desk",
-            "opened_on": str(TODAY),
+            "opened_on": str(clock.today()),
             "housing_need": True,
             "partner": A,
         },
@@ -90,14 +89,14 @@ async def family(w: World) -> dict[str, Any]:
             "housing_situation": "precarious",
             "monthly_income_cents": 40_000,
             "employment_status": "unemployed",
-            "assessed_on": str(TODAY),
+            "assessed_on": str(clock.today()),
         },
     )
     await w.call(
         A,
         "POST",
         "/cases/plans",
-        {"case_id": cid, "plan_id": "plan-1", "objectives": ["housing", "work"], "agreed_on": str(TODAY)},
+        {"case_id": cid, "plan_id": "plan-1", "objectives": ["housing", "work"], "agreed_on": str(clock.today())},
     )
     return {"mum": mum, "son": son, "household_id": hid, "case_id": cid}
 
@@ -129,7 +128,7 @@ async def test_find_by_name_fiscal_code_and_case_within_what_the_caller_may_read
         A,
         "POST",
         "/consents",
-        {"person_id": f["mum"], "purpose": "partner_sharing", "granted": False, "recorded_on": str(TODAY)},
+        {"person_id": f["mum"], "purpose": "partner_sharing", "granted": False, "recorded_on": str(clock.today())},
     )
     assert f["mum"] not in await found(intake, A, name="Elodie")
     assert f["mum"] in await found(intake, STAFF, name="Elodie")

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
-EARLIER = TODAY - timedelta(days=40)
+EARLIER = clock.today() - timedelta(days=40)
 NICKNAME = "Il Rosso di Porta Nuova"
 
 
@@ -78,18 +77,18 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
     await unit(intake)
     async with intake.client("coop-aurora") as aurora:
         assert (await post(aurora, "/outings", outing("o-1", EARLIER)))["minutes"] == 240
-        await post(aurora, "/outings", outing("o-2", TODAY - timedelta(days=2)))
+        await post(aurora, "/outings", outing("o-2", clock.today() - timedelta(days=2)))
         first = await post(aurora, "/street-contacts", contact("ct-1", "o-1", EARLIER, nickname=NICKNAME))
         # Met again past midnight: same nickname written differently → the same street person.
         again = await post(
             aurora,
             "/street-contacts",
-            contact("ct-2", "o-2", TODAY - timedelta(days=1), nickname="  il rosso di porta nuova"),
+            contact("ct-2", "o-2", clock.today() - timedelta(days=1), nickname="  il rosso di porta nuova"),
         )
         assert again["street_id"] == first["street_id"] and again["first_contact_on"] == EARLIER.isoformat()
-        other = await post(aurora, "/street-contacts", contact("ct-3", "o-2", TODAY - timedelta(days=2)))
+        other = await post(aurora, "/street-contacts", contact("ct-3", "o-2", clock.today() - timedelta(days=2)))
         assert other["street_id"] != first["street_id"]
-        refused = await send(aurora, "/street-contacts", contact("ct-4", "o-2", TODAY, place="Piazza Castello"))
+        refused = await send(aurora, "/street-contacts", contact("ct-4", "o-2", clock.today(), place="Piazza Castello"))
         assert refused.status_code == 422 and refused.json()["field"] in ("place", "contacted_on")
         # Taken in charge: registered, then linked. The first contact's date stays.
         person = {
@@ -100,9 +99,11 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
             "identity": {"given_name": "Karim", "family_name": "Benali"},
         }
         await post(aurora, "/persons", person)
-        linked = await post(aurora, "/street-contacts/ct-2/link", {"person_id": "p-karim", "linked_on": str(TODAY)})
+        linked = await post(
+            aurora, "/street-contacts/ct-2/link", {"person_id": "p-karim", "linked_on": str(clock.today())}
+        )
         assert linked["first_contact_on"] == EARLIER.isoformat()
-        assert linked["days_to_taking_in_charge"] == (TODAY - EARLIER).days
+        assert linked["days_to_taking_in_charge"] == (clock.today() - EARLIER).days
         history = (await aurora.get(f"/street-persons/{first['street_id']}")).json()
         assert history["nickname"] == NICKNAME and history["person_id"] == "p-karim"
         assert [c["contact_id"] for c in history["contacts"]] == ["ct-1", "ct-2"]
@@ -110,21 +111,21 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
         assert (await send(staff, "/persons/p-karim/erasure", {})).status_code in (200, 201)
         assert (await staff.get(f"/street-persons/{first['street_id']}")).json()["nickname"] is None
     async with intake.client("coop-borgo") as borgo:  # another partner: not its unit
-        r = await send(borgo, "/outings", outing("o-9", TODAY))
+        r = await send(borgo, "/outings", outing("o-9", clock.today()))
         assert r.status_code == 403 and r.json()["field"] == "unit_id"
     special = await intake.events("intake.special", want=4)
     contacts = [e for e in special if isinstance(e, ev.StreetContactRecorded)]
     assert {c.street_id for c in contacts} == {first["street_id"], other["street_id"]}
     assert all(c.nickname is None or c.nickname.kid == first["street_id"] for c in contacts)
     (link,) = [e for e in special if isinstance(e, ev.StreetPersonLinked)]
-    assert (link.person_id, link.first_contact_on, link.linked_on) == ("p-karim", EARLIER, TODAY)
+    assert (link.person_id, link.first_contact_on, link.linked_on) == ("p-karim", EARLIER, clock.today())
     raw = b"".join(r.value for r in await intake.raw_records("intake.special"))
     assert b"Rosso" not in raw and b"rosso" not in raw  # the nickname never travels in clear
 
 
 async def test_partners_send_outings_contacts_and_appointments_through_the_gatekeeper(intake: IntakeUnderTest) -> None:
     await unit(intake)
-    starts = datetime.combine(TODAY + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=18)
+    starts = datetime.combine(clock.today() + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=18)
     async with intake.partner("coop-aurora", "torino") as client:
         await client.emit(ev.OutingSubmitted(**{**outing("o-1", EARLIER), "on": EARLIER}))
         await client.emit(
@@ -178,7 +179,7 @@ async def test_partners_send_outings_contacts_and_appointments_through_the_gatek
 
 
 async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(intake: IntakeUnderTest) -> None:
-    tomorrow = TODAY + timedelta(days=1)
+    tomorrow = clock.today() + timedelta(days=1)
     nine = datetime.combine(tomorrow, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)  # 09:00 or 10:00 in Rome
     past = datetime.now(UTC) - timedelta(hours=2)
     async with intake.client("staff-torino") as staff:
@@ -212,20 +213,20 @@ async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
             "/appointments/a-3/move",
             {"starts_at": (nine + timedelta(hours=3)).isoformat(), "ends_at": (nine + timedelta(hours=4)).isoformat()},
         )
-        await post(staff, "/appointments/a-2/cancel", {"reason": "by_person", "on": str(TODAY)})
+        await post(staff, "/appointments/a-2/cancel", {"reason": "by_person", "on": str(clock.today())})
         await post(staff, "/appointments", booking("a-past", past))
-        await post(staff, "/appointments/a-past/outcome", {"outcome": "no_show", "on": str(TODAY)})
-        early = await send(staff, "/appointments/a-1/outcome", {"outcome": "attended", "on": str(TODAY)})
+        await post(staff, "/appointments/a-past/outcome", {"outcome": "no_show", "on": str(clock.today())})
+        early = await send(staff, "/appointments/a-1/outcome", {"outcome": "attended", "on": str(clock.today())})
         assert early.status_code == 422
         day = [a["appointment_id"] for a in (await staff.get("/appointments", params={"day": str(tomorrow)})).json()]
         assert {"a-1", "a-2", "a-3"} <= set(day)
-        due = (await staff.get("/appointments/reminders", params={"day": str(TODAY)})).json()
+        due = (await staff.get("/appointments/reminders", params={"day": str(clock.today())})).json()
         assert {a["appointment_id"] for a in due} >= {"a-1", "a-3"} and "a-2" not in {a["appointment_id"] for a in due}
-        first = (await send(staff, "/appointments/reminders", {"day": str(TODAY)})).json()
-        again = (await send(staff, "/appointments/reminders", {"day": str(TODAY)})).json()
+        first = (await send(staff, "/appointments/reminders", {"day": str(clock.today())})).json()
+        again = (await send(staff, "/appointments/reminders", {"day": str(clock.today())})).json()
         assert set(first["emitted"]) == {a["appointment_id"] for a in due} and again["emitted"] == []
     async with intake.client("coop-aurora") as partner:
-        r = await send(partner, "/appointments/reminders", {"day": str(TODAY)})
+        r = await send(partner, "/appointments/reminders", {"day": str(clock.today())})
         assert r.status_code == 403
     events = await intake.events(want=10)
     reminders = [e for e in events if isinstance(e, ev.AppointmentReminderDue)]
@@ -236,7 +237,7 @@ async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
 
 async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys_staff(intake: IntakeUnderTest) -> None:
     """What the desk's to-do list reads: reminded appointments still waiting, the case's partner's own only."""
-    tomorrow = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    tomorrow = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
     async with intake.client("staff-torino") as staff:
         for pid in ("p-case", "p-alone"):
             await post(
@@ -250,7 +251,7 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
             "household_id": "h-1",
             "action_area": "taking_charge",
             "channel": "desk",
-            "opened_on": str(TODAY),
+            "opened_on": str(clock.today()),
             "housing_need": False,
             "partner": "coop-aurora",
         }
@@ -267,7 +268,7 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
             }
             await post(staff, "/appointments", booking)
         assert (await staff.get("/appointments/reminders/open")).json() == []  # booked, not yet reminded
-        await post(staff, "/appointments/reminders", {"day": str(TODAY)}, want=200)
+        await post(staff, "/appointments/reminders", {"day": str(clock.today())}, want=200)
         everything = (await staff.get("/appointments/reminders/open")).json()
         assert [r["appointment_id"] for r in everything] == ["a-alone", "a-case"]
         mine = (await staff.get("/appointments/reminders/open", params={"operator": "op-giulia"})).json()
@@ -278,21 +279,21 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
     async with intake.client("coop-aurora") as aurora:
         (r,) = (await aurora.get("/appointments/reminders/open")).json()
         assert r["kind"] == "appointment_reminder_due" and r["case_id"] == "c-1" and r["case_partner"] == "coop-aurora"
-        assert r["since"] == str(TODAY) and r["waiting_days"] == 0 and r["starts_at"] == tomorrow.isoformat()
+        assert r["since"] == str(clock.today()) and r["waiting_days"] == 0 and r["starts_at"] == tomorrow.isoformat()
         # The to-do item links to that day's agenda: the case's operator sees there the appointment the city's staff
         # booked with its case's person (not the other one), and may not change it (the one who booked it may).
-        day = (await aurora.get("/appointments", params={"day": str(TODAY + timedelta(days=1))})).json()
+        day = (await aurora.get("/appointments", params={"day": str(clock.today() + timedelta(days=1))})).json()
         assert [(a["appointment_id"], a["booked_by"]) for a in day] == [("a-case", "staff-torino")]
-        refused = await send(aurora, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(TODAY)})
+        refused = await send(aurora, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(clock.today())})
         assert refused.status_code == 403 and refused.json()["field"] == "appointment_id"
     for other in ("coop-borgo", "staff-trieste"):
         async with intake.client(other) as c:
             assert (await c.get("/appointments/reminders/open")).json() == []
-            assert (await c.get("/appointments", params={"day": str(TODAY + timedelta(days=1))})).json() == []
+            assert (await c.get("/appointments", params={"day": str(clock.today() + timedelta(days=1))})).json() == []
     async with intake.client("coordination") as national:
         assert (await national.get("/appointments/reminders/open")).status_code == 403
     async with intake.client("staff-torino") as staff:
-        await post(staff, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(TODAY)})
+        await post(staff, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(clock.today())})
     async with intake.client("coop-aurora") as aurora:
         assert (await aurora.get("/appointments/reminders/open")).json() == []  # the step is taken: gone
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 
 
 @dataclass
@@ -81,7 +80,7 @@ async def case_with_appointment(staff: httpx.AsyncClient, partner: str, starts: 
     )
     await post(staff, "/households", {"household_id": household, "reference_person_id": person, "member_ids": [person]})
     opened = {"case_id": case, "household_id": household, "action_area": "taking_charge", "channel": "desk",
-              "opened_on": str(TODAY), "housing_need": False, "partner": partner}  # fmt: skip
+              "opened_on": str(clock.today()), "housing_need": False, "partner": partner}  # fmt: skip
     await post(staff, "/cases", opened)
     booked = {"appointment_id": appointment, "agenda": "desk", "operator": "op-giulia", "person_id": person,
               "purpose": "documents", "starts_at": starts.isoformat(),
@@ -101,13 +100,13 @@ async def test_a_partner_receives_its_own_reminders_and_cannot_read_another_part
     intake: IntakeUnderTest, partners: list[Partner]
 ) -> None:
     a, b = partners
-    tomorrow = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
+    tomorrow = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
     async with intake.client("staff-torino") as staff:
         of_a = await case_with_appointment(staff, a.id, tomorrow)
         of_b = await case_with_appointment(staff, b.id, tomorrow + timedelta(hours=1))
-        sent = await post(staff, "/appointments/reminders", {"day": str(TODAY)}, want=200)
+        sent = await post(staff, "/appointments/reminders", {"day": str(clock.today())}, want=200)
         assert {of_a["appointment"], of_b["appointment"]} <= set(sent["emitted"])
-        await post(staff, "/appointments/reminders", {"day": str(TODAY)}, want=200)  # again: nothing new
+        await post(staff, "/appointments/reminders", {"day": str(clock.today())}, want=200)  # again: nothing new
 
     (got,) = await reminders_of(intake, a)
     assert isinstance(got, PartnerAppointmentReminder)
@@ -117,7 +116,7 @@ async def test_a_partner_receives_its_own_reminders_and_cannot_read_another_part
         of_a["case"],
         of_a["person"],
     )
-    assert got.starts_at == tomorrow and got.due_on == TODAY and got.purpose == "documents"
+    assert got.starts_at == tomorrow and got.due_on == clock.today() and got.purpose == "documents"
     assert [r.appointment_id for r in await reminders_of(intake, b)] == [of_b["appointment"]]
 
     topic_a = physical(for_partner("partner.reminders.{partner}", a.id), intake.prefix)

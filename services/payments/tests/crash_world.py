@@ -13,11 +13,10 @@ import asyncpg
 from hypothesis import event
 from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import db, pii
+from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor
 from lgnet_shared.errors import ContractError
 from lgnet_shared.service import all_migrations
-from payments_testkit import TODAY
 
 KEYS = pii.KeyStore(b"k" * 32)
 CRASHED = (
@@ -46,7 +45,7 @@ class CrashWorld:
 
     async def unit(self, actor: Actor, run: Callable[[UnitOfWork, Context], Awaitable[Any]]) -> Any:
         async with self.pool.acquire() as conn, conn.transaction():
-            return await run(UnitOfWork(conn, KEYS), Context(actor, TODAY))
+            return await run(UnitOfWork(conn, KEYS), Context(actor, clock.today()))
 
     async def run(self, op: Op) -> str:
         try:

@@ -20,8 +20,6 @@ from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
 
-TODAY = clock.today()
-
 ACTORS = [
     ("anna", Role.STAFF, "torino"),  # Torino staff
     ("bruno", Role.STAFF, "torino"),  # another Torino staff member (second approver)
@@ -80,7 +78,7 @@ def case_opened(case_id: str, household_id: str, city: str = "torino") -> iev.Ca
         action_area=iev.ActionArea.HOUSING_INCLUSION,
         channel=iev.Channel.DESK,
         partner="coop-aurora",
-        opened_on=TODAY,
+        opened_on=clock.today(),
         housing_need=True,
     )
 
@@ -89,7 +87,7 @@ def csv_file(rows: list[tuple[str, str, int, str]]) -> bytes:
     """(end_to_end_id, status, amount_cents, reason) as the documented CSV."""
     lines = ["end_to_end_id,status,amount,booking_date,reason"]
     lines += [
-        f"{e2e},{status},{cents // 100}.{cents % 100:02d},{TODAY.isoformat()},{reason}"
+        f"{e2e},{status},{cents // 100}.{cents % 100:02d},{clock.today().isoformat()},{reason}"
         for e2e, status, cents, reason in rows
     ]
     return ("\n".join(lines) + "\n").encode()
@@ -110,7 +108,7 @@ def camt054(rows: list[tuple[str, int, str | None]]) -> bytes:
         "<GrpHdr><MsgId>BANK-1</MsgId><CreDtTm>2026-01-01T10:00:00</CreDtTm></GrpHdr>"
         "<Ntfctn><Id>N1</Id><Acct><Id><IBAN>IT60X0542811101000000123456</IBAN></Id></Acct>"
         f'<Ntry><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>'
-        f"<BookgDt><Dt>{TODAY.isoformat()}</Dt></BookgDt><BkTxCd><Prtry><Cd>PMNT</Cd></Prtry></BkTxCd>"
+        f"<BookgDt><Dt>{clock.today().isoformat()}</Dt></BookgDt><BkTxCd><Prtry><Cd>PMNT</Cd></Prtry></BkTxCd>"
         f"<NtryDtls>{''.join(txs)}</NtryDtls></Ntry>"
         "</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
     ).encode()

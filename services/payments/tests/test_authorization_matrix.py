@@ -28,7 +28,6 @@ from lgnet_shared.testing.authz import (
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 CITY_IBAN = "IT60X0542811101000000123456"
 GOOD_IBAN = "DE89370400440532013000"
@@ -61,7 +60,7 @@ async def case(w: World, partner: str = A) -> dict[str, Any]:
         action_area=iev.ActionArea.HOUSING_INCLUSION,
         channel=iev.Channel.DESK,
         partner=partner,
-        opened_on=TODAY,
+        opened_on=clock.today(),
         housing_need=True,
     )
     await w.service.deliver(HANDLERS, opened, "torino")
@@ -94,7 +93,7 @@ async def voucher(w: World) -> dict[str, Any]:
         "case_id": c["case_id"],
         "kind": "public_transport",
         "value_cents": 3_000,
-        "valid_until": str(TODAY + timedelta(days=30)),
+        "valid_until": str(clock.today() + timedelta(days=30)),
     }
     made = await w.call(A, "POST", "/vouchers", body)
     return c | {"voucher_id": made["voucher_id"]}
@@ -166,7 +165,7 @@ async def _pain001(w: World) -> Attempt:
 async def _reconcile(w: World) -> Attempt:
     b = await batch(w)
     view = await w.call(STAFF_TO, "GET", f"/batches/{b['batch_id']}")
-    rows = "".join(f"{p['payment_id']},paid,{p['amount_cents'] // 100}.00,{TODAY},\n" for p in view["payments"])
+    rows = "".join(f"{p['payment_id']},paid,{p['amount_cents'] // 100}.00,{clock.today()},\n" for p in view["payments"])
     csv = ("end_to_end_id,status,amount,booking_date,reason\n" + rows).encode()
     return Attempt("POST", "/reconciliations", content=csv, headers={"Content-Type": "text/csv"})
 
@@ -227,7 +226,7 @@ async def _issue(w: World) -> Attempt:
         "case_id": c["case_id"],
         "kind": "public_transport",
         "value_cents": 1_000,
-        "valid_until": str(TODAY + timedelta(days=9)),
+        "valid_until": str(clock.today() + timedelta(days=9)),
     }
     return Attempt("POST", "/vouchers", json=body)
 

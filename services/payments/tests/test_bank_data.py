@@ -21,7 +21,6 @@ from lgnet_shared.testing.inprocess import InProcessService, in_process
 from payments_testkit import csv_file
 
 pytestmark = pytest.mark.integration
-TODAY = clock.today()
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
 CITY_IBAN = "IT60X0542811101000000123456"
 LANDLORD_IBAN = "DE89370400440532013000"
@@ -47,7 +46,7 @@ async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcess
             action_area=iev.ActionArea.HOUSING_INCLUSION,
             channel=iev.Channel.DESK,
             partner=COOP,
-            opened_on=TODAY,
+            opened_on=clock.today(),
             housing_need=True,
         )
         await service.deliver(HANDLERS, opened, "torino")

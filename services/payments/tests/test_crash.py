@@ -20,12 +20,12 @@ from invariants import check
 from lgnet_payments.service_layer import budgets, contributions
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import db, pii
+from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
-from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY, csv_file, provision
+from payments_testkit import CITY_IBAN, GOOD_IBAN, csv_file, provision
 
 N = 400
 ANNA, BRUNO = Actor("anna", Role.STAFF, "torino"), Actor("bruno", Role.STAFF, "torino")
@@ -81,11 +81,11 @@ async def kill_while(process: ServiceProcess, pool: Any, later: str, call: Any) 
 async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefix: str, kafka_bootstrap: str) -> None:
     process, pool, tokens, keys = crashable
     async with pool.acquire() as conn:
-        await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
+        await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", clock.today())
 
     async def unit(actor: Actor, run: Any) -> Any:
         async with pool.acquire() as conn, conn.transaction():
-            return await run(UnitOfWork(conn, keys), Context(actor, TODAY))
+            return await run(UnitOfWork(conn, keys), Context(actor, clock.today()))
 
     await unit(
         ANNA,

@@ -10,9 +10,10 @@ from datetime import date
 import pytest
 from lgnet_payments.domain.retention import retained_until
 from lgnet_payments.entrypoints.consumers import consumers
+from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from payments_testkit import camt054
-from test_bank_data import COOP, LANDLORD_IBAN, STAFF, TODAY, call, call_ok, payments, refused
+from test_bank_data import COOP, LANDLORD_IBAN, STAFF, call, call_ok, payments, refused
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]
@@ -51,7 +52,7 @@ async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments
 
     # "p" is the household's reference person (HouseholdFormed in the fixture); redelivery changes nothing.
     for _ in range(2):
-        await payments.deliver(handlers(payments), iev.PersonErased(person_id="p", erased_on=TODAY), "torino")
+        await payments.deliver(handlers(payments), iev.PersonErased(person_id="p", erased_on=clock.today()), "torino")
 
     read = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}")
     assert read["bank_data_erased"] is True and read["iban_masked"] is None
@@ -82,15 +83,15 @@ async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments
     assert batch["file"]["sha256"] in reason and "shredded" in reason
     async with payments.pool.acquire() as conn:
         file = await conn.fetchrow("select * from payment_files where batch_id = $1", batch["batch_id"])
-        assert file["content"] is None and file["shredded_on"] == TODAY
+        assert file["content"] is None and file["shredded_on"] == clock.today()
         assert (file["sha256"], file["total_cents"], file["payments"]) == (batch["file"]["sha256"], 10_000, 1)
         assert file["retained_until"] == retained_until(file["created_at"].date())
         paid = await conn.fetchrow("select * from payments where payment_id = $1", payment_id)
-        assert (paid["status"], paid["amount_cents"], paid["settled_on"]) == ("paid", 10_000, TODAY)
+        assert (paid["status"], paid["amount_cents"], paid["settled_on"]) == ("paid", 10_000, clock.today())
         postings = await conn.fetchval(
             "select count(*) from ledger_postings where household_id = 'h1'"
         )  # the ledger is untouched (append-only anyway)
         assert postings > 0
-        assert await conn.fetchval("select erased_on from erasures where person_id = 'p'") == TODAY
+        assert await conn.fetchval("select erased_on from erasures where person_id = 'p'") == clock.today()
         # Nothing readable is left: every sealed field of the household is under the destroyed key.
         assert await conn.fetchval("select wrapped from person_keys where kid = 'household:h1'") is None

@@ -32,11 +32,11 @@ from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.service_layer import budgets, contributions, disbursement
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import db, pii
+from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.service import all_migrations
-from payments_testkit import CITY_IBAN, TODAY
+from payments_testkit import CITY_IBAN
 from schwifty import IBAN
 
 THRESHOLD = 50_000
@@ -102,13 +102,13 @@ class World:
 
     async def unit(self, who: str, run: Any) -> Any:
         async with self.pool.acquire() as conn, conn.transaction():
-            return await run(UnitOfWork(conn, KEYS), Context(ACTORS[who], TODAY))
+            return await run(UnitOfWork(conn, KEYS), Context(ACTORS[who], clock.today()))
 
     async def setup(self) -> None:
         self.pool = await db.create_pool(self.url, self.schema, max_size=4)
         await db.migrate(self.pool, all_migrations(MIGRATIONS))
         async with self.pool.acquire() as conn:
-            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
+            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", clock.today())
         policy = cmd.SetPolicy(second_approval_threshold_cents=THRESHOLD, debtor_name="Torino", debtor_iban=CITY_IBAN)
         await self.unit("anna", lambda u, c: budgets.set_policy(u, c, "torino", policy))
         line = cmd.AllocateBudget(line="rent", amount_cents=10_000_000)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 
 from lgnet_payments.adapters import sepa
+from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.events import payments as pev
-from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY, PaymentsUnderTest, camt054, case_opened, csv_file, problem
+from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, camt054, case_opened, csv_file, problem
 
 
 def key() -> dict[str, str]:
@@ -167,8 +168,8 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
         lease_type=hev.LeaseType.LEASE,
         monthly_rent_cents=60_000,
         deposit_cents=180_000,
-        start_date=TODAY,
-        signed_on=TODAY,
+        start_date=clock.today(),
+        signed_on=clock.today(),
     )
     for _ in range(3):  # redelivered and re-sent: still one request of each kind
         await payments.publish(lease, "torino")
@@ -196,7 +197,7 @@ async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
     """Cases are known from intake's events: opened, transferred to another partner, closed."""
     await payments.publish(case_opened("c3", "h3"), "torino")
     await payments.publish(
-        iev.CaseTransferred(case_id="c3", from_partner="coop-aurora", to_partner="gtt", on=TODAY), "torino"
+        iev.CaseTransferred(case_id="c3", from_partner="coop-aurora", to_partner="gtt", on=clock.today()), "torino"
     )
     assert await payments.wait_for("select partner = 'gtt' from cases where case_id = 'c3'")
     body = {"case_id": "c3", "kind": "rent", "amount_cents": 1}
@@ -204,7 +205,7 @@ async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100}, headers=key())
         assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (403, "case_id")
         await payments.publish(
-            iev.CaseClosed(case_id="c3", outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=TODAY), "torino"
+            iev.CaseClosed(case_id="c3", outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=clock.today()), "torino"
         )
         assert await payments.wait_for("select closed_on is not null from cases where case_id = 'c3'")
         closed = await anna.post("/contribution-requests", json=body, headers=key())

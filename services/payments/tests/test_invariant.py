@@ -32,7 +32,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, RetryPolicy
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import housing as hev
-from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY
+from payments_testkit import CITY_IBAN, GOOD_IBAN
 
 ANNA, BRUNO, COOP = (
     Actor("anna", Role.STAFF, "torino"),
@@ -70,7 +70,7 @@ class World(CrashWorld):
     async def setup(self, allocation: int, amounts: list[int]) -> None:
         await self.open()
         async with self.pool.acquire() as conn:
-            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
+            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", clock.today())
         policy = cmd.SetPolicy(
             second_approval_threshold_cents=50_000,
             debtor_name="Torino",
@@ -143,8 +143,8 @@ class World(CrashWorld):
                 lease_type=hev.LeaseType.LEASE,
                 monthly_rent_cents=30_000 + lease_no,
                 deposit_cents=50_000,
-                start_date=TODAY,
-                signed_on=TODAY,
+                start_date=clock.today(),
+                signed_on=clock.today(),
             )
             value, headers = to_envelope(event, source="/lgnet/housing", city="torino").to_structured()
             self.offset += 1
@@ -167,7 +167,7 @@ async def unbalanced(conn: Any) -> None:
         tx = await conn.fetchval(
             "insert into ledger_transactions (kind, ref, on_date, city)"
             " values ('bug', 'x', $1, 'torino') returning tx_id",
-            TODAY,
+            clock.today(),
         )
         line = await conn.fetchval("select budget_line_id from budget_lines limit 1")
         await conn.execute("insert into ledger_postings values ($1, 0, 'committed', 5, $2)", tx, line)
@@ -226,6 +226,6 @@ async def test_the_database_itself_refuses_a_second_payment_and_a_negative_line(
             with pytest.raises(asyncpg.RaiseError, match="does not balance"):
                 await unbalanced(conn)
             await check(conn)
-        assert TODAY - timedelta(days=1) < clock.today() + timedelta(days=1)
+        assert clock.today() - timedelta(days=1) < clock.today() + timedelta(days=1)
     finally:
         await world.close()

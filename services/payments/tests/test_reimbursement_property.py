@@ -22,9 +22,10 @@ from lgnet_payments.adapters import sepa
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.service_layer import budgets, disbursement, reimbursements, vouchers
 from lgnet_payments.service_layer import commands as cmd
+from lgnet_shared import clock
 from lgnet_shared.access import Actor, Role
 from lxml import etree
-from payments_testkit import CITY_IBAN, GOOD_IBAN, TODAY
+from payments_testkit import CITY_IBAN, GOOD_IBAN
 
 ANNA, BRUNO = Actor("anna", Role.STAFF, "torino"), Actor("bruno", Role.STAFF, "torino")
 PROVIDERS = ("gtt", "coop-bus")
@@ -41,7 +42,7 @@ class World(CrashWorld):
     async def setup(self) -> None:
         await self.open()
         async with self.pool.acquire() as conn:
-            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", TODAY)
+            await conn.execute("insert into cases values ('c1', 'h1', 'torino', 'coop', $1, null)", clock.today())
         policy = cmd.SetPolicy(debtor_name="Torino", debtor_iban=CITY_IBAN)
         await self.unit(ANNA, lambda u, c: budgets.set_policy(u, c, "torino", policy))
         line = cmd.AllocateBudget(line="voucher_public_transport", amount_cents=1_000_000)
@@ -50,7 +51,7 @@ class World(CrashWorld):
             reg = cmd.RegisterProvider(provider_id=pid, name=pid.upper(), kinds=["public_transport"], iban=GOOD_IBAN)
             await self.unit(ANNA, lambda u, c, r=reg: vouchers.register_provider(u, c, r))
             await self.unit(BRUNO, lambda u, c, p=pid: vouchers.approve_provider_bank_data(u, c, p))
-        issue = cmd.IssueVoucher(case_id="c1", kind="public_transport", value_cents=100_000, valid_until=TODAY)
+        issue = cmd.IssueVoucher(case_id="c1", kind="public_transport", value_cents=100_000, valid_until=clock.today())
         for _ in range(3):
             await self.unit(ANNA, lambda u, c: vouchers.issue(u, c, issue))
 
@@ -173,7 +174,7 @@ async def test_the_database_itself_refuses_a_second_live_reimbursement(database_
             await conn.execute(
                 "insert into reimbursements (batch_id, provider_id, city, amount_cents, on_date, end_to_end_id)"
                 " values ('r2', 'gtt', 'torino', 500, $1, 'r2')",
-                TODAY,
+                clock.today(),
             )
             with pytest.raises(asyncpg.UniqueViolationError):
                 await conn.execute(

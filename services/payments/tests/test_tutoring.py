@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from lgnet_shared import clock
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import payments as pev
-from test_bank_data import COOP, STAFF, TODAY, call, call_ok, outbox, payments, refused
+from test_bank_data import COOP, STAFF, call, call_ok, outbox, payments, refused
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]
@@ -17,7 +18,7 @@ __all__ = ["payments"]
 async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  # type: ignore[no-untyped-def]
     body = {"case_id": "c1", "topics": ["budgeting", "banking"], "outcome": "bank_account_opened"}
     made = await call_ok(payments, COOP, "POST", "/tutoring-sessions", body)
-    assert made["outcome"] == "bank_account_opened" and made["on"] == TODAY.isoformat()
+    assert made["outcome"] == "bank_account_opened" and made["on"] == clock.today().isoformat()
     second = await call_ok(payments, STAFF, "POST", "/tutoring-sessions", {"case_id": "c1", "topics": ["debt"]})
     assert second["outcome"] is None and second["recorded_by"] == STAFF
 
@@ -38,7 +39,7 @@ async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  #
 
 def test_a_v1_session_event_reads_as_v2_with_no_outcome() -> None:
     v1 = pev.TutoringSessionRecordedV1(
-        session_id="s", household_id="h", case_id="c", city="torino", topics=["x"], on=TODAY
+        session_id="s", household_id="h", case_id="c", city="torino", topics=["x"], on=clock.today()
     )
     read = decode(to_envelope(v1, source="/lgnet/payments", city="torino"))
     assert isinstance(read, pev.TutoringSessionRecorded) and read.outcome is None
