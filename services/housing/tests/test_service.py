@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 F, M = iev.Sex.FEMALE, iev.Sex.MALE
-ADULT, CHILD = date(1990, 5, 1), clock.today() - timedelta(days=365 * 6)
+ADULT, CHILD = date(1990, 5, 1), clock.today() - timedelta(days=365 * 6)  # fixed at import: a child either day
 
 
 def opportunity(oid: str, **over: Any) -> dict[str, Any]:

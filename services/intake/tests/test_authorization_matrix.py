@@ -447,9 +447,8 @@ def booking(aid: str, person_id: str, start: datetime, operator: str) -> dict[st
             "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
 
 
-TOMORROW_NINE = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
-    hours=8
-)
+_TOMORROW = clock.today() + timedelta(days=1)  # fixed at import: a booking still ahead after a midnight
+TOMORROW_NINE = datetime.combine(_TOMORROW, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)
 
 
 async def appointment(w: World, start: datetime = TOMORROW_NINE) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 pytestmark = pytest.mark.integration
-EARLIER = clock.today() - timedelta(days=40)
+EARLIER = clock.today() - timedelta(days=40)  # fixed at import: in the past either day
 NICKNAME = "Il Rosso di Porta Nuova"
 
 

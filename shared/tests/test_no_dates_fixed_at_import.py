@@ -1,0 +1,40 @@
+"""No test module fixes today's date when it is imported. Services take the city's today (Europe/Rome,
+`lgnet_shared.clock`) when they act, so a `TODAY = clock.today()` at module level, evaluated at collection, disagrees
+with them once a run crosses Rome's midnight (23:00 UTC in winter). A CI run did: 17 tests failed, all on dates.
+
+A module-level value that stays right across a midnight (a date 40 days back) says so with `# fixed at import: why`
+on its line."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLOCKS = {"today", "now", "utcnow"}  # clock.today(), date.today(), datetime.now(...), datetime.utcnow()
+
+
+def _test_modules() -> list[Path]:
+    found = [p for p in ROOT.glob("**/tests/**/*.py") if ".venv" not in p.parts and ".local" not in p.parts]
+    return sorted(set(found))
+
+
+def _reads_the_clock(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in CLOCKS for n in ast.walk(node)
+    )
+
+
+def test_no_test_module_fixes_todays_date_at_import() -> None:
+    modules = _test_modules()
+    assert len(modules) > 100, "the scan found too few test modules: is ROOT right?"
+    offenders = []
+    for path in modules:
+        source = path.read_text()
+        lines = source.splitlines()
+        for node in ast.parse(source).body:
+            if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+                continue
+            if _reads_the_clock(node.value) and "# fixed at import:" not in lines[node.lineno - 1]:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert not offenders, "call the clock where the date is used:\n" + "\n".join(offenders)
