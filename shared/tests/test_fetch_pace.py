@@ -126,3 +126,35 @@ async def test_sparse_records_are_fetched_at_the_idle_pace_between_them(
     requests = counted.requests - before
     assert got == [b"%d" % i for i in range(12)]
     assert requests <= 60, f"{requests} fetch requests for 12 records 150 ms apart (busy polling: ≈ 150)"
+
+
+async def test_positions_before_a_fetch_are_the_clients_own_read_without_asking(
+    kafka_bootstrap: str, new_topic: Callable[..., Any], producer: AIOKafkaProducer
+) -> None:
+    """The positions `tolerant` rewinds to (taken before every fetch) are what `position()` answers, for every
+    partition, read from the client's state once it has them: no call per partition (fetch._positions)."""
+    name: str = await new_topic("positions", partitions=3)
+    for p, n in ((0, 5), (1, 2)):  # partition 2 stays empty
+        for i in range(n):
+            await producer.send_and_wait(name, b"x%d" % i, partition=p)
+    consumer = AIOKafkaConsumer(**client_kwargs(kafka_bootstrap), auto_offset_reset="earliest", max_poll_records=3)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(name, p) for p in range(3)]
+        consumer.assign(parts)
+        # No position yet: asked (the fetch that follows may hand out the first records).
+        assert await fetch._positions(consumer) == {tp: 0 for tp in parts}
+        got = 0
+        deadline = time.monotonic() + 30
+        while got < 7 and time.monotonic() < deadline:
+            got += sum(len(r) for r in (await consumer.getmany(timeout_ms=500, max_records=3)).values())
+        asked = {tp: await consumer.position(tp) for tp in parts}
+        assert asked[parts[0]] == 5 and asked[parts[1]] == 2
+
+        async def refuse(_: Any) -> int:
+            raise AssertionError("asked the client partition by partition")
+
+        consumer.position = refuse  # type: ignore[method-assign]
+        assert await fetch._positions(consumer) == asked
+    finally:
+        await consumer.stop()

@@ -128,10 +128,21 @@ def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda 
 
 
 async def _positions(consumer: AIOKafkaConsumer) -> dict[Any, int]:
-    """Where each assigned partition stands: the first record not yet handed out."""
-    found = {}
+    """Where each assigned partition stands: the first record not yet handed out.
+
+    Read from the client's subscription state where it has a position (aiokafka 0.14, pinned in uv.lock): this runs
+    before every fetch, and awaiting `position()` under a timeout for every partition cost ≈ 3 % of a service's CPU
+    when its consumer has 48 partitions (docs/benchmarks.md, eleventh pass). A partition without one yet (just
+    assigned, or being reset) is asked, as before: the fetch may hand out its first records."""
+    subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
+    assignment = getattr(subscription, "assignment", None)
+    found: dict[Any, int] = {}
     for tp in consumer.assignment():
-        # Unassigned meanwhile (rebalance), or no position yet (being reset): nothing handed out to rewind.
+        state = assignment.state_value(tp) if assignment is not None else None
+        if state is not None and state.has_valid_position:
+            found[tp] = state.position
+            continue
+        # Unassigned meanwhile (rebalance), or no position in time: nothing handed out to rewind.
         with contextlib.suppress(IllegalStateError, TimeoutError):
             async with asyncio.timeout(1):
                 found[tp] = await consumer.position(tp)
