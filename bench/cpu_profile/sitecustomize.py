@@ -4,7 +4,8 @@ py-spy samples wall time on this machine (its idle filter does not work in the s
 `select` came out as the top "busy" frame), which on a loaded machine says where processes wait for a core, not what
 they spend. This samples on CPU time instead: every forked child arms `ITIMER_PROF`, and the signal handler counts
 the Python stack it interrupted (main thread; native code is counted at the Python frame that called it). Each
-child writes its counts to `$LGNET_CPU_PROFILE_DIR/<pid>.txt` every few seconds.
+child writes its counts to `$LGNET_CPU_PROFILE_DIR/<pid>.txt` every few seconds. `LGNET_CPU_PROFILE_SELF=1`
+profiles the process itself as well (a bench whose relay and consumer run in-process).
 
     LGNET_CPU_PROFILE_DIR=/tmp/cpuprof PYTHONPATH=bench/cpu_profile .venv/bin/pytest tests/test_scenario_e2e.py
     .venv/bin/python bench/cpu_profile/report.py /tmp/cpuprof
@@ -54,3 +55,5 @@ def _arm() -> None:
 if DIR:
     Path(DIR).mkdir(parents=True, exist_ok=True)
     os.register_at_fork(after_in_child=_arm)
+    if os.environ.get("LGNET_CPU_PROFILE_SELF") == "1":  # this process too (a bench that runs in-process)
+        _arm()
