@@ -35,9 +35,19 @@ def _where(frame: FrameType) -> str:
 def _arm() -> None:
     counts: collections.Counter[str] = collections.Counter()
     last = [time.monotonic()]
+    busy: list[bool] = []
     out = Path(DIR) / f"{os.getpid()}.txt"
 
     def sample(_signum: int, frame: FrameType | None) -> None:
+        if busy:
+            return  # the signal came while this handler ran (it takes CPU time too): not counted
+        busy.append(True)
+        try:
+            _count(frame)
+        finally:
+            busy.clear()
+
+    def _count(frame: FrameType | None) -> None:
         stack: list[str] = []
         while frame is not None and len(stack) < 80:
             stack.append(_where(frame))
