@@ -106,6 +106,15 @@ class Settings(BaseSettings):
         " broker answers as soon as a record arrives, and an idle consumer asks twice a second rather than every"
         " consumer_fetch_max_wait_ms (0: always ask as busy)",
     )
+    consumer_commit_interval_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=60_000,
+        description="The most often a consumer commits its offsets to Kafka (a cache of the positions each batch"
+        " saves in PostgreSQL with its effects): a batch after a quiet spell is committed at once, later ones"
+        " together when the interval has passed, revoked partitions before they go, all at a stop (0: after"
+        " every batch)",
+    )
     traces_exporter: Literal["none", "console", "otlp"] = Field(
         default="none",
         validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "LGNET_TRACES_EXPORTER"),

@@ -127,20 +127,30 @@ def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda 
     return tolerant_fetch
 
 
-async def _positions(consumer: AIOKafkaConsumer) -> dict[Any, int]:
-    """Where each assigned partition stands: the first record not yet handed out.
-
-    Read from the client's subscription state where it has a position (aiokafka 0.14, pinned in uv.lock): this runs
-    before every fetch, and awaiting `position()` under a timeout for every partition cost ≈ 3 % of a service's CPU
-    when its consumer has 48 partitions (docs/benchmarks.md, eleventh pass). A partition without one yet (just
-    assigned, or being reset) is asked, as before: the fetch may hand out its first records."""
+def handed_out(consumer: AIOKafkaConsumer) -> dict[Any, int]:
+    """Each assigned partition's position, where the client has one: the first record not yet handed out. Read from
+    the client's subscription state (aiokafka 0.14, pinned in uv.lock), as its own `commit()` reads it, without a
+    round trip: this runs before every fetch and after every batch."""
     subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
     assignment = getattr(subscription, "assignment", None)
+    if assignment is None:
+        return {}
     found: dict[Any, int] = {}
     for tp in consumer.assignment():
-        state = assignment.state_value(tp) if assignment is not None else None
+        state = assignment.state_value(tp)
         if state is not None and state.has_valid_position:
             found[tp] = state.position
+    return found
+
+
+async def _positions(consumer: AIOKafkaConsumer) -> dict[Any, int]:
+    """Where each assigned partition stands before a fetch. Awaiting `position()` under a timeout for every partition
+    cost ≈ 3 % of a service's CPU when its consumer has 48 partitions (docs/benchmarks.md, eleventh pass), so only
+    a partition without a position yet (just assigned, or being reset) is asked: the fetch may hand out its first
+    records."""
+    found = handed_out(consumer)
+    for tp in consumer.assignment():
+        if tp in found:
             continue
         # Unassigned meanwhile (rebalance), or no position in time: nothing handed out to rewind.
         with contextlib.suppress(IllegalStateError, TimeoutError):

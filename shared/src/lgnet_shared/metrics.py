@@ -22,6 +22,11 @@ CAREFUL_BATCHES = Counter(
     "Batches redone record by record because one record was refused or its handler failed",
     ["consumer"],
 )
+OFFSET_COMMITS = Counter(
+    "lgnet_consumer_offset_commits_total",
+    "Offset commits sent to Kafka (at most one per LGNET_CONSUMER_COMMIT_INTERVAL_MS, plus rebalances and stops)",
+    ["consumer", "outcome"],
+)
 RETRIES = Counter("lgnet_event_retries_total", "Processing attempts retried", ["consumer"])
 OUTBOX_PUBLISHED = Counter("lgnet_outbox_published_total", "Outbox rows published to Kafka")
 OUTBOX_PENDING = Gauge("lgnet_outbox_pending", "Outbox rows waiting at the last relay poll (0 when drained)")

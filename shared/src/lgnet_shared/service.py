@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_shared import auth, config, consumer, db, fetch, http, kafka_health, logs, metrics, outbox, pii
+from lgnet_shared.commits import DeferredCommits
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
@@ -37,7 +38,7 @@ from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, for_writer, physical, used_by
 
 log = logs.get_logger(__name__)
-# Records per consumer batch (one PostgreSQL transaction and one offset commit each).
+# Records per consumer batch (one PostgreSQL transaction each).
 MAX_BATCH = 2000
 
 
@@ -138,6 +139,7 @@ class Runtime:
     consumers_error: str | None = None
     _consumers_task: asyncio.Task[None] | None = None
     _subscriptions: list[tuple[Consumer, list[str]]] = field(default_factory=list)  # consumer, physical topics
+    _commits: list[DeferredCommits] = field(default_factory=list)  # each subscriber's offset commits
     # What a service's own entrypoints opened (a Kafka reader of an HTTP router, …): closed first at stop.
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
@@ -268,8 +270,11 @@ class Runtime:
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)
+        commits = DeferredCommits(group, self.settings.consumer_commit_interval_ms / 1000)
+        self._commits.append(commits)
 
-        # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error).
+        # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error), at most
+        # once per interval (commits.py): they are a cache of the positions the batch saved with its effects.
         subscriber = self.broker.subscriber(
             *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
             # The deployment's group, `<prefix><deployment>.<service>.<consumer>`, which its principal's ACL allows.
@@ -278,7 +283,7 @@ class Runtime:
             max_records=MAX_BATCH,
             # The broker answers a fetch once 64 KiB have gathered or after 10 ms: a record waits at most 10 ms
             # (it was 50 ms, behind a 256 KiB floor that a partner's pace never reaches), and a batch still gathers
-            # what arrives meanwhile — one transaction and one offset commit per batch, not per relayed chunk
+            # what arrives meanwhile — one transaction per batch, not per relayed chunk
             # (with fetch_min_bytes 1 the backbone bench ran slower under load: smaller batches, docs/benchmarks.md).
             # Idle (a fetch brought nothing), it asks with 1 byte and 500 ms instead (fetch.Pace): an idle consumer
             # asks twice a second, not a hundred times, and a record after a quiet spell is answered at once.
@@ -291,6 +296,7 @@ class Runtime:
             heartbeat_interval_ms=1500,
             isolation_level="read_committed",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            listener=commits,  # partitions a rebalance takes away are committed before they go
             decoder=_undecoded,
             parser=_tolerant_parser,
         )
@@ -307,6 +313,8 @@ class Runtime:
         async def on_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
+            # FastStream acknowledges the batch by calling `commit()` on this: noted, sent within the interval.
+            message.consumer = commits.acknowledging(message.consumer)
 
         return cons
 
@@ -326,6 +334,7 @@ class Runtime:
         # partitions at once instead of after the old member's session timeout.
         for closer in (
             *self.closers,
+            *(c.close for c in self._commits),  # what the consumers processed, committed while they are members
             self.broker.stop if self.broker else None,
             self.relay.stop if self.relay else None,
             self.signing_keys.close if self.signing_keys else None,
