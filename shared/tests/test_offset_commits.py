@@ -145,6 +145,10 @@ async def test_batches_in_quick_succession_share_commits_and_the_last_is_committ
     await wait_until(all_committed, timeout=5)
     # ≈ 1.3 s of batches: one commit at the first batch, about one a second after it, and the last one.
     assert len(seen.commits) <= 4, f"{len(seen.commits)} commits for {seen.batches} batches"
+    sent: dict[TopicPartition, int] = {}
+    for offsets in seen.commits:
+        assert all(sent.get(tp) != o for tp, o in offsets.items()), "a partition committed again unchanged"
+        sent.update(offsets)
     assert seen.none_twice(), "nothing processed twice"
 
 

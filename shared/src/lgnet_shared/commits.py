@@ -41,6 +41,7 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
         self.interval_s = interval_s
         self._consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}  # by this client: unchanged partitions are not sent again
         self._last = 0.0
         self._lock = asyncio.Lock()  # one commit at a time, so an older note never lands after a newer one
         self._timer: asyncio.Task[None] | None = None
@@ -52,8 +53,8 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def note(self, consumer: AIOKafkaConsumer) -> None:
         if consumer is not self._consumer:  # a restarted subscriber's new client: the old one's notes are void
-            self._consumer, self._pending = consumer, {}
-        self._pending.update(handed_out(consumer))
+            self._consumer, self._pending, self._committed = consumer, {}, {}
+        self._pending.update((tp, o) for tp, o in handed_out(consumer).items() if self._committed.get(tp) != o)
         wait = self._last + self.interval_s - time.monotonic()
         if wait <= 0 or self._closing:  # closing: a batch that finished meanwhile, committed at once
             await self.flush()
@@ -83,6 +84,7 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
                 for tp, o in offsets.items():
                     self._pending.setdefault(tp, o)
                 return
+            self._committed.update(offsets)
             metrics.OFFSET_COMMITS.labels(self.name, "ok").inc()
 
     async def close(self) -> None:
@@ -104,6 +106,8 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         if revoked:
             await self.flush(only=set(revoked))
+            for tp in revoked:  # another member may commit them meanwhile: if they come back, send them again
+                self._committed.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
