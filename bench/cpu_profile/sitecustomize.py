@@ -14,6 +14,7 @@ Not a dependency of anything: a file Python imports at start-up when its folder 
 
 from __future__ import annotations
 
+import atexit
 import collections
 import os
 import signal
@@ -36,6 +37,7 @@ def _arm() -> None:
     counts: collections.Counter[str] = collections.Counter()
     last = [time.monotonic()]
     busy: list[bool] = []
+    pid = os.getpid()
     out = Path(DIR) / f"{os.getpid()}.txt"
 
     def sample(_signum: int, frame: FrameType | None) -> None:
@@ -58,6 +60,15 @@ def _arm() -> None:
             lines = [f"# interval_s={INTERVAL_S}"] + [f"{k} {v}" for k, v in counts.items()]
             out.write_text("\n".join(lines) + "\n")
 
+    def stop() -> None:
+        if os.getpid() != pid:
+            return  # a forked child's copy of its parent's hook: the child has its own
+        # Python drops its handlers while it finalises: a SIGPROF then would kill the process (its default action).
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        lines = [f"# interval_s={INTERVAL_S}"] + [f"{k} {v}" for k, v in counts.items()]
+        out.write_text("\n".join(lines) + "\n")
+
+    atexit.register(stop)
     signal.signal(signal.SIGPROF, sample)
     signal.setitimer(signal.ITIMER_PROF, INTERVAL_S, INTERVAL_S)
 

@@ -1,0 +1,53 @@
+"""An HTTP call through httpx (the SDK's client, the desk's, the scenario's) searches for no module.
+
+httpcore asks `import sniffio` each time it makes a lock, an event or a semaphore — several times per request. With
+sniffio missing (httpx ≥ 0.28 no longer brings it), each ask is an import that fails after searching every folder
+of `sys.path`: ≈ 190 µs of CPU each, a quarter of the scenario driver's CPU (docs/benchmarks.md, twelfth pass).
+lgnet-shared depends on sniffio so that the answer is found once and kept."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+
+import httpx
+
+
+class Asked(MetaPathFinder):
+    """Records every module Python searches for (it asks the finders only for modules not imported yet)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        self.names.append(fullname)
+        return None
+
+
+async def test_requests_through_httpx_search_for_no_module() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+            await writer.drain()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    asked = Asked()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/warm-up")).status_code == 200  # what a first request imports, imported
+            sys.meta_path.insert(0, asked)
+            try:
+                for _ in range(20):
+                    assert (await client.get("/x")).json() == {}
+            finally:
+                sys.meta_path.remove(asked)
+    finally:
+        server.close()
+    assert asked.names == [], f"modules searched for on every request: {sorted(set(asked.names))}"
