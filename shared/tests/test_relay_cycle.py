@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -128,11 +129,37 @@ async def test_stop_ends_the_relay_when_its_cleanup_fails(pool: Pool, producer: 
 
     relay = await leading_relay(pool)
     producer.stop = broken_stop  # type: ignore[attr-defined]
-    stopping = asyncio.ensure_future(relay.stop())
-    done, _ = await asyncio.wait({stopping}, timeout=5)
+    with warnings.catch_warnings(record=True) as seen:  # and its LISTEN is taken off the connection all the same
+        warnings.simplefilter("always")
+        stopping = asyncio.ensure_future(relay.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert not [w for w in seen if "listener" in str(w.message)], [str(w.message) for w in seen]
     if not done and relay._task is not None:
         del producer.stop  # type: ignore[attr-defined]
         relay._task.cancel()  # so that the test ends
         await asyncio.wait({stopping}, timeout=5)
     assert done, "the relay went on running after stop()"
     assert not relay.healthy
+
+
+async def test_a_relay_stopped_while_its_producer_starts_leaves_no_listener_behind(
+    pool: Pool, producer: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A standby relay takes the lead as the service stops (the other replica's relay let go): cancelled while its
+    producer connected, it left its LISTEN on the connection it gave back (asyncpg warned of an active listener)."""
+    starting = asyncio.Event()
+
+    async def slow_start(self: Producer) -> None:
+        starting.set()
+        await asyncio.sleep(30)  # a broker that does not answer yet
+
+    monkeypatch.setattr(Producer, "start", slow_start, raising=False)
+    relay = outbox.OutboxRelay(pool, "unused:9092", idle_poll_s=30)
+    await relay.start()
+    await asyncio.wait_for(starting.wait(), 5)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        await relay.stop()
+        async with pool.acquire() as conn:  # the pool hands out the relay's connection again: it is clean
+            assert await conn.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))")
+    assert not [w for w in seen if "listener" in str(w.message)], [str(w.message) for w in seen]

@@ -7,8 +7,34 @@ under-replicated or without a leader, so an operator sees the loss before a seco
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from aiokafka.client import AIOKafkaClient
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
+
+
+async def metadata_of(client: AIOKafkaClient, topics: Sequence[str]) -> ClusterMetadata:
+    """The cluster's answer about these topics only. A shared cluster's whole metadata is every deployment's topics
+    (≈ 33 ms of CPU per answer at 400 topics): too much for a readiness probe. Naming topics in a metadata request
+    may let the broker create a missing one (`auto.create.topics.enable`), so the request refuses that."""
+    request = MetadataRequest(list(topics), allow_auto_topic_creation=False)
+    nodes = [b.nodeId for b in client.cluster.brokers()]
+    random.shuffle(nodes)
+    failure: Exception = KafkaConnectionError("no broker known")
+    for node in nodes:  # a broker gone is "degraded", not "error": any live one answers (as aiokafka's own asks)
+        try:
+            answer = await client.send(node, request)
+        except KafkaError as exc:
+            failure = exc
+            continue
+        cluster = ClusterMetadata()
+        cluster.update_metadata(answer)
+        return cluster
+    raise failure
 
 
 def replication_state(metadata: Any, topics: Iterable[str]) -> str:

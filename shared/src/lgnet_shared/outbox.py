@@ -192,7 +192,6 @@ class OutboxRelay:
             while not await lock_conn.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))"):
                 await asyncio.sleep(self.idle_poll_s)
             self.leader = True
-            await lock_conn.add_listener(CHANNEL, self._notified)
             producer = AIOKafkaProducer(
                 **client_kwargs(self.bootstrap, self.security),
                 enable_idempotence=True,
@@ -201,8 +200,9 @@ class OutboxRelay:
                 linger_ms=0,
                 max_batch_size=BATCH_BYTES,
             )
-            await producer.start()
-            try:
+            try:  # from here on, whatever happens (a stop while the producer connects), the finally cleans up
+                await lock_conn.add_listener(CHANNEL, self._notified)
+                await producer.start()
                 while True:
                     self._wake.clear()
                     if await self._publish_batch(producer) == 0:
@@ -213,10 +213,12 @@ class OutboxRelay:
                                 await self._wake.wait()
             finally:
                 self.leader = False
-                await producer.stop()
-                with contextlib.suppress(Exception):
-                    await lock_conn.remove_listener(CHANNEL, self._notified)
-                    await lock_conn.execute("select pg_advisory_unlock(hashtext(current_schema() || ':outbox'))")
+                try:
+                    await producer.stop()
+                finally:  # a producer that fails to close (a broker gone) still lets go of the listener and lock
+                    with contextlib.suppress(Exception):
+                        await lock_conn.remove_listener(CHANNEL, self._notified)
+                        await lock_conn.execute("select pg_advisory_unlock(hashtext(current_schema() || ':outbox'))")
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
         async with self.pool.acquire() as conn:

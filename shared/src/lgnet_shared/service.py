@@ -173,10 +173,9 @@ class Runtime:
             self.producer = AIOKafkaProducer(
                 **client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True
             )
-            # The topics this service reads or writes (the registry's roles): all its principal may see or create.
-            # And its own signing-key registry, which only this deployment's service may write.
-            # (A service name with no role in the registry, e.g. a test's probe, gets every topic, as before.)
-            names = used_by(self.spec.name) or [t.name for t in TOPICS.values() if not t.family]
+            # The topics this service reads or writes, and its own signing-key registry, which only this deployment's
+            # service may write.
+            names = self.topic_names()
             own_registry = for_writer(REGISTRY_TOPIC, s.deployment_name, self.spec.name)
             topics = ensure_topics(
                 s.kafka_bootstrap_servers,
@@ -345,6 +344,11 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await closer()
 
+    def topic_names(self) -> list[str]:
+        """The logical topics this service reads or writes (the registry's roles): all its principal may see or create.
+        A service name with no role in the registry, e.g. a test's probe, gets every topic."""
+        return used_by(self.spec.name) or [t.name for t in TOPICS.values() if not t.family]
+
     async def ready(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
@@ -355,9 +359,9 @@ class Runtime:
             checks["postgres"] = f"error: {type(exc).__name__}"
         try:
             assert self.producer is not None
+            topics = [physical(t, self.settings.topic_prefix) for t in self.topic_names()]
             async with asyncio.timeout(3):
-                metadata = await self.producer.client.fetch_all_metadata()
-            topics = [physical(t, self.settings.topic_prefix) for t in used_by(self.spec.name)]
+                metadata = await kafka_health.metadata_of(self.producer.client, topics)
             checks["kafka"] = kafka_health.replication_state(metadata, topics)
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"

@@ -1,0 +1,59 @@
+"""/health/ready asks the broker about the service's own topics, never the whole cluster, and never creates one.
+
+On a cluster shared by many cities and partners, the whole cluster's metadata is every deployment's topics: with
+≈ 400 topics (the suite's broker halfway through a run) one answer cost the asking process ≈ 33 ms of CPU, every
+readiness probe of every replica (docs/benchmarks.md, twelfth pass). A metadata request that names topics may let the
+broker create a missing one (`auto.create.topics.enable`), so the request refuses it. The probe service in-process,
+against real Kafka."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiokafka.conn import AIOKafkaConnection
+from aiokafka.protocol.metadata import MetadataRequest
+from lgnet_shared.service import Runtime
+from lgnet_shared.testing.inprocess import sibling_module
+from lgnet_shared.topics import physical
+
+robustness: Any = sibling_module(__file__, "test_consumer_robustness.py")
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def probe(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str) -> AsyncIterator[Runtime]:
+    runtime = Runtime(robustness.SPEC, robustness.settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def test_readiness_asks_about_the_services_topics_only_and_creates_none(
+    probe: Runtime, new_topic: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await new_topic("another-deployments-topic", partitions=3)  # on the cluster, none of this service's business
+    asked: list[MetadataRequest] = []
+    send = AIOKafkaConnection.send
+
+    def recording(conn: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
+        if isinstance(request, MetadataRequest):
+            asked.append(request)
+        return send(conn, request, expect_response)
+
+    monkeypatch.setattr(AIOKafkaConnection, "send", recording)
+    checks = await probe.ready()
+    monkeypatch.undo()
+
+    assert checks["kafka"] == "ok", checks
+    own = sorted(physical(t, probe.settings.topic_prefix) for t in probe.topic_names())
+    assert len(own) > 3
+    assert asked, "readiness asked the broker nothing"
+    for request in asked:
+        assert request._topics is not None, "readiness asked for the whole cluster's metadata"
+        assert sorted(request._topics) == own
+        assert request._allow_auto_topic_creation is False, "a missing topic could be created by asking"
