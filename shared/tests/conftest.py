@@ -6,8 +6,11 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiokafka.conn import AIOKafkaConnection
+from aiokafka.protocol.metadata import MetadataRequest
 from lgnet_shared.testing.process import ServiceProcess, service_env
 
 HERE = Path(__file__).parent
@@ -25,3 +28,18 @@ async def probe(
         yield svc
     finally:
         svc.stop()
+
+
+@pytest.fixture
+def metadata_requests(monkeypatch: pytest.MonkeyPatch) -> list[MetadataRequest]:
+    """Every metadata request any Kafka client of this process sends from now on (`.clear()` to start afresh)."""
+    asked: list[MetadataRequest] = []
+    send = AIOKafkaConnection.send
+
+    def recording(conn: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
+        if isinstance(request, MetadataRequest):
+            asked.append(request)
+        return send(conn, request, expect_response)
+
+    monkeypatch.setattr(AIOKafkaConnection, "send", recording)
+    return asked

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiokafka.conn import AIOKafkaConnection
 from aiokafka.protocol.metadata import MetadataRequest
 from lgnet_shared.service import Runtime
 from lgnet_shared.testing.inprocess import sibling_module
@@ -34,20 +33,12 @@ async def probe(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_p
 
 
 async def test_readiness_asks_about_the_services_topics_only_and_creates_none(
-    probe: Runtime, new_topic: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    probe: Runtime, new_topic: Callable[..., Any], metadata_requests: list[MetadataRequest]
 ) -> None:
     await new_topic("another-deployments-topic", partitions=3)  # on the cluster, none of this service's business
-    asked: list[MetadataRequest] = []
-    send = AIOKafkaConnection.send
-
-    def recording(conn: AIOKafkaConnection, request: Any, expect_response: bool = True) -> Any:
-        if isinstance(request, MetadataRequest):
-            asked.append(request)
-        return send(conn, request, expect_response)
-
-    monkeypatch.setattr(AIOKafkaConnection, "send", recording)
+    metadata_requests.clear()
     checks = await probe.ready()
-    monkeypatch.undo()
+    asked = list(metadata_requests)
 
     assert checks["kafka"] == "ok", checks
     own = sorted(physical(t, probe.settings.topic_prefix) for t in probe.topic_names())

@@ -114,6 +114,9 @@ class KafkaSecurity(BaseModel):
         """The security object of a FastStream KafkaBroker (None for PLAINTEXT)."""
         from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+        from lgnet_shared import kafka_connections
+
+        kafka_connections.install()
         ctx = self.ssl_context()
         if not self.security_protocol.startswith("SASL_"):
             return BaseSecurity(ssl_context=ctx) if ctx else None
@@ -155,5 +158,8 @@ def describe(exc: ValidationError) -> str:
 def client_kwargs(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
     """`bootstrap_servers` plus the security keyword arguments of any aiokafka client; without `security`,
     the KAFKA_* environment decides. Usage: `AIOKafkaProducer(**client_kwargs(bootstrap), acks="all")`."""
+    from lgnet_shared import kafka_connections  # aiokafka imported by the client's user anyway
+
+    kafka_connections.install()
     sec = security if security is not None else KafkaSecurity.from_env()
     return {"bootstrap_servers": bootstrap, **sec.aiokafka()}

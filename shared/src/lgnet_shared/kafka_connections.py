@@ -1,0 +1,108 @@
+"""Fewer and cheaper connections to the brokers, for every aiokafka client of the process.
+
+A connection to the secured broker is a TLS handshake and a SCRAM-SHA-512 exchange: ≈ 15 ms of the client's CPU and
+≈ 13 ms of the broker's (`bench/bench_connections.py`). Two habits of aiokafka (0.14, pinned in uv.lock) multiplied
+them — a service's start opened 14 to 17:
+
+- **The bootstrap connection was thrown away.** A client connects to a bootstrap address, asks for the cluster's
+  brokers, closes that connection and opens a new one to the broker it has just left. `bootstrap` below keeps it as
+  the connection to that broker when the broker advertises the very address bootstrapped from; otherwise (a load
+  balancer's name, say) it is closed as before.
+- **The salted password was derived for every connection.** SCRAM's `SaltedPassword` is PBKDF2 over the password,
+  with the salt and iteration count the broker keeps for the user (4,096 iterations of HMAC-SHA-512: 6.4 ms). RFC 5802
+  §5.1 lets a client cache it for the same salt and iteration count; it is kept per (hash, password, salt,
+  iterations), so a changed password or a re-salted credential is derived afresh, and the broker still checks the
+  proof of every exchange, and the client the broker's signature.
+
+`install()` is idempotent; `kafka.client_kwargs` and `KafkaSecurity.faststream`, which every LgNet client goes
+through, call it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import aiokafka
+from aiokafka.client import AIOKafkaClient, ConnectionGroup
+from aiokafka.conn import ScramAuthenticator, create_conn
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
+from aiokafka.structs import BrokerMetadata
+from aiokafka.util import create_task
+
+log = logging.getLogger("aiokafka.client")  # where aiokafka's own bootstrap says what failed
+_installed = False
+
+
+def advertised_node(brokers: Iterable[BrokerMetadata], host: str, port: int) -> int | None:
+    """The broker that advertises exactly this address, if one does."""
+    return next((b.nodeId for b in brokers if (b.host, b.port) == (host, port)), None)
+
+
+@functools.lru_cache(maxsize=64)
+def _salted_password(hash_name: str, password: bytes, salt: bytes, iterations: int) -> bytes:
+    return hashlib.pbkdf2_hmac(hash_name, password, salt, iterations)
+
+
+def _create_salted_password(self: Any, salt: bytes, iterations: int) -> None:
+    self._salted_password = _salted_password(self._hashname, self._sasl_plain_password, salt, iterations)
+
+
+async def _bootstrap(self: Any) -> None:
+    """aiokafka's `AIOKafkaClient.bootstrap`, keeping the connection for the broker it reached."""
+    for host, port, _ in self.hosts:
+        try:
+            conn = await create_conn(
+                host,
+                port,
+                client_id=self._client_id,
+                request_timeout_ms=self._request_timeout_ms,
+                ssl_context=self._ssl_context,
+                security_protocol=self._security_protocol,
+                on_close=self._on_connection_closed,
+                max_idle_ms=self._connections_max_idle_ms,
+                sasl_mechanism=self._sasl_mechanism,
+                sasl_plain_username=self._sasl_plain_username,
+                sasl_plain_password=self._sasl_plain_password,
+                sasl_kerberos_service_name=self._sasl_kerberos_service_name,
+                sasl_kerberos_domain_name=self._sasl_kerberos_domain_name,
+                sasl_oauth_token_provider=self._sasl_oauth_token_provider,
+            )
+        except (OSError, KafkaError, TimeoutError) as err:
+            log.error('Unable connect to "%s:%s": %s', host, port, err)
+            continue
+        try:
+            metadata = await conn.send(MetadataRequest([]))
+        except (KafkaError, TimeoutError) as err:
+            log.warning('Unable to request metadata from "%s:%s": %s', host, port, err)
+            conn.close()
+            continue
+        self.cluster.update_metadata(metadata)
+        brokers = self.cluster.brokers()
+        node = advertised_node(brokers, host, port)
+        if not brokers:  # a cluster with no topics may list no brokers yet: aiokafka keeps this one to ask again
+            self._conns[("bootstrap", ConnectionGroup.DEFAULT)] = conn
+        elif node is not None and (node, ConnectionGroup.DEFAULT) not in self._conns:
+            self._conns[(node, ConnectionGroup.DEFAULT)] = conn
+        else:
+            conn.close()
+        break
+    else:
+        raise KafkaConnectionError(f"Unable to bootstrap from {self.hosts}")
+    if self._sync_task is None:
+        self._sync_task = create_task(self._md_synchronizer())
+
+
+def install() -> None:
+    global _installed
+    if not _installed:
+        # `_bootstrap` is aiokafka 0.14's own, changed in one place: another version keeps its own
+        # (shared/tests/test_kafka_connections.py then fails on the connections it counts).
+        if aiokafka.__version__.startswith("0.14."):
+            AIOKafkaClient.bootstrap = _bootstrap
+        ScramAuthenticator.create_salted_password = _create_salted_password
+        _installed = True
