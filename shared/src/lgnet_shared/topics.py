@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.kafka_health import metadata_of
+from lgnet_shared.kafka_health import existing_topics
 
 log = logging.getLogger(__name__)
 FOREVER = "-1"
@@ -300,7 +300,7 @@ async def ensure_topics(
     try:
         # Only the wanted topics (a shared cluster's whole list is every deployment's); those this principal may
         # not describe come back as errors and count as missing, as they did in the whole list.
-        existing = (await metadata_of(admin._client, [name for name, _ in wanted])).topics()
+        existing = await existing_topics(admin._client, [name for name, _ in wanted])
         missing = [(name, t) for name, t in wanted if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another service created it meanwhile
