@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +66,42 @@ async def test_a_client_goes_on_over_the_connection_it_bootstrapped_with(
         await consumer.stop()
     assert [r.value for records in batch.values() for r in records] == [b"a fact", b"another"]
     assert len(opened) == 2, f"a consumer without a group opened {len(opened) - 1} connections"
+
+
+PARTNER_ALONE = """
+import asyncio, sys
+from aiokafka.conn import AIOKafkaConnection
+from lgnet_shared.sdk import PartnerClient
+
+opened = []
+connect = AIOKafkaConnection.connect
+
+
+async def counting(conn):
+    opened.append(conn.port)
+    return await connect(conn)
+
+
+AIOKafkaConnection.connect = counting
+
+
+async def main():
+    async with PartnerClient(sys.argv[1], partner="coop-aurora", city="torino") as client:
+        await client._producer.client.force_metadata_update()
+    print(len(opened))
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_partner_sdk_alone_gets_the_same(kafka_bootstrap: str) -> None:
+    """A partner's process uses the SDK and nothing else of LgNet: its client too reuses its bootstrap connection."""
+    done = subprocess.run(
+        [sys.executable, "-c", PARTNER_ALONE, kafka_bootstrap], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "1", f"the SDK's producer opened {done.stdout.split()[-1]} connections"
 
 
 def test_a_bootstrap_address_the_broker_does_not_advertise_is_not_taken_for_the_broker() -> None:

@@ -14,8 +14,8 @@ them — a service's start opened 14 to 17:
   iterations), so a changed password or a re-salted credential is derived afresh, and the broker still checks the
   proof of every exchange, and the client the broker's signature.
 
-`install()` is idempotent; `kafka.client_kwargs` and `KafkaSecurity.faststream`, which every LgNet client goes
-through, call it.
+`install()` is idempotent; `KafkaSecurity.aiokafka` (behind `kafka.client_kwargs` and the partner SDK) and
+`KafkaSecurity.faststream`, which every LgNet client goes through, call it.
 """
 
 from __future__ import annotations
