@@ -19,7 +19,6 @@ on/off ratio in CPU is the steadier figure (docs/benchmarks.md).
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
 import os
 import statistics
@@ -29,17 +28,17 @@ from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
+import one_consumer  # type: ignore[import-not-found]
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from lgnet_shared import config, db, logs, outbox
+from lgnet_shared import db, logs, outbox
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.consumer import BatchHandler, Handler, handlers_of
+from lgnet_shared.consumer import BatchHandler, Handler
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events.intake import EmploymentRecorded
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
 from lgnet_shared.topics import ensure_topics, physical
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -120,26 +119,10 @@ UNSIGNED = "batch, unsigned"  # the batch handler with signing off: the baseline
 async def backbone_run(
     envs: list[Envelope], handler: Handler, signed: bool = True
 ) -> tuple[float, tuple[float, float, float, float]]:
-    """Signed (the default since #16): the relay signs every fact, the consumer verifies it against the key
-    registry. Unsigned: neither (LGNET_FACT_SIGNATURES=off and no signer), the baseline for the signing cost."""
+    """Signed, or unsigned: the baseline for the signing cost (one_consumer.runtime)."""
     run = uuid.uuid4().hex[:8]
     schema, prefix = f"bench_{run}", f"bench{run}."
-    spec = ServiceSpec(
-        name="intake",  # a service that may write intake.events: its signed facts pass the consumer's check
-        default_port=0,
-        migrations=[("bench-1", "create table effects (event_id text primary key)")],
-        consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, handler)))],
-    )
-    settings = config.Settings(
-        kafka_bootstrap_servers=BOOTSTRAP,
-        database_url=DB,
-        city="national",
-        db_schema=schema,
-        topic_prefix=prefix,
-        master_key=base64.b64encode(os.urandom(32)).decode(),
-        fact_signatures="required" if signed else "off",
-    )  # type: ignore[call-arg]
-    runtime = Runtime(spec, settings)
+    runtime = one_consumer.runtime(BOOTSTRAP, DB, schema, prefix, handler, signed)
     await runtime.start()
     if not signed:
         assert runtime.relay is not None

@@ -16,20 +16,17 @@ before (A/B): its `shared/src` first on PYTHONPATH (docs/benchmarks.md).
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import statistics
 import time
 import uuid
 
 import asyncpg
+import one_consumer  # type: ignore[import-not-found]
 from aiokafka.client import AIOKafkaClient
 from aiokafka.conn import AIOKafkaConnection
-from lgnet_shared import config
-from lgnet_shared.consumer import handlers_of
-from lgnet_shared.events.intake import EmploymentRecorded
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
+from lgnet_shared.service import Runtime
 from proc_cpu import KAFKA_PIDFILE, cpu_of, pid_of  # type: ignore[import-not-found]
 
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -77,21 +74,7 @@ async def connections() -> tuple[float, float]:
 
 
 def service(schema: str, prefix: str) -> Runtime:
-    spec = ServiceSpec(
-        name="intake",
-        default_port=0,
-        migrations=[("bench-1", "create table if not exists effects (event_id text primary key)")],
-        consumers=lambda _: [ConsumerSpec("bench", ["intake.events"], handlers_of((EmploymentRecorded, _ignore)))],
-    )
-    settings = config.Settings(
-        kafka_bootstrap_servers=BOOTSTRAP,
-        database_url=DB,
-        city="national",
-        db_schema=schema,
-        topic_prefix=prefix,
-        master_key=base64.b64encode(b"k" * 32).decode(),
-    )  # type: ignore[call-arg]
-    return Runtime(spec, settings)
+    return one_consumer.runtime(BOOTSTRAP, DB, schema, prefix, _ignore)
 
 
 async def starts(schema: str, prefix: str) -> tuple[float, float, float]:
