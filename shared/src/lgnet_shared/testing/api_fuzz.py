@@ -24,8 +24,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Ok
 from schemathesis.python import asgi
+from schemathesis.specs.openapi._hypothesis import _draw_negated_locations
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -75,11 +77,13 @@ class FuzzOutcome:
     seconds: float = 0.0
     runs: int = 0
     skipped: int = 0  # runs (operation, mode, caller) left out when the time budget was spent
+    not_negatable: int = 0  # negative runs not made: the operation has no value that can be made invalid
 
     def report(self, service: str) -> str:
         return (
             f"{service}: {self.requests} fuzzed requests over {self.operations} operations "
-            f"({self.runs - self.skipped} of {self.runs} runs) in {self.seconds:.0f} s, {len(self.failures)} failing"
+            f"({self.runs - self.skipped} of {self.runs} runs; {self.not_negatable} operations with nothing to "
+            f"make invalid) in {self.seconds:.0f} s, {len(self.failures)} failing"
         )
 
 
@@ -156,11 +160,13 @@ def fuzz(
         assert seed is None or known, "the seed ran before the operations were fuzzed"
         # Passes over every operation, the most telling first (valid data as staff), so that a spent time budget
         # leaves out only later passes, never an operation.
+        negatable = [op for op in operations if not nothing_to_negate(op)]
+        outcome.not_negatable = len(operations) - len(negatable)
         runs = [
             (op, mode, actor, ids)
             for mode in GenerationMode
             for actor in actors
-            for op in operations
+            for op in (operations if mode is GenerationMode.POSITIVE else negatable)
             for ids in _path_choices(op, known, mode)
         ]
         outcome.operations, outcome.runs = len(operations), len(runs)
@@ -188,6 +194,18 @@ def fuzz(
         asgi.shutdown_lifespans()
         outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def nothing_to_negate(op: Any) -> bool:
+    """Whether no parameter and no body of the operation can be made invalid (only free-text path parameters, say),
+    by schemathesis' own choice of what a negative case breaks. Such a negative run would search for an invalid case
+    until Hypothesis gives up (Unsatisfiable, after some 450 attempts) and send nothing: a quarter of a fuzzer's CPU
+    (docs/benchmarks.md). shared/tests/test_api_fuzz_negation.py holds this to what Hypothesis does."""
+    explicit: dict[ParameterLocation, dict[str, Any] | None] = dict.fromkeys(ParameterLocation)
+    # The draw is never reached when nothing can be negated; otherwise any answer will do.
+    always: Any = lambda _strategy, _label=None: True  # noqa: E731 (a DrawFn; what it picks does not matter here)
+    picked = _draw_negated_locations(always, op, GenerationMode.NEGATIVE, explicit=explicit, body_is_generated=True)
+    return picked is None
 
 
 def _path_choices(op: Any, known: dict[str, str], mode: GenerationMode) -> list[dict[str, str] | None]:
