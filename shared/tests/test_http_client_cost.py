@@ -8,13 +8,16 @@ lgnet-shared depends on sniffio so that the answer is found once and kept."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from collections.abc import Sequence
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
+from typing import Any
 
 import httpx
+import pytest
 
 
 class Asked(MetaPathFinder):
@@ -51,3 +54,23 @@ async def test_requests_through_httpx_search_for_no_module() -> None:
     finally:
         server.close()
     assert asked.names == [], f"modules searched for on every request: {sorted(set(asked.names))}"
+
+
+def test_lgnet_http_clients_load_the_ca_bundle_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx loads the CA bundle (≈ 30 ms of CPU) for every client or transport made without a context: the
+    scheduler made one per job, the SDK one per client, the tests one per service start."""
+    from lgnet_shared import sdk, tls
+
+    tls.http_verify()  # this process's one load
+    loads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args)
+        load(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    clients = [sdk.http_client("https://intake.example", "token") for _ in range(3)]
+    clients += [httpx.AsyncClient(verify=tls.http_verify()) for _ in range(3)]
+    assert loads == []
+    assert tls.http_verify().verify_mode is ssl.CERT_REQUIRED and tls.http_verify().check_hostname

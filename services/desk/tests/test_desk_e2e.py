@@ -23,7 +23,7 @@ from axe_playwright_python.async_playwright import Axe
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
-from lgnet_shared import auth, clock, db
+from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
@@ -332,7 +332,9 @@ async def _client_as(
         token = await auth.issue_token(conn, actor)
     await pool.close()
     url = desk.settings.service_urls()[service]
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=20)
+    return httpx.AsyncClient(
+        verify=tls.http_verify(), base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=20
+    )
 
 
 async def _created(c: httpx.AsyncClient, path: str, body: dict[str, object]) -> None:

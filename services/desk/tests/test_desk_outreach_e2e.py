@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from lgnet_shared import auth, clock, db
+from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -31,7 +31,7 @@ async def intake_staff(desk: Any) -> httpx.AsyncClient:
         token = await auth.issue_token(conn, "it-torino")
     await pool.close()
     url = desk.settings.service_urls()["intake"]
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
+    return httpx.AsyncClient(verify=tls.http_verify(), base_url=url, headers={"Authorization": f"Bearer {token}"})
 
 
 async def created(c: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:

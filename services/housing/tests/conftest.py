@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from lgnet_shared import auth, db
+from lgnet_shared import auth, db, tls
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
@@ -46,7 +46,10 @@ class HousingUnderTest:
 
     def client(self, actor: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.process.url, headers={"Authorization": f"Bearer {self.tokens[actor]}"}, timeout=20
+            verify=tls.http_verify(),
+            base_url=self.process.url,
+            headers={"Authorization": f"Bearer {self.tokens[actor]}"},
+            timeout=20,
         )
 
     async def publish(self, city: str, *events: Event, partner: str = "coop-aurora", times: int = 1) -> None:

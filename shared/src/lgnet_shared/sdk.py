@@ -40,7 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NotLeaderForPartitionError, RequestTimedOutError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lgnet_shared import pii, signing
+from lgnet_shared import pii, signing, tls
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.errors import ContractError
@@ -82,7 +82,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
         base: float = 0.2,
         cap: float = 5.0,
     ) -> None:
-        self.inner = inner or httpx.AsyncHTTPTransport()
+        self.inner = inner or httpx.AsyncHTTPTransport(verify=tls.http_verify())
         self.attempts, self.deadline, self.base, self.cap = attempts, deadline, base, cap
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from lgnet_shared import logs
+from lgnet_shared import logs, tls
 from lgnet_shared.db import Pool
 from lgnet_shared.scheduler import ledger
 from lgnet_shared.scheduler.metrics import record_outcome
@@ -78,7 +78,10 @@ class Scheduler:
             if token is None:
                 raise LookupError(f"no staff token of {city} for {job.service} (LGNET_SCHEDULER_TOKENS)")
             async with httpx.AsyncClient(
-                base_url=self.urls[job.service], timeout=self.http_timeout_s, transport=self.transport
+                base_url=self.urls[job.service],
+                timeout=self.http_timeout_s,
+                transport=self.transport,
+                verify=tls.http_verify(),
             ) as client:
                 r = await client.request(
                     job.method,

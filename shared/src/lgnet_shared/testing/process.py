@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from lgnet_shared import tls
 from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
 
 
@@ -42,7 +43,7 @@ class ServiceProcess:
         else:
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(verify=tls.http_verify()) as client:
             for _ in range(int(timeout * 2)):
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"service exited: {self.log_path.read_text()[-3000:]}")

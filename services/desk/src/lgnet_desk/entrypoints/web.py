@@ -14,7 +14,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from lgnet_shared import clock
+from lgnet_shared import clock, tls
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
@@ -529,4 +529,4 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
             await conn.fetchval("select 1")
         return {"status": "ok"}
 
-    app.state.http = httpx.AsyncClient()
+    app.state.http = httpx.AsyncClient(verify=tls.http_verify())

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from lgnet_shared import tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
 
@@ -94,7 +95,7 @@ async def verify(args: argparse.Namespace) -> int:
 
 async def served_checkpoints(url: str) -> list[str]:
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=30, verify=tls.http_verify()) as http:
             answer = await http.get("/checkpoints")
             answer.raise_for_status()
             return [str(c["checkpoint"]) for c in answer.json()]
