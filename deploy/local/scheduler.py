@@ -48,7 +48,7 @@ def provision() -> None:
     missing = [(s, c) for s in SERVICES for c in cities() if c not in known.get(s, {})]
     if not missing:
         return
-    from lgnet_shared import auth, db
+    from lgnet_shared import actors, db
     from lgnet_shared.access import Role
 
     async def add() -> None:
@@ -58,8 +58,8 @@ def provision() -> None:
                 async with pool.acquire() as conn:
                     actor = f"scheduler-{city}"
                     if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor):
-                        await auth.add_actor(conn, actor, Role.STAFF, city, f"LgNet scheduler ({city})")
-                    known.setdefault(service, {})[city] = await auth.issue_token(conn, actor)
+                        await actors.add_actor(conn, actor, Role.STAFF, city, f"LgNet scheduler ({city})")
+                    known.setdefault(service, {})[city] = await actors.issue_token(conn, actor)
             finally:
                 await pool.close()
 

@@ -14,21 +14,23 @@ import asyncio
 import os
 import sys
 
-from lgnet_shared import auth, db
+from lgnet_shared import actors, db
 from lgnet_shared.errors import ContractError
 
 
 async def run(args: argparse.Namespace) -> str:
     pool = await db.create_pool(os.environ["DATABASE_URL"], args.schema)
     try:
-        await db.migrate(pool, [auth.MIGRATION])
+        await db.migrate(pool, [actors.MIGRATION])
         async with pool.acquire() as conn:
             if args.command == "add-actor":
-                await auth.add_actor(conn, args.actor_id, auth.Role(args.role), args.city, args.name or args.actor_id)
+                await actors.add_actor(
+                    conn, args.actor_id, actors.Role(args.role), args.city, args.name or args.actor_id
+                )
                 return f"added {args.role} {args.actor_id} to {args.schema}"
             if args.command == "issue-token":
-                return await auth.issue_token(conn, args.actor_id)
-            return f"revoked {await auth.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
+                return await actors.issue_token(conn, args.actor_id)
+            return f"revoked {await actors.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
     finally:
         await pool.close()
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("add-actor")
     a.add_argument("actor_id")
-    a.add_argument("--role", choices=[r.value for r in auth.Role], required=True)
+    a.add_argument("--role", choices=[r.value for r in actors.Role], required=True)
     a.add_argument("--city")
     a.add_argument("--name")
     sub.add_parser("issue-token").add_argument("actor_id")

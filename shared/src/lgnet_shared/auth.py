@@ -1,98 +1,45 @@
-"""Who calls a service's HTTP API (DESIGN section 5, "Tenancy and access"), the same in every service.
-
-Each service keeps its own actors and API tokens in its own schema (no service reads another's tables); tokens
-are 256-bit random secrets stored as SHA-256 (high-entropy tokens need no slow password hash). `lgnet-admin`
-provisions them. The rules here are the city-wide ones; a service adds its own (e.g. intake's case assignment).
-"""
+"""Who calls a service's HTTP API: the FastAPI dependency that finds the actor behind a request's bearer token.
+Actors, tokens and the city-wide rules are in `actors` (re-exported here); a service adds its own rules (e.g.
+intake's case assignment)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
-from lgnet_shared.db import Conn
-from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound, Unauthenticated
+from lgnet_shared.actors import (
+    MIGRATION,
+    TOKEN_PREFIX,
+    Actor,
+    Role,
+    actor_by_token,
+    add_actor,
+    deployment_city,
+    issue_token,
+    may_read_city,
+    may_write_in_city,
+    revoke_tokens,
+    token_hash,
+)
+from lgnet_shared.errors import Forbidden, Unauthenticated
 from lgnet_shared.http import bearer_token
 
-__all__ = ["Actor", "Role", "Who", "add_actor", "issue_token", "may_read_city", "may_write_in_city"]
-TOKEN_PREFIX = "lgn_"
-
-MIGRATION = (
-    "lgnet-auth-1",
-    """
-    create table if not exists actors (
-        actor_id text primary key,
-        role text not null check (role in ('partner', 'staff', 'national')),
-        city text,
-        display_name text not null,
-        created_at timestamptz not null default now()
-    );
-    create table if not exists api_tokens (
-        token_hash text primary key,
-        actor_id text not null references actors,
-        created_at timestamptz not null default now(),
-        revoked_at timestamptz
-    )
-    """,
-)
-
-
-async def deployment_city(conn: Conn) -> str | None:
-    """The city of the deployment that owns this schema (None before the service first started)."""
-    if await conn.fetchval("select to_regclass('deployment_identity')") is None:
-        return None
-    city: str | None = await conn.fetchval("select city from deployment_identity")
-    return city
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, display_name: str) -> None:
-    if role is not Role.NATIONAL and not city:
-        raise ValueError("partners and staff belong to a city")
-    served = await deployment_city(conn)
-    if served not in (None, "national") and role is not Role.NATIONAL and city != served:
-        raise ContractError("city", f"this schema's deployment serves {served}; {city}'s actors belong to its own")
-    status = await conn.execute(
-        "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
-        actor_id,
-        role.value,
-        city if role is not Role.NATIONAL else None,
-        display_name,
-    )
-    if status.endswith(" 0"):
-        raise Conflict("actor_id", f"actor {actor_id} already exists")
-
-
-async def issue_token(conn: Conn, actor_id: str) -> str:
-    """A new API token; shown once, only its hash is kept."""
-    if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):
-        raise NotFound("actor_id", f"no actor {actor_id}: add it first (add-actor)")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute("insert into api_tokens (token_hash, actor_id) values ($1, $2)", token_hash(token), actor_id)
-    return token
-
-
-async def revoke_tokens(conn: Conn, actor_id: str) -> int:
-    status = await conn.execute(
-        "update api_tokens set revoked_at = now() where actor_id = $1 and revoked_at is null", actor_id
-    )
-    return int(status.split()[-1])
-
-
-async def actor_by_token(conn: Conn, token: str) -> Actor | None:
-    row = await conn.fetchrow(
-        "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
-        " where t.token_hash = $1 and t.revoked_at is null",
-        token_hash(token),
-    )
-    return None if row is None else Actor(row["actor_id"], Role(row["role"]), row["city"])
+__all__ = [
+    "MIGRATION",
+    "TOKEN_PREFIX",
+    "Actor",
+    "Role",
+    "Who",
+    "actor_by_token",
+    "add_actor",
+    "deployment_city",
+    "issue_token",
+    "may_read_city",
+    "may_write_in_city",
+    "revoke_tokens",
+    "token_hash",
+]
 
 
 async def authenticate(request: Request) -> Actor:

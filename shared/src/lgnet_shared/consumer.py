@@ -34,7 +34,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
-from lgnet_shared import codec, logs, metrics, outbox, tracing
+from lgnet_shared import codec, logs, metrics, outbox, runtime_schema, tracing
 from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
@@ -89,25 +89,7 @@ VerifyHook = Callable[[Conn, Record, Envelope, str | None], Awaitable[None]]
 PrepareHook = Callable[[Sequence[Record]], Awaitable[None]]
 log = logs.get_logger(__name__)
 
-MIGRATION = (
-    "lgnet-inbox-1",
-    """
-    create table if not exists inbox (
-        consumer text not null,
-        event_id text not null,
-        outcome text not null,
-        processed_at timestamptz not null default now(),
-        primary key (consumer, event_id)
-    );
-    create table if not exists consumer_positions (
-        consumer text not null,
-        topic text not null,
-        partition int not null,
-        next_offset bigint not null,
-        primary key (consumer, topic, partition)
-    )
-    """,
-)
+MIGRATION = runtime_schema.INBOX
 # Failures that are the infrastructure's, not the record's: never dead-letter for these.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lgnet_shared import runtime_schema
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status
 from lgnet_shared.inputs import InputGuard, allowed_methods
@@ -184,20 +185,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-MIGRATION = (
-    "lgnet-idempotency-1",
-    """
-    create table if not exists idempotency_keys (
-        actor_id text not null,
-        key text not null,
-        request_hash text not null,
-        status_code int not null,
-        response jsonb not null,
-        created_at timestamptz not null default now(),
-        primary key (actor_id, key)
-    )
-    """,
-)
+MIGRATION = runtime_schema.IDEMPOTENCY
 
 
 KEYED = "hmac-sha256:"

@@ -21,7 +21,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
 
-from lgnet_shared import db, metrics
+from lgnet_shared import db, metrics, runtime_schema
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import latest
@@ -33,35 +33,7 @@ from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
 log = logging.getLogger(__name__)
 CHANNEL = "lgnet_outbox"
 
-MIGRATIONS = [
-    (
-        "lgnet-outbox-1",
-        """
-    create table if not exists outbox (
-        seq bigserial primary key,
-        event_id text not null unique,
-        topic text not null,
-        key bytea not null,
-        value bytea not null,
-        headers jsonb not null default '[]',
-        created_at timestamptz not null default now()
-    )
-    """,
-    ),
-    (
-        "lgnet-outbox-2",
-        """
-    -- Wake the relay when a transaction that staged events commits (PostgreSQL folds duplicate
-    -- notifications of one transaction into one), without a round trip per append.
-    create or replace function outbox_notify() returns trigger language plpgsql as $$
-    begin
-        perform pg_notify('lgnet_outbox', current_schema());
-        return null;
-    end $$;
-    create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
-    """,
-    ),
-]
+MIGRATIONS = runtime_schema.OUTBOX
 
 
 _TOPIC_OF_TYPE: dict[str, str] = {}  # event type -> its topic, for the types whose topic is not per partner

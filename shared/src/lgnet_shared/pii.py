@@ -23,21 +23,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
+from lgnet_shared import runtime_schema
 from lgnet_shared.db import Conn
-from lgnet_shared.events.base import Sealed
+from lgnet_shared.sealed import Sealed
 
-MIGRATION = (
-    "lgnet-pii-1",
-    """
-    create table if not exists person_keys (
-        kid text primary key,
-        wrapped bytea,
-        created_at timestamptz not null default now(),
-        erased_at timestamptz,
-        check ((wrapped is null) = (erased_at is not null))
-    )
-    """,
-)
+MIGRATION = runtime_schema.PERSON_KEYS
 HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
 HPKE_PREFIX = "hpke:"
 

@@ -28,7 +28,18 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lgnet_shared import auth, config, consumer, db, fetch, http, kafka_health, logs, metrics, outbox, pii
+from lgnet_shared import (
+    config,
+    db,
+    fetch,
+    http,
+    kafka_health,
+    logs,
+    metrics,
+    outbox,
+    pii,
+    runtime_schema,
+)
 from lgnet_shared.commits import DeferredCommits
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
@@ -42,33 +53,10 @@ log = logs.get_logger(__name__)
 MAX_BATCH = 2000
 
 
-DEPLOYMENT_MIGRATION = (
-    "lgnet-deployment-1",
-    """
-    -- Which deployment owns this schema: two deployments pointed at one schema would share an outbox, an
-    -- inbox and state, and silently take each other's work. One row, written at first start.
-    create table if not exists deployment_identity (
-        only_row boolean primary key default true check (only_row),
-        deployment text not null,
-        city text not null,
-        claimed_at timestamptz not null default now()
-    )
-    """,
-)
+DEPLOYMENT_MIGRATION = runtime_schema.DEPLOYMENT
 
 
-def all_migrations(own: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The runtime's tables (outbox, inbox, keys, idempotency, actors, owner), then the service's own: what a
-    service applies at start, and what its tests apply to use its adapters without the process."""
-    return [
-        *outbox.MIGRATIONS,
-        consumer.MIGRATION,
-        pii.MIGRATION,
-        http.MIGRATION,
-        auth.MIGRATION,
-        DEPLOYMENT_MIGRATION,
-        *own,
-    ]
+all_migrations = runtime_schema.all_migrations
 
 
 class SchemaOwnedElsewhere(SystemExit):

@@ -5,7 +5,7 @@
     lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
 
 Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
-(`lgnet_shared.auth`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
+(`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
 partner's operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in
 the desk's schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's
 database) and LGNET_MASTER_KEY, like the desk itself."""
@@ -19,7 +19,7 @@ import getpass
 import os
 import sys
 
-from lgnet_shared import auth, db
+from lgnet_shared import actors, db
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
 
@@ -43,8 +43,8 @@ async def add_operator(settings: DeskSettings, op: Operator, password: str, sche
             try:
                 async with pool.acquire() as conn, conn.transaction():
                     with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
-                        await auth.add_actor(conn, actor, role, op.city, op.display_name)
-                    tokens[service] = await auth.issue_token(conn, actor)
+                        await actors.add_actor(conn, actor, role, op.city, op.display_name)
+                    tokens[service] = await actors.issue_token(conn, actor)
             finally:
                 await pool.close()
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)

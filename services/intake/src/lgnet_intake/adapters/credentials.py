@@ -1,4 +1,4 @@
-"""Credentials: actors and API tokens (lgnet_shared.auth, as in every service), partners' Ed25519 public keys,
+"""Credentials: actors and API tokens (lgnet_shared.actors, as in every service), partners' Ed25519 public keys,
 and intake's own HPKE key pairs whose private halves rest wrapped with the master key.
 
 Inbound keys rotate: the current one is replaced once older than the policy's `rotate_after` (and at once when a
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from lgnet_shared import pii
-from lgnet_shared.auth import add_actor, issue_token, token_hash
+from lgnet_shared.actors import add_actor, issue_token, token_hash
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, NotFound
 

@@ -18,7 +18,7 @@ import sys
 import asyncpg
 from lgnet_shared import db
 from lgnet_shared.errors import ContractError
-from lgnet_shared.service import all_migrations
+from lgnet_shared.runtime_schema import all_migrations
 
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials

@@ -32,14 +32,14 @@ from typing import Any
 
 import asyncpg
 from aiokafka.errors import KafkaError
-from lgnet_shared import auth, db
+from lgnet_shared import actors, db
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.cities import CITIES
 from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.kafka_admin import Admin, Fail
 from lgnet_shared.kafka_tls import write_private
-from lgnet_shared.service import all_migrations
+from lgnet_shared.runtime_schema import all_migrations
 from lgnet_shared.topics import TopicsNotCreated, for_partner, physical
 
 from lgnet_intake.adapters import credentials
@@ -78,7 +78,7 @@ async def _in_schema(place: Place, work: Any) -> Any:
     pool = await db.create_pool(place.database_url, place.schema)
     try:
         # The whole schema as the service makes it (intake), or the actors' tables: provisioning may come first.
-        await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else [auth.MIGRATION])
+        await db.migrate(pool, all_migrations(MIGRATIONS) if place.service == "intake" else [actors.MIGRATION])
         async with pool.acquire() as conn, conn.transaction():
             return await work(conn)
     finally:
@@ -89,7 +89,7 @@ async def _ensure_actor(conn: Any, partner: str, city: str, name: str) -> None:
     """The partner's actor: created, or the same one again (onboarding twice is re-issuing)."""
     row = await conn.fetchrow("select role, city from actors where actor_id = $1", partner)
     if row is None:
-        await auth.add_actor(conn, partner, auth.Role.PARTNER, city, name)
+        await actors.add_actor(conn, partner, actors.Role.PARTNER, city, name)
     elif (row["role"], row["city"]) != ("partner", city):
         raise Conflict("partner", f"{partner} already exists as {row['role']} of {row['city'] or 'national'}")
 
@@ -123,8 +123,8 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
                 await _ensure_actor(conn, partner, city, args.name or partner)
                 if place.service == "intake":
                     await _ensure_signing_key(conn, args.signing_key_id, partner, public)
-                await auth.revoke_tokens(conn, partner)
-                return await auth.issue_token(conn, partner)
+                await actors.revoke_tokens(conn, partner)
+                return await actors.issue_token(conn, partner)
 
             tokens[place.service] = await _in_schema(place, provision)
         password, acls = await admin.provision(principal, password=ka.new_password())
@@ -169,7 +169,7 @@ async def offboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
 
         async def revoke(conn: Any, place: Place = place) -> tuple[bool, int, int]:
             exists = bool(await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", args.partner))
-            tokens = await auth.revoke_tokens(conn, args.partner)
+            tokens = await actors.revoke_tokens(conn, args.partner)
             keys = await credentials.revoke_signing_keys(conn, args.partner) if place.service == "intake" else 0
             return exists, tokens, keys
 

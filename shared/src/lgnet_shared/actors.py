@@ -1,0 +1,76 @@
+"""Who may call a service's HTTP API (DESIGN section 5, "Tenancy and access"), the same in every service: actors
+and their API tokens, without a web framework (the admin commands use it; `auth` is the HTTP side).
+
+Each service keeps its own actors and API tokens in its own schema (no service reads another's tables); tokens
+are 256-bit random secrets stored as SHA-256 (high-entropy tokens need no slow password hash). `lgnet-admin`
+provisions them. The rules here are the city-wide ones; a service adds its own (e.g. intake's case assignment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from lgnet_shared import runtime_schema
+from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
+from lgnet_shared.db import Conn
+from lgnet_shared.errors import Conflict, ContractError, NotFound
+
+__all__ = ["Actor", "Role", "add_actor", "issue_token", "may_read_city", "may_write_in_city"]
+TOKEN_PREFIX = "lgn_"
+
+MIGRATION = runtime_schema.ACTORS
+
+
+async def deployment_city(conn: Conn) -> str | None:
+    """The city of the deployment that owns this schema (None before the service first started)."""
+    if await conn.fetchval("select to_regclass('deployment_identity')") is None:
+        return None
+    city: str | None = await conn.fetchval("select city from deployment_identity")
+    return city
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, display_name: str) -> None:
+    if role is not Role.NATIONAL and not city:
+        raise ValueError("partners and staff belong to a city")
+    served = await deployment_city(conn)
+    if served not in (None, "national") and role is not Role.NATIONAL and city != served:
+        raise ContractError("city", f"this schema's deployment serves {served}; {city}'s actors belong to its own")
+    status = await conn.execute(
+        "insert into actors (actor_id, role, city, display_name) values ($1, $2, $3, $4) on conflict do nothing",
+        actor_id,
+        role.value,
+        city if role is not Role.NATIONAL else None,
+        display_name,
+    )
+    if status.endswith(" 0"):
+        raise Conflict("actor_id", f"actor {actor_id} already exists")
+
+
+async def issue_token(conn: Conn, actor_id: str) -> str:
+    """A new API token; shown once, only its hash is kept."""
+    if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):
+        raise NotFound("actor_id", f"no actor {actor_id}: add it first (add-actor)")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute("insert into api_tokens (token_hash, actor_id) values ($1, $2)", token_hash(token), actor_id)
+    return token
+
+
+async def revoke_tokens(conn: Conn, actor_id: str) -> int:
+    status = await conn.execute(
+        "update api_tokens set revoked_at = now() where actor_id = $1 and revoked_at is null", actor_id
+    )
+    return int(status.split()[-1])
+
+
+async def actor_by_token(conn: Conn, token: str) -> Actor | None:
+    row = await conn.fetchrow(
+        "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
+        " where t.token_hash = $1 and t.revoked_at is null",
+        token_hash(token),
+    )
+    return None if row is None else Actor(row["actor_id"], Role(row["role"]), row["city"])

@@ -1,0 +1,132 @@
+"""The tables every service's schema has, whatever the service: the outbox, the inbox, per-person keys,
+idempotency keys, actors and tokens, and the deployment that owns the schema. Kept apart from the code that uses them
+so that an admin command migrates a schema without importing a web framework or a Kafka client (the service, its
+tests and the admin CLIs apply the same list)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Migration = tuple[str, str]
+
+# The outbox (outbox.py) and the notification that wakes its relay.
+OUTBOX = [
+    (
+        "lgnet-outbox-1",
+        """
+    create table if not exists outbox (
+        seq bigserial primary key,
+        event_id text not null unique,
+        topic text not null,
+        key bytea not null,
+        value bytea not null,
+        headers jsonb not null default '[]',
+        created_at timestamptz not null default now()
+    )
+    """,
+    ),
+    (
+        "lgnet-outbox-2",
+        """
+    -- Wake the relay when a transaction that staged events commits (PostgreSQL folds duplicate
+    -- notifications of one transaction into one), without a round trip per append.
+    create or replace function outbox_notify() returns trigger language plpgsql as $$
+    begin
+        perform pg_notify('lgnet_outbox', current_schema());
+        return null;
+    end $$;
+    create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
+    """,
+    ),
+]
+
+# What each consumer has processed (the inbox) and where it is in each partition (consumer.py).
+INBOX = (
+    "lgnet-inbox-1",
+    """
+    create table if not exists inbox (
+        consumer text not null,
+        event_id text not null,
+        outcome text not null,
+        processed_at timestamptz not null default now(),
+        primary key (consumer, event_id)
+    );
+    create table if not exists consumer_positions (
+        consumer text not null,
+        topic text not null,
+        partition int not null,
+        next_offset bigint not null,
+        primary key (consumer, topic, partition)
+    )
+    """,
+)
+
+# Per-person keys: crypto-shredding erases a person by deleting theirs (pii.py).
+PERSON_KEYS = (
+    "lgnet-pii-1",
+    """
+    create table if not exists person_keys (
+        kid text primary key,
+        wrapped bytea,
+        created_at timestamptz not null default now(),
+        erased_at timestamptz,
+        check ((wrapped is null) = (erased_at is not null))
+    )
+    """,
+)
+
+# Answers to idempotent HTTP requests (http.py).
+IDEMPOTENCY = (
+    "lgnet-idempotency-1",
+    """
+    create table if not exists idempotency_keys (
+        actor_id text not null,
+        key text not null,
+        request_hash text not null,
+        status_code int not null,
+        response jsonb not null,
+        created_at timestamptz not null default now(),
+        primary key (actor_id, key)
+    )
+    """,
+)
+
+# Who may call the HTTP APIs, and their tokens' hashes (auth.py).
+ACTORS = (
+    "lgnet-auth-1",
+    """
+    create table if not exists actors (
+        actor_id text primary key,
+        role text not null check (role in ('partner', 'staff', 'national')),
+        city text,
+        display_name text not null,
+        created_at timestamptz not null default now()
+    );
+    create table if not exists api_tokens (
+        token_hash text primary key,
+        actor_id text not null references actors,
+        created_at timestamptz not null default now(),
+        revoked_at timestamptz
+    )
+    """,
+)
+
+DEPLOYMENT = (
+    "lgnet-deployment-1",
+    """
+    -- Which deployment owns this schema: two deployments pointed at one schema would share an outbox, an
+    -- inbox and state, and silently take each other's work. One row, written at first start.
+    create table if not exists deployment_identity (
+        only_row boolean primary key default true check (only_row),
+        deployment text not null,
+        city text not null,
+        claimed_at timestamptz not null default now()
+    )
+    """,
+)
+
+
+def all_migrations(own: Sequence[Migration]) -> list[Migration]:
+    """The runtime's tables, then the service's own: what a service applies at start, and what its tests and admin
+    commands apply to use its adapters without the process."""
+    return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, *own]
