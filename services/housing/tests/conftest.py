@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from lgnet_shared import auth, db, tls
+from lgnet_shared import auth, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
@@ -45,12 +45,7 @@ class HousingUnderTest:
     tokens: dict[str, str] = field(default_factory=dict)
 
     def client(self, actor: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            verify=tls.http_verify(),
-            base_url=self.process.url,
-            headers={"Authorization": f"Bearer {self.tokens[actor]}"},
-            timeout=20,
-        )
+        return self.process.client(self.tokens[actor], timeout=20)
 
     async def publish(self, city: str, *events: Event, partner: str = "coop-aurora", times: int = 1) -> None:
         """Intake's events as intake publishes them (CloudEvents, structured mode, key = aggregate id, each on its

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
-from lgnet_shared import db, signing, tls
+from lgnet_shared import db, signing
 from lgnet_shared.events import Event
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
@@ -47,12 +47,7 @@ class IntakeUnderTest:
     env: dict[str, str] = field(default_factory=dict)
 
     def client(self, actor: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            verify=tls.http_verify(),
-            base_url=self.process.url,
-            headers={"Authorization": f"Bearer {self.tokens[actor]}"},
-            timeout=10,
-        )
+        return self.process.client(self.tokens[actor], timeout=10)
 
     def partner(self, actor: str, city: str) -> PartnerClient:
         return PartnerClient(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
-from lgnet_shared import auth, clock, db, tls
+from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
@@ -41,12 +41,7 @@ class PaymentsUnderTest:
     tokens: dict[str, str] = field(default_factory=dict)
 
     def client(self, actor: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            verify=tls.http_verify(),
-            base_url=self.process.url,
-            headers={"Authorization": f"Bearer {self.tokens[actor]}"},
-            timeout=60,
-        )
+        return self.process.client(self.tokens[actor], timeout=60)
 
     async def publish(self, event: Event, city: str, partner: str | None = None) -> None:
         env = to_envelope(event, source="/test", city=city, partner=partner)

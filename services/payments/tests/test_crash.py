@@ -20,7 +20,7 @@ from invariants import check
 from lgnet_payments.service_layer import budgets, contributions
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
-from lgnet_shared import clock, db, pii, tls
+from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
@@ -100,12 +100,7 @@ async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefi
         await unit(ANNA, lambda u, c, r=view["request_id"]: contributions.approve(u, c, r))
 
     def client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            verify=tls.http_verify(),
-            base_url=process.url,
-            headers={"Authorization": f"Bearer {tokens['anna']}"},
-            timeout=60,
-        )
+        return process.client(tokens["anna"], timeout=60)
 
     batch_key = {"Idempotency-Key": str(uuid.uuid4())}
     async with client() as anna:

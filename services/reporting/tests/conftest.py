@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_reporting.adapters import log, store
 from lgnet_reporting.service_layer import projector
-from lgnet_shared import auth, db, tls
+from lgnet_shared import auth, db
 from lgnet_shared.auth import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
@@ -54,8 +54,7 @@ class ReportingUnderTest:
     tokens: dict[str, str] = field(default_factory=dict)
 
     def client(self, actor: str | None) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {self.tokens[actor]}"} if actor else {}
-        return httpx.AsyncClient(verify=tls.http_verify(), base_url=self.process.url, headers=headers, timeout=30)
+        return self.process.client(self.tokens[actor] if actor else None, timeout=30)
 
     def envelope(self, event: Event, city: str, day: Any = None) -> Envelope:
         when = datetime.combine(day, time(9), tzinfo=UTC) if day else None

@@ -35,6 +35,11 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def client(self, token: str | None = None, timeout: float = 30) -> httpx.AsyncClient:
+        """An HTTP client of the service, with `token` as its bearer (None: no Authorization header)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(verify=tls.http_verify(), base_url=self.url, headers=headers, timeout=timeout)
+
     async def start(self, timeout: float = 60) -> None:
         env = {**self.env, "LGNET_HTTP_PORT": str(self.port)}
         module = preloaded_module(self.command)
