@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.plugin import new_topic_prefix
+from lgnet_shared.testing.process import free_port
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -239,7 +239,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
     }
 
     def start() -> tuple[subprocess.Popen[str], int]:
-        port = _free_port()
+        port = free_port()
         cmd = [
             sys.executable,
             "-c",
@@ -303,12 +303,6 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _b64(data: bytes) -> str:

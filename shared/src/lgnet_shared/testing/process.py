@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
+import random
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +19,50 @@ import httpx
 from lgnet_shared import tls
 from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
 
+# Test servers' ports come from a block of their own per pytest-xdist worker, below the kernel's ephemeral range
+# (32768-60999 by default), handed out in turn from a random start: between a pick and the server's bind (minutes,
+# for a platform started a few processes at a time) no other worker's pick, no bind(0) and no outgoing connection
+# can take the port, and a worker does not hand it out again. A port someone holds is skipped.
+_PORTS_FROM, _PORTS_TO, _BLOCK = 20000, 32000, 1000
+_next_ports: Iterator[int] | None = None
+
 
 def free_port() -> int:
+    global _next_ports
+    if _next_ports is None:
+        _next_ports = _ports_of_this_worker()
+    for _ in range(_BLOCK):
+        port = next(_next_ports)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port for a test server: every port of this worker's block ({_BLOCK}) is taken")
+
+
+def _ports_of_this_worker() -> Iterator[int]:
+    top = min(_PORTS_TO, _ephemeral_from())
+    if top - _PORTS_FROM < _BLOCK:  # a kernel whose ephemeral range starts low: its own pick, as before
+        return (_kernels_pick() for _ in itertools.count())
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = _PORTS_FROM + (int(worker) if worker.isdigit() else 0) % ((top - _PORTS_FROM) // _BLOCK) * _BLOCK
+    first = random.randrange(_BLOCK)
+    return itertools.cycle([*range(start + first, start + _BLOCK), *range(start, start + first)])
+
+
+def _kernels_pick() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_from() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux: the IANA dynamic range starts at 49152
+        return 49152
 
 
 @dataclass
