@@ -225,8 +225,8 @@ class OutboxRelay:
 
 # Record batches of the topics only services, the national level and auditors read (facts, never deleted) are
 # compressed with lz4: a signed batch repeats its key id, signature and upper proof nodes in every record, and the
-# JSON values their member names — about 8 times fewer bytes on the wire and on disk, for no measurable CPU per
-# event (docs/benchmarks.md "Fourth pass"). A partner's own topics (rejections, reminders) stay
+# JSON values their member names — about 8 times fewer bytes on the wire and on disk (docs/benchmarks.md "Fourth
+# pass"), at lz4's fast level (below). A partner's own topics (rejections, reminders) stay
 # uncompressed: its client may have no lz4 codec (kafkajs has none built in). None: no compression anywhere.
 COMPRESSION: str | None = "lz4"
 _CODECS = {
