@@ -4,6 +4,9 @@ effect, all real), against raw aiokafka produce + consume of the same payloads i
     make bench            # or: set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_backbone.py
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 20000), BENCH_RUNS (default 3);
+BENCH_WARMUP (default 5): untimed raw runs first — a fresh broker's JIT compiler took the raw baseline from 11,849
+to 35,049 events/s over its first six runs, while the backbone's paths, bound by this process, hardly moved
+(docs/benchmarks.md, "Fifteenth pass");
 BENCH_TRACING=1 records every span (SDK with a batch processor) as a service with an exporter would.
 The consumer runs with a per-event handler (one insert per event), the same handler pipelined (its inserts sent
 together, `consumer.PipelinedHandler`), and a batch handler (one `executemany` per run of events, as reporting's
@@ -48,6 +51,7 @@ from proc_cpu import KAFKA_PIDFILE, PG_PIDFILE, cpu_of, pid_of, tree_cpu  # type
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "5"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 PATHS = os.environ.get("BENCH_PATHS", "raw,event,pipelined,batch,unsigned").split(",")
@@ -221,6 +225,9 @@ async def main() -> None:
     chosen = [p for p in paths if p in PATHS and paths[p][0] is not None]
     backbone: dict[str, list[float]] = {p: [] for p in chosen}
     cpu: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in chosen}
+    if WARMUP:  # a fresh broker runs its code interpreted at first: untimed raw runs let its compiler catch up
+        warm = [await raw_run(envs) for _ in range(WARMUP)]
+        print("warm-up, raw (untimed):", " ".join(f"{r:,.0f}" for r in warm), "ev/s", flush=True)
     for i in range(RUNS):  # interleaved, so machine noise hits every path alike
         if "raw" in PATHS:
             raw.append(await raw_run(envs))
