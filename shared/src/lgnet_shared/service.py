@@ -296,8 +296,11 @@ class Runtime:
         tolerant = fetch.tolerant(fetch.batches(MAX_BATCH, 200, pace), cons.fetched)
         setattr(subscriber, "get_msg", tolerant)  # noqa: B010 (an instance override)
 
+        context = self.broker.context
+
         @subscriber
-        async def on_batch(message: KafkaMessage) -> None:
+        async def on_batch(_: None) -> None:
+            message: KafkaMessage = context.get_local("message")  # FastStream's, for this batch (no injection)
             raw = message.raw_message
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
             # FastStream acknowledges the batch by calling `commit()` on this: noted, sent within the interval.
@@ -378,6 +381,10 @@ def faststream_broker(bootstrap: str, security: KafkaSecurity, client_id: str) -
         # FastStream's own lines go through our JSON logs; its per-batch received/processed lines are DEBUG.
         logger=logging.getLogger("lgnet.kafka"),
         log_level=logging.DEBUG,
+        # No dependency injection: resolving the handler's `KafkaMessage` parameter ran a synchronous function in a
+        # worker thread, in a task group of its own, for every batch (shared/tests/test_batch_dispatch.py); the
+        # handler reads the message from FastStream's context instead.
+        apply_types=False,
     )
 
 
