@@ -52,6 +52,14 @@ def _ports_of_this_worker() -> Iterator[int]:
     return itertools.cycle([*range(start + first, start + _BLOCK), *range(start, start + first)])
 
 
+def _forget_ports() -> None:
+    global _next_ports
+    _next_ports = None
+
+
+os.register_at_fork(after_in_child=_forget_ports)  # a forked child starts its own turn, not its parent's
+
+
 def _kernels_pick() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
