@@ -71,6 +71,12 @@ class HousingUnderTest:
         async with self.pool.acquire() as conn:
             await conn.execute(statement, *args)
 
+    async def wait_open_cases(self, want: int) -> None:
+        """Until `want` cases are open with a housing need and assessed. `assessed` alone is not enough: needs
+        (on `intake.special`) may arrive before the case opens (on `intake.events`) and wait on a placeholder row."""
+        sql = "select count(*) from cases where assessed and housing_need and closed_on is null"
+        await self.wait_sql(sql, want=want)
+
     async def wait_sql(self, sql: str, *args: Any, want: Any = True, timeout: float = 30) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         value = None

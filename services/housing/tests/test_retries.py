@@ -50,7 +50,7 @@ async def twice(c: httpx.AsyncClient, path: str, body: dict[str, Any], key: str 
 async def test_every_transition_repeated_is_the_success_it_was(housing: HousingUnderTest) -> None:
     for hid in ("h-1", "h-2", "h-3"):
         await housing.publish("torino", *housing.household_events(hid, "torino", [(ADULT, iev.Sex.MALE)]))
-    await housing.wait_sql("select count(*) from cases where assessed and housing_need", want=3)
+    await housing.wait_open_cases(3)
     async with housing.client("coop-aurora") as c:
         for oid in ("o-1", "o-2", "o-3"):
             r = await c.post("/opportunities", json=opportunity(oid), headers={"Idempotency-Key": oid})

@@ -82,7 +82,7 @@ async def test_daily_check_runs_once_catches_up_and_yields_to_the_lock_holder(
     now = local_now()
     today = now.astimezone(ROME).date()
     await housing.publish("torino", *housing.household_events("h-s", "torino", [(date(1990, 1, 1), iev.Sex.MALE)]))
-    await housing.wait_sql("select count(*) from cases where assessed", want=1)
+    await housing.wait_open_cases(1)
     async with housing.client("coop-aurora") as c:
         room = {"opportunity_id": "o-s", "kind": "non_hotel_room", "capacity": 1, "bedrooms": 1, "accessible": False,
                 "monthly_rent_cents": 20_000, "available_from": today.isoformat(), "support_level": "none",

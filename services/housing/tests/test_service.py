@@ -58,7 +58,7 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         *housing.household_events("h-mum", "torino", [(ADULT, F), (CHILD, M)], vulnerabilities=("single_parent",)),
     )
     await housing.publish("torino", *housing.household_events("h-solo", "torino", [(ADULT, M)], income=50_000))
-    await housing.wait_sql("select count(*) from cases where assessed and housing_need", want=2)
+    await housing.wait_open_cases(2)
     async with housing.client("coop-aurora") as c:
         r = await post(
             c, "/opportunities", opportunity("o-family", capacity=3, bedrooms=2, restrictions=["families_only"])
@@ -135,7 +135,7 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
         "torino", *housing.household_events("h-c", "torino", [(ADULT, M)], opened_on=date(2026, 6, 1))
     )
     await housing.publish("torino", *housing.household_events("h-big", "torino", [(ADULT, M)] * 5))
-    await housing.wait_sql("select count(*) from cases where assessed", want=4)
+    await housing.wait_open_cases(4)
     # Households arrive on intake.events, assessments on intake.special: two consumers, either may be first.
     await housing.wait_sql("select count(*) from households", want=4)
     async with housing.client("staff-torino") as c:
@@ -178,7 +178,7 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
 
 async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest) -> None:
     await housing.publish("torino", *housing.household_events("h-x", "torino", [(ADULT, F)]))
-    await housing.wait_sql("select count(*) from cases where assessed", want=1)
+    await housing.wait_open_cases(1)
     async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
         assert (await post(c, "/opportunities", opportunity("o-x", capacity=1))).status_code == 201
         [p] = await proposals(housing, 1)
@@ -248,7 +248,7 @@ async def test_stalled_check_dates_its_facts_today_and_refuses_future_days(housi
     """`on` is only the day the check looks from: the facts it creates (reminders, holds released, the proposals
     re-matching makes) carry the day they were made, and a day in the future is refused, naming `on`."""
     await housing.publish("torino", *housing.household_events("h-d", "torino", [(ADULT, F)]))
-    await housing.wait_sql("select count(*) from cases where assessed", want=1)
+    await housing.wait_open_cases(1)
     async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
         until = (clock.today() + timedelta(days=30)).isoformat()
         r = await c.post("/households/h-d/park", json={"reason": "hospitalised", "until": until})
