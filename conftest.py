@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +66,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return LongestFirst(config, log)
 
 
-_measured: dict[str, float] = defaultdict(float)
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if os.environ.get("LGNET_STORE_DURATIONS") == "1":
-        _measured[report.nodeid.split("::")[0]] += report.duration
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if os.environ.get("LGNET_STORE_DURATIONS") != "1" or hasattr(session.config, "workerinput"):
         return  # only the controller (or a serial run) writes, once
-    if _measured:
-        merged = _expected() | {k: round(v, 1) for k, v in _measured.items()}
+    timings = session.config.pluginmanager.get_plugin("lgnet-file-timings")  # lgnet_shared.testing.timings
+    if timings is not None and timings.per_file:
+        merged = _expected() | {k: round(v, 1) for k, v in timings.per_file.items()}
         DURATIONS.write_text(json.dumps(dict(sorted(merged.items(), key=lambda kv: -kv[1])), indent=1) + "\n")

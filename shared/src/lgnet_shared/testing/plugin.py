@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.testing.timings import FileTimings
 
 HOW_TO = (
     "No {what} available. Run the tests with `make test` (it provisions Kafka and PostgreSQL locally), "
@@ -82,6 +83,11 @@ def new_topic_prefix(kind: str = "t") -> str:
 def topic_prefix() -> str:
     """A unique prefix: topics created under it belong to this test alone."""
     return new_topic_prefix()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller sees every worker's reports; a worker only its own
+        config.pluginmanager.register(FileTimings(), "lgnet-file-timings")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
