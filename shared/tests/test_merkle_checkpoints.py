@@ -101,3 +101,36 @@ def test_verifier_keys_round_trip_whatever_their_base64_contains() -> None:
     for _ in range(64):  # some keys' base64 has "+" in it, the C2SP field separator
         notary = NotarySigner("lgnet-notary.national", os.urandom(32))
         assert Verifier.parse(str(notary.verifier)) == notary.verifier
+
+
+def _leaf_as_documented(offset: int, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]) -> bytes:
+    """docs/reporting.md's leaf, spelled out: offset (8 bytes), key, value, the header count, each header's name and
+    value; every field length-prefixed (4 bytes big-endian, 0xFFFFFFFF for null)."""
+
+    def field(b: bytes | None) -> bytes:
+        return b"\xff\xff\xff\xff" if b is None else len(b).to_bytes(4, "big") + b
+
+    out = offset.to_bytes(8, "big") + field(key) + field(value) + len(headers).to_bytes(4, "big")
+    for name, v in headers:
+        out += field(name.encode()) + field(v)
+    return out
+
+
+@given(
+    st.integers(0, 2**63 - 1),
+    st.none() | st.binary(max_size=40),
+    st.none() | st.binary(max_size=200),
+    st.lists(st.tuples(st.text(max_size=12), st.none() | st.binary(max_size=30)), max_size=5),
+)
+def test_a_records_leaf_is_the_documented_layout(
+    offset: int, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> None:
+    assert merkle.record_leaf(offset, key, value, headers) == _leaf_as_documented(offset, key, value, headers)
+    assert merkle.record_leaf(offset, key, value, iter(headers)) == _leaf_as_documented(offset, key, value, headers)
+    assert merkle.record_leaf(offset, key, value, tuple(headers)) == _leaf_as_documented(offset, key, value, headers)
+
+
+def test_a_leaf_by_hand() -> None:
+    assert merkle.record_leaf(3, None, b"", [("a", b"x")]) == bytes.fromhex(
+        "0000000000000003 ffffffff 00000000 00000001 00000001 61 00000001 78"
+    )

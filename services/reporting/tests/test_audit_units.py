@@ -3,6 +3,9 @@ of partitions among verify's workers."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,3 +91,66 @@ def test_the_audit_verifies_both_signature_header_versions_in_one_log_and_names_
         (3, "producer signature: signature does not verify"),
         (100, "producer signature: signature does not verify"),
     ]
+
+
+def _signed_rows(n: int, batch: int) -> tuple[Any, list[tuple[bytes, list[tuple[str, bytes]]]]]:
+    """n signed facts (version 2 headers), signed `batch` at a time as the relay signs one partition's batch."""
+    import os
+    from datetime import date
+
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+    from lgnet_shared.fact_signing import FactSigner
+
+    signer = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    rows = []
+    for start in range(0, n, batch):
+        facts = []
+        for i in range(start, min(n, start + batch)):
+            e = EmploymentRecorded(person_id=f"p{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+            v, h = to_envelope(e, source="/lgnet/intake", city="torino").to_structured()
+            facts.append((v, list(h)))
+        rows += [(v, [*h, s]) for (v, s), (_, h) in zip(signer.sign_batch(facts), facts, strict=True)]
+    return signer, rows
+
+
+def test_the_audit_checks_a_fetch_of_whole_signed_batches_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch holding whole signed batches is proven batch by batch (each tree rebuilt once, one signature each),
+    not record by record through its proof; a batch split between two fetches is checked record by record. Either
+    way the verdicts are those of checking each record alone: a changed value is named at its offset."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared import merkle
+    from lgnet_shared.fact_signing import BATCH  # one signature per BATCH records of a relay's batch
+
+    signer, rows = _signed_rows(3 * BATCH + 20, 3 * BATCH + 20)
+    walked = []
+    original = merkle.root_from_inclusion
+    monkeypatch.setattr(merkle, "root_from_inclusion", lambda *a: walked.append(a) or original(*a))
+
+    def audit(rows: list[tuple[bytes, list[tuple[str, bytes]]]], fetches: list[int]) -> Audit:
+        a = Audit(keys={signer.key.key_id: signer.key}, notaries=[], partitions={"intake.events": 1})
+        records = [
+            SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+            for o, (v, h) in enumerate(rows)
+        ]
+        for start, end in zip([0, *fetches], [*fetches, len(records)], strict=True):
+            a.records("intake.events", records[start:end])
+        return a
+
+    n = len(rows)
+    whole = audit(rows, [2 * BATCH])  # two fetches: signed batches 1-2, then 3-4
+    assert (whole.events, whole.signatures, whole.failures, len(walked)) == (n, n, [], 0)
+    split = audit(rows, [BATCH + 10])  # the second signed batch split between the fetches
+    assert (split.signatures, split.failures, len(walked)) == (n, [], BATCH)
+    tampered = list(rows)
+    tampered[42] = (rows[42][0].replace(b"training", b"employed"), rows[42][1])
+    failures = audit(tampered, [2 * BATCH]).failures
+    assert [(f.offset, f.reason.split(" with key")[0]) for f in failures] == [
+        (42, "producer signature: signature does not verify")
+    ]
+    assert (
+        whole.trees[("intake.events", 0)].root()
+        == audit(rows, [10, 20, BATCH + 10, n - 1]).trees[("intake.events", 0)].root()
+    )

@@ -334,6 +334,79 @@ def _proven_batches(verifier: Callable[[SigningKey], VerifyKey], todo: Sequence[
     return proven
 
 
+def prove_whole_batches(
+    records: Sequence[Any], key_of: Callable[[str], SigningKey | None], verifier: Callable[[SigningKey], VerifyKey]
+) -> tuple[list[tuple[SigningKey, list[Any]]], list[Any]]:
+    """(Records proven with their whole batch, with the key that signed them; the others). A batch is proven when
+    all its records are here: its tree is rebuilt from their leaves (one hash per node), the root's signature
+    checked once, and each record's header compared, byte for byte, with the header the signer writes for that
+    place (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
+    (`_verify_alone`) requires of it, without parsing it or hashing its proof."""
+    groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes, bytes]]] = {}
+    others: list[Any] = []
+    unpack, v2, name, sha, signed_bytes = (
+        _PLACE.unpack_from,
+        _V2,
+        signing.HEADER,
+        hashlib.sha256,
+        signing.signed_bytes,
+    )
+    for r in records:
+        if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
+            continue
+        v, structured = None, True
+        for k, value in r.headers or ():
+            if k == name:  # as services write it; another spelling takes the general path
+                if v is None:  # the first, as parse_signature reads it
+                    v = value
+            elif k[2:3] == "_":  # perhaps a binary-mode attribute (ce_*): signed_bytes decides
+                structured = False
+        if v is None or v[:1] != v2 or len(v) < 2 or len(v) < 70 + v[1]:
+            others.append(r)
+            continue
+        end = 66 + v[1]  # version, length, key id, signature
+        position, size = unpack(v, end)
+        where = (v[:end], size)
+        group = groups.get(where)
+        if group is None:
+            group = groups[where] = {}
+        if position in group:  # the same place twice: not one whole batch
+            others.append(r)
+            group[-1] = group.pop(position)
+            continue
+        # The leaf hashed here, in the same pass: a fact's signed bytes are its value (structured mode).
+        value = r.value or b""
+        group[position] = (r, v, sha(b"\x00" + (value if structured else signed_bytes(value, r.headers))).digest())
+    proven: list[tuple[SigningKey, list[Any]]] = []
+    for (prefix, size), members in groups.items():
+        key = None
+        if len(members) == size and all(i in members for i in range(size)):
+            with contextlib.suppress(UnicodeDecodeError):
+                key_id = prefix[2:-_SIG].decode("ascii")
+                key = key_of(key_id)
+        if key is None:
+            others += [r for r, _, _ in members.values()]
+            continue
+        batch = [members[i] for i in range(size)]
+        levels = merkle.levels_of([leaf for _, _, leaf in batch])
+        try:
+            _root_signed(verifier(key), key.public_key, levels[-1][0], prefix[-_SIG:])
+        except (ValueError, BadSignatureError):
+            others += [r for r, _, _ in batch]
+            continue
+        # The header the signer writes for place i is prefix + (i, size) + path: the prefix and the place are
+        # this group's by construction, so what is left to compare is the path, at the end.
+        good = []
+        head = len(prefix) + 4
+        for (r, v, _), path in zip(batch, merkle.paths_of(levels), strict=True):
+            if len(v) == head + len(path) and v.endswith(path):
+                good.append(r)
+            else:
+                others.append(r)
+        proven.append((key, good))
+    return proven, others
+
+
 def logical_topic(physical_topic: str, prefix: str = "") -> str | None:
     """The registry name of a physical topic ('<prefix>lgnet.intake.events' -> 'intake.events'), or None."""
     head = f"{prefix}lgnet."
@@ -361,11 +434,12 @@ class FactAuthenticator:
         and GIL contention with the loop (docs/benchmarks.md).
 
         Records with a version 2 header whose whole signed batch is in the fetch (the usual case) are proven
-        together (`_whole_v2_batches`); every other record — version 1, a batch split between fetches, anything
+        together (`prove_whole_batches`); every other record — version 1, a batch split between fetches, anything
         that does not prove — is parsed and checked by the general path, which names the bad ones."""
         if len(self._checked) > 100_000:  # leftovers of batches an infrastructure error interrupted
             self._checked.clear()
-        proven, others = await self._whole_v2_batches(records)
+        # A batch signed with a key not seen yet takes the general path below, which looks the key up.
+        proven, others = prove_whole_batches(records, self.registry.keys.get, self.registry.verifier)
         todo: list[Todo] = []
         keys = self.registry.keys
         for r in others:
@@ -375,76 +449,6 @@ class FactAuthenticator:
                 key = await self.registry.lookup(signature.key_id)
             todo.append((r, key, signature))
         self._checked.update(self._check_all(todo, proven))
-
-    async def _whole_v2_batches(self, records: Sequence[Any]) -> tuple[list[tuple[SigningKey, list[Any]]], list[Any]]:
-        """(Records proven with their whole batch, with the key that signed them; the others). A batch is proven when
-        all its records are here: its tree is rebuilt from their leaves (one hash per node), the root's signature
-        checked once, and each record's header compared, byte for byte, with the header the signer writes for that
-        place (key id, signature, index, size and the rebuilt tree's path) — exactly what checking the record alone
-        (`_verify_alone`) requires of it, without parsing it or hashing its proof."""
-        groups: dict[tuple[bytes, int], dict[int, tuple[Any, bytes, bytes]]] = {}
-        others: list[Any] = []
-        unpack, v2, name, sha, signed_bytes = (
-            _PLACE.unpack_from,
-            _V2,
-            signing.HEADER,
-            hashlib.sha256,
-            signing.signed_bytes,
-        )
-        for r in records:
-            if not hasattr(r, "headers"):  # unreadable: refused before anyone authenticates it
-                continue
-            v, structured = None, True
-            for k, value in r.headers or ():
-                if k == name:  # as services write it; another spelling takes the general path
-                    if v is None:  # the first, as parse_signature reads it
-                        v = value
-                elif k[2:3] == "_":  # perhaps a binary-mode attribute (ce_*): signed_bytes decides
-                    structured = False
-            if v is None or v[:1] != v2 or len(v) < 2 or len(v) < 70 + v[1]:
-                others.append(r)
-                continue
-            end = 66 + v[1]  # version, length, key id, signature
-            position, size = unpack(v, end)
-            where = (v[:end], size)
-            group = groups.get(where)
-            if group is None:
-                group = groups[where] = {}
-            if position in group:  # the same place twice: not one whole batch
-                others.append(r)
-                group[-1] = group.pop(position)
-                continue
-            # The leaf hashed here, in the same pass: a fact's signed bytes are its value (structured mode).
-            value = r.value or b""
-            group[position] = (r, v, sha(b"\x00" + (value if structured else signed_bytes(value, r.headers))).digest())
-        proven: list[tuple[SigningKey, list[Any]]] = []
-        for (prefix, size), members in groups.items():
-            key = None
-            if len(members) == size and all(i in members for i in range(size)):
-                with contextlib.suppress(UnicodeDecodeError):
-                    key_id = prefix[2:-_SIG].decode("ascii")
-                    key = self.registry.keys.get(key_id) or await self.registry.lookup(key_id)
-            if key is None:
-                others += [r for r, _, _ in members.values()]
-                continue
-            batch = [members[i] for i in range(size)]
-            levels = merkle.levels_of([leaf for _, _, leaf in batch])
-            try:
-                _root_signed(self.registry.verifier(key), key.public_key, levels[-1][0], prefix[-_SIG:])
-            except (ValueError, BadSignatureError):
-                others += [r for r, _, _ in batch]
-                continue
-            # The header the signer writes for place i is prefix + (i, size) + path: the prefix and the place are
-            # this group's by construction, so what is left to compare is the path, at the end.
-            good = []
-            head = len(prefix) + 4
-            for (r, v, _), path in zip(batch, merkle.paths_of(levels), strict=True):
-                if len(v) == head + len(path) and v.endswith(path):
-                    good.append(r)
-                else:
-                    others.append(r)
-            proven.append((key, good))
-        return proven, others
 
     def _check_all(
         self, todo: list[Todo], whole: Sequence[tuple[SigningKey, list[Any]]] = ()

@@ -28,17 +28,24 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 def record_leaf(offset: int, key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes]]) -> bytes:
     """The leaf data of one record: offset (8 bytes), key, value, then each header (name, value), each length-prefixed
-    (4 bytes, big-endian; 0xFFFFFFFF for a null key or value)."""
-    parts = [struct.pack(">Q", offset), _field(key), _field(value)]
-    headers = list(headers)
-    parts.append(struct.pack(">I", len(headers)))
+    (4 bytes, big-endian; 0xFFFFFFFF for a null key or value). Written out flat: the auditor and the notary make one
+    per event."""
+    headers = headers if isinstance(headers, list | tuple) else list(headers)
+    parts = [
+        _OFFSET(offset),
+        _NULL if key is None else _LENGTH(len(key)),
+        key or b"",
+        _NULL if value is None else _LENGTH(len(value)),
+        value or b"",
+        _LENGTH(len(headers)),
+    ]
     for name, v in headers:
-        parts += [_field(name.encode()), _field(v)]
+        n = name.encode()
+        parts += (_LENGTH(len(n)), n, _NULL if v is None else _LENGTH(len(v)), v or b"")
     return b"".join(parts)
 
 
-def _field(data: bytes | None) -> bytes:
-    return b"\xff\xff\xff\xff" if data is None else struct.pack(">I", len(data)) + data
+_OFFSET, _LENGTH, _NULL = struct.Struct(">Q").pack, struct.Struct(">I").pack, b"\xff\xff\xff\xff"
 
 
 def _split(n: int) -> int:
