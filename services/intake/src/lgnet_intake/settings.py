@@ -14,6 +14,7 @@ from lgnet_intake.adapters.credentials import InboundKeyPolicy
 ROTATION_VAR = "LGNET_INBOUND_KEY_ROTATION_DAYS"
 GRACE_VAR = "LGNET_INBOUND_KEY_GRACE_HOURS"
 NATIONAL_KEY_VAR = "LGNET_NATIONAL_PSEUDONYM_KEY"
+LOOKUP_CACHE_VAR = "LGNET_INTAKE_LOOKUP_CACHE_SECONDS"
 
 
 def _number(var: str, default: float, minimum: float) -> float:
@@ -37,6 +38,12 @@ def inbound_key_policy() -> InboundKeyPolicy:
         rotate_after=timedelta(days=_number(ROTATION_VAR, default.rotate_after / timedelta(days=1), 0.001)),
         grace=timedelta(hours=_number(GRACE_VAR, default.grace / timedelta(hours=1), 0)),
     )
+
+
+def lookup_cache_seconds() -> float:
+    """How long the gatekeeper reuses what it looked up (partners' signing keys, actors, inbound private keys): a
+    revoked key, a deactivated actor or a destroyed inbound key stops working within this time (docs/operators.md)."""
+    return _number(LOOKUP_CACHE_VAR, 30, 0)
 
 
 SANDBOX_VAR = "LGNET_SANDBOX"

@@ -43,13 +43,14 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     master = runtime.settings.master_key_bytes() if runtime.settings else b""
     fiscal_secret = pii.derive(master, "fiscal-code-hash") if master else b""
     # Inbound private keys are destroyed after rotation: cache them briefly, never for the life of the process.
-    private_keys: TTLCache[X25519PrivateKey | None] = TTLCache(seconds=30)
+    # Partners' keys and actors change rarely; a short cache saves two queries per record.
+    trust = settings.lookup_cache_seconds()
+    private_keys: TTLCache[X25519PrivateKey | None] = TTLCache(seconds=trust)
     key_policy = settings.inbound_key_policy()
     national_secret = settings.national_pseudonym_key()
     next_rotation = 0.0
-    # Partners' keys and actors change rarely; a short cache saves two queries per record.
-    known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=30)
-    actors: TTLCache[Actor | None] = TTLCache(seconds=30)
+    known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=trust)
+    actors: TTLCache[Actor | None] = TTLCache(seconds=trust)
     answerable: set[str] = set()  # partners whose rejection topic exists
     s = runtime.settings
     sandboxed = settings.sandbox(s.topic_prefix, s.db_schema) if s else False
