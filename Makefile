@@ -95,6 +95,7 @@ lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/mypy bench
 	.venv/bin/lgnet-contracts check
 	$(MAKE) --no-print-directory check-examples
 

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
-import one_consumer  # type: ignore[import-not-found]
+import one_consumer
 import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -47,7 +47,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from proc_cpu import KAFKA_PIDFILE, PG_PIDFILE, cpu_of, pid_of, tree_cpu  # type: ignore[import-not-found]
+from proc_cpu import KAFKA_PIDFILE, PG_PIDFILE, cpu_of, pid_of, tree_cpu
 
 N = int(os.environ.get("BENCH_EVENTS", "20000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))

@@ -22,12 +22,12 @@ import time
 import uuid
 
 import asyncpg
-import one_consumer  # type: ignore[import-not-found]
+import one_consumer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.conn import AIOKafkaConnection
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.service import Runtime
-from proc_cpu import KAFKA_PIDFILE, cpu_of, pid_of  # type: ignore[import-not-found]
+from proc_cpu import KAFKA_PIDFILE, cpu_of, pid_of
 
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
@@ -46,7 +46,7 @@ async def _counting(conn: AIOKafkaConnection) -> None:
     await _connect(conn)
 
 
-AIOKafkaConnection.connect = _counting  # type: ignore[method-assign]
+AIOKafkaConnection.connect = _counting
 
 
 async def _ignore(*_: object) -> None:

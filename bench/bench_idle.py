@@ -21,9 +21,9 @@ import time
 import uuid
 from pathlib import Path
 
-from bench_backbone import cleanup  # type: ignore[import-not-found]
+from bench_backbone import cleanup
 from lgnet_shared.testing.process import ServiceProcess, service_env, start_all, stop_all
-from proc_cpu import KAFKA_PIDFILE, cpu_of, pid_of  # type: ignore[import-not-found]
+from proc_cpu import KAFKA_PIDFILE, cpu_of, pid_of
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))

@@ -43,7 +43,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from bench_backbone import cleanup  # type: ignore[import-not-found]
+from bench_backbone import cleanup
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
@@ -54,7 +54,7 @@ from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
-from proc_cpu import cpu_of  # type: ignore[import-not-found]
+from proc_cpu import cpu_of
 
 N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -276,7 +276,7 @@ async def measure(
 
 def split_medians(split: list[tuple[float, float]]) -> tuple[float, float]:
     """Median ms of each part of the steady latency: to the relay's record batch, and from there to the reader."""
-    return tuple(statistics.median(part) * 1000 for part in zip(*split, strict=True)) if split else (0.0, 0.0)  # type: ignore[return-value]
+    return tuple(statistics.median(part) * 1000 for part in zip(*split, strict=True)) if split else (0.0, 0.0)
 
 
 def percentiles(latencies: list[float]) -> tuple[float, float]:

@@ -76,7 +76,7 @@ def timed(f: dict[str, list[dict[str, Any]]], method: int, runs: int) -> list[fl
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        summary(f, Window(date(2027, 3, 31), method=method), "torino")  # type: ignore[arg-type]
+        summary(f, Window(date(2027, 3, 31), method=method), "torino")
         times.append(time.perf_counter() - t0)
     return times
 

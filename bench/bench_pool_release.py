@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import uvloop
 from lgnet_shared import db
-from proc_cpu import PG_PIDFILE, cpu_of, pid_of, tree_cpu  # type: ignore[import-not-found]
+from proc_cpu import PG_PIDFILE, cpu_of, pid_of, tree_cpu
 
 DB = os.environ["DATABASE_URL"]
 OPS = int(os.environ.get("BENCH_OPS", "20000"))

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_national_report as nat_bench
 from lgnet_reporting.adapters.schema import MIGRATIONS
+from lgnet_reporting.domain import national as nat
 from lgnet_reporting.domain.canonical import digest
 from lgnet_reporting.domain.projection import TABLES
 from lgnet_reporting.service_layer.reports import Request, build, snapshot
@@ -59,7 +60,7 @@ async def main() -> None:
                     await conn.copy_records_to_table(name, records=rows, columns=t.names)
             await conn.execute("analyze")
             times, builds, digests = [], [], set()
-            national = Request(nat_bench.nat.NATIONAL, nat_bench.nat.NATIONAL, nat_bench.WINDOW)
+            national = Request(nat.NATIONAL, nat.NATIONAL, nat_bench.WINDOW)
             for run in range(RUNS):
                 t0 = time.perf_counter()
                 _, loaded = await snapshot(conn)
@@ -68,8 +69,8 @@ async def main() -> None:
                 t0 = time.perf_counter()
                 digests.add(digest(build(loaded, national, 5)))
                 builds.append(time.perf_counter() - t0)
-                rows = f"{sum(map(len, loaded.values())):,} rows"
-                print(f"run {run + 1}: snapshot of {rows} in {times[-1]:.2f}s, national report on it {builds[-1]:.2f}s")
+                size = f"{sum(map(len, loaded.values())):,} rows"
+                print(f"run {run + 1}: snapshot of {size} in {times[-1]:.2f}s, national report on it {builds[-1]:.2f}s")
             assert all(len(loaded[n]) == len(facts[n]) for n in TABLES)
             for name in sorted(TABLES, key=lambda n: -len(facts[n]))[:3]:
                 t = TABLES[name]

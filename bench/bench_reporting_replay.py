@@ -35,7 +35,7 @@ from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.service_layer import replay
 from lgnet_reporting.service_layer.reports import Request, build, snapshot
 from lgnet_shared import db
-from lgnet_shared.config import CITIES
+from lgnet_shared.cities import CITIES
 from lgnet_shared.events import REGISTRY
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import ensure_topics, physical

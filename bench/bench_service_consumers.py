@@ -43,7 +43,7 @@ from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.service import all_migrations
 from lgnet_shared.testing.topics import as_records
-from proc_cpu import PG_PIDFILE, pid_of, tree_cpu  # type: ignore[import-not-found]
+from proc_cpu import PG_PIDFILE, pid_of, tree_cpu
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 HOUSEHOLDS = int(os.environ.get("BENCH_HOUSEHOLDS", "2000"))

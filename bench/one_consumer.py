@@ -33,5 +33,5 @@ def runtime(
         topic_prefix=prefix,
         master_key=base64.b64encode(hashlib.sha256(schema.encode()).digest()).decode(),
         fact_signatures="required" if signed else "off",
-    )  # type: ignore[call-arg]
+    )
     return Runtime(spec, settings)
