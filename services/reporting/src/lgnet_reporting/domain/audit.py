@@ -24,10 +24,10 @@ from lgnet_shared.signing import verifying_key
 from nacl.signing import VerifyKey
 
 # The canonical fact topics a notary checkpoints and an auditor verifies.
+FACT_TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events", "reporting.events")
 # A record whose signature `Audit.record` checks itself (a verdict is the reason it fails, or None). Compared by
 # identity: no reason is this very string.
 _UNCHECKED = "not checked yet"
-FACT_TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events", "reporting.events")
 
 
 @dataclass(frozen=True)
