@@ -19,6 +19,7 @@ KAFKA_SSL_CAFILE for tests and tools. Services get their own principals (deploy/
 from __future__ import annotations
 
 import asyncio
+import base64
 import fcntl
 import glob
 import json
@@ -32,6 +33,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,16 @@ PG_USER = PG_DB = "lgnet"
 # not need. What the broker does is unchanged (the same classes and settings); the long-running local broker of
 # `make up` and `make test` keeps the JVM's defaults.
 SHORT_LIVED_JVM = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+
+def kafka_uuid() -> str:
+    """A random cluster id as Kafka's `Uuid.randomUuid()` prints it (`StorageTool random-uuid`, a JVM start for 16
+    random bytes): URL-safe base64 without padding, never starting with "-"; a version-4 UUID is never one of the
+    ids Kafka reserves (all zeros, or 1)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def say(msg: str) -> None:
@@ -467,13 +479,7 @@ class Kafka:
     def format(self, java: list[str], cp: str) -> None:
         """Format every node's storage with one cluster id and the super users' SCRAM credentials (bootstrap
         records of the metadata log: the very first start needs them to log in at all)."""
-        cluster_id = (
-            subprocess.run(
-                [*java, "-cp", cp, "kafka.tools.StorageTool", "random-uuid"], check=True, capture_output=True, text=True
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        cluster_id = kafka_uuid()
         scram = [
             arg
             for user, password in self.credentials().items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
 import sys
 import time
@@ -165,6 +166,30 @@ def test_the_local_broker_is_secured_by_configuration(tmp_path: Path, monkeypatc
     assert (tmp_path / "kafka" / "credentials.json").stat().st_mode & 0o077 == 0
     env = kafka.security()
     assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["KAFKA_SASL_USERNAME"] == "admin"
+
+
+def test_formatting_makes_the_cluster_id_without_starting_a_jvm_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`StorageTool random-uuid` was a JVM start (≈ 1.7 CPU-s) per formatted cluster, only to print 16 random bytes."""
+    infra = _infra(tmp_path, monkeypatch)
+    kafka = infra.Kafka(home=tmp_path / "kafka", nodes=3)
+    calls: list[list[str]] = []
+
+    def run(args: list[str], **_: object) -> object:
+        calls.append(args)
+        return infra.subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(infra.subprocess, "run", run)
+    kafka.format(["java"], "cp")
+    assert [a[a.index("kafka.tools.StorageTool") + 1] for a in calls] == ["format"] * 3  # one per node, no other
+    ids = {a[a.index("-t") + 1] for a in calls}
+    assert len(ids) == 1  # one cluster
+    (cluster_id,) = ids
+    # Kafka's Uuid text: the 16 bytes in URL-safe base64 without padding, never starting with "-" (Uuid.randomUuid)
+    assert len(cluster_id) == 22 and not cluster_id.startswith("-")
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+    assert infra.kafka_uuid() != infra.kafka_uuid()
 
 
 def test_the_project_ca_signs_a_broker_certificate_for_loopback(

@@ -14,6 +14,7 @@ from lgnet_shared import db, outbox
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.db import Pool
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+from lgnet_shared.testing.plugin import fresh_schema
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +164,42 @@ async def test_a_relay_stopped_while_its_producer_starts_leaves_no_listener_behi
         async with pool.acquire() as conn:  # the pool hands out the relay's connection again: it is clean
             assert await conn.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || ':outbox'))")
     assert not [w for w in seen if "listener" in str(w.message)], [str(w.message) for w in seen]
+
+
+async def test_a_relay_wakes_for_its_own_schemas_commits_only(
+    pool: Pool, producer: Producer, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every schema's outbox trigger notified one channel, so each relay in the database woke and queried its own
+    empty outbox at every other schema's commit: the four services of a city sharing a database, and the test suite's
+    dozens of schemas. A relay now hears only its own schema; its own commits still wake it at once."""
+    cycles = 0
+    publish = outbox.OutboxRelay._publish_batch
+
+    async def counted(self: outbox.OutboxRelay, producer: object) -> int:
+        nonlocal cycles
+        cycles += 1
+        return await publish(self, producer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", counted)
+    relay = await leading_relay(pool)  # polls only every 30 s: what wakes it sooner is a notification
+    try:
+        async with fresh_schema(database_url) as other_schema:
+            other = await db.create_pool(database_url, other_schema)
+            try:
+                await db.migrate(other, outbox.MIGRATIONS)
+                await asyncio.sleep(0.2)
+                before = cycles
+                for i in range(20):  # another schema's commits, as another service's
+                    await stage(other, [f"o{i}"])
+                await asyncio.sleep(0.5)
+                assert cycles == before, f"woken {cycles - before} times by another schema's 20 commits"
+            finally:
+                await other.close()
+        await stage(pool, ["mine"])
+        for _ in range(100):
+            if relay.published == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert relay.published == 1, "its own commit did not wake the relay"
+    finally:
+        await relay.stop()

@@ -32,7 +32,8 @@ from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
 
 log = logging.getLogger(__name__)
-CHANNEL = "lgnet_outbox"
+# The schema's own notification channel, named as the outbox trigger names it (runtime_schema, lgnet-outbox-3).
+CHANNEL_SQL = "select 'lgnet_outbox_' || hashtext(current_schema())"
 
 MIGRATIONS = runtime_schema.OUTBOX
 
@@ -173,8 +174,10 @@ class OutboxRelay:
                 linger_ms=0,
                 max_batch_size=BATCH_BYTES,
             )
+            channel = ""
             try:  # from here on, whatever happens (a stop while the producer connects), the finally cleans up
-                await lock_conn.add_listener(CHANNEL, self._notified)
+                channel = await lock_conn.fetchval(CHANNEL_SQL)
+                await lock_conn.add_listener(channel, self._notified)
                 await producer.start()
                 while True:
                     self._wake.clear()
@@ -190,7 +193,8 @@ class OutboxRelay:
                     await producer.stop()
                 finally:  # a producer that fails to close (a broker gone) still lets go of the listener and lock
                     with contextlib.suppress(Exception):
-                        await lock_conn.remove_listener(CHANNEL, self._notified)
+                        if channel:
+                            await lock_conn.remove_listener(channel, self._notified)
                         await lock_conn.execute("select pg_advisory_unlock(hashtext(current_schema() || ':outbox'))")
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:

@@ -38,6 +38,19 @@ OUTBOX = [
     create trigger outbox_notify after insert on outbox for each statement execute function outbox_notify();
     """,
     ),
+    (
+        "lgnet-outbox-3",
+        """
+    -- One channel per schema (outbox.CHANNEL_SQL names it the same way): on the one channel of
+    -- lgnet-outbox-2, every relay of the database woke, and queried its own empty outbox, at every
+    -- other schema's commit. The payload (the schema) is for whoever listens in by hand.
+    create or replace function outbox_notify() returns trigger language plpgsql as $$
+    begin
+        perform pg_notify('lgnet_outbox_' || hashtext(TG_TABLE_SCHEMA), TG_TABLE_SCHEMA);
+        return null;
+    end $$;
+    """,
+    ),
 ]
 
 # What each consumer has processed (the inbox) and where it is in each partition (consumer.py).
