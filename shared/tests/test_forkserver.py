@@ -4,6 +4,7 @@ process of its own, with its own environment and log, that ends when killed."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,3 +61,26 @@ async def test_a_forked_service_is_a_process_of_its_own_that_a_kill_ends(
         first.stop()
         second.stop()
     assert second.proc.poll() is not None
+
+
+def test_a_forked_service_starting_imports_nothing_heavy_the_server_could_have(tmp_path: Path) -> None:
+    """Each forked child built its app and server and so imported pydantic.v1 (FastAPI's check for old models),
+    uvicorn's protocols and the like again, ≈ 0.1 s of CPU per service start (docs/benchmarks.md, eighteenth pass).
+    In a fresh interpreter: the server's imports, then what a child does before it serves."""
+    script = """
+import importlib, os, sys
+import uvicorn
+from lgnet_shared.service import create_app
+from lgnet_shared.testing import forkserver
+from lgnet_shared.testing.inprocess import settings_for
+forkserver.preload()
+before = set(sys.modules)
+for name in forkserver.PRELOADED:
+    app = create_app(importlib.import_module(name).SPEC, settings_for(os.environ["DATABASE_URL"], "unused"))
+    uvicorn.Config(app, loop="auto").load()
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    heavy = ("pydantic", "fastapi", "starlette", "uvicorn", "uvloop", "cryptography", "lgnet_")
+    new = [m for m in out.stdout.split() if m.startswith(heavy)]
+    assert not new, f"imported by every child, not by the server: {new}"

@@ -32,6 +32,20 @@ PRELOADED = (
     "lgnet_payments.entrypoints.main",
     "lgnet_reporting.entrypoints.main",
 )
+# What a service imports only once it runs, so that every child would import it again: FastAPI's check for pydantic
+# v1 models and uvicorn's protocols as the app and server are built, the key derivation, reporting's replay, audit,
+# log reader and PDF (its publish and checks). shared/tests/test_forkserver.py checks the first ones.
+IMPORTED_WHEN_RUNNING = (
+    "pydantic.v1",
+    "uvicorn.lifespan.on",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
+    "cryptography.hazmat.primitives.kdf.hkdf",
+    "lgnet_reporting.service_layer.replay",
+    "lgnet_reporting.service_layer.audit",
+    "lgnet_reporting.adapters.log",
+    "lgnet_reporting.adapters.pdf_document",
+)
 ENABLED_VAR = "LGNET_TEST_FORKSERVER"
 
 
@@ -144,12 +158,18 @@ def _child(request: dict[str, Any]) -> None:
             os._exit(code)
 
 
-def _serve(requests: IO[str], answers: IO[str]) -> None:
-    import gc
+def preload() -> None:
+    """What the server imports before it forks."""
     import importlib
 
-    for module in PRELOADED:
+    for module in (*PRELOADED, *IMPORTED_WHEN_RUNNING):
         importlib.import_module(module)
+
+
+def _serve(requests: IO[str], answers: IO[str]) -> None:
+    import gc
+
+    preload()
     if threading.active_count() != 1:  # a thread would be forked half-way through whatever it was doing
         raise SystemExit(f"fork server: {threading.active_count()} threads after the imports, refusing to fork")
     gc.collect()
