@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from datetime import date, timedelta
@@ -350,34 +351,41 @@ def test_min_cost_flow_equals_an_independent_solver(
     assert units(result) == scipy_optimum(hs, os, city)
 
 
+@functools.cache
+def _random_city(seed: int) -> tuple[list[Household], list[Opportunity], int]:
+    """A bigger random city (a few hundred pairs per household) than hypothesis draws, and its optimum by the
+    independent solver: the same for every `cost_limit`, so worked out once."""
+    rng = random.Random(seed)
+    hs = [
+        hh(
+            f"h{i:03d}",
+            members=tuple(rng.choice([ADULT_F, ADULT_M, CHILD]) for _ in range(rng.randint(1, 4))),
+            waiting_since=TODAY - timedelta(days=rng.randint(0, 700)),
+            monthly_income_cents=rng.choice([0, 50_000, 120_000]),
+            vulnerabilities=tuple(rng.sample(["psychiatric", "elderly", "addiction"], rng.randint(0, 2))),
+            housing_situation=rng.choice([None, "homeless", "precarious"]),
+            accessibility_needs=rng.random() < 0.1,
+        )
+        for i in range(200)
+    ]
+    os = [
+        opp(
+            f"o{j:03d}",
+            capacity=rng.randint(1, 5),
+            bedrooms=rng.randint(0, 3),
+            accessible=rng.random() < 0.3,
+            monthly_rent_cents=rng.choice([0, 20_000, 40_000]),
+            languages=frozenset(rng.sample(["en", "fr", "ar"], rng.randint(0, 2))),
+        )
+        for j in range(100)
+    ]
+    return hs, os, scipy_optimum(hs, os, RULES)
+
+
 def test_random_cities_match_the_independent_solver(cost_limit: int) -> None:
-    """Bigger random cities (a few hundred pairs per household) than hypothesis draws."""
     for seed in range(3):
-        rng = random.Random(seed)
-        hs = [
-            hh(
-                f"h{i:03d}",
-                members=tuple(rng.choice([ADULT_F, ADULT_M, CHILD]) for _ in range(rng.randint(1, 4))),
-                waiting_since=TODAY - timedelta(days=rng.randint(0, 700)),
-                monthly_income_cents=rng.choice([0, 50_000, 120_000]),
-                vulnerabilities=tuple(rng.sample(["psychiatric", "elderly", "addiction"], rng.randint(0, 2))),
-                housing_situation=rng.choice([None, "homeless", "precarious"]),
-                accessibility_needs=rng.random() < 0.1,
-            )
-            for i in range(200)
-        ]
-        os = [
-            opp(
-                f"o{j:03d}",
-                capacity=rng.randint(1, 5),
-                bedrooms=rng.randint(0, 3),
-                accessible=rng.random() < 0.3,
-                monthly_rent_cents=rng.choice([0, 20_000, 40_000]),
-                languages=frozenset(rng.sample(["en", "fr", "ar"], rng.randint(0, 2))),
-            )
-            for j in range(100)
-        ]
-        assert units(matching.assign(hs, os, RULES, TODAY)) == scipy_optimum(hs, os, RULES)
+        hs, os, optimum = _random_city(seed)
+        assert units(matching.assign(list(hs), list(os), RULES, TODAY)) == optimum  # copies: the cache keeps its own
 
 
 def test_interchangeable_households_are_served_in_rank_order(cost_limit: int) -> None:
