@@ -27,10 +27,9 @@ from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "una-password-lunga-1"
 SHOTS = Path(__file__).resolve().parents[3] / "docs" / "desk"
 SERVICES = ("intake", "housing", "payments")
@@ -113,14 +112,6 @@ async def _fund_rent(database_url: str, schema: str, url: str) -> None:
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         assert r.status_code == 201, r.text
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        await b.close()
 
 
 # After each form's button: a click returns once the answer's page starts loading, and a check made then may read a

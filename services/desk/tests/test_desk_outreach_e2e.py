@@ -17,10 +17,10 @@ from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_e2e import browser, desk, desk_pool, logged_in, shot  # the same desk and browser
+from test_desk_e2e import desk, desk_pool, logged_in, shot  # the same desk (the browser: the testing plugin's)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-__all__ = ["browser", "desk"]  # fixtures, used by name
+__all__ = ["desk"]  # a fixture, used by name
 
 
 async def intake_staff(desk: Any) -> httpx.AsyncClient:

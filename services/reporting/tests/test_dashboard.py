@@ -6,37 +6,17 @@ screenshots in docs/reporting/."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 if TYPE_CHECKING:
     from conftest import ReportingUnderTest
 
-pytestmark = pytest.mark.integration
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
-@pytest.fixture
-def chromium() -> str:
-    assert CHROMIUM.exists(), "Chromium missing: run `python deploy/local/browser.py ensure` (make test does)"
-    return str(CHROMIUM)
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            await b.close()
+pytestmark = pytest.mark.integration  # `browser`: the testing plugin's shared Chromium
 
 
 async def _api(rt: ReportingUnderTest, actor: str, path: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -68,30 +67,32 @@ def _after(day: date, days: int) -> date:
 
 
 _day = st.integers(0, 200).map(lambda n: DAY0 + timedelta(days=n))
+# Strategies built once, not inside every draw (where building them cost more than the test).
+_person, _household = st.sampled_from(PERSONS), st.sampled_from(HOUSEHOLDS)
+_change = st.sampled_from(["formed", "formed", "joined", "left"])
+_home = st.sampled_from([None, "", *HOUSEHOLDS])
+_merge = st.tuples(st.integers(0, 6), st.integers(1, 7))
+_open_for = st.one_of(st.none(), st.integers(0, 120))  # days, or still open
 
 
 @st.composite
 def _facts(draw: Any) -> tuple[dict[str, list[Row]], Window]:
     memberships = [
-        {"event_id": f"e{n}", "person_id": draw(st.sampled_from(PERSONS)),
-         "household_id": draw(st.sampled_from(HOUSEHOLDS)),
-         "change": draw(st.sampled_from(["formed", "formed", "joined", "left"])), "on_date": draw(_day)}
+        {"event_id": f"e{n}", "person_id": draw(_person), "household_id": draw(_household),
+         "change": draw(_change), "on_date": draw(_day)}
         for n in range(draw(st.integers(0, 14)))
     ]  # fmt: skip
-    persons = [
-        {"person_id": p, "household_id": draw(st.sampled_from([None, "", *HOUSEHOLDS]))}
-        for p in draw(st.lists(st.sampled_from(PERSONS), max_size=10))
-    ]
+    persons = [{"person_id": p, "household_id": draw(_home)} for p in draw(st.lists(_person, max_size=10))]
     merges = [
         {"merged_person_id": PERSONS[a], "surviving_person_id": PERSONS[b]}
-        for a, b in draw(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 7)), max_size=3))
+        for a, b in draw(st.lists(_merge, max_size=3))
         if a < b
     ]
     cases = []
     for n in range(draw(st.integers(0, 7))):
-        opened = draw(_day)
-        closed = draw(st.one_of(st.none(), st.integers(0, 120).map(partial(_after, opened))))
-        cases.append({"case_id": f"c{n}", "household_id": draw(st.sampled_from(HOUSEHOLDS)), "city": "torino",
+        opened, days = draw(_day), draw(_open_for)
+        closed = None if days is None else _after(opened, days)
+        cases.append({"case_id": f"c{n}", "household_id": draw(_household), "city": "torino",
                       "opened_on": opened, "closed_on": closed})  # fmt: skip
     window = Window(draw(_day), draw(st.one_of(st.none(), _day)))
     facts = {"memberships": memberships, "persons": persons, "person_merges": merges, "cases": cases,

@@ -194,3 +194,32 @@ async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator
         yield DeadLetters(producer, "test.consumer", topic_prefix)
     finally:
         await producer.stop()
+
+
+# Debian's Chromium (`deploy/local/browser.py ensure` installs it; `make test` runs that), driven by Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+async def _chromium() -> AsyncIterator[Any]:
+    """One headless Chromium per test process: a launch costs more CPU than most page checks."""
+    from playwright.async_api import async_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run `python deploy/local/browser.py ensure` (make test does)", pytrace=False)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def browser(_chromium: Any) -> AsyncIterator[Any]:
+    """The shared headless Chromium; what a test opens in it (contexts, pages) is closed after the test."""
+    yield _chromium
+    for context in list(_chromium.contexts):
+        await context.close()
