@@ -22,7 +22,9 @@ BENCH_BURST=0 skips the burst (latency only). BENCH_TENTHS=1 prints the p50 of e
 (rising tenths: intake falls behind and a queue builds). Over the steady phase the bench also reports the intake
 processes' CPU time per event (user + system, all threads, from /proc), the share of their wall time it is, and
 the events per fetched batch (the consumer's processing histogram), so a run on a shared machine can be judged
-by what intake spent, not only by how long it waited for a core.
+by what intake spent, not only by how long it waited for a core; and, per event, what the broker, PostgreSQL and
+this process (the partners' producer and the reader of the canonical events) spent, with the share of the machine's
+cores that was busy: a latency measured on a saturated machine is a queue for the cores.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from bench_backbone import cleanup
+from bench_backbone import Cpu, cleanup
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
@@ -54,7 +56,7 @@ from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
-from proc_cpu import cpu_of
+from proc_cpu import cpu_of, machine_busy
 
 N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -115,8 +117,12 @@ async def run_once(processes: int) -> tuple[float, ...]:
         )
         paced = registrations(clients, keys, range(N + WARM, N + WARM + PACED))
         cpu_before, wall_before, batches_before = cpu_seconds(services), time.perf_counter(), await batches(services)
+        others, machine_before = Cpu(), machine_busy()
+        others.start()
         _, steady = await measure(producer, consumer, prefix, paced, rate=RATE, split=split)
         cpu = cpu_seconds(services) - cpu_before
+        own, broker, pg = others.stop()
+        machine = (machine_busy() - machine_before) / (time.perf_counter() - wall_before) / (os.cpu_count() or 1)
         per_batch = PACED / max(1.0, await batches(services) - batches_before)
         cpu_ms, busy = cpu * 1000 / PACED, cpu / (time.perf_counter() - wall_before) / processes
         raw = await raw_round_trip(producer, prefix, paced)
@@ -135,6 +141,10 @@ async def run_once(processes: int) -> tuple[float, ...]:
         cpu_ms,
         busy,
         per_batch,
+        broker * 1000 / PACED,
+        pg * 1000 / PACED,
+        own * 1000 / PACED,
+        machine,
     )
 
 
@@ -297,14 +307,14 @@ async def main() -> None:
                 f" (to the relay's batch {r[7]:.0f} ms, on to the reader {r[8]:.0f} ms);"
                 f" raw round trip p50 {r[5]:.0f} ms, p99 {r[6]:.0f} ms;"
                 f" intake CPU {r[9]:.2f} ms per event, {r[10]:.0%} of each process's wall time,"
-                f" {r[11]:.1f} events per fetched batch (steady phase)",
+                f" {r[11]:.1f} events per fetched batch (steady phase); {_machine(r[9], *r[12:])}",
                 flush=True,
             )
     print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
     base = statistics.median(r[0] for r in results[PROCESSES[0]])
     for p, rs in results.items():
-        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader, cpu_ms, busy, per_batch = (
-            statistics.median(r[k] for r in rs) for k in range(12)
+        rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader, cpu_ms, busy, per_batch, *others = (
+            statistics.median(r[k] for r in rs) for k in range(16)
         )
         print(
             f"{p} intake process(es): {rate:,.0f} events/s (median, {rate / base:.2f}x {PROCESSES[0]} process),"
@@ -313,8 +323,16 @@ async def main() -> None:
             f" (to the relay's batch {to_relay:.0f} ms, on to the reader {to_reader:.0f} ms);"
             f" raw round trip in the same run p50 {r50:.0f} ms, p99 {r99:.0f} ms;"
             f" intake CPU {cpu_ms:.2f} ms per event (steady phase, {busy:.0%} of each process's wall time,"
-            f" {per_batch:.1f} events per fetched batch)"
+            f" {per_batch:.1f} events per fetched batch); {_machine(cpu_ms, *others)}"
         )
+
+
+def _machine(intake_ms: float, broker_ms: float, pg_ms: float, own_ms: float, busy: float) -> str:
+    """Where the machine's CPU went in the steady phase, per event: is it saturated, and by whom?"""
+    return (
+        f"CPU per event in the steady phase: intake {intake_ms:.2f} ms, broker {broker_ms:.2f}, PostgreSQL"
+        f" {pg_ms:.2f}, the partners and the reader (this process) {own_ms:.2f}; the machine's cores {busy:.0%} busy"
+    )
 
 
 if __name__ == "__main__":

@@ -45,3 +45,9 @@ def pid_of(env: str, *files: Path) -> int | None:
 def tree_cpu(pid: int | None) -> dict[int, float]:
     """CPU seconds of a process and its children (PostgreSQL's postmaster and its backends), by pid."""
     return {p: cpu_of(p) for p in ([pid, *children(pid)] if pid else [])}
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy since boot, all cores (/proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICK
