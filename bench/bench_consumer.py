@@ -9,11 +9,15 @@ the relay that feeds it. Prints, per path, the median events/s (wall) and the pr
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_consumer.py
     PYTHONPATH=/tmp/old/shared/src .venv/bin/python bench/bench_consumer.py    # older code (no pipelined path)
 
-Environment: DATABASE_URL; BENCH_EVENTS (default 12000), BENCH_RUNS (default 5).
+Environment: DATABASE_URL; BENCH_EVENTS (default 12000), BENCH_RUNS (default 5). BENCH_FETCH=k (default 0: the
+fetches above) hands out fetches of k records of one partition instead, signed k at a time, as a relay and a consumer
+at a low rate see them (k=1: every event its own fetch, signed batch and transaction); comparing k=1 with the
+default gives the consumer's own cost per fetch, apart from Kafka and the relay.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
@@ -37,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_signing_cpu as signed_facts  # the same signed facts, built the relay's way
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+FETCH = int(os.environ.get("BENCH_FETCH", "0"))
 DB = os.environ["DATABASE_URL"]
 
 
@@ -72,6 +77,28 @@ def fetches() -> list[list[ConsumerRecord[bytes, bytes]]]:
     return [rounds[i] for i in sorted(rounds)]
 
 
+def small_fetches(k: int) -> list[list[Any]]:
+    """Fetches of `k` records of one partition, each fetch one whole signed batch (at a low rate, what the relay
+    publishes per cycle is what a consumer gets per fetch); the partitions take turns."""
+    rows: list[list[tuple[bytes, list[tuple[str, bytes]]]]] = [[] for _ in range(signed_facts.PARTITIONS)]
+    for i, (value, headers) in enumerate(signed_facts.unsigned):
+        rows[i % signed_facts.PARTITIONS].append((value, list(headers)))
+    per_partition: list[list[list[Any]]] = []
+    for p, part in enumerate(rows):
+        fetches_of_p = []
+        for start in range(0, len(part), k):
+            chunk = part[start : start + k]
+            signed = signed_facts.signer.sign_batch(chunk)
+            fetches_of_p.append(
+                [
+                    ConsumerRecord("lgnet.intake.events", p, start + n, 0, 0, b"k", v, None, len(v), 0, [*h, sig])
+                    for n, ((_, h), (v, sig)) in enumerate(zip(chunk, signed, strict=True))
+                ]
+            )
+        per_partition.append(fetches_of_p)
+    return [f for turn in itertools.zip_longest(*per_partition) for f in turn if f is not None]
+
+
 async def run_once(batches: list[list[Any]], handler: Handler) -> tuple[float, float]:
     schema = f"bench_consumer_{uuid.uuid4().hex[:8]}"
     pool = await db.create_pool(DB, schema, max_size=8)
@@ -104,7 +131,7 @@ async def run_once(batches: list[list[Any]], handler: Handler) -> tuple[float, f
 
 
 async def main() -> None:
-    batches = fetches()
+    batches = small_fetches(FETCH) if FETCH > 0 else fetches()
     rates: dict[str, list[float]] = {kind: [] for kind in HANDLERS}
     cpus: dict[str, list[float]] = {kind: [] for kind in HANDLERS}
     for _ in range(RUNS):  # interleaved, so machine noise hits every path alike
@@ -112,7 +139,8 @@ async def main() -> None:
             rate, cpu = await run_once(batches, handler)
             rates[kind].append(rate)
             cpus[kind].append(cpu)
-    print(f"events={signed_facts.N} runs={RUNS} (medians; fetches of {len(batches[0])} records over 6 partitions)")
+    shape = f"{FETCH} record(s) of one partition" if FETCH > 0 else f"{len(batches[0])} records over 6 partitions"
+    print(f"events={signed_facts.N} runs={RUNS} (medians; fetches of {shape})")
     for kind in HANDLERS:
         runs = " / ".join(f"{r:,.0f}" for r in rates[kind])
         print(
