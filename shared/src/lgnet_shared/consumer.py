@@ -3,9 +3,9 @@
 Each partition's share of a batch is processed in one PostgreSQL transaction, where every event id is recorded
 in the inbox together with the handlers' effects and the events they emit (written to the outbox in one
 statement at the end). A redelivered event finds its id in the inbox and has no effect. Kafka offsets are
-committed only after that transaction commits. Optimistically the whole share goes at once (one inbox statement;
-a `BatchHandler` gets runs of consecutive events); if any record needs care, it is redone record by record,
-each in a savepoint.
+committed only after that transaction commits. Optimistically the whole share goes at once (one statement for the
+inbox and the positions; a `BatchHandler` gets runs of consecutive events); if any record needs care, it is redone
+record by record, each in a savepoint.
 
 A record that is not a valid event (not JSON, not a CloudEvent, unknown type, invalid data — or anything at all
 that goes wrong reading it) goes straight to the dead-letter topic, or to the consumer's `on_invalid` hook (the
@@ -197,8 +197,7 @@ class Consumer:
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    outcomes = await self._fast(conn, records)
-                    await self._save_positions(conn, records)
+                    outcomes = await self._fast(conn, records)  # positions saved with the inbox
             except _NeedsCare:
                 metrics.CAREFUL_BATCHES.labels(self.name).inc()
             except INFRASTRUCTURE_ERRORS:
@@ -240,12 +239,14 @@ class Consumer:
                 continue
             assert a.env is not None and a.event is not None and a.handler is not None
             todo.append((inbox_id(a.env), a.env, a.event, a.handler))
-        fresh = set(
+        positions = _last_offsets(records)
+        fresh = set(  # one round trip: the inbox and the positions (the transaction rolls both back if need be)
             await conn.fetchval(
-                "with new as (insert into inbox (consumer, event_id, outcome)"
-                " select $1, unnest($2::text[]), 'processed' on conflict do nothing returning event_id)"
+                f"with {_POSITIONS_CTE}, new as (insert into inbox (consumer, event_id, outcome)"
+                " select $1, unnest($5::text[]), 'processed' on conflict do nothing returning event_id)"
                 " select coalesce(array_agg(event_id), '{}') from new",
                 self.inbox,
+                *positions,
                 [event_id for event_id, _, _, _ in todo],
             )
         )
@@ -288,14 +289,7 @@ class Consumer:
         return outcomes
 
     async def _save_positions(self, conn: Conn, records: Sequence[Record]) -> None:
-        last: dict[tuple[str, int], int] = {}
-        for r in records:
-            last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
-        await conn.executemany(
-            "insert into consumer_positions values ($1, $2, $3, $4) on conflict (consumer, topic, partition)"
-            " do update set next_offset = greatest(consumer_positions.next_offset, excluded.next_offset)",
-            [(self.inbox, t, p, o + 1) for (t, p), o in last.items()],
-        )
+        await conn.execute(f"with {_POSITIONS_CTE} select", self.inbox, *_last_offsets(records))
 
     async def _admit(self, conn: Conn, record: Record) -> _Admission:
         """Decode and check a record: refused, skipped (another city's, no handler), or ready for its handler. Any
@@ -460,6 +454,24 @@ def _runs(ready: list[tuple[Envelope, Event, Handler]]) -> Iterator[tuple[Handle
     if run:
         assert current is not None
         yield current, run
+
+
+# Where each partition of a batch has got to ($1 the inbox name; $2-$4 from `_last_offsets`); a redelivered batch never
+# moves a position back. A common table expression, so that it travels with the inbox's statement.
+_POSITIONS_CTE = (
+    "positions as (insert into consumer_positions select $1, t, p, o"
+    " from unnest($2::text[], $3::int[], $4::bigint[]) as x(t, p, o)"
+    " on conflict (consumer, topic, partition)"
+    " do update set next_offset = greatest(consumer_positions.next_offset, excluded.next_offset))"
+)
+
+
+def _last_offsets(records: Sequence[Record]) -> tuple[list[str], list[int], list[int]]:
+    """The next offset of every (topic, partition) in `records`, as the three arrays `_POSITIONS_CTE` takes."""
+    last: dict[tuple[str, int], int] = {}
+    for r in records:
+        last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
+    return [t for t, _ in last], [p for _, p in last], [o + 1 for o in last.values()]
 
 
 def position_id(record: Record) -> str:
