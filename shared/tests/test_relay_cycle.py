@@ -203,3 +203,78 @@ async def test_a_relay_wakes_for_its_own_schemas_commits_only(
         assert relay.published == 1, "its own commit did not wake the relay"
     finally:
         await relay.stop()
+
+
+async def test_a_cycle_that_emptied_the_outbox_waits_for_the_next_commit(
+    pool: Pool, producer: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle that found fewer rows than a batch has seen every commit notified before it began; a later commit
+    notifies again. So it does not look once more (one round trip to PostgreSQL less for every cycle: a service at
+    a person's pace relays its events one cycle each)."""
+    cycles = 0
+    publish = outbox.OutboxRelay._publish_batch
+
+    async def counted(self: outbox.OutboxRelay, producer: object) -> int:
+        nonlocal cycles
+        cycles += 1
+        return await publish(self, producer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", counted)
+    relay = await leading_relay(pool)
+    try:
+        await asyncio.sleep(0.1)
+        before = cycles
+        for i in range(5):
+            await stage(pool, [f"p{i}"])
+            for _ in range(200):
+                if relay.published == i + 1:
+                    break
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert relay.published == 5
+        assert cycles - before == 5, f"{cycles - before} cycles for 5 commits relayed one at a time"
+    finally:
+        await relay.stop()
+
+
+async def test_the_rows_waiting_are_counted_while_kafka_is_unreachable(
+    pool: Pool, producer: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Operators alert on `lgnet_outbox_pending` (docs/operators.md): it must grow while the relay cannot publish,
+    and fall back to 0 once the rows are out."""
+    from aiokafka.errors import KafkaConnectionError
+    from lgnet_shared import metrics
+
+    reachable = asyncio.Event()
+
+    async def start(self: Producer) -> None:
+        if not reachable.is_set():
+            raise KafkaConnectionError("Unable to bootstrap from [('unused', 9092)]")
+
+    monkeypatch.setattr(Producer, "start", start, raising=False)
+    monkeypatch.setattr(outbox, "RETRY_AFTER_S", 0.05)
+    metrics.OUTBOX_PENDING.set(0)
+    await stage(pool, ["a", "b", "c"])
+    relay = outbox.OutboxRelay(pool, "unused:9092", idle_poll_s=30)
+    await relay.start()
+    try:
+        for _ in range(100):
+            if metrics.OUTBOX_PENDING._value.get() == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert metrics.OUTBOX_PENDING._value.get() == 3
+        await stage(pool, ["d"])
+        for _ in range(100):
+            if metrics.OUTBOX_PENDING._value.get() == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert metrics.OUTBOX_PENDING._value.get() == 4
+        reachable.set()
+        for _ in range(100):
+            if relay.published == 4:
+                break
+            await asyncio.sleep(0.05)
+        assert relay.published == 4
+        assert metrics.OUTBOX_PENDING._value.get() == 0
+    finally:
+        await relay.stop()

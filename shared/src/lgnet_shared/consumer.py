@@ -162,9 +162,14 @@ class Consumer:
             head = self.waiting.get(tp)
             if head is None or head[0] != rs[0].offset:  # a redelivery of the same offset keeps its age
                 self.waiting[tp] = (rs[0].offset, now)
-        results = await asyncio.gather(
-            *(self._process_partition(rs) for rs in by_partition.values()), return_exceptions=True
-        )
+        results: list[BaseException | None]
+        if len(by_partition) == 1:  # the usual fetch at a person's pace: no task to create (≈ 20 µs of CPU)
+            await self._process_partition(next(iter(by_partition.values())))  # failed: it propagates, still waiting
+            results = [None]
+        else:
+            results = await asyncio.gather(
+                *(self._process_partition(rs) for rs in by_partition.values()), return_exceptions=True
+            )
         for tp, result in zip(by_partition, results, strict=True):
             if not isinstance(result, BaseException):
                 self.waiting.pop(tp, None)

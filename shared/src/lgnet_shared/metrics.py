@@ -29,7 +29,11 @@ OFFSET_COMMITS = Counter(
 )
 RETRIES = Counter("lgnet_event_retries_total", "Processing attempts retried", ["consumer"])
 OUTBOX_PUBLISHED = Counter("lgnet_outbox_published_total", "Outbox rows published to Kafka")
-OUTBOX_PENDING = Gauge("lgnet_outbox_pending", "Outbox rows waiting at the last relay poll (0 when drained)")
+OUTBOX_PENDING = Gauge(
+    "lgnet_outbox_pending",
+    "Outbox rows not yet published, as the relay last saw them (0 when drained; counted at each retry while Kafka is"
+    " unreachable)",
+)
 CONSUMER_STUCK_SECONDS = Gauge(
     "lgnet_consumer_stuck_seconds",
     "How long the next record of a partition has waited to be processed (0 when caught up)",

@@ -103,6 +103,9 @@ async def _insert(conn: Conn, rows: list[Row]) -> None:
         )
 
 
+RETRY_AFTER_S = 2.0  # after a failure (broker or database away), the relay tries again this much later
+
+
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka and deletes them once the broker has acknowledged them."""
 
@@ -157,7 +160,14 @@ class OutboxRelay:
                     log.exception("outbox relay: closing failed while stopping")
                     raise asyncio.CancelledError from None
                 log.exception("outbox relay failed; retrying")
-                await asyncio.sleep(2)
+                await self._count_pending()
+                await asyncio.sleep(RETRY_AFTER_S)
+
+    async def _count_pending(self) -> None:
+        """While the relay cannot publish (Kafka unreachable), what waits is still counted: operators alert on it."""
+        with contextlib.suppress(Exception):  # the database away too: nothing to count with
+            async with self.pool.acquire() as conn:
+                metrics.OUTBOX_PENDING.set(await conn.fetchval("select count(*) from outbox"))
 
     async def _lead(self) -> None:
         async with self.pool.acquire() as lock_conn:
@@ -181,7 +191,9 @@ class OutboxRelay:
                 await producer.start()
                 while True:
                     self._wake.clear()
-                    if await self._publish_batch(producer) == 0:
+                    # Fewer rows than a batch: every commit notified before this cycle began was seen (PostgreSQL
+                    # notifies after the commit), and one since has set `_wake` again; no need to look once more.
+                    if await self._publish_batch(producer) < self.batch_size:
                         # Not `wait_for`: on Python 3.11 it swallows a cancellation (stop) that arrives as the
                         # notification does, and the relay then runs on after `stop()` (test_relay_cycle.py).
                         with contextlib.suppress(TimeoutError):
@@ -205,6 +217,9 @@ class OutboxRelay:
             if not rows:
                 metrics.OUTBOX_PENDING.set(0)
                 return 0
+            # All that waits: this batch, or, when it is a full one, what the outbox holds (a backlog to watch).
+            pending = len(rows) if len(rows) < self.batch_size else await conn.fetchval("select count(*) from outbox")
+            metrics.OUTBOX_PENDING.set(pending)
             await self._ensure_partner_topics({r["topic"] for r in rows})
             futures = await _send_in_batches(
                 producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
@@ -215,6 +230,7 @@ class OutboxRelay:
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
+        metrics.OUTBOX_PENDING.set(pending - len(rows))
         return len(rows)
 
     async def _ensure_partner_topics(self, logical: set[str]) -> None:
