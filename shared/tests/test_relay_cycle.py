@@ -72,6 +72,20 @@ def producer(monkeypatch: pytest.MonkeyPatch) -> Producer:
     return producer
 
 
+@pytest.fixture
+def cycles(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The relay's cycles (one per look at the outbox), each with the rows it published."""
+    seen: list[int] = []
+    publish = outbox.OutboxRelay._publish_batch
+
+    async def counted(self: outbox.OutboxRelay, producer: object) -> int:
+        seen.append(await publish(self, producer))  # type: ignore[arg-type]
+        return seen[-1]
+
+    monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", counted)
+    return seen
+
+
 async def leading_relay(pool: Pool) -> outbox.OutboxRelay:
     """A started relay, once it leads (with nothing to publish, it then waits for a notification)."""
     relay = outbox.OutboxRelay(pool, "unused:9092", idle_poll_s=30)
@@ -167,20 +181,11 @@ async def test_a_relay_stopped_while_its_producer_starts_leaves_no_listener_behi
 
 
 async def test_a_relay_wakes_for_its_own_schemas_commits_only(
-    pool: Pool, producer: Producer, database_url: str, monkeypatch: pytest.MonkeyPatch
+    pool: Pool, producer: Producer, database_url: str, cycles: list[int]
 ) -> None:
     """Every schema's outbox trigger notified one channel, so each relay in the database woke and queried its own
     empty outbox at every other schema's commit: the four services of a city sharing a database, and the test suite's
     dozens of schemas. A relay now hears only its own schema; its own commits still wake it at once."""
-    cycles = 0
-    publish = outbox.OutboxRelay._publish_batch
-
-    async def counted(self: outbox.OutboxRelay, producer: object) -> int:
-        nonlocal cycles
-        cycles += 1
-        return await publish(self, producer)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", counted)
     relay = await leading_relay(pool)  # polls only every 30 s: what wakes it sooner is a notification
     try:
         async with fresh_schema(database_url) as other_schema:
@@ -188,11 +193,11 @@ async def test_a_relay_wakes_for_its_own_schemas_commits_only(
             try:
                 await db.migrate(other, outbox.MIGRATIONS)
                 await asyncio.sleep(0.2)
-                before = cycles
+                before = len(cycles)
                 for i in range(20):  # another schema's commits, as another service's
                     await stage(other, [f"o{i}"])
                 await asyncio.sleep(0.5)
-                assert cycles == before, f"woken {cycles - before} times by another schema's 20 commits"
+                assert len(cycles) == before, f"woken {len(cycles) - before} times by another schema's 20 commits"
             finally:
                 await other.close()
         await stage(pool, ["mine"])
@@ -206,24 +211,15 @@ async def test_a_relay_wakes_for_its_own_schemas_commits_only(
 
 
 async def test_a_cycle_that_emptied_the_outbox_waits_for_the_next_commit(
-    pool: Pool, producer: Producer, monkeypatch: pytest.MonkeyPatch
+    pool: Pool, producer: Producer, cycles: list[int]
 ) -> None:
     """A cycle that found fewer rows than a batch has seen every commit notified before it began; a later commit
     notifies again. So it does not look once more (one round trip to PostgreSQL less for every cycle: a service at
     a person's pace relays its events one cycle each)."""
-    cycles = 0
-    publish = outbox.OutboxRelay._publish_batch
-
-    async def counted(self: outbox.OutboxRelay, producer: object) -> int:
-        nonlocal cycles
-        cycles += 1
-        return await publish(self, producer)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", counted)
     relay = await leading_relay(pool)
     try:
         await asyncio.sleep(0.1)
-        before = cycles
+        before = len(cycles)
         for i in range(5):
             await stage(pool, [f"p{i}"])
             for _ in range(200):
@@ -232,7 +228,7 @@ async def test_a_cycle_that_emptied_the_outbox_waits_for_the_next_commit(
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
         assert relay.published == 5
-        assert cycles - before == 5, f"{cycles - before} cycles for 5 commits relayed one at a time"
+        assert len(cycles) - before == 5, f"{len(cycles) - before} cycles for 5 commits relayed one at a time"
     finally:
         await relay.stop()
 
