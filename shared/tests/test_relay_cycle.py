@@ -274,3 +274,43 @@ async def test_the_rows_waiting_are_counted_while_kafka_is_unreachable(
         assert metrics.OUTBOX_PENDING._value.get() == 0
     finally:
         await relay.stop()
+
+
+async def test_a_backlog_is_counted_without_counting_the_outbox_at_every_batch(
+    pool: Pool, producer: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Draining a backlog (after an outage), the relay reads full batches: the gauge shows what is left, and the
+    outbox is counted at most every few seconds (a count of a large outbox at every batch would slow the draining)."""
+    from lgnet_shared import metrics
+
+    counts = 0
+    after_cycles: list[float] = []
+    publish = outbox.OutboxRelay._publish_batch
+
+    async def observed(self: outbox.OutboxRelay, producer: object) -> int:
+        n = await publish(self, producer)  # type: ignore[arg-type]
+        after_cycles.append(metrics.OUTBOX_PENDING._value.get())
+        return n
+
+    fetchval = db.Connection.fetchval
+
+    async def counting(self: db.Connection, query: str, *args: object, **kwargs: object) -> object:
+        nonlocal counts
+        counts += "count(*)" in query
+        return await fetchval(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(outbox.OutboxRelay, "_publish_batch", observed)
+    monkeypatch.setattr(db.Connection, "fetchval", counting)
+    await stage(pool, [f"p{i}" for i in range(9)])
+    relay = outbox.OutboxRelay(pool, "unused:9092", batch_size=2, idle_poll_s=30)
+    await relay.start()
+    try:
+        for _ in range(200):
+            if relay.published == 9:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+    finally:
+        await relay.stop()
+    assert after_cycles[:5] == [7, 5, 3, 1, 0]
+    assert counts == 1

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextvars import ContextVar
 from typing import Any
@@ -104,6 +105,7 @@ async def _insert(conn: Conn, rows: list[Row]) -> None:
 
 
 RETRY_AFTER_S = 2.0  # after a failure (broker or database away), the relay tries again this much later
+COUNT_EVERY_S = 5.0  # draining full batches, the relay counts the whole outbox at most this often
 
 
 class OutboxRelay:
@@ -131,6 +133,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.leader = False
+        self._pending, self._counted_at = 0, -COUNT_EVERY_S  # what waits as last seen (lgnet_outbox_pending)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -167,7 +170,13 @@ class OutboxRelay:
         """While the relay cannot publish (Kafka unreachable), what waits is still counted: operators alert on it."""
         with contextlib.suppress(Exception):  # the database away too: nothing to count with
             async with self.pool.acquire() as conn:
-                metrics.OUTBOX_PENDING.set(await conn.fetchval("select count(*) from outbox"))
+                self._set_pending(await conn.fetchval("select count(*) from outbox"), counted=True)
+
+    def _set_pending(self, n: int, *, counted: bool = False) -> None:
+        self._pending = n
+        if counted:
+            self._counted_at = time.monotonic()
+        metrics.OUTBOX_PENDING.set(n)
 
     async def _lead(self) -> None:
         async with self.pool.acquire() as lock_conn:
@@ -215,11 +224,16 @@ class OutboxRelay:
                 "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
             )
             if not rows:
-                metrics.OUTBOX_PENDING.set(0)
+                self._set_pending(0)
                 return 0
-            # All that waits: this batch, or, when it is a full one, what the outbox holds (a backlog to watch).
-            pending = len(rows) if len(rows) < self.batch_size else await conn.fetchval("select count(*) from outbox")
-            metrics.OUTBOX_PENDING.set(pending)
+            # All that waits: this batch; or, when it is a full one, a backlog, counted every COUNT_EVERY_S (a count
+            # of a large outbox at every batch would slow its draining) and otherwise what is left of the last count.
+            if len(rows) < self.batch_size:
+                self._set_pending(len(rows))
+            elif time.monotonic() - self._counted_at >= COUNT_EVERY_S:
+                self._set_pending(await conn.fetchval("select count(*) from outbox"), counted=True)
+            else:
+                self._set_pending(max(self._pending, len(rows)))
             await self._ensure_partner_topics({r["topic"] for r in rows})
             futures = await _send_in_batches(
                 producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
@@ -230,7 +244,7 @@ class OutboxRelay:
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
-        metrics.OUTBOX_PENDING.set(pending - len(rows))
+        self._set_pending(max(0, self._pending - len(rows)))
         return len(rows)
 
     async def _ensure_partner_topics(self, logical: set[str]) -> None:
