@@ -54,7 +54,7 @@ class Effects:
 
 @pytest.fixture
 async def pool(database_url: str, pg_schema: str) -> AsyncIterator[Pool]:
-    p = await db.create_pool(database_url, pg_schema)
+    p = await db.create_pool(database_url, pg_schema, max_size=1)  # one partition per batch here: one connection
     await db.migrate(
         p,
         [MIGRATION, *outbox.MIGRATIONS, pii.MIGRATION, ("t-1", "create table applied (seq serial, what text)")],
@@ -120,29 +120,24 @@ async def test_events_emitted_while_handling_a_batch_are_staged_once_in_order(
 
 
 async def test_a_fetch_on_the_optimistic_path_sends_one_statement_of_bookkeeping(
-    database_url: str, pg_schema: str, dead_letters: DeadLetters
+    pool: Pool, dead_letters: DeadLetters
 ) -> None:
     """Each round trip to PostgreSQL costs the consumer ≈ 0.1 ms of CPU on our machines, and a partner's events mostly
     arrive one per fetch: the inbox and the partition's position travel in one statement, between BEGIN and COMMIT
     and around the handlers' own."""
-    p = await db.create_pool(database_url, pg_schema, max_size=1)  # one connection: the one we listen to
-    try:
-        await db.migrate(p, [MIGRATION, *outbox.MIGRATIONS, ("t-1", "create table applied (seq serial, what text)")])
-        sent: list[str] = []
-        async with p.acquire() as conn:
-            conn.add_query_logger(lambda q: sent.append(q.query))
-        consumer = Effects().consumer(p, dead_letters)
-        await consumer.process(as_records([employment("p0")], partition=2))  # the first use asks for type details
-        sent.clear()
-        fetched = as_records([employment("p1"), employment("p2")], partition=3)
-        await consumer.process(fetched[1:])
-        assert [q.split()[0].lower() for q in sent] == ["begin;", "with", "insert", "commit;"], sent
-        assert "consumer_positions" in sent[1] and "inbox" in sent[1]
+    sent: list[str] = []
+    async with pool.acquire() as conn:  # the pool's only connection: the one the consumer will use
+        conn.add_query_logger(lambda q: sent.append(q.query))
+    consumer = Effects().consumer(pool, dead_letters)
+    await consumer.process(as_records([employment("p0")], partition=2))  # the first use asks for type details
+    sent.clear()
+    fetched = as_records([employment("p1"), employment("p2")], partition=3)
+    await consumer.process(fetched[1:])
+    assert [q.split()[0].lower() for q in sent] == ["begin;", "with", "insert", "commit;"], sent
+    assert "consumer_positions" in sent[1] and "inbox" in sent[1]
 
-        await consumer.process(fetched)  # from an older offset (p1 was not processed yet)
-        async with p.acquire() as conn:
-            positions = await conn.fetch("select topic, partition, next_offset from consumer_positions")
-            assert sorted(tuple(r) for r in positions) == [("t", 2, 1), ("t", 3, 2)]  # never moved back
-        assert await applied(p) == ["p0", "p2", "p1"]
-    finally:
-        await p.close()
+    await consumer.process(fetched)  # from an older offset (p1 was not processed yet)
+    async with pool.acquire() as conn:
+        positions = await conn.fetch("select topic, partition, next_offset from consumer_positions")
+        assert sorted(tuple(r) for r in positions) == [("t", 2, 1), ("t", 3, 2)]  # never moved back
+    assert await applied(pool) == ["p0", "p2", "p1"]

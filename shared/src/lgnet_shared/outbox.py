@@ -170,12 +170,14 @@ class OutboxRelay:
         """While the relay cannot publish (Kafka unreachable), what waits is still counted: operators alert on it."""
         with contextlib.suppress(Exception):  # the database away too: nothing to count with
             async with self.pool.acquire() as conn:
-                self._set_pending(await conn.fetchval("select count(*) from outbox"), counted=True)
+                await self._recount(conn)
 
-    def _set_pending(self, n: int, *, counted: bool = False) -> None:
+    async def _recount(self, conn: Conn) -> None:
+        self._set_pending(await conn.fetchval("select count(*) from outbox"))
+        self._counted_at = time.monotonic()
+
+    def _set_pending(self, n: int) -> None:
         self._pending = n
-        if counted:
-            self._counted_at = time.monotonic()
         metrics.OUTBOX_PENDING.set(n)
 
     async def _lead(self) -> None:
@@ -231,7 +233,7 @@ class OutboxRelay:
             if len(rows) < self.batch_size:
                 self._set_pending(len(rows))
             elif time.monotonic() - self._counted_at >= COUNT_EVERY_S:
-                self._set_pending(await conn.fetchval("select count(*) from outbox"), counted=True)
+                await self._recount(conn)
             else:
                 self._set_pending(max(self._pending, len(rows)))
             await self._ensure_partner_topics({r["topic"] for r in rows})
