@@ -139,8 +139,13 @@ class GiveUp(Exception):
 LOGIN_REFUSED_FOR = 30.0
 
 
-def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300, brokers: int = 1) -> None:
-    """Ready = a real client, authenticated over TLS like every other, gets metadata listing `brokers` brokers."""
+def wait_kafka(
+    bootstrap: str, security: dict[str, str], timeout: float = 300, brokers: int = 1, groups: bool = False
+) -> None:
+    """Ready = a real client, authenticated over TLS like every other, gets metadata listing `brokers` brokers; with
+    `groups`, a group coordinator answers too. A fresh cluster creates `__consumer_offsets` at the first coordinator
+    look-up, and until it is there every consumer logs aiokafka's "Group Coordinator Request failed" at ERROR: a
+    first `make up` showed operators two such lines. Waiting here takes that look-up off the services."""
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
     from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -168,6 +173,8 @@ def wait_kafka(bootstrap: str, security: dict[str, str], timeout: float = 300, b
             cluster = await admin.describe_cluster()
             if len(cluster.get("brokers") or []) < brokers:
                 raise RuntimeError(f"{len(cluster.get('brokers') or [])} of {brokers} brokers in metadata")
+            if groups:
+                await admin.find_coordinator("lgnet-readiness")
         finally:
             await admin.close()
 
@@ -504,7 +511,7 @@ class Kafka:
             running = []
         if len(running) == self.nodes:
             say(f"Kafka already running ({self.describe()})")
-            wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
+            wait_kafka(self.bootstrap, self.security(), brokers=self.nodes, groups=True)
             return
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "scram-in-metadata-log").unlink(missing_ok=True)  # a marker of older versions, meaningless now
@@ -522,7 +529,7 @@ class Kafka:
                     require_free(port, f"Kafka node {node}")
                 self.start_node(node, wait=False)
         say(f"Kafka starting ({self.describe()}), TLS + SASL/SCRAM-SHA-512, logs {self.home}/**/server.log")
-        wait_kafka(self.bootstrap, self.security(), brokers=self.nodes)
+        wait_kafka(self.bootstrap, self.security(), brokers=self.nodes, groups=True)
 
     def describe(self) -> str:
         pids = ", ".join(f"node {n} pid {self.node_pid(n)}" for n in self.node_ids)
