@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from lgnet_housing.entrypoints.main import SPEC
+from lgnet_shared import clock
 from lgnet_shared.testing.api_fuzz import fuzz
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
@@ -84,10 +85,16 @@ async def test_rules_the_matching_cannot_compute_with_are_refused_naming_the_fie
         assert (r.status_code, r.json()["field"]) == (422, field), r.text
         r = await staff.post(
             f"/placements/{seeded['placement_id']}/end",
-            json={"reason": "autonomy_reached", "ended_on": "2027-01-31"},
+            json={"reason": "autonomy_reached", "ended_on": str(clock.today())},
             headers={"Idempotency-Key": "k2"},
         )
         assert r.status_code == 200, r.text
+
+
+def _bound(schema: dict[str, Any]) -> Any:
+    """A field's maximum as the API takes it: FastAPI's OpenAPI writes an integer's bound as a number (10.0), and an
+    integer field takes only a JSON integer."""
+    return int(schema["maximum"]) if schema.get("type") == "integer" else schema["maximum"]
 
 
 async def test_the_largest_accepted_rules_still_match_and_explain(database_url: str, pg_schema: str) -> None:
@@ -97,9 +104,9 @@ async def test_the_largest_accepted_rules_still_match_and_explain(database_url: 
         seeded = await seed(service)
         limits = (await staff.get("/openapi.json")).json()["components"]["schemas"]
         rules, priority = limits["CityRules"]["properties"], limits["PriorityWeights"]["properties"]
-        most = {k: p["maximum"] for k, p in rules.items() if "maximum" in p}
+        most = {k: _bound(p) for k, p in rules.items() if "maximum" in p}
         body = most | {
-            "priority": {k: p["maximum"] for k, p in priority.items() if "maximum" in p}
+            "priority": {k: _bound(p) for k, p in priority.items() if "maximum" in p}
             | {"situation": {"homeless": priority["situation"]["additionalProperties"]["maximum"]}},
         }
         assert {"availability_horizon_days", "max_people_per_bedroom", "planned_contribution_cents"} <= set(most)
@@ -107,7 +114,7 @@ async def test_the_largest_accepted_rules_still_match_and_explain(database_url: 
         assert r.status_code == 200, r.text
         r = await staff.post(
             f"/placements/{seeded['placement_id']}/end",
-            json={"reason": "autonomy_reached", "ended_on": "9999-12-31"},
+            json={"reason": "autonomy_reached", "ended_on": str(clock.today())},  # a step is dated today at the latest
             headers={"Idempotency-Key": "k2"},
         )
         assert r.status_code == 200, r.text

@@ -18,15 +18,17 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Id, IsoDate
 
 INBOUND = "partner.inbound"
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-Minutes = Annotated[int, Field(ge=15, le=720, description="Length of the session in minutes (15 minutes to 12 hours)")]
-Percent = Annotated[int, Field(ge=0, le=100)]
+Minutes = Annotated[
+    StrictInt, Field(ge=15, le=720, description="Length of the session in minutes (15 minutes to 12 hours)")
+]
+Percent = Annotated[StrictInt, Field(ge=0, le=100)]
 
 
 class CivicActivityKind(StrEnum):

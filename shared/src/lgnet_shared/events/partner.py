@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, StrictBool, field_validator
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import (
@@ -26,7 +26,7 @@ from lgnet_shared.events.intake import (
     Sex,
     VulnerabilityCode,
 )
-from lgnet_shared.events.types import Cents, Code, Country, Id, IsoDate, Part
+from lgnet_shared.events.types import Code, Country, Id, IsoDate, Part, StrictCents
 
 INBOUND = "partner.inbound"
 
@@ -121,7 +121,7 @@ class CaseOpeningSubmitted(Event):
     action_area: ActionArea
     channel: Channel
     opened_on: IsoDate
-    housing_need: bool = False
+    housing_need: StrictBool = False
     referral_id: Id | None = None
 
 
@@ -134,11 +134,11 @@ class NeedsAssessmentSubmittedV1(Event):
     case_id: Id
     vulnerabilities: list[VulnerabilityCode] = Field(default_factory=list)
     housing_situation: HousingSituation
-    monthly_income_cents: Cents
+    monthly_income_cents: StrictCents
     employment_status: EmploymentStatus
     eviction_date: IsoDate | None = None
-    accessibility_needs: bool = False
-    specialist_support: bool = False
+    accessibility_needs: StrictBool = False
+    specialist_support: StrictBool = False
     assessed_on: IsoDate
 
 
@@ -191,7 +191,7 @@ class ConsentReported(Event):
 
     person_id: Id
     purpose: ConsentPurpose
-    granted: bool
+    granted: StrictBool
     recorded_on: IsoDate
 
 

@@ -6,12 +6,16 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
 Cents = Annotated[int, Field(ge=0, description="Integer euro cents")]
 PositiveCents = Annotated[int, Field(gt=0, description="Integer euro cents, more than zero")]
+StrictCents = Annotated[StrictInt, Field(ge=0, description="Integer euro cents")]
+"""Cents as callers send them (HTTP bodies, partners' events): a JSON integer only. Pydantic's lax mode would read
+`"300"`, `true` or `12.0` as a whole number; what callers send uses `StrictInt`, `StrictBool` and `IsoDate` alike
+(`lgnet_shared.testing.strict_inputs` holds every service's bodies to it)."""
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.service_layer import desk
 
 PageOf = Callable[..., Awaitable[Any]]  # web.router's `page(request, csrf_check=…)`: a web.Page
@@ -56,7 +56,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
             "starts_on": f.get("starts_on", ""),
             "ends_on": f.get("ends_on") or None,
             "target_level": f.get("target_level") or None,
-            "min_attendance_percent": f.get("min_attendance_percent") or 70,
+            "min_attendance_percent": whole_number(f.get("min_attendance_percent") or "70"),
         }
         fields = {k: k for k in ("title", "kind", "starts_on", "ends_on", "target_level", "min_attendance_percent")}
         try:
@@ -83,13 +83,12 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
     async def hold_session(request: Request, activity_id: str) -> Response:
         p = await page(request, csrf_check=True)
         f = await form_of(request)
-        minutes = f.get("duration_minutes", "").strip()
         body = {
             "activity_id": activity_id,
             "session_id": desk.new_id("ses"),
             "held_on": f.get("held_on", ""),
             "place": f.get("place", "").strip(),
-            "duration_minutes": int(minutes) if minutes.isdigit() else minutes,
+            "duration_minutes": whole_number(f.get("duration_minutes", "")),
             "facilitators": ids(f.get("facilitators", "")),
             "volunteer_ids": ids(f.get("volunteer_ids", "")),
         }

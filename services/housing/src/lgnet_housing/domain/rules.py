@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Annotated
 
 from lgnet_shared.events.housing import SupportLevel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from lgnet_housing.domain.model import Household, Opportunity
 
@@ -52,7 +52,7 @@ class PriorityWeights(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     vulnerability: float = Field(default=2.0, ge=0, le=MAX_POINTS, description="Points per recorded vulnerability")
-    vulnerability_cap: int = Field(default=5, ge=0, le=MAX_COUNTED, description="Vulnerabilities counted at most")
+    vulnerability_cap: StrictInt = Field(default=5, ge=0, le=MAX_COUNTED, description="Vulnerabilities counted at most")
     situation: dict[str, Annotated[float, Field(ge=0, le=MAX_POINTS)]] = Field(
         default_factory=lambda: {
             "homeless": 4.0,
@@ -67,13 +67,13 @@ class PriorityWeights(BaseModel):
     waiting_per_month: float = Field(
         default=0.5, ge=0, le=MAX_POINTS, description="Points per 30 days on the waiting list"
     )
-    waiting_cap_months: int = Field(default=24, ge=0, le=MAX_WAITING_MONTHS)
+    waiting_cap_months: StrictInt = Field(default=24, ge=0, le=MAX_WAITING_MONTHS)
     urgency: float = Field(default=6.0, ge=0, le=MAX_POINTS, description="Points when eviction is today or past")
-    urgency_horizon_days: int = Field(
+    urgency_horizon_days: StrictInt = Field(
         default=90, ge=1, le=MAX_DAYS, description="Urgency grows linearly inside this window"
     )
     minors: float = Field(default=1.0, ge=0, le=MAX_POINTS, description="Points per minor")
-    minors_cap: int = Field(default=5, ge=0, le=MAX_COUNTED)
+    minors_cap: StrictInt = Field(default=5, ge=0, le=MAX_COUNTED)
 
 
 class FitWeights(BaseModel):
@@ -91,18 +91,20 @@ class CityRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hard_rules: tuple[str, ...] = Field(default=ALL_RULES, description=f"Subset of {', '.join(ALL_RULES)}")
-    max_people_per_bedroom: int = Field(
+    max_people_per_bedroom: StrictInt = Field(
         default=2, ge=1, le=MAX_PEOPLE_PER_BEDROOM, description="A studio (0 bedrooms) counts as one"
     )
     rent_share_of_income: float = Field(default=0.4, ge=0, le=1, description="Share of income rent may take")
-    planned_contribution_cents: int = Field(
+    planned_contribution_cents: StrictInt = Field(
         default=0, ge=0, le=MAX_PLANNED_CONTRIBUTION_CENTS, description="Monthly rent support the city plans"
     )
-    availability_horizon_days: int = Field(
+    availability_horizon_days: StrictInt = Field(
         default=60, ge=0, le=MAX_DAYS, description="Listed as available within N days"
     )
-    stalled_after_days: int = Field(default=14, ge=1, le=MAX_DAYS, description="A match step waiting longer is stalled")
-    auto_match: bool = Field(default=True, description="Re-run matching after every relevant change")
+    stalled_after_days: StrictInt = Field(
+        default=14, ge=1, le=MAX_DAYS, description="A match step waiting longer is stalled"
+    )
+    auto_match: StrictBool = Field(default=True, description="Re-run matching after every relevant change")
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     fit: FitWeights = Field(default_factory=FitWeights)
 

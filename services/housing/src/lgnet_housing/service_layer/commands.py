@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal, Self
 
 from lgnet_shared.events.housing import DeclinedBy, HousingKind, LeaseType, PlacementEndReason, SupportLevel
-from lgnet_shared.events.types import Cents, Code, Id
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from lgnet_shared.events.types import Code, Id, IsoDate, StrictCents
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 Restriction = Literal["women_only", "men_only", "families_only", "singles_only", "no_minors"]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
@@ -21,12 +20,12 @@ class ListOpportunity(Command):
     opportunity_id: Id
     partner: Id | None = Field(default=None, description="Owning partner; a partner lists its own (default)")
     kind: HousingKind
-    capacity: int = Field(ge=1, le=50)
-    bedrooms: int = Field(ge=0, le=30)
-    accessible: bool = False
-    monthly_rent_cents: Cents
-    available_from: date
-    available_until: date | None = None
+    capacity: StrictInt = Field(ge=1, le=50)
+    bedrooms: StrictInt = Field(ge=0, le=30)
+    accessible: StrictBool = False
+    monthly_rent_cents: StrictCents
+    available_from: IsoDate
+    available_until: IsoDate | None = None
     support_level: SupportLevel = SupportLevel.NONE
     restrictions: list[Restriction] = Field(default_factory=list)
     area: Code | None = None
@@ -43,12 +42,12 @@ class UpdateOpportunity(Command):
     """Only the fields given change."""
 
     kind: HousingKind | None = None
-    capacity: int | None = Field(default=None, ge=1, le=50)
-    bedrooms: int | None = Field(default=None, ge=0, le=30)
-    accessible: bool | None = None
-    monthly_rent_cents: Cents | None = None
-    available_from: date | None = None
-    available_until: date | None = None
+    capacity: StrictInt | None = Field(default=None, ge=1, le=50)
+    bedrooms: StrictInt | None = Field(default=None, ge=0, le=30)
+    accessible: StrictBool | None = None
+    monthly_rent_cents: StrictCents | None = None
+    available_from: IsoDate | None = None
+    available_until: IsoDate | None = None
     support_level: SupportLevel | None = None
     restrictions: list[Restriction] | None = None
     area: Code | None = None
@@ -57,30 +56,30 @@ class UpdateOpportunity(Command):
 
 class WithdrawOpportunity(Command):
     reason: Code
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class AcceptMatch(Command):
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class DeclineMatch(Command):
     by: DeclinedBy
     reason: Code = Field(description="Coded reason, e.g. too_far, too_expensive, household_not_suitable")
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class StartPlacement(Command):
-    started_on: date
+    started_on: IsoDate
 
 
 class SignLease(Command):
     lease_type: LeaseType
-    monthly_rent_cents: Cents
-    deposit_cents: Cents
-    start_date: date
-    end_date: date | None = None
-    signed_on: date
+    monthly_rent_cents: StrictCents
+    deposit_cents: StrictCents
+    start_date: IsoDate
+    end_date: IsoDate | None = None
+    signed_on: IsoDate
 
     @model_validator(mode="after")
     def _dates(self) -> Self:
@@ -91,20 +90,20 @@ class SignLease(Command):
 
 class EndPlacement(Command):
     reason: PlacementEndReason
-    ended_on: date
+    ended_on: IsoDate
 
 
 class ParkHousehold(Command):
     reason: Code
-    until: date
+    until: IsoDate
 
 
 class UnparkHousehold(Command):
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class StalledCheck(Command):
-    on: date | None = Field(
+    on: IsoDate | None = Field(
         default=None,
         description="The day to count waiting to and compare holds with (default today; at most one day after"
         " the server's UTC date, for clock skew and time zones). What the check creates is dated today.",

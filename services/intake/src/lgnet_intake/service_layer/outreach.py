@@ -19,9 +19,9 @@ from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import Channel, Sex
-from lgnet_shared.events.types import Country, Id
+from lgnet_shared.events.types import Country, Id, IsoDate
 from lgnet_shared.ids import new_id
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from lgnet_intake.adapters import outreach_repository as repo
 from lgnet_intake.adapters import repository as intake_repo
@@ -47,7 +47,7 @@ class RegisterMobileUnit(Command):
     vehicle: ev.ShortText | None = None
     area: ev.ShortText
     partner: Id | None = Field(default=None, description="The partner that runs the unit (none: the city)")
-    team_size: int = Field(ge=1, le=50)
+    team_size: StrictInt = Field(ge=1, le=50)
 
 
 class RecordStreetContact(Command):
@@ -55,7 +55,7 @@ class RecordStreetContact(Command):
 
     contact_id: Id
     outing_id: Id
-    contacted_on: date
+    contacted_on: IsoDate
     age_band: ev.AgeBand
     sex: Sex
     nationality: Country | None = None
@@ -68,7 +68,7 @@ class RecordStreetContact(Command):
 
 class LinkStreetContact(Command):
     person_id: Id
-    linked_on: date
+    linked_on: IsoDate
     case_id: Id | None = None
 
 
@@ -79,16 +79,16 @@ class MoveAppointment(Command):
 
 class CancelAppointment(Command):
     reason: ev.AppointmentCancellation
-    on: date
+    on: IsoDate
 
 
 class RecordAppointmentOutcome(Command):
     outcome: ev.AppointmentOutcome
-    on: date
+    on: IsoDate
 
 
 class SendReminders(Command):
-    day: date = Field(description="The day the reminders are sent: appointments of the next day are due")
+    day: IsoDate = Field(description="The day the reminders are sent: appointments of the next day are due")
 
 
 def iso(row: dict[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from lgnet_shared.events.payments import ContributionKind, TutoringOutcome, VoucherKind
-from lgnet_shared.events.types import Code, Id
+from lgnet_shared.events.types import Code, Id, IsoDate
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Cents = Annotated[StrictInt, Field(gt=0, description="Integer euro cents, more than zero")]
@@ -56,8 +55,8 @@ class RequestContribution(Command):
     kind: ContributionKind
     amount_cents: Cents
     lease_id: Id | None = None
-    period_from: date | None = None
-    period_to: date | None = None
+    period_from: IsoDate | None = None
+    period_to: IsoDate | None = None
     beneficiary: Beneficiary | None = None
 
 
@@ -70,7 +69,7 @@ class Reject(Command):
 
 
 class CreateBatch(Command):
-    execution_date: date | None = Field(default=None, description="Requested execution date; default tomorrow")
+    execution_date: IsoDate | None = Field(default=None, description="Requested execution date; default tomorrow")
     max_payments: Annotated[StrictInt, Field(gt=0, le=200_000)] = 100_000
 
 
@@ -93,7 +92,7 @@ class IssueVoucher(Command):
     case_id: Id
     kind: VoucherKind
     value_cents: Cents
-    valid_until: date
+    valid_until: IsoDate
 
 
 class Redeem(Command):
@@ -105,5 +104,5 @@ class Redeem(Command):
 class RecordTutoring(Command):
     case_id: Id
     topics: list[Code] = Field(min_length=1, description="budgeting, bills, banking, savings, debt, ...")
-    on: date | None = None
+    on: IsoDate | None = None
     outcome: TutoringOutcome | None = Field(default=None, description="What the session led to")

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.auth import Actor, Role, Who
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
+from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
@@ -63,9 +64,9 @@ def scope_of(actor: Actor, report: str, city: str | None) -> str:
 
 class PublishBody(BaseModel):
     city: str | None = Field(default=None, description="City of a city_summary; default the actor's city")
-    as_of: date | None = None
-    period_from: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    as_of: IsoDate | None = None
+    period_from: IsoDate | None = Field(default=None, alias="from")
+    to: IsoDate | None = None
 
 
 def _staff_scope(actor: Actor, city: str | None) -> str:
