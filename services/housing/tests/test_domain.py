@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lgnet_housing.domain import explain, matching, priority, rules, solver
-from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day
+from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day, step_day
 from lgnet_housing.domain.model import RESTRICTIONS, Household, Member, Opportunity
 from lgnet_housing.domain.rules import CityRules
 from lgnet_shared.errors import ContractError
@@ -412,6 +412,20 @@ def test_a_check_looks_from_a_past_day_or_today_never_beyond_the_skew_tolerance(
     with pytest.raises(ContractError) as refused:
         check_day(date(2027, 1, 10), today)
     assert refused.value.field == "on" and "future" in refused.value.reason
+
+
+def test_a_workflow_step_happened_after_the_previous_one_and_not_in_the_future() -> None:
+    """From an outside test: an acceptance dated 2030-01-01 was taken, and the match could then not be placed before
+    2030 (a placement may not predate its acceptance)."""
+    today, proposed = date(2026, 12, 3), date(2026, 11, 20)
+    assert step_day(today, proposed, today, "on") == today
+    assert step_day(today + CLOCK_SKEW_TOLERANCE, proposed, today, "on") == date(2026, 12, 4)
+    with pytest.raises(ContractError) as refused:
+        step_day(date(2030, 1, 1), proposed, today, "on")
+    assert refused.value.field == "on" and "future" in refused.value.reason
+    with pytest.raises(ContractError) as refused:
+        step_day(date(2026, 11, 1), proposed, today, "started_on")
+    assert refused.value.field == "started_on" and "before 2026-11-20" in refused.value.reason
 
 
 def test_an_income_beyond_any_rent_is_affordable_everywhere_and_still_matches() -> None:

@@ -82,10 +82,15 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
     assert all(e.case_id == f"{e.household_id}-case" and e.explanation for e in proposed)
 
     match_id = found["h-mum"]["match_id"]
+    future = (clock.today() + timedelta(days=30)).isoformat()  # each step is refused in the future, naming its field
     async with housing.client("coop-aurora") as c:
+        r = await c.post(f"/matches/{match_id}/acceptance", json={"on": future})
+        assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
         r = await c.post(f"/matches/{match_id}/acceptance", json={})
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "accepted"
+        r = await post(c, f"/matches/{match_id}/placement", {"started_on": future})
+        assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
         r = await post(c, f"/matches/{match_id}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
         placement_id = r.json()["placement_id"]
@@ -97,6 +102,8 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
             "end_date": (clock.today() + timedelta(days=365)).isoformat(),
             "signed_on": clock.today().isoformat(),
         }
+        r = await post(c, f"/placements/{placement_id}/lease", lease | {"signed_on": future})
+        assert (r.status_code, r.json()["field"]) == (422, "signed_on"), r.text
         key = str(uuid.uuid4())
         r = await post(c, f"/placements/{placement_id}/lease", lease, key)
         assert r.status_code == 201, r.text
@@ -104,6 +111,8 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         again = await post(c, f"/placements/{placement_id}/lease", lease, key)  # a retry: same answer, no new lease
         assert again.status_code == 201 and again.json()["lease_id"] == lease_id
         assert (await post(c, f"/placements/{placement_id}/lease", lease)).status_code == 409
+        r = await c.post(f"/placements/{placement_id}/end", json={"reason": "autonomy_reached", "ended_on": future})
+        assert (r.status_code, r.json()["field"]) == (422, "ended_on"), r.text
         r = await c.post(
             f"/placements/{placement_id}/end",
             json={"reason": "autonomy_reached", "ended_on": clock.today().isoformat()},

@@ -1,6 +1,7 @@
-"""The day a periodic check looks from. It may be a past day (an operator re-checking, a scheduler catching up),
-never a future one: a check cannot know what will have happened. Facts the check creates are dated the day they
-are made, whatever day it looks from."""
+"""The day a periodic check looks from, and the day a workflow step happened. A check may look from a past day (an
+operator re-checking, a scheduler catching up), never a future one: it cannot know what will have happened. Facts
+the check creates are dated the day they are made, whatever day it looks from. A step (a match accepted or
+declined, a placement started or ended, a lease signed) is a fact too: dated today at the latest."""
 
 from __future__ import annotations
 
@@ -21,3 +22,14 @@ def check_day(requested: date | None, today: date, field: str = "on") -> date:
     if requested > latest:
         raise ContractError(field, f"{requested} is in the future: the check may look from {latest} at the latest")
     return requested
+
+
+def step_day(day: date, earlier: date | None, today: date, field: str) -> date:
+    """The day a workflow step happened: not before the previous step, and not in the future. A future day held the
+    next step back until then (an acceptance dated 2030 refused every placement before 2030) and kept the match
+    from ever looking stalled."""
+    if earlier is not None and day < earlier:
+        raise ContractError(field, f"is before {earlier}, when the previous step happened")
+    if day > today + CLOCK_SKEW_TOLERANCE:
+        raise ContractError(field, f"{day} is in the future: a step is recorded once it has happened")
+    return day

@@ -22,7 +22,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
-from lgnet_housing.domain.as_of import check_day
+from lgnet_housing.domain.as_of import check_day, step_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -58,7 +58,11 @@ def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
     if actor.role is Role.STAFF:
         return
     own = {"household": m["case_partner"] == actor.id, "provider": m["opportunity_partner"] == actor.id}
-    if not (own[side] if side in own else any(own.values())):
+    if side in own and not own[side]:
+        whose = "case's (household side)" if side == "household" else "opportunity's (provider side)"
+        other = " (it is the other side's partner)" if any(own.values()) else ""
+        raise Forbidden(field, f"partner {actor.id} is not the {whose} partner{other}")
+    if side not in own and not any(own.values()):
         raise Forbidden(field, f"partner {actor.id} is neither the case's nor the opportunity's partner")
 
 
@@ -363,8 +367,7 @@ class Housing:
         _side_allowed(ctx.actor, m, "any", "match_id")
         if m["status"] != "proposed":
             raise Conflict("match_id", f"the match is {m['status']}, not proposed")
-        on = c.on or ctx.today
-        _not_before(on, m["proposed_on"], "on")
+        on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
         await repo.set_match(self.conn, match_id, status="accepted", decided_on=on, step_since=on)
         await self.emit(
             ctx,
@@ -382,8 +385,7 @@ class Housing:
         _side_allowed(ctx.actor, m, c.by.value, "match_id")
         if m["status"] not in ("proposed", "accepted"):
             raise Conflict("match_id", f"the match is {m['status']}: only a proposed or accepted match is declined")
-        on = c.on or ctx.today
-        _not_before(on, m["proposed_on"], "on")
+        on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
         await self.end_match(ctx, m, "declined", c.by, c.reason, on)
         await self.run_matching(ctx, m["city"])
         return await self.read_match(ctx, match_id)
@@ -394,7 +396,7 @@ class Housing:
         _side_allowed(ctx.actor, m, "any", "match_id")
         if m["status"] != "accepted":
             raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
-        _not_before(c.started_on, m["decided_on"], "started_on")
+        step_day(c.started_on, m["decided_on"], ctx.today, "started_on")
         placement_id = new_id()
         event = ev.PlacementStarted(
             placement_id=placement_id,
@@ -423,7 +425,7 @@ class Housing:
         p = await self._placement(ctx, placement_id)
         if p["lease_id"] is not None:
             raise Conflict("placement_id", f"lease {p['lease_id']} is already signed for this placement")
-        _not_before(c.signed_on, p["started_on"], "signed_on")
+        step_day(c.signed_on, p["started_on"], ctx.today, "signed_on")
         event = ev.LeaseSigned(
             lease_id=new_id(),
             placement_id=placement_id,
@@ -446,7 +448,7 @@ class Housing:
 
     async def end_placement(self, ctx: Context, placement_id: str, c: cmd.EndPlacement) -> Json:
         p = await self._placement(ctx, placement_id)
-        _not_before(c.ended_on, p["started_on"], "ended_on")
+        step_day(c.ended_on, p["started_on"], ctx.today, "ended_on")
         await repo.end_placement(self.conn, placement_id, c.reason.value, c.ended_on)
         await repo.set_match(self.conn, p["match_id"], status="ended")
         await self.emit(
@@ -592,11 +594,6 @@ async def lock_city(conn: Conn, city: str) -> None:
 
 def _reason(code: str, detail: str) -> Json:
     return {"code": code, "detail": detail}
-
-
-def _not_before(day: date, earlier: date | None, field: str) -> None:
-    if earlier is not None and day < earlier:
-        raise ContractError(field, f"is before {earlier}, when the previous step happened")
 
 
 def _db(value: Any) -> Any:

@@ -1,0 +1,35 @@
+"""Who may act on which side of a match, and what a refusal says (service layer, no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+from lgnet_housing.service_layer.handlers import _side_allowed
+from lgnet_shared.access import Actor, Role
+from lgnet_shared.errors import Forbidden
+
+MATCH = {"city": "torino", "case_partner": "coop-a", "opportunity_partner": "coop-b"}
+
+
+def refusal(actor: Actor, side: str) -> str:
+    with pytest.raises(Forbidden) as refused:
+        _side_allowed(actor, MATCH, side, "match_id")
+    assert refused.value.field == "match_id"
+    return refused.value.reason
+
+
+def test_each_side_is_its_partners_and_staff_act_for_both() -> None:
+    a, b, c = (Actor(p, Role.PARTNER, "torino") for p in ("coop-a", "coop-b", "coop-c"))
+    for side in ("household", "provider", "any"):
+        _side_allowed(Actor("anna", Role.STAFF, "torino"), MATCH, side, "match_id")
+    _side_allowed(a, MATCH, "household", "match_id")
+    _side_allowed(b, MATCH, "provider", "match_id")
+    _side_allowed(a, MATCH, "any", "match_id")
+    # From an outside test: the case's own partner declining as the provider was told it was neither partner.
+    assert refusal(a, "provider") == (
+        "partner coop-a is not the opportunity's (provider side) partner (it is the other side's partner)"
+    )
+    assert refusal(b, "household") == (
+        "partner coop-b is not the case's (household side) partner (it is the other side's partner)"
+    )
+    assert refusal(c, "household") == "partner coop-c is not the case's (household side) partner"
+    assert refusal(c, "any") == "partner coop-c is neither the case's nor the opportunity's partner"
