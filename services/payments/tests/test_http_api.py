@@ -204,6 +204,13 @@ async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
     async with payments.client("coop-aurora") as coop, payments.client("anna") as anna:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100}, headers=key())
         assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (403, "case_id")
+        # Listing another partner's case is refused as plainly (it answered 200 with an empty list), and a status
+        # that does not exist is an error, not an empty list.
+        listed = await coop.get("/contribution-requests", params={"case_id": "c3"})
+        assert problem(listed)[:2] == (403, "query.case_id"), listed.text
+        bogus = await coop.get("/contribution-requests", params={"status": "bogus"})
+        assert problem(bogus)[:2] == (422, "query.status")
+        assert (await anna.get("/contribution-requests", params={"case_id": "c3", "status": "paid"})).json() == []
         await payments.publish(
             iev.CaseClosed(case_id="c3", outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=clock.today()), "torino"
         )

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -33,6 +33,7 @@ from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+RequestStatus = Literal["requested", "approved", "rejected", "batched", "paid"]  # the schema's check constraint
 AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
 ERRORS = problem_responses(s409="Conflicts with what is recorded (wrong state, over budget, spent voucher)")
 Run = Callable[[UnitOfWork, Context], Awaitable[Any]]
@@ -148,7 +149,7 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, payload, lambda u, c: contributions.request_contribution(u, c, body))
 
     @api.get("/contribution-requests", summary="Contribution requests of the actor's city")
-    async def list_requests(actor: Who, status: str | None = None, case_id: str | None = None) -> Any:
+    async def list_requests(actor: Who, status: RequestStatus | None = None, case_id: str | None = None) -> Any:
         return await act(actor, lambda u, c: contributions.listing(u, c, status, case_id))
 
     @api.get("/contribution-requests/{request_id}", summary="A contribution request")

@@ -358,5 +358,8 @@ async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]
 
 
 async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: str | None) -> list[dict[str, Any]]:
-    """The city's requests for staff; a partner's own cases' only."""
+    """The city's requests for staff; a partner's own cases' only. A case asked for by name is checked like any other
+    read of it: another partner's case is refused, not answered with an empty list."""
+    if case_id is not None:
+        ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
     return await shown(uow, await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner))
