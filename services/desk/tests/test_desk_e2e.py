@@ -438,6 +438,11 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     assert await maria.locator("tr", has_text=case).count() == 2
     await maria.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
     assert await maria.locator("tr", has_text="op-giulia").count() == 1  # the agenda of the appointment's day
+    # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
+    answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")
+    assert answer is not None and answer.status == 422
+    assert await maria.locator("#day-error").inner_text() == "non è una data valida"
+    assert "registro degli accessi" not in await maria.locator("main").inner_text()
     sara = await logged_in(browser, desk, "sara")  # Trieste's cooperative: none of Torino's
     await sara.goto(desk.url + "/todo")
     assert await sara.locator("tr", has_text=case).count() == 0

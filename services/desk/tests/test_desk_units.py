@@ -3,8 +3,10 @@ catalogues (every message has its Italian text), Italian formats and labels."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +16,7 @@ from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, c
 from lgnet_desk.domain.refusals import say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.web import _cents
-from lgnet_desk.service_layer.desk import todo
+from lgnet_desk.service_layer.desk import FieldErrors, register_household, todo
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -104,6 +106,33 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
     assert say(reason, "it").startswith("non è un codice fiscale valido")
 
 
+@pytest.mark.parametrize(
+    ("reason", "italian"),
+    [  # what an outside test saw in English at the Italian desk
+        ("has no letters or digits", "non contiene lettere né cifre"),
+        ("String should match pattern '^[A-Z]{2}$'", "formato non valido"),
+        ("String should have at least 16 characters", "almeno 16 caratteri"),
+        ("Value error, must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
+        ("no person p-nobody", "nessuna persona p-nobody"),
+        (
+            "request is approved, only a requested one can be approved",
+            "la richiesta non è più in attesa di approvazione",
+        ),
+        ("no contribution request r-1", "nessuna richiesta di contributo r-1"),
+        ("Input should be 'female', 'male' or 'other'", "scelga una delle voci proposte"),
+        ("Value error, unknown vulnerability code 'bogus'; valid codes: homeless, ...", "voce sconosciuta «bogus»"),
+        (
+            "not a member of the case's household on assessed_on",
+            "non fa parte del nucleo della pratica alla data della valutazione",
+        ),
+        ("2030-01-01 is in the future: a step is recorded once it has happened", "è nel futuro"),
+        ("Input should be a valid boolean", "scelga sì o no"),
+    ],
+)
+def test_the_refusals_an_outside_test_saw_in_english_are_said_in_italian(reason: str, italian: str) -> None:
+    assert say(reason, "it") == italian
+
+
 async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_that_did_not_answer() -> None:
     reminders = {
         "/reminders": [
@@ -165,3 +194,40 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
 def test_outreach_refusals_are_said_in_italian(reason: str, italian: str) -> None:
     assert say(reason, "it") == italian
     assert say(reason, "en") == reason
+
+
+async def test_a_member_intake_accepted_is_kept_not_registered_again_when_the_form_comes_back() -> None:
+    """From an outside test: the reference person accepted and the second member refused (a birth date in the
+    future); sent again corrected, the reference person was registered a second time, and the first copy stayed
+    without a household or a consent."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posted.append((request.url.path, body))
+        if request.url.path == "/persons" and body["birth_date"] == "2030-01-01":
+            problem = {"status": 422, "field": "birth_date", "reason": "2030-01-01 is in the future"}
+            return httpx.Response(422, json=problem)
+        return httpx.Response(201, json={})
+
+    form = {
+        "m0_given_name": "Testina", "m0_family_name": "Parzialova", "m0_birth_date": "1985-03-14",
+        "m0_sex": "female", "m0_nationality": "UA",
+        "m1_given_name": "Bimbo", "m1_family_name": "Parzialova", "m1_birth_date": "2030-01-01",
+        "m1_sex": "male", "m1_nationality": "UA", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake)) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+        assert refused.value.errors == {"m1_birth_date": "2030-01-01 is in the future"}
+        reference = refused.value.kept["m0_person_id"]
+        assert set(refused.value.kept) == {"m0_person_id"}
+        posted.clear()
+        again = form | refused.value.kept | {"m1_birth_date": "2020-01-01"}
+        assert await register_household(services, again, 6, date(2026, 12, 3)) == reference
+    persons = [body for path, body in posted if path == "/persons"]
+    assert [p["identity"]["given_name"] for p in persons] == ["Bimbo"]  # the reference person is not sent again
+    [household] = [body for path, body in posted if path == "/households"]
+    assert household["member_ids"] == [reference, persons[0]["person_id"]]
+    assert household["reference_person_id"] == reference

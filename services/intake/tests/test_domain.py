@@ -100,7 +100,20 @@ def test_case_life() -> None:
     with pytest.raises(Conflict):
         cases.check_transfer(case, "coop-a", date(2026, 2, 1))
     with pytest.raises(ContractError, match="before the case was opened"):
-        cases.check_close(case, date(2026, 1, 9))
+        cases.check_close(case, date(2026, 1, 9), date(2026, 12, 3))
     closed = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10), closed_on=date(2026, 3, 1))
     with pytest.raises(Conflict, match="closed"):
-        cases.check_close(closed, date(2026, 4, 1))
+        cases.check_close(closed, date(2026, 4, 1), date(2026, 12, 3))
+
+
+def test_an_assessment_a_plan_and_a_closing_are_recorded_once_they_happened() -> None:
+    """From an outside test: an assessment dated 2030 and a plan agreed in 2031 were accepted, and the timeline then
+    showed them as done."""
+    case, today = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10)), date(2026, 12, 3)
+    cases.check_dated_after_opening(case, today, "assessed_on", today)
+    for field in ("assessed_on", "agreed_on"):
+        with pytest.raises(ContractError) as refused:
+            cases.check_dated_after_opening(case, date(2030, 1, 1), field, today)
+        assert (refused.value.field, refused.value.reason) == (field, "is in the future")
+    with pytest.raises(ContractError, match="in the future"):
+        cases.check_close(case, date(2027, 1, 1), today)

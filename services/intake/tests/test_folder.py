@@ -134,6 +134,20 @@ async def test_find_by_name_fiscal_code_and_case_within_what_the_caller_may_read
     assert f["mum"] in await found(intake, STAFF, name="Elodie")
 
 
+async def test_a_person_with_a_surname_only_is_found_and_a_name_of_spaces_is_refused(intake: InProcessService) -> None:
+    """From an outside test: a person registered with a surname only was never found by name, and one whose names
+    were spaces only was accepted."""
+    w = World(intake)
+    rossi = w.id("p")
+    body = {"person_id": rossi, "birth_date": "1980-01-01", "sex": "male", "nationality": "AL"}
+    await w.call(STAFF, "POST", "/persons", body | {"identity": {"family_name": "Rossi"}})
+    assert await found(intake, STAFF, name="rossi") == [rossi]
+    async with intake.client(STAFF) as c:
+        spaces = body | {"person_id": w.id("p"), "identity": {"given_name": "   ", "family_name": "Rossa"}}
+        r = await c.post("/persons", json=spaces, headers={"Idempotency-Key": w.id("k")})
+    assert (r.status_code, r.json()["field"]) == (422, "identity.given_name"), r.text
+
+
 async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_timeline(
     intake: InProcessService,
 ) -> None:
@@ -157,6 +171,46 @@ async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_tim
         denied = await c.get(f"/persons/{f['mum']}/record")
     assert denied.status_code == 403
     assert denied.json()["field"] == "person_id"
+
+
+async def test_a_member_hidden_from_the_partner_keeps_their_vulnerabilities_hidden_too(
+    intake: InProcessService,
+) -> None:
+    """From an outside test: a member who withdrew consent to partner sharing had their name hidden from the case's
+    partner, but the assessment still showed their vulnerabilities (special-category data) in their slot."""
+    w = World(intake)
+    f = await family(w)
+    mum, son = f["mum"], f["son"]
+    await w.call(
+        A,
+        "POST",
+        "/cases/assessments",
+        {
+            "case_id": f["case_id"],
+            "housing_situation": "precarious",
+            "monthly_income_cents": 40_000,
+            "employment_status": "unemployed",
+            "assessed_on": str(clock.today()),
+            "vulnerabilities_by_person": {mum: ["psychiatric_condition"], son: ["single_parent"]},
+        },
+    )
+    await w.call(
+        A,
+        "POST",
+        "/consents",
+        {"person_id": mum, "purpose": "partner_sharing", "granted": False, "recorded_on": str(clock.today())},
+    )
+    async with intake.client(A) as c:
+        r = await c.get(f"/persons/{son}/record")
+    assert r.status_code == 200, r.text
+    [case] = r.json()["cases"]
+    assert case["assessment"]["vulnerabilities_by_person"] == {son: ["single_parent"]}
+    assert case["assessment"]["vulnerabilities"] == ["single_parent"]
+    assert "psychiatric_condition" not in r.text
+    async with intake.client(STAFF) as c:  # the city's staff still see the whole assessment
+        r = await c.get(f"/persons/{son}/record")
+    [case] = r.json()["cases"]
+    assert case["assessment"]["vulnerabilities_by_person"] == {mum: ["psychiatric_condition"], son: ["single_parent"]}
 
 
 async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with_erasure(

@@ -126,6 +126,21 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be greater than or equal to (\d+)", "deve essere almeno {0}"),
     (r"Input should be less than or equal to (\d+)", "deve essere al massimo {0}"),
     (r"Input should be a valid time.*", "non è un orario valido"),
+    (r"has no letters or digits", "non contiene lettere né cifre"),
+    (r"String should match pattern .*", "formato non valido"),
+    (r"String should have at least (\d+) characters", "almeno {0} caratteri"),
+    (r"Value error, must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
+    (r"no person (\S+)", "nessuna persona {0}"),
+    (r"request is \w+, only a requested one can be \w+", "la richiesta non è più in attesa di approvazione"),
+    (r"no contribution request (\S+)", "nessuna richiesta di contributo {0}"),
+    (r"Input should be '.*", "scelga una delle voci proposte"),
+    (r"Value error, unknown [\w ]+ code '([^']*)'.*", "voce sconosciuta «{0}»"),
+    (
+        r"not a member of the case's household on assessed_on",
+        "non fa parte del nucleo della pratica alla data della valutazione",
+    ),
+    (r"\S+ is in the future.*", "è nel futuro"),
+    (r"Input should be a valid boolean.*", "scelga sì o no"),
 ]
 _COMPILED = [(re.compile(rf"^{pattern}$"), text) for pattern, text in ITALIAN]
 

@@ -5,7 +5,7 @@ recorded in the access log like a cartella."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +15,7 @@ from lgnet_shared import clock
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal
 from lgnet_desk.domain.operators import OperatorRole
-from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
 from lgnet_desk.settings import DeskSettings
@@ -33,6 +33,14 @@ def _local(day: str, at: str) -> datetime | str:
         return datetime.fromisoformat(f"{day}T{at}").replace(tzinfo=clock.ZONE)
     except ValueError:
         return f"{day} {at}"  # passed on: the service names the field
+
+
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10  # YYYY-MM-DD, not the compact forms fromisoformat also reads
 
 
 def _span(day: str, at: str, minutes: str) -> tuple[str, str]:
@@ -108,14 +116,13 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         f = await form_of(request)
-        team = f.get("team_size", "").strip()
         body = {
             "unit_id": desk.new_id("unit"),
             "name": f.get("name", "").strip(),
             "vehicle": f.get("vehicle", "").strip() or None,
             "area": f.get("area", "").strip(),
             "partner": f.get("partner", "").strip() or None,
-            "team_size": int(team) if team.isdigit() else team,
+            "team_size": whole_number(f.get("team_size", "")),
         }
         fields = {k: k for k in ("name", "vehicle", "area", "partner", "team_size")}
         try:
@@ -200,6 +207,9 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request)
         assert p.services is not None and p.op is not None
         day = request.query_params.get("day") or extra.pop("agenda_day", None) or clock.today().isoformat()
+        if not _is_day(day):  # said at the field, today's agenda shown: not a refusal of intake's
+            day, status = clock.today().isoformat(), 422
+            extra["errors"] = {**extra.get("errors", {}), "day": "Input should be a valid date"}
         try:
             items = await p.services.get("intake", "/appointments", day=day)
             units = await p.services.get("intake", "/mobile-units")

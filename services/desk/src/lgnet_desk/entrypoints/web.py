@@ -229,6 +229,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today())
         except desk.FieldErrors as e:
+            form = form | e.kept  # members intake accepted: kept, not registered again
             return p.render("register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE))
         except ServiceRefusal as r:
             return p.render(

@@ -28,6 +28,7 @@ class FieldErrors(Exception):
     """Refusals to show next to the form's fields: {form field name: reason}."""
 
     errors: dict[str, str] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)  # form fields to keep on the form shown again
 
 
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
@@ -69,10 +70,20 @@ def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
 
 
 async def register_household(services: Services, form: dict[str, str], members: int, today: date) -> str:
-    """Register each member, record their consents, form the household (the first is the reference person)."""
+    """Register each member, record their consents, form the household (the first is the reference person).
+
+    Intake registers one person at a time: when a member is refused, those accepted before are kept on the form shown
+    again (`m<i>_person_id`, their fields read-only) and not registered a second time when it is sent corrected (an
+    outside test found the resubmission made a duplicate of every member accepted the first time, and the first
+    copies stayed without a household or a consent)."""
     errors: dict[str, str] = {}
+    kept: dict[str, str] = {}
     ids: list[str] = []
     for i in range(members):
+        if registered := form.get(f"m{i}_person_id"):
+            kept[f"m{i}_person_id"] = registered
+            ids.append(registered)
+            continue
         if not form.get(f"m{i}_given_name") and not form.get(f"m{i}_birth_date"):
             continue
         body = member_body(form, i)
@@ -83,8 +94,9 @@ async def register_household(services: Services, form: dict[str, str], members: 
             errors[f"m{i}_{name}"] = r.reason
             continue
         ids.append(answer.get("same_as") or body["person_id"])
+        kept[f"m{i}_person_id"] = ids[-1]
     if errors:
-        raise FieldErrors(errors)
+        raise FieldErrors(errors, kept)
     if not ids:
         raise FieldErrors({"m0_given_name": "required"})
     for pid in ids:

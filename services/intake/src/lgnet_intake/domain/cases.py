@@ -34,13 +34,14 @@ def check_transfer(case: CaseState, to_partner: str, on: date) -> None:
         raise ContractError("on", "is before the case was opened")
 
 
-def check_close(case: CaseState, closed_on: date) -> None:
-    check_open(case)
-    if closed_on < case.opened_on:
-        raise ContractError("closed_on", "is before the case was opened")
+def check_close(case: CaseState, closed_on: date, today: date) -> None:
+    check_dated_after_opening(case, closed_on, "closed_on", today)
 
 
-def check_dated_after_opening(case: CaseState, on: date, field: str) -> None:
+def check_dated_after_opening(case: CaseState, on: date, field: str, today: date) -> None:
+    """A step of an open case (assessment, plan, closing): recorded once it happened, after the case was opened."""
     check_open(case)
     if on < case.opened_on:
         raise ContractError(field, "is before the case was opened")
+    if on > today:
+        raise ContractError(field, "is in the future")

@@ -3,7 +3,8 @@ is). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from lgnet_shared.errors import ContractError
 
@@ -30,3 +31,14 @@ def vulnerabilities_by_person(
                 f"vulnerabilities_by_person.{person}", "not a member of the case's household on assessed_on"
             )
     return {person: sorted(set(codes)) for person, codes in sorted(by_person.items()) if codes}
+
+
+def as_seen_by(assessment: dict[str, Any] | None, visible: Collection[str]) -> dict[str, Any] | None:
+    """A stored needs assessment with only the vulnerabilities of the persons the reader may see: a member hidden from
+    a partner (no consent to partner sharing) keeps their special-category data hidden too. The household's list
+    becomes the union of what is left; an assessment of old (no per-person breakdown) is the household's own."""
+    if not assessment or not assessment.get("vulnerabilities_by_person"):
+        return assessment
+    shown = {pid: codes for pid, codes in assessment["vulnerabilities_by_person"].items() if pid in visible}
+    union = sorted({code for codes in shown.values() for code in codes})
+    return {**assessment, "vulnerabilities_by_person": shown, "vulnerabilities": union}

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from lgnet_shared.events.intake import Sex
 from lgnet_shared.events.partner import CaseOpeningSubmitted
-from lgnet_shared.events.types import Code, Country, Id
-from pydantic import BaseModel, ConfigDict, Field
+from lgnet_shared.events.types import Code, Country, Id, IsoDate
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+# Surrounding spaces are not part of a name: a name of spaces only was accepted, and the person then showed as
+# "(not visible to you)" in their own household.
+Text = Annotated[str, StringConstraints(strip_whitespace=True), Field(min_length=1, max_length=200)]
 
 
 class Command(BaseModel):
@@ -30,20 +31,20 @@ class PlainIdentity(Command):
 
 class RegisterPerson(Command):
     person_id: Id
-    birth_date: date
+    birth_date: IsoDate
     sex: Sex
     nationality: Country
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
-    literate: bool | None = None
+    literate: StrictBool | None = None
     identity: PlainIdentity = Field(default_factory=PlainIdentity)
 
 
 class UpdatePerson(Command):
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     sex: Sex | None = None
     nationality: Country | None = None
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] | None = None
-    literate: bool | None = None
+    literate: StrictBool | None = None
     identity: PlainIdentity | None = None
 
 
@@ -59,7 +60,7 @@ class OpenCase(CaseOpeningSubmitted):
 
 class TransferCase(Command):
     to_partner: Id
-    on: date
+    on: IsoDate
 
 
 class RecordReferralOutcome(Command):

@@ -13,7 +13,7 @@ from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import Sealed
 
 from lgnet_intake.adapters import folder as q
-from lgnet_intake.domain import search
+from lgnet_intake.domain import needs, search
 from lgnet_intake.domain.access import Role
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -56,16 +56,16 @@ class Folder:
             partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
             scored: list[tuple[float, str]] = []
             rows = await q.persons_of_city(self.conn, ctx.city, partner)
-            kids = [r["identity"]["given_name"]["kid"] for r in rows if "given_name" in r["identity"]]
-            keys = await self.intake.keys.keys(self.conn, kids)  # one query for the city, not two per person
-            for row in rows:
-                given = row["identity"].get("given_name")
-                family = row["identity"].get("family_name")
-                key = keys.get(given["kid"]) if given is not None else None
-                if given is None or family is None or key is None:
+            # A person may have a surname only (or a name only): found by what they have.
+            sealed = [r["identity"].get("given_name") or r["identity"].get("family_name") for r in rows]
+            keys = await self.intake.keys.keys(self.conn, [s["kid"] for s in sealed if s])  # one query for the city
+            for row, one in zip(rows, sealed, strict=True):
+                key = keys.get(one["kid"]) if one else None
+                if key is None:
                     continue
-                g = pii.open_with(key, Sealed(**given), "given_name")
-                f = pii.open_with(key, Sealed(**family), "family_name")
+                given, family = row["identity"].get("given_name"), row["identity"].get("family_name")
+                g = pii.open_with(key, Sealed(**given), "given_name") if given else ""
+                f = pii.open_with(key, Sealed(**family), "family_name") if family else ""
                 score = search.name_score(name, g, f)
                 if score >= search.MIN_SCORE:
                     scored.append((score, row["person_id"]))
@@ -83,6 +83,7 @@ class Folder:
         households = await q.households_of_person(self.conn, pid)
         hids = [h["household_id"] for h in households]
         names: dict[str, str | None] = {}
+        visible = {pid}
         timeline: list[dict[str, Any]] = [{"on": _iso(await q.registered_on(self.conn, pid)), "kind": "registered"}]
         out_households = []
         for h in households:
@@ -90,6 +91,8 @@ class Folder:
             for m in await q.membership(self.conn, h["household_id"]):
                 if m["person_id"] not in names:
                     seen = await self._visible(ctx, m["person_id"])
+                    if seen is not None:
+                        visible.add(m["person_id"])
                     ident = (seen or {}).get("identity") or {}
                     names[m["person_id"]] = (
                         " ".join(v for v in (ident.get("given_name"), ident.get("family_name")) if v) or None
@@ -162,7 +165,7 @@ class Folder:
                     "housing_need": c["housing_need"],
                     "closed_on": _iso(c["closed_on"]),
                     "outcome": c["outcome"],
-                    "assessment": c["assessment"],
+                    "assessment": needs.as_seen_by(c["assessment"], visible),
                     "plans": [
                         {"plan_id": p["plan_id"], "agreed_on": _iso(p["agreed_on"]), "objectives": p["objectives"]}
                         for p in own

@@ -486,7 +486,7 @@ class Intake:
 
     async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
         row = await self._case_for_write(ctx, c.case_id)
-        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.assessed_on, "assessed_on")
+        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.assessed_on, "assessed_on", ctx.today)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
         whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities)
         body = c.model_dump(mode="json")
@@ -503,7 +503,7 @@ class Intake:
 
     async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:
         await self._case_for_write(ctx, c.case_id)
-        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.agreed_on, "agreed_on")
+        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.agreed_on, "agreed_on", ctx.today)
         if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
             raise Conflict("plan_id", f"plan {c.plan_id} already agreed for this case")
         await repo.save_plan(self.conn, c.case_id, c.plan_id, dict.fromkeys(c.objectives, "open"), c.agreed_on)
@@ -550,7 +550,7 @@ class Intake:
 
     async def close_case(self, ctx: Context, c: cmd_in.CaseClosureSubmitted) -> dict[str, Any]:
         await self._case_for_write(ctx, c.case_id)
-        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on)
+        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on, ctx.today)
         await repo.close_case(self.conn, c.case_id, c.outcome.value, c.closed_on)
         await self.emit(ctx, ev.CaseClosed(case_id=c.case_id, outcome=c.outcome, closed_on=c.closed_on))
         return {"case_id": c.case_id, "outcome": c.outcome.value}
