@@ -227,7 +227,7 @@ def _snapshots(node_home: Path) -> list[Path]:
 
 
 async def _join_a_group(bootstrap: str, security: dict[str, str], caplog: pytest.LogCaptureFixture) -> list[str]:
-    """A consumer group joined on `bootstrap` (one consumer, its offset committed): the group's error lines meanwhile."""
+    """A consumer group joined on `bootstrap` (one consumer, its offset committed): its error lines meanwhile."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from lgnet_shared.kafka import KafkaSecurity
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -14,6 +15,9 @@ from lgnet_shared.consumer import MIGRATION, BatchHandler, Consumer, Handler, ha
 from lgnet_shared.db import Pool
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.events.intake import EmploymentRecorded
+from lgnet_shared.kafka import KafkaSecurity
+from lgnet_shared.service import faststream_broker, subscribed
+from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import as_records
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -113,3 +117,28 @@ async def test_a_batch_span_links_every_event_it_handled(database_url: str, pg_s
     [batch_span] = [s for s in EXPORTER.get_finished_spans() if s.name == "test.consumer process batch"]
     assert sorted(link.context.trace_id for link in batch_span.links) == sorted(produced)
     assert batch_span.attributes is not None and batch_span.attributes["messaging.batch.message_count"] == 2
+
+
+@pytest.mark.integration
+async def test_a_normal_start_logs_no_warning(probe: ServiceProcess) -> None:
+    """Operators read a warning as something to look into. At every start FastStream asked the broker to create each
+    subscribed topic again, and logged "Failed to create topic …" for each (TopicAuthorizationFailedError under a
+    deployment's ACLs, which reads as a misconfiguration): the services create their own topics, with their
+    replication, before their consumers start."""
+    await probe.start()
+    for _ in range(200):
+        lines = [json.loads(line) for line in probe.log_path.read_text().splitlines() if line.startswith("{")]
+        if any(line["event"] == "consumers joined their groups" for line in lines):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the consumers did not join")
+    assert [line["event"] for line in lines if line["level"] in ("warning", "error", "critical")] == []
+
+
+def test_the_consumers_never_ask_the_broker_to_create_their_topics() -> None:
+    """FastStream creates a subscriber's topics at its start unless told not to; the services create their own."""
+    broker = faststream_broker("127.0.0.1:1", KafkaSecurity(), "t")
+    subscriber = broker.subscriber(*subscribed(["intake.events", "intake.special"], "p."), group_id="g", batch=True)
+    assert [t.name for t in subscriber.topics] == ["p.lgnet.intake.events", "p.lgnet.intake.special"]
+    assert subscriber.topics_to_create == []

@@ -7,14 +7,17 @@ under-replicated or without a leader, so an operator sees the loss before a seco
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAuthorizationFailedError
 from aiokafka.protocol.metadata import MetadataRequest
+from aiokafka.protocol.offset import OffsetRequest
 
 
 async def metadata_of(client: AIOKafkaClient, topics: Sequence[str]) -> ClusterMetadata:
@@ -45,6 +48,42 @@ async def ask_metadata(client: AIOKafkaClient, topics: Sequence[str]) -> Any:
         except KafkaError as exc:
             failure = exc
     raise failure
+
+
+async def wait_until_writable(client: AIOKafkaClient, topics: Sequence[str], timeout: float = 10.0) -> bool:
+    """Whether every partition of these topics (just created) has a leader that serves it, waiting up to `timeout`.
+    A broker lists a new partition's leader in its metadata a moment before the leader serves it; a record sent
+    meanwhile is answered NOT_LEADER_OR_FOLLOWER and retried, which the client logs as a warning (a service's first
+    start logged one for its new signing-key registry). The leader serving an offsets request is the sign. Not
+    writable in time is no error: the clients retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await _all_served(client, topics):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+
+
+async def _all_served(client: AIOKafkaClient, topics: Sequence[str]) -> bool:
+    answer = (await ask_metadata(client, topics)).to_object()
+    by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for t in answer["topics"]:
+        if t["error_code"] != 0 or not t["partitions"]:
+            return False
+        for p in t["partitions"]:
+            if p["error_code"] != 0 or p["leader"] < 0:
+                return False
+            by_leader.setdefault(p["leader"], {}).setdefault(t["topic"], []).append((p["partition"], -1))
+    for leader, wanted in by_leader.items():
+        try:
+            response = await client.send(leader, OffsetRequest(-1, 0, list(wanted.items())))
+        except KafkaError:
+            return False
+        codes = {p[1] for _, partitions in response.topics for p in partitions}  # (partition, error code, ...)
+        if codes - {0, TopicAuthorizationFailedError.errno}:  # a principal that may not describe: nothing to wait on
+            return False
+    return True
 
 
 def replication_state(metadata: Any, topics: Iterable[str]) -> str:

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
+from faststream.kafka import Topic as KafkaTopic
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
@@ -263,7 +264,7 @@ class Runtime:
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error), at most
         # once per interval (commits.py): they are a cache of the positions the batch saved with its effects.
         subscriber = self.broker.subscriber(
-            *[physical(t, self.settings.topic_prefix) for t in cspec.topics],
+            *subscribed(cspec.topics, self.settings.topic_prefix),
             # The deployment's group, `<prefix><deployment>.<service>.<consumer>`, which its principal's ACL allows.
             group_id=group,
             batch=True,
@@ -386,6 +387,13 @@ def faststream_broker(bootstrap: str, security: KafkaSecurity, client_id: str) -
         # handler reads the message from FastStream's context instead.
         apply_types=False,
     )
+
+
+def subscribed(topics: Sequence[str], prefix: str) -> list[KafkaTopic]:
+    """The topics a consumer subscribes to, which FastStream must not try to create: the service has created them
+    (`ensure_topics`, with their replication and settings), and FastStream's attempt at each start was refused under
+    a deployment's ACLs and logged "Failed to create topic …: TopicAuthorizationFailedError" per topic."""
+    return [KafkaTopic(physical(t, prefix), declare=False) for t in topics]
 
 
 async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:

@@ -26,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.kafka_health import existing_topics
+from lgnet_shared.kafka_health import existing_topics, wait_until_writable
 
 log = logging.getLogger(__name__)
 FOREVER = "-1"
@@ -316,6 +316,7 @@ async def ensure_topics(
                     ]
                 )
                 _raise_errors(response)
+            await wait_until_writable(admin._client, [name for name, _ in missing])
             log.info("created topics %s", [name for name, _ in missing])
         return [name for name, _ in missing]
     finally:
