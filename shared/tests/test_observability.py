@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -65,6 +66,17 @@ def test_logs_are_json_with_context_and_scrub_personal_data(capsys: pytest.Captu
     assert line["service"] == "intake" and line["event_id"] == env.id and line["city"] == "torino"
     assert line["partner"] == "coop-a" and line["correlation_id"] == env.correlationid and line["count"] == 3
     assert "Amina" not in json.dumps(line) and "KNKMNA" not in json.dumps(line)
+
+
+def test_a_pdf_exports_font_subsetting_does_not_fill_the_log(capsys: pytest.CaptureFixture[str]) -> None:
+    """From an outside test: each PDF export wrote ≈ 35 INFO lines of fontTools' subsetting ("glyf pruned", the glyph
+    names) into reporting's log."""
+    logs.configure("reporting")
+    logging.getLogger("fontTools.subset").info("glyf pruned")
+    logging.getLogger("fontTools.subset").warning("a font table could not be subset")
+    logging.getLogger("lgnet.reporting").info("exported")
+    lines = [json.loads(line)["event"] for line in capsys.readouterr().out.strip().splitlines()]
+    assert lines == ["a font table could not be subset", "exported"]
 
 
 @pytest.mark.integration

@@ -10,6 +10,7 @@ from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given
 from hypothesis import strategies as st
 from lgnet_reporting.domain.audit import murmur2
+from lgnet_reporting.entrypoints import audit as audit_cli
 from lgnet_reporting.service_layer.audit import balanced
 
 
@@ -154,3 +155,12 @@ def test_the_audit_checks_a_fetch_of_whole_signed_batches_in_one_pass(monkeypatc
         whole.trees[("intake.events", 0)].root()
         == audit(rows, [10, 20, BATCH + 10, n - 1]).trees[("intake.events", 0)].root()
     )
+
+
+@pytest.mark.parametrize(("main", "prog"), [(audit_cli.main, "lgnet-audit"), (audit_cli.notary_main, "lgnet-notary")])
+def test_each_command_describes_itself(main: Any, prog: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """From an outside test: `lgnet-notary --help` described itself as the auditor's verification."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert f"`{prog}`:" in out and out.count("`lgnet-") == 1

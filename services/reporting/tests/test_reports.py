@@ -178,6 +178,16 @@ async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None
     assert rows[("contributions_paid_by_kind", "rent", "amount_cents")] == "50000"
     assert rows[("employment", "at_opening", "unemployed")] == "1"
     assert "persons,,total,Persone,,Totale,7" in csv_r.text  # Italian by default: codes and labels
+    # Every code a person reads has its label (an outside test found money_tutoring, households_followed,
+    # budget_plan and persons_with_individual_plan shown raw in the PDF and the CSV).
+    unlabelled = {
+        code
+        for r in csv.reader(io.StringIO(csv_r.text))
+        if len(r) == 7 and r[0] != "indicator"
+        for code, label in ((r[0], r[3]), (r[1], r[4]), (r[2], r[5]))
+        if code and label == code
+    }
+    assert unlabelled == {"eviction"}, ", ".join(sorted(unlabelled))  # a code of old events, outside today's lists
     sheet = load_workbook(io.BytesIO(xlsx_r.content)).active
     cells = {(r[0], r[1] or "", r[2] or ""): r[6] for r in sheet.iter_rows(values_only=True) if len(r) >= 7}
     assert cells[("persons", "", "minors")] == 3

@@ -106,6 +106,9 @@ def configure(service: str, level: str = "INFO", deployment: str | None = None) 
     for handler in root.handlers:
         handler.setFormatter(formatter)
         handler.addFilter(throttle)
+    # fontTools subsets the fonts a PDF export embeds and tells about every table and glyph at INFO: ≈ 35 lines per
+    # export in reporting's log, of no use to an operator. Its warnings still show.
+    logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     if deployment is not None:  # on a shared cluster, which city's (or national) deployment wrote the line

@@ -49,10 +49,15 @@ def definition(code: str, lang: str = DEFAULT) -> str:
     return vocabulary.definition(INDICATORS, code, lang) or ""
 
 
+# Lists whose codes are also measures: employment tables count statuses, money tutoring its outcomes.
+MEASURE_LISTS = (MEASURES, "employment_status", "tutoring_outcome")
+
+
 def measure(code: str, lang: str = DEFAULT) -> str:
-    if code in vocabulary.codes(MEASURES):
-        return vocabulary.label(MEASURES, code, lang)
-    return vocabulary.label("employment_status", code, lang)  # employment tables: statuses as measures
+    for listed in MEASURE_LISTS:
+        if code in vocabulary.codes(listed):
+            return vocabulary.label(listed, code, lang)
+    return code
 
 
 def term(code: str, lang: str = DEFAULT) -> str:
@@ -67,10 +72,12 @@ def category(table: str, code: str, lang: str = DEFAULT) -> str:
         return str(_locale(lang).territories.get(code, code))
     if table == "by_city":
         return code.replace("_", " ").title()
-    if table == "monthly":
+    if table.endswith("monthly"):  # monthly, outreach_monthly, civic_monthly
         return month(code, lang)
     listed = CATEGORY_LISTS.get(table)
-    return vocabulary.label(listed, code, lang) if listed else code
+    if listed and code in vocabulary.codes(listed):
+        return vocabulary.label(listed, code, lang)
+    return measure(code, lang)  # e.g. employment's at_opening / at_close; a code no list knows, as written
 
 
 @cache

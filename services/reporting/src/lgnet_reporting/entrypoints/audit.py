@@ -55,7 +55,8 @@ async def keys(args: argparse.Namespace) -> int:
     found = await read_registry(_bootstrap(), args.topic_prefix)
     doc = pinned_file(found)
     text = json.dumps(doc, indent=1)
-    if args.out:
+    if args.out:  # its folder made, as the replay's --out is
+        await asyncio.to_thread(Path(args.out).parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(Path(args.out).write_text, text)
     for k in doc["keys"]:
         print(f"{k['key_id']:<50} {k['deployment']:<16} {k['service']:<10} {k['city']:<10}", file=sys.stderr)
@@ -157,7 +158,9 @@ async def notary(args: argparse.Namespace) -> int:
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    """The command's own line of the module's docstring (`lgnet-notary --help` described the audit tool)."""
+    description = next(line for line in __doc__.splitlines() if line.startswith(f"`{prog}`"))
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""))
     return p
 
