@@ -231,3 +231,35 @@ async def test_a_member_intake_accepted_is_kept_not_registered_again_when_the_fo
     [household] = [body for path, body in posted if path == "/households"]
     assert household["member_ids"] == [reference, persons[0]["person_id"]]
     assert household["reference_person_id"] == reference
+
+
+async def test_a_cooperative_registering_a_household_opens_its_case_and_needs_the_sharing_consent() -> None:
+    """From an outside test: a cooperative's operator registered a household and was then refused the person (a
+    partner sees only persons of its own cases); it could not open the case either, having no way to the cartella."""
+    posted: list[tuple[str, dict[str, Any]]] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        posted.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(201, json={})
+
+    form = {
+        "m0_given_name": "Aurelia", "m0_family_name": "Coopova", "m0_birth_date": "1988-05-05", "m0_sex": "female",
+        "m0_nationality": "AL", "consent_service": "on", "action_area": "housing_inclusion", "channel": "mobile_unit",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake)) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3), "coop-aurora")
+        assert list(refused.value.errors) == ["consent_partner_sharing"] and posted == []  # nothing registered
+        form["consent_partner_sharing"] = "on"
+        person = await register_household(services, form, 6, date(2026, 12, 3), "coop-aurora")
+    [household] = [body for path, body in posted if path == "/households"]
+    [case] = [body for path, body in posted if path == "/cases"]
+    assert household["reference_person_id"] == person
+    assert (case["household_id"], case["partner"], case["action_area"], case["channel"]) == (
+        household["household_id"],
+        "coop-aurora",
+        "housing_inclusion",
+        "mobile_unit",
+    )
+    assert case["opened_on"] == "2026-12-03" and case["housing_need"] is False

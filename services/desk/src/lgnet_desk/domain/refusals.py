@@ -141,6 +141,10 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"\S+ is in the future.*", "è nel futuro"),
     (r"Input should be a valid boolean.*", "scelga sì o no"),
+    (
+        r"a cooperative follows a household that consents to sharing",
+        "l'ente segue un nucleo che acconsente alla condivisione dei dati con gli enti partner",
+    ),
 ]
 _COMPILED = [(re.compile(rf"^{pattern}$"), text) for pattern, text in ITALIAN]
 

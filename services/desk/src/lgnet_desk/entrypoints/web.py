@@ -227,7 +227,8 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await form_of(request)
         try:
-            pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today())
+            partner = p.op.partner if p.op is not None and p.op.role is OperatorRole.PARTNER else None
+            pid = await desk.register_household(p.services, form, FAMILY_SIZE, clock.today(), partner)
         except desk.FieldErrors as e:
             form = form | e.kept  # members intake accepted: kept, not registered again
             return p.render("register.html", status=422, form=form, errors=e.errors, rows=range(FAMILY_SIZE))

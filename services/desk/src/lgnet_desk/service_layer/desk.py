@@ -69,13 +69,21 @@ def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
     }
 
 
-async def register_household(services: Services, form: dict[str, str], members: int, today: date) -> str:
+async def register_household(
+    services: Services, form: dict[str, str], members: int, today: date, partner: str | None = None
+) -> str:
     """Register each member, record their consents, form the household (the first is the reference person).
+
+    A cooperative's operator (`partner`) also opens the household's case, assigned to the cooperative: a partner
+    sees only persons of its own cases who consent to sharing with partners, so without the case the cooperative
+    was refused the person it had just registered. The sharing consent is therefore required first.
 
     Intake registers one person at a time: when a member is refused, those accepted before are kept on the form shown
     again (`m<i>_person_id`, their fields read-only) and not registered a second time when it is sent corrected (an
     outside test found the resubmission made a duplicate of every member accepted the first time, and the first
     copies stayed without a household or a consent)."""
+    if partner is not None and not form.get("consent_partner_sharing"):
+        raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
     errors: dict[str, str] = {}
     kept: dict[str, str] = {}
     ids: list[str] = []
@@ -111,6 +119,17 @@ async def register_household(services: Services, form: dict[str, str], members: 
     await services.post(
         "intake", "/households", {"household_id": household, "reference_person_id": ids[0], "member_ids": ids}
     )
+    if partner is not None:
+        case = {
+            "case_id": new_id("c"),
+            "household_id": household,
+            "action_area": form.get("action_area") or "taking_charge",
+            "channel": form.get("channel") or "desk",
+            "opened_on": today.isoformat(),
+            "housing_need": form.get("housing_need") == "on",
+            "partner": partner,
+        }
+        await submit(services, "intake", "/cases", case, {"action_area": "action_area", "channel": "channel"})
     return ids[0]
 
 
