@@ -65,6 +65,14 @@ async def record_attempt(conn: Conn, username: str, ok: bool, locked_until: date
         )
 
 
+async def failures_since(conn: Conn, username: str, since: datetime) -> int:
+    """Failed attempts with this username since then (for a username no operator has)."""
+    count = await conn.fetchval(
+        "select count(*) from login_attempts where username = $1 and not succeeded and at >= $2", username, since
+    )
+    return int(count)
+
+
 async def set_password_hash(conn: Conn, username: str, password_hash: str) -> None:
     await conn.execute("update operators set password_hash = $2 where username = $1", username, password_hash)
 

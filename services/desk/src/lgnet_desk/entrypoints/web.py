@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -48,6 +49,11 @@ class Page:
         self.lang = i18n.language(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
         self.t = i18n.translations(self.lang)
 
+    def lang_links(self) -> dict[str, str]:
+        """This page in each language, its query kept (switching language lost the search, the agenda's day)."""
+        query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
+        return {lang: f"{self.request.url.path}?{urlencode([*query, ('lang', lang)])}" for lang in i18n.LANGUAGES}
+
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = self.lang
         html = TEMPLATES.get_template(name).render(
@@ -63,6 +69,7 @@ class Page:
             reason=lambda text: refusals.say(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             path=self.request.url.path,
+            lang_links=self.lang_links(),
             **ctx,
         )
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -133,7 +140,8 @@ def router(settings: DeskSettings) -> APIRouter:
                 )
             except login.LoginRefused as refused:
                 error = (
-                    p.t.gettext("Too many failed attempts: the account is locked for a while.")
+                    p.t.gettext("Too many failed attempts: the account is locked for %(minutes)d minutes.")
+                    % {"minutes": settings.lockout_minutes}
                     if refused.locked
                     else p.t.gettext("Wrong username or password.")
                 )
@@ -441,7 +449,8 @@ def router(settings: DeskSettings) -> APIRouter:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
         except ServiceRefusal as r:
             return p.render("denied.html", status=r.status, refusal=r.reason)
-        return p.render("approvals.html", pending=pending, error=request.query_params.get("error"))
+        done = request.query_params.get("done")  # the request just approved: said so (the page said nothing)
+        return p.render("approvals.html", pending=pending, error=request.query_params.get("error"), done=done)
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def approve(request: Request, request_id: str) -> Response:

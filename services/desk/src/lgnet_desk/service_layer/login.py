@@ -34,8 +34,12 @@ async def log_in(
     now = datetime.now(UTC)
     found = await store.operator(conn, username)
     if found is None:
+        # The same answers as for an account, the lock included: an outside test told existing usernames from
+        # unknown ones by the lock message the fifth wrong password brought.
         _verify(_DUMMY, password)
-        raise LoginRefused(locked=False)
+        failures = await store.failures_since(conn, username, now - policy.lock_for)
+        await store.record_attempt(conn, username, False, None)
+        raise LoginRefused(locked=policy.after_failure(failures + 1, now) is not None)
     op, row = found
     if policy.locked(row["locked_until"], now):
         await store.record_attempt(conn, username, False, None)
