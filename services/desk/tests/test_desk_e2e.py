@@ -140,15 +140,20 @@ async def shot(page: Page, name: str) -> None:
         await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-async def test_wrong_passwords_lock_the_account(browser: Browser, desk: Desk) -> None:
-    ctx = await browser.new_context()
-    page = await ctx.new_page()
+async def _fail_logins(page: Page, desk: Desk, username: str) -> None:
+    """As many wrong passwords for `username` as lock an account."""
     for _ in range(desk.settings.max_failures):
         await page.goto(desk.url + "/login")
-        await page.get_by_label("Nome utente").fill("giulia")
+        await page.get_by_label("Nome utente").fill(username)
         await page.get_by_label("Password").fill("sbagliata")
         await page.get_by_role("button", name="Accedi").click()
         await page.wait_for_load_state()
+
+
+async def test_wrong_passwords_lock_the_account(browser: Browser, desk: Desk) -> None:
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await _fail_logins(page, desk, "giulia")
     await page.goto(desk.url + "/login")
     await page.get_by_label("Nome utente").fill("giulia")
     await page.get_by_label("Password").fill(PASSWORD)  # right, but locked
@@ -157,12 +162,7 @@ async def test_wrong_passwords_lock_the_account(browser: Browser, desk: Desk) ->
     assert "bloccato per 15 minuti" in await page.locator("#login-error").inner_text()
     await shot(page, "login")
     # A username no operator has gets the same answers, the lock included: no telling which usernames exist.
-    for _ in range(desk.settings.max_failures):
-        await page.goto(desk.url + "/login")
-        await page.get_by_label("Nome utente").fill("nessuno")
-        await page.get_by_label("Password").fill("sbagliata")
-        await page.get_by_role("button", name="Accedi").click()
-        await page.wait_for_load_state()
+    await _fail_logins(page, desk, "nessuno")
     assert "bloccato per 15 minuti" in await page.locator("#login-error").inner_text()
     # a form posted without the CSRF token is refused
     async with httpx.AsyncClient() as c:
