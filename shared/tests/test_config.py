@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,8 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         ("DATABASE_URL", "Field required"),
         ("OTEL_TRACES_EXPORTER", "'none', 'console' or 'otlp'"),
     ]:
-        assert var in msg and why in msg.split(var, 1)[1].splitlines()[0], (var, msg)
+        line = next((x for x in msg.splitlines() if x.startswith(f"  {var}: ")), "")  # the documented name itself
+        assert why in line, (var, msg)
 
 
 def test_consumer_fetch_settings_default_to_the_products_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,3 +133,19 @@ def test_bad_kafka_security_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[
         load()
     line = next(x for x in str(info.value).splitlines() if var in x)
     assert why in line.split(var, 1)[1], line
+
+
+def test_help_lists_the_variables_and_starts_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an outside test: `lgnet-intake --help` started the service and failed on the missing variables."""
+    from lgnet_shared import service
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-intake", "--help"])
+    monkeypatch.setattr(service, "create_app", lambda *_: pytest.fail("--help started the service"))
+    service.run(service.ServiceSpec(name="intake", default_port=8001, migrations=[]))
+    out = capsys.readouterr().out
+    assert out.startswith("usage: lgnet-intake")
+    for line in ("  KAFKA_BOOTSTRAP_SERVERS  (required)", "  DATABASE_URL  (required)", "  LGNET_CITY  (required)"):
+        assert line in out.splitlines(), line
+    assert "  LGNET_LOG_LEVEL  (default 'INFO')" in out.splitlines()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 
@@ -146,6 +147,9 @@ async def test_a_normal_start_logs_no_warning(probe: ServiceProcess) -> None:
     else:
         raise AssertionError("the consumers did not join")
     assert [line["event"] for line in lines if line["level"] in ("warning", "error", "critical")] == []
+    # The start line names the producer key an auditor confirms with the operator (an outside test found no way).
+    [started] = [line for line in lines if line["event"] == "service started"]
+    assert re.fullmatch(r"national\.probe\.[0-9a-f]{16}", started["signing_key_id"]), started
 
 
 def test_the_consumers_never_ask_the_broker_to_create_their_topics() -> None:

@@ -4,10 +4,14 @@ unknown case, wrong amounts, invalid IBAN, approval by the requester, over budge
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from lgnet_payments.domain.money import MAX_LINE_CENTS
+from lgnet_shared import clock
 from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, case_opened, problem
+
+SOON = str(clock.today() + timedelta(days=60))  # a voucher may be valid for a year at most
 
 
 def key() -> dict[str, str]:
@@ -55,7 +59,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         request_id = req.json()["request_id"]
         v = await anna.post(
             "/vouchers",
-            json={"case_id": "c1", "kind": "public_transport", "value_cents": 4_000, "valid_until": "2099-12-31"},
+            json={"case_id": "c1", "kind": "public_transport", "value_cents": 4_000, "valid_until": SOON},
             headers=key(),
         )
         assert v.status_code == 201, v.text
@@ -113,6 +117,9 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
             ),
             (anna.post("/contribution-requests", json={**good, "case_id": "c9"}, headers=key()), (403, "case_id")),
             (carla.post(f"/contribution-requests/{request_id}/approval"), (403, "city")),
+            # a query's field is named as such (partners.md): it said `city`
+            (anna.get("/budget-lines", params={"city": "trieste"}), (403, "query.city")),
+            (anna.get("/ledger/balances", params={"city": "trieste"}), (403, "query.city")),
             (gtt.post("/contribution-requests", json=good, headers=key()), (403, "case_id")),  # not its case
             (anna.post(f"/contribution-requests/{request_id}/approval"), (403, "approved_by")),
             (
@@ -126,7 +133,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
                         "case_id": "c1",
                         "kind": "public_transport",
                         "value_cents": 6_001,
-                        "valid_until": "2099-12-31",
+                        "valid_until": SOON,
                     },
                     headers=key(),
                 ),
@@ -138,7 +145,15 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
                     json={"case_id": "c1", "kind": "public_transport", "value_cents": 100, "valid_until": "2000-01-01"},
                     headers=key(),
                 ),
-                (409, "valid_until"),
+                (422, "valid_until"),  # bad input, not a conflict with the record
+            ),
+            (
+                anna.post(  # a voucher holds its budget until it expires: not for ever
+                    "/vouchers",
+                    json={"case_id": "c1", "kind": "public_transport", "value_cents": 100, "valid_until": "9999-12-31"},
+                    headers=key(),
+                ),
+                (422, "valid_until"),
             ),
             (
                 gtt.post(
@@ -181,7 +196,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         # An expired voucher cannot be redeemed; expiry returns the rest to the budget line.
         v2 = await anna.post(
             "/vouchers",
-            json={"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": "2099-12-31"},
+            json={"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": SOON},
             headers=key(),
         )
         async with payments.pool.acquire() as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -231,7 +232,12 @@ async def test_a_providers_bank_data_is_approved_by_a_second_person_before_it_is
     assert made["bank_data_changed_by"] == STAFF and made["approved_iban_masked"] is None
 
     async def redeem(n: int) -> None:
-        voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": "2099-01-01"}
+        voucher = {
+            "case_id": "c1",
+            "kind": "public_transport",
+            "value_cents": 1_000,
+            "valid_until": str(clock.today() + timedelta(days=60)),
+        }
         v = await call_ok(payments, COOP, "POST", "/vouchers", voucher)
         body = {"redemption_id": f"red-{n}", "provider_id": "gtt", "amount_cents": 700}
         await call_ok(payments, STAFF, "POST", f"/vouchers/{v['voucher_id']}/redemptions", body)

@@ -216,6 +216,29 @@ class ConfigError(SystemExit):
     pass
 
 
+def variable(field: str) -> str:
+    """The environment variable a setting is read from: its first alias (Kafka's, OpenTelemetry's and the database's
+    own names), else LGNET_<FIELD>. An error located at an alias is already one."""
+    if field.isupper():
+        return field
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return alias if isinstance(alias, str) else f"LGNET_{field.upper()}"
+
+
+def usage(prog: str) -> str:
+    """`<service> --help`: the service reads its configuration from the environment only; these are the variables."""
+    lines = [f"usage: {prog}  (configured by environment variables; serves until stopped)", ""]
+    for field, info in Settings.model_fields.items():
+        default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
+        lines.append(f"  {variable(field)}  ({default})")
+        if info.description:
+            lines.append(f"      {info.description}")
+    return "\n".join(lines)
+
+
 def load() -> Settings:
     """Settings from the environment, or exit with one line per bad variable."""
     try:
@@ -224,13 +247,8 @@ def load() -> Settings:
         lines = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else ""
-            renamed = {
-                "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
-                "database_url": "DATABASE_URL",
-                "traces_exporter": "OTEL_TRACES_EXPORTER",
-            }
-            # KAFKA_* security settings keep Kafka's own names; a check across several names has no location.
-            var = renamed.get(name) or (name.upper() if name.startswith("kafka_") else f"LGNET_{name.upper()}")
+            # A check across several names has no location. A missing aliased setting is located at its first alias
+            # ("KAFKA_BOOTSTRAP_SERVERS"), which was named "LGNET_KAFKA_BOOTSTRAP_SERVERS", a name the docs never use.
             msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"  {var}: {msg}" if name else f"  {msg}")
+            lines.append(f"  {variable(name)}: {msg}" if name else f"  {msg}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

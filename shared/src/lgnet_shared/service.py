@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -207,7 +208,16 @@ class Runtime:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         steps["total"] = round(time.monotonic() - began, 3)
-        log.info("service started", schema=self.schema, city=s.city, deployment=s.deployment_name, start_seconds=steps)
+        # The key id names this deployment's producer key and its fingerprint: what an operator reads out to an
+        # auditor who checks the pinned keys out of band (docs/reporting.md, step 1).
+        log.info(
+            "service started",
+            schema=self.schema,
+            city=s.city,
+            deployment=s.deployment_name,
+            signing_key_id=self.signer.key.key_id if self.signer is not None else None,
+            start_seconds=steps,
+        )
 
     async def _start_consumers(self) -> None:
         """The consumers join their groups; retried while Kafka refuses (readiness says "joining" meanwhile)."""
@@ -530,7 +540,11 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
 
 def run(spec: ServiceSpec) -> None:
-    """Console entry point of a service: validate config, then serve until stopped."""
+    """Console entry point of a service: validate config, then serve until stopped (`--help`: the variables; it
+    started the service instead)."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(config.usage(f"lgnet-{spec.name}"))
+        return
     settings = config.load()
     logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)
     configure_tracing(spec.name, settings.traces_exporter)

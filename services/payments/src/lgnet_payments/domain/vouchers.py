@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from lgnet_shared.errors import Conflict, Forbidden
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,19 @@ def approve_bank_data(b: ProviderBankData, approver: str) -> None:
         raise Forbidden("approved_by", "whoever set or changed the bank data cannot approve it: another person must")
 
 
+# A voucher holds its value on the budget line until it is redeemed or expires: one valid until 9999 held it for
+# good (an outside test). A year covers the autonomy vouchers' use (transport passes, childcare, cleaning).
+MAX_VALIDITY = timedelta(days=366)
+
+
 def check_valid_until(valid_until: date, today: date) -> None:
+    """Bad input, named: a day in the past, or more than a year ahead (it was a 409 conflict, and 9999 was taken)."""
     if valid_until < today:
-        raise Conflict("valid_until", "is in the past")
+        raise ContractError("valid_until", "is in the past")
+    if valid_until > today + MAX_VALIDITY:
+        raise ContractError(
+            "valid_until", f"is more than {MAX_VALIDITY.days} days ahead: the voucher would hold its budget until then"
+        )
 
 
 def is_expired(v: Voucher, today: date) -> bool:

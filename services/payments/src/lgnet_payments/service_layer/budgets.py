@@ -85,7 +85,7 @@ async def line_view(uow: UnitOfWork, budget_line_id: str) -> dict[str, Any]:
 async def lines(uow: UnitOfWork, ctx: Context, city: str | None, as_of: date | None) -> list[dict[str, Any]]:
     """Every budget line of the city with its ledger balances (per account) at `as_of`."""
     city = city or ctx.city
-    ctx.read_aggregates(city)
+    ctx.read_aggregates(city, "query.city")
     out = []
     for line in await repo.budget_lines(uow.conn, city):
         balances = await ledger_store.balances(uow.conn, city=city, as_of=as_of, budget_line_id=line["budget_line_id"])
@@ -105,11 +105,11 @@ async def balances(
 ) -> dict[str, Any]:
     city = city or ctx.city
     if case_id is None and household_id is None and ctx.partner is None:
-        ctx.read_aggregates(city)  # the city's totals: its staff, and the national role
+        ctx.read_aggregates(city, "query.city")  # the city's totals: its staff, and the national role
     elif ctx.partner is None:
-        ctx.read(city)  # one case's or household's money: the city's staff only, never the national role
+        ctx.read(city, "query.city")  # one case's or household's money: the city's staff only, never the national
     else:  # a partner sees money of its own cases only, not of the city's other cases
-        ctx.read(city)
+        ctx.read(city, "query.city")
         if case_id is None:
             raise Forbidden("query.case_id", "a partner reads the balances of its own cases: give case_id")
         ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
