@@ -11,7 +11,10 @@ from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_shared import clock
 from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, case_opened, problem
 
-SOON = str(clock.today() + timedelta(days=60))  # a voucher may be valid for a year at most
+
+def soon() -> str:
+    """A voucher's `valid_until` it may have: at most a year ahead (taken when called, not at import)."""
+    return str(clock.today() + timedelta(days=60))
 
 
 def key() -> dict[str, str]:
@@ -59,7 +62,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         request_id = req.json()["request_id"]
         v = await anna.post(
             "/vouchers",
-            json={"case_id": "c1", "kind": "public_transport", "value_cents": 4_000, "valid_until": SOON},
+            json={"case_id": "c1", "kind": "public_transport", "value_cents": 4_000, "valid_until": soon()},
             headers=key(),
         )
         assert v.status_code == 201, v.text
@@ -133,7 +136,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
                         "case_id": "c1",
                         "kind": "public_transport",
                         "value_cents": 6_001,
-                        "valid_until": SOON,
+                        "valid_until": soon(),
                     },
                     headers=key(),
                 ),
@@ -196,7 +199,7 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         # An expired voucher cannot be redeemed; expiry returns the rest to the budget line.
         v2 = await anna.post(
             "/vouchers",
-            json={"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": SOON},
+            json={"case_id": "c1", "kind": "public_transport", "value_cents": 1_000, "valid_until": soon()},
             headers=key(),
         )
         async with payments.pool.acquire() as conn:
