@@ -58,8 +58,11 @@ async def wait_until_writable(client: AIOKafkaClient, topics: Sequence[str], tim
     writable in time is no error: the clients retry."""
     deadline = time.monotonic() + timeout
     while True:
-        if await _all_served(client, topics):
-            return True
+        try:
+            if await _all_served(client, topics):
+                return True
+        except KafkaError:  # a broker unreachable a moment: the topics exist, which is what the caller needed
+            pass
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.05)
