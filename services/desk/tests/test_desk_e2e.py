@@ -280,7 +280,12 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await shot(maria, "cartella-english")
     await maria.goto(person_url + "?lang=it")
     await maria.get_by_role("link", name="Stampa l'informativa sulla privacy").click()
+    assert "Persona: Amina Okafor" in await maria.locator("main").inner_text()  # the person who signs it
     await shot(maria, "privacy-notice")
+    # Read like the cartella: an id nobody has is refused (it was served for any id at all).
+    answer = await maria.goto(desk.url + "/persons/p-nessuno/privacy-notice")
+    assert answer is not None and answer.status == 404
+    await maria.goto(person_url + "?lang=it")
 
     await maria.set_viewport_size({"width": 768, "height": 1024})  # a tablet
     await maria.reload()

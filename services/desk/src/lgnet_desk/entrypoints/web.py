@@ -428,9 +428,21 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
     async def privacy_notice(request: Request, person_id: str) -> Response:
-        """The privacy notice (GDPR art. 13) to print and hand over when consent is captured."""
+        """The privacy notice (GDPR art. 13) to print and hand over when consent is captured, naming the person. Read
+        like the cartella: a person the operator may not see is refused, and the view is in the access log (an
+        outside test found a notice served for any id at all)."""
         p = await page(request)
-        return p.render("privacy_notice.html", person_id=person_id, today=clock.today().isoformat())
+        assert p.services is not None and p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                person = await p.services.get("intake", f"/persons/{person_id}")
+            except ServiceRefusal as r:
+                await store.log_access(conn, p.op, person_id, "case_work", "privacy notice", "denied")
+                return p.denied(r)
+            await store.log_access(conn, p.op, person_id, "case_work", "privacy notice", "shown")
+        identity = person.get("identity") or {}
+        name = " ".join(v for v in (identity.get("given_name"), identity.get("family_name")) if v)
+        return p.render("privacy_notice.html", person_id=person_id, person_name=name, today=clock.today().isoformat())
 
     @api.get("/todo", response_class=HTMLResponse)
     async def todo(request: Request) -> Response:
