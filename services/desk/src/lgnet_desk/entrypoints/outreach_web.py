@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
-from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
@@ -194,11 +193,11 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         async with request.app.state.pool.acquire() as conn:
             try:
-                sp = await p.services.get("intake", f"/street-persons/{street_id}")
+                sp = await desk.read_logged(
+                    conn, p.services, p.op, street_id, f"/street-persons/{street_id}", "street person"
+                )
             except ServiceRefusal as r:
-                await store.log_access(conn, p.op, street_id, "case_work", "street person", "denied")
                 return p.denied(r)
-            await store.log_access(conn, p.op, street_id, "case_work", "street person", "shown")
         return p.render("street_person.html", sp=sp)
 
     # ------------------------------------------------------------ the day's agenda

@@ -435,11 +435,11 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         async with request.app.state.pool.acquire() as conn:
             try:
-                person = await p.services.get("intake", f"/persons/{person_id}")
+                person = await desk.read_logged(
+                    conn, p.services, p.op, person_id, f"/persons/{person_id}", "privacy notice"
+                )
             except ServiceRefusal as r:
-                await store.log_access(conn, p.op, person_id, "case_work", "privacy notice", "denied")
                 return p.denied(r)
-            await store.log_access(conn, p.op, person_id, "case_work", "privacy notice", "shown")
         identity = person.get("identity") or {}
         name = " ".join(v for v in (identity.get("given_name"), identity.get("family_name")) if v)
         return p.render("privacy_notice.html", person_id=person_id, person_name=name, today=clock.today().isoformat())

@@ -31,14 +31,25 @@ class FieldErrors(Exception):
     kept: dict[str, str] = field(default_factory=dict)  # form fields to keep on the form shown again
 
 
+async def read_logged(
+    conn: Conn, services: Services, op: Operator, subject: str, path: str, action: str, purpose: str = "case_work"
+) -> Any:
+    """What intake shows of a person (or a street person), the view recorded in the access log: shown, or denied
+    (the refusal raised on)."""
+    try:
+        found = await services.get("intake", path)
+    except ServiceRefusal:
+        await store.log_access(conn, op, subject, purpose, action, "denied")
+        raise
+    await store.log_access(conn, op, subject, purpose, action, "shown")
+    return found
+
+
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
     """The cartella sociale: intake's record plus housing's and payments' views of the person's cases."""
-    try:
-        record: dict[str, Any] = await services.get("intake", f"/persons/{person_id}/record")
-    except ServiceRefusal as refusal:
-        await store.log_access(conn, op, person_id, purpose, "cartella", "denied")
-        raise refusal
-    await store.log_access(conn, op, person_id, purpose, "cartella", "shown")
+    record: dict[str, Any] = await read_logged(
+        conn, services, op, person_id, f"/persons/{person_id}/record", "cartella", purpose
+    )
     case_ids = {c["case_id"] for c in record["cases"]}
     household_ids = {h["household_id"] for h in record["households"]}
     contributions: list[dict[str, Any]] = []
