@@ -42,6 +42,7 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
         self._consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, int] = {}
         self._committed: dict[TopicPartition, int] = {}  # by this client: unchanged partitions are not sent again
+        self._in_flight: dict[TopicPartition, int] = {}  # the commit on its way: a batch acknowledged meanwhile
         self._last = 0.0
         self._lock = asyncio.Lock()  # one commit at a time, so an older note never lands after a newer one
         self._timer: asyncio.Task[None] | None = None
@@ -54,7 +55,11 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
     async def note(self, consumer: AIOKafkaConsumer) -> None:
         if consumer is not self._consumer:  # a restarted subscriber's new client: the old one's notes are void
             self._consumer, self._pending, self._committed = consumer, {}, {}
-        self._pending.update((tp, o) for tp, o in handed_out(consumer).items() if self._committed.get(tp) != o)
+        self._pending.update(
+            (tp, o)
+            for tp, o in handed_out(consumer).items()
+            if self._committed.get(tp) != o and self._in_flight.get(tp) != o
+        )
         wait = self._last + self.interval_s - time.monotonic()
         if wait <= 0 or self._closing:  # closing: a batch that finished meanwhile, committed at once
             await self.flush()
@@ -74,6 +79,7 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
             self._last = time.monotonic()
             if not offsets:
                 return
+            self._in_flight = offsets  # ... would note these partitions again, unchanged, while it is on its way
             try:
                 await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
             except asyncio.CancelledError:
@@ -84,6 +90,8 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
                 for tp, o in offsets.items():
                     self._pending.setdefault(tp, o)
                 return
+            finally:
+                self._in_flight = {}
             self._committed.update(offsets)
             metrics.OFFSET_COMMITS.labels(self.name, "ok").inc()
 
