@@ -25,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY, generate_latest
 
 EXPORTER = InMemorySpanExporter()
 
@@ -158,3 +159,24 @@ def test_the_consumers_never_ask_the_broker_to_create_their_topics() -> None:
     subscriber = broker.subscriber(*subscribed(["intake.events", "intake.special"], "p."), group_id="g", batch=True)
     assert [t.name for t in subscriber.topics] == ["p.lgnet.intake.events", "p.lgnet.intake.special"]
     assert subscriber.topics_to_create == []
+
+
+def test_a_consumers_counters_are_exported_at_zero_before_their_first_count() -> None:
+    """Alerts on "any increase" (docs/operators.md) need a series to compare with: an outside test found
+    `lgnet_event_retries_total` and `lgnet_facts_refused_total` absent until their first count, so the first retry
+    or forged fact raised no alert."""
+    Consumer("zero.consumer", None, DeadLetters(None, "zero.consumer"), {})  # type: ignore[arg-type]
+    text = generate_latest(REGISTRY).decode()
+    expected = [
+        'lgnet_event_retries_total{consumer="zero.consumer"} 0.0',
+        'lgnet_consumer_careful_batches_total{consumer="zero.consumer"} 0.0',
+        'lgnet_consumer_offset_commits_total{consumer="zero.consumer",outcome="failed"} 0.0',
+        'lgnet_dead_letters_total{consumer="zero.consumer",kind="processing"} 0.0',
+        'lgnet_dead_letters_total{consumer="zero.consumer",kind="invalid_data"} 0.0',
+        'lgnet_dead_letters_total{consumer="zero.consumer",kind="fact_signature"} 0.0',
+    ]
+    expected += [
+        f'lgnet_facts_refused_total{{consumer="zero.consumer",reason="{code}"}} 0.0'
+        for code in ("missing", "unknown_key", "invalid", "not_a_writer", "claims")
+    ]
+    assert [line for line in expected if line not in text.splitlines()] == []

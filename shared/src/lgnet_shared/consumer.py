@@ -139,6 +139,10 @@ class Consumer:
     # The handled types' one-pass reader (codec.typed_envelopes); False until first needed.
     _one_pass: TypeAdapter[Any] | Literal[False] | None = field(default=False, init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        kinds = ContractError.kinds() | {"processing", "internal"}  # a handler that kept failing; our own fault
+        metrics.export_consumer_at_zero(self.name, sorted(kinds), FactSignatureError.CODES)
+
     def fetched(self, error: Exception | None) -> None:
         """What the subscriber's fetch reported: a consumer whose fetch keeps failing is stuck too."""
         if error is None:

@@ -10,6 +10,11 @@ class ContractError(ValueError):
 
     kind = "invalid"
 
+    @classmethod
+    def kinds(cls) -> set[str]:
+        """The kinds of this error and of every subclass imported so far (a dead letter's `kind`, a metric's label)."""
+        return {cls.kind}.union(*(sub.kinds() for sub in cls.__subclasses__()))
+
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field or '<record>'}: {reason}")
         self.field = field

@@ -575,10 +575,11 @@ class KeyRegistry:
 
 
 class FactSignatureError(Unauthenticated):
-    """A fact that is not provably written by a deployment allowed to write it. `code`: missing, unknown_key,
-    invalid, not_a_writer, claims (the metric's `reason` label)."""
+    """A fact that is not provably written by a deployment allowed to write it. `code`: one of CODES (the metric's
+    `reason` label)."""
 
     kind = "fact_signature"
+    CODES = ("missing", "unknown_key", "invalid", "not_a_writer", "claims")
 
     def __init__(self, code: str, field: str, reason: str) -> None:
         super().__init__(field, reason)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 DEPLOYMENT = Gauge(
@@ -45,3 +47,16 @@ FACTS_REFUSED = Counter(
     " deployment that may not write the topic, or contradicts the envelope",
     ["consumer", "reason"],
 )
+
+
+def export_consumer_at_zero(consumer: str, dead_letter_kinds: Iterable[str], refusal_reasons: Iterable[str]) -> None:
+    """A consumer's counters, at 0 from its start: an alert on "any increase" needs a series before the first count
+    (Prometheus' `increase()` sees nothing when the series appears with its first 1)."""
+    RETRIES.labels(consumer)
+    CAREFUL_BATCHES.labels(consumer)
+    for outcome in ("ok", "failed"):
+        OFFSET_COMMITS.labels(consumer, outcome)
+    for kind in dead_letter_kinds:
+        DEAD_LETTERS.labels(consumer, kind)
+    for reason in refusal_reasons:
+        FACTS_REFUSED.labels(consumer, reason)
