@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from lgnet_shared.deadletter import H_REDRIVEN, DeadLetters, Failure
-from lgnet_shared.deadletter_cli import main, partitions_of, read_dead_letters
+from lgnet_shared.deadletter_cli import COLUMNS, main, partitions_of, read_dead_letters
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import ensure_topics, physical
 
@@ -106,12 +106,13 @@ async def test_list_shows_origin_and_error_but_never_the_value(
 
     args = ["--bootstrap", kafka_bootstrap, "--topic-prefix", prefix, "list"]
     code, text, _ = await cli(capsys, *args)
-    assert code == 0 and len(text.splitlines()) == 2
+    # A header names the columns (an outside test read the bare tab-separated rows as unlabelled).
+    assert code == 0 and text.splitlines()[0].split("\t") == list(COLUMNS) and len(text.splitlines()) == 3
     assert "sealed-" not in text and "case-A" not in text
     code, text, _ = await cli(capsys, *args, "--kind", "processing", "--original-topic", "intake.events")
-    assert code == 0 and len(text.splitlines()) == 1 and "RuntimeError" in text
+    assert code == 0 and len(text.splitlines()) == 2 and "RuntimeError" in text.splitlines()[1]
     code, text, _ = await cli(capsys, *args, "--consumer", "housing.projector")
-    assert code == 0 and text == ""
+    assert code == 0 and text == "no dead letters\n"
 
 
 async def test_redrive_publishes_the_original_once(
@@ -198,3 +199,10 @@ async def test_a_dead_letter_without_a_copy_is_listed_with_its_size_and_not_redr
     code, _, err = await cli(capsys, *base, f"{c['partition']}:{c['offset']}")
     assert code != 0 and f"{origin}:1:40" in err
     assert await read_topic(kafka_bootstrap, origin) == []
+
+
+def test_the_help_gives_consumer_groups_as_a_deployment_names_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """Groups carry the deployment (`torino.intake.gatekeeper`); the help's examples gave the old bare names."""
+    assert main(["list", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "torino.intake.gatekeeper" in out and "e.g. intake.gatekeeper" not in out

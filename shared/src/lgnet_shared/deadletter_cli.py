@@ -248,13 +248,18 @@ async def redrive(
     return chosen
 
 
+# The text listing's columns, named in a header line (`--json` gives the same under these keys, `original` nested).
+COLUMNS = ("position", "failed_at", "consumer", "kind", "error_type", "field", "message", "original", "size_bytes",
+           "status")  # fmt: skip
+
+
 def _line(d: DeadLetter) -> str:
     s = d.summary()
     o = s["original"]
     message = s["message"] if len(s["message"]) <= 60 else s["message"][:57] + "..."
     return (
         f"{d.position}\t{s['failed_at']}\t{s['consumer']}\t{s['kind']}\t{s['error_type']}\t{s['field'] or '-'}"
-        f"\t{message!r}\tfrom {o['topic']}:{o['partition']}:{o['offset']}\t{s['size_bytes']}B\t{s['status']}"
+        f"\t{message!r}\t{o['topic']}:{o['partition']}:{o['offset']}\t{s['size_bytes']}\t{s['status']}"
     )
 
 
@@ -265,13 +270,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--topic-prefix", default=env.get("LGNET_TOPIC_PREFIX", ""), help="topic name prefix")
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="list dead letters (never their values)")
-    ls.add_argument("--consumer", help="only this consumer group, e.g. intake.gatekeeper")
+    ls.add_argument("--consumer", help="only this consumer group, e.g. torino.intake.gatekeeper")
     ls.add_argument("--kind", help="only this error kind, e.g. invalid_data or processing")
     ls.add_argument("--original-topic", help="only dead letters from this topic (logical or physical name)")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     rd = sub.add_parser("redrive", help="re-publish dead letters to their original topic")
     rd.add_argument("selectors", nargs="*", metavar="PARTITION:OFFSET", help="dead letters to re-drive")
-    rd.add_argument("--all-of-consumer", metavar="CONSUMER", help="every not yet re-driven one of this consumer")
+    rd.add_argument(
+        "--all-of-consumer",
+        metavar="CONSUMER",
+        help="every not yet re-driven one of this consumer group, e.g. torino.housing.intake",
+    )
     rd.add_argument("--dry-run", action="store_true", help="show what would be re-driven, publish nothing")
     rd.add_argument("--force", action="store_true", help="re-drive even if already re-driven")
     return p
@@ -279,15 +288,22 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "list":
-        letters = await read_dead_letters(args.bootstrap, args.topic_prefix)
-        for d in letters:
-            if args.consumer and d.consumer != args.consumer:
-                continue
-            if args.kind and d.header(H_KIND) != args.kind:
-                continue
-            if args.original_topic and not matches_topic(d, args.original_topic, args.topic_prefix):
-                continue
-            print(json.dumps(d.summary()) if args.json else _line(d))
+        letters = [
+            d
+            for d in await read_dead_letters(args.bootstrap, args.topic_prefix)
+            if (not args.consumer or d.consumer == args.consumer)
+            and (not args.kind or d.header(H_KIND) == args.kind)
+            and (not args.original_topic or matches_topic(d, args.original_topic, args.topic_prefix))
+        ]
+        if args.json:
+            for d in letters:
+                print(json.dumps(d.summary()))
+        elif letters:
+            print("\t".join(COLUMNS))
+            for d in letters:
+                print(_line(d))
+        else:
+            print("no dead letters")
         return 0
     chosen = await redrive(
         args.bootstrap,
