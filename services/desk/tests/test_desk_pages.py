@@ -347,3 +347,41 @@ async def test_the_desk_serves_prometheus_metrics_like_the_services(desk: Desk) 
     assert r.headers["content-type"].startswith("text/plain")
     assert 'lgnet_desk_logins_total{outcome="refused"}' in r.text, r.text
     assert 'lgnet_desk_service_calls_total{outcome="ok",service="intake"}' in r.text, r.text
+
+
+async def test_the_to_do_list_names_the_case_and_the_operator(desk: Desk) -> None:
+    starts = f"{(clock.today() + timedelta(days=1)).isoformat()}T09:00:00+00:00"
+    desk.services.answers |= {
+        ("housing", "GET", "/reminders"): [
+            {"kind": "match_stalled", "case_id": "c-8e2b7d41a9f0", "waiting_days": 16, "step": "proposed",
+             "since": "2026-01-20"}],
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "case_id": None, "appointment_id": "apt-1", "operator": "giulia",
+             "purpose": "plan_review", "starts_at": starts, "since": clock.today().isoformat(), "waiting_days": 0}],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
+            "case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
+            "partner": "coop-aurora", "household_id": "h-5f1c0a9e7b2d"},
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/todo")
+    text = text_of(page.text)
+    assert "Inclusione abitativa, aperta il 10 gen 2026" in text, text
+    assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
+    assert "con Giulia Verdi" in text, text
+
+
+async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    desk.services.answers[("intake", "GET", "/outings/out-1")] = {
+        "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
+        "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["luca", "maria"],
+        "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": True, "place": "Porta Nuova",
+                      "age_band": "18_29", "sex": "male", "needs_observed": [], "services_offered": [],
+                      "contacted_on": today, "first_contact_on": today, "person_id": None, "linked_on": None}],
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/outreach/outings/out-1")
+    text = text_of(page.text)
+    assert "Luca Bianchi, Maria Rossi" in text, text
+    # the contact's id stays (the forms ask for it: same person as, booking) but it is not the link's whole text
+    assert "Persona incontrata in strada" in text and '<small class="id">ct-4c2e</small>' in page.text, text

@@ -467,7 +467,8 @@ def router(settings: DeskSettings) -> APIRouter:
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
         items, unavailable = await desk.todo(p.services)
-        return p.render("todo.html", items=items, unavailable=unavailable)
+        cases = await desk.cases_by_id(p.services, [i["case_id"] for i in items if i.get("case_id")])
+        return p.render("todo.html", items=items, cases=cases, unavailable=unavailable)
 
     @api.get("/approvals", response_class=HTMLResponse)
     async def approvals(request: Request) -> Response:
