@@ -263,3 +263,38 @@ async def test_a_cooperative_registering_a_household_opens_its_case_and_needs_th
         "mobile_unit",
     )
     assert case["opened_on"] == "2026-12-03" and case["housing_need"] is False
+
+
+def test_file_sizes_are_said_as_people_say_them() -> None:
+    """From an outside test: a 17-byte document read '0.0 kB'."""
+    assert i18n.size(17, "it") == "17 byte"
+    assert i18n.size(1536, "it") == "1,5 kB" and i18n.size(1536, "en") == "1.5 kB"
+    assert i18n.size(2_621_440, "it") == "2,5 MB" and i18n.size(2_621_440, "en") == "2.5 MB"
+    assert i18n.size(None, "it") == "—"
+
+
+def test_a_budget_refusal_says_its_amounts_in_euros_in_either_language() -> None:
+    """From an outside test: payments' refusal read 'richiesti 12000 centesimi' at the desk."""
+    reason = "over budget: 12000 cents asked, 5000 available on the line"
+    it = i18n.reason(reason, "it").replace("\xa0", " ")
+    assert it == "fondi insufficienti: richiesti 120,00 €, disponibili 50,00 € sulla linea di bilancio"
+    assert i18n.reason(reason, "en") == "over budget: €120.00 asked, €50.00 available on the line"
+    threshold = "above 50000 cents a second, different approver is needed"
+    assert i18n.reason(threshold, "it").replace("\xa0", " ") == "sopra 500,00 € serve un secondo approvatore"
+    assert i18n.reason("a brand new rule", "en") == "a brand new rule"
+
+
+def test_an_appointment_is_not_booked_on_a_past_day_nor_for_someone_the_booker_may_not_book_for() -> None:
+    from lgnet_desk.domain.agenda import past_day
+    from lgnet_desk.domain.operators import may_book_for
+
+    today = date(2026, 12, 3)
+    assert past_day("2026-12-02", today) == "day 2026-12-02 is before today"
+    assert past_day("2026-12-03", today) is None and past_day("2026-02-30", today) is None  # intake names a bad day
+    maria = Operator("maria", "M", OperatorRole.STAFF, "torino", None)
+    luca = Operator("luca", "L", OperatorRole.PARTNER, "torino", "coop-aurora")
+    anna = Operator("anna", "A", OperatorRole.PARTNER, "torino", "coop-dora")
+    assert may_book_for(maria, luca) and may_book_for(luca, luca)
+    assert not may_book_for(luca, maria) and not may_book_for(luca, anna)  # a cooperative: its own operators
+    assert not may_book_for(maria, Operator("sara", "S", OperatorRole.PARTNER, "trieste", "coop-carso"))
+    assert not may_book_for(maria, Operator("rpd", "R", OperatorRole.DPO, "torino", None))

@@ -313,4 +313,13 @@ IT = {
     "Person met on the street": "Persona incontrata in strada",
     "%(n)s days after the first contact": "%(n)s giorni dopo il primo contatto",
     "not yet": "non ancora",
+    "Household of %(name)s": "Nucleo di %(name)s",
+    "opened on %(day)s": "aperta il %(day)s",
+    "Plan agreed on %(day)s": "Progetto concordato il %(day)s",
+    "%(n)s places": "%(n)s posti",
+    "Document": "Documento",
+    "Approval recorded.": "Approvazione registrata.",
+    "Already registered: kept as it is.": "Già registrato/a: resta com'è.",
+    "The case your organisation opens": "La pratica che il suo ente apre",
+    "Too many failed attempts: the account is locked for %(minutes)d minutes.": "Troppi tentativi falliti: l'account è bloccato per %(minutes)d minuti.",
 }

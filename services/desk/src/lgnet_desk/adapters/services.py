@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from lgnet_desk.metrics import SERVICE_CALLS
+
 
 @dataclass
 class ServiceRefusal(Exception):
@@ -28,9 +30,14 @@ class Services:
         headers = {"Authorization": f"Bearer {token}"}
         if method != "GET":
             headers["Idempotency-Key"] = uuid.uuid4().hex
-        r = await self.client.request(
-            method, self.urls[service] + path, json=json, params=params, headers=headers, timeout=15
-        )
+        try:
+            r = await self.client.request(
+                method, self.urls[service] + path, json=json, params=params, headers=headers, timeout=15
+            )
+        except httpx.HTTPError:
+            SERVICE_CALLS.labels(service, "unavailable").inc()
+            raise
+        SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
         if r.status_code >= 400:
             try:
                 body = r.json()
@@ -45,6 +52,7 @@ class Services:
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
         r = await self.client.get(self.urls[service] + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
         if r.status_code >= 400:
             body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
             raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text[:200])))
@@ -59,3 +67,7 @@ class Services:
 
     async def post(self, service: str, path: str, body: Any) -> Any:
         return await self.call(service, "POST", path, json=body)
+
+
+def _outcome(status: int) -> str:
+    return "ok" if status < 400 else "refused" if status < 500 else "unavailable"

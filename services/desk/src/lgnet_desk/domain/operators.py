@@ -69,3 +69,11 @@ MIN_PASSWORD = 12
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"password: at least {MIN_PASSWORD} characters")
+
+
+def may_book_for(booker: Operator, operator: Operator) -> bool:
+    """Whose agenda an operator may book into: a desk user of the same city who keeps an agenda (not the DPO); a
+    cooperative's operator only its own cooperative's."""
+    if operator.city != booker.city or operator.role is OperatorRole.DPO:
+        return False
+    return booker.role is not OperatorRole.PARTNER or operator.partner == booker.partner

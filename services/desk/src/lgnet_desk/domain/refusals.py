@@ -5,13 +5,14 @@ hidden), so a new rule in a service is still readable before its translation lan
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 ITALIAN: list[tuple[str, str]] = [
     (r"the requester cannot approve their own request", "chi ha chiesto il contributo non può approvarlo"),
-    (r"above (\d+) cents a second, different approver is needed", "sopra {0} centesimi serve un secondo approvatore"),
+    (r"above (\d+) cents a second, different approver is needed", "sopra {euros0} serve un secondo approvatore"),
     (
         r"over budget: (\d+) cents asked, (\d+) available on the line",
-        "fondi insufficienti: richiesti {0} centesimi, disponibili {1} sulla linea di bilancio",
+        "fondi insufficienti: richiesti {euros0}, disponibili {euros1} sulla linea di bilancio",
     ),
     (r"no (\w+) budget line in (\w+)", "nessuna linea di bilancio per questo tipo di contributo a {1}"),
     (
@@ -121,6 +122,12 @@ ITALIAN: list[tuple[str, str]] = [
     (r"a mobile unit's appointment names the unit", "un appuntamento dell'unità mobile indica l'unità"),
     (r"give exactly one of person_id and contact_id", "indichi la persona oppure il contatto in strada, non entrambi"),
     (r"must carry a time zone", "manca il fuso orario"),
+    (r"day (\S+) is before today", "il giorno è passato: scelga oggi o un giorno successivo"),
+    (r"no operator (\S+) at this desk", "nessun operatore «{0}» in questo sportello"),
+    (
+        r"operator (\S+) does not work for your city or cooperative",
+        "l'operatore {0} non lavora per il suo Comune o il suo ente",
+    ),
     (r"String should have at least 1 character", "campo obbligatorio"),
     (r"String should have at most (\d+) characters", "al massimo {0} caratteri"),
     (r"Input should be greater than or equal to (\d+)", "deve essere almeno {0}"),
@@ -146,14 +153,30 @@ ITALIAN: list[tuple[str, str]] = [
         "l'ente segue un nucleo che acconsente alla condivisione dei dati con gli enti partner",
     ),
 ]
-_COMPILED = [(re.compile(rf"^{pattern}$"), text) for pattern, text in ITALIAN]
+# Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n).
+ENGLISH: list[tuple[str, str]] = [
+    (
+        r"above (\d+) cents a second, different approver is needed",
+        "above {euros0} a second, different approver is needed",
+    ),
+    (
+        r"over budget: (\d+) cents asked, (\d+) available on the line",
+        "over budget: {euros0} asked, {euros1} available on the line",
+    ),
+]
+_COMPILED = {
+    lang: [(re.compile(rf"^{pattern}$"), text) for pattern, text in table]
+    for lang, table in (("it", ITALIAN), ("en", ENGLISH))
+}
 
 
-def say(reason: str, lang: str) -> str:
-    """The reason in the operator's language (Italian table; English is the services' own)."""
-    if lang != "it":
-        return reason
-    for pattern, text in _COMPILED:
+def say(reason: str, lang: str, money: Callable[[int], str] | None = None) -> str:
+    """The reason in the operator's language (Italian table; English is the services' own, but for amounts).
+    `money` writes an amount of cents (default: '12000 cents')."""
+    write = money or (lambda cents: f"{cents} cents")
+    for pattern, text in _COMPILED.get(lang, []):
         if m := pattern.match(reason.strip()):
-            return text.format(*m.groups())
+            groups = m.groups()
+            amounts = {f"euros{i}": write(int(g)) for i, g in enumerate(groups) if g is not None and g.isdigit()}
+            return text.format(*groups, **amounts)
     return reason

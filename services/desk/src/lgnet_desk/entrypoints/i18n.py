@@ -14,7 +14,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 from babel.support import Translations
+from babel.units import format_unit
 from lgnet_shared import vocabulary
+
+from lgnet_desk.domain import refusals
 
 LANGUAGES = ("it", "en")
 DEFAULT = "it"
@@ -66,6 +69,25 @@ def euros(cents: int | None, lang: str) -> str:
     if cents is None:
         return "—"
     return str(format_currency(cents / 100, "EUR", locale=BABEL_LOCALE[lang]))
+
+
+def size(size_bytes: int | None, lang: str) -> str:
+    """A file's size as people say it: bytes below 1 kB, else kB or MB with one decimal in the locale's way
+    ('1,5 kB'); a 17-byte file read '0.0 kB'."""
+    if size_bytes is None:
+        return "—"
+    locale = BABEL_LOCALE[lang]
+    if size_bytes < 1024:
+        return str(format_unit(size_bytes, "digital-byte", length="short", locale=locale))
+    unit, amount = (
+        ("digital-kilobyte", size_bytes / 1024) if size_bytes < 1024**2 else ("digital-megabyte", size_bytes / 1024**2)
+    )
+    return str(format_unit(amount, unit, length="short", format="#,##0.#", locale=locale))
+
+
+def reason(text: str, lang: str) -> str:
+    """A service's refusal in the operator's language, its amounts in cents said in euros ('120,00 €', '€120.00')."""
+    return refusals.say(text, lang, money=lambda cents: euros(cents, lang))
 
 
 def code(list_name: str, value: str | None, lang: str) -> str:

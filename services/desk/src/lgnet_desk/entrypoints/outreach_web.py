@@ -13,10 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.domain.agenda import past_day
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
+from lgnet_desk.service_layer.agenda import check_booking
 from lgnet_desk.settings import DeskSettings
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
@@ -220,7 +222,9 @@ def router(settings: DeskSettings) -> APIRouter:
             # A cooperative sees its cases' appointments that others booked, and changes only those it booked
             # (intake's rule; the page offers no button intake would refuse).
             a["changeable"] = p.op.role is not OperatorRole.PARTNER or a["booked_by"] == p.op.service_actor
-        ctx = {"items": items, "agenda_day": day, "units": units, "form": {}, "errors": {}, "durations": DURATIONS}
+        unit_names = {u["unit_id"]: u["name"] for u in units}
+        ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
+        ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
     @api.get("/agenda", response_class=HTMLResponse)
@@ -248,6 +252,8 @@ def router(settings: DeskSettings) -> APIRouter:
         fields = {"starts_at": "time", "ends_at": "minutes", "purpose": "purpose", "operator": "operator",
                   "person_id": "party", "contact_id": "party", "unit_id": "unit_id"}  # fmt: skip
         try:
+            async with request.app.state.pool.acquire() as conn:
+                await check_booking(conn, p.op, body["operator"], day, clock.today())
             await desk.submit(p.services, "intake", "/appointments", body, fields)
         except desk.FieldErrors as e:
             return await agenda_page(request, status=422, errors=e.errors, form=f, agenda_day=day)
@@ -258,6 +264,8 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         f = await form_of(request)
         day = f.get("day", clock.today().isoformat())
+        if action == "move" and (refused := past_day(f.get("new_day") or day, clock.today())):
+            return await agenda_page(request, status=422, errors={appointment_id: refused}, agenda_day=day)
         try:
             await p.services.post("intake", f"/appointments/{appointment_id}/{action}", body(f, day))
         except ServiceRefusal as r:

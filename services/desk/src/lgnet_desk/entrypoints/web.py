@@ -16,13 +16,14 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lgnet_shared import clock, tls
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain import refusals
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import desk, login, oidc
 from lgnet_desk.settings import DeskSettings
 
@@ -44,8 +45,16 @@ SECURITY_HEADERS = {
 class Page:
     """What one request knows: language, operator, CSRF token, and how to call the services as the operator."""
 
-    def __init__(self, request: Request, op: Operator | None, csrf: str, services: Services | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        op: Operator | None,
+        csrf: str,
+        services: Services | None,
+        names: dict[str, str] | None = None,
+    ) -> None:
         self.request, self.op, self.csrf, self.services = request, op, csrf, services
+        self.names = names or {}  # the city's operators' display names by username and service actor
         self.lang = i18n.language(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
         self.t = i18n.translations(self.lang)
 
@@ -65,8 +74,10 @@ class Page:
             moment=lambda v, seconds=False: i18n.moment(v, lang, seconds=seconds),
             time_of_day=lambda v: i18n.time_of_day(v, lang),
             euros=lambda v: i18n.euros(v, lang),
+            size=lambda v: i18n.size(v, lang),
+            who=lambda actor: self.names.get(actor, actor) if actor else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
-            reason=lambda text: refusals.say(str(text), lang),
+            reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             path=self.request.url.path,
             lang_links=self.lang_links(),
@@ -106,7 +117,8 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
             tokens = await store.tokens(conn, op.username, token_key)
-        return Page(request, op, csrf, Services(settings.service_urls(), tokens, request.app.state.http))
+            names = await store.operator_names(conn, op.city)
+        return Page(request, op, csrf, Services(settings.service_urls(), tokens, request.app.state.http), names)
 
     return page
 
@@ -139,6 +151,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     conn, form.get("username", ""), form.get("password", ""), policy, settings.session_minutes
                 )
             except login.LoginRefused as refused:
+                LOGINS.labels("locked" if refused.locked else "refused").inc()
                 error = (
                     p.t.gettext("Too many failed attempts: the account is locked for %(minutes)d minutes.")
                     % {"minutes": settings.lockout_minutes}
@@ -146,6 +159,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     else p.t.gettext("Wrong username or password.")
                 )
                 return p.render("login.html", status=401, error=error, username=form.get("username", ""))
+        LOGINS.labels("ok").inc()
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -177,12 +191,14 @@ def router(settings: DeskSettings) -> APIRouter:
                     conn, request.app.state.http, settings, code, state, settings.session_minutes
                 )
             except login.LoginRefused:
+                LOGINS.labels("refused").inc()
                 return p.render(
                     "login.html",
                     status=401,
                     oidc=True,
                     error=p.t.gettext("The identity provider's login was not accepted."),
                 )
+        LOGINS.labels("ok").inc()
         return _with_session(RedirectResponse("/", status_code=303), sid)
 
     def _with_session(response: Response, sid: str) -> Response:
@@ -451,7 +467,8 @@ def router(settings: DeskSettings) -> APIRouter:
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
         items, unavailable = await desk.todo(p.services)
-        return p.render("todo.html", items=items, unavailable=unavailable)
+        cases = await desk.cases_by_id(p.services, [i["case_id"] for i in items if i.get("case_id")])
+        return p.render("todo.html", items=items, cases=cases, unavailable=unavailable)
 
     @api.get("/approvals", response_class=HTMLResponse)
     async def approvals(request: Request) -> Response:
@@ -462,7 +479,9 @@ def router(settings: DeskSettings) -> APIRouter:
         except ServiceRefusal as r:
             return p.render("denied.html", status=r.status, refusal=r.reason)
         done = request.query_params.get("done")  # the request just approved: said so (the page said nothing)
-        return p.render("approvals.html", pending=pending, error=request.query_params.get("error"), done=done)
+        cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
+        error = request.query_params.get("error")
+        return p.render("approvals.html", pending=pending, cases=cases, error=error, done=done)
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def approve(request: Request, request_id: str) -> Response:
@@ -472,7 +491,10 @@ def router(settings: DeskSettings) -> APIRouter:
             await p.services.post("payments", f"/contribution-requests/{request_id}/approval", {})
         except ServiceRefusal as r:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
-            return p.render("approvals.html", status=r.status, pending=pending, error=r.reason, failed=request_id)
+            cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
+            return p.render(
+                "approvals.html", status=r.status, pending=pending, cases=cases, error=r.reason, failed=request_id
+            )
         return RedirectResponse("/approvals?done=" + request_id, status_code=303)
 
     @api.get("/access-log", response_class=HTMLResponse)
@@ -545,6 +567,12 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
     @app.get("/health/live")
     async def live() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        """Like the services' /metrics: no session, served on the desk's own port (reach it from the scraper only,
+        as the services' ports; docs/operators.md)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health/ready")
     async def ready(request: Request) -> dict[str, str]:

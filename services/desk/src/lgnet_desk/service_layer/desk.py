@@ -62,11 +62,35 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         with contextlib.suppress(ServiceRefusal):
             matches = await services.get("housing", "/proposals", status=status)
             housing += [m for m in matches if m.get("household_id") in household_ids]
+    await _with_opportunities(services, housing)
     record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
     record["documents"] = await services.get("intake", f"/persons/{person_id}/documents")
     record["contributions"] = contributions
     record["housing"] = housing
     return record
+
+
+async def _with_opportunities(services: Services, matches: list[dict[str, Any]]) -> None:
+    """Each match with what housing says of its opportunity (kind, area, places: no personal data), so the cartella
+    names the housing rather than print its id; None where housing does not show it."""
+    seen: dict[str, Any] = {}
+    for m in matches:
+        oid = m.get("opportunity_id")
+        if oid and oid not in seen:
+            seen[oid] = None
+            with contextlib.suppress(ServiceRefusal):
+                seen[oid] = await services.get("housing", f"/opportunities/{oid}")
+        m["opportunity"] = seen.get(oid or "")
+
+
+async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What intake shows of each case (action area, opening date) the operator may read, to name a case rather than
+    print its id; a case intake does not show is left out."""
+    found: dict[str, dict[str, Any]] = {}
+    for cid in dict.fromkeys(case_ids):
+        with contextlib.suppress(ServiceRefusal):
+            found[cid] = await services.get("intake", f"/cases/{cid}")
+    return found
 
 
 def member_body(form: dict[str, str], i: int) -> dict[str, Any]:

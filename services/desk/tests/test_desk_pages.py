@@ -1,0 +1,387 @@
+"""The desk's pages as a social worker reads them, from an outside tester's findings: names rather than technical ids,
+plans with their dates, human file sizes, the access log's action, appointments refused in the past or for an
+operator nobody has, and /metrics. The desk runs in process against real PostgreSQL (its own schema); the services
+it calls are played by the test (httpx MockTransport), so each page is checked with exactly what the APIs give."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from lgnet_desk.adapters import store
+from lgnet_desk.adapters.schema import MIGRATIONS
+from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.entrypoints.main import create_app
+from lgnet_desk.entrypoints.web import _token_key
+from lgnet_desk.service_layer import login
+from lgnet_desk.settings import DeskSettings
+from lgnet_shared import clock, db
+
+pytestmark = pytest.mark.integration
+PORTS = {"8001": "intake", "8002": "housing", "8003": "payments"}  # DeskSettings' default service URLs
+Handler = Callable[[str, str, httpx.Request], Any]
+
+
+class FakeServices:
+    """The services' HTTP APIs as the test sets them: {(service, method, path): answer or callable}; what the desk
+    asked is kept in `calls`."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str, str], Any] = {}
+        self.calls: list[tuple[str, str, str]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        service = PORTS[str(request.url.port)]
+        key = (service, request.method, request.url.path)
+        self.calls.append(key)
+        answer = self.answers.get(key)
+        if answer is None:
+            return httpx.Response(404, json={"status": 404, "field": "", "reason": f"no {request.url.path}"})
+        if callable(answer):
+            answer = answer(request)
+        if isinstance(answer, httpx.Response):
+            return answer
+        return httpx.Response(200, json=answer)
+
+
+class Desk:
+    def __init__(self, client: httpx.AsyncClient, services: FakeServices, pool: Any, settings: DeskSettings) -> None:
+        self.client, self.services, self.pool, self.settings = client, services, pool, settings
+
+    async def as_operator(self, op: Operator) -> None:
+        """A session of `op` (added first) on the client: the desk's own tables, as a login leaves them."""
+        async with self.pool.acquire() as conn:
+            sid = f"sid-{op.username}"
+            if await store.operator(conn, op.username) is None:
+                tokens = {s: f"lgn_{op.username}" for s in ("intake", "housing", "payments")}
+                await store.add_operator(conn, op, "x", tokens, _token_key(self.settings))
+                await store.new_session(
+                    conn, login.session_hash(sid), op.username, "csrf-" + op.username, clock.now() + timedelta(hours=1)
+                )
+        self.client.cookies.set("desk_session", sid)
+
+
+MARIA = Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None)
+GIULIA = Operator("giulia", "Giulia Verdi", OperatorRole.STAFF, "torino", None)
+LUCA = Operator("luca", "Luca Bianchi", OperatorRole.PARTNER, "torino", "coop-aurora")
+SARA = Operator("sara", "Sara Carso", OperatorRole.PARTNER, "trieste", "coop-carso")
+RPD = Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None)
+
+
+@pytest.fixture
+async def desk(database_url: str, pg_schema: str) -> AsyncIterator[Desk]:
+    settings = DeskSettings(
+        DATABASE_URL=database_url,
+        LGNET_DB_SCHEMA=pg_schema,
+        LGNET_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+        LGNET_DESK_COOKIE_SECURE="false",
+    )
+    app = create_app(settings)
+    services = FakeServices()
+    pool = await db.create_pool(database_url, pg_schema, max_size=2)
+    await db.migrate(pool, MIGRATIONS)
+    app.state.pool = pool
+    await app.state.http.aclose()
+    app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as c:
+            d = Desk(c, services, pool, settings)
+            for op in (MARIA, GIULIA, LUCA, SARA, RPD):
+                await d.as_operator(op)
+            yield d
+    finally:
+        await app.state.http.aclose()
+        await pool.close()
+
+
+def text_of(html: str) -> str:
+    """The page's text as read: tags dropped, spaces (babel's narrow and non-breaking ones too) made plain."""
+    import html as markup
+    import re
+
+    text = markup.unescape(re.sub(r"<[^>]+>", " ", html))
+    return re.sub(r"\s+", " ", text.replace("\xa0", " ").replace("\u202f", " "))
+
+
+def a_record(today: str, earlier: str) -> dict[str, Any]:
+    """What intake's GET /persons/{id}/record gives of a person with one household, one case and two plans."""
+    return {
+        "person": {"person_id": "p-1", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG",
+                   "third_country": True, "city": "torino",
+                   "identity": {"given_name": "Amina", "family_name": "Okafor"}},
+        "households": [{"household_id": "h-5f1c0a9e7b2d", "reference_person_id": "p-1",
+                        "members": [{"person_id": "p-1", "name": "Amina Okafor", "birth_date": "1985-03-14",
+                                     "sex": "female", "joined_on": earlier, "left_on": None, "reason": None}]}],
+        "cases": [{"case_id": "c-8e2b7d41a9f0", "household_id": "h-5f1c0a9e7b2d", "action_area": "housing_inclusion",
+                   "channel": "desk", "partner": "coop-aurora", "opened_on": earlier, "housing_need": True,
+                   "closed_on": None, "outcome": None, "assessment": None,
+                   "plans": [{"plan_id": "plan-1", "agreed_on": earlier, "objectives": {"employment": "open"}},
+                             {"plan_id": "plan-2", "agreed_on": today,
+                              "objectives": {"housing_autonomy": "in_progress"}}]}],
+        "timeline": [], "consents": [], "referrals": [], "employment": [],
+    }  # fmt: skip
+
+
+def serve_the_cartella(services: FakeServices, today: str, earlier: str) -> None:
+    services.answers |= {
+        ("intake", "GET", "/persons/p-1/record"): a_record(today, earlier),
+        ("intake", "GET", "/persons/p-1/notes"): [
+            {"note_id": "n-1", "written_at": f"{today}T09:00:00+00:00", "written_by": "desk.maria", "text": "Colloquio"}
+        ],
+        ("intake", "GET", "/persons/p-1/documents"): [
+            {"document_id": "d-1", "kind": "residence_permit", "filename": "permesso.pdf",
+             "media_type": "application/pdf", "uploaded_at": f"{today}T09:00:00+00:00", "uploaded_by": "desk.maria",
+             "size_bytes": 17},
+            {"document_id": "d-2", "kind": "identity_document", "filename": "passaporto.pdf",
+             "media_type": "application/pdf", "uploaded_at": f"{today}T09:00:00+00:00", "uploaded_by": "coop-aurora",
+             "size_bytes": 2_621_440},
+            {"document_id": "d-3", "kind": "other", "filename": "contratto.png", "media_type": "image/png",
+             "uploaded_at": f"{today}T09:00:00+00:00", "uploaded_by": "desk.giulia", "size_bytes": 1536},
+        ],
+        ("payments", "GET", "/contribution-requests"): [],
+        ("housing", "GET", "/proposals"): lambda r: (
+            [{"match_id": "m-1", "household_id": "h-5f1c0a9e7b2d", "case_id": "c-8e2b7d41a9f0",
+              "opportunity_id": "o-3b9d", "status": "proposed", "proposed_on": today}]
+            if r.url.params.get("status") == "proposed" else []
+        ),
+        ("housing", "GET", "/opportunities/o-3b9d"): {
+            "opportunity_id": "o-3b9d", "partner": "coop-aurora", "kind": "solidarity_cohousing", "capacity": 3,
+            "bedrooms": 2, "area": "san_salvario", "status": "open"},
+    }  # fmt: skip
+
+
+async def test_the_cartella_names_the_household_case_housing_and_operators_instead_of_their_ids(desk: Desk) -> None:
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    # the household by its reference person, the case by its area and opening date; the ids kept, secondary
+    assert "Nucleo di Amina Okafor" in text, text
+    assert '<small class="id">h-5f1c0a9e7b2d</small>' in page.text
+    assert "Pratica: Inclusione abitativa, aperta il" in text, text
+    assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
+    # the housing proposal by what housing says of the opportunity
+    assert "Coabitazione solidale" in text and "san_salvario" in text, text
+    # operators by their display names (a partner's actor stays the partner)
+    assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
+
+
+async def test_each_plan_of_a_case_shows_its_date(desk: Desk) -> None:
+    today, earlier = clock.today(), clock.today() - timedelta(days=40)
+    serve_the_cartella(desk.services, today.isoformat(), earlier.isoformat())
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    from lgnet_desk.entrypoints import i18n
+
+    for agreed in (earlier, today):
+        assert f"Progetto concordato il {i18n.day(agreed, 'it')}" in text, text
+    english = text_of((await desk.client.get("/persons/p-1?lang=en")).text)
+    assert f"Plan agreed on {i18n.day(earlier, 'en')}" in english, english
+
+
+async def test_document_sizes_are_human_bytes_kilobytes_or_megabytes(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert "17 byte" in text and "1,5 kB" in text and "2,5 MB" in text, text
+    assert "0.0 kB" not in text
+    english = text_of((await desk.client.get("/persons/p-1?lang=en")).text)
+    assert "17 byte" in english and "1.5 kB" in english and "2.5 MB" in english, english
+
+
+async def test_the_access_log_shows_what_was_looked_at_like_its_csv(desk: Desk) -> None:
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "document d-1", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "privacy notice", "shown")
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?person_id=p-1")
+    assert page.status_code == 200
+    assert ">Azione</th>" in page.text
+    text = text_of(page.text)
+    assert (
+        "Cartella sociale" in text
+        and "Documento d-1" in text
+        and "Informativa sul trattamento dei dati personali" in text
+    ), text
+    assert "Maria Rossi maria" in text  # the operator by name, the account beside it (the DPO may need it)
+    english = text_of((await desk.client.get("/access-log?person_id=p-1&lang=en")).text)
+    assert "Social record" in english and "Document d-1" in english and "Privacy notice" in english, english
+    csv = await desk.client.get("/access-log.csv?person_id=p-1")
+    assert "document d-1" in csv.text  # the export keeps the stored action
+
+
+def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
+    booked: list[dict[str, Any]] = []
+
+    def book(request: httpx.Request) -> httpx.Response:
+        import json
+
+        booked.append(json.loads(request.content))
+        return httpx.Response(201, json=booked[-1])
+
+    services.answers |= {
+        ("intake", "GET", "/appointments"): [],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "POST", "/appointments"): book,
+    }
+    return booked
+
+
+async def test_an_appointment_before_today_is_refused_at_its_field(desk: Desk) -> None:
+    booked = agenda_services(desk.services)
+    await desk.as_operator(MARIA)
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "day": yesterday, "time": "10:00", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    r = await desk.client.post("/agenda", data=form)
+    assert r.status_code == 422, r.text
+    assert 'id="time-error"' in r.text and "giorno è passato" in text_of(r.text), text_of(r.text)
+    assert booked == []
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    r = await desk.client.post("/agenda", data=form | {"day": tomorrow})
+    assert r.status_code == 303, r.text
+    assert [b["operator"] for b in booked] == ["maria"]
+    # moving an appointment to a past day is refused too
+    desk.services.answers[("intake", "POST", "/appointments/apt-1/move")] = {}
+    desk.services.answers[("intake", "GET", "/appointments")] = [
+        {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": "p-1",
+         "street_id": None, "purpose": "plan_review", "starts_at": f"{tomorrow}T09:00:00+00:00",
+         "ends_at": f"{tomorrow}T09:30:00+00:00", "status": "booked", "outcome": None, "booked_by": "desk.maria"}
+    ]  # fmt: skip
+    move = {"csrf": "csrf-maria", "day": tomorrow, "new_day": yesterday, "new_time": "10:00", "minutes": "30"}
+    r = await desk.client.post("/agenda/apt-1/move", data=move)
+    assert r.status_code == 422 and "giorno è passato" in text_of(r.text)
+    assert ("intake", "POST", "/appointments/apt-1/move") not in desk.services.calls
+
+
+async def test_an_appointment_for_an_operator_nobody_has_or_of_another_city_or_cooperative_is_refused(
+    desk: Desk,
+) -> None:
+    booked = agenda_services(desk.services)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    form = {"day": tomorrow, "time": "10:00", "minutes": "30", "party": "p-1", "purpose": "plan_review"}
+    await desk.as_operator(MARIA)
+    for operator, said in (
+        ("nessuna", "nessun operatore «nessuna» in questo sportello"),
+        ("sara", "l'operatore sara non lavora per il suo Comune o il suo ente"),  # Trieste's
+        ("rpd", "l'operatore rpd non lavora per il suo Comune o il suo ente"),  # the DPO keeps no agenda
+    ):
+        r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-maria", "operator": operator})
+        assert r.status_code == 422, (operator, r.text)
+        assert 'id="operator-error"' in r.text and said in text_of(r.text), text_of(r.text)
+    await desk.as_operator(LUCA)  # a cooperative books for its own operators only
+    r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-luca", "operator": "giulia"})
+    assert r.status_code == 422 and "non lavora per il suo Comune o il suo ente" in text_of(r.text)
+    assert booked == []
+    r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-luca", "operator": "luca"})
+    assert r.status_code == 303
+    await desk.as_operator(MARIA)  # the city's staff book for a colleague or the city's cooperatives
+    r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-maria", "operator": "giulia"})
+    assert r.status_code == 303
+    assert [b["operator"] for b in booked] == ["luca", "giulia"]
+
+
+async def test_the_agenda_names_operators_and_units(desk: Desk) -> None:
+    tomorrow = clock.today() + timedelta(days=1)
+    starts = f"{tomorrow.isoformat()}T09:00:00+00:00"
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [
+            {"appointment_id": "apt-1", "agenda": "mobile_unit", "operator": "giulia", "unit_id": "unit-7f3a",
+             "person_id": "p-1", "street_id": None, "purpose": "plan_review", "starts_at": starts,
+             "ends_at": f"{tomorrow.isoformat()}T09:30:00+00:00", "status": "booked", "outcome": None,
+             "booked_by": "desk.giulia"}],
+        ("intake", "GET", "/mobile-units"): [{"unit_id": "unit-7f3a", "name": "Unità Nord", "area": "nord",
+                                              "vehicle": None, "team_size": 2, "partner": None}],
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    text = text_of((await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text)
+    assert "Giulia Verdi (Unità Nord)" in text, text
+    assert "Fissato da Giulia Verdi" in text, text
+
+
+async def test_a_budget_refusal_reads_in_euros_not_cents(desk: Desk) -> None:
+    problem = {
+        "status": 409,
+        "field": "amount_cents",
+        "reason": "over budget: 12000 cents asked, 5000 available on the line",
+    }
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            {"request_id": "r-1", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount_cents": 12000,
+             "requested_by": "desk.maria", "status": "requested"}],
+        ("payments", "POST", "/contribution-requests/r-1/approval"): httpx.Response(409, json=problem),
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
+            "case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
+            "partner": "coop-aurora", "household_id": "h-5f1c0a9e7b2d"},
+    }  # fmt: skip
+    await desk.as_operator(GIULIA)
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"})
+    text = text_of(r.text)
+    assert "richiesti 120,00 €, disponibili 50,00 €" in text, text
+    assert "12000" not in text
+    # the pending request: its case by area and date, who asked by name
+    assert "Inclusione abitativa, aperta il 10 gen 2026" in text and "Maria Rossi" in text, text
+    r = await desk.client.post("/approvals/r-1?lang=en", data={"csrf": "csrf-giulia"})
+    assert "over budget: €120.00 asked, €50.00 available on the line" in text_of(r.text)
+
+
+async def test_the_desk_serves_prometheus_metrics_like_the_services(desk: Desk) -> None:
+    desk.services.answers[("intake", "GET", "/persons")] = []
+    await desk.as_operator(MARIA)
+    assert (await desk.client.get("/?name=amina")).status_code == 200  # one call to intake
+    desk.client.cookies.clear()  # scraped without a session, as the services' are
+    desk.client.cookies.set("desk_login_csrf", "t")
+    r = await desk.client.post("/login", data={"username": "maria", "password": "sbagliata", "csrf": "t"})
+    assert r.status_code == 401
+    r = await desk.client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    assert 'lgnet_desk_logins_total{outcome="refused"}' in r.text, r.text
+    assert 'lgnet_desk_service_calls_total{outcome="ok",service="intake"}' in r.text, r.text
+
+
+async def test_the_to_do_list_names_the_case_and_the_operator(desk: Desk) -> None:
+    starts = f"{(clock.today() + timedelta(days=1)).isoformat()}T09:00:00+00:00"
+    desk.services.answers |= {
+        ("housing", "GET", "/reminders"): [
+            {"kind": "match_stalled", "case_id": "c-8e2b7d41a9f0", "waiting_days": 16, "step": "proposed",
+             "since": "2026-01-20"}],
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "case_id": None, "appointment_id": "apt-1", "operator": "giulia",
+             "purpose": "plan_review", "starts_at": starts, "since": clock.today().isoformat(), "waiting_days": 0}],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
+            "case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
+            "partner": "coop-aurora", "household_id": "h-5f1c0a9e7b2d"},
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/todo")
+    text = text_of(page.text)
+    assert "Inclusione abitativa, aperta il 10 gen 2026" in text, text
+    assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
+    assert "con Giulia Verdi" in text, text
+
+
+async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    desk.services.answers[("intake", "GET", "/outings/out-1")] = {
+        "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
+        "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["luca", "maria"],
+        "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": True, "place": "Porta Nuova",
+                      "age_band": "18_29", "sex": "male", "needs_observed": [], "services_offered": [],
+                      "contacted_on": today, "first_contact_on": today, "person_id": None, "linked_on": None}],
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/outreach/outings/out-1")
+    text = text_of(page.text)
+    assert "Luca Bianchi, Maria Rossi" in text, text
+    # the contact's id stays (the forms ask for it: same person as, booking) but it is not the link's whole text
+    assert "Persona incontrata in strada" in text and '<small class="id">ct-4c2e</small>' in page.text, text
