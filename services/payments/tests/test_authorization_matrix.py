@@ -26,6 +26,7 @@ from lgnet_shared.testing.authz import (
     run_matrix,
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from payments_testkit import a_month
 
 pytestmark = pytest.mark.integration
 A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
@@ -71,7 +72,7 @@ async def case(w: World, partner: str = A) -> dict[str, Any]:
 
 async def request(w: World, *, beneficiary: bool = False, approved: bool = False) -> dict[str, Any]:
     c = await case(w)
-    body = {"case_id": c["case_id"], "kind": "rent", "amount_cents": 10_000}
+    body = {"case_id": c["case_id"], "kind": "rent", "amount_cents": 10_000, **a_month()}
     made = await w.call(A, "POST", "/contribution-requests", body)
     rid = made["request_id"]
     if beneficiary or approved:
@@ -122,9 +123,8 @@ async def _balances(w: World) -> Attempt:
 
 async def _request(w: World) -> Attempt:
     c = await case(w)
-    return Attempt(
-        "POST", "/contribution-requests", json={"case_id": c["case_id"], "kind": "rent", "amount_cents": 5_000}
-    )
+    body = {"case_id": c["case_id"], "kind": "rent", "amount_cents": 5_000, **a_month()}
+    return Attempt("POST", "/contribution-requests", json=body)
 
 
 async def _read_request(w: World) -> Attempt:
@@ -353,7 +353,7 @@ async def test_a_case_payments_has_no_partner_for_yet_is_no_partners(payments: I
     async with payments.client(B) as b:
         r = await b.post(
             "/contribution-requests",
-            json={"case_id": c["case_id"], "kind": "rent", "amount_cents": 1_000},
+            json={"case_id": c["case_id"], "kind": "rent", "amount_cents": 1_000, **a_month()},
             headers={"Idempotency-Key": "x"},
         )
     assert r.status_code == 403, r.text

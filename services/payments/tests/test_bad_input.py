@@ -57,7 +57,8 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         assert r.status_code == 201, r.text
         async with payments.client("bruno") as bruno:  # four eyes on the provider's bank data
             assert (await bruno.post("/providers/gtt/bank-data/approval")).status_code == 200
-        good = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000}
+        month = {"period_from": "2026-11-01", "period_to": "2026-11-30"}
+        good = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000, **month}
         req = await anna.post("/contribution-requests", json=good, headers=key())
         request_id = req.json()["request_id"]
         v = await anna.post(
@@ -115,8 +116,39 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
                 (422, "beneficiary.iban"),
             ),
             (
-                anna.post("/contribution-requests", json={**good, "amount_cents": 100_001}, headers=key()),
+                anna.post(
+                    "/contribution-requests",
+                    json={**good, "amount_cents": 100_001, "period_from": "2026-12-01", "period_to": "2026-12-31"},
+                    headers=key(),
+                ),
                 (409, "amount_cents"),
+            ),
+            # Rent and utilities pay a period: without one, nothing tells which months were paid, nor stops the
+            # same month being asked twice (an outside test had a rent request without a period accepted).
+            (
+                anna.post(
+                    "/contribution-requests",
+                    json={k: v for k, v in good.items() if k not in month},
+                    headers=key(),
+                ),
+                (422, "period_from"),
+            ),
+            (
+                anna.post(
+                    "/contribution-requests",
+                    json={**good, "kind": "utilities", "period_to": None},
+                    headers=key(),
+                ),
+                (422, "period_to"),
+            ),
+            (anna.post("/contribution-requests", json=good, headers=key()), (409, "period_from")),  # November again
+            (
+                anna.post(  # half of November again
+                    "/contribution-requests",
+                    json={**good, "period_from": "2026-11-16", "period_to": "2026-12-15"},
+                    headers=key(),
+                ),
+                (409, "period_from"),
             ),
             (anna.post("/contribution-requests", json={**good, "case_id": "c9"}, headers=key()), (403, "case_id")),
             (carla.post(f"/contribution-requests/{request_id}/approval"), (403, "city")),

@@ -19,7 +19,7 @@ from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from payments_testkit import csv_file
+from payments_testkit import a_month, csv_file
 
 pytestmark = pytest.mark.integration
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
@@ -91,6 +91,7 @@ async def test_a_payee_changed_after_approval_is_approved_again_by_someone_else(
         "case_id": "c1",
         "kind": "rent",
         "amount_cents": 10_000,
+        **a_month(),
         "beneficiary": {"name": "Landlord", "iban": LANDLORD_IBAN},
     }
     made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
@@ -198,7 +199,7 @@ async def test_a_payee_changed_after_approval_is_approved_again_by_someone_else(
 
 
 async def test_a_rejected_change_releases_the_commitment(payments: InProcessService) -> None:
-    body = {"case_id": "c1", "kind": "rent", "amount_cents": 30_000}
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 30_000, **a_month()}
     rid = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
     # approved before any bank data (as a city's policy request): setting it is a change that needs approval
     await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval")

@@ -25,7 +25,7 @@ from lgnet_shared.access import Actor, Role
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.topics import physical
-from payments_testkit import CITY_IBAN, GOOD_IBAN, csv_file, provision
+from payments_testkit import CITY_IBAN, GOOD_IBAN, a_month, csv_file, provision
 
 N = 400
 ANNA, BRUNO = Actor("anna", Role.STAFF, "torino"), Actor("bruno", Role.STAFF, "torino")
@@ -92,11 +92,15 @@ async def test_kill_mid_batch_and_mid_reconciliation(crashable: Any, topic_prefi
         lambda u, c: budgets.set_policy(u, c, "torino", cmd.SetPolicy(debtor_name="Torino", debtor_iban=CITY_IBAN)),
     )
     await unit(ANNA, lambda u, c: budgets.allocate(u, c, cmd.AllocateBudget(line="rent", amount_cents=N * 10_000)))
-    body = cmd.RequestContribution(
-        case_id="c1", kind="rent", amount_cents=10_000, beneficiary=cmd.Beneficiary(name="Ada", iban=GOOD_IBAN)
-    )
     for _ in range(N):
-        view = await unit(BRUNO, lambda u, c: contributions.request_contribution(u, c, body))
+        body = cmd.RequestContribution(
+            case_id="c1",
+            kind="rent",
+            amount_cents=10_000,
+            **a_month(),
+            beneficiary=cmd.Beneficiary(name="Ada", iban=GOOD_IBAN),
+        )
+        view = await unit(BRUNO, lambda u, c, b=body: contributions.request_contribution(u, c, b))
         await unit(ANNA, lambda u, c, r=view["request_id"]: contributions.approve(u, c, r))
 
     def client() -> httpx.AsyncClient:

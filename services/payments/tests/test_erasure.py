@@ -12,7 +12,7 @@ from lgnet_payments.domain.retention import retained_until
 from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
-from payments_testkit import camt054
+from payments_testkit import a_month, camt054
 from test_bank_data import COOP, LANDLORD_IBAN, STAFF, call, call_ok, payments, refused
 
 pytestmark = pytest.mark.integration
@@ -29,6 +29,7 @@ async def pay_request(service: object, amount: int) -> str:
         "case_id": "c1",
         "kind": "rent",
         "amount_cents": amount,
+        **a_month(),
         "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN},
     }
     made = await call_ok(service, COOP, "POST", "/contribution-requests", body)

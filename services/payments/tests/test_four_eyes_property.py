@@ -36,7 +36,7 @@ from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.service import all_migrations
-from payments_testkit import CITY_IBAN
+from payments_testkit import CITY_IBAN, a_month
 from schwifty import IBAN
 
 THRESHOLD = 50_000
@@ -133,6 +133,7 @@ class World:
                 case_id="c1",
                 kind="rent",
                 amount_cents=amount,
+                **a_month(),
                 beneficiary=None if data is None else cmd.Beneficiary(name=data[0], iban=data[1]),
             )
             view = await self.unit(who, lambda u, c: contributions.request_contribution(u, c, body))

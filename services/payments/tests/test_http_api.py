@@ -9,7 +9,17 @@ from lgnet_payments.adapters import sepa
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.events import payments as pev
-from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, camt054, case_opened, csv_file, problem
+from payments_testkit import (
+    CITY_IBAN,
+    GOOD_IBAN,
+    PaymentsUnderTest,
+    a_month,
+    camt054,
+    case_opened,
+    csv_file,
+    month,
+    problem,
+)
 
 
 def key() -> dict[str, str]:
@@ -55,7 +65,10 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         assert small.status_code == 201, small.text
         again = await coop.post("/contribution-requests", json=body, headers=k)  # a retry: same answer
         assert again.json()["request_id"] == small.json()["request_id"]
-        big = await coop.post("/contribution-requests", json={**body, "amount_cents": 120_000}, headers=key())
+        february = {"period_from": "2026-02-01", "period_to": "2026-02-28"}
+        big = await coop.post(
+            "/contribution-requests", json={**body, **february, "amount_cents": 120_000}, headers=key()
+        )
         small_id, big_id = small.json()["request_id"], big.json()["request_id"]
 
         assert (await anna.post(f"/contribution-requests/{small_id}/approval")).json()["status"] == "approved"
@@ -127,7 +140,8 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
             assert problem(await carla.get("/budget-lines", params={"city": "torino"}))[0] == 403
 
         # A rejection repeated by the same staff member is the success it was; another's is a conflict.
-        third = await coop.post("/contribution-requests", json={**body, "amount_cents": 5_000}, headers=key())
+        march = {"period_from": "2026-03-01", "period_to": "2026-03-31"}
+        third = await coop.post("/contribution-requests", json={**body, **march, "amount_cents": 5_000}, headers=key())
         third_id = third.json()["request_id"]
         rejected = await anna.post(f"/contribution-requests/{third_id}/rejection", json={"reason": "duplicate"})
         assert rejected.status_code == 200 and rejected.json()["status"] == "rejected", rejected.text
@@ -185,12 +199,12 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
     async with payments.client("anna") as anna:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 1_000_000}, headers=key())
         rent = {"case_id": "c2", "kind": "rent", "amount_cents": 30_000, "lease_id": "l1"}
-        for month in ("2026-01-01", "2026-02-01"):
-            r = await anna.post("/contribution-requests", json={**rent, "period_from": month}, headers=key())
+        for n in (0, 1):
+            r = await anna.post("/contribution-requests", json={**rent, **month(n)}, headers=key())
             assert r.status_code == 201, r.text
-        again = await anna.post("/contribution-requests", json={**rent, "period_from": "2026-02-01"}, headers=key())
+        again = await anna.post("/contribution-requests", json={**rent, **month(1)}, headers=key())
         status, field, reason = problem(again)
-        assert (status, field) == (422, "lease_id") and "period from 2026-02-01" in reason
+        assert (status, field) == (409, "period_from") and "already pays 2026-02-01 to 2026-02-28" in reason
 
 
 async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
@@ -200,7 +214,7 @@ async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
         iev.CaseTransferred(case_id="c3", from_partner="coop-aurora", to_partner="gtt", on=clock.today()), "torino"
     )
     assert await payments.wait_for("select partner = 'gtt' from cases where case_id = 'c3'")
-    body = {"case_id": "c3", "kind": "rent", "amount_cents": 1}
+    body = {"case_id": "c3", "kind": "rent", "amount_cents": 1, **a_month()}
     async with payments.client("coop-aurora") as coop, payments.client("anna") as anna:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100}, headers=key())
         assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (403, "case_id")

@@ -32,7 +32,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, RetryPolicy
 from lgnet_shared.errors import ContractError
 from lgnet_shared.events import housing as hev
-from payments_testkit import CITY_IBAN, GOOD_IBAN
+from payments_testkit import CITY_IBAN, GOOD_IBAN, a_month
 
 ANNA, BRUNO, COOP = (
     Actor("anna", Role.STAFF, "torino"),
@@ -86,7 +86,11 @@ class World(CrashWorld):
             )
         for amount in amounts:
             body = cmd.RequestContribution(
-                case_id="c1", kind="rent", amount_cents=amount, beneficiary=cmd.Beneficiary(name="Ada", iban=GOOD_IBAN)
+                case_id="c1",
+                kind="rent",
+                amount_cents=amount,
+                **a_month(),
+                beneficiary=cmd.Beneficiary(name="Ada", iban=GOOD_IBAN),
             )
             try:  # a request over the line's available budget is refused at once
                 view = await self.unit(COOP, lambda u, c, b=body: contributions.request_contribution(u, c, b))

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from lgnet_payments.adapters import sepa
 from lxml import etree
-from payments_testkit import camt054
+from payments_testkit import a_month, camt054
 from test_bank_data import CITY_IBAN, COOP, LANDLORD_IBAN, STAFF, available, call, call_ok, payments, refused
 
 pytestmark = pytest.mark.integration
@@ -24,6 +24,7 @@ async def approved_batch(service: object, amounts: tuple[int, ...] = (10_000, 20
             "case_id": "c1",
             "kind": "rent",
             "amount_cents": amount,
+            **a_month(),
             "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN},
         }
         made = await call_ok(service, COOP, "POST", "/contribution-requests", body)

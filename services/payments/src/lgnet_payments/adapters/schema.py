@@ -380,4 +380,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index tutoring_sessions_household on tutoring_sessions (city, household_id);
         """,
     ),
+    (
+        "payments-7",
+        """
+        -- A period is paid once: a new rent or utilities request looks up the case's requests of its kind whose
+        -- period meets its own (service_layer/contributions.py). Older requests without a period stay as they are.
+        create index contribution_requests_case_kind on contribution_requests (case_id, kind, period_from);
+        """,
+    ),
 ]

@@ -13,9 +13,10 @@ change its bank data at all (only a payment the bank returns brings it back to a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
-from lgnet_shared.errors import Conflict, Forbidden
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 
 class RequestStatus(StrEnum):
@@ -40,6 +41,22 @@ class ContributionRequest:
     first_approver: str | None = None
     bank_data_version: int = 0  # 0: no bank data yet; +1 at every change
     bank_data_set_by: str | None = None  # who set the current bank data (never one of its approvers)
+
+
+# Kinds paid period by period: a request names the period it pays, and two requests of a case may not pay the same
+# days (the lease-activation grant, the deposit and vouchers are one-off).
+PERIODIC = frozenset({"rent", "utilities"})
+
+
+def check_period(kind: str, period_from: date | None, period_to: date | None) -> None:
+    """A rent or utilities request names the first and last day it pays; any period runs forwards."""
+    if kind in PERIODIC:
+        if period_from is None:
+            raise ContractError("period_from", f"a {kind} request pays a period: give its first day")
+        if period_to is None:
+            raise ContractError("period_to", f"a {kind} request pays a period: give its last day")
+    if period_from and period_to and period_to < period_from:
+        raise ContractError("period_to", "is before period_from")
 
 
 BANK_FIELDS = ("iban", "name", "bic")  # the order a refusal names them in
