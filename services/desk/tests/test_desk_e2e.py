@@ -260,9 +260,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     assert await maria.locator("#document-error").is_visible()
 
     # payments learns of the case from intake's events: the operator may have to wait a moment
+    # rent pays a period: this month's (payments refuses a rent request without one)
+    first = clock.today().replace(day=1)
+    last = (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
     for _ in range(30):
         await maria.select_option("#kind", "rent")
         await maria.fill("#amount", "600")
+        await maria.fill("#period_from", first.isoformat())
+        await maria.fill("#period_to", last.isoformat())
         await maria.get_by_role("button", name="Richiedi").click()
         await maria.wait_for_load_state()
         if await maria.locator(".field-error").count() == 0:
@@ -272,6 +277,8 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     # more than the budget line holds: payments' refusal in euros at the field (it read "12000 centesimi")
     await maria.select_option("#kind", "rent")
     await maria.fill("#amount", "200000")
+    await maria.fill("#period_from", (last + timedelta(days=1)).isoformat())
+    await maria.fill("#period_to", (last + timedelta(days=28)).isoformat())
     await maria.get_by_role("button", name="Richiedi").click()
     await maria.wait_for_load_state()
     refused = (await maria.locator("#amount-error").inner_text()).replace("\xa0", " ").replace("\u202f", " ")

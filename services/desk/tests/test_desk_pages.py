@@ -6,6 +6,7 @@ it calls are played by the test (httpx MockTransport), so each page is checked w
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -385,3 +386,41 @@ async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(d
     assert "Luca Bianchi, Maria Rossi" in text, text
     # the contact's id stays (the forms ask for it: same person as, booking) but it is not the link's whole text
     assert "Persona incontrata in strada" in text and '<small class="id">ct-4c2e</small>' in page.text, text
+
+
+async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: Desk) -> None:
+    """Payments requires the period of a rent or utilities request (a month's rent asked twice is refused); the desk's
+    form had no period, so every rent request from the desk would have been refused."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    sent: list[dict[str, Any]] = []
+
+    def request_contribution(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if body["period_from"] == "2026-11-16":
+            reason = "the case's rent request r-1 already pays 2026-11-01 to 2026-11-30: a period is paid once"
+            return httpx.Response(409, json={"status": 409, "field": "period_from", "reason": reason})
+        return httpx.Response(201, json={"request_id": "r-2", "status": "requested"})
+
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = request_contribution
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = [
+        {"request_id": "r-1", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount_cents": 45000,
+         "period_from": "2026-11-01", "period_to": "2026-11-30", "requested_by": "desk.maria", "status": "requested"}
+    ]  # fmt: skip
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert 'name="period_from"' in page.text and 'name="period_to"' in page.text
+    assert "dal 1 nov 2026 al 30 nov 2026" in text_of(page.text), text_of(page.text)
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount": "450,00"}
+    r = await desk.client.post("/persons/p-1/contributions", data={**form, "period_from": "2026-12-01",
+                                                                      "period_to": "2026-12-31"})  # fmt: skip
+    assert r.status_code in (200, 303), r.text
+    assert (sent[-1]["period_from"], sent[-1]["period_to"]) == ("2026-12-01", "2026-12-31")
+    r = await desk.client.post("/persons/p-1/contributions", data={**form, "period_from": "2026-11-16",
+                                                                      "period_to": "2026-12-15"})  # fmt: skip
+    assert r.status_code == 422, r.text  # said at the period's field, on the cartella
+    text = text_of(r.text)
+    assert "un periodo si paga una volta sola" in text and "dal 2026-11-01 al 2026-11-30" in text, text
+    # the form keeps what was typed: the kind and the period (it reset the kind to the first one)
+    assert '<option value="rent" selected>' in r.text and 'value="2026-11-16"' in r.text

@@ -322,4 +322,8 @@ IT = {
     "Already registered: kept as it is.": "Già registrato/a: resta com'è.",
     "The case your organisation opens": "La pratica che il suo ente apre",
     "Too many failed attempts: the account is locked for %(minutes)d minutes.": "Troppi tentativi falliti: l'account è bloccato per %(minutes)d minuti.",
+    "Period": "Periodo",
+    "from %(start)s to %(end)s": "dal %(start)s al %(end)s",
+    "Period from (rent and utilities)": "Periodo dal (affitto e utenze)",
+    "Period to (rent and utilities)": "Periodo al (affitto e utenze)",
 }

@@ -16,6 +16,19 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"no (\w+) budget line in (\w+)", "nessuna linea di bilancio per questo tipo di contributo a {1}"),
     (
+        r"a (rent|utilities) request pays a period: give its first day",
+        "un contributo per l'affitto o le utenze copre un periodo: indichi il primo giorno",
+    ),
+    (
+        r"a (rent|utilities) request pays a period: give its last day",
+        "un contributo per l'affitto o le utenze copre un periodo: indichi l'ultimo giorno",
+    ),
+    (
+        r"the case's (\w+) request (\S+) already pays (\S+) to (\S+): a period is paid once",
+        "la pratica ha già una richiesta di questo tipo dal {2} al {3}: un periodo si paga una volta sola",
+    ),
+    (r"is before period_from", "è precedente all'inizio del periodo"),
+    (
         r"is not a valid Italian fiscal code \(format or check character\)",
         "non è un codice fiscale valido (formato o carattere di controllo)",
     ),

@@ -34,6 +34,7 @@ TEMPLATES = Environment(
 )
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
+PERIOD = ("period_from", "period_to")  # of a rent or utilities request
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -365,13 +366,10 @@ def router(settings: DeskSettings) -> APIRouter:
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"case_id": f.get("case_id"), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
-            await desk.submit(
-                s,
-                "payments",
-                "/contribution-requests",
-                body,
-                {"amount_cents": "amount", "kind": "kind", "case_id": "kind"},
-            )
+            # Rent and utilities pay a period (payments refuses them without one); other kinds send none.
+            body |= {k: f[k] for k in PERIOD if f.get(k)}
+            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "kind"}
+            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD})
 
         return await act(request, person_id, run)
 
