@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from aiokafka.errors import KafkaConnectionError
 from lgnet_shared import tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
@@ -193,6 +195,10 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
     except UsageError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
         return 2
+    except KafkaConnectionError as exc:  # the auditor's next step is the address: name it with the reason
+        where = f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}"
+        print(json.dumps({"ok": False, "error": f"{where}: broker unreachable: {exc}"}), flush=True)
+        return 2
     except Exception as exc:  # the broker unreachable, a topic missing: one line, never a traceback
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2
@@ -202,8 +208,16 @@ async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: a
     return await coro_fn(args)
 
 
+def quiet_libraries() -> None:
+    """An auditor reads the command's own output only (its table and one JSON line, or its error line): the Kafka
+    client's log lines (\"Unable connect to ...\", retries) and asyncio's went to stderr through logging's
+    last-resort handler, which a handler on the root logger replaces."""
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = audit_parse(argv)
+    quiet_libraries()
     sys.exit(_run(keys if args.command == "keys" else verify, args))
 
 
