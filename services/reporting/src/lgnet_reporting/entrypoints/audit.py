@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from aiokafka.errors import KafkaConnectionError
-from lgnet_shared import tls
+from lgnet_shared import metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
 
@@ -134,6 +134,7 @@ async def notary(args: argparse.Namespace) -> int:
         print(str(signer.verifier))
         return 0
     state = Path(args.state) if args.state else None
+    metrics.DEPLOYMENT.labels("notary", settings.deployment_of(), os.environ.get("LGNET_CITY", "national")).set(1)
     runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, NotaryStore(state) if state else None)
     await runner.start()
     try:
@@ -146,7 +147,7 @@ async def notary(args: argparse.Namespace) -> int:
         tasks = [asyncio.create_task(runner.follow(args.every, _print))]
         if args.http_port is not None:
             config = uvicorn.Config(
-                create_app(runner.notary), host=args.http_host, port=args.http_port, log_level="warning"
+                create_app(runner.notary, runner), host=args.http_host, port=args.http_port, log_level="warning"
             )
             tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
