@@ -84,3 +84,16 @@ def test_the_pdf_states_its_digest_and_the_checkpoint_that_anchors_it() -> None:
     assert italian[-1] == "lgnet.intake.events — 0:12, 1:7"
     assert "notary-signed checkpoint" in provenance(report, "en")[1]
     assert exports.to_pdf(report).startswith(b"%PDF")
+
+
+def test_a_published_body_read_back_with_sorted_keys_gives_the_same_files() -> None:
+    """A published report is stored as canonical JSON (keys sorted): its files, rendered from the stored body, are
+    laid out in the report's own order and equal the ones the computed report gave."""
+    import json
+
+    from lgnet_reporting.domain.canonical import canonical_json
+
+    stored = json.loads(canonical_json(REPORT))
+    assert list(stored["indicators"]) != list(REPORT["indicators"])  # sorted: persons_by_vulnerability first
+    assert exports.to_csv(stored) == exports.to_csv(REPORT) and exports.to_xlsx(stored) == exports.to_xlsx(REPORT)
+    assert exports.to_csv(stored).decode().split("\n")[6].startswith("persons,,total,")  # persons first

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from lgnet_reporting.domain import labels as lb
+from lgnet_reporting.domain.layout import in_report_order
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -37,7 +38,9 @@ class Row(NamedTuple):
 
 
 def rows(report: dict[str, Any]) -> list[Row]:
-    """One row per number of the report, by codes."""
+    """One row per number of the report, by codes, in the report's own order whatever the dict's (a published
+    report's stored body has its keys sorted): the same report gives the same rows."""
+    report = in_report_order(report)
     out: list[Row] = []
 
     def walk(indicator: str, value: Any) -> None:
