@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import anchors, exports, store
-from lgnet_reporting.domain import fund, labels
+from lgnet_reporting.domain import fund, labels, no_data
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.anchoring import Anchor
 from lgnet_reporting.domain.drilldown import NoDrillDown, behind
@@ -182,7 +182,8 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/published/{report_id}", summary="One published report, with its canonical body")
     async def get_published(report_id: str, actor: Who) -> dict[str, Any]:
-        return await published_report(actor, report_id)
+        found = await published_report(actor, report_id)
+        return {**found, "no_data": no_data.paths(found["body"])}
 
     @api.get(
         "/published/{report_id}/export",
@@ -242,7 +243,8 @@ def router(runtime: Runtime) -> APIRouter:
     async def get_report(
         report: ReportName, actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
     ) -> dict[str, Any]:
-        return await anchored(await one(actor, report, city, window(as_of, period_from, to)))
+        body = await anchored(await one(actor, report, city, window(as_of, period_from, to)))
+        return {**body, "no_data": no_data.paths(body)}  # outside the digested document, like `anchor`
 
     @api.get(
         "/{report}/export",
