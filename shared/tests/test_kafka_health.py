@@ -44,3 +44,12 @@ def test_the_services_consumers_get_every_bootstrap_server_of_a_cluster() -> Non
     broker = faststream_broker("127.0.0.1:1, 127.0.0.1:2,127.0.0.1:3", KafkaSecurity(), "lgnet-test")
     builder = broker.config.broker_config.builder  # type: ignore[attr-defined]
     assert builder.keywords["bootstrap_servers"] == ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]
+
+
+def test_readiness_serves_while_degraded_and_not_when_a_check_fails() -> None:
+    """Every service's and the notary's /health/ready read their checks with one rule (lgnet_shared.http)."""
+    from lgnet_shared.http import readiness
+
+    assert readiness({"postgres": "ok", "kafka": "ok"}) == (200, "ok")
+    assert readiness({"kafka": "degraded: broker 2 missing", "following": "ok"}) == (200, "degraded")
+    assert readiness({"kafka": "degraded: broker 2 missing", "following": "error: stopped"}) == (503, "unavailable")

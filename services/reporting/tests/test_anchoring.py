@@ -148,3 +148,62 @@ def test_the_anchor_lines_in_italian_and_english() -> None:
     assert "Pubblicato dal notaio il 1 lug 2026, 08:30:00 UTC" in italian
     assert anchor_lines({"anchor": None}, "en")[0].startswith("Not yet anchored")
     assert anchor_lines({}, "it") == []  # a file rendered outside the service says nothing it cannot know
+
+
+async def test_a_published_report_is_exported_again_as_published_after_late_facts(loaded: ReportingUnderTest) -> None:
+    """From outside testers: the export route recomputes from the projections, so once a back-dated event arrived
+    the re-export of Torino's published report had another digest and read "not yet anchored". A published report
+    is exported by its id: its stored body, its digest and its anchor, in every format, whatever arrived since."""
+    from datetime import date
+
+    from lgnet_shared.events import intake as i
+
+    rt = loaded
+    async with rt.client("staff-torino") as c:
+        r = await c.post("/reports/city_summary/publish", json={"as_of": AS_OF}, headers={"Idempotency-Key": "late"})
+        assert r.status_code == 201, r.text
+        published = r.json()
+    await relayed(rt, physical("reporting.events", rt.prefix), 1)
+    signer = settings.notary_signer(rt.env)
+    assert signer is not None
+    await audit.notary_once(rt.bootstrap, rt.prefix, signer)
+    params = {"as_of": AS_OF}
+    async with rt.client("staff-torino") as c:
+        as_published = {f: (await c.get("/reports/city_summary/export", params={**params, "format": f})) for f in
+                        ("csv", "xlsx", "pdf")}  # fmt: skip
+    assert {f: x.headers["X-Report-Digest"] for f, x in as_published.items()} == dict.fromkeys(
+        as_published, published["digest"]
+    )
+
+    # A household taken in charge in February, recorded only now (a back-dated fact).
+    late = [
+        i.PersonRegistered(person_id="P-LATE", household_id="H-LATE", registered_by="desk", birth_date=date(1990, 1, 1),
+                           sex=i.Sex.FEMALE, nationality="SN", third_country=True),
+        i.HouseholdFormed(household_id="H-LATE", city="torino", reference_person_id="P-LATE", member_ids=["P-LATE"]),
+        i.CaseOpened(case_id="C-LATE", household_id="H-LATE", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                     channel=i.Channel.DESK, partner="coop", opened_on=date(2026, 2, 1)),
+    ]  # fmt: skip
+    await rt.send([rt.envelope(e, "torino") for e in late])
+    await rt.settle()
+    async with rt.client("staff-torino") as c:
+        live = await c.get("/reports/city_summary/export", params={**params, "format": "csv"})
+        assert live.headers["X-Report-Digest"] != published["digest"]  # the same as_of, recomputed: other numbers
+
+        for fmt, before in as_published.items():
+            again = await c.get(f"/reports/published/{published['report_id']}/export", params={"format": fmt})
+            assert again.status_code == 200, again.text
+            assert again.headers["X-Report-Digest"] == published["digest"]
+            assert again.headers["content-type"] == before.headers["content-type"]
+            assert again.content == before.content, fmt  # the very file it gave when published
+        english = await c.get(f"/reports/published/{published['report_id']}/export", params={"format": "pdf",
+                                                                                             "lang": "en"})  # fmt: skip
+        text = pdf_text(english.content)
+        assert published["digest"] in text and "Anchoredinthenotary-signedcheckpoint" in text
+        assert published["report_id"] in text
+
+        unknown = await c.get("/reports/published/NO-SUCH-REPORT/export", params={"format": "csv"})
+        assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"
+        assert unknown.json()["field"] == "path.report_id", unknown.json()
+    async with rt.client("staff-trieste") as c:  # the same rights as the report's own export
+        other = await c.get(f"/reports/published/{published['report_id']}/export", params={"format": "csv"})
+        assert other.status_code == 403, other.text

@@ -164,3 +164,35 @@ def test_each_command_describes_itself(main: Any, prog: str, capsys: pytest.Capt
         main(["--help"])
     out = capsys.readouterr().out
     assert f"`{prog}`:" in out and out.count("`lgnet-") == 1
+
+
+def test_verify_against_an_unreachable_broker_prints_only_its_own_line(tmp_path: Any) -> None:
+    """From an outside test: `lgnet-audit verify` with nothing listening at the bootstrap address printed
+    aiokafka's "Unable connect to ..." and asyncio's "Unclosed AIOKafkaConsumer" on stderr beside its JSON line.
+    The auditor sees the command's one JSON line naming the broker and the reason, and nothing else."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from lgnet_shared.checkpoints import NotarySigner
+    from lgnet_shared.fact_signing import pinned_file
+
+    with socket.socket() as s:  # a port where nothing listens (bound, never listening, then released)
+        s.bind(("127.0.0.1", 0))
+        broker = f"127.0.0.1:{s.getsockname()[1]}"
+    keys = tmp_path / "pinned-keys.json"
+    keys.write_text(json.dumps(pinned_file([])))
+    notary_key = str(NotarySigner("lgnet-notary.test", os.urandom(32)).verifier)
+    run = subprocess.run(
+        [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import main; main()",
+         "verify", "--keys", str(keys), "--notary-key", notary_key],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2, run
+    assert run.stderr == "", run.stderr  # no library chatter
+    (line,) = run.stdout.splitlines()
+    answer = json.loads(line)
+    assert answer["ok"] is False
+    assert answer["error"].startswith(f"KAFKA_BOOTSTRAP_SERVERS {broker}: broker unreachable"), answer

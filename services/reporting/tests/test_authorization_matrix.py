@@ -49,6 +49,16 @@ async def _published_national(w: World) -> Attempt:
     return Attempt("GET", f"/reports/published/{made['report_id']}")
 
 
+async def _published_torino_file(w: World) -> Attempt:
+    made = await w.call("staff-torino", "POST", "/reports/city_summary/publish", {"city": "torino"})
+    return Attempt("GET", f"/reports/published/{made['report_id']}/export", params={"format": "csv"})
+
+
+async def _published_national_file(w: World) -> Attempt:
+    made = await w.call("coordination", "POST", "/reports/national/publish", {})
+    return Attempt("GET", f"/reports/published/{made['report_id']}/export", params={"format": "xlsx"})
+
+
 TORINO = {"city": "torino"}
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
@@ -67,6 +77,7 @@ RULES: dict[str, Rule] = {
         CITY, fixed("GET", "/reports/city_summary/fund/export", params=TORINO | {"format": "csv"})
     ),
     "GET /reports/published/{report_id}": Rule(CITY, _published_torino),
+    "GET /reports/published/{report_id}/export": Rule(CITY, _published_torino_file),  # as the report's export
     "GET /reports/{report}": Rule(CITY, fixed("GET", "/reports/city_summary", params=TORINO)),
     "GET /reports/{report}/export": Rule(
         CITY, fixed("GET", "/reports/city_summary/export", params=TORINO | {"format": "csv"})
@@ -76,6 +87,7 @@ RULES: dict[str, Rule] = {
 NATIONAL_RULES: dict[str, Rule] = {
     **RULES,
     "GET /reports/published/{report_id}": Rule(AUTHENTICATED, _published_national),
+    "GET /reports/published/{report_id}/export": Rule(AUTHENTICATED, _published_national_file),
     "GET /reports/{report}": Rule(AUTHENTICATED, fixed("GET", "/reports/national")),
     "GET /reports/{report}/fund": Rule(AUTHENTICATED, fixed("GET", "/reports/national/fund")),
     "GET /reports/{report}/fund/export": Rule(

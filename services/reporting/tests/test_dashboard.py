@@ -79,7 +79,15 @@ async def test_dashboard_shows_the_api_numbers(loaded: ReportingUnderTest, brows
     assert shown == [(m["month"], str(m["cases_opened"])) for m in ind["monthly"]]
     assert await page.query_selector("#chart-time svg polyline.line") is not None
     assert city["digest"][:12] in await page.inner_text("#meta")
+    # Nobody met by the street units was taken in charge: the medians have no data ("n.d."), they are not hidden.
+    assert "indicators.outreach.days_to_taking_in_charge_median" in city["no_data"]
+    assert await _medians(page) == ["n.d."] * len(ind["outreach_monthly"]) != []
     assert errors == []
+
+
+async def _medians(page: Any) -> list[str]:
+    """The street units' table's last column (days to taking in charge, median), one cell per month."""
+    return [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:last-child")]
 
 
 async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnderTest, browser: Browser) -> None:
@@ -90,6 +98,7 @@ async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnde
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
     assert await page.inner_text("#kpi-persons") == str(national["indicators"]["persons"]["total"]) == "10"
     assert await page.inner_text("#kpi-placements") == "soppresso"
+    assert await _medians(page) == ["n.d."] * len(national["indicators"]["outreach_monthly"])  # not "soppresso"
     assert "Solo il personale" in await page.inner_text("#money")  # the national role has no statement
     bars = await _bars(page, "chart-area")
     assert bars == {

@@ -84,3 +84,87 @@ def test_the_pdf_states_its_digest_and_the_checkpoint_that_anchors_it() -> None:
     assert italian[-1] == "lgnet.intake.events — 0:12, 1:7"
     assert "notary-signed checkpoint" in provenance(report, "en")[1]
     assert exports.to_pdf(report).startswith(b"%PDF")
+
+
+def test_a_published_body_read_back_with_sorted_keys_gives_the_same_files() -> None:
+    """A published report is stored as canonical JSON (keys sorted): its files, rendered from the stored body, are
+    laid out in the report's own order and equal the ones the computed report gave."""
+    import json
+
+    from lgnet_reporting.domain.canonical import canonical_json
+
+    stored = json.loads(canonical_json(REPORT))
+    assert list(stored["indicators"]) != list(REPORT["indicators"])  # sorted: persons_by_vulnerability first
+    assert exports.to_csv(stored) == exports.to_csv(REPORT) and exports.to_xlsx(stored) == exports.to_xlsx(REPORT)
+    assert exports.to_csv(stored).decode().split("\n")[6].startswith("persons,,total,")  # persons first
+
+
+def _city_report_with_nobody_taken_in_charge() -> dict[str, Any]:
+    return {
+        **REPORT,
+        "method": 3,
+        "indicators": {
+            "persons": {"total": 4, "minors": 1, "adults": 3, "age_unknown": 0},
+            "days_to_placement": {"placements": 0, "median": None},
+            "outreach": {"first_contacts": 0, "taken_in_charge": 0, "taken_in_charge_share": None,
+                         "days_to_taking_in_charge_median": None},
+            "outreach_monthly": [{"month": "2026-06", "taken_in_charge": 0, "days_to_taking_in_charge_median": None}],
+        },
+    }  # fmt: skip
+
+
+def test_a_median_with_no_data_reads_no_data_not_suppressed() -> None:
+    """From outside testers: in an exact city report (nothing is ever suppressed there) the median days to taking
+    in charge read "soppresso" when nobody was taken in charge. It has no data: "n.d." / "n/a", in every format."""
+    report = _city_report_with_nobody_taken_in_charge()
+    from lgnet_reporting.domain.canonical import digest
+
+    before = digest(report)
+    italian = exports.to_csv(report).decode()
+    assert "soppresso" not in italian
+    assert ",days_to_taking_in_charge_median,Unità di strada," in italian
+    assert ",2026-06,days_to_taking_in_charge_median," in italian
+    medians = [line for line in italian.splitlines() if "_median" in line or ",median," in line]
+    assert len(medians) == 3 and all(line.endswith(",n.d.") for line in medians), medians
+    assert "taken_in_charge_share" in italian and italian.count(",n.d.") == 4
+    english = exports.to_csv(report, "en").decode()
+    assert english.count(",n/a") == 4 and "suppressed" not in english
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(exports.to_xlsx(report))).active
+    values = [row[-1] for row in sheet.iter_rows(values_only=True)]
+    assert values.count("n.d.") == 4 and "soppresso" not in values
+
+    from pypdf import PdfReader
+
+    pages = PdfReader(io.BytesIO(exports.to_pdf(report))).pages
+    text = "".join("".join((page.extract_text() or "").split()) for page in pages)  # spaces and breaks aside
+    assert "Giornidalprimocontattoallapresaincarico(mediana)n.d." in text
+    assert "Quotapresaincaricon.d." in text and "Mediana(giorni)n.d." in text
+    assert "n.d.:Nessundato" in text  # the title page says what it means, as it does for "soppresso"
+    assert text.count("soppresso") == 1, text  # only in the note explaining suppression
+    # The document keeps its nulls: its digest (and every published one's, replayed) does not change.
+    assert digest(report) == before and report == _city_report_with_nobody_taken_in_charge()
+
+
+def test_a_national_cell_hidden_by_suppression_still_reads_suppressed() -> None:
+    """Suppression is kept as it is: nationally a median is hidden with its count (null with a null count), and has
+    no data when its count is zero."""
+    report = {
+        **_city_report_with_nobody_taken_in_charge(),
+        "report": "national",
+        "scope": "national",
+        "suppression": {"threshold": 5, "hidden_cells": 2},
+    }
+    report["indicators"]["days_to_placement"] = {"placements": None, "median": None}
+    lines = exports.to_csv(report).decode().splitlines()
+    assert [line.rsplit(",", 1)[1] for line in lines if line.startswith("days_to_placement,")] == ["soppresso"] * 2
+    assert [line.rsplit(",", 1)[1] for line in lines if "days_to_taking_in_charge_median" in line] == ["n.d."] * 2
+
+
+def test_the_no_data_marker_is_in_the_labels_the_dashboard_reads() -> None:
+    from lgnet_reporting.domain import labels
+
+    assert (labels.term("no_data", "it"), labels.term("no_data", "en")) == ("n.d.", "n/a")
+    assert labels.catalogue("it")["no_data_note"].startswith("Nessun dato")

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -272,6 +273,17 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
     try:
         assert first_line(proc) == {"restored": 0, "read": 12, "checkpoints": len(newest(port)), "state": str(state)}
         assert sum(c["size"] for c in newest(port)) == 12
+        # Operators alert on /health/ready and /metrics, as for every other service (the notary served neither).
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"kafka": "ok", "following": "ok"}
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+        assert 'lgnet_deployment_info{city="national",deployment="test",service="notary"} 1.0' in scraped.text
+        assert "lgnet_notary_records_read_total 12.0" in scraped.text
+        sizes = re.findall(r'lgnet_notary_tree_size\{partition="\d+",topic="intake.events"\} (\d+)', scraped.text)
+        assert sum(int(n) for n in sizes) == 12
+        assert "lgnet_notary_last_checkpoint_timestamp_seconds" in scraped.text
     finally:
         proc.terminate()
         proc.wait(30)
@@ -311,3 +323,34 @@ def _b64(data: bytes) -> str:
 
 def _unb64(items: list[str]) -> list[bytes]:
     return [base64.b64decode(i) for i in items]
+
+
+def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bootstrap: str) -> None:
+    """/health/ready: 503 naming the check until the notary's Kafka clients are started and it has read the log,
+    200 while it follows it, 503 again once stopped."""
+    prefix = new_topic_prefix()
+    asyncio.run(publish(kafka_bootstrap, prefix, ["r1", "r2"]))
+
+    async def probe() -> list[tuple[int, dict[str, str]]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix)
+        transport = httpx.ASGITransport(app=create_app(runner.notary, runner))
+        async with httpx.AsyncClient(transport=transport, base_url="http://notary") as http:
+
+            async def ready() -> tuple[int, dict[str, str]]:
+                r = await http.get("/health/ready")
+                return r.status_code, r.json()["checks"]
+
+            answers = [await ready()]
+            await runner.start()
+            answers.append(await ready())
+            await runner.catch_up()
+            answers.append(await ready())
+            await runner.stop()
+            answers.append(await ready())
+        return answers
+
+    unstarted, before, following, stopped = asyncio.run(probe())
+    assert unstarted == (503, {"kafka": "error: not started", "following": "error: has not read the log yet"})
+    assert before == (503, {"kafka": "ok", "following": "error: has not read the log yet"})
+    assert following == (200, {"kafka": "ok", "following": "ok"})
+    assert stopped == (503, {"kafka": "error: stopped", "following": "error: stopped"})

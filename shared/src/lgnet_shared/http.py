@@ -67,6 +67,15 @@ class Problem(BaseModel):
 PROBLEM_SCHEMA = Problem.model_json_schema()
 
 
+def readiness(checks: dict[str, str]) -> tuple[int, str]:
+    """/health/ready's HTTP status and `status` from its named checks ("ok", "degraded: …" or "error: …"). A
+    degraded check (a broker of a replicated cluster gone) still serves: ready (200), and said so."""
+    ok = all(v == "ok" or v.startswith("degraded") for v in checks.values())
+    if not ok:
+        return 503, "unavailable"
+    return 200, "degraded" if any(v != "ok" for v in checks.values()) else "ok"
+
+
 def problem_responses(*, without: tuple[int, ...] = (), **details: str) -> dict[int | str, dict[str, Any]]:
     """A router's OpenAPI `responses`: the problem+json answers its routes may give. `details` sharpen a
     description for the service (`s409="... (over budget)"`); `without` leaves statuses out."""

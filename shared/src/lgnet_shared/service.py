@@ -515,12 +515,9 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
     )
     async def ready(response: Response) -> dict[str, Any]:
         checks = await runtime.ready()
-        # A degraded check (a broker of a replicated cluster gone) still serves: ready, and said so.
-        ok = all(v == "ok" or v.startswith("degraded") for v in checks.values())
-        degraded = ok and any(v != "ok" for v in checks.values())
-        response.status_code = 200 if ok else 503
+        response.status_code, status = http.readiness(checks)
         return {
-            "status": ("degraded" if degraded else "ok") if ok else "unavailable",
+            "status": status,
             "service": spec.name,
             "checks": checks,
             "consumer_groups": runtime.consumers_state(),  # joining, ok or retrying: informational

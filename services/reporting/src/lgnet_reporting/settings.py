@@ -24,10 +24,15 @@ def min_cell() -> int:
 NOTARY_VERIFIER_VAR = "LGNET_NOTARY_VERIFIER"
 
 
+def deployment_of(env: Mapping[str, str] = os.environ) -> str:
+    """The deployment's name as the shared settings read it: LGNET_DEPLOYMENT, else the city (default national)."""
+    return env.get("LGNET_DEPLOYMENT") or env.get("LGNET_CITY", "national")
+
+
 def notary_signer(env: Mapping[str, str] = os.environ) -> NotarySigner | None:
     """The deployment's notary key: LGNET_NOTARY_KEY, else derived from LGNET_MASTER_KEY (one per deployment);
     None when neither is set."""
-    deployment = env.get("LGNET_DEPLOYMENT") or env.get("LGNET_CITY", "national")
+    deployment = deployment_of(env)
     name = f"lgnet-notary.{deployment}"
     if seed := env.get("LGNET_NOTARY_KEY"):
         return NotarySigner(name, parse_master_key(seed))

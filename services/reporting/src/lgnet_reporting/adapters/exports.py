@@ -4,7 +4,7 @@ definitions from the programme's vocabulary, numbers, amounts and dates in the r
 
 - CSV and XLSX are data for the managing authority: one row per number, with the codes (stable, for machines) and
   the labels (for people); counts and amounts as numbers (amounts in euro cents, as everywhere in LgNet); a hidden
-  (suppressed) cell is the word "soppresso"/"suppressed".
+  (suppressed) cell is the word "soppresso"/"suppressed", a cell with no data (a median over nobody) "n.d."/"n/a".
 - The PDF is the document a city sends: title page (city, period), headline figures, charts, every table with
   labels and definitions, suppressed cells marked and explained, the report digest and the log positions.
 Every file is dated by the report's as_of, never the clock: the same report gives byte-identical files.
@@ -20,6 +20,8 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from lgnet_reporting.domain import labels as lb
+from lgnet_reporting.domain import no_data
+from lgnet_reporting.domain.layout import in_report_order
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -33,11 +35,13 @@ class Row(NamedTuple):
     indicator: str
     category: str
     measure: str
-    value: Any  # int, float, or None (suppressed)
+    value: Any  # int, float, None (suppressed) or no_data.NO_DATA
 
 
 def rows(report: dict[str, Any]) -> list[Row]:
-    """One row per number of the report, by codes."""
+    """One row per number of the report, by codes, in the report's own order whatever the dict's (a published
+    report's stored body has its keys sorted): the same report gives the same rows."""
+    report = no_data.marked(in_report_order(report))
     out: list[Row] = []
 
     def walk(indicator: str, value: Any) -> None:
@@ -89,7 +93,8 @@ def title(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str
 
 
 def _cell(v: Any, lang: str) -> Any:
-    return lb.term("suppressed", lang) if v is None else v
+    text = lb.empty(v, lang)
+    return v if text is None else text
 
 
 def _header(lang: str) -> list[str]:

@@ -15,8 +15,8 @@ Positions = dict[str, dict[str, int]]
 async def end_positions(bootstrap: str, topics: Sequence[str]) -> Positions:
     """The current end of every partition of `topics` (committed records only)."""
     consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), isolation_level="read_committed", enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a broker that does not answer still gets its client closed
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
             await consumer._client.force_metadata_update()

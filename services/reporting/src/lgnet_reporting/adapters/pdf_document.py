@@ -90,11 +90,13 @@ def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) ->
     pdf.ln(8)
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(*MUTED)
-    note = lb.term("suppressed", lang) + ": " + (lb.catalogue(lang)["suppressed_note"] or "")
+    notes = lb.catalogue(lang)
+    note = lb.term("suppressed", lang) + ": " + (notes["suppressed_note"] or "")
     if "suppression" in report:
         threshold = report["suppression"]["threshold"]
         note += f" ({lb.term('suppression_threshold', lang)}: {threshold})"
     pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4, lb.term("no_data", lang) + ": " + (notes["no_data_note"] or ""), new_x="LMARGIN", new_y="NEXT")
 
 
 def _series(report: dict[str, Any], indicator: str, measure: str | None, lang: str) -> list[tuple[str, Any]]:
@@ -138,7 +140,7 @@ def _bar_chart(pdf: Document, heading: str, series: Sequence[tuple[str, Any]], m
         if v is None:
             pdf.set_fill_color(*HIDDEN)
             pdf.rect(left + label_w, y + 1, 3, 2.5, style="F")
-        elif v:
+        elif isinstance(v, int | float) and v:  # no bar for zero, nor for a cell with no data
             pdf.set_fill_color(*BAR)
             pdf.rect(left + label_w, y + 1, max(0.5, bar_w * v / top), 2.5, style="F")
         pdf.set_xy(left + label_w + bar_w + 3, y)

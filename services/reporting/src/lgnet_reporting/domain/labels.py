@@ -13,6 +13,8 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from lgnet_shared import vocabulary
 
+from lgnet_reporting.domain.no_data import NO_DATA
+
 Lang = Literal["it", "en"]
 DEFAULT: Lang = "it"
 LANGS: tuple[Lang, ...] = ("it", "en")
@@ -85,13 +87,23 @@ def _locale(lang: str) -> Locale:
     return Locale.parse(_CLDR.get(lang, _CLDR[DEFAULT]))
 
 
-def number(value: float | None, lang: str = DEFAULT) -> str:
-    return term("suppressed", lang) if value is None else format_decimal(value, locale=_CLDR.get(lang, "it_IT"))
-
-
-def money(cents: int | None, lang: str = DEFAULT) -> str:
-    if cents is None:
+def empty(value: Any, lang: str = DEFAULT) -> str | None:
+    """How an empty cell reads: "soppresso" when hidden (None), "n.d." when it has no data (no_data.NO_DATA); None
+    for a number."""
+    if value is None:
         return term("suppressed", lang)
+    if value is NO_DATA:
+        return term("no_data", lang)
+    return None
+
+
+def number(value: Any, lang: str = DEFAULT) -> str:
+    return empty(value, lang) or format_decimal(value, locale=_CLDR.get(lang, "it_IT"))
+
+
+def money(cents: Any, lang: str = DEFAULT) -> str:
+    if (text := empty(cents, lang)) is not None:
+        return text
     return format_currency(cents / 100, "EUR", locale=_CLDR.get(lang, "it_IT"))
 
 
@@ -132,4 +144,5 @@ def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
             for table, listed in CATEGORY_LISTS.items()
         },
         "suppressed_note": vocabulary.definition(TERMS, "suppressed", lang),
+        "no_data_note": vocabulary.definition(TERMS, "no_data", lang),
     }

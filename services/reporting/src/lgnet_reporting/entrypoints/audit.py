@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from lgnet_shared import tls
+from aiokafka.errors import KafkaConnectionError
+from lgnet_shared import metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
 
@@ -132,6 +134,7 @@ async def notary(args: argparse.Namespace) -> int:
         print(str(signer.verifier))
         return 0
     state = Path(args.state) if args.state else None
+    metrics.DEPLOYMENT.labels("notary", settings.deployment_of(), os.environ.get("LGNET_CITY", "national")).set(1)
     runner = NotaryRunner(Notary(signer), _bootstrap(), args.topic_prefix, NotaryStore(state) if state else None)
     await runner.start()
     try:
@@ -144,7 +147,7 @@ async def notary(args: argparse.Namespace) -> int:
         tasks = [asyncio.create_task(runner.follow(args.every, _print))]
         if args.http_port is not None:
             config = uvicorn.Config(
-                create_app(runner.notary), host=args.http_host, port=args.http_port, log_level="warning"
+                create_app(runner.notary, runner), host=args.http_host, port=args.http_port, log_level="warning"
             )
             tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -193,6 +196,10 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
     except UsageError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
         return 2
+    except KafkaConnectionError as exc:  # the auditor's next step is the address: name it with the reason
+        where = f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}"
+        print(json.dumps({"ok": False, "error": f"{where}: broker unreachable: {exc}"}), flush=True)
+        return 2
     except Exception as exc:  # the broker unreachable, a topic missing: one line, never a traceback
         print(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}), flush=True)
         return 2
@@ -202,8 +209,16 @@ async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: a
     return await coro_fn(args)
 
 
+def quiet_libraries() -> None:
+    """An auditor reads the command's own output only (its table and one JSON line, or its error line): the Kafka
+    client's log lines (\"Unable connect to ...\", retries) and asyncio's went to stderr through logging's
+    last-resort handler, which a handler on the root logger replaces."""
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = audit_parse(argv)
+    quiet_libraries()
     sys.exit(_run(keys if args.command == "keys" else verify, args))
 
 

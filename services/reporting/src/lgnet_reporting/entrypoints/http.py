@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import anchors, exports, store
-from lgnet_reporting.domain import fund, labels
+from lgnet_reporting.domain import fund, labels, no_data
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.anchoring import Anchor
 from lgnet_reporting.domain.drilldown import NoDrillDown, behind
@@ -39,6 +39,23 @@ Lang = Annotated[
     Literal["it", "en"], Query(description="Language of labels, numbers and dates: Italian (default) or English")
 ]
 EXPORT_TYPES = tuple(exports.MEDIA_TYPES.values())
+Format = Annotated[Literal["csv", "xlsx", "pdf"], Query(description="File format")]
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The report file (Content-Disposition: attachment; X-Report-Digest: its digest)",
+        "content": {m.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for m in EXPORT_TYPES},
+    }
+}
+
+
+def report_file(body: dict[str, Any], format: str, lang: str) -> Response:
+    """The report (with its digest) as a file in the reader's language."""
+    name = f"{body['report']}-{body['scope']}-{body['as_of']}-{lang}.{format}"
+    return Response(
+        exports.RENDER[format](body, lang),
+        media_type=exports.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
+    )
 
 
 def window(as_of: date | None, period_from: date | None, to: date | None) -> Window:
@@ -147,12 +164,13 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             return await store.published(conn, scopes)
 
-    @api.get("/published/{report_id}", summary="One published report, with its canonical body")
-    async def get_published(report_id: str, actor: Who) -> dict[str, Any]:
+    async def published_report(actor: Actor, report_id: str) -> dict[str, Any]:
+        """A published report as it was published (stored body, digest, positions) with its anchor; the same
+        rights as the report itself."""
         async with runtime.pool.acquire() as conn:
             found = await store.published_one(conn, report_id)
         if found is None:
-            raise NotFound("report_id", f"no published report {report_id}")
+            raise NotFound("path.report_id", f"no published report {report_id}")
         scope_of(actor, found["report"], found["scope"] if found["report"] != reports.NATIONAL else None)
         async with runtime.pool.acquire() as conn:
             anchor = await anchors.anchor_of(conn, report_id)
@@ -161,6 +179,24 @@ def router(runtime: Runtime) -> APIRouter:
             async with runtime.pool.acquire() as conn:
                 anchor = await anchors.anchor_of(conn, report_id)
         return {**found, "anchor": {"report_id": report_id, **anchor.as_json()} if anchor else None}
+
+    @api.get("/published/{report_id}", summary="One published report, with its canonical body")
+    async def get_published(report_id: str, actor: Who) -> dict[str, Any]:
+        found = await published_report(actor, report_id)
+        return {**found, "no_data": no_data.paths(found["body"])}
+
+    @api.get(
+        "/published/{report_id}/export",
+        summary="A published report as CSV, XLSX or PDF: its body as published, its digest and anchor",
+        response_class=Response,
+        responses=FILE_RESPONSES,
+    )
+    async def export_published(report_id: str, actor: Who, format: Format, lang: Lang = "it") -> Response:
+        # Not recomputed: late or back-dated facts change a report computed again for the same as_of, never the
+        # one published (the auditors' replay reproduces it from its positions).
+        found = await published_report(actor, report_id)
+        body = {**found["body"], **{k: found[k] for k in ("digest", "positions", "anchor")}}
+        return report_file(body, format, lang)
 
     @api.get("/{report}/fund", summary="The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) from the report")
     async def fund_indicators(
@@ -207,23 +243,19 @@ def router(runtime: Runtime) -> APIRouter:
     async def get_report(
         report: ReportName, actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
     ) -> dict[str, Any]:
-        return await anchored(await one(actor, report, city, window(as_of, period_from, to)))
+        body = await anchored(await one(actor, report, city, window(as_of, period_from, to)))
+        return {**body, "no_data": no_data.paths(body)}  # outside the digested document, like `anchor`
 
     @api.get(
         "/{report}/export",
-        summary="A report as CSV, XLSX or PDF (the same numbers as the JSON)",
+        summary="A report as CSV, XLSX or PDF (the same numbers as the JSON), computed for the period asked",
         response_class=Response,
-        responses={
-            200: {
-                "description": "The report file (Content-Disposition: attachment; X-Report-Digest: its digest)",
-                "content": {m.split(";")[0]: {"schema": {"type": "string", "format": "binary"}} for m in EXPORT_TYPES},
-            }
-        },
+        responses=FILE_RESPONSES,
     )
     async def export(
         report: ReportName,
         actor: Who,
-        format: Annotated[Literal["csv", "xlsx", "pdf"], Query(description="File format")],
+        format: Format,
         city: City = None,
         as_of: AsOf = None,
         period_from: From = None,
@@ -233,12 +265,7 @@ def router(runtime: Runtime) -> APIRouter:
         body = await one(actor, report, city, window(as_of, period_from, to))
         if format == "pdf":  # the document a city sends names the checkpoint anchoring it, once there is one
             body = await anchored(body)
-        name = f"{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
-        return Response(
-            exports.RENDER[format](body, lang),
-            media_type=exports.MEDIA_TYPES[format],
-            headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
-        )
+        return report_file(body, format, lang)
 
     @api.post(
         "/{report}/publish",

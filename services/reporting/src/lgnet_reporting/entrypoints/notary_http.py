@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Response
 from fastapi.responses import PlainTextResponse
 from lgnet_shared.errors import ContractError, NotFound
-from lgnet_shared.http import install_problem_handlers, problem_responses
+from lgnet_shared.http import install_problem_handlers, problem_responses, readiness
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from lgnet_reporting.domain.notary import Notary, OutOfRange
+from lgnet_reporting.service_layer.notary import NotaryRunner
 
 NOTE = "text/plain; charset=utf-8"
 
@@ -53,7 +55,8 @@ Topic = Annotated[str, Query(description="Logical fact topic, e.g. intake.events
 PartitionQ = Annotated[int, Query(ge=0)]
 
 
-def create_app(notary: Notary) -> FastAPI:
+def create_app(notary: Notary, runner: NotaryRunner | None = None) -> FastAPI:
+    """`runner`: the process following the log, whose Kafka and progress /health/ready checks (none: not ready)."""
     app = FastAPI(
         title="LgNet notary",
         description="Signed checkpoints of the fact log and RFC 9162 proofs (issue #16).",
@@ -70,9 +73,26 @@ def create_app(notary: Notary) -> FastAPI:
                 raise NotFound(field, err.reason) from None
             raise ContractError(field, err.reason) from None
 
-    @app.get("/health/live")
+    @app.get("/health/live", tags=["operations"], summary="The process is up")
     async def live() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get(
+        "/health/ready",
+        tags=["operations"],
+        summary="Kafka answers and the notary follows the log (status degraded: a Kafka broker is missing)",
+        responses={503: {"description": "A check fails: it is named in `checks`"}},
+    )
+    async def ready(response: Response) -> dict[str, Any]:
+        checks = await runner.ready() if runner is not None else {"following": "error: not running"}
+        response.status_code, status = readiness(checks)
+        return {"status": status, "service": "notary", "checks": checks}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        if runner is not None:
+            runner.refresh_metrics()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/checkpoints", response_model=list[CheckpointOut])
     async def newest() -> Any:

@@ -9,13 +9,33 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from lgnet_shared import kafka_health
 from lgnet_shared.checkpoints import Checkpoint
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.topics import physical
+from prometheus_client import Counter, Gauge
 
 from lgnet_reporting.adapters import facts_log
 from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.notary import Notary
+
+# What operators alert on (docs/operators.md, "The notary"): a tree that grows past its newest checkpoint for long,
+# or a last checkpoint that gets old, means reports are not being anchored.
+RECORDS_READ = Counter("lgnet_notary_records_read_total", "Fact records the notary read from Kafka into its trees")
+CHECKPOINTS = Counter("lgnet_notary_checkpoints_published_total", "Signed checkpoints published on lgnet.checkpoints")
+LAST_CHECKPOINT = Gauge(
+    "lgnet_notary_last_checkpoint_timestamp_seconds", "When the notary last published checkpoints (Unix time)"
+)
+TREE_SIZE = Gauge("lgnet_notary_tree_size", "Records in the tree of a fact topic-partition", ["topic", "partition"])
+CHECKPOINTED_SIZE = Gauge(
+    "lgnet_notary_checkpointed_size", "Tree size of the newest published checkpoint", ["topic", "partition"]
+)
+# The follow loop fetches at least every half second; a minute without one is a stalled notary.
+STALLED_AFTER_S = 60.0
+
+
+class NotStarted(Exception):
+    pass
 
 
 class NotaryRunner:
@@ -26,6 +46,8 @@ class NotaryRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._logical: dict[str, str] = {}
+        self.last_fetch: float | None = None  # monotonic time of the last fetch that answered
+        self.stopped = False
 
     async def start(self) -> None:
         if self.store is not None:
@@ -50,6 +72,7 @@ class NotaryRunner:
             self._consumer.seek(tp, part.next_offset if part else 0)
 
     async def stop(self) -> None:
+        self.stopped = True
         for client in (self._consumer, self._producer):
             if client is not None:
                 await client.stop()
@@ -65,6 +88,8 @@ class NotaryRunner:
                 self.notary.add(topic, r)
             n += len(records)
         self.read += n
+        self.last_fetch = time.monotonic()
+        RECORDS_READ.inc(n)
         return n
 
     async def catch_up(self) -> None:
@@ -88,7 +113,40 @@ class NotaryRunner:
         self.notary.published(fresh)
         if self.store is not None:
             await asyncio.to_thread(self.store.save, self.notary)
+        CHECKPOINTS.inc(len(fresh))
+        LAST_CHECKPOINT.set_to_current_time()
         return fresh
+
+    async def ready(self) -> dict[str, str]:
+        """/health/ready's checks: Kafka answers about the topics the notary reads and writes (the shared check, a
+        missing broker of a replicated cluster is "degraded"), and the notary has fetched within STALLED_AFTER_S."""
+        checks: dict[str, str] = {}
+        try:
+            if self._producer is None or self.stopped:
+                raise NotStarted
+            topics = [*self._logical, physical("checkpoints", self.prefix)]
+            async with asyncio.timeout(3):
+                metadata = await kafka_health.metadata_of(self._producer.client, topics)
+            checks["kafka"] = kafka_health.replication_state(metadata, topics)
+        except NotStarted:
+            checks["kafka"] = "error: stopped" if self.stopped else "error: not started"
+        except Exception as exc:  # any failure to get an answer is "not ready", named
+            checks["kafka"] = f"error: {type(exc).__name__}"
+        if self.stopped:
+            checks["following"] = "error: stopped"
+        elif self.last_fetch is None:
+            checks["following"] = "error: has not read the log yet"
+        elif (idle := time.monotonic() - self.last_fetch) > STALLED_AFTER_S:
+            checks["following"] = f"error: no fetch for {idle:.0f}s"
+        else:
+            checks["following"] = "ok"
+        return checks
+
+    def refresh_metrics(self) -> None:
+        """The trees' sizes and newest checkpoints, read at each scrape."""
+        for (topic, number), part in self.notary.partitions.items():
+            TREE_SIZE.labels(topic, str(number)).set(len(part.tree))
+            CHECKPOINTED_SIZE.labels(topic, str(number)).set(part.published.size if part.published else 0)
 
     async def follow(self, every: float, report: Any = print) -> None:
         """Tail the fact topics for ever: checkpoints every `every` seconds and after every published report."""

@@ -1,0 +1,81 @@
+"""Which empty cells of a report have no data, as opposed to being suppressed. Pure.
+
+A median or a share over nobody (days to taking in charge when nobody was taken in charge) is undefined; a small
+cell of the national aggregate is hidden. Both are `null` in the report document, and stay so: the document is
+what the digest covers, published reports are stored as it, and the auditors' replay compares digests, so
+changing the value would change the digest of every report with such a cell, old published ones included. Which
+null is which is read off the document itself instead: a median or a share is computed over a count shown beside
+it (OVER_A_COUNT); it has no data exactly when that count is zero. A city's report is exact (nothing in it is ever
+hidden), and in the national aggregate such a cell is hidden only together with its count (suppression's links: a
+hidden count is null, never zero), so every other null is a suppressed cell, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from lgnet_reporting.domain.suppression import Path
+
+# Cells that are undefined when the count they are computed over is zero: (record, cell, its count). A record
+# named with "*" is each item of that list (a month).
+OVER_A_COUNT = (
+    (("days_to_placement",), "median", "placements"),
+    (("outreach",), "taken_in_charge_share", "first_contacts"),
+    (("outreach",), "days_to_taking_in_charge_median", "taken_in_charge"),
+    (("outreach_monthly", "*"), "days_to_taking_in_charge_median", "taken_in_charge"),
+)
+
+
+class NoData:
+    """The value of a cell with no data, where exports lay a report out (never in the document itself)."""
+
+    def __repr__(self) -> str:
+        return "NO_DATA"
+
+
+NO_DATA = NoData()
+
+
+def cells(report: dict[str, Any]) -> set[Path]:
+    """The paths of the report's cells that have no data: computed over a count of zero."""
+    found: set[Path] = set()
+    ind = report.get("indicators", {})
+    for record, cell, count in OVER_A_COUNT:
+        for path, values in _records(ind, record):
+            if isinstance(values, dict) and cell in values and values[cell] is None and values.get(count) == 0:
+                found.add(("indicators", *path, cell))
+    return found
+
+
+def paths(report: dict[str, Any]) -> list[str]:
+    """The cells with no data as dotted paths (`indicators.outreach_monthly.0.days_to_taking_in_charge_median`),
+    for a reader of the JSON (the dashboard)."""
+    return sorted(".".join(str(step) for step in path) for path in cells(report))
+
+
+def marked(report: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the report in which every cell with no data is NO_DATA (suppressed cells stay None)."""
+    empty = cells(report)
+
+    def copy(value: Any, path: Path) -> Any:
+        if path in empty:
+            return NO_DATA
+        if isinstance(value, dict):
+            return {k: copy(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [copy(v, (*path, n)) for n, v in enumerate(value)]
+        return value
+
+    out: dict[str, Any] = copy(report, ())
+    return out
+
+
+def _records(ind: dict[str, Any], record: tuple[str, ...]) -> Iterator[tuple[Path, Any]]:
+    name, *rest = record
+    value = ind.get(name)
+    if rest == ["*"]:
+        for n, item in enumerate(value if isinstance(value, list) else []):
+            yield (name, n), item
+    else:
+        yield (name,), value
