@@ -157,11 +157,23 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
         assert r.status_code == 422 and r.json()["field"] == "query.as_of"
         r = await c.get("/reports/city_summary", params={"from": "2026-05-01", "to": "2026-04-01"})
         assert r.status_code == 422 and r.json()["field"] == "query.from"
+    # The report asked for is the path's `report`; a role that may not call a route at all is refused with the field
+    # "" (partners.md). Reporting said `report` and `authorization`, names no contract has.
     async with loaded.client("coordination") as c:
         r = await c.get("/reports/city_summary", params={"city": "torino"})
-        assert r.status_code == 403 and r.json()["field"] == "report"
+        assert r.status_code == 403 and r.json()["field"] == "path.report"
     async with loaded.client("coop-aurora") as c:  # a Torino partner reads Torino
         assert (await c.get("/reports/city_summary")).json()["indicators"]["persons"]["total"] == 7
+        for refused in (
+            c.get("/reports/financial_statement"),
+            c.get("/reports/city_summary/drilldown", params={"figure": "persons.total"}),
+            c.post("/reports/city_summary/publish", json={}, headers={"Idempotency-Key": "p1"}),
+        ):
+            r = await refused
+            assert r.status_code == 403 and r.json()["field"] == "", r.text
+    async with loaded.client("staff-torino") as c:
+        r = await c.post("/reports/national/publish", json={}, headers={"Idempotency-Key": "s1"})
+        assert r.status_code == 403 and r.json()["field"] == "", r.text
 
 
 async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None:

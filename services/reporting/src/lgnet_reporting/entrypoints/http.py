@@ -72,7 +72,7 @@ def scope_of(actor: Actor, report: str, city: str | None) -> str:
     if report == reports.NATIONAL:
         return reports.NATIONAL
     if actor.role is Role.NATIONAL:
-        raise Forbidden("report", "the national role sees only the suppressed national aggregate")
+        raise Forbidden("path.report", "the national role sees only the suppressed national aggregate")
     wanted = city or actor.city or ""
     if wanted != actor.city:
         raise Forbidden("query.city", f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
@@ -89,7 +89,7 @@ class PublishBody(BaseModel):
 def _staff_scope(actor: Actor, city: str | None) -> str:
     """Pseudonymous ids and the payments list are for the staff of the city only."""
     if actor.role is not Role.STAFF:
-        raise Forbidden("authorization", "only the city's staff see ids and payments behind the figures")
+        raise Forbidden("", "only the city's staff see ids and payments behind the figures")
     return scope_of(actor, reports.CITY_SUMMARY, city)
 
 
@@ -283,9 +283,9 @@ def router(runtime: Runtime) -> APIRouter:
         w = window(body.as_of, body.period_from, body.to)
         scope = scope_of(actor, report, body.city)
         if report == reports.NATIONAL and actor.role is not Role.NATIONAL:
-            raise Forbidden("report", "only the national role publishes the national aggregate")
+            raise Forbidden("", "only the national role publishes the national aggregate")
         if actor.role is Role.PARTNER:
-            raise Forbidden("report", "partners read reports; city staff publish them")
+            raise Forbidden("", "partners read reports; city staff publish them")
 
         async with runtime.pool.acquire() as conn, conn.transaction():
 
