@@ -308,7 +308,7 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         r = await post(c, "/opportunities", opportunity("o-bad", restrictions=["no_pets"]))
         assert r.status_code == 422 and r.json()["field"].startswith("restrictions"), r.text
         r = await post(c, "/opportunities", opportunity("o-bad", available_until=clock.today().isoformat()))
-        assert r.status_code == 422, r.text
+        assert r.status_code == 422 and r.json()["field"] == "available_until", r.text  # it said `body`
         r = await c.post("/opportunities", json=opportunity("o-nokey"))
         assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
         r = await post(c, "/opportunities", opportunity("o-other", partner="coop-borgo"))

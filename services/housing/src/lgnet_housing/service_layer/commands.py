@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from datetime import date
+from typing import Annotated, Literal
 
 from lgnet_shared.events.housing import DeclinedBy, HousingKind, LeaseType, PlacementEndReason, SupportLevel
 from lgnet_shared.events.types import Code, Id, IsoDate, StrictCents
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
 Restriction = Literal["women_only", "men_only", "families_only", "singles_only", "no_minors"]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
@@ -14,6 +15,15 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def later_than(value: date | None, info: ValidationInfo, earlier: str) -> date | None:
+    """A field's rule against an earlier field, so that the error names this field (a model-wide rule is reported at
+    `body`). An earlier field that failed its own validation is absent from `info.data`: reported on its own."""
+    first = info.data.get(earlier)
+    if value is not None and first is not None and value <= first:
+        raise ValueError(f"must be after {earlier}")
+    return value
 
 
 class ListOpportunity(Command):
@@ -31,11 +41,10 @@ class ListOpportunity(Command):
     area: Code | None = None
     languages: list[Language] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _dates(self) -> Self:
-        if self.available_until is not None and self.available_until <= self.available_from:
-            raise ValueError("available_until must be after available_from")
-        return self
+    @field_validator("available_until")
+    @classmethod
+    def _after_from(cls, until: date | None, info: ValidationInfo) -> date | None:
+        return later_than(until, info, "available_from")
 
 
 class UpdateOpportunity(Command):
@@ -81,11 +90,10 @@ class SignLease(Command):
     end_date: IsoDate | None = None
     signed_on: IsoDate
 
-    @model_validator(mode="after")
-    def _dates(self) -> Self:
-        if self.end_date is not None and self.end_date <= self.start_date:
-            raise ValueError("end_date must be after start_date")
-        return self
+    @field_validator("end_date")
+    @classmethod
+    def _after_start(cls, end: date | None, info: ValidationInfo) -> date | None:
+        return later_than(end, info, "start_date")
 
 
 class EndPlacement(Command):
