@@ -214,5 +214,8 @@ def test_the_national_deployment_runs_the_notary_as_its_own_principal(
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert env["LGNET_NOTARY_STATE"]["value"] in mounts
     assert name in by_kind(objects, "Service")
+    # A notary that stopped following the log (or whose Kafka is gone) is taken out of its Service: an auditor gets
+    # no answer rather than stale checkpoints (the notary serves /health/ready since this session's outside test).
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     ingress = by_kind(objects, "NetworkPolicy")[f"lgnet-{config}-services"]["spec"]["ingress"][0]["ports"]
     assert {"protocol": "TCP", "port": 8007} in ingress
