@@ -431,3 +431,26 @@ async def test_values_no_database_can_store_are_answered_not_accepted_or_dead_le
     assert [a.monthly_income_cents for a in assessed] == [2**63 - 1]
     assert good.id not in answers
     assert await intake.raw_records("deadletter", missing_ok=True) == []
+
+
+async def test_a_name_of_spaces_is_refused_over_kafka_as_over_http(intake: IntakeUnderTest) -> None:
+    """From an outside test: over HTTP a name of spaces only is refused (intake's `Text`); a partner's event with one
+    must be answered the same way, naming the field, and register nobody."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        blank = registration("y-1", client)
+        blank = blank.model_copy(
+            update={"identity": blank.identity.model_copy(update={"given_name": client.seal("given_name", "   ")})}
+        )
+        sent = await client.emit(blank)
+        padded = registration("y-2", client)
+        padded = padded.model_copy(
+            update={"identity": padded.identity.model_copy(update={"family_name": client.seal("family_name", " Ali ")})}
+        )
+        await client.emit(padded)
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (sent.id, "invalid", "data.identity.given_name")
+    await wait_rows(intake, "select count(*) from persons", 1)
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(person_id) from persons") == ["y-2"]
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get("/persons/y-2")).json()["identity"]["family_name"] == "Ali"  # stripped, as over HTTP
