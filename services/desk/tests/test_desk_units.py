@@ -127,6 +127,14 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
         ),
         ("2030-01-01 is in the future: a step is recorded once it has happened", "è nel futuro"),
         ("Input should be a valid boolean", "scelga sì o no"),
+        (  # intake: a case opened before the programme (LGNET_INTAKE_EARLIEST_DATE) or before the person's birth
+            "is before 2014-01-01, the earliest date of the programme",
+            "è precedente al 2014-01-01, data di inizio del programma",
+        ),
+        (
+            "is before the birth of the household's reference person",
+            "è precedente alla nascita della persona di riferimento del nucleo",
+        ),
     ],
 )
 def test_the_refusals_an_outside_test_saw_in_english_are_said_in_italian(reason: str, italian: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lgnet_housing.domain import explain, matching, priority, rules, solver
-from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day, step_day
+from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day, placement_start, step_day
 from lgnet_housing.domain.model import RESTRICTIONS, Household, Member, Opportunity
 from lgnet_housing.domain.rules import CityRules
 from lgnet_shared.errors import ContractError
@@ -435,3 +435,22 @@ def test_an_income_beyond_any_rent_is_affordable_everywhere_and_still_matches() 
     assert rules.affordable_rent_cents(rich, RULES) == 2**63 - 1
     [p] = matching.assign([rich], [opp(monthly_rent_cents=2**63 - 1)], RULES, TODAY).proposals
     assert p.household_id == "h1"
+
+
+def test_a_placement_starts_while_the_opportunity_is_available() -> None:
+    """From an outside test: a placement was started before the opportunity's `available_from` (and could be after its
+    `available_until`). The day must also be a valid step (after the acceptance, not in the future)."""
+    today, accepted = date(2026, 12, 3), date(2026, 11, 20)
+    assert placement_start(today, accepted, date(2026, 12, 1), None, today) == today
+    assert placement_start(today, accepted, today, today + timedelta(days=1), today) == today
+    with pytest.raises(ContractError) as refused:
+        placement_start(today, accepted, date(2026, 12, 20), None, today)
+    assert refused.value.field == "started_on"
+    assert "before the opportunity is available (from 2026-12-20)" in refused.value.reason
+    with pytest.raises(ContractError) as refused:
+        placement_start(today, accepted, date(2026, 1, 1), today, today)
+    assert refused.value.field == "started_on"
+    assert "the opportunity is available only until 2026-12-03" in refused.value.reason
+    with pytest.raises(ContractError) as refused:  # the step rules still hold
+        placement_start(date(2026, 11, 1), accepted, date(2026, 1, 1), None, today)
+    assert "before 2026-11-20" in refused.value.reason

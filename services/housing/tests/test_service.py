@@ -348,3 +348,38 @@ async def test_redelivered_intake_events_have_one_effect_and_other_cities_are_ap
         ]
     events = await housing.events(want=1, of_type=hev.MatchProposed.type)
     assert [e.household_id for e in events if isinstance(e, hev.MatchProposed)] == ["h-r"]
+
+
+async def test_a_placement_starts_only_while_the_opportunity_is_available(housing: HousingUnderTest) -> None:
+    """From an outside test: a placement started before the opportunity's `available_from`. Refused (422 naming
+    `started_on`), and so is one on or after its `available_until`; the accepted match stays as it was."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-early", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    later = (today + timedelta(days=20)).isoformat()  # inside the matching's 60-day horizon: it is proposed
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity("o-later", capacity=1, available_from=later))).is_success
+    [p] = await proposals(housing, 1)
+    async with housing.client("coop-aurora") as c:
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": today.isoformat()})
+        assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
+        assert f"available (from {later})" in r.json()["reason"]
+        # Listed since a month, then the provider shortens it to today: a placement today comes too late.
+        await housing.publish("torino", *housing.household_events("h-late", "torino", [(ADULT, M)]))
+        await housing.wait_open_cases(2)
+        since = (today - timedelta(days=30)).isoformat()
+        assert (await post(c, "/opportunities", opportunity("o-ending", capacity=1, available_from=since))).is_success
+    [q] = await proposals(housing, 1)
+    assert q["household_id"] == "h-late"
+    async with housing.client("coop-aurora") as c:
+        assert (await c.post(f"/matches/{q['match_id']}/acceptance", json={})).status_code == 200
+        r = await c.patch("/opportunities/o-ending", json={"available_until": today.isoformat()})
+        assert r.status_code == 200, r.text
+        r = await post(c, f"/matches/{q['match_id']}/placement", {"started_on": today.isoformat()})
+        assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
+        assert f"only until {today.isoformat()}" in r.json()["reason"]
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from placements") == 0
+        statuses = await conn.fetchval("select array_agg(distinct status) from matches")
+        assert statuses == ["accepted"]

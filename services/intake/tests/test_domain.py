@@ -8,7 +8,9 @@ import pytest
 from codicefiscale import codicefiscale
 from lgnet_intake.domain import access, cases, people
 from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.service_layer import inbound
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
+from lgnet_shared.events import partner as cmd_in
 
 # A valid fiscal code for a woman born 1 May 1990 abroad (Nigeria, Z335).
 AMINA_CF = "KNKMNA90E41Z335B"
@@ -100,20 +102,46 @@ def test_case_life() -> None:
     with pytest.raises(Conflict):
         cases.check_transfer(case, "coop-a", date(2026, 2, 1))
     with pytest.raises(ContractError, match="before the case was opened"):
-        cases.check_close(case, date(2026, 1, 9), date(2026, 12, 3))
+        cases.check_close(case, date(2026, 1, 9), date(2026, 12, 3), cases.PROGRAMME_START)
     closed = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10), closed_on=date(2026, 3, 1))
     with pytest.raises(Conflict, match="closed"):
-        cases.check_close(closed, date(2026, 4, 1), date(2026, 12, 3))
+        cases.check_close(closed, date(2026, 4, 1), date(2026, 12, 3), cases.PROGRAMME_START)
 
 
 def test_an_assessment_a_plan_and_a_closing_are_recorded_once_they_happened() -> None:
     """From an outside test: an assessment dated 2030 and a plan agreed in 2031 were accepted, and the timeline then
     showed them as done."""
     case, today = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10)), date(2026, 12, 3)
-    cases.check_dated_after_opening(case, today, "assessed_on", today)
+    cases.check_dated_after_opening(case, today, "assessed_on", today, cases.PROGRAMME_START)
     for field in ("assessed_on", "agreed_on"):
         with pytest.raises(ContractError) as refused:
-            cases.check_dated_after_opening(case, date(2030, 1, 1), field, today)
+            cases.check_dated_after_opening(case, date(2030, 1, 1), field, today, cases.PROGRAMME_START)
         assert (refused.value.field, refused.value.reason) == (field, "is in the future")
     with pytest.raises(ContractError, match="in the future"):
-        cases.check_close(case, date(2027, 1, 1), today)
+        cases.check_close(case, date(2027, 1, 1), today, cases.PROGRAMME_START)
+
+
+def test_a_case_and_a_referral_happen_within_the_programme() -> None:
+    """From an outside test: a case opened in 1990 stretched reporting's monthly tables back for decades. Not before
+    the programme's earliest date (default 2014-01-01, the first AMIF/FAMI programme), nor before the birth of the
+    household's reference person (never named in the reason: a birth date is personal data)."""
+    assert date(2014, 1, 1) == cases.PROGRAMME_START
+    earliest = date(2020, 1, 1)
+    cases.check_within_programme(earliest, "opened_on", earliest, born=date(1985, 3, 12))
+    with pytest.raises(ContractError) as refused:
+        cases.check_within_programme(date(1990, 1, 1), "opened_on", earliest)
+    assert refused.value.field == "opened_on" and "before 2020-01-01" in refused.value.reason
+    with pytest.raises(ContractError) as refused:
+        cases.check_within_programme(date(2021, 6, 1), "received_on", earliest, born=date(2022, 3, 1))
+    assert refused.value.field == "received_on" and "before the birth" in refused.value.reason
+    assert "2022" not in refused.value.reason
+    # What is dated after the opening is held to the same bound (a case opened before the rule existed).
+    legacy = cases.CaseState("c1", "torino", "coop-a", date(1990, 1, 1))
+    with pytest.raises(ContractError, match="before 2020-01-01"):
+        cases.check_dated_after_opening(legacy, date(1991, 1, 1), "assessed_on", date(2026, 12, 3), earliest)
+    # The partners' offline kit applies the same rule (service_layer/inbound.py, check_event).
+    opening = cmd_in.CaseOpeningSubmitted(
+        case_id="c1", household_id="h1", action_area="taking_charge", channel="desk", opened_on=date(2019, 5, 1)
+    )
+    with pytest.raises(ContractError, match="before 2020-01-01"):
+        inbound.check_event(opening, date(2026, 12, 3), earliest)

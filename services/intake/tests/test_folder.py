@@ -96,7 +96,7 @@ async def family(w: World) -> dict[str, Any]:
         A,
         "POST",
         "/cases/plans",
-        {"case_id": cid, "plan_id": "plan-1", "objectives": ["housing", "work"], "agreed_on": str(clock.today())},
+        {"case_id": cid, "plan_id": "plan-1", "objectives": ["housing", "employment"], "agreed_on": str(clock.today())},
     )
     return {"mum": mum, "son": son, "household_id": hid, "case_id": cid}
 
@@ -162,7 +162,7 @@ async def test_the_cartella_sociale_holds_household_case_assessment_plan_and_tim
     assert {m["name"] for m in household["members"]} == {"Élodie N'Diaye", "Karim N'Diaye"}
     [case] = record["cases"]
     assert case["assessment"]["housing_situation"] == "precarious"
-    assert case["plans"][0]["objectives"] == {"housing": "open", "work": "open"}
+    assert case["plans"][0]["objectives"] == {"housing": "open", "employment": "open"}
     kinds = [t["kind"] for t in record["timeline"]]
     assert {"registered", "member_joined", "case_opened", "needs_assessed", "plan_agreed", "consent_recorded"} <= set(
         kinds

@@ -60,6 +60,20 @@ async def wait_rows(intake: IntakeUnderTest, sql: str, want: int) -> None:
     raise AssertionError(f"{sql} did not reach {want}")
 
 
+async def open_a_case(intake: IntakeUnderTest, client: Any) -> None:
+    """Person y-1, household hh-1 and its case case-1 (opened 2026-02-01), accepted."""
+    for e in (
+        registration("y-1", client),
+        inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]),
+        inbound.CaseOpeningSubmitted(
+            case_id="case-1", household_id="hh-1", action_area="taking_charge", channel="desk",
+            opened_on=date(2026, 2, 1),
+        ),
+    ):  # fmt: skip
+        await client.emit(e)
+    await wait_rows(intake, "select count(*) from cases", 1)
+
+
 async def test_a_refused_registration_refuses_what_depends_on_it(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as client:
         person = await client.emit(registration("y-1", client, fiscal_code="HDDYSF85C12Z240X"))
@@ -405,16 +419,7 @@ async def test_values_no_database_can_store_are_answered_not_accepted_or_dead_le
         return valid.model_copy(update={"monthly_income_cents": income})  # unvalidated, as any partner's code may
 
     async with intake.partner("coop-aurora", "torino") as client:
-        for e in (
-            registration("y-1", client),
-            inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"]),
-            inbound.CaseOpeningSubmitted(
-                case_id="case-1", household_id="hh-1", action_area="taking_charge", channel="desk",
-                opened_on=date(2026, 2, 1),
-            ),
-        ):  # fmt: skip
-            await client.emit(e)
-        await wait_rows(intake, "select count(*) from cases", 1)
+        await open_a_case(intake, client)
         huge = await client.emit(assessment(2**63))
         nul = await client.emit(
             inbound.PlanSubmitted(
@@ -431,3 +436,43 @@ async def test_values_no_database_can_store_are_answered_not_accepted_or_dead_le
     assert [a.monthly_income_cents for a in assessed] == [2**63 - 1]
     assert good.id not in answers
     assert await intake.raw_records("deadletter", missing_ok=True) == []
+
+
+async def test_a_name_of_spaces_is_refused_over_kafka_as_over_http(intake: IntakeUnderTest) -> None:
+    """From an outside test: over HTTP a name of spaces only is refused (intake's `Text`); a partner's event with one
+    must be answered the same way, naming the field, and register nobody."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        blank = registration("y-1", client)
+        blank = blank.model_copy(
+            update={"identity": blank.identity.model_copy(update={"given_name": client.seal("given_name", "   ")})}
+        )
+        sent = await client.emit(blank)
+        padded = registration("y-2", client)
+        padded = padded.model_copy(
+            update={"identity": padded.identity.model_copy(update={"family_name": client.seal("family_name", " Ali ")})}
+        )
+        await client.emit(padded)
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (sent.id, "invalid", "data.identity.given_name")
+    await wait_rows(intake, "select count(*) from persons", 1)
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(person_id) from persons") == ["y-2"]
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.get("/persons/y-2")).json()["identity"]["family_name"] == "Ali"  # stripped, as over HTTP
+
+
+async def test_a_plan_objective_outside_the_vocabulary_is_answered_naming_it(intake: IntakeUnderTest) -> None:
+    """From an outside test: a plan with the objective `bogus` was accepted. The rejection names the objective and
+    lists the codes of the `plan_objective` list; nothing is stored or published."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        await open_a_case(intake, client)
+        plan = inbound.PlanSubmitted(
+            case_id="case-1", plan_id="plan-1", objectives=["housing"], agreed_on=date(2026, 2, 3)
+        )
+        bogus = await client.emit(plan.model_copy(update={"objectives": ["bogus"]}))  # unvalidated, as partners' code
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (bogus.id, "invalid_data", "data.objectives.0")
+    assert "'bogus'" in answer.reason and "money_management" in answer.reason
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from plans") == 0
+    assert not [e for e in await intake.events(want=3) if isinstance(e, ev.IndividualPlanAgreed)]

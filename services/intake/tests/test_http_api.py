@@ -191,13 +191,19 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
                 {
                     "case_id": "c-1",
                     "plan_id": "plan-1",
-                    "objectives": ["housing_autonomy", "job"],
+                    "objectives": ["housing_autonomy", "employment"],
                     "agreed_on": "2026-01-25",
                 },
             ),
             (
                 "/cases/plans/objectives",
-                {"case_id": "c-1", "plan_id": "plan-1", "objective": "job", "status": "achieved", "on": "2026-04-01"},
+                {
+                    "case_id": "c-1",
+                    "plan_id": "plan-1",
+                    "objective": "employment",
+                    "status": "achieved",
+                    "on": "2026-04-01",
+                },
             ),
             (
                 "/employment",
@@ -429,3 +435,19 @@ async def test_registrations_carry_the_cross_city_key_never_the_fiscal_code(inta
     assert registered["p-kid"].national_key is None  # no fiscal code, no cross-city key
     for record in await intake.raw_records("intake.events"):
         assert AMINA["fiscal_code"].encode() not in record.value
+
+
+async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid_ones(intake: IntakeUnderTest) -> None:
+    """From an outside test: `bogus` was stored as a plan objective and shown raw. Objectives are codes of the
+    `plan_objective` list (lgnet_shared.vocabulary), the one reporting labels them from."""
+    ids = await household_with_case(intake)
+    plan = {"case_id": ids["case"], "plan_id": "plan-1", "agreed_on": "2026-02-01"}
+    async with intake.client("coop-aurora") as c:
+        r = await post(c, "/cases/plans", {**plan, "objectives": ["housing", "bogus"]})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+        problem = r.json()
+        assert problem["field"] == "objectives.1", problem
+        assert "'bogus'" in problem["reason"] and "housing_autonomy" in problem["reason"], problem
+        assert (await post(c, "/cases/plans", {**plan, "objectives": ["housing", "employment"]})).status_code == 201
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from plans") == 1

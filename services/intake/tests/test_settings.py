@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from lgnet_intake import settings
 from lgnet_shared.config import ConfigError
@@ -20,3 +22,14 @@ def test_the_gatekeeper_trusts_its_look_ups_for_30_seconds_unless_told_otherwise
         monkeypatch.setenv(settings.LOOKUP_CACHE_VAR, bad)
         with pytest.raises(ConfigError, match="LGNET_INTAKE_LOOKUP_CACHE_SECONDS: must be a number of at least 0"):
             settings.lookup_cache_seconds()
+
+
+def test_the_programme_starts_on_2014_01_01_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(settings.EARLIEST_DATE_VAR, raising=False)
+    assert settings.earliest_date() == date(2014, 1, 1)
+    monkeypatch.setenv(settings.EARLIEST_DATE_VAR, "2021-07-01")  # a city that joined the programme later
+    assert settings.earliest_date() == date(2021, 7, 1)
+    for bad in ("01/07/2021", "20210701", "2021-02-30", "soon"):
+        monkeypatch.setenv(settings.EARLIEST_DATE_VAR, bad)
+        with pytest.raises(ConfigError, match="LGNET_INTAKE_EARLIEST_DATE: must be a date, YYYY-MM-DD"):
+            settings.earliest_date()

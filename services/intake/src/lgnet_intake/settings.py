@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 from lgnet_shared.config import ConfigError
 
 from lgnet_intake.adapters.credentials import InboundKeyPolicy
+from lgnet_intake.domain.cases import PROGRAMME_START
 
 ROTATION_VAR = "LGNET_INBOUND_KEY_ROTATION_DAYS"
 GRACE_VAR = "LGNET_INBOUND_KEY_GRACE_HOURS"
 NATIONAL_KEY_VAR = "LGNET_NATIONAL_PSEUDONYM_KEY"
 LOOKUP_CACHE_VAR = "LGNET_INTAKE_LOOKUP_CACHE_SECONDS"
+EARLIEST_DATE_VAR = "LGNET_INTAKE_EARLIEST_DATE"
 
 
 def _number(var: str, default: float, minimum: float) -> float:
@@ -44,6 +47,20 @@ def lookup_cache_seconds() -> float:
     """How long the gatekeeper reuses what it looked up (partners' signing keys, actors, inbound private keys): a
     revoked key, a deactivated actor or a destroyed inbound key stops working within this time (docs/operators.md)."""
     return _number(LOOKUP_CACHE_VAR, 30, 0)
+
+
+def earliest_date() -> date:
+    """The earliest day a case may be opened or a referral received (docs/operators.md, "The programme's earliest
+    date"): default 2014-01-01, the start of the first AMIF/FAMI programme; a city that joined later may set its own."""
+    raw = os.environ.get(EARLIEST_DATE_VAR, "").strip()
+    if not raw:
+        return PROGRAMME_START
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"invalid configuration:\n  {EARLIEST_DATE_VAR}: must be a date, YYYY-MM-DD") from None
 
 
 SANDBOX_VAR = "LGNET_SANDBOX"

@@ -38,8 +38,8 @@ BY_NAME: dict[str, Any] = {  # plausible values by field name; the schema decide
     "languages": ["it", "en"],
     "sex": "female",
     "reason": "family_reunification",
-    "objective": "find_housing",
-    "objectives": ["find_housing", "open_bank_account"],
+    "objective": "housing",
+    "objectives": ["housing", "money_management"],  # codes of the vocabulary list `plan_objective`
     "vulnerabilities": ["single_parent"],
     "iban": "IT60X0542811101000000123456",
     "bic": "BPMOIT22XXX",

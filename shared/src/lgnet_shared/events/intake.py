@@ -29,6 +29,15 @@ def _known_vulnerability(code: str) -> str:
 VulnerabilityCode = Annotated[Code, AfterValidator(_known_vulnerability)]
 
 
+def _known_objective(code: str) -> str:
+    return vocabulary.check("plan_objective", code)
+
+
+# A code of the `plan_objective` list, the one reporting labels plans from: checked where a plan is agreed (partners'
+# and the desk's submissions). `bogus` was stored and shown raw. Facts (individual_plan_agreed) keep plain codes.
+PlanObjectiveCode = Annotated[Code, AfterValidator(_known_objective)]
+
+
 class Sex(StrEnum):
     FEMALE = "female"
     MALE = "male"

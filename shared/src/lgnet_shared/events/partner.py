@@ -22,6 +22,7 @@ from lgnet_shared.events.intake import (
     ConsentPurpose,
     EmploymentStatus,
     HousingSituation,
+    PlanObjectiveCode,
     ReferralSource,
     Sex,
     VulnerabilityCode,
@@ -160,7 +161,7 @@ class PlanSubmitted(Event):
 
     case_id: Id
     plan_id: Id
-    objectives: list[Code] = Field(min_length=1)
+    objectives: list[PlanObjectiveCode] = Field(min_length=1)  # codes of the vocabulary list `plan_objective`
     agreed_on: IsoDate
 
 

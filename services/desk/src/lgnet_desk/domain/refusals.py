@@ -160,6 +160,11 @@ ITALIAN: list[tuple[str, str]] = [
         "non fa parte del nucleo della pratica alla data della valutazione",
     ),
     (r"\S+ is in the future.*", "è nel futuro"),
+    (r"is before (\S+), the earliest date of the programme", "è precedente al {0}, data di inizio del programma"),
+    (
+        r"is before the birth of the household's reference person",
+        "è precedente alla nascita della persona di riferimento del nucleo",
+    ),
     (r"Input should be a valid boolean.*", "scelga sì o no"),
     (
         r"a cooperative follows a household that consents to sharing",

@@ -33,3 +33,17 @@ def step_day(day: date, earlier: date | None, today: date, field: str) -> date:
     if day > today + CLOCK_SKEW_TOLERANCE:
         raise ContractError(field, f"{day} is in the future: a step is recorded once it has happened")
     return day
+
+
+def placement_start(
+    day: date, accepted_on: date | None, available_from: date, available_until: date | None, today: date
+) -> date:
+    """The day a placement starts: a workflow step (above) on which the opportunity is available. `available_until`
+    is the day it is no longer available, as the matching's `availability` rule reads it (domain/rules.py). A
+    placement was started before `available_from`: a household moved in before the housing was there."""
+    step_day(day, accepted_on, today, "started_on")
+    if day < available_from:
+        raise ContractError("started_on", f"is before the opportunity is available (from {available_from})")
+    if available_until is not None and day >= available_until:
+        raise ContractError("started_on", f"the opportunity is available only until {available_until}, not on {day}")
+    return day

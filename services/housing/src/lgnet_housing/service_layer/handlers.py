@@ -22,7 +22,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
-from lgnet_housing.domain.as_of import check_day, step_day
+from lgnet_housing.domain.as_of import check_day, placement_start, step_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -396,7 +396,8 @@ class Housing:
         _side_allowed(ctx.actor, m, "any", "match_id")
         if m["status"] != "accepted":
             raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
-        step_day(c.started_on, m["decided_on"], ctx.today, "started_on")
+        o = await repo.opportunity(self.conn, m["opportunity_id"])
+        placement_start(c.started_on, m["decided_on"], o["available_from"], o["available_until"], ctx.today)
         placement_id = new_id()
         event = ev.PlacementStarted(
             placement_id=placement_id,

@@ -1,4 +1,5 @@
-"""The life of a case: opened → (transferred …) → closed. Commands that do not fit the state are conflicts."""
+"""The life of a case: opened → (transferred …) → closed. Commands that do not fit the state are conflicts. What
+taking charge records is dated within the programme."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from lgnet_shared.errors import Conflict, ContractError
+
+# The earliest day the network records by default (LGNET_INTAKE_EARLIEST_DATE): the first AMIF/FAMI programme
+# (2014-2020) started on 1 January 2014, so nothing a city takes charge of under it happened before (docs/operators.md).
+PROGRAMME_START = date(2014, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,25 @@ def check_transfer(case: CaseState, to_partner: str, on: date) -> None:
         raise ContractError("on", "is before the case was opened")
 
 
-def check_close(case: CaseState, closed_on: date, today: date) -> None:
-    check_dated_after_opening(case, closed_on, "closed_on", today)
+def check_within_programme(on: date, field: str, earliest: date, born: date | None = None) -> None:
+    """A day of taking charge (a case opened, a referral received, a step of a case): not before the programme's
+    earliest date, nor before the birth of the household's reference person when it is known. A case opened in 1990
+    stretched reporting's monthly tables back for decades. The reason never states the birth date."""
+    if on < earliest:
+        raise ContractError(field, f"is before {earliest}, the earliest date of the programme")
+    if born is not None and on < born:
+        raise ContractError(field, "is before the birth of the household's reference person")
 
 
-def check_dated_after_opening(case: CaseState, on: date, field: str, today: date) -> None:
-    """A step of an open case (assessment, plan, closing): recorded once it happened, after the case was opened."""
+def check_close(case: CaseState, closed_on: date, today: date, earliest: date) -> None:
+    check_dated_after_opening(case, closed_on, "closed_on", today, earliest)
+
+
+def check_dated_after_opening(case: CaseState, on: date, field: str, today: date, earliest: date) -> None:
+    """A step of an open case (assessment, plan, closing): recorded once it happened, after the case was opened, and
+    within the programme (which a case opened before this rule may not be)."""
     check_open(case)
+    check_within_programme(on, field, earliest)
     if on < case.opened_on:
         raise ContractError(field, "is before the case was opened")
     if on > today:

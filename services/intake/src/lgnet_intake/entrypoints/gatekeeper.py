@@ -48,6 +48,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     private_keys: TTLCache[X25519PrivateKey | None] = TTLCache(seconds=trust)
     key_policy = settings.inbound_key_policy()
     national_secret = settings.national_pseudonym_key()
+    earliest = settings.earliest_date()
     next_rotation = 0.0
     known_keys: TTLCache[tuple[Actor, VerifyKey] | None] = TTLCache(seconds=trust)
     actors: TTLCache[Actor | None] = TTLCache(seconds=trust)
@@ -101,7 +102,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
 
     def intake(conn: Conn) -> Intake:
         assert runtime.keys is not None
-        return Intake(conn, runtime.keys, fiscal_secret, national_secret, publish=not sandboxed)
+        return Intake(conn, runtime.keys, fiscal_secret, national_secret, publish=not sandboxed, earliest_date=earliest)
 
     async def rotate(conn: Conn) -> None:
         """The inbound key's schedule, checked at most once a minute while partners send registrations."""

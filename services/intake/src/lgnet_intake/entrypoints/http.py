@@ -34,11 +34,12 @@ def router(runtime: Runtime) -> APIRouter:
     key_policy = settings.inbound_key_policy()
     publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
     national_secret = settings.national_pseudonym_key()
+    earliest = settings.earliest_date()  # read at start: a bad value stops the service, naming the variable
     request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
 
     def build(conn: Conn) -> Intake:
         assert runtime.keys is not None
-        return Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish)
+        return Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish, earliest_date=earliest)
 
     calls = Calls(runtime, build, request_secret)
     use_case, create, act = calls.use_case, calls.create, calls.act

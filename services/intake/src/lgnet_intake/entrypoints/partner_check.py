@@ -37,6 +37,7 @@ from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import partner as cmd_in
 
+from lgnet_intake.domain.cases import PROGRAMME_START
 from lgnet_intake.entrypoints.admin import public_key_bytes
 from lgnet_intake.service_layer import inbound as rules
 
@@ -75,9 +76,12 @@ def load(path: Path) -> Record:
     return Record(key.encode() if isinstance(key, str) else None, hs, value, True)
 
 
-async def check(record: Record, who: Partner, intake_key: X25519PrivateKey | None, today: date) -> list[str]:
+async def check(
+    record: Record, who: Partner, intake_key: X25519PrivateKey | None, today: date, earliest: date = PROGRAMME_START
+) -> list[str]:
     """The record through the gatekeeper's checks, in its order; the first refusal is what intake would answer.
-    Returns notes about what could not be checked offline."""
+    `earliest` is the programme's earliest date in the partner's city. Returns notes about what could not be
+    checked offline."""
     notes: list[str] = []
     if record.signed:
         authenticate(record.value, record.headers, who)
@@ -89,7 +93,7 @@ async def check(record: Record, who: Partner, intake_key: X25519PrivateKey | Non
     if record.key is not None and record.key != who.partner.encode():
         notes.append(f"the record key should be your partner id ({who.partner}): your events stay in order")
     with rules.partner_fields():
-        rules.check_event(event, today)
+        rules.check_event(event, today, earliest)
         if isinstance(event, cmd_in.PersonRegistrationSubmitted):
             if intake_key is None:
                 notes.append("sealed fields not opened (pass --intake-test-key): their contents not checked")
@@ -172,11 +176,12 @@ async def run(args: argparse.Namespace) -> int:
     who = partner_of(args)
     key = test_key(args.intake_test_key)
     today = date.fromisoformat(args.today) if args.today else clock.today()
+    earliest = date.fromisoformat(args.earliest_date) if args.earliest_date else PROGRAMME_START
     refused = 0
     for name in args.files:
         path = Path(name)
         try:
-            notes = await check(load(path), who, key, today)
+            notes = await check(load(path), who, key, today, earliest)
         except ContractError as err:
             refused += 1
             print(f"{name}: {err.kind} {err.field or '<record>'}: {err.reason}")
@@ -206,6 +211,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--signing-key-id", help="the key id your records name (without --bundle)")
     c.add_argument("--intake-test-key", help="hex or base64 of the X25519 private key your test records are sealed to")
     c.add_argument("--today", help="judge dates as of this day (YYYY-MM-DD; default today)")
+    c.add_argument(
+        "--earliest-date",
+        help=f"your city's earliest date of the programme (YYYY-MM-DD; default {PROGRAMME_START}; docs/partners.md)",
+    )
     c.add_argument("--require-signature", action="store_true", help="refuse bare (unsigned) values")
     return p
 

@@ -72,6 +72,7 @@ class Intake:
     fiscal_secret: bytes
     national_secret: bytes | None = None  # the national pseudonym key (settings.national_pseudonym_key)
     publish: bool = True  # False in a sandbox: state is kept (its own schema), no canonical fact leaves
+    earliest_date: date = cases.PROGRAMME_START  # the programme's earliest date (settings.earliest_date)
 
     async def emit(self, ctx: Context, *events: Event) -> None:
         if not self.publish:
@@ -405,6 +406,8 @@ class Intake:
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise Conflict("referral_id", f"referral {c.referral_id} already exists")
         inbound.check_not_future(c.received_on, ctx.today, "received_on")
+        born = await self._reference_born(h, c.received_on)
+        cases.check_within_programme(c.received_on, "received_on", self.earliest_date, born)
         await repo.insert_referral(self.conn, {**c.model_dump(), "source": c.source.value, "city": h["city"]})
         await self.emit(
             ctx,
@@ -444,9 +447,11 @@ class Intake:
         if await repo.case_exists(self.conn, c.case_id):
             raise Conflict("case_id", f"case {c.case_id} already exists")
         inbound.check_not_future(c.opened_on, ctx.today, "opened_on")
+        members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)
+        born = dict(members_born).get(h["reference_person_id"])
+        cases.check_within_programme(c.opened_on, "opened_on", self.earliest_date, born)
         if other := await repo.open_case_in_area(self.conn, c.household_id, c.action_area.value):
             raise Conflict("household_id", f"already has open case {other} in {c.action_area.value}")
-        members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)
         await repo.insert_case(
             self.conn,
             {
@@ -486,7 +491,8 @@ class Intake:
 
     async def assess_needs(self, ctx: Context, c: cmd_in.NeedsAssessmentSubmitted) -> dict[str, Any]:
         row = await self._case_for_write(ctx, c.case_id)
-        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.assessed_on, "assessed_on", ctx.today)
+        case = await repo.case(self.conn, c.case_id)
+        cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
         whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities)
         body = c.model_dump(mode="json")
@@ -503,7 +509,8 @@ class Intake:
 
     async def agree_plan(self, ctx: Context, c: cmd_in.PlanSubmitted) -> dict[str, Any]:
         await self._case_for_write(ctx, c.case_id)
-        cases.check_dated_after_opening(await repo.case(self.conn, c.case_id), c.agreed_on, "agreed_on", ctx.today)
+        case = await repo.case(self.conn, c.case_id)
+        cases.check_dated_after_opening(case, c.agreed_on, "agreed_on", ctx.today, self.earliest_date)
         if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
             raise Conflict("plan_id", f"plan {c.plan_id} already agreed for this case")
         await repo.save_plan(self.conn, c.case_id, c.plan_id, dict.fromkeys(c.objectives, "open"), c.agreed_on)
@@ -550,7 +557,7 @@ class Intake:
 
     async def close_case(self, ctx: Context, c: cmd_in.CaseClosureSubmitted) -> dict[str, Any]:
         await self._case_for_write(ctx, c.case_id)
-        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on, ctx.today)
+        cases.check_close(await repo.case(self.conn, c.case_id), c.closed_on, ctx.today, self.earliest_date)
         await repo.close_case(self.conn, c.case_id, c.outcome.value, c.closed_on)
         await self.emit(ctx, ev.CaseClosed(case_id=c.case_id, outcome=c.outcome, closed_on=c.closed_on))
         return {"case_id": c.case_id, "outcome": c.outcome.value}
@@ -565,6 +572,11 @@ class Intake:
         }
 
     # ------------------------------------------------------------ helpers
+
+    async def _reference_born(self, household: dict[str, Any], on: date) -> date | None:
+        """The birth date of the household's reference person, if a member on `on` (None when not known)."""
+        members = dict(await repo.members_born(self.conn, household["household_id"], on))
+        return members.get(household["reference_person_id"])
 
     def _staff_only(self, ctx: Context, what: str) -> None:
         if ctx.actor.role is not Role.STAFF:

@@ -23,7 +23,7 @@ from lgnet_shared.events import partner as cmd_in
 from lgnet_shared.events.types import Part
 from pydantic import ValidationError
 
-from lgnet_intake.domain import appointments, civic, outreach, people
+from lgnet_intake.domain import appointments, cases, civic, outreach, people
 from lgnet_intake.service_layer import commands as cmd
 
 # What partners may send: the gatekeeper has a handler for each, and refuses any other type.
@@ -171,15 +171,18 @@ def check_not_future(on: date, today: date, field: str) -> None:
         raise ContractError(field, "is in the future")
 
 
-def check_event(event: Event, today: date) -> None:
-    """The rules of each event that need no state (the use cases apply them in their place too)."""
+def check_event(event: Event, today: date, earliest: date) -> None:
+    """The rules of each event that need no state (the use cases apply them in their place too). `earliest`: the
+    programme's earliest date (settings.earliest_date)."""
     check_outreach(event, today)
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):
         check_household(event)
     elif isinstance(event, cmd_in.ReferralSubmitted):
         check_not_future(event.received_on, today, "received_on")
+        cases.check_within_programme(event.received_on, "received_on", earliest)
     elif isinstance(event, cmd_in.CaseOpeningSubmitted):
         check_not_future(event.opened_on, today, "opened_on")
+        cases.check_within_programme(event.opened_on, "opened_on", earliest)
     else:
         civic.check_submission(event, today)
 

@@ -1,0 +1,89 @@
+"""The programme's earliest date (`LGNET_INTAKE_EARLIEST_DATE`, here 2020-01-01) against real Kafka and PostgreSQL:
+a case opened, or a referral received, before it is refused over HTTP (422) and over Kafka (a rejection), naming
+the field; so is a case opened before its household's reference person was born. Nothing refused is stored."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from lgnet_shared.events import partner as inbound
+from test_gatekeeper import registration, rejections, wait_rows
+
+if TYPE_CHECKING:
+    from conftest import IntakeUnderTest
+
+pytestmark = pytest.mark.integration
+EARLIEST = "2020-01-01"
+
+
+@pytest.fixture
+def intake_env() -> dict[str, str]:
+    return {"LGNET_INTAKE_EARLIEST_DATE": EARLIEST}
+
+
+async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    return await client.post(path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
+def opening(case_id: str, household_id: str, opened_on: str) -> dict[str, Any]:
+    return {"case_id": case_id, "household_id": household_id, "action_area": "taking_charge", "channel": "desk",
+            "opened_on": opened_on}  # fmt: skip
+
+
+async def test_over_http_a_case_and_a_referral_are_dated_within_the_programme(intake: IntakeUnderTest) -> None:
+    """From an outside test: a case opened in 1990 stretched reporting's monthly tables back for decades."""
+    born = {"p-adult": "1985-03-12", "p-young": "2022-03-01"}  # p-young: a household of their own, say a minor's
+    async with intake.client("coop-aurora") as c:
+        for pid, birth in born.items():
+            body = {"person_id": pid, "birth_date": birth, "sex": "female", "nationality": "NG"}
+            assert (await post(c, "/persons", body)).status_code == 201
+            household = {"household_id": f"h-{pid}", "reference_person_id": pid, "member_ids": [pid]}
+            assert (await post(c, "/households", household)).status_code == 201
+        referral = {"referral_id": "r-1", "household_id": "h-p-adult", "source": "territory"}
+        for path, body, field, reason in (
+            ("/cases", opening("c-1", "h-p-adult", "1990-01-01"), "opened_on", f"before {EARLIEST}"),
+            ("/cases", opening("c-1", "h-p-adult", "2019-12-31"), "opened_on", f"before {EARLIEST}"),
+            ("/referrals", {**referral, "received_on": "2001-05-01"}, "received_on", f"before {EARLIEST}"),
+            ("/cases", opening("c-2", "h-p-young", "2021-06-01"), "opened_on", "before the birth"),
+        ):
+            r = await post(c, path, body)
+            assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+            assert r.json()["field"] == field and reason in r.json()["reason"], r.json()
+            assert "2022-03-01" not in r.json()["reason"]  # a birth date is personal data
+        async with intake.pool.acquire() as conn:
+            assert await conn.fetchval("select count(*) from cases") == 0
+            assert await conn.fetchval("select count(*) from referrals") == 0
+        assert (await post(c, "/referrals", {**referral, "received_on": EARLIEST})).status_code == 201
+        assert (await post(c, "/cases", opening("c-1", "h-p-adult", EARLIEST))).status_code == 201
+        assert (await post(c, "/cases", opening("c-2", "h-p-young", "2022-03-01"))).status_code == 201
+
+
+async def test_over_kafka_a_case_and_a_referral_before_the_programme_are_answered(intake: IntakeUnderTest) -> None:
+    async with intake.partner("coop-aurora", "torino") as client:
+        await client.emit(registration("y-1", client))
+        await client.emit(
+            inbound.HouseholdFormationSubmitted(household_id="hh-1", reference_person_id="y-1", member_ids=["y-1"])
+        )
+        await wait_rows(intake, "select count(*) from households", 1)
+        case = await client.emit(
+            inbound.CaseOpeningSubmitted(
+                case_id="case-1", household_id="hh-1", action_area="taking_charge", channel="desk",
+                opened_on=date(1990, 1, 1),
+            )
+        )  # fmt: skip
+        referral = await client.emit(
+            inbound.ReferralSubmitted(
+                referral_id="r-1", household_id="hh-1", source="social_district", received_on=date(2019, 6, 1)
+            )
+        )
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
+    assert (answers[case.id].kind, answers[case.id].field) == ("invalid", "data.opened_on")
+    assert (answers[referral.id].kind, answers[referral.id].field) == ("invalid", "data.received_on")
+    assert all(f"before {EARLIEST}" in a.reason for a in answers.values())
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from cases") == 0
+        assert await conn.fetchval("select count(*) from referrals") == 0
