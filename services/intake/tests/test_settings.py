@@ -33,3 +33,28 @@ def test_the_programme_starts_on_2014_01_01_unless_told_otherwise(monkeypatch: p
         monkeypatch.setenv(settings.EARLIEST_DATE_VAR, bad)
         with pytest.raises(ConfigError, match="LGNET_INTAKE_EARLIEST_DATE: must be a date, YYYY-MM-DD"):
             settings.earliest_date()
+
+
+def test_help_lists_intakes_own_variables_with_their_defaults(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an outside test: `lgnet-intake --help` listed the shared variables only, not intake's own."""
+    import sys
+
+    from lgnet_intake.entrypoints.main import SPEC
+    from lgnet_shared import service
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-intake", "--help"])
+    monkeypatch.setattr(service, "create_app", lambda *_: pytest.fail("--help started the service"))
+    service.run(SPEC)
+    lines = capsys.readouterr().out.splitlines()
+    for line in (
+        "  LGNET_INTAKE_LOOKUP_CACHE_SECONDS  (default '30')",
+        "  LGNET_INTAKE_EARLIEST_DATE  (default '2014-01-01')",
+        "  LGNET_INBOUND_KEY_ROTATION_DAYS  (default '30')",
+        "  LGNET_INBOUND_KEY_GRACE_HOURS  (default '24')",
+        "  LGNET_NATIONAL_PSEUDONYM_KEY  (optional)",
+        "  LGNET_SANDBOX  (default 'false')",
+    ):
+        assert line in lines, (line, lines)
+    assert "  DATABASE_URL  (required)" in lines  # the shared ones still

@@ -196,3 +196,19 @@ def test_verify_against_an_unreachable_broker_prints_only_its_own_line(tmp_path:
     answer = json.loads(line)
     assert answer["ok"] is False
     assert answer["error"].startswith(f"KAFKA_BOOTSTRAP_SERVERS {broker}: broker unreachable"), answer
+
+
+def test_help_lists_reportings_own_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an outside test: `--help` listed the shared variables only, not the service's own."""
+    import sys
+
+    from lgnet_reporting.entrypoints.main import SPEC
+    from lgnet_shared import service
+
+    monkeypatch.setattr(sys, "argv", ["lgnet-reporting", "--help"])
+    monkeypatch.setattr(service, "create_app", lambda *_: pytest.fail("--help started the service"))
+    service.run(SPEC)
+    lines = capsys.readouterr().out.splitlines()
+    assert "  LGNET_REPORTING_MIN_CELL  (default '5')" in lines and "  LGNET_NOTARY_VERIFIER  (optional)" in lines

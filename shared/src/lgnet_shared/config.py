@@ -7,6 +7,8 @@ variable and the reason (see `load`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -228,14 +230,32 @@ def variable(field: str) -> str:
     return alias if isinstance(alias, str) else f"LGNET_{field.upper()}"
 
 
-def usage(prog: str) -> str:
-    """`<service> --help`: the service reads its configuration from the environment only; these are the variables."""
+@dataclass(frozen=True)
+class Variable:
+    """A service's own setting (read by its `settings` module, not by `Settings`), as `--help` lists it. `default`
+    None: optional, nothing when unset."""
+
+    name: str
+    default: str | None
+    description: str
+
+
+def usage(prog: str, own: Sequence[Variable] = ()) -> str:
+    """`<service> --help`: the service reads its configuration from the environment only; these are the variables,
+    the shared ones and then the service's own."""
     lines = [f"usage: {prog}  (configured by environment variables; serves until stopped)", ""]
     for field, info in Settings.model_fields.items():
         default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
         lines.append(f"  {variable(field)}  ({default})")
         if info.description:
             lines.append(f"      {info.description}")
+    if own:
+        lines += ["", f"{prog}'s own:"]
+    for v in own:
+        lines += [
+            f"  {v.name}  ({'optional' if v.default is None else f'default {v.default!r}'})",
+            f"      {v.description}",
+        ]
     return "\n".join(lines)
 
 

@@ -111,6 +111,7 @@ class ServiceSpec:
     consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _: ()
     routers: Callable[[Runtime], Sequence[APIRouter]] = lambda _: ()
     produces: Sequence[str] = ()  # logical topics this service writes to
+    variables: Sequence[config.Variable] = ()  # its own settings, beyond the shared ones (`--help` lists them)
 
 
 @dataclass
@@ -540,7 +541,7 @@ def run(spec: ServiceSpec) -> None:
     """Console entry point of a service: validate config, then serve until stopped (`--help`: the variables; it
     started the service instead)."""
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
-        print(config.usage(f"lgnet-{spec.name}"))
+        print(config.usage(f"lgnet-{spec.name}", spec.variables))
         return
     settings = config.load()
     logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)

@@ -8,7 +8,7 @@ import os
 import re
 from datetime import date, timedelta
 
-from lgnet_shared.config import ConfigError
+from lgnet_shared.config import ConfigError, Variable
 
 from lgnet_intake.adapters.credentials import InboundKeyPolicy
 from lgnet_intake.domain.cases import PROGRAMME_START
@@ -17,6 +17,7 @@ ROTATION_VAR = "LGNET_INBOUND_KEY_ROTATION_DAYS"
 GRACE_VAR = "LGNET_INBOUND_KEY_GRACE_HOURS"
 NATIONAL_KEY_VAR = "LGNET_NATIONAL_PSEUDONYM_KEY"
 LOOKUP_CACHE_VAR = "LGNET_INTAKE_LOOKUP_CACHE_SECONDS"
+LOOKUP_CACHE_SECONDS = 30
 EARLIEST_DATE_VAR = "LGNET_INTAKE_EARLIEST_DATE"
 
 
@@ -46,7 +47,7 @@ def inbound_key_policy() -> InboundKeyPolicy:
 def lookup_cache_seconds() -> float:
     """How long the gatekeeper reuses what it looked up (partners' signing keys, actors, inbound private keys): a
     revoked key, a deactivated actor or a destroyed inbound key stops working within this time (docs/operators.md)."""
-    return _number(LOOKUP_CACHE_VAR, 30, 0)
+    return _number(LOOKUP_CACHE_VAR, LOOKUP_CACHE_SECONDS, 0)
 
 
 def earliest_date() -> date:
@@ -98,3 +99,18 @@ def national_pseudonym_key() -> bytes | None:
     if len(key) != 32:
         raise ConfigError(f"invalid configuration:\n  {NATIONAL_KEY_VAR}: must be base64 of 32 random bytes")
     return key
+
+
+_KEYS = InboundKeyPolicy()
+VARIABLES = (
+    Variable(
+        LOOKUP_CACHE_VAR,
+        str(LOOKUP_CACHE_SECONDS),
+        "seconds the gatekeeper reuses partners' keys and actors it looked up",
+    ),
+    Variable(EARLIEST_DATE_VAR, PROGRAMME_START.isoformat(), "no case opened or referral received before this day"),
+    Variable(ROTATION_VAR, f"{_KEYS.rotate_after / timedelta(days=1):g}", "days before the inbound key is replaced"),
+    Variable(GRACE_VAR, f"{_KEYS.grace / timedelta(hours=1):g}", "hours a replaced inbound key still opens records"),
+    Variable(NATIONAL_KEY_VAR, None, "the programme's national pseudonym key (base64 of 32 bytes)"),
+    Variable(SANDBOX_VAR, "false", "a sandbox intake: answers partners, publishes no fact (own prefix and schema)"),
+)

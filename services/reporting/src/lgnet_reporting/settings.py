@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 
 from lgnet_shared.checkpoints import NotarySigner, Verifier
-from lgnet_shared.config import ConfigError
+from lgnet_shared.config import ConfigError, Variable
 from lgnet_shared.pii import derive, parse_master_key
 
 MIN_CELL_VAR = "LGNET_REPORTING_MIN_CELL"
@@ -22,6 +22,7 @@ def min_cell() -> int:
 
 
 NOTARY_VERIFIER_VAR = "LGNET_NOTARY_VERIFIER"
+NOTARY_KEY_VAR = "LGNET_NOTARY_KEY"
 
 
 def deployment_of(env: Mapping[str, str] = os.environ) -> str:
@@ -34,7 +35,7 @@ def notary_signer(env: Mapping[str, str] = os.environ) -> NotarySigner | None:
     None when neither is set."""
     deployment = deployment_of(env)
     name = f"lgnet-notary.{deployment}"
-    if seed := env.get("LGNET_NOTARY_KEY"):
+    if seed := env.get(NOTARY_KEY_VAR):
         return NotarySigner(name, parse_master_key(seed))
     if master := env.get("LGNET_MASTER_KEY"):
         return NotarySigner(name, derive(parse_master_key(master), f"notary:{deployment}"))
@@ -51,3 +52,10 @@ def notary_verifiers(env: Mapping[str, str] = os.environ) -> list[Verifier]:
             raise ConfigError(f"invalid configuration:\n  {NOTARY_VERIFIER_VAR}: {exc}") from None
     signer = notary_signer(env)
     return [signer.verifier] if signer is not None else []
+
+
+VARIABLES = (
+    Variable(MIN_CELL_VAR, str(DEFAULT_MIN_CELL), "national-aggregate cells below this count are suppressed"),
+    Variable(NOTARY_VERIFIER_VAR, None, "notary verifier keys whose checkpoints anchor reports (default: our own)"),
+    Variable(NOTARY_KEY_VAR, None, "the notary's signing seed (default: derived from LGNET_MASTER_KEY)"),
+)

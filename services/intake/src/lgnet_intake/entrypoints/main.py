@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lgnet_shared.service import Runtime, ServiceSpec, run
 
+from lgnet_intake import settings
 from lgnet_intake.adapters import diary
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.entrypoints import civic_http, folder, http, outreach_http
@@ -17,6 +18,7 @@ def consumers(runtime: Runtime) -> list:  # type: ignore[type-arg]
 SPEC = ServiceSpec(
     name="intake",
     default_port=8001,
+    variables=settings.VARIABLES,
     migrations=[*MIGRATIONS, *diary.MIGRATIONS],  # the desk's diary and documents: a separate, later list
     consumers=consumers,
     routers=lambda runtime: [

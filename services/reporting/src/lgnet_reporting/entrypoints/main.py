@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec, run
 
+from lgnet_reporting import settings
 from lgnet_reporting.adapters.schema import CONSUMER, MIGRATIONS
 from lgnet_reporting.entrypoints import dashboard, http
 from lgnet_reporting.service_layer import projector
@@ -22,6 +23,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
 SPEC = ServiceSpec(
     name="reporting",
     default_port=8004,
+    variables=settings.VARIABLES,
     migrations=MIGRATIONS,
     consumers=consumers,
     routers=lambda runtime: [http.router(runtime), dashboard.router()],
