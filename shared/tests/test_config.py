@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import sys
 from pathlib import Path
 
 import pytest
@@ -140,12 +139,10 @@ def test_help_lists_the_variables_and_starts_nothing(
 ) -> None:
     """From an outside test: `lgnet-intake --help` started the service and failed on the missing variables."""
     from lgnet_shared import service
+    from lgnet_shared.testing.service_help import help_lines
 
-    monkeypatch.setattr(sys, "argv", ["lgnet-intake", "--help"])
-    monkeypatch.setattr(service, "create_app", lambda *_: pytest.fail("--help started the service"))
-    service.run(service.ServiceSpec(name="intake", default_port=8001, migrations=[]))
-    out = capsys.readouterr().out
-    assert out.startswith("usage: lgnet-intake")
+    lines = help_lines(service.ServiceSpec(name="intake", default_port=8001, migrations=[]), monkeypatch, capsys)
+    assert lines[0].startswith("usage: lgnet-intake")
     for line in ("  KAFKA_BOOTSTRAP_SERVERS  (required)", "  DATABASE_URL  (required)", "  LGNET_CITY  (required)"):
-        assert line in out.splitlines(), line
-    assert "  LGNET_LOG_LEVEL  (default 'INFO')" in out.splitlines()
+        assert line in lines, line
+    assert "  LGNET_LOG_LEVEL  (default 'INFO')" in lines

@@ -39,15 +39,10 @@ def test_help_lists_intakes_own_variables_with_their_defaults(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """From an outside test: `lgnet-intake --help` listed the shared variables only, not intake's own."""
-    import sys
-
     from lgnet_intake.entrypoints.main import SPEC
-    from lgnet_shared import service
+    from lgnet_shared.testing.service_help import help_lines
 
-    monkeypatch.setattr(sys, "argv", ["lgnet-intake", "--help"])
-    monkeypatch.setattr(service, "create_app", lambda *_: pytest.fail("--help started the service"))
-    service.run(SPEC)
-    lines = capsys.readouterr().out.splitlines()
+    lines = help_lines(SPEC, monkeypatch, capsys)
     for line in (
         "  LGNET_INTAKE_LOOKUP_CACHE_SECONDS  (default '30')",
         "  LGNET_INTAKE_EARLIEST_DATE  (default '2014-01-01')",

@@ -202,13 +202,8 @@ def test_help_lists_reportings_own_variables(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """From an outside test: `--help` listed the shared variables only, not the service's own."""
-    import sys
-
     from lgnet_reporting.entrypoints.main import SPEC
-    from lgnet_shared import service
+    from lgnet_shared.testing.service_help import help_lines
 
-    monkeypatch.setattr(sys, "argv", ["lgnet-reporting", "--help"])
-    monkeypatch.setattr(service, "create_app", lambda *_: pytest.fail("--help started the service"))
-    service.run(SPEC)
-    lines = capsys.readouterr().out.splitlines()
+    lines = help_lines(SPEC, monkeypatch, capsys)
     assert "  LGNET_REPORTING_MIN_CELL  (default '5')" in lines and "  LGNET_NOTARY_VERIFIER  (optional)" in lines
