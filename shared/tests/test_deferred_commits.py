@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -46,3 +47,33 @@ async def test_a_batch_acknowledged_while_a_commit_is_in_flight_does_not_send_it
     await first
     await asyncio.sleep(0.1)
     assert client.commits == [{A: 5, B: 7}, {B: 9}]
+
+
+class StuckClient(SlowClient):
+    """Its first commit never returns (a broker away): only a cancellation ends it, and it records nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck = True
+
+    async def commit(self, offsets: dict[TopicPartition, Any]) -> None:
+        if self.stuck:
+            self.stuck = False
+            await asyncio.Event().wait()
+        self.commits.append({tp: o.offset for tp, o in offsets.items()})
+
+
+async def test_a_commit_cancelled_at_close_is_sent_by_the_closing_flush_with_what_waited_behind_it() -> None:
+    """The interval's commit is stuck when the service stops: `close()` cancels it, and its closing flush commits
+    both what that commit carried and a batch noted behind it (it dropped the first: the next owner read it again)."""
+    client = StuckClient()
+    commits = DeferredCommits("probe", interval_s=0.5)
+    commits._last = time.monotonic()  # a commit was just sent: the next waits for the timer
+    client.positions = {A: 5, B: 7}
+    await commits.note(client)
+    await asyncio.sleep(0.6)  # the timer's commit is on its way, and stuck
+    client.positions = {A: 5, B: 9}
+    await commits.note(client)  # B moved; A is unchanged since the stuck commit (within the interval: noted only)
+    async with asyncio.timeout(5):
+        await commits.close()
+    assert client.commits == [{A: 5, B: 9}]

@@ -54,7 +54,7 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def note(self, consumer: AIOKafkaConsumer) -> None:
         if consumer is not self._consumer:  # a restarted subscriber's new client: the old one's notes are void
-            self._consumer, self._pending, self._committed = consumer, {}, {}
+            self._consumer, self._pending, self._committed, self._in_flight = consumer, {}, {}, {}
         self._pending.update(
             (tp, o)
             for tp, o in handed_out(consumer).items()
@@ -82,7 +82,9 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
             self._in_flight = offsets  # ... would note these partitions again, unchanged, while it is on its way
             try:
                 await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
-            except asyncio.CancelledError:
+            except asyncio.CancelledError:  # the service stops: its closing flush sends them (and what waited behind)
+                for tp, o in offsets.items():
+                    self._pending.setdefault(tp, o)
                 raise
             except Exception as exc:  # a rebalance took them, or the broker is away: the next note commits again
                 metrics.OFFSET_COMMITS.labels(self.name, "failed").inc()
