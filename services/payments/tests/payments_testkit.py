@@ -84,19 +84,21 @@ def case_opened(case_id: str, household_id: str, city: str = "torino") -> iev.Ca
 
 
 def month(n: int) -> dict[str, str]:
-    """The period of a rent or utilities request: the n-th month from January 2026, in a JSON body's form."""
+    """The period of a rent or utilities request: the n-th month from January 2026 (negative: before), in a JSON
+    body's form."""
     first = date(2026 + n // 12, n % 12 + 1, 1)
     last = date(first.year + first.month // 12, first.month % 12 + 1, 1) - timedelta(days=1)
     return {"period_from": str(first), "period_to": str(last)}
 
 
-_MONTHS = itertools.count(1000)
+_MONTHS = itertools.count(1)
 
 
 def a_month() -> dict[str, str]:
-    """A month no other request of this test process pays: a case's requests of one kind may not pay the same days
-    (for tests whose subject is not the period)."""
-    return month(next(_MONTHS))
+    """A past month no other request of this test process pays, counted back from the current one: a household's
+    requests of one kind may not pay the same days (for tests whose subject is not the period)."""
+    today = clock.today()
+    return month((today.year - 2026) * 12 + today.month - 1 - next(_MONTHS))
 
 
 def csv_file(rows: list[tuple[str, str, int, str]]) -> bytes:

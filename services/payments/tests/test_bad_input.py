@@ -298,3 +298,49 @@ async def test_a_budget_line_cannot_grow_beyond_what_a_line_may_hold(payments: P
             f"/budget-lines/{line_id}/adjustments", json={"delta_cents": -1, "reason": "cut"}, headers=key()
         )
         assert down.status_code == 201, down.text
+
+
+async def test_a_households_period_is_paid_once_across_its_cases_and_concurrent_requests(
+    payments: PaymentsUnderTest,
+) -> None:
+    """A household may have several open cases (one per action area): the same month's rent asked on two of them, or
+    twice at the same moment, was two payments (an outside review)."""
+    import asyncio
+
+    for case_id in ("c-taking", "c-housing"):
+        await payments.publish(case_opened(case_id, "h-two-cases"), "torino")
+    assert await payments.wait_for("select count(*) = 2 from cases where household_id = 'h-two-cases'")
+    month = {"period_from": "2026-10-01", "period_to": "2026-10-31"}
+    async with payments.client("anna") as anna:
+        assert (
+            await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100_000}, headers=key())
+        ).is_success
+        first = await anna.post(
+            "/contribution-requests", json={"case_id": "c-taking", "kind": "rent", "amount_cents": 10_000, **month},
+            headers=key(),
+        )  # fmt: skip
+        assert first.status_code == 201, first.text
+        other_case = await anna.post(
+            "/contribution-requests", json={"case_id": "c-housing", "kind": "rent", "amount_cents": 10_000, **month},
+            headers=key(),
+        )  # fmt: skip
+        assert problem(other_case)[:2] == (409, "period_from")
+        # utilities of the same month are another kind: paid too
+        utilities = {"case_id": "c-housing", "kind": "utilities", "amount_cents": 5_000, **month}
+        assert (
+            await anna.post("/budget-lines", json={"line": "utilities", "amount_cents": 100_000}, headers=key())
+        ).is_success
+        assert (await anna.post("/contribution-requests", json=utilities, headers=key())).status_code == 201
+        # two requests for November at the same moment: one is paid, the other refused
+        november = {"case_id": "c-housing", "kind": "rent", "amount_cents": 10_000, "period_from": "2026-11-01",
+                    "period_to": "2026-11-30"}  # fmt: skip
+        both = await asyncio.gather(*(anna.post("/contribution-requests", json=november, headers=key()) for _ in "ab"))
+        assert sorted(r.status_code for r in both) == [201, 409], [r.text for r in both]
+        # a period is at most a year, and does not start more than a year ahead (a typo blocked rent for decades)
+        ahead = clock.today() + timedelta(days=400)
+        for bad, field in (
+            ({"period_from": "2026-01-01", "period_to": "2027-06-30"}, "period_to"),
+            ({"period_from": str(ahead), "period_to": str(ahead + timedelta(days=29))}, "period_from"),
+        ):
+            r = await anna.post("/contribution-requests", json={**november, **bad}, headers=key())
+            assert problem(r)[:2] == (422, field), r.text

@@ -169,15 +169,18 @@ async def insert_request(conn: Conn, r: Row) -> bool:
     )
 
 
-async def overlapping_request(conn: Conn, case_id: str, kind: str, period_from: date, period_to: date) -> Row | None:
-    """A request of the case and kind, not rejected, that pays a day of the period. The transaction holds a lock on
-    (case, kind) until it ends, so two concurrent requests for the same days cannot both pass this check."""
-    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"contribution-period:{case_id}:{kind}")
+async def overlapping_request(
+    conn: Conn, household_id: str, kind: str, period_from: date, period_to: date
+) -> Row | None:
+    """A request of the household (any of its cases) and kind, not rejected, that pays a day of the period. The
+    transaction holds a lock on (household, kind) until it ends, so two concurrent requests for the same days cannot
+    both pass this check."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"contribution-period:{household_id}:{kind}")
     row = await conn.fetchrow(
-        "select request_id, period_from, period_to from contribution_requests"
-        " where case_id = $1 and kind = $2 and status <> 'rejected' and period_from <= $4 and period_to >= $3"
+        "select request_id, case_id, period_from, period_to from contribution_requests"
+        " where household_id = $1 and kind = $2 and status <> 'rejected' and period_from <= $4 and period_to >= $3"
         " order by period_from limit 1",
-        case_id,
+        household_id,
         kind,
         period_from,
         period_to,

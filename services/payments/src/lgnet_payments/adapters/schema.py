@@ -383,9 +383,10 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "payments-7",
         """
-        -- A period is paid once: a new rent or utilities request looks up the case's requests of its kind whose
-        -- period meets its own (service_layer/contributions.py). Older requests without a period stay as they are.
-        create index contribution_requests_case_kind on contribution_requests (case_id, kind, period_from);
+        -- A period is paid once: a new rent or utilities request looks up the household's requests (of any of its
+        -- cases) of its kind whose period meets its own (service_layer/contributions.py). Older requests without a
+        -- period stay as they are.
+        create index contribution_requests_household_kind on contribution_requests (household_id, kind, period_from);
         """,
     ),
 ]

@@ -43,20 +43,29 @@ class ContributionRequest:
     bank_data_set_by: str | None = None  # who set the current bank data (never one of its approvers)
 
 
-# Kinds paid period by period: a request names the period it pays, and two requests of a case may not pay the same
-# days (the lease-activation grant, the deposit and vouchers are one-off).
+# Kinds paid period by period: a request names the period it pays, and two requests of a household may not pay the
+# same days of one kind (the lease-activation grant, the deposit and vouchers are one-off).
 PERIODIC = frozenset({"rent", "utilities"})
+MAX_PERIOD_DAYS = 366  # a period is at most a year
+MAX_AHEAD_DAYS = 366  # and starts at most a year ahead: a typo (2062) would hold the household's period for decades
 
 
-def check_period(kind: str, period_from: date | None, period_to: date | None) -> None:
-    """A rent or utilities request names the first and last day it pays; any period runs forwards."""
+def check_period(kind: str, period_from: date | None, period_to: date | None, today: date) -> None:
+    """A rent or utilities request names the first and last day it pays; any period runs forwards, lasts at most a
+    year and starts at most a year ahead."""
     if kind in PERIODIC:
         if period_from is None:
             raise ContractError("period_from", f"a {kind} request pays a period: give its first day")
         if period_to is None:
             raise ContractError("period_to", f"a {kind} request pays a period: give its last day")
-    if period_from and period_to and period_to < period_from:
+    if period_from is None or period_to is None:
+        return
+    if period_to < period_from:
         raise ContractError("period_to", "is before period_from")
+    if (period_to - period_from).days >= MAX_PERIOD_DAYS:
+        raise ContractError("period_to", f"a period lasts at most {MAX_PERIOD_DAYS} days")
+    if (period_from - today).days > MAX_AHEAD_DAYS:
+        raise ContractError("period_from", f"starts more than {MAX_AHEAD_DAYS} days ahead")
 
 
 BANK_FIELDS = ("iban", "name", "bic")  # the order a refusal names them in

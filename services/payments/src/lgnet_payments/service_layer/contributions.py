@@ -84,19 +84,19 @@ async def _bank_data_changed(
 
 async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestContribution) -> dict[str, Any]:
     case = await known_case(uow, ctx, c.case_id)
-    requests.check_period(c.kind.value, c.period_from, c.period_to)
+    requests.check_period(c.kind.value, c.period_from, c.period_to, ctx.today)
     line = await repo.budget_line_for(uow.conn, case["city"], BUDGET_LINE_OF[c.kind])
     if line is None:
         raise ContractError("kind", f"no {c.kind.value} budget line in {case['city']}")
     requests.check_budget(line["available_cents"], c.amount_cents)
     data = bank_data(c.beneficiary, "beneficiary") if c.beneficiary else None
-    if c.period_from and c.period_to:
-        other = await repo.overlapping_request(uow.conn, case["case_id"], c.kind.value, c.period_from, c.period_to)
+    if c.kind.value in requests.PERIODIC and c.period_from and c.period_to:
+        other = await repo.overlapping_request(uow.conn, case["household_id"], c.kind.value, c.period_from, c.period_to)
         if other is not None:
             raise Conflict(
                 "period_from",
-                f"the case's {c.kind.value} request {other['request_id']} already pays"
-                f" {other['period_from']} to {other['period_to']}: a period is paid once",
+                f"the household's {c.kind.value} request {other['request_id']} (case {other['case_id']}) already"
+                f" pays {other['period_from']} to {other['period_to']}: a period is paid once",
             )
     beneficiary = await seal_beneficiary(uow, case["household_id"], data) if data else None
     request_id = new_id()
