@@ -79,8 +79,10 @@ async def desk(
             Operator("sara", "Sara Carso", OperatorRole.PARTNER, "trieste", "coop-carso"),
             Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None),
         ]
+        organisations = {"coop-aurora": "Cooperativa Aurora", "coop-carso": "Cooperativa Carso"}
         for op in operators:
-            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES})
+            name = organisations.get(op.partner or "")
+            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name)
         await _fund_rent(database_url, schemas["payments"], procs["payments"].url)
         desk_proc = ServiceProcess([sys.executable, "-m", "lgnet_desk.entrypoints.main"], env, logs / "desk.log")
         desk_proc.port = desk_port
@@ -215,7 +217,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     assert "Cartella sociale: Amina Okafor" in await maria.locator("h1").inner_text()
     person_url = maria.url.split("?")[0]
 
-    await maria.fill("#partner", "coop-aurora")
+    await maria.select_option("#partner", label="Cooperativa Aurora")  # the city's partners, by name
     await maria.get_by_role("button", name="Apri la presa in carico").click()
     await maria.wait_for_load_state()
     await maria.select_option("#housing_situation", "facing_eviction")
@@ -504,7 +506,7 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     # A cooperative registering a household opens its case with it, so it may follow the person it registered
     # (an outside test found the cooperative refused its own registration).
     assert "Salma Civica" in await luca.locator("h1").inner_text()
-    assert "coop-aurora" in await luca.locator("main").inner_text()
+    assert "Ente partner\nCooperativa Aurora" in await luca.locator("main").inner_text()  # its case, by its name
     await luca.get_by_role("link", name="Partecipazione civica").click()
     assert "Attività di partecipazione civica" in await luca.locator("h1").inner_text()
     await luca.fill("#title", "Italiano A2 serale")

@@ -399,7 +399,10 @@ async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: D
         body = json.loads(request.content)
         sent.append(body)
         if body["period_from"] == "2026-11-16":
-            reason = "the case's rent request r-1 already pays 2026-11-01 to 2026-11-30: a period is paid once"
+            reason = (
+                "the household's rent request r-1 (case c-1) already pays 2026-11-01 to 2026-11-30:"
+                " a period is paid once"
+            )
             return httpx.Response(409, json={"status": 409, "field": "period_from", "reason": reason})
         return httpx.Response(201, json={"request_id": "r-2", "status": "requested"})
 
@@ -421,6 +424,47 @@ async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: D
                                                                       "period_to": "2026-12-15"})  # fmt: skip
     assert r.status_code == 422, r.text  # said at the period's field, on the cartella
     text = text_of(r.text)
-    assert "un periodo si paga una volta sola" in text and "dal 2026-11-01 al 2026-11-30" in text, text
+    assert "un periodo si paga una volta sola" in text and "dal 1 nov 2026 al 30 nov 2026" in text, text
     # the form keeps what was typed: the kind and the period (it reset the kind to the first one)
     assert '<option value="rent" selected>' in r.text and 'value="2026-11-16"' in r.text
+
+
+async def test_partners_are_named_and_chosen_from_the_citys_list(desk: Desk) -> None:
+    """A social worker typed a partner's id ("coop-aurora") to assign or transfer a case, and read ids where the
+    cooperative's name belongs."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "GET", "/partners")] = [
+        {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"},
+        {"partner_id": "coop-borgo", "name": "Associazione Borgo Dora"},
+    ]
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    text = text_of(page.text)
+    assert "Ente partner Cooperativa Aurora" in text, text  # the case's partner, by name
+    for field in ("partner", "to_partner"):
+        assert f'<select id="{field}" name="{field}"' in page.text, field
+    assert '<option value="coop-borgo">Associazione Borgo Dora</option>' in page.text
+    await desk.as_operator(LUCA)  # a cooperative's operator: its own organisation by name in the header
+    assert "Luca Bianchi (operatore dell'ente partner, Torino, Cooperativa Aurora)" in text_of(
+        (await desk.client.get("/persons/p-1")).text
+    )
+
+
+async def test_the_cartella_is_read_when_housing_or_payments_is_away(desk: Desk) -> None:
+    """A social worker reads the cartella (intake's) while housing or payments does not answer: the page says which
+    part is missing instead of failing as a whole (a 500 before)."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+
+    def away(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    desk.services.answers[("housing", "GET", "/proposals")] = away
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = away
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "Cartella sociale: Amina Okafor" in text and "Colloquio" in text, text
+    assert "Alcune parti non si possono leggere ora; riprovi più tardi: alloggi, contributi" in text, text

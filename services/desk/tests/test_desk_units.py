@@ -306,3 +306,45 @@ def test_an_appointment_is_not_booked_on_a_past_day_nor_for_someone_the_booker_m
     assert not may_book_for(luca, maria) and not may_book_for(luca, anna)  # a cooperative: its own operators
     assert not may_book_for(maria, Operator("sara", "S", OperatorRole.PARTNER, "trieste", "coop-carso"))
     assert not may_book_for(maria, Operator("rpd", "R", OperatorRole.DPO, "torino", None))
+
+
+def test_a_cooperatives_actor_is_named_after_the_organisation_not_its_first_operator() -> None:
+    """The services list a city's partners by their actor's name (intake's GET /partners): the desk's admin named a
+    cooperative's actor after the first operator it added ("Luca Bianchi" for coop-aurora)."""
+    luca = Operator("luca", "Luca Bianchi", OperatorRole.PARTNER, "torino", "coop-aurora")
+    assert luca.service_actor_name("Cooperativa Aurora") == "Cooperativa Aurora"
+    assert luca.service_actor_name() == "coop-aurora"
+    maria = Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None)
+    assert maria.service_actor_name("ignored") == "Maria Rossi"
+
+
+async def test_cases_are_named_when_intake_answers_and_left_as_ids_when_it_does_not() -> None:
+    """The to-do list names a service that does not answer and still shows the others' reminders: naming the cases
+    through intake turned an unreachable intake into a 500 (an outside review)."""
+    import httpx
+    from lgnet_desk.adapters.services import Services
+    from lgnet_desk.service_layer.desk import cases_by_id
+
+    asked: list[str] = []
+
+    def away(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(away)) as client:
+        services = Services({"intake": "http://intake.test"}, {"intake": "t"}, client)
+        assert await cases_by_id(services, ["c-1", "c-2", "c-1"]) == {}
+    assert asked == ["/cases/c-1"]  # one try: an intake that is away is not asked again for each case
+
+
+def test_a_refusals_dates_read_as_the_pages_write_them() -> None:
+    """A refusal read "dal 2026-11-01 al 2026-11-30" beside a cartella that says "dal 1 nov 2026" (outside review)."""
+    from lgnet_desk.entrypoints import i18n
+
+    period = "the household's rent request r-1 (case c-1) already pays 2026-11-01 to 2026-11-30: a period is paid once"
+    assert i18n.reason(period, "it") == (
+        "il nucleo ha già una richiesta di questo tipo dal 1 nov 2026 al 30 nov 2026: un periodo si paga una volta sola"
+    )
+    early = "is before 2014-01-01, the earliest date of the programme"
+    assert i18n.reason(early, "it") == "è precedente al 1 gen 2014, data di inizio del programma"
+    assert i18n.reason(early, "en") == early  # English is the services' own

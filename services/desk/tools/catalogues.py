@@ -44,6 +44,9 @@ for extra in [
     "placed",
     "cancelled",
     "ended",
+    "intake",  # the services, when one does not answer
+    "housing",
+    "payments",
 ]:
     if extra not in ids:
         ids.append(extra)

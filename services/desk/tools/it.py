@@ -326,4 +326,8 @@ IT = {
     "from %(start)s to %(end)s": "dal %(start)s al %(end)s",
     "Period from (rent and utilities)": "Periodo dal (affitto e utenze)",
     "Period to (rent and utilities)": "Periodo al (affitto e utenze)",
+    "intake": "presa in carico",
+    "housing": "alloggi",
+    "payments": "contributi",
+    "Some parts could not be read now; try again later:": "Alcune parti non si possono leggere ora; riprovi più tardi:",
 }

@@ -265,6 +265,10 @@ async def _inbound_key(_: World) -> Attempt:
     return Attempt("GET", "/inbound-key")
 
 
+async def _partners(_: World) -> Attempt:
+    return Attempt("GET", "/partners", params={"city": "torino"})
+
+
 async def _duplicates(_: World) -> Attempt:
     return Attempt("GET", "/duplicates")
 
@@ -373,6 +377,7 @@ RULES: dict[str, Rule] = {
     "GET /health/ready": rule(EVERYONE, _ready, also_fine=frozenset({503})),  # no Kafka in-process: 503, not 401
     "GET /metrics": rule(EVERYONE, _metrics),
     "GET /inbound-key": rule(AUTHENTICATED, _inbound_key),  # a public key
+    "GET /partners": rule(CITY | {Caller.NATIONAL}, _partners),  # the city's organisations, by name
     "POST /persons": rule(OWN_CITY_CREATE, _register),
     "GET /persons/{person_id}": rule(CASE, _person_read),
     "GET /persons": rule(OWN_CITY_CREATE, _search),  # answers only the persons the caller may read

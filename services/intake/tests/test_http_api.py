@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_intake.adapters import credentials
 from lgnet_shared import pii
+from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
 from lgnet_shared.topics import TOPICS
 
@@ -451,3 +453,24 @@ async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid
         assert (await post(c, "/cases/plans", {**plan, "objectives": ["housing", "employment"]})).status_code == 201
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from plans") == 1
+
+
+async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest) -> None:
+    """The desk asked a social worker to type a partner's id ("coop-aurora") and showed ids where a name belongs."""
+    async with intake.pool.acquire() as conn:
+        await credentials.add_actor(conn, "coop-named", Role.PARTNER, "torino", "Cooperativa Sociale Aurora Due")
+    async with intake.client("staff-torino") as staff:
+        listed = (await staff.get("/partners")).json()
+    assert {"partner_id": "coop-named", "name": "Cooperativa Sociale Aurora Due"} in listed
+    ids = [p["partner_id"] for p in listed]
+    assert "coop-aurora" in ids and "coop-carso" not in ids and "staff-torino" not in ids  # Torino's partners only
+    assert ids == sorted(ids, key=lambda i: next(p["name"].lower() for p in listed if p["partner_id"] == i))
+    async with intake.client("coop-carso") as trieste_partner:
+        r = await trieste_partner.get("/partners", params={"city": "torino"})
+        assert r.status_code == 403 and r.json()["field"] == "query.city", r.text
+    async with intake.client("coordination") as national:
+        assert "coop-named" in [
+            p["partner_id"] for p in (await national.get("/partners", params={"city": "torino"})).json()
+        ]
+        r = await national.get("/partners")
+        assert r.status_code == 422 and r.json()["field"] == "query.city", r.text  # the national role names a city

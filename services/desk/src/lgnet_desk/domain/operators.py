@@ -38,6 +38,13 @@ class Operator:
             return f"desk.{self.username}"
         return None
 
+    def service_actor_name(self, partner_name: str | None = None) -> str:
+        """The name the services show for `service_actor` when the desk creates it: a cooperative's actor is the
+        organisation (its name, else its id), never the first of its operators to be added; staff are themselves."""
+        if self.role is OperatorRole.PARTNER:
+            return partner_name or self.partner or ""
+        return self.display_name
+
     @property
     def reads_access_log(self) -> bool:
         return self.role is OperatorRole.DPO

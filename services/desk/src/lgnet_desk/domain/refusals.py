@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 
 ITALIAN: list[tuple[str, str]] = [
     (r"the requester cannot approve their own request", "chi ha chiesto il contributo non può approvarlo"),
@@ -24,8 +25,8 @@ ITALIAN: list[tuple[str, str]] = [
         "un contributo per l'affitto o le utenze copre un periodo: indichi l'ultimo giorno",
     ),
     (
-        r"the case's (\w+) request (\S+) already pays (\S+) to (\S+): a period is paid once",
-        "la pratica ha già una richiesta di questo tipo dal {2} al {3}: un periodo si paga una volta sola",
+        r"the household's (\w+) request (\S+) \(case (\S+)\) already pays (\S+) to (\S+): a period is paid once",
+        "il nucleo ha già una richiesta di questo tipo dal {day3} al {day4}: un periodo si paga una volta sola",
     ),
     (r"is before period_from", "è precedente all'inizio del periodo"),
     (
@@ -90,7 +91,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be greater than 0", "deve essere maggiore di zero"),
     (r"give a name, a fiscal code or a case number", "indichi un nome, un codice fiscale o un numero di pratica"),
     (r"no identity on this service", "il suo profilo non opera su questo servizio"),
-    (r"case is closed since (\S+)", "la pratica è chiusa dal {0}"),
+    (r"case is closed since (\S+)", "la pratica è chiusa dal {day0}"),
     # Street outreach and the agenda (intake, issue 19)
     (r"registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
     (r"mobile unit (\S+) already exists", "l'unità mobile {0} esiste già"),
@@ -102,7 +103,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"lists a place twice", "un luogo è indicato due volte"),
     (r"outing (\S+) already exists", "l'uscita {0} esiste già"),
     (r"no outing (\S+)", "nessuna uscita {0}"),
-    (r"the outing was on (\S+)", "l'uscita è stata il {0}"),
+    (r"the outing was on (\S+)", "l'uscita è stata il {day0}"),
     (r"is not one of the outing's places", "non è uno dei luoghi dell'uscita"),
     (r"street contact (\S+) already exists", "il contatto {0} esiste già"),
     (r"no street contact (\S+)", "nessun contatto {0}"),
@@ -115,7 +116,7 @@ ITALIAN: list[tuple[str, str]] = [
         r"the street person was erased: record a new contact without it",
         "la persona incontrata in strada è stata cancellata: registri un nuovo contatto senza soprannome",
     ),
-    (r"is before the first contact \((\S+)\)", "è precedente al primo contatto ({0})"),
+    (r"is before the first contact \((\S+)\)", "è precedente al primo contatto ({day0})"),
     (r"is longer than (\d+) characters", "supera {0} caratteri"),
     (r"no unit of this partner met the person", "nessuna unità del suo ente ha incontrato la persona"),
     (r"the person is not in this case's household", "la persona non fa parte del nucleo di questa pratica"),
@@ -160,7 +161,7 @@ ITALIAN: list[tuple[str, str]] = [
         "non fa parte del nucleo della pratica alla data della valutazione",
     ),
     (r"\S+ is in the future.*", "è nel futuro"),
-    (r"is before (\S+), the earliest date of the programme", "è precedente al {0}, data di inizio del programma"),
+    (r"is before (\S+), the earliest date of the programme", "è precedente al {day0}, data di inizio del programma"),
     (
         r"is before the birth of the household's reference person",
         "è precedente alla nascita della persona di riferimento del nucleo",
@@ -188,13 +189,27 @@ _COMPILED = {
 }
 
 
-def say(reason: str, lang: str, money: Callable[[int], str] | None = None) -> str:
+def say(
+    reason: str, lang: str, money: Callable[[int], str] | None = None, day: Callable[[date], str] | None = None
+) -> str:
     """The reason in the operator's language (Italian table; English is the services' own, but for amounts).
-    `money` writes an amount of cents (default: '12000 cents')."""
+    `money` writes an amount of cents (default: '12000 cents') as `{euros<i>}`, `day` an ISO date as `{day<i>}`
+    (default: as it is)."""
     write = money or (lambda cents: f"{cents} cents")
     for pattern, text in _COMPILED.get(lang, []):
         if m := pattern.match(reason.strip()):
             groups = m.groups()
             amounts = {f"euros{i}": write(int(g)) for i, g in enumerate(groups) if g is not None and g.isdigit()}
-            return text.format(*groups, **amounts)
+            days = {f"day{i}": _day(g, day) for i, g in enumerate(groups) if g is not None and _ISO_DAY.match(g)}
+            return text.format(*groups, **amounts, **days)
     return reason
+
+
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _day(text: str, day: Callable[[date], str] | None) -> str:
+    try:
+        return day(date.fromisoformat(text)) if day else text
+    except ValueError:
+        return text

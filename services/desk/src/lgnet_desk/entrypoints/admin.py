@@ -31,7 +31,9 @@ from lgnet_desk.service_layer.login import HASHER
 from lgnet_desk.settings import DeskSettings
 
 
-async def add_operator(settings: DeskSettings, op: Operator, password: str, schemas: dict[str, str]) -> None:
+async def add_operator(
+    settings: DeskSettings, op: Operator, password: str, schemas: dict[str, str], partner_name: str | None = None
+) -> None:
     check_new_operator(op.role, op.partner)
     check_password(password)
     tokens: dict[str, str] = {}
@@ -43,7 +45,7 @@ async def add_operator(settings: DeskSettings, op: Operator, password: str, sche
             try:
                 async with pool.acquire() as conn, conn.transaction():
                     with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
-                        await actors.add_actor(conn, actor, role, op.city, op.display_name)
+                        await actors.add_actor(conn, actor, role, op.city, op.service_actor_name(partner_name))
                     tokens[service] = await actors.issue_token(conn, actor)
             finally:
                 await pool.close()
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--role", required=True, choices=[r.value for r in OperatorRole])
     a.add_argument("--city", required=True)
     a.add_argument("--partner")
+    a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
     for s in SERVICES:
         a.add_argument(f"--{s}-schema", default=s)
     args = parser.parse_args(argv)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     op = Operator(args.username, args.name, OperatorRole(args.role), args.city, args.partner)
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
-        asyncio.run(add_operator(settings, op, password, schemas))
+        asyncio.run(add_operator(settings, op, password, schemas, args.partner_name))
     except (ValueError, Conflict) as e:
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

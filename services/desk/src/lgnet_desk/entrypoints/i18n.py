@@ -86,8 +86,9 @@ def size(size_bytes: int | None, lang: str) -> str:
 
 
 def reason(text: str, lang: str) -> str:
-    """A service's refusal in the operator's language, its amounts in cents said in euros ('120,00 €', '€120.00')."""
-    return refusals.say(text, lang, money=lambda cents: euros(cents, lang))
+    """A service's refusal in the operator's language, its amounts in cents said in euros ('120,00 €', '€120.00') and
+    its dates as the pages say them ('1 nov 2026')."""
+    return refusals.say(text, lang, money=lambda cents: euros(cents, lang), day=lambda d: day(d, lang))
 
 
 def code(list_name: str, value: str | None, lang: str) -> str:

@@ -53,9 +53,12 @@ class Page:
         csrf: str,
         services: Services | None,
         names: dict[str, str] | None = None,
+        partners: list[dict[str, str]] | None = None,
     ) -> None:
         self.request, self.op, self.csrf, self.services = request, op, csrf, services
-        self.names = names or {}  # the city's operators' display names by username and service actor
+        self.partners = partners or []  # the city's partner organisations: choices, and names for their ids
+        # the city's operators' display names by username and service actor, and the partners' by id
+        self.names = (names or {}) | {p["partner_id"]: p["name"] for p in self.partners}
         self.lang = i18n.language(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
         self.t = i18n.translations(self.lang)
 
@@ -80,6 +83,7 @@ class Page:
             code=lambda lst, v: i18n.code(lst, v, lang),
             reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
+            partners=self.partners,
             path=self.request.url.path,
             lang_links=self.lang_links(),
             **ctx,
@@ -119,7 +123,9 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
         async with pool.acquire() as conn:
             tokens = await store.tokens(conn, op.username, token_key)
             names = await store.operator_names(conn, op.city)
-        return Page(request, op, csrf, Services(settings.service_urls(), tokens, request.app.state.http), names)
+        services = Services(settings.service_urls(), tokens, request.app.state.http)
+        partners = await request.app.state.partners.of(services, op.city)
+        return Page(request, op, csrf, services, names, partners)
 
     return page
 
@@ -579,3 +585,4 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         return {"status": "ok"}
 
     app.state.http = httpx.AsyncClient(verify=tls.http_verify())
+    app.state.partners = desk.PartnerDirectory()

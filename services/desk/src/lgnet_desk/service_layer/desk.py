@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +22,30 @@ from lgnet_desk.domain.operators import Operator
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class PartnerDirectory:
+    """The city's partner organisations by name, from intake's `GET /partners`, kept a few minutes per city: many
+    pages name partners and the list rarely changes. Unreadable (intake away, no identity there): none, and pages
+    show ids; a failure is not kept, so the next page asks again."""
+
+    def __init__(self, ttl_s: float = 300) -> None:
+        self.ttl_s = ttl_s
+        self._by_city: dict[str, tuple[float, list[dict[str, str]]]] = {}
+
+    async def of(self, services: Services, city: str) -> list[dict[str, str]]:
+        kept = self._by_city.get(city)
+        if kept is not None and kept[0] > time.monotonic():
+            return kept[1]
+        try:
+            found = [
+                {"partner_id": str(p["partner_id"]), "name": str(p["name"])}
+                for p in await services.get("intake", "/partners")
+            ]
+        except (ServiceRefusal, httpx.HTTPError):
+            return kept[1] if kept is not None else []
+        self._by_city[city] = (time.monotonic() + self.ttl_s, found)
+        return found
 
 
 @dataclass
@@ -52,21 +77,31 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     )
     case_ids = {c["case_id"] for c in record["cases"]}
     household_ids = {h["household_id"] for h in record["households"]}
+    # Housing's and payments' parts are shown when they answer; the page names a service that does not (`unavailable`)
+    # rather than fail as a whole: the cartella is intake's.
+    unavailable: list[str] = []
     contributions: list[dict[str, Any]] = []
-    for cid in sorted(case_ids):
-        # payments may not know the case yet (it learns it from intake's events)
-        with contextlib.suppress(ServiceRefusal):
-            contributions += await services.get("payments", "/contribution-requests", case_id=cid)
+    try:
+        for cid in sorted(case_ids):
+            # payments may not know the case yet (it learns it from intake's events)
+            with contextlib.suppress(ServiceRefusal):
+                contributions += await services.get("payments", "/contribution-requests", case_id=cid)
+    except httpx.HTTPError:
+        unavailable.append("payments")
     housing: list[dict[str, Any]] = []
-    for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
-        with contextlib.suppress(ServiceRefusal):
-            matches = await services.get("housing", "/proposals", status=status)
-            housing += [m for m in matches if m.get("household_id") in household_ids]
-    await _with_opportunities(services, housing)
+    try:
+        for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
+            with contextlib.suppress(ServiceRefusal):
+                matches = await services.get("housing", "/proposals", status=status)
+                housing += [m for m in matches if m.get("household_id") in household_ids]
+        await _with_opportunities(services, housing)
+    except httpx.HTTPError:
+        unavailable.append("housing")
     record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
     record["documents"] = await services.get("intake", f"/persons/{person_id}/documents")
     record["contributions"] = contributions
     record["housing"] = housing
+    record["unavailable"] = sorted(unavailable)
     return record
 
 
@@ -85,11 +120,16 @@ async def _with_opportunities(services: Services, matches: list[dict[str, Any]])
 
 async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict[str, Any]]:
     """What intake shows of each case (action area, opening date) the operator may read, to name a case rather than
-    print its id; a case intake does not show is left out."""
+    print its id; a case intake does not show is left out, and all of them when intake does not answer (the page then
+    shows ids, and says which service is away where it reads from it)."""
     found: dict[str, dict[str, Any]] = {}
     for cid in dict.fromkeys(case_ids):
-        with contextlib.suppress(ServiceRefusal):
+        try:
             found[cid] = await services.get("intake", f"/cases/{cid}")
+        except ServiceRefusal:
+            continue
+        except httpx.HTTPError:
+            break
     return found
 
 

@@ -35,6 +35,15 @@ async def actor(conn: Conn, actor_id: str) -> Actor | None:
     return Actor(row["actor_id"], Role(row["role"]), row["city"]) if row else None
 
 
+async def partners(conn: Conn, city: str) -> list[Row]:
+    """The city's partner actors, by name."""
+    sql = (
+        "select actor_id as partner_id, display_name as name from actors where role = 'partner' and city = $1"
+        " order by lower(display_name), actor_id"
+    )
+    return [dict(r) for r in await conn.fetch(sql, city)]
+
+
 # ---------------------------------------------------------------- persons
 
 

@@ -3,9 +3,9 @@ transaction, call the use case, answer. Every create needs an Idempotency-Key; e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
 from lgnet_shared.auth import Who
@@ -51,6 +51,10 @@ def router(runtime: Runtime) -> APIRouter:
         async with runtime.pool.acquire() as conn, conn.transaction():
             key_id, _, public = await credentials.inbound_key(conn, runtime.settings.master_key_bytes(), key_policy)
         return {"key_id": key_id, "public_key": public, "suite": "HPKE X25519 / HKDF-SHA256 / AES-128-GCM"}
+
+    @api.get("/partners", summary="The city's partner organisations by name (whom a case may be assigned to)")
+    async def partners(actor: Who, city: Annotated[str | None, Query(max_length=64)] = None) -> list[dict[str, Any]]:
+        return await act(actor, lambda i, c: i.partners(c, city))  # type: ignore[no-any-return]
 
     @api.post("/persons", status_code=201, summary="Register a person (duplicates are detected)")
     async def register_person(body: cmd.RegisterPerson, actor: Who, key: IdempotencyKey = None) -> JSONResponse:

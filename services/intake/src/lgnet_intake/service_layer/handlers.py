@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from lgnet_shared import outbox, pii, tracing
+from lgnet_shared.access import may_read_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
@@ -570,6 +571,15 @@ class Intake:
             **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()},
             "member_ids": members,
         }
+
+    async def partners(self, ctx: Context, city: str | None) -> list[dict[str, Any]]:
+        """The city's partner organisations by name (organisations, not persons): whom a case may be assigned or
+        transferred to. Anyone of the city reads them; the national role names the city."""
+        city = city or ctx.actor.city
+        if city is None:
+            raise ContractError("query.city", "name the city (the national role reads any city's partners)")
+        may_read_city(ctx.actor, city, "query.city")
+        return await repo.partners(self.conn, city)
 
     # ------------------------------------------------------------ helpers
 
