@@ -171,9 +171,9 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
         ):
             r = await refused
             assert r.status_code == 403 and r.json()["field"] == "", r.text
-    async with loaded.client("staff-torino") as c:
+    async with loaded.client("staff-torino") as c:  # staff publish, but not this report
         r = await c.post("/reports/national/publish", json={}, headers={"Idempotency-Key": "s1"})
-        assert r.status_code == 403 and r.json()["field"] == "", r.text
+        assert r.status_code == 403 and r.json()["field"] == "path.report", r.text
 
 
 async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None:

@@ -67,15 +67,16 @@ def window(as_of: date | None, period_from: date | None, to: date | None) -> Win
     return Window(end, period_from)
 
 
-def scope_of(actor: Actor, report: str, city: str | None) -> str:
-    """Who sees what: the national role only the national aggregate; others their own city (and national)."""
+def scope_of(actor: Actor, report: str, city: str | None, at: tuple[str, str] = ("path.report", "query.city")) -> str:
+    """Who sees what: the national role only the national aggregate; others their own city (and national). `at`:
+    the fields a refusal names, of the report and of the city (a published report's route has only its id)."""
     if report == reports.NATIONAL:
         return reports.NATIONAL
     if actor.role is Role.NATIONAL:
-        raise Forbidden("path.report", "the national role sees only the suppressed national aggregate")
+        raise Forbidden(at[0], "the national role sees only the suppressed national aggregate")
     wanted = city or actor.city or ""
     if wanted != actor.city:
-        raise Forbidden("query.city", f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
+        raise Forbidden(at[1], f"{actor.role.value} of {actor.city} cannot read {wanted}'s report")
     return wanted
 
 
@@ -171,7 +172,8 @@ def router(runtime: Runtime) -> APIRouter:
             found = await store.published_one(conn, report_id)
         if found is None:
             raise NotFound("path.report_id", f"no published report {report_id}")
-        scope_of(actor, found["report"], found["scope"] if found["report"] != reports.NATIONAL else None)
+        city = found["scope"] if found["report"] != reports.NATIONAL else None
+        scope_of(actor, found["report"], city, at=("path.report_id", "path.report_id"))
         async with runtime.pool.acquire() as conn:
             anchor = await anchors.anchor_of(conn, report_id)
         if anchor is None:  # not yet known: read the log's newest records and checkpoints
@@ -283,7 +285,7 @@ def router(runtime: Runtime) -> APIRouter:
         w = window(body.as_of, body.period_from, body.to)
         scope = scope_of(actor, report, body.city)
         if report == reports.NATIONAL and actor.role is not Role.NATIONAL:
-            raise Forbidden("", "only the national role publishes the national aggregate")
+            raise Forbidden("path.report", "only the national role publishes the national aggregate")
         if actor.role is Role.PARTNER:
             raise Forbidden("", "partners read reports; city staff publish them")
 
