@@ -271,17 +271,19 @@ async def test_an_appointment_for_an_operator_nobody_has_or_of_another_city_or_c
     tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     form = {"day": tomorrow, "time": "10:00", "minutes": "30", "party": "p-1", "purpose": "plan_review"}
     await desk.as_operator(MARIA)
+    # One answer whether the username exists elsewhere or not at all: the agenda does not tell which usernames other
+    # cities have (an outside review).
     for operator, said in (
-        ("nessuna", "nessun operatore «nessuna» in questo sportello"),
-        ("sara", "l'operatore sara non lavora per il suo Comune o il suo ente"),  # Trieste's
-        ("rpd", "l'operatore rpd non lavora per il suo Comune o il suo ente"),  # the DPO keeps no agenda
+        ("nessuna", "«nessuna» non è un operatore del suo Comune o del suo ente"),
+        ("sara", "«sara» non è un operatore del suo Comune o del suo ente"),  # Trieste's
+        ("rpd", "«rpd» non è un operatore del suo Comune o del suo ente"),  # the DPO keeps no agenda
     ):
         r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-maria", "operator": operator})
         assert r.status_code == 422, (operator, r.text)
         assert 'id="operator-error"' in r.text and said in text_of(r.text), text_of(r.text)
     await desk.as_operator(LUCA)  # a cooperative books for its own operators only
     r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-luca", "operator": "giulia"})
-    assert r.status_code == 422 and "non lavora per il suo Comune o il suo ente" in text_of(r.text)
+    assert r.status_code == 422 and "«giulia» non è un operatore del suo Comune o del suo ente" in text_of(r.text)
     assert booked == []
     r = await desk.client.post("/agenda", data=form | {"csrf": "csrf-luca", "operator": "luca"})
     assert r.status_code == 303

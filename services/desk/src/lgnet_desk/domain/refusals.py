@@ -137,11 +137,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"give exactly one of person_id and contact_id", "indichi la persona oppure il contatto in strada, non entrambi"),
     (r"must carry a time zone", "manca il fuso orario"),
     (r"day (\S+) is before today", "il giorno è passato: scelga oggi o un giorno successivo"),
-    (r"no operator (\S+) at this desk", "nessun operatore «{0}» in questo sportello"),
-    (
-        r"operator (\S+) does not work for your city or cooperative",
-        "l'operatore {0} non lavora per il suo Comune o il suo ente",
-    ),
+    (r"(\S+) is not an operator of your city or cooperative", "«{0}» non è un operatore del suo Comune o del suo ente"),
     (r"String should have at least 1 character", "campo obbligatorio"),
     (r"String should have at most (\d+) characters", "al massimo {0} caratteri"),
     (r"Input should be greater than or equal to (\d+)", "deve essere almeno {0}"),

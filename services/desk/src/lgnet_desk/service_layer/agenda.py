@@ -20,9 +20,7 @@ async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, t
     if refused := past_day(day, today):
         errors["time"] = refused
     found = await store.operator(conn, operator)
-    if found is None:
-        errors["operator"] = f"no operator {operator} at this desk"
-    elif not may_book_for(booker, found[0]):
-        errors["operator"] = f"operator {operator} does not work for your city or cooperative"
+    if found is None or not may_book_for(booker, found[0]):  # one answer: no hint that the name exists elsewhere
+        errors["operator"] = f"{operator} is not an operator of your city or cooperative"
     if errors:
         raise FieldErrors(errors)
