@@ -145,3 +145,15 @@ def test_a_case_and_a_referral_happen_within_the_programme() -> None:
     )
     with pytest.raises(ContractError, match="before 2020-01-01"):
         inbound.check_event(opening, date(2026, 12, 3), earliest)
+    # and to a consent, an employment status and a household change, over Kafka as over HTTP (no bound before)
+    today = date(2026, 12, 3)
+    for event, field in (
+        (cmd_in.ConsentReported(person_id="p1", purpose="partner_sharing", granted=True, recorded_on=date(2010, 1, 1)),
+         "recorded_on"),
+        (cmd_in.EmploymentReported(person_id="p1", status="unemployed", as_of=date(2027, 1, 1)), "as_of"),
+        (cmd_in.HouseholdMemberChangeSubmitted(household_id="h1", person_id="p2", change="joined", reason="birth",
+                                               on=date(2019, 12, 31)), "on"),
+    ):  # fmt: skip
+        with pytest.raises(ContractError) as refused:
+            inbound.check_event(event, today, earliest)
+        assert refused.value.field == field

@@ -5,11 +5,12 @@ the field; so is a case opened before its household's reference person was born.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_shared import clock
 from lgnet_shared.events import partner as inbound
 from test_gatekeeper import registration, rejections, wait_rows
 
@@ -87,3 +88,38 @@ async def test_over_kafka_a_case_and_a_referral_before_the_programme_are_answere
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from cases") == 0
         assert await conn.fetchval("select count(*) from referrals") == 0
+
+
+async def test_consents_employment_and_household_changes_are_dated_within_the_programme_and_not_ahead(
+    intake: IntakeUnderTest,
+) -> None:
+    """A consent, an employment status and a household change are facts of the taking charge too: they had no bound
+    at all (a consent recorded in 2099, an employment as of 1990 were stored)."""
+    ahead = str(clock.today() + timedelta(days=30))
+    async with intake.client("coop-aurora") as c:
+        for pid in ("p-a", "p-b"):
+            body = {"person_id": pid, "birth_date": "1985-03-12", "sex": "female", "nationality": "NG"}
+            assert (await post(c, "/persons", body)).status_code == 201
+        household = {"household_id": "h-a", "reference_person_id": "p-a", "member_ids": ["p-a"]}
+        assert (await post(c, "/households", household)).status_code == 201
+        consent = {"person_id": "p-a", "purpose": "partner_sharing", "granted": True}
+        employment = {"person_id": "p-a", "status": "unemployed"}
+        joined = {"household_id": "h-a", "person_id": "p-b", "change": "joined", "reason": "reunification"}
+        for path, body, field in (
+            ("/consents", {**consent, "recorded_on": "2010-01-01"}, "recorded_on"),
+            ("/consents", {**consent, "recorded_on": ahead}, "recorded_on"),
+            ("/employment", {**employment, "as_of": "1990-01-01"}, "as_of"),
+            ("/employment", {**employment, "as_of": ahead}, "as_of"),
+            ("/households/members", {**joined, "on": "2019-12-31"}, "on"),
+            ("/households/members", {**joined, "on": ahead}, "on"),
+        ):
+            r = await post(c, path, body)
+            assert r.status_code == 422 and r.json()["field"] == field, (path, body, r.text)
+        async with intake.pool.acquire() as conn:
+            assert await conn.fetchval("select count(*) from employment") == 0
+        for path, body in (
+            ("/consents", {**consent, "recorded_on": EARLIEST}),
+            ("/employment", {**employment, "as_of": EARLIEST}),
+            ("/households/members", {**joined, "on": EARLIEST}),
+        ):
+            assert (await post(c, path, body)).status_code == 201, path

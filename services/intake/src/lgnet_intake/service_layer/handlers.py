@@ -328,6 +328,7 @@ class Intake:
         return await repo.open_duplicate_flags(self.conn, ctx.city)
 
     async def record_consent(self, ctx: Context, c: cmd_in.ConsentReported) -> dict[str, Any]:
+        inbound.check_dated(c.recorded_on, "recorded_on", ctx.today, self.earliest_date)
         p = await self._person_for_write(ctx, c.person_id)
         await repo.record_consent(self.conn, p["person_id"], c.purpose.value, c.granted, c.recorded_on)
         await self.emit(
@@ -339,6 +340,7 @@ class Intake:
         return {"person_id": p["person_id"], "purpose": c.purpose.value, "granted": c.granted}
 
     async def record_employment(self, ctx: Context, c: cmd_in.EmploymentReported) -> dict[str, Any]:
+        inbound.check_dated(c.as_of, "as_of", ctx.today, self.earliest_date)
         if c.case_id is not None:
             case = await repo.case(self.conn, c.case_id)
             access.may_act_on_case(ctx.actor, case.city, case.partner)
@@ -372,6 +374,7 @@ class Intake:
         return {"household_id": c.household_id, "member_ids": members}
 
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
+        inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         await self._household_for_write(ctx, c.household_id)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)

@@ -171,6 +171,20 @@ def check_not_future(on: date, today: date, field: str) -> None:
         raise ContractError(field, "is in the future")
 
 
+def check_dated(on: date, field: str, today: date, earliest: date) -> None:
+    """A fact of the taking charge that has happened: not ahead of today, not before the programme."""
+    check_not_future(on, today, field)
+    cases.check_within_programme(on, field, earliest)
+
+
+# The dated facts with no rule of their own but `check_dated`: the event type and its date's field.
+DATED = {
+    cmd_in.ConsentReported: "recorded_on",
+    cmd_in.EmploymentReported: "as_of",
+    cmd_in.HouseholdMemberChangeSubmitted: "on",
+}
+
+
 def check_event(event: Event, today: date, earliest: date) -> None:
     """The rules of each event that need no state (the use cases apply them in their place too). `earliest`: the
     programme's earliest date (settings.earliest_date)."""
@@ -178,11 +192,11 @@ def check_event(event: Event, today: date, earliest: date) -> None:
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):
         check_household(event)
     elif isinstance(event, cmd_in.ReferralSubmitted):
-        check_not_future(event.received_on, today, "received_on")
-        cases.check_within_programme(event.received_on, "received_on", earliest)
+        check_dated(event.received_on, "received_on", today, earliest)
     elif isinstance(event, cmd_in.CaseOpeningSubmitted):
-        check_not_future(event.opened_on, today, "opened_on")
-        cases.check_within_programme(event.opened_on, "opened_on", earliest)
+        check_dated(event.opened_on, "opened_on", today, earliest)
+    elif (field := DATED.get(type(event))) is not None:
+        check_dated(getattr(event, field), field, today, earliest)
     else:
         civic.check_submission(event, today)
 
