@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from lgnet_reporting.adapters import exports
 from lgnet_reporting.domain import fund
 from lgnet_reporting.domain.indicators import Window, summary
 from lgnet_reporting.domain.national import national
@@ -94,6 +95,19 @@ def test_a_period_and_another_city_see_only_their_sessions() -> None:
 def test_reports_of_method_2_stay_without_civic_engagement() -> None:
     old = summary(facts(year()), Window(date(2026, 12, 31), method=2), "torino")  # type: ignore[arg-type]
     assert "civic_engagement" not in old and "civic_by_kind" not in old
+
+
+def test_a_fund_indicator_a_reports_method_never_counted_reads_no_data_not_suppressed() -> None:
+    """The fund's table read "soppresso" for the civic indicators of a report made before civic engagement was
+    counted (method 2): nothing was hidden, nothing was counted (an outside review)."""
+    old = {"report": "city_summary", "scope": "torino", "as_of": "2026-12-31", "period_from": None, "digest": "d",
+           "positions": {}, "method": 2,
+           "indicators": summary(facts(year()), Window(date(2026, 12, 31), method=2), "torino")}  # type: ignore[arg-type]  # fmt: skip
+    civic = next(f for f in fund.figures(old) if f["code"] == "AMIF.O.2.3.1")
+    assert civic["value"] is None and civic["no_data"] is True and "method" in civic["why_not"], civic
+    rows = exports.fund_csv(old, fund.figures(old)).decode().splitlines()
+    [row] = [r for r in rows if r.startswith("AMIF.O.2.3.1,")]
+    assert ",n.d.," in row and "soppresso" not in row, row
 
 
 def test_fund_indicators_read_language_and_orientation_participants_and_cefr_progress() -> None:

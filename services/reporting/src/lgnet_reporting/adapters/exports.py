@@ -153,11 +153,12 @@ FUND_COLUMNS = ("code", "framework", "kind", "label", "value", "unit", "source",
 
 def fund_table(report: dict[str, Any], figures: list[dict[str, Any]], lang: str) -> list[list[Any]]:
     """The fund's indicators as the managing authority's table: parameters, then one row per indicator (a
-    suppressed figure is the word 'soppresso', one LgNet cannot derive yet is empty with the reason)."""
+    suppressed figure is the word 'soppresso', one the report's method did not count 'n.d.', one LgNet cannot derive
+    yet is empty with the reason)."""
     out: list[list[Any]] = [[k, v] for k, v in title(report, lang)]
     out.append(list(FUND_COLUMNS))
     for f in figures:
-        value = f["value"] if f["derivable"] else ""
+        value = no_data.NO_DATA if f.get("no_data") else f["value"] if f["derivable"] else ""
         out.append([f["code"], f["framework"], f["kind"], f["label"], _cell(value, lang), f["unit"],
                     f["source"] or "", f["why_not"] or ""])  # fmt: skip
     return out

@@ -11,7 +11,10 @@ from typing import Any
 
 from lgnet_shared import vocabulary
 
+from lgnet_reporting.domain.no_data import NO_DATA
+
 LIST = "fund_indicator"
+NOT_COUNTED = "not counted by this report's method (civic engagement is counted from method 3 on)"
 
 
 @cache
@@ -30,7 +33,7 @@ def _at(doc: dict[str, Any], path: list[str]) -> Any:
         return 1 if doc["indicators"]["persons"]["total"] else 0
     node: Any = doc["indicators"]
     if path[0] == "civic_by_kind" and path[0] not in node:
-        return None  # a report of a method before civic engagement (method 3) never counted it
+        return NO_DATA  # a report of a method before civic engagement (method 3) never counted it: nothing hidden
     for step in path:
         if not isinstance(node, dict):
             return None
@@ -40,10 +43,13 @@ def _at(doc: dict[str, Any], path: list[str]) -> Any:
 
 def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[dict[str, Any]]:
     """Every fund indicator: its label and definition, the report path it comes from, and its value (None when
-    suppressed or not derivable; then `why_not` says why)."""
+    suppressed, not derivable or not counted by the report's method: `no_data` tells the last two from a suppressed
+    figure, and `why_not` says why)."""
     out = []
     for spec in mapping()["indicators"]:
         path = spec["from"]
+        value = _at(doc, path) if path else None
+        uncounted = value is NO_DATA
         out.append(
             {
                 "code": spec["code"],
@@ -54,8 +60,9 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
                 "definition": vocabulary.definition(LIST, spec["code"], lang) or "",
                 "derivable": path is not None,
                 "source": ".".join(path) if path else None,
-                "value": _at(doc, path) if path else None,
-                "why_not": spec.get("why_not"),
+                "value": None if uncounted else value,
+                "no_data": uncounted,
+                "why_not": NOT_COUNTED if uncounted else spec.get("why_not"),
             }
         )
     return out
