@@ -18,3 +18,14 @@ def test_the_services_ports_are_read_like_make_up_sets_them(monkeypatch: pytest.
     assert urls["intake"] == "http://127.0.0.1:28101"
     assert urls["housing"] == "http://127.0.0.1:8002"
     assert urls["payments"] == "http://payments.example:9000"
+
+
+def test_the_scenarios_cooperatives_have_names_the_desk_can_show() -> None:
+    """`make up`'s desk offers the city's partners by name (intake's GET /partners): the scenario named every actor
+    after its id, so the list read "coop-aurora"."""
+    from lgnet_scenario.platform import actor_name
+    from lgnet_shared.access import Role
+
+    assert actor_name("coop-aurora", Role.PARTNER) == "Cooperativa Aurora"
+    assert actor_name("coop-duino", Role.PARTNER) == "Cooperativa Duino"
+    assert actor_name("staff-torino", Role.STAFF) == "staff-torino"

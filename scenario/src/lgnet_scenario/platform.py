@@ -99,6 +99,14 @@ def actors_of(cities: dict[str, tuple[str, ...]]) -> list[tuple[str, Role, str |
     return out
 
 
+def actor_name(actor_id: str, role: Role) -> str:
+    """The name the services show for an actor: a cooperative's is the organisation's ("Cooperativa Aurora", which
+    the desk offers in its partner lists); the others are named by their ids."""
+    if role is Role.PARTNER and actor_id.startswith("coop-"):
+        return "Cooperativa " + actor_id.removeprefix("coop-").replace("-", " ").title()
+    return actor_id
+
+
 async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors:
     """Actors and tokens in every deployment's schema (a city's own deployment knows only its city's actors);
     Ed25519 keys of the partners registered with the intake serving their city."""
@@ -115,7 +123,7 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
                     if only_city is not None and city != only_city:
                         continue
                     with contextlib.suppress(Conflict):  # provisioned by an earlier run: a new token is enough
-                        await auth.add_actor(conn, actor_id, role, city, actor_id)
+                        await auth.add_actor(conn, actor_id, role, city, actor_name(actor_id, role))
                     if only_city is not None or (service, actor_id) not in actors.tokens:
                         actors.tokens[(service, actor_id)] = await auth.issue_token(conn, actor_id)
         finally:
