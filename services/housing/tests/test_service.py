@@ -383,3 +383,32 @@ async def test_a_placement_starts_only_while_the_opportunity_is_available(housin
         assert await conn.fetchval("select count(*) from placements") == 0
         statuses = await conn.fetchval("select array_agg(distinct status) from matches")
         assert statuses == ["accepted"]
+
+
+async def test_a_placement_waits_for_a_change_of_the_opportunity_under_way_and_checks_its_outcome(
+    housing: HousingUnderTest,
+) -> None:
+    """The provider shortens the availability while a placement is being started: the placement read the
+    opportunity without a lock, so it checked the old availability and started anyway (an outside review). It now
+    waits for the change and checks what it leaves."""
+    import asyncio
+
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-race", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    since = (today - timedelta(days=30)).isoformat()
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity("o-race", capacity=1, available_from=since))).is_success
+    [p] = await proposals(housing, 1)
+    async with housing.client("coop-aurora") as c:
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+        async with housing.pool.acquire() as conn, conn.transaction():
+            # the provider's change, under way: the row is locked until this transaction ends
+            await conn.execute("update opportunities set available_until = $1 where opportunity_id = 'o-race'", today)
+            placing = asyncio.create_task(post(c, f"/matches/{p['match_id']}/placement", {"started_on": str(today)}))
+            await asyncio.sleep(1.0)
+            assert not placing.done(), (await placing).text  # it waits for the change instead of reading around it
+        r = await placing
+        assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from placements") == 0

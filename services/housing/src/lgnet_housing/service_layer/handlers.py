@@ -392,11 +392,16 @@ class Housing:
 
     async def start_placement(self, ctx: Context, match_id: str, c: cmd.StartPlacement) -> Json:
         assert ctx.actor is not None
+        # The opportunity first, then the match: the order in which a change of the opportunity takes them
+        # (update_opportunity, withdraw_opportunity), so a placement waits for a change under way and checks the
+        # availability it leaves, with no deadlock. A match's opportunity never changes: read it unlocked first.
+        seen = await repo.match(self.conn, match_id)
+        _side_allowed(ctx.actor, seen, "any", "match_id")  # no lock taken for a caller without the right
+        o = await repo.opportunity(self.conn, seen["opportunity_id"], lock=True)
         m = await repo.match(self.conn, match_id, lock=True)
         _side_allowed(ctx.actor, m, "any", "match_id")
         if m["status"] != "accepted":
             raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
-        o = await repo.opportunity(self.conn, m["opportunity_id"])
         placement_start(c.started_on, m["decided_on"], o["available_from"], o["available_until"], ctx.today)
         placement_id = new_id()
         event = ev.PlacementStarted(
