@@ -348,3 +348,23 @@ def test_a_refusals_dates_read_as_the_pages_write_them() -> None:
     early = "is before 2014-01-01, the earliest date of the programme"
     assert i18n.reason(early, "it") == "è precedente al 1 gen 2014, data di inizio del programma"
     assert i18n.reason(early, "en") == early  # English is the services' own
+
+
+async def test_an_intake_that_does_not_answer_is_asked_for_the_partners_once_in_a_while_not_on_every_page() -> None:
+    """Every page reads the city's partners (cached); a failure was not kept, so with intake hanging every page of the
+    desk, even those that need only payments, waited for intake's timeout first (found reading the change again)."""
+    import httpx
+    from lgnet_desk.adapters.services import Services
+    from lgnet_desk.service_layer.desk import PartnerDirectory
+
+    asked: list[str] = []
+
+    def away(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(away)) as client:
+        services = Services({"intake": "http://intake.test"}, {"intake": "t"}, client)
+        directory = PartnerDirectory()
+        assert await directory.of(services, "torino") == [] and await directory.of(services, "torino") == []
+    assert asked == ["/partners"]

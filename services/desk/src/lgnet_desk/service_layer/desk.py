@@ -26,11 +26,12 @@ def new_id(prefix: str) -> str:
 
 class PartnerDirectory:
     """The city's partner organisations by name, from intake's `GET /partners`, kept a few minutes per city: many
-    pages name partners and the list rarely changes. Unreadable (intake away, no identity there): none, and pages
-    show ids; a failure is not kept, so the next page asks again."""
+    pages name partners and the list rarely changes. Unreadable: the last list read, else none (pages show ids). An
+    intake that does not answer is asked again only after `retry_s`, so pages that need only other services do not
+    each wait for its timeout; a refusal (an operator with no identity on intake) is the operator's, not kept."""
 
-    def __init__(self, ttl_s: float = 300) -> None:
-        self.ttl_s = ttl_s
+    def __init__(self, ttl_s: float = 300, retry_s: float = 30) -> None:
+        self.ttl_s, self.retry_s = ttl_s, retry_s
         self._by_city: dict[str, tuple[float, list[dict[str, str]]]] = {}
 
     async def of(self, services: Services, city: str) -> list[dict[str, str]]:
@@ -42,8 +43,12 @@ class PartnerDirectory:
                 {"partner_id": str(p["partner_id"]), "name": str(p["name"])}
                 for p in await services.get("intake", "/partners")
             ]
-        except (ServiceRefusal, httpx.HTTPError):
+        except ServiceRefusal:
             return kept[1] if kept is not None else []
+        except httpx.HTTPError:
+            last = kept[1] if kept is not None else []
+            self._by_city[city] = (time.monotonic() + self.retry_s, last)
+            return last
         self._by_city[city] = (time.monotonic() + self.ttl_s, found)
         return found
 
