@@ -3,7 +3,9 @@ catalogues (every message has its Italian text), Italian formats and labels."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
@@ -318,13 +320,9 @@ def test_a_cooperatives_actor_is_named_after_the_organisation_not_its_first_oper
     assert maria.service_actor_name("ignored") == "Maria Rossi"
 
 
-async def test_cases_are_named_when_intake_answers_and_left_as_ids_when_it_does_not() -> None:
-    """The to-do list names a service that does not answer and still shows the others' reminders: naming the cases
-    through intake turned an unreachable intake into a 500 (an outside review)."""
-    import httpx
-    from lgnet_desk.adapters.services import Services
-    from lgnet_desk.service_layer.desk import cases_by_id
-
+@contextlib.asynccontextmanager
+async def intake_away() -> AsyncIterator[tuple[Services, list[str]]]:
+    """Services whose intake refuses every connection, and the paths the desk asked it for."""
     asked: list[str] = []
 
     def away(request: httpx.Request) -> httpx.Response:
@@ -332,7 +330,15 @@ async def test_cases_are_named_when_intake_answers_and_left_as_ids_when_it_does_
         raise httpx.ConnectError("connection refused", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(away)) as client:
-        services = Services({"intake": "http://intake.test"}, {"intake": "t"}, client)
+        yield Services({"intake": "http://intake.test"}, {"intake": "t"}, client), asked
+
+
+async def test_cases_are_named_when_intake_answers_and_left_as_ids_when_it_does_not() -> None:
+    """The to-do list names a service that does not answer and still shows the others' reminders: naming the cases
+    through intake turned an unreachable intake into a 500 (an outside review)."""
+    from lgnet_desk.service_layer.desk import cases_by_id
+
+    async with intake_away() as (services, asked):
         assert await cases_by_id(services, ["c-1", "c-2", "c-1"]) == {}
     assert asked == ["/cases/c-1"]  # one try: an intake that is away is not asked again for each case
 
@@ -353,18 +359,9 @@ def test_a_refusals_dates_read_as_the_pages_write_them() -> None:
 async def test_an_intake_that_does_not_answer_is_asked_for_the_partners_once_in_a_while_not_on_every_page() -> None:
     """Every page reads the city's partners (cached); a failure was not kept, so with intake hanging every page of the
     desk, even those that need only payments, waited for intake's timeout first (found reading the change again)."""
-    import httpx
-    from lgnet_desk.adapters.services import Services
     from lgnet_desk.service_layer.desk import PartnerDirectory
 
-    asked: list[str] = []
-
-    def away(request: httpx.Request) -> httpx.Response:
-        asked.append(request.url.path)
-        raise httpx.ConnectError("connection refused", request=request)
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(away)) as client:
-        services = Services({"intake": "http://intake.test"}, {"intake": "t"}, client)
-        directory = PartnerDirectory()
+    directory = PartnerDirectory()
+    async with intake_away() as (services, asked):
         assert await directory.of(services, "torino") == [] and await directory.of(services, "torino") == []
     assert asked == ["/partners"]
