@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lgnet_housing.domain import explain, matching, priority, rules, solver
-from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day, placement_start, step_day
+from lgnet_housing.domain.as_of import CLOCK_SKEW_TOLERANCE, check_day, lease_terms, placement_start, step_day
 from lgnet_housing.domain.model import RESTRICTIONS, Household, Member, Opportunity
 from lgnet_housing.domain.rules import CityRules
 from lgnet_shared.errors import ContractError
@@ -454,3 +454,24 @@ def test_a_placement_starts_while_the_opportunity_is_available() -> None:
     with pytest.raises(ContractError) as refused:  # the step rules still hold
         placement_start(date(2026, 11, 1), accepted, date(2026, 1, 1), None, today)
     assert "before 2026-11-20" in refused.value.reason
+
+
+def test_a_leases_terms_lie_within_the_placement_and_the_opportunitys_availability() -> None:
+    """From an outside review: a lease's `start_date` was checked against nothing (a lease starting in 1990 on a
+    placement started today was signed). Its start is not before the placement's, nor more than a year after it is
+    signed; its terms end by the opportunity's `available_until`."""
+    today, started = date(2026, 12, 3), date(2026, 12, 1)
+    assert lease_terms(started, None, today, started, None) == (started, None)
+    until = date(2027, 6, 1)
+    assert lease_terms(today, until, today, started, until) == (today, until)
+    cases = [
+        ((date(1990, 1, 1), None, today, started, None), "start_date", "before the placement started (2026-12-01)"),
+        ((date(2028, 1, 1), None, today, started, None), "start_date", "more than a year after it is signed"),
+        ((until, None, today, started, until), "start_date", "available only until 2027-06-01"),
+        ((today, None, today, started, until), "end_date", "available only until 2027-06-01"),
+        ((today, date(2027, 6, 2), today, started, until), "end_date", "available only until 2027-06-01"),
+    ]
+    for args, field, reason in cases:
+        with pytest.raises(ContractError) as refused:
+            lease_terms(*args)
+        assert (refused.value.field, reason in refused.value.reason) == (field, True), (args, refused.value.reason)

@@ -104,6 +104,9 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         }
         r = await post(c, f"/placements/{placement_id}/lease", lease | {"signed_on": future})
         assert (r.status_code, r.json()["field"]) == (422, "signed_on"), r.text
+        r = await post(c, f"/placements/{placement_id}/lease", lease | {"start_date": "1990-01-01"})  # it was signed
+        assert (r.status_code, r.json()["field"]) == (422, "start_date"), r.text
+        assert "before the placement started" in r.json()["reason"]
         key = str(uuid.uuid4())
         r = await post(c, f"/placements/{placement_id}/lease", lease, key)
         assert r.status_code == 201, r.text

@@ -47,3 +47,21 @@ def placement_start(
     if available_until is not None and day >= available_until:
         raise ContractError("started_on", f"the opportunity is available only until {available_until}, not on {day}")
     return day
+
+
+def lease_terms(
+    start: date, end: date | None, signed_on: date, placement_started: date, available_until: date | None
+) -> tuple[date, date | None]:
+    """A lease's terms: it may start ahead of its signing (by a year at most) but not before the household moved in,
+    and it ends by the day the opportunity is no longer available, as a placement does. A lease starting in 1990 on
+    a placement started today was signed."""
+    if start < placement_started:
+        raise ContractError("start_date", f"is before the placement started ({placement_started})")
+    if start > signed_on + timedelta(days=366):
+        raise ContractError("start_date", f"{start} is more than a year after it is signed ({signed_on})")
+    if available_until is not None:
+        if start >= available_until:
+            raise ContractError("start_date", f"the opportunity is available only until {available_until}")
+        if end is None or end > available_until:
+            raise ContractError("end_date", f"the opportunity is available only until {available_until}: end by then")
+    return start, end

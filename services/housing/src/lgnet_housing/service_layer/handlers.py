@@ -22,7 +22,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
-from lgnet_housing.domain.as_of import check_day, placement_start, step_day
+from lgnet_housing.domain.as_of import check_day, lease_terms, placement_start, step_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -428,10 +428,17 @@ class Housing:
         return p
 
     async def sign_lease(self, ctx: Context, placement_id: str, c: cmd.SignLease) -> Json:
+        assert ctx.actor is not None
+        # The opportunity, then the placement, as start_placement takes them: a change of the availability under
+        # way is waited for, and the lease's terms checked against what it leaves.
+        seen = await repo.placement(self.conn, placement_id)
+        _side_allowed(ctx.actor, seen, "any", "placement_id")
+        o = await repo.opportunity(self.conn, seen["opportunity_id"], lock=True)
         p = await self._placement(ctx, placement_id)
         if p["lease_id"] is not None:
             raise Conflict("placement_id", f"lease {p['lease_id']} is already signed for this placement")
         step_day(c.signed_on, p["started_on"], ctx.today, "signed_on")
+        lease_terms(c.start_date, c.end_date, c.signed_on, p["started_on"], o["available_until"])
         event = ev.LeaseSigned(
             lease_id=new_id(),
             placement_id=placement_id,
