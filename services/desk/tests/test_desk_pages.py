@@ -470,3 +470,27 @@ async def test_the_cartella_is_read_when_housing_or_payments_is_away(desk: Desk)
     text = text_of(page.text)
     assert "Cartella sociale: Amina Okafor" in text and "Colloquio" in text, text
     assert "Alcune parti non si possono leggere ora; riprovi più tardi: alloggi, contributi" in text, text
+
+
+async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs(desk: Desk) -> None:
+    """From a review: one map held operators by username, staff by service actor and partners by id, so a staff
+    operator whose username is a cooperative's id ("coop-aurora") named that cooperative's cases after themself (or
+    the cooperative named the person in the agenda). Usernames and actors are now looked up apart."""
+    tomorrow = clock.today() + timedelta(days=1)
+    desk.services.answers |= {
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+        ("intake", "GET", "/appointments"): [
+            {"appointment_id": "apt-1", "agenda": "case", "operator": "coop-aurora", "unit_id": None,
+             "person_id": "p-1", "street_id": None, "purpose": "plan_review",
+             "starts_at": f"{tomorrow.isoformat()}T09:00:00+00:00",
+             "ends_at": f"{tomorrow.isoformat()}T09:30:00+00:00", "status": "booked", "outcome": None,
+             "booked_by": "coop-aurora"}],
+        ("intake", "GET", "/mobile-units"): [{"unit_id": "unit-7f3a", "name": "Unità Nord", "area": "nord",
+                                              "vehicle": None, "team_size": 2, "partner": "coop-aurora"}],
+    }  # fmt: skip
+    await desk.as_operator(Operator("coop-aurora", "Anna Sola", OperatorRole.STAFF, "torino", None))
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text)
+    assert "Anna Sola" in text, text  # the operator of the appointment is the person with that username
+    units = text_of((await desk.client.get("/outreach/units")).text)
+    assert "Cooperativa Aurora" in units and "Anna Sola" not in units, units

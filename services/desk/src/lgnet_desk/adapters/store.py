@@ -21,18 +21,9 @@ async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
     return None if row is None else (_operator(row), row)
 
 
-async def operator_names(conn: Conn, city: str) -> dict[str, str]:
-    """The city's operators' display names, by username and by the actor id a staff operator has on the services
-    (`desk.<username>`), so pages name who wrote, uploaded, booked or requested rather than print an id. A partner's
-    actor is the cooperative, not one person: it keeps its id."""
-    rows = await conn.fetch("select * from operators where city = $1", city)
-    names: dict[str, str] = {}
-    for row in rows:
-        op = _operator(row)
-        names[op.username] = op.display_name
-        if op.role is OperatorRole.STAFF and op.service_actor:
-            names[op.service_actor] = op.display_name
-    return names
+async def city_operators(conn: Conn, city: str) -> list[Operator]:
+    """The city's operators, so pages name who wrote, uploaded, booked or requested rather than print an id."""
+    return [_operator(row) for row in await conn.fetch("select * from operators where city = $1", city)]
 
 
 async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes) -> None:

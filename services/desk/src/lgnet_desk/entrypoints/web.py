@@ -52,13 +52,17 @@ class Page:
         op: Operator | None,
         csrf: str,
         services: Services | None,
-        names: dict[str, str] | None = None,
+        operators: list[Operator] | None = None,
         partners: list[dict[str, str]] | None = None,
     ) -> None:
         self.request, self.op, self.csrf, self.services = request, op, csrf, services
         self.partners = partners or []  # the city's partner organisations: choices, and names for their ids
-        # the city's operators' display names by username and service actor, and the partners' by id
-        self.names = (names or {}) | {p["partner_id"]: p["name"] for p in self.partners}
+        # Two namespaces, looked up apart (a username may equal a cooperative's id): the desk's operators by
+        # username, and the services' actors (a cooperative by its id, a staff operator as `desk.<username>`).
+        self.operator_names = {o.username: o.display_name for o in operators or []}
+        self.actor_names = {
+            o.service_actor: o.display_name for o in operators or [] if o.role is OperatorRole.STAFF and o.service_actor
+        } | {p["partner_id"]: p["name"] for p in self.partners}
         self.lang = i18n.language(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
         self.t = i18n.translations(self.lang)
 
@@ -79,7 +83,8 @@ class Page:
             time_of_day=lambda v: i18n.time_of_day(v, lang),
             euros=lambda v: i18n.euros(v, lang),
             size=lambda v: i18n.size(v, lang),
-            who=lambda actor: self.names.get(actor, actor) if actor else "—",
+            who=lambda actor: self.actor_names.get(actor, actor) if actor else "—",
+            operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
@@ -122,10 +127,10 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
             tokens = await store.tokens(conn, op.username, token_key)
-            names = await store.operator_names(conn, op.city)
+            operators = await store.city_operators(conn, op.city)
         services = Services(settings.service_urls(), tokens, request.app.state.http)
         partners = await request.app.state.partners.of(services, op.city)
-        return Page(request, op, csrf, services, names, partners)
+        return Page(request, op, csrf, services, operators, partners)
 
     return page
 
