@@ -159,12 +159,18 @@ async def test_partners_send_outings_contacts_and_appointments_through_the_gatek
             )
         )
         late = await client.emit(ev.StreetContactSubmitted(**contact("ct-9", "o-1", EARLIER, place="Altrove")))
+        blank = await client.emit(  # a nickname of spaces: refused at the sealed identity's field (was data.nickname)
+            ev.StreetContactSubmitted(
+                **contact("ct-8", "o-1", EARLIER), identity=ev.StreetIdentity(nickname=client.seal("nickname", "  "))
+            )
+        )
         answers: list[InboundRejected] = []
         async for rejection in client.rejections(timeout=20):
             answers.append(rejection)
-            if len(answers) >= 2:
+            if len(answers) >= 3:
                 break
     by_id = {a.inbound_event_id: a for a in answers}
+    assert (by_id[blank.id].kind, by_id[blank.id].field) == ("invalid", "data.identity.nickname"), by_id[blank.id]
     assert (by_id[clash.id].kind, by_id[clash.id].field) == ("conflict", "data.starts_at")
     assert (by_id[late.id].kind, by_id[late.id].field) == ("invalid", "data.place")
     events = await intake.events(want=3)

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import from_pydantic
+from lgnet_shared.errors import ContractError, from_pydantic
 from lgnet_shared.events import Event
 from lgnet_shared.events import outreach as inbound
 from lgnet_shared.events.types import Part
 from pydantic import ValidationError
 
+from lgnet_intake.domain import outreach as rules
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -26,10 +27,15 @@ def use_cases(open_identity: OpenIdentity, nickname_secret: bytes) -> dict[type[
 
     async def contact(intake: Intake, ctx: Context, e: inbound.StreetContactSubmitted) -> dict[str, Any]:
         opened = await open_identity(intake.conn, e.identity)
+        nickname = opened.get("nickname")
         try:
-            command = uc.RecordStreetContact(**e.model_dump(exclude={"identity"}), nickname=opened.get("nickname"))
+            command = uc.RecordStreetContact(**e.model_dump(exclude={"identity"}), nickname=nickname)
+            if nickname is not None:
+                rules.nickname_key(nickname)  # checked here, so a refusal names the sealed identity's field
         except ValidationError as exc:  # an opened nickname too long
             raise from_pydantic(exc, "identity") from None
+        except ContractError as exc:  # a nickname of spaces only
+            raise ContractError(f"identity.{exc.field}", exc.reason) from None
         return await outreach(intake).record_contact(ctx, command)
 
     async def link(intake: Intake, ctx: Context, e: inbound.StreetContactLinkSubmitted) -> dict[str, Any]:
