@@ -365,3 +365,39 @@ async def test_an_intake_that_does_not_answer_is_asked_for_the_partners_once_in_
     async with intake_away() as (services, asked):
         assert await directory.of(services, "torino") == [] and await directory.of(services, "torino") == []
     assert asked == ["/partners"]
+
+
+def test_the_desk_lists_its_variables_on_help_and_names_those_at_fault(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lgnet-desk --help` answered "configuration error: 2 validation errors for DeskSettings … For further
+    information visit https://errors.pydantic.dev/…": no list of the variables, and pydantic's text for a missing
+    one."""
+    import sys
+
+    from lgnet_desk.entrypoints import main as desk_main
+
+    for name in ("DATABASE_URL", "LGNET_MASTER_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(desk_main, "create_app", lambda *_: pytest.fail("--help started the desk"))
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk", "--help"])
+    desk_main.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("usage: lgnet-desk"), lines
+    for line in ("  DATABASE_URL  (required)", "  LGNET_MASTER_KEY  (required)", "  LGNET_HTTP_PORT  (default 8005)",
+                 "  LGNET_DESK_COOKIE_SECURE  (default True)"):  # fmt: skip
+        assert line in lines, (line, lines)
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
+    with pytest.raises(SystemExit) as stopped:
+        desk_main.main()
+    message = str(stopped.value.code).splitlines()
+    assert message == ["lgnet-desk: invalid configuration:", "  DATABASE_URL: Field required",
+                       "  LGNET_MASTER_KEY: Field required"], message  # fmt: skip
+    monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", "c2hvcnQ=")
+    with pytest.raises(SystemExit) as stopped:
+        desk_main.main()
+    assert str(stopped.value.code).splitlines() == [
+        "lgnet-desk: invalid configuration:",
+        "  LGNET_MASTER_KEY: must be base64 of 32 bytes",
+    ]

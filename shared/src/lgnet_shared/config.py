@@ -7,9 +7,10 @@ variable and the reason (see `load`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -218,13 +219,13 @@ class ConfigError(SystemExit):
     pass
 
 
-def variable(field: str) -> str:
+def variable(field: str, settings: type[BaseSettings] | None = None) -> str:
     """The environment variable a setting is read from: its first alias (Kafka's, OpenTelemetry's and the database's
     own names), else LGNET_<FIELD>. An error located at an alias is already one."""
     if field.isupper():
         return field
-    info = Settings.model_fields.get(field)
-    alias = info.validation_alias if info is not None else None
+    info = (settings or Settings).model_fields.get(field)
+    alias = (info.validation_alias or info.alias) if info is not None else None
     if isinstance(alias, AliasChoices):
         return str(alias.choices[0])
     return alias if isinstance(alias, str) else f"LGNET_{field.upper()}"
@@ -240,13 +241,17 @@ class Variable:
     description: str
 
 
-def usage(prog: str, own: Sequence[Variable] = ()) -> str:
-    """`<service> --help`: the service reads its configuration from the environment only; these are the variables,
-    the shared ones and then the service's own."""
+def usage(prog: str, own: Sequence[Variable] = (), settings: type[BaseSettings] | None = None) -> str:
+    """`<command> --help`: a service (the shared `Settings`, then its own variables), the desk or the scheduler (their
+    settings class) reads its configuration from the environment only; these are the variables."""
     lines = [f"usage: {prog}  (configured by environment variables; serves until stopped)", ""]
-    for field, info in Settings.model_fields.items():
-        default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
-        lines.append(f"  {variable(field)}  ({default})")
+    cls = settings or Settings
+    for field, info in cls.model_fields.items():
+        value = info.get_default(call_default_factory=True)
+        default = (
+            "required" if info.is_required() else f"default {value!r}" if isinstance(value, str) else f"default {value}"
+        )
+        lines.append(f"  {variable(field, cls)}  ({default})")
         if info.description:
             lines.append(f"      {info.description}")
     if own:
@@ -259,10 +264,13 @@ def usage(prog: str, own: Sequence[Variable] = ()) -> str:
     return "\n".join(lines)
 
 
-def load() -> Settings:
-    """Settings from the environment, or exit with one line per bad variable."""
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_as(settings: type[S]) -> S:
+    """`settings` from the environment, or exit with one line per bad variable."""
     try:
-        return Settings()
+        return settings()
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
@@ -270,5 +278,26 @@ def load() -> Settings:
             # A check across several names has no location. A missing aliased setting is located at its first alias
             # ("KAFKA_BOOTSTRAP_SERVERS"), which was named "LGNET_KAFKA_BOOTSTRAP_SERVERS", a name the docs never use.
             msg = str(err["msg"]).removeprefix("Value error, ")
-            lines.append(f"  {variable(name)}: {msg}" if name else f"  {msg}")
+            lines.append(f"  {variable(name, settings)}: {msg}" if name else f"  {msg}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def load() -> Settings:
+    """A service's shared settings from the environment, or exit with one line per bad variable."""
+    return load_as(Settings)
+
+
+def of_command(prog: str, settings: type[S], check: Callable[[S], object] = lambda _: None) -> S | None:
+    """The settings of a command configured by the environment only (the desk, the scheduler): None once `--help`
+    has listed its variables, else the settings that `check` accepts, or exit naming each variable at fault."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(usage(prog, settings=settings))
+        return None
+    try:
+        loaded = load_as(settings)
+        check(loaded)
+    except ConfigError as exc:
+        raise ConfigError(f"{prog}: {exc.code}") from None
+    except (ValueError, OSError) as exc:  # the settings' own checks, which name their variable
+        raise ConfigError(f"{prog}: invalid configuration:\n  {exc}") from None
+    return loaded

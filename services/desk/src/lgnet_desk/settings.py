@@ -38,7 +38,10 @@ class DeskSettings(BaseSettings):
     def master_key_bytes(self) -> bytes:
         import base64
 
-        key = base64.b64decode(self.master_key)
+        try:
+            key = base64.b64decode(self.master_key, validate=True)
+        except ValueError:
+            key = b""
         if len(key) != 32:
             raise ValueError("LGNET_MASTER_KEY: must be base64 of 32 bytes")
         return key

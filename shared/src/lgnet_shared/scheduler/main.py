@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared import db, logs
+from lgnet_shared import config, db, logs
 from lgnet_shared.cities import CITIES
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
@@ -203,11 +203,11 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
 
 
 def main() -> None:
-    try:
-        settings = SchedulerSettings()
-        settings.job_list(), settings.city_list(), settings.token_map()
-    except (ValidationError, ValueError, OSError) as e:
-        raise SystemExit(f"lgnet-scheduler: configuration error: {e}") from None
+    settings = config.of_command(
+        "lgnet-scheduler", SchedulerSettings, lambda s: (s.job_list(), s.city_list(), s.token_map())
+    )
+    if settings is None:
+        return
     logs.configure("scheduler", settings.log_level)
     uvicorn.run(
         create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False

@@ -19,7 +19,7 @@ import getpass
 import os
 import sys
 
-from lgnet_shared import actors, db
+from lgnet_shared import actors, config, db
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
 
@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         a.add_argument(f"--{s}-schema", default=s)
     args = parser.parse_args(argv)
     try:
-        settings = DeskSettings()
-    except Exception as e:
-        print(f"lgnet-desk-admin: configuration error: {e}", file=sys.stderr)
+        settings = config.load_as(DeskSettings)
+    except config.ConfigError as e:
+        print(f"lgnet-desk-admin: {e.code}", file=sys.stderr)
         return 2
     password = os.environ.get("LGNET_DESK_PASSWORD") or (
         getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from lgnet_shared import db
+from lgnet_shared import config, db
 
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.entrypoints import outreach_web, web
@@ -34,11 +34,9 @@ def create_app(settings: DeskSettings) -> FastAPI:
 
 
 def main() -> None:
-    try:
-        settings = DeskSettings()
-        settings.master_key_bytes()
-    except Exception as e:
-        raise SystemExit(f"lgnet-desk: configuration error: {e}") from None
+    settings = config.of_command("lgnet-desk", DeskSettings, DeskSettings.master_key_bytes)
+    if settings is None:
+        return
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
 
 
