@@ -207,3 +207,23 @@ def test_help_lists_reportings_own_variables(
 
     lines = help_lines(SPEC, monkeypatch, capsys)
     assert "  LGNET_REPORTING_MIN_CELL  (default '5')" in lines and "  LGNET_NOTARY_VERIFIER  (optional)" in lines
+
+
+def test_a_verify_worker_keeps_the_kafka_clients_log_lines_off_the_auditors_screen() -> None:
+    """`lgnet-audit verify` prints its table and one JSON line; the command keeps library log lines off stderr, but its
+    worker processes (`--workers`, forked clean) did not, so a Kafka client's warning in a worker reached the auditor's
+    screen. What a worker finds comes back to the command as its share, never as a log line."""
+    import subprocess
+    import sys
+
+    script = """
+import logging
+from lgnet_reporting.service_layer import audit
+async def reading(*args):
+    logging.getLogger("aiokafka.conn").warning("Unable connect to node with id 1")
+    return "share"
+audit._read_share = reading
+print(audit._share("127.0.0.1:1", "", {}, {}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "share", ""), done

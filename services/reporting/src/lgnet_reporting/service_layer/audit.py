@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -80,7 +81,9 @@ def balanced(ends: log.Positions, parts: int) -> list[log.Positions]:
 
 
 def _share(bootstrap: str, prefix: str, keys: dict[str, SigningKey], ends: log.Positions) -> Share:
-    """In a worker process: check and hash these partitions."""
+    """In a worker process: check and hash these partitions. What it finds comes back as its share: library log
+    lines (a Kafka client's retries) would reach the auditor's screen through logging's last resort, so they stop."""
+    logging.getLogger().addHandler(logging.NullHandler())
     with few_collections():
         return asyncio.run(_read_share(bootstrap, prefix, keys, ends))
 
