@@ -66,20 +66,7 @@ async def family(w: World) -> dict[str, Any]:
             {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())},
         )
     await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": mum, "member_ids": [mum, son]})
-    await w.call(
-        STAFF,
-        "POST",
-        "/cases",
-        {
-            "case_id": cid,
-            "household_id": hid,
-            "action_area": "taking_charge",
-            "channel": "desk",
-            "opened_on": str(clock.today()),
-            "housing_need": True,
-            "partner": A,
-        },
-    )
+    await open_case(w, cid, hid, A, "taking_charge")
     await w.call(
         A,
         "POST",
@@ -99,6 +86,13 @@ async def family(w: World) -> dict[str, Any]:
         {"case_id": cid, "plan_id": "plan-1", "objectives": ["housing", "employment"], "agreed_on": str(clock.today())},
     )
     return {"mum": mum, "son": son, "household_id": hid, "case_id": cid}
+
+
+async def open_case(w: World, case_id: str, household_id: str, partner: str, area: str) -> None:
+    """The city's staff open a case of the household today, assigned to `partner`."""
+    body = {"case_id": case_id, "household_id": household_id, "action_area": area, "channel": "desk",
+            "opened_on": str(clock.today()), "housing_need": area == "taking_charge", "partner": partner}  # fmt: skip
+    await w.call(STAFF, "POST", "/cases", body)
 
 
 async def found(service: InProcessService, actor: str, **params: str) -> list[str]:
@@ -262,3 +256,53 @@ async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with
         assert notes[0]["text"] is None
         gone = await c.get(f"/persons/{mum}/documents/{doc['document_id']}")
         assert gone.status_code == 404
+
+
+async def test_a_partner_reads_only_its_own_cases_in_the_cartella_of_a_household_it_serves(
+    intake: InProcessService,
+) -> None:
+    """From an outside test at the desk: a household with a case of Aurora and a case of Borgo. Aurora's operator
+    opened the cartella and read Borgo's case, its plan and its assessment (`GET /cases/{id}` refuses it). A partner
+    now reads only its own cases, their plans, referrals and employment, in the lists and in the timeline; the
+    city's staff still read both."""
+    w = World(intake)
+    f = await family(w)
+    theirs = w.id("c")
+    await open_case(w, theirs, f["household_id"], B, "civic_engagement")
+    await w.call(
+        B,
+        "POST",
+        "/cases/assessments",
+        {
+            "case_id": theirs,
+            "housing_situation": "homeless",
+            "monthly_income_cents": 0,
+            "employment_status": "unemployed",
+            "assessed_on": str(clock.today()),
+            "vulnerabilities_by_person": {f["mum"]: ["psychiatric_condition"]},
+        },
+    )
+    await w.call(
+        B, "POST", "/cases/plans", {"case_id": theirs, "plan_id": "plan-b", "objectives": ["language"],
+                                    "agreed_on": str(clock.today())}
+    )  # fmt: skip
+    await w.call(
+        B, "POST", "/employment", {"person_id": f["mum"], "case_id": theirs, "status": "training",
+                                   "as_of": str(clock.today())}
+    )  # fmt: skip
+    async with intake.client(A) as c:
+        r = await c.get(f"/persons/{f['mum']}/record")
+    assert r.status_code == 200, r.text
+    record = r.json()
+    assert [case["case_id"] for case in record["cases"]] == [f["case_id"]]
+    assert theirs not in r.text and B not in r.text and "plan-b" not in r.text, r.text
+    assert "psychiatric_condition" not in r.text and "homeless" not in r.text
+    assert record["employment"] == []
+    async with intake.client(B) as c:
+        r = await c.get(f"/persons/{f['mum']}/record")
+    assert [case["case_id"] for case in r.json()["cases"]] == [theirs]
+    assert f["case_id"] not in r.text and "plan-1" not in r.text, r.text
+    async with intake.client(STAFF) as c:
+        r = await c.get(f"/persons/{f['mum']}/record")
+    assert {case["case_id"] for case in r.json()["cases"]} == {f["case_id"], theirs}
+    assert [e["status"] for e in r.json()["employment"]] == ["training"]

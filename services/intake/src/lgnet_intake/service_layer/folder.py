@@ -1,7 +1,8 @@
 """The desk's reads: finding a person and the cartella sociale (person, households over time, cases with their
 assessment and plans, referrals, consents, employment, and a timeline). Every person shown passes the same rule as
 `GET /persons/{id}` (`Intake.read_person`): a partner sees only persons of its own open cases who consented to
-sharing; staff see their city; the national role nothing."""
+sharing, and of a household only its own cases (with their plans, referrals and employment); staff see their city;
+the national role nothing."""
 
 from __future__ import annotations
 
@@ -130,7 +131,10 @@ class Folder:
                 {"household_id": h["household_id"], "reference_person_id": h["reference_person_id"], "members": members}
             )
         cases = await q.cases_of(self.conn, hids)
-        plans = await q.plans_of(self.conn, [c["case_id"] for c in cases])
+        if ctx.actor.role is Role.PARTNER:  # a household may have cases of other partners: `GET /cases` refuses them
+            cases = [c for c in cases if c["partner"] == ctx.actor.id]
+        own_cases = {c["case_id"] for c in cases}
+        plans = await q.plans_of(self.conn, list(own_cases))
         out_cases = []
         for c in cases:
             cid = c["case_id"]
@@ -182,6 +186,7 @@ class Folder:
                 "case_id": r["case_id"],
             }
             for r in await q.referrals_of(self.conn, hids)
+            if ctx.actor.role is not Role.PARTNER or r["case_id"] in own_cases
         ]
         for r in referrals:
             timeline.append({"on": r["received_on"], "kind": "referral_received", "source": r["source"]})
@@ -196,6 +201,7 @@ class Folder:
         employment = [
             {"status": e["status"], "as_of": _iso(e["as_of"]), "case_id": e["case_id"]}
             for e in await q.employment_of(self.conn, pid)
+            if ctx.actor.role is not Role.PARTNER or e["case_id"] is None or e["case_id"] in own_cases
         ]
         for e in employment:
             timeline.append({"on": e["as_of"], "kind": "employment_recorded", "status": e["status"]})
