@@ -221,6 +221,11 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
             got = problem(await call)
             assert got[:2] == (status, field), got
             assert got[2]  # a reason, in words
+        # A voucher is issued (POST /vouchers), not asked: the request looked for a `voucher` budget line that no city
+        # has (its lines are per voucher kind) and answered "no voucher budget line in torino".
+        voucher = {"case_id": "c1", "kind": "voucher", "amount_cents": 1_000}
+        got = problem(await anna.post("/contribution-requests", json=voucher, headers=key()))
+        assert got[:2] == (422, "kind") and "POST /vouchers" in got[2], got
         line_id = before["lines"][0][0]
         over = await anna.post(
             f"/budget-lines/{line_id}/adjustments", json={"delta_cents": -100_001, "reason": "cut"}, headers=key()

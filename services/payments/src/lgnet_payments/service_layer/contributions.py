@@ -27,7 +27,7 @@ from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
-BUDGET_LINE_OF = {kind: kind.value for kind in ContributionKind}  # voucher lines are per voucher kind
+BUDGET_LINE_OF = {kind: kind.value for kind in ContributionKind if kind is not ContributionKind.VOUCHER}
 
 
 async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, Any]:
@@ -83,6 +83,8 @@ async def _bank_data_changed(
 
 
 async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestContribution) -> dict[str, Any]:
+    if c.kind is ContributionKind.VOUCHER:  # the kind exists in the facts: a voucher issued is a contribution
+        raise ContractError("kind", "a voucher is issued with POST /vouchers (its kind, value and validity), not asked")
     case = await known_case(uow, ctx, c.case_id)
     requests.check_period(c.kind.value, c.period_from, c.period_to, ctx.today)
     line = await repo.budget_line_for(uow.conn, case["city"], BUDGET_LINE_OF[c.kind])
