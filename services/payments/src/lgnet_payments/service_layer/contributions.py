@@ -27,7 +27,10 @@ from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
-BUDGET_LINE_OF = {kind: kind.value for kind in ContributionKind if kind is not ContributionKind.VOUCHER}
+# A voucher's line is per voucher kind (`voucher_<kind>`): vouchers are issued, not requested.
+BUDGET_LINE_OF: dict[ContributionKind, str] = {
+    k: k.value for k in ContributionKind if k is not ContributionKind.VOUCHER
+}
 
 
 async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, Any]:
