@@ -168,3 +168,20 @@ def test_the_no_data_marker_is_in_the_labels_the_dashboard_reads() -> None:
 
     assert (labels.term("no_data", "it"), labels.term("no_data", "en")) == ("n.d.", "n/a")
     assert labels.catalogue("it")["no_data_note"].startswith("Nessun dato")
+
+
+def test_an_italian_export_of_the_national_aggregate_and_of_the_funds_table_is_italian_throughout() -> None:
+    """From an outside test: the national report's CSV read "Ambito,National" and its PDF "Aggregato nazionale —
+    National"; the fund's table explained in English why an indicator has no figure, in the Italian file too."""
+    from lgnet_reporting.domain import fund
+
+    national = {**REPORT, "report": "national", "scope": "national"}
+    assert ("Ambito", "Nazionale") in exports.title(national)
+    assert ("Scope", "National") in exports.title(national, "en")
+    assert ("Ambito", "Torino") in exports.title(REPORT)
+    italian = exports.fund_csv(REPORT, fund.figures(REPORT, "it"), "it").decode()
+    [row] = [r for r in italian.splitlines() if r.startswith("AMIF.R.2.9,")]
+    assert "non raccoglie" in row and "not collected" not in row, row
+    english = exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en").decode()
+    [row] = [r for r in english.splitlines() if r.startswith("AMIF.R.2.9,")]
+    assert "participants' feedback is not collected by LgNet" in row, row

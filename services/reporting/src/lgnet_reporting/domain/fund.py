@@ -14,7 +14,10 @@ from lgnet_shared import vocabulary
 from lgnet_reporting.domain.no_data import NO_DATA
 
 LIST = "fund_indicator"
-NOT_COUNTED = "not counted by this report's method (civic engagement is counted from method 3 on)"
+NOT_COUNTED = {
+    "it": "non contato dal metodo di questo rapporto (la partecipazione civica si conta dal metodo 3)",
+    "en": "not counted by this report's method (civic engagement is counted from method 3 on)",
+}
 
 
 @cache
@@ -23,6 +26,11 @@ def mapping() -> dict[str, Any]:
         resources.files(__package__).joinpath("fund_indicators.json").read_text(encoding="utf-8")
     )
     return data
+
+
+def _in(text: dict[str, str] | None, lang: str) -> str | None:
+    """A reason in the reader's language (Italian when it has none in theirs)."""
+    return None if text is None else text.get(lang) or text[vocabulary.DEFAULT_LOCALE]
 
 
 def _at(doc: dict[str, Any], path: list[str]) -> Any:
@@ -62,7 +70,7 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
                 "source": ".".join(path) if path else None,
                 "value": None if uncounted else value,
                 "no_data": uncounted,
-                "why_not": NOT_COUNTED if uncounted else spec.get("why_not"),
+                "why_not": _in(NOT_COUNTED if uncounted else spec.get("why_not"), lang),
             }
         )
     return out

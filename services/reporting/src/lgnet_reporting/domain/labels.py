@@ -72,8 +72,8 @@ def category(table: str, code: str, lang: str = DEFAULT) -> str:
         return measure(code, lang) if code else ""
     if table == "persons_by_nationality":
         return str(_locale(lang).territories.get(code, code))
-    if table == "by_city":
-        return code.replace("_", " ").title()
+    if table == "by_city":  # a city, or the national aggregate's scope
+        return term("national_scope", lang) if code == "national" else code.replace("_", " ").title()
     if table.endswith("monthly"):  # monthly, outreach_monthly, civic_monthly
         return month(code, lang)
     listed = CATEGORY_LISTS.get(table)
