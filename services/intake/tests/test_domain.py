@@ -97,10 +97,15 @@ def test_partner_reads_a_person_only_with_a_case_and_consent() -> None:
 
 
 def test_case_life() -> None:
-    case = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10))
-    cases.check_transfer(case, "coop-b", date(2026, 2, 1))
+    case, today = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10)), date(2026, 12, 3)
+    cases.check_transfer(case, "coop-b", date(2026, 2, 1), today, cases.PROGRAMME_START)
     with pytest.raises(Conflict):
-        cases.check_transfer(case, "coop-a", date(2026, 2, 1))
+        cases.check_transfer(case, "coop-a", date(2026, 2, 1), today, cases.PROGRAMME_START)
+    with pytest.raises(ContractError, match="future"):
+        cases.check_transfer(case, "coop-b", date(2099, 11, 20), today, cases.PROGRAMME_START)
+    moved = cases.CaseState("c1", "torino", "coop-b", date(2026, 1, 10), transferred_on=date(2026, 2, 1))
+    with pytest.raises(ContractError, match="last transfer"):
+        cases.check_transfer(moved, "coop-a", date(2026, 1, 25), today, cases.PROGRAMME_START)
     with pytest.raises(ContractError, match="before the case was opened"):
         cases.check_close(case, date(2026, 1, 9), date(2026, 12, 3), cases.PROGRAMME_START)
     closed = cases.CaseState("c1", "torino", "coop-a", date(2026, 1, 10), closed_on=date(2026, 3, 1))

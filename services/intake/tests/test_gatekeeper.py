@@ -461,6 +461,22 @@ async def test_a_name_of_spaces_is_refused_over_kafka_as_over_http(intake: Intak
         assert (await staff.get("/persons/y-2")).json()["identity"]["family_name"] == "Ali"  # stripped, as over HTTP
 
 
+async def test_a_sealed_value_with_a_nul_is_refused_over_kafka_as_over_http(intake: IntakeUnderTest) -> None:
+    """From an outside test: over HTTP a name holding a NUL is refused ("contains a NUL character"); sealed in a
+    partner's registration it was registered and read back. The rejection names the field; nobody is registered."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        nul = registration("n-1", client)
+        nul = nul.model_copy(
+            update={"identity": nul.identity.model_copy(update={"given_name": client.seal("given_name", "a\x00b")})}
+        )
+        sent = await client.emit(nul)
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (sent.id, "invalid", "data.identity.given_name")
+    assert "NUL" in answer.reason
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons") == 0
+
+
 async def test_a_plan_objective_outside_the_vocabulary_is_answered_naming_it(intake: IntakeUnderTest) -> None:
     """From an outside test: a plan with the objective `bogus` was accepted. The rejection names the objective and
     lists the codes of the `plan_objective` list; nothing is stored or published."""

@@ -4,12 +4,13 @@ problem+json errors naming the field, duplicates, consent, erasure, and the cano
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from lgnet_intake.adapters import credentials
-from lgnet_shared import pii
+from lgnet_shared import clock, pii
 from lgnet_shared.access import Role
 from lgnet_shared.events import intake as ev
 from lgnet_shared.topics import TOPICS
@@ -106,6 +107,11 @@ async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnder
             (person("p1", birth="2090-01-01"), "birth_date", "future"),
             ({**person("p1"), "sex": "robot"}, "sex", "Input should be"),
             ({**person("p1"), "unexpected": 1}, "unexpected", "Extra inputs"),
+            # From an outside test: `languages` had no bound: 300,000 codes made a 1.5 MB fact kept forever, and were
+            # not checked against ISO 639 ("xx" was registered).
+            ({**person("p1"), "languages": ["en", "xx"]}, "languages.1", "ISO 639"),
+            ({**person("p1"), "languages": ["en", "ti", "en"]}, "languages.2", "listed twice"),
+            ({**person("p1"), "languages": ["en"] * 300_000}, "languages", "at most 20"),
             (
                 person("p1", identity={"fiscal_code": AMINA["fiscal_code"]}, birth="1991-05-01"),
                 "identity.fiscal_code",
@@ -304,8 +310,15 @@ async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest
         assert (await post(staff, "/consents", consent)).status_code == 201
         r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-carso", "on": "2026-02-01"})
         assert r.status_code == 403 and "trieste" in r.json()["reason"]
+        # From an outside test: a transfer dated 2099 was recorded (every other step refuses the future), and so was
+        # a transfer back dated before the one it undoes.
+        future = str(clock.today() + timedelta(days=30))
+        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": future})
+        assert (r.status_code, r.json()["field"]) == (422, "on") and "future" in r.json()["reason"], r.text
         r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
         assert r.status_code == 201, r.text
+        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-aurora", "on": "2026-01-25"})
+        assert (r.status_code, r.json()["field"]) == (422, "on") and "2026-02-01" in r.json()["reason"], r.text
     async with intake.client("coop-aurora") as former:
         assert (await former.get("/cases/c-1")).status_code == 403
 

@@ -53,3 +53,16 @@ def test_help_lists_intakes_own_variables_with_their_defaults(
     ):
         assert line in lines, (line, lines)
     assert "  DATABASE_URL  (required)" in lines  # the shared ones still
+
+
+def test_a_bad_variable_of_intakes_own_stops_its_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It was read when the gatekeeper was built, after the service had started."""
+    from lgnet_intake.entrypoints.main import SPEC
+    from lgnet_shared.testing.service_start import start_refused
+
+    lines = start_refused(SPEC, monkeypatch, LGNET_INTAKE_LOOKUP_CACHE_SECONDS="x", LGNET_INTAKE_EARLIEST_DATE="soon")
+    assert lines == [
+        "invalid configuration:",
+        "  LGNET_INTAKE_LOOKUP_CACHE_SECONDS: must be a number of at least 0",
+        "  LGNET_INTAKE_EARLIEST_DATE: must be a date, YYYY-MM-DD",
+    ], lines

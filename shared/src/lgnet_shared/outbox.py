@@ -26,6 +26,7 @@ from pydantic_core import to_json
 from lgnet_shared import db, metrics, runtime_schema
 from lgnet_shared.db import Conn, Pool
 from lgnet_shared.envelope import Envelope
+from lgnet_shared.errors import ContractError
 from lgnet_shared.events import latest
 from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -66,11 +67,21 @@ Row = tuple[str, str, bytes, bytes, str]  # event id, logical topic, key, value,
 _STAGED: ContextVar[tuple[Conn, list[Row]] | None] = ContextVar("lgnet_outbox_staged", default=None)
 
 
+# The largest fact a service stages (its JSON, before compression). The broker refuses a record batch above its
+# message.max.bytes (1 MiB by default): a larger fact would stay first in the outbox, refused at every relay cycle,
+# and hold back every later fact of the deployment. Refused here instead, in the transaction that made it.
+MAX_FACT_BYTES = 900 * 1024
+
+
 async def append(conn: Conn, envelopes: Iterable[Envelope]) -> int:
     """Stage events in the caller's transaction; they reach Kafka only if that transaction commits."""
     rows: list[Row] = []
     for env in envelopes:
         value, headers = env.to_structured()
+        if len(value) > MAX_FACT_BYTES:
+            raise ContractError(
+                "", f"the {env.type} it makes is too large ({len(value):,} bytes, at most {MAX_FACT_BYTES:,})"
+            )
         rows.append((env.id, topic_of(env), env.key, value, to_json([[k, v.decode()] for k, v in headers]).decode()))
     staged = _STAGED.get()
     # A pipelined handler's connection (db.DeferredWrites) stages on the connection it defers for: emitted events

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
@@ -24,8 +25,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 
 from lgnet_shared import runtime_schema
-from lgnet_shared.db import Conn
 from lgnet_shared.sealed import Sealed
+
+if TYPE_CHECKING:  # a partner's SDK seals with this module and has no database driver (pip install lgnet-shared)
+    from lgnet_shared.db import Conn
 
 MIGRATION = runtime_schema.PERSON_KEYS
 HPKE_SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_128_GCM)
@@ -45,7 +48,10 @@ def _aad(kid: str, field: str) -> bytes:
 
 
 def parse_master_key(value: str) -> bytes:
-    key = base64.b64decode(value, validate=True)
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error: "Incorrect padding" named neither the variable's form nor its size
+        key = b""
     if len(key) != 32:
         raise ValueError("must be base64 of exactly 32 bytes")
     return key

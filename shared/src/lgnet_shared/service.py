@@ -544,6 +544,7 @@ def run(spec: ServiceSpec) -> None:
         print(config.usage(f"lgnet-{spec.name}", spec.variables))
         return
     settings = config.load()
+    config.check_own(spec.variables)
     logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)
     configure_tracing(spec.name, settings.traces_exporter)
     app = create_app(spec, settings)

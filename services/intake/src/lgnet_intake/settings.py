@@ -107,10 +107,23 @@ VARIABLES = (
         LOOKUP_CACHE_VAR,
         str(LOOKUP_CACHE_SECONDS),
         "seconds the gatekeeper reuses partners' keys and actors it looked up",
+        lookup_cache_seconds,
     ),
-    Variable(EARLIEST_DATE_VAR, PROGRAMME_START.isoformat(), "no case opened or referral received before this day"),
-    Variable(ROTATION_VAR, f"{_KEYS.rotate_after / timedelta(days=1):g}", "days before the inbound key is replaced"),
+    Variable(
+        EARLIEST_DATE_VAR,
+        PROGRAMME_START.isoformat(),
+        "no case opened or referral received before this day",
+        earliest_date,
+    ),
+    Variable(
+        ROTATION_VAR,
+        f"{_KEYS.rotate_after / timedelta(days=1):g}",
+        "days before the inbound key is replaced",
+        inbound_key_policy,
+    ),
     Variable(GRACE_VAR, f"{_KEYS.grace / timedelta(hours=1):g}", "hours a replaced inbound key still opens records"),
-    Variable(NATIONAL_KEY_VAR, None, "the programme's national pseudonym key (base64 of 32 bytes)"),
+    Variable(
+        NATIONAL_KEY_VAR, None, "the programme's national pseudonym key (base64 of 32 bytes)", national_pseudonym_key
+    ),
     Variable(SANDBOX_VAR, "false", "a sandbox intake: answers partners, publishes no fact (own prefix and schema)"),
 )

@@ -423,7 +423,9 @@ async def case(conn: Conn, case_id: str) -> CaseState:
     row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
     if row is None:
         raise NotFound("case_id", f"no case {case_id}")
-    return CaseState(row["case_id"], row["city"], row["partner"], row["opened_on"], row["closed_on"])
+    return CaseState(
+        row["case_id"], row["city"], row["partner"], row["opened_on"], row["closed_on"], row["transferred_on"]
+    )
 
 
 async def case_row(conn: Conn, case_id: str) -> Row:
@@ -460,8 +462,8 @@ async def insert_case(conn: Conn, c: Row) -> None:
     )
 
 
-async def transfer_case(conn: Conn, case_id: str, to_partner: str) -> None:
-    await conn.execute("update cases set partner = $2 where case_id = $1", case_id, to_partner)
+async def transfer_case(conn: Conn, case_id: str, to_partner: str, on: date) -> None:
+    await conn.execute("update cases set partner = $2, transferred_on = $3 where case_id = $1", case_id, to_partner, on)
 
 
 async def close_case(conn: Conn, case_id: str, outcome: str, on: date) -> None:

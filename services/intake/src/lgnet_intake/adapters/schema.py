@@ -320,4 +320,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "intake-6",
+        """
+        -- A case's last transfer: the next may not be dated before it (a transfer back dated earlier was recorded).
+        alter table cases add column transferred_on date;
+        """,
+    ),
 ]

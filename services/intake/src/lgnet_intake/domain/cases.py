@@ -20,6 +20,7 @@ class CaseState:
     partner: str
     opened_on: date
     closed_on: date | None = None
+    transferred_on: date | None = None  # its last transfer (none before migration intake-6)
 
     @property
     def open(self) -> bool:
@@ -31,12 +32,15 @@ def check_open(case: CaseState, field: str = "case_id") -> None:
         raise Conflict(field, f"case is closed since {case.closed_on}")
 
 
-def check_transfer(case: CaseState, to_partner: str, on: date) -> None:
+def check_transfer(case: CaseState, to_partner: str, on: date, today: date, earliest: date) -> None:
+    """A transfer is a step of the case like the others (a transfer dated 2099 was recorded), and follows the last one:
+    a transfer back dated before the one it undoes would put the case with two partners at once."""
     check_open(case)
     if to_partner == case.partner:
         raise Conflict("to_partner", "the case is already assigned to this partner")
-    if on < case.opened_on:
-        raise ContractError("on", "is before the case was opened")
+    check_dated_after_opening(case, on, "on", today, earliest)
+    if case.transferred_on is not None and on < case.transferred_on:
+        raise ContractError("on", f"is before the case's last transfer ({case.transferred_on.isoformat()})")
 
 
 def check_within_programme(on: date, field: str, earliest: date, born: date | None = None) -> None:

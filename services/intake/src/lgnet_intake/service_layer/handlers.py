@@ -224,7 +224,7 @@ class Intake:
             changes["nationality"] = event["nationality"] = code
             changes["third_country"] = event["third_country"] = third
         if c.languages is not None:
-            changes["languages"] = event["languages"] = list(c.languages)
+            changes["languages"] = event["languages"] = people.languages(c.languages)
         if c.literate is not None:
             changes["literate"] = event["literate"] = c.literate
         if c.identity is not None:
@@ -547,12 +547,12 @@ class Intake:
     async def transfer_case(self, ctx: Context, case_id: str, c: cmd.TransferCase) -> dict[str, Any]:
         row = await self._case_for_write(ctx, case_id)
         case = await repo.case(self.conn, case_id)
-        cases.check_transfer(case, c.to_partner, c.on)
+        cases.check_transfer(case, c.to_partner, c.on, ctx.today, self.earliest_date)
         await self._partner_of_city(c.to_partner, case.city, "to_partner")
         reference = (await repo.household(self.conn, row["household_id"]))["reference_person_id"]
         if not await repo.consent(self.conn, reference, ev.ConsentPurpose.PARTNER_SHARING.value):
             raise Forbidden("to_partner", "the household has not consented to sharing data with partners")
-        await repo.transfer_case(self.conn, case_id, c.to_partner)
+        await repo.transfer_case(self.conn, case_id, c.to_partner, c.on)
         await self.emit(
             ctx,
             ev.CaseTransferred(case_id=case_id, from_partner=case.partner, to_partner=c.to_partner, on=c.on),

@@ -21,6 +21,7 @@ from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import outreach as outreach_in
 from lgnet_shared.events import partner as cmd_in
 from lgnet_shared.events.types import Part
+from lgnet_shared.storable import text_problem
 from pydantic import ValidationError
 
 from lgnet_intake.domain import appointments, cases, civic, outreach, people
@@ -88,6 +89,8 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
             opened[field] = pii.open_from(key, sealed, field)
         except ValueError as exc:
             raise ContractError(f"identity.{field}", str(exc)) from None
+        if reason := text_problem(opened[field]):  # as HTTP bodies are read: a NUL cannot be stored as text
+            raise ContractError(f"identity.{field}", reason)
     return opened
 
 
@@ -151,6 +154,7 @@ def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[
     with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity."""
     people.check_birth_date(c.birth_date, today)
     nationality, third = people.nationality(c.nationality)
+    people.languages(c.languages)
     plain = c.identity.model_dump(exclude_none=True)
     if "fiscal_code" in plain:
         plain["fiscal_code"] = people.fiscal_code(
