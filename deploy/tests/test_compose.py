@@ -174,3 +174,13 @@ def test_a_citys_plain_up_does_not_start_a_notary() -> None:
     services = load("city.yml")["services"]
     assert services["notary"]["profiles"] == ["national"]
     assert all("profiles" not in services[name] for name in SERVICES)
+
+
+def test_a_citys_reporting_pins_the_national_notarys_key() -> None:
+    """From an outside test: operators.md says a city's reporting needs LGNET_NOTARY_VERIFIER (the national notary's
+    key) or its reports read "not yet anchored", but city.yml never passed it: every city's reporting pinned a key of
+    its own (`notary:torino`) that signs nothing, and no city report was ever anchored."""
+    env = load("city.yml")["services"]["reporting"]["environment"]
+    assert env["LGNET_NOTARY_VERIFIER"] == "${LGNET_NOTARY_VERIFIER:-}"
+    example = (FEDERATED / "city.env.example").read_text()
+    assert re.search(r"^LGNET_NOTARY_VERIFIER=", example, flags=re.M)

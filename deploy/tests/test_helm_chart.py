@@ -219,3 +219,21 @@ def test_the_national_deployment_runs_the_notary_as_its_own_principal(
     assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
     ingress = by_kind(objects, "NetworkPolicy")[f"lgnet-{config}-services"]["spec"]["ingress"][0]["ports"]
     assert {"protocol": "TCP", "port": 8007} in ingress
+
+
+def test_a_citys_reporting_pins_the_national_notarys_key(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """From an outside test: a city's reporting was given no LGNET_NOTARY_VERIFIER, so it pinned a key of its own that
+    signs nothing and its reports were never anchored. The chart passes `notary.verifier`, and refuses to render a
+    city without it."""
+    verifier = yaml.safe_load((EXAMPLES / "torino.yaml").read_text())["notary"]["verifier"]
+    for config in ("torino", "trieste"):
+        d = by_kind(rendered[config], "Deployment")[f"lgnet-{config}-reporting"]
+        env = {e["name"]: e for e in d["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["LGNET_NOTARY_VERIFIER"]["value"] == verifier, config
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("city: genova\n")
+    args = [helm(), "template", "lgnet-genova", str(CHART), "--kube-version", KUBERNETES, "-f", str(bare)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "notary.verifier" in done.stderr, done.stderr

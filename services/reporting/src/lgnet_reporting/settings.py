@@ -54,8 +54,18 @@ def notary_verifiers(env: Mapping[str, str] = os.environ) -> list[Verifier]:
     return [signer.verifier] if signer is not None else []
 
 
+def _notary_key() -> object:
+    """LGNET_NOTARY_KEY alone (the master key is the shared settings' to check)."""
+    return parse_master_key(seed) if (seed := os.environ.get(NOTARY_KEY_VAR)) else None
+
+
 VARIABLES = (
-    Variable(MIN_CELL_VAR, str(DEFAULT_MIN_CELL), "national-aggregate cells below this count are suppressed"),
-    Variable(NOTARY_VERIFIER_VAR, None, "notary verifier keys whose checkpoints anchor reports (default: our own)"),
-    Variable(NOTARY_KEY_VAR, None, "the notary's signing seed (default: derived from LGNET_MASTER_KEY)"),
+    Variable(MIN_CELL_VAR, str(DEFAULT_MIN_CELL), "national-aggregate cells below this count are suppressed", min_cell),
+    Variable(
+        NOTARY_VERIFIER_VAR,
+        None,
+        "notary verifier keys whose checkpoints anchor reports (default: our own)",
+        lambda: notary_verifiers() if os.environ.get(NOTARY_VERIFIER_VAR, "").strip() else None,
+    ),
+    Variable(NOTARY_KEY_VAR, None, "the notary's signing seed (default: derived from LGNET_MASTER_KEY)", _notary_key),
 )
