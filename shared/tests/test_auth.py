@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
+import asyncpg
 import pytest
 from lgnet_shared import admin, auth, db
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
@@ -53,6 +55,19 @@ def test_admin_cli_provisions_a_service_schema(
     assert token.startswith(auth.TOKEN_PREFIX)
     assert admin.main(["--schema", pg_schema, "add-actor", "x", "--role", "staff"]) == 2  # no city
     assert "belong to a city" in capsys.readouterr().err
+    # From an outside test: a mistyped schema ("housng") was created, the actor added there, and "added" printed.
+    typo = pg_schema + "_typo"
+    assert admin.main(["--schema", typo, "add-actor", "y", "--role", "staff", "--city", "torino"]) == 2
+    assert f"--schema: no schema {typo!r}" in capsys.readouterr().err
+
+    async def schema_exists() -> bool:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return bool(await conn.fetchval("select 1 from pg_namespace where nspname = $1", typo))
+        finally:
+            await conn.close()
+
+    assert not asyncio.run(schema_exists())
 
 
 async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, pg_schema: str) -> None:
