@@ -706,3 +706,28 @@ async def test_a_parallel_replay_into_a_used_schema_fails_without_folding_the_wh
             assert await conn.fetchval("select count(*) from referrals") == 0
     finally:
         await pool.close()
+
+
+@pytest.mark.integration
+async def test_an_unknown_report_id_in_the_replay_is_named_not_a_silent_failure(
+    kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From an outside test: `--published --report-id <unknown>` printed {"reports": 0, "ok": false} and exited 1,
+    saying nothing of why. It names the argument and the id, as the HTTP API does."""
+    import json
+
+    from lgnet_reporting.entrypoints import replay
+
+    async def none_published(*_: object) -> list[object]:
+        return []
+
+    monkeypatch.setattr(replay, "published_reports", none_published)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://unused")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    assert await replay.run(["--published", "--report-id", "01a23cde-0000-0000-0000-000000000000"]) == 2
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["ok"] is False
+    assert last["error"] == "--report-id: no published report 01a23cde-0000-0000-0000-000000000000", last
+    assert await replay.run(["--published"]) == 1
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["ok"] is False and last["error"] == "no report published on lgnet.reporting.events yet", last

@@ -139,11 +139,24 @@ async def published_reports(bootstrap: str, prefix: str) -> list[ReportPublished
     return found
 
 
+class NothingToReplay(Exception):
+    """What --published was asked to check is not there: said as the summary line's error (`usage`: a bad argument,
+    exit 2), never as a silent {"reports": 0}."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
 async def against_published(args: argparse.Namespace, city: str | None, threshold: int) -> list[dict[str, Any]]:
     url, bootstrap = _env("DATABASE_URL"), _env("KAFKA_BOOTSTRAP_SERVERS")
     events = await published_reports(bootstrap, os.environ.get("LGNET_TOPIC_PREFIX", ""))
     if args.report_id:
+        if missing := [r for r in args.report_id if r not in {e.report_id for e in events}]:
+            raise NothingToReplay(f"--report-id: no published report {', '.join(missing)}", usage=True)
         events = [e for e in events if e.report_id in args.report_id]
+    if not events:
+        raise NothingToReplay("no report published on lgnet.reporting.events yet")
     by_positions: dict[str, list[ReportPublished]] = {}
     for e in events:
         by_positions.setdefault(json.dumps(e.positions, sort_keys=True), []).append(e)
@@ -185,9 +198,9 @@ async def run(argv: Sequence[str] | None = None) -> int:
     threshold = settings.min_cell()
     try:
         lines = await (against_published if args.published else against_live)(args, city_filter, threshold)
-    except log.LogTooShort as exc:  # records deleted, or positions of another log: say so, never a traceback
+    except (log.LogTooShort, NothingToReplay) as exc:  # records deleted, positions of another log, nothing to check
         print(json.dumps({"reports": 0, "equal": 0, "ok": False, "error": str(exc)}), flush=True)
-        return 1
+        return 2 if isinstance(exc, NothingToReplay) and exc.usage else 1
     for line in lines:
         print(json.dumps(line), flush=True)
     ok = bool(lines) and all(line["equal"] for line in lines)
