@@ -168,3 +168,14 @@ def test_binary_mode_is_decided_by_a_ce_specversion_header_with_a_value() -> Non
     assert not is_binary_mode([("ce_type", b"lgnet.intake.person_registered"), ("ce_id", b"1")])
     assert not is_binary_mode([("ce_specversion", None)])  # type: ignore[list-item]
     assert not is_binary_mode([("ce_specversionx", b"1.0")])
+
+
+def test_a_record_in_utf16_is_not_json_as_the_contract_reads_it() -> None:
+    """From an outside test: a partner's record in UTF-16 (with a byte-order mark) was read and processed, while the
+    contract says a value is UTF-8 JSON (`not_json` otherwise); json.loads of bytes detects UTF-16 and UTF-32."""
+    env = to_envelope(case(), source="/partners/coop-a", city="trieste", partner="coop-a")
+    value, headers = env.to_structured()
+    for encoded in (value.decode().encode("utf-16"), value.decode().encode("utf-32"), b"\xef\xbb\xbf" + value):
+        with pytest.raises(NotJson):
+            from_record(encoded, headers, env.key)
+    assert from_record(value, headers, env.key) == env

@@ -4,6 +4,7 @@ Seeded with a case like the authorisation matrix's, so fuzzed bodies also reach 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -41,3 +42,18 @@ async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg
         assert (r.status_code, r.json()["field"]) == (422, "identity.given_name"), r.text
         r = await staff.post("/persons", json=matrix.person("p-2"), headers={"Idempotency-Key": "k\x00"})
         assert (r.status_code, r.json()["field"]) == (422, "headers.idempotency-key"), r.text
+
+
+async def test_a_control_character_in_a_path_id_and_a_utf16_body_are_refused(database_url: str, pg_schema: str) -> None:
+    """From an outside test: `GET /persons/a%01b` answered 404 "no person a\\u0001b" (ids hold no control character:
+    a 422 naming the field wherever it is, as `%00` already was), and a UTF-16 body with a byte-order mark was read
+    and the person registered (the contract's bodies are UTF-8: a 400 naming the body)."""
+    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+        r = await staff.get("/persons/a%01b")
+        assert (r.status_code, r.json()["field"]) == (422, "path.person_id"), r.text
+        assert "control character" in r.json()["reason"]
+        utf16 = json.dumps(matrix.person("p-16")).encode("utf-16")
+        r = await staff.post("/persons", content=utf16,
+                             headers={"Idempotency-Key": "k16", "Content-Type": "application/json"})  # fmt: skip
+        assert (r.status_code, r.json()["field"]) == (400, "body") and "UTF-8" in r.json()["reason"], r.text
+        assert (await staff.get("/persons/p-16")).status_code == 404

@@ -317,6 +317,14 @@ async def test_every_route_and_caller_as_declared(payments: InProcessService) ->
 # ------------------------------------------------------------------ the holes found, one by one
 
 
+async def test_another_citys_policy_is_refused_at_its_path(payments: InProcessService) -> None:
+    """From an outside test: a Torino partner asking for Trieste's policy was refused at `city`; the contract names a
+    path parameter `path.city`."""
+    async with payments.client(A) as c:
+        r = await c.get("/policies/trieste")
+    assert (r.status_code, r.json()["field"]) == (403, "path.city"), r.text
+
+
 async def test_another_partner_cannot_redirect_a_payment(payments: InProcessService) -> None:
     w = World(payments)
     r = await request(w, beneficiary=True)

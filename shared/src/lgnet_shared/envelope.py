@@ -147,8 +147,8 @@ def _from_binary(value: bytes | None, headers: Headers, key: bytes | None) -> En
 def _json(value: bytes, field: str) -> Any:
     """Parse JSON; every way it can fail is the record's fault and names the field, never a crash of the consumer:
     not UTF-8, not JSON, nested too deep (RecursionError), a number past Python's int-digits limit (ValueError)."""
-    try:
-        return json.loads(value)
+    try:  # decoded first: json.loads of bytes would read UTF-16 and UTF-32 too; the contract is UTF-8
+        return json.loads(value.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotJson(field, f"value is not JSON: {exc}") from None
     except RecursionError:

@@ -17,7 +17,15 @@ from urllib.parse import parse_qsl
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lgnet_shared.storable import NUL_REASON, json_problems, may_hold_problems, text_problem
+from lgnet_shared.storable import (
+    CONTROL_REASON,
+    NUL_REASON,
+    has_control,
+    is_identifier,
+    json_problems,
+    may_hold_problems,
+    text_problem,
+)
 
 
 def _is_json(content_type: str) -> bool:
@@ -40,6 +48,11 @@ class InputGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if found is None and scope["method"] in ("POST", "PUT", "PATCH") and _is_json(headers.get("content-type", "")):
             body, more = await _read_body(receive)
+            if not _utf8(body):  # JSON's parser reads UTF-16 and UTF-32 too (a byte-order mark): the contract is UTF-8
+                from lgnet_shared.http import problem
+
+                await problem(400, "invalid", "body", "is not UTF-8 JSON (no byte-order mark)")(scope, receive, send)
+                return
             found = _body_problem(body)
             receive = _replay(body, more, receive)
         if found is not None:
@@ -51,16 +64,21 @@ class InputGuard:
 
     def _path_problem(self, scope: Scope) -> tuple[str, str] | None:
         path: str = scope.get("path", "")
-        if (reason := text_problem(path)) is None:
+        reason = text_problem(path)
+        if reason is None and not has_control(path):
             return None
         app = scope.get("app")
         for route in _flat_routes(getattr(getattr(app, "router", None), "routes", [])):
             match, child = route.matches(scope)
             if match is not Match.NONE:
                 for name, value in child.get("path_params", {}).items():
-                    if isinstance(value, str) and text_problem(value):
-                        return f"path.{name}", reason
-        return "path", reason
+                    if not isinstance(value, str):
+                        continue
+                    if found := text_problem(value):
+                        return f"path.{name}", found
+                    if is_identifier(name) and has_control(value):  # `a%01b` was looked up and "not found"
+                        return f"path.{name}", CONTROL_REASON
+        return ("path", reason) if reason else None
 
     @staticmethod
     def _query_problem(scope: Scope) -> tuple[str, str] | None:
@@ -100,6 +118,18 @@ def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
             yield from _flat_routes(included.routes)
         else:
             yield route
+
+
+def _utf8(body: bytes) -> bool:
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if body.isascii():
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _body_problem(body: bytes) -> tuple[str, str] | None:

@@ -24,9 +24,13 @@ _DIGITS = b"0" * 48 + b"1" * 10 + b"0" * 198  # translate: ASCII digits to 1, ev
 _LONG_NUMBER = b"1" * 19
 
 
-def _is_identifier(key: str) -> bool:
+def is_identifier(key: str) -> bool:
     """Ids name aggregates, become Kafka keys and CloudEvents attributes, which hold no control characters."""
     return key == "id" or key.endswith(("_id", "_ids"))
+
+
+def has_control(value: str) -> bool:
+    return _CONTROL.search(value) is not None
 
 
 def text_problem(value: str) -> str | None:
@@ -58,7 +62,7 @@ def json_problems(value: Any, path: str = "", identifier: bool = False) -> Itera
             sub = f"{path}.{k}" if path else str(k)
             if reason := text_problem(str(k)):
                 yield sub, f"the key {reason}"
-            yield from json_problems(v, sub, _is_identifier(str(k)))
+            yield from json_problems(v, sub, is_identifier(str(k)))
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from json_problems(v, f"{path}.{i}" if path else str(i), identifier)

@@ -42,9 +42,9 @@ class Folder:
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
         if not (name or fiscal_code or case_id):
-            raise ContractError("name", "give a name, a fiscal code or a case number")
+            raise ContractError("query.name", "give a name, a fiscal code or a case number")
         if name is not None and len(search.fold(name)) == 0:
-            raise ContractError("name", "has no letters or digits")
+            raise ContractError("query.name", "has no letters or digits")
         ids: list[str] = []
         if case_id:
             ids = await q.members_of_case(self.conn, case_id.strip())

@@ -127,12 +127,13 @@ async def balances(
 
 
 async def get_policy(uow: UnitOfWork, ctx: Context, city: str) -> dict[str, Any]:
-    ctx.staff(city, "read the payment policy")  # the city's paying account and thresholds: staff's business
+    # the city's paying account and thresholds: staff's business
+    ctx.staff(city, "read the payment policy", "path.city")
     return asdict(await repo.policy(uow.conn, city))
 
 
 async def set_policy(uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy) -> dict[str, Any]:
-    ctx.staff(city, "set the payment policy")
+    ctx.staff(city, "set the payment policy", "path.city")
     p = CityPolicy(
         city=city,
         second_approval_threshold_cents=c.second_approval_threshold_cents,

@@ -35,9 +35,9 @@ class Context:
     def write(self, city: str, field: str = "city") -> None:
         may_write_in_city(self.actor, city, field)
 
-    def staff(self, city: str, what: str) -> None:
+    def staff(self, city: str, what: str, field: str = "city") -> None:
         """Money decisions (budgets, approvals, batches, reconciliation) are the city's staff's."""
-        self.write(city)
+        self.write(city, field)
         if self.actor.role is not Role.STAFF:
             raise Forbidden("", f"only the city's staff may {what}")
 
