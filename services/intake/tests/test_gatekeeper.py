@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -159,14 +160,22 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         await producer.send_and_wait(
             topic, not_json, key=b"x", headers=[signing.sign(aurora_key, "coop-aurora-key", not_json, [])]
         )
+        # An envelope with an attribute the contract does not have, and a valid id: the rejection names that id (an
+        # outside test got "<partition>:<offset>" and could not match it to what it sent).
+        extra_env = client.envelope(registration("y-7", client))
+        value, headers = extra_env.to_structured()
+        value = json.dumps({**json.loads(value), "foo": "bar"}).encode()
+        headers.append(signing.sign(aurora_key, "coop-aurora-key", value, headers))
+        await producer.send_and_wait(topic, value, key=extra_env.key, headers=headers)
         # Tampered: signed, then changed.
         value, headers = client.envelope(registration("y-5", client)).to_structured()
         sig = signing.sign(aurora_key, "coop-aurora-key", value, headers)
         await producer.send_and_wait(topic, value.replace(b"y-5", b"y-6"), key=b"y-6", headers=[*headers, sig])
     finally:
         await producer.stop()
-    answers = await rejections(intake, "coop-aurora", 6)
+    answers = await rejections(intake, "coop-aurora", 7)
     by_id = {a.inbound_event_id: a for a in answers}
+    assert by_id[extra_env.id].field == "foo" and by_id[extra_env.id].inbound_type == extra_env.type, by_id
     assert (by_id[untyped.id].kind, by_id[untyped.id].field) == ("invalid_data", "data.opened_on")
     assert (by_id[closing.id].kind, by_id[closing.id].field) == ("not_found", "data.case_id")
     assert (by_id[bad.id].kind, by_id[bad.id].field) == ("invalid_data", "data.birth_date")

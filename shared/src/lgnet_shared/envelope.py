@@ -144,6 +144,28 @@ def _from_binary(value: bytes | None, headers: Headers, key: bytes | None) -> En
     return _validate(attrs)
 
 
+def claimed(value: bytes | None, headers: Headers = ()) -> tuple[str | None, str | None]:
+    """The `id` and `type` a record that is not a valid CloudEvent claims, when they are readable text: an answer to
+    it names the event its sender knows (an envelope with one wrong attribute was answered by partition:offset)."""
+    attrs: Any
+    if is_binary_mode(headers):
+        attrs = {k[3:].lower(): v.decode("utf-8", "replace") for k, v in headers if k.lower().startswith("ce_") and v}
+    else:
+        try:
+            attrs = json.loads((value or b"").decode("utf-8"))
+        except (ValueError, RecursionError):
+            return None, None
+    if not isinstance(attrs, dict):
+        return None, None
+
+    def text(name: str, size: int) -> str | None:
+        v = attrs.get(name)
+        ok = isinstance(v, str) and 0 < len(v) <= size and v.isprintable()
+        return v if ok else None
+
+    return text("id", 128), text("type", 128)
+
+
 def _json(value: bytes, field: str) -> Any:
     """Parse JSON; every way it can fail is the record's fault and names the field, never a crash of the consumer:
     not UTF-8, not JSON, nested too deep (RecursionError), a number past Python's int-digits limit (ValueError)."""

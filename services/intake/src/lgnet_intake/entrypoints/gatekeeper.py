@@ -16,7 +16,7 @@ from lgnet_shared import clock, outbox, pii, signing
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
-from lgnet_shared.envelope import Envelope
+from lgnet_shared.envelope import Envelope, claimed
 from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.events import Event
 from lgnet_shared.events import partner as inbound
@@ -158,10 +158,11 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         if not PARTNER_ID.fullmatch(partner):
             return False  # no topic can be named after it: dead-lettered
         await ensure_rejection_topic(partner)
+        claimed_id, claimed_type = (env.id, env.type) if env else claimed(record.value, record.headers or ())
         rejection = InboundRejected(
             partner=partner,
-            inbound_event_id=env.id if env else f"{record.partition}:{record.offset}",
-            inbound_type=env.type if env else None,
+            inbound_event_id=claimed_id or f"{record.partition}:{record.offset}",
+            inbound_type=claimed_type,
             kind=err.kind,
             field=err.field,
             reason=err.reason,
