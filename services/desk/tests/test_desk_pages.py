@@ -494,3 +494,39 @@ async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs
     assert "Anna Sola" in text, text  # the operator of the appointment is the person with that username
     units = text_of((await desk.client.get("/outreach/units")).text)
     assert "Cooperativa Aurora" in units and "Anna Sola" not in units, units
+
+
+# ------------------------------------------------------------ an outside tester's findings (round 2)
+
+
+def outreach_services(services: FakeServices) -> list[dict[str, Any]]:
+    """Intake's outreach API with one unit of the city; the outings posted are kept."""
+    posted: list[dict[str, Any]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posted.append(body)
+        if body["on"] > clock.today().isoformat():
+            return httpx.Response(422, json={"status": 422, "field": "on", "reason": f"{body['on']} is in the future"})
+        return httpx.Response(201, json=body)
+
+    services.answers |= {
+        ("intake", "GET", "/mobile-units"): [{"unit_id": "unit-7f3a", "name": "Unità Nord", "area": "nord",
+                                              "vehicle": None, "team_size": 2, "partner": None}],
+        ("intake", "GET", "/outings"): [],
+        ("intake", "POST", "/outings"): record,
+    }  # fmt: skip
+    return posted
+
+
+async def test_a_refused_outing_is_said_at_its_field_and_the_form_kept(desk: Desk) -> None:
+    """A 500 (the outings page took `errors` twice) on any outing intake refused, and what was typed was lost."""
+    outreach_services(desk.services)
+    await desk.as_operator(MARIA)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "unit_id": "unit-7f3a", "on": tomorrow, "start_time": "20:00", "end_time": "23:00",
+            "places": "Porta Nuova\nValentino", "staff": "maria"}  # fmt: skip
+    r = await desk.client.post("/outreach/outings", data=form)
+    assert r.status_code == 422, r.text
+    assert 'id="on-error"' in r.text and "è nel futuro" in text_of(r.text), text_of(r.text)
+    assert f'value="{tomorrow}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text

@@ -68,8 +68,8 @@ def router(settings: DeskSettings) -> APIRouter:
         except ServiceRefusal as r:
             return p.denied(r)
         names = {u["unit_id"]: u["name"] for u in units}
-        ctx = {"units": units, "outings": outings, "names": names, "today": clock.today().isoformat(), "form": {}}
-        return p.render("outings.html", status=status, errors={}, **(ctx | extra))
+        ctx = {"units": units, "outings": outings, "names": names, "today": clock.today().isoformat()}
+        return p.render("outings.html", status=status, **(ctx | {"form": {}, "errors": {}} | extra))
 
     @api.get("/outreach", response_class=HTMLResponse)
     async def outings(request: Request) -> Response:
