@@ -206,10 +206,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
         await maria.fill(f"#m{i}_birth_date", born)
         await maria.select_option(f"#m{i}_sex", sex)
         await maria.fill(f"#m{i}_nationality", nat)
+    # Consents are the person's explicit choice: never pre-ticked, kept as chosen when the form comes back.
+    await maria.check("#consent_service")
+    await maria.check("#consent_partner_sharing")
     await maria.fill("#m0_fiscal_code", "XXXXXXXXXXXXXXXX")  # wrong: the field says so, in the service's words
     await maria.get_by_role("button", name="Registra").click()
     await maria.wait_for_load_state()
     assert "codice fiscale valido" in await maria.locator("#m0_fiscal_code-error").inner_text()  # in Italian
+    assert await maria.locator("#consent_partner_sharing").is_checked()
     await shot(maria, "register")
     await maria.fill("#m0_fiscal_code", "")
     await maria.get_by_role("button", name="Registra").click()
@@ -491,6 +495,8 @@ async def _register_one(page: Page, desk: Desk, given: str, born: str) -> str:
     await page.fill("#m0_birth_date", born)
     await page.select_option("#m0_sex", "female")
     await page.fill("#m0_nationality", "TN")
+    await page.check("#consent_service")
+    await page.check("#consent_partner_sharing")
     await page.get_by_role("button", name="Registra").click()
     await page.wait_for_url("**/persons/p-*")
     return page.url.split("?")[0].rsplit("/", 1)[1]

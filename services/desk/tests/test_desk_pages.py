@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -530,3 +531,24 @@ async def test_a_refused_outing_is_said_at_its_field_and_the_form_kept(desk: Des
     assert r.status_code == 422, r.text
     assert 'id="on-error"' in r.text and "è nel futuro" in text_of(r.text), text_of(r.text)
     assert f'value="{tomorrow}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text
+
+
+async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_operators_choice(desk: Desk) -> None:
+    """A consent is an explicit choice: both boxes came ticked on a new form, and ticked again after a refusal even
+    when the operator had left the sharing consent unticked."""
+
+    def register(request: httpx.Request) -> httpx.Response:
+        problem = {"status": 422, "field": "nationality", "reason": "'XX' is not an ISO 3166-1 alpha-2 country code"}
+        return httpx.Response(422, json=problem)
+
+    desk.services.answers[("intake", "POST", "/persons")] = register
+    await desk.as_operator(MARIA)
+    blank = await desk.client.get("/persons/new")
+    for box in ("consent_service", "consent_partner_sharing"):
+        assert re.search(rf'<input type="checkbox" id="{box}" name="{box}"\s*>', blank.text), box
+    form = {"csrf": "csrf-maria", "m0_given_name": "Amina", "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14",
+            "m0_sex": "female", "m0_nationality": "XX", "consent_service": "on"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=form)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="consent_service" name="consent_service" checked', r.text), r.text
+    assert re.search(r'id="consent_partner_sharing" name="consent_partner_sharing"\s*>', r.text), r.text
