@@ -552,3 +552,78 @@ async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_
     assert r.status_code == 422, r.text
     assert re.search(r'id="consent_service" name="consent_service" checked', r.text), r.text
     assert re.search(r'id="consent_partner_sharing" name="consent_partner_sharing"\s*>', r.text), r.text
+
+
+def form_key_of(html: str, action: str) -> str:
+    """The idempotency key the form posting to `action` was rendered with."""
+    form = html.split(f'method="post" action="{action}"', 1)[1].split("</form>", 1)[0]
+    found = re.search(r'name="form_key" value="([^"]+)"', form)
+    assert found, form
+    return found.group(1)
+
+
+def keeping(posts: list[tuple[str, dict[str, Any]]], status: int = 201) -> Handler:
+    """An answer that keeps each call's Idempotency-Key and body."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posts.append((request.headers["Idempotency-Key"], body))
+        return httpx.Response(status, json=body)
+
+    return answer  # type: ignore[return-value]
+
+
+async def test_a_form_sent_twice_is_one_request_for_the_services(desk: Desk) -> None:
+    """A double click (or the browser's resend) made two contribution requests: every call had a fresh
+    Idempotency-Key. The form now carries its key, kept when it is shown again after a refusal, and the ids the desk
+    makes for a create (a case's, an appointment's, a person's) come from it, so the services replay the first."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    contributions: list[tuple[str, dict[str, Any]]] = []
+    cases: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(contributions)
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(cases)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    key = form_key_of(page, "/persons/p-1/contributions")
+    form = {"csrf": "csrf-maria", "form_key": key, "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "300"}
+    for _ in range(2):
+        assert (await desk.client.post("/persons/p-1/contributions", data=form)).status_code == 303
+    assert contributions[0] == contributions[1], contributions
+    opening = {"csrf": "csrf-maria", "household_id": "h-5f1c0a9e7b2d", "action_area": "housing_inclusion",
+               "channel": "desk", "opened_on": today, "partner": "coop-aurora",
+               "form_key": form_key_of(page, "/persons/p-1/cases")}  # fmt: skip
+    for _ in range(2):
+        assert (await desk.client.post("/persons/p-1/cases", data=opening)).status_code == 303
+    assert cases[0] == cases[1] and cases[0][1]["case_id"], cases
+    assert (await desk.client.get("/persons/p-1")).text.count(key) == 0  # a new page, a new key
+
+    # an appointment, and a form refused then corrected: the key is kept on the form shown again
+    booked: list[tuple[str, dict[str, Any]]] = []
+    agenda_services(desk.services)
+    desk.services.answers[("intake", "POST", "/appointments")] = keeping(booked)
+    agenda = (await desk.client.get("/agenda")).text
+    key = form_key_of(agenda, "/agenda")
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    booking = {"csrf": "csrf-maria", "form_key": key, "day": yesterday, "time": "10:00", "minutes": "30",
+               "party": "p-1", "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    refused = await desk.client.post("/agenda", data=booking)
+    assert refused.status_code == 422 and form_key_of(refused.text, "/agenda") == key
+    for _ in range(2):
+        assert (await desk.client.post("/agenda", data=booking | {"day": tomorrow})).status_code == 303
+    assert len(booked) == 2 and booked[0] == booked[1], booked
+
+    # a registration: each member, consent and household call the same twice
+    registered: list[tuple[str, dict[str, Any]]] = []
+    for path in ("/persons", "/consents", "/households"):
+        desk.services.answers[("intake", "POST", path)] = keeping(registered)
+    new = (await desk.client.get("/persons/new")).text
+    household = {"csrf": "csrf-maria", "form_key": form_key_of(new, "/persons/new"), "m0_given_name": "Amina",
+                 "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14", "m0_sex": "female",
+                 "m0_nationality": "NG", "consent_service": "on"}  # fmt: skip
+    first = await desk.client.post("/persons/new", data=household)
+    second = await desk.client.post("/persons/new", data=household)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert registered[:3] == registered[3:], registered

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.agenda import past_day
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
@@ -80,8 +81,9 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         f = await form_of(request)
+        key = resubmission.call_key(f, "outing")
         body = {
-            "outing_id": desk.new_id("out"),
+            "outing_id": desk.new_id("out", key),
             "unit_id": f.get("unit_id"),
             "on": f.get("on"),
             "start_time": f.get("start_time"),
@@ -91,7 +93,7 @@ def router(settings: DeskSettings) -> APIRouter:
         }
         fields = {k: k for k in ("unit_id", "on", "start_time", "end_time", "places", "staff")}
         try:
-            done = await desk.submit(p.services, "intake", "/outings", body, fields)
+            done = await desk.submit(p.services, "intake", "/outings", body, fields, key)
         except desk.FieldErrors as e:
             return await outings_page(request, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/outreach/outings/{done['outing_id']}", status_code=303)
@@ -117,8 +119,9 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         f = await form_of(request)
+        key = resubmission.call_key(f, "unit")
         body = {
-            "unit_id": desk.new_id("unit"),
+            "unit_id": desk.new_id("unit", key),
             "name": f.get("name", "").strip(),
             "vehicle": f.get("vehicle", "").strip() or None,
             "area": f.get("area", "").strip(),
@@ -127,7 +130,7 @@ def router(settings: DeskSettings) -> APIRouter:
         }
         fields = {k: k for k in ("name", "vehicle", "area", "partner", "team_size")}
         try:
-            await desk.submit(p.services, "intake", "/mobile-units", body, fields)
+            await desk.submit(p.services, "intake", "/mobile-units", body, fields, key)
         except desk.FieldErrors as e:
             return await units_page(request, status=422, errors=e.errors, form=f)
         return RedirectResponse("/outreach/units", status_code=303)
@@ -154,8 +157,9 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await request.form()
         f = {k: str(v) for k, v in form.items()}
+        key = resubmission.call_key(f, "contact")
         body: dict[str, Any] = {
-            "contact_id": desk.new_id("ct"),
+            "contact_id": desk.new_id("ct", key),
             "outing_id": outing_id,
             "contacted_on": f.get("contacted_on"),
             "age_band": f.get("age_band"),
@@ -170,7 +174,7 @@ def router(settings: DeskSettings) -> APIRouter:
         fields = {k: k for k in ("contacted_on", "age_band", "sex", "nationality", "place", "nickname")}
         fields |= {"same_as_contact_id": "same_as_contact_id", "needs_observed": "age_band"}
         try:
-            await desk.submit(p.services, "intake", "/street-contacts", body, fields)
+            await desk.submit(p.services, "intake", "/street-contacts", body, fields, key)
         except desk.FieldErrors as e:
             return await outing_page(request, outing_id, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/outreach/outings/{outing_id}", status_code=303)
@@ -239,8 +243,9 @@ def router(settings: DeskSettings) -> APIRouter:
         day = f.get("day", clock.today().isoformat())
         starts_at, ends_at = _span(day, f.get("time", ""), f.get("minutes", "30"))
         party = f.get("party", "").strip()
+        key = resubmission.call_key(f, "appointment")
         body: dict[str, Any] = {
-            "appointment_id": desk.new_id("apt"),
+            "appointment_id": desk.new_id("apt", key),
             "agenda": "mobile_unit" if f.get("unit_id") else "desk",
             "operator": f.get("operator", "").strip() or p.op.username,
             "unit_id": f.get("unit_id") or None,
@@ -254,7 +259,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             async with request.app.state.pool.acquire() as conn:
                 await check_booking(conn, p.op, body["operator"], day, clock.today())
-            await desk.submit(p.services, "intake", "/appointments", body, fields)
+            await desk.submit(p.services, "intake", "/appointments", body, fields, key)
         except desk.FieldErrors as e:
             return await agenda_page(request, status=422, errors=e.errors, form=f, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)

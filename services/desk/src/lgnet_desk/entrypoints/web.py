@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
@@ -73,6 +74,9 @@ class Page:
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = self.lang
+        # The forms' resubmission key: the posted form's when it is shown again (its second sending is the same
+        # request), else a new one.
+        form_key = resubmission.kept(ctx.get("form") or {}) or resubmission.fresh()
         html = TEMPLATES.get_template(name).render(
             _=self.t.gettext,
             lang=lang,
@@ -89,6 +93,7 @@ class Page:
             reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
+            form_key=form_key,
             path=self.request.url.path,
             lang_links=self.lang_links(),
             **ctx,
@@ -309,8 +314,9 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
     async def open_case(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
+            key = resubmission.call_key(f, "case")
             body: dict[str, Any] = {
-                "case_id": desk.new_id("c"),
+                "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
                 "action_area": f.get("action_area"),
                 "channel": f.get("channel"),
@@ -326,7 +332,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "partner": "partner",
                 "household_id": "action_area",
             }
-            await desk.submit(s, "intake", "/cases", body, fields)
+            await desk.submit(s, "intake", "/cases", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -355,7 +361,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "vulnerabilities": "vulnerabilities",
                 "vulnerabilities_by_person": "vulnerabilities",
             }
-            await desk.submit(s, "intake", "/cases/assessments", body, fields)
+            await desk.submit(s, "intake", "/cases/assessments", body, fields, resubmission.call_key(f, "assessment"))
 
         return await act(request, person_id, run)
 
@@ -363,13 +369,15 @@ def router(settings: DeskSettings) -> APIRouter:
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             objectives = [str(o) for o in (await request.form()).getlist("objectives")]
+            key = resubmission.call_key(f, "plan")
             body = {
                 "case_id": f.get("case_id"),
-                "plan_id": desk.new_id("plan"),
+                "plan_id": desk.new_id("plan", key),
                 "objectives": objectives,
                 "agreed_on": f.get("agreed_on"),
             }
-            await desk.submit(s, "intake", "/cases/plans", body, {"objectives": "objectives", "agreed_on": "agreed_on"})
+            fields = {"objectives": "objectives", "agreed_on": "agreed_on"}
+            await desk.submit(s, "intake", "/cases/plans", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -380,14 +388,16 @@ def router(settings: DeskSettings) -> APIRouter:
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none.
             body |= {k: f[k] for k in PERIOD if f.get(k)}
             fields = {"amount_cents": "amount", "kind": "kind", "case_id": "kind"}
-            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD})
+            key = resubmission.call_key(f, "contribution")
+            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
 
         return await act(request, person_id, run)
 
     @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
     async def note(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            await desk.submit(s, "intake", f"/persons/{person_id}/notes", {"text": f.get("text", "")}, {"text": "text"})
+            path, key = f"/persons/{person_id}/notes", resubmission.call_key(f, "note")
+            await desk.submit(s, "intake", path, {"text": f.get("text", "")}, {"text": "text"}, key)
 
         return await act(request, person_id, run)
 
@@ -399,7 +409,8 @@ def router(settings: DeskSettings) -> APIRouter:
                 raise desk.FieldErrors({"document": "choose a file"})
             data = await file.read(desk.MAX_UPLOAD + 1)
             media_type = file.content_type or "application/octet-stream"
-            await desk.upload(s, person_id, f.get("document_kind", ""), file.filename or "", media_type, data)
+            kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
+            await desk.upload(s, person_id, kind, file.filename or "", media_type, data, key)
 
         return await act(request, person_id, run)
 
@@ -425,7 +436,8 @@ def router(settings: DeskSettings) -> APIRouter:
         async def run(s: Services, f: dict[str, str]) -> None:
             topics = [str(t) for t in (await request.form()).getlist("topics")]
             body = {"case_id": f.get("case_id"), "topics": topics, "on": f.get("on") or None}
-            await desk.submit(s, "payments", "/tutoring-sessions", body, {"topics": "topics", "on": "on"})
+            key = resubmission.call_key(f, "tutoring")
+            await desk.submit(s, "payments", "/tutoring-sessions", body, {"topics": "topics", "on": "on"}, key)
 
         return await act(request, person_id, run)
 
