@@ -627,3 +627,44 @@ async def test_a_form_sent_twice_is_one_request_for_the_services(desk: Desk) -> 
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
     assert registered[:3] == registered[3:], registered
+
+
+def refusing(field: str, reason: str) -> Handler:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"status": 422, "field": field, "reason": reason})
+
+    return answer  # type: ignore[return-value]
+
+
+async def test_the_cartellas_forms_keep_their_choices_after_a_refusal(desk: Desk) -> None:
+    """Choices were lost when a form came back refused (the first option selected, no box ticked, the housing need
+    ticked again): sent again as they were, they recorded wrong data."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers |= {
+        ("intake", "POST", "/cases/assessments"): refusing("assessed_on", "is in the future"),
+        ("intake", "POST", "/cases/plans"): refusing("agreed_on", "is in the future"),
+        ("intake", "POST", "/cases"): refusing("opened_on", "is in the future"),
+        ("payments", "POST", "/tutoring-sessions"): refusing("on", "is in the future"),
+    }
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0"}
+    r = await desk.client.post("/persons/p-1/assessments", data={
+        **case, "housing_situation": "facing_eviction", "employment_status": "unemployed", "monthly_income": "450",
+        "vulnerabilities.p-1": ["single_parent", "disability"], "assessed_on": today})  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert '<option value="facing_eviction" selected>' in r.text and '<option value="unemployed" selected>' in r.text
+    for v in ("single_parent", "disability"):
+        assert f'id="v_p-1_{v}" name="vulnerabilities.p-1" value="{v}" checked' in r.text, v
+    r = await desk.client.post("/persons/p-1/plans", data={**case, "objectives": ["employment", "housing_autonomy"]})
+    assert r.status_code == 422
+    assert 'id="o_employment" name="objectives" value="employment" checked' in r.text
+    assert 'id="o_housing_autonomy" name="objectives" value="housing_autonomy" checked' in r.text
+    r = await desk.client.post("/persons/p-1/tutoring", data={**case, "topics": ["budgeting"], "on": today})
+    assert r.status_code == 422 and 'id="t_budgeting" name="topics" value="budgeting" checked' in r.text
+    opening = {"csrf": "csrf-maria", "household_id": "h-5f1c0a9e7b2d", "action_area": "taking_charge",
+               "channel": "mobile_unit", "opened_on": today, "partner": "coop-aurora"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/cases", data=opening)  # housing need left unticked
+    assert r.status_code == 422
+    assert '<option value="taking_charge" selected>' in r.text and '<option value="mobile_unit" selected>' in r.text
+    assert re.search(r'<input type="checkbox" id="housing_need" name="housing_need"\s*>', r.text), r.text

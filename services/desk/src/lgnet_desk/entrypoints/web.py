@@ -300,12 +300,17 @@ def router(settings: DeskSettings) -> APIRouter:
         except desk.FieldErrors as e:
             async with request.app.state.pool.acquire() as conn:
                 record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+            raw = await request.form()
             return p.render(
                 "cartella.html",
                 status=422,
                 r=record,
                 errors=e.errors,
                 form=form,
+                # the form sent, shown again as it was: its boxes ticked (`picked`: every value of a field) and the
+                # other forms as new (`posted`: which form it was)
+                picked={k: [str(v) for v in raw.getlist(k)] for k in raw},
+                posted=request.url.path.rsplit("/", 1)[-1],
                 today=clock.today().isoformat(),
                 purpose="case_work",
             )
