@@ -668,3 +668,40 @@ async def test_the_cartellas_forms_keep_their_choices_after_a_refusal(desk: Desk
     assert r.status_code == 422
     assert '<option value="taking_charge" selected>' in r.text and '<option value="mobile_unit" selected>' in r.text
     assert re.search(r'<input type="checkbox" id="housing_need" name="housing_need"\s*>', r.text), r.text
+
+
+async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_writes_to(desk: Desk) -> None:
+    """The case forms wrote to whichever open case sorted last, without saying which: the other open case (another
+    action area, another partner) could never be assessed, planned, funded or transferred from the desk."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    second = {**record["cases"][0], "case_id": "c-2", "action_area": "civic_engagement", "partner": "coop-borgo",
+              "opened_on": today, "plans": []}  # fmt: skip
+    record["cases"] = [record["cases"][0], second]
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    desk.services.answers[("intake", "GET", "/partners")] = [
+        {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"},
+        {"partner_id": "coop-borgo", "name": "Associazione Borgo Dora"},
+    ]
+    requested: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(requested)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    form = page.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
+    assert '<select id="contributions_case" name="case_id" required' in form, form
+    options = text_of(form.split('name="case_id"', 1)[1].split("</select>", 1)[0])
+    assert "Inclusione abitativa, Cooperativa Aurora, aperta il" in options, options
+    assert "Partecipazione civica, Associazione Borgo Dora, aperta il" in options, options
+    sent = {"csrf": "csrf-maria", "kind": "deposit", "amount": "300"}
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"case_id": "c-2"})
+    assert r.status_code == 303 and requested[-1][1]["case_id"] == "c-2", requested
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"case_id": ""})  # no case chosen
+    assert r.status_code == 422 and 'id="contributions_case-error"' in r.text, r.text
+    assert "scelga la pratica" in text_of(r.text)
+    # one open case: the form says which it writes to
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, earlier)
+    one = (await desk.client.get("/persons/p-1")).text
+    form = one.split('action="/persons/p-1/plans"', 1)[1].split("</form>", 1)[0]
+    assert 'type="hidden" name="case_id" value="c-8e2b7d41a9f0"' in form
+    assert "Pratica: Inclusione abitativa, Cooperativa Aurora, aperta il" in text_of(form), text_of(form)

@@ -331,4 +331,5 @@ IT = {
     "payments": "contributi",
     "Some parts could not be read now; try again later:": "Alcune parti non si possono leggere ora; riprovi più tardi:",
     "Tick only what the person has agreed to, after reading the privacy notice.": "Spunti solo ciò a cui la persona ha acconsentito, dopo aver letto l'informativa.",
+    "Choose the case": "Scelga la pratica",
 }

@@ -83,6 +83,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"larger than 10 MB", "supera 10 MB"),
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
+    (r"choose the case", "scelga la pratica"),
     (r"required", "campo obbligatorio"),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),

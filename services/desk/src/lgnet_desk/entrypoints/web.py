@@ -346,7 +346,7 @@ def router(settings: DeskSettings) -> APIRouter:
         async def run(s: Services, f: dict[str, str]) -> None:
             form = await request.form()
             body = {
-                "case_id": f.get("case_id"),
+                "case_id": _case_of(f),
                 "housing_situation": f.get("housing_situation"),
                 "monthly_income_cents": _cents(f.get("monthly_income", "")),
                 "employment_status": f.get("employment_status"),
@@ -363,6 +363,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "housing_situation": "housing_situation",
                 "employment_status": "employment_status",
                 "assessed_on": "assessed_on",
+                "case_id": "case_id",
                 "vulnerabilities": "vulnerabilities",
                 "vulnerabilities_by_person": "vulnerabilities",
             }
@@ -376,12 +377,12 @@ def router(settings: DeskSettings) -> APIRouter:
             objectives = [str(o) for o in (await request.form()).getlist("objectives")]
             key = resubmission.call_key(f, "plan")
             body = {
-                "case_id": f.get("case_id"),
+                "case_id": _case_of(f),
                 "plan_id": desk.new_id("plan", key),
                 "objectives": objectives,
                 "agreed_on": f.get("agreed_on"),
             }
-            fields = {"objectives": "objectives", "agreed_on": "agreed_on"}
+            fields = {"objectives": "objectives", "agreed_on": "agreed_on", "case_id": "case_id"}
             await desk.submit(s, "intake", "/cases/plans", body, fields, key)
 
         return await act(request, person_id, run)
@@ -389,10 +390,10 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            body = {"case_id": f.get("case_id"), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
+            body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none.
             body |= {k: f[k] for k in PERIOD if f.get(k)}
-            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "kind"}
+            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id"}
             key = resubmission.call_key(f, "contribution")
             await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
 
@@ -440,9 +441,9 @@ def router(settings: DeskSettings) -> APIRouter:
     async def tutoring(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             topics = [str(t) for t in (await request.form()).getlist("topics")]
-            body = {"case_id": f.get("case_id"), "topics": topics, "on": f.get("on") or None}
-            key = resubmission.call_key(f, "tutoring")
-            await desk.submit(s, "payments", "/tutoring-sessions", body, {"topics": "topics", "on": "on"}, key)
+            body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None}
+            key, fields = resubmission.call_key(f, "tutoring"), {"topics": "topics", "on": "on", "case_id": "case_id"}
+            await desk.submit(s, "payments", "/tutoring-sessions", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -450,7 +451,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
-            path = f"/cases/{f.get('case_id')}/transfer"
+            path = f"/cases/{_case_of(f)}/transfer"
             await desk.submit(s, "intake", path, body, {"to_partner": "to_partner", "on": "transfer_on"})
 
         return await act(request, person_id, run)
@@ -565,6 +566,13 @@ def _token_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
     return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
+
+
+def _case_of(form: dict[str, str]) -> str:
+    """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
+    if not (case_id := form.get("case_id", "").strip()):
+        raise desk.FieldErrors({"case_id": "choose the case"})
+    return case_id
 
 
 def _cents(euros: str) -> int | str:
