@@ -705,3 +705,28 @@ async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_write
     form = one.split('action="/persons/p-1/plans"', 1)[1].split("</form>", 1)[0]
     assert 'type="hidden" name="case_id" value="c-8e2b7d41a9f0"' in form
     assert "Pratica: Inclusione abitativa, Cooperativa Aurora, aperta il" in text_of(form), text_of(form)
+
+
+async def test_approvals_are_the_city_staffs_only(desk: Desk) -> None:
+    """A cooperative's operator opened /approvals (not in her menu), got "Approva" buttons, and payments' refusal
+    in English."""
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            {"request_id": "r-1", "case_id": "c-1", "kind": "rent", "amount_cents": 12000,
+             "requested_by": "desk.maria", "status": "requested"}],
+        ("payments", "POST", "/contribution-requests/r-1/approval"): {},
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/approvals")
+    assert page.status_code == 403 and "Approva" not in page.text, page.text
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-luca"})
+    assert r.status_code == 403
+    assert ("payments", "POST", "/contribution-requests/r-1/approval") not in desk.services.calls
+    from lgnet_desk.domain import refusals
+
+    assert refusals.say("only the city's staff may approve contributions", "it") == (
+        "solo il personale del Comune può approvare i contributi"
+    )
+    assert refusals.say("only the city's staff may export payment files", "it") == (
+        "solo il personale del Comune può farlo"
+    )

@@ -9,6 +9,10 @@ from collections.abc import Callable
 from datetime import date
 
 ITALIAN: list[tuple[str, str]] = [
+    # payments' staff-only actions ("only the city's staff may {what}"): those the desk offers named, others said so
+    (r"only the city's staff may approve contributions", "solo il personale del Comune può approvare i contributi"),
+    (r"only the city's staff may reject contributions", "solo il personale del Comune può respingere i contributi"),
+    (r"only the city's staff may .+", "solo il personale del Comune può farlo"),
     (r"the requester cannot approve their own request", "chi ha chiesto il contributo non può approvarlo"),
     (r"above (\d+) cents a second, different approver is needed", "sopra {euros0} serve un secondo approvatore"),
     (

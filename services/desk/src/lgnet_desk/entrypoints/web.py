@@ -499,7 +499,7 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/approvals", response_class=HTMLResponse)
     async def approvals(request: Request) -> Response:
-        p = await page(request)
+        p = await page(request, need=OperatorRole.STAFF)  # payments' rule too; the page is not in others' menu
         assert p.services is not None
         try:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
@@ -512,7 +512,7 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def approve(request: Request, request_id: str) -> Response:
-        p = await page(request, csrf_check=True)
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
         try:
             await p.services.post("payments", f"/contribution-requests/{request_id}/approval", {})
