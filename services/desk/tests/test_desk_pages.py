@@ -730,3 +730,14 @@ async def test_approvals_are_the_city_staffs_only(desk: Desk) -> None:
     assert refusals.say("only the city's staff may export payment files", "it") == (
         "solo il personale del Comune può farlo"
     )
+
+
+async def test_the_approvals_page_shows_no_text_from_its_address(desk: Desk) -> None:
+    """`/approvals?error=<any text>` showed the text as the page's red alert: a link could make the desk say anything
+    (phishing). A refusal is shown when the approval is refused (the page rendered again), never from the URL."""
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = []
+    await desk.as_operator(MARIA)
+    lure = "Sessione scaduta: chiami il numero 0123 456789"
+    page = await desk.client.get("/approvals", params={"error": lure, "done": lure})
+    assert page.status_code == 200
+    assert "0123 456789" not in page.text and 'role="alert"' not in page.text, page.text

@@ -505,10 +505,11 @@ def router(settings: DeskSettings) -> APIRouter:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
         except ServiceRefusal as r:
             return p.render("denied.html", status=r.status, refusal=r.reason)
-        done = request.query_params.get("done")  # the request just approved: said so (the page said nothing)
+        # The request just approved is said so (the page said nothing); only the flag is read from the address, no
+        # text from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
+        done = bool(request.query_params.get("done"))
         cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
-        error = request.query_params.get("error")
-        return p.render("approvals.html", pending=pending, cases=cases, error=error, done=done)
+        return p.render("approvals.html", pending=pending, cases=cases, error=None, done=done)
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def approve(request: Request, request_id: str) -> Response:
