@@ -741,3 +741,29 @@ async def test_the_approvals_page_shows_no_text_from_its_address(desk: Desk) -> 
     page = await desk.client.get("/approvals", params={"error": lure, "done": lure})
     assert page.status_code == 200
     assert "0123 456789" not in page.text and 'role="alert"' not in page.text, page.text
+
+
+async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_was(desk: Desk) -> None:
+    """ "Accesso negato" always spoke of "this person" and said the attempt was in the access log, also for the agenda,
+    the units, an outing of another city or a service that did not answer, where nothing was logged."""
+    problem = {"status": 403, "field": "", "reason": "staff of trieste cannot read torino"}
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): httpx.Response(403, json=problem),
+        ("intake", "GET", "/mobile-units"): httpx.Response(500, text="Internal Server Error"),
+        ("intake", "GET", "/persons/p-1/record"): httpx.Response(403, json=problem),
+    }
+    await desk.as_operator(MARIA)
+    agenda = await desk.client.get("/agenda")
+    text = text_of(agenda.text)
+    assert agenda.status_code == 403 and "non può accedere ai dati di torino" in text, text
+    assert "registro degli accessi" not in text and "questa persona" not in text, text
+    units = await desk.client.get("/outreach/units")
+    text = text_of(units.text)
+    assert units.status_code == 502 and "Il servizio non è disponibile" in text, text
+    assert "registro degli accessi" not in text and "Internal Server Error" not in text, text
+    cartella = await desk.client.get("/persons/p-1")
+    text = text_of(cartella.text)
+    assert cartella.status_code == 403 and "Non può vedere i dati di questa persona" in text, text
+    assert "Il tentativo è stato registrato nel registro degli accessi" in text, text
+    async with desk.pool.acquire() as conn:
+        assert [e["outcome"] for e in await store.access_entries(conn, "torino", "p-1")] == ["denied"]

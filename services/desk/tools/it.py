@@ -332,4 +332,9 @@ IT = {
     "Some parts could not be read now; try again later:": "Alcune parti non si possono leggere ora; riprovi più tardi:",
     "Tick only what the person has agreed to, after reading the privacy notice.": "Spunti solo ciò a cui la persona ha acconsentito, dopo aver letto l'informativa.",
     "Choose the case": "Scelga la pratica",
+    "Service unavailable": "Servizio non disponibile",
+    "The service is not available": "Il servizio non è disponibile",
+    "A service the page reads from did not answer as it should. Try again later.": "Un servizio da cui la pagina legge non ha risposto come dovrebbe. Riprovi più tardi.",
+    "You may not see this page": "Non può vedere questa pagina",
+    "Not found": "Non trovato",
 }

@@ -203,7 +203,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     conn, p.services, p.op, street_id, f"/street-persons/{street_id}", "street person"
                 )
             except ServiceRefusal as r:
-                return p.denied(r)
+                return p.denied(r, logged=True)
         return p.render("street_person.html", sp=sp)
 
     # ------------------------------------------------------------ the day's agenda

@@ -103,10 +103,12 @@ class Page:
             response.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True, max_age=365 * 86400)
         return response
 
-    def denied(self, refusal: ServiceRefusal) -> HTMLResponse:
-        """A service refused to show what the page reads: its reason, with its 403 or 404 (else a 502)."""
+    def denied(self, refusal: ServiceRefusal, *, logged: bool = False) -> HTMLResponse:
+        """A service refused to show what the page reads: its reason, with its 403 or 404; a service that failed, a
+        502 saying it is unavailable (its answer not shown). `logged`: a person's data, the attempt written to the
+        access log (the page says so only then)."""
         status = refusal.status if refusal.status in (403, 404) else 502
-        return self.render("denied.html", status=status, refusal=refusal.reason)
+        return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
 
 
 def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
@@ -288,7 +290,7 @@ def router(settings: DeskSettings) -> APIRouter:
             try:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
-                return p.denied(r)
+                return p.denied(r, logged=True)
         return p.render("cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose)
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
@@ -431,7 +433,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 )
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
-                return p.denied(r)
+                return p.denied(r, logged=True)
             await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "shown")
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
@@ -482,7 +484,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     conn, p.services, p.op, person_id, f"/persons/{person_id}", "privacy notice"
                 )
             except ServiceRefusal as r:
-                return p.denied(r)
+                return p.denied(r, logged=True)
         identity = person.get("identity") or {}
         name = " ".join(v for v in (identity.get("given_name"), identity.get("family_name")) if v)
         return p.render("privacy_notice.html", person_id=person_id, person_name=name, today=clock.today().isoformat())
@@ -504,7 +506,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status, refusal=r.reason)
+            return p.denied(r)
         # The request just approved is said so (the page said nothing); only the flag is read from the address, no
         # text from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
         done = bool(request.query_params.get("done"))
