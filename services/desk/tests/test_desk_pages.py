@@ -767,3 +767,27 @@ async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_w
     assert "Il tentativo è stato registrato nel registro degli accessi" in text, text
     async with desk.pool.acquire() as conn:
         assert [e["outcome"] for e in await store.access_entries(conn, "torino", "p-1")] == ["denied"]
+
+
+async def test_an_outings_operators_are_desk_users_of_the_city_or_of_the_cooperative(desk: Desk) -> None:
+    """ "operatrice\\nnessuno" was accepted and the outing shown with "nessuno" among its operators: checked now as the
+    agenda checks an appointment's operator, refused at the operators' field."""
+    posted = outreach_services(desk.services)
+    today = clock.today().isoformat()
+    form = {"unit_id": "unit-7f3a", "on": today, "start_time": "20:00", "end_time": "23:00", "places": "Porta Nuova"}
+    await desk.as_operator(MARIA)
+    for staff, who in (("maria\nnessuno", "nessuno"), ("maria, sara", "sara"), ("rpd", "rpd")):
+        r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-maria", "staff": staff})
+        assert r.status_code == 422, (staff, r.text)
+        said = f"«{who}» non è un operatore del suo Comune o del suo ente"
+        assert 'id="staff-error"' in r.text and said in text_of(r.text), text_of(r.text)
+    await desk.as_operator(LUCA)  # a cooperative's outing: its own operators
+    r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-luca", "staff": "luca\nmaria"})
+    assert r.status_code == 422 and "«maria» non è un operatore" in text_of(r.text)
+    assert posted == []
+    r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-luca", "staff": "luca"})
+    assert r.status_code == 303, r.text
+    await desk.as_operator(MARIA)
+    r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-maria", "staff": "maria\ngiulia\nluca"})
+    assert r.status_code == 303, r.text
+    assert [p["staff"] for p in posted] == [["luca"], ["maria", "giulia", "luca"]]

@@ -19,7 +19,7 @@ from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
-from lgnet_desk.service_layer.agenda import check_booking
+from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff
 from lgnet_desk.settings import DeskSettings
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
@@ -79,7 +79,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/outreach/outings", response_class=HTMLResponse)
     async def record_outing(request: Request) -> Response:
         p = await page(request, csrf_check=True)
-        assert p.services is not None
+        assert p.services is not None and p.op is not None
         f = await form_of(request)
         key = resubmission.call_key(f, "outing")
         body = {
@@ -89,10 +89,12 @@ def router(settings: DeskSettings) -> APIRouter:
             "start_time": f.get("start_time"),
             "end_time": f.get("end_time"),
             "places": _lines(f.get("places", "")),
-            "staff": _lines(f.get("staff", "")) or [p.op.username if p.op else ""],
+            "staff": _lines(f.get("staff", "")) or [p.op.username],
         }
         fields = {k: k for k in ("unit_id", "on", "start_time", "end_time", "places", "staff")}
         try:
+            async with request.app.state.pool.acquire() as conn:
+                await check_outing_staff(conn, p.op, body["staff"])
             done = await desk.submit(p.services, "intake", "/outings", body, fields, key)
         except desk.FieldErrors as e:
             return await outings_page(request, status=422, errors=e.errors, form=f)
