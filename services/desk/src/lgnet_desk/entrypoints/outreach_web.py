@@ -82,6 +82,7 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         f = await form_of(request)
         key = resubmission.call_key(f, "outing")
+        staff = _lines(f.get("staff", "")) or [p.op.username]
         body = {
             "outing_id": desk.new_id("out", key),
             "unit_id": f.get("unit_id"),
@@ -89,12 +90,12 @@ def router(settings: DeskSettings) -> APIRouter:
             "start_time": f.get("start_time"),
             "end_time": f.get("end_time"),
             "places": _lines(f.get("places", "")),
-            "staff": _lines(f.get("staff", "")) or [p.op.username],
+            "staff": staff,
         }
         fields = {k: k for k in ("unit_id", "on", "start_time", "end_time", "places", "staff")}
         try:
             async with request.app.state.pool.acquire() as conn:
-                await check_outing_staff(conn, p.op, body["staff"])
+                await check_outing_staff(conn, p.op, staff)
             done = await desk.submit(p.services, "intake", "/outings", body, fields, key)
         except desk.FieldErrors as e:
             return await outings_page(request, status=422, errors=e.errors, form=f)
