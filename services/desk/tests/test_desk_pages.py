@@ -341,7 +341,7 @@ async def test_a_budget_refusal_reads_in_euros_not_cents(desk: Desk) -> None:
 async def test_the_desk_serves_prometheus_metrics_like_the_services(desk: Desk) -> None:
     desk.services.answers[("intake", "GET", "/persons")] = []
     await desk.as_operator(MARIA)
-    assert (await desk.client.get("/?name=amina")).status_code == 200  # one call to intake
+    assert (await desk.client.post("/", data={"csrf": "csrf-maria", "name": "amina"})).status_code == 200  # intake
     desk.client.cookies.clear()  # scraped without a session, as the services' are
     desk.client.cookies.set("desk_login_csrf", "t")
     r = await desk.client.post("/login", data={"username": "maria", "password": "sbagliata", "csrf": "t"})
@@ -791,3 +791,28 @@ async def test_an_outings_operators_are_desk_users_of_the_city_or_of_the_coopera
     r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-maria", "staff": "maria\ngiulia\nluca"})
     assert r.status_code == 303, r.text
     assert [p["staff"] for p in posted] == [["luca"], ["maria", "giulia", "luca"]]
+
+
+async def test_the_search_sends_names_and_fiscal_codes_in_a_post_not_in_the_address(desk: Desk) -> None:
+    """`/?name=amina+okafr&fiscal_code=…` put a person's name and fiscal code in the browser's history and the
+    proxies' logs. The search is a form post (CSRF-checked); a GET shows the empty search, but a case number, no
+    personal data, is still found from the to-do list's link."""
+    asked: list[dict[str, str]] = []
+
+    def persons(request: httpx.Request) -> Any:
+        asked.append(dict(request.url.params))
+        return [{"person_id": "p-1", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG",
+                 "identity": {"given_name": "Amina", "family_name": "Okafor"}}]  # fmt: skip
+
+    desk.services.answers[("intake", "GET", "/persons")] = persons
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/", params={"name": "amina okafr", "fiscal_code": "KFRMNA85C54Z335X"})
+    assert page.status_code == 200 and asked == [] and "amina okafr" not in page.text
+    assert '<form method="post" action="/" class="search">' in page.text and 'name="csrf"' in page.text
+    found = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "amina okafr", "purpose": "case_review"})
+    assert found.status_code == 200 and asked == [{"name": "amina okafr"}], asked
+    assert '<a href="/persons/p-1?purpose=case_review">Amina Okafor</a>' in found.text
+    assert 'value="amina okafr"' in found.text  # what was searched, on the form
+    assert (await desk.client.post("/", data={"name": "amina"})).status_code == 403  # no CSRF token
+    by_case = await desk.client.get("/", params={"case_id": "c-8e2b7d41a9f0"})
+    assert asked[-1] == {"case_id": "c-8e2b7d41a9f0"} and "Amina Okafor" in by_case.text

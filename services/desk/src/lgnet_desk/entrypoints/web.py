@@ -242,11 +242,25 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> Response:
+        """The empty search; a case number (no personal data: the to-do list links to it) is searched from the
+        address. A name or a fiscal code in the address is ignored: they are searched by the form's POST only."""
         p = await page(request)
         assert p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
-        q = {k: request.query_params.get(k, "").strip() for k in ("name", "fiscal_code", "case_id")}
+        q = {"name": "", "fiscal_code": "", "case_id": request.query_params.get("case_id", "").strip()}
+        return await search(p, q, request.query_params.get("purpose", ""))
+
+    @api.post("/", response_class=HTMLResponse)
+    async def search_form(request: Request) -> Response:
+        """The search form: a person's name and fiscal code in the request's body, never in the address (the
+        browser's history, proxies' logs)."""
+        p = await page(request, csrf_check=True)
+        form = await form_of(request)
+        q = {k: form.get(k, "").strip() for k in ("name", "fiscal_code", "case_id")}
+        return await search(p, q, form.get("purpose", ""))
+
+    async def search(p: Page, q: dict[str, str], purpose: str) -> Response:
         results: list[dict[str, Any]] | None = None
         error = None
         if any(q.values()):
@@ -255,7 +269,6 @@ def router(settings: DeskSettings) -> APIRouter:
                 results = await p.services.get("intake", "/persons", **{k: v or None for k, v in q.items()})
             except ServiceRefusal as r:
                 error = r.reason
-        purpose = request.query_params.get("purpose", "case_work")
         purpose = purpose if purpose in PURPOSES else "case_work"
         return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
 
