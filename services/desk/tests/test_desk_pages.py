@@ -816,3 +816,26 @@ async def test_the_search_sends_names_and_fiscal_codes_in_a_post_not_in_the_addr
     assert (await desk.client.post("/", data={"name": "amina"})).status_code == 403  # no CSRF token
     by_case = await desk.client.get("/", params={"case_id": "c-8e2b7d41a9f0"})
     assert asked[-1] == {"case_id": "c-8e2b7d41a9f0"} and "Amina Okafor" in by_case.text
+
+
+async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address_leads_back_to_its_page(
+    desk: Desk,
+) -> None:
+    """/access-log for a non-DPO answered plain text "not for this role"; a form's address opened from the address bar
+    answered JSON {"detail":"Method Not Allowed"}."""
+    await desk.as_operator(MARIA)
+    for path in ("/access-log", "/access-log.csv"):
+        r = await desk.client.get(path)
+        assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), r.text
+        assert "Questa pagina non è per il suo ruolo" in text_of(r.text), text_of(r.text)
+    english = await desk.client.get("/access-log?lang=en")
+    assert "This page is not for your role" in text_of(english.text)
+    missing = await desk.client.get("/nessuna-pagina?lang=it")  # back to Italian
+    assert missing.status_code == 404 and "Pagina non trovata" in text_of(missing.text), missing.text
+    r = await desk.client.post("/persons/p-1/notes", data={"text": "x"})  # no CSRF token: the desk's page too
+    assert r.status_code == 403 and "Il modulo è scaduto" in text_of(r.text), r.text
+    for form, back in (("/persons/p-1/notes", "/persons/p-1"), ("/outreach/outings", "/outreach"),
+                       ("/agenda/apt-1/cancel", "/agenda"), ("/approvals/r-1", "/approvals"),
+                       ("/outreach/contacts/ct-1/link", "/outreach"), ("/logout", "/")):  # fmt: skip
+        r = await desk.client.get(form)
+        assert (r.status_code, r.headers.get("location")) == (303, back), (form, r.status_code, r.text)

@@ -337,4 +337,8 @@ IT = {
     "A service the page reads from did not answer as it should. Try again later.": "Un servizio da cui la pagina legge non ha risposto come dovrebbe. Riprovi più tardi.",
     "You may not see this page": "Non può vedere questa pagina",
     "Not found": "Non trovato",
+    "This page is not for your role.": "Questa pagina non è per il suo ruolo.",
+    "Page not found.": "Pagina non trovata.",
+    "This address does not take this request.": "Questo indirizzo non accetta questa richiesta.",
+    "The request could not be served.": "La richiesta non può essere servita.",
 }

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lgnet_shared import clock, tls
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
@@ -33,6 +35,7 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(str(resources.files("lgnet_desk.entrypoints").joinpath("templates"))),
     autoescape=select_autoescape(),
 )
+CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
 PERIOD = ("period_from", "period_to")  # of a rent or utilities request
@@ -129,7 +132,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
         if csrf_check:
             form = await request.form()
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
-                raise HTTPException(403, "CSRF token missing or wrong")
+                raise HTTPException(403, CSRF_REFUSED)
         if need is not None and op.role is not need:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
@@ -578,6 +581,18 @@ def router(settings: DeskSettings) -> APIRouter:
     return api
 
 
+def _page_of(app: FastAPI, path: str) -> str:
+    """The page a form's address belongs to: the nearest parent path the desk serves with a GET."""
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        scope = {"type": "http", "path": candidate, "method": "GET", "root_path": ""}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            return candidate
+    return "/"
+
+
 def _token_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
@@ -608,11 +623,26 @@ def _cents(euros: str) -> int | str:
 def install(app: FastAPI, settings: DeskSettings) -> None:
     app.include_router(router(settings))
 
-    @app.exception_handler(HTTPException)
-    async def redirect_or_text(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def redirect_or_page(request: Request, exc: StarletteHTTPException) -> Response:
+        """The desk's own refusals as its pages, in the operator's language (they were plain text or JSON); a form's
+        address opened from the address bar (a GET where only its POST exists) leads back to the form's page."""
         if exc.status_code == 303 and exc.headers:
             return RedirectResponse(exc.headers["Location"], status_code=303)
-        return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
+        if exc.status_code == 405 and request.method in ("GET", "HEAD"):
+            return RedirectResponse(_page_of(app, request.url.path), status_code=303)
+        p = Page(request, None, "", None)
+        _ = p.t.gettext
+        if exc.status_code == 403:
+            refused = exc.detail == CSRF_REFUSED
+            message = _("The form expired: please try again.") if refused else _("This page is not for your role.")
+        elif exc.status_code == 404:
+            message = _("Page not found.")
+        elif exc.status_code == 405:
+            message = _("This address does not take this request.")
+        else:
+            message = _("The request could not be served.")
+        return p.render("error.html", status=exc.status_code, message=message)
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:
