@@ -171,6 +171,7 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
     # the housing proposal by what housing says of the opportunity
     assert "Coabitazione solidale" in text and "san_salvario" in text, text
+    assert "Cittadinanza Nigeria (paese terzo)" in text, text  # the country's name, not its ISO code
     # operators by their display names (a partner's actor stays the partner)
     assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
 
@@ -755,7 +756,7 @@ async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_w
     await desk.as_operator(MARIA)
     agenda = await desk.client.get("/agenda")
     text = text_of(agenda.text)
-    assert agenda.status_code == 403 and "non può accedere ai dati di torino" in text, text
+    assert agenda.status_code == 403 and "non può accedere ai dati di Torino" in text, text
     assert "registro degli accessi" not in text and "questa persona" not in text, text
     units = await desk.client.get("/outreach/units")
     text = text_of(units.text)

@@ -93,6 +93,7 @@ class Page:
             who=lambda actor: self.actor_names.get(actor, actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
+            country=lambda iso: i18n.country(iso, lang),
             reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
