@@ -840,3 +840,18 @@ async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address
                        ("/outreach/contacts/ct-1/link", "/outreach"), ("/logout", "/")):  # fmt: skip
         r = await desk.client.get(form)
         assert (r.status_code, r.headers.get("location")) == (303, back), (form, r.status_code, r.text)
+
+
+async def test_a_period_is_sent_only_for_rent_and_utilities(desk: Desk) -> None:
+    """A deposit was recorded "dal 1 mar 2027 al 31 mar 2027": the period fields were sent for every kind."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "amount": "300",
+            "period_from": "2027-03-01", "period_to": "2027-03-31"}  # fmt: skip
+    for kind in ("deposit", "utilities"):
+        assert (await desk.client.post("/persons/p-1/contributions", data=form | {"kind": kind})).status_code == 303
+    assert "period_from" not in sent[0][1] and "period_to" not in sent[0][1], sent[0]
+    assert (sent[1][1]["period_from"], sent[1][1]["period_to"]) == ("2027-03-01", "2027-03-31")

@@ -39,6 +39,7 @@ CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
 PERIOD = ("period_from", "period_to")  # of a rent or utilities request
+PERIODIC = ("rent", "utilities")  # the kinds that pay a period (payments' rule: it refuses them without one)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -410,8 +411,10 @@ def router(settings: DeskSettings) -> APIRouter:
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
-            # Rent and utilities pay a period (payments refuses them without one); other kinds send none.
-            body |= {k: f[k] for k in PERIOD if f.get(k)}
+            # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
+            # the period fields hold (a deposit was recorded with a period).
+            if f.get("kind") in PERIODIC:
+                body |= {k: f[k] for k in PERIOD if f.get(k)}
             fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id"}
             key = resubmission.call_key(f, "contribution")
             await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
