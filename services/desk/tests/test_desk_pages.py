@@ -855,3 +855,19 @@ async def test_a_period_is_sent_only_for_rent_and_utilities(desk: Desk) -> None:
         assert (await desk.client.post("/persons/p-1/contributions", data=form | {"kind": kind})).status_code == 303
     assert "period_from" not in sent[0][1] and "period_to" not in sent[0][1], sent[0]
     assert (sent[1][1]["period_from"], sent[1][1]["period_to"]) == ("2027-03-01", "2027-03-31")
+
+
+async def test_a_civic_activity_form_sent_twice_organises_one_activity(desk: Desk) -> None:
+    """The civic engagement forms create too (an activity, a session, a certificate): sent twice, one request."""
+    organised: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "POST", "/civic/activities"): keeping(organised),
+    }
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/civic")).text
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(page, "/civic"), "kind": "italian_language_course",
+            "title": "Italiano A2", "starts_on": clock.today().isoformat()}  # fmt: skip
+    for _ in range(2):
+        assert (await desk.client.post("/civic", data=form)).status_code == 303
+    assert len(organised) == 2 and organised[0] == organised[1], organised
