@@ -420,3 +420,7 @@ def test_a_nationality_is_the_countrys_name_in_the_pages_language() -> None:
     assert i18n.country("SN", "it") == "Senegal" and i18n.country("GN", "it") == "Guinea"
     assert i18n.country("CI", "it") == "Costa d\u2019Avorio" and i18n.country("CI", "en") == "Côte d\u2019Ivoire"
     assert i18n.country(None, "it") == "—" and i18n.country("XX", "it") == "XX"
+
+
+def test_a_forms_key_reused_with_other_data_is_said_in_italian() -> None:
+    assert say("already used for a different request", "it").startswith("questo modulo è già stato inviato")

@@ -91,6 +91,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    # a form's key reused with other data (the form sent, then changed and sent again from the browser's history)
+    (
+        r"already used for a different request",
+        "questo modulo è già stato inviato con altri dati: riapra la pagina e lo compili di nuovo",
+    ),
     (r"required", "campo obbligatorio"),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
