@@ -871,3 +871,17 @@ async def test_a_civic_activity_form_sent_twice_organises_one_activity(desk: Des
     for _ in range(2):
         assert (await desk.client.post("/civic", data=form)).status_code == 303
     assert len(organised) == 2 and organised[0] == organised[1], organised
+
+
+async def test_a_consent_form_sent_twice_records_the_consent_once(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/consents")] = keeping(recorded)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(page, "/persons/p-1/consents"), "purpose": "service",
+            "granted": "true"}  # fmt: skip
+    for _ in range(2):
+        assert (await desk.client.post("/persons/p-1/consents", data=form)).status_code == 303
+    assert recorded[0] == recorded[1], recorded

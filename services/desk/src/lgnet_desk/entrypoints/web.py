@@ -474,7 +474,8 @@ def router(settings: DeskSettings) -> APIRouter:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
             path = f"/cases/{_case_of(f)}/transfer"
-            await desk.submit(s, "intake", path, body, {"to_partner": "to_partner", "on": "transfer_on"})
+            fields, key = {"to_partner": "to_partner", "on": "transfer_on"}, resubmission.call_key(f, "transfer")
+            await desk.submit(s, "intake", path, body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -487,7 +488,8 @@ def router(settings: DeskSettings) -> APIRouter:
                 "granted": f.get("granted") == "true",
                 "recorded_on": clock.today().isoformat(),
             }
-            await desk.submit(s, "intake", "/consents", body, {"purpose": "purpose", "granted": "purpose"})
+            fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
+            await desk.submit(s, "intake", "/consents", body, fields, key)
 
         return await act(request, person_id, run)
 
