@@ -829,6 +829,7 @@ async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address
         r = await desk.client.get(path)
         assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), r.text
         assert "Questa pagina non è per il suo ruolo" in text_of(r.text), text_of(r.text)
+        assert "Cerca una persona" in text_of(r.text)  # the operator's menu, to go on from there
     english = await desk.client.get("/access-log?lang=en")
     assert "This page is not for your role" in text_of(english.text)
     missing = await desk.client.get("/nessuna-pagina?lang=it")  # back to Italian

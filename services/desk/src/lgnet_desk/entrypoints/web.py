@@ -116,18 +116,23 @@ class Page:
         return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
 
 
+async def session_of(request: Request) -> tuple[Operator, str] | None:
+    """The operator and CSRF token of the request's session, if it has a live one."""
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    async with request.app.state.pool.acquire() as conn:
+        return await store.session(conn, login.session_hash(sid))
+
+
 def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     """The page of a request: the operator's session (else a redirect to the login), the CSRF check of a form post,
     the role a screen needs, and the operator's identities on the services."""
     token_key = _token_key(settings)
 
     async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
-        sid = request.cookies.get(SESSION_COOKIE)
         pool = request.app.state.pool
-        found = None
-        if sid:
-            async with pool.acquire() as conn:
-                found = await store.session(conn, login.session_hash(sid))
+        found = await session_of(request)
         if found is None:
             raise HTTPException(303, headers={"Location": "/login"})
         op, csrf = found
@@ -637,7 +642,8 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
             return RedirectResponse(exc.headers["Location"], status_code=303)
         if exc.status_code == 405 and request.method in ("GET", "HEAD"):
             return RedirectResponse(_page_of(app, request.url.path), status_code=303)
-        p = Page(request, None, "", None)
+        op, csrf = await session_of(request) or (None, "")  # the operator's menu, to go on from there
+        p = Page(request, op, csrf, None)
         _ = p.t.gettext
         if exc.status_code == 403:
             refused = exc.detail == CSRF_REFUSED
