@@ -142,6 +142,14 @@ async def shot(page: Page, name: str) -> None:
         await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+async def _search(page: Page, desk: Desk, name: str) -> None:
+    """The search form (a POST: the name is not in the address)."""
+    await page.goto(desk.url + "/")
+    await page.fill("#name", name)
+    await page.get_by_role("button", name="Cerca", exact=True).click()
+    await page.wait_for_load_state()
+
+
 async def _fail_logins(page: Page, desk: Desk, username: str) -> None:
     """As many wrong passwords for `username` as lock an account."""
     for _ in range(desk.settings.max_failures):
@@ -206,10 +214,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
         await maria.fill(f"#m{i}_birth_date", born)
         await maria.select_option(f"#m{i}_sex", sex)
         await maria.fill(f"#m{i}_nationality", nat)
+    # Consents are the person's explicit choice: never pre-ticked, kept as chosen when the form comes back.
+    await maria.check("#consent_service")
+    await maria.check("#consent_partner_sharing")
     await maria.fill("#m0_fiscal_code", "XXXXXXXXXXXXXXXX")  # wrong: the field says so, in the service's words
     await maria.get_by_role("button", name="Registra").click()
     await maria.wait_for_load_state()
     assert "codice fiscale valido" in await maria.locator("#m0_fiscal_code-error").inner_text()  # in Italian
+    assert await maria.locator("#consent_partner_sharing").is_checked()
     await shot(maria, "register")
     await maria.fill("#m0_fiscal_code", "")
     await maria.get_by_role("button", name="Registra").click()
@@ -291,6 +303,20 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Registra l'incontro").click()
     await maria.wait_for_load_state()
     assert await maria.locator(".field-error").count() == 0
+    # The same form sent twice (a double click, the browser's resend) is one request for payments: the form's key.
+    rows = maria.locator("#h-contributions + table tbody tr")
+    before = await rows.count()
+    contribution = maria.locator("form[action$='/contributions']")
+    sent = {name: str(await contribution.locator(f"input[name='{name}']").get_attribute("value"))
+            for name in ("csrf", "form_key", "case_id")}  # fmt: skip
+    month = (last + timedelta(days=40)).replace(day=1)
+    sent |= {"kind": "rent", "amount": "100", "period_from": month.isoformat(),
+             "period_to": (month + timedelta(days=27)).isoformat()}  # fmt: skip
+    for _ in range(2):
+        answer = await maria.request.post(person_url + "/contributions", form=sent, max_redirects=0)
+        assert answer.status == 303, await answer.text()
+    await maria.goto(person_url)
+    assert await rows.count() == before + 1
     await shot(maria, "cartella")
     await maria.goto(person_url + "?lang=en")
     assert "Social record: Amina Okafor" in await maria.locator("h1").inner_text()
@@ -326,7 +352,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
 
     # the cooperative's operator sees the person (its case, consent given); Trieste's partner does not
     luca = await logged_in(browser, desk, "luca")
-    await luca.goto(desk.url + "/?name=amina okafr")
+    await _search(luca, desk, "amina okafr")
     assert await luca.get_by_role("link", name="Amina Okafor").count() == 1
     await shot(luca, "search-results")
     sara = await logged_in(browser, desk, "sara")
@@ -341,7 +367,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Registra il consenso").click()
     await maria.wait_for_load_state()
     assert "consenso revocato" in await maria.locator("main").inner_text()
-    await luca.goto(desk.url + "/?name=amina okafor")
+    await _search(luca, desk, "amina okafor")
     assert await luca.get_by_role("link", name="Amina Okafor").count() == 0
     r = await luca.goto(person_url)
     assert r is not None and r.status == 403
@@ -491,6 +517,8 @@ async def _register_one(page: Page, desk: Desk, given: str, born: str) -> str:
     await page.fill("#m0_birth_date", born)
     await page.select_option("#m0_sex", "female")
     await page.fill("#m0_nationality", "TN")
+    await page.check("#consent_service")
+    await page.check("#consent_partner_sharing")
     await page.get_by_role("button", name="Registra").click()
     await page.wait_for_url("**/persons/p-*")
     return page.url.split("?")[0].rsplit("/", 1)[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -170,6 +171,7 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
     # the housing proposal by what housing says of the opportunity
     assert "Coabitazione solidale" in text and "san_salvario" in text, text
+    assert "Cittadinanza Nigeria (paese terzo)" in text, text  # the country's name, not its ISO code
     # operators by their display names (a partner's actor stays the partner)
     assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
 
@@ -340,7 +342,7 @@ async def test_a_budget_refusal_reads_in_euros_not_cents(desk: Desk) -> None:
 async def test_the_desk_serves_prometheus_metrics_like_the_services(desk: Desk) -> None:
     desk.services.answers[("intake", "GET", "/persons")] = []
     await desk.as_operator(MARIA)
-    assert (await desk.client.get("/?name=amina")).status_code == 200  # one call to intake
+    assert (await desk.client.post("/", data={"csrf": "csrf-maria", "name": "amina"})).status_code == 200  # intake
     desk.client.cookies.clear()  # scraped without a session, as the services' are
     desk.client.cookies.set("desk_login_csrf", "t")
     r = await desk.client.post("/login", data={"username": "maria", "password": "sbagliata", "csrf": "t"})
@@ -494,3 +496,393 @@ async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs
     assert "Anna Sola" in text, text  # the operator of the appointment is the person with that username
     units = text_of((await desk.client.get("/outreach/units")).text)
     assert "Cooperativa Aurora" in units and "Anna Sola" not in units, units
+
+
+# ------------------------------------------------------------ an outside tester's findings (round 2)
+
+
+def outreach_services(services: FakeServices) -> list[dict[str, Any]]:
+    """Intake's outreach API with one unit of the city; the outings posted are kept."""
+    posted: list[dict[str, Any]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posted.append(body)
+        if body["on"] > clock.today().isoformat():
+            return httpx.Response(422, json={"status": 422, "field": "on", "reason": f"{body['on']} is in the future"})
+        return httpx.Response(201, json=body)
+
+    services.answers |= {
+        ("intake", "GET", "/mobile-units"): [{"unit_id": "unit-7f3a", "name": "Unità Nord", "area": "nord",
+                                              "vehicle": None, "team_size": 2, "partner": None}],
+        ("intake", "GET", "/outings"): [],
+        ("intake", "POST", "/outings"): record,
+    }  # fmt: skip
+    return posted
+
+
+async def test_a_refused_outing_is_said_at_its_field_and_the_form_kept(desk: Desk) -> None:
+    """A 500 (the outings page took `errors` twice) on any outing intake refused, and what was typed was lost."""
+    outreach_services(desk.services)
+    await desk.as_operator(MARIA)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "unit_id": "unit-7f3a", "on": tomorrow, "start_time": "20:00", "end_time": "23:00",
+            "places": "Porta Nuova\nValentino", "staff": "maria"}  # fmt: skip
+    r = await desk.client.post("/outreach/outings", data=form)
+    assert r.status_code == 422, r.text
+    assert 'id="on-error"' in r.text and "è nel futuro" in text_of(r.text), text_of(r.text)
+    assert f'value="{tomorrow}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text
+
+
+async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_operators_choice(desk: Desk) -> None:
+    """A consent is an explicit choice: both boxes came ticked on a new form, and ticked again after a refusal even
+    when the operator had left the sharing consent unticked."""
+
+    def register(request: httpx.Request) -> httpx.Response:
+        problem = {"status": 422, "field": "nationality", "reason": "'XX' is not an ISO 3166-1 alpha-2 country code"}
+        return httpx.Response(422, json=problem)
+
+    desk.services.answers[("intake", "POST", "/persons")] = register
+    await desk.as_operator(MARIA)
+    blank = await desk.client.get("/persons/new")
+    for box in ("consent_service", "consent_partner_sharing"):
+        assert re.search(rf'<input type="checkbox" id="{box}" name="{box}"\s*>', blank.text), box
+    form = {"csrf": "csrf-maria", "m0_given_name": "Amina", "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14",
+            "m0_sex": "female", "m0_nationality": "XX", "consent_service": "on"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=form)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="consent_service" name="consent_service" checked', r.text), r.text
+    assert re.search(r'id="consent_partner_sharing" name="consent_partner_sharing"\s*>', r.text), r.text
+
+
+def form_key_of(html: str, action: str) -> str:
+    """The idempotency key the form posting to `action` was rendered with."""
+    form = html.split(f'method="post" action="{action}"', 1)[1].split("</form>", 1)[0]
+    found = re.search(r'name="form_key" value="([^"]+)"', form)
+    assert found, form
+    return found.group(1)
+
+
+def keeping(posts: list[tuple[str, dict[str, Any]]], status: int = 201) -> Handler:
+    """An answer that keeps each call's Idempotency-Key and body."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posts.append((request.headers["Idempotency-Key"], body))
+        return httpx.Response(status, json=body)
+
+    return answer  # type: ignore[return-value]
+
+
+async def test_a_form_sent_twice_is_one_request_for_the_services(desk: Desk) -> None:
+    """A double click (or the browser's resend) made two contribution requests: every call had a fresh
+    Idempotency-Key. The form now carries its key, kept when it is shown again after a refusal, and the ids the desk
+    makes for a create (a case's, an appointment's, a person's) come from it, so the services replay the first."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    contributions: list[tuple[str, dict[str, Any]]] = []
+    cases: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(contributions)
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(cases)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    key = form_key_of(page, "/persons/p-1/contributions")
+    form = {"csrf": "csrf-maria", "form_key": key, "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "300"}
+    for _ in range(2):
+        assert (await desk.client.post("/persons/p-1/contributions", data=form)).status_code == 303
+    assert contributions[0] == contributions[1], contributions
+    opening = {"csrf": "csrf-maria", "household_id": "h-5f1c0a9e7b2d", "action_area": "housing_inclusion",
+               "channel": "desk", "opened_on": today, "partner": "coop-aurora",
+               "form_key": form_key_of(page, "/persons/p-1/cases")}  # fmt: skip
+    for _ in range(2):
+        assert (await desk.client.post("/persons/p-1/cases", data=opening)).status_code == 303
+    assert cases[0] == cases[1] and cases[0][1]["case_id"], cases
+    assert (await desk.client.get("/persons/p-1")).text.count(key) == 0  # a new page, a new key
+
+    # an appointment, and a form refused then corrected: the key is kept on the form shown again
+    booked: list[tuple[str, dict[str, Any]]] = []
+    agenda_services(desk.services)
+    desk.services.answers[("intake", "POST", "/appointments")] = keeping(booked)
+    agenda = (await desk.client.get("/agenda")).text
+    key = form_key_of(agenda, "/agenda")
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    booking = {"csrf": "csrf-maria", "form_key": key, "day": yesterday, "time": "10:00", "minutes": "30",
+               "party": "p-1", "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    refused = await desk.client.post("/agenda", data=booking)
+    assert refused.status_code == 422 and form_key_of(refused.text, "/agenda") == key
+    for _ in range(2):
+        assert (await desk.client.post("/agenda", data=booking | {"day": tomorrow})).status_code == 303
+    assert len(booked) == 2 and booked[0] == booked[1], booked
+
+    # a registration: each member, consent and household call the same twice
+    registered: list[tuple[str, dict[str, Any]]] = []
+    for path in ("/persons", "/consents", "/households"):
+        desk.services.answers[("intake", "POST", path)] = keeping(registered)
+    new = (await desk.client.get("/persons/new")).text
+    household = {"csrf": "csrf-maria", "form_key": form_key_of(new, "/persons/new"), "m0_given_name": "Amina",
+                 "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14", "m0_sex": "female",
+                 "m0_nationality": "NG", "consent_service": "on"}  # fmt: skip
+    first = await desk.client.post("/persons/new", data=household)
+    second = await desk.client.post("/persons/new", data=household)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert registered[:3] == registered[3:], registered
+
+
+def refusing(field: str, reason: str) -> Handler:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"status": 422, "field": field, "reason": reason})
+
+    return answer  # type: ignore[return-value]
+
+
+async def test_the_cartellas_forms_keep_their_choices_after_a_refusal(desk: Desk) -> None:
+    """Choices were lost when a form came back refused (the first option selected, no box ticked, the housing need
+    ticked again): sent again as they were, they recorded wrong data."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers |= {
+        ("intake", "POST", "/cases/assessments"): refusing("assessed_on", "is in the future"),
+        ("intake", "POST", "/cases/plans"): refusing("agreed_on", "is in the future"),
+        ("intake", "POST", "/cases"): refusing("opened_on", "is in the future"),
+        ("payments", "POST", "/tutoring-sessions"): refusing("on", "is in the future"),
+    }
+    await desk.as_operator(MARIA)
+    case = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0"}
+    r = await desk.client.post("/persons/p-1/assessments", data={
+        **case, "housing_situation": "facing_eviction", "employment_status": "unemployed", "monthly_income": "450",
+        "vulnerabilities.p-1": ["single_parent", "disability"], "assessed_on": today})  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert '<option value="facing_eviction" selected>' in r.text and '<option value="unemployed" selected>' in r.text
+    for v in ("single_parent", "disability"):
+        assert f'id="v_p-1_{v}" name="vulnerabilities.p-1" value="{v}" checked' in r.text, v
+    r = await desk.client.post("/persons/p-1/plans", data={**case, "objectives": ["employment", "housing_autonomy"]})
+    assert r.status_code == 422
+    assert 'id="o_employment" name="objectives" value="employment" checked' in r.text
+    assert 'id="o_housing_autonomy" name="objectives" value="housing_autonomy" checked' in r.text
+    r = await desk.client.post("/persons/p-1/tutoring", data={**case, "topics": ["budgeting"], "on": today})
+    assert r.status_code == 422 and 'id="t_budgeting" name="topics" value="budgeting" checked' in r.text
+    opening = {"csrf": "csrf-maria", "household_id": "h-5f1c0a9e7b2d", "action_area": "taking_charge",
+               "channel": "mobile_unit", "opened_on": today, "partner": "coop-aurora"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/cases", data=opening)  # housing need left unticked
+    assert r.status_code == 422
+    assert '<option value="taking_charge" selected>' in r.text and '<option value="mobile_unit" selected>' in r.text
+    assert re.search(r'<input type="checkbox" id="housing_need" name="housing_need"\s*>', r.text), r.text
+
+
+async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_writes_to(desk: Desk) -> None:
+    """The case forms wrote to whichever open case sorted last, without saying which: the other open case (another
+    action area, another partner) could never be assessed, planned, funded or transferred from the desk."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    second = {**record["cases"][0], "case_id": "c-2", "action_area": "civic_engagement", "partner": "coop-borgo",
+              "opened_on": today, "plans": []}  # fmt: skip
+    record["cases"] = [record["cases"][0], second]
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    desk.services.answers[("intake", "GET", "/partners")] = [
+        {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"},
+        {"partner_id": "coop-borgo", "name": "Associazione Borgo Dora"},
+    ]
+    requested: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(requested)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    form = page.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
+    assert '<select id="contributions_case" name="case_id" required' in form, form
+    options = text_of(form.split('name="case_id"', 1)[1].split("</select>", 1)[0])
+    assert "Inclusione abitativa, Cooperativa Aurora, aperta il" in options, options
+    assert "Partecipazione civica, Associazione Borgo Dora, aperta il" in options, options
+    sent = {"csrf": "csrf-maria", "kind": "deposit", "amount": "300"}
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"case_id": "c-2"})
+    assert r.status_code == 303 and requested[-1][1]["case_id"] == "c-2", requested
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"case_id": ""})  # no case chosen
+    assert r.status_code == 422 and 'id="contributions_case-error"' in r.text, r.text
+    assert "scelga la pratica" in text_of(r.text)
+    # one open case: the form says which it writes to
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, earlier)
+    one = (await desk.client.get("/persons/p-1")).text
+    form = one.split('action="/persons/p-1/plans"', 1)[1].split("</form>", 1)[0]
+    assert 'type="hidden" name="case_id" value="c-8e2b7d41a9f0"' in form
+    assert "Pratica: Inclusione abitativa, Cooperativa Aurora, aperta il" in text_of(form), text_of(form)
+
+
+async def test_approvals_are_the_city_staffs_only(desk: Desk) -> None:
+    """A cooperative's operator opened /approvals (not in her menu), got "Approva" buttons, and payments' refusal
+    in English."""
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            {"request_id": "r-1", "case_id": "c-1", "kind": "rent", "amount_cents": 12000,
+             "requested_by": "desk.maria", "status": "requested"}],
+        ("payments", "POST", "/contribution-requests/r-1/approval"): {},
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/approvals")
+    assert page.status_code == 403 and "Approva" not in page.text, page.text
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-luca"})
+    assert r.status_code == 403
+    assert ("payments", "POST", "/contribution-requests/r-1/approval") not in desk.services.calls
+    from lgnet_desk.domain import refusals
+
+    assert refusals.say("only the city's staff may approve contributions", "it") == (
+        "solo il personale del Comune può approvare i contributi"
+    )
+    assert refusals.say("only the city's staff may export payment files", "it") == (
+        "solo il personale del Comune può farlo"
+    )
+
+
+async def test_the_approvals_page_shows_no_text_from_its_address(desk: Desk) -> None:
+    """`/approvals?error=<any text>` showed the text as the page's red alert: a link could make the desk say anything
+    (phishing). A refusal is shown when the approval is refused (the page rendered again), never from the URL."""
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = []
+    await desk.as_operator(MARIA)
+    lure = "Sessione scaduta: chiami il numero 0123 456789"
+    page = await desk.client.get("/approvals", params={"error": lure, "done": lure})
+    assert page.status_code == 200
+    assert "0123 456789" not in page.text and 'role="alert"' not in page.text, page.text
+
+
+async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_was(desk: Desk) -> None:
+    """ "Accesso negato" always spoke of "this person" and said the attempt was in the access log, also for the agenda,
+    the units, an outing of another city or a service that did not answer, where nothing was logged."""
+    problem = {"status": 403, "field": "", "reason": "staff of trieste cannot read torino"}
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): httpx.Response(403, json=problem),
+        ("intake", "GET", "/mobile-units"): httpx.Response(500, text="Internal Server Error"),
+        ("intake", "GET", "/persons/p-1/record"): httpx.Response(403, json=problem),
+    }
+    await desk.as_operator(MARIA)
+    agenda = await desk.client.get("/agenda")
+    text = text_of(agenda.text)
+    assert agenda.status_code == 403 and "non può accedere ai dati di Torino" in text, text
+    assert "registro degli accessi" not in text and "questa persona" not in text, text
+    units = await desk.client.get("/outreach/units")
+    text = text_of(units.text)
+    assert units.status_code == 502 and "Il servizio non è disponibile" in text, text
+    assert "registro degli accessi" not in text and "Internal Server Error" not in text, text
+    cartella = await desk.client.get("/persons/p-1")
+    text = text_of(cartella.text)
+    assert cartella.status_code == 403 and "Non può vedere i dati di questa persona" in text, text
+    assert "Il tentativo è stato registrato nel registro degli accessi" in text, text
+    async with desk.pool.acquire() as conn:
+        assert [e["outcome"] for e in await store.access_entries(conn, "torino", "p-1")] == ["denied"]
+
+
+async def test_an_outings_operators_are_desk_users_of_the_city_or_of_the_cooperative(desk: Desk) -> None:
+    """ "operatrice\\nnessuno" was accepted and the outing shown with "nessuno" among its operators: checked now as the
+    agenda checks an appointment's operator, refused at the operators' field."""
+    posted = outreach_services(desk.services)
+    today = clock.today().isoformat()
+    form = {"unit_id": "unit-7f3a", "on": today, "start_time": "20:00", "end_time": "23:00", "places": "Porta Nuova"}
+    await desk.as_operator(MARIA)
+    for staff, who in (("maria\nnessuno", "nessuno"), ("maria, sara", "sara"), ("rpd", "rpd")):
+        r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-maria", "staff": staff})
+        assert r.status_code == 422, (staff, r.text)
+        said = f"«{who}» non è un operatore del suo Comune o del suo ente"
+        assert 'id="staff-error"' in r.text and said in text_of(r.text), text_of(r.text)
+    await desk.as_operator(LUCA)  # a cooperative's outing: its own operators
+    r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-luca", "staff": "luca\nmaria"})
+    assert r.status_code == 422 and "«maria» non è un operatore" in text_of(r.text)
+    assert posted == []
+    r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-luca", "staff": "luca"})
+    assert r.status_code == 303, r.text
+    await desk.as_operator(MARIA)
+    r = await desk.client.post("/outreach/outings", data=form | {"csrf": "csrf-maria", "staff": "maria\ngiulia\nluca"})
+    assert r.status_code == 303, r.text
+    assert [p["staff"] for p in posted] == [["luca"], ["maria", "giulia", "luca"]]
+
+
+async def test_the_search_sends_names_and_fiscal_codes_in_a_post_not_in_the_address(desk: Desk) -> None:
+    """`/?name=amina+okafr&fiscal_code=…` put a person's name and fiscal code in the browser's history and the
+    proxies' logs. The search is a form post (CSRF-checked); a GET shows the empty search, but a case number, no
+    personal data, is still found from the to-do list's link."""
+    asked: list[dict[str, str]] = []
+
+    def persons(request: httpx.Request) -> Any:
+        asked.append(dict(request.url.params))
+        return [{"person_id": "p-1", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG",
+                 "identity": {"given_name": "Amina", "family_name": "Okafor"}}]  # fmt: skip
+
+    desk.services.answers[("intake", "GET", "/persons")] = persons
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/", params={"name": "amina okafr", "fiscal_code": "KFRMNA85C54Z335X"})
+    assert page.status_code == 200 and asked == [] and "amina okafr" not in page.text
+    assert '<form method="post" action="/" class="search">' in page.text and 'name="csrf"' in page.text
+    found = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "amina okafr", "purpose": "case_review"})
+    assert found.status_code == 200 and asked == [{"name": "amina okafr"}], asked
+    assert '<a href="/persons/p-1?purpose=case_review">Amina Okafor</a>' in found.text
+    assert 'value="amina okafr"' in found.text  # what was searched, on the form
+    assert (await desk.client.post("/", data={"name": "amina"})).status_code == 403  # no CSRF token
+    by_case = await desk.client.get("/", params={"case_id": "c-8e2b7d41a9f0"})
+    assert asked[-1] == {"case_id": "c-8e2b7d41a9f0"} and "Amina Okafor" in by_case.text
+
+
+async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address_leads_back_to_its_page(
+    desk: Desk,
+) -> None:
+    """/access-log for a non-DPO answered plain text "not for this role"; a form's address opened from the address bar
+    answered JSON {"detail":"Method Not Allowed"}."""
+    await desk.as_operator(MARIA)
+    for path in ("/access-log", "/access-log.csv"):
+        r = await desk.client.get(path)
+        assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), r.text
+        assert "Questa pagina non è per il suo ruolo" in text_of(r.text), text_of(r.text)
+        assert "Cerca una persona" in text_of(r.text)  # the operator's menu, to go on from there
+    english = await desk.client.get("/access-log?lang=en")
+    assert "This page is not for your role" in text_of(english.text)
+    missing = await desk.client.get("/nessuna-pagina?lang=it")  # back to Italian
+    assert missing.status_code == 404 and "Pagina non trovata" in text_of(missing.text), missing.text
+    r = await desk.client.post("/persons/p-1/notes", data={"text": "x"})  # no CSRF token: the desk's page too
+    assert r.status_code == 403 and "Il modulo è scaduto" in text_of(r.text), r.text
+    for form, back in (("/persons/p-1/notes", "/persons/p-1"), ("/outreach/outings", "/outreach"),
+                       ("/agenda/apt-1/cancel", "/agenda"), ("/approvals/r-1", "/approvals"),
+                       ("/outreach/contacts/ct-1/link", "/outreach"), ("/logout", "/")):  # fmt: skip
+        r = await desk.client.get(form)
+        assert (r.status_code, r.headers.get("location")) == (303, back), (form, r.status_code, r.text)
+
+
+async def test_a_period_is_sent_only_for_rent_and_utilities(desk: Desk) -> None:
+    """A deposit was recorded "dal 1 mar 2027 al 31 mar 2027": the period fields were sent for every kind."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "amount": "300",
+            "period_from": "2027-03-01", "period_to": "2027-03-31"}  # fmt: skip
+    for kind in ("deposit", "utilities"):
+        assert (await desk.client.post("/persons/p-1/contributions", data=form | {"kind": kind})).status_code == 303
+    assert "period_from" not in sent[0][1] and "period_to" not in sent[0][1], sent[0]
+    assert (sent[1][1]["period_from"], sent[1][1]["period_to"]) == ("2027-03-01", "2027-03-31")
+
+
+async def test_a_civic_activity_form_sent_twice_organises_one_activity(desk: Desk) -> None:
+    """The civic engagement forms create too (an activity, a session, a certificate): sent twice, one request."""
+    organised: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "POST", "/civic/activities"): keeping(organised),
+    }
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/civic")).text
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(page, "/civic"), "kind": "italian_language_course",
+            "title": "Italiano A2", "starts_on": clock.today().isoformat()}  # fmt: skip
+    for _ in range(2):
+        assert (await desk.client.post("/civic", data=form)).status_code == 303
+    assert len(organised) == 2 and organised[0] == organised[1], organised
+
+
+async def test_a_consent_form_sent_twice_records_the_consent_once(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/consents")] = keeping(recorded)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(page, "/persons/p-1/consents"), "purpose": "service",
+            "granted": "true"}  # fmt: skip
+    for _ in range(2):
+        assert (await desk.client.post("/persons/p-1/consents", data=form)).status_code == 303
+    assert recorded[0] == recorded[1], recorded

@@ -23,13 +23,17 @@ class Services:
     def __init__(self, urls: dict[str, str], tokens: dict[str, str], client: httpx.AsyncClient) -> None:
         self.urls, self.tokens, self.client = urls, tokens, client
 
-    async def call(self, service: str, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+    async def call(
+        self, service: str, method: str, path: str, *, json: Any = None, params: Any = None, key: str | None = None
+    ) -> Any:
+        """`key`: the Idempotency-Key of a change (a form's, so that the form sent twice is one request), else a
+        fresh one."""
         token = self.tokens.get(service)
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
         headers = {"Authorization": f"Bearer {token}"}
         if method != "GET":
-            headers["Idempotency-Key"] = uuid.uuid4().hex
+            headers["Idempotency-Key"] = key or uuid.uuid4().hex
         try:
             r = await self.client.request(
                 method, self.urls[service] + path, json=json, params=params, headers=headers, timeout=15
@@ -65,8 +69,8 @@ class Services:
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return await self.call(service, "GET", path, params={k: v for k, v in params.items() if v is not None})
 
-    async def post(self, service: str, path: str, body: Any) -> Any:
-        return await self.call(service, "POST", path, json=body)
+    async def post(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
+        return await self.call(service, "POST", path, json=body, key=key)
 
 
 def _outcome(status: int) -> str:

@@ -9,13 +9,17 @@ from collections.abc import Callable
 from datetime import date
 
 ITALIAN: list[tuple[str, str]] = [
+    # payments' staff-only actions ("only the city's staff may {what}"): those the desk offers named, others said so
+    (r"only the city's staff may approve contributions", "solo il personale del Comune può approvare i contributi"),
+    (r"only the city's staff may reject contributions", "solo il personale del Comune può respingere i contributi"),
+    (r"only the city's staff may .+", "solo il personale del Comune può farlo"),
     (r"the requester cannot approve their own request", "chi ha chiesto il contributo non può approvarlo"),
     (r"above (\d+) cents a second, different approver is needed", "sopra {euros0} serve un secondo approvatore"),
     (
         r"over budget: (\d+) cents asked, (\d+) available on the line",
         "fondi insufficienti: richiesti {euros0}, disponibili {euros1} sulla linea di bilancio",
     ),
-    (r"no (\w+) budget line in (\w+)", "nessuna linea di bilancio per questo tipo di contributo a {1}"),
+    (r"no (\w+) budget line in (\w+)", "nessuna linea di bilancio per questo tipo di contributo a {city1}"),
     (
         r"a (rent|utilities) request pays a period: give its first day",
         "un contributo per l'affitto o le utenze copre un periodo: indichi il primo giorno",
@@ -71,7 +75,10 @@ ITALIAN: list[tuple[str, str]] = [
         "nessuna pratica di questo nucleo è assegnata al suo ente",
     ),
     (r"the case is assigned to another partner", "la pratica è assegnata a un altro ente partner"),
-    (r"(staff|partner) of (\w+) cannot (act in|read) (\w+)", "chi opera per {1} non può accedere ai dati di {3}"),
+    (
+        r"(staff|partner) of (\w+) cannot (act in|read) (\w+)",
+        "chi opera per {city1} non può accedere ai dati di {city3}",
+    ),
     (r"staff must name the partner the case is assigned to", "indichi l'ente partner a cui assegnare la pratica"),
     (r"a partner can only open cases assigned to itself", "un ente partner apre solo pratiche assegnate a sé"),
     (r"the case is already assigned to this partner", "la pratica è già assegnata a questo ente partner"),
@@ -83,6 +90,12 @@ ITALIAN: list[tuple[str, str]] = [
     (r"larger than 10 MB", "supera 10 MB"),
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
+    (r"choose the case", "scelga la pratica"),
+    # a form's key reused with other data (the form sent, then changed and sent again from the browser's history)
+    (
+        r"already used for a different request",
+        "questo modulo è già stato inviato con altri dati: riapra la pagina e lo compili di nuovo",
+    ),
     (r"required", "campo obbligatorio"),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
@@ -97,7 +110,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"mobile unit (\S+) already exists", "l'unità mobile {0} esiste già"),
     (r"no mobile unit (\S+)", "nessuna unità mobile {0}"),
     (r"no partner (\S+)", "nessun ente partner «{0}»"),
-    (r"partner (\S+) works in (\w+), not (\w+)", "l'ente partner {0} opera a {1}, non a {2}"),
+    (r"partner (\S+) works in (\w+), not (\w+)", "l'ente partner {0} opera a {city1}, non a {city2}"),
     (r"the unit is run by another partner", "l'unità è gestita da un altro ente partner"),
     (r"an outing must end after it starts", "l'uscita deve finire dopo l'inizio"),
     (r"lists a place twice", "un luogo è indicato due volte"),
@@ -168,8 +181,13 @@ ITALIAN: list[tuple[str, str]] = [
         "l'ente segue un nucleo che acconsente alla condivisione dei dati con gli enti partner",
     ),
 ]
-# Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n).
+# Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n); a
+# city's code is its name as the header writes it ({city<n>}), a field's id is said in words.
 ENGLISH: list[tuple[str, str]] = [
+    (r"(staff|partner) of (\w+) cannot (act in|read) (\w+)", "{0} of {city1} cannot {2} {city3}"),
+    (r"no (\w+) budget line in (\w+)", "no {0} budget line in {city1}"),
+    (r"partner (\S+) works in (\w+), not (\w+)", "partner {0} works in {city1}, not {city2}"),
+    (r"is before period_from", "is before the start of the period"),
     (
         r"above (\d+) cents a second, different approver is needed",
         "above {euros0} a second, different approver is needed",
@@ -190,14 +208,15 @@ def say(
 ) -> str:
     """The reason in the operator's language (Italian table; English is the services' own, but for amounts).
     `money` writes an amount of cents (default: '12000 cents') as `{euros<i>}`, `day` an ISO date as `{day<i>}`
-    (default: as it is)."""
+    (default: as it is); `{city<i>}` is a city's code as its name (capitalised, as the header writes it)."""
     write = money or (lambda cents: f"{cents} cents")
     for pattern, text in _COMPILED.get(lang, []):
         if m := pattern.match(reason.strip()):
             groups = m.groups()
             amounts = {f"euros{i}": write(int(g)) for i, g in enumerate(groups) if g is not None and g.isdigit()}
             days = {f"day{i}": _day(g, day) for i, g in enumerate(groups) if g is not None and _ISO_DAY.match(g)}
-            return text.format(*groups, **amounts, **days)
+            cities = {f"city{i}": g.capitalize() for i, g in enumerate(groups) if g is not None}  # as the header
+            return text.format(*groups, **amounts, **days, **cities)
     return reason
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import resubmission
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.service_layer import desk
 
@@ -49,8 +50,9 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
     async def organise(request: Request) -> Response:
         p = await page(request, csrf_check=True)
         f = await form_of(request)
+        key = resubmission.call_key(f, "activity")
         body: dict[str, Any] = {
-            "activity_id": desk.new_id("act"),
+            "activity_id": desk.new_id("act", key),
             "kind": f.get("kind", ""),
             "title": f.get("title", "").strip(),
             "starts_on": f.get("starts_on", ""),
@@ -60,7 +62,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         }
         fields = {k: k for k in ("title", "kind", "starts_on", "ends_on", "target_level", "min_attendance_percent")}
         try:
-            await desk.submit(p.services, "intake", "/civic/activities", body, fields)
+            await desk.submit(p.services, "intake", "/civic/activities", body, fields, key)
         except desk.FieldErrors as e:
             return await activities_page(request, status=422, form=f, errors=e.errors)
         return RedirectResponse(f"/civic/{body['activity_id']}", status_code=303)
@@ -83,9 +85,10 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
     async def hold_session(request: Request, activity_id: str) -> Response:
         p = await page(request, csrf_check=True)
         f = await form_of(request)
+        key = resubmission.call_key(f, "session")
         body = {
             "activity_id": activity_id,
-            "session_id": desk.new_id("ses"),
+            "session_id": desk.new_id("ses", key),
             "held_on": f.get("held_on", ""),
             "place": f.get("place", "").strip(),
             "duration_minutes": whole_number(f.get("duration_minutes", "")),
@@ -94,7 +97,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         }
         fields = {k: k for k in ("held_on", "place", "duration_minutes", "facilitators", "volunteer_ids")}
         try:
-            await desk.submit(p.services, "intake", "/civic/sessions", body, fields)
+            await desk.submit(p.services, "intake", "/civic/sessions", body, fields, key)
         except desk.FieldErrors as e:
             return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)
         return RedirectResponse(f"/civic/{activity_id}/sessions/{body['session_id']}", status_code=303)
@@ -103,9 +106,10 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
     async def certify(request: Request, activity_id: str) -> Response:
         p = await page(request, csrf_check=True)
         f = await form_of(request)
+        key = resubmission.call_key(f, "certificate")
         body = {
             "activity_id": activity_id,
-            "certificate_id": desk.new_id("cert"),
+            "certificate_id": desk.new_id("cert", key),
             "person_id": f.get("person_id", "").strip(),
             "issued_on": f.get("issued_on", ""),
             "level_at_entry": f.get("level_at_entry") or None,
@@ -114,7 +118,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         fields = {k: k for k in ("person_id", "issued_on", "level_at_entry", "level_reached")}
         fields["activity_id"] = "person_id"
         try:
-            await desk.submit(p.services, "intake", "/civic/certificates", body, fields)
+            await desk.submit(p.services, "intake", "/civic/certificates", body, fields, key)
         except desk.FieldErrors as e:
             return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)
         return RedirectResponse(f"/civic/{activity_id}", status_code=303)

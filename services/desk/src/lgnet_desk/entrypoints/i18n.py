@@ -9,6 +9,7 @@ from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_time, get_datetime_format, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -89,6 +90,14 @@ def reason(text: str, lang: str) -> str:
     """A service's refusal in the operator's language, its amounts in cents said in euros ('120,00 €', '€120.00') and
     its dates as the pages say them ('1 nov 2026')."""
     return refusals.say(text, lang, money=lambda cents: euros(cents, lang), day=lambda d: day(d, lang))
+
+
+def country(iso: str | None, lang: str) -> str:
+    """A nationality (ISO 3166-1 alpha-2) as the country's name in the page's language ('SN' → 'Senegal'); a code
+    babel does not know shows as itself."""
+    if not iso:
+        return "—"
+    return str(Locale.parse(BABEL_LOCALE[lang]).territories.get(iso.upper(), iso))
 
 
 def code(list_name: str, value: str | None, lang: str) -> str:

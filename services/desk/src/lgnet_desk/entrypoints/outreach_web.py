@@ -13,12 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.agenda import past_day
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
-from lgnet_desk.service_layer.agenda import check_booking
+from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff
 from lgnet_desk.settings import DeskSettings
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
@@ -68,8 +69,8 @@ def router(settings: DeskSettings) -> APIRouter:
         except ServiceRefusal as r:
             return p.denied(r)
         names = {u["unit_id"]: u["name"] for u in units}
-        ctx = {"units": units, "outings": outings, "names": names, "today": clock.today().isoformat(), "form": {}}
-        return p.render("outings.html", status=status, errors={}, **(ctx | extra))
+        ctx = {"units": units, "outings": outings, "names": names, "today": clock.today().isoformat()}
+        return p.render("outings.html", status=status, **(ctx | {"form": {}, "errors": {}} | extra))
 
     @api.get("/outreach", response_class=HTMLResponse)
     async def outings(request: Request) -> Response:
@@ -78,20 +79,24 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/outreach/outings", response_class=HTMLResponse)
     async def record_outing(request: Request) -> Response:
         p = await page(request, csrf_check=True)
-        assert p.services is not None
+        assert p.services is not None and p.op is not None
         f = await form_of(request)
+        key = resubmission.call_key(f, "outing")
+        staff = _lines(f.get("staff", "")) or [p.op.username]
         body = {
-            "outing_id": desk.new_id("out"),
+            "outing_id": desk.new_id("out", key),
             "unit_id": f.get("unit_id"),
             "on": f.get("on"),
             "start_time": f.get("start_time"),
             "end_time": f.get("end_time"),
             "places": _lines(f.get("places", "")),
-            "staff": _lines(f.get("staff", "")) or [p.op.username if p.op else ""],
+            "staff": staff,
         }
         fields = {k: k for k in ("unit_id", "on", "start_time", "end_time", "places", "staff")}
         try:
-            done = await desk.submit(p.services, "intake", "/outings", body, fields)
+            async with request.app.state.pool.acquire() as conn:
+                await check_outing_staff(conn, p.op, staff)
+            done = await desk.submit(p.services, "intake", "/outings", body, fields, key)
         except desk.FieldErrors as e:
             return await outings_page(request, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/outreach/outings/{done['outing_id']}", status_code=303)
@@ -117,8 +122,9 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         f = await form_of(request)
+        key = resubmission.call_key(f, "unit")
         body = {
-            "unit_id": desk.new_id("unit"),
+            "unit_id": desk.new_id("unit", key),
             "name": f.get("name", "").strip(),
             "vehicle": f.get("vehicle", "").strip() or None,
             "area": f.get("area", "").strip(),
@@ -127,7 +133,7 @@ def router(settings: DeskSettings) -> APIRouter:
         }
         fields = {k: k for k in ("name", "vehicle", "area", "partner", "team_size")}
         try:
-            await desk.submit(p.services, "intake", "/mobile-units", body, fields)
+            await desk.submit(p.services, "intake", "/mobile-units", body, fields, key)
         except desk.FieldErrors as e:
             return await units_page(request, status=422, errors=e.errors, form=f)
         return RedirectResponse("/outreach/units", status_code=303)
@@ -154,8 +160,9 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await request.form()
         f = {k: str(v) for k, v in form.items()}
+        key = resubmission.call_key(f, "contact")
         body: dict[str, Any] = {
-            "contact_id": desk.new_id("ct"),
+            "contact_id": desk.new_id("ct", key),
             "outing_id": outing_id,
             "contacted_on": f.get("contacted_on"),
             "age_band": f.get("age_band"),
@@ -170,7 +177,7 @@ def router(settings: DeskSettings) -> APIRouter:
         fields = {k: k for k in ("contacted_on", "age_band", "sex", "nationality", "place", "nickname")}
         fields |= {"same_as_contact_id": "same_as_contact_id", "needs_observed": "age_band"}
         try:
-            await desk.submit(p.services, "intake", "/street-contacts", body, fields)
+            await desk.submit(p.services, "intake", "/street-contacts", body, fields, key)
         except desk.FieldErrors as e:
             return await outing_page(request, outing_id, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/outreach/outings/{outing_id}", status_code=303)
@@ -199,7 +206,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     conn, p.services, p.op, street_id, f"/street-persons/{street_id}", "street person"
                 )
             except ServiceRefusal as r:
-                return p.denied(r)
+                return p.denied(r, logged=True)
         return p.render("street_person.html", sp=sp)
 
     # ------------------------------------------------------------ the day's agenda
@@ -239,8 +246,9 @@ def router(settings: DeskSettings) -> APIRouter:
         day = f.get("day", clock.today().isoformat())
         starts_at, ends_at = _span(day, f.get("time", ""), f.get("minutes", "30"))
         party = f.get("party", "").strip()
+        key = resubmission.call_key(f, "appointment")
         body: dict[str, Any] = {
-            "appointment_id": desk.new_id("apt"),
+            "appointment_id": desk.new_id("apt", key),
             "agenda": "mobile_unit" if f.get("unit_id") else "desk",
             "operator": f.get("operator", "").strip() or p.op.username,
             "unit_id": f.get("unit_id") or None,
@@ -254,7 +262,7 @@ def router(settings: DeskSettings) -> APIRouter:
         try:
             async with request.app.state.pool.acquire() as conn:
                 await check_booking(conn, p.op, body["operator"], day, clock.today())
-            await desk.submit(p.services, "intake", "/appointments", body, fields)
+            await desk.submit(p.services, "intake", "/appointments", body, fields, key)
         except desk.FieldErrors as e:
             return await agenda_page(request, status=422, errors=e.errors, form=f, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)

@@ -17,9 +17,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lgnet_shared import clock, tls
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
@@ -32,9 +35,11 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(str(resources.files("lgnet_desk.entrypoints").joinpath("templates"))),
     autoescape=select_autoescape(),
 )
+CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
 PERIOD = ("period_from", "period_to")  # of a rent or utilities request
+PERIODIC = ("rent", "utilities")  # the kinds that pay a period (payments' rule: it refuses them without one)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -73,6 +78,9 @@ class Page:
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = self.lang
+        # The forms' resubmission key: the posted form's when it is shown again (its second sending is the same
+        # request), else a new one.
+        form_key = resubmission.kept(ctx.get("form") or {}) or resubmission.fresh()
         html = TEMPLATES.get_template(name).render(
             _=self.t.gettext,
             lang=lang,
@@ -86,9 +94,11 @@ class Page:
             who=lambda actor: self.actor_names.get(actor, actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
+            country=lambda iso: i18n.country(iso, lang),
             reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
+            form_key=form_key,
             path=self.request.url.path,
             lang_links=self.lang_links(),
             **ctx,
@@ -98,10 +108,21 @@ class Page:
             response.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True, max_age=365 * 86400)
         return response
 
-    def denied(self, refusal: ServiceRefusal) -> HTMLResponse:
-        """A service refused to show what the page reads: its reason, with its 403 or 404 (else a 502)."""
+    def denied(self, refusal: ServiceRefusal, *, logged: bool = False) -> HTMLResponse:
+        """A service refused to show what the page reads: its reason, with its 403 or 404; a service that failed, a
+        502 saying it is unavailable (its answer not shown). `logged`: a person's data, the attempt written to the
+        access log (the page says so only then)."""
         status = refusal.status if refusal.status in (403, 404) else 502
-        return self.render("denied.html", status=status, refusal=refusal.reason)
+        return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
+
+
+async def session_of(request: Request) -> tuple[Operator, str] | None:
+    """The operator and CSRF token of the request's session, if it has a live one."""
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    async with request.app.state.pool.acquire() as conn:
+        return await store.session(conn, login.session_hash(sid))
 
 
 def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
@@ -110,19 +131,15 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     token_key = _token_key(settings)
 
     async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
-        sid = request.cookies.get(SESSION_COOKIE)
         pool = request.app.state.pool
-        found = None
-        if sid:
-            async with pool.acquire() as conn:
-                found = await store.session(conn, login.session_hash(sid))
+        found = await session_of(request)
         if found is None:
             raise HTTPException(303, headers={"Location": "/login"})
         op, csrf = found
         if csrf_check:
             form = await request.form()
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
-                raise HTTPException(403, "CSRF token missing or wrong")
+                raise HTTPException(403, CSRF_REFUSED)
         if need is not None and op.role is not need:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
@@ -235,11 +252,25 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> Response:
+        """The empty search; a case number (no personal data: the to-do list links to it) is searched from the
+        address. A name or a fiscal code in the address is ignored: they are searched by the form's POST only."""
         p = await page(request)
         assert p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
-        q = {k: request.query_params.get(k, "").strip() for k in ("name", "fiscal_code", "case_id")}
+        q = {"name": "", "fiscal_code": "", "case_id": request.query_params.get("case_id", "").strip()}
+        return await search(p, q, request.query_params.get("purpose", ""))
+
+    @api.post("/", response_class=HTMLResponse)
+    async def search_form(request: Request) -> Response:
+        """The search form: a person's name and fiscal code in the request's body, never in the address (the
+        browser's history, proxies' logs)."""
+        p = await page(request, csrf_check=True)
+        form = await form_of(request)
+        q = {k: form.get(k, "").strip() for k in ("name", "fiscal_code", "case_id")}
+        return await search(p, q, form.get("purpose", ""))
+
+    async def search(p: Page, q: dict[str, str], purpose: str) -> Response:
         results: list[dict[str, Any]] | None = None
         error = None
         if any(q.values()):
@@ -248,7 +279,6 @@ def router(settings: DeskSettings) -> APIRouter:
                 results = await p.services.get("intake", "/persons", **{k: v or None for k, v in q.items()})
             except ServiceRefusal as r:
                 error = r.reason
-        purpose = request.query_params.get("purpose", "case_work")
         purpose = purpose if purpose in PURPOSES else "case_work"
         return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
 
@@ -283,7 +313,7 @@ def router(settings: DeskSettings) -> APIRouter:
             try:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
-                return p.denied(r)
+                return p.denied(r, logged=True)
         return p.render("cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose)
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
@@ -295,12 +325,17 @@ def router(settings: DeskSettings) -> APIRouter:
         except desk.FieldErrors as e:
             async with request.app.state.pool.acquire() as conn:
                 record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+            raw = await request.form()
             return p.render(
                 "cartella.html",
                 status=422,
                 r=record,
                 errors=e.errors,
                 form=form,
+                # the form sent, shown again as it was: its boxes ticked (`picked`: every value of a field) and the
+                # other forms as new (`posted`: which form it was)
+                picked={k: [str(v) for v in raw.getlist(k)] for k in raw},
+                posted=request.url.path.rsplit("/", 1)[-1],
                 today=clock.today().isoformat(),
                 purpose="case_work",
             )
@@ -309,8 +344,9 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
     async def open_case(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
+            key = resubmission.call_key(f, "case")
             body: dict[str, Any] = {
-                "case_id": desk.new_id("c"),
+                "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
                 "action_area": f.get("action_area"),
                 "channel": f.get("channel"),
@@ -326,7 +362,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "partner": "partner",
                 "household_id": "action_area",
             }
-            await desk.submit(s, "intake", "/cases", body, fields)
+            await desk.submit(s, "intake", "/cases", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -335,7 +371,7 @@ def router(settings: DeskSettings) -> APIRouter:
         async def run(s: Services, f: dict[str, str]) -> None:
             form = await request.form()
             body = {
-                "case_id": f.get("case_id"),
+                "case_id": _case_of(f),
                 "housing_situation": f.get("housing_situation"),
                 "monthly_income_cents": _cents(f.get("monthly_income", "")),
                 "employment_status": f.get("employment_status"),
@@ -352,10 +388,11 @@ def router(settings: DeskSettings) -> APIRouter:
                 "housing_situation": "housing_situation",
                 "employment_status": "employment_status",
                 "assessed_on": "assessed_on",
+                "case_id": "case_id",
                 "vulnerabilities": "vulnerabilities",
                 "vulnerabilities_by_person": "vulnerabilities",
             }
-            await desk.submit(s, "intake", "/cases/assessments", body, fields)
+            await desk.submit(s, "intake", "/cases/assessments", body, fields, resubmission.call_key(f, "assessment"))
 
         return await act(request, person_id, run)
 
@@ -363,31 +400,37 @@ def router(settings: DeskSettings) -> APIRouter:
     async def plan(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             objectives = [str(o) for o in (await request.form()).getlist("objectives")]
+            key = resubmission.call_key(f, "plan")
             body = {
-                "case_id": f.get("case_id"),
-                "plan_id": desk.new_id("plan"),
+                "case_id": _case_of(f),
+                "plan_id": desk.new_id("plan", key),
                 "objectives": objectives,
                 "agreed_on": f.get("agreed_on"),
             }
-            await desk.submit(s, "intake", "/cases/plans", body, {"objectives": "objectives", "agreed_on": "agreed_on"})
+            fields = {"objectives": "objectives", "agreed_on": "agreed_on", "case_id": "case_id"}
+            await desk.submit(s, "intake", "/cases/plans", body, fields, key)
 
         return await act(request, person_id, run)
 
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            body = {"case_id": f.get("case_id"), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
-            # Rent and utilities pay a period (payments refuses them without one); other kinds send none.
-            body |= {k: f[k] for k in PERIOD if f.get(k)}
-            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "kind"}
-            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD})
+            body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
+            # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
+            # the period fields hold (a deposit was recorded with a period).
+            if f.get("kind") in PERIODIC:
+                body |= {k: f[k] for k in PERIOD if f.get(k)}
+            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id"}
+            key = resubmission.call_key(f, "contribution")
+            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
 
         return await act(request, person_id, run)
 
     @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
     async def note(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            await desk.submit(s, "intake", f"/persons/{person_id}/notes", {"text": f.get("text", "")}, {"text": "text"})
+            path, key = f"/persons/{person_id}/notes", resubmission.call_key(f, "note")
+            await desk.submit(s, "intake", path, {"text": f.get("text", "")}, {"text": "text"}, key)
 
         return await act(request, person_id, run)
 
@@ -399,7 +442,8 @@ def router(settings: DeskSettings) -> APIRouter:
                 raise desk.FieldErrors({"document": "choose a file"})
             data = await file.read(desk.MAX_UPLOAD + 1)
             media_type = file.content_type or "application/octet-stream"
-            await desk.upload(s, person_id, f.get("document_kind", ""), file.filename or "", media_type, data)
+            kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
+            await desk.upload(s, person_id, kind, file.filename or "", media_type, data, key)
 
         return await act(request, person_id, run)
 
@@ -414,7 +458,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 )
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
-                return p.denied(r)
+                return p.denied(r, logged=True)
             await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "shown")
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
@@ -424,8 +468,9 @@ def router(settings: DeskSettings) -> APIRouter:
     async def tutoring(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             topics = [str(t) for t in (await request.form()).getlist("topics")]
-            body = {"case_id": f.get("case_id"), "topics": topics, "on": f.get("on") or None}
-            await desk.submit(s, "payments", "/tutoring-sessions", body, {"topics": "topics", "on": "on"})
+            body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None}
+            key, fields = resubmission.call_key(f, "tutoring"), {"topics": "topics", "on": "on", "case_id": "case_id"}
+            await desk.submit(s, "payments", "/tutoring-sessions", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -433,8 +478,9 @@ def router(settings: DeskSettings) -> APIRouter:
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
-            path = f"/cases/{f.get('case_id')}/transfer"
-            await desk.submit(s, "intake", path, body, {"to_partner": "to_partner", "on": "transfer_on"})
+            path = f"/cases/{_case_of(f)}/transfer"
+            fields, key = {"to_partner": "to_partner", "on": "transfer_on"}, resubmission.call_key(f, "transfer")
+            await desk.submit(s, "intake", path, body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -447,7 +493,8 @@ def router(settings: DeskSettings) -> APIRouter:
                 "granted": f.get("granted") == "true",
                 "recorded_on": clock.today().isoformat(),
             }
-            await desk.submit(s, "intake", "/consents", body, {"purpose": "purpose", "granted": "purpose"})
+            fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
+            await desk.submit(s, "intake", "/consents", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -464,7 +511,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     conn, p.services, p.op, person_id, f"/persons/{person_id}", "privacy notice"
                 )
             except ServiceRefusal as r:
-                return p.denied(r)
+                return p.denied(r, logged=True)
         identity = person.get("identity") or {}
         name = " ".join(v for v in (identity.get("given_name"), identity.get("family_name")) if v)
         return p.render("privacy_notice.html", person_id=person_id, person_name=name, today=clock.today().isoformat())
@@ -481,20 +528,21 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/approvals", response_class=HTMLResponse)
     async def approvals(request: Request) -> Response:
-        p = await page(request)
+        p = await page(request, need=OperatorRole.STAFF)  # payments' rule too; the page is not in others' menu
         assert p.services is not None
         try:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
         except ServiceRefusal as r:
-            return p.render("denied.html", status=r.status, refusal=r.reason)
-        done = request.query_params.get("done")  # the request just approved: said so (the page said nothing)
+            return p.denied(r)
+        # The request just approved is said so (the page said nothing); only the flag is read from the address, no
+        # text from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
+        done = bool(request.query_params.get("done"))
         cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
-        error = request.query_params.get("error")
-        return p.render("approvals.html", pending=pending, cases=cases, error=error, done=done)
+        return p.render("approvals.html", pending=pending, cases=cases, error=None, done=done)
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def approve(request: Request, request_id: str) -> Response:
-        p = await page(request, csrf_check=True)
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
         try:
             await p.services.post("payments", f"/contribution-requests/{request_id}/approval", {})
@@ -544,10 +592,29 @@ def router(settings: DeskSettings) -> APIRouter:
     return api
 
 
+def _page_of(app: FastAPI, path: str) -> str:
+    """The page a form's address belongs to: the nearest parent path the desk serves with a GET."""
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        scope = {"type": "http", "path": candidate, "method": "GET", "root_path": ""}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            return candidate
+    return "/"
+
+
 def _token_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
     return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
+
+
+def _case_of(form: dict[str, str]) -> str:
+    """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
+    if not (case_id := form.get("case_id", "").strip()):
+        raise desk.FieldErrors({"case_id": "choose the case"})
+    return case_id
 
 
 def _cents(euros: str) -> int | str:
@@ -567,11 +634,27 @@ def _cents(euros: str) -> int | str:
 def install(app: FastAPI, settings: DeskSettings) -> None:
     app.include_router(router(settings))
 
-    @app.exception_handler(HTTPException)
-    async def redirect_or_text(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def redirect_or_page(request: Request, exc: StarletteHTTPException) -> Response:
+        """The desk's own refusals as its pages, in the operator's language (they were plain text or JSON); a form's
+        address opened from the address bar (a GET where only its POST exists) leads back to the form's page."""
         if exc.status_code == 303 and exc.headers:
             return RedirectResponse(exc.headers["Location"], status_code=303)
-        return Response(str(exc.detail), status_code=exc.status_code, media_type="text/plain")
+        if exc.status_code == 405 and request.method in ("GET", "HEAD"):
+            return RedirectResponse(_page_of(app, request.url.path), status_code=303)
+        op, csrf = await session_of(request) or (None, "")  # the operator's menu, to go on from there
+        p = Page(request, op, csrf, None)
+        _ = p.t.gettext
+        if exc.status_code == 403:
+            refused = exc.detail == CSRF_REFUSED
+            message = _("The form expired: please try again.") if refused else _("This page is not for your role.")
+        elif exc.status_code == 404:
+            message = _("Page not found.")
+        elif exc.status_code == 405:
+            message = _("This address does not take this request.")
+        else:
+            message = _("The request could not be served.")
+        return p.render("error.html", status=exc.status_code, message=message)
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:

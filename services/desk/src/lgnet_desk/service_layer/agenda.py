@@ -1,6 +1,6 @@
 """What the desk checks of an appointment before intake books or moves it: not on a past day, and for an operator
 who is a desk user the booker may book for (intake knows operators only as names: an outside test booked one
-nobody has)."""
+nobody has); an outing's operators alike (one accepted "nessuno")."""
 
 from __future__ import annotations
 
@@ -19,8 +19,23 @@ async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, t
     errors: dict[str, str] = {}
     if refused := past_day(day, today):
         errors["time"] = refused
-    found = await store.operator(conn, operator)
-    if found is None or not may_book_for(booker, found[0]):  # one answer: no hint that the name exists elsewhere
-        errors["operator"] = f"{operator} is not an operator of your city or cooperative"
+    if refused := await not_an_operator(conn, booker, [operator]):
+        errors["operator"] = refused
     if errors:
         raise FieldErrors(errors)
+
+
+async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str]) -> None:
+    """An outing's operators, as an appointment's: desk users the recorder may name (FieldErrors on `staff`)."""
+    if refused := await not_an_operator(conn, recorder, staff):
+        raise FieldErrors({"staff": refused})
+
+
+async def not_an_operator(conn: Conn, booker: Operator, usernames: list[str]) -> str | None:
+    """The refusal of the first username that is not a desk user `booker` may name (of the city; a cooperative's
+    operator: of its own cooperative; not the DPO), else None."""
+    for username in usernames:
+        found = await store.operator(conn, username)
+        if found is None or not may_book_for(booker, found[0]):  # one answer: no hint that the name exists elsewhere
+            return f"{username} is not an operator of your city or cooperative"
+    return None

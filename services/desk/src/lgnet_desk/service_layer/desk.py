@@ -17,11 +17,13 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.operators import Operator
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+def new_id(prefix: str, key: str | None = None) -> str:
+    """A new id; derived from a form's call key when there is one (a form sent twice creates the same thing)."""
+    return resubmission.derived_id(prefix, key) if key else f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 class PartnerDirectory:
@@ -141,7 +143,7 @@ async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict
 def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
     identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
     return {
-        "person_id": new_id("p"),
+        "person_id": new_id("p", resubmission.call_key(form, f"m{i}")),
         "birth_date": form.get(f"m{i}_birth_date") or None,
         "sex": form.get(f"m{i}_sex") or None,
         "nationality": (form.get(f"m{i}_nationality") or "").strip().upper() or None,
@@ -176,7 +178,7 @@ async def register_household(
             continue
         body = member_body(form, i)
         try:
-            answer = await services.post("intake", "/persons", body)
+            answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
         except ServiceRefusal as r:
             name = r.field.removeprefix("identity.").split(".")[0] or "given_name"
             errors[f"m{i}_{name}"] = r.reason
@@ -194,14 +196,18 @@ async def register_household(
                     "intake",
                     "/consents",
                     {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()},
+                    resubmission.call_key(form, "consent", pid, purpose),
                 )
-    household = new_id("h")
+    household = new_id("h", resubmission.call_key(form, "household"))
     await services.post(
-        "intake", "/households", {"household_id": household, "reference_person_id": ids[0], "member_ids": ids}
+        "intake",
+        "/households",
+        {"household_id": household, "reference_person_id": ids[0], "member_ids": ids},
+        resubmission.call_key(form, "household"),
     )
     if partner is not None:
         case = {
-            "case_id": new_id("c"),
+            "case_id": new_id("c", resubmission.call_key(form, "case")),
             "household_id": household,
             "action_area": form.get("action_area") or "taking_charge",
             "channel": form.get("channel") or "desk",
@@ -209,15 +215,23 @@ async def register_household(
             "housing_need": form.get("housing_need") == "on",
             "partner": partner,
         }
-        await submit(services, "intake", "/cases", case, {"action_area": "action_area", "channel": "channel"})
+        fields = {"action_area": "action_area", "channel": "channel"}
+        await submit(services, "intake", "/cases", case, fields, resubmission.call_key(form, "case"))
     return ids[0]
 
 
-async def submit(services: Services, service: str, path: str, body: dict[str, Any], fields: dict[str, str]) -> Any:
-    """Post a form's body; a refusal becomes a FieldErrors on the form field that caused it (`fields` maps the
-    service's field names to the form's; unknown ones go to the form's first field)."""
+async def submit(
+    services: Services,
+    service: str,
+    path: str,
+    body: dict[str, Any],
+    fields: dict[str, str],
+    key: str | None = None,
+) -> Any:
+    """Post a form's body (with the form's call `key`, if any); a refusal becomes a FieldErrors on the form field that
+    caused it (`fields` maps the service's field names to the form's; unknown ones go to the form's first field)."""
     try:
-        return await services.post(service, path, body)
+        return await services.post(service, path, body, key)
     except ServiceRefusal as r:
         key = r.field.split(".")[0]
         raise FieldErrors({fields.get(key, next(iter(fields.values()))): r.reason}) from None
@@ -226,7 +240,15 @@ async def submit(services: Services, service: str, path: str, body: dict[str, An
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
-async def upload(services: Services, person_id: str, kind: str, filename: str, media_type: str, data: bytes) -> None:
+async def upload(
+    services: Services,
+    person_id: str,
+    kind: str,
+    filename: str,
+    media_type: str,
+    data: bytes,
+    key: str | None = None,
+) -> None:
     """Attach a document: intake checks type and size again, hashes it and seals it with the person's key."""
     if not data:
         raise FieldErrors({"document": "empty file"})
@@ -244,6 +266,7 @@ async def upload(services: Services, person_id: str, kind: str, filename: str, m
         f"/persons/{person_id}/documents",
         body,
         {"kind": "document_kind", "content_base64": "document", "media_type": "document", "filename": "document"},
+        key,
     )
 
 
