@@ -418,6 +418,8 @@ async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: D
     await desk.as_operator(MARIA)
     page = await desk.client.get("/persons/p-1")
     assert 'name="period_from"' in page.text and 'name="period_to"' in page.text
+    # A voucher is issued, not requested: payments refuses the kind (an outside test chose it and was refused).
+    assert '<option value="deposit"' in page.text and '<option value="voucher"' not in page.text
     assert "dal 1 nov 2026 al 30 nov 2026" in text_of(page.text), text_of(page.text)
     form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount": "450,00"}
     r = await desk.client.post("/persons/p-1/contributions", data={**form, "period_from": "2026-12-01",
