@@ -424,3 +424,40 @@ def test_a_nationality_is_the_countrys_name_in_the_pages_language() -> None:
 
 def test_a_forms_key_reused_with_other_data_is_said_in_italian() -> None:
     assert say("already used for a different request", "it").startswith("questo modulo è già stato inviato")
+
+
+def test_the_desk_logs_json_lines_like_the_services(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an outside test: `.local/logs/desk.log` held uvicorn's plain text ("ERROR: Exception in ASGI
+    application" and a traceback), while operators.md says every service logs JSON lines with `timestamp`,
+    `level`, `event` and `service`."""
+    import json
+    import logging
+    import sys
+
+    from lgnet_desk.entrypoints import main as desk_main
+
+    ran: dict[str, object] = {}
+    monkeypatch.setenv("DATABASE_URL", "postgresql://desk@db/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
+    monkeypatch.setattr(sys, "argv", ["lgnet-desk"])
+    monkeypatch.setattr(desk_main, "create_app", lambda settings: "app")
+    monkeypatch.setattr(desk_main.uvicorn, "run", lambda app, **kw: ran.update(kw))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        desk_main.main()
+        assert "log_config" in ran and ran["log_config"] is None and ran.get("access_log") is False, ran
+        capsys.readouterr()
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application")
+        [line] = capsys.readouterr().out.splitlines()
+    finally:  # the process's logging as it was, for the tests that follow in it
+        import structlog
+
+        root.handlers[:], root.level = handlers, level
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
+    doc = json.loads(line)
+    assert (doc["service"], doc["level"], doc["event"]) == ("desk", "error", "Exception in ASGI application"), doc
+    assert "timestamp" in doc

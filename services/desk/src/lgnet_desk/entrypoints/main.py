@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from lgnet_shared import config, db
+from lgnet_shared import config, db, logs
 
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.entrypoints import outreach_web, web
@@ -37,7 +37,10 @@ def main() -> None:
     settings = config.of_command("lgnet-desk", DeskSettings, DeskSettings.master_key_bytes)
     if settings is None:
         return
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_level="warning")
+    logs.configure("desk", settings.log_level)  # JSON lines, as the services log (uvicorn's own included)
+    uvicorn.run(
+        create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )
 
 
 if __name__ == "__main__":
