@@ -7,7 +7,7 @@ Opt-in per test client: `AnswerCheck(openapi).hook` as an httpx response event h
 `AnswerMismatch` naming the route, the status and what differs when the OpenAPI declares no schema for it, or when
 the body does not conform to it. Conformance is stricter than the document: an object that lists its properties
 takes no others here (`additionalProperties: false`), so a field the handler returns and the model forgot fails
-too, while the published document stays open to fields added later."""
+too, while the published document may leave them open to fields added later."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ answer they receive against them (`lgnet_shared.testing.answers`).
 
 Rows of housing's tables, as the handlers read them: dates are ISO dates, money integer euro cents, codes as
 stored. Events answered as they were published (a lease, the proposals of a matching run) are their contract's
-models, from `lgnet_shared.events.housing`."""
+models, from `lgnet_shared.events.housing`. An answer may gain fields: the models built on an event's or the rules'
+model (closed to other fields, as a contract is) open again (`OPEN`)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ from lgnet_shared.events.housing import (
     PlacementEndReason,
     SupportLevel,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lgnet_housing.domain.rules import CityRules
 
+OPEN = ConfigDict(extra="ignore")  # no `additionalProperties: false` in the answer's schema
 MatchStatus = Literal["proposed", "accepted", "placed", "declined", "cancelled", "ended"]
 Step = Literal["proposed", "accepted", "placement_started"]
 
@@ -62,6 +64,8 @@ class CatalogueOpportunity(HousingOpportunity):
 
 class CityMatchingRules(CityRules):
     """The city's matching rules and score weights in force (its own, or the defaults)."""
+
+    model_config = OPEN
 
     city: str
 
@@ -105,6 +109,8 @@ class WaitingHousehold(BaseModel):
 
 class Match(MatchProposed):
     """A proposal of an opportunity to a household, as match_proposed published it, and where it stands."""
+
+    model_config = OPEN
 
     status: MatchStatus
     step_since: date = Field(description="When the match entered its current step (stalled reminders count from it)")
@@ -157,6 +163,8 @@ class Placement(BaseModel):
 
 class Lease(LeaseSigned):
     """The lease or sub-lease recorded: the data of the lease_signed event published."""
+
+    model_config = OPEN
 
 
 class Hold(BaseModel):
