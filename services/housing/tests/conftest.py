@@ -97,6 +97,7 @@ async def housing(
     await ensure_topics(kafka_bootstrap, topic_prefix)
     process = ServiceProcess([sys.executable, "-m", "lgnet_housing.entrypoints.main"], env, tmp_path / "housing.log")
     await process.start()
+    await process.check_answers()  # every answer the tests get, as housing's OpenAPI documents it
     pool = await db.create_pool(database_url, pg_schema)
     producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()

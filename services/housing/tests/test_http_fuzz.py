@@ -40,7 +40,10 @@ def test_no_input_breaks_the_api(database_url: str) -> None:
 
 async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg_schema: str) -> None:
     """From the outside test: a rent above int64 and a NUL in a string answered 500 with a plain-text body."""
-    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+    async with (
+        in_process(SPEC, database_url, pg_schema, check_answers=True) as service,
+        service.client(matrix.STAFF_TO) as staff,
+    ):
         body = {
             "opportunity_id": "o-1",
             "partner": matrix.A,
@@ -79,7 +82,10 @@ async def test_rules_the_matching_cannot_compute_with_are_refused_naming_the_fie
     database_url: str, pg_schema: str, case: str
 ) -> None:
     body, field = BREAKING_RULES[case]
-    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+    async with (
+        in_process(SPEC, database_url, pg_schema, check_answers=True) as service,
+        service.client(matrix.STAFF_TO) as staff,
+    ):
         seeded = await seed(service)
         r = await staff.put("/rules", json=body, headers={"Idempotency-Key": "k1"})
         assert (r.status_code, r.json()["field"]) == (422, field), r.text
@@ -100,7 +106,10 @@ def _bound(schema: dict[str, Any]) -> Any:
 async def test_the_largest_accepted_rules_still_match_and_explain(database_url: str, pg_schema: str) -> None:
     """Every bound at its maximum together: ending a placement re-matches the city, and a household's
     explanation is computed, without a 5xx."""
-    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+    async with (
+        in_process(SPEC, database_url, pg_schema, check_answers=True) as service,
+        service.client(matrix.STAFF_TO) as staff,
+    ):
         seeded = await seed(service)
         limits = (await staff.get("/openapi.json")).json()["components"]["schemas"]
         rules, priority = limits["CityRules"]["properties"], limits["PriorityWeights"]["properties"]

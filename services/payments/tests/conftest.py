@@ -24,6 +24,7 @@ async def payments(
     env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
     process = ServiceProcess([sys.executable, "-m", "lgnet_payments.entrypoints.main"], env, tmp_path / "payments.log")
     await process.start()
+    await process.check_answers()  # every answer the tests get, as payments' OpenAPI documents it
     under_test = PaymentsUnderTest(process, pool, kafka_bootstrap, topic_prefix, tokens)
     try:
         yield under_test

@@ -38,7 +38,7 @@ HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.hous
 
 @pytest.fixture
 async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema) as service:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         w = World(service)
         policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
         await w.call(STAFF_TO, "PUT", "/policies/torino", policy)

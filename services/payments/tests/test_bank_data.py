@@ -31,7 +31,7 @@ HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.hous
 
 @pytest.fixture
 async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema) as service:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         async with service.pool.acquire() as conn:
             await auth.add_actor(conn, MALLORY, Role.STAFF, "torino", MALLORY)
             service.tokens[MALLORY] = await auth.issue_token(conn, MALLORY)

@@ -43,6 +43,7 @@ async def crashable(
     )
     process = ServiceProcess([sys.executable, "-m", "lgnet_payments.entrypoints.main"], env, tmp_path / "payments.log")
     await process.start()
+    await process.check_answers()
     try:
         yield process, pool, tokens, pii.KeyStore(master)
     finally:

@@ -3,7 +3,8 @@ handlers, problem handlers and input guard as the deployed service, with its sch
 two cities provisioned. Kafka is not needed: the outbox keeps what would be published, and a test delivers the
 events a service consumes by calling its handlers (`deliver`), in one transaction as the consumer would.
 
-Used by the authorisation matrices and the schemathesis fuzzing of each service."""
+Used by the authorisation matrices and the schemathesis fuzzing of each service. With `check_answers`, every 2xx
+JSON answer its clients receive is checked against the response schema the app's OpenAPI declares (`answers`)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import BatchHandler, Handler
 from lgnet_shared.events import Event
 from lgnet_shared.service import ServiceSpec, all_migrations, create_app
+from lgnet_shared.testing.answers import AnswerCheck
 
 # Who calls: the same six actors in every service's tests.
 ACTORS: list[tuple[str, Role, str | None]] = [
@@ -44,10 +46,13 @@ class InProcessService:
     app: FastAPI
     pool: Any
     tokens: dict[str, str] = field(default_factory=dict)
+    answers: AnswerCheck | None = None  # set: every client checks the app's answers against its OpenAPI
 
     def client(self, actor: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client of the app, as `actor` (None: no Authorization header)."""
         headers = {"Authorization": f"Bearer {self.tokens[actor]}"} if actor else {}
+        if self.answers is not None:
+            kwargs["event_hooks"] = {"response": [self.answers.hook]}
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://lgnet.test", headers=headers, **kwargs
         )
@@ -77,7 +82,9 @@ def settings_for(database_url: str, schema: str, kafka_bootstrap: str = "127.0.0
 
 
 @asynccontextmanager
-async def in_process(spec: ServiceSpec, database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+async def in_process(
+    spec: ServiceSpec, database_url: str, schema: str, *, check_answers: bool = False
+) -> AsyncIterator[InProcessService]:
     settings = settings_for(database_url, schema)
     app = create_app(spec, settings)
     runtime = app.state.runtime
@@ -85,7 +92,7 @@ async def in_process(spec: ServiceSpec, database_url: str, schema: str) -> Async
     try:
         await db.migrate(runtime.pool, all_migrations(spec.migrations))
         runtime.keys = pii.KeyStore(settings.master_key_bytes())
-        service = InProcessService(app, runtime.pool)
+        service = InProcessService(app, runtime.pool, answers=AnswerCheck(app.openapi()) if check_answers else None)
         async with runtime.pool.acquire() as conn:
             for actor_id, role, city in ACTORS:
                 await auth.add_actor(conn, actor_id, role, city, actor_id)

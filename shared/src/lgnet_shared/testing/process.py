@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from lgnet_shared import tls
+from lgnet_shared.testing.answers import AnswerCheck, of_service
 from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
 
 # Test servers' ports come from a block of their own per pytest-xdist worker, below the kernel's ephemeral range
@@ -80,6 +81,7 @@ class ServiceProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | ForkedProcess | None = None
+    answers: AnswerCheck | None = None  # set (`check_answers`): its clients check every answer against its OpenAPI
 
     @property
     def url(self) -> str:
@@ -88,7 +90,15 @@ class ServiceProcess:
     def client(self, token: str | None = None, timeout: float = 30) -> httpx.AsyncClient:
         """An HTTP client of the service, with `token` as its bearer (None: no Authorization header)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.AsyncClient(verify=tls.http_verify(), base_url=self.url, headers=headers, timeout=timeout)
+        hooks = {"response": [self.answers.hook]} if self.answers is not None else {}
+        return httpx.AsyncClient(
+            verify=tls.http_verify(), base_url=self.url, headers=headers, timeout=timeout, event_hooks=hooks
+        )
+
+    async def check_answers(self) -> None:
+        """From now on, every 2xx JSON answer a client of `client()` receives is checked against the response
+        schema the service's own OpenAPI document declares for it (`answers.AnswerCheck`)."""
+        self.answers = await of_service(self.url, verify=tls.http_verify())
 
     async def start(self, timeout: float = 60) -> None:
         env = {**self.env, "LGNET_HTTP_PORT": str(self.port)}

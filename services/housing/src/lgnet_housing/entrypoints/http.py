@@ -1,5 +1,9 @@
 """Housing's HTTP API for desk operators, social workers and partners (OpenAPI at /docs). Thin: authenticate,
-open a transaction, call the use case, answer. Creates need an Idempotency-Key; errors are problem+json."""
+open a transaction, call the use case, answer. Creates need an Idempotency-Key; errors are problem+json.
+
+Every success answer's body is documented by a model of `responses` (`responses={200: {"model": ...}}`: the
+OpenAPI only; what is sent is the handler's answer as it is). Routes return `Any` rather than `Json`: FastAPI
+would make a `dict[str, Any]` return type the documented body too, merged into the model's schema."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from lgnet_shared.service import Runtime
 from pydantic import BaseModel
 
 from lgnet_housing.domain.rules import CityRules
+from lgnet_housing.entrypoints import responses as r
 from lgnet_housing.service_layer import commands as cmd
 from lgnet_housing.service_layer.handlers import Context, Housing
 
@@ -23,6 +28,9 @@ Actor = Any
 Json = dict[str, Any]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 MatchStatus = Literal["proposed", "accepted", "placed", "declined", "cancelled", "ended"]
+OPPORTUNITY: dict[int | str, dict[str, Any]] = {200: {"model": r.HousingOpportunity, "description": "The opportunity"}}
+RULES: dict[int | str, dict[str, Any]] = {200: {"model": r.CityMatchingRules, "description": "The rules in force"}}
+MATCH: dict[int | str, dict[str, Any]] = {200: {"model": r.MatchDetail, "description": "The match"}}
 ERRORS = problem_responses(
     s403="Not allowed for this actor (other city, other partner, national role)",
     s409="Conflicts with what is recorded (wrong step, already done)",
@@ -75,27 +83,44 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ catalogue
 
-    @api.post("/opportunities", status_code=201, summary="List a housing opportunity in the actor's city")
+    @api.post(
+        "/opportunities",
+        status_code=201,
+        summary="List a housing opportunity in the actor's city",
+        responses={201: {"model": r.HousingOpportunity, "description": "The opportunity as listed"}},
+    )
     async def list_opportunity(body: cmd.ListOpportunity, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         async def run(h: Housing, c: Context) -> Json:
             return await h.list_opportunity(c, body)
 
         return await create(actor, key, body, run)
 
-    @api.get("/opportunities", summary="The city's opportunities")
-    async def opportunities(actor: Who, status: Literal["open", "withdrawn"] | None = None) -> list[Json]:
-        return await read(actor, lambda h, c: h.list_opportunities(c, status))  # type: ignore[no-any-return]
+    @api.get(
+        "/opportunities",
+        summary="The city's opportunities",
+        responses={200: {"model": list[r.CatalogueOpportunity], "description": "By opportunity_id"}},
+    )
+    async def opportunities(actor: Who, status: Literal["open", "withdrawn"] | None = None) -> Any:
+        return await read(actor, lambda h, c: h.list_opportunities(c, status))
 
-    @api.get("/opportunities/{opportunity_id}", summary="An opportunity")
-    async def opportunity(opportunity_id: str, actor: Who) -> Json:
-        return await read(actor, lambda h, c: h.read_opportunity(c, opportunity_id))  # type: ignore[no-any-return]
+    @api.get("/opportunities/{opportunity_id}", summary="An opportunity", responses=OPPORTUNITY)
+    async def opportunity(opportunity_id: str, actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.read_opportunity(c, opportunity_id))
 
-    @api.patch("/opportunities/{opportunity_id}", summary="Change an open opportunity (only the fields given)")
+    @api.patch(
+        "/opportunities/{opportunity_id}",
+        summary="Change an open opportunity (only the fields given)",
+        responses=OPPORTUNITY,
+    )
     async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"PATCH /opportunities/{opportunity_id}"
         return await change(actor, key, route, body, lambda h, c: h.update_opportunity(c, opportunity_id, body))
 
-    @api.post("/opportunities/{opportunity_id}/withdrawal", summary="Withdraw an opportunity from the catalogue")
+    @api.post(
+        "/opportunities/{opportunity_id}/withdrawal",
+        summary="Withdraw an opportunity from the catalogue",
+        responses=OPPORTUNITY,
+    )
     async def withdraw(
         opportunity_id: str, body: cmd.WithdrawOpportunity, actor: Who, key: IdempotencyKey = None
     ) -> Any:
@@ -105,77 +130,123 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ rules and matching
 
-    @api.get("/rules", summary="The city's matching rules and score weights")
-    async def read_rules(actor: Who) -> Json:
-        return await read(actor, lambda h, c: h.read_rules(c))  # type: ignore[no-any-return]
+    @api.get("/rules", summary="The city's matching rules and score weights", responses=RULES)
+    async def read_rules(actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.read_rules(c))
 
-    @api.put("/rules", summary="Staff: set the city's matching rules and score weights")
+    @api.put("/rules", summary="Staff: set the city's matching rules and score weights", responses=RULES)
     async def save_rules(body: CityRules, actor: Who, key: IdempotencyKey = None) -> Any:
         return await change(actor, key, "PUT /rules", body, lambda h, c: h.save_rules(c, body))
 
-    @api.post("/matching/runs", summary="Run the city-wide matching now; answers proposals and the unmatched")
+    @api.post(
+        "/matching/runs",
+        summary="Run the city-wide matching now; answers proposals and the unmatched",
+        responses={200: {"model": r.MatchingRun, "description": "The proposals made and why the others got none"}},
+    )
     async def run_matching(actor: Who, key: IdempotencyKey = None) -> Any:
         return await change(actor, key, "POST /matching/runs", None, lambda h, c: h.matching_for(c))
 
-    @api.get("/households", summary="The city's waiting list with priorities, first served first")
-    async def waiting(actor: Who) -> list[Json]:
-        return await read(actor, lambda h, c: h.waiting_list(c))  # type: ignore[no-any-return]
+    @api.get(
+        "/households",
+        summary="The city's waiting list with priorities, first served first",
+        responses={200: {"model": list[r.WaitingHousehold], "description": "First served first"}},
+    )
+    async def waiting(actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.waiting_list(c))
 
-    @api.get("/households/{household_id}/why", summary="Why isn't this household matching?")
-    async def why(household_id: str, actor: Who) -> Json:
-        return await read(actor, lambda h, c: h.why(c, household_id))  # type: ignore[no-any-return]
+    @api.get(
+        "/households/{household_id}/why",
+        summary="Why isn't this household matching?",
+        responses={200: {"model": r.WhyNotMatching, "description": "Its state, then the reasons"}},
+    )
+    async def why(household_id: str, actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.why(c, household_id))
 
-    @api.get("/proposals", summary="Matches of the city (partners: those of their cases or opportunities)")
-    async def proposals(actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed") -> list[Json]:
-        return await read(actor, lambda h, c: h.list_matches(c, status))  # type: ignore[no-any-return]
+    @api.get(
+        "/proposals",
+        summary="Matches of the city (partners: those of their cases or opportunities)",
+        responses={200: {"model": list[r.Match], "description": "By proposal day, then match_id"}},
+    )
+    async def proposals(actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed") -> Any:
+        return await read(actor, lambda h, c: h.list_matches(c, status))
 
-    @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown")
-    async def read_match(match_id: str, actor: Who) -> Json:
-        return await read(actor, lambda h, c: h.read_match(c, match_id))  # type: ignore[no-any-return]
+    @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown", responses=MATCH)
+    async def read_match(match_id: str, actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.read_match(c, match_id))
 
     # ------------------------------------------------------------ workflow
 
-    @api.post("/matches/{match_id}/acceptance", summary="The proposal is accepted")
+    @api.post("/matches/{match_id}/acceptance", summary="The proposal is accepted", responses=MATCH)
     async def accept(match_id: str, body: cmd.AcceptMatch, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /matches/{match_id}/acceptance"
         return await change(actor, key, route, body, lambda h, c: h.accept(c, match_id, body), one_shot=True)
 
-    @api.post("/matches/{match_id}/decline", summary="Decline (household or provider, coded reason); re-matches")
+    @api.post(
+        "/matches/{match_id}/decline",
+        summary="Decline (household or provider, coded reason); re-matches",
+        responses=MATCH,
+    )
     async def decline(match_id: str, body: cmd.DeclineMatch, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /matches/{match_id}/decline"
         return await change(actor, key, route, body, lambda h, c: h.decline(c, match_id, body), one_shot=True)
 
-    @api.post("/matches/{match_id}/placement", status_code=201, summary="Start the placement of an accepted match")
+    @api.post(
+        "/matches/{match_id}/placement",
+        status_code=201,
+        summary="Start the placement of an accepted match",
+        responses={201: {"model": r.Placement, "description": "The placement started"}},
+    )
     async def place(match_id: str, body: cmd.StartPlacement, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         async def start_placement(h: Housing, c: Context) -> Json:
             return await h.start_placement(c, match_id, body)
 
         return await create(actor, key, body, start_placement)
 
-    @api.post("/placements/{placement_id}/lease", status_code=201, summary="Record the signed lease or sub-lease")
+    @api.post(
+        "/placements/{placement_id}/lease",
+        status_code=201,
+        summary="Record the signed lease or sub-lease",
+        responses={201: {"model": r.Lease, "description": "The lease recorded (the lease_signed event's data)"}},
+    )
     async def lease(placement_id: str, body: cmd.SignLease, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         async def sign_lease(h: Housing, c: Context) -> Json:
             return await h.sign_lease(c, placement_id, body)
 
         return await create(actor, key, body, sign_lease)
 
-    @api.post("/placements/{placement_id}/end", summary="End a placement (autonomy reached, moved, dropped out)")
+    @api.post(
+        "/placements/{placement_id}/end",
+        summary="End a placement (autonomy reached, moved, dropped out)",
+        responses={200: {"model": r.Placement, "description": "The placement, ended"}},
+    )
     async def end(placement_id: str, body: cmd.EndPlacement, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /placements/{placement_id}/end"
         run = lambda h, c: h.end_placement(c, placement_id, body)  # noqa: E731
         return await change(actor, key, route, body, run, one_shot=True)
 
-    @api.post("/households/{household_id}/park", summary="Put a household on hold until a date")
+    @api.post(
+        "/households/{household_id}/park",
+        summary="Put a household on hold until a date",
+        responses={200: {"model": r.Hold, "description": "The hold"}},
+    )
     async def park(household_id: str, body: cmd.ParkHousehold, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /households/{household_id}/park"
         return await change(actor, key, route, body, lambda h, c: h.park(c, household_id, body))
 
-    @api.post("/households/{household_id}/unpark", summary="Take a household off hold")
+    @api.post(
+        "/households/{household_id}/unpark",
+        summary="Take a household off hold",
+        responses={200: {"model": r.HoldLifted, "description": "Off hold from `on`"}},
+    )
     async def unpark(household_id: str, body: cmd.UnparkHousehold, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /households/{household_id}/unpark"
         return await change(actor, key, route, body, lambda h, c: h.unpark(c, household_id, body))
 
-    @api.post("/matching/stalled-check", summary="Staff: remind stalled match steps; release expired holds")
+    @api.post(
+        "/matching/stalled-check",
+        summary="Staff: remind stalled match steps; release expired holds",
+        responses={200: {"model": r.StalledCheckOutcome, "description": "The reminders emitted, the holds released"}},
+    )
     async def stalled(body: cmd.StalledCheck, actor: Who, key: IdempotencyKey = None) -> Any:
         async def run(h: Housing, c: Context) -> Json:
             return await h.stalled_check(c, c.city(), body.on)
@@ -185,8 +256,9 @@ def router(runtime: Runtime) -> APIRouter:
     @api.get(
         "/reminders",
         summary="Open reminders (stalled match steps): the city's for staff, a partner's own cases' for a partner",
+        responses={200: {"model": list[r.Reminder], "description": "Oldest step first"}},
     )
-    async def reminders(actor: Who) -> list[Json]:
-        return await read(actor, lambda h, c: h.reminders(c))  # type: ignore[no-any-return]
+    async def reminders(actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.reminders(c))
 
     return api

@@ -1,5 +1,7 @@
 """Payments' HTTP API (OpenAPI at /docs). Thin: authenticate, open a transaction, call the use case, answer.
-Every create needs an Idempotency-Key; errors are problem+json naming the field and reason."""
+Every create needs an Idempotency-Key; errors are problem+json naming the field and reason. Every success answer's
+body is documented by a model of `responses` (`responses={200: {"model": ...}}`: the OpenAPI only; what is sent is
+the handler's answer as it is)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from lgnet_shared.http import idempotent, problem_responses, replayable, transit
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
+from lgnet_payments.entrypoints import responses as r
 from lgnet_payments.service_layer import (
     budgets,
     contributions,
@@ -35,6 +38,8 @@ from lgnet_payments.service_layer.context import Context, UnitOfWork
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 RequestStatus = Literal["requested", "approved", "rejected", "batched", "paid"]  # the schema's check constraint
 AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
+REQUEST: dict[int | str, dict[str, Any]] = {200: {"model": r.ContributionRequest, "description": "The request"}}
+PROVIDER: dict[int | str, dict[str, Any]] = {200: {"model": r.Provider, "description": "The provider"}}
 ERRORS = problem_responses(s409="Conflicts with what is recorded (wrong state, over budget, spent voucher)")
 Run = Callable[[UnitOfWork, Context], Awaitable[Any]]
 BANK_FILE = {
@@ -99,33 +104,59 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ policy and budgets
 
-    @api.get("/policies/{city}", summary="The city's payment policy (thresholds, automatic requests, paying account)")
+    @api.get(
+        "/policies/{city}",
+        summary="The city's payment policy (thresholds, automatic requests, paying account)",
+        responses={200: {"model": r.PaymentPolicy, "description": "The policy in force (the defaults until set)"}},
+    )
     async def get_policy(city: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: budgets.get_policy(u, c, city))
 
-    @api.put("/policies/{city}", summary="Staff: set the city's payment policy")
+    @api.put(
+        "/policies/{city}",
+        summary="Staff: set the city's payment policy",
+        responses={200: {"model": r.PaymentPolicy, "description": "The policy set"}},
+    )
     async def put_policy(city: str, body: cmd.SetPolicy, actor: Who, key: IdempotencyKey = None) -> Any:
         payload = body.model_dump(mode="json")
         return await change(
             actor, key, f"PUT /policies/{city}", payload, lambda u, c: budgets.set_policy(u, c, city, body)
         )
 
-    @api.post("/budget-lines", status_code=201, summary="Staff: allocate money to a budget line of the grant")
+    @api.post(
+        "/budget-lines",
+        status_code=201,
+        summary="Staff: allocate money to a budget line of the grant",
+        responses={201: {"model": r.BudgetLine, "description": "The budget line after the allocation"}},
+    )
     async def allocate(body: cmd.AllocateBudget, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body.model_dump(mode="json"), lambda u, c: budgets.allocate(u, c, body))
 
-    @api.post("/budget-lines/{budget_line_id}/adjustments", status_code=201, summary="Staff: adjust a budget line")
+    @api.post(
+        "/budget-lines/{budget_line_id}/adjustments",
+        status_code=201,
+        summary="Staff: adjust a budget line",
+        responses={201: {"model": r.BudgetLine, "description": "The budget line after the adjustment"}},
+    )
     async def adjust(
         budget_line_id: str, body: cmd.AdjustBudget, actor: Who, key: IdempotencyKey = None
     ) -> JSONResponse:
         payload = {"budget_line_id": budget_line_id, **body.model_dump(mode="json")}
         return await create(actor, key, payload, lambda u, c: budgets.adjust(u, c, budget_line_id, body))
 
-    @api.get("/budget-lines", summary="Budget lines of a city with their ledger balances")
+    @api.get(
+        "/budget-lines",
+        summary="Budget lines of a city with their ledger balances",
+        responses={200: {"model": list[r.BudgetLineBalances], "description": "By line"}},
+    )
     async def lines(actor: Who, city: str | None = None, as_of: AsOf = None) -> Any:
         return await act(actor, lambda u, c: budgets.lines(u, c, city, as_of))
 
-    @api.get("/ledger/balances", summary="Ledger balances per account, for a city, budget line, case or household")
+    @api.get(
+        "/ledger/balances",
+        summary="Ledger balances per account, for a city, budget line, case or household",
+        responses={200: {"model": r.LedgerBalances, "description": "The balances asked for"}},
+    )
     async def balances(
         actor: Who,
         city: str | None = None,
@@ -143,16 +174,25 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ contribution requests
 
-    @api.post("/contribution-requests", status_code=201, summary="Request a contribution for a case")
+    @api.post(
+        "/contribution-requests",
+        status_code=201,
+        summary="Request a contribution for a case",
+        responses={201: {"model": r.ContributionRequest, "description": "The request"}},
+    )
     async def request(body: cmd.RequestContribution, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         payload = body.model_dump(mode="json")
         return await create(actor, key, payload, lambda u, c: contributions.request_contribution(u, c, body))
 
-    @api.get("/contribution-requests", summary="Contribution requests of the actor's city")
+    @api.get(
+        "/contribution-requests",
+        summary="Contribution requests of the actor's city",
+        responses={200: {"model": list[r.ContributionRequest], "description": "By request_id"}},
+    )
     async def list_requests(actor: Who, status: RequestStatus | None = None, case_id: str | None = None) -> Any:
         return await act(actor, lambda u, c: contributions.listing(u, c, status, case_id))
 
-    @api.get("/contribution-requests/{request_id}", summary="A contribution request")
+    @api.get("/contribution-requests/{request_id}", summary="A contribution request", responses=REQUEST)
     async def read_request(request_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: contributions.read(u, c, request_id))
 
@@ -160,6 +200,7 @@ def router(runtime: Runtime) -> APIRouter:
         "/contribution-requests/{request_id}/beneficiary",
         summary="Set or change who is paid (name, IBAN, BIC; sealed): a change needs a new approval by someone else;"
         " a batched or paid request refuses it (409)",
+        responses=REQUEST,
     )
     async def beneficiary(request_id: str, body: cmd.Beneficiary, actor: Who, key: IdempotencyKey = None) -> Any:
         # The body carries the IBAN: only its digest is kept with the key.
@@ -170,13 +211,15 @@ def router(runtime: Runtime) -> APIRouter:
         )
 
     @api.post(
-        "/contribution-requests/{request_id}/approval", summary="Staff: approve (second approver above threshold)"
+        "/contribution-requests/{request_id}/approval",
+        summary="Staff: approve (second approver above threshold)",
+        responses=REQUEST,
     )
     async def approve(request_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/approval"
         return await change(actor, key, route, {}, lambda u, c: contributions.approve(u, c, request_id), one_shot=True)
 
-    @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason")
+    @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
     async def reject(request_id: str, body: cmd.Reject, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/rejection"
         run: Run = lambda u, c: contributions.reject(u, c, request_id, body)  # noqa: E731
@@ -184,13 +227,22 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ batches and reconciliation
 
-    @api.post("/batches", status_code=201, summary="Staff: batch every approved request for payment")
+    @api.post(
+        "/batches",
+        status_code=201,
+        summary="Staff: batch every approved request for payment",
+        responses={201: {"model": r.Batch, "description": "The batch made and its file"}},
+    )
     async def batch(body: cmd.CreateBatch, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(
             actor, key, body.model_dump(mode="json"), lambda u, c: disbursement.create_batch(u, c, body)
         )
 
-    @api.get("/batches/{batch_id}", summary="A batch and the state of its payments")
+    @api.get(
+        "/batches/{batch_id}",
+        summary="A batch and the state of its payments",
+        responses={200: {"model": r.BatchPayments, "description": "The batch, its file and its payments"}},
+    )
     async def read_batch(batch_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: disbursement.batch_view(u, c, batch_id))
 
@@ -212,6 +264,7 @@ def router(runtime: Runtime) -> APIRouter:
         status_code=201,
         summary="Staff: import the bank's result (camt.054 XML or CSV) to mark payments paid or failed",
         openapi_extra=BANK_FILE,
+        responses={201: {"model": r.Reconciliation, "description": "What the file changed"}},
     )
     async def reconcile(request: Request, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         data = await request.body()
@@ -221,19 +274,29 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ vouchers and tutoring
 
-    @api.post("/providers", status_code=201, summary="Staff: register a service provider that redeems vouchers")
+    @api.post(
+        "/providers",
+        status_code=201,
+        summary="Staff: register a service provider that redeems vouchers",
+        responses={201: {"model": r.Provider, "description": "The provider registered"}},
+    )
     async def provider(body: cmd.RegisterProvider, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(
             actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.register_provider(u, c, body)
         )
 
-    @api.get("/providers/{provider_id}", summary="Staff: a provider, its IBAN masked and its bank data's approval")
+    @api.get(
+        "/providers/{provider_id}",
+        summary="Staff: a provider, its IBAN masked and its bank data's approval",
+        responses=PROVIDER,
+    )
     async def read_provider(provider_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: vouchers.read_provider(u, c, provider_id))
 
     @api.put(
         "/providers/{provider_id}/bank-data",
         summary="Staff: change where a provider is reimbursed (IBAN, BIC; sealed); another staff member approves it",
+        responses=PROVIDER,
     )
     async def provider_bank_data(
         provider_id: str, body: cmd.ProviderBankData, actor: Who, key: IdempotencyKey = None
@@ -248,21 +311,35 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post(
         "/providers/{provider_id}/bank-data/approval",
         summary="Staff: approve a provider's new bank data (not whoever set it); reimbursements wait until then",
+        responses=PROVIDER,
     )
     async def approve_provider_bank_data(provider_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /providers/{provider_id}/bank-data/approval"
         run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id)  # noqa: E731
         return await change(actor, key, route, {}, run, one_shot=True)
 
-    @api.post("/vouchers", status_code=201, summary="Issue a voucher to a case's household")
+    @api.post(
+        "/vouchers",
+        status_code=201,
+        summary="Issue a voucher to a case's household",
+        responses={201: {"model": r.VoucherRedemptions, "description": "The voucher issued"}},
+    )
     async def issue(body: cmd.IssueVoucher, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.issue(u, c, body))
 
-    @api.get("/vouchers", summary="Vouchers of the actor's city")
+    @api.get(
+        "/vouchers",
+        summary="Vouchers of the actor's city",
+        responses={200: {"model": list[r.Voucher], "description": "By voucher_id"}},
+    )
     async def list_vouchers(actor: Who, household_id: str | None = None) -> Any:
         return await act(actor, lambda u, c: vouchers.listing(u, c, household_id))
 
-    @api.get("/vouchers/{voucher_id}", summary="A voucher and its redemptions")
+    @api.get(
+        "/vouchers/{voucher_id}",
+        summary="A voucher and its redemptions",
+        responses={200: {"model": r.VoucherRedemptions, "description": "The voucher and its redemptions"}},
+    )
     async def read_voucher(voucher_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: vouchers.read(u, c, voucher_id))
 
@@ -270,6 +347,7 @@ def router(runtime: Runtime) -> APIRouter:
         "/vouchers/{voucher_id}/redemptions",
         status_code=201,
         summary="A registered provider redeems (part of) a voucher; the same redemption_id again is a replay",
+        responses={201: {"model": r.VoucherRedemptions, "description": "The voucher after the redemption"}},
     )
     async def redeem(voucher_id: str, body: cmd.Redeem, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         route = f"POST /vouchers/{voucher_id}/redemptions"
@@ -277,15 +355,30 @@ def router(runtime: Runtime) -> APIRouter:
         answer = await change(actor, key, route, body.model_dump(mode="json"), run, status=201)
         return answer if isinstance(answer, JSONResponse) else JSONResponse(status_code=201, content=answer)
 
-    @api.post("/vouchers/expiry", summary="Staff: expire vouchers past their validity (the rest returns)")
+    @api.post(
+        "/vouchers/expiry",
+        summary="Staff: expire vouchers past their validity (the rest returns)",
+        responses={200: {"model": r.ExpiredVouchers, "description": "The vouchers expired"}},
+    )
     async def expire(actor: Who, key: IdempotencyKey = None) -> Any:
         return await change(actor, key, "POST /vouchers/expiry", {}, lambda u, c: vouchers.expire_due(u, c))
 
-    @api.post("/provider-reimbursements", status_code=201, summary="Staff: reimburse providers for redemptions")
+    @api.post(
+        "/provider-reimbursements",
+        status_code=201,
+        summary="Staff: reimburse providers for redemptions",
+        responses={
+            201: {"model": r.ReimbursementRun, "description": "The reimbursements made, the providers held back"}
+        },
+    )
     async def reimburse(actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, {}, lambda u, c: reimbursements.run(u, c))
 
-    @api.get("/reimbursement-runs/{run_id}", summary="Staff: a reimbursement run and the state of its transfers")
+    @api.get(
+        "/reimbursement-runs/{run_id}",
+        summary="Staff: a reimbursement run and the state of its transfers",
+        responses={200: {"model": r.ReimbursementRunTransfers, "description": "The run, its file and its transfers"}},
+    )
     async def read_run(run_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: reimbursements.run_view(u, c, run_id))
 
@@ -301,15 +394,28 @@ def router(runtime: Runtime) -> APIRouter:
             xml = payment_files.content(file)
         return file_response(file, xml, f"pain.001-{run_id}.xml")
 
-    @api.post("/tutoring-sessions", status_code=201, summary="Record a money tutoring session of a household")
+    @api.post(
+        "/tutoring-sessions",
+        status_code=201,
+        summary="Record a money tutoring session of a household",
+        responses={201: {"model": r.TutoringSession, "description": "The session recorded"}},
+    )
     async def record_tutoring(body: cmd.RecordTutoring, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body.model_dump(mode="json"), lambda u, c: tutoring.record(u, c, body))
 
-    @api.get("/tutoring-sessions", summary="Money tutoring sessions of the actor's city (a partner: its own cases')")
+    @api.get(
+        "/tutoring-sessions",
+        summary="Money tutoring sessions of the actor's city (a partner: its own cases')",
+        responses={200: {"model": list[r.TutoringSession], "description": "The sessions"}},
+    )
     async def list_tutoring(actor: Who, case_id: str | None = None, household_id: str | None = None) -> Any:
         return await act(actor, lambda u, c: tutoring.listing(u, c, case_id, household_id))
 
-    @api.get("/tutoring-sessions/{session_id}", summary="A money tutoring session (the case's partner, city staff)")
+    @api.get(
+        "/tutoring-sessions/{session_id}",
+        summary="A money tutoring session (the case's partner, city staff)",
+        responses={200: {"model": r.TutoringSession, "description": "The session"}},
+    )
     async def read_tutoring(session_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: tutoring.read(u, c, session_id))
 

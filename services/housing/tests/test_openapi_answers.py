@@ -1,0 +1,19 @@
+"""Housing's OpenAPI declares the body of every success answer that is JSON, so that a partner's generated client
+knows what comes back (the tests' in-process and process clients then check every answer against it:
+`lgnet_shared.testing.answers`). A new route answering JSON without a declared schema fails here."""
+
+from __future__ import annotations
+
+from lgnet_housing.entrypoints.main import SPEC
+from lgnet_shared.service import create_app
+from lgnet_shared.testing.answers import undeclared
+from lgnet_shared.testing.inprocess import settings_for
+
+# Routes whose success answer is not JSON, hence no JSON schema to declare: route -> what it answers instead.
+# None in housing: every success answer is JSON.
+FILES: dict[str, str] = {}
+
+
+def test_every_json_answer_of_housing_declares_its_body() -> None:
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    assert undeclared(openapi, FILES) == []
