@@ -137,6 +137,10 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "is before the birth of the household's reference person",
             "è precedente alla nascita della persona di riferimento del nucleo",
         ),
+        (  # intake: a transfer dated before the case's last one (a review found it shown in English)
+            "is before the case's last transfer (2026-02-01)",
+            "è precedente all'ultimo trasferimento della pratica (2026-02-01)",
+        ),
     ],
 )
 def test_the_refusals_an_outside_test_saw_in_english_are_said_in_italian(reason: str, italian: str) -> None:
@@ -401,6 +405,11 @@ def test_the_desk_lists_its_variables_on_help_and_names_those_at_fault(
         "lgnet-desk: invalid configuration:",
         "  LGNET_MASTER_KEY: must be base64 of 32 bytes",
     ]
+    monkeypatch.setenv("LGNET_MASTER_KEY", "A" * 43 + "=")
+    monkeypatch.setenv("LGNET_LOG_LEVEL", "LOUD")  # a review: accepted, then a traceback from logging
+    with pytest.raises(SystemExit) as stopped:
+        desk_main.main()
+    assert str(stopped.value.code).splitlines()[1].startswith("  LGNET_LOG_LEVEL: "), stopped.value.code
 
 
 def test_refusals_name_cities_and_fields_as_people_say_them() -> None:

@@ -312,6 +312,13 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         assert r.status_code == 422 and r.json()["field"].startswith("restrictions"), r.text
         r = await post(c, "/opportunities", opportunity("o-bad", available_until=clock.today().isoformat()))
         assert r.status_code == 422 and r.json()["field"] == "available_until", r.text  # it said `body`
+        # A review: housing's languages had no bound and no check, as intake's had (a 1.5 MB fact).
+        r = await post(c, "/opportunities", opportunity("o-bad", languages=["it", "xx"]))
+        assert (r.status_code, r.json()["field"]) == (422, "languages.1") and "ISO 639" in r.json()["reason"], r.text
+        r = await post(c, "/opportunities", opportunity("o-bad", languages=["it"] * 300_000))
+        assert (r.status_code, r.json()["field"]) == (422, "languages"), r.text
+        r = await c.patch("/opportunities/o-bad", json={"languages": ["it", "it"]})
+        assert r.status_code in (404, 422), r.text
         r = await c.post("/opportunities", json=opportunity("o-nokey"))
         assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
         r = await post(c, "/opportunities", opportunity("o-other", partner="coop-borgo"))

@@ -323,3 +323,24 @@ def test_contribution_approved_v1_records_still_decode() -> None:
         request_id="r1", approved_by="anna", bank_data_version=2, bank_data_set_by="coop", on=D
     )
     assert decode(to_envelope(v2, source="/lgnet/payments", city="torino")) == v2
+
+
+def test_the_largest_batch_a_city_may_ask_for_makes_a_fact_the_broker_takes() -> None:
+    """From a review: `max_payments` allowed 200,000 payments in one batch, whose `disbursement_batch_created` names
+    every request (≈ 39 bytes each): above ≈ 23,000 it is larger than a fact may be (outbox.MAX_FACT_BYTES, the
+    broker's 1 MiB), refused after the SEPA file was made — and before that guard, a row the relay could never send."""
+    from datetime import date
+
+    from lgnet_payments.service_layer.commands import CreateBatch
+    from lgnet_shared import outbox
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.payments import DisbursementBatchCreated
+    from lgnet_shared.ids import new_id
+
+    most = CreateBatch.model_fields["max_payments"].metadata
+    limit = next(m.le for m in most if getattr(m, "le", None) is not None)
+    assert CreateBatch().max_payments <= limit
+    fact = DisbursementBatchCreated(batch_id=new_id(), city="torino", request_ids=[new_id() for _ in range(limit)],
+                                    total_cents=10**12, message_id="M" * 35, on=date(2026, 12, 3))  # fmt: skip
+    value, _ = to_envelope(fact, source="/lgnet/payments", city="torino").to_structured()
+    assert len(value) <= outbox.MAX_FACT_BYTES, (limit, len(value))

@@ -60,3 +60,21 @@ def is_valid_language(code: str) -> bool:
     if len(code) == 2:
         return pycountry.languages.get(alpha_2=code) is not None
     return (pycountry.languages.get(alpha_3=code) or pycountry.languages.get(bibliographic=code)) is not None
+
+
+MAX_LANGUAGES = 20  # a person's, an opportunity's: without a bound 300,000 codes made a 1.5 MB fact
+
+
+def check_languages(codes: list[str], field: str = "languages") -> list[str]:
+    """Languages as the contract lists them: ISO 639 codes, each once, at most MAX_LANGUAGES (a ContractError names
+    the list or the code at fault)."""
+    from lgnet_shared.errors import ContractError
+
+    if len(codes) > MAX_LANGUAGES:
+        raise ContractError(field, f"lists {len(codes)} languages: at most {MAX_LANGUAGES}")
+    for i, code in enumerate(codes):
+        if not is_valid_language(code):
+            raise ContractError(f"{field}.{i}", f"{code!r} is not an ISO 639 language code")
+        if code in codes[:i]:
+            raise ContractError(f"{field}.{i}", f"{code!r} is listed twice")
+    return list(codes)

@@ -121,7 +121,8 @@ def _flat_routes(routes: Iterable[Any]) -> Iterator[Any]:
 
 
 def _utf8(body: bytes) -> bool:
-    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+    # A byte-order mark, or a raw NUL (never in JSON text, always in UTF-16/32 of ASCII text, which is ASCII bytes).
+    if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body:
         return False
     if body.isascii():
         return True

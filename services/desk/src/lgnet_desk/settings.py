@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,7 +19,7 @@ class DeskSettings(BaseSettings):
     payments_url: str = Field("http://127.0.0.1:8003", alias="LGNET_PAYMENTS_URL")
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
     http_port: int = Field(8005, alias="LGNET_HTTP_PORT")
-    log_level: str = Field("INFO", alias="LGNET_LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
     # Secure cookies need HTTPS; a desk behind a TLS proxy keeps the default. Only plain-HTTP development turns it off.
     cookie_secure: bool = Field(True, alias="LGNET_DESK_COOKIE_SECURE")
     session_minutes: int = Field(480, alias="LGNET_DESK_SESSION_MINUTES", gt=0)

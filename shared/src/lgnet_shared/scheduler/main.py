@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import uvicorn
@@ -52,7 +52,7 @@ class SchedulerSettings(BaseSettings):
     reporting_url: str = Field("http://127.0.0.1:8004", alias="LGNET_REPORTING_URL")
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
     http_port: int = Field(8006, alias="LGNET_HTTP_PORT")
-    log_level: str = Field("INFO", alias="LGNET_LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
 
     @field_validator("timezone")
     @classmethod

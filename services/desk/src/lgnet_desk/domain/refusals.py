@@ -57,6 +57,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"is in the future", "è nel futuro"),
     (r"is more than 120 years ago", "è di oltre 120 anni fa"),
     (r"is before the case was opened", "è precedente all'apertura della pratica"),
+    (r"is before the case's last transfer \((\S+)\)", "è precedente all'ultimo trasferimento della pratica ({day0})"),
     (r"'(\w+)' is not an ISO 3166-1 alpha-2 country code", "«{0}» non è un codice di paese ISO 3166-1 (es. NG, MA)"),
     (
         r"the person has not consented to sharing data with partners",

@@ -479,7 +479,8 @@ def router(settings: DeskSettings) -> APIRouter:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
             path = f"/cases/{_case_of(f)}/transfer"
-            fields, key = {"to_partner": "to_partner", "on": "transfer_on"}, resubmission.call_key(f, "transfer")
+            fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
+            key = resubmission.call_key(f, "transfer")
             await desk.submit(s, "intake", path, body, fields, key)
 
         return await act(request, person_id, run)

@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from lgnet_shared import outbox, tracing
 from lgnet_shared.access import Actor, Role, may_write_in_city
 from lgnet_shared.codec import caused_by, to_envelope
+from lgnet_shared.countries import check_languages
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
@@ -83,6 +84,7 @@ class Housing:
 
     async def list_opportunity(self, ctx: Context, c: cmd.ListOpportunity) -> Json:
         assert ctx.actor is not None
+        check_languages(c.languages)
         city = ctx.city()
         may_write_in_city(ctx.actor, city)
         partner = c.partner or ctx.actor.partner
@@ -118,6 +120,8 @@ class Housing:
         return list(jsonable_encoder(rows))
 
     async def update_opportunity(self, ctx: Context, opportunity_id: str, c: cmd.UpdateOpportunity) -> Json:
+        if c.languages is not None:
+            check_languages(c.languages)
         row = await self._own_opportunity(ctx, opportunity_id)
         if row["status"] != "open":
             raise Conflict("opportunity_id", f"the opportunity is {row['status']}")

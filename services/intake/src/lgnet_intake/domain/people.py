@@ -7,11 +7,10 @@ import unicodedata
 from datetime import date, datetime
 
 from codicefiscale import codicefiscale
-from lgnet_shared.countries import is_third_country, is_valid_country, is_valid_language
+from lgnet_shared.countries import is_third_country, is_valid_country
 from lgnet_shared.errors import ContractError
 
 ADULT_AGE = 18
-MAX_LANGUAGES = 20  # a person's languages; without a bound 300,000 codes made a 1.5 MB fact
 
 
 def age_on(birth_date: date, on: date) -> int:
@@ -36,18 +35,6 @@ def nationality(alpha2: str, field: str = "nationality") -> tuple[str, bool]:
     if not is_valid_country(code):
         raise ContractError(field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
     return code, is_third_country(code)
-
-
-def languages(codes: list[str], field: str = "languages") -> list[str]:
-    """The languages a person speaks: ISO 639 codes, each once, at most MAX_LANGUAGES."""
-    if len(codes) > MAX_LANGUAGES:
-        raise ContractError(field, f"lists {len(codes)} languages: at most {MAX_LANGUAGES}")
-    for i, code in enumerate(codes):
-        if not is_valid_language(code):
-            raise ContractError(f"{field}.{i}", f"{code!r} is not an ISO 639 language code")
-        if code in codes[:i]:
-            raise ContractError(f"{field}.{i}", f"{code!r} is listed twice")
-    return list(codes)
 
 
 def fiscal_code(code: str, *, birth_date: date, sex: str, field: str = "fiscal_code") -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from lgnet_shared import outbox, pii, tracing
 from lgnet_shared.access import may_read_city
 from lgnet_shared.codec import caused_by, to_envelope
+from lgnet_shared.countries import check_languages
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
@@ -224,7 +225,7 @@ class Intake:
             changes["nationality"] = event["nationality"] = code
             changes["third_country"] = event["third_country"] = third
         if c.languages is not None:
-            changes["languages"] = event["languages"] = people.languages(c.languages)
+            changes["languages"] = event["languages"] = check_languages(c.languages)
         if c.literate is not None:
             changes["literate"] = event["literate"] = c.literate
         if c.identity is not None:

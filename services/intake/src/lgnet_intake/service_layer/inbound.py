@@ -15,6 +15,7 @@ from datetime import date
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import codec, pii
+from lgnet_shared.countries import check_languages
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic
 from lgnet_shared.events import Event, Sealed, versions
@@ -154,7 +155,7 @@ def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[
     with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity."""
     people.check_birth_date(c.birth_date, today)
     nationality, third = people.nationality(c.nationality)
-    people.languages(c.languages)
+    check_languages(c.languages)
     plain = c.identity.model_dump(exclude_none=True)
     if "fiscal_code" in plain:
         plain["fiscal_code"] = people.fiscal_code(

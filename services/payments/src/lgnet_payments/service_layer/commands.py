@@ -68,9 +68,14 @@ class Reject(Command):
     reason: Code
 
 
+MAX_BATCH_PAYMENTS = 20_000
+
+
 class CreateBatch(Command):
     execution_date: IsoDate | None = Field(default=None, description="Requested execution date; default tomorrow")
-    max_payments: Annotated[StrictInt, Field(gt=0, le=200_000)] = 100_000
+    # One fact names every request of the batch (≈ 39 bytes each): 20,000 keep it under outbox.MAX_FACT_BYTES (the
+    # broker's 1 MiB). More approved requests wait for the next batch.
+    max_payments: Annotated[StrictInt, Field(gt=0, le=MAX_BATCH_PAYMENTS)] = MAX_BATCH_PAYMENTS
 
 
 class RegisterProvider(Command):
