@@ -888,3 +888,21 @@ async def test_a_consent_form_sent_twice_records_the_consent_once(desk: Desk) ->
     for _ in range(2):
         assert (await desk.client.post("/persons/p-1/consents", data=form)).status_code == 303
     assert recorded[0] == recorded[1], recorded
+
+
+async def test_the_desk_admin_refuses_a_service_schema_that_does_not_exist(desk: Desk) -> None:
+    """From a review: `lgnet-desk-admin --intake-schema intak` created the schema, then failed on a missing table,
+    leaving the stray schema behind. The schema is named and nothing is created."""
+    from lgnet_desk.entrypoints.admin import add_operator
+
+    typo = {"intake": "intak_x", "housing": "housng_x", "payments": "paymnts_x"}
+    op = Operator("nuova", "Nuova Operatrice", OperatorRole.STAFF, "torino", None)
+    with pytest.raises(ValueError, match="--intake-schema: no schema 'intak_x'"):
+        await add_operator(desk.settings, op, "una-password-lunga", typo)
+    async with desk.pool.acquire() as conn:
+        assert (
+            await conn.fetchval(
+                "select count(*) from pg_namespace where nspname = any($1::text[])", list(typo.values())
+            )
+            == 0
+        )

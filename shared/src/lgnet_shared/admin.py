@@ -14,25 +14,13 @@ import asyncio
 import os
 import sys
 
-import asyncpg
-
 from lgnet_shared import actors, db
 from lgnet_shared.errors import ContractError
 
 
 async def run(args: argparse.Namespace) -> str:
-    # A service creates its schema at its first start: a schema that is not there is a typo ("housng"), which would
-    # otherwise be created and the actor added where no service reads it.
-    conn = await asyncpg.connect(os.environ["DATABASE_URL"])
-    try:
-        exists = await conn.fetchval("select 1 from pg_namespace where nspname = $1", args.schema)
-    finally:
-        await conn.close()
-    if not exists:
-        raise ValueError(
-            f"--schema: no schema {args.schema!r} in this database (start the service first, or check the name)"
-        )
-    pool = await db.create_pool(os.environ["DATABASE_URL"], args.schema)
+    # A service creates its schema at its first start: one that is not there is a typo ("housng").
+    pool = await db.create_pool(os.environ["DATABASE_URL"], args.schema, create=False, field="--schema")
     try:
         await db.migrate(pool, [actors.MIGRATION])
         async with pool.acquire() as conn:

@@ -17,11 +17,20 @@ Pool = Any  # asyncpg.Pool; typed loosely because asyncpg ships no type informat
 Conn = Any  # asyncpg.Connection
 
 
-async def create_pool(url: str, schema: str, *, min_size: int = 1, max_size: int = 20) -> Pool:
-    """A pool whose connections see only `schema` (created if missing) on their search path."""
+async def create_pool(
+    url: str, schema: str, *, min_size: int = 1, max_size: int = 20, create: bool = True, field: str = "schema"
+) -> Pool:
+    """A pool whose connections see only `schema` on their search path: created if missing, or, with `create`
+    False (an administrator's command naming a service's schema), refused naming `field` — a mistyped schema was
+    created and an actor added where no service reads it."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(f'create schema if not exists "{schema}"')
+        if create:
+            await conn.execute(f'create schema if not exists "{schema}"')
+        elif not await conn.fetchval("select 1 from pg_namespace where nspname = $1", schema):
+            raise ValueError(
+                f"{field}: no schema {schema!r} in this database (start the service first, or check the name)"
+            )
     finally:
         await conn.close()
     return await asyncpg.create_pool(

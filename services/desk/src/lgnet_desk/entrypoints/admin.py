@@ -41,7 +41,9 @@ async def add_operator(
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
         for service in SERVICES:
-            pool = await db.create_pool(settings.database_url, schemas[service], max_size=1)
+            pool = await db.create_pool(
+                settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
+            )
             try:
                 async with pool.acquire() as conn, conn.transaction():
                     with contextlib.suppress(Conflict):  # the partner's actor exists already: one more token for it
