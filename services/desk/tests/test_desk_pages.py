@@ -906,3 +906,30 @@ async def test_the_desk_admin_refuses_a_service_schema_that_does_not_exist(desk:
             )
             == 0
         )
+
+
+async def test_a_registration_refused_after_its_members_keeps_them_and_a_key_reused_is_said_at_a_field(
+    desk: Desk,
+) -> None:
+    """From a review: when the household (or a consent, or the cooperative's case) was refused after the members were
+    registered, the form came back with the members editable; a corrected member sent again under the same key got
+    intake's 409 at `headers.idempotency-key`, shown at no field."""
+    desk.services.answers[("intake", "POST", "/persons")] = {"person_id": "p-new", "same_as": None}
+    desk.services.answers[("intake", "POST", "/consents")] = {}
+    desk.services.answers[("intake", "POST", "/households")] = refusing(
+        "member_ids", "a member is already in a household"
+    )
+    await desk.as_operator(MARIA)
+    new = (await desk.client.get("/persons/new")).text
+    household = {"csrf": "csrf-maria", "form_key": form_key_of(new, "/persons/new"), "m0_given_name": "Amina",
+                 "m0_family_name": "Okafor", "m0_birth_date": "1985-03-14", "m0_sex": "female",
+                 "m0_nationality": "NG", "consent_service": "on"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=household)
+    assert r.status_code == 422
+    assert '<input type="hidden" name="m0_person_id" value="p-' in r.text, r.text  # kept: not registered again
+    reused = "this Idempotency-Key was already used for a different request"
+    conflict = httpx.Response(409, json={"status": 409, "field": "headers.idempotency-key", "reason": reused})
+    desk.services.answers[("intake", "POST", "/persons")] = conflict
+    r = await desk.client.post("/persons/new", data=household)
+    assert r.status_code == 422
+    assert 'aria-describedby="m0_given_name-error"' in r.text, r.text  # said next to the member's first field

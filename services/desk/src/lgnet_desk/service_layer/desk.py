@@ -180,8 +180,10 @@ async def register_household(
         try:
             answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
         except ServiceRefusal as r:
-            name = r.field.removeprefix("identity.").split(".")[0] or "given_name"
-            errors[f"m{i}_{name}"] = r.reason
+            name = r.field.removeprefix("identity.").split(".")[0]
+            # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`) is
+            # said at its first field: it was said at none.
+            errors[f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}"] = r.reason
             continue
         ids.append(answer.get("same_as") or body["person_id"])
         kept[f"m{i}_person_id"] = ids[-1]
@@ -189,6 +191,21 @@ async def register_household(
         raise FieldErrors(errors, kept)
     if not ids:
         raise FieldErrors({"m0_given_name": "required"})
+    try:
+        return await _register_together(services, form, ids, today, partner)
+    except FieldErrors as e:  # the members stay registered: shown as such, so a resend does not register them again
+        raise FieldErrors(e.errors, {**kept, **e.kept}) from None
+    except ServiceRefusal as r:
+        raise FieldErrors({"m0_given_name": r.reason}, kept) from None
+
+
+MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality"})
+
+
+async def _register_together(
+    services: Services, form: dict[str, str], ids: list[str], today: date, partner: str | None
+) -> str:
+    """The registered members' consents, their household and (a cooperative's) its case."""
     for pid in ids:
         for purpose in ("service", "partner_sharing"):
             if form.get(f"consent_{purpose}"):
