@@ -37,7 +37,7 @@ def serve_housing(services: FakeServices, status: str = "proposed", why: dict[st
         ("housing", "GET", "/proposals"): lambda r: [match, other] if r.url.params.get("status") == status else [],
         ("housing", "GET", "/opportunities/o-3b9d"): {
             "opportunity_id": "o-3b9d", "partner": "coop-aurora", "kind": "collective_facility", "capacity": 2,
-            "bedrooms": 1, "area": "Barriera di Milano", "status": "open", "monthly_rent_cents": 30000},
+            "bedrooms": 1, "area": "barriera_milano", "status": "open", "monthly_rent_cents": 30000},
         ("housing", "GET", f"/households/{HOUSEHOLD}/why"): why or {
             "household_id": HOUSEHOLD, "waiting": False,
             "reasons": [{"code": "has_match", "detail": f"the household already has a {status} match"}]},
@@ -66,7 +66,7 @@ async def test_the_housing_page_names_the_proposal_and_says_why_in_italian_and_e
     assert page.status_code == 200, page.text
     text = text_of(page.text)
     # the housing by kind, area and places, its partner by name; the case by its area and opening date
-    assert "Struttura collettiva, Barriera di Milano, 2 posti" in text, text
+    assert "Struttura collettiva, barriera_milano, 2 posti" in text, text
     assert "Offerto da Cooperativa Aurora" in text and "Inclusione abitativa, Cooperativa Aurora, aperta il" in text, (
         text
     )
@@ -78,7 +78,7 @@ async def test_the_housing_page_names_the_proposal_and_says_why_in_italian_and_e
     assert "Troppo lontano" in text and "Troppo costoso" in text, text  # the coded reasons, labelled
     assert "h-other" not in page.text  # another household's match is not shown here
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
-    assert "Collective facility, Barriera di Milano, 2 places" in english, english
+    assert "Collective facility, barriera_milano, 2 places" in english, english
     assert "The household already has a live proposal or placement" in english, english
     assert "Accept the proposal" in english and "Too far" in english, english
 

@@ -1,0 +1,88 @@
+"""The household's housing steps in headless Chromium against the real intake and housing (real Kafka and PostgreSQL):
+a proposal for a cooperative's household is shown by what the housing is, with why the household is not matching;
+the cooperative's operator accepts it, is refused a placement dated in the future (said next to the day, in Italian)
+and starts it today. The page passes axe-core; LGNET_WRITE_SCREENSHOTS=1 writes docs/desk/housing.png."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lgnet_shared import clock
+from lgnet_shared.access import Role
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_desk_e2e import _client_as, _created, desk, logged_in, shot  # the same desk (the browser: the plugin's)
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+__all__ = ["desk"]  # a fixture, used by name
+
+
+async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_desk(browser: Any, desk: Any) -> None:
+    today = clock.today()
+    run = uuid.uuid4().hex[:6]
+    person, household, case = f"p-hs-{run}", f"h-hs-{run}", f"c-hs-{run}"
+    async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
+        body = {"person_id": person, "birth_date": "1988-02-01", "sex": "female", "nationality": "ER",
+                "identity": {"given_name": "Selam", "family_name": "Tesfaye"}}  # fmt: skip
+        await _created(intake, "/persons", body)
+        for purpose in ("service", "partner_sharing"):
+            consent = {"person_id": person, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()}
+            await _created(intake, "/consents", consent)
+        members = {"household_id": household, "reference_person_id": person, "member_ids": [person]}
+        await _created(intake, "/households", members)
+        opened = {"case_id": case, "household_id": household, "action_area": "housing_inclusion", "channel": "desk",
+                  "opened_on": today.isoformat(), "housing_need": True, "partner": "coop-aurora"}  # fmt: skip
+        await _created(intake, "/cases", opened)
+        assessed = {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 90_000,
+                    "employment_status": "employed_permanent", "assessed_on": today.isoformat()}  # fmt: skip
+        await _created(intake, "/cases/assessments", assessed)
+    async with (
+        await _client_as(desk, "housing", "coop-aurora", None) as aurora,
+        await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
+    ):
+        room = {"opportunity_id": f"o-hs-{run}", "kind": "solidarity_cohousing", "capacity": 2, "bedrooms": 1,
+                "accessible": False, "monthly_rent_cents": 20_000, "available_from": today.isoformat(),
+                "support_level": "none", "restrictions": ["singles_only", "women_only"], "languages": [],
+                "area": "vanchiglia"}  # fmt: skip
+        found: list[dict[str, Any]] = []
+        for _ in range(60):  # housing learns of the case from intake's events
+            r = await aurora.post("/opportunities", json=room, headers={"Idempotency-Key": f"room-{run}"})
+            assert r.status_code in (200, 201), r.text
+            found = [p for p in (await staff.get("/proposals")).json() if p["case_id"] == case]
+            if found:
+                break
+            await staff.post("/matching/runs", headers={"Idempotency-Key": uuid.uuid4().hex})
+            await asyncio.sleep(1)
+        assert found, "no proposal for the case"
+
+    luca = await logged_in(browser, desk, "luca")  # the case's cooperative, which also offers the room
+    await luca.goto(f"{desk.url}/households/{household}/housing")
+    main = luca.locator("main")
+    text = await main.inner_text()
+    assert "Coabitazione solidale, vanchiglia, 2 posti" in text and "in attesa di risposta" in text, text
+    assert "Il nucleo ha già una proposta o un inserimento in corso" in text, text
+    await shot(luca, "housing")
+    await luca.get_by_role("button", name="Accetta la proposta").click()
+    await luca.get_by_role("button", name="Avvia l'inserimento").wait_for()
+    assert "accettata, in attesa dell'inserimento" in await main.inner_text()
+    ahead = (today + timedelta(days=5)).isoformat()
+    day_field = luca.get_by_label("Il nucleo entra nell'alloggio il")
+    await day_field.fill(ahead)
+    await luca.get_by_role("button", name="Avvia l'inserimento").click()
+    error = luca.locator(f"#placement-{found[0]['match_id']}-started_on-error")
+    await error.wait_for()
+    assert await error.inner_text() == "è nel futuro"
+    assert await day_field.input_value() == ahead  # what was typed, kept
+    await shot(luca, "housing-refused")
+    await day_field.fill(today.isoformat())
+    await luca.get_by_role("button", name="Avvia l'inserimento").click()
+    await luca.get_by_text("inserimento avviato").first.wait_for()
+    assert await luca.get_by_role("button", name="Avvia l'inserimento").count() == 0
+    await luca.goto(f"{desk.url}/households/{household}/housing?lang=en")
+    assert "placement started" in await luca.locator("main").inner_text()
