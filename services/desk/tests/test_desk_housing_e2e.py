@@ -5,7 +5,6 @@ and starts it today. The page passes axe-core; LGNET_WRITE_SCREENSHOTS=1 writes 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from datetime import timedelta
@@ -17,7 +16,7 @@ from lgnet_shared import clock
 from lgnet_shared.access import Role
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_e2e import _client_as, _created, desk, logged_in, shot  # the same desk (the browser: the plugin's)
+from test_desk_e2e import _client_as, desk, in_need_of_housing, logged_in, proposed, shot  # the same desk
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 __all__ = ["desk"]  # a fixture, used by name
@@ -30,18 +29,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
         body = {"person_id": person, "birth_date": "1988-02-01", "sex": "female", "nationality": "ER",
                 "identity": {"given_name": "Selam", "family_name": "Tesfaye"}}  # fmt: skip
-        await _created(intake, "/persons", body)
-        for purpose in ("service", "partner_sharing"):
-            consent = {"person_id": person, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()}
-            await _created(intake, "/consents", consent)
-        members = {"household_id": household, "reference_person_id": person, "member_ids": [person]}
-        await _created(intake, "/households", members)
-        opened = {"case_id": case, "household_id": household, "action_area": "housing_inclusion", "channel": "desk",
-                  "opened_on": today.isoformat(), "housing_need": True, "partner": "coop-aurora"}  # fmt: skip
-        await _created(intake, "/cases", opened)
-        assessed = {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 90_000,
-                    "employment_status": "employed_permanent", "assessed_on": today.isoformat()}  # fmt: skip
-        await _created(intake, "/cases/assessments", assessed)
+        await in_need_of_housing(intake, body, household, case)
     async with (
         await _client_as(desk, "housing", "coop-aurora", None) as aurora,
         await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
@@ -50,16 +38,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
                 "accessible": False, "monthly_rent_cents": 20_000, "available_from": today.isoformat(),
                 "support_level": "none", "restrictions": ["singles_only", "women_only"], "languages": [],
                 "area": "vanchiglia"}  # fmt: skip
-        found: list[dict[str, Any]] = []
-        for _ in range(60):  # housing learns of the case from intake's events
-            r = await aurora.post("/opportunities", json=room, headers={"Idempotency-Key": f"room-{run}"})
-            assert r.status_code in (200, 201), r.text
-            found = [p for p in (await staff.get("/proposals")).json() if p["case_id"] == case]
-            if found:
-                break
-            await staff.post("/matching/runs", headers={"Idempotency-Key": uuid.uuid4().hex})
-            await asyncio.sleep(1)
-        assert found, "no proposal for the case"
+        match_id = await proposed(aurora, staff, room, case)
 
     luca = await logged_in(browser, desk, "luca")  # the case's cooperative, which also offers the room
     await luca.goto(f"{desk.url}/households/{household}/housing")
@@ -75,7 +54,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     day_field = luca.get_by_label("Il nucleo entra nell'alloggio il")
     await day_field.fill(ahead)
     await luca.get_by_role("button", name="Avvia l'inserimento").click()
-    error = luca.locator(f"#placement-{found[0]['match_id']}-started_on-error")
+    error = luca.locator(f"#placement-{match_id}-started_on-error")
     await error.wait_for()
     assert await error.inner_text() == "è nel futuro"
     assert await day_field.input_value() == ahead  # what was typed, kept
