@@ -205,3 +205,65 @@ async def test_the_cartella_and_the_to_do_list_lead_to_the_housing_steps(desk: D
     desk.services.answers[("intake", "GET", "/appointments/reminders/open")] = []
     todo = (await desk.client.get("/todo")).text
     assert f'href="/households/{HOUSEHOLD}/housing"' in todo, todo
+
+
+def serve_the_placement(services: FakeServices, lease: bool = True) -> dict[str, Any]:
+    """Housing's GET /matches/{id} of a placed match: its placement and, when signed, the lease's terms."""
+    today = clock.today()
+    terms = {"lease_id": "l-1", "lease_type": "sub_lease", "monthly_rent_cents": 30_000, "deposit_cents": 60_000,
+             "start_date": today.isoformat(), "end_date": (today + timedelta(days=365)).isoformat(),
+             "signed_on": today.isoformat()}  # fmt: skip
+    placement = {"placement_id": "pl-1", "started_on": today.isoformat(), "ended_on": None, "end_reason": None,
+                 "lease": terms if lease else None}  # fmt: skip
+    services.answers[("housing", "GET", "/matches/m-1")] = {
+        "match_id": "m-1",
+        "status": "placed",
+        "placement": placement,
+    }
+    return terms
+
+
+async def test_a_placement_shows_its_lease_read_only_and_is_ended_with_a_reason_and_a_day(desk: Desk) -> None:
+    serve_housing(desk.services, status="placed")
+    terms = serve_the_placement(desk.services)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    text = text_of(page.text)
+    assert f"Inserimento dal {i18n.day(clock.today(), 'it')}" in text, text
+    assert "Sublocazione" in text and "300,00 €" in text and "600,00 €" in text, text  # the lease, in euros
+    assert f"Firmato il {i18n.day(terms['signed_on'], 'it')}" in text, text
+    assert "Autonomia raggiunta" in text and 'name="ended_on"' in page.text, text  # the end's reasons, labelled
+    assert "Accetta la proposta" not in text and 'action="/placements' not in page.text  # the desk's own forms only
+    ended = recorded(desk.services, "/placements/pl-1/end")
+    today = clock.today().isoformat()
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": "pl-1", "reason": "autonomy_reached",
+            "ended_on": today}  # fmt: skip
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
+    assert r.status_code == 303, r.text
+    assert json.loads(ended[0].content) == {"reason": "autonomy_reached", "ended_on": today}
+    assert ended[0].headers["Idempotency-Key"] == f"desk:{KEY}:end:m-1"
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Sub-lease" in english and "€300.00" in english and "End the placement" in english, english
+
+
+async def test_a_placement_without_a_lease_says_so(desk: Desk) -> None:
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services, lease=False)
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Nessun contratto firmato ancora: lo registra l'ente che offre l'alloggio" in text, text
+
+
+async def test_ending_a_placement_before_it_started_is_refused_at_the_day_the_reason_kept(desk: Desk) -> None:
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services)
+    await desk.as_operator(MARIA)
+    today, before = clock.today(), (clock.today() - timedelta(days=3)).isoformat()
+    refusal = {"status": 422, "field": "ended_on", "reason": f"is before {today}, when the previous step happened"}
+    recorded(desk.services, "/placements/pl-1/end", httpx.Response(422, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": "pl-1", "reason": "moved", "ended_on": before}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
+    assert r.status_code == 422, r.text
+    said = f"è precedente al {i18n.day(today, 'it')}, quando è avvenuto il passaggio precedente"
+    assert re.search(rf'id="end-m-1-ended_on-error">{said}<', r.text), text_of(r.text)
+    assert re.search(r'<option value="moved"\s+selected>', r.text) and f'value="{before}"' in r.text, r.text

@@ -1,7 +1,8 @@
 """The household's housing steps in headless Chromium against the real intake and housing (real Kafka and PostgreSQL):
 a proposal for a cooperative's household is shown by what the housing is, with why the household is not matching;
-the cooperative's operator accepts it, is refused a placement dated in the future (said next to the day, in Italian)
-and starts it today. The page passes axe-core; LGNET_WRITE_SCREENSHOTS=1 writes docs/desk/housing.png."""
+the cooperative's operator accepts it, is refused a placement dated in the future (said next to the day, in Italian),
+starts it today, sees the lease signed over housing's API and ends the placement. Each view passes axe-core;
+LGNET_WRITE_SCREENSHOTS=1 writes docs/desk/housing*.png."""
 
 from __future__ import annotations
 
@@ -63,5 +64,23 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     await luca.get_by_role("button", name="Avvia l'inserimento").click()
     await luca.get_by_text("inserimento avviato").first.wait_for()
     assert await luca.get_by_role("button", name="Avvia l'inserimento").count() == 0
+    assert "Nessun contratto firmato ancora" in await main.inner_text()
+    # The cooperative offering the room signs the lease over housing's API; the page shows it, read-only.
+    async with await _client_as(desk, "housing", "coop-aurora", None) as aurora:
+        placement = (await aurora.get(f"/matches/{match_id}")).json()["placement"]
+        lease = {"lease_type": "sub_lease", "monthly_rent_cents": 20_000, "deposit_cents": 40_000,
+                 "start_date": today.isoformat(), "signed_on": today.isoformat()}  # fmt: skip
+        r = await aurora.post(
+            f"/placements/{placement['placement_id']}/lease", json=lease, headers={"Idempotency-Key": f"lease-{run}"}
+        )
+        assert r.status_code == 201, r.text
+    await luca.reload()
+    text = (await main.inner_text()).replace("\xa0", " ")  # babel writes "200,00\xa0€"
+    assert "Sublocazione" in text and "200,00 €" in text and "senza scadenza" in text, text
+    await shot(luca, "housing-placed")
+    await luca.get_by_label("Motivo della conclusione").select_option("autonomy_reached")
+    await luca.get_by_role("button", name="Concludi l'inserimento").click()
+    await luca.get_by_text("Autonomia raggiunta").first.wait_for()
+    assert await luca.get_by_role("button", name="Concludi l'inserimento").count() == 0
     await luca.goto(f"{desk.url}/households/{household}/housing?lang=en")
-    assert "placement started" in await luca.locator("main").inner_text()
+    assert "placement ended" in await luca.locator("main").inner_text()

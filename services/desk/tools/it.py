@@ -387,5 +387,18 @@ IT = {
     "None of the %(n)s open opportunities passes every rule": "Nessuno dei %(n)s alloggi disponibili rispetta tutte le regole",
     "The household is on hold until %(day)s": "Il nucleo è in sospeso fino al %(day)s",
     "Housing gives no reason.": "Il servizio alloggi non indica alcun motivo.",
+    "Placement": "Inserimento",
+    "Placement from %(day)s": "Inserimento dal %(day)s",
+    "ended on %(day)s": "concluso il %(day)s",
+    "Contract": "Contratto",
+    "Monthly rent": "Canone mensile",
+    "Deposit": "Deposito cauzionale",
+    "Term": "Durata",
+    "from %(day)s, open-ended": "dal %(day)s, senza scadenza",
+    "Signed on %(day)s": "Firmato il %(day)s",
+    "No lease signed yet: the organisation offering the housing records it.": "Nessun contratto firmato ancora: lo registra l'ente che offre l'alloggio.",
+    "End the placement": "Concludi l'inserimento",
+    "Why it ends": "Motivo della conclusione",
+    "Ended on": "Concluso il",
     # ---- end of the housing steps
 }

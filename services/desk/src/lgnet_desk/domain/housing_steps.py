@@ -21,8 +21,8 @@ SYSTEM_DECLINES = (
 
 @dataclass(frozen=True)
 class Step:
-    """One step: housing's path under the match, the form fields its body carries (housing's names: the form's are
-    the same) and the match states it is taken from."""
+    """One step: housing's path (of the match, or of its placement: the form carries the placement's id), the form
+    fields its body carries (housing's names: the form's are the same) and the match states it is taken from."""
 
     path: str
     fields: tuple[str, ...]
@@ -31,12 +31,18 @@ class Step:
     def body(self, form: dict[str, str]) -> dict[str, Any]:
         return {f: form.get(f, "").strip() or None for f in self.fields}
 
+    def path_of(self, match_id: str, form: dict[str, str]) -> str:
+        return self.path.format(match=match_id, placement=form.get("placement_id", "").strip())
+
 
 STEPS = {
-    "acceptance": Step("acceptance", ("on",), ("proposed",)),
-    "decline": Step("decline", ("by", "reason", "on"), ("proposed", "accepted")),
-    "placement": Step("placement", ("started_on",), ("accepted",)),
+    "acceptance": Step("/matches/{match}/acceptance", ("on",), ("proposed",)),
+    "decline": Step("/matches/{match}/decline", ("by", "reason", "on"), ("proposed", "accepted")),
+    "placement": Step("/matches/{match}/placement", ("started_on",), ("accepted",)),
+    "end": Step("/placements/{placement}/end", ("reason", "ended_on"), ("placed",)),
 }
+# The states whose match has a placement to show (housing's GET /matches/{id} gives it, with the signed lease).
+PLACED = ("placed", "ended")
 
 
 def steps_for(status: str) -> list[str]:

@@ -183,7 +183,7 @@ ITALIAN: list[tuple[str, str]] = [
     # housing's steps on a match (the desk's housing page)
     (
         r"is before (\S+), when the previous step happened",
-        "è precedente al {day0}, quando è avvenuto il passaggio prima",
+        "è precedente al {day0}, quando è avvenuto il passaggio precedente",
     ),
     (
         r"is before the opportunity is available \(from (\S+)\)",

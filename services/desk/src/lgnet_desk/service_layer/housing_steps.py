@@ -7,7 +7,7 @@ from typing import Any
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.housing_steps import STEPS, steps_for, why_lines
+from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
 from lgnet_desk.service_layer import desk
 
 
@@ -17,6 +17,8 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     matches = await desk.household_matches(services, {household_id})
     for m in matches:
         m["steps"] = steps_for(str(m.get("status")))
+        if m.get("status") in PLACED:  # the placement and its lease are read from the match
+            m["placement"] = (await services.get("housing", f"/matches/{m['match_id']}")).get("placement")
     view: dict[str, Any] = {"matches": matches, "why": None, "why_refused": None}
     try:
         view["why"] = why_lines(await services.get("housing", f"/households/{household_id}/why"))
@@ -33,7 +35,7 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
     s = STEPS[step]
     key = resubmission.call_key(form, step, match_id)
     try:
-        await services.post("housing", f"/matches/{match_id}/{s.path}", s.body(form), key)
+        await services.post("housing", s.path_of(match_id, form), s.body(form), key)
     except ServiceRefusal as r:
         if r.status == 403:
             raise
