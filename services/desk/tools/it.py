@@ -400,5 +400,7 @@ IT = {
     "End the placement": "Concludi l'inserimento",
     "Why it ends": "Motivo della conclusione",
     "Ended on": "Concluso il",
+    "proposal declined": "proposta rifiutata",
+    "Signing": "Sottoscrizione",
     # ---- end of the housing steps
 }
