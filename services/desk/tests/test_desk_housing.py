@@ -267,3 +267,20 @@ async def test_ending_a_placement_before_it_started_is_refused_at_the_day_the_re
     said = f"è precedente al {i18n.day(today, 'it')}, quando è avvenuto il passaggio precedente"
     assert re.search(rf'id="end-m-1-ended_on-error">{said}<', r.text), text_of(r.text)
     assert re.search(r'<option value="moved"\s+selected>', r.text) and f'value="{before}"' in r.text, r.text
+
+
+async def test_the_page_says_housing_is_unavailable_when_it_does_not_answer(desk: Desk) -> None:
+    serve_housing(desk.services)
+
+    def away(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("housing is down", request=request)
+
+    desk.services.answers[("housing", "GET", "/proposals")] = away
+    await desk.as_operator(MARIA)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert r.status_code == 502, r.text
+    assert "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+    desk.services.answers[("housing", "POST", "/matches/m-1/acceptance")] = away  # a step: the same page
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "on": clock.today().isoformat()}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
+    assert r.status_code == 502 and "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)

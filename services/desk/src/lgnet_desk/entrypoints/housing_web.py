@@ -1,11 +1,13 @@
 """The household's housing steps (an outside tester found none could be taken at the desk): its proposals and
-matches, why it is not matching, and accepting, declining or placing a match. Thin like web.py: read the session,
-check CSRF, call the use case as the operator, render; who may do what is housing's rule."""
+matches, why it is not matching, accepting, declining or placing a match, ending a placement, the signed lease. Thin
+like web.py: read the session, check CSRF, call the use case as the operator, render; who may do what is housing's
+rule, and housing away is said as the other pages say it (502)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
@@ -16,6 +18,8 @@ from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, housing_steps
 from lgnet_desk.settings import DeskSettings
+
+AWAY = ServiceRefusal(502, "", "housing did not answer")  # shown as "the service is not available" (502)
 
 
 def router(settings: DeskSettings) -> APIRouter:
@@ -29,6 +33,8 @@ def router(settings: DeskSettings) -> APIRouter:
             view = await housing_steps.household(p.services, household_id)
         except ServiceRefusal as r:
             return p.denied(r)
+        except httpx.HTTPError:
+            return p.denied(AWAY)
         ctx = {"household_id": household_id, "today": clock.today().isoformat(), "system_declines": SYSTEM_DECLINES}
         return p.render(
             "housing.html", status=status, **(ctx | view | {"form": {}, "errors": {}, "posted": ""} | extra)
@@ -49,6 +55,8 @@ def router(settings: DeskSettings) -> APIRouter:
             await housing_steps.take(p.services, match_id, step, f)
         except ServiceRefusal as r:
             return p.denied(r)
+        except httpx.HTTPError:
+            return p.denied(AWAY)
         except desk.FieldErrors as e:
             # the form sent shown again as it was (`posted`: which one), the others as new
             return await housing_page(request, household_id, 422, errors=e.errors, form=f, posted=f"{step}-{match_id}")
