@@ -409,6 +409,42 @@ async def _created(c: httpx.AsyncClient, path: str, body: dict[str, object]) -> 
     assert r.status_code in (200, 201), (path, r.text)
 
 
+async def proposed(provider: httpx.AsyncClient, staff: httpx.AsyncClient, room: dict[str, object], case: str) -> str:
+    """The match housing proposes for the case once `provider` lists `room` (housing learns of the case from intake's
+    events: the city's matching is run again until it does)."""
+    for _ in range(60):
+        r = await provider.post(
+            "/opportunities", json=room, headers={"Idempotency-Key": f"room-{room['opportunity_id']}"}
+        )
+        assert r.status_code in (200, 201), r.text
+        found = [p for p in (await staff.get("/proposals")).json() if p["case_id"] == case]
+        if found:
+            return str(found[0]["match_id"])
+        await staff.post("/matching/runs", headers={"Idempotency-Key": uuid.uuid4().hex})
+        await asyncio.sleep(1)
+    raise AssertionError("no proposal for the case")
+
+
+async def in_need_of_housing(
+    intake: httpx.AsyncClient, person: dict[str, object], household: str, case: str, partner: str = "coop-aurora"
+) -> None:
+    """A person alone in a household whose case, the partner's, needs housing and is assessed (homeless, employed):
+    housing puts it on the waiting list once intake's events reach it."""
+    today, pid = clock.today().isoformat(), str(person["person_id"])
+    await _created(intake, "/persons", person)
+    for purpose in ("service", "partner_sharing"):  # the cooperative may see the person
+        await _created(
+            intake, "/consents", {"person_id": pid, "purpose": purpose, "granted": True, "recorded_on": today}
+        )
+    await _created(intake, "/households", {"household_id": household, "reference_person_id": pid, "member_ids": [pid]})
+    opened = {"case_id": case, "household_id": household, "action_area": "housing_inclusion", "channel": "desk",
+              "opened_on": today, "housing_need": True, "partner": partner}  # fmt: skip
+    await _created(intake, "/cases", opened)
+    assessed = {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 90_000,
+                "employment_status": "employed_permanent", "assessed_on": today}  # fmt: skip
+    await _created(intake, "/cases/assessments", assessed)
+
+
 async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_appointments(
     browser: Browser, desk: Desk
 ) -> None:
@@ -421,19 +457,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
         body = {"person_id": person, "birth_date": "1990-04-01", "sex": "male", "nationality": "SN",
                 "identity": {"given_name": "Moussa", "family_name": "Diallo"}}  # fmt: skip
-        await _created(intake, "/persons", body)
-        for purpose in ("service", "partner_sharing"):  # the cooperative may see the person
-            consent = {"person_id": person, "purpose": purpose, "granted": True, "recorded_on": today.isoformat()}
-            await _created(intake, "/consents", consent)
-        await _created(
-            intake, "/households", {"household_id": household, "reference_person_id": person, "member_ids": [person]}
-        )
-        opened = {"case_id": case, "household_id": household, "action_area": "housing_inclusion", "channel": "desk",
-                  "opened_on": today.isoformat(), "housing_need": True, "partner": "coop-aurora"}  # fmt: skip
-        await _created(intake, "/cases", opened)
-        assessed = {"case_id": case, "housing_situation": "homeless", "monthly_income_cents": 90_000,
-                    "employment_status": "employed_permanent", "assessed_on": today.isoformat()}  # fmt: skip
-        await _created(intake, "/cases/assessments", assessed)
+        await in_need_of_housing(intake, body, household, case)
         tomorrow_ten = datetime.combine(today + timedelta(days=1), time(10), tzinfo=ZoneInfo("Europe/Rome"))
         appointment = f"a-todo-{run}"
         booked = {"appointment_id": appointment, "agenda": "desk", "operator": "op-giulia", "person_id": person,
@@ -449,17 +473,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
         room = {"opportunity_id": f"o-todo-{run}", "kind": "non_hotel_room", "capacity": 1, "bedrooms": 1,
                 "accessible": False, "monthly_rent_cents": 20_000, "available_from": today.isoformat(),
                 "support_level": "none", "restrictions": ["singles_only"], "languages": []}  # fmt: skip
-        match_id = None
-        for _ in range(60):  # housing learns of the case from intake's events
-            r = await aurora.post("/opportunities", json=room, headers={"Idempotency-Key": f"room-{run}"})
-            assert r.status_code in (200, 201), r.text
-            found = [p for p in (await staff.get("/proposals")).json() if p["case_id"] == case]
-            if found:
-                match_id = found[0]["match_id"]
-                break
-            await staff.post("/matching/runs", headers={"Idempotency-Key": uuid.uuid4().hex})
-            await asyncio.sleep(1)
-        assert match_id is not None, "no proposal for the case"
+        match_id = await proposed(aurora, staff, room, case)
         pool = await db.create_pool(desk.settings.database_url, desk.schemas["housing"], max_size=1)
         async with pool.acquire() as conn:  # the proposal was made 20 days ago
             await conn.execute(

@@ -94,6 +94,10 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         r = await post(c, f"/matches/{match_id}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
         placement_id = r.json()["placement_id"]
+        # the match shows its placement (the desk ends it from there), no lease yet
+        shown = (await c.get(f"/matches/{match_id}")).json()["placement"]
+        assert shown == {"placement_id": placement_id, "started_on": clock.today().isoformat(), "ended_on": None,
+                         "end_reason": None, "lease": None}, shown  # fmt: skip
         lease = {
             "lease_type": "lease",
             "monthly_rent_cents": 30_000,
@@ -114,6 +118,7 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
         again = await post(c, f"/placements/{placement_id}/lease", lease, key)  # a retry: same answer, no new lease
         assert again.status_code == 201 and again.json()["lease_id"] == lease_id
         assert (await post(c, f"/placements/{placement_id}/lease", lease)).status_code == 409
+        assert (await c.get(f"/matches/{match_id}")).json()["placement"]["lease"] == {"lease_id": lease_id, **lease}
         r = await c.post(f"/placements/{placement_id}/end", json={"reason": "autonomy_reached", "ended_on": future})
         assert (r.status_code, r.json()["field"]) == (422, "ended_on"), r.text
         r = await c.post(
@@ -121,6 +126,12 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
             json={"reason": "autonomy_reached", "ended_on": clock.today().isoformat()},
         )
         assert r.status_code == 200, r.text
+        shown = (await c.get(f"/matches/{match_id}")).json()
+        assert (shown["status"], shown["placement"]["ended_on"], shown["placement"]["end_reason"]) == (
+            "ended",
+            clock.today().isoformat(),
+            "autonomy_reached",
+        )
 
     events = await housing.events(want=1, of_type=hev.PlacementEnded.type)
     by_type = {e.type: e for e in events}

@@ -181,6 +181,46 @@ ITALIAN: list[tuple[str, str]] = [
         r"a cooperative follows a household that consents to sharing",
         "l'ente segue un nucleo che acconsente alla condivisione dei dati con gli enti partner",
     ),
+    # housing's steps on a match (the desk's housing page)
+    (
+        r"is before (\S+), when the previous step happened",
+        "è precedente al {day0}, quando è avvenuto il passaggio precedente",
+    ),
+    (
+        r"is before the opportunity is available \(from (\S+)\)",
+        "è precedente alla disponibilità dell'alloggio (dal {day0})",
+    ),
+    (
+        r"the opportunity is available only until (\S+), not on (\S+)",
+        "l'alloggio è disponibile solo fino al {day0} escluso, non il {day1}",
+    ),
+    (r"the match is (\w+), not proposed", "la proposta ha già avuto una risposta"),
+    (
+        r"the match is (\w+): only a proposed or accepted match is declined",
+        "si rifiuta solo una proposta in attesa o accettata",
+    ),
+    (
+        r"the match is (\w+): a placement starts from an accepted match",
+        "l'inserimento si avvia da una proposta accettata",
+    ),
+    (
+        r"partner (\S+) is not the case's \(household side\) partner.*",
+        "l'ente non segue la pratica del nucleo: non può agire per il nucleo",
+    ),
+    (
+        r"partner (\S+) is not the opportunity's \(provider side\) partner.*",
+        "l'ente non gestisce l'alloggio: non può agire per chi lo offre",
+    ),
+    (
+        r"partner (\S+) is neither the case's nor the opportunity's partner",
+        "l'ente non segue né la pratica né l'alloggio",
+    ),
+    (r"the household's case is assigned to another partner", "la pratica del nucleo è assegnata a un altro ente"),
+    (
+        r"no housing case for household (\S+) in (\w+)",
+        "nessuna pratica con bisogno abitativo per questo nucleo a {city1}",
+    ),
+    (r"no match (\S+)", "proposta non trovata"),
 ]
 # Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n); a
 # city's code is its name as the header writes it ({city<n>}), a field's id is said in words.

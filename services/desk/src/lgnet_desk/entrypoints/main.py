@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from lgnet_shared import config, db, logs
 
 from lgnet_desk.adapters.schema import MIGRATIONS
-from lgnet_desk.entrypoints import outreach_web, web
+from lgnet_desk.entrypoints import housing_web, outreach_web, web
 from lgnet_desk.settings import DeskSettings
 
 
@@ -30,6 +30,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("lgnet_desk.entrypoints", "static")]), name="static")
     web.install(app, settings)
     app.include_router(outreach_web.router(settings))  # #19: outings, street contacts, agenda
+    app.include_router(housing_web.router(settings))  # a household's housing steps
     return app
 
 

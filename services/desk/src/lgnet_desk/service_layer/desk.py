@@ -97,11 +97,7 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         unavailable.append("payments")
     housing: list[dict[str, Any]] = []
     try:
-        for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
-            with contextlib.suppress(ServiceRefusal):
-                matches = await services.get("housing", "/proposals", status=status)
-                housing += [m for m in matches if m.get("household_id") in household_ids]
-        await _with_opportunities(services, housing)
+        housing = await household_matches(services, household_ids)
     except httpx.HTTPError:
         unavailable.append("housing")
     record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
@@ -110,6 +106,18 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     record["housing"] = housing
     record["unavailable"] = sorted(unavailable)
     return record
+
+
+async def household_matches(services: Services, household_ids: set[str]) -> list[dict[str, Any]]:
+    """The households' matches in every state housing shows the operator, each with its opportunity (a state housing
+    refuses the operator is left out; housing away: httpx.HTTPError)."""
+    found: list[dict[str, Any]] = []
+    for status in ("proposed", "accepted", "placed", "ended", "declined", "cancelled"):  # housing's match states
+        with contextlib.suppress(ServiceRefusal):
+            matches = await services.get("housing", "/proposals", status=status)
+            found += [m for m in matches if m.get("household_id") in household_ids]
+    await _with_opportunities(services, found)
+    return found
 
 
 async def _with_opportunities(services: Services, matches: list[dict[str, Any]]) -> None:

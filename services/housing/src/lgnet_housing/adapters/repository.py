@@ -483,6 +483,21 @@ async def placement_of_match(conn: Conn, match_id: str) -> Row | None:
     return await placement(conn, row["placement_id"]) if row else None
 
 
+async def placement_view(conn: Conn, match_id: str) -> Row | None:
+    """What a match's reader sees of its placement: its days, how it ended, the signed lease's terms (or None)."""
+    row = await conn.fetchrow(
+        "select p.placement_id, p.started_on, p.ended_on, p.end_reason, l.lease_id, l.lease_type,"
+        " l.monthly_rent_cents, l.deposit_cents, l.start_date, l.end_date, l.signed_on"
+        " from placements p left join leases l using (placement_id) where p.match_id = $1",
+        match_id,
+    )
+    if row is None:
+        return None
+    terms = ("lease_id", "lease_type", "monthly_rent_cents", "deposit_cents", "start_date", "end_date", "signed_on")
+    lease = {k: row[k] for k in terms} if row["lease_id"] else None
+    return {k: row[k] for k in ("placement_id", "started_on", "ended_on", "end_reason")} | {"lease": lease}
+
+
 async def insert(conn: Conn, table: str, values: Row) -> None:
     cols = list(values)
     await conn.execute(

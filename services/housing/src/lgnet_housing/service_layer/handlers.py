@@ -259,7 +259,8 @@ class Housing:
         assert ctx.actor is not None
         m = await repo.match(self.conn, match_id)
         _side_allowed(ctx.actor, m, "any", "match_id")
-        return dict(jsonable_encoder(m))
+        # its placement, so that a reader can end it (`POST /placements/{id}/end`) and see the lease signed
+        return dict(jsonable_encoder(m | {"placement": await repo.placement_view(self.conn, match_id)}))
 
     async def waiting_list(self, ctx: Context) -> list[Json]:
         city = ctx.city()

@@ -1,0 +1,72 @@
+"""The housing steps the desk offers on a match, as housing's API takes them, and housing's "why is this household
+not matching?" read for the page. Pure: no I/O. Who may take a step is housing's rule (the operator's token): the
+desk offers each step where the match's state allows it and shows housing's answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# A system withdrawal's reasons (housing's, not an operator's choice): labelled on the page, never offered.
+SYSTEM_DECLINES = (
+    "case_closed",
+    "person_erased",
+    "household_changed",
+    "parked",
+    "opportunity_withdrawn",
+    "opportunity_changed",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: housing's path (of the match, or of its placement: the form carries the placement's id), the form
+    fields its body carries (housing's names: the form's are the same) and the match states it is taken from."""
+
+    path: str
+    fields: tuple[str, ...]
+    from_states: tuple[str, ...]
+
+    def body(self, form: dict[str, str]) -> dict[str, Any]:
+        return {f: form.get(f, "").strip() or None for f in self.fields}
+
+    def path_of(self, match_id: str, form: dict[str, str]) -> str:
+        return self.path.format(match=match_id, placement=form.get("placement_id", "").strip())
+
+
+STEPS = {
+    "acceptance": Step("/matches/{match}/acceptance", ("on",), ("proposed",)),
+    "decline": Step("/matches/{match}/decline", ("by", "reason", "on"), ("proposed", "accepted")),
+    "placement": Step("/matches/{match}/placement", ("started_on",), ("accepted",)),
+    "end": Step("/placements/{placement}/end", ("reason", "ended_on"), ("placed",)),
+}
+# The states whose match has a placement to show (housing's GET /matches/{id} gives it, with the signed lease).
+PLACED = ("placed", "ended")
+
+
+def steps_for(status: str) -> list[str]:
+    """The steps a match in `status` may take, in the order the page offers them."""
+    return [name for name, step in STEPS.items() if status in step.from_states]
+
+
+_FAILING = re.compile(r"^(\d+) of (\d+) opportunities fail it")
+_NONE_PASSES = re.compile(r"^none of the (\d+) open opportunities")
+_UNTIL = re.compile(r"until (\d{4}-\d{2}-\d{2})")
+
+
+def why_lines(why: dict[str, Any]) -> list[dict[str, Any]]:
+    """Housing's reasons as the page says them: each reason's code with the numbers its English detail gives (how many
+    opportunities fail a rule, of how many; a hold's last day), the detail itself dropped (it names ids)."""
+    lines = []
+    for r in why.get("reasons") or []:
+        detail = str(r.get("detail", ""))
+        line: dict[str, Any] = {"code": str(r.get("code", ""))}
+        if m := _FAILING.match(detail):
+            line |= {"failing": int(m.group(1)), "total": int(m.group(2))}
+        elif m := _NONE_PASSES.match(detail):
+            line |= {"total": int(m.group(1))}
+        elif m := _UNTIL.search(detail):
+            line |= {"until": m.group(1)}
+        lines.append(line)
+    return lines

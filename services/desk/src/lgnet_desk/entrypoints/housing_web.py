@@ -1,0 +1,65 @@
+"""The household's housing steps (an outside tester found none could be taken at the desk): its proposals and
+matches, why it is not matching, accepting, declining or placing a match, ending a placement, the signed lease. Thin
+like web.py: read the session, check CSRF, call the use case as the operator, render; who may do what is housing's
+rule, and housing away is said as the other pages say it (502)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from lgnet_shared import clock
+
+from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES
+from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.entrypoints.web import page_loader
+from lgnet_desk.service_layer import desk, housing_steps
+from lgnet_desk.settings import DeskSettings
+
+AWAY = ServiceRefusal(502, "", "housing did not answer")  # shown as "the service is not available" (502)
+
+
+def router(settings: DeskSettings) -> APIRouter:
+    api = APIRouter()
+    page = page_loader(settings)
+
+    async def housing_page(request: Request, household_id: str, status: int = 200, **extra: Any) -> Response:
+        p = await page(request)
+        assert p.services is not None
+        try:
+            view = await housing_steps.household(p.services, household_id)
+        except ServiceRefusal as r:
+            return p.denied(r)
+        except httpx.HTTPError:
+            return p.denied(AWAY)
+        ctx = {"household_id": household_id, "today": clock.today().isoformat(), "system_declines": SYSTEM_DECLINES}
+        return p.render(
+            "housing.html", status=status, **(ctx | view | {"form": {}, "errors": {}, "posted": ""} | extra)
+        )
+
+    @api.get("/households/{household_id}/housing", response_class=HTMLResponse)
+    async def housing(request: Request, household_id: str) -> Response:
+        return await housing_page(request, household_id)
+
+    @api.post("/households/{household_id}/housing/{match_id}/{step}", response_class=HTMLResponse)
+    async def take(request: Request, household_id: str, match_id: str, step: str) -> Response:
+        if step not in STEPS:
+            raise HTTPException(404)
+        p = await page(request, csrf_check=True)
+        assert p.services is not None
+        f = await form_of(request)
+        try:
+            await housing_steps.take(p.services, match_id, step, f)
+        except ServiceRefusal as r:
+            return p.denied(r)
+        except httpx.HTTPError:
+            return p.denied(AWAY)
+        except desk.FieldErrors as e:
+            # the form sent shown again as it was (`posted`: which one), the others as new
+            return await housing_page(request, household_id, 422, errors=e.errors, form=f, posted=f"{step}-{match_id}")
+        return RedirectResponse(f"/households/{household_id}/housing", status_code=303)
+
+    return api

@@ -1,0 +1,44 @@
+"""A household's housing steps at the desk: what housing shows of its matches and why it is not matching, and the
+steps the operator takes on a match, each one call to housing as the operator with the form's Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
+from lgnet_desk.service_layer import desk
+
+
+async def household(services: Services, household_id: str) -> dict[str, Any]:
+    """The household's matches (each with its opportunity and the steps it may take), the cases they belong to (to
+    name them) and housing's why, or the refusal of it (a household without a housing case is not an error here)."""
+    matches = await desk.household_matches(services, {household_id})
+    for m in matches:
+        m["steps"] = steps_for(str(m.get("status")))
+        if m.get("status") in PLACED:  # the placement and its lease are read from the match
+            m["placement"] = (await services.get("housing", f"/matches/{m['match_id']}")).get("placement")
+    view: dict[str, Any] = {"matches": matches, "why": None, "why_refused": None}
+    try:
+        view["why"] = why_lines(await services.get("housing", f"/households/{household_id}/why"))
+    except ServiceRefusal as r:
+        view["why_refused"] = r.reason
+    view["cases"] = await desk.cases_by_id(services, [str(m["case_id"]) for m in matches if m.get("case_id")])
+    return view
+
+
+async def take(services: Services, match_id: str, step: str, form: dict[str, str]) -> None:
+    """Take `step` on the match. A refusal for the operator (403) is raised as it is (the page shows it as a
+    refusal); any other becomes a FieldErrors on the step's form field that housing names (`<step>-<match>-<field>`),
+    else on the step's first field."""
+    s = STEPS[step]
+    key = resubmission.call_key(form, step, match_id)
+    try:
+        await services.post("housing", s.path_of(match_id, form), s.body(form), key)
+    except ServiceRefusal as r:
+        if r.status == 403:
+            raise
+        named = r.field.removeprefix("body.").split(".")[0]
+        field = named if named in s.fields else s.fields[0]
+        raise desk.FieldErrors({f"{step}-{match_id}-{field}": r.reason}) from None

@@ -1,0 +1,286 @@
+"""The household's housing steps at the desk (an outside tester found none could be taken there): the proposals and
+matches by what housing says of the housing, why the household is not matching in the operator's language, and the
+steps housing's API lets the operator take (accept, decline with a coded reason, start the placement), each one call
+to housing with the form's Idempotency-Key; housing's refusals next to the field, the form kept. Run in process
+against real PostgreSQL with the services played by the test, as test_desk_pages.py does (its fixtures)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lgnet_desk.entrypoints import i18n
+from lgnet_shared import clock
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_desk_pages import LUCA, MARIA, Desk, FakeServices, desk, serve_the_cartella, text_of
+
+pytestmark = pytest.mark.integration
+__all__ = ["desk"]  # a fixture, used by name
+
+HOUSEHOLD, CASE = "h-5f1c0a9e7b2d", "c-8e2b7d41a9f0"
+KEY = "k" * 22  # a form key as the desk makes them
+
+
+def serve_housing(services: FakeServices, status: str = "proposed", why: dict[str, Any] | None = None) -> None:
+    today = clock.today().isoformat()
+    match = {"match_id": "m-1", "household_id": HOUSEHOLD, "case_id": CASE, "opportunity_id": "o-3b9d",
+             "status": status, "proposed_on": today, "declined_by": None, "decline_reason": None}  # fmt: skip
+    other = {**match, "match_id": "m-0", "household_id": "h-other"}  # another household's: not on this page
+    services.answers |= {
+        ("housing", "GET", "/proposals"): lambda r: [match, other] if r.url.params.get("status") == status else [],
+        ("housing", "GET", "/opportunities/o-3b9d"): {
+            "opportunity_id": "o-3b9d", "partner": "coop-aurora", "kind": "collective_facility", "capacity": 2,
+            "bedrooms": 1, "area": "barriera_milano", "status": "open", "monthly_rent_cents": 30000},
+        ("housing", "GET", f"/households/{HOUSEHOLD}/why"): why or {
+            "household_id": HOUSEHOLD, "waiting": False,
+            "reasons": [{"code": "has_match", "detail": f"the household already has a {status} match"}]},
+        ("intake", "GET", f"/cases/{CASE}"): {"case_id": CASE, "action_area": "housing_inclusion",
+                                              "opened_on": "2026-01-10", "partner": "coop-aurora"},
+        ("intake", "GET", "/partners"): [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}],
+    }  # fmt: skip
+
+
+def recorded(services: FakeServices, path: str, answer: httpx.Response | None = None) -> list[httpx.Request]:
+    """Housing's POST `path` answered (200, or `answer`), each request kept."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer or httpx.Response(200, json={"match_id": "m-1"})
+
+    services.answers[("housing", "POST", path)] = handle
+    return seen
+
+
+async def test_the_housing_page_names_the_proposal_and_says_why_in_italian_and_english(desk: Desk) -> None:
+    serve_housing(desk.services)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    # the housing by kind, area and places, its partner by name; the case by its area and opening date
+    assert "Struttura collettiva, barriera_milano, 2 posti" in text, text
+    assert "Offerto da Cooperativa Aurora" in text and "Inclusione abitativa, Cooperativa Aurora, aperta il" in text, (
+        text
+    )
+    assert f"Proposta il {i18n.day(clock.today(), 'it')}" in text, text
+    assert "in attesa di risposta" in text, text
+    assert "Il nucleo ha già una proposta o un inserimento in corso" in text, text  # housing's why, in Italian
+    for button in ("Accetta la proposta", "Rifiuta la proposta"):
+        assert button in text, text
+    assert "Troppo lontano" in text and "Troppo costoso" in text, text  # the coded reasons, labelled
+    assert "h-other" not in page.text  # another household's match is not shown here
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Collective facility, barriera_milano, 2 places" in english, english
+    assert "The household already has a live proposal or placement" in english, english
+    assert "Accept the proposal" in english and "Too far" in english, english
+
+
+async def test_a_waiting_household_is_told_which_rules_fail_in_italian(desk: Desk) -> None:
+    why = {"household_id": HOUSEHOLD, "waiting": True, "priority": 7.5, "reasons": [
+        {"code": "no_compatible_opportunity", "detail": "none of the 5 open opportunities passes every rule"},
+        {"code": "capacity", "detail": "3 of 5 opportunities fail it, e.g. o-1: size 4 > capacity 2"},
+        {"code": "affordability", "detail": "5 of 5 opportunities fail it, e.g. o-2: rent 500.00 EUR vs …"},
+    ]}  # fmt: skip
+    serve_housing(desk.services, status="declined", why=why)
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Nessuno dei 5 alloggi disponibili rispetta tutte le regole" in text, text
+    assert "Capienza: 3 alloggi su 5 non la rispettano" in text, text
+    assert "Sostenibilità economica: 5 alloggi su 5 non la rispettano" in text, text
+    assert "Accetta la proposta" not in text  # a declined match has no step left
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Capacity: 3 of 5 opportunities fail it" in english, english
+
+
+async def test_accepting_declining_and_placing_each_call_housing_once_with_the_form_key(desk: Desk) -> None:
+    serve_housing(desk.services)
+    await desk.as_operator(MARIA)
+    today = clock.today().isoformat()
+    page = (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
+    assert re.search(r'name="form_key" value="[A-Za-z0-9_-]{16,}"', page), page  # each form carries its key
+    form = {"csrf": "csrf-maria", "form_key": KEY}
+    base = f"/households/{HOUSEHOLD}/housing/m-1"
+
+    accepted = recorded(desk.services, "/matches/m-1/acceptance")
+    r = await desk.client.post(f"{base}/acceptance", data={**form, "on": today})
+    assert r.status_code == 303 and r.headers["location"] == f"/households/{HOUSEHOLD}/housing", r.text
+    await desk.client.post(f"{base}/acceptance", data={**form, "on": today})  # sent twice: the same request
+    assert [json.loads(q.content) for q in accepted] == [{"on": today}] * 2
+    assert {q.headers["Idempotency-Key"] for q in accepted} == {f"desk:{KEY}:acceptance:m-1"}
+
+    declined = recorded(desk.services, "/matches/m-1/decline")
+    r = await desk.client.post(f"{base}/decline", data={**form, "by": "household", "reason": "too_far", "on": today})
+    assert r.status_code == 303, r.text
+    assert json.loads(declined[0].content) == {"by": "household", "reason": "too_far", "on": today}
+    assert declined[0].headers["Idempotency-Key"] == f"desk:{KEY}:decline:m-1"
+
+    placed = recorded(desk.services, "/matches/m-1/placement", httpx.Response(201, json={"placement_id": "pl-1"}))
+    r = await desk.client.post(f"{base}/placement", data={**form, "started_on": today})
+    assert r.status_code == 303, r.text
+    assert json.loads(placed[0].content) == {"started_on": today}
+    assert placed[0].headers["Idempotency-Key"] == f"desk:{KEY}:placement:m-1"
+    assert all(q.method == "POST" for q in accepted + declined + placed)
+
+
+async def test_the_placement_form_is_offered_on_an_accepted_match_with_today(desk: Desk) -> None:
+    serve_housing(desk.services, status="accepted")
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
+    assert "Avvia l&#39;inserimento" in page or "Avvia l'inserimento" in page, page
+    assert f'name="started_on" type="date" value="{clock.today().isoformat()}"' in page, page
+
+
+async def test_housing_refusals_are_said_in_italian_next_to_the_field_and_the_form_is_kept(desk: Desk) -> None:
+    serve_housing(desk.services)
+    await desk.as_operator(MARIA)
+    ahead = (clock.today() + timedelta(days=30)).isoformat()
+    refusal = {
+        "status": 422,
+        "field": "on",
+        "reason": f"{ahead} is in the future: a step is recorded once it has happened",
+    }
+    recorded(desk.services, "/matches/m-1/decline", httpx.Response(422, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "by": "provider", "reason": "too_expensive", "on": ahead}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/decline", data=sent)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="decline-m-1-on-error">è nel futuro<', r.text)  # the table's entry, r.text
+    assert f'value="{ahead}"' in r.text and f'name="form_key" value="{KEY}"' in r.text, r.text
+    assert re.search(r'<option value="provider"\s+selected>', r.text), r.text
+    assert re.search(r'<option value="too_expensive"\s+selected>', r.text), r.text
+
+    starts = (clock.today() + timedelta(days=10)).isoformat()
+    refusal = {
+        "status": 422,
+        "field": "started_on",
+        "reason": f"is before the opportunity is available (from {starts})",
+    }
+    serve_housing(desk.services, status="accepted")
+    recorded(desk.services, "/matches/m-1/placement", httpx.Response(422, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "started_on": clock.today().isoformat()}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/placement", data=sent)
+    assert r.status_code == 422, r.text
+    said = f"è precedente alla disponibilità dell'alloggio (dal {i18n.day(starts, 'it')})"
+    assert said in text_of(r.text), text_of(r.text)
+
+
+async def test_housing_refusing_the_operator_is_shown_as_the_desk_shows_refusals(desk: Desk) -> None:
+    serve_housing(desk.services)
+    await desk.as_operator(LUCA)
+    said = "partner coop-aurora is not the opportunity's (provider side) partner (it is the other side's partner)"
+    refusal = {"status": 403, "field": "match_id", "reason": said}
+    recorded(desk.services, "/matches/m-1/decline", httpx.Response(403, json=refusal))
+    sent = {
+        "csrf": "csrf-luca",
+        "form_key": KEY,
+        "by": "provider",
+        "reason": "too_far",
+        "on": clock.today().isoformat(),
+    }
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/decline", data=sent)
+    assert r.status_code == 403, r.text
+    assert "l'ente non gestisce l'alloggio: non può agire per chi lo offre" in text_of(r.text), text_of(r.text)
+    # without the CSRF token nothing reaches housing
+    calls = len(desk.services.calls)
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data={"form_key": KEY})
+    assert r.status_code == 403 and len(desk.services.calls) == calls
+
+
+async def test_the_cartella_and_the_to_do_list_lead_to_the_housing_steps(desk: Desk) -> None:
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    assert f'href="/households/{HOUSEHOLD}/housing"' in page, page
+    desk.services.answers[("housing", "GET", "/reminders")] = [
+        {"kind": "match_stalled", "match_id": "m-1", "household_id": HOUSEHOLD, "case_id": CASE,
+         "opportunity_id": "o-3b9d", "step": "accepted", "since": earlier, "waiting_days": 40}]  # fmt: skip
+    desk.services.answers[("intake", "GET", "/appointments/reminders/open")] = []
+    todo = (await desk.client.get("/todo")).text
+    assert f'href="/households/{HOUSEHOLD}/housing"' in todo, todo
+
+
+def serve_the_placement(services: FakeServices, lease: bool = True) -> dict[str, Any]:
+    """Housing's GET /matches/{id} of a placed match: its placement and, when signed, the lease's terms."""
+    today = clock.today()
+    terms = {"lease_id": "l-1", "lease_type": "sub_lease", "monthly_rent_cents": 30_000, "deposit_cents": 60_000,
+             "start_date": today.isoformat(), "end_date": (today + timedelta(days=365)).isoformat(),
+             "signed_on": today.isoformat()}  # fmt: skip
+    placement = {"placement_id": "pl-1", "started_on": today.isoformat(), "ended_on": None, "end_reason": None,
+                 "lease": terms if lease else None}  # fmt: skip
+    services.answers[("housing", "GET", "/matches/m-1")] = {
+        "match_id": "m-1",
+        "status": "placed",
+        "placement": placement,
+    }
+    return terms
+
+
+async def test_a_placement_shows_its_lease_read_only_and_is_ended_with_a_reason_and_a_day(desk: Desk) -> None:
+    serve_housing(desk.services, status="placed")
+    terms = serve_the_placement(desk.services)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    text = text_of(page.text)
+    assert f"Inserimento dal {i18n.day(clock.today(), 'it')}" in text, text
+    assert "Sublocazione" in text and "300,00 €" in text and "600,00 €" in text, text  # the lease, in euros
+    assert f"Firmato il {i18n.day(terms['signed_on'], 'it')}" in text, text
+    assert "Autonomia raggiunta" in text and 'name="ended_on"' in page.text, text  # the end's reasons, labelled
+    assert "Accetta la proposta" not in text and 'action="/placements' not in page.text  # the desk's own forms only
+    ended = recorded(desk.services, "/placements/pl-1/end")
+    today = clock.today().isoformat()
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": "pl-1", "reason": "autonomy_reached",
+            "ended_on": today}  # fmt: skip
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
+    assert r.status_code == 303, r.text
+    assert json.loads(ended[0].content) == {"reason": "autonomy_reached", "ended_on": today}
+    assert ended[0].headers["Idempotency-Key"] == f"desk:{KEY}:end:m-1"
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Sub-lease" in english and "€300.00" in english and "End the placement" in english, english
+
+
+async def test_a_placement_without_a_lease_says_so(desk: Desk) -> None:
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services, lease=False)
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Nessun contratto firmato ancora: lo registra l'ente che offre l'alloggio" in text, text
+
+
+async def test_ending_a_placement_before_it_started_is_refused_at_the_day_the_reason_kept(desk: Desk) -> None:
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services)
+    await desk.as_operator(MARIA)
+    today, before = clock.today(), (clock.today() - timedelta(days=3)).isoformat()
+    refusal = {"status": 422, "field": "ended_on", "reason": f"is before {today}, when the previous step happened"}
+    recorded(desk.services, "/placements/pl-1/end", httpx.Response(422, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": "pl-1", "reason": "moved", "ended_on": before}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
+    assert r.status_code == 422, r.text
+    said = f"è precedente al {i18n.day(today, 'it')}, quando è avvenuto il passaggio precedente"
+    assert re.search(rf'id="end-m-1-ended_on-error">{said}<', r.text), text_of(r.text)
+    assert re.search(r'<option value="moved"\s+selected>', r.text) and f'value="{before}"' in r.text, r.text
+
+
+async def test_the_page_says_housing_is_unavailable_when_it_does_not_answer(desk: Desk) -> None:
+    serve_housing(desk.services)
+
+    def away(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("housing is down", request=request)
+
+    desk.services.answers[("housing", "GET", "/proposals")] = away
+    await desk.as_operator(MARIA)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert r.status_code == 502, r.text
+    assert "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+    desk.services.answers[("housing", "POST", "/matches/m-1/acceptance")] = away  # a step: the same page
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "on": clock.today().isoformat()}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
+    assert r.status_code == 502 and "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)

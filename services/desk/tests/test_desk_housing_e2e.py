@@ -1,0 +1,86 @@
+"""The household's housing steps in headless Chromium against the real intake and housing (real Kafka and PostgreSQL):
+a proposal for a cooperative's household is shown by what the housing is, with why the household is not matching;
+the cooperative's operator accepts it, is refused a placement dated in the future (said next to the day, in Italian),
+starts it today, sees the lease signed over housing's API and ends the placement. Each view passes axe-core;
+LGNET_WRITE_SCREENSHOTS=1 writes docs/desk/housing*.png."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lgnet_shared import clock
+from lgnet_shared.access import Role
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_desk_e2e import _client_as, desk, in_need_of_housing, logged_in, proposed, shot  # the same desk
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+__all__ = ["desk"]  # a fixture, used by name
+
+
+async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_desk(browser: Any, desk: Any) -> None:
+    today = clock.today()
+    run = uuid.uuid4().hex[:6]
+    person, household, case = f"p-hs-{run}", f"h-hs-{run}", f"c-hs-{run}"
+    async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
+        body = {"person_id": person, "birth_date": "1988-02-01", "sex": "female", "nationality": "ER",
+                "identity": {"given_name": "Selam", "family_name": "Tesfaye"}}  # fmt: skip
+        await in_need_of_housing(intake, body, household, case)
+    async with (
+        await _client_as(desk, "housing", "coop-aurora", None) as aurora,
+        await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
+    ):
+        room = {"opportunity_id": f"o-hs-{run}", "kind": "solidarity_cohousing", "capacity": 2, "bedrooms": 1,
+                "accessible": False, "monthly_rent_cents": 20_000, "available_from": today.isoformat(),
+                "support_level": "none", "restrictions": ["singles_only", "women_only"], "languages": [],
+                "area": "vanchiglia"}  # fmt: skip
+        match_id = await proposed(aurora, staff, room, case)
+
+    luca = await logged_in(browser, desk, "luca")  # the case's cooperative, which also offers the room
+    await luca.goto(f"{desk.url}/households/{household}/housing")
+    main = luca.locator("main")
+    text = await main.inner_text()
+    assert "Coabitazione solidale, vanchiglia, 2 posti" in text and "in attesa di risposta" in text, text
+    assert "Il nucleo ha già una proposta o un inserimento in corso" in text, text
+    await shot(luca, "housing")
+    await luca.get_by_role("button", name="Accetta la proposta").click()
+    await luca.get_by_role("button", name="Avvia l'inserimento").wait_for()
+    assert "accettata, in attesa dell'inserimento" in await main.inner_text()
+    ahead = (today + timedelta(days=5)).isoformat()
+    day_field = luca.get_by_label("Il nucleo entra nell'alloggio il")
+    await day_field.fill(ahead)
+    await luca.get_by_role("button", name="Avvia l'inserimento").click()
+    error = luca.locator(f"#placement-{match_id}-started_on-error")
+    await error.wait_for()
+    assert await error.inner_text() == "è nel futuro"
+    assert await day_field.input_value() == ahead  # what was typed, kept
+    await shot(luca, "housing-refused")
+    await day_field.fill(today.isoformat())
+    await luca.get_by_role("button", name="Avvia l'inserimento").click()
+    await luca.get_by_text("inserimento avviato").first.wait_for()
+    assert await luca.get_by_role("button", name="Avvia l'inserimento").count() == 0
+    assert "Nessun contratto firmato ancora" in await main.inner_text()
+    # The cooperative offering the room signs the lease over housing's API; the page shows it, read-only.
+    async with await _client_as(desk, "housing", "coop-aurora", None) as aurora:
+        placement = (await aurora.get(f"/matches/{match_id}")).json()["placement"]
+        lease = {"lease_type": "sub_lease", "monthly_rent_cents": 20_000, "deposit_cents": 40_000,
+                 "start_date": today.isoformat(), "signed_on": today.isoformat()}  # fmt: skip
+        r = await aurora.post(
+            f"/placements/{placement['placement_id']}/lease", json=lease, headers={"Idempotency-Key": f"lease-{run}"}
+        )
+        assert r.status_code == 201, r.text
+    await luca.reload()
+    text = (await main.inner_text()).replace("\xa0", " ")  # babel writes "200,00\xa0€"
+    assert "Sublocazione" in text and "200,00 €" in text and "senza scadenza" in text, text
+    await shot(luca, "housing-placed")
+    await luca.get_by_label("Motivo della conclusione").select_option("autonomy_reached")
+    await luca.get_by_role("button", name="Concludi l'inserimento").click()
+    await luca.get_by_text("Autonomia raggiunta").first.wait_for()
+    assert await luca.get_by_role("button", name="Concludi l'inserimento").count() == 0
+    await luca.goto(f"{desk.url}/households/{household}/housing?lang=en")
+    assert "placement ended" in await luca.locator("main").inner_text()
