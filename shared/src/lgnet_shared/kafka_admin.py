@@ -1,14 +1,14 @@
 """lgnet-kafka-admin: provision who may use the shared Kafka cluster (SCRAM credentials + ACLs from the registry).
 
     lgnet-kafka-admin tls --out DIR --host kafka.example     a CA and the broker's certificate (no broker needed)
-    lgnet-kafka-admin add-deployment --city torino --service intake [--deployment NAME]
-    lgnet-kafka-admin add-partner coop-aurora
+    lgnet-kafka-admin add-deployment --city torino --service intake [--deployment NAME] [--drain-old-inbound]
+    lgnet-kafka-admin add-partner coop-aurora --city torino
     lgnet-kafka-admin add-auditor eu-audit
     lgnet-kafka-admin add-national [NAME]            (default: main → coordination.main)
     lgnet-kafka-admin add-notary [NAME]              the notary (default: national → notary.national)
     lgnet-kafka-admin rotate partner.coop-aurora     new password, same ACLs
     lgnet-kafka-admin revoke partner.coop-aurora     credentials and ACLs deleted
-    lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives
+    lgnet-kafka-admin acls partner.coop-aurora --city torino   ACLs the broker has vs what the registry derives
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
     lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary]
@@ -40,6 +40,7 @@ from lgnet_shared.topics import (
     SERVICES,
     TOPICS,
     TopicsNotCreated,
+    city_topics,
     ensure_topics,
     for_partner,
     for_writer,
@@ -86,6 +87,8 @@ class Admin:
             names += [for_partner(t.name, principal.partner) for t in TOPICS.values() if t.per_partner]
         if principal.deployment is not None:  # its own signing-key registry
             names += [for_writer(t.name, principal.deployment, principal.role) for t in TOPICS.values() if t.per_writer]
+        if principal.city is not None:  # its city's inbound topic (a national intake: every city's)
+            names += city_topics(principal.role, principal.city)
         return await self.create_topics(names)
 
     async def create_topics(self, names: list[str] | None = None) -> list[str]:
@@ -124,16 +127,27 @@ def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
 
 def principal_of(args: argparse.Namespace) -> ka.Principal:
     if args.command == "add-deployment":
-        return ka.Principal.service(args.deployment or args.city, args.service)
+        return ka.Principal.service(
+            args.deployment or args.city, args.service, city=args.city, drain_old_inbound=args.drain_old_inbound
+        )
     if args.command == "add-partner":
-        return ka.Principal.partner_(args.partner)
+        return ka.Principal.partner_(args.partner, city=args.city)
     if args.command == "add-auditor":
         return ka.Principal.auditor(args.name)
     if args.command == "add-national":
         return ka.Principal.national(args.name)
     if args.command == "add-notary":
         return ka.Principal.notary(args.name)
-    return ka.Principal.parse(args.principal)
+    principal = ka.Principal.parse(args.principal)
+    if getattr(args, "city", None) is None:
+        return principal
+    if principal.kind == "partner":
+        return ka.Principal.partner_(principal.partner or "", city=args.city)
+    if principal.kind == "service":
+        return ka.Principal.service(
+            principal.deployment or "", principal.role, city=args.city, drain_old_inbound=args.drain_old_inbound
+        )
+    return principal
 
 
 def show_acls(acls: Sequence[ka.Acl], out: list[str]) -> None:
@@ -218,9 +232,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--city", required=True, choices=CITIES_AND_NATIONAL, metavar="CITY", help="torino, …, national")
     d.add_argument("--service", required=True, choices=SERVICES)
     d.add_argument("--deployment", help="deployment name (LGNET_DEPLOYMENT); default: the city")
+    drain_old_inbound(d)
     creds(d)
-    a = sub.add_parser("add-partner", help="a partner: writes partner.inbound, reads its own rejections")
+    a = sub.add_parser(
+        "add-partner", help="a partner: writes its city's partner.inbound.<city>, reads its own rejections"
+    )
     a.add_argument("partner", help="partner id, as in its events")
+    a.add_argument("--city", required=True, choices=CITIES, metavar="CITY", help="the partner's city: torino, …")
     creds(a)
     a = sub.add_parser("add-auditor", help="an auditor: reads the fact topics")
     a.add_argument("name")
@@ -240,6 +258,13 @@ def parser() -> argparse.ArgumentParser:
             creds(r)
     r = sub.add_parser("acls", help="show a principal's ACLs against the derived ones")
     r.add_argument("principal")
+    r.add_argument(
+        "--city",
+        choices=CITIES_AND_NATIONAL,
+        metavar="CITY",
+        help="a partner's or deployment's city (default: a deployment named after its city)",
+    )
+    drain_old_inbound(r)
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
     z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
@@ -252,6 +277,15 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
     t.add_argument("--host", action="append", required=True, help="a name or IP address clients reach the broker by")
     return p
+
+
+def drain_old_inbound(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--drain-old-inbound",
+        action="store_true",
+        help="an intake deployment of before the per-city inbound topics: may read the old shared"
+        " lgnet.partner.inbound until it has drained it (docs/operators.md, upgrade); add again without it after",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
