@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
@@ -481,3 +481,51 @@ async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments
         keys = {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix, reader.security)}
         assert genuine.key.key_id in keys
         assert impostor.key.key_id not in keys
+
+
+async def test_the_old_inbound_topic_goes_only_once_every_draining_gatekeeper_has_read_it(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the upgrade, the deployments given `--drain-old-inbound` read what partners left on the old shared
+    topic; `lgnet-kafka-admin old-inbound` says what each still has to read, and `--delete` removes the topic and
+    every ACL naming it only once none has anything left (nothing sent before the upgrade is lost)."""
+    uid = uuid.uuid4().hex[:8]
+    draining = ka.Principal.service(f"torino-{uid}", "intake", city="torino", drain_old_inbound=True)
+    old = physical("partner.inbound", topic_prefix)
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics(["partner.inbound"])
+        await admin.provision(draining)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(old, b"left before the upgrade", key=f"coop-{n}".encode(), partition=n)
+    finally:
+        await producer.stop()
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+    try:
+        assert await run(admin_main, [*base, "old-inbound"]) == 1
+        assert f"{draining.name}: 3 record(s) left" in capsys.readouterr().out
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 1
+        assert "not drained" in capsys.readouterr().err
+        # The deployment's gatekeeper reads to the end (its group commits the end offsets).
+        group = draining.group_prefix(topic_prefix) + "gatekeeper"
+        reader = AIOKafkaConsumer(**client_kwargs(kafka_bootstrap, admin_security), group_id=group)
+        await reader.start()
+        try:
+            partitions = [TopicPartition(old, p) for p in range(TOPICS["partner.inbound"].partitions)]
+            reader.assign(partitions)
+            await reader.commit(await reader.end_offsets(partitions))
+        finally:
+            await reader.stop()
+        assert await run(admin_main, [*base, "old-inbound"]) == 0
+        assert f"{draining.name}: drained" in capsys.readouterr().out
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 0
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            assert old not in await admin.client.list_topics()
+            assert not [a for a in await ka.describe_acls(admin.client, draining.user) if a.resource_name == old]
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await ka.delete_credentials(admin.client, draining.name)
+            await ka.delete_acls(admin.client, draining.user)

@@ -314,15 +314,18 @@ class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
 
 
 class _DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
+    """Every ACL of one principal, or every ACL naming one topic (literally)."""
+
     API_KEY = 31
 
-    def __init__(self, principal: str) -> None:
-        self.principal = principal
+    def __init__(self, principal: str | None, topic: str | None = None) -> None:
+        self.principal, self.topic = principal, topic
 
     def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
-        return request_struct_class(
-            [(ResourceType.ANY, None, Pattern.ANY, self.principal, None, Op.ANY, ANY_PERMISSION)]
-        )
+        resource: tuple[ResourceType, str | None, Pattern] = (ResourceType.ANY, None, Pattern.ANY)
+        if self.topic is not None:
+            resource = (ResourceType.TOPIC, self.topic, Pattern.LITERAL)
+        return request_struct_class([(*resource, self.principal, None, Op.ANY, ANY_PERMISSION)])
 
 
 class _DescribeAcls(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
@@ -503,10 +506,18 @@ async def create_acls(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
 
 async def delete_acls(admin: AIOKafkaAdminClient, user: str) -> int:
     """Delete every ACL naming the principal; returns how many."""
-    response = await _send(admin, _DeleteAcls(user))
+    return await _deleted(await _send(admin, _DeleteAcls(user)), f"deleting the ACLs of {user}")
+
+
+async def delete_topic_acls(admin: AIOKafkaAdminClient, topic: str) -> int:
+    """Delete every ACL naming the topic literally, whoever holds it; returns how many."""
+    return await _deleted(await _send(admin, _DeleteAcls(None, topic)), f"deleting the ACLs on {topic}")
+
+
+async def _deleted(response: Any, what: str) -> int:
     count = 0
     for code, message, matching in response.filter_responses:
-        _check(code, message, f"deleting the ACLs of {user}")
+        _check(code, message, what)
         count += len(matching)
     return count
 
@@ -549,6 +560,7 @@ __all__ = [
     "create_acls",
     "delete_acls",
     "delete_credentials",
+    "delete_topic_acls",
     "derive",
     "describe_acls",
     "grant",

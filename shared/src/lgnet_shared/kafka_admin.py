@@ -11,6 +11,8 @@
     lgnet-kafka-admin acls partner.coop-aurora --city torino   ACLs the broker has vs what the registry derives
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
+    lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
+                                                     topic per draining deployment; --delete once none has any
     lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary]
                                                      Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
@@ -33,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared import old_inbound
 from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
@@ -160,6 +163,8 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
         if args.command == "create-topics":
             created = await admin.create_topics()
             return [f"created {name}" for name in created] or ["every registry topic exists"]
+        if args.command == "old-inbound":
+            return await drain_old_inbound_topic(admin, args.delete)
         if args.command == "list":
             found = await ka.users(admin.client)
             every = await ka.describe_acls(admin.client)
@@ -203,6 +208,25 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
             if have != wanted:
                 out.append("(+ on the broker but not derived, - derived but missing: `add-*` again repairs it)")
     return out
+
+
+async def drain_old_inbound_topic(admin: Admin, delete: bool) -> list[str]:
+    left = await old_inbound.records_left(admin.client, admin.bootstrap, admin.security, admin.prefix)
+    if left is None:
+        return [f"{admin.prefix}lgnet.partner.inbound does not exist: nothing to drain"]
+    out = [f"{name}: {f'{n} record(s) left' if n else 'drained'}" for name, n in left.items()]
+    if any(left.values()):
+        if delete:
+            raise Fail("not drained: " + "; ".join(out) + " (the old topic is kept)")
+        raise NotDrained("\n".join(out))
+    if delete:
+        removed = await old_inbound.remove(admin.client, admin.prefix)
+        out.append(f"{admin.prefix}lgnet.partner.inbound deleted with its {removed} ACL(s)")
+    return out or ["no deployment drains the old topic (none has --drain-old-inbound)"]
+
+
+class NotDrained(Exception):
+    """Records are left: printed as the answer, with exit status 1 (so a script can wait for 0)."""
 
 
 def emit_credentials(args: argparse.Namespace, admin: Admin, user: str, password: str, out: list[str]) -> None:
@@ -267,8 +291,13 @@ def parser() -> argparse.ArgumentParser:
     drain_old_inbound(r)
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
+    o = sub.add_parser("old-inbound", help="after the upgrade: what draining deployments have left to read")
+    o.add_argument("--delete", action="store_true", help="delete the old topic and its ACLs once all is read")
     z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
     z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
+    z.add_argument(
+        "--city", choices=CITIES_AND_NATIONAL, metavar="CITY", help="its city (default: the deployment name)"
+    )
     z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
     z.add_argument("--topics", action="store_true", help="also the registry's topics (whoever owns the cluster)")
     z.add_argument("--notary", action="store_true", help="also the notary's user (the deployment that runs it)")
@@ -304,11 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS")
     try:
         security = KafkaSecurity.from_env()
-        if args.command not in ("list", "create-topics"):
+        if args.command not in ("list", "create-topics", "old-inbound"):
             principal_of(args)  # a bad name fails before any connection
         lines = asyncio.run(run(args, security))
     except (KafkaConfigError, ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))
+    except NotDrained as exc:
+        print(exc)
+        return 1
     except (Fail, ka.AdminError, TopicsNotCreated, KafkaError) as exc:
         print(f"lgnet-kafka-admin: error: {exc}", file=sys.stderr)
         return 1
@@ -322,7 +354,7 @@ def strimzi_values(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     services = [s.strip() for s in args.services.split(",") if s.strip()]
     try:
         found = strimzi.values(
-            args.deployment, services, args.topic_prefix, args.replicas, args.topics, notary=args.notary
+            args.deployment, services, args.topic_prefix, args.replicas, args.topics, notary=args.notary, city=args.city
         )
     except (ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))

@@ -325,6 +325,19 @@ def city_topics(role: str, city: str) -> list[str]:
     ]
 
 
+def registry_topics() -> list[str]:
+    """Logical names of the topics made up front (`create-topics`, the cluster owner's KafkaTopics): every topic
+    that is not a family, and each city's member of a per-city one ('partner.inbound.torino'). Per-partner and
+    per-writer topics are made when their partner or deployment is provisioned."""
+    out = []
+    for t in TOPICS.values():
+        if t.per_city:
+            out += [for_city(t.name, city) for city in CITIES]
+        elif not t.family:
+            out.append(t.name)
+    return out
+
+
 def used_by(role: str) -> list[str]:
     """Logical topics a role reads or writes (families excluded)."""
     return [t.name for t in TOPICS.values() if not t.family and role in t.readers | t.writers]
@@ -349,10 +362,10 @@ async def ensure_topics(
     security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the registry's topics that do not exist yet; returns the physical names created. Names may be
-    per-partner topics ('partner.rejections.coop-aurora'); None means every topic that is not per partner.
+    members of a family ('partner.rejections.coop-aurora'); None means `registry_topics()`.
     Security: `security`, else the KAFKA_* environment. Raises TopicsNotCreated when the broker refuses."""
     wanted: list[tuple[str, Topic]] = []
-    for n in names or [t.name for t in TOPICS.values() if not t.family]:
+    for n in names or registry_topics():
         topic = TOPICS[n] if n in TOPICS else family_of(n)[0]
         wanted.append((physical(n, prefix), topic))
     admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, security))
