@@ -279,7 +279,7 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.events (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.special (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.deadletter (literal)",
-        # its city's partners' records only (#inbound: every intake read every city's)
+        # its city's partners' records only (on the old shared topic, every intake read every city's)
         "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound.torino (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
         "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",

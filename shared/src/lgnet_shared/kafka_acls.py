@@ -63,9 +63,7 @@ from aiokafka.protocol.types import (
 )
 
 from lgnet_shared.cities import CITIES, NATIONAL
-from lgnet_shared.topics import PARTNER, SERVICES, TOPICS, cities_served
-
-OLD_INBOUND = "partner.inbound"  # every city's partners' records, before the per-city topics
+from lgnet_shared.topics import OLD_INBOUND, PARTNER, SERVICES, TOPICS, cities_served
 
 DEPLOYMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as LGNET_DEPLOYMENT
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import OLD_INBOUND, physical
 
 GATEKEEPER = "gatekeeper"  # intake's consumer of partners' records (lgnet_intake.entrypoints.gatekeeper)
 
@@ -23,7 +23,7 @@ async def records_left(
     admin: AIOKafkaAdminClient, bootstrap: str, security: KafkaSecurity, prefix: str
 ) -> dict[str, int] | None:
     """Records each draining deployment's gatekeeper has still to read, by principal; None if the topic is gone."""
-    topic = physical(ka.OLD_INBOUND, prefix)
+    topic = physical(OLD_INBOUND, prefix)
     if topic not in await admin.list_topics():
         return None
     acls = await ka.describe_acls(admin)
@@ -49,7 +49,7 @@ async def records_left(
 async def remove(admin: AIOKafkaAdminClient, prefix: str) -> int:
     """Delete every ACL naming the old topic (the draining deployments' READ, partners' WRITE of before the
     upgrade) and the topic itself; returns how many ACLs."""
-    topic = physical(ka.OLD_INBOUND, prefix)
+    topic = physical(OLD_INBOUND, prefix)
     removed = await ka.delete_topic_acls(admin, topic)
     await admin.delete_topics([topic])
     return removed

@@ -41,6 +41,7 @@ FACT_READERS = frozenset({"auditor", "national", "notary"})
 PARTNER = "{partner}"
 WRITER = "{writer}"  # '<deployment>.<service>': a per-writer family's member
 CITY = "{city}"  # one of the 16 cities: a per-city family's member
+OLD_INBOUND = "partner.inbound"  # every city's partners' records, before the per-city topics (drained, then removed)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ TOPICS: dict[str, Topic] = {
             readers=frozenset({"intake"}),  # a city's deployment its city's topic only, a national one every city's
         ),
         Topic(
-            "partner.inbound",
+            OLD_INBOUND,
             6,
             "the partner id",
             True,

@@ -25,7 +25,7 @@ from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.types import Part
 from lgnet_shared.service import ConsumerSpec, Runtime
-from lgnet_shared.topics import PARTNER_ID, city_topics, ensure_topics, for_partner
+from lgnet_shared.topics import OLD_INBOUND, PARTNER_ID, city_topics, ensure_topics, for_partner
 from nacl.signing import VerifyKey
 
 from lgnet_intake import settings
@@ -39,7 +39,6 @@ from lgnet_intake.service_layer import outreach
 from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
 
 UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
-OLD_INBOUND = "partner.inbound"
 
 
 def inbound_topics(city: str) -> list[str]:
