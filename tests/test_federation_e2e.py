@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from lgnet_scenario import driver, reports
 from lgnet_scenario.housing_steps import call
 from lgnet_scenario.platform import Endpoints, Platform, provision
@@ -20,10 +19,10 @@ from lgnet_shared import kafka_acls as ka
 from lgnet_shared.deadletter import H_TOPIC
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.fact_signing import registry_topic
-from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
-from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
+from lgnet_shared.testing.kafka_access import as_user, seed, try_consume, try_produce
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import TOPICS, for_city, for_partner, partner_inbound, physical
 
@@ -167,15 +166,7 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     ]
     # Each running deployment's signing-key registry, which its service created and wrote at start (#16).
     topics += sorted({registry_topic(p.deployment, p.role, ep.topic_prefix) for p in parties if p.deployment})
-    # A record at offset 0 of partition 0 for the readers to find: on partition 0 itself, since a city's inbound topic
-    # may hold none there (its few partners' ids hash elsewhere) and a seed left to the key's hash would miss it.
-    seed = AIOKafkaProducer(**client_kwargs(ep.kafka, admin))
-    await seed.start()
-    try:
-        for topic in topics:
-            await seed.send_and_wait(topic, b"seed", key=b"k", partition=0)
-    finally:
-        await seed.stop()
+    await seed(ep.kafka, admin, topics)  # a record at offset 0 of partition 0 for the readers to find
     sem = asyncio.Semaphore(8)
 
     async def attempt(principal: ka.Principal, op: str, topic: str) -> tuple[str, str, str, bool, bool]:

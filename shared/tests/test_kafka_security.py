@@ -26,7 +26,7 @@ from lgnet_shared.fact_signing import FactSigner, publish_key, read_registry, re
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.kafka_admin import main as admin_main
-from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
+from lgnet_shared.testing.kafka_access import as_user, seed, try_consume, try_produce
 from lgnet_shared.topics import (
     TOPICS,
     TopicsNotCreated,
@@ -165,13 +165,7 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, parties: dict[str, Party]
 ) -> None:
     topics = matrix_topics(topic_prefix, parties)
-    seed = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
-    await seed.start()
-    try:
-        for topic in topics:
-            await seed.send_and_wait(topic, b"seed", key=b"k", partition=0)
-    finally:
-        await seed.stop()
+    await seed(kafka_bootstrap, admin_security, topics)
 
     async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
         expected = ka.allowed(party.principal, op, topic, topic_prefix)
