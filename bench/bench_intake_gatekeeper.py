@@ -55,11 +55,12 @@ from lgnet_shared.events import partner as inbound
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.testing.process import ServiceProcess, service_env
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import partner_inbound, physical
 from proc_cpu import cpu_of, machine_busy
 
 N = int(os.environ.get("BENCH_EVENTS", "10000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+CITY = "torino"  # the city whose intake and partners are measured
 PARTNERS = int(os.environ.get("BENCH_PARTNERS", "12"))  # a large city works with many cooperatives
 WARM = int(os.environ.get("BENCH_WARM", "2000"))  # registrations before timing starts
 # Latency under a steady load below capacity (in a burst it is mostly time spent queueing).
@@ -79,7 +80,7 @@ async def run_once(processes: int) -> tuple[float, ...]:
     split: list[tuple[float, float]] = []
     schema, prefix = f"bench_intake_{run}", f"benchintake{run}."
     master = base64.b64encode(os.urandom(32)).decode()
-    env = service_env(BOOTSTRAP, DB, schema, prefix, city="torino", master_key=master)
+    env = service_env(BOOTSTRAP, DB, schema, prefix, city=CITY, master_key=master)
     logs = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     services = [ServiceProcess([INTAKE], env, logs / f"intake-{i}.log") for i in range(processes)]
     await services[0].start()  # migrations and topics
@@ -95,7 +96,7 @@ async def run_once(processes: int) -> tuple[float, ...]:
         await conn.close()
     clients = {
         p: PartnerClient(
-            BOOTSTRAP, partner=p, city="torino", topic_prefix=prefix, intake_public_key=public, intake_key_id=key_id
+            BOOTSTRAP, partner=p, city=CITY, topic_prefix=prefix, intake_public_key=public, intake_key_id=key_id
         )
         for p in keys
     }
@@ -170,7 +171,7 @@ def cpu_seconds(services: list[ServiceProcess]) -> float:
 
 async def raw_round_trip(producer: AIOKafkaProducer, prefix: str, records: list[Record]) -> list[float]:
     """The floor: the same records at the same rate through a topic of their own and straight back (no intake)."""
-    topic = physical("partner.inbound", prefix) + ".raw"
+    topic = partner_inbound(CITY, prefix) + ".raw"
     admin = AIOKafkaAdminClient(**client_kwargs(BOOTSTRAP))
     await admin.start()
     try:
@@ -270,7 +271,7 @@ async def measure(
         if rate and (delay := start + i / rate - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
         sent_at[env.id] = time.time()
-        futures.append(await producer.send(physical("partner.inbound", prefix), value, key=env.key, headers=headers))
+        futures.append(await producer.send(partner_inbound(CITY, prefix), value, key=env.key, headers=headers))
     await asyncio.gather(*futures)  # a failed send must fail the run, not vanish
     try:
         await asyncio.wait_for(collector, 300)

@@ -104,7 +104,7 @@ async def federation(
 
     async def process(admin: Admin, service: str, city: str, schema: str, master: str) -> ServiceProcess:
         deployment = f"{city}-{run}"  # a deployment name of this run's own: its principal is this run's alone
-        principal = Principal.service(deployment, service)
+        principal = Principal.service(deployment, service, city=city)
         password = new_password()
         await admin.provision(principal, password=password)
         security = as_user(admin_security, principal.name, password)

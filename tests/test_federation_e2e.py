@@ -22,9 +22,9 @@ from lgnet_shared.fact_signing import registry_topic
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
-from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
+from lgnet_shared.testing.kafka_access import as_user, seed, try_consume, try_produce
 from lgnet_shared.testing.topics import read_records
-from lgnet_shared.topics import TOPICS, for_partner, physical
+from lgnet_shared.topics import TOPICS, for_city, for_partner, partner_inbound, physical
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 SEED = 2026
@@ -117,7 +117,7 @@ async def test_a_partner_may_compress_with_any_codec_and_an_unreadable_record_bl
                 if codec is None:  # garbage first, on the partner's own partition, then one more registration
                     unreadable = b"\x00\xff not an event \xfe"
                     await client._producer.send_and_wait(  # type: ignore[union-attr]
-                        physical("partner.inbound", ep.topic_prefix), unreadable, key=partner.encode()
+                        partner_inbound(plan.city, ep.topic_prefix), unreadable, key=partner.encode()
                     )
                 person_id = f"codec-{codec or 'after-garbage'}-{run}"
                 await client.emit(registration(client, person_id))
@@ -133,7 +133,8 @@ async def test_a_partner_may_compress_with_any_codec_and_an_unreadable_record_bl
     finally:
         await platform.close()
     dead = await read_records(ep.kafka, physical("deadletter", ep.topic_prefix), quiet_ms=2000)
-    garbage = [d for d in dead if dict(d.headers).get(H_TOPIC) == physical("partner.inbound", ep.topic_prefix).encode()]
+    inbound_topic = partner_inbound(plan.city, ep.topic_prefix).encode()
+    garbage = [d for d in dead if dict(d.headers).get(H_TOPIC) == inbound_topic]
     assert any(d.value and d.value.startswith(b"\x00\xff not an event") for d in garbage), "not dead-lettered"
 
 
@@ -149,21 +150,23 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     # log in with a password every play shares (lgnet_scenario.platform.partner_password) while other modules play
     # side by side; a new password for one of them here broke their logins, and theirs ours.
     run = uuid.uuid4().hex[:8]
-    partners = [f"matrix-{run}-a", f"matrix-{run}-b"]
+    cities = sorted({p.city for p in parties if p.role == "intake" and p.city})  # the run's cities
+    partners = [f"matrix-{run}-a", f"matrix-{run}-b"]  # one of each city's
     async with Admin(ep.kafka, admin, ep.topic_prefix) as provisioning:
-        for p in partners:
-            principal, password = ka.Principal.partner_(p), ka.new_password()
+        for p, city in zip(partners, cities, strict=True):
+            principal, password = ka.Principal.partner_(p, city=city), ka.new_password()
             await provisioning.provision(principal, password=password)
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()
     topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.family]
+    # Each city's partners' inbound topic, for the cities of the run (a partner writes, an intake reads its own).
+    topics += [physical(for_city(t.name, c), ep.topic_prefix) for t in TOPICS.values() if t.per_city for c in cities]
     topics += [
         physical(for_partner(t.name, p), ep.topic_prefix) for t in TOPICS.values() if t.per_partner for p in partners
     ]
     # Each running deployment's signing-key registry, which its service created and wrote at start (#16).
     topics += sorted({registry_topic(p.deployment, p.role, ep.topic_prefix) for p in parties if p.deployment})
-    for topic in topics:  # a record at offset 0 of partition 0 for the readers to find
-        assert await try_produce(ep.kafka, admin, topic)
+    await seed(ep.kafka, admin, topics)  # a record at offset 0 of partition 0 for the readers to find
     sem = asyncio.Semaphore(8)
 
     async def attempt(principal: ka.Principal, op: str, topic: str) -> tuple[str, str, str, bool, bool]:

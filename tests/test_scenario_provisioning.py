@@ -11,7 +11,7 @@ from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.testing.kafka_access import try_produce
 from lgnet_shared.testing.plugin import new_topic_prefix
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import partner_inbound
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +24,12 @@ async def test_scenario_plays_under_two_prefixes_keep_each_others_partner_rights
     actors = Actors()
     try:
         for prefix in (first, second):
-            await provision_kafka(Endpoints(kafka_bootstrap, "", {}, {}, topic_prefix=prefix), [partner], actors)
+            await provision_kafka(
+                Endpoints(kafka_bootstrap, "", {}, {}, topic_prefix=prefix), {partner: "torino"}, actors
+            )
         security = actors.kafka_of(partner)
         for prefix in (first, second):
-            assert await try_produce(kafka_bootstrap, security, physical("partner.inbound", prefix)), prefix
+            assert await try_produce(kafka_bootstrap, security, partner_inbound("torino", prefix)), prefix
     finally:
         async with Admin(kafka_bootstrap, KafkaSecurity.from_env()) as admin:
             await ka.delete_credentials(admin.client, f"partner.{partner}")

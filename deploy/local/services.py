@@ -69,7 +69,7 @@ def principals(names: list[str], city: str) -> dict[str, dict[str, str]]:
     from lgnet_shared import kafka_acls
 
     deployment = os.environ.get("LGNET_DEPLOYMENT") or city
-    return provisioned({name: kafka_acls.Principal.service(deployment, name) for name in names})
+    return provisioned({name: kafka_acls.Principal.service(deployment, name, city=city) for name in names})
 
 
 def provisioned(wanted: dict[str, Principal]) -> dict[str, dict[str, str]]:

@@ -91,21 +91,27 @@ def test_message_payload_is_the_envelope_with_the_model_as_data(housing_doc: dic
 
 def test_produced_channels_hold_only_the_services_own_types() -> None:
     spec = ServiceSpec(name="intake", default_port=0, produces=["intake.events", "partner.rejections.{partner}"])
-    gatekeeper = ConsumerSpec(
-        "gatekeeper", ["partner.inbound"], handlers_of((inbound.PersonRegistrationSubmitted, noop))
+    gatekeeper = ConsumerSpec(  # a national gatekeeper reads every city's inbound topic: one channel, per city
+        "gatekeeper",
+        ["partner.inbound.torino", "partner.inbound.trieste"],
+        handlers_of((inbound.PersonRegistrationSubmitted, noop)),
     )
     doc = document(spec, [gatekeeper])
     produced = set(doc["channels"]["intake.events"]["messages"])
     assert {f"{PersonRegistered.type}.v{v}" for v in (1, 2, 3)} <= produced
     assert all(m.startswith("lgnet.intake.") for m in produced)
     assert set(doc["channels"]["partner.rejections.{partner}"]["messages"]) == {f"{InboundRejected.type}.v1"}
-    assert set(doc["channels"]["partner.inbound"]["messages"]) == {
+    channel = doc["channels"]["partner.inbound.{city}"]
+    assert set(channel["messages"]) == {
         f"{inbound.PersonRegistrationSubmitted.type}.v1",
         f"{inbound.PersonRegistrationSubmitted.type}.v2",
     }
-    assert doc["channels"]["partner.inbound"]["tags"][0]["name"] == "partner-facing"
+    assert channel["address"] == "lgnet.partner.inbound.{city}"
+    assert "torino" in channel["parameters"]["city"]["enum"]
+    assert "partner.inbound" not in doc["channels"]  # the old shared topic is no longer a channel anyone writes
+    assert channel["tags"][0]["name"] == "partner-facing"
     assert doc["operations"]["send.partner.rejections.{partner}"]["action"] == "send"
-    assert doc["operations"]["receive.partner.inbound.gatekeeper"]["action"] == "receive"
+    assert doc["operations"]["receive.partner.inbound.{city}.gatekeeper"]["action"] == "receive"
     # Another service writing to intake's topic would publish none of intake's types.
     other = document(ServiceSpec(name="housing", default_port=0, produces=["intake.events"]), [])
     assert other["channels"]["intake.events"]["messages"] == {}

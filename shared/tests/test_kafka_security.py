@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import (
     GroupAuthorizationFailedError,
@@ -21,12 +21,21 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.cities import CITIES
 from lgnet_shared.fact_signing import FactSigner, publish_key, read_registry, registry_topic
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.kafka_admin import main as admin_main
-from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
-from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, for_writer, physical
+from lgnet_shared.testing.kafka_access import as_user, seed, try_consume, try_produce
+from lgnet_shared.topics import (
+    TOPICS,
+    TopicsNotCreated,
+    ensure_topics,
+    for_city,
+    for_partner,
+    for_writer,
+    physical,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -93,15 +102,20 @@ class Party:
 async def parties(
     kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
 ) -> AsyncIterator[dict[str, Party]]:
-    """One principal per role (two cities' deployments, two partners, an auditor, the national coordination),
-    provisioned as lgnet-kafka-admin does, under this test's topic prefix."""
+    """One principal per role (three cities' deployments and a national intake, two partners of two cities, an
+    auditor, the national coordination), provisioned as lgnet-kafka-admin does, under this test's topic prefix.
+    Trieste's intake was there before the per-city inbound topics: it drains the old shared one."""
     uid = uuid.uuid4().hex[:8]
     principals = {
-        **{f"torino.{s}": ka.Principal.service(f"torino-{uid}", s) for s in ("intake", "housing", "payments")},
-        "torino.reporting": ka.Principal.service(f"torino-{uid}", "reporting"),
-        "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake"),
-        "partner.a": ka.Principal.partner_(f"coop-a-{uid}"),
-        "partner.b": ka.Principal.partner_(f"coop-b-{uid}"),
+        **{
+            f"torino.{s}": ka.Principal.service(f"torino-{uid}", s, city="torino")
+            for s in ("intake", "housing", "payments", "reporting")
+        },
+        "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake", city="trieste", drain_old_inbound=True),
+        "genova.intake": ka.Principal.service(f"genova-{uid}", "intake", city="genova"),
+        "national.intake": ka.Principal.service(f"national-{uid}", "intake", city="national"),
+        "partner.a": ka.Principal.partner_(f"coop-a-{uid}", city="torino"),
+        "partner.b": ka.Principal.partner_(f"coop-b-{uid}", city="trieste"),
         "auditor": ka.Principal.auditor(f"audit-{uid}"),
         "national": ka.Principal.national(f"nat-{uid}"),
         "notary": ka.Principal.notary(f"nat-{uid}"),
@@ -123,10 +137,14 @@ async def parties(
 
 
 def matrix_topics(prefix: str, parties: dict[str, Party]) -> list[str]:
-    """Every registry topic; per-partner ones once for each provisioned partner."""
+    """Every registry topic; per-partner ones once for each provisioned partner, per-city ones for each city of
+    a provisioned party."""
     names = []
+    cities = sorted({p.principal.city for p in parties.values() if p.principal.city in CITIES})
     for t in TOPICS.values():
-        if t.per_partner:
+        if t.per_city:
+            names += [physical(for_city(t.name, city), prefix) for city in cities]
+        elif t.per_partner:
             names += [
                 physical(for_partner(t.name, p.principal.partner), prefix)
                 for p in parties.values()
@@ -147,13 +165,7 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, parties: dict[str, Party]
 ) -> None:
     topics = matrix_topics(topic_prefix, parties)
-    seed = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
-    await seed.start()
-    try:
-        for topic in topics:
-            await seed.send_and_wait(topic, b"seed", key=b"k", partition=0)
-    finally:
-        await seed.stop()
+    await seed(kafka_bootstrap, admin_security, topics)
 
     async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
         expected = ka.allowed(party.principal, op, topic, topic_prefix)
@@ -185,7 +197,22 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     rejections_b = physical(for_partner("partner.rejections.{partner}", b.partner or ""), topic_prefix)
     outcome = {(r[0], r[1], r[2]): r[4] for r in results}
     assert outcome[(a.name, "write", physical("payments.events", topic_prefix))] is False
-    assert outcome[(a.name, "write", physical("partner.inbound", topic_prefix))] is True
+    # A partner writes its own city's inbound topic only; an intake reads its city's only, a national one every
+    # city's; the old shared topic is read only by a deployment draining it, and written by nobody.
+    inbound = {city: physical(for_city("partner.inbound.{city}", city), topic_prefix) for city in ("torino", "trieste")}
+    old_inbound = physical("partner.inbound", topic_prefix)
+    assert outcome[(a.name, "write", inbound["torino"])] is True
+    assert outcome[(a.name, "write", inbound["trieste"])] is False
+    assert outcome[(a.name, "write", old_inbound)] is False
+    assert outcome[(b.name, "write", inbound["trieste"])] is True
+    intake = {city: parties[f"{city}.intake"].principal.name for city in ("torino", "trieste", "genova", "national")}
+    assert outcome[(intake["genova"], "read", inbound["torino"])] is False
+    assert outcome[(intake["genova"], "read", old_inbound)] is False
+    assert outcome[(intake["torino"], "read", inbound["torino"])] is True
+    assert outcome[(intake["torino"], "read", inbound["trieste"])] is False
+    assert outcome[(intake["trieste"], "read", old_inbound)] is True
+    assert outcome[(intake["national"], "read", inbound["torino"])] is True
+    assert outcome[(intake["national"], "read", inbound["trieste"])] is True
     assert outcome[(a.name, "read", rejections_b)] is False
     assert outcome[(b.name, "read", rejections_b)] is True
     assert outcome[(parties["auditor"].principal.name, "write", physical("intake.events", topic_prefix))] is False
@@ -246,7 +273,8 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.events (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.special (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.deadletter (literal)",
-        "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound (literal)",
+        # its city's partners' records only (on the old shared topic, every intake read every city's)
+        "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound.torino (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
         "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",
         # partners' reminders of tomorrow's appointments (#19), created by their first writer when missing
@@ -259,15 +287,29 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:service.torino.intake CREATE TOPIC p.lgnet.signing-keys.torino.intake (literal)",
         "User:service.torino.intake READ TOPIC p.lgnet.signing-keys. (prefixed)",
     }
-    partner = {str(a) for a in ka.derive(ka.Principal.partner_("coop-aurora"))}
+    partner = {str(a) for a in ka.derive(ka.Principal.partner_("coop-aurora", city="torino"))}
     assert partner == {
-        "User:partner.coop-aurora WRITE TOPIC lgnet.partner.inbound (literal)",
+        "User:partner.coop-aurora WRITE TOPIC lgnet.partner.inbound.torino (literal)",
         "User:partner.coop-aurora READ TOPIC lgnet.partner.rejections.coop-aurora (literal)",
         "User:partner.coop-aurora READ TOPIC lgnet.partner.reminders.coop-aurora (literal)",
         "User:partner.coop-aurora READ GROUP partner.coop-aurora. (prefixed)",
     }
     auditor = ka.derive(ka.Principal.auditor("eu"))
     assert {a.operation for a in auditor} == {ka.Op.READ}
+    # A national intake reads every city's partners' records; a deployment draining the old shared topic reads it.
+    national_intake = {a.resource_name for a in ka.derive(ka.Principal.service("national", "intake"))}
+    assert {n for n in national_intake if n.startswith("lgnet.partner.inbound")} == {
+        f"lgnet.partner.inbound.{city}" for city in CITIES
+    }
+    draining = ka.Principal.service("torino-north", "intake", city="torino", drain_old_inbound=True)
+    assert ka.allowed(draining, "read", "lgnet.partner.inbound")
+    assert not ka.allowed(
+        ka.Principal.service("torino-north", "intake", city="torino"), "read", "lgnet.partner.inbound"
+    )
+    # Whose city is unknown gets no inbound topic at all: a clear error, not every city's.
+    for cityless in (ka.Principal.partner_("coop-aurora"), ka.Principal.service("torino-north", "intake")):
+        with pytest.raises(ka.PrincipalError, match="city"):
+            ka.derive(cityless)
     facts = {t.physical() for t in TOPICS.values() if "auditor" in t.readers and not t.family}
     facts.add("lgnet.signing-keys.")  # every deployment's registry (prefixed): the producers' keys, which auditors pin
     assert {a.resource_name for a in auditor if a.resource_type == ka.ResourceType.TOPIC} == facts
@@ -318,7 +360,7 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     def password_from(out: str) -> str:
         return next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("KAFKA_SASL_PASSWORD="))
 
-    assert await run(admin_main, [*base, "add-partner", partner]) == 0
+    assert await run(admin_main, [*base, "add-partner", partner, "--city", "torino"]) == 0
     first = password_from(capsys.readouterr().out)
     user = f"partner.{partner}"
     assert await refused(kafka_bootstrap, as_user(admin_security, user, first)) == ""
@@ -326,9 +368,10 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     second = password_from(capsys.readouterr().out)
     assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, first)) != ""
     assert await refused(kafka_bootstrap, as_user(admin_security, user, second)) == ""
-    assert await run(admin_main, [*base, "acls", user]) == 0
+    assert await run(admin_main, [*base, "acls", user, "--city", "torino"]) == 0
     shown = capsys.readouterr().out
     assert f"READ TOPIC {topic_prefix}lgnet.partner.rejections.{partner} (literal)" in shown
+    assert f"  User:{user} WRITE TOPIC {topic_prefix}lgnet.partner.inbound.torino (literal)" in shown
     assert await run(admin_main, [*base, "revoke", user]) == 0
     assert "4 ACLs deleted" in capsys.readouterr().out  # inbound, rejections, reminders, its groups
     assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, second)) != ""
@@ -341,7 +384,9 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     [
         (["add-deployment", "--city", "atlantis", "--service", "intake"], "invalid choice: 'atlantis'"),
         (["add-deployment", "--city", "torino"], "--service"),
-        (["add-partner", "bad id!"], "partner id 'bad id!'"),
+        (["add-partner", "bad id!", "--city", "torino"], "partner id 'bad id!'"),
+        (["add-partner", "coop-x"], "--city"),
+        (["add-partner", "coop-x", "--city", "national"], "invalid choice: 'national'"),
         (["rotate", "someone"], "principal 'someone'"),
         (["add-deployment", "--city", "torino", "--service", "intake", "--deployment", "partner"], "reserved"),
         ([], "required: COMMAND"),
@@ -379,9 +424,10 @@ def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) 
     spec = importlib.import_module(f"lgnet_{service}.entrypoints.main").SPEC
     for topic in spec.produces:
         assert service in TOPICS[topic].writers, (service, "writes", topic)
+    national = ka.Principal.service("national", service)  # declared without a runtime: a national deployment's
     for consumer in declared_consumers(spec):
-        for topic in consumer.topics:
-            assert service in TOPICS[topic].readers, (service, "reads", topic)
+        for topic in consumer.topics:  # per-city topics included: each of the 16 cities'
+            assert ka.allowed(national, "read", physical(topic)), (service, "reads", topic)
 
 
 async def test_only_intake_may_create_a_partners_rejection_topic(
@@ -429,3 +475,51 @@ async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments
         keys = {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix, reader.security)}
         assert genuine.key.key_id in keys
         assert impostor.key.key_id not in keys
+
+
+async def test_the_old_inbound_topic_goes_only_once_every_draining_gatekeeper_has_read_it(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the upgrade, the deployments given `--drain-old-inbound` read what partners left on the old shared
+    topic; `lgnet-kafka-admin old-inbound` says what each still has to read, and `--delete` removes the topic and
+    every ACL naming it only once none has anything left (nothing sent before the upgrade is lost)."""
+    uid = uuid.uuid4().hex[:8]
+    draining = ka.Principal.service(f"torino-{uid}", "intake", city="torino", drain_old_inbound=True)
+    old = physical("partner.inbound", topic_prefix)
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics(["partner.inbound"])
+        await admin.provision(draining)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(old, b"left before the upgrade", key=f"coop-{n}".encode(), partition=n)
+    finally:
+        await producer.stop()
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+    try:
+        assert await run(admin_main, [*base, "old-inbound"]) == 1
+        assert f"{draining.name}: 3 record(s) left" in capsys.readouterr().out
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 1
+        assert "not drained" in capsys.readouterr().err
+        # The deployment's gatekeeper reads to the end (its group commits the end offsets).
+        group = draining.group_prefix(topic_prefix) + "gatekeeper"
+        reader = AIOKafkaConsumer(**client_kwargs(kafka_bootstrap, admin_security), group_id=group)
+        await reader.start()
+        try:
+            partitions = [TopicPartition(old, p) for p in range(TOPICS["partner.inbound"].partitions)]
+            reader.assign(partitions)
+            await reader.commit(await reader.end_offsets(partitions))
+        finally:
+            await reader.stop()
+        assert await run(admin_main, [*base, "old-inbound"]) == 0
+        assert f"{draining.name}: drained" in capsys.readouterr().out
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 0
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            assert old not in await admin.client.list_topics()
+            assert not [a for a in await ka.describe_acls(admin.client, draining.user) if a.resource_name == old]
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await ka.delete_credentials(admin.client, draining.name)
+            await ka.delete_acls(admin.client, draining.user)

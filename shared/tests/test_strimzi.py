@@ -8,7 +8,7 @@ import pytest
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared import strimzi
 from lgnet_shared.kafka_admin import main
-from lgnet_shared.topics import TOPICS, min_insync
+from lgnet_shared.topics import min_insync, physical, registry_topics
 
 
 def test_min_insync_lets_one_broker_of_three_go() -> None:
@@ -17,7 +17,8 @@ def test_min_insync_lets_one_broker_of_three_go() -> None:
 
 def test_topics_are_the_registry_s_replicated() -> None:
     topics = {t["spec"]["topicName"]: t["spec"] for t in strimzi.topics("p-", 3)}
-    assert sorted(topics) == sorted(t.physical("p-") for t in TOPICS.values() if not t.family)
+    assert sorted(topics) == sorted(physical(t, "p-") for t in registry_topics())
+    assert "p-lgnet.partner.inbound.genova" in topics  # each city's partners' topic, made up front
     assert all(s["replicas"] == 3 and s["config"]["min.insync.replicas"] == "2" for s in topics.values())
     assert topics["p-lgnet.intake.events"]["config"]["retention.ms"] == "-1"
 
@@ -35,4 +36,4 @@ def test_the_cli_prints_helm_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["strimzi", "--deployment", "trieste", "--services", "intake,payments", "--topics"]) == 0
     values = json.loads(capsys.readouterr().out)["strimzi"]
     assert [u["name"] for u in values["users"]] == ["service.trieste.intake", "service.trieste.payments"]
-    assert len(values["topics"]) == len([t for t in TOPICS.values() if not t.family])
+    assert len(values["topics"]) == len(registry_topics())

@@ -21,7 +21,7 @@ from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.base import Event
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import partner_inbound
 
 from lgnet_scenario.platform import Platform
 from lgnet_scenario.population import LANGUAGES, Household, Person
@@ -148,7 +148,7 @@ class RawPartner:
             key_id = self.platform.actors.inbound_key[f"{self.partner}:key_id"]
             sig = base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
             headers.append(("lgnet-signature", f"ed25519;{key_id};{sig}".encode()))
-        topic = physical("partner.inbound", self.platform.ep.topic_prefix)
+        topic = partner_inbound(self.city, self.platform.ep.topic_prefix)  # its city's (the claim may differ)
         await self.producer.send_and_wait(topic, value, key=self.partner.encode(), headers=headers)
         return event_id
 

@@ -145,7 +145,7 @@ async def provision(ep: Endpoints, cities: dict[str, tuple[str, ...]]) -> Actors
     await asyncio.gather(
         *(register_signing_key(a, city) for a, role, city in everyone if role is Role.PARTNER and city is not None)
     )
-    await provision_kafka(ep, [a for a, role, _ in actors_of(cities) if role is Role.PARTNER], actors)
+    await provision_kafka(ep, {a: city for a, role, city in actors_of(cities) if role is Role.PARTNER and city}, actors)
     return actors
 
 
@@ -168,19 +168,19 @@ def partner_password(operator: KafkaSecurity, partner: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-async def provision_kafka(ep: Endpoints, partners: list[str], actors: Actors) -> None:
-    """On a secured cluster, as its operator would (lgnet-kafka-admin add-partner): each partner logs in as
-    `partner.<id>` and may only write the inbound topic and read its own rejections. Without operator
+async def provision_kafka(ep: Endpoints, partners: dict[str, str], actors: Actors) -> None:
+    """On a secured cluster, as its operator would (lgnet-kafka-admin add-partner --city): each partner (id → city)
+    logs in as `partner.<id>` and may only write its city's inbound topic and read its own rejections. Without operator
     credentials the partners use the environment's."""
     operator = KafkaSecurity.from_env()
     if not operator.sasl_username:
         return
     try:
         async with Admin(ep.kafka, operator, ep.topic_prefix) as admin:
-            for partner in partners:
+            for partner, city in partners.items():
                 password = partner_password(operator, partner)
                 # Added, not replaced: plays under other topic prefixes (parallel tests) keep their partners' ACLs.
-                principal = kafka_acls.Principal.partner_(partner)
+                principal = kafka_acls.Principal.partner_(partner, city=city)
                 await admin.provision(principal, password=password, exclusive=False)
                 actors.kafka[partner] = operator.model_copy(
                     update={"sasl_username": f"partner.{partner}", "sasl_password": SecretStr(password)}

@@ -117,7 +117,7 @@ async def test_an_erased_persons_inbound_identity_cannot_be_opened_afterwards(in
     async with intake.partner("coop-aurora", "torino") as client:
         await client.emit(sealed_registration("y-1", client))
     await wait_for(intake, "select true from persons where person_id = 'y-1'")
-    records = await intake.raw_records("partner.inbound")
+    records = await intake.raw_records("partner.inbound.torino")
     sealed_name = Sealed(**json.loads(records[-1].value)["data"]["identity"]["given_name"])
     assert sealed_name.kid == f"hpke:{old_key_id}"
     async with intake.client("staff-torino") as staff:

@@ -19,7 +19,7 @@ from lgnet_shared.events import intake as ev
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import partner_inbound
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -126,8 +126,19 @@ async def test_accepted_registration_household_and_case(intake: IntakeUnderTest)
         assert (await staff.get("/persons/y-1")).json()["identity"]["family_name"] == "Haddad"
 
 
+async def test_a_partners_records_travel_on_its_own_citys_topic(intake: IntakeUnderTest) -> None:
+    """A Torino partner's records go to Torino's inbound topic, which no other city's intake may read (they held
+    needs assessments every city's intake could read on the shared topic), and the gatekeeper takes them there."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent = await client.emit(registration("c-1", client))
+    await wait_rows(intake, "select count(*) from persons", 1)
+    on_torino = await intake.raw_records("partner.inbound.torino")
+    assert [json.loads(r.value)["id"] for r in on_torino] == [sent.id]
+    assert await intake.raw_records("partner.inbound", missing_ok=True) == []
+
+
 async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(intake: IntakeUnderTest) -> None:
-    topic = physical("partner.inbound", intake.prefix)
+    topic = partner_inbound("torino", intake.prefix)
     aurora_key = intake.signing_keys["coop-aurora"]
     async with intake.partner("coop-aurora", "torino") as client:
         ok = await client.emit(registration("y-1", client))
@@ -205,7 +216,7 @@ async def test_an_unsigned_record_cannot_burn_a_partners_event_id(intake: Intake
     and the partner's real, signed event with that id is still processed."""
     async with intake.partner("coop-aurora", "torino") as client:
         env = client.envelope(registration("y-1", client))
-    topic = physical("partner.inbound", intake.prefix)
+    topic = partner_inbound("torino", intake.prefix)
     value, headers = env.to_structured()
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
@@ -227,7 +238,7 @@ async def test_a_forged_claim_is_answered_to_its_signer_not_to_the_partner_it_na
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
-        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+        await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
     answers = await rejections(intake, "coop-aurora", 1)
@@ -248,7 +259,7 @@ async def test_unknown_partner_is_dead_lettered_not_answered(intake: IntakeUnder
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
-        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+        await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
     assert await dead_letter_kinds(intake) == ["unauthenticated"]
@@ -269,7 +280,7 @@ async def test_a_record_claiming_another_partner_is_answered_to_its_signer(intak
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
-        await producer.send_and_wait(physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers)
+        await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
     [answer] = await rejections(intake, "coop-aurora", 1)
@@ -287,9 +298,7 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
     await producer.start()
     try:
         for _ in range(3):
-            await producer.send_and_wait(
-                physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers
-            )
+            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
     await wait_rows(intake, "select count(*) from inbox where outcome = 'processed'", 1)

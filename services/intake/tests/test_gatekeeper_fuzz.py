@@ -15,7 +15,7 @@ from lgnet_shared import signing
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.record_fuzz import draw_records
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import partner_inbound
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -42,7 +42,7 @@ async def test_fuzzed_inbound_records_through_the_gatekeeper(intake: IntakeUnder
     key = intake.signing_keys["coop-aurora"]
     signed = [r.good or i % 2 == 0 for i, r in enumerate(records)]  # every valid record, half the bad ones
     resent = [i for i, r in enumerate(records) if r.good][:3]
-    topic = physical("partner.inbound", intake.prefix)
+    topic = partner_inbound("torino", intake.prefix)
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap), max_request_size=4 * 1024 * 1024, linger_ms=20)
     await producer.start()
     try:

@@ -366,7 +366,7 @@ def test_the_registry_names_who_reads_special_category_data() -> None:
     # never decodes them); before it had a principal of its own it read it as the national reporting deployment.
     assert special.readers == {"housing", "reporting", "auditor", "notary"}
     assert {"payments", "national"} <= TOPICS["intake.events"].readers
-    assert TOPICS["partner.inbound"].readers == {"intake"}
+    assert TOPICS["partner.inbound.{city}"].readers == {"intake"}
     assert ev.NeedsAssessed.topic == "intake.special"
 
 

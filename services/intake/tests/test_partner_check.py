@@ -127,7 +127,7 @@ async def test_the_kit_says_what_the_running_gatekeeper_answers(
     from lgnet_intake.adapters import credentials
     from lgnet_shared.kafka import client_kwargs
     from lgnet_shared.pii import parse_master_key
-    from lgnet_shared.topics import physical
+    from lgnet_shared.topics import partner_inbound
     from partner_records import sender
 
     s = sender("coop-aurora", "coop-aurora-key", intake.signing_keys["coop-aurora"], intake.inbound_key)
@@ -139,7 +139,7 @@ async def test_the_kit_says_what_the_running_gatekeeper_answers(
         for name, record in records.items():
             headers = [(k, v.encode()) for k, v in record["headers"]]
             await producer.send_and_wait(
-                physical("partner.inbound", intake.prefix),
+                partner_inbound("torino", intake.prefix),
                 record["value"].encode(),
                 key=b"coop-aurora",
                 headers=headers,

@@ -91,7 +91,7 @@ async def test_onboard_writes_one_bundle_that_works_and_offboard_revokes_it(
     prefix = env["LGNET_TOPIC_PREFIX"]
     assert bundle["format"] == "lgnet-partner-onboarding/1"
     assert (bundle["partner"], bundle["city"]) == (partner, "torino")
-    assert bundle["kafka"]["inbound_topic"] == f"{prefix}lgnet.partner.inbound"
+    assert bundle["kafka"]["inbound_topic"] == f"{prefix}lgnet.partner.inbound.torino"  # its city's only
     assert bundle["kafka"]["rejections_topic"] == f"{prefix}lgnet.partner.rejections.{partner}"
     assert bundle["kafka"]["reminders_topic"] == f"{prefix}lgnet.partner.reminders.{partner}"
     assert bundle["kafka"]["ca_pem"].startswith("-----BEGIN CERTIFICATE-----")

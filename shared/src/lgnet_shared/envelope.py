@@ -36,7 +36,7 @@ Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 class Envelope(BaseModel):
     """One CloudEvent. `city` is the tenant. `partitionkey` is the Kafka record key: on LgNet's fact topics the
-    aggregate id; on `lgnet.partner.inbound` the partner's id, so intake reads one partner's events in order.
+    aggregate id; on `lgnet.partner.inbound.<city>` the partner's id, so intake reads one partner's events in order.
 
     `specversion` and `id` are required, as CloudEvents requires them: a partner's retry must carry the id of its
     first attempt to be recognised as a duplicate, so the reader never invents one (`codec.to_envelope` does, for
@@ -61,7 +61,9 @@ class Envelope(BaseModel):
     partitionkey: Text = Field(
         min_length=1,
         max_length=128,
-        description="The Kafka record key: the aggregate id on fact topics, the partner id on lgnet.partner.inbound",
+        description=(
+            "The Kafka record key: the aggregate id on fact topics, the partner id on lgnet.partner.inbound.<city>"
+        ),
     )
     # The key id of the deployment that signed this fact (lgnet_shared.fact_signing); set by the outbox relay.
     signingkey: Text | None = Field(default=None, max_length=128)

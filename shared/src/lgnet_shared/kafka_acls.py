@@ -19,7 +19,9 @@ from `topics.TOPICS` (writers/readers by role):
   intake and housing on the per-partner reminder topics (`<prefix>lgnet.partner.reminders.`); WRITE and CREATE on
   its own signing-key registry `<prefix>lgnet.signing-keys.<deployment>.<service>` (LITERAL) and READ on every
   deployment's (PREFIXED `<prefix>lgnet.signing-keys.`), so it registers its own key only;
-- a partner: WRITE on `partner.inbound`, READ on its own `partner.rejections.<partner>` and
+  An intake deployment READs its city's `partner.inbound.<city>` (LITERAL; a `national` one each of the 16 cities'),
+  and the old shared `partner.inbound` only while it drains it after the upgrade (`drain_old_inbound`);
+- a partner: WRITE on its city's `partner.inbound.<city>`, READ on its own `partner.rejections.<partner>` and
   `partner.reminders.<partner>` (LITERAL), READ on groups `<prefix>partner.<id>.` (PREFIXED);
 - an auditor or the national coordination: READ on the canonical fact topics and the signing-key registries,
   groups `<prefix><principal>.`;
@@ -60,7 +62,8 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
-from lgnet_shared.topics import PARTNER, SERVICES, TOPICS
+from lgnet_shared.cities import CITIES, NATIONAL
+from lgnet_shared.topics import OLD_INBOUND, PARTNER, SERVICES, TOPICS, cities_served
 
 DEPLOYMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as LGNET_DEPLOYMENT
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -115,13 +118,21 @@ class Principal:
     role: str  # the topic registry's role: a service name, partner, auditor or national
     deployment: str | None = None
     partner: str | None = None
+    # A partner's city, or a service deployment's (`national`: every city): which per-city topics it may use.
+    city: str | None = None
+    # An intake deployment that was there before the per-city inbound topics reads the old shared one until drained.
+    drain_old_inbound: bool = False
 
     @property
     def user(self) -> str:
         return f"User:{self.name}"
 
     @classmethod
-    def service(cls, deployment: str, service: str) -> Principal:
+    def service(
+        cls, deployment: str, service: str, *, city: str | None = None, drain_old_inbound: bool = False
+    ) -> Principal:
+        """`city`: the deployment's (`add-deployment --city`); by default the deployment's name when it is a city
+        or `national`."""
         if service not in SERVICES:
             raise PrincipalError(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
         if not DEPLOYMENT.fullmatch(deployment):
@@ -131,13 +142,29 @@ class Principal:
             )
         if deployment in RESERVED_DEPLOYMENTS:
             raise PrincipalError(f"deployment name {deployment!r} is reserved")
-        return cls("service", f"service.{deployment}.{service}", service, deployment=deployment)
+        if city is None and deployment in (*CITIES, NATIONAL):
+            city = deployment
+        if city is not None and city not in (*CITIES, NATIONAL):
+            raise PrincipalError(f"city {city!r}: one of {', '.join(CITIES)} or {NATIONAL}")
+        if drain_old_inbound and service != "intake":
+            raise PrincipalError("only an intake deployment drains the old inbound topic")
+        return cls(
+            "service",
+            f"service.{deployment}.{service}",
+            service,
+            deployment=deployment,
+            city=city,
+            drain_old_inbound=drain_old_inbound,
+        )
 
     @classmethod
-    def partner_(cls, partner: str) -> Principal:
+    def partner_(cls, partner: str, *, city: str | None = None) -> Principal:
+        """`city`: the partner's (`add-partner --city`), where it works."""
         if not NAME.fullmatch(partner):
             raise PrincipalError(f"partner id {partner!r}: letters, digits, '-' or '_', at most 64")
-        return cls("partner", f"partner.{partner}", "partner", partner=partner)
+        if city is not None and city not in CITIES:
+            raise PrincipalError(f"city {city!r} of partner {partner}: one of {', '.join(CITIES)}")
+        return cls("partner", f"partner.{partner}", "partner", partner=partner, city=city)
 
     @classmethod
     def auditor(cls, name: str) -> Principal:
@@ -206,6 +233,15 @@ def derive(principal: Principal, topic_prefix: str = "") -> list[Acl]:
     """Every ACL the principal gets: computed from the registry's writers and readers."""
     user, acls = principal.user, set[Acl]()
     for topic in TOPICS.values():
+        if topic.per_city:  # a partner's or deployment's own city's topics only (a national deployment: every city's)
+            uses = {Op.WRITE} if principal.role in topic.writers else set()
+            uses |= {Op.READ} if principal.role in topic.readers else set()
+            if uses and principal.city is None:
+                raise PrincipalError(f"{principal.name}: its city is needed for {topic.name} (--city)")
+            for city in cities_served(principal.city or NATIONAL) if uses else ():
+                name = topic.physical(topic_prefix, city=city)
+                acls.update(Acl(ResourceType.TOPIC, name, Pattern.LITERAL, user, op) for op in uses)
+            continue
         if topic.per_writer:  # e.g. the signing-key registries: each deployment's service writes its own only
             if principal.role in topic.writers and principal.deployment is not None:
                 own = topic.physical(topic_prefix, writer=f"{principal.deployment}.{principal.role}")
@@ -228,7 +264,7 @@ def derive(principal: Principal, topic_prefix: str = "") -> list[Acl]:
         name = topic.physical(topic_prefix)
         if principal.role in topic.writers:
             acls.add(Acl(ResourceType.TOPIC, name, Pattern.LITERAL, user, Op.WRITE))
-        if principal.role in topic.readers:
+        if principal.role in topic.readers or (principal.drain_old_inbound and topic.name == OLD_INBOUND):
             acls.add(Acl(ResourceType.TOPIC, name, Pattern.LITERAL, user, Op.READ))
     if any(principal.role in t.readers for t in TOPICS.values()):
         acls.add(Acl(ResourceType.GROUP, principal.group_prefix(topic_prefix), Pattern.PREFIXED, user, Op.READ))
@@ -276,15 +312,18 @@ class _CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc]
 
 
 class _DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
+    """Every ACL of one principal, or every ACL naming one topic (literally)."""
+
     API_KEY = 31
 
-    def __init__(self, principal: str) -> None:
-        self.principal = principal
+    def __init__(self, principal: str | None, topic: str | None = None) -> None:
+        self.principal, self.topic = principal, topic
 
     def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
-        return request_struct_class(
-            [(ResourceType.ANY, None, Pattern.ANY, self.principal, None, Op.ANY, ANY_PERMISSION)]
-        )
+        resource: tuple[ResourceType, str | None, Pattern] = (ResourceType.ANY, None, Pattern.ANY)
+        if self.topic is not None:
+            resource = (ResourceType.TOPIC, self.topic, Pattern.LITERAL)
+        return request_struct_class([(*resource, self.principal, None, Op.ANY, ANY_PERMISSION)])
 
 
 class _DescribeAcls(Request[DescribeAclsRequest_v1]):  # type: ignore[misc]
@@ -465,10 +504,18 @@ async def create_acls(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
 
 async def delete_acls(admin: AIOKafkaAdminClient, user: str) -> int:
     """Delete every ACL naming the principal; returns how many."""
-    response = await _send(admin, _DeleteAcls(user))
+    return await _deleted(await _send(admin, _DeleteAcls(user)), f"deleting the ACLs of {user}")
+
+
+async def delete_topic_acls(admin: AIOKafkaAdminClient, topic: str) -> int:
+    """Delete every ACL naming the topic literally, whoever holds it; returns how many."""
+    return await _deleted(await _send(admin, _DeleteAcls(None, topic)), f"deleting the ACLs on {topic}")
+
+
+async def _deleted(response: Any, what: str) -> int:
     count = 0
     for code, message, matching in response.filter_responses:
-        _check(code, message, f"deleting the ACLs of {user}")
+        _check(code, message, what)
         count += len(matching)
     return count
 
@@ -511,6 +558,7 @@ __all__ = [
     "create_acls",
     "delete_acls",
     "delete_credentials",
+    "delete_topic_acls",
     "derive",
     "describe_acls",
     "grant",

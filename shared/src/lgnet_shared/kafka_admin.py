@@ -1,16 +1,18 @@
 """lgnet-kafka-admin: provision who may use the shared Kafka cluster (SCRAM credentials + ACLs from the registry).
 
     lgnet-kafka-admin tls --out DIR --host kafka.example     a CA and the broker's certificate (no broker needed)
-    lgnet-kafka-admin add-deployment --city torino --service intake [--deployment NAME]
-    lgnet-kafka-admin add-partner coop-aurora
+    lgnet-kafka-admin add-deployment --city torino --service intake [--deployment NAME] [--drain-old-inbound]
+    lgnet-kafka-admin add-partner coop-aurora --city torino
     lgnet-kafka-admin add-auditor eu-audit
     lgnet-kafka-admin add-national [NAME]            (default: main → coordination.main)
     lgnet-kafka-admin add-notary [NAME]              the notary (default: national → notary.national)
     lgnet-kafka-admin rotate partner.coop-aurora     new password, same ACLs
     lgnet-kafka-admin revoke partner.coop-aurora     credentials and ACLs deleted
-    lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives
+    lgnet-kafka-admin acls partner.coop-aurora --city torino   ACLs the broker has vs what the registry derives
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
+    lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
+                                                     topic per draining deployment; --delete once none has any
     lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary]
                                                      Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
@@ -33,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared import old_inbound
 from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
@@ -40,6 +43,7 @@ from lgnet_shared.topics import (
     SERVICES,
     TOPICS,
     TopicsNotCreated,
+    city_topics,
     ensure_topics,
     for_partner,
     for_writer,
@@ -86,6 +90,8 @@ class Admin:
             names += [for_partner(t.name, principal.partner) for t in TOPICS.values() if t.per_partner]
         if principal.deployment is not None:  # its own signing-key registry
             names += [for_writer(t.name, principal.deployment, principal.role) for t in TOPICS.values() if t.per_writer]
+        if principal.city is not None:  # its city's inbound topic (a national intake: every city's)
+            names += city_topics(principal.role, principal.city)
         return await self.create_topics(names)
 
     async def create_topics(self, names: list[str] | None = None) -> list[str]:
@@ -124,16 +130,27 @@ def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
 
 def principal_of(args: argparse.Namespace) -> ka.Principal:
     if args.command == "add-deployment":
-        return ka.Principal.service(args.deployment or args.city, args.service)
+        return ka.Principal.service(
+            args.deployment or args.city, args.service, city=args.city, drain_old_inbound=args.drain_old_inbound
+        )
     if args.command == "add-partner":
-        return ka.Principal.partner_(args.partner)
+        return ka.Principal.partner_(args.partner, city=args.city)
     if args.command == "add-auditor":
         return ka.Principal.auditor(args.name)
     if args.command == "add-national":
         return ka.Principal.national(args.name)
     if args.command == "add-notary":
         return ka.Principal.notary(args.name)
-    return ka.Principal.parse(args.principal)
+    principal = ka.Principal.parse(args.principal)
+    if getattr(args, "city", None) is None:
+        return principal
+    if principal.kind == "partner":
+        return ka.Principal.partner_(principal.partner or "", city=args.city)
+    if principal.kind == "service":
+        return ka.Principal.service(
+            principal.deployment or "", principal.role, city=args.city, drain_old_inbound=args.drain_old_inbound
+        )
+    return principal
 
 
 def show_acls(acls: Sequence[ka.Acl], out: list[str]) -> None:
@@ -146,6 +163,8 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
         if args.command == "create-topics":
             created = await admin.create_topics()
             return [f"created {name}" for name in created] or ["every registry topic exists"]
+        if args.command == "old-inbound":
+            return await drain_old_inbound_topic(admin, args.delete)
         if args.command == "list":
             found = await ka.users(admin.client)
             every = await ka.describe_acls(admin.client)
@@ -191,6 +210,25 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
     return out
 
 
+async def drain_old_inbound_topic(admin: Admin, delete: bool) -> list[str]:
+    left = await old_inbound.records_left(admin.client, admin.bootstrap, admin.security, admin.prefix)
+    if left is None:
+        return [f"{admin.prefix}lgnet.partner.inbound does not exist: nothing to drain"]
+    out = [f"{name}: {f'{n} record(s) left' if n else 'drained'}" for name, n in left.items()]
+    if any(left.values()):
+        if delete:
+            raise Fail("not drained: " + "; ".join(out) + " (the old topic is kept)")
+        raise NotDrained("\n".join(out))
+    if delete:
+        removed = await old_inbound.remove(admin.client, admin.prefix)
+        out.append(f"{admin.prefix}lgnet.partner.inbound deleted with its {removed} ACL(s)")
+    return out or ["no deployment drains the old topic (none has --drain-old-inbound)"]
+
+
+class NotDrained(Exception):
+    """Records are left: printed as the answer, with exit status 1 (so a script can wait for 0)."""
+
+
 def emit_credentials(args: argparse.Namespace, admin: Admin, user: str, password: str, out: list[str]) -> None:
     lines = credentials_lines(admin, user, password)
     if args.env_file:
@@ -218,9 +256,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--city", required=True, choices=CITIES_AND_NATIONAL, metavar="CITY", help="torino, …, national")
     d.add_argument("--service", required=True, choices=SERVICES)
     d.add_argument("--deployment", help="deployment name (LGNET_DEPLOYMENT); default: the city")
+    drain_old_inbound(d)
     creds(d)
-    a = sub.add_parser("add-partner", help="a partner: writes partner.inbound, reads its own rejections")
+    a = sub.add_parser(
+        "add-partner", help="a partner: writes its city's partner.inbound.<city>, reads its own rejections"
+    )
     a.add_argument("partner", help="partner id, as in its events")
+    a.add_argument("--city", required=True, choices=CITIES, metavar="CITY", help="the partner's city: torino, …")
     creds(a)
     a = sub.add_parser("add-auditor", help="an auditor: reads the fact topics")
     a.add_argument("name")
@@ -240,10 +282,22 @@ def parser() -> argparse.ArgumentParser:
             creds(r)
     r = sub.add_parser("acls", help="show a principal's ACLs against the derived ones")
     r.add_argument("principal")
+    r.add_argument(
+        "--city",
+        choices=CITIES_AND_NATIONAL,
+        metavar="CITY",
+        help="a partner's or deployment's city (default: a deployment named after its city)",
+    )
+    drain_old_inbound(r)
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
+    o = sub.add_parser("old-inbound", help="after the upgrade: what draining deployments have left to read")
+    o.add_argument("--delete", action="store_true", help="delete the old topic and its ACLs once all is read")
     z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
     z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
+    z.add_argument(
+        "--city", choices=CITIES_AND_NATIONAL, metavar="CITY", help="its city (default: the deployment name)"
+    )
     z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
     z.add_argument("--topics", action="store_true", help="also the registry's topics (whoever owns the cluster)")
     z.add_argument("--notary", action="store_true", help="also the notary's user (the deployment that runs it)")
@@ -252,6 +306,15 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
     t.add_argument("--host", action="append", required=True, help="a name or IP address clients reach the broker by")
     return p
+
+
+def drain_old_inbound(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--drain-old-inbound",
+        action="store_true",
+        help="an intake deployment of before the per-city inbound topics: may read the old shared"
+        " lgnet.partner.inbound until it has drained it (docs/operators.md, upgrade); add again without it after",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,11 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("no Kafka: pass --bootstrap or set KAFKA_BOOTSTRAP_SERVERS")
     try:
         security = KafkaSecurity.from_env()
-        if args.command not in ("list", "create-topics"):
+        if args.command not in ("list", "create-topics", "old-inbound"):
             principal_of(args)  # a bad name fails before any connection
         lines = asyncio.run(run(args, security))
     except (KafkaConfigError, ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))
+    except NotDrained as exc:
+        print(exc)
+        return 1
     except (Fail, ka.AdminError, TopicsNotCreated, KafkaError) as exc:
         print(f"lgnet-kafka-admin: error: {exc}", file=sys.stderr)
         return 1
@@ -288,7 +354,7 @@ def strimzi_values(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     services = [s.strip() for s in args.services.split(",") if s.strip()]
     try:
         found = strimzi.values(
-            args.deployment, services, args.topic_prefix, args.replicas, args.topics, notary=args.notary
+            args.deployment, services, args.topic_prefix, args.replicas, args.topics, notary=args.notary, city=args.city
         )
     except (ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))

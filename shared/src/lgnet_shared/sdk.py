@@ -11,7 +11,7 @@
             print(reminder.type, reminder.case_id)
 
 The cluster authenticates every client (SASL_SSL, SCRAM-SHA-512) and authorises it: a partner writes only
-`lgnet.partner.inbound` and reads only its own `lgnet.partner.rejections.<partner>` and
+its city's `lgnet.partner.inbound.<city>` and reads only its own `lgnet.partner.rejections.<partner>` and
 `lgnet.partner.reminders.<partner>` (docs/partners.md).
 Identifying fields are sealed for intake with `client.seal(field, value)` (HPKE to the city's intake public
 key), so they never cross Kafka in plain text. Needs only the core `lgnet-shared` package (no database).
@@ -49,7 +49,7 @@ from lgnet_shared.events.housing import PartnerMatchReminder
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
 from lgnet_shared.kafka import KafkaSecurity
-from lgnet_shared.topics import for_partner, physical
+from lgnet_shared.topics import for_partner, partner_inbound, physical
 
 log = logging.getLogger("lgnet.sdk")
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -185,7 +185,7 @@ class PartnerClient:
         value, headers = env.to_structured()
         if self._signing_key is not None:
             headers.append(signing.sign(self._signing_key, self._signing_key_id or self.partner, value, headers))
-        topic = physical("partner.inbound", self.prefix)
+        topic = partner_inbound(self.city, self.prefix)  # its city's: no other city's intake may read it
         for attempt in range(self.send_attempts):
             try:
                 await self._producer.send_and_wait(topic, value, key=env.key, headers=headers)

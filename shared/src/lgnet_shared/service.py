@@ -48,7 +48,7 @@ from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.tasks import being_cancelled
-from lgnet_shared.topics import SERVICES, TOPICS, ensure_topics, for_writer, physical, used_by
+from lgnet_shared.topics import SERVICES, TOPICS, city_topics, ensure_topics, for_writer, physical, used_by
 
 log = logs.get_logger(__name__)
 # Records per consumer batch (one PostgreSQL transaction each).
@@ -348,9 +348,12 @@ class Runtime:
                     await closer()
 
     def topic_names(self) -> list[str]:
-        """The logical topics this service reads or writes (the registry's roles): all its principal may see or create.
+        """The logical topics this service reads or writes (the registry's roles; its city's per-city topics, every
+        city's for a national deployment): all its principal may see or create.
         A service name with no role in the registry, e.g. a test's probe, gets every topic."""
-        return used_by(self.spec.name) or [t.name for t in TOPICS.values() if not t.family]
+        return (used_by(self.spec.name) + city_topics(self.spec.name, self.settings.city)) or [
+            t.name for t in TOPICS.values() if not t.family
+        ]
 
     async def ready(self) -> dict[str, str]:
         checks: dict[str, str] = {}

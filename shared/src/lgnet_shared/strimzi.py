@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from lgnet_shared import kafka_acls as ka
-from lgnet_shared.topics import TOPICS, min_insync
+from lgnet_shared.topics import TOPICS, family_of, min_insync, physical, registry_topics
 
 STRIMZI_API = "kafka.strimzi.io/v1"
 _OPERATIONS = {
@@ -39,25 +39,22 @@ def resource_name(name: str) -> str:
 
 
 def topics(prefix: str = "", replication: int = 3) -> list[dict[str, Any]]:
-    """One KafkaTopic per registry topic (per-partner families are created when a partner is provisioned; a
-    service creates its own signing-key registry, per-writer, at start)."""
-    out = []
-    for t in TOPICS.values():
-        if t.family:
-            continue
-        physical = t.physical(prefix)
-        out.append(
-            {
-                "name": resource_name(physical),
-                "spec": {
-                    "topicName": physical,
-                    "partitions": t.partitions,
-                    "replicas": replication,
-                    "config": {**t.configs(), "min.insync.replicas": str(min_insync(replication))},
-                },
-            }
-        )
-    return out
+    """One KafkaTopic per registry topic, and per city for a per-city one (per-partner families are created when
+    a partner is provisioned; a service creates its own signing-key registry, per-writer, at start)."""
+    return [_topic(name, physical(name, prefix), replication) for name in registry_topics()]
+
+
+def _topic(name: str, physical: str, replication: int) -> dict[str, Any]:
+    t = TOPICS[name] if name in TOPICS else family_of(name)[0]
+    return {
+        "name": resource_name(physical),
+        "spec": {
+            "topicName": physical,
+            "partitions": t.partitions,
+            "replicas": replication,
+            "config": {**t.configs(), "min.insync.replicas": str(min_insync(replication))},
+        },
+    }
 
 
 def acl(a: ka.Acl) -> dict[str, Any]:
@@ -95,10 +92,12 @@ def values(
     with_topics: bool = False,
     *,
     notary: bool = False,
+    city: str | None = None,
 ) -> dict[str, Any]:
     """The Helm values a deployment's chart needs: its services' users (and, for whoever owns the cluster, the
-    topics; for the deployment that runs the notary, the notary's user `notary.<deployment>`)."""
-    users = [user(ka.Principal.service(deployment, s), prefix) for s in services]
+    topics; for the deployment that runs the notary, the notary's user `notary.<deployment>`). `city`: the
+    deployment's, when its name is not the city's."""
+    users = [user(ka.Principal.service(deployment, s, city=city), prefix) for s in services]
     if notary:
         users.append(user(ka.Principal.notary(deployment), prefix))
     return {"strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users}}

@@ -11,7 +11,9 @@ A per-partner topic (`partner.rejections.{partner}`, `partner.reminders.{partner
 per partner, created when the partner is provisioned (or by its writer, first), so a partner's ACL can name exactly
 its own. A per-writer topic (`signing-keys.{writer}`, writer = `<deployment>.<service>`) is a family too: one topic
 per service deployment, which only that deployment's service may write (its fact-signing keys), so no deployment can
-register a key in another's name.
+register a key in another's name. A per-city topic (`partner.inbound.{city}`) is a family of the 16 cities' topics:
+a partner writes its own city's only and a city's intake reads its own city's only (a `national` intake, every
+city's), so no city reads another city's partners' records (needs assessments are special-category data).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from lgnet_shared.cities import CITIES, NATIONAL
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_health import existing_topics, wait_until_writable
 
@@ -37,6 +40,8 @@ ROLES = (*SERVICES, "partner", "auditor", "national", "notary")
 FACT_READERS = frozenset({"auditor", "national", "notary"})
 PARTNER = "{partner}"
 WRITER = "{writer}"  # '<deployment>.<service>': a per-writer family's member
+CITY = "{city}"  # one of the 16 cities: a per-city family's member
+OLD_INBOUND = "partner.inbound"  # every city's partners' records, before the per-city topics (drained, then removed)
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,25 @@ class Topic:
         return WRITER in self.name
 
     @property
-    def family(self) -> bool:
-        """One physical topic per partner or per writer, not one topic."""
-        return self.per_partner or self.per_writer
+    def per_city(self) -> bool:
+        return CITY in self.name
 
-    def physical(self, prefix: str = "", partner: str | None = None, writer: str | None = None) -> str:
+    @property
+    def family(self) -> bool:
+        """One physical topic per partner, per writer or per city, not one topic."""
+        return self.per_partner or self.per_writer or self.per_city
+
+    @property
+    def placeholder(self) -> str:
+        return PARTNER if self.per_partner else WRITER if self.per_writer else CITY
+
+    def physical(
+        self, prefix: str = "", partner: str | None = None, writer: str | None = None, city: str | None = None
+    ) -> str:
+        if self.per_city:
+            if city not in CITIES:
+                raise ValueError(f"topic {self.name} is per city: name one of the 16 cities, not {city!r}")
+            return f"{prefix}lgnet.{self.name.replace(CITY, city)}"
         if self.per_partner:
             if partner is None:
                 raise ValueError(f"topic {self.name} is per partner: name the partner")
@@ -145,13 +164,23 @@ TOPICS: dict[str, Topic] = {
             readers=frozenset({"reporting"}) | FACT_READERS,
         ),
         Topic(
-            "partner.inbound",
+            "partner.inbound.{city}",
             6,
             "the partner id (one partner's events stay in order)",
             True,
-            "What partners' systems send (CloudEvents, structured or binary); intake gatekeeps it",
-            writers=frozenset({"partner"}),
-            readers=frozenset({"intake"}),
+            "What one city's partners' systems send (CloudEvents, structured or binary); the city's intake (and a"
+            " national one) gatekeeps it. Per city, so that no city reads another's partners' records",
+            writers=frozenset({"partner"}),  # each partner its own city's topic only
+            readers=frozenset({"intake"}),  # a city's deployment its city's topic only, a national one every city's
+        ),
+        Topic(
+            OLD_INBOUND,
+            6,
+            "the partner id",
+            True,
+            "Before per-city topics: every city's partners' records in one topic. No longer written; read only by"
+            " an intake deployment draining it after the upgrade (lgnet-kafka-admin add-deployment"
+            " --drain-old-inbound), since an ACL cannot filter one city's records (docs/operators.md)",
         ),
         Topic(
             "partner.rejections.{partner}",
@@ -231,18 +260,22 @@ def physical(logical: str, prefix: str = "") -> str:
     family, member = family_of(logical)
     if family.per_writer:
         return family.physical(prefix, writer=member)
+    if family.per_city:
+        return family.physical(prefix, city=member)
     return family.physical(prefix, member)
 
 
 def family_of(logical: str) -> tuple[Topic, str]:
-    """The family (per-partner or per-writer topic) a logical name belongs to, and the member (the partner, or
-    '<deployment>.<service>'); KeyError if none."""
+    """The family (per-partner, per-writer or per-city topic) a logical name belongs to, and the member (the
+    partner, '<deployment>.<service>' or the city); KeyError if none."""
     for t in TOPICS.values():
         if not t.family:
             continue
-        head, _, tail = t.name.partition(PARTNER if t.per_partner else WRITER)
+        head, _, tail = t.name.partition(t.placeholder)
         if logical.startswith(head) and logical.endswith(tail) and len(logical) > len(head) + len(tail):
             member = logical[len(head) : len(logical) - len(tail)]
+            if t.per_city and member in CITIES:
+                return t, member
             if t.per_partner and PARTNER_ID.fullmatch(member):
                 return t, member
             if t.per_writer and WRITER_ID.fullmatch(member):
@@ -263,6 +296,47 @@ def for_partner(logical: str, partner: str) -> str:
     if not PARTNER_ID.fullmatch(partner):
         raise ValueError(f"partner id {partner!r} cannot name a topic: letters, digits, '-' or '_', at most 64")
     return TOPICS[logical].name.replace(PARTNER, partner)
+
+
+def for_city(logical: str, city: str) -> str:
+    """Logical name of a per-city topic for one city ('partner.inbound.torino')."""
+    if city not in CITIES:
+        raise ValueError(f"city {city!r}: one of {', '.join(CITIES)}")
+    return TOPICS[logical].name.replace(CITY, city)
+
+
+def partner_inbound(city: str, prefix: str = "") -> str:
+    """The physical topic a partner of `city` sends its records to ('<prefix>lgnet.partner.inbound.torino')."""
+    return physical(for_city("partner.inbound.{city}", city), prefix)
+
+
+def cities_served(city: str) -> tuple[str, ...]:
+    """The cities a deployment or partner of `city` serves: its own, or every city for `national`."""
+    return CITIES if city == NATIONAL else (city,)
+
+
+def city_topics(role: str, city: str) -> list[str]:
+    """Logical per-city topics a role uses as a party of `city` ('partner.inbound.torino'); a national party's:
+    every city's."""
+    return [
+        for_city(t.name, c)
+        for t in TOPICS.values()
+        if t.per_city and role in t.readers | t.writers
+        for c in cities_served(city)
+    ]
+
+
+def registry_topics() -> list[str]:
+    """Logical names of the topics made up front (`create-topics`, the cluster owner's KafkaTopics): every topic
+    that is not a family, and each city's member of a per-city one ('partner.inbound.torino'). Per-partner and
+    per-writer topics are made when their partner or deployment is provisioned."""
+    out = []
+    for t in TOPICS.values():
+        if t.per_city:
+            out += [for_city(t.name, city) for city in CITIES]
+        elif not t.family:
+            out.append(t.name)
+    return out
 
 
 def used_by(role: str) -> list[str]:
@@ -289,10 +363,10 @@ async def ensure_topics(
     security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the registry's topics that do not exist yet; returns the physical names created. Names may be
-    per-partner topics ('partner.rejections.coop-aurora'); None means every topic that is not per partner.
+    members of a family ('partner.rejections.coop-aurora'); None means `registry_topics()`.
     Security: `security`, else the KAFKA_* environment. Raises TopicsNotCreated when the broker refuses."""
     wanted: list[tuple[str, Topic]] = []
-    for n in names or [t.name for t in TOPICS.values() if not t.family]:
+    for n in names or registry_topics():
         topic = TOPICS[n] if n in TOPICS else family_of(n)[0]
         wanted.append((physical(n, prefix), topic))
     admin = AIOKafkaAdminClient(**client_kwargs(bootstrap, security))

@@ -65,17 +65,31 @@ def earliest_date() -> date:
 
 
 SANDBOX_VAR = "LGNET_SANDBOX"
+DRAIN_OLD_INBOUND_VAR = "LGNET_INTAKE_DRAIN_OLD_INBOUND"
+
+
+def _flag(var: str) -> bool:
+    raw = os.environ.get(var, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw not in ("1", "true", "yes"):
+        raise ConfigError(f"invalid configuration:\n  {var}: must be true or false")
+    return True
+
+
+def drain_old_inbound() -> bool:
+    """After the upgrade to per-city inbound topics, an intake that was there before also reads the old shared
+    `lgnet.partner.inbound` (with the same rules: other cities' records skipped) until the operator sees it drained
+    (docs/operators.md, "Upgrade: per-city inbound topics"); its principal needs `--drain-old-inbound`."""
+    return _flag(DRAIN_OLD_INBOUND_VAR)
 
 
 def sandbox(topic_prefix: str, db_schema: str | None) -> bool:
     """A sandbox intake (docs/partners.md, "The sandbox") checks and answers partners' records on its own topic
     prefix and keeps what it accepts in its own schema, but publishes no canonical fact: nothing it accepts reaches
     the city's services. It refuses to start where it could be mistaken for the real one."""
-    raw = os.environ.get(SANDBOX_VAR, "").strip().lower()
-    if raw in ("", "0", "false", "no"):
+    if not _flag(SANDBOX_VAR):
         return False
-    if raw not in ("1", "true", "yes"):
-        raise ConfigError(f"invalid configuration:\n  {SANDBOX_VAR}: must be true or false")
     if not topic_prefix:
         raise ConfigError(f"invalid configuration:\n  {SANDBOX_VAR}: needs its own LGNET_TOPIC_PREFIX (e.g. sandbox.)")
     if db_schema in (None, "", "intake"):
@@ -126,4 +140,5 @@ VARIABLES = (
         NATIONAL_KEY_VAR, None, "the programme's national pseudonym key (base64 of 32 bytes)", national_pseudonym_key
     ),
     Variable(SANDBOX_VAR, "false", "a sandbox intake: answers partners, publishes no fact (own prefix and schema)"),
+    Variable(DRAIN_OLD_INBOUND_VAR, "false", "also read the old shared lgnet.partner.inbound until it is drained"),
 )

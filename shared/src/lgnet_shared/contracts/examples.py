@@ -20,7 +20,7 @@ from lgnet_shared.events import REGISTRY, event_types, versions
 from lgnet_shared.events.base import JsonDict
 
 EXAMPLES = "examples"
-INBOUND = "partner.inbound"
+INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
 TIME = "2026-11-30T09:00:00Z"
 # HPKE-sealed (partners → intake) and AES-GCM-sealed (LgNet's facts) values, the right shape; they open with nothing.
 HPKE_SEALED = {

@@ -23,7 +23,7 @@ from pydantic import Field, StrictInt
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Id, IsoDate
 
-INBOUND = "partner.inbound"
+INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Minutes = Annotated[
     StrictInt, Field(ge=15, le=720, description="Length of the session in minutes (15 minutes to 12 hours)")
@@ -112,7 +112,7 @@ class CivicCertificateIssued(Event):
     level_reached: CefrLevel | None = None
 
 
-# ------------------------------------------------------------------ what partners send (partner.inbound)
+# ------------------------------------------------------------------ what partners send (partner.inbound.<city>)
 
 
 @event("lgnet.partner.civic_activity_submitted", key="activity_id", topic=INBOUND)

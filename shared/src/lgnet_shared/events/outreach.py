@@ -24,7 +24,7 @@ from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import Channel, Sex
 from lgnet_shared.events.types import Code, Country, Id, IsoDate, Part
 
-INBOUND = "partner.inbound"
+INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
 SPECIAL = "intake.special"
 Place = Annotated[str, Field(min_length=1, max_length=100, description="A place's common name (no address)")]
 ShortText = Annotated[str, Field(min_length=1, max_length=120)]

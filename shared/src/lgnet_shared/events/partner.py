@@ -1,4 +1,4 @@
-"""What partners' systems send to LgNet on the inbound topic (`lgnet.partner.inbound`).
+"""What partners' systems send to LgNet on their city's inbound topic (`lgnet.partner.inbound.<city>`).
 
 Each is a request that intake's gatekeeper authenticates (Ed25519 signature of the record), validates and
 authorises, then turns into canonical intake events — or answers with `lgnet.intake.inbound_rejected` naming
@@ -29,7 +29,7 @@ from lgnet_shared.events.intake import (
 )
 from lgnet_shared.events.types import Code, Country, Id, IsoDate, Part, StrictCents
 
-INBOUND = "partner.inbound"
+INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
 
 
 class PartnerIdentity(Part):

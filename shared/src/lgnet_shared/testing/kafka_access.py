@@ -33,6 +33,18 @@ async def _connecting(attempt: Callable[[], Awaitable[bool]], tries: int = 4) ->
     raise AssertionError("unreachable")
 
 
+async def seed(bootstrap: str, security: KafkaSecurity, topics: list[str]) -> None:
+    """A record at offset 0 of partition 0 of each topic, for `try_consume` to find: on partition 0 itself, since a
+    topic may hold none there (a city's inbound topic whose few partners' ids hash elsewhere)."""
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
+    await producer.start()
+    try:
+        for topic in topics:
+            await producer.send_and_wait(topic, b"seed", key=b"k", partition=0)
+    finally:
+        await producer.stop()
+
+
 async def try_produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
     return await _connecting(lambda: _produce(bootstrap, security, topic))
 

@@ -1,8 +1,9 @@
-"""The partner gatekeeper: consumes `lgnet.partner.inbound`, authenticates each record (Ed25519 signature),
-checks the claimed partner and city, validates and authorises it through the same use cases as the HTTP API,
-and answers every refusal with `lgnet.intake.inbound_rejected` naming the field and reason, on the partner's own
-topic `lgnet.partner.rejections.<partner>` (created here if the partner's provisioning has not: only that partner
-may read it). The inbox makes a replayed inbound event have one effect (or one rejection)."""
+"""The partner gatekeeper: consumes its city's `lgnet.partner.inbound.<city>` (a national deployment: every city's;
+after the upgrade, while told to drain it, the old shared `lgnet.partner.inbound` too), authenticates each record
+(Ed25519 signature), checks the claimed partner and city, validates and authorises it through the same use cases
+as the HTTP API, and answers every refusal with `lgnet.intake.inbound_rejected` naming the field and reason, on the
+partner's own topic `lgnet.partner.rejections.<partner>` (created here if the partner's provisioning has not: only
+that partner may read it). The inbox makes a replayed inbound event have one effect (or one rejection)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import clock, outbox, pii, signing
+from lgnet_shared.cities import NATIONAL
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import BatchHandler, Handler, Record
 from lgnet_shared.db import Conn
@@ -23,7 +25,7 @@ from lgnet_shared.events import partner as inbound
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.types import Part
 from lgnet_shared.service import ConsumerSpec, Runtime
-from lgnet_shared.topics import PARTNER_ID, ensure_topics, for_partner
+from lgnet_shared.topics import OLD_INBOUND, PARTNER_ID, city_topics, ensure_topics, for_partner
 from nacl.signing import VerifyKey
 
 from lgnet_intake import settings
@@ -37,6 +39,12 @@ from lgnet_intake.service_layer import outreach
 from lgnet_intake.service_layer.handlers import SOURCE, Context, Intake
 
 UseCase = Callable[[Intake, Context, Any], Awaitable[dict[str, Any]]]
+
+
+def inbound_topics(city: str) -> list[str]:
+    """What the gatekeeper of a deployment of `city` reads: its city's partners' topic (a national deployment: every
+    city's), and the old shared topic while the operator has it drained."""
+    return city_topics("intake", city) + ([OLD_INBOUND] if settings.drain_old_inbound() else [])
 
 
 def gatekeeper(runtime: Runtime) -> ConsumerSpec:
@@ -190,7 +198,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
     assert {inbound.PersonRegistrationSubmitted, *use_cases} == set(rules.ACCEPTED)  # one list of what partners send
     return ConsumerSpec(
         name="gatekeeper",
-        topics=["partner.inbound"],
+        topics=inbound_topics(s.city if s else NATIONAL),
         strict=True,
         authenticate=authenticate,
         verify=verify,

@@ -40,7 +40,7 @@ from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.kafka_admin import Admin, Fail
 from lgnet_shared.kafka_tls import write_private
 from lgnet_shared.runtime_schema import all_migrations
-from lgnet_shared.topics import TopicsNotCreated, for_partner, physical
+from lgnet_shared.topics import TopicsNotCreated, for_partner, partner_inbound, physical
 
 from lgnet_intake.adapters import credentials
 from lgnet_intake.adapters.schema import MIGRATIONS
@@ -104,7 +104,7 @@ async def _ensure_signing_key(conn: Any, key_id: str, partner: str, public: byte
 
 async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     partner, city = args.partner, args.city
-    principal = ka.Principal.partner_(partner)  # a bad id fails before anything is touched
+    principal = ka.Principal.partner_(partner, city=city)  # a bad id fails before anything is touched
     if not args.signing_key_id or ";" in args.signing_key_id:
         raise ContractError("signing_key_id", "must be non-empty and contain no ';'")
     public = public_key_bytes(args.signing_public_key, "signing_public_key")
@@ -143,7 +143,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
             "password": password,
             "ca_pem": ca,
             "topic_prefix": prefix,
-            "inbound_topic": physical("partner.inbound", prefix),
+            "inbound_topic": partner_inbound(city, prefix),
             "rejections_topic": physical(for_partner("partner.rejections.{partner}", partner), prefix),
             "reminders_topic": physical(for_partner("partner.reminders.{partner}", partner), prefix),
             "group_prefix": f"partner.{partner}.",
