@@ -343,7 +343,21 @@ async def test_admin_cli_provisions_rotates_and_revokes(
         (["add-deployment", "--city", "torino"], "--service"),
         (["add-partner", "bad id!"], "partner id 'bad id!'"),
         (["rotate", "someone"], "principal 'someone'"),
-        (["add-deployment", "--city", "torino", "--service", "intake", "--deployment", "partner"], "reserved"),
+        # a reserved name (its group prefix is another kind's) cannot be a city's deployment name either
+        (
+            ["add-deployment", "--city", "torino", "--service", "intake", "--deployment", "partner"],
+            "'partner' is not a deployment of torino",
+        ),
+        # a deployment's city is read off its name: a name of another city (or of none) is refused
+        (
+            ["add-deployment", "--city", "genova", "--service", "intake", "--deployment", "national"],
+            "--deployment: 'national' is not a deployment of genova",
+        ),
+        (
+            ["add-deployment", "--city", "genova", "--service", "intake", "--deployment", "torino-2"],
+            "--deployment: 'torino-2' is not a deployment of genova",
+        ),
+        (["add-deployment", "--city", "genova", "--service", "intake", "--deployment", "genovese"], "genova-<suffix>"),
         ([], "required: COMMAND"),
     ],
 )

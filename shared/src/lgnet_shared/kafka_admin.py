@@ -33,7 +33,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from lgnet_shared import kafka_acls as ka
-from lgnet_shared.cities import CITIES, NATIONAL
+from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
@@ -124,6 +124,8 @@ def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
 
 def principal_of(args: argparse.Namespace) -> ka.Principal:
     if args.command == "add-deployment":
+        if args.deployment and (why := deployment_rule(args.deployment, args.city)):
+            raise ka.PrincipalError(f"--deployment: {why}")
         return ka.Principal.service(args.deployment or args.city, args.service)
     if args.command == "add-partner":
         return ka.Principal.partner_(args.partner)
@@ -217,7 +219,9 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("add-deployment", help="a city's (or the national) deployment of one service")
     d.add_argument("--city", required=True, choices=CITIES_AND_NATIONAL, metavar="CITY", help="torino, …, national")
     d.add_argument("--service", required=True, choices=SERVICES)
-    d.add_argument("--deployment", help="deployment name (LGNET_DEPLOYMENT); default: the city")
+    d.add_argument(
+        "--deployment", help="deployment name (LGNET_DEPLOYMENT): the city or CITY-<suffix>; default: the city"
+    )
     creds(d)
     a = sub.add_parser("add-partner", help="a partner: writes partner.inbound, reads its own rejections")
     a.add_argument("partner", help="partner id, as in its events")

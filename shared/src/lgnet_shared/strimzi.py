@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.cities import city_of
 from lgnet_shared.topics import TOPICS, min_insync
 
 STRIMZI_API = "kafka.strimzi.io/v1"
@@ -98,6 +99,8 @@ def values(
 ) -> dict[str, Any]:
     """The Helm values a deployment's chart needs: its services' users (and, for whoever owns the cluster, the
     topics; for the deployment that runs the notary, the notary's user `notary.<deployment>`)."""
+    if city_of(deployment) is None:
+        raise ka.PrincipalError(f"--deployment {deployment!r}: a city or national, or one of them, '-' and a suffix")
     users = [user(ka.Principal.service(deployment, s), prefix) for s in services]
     if notary:
         users.append(user(ka.Principal.notary(deployment), prefix))
