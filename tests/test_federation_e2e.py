@@ -149,13 +149,14 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     # log in with a password every play shares (lgnet_scenario.platform.partner_password) while other modules play
     # side by side; a new password for one of them here broke their logins, and theirs ours.
     run = uuid.uuid4().hex[:8]
-    partners = [f"matrix-{run}-a", f"matrix-{run}-b"]
+    partners = {f"matrix-{run}-a": "torino", f"matrix-{run}-b": "trieste"}  # each answered by its city only
     async with Admin(ep.kafka, admin, ep.topic_prefix) as provisioning:
-        for p in partners:
-            principal, password = ka.Principal.partner_(p), ka.new_password()
+        for p, city in partners.items():
+            principal, password = ka.Principal.partner_(p, city), ka.new_password()
             await provisioning.provision(principal, password=password)
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()
+        cities = await provisioning.partner_cities()
     topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.family]
     topics += [
         physical(for_partner(t.name, p), ep.topic_prefix) for t in TOPICS.values() if t.per_partner for p in partners
@@ -167,7 +168,7 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     sem = asyncio.Semaphore(8)
 
     async def attempt(principal: ka.Principal, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
-        expected = ka.allowed(principal, op, topic, ep.topic_prefix)
+        expected = ka.allowed(principal, op, topic, ep.topic_prefix, cities)
         act = try_produce if op == "write" else try_consume
         async with sem:
             return principal.name, op, topic, expected, await act(ep.kafka, parties[principal], topic)

@@ -93,15 +93,19 @@ class Party:
 async def parties(
     kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
 ) -> AsyncIterator[dict[str, Party]]:
-    """One principal per role (two cities' deployments, two partners, an auditor, the national coordination),
-    provisioned as lgnet-kafka-admin does, under this test's topic prefix."""
+    """One principal per role (two cities' deployments and a national one, partners of two cities, an auditor, the
+    national coordination), provisioned as lgnet-kafka-admin does, under this test's topic prefix: the deployments
+    before the partners (a partner joins a city whose deployments run), Trieste's partner before Trieste's housing."""
     uid = uuid.uuid4().hex[:8]
     principals = {
         **{f"torino.{s}": ka.Principal.service(f"torino-{uid}", s) for s in ("intake", "housing", "payments")},
         "torino.reporting": ka.Principal.service(f"torino-{uid}", "reporting"),
         "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake"),
-        "partner.a": ka.Principal.partner_(f"coop-a-{uid}"),
-        "partner.b": ka.Principal.partner_(f"coop-b-{uid}"),
+        "national.intake": ka.Principal.service(f"national-{uid}", "intake"),
+        "partner.a": ka.Principal.partner_(f"coop-a-{uid}", "torino"),
+        "partner.b": ka.Principal.partner_(f"coop-b-{uid}", "torino"),
+        "partner.t": ka.Principal.partner_(f"coop-t-{uid}", "trieste"),
+        "trieste.housing": ka.Principal.service(f"trieste-{uid}", "housing"),
         "auditor": ka.Principal.auditor(f"audit-{uid}"),
         "national": ka.Principal.national(f"nat-{uid}"),
         "notary": ka.Principal.notary(f"nat-{uid}"),
@@ -155,8 +159,10 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     finally:
         await seed.stop()
 
+    cities = {p.principal.partner: p.principal.city for p in parties.values() if p.principal.partner}
+
     async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
-        expected = ka.allowed(party.principal, op, topic, topic_prefix)
+        expected = ka.allowed(party.principal, op, topic, topic_prefix, cities)
         act = try_produce if op == "write" else try_consume
         return party.principal.name, op, topic, expected, await act(kafka_bootstrap, party.security, topic)
 
@@ -197,6 +203,20 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
         outcome[(parties["torino.intake"].principal.name, "read", physical("partner.rejections", topic_prefix))]
         is False
     )
+    # A partner's answers come from its own city's intake and housing (and the national ones), never another city's.
+    answers_a = [
+        physical(for_partner(f"partner.{kind}.{{partner}}", a.partner or ""), topic_prefix)
+        for kind in ("rejections", "reminders")
+    ]
+    t = parties["partner.t"].principal.partner or ""
+    reminders_t = physical(for_partner("partner.reminders.{partner}", t), topic_prefix)
+    for who, may in (("torino.intake", True), ("trieste.intake", False), ("national.intake", True)):
+        for topic in answers_a:
+            assert outcome[(parties[who].principal.name, "write", topic)] is may, (who, topic)
+    assert outcome[(parties["torino.housing"].principal.name, "write", answers_a[1])] is True
+    assert outcome[(parties["trieste.housing"].principal.name, "write", answers_a[1])] is False
+    assert outcome[(parties["trieste.housing"].principal.name, "write", reminders_t)] is True
+    assert outcome[(parties["torino.housing"].principal.name, "write", reminders_t)] is False
     # Only the notary publishes checkpoints: not a city's reporting, which could otherwise make audits fail.
     checkpoints = physical("checkpoints", topic_prefix)
     assert outcome[(parties["torino.reporting"].principal.name, "write", checkpoints)] is False
@@ -241,17 +261,19 @@ async def test_a_deployment_uses_only_its_own_consumer_groups_and_produces_idemp
 
 
 def test_derived_acls_follow_the_registry() -> None:
-    intake = ka.derive(ka.Principal.service("torino", "intake"), "p.")
+    cities = {"coop-aurora": "torino", "coop-mare": "genova"}
+    intake = ka.derive(ka.Principal.service("torino", "intake"), "p.", cities)
     assert {str(a) for a in intake} == {
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.events (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.special (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.deadletter (literal)",
         "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound (literal)",
-        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
-        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",
+        # the answer topics of its own city's partners only (not Genova's coop-mare)
+        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections.coop-aurora (literal)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections.coop-aurora (literal)",
         # partners' reminders of tomorrow's appointments (#19), created by their first writer when missing
-        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.reminders. (prefixed)",
-        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.reminders. (prefixed)",
+        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.reminders.coop-aurora (literal)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.reminders.coop-aurora (literal)",
         "User:service.torino.intake READ GROUP p.torino.intake. (prefixed)",
         # its own fact-signing key registry only, made and written at start-up; every deployment's, to verify
         # their facts (#16)
@@ -293,9 +315,14 @@ def test_derived_acls_follow_the_registry() -> None:
     assert not any(a.resource_name == "lgnet.checkpoints" and a.operation == ka.Op.WRITE for a in national)
     for service in ("intake", "housing", "payments", "reporting"):
         assert not ka.allowed(ka.Principal.service("national", service), "write", "lgnet.checkpoints")
-    housing = {str(a) for a in ka.derive(ka.Principal.service("torino", "housing"))}
-    assert "User:service.torino.housing WRITE TOPIC lgnet.partner.reminders. (prefixed)" in housing
+    housing = {str(a) for a in ka.derive(ka.Principal.service("torino-north", "housing"), "", cities)}
+    assert "User:service.torino-north.housing WRITE TOPIC lgnet.partner.reminders.coop-aurora (literal)" in housing
+    assert not any("coop-mare" in a or (a.endswith(". (prefixed)") and "partner" in a) for a in housing)
     assert not any("rejections" in a for a in housing)  # housing answers no partner's inbound event
+    # The national deployment serves every city: every partner's answer topics, those added later too.
+    national_intake = {str(a) for a in ka.derive(ka.Principal.service("national", "intake"), "", cities)}
+    assert "User:service.national.intake WRITE TOPIC lgnet.partner.rejections. (prefixed)" in national_intake
+    assert "User:service.national.intake WRITE TOPIC lgnet.partner.reminders. (prefixed)" in national_intake
 
 
 def test_principal_names_are_checked() -> None:
@@ -318,7 +345,7 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     def password_from(out: str) -> str:
         return next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("KAFKA_SASL_PASSWORD="))
 
-    assert await run(admin_main, [*base, "add-partner", partner]) == 0
+    assert await run(admin_main, [*base, "add-partner", partner, "--city", "torino"]) == 0
     first = password_from(capsys.readouterr().out)
     user = f"partner.{partner}"
     assert await refused(kafka_bootstrap, as_user(admin_security, user, first)) == ""
@@ -341,7 +368,8 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     [
         (["add-deployment", "--city", "atlantis", "--service", "intake"], "invalid choice: 'atlantis'"),
         (["add-deployment", "--city", "torino"], "--service"),
-        (["add-partner", "bad id!"], "partner id 'bad id!'"),
+        (["add-partner", "bad id!", "--city", "torino"], "partner id 'bad id!'"),
+        (["add-partner", "coop-aurora"], "--city"),  # a partner's answers come from its city's deployments
         (["rotate", "someone"], "principal 'someone'"),
         # a reserved name (its group prefix is another kind's) cannot be a city's deployment name either
         (
@@ -398,23 +426,64 @@ def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) 
             assert service in TOPICS[topic].readers, (service, "reads", topic)
 
 
-async def test_only_intake_may_create_a_partners_rejection_topic(
+async def test_only_an_intake_that_answers_the_partner_may_create_its_rejection_topic(
     kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
 ) -> None:
-    """Intake answers a partner provisioned after it started by creating that partner's topic (CREATE on the
-    family prefix); nobody else but the operator creates topics."""
+    """Intake answers a partner whose topic is missing by creating it (CREATE on that topic): the national intake
+    any partner's (the family prefix: it serves every city), a city's intake its own city's partners' only (the
+    operator makes them at `add-partner`); nobody else but the operator creates topics."""
     newcomer = for_partner("partner.rejections.{partner}", f"coop-new-{uuid.uuid4().hex[:6]}")
-    intake = parties["torino.intake"].security
-    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=intake) == [
+    national = parties["national.intake"].security
+    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=national) == [
         physical(newcomer, topic_prefix)
     ]
     other = for_partner("partner.rejections.{partner}", f"coop-x-{uuid.uuid4().hex[:6]}")
-    for who in ("partner.a", "torino.housing", "auditor"):
+    for who in ("partner.a", "torino.housing", "auditor", "torino.intake", "trieste.intake"):
         with pytest.raises(TopicsNotCreated):
             await ensure_topics(kafka_bootstrap, topic_prefix, [other], security=parties[who].security)
+    intake = parties["torino.intake"].security
     # A service whose topics an operator has not created yet is told so, by name.
     with pytest.raises(TopicsNotCreated, match="lgnet-kafka-admin add-deployment"):
         await ensure_topics(kafka_bootstrap, f"{topic_prefix}fresh.", ["intake.events"], security=intake)
+
+
+async def test_a_partners_answer_topics_are_written_by_its_own_citys_deployments_only(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+) -> None:
+    """The outside tester's attack: Genova's intake wrote a forged rejection on a Torino partner's topic, and the
+    partner's SDK yielded it. Now a partner's answer topics are written by its city's intake and housing only (and
+    the national deployments): a deployment added after the partner gets WRITE on them, and one added before gets it
+    when the partner is added; Genova's intake is refused by the broker."""
+    uid = uuid.uuid4().hex[:8]
+    torino_before = ka.Principal.service(f"torino-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-{uid}", "torino")
+    torino_after = ka.Principal.service(f"torino-{uid}-2", "housing")
+    genova = ka.Principal.service(f"genova-{uid}", "intake")
+    made: dict[str, KafkaSecurity] = {}
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            for principal in (torino_before, partner, torino_after, genova):
+                password, _ = await admin.provision(principal)
+                assert password is not None
+                made[principal.name] = as_user(admin_security, principal.name, password)
+            rejections, reminders = (
+                physical(for_partner(f"partner.{kind}.{{partner}}", partner.partner or ""), topic_prefix)
+                for kind in ("rejections", "reminders")
+            )
+            assert await try_produce(kafka_bootstrap, made[torino_before.name], rejections) is True
+            assert await try_produce(kafka_bootstrap, made[torino_after.name], reminders) is True
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, made[genova.name]))
+            await producer.start()
+            try:
+                for topic in (rejections, reminders):
+                    with pytest.raises(TopicAuthorizationFailedError):
+                        await producer.send_and_wait(topic, b'{"forged": true}', key=(partner.partner or "").encode())
+            finally:
+                await producer.stop()
+        finally:
+            for principal in (torino_before, partner, torino_after, genova):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
 
 
 async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments_name(
