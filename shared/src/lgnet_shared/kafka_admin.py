@@ -152,6 +152,15 @@ class Admin:
                 found.add(principal)
         return sorted(found, key=lambda p: p.name)
 
+    async def revoke(self, principal: ka.Principal) -> tuple[bool, int]:
+        """Delete the principal's credentials and ACLs (and a partner's city: its city's deployments no longer get
+        its topics when added again); whether it had credentials, and how many ACLs went."""
+        had = await ka.delete_credentials(self.client, principal.name)
+        removed = await ka.delete_acls(self.client, principal.user)
+        if principal.partner is not None:
+            await self.set_partner_city(principal.partner, None)
+        return had, removed
+
     async def provision(
         self, principal: ka.Principal, *, password: str | None = None, exclusive: bool = True
     ) -> tuple[str | None, list[ka.Acl]]:
@@ -244,10 +253,7 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
             )
             emit_credentials(args, admin, principal.name, password, out)
         elif args.command == "revoke":
-            had = await ka.delete_credentials(admin.client, principal.name)
-            removed = await ka.delete_acls(admin.client, principal.user)
-            if principal.partner is not None:  # its city's deployments no longer get its topics when (re)added
-                await admin.set_partner_city(principal.partner, None)
+            had, removed = await admin.revoke(principal)
             if not had and not removed:
                 raise Fail(f"{principal.name} has neither credentials nor ACLs")
             out.append(f"{principal.name}: credentials {'deleted' if had else 'absent'}, {removed} ACLs deleted")
