@@ -185,8 +185,9 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     assert wrongly_allowed == [] and wrongly_refused == []
     outcome = {(r[0], r[1], r[2]): r[4] for r in results}
     names = {key: principal.name for key, (principal, _) in federation.principals.items()}
-    partner_a = f"partner.{partners[0]}"
-    rejections_b = physical(for_partner("partner.rejections.{partner}", partners[1]), ep.topic_prefix)
+    a, b = partners  # Torino's, Trieste's
+    partner_a = f"partner.{a}"
+    rejections_b = physical(for_partner("partner.rejections.{partner}", b), ep.topic_prefix)
     # The federation issue's cases, spelled out.
     assert outcome[(partner_a, "write", physical("payments.events", ep.topic_prefix))] is False
     assert outcome[(partner_a, "read", rejections_b)] is False
@@ -195,7 +196,11 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     )
     assert outcome[(partner_a, "read", reminders_a)] is True
     assert outcome[(partner_a, "read", reminders_b)] is False
-    assert outcome[(names["torino.housing"], "write", reminders_b)] is True  # the case's partner is told
+    assert outcome[(names["torino.housing"], "write", reminders_a)] is True  # the case's partner is told
+    # A partner is told by its own city's deployments only: Torino's cannot write (or forge) Trieste's partner's.
+    assert outcome[(names["torino.housing"], "write", reminders_b)] is False
+    assert outcome[(names["trieste.housing"], "write", reminders_b)] is True
+    assert outcome[(names["torino.intake"], "write", rejections_b)] is False
     assert outcome[(names["torino.housing"], "read", reminders_b)] is False
     assert outcome[(names["torino.housing"], "read", rejections_b)] is False
     assert outcome[(names["national.reporting"], "write", physical("intake.events", ep.topic_prefix))] is False
