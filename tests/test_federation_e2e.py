@@ -152,7 +152,7 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     partners = {f"matrix-{run}-a": "torino", f"matrix-{run}-b": "trieste"}  # each answered by its city only
     async with Admin(ep.kafka, admin, ep.topic_prefix) as provisioning:
         for p, city in partners.items():
-            principal, password = ka.Principal.partner_(p, city), ka.new_password()
+            principal, password = ka.Principal.partner_(p, city=city), ka.new_password()
             await provisioning.provision(principal, password=password)
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()

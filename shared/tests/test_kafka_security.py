@@ -102,9 +102,9 @@ async def parties(
         "torino.reporting": ka.Principal.service(f"torino-{uid}", "reporting"),
         "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake"),
         "national.intake": ka.Principal.service(f"national-{uid}", "intake"),
-        "partner.a": ka.Principal.partner_(f"coop-a-{uid}", "torino"),
-        "partner.b": ka.Principal.partner_(f"coop-b-{uid}", "torino"),
-        "partner.t": ka.Principal.partner_(f"coop-t-{uid}", "trieste"),
+        "partner.a": ka.Principal.partner_(f"coop-a-{uid}", city="torino"),
+        "partner.b": ka.Principal.partner_(f"coop-b-{uid}", city="torino"),
+        "partner.t": ka.Principal.partner_(f"coop-t-{uid}", city="trieste"),
         "trieste.housing": ka.Principal.service(f"trieste-{uid}", "housing"),
         "auditor": ka.Principal.auditor(f"audit-{uid}"),
         "national": ka.Principal.national(f"nat-{uid}"),
@@ -333,6 +333,11 @@ def test_principal_names_are_checked() -> None:
     assert ka.Principal.parse("notary.national").role == "notary"
     with pytest.raises(ka.PrincipalError):
         ka.Principal.service("notary", "reporting")  # its group prefix is the notary's
+    # A deployment's city is the one its name says; told another, it is refused.
+    assert ka.Principal.service("torino-north", "intake", city="torino").city == "torino"
+    assert ka.Principal.service("national-2", "reporting").city == "national"
+    with pytest.raises(ka.PrincipalError, match="not a deployment of genova"):
+        ka.Principal.service("torino-north", "intake", city="genova")
 
 
 async def test_admin_cli_provisions_rotates_and_revokes(
@@ -456,7 +461,7 @@ async def test_a_partners_answer_topics_are_written_by_its_own_citys_deployments
     when the partner is added; Genova's intake is refused by the broker."""
     uid = uuid.uuid4().hex[:8]
     torino_before = ka.Principal.service(f"torino-{uid}", "intake")
-    partner = ka.Principal.partner_(f"coop-{uid}", "torino")
+    partner = ka.Principal.partner_(f"coop-{uid}", city="torino")
     torino_after = ka.Principal.service(f"torino-{uid}-2", "housing")
     genova = ka.Principal.service(f"genova-{uid}", "intake")
     made: dict[str, KafkaSecurity] = {}

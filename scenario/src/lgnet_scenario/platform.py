@@ -181,7 +181,7 @@ async def provision_kafka(ep: Endpoints, partners: list[str], actors: Actors) ->
                 password = partner_password(operator, partner)
                 # Added, not replaced: plays under other topic prefixes (parallel tests) keep their partners' ACLs.
                 # Its city's intake and housing deployments answer it (a national deployment answers every city's).
-                principal = kafka_acls.Principal.partner_(partner, actors.city_of.get(partner))
+                principal = kafka_acls.Principal.partner_(partner, city=actors.city_of.get(partner))
                 await admin.provision(principal, password=password, exclusive=False)
                 actors.kafka[partner] = operator.model_copy(
                     update={"sasl_username": f"partner.{partner}", "sasl_password": SecretStr(password)}

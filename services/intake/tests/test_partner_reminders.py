@@ -52,7 +52,7 @@ async def partners(intake: IntakeUnderTest) -> AsyncIterator[list[Partner]]:
             await credentials.add_actor(conn, f"coop-rem-{name}-{uid}", Role.PARTNER, "torino", f"Coop {name}")
     async with Admin(intake.bootstrap, admin, intake.prefix) as provisioning:
         for name in ("a", "b"):
-            principal = ka.Principal.partner_(f"coop-rem-{name}-{uid}", "torino")
+            principal = ka.Principal.partner_(f"coop-rem-{name}-{uid}", city="torino")
             password, _ = await provisioning.provision(principal)
             assert password is not None
             out.append(Partner(principal.partner or "", principal, as_user(admin, principal.name, password)))

@@ -62,7 +62,7 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
-from lgnet_shared.cities import CITIES, NATIONAL, city_of
+from lgnet_shared.cities import CITIES, NATIONAL, city_of, deployment_rule
 from lgnet_shared.topics import PARTNER, SERVICES, TOPICS, Topic
 
 DEPLOYMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as LGNET_DEPLOYMENT
@@ -127,7 +127,9 @@ class Principal:
         return f"User:{self.name}"
 
     @classmethod
-    def service(cls, deployment: str, service: str) -> Principal:
+    def service(cls, deployment: str, service: str, *, city: str | None = None) -> Principal:
+        """`city`: the deployment's (`add-deployment --city`), when told: it must be the one its name says
+        (`cities.city_of`: `torino`, `torino-<suffix>`), which is the deployment's city either way."""
         if service not in SERVICES:
             raise PrincipalError(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
         if not DEPLOYMENT.fullmatch(deployment):
@@ -137,16 +139,19 @@ class Principal:
             )
         if deployment in RESERVED_DEPLOYMENTS:
             raise PrincipalError(f"deployment name {deployment!r} is reserved")
+        if city is not None and (why := deployment_rule(deployment, city)):
+            raise PrincipalError(why)
         return cls(
             "service", f"service.{deployment}.{service}", service, deployment=deployment, city=city_of(deployment)
         )
 
     @classmethod
-    def partner_(cls, partner: str, city: str | None = None) -> Principal:
+    def partner_(cls, partner: str, *, city: str | None = None) -> Principal:
+        """`city`: the partner's (`add-partner --city`), where it works."""
         if not NAME.fullmatch(partner):
             raise PrincipalError(f"partner id {partner!r}: letters, digits, '-' or '_', at most 64")
         if city is not None and city not in CITIES:
-            raise PrincipalError(f"partner city {city!r}: one of {', '.join(CITIES)}")
+            raise PrincipalError(f"city {city!r} of partner {partner}: one of {', '.join(CITIES)}")
         return cls("partner", f"partner.{partner}", "partner", partner=partner, city=city)
 
     @classmethod

@@ -204,9 +204,9 @@ def principal_of(args: argparse.Namespace) -> ka.Principal:
     if args.command == "add-deployment":
         if args.deployment and (why := deployment_rule(args.deployment, args.city)):
             raise ka.PrincipalError(f"--deployment: {why}")
-        return ka.Principal.service(args.deployment or args.city, args.service)
+        return ka.Principal.service(args.deployment or args.city, args.service, city=args.city)
     if args.command == "add-partner":
-        return ka.Principal.partner_(args.partner, args.city)
+        return ka.Principal.partner_(args.partner, city=args.city)
     if args.command == "add-auditor":
         return ka.Principal.auditor(args.name)
     if args.command == "add-national":

@@ -104,7 +104,7 @@ async def _ensure_signing_key(conn: Any, key_id: str, partner: str, public: byte
 
 async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     partner, city = args.partner, args.city
-    principal = ka.Principal.partner_(partner, city)  # a bad id fails before anything is touched
+    principal = ka.Principal.partner_(partner, city=city)  # a bad id fails before anything is touched
     if not args.signing_key_id or ";" in args.signing_key_id:
         raise ContractError("signing_key_id", "must be non-empty and contain no ';'")
     public = public_key_bytes(args.signing_public_key, "signing_public_key")
