@@ -150,17 +150,20 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     # log in with a password every play shares (lgnet_scenario.platform.partner_password) while other modules play
     # side by side; a new password for one of them here broke their logins, and theirs ours.
     run = uuid.uuid4().hex[:8]
-    cities = sorted({p.city for p in parties if p.role == "intake" and p.city})  # the run's cities
-    partners = [f"matrix-{run}-a", f"matrix-{run}-b"]  # one of each city's
+    partners = {f"matrix-{run}-a": "torino", f"matrix-{run}-b": "trieste"}  # each answered by its city only
     async with Admin(ep.kafka, admin, ep.topic_prefix) as provisioning:
-        for p, city in zip(partners, cities, strict=True):
+        for p, city in partners.items():
             principal, password = ka.Principal.partner_(p, city=city), ka.new_password()
             await provisioning.provision(principal, password=password)
             parties[principal] = as_user(admin, principal.name, password)
         await provisioning.create_topics()
+        cities = await provisioning.partner_cities()
     topics = [physical(t.name, ep.topic_prefix) for t in TOPICS.values() if not t.family]
     # Each city's partners' inbound topic, for the cities of the run (a partner writes, an intake reads its own).
-    topics += [physical(for_city(t.name, c), ep.topic_prefix) for t in TOPICS.values() if t.per_city for c in cities]
+    run_cities = sorted(set(partners.values()))
+    topics += [
+        physical(for_city(t.name, c), ep.topic_prefix) for t in TOPICS.values() if t.per_city for c in run_cities
+    ]
     topics += [
         physical(for_partner(t.name, p), ep.topic_prefix) for t in TOPICS.values() if t.per_partner for p in partners
     ]
@@ -170,7 +173,7 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     sem = asyncio.Semaphore(8)
 
     async def attempt(principal: ka.Principal, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
-        expected = ka.allowed(principal, op, topic, ep.topic_prefix)
+        expected = ka.allowed(principal, op, topic, ep.topic_prefix, cities)
         act = try_produce if op == "write" else try_consume
         async with sem:
             return principal.name, op, topic, expected, await act(ep.kafka, parties[principal], topic)
@@ -187,8 +190,9 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     assert wrongly_allowed == [] and wrongly_refused == []
     outcome = {(r[0], r[1], r[2]): r[4] for r in results}
     names = {key: principal.name for key, (principal, _) in federation.principals.items()}
-    partner_a = f"partner.{partners[0]}"
-    rejections_b = physical(for_partner("partner.rejections.{partner}", partners[1]), ep.topic_prefix)
+    a, b = partners  # Torino's, Trieste's
+    partner_a = f"partner.{a}"
+    rejections_b = physical(for_partner("partner.rejections.{partner}", b), ep.topic_prefix)
     # The federation issue's cases, spelled out.
     assert outcome[(partner_a, "write", physical("payments.events", ep.topic_prefix))] is False
     assert outcome[(partner_a, "read", rejections_b)] is False
@@ -197,7 +201,11 @@ async def test_the_broker_refuses_what_each_principal_may_not_do(
     )
     assert outcome[(partner_a, "read", reminders_a)] is True
     assert outcome[(partner_a, "read", reminders_b)] is False
-    assert outcome[(names["torino.housing"], "write", reminders_b)] is True  # the case's partner is told
+    assert outcome[(names["torino.housing"], "write", reminders_a)] is True  # the case's partner is told
+    # A partner is told by its own city's deployments only: Torino's cannot write (or forge) Trieste's partner's.
+    assert outcome[(names["torino.housing"], "write", reminders_b)] is False
+    assert outcome[(names["trieste.housing"], "write", reminders_b)] is True
+    assert outcome[(names["torino.intake"], "write", rejections_b)] is False
     assert outcome[(names["torino.housing"], "read", reminders_b)] is False
     assert outcome[(names["torino.housing"], "read", rejections_b)] is False
     assert outcome[(names["national.reporting"], "write", physical("intake.events", ep.topic_prefix))] is False

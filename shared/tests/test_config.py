@@ -146,3 +146,19 @@ def test_help_lists_the_variables_and_starts_nothing(
     for line in ("  KAFKA_BOOTSTRAP_SERVERS  (required)", "  DATABASE_URL  (required)", "  LGNET_CITY  (required)"):
         assert line in lines, line
     assert "  LGNET_LOG_LEVEL  (default 'INFO')" in lines
+
+
+@pytest.mark.parametrize("deployment", ["genova", "torinese", "national", "trieste-north", "north"])
+def test_a_deployment_name_must_belong_to_its_city(monkeypatch: pytest.MonkeyPatch, deployment: str) -> None:
+    """A deployment's city is read off its name (the operator provisions it): a name of another city, or of none,
+    would let a deployment claim a city that is not its own."""
+    for k, v in {**GOOD, "LGNET_CITY": "torino", "LGNET_DEPLOYMENT": deployment}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as info:
+        load()
+    lines = str(info.value).splitlines()[1:]
+    assert len(lines) == 1 and lines[0].startswith("  LGNET_DEPLOYMENT: "), lines
+    assert "not a deployment of torino" in lines[0]
+    for good in ("torino", "torino-north", "torino-4f3a9c21"):
+        monkeypatch.setenv("LGNET_DEPLOYMENT", good)
+        assert load().deployment_name == good

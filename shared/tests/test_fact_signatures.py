@@ -10,6 +10,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_shared import config, outbox
+from lgnet_shared import kafka_acls as ka
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.deadletter import H_FIELD, H_KIND, H_MESSAGE, H_OFFSET
 from lgnet_shared.envelope import Envelope, from_record
@@ -33,9 +35,11 @@ from lgnet_shared.fact_signing import (
     publish_key,
     read_registry,
 )
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.signing import verifying_key
+from lgnet_shared.testing.kafka_access import as_user
 from lgnet_shared.testing.plugin import fresh_schema
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import physical
@@ -125,6 +129,21 @@ def test_a_city_deployment_cannot_sign_another_citys_facts() -> None:
     with pytest.raises(FactSignatureError, match="city of the signing deployment") as caught:
         check_claims(key, from_record(value, headers))
     assert caught.value.code == "claims"
+
+
+def test_a_keys_city_is_the_city_of_its_deployments_name_not_the_one_it_declares() -> None:
+    """A Genova deployment that declares its key `national` (or Trieste's) still signs Genova's facts only; a national
+    deployment's key (`national`, `national-<suffix>`) signs any city's."""
+    for declared in ("national", "trieste"):
+        forged = signer(city=declared, deployment="genova-4f3a9c21")
+        value, headers = signed(forged, employment("p1", city="trieste"))
+        with pytest.raises(FactSignatureError, match="city of the signing deployment") as caught:
+            check_claims(forged.key, from_record(value, headers))
+        assert caught.value.code == "claims"
+    for deployment in ("national", "national-2"):
+        national = signer(city="national", deployment=deployment)
+        value, headers = signed(national, employment("p1", city="trieste"))
+        check_claims(national.key, from_record(value, headers))
 
 
 def test_a_registry_record_whose_id_does_not_match_its_key_is_refused() -> None:
@@ -237,6 +256,73 @@ async def test_consumers_apply_only_facts_signed_by_a_registered_writer_and_dead
         finally:
             await housing.stop()
             await intake.stop()
+
+
+@pytest.mark.integration
+async def test_a_city_cannot_register_its_key_as_national_or_another_citys(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """The outside tester's attack: as Genova's intake (its own principal, provisioned as `lgnet-kafka-admin
+    add-deployment --city genova --service intake` does), register on Genova's own registry a key declaring
+    `national` and one declaring Trieste, sign Trieste facts with each and publish them: a Trieste consumer refuses
+    both (their keys are not registered: a key's city is its deployment's name's), dead-letters them with the reason
+    and counts them; a key of a correctly named Trieste deployment still works."""
+    uid = uuid.uuid4().hex[:8]
+    admin_security = KafkaSecurity.from_env()
+    parties: dict[str, tuple[str, KafkaSecurity]] = {}
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        for city in ("genova", "trieste"):
+            principal = ka.Principal.service(f"{city}-{uid}", "intake")
+            password, _ = await admin.provision(principal)
+            assert password is not None
+            parties[city] = (f"{city}-{uid}", as_user(admin_security, principal.name, password))
+    topic = physical("intake.events", topic_prefix)
+    group = f"{topic_prefix}trieste.housing.probe"
+    before = refused(group, "unknown_key")
+    genova, genova_security = parties["genova"]
+    trieste, trieste_security = parties["trieste"]
+    as_national = FactSigner(os.urandom(32), genova, "intake", "national")
+    as_trieste = FactSigner(os.urandom(32), genova, "intake", "trieste")
+    genuine = FactSigner(os.urandom(32), trieste, "intake", "trieste")
+    housing = Runtime(CONSUMER, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await housing.start()
+    try:
+        for security, signers, facts in (
+            (genova_security, (as_national, as_trieste), ("forged-national", "forged-trieste")),
+            (trieste_security, (genuine,), ("genuine",)),
+        ):
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, security))
+            await producer.start()
+            try:
+                for s, person in zip(signers, facts, strict=True):
+                    await publish_key(producer, s.key, topic_prefix, security)  # its own registry: the broker lets it
+                    value, headers = signed(s, employment(person))
+                    await producer.send_and_wait(topic, value, key=person.encode(), headers=headers)
+            finally:
+                await producer.stop()
+
+        conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+        try:
+
+            async def applied() -> bool:
+                return bool(await conn.fetchval("select count(*) from applied") >= 1)
+
+            await wait_until(applied)
+            dead = await wait_records(kafka_bootstrap, physical("deadletter", topic_prefix), 2)
+            assert await conn.fetchval("select array_agg(person_id) from applied") == ["genuine"]
+        finally:
+            await conn.close()
+        messages = sorted(h(d, H_MESSAGE) for d in dead)
+        assert {h(d, H_KIND) for d in dead} == {"fact_signature"}
+        assert messages == sorted(
+            f"headers.lgnet-signature: signed with key {s.key.key_id!r}, which is not registered"
+            for s in (as_national, as_trieste)
+        )
+        assert refused(group, "unknown_key") == before + 2
+        keys = {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix)}
+        assert genuine.key.key_id in keys and not keys & {as_national.key.key_id, as_trieste.key.key_id}
+    finally:
+        await housing.stop()
 
 
 def h(record: Any, name: str) -> str:

@@ -102,20 +102,21 @@ class Party:
 async def parties(
     kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
 ) -> AsyncIterator[dict[str, Party]]:
-    """One principal per role (three cities' deployments and a national intake, two partners of two cities, an
-    auditor, the national coordination), provisioned as lgnet-kafka-admin does, under this test's topic prefix.
-    Trieste's intake was there before the per-city inbound topics: it drains the old shared one."""
+    """One principal per role (three cities' deployments and a national one, partners of two cities, an auditor,
+    the national coordination), provisioned as lgnet-kafka-admin does, under this test's topic prefix: the
+    deployments before the partners (a partner joins a city whose deployments run), Trieste's partners before
+    Trieste's housing. Trieste's intake was there before the per-city inbound topics: it drains the old shared one."""
     uid = uuid.uuid4().hex[:8]
     principals = {
-        **{
-            f"torino.{s}": ka.Principal.service(f"torino-{uid}", s, city="torino")
-            for s in ("intake", "housing", "payments", "reporting")
-        },
-        "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake", city="trieste", drain_old_inbound=True),
-        "genova.intake": ka.Principal.service(f"genova-{uid}", "intake", city="genova"),
-        "national.intake": ka.Principal.service(f"national-{uid}", "intake", city="national"),
+        **{f"torino.{s}": ka.Principal.service(f"torino-{uid}", s) for s in ("intake", "housing", "payments")},
+        "torino.reporting": ka.Principal.service(f"torino-{uid}", "reporting"),
+        "trieste.intake": ka.Principal.service(f"trieste-{uid}", "intake", drain_old_inbound=True),
+        "genova.intake": ka.Principal.service(f"genova-{uid}", "intake"),
+        "national.intake": ka.Principal.service(f"national-{uid}", "intake"),
         "partner.a": ka.Principal.partner_(f"coop-a-{uid}", city="torino"),
         "partner.b": ka.Principal.partner_(f"coop-b-{uid}", city="trieste"),
+        "partner.t": ka.Principal.partner_(f"coop-t-{uid}", city="trieste"),
+        "trieste.housing": ka.Principal.service(f"trieste-{uid}", "housing"),
         "auditor": ka.Principal.auditor(f"audit-{uid}"),
         "national": ka.Principal.national(f"nat-{uid}"),
         "notary": ka.Principal.notary(f"nat-{uid}"),
@@ -167,8 +168,10 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     topics = matrix_topics(topic_prefix, parties)
     await seed(kafka_bootstrap, admin_security, topics)
 
+    cities = {p.principal.partner: p.principal.city for p in parties.values() if p.principal.partner}
+
     async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
-        expected = ka.allowed(party.principal, op, topic, topic_prefix)
+        expected = ka.allowed(party.principal, op, topic, topic_prefix, cities)
         act = try_produce if op == "write" else try_consume
         return party.principal.name, op, topic, expected, await act(kafka_bootstrap, party.security, topic)
 
@@ -224,6 +227,20 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
         outcome[(parties["torino.intake"].principal.name, "read", physical("partner.rejections", topic_prefix))]
         is False
     )
+    # A partner's answers come from its own city's intake and housing (and the national ones), never another city's.
+    answers_a = [
+        physical(for_partner(f"partner.{kind}.{{partner}}", a.partner or ""), topic_prefix)
+        for kind in ("rejections", "reminders")
+    ]
+    t = parties["partner.t"].principal.partner or ""
+    reminders_t = physical(for_partner("partner.reminders.{partner}", t), topic_prefix)
+    for who, may in (("torino.intake", True), ("trieste.intake", False), ("national.intake", True)):
+        for topic in answers_a:
+            assert outcome[(parties[who].principal.name, "write", topic)] is may, (who, topic)
+    assert outcome[(parties["torino.housing"].principal.name, "write", answers_a[1])] is True
+    assert outcome[(parties["trieste.housing"].principal.name, "write", answers_a[1])] is False
+    assert outcome[(parties["trieste.housing"].principal.name, "write", reminders_t)] is True
+    assert outcome[(parties["torino.housing"].principal.name, "write", reminders_t)] is False
     # Only the notary publishes checkpoints: not a city's reporting, which could otherwise make audits fail.
     checkpoints = physical("checkpoints", topic_prefix)
     assert outcome[(parties["torino.reporting"].principal.name, "write", checkpoints)] is False
@@ -268,18 +285,20 @@ async def test_a_deployment_uses_only_its_own_consumer_groups_and_produces_idemp
 
 
 def test_derived_acls_follow_the_registry() -> None:
-    intake = ka.derive(ka.Principal.service("torino", "intake"), "p.")
+    cities = {"coop-aurora": "torino", "coop-mare": "genova"}
+    intake = ka.derive(ka.Principal.service("torino", "intake"), "p.", cities)
     assert {str(a) for a in intake} == {
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.events (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.intake.special (literal)",
         "User:service.torino.intake WRITE TOPIC p.lgnet.deadletter (literal)",
         # its city's partners' records only (on the old shared topic, every intake read every city's)
         "User:service.torino.intake READ TOPIC p.lgnet.partner.inbound.torino (literal)",
-        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections. (prefixed)",
-        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections. (prefixed)",
+        # the answer topics of its own city's partners only (not Genova's coop-mare)
+        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.rejections.coop-aurora (literal)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.rejections.coop-aurora (literal)",
         # partners' reminders of tomorrow's appointments (#19), created by their first writer when missing
-        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.reminders. (prefixed)",
-        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.reminders. (prefixed)",
+        "User:service.torino.intake WRITE TOPIC p.lgnet.partner.reminders.coop-aurora (literal)",
+        "User:service.torino.intake CREATE TOPIC p.lgnet.partner.reminders.coop-aurora (literal)",
         "User:service.torino.intake READ GROUP p.torino.intake. (prefixed)",
         # its own fact-signing key registry only, made and written at start-up; every deployment's, to verify
         # their facts (#16)
@@ -307,7 +326,7 @@ def test_derived_acls_follow_the_registry() -> None:
         ka.Principal.service("torino-north", "intake", city="torino"), "read", "lgnet.partner.inbound"
     )
     # Whose city is unknown gets no inbound topic at all: a clear error, not every city's.
-    for cityless in (ka.Principal.partner_("coop-aurora"), ka.Principal.service("torino-north", "intake")):
+    for cityless in (ka.Principal.partner_("coop-aurora"), ka.Principal.service("north", "intake")):
         with pytest.raises(ka.PrincipalError, match="city"):
             ka.derive(cityless)
     facts = {t.physical() for t in TOPICS.values() if "auditor" in t.readers and not t.family}
@@ -335,9 +354,14 @@ def test_derived_acls_follow_the_registry() -> None:
     assert not any(a.resource_name == "lgnet.checkpoints" and a.operation == ka.Op.WRITE for a in national)
     for service in ("intake", "housing", "payments", "reporting"):
         assert not ka.allowed(ka.Principal.service("national", service), "write", "lgnet.checkpoints")
-    housing = {str(a) for a in ka.derive(ka.Principal.service("torino", "housing"))}
-    assert "User:service.torino.housing WRITE TOPIC lgnet.partner.reminders. (prefixed)" in housing
+    housing = {str(a) for a in ka.derive(ka.Principal.service("torino-north", "housing"), "", cities)}
+    assert "User:service.torino-north.housing WRITE TOPIC lgnet.partner.reminders.coop-aurora (literal)" in housing
+    assert not any("coop-mare" in a or (a.endswith(". (prefixed)") and "partner" in a) for a in housing)
     assert not any("rejections" in a for a in housing)  # housing answers no partner's inbound event
+    # The national deployment serves every city: every partner's answer topics, those added later too.
+    national_intake = {str(a) for a in ka.derive(ka.Principal.service("national", "intake"), "", cities)}
+    assert "User:service.national.intake WRITE TOPIC lgnet.partner.rejections. (prefixed)" in national_intake
+    assert "User:service.national.intake WRITE TOPIC lgnet.partner.reminders. (prefixed)" in national_intake
 
 
 def test_principal_names_are_checked() -> None:
@@ -348,6 +372,11 @@ def test_principal_names_are_checked() -> None:
     assert ka.Principal.parse("notary.national").role == "notary"
     with pytest.raises(ka.PrincipalError):
         ka.Principal.service("notary", "reporting")  # its group prefix is the notary's
+    # A deployment's city is the one its name says; told another, it is refused.
+    assert ka.Principal.service("torino-north", "intake", city="torino").city == "torino"
+    assert ka.Principal.service("national-2", "reporting").city == "national"
+    with pytest.raises(ka.PrincipalError, match="not a deployment of genova"):
+        ka.Principal.service("torino-north", "intake", city="genova")
 
 
 async def test_admin_cli_provisions_rotates_and_revokes(
@@ -388,7 +417,21 @@ async def test_admin_cli_provisions_rotates_and_revokes(
         (["add-partner", "coop-x"], "--city"),
         (["add-partner", "coop-x", "--city", "national"], "invalid choice: 'national'"),
         (["rotate", "someone"], "principal 'someone'"),
-        (["add-deployment", "--city", "torino", "--service", "intake", "--deployment", "partner"], "reserved"),
+        # a reserved name (its group prefix is another kind's) cannot be a city's deployment name either
+        (
+            ["add-deployment", "--city", "torino", "--service", "intake", "--deployment", "partner"],
+            "'partner' is not a deployment of torino",
+        ),
+        # a deployment's city is read off its name: a name of another city (or of none) is refused
+        (
+            ["add-deployment", "--city", "genova", "--service", "intake", "--deployment", "national"],
+            "--deployment: 'national' is not a deployment of genova",
+        ),
+        (
+            ["add-deployment", "--city", "genova", "--service", "intake", "--deployment", "torino-2"],
+            "--deployment: 'torino-2' is not a deployment of genova",
+        ),
+        (["add-deployment", "--city", "genova", "--service", "intake", "--deployment", "genovese"], "genova-<suffix>"),
         ([], "required: COMMAND"),
     ],
 )
@@ -430,23 +473,64 @@ def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) 
             assert ka.allowed(national, "read", physical(topic)), (service, "reads", topic)
 
 
-async def test_only_intake_may_create_a_partners_rejection_topic(
+async def test_only_an_intake_that_answers_the_partner_may_create_its_rejection_topic(
     kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
 ) -> None:
-    """Intake answers a partner provisioned after it started by creating that partner's topic (CREATE on the
-    family prefix); nobody else but the operator creates topics."""
+    """Intake answers a partner whose topic is missing by creating it (CREATE on that topic): the national intake
+    any partner's (the family prefix: it serves every city), a city's intake its own city's partners' only (the
+    operator makes them at `add-partner`); nobody else but the operator creates topics."""
     newcomer = for_partner("partner.rejections.{partner}", f"coop-new-{uuid.uuid4().hex[:6]}")
-    intake = parties["torino.intake"].security
-    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=intake) == [
+    national = parties["national.intake"].security
+    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=national) == [
         physical(newcomer, topic_prefix)
     ]
     other = for_partner("partner.rejections.{partner}", f"coop-x-{uuid.uuid4().hex[:6]}")
-    for who in ("partner.a", "torino.housing", "auditor"):
+    for who in ("partner.a", "torino.housing", "auditor", "torino.intake", "trieste.intake"):
         with pytest.raises(TopicsNotCreated):
             await ensure_topics(kafka_bootstrap, topic_prefix, [other], security=parties[who].security)
+    intake = parties["torino.intake"].security
     # A service whose topics an operator has not created yet is told so, by name.
     with pytest.raises(TopicsNotCreated, match="lgnet-kafka-admin add-deployment"):
         await ensure_topics(kafka_bootstrap, f"{topic_prefix}fresh.", ["intake.events"], security=intake)
+
+
+async def test_a_partners_answer_topics_are_written_by_its_own_citys_deployments_only(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+) -> None:
+    """The outside tester's attack: Genova's intake wrote a forged rejection on a Torino partner's topic, and the
+    partner's SDK yielded it. Now a partner's answer topics are written by its city's intake and housing only (and
+    the national deployments): a deployment added after the partner gets WRITE on them, and one added before gets it
+    when the partner is added; Genova's intake is refused by the broker."""
+    uid = uuid.uuid4().hex[:8]
+    torino_before = ka.Principal.service(f"torino-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-{uid}", city="torino")
+    torino_after = ka.Principal.service(f"torino-{uid}-2", "housing")
+    genova = ka.Principal.service(f"genova-{uid}", "intake")
+    made: dict[str, KafkaSecurity] = {}
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            for principal in (torino_before, partner, torino_after, genova):
+                password, _ = await admin.provision(principal)
+                assert password is not None
+                made[principal.name] = as_user(admin_security, principal.name, password)
+            rejections, reminders = (
+                physical(for_partner(f"partner.{kind}.{{partner}}", partner.partner or ""), topic_prefix)
+                for kind in ("rejections", "reminders")
+            )
+            assert await try_produce(kafka_bootstrap, made[torino_before.name], rejections) is True
+            assert await try_produce(kafka_bootstrap, made[torino_after.name], reminders) is True
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, made[genova.name]))
+            await producer.start()
+            try:
+                for topic in (rejections, reminders):
+                    with pytest.raises(TopicAuthorizationFailedError):
+                        await producer.send_and_wait(topic, b'{"forged": true}', key=(partner.partner or "").encode())
+            finally:
+                await producer.stop()
+        finally:
+            for principal in (torino_before, partner, torino_after, genova):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
 
 
 async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments_name(

@@ -37,3 +37,19 @@ def test_the_cli_prints_helm_values(capsys: pytest.CaptureFixture[str]) -> None:
     values = json.loads(capsys.readouterr().out)["strimzi"]
     assert [u["name"] for u in values["users"]] == ["service.trieste.intake", "service.trieste.payments"]
     assert len(values["topics"]) == len(registry_topics())
+
+
+def test_a_citys_users_write_the_answer_topics_of_the_partners_it_names_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A city's intake and housing write its own partners' rejections and reminders (named with --partners), not
+    every partner's; a deployment name that belongs to no city is refused."""
+    assert main(["strimzi", "--deployment", "torino-north", "--services", "intake", "--partners", "coop-a"]) == 0
+    acls = json.loads(capsys.readouterr().out)["strimzi"]["users"][0]["spec"]["authorization"]["acls"]
+    answers = {
+        a["resource"]["name"]: a["resource"]["patternType"] for a in acls if "partner.r" in a["resource"]["name"]
+    }
+    assert answers == {"lgnet.partner.rejections.coop-a": "literal", "lgnet.partner.reminders.coop-a": "literal"}
+    with pytest.raises(SystemExit):
+        main(["strimzi", "--deployment", "north", "--services", "intake"])
+    assert "'north': a city or national" in capsys.readouterr().err

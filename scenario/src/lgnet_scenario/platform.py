@@ -180,6 +180,7 @@ async def provision_kafka(ep: Endpoints, partners: dict[str, str], actors: Actor
             for partner, city in partners.items():
                 password = partner_password(operator, partner)
                 # Added, not replaced: plays under other topic prefixes (parallel tests) keep their partners' ACLs.
+                # Its city's intake and housing deployments answer it (a national deployment answers every city's).
                 principal = kafka_acls.Principal.partner_(partner, city=city)
                 await admin.provision(principal, password=password, exclusive=False)
                 actors.kafka[partner] = operator.model_copy(

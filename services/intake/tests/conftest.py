@@ -76,6 +76,12 @@ def intake_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def intake_actors() -> list[tuple[str, Role, str | None]]:
+    """The actors provisioned (a test module of one city's intake overrides it: a city's schema knows its own)."""
+    return ACTORS
+
+
+@pytest.fixture
 async def intake(
     kafka_bootstrap: str,
     database_url: str,
@@ -83,6 +89,7 @@ async def intake(
     topic_prefix: str,
     tmp_path: Path,
     intake_env: dict[str, str],
+    intake_actors: list[tuple[str, Role, str | None]],
 ) -> AsyncIterator[IntakeUnderTest]:
     env = {
         **service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix),
@@ -95,7 +102,7 @@ async def intake(
     under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix, env=env)
     try:
         async with pool.acquire() as conn:
-            for actor_id, role, city in ACTORS:
+            for actor_id, role, city in intake_actors:
                 await credentials.add_actor(conn, actor_id, role, city, actor_id)
                 under_test.tokens[actor_id] = await credentials.issue_token(conn, actor_id)
                 if role is Role.PARTNER:

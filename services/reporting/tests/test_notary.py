@@ -40,7 +40,7 @@ from lgnet_shared.topics import ensure_topics, physical
 
 pytestmark = pytest.mark.integration
 SEED = os.urandom(32)
-NOTARY = NotarySigner("lgnet-notary.test", SEED)
+NOTARY = NotarySigner("lgnet-notary.national-test", SEED)  # a national deployment's: `national-<suffix>`
 PINNED = [Verifier.parse(str(NOTARY.verifier))]
 
 
@@ -236,7 +236,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "LGNET_TOPIC_PREFIX": prefix,
         "LGNET_NOTARY_KEY": _b64(SEED),
-        "LGNET_DEPLOYMENT": "test",
+        "LGNET_DEPLOYMENT": "national-test",
     }
 
     def start() -> tuple[subprocess.Popen[str], int]:
@@ -279,7 +279,7 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
         assert ready.json()["checks"] == {"kafka": "ok", "following": "ok"}
         scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
         assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
-        assert 'lgnet_deployment_info{city="national",deployment="test",service="notary"} 1.0' in scraped.text
+        assert 'lgnet_deployment_info{city="national",deployment="national-test",service="notary"} 1.0' in scraped.text
         assert "lgnet_notary_records_read_total 12.0" in scraped.text
         sizes = re.findall(r'lgnet_notary_tree_size\{partition="\d+",topic="intake.events"\} (\d+)', scraped.text)
         assert sum(int(n) for n in sizes) == 12

@@ -12,10 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared.cities import CITIES, NATIONAL
+from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
 
@@ -65,7 +73,8 @@ class Settings(BaseSettings):
     deployment: str | None = Field(
         default=None,
         description="Name of this deployment on a shared cluster (default: the city). Consumer groups, dead"
-        " letters, metrics and logs carry it; two deployments serving one city need different names",
+        " letters, metrics and logs carry it; two deployments serving one city need different names. The city or"
+        " the city, '-' and a suffix (torino, torino-north): consumers read a deployment's city off its name",
     )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
     signing_key: SecretStr | None = Field(
@@ -149,11 +158,15 @@ class Settings(BaseSettings):
 
     @field_validator("deployment")
     @classmethod
-    def _deployment(cls, v: str | None) -> str | None:
+    def _deployment(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is None or v == "":
             return None
         if not DEPLOYMENT_NAME.fullmatch(v):
             raise ValueError("must be 1-40 lower-case letters, digits, '-' or '_', starting with a letter or digit")
+        # Consumers read a deployment's city off its name (its signing key's, lgnet_shared.fact_signing).
+        city = info.data.get("city")  # absent when LGNET_CITY itself is wrong, which is named on its own
+        if city is not None and (why := deployment_rule(v, city)):
+            raise ValueError(f"{why} (LGNET_CITY)")
         return v
 
     @field_validator("master_key")

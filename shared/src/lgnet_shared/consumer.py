@@ -308,11 +308,15 @@ class Consumer:
             a.authentic, a.refused = False, Unreadable("", record.reason)
             return a
         try:
+            claimed = self._claimed(record)
+            if claimed is not None and claimed.city != self.city:
+                a.env, a.skipped = claimed, "other_city"  # not ours to judge: skipped before it is authenticated
+                return a
             if self.authenticate is not None:
                 a.sender = await self.authenticate(conn, record)
                 a.authentic = True
             typed = self._typed(record)
-            a.env = env = typed[0] if typed else from_record(record.value, record.headers or (), record.key)
+            a.env = env = typed[0] if typed else claimed or from_record(record.value, record.headers or (), record.key)
             if self.city is not None and env.city != self.city:
                 a.skipped = "other_city"
                 return a
@@ -333,6 +337,21 @@ class Consumer:
         except Exception as exc:  # RecursionError, ValueError, ... from a decoder or a hook: the record's fault
             a.refused = NotACloudEvent("", f"cannot be read: {type(exc).__name__}")
         return a
+
+    def _claimed(self, record: Record) -> Envelope | None:
+        """The envelope of a record, read before it is authenticated, by a city's consumer that authenticates its
+        senders and reads envelopes in two steps anyway (strict, or answering refusals: the gatekeeper), so that
+        another city's record is skipped unjudged: a city's gatekeeper knows its own city's partners' keys only, and
+        another city's partner's record would fail as signed by an unknown key and be dead-lettered — kept forever,
+        alerting, its data copied into the dead letters. None otherwise, and for a record that is not even a
+        CloudEvent (authenticated, then refused, as before). A fact consumer keeps its one-pass read and checks
+        every city's facts (every deployment's key is registered), then skips other cities'."""
+        if self.city is None or self.authenticate is None or not (self.strict or self.on_invalid is not None):
+            return None
+        try:
+            return from_record(record.value, record.headers or (), record.key)
+        except Exception:  # anything wrong with it is judged after authentication, as before
+            return None
 
     def _typed(self, record: Record) -> tuple[Envelope, Event] | None:
         """A usual record (structured mode, a handled type at its latest version, valid) read in one pass; None for

@@ -19,8 +19,10 @@ deployment's service may write (a literal ACL derived from the topic registry). 
 public key there when it starts; a key read from another deployment's topic than its own is ignored, so a
 compromised deployment cannot register a key in another's name. Consumers read every deployment's registry and
 accept a fact only when it is signed by a registered key of a service that may write the fact's topic (the topic
-registry's writers). Auditors do not trust the registry topic: they fetch it once, check
-the fingerprints with each deployment's operator out of band and pin them (`lgnet-audit keys`).
+registry's writers). A key's city is read off its deployment's name (`torino`, `torino-north`: the operator
+provisions it), never taken from what its record declares: a key declaring another city is ignored. Auditors do not
+trust the registry topic: they fetch it once, check the fingerprints with each deployment's operator out of band and
+pin them (`lgnet-audit keys`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
 from lgnet_shared import merkle, signing
+from lgnet_shared.cities import city_of
 from lgnet_shared.envelope import Envelope, Headers
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
@@ -73,6 +76,12 @@ class SigningKey:
     @property
     def raw(self) -> bytes:
         return base64.b64decode(self.public_key)
+
+    @property
+    def deployment_city(self) -> str | None:
+        """The city whose facts the key may sign: its deployment's name's (the operator provisions that name), never
+        the `city` its record declares, which is whatever the deployment wrote."""
+        return city_of(self.deployment)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -627,9 +636,10 @@ def check_claims(key: SigningKey, env: Envelope) -> None:
         raise FactSignatureError(
             "claims", EXTENSION, f"names key {env.signingkey!r} but the record is signed with {key.key_id!r}"
         )
-    if key.city not in ("national", env.city):
+    city = key.deployment_city
+    if city not in ("national", env.city):
         raise FactSignatureError(
-            "claims", "city", f"{env.city!r} is not the city of the signing deployment ({key.city})"
+            "claims", "city", f"{env.city!r} is not the city of the signing deployment ({city or key.deployment})"
         )
 
 
@@ -648,7 +658,8 @@ async def _read_to_end(
 ) -> list[SigningKey]:
     """The keys from the consumer's positions to the partitions' current ends. Malformed records are skipped (a key
     that cannot be read verifies nothing), and so is a key on another deployment's or service's registry topic than
-    its own: a deployment can only vouch for its own keys."""
+    its own: a deployment can only vouch for its own keys. So is a key whose declared city is not its deployment's
+    (read off the name the operator provisioned): a deployment cannot make its key national or another city's."""
     keys: list[SigningKey] = []
     end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
     while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
@@ -660,7 +671,7 @@ async def _read_to_end(
                     key = SigningKey.from_json(r.value or b"")
                 except (ValueError, KeyError, TypeError):
                     continue
-                if writer == f"{key.deployment}.{key.service}":
+                if writer == f"{key.deployment}.{key.service}" and key.city == key.deployment_city:
                     keys.append(key)
     return keys
 

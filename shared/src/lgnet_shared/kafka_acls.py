@@ -14,9 +14,10 @@ The broker denies whatever no ACL allows (StandardAuthorizer, allow.everyone.if.
 from `topics.TOPICS` (writers/readers by role):
 - a service deployment: WRITE (implies DESCRIBE; an idempotent producer needs no IDEMPOTENT_WRITE since Kafka 3.0,
   KIP-679) on the topics its service writes, READ on those it reads, READ on its consumer groups
-  `<prefix><deployment>.<service>.` (PREFIXED); intake also WRITE+CREATE on the per-partner rejection topics
-  (PREFIXED `<prefix>lgnet.partner.rejections.`), so it can answer a partner provisioned after it started, and
-  intake and housing on the per-partner reminder topics (`<prefix>lgnet.partner.reminders.`); WRITE and CREATE on
+  `<prefix><deployment>.<service>.` (PREFIXED); intake also WRITE+CREATE on the rejection topics, and intake and
+  housing on the reminder topics, of its own city's partners (LITERAL `<prefix>lgnet.partner.rejections.<partner>`;
+  the city read off the deployment's name, the partner's as provisioned), a national deployment on every partner's
+  (PREFIXED `<prefix>lgnet.partner.rejections.`: it serves every city); WRITE and CREATE on
   its own signing-key registry `<prefix>lgnet.signing-keys.<deployment>.<service>` (LITERAL) and READ on every
   deployment's (PREFIXED `<prefix>lgnet.signing-keys.`), so it registers its own key only;
   An intake deployment READs its city's `partner.inbound.<city>` (LITERAL; a `national` one each of the 16 cities'),
@@ -39,6 +40,7 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar, TypeAlias
@@ -62,8 +64,8 @@ from aiokafka.protocol.types import (
     TaggedFields,
 )
 
-from lgnet_shared.cities import CITIES, NATIONAL
-from lgnet_shared.topics import OLD_INBOUND, PARTNER, SERVICES, TOPICS, cities_served
+from lgnet_shared.cities import CITIES, NATIONAL, city_of, deployment_rule
+from lgnet_shared.topics import OLD_INBOUND, PARTNER, SERVICES, TOPICS, Topic, cities_served
 
 DEPLOYMENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # as LGNET_DEPLOYMENT
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -118,7 +120,9 @@ class Principal:
     role: str  # the topic registry's role: a service name, partner, auditor or national
     deployment: str | None = None
     partner: str | None = None
-    # A partner's city, or a service deployment's (`national`: every city): which per-city topics it may use.
+    # A service deployment's: read off its name (cities.city_of; None for a name that follows no city); a partner's:
+    # the city it works in, as the operator provisions it (None when not told: only national deployments answer it).
+    # It decides which per-city topics it may use (`national`: every city's).
     city: str | None = None
     # An intake deployment that was there before the per-city inbound topics reads the old shared one until drained.
     drain_old_inbound: bool = False
@@ -131,8 +135,8 @@ class Principal:
     def service(
         cls, deployment: str, service: str, *, city: str | None = None, drain_old_inbound: bool = False
     ) -> Principal:
-        """`city`: the deployment's (`add-deployment --city`); by default the deployment's name when it is a city
-        or `national`."""
+        """`city`: the deployment's (`add-deployment --city`), when told: it must be the one its name says
+        (`cities.city_of`: `torino`, `torino-<suffix>`), which is the deployment's city either way."""
         if service not in SERVICES:
             raise PrincipalError(f"unknown service {service!r}: choose one of {', '.join(SERVICES)}")
         if not DEPLOYMENT.fullmatch(deployment):
@@ -142,10 +146,8 @@ class Principal:
             )
         if deployment in RESERVED_DEPLOYMENTS:
             raise PrincipalError(f"deployment name {deployment!r} is reserved")
-        if city is None and deployment in (*CITIES, NATIONAL):
-            city = deployment
-        if city is not None and city not in (*CITIES, NATIONAL):
-            raise PrincipalError(f"city {city!r}: one of {', '.join(CITIES)} or {NATIONAL}")
+        if city is not None and (why := deployment_rule(deployment, city)):
+            raise PrincipalError(why)
         if drain_old_inbound and service != "intake":
             raise PrincipalError("only an intake deployment drains the old inbound topic")
         return cls(
@@ -153,7 +155,7 @@ class Principal:
             f"service.{deployment}.{service}",
             service,
             deployment=deployment,
-            city=city,
+            city=city_of(deployment),
             drain_old_inbound=drain_old_inbound,
         )
 
@@ -229,8 +231,9 @@ class Acl:
         )
 
 
-def derive(principal: Principal, topic_prefix: str = "") -> list[Acl]:
-    """Every ACL the principal gets: computed from the registry's writers and readers."""
+def derive(principal: Principal, topic_prefix: str = "", partner_cities: Mapping[str, str] | None = None) -> list[Acl]:
+    """Every ACL the principal gets: computed from the registry's writers and readers. `partner_cities` (partner id
+    -> its city, as provisioned) decides whose answer topics a city's deployment writes: its own city's partners'."""
     user, acls = principal.user, set[Acl]()
     for topic in TOPICS.values():
         if topic.per_city:  # a partner's or deployment's own city's topics only (a national deployment: every city's)
@@ -251,10 +254,10 @@ def derive(principal: Principal, topic_prefix: str = "") -> list[Acl]:
                 acls.add(Acl(ResourceType.TOPIC, topic.family_prefix(topic_prefix), Pattern.PREFIXED, user, Op.READ))
             continue
         if topic.per_partner:
-            family = topic.family_prefix(topic_prefix)
-            if principal.role in topic.writers:  # a service answering every partner: the whole family
-                acls.add(Acl(ResourceType.TOPIC, family, Pattern.PREFIXED, user, Op.WRITE))
-                acls.add(Acl(ResourceType.TOPIC, family, Pattern.PREFIXED, user, Op.CREATE))
+            if principal.role in topic.writers:
+                for name, pattern in _answer_topics(topic, principal, topic_prefix, partner_cities or {}):
+                    acls.add(Acl(ResourceType.TOPIC, name, pattern, user, Op.WRITE))
+                    acls.add(Acl(ResourceType.TOPIC, name, pattern, user, Op.CREATE))  # its first answer makes it
             if principal.role in topic.readers:
                 if principal.partner is None:
                     raise PrincipalError(f"topic {topic.name} is read per partner, not by {principal.name}")
@@ -271,10 +274,31 @@ def derive(principal: Principal, topic_prefix: str = "") -> list[Acl]:
     return sorted(acls)
 
 
-def allowed(principal: Principal, operation: str, physical_topic: str, topic_prefix: str = "") -> bool:
+def _answer_topics(
+    topic: Topic, principal: Principal, topic_prefix: str, partner_cities: Mapping[str, str]
+) -> list[tuple[str, Pattern]]:
+    """The partners' answer topics (rejections, reminders) a service deployment writes: the national deployment
+    serves every city, so every partner's (the family's prefix, partners added later included); a city's deployment
+    its own city's partners' only, so no city can answer (or forge an answer to) another city's partner."""
+    if principal.city == NATIONAL:
+        return [(topic.family_prefix(topic_prefix), Pattern.PREFIXED)]
+    return [
+        (topic.physical(topic_prefix, partner), Pattern.LITERAL)
+        for partner, city in sorted(partner_cities.items())
+        if principal.city is not None and city == principal.city
+    ]
+
+
+def allowed(
+    principal: Principal,
+    operation: str,
+    physical_topic: str,
+    topic_prefix: str = "",
+    partner_cities: Mapping[str, str] | None = None,
+) -> bool:
     """What the derived ACLs say about producing ('write') or consuming ('read') one topic (for tests/docs)."""
     op = {"write": Op.WRITE, "read": Op.READ}[operation]
-    for acl in derive(principal, topic_prefix):
+    for acl in derive(principal, topic_prefix, partner_cities):
         if acl.resource_type != ResourceType.TOPIC or acl.operation != op:
             continue
         if acl.pattern == Pattern.LITERAL and acl.resource_name == physical_topic:
@@ -533,12 +557,17 @@ async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None) -> 
 
 
 async def grant(
-    admin: AIOKafkaAdminClient, principal: Principal, topic_prefix: str = "", *, exclusive: bool = True
+    admin: AIOKafkaAdminClient,
+    principal: Principal,
+    topic_prefix: str = "",
+    *,
+    exclusive: bool = True,
+    partner_cities: Mapping[str, str] | None = None,
 ) -> list[Acl]:
     """Make the principal's ACLs exactly the derived ones (extra ones removed); returns them. A principal serves
     one topic prefix: granting it under another prefix replaces its ACLs. With `exclusive=False` the derived ACLs
     are only added (a test or demo party that plays under several prefixes at once keeps each one's)."""
-    wanted = derive(principal, topic_prefix)
+    wanted = derive(principal, topic_prefix, partner_cities)
     have = await describe_acls(admin, principal.user)
     if exclusive and set(have) - set(wanted):
         await delete_acls(admin, principal.user)

@@ -13,7 +13,7 @@
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
     lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
                                                      topic per draining deployment; --delete once none has any
-    lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary]
+    lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary] [--partners a,b]
                                                      Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
 Runs as the cluster's admin: KAFKA_BOOTSTRAP_SERVERS and the admin's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
@@ -31,12 +31,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared import old_inbound
-from lgnet_shared.cities import CITIES, NATIONAL
+from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
@@ -47,10 +49,14 @@ from lgnet_shared.topics import (
     ensure_topics,
     for_partner,
     for_writer,
+    physical,
     used_by,
 )
 
 CITIES_AND_NATIONAL = (*CITIES, NATIONAL)
+PARTNER_CITIES = "partner.cities"  # which city each partner works in: the operator's own record
+# Who writes the partners' answer topics (rejections, reminders): intake and housing deployments
+ANSWERERS = frozenset().union(*(t.writers for t in TOPICS.values() if t.per_partner))
 
 
 class Fail(Exception):
@@ -100,18 +106,90 @@ class Admin:
     async def exists(self, user: str) -> bool:
         return user in await ka.users(self.client, [user])
 
+    async def partner_cities(self) -> dict[str, str]:
+        """Every partner's city, as provisioned (`add-partner --city`): the operator's own compacted topic, read to
+        its end (the latest record per partner; a tombstone: revoked)."""
+        await self.create_topics([PARTNER_CITIES])
+        tp = TopicPartition(physical(PARTNER_CITIES, self.prefix), 0)
+        consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap, self.security), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            end, found = (await consumer.end_offsets([tp]))[tp], dict[str, str]()
+            while await consumer.position(tp) < end:
+                for r in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                    partner = (r.key or b"").decode()
+                    if r.value is None:
+                        found.pop(partner, None)
+                    else:
+                        found[partner] = r.value.decode()
+            return found
+        finally:
+            await consumer.stop()
+
+    async def set_partner_city(self, partner: str, city: str | None) -> None:
+        """Record a partner's city (None: forget it, when it is revoked)."""
+        await self.create_topics([PARTNER_CITIES])
+        producer = AIOKafkaProducer(**client_kwargs(self.bootstrap, self.security))
+        await producer.start()
+        try:
+            value = city.encode() if city is not None else None
+            await producer.send_and_wait(physical(PARTNER_CITIES, self.prefix), value, key=partner.encode())
+        finally:
+            await producer.stop()
+
+    async def answering_deployments(self, city: str) -> list[ka.Principal]:
+        """The city's deployments that answer partners (intake, housing) under this topic prefix: the service users
+        whose consumer-group ACL is this prefix's (a deployment's city is read off its name)."""
+        found = set()
+        for acl in await ka.describe_acls(self.client):
+            if acl.resource_type != ka.ResourceType.GROUP:
+                continue
+            try:
+                principal = ka.Principal.parse(acl.principal)
+            except ka.PrincipalError:
+                continue  # not an LgNet principal, or a deployment named before the naming rule
+            if (
+                principal.role in ANSWERERS
+                and principal.city == city
+                and acl.resource_name == principal.group_prefix(self.prefix)
+            ):
+                found.add(principal)
+        return sorted(found, key=lambda p: p.name)
+
+    async def revoke(self, principal: ka.Principal) -> tuple[bool, int]:
+        """Delete the principal's credentials and ACLs (and a partner's city: its city's deployments no longer get
+        its topics when added again); whether it had credentials, and how many ACLs went."""
+        had = await ka.delete_credentials(self.client, principal.name)
+        removed = await ka.delete_acls(self.client, principal.user)
+        if principal.partner is not None:
+            await self.set_partner_city(principal.partner, None)
+        return had, removed
+
     async def provision(
         self, principal: ka.Principal, *, password: str | None = None, exclusive: bool = True
     ) -> tuple[str | None, list[ka.Acl]]:
         """Topics, ACLs and (for a new user, or when `password` is given) SCRAM credentials. Returns the new
-        password (None when the user existed and keeps its own) and the ACLs (`exclusive`: see `ka.grant`)."""
+        password (None when the user existed and keeps its own) and the ACLs (`exclusive`: see `ka.grant`). A
+        partner with a city is recorded as that city's, and the city's running intake and housing deployments get
+        WRITE on its answer topics; a deployment that answers partners gets WRITE on its city's partners' ones."""
         await self.topics_for(principal)
+        partner_of_city = principal.partner is not None and principal.city is not None
+        if partner_of_city:
+            await self.set_partner_city(principal.partner or "", principal.city)
+        cities = await self.partner_cities() if partner_of_city or principal.role in ANSWERERS else None
         new = password
         if password is None and not await self.exists(principal.name):
             new = ka.new_password()
         if new is not None:
             await ka.set_password(self.client, principal.name, new)
-        return new, await ka.grant(self.client, principal, self.prefix, exclusive=exclusive)
+        acls = await ka.grant(self.client, principal, self.prefix, exclusive=exclusive, partner_cities=cities)
+        if partner_of_city:
+            for deployment in await self.answering_deployments(principal.city or ""):
+                # Added only (never replaced): the deployment is running and keeps its other rights throughout.
+                await ka.grant(self.client, deployment, self.prefix, exclusive=False, partner_cities=cities)
+        return new, acls
 
 
 def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
@@ -130,6 +208,8 @@ def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
 
 def principal_of(args: argparse.Namespace) -> ka.Principal:
     if args.command == "add-deployment":
+        if args.deployment and (why := deployment_rule(args.deployment, args.city)):
+            raise ka.PrincipalError(f"--deployment: {why}")
         return ka.Principal.service(
             args.deployment or args.city, args.service, city=args.city, drain_old_inbound=args.drain_old_inbound
         )
@@ -192,14 +272,13 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
             )
             emit_credentials(args, admin, principal.name, password, out)
         elif args.command == "revoke":
-            had = await ka.delete_credentials(admin.client, principal.name)
-            removed = await ka.delete_acls(admin.client, principal.user)
+            had, removed = await admin.revoke(principal)
             if not had and not removed:
                 raise Fail(f"{principal.name} has neither credentials nor ACLs")
             out.append(f"{principal.name}: credentials {'deleted' if had else 'absent'}, {removed} ACLs deleted")
         elif args.command == "acls":
             have = set(await ka.describe_acls(admin.client, principal.user))
-            wanted = set(ka.derive(principal, args.topic_prefix))
+            wanted = set(ka.derive(principal, args.topic_prefix, await admin.partner_cities()))
             exists = await admin.exists(principal.name)
             out.append(f"{principal.name}: credentials {'present' if exists else 'absent'}; {len(have)} ACLs")
             for acl in sorted(have | wanted):
@@ -255,14 +334,22 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("add-deployment", help="a city's (or the national) deployment of one service")
     d.add_argument("--city", required=True, choices=CITIES_AND_NATIONAL, metavar="CITY", help="torino, …, national")
     d.add_argument("--service", required=True, choices=SERVICES)
-    d.add_argument("--deployment", help="deployment name (LGNET_DEPLOYMENT); default: the city")
+    d.add_argument(
+        "--deployment", help="deployment name (LGNET_DEPLOYMENT): the city or CITY-<suffix>; default: the city"
+    )
     drain_old_inbound(d)
     creds(d)
     a = sub.add_parser(
         "add-partner", help="a partner: writes its city's partner.inbound.<city>, reads its own rejections"
     )
     a.add_argument("partner", help="partner id, as in its events")
-    a.add_argument("--city", required=True, choices=CITIES, metavar="CITY", help="the partner's city: torino, …")
+    a.add_argument(
+        "--city",
+        required=True,
+        choices=CITIES,
+        metavar="CITY",
+        help="the city it works in: that city's intake and housing (and the national ones) answer it",
+    )
     creds(a)
     a = sub.add_parser("add-auditor", help="an auditor: reads the fact topics")
     a.add_argument("name")
@@ -295,12 +382,10 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--delete", action="store_true", help="delete the old topic and its ACLs once all is read")
     z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
     z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
-    z.add_argument(
-        "--city", choices=CITIES_AND_NATIONAL, metavar="CITY", help="its city (default: the deployment name)"
-    )
     z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
     z.add_argument("--topics", action="store_true", help="also the registry's topics (whoever owns the cluster)")
     z.add_argument("--notary", action="store_true", help="also the notary's user (the deployment that runs it)")
+    z.add_argument("--partners", default="", help="comma-separated partners of the city, whose answer topics it writes")
     z.add_argument("--replicas", type=int, default=3, help="replication factor of the topics (default 3)")
     t = sub.add_parser("tls", help="make (or renew) a CA and the broker's certificate; needs no broker")
     t.add_argument("--out", required=True, type=Path, help="folder for ca.pem (public), ca.key and broker.pem")
@@ -352,9 +437,16 @@ def strimzi_values(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from lgnet_shared import strimzi
 
     services = [s.strip() for s in args.services.split(",") if s.strip()]
+    partners = [s.strip() for s in args.partners.split(",") if s.strip()]
     try:
         found = strimzi.values(
-            args.deployment, services, args.topic_prefix, args.replicas, args.topics, notary=args.notary, city=args.city
+            args.deployment,
+            services,
+            args.topic_prefix,
+            args.replicas,
+            args.topics,
+            notary=args.notary,
+            partners=partners,
         )
     except (ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))

@@ -241,7 +241,8 @@ class PartnerClient:
     async def _own_feed(
         self, topics: list[str], from_beginning: bool, timeout: float | None, group_id: str | None
     ) -> AsyncIterator[Event]:
-        """The events of this partner's own topics (keyed by the partner); stops after `timeout` seconds idle."""
+        """The events of this partner's own topics (keyed by the partner) and of its own city; stops after `timeout`
+        seconds idle."""
         consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=self.bootstrap,
@@ -260,7 +261,19 @@ class PartnerClient:
                 if record.key != self.partner.encode():
                     continue
                 try:
-                    yield decode(from_record(record.value, record.headers or (), record.key))
+                    env = from_record(record.value, record.headers or (), record.key)
+                    if env.city != self.city:
+                        # Only this partner's city's deployments (and the national ones) may write its topics: an
+                        # answer claiming another city is a misprovisioned or forged writer's. Ids only in the log.
+                        log.warning(
+                            "dropped an answer of another city (%s, not %s): event %s, type %s",
+                            env.city,
+                            self.city,
+                            env.id,
+                            env.type,
+                        )
+                        continue
+                    yield decode(env)
                 except ContractError:
                     continue  # not ours to judge: a malformed answer is an LgNet bug, visible in its logs
         finally:

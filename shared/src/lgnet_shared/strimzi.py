@@ -11,9 +11,11 @@ prints a Helm values file (JSON, which is YAML) with `strimzi.topics` (KafkaTopi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.cities import city_of
 from lgnet_shared.topics import TOPICS, family_of, min_insync, physical, registry_topics
 
 STRIMZI_API = "kafka.strimzi.io/v1"
@@ -66,7 +68,7 @@ def acl(a: ka.Acl) -> dict[str, Any]:
     }
 
 
-def user(principal: ka.Principal, prefix: str = "") -> dict[str, Any]:
+def user(principal: ka.Principal, prefix: str = "", partner_cities: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A KafkaUser: SCRAM-SHA-512 (Strimzi keeps the password in a Secret named like the user) and exactly the
     derived ACLs. Strimzi names the user after the resource, so the principal must already be a Kubernetes name."""
     if resource_name(principal.name) != principal.name:
@@ -79,7 +81,10 @@ def user(principal: ka.Principal, prefix: str = "") -> dict[str, Any]:
         "principal": principal.name,
         "spec": {
             "authentication": {"type": "scram-sha-512"},
-            "authorization": {"type": "simple", "acls": [acl(a) for a in ka.derive(principal, prefix)]},
+            "authorization": {
+                "type": "simple",
+                "acls": [acl(a) for a in ka.derive(principal, prefix, partner_cities)],
+            },
         },
     }
 
@@ -92,12 +97,17 @@ def values(
     with_topics: bool = False,
     *,
     notary: bool = False,
-    city: str | None = None,
+    partners: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Helm values a deployment's chart needs: its services' users (and, for whoever owns the cluster, the
-    topics; for the deployment that runs the notary, the notary's user `notary.<deployment>`). `city`: the
-    deployment's, when its name is not the city's."""
-    users = [user(ka.Principal.service(deployment, s, city=city), prefix) for s in services]
+    topics; for the deployment that runs the notary, the notary's user `notary.<deployment>`). `partners`: the
+    city's partners, whose answer topics its intake and housing write (a national deployment writes every
+    partner's)."""
+    city = city_of(deployment)
+    if city is None:
+        raise ka.PrincipalError(f"--deployment {deployment!r}: a city or national, or one of them, '-' and a suffix")
+    cities = {p: city for p in partners}
+    users = [user(ka.Principal.service(deployment, s), prefix, cities) for s in services]
     if notary:
         users.append(user(ka.Principal.notary(deployment), prefix))
     return {"strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users}}

@@ -214,6 +214,16 @@ TOPICS: dict[str, Topic] = {
             str(400 * DAY_MS),
         ),
         Topic(
+            "partner.cities",
+            1,
+            "partner id",
+            False,
+            "Which city each partner works in (value: the city; a tombstone once revoked), as the operator provisions"
+            " it (lgnet-kafka-admin add-partner --city): a city's intake and housing deployments get WRITE on"
+            " exactly their own city's partners' answer topics. The operator's (admin) only",
+            compacted=True,
+        ),
+        Topic(
             "signing-keys.{writer}",
             1,
             "key id",

@@ -19,7 +19,7 @@ _REGISTERED: set[tuple[str, str]] = set()  # (topic prefix, key id)
 def upstream_signer(service: str) -> FactSigner:
     """The key of the test's upstream deployment of `service` (national: it may sign any city's facts)."""
     if service not in _SIGNERS:
-        _SIGNERS[service] = FactSigner(os.urandom(32), "test-upstream", service, "national")
+        _SIGNERS[service] = FactSigner(os.urandom(32), "national-test-upstream", service, "national")
     return _SIGNERS[service]
 
 

@@ -177,8 +177,7 @@ async def offboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
         known = known or exists
         said.append(f"{place.service}: {tokens} token(s) revoked" + (f", {keys} signing key(s)" if keys else ""))
     async with Admin(bootstrap, security, prefix) as admin:
-        had = await ka.delete_credentials(admin.client, principal.name)
-        removed = await ka.delete_acls(admin.client, principal.user)
+        had, removed = await admin.revoke(principal)
     if not known and not had and not removed:
         raise ContractError("partner", f"{args.partner} is not onboarded here (no actor, no Kafka user)")
     said.append(f"kafka: {principal.name} credentials {'deleted' if had else 'absent'}, {removed} ACL(s) deleted")
