@@ -16,7 +16,7 @@ from lgnet_shared import signing
 from lgnet_shared.actors import Role
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import partner_inbound
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -60,9 +60,9 @@ async def test_another_citys_partners_record_is_skipped_unjudged_and_our_own_sti
         for env, partner in ((theirs, "coop-carso"), (forged, "coop-aurora")):
             value, headers = env.to_structured()
             headers.append(signing.sign(stranger, f"{partner}-trieste-key", value, headers))
-            await producer.send_and_wait(
-                physical("partner.inbound", intake.prefix), value, key=env.key, headers=headers
-            )
+            # On the topic a Torino gatekeeper reads (another city's partner cannot write it: the broker's ACLs; a
+            # deployment draining the old shared topic reads every city's records there)
+            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
     dead: list[Any] = []
