@@ -120,12 +120,37 @@ class Match(MatchProposed):
     decided_on: date | None = Field(description="Day of the last decision (accepted, declined, cancelled)")
 
 
+class LeaseTerms(BaseModel):
+    """The lease signed for a placement, as its terms read."""
+
+    lease_id: str
+    lease_type: str
+    monthly_rent_cents: int
+    deposit_cents: int
+    start_date: date
+    end_date: date | None
+    signed_on: date
+
+
+class PlacementOfMatch(BaseModel):
+    """A match's placement as its reader sees it: so that it can be ended (`POST /placements/{id}/end`)."""
+
+    placement_id: str
+    started_on: date
+    ended_on: date | None
+    end_reason: str | None
+    lease: LeaseTerms | None = Field(description="The lease signed for it; null before one is")
+
+
 class MatchDetail(Match):
     """A match with the partners of both sides and the opportunity's kind."""
 
     case_partner: str = Field(description="The partner of the household's case (household side)")
     opportunity_partner: str = Field(description="The partner of the opportunity (provider side)")
     kind: HousingKind
+    placement: PlacementOfMatch | None = Field(
+        default=None, description="Its placement, once started (`GET /matches/{id}` and the answers to its steps)"
+    )
 
 
 class Reason(BaseModel):
