@@ -165,7 +165,10 @@ TOPICS: dict[str, Topic] = {
         ),
         Topic(
             "partner.inbound.{city}",
-            6,
+            # One city's partners (a few cooperatives), not every city's: 2 partitions let two gatekeeper processes
+            # share a city's records; 16 topics of 6 (96 partitions a national intake fetches) made every idle fetch
+            # and every test's topic creation dearer (the suite took half as long again).
+            2,
             "the partner id (one partner's events stay in order)",
             True,
             "What one city's partners' systems send (CloudEvents, structured or binary); the city's intake (and a"
