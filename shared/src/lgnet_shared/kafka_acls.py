@@ -474,8 +474,8 @@ def new_password() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(24)).decode().rstrip("=")
 
 
-async def _send(admin: AIOKafkaAdminClient, request: Request[Any]) -> Any:
-    return await admin._send_request(request)
+async def _send(admin: AIOKafkaAdminClient, request: Request[Any], node_id: int | None = None) -> Any:
+    return await admin._send_request(request, node_id)
 
 
 async def set_password(admin: AIOKafkaAdminClient, user: str, password: str) -> None:
@@ -544,8 +544,9 @@ async def _deleted(response: Any, what: str) -> int:
     return count
 
 
-async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None) -> list[Acl]:
-    response = await _send(admin, _DescribeAcls(user))
+async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None, node_id: int | None = None) -> list[Acl]:
+    """The ACLs as one broker's authorizer holds them (`node_id`; any broker when None)."""
+    response = await _send(admin, _DescribeAcls(user), node_id)
     _check(response.error_code, response.error_message, "describing ACLs")
     out = []
     for rtype, rname, pattern, acls in response.resources:
@@ -573,7 +574,23 @@ async def grant(
         await delete_acls(admin, principal.user)
         have = []
     await create_acls(admin, [a for a in wanted if a not in set(have)])
+    await _applied_everywhere(admin, principal.user, wanted)
     return wanted
+
+
+PROPAGATION_TIMEOUT_S = 10.0
+PROPAGATION_POLL_S = 0.1
+
+
+async def _applied_everywhere(admin: AIOKafkaAdminClient, user: str, acls: list[Acl]) -> None:
+    """The controller has committed the ACLs; each broker's authorizer applies them from the metadata log a moment
+    later, and a client the party starts in that moment is refused. Wait until every broker describes them."""
+    deadline = asyncio.get_running_loop().time() + PROPAGATION_TIMEOUT_S
+    for node in sorted(b.nodeId for b in admin._client.cluster.brokers()):
+        while not set(acls) <= set(await describe_acls(admin, user, node)):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AdminError(f"the ACLs of {user} did not reach broker {node} within {PROPAGATION_TIMEOUT_S:g} s")
+            await asyncio.sleep(PROPAGATION_POLL_S)
 
 
 __all__ = [
