@@ -1,11 +1,18 @@
-"""A city's gatekeeper judges its own city's partners' records only. Another city's partner's record (signed with a
-key only that city's intake knows) is not ours to judge: it is skipped before it is authenticated and counted as
-skipped — never dead-lettered (a dead letter is kept forever, alerts, and would copy the record's data into
-`lgnet.deadletter`). Every record claiming our own city is still authenticated. Real Kafka and PostgreSQL."""
+"""A city's gatekeeper judges its own city's partners' records; another city's are not its to judge.
+
+On the old shared `lgnet.partner.inbound` (read while draining it) every city's partners wrote: another city's
+partner's record, signed with a key only that city's intake knows, is skipped before it is authenticated and counted
+as skipped — never dead-lettered (a dead letter is kept forever, alerts, and copies the record's data into
+`lgnet.deadletter`). On the city's own `lgnet.partner.inbound.<city>`, which only its partners may write, there is
+no other city's record to skip: a record claiming another city is judged like any other, and refused to its signer
+at `city` (review: it was skipped, unanswered and not dead-lettered — lost without a trace). Real Kafka and
+PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +23,7 @@ from lgnet_shared import signing
 from lgnet_shared.actors import Role
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.topics import partner_inbound
+from lgnet_shared.topics import OLD_INBOUND, ensure_topics, partner_inbound, physical
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -25,8 +32,15 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def intake_env() -> dict[str, str]:
-    return {"LGNET_CITY": "torino"}  # Torino's own intake, not a national one
+async def old_topic(kafka_bootstrap: str, topic_prefix: str) -> None:
+    """The old shared topic an upgraded cluster still has (created before the intake subscribes to it)."""
+    await ensure_topics(kafka_bootstrap, topic_prefix, [OLD_INBOUND], 1)
+
+
+@pytest.fixture
+def intake_env(old_topic: None) -> dict[str, str]:
+    # Torino's own intake, not a national one, still draining the old shared topic
+    return {"LGNET_CITY": "torino", "LGNET_INTAKE_DRAIN_OLD_INBOUND": "true"}
 
 
 @pytest.fixture
@@ -45,7 +59,7 @@ async def skipped_other_city(intake: IntakeUnderTest) -> float:
     return sum(float(v) for v in found)
 
 
-async def test_another_citys_partners_record_is_skipped_unjudged_and_our_own_still_authenticated(
+async def test_on_the_old_shared_topic_another_citys_record_is_skipped_unjudged_and_our_own_authenticated(
     intake: IntakeUnderTest,
 ) -> None:
     async with intake.partner("coop-aurora", "torino") as aurora:
@@ -60,9 +74,8 @@ async def test_another_citys_partners_record_is_skipped_unjudged_and_our_own_sti
         for env, partner in ((theirs, "coop-carso"), (forged, "coop-aurora")):
             value, headers = env.to_structured()
             headers.append(signing.sign(stranger, f"{partner}-trieste-key", value, headers))
-            # On the topic a Torino gatekeeper reads (another city's partner cannot write it: the broker's ACLs; a
-            # deployment draining the old shared topic reads every city's records there)
-            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
+            # Every city's partners wrote the old shared topic, which this deployment drains
+            await producer.send_and_wait(physical(OLD_INBOUND, intake.prefix), value, key=env.key, headers=headers)
     finally:
         await producer.stop()
     dead: list[Any] = []
@@ -76,3 +89,31 @@ async def test_another_citys_partners_record_is_skipped_unjudged_and_our_own_sti
     assert [dict(r.headers)["dlq.error.kind"] for r in dead] == [b"unauthenticated"]
     assert forged.id.encode() in dead[0].value and theirs.id.encode() not in dead[0].value
     assert await skipped_other_city(intake) == 1
+
+
+async def test_on_our_own_topic_a_record_claiming_another_city_is_refused_to_its_signer(
+    intake: IntakeUnderTest,
+) -> None:
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        ours = aurora.envelope(registration("t-2"))
+    elsewhere = ours.model_copy(update={"city": "trieste"})  # a partner's mistake: only Torino's partners write here
+    value, headers = elsewhere.to_structured()
+    headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            partner_inbound("torino", intake.prefix), value, key=elsewhere.key, headers=headers
+        )
+    finally:
+        await producer.stop()
+    answers: list[Any] = []
+    for _ in range(60):
+        answers = await intake.raw_records("partner.rejections.coop-aurora", missing_ok=True)
+        if answers:
+            break
+        await asyncio.sleep(0.25)
+    assert len(answers) == 1, "the signer is answered"
+    answer = json.loads(answers[0].value)["data"]
+    assert answer["inbound_event_id"] == elsewhere.id and answer["field"] == "city", answer
+    assert await skipped_other_city(intake) == 0

@@ -121,6 +121,9 @@ class Consumer:
     dead_letters: DeadLetters
     handlers: dict[str, Handler]
     city: str | None = None  # None = national: every city's events; otherwise other cities' events are skipped
+    # Topics only the city's own parties may write (a city's partners' inbound topic): a record there claiming another
+    # city is no other city's to judge, so it is judged here (refused to its signer), never skipped unanswered.
+    city_topics: frozenset[str] = frozenset()
     on_invalid: InvalidHook | None = None
     authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
@@ -308,7 +311,8 @@ class Consumer:
             a.authentic, a.refused = False, Unreadable("", record.reason)
             return a
         try:
-            claimed = self._claimed(record)
+            ours = record.topic in self.city_topics
+            claimed = None if ours else self._claimed(record)
             if claimed is not None and claimed.city != self.city:
                 a.env, a.skipped = claimed, "other_city"  # not ours to judge: skipped before it is authenticated
                 return a
@@ -317,7 +321,7 @@ class Consumer:
                 a.authentic = True
             typed = self._typed(record)
             a.env = env = typed[0] if typed else claimed or from_record(record.value, record.headers or (), record.key)
-            if self.city is not None and env.city != self.city:
+            if self.city is not None and env.city != self.city and not ours:
                 a.skipped = "other_city"
                 return a
             if self.verify is not None:
@@ -341,7 +345,8 @@ class Consumer:
     def _claimed(self, record: Record) -> Envelope | None:
         """The envelope of a record, read before it is authenticated, by a city's consumer that authenticates its
         senders and reads envelopes in two steps anyway (strict, or answering refusals: the gatekeeper), so that
-        another city's record is skipped unjudged: a city's gatekeeper knows its own city's partners' keys only, and
+        another city's record on a topic every city's parties wrote (the old shared partners' topic) is skipped
+        unjudged: a city's gatekeeper knows its own city's partners' keys only, and
         another city's partner's record would fail as signed by an unknown key and be dead-lettered — kept forever,
         alerting, its data copied into the dead letters. None otherwise, and for a record that is not even a
         CloudEvent (authenticated, then refused, as before). A fact consumer keeps its one-pass read and checks

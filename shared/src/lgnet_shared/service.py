@@ -48,7 +48,16 @@ from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.tasks import being_cancelled
-from lgnet_shared.topics import SERVICES, TOPICS, city_topics, ensure_topics, for_writer, physical, used_by
+from lgnet_shared.topics import (
+    SERVICES,
+    TOPICS,
+    city_of_topic,
+    city_topics,
+    ensure_topics,
+    for_writer,
+    physical,
+    used_by,
+)
 
 log = logs.get_logger(__name__)
 # Records per consumer batch (one PostgreSQL transaction each).
@@ -261,6 +270,9 @@ class Runtime:
             pool=self.pool,
             handlers=cspec.handlers,
             city=self.settings.city_filter,
+            city_topics=frozenset(
+                physical(t, self.settings.topic_prefix) for t in cspec.topics if city_of_topic(t) == self.settings.city
+            ),
             on_invalid=cspec.on_invalid,
             authenticate=authenticate,
             verify=verify,

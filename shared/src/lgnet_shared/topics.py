@@ -318,6 +318,15 @@ def for_city(logical: str, city: str) -> str:
     return TOPICS[logical].name.replace(CITY, city)
 
 
+def city_of_topic(logical: str) -> str | None:
+    """The city of a per-city topic ('partner.inbound.torino' → 'torino'); None for any other topic."""
+    try:
+        family, member = family_of(logical)
+    except KeyError:
+        return None
+    return member if family.per_city else None
+
+
 def partner_inbound(city: str, prefix: str = "") -> str:
     """The physical topic a partner of `city` sends its records to ('<prefix>lgnet.partner.inbound.torino')."""
     return physical(for_city("partner.inbound.{city}", city), prefix)

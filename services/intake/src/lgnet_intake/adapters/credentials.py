@@ -3,7 +3,7 @@ and intake's own HPKE key pairs whose private halves rest wrapped with the maste
 
 Inbound keys rotate: the current one is replaced once older than the policy's `rotate_after` (and at once when a
 person is erased); a replaced ("retired") key still opens what partners sealed to it for `grace`, then its private
-half is destroyed — everything sealed to it on `lgnet.partner.inbound`, an erased person's identity included, can
+half is destroyed — everything sealed to it on `lgnet.partner.inbound.<city>`, an erased person's identity included, can
 never be opened again. Partners must seal to the key `GET /inbound-key` gives now.
 """
 

@@ -291,8 +291,8 @@ class Intake:
         await repo.erase(self.conn, p["person_id"])
         for street_id in await outreach_repo.street_persons_of(self.conn, [p["person_id"], *others_ids]):
             await self.keys.erase(self.conn, street_id)  # the nickname the units gave them (#19) goes too
-        # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound`: retire the
-        # key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
+        # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound.<city>`: retire
+        # the key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
         await credentials.retire_inbound_key(self.conn)
         await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today), *others)
         return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
