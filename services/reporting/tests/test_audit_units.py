@@ -227,3 +227,15 @@ print(audit._share("127.0.0.1:1", "", {}, {}))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "share", ""), done
+
+
+def test_a_bad_legacy_deployments_declaration_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LGNET_LEGACY_DEPLOYMENTS", "north")
+    with pytest.raises(SystemExit) as ended:
+        audit_cli.main(["keys"])
+    assert ended.value.code == 2
+    assert capsys.readouterr().out.strip() == (
+        '{"ok": false, "error": "ValueError: LGNET_LEGACY_DEPLOYMENTS: \'north\' is not <deployment>=<city>"}'
+    )

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
+from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule, legacy_deployments
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
 
@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="Name of this deployment on a shared cluster (default: the city). Consumer groups, dead"
         " letters, metrics and logs carry it; two deployments serving one city need different names. The city or"
         " the city, '-' and a suffix (torino, torino-north): consumers read a deployment's city off its name",
+    )
+    legacy_deployments: str = Field(
+        default="",
+        description="Deployments named before a name said its city, with their cities (north=torino,test=national):"
+        " their signing keys are then read as that city's. The same on every deployment and for auditors; see"
+        " docs/operators.md",
     )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
     signing_key: SecretStr | None = Field(
@@ -167,6 +173,12 @@ class Settings(BaseSettings):
         city = info.data.get("city")  # absent when LGNET_CITY itself is wrong, which is named on its own
         if city is not None and (why := deployment_rule(v, city)):
             raise ValueError(f"{why} (LGNET_CITY)")
+        return v
+
+    @field_validator("legacy_deployments")
+    @classmethod
+    def _legacy(cls, v: str) -> str:
+        legacy_deployments(v)
         return v
 
     @field_validator("master_key")

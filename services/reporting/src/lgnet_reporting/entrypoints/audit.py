@@ -30,6 +30,7 @@ import uvicorn
 from aiokafka.errors import KafkaConnectionError
 from lgnet_shared import metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
+from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
 
 from lgnet_reporting import settings
@@ -206,6 +207,7 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
 
 
 async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    legacy_deployments()  # a bad LGNET_LEGACY_DEPLOYMENTS is named before anything is read
     return await coro_fn(args)
 
 
