@@ -284,3 +284,25 @@ async def test_the_page_says_housing_is_unavailable_when_it_does_not_answer(desk
     sent = {"csrf": "csrf-maria", "form_key": KEY, "on": clock.today().isoformat()}
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
     assert r.status_code == 502 and "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+
+
+async def test_a_placement_id_from_the_form_stays_one_segment_of_housings_path(desk: Desk) -> None:
+    """The end step wrote the form's `placement_id` into housing's path as it came: `../matches/m-1/acceptance?x=`
+    made "end the placement" accept a match. Every value is one path segment now, escaped."""
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services)
+    await desk.as_operator(MARIA)
+    accepted = recorded(desk.services, "/matches/m-1/acceptance")
+    for forged, sent_as in (
+        ("../matches/m-1/acceptance?x=", "..%2Fmatches%2Fm-1%2Facceptance%3Fx%3D"),
+        ("..", "%2E%2E"),
+        ("pl-1#", "pl-1%23"),
+    ):
+        desk.services.requests.clear()
+        sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": forged, "reason": "moved",
+                "ended_on": clock.today().isoformat()}  # fmt: skip
+        r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
+        assert r.status_code == 422, r.text  # the fake housing has no such placement
+        posts = [q for q in desk.services.requests if q.method == "POST"]
+        assert [q.url.raw_path.decode() for q in posts] == [f"/placements/{sent_as}/end"], posts
+    assert accepted == []

@@ -36,11 +36,13 @@ class FakeServices:
     def __init__(self) -> None:
         self.answers: dict[tuple[str, str, str], Any] = {}
         self.calls: list[tuple[str, str, str]] = []
+        self.requests: list[httpx.Request] = []  # as sent (`url.raw_path`: the path's escapes kept)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         service = PORTS[str(request.url.port)]
         key = (service, request.method, request.url.path)
         self.calls.append(key)
+        self.requests.append(request)
         answer = self.answers.get(key)
         if answer is None:
             return httpx.Response(404, json={"status": 404, "field": "", "reason": f"no {request.url.path}"})

@@ -31,8 +31,10 @@ class Step:
     def body(self, form: dict[str, str]) -> dict[str, Any]:
         return {f: form.get(f, "").strip() or None for f in self.fields}
 
-    def path_of(self, match_id: str, form: dict[str, str]) -> str:
-        return self.path.format(match=match_id, placement=form.get("placement_id", "").strip())
+    def ids(self, match_id: str, form: dict[str, str]) -> dict[str, str]:
+        """The ids `path` names: the match's (from the page's address) and the placement's (from the form); the
+        caller writes each as one segment of the path."""
+        return {"match": match_id, "placement": form.get("placement_id", "").strip()}
 
 
 STEPS = {

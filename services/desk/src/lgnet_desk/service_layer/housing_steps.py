@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
 from lgnet_desk.service_layer import desk
@@ -18,10 +18,11 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     for m in matches:
         m["steps"] = steps_for(str(m.get("status")))
         if m.get("status") in PLACED:  # the placement and its lease are read from the match
-            m["placement"] = (await services.get("housing", f"/matches/{m['match_id']}")).get("placement")
+            read = await services.get("housing", service_path("/matches/{}", m["match_id"]))
+            m["placement"] = read.get("placement")
     view: dict[str, Any] = {"matches": matches, "why": None, "why_refused": None}
     try:
-        view["why"] = why_lines(await services.get("housing", f"/households/{household_id}/why"))
+        view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))
     except ServiceRefusal as r:
         view["why_refused"] = r.reason
     view["cases"] = await desk.cases_by_id(services, [str(m["case_id"]) for m in matches if m.get("case_id")])
@@ -35,7 +36,7 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
     s = STEPS[step]
     key = resubmission.call_key(form, step, match_id)
     try:
-        await services.post("housing", s.path_of(match_id, form), s.body(form), key)
+        await services.post("housing", service_path(s.path, **s.ids(match_id, form)), s.body(form), key)
     except ServiceRefusal as r:
         if r.status == 403:
             raise
