@@ -490,3 +490,7 @@ def test_a_value_in_a_services_path_is_one_segment(value: str, segment: str) -> 
 
     assert service_path("/placements/{}/end", value) == f"/placements/{segment}/end"
     assert service_path("/a/{x}/b/{y}", x=value, y="ok") == f"/a/{segment}/b/ok"
+
+
+def test_a_placement_ended_meanwhile_is_said_in_italian() -> None:
+    assert i18n.reason("the placement ended on 2026-03-01", "it") == "l'inserimento è terminato il 1 mar 2026"

@@ -16,10 +16,10 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     name them) and housing's why, or the refusal of it (a household without a housing case is not an error here)."""
     matches = await desk.household_matches(services, {household_id})
     for m in matches:
-        m["steps"] = steps_for(str(m.get("status")))
         if m.get("status") in PLACED:  # the placement and its lease are read from the match
             read = await services.get("housing", service_path("/matches/{}", m["match_id"]))
             m["placement"] = read.get("placement")
+        m["steps"] = steps_for(str(m.get("status")), m.get("placement"))
     view: dict[str, Any] = {"matches": matches, "why": None, "why_refused": None}
     try:
         view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))
@@ -32,7 +32,8 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
 async def take(services: Services, match_id: str, step: str, form: dict[str, str]) -> None:
     """Take `step` on the match. A refusal for the operator (403) is raised as it is (the page shows it as a
     refusal); any other becomes a FieldErrors on the step's form field that housing names (`<step>-<match>-<field>`),
-    else on the step's first field."""
+    else on the step's form as a whole (`<step>-<match>`: the match's state, a key reused), which the page says at its
+    top."""
     s = STEPS[step]
     key = resubmission.call_key(form, step, match_id)
     try:
@@ -41,5 +42,5 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
         if r.status == 403:
             raise
         named = r.field.removeprefix("body.").split(".")[0]
-        field = named if named in s.fields else s.fields[0]
-        raise desk.FieldErrors({f"{step}-{match_id}-{field}": r.reason}) from None
+        at = f"{step}-{match_id}-{named}" if named in s.fields else f"{step}-{match_id}"
+        raise desk.FieldErrors({at: r.reason}) from None
