@@ -155,9 +155,12 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         absent = [pid for pid in listed if not f.get(f"present_{pid}")]
         present += [pid for pid in ids(f.get("add_present", "")) if pid not in listed]
         body = {"activity_id": activity_id, "session_id": session_id, "present": present, "absent": absent}
+        key, fields = (
+            resubmission.call_key(f, "attendance", session_id),
+            {"present": "add_present", "absent": "add_present"},
+        )
         try:
-            await desk.submit(p.services, "intake", "/civic/attendance", body, {"present": "add_present",
-                                                                                 "absent": "add_present"})  # fmt: skip
+            await desk.submit(p.services, "intake", "/civic/attendance", body, fields, key)
         except desk.FieldErrors as e:
             return await register_page(request, activity_id, session_id, status=422, errors=e.errors)
         return RedirectResponse(f"/civic/{activity_id}/sessions/{session_id}?saved=1", status_code=303)

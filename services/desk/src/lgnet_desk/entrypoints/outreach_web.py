@@ -188,9 +188,10 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         f = await form_of(request)
         body = {"person_id": f.get("person_id", "").strip(), "linked_on": f.get("linked_on")}
-        at = service_path("/street-contacts/{}/link", contact_id)
+        at, key = service_path("/street-contacts/{}/link", contact_id), resubmission.call_key(f, "link", contact_id)
+        fields = {"person_id": "person_id", "linked_on": "linked_on"}
         try:
-            await desk.submit(p.services, "intake", at, body, {"person_id": "person_id", "linked_on": "linked_on"})
+            await desk.submit(p.services, "intake", at, body, fields, key)
         except desk.FieldErrors as e:
             errors = {f"{contact_id}-{k}": v for k, v in e.errors.items()}
             return await outing_page(request, f.get("outing_id", ""), status=422, errors=errors)
@@ -275,7 +276,10 @@ def router(settings: DeskSettings) -> APIRouter:
         if action == "move" and (refused := past_day(f.get("new_day") or day, clock.today())):
             return await agenda_page(request, status=422, errors={appointment_id: refused}, agenda_day=day)
         try:
-            await p.services.post("intake", service_path("/appointments/{}/{}", appointment_id, action), body(f, day))
+            key = resubmission.call_key(f, action, appointment_id)  # sent twice: the first answer, not "already"
+            await p.services.post(
+                "intake", service_path("/appointments/{}/{}", appointment_id, action), body(f, day), key
+            )
         except ServiceRefusal as r:
             return await agenda_page(request, status=422, errors={appointment_id: r.reason}, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)

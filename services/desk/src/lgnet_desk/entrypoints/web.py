@@ -545,8 +545,9 @@ def router(settings: DeskSettings) -> APIRouter:
     async def approve(request: Request, request_id: str) -> Response:
         p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
+        key = resubmission.call_key(await form_of(request), "approval", request_id)  # sent twice: the first answer
         try:
-            await p.services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {})
+            await p.services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {}, key)
         except ServiceRefusal as r:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
             cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
