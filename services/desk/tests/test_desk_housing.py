@@ -284,3 +284,77 @@ async def test_the_page_says_housing_is_unavailable_when_it_does_not_answer(desk
     sent = {"csrf": "csrf-maria", "form_key": KEY, "on": clock.today().isoformat()}
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
     assert r.status_code == 502 and "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+
+
+async def test_a_step_refused_once_its_form_is_gone_says_why_at_the_top_of_the_page(desk: Desk) -> None:
+    """Operator B's page was stale: A had accepted the proposal, B clicked "Accetta la proposta", housing answered 409
+    and the page came back 422 with no message (the acceptance form, where the refusal was put, was no longer
+    shown). A refusal not at a field of a form on the page is the page's alert now, in the operator's language."""
+    serve_housing(desk.services, status="accepted")  # what housing lists once A has accepted
+    await desk.as_operator(MARIA)
+    refusal = {"status": 409, "field": "match_id", "reason": "the match is accepted, not proposed"}
+    recorded(desk.services, "/matches/m-1/acceptance", httpx.Response(409, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "on": clock.today().isoformat()}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
+    assert r.status_code == 422, r.text
+    assert "Accetta la proposta" not in text_of(r.text)  # the form is gone: the reason is said above the matches
+    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
+    assert alert and "la proposta ha già avuto una risposta" in text_of(alert.group(1)), text_of(r.text)
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance?lang=en", data=sent)
+    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
+    assert alert and "the match is accepted, not proposed" in text_of(alert.group(1)), text_of(r.text)
+
+    # a placement another operator ended meanwhile: its end form is gone too
+    serve_housing(desk.services, status="ended")
+    placement = serve_the_placement(desk.services)
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
+    desk.services.answers[("housing", "GET", "/matches/m-1")] = {
+        "match_id": "m-1", "status": "ended",
+        "placement": {"placement_id": "pl-1", "started_on": placement["start_date"], "ended_on": yesterday,
+                      "end_reason": "moved", "lease": None}}  # fmt: skip
+    refusal = {"status": 409, "field": "placement_id", "reason": f"the placement ended on {yesterday}"}
+    recorded(desk.services, "/placements/pl-1/end", httpx.Response(409, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": "pl-1", "reason": "autonomy_reached",
+            "ended_on": clock.today().isoformat()}  # fmt: skip
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end?lang=it", data=sent)
+    assert r.status_code == 422 and 'name="ended_on"' not in r.text, r.text
+    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
+    said = f"l'inserimento è terminato il {i18n.day(yesterday, 'it')}"
+    assert alert and said in text_of(alert.group(1)), text_of(r.text)
+
+
+async def test_a_refusal_at_a_field_of_a_form_still_shown_is_said_there_and_announced(desk: Desk) -> None:
+    """A refusal at a field of a form the page shows stays next to the field; the page's alert says there is one (the
+    pattern of the desk's other forms), without repeating it."""
+    serve_housing(desk.services)
+    await desk.as_operator(MARIA)
+    refusal = {"status": 422, "field": "on", "reason": "2999-01-01 is in the future"}
+    recorded(desk.services, "/matches/m-1/acceptance", httpx.Response(422, json=refusal))
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "on": "2999-01-01"}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
+    assert r.status_code == 422 and re.search(r'id="acceptance-m-1-on-error">è nel futuro<', r.text), r.text
+    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', r.text, re.S)
+    assert alert and "Alcuni dati sono stati rifiutati" in text_of(alert.group(1)), text_of(r.text)
+    assert "è nel futuro" not in text_of(alert.group(1))
+
+
+async def test_a_placement_id_from_the_form_stays_one_segment_of_housings_path(desk: Desk) -> None:
+    """The end step wrote the form's `placement_id` into housing's path as it came: `../matches/m-1/acceptance?x=`
+    made "end the placement" accept a match. Every value is one path segment now, escaped."""
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services)
+    await desk.as_operator(MARIA)
+    accepted = recorded(desk.services, "/matches/m-1/acceptance")
+    for forged, sent_as in (
+        ("../matches/m-1/acceptance?x=", "..%2Fmatches%2Fm-1%2Facceptance%3Fx%3D"),
+        ("..", "%2E%2E"),
+        ("pl-1#", "pl-1%23"),
+    ):
+        desk.services.requests.clear()
+        sent = {"csrf": "csrf-maria", "form_key": KEY, "placement_id": forged, "reason": "moved",
+                "ended_on": clock.today().isoformat()}  # fmt: skip
+        r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
+        assert r.status_code == 422, r.text  # the fake housing has no such placement
+        posts = [q for q in desk.services.requests if q.method == "POST"]
+        assert [q.url.raw_path.decode() for q in posts] == [f"/placements/{sent_as}/end"], posts
+    assert accepted == []

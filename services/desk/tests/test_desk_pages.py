@@ -36,11 +36,13 @@ class FakeServices:
     def __init__(self) -> None:
         self.answers: dict[tuple[str, str, str], Any] = {}
         self.calls: list[tuple[str, str, str]] = []
+        self.requests: list[httpx.Request] = []  # as sent (`url.raw_path`: the path's escapes kept)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         service = PORTS[str(request.url.port)]
         key = (service, request.method, request.url.path)
         self.calls.append(key)
+        self.requests.append(request)
         answer = self.answers.get(key)
         if answer is None:
             return httpx.Response(404, json={"status": 404, "field": "", "reason": f"no {request.url.path}"})
@@ -888,6 +890,113 @@ async def test_a_consent_form_sent_twice_records_the_consent_once(desk: Desk) ->
     for _ in range(2):
         assert (await desk.client.post("/persons/p-1/consents", data=form)).status_code == 303
     assert recorded[0] == recorded[1], recorded
+
+
+def once(effects: list[str], refusal: str) -> Handler:
+    """A one-shot action as the services answer it (their `idempotent`): the first request takes effect, the same
+    Idempotency-Key again gets the first answer, any other key the 409 of an action already taken."""
+    answered: dict[str, httpx.Response] = {}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        key = request.headers["Idempotency-Key"]
+        if key not in answered:
+            if effects:
+                return httpx.Response(409, json={"status": 409, "field": "", "reason": refusal})
+            effects.append(key)
+            answered[key] = httpx.Response(201, json={})
+        return answered[key]
+
+    return answer  # type: ignore[return-value]
+
+
+async def test_an_approval_sent_twice_is_one_approval_and_the_same_success_page(desk: Desk) -> None:
+    """A double click on "Approva" sent a fresh Idempotency-Key each time: payments approved once and refused the
+    second ("already approved"), and that refusal was the page the operator saw. The form carries its key now."""
+    approved: list[str] = []
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            {"request_id": "r-1", "case_id": "c-1", "kind": "rent", "amount_cents": 12000,
+             "requested_by": "desk.maria", "status": "requested"}],
+        ("payments", "POST", "/contribution-requests/r-1/approval"): once(
+            approved, "request is approved, only a requested one can be approved"),
+    }  # fmt: skip
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    form = {"csrf": "csrf-giulia", "form_key": form_key_of(page, "/approvals/r-1")}
+    for _ in range(2):
+        r = await desk.client.post("/approvals/r-1", data=form)
+        assert r.status_code == 303 and r.headers["location"] == "/approvals?done=r-1", r.text
+    assert approved == [f"desk:{form['form_key']}:approval:r-1"]  # one effect
+
+
+async def test_every_one_shot_form_sent_twice_is_the_same_request(desk: Desk) -> None:
+    """The agenda's outcome, move and cancel, linking a street contact and the attendance register had no form key:
+    sent twice, the second was refused (the appointment's outcome already recorded, …) instead of answered as the
+    first. Every form that changes something carries its key now; only the login, the logout and the search do not
+    (they change nothing at the services)."""
+    now = clock.now()
+    past, later = now - timedelta(hours=2), now + timedelta(days=1)
+
+    def appointment(aid: str, starts: Any) -> dict[str, Any]:
+        return {"appointment_id": aid, "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": "p-1",
+                "street_id": None, "purpose": "plan_review", "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(minutes=30)).isoformat(), "status": "booked", "outcome": None,
+                "booked_by": "desk.maria"}  # fmt: skip
+
+    effects: dict[str, list[str]] = {}
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = [
+        {"request_id": "r-1", "case_id": "c-1", "kind": "rent", "amount_cents": 12000, "requested_by": "desk.maria",
+         "status": "requested"}]  # fmt: skip
+    for path in ("/appointments/apt-past/outcome", "/appointments/apt-next/move", "/appointments/apt-next/cancel",
+                 "/street-contacts/ct-4c2e/link", "/civic/attendance"):  # fmt: skip
+        effects[path] = []
+        desk.services.answers[("intake", "POST", path)] = once(effects[path], "already done")
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "session_list": []}
+    desk.services.answers |= {
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/outings/out-1"): {
+            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": now.date().isoformat(), "start_time": "20:00:00",
+            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
+            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
+                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
+                          "services_offered": [], "contacted_on": now.date().isoformat(),
+                          "first_contact_on": now.date().isoformat(), "person_id": None, "linked_on": None}]},
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+        ("intake", "GET", "/civic/activities/act-1/sessions/ses-1"): {
+            "session_id": "ses-1", "held_on": now.date().isoformat(), "place": "Biblioteca", "duration_minutes": 90,
+            "register": [{"person_id": "p-1", "present": None}]},
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    sends = []
+    for day, items in ((past, [appointment("apt-past", past)]), (later, [appointment("apt-next", later)])):
+        desk.services.answers[("intake", "GET", "/appointments")] = items
+        agenda = (await desk.client.get(f"/agenda?day={day.date().isoformat()}")).text
+        base = {"csrf": "csrf-maria", "day": day.date().isoformat()}
+        for action, fields in (("outcome", {"outcome": "attended"}), ("move", {"new_time": "11:00", "minutes": "30"}),
+                               ("cancel", {"reason": "person_request"})):  # fmt: skip
+            path = f"/agenda/{items[0]['appointment_id']}/{action}"
+            if f'action="{path}"' in agenda:
+                sends.append((path, base | fields | {"form_key": form_key_of(agenda, path)}, agenda))
+    outing = (await desk.client.get("/outreach/outings/out-1")).text
+    link = "/outreach/contacts/ct-4c2e/link"
+    linking = {"csrf": "csrf-maria", "outing_id": "out-1", "person_id": "p-1", "linked_on": now.date().isoformat()}
+    sends.append((link, linking | {"form_key": form_key_of(outing, link)}, outing))
+    register = (await desk.client.get("/civic/act-1/sessions/ses-1")).text
+    path = "/civic/act-1/sessions/ses-1"
+    sends.append((path, {"csrf": "csrf-maria", "row_p-1": "1", "present_p-1": "1",
+                         "form_key": form_key_of(register, path)}, register))  # fmt: skip
+    assert [s[0] for s in sends] == ["/agenda/apt-past/outcome", "/agenda/apt-next/move", "/agenda/apt-next/cancel",
+                                     link, path]  # fmt: skip
+    for path, form, _page in sends:
+        first = await desk.client.post(path, data=form)
+        second = await desk.client.post(path, data=form)
+        assert first.status_code == second.status_code == 303, (path, text_of(second.text))
+        assert first.headers["location"] == second.headers["location"], path
+    assert all(len(done) == 1 for done in effects.values()), effects
+    for page in {s[2] for s in sends} | {(await desk.client.get("/approvals")).text}:
+        for action in re.findall(r'<form method="post" action="([^"]+)"', page):
+            if action not in ("/logout", "/", "/login"):
+                form_key_of(page, action)  # every form that changes something carries its key
 
 
 async def test_the_desk_admin_refuses_a_service_schema_that_does_not_exist(desk: Desk) -> None:

@@ -470,3 +470,27 @@ def test_the_desk_logs_json_lines_like_the_services(
     doc = json.loads(line)
     assert (doc["service"], doc["level"], doc["event"]) == ("desk", "error", "Exception in ASGI application"), doc
     assert "timestamp" in doc
+
+
+@pytest.mark.parametrize(
+    ("value", "segment"),
+    [
+        ("pl-1", "pl-1"),
+        ("../matches/m-1/acceptance?x=", "..%2Fmatches%2Fm-1%2Facceptance%3Fx%3D"),
+        ("a#b c%", "a%23b%20c%25"),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+    ],
+)
+def test_a_value_in_a_services_path_is_one_segment(value: str, segment: str) -> None:
+    """A form's value (a placement's id, a case's) or an address's written into a service's path as it came could
+    name another path (`../`, `/`), a query (`?`) or drop the rest (`#`): each is one segment, escaped; a dot
+    segment too, which the HTTP client would otherwise resolve."""
+    from lgnet_desk.adapters.services import service_path
+
+    assert service_path("/placements/{}/end", value) == f"/placements/{segment}/end"
+    assert service_path("/a/{x}/b/{y}", x=value, y="ok") == f"/a/{segment}/b/ok"
+
+
+def test_a_placement_ended_meanwhile_is_said_in_italian() -> None:
+    assert i18n.reason("the placement ended on 2026-03-01", "it") == "l'inserimento è terminato il 1 mar 2026"

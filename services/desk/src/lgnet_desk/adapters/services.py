@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -71,6 +72,19 @@ class Services:
 
     async def post(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
         return await self.call(service, "POST", path, json=body, key=key)
+
+
+def service_path(template: str, *values: str, **named: str) -> str:
+    """A service's path with each value (a form's, an address's) as one segment: escaped whole, so that `/`, `?`, `#`
+    or a dot segment in an id cannot name another path of the service (`../matches/m-1/acceptance?x=` as a placement's
+    id made "end the placement" accept a match). Every path the desk calls with a value in it is made here."""
+    return template.format(*map(_segment, values), **{k: _segment(v) for k, v in named.items()})
+
+
+def _segment(value: str) -> str:
+    quoted = quote(str(value), safe="")
+    # `.` is never escaped by quote, but "." and ".." are dot segments that the HTTP client resolves (RFC 3986)
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def _outcome(status: int) -> str:

@@ -31,8 +31,10 @@ class Step:
     def body(self, form: dict[str, str]) -> dict[str, Any]:
         return {f: form.get(f, "").strip() or None for f in self.fields}
 
-    def path_of(self, match_id: str, form: dict[str, str]) -> str:
-        return self.path.format(match=match_id, placement=form.get("placement_id", "").strip())
+    def ids(self, match_id: str, form: dict[str, str]) -> dict[str, str]:
+        """The ids `path` names: the match's (from the page's address) and the placement's (from the form); the
+        caller writes each as one segment of the path."""
+        return {"match": match_id, "placement": form.get("placement_id", "").strip()}
 
 
 STEPS = {
@@ -45,9 +47,22 @@ STEPS = {
 PLACED = ("placed", "ended")
 
 
-def steps_for(status: str) -> list[str]:
-    """The steps a match in `status` may take, in the order the page offers them."""
-    return [name for name, step in STEPS.items() if status in step.from_states]
+def steps_for(status: str, placement: dict[str, Any] | None = None) -> list[str]:
+    """The steps a match in `status` may take, in the order the page offers them: their forms are the page's. Ending
+    needs the placement (the form carries its id), and one not ended yet."""
+    return [
+        name
+        for name, step in STEPS.items()
+        if status in step.from_states and (name != "end" or (placement and not placement.get("ended_on")))
+    ]
+
+
+def said_at_no_field(errors: dict[str, str], matches: list[dict[str, Any]]) -> list[str]:
+    """The refusals the page cannot say next to a field (`<step>-<match>-<field>`) of a form it shows: one of the
+    step's form as a whole (a 409: the match moved on) or of a form no longer shown (another operator took the step
+    meanwhile). The page says them at its top: said next to no field, they were said nowhere."""
+    shown = {f"{name}-{m['match_id']}-{f}" for m in matches for name in m.get("steps", ()) for f in STEPS[name].fields}
+    return [reason for field, reason in errors.items() if field not in shown]
 
 
 _FAILING = re.compile(r"^(\d+) of (\d+) opportunities fail it")

@@ -221,6 +221,7 @@ ITALIAN: list[tuple[str, str]] = [
         "nessuna pratica con bisogno abitativo per questo nucleo a {city1}",
     ),
     (r"no match (\S+)", "proposta non trovata"),
+    (r"the placement ended on (\S+)", "l'inserimento è terminato il {day0}"),
 ]
 # Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n); a
 # city's code is its name as the header writes it ({city<n>}), a field's id is said in words.

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.service_layer import desk
@@ -70,7 +70,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
     async def activity_page(request: Request, activity_id: str, status: int = 200, **ctx: Any) -> Response:
         p = await page(request)
         try:
-            activity = await p.services.get("intake", f"/civic/activities/{activity_id}")
+            activity = await p.services.get("intake", service_path("/civic/activities/{}", activity_id))
         except ServiceRefusal as r:
             return p.denied(r)  # type: ignore[no-any-return]
         ctx.setdefault("form", {})
@@ -126,15 +126,16 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
     async def register_page(request: Request, aid: str, sid: str, status: int = 200, **ctx: Any) -> Response:
         p = await page(request)
         try:
-            a = await p.services.get("intake", f"/civic/activities/{aid}")
-            s = await p.services.get("intake", f"/civic/activities/{aid}/sessions/{sid}")
+            a = await p.services.get("intake", service_path("/civic/activities/{}", aid))
+            s = await p.services.get("intake", service_path("/civic/activities/{}/sessions/{}", aid, sid))
         except ServiceRefusal as r:
             return p.denied(r)  # type: ignore[no-any-return]
         # The register lists whoever attended a session of the activity (a course's class), ready to tick.
         known: dict[str, None] = {}
         for other in a["session_list"]:
             if other["session_id"] != sid and (other["present"] or other["absent"]):
-                reg = await p.services.get("intake", f"/civic/activities/{aid}/sessions/{other['session_id']}")
+                at = service_path("/civic/activities/{}/sessions/{}", aid, other["session_id"])
+                reg = await p.services.get("intake", at)
                 known.update(dict.fromkeys(m["person_id"] for m in reg["register"]))
         marks = {m["person_id"]: m["present"] for m in s["register"]}
         rows = [(pid, marks.get(pid)) for pid in dict.fromkeys([*marks, *sorted(known)])]
@@ -154,9 +155,12 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         absent = [pid for pid in listed if not f.get(f"present_{pid}")]
         present += [pid for pid in ids(f.get("add_present", "")) if pid not in listed]
         body = {"activity_id": activity_id, "session_id": session_id, "present": present, "absent": absent}
+        key, fields = (
+            resubmission.call_key(f, "attendance", session_id),
+            {"present": "add_present", "absent": "add_present"},
+        )
         try:
-            await desk.submit(p.services, "intake", "/civic/attendance", body, {"present": "add_present",
-                                                                                 "absent": "add_present"})  # fmt: skip
+            await desk.submit(p.services, "intake", "/civic/attendance", body, fields, key)
         except desk.FieldErrors as e:
             return await register_page(request, activity_id, session_id, status=422, errors=e.errors)
         return RedirectResponse(f"/civic/{activity_id}/sessions/{session_id}?saved=1", status_code=303)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal
-from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES
+from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES, said_at_no_field
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, housing_steps
@@ -35,10 +35,10 @@ def router(settings: DeskSettings) -> APIRouter:
             return p.denied(r)
         except httpx.HTTPError:
             return p.denied(AWAY)
-        ctx = {"household_id": household_id, "today": clock.today().isoformat(), "system_declines": SYSTEM_DECLINES}
-        return p.render(
-            "housing.html", status=status, **(ctx | view | {"form": {}, "errors": {}, "posted": ""} | extra)
-        )
+        ctx: dict[str, Any] = {"household_id": household_id, "today": clock.today().isoformat()}
+        ctx |= {"system_declines": SYSTEM_DECLINES} | view | {"form": {}, "errors": {}, "posted": ""} | extra
+        # a refusal whose form is not on the page (the match moved on meanwhile) is said at the page's top
+        return p.render("housing.html", status=status, alerts=said_at_no_field(ctx["errors"], view["matches"]), **ctx)
 
     @api.get("/households/{household_id}/housing", response_class=HTMLResponse)
     async def housing(request: Request, household_id: str) -> Response:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
-from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.adapters.services import ServiceRefusal, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.agenda import past_day
 from lgnet_desk.domain.operators import OperatorRole
@@ -144,7 +144,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request)
         assert p.services is not None
         try:
-            outing = await p.services.get("intake", f"/outings/{outing_id}")
+            outing = await p.services.get("intake", service_path("/outings/{}", outing_id))
         except ServiceRefusal as r:
             return p.denied(r)
         ctx = {"o": outing, "form": {}, "errors": {}, "today": clock.today().isoformat()}
@@ -188,13 +188,14 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         f = await form_of(request)
         body = {"person_id": f.get("person_id", "").strip(), "linked_on": f.get("linked_on")}
-        path = f"/street-contacts/{contact_id}/link"
+        at, key = service_path("/street-contacts/{}/link", contact_id), resubmission.call_key(f, "link", contact_id)
+        fields = {"person_id": "person_id", "linked_on": "linked_on"}
         try:
-            await desk.submit(p.services, "intake", path, body, {"person_id": "person_id", "linked_on": "linked_on"})
+            await desk.submit(p.services, "intake", at, body, fields, key)
         except desk.FieldErrors as e:
             errors = {f"{contact_id}-{k}": v for k, v in e.errors.items()}
             return await outing_page(request, f.get("outing_id", ""), status=422, errors=errors)
-        return RedirectResponse(f"/outreach/outings/{f.get('outing_id', '')}", status_code=303)
+        return RedirectResponse(service_path("/outreach/outings/{}", f.get("outing_id", "")), status_code=303)
 
     @api.get("/outreach/street-persons/{street_id}", response_class=HTMLResponse)
     async def street_person(request: Request, street_id: str) -> Response:
@@ -203,7 +204,7 @@ def router(settings: DeskSettings) -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             try:
                 sp = await desk.read_logged(
-                    conn, p.services, p.op, street_id, f"/street-persons/{street_id}", "street person"
+                    conn, p.services, p.op, street_id, service_path("/street-persons/{}", street_id), "street person"
                 )
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
@@ -275,7 +276,10 @@ def router(settings: DeskSettings) -> APIRouter:
         if action == "move" and (refused := past_day(f.get("new_day") or day, clock.today())):
             return await agenda_page(request, status=422, errors={appointment_id: refused}, agenda_day=day)
         try:
-            await p.services.post("intake", f"/appointments/{appointment_id}/{action}", body(f, day))
+            key = resubmission.call_key(f, action, appointment_id)  # sent twice: the first answer, not "already"
+            await p.services.post(
+                "intake", service_path("/appointments/{}/{}", appointment_id, action), body(f, day), key
+            )
         except ServiceRefusal as r:
             return await agenda_page(request, status=422, errors={appointment_id: r.reason}, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)

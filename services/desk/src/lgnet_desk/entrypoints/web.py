@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
@@ -429,8 +429,8 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
     async def note(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            path, key = f"/persons/{person_id}/notes", resubmission.call_key(f, "note")
-            await desk.submit(s, "intake", path, {"text": f.get("text", "")}, {"text": "text"}, key)
+            at, key = service_path("/persons/{}/notes", person_id), resubmission.call_key(f, "note")
+            await desk.submit(s, "intake", at, {"text": f.get("text", "")}, {"text": "text"}, key)
 
         return await act(request, person_id, run)
 
@@ -454,7 +454,7 @@ def router(settings: DeskSettings) -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             try:
                 content, media_type, disposition = await p.services.download(
-                    "intake", f"/persons/{person_id}/documents/{document_id}"
+                    "intake", service_path("/persons/{}/documents/{}", person_id, document_id)
                 )
             except ServiceRefusal as r:
                 await store.log_access(conn, p.op, person_id, "case_work", f"document {document_id}", "denied")
@@ -478,10 +478,10 @@ def router(settings: DeskSettings) -> APIRouter:
     async def transfer(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {"to_partner": f.get("to_partner"), "on": f.get("transfer_on")}
-            path = f"/cases/{_case_of(f)}/transfer"
+            at = service_path("/cases/{}/transfer", _case_of(f))
             fields = {"to_partner": "to_partner", "on": "transfer_on", "case_id": "case_id"}
             key = resubmission.call_key(f, "transfer")
-            await desk.submit(s, "intake", path, body, fields, key)
+            await desk.submit(s, "intake", at, body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -509,7 +509,7 @@ def router(settings: DeskSettings) -> APIRouter:
         async with request.app.state.pool.acquire() as conn:
             try:
                 person = await desk.read_logged(
-                    conn, p.services, p.op, person_id, f"/persons/{person_id}", "privacy notice"
+                    conn, p.services, p.op, person_id, service_path("/persons/{}", person_id), "privacy notice"
                 )
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
@@ -545,8 +545,9 @@ def router(settings: DeskSettings) -> APIRouter:
     async def approve(request: Request, request_id: str) -> Response:
         p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
+        key = resubmission.call_key(await form_of(request), "approval", request_id)  # sent twice: the first answer
         try:
-            await p.services.post("payments", f"/contribution-requests/{request_id}/approval", {})
+            await p.services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {}, key)
         except ServiceRefusal as r:
             pending = await p.services.get("payments", "/contribution-requests", status="requested")
             cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])

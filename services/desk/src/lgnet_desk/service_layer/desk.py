@@ -16,7 +16,7 @@ import httpx
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.operators import Operator
 
@@ -80,7 +80,7 @@ async def read_logged(
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
     """The cartella sociale: intake's record plus housing's and payments' views of the person's cases."""
     record: dict[str, Any] = await read_logged(
-        conn, services, op, person_id, f"/persons/{person_id}/record", "cartella", purpose
+        conn, services, op, person_id, service_path("/persons/{}/record", person_id), "cartella", purpose
     )
     case_ids = {c["case_id"] for c in record["cases"]}
     household_ids = {h["household_id"] for h in record["households"]}
@@ -100,8 +100,8 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         housing = await household_matches(services, household_ids)
     except httpx.HTTPError:
         unavailable.append("housing")
-    record["notes"] = await services.get("intake", f"/persons/{person_id}/notes")
-    record["documents"] = await services.get("intake", f"/persons/{person_id}/documents")
+    record["notes"] = await services.get("intake", service_path("/persons/{}/notes", person_id))
+    record["documents"] = await services.get("intake", service_path("/persons/{}/documents", person_id))
     record["contributions"] = contributions
     record["housing"] = housing
     record["unavailable"] = sorted(unavailable)
@@ -129,7 +129,7 @@ async def _with_opportunities(services: Services, matches: list[dict[str, Any]])
         if oid and oid not in seen:
             seen[oid] = None
             with contextlib.suppress(ServiceRefusal):
-                seen[oid] = await services.get("housing", f"/opportunities/{oid}")
+                seen[oid] = await services.get("housing", service_path("/opportunities/{}", oid))
         m["opportunity"] = seen.get(oid or "")
 
 
@@ -140,7 +140,7 @@ async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict
     found: dict[str, dict[str, Any]] = {}
     for cid in dict.fromkeys(case_ids):
         try:
-            found[cid] = await services.get("intake", f"/cases/{cid}")
+            found[cid] = await services.get("intake", service_path("/cases/{}", cid))
         except ServiceRefusal:
             continue
         except httpx.HTTPError:
@@ -288,7 +288,7 @@ async def upload(
     await submit(
         services,
         "intake",
-        f"/persons/{person_id}/documents",
+        service_path("/persons/{}/documents", person_id),
         body,
         {"kind": "document_kind", "content_base64": "document", "media_type": "document", "filename": "document"},
         key,

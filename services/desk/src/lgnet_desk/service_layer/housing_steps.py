@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
 from lgnet_desk.service_layer import desk
@@ -16,12 +16,13 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     name them) and housing's why, or the refusal of it (a household without a housing case is not an error here)."""
     matches = await desk.household_matches(services, {household_id})
     for m in matches:
-        m["steps"] = steps_for(str(m.get("status")))
         if m.get("status") in PLACED:  # the placement and its lease are read from the match
-            m["placement"] = (await services.get("housing", f"/matches/{m['match_id']}")).get("placement")
+            read = await services.get("housing", service_path("/matches/{}", m["match_id"]))
+            m["placement"] = read.get("placement")
+        m["steps"] = steps_for(str(m.get("status")), m.get("placement"))
     view: dict[str, Any] = {"matches": matches, "why": None, "why_refused": None}
     try:
-        view["why"] = why_lines(await services.get("housing", f"/households/{household_id}/why"))
+        view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))
     except ServiceRefusal as r:
         view["why_refused"] = r.reason
     view["cases"] = await desk.cases_by_id(services, [str(m["case_id"]) for m in matches if m.get("case_id")])
@@ -31,14 +32,15 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
 async def take(services: Services, match_id: str, step: str, form: dict[str, str]) -> None:
     """Take `step` on the match. A refusal for the operator (403) is raised as it is (the page shows it as a
     refusal); any other becomes a FieldErrors on the step's form field that housing names (`<step>-<match>-<field>`),
-    else on the step's first field."""
+    else on the step's form as a whole (`<step>-<match>`: the match's state, a key reused), which the page says at its
+    top."""
     s = STEPS[step]
     key = resubmission.call_key(form, step, match_id)
     try:
-        await services.post("housing", s.path_of(match_id, form), s.body(form), key)
+        await services.post("housing", service_path(s.path, **s.ids(match_id, form)), s.body(form), key)
     except ServiceRefusal as r:
         if r.status == 403:
             raise
         named = r.field.removeprefix("body.").split(".")[0]
-        field = named if named in s.fields else s.fields[0]
-        raise desk.FieldErrors({f"{step}-{match_id}-{field}": r.reason}) from None
+        at = f"{step}-{match_id}-{named}" if named in s.fields else f"{step}-{match_id}"
+        raise desk.FieldErrors({at: r.reason}) from None
