@@ -278,6 +278,10 @@ async def _search(w: World) -> Attempt:
     return Attempt("GET", "/persons", params={"case_id": (await case(w))["case_id"]})
 
 
+async def _search_posted(w: World) -> Attempt:
+    return Attempt("POST", "/persons/search", json={"case_id": (await case(w))["case_id"]})
+
+
 async def _record(w: World) -> Attempt:
     return Attempt("GET", f"/persons/{(await case(w))['person_id']}/record")
 
@@ -381,6 +385,7 @@ RULES: dict[str, Rule] = {
     "POST /persons": rule(OWN_CITY_CREATE, _register),
     "GET /persons/{person_id}": rule(CASE, _person_read),
     "GET /persons": rule(OWN_CITY_CREATE, _search),  # answers only the persons the caller may read
+    "POST /persons/search": rule(OWN_CITY_CREATE, _search_posted),  # the same, the terms in the body
     "GET /persons/{person_id}/record": rule(CASE, _record),
     "POST /persons/{person_id}/notes": rule(CASE, _note),
     "GET /persons/{person_id}/notes": rule(CASE, _notes),

@@ -96,9 +96,12 @@ async def open_case(w: World, case_id: str, household_id: str, partner: str, are
 
 
 async def found(service: InProcessService, actor: str, **params: str) -> list[str]:
+    """The persons found, by GET /persons and by POST /persons/search (the terms out of the address): the same."""
     async with service.client(actor) as c:
         r = await c.get("/persons", params=params)
+        posted = await c.post("/persons/search", json=params)
     assert r.status_code == 200, r.text
+    assert posted.status_code == 200 and posted.json() == r.json(), posted.text
     return [p["person_id"] for p in r.json()]
 
 
@@ -117,6 +120,11 @@ async def test_find_by_name_fiscal_code_and_case_within_what_the_caller_may_read
         r = await c.get("/persons")
     assert r.status_code == 422
     assert r.json()["field"] == "query.name"  # a query parameter, as the contract prefixes them (it said `name`)
+    async with intake.client(STAFF) as c:
+        r = await c.post("/persons/search", json={"fiscal_code": None})
+        too_long = await c.post("/persons/search", json={"name": "x" * 201})
+    assert r.status_code == 422 and r.json()["field"] == "name"  # a body's field, bare
+    assert too_long.status_code == 422 and too_long.json()["field"] == "name"
     # a withdrawn consent hides the person from the partner, not from the city's staff
     await w.call(
         A,

@@ -276,7 +276,8 @@ def router(settings: DeskSettings) -> APIRouter:
         if any(q.values()):
             assert p.services is not None
             try:
-                results = await p.services.get("intake", "/persons", **{k: v or None for k, v in q.items()})
+                # In the body: a name or fiscal code in intake's address would sit in proxies' access logs.
+                results = await p.services.post("intake", "/persons/search", {k: v or None for k, v in q.items()})
             except ServiceRefusal as r:
                 error = r.reason
         purpose = purpose if purpose in PURPOSES else "case_work"

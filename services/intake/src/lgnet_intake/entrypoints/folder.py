@@ -29,17 +29,32 @@ def router(runtime: Runtime) -> APIRouter:
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
 
-    @api.get("/persons", summary="Find persons by name (fuzzy, accent-insensitive), fiscal code or case number")
+    async def find(actor: Any, terms: PersonSearch, at: str) -> list[dict[str, Any]]:
+        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
+            assert runtime.keys is not None
+            folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
+            return await folder.search(Context(actor, clock.today()), *terms.terms(), at=at)
+
+    @api.get(
+        "/persons",
+        summary="Find persons by name (fuzzy, accent-insensitive), fiscal code or case number"
+        " (prefer POST /persons/search: an address, with its names, is kept in proxies' logs and histories)",
+    )
     async def find_persons(
         actor: Who,
         name: Annotated[str | None, Query(max_length=200)] = None,
         fiscal_code: Annotated[str | None, Query(max_length=32)] = None,
         case_id: Annotated[str | None, Query(max_length=200)] = None,
     ) -> list[dict[str, Any]]:
-        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
-            assert runtime.keys is not None
-            folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
-            return await folder.search(Context(actor, clock.today()), name, fiscal_code, case_id)
+        return await find(actor, PersonSearch(name=name, fiscal_code=fiscal_code, case_id=case_id), "query.")
+
+    @api.post(
+        "/persons/search",
+        summary="Find persons as GET /persons does, the terms in the body: names and fiscal codes stay out of"
+        " addresses, so out of proxies' access logs",
+    )
+    async def search_persons(body: PersonSearch, actor: Who) -> list[dict[str, Any]]:
+        return await find(actor, body, "")
 
     @api.get("/persons/{person_id}/record", summary="The cartella sociale of a person (who may read the person)")
     async def read_record(person_id: str, actor: Who) -> dict[str, Any]:
@@ -109,6 +124,17 @@ def router(runtime: Runtime) -> APIRouter:
         )
 
     return api
+
+
+class PersonSearch(BaseModel):
+    """What to look for: a name, a fiscal code or a case number (one is enough)."""
+
+    name: str | None = Field(default=None, max_length=200, description="fuzzy and accent-insensitive")
+    fiscal_code: str | None = Field(default=None, max_length=32)
+    case_id: str | None = Field(default=None, max_length=200, description="the persons of the case's household")
+
+    def terms(self) -> tuple[str | None, str | None, str | None]:
+        return self.name, self.fiscal_code, self.case_id
 
 
 class NewNote(BaseModel):

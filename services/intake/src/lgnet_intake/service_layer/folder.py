@@ -37,14 +37,16 @@ class Folder:
             return None
 
     async def search(
-        self, ctx: Context, name: str | None, fiscal_code: str | None, case_id: str | None
+        self, ctx: Context, name: str | None, fiscal_code: str | None, case_id: str | None, at: str = "query."
     ) -> list[dict[str, Any]]:
+        """`at`: where the terms came from, as a refusal names their field (`query.` for an address's, "" for a
+        body's)."""
         if ctx.actor.role is Role.NATIONAL:
             raise Forbidden("", "the national role reads aggregates only")
         if not (name or fiscal_code or case_id):
-            raise ContractError("query.name", "give a name, a fiscal code or a case number")
+            raise ContractError(f"{at}name", "give a name, a fiscal code or a case number")
         if name is not None and len(search.fold(name)) == 0:
-            raise ContractError("query.name", "has no letters or digits")
+            raise ContractError(f"{at}name", "has no letters or digits")
         ids: list[str] = []
         if case_id:
             ids = await q.members_of_case(self.conn, case_id.strip())
