@@ -611,3 +611,54 @@ async def test_the_old_inbound_topic_goes_only_once_every_draining_gatekeeper_ha
         async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
             await ka.delete_credentials(admin.client, draining.name)
             await ka.delete_acls(admin.client, draining.user)
+
+
+async def test_a_partners_answer_topics_are_taken_back_from_its_old_citys_deployments(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+) -> None:
+    """A revoked partner's answer topics keep no city deployment's WRITE/CREATE, and a partner moved to another city
+    is answered by the new city's deployments only: the old city's intake could otherwise still forge its answers.
+    The national deployment's rights (the family's prefix) stay."""
+    uid = uuid.uuid4().hex[:8]
+    torino = ka.Principal.service(f"torino-{uid}", "intake")
+    trieste = ka.Principal.service(f"trieste-{uid}", "intake")
+    national = ka.Principal.service(f"national-{uid}", "intake")
+    revoked, moved = (f"coop-{kind}-{uid}" for kind in ("x", "y"))
+
+    def answers(partner: str) -> set[str]:
+        return {
+            physical(for_partner(f"partner.{k}.{{partner}}", partner), topic_prefix)
+            for k in ("rejections", "reminders")
+        }
+
+    async def literal(principal: ka.Principal, partner: str) -> set[str]:
+        acls = await ka.describe_acls(admin.client, principal.user)
+        return {
+            a.resource_name for a in acls if a.pattern == ka.Pattern.LITERAL and a.resource_name in answers(partner)
+        }
+
+    made: dict[str, KafkaSecurity] = {}
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            for principal in (torino, trieste, national):
+                password, _ = await admin.provision(principal)
+                made[principal.name] = as_user(admin_security, principal.name, password or "")
+            for partner in (revoked, moved):
+                await admin.provision(ka.Principal.partner_(partner, city="torino"))
+                assert await literal(torino, partner) == answers(partner)
+            await admin.revoke(ka.Principal.parse(f"partner.{revoked}"))
+            assert await literal(torino, revoked) == set()
+            await admin.provision(ka.Principal.partner_(moved, city="trieste"))
+            assert await literal(torino, moved) == set()
+            assert await literal(trieste, moved) == answers(moved)
+            assert await literal(trieste, revoked) == set()
+            # What the broker enforces: Torino's intake may no longer write them, Trieste's and the national one may.
+            for topic in answers(moved) | answers(revoked):
+                assert await try_produce(kafka_bootstrap, made[torino.name], topic) is False, topic
+                assert await try_produce(kafka_bootstrap, made[national.name], topic) is True, topic
+            for topic in answers(moved):
+                assert await try_produce(kafka_bootstrap, made[trieste.name], topic) is True, topic
+        finally:
+            for principal in (torino, trieste, national, *(ka.Principal.partner_(p) for p in (revoked, moved))):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)

@@ -160,12 +160,27 @@ class Admin:
 
     async def revoke(self, principal: ka.Principal) -> tuple[bool, int]:
         """Delete the principal's credentials and ACLs (and a partner's city: its city's deployments no longer get
-        its topics when added again); whether it had credentials, and how many ACLs went."""
+        its topics when added again, and lose their rights on its answer topics now); whether it had credentials, and
+        how many ACLs went (its own and the deployments' on its answer topics)."""
         had = await ka.delete_credentials(self.client, principal.name)
         removed = await ka.delete_acls(self.client, principal.user)
         if principal.partner is not None:
             await self.set_partner_city(principal.partner, None)
+            removed += await self.take_back_answers(principal.partner, None)
         return had, removed
+
+    async def take_back_answers(self, partner: str, city: str | None) -> int:
+        """Delete the LITERAL ACLs on the partner's answer topics of every deployment not of `city` (None: of every
+        party: it is revoked), so that no other city's deployment writes (forges) its answers after it moved; a
+        national deployment's are PREFIXED and stay. Returns how many went."""
+        topics = {physical(for_partner(t.name, partner), self.prefix) for t in TOPICS.values() if t.per_partner}
+        if city is None:
+            return sum([await ka.delete_topic_acls(self.client, topic) for topic in sorted(topics)])
+        stale = set()
+        for acl in await ka.describe_acls(self.client):
+            if acl.resource_name in topics and acl.pattern == ka.Pattern.LITERAL and _of_another_city(acl, city):
+                stale.add((acl.resource_name, acl.principal))
+        return sum([await ka.delete_topic_acls(self.client, topic, user) for topic, user in sorted(stale)])
 
     async def provision(
         self, principal: ka.Principal, *, password: str | None = None, exclusive: bool = True
@@ -173,7 +188,8 @@ class Admin:
         """Topics, ACLs and (for a new user, or when `password` is given) SCRAM credentials. Returns the new
         password (None when the user existed and keeps its own) and the ACLs (`exclusive`: see `ka.grant`). A
         partner with a city is recorded as that city's, and the city's running intake and housing deployments get
-        WRITE on its answer topics; a deployment that answers partners gets WRITE on its city's partners' ones."""
+        WRITE on its answer topics (another city's, after a move, lose it); a deployment that answers partners gets
+        WRITE on its city's partners' ones."""
         await self.topics_for(principal)
         partner_of_city = principal.partner is not None and principal.city is not None
         if partner_of_city:
@@ -186,10 +202,21 @@ class Admin:
             await ka.set_password(self.client, principal.name, new)
         acls = await ka.grant(self.client, principal, self.prefix, exclusive=exclusive, partner_cities=cities)
         if partner_of_city:
+            await self.take_back_answers(principal.partner or "", principal.city)
             for deployment in await self.answering_deployments(principal.city or ""):
                 # Added only (never replaced): the deployment is running and keeps its other rights throughout.
                 await ka.grant(self.client, deployment, self.prefix, exclusive=False, partner_cities=cities)
         return new, acls
+
+
+def _of_another_city(acl: ka.Acl, city: str) -> bool:
+    """Whether the ACL is a service deployment's whose name says another city (or none); the partner's own, or any
+    other party's, is not."""
+    try:
+        principal = ka.Principal.parse(acl.principal)
+    except ka.PrincipalError:
+        return False
+    return principal.kind == "service" and principal.city != city
 
 
 def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
