@@ -662,3 +662,116 @@ async def test_a_partners_answer_topics_are_taken_back_from_its_old_citys_deploy
             for principal in (torino, trieste, national, *(ka.Principal.partner_(p) for p in (revoked, moved))):
                 await ka.delete_credentials(admin.client, principal.name)
                 await ka.delete_acls(admin.client, principal.user)
+
+
+async def _old_inbound_records(bootstrap: str, security: KafkaSecurity, topic: str, records: list[bytes]) -> None:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
+    await producer.start()
+    try:
+        for n, value in enumerate(records):
+            await producer.send_and_wait(topic, value, key=f"coop-{n}".encode(), partition=n % 2)
+    finally:
+        await producer.stop()
+
+
+async def _topic_still_there(bootstrap: str, security: KafkaSecurity, prefix: str, topic: str) -> bool:
+    async with Admin(bootstrap, security, prefix) as admin:
+        return topic in await admin.client.list_topics()
+
+
+async def test_the_old_inbound_topic_is_not_deleted_when_no_deployment_drains_it(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No principal has READ on the old topic: nobody drained it, so its records are nobody's read ones and
+    `--delete` refuses (it deleted them, judging "nothing left" from an empty list of deployments)."""
+    old = physical("partner.inbound", topic_prefix)
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics(["partner.inbound"])
+    await _old_inbound_records(kafka_bootstrap, admin_security, old, [b'{"city": "torino"}'])
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    assert await asyncio.to_thread(admin_main, [*base, "old-inbound", "--delete"]) == 1
+    err = capsys.readouterr().err
+    assert "no deployment drains" in err and len(err.strip().splitlines()) == 1, err
+    assert await _topic_still_there(kafka_bootstrap, admin_security, topic_prefix, old)
+    assert await asyncio.to_thread(admin_main, [*base, "old-inbound"]) == 1  # not drained: a waiting script waits
+    assert "torino: 1 record(s) left" in capsys.readouterr().out
+
+
+async def test_the_old_inbound_topic_is_drained_per_city_not_per_deployment(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Torino's draining intake skips Trieste's records (other city) but commits past them: its "drained" says nothing
+    of Trieste's. With no Trieste (or national) deployment draining the topic, Trieste is reported not drained and
+    `--delete` refuses; once a national one has read past them, the topic goes."""
+    uid = uuid.uuid4().hex[:8]
+    torino = ka.Principal.service(f"torino-{uid}", "intake", drain_old_inbound=True)
+    national = ka.Principal.service(f"national-{uid}", "intake", drain_old_inbound=True)
+    old = physical("partner.inbound", topic_prefix)
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics(["partner.inbound"])
+        await admin.provision(torino)
+    binary_trieste = (b'{"fields": 1}', [("ce_specversion", b"1.0"), ("ce_city", b"trieste")])
+    await _old_inbound_records(kafka_bootstrap, admin_security, old, [b'{"city": "torino"}'])
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+    await producer.start()
+    try:
+        await producer.send_and_wait(old, binary_trieste[0], key=b"coop-t", partition=1, headers=binary_trieste[1])
+    finally:
+        await producer.stop()
+    partitions = [TopicPartition(old, p) for p in range(TOPICS["partner.inbound"].partitions)]
+
+    async def read_to_the_end(principal: ka.Principal) -> None:
+        group = principal.group_prefix(topic_prefix) + "gatekeeper"
+        reader = AIOKafkaConsumer(**client_kwargs(kafka_bootstrap, admin_security), group_id=group)
+        await reader.start()
+        try:
+            reader.assign(partitions)
+            await reader.commit(await reader.end_offsets(partitions))
+        finally:
+            await reader.stop()
+
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+    try:
+        await read_to_the_end(torino)
+        assert await run(admin_main, [*base, "old-inbound"]) == 1
+        out = capsys.readouterr().out
+        assert f"{torino.name}: drained" in out
+        assert "torino: 1 record(s), read" in out
+        assert "trieste: 1 record(s) left" in out and "no deployment of trieste" in out, out
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 1
+        assert "trieste: 1 record(s) left" in capsys.readouterr().err
+        assert await _topic_still_there(kafka_bootstrap, admin_security, topic_prefix, old)
+        # A national draining deployment that has not read yet: still left; once it has read, the topic goes.
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await admin.provision(national)
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 1
+        assert "trieste: 1 record(s) left" in capsys.readouterr().err
+        await read_to_the_end(national)
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 0
+        assert "trieste: 1 record(s), read" in capsys.readouterr().out
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            for principal in (torino, national):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
+
+
+def test_an_old_inbound_records_city_is_read_from_its_header_or_its_json() -> None:
+    from lgnet_shared.old_inbound import NO_CITY, cities_left, record_city
+
+    assert record_city(b"{}", [("ce_specversion", b"1.0"), ("CE_CITY", b"trieste")]) == "trieste"
+    assert record_city(b'{"specversion": "1.0", "city": "torino"}', []) == "torino"
+    for unreadable in (b"not json", b"[]", b'{"city": 7}', None):
+        assert record_city(unreadable, []) == NO_CITY
+    tp = TopicPartition("t", 0)
+    records = {tp: [(0, "torino"), (1, "trieste"), (2, NO_CITY)]}
+    # Torino's deployment is past all three: Torino's and the city-less record are read, Trieste's is not.
+    left = cities_left(records, {"service.torino.intake": {tp: 3}}, {"service.torino.intake": "torino"})
+    assert {c: (v.left, v.readers) for c, v in left.items()} == {
+        "torino": (0, ("service.torino.intake",)),
+        "trieste": (1, ()),
+        NO_CITY: (0, ("service.torino.intake",)),
+    }
+    national = cities_left(records, {"service.national.intake": {tp: 2}}, {"service.national.intake": "national"})
+    assert {c: v.left for c, v in national.items()} == {"torino": 0, "trieste": 0, NO_CITY: 1}

@@ -12,7 +12,8 @@
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
     lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
-                                                     topic per draining deployment; --delete once none has any
+                                                     topic per draining deployment and per city; --delete once
+                                                     each city's records are read by a deployment of that city
     lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary] [--partners a,b]
                                                      Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
@@ -42,6 +43,7 @@ from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
+    OLD_INBOUND,
     SERVICES,
     TOPICS,
     TopicsNotCreated,
@@ -317,18 +319,28 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
 
 
 async def drain_old_inbound_topic(admin: Admin, delete: bool) -> list[str]:
+    topic = physical(OLD_INBOUND, admin.prefix)
     left = await old_inbound.records_left(admin.client, admin.bootstrap, admin.security, admin.prefix)
     if left is None:
-        return [f"{admin.prefix}lgnet.partner.inbound does not exist: nothing to drain"]
-    out = [f"{name}: {f'{n} record(s) left' if n else 'drained'}" for name, n in left.items()]
-    if any(left.values()):
+        return [f"{topic} does not exist: nothing to drain"]
+    out = left.lines()
+    if not left.deployments and left.cities:  # nobody read what is there: deleting it would lose it
+        records = sum(c.records for c in left.cities.values())
+        why = (
+            f"no deployment drains {topic} (none has --drain-old-inbound) and it holds {records} record(s):"
+            " add the intake deployments that ran before the upgrade with --drain-old-inbound and let them read it"
+        )
+        if delete:
+            raise Fail(f"{why}; the old topic is kept")
+        raise NotDrained("\n".join([*out, why]))
+    if not left.drained:
         if delete:
             raise Fail("not drained: " + "; ".join(out) + " (the old topic is kept)")
         raise NotDrained("\n".join(out))
     if delete:
         removed = await old_inbound.remove(admin.client, admin.prefix)
-        out.append(f"{admin.prefix}lgnet.partner.inbound deleted with its {removed} ACL(s)")
-    return out or ["no deployment drains the old topic (none has --drain-old-inbound)"]
+        out.append(f"{topic} deleted with its {removed} ACL(s)")
+    return out or [f"{topic} is empty and no deployment drains it (none has --drain-old-inbound)"]
 
 
 class NotDrained(Exception):
@@ -406,7 +418,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
     o = sub.add_parser("old-inbound", help="after the upgrade: what draining deployments have left to read")
-    o.add_argument("--delete", action="store_true", help="delete the old topic and its ACLs once all is read")
+    o.add_argument(
+        "--delete", action="store_true", help="delete the old topic and its ACLs once each city's records are read"
+    )
     z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
     z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
     z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
