@@ -775,3 +775,49 @@ def test_an_old_inbound_records_city_is_read_from_its_header_or_its_json() -> No
     }
     national = cities_left(records, {"service.national.intake": {tp: 2}}, {"service.national.intake": "national"})
     assert {c: v.left for c, v in national.items()} == {"torino": 0, "trieste": 0, NO_CITY: 1}
+
+
+async def test_a_partners_city_is_written_for_good_and_used_as_written(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partner's city record is acknowledged by every in-sync replica (acks=all: with acks=1 it can sit above the
+    high watermark, or be lost with its leader), and `add-partner` gives its city's deployments their rights from the
+    city it has just written, not from reading the topic back (a read-back that lags by one record left them none)."""
+    from lgnet_shared import kafka_admin
+
+    producers: list[dict[str, object]] = []
+
+    class Recording(AIOKafkaProducer):  # type: ignore[misc]
+        def __init__(self, **kwargs: object) -> None:
+            producers.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(kafka_admin, "AIOKafkaProducer", Recording)
+    uid = uuid.uuid4().hex[:8]
+    torino = ka.Principal.service(f"torino-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-{uid}", city="torino")
+    answers = {
+        physical(for_partner(f"partner.{k}.{{partner}}", partner.partner or ""), topic_prefix)
+        for k in ("rejections", "reminders")
+    }
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            await admin.provision(torino)
+            read_back = admin.partner_cities
+
+            async def lagging() -> dict[str, str]:
+                found = await read_back()
+                found.pop(partner.partner or "", None)  # the record just written is not readable yet
+                return found
+
+            monkeypatch.setattr(admin, "partner_cities", lagging)
+            await admin.provision(partner)
+            monkeypatch.setattr(admin, "partner_cities", read_back)
+            held = {a.resource_name for a in await ka.describe_acls(admin.client, torino.user)}
+            assert answers <= held
+            assert (await admin.partner_cities())[partner.partner or ""] == "torino"
+        finally:
+            for principal in (torino, partner):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
+    assert producers and all(kwargs.get("acks") == "all" for kwargs in producers)

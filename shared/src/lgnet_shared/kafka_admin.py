@@ -117,7 +117,7 @@ class Admin:
         await consumer.start()
         try:
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
+            consumer.seek(tp, (await consumer.beginning_offsets([tp]))[tp])  # set at once (see old_inbound)
             end, found = (await consumer.end_offsets([tp]))[tp], dict[str, str]()
             while await consumer.position(tp) < end:
                 for r in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
@@ -133,7 +133,9 @@ class Admin:
     async def set_partner_city(self, partner: str, city: str | None) -> None:
         """Record a partner's city (None: forget it, when it is revoked)."""
         await self.create_topics([PARTNER_CITIES])
-        producer = AIOKafkaProducer(**client_kwargs(self.bootstrap, self.security))
+        # Acknowledged by every in-sync replica: with acks=1 a leader's loss could drop it, and until the followers
+        # have it, it sits above the high watermark, where a read-back to the end does not see it.
+        producer = AIOKafkaProducer(**client_kwargs(self.bootstrap, self.security), acks="all")
         await producer.start()
         try:
             value = city.encode() if city is not None else None
@@ -197,6 +199,8 @@ class Admin:
         if partner_of_city:
             await self.set_partner_city(principal.partner or "", principal.city)
         cities = await self.partner_cities() if partner_of_city or principal.role in ANSWERERS else None
+        if partner_of_city and cities is not None:  # as just written, whether or not the read-back has it yet
+            cities[principal.partner or ""] = principal.city or ""
         new = password
         if password is None and not await self.exists(principal.name):
             new = ka.new_password()

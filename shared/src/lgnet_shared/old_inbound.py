@@ -125,7 +125,7 @@ async def _read_whole(
         consumer.assign(partitions)
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         for tp, first in (await consumer.beginning_offsets(partitions)).items():
-            consumer.seek(tp, first)  # set at once (seek_to_beginning may lose a race with assign's reset to latest)
+            consumer.seek(tp, first)  # set at once: seek_to_beginning may lose a race with assign's reset to latest
         records: dict[TopicPartition, list[tuple[int, str]]] = {tp: [] for tp in partitions}
         idle = 0
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
