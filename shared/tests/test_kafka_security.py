@@ -821,3 +821,28 @@ async def test_a_partners_city_is_written_for_good_and_used_as_written(
                 await ka.delete_credentials(admin.client, principal.name)
                 await ka.delete_acls(admin.client, principal.user)
     assert producers and all(kwargs.get("acks") == "all" for kwargs in producers)
+
+
+async def test_admin_cli_acls_of_a_partner_takes_its_recorded_city(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`acls partner.X` without --city reads the city `add-partner --city` recorded (it failed: "its city is
+    needed"); a partner with no recorded city gets one clear line saying to pass --city."""
+    partner = f"coop-acls-{uuid.uuid4().hex[:6]}"
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+    try:
+        assert await run(admin_main, [*base, "add-partner", partner, "--city", "trieste"]) == 0
+        capsys.readouterr()
+        assert await run(admin_main, [*base, "acls", f"partner.{partner}"]) == 0
+        shown = capsys.readouterr().out
+        assert f"  User:partner.{partner} WRITE TOPIC {topic_prefix}lgnet.partner.inbound.trieste (literal)" in shown
+        assert "- " not in shown and "+ " not in shown  # what the broker has is what its recorded city derives
+        unknown = f"coop-none-{uuid.uuid4().hex[:6]}"
+        assert await run(admin_main, [*base, "acls", f"partner.{unknown}"]) == 1
+        err = capsys.readouterr().err
+        assert f"partner.{unknown} has no recorded city" in err and "--city" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await admin.revoke(ka.Principal.partner_(partner))

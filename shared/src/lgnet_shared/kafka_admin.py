@@ -8,7 +8,8 @@
     lgnet-kafka-admin add-notary [NAME]              the notary (default: national → notary.national)
     lgnet-kafka-admin rotate partner.coop-aurora     new password, same ACLs
     lgnet-kafka-admin revoke partner.coop-aurora     credentials and ACLs deleted
-    lgnet-kafka-admin acls partner.coop-aurora --city torino   ACLs the broker has vs what the registry derives
+    lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives (a partner's
+                                                     city: as recorded, or --city)
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
     lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
@@ -310,8 +311,13 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
                 raise Fail(f"{principal.name} has neither credentials nor ACLs")
             out.append(f"{principal.name}: credentials {'deleted' if had else 'absent'}, {removed} ACLs deleted")
         elif args.command == "acls":
+            cities = await admin.partner_cities()
+            if principal.kind == "partner" and principal.city is None:  # the city `add-partner --city` recorded
+                if (city := cities.get(principal.partner or "")) is None:
+                    raise Fail(f"{principal.name} has no recorded city (add-partner records it): pass --city")
+                principal = ka.Principal.partner_(principal.partner or "", city=city)
             have = set(await ka.describe_acls(admin.client, principal.user))
-            wanted = set(ka.derive(principal, args.topic_prefix, await admin.partner_cities()))
+            wanted = set(ka.derive(principal, args.topic_prefix, cities))
             exists = await admin.exists(principal.name)
             out.append(f"{principal.name}: credentials {'present' if exists else 'absent'}; {len(have)} ACLs")
             for acl in sorted(have | wanted):
@@ -416,7 +422,7 @@ def parser() -> argparse.ArgumentParser:
         "--city",
         choices=CITIES_AND_NATIONAL,
         metavar="CITY",
-        help="a partner's or deployment's city (default: a deployment named after its city)",
+        help="a partner's or deployment's city (default: a partner's recorded one, a deployment's off its name)",
     )
     drain_old_inbound(r)
     sub.add_parser("list", help="every SCRAM user with its ACL count")
