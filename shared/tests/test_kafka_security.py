@@ -611,3 +611,238 @@ async def test_the_old_inbound_topic_goes_only_once_every_draining_gatekeeper_ha
         async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
             await ka.delete_credentials(admin.client, draining.name)
             await ka.delete_acls(admin.client, draining.user)
+
+
+async def test_a_partners_answer_topics_are_taken_back_from_its_old_citys_deployments(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+) -> None:
+    """A revoked partner's answer topics keep no city deployment's WRITE/CREATE, and a partner moved to another city
+    is answered by the new city's deployments only: the old city's intake could otherwise still forge its answers.
+    The national deployment's rights (the family's prefix) stay."""
+    uid = uuid.uuid4().hex[:8]
+    torino = ka.Principal.service(f"torino-{uid}", "intake")
+    trieste = ka.Principal.service(f"trieste-{uid}", "intake")
+    national = ka.Principal.service(f"national-{uid}", "intake")
+    revoked, moved = (f"coop-{kind}-{uid}" for kind in ("x", "y"))
+
+    def answers(partner: str) -> set[str]:
+        return {
+            physical(for_partner(f"partner.{k}.{{partner}}", partner), topic_prefix)
+            for k in ("rejections", "reminders")
+        }
+
+    async def literal(principal: ka.Principal, partner: str) -> set[str]:
+        acls = await ka.describe_acls(admin.client, principal.user)
+        return {
+            a.resource_name for a in acls if a.pattern == ka.Pattern.LITERAL and a.resource_name in answers(partner)
+        }
+
+    made: dict[str, KafkaSecurity] = {}
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            for principal in (torino, trieste, national):
+                password, _ = await admin.provision(principal)
+                made[principal.name] = as_user(admin_security, principal.name, password or "")
+            for partner in (revoked, moved):
+                await admin.provision(ka.Principal.partner_(partner, city="torino"))
+                assert await literal(torino, partner) == answers(partner)
+            await admin.revoke(ka.Principal.parse(f"partner.{revoked}"))
+            assert await literal(torino, revoked) == set()
+            await admin.provision(ka.Principal.partner_(moved, city="trieste"))
+            assert await literal(torino, moved) == set()
+            assert await literal(trieste, moved) == answers(moved)
+            assert await literal(trieste, revoked) == set()
+            # What the broker enforces: Torino's intake may no longer write them, Trieste's and the national one may.
+            for topic in answers(moved) | answers(revoked):
+                assert await try_produce(kafka_bootstrap, made[torino.name], topic) is False, topic
+                assert await try_produce(kafka_bootstrap, made[national.name], topic) is True, topic
+            for topic in answers(moved):
+                assert await try_produce(kafka_bootstrap, made[trieste.name], topic) is True, topic
+        finally:
+            for principal in (torino, trieste, national, *(ka.Principal.partner_(p) for p in (revoked, moved))):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
+
+
+async def _old_inbound_records(bootstrap: str, security: KafkaSecurity, topic: str, records: list[bytes]) -> None:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
+    await producer.start()
+    try:
+        for n, value in enumerate(records):
+            await producer.send_and_wait(topic, value, key=f"coop-{n}".encode(), partition=n % 2)
+    finally:
+        await producer.stop()
+
+
+async def _topic_still_there(bootstrap: str, security: KafkaSecurity, prefix: str, topic: str) -> bool:
+    async with Admin(bootstrap, security, prefix) as admin:
+        return topic in await admin.client.list_topics()
+
+
+async def test_the_old_inbound_topic_is_not_deleted_when_no_deployment_drains_it(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No principal has READ on the old topic: nobody drained it, so its records are nobody's read ones and
+    `--delete` refuses (it deleted them, judging "nothing left" from an empty list of deployments)."""
+    old = physical("partner.inbound", topic_prefix)
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics(["partner.inbound"])
+    await _old_inbound_records(kafka_bootstrap, admin_security, old, [b'{"city": "torino"}'])
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    assert await asyncio.to_thread(admin_main, [*base, "old-inbound", "--delete"]) == 1
+    err = capsys.readouterr().err
+    assert "no deployment drains" in err and len(err.strip().splitlines()) == 1, err
+    assert await _topic_still_there(kafka_bootstrap, admin_security, topic_prefix, old)
+    assert await asyncio.to_thread(admin_main, [*base, "old-inbound"]) == 1  # not drained: a waiting script waits
+    assert "torino: 1 record(s) left" in capsys.readouterr().out
+
+
+async def test_the_old_inbound_topic_is_drained_per_city_not_per_deployment(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Torino's draining intake skips Trieste's records (other city) but commits past them: its "drained" says nothing
+    of Trieste's. With no Trieste (or national) deployment draining the topic, Trieste is reported not drained and
+    `--delete` refuses; once a national one has read past them, the topic goes."""
+    uid = uuid.uuid4().hex[:8]
+    torino = ka.Principal.service(f"torino-{uid}", "intake", drain_old_inbound=True)
+    national = ka.Principal.service(f"national-{uid}", "intake", drain_old_inbound=True)
+    old = physical("partner.inbound", topic_prefix)
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        await admin.create_topics(["partner.inbound"])
+        await admin.provision(torino)
+    binary_trieste = (b'{"fields": 1}', [("ce_specversion", b"1.0"), ("ce_city", b"trieste")])
+    await _old_inbound_records(kafka_bootstrap, admin_security, old, [b'{"city": "torino"}'])
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+    await producer.start()
+    try:
+        await producer.send_and_wait(old, binary_trieste[0], key=b"coop-t", partition=1, headers=binary_trieste[1])
+    finally:
+        await producer.stop()
+    partitions = [TopicPartition(old, p) for p in range(TOPICS["partner.inbound"].partitions)]
+
+    async def read_to_the_end(principal: ka.Principal) -> None:
+        group = principal.group_prefix(topic_prefix) + "gatekeeper"
+        reader = AIOKafkaConsumer(**client_kwargs(kafka_bootstrap, admin_security), group_id=group)
+        await reader.start()
+        try:
+            reader.assign(partitions)
+            await reader.commit(await reader.end_offsets(partitions))
+        finally:
+            await reader.stop()
+
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+    try:
+        await read_to_the_end(torino)
+        assert await run(admin_main, [*base, "old-inbound"]) == 1
+        out = capsys.readouterr().out
+        assert f"{torino.name}: drained" in out
+        assert "torino: 1 record(s), read" in out
+        assert "trieste: 1 record(s) left" in out and "no deployment of trieste" in out, out
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 1
+        assert "trieste: 1 record(s) left" in capsys.readouterr().err
+        assert await _topic_still_there(kafka_bootstrap, admin_security, topic_prefix, old)
+        # A national draining deployment that has not read yet: still left; once it has read, the topic goes.
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await admin.provision(national)
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 1
+        assert "trieste: 1 record(s) left" in capsys.readouterr().err
+        await read_to_the_end(national)
+        assert await run(admin_main, [*base, "old-inbound", "--delete"]) == 0
+        assert "trieste: 1 record(s), read" in capsys.readouterr().out
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            for principal in (torino, national):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
+
+
+def test_an_old_inbound_records_city_is_read_from_its_header_or_its_json() -> None:
+    from lgnet_shared.old_inbound import NO_CITY, cities_left, record_city
+
+    assert record_city(b"{}", [("ce_specversion", b"1.0"), ("CE_CITY", b"trieste")]) == "trieste"
+    assert record_city(b'{"specversion": "1.0", "city": "torino"}', []) == "torino"
+    for unreadable in (b"not json", b"[]", b'{"city": 7}', None):
+        assert record_city(unreadable, []) == NO_CITY
+    tp = TopicPartition("t", 0)
+    records = {tp: [(0, "torino"), (1, "trieste"), (2, NO_CITY)]}
+    # Torino's deployment is past all three: Torino's and the city-less record are read, Trieste's is not.
+    left = cities_left(records, {"service.torino.intake": {tp: 3}}, {"service.torino.intake": "torino"})
+    assert {c: (v.left, v.readers) for c, v in left.items()} == {
+        "torino": (0, ("service.torino.intake",)),
+        "trieste": (1, ()),
+        NO_CITY: (0, ("service.torino.intake",)),
+    }
+    national = cities_left(records, {"service.national.intake": {tp: 2}}, {"service.national.intake": "national"})
+    assert {c: v.left for c, v in national.items()} == {"torino": 0, "trieste": 0, NO_CITY: 1}
+
+
+async def test_a_partners_city_is_written_for_good_and_used_as_written(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partner's city record is acknowledged by every in-sync replica (acks=all: with acks=1 it can sit above the
+    high watermark, or be lost with its leader), and `add-partner` gives its city's deployments their rights from the
+    city it has just written, not from reading the topic back (a read-back that lags by one record left them none)."""
+    from lgnet_shared import kafka_admin
+
+    producers: list[dict[str, object]] = []
+
+    class Recording(AIOKafkaProducer):  # type: ignore[misc]
+        def __init__(self, **kwargs: object) -> None:
+            producers.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(kafka_admin, "AIOKafkaProducer", Recording)
+    uid = uuid.uuid4().hex[:8]
+    torino = ka.Principal.service(f"torino-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-{uid}", city="torino")
+    answers = {
+        physical(for_partner(f"partner.{k}.{{partner}}", partner.partner or ""), topic_prefix)
+        for k in ("rejections", "reminders")
+    }
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            await admin.provision(torino)
+            read_back = admin.partner_cities
+
+            async def lagging() -> dict[str, str]:
+                found = await read_back()
+                found.pop(partner.partner or "", None)  # the record just written is not readable yet
+                return found
+
+            monkeypatch.setattr(admin, "partner_cities", lagging)
+            await admin.provision(partner)
+            monkeypatch.setattr(admin, "partner_cities", read_back)
+            held = {a.resource_name for a in await ka.describe_acls(admin.client, torino.user)}
+            assert answers <= held
+            assert (await admin.partner_cities())[partner.partner or ""] == "torino"
+        finally:
+            for principal in (torino, partner):
+                await ka.delete_credentials(admin.client, principal.name)
+                await ka.delete_acls(admin.client, principal.user)
+    assert producers and all(kwargs.get("acks") == "all" for kwargs in producers)
+
+
+async def test_admin_cli_acls_of_a_partner_takes_its_recorded_city(
+    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`acls partner.X` without --city reads the city `add-partner --city` recorded (it failed: "its city is
+    needed"); a partner with no recorded city gets one clear line saying to pass --city."""
+    partner = f"coop-acls-{uuid.uuid4().hex[:6]}"
+    base = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix]
+    run = asyncio.to_thread
+    try:
+        assert await run(admin_main, [*base, "add-partner", partner, "--city", "trieste"]) == 0
+        capsys.readouterr()
+        assert await run(admin_main, [*base, "acls", f"partner.{partner}"]) == 0
+        shown = capsys.readouterr().out
+        assert f"  User:partner.{partner} WRITE TOPIC {topic_prefix}lgnet.partner.inbound.trieste (literal)" in shown
+        assert "- " not in shown and "+ " not in shown  # what the broker has is what its recorded city derives
+        unknown = f"coop-none-{uuid.uuid4().hex[:6]}"
+        assert await run(admin_main, [*base, "acls", f"partner.{unknown}"]) == 1
+        err = capsys.readouterr().err
+        assert f"partner.{unknown} has no recorded city" in err and "--city" in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await admin.revoke(ka.Principal.partner_(partner))

@@ -40,7 +40,7 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, ClassVar, TypeAlias
@@ -528,20 +528,25 @@ async def create_acls(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
 
 async def delete_acls(admin: AIOKafkaAdminClient, user: str) -> int:
     """Delete every ACL naming the principal; returns how many."""
-    return await _deleted(await _send(admin, _DeleteAcls(user)), f"deleting the ACLs of {user}")
+    return len(await _deleted(await _send(admin, _DeleteAcls(user)), f"deleting the ACLs of {user}"))
 
 
-async def delete_topic_acls(admin: AIOKafkaAdminClient, topic: str) -> int:
-    """Delete every ACL naming the topic literally, whoever holds it; returns how many."""
-    return await _deleted(await _send(admin, _DeleteAcls(None, topic)), f"deleting the ACLs on {topic}")
+async def delete_topic_acls(admin: AIOKafkaAdminClient, topic: str, principal: str | None = None) -> int:
+    """Delete every ACL naming the topic literally (one principal's, or whoever holds it; a PREFIXED one that covers
+    it stays); returns how many, once no broker's authorizer holds them any more (a right taken back is gone when
+    this returns, as a granted one is there)."""
+    gone = await _deleted(await _send(admin, _DeleteAcls(principal, topic)), f"deleting the ACLs on {topic}")
+    await _everywhere(admin, principal, lambda held: not gone & held, f"the removal of the ACLs on {topic}")
+    return len(gone)
 
 
-async def _deleted(response: Any, what: str) -> int:
-    count = 0
+async def _deleted(response: Any, what: str) -> set[Acl]:
+    found = set()
     for code, message, matching in response.filter_responses:
         _check(code, message, what)
-        count += len(matching)
-    return count
+        for _code, _message, rtype, rname, pattern, principal, host, op, permission in matching:
+            found.add(Acl(ResourceType(rtype), rname, Pattern(pattern), principal, Op(op), host, permission))
+    return found
 
 
 async def describe_acls(admin: AIOKafkaAdminClient, user: str | None = None, node_id: int | None = None) -> list[Acl]:
@@ -585,11 +590,18 @@ PROPAGATION_POLL_S = 0.1
 async def _applied_everywhere(admin: AIOKafkaAdminClient, user: str, acls: list[Acl]) -> None:
     """The controller has committed the ACLs; each broker's authorizer applies them from the metadata log a moment
     later, and a client the party starts in that moment is refused. Wait until every broker describes them."""
+    await _everywhere(admin, user, lambda held: set(acls) <= held, f"the ACLs of {user}")
+
+
+async def _everywhere(
+    admin: AIOKafkaAdminClient, user: str | None, done: Callable[[set[Acl]], bool], what: str
+) -> None:
+    """Wait until every broker's ACLs (the user's, or all) are `done`."""
     deadline = asyncio.get_running_loop().time() + PROPAGATION_TIMEOUT_S
     for node in sorted(b.nodeId for b in admin._client.cluster.brokers()):
-        while not set(acls) <= set(await describe_acls(admin, user, node)):
+        while not done(set(await describe_acls(admin, user, node))):
             if asyncio.get_running_loop().time() > deadline:
-                raise AdminError(f"the ACLs of {user} did not reach broker {node} within {PROPAGATION_TIMEOUT_S:g} s")
+                raise AdminError(f"{what} did not reach broker {node} within {PROPAGATION_TIMEOUT_S:g} s")
             await asyncio.sleep(PROPAGATION_POLL_S)
 
 

@@ -8,11 +8,13 @@
     lgnet-kafka-admin add-notary [NAME]              the notary (default: national → notary.national)
     lgnet-kafka-admin rotate partner.coop-aurora     new password, same ACLs
     lgnet-kafka-admin revoke partner.coop-aurora     credentials and ACLs deleted
-    lgnet-kafka-admin acls partner.coop-aurora --city torino   ACLs the broker has vs what the registry derives
+    lgnet-kafka-admin acls partner.coop-aurora       ACLs the broker has vs what the registry derives (a partner's
+                                                     city: as recorded, or --city)
     lgnet-kafka-admin list                           every SCRAM user and its ACL count
     lgnet-kafka-admin create-topics                  the registry's topics (add-* also creates what it needs)
     lgnet-kafka-admin old-inbound [--delete]         after the upgrade: records left on the old shared inbound
-                                                     topic per draining deployment; --delete once none has any
+                                                     topic per draining deployment and per city; --delete once
+                                                     each city's records are read by a deployment of that city
     lgnet-kafka-admin strimzi --deployment torino [--services intake,...] [--topics] [--notary] [--partners a,b]
                                                      Strimzi KafkaTopic/KafkaUser specs as Helm values (no broker)
 
@@ -42,6 +44,7 @@ from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
+    OLD_INBOUND,
     SERVICES,
     TOPICS,
     TopicsNotCreated,
@@ -115,7 +118,7 @@ class Admin:
         await consumer.start()
         try:
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
+            consumer.seek(tp, (await consumer.beginning_offsets([tp]))[tp])  # set at once (see old_inbound)
             end, found = (await consumer.end_offsets([tp]))[tp], dict[str, str]()
             while await consumer.position(tp) < end:
                 for r in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
@@ -131,7 +134,9 @@ class Admin:
     async def set_partner_city(self, partner: str, city: str | None) -> None:
         """Record a partner's city (None: forget it, when it is revoked)."""
         await self.create_topics([PARTNER_CITIES])
-        producer = AIOKafkaProducer(**client_kwargs(self.bootstrap, self.security))
+        # Acknowledged by every in-sync replica: with acks=1 a leader's loss could drop it, and until the followers
+        # have it, it sits above the high watermark, where a read-back to the end does not see it.
+        producer = AIOKafkaProducer(**client_kwargs(self.bootstrap, self.security), acks="all")
         await producer.start()
         try:
             value = city.encode() if city is not None else None
@@ -160,12 +165,27 @@ class Admin:
 
     async def revoke(self, principal: ka.Principal) -> tuple[bool, int]:
         """Delete the principal's credentials and ACLs (and a partner's city: its city's deployments no longer get
-        its topics when added again); whether it had credentials, and how many ACLs went."""
+        its topics when added again, and lose their rights on its answer topics now); whether it had credentials, and
+        how many ACLs went (its own and the deployments' on its answer topics)."""
         had = await ka.delete_credentials(self.client, principal.name)
         removed = await ka.delete_acls(self.client, principal.user)
         if principal.partner is not None:
             await self.set_partner_city(principal.partner, None)
+            removed += await self.take_back_answers(principal.partner, None)
         return had, removed
+
+    async def take_back_answers(self, partner: str, city: str | None) -> int:
+        """Delete the LITERAL ACLs on the partner's answer topics of every deployment not of `city` (None: of every
+        party: it is revoked), so that no other city's deployment writes (forges) its answers after it moved; a
+        national deployment's are PREFIXED and stay. Returns how many went."""
+        topics = {physical(for_partner(t.name, partner), self.prefix) for t in TOPICS.values() if t.per_partner}
+        if city is None:
+            return sum([await ka.delete_topic_acls(self.client, topic) for topic in sorted(topics)])
+        stale = set()
+        for acl in await ka.describe_acls(self.client):
+            if acl.resource_name in topics and acl.pattern == ka.Pattern.LITERAL and _of_another_city(acl, city):
+                stale.add((acl.resource_name, acl.principal))
+        return sum([await ka.delete_topic_acls(self.client, topic, user) for topic, user in sorted(stale)])
 
     async def provision(
         self, principal: ka.Principal, *, password: str | None = None, exclusive: bool = True
@@ -173,12 +193,15 @@ class Admin:
         """Topics, ACLs and (for a new user, or when `password` is given) SCRAM credentials. Returns the new
         password (None when the user existed and keeps its own) and the ACLs (`exclusive`: see `ka.grant`). A
         partner with a city is recorded as that city's, and the city's running intake and housing deployments get
-        WRITE on its answer topics; a deployment that answers partners gets WRITE on its city's partners' ones."""
+        WRITE on its answer topics (another city's, after a move, lose it); a deployment that answers partners gets
+        WRITE on its city's partners' ones."""
         await self.topics_for(principal)
         partner_of_city = principal.partner is not None and principal.city is not None
         if partner_of_city:
             await self.set_partner_city(principal.partner or "", principal.city)
         cities = await self.partner_cities() if partner_of_city or principal.role in ANSWERERS else None
+        if partner_of_city and cities is not None:  # as just written, whether or not the read-back has it yet
+            cities[principal.partner or ""] = principal.city or ""
         new = password
         if password is None and not await self.exists(principal.name):
             new = ka.new_password()
@@ -186,10 +209,21 @@ class Admin:
             await ka.set_password(self.client, principal.name, new)
         acls = await ka.grant(self.client, principal, self.prefix, exclusive=exclusive, partner_cities=cities)
         if partner_of_city:
+            await self.take_back_answers(principal.partner or "", principal.city)
             for deployment in await self.answering_deployments(principal.city or ""):
                 # Added only (never replaced): the deployment is running and keeps its other rights throughout.
                 await ka.grant(self.client, deployment, self.prefix, exclusive=False, partner_cities=cities)
         return new, acls
+
+
+def _of_another_city(acl: ka.Acl, city: str) -> bool:
+    """Whether the ACL is a service deployment's whose name says another city (or none); the partner's own, or any
+    other party's, is not."""
+    try:
+        principal = ka.Principal.parse(acl.principal)
+    except ka.PrincipalError:
+        return False
+    return principal.kind == "service" and principal.city != city
 
 
 def credentials_lines(admin: Admin, user: str, password: str) -> list[str]:
@@ -277,8 +311,13 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
                 raise Fail(f"{principal.name} has neither credentials nor ACLs")
             out.append(f"{principal.name}: credentials {'deleted' if had else 'absent'}, {removed} ACLs deleted")
         elif args.command == "acls":
+            cities = await admin.partner_cities()
+            if principal.kind == "partner" and principal.city is None:  # the city `add-partner --city` recorded
+                if (city := cities.get(principal.partner or "")) is None:
+                    raise Fail(f"{principal.name} has no recorded city (add-partner records it): pass --city")
+                principal = ka.Principal.partner_(principal.partner or "", city=city)
             have = set(await ka.describe_acls(admin.client, principal.user))
-            wanted = set(ka.derive(principal, args.topic_prefix, await admin.partner_cities()))
+            wanted = set(ka.derive(principal, args.topic_prefix, cities))
             exists = await admin.exists(principal.name)
             out.append(f"{principal.name}: credentials {'present' if exists else 'absent'}; {len(have)} ACLs")
             for acl in sorted(have | wanted):
@@ -290,18 +329,28 @@ async def run(args: argparse.Namespace, security: KafkaSecurity) -> list[str]:
 
 
 async def drain_old_inbound_topic(admin: Admin, delete: bool) -> list[str]:
+    topic = physical(OLD_INBOUND, admin.prefix)
     left = await old_inbound.records_left(admin.client, admin.bootstrap, admin.security, admin.prefix)
     if left is None:
-        return [f"{admin.prefix}lgnet.partner.inbound does not exist: nothing to drain"]
-    out = [f"{name}: {f'{n} record(s) left' if n else 'drained'}" for name, n in left.items()]
-    if any(left.values()):
+        return [f"{topic} does not exist: nothing to drain"]
+    out = left.lines()
+    if not left.deployments and left.cities:  # nobody read what is there: deleting it would lose it
+        records = sum(c.records for c in left.cities.values())
+        why = (
+            f"no deployment drains {topic} (none has --drain-old-inbound) and it holds {records} record(s):"
+            " add the intake deployments that ran before the upgrade with --drain-old-inbound and let them read it"
+        )
+        if delete:
+            raise Fail(f"{why}; the old topic is kept")
+        raise NotDrained("\n".join([*out, why]))
+    if not left.drained:
         if delete:
             raise Fail("not drained: " + "; ".join(out) + " (the old topic is kept)")
         raise NotDrained("\n".join(out))
     if delete:
         removed = await old_inbound.remove(admin.client, admin.prefix)
-        out.append(f"{admin.prefix}lgnet.partner.inbound deleted with its {removed} ACL(s)")
-    return out or ["no deployment drains the old topic (none has --drain-old-inbound)"]
+        out.append(f"{topic} deleted with its {removed} ACL(s)")
+    return out or [f"{topic} is empty and no deployment drains it (none has --drain-old-inbound)"]
 
 
 class NotDrained(Exception):
@@ -373,13 +422,15 @@ def parser() -> argparse.ArgumentParser:
         "--city",
         choices=CITIES_AND_NATIONAL,
         metavar="CITY",
-        help="a partner's or deployment's city (default: a deployment named after its city)",
+        help="a partner's or deployment's city (default: a partner's recorded one, a deployment's off its name)",
     )
     drain_old_inbound(r)
     sub.add_parser("list", help="every SCRAM user with its ACL count")
     sub.add_parser("create-topics", help="create the registry's topics")
     o = sub.add_parser("old-inbound", help="after the upgrade: what draining deployments have left to read")
-    o.add_argument("--delete", action="store_true", help="delete the old topic and its ACLs once all is read")
+    o.add_argument(
+        "--delete", action="store_true", help="delete the old topic and its ACLs once each city's records are read"
+    )
     z = sub.add_parser("strimzi", help="Strimzi KafkaTopic/KafkaUser specs as Helm values (JSON); needs no broker")
     z.add_argument("--deployment", required=True, help="deployment name (LGNET_DEPLOYMENT), e.g. torino or national")
     z.add_argument("--services", default=",".join(SERVICES), help="comma-separated services it runs (default: all)")
