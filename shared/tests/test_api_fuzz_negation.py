@@ -95,3 +95,16 @@ def test_an_operation_is_left_out_of_negative_runs_exactly_when_schemathesis_fin
     op = operations()[name]
     assert nothing_to_negate(op) is EXPECTED[name]
     assert sends_a_negative_case(op) is not EXPECTED[name]
+
+
+def test_the_fuzzers_budget_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lgnet_shared.testing import api_fuzz
+
+    monkeypatch.delenv(api_fuzz.BUDGET_VAR, raising=False)
+    assert api_fuzz.budget() == 45.0
+    monkeypatch.setenv(api_fuzz.BUDGET_VAR, "600")
+    assert api_fuzz.budget() == 600.0
+    for bad in ("ten", "0"):
+        monkeypatch.setenv(api_fuzz.BUDGET_VAR, bad)
+        with pytest.raises(ValueError, match=api_fuzz.BUDGET_VAR):
+            api_fuzz.budget()
