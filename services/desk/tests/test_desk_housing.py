@@ -358,3 +358,22 @@ async def test_a_placement_id_from_the_form_stays_one_segment_of_housings_path(d
         posts = [q for q in desk.services.requests if q.method == "POST"]
         assert [q.url.raw_path.decode() for q in posts] == [f"/placements/{sent_as}/end"], posts
     assert accepted == []
+
+
+async def test_a_count_of_one_says_its_noun_in_the_singular(desk: Desk) -> None:
+    """A social worker read "1 posti": counts with a noun go through ngettext (it: nplurals=2, plural=(n != 1))."""
+    why = {"household_id": HOUSEHOLD, "waiting": True, "priority": 7.5, "reasons": [
+        {"code": "no_compatible_opportunity", "detail": "none of the 1 open opportunities passes every rule"},
+        {"code": "capacity", "detail": "1 of 5 opportunities fail it, e.g. o-1: size 4 > capacity 1"},
+    ]}  # fmt: skip
+    serve_housing(desk.services, status="declined", why=why)
+    desk.services.answers[("housing", "GET", "/opportunities/o-3b9d")] |= {"capacity": 1}
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Struttura collettiva, barriera_milano, 1 posto " in text, text
+    assert "Capienza: 1 alloggio su 5 non la rispetta" in text, text
+    assert "L'unico alloggio disponibile non rispetta tutte le regole" in text, text
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Collective facility, barriera_milano, 1 place " in english, english
+    assert "Capacity: 1 of 5 opportunities fails it" in english, english
+    assert "The only open opportunity does not pass every rule" in english, english

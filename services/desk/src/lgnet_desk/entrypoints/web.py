@@ -83,6 +83,7 @@ class Page:
         form_key = resubmission.kept(ctx.get("form") or {}) or resubmission.fresh()
         html = TEMPLATES.get_template(name).render(
             _=self.t.gettext,
+            ngettext=self.t.ngettext,  # a count with its noun: ngettext("%(n)s place", "%(n)s places", n) % {"n": n}
             lang=lang,
             op=self.op,
             csrf=self.csrf,
@@ -182,7 +183,11 @@ def router(settings: DeskSettings) -> APIRouter:
             except login.LoginRefused as refused:
                 LOGINS.labels("locked" if refused.locked else "refused").inc()
                 error = (
-                    p.t.gettext("Too many failed attempts: the account is locked for %(minutes)d minutes.")
+                    p.t.ngettext(
+                        "Too many failed attempts: the account is locked for %(minutes)d minute.",
+                        "Too many failed attempts: the account is locked for %(minutes)d minutes.",
+                        settings.lockout_minutes,
+                    )
                     % {"minutes": settings.lockout_minutes}
                     if refused.locked
                     else p.t.gettext("Wrong username or password.")
