@@ -398,6 +398,8 @@ IT = {
     "proposal declined": "proposta rifiutata",
     "Signing": "Sottoscrizione",
     # ---- end of the housing steps
+    "Housing of %(name)s's household": "Alloggio del nucleo di %(name)s",
+    "Household's housing steps": "Percorso abitativo del nucleo",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

@@ -23,6 +23,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
@@ -35,6 +36,7 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(str(resources.files("lgnet_desk.entrypoints").joinpath("templates"))),
     autoescape=select_autoescape(),
 )
+TEMPLATES.globals["reference_name"] = reference_name  # a household named alike on every page
 CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
