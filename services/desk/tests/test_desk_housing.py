@@ -15,11 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from lgnet_desk.adapters import store
 from lgnet_desk.entrypoints import i18n
 from lgnet_shared import clock
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_pages import LUCA, MARIA, Desk, FakeServices, desk, serve_the_cartella, text_of
+from test_desk_pages import LUCA, MARIA, RPD, Desk, FakeServices, a_record, desk, serve_the_cartella, text_of
 
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # a fixture, used by name
@@ -355,6 +356,96 @@ async def test_a_placement_id_from_the_form_stays_one_segment_of_housings_path(d
                 "ended_on": clock.today().isoformat()}  # fmt: skip
         r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/end", data=sent)
         assert r.status_code == 422, r.text  # the fake housing has no such placement
-        posts = [q for q in desk.services.requests if q.method == "POST"]
+        # housing's (the page shown again reads the household's names with intake's POST /persons/search)
+        posts = [q for q in desk.services.requests if q.method == "POST" and q.url.port == 8002]
         assert [q.url.raw_path.decode() for q in posts] == [f"/placements/{sent_as}/end"], posts
     assert accepted == []
+
+
+async def test_a_count_of_one_says_its_noun_in_the_singular(desk: Desk) -> None:
+    """A social worker read "1 posti": counts with a noun go through ngettext (it: nplurals=2, plural=(n != 1))."""
+    why = {"household_id": HOUSEHOLD, "waiting": True, "priority": 7.5, "reasons": [
+        {"code": "no_compatible_opportunity", "detail": "none of the 1 open opportunities passes every rule"},
+        {"code": "capacity", "detail": "1 of 5 opportunities fail it, e.g. o-1: size 4 > capacity 1"},
+    ]}  # fmt: skip
+    serve_housing(desk.services, status="declined", why=why)
+    desk.services.answers[("housing", "GET", "/opportunities/o-3b9d")] |= {"capacity": 1}
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Struttura collettiva, barriera_milano, 1 posto " in text, text
+    assert "Capienza: 1 alloggio su 5 non la rispetta" in text, text
+    assert "L'unico alloggio disponibile non rispetta tutte le regole" in text, text
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Collective facility, barriera_milano, 1 place " in english, english
+    assert "Capacity: 1 of 5 opportunities fails it" in english, english
+    assert "The only open opportunity does not pass every rule" in english, english
+
+
+def serve_the_household(services: FakeServices, visible: bool = True) -> list[dict[str, Any]]:
+    """Intake's search by the household's case (only the persons the operator may read) and the cartella of the one
+    found; the searches sent are kept."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    record = a_record(today, earlier)
+    searches: list[dict[str, Any]] = []
+
+    def search(request: httpx.Request) -> list[dict[str, Any]]:
+        searches.append(json.loads(request.content))
+        return [record["person"]] if visible else []
+
+    services.answers |= {
+        ("intake", "POST", "/persons/search"): search,
+        ("intake", "GET", "/persons/p-1/record"): record,
+    }
+    return searches
+
+
+async def access_log_of(desk: Desk, person_id: str) -> list[tuple[str, str, str]]:
+    async with desk.pool.acquire() as conn:
+        return [(e["operator"], e["action"], e["outcome"]) for e in await store.access_entries(conn, "", person_id)]
+
+
+async def test_the_housing_page_is_titled_by_the_households_reference_person_and_the_view_logged(desk: Desk) -> None:
+    """The page was titled "Alloggio del nucleo h-…": a social worker knows a household by its people. Named as the
+    cartella names a household (its reference person), the id small beside it; reading the names is a view of the
+    person, in the access log."""
+    serve_housing(desk.services)
+    searches = serve_the_household(desk.services)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert page.status_code == 200, page.text
+    assert re.search(rf'<h1>Alloggio del nucleo di Amina Okafor <small class="id">{HOUSEHOLD}</small></h1>', page.text)
+    assert "<title>Alloggio del nucleo di Amina Okafor · LgNet</title>" in page.text, page.text
+    assert searches == [{"case_id": CASE}]  # by the case, in a body: no name or case in an address
+    assert await access_log_of(desk, "p-1") == [("maria", "housing", "shown")]
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert f"Housing of Amina Okafor's household {HOUSEHOLD}" in english, english
+    await desk.as_operator(RPD)
+    log = text_of((await desk.client.get("/access-log?person_id=p-1&lang=it")).text)
+    assert "Percorso abitativo" in log, log  # what was looked at, in words
+
+
+async def test_a_household_without_a_proposal_is_named_through_its_waiting_case(desk: Desk) -> None:
+    serve_housing(desk.services, status="none")  # no match in any state
+    desk.services.answers[("housing", "GET", "/households")] = [
+        {"household_id": "h-other", "case_id": "c-other", "blocked": None},
+        {"household_id": HOUSEHOLD, "case_id": CASE, "blocked": "needs_not_assessed: no assessment"},
+    ]
+    searches = serve_the_household(desk.services)
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert f"Alloggio del nucleo di Amina Okafor {HOUSEHOLD}" in text, text
+    assert "Inclusione abitativa, Cooperativa Aurora, aperta il" in text, text  # its case named too
+    assert searches == [{"case_id": CASE}]
+
+
+async def test_without_a_member_the_operator_may_see_the_household_is_named_by_its_id(desk: Desk) -> None:
+    """A cooperative whose household did not consent to sharing: no name is read, none logged; the id, in Italian."""
+    serve_housing(desk.services)
+    serve_the_household(desk.services, visible=False)
+    await desk.as_operator(LUCA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert page.status_code == 200, page.text
+    assert f'<h1>Alloggio del nucleo <small class="id">{HOUSEHOLD}</small></h1>' in page.text, page.text
+    assert "Amina" not in page.text
+    assert ("intake", "GET", "/persons/p-1/record") not in desk.services.calls
+    assert await access_log_of(desk, "p-1") == []

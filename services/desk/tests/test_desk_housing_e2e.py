@@ -44,6 +44,8 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     luca = await logged_in(browser, desk, "luca")  # the case's cooperative, which also offers the room
     await luca.goto(f"{desk.url}/households/{household}/housing")
     main = luca.locator("main")
+    # the household by its reference person (the cooperative may see her: she consented to sharing)
+    assert await luca.locator("h1").inner_text() == f"Alloggio del nucleo di Selam Tesfaye {household}"
     text = await main.inner_text()
     assert "Coabitazione solidale, vanchiglia, 2 posti" in text and "in attesa di risposta" in text, text
     assert "Il nucleo ha già una proposta o un inserimento in corso" in text, text

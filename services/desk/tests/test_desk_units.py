@@ -60,10 +60,38 @@ def test_every_message_has_its_italian_text() -> None:
     po = resources.files("lgnet_desk").joinpath("locale/it/LC_MESSAGES/desk.po")
     with po.open("rb") as f:
         catalog = read_po(f, locale="it")
-    missing = [m.id for m in catalog if m.id and not m.string]
+    # a plural's Italian texts are a tuple: each form must be there (a tuple of empty strings is not empty)
+    missing = [m.id for m in catalog if m.id and not (all(m.string) if m.pluralizable else m.string)]
     assert missing == []
     assert i18n.translations("it").gettext("Find a person") == "Cerca una persona"
     assert i18n.translations("en").gettext("Find a person") == "Find a person"
+
+
+@pytest.mark.parametrize(
+    ("lang", "one", "two"),
+    [
+        ("it", "1 posto", "2 posti"),
+        ("en", "1 place", "2 places"),
+    ],
+)
+def test_counts_say_their_noun_in_the_singular_for_one_and_the_plural_otherwise(lang: str, one: str, two: str) -> None:
+    """A social worker read "1 posti": the catalogues have plural entries, Italian with two forms (n != 1)."""
+    t = i18n.translations(lang)
+    assert [t.ngettext("%(n)s place", "%(n)s places", n) % {"n": n} for n in (1, 2)] == [one, two]
+    assert t.ngettext("%(n)s day after the first contact", "%(n)s days after the first contact", 0) % {"n": 0} == (
+        "0 giorni dopo il primo contatto" if lang == "it" else "0 days after the first contact"
+    )
+    po = resources.files("lgnet_desk").joinpath(f"locale/{lang}/LC_MESSAGES/desk.po")
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    assert (catalog.num_plurals, catalog.plural_expr) == (2, "(n != 1)")
+    plurals = [m.id[0] for m in catalog if m.pluralizable]
+    for singular in ("%(n)s place", "%(n)s day after the first contact"):
+        assert singular in plurals
+    minute = "Too many failed attempts: the account is locked for %(minutes)d minute."
+    assert minute in plurals
+    locked = t.ngettext(minute, minute[:-1] + "s.", 1) % {"minutes": 1}
+    assert locked.endswith("1 minuto." if lang == "it" else "1 minute.")
 
 
 def test_dates_amounts_and_codes_in_italian_by_default() -> None:

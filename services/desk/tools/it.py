@@ -311,17 +311,14 @@ IT = {
     "No outing recorded.": "Nessuna uscita registrata.",
     "Street person": "Persona incontrata in strada",
     "Person met on the street": "Persona incontrata in strada",
-    "%(n)s days after the first contact": "%(n)s giorni dopo il primo contatto",
     "not yet": "non ancora",
     "Household of %(name)s": "Nucleo di %(name)s",
     "opened on %(day)s": "aperta il %(day)s",
     "Plan agreed on %(day)s": "Progetto concordato il %(day)s",
-    "%(n)s places": "%(n)s posti",
     "Document": "Documento",
     "Approval recorded.": "Approvazione registrata.",
     "Already registered: kept as it is.": "Già registrato/a: resta com'è.",
     "The case your organisation opens": "La pratica che il suo ente apre",
-    "Too many failed attempts: the account is locked for %(minutes)d minutes.": "Troppi tentativi falliti: l'account è bloccato per %(minutes)d minuti.",
     "Period": "Periodo",
     "from %(start)s to %(end)s": "dal %(start)s al %(end)s",
     "Period from (rent and utilities)": "Periodo dal (affitto e utenze)",
@@ -383,8 +380,6 @@ IT = {
     "Compatible housing is free: the next matching will propose it": "Ci sono alloggi compatibili liberi: il prossimo abbinamento li proporrà",
     "Why is this household not matching?": "Perché questo nucleo non ha un abbinamento?",
     "Housing says:": "Il servizio alloggi risponde:",
-    "%(rule)s: %(failing)s of %(total)s opportunities fail it": "%(rule)s: %(failing)s alloggi su %(total)s non la rispettano",
-    "None of the %(n)s open opportunities passes every rule": "Nessuno dei %(n)s alloggi disponibili rispetta tutte le regole",
     "The household is on hold until %(day)s": "Il nucleo è in sospeso fino al %(day)s",
     "Housing gives no reason.": "Il servizio alloggi non indica alcun motivo.",
     "Placement": "Inserimento",
@@ -403,4 +398,34 @@ IT = {
     "proposal declined": "proposta rifiutata",
     "Signing": "Sottoscrizione",
     # ---- end of the housing steps
+    "Housing of %(name)s's household": "Alloggio del nucleo di %(name)s",
+    "Household's housing steps": "Percorso abitativo del nucleo",
+}
+
+# Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)
+IT_PLURALS = {
+    ("%(n)s place", "%(n)s places"): ("%(n)s posto", "%(n)s posti"),
+    ("%(n)s day after the first contact", "%(n)s days after the first contact"): (
+        "%(n)s giorno dopo il primo contatto",
+        "%(n)s giorni dopo il primo contatto",
+    ),
+    (
+        "Too many failed attempts: the account is locked for %(minutes)d minute.",
+        "Too many failed attempts: the account is locked for %(minutes)d minutes.",
+    ): (
+        "Troppi tentativi falliti: l'account è bloccato per %(minutes)d minuto.",
+        "Troppi tentativi falliti: l'account è bloccato per %(minutes)d minuti.",
+    ),
+    # counted by the opportunities failing the rule ("1 of 5 fails it"); the total is only named
+    (
+        "%(rule)s: %(failing)s of %(total)s opportunities fails it",
+        "%(rule)s: %(failing)s of %(total)s opportunities fail it",
+    ): (
+        "%(rule)s: %(failing)s alloggio su %(total)s non la rispetta",
+        "%(rule)s: %(failing)s alloggi su %(total)s non la rispettano",
+    ),
+    ("The only open opportunity does not pass every rule", "None of the %(n)s open opportunities passes every rule"): (
+        "L'unico alloggio disponibile non rispetta tutte le regole",
+        "Nessuno dei %(n)s alloggi disponibili rispetta tutte le regole",
+    ),
 }

@@ -23,6 +23,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
@@ -35,6 +36,7 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(str(resources.files("lgnet_desk.entrypoints").joinpath("templates"))),
     autoescape=select_autoescape(),
 )
+TEMPLATES.globals["reference_name"] = reference_name  # a household named alike on every page
 CSRF_REFUSED = "CSRF token missing or wrong"
 PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
@@ -83,6 +85,7 @@ class Page:
         form_key = resubmission.kept(ctx.get("form") or {}) or resubmission.fresh()
         html = TEMPLATES.get_template(name).render(
             _=self.t.gettext,
+            ngettext=self.t.ngettext,  # a count with its noun: ngettext("%(n)s place", "%(n)s places", n) % {"n": n}
             lang=lang,
             op=self.op,
             csrf=self.csrf,
@@ -182,7 +185,11 @@ def router(settings: DeskSettings) -> APIRouter:
             except login.LoginRefused as refused:
                 LOGINS.labels("locked" if refused.locked else "refused").inc()
                 error = (
-                    p.t.gettext("Too many failed attempts: the account is locked for %(minutes)d minutes.")
+                    p.t.ngettext(
+                        "Too many failed attempts: the account is locked for %(minutes)d minute.",
+                        "Too many failed attempts: the account is locked for %(minutes)d minutes.",
+                        settings.lockout_minutes,
+                    )
                     % {"minutes": settings.lockout_minutes}
                     if refused.locked
                     else p.t.gettext("Wrong username or password.")

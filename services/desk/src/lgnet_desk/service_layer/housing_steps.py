@@ -3,11 +3,17 @@ steps the operator takes on a match, each one call to housing as the operator wi
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+
+import httpx
+from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.housing_steps import PLACED, STEPS, steps_for, why_lines
+from lgnet_desk.domain.operators import Operator
 from lgnet_desk.service_layer import desk
 
 
@@ -25,8 +31,34 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
         view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))
     except ServiceRefusal as r:
         view["why_refused"] = r.reason
-    view["cases"] = await desk.cases_by_id(services, [str(m["case_id"]) for m in matches if m.get("case_id")])
+    case_ids = [str(m["case_id"]) for m in matches if m.get("case_id")]
+    if not case_ids:  # no match yet: the household's case as housing's waiting list gives it
+        with contextlib.suppress(ServiceRefusal):
+            waiting = await services.get("housing", "/households")
+            case_ids = [str(w["case_id"]) for w in waiting if w.get("household_id") == household_id]
+    view["cases"] = await desk.cases_by_id(services, case_ids)
     return view
+
+
+async def household_name(
+    conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str]
+) -> str | None:
+    """The household's reference person's name, as the cartella names a household: intake's cartella of the first
+    member the operator may see (intake's search by the household's case finds only those, the case in the body), the
+    view in the access log as the housing page's. None where no member is visible (a cooperative without the
+    household's consent), the reference person is not, or intake does not answer: the page then names the id."""
+    try:
+        for case_id in case_ids:
+            seen = await services.post("intake", "/persons/search", {"case_id": case_id})
+            if not seen:
+                continue
+            pid = str(seen[0]["person_id"])
+            record = await desk.read_logged(conn, services, op, pid, service_path("/persons/{}/record", pid), "housing")
+            household = next((h for h in record["households"] if h["household_id"] == household_id), None)
+            return reference_name(household) if household else None
+    except (ServiceRefusal, httpx.HTTPError):
+        return None
+    return None
 
 
 async def take(services: Services, match_id: str, step: str, form: dict[str, str]) -> None:
