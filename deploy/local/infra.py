@@ -650,6 +650,18 @@ class Postgres:
             pw = pwd.getpwnam("postgres")
         return ["runuser", "-u", "postgres", "--"], pw.pw_uid, pw.pw_gid
 
+    def _initdb(self, command: list[str]) -> None:
+        """initdb, once more if it fails (a test's own server once failed there in CI, its reason not kept): each
+        failure says initdb's own words."""
+        for attempt in (1, 2):
+            done = subprocess.run([*command, "-E", "UTF8", "--locale=C.UTF-8"], capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            said = (done.stderr or done.stdout).strip()
+            say(f"initdb failed (attempt {attempt}, exit {done.returncode}): {said}")
+            shutil.rmtree(self.data, ignore_errors=True)
+        fail(f"initdb could not initialise {self.data}: {said}")
+
     def start(self) -> None:
         bindir = self.bindir()
         prefix, uid, gid = self._as_owner()
@@ -662,22 +674,7 @@ class Postgres:
                 if not mode & 0o001:
                     os.chmod(parent, mode | 0o001)
         if not (self.data / "PG_VERSION").exists():
-            subprocess.run(
-                [
-                    *prefix,
-                    str(bindir / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    PG_USER,
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ],
-                check=True,
-                capture_output=True,
-            )
+            self._initdb([*prefix, str(bindir / "initdb"), "-D", str(self.data), "-U", PG_USER, "--auth=trust"])
             say(f"initialised PostgreSQL cluster in {self.data}")
         status = subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True)
         if status.returncode != 0:
