@@ -98,6 +98,7 @@ async def intake(
     }
     process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
     await process.start()
+    await process.check_answers()  # every answer the tests get, as intake's OpenAPI documents it
     pool = await db.create_pool(database_url, pg_schema)
     under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix, env=env)
     try:

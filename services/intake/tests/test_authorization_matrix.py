@@ -33,7 +33,7 @@ A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 @pytest.fixture
 async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema) as service:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
 
 

@@ -27,7 +27,7 @@ def test_name_score_ignores_accents_case_order_and_small_typos() -> None:
 
 @pytest.fixture
 async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema) as service:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
 
 

@@ -34,7 +34,10 @@ def test_no_input_breaks_the_api(database_url: str) -> None:
 
 async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg_schema: str) -> None:
     """From the outside test: a NUL in a string answered 500 with a plain-text body on 17 routes."""
-    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+    async with (
+        in_process(SPEC, database_url, pg_schema, check_answers=True) as service,
+        service.client(matrix.STAFF_TO) as staff,
+    ):
         r = await staff.get("/persons/p%00")
         assert (r.status_code, r.json()["field"]) == (422, "path.person_id"), r.text
         body = matrix.person("p-1") | {"identity": {"given_name": "A\x00"}}
@@ -48,7 +51,10 @@ async def test_a_control_character_in_a_path_id_and_a_utf16_body_are_refused(dat
     """From an outside test: `GET /persons/a%01b` answered 404 "no person a\\u0001b" (ids hold no control character:
     a 422 naming the field wherever it is, as `%00` already was), and a UTF-16 body with a byte-order mark was read
     and the person registered (the contract's bodies are UTF-8: a 400 naming the body)."""
-    async with in_process(SPEC, database_url, pg_schema) as service, service.client(matrix.STAFF_TO) as staff:
+    async with (
+        in_process(SPEC, database_url, pg_schema, check_answers=True) as service,
+        service.client(matrix.STAFF_TO) as staff,
+    ):
         r = await staff.get("/persons/a%01b")
         assert (r.status_code, r.json()["field"]) == (422, "path.person_id"), r.text
         assert "control character" in r.json()["reason"]

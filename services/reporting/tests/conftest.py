@@ -106,6 +106,7 @@ async def reporting(
         [sys.executable, "-m", "lgnet_reporting.entrypoints.main"], env, tmp_path / "reporting.log"
     )
     await process.start()
+    await process.check_answers()  # every answer the tests get, as reporting's OpenAPI documents it
     pool = await db.create_pool(database_url, pg_schema, max_size=4)
     producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
     await producer.start()

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def reporting(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema) as service:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
 
 

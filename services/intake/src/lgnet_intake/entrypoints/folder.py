@@ -1,5 +1,5 @@
 """Intake's read API for the desk: find a person, read the cartella sociale. Same authorisation as
-`GET /persons/{id}` for every person shown (see service_layer/folder.py)."""
+`GET /persons/{id}` for every person shown (see service_layer/folder.py). Answers documented as in http.py."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
+from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import IdempotencyKey
 from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake
+
+FOUND = r.answers(list[r.Person], "The persons found that the reader may see (not the erased), best match first")
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -39,25 +42,31 @@ def router(runtime: Runtime) -> APIRouter:
         "/persons",
         summary="Find persons by name (fuzzy, accent-insensitive), fiscal code or case number"
         " (prefer POST /persons/search: an address, with its names, is kept in proxies' logs and histories)",
+        responses=FOUND,
     )
     async def find_persons(
         actor: Who,
         name: Annotated[str | None, Query(max_length=200)] = None,
         fiscal_code: Annotated[str | None, Query(max_length=32)] = None,
         case_id: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Any:
         return await find(actor, PersonSearch(name=name, fiscal_code=fiscal_code, case_id=case_id), "query.")
 
     @api.post(
         "/persons/search",
         summary="Find persons as GET /persons does, the terms in the body: names and fiscal codes stay out of"
         " addresses, so out of proxies' access logs",
+        responses=FOUND,
     )
-    async def search_persons(body: PersonSearch, actor: Who) -> list[dict[str, Any]]:
+    async def search_persons(body: PersonSearch, actor: Who) -> Any:
         return await find(actor, body, "")
 
-    @api.get("/persons/{person_id}/record", summary="The cartella sociale of a person (who may read the person)")
-    async def read_record(person_id: str, actor: Who) -> dict[str, Any]:
+    @api.get(
+        "/persons/{person_id}/record",
+        summary="The cartella sociale of a person (who may read the person)",
+        responses=r.answers(r.Record, "The cartella sociale"),
+    )
+    async def read_record(person_id: str, actor: Who) -> Any:
         async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
             assert runtime.keys is not None
             folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
@@ -78,13 +87,20 @@ def router(runtime: Runtime) -> APIRouter:
             return await idempotent(d.intake.conn, actor.id, key, request, lambda: run(d, ctx), secret=request_secret)
 
     @api.post(
-        "/persons/{person_id}/notes", status_code=201, summary="Write a diary note (sealed with the person's key)"
+        "/persons/{person_id}/notes",
+        status_code=201,
+        summary="Write a diary note (sealed with the person's key)",
+        responses=r.answers(r.NoteWritten, "The note written", 201),
     )
     async def add_note(person_id: str, body: NewNote, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await written(actor, key, person_id, body, lambda d, ctx: d.add_note(ctx, person_id, body.text))
 
-    @api.get("/persons/{person_id}/notes", summary="The person's diary notes (text null once the person is erased)")
-    async def read_notes(person_id: str, actor: Who) -> list[dict[str, Any]]:
+    @api.get(
+        "/persons/{person_id}/notes",
+        summary="The person's diary notes (text null once the person is erased)",
+        responses=r.answers(list[r.Note], "Oldest first"),
+    )
+    async def read_notes(person_id: str, actor: Who) -> Any:
         async with diary(actor, readonly=True) as (d, ctx):
             return await d.notes(ctx, person_id)
 
@@ -92,6 +108,7 @@ def router(runtime: Runtime) -> APIRouter:
         "/persons/{person_id}/documents",
         status_code=201,
         summary="Attach a document (PDF, JPEG or PNG up to 10 MB; content-hashed, sealed with the person's key)",
+        responses=r.answers(r.DocumentAttached, "The document attached", 201),
     )
     async def add_document(person_id: str, body: NewDocument, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await written(
@@ -104,8 +121,12 @@ def router(runtime: Runtime) -> APIRouter:
             ),
         )
 
-    @api.get("/persons/{person_id}/documents", summary="The person's documents (metadata)")
-    async def list_documents(person_id: str, actor: Who) -> list[dict[str, Any]]:
+    @api.get(
+        "/persons/{person_id}/documents",
+        summary="The person's documents (metadata)",
+        responses=r.answers(list[r.Document], "Oldest first"),
+    )
+    async def list_documents(person_id: str, actor: Who) -> Any:
         async with diary(actor, readonly=True) as (d, ctx):
             return await d.documents(ctx, person_id)
 

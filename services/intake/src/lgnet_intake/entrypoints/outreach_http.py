@@ -1,5 +1,6 @@
 """Intake's HTTP API of outreach (issue #19): mobile units, outings, street contacts, the agenda and its reminders.
-Thin, like http.py: authenticate, open a transaction, call the use case (service_layer/outreach.py), answer."""
+Thin, like http.py: authenticate, open a transaction, call the use case (service_layer/outreach.py), answer.
+Answers documented as in http.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lgnet_shared.http import problem_responses, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
+from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
@@ -40,34 +42,61 @@ def router(runtime: Runtime) -> APIRouter:
     calls = Calls(runtime, build, request_secret)
     use_case, create, act = calls.use_case, calls.create, calls.act
 
-    @api.post("/mobile-units", status_code=201, summary="Staff: register a mobile unit (team, vehicle, area)")
+    @api.post(
+        "/mobile-units",
+        status_code=201,
+        summary="Staff: register a mobile unit (team, vehicle, area)",
+        responses=r.answers(r.MobileUnitRegistered, "The unit registered", 201),
+    )
     async def register_unit(body: uc.RegisterMobileUnit, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.register_unit(c, body), "POST /mobile-units")
 
-    @api.get("/mobile-units", summary="The city's mobile units (a partner: those it runs)")
-    async def units(actor: Who) -> list[dict[str, Any]]:
-        return await act(actor, lambda o, c: o.units(c))  # type: ignore[no-any-return]
+    @api.get(
+        "/mobile-units",
+        summary="The city's mobile units (a partner: those it runs)",
+        responses=r.answers(list[r.MobileUnit], "By name"),
+    )
+    async def units(actor: Who) -> Any:
+        return await act(actor, lambda o, c: o.units(c))
 
-    @api.post("/outings", status_code=201, summary="Record an outing of a mobile unit")
+    @api.post(
+        "/outings",
+        status_code=201,
+        summary="Record an outing of a mobile unit",
+        responses=r.answers(r.OutingRecorded, "The outing recorded", 201),
+    )
     async def outing(body: ev.OutingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.record_outing(c, body), "POST /outings")
 
-    @api.get("/outings", summary="Outings between two days (default: the last 30), newest first, with their contacts")
+    @api.get(
+        "/outings",
+        summary="Outings between two days (default: the last 30), newest first, with their contacts",
+        responses=r.answers(list[r.OutingOfList], "Newest first"),
+    )
     async def outings(
         actor: Who,
         since: Annotated[date | None, Query(alias="from")] = None,
         until: Annotated[date | None, Query(alias="to")] = None,
         unit_id: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Any:
         last = until or clock.today()
         first = since or last - timedelta(days=30)
-        return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))  # type: ignore[no-any-return]
+        return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))
 
-    @api.get("/outings/{outing_id}", summary="An outing with its contacts (nicknames not shown)")
-    async def outing_with_contacts(outing_id: str, actor: Who) -> dict[str, Any]:
-        return await act(actor, lambda o, c: o.outing(c, outing_id))  # type: ignore[no-any-return]
+    @api.get(
+        "/outings/{outing_id}",
+        summary="An outing with its contacts (nicknames not shown)",
+        responses=r.answers(r.OutingDetail, "The outing"),
+    )
+    async def outing_with_contacts(outing_id: str, actor: Who) -> Any:
+        return await act(actor, lambda o, c: o.outing(c, outing_id))
 
-    @api.post("/street-contacts", status_code=201, summary="Record a contact made during an outing (anonymous)")
+    @api.post(
+        "/street-contacts",
+        status_code=201,
+        summary="Record a contact made during an outing (anonymous)",
+        responses=r.answers(r.ContactRecorded, "The contact recorded", 201),
+    )
     async def contact(body: uc.RecordStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.record_contact(c, body), "POST /street-contacts")
 
@@ -75,16 +104,25 @@ def router(runtime: Runtime) -> APIRouter:
         "/street-contacts/{contact_id}/link",
         status_code=201,
         summary="The contacted person was taken in charge: link them to the registered person",
+        responses=r.answers(r.StreetPersonLinked, "The street person linked", 201),
     )
     async def link(contact_id: str, body: uc.LinkStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         route = f"POST /street-contacts/{contact_id}/link"
         return await create(actor, key, body, lambda o, c: o.link_contact(c, contact_id, body), route)
 
-    @api.get("/street-persons/{street_id}", summary="A street person: contacts, first contact, nickname, link")
-    async def street_person(street_id: str, actor: Who) -> dict[str, Any]:
-        return await act(actor, lambda o, c: o.street_person(c, street_id))  # type: ignore[no-any-return]
+    @api.get(
+        "/street-persons/{street_id}",
+        summary="A street person: contacts, first contact, nickname, link",
+        responses=r.answers(r.StreetPerson, "The street person"),
+    )
+    async def street_person(street_id: str, actor: Who) -> Any:
+        return await act(actor, lambda o, c: o.street_person(c, street_id))
 
-    @api.post("/street-persons/{street_id}/erasure", summary="Staff: erase a street person's nickname (forgotten)")
+    @api.post(
+        "/street-persons/{street_id}/erasure",
+        summary="Staff: erase a street person's nickname (forgotten)",
+        responses=r.answers(r.StreetPersonErased, "The nickname erased"),
+    )
     async def erase_street_person(street_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
         async with use_case(actor) as (outreach, ctx):
             route = f"POST /street-persons/{street_id}/erasure"
@@ -92,25 +130,44 @@ def router(runtime: Runtime) -> APIRouter:
                 outreach.conn, actor.id, key, route, {}, lambda: outreach.erase_street_person(ctx, street_id)
             )
 
-    @api.post("/appointments", status_code=201, summary="Book an appointment (no double booking of an operator)")
+    @api.post(
+        "/appointments",
+        status_code=201,
+        summary="Book an appointment (no double booking of an operator)",
+        responses=r.answers(r.AppointmentBooked, "The appointment booked", 201),
+    )
     async def book(body: ev.AppointmentBookingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.book(c, body), "POST /appointments")
 
-    @api.get("/appointments", summary="The agenda of a local day (Europe/Rome), by start time")
+    @api.get(
+        "/appointments",
+        summary="The agenda of a local day (Europe/Rome), by start time",
+        responses=r.answers(list[r.Appointment], "By start time"),
+    )
     async def day_agenda(
         actor: Who, day: date | None = None, operator: str | None = None, unit_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> Any:
         on = day or clock.today()
-        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))  # type: ignore[no-any-return]
+        return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))
 
-    @api.post("/appointments/{appointment_id}/move", status_code=201, summary="Move a booked appointment")
+    @api.post(
+        "/appointments/{appointment_id}/move",
+        status_code=201,
+        summary="Move a booked appointment",
+        responses=r.answers(r.AppointmentMoved, "The appointment moved", 201),
+    )
     async def move(
         appointment_id: str, body: uc.MoveAppointment, actor: Who, key: IdempotencyKey = None
     ) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/move"
         return await create(actor, key, body, lambda o, c: o.move(c, appointment_id, body), route)
 
-    @api.post("/appointments/{appointment_id}/cancel", status_code=201, summary="Cancel a booked appointment")
+    @api.post(
+        "/appointments/{appointment_id}/cancel",
+        status_code=201,
+        summary="Cancel a booked appointment",
+        responses=r.answers(r.AppointmentCancelled, "The appointment cancelled", 201),
+    )
     async def cancel(
         appointment_id: str, body: uc.CancelAppointment, actor: Who, key: IdempotencyKey = None
     ) -> JSONResponse:
@@ -118,7 +175,10 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, body, lambda o, c: o.cancel(c, appointment_id, body), route)
 
     @api.post(
-        "/appointments/{appointment_id}/outcome", status_code=201, summary="Record whether the person came (no-show)"
+        "/appointments/{appointment_id}/outcome",
+        status_code=201,
+        summary="Record whether the person came (no-show)",
+        responses=r.answers(r.AppointmentOutcome, "The outcome recorded", 201),
     )
     async def outcome(
         appointment_id: str, body: uc.RecordAppointmentOutcome, actor: Who, key: IdempotencyKey = None
@@ -129,23 +189,29 @@ def router(runtime: Runtime) -> APIRouter:
     @api.get(
         "/appointments/reminders/open",
         summary="Open appointment reminders (reminded, still booked, no outcome): city's for staff, a partner's own",
+        responses=r.answers(list[r.AppointmentReminder], "The oldest reminder first"),
     )
     async def open_reminders(
         actor: Who,
         operator: Annotated[
             str | None, Query(min_length=1, max_length=64, description="Only this operator's appointments")
         ] = None,
-    ) -> list[dict[str, Any]]:
-        return await act(actor, lambda o, c: o.open_reminders(c, operator))  # type: ignore[no-any-return]
+    ) -> Any:
+        return await act(actor, lambda o, c: o.open_reminders(c, operator))
 
-    @api.get("/appointments/reminders", summary="Staff: appointments due for a reminder on a day (the next day's)")
-    async def due(actor: Who, day: date) -> list[dict[str, Any]]:
+    @api.get(
+        "/appointments/reminders",
+        summary="Staff: appointments due for a reminder on a day (the next day's)",
+        responses=r.answers(list[r.Appointment], "By start time"),
+    )
+    async def due(actor: Who, day: date) -> Any:
         rows = await act(actor, lambda o, c: o.due_reminders(c, day))
-        return [uc.iso(r) for r in rows]
+        return [uc.iso(row) for row in rows]
 
     @api.post(
         "/appointments/reminders",
         summary="Staff: emit appointment_reminder_due for each appointment due on the day (idempotent per appointment)",
+        responses=r.answers(r.RemindersSent, "The reminders of the day"),
     )
     async def remind(body: uc.SendReminders, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         # Idempotent by nature (one reminder per appointment); the key makes a retry answer what the first call did.

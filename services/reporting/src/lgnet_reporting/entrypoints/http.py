@@ -1,6 +1,9 @@
 """Reporting's HTTP API (OpenAPI at /docs). Thin: authenticate, check who may see which scope, compute from a
 consistent snapshot, answer JSON or an export. City staff and partners see their own city's exact numbers (and
-the suppressed national aggregate); the national role sees only the suppressed national aggregate."""
+the suppressed national aggregate); the national role sees only the suppressed national aggregate.
+
+Every JSON answer's body is documented by a model of `responses` (the OpenAPI only; what is sent is the handler's
+answer as it is). Routes return `Any` rather than `dict[str, Any]`, which FastAPI would merge into the model's."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from lgnet_reporting.domain.anchoring import Anchor
 from lgnet_reporting.domain.drilldown import NoDrillDown, behind
 from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.domain.statement import statement
+from lgnet_reporting.entrypoints import responses as r
 from lgnet_reporting.service_layer.anchoring import Anchoring
 from lgnet_reporting.service_layer.reports import Request as ReportRequest
 from lgnet_reporting.service_layer.reports import compute, facts_of, publish
@@ -130,19 +134,31 @@ def router(runtime: Runtime) -> APIRouter:
         anchor = found[1] if found else None
         return {**body, "anchor": {"report_id": found[0], **anchor.as_json()} if found and anchor else None}
 
-    @api.get("/labels", summary="Labels and one-line definitions of every indicator, measure and category")
-    async def get_labels(actor: Who, lang: Lang = "it") -> dict[str, Any]:
+    @api.get(
+        "/labels",
+        summary="Labels and one-line definitions of every indicator, measure and category",
+        responses=r.answers(r.Labels, "The catalogue"),
+    )
+    async def get_labels(actor: Who, lang: Lang = "it") -> Any:
         return labels.catalogue(lang)
 
-    @api.get("/financial_statement", summary="Budget, paid, committed and remaining per budget line (city staff)")
+    @api.get(
+        "/financial_statement",
+        summary="Budget, paid, committed and remaining per budget line (city staff)",
+        responses=r.answers(r.FinancialStatement, "The statement"),
+    )
     async def financial_statement(
         actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
-    ) -> dict[str, Any]:
+    ) -> Any:
         scope = _staff_scope(actor, city)
         positions, facts = await facts_of(runtime.pool)
         return {**statement(facts, window(as_of, period_from, to), scope), "positions": positions}
 
-    @api.get("/city_summary/drilldown", summary="The pseudonymous ids and cases behind one figure (city staff)")
+    @api.get(
+        "/city_summary/drilldown",
+        summary="The pseudonymous ids and cases behind one figure (city staff)",
+        responses=r.answers(r.DrillDown, "What the figure counts"),
+    )
     async def drilldown(
         actor: Who,
         figure: Annotated[str, Query(description="Figure path, e.g. persons.total, persons_by_action_area.desk")],
@@ -150,7 +166,7 @@ def router(runtime: Runtime) -> APIRouter:
         as_of: AsOf = None,
         period_from: From = None,
         to: To = None,
-    ) -> dict[str, Any]:
+    ) -> Any:
         scope = _staff_scope(actor, city)
         positions, facts = await facts_of(runtime.pool)
         try:
@@ -159,8 +175,12 @@ def router(runtime: Runtime) -> APIRouter:
             raise ContractError("query.figure", str(exc)) from None
         return {**found, "scope": scope, "positions": positions}
 
-    @api.get("/published", summary="Reports published so far (digest and log positions of each)")
-    async def list_published(actor: Who) -> list[dict[str, Any]]:
+    @api.get(
+        "/published",
+        summary="Reports published so far (digest and log positions of each)",
+        responses=r.answers(list[r.PublishedReport], "Oldest first"),
+    )
+    async def list_published(actor: Who) -> Any:
         scopes = [reports.NATIONAL] if actor.role is Role.NATIONAL else [reports.NATIONAL, actor.city or ""]
         async with runtime.pool.acquire() as conn:
             return await store.published(conn, scopes)
@@ -182,8 +202,12 @@ def router(runtime: Runtime) -> APIRouter:
                 anchor = await anchors.anchor_of(conn, report_id)
         return {**found, "anchor": {"report_id": report_id, **anchor.as_json()} if anchor else None}
 
-    @api.get("/published/{report_id}", summary="One published report, with its canonical body")
-    async def get_published(report_id: str, actor: Who) -> dict[str, Any]:
+    @api.get(
+        "/published/{report_id}",
+        summary="One published report, with its canonical body",
+        responses=r.answers(r.PublishedReportDetail, "The published report"),
+    )
+    async def get_published(report_id: str, actor: Who) -> Any:
         found = await published_report(actor, report_id)
         return {**found, "no_data": no_data.paths(found["body"])}
 
@@ -200,7 +224,11 @@ def router(runtime: Runtime) -> APIRouter:
         body = {**found["body"], **{k: found[k] for k in ("digest", "positions", "anchor")}}
         return report_file(body, format, lang)
 
-    @api.get("/{report}/fund", summary="The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) from the report")
+    @api.get(
+        "/{report}/fund",
+        summary="The fund's indicators (AMIF Annex VIII, FAMI 2014-2020) from the report",
+        responses=r.answers(r.FundIndicators, "The fund's indicators"),
+    )
     async def fund_indicators(
         report: ReportName,
         actor: Who,
@@ -209,7 +237,7 @@ def router(runtime: Runtime) -> APIRouter:
         period_from: From = None,
         to: To = None,
         lang: Lang = "it",
-    ) -> dict[str, Any]:
+    ) -> Any:
         body = await one(actor, report, city, window(as_of, period_from, to))
         head = {k: body[k] for k in ("report", "scope", "as_of", "period_from", "digest", "positions")}
         return {**head, "figures": fund.figures(body, lang)}
@@ -241,10 +269,14 @@ def router(runtime: Runtime) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Report-Digest": body["digest"]},
         )
 
-    @api.get("/{report}", summary="A report as JSON, with its canonical digest and the log positions it covers")
+    @api.get(
+        "/{report}",
+        summary="A report as JSON, with its canonical digest and the log positions it covers",
+        responses=r.answers(r.Report, "The report"),
+    )
     async def get_report(
         report: ReportName, actor: Who, city: City = None, as_of: AsOf = None, period_from: From = None, to: To = None
-    ) -> dict[str, Any]:
+    ) -> Any:
         body = await anchored(await one(actor, report, city, window(as_of, period_from, to)))
         return {**body, "no_data": no_data.paths(body)}  # outside the digested document, like `anchor`
 
@@ -273,7 +305,10 @@ def router(runtime: Runtime) -> APIRouter:
         "/{report}/publish",
         status_code=201,
         summary="Publish a report: recorded and announced as an event",
-        responses={409: problem_responses(s409="The Idempotency-Key was already used for another request")[409]},
+        responses={
+            **r.answers(r.Publication, "The report_published event announced", 201),
+            409: problem_responses(s409="The Idempotency-Key was already used for another request")[409],
+        },
     )
     async def publish_report(
         report: ReportName,
@@ -291,7 +326,7 @@ def router(runtime: Runtime) -> APIRouter:
 
         async with runtime.pool.acquire() as conn, conn.transaction():
 
-            async def run() -> dict[str, Any]:
+            async def run() -> Any:
                 return await publish(runtime.pool, conn, ReportRequest(report, scope, w), settings.min_cell(), actor.id)
 
             return await idempotent(conn, actor.id, key, {"report": report, **body.model_dump(mode="json")}, run)

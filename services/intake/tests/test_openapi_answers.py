@@ -1,0 +1,20 @@
+"""Intake's OpenAPI declares the body of every success answer that is JSON, so that a partner's generated client
+knows what comes back (the tests' in-process and process clients then check every answer against it:
+`lgnet_shared.testing.answers`). A new route answering JSON without a declared schema fails here."""
+
+from __future__ import annotations
+
+from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared.service import create_app
+from lgnet_shared.testing.answers import undeclared
+from lgnet_shared.testing.inprocess import settings_for
+
+# Routes whose success answer is not JSON, hence no JSON schema to declare: route -> what it answers instead.
+FILES: dict[str, str] = {
+    "GET /persons/{person_id}/documents/{document_id}": "the document's bytes (application/pdf, image/jpeg, image/png)",
+}
+
+
+def test_every_json_answer_of_intake_declares_its_body() -> None:
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    assert undeclared(openapi, FILES) == []

@@ -1,0 +1,23 @@
+"""Reporting's OpenAPI declares the body of every success answer that is JSON, so that a generated client knows what
+comes back (the tests' in-process and process clients then check every answer against it:
+`lgnet_shared.testing.answers`). A new route answering JSON without a declared schema fails here."""
+
+from __future__ import annotations
+
+from lgnet_reporting.entrypoints.main import SPEC
+from lgnet_shared.service import create_app
+from lgnet_shared.testing.answers import undeclared
+from lgnet_shared.testing.inprocess import settings_for
+
+# Routes whose success answer is not JSON, hence no JSON schema to declare: route -> what it answers instead.
+FILES: dict[str, str] = {
+    "GET /reports/{report}/export": "the report as a CSV, XLSX or PDF file",
+    "GET /reports/published/{report_id}/export": "the published report as a CSV, XLSX or PDF file",
+    "GET /reports/{report}/fund/export": "the fund's indicators as a CSV or XLSX file",
+    "GET /dashboard": "the dashboard's HTML page",
+}
+
+
+def test_every_json_answer_of_reporting_declares_its_body() -> None:
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    assert undeclared(openapi, FILES) == []
