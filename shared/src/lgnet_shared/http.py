@@ -76,6 +76,12 @@ def readiness(checks: dict[str, str]) -> tuple[int, str]:
     return 200, "degraded" if any(v != "ok" for v in checks.values()) else "ok"
 
 
+def answers(model: Any, description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: its success answer's body, documented by `model` (documentation only: FastAPI
+    filters nothing by it)."""
+    return {status: {"model": model, "description": description}}
+
+
 def problem_responses(*, without: tuple[int, ...] = (), **details: str) -> dict[int | str, dict[str, Any]]:
     """A router's OpenAPI `responses`: the problem+json answers its routes may give. `details` sharpen a
     description for the service (`s409="... (over budget)"`); `without` leaves statuses out."""

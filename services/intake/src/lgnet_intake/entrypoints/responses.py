@@ -10,9 +10,10 @@ contract's model, open again to fields added later (`OPEN`)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from lgnet_shared.events.partner import NeedsAssessmentSubmitted
+from lgnet_shared.http import answers as answers  # the routes read it as `r.answers`
 from pydantic import BaseModel, ConfigDict, Field
 
 OPEN = ConfigDict(extra="ignore")  # no `additionalProperties: false` in the answer's schema
@@ -574,8 +575,3 @@ class RemindersSent(BaseModel):
     day: date
     due: list[str] = Field(description="Appointments due for a reminder on the day")
     emitted: list[str] = Field(description="Of them, those reminded by this call (not before)")
-
-
-def answers(model: Any, description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """A route's `responses=`: its success answer's body, documented by `model`."""
-    return {status: {"model": model, "description": description}}

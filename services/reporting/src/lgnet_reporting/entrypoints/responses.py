@@ -12,16 +12,12 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from lgnet_shared.events.reporting import ReportPublished
+from lgnet_shared.http import answers as answers  # the routes read it as `r.answers`
 from pydantic import BaseModel, ConfigDict, Field
 
 OPEN = ConfigDict(extra="ignore")  # no `additionalProperties: false` in the answer's schema
 Positions = dict[str, dict[str, int]]
 POSITIONS = "Physical topic -> partition -> next offset covered (offsets below it are in the report)"
-
-
-def answers(model: Any, description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
-    """A route's `responses=`: its success answer's body, documented by `model`."""
-    return {status: {"model": model, "description": description}}
 
 
 class IndicatorLabel(BaseModel):
