@@ -22,8 +22,10 @@ from lgnet_payments.adapters import sepa
 from lgnet_payments.domain.reconciliation import BankResult
 from lgnet_payments.service_layer import budgets, disbursement, reimbursements, vouchers
 from lgnet_payments.service_layer import commands as cmd
-from lgnet_shared import clock
+from lgnet_shared import clock, outbox
 from lgnet_shared.access import Actor, Role
+from lgnet_shared.events import payments as ev
+from lgnet_shared.ids import new_id
 from lxml import etree
 from payments_testkit import CITY_IBAN, GOOD_IBAN
 
@@ -182,5 +184,40 @@ async def test_the_database_itself_refuses_a_second_live_reimbursement(database_
                     " where reimbursement_id = $1",
                     rid,
                 )
+    finally:
+        await world.close()
+
+
+async def test_a_providers_many_redemptions_are_reimbursed_in_transfers_whose_facts_the_broker_takes(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reimbursement's `provider_reimbursed` fact names every voucher it pays: a provider's month of redemptions in
+    a large city (some 25,000 vouchers) made a fact over the 900 KiB a fact may be, refused when the bank's result
+    was booked — the money paid, and the payment never recorded. A provider's redemptions are reimbursed in
+    transfers of at most `MAX_REDEMPTIONS` each (here 2, for 5 redemptions of 3 vouchers)."""
+    largest = ev.ProviderReimbursed(
+        batch_id=new_id(), provider_id="gtt", city="torino", amount_cents=1, on=clock.today(),
+        voucher_ids=[new_id() for _ in range(reimbursements.MAX_REDEMPTIONS)],
+    )  # fmt: skip
+    assert len(largest.model_dump_json()) < outbox.MAX_FACT_BYTES / 2
+    monkeypatch.setattr(reimbursements, "MAX_REDEMPTIONS", 2)
+    world = World(database_url)
+    try:
+        await world.setup()
+        for n in range(5):
+            await world.run(("redeem", n, "gtt", 100 * (n + 1)))
+        answer = await world.unit(ANNA, lambda u, c: reimbursements.run(u, c))
+        assert sorted(r["amount_cents"] for r in answer["reimbursements"]) == [300, 500, 700]  # 100+200, 300+400, 500
+        async with world.pool.acquire() as conn:
+            sizes = await conn.fetch(
+                "select count(*) as n from reimbursement_items group by reimbursement_id order by 1"
+            )
+            sent = await conn.fetch("select end_to_end_id, amount_cents from reimbursements")
+        assert [r["n"] for r in sizes] == [1, 2, 2]
+        results = [BankResult(r["end_to_end_id"], paid=True, amount_cents=r["amount_cents"]) for r in sent]
+        await world.unit(ANNA, lambda u, c: disbursement.reconcile(u, c, results))
+        async with world.pool.acquire() as conn:
+            paid = await conn.fetchval("select count(*) from reimbursements where status = 'paid'")
+        assert paid == 3
     finally:
         await world.close()

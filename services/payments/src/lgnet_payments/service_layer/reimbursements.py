@@ -30,9 +30,15 @@ from lgnet_payments.service_layer import erasure, payment_files
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 from lgnet_payments.service_layer.vouchers import provider_bank
 
+# A reimbursement's `provider_reimbursed` fact names every voucher it pays: at most this many redemptions per
+# reimbursement keeps it well under the largest fact a service may stage (outbox.MAX_FACT_BYTES; a month of a large
+# city's vouchers at one provider made a fact the booking of the bank's result refused). More make more transfers.
+MAX_REDEMPTIONS = 10_000
+
 
 async def run(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
-    """One reimbursement per provider for every redemption not yet reimbursed, all in one payment file."""
+    """One reimbursement per provider (one per `MAX_REDEMPTIONS` of its redemptions) for every redemption not yet
+    reimbursed, all in one payment file."""
     ctx.staff(ctx.city, "reimburse providers")
     rows = await uow.conn.fetch(
         "select r.*, v.budget_line_id, v.case_id, v.household_id from voucher_redemptions r"
@@ -51,9 +57,10 @@ async def run(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
         if why is not None:
             held.append({"provider_id": provider_id, "reason": why})
             continue
-        transfer, reimbursement = await _reimburse(uow, ctx, run_id, provider, redemptions)
-        transfers.append(transfer)
-        paid.append(reimbursement)
+        for i in range(0, len(redemptions), MAX_REDEMPTIONS):
+            transfer, reimbursement = await _reimburse(uow, ctx, run_id, provider, redemptions[i : i + MAX_REDEMPTIONS])
+            transfers.append(transfer)
+            paid.append(reimbursement)
     answer: dict[str, Any] = {"reimbursements": paid, "held": held, "run_id": None, "file": None}
     if transfers:
         file = await payment_files.write(
