@@ -22,7 +22,41 @@ CITIES = (
     "torino",
     "trieste",
 )
-NATIONAL = "national"  # the national coordination's deployment: every city's events
+NATIONAL = "national"  # the national coordination's deployment: every city's events (of the programme's cities)
+
+
+PROGRAMME_VAR = "LGNET_PROGRAMME_CITIES"
+
+
+def programme_cities(value: str | None = None) -> tuple[str, ...]:
+    """The cities taking part on this cluster (LGNET_PROGRAMME_CITIES, e.g. `torino,trieste` for a pilot; `value`
+    instead of the environment's), in the registry's order; all 16 when unset. A national deployment serves these:
+    their inbound topics are made, granted and read, no other's. The same on every deployment and in
+    lgnet-kafka-admin's environment. ValueError naming the variable for a bad list."""
+    return _programme(os.environ.get(PROGRAMME_VAR, "") if value is None else value)
+
+
+@functools.lru_cache(maxsize=8)
+def _programme(value: str) -> tuple[str, ...]:
+    if not value:
+        return CITIES
+    names = [part.strip().lower() for part in value.split(",")]
+    if not any(names):
+        raise ValueError(f"{PROGRAMME_VAR}: {value!r} names no city (unset it for all 16)")
+    for name in filter(None, names):
+        if name not in CITIES:
+            raise ValueError(f"{PROGRAMME_VAR}: {name!r} is not one of the 16 cities ({', '.join(CITIES)})")
+        if names.count(name) > 1:
+            raise ValueError(f"{PROGRAMME_VAR}: {name!r} is named twice")
+    return tuple(c for c in CITIES if c in names)
+
+
+def outside_programme(city: str | None, value: str | None = None) -> str | None:
+    """Why a party of `city` cannot take part on this cluster, or None (national, no city, or a programme city)."""
+    taking_part = programme_cities(value)
+    if city is None or city == NATIONAL or city in taking_part:
+        return None
+    return f"{city} does not take part on this cluster ({PROGRAMME_VAR}={','.join(taking_part)})"
 
 
 LEGACY_VAR = "LGNET_LEGACY_DEPLOYMENTS"

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule, legacy_deployments
+from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule, legacy_deployments, outside_programme
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
 
@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         description="Deployments named before a name said its city, with their cities (north=torino,test=national):"
         " their signing keys are then read as that city's. The same on every deployment and for auditors; see"
         " docs/operators.md",
+    )
+    programme_cities: str = Field(
+        default="",
+        description="The cities taking part on this cluster, comma-separated (default: all 16): a national"
+        " deployment serves these. The same on every deployment and for lgnet-kafka-admin; see docs/operators.md",
     )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
     signing_key: SecretStr | None = Field(
@@ -197,6 +202,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _kafka(self) -> Settings:
         self.kafka_security()
+        return self
+
+    @model_validator(mode="after")
+    def _programme(self) -> Settings:
+        if why := outside_programme(self.city, self.programme_cities):
+            raise ValueError(f"LGNET_CITY: {why}")
         return self
 
     def kafka_security(self) -> KafkaSecurity:

@@ -40,7 +40,7 @@ from aiokafka.structs import TopicPartition
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared import old_inbound
-from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule
+from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule, outside_programme
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
@@ -64,6 +64,13 @@ ANSWERERS = frozenset().union(*(t.writers for t in TOPICS.values() if t.per_part
 
 class Fail(Exception):
     pass
+
+
+def check_programme(principal: ka.Principal) -> None:
+    """Fail for a party of a city not taking part on this cluster (LGNET_PROGRAMME_CITIES): the national
+    deployments would never read its partners, nor its deployment's city be served by them."""
+    if why := outside_programme(principal.city):
+        raise Fail(f"{principal.name}: {why}")
 
 
 class Admin:
@@ -195,6 +202,7 @@ class Admin:
         partner with a city is recorded as that city's, and the city's running intake and housing deployments get
         WRITE on its answer topics (another city's, after a move, lose it); a deployment that answers partners gets
         WRITE on its city's partners' ones."""
+        check_programme(principal)
         await self.topics_for(principal)
         partner_of_city = principal.partner is not None and principal.city is not None
         if partner_of_city:

@@ -27,7 +27,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from lgnet_shared.cities import CITIES, NATIONAL
+from lgnet_shared.cities import CITIES, NATIONAL, programme_cities
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_health import existing_topics, wait_until_writable
 
@@ -333,8 +333,9 @@ def partner_inbound(city: str, prefix: str = "") -> str:
 
 
 def cities_served(city: str) -> tuple[str, ...]:
-    """The cities a deployment or partner of `city` serves: its own, or every city for `national`."""
-    return CITIES if city == NATIONAL else (city,)
+    """The cities a deployment or partner of `city` serves: its own, or for `national` every city taking part on the
+    cluster (`programme_cities`: all 16 unless the operator names fewer)."""
+    return programme_cities() if city == NATIONAL else (city,)
 
 
 def city_topics(role: str, city: str) -> list[str]:
@@ -350,12 +351,12 @@ def city_topics(role: str, city: str) -> list[str]:
 
 def registry_topics() -> list[str]:
     """Logical names of the topics made up front (`create-topics`, the cluster owner's KafkaTopics): every topic
-    that is not a family, and each city's member of a per-city one ('partner.inbound.torino'). Per-partner and
-    per-writer topics are made when their partner or deployment is provisioned."""
+    that is not a family, and each programme city's member of a per-city one ('partner.inbound.torino'). Per-partner
+    and per-writer topics are made when their partner or deployment is provisioned."""
     out = []
     for t in TOPICS.values():
         if t.per_city:
-            out += [for_city(t.name, city) for city in CITIES]
+            out += [for_city(t.name, city) for city in programme_cities()]
         elif not t.family:
             out.append(t.name)
     return out

@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgnet_shared import config, db, logs
-from lgnet_shared.cities import CITIES
+from lgnet_shared.cities import programme_cities
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
 from lgnet_shared.scheduler.runner import Scheduler
@@ -65,7 +65,7 @@ class SchedulerSettings(BaseSettings):
 
     def city_list(self) -> list[str]:
         names = [c.strip() for c in self.cities.split(",") if c.strip()] or [self.city]
-        unknown = [c for c in names if c not in CITIES]
+        unknown = [c for c in names if c not in programme_cities()]
         if unknown:
             raise ValueError(
                 f"LGNET_SCHEDULER_CITIES: not cities the platform serves: {unknown} (set it on a national deployment)"
