@@ -15,16 +15,19 @@ analysed, as in a city already at work (on an empty table the planner's cached p
 autovacuum's next analyse).
 
 The limit in the same run: a raw round trip of the same records at the same rate (aiokafka producer → topic →
-consumer, no intake), and the steady latency is split where it is spent: from the partner's send until the relay
-puts the canonical event in a record batch (the canonical record's timestamp: intake's fetch, processing, commit
-and the relay's pick-up), and from there until it is read back (the relay's produce and the reader's fetch).
-BENCH_BURST=0 skips the burst (latency only). BENCH_TENTHS=1 prints the p50 of each tenth of the steady phase
-(rising tenths: intake falls behind and a queue builds). Over the steady phase the bench also reports the intake
-processes' CPU time per event (user + system, all threads, from /proc), the share of their wall time it is, and
-the events per fetched batch (the consumer's processing histogram), so a run on a shared machine can be judged
-by what intake spent, not only by how long it waited for a core; and, per event, what the broker, PostgreSQL and
-this process (the partners' producer and the reader of the canonical events) spent, with the share of the machine's
-cores that was busy: a latency measured on a saturated machine is a queue for the cores.
+consumer, no intake), and the steady latency is split where it is spent: from the partner's send until the relay puts
+the canonical event in a record batch (the canonical record's timestamp: intake's fetch, processing, commit and the
+relay's pick-up), and from there until it is read back (the relay's produce and the reader's fetch). BENCH_WARMUP_RUNS
+(default 1): whole runs first, untimed, with the last of BENCH_PROCESSES — a broker started minutes before runs its
+code interpreted at first: in the first run after `make infra` it spent 0.79 ms of CPU per event, in the next 0.25 to
+0.38, and the latency followed (docs/benchmarks.md, "Twenty-fifth pass"); a city's broker runs for months.
+BENCH_BURST=0 skips the burst (latency only). BENCH_TENTHS=1 prints the p50 of each tenth of the steady phase (rising
+tenths: intake falls behind and a queue builds). Over the steady phase the bench also reports the intake processes'
+CPU time per event (user + system, all threads, from /proc), the share of their wall time it is, and the events per
+fetched batch (the consumer's processing histogram), so a run on a shared machine can be judged by what intake spent,
+not only by how long it waited for a core; and, per event, what the broker, PostgreSQL and this process (the partners'
+producer and the reader of the canonical events) spent, with the share of the machine's cores that was busy: a latency
+measured on a saturated machine is a queue for the cores.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ PACED = int(os.environ.get("BENCH_PACED", "5000"))
 RATE = float(os.environ.get("BENCH_RATE", "1000"))
 # Intake deployments compared: one process, and one per core (the inbound topic is keyed by partner).
 BURST = os.environ.get("BENCH_BURST", "1") != "0"
+WARMUP_RUNS = int(os.environ.get("BENCH_WARMUP_RUNS", "1"))
 TENTHS = os.environ.get("BENCH_TENTHS", "0") != "0"  # p50 of each tenth of the steady phase: does a queue build?
 PROCESSES = [int(p) for p in os.environ.get("BENCH_PROCESSES", "1,2").split(",")]
 INTAKE = str(Path(sys.executable).with_name("lgnet-intake"))
@@ -298,6 +302,9 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
 
 async def main() -> None:
     results: dict[int, list[tuple[float, ...]]] = {p: [] for p in PROCESSES}
+    for _ in range(WARMUP_RUNS):  # the broker's compiler catches up: not counted
+        r = await run_once(PROCESSES[-1])
+        print(f"warm-up run (untimed): p50 {r[3]:.0f} ms, p99 {r[4]:.0f} ms; {_machine(r[9], *r[12:])}", flush=True)
     for i in range(RUNS):  # interleaved, so machine noise hits every deployment alike
         for p in PROCESSES:
             results[p].append(await run_once(p))
@@ -311,7 +318,8 @@ async def main() -> None:
                 f" {r[11]:.1f} events per fetched batch (steady phase); {_machine(r[9], *r[12:])}",
                 flush=True,
             )
-    print(f"events={N} warm-up={WARM} runs={RUNS} partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
+    print(f"events={N} warm-up={WARM} runs={RUNS} (after {WARMUP_RUNS} untimed)", end=" ")
+    print(f"partners={PARTNERS} steady={PACED} at {RATE:,.0f}/s")
     base = statistics.median(r[0] for r in results[PROCESSES[0]])
     for p, rs in results.items():
         rate, p50, p99, s50, s99, r50, r99, to_relay, to_reader, cpu_ms, busy, per_batch, *others = (
