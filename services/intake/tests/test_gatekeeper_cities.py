@@ -117,3 +117,37 @@ async def test_on_our_own_topic_a_record_claiming_another_city_is_refused_to_its
     answer = json.loads(answers[0].value)["data"]
     assert answer["inbound_event_id"] == elsewhere.id and answer["field"] == "city", answer
     assert await skipped_other_city(intake) == 0
+
+
+async def test_a_type_no_contract_names_never_becomes_a_metric_series(intake: IntakeUnderTest) -> None:
+    """`lgnet_events_consumed_total` is labelled by event type: a made-up type, skipped unauthenticated (another
+    city's, on the old shared topic) or refused to a partner, is counted as `(unregistered)`, so nobody can make a
+    new series (Prometheus keeps every one) by writing new strings."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        ours = aurora.envelope(registration("t-3"))
+    skipped = ours.model_copy(update={"id": ours.id + "-ts", "city": "trieste", "type": "it.lgnet.x-skipped-made-up"})
+    refused = ours.model_copy(update={"id": ours.id + "-t", "type": "it.lgnet.x-refused-made-up"})
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        value, headers = skipped.to_structured()
+        headers.append(signing.sign(Ed25519PrivateKey.generate(), "coop-carso-key", value, headers))
+        await producer.send_and_wait(physical(OLD_INBOUND, intake.prefix), value, key=skipped.key, headers=headers)
+        value, headers = refused.to_structured()
+        headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+        await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=refused.key, headers=headers)
+    finally:
+        await producer.stop()
+    for _ in range(60):  # the refusal is answered after the skip was counted (the old topic is read first or not)
+        if await intake.raw_records("partner.rejections.coop-aurora", missing_ok=True):
+            break
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(1)
+    async with intake.process.client() as c:
+        text = (await c.get("/metrics")).text
+    assert "made-up" not in text
+    counted = re.findall(r'lgnet_events_consumed_total\{([^}]*type="\(unregistered\)"[^}]*)\} ([0-9.e+]+)', text)
+    assert sorted(re.search(r'outcome="([^"]+)"', labels)[1] for labels, n in counted if float(n)) == [  # type: ignore[index]
+        "other_city",
+        "unknown_type",
+    ], counted

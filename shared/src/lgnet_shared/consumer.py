@@ -39,7 +39,7 @@ from lgnet_shared.db import Conn, DeferredWrites, Pool
 from lgnet_shared.deadletter import DeadLetters, Failure
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
-from lgnet_shared.events import Event
+from lgnet_shared.events import Event, latest
 from lgnet_shared.fact_signing import FactSignatureError
 from lgnet_shared.fetch import UnreadableRecord
 
@@ -88,6 +88,16 @@ VerifyHook = Callable[[Conn, Record, Envelope, str | None], Awaitable[None]]
 # their signatures at once in a worker thread, off the event loop; `authenticate` stays the judge of each record.
 PrepareHook = Callable[[Sequence[Record]], Awaitable[None]]
 log = logs.get_logger(__name__)
+UNREGISTERED = "(unregistered)"  # the type label of a record whose type no contract names
+
+
+def _type_label(env: Envelope | None) -> str:
+    """A metric's `type` label: a skipped or refused record's type is whatever string its sender wrote (unread,
+    unauthenticated on the old shared topic), and each new label value would be a series kept for ever."""
+    if env is None:
+        return ""
+    return env.type if latest(env.type) is not None else UNREGISTERED
+
 
 MIGRATION = runtime_schema.INBOX
 # Failures that are the infrastructure's, not the record's: never dead-letter for these.
@@ -247,7 +257,7 @@ class Consumer:
             if a.refused is not None:
                 raise _NeedsCare
             if a.skipped is not None:
-                outcomes.append((a.env.type if a.env else "", a.skipped))
+                outcomes.append((_type_label(a.env), a.skipped))
                 continue
             assert a.env is not None and a.event is not None and a.handler is not None
             todo.append((inbox_id(a.env), a.env, a.event, a.handler))
@@ -388,7 +398,7 @@ class Consumer:
             return
         assert a.env is not None
         if a.skipped is not None:
-            metrics.EVENTS_CONSUMED.labels(self.name, a.env.type, a.skipped).inc()
+            metrics.EVENTS_CONSUMED.labels(self.name, _type_label(a.env), a.skipped).inc()
             return
         assert a.event is not None and a.handler is not None
         with self._in_context(a.env):
@@ -431,7 +441,7 @@ class Consumer:
         """Answer (on_invalid) or dead-letter a refused record — once, however often it is redelivered. Only an
         authentic record with verified claims is remembered by its (source, id); only an authentic one is answered."""
         env = a.env
-        metrics.EVENTS_CONSUMED.labels(self.name, env.type if env else "", err.kind).inc()
+        metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), err.kind).inc()
         event_id = inbox_id(env) if env is not None and a.authentic and a.verified else position_id(record)
         if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
             return  # refused before: answered or dead-lettered then
