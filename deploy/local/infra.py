@@ -62,9 +62,10 @@ PG_USER = PG_DB = "lgnet"
 # C2 compiler was half of such a JVM's CPU (a node of the broker-loss cluster: 29 of 71 CPU-s, still compiling six
 # minutes after its start) for code that never ran long enough to repay it; the C1 compiler alone halves the CPU to
 # ready (7.3 against 14.7 CPU-s, one node) and the serial collector spares the concurrent G1 threads a small heap does
-# not need. Kafka's own jars (Maven Central's, checksums checked) are not verified class by class at each start either:
-# a third of what is left (5.7 → 4.0 CPU-s to ready, a node of three). What the broker does is unchanged (the same
-# classes and settings); the long-running local broker of `make up` and `make test` keeps the JVM's defaults.
+# not need. Kafka's own jars (fetched by Maven from Maven Central over HTTPS) are not verified class by class at each
+# start either: a third of what is left (5.7 → 4.0 CPU-s to ready, a node of three). What the broker does is
+# unchanged (the same classes and settings); the long-running local broker of `make up` and `make test` keeps the
+# JVM's defaults.
 SHORT_LIVED_JVM = (
     "-XX:TieredStopAtLevel=1",
     "-XX:+UseSerialGC",

@@ -19,7 +19,8 @@ import pytest
 import yaml
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared import strimzi
-from lgnet_shared.topics import SERVICES, TOPICS, family_of, physical, registry_topics
+from lgnet_shared.cities import programme_cities
+from lgnet_shared.topics import SERVICES, TOPICS, city_of_topic, family_of, physical, registry_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "lgnet"
@@ -188,6 +189,18 @@ def test_the_cluster_owner_declares_every_registry_topic_replicated(
     # Cities declare users, never the cluster or its topics.
     for city in ("torino", "trieste"):
         assert not by_kind(rendered[city], "Kafka") and not by_kind(rendered[city], "KafkaTopic")
+
+
+def test_the_pods_serve_the_cities_whose_topics_the_chart_declares(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The generated values carry the programme their topics and users follow (review: the ConfigMap said all 16 next
+    to the test programme's five inbound topics, and national pods would have read eleven topics never made)."""
+    config_map = next(iter(by_kind(rendered["national"], "ConfigMap").values()))["data"]
+    inbound = [
+        city_of_topic(t["spec"]["topicName"].removeprefix("lgnet."))
+        for t in by_kind(rendered["national"], "KafkaTopic").values()
+    ]
+    assert programme_cities(config_map["LGNET_PROGRAMME_CITIES"]) == tuple(sorted(c for c in inbound if c))
+    assert len(programme_cities(config_map["LGNET_PROGRAMME_CITIES"])) < 16  # the suite's own programme
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))

@@ -5,10 +5,12 @@ fetch sixteen cities' inbound topics, fourteen of them empty for good (each topi
 from __future__ import annotations
 
 import pytest
-from lgnet_shared import cities, topics
+from lgnet_shared import cities, strimzi, topics
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.config import Settings
 from lgnet_shared.kafka_admin import Fail, check_programme
+from lgnet_shared.kafka_admin import main as admin_main
+from lgnet_shared.scheduler.main import SchedulerSettings
 
 VAR = "LGNET_PROGRAMME_CITIES"
 
@@ -70,3 +72,50 @@ def test_a_city_outside_the_programme_is_refused_at_start_and_by_the_admin(monke
     check_programme(ka.Principal.service("national", "intake"))
     check_programme(ka.Principal.partner_("coop-t", city="torino"))
     check_programme(ka.Principal.auditor("audit-1"))
+
+
+def test_the_admin_command_refuses_a_party_outside_the_programme_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused by name, with no broker needed (review: it connected first and said "cannot reach Kafka"), and by
+    the Strimzi values too (review: they granted milano's deployment its inbound topic)."""
+    monkeypatch.setenv(VAR, "torino,trieste")
+    for args in (
+        ["--bootstrap", "127.0.0.1:1", "add-partner", "coop-m", "--city", "milano"],
+        ["--bootstrap", "127.0.0.1:1", "add-deployment", "--city", "milano", "--service", "intake"],
+        ["strimzi", "--deployment", "milano", "--services", "intake"],
+    ):
+        with pytest.raises(SystemExit) as stop:
+            admin_main(args)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and f"milano does not take part on this cluster ({VAR}=torino,trieste)" in err, err
+        assert "cannot reach Kafka" not in err
+
+
+def test_the_strimzi_values_carry_the_programme_the_topics_and_users_were_derived_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chart's ConfigMap gives the pods the programme the KafkaTopics and KafkaUsers follow (review: generated
+    under `torino,trieste`, the chart's default `""` made national pods read 14 topics never created or granted)."""
+    monkeypatch.setenv(VAR, "trieste,torino")
+    found = strimzi.values("national", ["intake"], with_topics=True)
+    assert found["programmeCities"] == "torino,trieste"
+    names = [t["spec"]["topicName"] for t in found["strimzi"]["topics"]]
+    inbound = sorted(n for n in names if ".partner.inbound." in n)
+    assert inbound == ["lgnet.partner.inbound.torino", "lgnet.partner.inbound.trieste"]
+    monkeypatch.delenv(VAR)
+    assert strimzi.values("torino", ["intake"])["programmeCities"] == ""  # all 16, the chart's own default
+
+
+def test_the_scheduler_of_a_city_outside_the_programme_names_the_programme(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(VAR, "torino,trieste")
+    monkeypatch.setenv("LGNET_CITY", "milano")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x")
+    monkeypatch.delenv("LGNET_SCHEDULER_CITIES", raising=False)
+    with pytest.raises(ValueError, match=f"milano does not take part .*{VAR}"):
+        SchedulerSettings().city_list()  # type: ignore[call-arg]
+    monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "torino,turin")
+    with pytest.raises(ValueError, match="LGNET_SCHEDULER_CITIES: 'turin' is not a city"):
+        SchedulerSettings().city_list()  # type: ignore[call-arg]
+    monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "trieste,torino")
+    assert SchedulerSettings().city_list() == ["trieste", "torino"]  # type: ignore[call-arg]

@@ -85,7 +85,8 @@ class Settings(BaseSettings):
     programme_cities: str = Field(
         default="",
         description="The cities taking part on this cluster, comma-separated (default: all 16): a national"
-        " deployment serves these. The same on every deployment and for lgnet-kafka-admin; see docs/operators.md",
+        " deployment reads these cities' partners' inbound topics only, and a deployment of another city does not"
+        " start. The same on every deployment and for lgnet-kafka-admin; see docs/operators.md",
     )
     master_key: SecretStr = Field(description="Base64 of 32 random bytes; wraps the per-person keys")
     signing_key: SecretStr | None = Field(

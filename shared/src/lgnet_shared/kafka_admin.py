@@ -478,7 +478,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         security = KafkaSecurity.from_env()
         if args.command not in ("list", "create-topics", "old-inbound"):
-            principal_of(args)  # a bad name fails before any connection
+            principal = principal_of(args)  # a bad name fails before any connection, and so does a city
+            if why := outside_programme(principal.city):  # outside the programme (as provisioning checks again)
+                raise ValueError(f"{principal.name}: {why}")
         lines = asyncio.run(run(args, security))
     except (KafkaConfigError, ka.PrincipalError, ValueError) as exc:
         p.error(str(exc))

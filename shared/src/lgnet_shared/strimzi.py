@@ -10,12 +10,13 @@ prints a Helm values file (JSON, which is YAML) with `strimzi.topics` (KafkaTopi
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lgnet_shared import kafka_acls as ka
-from lgnet_shared.cities import city_of
+from lgnet_shared.cities import PROGRAMME_VAR, city_of, outside_programme, programme_cities
 from lgnet_shared.topics import TOPICS, family_of, min_insync, physical, registry_topics
 
 STRIMZI_API = "kafka.strimzi.io/v1"
@@ -106,8 +107,14 @@ def values(
     city = city_of(deployment)
     if city is None:
         raise ka.PrincipalError(f"--deployment {deployment!r}: a city or national, or one of them, '-' and a suffix")
+    if why := outside_programme(city):
+        raise ka.PrincipalError(f"--deployment {deployment}: {why}")
     cities = {p: city for p in partners}
     users = [user(ka.Principal.service(deployment, s), prefix, cities) for s in services]
     if notary:
         users.append(user(ka.Principal.notary(deployment), prefix))
-    return {"strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users}}
+    return {
+        # The chart's ConfigMap gives the pods the programme these topics and users were derived from ("": all 16).
+        "programmeCities": ",".join(programme_cities()) if os.environ.get(PROGRAMME_VAR, "").strip() else "",
+        "strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users},
+    }

@@ -20,7 +20,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lgnet_shared import config, db, logs
-from lgnet_shared.cities import programme_cities
+from lgnet_shared.cities import CITIES, NATIONAL, outside_programme
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
 from lgnet_shared.scheduler.runner import Scheduler
@@ -64,13 +64,16 @@ class SchedulerSettings(BaseSettings):
         return v
 
     def city_list(self) -> list[str]:
-        names = [c.strip() for c in self.cities.split(",") if c.strip()] or [self.city]
-        unknown = [c for c in names if c not in programme_cities()]
-        if unknown:
-            raise ValueError(
-                f"LGNET_SCHEDULER_CITIES: not cities the platform serves: {unknown} (set it on a national deployment)"
-            )
-        return names
+        given = [c.strip() for c in self.cities.split(",") if c.strip()]
+        var = "LGNET_SCHEDULER_CITIES" if given else "LGNET_CITY"  # the variable that named the city is named
+        for name in given or [self.city]:
+            if name == NATIONAL:
+                raise ValueError(f"{var}: a national scheduler names its cities in LGNET_SCHEDULER_CITIES")
+            if name not in CITIES:
+                raise ValueError(f"{var}: {name!r} is not a city ({', '.join(CITIES)})")
+            if why := outside_programme(name):
+                raise ValueError(f"{var}: {why}")
+        return given or [self.city]
 
     def urls(self) -> dict[str, str]:
         return {s: getattr(self, f"{s}_url") for s in ("intake", "housing", "payments", "reporting")}
