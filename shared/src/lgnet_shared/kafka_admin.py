@@ -40,7 +40,14 @@ from aiokafka.structs import TopicPartition
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared import old_inbound
-from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule, outside_programme
+from lgnet_shared.cities import (
+    CITIES,
+    NATIONAL,
+    PROGRAMME_VAR,
+    deployment_rule,
+    outside_programme,
+    programme_cities,
+)
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
@@ -52,6 +59,7 @@ from lgnet_shared.topics import (
     ensure_topics,
     for_partner,
     for_writer,
+    partner_inbound,
     physical,
     used_by,
 )
@@ -181,6 +189,52 @@ class Admin:
             removed += await self.take_back_answers(principal.partner, None)
         return had, removed
 
+    async def check_leaving(self, principal: ka.Principal) -> None:
+        """A national intake provisioned for a smaller programme loses READ on the inbound topics of the cities that
+        left it, whose records are kept for ever: refused while such a city still has partners on record (they could
+        go on writing, unread and unanswered) or records on its topic that the national gatekeeper has not read."""
+        if principal.role != "intake" or principal.city != NATIONAL:
+            return
+        taking_part, existing = programme_cities(), set(await self.client.list_topics())
+        leaving = [c for c in CITIES if c not in taking_part and partner_inbound(c, self.prefix) in existing]
+        if not leaving:
+            return
+        partners = await self.partner_cities()
+        group = principal.group_prefix(self.prefix) + old_inbound.GATEKEEPER
+        problems = []
+        for city in leaving:
+            topic = partner_inbound(city, self.prefix)
+            named = sorted(p for p, c in partners.items() if c == city)
+            unread = await self.unread(topic, group)
+            if named:
+                problems.append(f"{city}: partners {', '.join(named)} still on record (lgnet-kafka-admin revoke)")
+            if unread:
+                problems.append(f"{city}: {unread} record(s) on {topic} not yet read by {principal.name}")
+        if problems:
+            raise Fail(
+                f"{principal.name} would stop reading the inbound topics of cities leaving the programme"
+                f" ({PROGRAMME_VAR}={','.join(taking_part)}): "
+                + "; ".join(problems)
+                + ". Keep the city in the programme until its partners are revoked and its records read"
+                ' (docs/operators.md, "A city leaves the programme")'
+            )
+
+    async def unread(self, topic: str, group: str) -> int:
+        """Records on `topic` past the consumer group's committed offsets (past the first retained one where it has
+        none)."""
+        [described] = await self.client.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        committed = await self.client.list_consumer_group_offsets(group, partitions=partitions)
+        consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap, self.security), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            firsts = await consumer.beginning_offsets(partitions)
+            ends = await consumer.end_offsets(partitions)
+        finally:
+            await consumer.stop()
+        done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+        return sum(max(ends[tp] - max(done.get(tp, 0), firsts[tp]), 0) for tp in partitions)
+
     async def take_back_answers(self, partner: str, city: str | None) -> int:
         """Delete the LITERAL ACLs on the partner's answer topics of every deployment not of `city` (None: of every
         party: it is revoked), so that no other city's deployment writes (forges) its answers after it moved; a
@@ -203,6 +257,7 @@ class Admin:
         WRITE on its answer topics (another city's, after a move, lose it); a deployment that answers partners gets
         WRITE on its city's partners' ones."""
         check_programme(principal)
+        await self.check_leaving(principal)
         await self.topics_for(principal)
         partner_of_city = principal.partner is not None and principal.city is not None
         if partner_of_city:

@@ -1,0 +1,73 @@
+"""A city leaves the programme (LGNET_PROGRAMME_CITIES shrinks): the national intake, re-provisioned, would lose READ
+on the city's inbound topic, whose records are kept for ever, while the city's partners could still write it — records
+nobody reads and nobody answers (review of the programme change). `lgnet-kafka-admin add-deployment --city national
+--service intake` refuses while the leaving city still has partners on record or records its gatekeeper has not read,
+and names both. Against the real secured broker."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka_admin import Admin, Fail
+from lgnet_shared.old_inbound import GATEKEEPER
+from lgnet_shared.topics import partner_inbound
+
+pytestmark = pytest.mark.integration
+VAR = "LGNET_PROGRAMME_CITIES"
+
+
+async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_read(
+    kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin_security = KafkaSecurity.from_env()
+    uid = uuid.uuid4().hex[:8]
+    national = ka.Principal.service(f"national-{uid}", "intake")
+    partner = ka.Principal.partner_(f"coop-m-{uid}", city="milano")
+    milano = partner_inbound("milano", topic_prefix)
+    monkeypatch.setenv(VAR, "milano,torino")
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        try:
+            await admin.provision(national)
+            await admin.provision(partner)
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+            await producer.start()
+            try:
+                await producer.send_and_wait(milano, b"a partner's record", key=b"k", partition=1)
+            finally:
+                await producer.stop()
+
+            monkeypatch.setenv(VAR, "torino")  # Milano leaves
+            with pytest.raises(Fail) as refused:
+                await admin.provision(national)
+            said = str(refused.value)
+            assert f"milano: partners {partner.partner} still on record" in said and "1 record" in said, said
+            granted = await ka.describe_acls(admin.client, national.user)
+            assert any(a.resource_name == milano and a.operation == ka.Op.READ for a in granted)  # still reads it
+
+            await admin.revoke(partner)
+            with pytest.raises(
+                Fail, match=re.escape(f"milano: 1 record(s) on {milano} not yet read by {national.name}.")
+            ):
+                await admin.provision(national)
+
+            # The national gatekeeper reads it (its committed offset passes the record), then the city may leave.
+            group = national.group_prefix(topic_prefix) + GATEKEEPER
+            reader = AIOKafkaConsumer(**client_kwargs(kafka_bootstrap, admin_security), group_id=group)
+            await reader.start()
+            try:
+                tp = TopicPartition(milano, 1)
+                reader.assign([tp])
+                await reader.commit({tp: 1})
+            finally:
+                await reader.stop()
+            await admin.provision(national)
+            assert not [a for a in await ka.describe_acls(admin.client, national.user) if a.resource_name == milano]
+        finally:
+            await ka.delete_credentials(admin.client, national.name)
+            await ka.delete_acls(admin.client, national.user)
+            await admin.revoke(partner)
