@@ -110,7 +110,7 @@ def is_binary_mode(headers: Headers) -> bool:
     is a structured-mode one. The one rule for `from_record` and the one-pass readers (consumers, the replay), so
     they never disagree on a record. Compared by length first: facts carry several other headers (content type,
     traceparent, signature) and this runs for every record: a plain loop, a third of `any` over a generator."""
-    for k, v in headers:
+    for k, v in headers:  # noqa: SIM110 (the loop is the point)
         if len(k) == 14 and v is not None and k.lower() == "ce_specversion":
             return True
     return False
