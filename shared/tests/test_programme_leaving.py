@@ -49,6 +49,14 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
             granted = await ka.describe_acls(admin.client, national.user)
             assert any(a.resource_name == milano and a.operation == ka.Op.READ for a in granted)  # still reads it
 
+            # A national intake that never read milano's topic is no concern of it (review: refused for ever).
+            other = ka.Principal.service(f"national-{uid}-b", "intake")
+            try:
+                await admin.provision(other)
+            finally:
+                await ka.delete_credentials(admin.client, other.name)
+                await ka.delete_acls(admin.client, other.user)
+
             await admin.revoke(partner)
             with pytest.raises(
                 Fail, match=re.escape(f"milano: 1 record(s) on {milano} not yet read by {national.name}.")
@@ -67,6 +75,15 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
                 await reader.stop()
             await admin.provision(national)
             assert not [a for a in await ka.describe_acls(admin.client, national.user) if a.resource_name == milano]
+            # Left: a later record there (its group's offsets on it expire) no longer stops the national intake's
+            # provisioning, e.g. when another city joins.
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
+            await producer.start()
+            try:
+                await producer.send_and_wait(milano, b"too late", key=b"k", partition=0)
+            finally:
+                await producer.stop()
+            await admin.provision(national)
         finally:
             await ka.delete_credentials(admin.client, national.name)
             await ka.delete_acls(admin.client, national.user)

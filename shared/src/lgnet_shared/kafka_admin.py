@@ -192,11 +192,18 @@ class Admin:
     async def check_leaving(self, principal: ka.Principal) -> None:
         """A national intake provisioned for a smaller programme loses READ on the inbound topics of the cities that
         left it, whose records are kept for ever: refused while such a city still has partners on record (they could
-        go on writing, unread and unanswered) or records on its topic that the national gatekeeper has not read."""
+        go on writing, unread and unanswered) or records on its topic that the national gatekeeper has not read. Only
+        a READ it holds now is at stake: once dropped, the city's topic is no longer its concern (its group's offsets
+        there expire), nor is it ever for a national intake that never read it."""
         if principal.role != "intake" or principal.city != NATIONAL:
             return
-        taking_part, existing = programme_cities(), set(await self.client.list_topics())
-        leaving = [c for c in CITIES if c not in taking_part and partner_inbound(c, self.prefix) in existing]
+        taking_part = programme_cities()
+        reads = {
+            a.resource_name
+            for a in await ka.describe_acls(self.client, principal.user)
+            if a.operation == ka.Op.READ and a.resource_type == ka.ResourceType.TOPIC
+        }
+        leaving = [c for c in CITIES if c not in taking_part and partner_inbound(c, self.prefix) in reads]
         if not leaving:
             return
         partners = await self.partner_cities()
@@ -223,6 +230,8 @@ class Admin:
         """Records on `topic` past the consumer group's committed offsets (past the first retained one where it has
         none)."""
         [described] = await self.client.describe_topics([topic])
+        if described["error_code"] or not described["partitions"]:  # never counted as read for want of a look
+            raise Fail(f"cannot describe {topic} (error code {described['error_code']}): its records cannot be counted")
         partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
         committed = await self.client.list_consumer_group_offsets(group, partitions=partitions)
         consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap, self.security), enable_auto_commit=False)
@@ -533,8 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         security = KafkaSecurity.from_env()
         if args.command not in ("list", "create-topics", "old-inbound"):
-            principal = principal_of(args)  # a bad name fails before any connection, and so does a city
-            if why := outside_programme(principal.city):  # outside the programme (as provisioning checks again)
+            principal = principal_of(args)  # a bad name fails before any connection
+            # and so does a new party of a city outside the programme (as provisioning checks again); a city's
+            # parties of before it left may still be revoked, rotated and listed.
+            if args.command.startswith("add-") and (why := outside_programme(principal.city)):
                 raise ValueError(f"{principal.name}: {why}")
         lines = asyncio.run(run(args, security))
     except (KafkaConfigError, ka.PrincipalError, ValueError) as exc:

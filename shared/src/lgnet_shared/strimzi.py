@@ -113,8 +113,7 @@ def values(
     users = [user(ka.Principal.service(deployment, s), prefix, cities) for s in services]
     if notary:
         users.append(user(ka.Principal.notary(deployment), prefix))
-    return {
-        # The chart's ConfigMap gives the pods the programme these topics and users were derived from ("": all 16).
-        "programmeCities": ",".join(programme_cities()) if os.environ.get(PROGRAMME_VAR, "").strip() else "",
-        "strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users},
-    }
+    found: dict[str, Any] = {"strimzi": {"topics": topics(prefix, replication) if with_topics else [], "users": users}}
+    if os.environ.get(PROGRAMME_VAR, "").strip():  # the chart's ConfigMap: the programme these were derived from
+        found["programmeCities"] = ",".join(programme_cities())  # (unset: the operator's own values, default all 16)
+    return found
