@@ -21,6 +21,15 @@ pytestmark = pytest.mark.integration
 VAR = "LGNET_PROGRAMME_CITIES"
 
 
+async def send(bootstrap: str, security: KafkaSecurity, topic: str, value: bytes, partition: int) -> None:
+    producer = AIOKafkaProducer(**client_kwargs(bootstrap, security))
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"k", partition=partition)
+    finally:
+        await producer.stop()
+
+
 async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_read(
     kafka_bootstrap: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -34,12 +43,7 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
         try:
             await admin.provision(national)
             await admin.provision(partner)
-            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
-            await producer.start()
-            try:
-                await producer.send_and_wait(milano, b"a partner's record", key=b"k", partition=1)
-            finally:
-                await producer.stop()
+            await send(kafka_bootstrap, admin_security, milano, b"a partner's record", partition=1)
 
             monkeypatch.setenv(VAR, "torino")  # Milano leaves
             with pytest.raises(Fail) as refused:
@@ -77,12 +81,7 @@ async def test_a_city_leaves_only_once_its_partners_are_revoked_and_its_records_
             assert not [a for a in await ka.describe_acls(admin.client, national.user) if a.resource_name == milano]
             # Left: a later record there (its group's offsets on it expire) no longer stops the national intake's
             # provisioning, e.g. when another city joins.
-            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, admin_security))
-            await producer.start()
-            try:
-                await producer.send_and_wait(milano, b"too late", key=b"k", partition=0)
-            finally:
-                await producer.stop()
+            await send(kafka_bootstrap, admin_security, milano, b"too late", partition=0)
             await admin.provision(national)
         finally:
             await ka.delete_credentials(admin.client, national.name)
