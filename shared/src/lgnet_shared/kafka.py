@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
 if TYPE_CHECKING:
@@ -164,3 +165,19 @@ def client_kwargs(bootstrap: str, security: KafkaSecurity | None = None) -> dict
     the KAFKA_* environment decides. Usage: `AIOKafkaProducer(**client_kwargs(bootstrap), acks="all")`."""
     sec = security if security is not None else KafkaSecurity.from_env()
     return {"bootstrap_servers": bootstrap, **sec.aiokafka()}
+
+
+async def offset_bounds(kafka: dict[str, Any], partitions: Sequence[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Each partition's first retained offset and its end, read with a client of `kafka` (`client_kwargs`)."""
+    consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.beginning_offsets(partitions), await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+
+def unread_count(firsts: Mapping[Any, int], ends: Mapping[Any, int], read: Mapping[Any, int]) -> int:
+    """Records on the partitions of `ends` past what a reader has read (`read`: the next offset it would read, per
+    partition); where it has read nothing, from the first record still retained (`firsts`)."""
+    return sum(max(end - max(read.get(tp, 0), firsts[tp]), 0) for tp, end in ends.items())

@@ -48,7 +48,7 @@ from lgnet_shared.cities import (
     outside_programme,
     programme_cities,
 )
-from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs, offset_bounds, unread_count
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
     OLD_INBOUND,
@@ -234,15 +234,8 @@ class Admin:
             raise Fail(f"cannot describe {topic} (error code {described['error_code']}): its records cannot be counted")
         partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
         committed = await self.client.list_consumer_group_offsets(group, partitions=partitions)
-        consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap, self.security), enable_auto_commit=False)
-        await consumer.start()
-        try:
-            firsts = await consumer.beginning_offsets(partitions)
-            ends = await consumer.end_offsets(partitions)
-        finally:
-            await consumer.stop()
-        done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-        return sum(max(ends[tp] - max(done.get(tp, 0), firsts[tp]), 0) for tp in partitions)
+        firsts, ends = await offset_bounds(client_kwargs(self.bootstrap, self.security), partitions)
+        return unread_count(firsts, ends, {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0})
 
     async def take_back_answers(self, partner: str, city: str | None) -> int:
         """Delete the LITERAL ACLs on the partner's answer topics of every deployment not of `city` (None: of every

@@ -121,6 +121,8 @@ class ServiceSpec:
     routers: Callable[[Runtime], Sequence[APIRouter]] = lambda _: ()
     produces: Sequence[str] = ()  # logical topics this service writes to
     variables: Sequence[config.Variable] = ()  # its own settings, beyond the shared ones (`--help` lists them)
+    # Checks against PostgreSQL and Kafka before the consumers subscribe; one raises SystemExit to refuse to start.
+    preflight: Callable[[Runtime], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -197,6 +199,8 @@ class Runtime:
         self.signing_keys = KeyRegistry(s.kafka_bootstrap_servers, s.topic_prefix, security)
 
         await asyncio.gather(postgres(), kafka())
+        if self.spec.preflight is not None:
+            await timed("preflight", self.spec.preflight(self))
         metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
         self.keys = pii.KeyStore(s.master_key_bytes())
         self.relay = outbox.OutboxRelay(
@@ -509,7 +513,11 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
+        try:
+            await runtime.start()
+        except SystemExit as refused:  # a refusal to start, not a fault: its reason on one line an operator finds
+            log.error("start refused", reason=str(refused))
+            raise
         app.state.runtime = runtime
         try:
             yield

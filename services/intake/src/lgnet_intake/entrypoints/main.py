@@ -9,6 +9,7 @@ from lgnet_intake.adapters import diary
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.entrypoints import civic_http, folder, http, outreach_http
 from lgnet_intake.entrypoints.gatekeeper import gatekeeper
+from lgnet_intake.entrypoints.programme import refuse_unread_leaving_cities
 
 
 def consumers(runtime: Runtime) -> list:  # type: ignore[type-arg]
@@ -28,6 +29,7 @@ SPEC = ServiceSpec(
         outreach_http.router(runtime),
     ],
     produces=["intake.events", "intake.special", "partner.rejections.{partner}", "partner.reminders.{partner}"],
+    preflight=refuse_unread_leaving_cities,
 )
 
 

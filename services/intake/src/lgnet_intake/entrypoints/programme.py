@@ -1,0 +1,63 @@
+"""A national intake's gatekeeper reads the partners' topics of the cities taking part (LGNET_PROGRAMME_CITIES) only.
+Restarted after a city left the programme, it would stop reading that city's topic, whose records are kept for ever:
+those it had not read yet would wait, unread and unanswered. So it refuses to start while a city it no longer serves
+has records there that it has not read — counted from what its gatekeeper recorded with its effects
+(`consumer_positions`, the truth the group's offsets are seeded from) — and names them; the operator keeps the city
+in the programme until they are read (docs/operators.md, "A city leaves the programme"). Only topics this
+deployment may still see count: one re-provisioned without the city no longer holds rights on its topic."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+from lgnet_shared.cities import CITIES, NATIONAL, programme_cities
+from lgnet_shared.kafka import client_kwargs, offset_bounds, unread_count
+from lgnet_shared.old_inbound import GATEKEEPER
+from lgnet_shared.service import Runtime
+from lgnet_shared.topics import partner_inbound
+
+
+class LeavingCityUnread(SystemExit):
+    """Start-up refused: a city that left the programme has partners' records this national intake has not read."""
+
+
+async def refuse_unread_leaving_cities(runtime: Runtime) -> None:
+    s = runtime.settings
+    if s.city != NATIONAL:  # a city's deployment reads its own city's topic only, in or out of the programme
+        return
+    taking_part = programme_cities()
+    leaving = {partner_inbound(c, s.topic_prefix): c for c in CITIES if c not in taking_part}
+    if not leaving:  # every city takes part (the default): nothing to ask the broker
+        return
+    kafka = client_kwargs(s.kafka_bootstrap_servers, s.kafka_security())
+    admin = AIOKafkaAdminClient(**kafka)
+    await admin.start()
+    try:
+        visible = sorted(set(leaving) & set(await admin.list_topics()))
+        described = await admin.describe_topics(visible) if visible else []
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]]
+    if not partitions:
+        return
+    firsts, ends = await offset_bounds(kafka, partitions)
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "select topic, partition, next_offset from consumer_positions where consumer = $1 and topic = any($2)",
+            f"{runtime.spec.name}.{GATEKEEPER}",
+            visible,
+        )
+    read = {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+    problems = []
+    for topic in visible:
+        on_topic = {tp: end for tp, end in ends.items() if tp.topic == topic}
+        if n := unread_count(firsts, on_topic, read):
+            problems.append(f"{leaving[topic]}: {n} record(s) on {topic} not yet read")
+    if problems:
+        raise LeavingCityUnread(
+            f"{s.deployment_name} intake would stop reading the partners' topics of cities outside the programme"
+            f" (LGNET_PROGRAMME_CITIES={','.join(taking_part)}) with records it has not read — "
+            + "; ".join(problems)
+            + ". Keep those cities in LGNET_PROGRAMME_CITIES until their records are read, revoke their partners,"
+            " then re-provision (docs/operators.md, 'A city leaves the programme')"
+        )
