@@ -425,17 +425,36 @@ async def test_the_housing_page_is_titled_by_the_households_reference_person_and
 
 
 async def test_a_household_without_a_proposal_is_named_through_its_waiting_case(desk: Desk) -> None:
+    """Its case from its own entry of housing's waiting list (`GET /households/{id}`): the page read the whole list
+    (every household of the city) to find one case."""
     serve_housing(desk.services, status="none")  # no match in any state
-    desk.services.answers[("housing", "GET", "/households")] = [
-        {"household_id": "h-other", "case_id": "c-other", "blocked": None},
-        {"household_id": HOUSEHOLD, "case_id": CASE, "blocked": "needs_not_assessed: no assessment"},
-    ]
+    entry = {"household_id": HOUSEHOLD, "case_id": CASE, "blocked": "needs_not_assessed: no assessment"}
+    desk.services.answers |= {
+        ("housing", "GET", f"/households/{HOUSEHOLD}"): entry,
+        ("housing", "GET", "/households"): [{"household_id": "h-other", "case_id": "c-other", "blocked": None}, entry],
+    }
     searches = serve_the_household(desk.services)
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
     assert f"Alloggio del nucleo di Amina Okafor {HOUSEHOLD}" in text, text
     assert "Inclusione abitativa, Cooperativa Aurora, aperta il" in text, text  # its case named too
     assert searches == [{"case_id": CASE}]
+    assert ("housing", "GET", f"/households/{HOUSEHOLD}") in desk.services.calls, desk.services.calls
+    assert ("housing", "GET", "/households") not in desk.services.calls, desk.services.calls
+
+
+async def test_a_household_off_the_waiting_list_is_named_by_its_id_without_a_case(desk: Desk) -> None:
+    """Housing's 404 (not on the operator's list: its case closed, or another cooperative's) means no case: nothing
+    is searched in intake, the page names the household by its id."""
+    serve_housing(desk.services, status="none")  # no match, and no entry: FakeServices answers 404
+    searches = serve_the_household(desk.services)
+    await desk.as_operator(LUCA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert page.status_code == 200, page.text
+    assert f'<h1>Alloggio del nucleo <small class="id">{HOUSEHOLD}</small></h1>' in page.text, page.text
+    assert searches == []
+    assert ("housing", "GET", f"/households/{HOUSEHOLD}") in desk.services.calls, desk.services.calls
+    assert ("housing", "GET", "/households") not in desk.services.calls, desk.services.calls
 
 
 async def test_without_a_member_the_operator_may_see_the_household_is_named_by_its_id(desk: Desk) -> None:

@@ -154,6 +154,10 @@ async def _why(w: World) -> Attempt:
     return Attempt("GET", f"/households/{(await WORLDS.household(w))['household_id']}/why")
 
 
+async def _entry(w: World) -> Attempt:
+    return Attempt("GET", f"/households/{(await WORLDS.household(w))['household_id']}")
+
+
 async def _read_match(w: World) -> Attempt:
     return Attempt("GET", f"/matches/{(await match(w))['match_id']}")
 
@@ -205,6 +209,7 @@ async def _unpark(w: World) -> Attempt:
 
 OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
 STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
+CITY_OUTSIDERS, NOT_FOUND = (Caller.OTHER_PARTNER, Caller.OTHER_CITY_STAFF), frozenset({404})
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
@@ -218,6 +223,8 @@ RULES: dict[str, Rule] = {
     "PUT /rules": Rule(STAFF_OWN_CITY, fixed("PUT", "/rules", {"auto_match": False})),
     "POST /matching/runs": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/runs")),
     "GET /households": Rule(OWN_CITY, fixed("GET", "/households")),  # a partner: its own cases' only
+    # Not on the list of another partner or city: 404, as for a household that does not exist (never 403).
+    "GET /households/{household_id}": Rule(CASE, _entry, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "GET /households/{household_id}/why": Rule(CASE, _why),
     "GET /proposals": Rule(OWN_CITY, fixed("GET", "/proposals")),  # a partner: its own cases' or opportunities'
     "GET /matches/{match_id}": Rule(CASE, _read_match),

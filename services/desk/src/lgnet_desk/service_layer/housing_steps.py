@@ -32,10 +32,10 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     except ServiceRefusal as r:
         view["why_refused"] = r.reason
     case_ids = [str(m["case_id"]) for m in matches if m.get("case_id")]
-    if not case_ids:  # no match yet: the household's case as housing's waiting list gives it
+    if not case_ids:  # no match yet: the case of the household's own entry of housing's waiting list (a 404: none)
         with contextlib.suppress(ServiceRefusal):
-            waiting = await services.get("housing", "/households")
-            case_ids = [str(w["case_id"]) for w in waiting if w.get("household_id") == household_id]
+            entry = await services.get("housing", service_path("/households/{}", household_id))
+            case_ids = [str(entry["case_id"])]
     view["cases"] = await desk.cases_by_id(services, case_ids)
     return view
 

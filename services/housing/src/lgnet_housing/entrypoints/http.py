@@ -155,6 +155,14 @@ def router(runtime: Runtime) -> APIRouter:
         return await read(actor, lambda h, c: h.waiting_list(c))
 
     @api.get(
+        "/households/{household_id}",
+        summary="A household's entry of the waiting list (404 if not on the caller's list)",
+        responses={200: {"model": r.WaitingHousehold, "description": "As its element of GET /households"}},
+    )
+    async def waiting_household(household_id: str, actor: Who) -> Any:
+        return await read(actor, lambda h, c: h.waiting_entry(c, household_id))
+
+    @api.get(
         "/households/{household_id}/why",
         summary="Why isn't this household matching?",
         responses={200: {"model": r.WhyNotMatching, "description": "Its state, then the reasons"}},

@@ -265,26 +265,30 @@ class Housing:
     async def waiting_list(self, ctx: Context) -> list[Json]:
         city = ctx.city()
         city_rules = await repo.rules(self.conn, city)
-        out = []
-        partner = ctx.actor.id if ctx.actor is not None and ctx.actor.role is Role.PARTNER else None
+        ranked = []
+        partner = _partner_of(ctx)
         for c in await repo.candidates(self.conn, city, ctx.today):
             if partner is not None and c.case["partner"] != partner:
                 continue  # a partner sees the households of its own cases only
             h = c.household
-            entry: Json = {"household_id": c.case["household_id"], "case_id": c.case["case_id"], "blocked": c.blocked}
-            if h is not None:
-                entry |= {
-                    "priority": prio.priority(h, city_rules, ctx.today),
-                    "priority_breakdown": prio.breakdown(h, city_rules, ctx.today),
-                    "size": h.size,
-                    "minors": h.minors(ctx.today),
-                    "rank_key": prio.rank_key(h, city_rules, ctx.today),
-                }
-            out.append(entry)
-        out.sort(key=lambda e: e.get("rank_key") or (float("inf"),))
-        for e in out:
-            e.pop("rank_key", None)
-        return list(jsonable_encoder(out))
+            rank = prio.rank_key(h, city_rules, ctx.today) if h is not None else (float("inf"),)
+            ranked.append((rank, _waiting_entry(c, city_rules, ctx.today)))
+        ranked.sort(key=lambda r: r[0])
+        return list(jsonable_encoder([entry for _, entry in ranked]))
+
+    async def waiting_entry(self, ctx: Context, household_id: str) -> Json:
+        """One household's entry of the waiting list, as `waiting_list` gives it to the same caller, read on that
+        household alone (the desk's page of one household read the whole list to find its case). Not on the caller's
+        list — unknown, its case closed, another city's or another partner's — is one NotFound, said the same way
+        whichever it is, so that a caller learns nothing of a household it may not see."""
+        city = ctx.city()
+        partner = _partner_of(ctx)
+        c = await repo.candidate(self.conn, city, ctx.today, household_id)
+        if c is None or (partner is not None and c.case["partner"] != partner):
+            whose = f" among the cases of partner {partner}" if partner is not None else ""
+            raise NotFound("household_id", f"household {household_id} is not on the waiting list of {city}{whose}")
+        city_rules = await repo.rules(self.conn, city)
+        return dict(jsonable_encoder(_waiting_entry(c, city_rules, ctx.today)))
 
     async def why(self, ctx: Context, household_id: str) -> Json:
         """Why isn't this household matching? Its state, then the rules each open opportunity fails."""
@@ -608,6 +612,26 @@ class Housing:
 
 async def lock_city(conn: Conn, city: str) -> None:
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"housing-matching:{city}")
+
+
+def _partner_of(ctx: Context) -> str | None:
+    """The acting partner (who sees its own cases' households only); None for staff or an intake event."""
+    return ctx.actor.id if ctx.actor is not None and ctx.actor.role is Role.PARTNER else None
+
+
+def _waiting_entry(c: repo.Candidate, city_rules: rules.CityRules, today: date) -> Json:
+    """A household's entry of the waiting list: its priority where housing knows the household in full (waiting,
+    parked or matched), else only why it is blocked."""
+    entry: Json = {"household_id": c.case["household_id"], "case_id": c.case["case_id"], "blocked": c.blocked}
+    h = c.household
+    if h is not None:
+        entry |= {
+            "priority": prio.priority(h, city_rules, today),
+            "priority_breakdown": prio.breakdown(h, city_rules, today),
+            "size": h.size,
+            "minors": h.minors(today),
+        }
+    return entry
 
 
 def _reason(code: str, detail: str) -> Json:

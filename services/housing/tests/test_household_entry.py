@@ -1,0 +1,85 @@
+"""One household's entry of the waiting list (`GET /households/{household_id}`), in-process on real PostgreSQL as the
+authorisation matrix runs housing: the same entry as its element of `GET /households` for whoever may see it there,
+and a 404 problem+json for a household that is not on the caller's list, whether it exists elsewhere or not — the
+desk's housing page reads this instead of the whole list to find a household's case."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from lgnet_housing.entrypoints.main import SPEC
+from lgnet_housing.service_layer.intake_events import HANDLERS
+from lgnet_shared import clock
+from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
+
+matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
+
+pytestmark = pytest.mark.integration
+A, B, STAFF_TO = matrix.A, matrix.B, matrix.STAFF_TO
+
+
+@pytest.fixture
+async def housing(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+        yield service
+
+
+async def on_the_list(housing: InProcessService, hid: str, *, assessed: bool = True) -> None:
+    """A Torino household of one adult with A's housing case, as intake's events make it (without the needs
+    assessment: on the list, blocked)."""
+    events = matrix.intake_events(hid, f"{hid}-case")
+    for e in events if assessed else events[:-1]:
+        await housing.deliver(HANDLERS, e, "torino", A)
+
+
+async def get(housing: InProcessService, actor: str, path: str) -> Any:
+    async with housing.client(actor) as c:
+        return await c.get(path)
+
+
+async def test_a_households_entry_is_its_element_of_the_waiting_list(housing: InProcessService) -> None:
+    await on_the_list(housing, "h-waiting")
+    await on_the_list(housing, "h-blocked", assessed=False)
+    for actor in (STAFF_TO, A):  # the city's staff and the case's partner see both on the list
+        waiting = (await get(housing, actor, "/households")).json()
+        assert {w["household_id"] for w in waiting} == {"h-waiting", "h-blocked"}, waiting
+        for element in waiting:
+            r = await get(housing, actor, f"/households/{element['household_id']}")
+            assert r.status_code == 200, r.text
+            assert r.json() == element
+    entry = (await get(housing, STAFF_TO, "/households/h-waiting")).json()
+    assert entry["case_id"] == "h-waiting-case" and entry["blocked"] is None and entry["size"] == 1, entry
+    blocked = (await get(housing, STAFF_TO, "/households/h-blocked")).json()
+    assert blocked["blocked"].startswith("needs_not_assessed:") and "priority" not in blocked, blocked
+
+
+async def test_a_household_off_the_callers_list_is_not_found_and_its_existence_not_told(
+    housing: InProcessService,
+) -> None:
+    await on_the_list(housing, "h-a")
+    await on_the_list(housing, "h-closed")
+    closed = iev.CaseClosed(case_id="h-closed-case", outcome=iev.CaseOutcome.OTHER, closed_on=clock.today())
+    await housing.deliver(HANDLERS, closed, "torino", A)
+
+    async def not_found(actor: str, hid: str) -> str:
+        r = await get(housing, actor, f"/households/{hid}")
+        assert r.status_code == 404, r.text
+        assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+        problem = r.json()
+        assert problem["status"] == 404 and problem["field"] == "household_id", problem
+        assert "waiting list" in problem["reason"], problem  # the reason named
+        return str(problem["reason"]).replace(hid, "<id>")
+
+    assert "torino" in await not_found(STAFF_TO, "h-nobody")  # unknown
+    await not_found(STAFF_TO, "h-closed")  # its case closed: off the list
+    # Another partner of the city, and another city's staff, may not see h-a: answered as for a household that does
+    # not exist, word for word, so that neither learns it does.
+    assert await not_found(B, "h-a") == await not_found(B, "h-nobody")
+    assert await not_found("staff-trieste", "h-a") == await not_found("staff-trieste", "h-nobody")
+    r = await get(housing, "coordination", "/households/h-a")  # the national role reads aggregates only
+    assert r.status_code == 403 and r.json()["field"] == "", r.text
+    r = await get(housing, STAFF_TO, "/households/h%00")  # no id PostgreSQL could hold: bad input, not unknown
+    assert (r.status_code, r.json()["field"]) == (422, "path.household_id"), r.text
