@@ -10,8 +10,10 @@ to 35,049 events/s over its first six runs, while the backbone's paths, bound by
 BENCH_TRACING=1 records every span (SDK with a batch processor) as a service with an exporter would.
 The consumer runs with a per-event handler (one insert per event), the same handler pipelined (its inserts sent
 together, `consumer.PipelinedHandler`), and a batch handler (one `executemany` per run of events, as reporting's
-projector does), signed, and the batch handler unsigned. BENCH_PATHS (default `raw,event,pipelined,batch,unsigned`)
-runs only some paths (a profile of one of them). Prints medians and ratios to raw.
+projector does), signed, and both the per-event and the batch handler unsigned (`event-unsigned`, `unsigned`: the
+baselines of the signing cost, #16's "≤ 10 % slower", on each path). BENCH_PATHS (default
+`raw,event,event-unsigned,pipelined,batch,unsigned`) runs only some paths (a profile of one of them). Prints medians
+and ratios to raw.
 
 Besides events per second, each path's CPU time per event: this process's (relay and consumer), the local Kafka
 broker's and PostgreSQL's (their processes' CPU counters in /proc, found from `.local/`; BENCH_KAFKA_PID and
@@ -54,7 +56,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "5"))
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
-PATHS = os.environ.get("BENCH_PATHS", "raw,event,pipelined,batch,unsigned").split(",")
+PATHS = os.environ.get("BENCH_PATHS", "raw,event,event-unsigned,pipelined,batch,unsigned").split(",")
 KAFKA_PID = pid_of("BENCH_KAFKA_PID", KAFKA_PIDFILE)
 PG_PID = pid_of("BENCH_PG_PID", PG_PIDFILE)
 
@@ -217,11 +219,18 @@ async def main() -> None:
     raw: list[float] = []
     paths = {
         "event": (HANDLERS["event"], True),
+        "event-unsigned": (HANDLERS["event"], False),
         "pipelined": (HANDLERS.get("event, pipelined"), True),  # absent in code before it (A/B runs)
         "batch": (HANDLERS["batch"], True),
         "unsigned": (HANDLERS["batch"], False),
     }
-    names = {"event": "event", "pipelined": "event, pipelined", "batch": "batch", "unsigned": UNSIGNED}
+    names = {
+        "event": "event",
+        "event-unsigned": "event, unsigned",
+        "pipelined": "event, pipelined",
+        "batch": "batch",
+        "unsigned": UNSIGNED,
+    }
     chosen = [p for p in paths if p in PATHS and paths[p][0] is not None]
     backbone: dict[str, list[float]] = {p: [] for p in chosen}
     cpu: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in chosen}
@@ -250,13 +259,14 @@ async def main() -> None:
             f" {_us(cpu[p], 1):.0f},"
             f" PostgreSQL {_us(cpu[p], 2):.0f})"
         )
-    if "batch" in backbone and "unsigned" in backbone:
-        signed, unsigned = statistics.median(backbone["batch"]), statistics.median(backbone["unsigned"])
-        print(
-            f"signing on vs off (batch handler) : {signed / unsigned:.2f} ({(1 - signed / unsigned) * 100:+.0f} %"
-            f" slower); in CPU per event {_us(cpu['unsigned']) / _us(cpu['batch']):.2f}"
-            f" ({_us(cpu['batch']) - _us(cpu['unsigned']):+.0f} µs)"
-        )
+    for on, off, label in (("event", "event-unsigned", "per-event"), ("batch", "unsigned", "batch")):
+        if on in backbone and off in backbone:
+            signed, unsigned = statistics.median(backbone[on]), statistics.median(backbone[off])
+            print(
+                f"signing on vs off ({label + ' handler':17s}): {signed / unsigned:.2f}"
+                f" ({(1 - signed / unsigned) * 100:+.0f} % slower); in CPU per event"
+                f" {_us(cpu[off]) / _us(cpu[on]):.2f} ({_us(cpu[on]) - _us(cpu[off]):+.0f} µs)"
+            )
 
 
 def configure() -> None:
