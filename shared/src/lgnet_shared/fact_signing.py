@@ -524,7 +524,7 @@ class KeyRegistry:
         self._lock = asyncio.Lock()
         self._refreshing = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
-        self._partitions: list[TopicPartition] = []  # every deployment's registry topic found so far
+        self._positions: dict[TopicPartition, int] = {}  # where the last read ended, per registry topic
 
     def add(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -535,26 +535,29 @@ class KeyRegistry:
     async def load(self) -> None:
         """Read what was registered since the last read, in every deployment's registry topic (one consumer, kept: a
         re-read is a metadata request and one fetch; a deployment's topic that appeared since is read from its
-        start)."""
+        start). Between reads the consumer holds no partition: assigned, aiokafka fetched them in the background all
+        the while, and asked for metadata without pause once a registry topic was gone."""
         async with self._lock:
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
-                    **client_kwargs(self.bootstrap, self.security), enable_auto_commit=False
+                    **client_kwargs(self.bootstrap, self.security),
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",  # a registry topic not read before: from its start
                 )
                 await self._consumer.start()
             family = TOPICS[REGISTRY_TOPIC].family_prefix(self.prefix)
             found = sorted(t for t in await self._consumer.topics() if t.startswith(family))
-            new = [TopicPartition(t, 0) for t in found if TopicPartition(t, 0) not in self._partitions]
-            if new:
-                # assign() replaces the assignment: the partitions read before continue from where they were.
-                positions = {tp: await self._consumer.position(tp) for tp in self._partitions}
-                self._partitions = [*self._partitions, *new]
-                self._consumer.assign(self._partitions)
-                for tp, offset in positions.items():
-                    self._consumer.seek(tp, offset)
-                await self._consumer.seek_to_beginning(*new)
-            if self._partitions:
-                self.add(await _read_to_end(self._consumer, self._partitions, self.prefix))
+            partitions = [TopicPartition(t, 0) for t in found]
+            if partitions:
+                self._consumer.assign(partitions)
+                for tp in partitions:  # where the last read ended (before any await: no reset can come first)
+                    if tp in self._positions:
+                        self._consumer.seek(tp, self._positions[tp])
+                try:
+                    self.add(await _read_to_end(self._consumer, partitions, self.prefix))
+                    self._positions = {tp: await self._consumer.position(tp) for tp in partitions}
+                finally:
+                    self._consumer.unsubscribe()
             self._loaded_at = time.monotonic()
 
     async def close(self) -> None:

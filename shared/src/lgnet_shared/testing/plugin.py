@@ -81,20 +81,9 @@ def new_topic_prefix(kind: str = "t") -> str:
 
 
 @pytest.fixture
-async def topic_prefix() -> AsyncIterator[str]:
-    """A unique prefix: topics created under it belong to this test alone, and are deleted when it ends. Kept to
-    the session's end, the suite's topics piled up on the broker (a thousand and more by its second half), and every
-    request for the whole cluster's metadata — each service start reads its signing-key registry so — cost the broker
-    and the client in proportion: ≈ 0.1 ms of broker CPU per topic per request, a quarter of the broker's CPU in a
-    run of intake's tests (docs/benchmarks.md, "Twenty-sixth pass")."""
-    prefix = new_topic_prefix()
-    yield prefix
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if bootstrap:
-        try:
-            await delete_topics_under({prefix}, bootstrap)
-        except Exception as exc:  # cleaning up must not turn a test's result: the session's end tries again
-            print(f"\n[lgnet] topics of {prefix} not deleted: {exc!r}")
+def topic_prefix() -> str:
+    """A unique prefix: topics created under it belong to this test alone."""
+    return new_topic_prefix()
 
 
 # The suite's cluster runs a programme of the cities its tests name (every process it starts inherits it): a
@@ -116,27 +105,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     import asyncio
 
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from lgnet_shared.kafka import client_kwargs
+
+    async def delete() -> int:
+        admin = AIOKafkaAdminClient(**client_kwargs(bootstrap), request_timeout_ms=60000)
+        await admin.start()
+        try:
+            doomed = [t for t in await admin.list_topics() if t.startswith(tuple(_PREFIXES))]
+            for i in range(0, len(doomed), 200):
+                await admin.delete_topics(doomed[i : i + 200])
+            return len(doomed)
+        finally:
+            await admin.close()
+
     try:
-        deleted = asyncio.run(delete_topics_under(_PREFIXES, bootstrap))
+        deleted = asyncio.run(delete())
     except Exception as exc:  # cleaning up must not turn a run's result: say it and go on
         print(f"\n[lgnet] test topics not deleted: {exc!r}")
     else:
         print(f"\n[lgnet] deleted {deleted} test topics of {len(_PREFIXES)} prefixes")
-
-
-async def delete_topics_under(prefixes: set[str], bootstrap: str) -> int:
-    """Delete the topics whose names start with one of `prefixes`; returns how many."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap), request_timeout_ms=60000)
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
-        for i in range(0, len(doomed), 200):
-            await admin.delete_topics(doomed[i : i + 200])
-        return len(doomed)
-    finally:
-        await admin.close()
 
 
 @contextlib.asynccontextmanager
