@@ -368,6 +368,14 @@ async def test_the_registry_reader_leaves_the_broker_alone_between_reads(
         await publish_key(producer, trieste.key, topic_prefix)  # a deployment that joined since
         assert await registry.lookup(trieste.key.key_id) == trieste.key
         assert torino.key.key_id in registry.keys and consumer.assignment() == set()
+        # A key rotated on a topic read before, and Torino's registry made again (its new key at offset 0, where
+        # the last read had ended at 1): both found.
+        rotated = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+        again = FactSigner(os.urandom(32), "torino", "intake", "torino")
+        await publish_key(producer, rotated.key, topic_prefix)
+        await publish_key(producer, again.key, topic_prefix)
+        assert await registry.lookup(rotated.key.key_id) == rotated.key
+        assert await registry.lookup(again.key.key_id) == again.key
     finally:
         await registry.close()
         await producer.stop()

@@ -533,28 +533,32 @@ class KeyRegistry:
             self.keys.setdefault(key.key_id, key)
 
     async def load(self) -> None:
-        """Read what was registered since the last read, in every deployment's registry topic (one consumer, kept: a
-        re-read is a metadata request and one fetch; a deployment's topic that appeared since is read from its
-        start). Between reads the consumer holds no partition: assigned, aiokafka fetched them in the background all
-        the while, and asked for metadata without pause once a registry topic was gone."""
+        """Read what was registered since the last read, in every deployment's registry topic (one consumer, kept
+        between reads; a read lists the cluster's topics, reads the registry's from where the last read ended —
+        from its start for one new since, or whose log no longer holds that place — and lets them go). Between reads
+        the consumer holds no partition: assigned, aiokafka fetched them in the background all the while, and asked
+        for metadata without pause once a registry topic was gone."""
         async with self._lock:
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
                     **client_kwargs(self.bootstrap, self.security),
                     enable_auto_commit=False,
-                    auto_offset_reset="earliest",  # a registry topic not read before: from its start
+                    auto_offset_reset="earliest",
                 )
                 await self._consumer.start()
             family = TOPICS[REGISTRY_TOPIC].family_prefix(self.prefix)
             found = sorted(t for t in await self._consumer.topics() if t.startswith(family))
             partitions = [TopicPartition(t, 0) for t in found]
+            self._positions = {tp: at for tp, at in self._positions.items() if tp in partitions}  # gone: forgotten
             if partitions:
+                firsts = await self._consumer.beginning_offsets(partitions)
+                ends = await self._consumer.end_offsets(partitions)
                 self._consumer.assign(partitions)
-                for tp in partitions:  # where the last read ended (before any await: no reset can come first)
-                    if tp in self._positions:
-                        self._consumer.seek(tp, self._positions[tp])
+                for tp in partitions:  # before any await: no offset reset can come first
+                    at = self._positions.get(tp)
+                    self._consumer.seek(tp, at if at is not None and firsts[tp] <= at <= ends[tp] else firsts[tp])
                 try:
-                    self.add(await _read_to_end(self._consumer, partitions, self.prefix))
+                    self.add(await _read_to_end(self._consumer, partitions, ends, self.prefix))
                     self._positions = {tp: await self._consumer.position(tp) for tp in partitions}
                 finally:
                     self._consumer.unsubscribe()
@@ -657,15 +661,20 @@ async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurit
 
 
 async def _read_to_end(
-    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], prefix: str = ""
+    consumer: AIOKafkaConsumer,
+    partitions: list[TopicPartition],
+    end: dict[TopicPartition, int],
+    prefix: str = "",
+    timeout_s: float = 10.0,
 ) -> list[SigningKey]:
-    """The keys from the consumer's positions to the partitions' current ends. Malformed records are skipped (a key
-    that cannot be read verifies nothing), and so is a key on another deployment's or service's registry topic than
-    its own: a deployment can only vouch for its own keys. So is a key whose declared city is not its deployment's
-    (read off the name the operator provisioned): a deployment cannot make its key national or another city's."""
+    """The keys from the consumer's positions to `end`, for at most `timeout_s` (a topic deleted meanwhile never
+    reaches its end: the next read goes on). Malformed records are skipped (a key that cannot be read verifies
+    nothing), and so is a key on another deployment's or service's registry topic than its own: a deployment can
+    only vouch for its own keys. So is a key whose declared city is not its deployment's (read off the name the
+    operator provisioned): a deployment cannot make its key national or another city's."""
     keys: list[SigningKey] = []
-    end: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-    while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+    deadline = time.monotonic() + timeout_s
+    while [tp for tp in partitions if await consumer.position(tp) < end[tp]] and time.monotonic() < deadline:
         batch = await consumer.getmany(*partitions, timeout_ms=1000)
         for tp, records in batch.items():
             writer = registry_writer(tp.topic, prefix)

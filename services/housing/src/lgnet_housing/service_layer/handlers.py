@@ -280,7 +280,7 @@ class Housing:
         """One household's entry of the waiting list, as `waiting_list` gives it to the same caller, read on that
         household alone (the desk's page of one household read the whole list to find its case). Not on the caller's
         list — unknown, its case closed, another city's or another partner's — is one NotFound, said the same way
-        whichever it is, so that a caller learns nothing of a household it may not see."""
+        whichever it is (the household's `why` and holds answer 403 for another city's or partner's)."""
         city = ctx.city()
         partner = _partner_of(ctx)
         c = await repo.candidate(self.conn, city, ctx.today, household_id)
