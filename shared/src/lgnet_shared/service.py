@@ -426,20 +426,26 @@ def subscribed(topics: Sequence[str], prefix: str) -> list[KafkaTopic]:
     return [KafkaTopic(physical(t, prefix), declare=False) for t in topics]
 
 
+async def recorded_positions(pool: Any, inbox: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    """The next offset a consumer (`inbox`: '<service>.<consumer>') will process, per partition of `topics`, as it
+    recorded it with its effects (`consumer_positions`)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "select topic, partition, next_offset from consumer_positions where consumer = $1 and topic = any($2)",
+            inbox,
+            list(topics),
+        )
+    return {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+
+
 async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, topics: Sequence[str]) -> dict[str, int]:
     """PostgreSQL's record of what a consumer processed (`consumer_positions`, written with its effects) is the
     truth; Kafka's committed offsets are a cache of it. Where the group has none (a renamed group after an
     upgrade, offsets expired while the deployment was down), commit the recorded positions, so the consumer
     resumes there instead of re-reading the log from the start. Returns what was seeded ("topic:partition")."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "select topic, partition, next_offset from consumer_positions where consumer = $1 and topic = any($2)",
-            cons.inbox,
-            list(topics),
-        )
-    if not rows:
+    recorded = await recorded_positions(pool, cons.inbox, topics)
+    if not recorded:
         return {}
-    recorded = {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
     admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:

@@ -16,7 +16,7 @@ from aiokafka.structs import TopicPartition
 from lgnet_shared.cities import CITIES, NATIONAL, programme_cities
 from lgnet_shared.kafka import client_kwargs, offset_bounds, unread_count
 from lgnet_shared.old_inbound import GATEKEEPER
-from lgnet_shared.service import Runtime
+from lgnet_shared.service import Runtime, recorded_positions
 from lgnet_shared.topics import partner_inbound
 
 
@@ -70,16 +70,9 @@ async def _unread(runtime: Runtime, leaving: dict[str, str]) -> list[str]:
     finally:
         await admin.close()
     firsts, ends = await offset_bounds(kafka, partitions)
-    async with runtime.pool.acquire() as conn:
-        rows = await conn.fetch(
-            "select topic, partition, next_offset from consumer_positions where consumer = $1 and topic = any($2)",
-            f"{runtime.spec.name}.{GATEKEEPER}",
-            visible,
-        )
     read = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-    for r in rows:
-        tp = TopicPartition(r["topic"], r["partition"])
-        read[tp] = max(read.get(tp, 0), int(r["next_offset"]))
+    for tp, at in (await recorded_positions(runtime.pool, f"{runtime.spec.name}.{GATEKEEPER}", visible)).items():
+        read[tp] = max(read.get(tp, 0), at)
     problems = []
     for topic in visible:
         on_topic = {tp: end for tp, end in ends.items() if tp.topic == topic}
