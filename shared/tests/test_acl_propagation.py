@@ -51,3 +51,37 @@ async def test_acls_that_never_reach_a_broker_are_an_error_naming_it(
     principal = ka.Principal.partner_("coop-lag", city="torino")
     with pytest.raises(ka.AdminError, match=r"User:partner\.coop-lag .* broker 7"):
         await ka.grant(fake_cluster(1, 7), principal, "p.", exclusive=False)
+
+
+async def test_a_right_taken_back_by_an_exclusive_grant_is_gone_everywhere_when_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Re-provisioned for a smaller programme, a national intake loses its read on a leaving city's topic: grant
+    deleted it, but returned as soon as the brokers showed the wanted ACLs, while a broker still held the old one (CI:
+    `test_programme_leaving` saw the read right after provisioning). It now waits until no broker holds it."""
+    principal = ka.Principal.service("national-lag", "intake")
+    stale = ka.Acl(
+        ka.ResourceType.TOPIC, "p.lgnet.partner.inbound.milano", ka.Pattern.LITERAL, principal.user, ka.Op.READ
+    )
+    held: list[ka.Acl] = [stale]
+    deleted: list[ka.Acl] = []
+    asked: Counter[int | None] = Counter()
+
+    async def create_acls(admin: Any, acls: list[ka.Acl]) -> None:
+        held.extend(acls)
+
+    async def delete_acls(admin: Any, user: str) -> int:
+        deleted.append(stale)  # the controller took it; broker 1 still holds it for its first three describes
+        return 1
+
+    async def describe_acls(admin: Any, user: str | None = None, node_id: int | None = None) -> list[ka.Acl]:
+        asked[node_id] += 1
+        late = node_id == 1 and asked[node_id] < 4
+        return [a for a in held if a not in deleted or late]
+
+    monkeypatch.setattr(ka, "create_acls", create_acls)
+    monkeypatch.setattr(ka, "delete_acls", delete_acls)
+    monkeypatch.setattr(ka, "describe_acls", describe_acls)
+    monkeypatch.setattr(ka, "PROPAGATION_POLL_S", 0.001)
+    wanted = await ka.grant(fake_cluster(1), principal, "p.")
+    assert stale not in wanted and asked[1] >= 4

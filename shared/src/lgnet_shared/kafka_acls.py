@@ -575,22 +575,21 @@ async def grant(
     are only added (a test or demo party that plays under several prefixes at once keeps each one's)."""
     wanted = derive(principal, topic_prefix, partner_cities)
     have = await describe_acls(admin, principal.user)
-    if exclusive and set(have) - set(wanted):
+    removed = set(have) - set(wanted) if exclusive else set()
+    if removed:
         await delete_acls(admin, principal.user)
         have = []
     await create_acls(admin, [a for a in wanted if a not in set(have)])
-    await _applied_everywhere(admin, principal.user, wanted)
+    # The controller has committed the change; each broker's authorizer applies it from the metadata log a moment
+    # later: a client the party starts in that moment is refused a right just granted, or keeps one just taken back.
+    await _everywhere(
+        admin, principal.user, lambda held: set(wanted) <= held and not removed & held, f"the ACLs of {principal.user}"
+    )
     return wanted
 
 
 PROPAGATION_TIMEOUT_S = 10.0
 PROPAGATION_POLL_S = 0.1
-
-
-async def _applied_everywhere(admin: AIOKafkaAdminClient, user: str, acls: list[Acl]) -> None:
-    """The controller has committed the ACLs; each broker's authorizer applies them from the metadata log a moment
-    later, and a client the party starts in that moment is refused. Wait until every broker describes them."""
-    await _everywhere(admin, user, lambda held: set(acls) <= held, f"the ACLs of {user}")
 
 
 async def _everywhere(
