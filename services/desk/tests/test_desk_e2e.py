@@ -27,7 +27,7 @@ from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 PASSWORD = "una-password-lunga-1"
@@ -324,7 +324,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await shot(maria, "cartella-english")
     await maria.goto(person_url + "?lang=it")
     await maria.get_by_role("link", name="Stampa l'informativa sulla privacy").click()
-    assert "Persona: Amina Okafor" in await maria.locator("main").inner_text()  # the person who signs it
+    await expect(maria.locator("main")).to_contain_text("Persona: Amina Okafor")  # the person who signs it
     await shot(maria, "privacy-notice")
     # Read like the cartella: an id nobody has is refused (it was served for any id at all).
     answer = await maria.goto(desk.url + "/persons/p-nessuno/privacy-notice")
@@ -381,7 +381,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     csv = await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")
     assert "sara" in await csv.text()
     await rpd.get_by_role("link", name="Stampa per l'interessato (diritto di accesso)").click()
-    assert "Chi ha consultato i suoi dati" in await rpd.locator("h1").inner_text()
+    await expect(rpd.locator("h1")).to_contain_text("Chi ha consultato i suoi dati")
     await shot(rpd, "subject-access")
     # the DPO reads the log, not the persons: the cartella is not for this role
     r = await rpd.goto(person_url)
@@ -497,7 +497,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     assert "Plan review" in await luca.locator("tr", has_text="Appointment of").inner_text()
     await luca.goto(desk.url + "/todo?lang=it")
     await luca.get_by_role("link", name=f"Vai alla pratica {case}", exact=True).click()
-    assert await luca.get_by_role("link", name="Moussa Diallo").count() == 1  # the case's person, found by case
+    await expect(luca.get_by_role("link", name="Moussa Diallo")).to_have_count(1)  # the case's person, found by case
     # The appointment the city's staff booked with the case's person is on the cooperative's agenda of that day,
     # without buttons it may not use: only who booked it changes it.
     await luca.goto(desk.url + "/todo")
@@ -509,7 +509,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     await maria.goto(desk.url + "/todo")
     assert await maria.locator("tr", has_text=case).count() == 2
     await maria.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
-    assert await maria.locator("tr", has_text="op-giulia").count() == 1  # the agenda of the appointment's day
+    await expect(maria.locator("tr", has_text="op-giulia")).to_have_count(1)  # the agenda of the appointment's day
     # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
     answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")
     assert answer is not None and answer.status == 422
@@ -550,7 +550,7 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     assert "Salma Civica" in await luca.locator("h1").inner_text()
     assert "Ente partner\nCooperativa Aurora" in await luca.locator("main").inner_text()  # its case, by its name
     await luca.get_by_role("link", name="Partecipazione civica").click()
-    assert "Attività di partecipazione civica" in await luca.locator("h1").inner_text()
+    await expect(luca.locator("h1")).to_contain_text("Attività di partecipazione civica")
     await luca.fill("#title", "Italiano A2 serale")
     await luca.select_option("#kind", "italian_language_course")
     await luca.fill("#starts_on", "2026-02-02")

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
+from playwright.async_api import expect
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_desk_e2e import desk, desk_pool, logged_in, shot  # the same desk (the browser: the testing plugin's)
@@ -74,7 +75,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     outing_url = luca.url
     await shot(luca, "outreach-outing")
     await luca.get_by_role("link", name="Unità di strada").click()
-    assert "Stazione Porta Nuova, Giardini Alimonda" in await luca.locator("main").inner_text()
+    await expect(luca.locator("main")).to_contain_text("Stazione Porta Nuova, Giardini Alimonda")
     await shot(luca, "outreach")
 
     maria = await logged_in(browser, desk, "maria")  # the city's operator: the person was taken in charge
@@ -82,8 +83,9 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     first = maria.locator("input[name='person_id']").first
     await first.fill("p-karim")
     await maria.get_by_role("button", name="Collega").first.click()
-    assert await maria.locator("a[href^='/persons/p-karim']").count() == 1
+    await expect(maria.locator("a[href^='/persons/p-karim']")).to_have_count(1)  # the outing's page again, linked
     await maria.locator("a[href^='/outreach/street-persons/']").first.click()
+    await maria.wait_for_url("**/outreach/street-persons/*")
     page = await maria.locator("main").inner_text()
     assert "Il Rosso" in page and "3 giorni dopo il primo contatto" in page  # first contact kept: 3 days before
     await shot(maria, "outreach-street-person")
@@ -106,7 +108,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")
     await shot(maria, "agenda")
     await maria.get_by_role("button", name="Annulla").first.click()
-    assert "annullato" in (await maria.locator("main").inner_text()).lower()
+    await expect(maria.locator("main")).to_contain_text("annullato", ignore_case=True)
     await maria.goto(desk.url + f"/agenda?day={tomorrow}&lang=en")
     assert "Cancelled by the person" in await maria.locator("main").inner_text()
 
@@ -117,7 +119,7 @@ async def test_the_citys_staff_register_a_mobile_unit_at_the_desk(browser: Any, 
     run = uuid.uuid4().hex[:6]
     maria = await logged_in(browser, desk, "maria")
     await maria.get_by_role("link", name="Unità mobili").click()
-    assert "Unità mobili del Comune" in await maria.locator("h1").inner_text()
+    await expect(maria.locator("h1")).to_contain_text("Unità mobili del Comune")
     await maria.fill("#name", f"Unità Sud {run}")
     await maria.fill("#area", "Circoscrizioni 8 e 9")
     await maria.fill("#vehicle", "furgone attrezzato")

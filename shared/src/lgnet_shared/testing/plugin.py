@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -213,8 +213,11 @@ CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(scope="session")
 async def _chromium() -> AsyncIterator[Any]:
     """One headless Chromium per test process: a launch costs more CPU than most page checks."""
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
+    # A page's assertions retry until the page shows what they expect: a click that posts a form returns before the
+    # next page is there, and on a busy CI machine the desk's call to a service can take seconds.
+    expect.set_options(timeout=20_000)
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} missing: run `python deploy/local/browser.py ensure` (make test does)", pytrace=False)
     async with async_playwright() as pw:
@@ -225,9 +228,28 @@ async def _chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
 @pytest.fixture
-async def browser(_chromium: Any) -> AsyncIterator[Any]:
-    """The shared headless Chromium; what a test opens in it (contexts, pages) is closed after the test."""
+async def browser(_chromium: Any, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The shared headless Chromium; what a test opens in it (contexts, pages) is closed after the test. When the
+    test failed, each open page's address and main text are printed first: what the person saw, in CI's log."""
     yield _chromium
     for context in list(_chromium.contexts):
+        if request.node.stash.get(_CALL_FAILED, False):
+            for page in context.pages:
+                with contextlib.suppress(Exception):
+                    main = await page.locator("main").first.inner_text(timeout=2_000)
+                    print(f"--- page {page.url}\n{main[:3000]}")
         await context.close()
