@@ -381,6 +381,38 @@ async def test_the_registry_reader_leaves_the_broker_alone_between_reads(
         await producer.stop()
 
 
+async def test_a_registry_read_with_nothing_new_leaves_the_reader_able_to_find_a_later_key(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A read that found nothing new assigned the registry's partitions and let them go at once: aiokafka's fetch
+    routine, woken by the assignment, found no subscription and died, and every later read waited its 10 s out and
+    found nothing — a deployment that joined afterwards, or a rotated key, was refused as `unknown_key` by a running
+    consumer for good (its facts dead-lettered), and closing the reader raised."""
+    torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    registry = KeyRegistry(kafka_bootstrap, topic_prefix, refresh_s=0)
+    try:
+        await publish_key(producer, torino.key, topic_prefix)
+        await registry.load()
+        for city in ("trieste", "genova"):
+            await registry.load()  # nothing new since the last read
+            await asyncio.sleep(0.1)
+            later = FactSigner(os.urandom(32), city, "intake", city)
+            await publish_key(producer, later.key, topic_prefix)
+            assert await asyncio.wait_for(registry.lookup(later.key.key_id), 5) == later.key
+        # Should aiokafka's fetch routine die of anything else, the next read starts a new consumer.
+        assert registry._consumer is not None
+        registry._consumer._fetcher._fetch_task.cancel()
+        await asyncio.sleep(0.1)
+        rotated = FactSigner(os.urandom(32), "torino", "intake", "torino")
+        await publish_key(producer, rotated.key, topic_prefix)
+        assert await asyncio.wait_for(registry.lookup(rotated.key.key_id), 5) == rotated.key
+    finally:
+        await asyncio.wait_for(registry.close(), 5)  # raised "Unexpected error during data retrieval"
+        await producer.stop()
+
+
 def h(record: Any, name: str) -> str:
     return dict(record.headers)[name].decode()
 

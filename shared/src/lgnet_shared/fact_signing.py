@@ -41,12 +41,13 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 
-from lgnet_shared import merkle, signing
+from lgnet_shared import logs, merkle, signing
 from lgnet_shared.cities import city_of
 from lgnet_shared.envelope import Envelope, Headers
 from lgnet_shared.errors import Unauthenticated
@@ -56,6 +57,7 @@ from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, ph
 REGISTRY_TOPIC = "signing-keys.{writer}"  # one per service deployment: only it may write its own
 EXTENSION = "signingkey"
 FIELD = f"headers.{signing.HEADER}"
+log = logs.get_logger(__name__)
 
 
 def key_id_for(deployment: str, service: str, public: bytes) -> str:
@@ -539,6 +541,8 @@ class KeyRegistry:
         the consumer holds no partition: assigned, aiokafka fetched them in the background all the while, and asked
         for metadata without pause once a registry topic was gone."""
         async with self._lock:
+            if self._consumer is not None and not _fetching(self._consumer):
+                await self.close()  # its fetch routine died (see below): a new consumer reads on
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
                     **client_kwargs(self.bootstrap, self.security),
@@ -553,21 +557,37 @@ class KeyRegistry:
             if partitions:
                 firsts = await self._consumer.beginning_offsets(partitions)
                 ends = await self._consumer.end_offsets(partitions)
-                self._consumer.assign(partitions)
-                for tp in partitions:  # before any await: no offset reset can come first
+                starts = {}
+                for tp in partitions:
                     at = self._positions.get(tp)
-                    self._consumer.seek(tp, at if at is not None and firsts[tp] <= at <= ends[tp] else firsts[tp])
-                try:
-                    self.add(await _read_to_end(self._consumer, partitions, ends, self.prefix))
-                    self._positions = {tp: await self._consumer.position(tp) for tp in partitions}
-                finally:
-                    self._consumer.unsubscribe()
+                    starts[tp] = self._positions[tp] = (
+                        at if at is not None and firsts[tp] <= at <= ends[tp] else firsts[tp]
+                    )
+                # Only what has something to read is assigned: assigned and let go again without a fetch in between
+                # (nothing new), aiokafka's fetch routine woke to no subscription and died, and the consumer never
+                # fetched again (every later read found nothing: a key registered since was never found).
+                todo = [tp for tp in partitions if starts[tp] < ends[tp]]
+                if todo:
+                    self._consumer.assign(todo)
+                    for tp in todo:  # before any await: no offset reset can come first
+                        self._consumer.seek(tp, starts[tp])
+                    try:
+                        self.add(await _read_to_end(self._consumer, todo, ends, self.prefix))
+                        self._positions.update({tp: await self._consumer.position(tp) for tp in todo})
+                    finally:
+                        await asyncio.sleep(0)  # the fetch routine takes the assignment before it goes
+                        self._consumer.unsubscribe()
             self._loaded_at = time.monotonic()
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        """Stops the consumer; a consumer that fails to stop cleanly is dropped all the same (at shutdown, the
+        service's other resources still get closed)."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await consumer.stop()
+            except KafkaError as exc:
+                log.warning("signing_key_reader_stop_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def lookup(self, key_id: str) -> SigningKey | None:
         """A key not known yet is looked for in a fresh read of the registry, so a key registered before its first
@@ -686,6 +706,13 @@ async def _read_to_end(
                 if writer == f"{key.deployment}.{key.service}" and key.city == key.deployment_city:
                     keys.append(key)
     return keys
+
+
+def _fetching(consumer: AIOKafkaConsumer) -> bool:
+    """Whether the consumer's background fetch routine still runs (aiokafka keeps it private; once it has died, on
+    any error of its own, the consumer fetches nothing again)."""
+    task = getattr(getattr(consumer, "_fetcher", None), "_fetch_task", None)
+    return task is None or not task.done()
 
 
 def registry_topic(deployment: str, service: str, prefix: str = "") -> str:
