@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -328,17 +329,12 @@ async def test_a_city_cannot_register_its_key_as_national_or_another_citys(
         await housing.stop()
 
 
-@pytest.mark.integration
-async def test_the_registry_reader_leaves_the_broker_alone_between_reads(
+@pytest.fixture
+async def torino_read(
     kafka_bootstrap: str, topic_prefix: str
-) -> None:
-    """Each service keeps one registry consumer (a re-read is one metadata request and one fetch), and it used to keep
-    the registry's partitions assigned: aiokafka fetched them in the background all the while, and once a registry
-    topic was gone (a deployment's topics removed, a test's cleaned up) asked the broker for metadata again and again
-    without a pause (82,484 requests in 47 s from two such processes). Between reads it now holds nothing, and a later
-    read goes on from where the last ended."""
+) -> AsyncIterator[tuple[AIOKafkaProducer, KeyRegistry, FactSigner]]:
+    """Torino's intake key, published and read by a registry reader whose re-reads are not paced."""
     torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
-    trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
     producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
     registry = KeyRegistry(kafka_bootstrap, topic_prefix, refresh_s=0)
@@ -346,71 +342,77 @@ async def test_the_registry_reader_leaves_the_broker_alone_between_reads(
         await publish_key(producer, torino.key, topic_prefix)
         await registry.load()
         assert torino.key.key_id in registry.keys
-        consumer = registry._consumer
-        assert consumer is not None and consumer.assignment() == set()  # nothing fetched between reads
-        updates = 0
-        update = consumer._client.force_metadata_update
-
-        def counted() -> Any:
-            nonlocal updates
-            updates += 1
-            return update()
-
-        consumer._client.force_metadata_update = counted  # type: ignore[method-assign]
-        admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
-        await admin.start()
-        try:
-            await admin.delete_topics([registry_topic("torino", "intake", topic_prefix)])
-        finally:
-            await admin.close()
-        await asyncio.sleep(2)
-        assert updates < 5, f"{updates} metadata requests in 2 s for a registry topic that is gone"
-        await publish_key(producer, trieste.key, topic_prefix)  # a deployment that joined since
-        assert await registry.lookup(trieste.key.key_id) == trieste.key
-        assert torino.key.key_id in registry.keys and consumer.assignment() == set()
-        # A key rotated on a topic read before, and Torino's registry made again (its new key at offset 0, where
-        # the last read had ended at 1): both found.
-        rotated = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
-        again = FactSigner(os.urandom(32), "torino", "intake", "torino")
-        await publish_key(producer, rotated.key, topic_prefix)
-        await publish_key(producer, again.key, topic_prefix)
-        assert await registry.lookup(rotated.key.key_id) == rotated.key
-        assert await registry.lookup(again.key.key_id) == again.key
+        yield producer, registry, torino
     finally:
-        await registry.close()
+        await asyncio.wait_for(registry.close(), 5)  # it raised "Unexpected error during data retrieval" once
         await producer.stop()
 
 
+@pytest.mark.integration
+async def test_the_registry_reader_leaves_the_broker_alone_between_reads(
+    kafka_bootstrap: str, topic_prefix: str, torino_read: tuple[AIOKafkaProducer, KeyRegistry, FactSigner]
+) -> None:
+    """Each service keeps one registry consumer (a re-read is one metadata request and one fetch), and it used to keep
+    the registry's partitions assigned: aiokafka fetched them in the background all the while, and once a registry
+    topic was gone (a deployment's topics removed, a test's cleaned up) asked the broker for metadata again and again
+    without a pause (82,484 requests in 47 s from two such processes). Between reads it now holds nothing, and a later
+    read goes on from where the last ended."""
+    producer, registry, torino = torino_read
+    trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+    consumer = registry._consumer
+    assert consumer is not None and consumer.assignment() == set()  # nothing fetched between reads
+    updates = 0
+    update = consumer._client.force_metadata_update
+
+    def counted() -> Any:
+        nonlocal updates
+        updates += 1
+        return update()
+
+    consumer._client.force_metadata_update = counted  # type: ignore[method-assign]
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+    await admin.start()
+    try:
+        await admin.delete_topics([registry_topic("torino", "intake", topic_prefix)])
+    finally:
+        await admin.close()
+    await asyncio.sleep(2)
+    assert updates < 5, f"{updates} metadata requests in 2 s for a registry topic that is gone"
+    await publish_key(producer, trieste.key, topic_prefix)  # a deployment that joined since
+    assert await registry.lookup(trieste.key.key_id) == trieste.key
+    assert torino.key.key_id in registry.keys and consumer.assignment() == set()
+    # A key rotated on a topic read before, and Torino's registry made again (its new key at offset 0, where
+    # the last read had ended at 1): both found.
+    rotated = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+    again = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    await publish_key(producer, rotated.key, topic_prefix)
+    await publish_key(producer, again.key, topic_prefix)
+    assert await registry.lookup(rotated.key.key_id) == rotated.key
+    assert await registry.lookup(again.key.key_id) == again.key
+
+
+@pytest.mark.integration
 async def test_a_registry_read_with_nothing_new_leaves_the_reader_able_to_find_a_later_key(
-    kafka_bootstrap: str, topic_prefix: str
+    topic_prefix: str, torino_read: tuple[AIOKafkaProducer, KeyRegistry, FactSigner]
 ) -> None:
     """A read that found nothing new assigned the registry's partitions and let them go at once: aiokafka's fetch
     routine, woken by the assignment, found no subscription and died, and every later read waited its 10 s out and
     found nothing — a deployment that joined afterwards, or a rotated key, was refused as `unknown_key` by a running
     consumer for good (its facts dead-lettered), and closing the reader raised."""
-    torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
-    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
-    await producer.start()
-    registry = KeyRegistry(kafka_bootstrap, topic_prefix, refresh_s=0)
-    try:
-        await publish_key(producer, torino.key, topic_prefix)
-        await registry.load()
-        for city in ("trieste", "genova"):
-            await registry.load()  # nothing new since the last read
-            await asyncio.sleep(0.1)
-            later = FactSigner(os.urandom(32), city, "intake", city)
-            await publish_key(producer, later.key, topic_prefix)
-            assert await asyncio.wait_for(registry.lookup(later.key.key_id), 5) == later.key
-        # Should aiokafka's fetch routine die of anything else, the next read starts a new consumer.
-        assert registry._consumer is not None
-        registry._consumer._fetcher._fetch_task.cancel()
+    producer, registry, _ = torino_read
+    for city in ("trieste", "genova"):
+        await registry.load()  # nothing new since the last read
         await asyncio.sleep(0.1)
-        rotated = FactSigner(os.urandom(32), "torino", "intake", "torino")
-        await publish_key(producer, rotated.key, topic_prefix)
-        assert await asyncio.wait_for(registry.lookup(rotated.key.key_id), 5) == rotated.key
-    finally:
-        await asyncio.wait_for(registry.close(), 5)  # raised "Unexpected error during data retrieval"
-        await producer.stop()
+        later = FactSigner(os.urandom(32), city, "intake", city)
+        await publish_key(producer, later.key, topic_prefix)
+        assert await asyncio.wait_for(registry.lookup(later.key.key_id), 5) == later.key
+    # Should aiokafka's fetch routine die of anything else, the next read starts a new consumer.
+    assert registry._consumer is not None
+    registry._consumer._fetcher._fetch_task.cancel()
+    await asyncio.sleep(0.1)
+    rotated = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    await publish_key(producer, rotated.key, topic_prefix)
+    assert await asyncio.wait_for(registry.lookup(rotated.key.key_id), 5) == rotated.key
 
 
 def h(record: Any, name: str) -> str:
