@@ -41,7 +41,7 @@ from lgnet_shared.deadletter import (
     H_TOPIC,
     H_TYPE,
 )
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, client_kwargs
 from lgnet_shared.topics import TOPICS, physical
 
 H_REDRIVEN_TO, H_REDRIVEN_AT = "dlq.redriven.to", "dlq.redriven.at"  # on markers only: where and when
@@ -130,7 +130,9 @@ async def read_dead_letters(bootstrap: str, prefix: str = "", timeout_s: float =
     """The whole dead-letter topic, from the beginning to the end offsets seen at start; markers applied."""
     topic = physical("deadletter", prefix)
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False, isolation_level="read_committed")
+    consumer = AIOKafkaConsumer(
+        **client_kwargs(bootstrap), **READ_AND_GO, enable_auto_commit=False, isolation_level="read_committed"
+    )
     await consumer.start()
     try:
         consumer.assign(tps)

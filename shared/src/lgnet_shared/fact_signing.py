@@ -51,7 +51,7 @@ from lgnet_shared import logs, merkle, signing
 from lgnet_shared.cities import city_of
 from lgnet_shared.envelope import Envelope, Headers
 from lgnet_shared.errors import Unauthenticated
-from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, physical
 
 REGISTRY_TOPIC = "signing-keys.{writer}"  # one per service deployment: only it may write its own
@@ -546,6 +546,7 @@ class KeyRegistry:
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
                     **client_kwargs(self.bootstrap, self.security),
+                    **READ_AND_GO,
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
                 )

@@ -160,6 +160,12 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+# For a consumer that reads a few records and stops: its stop() waits for the fetch in flight, which the broker holds
+# up to `fetch_max_wait_ms` when nothing new is there (aiokafka's default 500 ms: half a second per admin command's
+# read, per provisioning of a party, per test that reads a topic).
+READ_AND_GO: dict[str, Any] = {"fetch_max_wait_ms": 50}
+
+
 def client_kwargs(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:
     """`bootstrap_servers` plus the security keyword arguments of any aiokafka client; without `security`,
     the KAFKA_* environment decides. Usage: `AIOKafkaProducer(**client_kwargs(bootstrap), acks="all")`."""

@@ -48,7 +48,7 @@ from lgnet_shared.cities import (
     outside_programme,
     programme_cities,
 )
-from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity, client_kwargs, offset_bounds, unread_count
+from lgnet_shared.kafka import READ_AND_GO, KafkaConfigError, KafkaSecurity, client_kwargs, offset_bounds, unread_count
 from lgnet_shared.kafka_tls import make_tls, write_private
 from lgnet_shared.topics import (
     OLD_INBOUND,
@@ -129,7 +129,9 @@ class Admin:
         its end (the latest record per partner; a tombstone: revoked)."""
         await self.create_topics([PARTNER_CITIES])
         tp = TopicPartition(physical(PARTNER_CITIES, self.prefix), 0)
-        consumer = AIOKafkaConsumer(**client_kwargs(self.bootstrap, self.security), enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            **client_kwargs(self.bootstrap, self.security), **READ_AND_GO, enable_auto_commit=False
+        )
         await consumer.start()
         try:
             consumer.assign([tp])

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.cities import NATIONAL
-from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.topics import OLD_INBOUND, physical
 
 GATEKEEPER = "gatekeeper"  # intake's consumer of partners' records (lgnet_intake.entrypoints.gatekeeper)
@@ -119,7 +119,7 @@ async def _read_whole(
     bootstrap: str, security: KafkaSecurity, partitions: list[TopicPartition]
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, list[tuple[int, str]]]]:
     """Every partition's end, and each record's (offset, city), from its first retained record to the end."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap, security), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap, security), **READ_AND_GO, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)

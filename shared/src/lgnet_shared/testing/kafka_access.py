@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 
-from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 
 
 def as_user(admin: KafkaSecurity, user: str, password: str) -> KafkaSecurity:
@@ -69,7 +69,7 @@ async def _produce(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
 
 
 async def _consume(bootstrap: str, security: KafkaSecurity, topic: str) -> bool:
-    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap, security), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap, security), **READ_AND_GO, enable_auto_commit=False)
     try:
         await consumer.start()  # subscribed: a topic it may not describe fails here
         if consumer.partitions_for_topic(topic) is None:  # the topic exists (seeded): it is not authorised

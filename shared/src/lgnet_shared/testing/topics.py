@@ -14,7 +14,7 @@ from aiokafka.structs import ConsumerRecord
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import Envelope, from_record
 from lgnet_shared.events import Event
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, client_kwargs
 from lgnet_shared.kafka_health import existing_topics
 
 
@@ -22,7 +22,7 @@ async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500, miss
     """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`. With
     `missing_ok`, a topic that does not exist has no records (e.g. a partner's rejection topic, created on its
     first rejection); otherwise it is an error."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), **READ_AND_GO, auto_offset_reset="earliest")
     try:
         await consumer.start()
         # Ask the metadata first: subscribed to a topic that does not exist, the consumer would wait a whole
@@ -52,7 +52,7 @@ async def read_topics(bootstrap: str, topics: Sequence[str], *, quiet_ms: int = 
     """Every record of each (physical, existing) topic from the beginning, by one consumer reading them all at once,
     until none arrives on any of them for `quiet_ms`: what `read_records` gives per topic, with one connection and
     one quiet period for all instead of one each (a test reading twenty topics waited twenty quiet periods)."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), **READ_AND_GO, auto_offset_reset="earliest")
     out: dict[str, list[Any]] = {t: [] for t in topics}
     try:
         await consumer.start()
@@ -77,7 +77,7 @@ async def read_events(
 ) -> list[Event]:
     """Every event of the (physical) topic so far, decoded; waits until at least `want` (of `of_type`, if given)
     are there and the topic is quiet, or `timeout` seconds."""
-    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), **READ_AND_GO, auto_offset_reset="earliest")
     await consumer.start()
     got: list[Event] = []
     try:
