@@ -108,8 +108,9 @@ class ServiceProcess:
         else:
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(verify=tls.http_verify()) as client:
-            for _ in range(int(timeout * 2)):
+            while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"service exited: {self.log_path.read_text()[-3000:]}")
                 try:
@@ -117,7 +118,7 @@ class ServiceProcess:
                         return
                 except httpx.HTTPError:
                     pass
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.1)  # a refused connection costs nothing; each start waited 0.25 s more on average
         raise RuntimeError(f"service not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
