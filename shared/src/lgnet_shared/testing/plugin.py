@@ -215,8 +215,8 @@ async def _chromium() -> AsyncIterator[Any]:
     """One headless Chromium per test process: a launch costs more CPU than most page checks."""
     from playwright.async_api import async_playwright, expect
 
-    # A page's assertions retry until the page shows what they expect: a click that posts a form returns before the
-    # next page is there, and on a busy CI machine the desk's call to a service can take seconds.
+    # A page's assertions retry until the page shows what they expect: on a busy CI machine the page after a form's
+    # post was once not there yet when a plain `count()` looked (test_desk_outreach_e2e).
     expect.set_options(timeout=20_000)
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} missing: run `python deploy/local/browser.py ensure` (make test does)", pytrace=False)
