@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
-from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.process import ServiceProcess, service_env, stop_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +84,18 @@ print(" ".join(sorted(set(sys.modules) - before)))
     heavy = ("pydantic", "fastapi", "starlette", "uvicorn", "uvloop", "cryptography", "lgnet_")
     new = [m for m in out.stdout.split() if m.startswith(heavy)]
     assert not new, f"imported by every child, not by the server: {new}"
+
+
+async def test_a_process_a_test_left_running_is_stopped_at_the_sessions_end(tmp_path: Path) -> None:
+    """A start that failed (never ready) leaves its process running unless someone stops it: two intake processes
+    a failing draft left behind ran on for half an hour, storming the broker, and spoiled every benchmark taken
+    meanwhile. The plugin's session end stops what is left (`stop_leftovers`)."""
+    never_ready = ServiceProcess(
+        [sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ), tmp_path / "x.log"
+    )
+    with pytest.raises(RuntimeError, match="not ready"):
+        await never_ready.start(timeout=0.5)
+    assert never_ready.proc is not None and never_ready.proc.poll() is None  # left running by the failed start
+    assert stop_leftovers() == 1
+    assert never_ready.proc.poll() is not None
+    assert stop_leftovers() == 0

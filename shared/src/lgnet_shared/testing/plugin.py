@@ -99,7 +99,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Delete the session's test topics (only those under the prefixes it handed out)."""
+    """Stop the service processes tests left running, then delete the session's test topics (only those under the
+    prefixes it handed out)."""
+    from lgnet_shared.testing.process import stop_leftovers
+
+    if left := stop_leftovers():
+        print(f"\n[lgnet] stopped {left} service process(es) a test left running: a fixture or test misses its stop")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not (_PREFIXES and bootstrap):
         return

@@ -74,6 +74,20 @@ def _ephemeral_from() -> int:
         return 49152
 
 
+# Every process a ServiceProcess started in this test process: what a test left running (a failing fixture, a draft
+# without its `finally`) is stopped at the session's end (`stop_leftovers`) instead of running on for good, a
+# service's consumers still fetching and its relay still polling beside whatever is measured next.
+_spawned: list[subprocess.Popen[bytes] | ForkedProcess] = []
+
+
+def stop_leftovers() -> int:
+    """Stop every process a ServiceProcess started that still runs; how many there were."""
+    running = [proc for proc in _spawned if proc.poll() is None]
+    _stop_procs(running, grace_s=10)
+    _spawned.clear()
+    return len(running)
+
+
 @dataclass
 class ServiceProcess:
     command: list[str]
@@ -108,6 +122,7 @@ class ServiceProcess:
         else:
             with self.log_path.open("ab") as log:
                 self.proc = subprocess.Popen(self.command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _spawned.append(self.proc)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(verify=tls.http_verify()) as client:
             while time.monotonic() < deadline:
@@ -150,7 +165,10 @@ async def start_all(processes: Iterable[ServiceProcess], timeout: float = 120, a
 def stop_all(processes: Iterable[ServiceProcess], grace_s: float = 20) -> None:
     """SIGTERM to every process at once, then SIGKILL for any still running after the grace period (one
     period for all: a platform's services shut down side by side, not one after another)."""
-    running = [p.proc for p in processes if p.proc is not None and p.proc.poll() is None]
+    _stop_procs([p.proc for p in processes if p.proc is not None and p.proc.poll() is None], grace_s)
+
+
+def _stop_procs(running: list[subprocess.Popen[bytes] | ForkedProcess], grace_s: float) -> None:
     for proc in running:
         proc.terminate()
     deadline = time.monotonic() + grace_s
