@@ -46,7 +46,7 @@ from lgnet_shared.commits import DeferredCommits
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
-from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import (
     SERVICES,
@@ -455,7 +455,7 @@ async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, t
     missing = {tp: o for tp, o in recorded.items() if tp not in committed or committed[tp].offset < 0}
     if not missing:
         return {}
-    seeder = AIOKafkaConsumer(**kafka, group_id=cons.name, enable_auto_commit=False)
+    seeder = AIOKafkaConsumer(**kafka, **READ_AND_GO, group_id=cons.name, enable_auto_commit=False)
     await seeder.start()
     try:
         seeder.assign(list(missing))
