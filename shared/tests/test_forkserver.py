@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lgnet_shared.testing import process
 from lgnet_shared.testing.forkserver import ForkedProcess, ForkServer, preloaded_module
 from lgnet_shared.testing.process import ServiceProcess, service_env, stop_leftovers
 
@@ -86,10 +87,13 @@ print(" ".join(sorted(set(sys.modules) - before)))
     assert not new, f"imported by every child, not by the server: {new}"
 
 
-async def test_a_process_a_test_left_running_is_stopped_at_the_sessions_end(tmp_path: Path) -> None:
+async def test_a_process_a_test_left_running_is_stopped_at_the_sessions_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A start that failed (never ready) leaves its process running unless someone stops it: two intake processes
     a failing draft left behind ran on for half an hour, storming the broker, and spoiled every benchmark taken
     meanwhile. The plugin's session end stops what is left (`stop_leftovers`)."""
+    monkeypatch.setattr(process, "_spawned", [])  # this test's processes only, not what this worker runs besides
     never_ready = ServiceProcess(
         [sys.executable, "-c", "import time; time.sleep(120)"], dict(os.environ), tmp_path / "x.log"
     )

@@ -509,6 +509,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     await maria.goto(desk.url + "/todo")
     assert await maria.locator("tr", has_text=case).count() == 2
     await maria.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
+    await maria.wait_for_url("**/agenda?day=*")  # the to-do list has one op-giulia row too
     await expect(maria.locator("tr", has_text="op-giulia")).to_have_count(1)  # the agenda of the appointment's day
     # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
     answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")

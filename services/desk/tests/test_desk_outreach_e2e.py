@@ -75,6 +75,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     outing_url = luca.url
     await shot(luca, "outreach-outing")
     await luca.get_by_role("link", name="Unità di strada").click()
+    await luca.wait_for_url("**/outreach")  # the outing's own page names its places alike
     await expect(luca.locator("main")).to_contain_text("Stazione Porta Nuova, Giardini Alimonda")
     await shot(luca, "outreach")
 
@@ -108,7 +109,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")
     await shot(maria, "agenda")
     await maria.get_by_role("button", name="Annulla").first.click()
-    await expect(maria.locator("main")).to_contain_text("annullato", ignore_case=True)
+    await expect(maria.locator("main")).to_contain_text("annullata: Annullato dalla persona")  # the row's status
     await maria.goto(desk.url + f"/agenda?day={tomorrow}&lang=en")
     assert "Cancelled by the person" in await maria.locator("main").inner_text()
 

@@ -551,13 +551,14 @@ class KeyRegistry:
                     auto_offset_reset="earliest",
                 )
                 await self._consumer.start()
+            consumer = self._consumer  # `close` may drop it meanwhile (a shutdown during a lookup)
             family = TOPICS[REGISTRY_TOPIC].family_prefix(self.prefix)
-            found = sorted(t for t in await self._consumer.topics() if t.startswith(family))
+            found = sorted(t for t in await consumer.topics() if t.startswith(family))
             partitions = [TopicPartition(t, 0) for t in found]
             self._positions = {tp: at for tp, at in self._positions.items() if tp in partitions}  # gone: forgotten
             if partitions:
-                firsts = await self._consumer.beginning_offsets(partitions)
-                ends = await self._consumer.end_offsets(partitions)
+                firsts = await consumer.beginning_offsets(partitions)
+                ends = await consumer.end_offsets(partitions)
                 starts = {}
                 for tp in partitions:
                     at = self._positions.get(tp)
@@ -569,15 +570,17 @@ class KeyRegistry:
                 # fetched again (every later read found nothing: a key registered since was never found).
                 todo = [tp for tp in partitions if starts[tp] < ends[tp]]
                 if todo:
-                    self._consumer.assign(todo)
+                    consumer.assign(todo)
                     for tp in todo:  # before any await: no offset reset can come first
-                        self._consumer.seek(tp, starts[tp])
+                        consumer.seek(tp, starts[tp])
                     try:
-                        self.add(await _read_to_end(self._consumer, todo, ends, self.prefix))
-                        self._positions.update({tp: await self._consumer.position(tp) for tp in todo})
+                        self.add(await _read_to_end(consumer, todo, ends, self.prefix))
+                        self._positions.update({tp: await consumer.position(tp) for tp in todo})
                     finally:
-                        await asyncio.sleep(0)  # the fetch routine takes the assignment before it goes
-                        self._consumer.unsubscribe()
+                        try:
+                            await asyncio.sleep(0)  # the fetch routine takes the assignment before it goes
+                        finally:
+                            consumer.unsubscribe()
             self._loaded_at = time.monotonic()
 
     async def close(self) -> None:
@@ -587,8 +590,10 @@ class KeyRegistry:
         if consumer is not None:
             try:
                 await consumer.stop()
-            except KafkaError as exc:
+            except KafkaError as exc:  # raised by its dead fetcher before the client was closed: close it here
                 log.warning("signing_key_reader_stop_failed", error=f"{type(exc).__name__}: {exc}")
+                with contextlib.suppress(Exception):
+                    await consumer._client.close()
 
     async def lookup(self, key_id: str) -> SigningKey | None:
         """A key not known yet is looked for in a fresh read of the registry, so a key registered before its first

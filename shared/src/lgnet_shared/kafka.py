@@ -18,7 +18,8 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
@@ -160,10 +161,11 @@ def describe(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-# For a consumer that reads a few records and stops: its stop() waits for the fetch in flight, which the broker holds
-# up to `fetch_max_wait_ms` when nothing new is there (aiokafka's default 500 ms: half a second per admin command's
-# read, per provisioning of a party, per test that reads a topic).
-READ_AND_GO: dict[str, Any] = {"fetch_max_wait_ms": 50}
+# For a consumer that reads a few records and stops. With aiokafka's default `fetch_max_wait_ms` (500 ms: how long the
+# broker holds a fetch when nothing new is there) such a reader's stop() took 0.45-0.50 s, with 50 ms 0.001 s
+# (docs/benchmarks.md, twenty-seventh pass): half a second per admin command's read, per provisioning of a party, per
+# test that reads a topic.
+READ_AND_GO: Final[Mapping[str, Any]] = MappingProxyType({"fetch_max_wait_ms": 50})
 
 
 def client_kwargs(bootstrap: str, security: KafkaSecurity | None = None) -> dict[str, Any]:

@@ -98,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(FileTimings(), "lgnet-file-timings")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own runner has torn the fixtures down (-x, Ctrl-C included)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Stop the service processes tests left running, then delete the session's test topics (only those under the
     prefixes it handed out)."""
@@ -254,7 +255,7 @@ async def browser(_chromium: Any, request: pytest.FixtureRequest) -> AsyncIterat
     for context in list(_chromium.contexts):
         if request.node.stash.get(_CALL_FAILED, False):
             for page in context.pages:
+                print(f"--- page {page.url}")
                 with contextlib.suppress(Exception):
-                    main = await page.locator("main").first.inner_text(timeout=2_000)
-                    print(f"--- page {page.url}\n{main[:3000]}")
+                    print((await page.locator("main").first.inner_text(timeout=2_000))[:3000])
         await context.close()
