@@ -598,7 +598,10 @@ class KeyRegistry:
     async def lookup(self, key_id: str) -> SigningKey | None:
         """A key not known yet is looked for in a fresh read of the registry, so a key registered before its first
         fact is always found (a deployment registers before it publishes). Re-reads are at least `refresh_s`
-        apart: a flood of facts naming unknown keys slows their consumer, it does not hammer the broker."""
+        apart: a flood of facts naming unknown keys slows their consumer, it does not hammer the broker. A key the
+        read from the saved places did not find is looked for in a whole re-read: a registry topic deleted and made
+        again since the last read (its deployment re-provisioned) may be as long as the old one was, and the saved
+        place then looks valid on it (registry topics hold a few records each)."""
         if key_id in self.keys:
             return self.keys[key_id]
         async with self._refreshing:  # concurrent partitions missing the same key: one re-read serves them all
@@ -606,6 +609,9 @@ class KeyRegistry:
                 wait = self._loaded_at + self.refresh_s - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                await self.load()
+            if key_id not in self.keys:
+                self._positions = {}
                 await self.load()
         return self.keys.get(key_id)
 
