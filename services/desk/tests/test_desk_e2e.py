@@ -254,14 +254,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.fill("#text", "Primo colloquio: sfratto previsto a marzo.")
     await maria.get_by_role("button", name="Aggiungi la nota").click()
     await maria.wait_for_load_state()
-    assert "sfratto previsto a marzo" in await maria.locator("main").inner_text()
+    await expect(maria.locator("main")).to_contain_text("sfratto previsto a marzo")
     await maria.select_option("#document_kind", "residence_permit")
     await maria.set_input_files(
         "#document", files=[{"name": "permesso.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 permesso"}]
     )
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
-    assert await maria.get_by_role("link", name="permesso.pdf").count() == 1
+    await expect(maria.get_by_role("link", name="permesso.pdf")).to_have_count(1)
     assert "Permesso di soggiorno" in await maria.locator("#h-documents + table").inner_text()
     href = await maria.get_by_role("link", name="permesso.pdf").get_attribute("href")
     pdf = await maria.request.get(desk.url + str(href))
@@ -271,7 +271,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     )
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
-    assert await maria.locator("#document-error").is_visible()
+    await expect(maria.locator("#document-error")).to_be_visible()
 
     # payments learns of the case from intake's events: the operator may have to wait a moment
     # rent pays a period: this month's (payments refuses a rent request without one)
@@ -339,14 +339,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("link", name="Approvazioni").click()
     await maria.get_by_role("button", name="Approva").first.click()
     await maria.wait_for_load_state()
-    assert "chi ha chiesto il contributo non può approvarlo" in await maria.locator(".error").inner_text()
+    await expect(maria.locator(".error")).to_contain_text("chi ha chiesto il contributo non può approvarlo")
 
     giulia = await logged_in(browser, desk, "giulia")
     await giulia.get_by_role("link", name="Approvazioni").click()
     await shot(giulia, "approvals")
     await giulia.get_by_role("button", name="Approva").first.click()
     await giulia.wait_for_load_state()
-    assert "Approvazione registrata" in await giulia.get_by_role("status").inner_text()  # not a silent reload
+    await expect(giulia.get_by_role("status")).to_contain_text("Approvazione registrata")  # not a silent reload
     await giulia.goto(person_url + "?purpose=case_review")
     assert "approvato" in await giulia.locator("main").inner_text()
 
@@ -366,7 +366,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.select_option("#granted", "false")
     await maria.get_by_role("button", name="Registra il consenso").click()
     await maria.wait_for_load_state()
-    assert "consenso revocato" in await maria.locator("main").inner_text()
+    await expect(maria.locator("main")).to_contain_text("consenso revocato")
     await _search(luca, desk, "amina okafor")
     assert await luca.get_by_role("link", name="Amina Okafor").count() == 0
     r = await luca.goto(person_url)
@@ -502,7 +502,9 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     # without buttons it may not use: only who booked it changes it.
     await luca.goto(desk.url + "/todo")
     await luca.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
+    await luca.wait_for_url("**/agenda?day=*")  # the to-do list has an op-giulia row too
     booked_row = luca.locator("tr", has_text="op-giulia")
+    await expect(booked_row).to_contain_text("Fissato da")
     assert "Fissato da" in await booked_row.inner_text() and "solo chi l'ha fissato" in await booked_row.inner_text()
     assert await booked_row.get_by_role("button").count() == 0
     maria = await logged_in(browser, desk, "maria")  # the city's staff see the city's reminders
@@ -570,11 +572,11 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     await luca.fill("#add_present", "p-nessuno")  # not a person of the city: refused, in Italian, at the field
     await luca.get_by_role("button", name="Salva il registro").click()
     await luca.wait_for_load_state()
-    assert await luca.locator("#add_present-error").is_visible()
+    await expect(luca.locator("#add_present-error")).to_be_visible()
     await luca.fill("#add_present", learner)
     await luca.get_by_role("button", name="Salva il registro").click()
     await luca.wait_for_load_state()
-    assert await luca.locator(f"#present_{learner}").is_checked()
+    await expect(luca.locator(f"#present_{learner}")).to_be_checked()
     await shot(luca, "civic-register")
 
     await luca.get_by_role("link", name="Italiano A2 serale").click()
