@@ -559,20 +559,17 @@ class KeyRegistry:
             if partitions:
                 firsts = await consumer.beginning_offsets(partitions)
                 ends = await consumer.end_offsets(partitions)
-                starts = {}
                 for tp in partitions:
                     at = self._positions.get(tp)
-                    starts[tp] = self._positions[tp] = (
-                        at if at is not None and firsts[tp] <= at <= ends[tp] else firsts[tp]
-                    )
+                    self._positions[tp] = at if at is not None and firsts[tp] <= at <= ends[tp] else firsts[tp]
                 # Only what has something to read is assigned: assigned and let go again without a fetch in between
                 # (nothing new), aiokafka's fetch routine woke to no subscription and died, and the consumer never
                 # fetched again (every later read found nothing: a key registered since was never found).
-                todo = [tp for tp in partitions if starts[tp] < ends[tp]]
+                todo = [tp for tp in partitions if self._positions[tp] < ends[tp]]
                 if todo:
                     consumer.assign(todo)
                     for tp in todo:  # before any await: no offset reset can come first
-                        consumer.seek(tp, starts[tp])
+                        consumer.seek(tp, self._positions[tp])
                     try:
                         self.add(await _read_to_end(consumer, todo, ends, self.prefix))
                         self._positions.update({tp: await consumer.position(tp) for tp in todo})
