@@ -42,6 +42,7 @@ from lgnet_shared.fact_signing import (
 )
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
+from lgnet_shared.kafka_health import existing_topics
 from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.signing import verifying_key
 from lgnet_shared.testing.kafka_access import as_user
@@ -331,10 +332,17 @@ async def test_a_city_cannot_register_its_key_as_national_or_another_citys(
 
 
 async def delete_topic(bootstrap: str, topic: str) -> None:
+    """Returns once the broker no longer serves the topic: the controller answers as soon as it has decided, and a
+    busy broker may take a moment more to apply it (a record sent then lands in the dying topic and goes with it)."""
     admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
     await admin.start()
     try:
         await admin.delete_topics([topic])
+        for _ in range(100):
+            if topic not in await existing_topics(admin._client, [topic]):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{topic} still served 10 s after its deletion")
     finally:
         await admin.close()
 
@@ -437,6 +445,8 @@ async def test_a_registry_topic_made_again_between_two_reads_is_read_from_its_st
             break
         except KafkaError:  # still being deleted
             await asyncio.sleep(0.5)
+    on_topic = [k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix)]  # a fresh reader, from the start
+    assert again.key.key_id in on_topic, f"the test's new key is not on the registry topic made again: {on_topic}"
     assert await asyncio.wait_for(registry.lookup(again.key.key_id), 10) == again.key
 
 
