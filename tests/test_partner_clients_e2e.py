@@ -107,7 +107,8 @@ def build_node() -> list[str]:
 def build_java() -> list[str]:
     folder = CLIENTS / "java"
     jar = folder / "target" / "lgnet-partner-reference-1.0.0.jar"  # its dependencies in target/lib/
-    if not jar.exists():  # CI: from Maven Central
+    sources = [folder / "pom.xml", *(folder / "src").rglob("*.java")]
+    if not jar.exists() or jar.stat().st_mtime < max(f.stat().st_mtime for f in sources):  # CI: from Maven Central
         subprocess.run(["mvn", "-B", "-q", "package", "-DskipTests"], cwd=folder, check=True, timeout=900)
     return ["java", "-jar", str(jar)]
 

@@ -105,7 +105,7 @@ def test_the_signing_key_and_signatures_are_what_the_code_makes(example: dict[st
     signing.verify(signing.public_bytes(key), value, [*headers, signature])  # and intake accepts it
 
 
-@pytest.mark.parametrize("field", ["given_name", "birth_date"])
+@pytest.mark.parametrize("field", ["given_name", "birth_date", "all"])
 def test_the_sealed_values_are_rfc9180_and_open_with_intakes_code(example: dict[str, str], field: str) -> None:
     private = bytes.fromhex(example["intake test private key (X25519, hex)"])
     recipient = raw(X25519PrivateKey.from_private_bytes(private).public_key())

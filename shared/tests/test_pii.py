@@ -143,3 +143,28 @@ def test_sealed_value_is_bound_to_its_person_and_field() -> None:
     with pytest.raises(ValueError, match="phone"):
         pii.open_with(key, sealed.model_copy(update={"kid": "person-2"}), "phone")
     assert pii.keyed_hash(b"s", "knkmna90e41z335x ") == pii.keyed_hash(b"s", "KNKMNA90E41Z335X")
+
+
+def test_a_whole_identity_is_sealed_once_and_opens_as_one_json_object() -> None:
+    """Registration v3: `seal_identity` seals every identifying field in one HPKE message, bound to the member name
+    `all` (opened as another field, it fails); a field that is not identifying is refused before anything is sent."""
+    import json
+
+    from cryptography.exceptions import InvalidTag
+
+    private, public = pii.hpke_keypair()
+    client = PartnerClient(
+        "127.0.0.1:1", partner="coop-aurora", city="torino", intake_public_key=public, intake_key_id="k"
+    )
+    identity = client.seal_identity(date(1991, 4, 2), given_name="Amina", family_name="Okafor", phone=None)
+    assert identity.all is not None and identity.all.kid == "hpke:k"
+    assert [field for field, value in identity if value is not None] == ["all"]
+    assert json.loads(pii.open_from(private, identity.all, "all")) == {
+        "given_name": "Amina",
+        "family_name": "Okafor",
+        "birth_date": "1991-04-02",
+    }
+    with pytest.raises((ValueError, InvalidTag)):
+        pii.open_from(private, identity.all, "given_name")
+    with pytest.raises(ValueError, match="not identifying fields: nickname"):
+        client.seal_identity(date(1991, 4, 2), nickname="Mimi")

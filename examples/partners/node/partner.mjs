@@ -1,8 +1,9 @@
 // Reference LgNet partner client in Node.js, written from docs/partners.md alone (no LgNet code).
 //
 // It loads the onboarding bundle the city gave (LGNET_BUNDLE), fetches intake's public key (GET /inbound-key),
-// seals identifying fields with HPKE (@hpke/core: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM; info
-// "lgnet:<kid>:<field>", empty aad), wraps each event in a structured-mode CloudEvent, signs the exact value
+// seals each person's whole identity at once (registration v3, `identity.all`: a JSON object of its identifying
+// fields) with HPKE (@hpke/core: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM; info "lgnet:<kid>:all",
+// empty aad), wraps each event in a structured-mode CloudEvent, signs the exact value
 // (Ed25519, node:crypto) and produces a small registration sequence to the inbound topic with kafkajs over
 // TLS + SASL/SCRAM-SHA-512 (keyed by the partner id, kafkajs's default compression), plus one event that must be
 // refused, and books an appointment with the person it registered; then it reads its own rejection topic and its
@@ -78,23 +79,28 @@ const mother = `node-${run}-p1`;
 const child = `node-${run}-p2`;
 const household = `node-${run}-h1`;
 const sent = {
-  mother: record("lgnet.partner.person_registration_submitted", 2, {
+  mother: record("lgnet.partner.person_registration_submitted", 3, {
     person_id: mother,
     sex: "female",
     nationality: "NG",
     languages: ["en"],
     identity: {
-      given_name: await seal("given_name", "Amina"),
-      family_name: await seal("family_name", "Okafor"),
-      birth_date: await seal("birth_date", "1991-04-02"),
-      fiscal_code: await seal("fiscal_code", "KFRMNA91D42Z335D"),
+      all: await seal(
+        "all",
+        JSON.stringify({
+          given_name: "Amina",
+          family_name: "Okafor",
+          birth_date: "1991-04-02",
+          fiscal_code: "KFRMNA91D42Z335D",
+        }),
+      ),
     },
   }),
-  child: record("lgnet.partner.person_registration_submitted", 2, {
+  child: record("lgnet.partner.person_registration_submitted", 3, {
     person_id: child,
     sex: "male",
     nationality: "NG",
-    identity: { given_name: await seal("given_name", "Tobi"), birth_date: await seal("birth_date", "2019-06-15") },
+    identity: { all: await seal("all", JSON.stringify({ given_name: "Tobi", birth_date: "2019-06-15" })) },
   }),
   household: record("lgnet.partner.household_formation_submitted", 1, {
     household_id: household,

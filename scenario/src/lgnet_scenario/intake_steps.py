@@ -30,14 +30,11 @@ CONSENTS = ("service", "partner_sharing", "reporting")
 
 
 def household_events(h: Household, sealer: Any) -> list[Event]:
-    """What a partner sends to take a household in charge, in order. `sealer(field, value)` seals identity."""
+    """What a partner sends to take a household in charge, in order. `sealer(field, value)` seals identity: the
+    whole of it at once (registration v3, `identity.all`)."""
     events: list[Event] = []
     for p in h.members:
-        identity = {
-            "given_name": sealer("given_name", p.given_name),
-            "family_name": sealer("family_name", p.family_name),
-            "birth_date": sealer("birth_date", p.birth_date.isoformat()),  # v2: sealed, never in clear
-        }
+        whole = {"given_name": p.given_name, "family_name": p.family_name, "birth_date": p.birth_date.isoformat()}
         events.append(
             inbound.PersonRegistrationSubmitted(
                 person_id=p.person_id,
@@ -45,7 +42,7 @@ def household_events(h: Household, sealer: Any) -> list[Event]:
                 nationality=p.nationality,
                 languages=[LANGUAGES[p.nationality]],
                 literate="illiterate" not in h.vulnerabilities_by_person.get(p.person_id, []),
-                identity=inbound.PartnerIdentityV2(**identity),
+                identity=inbound.PartnerIdentityV3(all=sealer("all", json.dumps(whole))),
             )
         )
         events += [

@@ -53,6 +53,14 @@ class Sender:
             person_id=person_id, sex="female", nationality="NG", identity=inbound.PartnerIdentityV2(**sealed)
         )
 
+    def whole(self, person_id: str, **fields: str) -> Event:
+        """Registration v3: the identity sealed at once (`identity.all`); `fields` replace or add members."""
+        members = {"given_name": "Amina", "family_name": "Okafor", "birth_date": "1991-04-02", **fields}
+        sealed = pii.seal_for(self.intake_public, self.intake_key_id, "all", json.dumps(members))
+        return inbound.PersonRegistrationSubmitted(
+            person_id=person_id, sex="female", nationality="NG", identity=inbound.PartnerIdentityV3(all=sealed)
+        )
+
 
 def sender(partner: str, key_id: str, signing_key: Ed25519PrivateKey, intake_key: dict[str, str]) -> Sender:
     return Sender(partner, key_id, signing_key, intake_key["public_key"], intake_key["key_id"])
@@ -71,6 +79,7 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
     opening = inbound.CaseOpeningSubmitted(
         case_id="c-1", household_id="h-1", action_area="taking_charge", channel="desk", opened_on=date(2026, 3, 1)
     )
+    whole = s.whole("p-6").model_dump(mode="json", exclude_none=True)["identity"]
     tampered = s.record(s.registration("p-tampered"))
     tampered["value"] = tampered["value"].replace("p-tampered", "p-changed")
     return {
@@ -84,6 +93,10 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
         "number_for_a_date": s.record(opening, data={"opened_on": 1764460800}),
         "other_city": s.record(s.registration("p-5"), city="trieste"),
         "tampered": tampered,
+        "whole_and_a_field": s.record(
+            s.whole("p-6"), data={"identity": {**whole, "given_name": s.seal("given_name", "Amina")}}
+        ),
+        "whole_with_a_nickname": s.record(s.whole("p-7", nickname="Mimi")),
     }
 
 

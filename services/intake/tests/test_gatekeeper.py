@@ -505,3 +505,50 @@ async def test_a_plan_objective_outside_the_vocabulary_is_answered_naming_it(int
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from plans") == 0
     assert not [e for e in await intake.events(want=3) if isinstance(e, ev.IndividualPlanAgreed)]
+
+
+async def test_a_whole_identity_sealed_at_once_is_registered_and_each_fault_in_it_named(
+    intake: IntakeUnderTest,
+) -> None:
+    """Registration v3 seals the whole identity at once (`identity.all`: one HPKE encapsulation instead of one per
+    field). It registers the person as the fields one by one do; what is wrong inside is answered naming the field,
+    what is wrong with the whole naming `identity.all`, and nothing refused is stored."""
+
+    def v3(pid: str, identity: inbound.PartnerIdentityV3) -> inbound.PersonRegistrationSubmitted:
+        return inbound.PersonRegistrationSubmitted(person_id=pid, sex="female", nationality="NG", identity=identity)
+
+    async with intake.partner("coop-aurora", "torino") as client:
+        whole = client.seal_identity(date(2011, 4, 2), given_name="Amina", family_name="Okafor", phone=None)
+        await client.emit(v3("w-1", whole))
+
+        def sealed(text: str, field: str = "all") -> inbound.PartnerIdentityV3:
+            return inbound.PartnerIdentityV3(all=client.seal(field, text))
+
+        faults = {
+            "both forms": (whole.model_copy(update={"given_name": client.seal("given_name", "Amina")}), "all"),
+            "not JSON": (sealed("Amina Okafor"), "all"),
+            "not an object": (sealed('["Amina"]'), "all"),
+            "sealed for another field": (sealed('{"birth_date": "2011-04-02"}', field="given_name"), "all"),
+            "unknown member": (sealed('{"birth_date": "2011-04-02", "nickname": "Mimi"}'), "nickname"),
+            "not a string": (sealed('{"birth_date": 20110402}'), "birth_date"),
+            "given twice": (sealed('{"birth_date": "2011-04-02", "birth_date": "1990-01-01"}'), "birth_date"),
+            "a NUL": (sealed('{"birth_date": "2011-04-02", "given_name": "a\\u0000b"}'), "given_name"),
+            "no birth date": (sealed('{"given_name": "Amina"}'), "birth_date"),
+            "not a date": (sealed('{"birth_date": "02/04/2011"}'), "birth_date"),
+        }
+        sent = {
+            what: await client.emit(v3(f"f-{i}", identity)) for i, (what, (identity, _)) in enumerate(faults.items())
+        }
+    await wait_rows(intake, "select count(*) from persons", 1)
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", len(faults))}
+    named = {what: answers[env.id].field for what, env in sent.items()}
+    assert named == {what: f"data.identity.{field}" for what, (_, field) in faults.items()}, answers
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(person_id) from persons") == ["w-1"]
+        assert await conn.fetchval("select birth_date from persons where person_id = 'w-1'") == date(2011, 4, 2)
+    [registered] = [e for e in await intake.events(want=1) if isinstance(e, ev.PersonRegistered)]
+    assert registered.minor is True and registered.identity.family_name is not None
+    assert registered.identity.family_name.kid == "w-1"  # re-sealed with the person's own key
+    async with intake.client("staff-torino") as staff:
+        shown = (await staff.get("/persons/w-1")).json()["identity"]
+    assert (shown["given_name"], shown["family_name"], shown.get("phone")) == ("Amina", "Okafor", None)

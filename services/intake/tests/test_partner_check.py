@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.entrypoints import partner_check
 from lgnet_shared import signing
 from lgnet_shared.events import partner as inbound
-from partner_records import bad_records, dump, sender_with_test_key
+from partner_records import AMINA_CF, bad_records, dump, sender_with_test_key
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -28,6 +28,10 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     "number_for_a_date": "invalid_data data.opened_on: Value error, must be an ISO 8601 date string, YYYY-MM-DD",
     "other_city": "forbidden city: partner coop-aurora works in torino, not trieste",
     "tampered": "unauthenticated headers.lgnet-signature: signature does not verify with the partner's key",
+    "whole_and_a_field": "invalid data.identity.all: holds the whole identity: leave out given_name, or send each"
+    " field alone without `all`",
+    "whole_with_a_nickname": "invalid data.identity.nickname: not an identifying field (given_name, family_name,"
+    " fiscal_code, phone, address, birth_date)",
 }
 
 
@@ -48,6 +52,7 @@ def kit(tmp_path: Path) -> tuple[list[str], Path]:
         )
     )
     (tmp_path / "good.json").write_text(dump(s.record(s.registration("p-1"))))
+    (tmp_path / "good_whole.json").write_text(dump(s.record(s.whole("p-1", fiscal_code=AMINA_CF))))  # v3
     (tmp_path / "signing.key").write_bytes(s.signing_key.private_bytes_raw())
     for name, record in bad_records(s).items():
         (tmp_path / f"{name}.json").write_text(dump(record))
@@ -59,13 +64,13 @@ def test_a_good_record_passes_and_each_bad_one_is_named_as_intake_would(
     kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     args, folder = kit
-    files = [str(folder / "good.json"), *(str(folder / f"{n}.json") for n in EXPECTED)]
+    files = [str(folder / "good.json"), str(folder / "good_whole.json"), *(str(folder / f"{n}.json") for n in EXPECTED)]
     assert partner_check.main([*args, *files]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{folder / 'good.json'}: ok"
+    assert lines[:2] == [f"{folder / 'good.json'}: ok", f"{folder / 'good_whole.json'}: ok"]
     for name, expected in EXPECTED.items():
         assert f"{folder / name}.json: {expected}" in lines, name
-    assert lines[-1] == f"1 of {len(files)} would be accepted by the gatekeeper's offline checks"
+    assert lines[-1] == f"2 of {len(files)} would be accepted by the gatekeeper's offline checks"
 
 
 def test_without_the_test_key_the_form_is_checked_and_the_rest_is_said(

@@ -13,8 +13,9 @@
 The cluster authenticates every client (SASL_SSL, SCRAM-SHA-512) and authorises it: a partner writes only
 its city's `lgnet.partner.inbound.<city>` and reads only its own `lgnet.partner.rejections.<partner>` and
 `lgnet.partner.reminders.<partner>` (docs/partners.md).
-Identifying fields are sealed for intake with `client.seal(field, value)` (HPKE to the city's intake public
-key), so they never cross Kafka in plain text. Needs only the core `lgnet-shared` package (no database).
+Identifying fields are sealed for intake (HPKE to the city's intake public key), so they never cross Kafka in
+plain text: a registration's whole identity at once with `client.seal_identity(birth_date, given_name=...)`, one
+field with `client.seal(field, value)`. Needs only the core `lgnet-shared` package (no database).
 Other languages: docs/partners.md shows the same records as raw JSON.
 
 A service restarting or a broker failing over is not the end of a partner's work: `emit` retries a send that
@@ -28,6 +29,7 @@ requests are retried with backoff and the same Idempotency-Key (docs/partners.md
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import uuid
@@ -48,6 +50,7 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events.housing import PartnerMatchReminder
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
+from lgnet_shared.events.partner import IDENTITY_FIELDS, PartnerIdentityV3
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.topics import for_partner, partner_inbound, physical
 
@@ -206,6 +209,16 @@ class PartnerClient:
     def seal_birth_date(self, born: date) -> Sealed:
         """The birth date as registration v2 wants it: `identity.birth_date`, sealed like the names."""
         return self.seal("birth_date", born.isoformat())
+
+    def seal_identity(self, birth_date: date, **fields: str | None) -> PartnerIdentityV3:
+        """A registration's whole identity sealed at once (v3's `identity.all`): one HPKE encapsulation instead of one
+        per field, for the partner and for intake. `fields`: given_name, family_name, fiscal_code, phone, address
+        (None: left out)."""
+        if unknown := sorted(set(fields) - set(IDENTITY_FIELDS)):
+            raise ValueError(f"not identifying fields: {', '.join(unknown)} (they are {', '.join(IDENTITY_FIELDS)})")
+        whole = {name: value for name, value in fields.items() if value is not None}
+        whole["birth_date"] = birth_date.isoformat()
+        return PartnerIdentityV3(all=self.seal("all", json.dumps(whole, ensure_ascii=False, separators=(",", ":"))))
 
     async def rejections(
         self,

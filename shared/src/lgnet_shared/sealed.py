@@ -6,6 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+# Registration v3's `identity.all` is sealed as a partner's field named `all`, its plaintext a JSON object of the
+# identifying fields (events/partner.py). Said here, not in the docstring: that is every published schema's text.
 class Sealed(BaseModel):
     """One identifying field, encrypted; never plain text. Two forms, told apart by `kid`.
 

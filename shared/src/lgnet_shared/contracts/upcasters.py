@@ -48,6 +48,7 @@ for _type, _from in (
     ("lgnet.intake.case_opened", 1),
     ("lgnet.intake.household_member_joined", 1),
     ("lgnet.partner.person_registration_submitted", 1),
+    ("lgnet.partner.person_registration_submitted", 2),  # v3 adds the optional identity.all
     ("lgnet.reporting.report_published", 1),
     # v3 says whose each vulnerability is; from v1/v2 `vulnerabilities_by_person` stays null (recorded per household:
     # reports count those as they did then, on every member, so old logs replay to the same numbers).

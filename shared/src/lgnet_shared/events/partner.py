@@ -5,7 +5,7 @@ authorises, then turns into canonical intake events — or answers with `lgnet.i
 the field and the reason. Ids of new persons, households, referrals and cases are chosen by the partner
 (UUIDs recommended), so a partner can refer to what it sent before without waiting for an answer.
 Identifying fields (names, fiscal code, phone, address and, from registration v2, the birth date) are sealed to
-intake's public key (HPKE), never plain.
+intake's public key (HPKE), never plain: one by one, or from registration v3 all at once (`identity.all`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ BIRTH_DATE_V1_UNTIL = "2027-06-30"  # v1 (birth date in clear) is accepted until
 
 
 @event("lgnet.partner.person_registration_submitted", version=2, key="person_id", topic=INBOUND)
-class PersonRegistrationSubmitted(PersonRegistrationSubmittedV1):
+class PersonRegistrationSubmittedV2(PersonRegistrationSubmittedV1):
     """Register a person; v2 seals the birth date to intake's key (`identity.birth_date`, required) and leaves
     `birth_date` out. v1, with the birth date in clear, is accepted until 2027-06-30. If intake already knows the
     person (same fiscal code), the two become one person."""
@@ -78,8 +78,38 @@ class PersonRegistrationSubmitted(PersonRegistrationSubmittedV1):
     @field_validator("identity", mode="before")
     @classmethod
     def _widen(cls, value: object) -> object:
-        """A `PartnerIdentity` (v1) reads as a `PartnerIdentityV2` without the birth date."""
-        return value.model_dump(exclude_none=True) if type(value) is PartnerIdentity else value
+        """An older version's identity (v1's `PartnerIdentity`, v2's in v3) reads as this version's."""
+        wanted = cls.model_fields["identity"].annotation
+        return (
+            value.model_dump(exclude_none=True)
+            if isinstance(value, PartnerIdentity) and type(value) is not wanted
+            else value
+        )
+
+
+IDENTITY_FIELDS = tuple(PartnerIdentityV2.model_fields)  # what a whole identity sealed at once may hold
+
+
+class PartnerIdentityV3(PartnerIdentityV2):
+    """From v3 of the registration, the whole identity may be sealed at once in `all` (recommended): one HPKE
+    encapsulation per registration instead of one per field, for the partner and for intake alike. Its plaintext is
+    a JSON object of strings, members among the fields above (`birth_date` required); the fields are then absent."""
+
+    all: Sealed | None = Field(
+        default=None,
+        description="The identity sealed at once: a JSON object such as"
+        ' {"given_name": "Amina", "birth_date": "1991-04-02"}; excludes the fields one by one',
+    )
+
+
+@event("lgnet.partner.person_registration_submitted", version=3, key="person_id", topic=INBOUND)
+class PersonRegistrationSubmitted(PersonRegistrationSubmittedV2):
+    """Register a person; v3 may seal the whole identity at once (`identity.all`), otherwise as v2: the birth date
+    sealed to intake's key (`identity.birth_date`, required), `birth_date` left out. v1, with the birth date in
+    clear, is accepted until 2027-06-30. If intake already knows the person (same fiscal code), the two become one
+    person."""
+
+    identity: PartnerIdentityV3 = Field(default_factory=PartnerIdentityV3)
 
 
 @event("lgnet.partner.household_formation_submitted", key="household_id", topic=INBOUND)

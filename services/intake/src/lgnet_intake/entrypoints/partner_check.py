@@ -121,6 +121,7 @@ def authenticate(value: bytes, headers: Headers, who: Partner) -> None:
 
 def check_sealed_form(identity: cmd_in.PartnerIdentity) -> None:
     """Without the key, at least the form: what intake could never open, it refuses with the same reason."""
+    rules.check_identity_form(identity)
     for field, sealed in identity:
         if sealed is None:
             continue

@@ -10,6 +10,7 @@ kit refuses exactly what intake would refuse, with the same kind, field and reas
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 
@@ -72,7 +73,9 @@ def read(env: Envelope) -> Event:
 
 
 async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: Destroyed) -> dict[str, str]:
-    """Each sealed field opened with intake's key its `kid` names (HPKE, info `lgnet:<kid>:<field>`)."""
+    """Each sealed field opened with intake's key its `kid` names (HPKE, info `lgnet:<kid>:<field>`); a whole
+    identity sealed at once (`identity.all`, registration v3) gives its fields."""
+    check_identity_form(identity)
     opened: dict[str, str] = {}
     for field, sealed in identity:
         if sealed is None:
@@ -92,7 +95,48 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
             raise ContractError(f"identity.{field}", str(exc)) from None
         if reason := text_problem(opened[field]):  # as HTTP bodies are read: a NUL cannot be stored as text
             raise ContractError(f"identity.{field}", reason)
-    return opened
+    return fields_of(opened[ALL]) if ALL in opened else opened
+
+
+ALL = "all"  # registration v3: the whole identity sealed at once
+
+
+def check_identity_form(identity: Part) -> None:
+    """The whole identity sealed at once leaves no field to send one by one beside it (which would win?)."""
+    beside = [field for field, sealed in identity if sealed is not None and field != ALL]
+    if getattr(identity, ALL, None) is not None and beside:
+        raise ContractError(
+            f"identity.{ALL}",
+            f"holds the whole identity: leave out {', '.join(beside)}, or send each field alone without `{ALL}`",
+        )
+
+
+def fields_of(whole: str) -> dict[str, str]:
+    """The fields of an identity sealed at once: a JSON object of strings, each member an identifying field. A
+    member is named in errors as the field it is (`identity.given_name`), as when sealed alone."""
+
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        if len(names := [name for name, _ in pairs]) != len(set(names)):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            raise ContractError(f"identity.{twice[0]}", f"given twice in `{ALL}`")
+        return dict(pairs)
+
+    try:
+        doc = json.loads(whole, object_pairs_hook=unique)
+    except json.JSONDecodeError:
+        raise ContractError(
+            f"identity.{ALL}", 'opened, it is not JSON: seal an object such as {"birth_date": "1991-04-02"}'
+        ) from None
+    if not isinstance(doc, dict):
+        raise ContractError(f"identity.{ALL}", "opened, it is not a JSON object of identifying fields")
+    for name, value in doc.items():
+        if name not in cmd_in.IDENTITY_FIELDS:
+            raise ContractError(f"identity.{name}", f"not an identifying field ({', '.join(cmd_in.IDENTITY_FIELDS)})")
+        if not isinstance(value, str):
+            raise ContractError(f"identity.{name}", "must be a string")
+        if reason := text_problem(value):
+            raise ContractError(f"identity.{name}", reason)
+    return doc
 
 
 def written_version(env: Envelope) -> int:

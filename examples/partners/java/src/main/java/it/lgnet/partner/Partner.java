@@ -46,13 +46,14 @@ import org.bouncycastle.crypto.signers.Ed25519Signer;
  * Reference LgNet partner client, written from docs/partners.md alone (no LgNet code).
  *
  * <p>It loads the onboarding bundle the city gave (LGNET_BUNDLE), fetches intake's public key (GET /inbound-key),
- * seals identifying fields with HPKE (Bouncy Castle: base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
- * AES-128-GCM; info "lgnet:&lt;kid&gt;:&lt;field&gt;", empty aad), wraps each event in a structured-mode
- * CloudEvent, signs the exact value (Ed25519) and produces a small registration sequence to the inbound topic with
- * kafka-clients over TLS + SASL/SCRAM-SHA-512 (keyed by the partner id, the client's default compression and
- * idempotent producer), plus one event that must be refused, and books an appointment with the person it
- * registered; then it reads its own rejection topic and its own reminders topic (the city's reminder of that
- * appointment, the day before) and prints a JSON summary on stdout.
+ * seals each person's whole identity at once (registration v3, {@code identity.all}: a JSON object of its
+ * identifying fields) with HPKE (Bouncy Castle: base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM;
+ * info "lgnet:&lt;kid&gt;:all", empty aad), wraps each event in a structured-mode CloudEvent, signs the exact
+ * value (Ed25519) and produces a small registration sequence to the inbound topic with kafka-clients over TLS +
+ * SASL/SCRAM-SHA-512 (keyed by the partner id, the client's default compression and idempotent producer), plus
+ * one event that must be refused, and books an appointment with the person it registered; then it reads its own
+ * rejection topic and its own reminders topic (the city's reminder of that appointment, the day before) and prints
+ * a JSON summary on stdout.
  *
  * <p>Environment: LGNET_BUNDLE (path of the bundle JSON), LGNET_SIGNING_SEED (hex of the 32-byte Ed25519 private
  * key whose public half the city registered), LGNET_RUN (a suffix that keeps ids unique between runs),
@@ -98,7 +99,8 @@ public final class Partner {
     intakeKey = hpke.deserializePublicKey(Base64.getUrlDecoder().decode(key.path("public_key").asText()));
   }
 
-  /** One identifying field sealed to intake: ct = base64url(enc || ciphertext), no padding. */
+  /** One field sealed to intake (here {@code all}, the whole identity): ct = base64url(enc || ciphertext), no
+   * padding. */
   ObjectNode seal(String field, String plaintext) throws Exception {
     byte[] info = ("lgnet:" + kid + ":" + field).getBytes(StandardCharsets.UTF_8);
     byte[][] out = hpke.seal(intakeKey, info, new byte[0], plaintext.getBytes(StandardCharsets.UTF_8), null, null, null);
@@ -166,19 +168,18 @@ public final class Partner {
     ObjectNode motherData = JSON.createObjectNode();
     motherData.put("person_id", mother).put("sex", "female").put("nationality", "NG");
     motherData.putArray("languages").add("en");
-    ObjectNode identity = motherData.putObject("identity");
-    identity.set("given_name", seal("given_name", "Adaeze"));
-    identity.set("family_name", seal("family_name", "Nwosu"));
-    identity.set("birth_date", seal("birth_date", "1988-09-14"));
-    identity.set("fiscal_code", seal("fiscal_code", "NWSDZA88P54Z335Q"));
-    add(ids, records, "mother", "lgnet.partner.person_registration_submitted", 2, motherData);
+    ObjectNode identity = JSON.createObjectNode();
+    identity.put("given_name", "Adaeze").put("family_name", "Nwosu").put("birth_date", "1988-09-14");
+    identity.put("fiscal_code", "NWSDZA88P54Z335Q");
+    motherData.putObject("identity").set("all", seal("all", JSON.writeValueAsString(identity)));
+    add(ids, records, "mother", "lgnet.partner.person_registration_submitted", 3, motherData);
 
     ObjectNode childData = JSON.createObjectNode();
     childData.put("person_id", child).put("sex", "male").put("nationality", "NG");
-    ObjectNode childIdentity = childData.putObject("identity");
-    childIdentity.set("given_name", seal("given_name", "Chidi"));
-    childIdentity.set("birth_date", seal("birth_date", "2017-02-03"));
-    add(ids, records, "child", "lgnet.partner.person_registration_submitted", 2, childData);
+    ObjectNode childIdentity = JSON.createObjectNode();
+    childIdentity.put("given_name", "Chidi").put("birth_date", "2017-02-03");
+    childData.putObject("identity").set("all", seal("all", JSON.writeValueAsString(childIdentity)));
+    add(ids, records, "child", "lgnet.partner.person_registration_submitted", 3, childData);
 
     ObjectNode householdData = JSON.createObjectNode();
     householdData.put("household_id", household).put("reference_person_id", mother);
