@@ -33,10 +33,15 @@ class Sender:
     def seal(self, field: str, value: str, *, as_field: str | None = None) -> dict[str, str]:
         return pii.seal_for(self.intake_public, self.intake_key_id, as_field or field, value).model_dump()
 
-    def record(self, event: Event, *, city: str = CITY, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The record as a partner's code writes it: structured mode, keyed and signed; `data` overrides fields."""
+    def record(
+        self, event: Event, *, city: str = CITY, data: dict[str, Any] | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        """The record as a partner's code writes it: structured mode, keyed and signed; `data` overrides fields,
+        `version` the version its `dataschema` names."""
         env = to_envelope(event, source=f"/partners/{self.partner}", city=city, partner=self.partner)
         env = env.model_copy(update={"partitionkey": self.partner, "data": {**env.data, **(data or {})}})
+        if version is not None:
+            env = env.model_copy(update={"dataschema": f"urn:lgnet:schema:{env.type}:v{version}"})
         value, headers = env.to_structured()
         headers.append(signing.sign(self.signing_key, self.key_id, value, headers))
         return {"key": self.partner, "headers": [[k, v.decode()] for k, v in headers], "value": value.decode()}
@@ -97,6 +102,7 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
             s.whole("p-6"), data={"identity": {**whole, "given_name": s.seal("given_name", "Amina")}}
         ),
         "whole_with_a_nickname": s.record(s.whole("p-7", nickname="Mimi")),
+        "whole_written_as_v2": s.record(s.whole("p-8"), version=2),
     }
 
 

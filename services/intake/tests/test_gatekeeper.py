@@ -529,12 +529,19 @@ async def test_a_whole_identity_sealed_at_once_is_registered_and_each_fault_in_i
             "not JSON": (sealed("Amina Okafor"), "all"),
             "not an object": (sealed('["Amina"]'), "all"),
             "sealed for another field": (sealed('{"birth_date": "2011-04-02"}', field="given_name"), "all"),
-            "unknown member": (sealed('{"birth_date": "2011-04-02", "nickname": "Mimi"}'), "nickname"),
+            "unknown member": (sealed('{"birth_date": "2011-04-02", "nickname": "Mimi"}'), "all"),
+            # A member's name is the partner's text: never repeated in the answer (it could be a name, or not
+            # even be storable text).
+            "a name as a member": (sealed('{"birth_date": "2011-04-02", "Amina Okafor": "x"}'), "all"),
+            "a surrogate as a member": (sealed('{"birth_date": "2011-04-02", "\\ud800": "x"}'), "all"),
+            "too long": (sealed(json.dumps({"birth_date": "2011-04-02", "address": "x" * 9000})), "all"),
+            "nested too deep": (sealed("[" * 3000 + "]" * 3000), "all"),
             "not a string": (sealed('{"birth_date": 20110402}'), "birth_date"),
             "given twice": (sealed('{"birth_date": "2011-04-02", "birth_date": "1990-01-01"}'), "birth_date"),
             "a NUL": (sealed('{"birth_date": "2011-04-02", "given_name": "a\\u0000b"}'), "given_name"),
             "no birth date": (sealed('{"given_name": "Amina"}'), "birth_date"),
             "not a date": (sealed('{"birth_date": "02/04/2011"}'), "birth_date"),
+            "a compact date": (sealed('{"birth_date": "20110402"}'), "birth_date"),
         }
         sent = {
             what: await client.emit(v3(f"f-{i}", identity)) for i, (what, (identity, _)) in enumerate(faults.items())
@@ -543,6 +550,7 @@ async def test_a_whole_identity_sealed_at_once_is_registered_and_each_fault_in_i
     answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", len(faults))}
     named = {what: answers[env.id].field for what, env in sent.items()}
     assert named == {what: f"data.identity.{field}" for what, (_, field) in faults.items()}, answers
+    assert not [a for a in answers.values() if "Amina" in a.reason or "Amina" in a.field]
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select array_agg(person_id) from persons") == ["w-1"]
         assert await conn.fetchval("select birth_date from persons where person_id = 'w-1'") == date(2011, 4, 2)

@@ -30,8 +30,10 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     "tampered": "unauthenticated headers.lgnet-signature: signature does not verify with the partner's key",
     "whole_and_a_field": "invalid data.identity.all: holds the whole identity: leave out given_name, or send each"
     " field alone without `all`",
-    "whole_with_a_nickname": "invalid data.identity.nickname: not an identifying field (given_name, family_name,"
-    " fiscal_code, phone, address, birth_date)",
+    "whole_with_a_nickname": "invalid data.identity.all: holds a member that is not an identifying field"
+    " (given_name, family_name, fiscal_code, phone, address, birth_date)",
+    "whole_written_as_v2": "invalid data.identity.all: registration v2 has no `all`: write v3 (dataschema ...:v3,"
+    " or none)",
 }
 
 

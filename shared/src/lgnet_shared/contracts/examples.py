@@ -18,6 +18,7 @@ from lgnet_shared.codec import decode
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, event_types, versions
 from lgnet_shared.events.base import JsonDict
+from lgnet_shared.events.partner import IDENTITY_FIELDS
 
 EXAMPLES = "examples"
 INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
@@ -53,9 +54,8 @@ PATTERNED = ("example", "0" * 64, "it", "NG", "00-4bf92f3577b34da6a3ce929d0e0e47
 # What an example leaves out, by its path in `data`: v2 sends the birth date sealed, never in clear; v3's example
 # seals the whole identity at once (`identity.all`), as recommended, so no field one by one either.
 _REGISTRATION = "lgnet.partner.person_registration_submitted"
-_IDENTITY = ("given_name", "family_name", "fiscal_code", "phone", "address", "birth_date")
 SKIP = {(_REGISTRATION, 2, "birth_date"), (_REGISTRATION, 3, "birth_date")}
-SKIP |= {(_REGISTRATION, 3, f"identity.{name}") for name in _IDENTITY}
+SKIP |= {(_REGISTRATION, 3, f"identity.{name}") for name in IDENTITY_FIELDS}
 
 
 def example_path(root: Path, event_type: str, version: int) -> Path:

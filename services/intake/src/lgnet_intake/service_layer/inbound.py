@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 
@@ -53,6 +54,7 @@ ACCEPTED += (
     outreach_in.AppointmentChangeSubmitted,
 )
 V1_ACCEPTED_UNTIL = date.fromisoformat(cmd_in.BIRTH_DATE_V1_UNTIL)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 PrivateKeyOf = Callable[[str], Awaitable[X25519PrivateKey | None]]
 Destroyed = Callable[[str], Awaitable[bool]]
 
@@ -101,6 +103,14 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
 ALL = "all"  # registration v3: the whole identity sealed at once
 
 
+def check_written_form(env: Envelope, identity: Part) -> None:
+    """`identity.all` is registration v3's: a record written as v1 or v2 (its `dataschema`) may not carry it."""
+    if getattr(identity, ALL, None) is not None and (version := written_version(env)) < 3:
+        raise ContractError(
+            f"identity.{ALL}", f"registration v{version} has no `{ALL}`: write v3 (dataschema ...:v3, or none)"
+        )
+
+
 def check_identity_form(identity: Part) -> None:
     """The whole identity sealed at once leaves no field to send one by one beside it (which would win?)."""
     beside = [field for field, sealed in identity if sealed is not None and field != ALL]
@@ -111,32 +121,42 @@ def check_identity_form(identity: Part) -> None:
         )
 
 
+WHOLE_LIMIT = 8192  # characters: the six identifying fields at their longest, with room for JSON escapes
+
+
+class _Members(list[tuple[str, object]]):
+    """A JSON object's members in their order, duplicates kept (told apart from a JSON array)."""
+
+
 def fields_of(whole: str) -> dict[str, str]:
-    """The fields of an identity sealed at once: a JSON object of strings, each member an identifying field. A
-    member is named in errors as the field it is (`identity.given_name`), as when sealed alone."""
-
-    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        if len(names := [name for name, _ in pairs]) != len(set(names)):
-            twice = sorted({name for name in names if names.count(name) > 1})
-            raise ContractError(f"identity.{twice[0]}", f"given twice in `{ALL}`")
-        return dict(pairs)
-
+    """The fields of an identity sealed at once: a JSON object of strings, each member an identifying field given
+    once. A member is named in errors as the field it is (`identity.given_name`), as when sealed alone; a name that
+    is no identifying field is never repeated (it is the partner's text, and may be anything)."""
+    if len(whole) > WHOLE_LIMIT:
+        raise ContractError(f"identity.{ALL}", f"opened, it is longer than {WHOLE_LIMIT} characters")
     try:
-        doc = json.loads(whole, object_pairs_hook=unique)
-    except json.JSONDecodeError:
+        doc = json.loads(whole, object_pairs_hook=_Members)
+    except (ValueError, RecursionError):  # not JSON, an integer of too many digits, nesting too deep
         raise ContractError(
             f"identity.{ALL}", 'opened, it is not JSON: seal an object such as {"birth_date": "1991-04-02"}'
         ) from None
-    if not isinstance(doc, dict):
+    if not isinstance(doc, _Members):
         raise ContractError(f"identity.{ALL}", "opened, it is not a JSON object of identifying fields")
-    for name, value in doc.items():
+    fields: dict[str, str] = {}
+    for name, value in doc:
         if name not in cmd_in.IDENTITY_FIELDS:
-            raise ContractError(f"identity.{name}", f"not an identifying field ({', '.join(cmd_in.IDENTITY_FIELDS)})")
+            raise ContractError(
+                f"identity.{ALL}",
+                f"holds a member that is not an identifying field ({', '.join(cmd_in.IDENTITY_FIELDS)})",
+            )
+        if name in fields:
+            raise ContractError(f"identity.{name}", f"given twice in `{ALL}`")
         if not isinstance(value, str):
             raise ContractError(f"identity.{name}", "must be a string")
         if reason := text_problem(value):
             raise ContractError(f"identity.{name}", reason)
-    return doc
+        fields[name] = value
+    return fields
 
 
 def written_version(env: Envelope) -> int:
@@ -171,7 +191,9 @@ def sealed_registration(
     if c.birth_date is not None and not clear_birth_date:
         raise ContractError("birth_date", "v2 carries the birth date sealed in identity.birth_date, never in clear")
     if sealed_birth is not None:
-        try:
+        try:  # fromisoformat alone also reads 19910402 and 1991-W14-2
+            if not ISO_DATE.fullmatch(sealed_birth):
+                raise ValueError(sealed_birth)
             birth_date = date.fromisoformat(sealed_birth)
         except ValueError:
             raise ContractError("identity.birth_date", "not an ISO 8601 date (YYYY-MM-DD)") from None
