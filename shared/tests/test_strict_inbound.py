@@ -91,3 +91,37 @@ def test_the_largest_whole_number_a_database_stores_is_accepted() -> None:
     env = to_envelope(ASSESSMENT, source="/partners/coop-aurora", city="torino", partner="coop-aurora")
     largest = env.model_copy(update={"data": {**env.data, "monthly_income_cents": 2**63 - 1}})
     assert decode(largest, strict=True).monthly_income_cents == 2**63 - 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("written", "data", "field"),
+    [
+        (2, {"identity": {"all": {"kid": "hpke:k", "n": "", "ct": "AAAA"}}}, "data.identity.all"),  # v3's
+        (
+            1,
+            {"birth_date": "1990-01-01", "identity": {"birth_date": {"kid": "hpke:k", "n": "", "ct": "AAAA"}}},
+            "data.identity.birth_date",
+        ),
+    ],
+)
+def test_a_record_naming_an_older_version_is_held_to_that_versions_schema(
+    written: int, data: dict[str, Any], field: str
+) -> None:
+    """The latest model takes fields an older version does not have: read strictly, a record is first held to the
+    schema of the version its `dataschema` names (a v1 registration with a clear birth date and a sealed one, the
+    sealed one silently winning; a v2 one carrying v3's whole identity)."""
+    registration = inbound.PersonRegistrationSubmittedV1(
+        person_id="p-1", birth_date="1990-01-01", sex="female", nationality="NG"
+    )
+    env = to_envelope(registration, source="/partners/coop-aurora", city="torino", partner="coop-aurora")
+    env = env.model_copy(
+        update={
+            "data": {**env.data, **data},
+            "dataschema": f"urn:lgnet:schema:{registration.type}:v{written}",
+        }
+    )
+    with pytest.raises(InvalidEventData) as refused:
+        decode(env, strict=True)
+    assert refused.value.field == field
+    assert refused.value.reason == "Extra inputs are not permitted"
+    assert isinstance(decode(env), inbound.PersonRegistrationSubmitted)  # our own facts are still read leniently

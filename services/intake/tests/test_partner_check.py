@@ -32,8 +32,7 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     " field alone without `all`",
     "whole_with_a_nickname": "invalid data.identity.all: holds a member that is not an identifying field"
     " (given_name, family_name, fiscal_code, phone, address, birth_date)",
-    "whole_written_as_v2": "invalid data.identity.all: registration v2 has no `all`: write v3 (dataschema ...:v3,"
-    " or none)",
+    "whole_written_as_v2": "invalid_data data.identity.all: Extra inputs are not permitted",  # v2's schema has none
 }
 
 

@@ -91,7 +91,9 @@ def decode(env: Envelope, *, strict: bool = False) -> Event:
     `strict` (partners' inbound events): each value must already have the JSON type the published schema gives it
     (no number for a string or a date, no `1` for `true`, no `"12"` for an integer), as a JSON Schema validator
     would judge, and must be storable (`storable`: no whole number beyond bigint, no NUL, no control character in
-    an id), as every HTTP input must; our own facts are read leniently, as they always were."""
+    an id), as every HTTP input must; our own facts are read leniently, as they always were. Strictly, a record
+    that names an older version is first held to that version's schema: a field only a later version has (a v2
+    registration carrying v3's `identity.all`) is not in it, whatever the latest model would take."""
     if latest(env.type) is None:
         raise UnknownEventType("type", f"unknown event type {env.type!r}")
     version = version_of(env)
@@ -102,6 +104,8 @@ def decode(env: Envelope, *, strict: bool = False) -> Event:
     try:
         if not strict:
             return model.model_validate(data)
+        if current != version:
+            REGISTRY[(env.type, version)].model.model_validate_json(json.dumps(env.data).encode(), strict=True)
         text = json.dumps(data).encode()
         event = model.model_validate_json(text, strict=True)  # strict judges JSON types on JSON only
     except ValidationError as exc:

@@ -126,7 +126,6 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             registrations = []
             for env, e in run:
                 assert isinstance(e, inbound.PersonRegistrationSubmitted)
-                rules.check_written_form(env, e.identity)
                 opened = await open_identity(conn, e.identity)
                 ctx = await context(conn, env)
                 clear = rules.clear_birth_date_allowed(env, ctx.today)

@@ -95,7 +95,6 @@ async def check(
     with rules.partner_fields():
         rules.check_event(event, today, earliest)
         if isinstance(event, cmd_in.PersonRegistrationSubmitted):
-            rules.check_written_form(env, event.identity)
             if intake_key is None:
                 notes.append("sealed fields not opened (pass --intake-test-key): their contents not checked")
                 check_sealed_form(event.identity)

@@ -103,14 +103,6 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
 ALL = "all"  # registration v3: the whole identity sealed at once
 
 
-def check_written_form(env: Envelope, identity: Part) -> None:
-    """`identity.all` is registration v3's: a record written as v1 or v2 (its `dataschema`) may not carry it."""
-    if getattr(identity, ALL, None) is not None and (version := written_version(env)) < 3:
-        raise ContractError(
-            f"identity.{ALL}", f"registration v{version} has no `{ALL}`: write v3 (dataschema ...:v3, or none)"
-        )
-
-
 def check_identity_form(identity: Part) -> None:
     """The whole identity sealed at once leaves no field to send one by one beside it (which would win?)."""
     beside = [field for field, sealed in identity if sealed is not None and field != ALL]
