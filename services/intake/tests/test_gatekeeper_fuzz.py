@@ -5,6 +5,7 @@ records, signed and unsigned. Each valid one registers its person once; each bad
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -25,13 +26,17 @@ pytestmark = pytest.mark.integration
 
 async def test_fuzzed_inbound_records_through_the_gatekeeper(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as client:
+        drawn = itertools.count()
 
         def valid(label: str) -> dict[str, Any]:
-            identity = inbound.PartnerIdentityV2(
+            """Registrations in both forms, alternately: the fields one by one (v2), the whole identity at once (v3)."""
+            identity: inbound.PartnerIdentityV2 = inbound.PartnerIdentityV2(
                 given_name=client.seal("given_name", "Yusuf"),
                 family_name=client.seal("family_name", label),
                 birth_date=client.seal_birth_date(date(1985, 3, 12)),
             )
+            if next(drawn) % 2:
+                identity = client.seal_identity(date(1985, 3, 12), given_name="Yusuf", family_name=label)
             event = inbound.PersonRegistrationSubmitted(
                 person_id=label, sex="male", nationality="SY", identity=identity
             )
