@@ -55,6 +55,8 @@ ACCEPTED += (
 )
 V1_ACCEPTED_UNTIL = date.fromisoformat(cmd_in.BIRTH_DATE_V1_UNTIL)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+ALL = "all"  # registration v3: the whole identity sealed at once, in `identity.all`
+WHOLE_LIMIT = 8192  # characters: the six identifying fields at their longest, with room for JSON escapes
 PrivateKeyOf = Callable[[str], Awaitable[X25519PrivateKey | None]]
 Destroyed = Callable[[str], Awaitable[bool]]
 
@@ -100,9 +102,6 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
     return fields_of(opened[ALL]) if ALL in opened else opened
 
 
-ALL = "all"  # registration v3: the whole identity sealed at once
-
-
 def check_identity_form(identity: Part) -> None:
     """The whole identity sealed at once leaves no field to send one by one beside it (which would win?)."""
     beside = [field for field, sealed in identity if sealed is not None and field != ALL]
@@ -111,9 +110,6 @@ def check_identity_form(identity: Part) -> None:
             f"identity.{ALL}",
             f"holds the whole identity: leave out {', '.join(beside)}, or send each field alone without `{ALL}`",
         )
-
-
-WHOLE_LIMIT = 8192  # characters: the six identifying fields at their longest, with room for JSON escapes
 
 
 class _Members(list[tuple[str, object]]):
