@@ -210,8 +210,9 @@ async def dead_letters(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator
         await producer.stop()
 
 
-# Debian's Chromium (`deploy/local/browser.py ensure` installs it; `make test` runs that), driven by Playwright.
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium headless shell (`deploy/local/browser.py ensure` installs it; `make test` runs that), driven by
+# Playwright: the same engine as the whole browser at less than half its CPU (deploy/local/browser.py says why).
+CHROMIUM = os.environ.get("LGNET_CHROMIUM", "/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")  # fmt: skip
 
