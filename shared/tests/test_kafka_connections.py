@@ -12,6 +12,7 @@ import hashlib
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -171,3 +172,23 @@ async def test_ensuring_topics_asks_about_those_topics_only_and_creates_none_by_
         assert request._topics is not None, "ensure_topics asked for the whole cluster's metadata"
         assert request._topics == [] or sorted(request._topics) == wanted, request._topics
         assert not request._topics or request._allow_auto_topic_creation is False, "asking could create a topic"
+
+
+async def test_a_consumer_whose_fetch_the_broker_holds_stops_at_once(kafka_bootstrap: str, new_topic: Any) -> None:
+    """An idle consumer has a fetch held by the broker (up to `fetch_max_wait_ms`). Closing a TLS connection waits
+    for the broker's close_notify, which the broker sends only once it answers that fetch: every stop of a consumer
+    (a service's shutdown, a test's reader) waited out the rest of the hold. Everything a client must send has been
+    answered before its connections close (offsets committed, the group left, produced records acknowledged)."""
+    topic = await new_topic("held")
+    consumer = AIOKafkaConsumer(
+        topic, **client_kwargs(kafka_bootstrap), group_id=f"g-{topic}", fetch_max_wait_ms=5000, fetch_min_bytes=1
+    )
+    await consumer.start()
+    try:
+        for _ in range(3):  # idle: each getmany leaves a fetch held at the broker
+            assert await consumer.getmany(timeout_ms=200) == {}
+    finally:
+        started = time.perf_counter()
+        await consumer.stop()
+        took = time.perf_counter() - started
+    assert took < 1.0, f"stop took {took:.2f} s"

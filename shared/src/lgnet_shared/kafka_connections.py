@@ -13,6 +13,11 @@ them — a service's start opened 14 to 17:
   §5.1 lets a client cache it for the same salt and iteration count; it is kept per (hash, password, salt,
   iterations), so a changed password or a re-salted credential is derived afresh, and the broker still checks the
   proof of every exchange, and the client the broker's signature.
+- **A stop waited for the broker's held fetch.** Closing a TLS connection waits for the broker's close_notify, and
+  the broker reads a connection's next bytes only once it has answered the request in flight — for an idle
+  consumer, a fetch it holds for up to `fetch_max_wait_ms`. `close` below gives the connections `CLOSE_WAIT_S` to
+  close cleanly, then drops the ones still waiting: by then the client has had every request it cares about
+  answered (a consumer's offsets and its leave of the group, a producer's records); only the held fetch is lost.
 
 `install()` is idempotent; `KafkaSecurity.aiokafka` (behind `kafka.client_kwargs` and the partner SDK) and
 `KafkaSecurity.faststream`, which every LgNet client goes through, call it.
@@ -20,6 +25,8 @@ them — a service's start opened 14 to 17:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -28,7 +35,7 @@ from typing import Any
 
 import aiokafka
 from aiokafka.client import AIOKafkaClient, ConnectionGroup
-from aiokafka.conn import ScramAuthenticator, create_conn
+from aiokafka.conn import CloseReason, ScramAuthenticator, create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import BrokerMetadata
@@ -97,12 +104,37 @@ async def _bootstrap(self: Any) -> None:
         self._sync_task = create_task(self._md_synchronizer())
 
 
+# How long a client's connections may take to close cleanly at its stop before they are dropped.
+CLOSE_WAIT_S = 0.1
+
+
+async def _close(self: Any) -> None:
+    """aiokafka's `AIOKafkaClient.close`, dropping the connections that do not close within `CLOSE_WAIT_S`."""
+    if self._sync_task:
+        self._sync_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._sync_task
+        self._sync_task = None
+    conns = list(self._conns.values())
+    transports = [conn._writer.transport if conn._writer is not None else None for conn in conns]
+    closing = [asyncio.ensure_future(conn.close(reason=CloseReason.SHUTDOWN)) for conn in conns]
+    if not closing:
+        return
+    _, late = await asyncio.wait(closing, timeout=CLOSE_WAIT_S)
+    for transport, fut in zip(transports, closing, strict=True):
+        if fut in late and transport is not None:
+            transport.abort()  # the socket goes now; the connection's end is reported on the next turn of the loop
+    if late:
+        await asyncio.wait(late, timeout=1)
+
+
 def install() -> None:
     global _installed
     if not _installed:
-        # `_bootstrap` is aiokafka 0.14's own, changed in one place: another version keeps its own
+        # `_bootstrap` and `_close` are aiokafka 0.14's own, each changed in one place: another version keeps its own
         # (shared/tests/test_kafka_connections.py then fails on the connections it counts).
         if aiokafka.__version__.startswith("0.14."):
             AIOKafkaClient.bootstrap = _bootstrap
+            AIOKafkaClient.close = _close
         ScramAuthenticator.create_salted_password = _create_salted_password
         _installed = True
