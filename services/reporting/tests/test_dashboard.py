@@ -106,6 +106,43 @@ async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnde
     }
 
 
+async def _row_labels(page: Any, chart: str) -> dict[str, str]:
+    """Each bar's category as the chart writes it beside the bar (its lines joined), by code."""
+    texts = await page.query_selector_all(f"#{chart} svg text.category")
+    return {
+        await t.get_attribute("data-label"): await t.evaluate(
+            "t => [...t.querySelectorAll('tspan')].map((s) => s.textContent).join(' ')"
+        )
+        for t in texts
+    }
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+async def test_every_category_is_named_in_full_beside_its_bar(
+    loaded: ReportingUnderTest, browser: Browser, lang: str
+) -> None:
+    """Long names ('Vittima di violenza o tortura') are wrapped within the chart's margin, never cut."""
+    city = await _api(loaded, "staff-torino", "/reports/city_summary")
+    async with loaded.client("staff-torino") as c:
+        labels = (await c.get("/reports/labels", params={"lang": lang})).json()["categories"]
+    page = await browser.new_page()
+    token = loaded.tokens["staff-torino"]
+    await page.goto(f"{loaded.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30&lang={lang}")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    names: list[str] = []
+    for chart, table in (("chart-vuln", "persons_by_vulnerability"), ("chart-area", "persons_by_action_area")):
+        codes = city["indicators"][table]
+        shown = await _row_labels(page, chart)
+        assert shown == {code: labels[table].get(code, code) for code in codes}, (chart, lang)
+        names += shown.values()
+    assert any(len(name) > 24 for name in names)  # at least one did not fit on one line
+    # Each line stays left of the bars (they start 150 px in).
+    widths = await page.eval_on_selector_all(
+        "svg text.category tspan", "spans => spans.map((s) => s.getComputedTextLength())"
+    )
+    assert widths and max(widths) < 146
+
+
 async def test_a_bad_token_shows_an_error(reporting: ReportingUnderTest, browser: Browser) -> None:
     page = await browser.new_page()
     await page.goto(f"{reporting.process.url}/dashboard#token=nope")
