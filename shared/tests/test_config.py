@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
+import ssl
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,26 @@ def test_a_deployment_name_must_belong_to_its_city(monkeypatch: pytest.MonkeyPat
     for good in ("torino", "torino-north", "torino-4f3a9c21"):
         monkeypatch.setenv("LGNET_DEPLOYMENT", good)
         assert load().deployment_name == good
+
+
+def test_the_broker_ca_is_loaded_once_per_file_version(tmp_path: Path) -> None:
+    """Every Kafka client of a process shares one TLS context per CA file (loading a CA bundle is 0.3 ms for the
+    project's CA, 20 ms for the system's); a CA file rewritten in place (a rotation) gives a new context."""
+    from lgnet_shared.kafka import KafkaSecurity
+    from lgnet_shared.kafka_tls import make_tls
+
+    make_tls(tmp_path / "a", say=lambda _: None)
+    make_tls(tmp_path / "b", say=lambda _: None)
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes((tmp_path / "a" / "ca.pem").read_bytes())
+    security = KafkaSecurity(security_protocol="SSL", ssl_cafile=ca)
+    first = security.ssl_context()
+    assert first is not None and first.check_hostname and first.verify_mode is ssl.CERT_REQUIRED
+    assert KafkaSecurity(security_protocol="SSL", ssl_cafile=ca).ssl_context() is first
+    assert security.aiokafka()["ssl_context"] is first
+    ca.write_bytes((tmp_path / "b" / "ca.pem").read_bytes())
+    os.utime(ca, ns=(ca.stat().st_atime_ns, ca.stat().st_mtime_ns + 1_000_000))
+    rotated = security.ssl_context()
+    assert rotated is not first
+    assert [c["serialNumber"] for c in rotated.get_ca_certs()] != [c["serialNumber"] for c in first.get_ca_certs()]
+    assert KafkaSecurity(security_protocol="PLAINTEXT").ssl_context() is None
