@@ -19,12 +19,24 @@ LOCAL = Path(os.environ.get("LGNET_LOCAL_DIR", ROOT / ".local"))
 
 
 def pid_of(name: str) -> int | None:
+    """The process's id while it runs. An exited process is gone, even before it is reaped: `start` leaves it to
+    the machine's init, which may reap it a second or more later (a zombie still answers `kill(pid, 0)`)."""
     try:
         pid = int((LOCAL / "run" / f"{name}.pid").read_text())
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
-    return pid
+    return None if _exited(pid) else pid
+
+
+def _exited(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return Path("/proc/self").exists()  # reaped meanwhile; without /proc (not Linux) `kill(pid, 0)` decides
+    except (OSError, IndexError):
+        return False
+    return state in ("Z", "X")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import fcntl
 import glob
 import json
@@ -102,8 +103,10 @@ def pid_alive(pid_file: Path) -> int | None:
     try:  # a process this one started (a test's broker) stays a zombie until reaped: reap it, it is gone
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return None
-    except ChildProcessError:
-        pass  # not our child: os.kill said enough
+    except ChildProcessError:  # not our child: `make infra`'s, left to init, which may reap it seconds late
+        with contextlib.suppress(OSError, IndexError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return None
     return pid
 
 
