@@ -106,13 +106,13 @@ class KafkaSecurity(BaseModel):
         per version of the CA file, shared by the process's clients (`_broker_context`)."""
         if not self.tls:
             return None
-        cafile = str(self.ssl_cafile) if self.ssl_cafile else ssl.get_default_verify_paths().openssl_cafile
-        try:
-            stat = os.stat(cafile)
+        cafile = str(self.ssl_cafile) if self.ssl_cafile else None
+        try:  # the system's bundle (SSL_CERT_FILE or OpenSSL's) when no CA file is set
+            stat = os.stat(cafile or ssl.get_default_verify_paths().cafile or "")
             version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        except OSError:  # the system's CAs in a directory only: loaded with the context, as before
+        except OSError:  # the system's CAs in a directory only: loaded once per process
             version = (0, 0, 0)
-        return _broker_context(str(self.ssl_cafile) if self.ssl_cafile else None, version)
+        return _broker_context(cafile, version)
 
     def aiokafka(self) -> dict[str, Any]:
         """Keyword arguments for AIOKafkaProducer / AIOKafkaConsumer / AIOKafkaAdminClient (and fewer, cheaper
