@@ -69,6 +69,8 @@ async def test_dashboard_shows_the_api_numbers(loaded: ReportingUnderTest, brows
     assert "Persone" in await page.inner_text("#btn-persons")
     assert "Partecipanti sostenuti" in await page.inner_text("#fund")
     assert "100.000,00" in await page.inner_text("#money")  # BL1's budget, Italian format
+    # Grouped as the exports and the desk write it (Babel: "1.200,00 €"), not as Chromium's Italian default ("1200,00").
+    assert "1.200,00\xa0€" in await page.inner_text("#money")  # BL2's paid
     # Drill-down from a figure to its definition and the pseudonymous ids behind it.
     await page.click("#btn-persons")
     await page.wait_for_selector("#behind", timeout=10000)
