@@ -20,7 +20,7 @@ import yaml
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared import strimzi
 from lgnet_shared.cities import programme_cities
-from lgnet_shared.topics import SERVICES, TOPICS, city_of_topic, family_of, physical, registry_topics
+from lgnet_shared.topics import SERVICES, TOPICS, city_of_topic, family_of, physical, registry_topics, retired_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "lgnet"
@@ -173,8 +173,17 @@ def test_kafka_users_carry_exactly_the_derived_acls(rendered: dict[str, list[dic
 def test_the_cluster_owner_declares_every_registry_topic_replicated(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    topics = {t["spec"]["topicName"]: t["spec"] for t in by_kind(rendered["national"], "KafkaTopic").values()}
-    assert sorted(topics) == sorted(physical(t) for t in registry_topics())
+    declared = by_kind(rendered["national"], "KafkaTopic").values()
+    topics = {t["spec"]["topicName"]: t["spec"] for t in declared}
+    assert sorted(topics) == sorted(physical(t) for t in registry_topics() + retired_topics())
+    # The retired shared topics: declared unmanaged (kept where a cluster holds them, never made again).
+    unmanaged = sorted(t["spec"]["topicName"] for t in declared if t["metadata"].get("annotations"))
+    assert unmanaged == sorted(physical(t) for t in retired_topics())
+    assert all(
+        t["metadata"]["annotations"] == {"strimzi.io/managed": "false"}
+        for t in declared
+        if t["spec"]["topicName"] in unmanaged
+    )
     for name, spec in topics.items():
         logical = name.removeprefix("lgnet.")
         registered = TOPICS[logical] if logical in TOPICS else family_of(logical)[0]  # a city's inbound topic

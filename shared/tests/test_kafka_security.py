@@ -35,6 +35,7 @@ from lgnet_shared.topics import (
     for_partner,
     for_writer,
     physical,
+    retired_topics,
 )
 
 pytestmark = pytest.mark.integration
@@ -123,7 +124,8 @@ async def parties(
     }
     out = {}
     async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
-        await admin.create_topics()  # the legacy shared rejection topic too
+        await admin.create_topics()
+        await admin.create_topics(retired_topics())  # as a cluster from before per-city and per-partner topics holds
         for key, principal in principals.items():
             password, _ = await admin.provision(principal)
             assert password is not None

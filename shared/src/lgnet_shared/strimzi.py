@@ -17,7 +17,7 @@ from typing import Any
 
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.cities import PROGRAMME_VAR, city_of, outside_programme, programme_cities
-from lgnet_shared.topics import TOPICS, family_of, min_insync, physical, registry_topics
+from lgnet_shared.topics import TOPICS, family_of, min_insync, physical, registry_topics, retired_topics
 
 STRIMZI_API = "kafka.strimzi.io/v1"
 _OPERATIONS = {
@@ -41,10 +41,19 @@ def resource_name(name: str) -> str:
     return out[:253]
 
 
+# The Topic Operator leaves an unmanaged KafkaTopic's topic alone: it neither makes it nor, once it is deleted (in
+# Kafka, or the resource itself), makes it again or deletes it.
+UNMANAGED = {"strimzi.io/managed": "false"}
+
+
 def topics(prefix: str = "", replication: int = 3) -> list[dict[str, Any]]:
     """One KafkaTopic per registry topic, and per city for a per-city one (per-partner families are created when
-    a partner is provisioned; a service creates its own signing-key registry, per-writer, at start)."""
-    return [_topic(name, physical(name, prefix), replication) for name in registry_topics()]
+    a partner is provisioned; a service creates its own signing-key registry, per-writer, at start). A retired topic
+    gets an unmanaged one: on a cluster from before, its topic stays until `lgnet-kafka-admin old-inbound --delete`
+    removes it, and nothing makes it again; a managed KafkaTopic would have recreated it, and dropping the resource
+    would have deleted it with records not yet drained."""
+    out = [_topic(name, physical(name, prefix), replication) for name in registry_topics()]
+    return out + [{**_topic(n, physical(n, prefix), replication), "annotations": UNMANAGED} for n in retired_topics()]
 
 
 def _topic(name: str, physical: str, replication: int) -> dict[str, Any]:

@@ -55,6 +55,8 @@ class Topic:
     writers: frozenset[str] = field(default_factory=frozenset)  # roles that may produce to it
     readers: frozenset[str] = field(default_factory=frozenset)  # roles that may consume it
     compacted: bool = False  # the latest record per key is kept forever (a registry, not a log)
+    # No longer written: kept where a cluster from before holds it (history, a drain), never made anew.
+    retired: bool = False
 
     @property
     def per_partner(self) -> bool:
@@ -184,6 +186,7 @@ TOPICS: dict[str, Topic] = {
             "Before per-city topics: every city's partners' records in one topic. No longer written; read only by"
             " an intake deployment draining it after the upgrade (lgnet-kafka-admin add-deployment"
             " --drain-old-inbound), since an ACL cannot filter one city's records (docs/operators.md)",
+            retired=True,
         ),
         Topic(
             "partner.rejections.{partner}",
@@ -215,6 +218,7 @@ TOPICS: dict[str, Topic] = {
             "Before per-partner topics: every partner's rejections in one topic. No longer written; kept for"
             " history, readable by operators (admin) only, since an ACL cannot filter one partner's records",
             str(400 * DAY_MS),
+            retired=True,
         ),
         Topic(
             "partner.cities",
@@ -351,15 +355,22 @@ def city_topics(role: str, city: str) -> list[str]:
 
 def registry_topics() -> list[str]:
     """Logical names of the topics made up front (`create-topics`, the cluster owner's KafkaTopics): every topic
-    that is not a family, and each programme city's member of a per-city one ('partner.inbound.torino'). Per-partner
-    and per-writer topics are made when their partner or deployment is provisioned."""
+    that is not a family and not retired, and each programme city's member of a per-city one
+    ('partner.inbound.torino'). Per-partner and per-writer topics are made when their partner or deployment is
+    provisioned."""
     out = []
     for t in TOPICS.values():
         if t.per_city:
             out += [for_city(t.name, city) for city in programme_cities()]
-        elif not t.family:
+        elif not t.family and not t.retired:
             out.append(t.name)
     return out
+
+
+def retired_topics() -> list[str]:
+    """Logical names of the topics no longer written ('partner.inbound', the shared 'partner.rejections'): a cluster
+    from before keeps them (a drain, history) until an operator removes them; none is made anew."""
+    return [t.name for t in TOPICS.values() if t.retired]
 
 
 def used_by(role: str) -> list[str]:
