@@ -41,8 +41,8 @@ def resource_name(name: str) -> str:
     return out[:253]
 
 
-# The Topic Operator leaves an unmanaged KafkaTopic's topic alone: it neither makes it nor, once it is deleted (in
-# Kafka, or the resource itself), makes it again or deletes it.
+# The Topic Operator leaves an unmanaged KafkaTopic's topic alone: it does not make it, make it again once deleted
+# in Kafka, or delete it with the resource.
 UNMANAGED = {"strimzi.io/managed": "false"}
 
 
