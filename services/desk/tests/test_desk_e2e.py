@@ -247,7 +247,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     text = (await maria.locator("main").inner_text()).replace("\xa0", " ").replace("\u202f", " ")
     assert "Sfratto" in text or "sfratto" in text, text[:2000]  # the Italian label, never the raw code
     assert "450,00 €" in text, text
-    assert re.search(r"Vulnerabilità: Amina Okafor\s+Genitore solo con figli minori", text), text[:3000]
+    assert re.search(r"Vulnerabilità di Amina Okafor\s+Genitore solo con figli minori", text), text[:3000]
     assert "progetto individuale concordato" in text
     assert "Inserimento lavorativo: Da avviare" in text  # the plan's two objectives, in Italian
 
