@@ -21,12 +21,12 @@ from datetime import date
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from lgnet_reporting.adapters import log
-from lgnet_reporting.domain.audit import partition_of
 from lgnet_reporting.service_layer.audit import default_workers, verify_log
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded
 from lgnet_shared.fact_signing import publish_key, read_registry
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.partitioning import partition_of
 from lgnet_shared.testing.facts import upstream_signer
 from lgnet_shared.topics import TOPICS, ensure_topics, physical
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from lgnet_reporting.domain.audit import partition_of
 from lgnet_reporting.entrypoints import audit
 from lgnet_reporting.service_layer import audit as audit_service
 from lgnet_shared.checkpoints import NotarySigner
@@ -25,6 +24,7 @@ from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.fact_signing import FactSigner, publish_key
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.partitioning import partition_of
 from lgnet_shared.testing.facts import signed_fact, upstream_signer
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.topics import read_records

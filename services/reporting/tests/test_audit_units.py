@@ -1,22 +1,12 @@
-"""Pure parts of the audit and the notary: Kafka's murmur2 as the producers' partitioner computes it, the split
-of partitions among verify's workers."""
+"""Pure parts of the audit and the notary: the split of partitions among verify's workers, the notary's OpenAPI."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from aiokafka.partitioner import murmur2 as aiokafka_murmur2
-from hypothesis import given
-from hypothesis import strategies as st
-from lgnet_reporting.domain.audit import murmur2
 from lgnet_reporting.entrypoints import audit as audit_cli
 from lgnet_reporting.service_layer.audit import balanced
-
-
-@given(st.binary(max_size=120))
-def test_murmur2_places_keys_where_kafka_does(key: bytes) -> None:
-    assert murmur2(key) & 0x7FFFFFFF == aiokafka_murmur2(key) & 0x7FFFFFFF
 
 
 def test_partitions_are_shared_evenly_among_workers() -> None:

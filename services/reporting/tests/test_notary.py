@@ -22,7 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_reporting.adapters.notary_store import NotaryStore
-from lgnet_reporting.domain.audit import origin, partition_of
+from lgnet_reporting.domain.audit import origin
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints import audit
 from lgnet_reporting.entrypoints.notary_http import create_app
@@ -32,6 +32,7 @@ from lgnet_shared.checkpoints import NotarySigner, Verifier, open_checkpoint
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.partitioning import partition_of
 from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import free_port

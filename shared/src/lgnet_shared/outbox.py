@@ -18,7 +18,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
@@ -30,6 +29,7 @@ from lgnet_shared.errors import ContractError
 from lgnet_shared.events import latest
 from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.partitioning import partition_of
 from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
 
@@ -306,8 +306,6 @@ def _compress_lz4_fast() -> None:
 
 _compress_lz4_fast()
 
-_PARTITIONER = DefaultPartitioner()  # the producer's own: a key goes where `send` would put it
-
 
 async def _signed(
     signer: FactSigner, values: list[bytes], all_headers: list[list[tuple[str, bytes]]], tps: list[tuple[str, int]]
@@ -348,9 +346,11 @@ async def _send_in_batches(
     values: list[bytes] = [r["value"] for _, r in rows]
     tps: list[tuple[str, int]] = []
     for topic, r in rows:
-        if topic not in partitions:
-            partitions[topic] = sorted(await producer.partitions_for(topic))
-        tps.append((topic, _PARTITIONER(r["key"], partitions[topic], partitions[topic])))
+        ids = partitions.get(topic)
+        if ids is None:
+            ids = partitions[topic] = sorted(await producer.partitions_for(topic))
+        # Where `send` would put the key (an outbox row always has one): Kafka's murmur2, compiled.
+        tps.append((topic, ids[partition_of(r["key"], len(ids)) or 0]))
     if signer is not None:
         values = await _signed(signer, values, all_headers, tps)
     compressed = {topic for (topic, r) in rows if r["topic"] in TOPICS and not TOPICS[r["topic"]].per_partner}

@@ -11,7 +11,6 @@ saved ones. Every failure names the topic, partition, offset and reason.
 from __future__ import annotations
 
 import base64
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from lgnet_shared import merkle
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.fact_signing import SigningKey, check_fact, parse_signature, prove_whole_batches
+from lgnet_shared.partitioning import partition_of
 from lgnet_shared.signing import verifying_key
 from nacl.signing import VerifyKey
 
@@ -72,38 +72,6 @@ class Share:
     failures: list[Failure]
     reports: list[tuple[int, int]]
     trees: dict[tuple[str, int], list[bytes]]
-
-
-def partition_of(key: bytes | None, partitions: int) -> int | None:
-    """Where the producers' partitioner (murmur2, Kafka's default) puts a key; None for a null key."""
-    if key is None:
-        return None
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-_M, _MASK = 0x5BD1E995, 0xFFFFFFFF
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (as aiokafka's, which it is checked against), reading the key four bytes at a time: three
-    times quicker in pure Python, and the auditor places every record with it."""
-    length = len(data)
-    h = 0x9747B28C ^ length
-    words = length >> 2
-    for k in struct.unpack_from(f"<{words}I", data):
-        k = (k * _M) & _MASK
-        k ^= k >> 24
-        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
-    tail, base = length & 3, words << 2
-    if tail == 3:
-        h ^= data[base + 2] << 16
-    if tail >= 2:
-        h ^= data[base + 1] << 8
-    if tail:
-        h = ((h ^ data[base]) * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    return h ^ (h >> 15)
 
 
 @dataclass
