@@ -191,6 +191,8 @@ def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:
         p.BudgetAllocated(budget_line_id="BL1", city="torino", line="rent", amount_cents=10_000_000, on=d(2026, 1, 1)),
         p.BudgetAllocated(budget_line_id="BL2", city="torino", line="lease_activation", amount_cents=5_000_000,
                           on=d(2026, 1, 1)),
+        # The vouchers' line: payments issues a voucher only from a line that holds its value.
+        p.BudgetAllocated(budget_line_id="BL3", city="torino", line="voucher", amount_cents=500_000, on=d(2026, 1, 1)),
         p.ContributionPaid(request_id="RQ1", batch_id="B1", case_id="C1", household_id="H1", city="torino",
                            kind=p.ContributionKind.RENT, budget_line_id="BL1", amount_cents=50000,
                            paid_on=d(2026, 3, 5)),

@@ -177,3 +177,29 @@ async def test_no_serious_or_critical_accessibility_violation(loaded: ReportingU
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         await page.close()
+
+
+@pytest.mark.parametrize("lang", ["it", "en"])
+async def test_days_and_months_are_written_as_the_exports_write_them(
+    loaded: ReportingUnderTest, browser: Browser, lang: str
+) -> None:
+    """The report's period, the cases' axis and the street units' months in the reader's language, as the CSV, XLSX
+    and PDF write them (Babel: '1 gennaio 2026', 'gen 2026'), not as ISO codes ('2026-01-01', '2026-01')."""
+    from lgnet_reporting.domain import labels
+
+    async with loaded.client("staff-torino") as c:
+        city = (await c.get("/reports/city_summary", params={"from": "2026-01-01", "to": "2026-06-30"})).json()
+    page = await browser.new_page()
+    token = loaded.tokens["staff-torino"]
+    fragment = f"token={token}&report=city_summary&from=2026-01-01&as_of=2026-06-30&lang={lang}"
+    await page.goto(f"{loaded.process.url}/dashboard#{fragment}")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    assert city["period_from"] == "2026-01-01"
+    period = f"{labels.day('2026-01-01', lang)} – {labels.day('2026-06-30', lang)}"
+    assert period in await page.inner_text("#meta")
+    months = [m["month"] for m in city["indicators"]["outreach_monthly"]]
+    shown = [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:first-child")]
+    assert shown == [labels.month(m, lang) for m in months] != []
+    axis = [await t.text_content() for t in await page.query_selector_all("#chart-time svg text")]
+    ends = [m["month"] for m in city["indicators"]["monthly"]]
+    assert axis == [labels.month(ends[0], lang), labels.month(ends[-1], lang)]

@@ -295,6 +295,9 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded: Report
         10_000_000, 50_000, 9_950_000,
     )  # fmt: skip
     assert [x["request_id"] for x in lines["BL1"]["payments"]] == ["RQ1"]
+    # BL3 (vouchers): 5,000.00; V1 issued 50.00, V2 80.00 expired unused (back to the line). No line below zero.
+    assert (lines["BL3"]["vouchers_cents"], lines["BL3"]["remaining_cents"]) == (5_000, 495_000)
+    assert all(x["remaining_cents"] >= 0 for x in lines.values())
     assert money["totals"]["paid_cents"] == ind_paid(city)
 
     persons = await get(loaded, "staff-torino", "/reports/city_summary/drilldown", figure="persons.total", **june)
