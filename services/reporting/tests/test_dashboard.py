@@ -195,7 +195,7 @@ async def test_days_and_months_are_written_as_the_exports_write_them(
     await page.goto(f"{loaded.process.url}/dashboard#{fragment}")
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
     assert city["period_from"] == "2026-01-01"
-    period = f"{labels.day('2026-01-01', lang)} – {labels.day('2026-06-30', lang)}"
+    period = f"{labels.day('2026-01-01', lang)} \u2013 {labels.day('2026-06-30', lang)}"
     assert period in await page.inner_text("#meta")
     months = [m["month"] for m in city["indicators"]["outreach_monthly"]]
     shown = [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:first-child")]
