@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
 if TYPE_CHECKING:
@@ -191,7 +192,9 @@ def client_kwargs(bootstrap: str, security: KafkaSecurity | None = None) -> dict
     return {"bootstrap_servers": bootstrap, **sec.aiokafka()}
 
 
-async def offset_bounds(kafka: dict[str, Any], partitions: Sequence[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+async def offset_bounds(
+    kafka: dict[str, Any], partitions: Sequence[TopicPartition]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """Each partition's first retained offset and its end, read with a client of `kafka` (`client_kwargs`)."""
     consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False)
     await consumer.start()
@@ -201,7 +204,9 @@ async def offset_bounds(kafka: dict[str, Any], partitions: Sequence[Any]) -> tup
         await consumer.stop()
 
 
-def unread_count(firsts: Mapping[Any, int], ends: Mapping[Any, int], read: Mapping[Any, int]) -> int:
+def unread_count(
+    firsts: Mapping[TopicPartition, int], ends: Mapping[TopicPartition, int], read: Mapping[TopicPartition, int]
+) -> int:
     """Records on the partitions of `ends` past what a reader has read (`read`: the next offset it would read, per
     partition); where it has read nothing, from the first record still retained (`firsts`)."""
     return sum(max(end - max(read.get(tp, 0), firsts[tp]), 0) for tp, end in ends.items())
