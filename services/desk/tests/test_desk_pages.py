@@ -704,6 +704,12 @@ async def test_with_two_open_cases_the_operator_chooses_the_case_each_form_write
     r = await desk.client.post("/persons/p-1/contributions", data=sent | {"case_id": ""})  # no case chosen
     assert r.status_code == 422 and 'id="contributions_case-error"' in r.text, r.text
     assert "scelga la pratica" in text_of(r.text)
+    # no amount: said as missing ("campo obbligatorio"), not as an invalid amount, and with the case in the same round
+    calls = len(requested)
+    r = await desk.client.post("/persons/p-1/contributions", data=sent | {"case_id": "", "amount": " "})
+    assert r.status_code == 422 and len(requested) == calls
+    assert 'id="amount-error"' in r.text and 'id="contributions_case-error"' in r.text, r.text
+    assert "campo obbligatorio" in text_of(r.text) and "scelga la pratica" in text_of(r.text)
     # one open case: the form says which it writes to
     desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, earlier)
     one = (await desk.client.get("/persons/p-1")).text

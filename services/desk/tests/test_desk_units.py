@@ -45,7 +45,20 @@ def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "cents"), [("450", 45000), ("450,5", 45050), ("1.234,56", 123456), ("1234.56", 123456), ("600 €", 60000)]
+    ("typed", "cents"),
+    [
+        ("450", 45000),
+        ("450,5", 45050),
+        ("1.234,56", 123456),
+        ("1234.56", 123456),
+        ("600 €", 60000),
+        # Thousands grouped with a dot and no decimals, as Italians write a lease-activation grant: 1.500 € (it was
+        # read as 1 euro and three decimals, and refused).
+        ("1.500", 150000),
+        ("12.345.678", 1234567800),
+        ("1.500,00\xa0€", 150000),
+        ("450.5", 45050),
+    ],
 )
 def test_amounts_are_read_as_typed_in_italy(typed: str, cents: int) -> None:
     assert _cents(typed) == cents
@@ -54,6 +67,8 @@ def test_amounts_are_read_as_typed_in_italy(typed: str, cents: int) -> None:
 def test_a_wrong_amount_is_passed_on_for_the_service_to_name_the_field() -> None:
     assert _cents("dieci") == "dieci"
     assert _cents("1,234") == "1,234"
+    assert _cents("1.50.000") == "1.50.000"  # not groups of three
+    assert _cents("1.500.50") == "1.500.50"  # grouped with dots, so the decimals need a comma
 
 
 def test_every_message_has_its_italian_text() -> None:

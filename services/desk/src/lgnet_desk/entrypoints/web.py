@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -423,7 +424,10 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f.get("amount", ""))}
+            if not f.get("amount", "").strip():  # said as missing, with the case if missing too (one round)
+                missing = {"amount": "required"} | ({} if f.get("case_id", "").strip() else {"case_id": "choose the case"})
+                raise desk.FieldErrors(missing)
+            body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f["amount"])}
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
             # the period fields hold (a deposit was recorded with a period).
             if f.get("kind") in PERIODIC:
@@ -627,18 +631,20 @@ def _case_of(form: dict[str, str]) -> str:
     return case_id
 
 
+# An amount as typed in Italy: thousands grouped with dots and decimals after a comma ("1.500", "1.234,50"), or
+# ungrouped with either separator before the decimals ("1500", "1234.5", "450,50").
+_GROUPED = re.compile(r"(\d{1,3}(?:\.\d{3})+)(?:,(\d{1,2}))?")
+_PLAIN = re.compile(r"(\d+)(?:[.,](\d{1,2}))?")
+
+
 def _cents(euros: str) -> int | str:
-    """ "1.234,50" or "1234.50" → 123450; anything else is passed on for the service to name the field."""
-    text = euros.strip().replace("€", "").replace(" ", "")
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    try:
-        whole, _, frac = text.partition(".")
-        if not whole.isdigit() or (frac and (not frac.isdigit() or len(frac) > 2)):
-            raise ValueError
-        return int(whole) * 100 + int((frac or "0").ljust(2, "0"))
-    except ValueError:
+    """ "1.500", "1.234,50" or "1234.50" → cents; anything else is passed on for the service to name the field."""
+    text = euros.replace("€", "").replace(" ", "").replace("\xa0", "")
+    match = _GROUPED.fullmatch(text) or _PLAIN.fullmatch(text)
+    if match is None:
         return euros
+    whole, frac = match.group(1).replace(".", ""), match.group(2) or ""
+    return int(whole) * 100 + int(frac.ljust(2, "0"))
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:
