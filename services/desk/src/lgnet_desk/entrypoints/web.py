@@ -425,8 +425,8 @@ def router(settings: DeskSettings) -> APIRouter:
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             if not f.get("amount", "").strip():  # said as missing, with the case if missing too (one round)
-                missing = {"amount": "required"} | ({} if f.get("case_id", "").strip() else {"case_id": "choose the case"})
-                raise desk.FieldErrors(missing)
+                no_case = {} if f.get("case_id", "").strip() else {"case_id": "choose the case"}
+                raise desk.FieldErrors({"amount": "required"} | no_case)
             body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f["amount"])}
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
             # the period fields hold (a deposit was recorded with a period).
