@@ -1050,3 +1050,60 @@ async def test_a_registration_refused_after_its_members_keeps_them_and_a_key_reu
     r = await desk.client.post("/persons/new", data=household)
     assert r.status_code == 422
     assert 'aria-describedby="m0_given_name-error"' in r.text, r.text  # said next to the member's first field
+
+
+# Selects that record a fact about a person: a first option chosen for the operator recorded it unseen (a document
+# filed as a residence permit, every member registered as female, an assessment as homeless and unemployed).
+CHOSEN_BY_THE_OPERATOR = {
+    "/persons/p-1": ("document_kind", "purpose", "action_area", "channel", "housing_situation", "employment_status",
+                     "kind"),
+    "/persons/new": ("m0_sex", "m1_sex"),
+}  # fmt: skip
+
+
+async def test_no_choice_is_made_for_the_operator(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases/assessments")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    for path, names in CHOSEN_BY_THE_OPERATOR.items():
+        page = (await desk.client.get(path)).text
+        for name in names:
+            select = re.search(rf'<select id="{name}" name="{name}"[^>]*>(.*?)</select>', page, re.S)
+            assert select is not None, (path, name)
+            if name != "m1_sex":  # a member's row may stay empty: required when filled (the service says so)
+                assert " required" in select.group(0).split(">", 1)[0], (path, name)
+            first = re.match(r"\s*<option([^>]*)>([^<]*)</option>", select.group(1))
+            assert first is not None and 'value=""' in first.group(1), (path, name, select.group(1)[:200])
+            assert "selected" not in select.group(1).split("</option>", 1)[1], (path, name)
+            assert first.group(2) == "— scelga —", first.group(2)
+    # Sent without a choice anyway (no browser check): the service is told nothing was chosen, and says it is required.
+    r = await desk.client.post("/persons/p-1/assessments", data={
+        "csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "housing_situation": "", "employment_status": "",
+        "monthly_income": "0", "assessed_on": today})  # fmt: skip
+    assert sent and sent[-1][1]["housing_situation"] is None and sent[-1][1]["employment_status"] is None, sent
+
+
+async def test_an_upload_without_a_file_or_a_kind_says_so(desk: Desk) -> None:
+    """'Carica' with no file chosen said 'il file è vuoto' (the browser sends an empty part); no kind chosen, nothing."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    # What a browser sends for a file input left empty: a part with an empty file name and no bytes.
+    boundary = "lgnet-test-boundary"
+    parts = [
+        'Content-Disposition: form-data; name="csrf"\r\n\r\ncsrf-maria',
+        'Content-Disposition: form-data; name="document_kind"\r\n\r\n',
+        'Content-Disposition: form-data; name="document"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n',
+    ]
+    body = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts) + f"--{boundary}--\r\n"
+    r = await desk.client.post(
+        "/persons/p-1/documents",
+        content=body.encode(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert r.status_code == 422, r.text
+    said = text_of(r.text)
+    assert "scelga un file" in said and "il file è vuoto" not in said, said
+    assert 'id="document_kind-error"' in r.text and "campo obbligatorio" in said

@@ -357,8 +357,8 @@ def router(settings: DeskSettings) -> APIRouter:
             body: dict[str, Any] = {
                 "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
-                "action_area": f.get("action_area"),
-                "channel": f.get("channel"),
+                "action_area": _chosen(f, "action_area"),
+                "channel": _chosen(f, "channel"),
                 "opened_on": f.get("opened_on"),
                 "housing_need": f.get("housing_need") == "on",
             }
@@ -381,9 +381,9 @@ def router(settings: DeskSettings) -> APIRouter:
             form = await request.form()
             body = {
                 "case_id": _case_of(f),
-                "housing_situation": f.get("housing_situation"),
+                "housing_situation": _chosen(f, "housing_situation"),
                 "monthly_income_cents": _cents(f.get("monthly_income", "")),
-                "employment_status": f.get("employment_status"),
+                "employment_status": _chosen(f, "employment_status"),
                 # Vulnerabilities belong to persons: one checkbox group per member (`vulnerabilities.<person id>`).
                 "vulnerabilities_by_person": {
                     key.split(".", 1)[1]: [str(v) for v in form.getlist(key)]
@@ -427,7 +427,7 @@ def router(settings: DeskSettings) -> APIRouter:
             if not f.get("amount", "").strip():  # said as missing, with the case if missing too (one round)
                 no_case = {} if f.get("case_id", "").strip() else {"case_id": "choose the case"}
                 raise desk.FieldErrors({"amount": "required"} | no_case)
-            body = {"case_id": _case_of(f), "kind": f.get("kind"), "amount_cents": _cents(f["amount"])}
+            body = {"case_id": _case_of(f), "kind": _chosen(f, "kind"), "amount_cents": _cents(f["amount"])}
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
             # the period fields hold (a deposit was recorded with a period).
             if f.get("kind") in PERIODIC:
@@ -450,11 +450,14 @@ def router(settings: DeskSettings) -> APIRouter:
     async def upload(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             file = (await request.form()).get("document")
-            if file is None or isinstance(file, str):
-                raise desk.FieldErrors({"document": "choose a file"})
+            kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
+            # A file input left empty still sends a part, with no file name and no bytes: no file was chosen.
+            missing = {} if file is not None and not isinstance(file, str) and file.filename else {"document": "choose a file"}
+            if missing or not kind:
+                raise desk.FieldErrors(missing | ({} if kind else {"document_kind": "required"}))
+            assert file is not None and not isinstance(file, str)
             data = await file.read(desk.MAX_UPLOAD + 1)
             media_type = file.content_type or "application/octet-stream"
-            kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
             await desk.upload(s, person_id, kind, file.filename or "", media_type, data, key)
 
         return await act(request, person_id, run)
@@ -502,7 +505,7 @@ def router(settings: DeskSettings) -> APIRouter:
         async def run(s: Services, f: dict[str, str]) -> None:
             body = {
                 "person_id": person_id,
-                "purpose": f.get("purpose"),
+                "purpose": _chosen(f, "purpose"),
                 "granted": f.get("granted") == "true",
                 "recorded_on": clock.today().isoformat(),
             }
@@ -622,6 +625,12 @@ def _token_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
     return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
+
+
+def _chosen(form: dict[str, str], name: str) -> str | None:
+    """A select's choice; its blank first option ("— scelga —") is no choice: None, which the service names as
+    required."""
+    return form.get(name) or None
 
 
 def _case_of(form: dict[str, str]) -> str:
