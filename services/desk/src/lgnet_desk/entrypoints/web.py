@@ -452,7 +452,8 @@ def router(settings: DeskSettings) -> APIRouter:
             file = (await request.form()).get("document")
             kind, key = f.get("document_kind", ""), resubmission.call_key(f, "document")
             # A file input left empty still sends a part, with no file name and no bytes: no file was chosen.
-            missing = {} if file is not None and not isinstance(file, str) and file.filename else {"document": "choose a file"}
+            chosen = file is not None and not isinstance(file, str) and bool(file.filename)
+            missing = {} if chosen else {"document": "choose a file"}
             if missing or not kind:
                 raise desk.FieldErrors(missing | ({} if kind else {"document_kind": "required"}))
             assert file is not None and not isinstance(file, str)
