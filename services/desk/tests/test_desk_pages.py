@@ -1086,7 +1086,7 @@ async def test_no_choice_is_made_for_the_operator(desk: Desk) -> None:
 
 
 async def test_an_upload_without_a_file_or_a_kind_says_so(desk: Desk) -> None:
-    """'Carica' with no file chosen said 'il file è vuoto' (the browser sends an empty part); no kind chosen: nothing."""
+    """'Carica' with no file chosen said 'il file è vuoto' (the browser sends an empty part); no kind: not said."""
     today = clock.today().isoformat()
     serve_the_cartella(desk.services, today, today)
     await desk.as_operator(MARIA)
@@ -1095,7 +1095,8 @@ async def test_an_upload_without_a_file_or_a_kind_says_so(desk: Desk) -> None:
     parts = [
         'Content-Disposition: form-data; name="csrf"\r\n\r\ncsrf-maria',
         'Content-Disposition: form-data; name="document_kind"\r\n\r\n',
-        'Content-Disposition: form-data; name="document"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n',
+        'Content-Disposition: form-data; name="document"; filename=""\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n",
     ]
     body = "".join(f"--{boundary}\r\n{part}\r\n" for part in parts) + f"--{boundary}--\r\n"
     r = await desk.client.post(
