@@ -603,3 +603,32 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     sara = await logged_in(browser, desk, "sara")  # Trieste's cooperative: not its activity
     r = await sara.goto(luca.url.replace("/civic?lang=it", "/civic/") + "act-missing")
     assert r is not None and r.status == 404
+
+
+async def test_the_menu_and_the_registration_form_fit_the_screen(browser: Browser, desk: Desk) -> None:
+    """An outside tester found, at a phone's width (375 px), the menu running past the header (white on white) and
+    every page scrolling sideways; at 1280 px the registration's name and surname inputs touching and the fiscal
+    code's running out of its box."""
+    maria = await logged_in(browser, desk, "maria")
+    await maria.set_viewport_size({"width": 375, "height": 800})
+    for path in ("/", "/persons/new", "/todo"):
+        await maria.goto(desk.url + path)
+        assert await maria.evaluate("document.documentElement.scrollWidth") <= 375, path
+        header = await maria.locator("header").bounding_box()
+        assert header is not None
+        for link in await maria.locator("header nav a").all():
+            box = await link.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, (path, box)
+            assert box["y"] + box["height"] <= header["y"] + header["height"], (path, await link.inner_text())
+    await maria.set_viewport_size({"width": 1280, "height": 900})
+    await maria.goto(desk.url + "/persons/new")
+    member = await maria.locator("fieldset.member").first.bounding_box()
+    assert member is not None
+    boxes = []
+    for name in ("given_name", "family_name", "birth_date", "sex", "nationality", "fiscal_code"):
+        box = await maria.locator(f"#m0_{name}").bounding_box()
+        assert box is not None and member["x"] < box["x"] and box["x"] + box["width"] < member["x"] + member["width"]
+        boxes.append(box)
+    for a, b in zip(boxes, boxes[1:], strict=False):
+        if abs(a["y"] - b["y"]) < 2:  # side by side: a gap between them
+            assert a["x"] + a["width"] + 4 <= b["x"], (a, b)
