@@ -1108,3 +1108,13 @@ async def test_an_upload_without_a_file_or_a_kind_says_so(desk: Desk) -> None:
     said = text_of(r.text)
     assert "scelga un file" in said and "il file è vuoto" not in said, said
     assert 'id="document_kind-error"' in r.text and "campo obbligatorio" in said
+
+
+async def test_a_search_with_nothing_given_says_what_to_give(desk: Desk) -> None:
+    """'Cerca' with every field empty redrew the empty form without a word."""
+    await desk.as_operator(MARIA)
+    r = await desk.client.post("/", data={"csrf": "csrf-maria", "name": " ", "fiscal_code": "", "case_id": ""})
+    assert r.status_code == 200
+    assert "indichi un nome, un codice fiscale o un numero di pratica" in text_of(r.text)
+    assert ("intake", "POST", "/persons/search") not in desk.services.calls
+    assert "role=\"alert\"" not in (await desk.client.get("/")).text  # the page opened afresh says nothing

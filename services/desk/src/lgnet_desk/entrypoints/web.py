@@ -276,11 +276,12 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         form = await form_of(request)
         q = {k: form.get(k, "").strip() for k in ("name", "fiscal_code", "case_id")}
-        return await search(p, q, form.get("purpose", ""))
+        # "Cerca" with every field empty redrew the empty form without a word: it says what to give.
+        return await search(p, q, form.get("purpose", ""), asked=True)
 
-    async def search(p: Page, q: dict[str, str], purpose: str) -> Response:
+    async def search(p: Page, q: dict[str, str], purpose: str, *, asked: bool = False) -> Response:
         results: list[dict[str, Any]] | None = None
-        error = None
+        error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
         if any(q.values()):
             assert p.services is not None
             try:
