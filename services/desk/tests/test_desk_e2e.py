@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
 import re
 import sys
@@ -629,6 +630,6 @@ async def test_the_menu_and_the_registration_form_fit_the_screen(browser: Browse
         box = await maria.locator(f"#m0_{name}").bounding_box()
         assert box is not None and member["x"] < box["x"] and box["x"] + box["width"] < member["x"] + member["width"]
         boxes.append(box)
-    for a, b in zip(boxes, boxes[1:], strict=False):
+    for a, b in itertools.pairwise(boxes):
         if abs(a["y"] - b["y"]) < 2:  # side by side: a gap between them
             assert a["x"] + a["width"] + 4 <= b["x"], (a, b)
