@@ -314,3 +314,22 @@ async def test_a_partner_reads_only_its_own_cases_in_the_cartella_of_a_household
         r = await c.get(f"/persons/{f['mum']}/record")
     assert {case["case_id"] for case in r.json()["cases"]} == {f["case_id"], theirs}
     assert [e["status"] for e in r.json()["employment"]] == ["training"]
+
+
+async def test_the_timeline_keeps_every_consent_recorded_not_only_the_last(intake: InProcessService) -> None:
+    """An outside tester withdrew the sharing consent: the timeline then showed only the withdrawal, the grant it
+    replaced gone from the person's history (the consents table keeps one row per purpose, the current one)."""
+    w = World(intake)
+    f = await family(w)  # the sharing consent given today
+    later = str(clock.today())
+    withdrawn = {"person_id": f["son"], "purpose": "partner_sharing", "granted": False, "recorded_on": later}
+    await w.call(STAFF, "POST", "/consents", withdrawn)
+    async with intake.client(STAFF) as c:
+        record = (await c.get(f"/persons/{f['son']}/record")).json()
+    sharing = [
+        t["granted"]
+        for t in record["timeline"]
+        if t["kind"] == "consent_recorded" and t["purpose"] == "partner_sharing"
+    ]
+    assert sharing == [True, False], record["timeline"]
+    assert [c["granted"] for c in record["consents"] if c["purpose"] == "partner_sharing"] == [False]  # the state now

@@ -85,6 +85,15 @@ async def consents_of(conn: Conn, person_id: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+async def consent_history_of(conn: Conn, person_id: str) -> list[Row]:
+    """Every consent recorded for the person, in the order recorded (a day's in the order they came)."""
+    rows = await conn.fetch(
+        "select purpose, granted, recorded_on from consent_history where person_id = $1 order by recorded_on, seq",
+        person_id,
+    )
+    return [dict(r) for r in rows]
+
+
 async def employment_of(conn: Conn, person_id: str) -> list[Row]:
     rows = await conn.fetch("select * from employment where person_id = $1 order by as_of", person_id)
     return [dict(r) for r in rows]

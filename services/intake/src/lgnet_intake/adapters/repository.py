@@ -277,6 +277,14 @@ async def consent(conn: Conn, person_id: str, purpose: str) -> bool:
 
 
 async def record_consent(conn: Conn, person_id: str, purpose: str, granted: bool, on: date) -> None:
+    """The state now (a consent recorded late, dated before the last one, does not replace it) and the history."""
+    await conn.execute(
+        "insert into consent_history (person_id, purpose, granted, recorded_on) values ($1, $2, $3, $4)",
+        person_id,
+        purpose,
+        granted,
+        on,
+    )
     await conn.execute(
         "insert into consents values ($1, $2, $3, $4) on conflict (person_id, purpose)"
         " do update set granted = excluded.granted, recorded_on = excluded.recorded_on"

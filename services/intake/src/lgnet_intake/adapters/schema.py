@@ -327,4 +327,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table cases add column transferred_on date;
         """,
     ),
+    (
+        "intake-7",
+        """
+        -- Every consent recorded, for the person's timeline: `consents` keeps the state now (one row per purpose),
+        -- and a withdrawal replaced the grant before it, which then vanished from the cartella's history. What was
+        -- recorded before this migration is known only as that state.
+        create table consent_history (
+            seq bigserial primary key,
+            person_id text not null references persons,
+            purpose text not null,
+            granted boolean not null,
+            recorded_on date not null
+        );
+        create index consent_history_person on consent_history (person_id);
+        insert into consent_history (person_id, purpose, granted, recorded_on)
+            select person_id, purpose, granted, recorded_on from consents order by recorded_on, person_id, purpose;
+        """,
+    ),
 ]

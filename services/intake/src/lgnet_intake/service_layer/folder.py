@@ -196,9 +196,14 @@ class Folder:
             {"purpose": c["purpose"], "granted": c["granted"], "recorded_on": _iso(c["recorded_on"])}
             for c in await q.consents_of(self.conn, pid)
         ]
-        for c in consents:
+        for c in await q.consent_history_of(self.conn, pid):  # each recorded, not only the state now
             timeline.append(
-                {"on": c["recorded_on"], "kind": "consent_recorded", "purpose": c["purpose"], "granted": c["granted"]}
+                {
+                    "on": _iso(c["recorded_on"]),
+                    "kind": "consent_recorded",
+                    "purpose": c["purpose"],
+                    "granted": c["granted"],
+                }
             )
         employment = [
             {"status": e["status"], "as_of": _iso(e["as_of"]), "case_id": e["case_id"]}
