@@ -22,6 +22,7 @@ import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
 from lgnet_shared import auth, clock, db, tls
@@ -341,18 +342,37 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.reload()
     await shot(maria, "cartella-tablet")
     await maria.set_viewport_size({"width": 1280, "height": 900})
-    # the requester cannot approve their own request (payments' four-eyes rule), shown in Italian context
+    # The requester is not offered her own approval (payments' four-eyes rule): her rows say another operator must
+    # approve them, each named by the household and the period it pays. Sent anyway, payments refuses it, and the
+    # refusal names the row.
     await maria.get_by_role("link", name="Approvazioni").click()
-    await maria.get_by_role("button", name="Approva").first.click()
-    await maria.wait_for_load_state()
-    await expect(maria.locator(".error")).to_contain_text("chi ha chiesto il contributo non può approvarlo")
+    main = (await maria.locator("main").inner_text()).replace("\xa0", " ")
+    assert await maria.get_by_role("button", name="Approva").count() == 0, main
+    assert "deve approvarlo un altro operatore" in main and "Nucleo di Amina Okafor" in main, main
+    this_month = f"dal {i18n.day(first, 'it')} al {i18n.day(last, 'it')}"
+    assert this_month in main, main
+    own = maria.locator("form[action$='/rejection']").first
+    sent = {
+        name: str(await own.locator(f"input[name='{name}']").get_attribute("value")) for name in ("csrf", "form_key")
+    }
+    action = str(await own.get_attribute("action")).removesuffix("/rejection")
+    answer = await maria.request.post(desk.url + action, form=sent, max_redirects=0)
+    assert answer.status == 403, await answer.text()
+    alert = (await answer.text()).split('role="alert">', 1)[1].split("</p>", 1)[0]
+    assert "Amina Okafor, dal" in alert and "non può approvarlo" in alert, alert
 
     giulia = await logged_in(browser, desk, "giulia")
     await giulia.get_by_role("link", name="Approvazioni").click()
     await shot(giulia, "approvals")
-    await giulia.get_by_role("button", name="Approva").first.click()
+    await giulia.get_by_role("button", name=f"Approva: Canone di affitto, 600,00 €, Amina Okafor, {this_month}").click()
     await giulia.wait_for_load_state()
     await expect(giulia.get_by_role("status")).to_contain_text("Approvazione registrata")  # not a silent reload
+    # the other rent (the form sent twice, one request) is rejected with a coded reason, by payments' API
+    await giulia.get_by_label("Motivo del rifiuto").first.select_option("duplicate")
+    await giulia.get_by_role("button", name="Respingi").first.click()
+    await giulia.wait_for_load_state()
+    await expect(giulia.get_by_role("status")).to_contain_text("Richiesta respinta")
+    await expect(giulia.locator("main")).to_contain_text("Niente da approvare.")
     await giulia.goto(person_url + "?purpose=case_review")
     assert "approvato" in await giulia.locator("main").inner_text()
 

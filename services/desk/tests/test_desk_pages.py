@@ -754,6 +754,157 @@ async def test_the_approvals_page_shows_no_text_from_its_address(desk: Desk) -> 
     assert "0123 456789" not in page.text and 'role="alert"' not in page.text, page.text
 
 
+def two_rents(requested_by: str = "desk.maria") -> dict[tuple[str, str, str], Any]:
+    """The outside tester's two rents of 450 € on one case (December 2026, June 2027), with what intake says of the
+    case and of the household's reference person (found by the case, as the housing page finds it)."""
+    earlier = "2026-12-04"
+    rent = {"case_id": "c-8e2b7d41a9f0", "household_id": "h-5f1c0a9e7b2d", "kind": "rent", "amount_cents": 45000,
+            "requested_by": requested_by, "status": "requested"}  # fmt: skip
+    return {
+        ("payments", "GET", "/contribution-requests"): [
+            rent | {"request_id": "r-dec", "period_from": "2026-12-01", "period_to": "2026-12-31"},
+            rent | {"request_id": "r-jun", "period_from": "2027-06-01", "period_to": "2027-06-30"}],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
+            "case_id": "c-8e2b7d41a9f0", "action_area": "taking_charge", "opened_on": earlier,
+            "partner": None, "household_id": "h-5f1c0a9e7b2d"},
+        ("intake", "POST", "/persons/search"): [{"person_id": "p-1"}],
+        ("intake", "GET", "/persons/p-1/record"): a_record(earlier, earlier),
+    }  # fmt: skip
+
+
+def approvals_row(html: str, request_id: str) -> str:
+    """The table row of one request (its forms post to /approvals/<id>…)."""
+    rows = [r for r in html.split("<tr") if f'action="/approvals/{request_id}' in r]
+    assert len(rows) == 1, html
+    return rows[0]
+
+
+async def test_each_request_to_approve_says_who_it_is_for_and_the_period_it_pays(desk: Desk) -> None:
+    """An outside tester asked for two rents of 450 € on one case, December 2026 and June 2027: /approvals showed
+    two identical rows (the case, the kind, the amount, who asked), and the approver approved June for December. Each
+    row names the household by its reference person, as the cartella does, and the period a rent pays; the view of
+    the person's data is in the access log."""
+    desk.services.answers |= two_rents()
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    december, june = text_of(approvals_row(page, "r-dec")), text_of(approvals_row(page, "r-jun"))
+    assert december != june
+    for row, period in ((december, "dal 1 dic 2026 al 31 dic 2026"), (june, "dal 1 giu 2027 al 30 giu 2027")):
+        assert "Nucleo di Amina Okafor" in row and period in row, row
+        assert "Canone di affitto" in row and "450,00 €" in row and "Maria Rossi" in row, row
+    async with desk.pool.acquire() as conn:
+        entries = await store.access_entries(conn, "torino", "p-1")
+    assert [(e["operator"], e["action"], e["outcome"]) for e in entries] == [("giulia", "approvals", "shown")]
+    await desk.as_operator(RPD)
+    log = text_of((await desk.client.get("/access-log")).text)
+    assert "Approvazione dei contributi" in log, log
+    # a kind that pays no period says none
+    await desk.as_operator(GIULIA)
+    deposit = {"request_id": "r-dep", "case_id": "c-8e2b7d41a9f0", "household_id": "h-5f1c0a9e7b2d",
+               "kind": "deposit", "amount_cents": 90000, "requested_by": "desk.maria", "status": "requested",
+               "period_from": None, "period_to": None}  # fmt: skip
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = [deposit]
+    row = text_of(approvals_row((await desk.client.get("/approvals")).text, "r-dep"))
+    assert "Deposito cauzionale" in row and " dal " not in row, row
+
+
+async def test_a_request_whose_household_cannot_be_named_shows_its_id(desk: Desk) -> None:
+    """No member of the household visible (intake's search by the case finds nobody), or intake away: the row names
+    the household by its id, the rest of the page as usual."""
+    desk.services.answers |= two_rents() | {("intake", "POST", "/persons/search"): []}
+    await desk.as_operator(GIULIA)
+    page = await desk.client.get("/approvals")
+    assert page.status_code == 200, page.text
+    row = approvals_row(page.text, "r-dec").replace("\xa0", " ")
+    assert "Nucleo di (non visibile per lei)" in text_of(row) and '<small class="id">h-5f1c0a9e7b2d</small>' in row
+    assert 'aria-label="Approva: Canone di affitto, 450,00 €, nucleo h-5f1c0a9e7b2d, dal 1 dic 2026' in row, row
+
+    def away(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("intake is away")
+
+    desk.services.answers[("intake", "POST", "/persons/search")] = away
+    page = await desk.client.get("/approvals")
+    assert page.status_code == 200 and "nucleo h-5f1c0a9e7b2d" in page.text, page.text
+
+
+async def test_the_approve_button_names_its_row_for_a_screen_reader(desk: Desk) -> None:
+    """The buttons' accessible name was "Approva <uuid>": it names the contribution, the amount, the household and the
+    period now, in the page's language."""
+    desk.services.answers |= two_rents()
+    await desk.as_operator(GIULIA)
+    row = approvals_row((await desk.client.get("/approvals")).text, "r-dec")
+    assert 'aria-label="Approva: Canone di affitto, 450,00 €, Amina Okafor, dal 1 dic 2026 al 31 dic 2026"' in (
+        row.replace("\xa0", " ")
+    ), row
+    row = approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-jun")
+    assert 'aria-label="Approve: Rent, €450.00, Amina Okafor, from 1 Jun 2027 to 30 Jun 2027"' in row, row
+    assert 'aria-label="Reject: Rent, €450.00, Amina Okafor, from 1 Jun 2027 to 30 Jun 2027"' in row, row
+
+
+async def test_the_requester_is_not_offered_to_approve_her_own_request(desk: Desk) -> None:
+    """Maria was offered "Approva" on her own requests, and clicking it brought payments' refusal at the top of the page
+    without saying which row. Her rows say that another operator must approve them; payments' rule stays payments':
+    an approval she sends anyway is refused by payments, and the refusal names the row."""
+    problem = {"status": 403, "field": "approved_by", "reason": "the requester cannot approve their own request"}
+    desk.services.answers |= two_rents() | {
+        ("payments", "POST", "/contribution-requests/r-dec/approval"): httpx.Response(403, json=problem)
+    }
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/approvals")).text
+    row = approvals_row(page, "r-dec")
+    assert 'action="/approvals/r-dec"' not in row and ">Approva<" not in row, row
+    assert "Ha chiesto Lei questo contributo: deve approvarlo un altro operatore." in text_of(row), row
+    r = await desk.client.post("/approvals/r-dec", data={"csrf": "csrf-maria"})
+    assert r.status_code == 403 and ("payments", "POST", "/contribution-requests/r-dec/approval") in desk.services.calls
+    alert = text_of(r.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
+    assert alert.strip() == (
+        "Canone di affitto, 450,00 €, Amina Okafor, dal 1 dic 2026 al 31 dic 2026: "
+        "chi ha chiesto il contributo non può approvarlo"
+    ), alert
+    # another operator is offered it
+    await desk.as_operator(GIULIA)
+    row = approvals_row((await desk.client.get("/approvals")).text, "r-dec")
+    assert 'action="/approvals/r-dec"' in row and "deve approvarlo un altro operatore" not in row, row
+
+
+async def test_a_request_is_rejected_with_a_coded_reason_once(desk: Desk) -> None:
+    """There was no way to refuse a request. Payments' `POST /contribution-requests/{id}/rejection` takes a coded
+    reason: the row's "Respingi" form sends it, with the form's Idempotency-Key (sent twice: one rejection); no reason
+    chosen is said at the row and nothing is sent; payments' refusal is said naming the row."""
+    rejected: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers |= two_rents() | {
+        ("payments", "POST", "/contribution-requests/r-jun/rejection"): keeping(rejected, 200)
+    }
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row = approvals_row(page, "r-jun")
+    assert 'action="/approvals/r-jun/rejection"' in row and 'name="reason"' in row and "required" in row, row
+    assert '<option value="wrong_details">Dati errati (importo, periodo o tipo)</option>' in row, row
+    form = {"csrf": "csrf-giulia", "form_key": form_key_of(page, "/approvals/r-jun/rejection")}
+    r = await desk.client.post("/approvals/r-jun/rejection", data=form)  # no reason
+    assert r.status_code == 422 and rejected == [], r.text
+    row = approvals_row(r.text, "r-jun")
+    assert 'aria-invalid="true"' in row and "scelga il motivo" in text_of(row), row
+    for _ in range(2):
+        r = await desk.client.post("/approvals/r-jun/rejection", data=form | {"reason": "wrong_details"})
+        assert r.status_code == 303 and r.headers["location"] == "/approvals?rejected=1", r.text
+    assert rejected == [(f"desk:{form['form_key']}:rejection:r-jun", {"reason": "wrong_details"})] * 2, rejected
+    done = await desk.client.get(r.headers["location"])
+    assert "Richiesta respinta." in text_of(done.text), done.text
+    # payments refuses (another operator decided first): said naming the row
+    problem = {"status": 409, "field": "status", "reason": "request is approved, only a requested one can be rejected"}
+    desk.services.answers[("payments", "POST", "/contribution-requests/r-dec/rejection")] = httpx.Response(
+        409, json=problem
+    )
+    r = await desk.client.post("/approvals/r-dec/rejection", data={"csrf": "csrf-giulia", "reason": "duplicate"})
+    assert r.status_code == 409
+    assert "dal 1 dic 2026 al 31 dic 2026: la richiesta non è più in attesa di approvazione" in text_of(r.text)
+    # the requester may reject (withdraw) her own request: payments' rule, not the desk's
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/approvals")).text
+    assert 'action="/approvals/r-jun/rejection"' in approvals_row(page, "r-jun")
+
+
 async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_was(desk: Desk) -> None:
     """ "Accesso negato" always spoke of "this person" and said the attempt was in the access log, also for the agenda,
     the units, an outing of another city or a service that did not answer, where nothing was logged."""

@@ -400,6 +400,17 @@ IT = {
     # ---- end of the housing steps
     "Housing of %(name)s's household": "Alloggio del nucleo di %(name)s",
     "Household's housing steps": "Percorso abitativo del nucleo",
+    "Vulnerabilities of %(name)s": "Vulnerabilità di %(name)s",
+    # ---- the approvals: each request named, the requester's own, rejecting with a reason
+    "Request rejected.": "Richiesta respinta.",
+    "You requested this contribution: another operator must approve it.": "Ha chiesto Lei questo contributo: deve approvarlo un altro operatore.",
+    "Approve: %(what)s": "Approva: %(what)s",
+    "Reject: %(what)s": "Respingi: %(what)s",
+    "Reject": "Respingi",
+    "Reason for rejecting": "Motivo del rifiuto",
+    "Choose the reason": "Scelga il motivo",
+    "household %(id)s": "nucleo %(id)s",
+    "Contribution approvals": "Approvazione dei contributi",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

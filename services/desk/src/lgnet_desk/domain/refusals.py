@@ -92,6 +92,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (r"choose the reason", "scelga il motivo"),
     # a form's key reused with other data (the form sent, then changed and sent again from the browser's history)
     (
         r"already used for a different request",

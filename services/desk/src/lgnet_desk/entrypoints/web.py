@@ -29,7 +29,7 @@ from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.metrics import LOGINS
-from lgnet_desk.service_layer import desk, login, oidc
+from lgnet_desk.service_layer import approvals, desk, login, oidc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -544,34 +544,69 @@ def router(settings: DeskSettings) -> APIRouter:
         cases = await desk.cases_by_id(p.services, [i["case_id"] for i in items if i.get("case_id")])
         return p.render("todo.html", items=items, cases=cases, unavailable=unavailable)
 
+    async def approvals_page(
+        request: Request,
+        p: Page,
+        status: int = 200,
+        failed: str | None = None,
+        error: str | None = None,
+        form: dict[str, str] | None = None,
+        reason_missing: bool = False,
+    ) -> Response:
+        """The requests waiting, each named (its household, its period); a refused decision (`failed`, `error`) is
+        said at the page's top naming its row, and in the row."""
+        assert p.services is not None and p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                pending = await approvals.pending(conn, p.services, p.op)
+            except ServiceRefusal as r:
+                return p.denied(r)
+        # The decision just recorded is said so (the page said nothing); only flags are read from the address, no text
+        # from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
+        done, rejected = bool(request.query_params.get("done")), bool(request.query_params.get("rejected"))
+        failed_row = next((q for q in pending if q["request_id"] == failed), None)
+        return p.render(
+            "approvals.html",
+            status=status,
+            pending=pending,
+            error=error,
+            failed=failed,
+            failed_row=failed_row,
+            done=done,
+            rejected=rejected,
+            reasons=approvals.REJECTION_REASONS,
+            form=form or {},  # a form shown again keeps its key (sent once more, the same request)
+            described=lambda q: _request_named(q, p),
+            reason_missing=reason_missing,
+        )
+
     @api.get("/approvals", response_class=HTMLResponse)
-    async def approvals(request: Request) -> Response:
+    async def approvals_list(request: Request) -> Response:
         p = await page(request, need=OperatorRole.STAFF)  # payments' rule too; the page is not in others' menu
-        assert p.services is not None
-        try:
-            pending = await p.services.get("payments", "/contribution-requests", status="requested")
-        except ServiceRefusal as r:
-            return p.denied(r)
-        # The request just approved is said so (the page said nothing); only the flag is read from the address, no
-        # text from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
-        done = bool(request.query_params.get("done"))
-        cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
-        return p.render("approvals.html", pending=pending, cases=cases, error=None, done=done)
+        return await approvals_page(request, p)
 
     @api.post("/approvals/{request_id}", response_class=HTMLResponse)
     async def approve(request: Request, request_id: str) -> Response:
         p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
-        key = resubmission.call_key(await form_of(request), "approval", request_id)  # sent twice: the first answer
         try:
-            await p.services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {}, key)
-        except ServiceRefusal as r:
-            pending = await p.services.get("payments", "/contribution-requests", status="requested")
-            cases = await desk.cases_by_id(p.services, [q["case_id"] for q in pending])
-            return p.render(
-                "approvals.html", status=r.status, pending=pending, cases=cases, error=r.reason, failed=request_id
-            )
+            await approvals.approve(p.services, request_id, await form_of(request))
+        except ServiceRefusal as r:  # the requester's own request among them: payments' rule, said at its row
+            return await approvals_page(request, p, r.status, request_id, r.reason)
         return RedirectResponse("/approvals?done=" + request_id, status_code=303)
+
+    @api.post("/approvals/{request_id}/rejection", response_class=HTMLResponse)
+    async def reject(request: Request, request_id: str) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        try:
+            await approvals.reject(p.services, request_id, f)
+        except desk.FieldErrors as e:
+            return await approvals_page(request, p, 422, request_id, e.errors["reason"], f, reason_missing=True)
+        except ServiceRefusal as r:
+            return await approvals_page(request, p, r.status, request_id, r.reason)
+        return RedirectResponse("/approvals?rejected=1", status_code=303)
 
     @api.get("/access-log", response_class=HTMLResponse)
     async def access_log(request: Request, person_id: str | None = None) -> Response:
@@ -621,6 +656,20 @@ def _page_of(app: FastAPI, path: str) -> str:
         if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
             return candidate
     return "/"
+
+
+def _request_named(q: dict[str, Any], p: Page) -> str:
+    """A contribution request as an approver tells it from another (a row's buttons' accessible name, a refusal said
+    at the page's top): its kind, amount, household (by its reference person, else its id) and period, if any."""
+    parts = [
+        i18n.code("contribution_kind", q.get("kind"), p.lang),
+        i18n.euros(q.get("amount_cents"), p.lang),
+        q.get("household_name") or p.t.gettext("household %(id)s") % {"id": q.get("household_id") or "—"},
+    ]
+    if q.get("period_from"):
+        start, end = i18n.day(q["period_from"], p.lang), i18n.day(q.get("period_to"), p.lang)
+        parts.append(p.t.gettext("from %(start)s to %(end)s") % {"start": start, "end": end})
+    return ", ".join(parts)
 
 
 def _token_key(settings: DeskSettings) -> bytes:

@@ -41,19 +41,20 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
 
 
 async def household_name(
-    conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str]
+    conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str], action: str = "housing"
 ) -> str | None:
     """The household's reference person's name, as the cartella names a household: intake's cartella of the first
     member the operator may see (intake's search by the household's case finds only those, the case in the body), the
-    view in the access log as the housing page's. None where no member is visible (a cooperative without the
-    household's consent), the reference person is not, or intake does not answer: the page then names the id."""
+    view in the access log as the page's `action` (the housing page's, the approvals'). None where no member is
+    visible (a cooperative without the household's consent), the reference person is not, or intake does not answer:
+    the page then names the id."""
     try:
         for case_id in case_ids:
             seen = await services.post("intake", "/persons/search", {"case_id": case_id})
             if not seen:
                 continue
             pid = str(seen[0]["person_id"])
-            record = await desk.read_logged(conn, services, op, pid, service_path("/persons/{}/record", pid), "housing")
+            record = await desk.read_logged(conn, services, op, pid, service_path("/persons/{}/record", pid), action)
             household = next((h for h in record["households"] if h["household_id"] == household_id), None)
             return reference_name(household) if household else None
     except (ServiceRefusal, httpx.HTTPError):

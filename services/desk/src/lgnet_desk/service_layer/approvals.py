@@ -1,0 +1,62 @@
+"""The contribution requests waiting for approval, as the approver must tell them apart: each with its case, the
+household it is for (named by its reference person, as the cartella and the housing page name a household) and
+whether the operator asked for it herself. Approving and rejecting are payments' (its rules: the requester does not
+approve her own request, a second approver above the city's threshold); each is one call with the form's key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lgnet_shared import vocabulary
+from lgnet_shared.db import Conn
+
+from lgnet_desk.adapters.services import Services, service_path
+from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.operators import Operator
+from lgnet_desk.service_layer import desk, housing_steps
+
+REJECTION_REASONS = "contribution_rejection_reason"  # the code list of a rejection's reason (lgnet_shared.vocabulary)
+
+
+async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str, Any]]:
+    """Payments' requested contributions of the operator's city, each with `case` (intake's, None where intake does
+    not show it), `household_name` (None where no name can be read: the page names the household's id) and `own`
+    (the operator requested it: payments will not take her approval). Reading a name is a view of the person's data:
+    it is in the access log (`approvals`), once per household."""
+    requests: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="requested")
+    cases = await desk.cases_by_id(services, [q["case_id"] for q in requests])
+    names: dict[str, str | None] = {}
+    rows = []
+    for q in requests:
+        case = cases.get(q["case_id"])
+        household = q.get("household_id") or (case or {}).get("household_id")
+        if household and household not in names:
+            names[household] = await housing_steps.household_name(
+                conn, services, op, household, [q["case_id"]], action="approvals"
+            )
+        rows.append(
+            q
+            | {
+                "household_id": household,
+                "case": case,
+                "household_name": names.get(household or ""),
+                "own": op.service_actor is not None and q.get("requested_by") == op.service_actor,
+            }
+        )
+    return rows
+
+
+async def approve(services: Services, request_id: str, form: dict[str, str]) -> None:
+    """Approve (or give the first of two approvals): payments decides whether the operator may."""
+    key = resubmission.call_key(form, "approval", request_id)  # sent twice: the first answer
+    await services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {}, key)
+
+
+async def reject(services: Services, request_id: str, form: dict[str, str]) -> None:
+    """Reject with a coded reason (payments takes a code; the desk offers its list, one must be chosen)."""
+    reason = form.get("reason", "").strip()
+    if reason not in vocabulary.codes(REJECTION_REASONS):
+        raise desk.FieldErrors({"reason": "choose the reason"})
+    key = resubmission.call_key(form, "rejection", request_id)
+    path = service_path("/contribution-requests/{}/rejection", request_id)
+    await services.post("payments", path, {"reason": reason}, key)
