@@ -516,6 +516,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     assert "20" in await row.locator("td").nth(3).inner_text()
     due = luca.locator("tr", has_text=case).filter(has_text="Appuntamento del")
     assert "op-giulia" in await due.inner_text() and "Verifica del progetto" in await due.inner_text()
+    assert "con Moussa Diallo" in await due.inner_text()  # who is coming, by name (the operator's is the agenda)
     assert await due.locator("td").nth(3).inner_text() == "0"
     await shot(luca, "todo")
     await luca.goto(desk.url + "/todo?lang=en")
@@ -539,6 +540,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     await maria.get_by_role("link", name=f"Vai all'agenda {appointment}").click()
     await maria.wait_for_url("**/agenda?day=*")  # the to-do list has one op-giulia row too
     await expect(maria.locator("tr", has_text="op-giulia")).to_have_count(1)  # the agenda of the appointment's day
+    await expect(maria.locator("tr", has_text="op-giulia")).to_contain_text("Moussa Diallo")  # the person, by name
     # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
     answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")
     assert answer is not None and answer.status == 422

@@ -99,11 +99,20 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
 
     tomorrow = (today + timedelta(days=1)).isoformat()
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")
-    for party in ("p-karim", "p-karim"):
-        await maria.fill("#time", "10:00")
-        await maria.fill("#party", party)
-        await maria.select_option("#purpose", "first_interview")
-        await maria.get_by_role("button", name="Fissa", exact=True).click()
+    await maria.fill("#time", "10:00")
+    await maria.fill("#party", "Karim Benali")  # by name: the one person the operator may see with that name
+    await maria.select_option("#purpose", "first_interview")
+    await maria.get_by_role("button", name="Fissa", exact=True).click()
+    await expect(maria.locator("tbody").first).to_contain_text("Karim Benali")  # who is coming, by name
+    # The same person from the cartella: the agenda's form with the person chosen (the day changed, the choice kept)
+    await maria.goto(desk.url + "/persons/p-karim")
+    await maria.get_by_role("link", name="Fissa un appuntamento").click()
+    await maria.fill("#day", tomorrow)
+    await maria.get_by_role("button", name="Mostra", exact=True).click()
+    await expect(maria.locator("#party")).to_contain_text("Con: Karim Benali")
+    await maria.fill("#time", "10:00")
+    await maria.select_option("#purpose", "first_interview")
+    await maria.get_by_role("button", name="Fissa", exact=True).click()
     assert "ha già un appuntamento" in await maria.locator("#time-error").inner_text()  # no double booking, in Italian
     assert "Primo colloquio" in await maria.locator("tbody").first.inner_text()
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")

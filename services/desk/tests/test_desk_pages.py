@@ -374,7 +374,7 @@ async def test_the_to_do_list_names_the_case_and_the_operator(desk: Desk) -> Non
     text = text_of(page.text)
     assert "Inclusione abitativa, aperta il 10 gen 2026" in text, text
     assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
-    assert "con Giulia Verdi" in text, text
+    assert "(nell'agenda di Giulia Verdi)" in text, text  # the operator as the agenda's owner, not who comes
 
 
 async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(desk: Desk) -> None:
@@ -1268,4 +1268,165 @@ async def test_a_search_with_nothing_given_says_what_to_give(desk: Desk) -> None
     assert r.status_code == 200
     assert "indichi un nome, un codice fiscale o un numero di pratica" in text_of(r.text)
     assert ("intake", "POST", "/persons/search") not in desk.services.calls
-    assert "role=\"alert\"" not in (await desk.client.get("/")).text  # the page opened afresh says nothing
+    assert 'role="alert"' not in (await desk.client.get("/")).text  # the page opened afresh says nothing
+
+
+# ------------------------------------------------------------ the agenda names the person (an outside tester's round)
+
+
+FATIMA = {"person_id": "p-f33adeeca7d4", "birth_date": "1990-05-02", "sex": "female", "nationality": "MA",
+          "identity": {"given_name": "Fatima", "family_name": "El Amrani"}}  # fmt: skip
+AMINA = {"person_id": "p-1", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG",
+         "identity": {"given_name": "Amina", "family_name": "Okafor"}}  # fmt: skip
+
+
+def persons_by_name(services: FakeServices, *persons: dict[str, Any]) -> None:
+    """Intake's POST /persons/search by name (here: exactly the given and family names, or a word of them, as a fuzzy
+    search would also find), and GET /persons/{id} of each person; intake's booking refuses a person it does not know
+    as it does (404 at person_id)."""
+
+    def search(request: httpx.Request) -> list[dict[str, Any]]:
+        words = set(json.loads(request.content)["name"].lower().split())
+        return [p for p in persons if words & set(" ".join(p["identity"].values()).lower().split())]
+
+    services.answers[("intake", "POST", "/persons/search")] = search
+    for p in persons:
+        services.answers[("intake", "GET", f"/persons/{p['person_id']}")] = p
+
+
+async def test_a_name_typed_for_the_appointment_books_the_one_person_it_names_and_says_in_italian_otherwise(
+    desk: Desk,
+) -> None:
+    """The field asked for an identifier the desk shows nowhere; a tester typed the name ("Fatima El Amrani") and read
+    "no person Fatima El Amrani", in English on the Italian page. A name that is exactly one person's the operator may
+    see books that person; none, or several, is said in Italian with what to do instead."""
+    booked = agenda_services(desk.services)
+    mario = {"person_id": "p-m1", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
+    other_mario = {"person_id": "p-m2", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
+    persons_by_name(desk.services, FATIMA, AMINA, mario, other_mario)
+    book = desk.services.answers[("intake", "POST", "/appointments")]
+
+    def book_known(request: httpx.Request) -> httpx.Response:
+        pid = json.loads(request.content).get("person_id")
+        if pid and pid not in {"p-f33adeeca7d4", "p-1", "p-m1", "p-m2"}:
+            return httpx.Response(404, json={"status": 404, "field": "person_id", "reason": f"no person {pid}"})
+        return book(request)  # type: ignore[no-any-return]
+
+    desk.services.answers[("intake", "POST", "/appointments")] = book_known
+    await desk.as_operator(MARIA)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "day": tomorrow, "time": "10:00", "minutes": "30", "purpose": "needs_assessment",
+            "operator": "maria"}  # fmt: skip
+    page = await desk.client.get(f"/agenda?day={tomorrow}")
+    assert "Con (nome e cognome della persona" in text_of(page.text), text_of(page.text)
+    r = await desk.client.post("/agenda", data=form | {"party": "Fatima El Amrani"})
+    assert r.status_code == 303, text_of(r.text)
+    r = await desk.client.post("/agenda", data=form | {"party": "el amrani  FATIMA", "time": "11:00"})
+    assert r.status_code == 303, text_of(r.text)  # case, spaces and order as typed
+    assert [b["person_id"] for b in booked] == ["p-f33adeeca7d4", "p-f33adeeca7d4"], booked
+    r = await desk.client.post("/agenda", data=form | {"party": "p-1", "time": "12:00"})
+    assert r.status_code == 303 and booked[-1]["person_id"] == "p-1"  # an identifier still books
+    for typed, said in (
+        ("Mario Rossi", "2 persone che Lei può vedere si chiamano «Mario Rossi»"),
+        ("Fatima Rossi", "nessuna persona «Fatima Rossi» tra quelle che Lei può vedere"),
+        ("Nessuno Qui", "nessuna persona «Nessuno Qui» tra quelle che Lei può vedere"),
+    ):
+        r = await desk.client.post("/agenda", data=form | {"party": typed})
+        text = text_of(r.text)
+        assert r.status_code == 422 and 'id="party-error"' in r.text, text
+        assert said in text and "Fissa un appuntamento" in text, text  # and how to proceed: from the cartella
+        assert "no person" not in text and f'value="{typed}"' in r.text, text
+    assert len(booked) == 3
+
+
+async def test_the_cartella_books_an_appointment_with_its_person_chosen_by_name(desk: Desk) -> None:
+    """Booking needed the person's internal id, shown only in the cartella's address: the cartella links to the
+    agenda's form with the person chosen, named; the view of the name is in the access log."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    booked = agenda_services(desk.services)
+    persons_by_name(desk.services, AMINA)
+    await desk.as_operator(MARIA)
+    cartella = await desk.client.get("/persons/p-1")
+    link = re.search(r'<a href="(/agenda\?[^"]+)"[^>]*>([^<]+)</a>', cartella.text)
+    assert link is not None and link.group(2).strip() == "Fissa un appuntamento", cartella.text
+    assert link.group(1) == "/agenda?person_id=p-1"
+    page = await desk.client.get(link.group(1))
+    assert page.status_code == 200, page.text
+    booking = page.text.split('method="post" action="/agenda"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="hidden" name="person_id" value="p-1">' in booking, booking
+    assert "Con: Amina Okafor" in text_of(booking) and 'name="party"' not in booking, text_of(booking)
+    assert 'name="person_id" value="p-1"' in page.text.split('action="/agenda" class="search"', 1)[1]  # day kept
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    yesterday = (clock.today() - timedelta(days=1)).isoformat()
+    form = {"csrf": "csrf-maria", "time": "10:00", "minutes": "30", "purpose": "plan_review", "operator": "maria",
+            "person_id": "p-1"}  # fmt: skip
+    refused = await desk.client.post("/agenda", data=form | {"day": yesterday})
+    assert refused.status_code == 422 and "Con: Amina Okafor" in text_of(refused.text)  # still chosen
+    assert '<input type="hidden" name="person_id" value="p-1">' in refused.text
+    r = await desk.client.post("/agenda", data=form | {"day": tomorrow})
+    assert r.status_code == 303, text_of(r.text)
+    assert [b["person_id"] for b in booked] == ["p-1"]
+    async with desk.pool.acquire() as conn:
+        entries = await store.access_entries(conn, "torino", "p-1")
+    assert {(e["action"], e["outcome"]) for e in entries} >= {("agenda", "shown")}, entries
+
+
+async def test_the_agenda_and_the_to_do_list_name_the_person_coming(desk: Desk) -> None:
+    """The agenda read "Con: p-f33adeeca7d4" and the to-do list "Appuntamento del … con op-desk-torino-0: Valutazione
+    dei bisogni", as if the operator were coming, the person never named and the case "—". The person is named (the
+    read in the access log), the operator said as the agenda's owner; an unreadable person keeps the id."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+
+    def appointment(aid: str, person: str) -> dict[str, Any]:
+        return {"appointment_id": aid, "agenda": "desk", "operator": "giulia", "unit_id": None, "person_id": person,
+                "street_id": None, "purpose": "needs_assessment", "starts_at": starts, "ends_at": ends,
+                "status": "booked", "outcome": None, "booked_by": "desk.giulia"}  # fmt: skip
+
+    persons_by_name(desk.services, FATIMA)
+    problem = {"status": 403, "field": "", "reason": "the person has not consented to sharing data with partners"}
+    desk.services.answers |= {
+        ("intake", "GET", "/appointments"): [appointment("apt-1", "p-f33adeeca7d4"), appointment("apt-2", "p-9")],
+        ("intake", "GET", "/mobile-units"): [],
+        ("intake", "GET", "/persons/p-9"): httpx.Response(403, json=problem),
+        ("housing", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): [
+            {"kind": "appointment_reminder_due", "appointment_id": "apt-1", "operator": "giulia",
+             "person_id": "p-f33adeeca7d4", "street_id": None, "case_id": "c-8e2b7d41a9f0",
+             "purpose": "needs_assessment", "starts_at": starts, "since": clock.today().isoformat(),
+             "waiting_days": 0},
+            {"kind": "appointment_reminder_due", "appointment_id": "apt-3", "operator": "giulia",
+             "person_id": "p-f33adeeca7d4", "street_id": None, "case_id": None, "purpose": "needs_assessment",
+             "starts_at": starts, "since": clock.today().isoformat(), "waiting_days": 0}],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
+            "case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
+            "partner": None, "household_id": "h-5f1c0a9e7b2d"},
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    agenda = await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")
+    assert agenda.status_code == 200, agenda.text
+    assert '<a href="/persons/p-f33adeeca7d4?purpose=case_work">Fatima El Amrani</a>' in agenda.text, agenda.text
+    assert '<a href="/persons/p-9?purpose=case_work">p-9</a>' in agenda.text  # not readable: its id
+    english = text_of((await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&lang=en")).text)
+    assert "Fatima El Amrani" in english, english
+    todo = await desk.client.get("/todo?lang=it")  # the language is remembered: back to Italian
+    text = text_of(todo.text).replace(" :", ":")  # the name is a link: its tag read as a space
+    when = text.split("Appuntamento del ", 1)[1].split(" con ", 1)[0]
+    assert (
+        f"Appuntamento del {when} con Fatima El Amrani: Valutazione dei bisogni (nell'agenda di Giulia Verdi)" in text
+    ), text
+    assert "con Giulia Verdi" not in text, text
+    assert todo.text.count('<a href="/persons/p-f33adeeca7d4?purpose=case_work">Fatima El Amrani</a>') == 2
+    assert 'href="/?case_id=c-8e2b7d41a9f0"' in todo.text  # the case, where intake knows it, linked
+    assert "nessuna pratica aperta" in text, text  # the other: said, not "—"
+    english = text_of((await desk.client.get("/todo?lang=en")).text).replace(" :", ":")
+    assert "with Fatima El Amrani: Needs assessment (in Giulia Verdi's agenda)" in english, english
+    async with desk.pool.acquire() as conn:
+        entries = await store.access_entries(conn, "torino", "p-f33adeeca7d4")
+        refused = await store.access_entries(conn, "torino", "p-9")
+    assert {(e["action"], e["outcome"]) for e in entries} == {("agenda", "shown"), ("to-do", "shown")}, entries
+    assert {(e["action"], e["outcome"]) for e in refused} == {("agenda", "denied")}, refused
+    await desk.as_operator(RPD)  # the DPO reads why the person was looked at
+    log = text_of((await desk.client.get("/access-log?person_id=p-f33adeeca7d4&lang=it")).text)
+    assert "Agenda" in log and "Da fare" in log, log

@@ -537,3 +537,13 @@ def test_a_value_in_a_services_path_is_one_segment(value: str, segment: str) -> 
 
 def test_a_placement_ended_meanwhile_is_said_in_italian() -> None:
     assert i18n.reason("the placement ended on 2026-03-01", "it") == "l'inserimento è terminato il 1 mar 2026"
+
+
+def test_a_refusal_naming_a_person_is_said_in_italian_whatever_it_holds() -> None:
+    assert say("no person Fatima El Amrani", "it") == "nessuna persona Fatima El Amrani"
+    assert say("no person p-1", "it") == "nessuna persona p-1"
+    assert say("no person p-1 in torino", "it") == "nessuna persona p-1 a Torino"
+    assert say("Maria Rossi is not an operator of your city or cooperative", "it") == (
+        "«Maria Rossi» non è un operatore del suo Comune o del suo ente"
+    )
+    assert say("no street contact ct 4c2e", "it") == "nessun contatto ct 4c2e"

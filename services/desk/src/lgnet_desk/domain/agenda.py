@@ -14,3 +14,19 @@ def past_day(day: str, today: date) -> str | None:
     except ValueError:
         return None
     return f"day {day} is before today" if on < today else None
+
+
+def no_person_named(typed: str) -> str:
+    """The refusal of a name that is no person's the operator may see (said at the booking form's person field)."""
+    return (
+        f"no person named {typed} among those you may see: type the name and surname as in the person's record, or"
+        " open the record and choose «Book an appointment»"
+    )
+
+
+def several_named(typed: str, count: int) -> str:
+    """The refusal of a name several persons the operator may see have: the desk cannot tell which one is coming."""
+    return (
+        f"{count} persons you may see are named {typed}: open the record of the one coming and choose «Book an"
+        " appointment»"
+    )

@@ -121,8 +121,8 @@ ITALIAN: list[tuple[str, str]] = [
     (r"the outing was on (\S+)", "l'uscita è stata il {day0}"),
     (r"is not one of the outing's places", "non è uno dei luoghi dell'uscita"),
     (r"street contact (\S+) already exists", "il contatto {0} esiste già"),
-    (r"no street contact (\S+)", "nessun contatto {0}"),
-    (r"no street person (\S+)", "nessuna persona incontrata in strada {0}"),
+    (r"no street contact (.+)", "nessun contatto {0}"),
+    (r"no street person (.+)", "nessuna persona incontrata in strada {0}"),
     (
         r"the street person is already linked to person (\S+)",
         "la persona incontrata in strada è già collegata alla persona {0}",
@@ -152,7 +152,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"give exactly one of person_id and contact_id", "indichi la persona oppure il contatto in strada, non entrambi"),
     (r"must carry a time zone", "manca il fuso orario"),
     (r"day (\S+) is before today", "il giorno è passato: scelga oggi o un giorno successivo"),
-    (r"(\S+) is not an operator of your city or cooperative", "«{0}» non è un operatore del suo Comune o del suo ente"),
+    (r"(.+) is not an operator of your city or cooperative", "«{0}» non è un operatore del suo Comune o del suo ente"),
     (r"String should have at least 1 character", "campo obbligatorio"),
     (r"String should have at most (\d+) characters", "al massimo {0} caratteri"),
     (r"Input should be greater than or equal to (\d+)", "deve essere almeno {0}"),
@@ -162,7 +162,20 @@ ITALIAN: list[tuple[str, str]] = [
     (r"String should match pattern .*", "formato non valido"),
     (r"String should have at least (\d+) characters", "almeno {0} caratteri"),
     (r"Value error, must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
-    (r"no person (\S+)", "nessuna persona {0}"),
+    # the agenda's person, typed by name (the desk's own refusals, saying how to proceed), or an identifier; a value
+    # holds whatever was typed, spaces included (an outside tester read "no person Fatima El Amrani" in English)
+    (
+        r"no person named (.+) among those you may see: .*",
+        "nessuna persona «{0}» tra quelle che Lei può vedere: scriva nome e cognome come nella cartella, oppure apra la"
+        " cartella della persona e scelga «Fissa un appuntamento»",
+    ),
+    (
+        r"(\d+) persons you may see are named (.+): .*",
+        "{0} persone che Lei può vedere si chiamano «{1}»: apra la cartella della persona attesa e scelga «Fissa un"
+        " appuntamento»",
+    ),
+    (r"no person (\S+) in (\w+)", "nessuna persona {0} a {city1}"),
+    (r"no person (.+)", "nessuna persona {0}"),
     (r"request is \w+, only a requested one can be \w+", "la richiesta non è più in attesa di approvazione"),
     (r"no contribution request (\S+)", "nessuna richiesta di contributo {0}"),
     (r"Input should be '.*", "scelga una delle voci proposte"),

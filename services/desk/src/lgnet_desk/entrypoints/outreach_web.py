@@ -19,7 +19,7 @@ from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk
-from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff
+from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff, party, said_for_the_party
 from lgnet_desk.settings import DeskSettings
 
 DURATIONS = (15, 30, 45, 60, 90, 120)
@@ -231,7 +231,14 @@ def router(settings: DeskSettings) -> APIRouter:
             # (intake's rule; the page offers no button intake would refuse).
             a["changeable"] = p.op.role is not OperatorRole.PARTNER or a["booked_by"] == p.op.service_actor
         unit_names = {u["unit_id"]: u["name"] for u in units}
+        # The person to book with, chosen from their cartella (`?person_id=`) or on the form sent back; each person
+        # named by name (the read in the access log), by id where intake does not show the name.
+        chosen = (request.query_params.get("person_id") or (extra.get("form") or {}).get("person_id") or "").strip()
+        async with request.app.state.pool.acquire() as conn:
+            ids = [a["person_id"] for a in items if a.get("person_id")] + ([chosen] if chosen else [])
+            names = await desk.person_names(conn, p.services, p.op, ids, "agenda")
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
+        ctx |= {"names": names, "chosen": chosen}
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
@@ -246,7 +253,8 @@ def router(settings: DeskSettings) -> APIRouter:
         f = await form_of(request)
         day = f.get("day", clock.today().isoformat())
         starts_at, ends_at = _span(day, f.get("time", ""), f.get("minutes", "30"))
-        party = f.get("party", "").strip()
+        typed = f.get("party", "").strip()
+        chosen = f.get("person_id", "").strip()  # from the person's cartella
         key = resubmission.call_key(f, "appointment")
         body: dict[str, Any] = {
             "appointment_id": desk.new_id("apt", key),
@@ -256,16 +264,17 @@ def router(settings: DeskSettings) -> APIRouter:
             "purpose": f.get("purpose"),
             "starts_at": starts_at,
             "ends_at": ends_at,
-            ("contact_id" if party.startswith("ct-") else "person_id"): party or None,
         }
         fields = {"starts_at": "time", "ends_at": "minutes", "purpose": "purpose", "operator": "operator",
                   "person_id": "party", "contact_id": "party", "unit_id": "unit_id"}  # fmt: skip
         try:
             async with request.app.state.pool.acquire() as conn:
                 await check_booking(conn, p.op, body["operator"], day, clock.today())
+            body |= {"person_id": chosen} if chosen else await party(p.services, typed)
             await desk.submit(p.services, "intake", "/appointments", body, fields, key)
         except desk.FieldErrors as e:
-            return await agenda_page(request, status=422, errors=e.errors, form=f, agenda_day=day)
+            errors = e.errors if chosen else said_for_the_party(e.errors, typed)
+            return await agenda_page(request, status=422, errors=errors, form=f, agenda_day=day)
         return RedirectResponse(f"/agenda?day={day}", status_code=303)
 
     async def change(request: Request, appointment_id: str, action: str, body: Any) -> Response:

@@ -26,6 +26,7 @@ from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
+from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.metrics import LOGINS
@@ -530,8 +531,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 )
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
-        identity = person.get("identity") or {}
-        name = " ".join(v for v in (identity.get("given_name"), identity.get("family_name")) if v)
+        name = full_name(person) or ""
         return p.render("privacy_notice.html", person_id=person_id, person_name=name, today=clock.today().isoformat())
 
     @api.get("/todo", response_class=HTMLResponse)
@@ -542,7 +542,12 @@ def router(settings: DeskSettings) -> APIRouter:
             return RedirectResponse("/access-log", status_code=303)
         items, unavailable = await desk.todo(p.services)
         cases = await desk.cases_by_id(p.services, [i["case_id"] for i in items if i.get("case_id")])
-        return p.render("todo.html", items=items, cases=cases, unavailable=unavailable)
+        async with request.app.state.pool.acquire() as conn:  # who is coming to each appointment, by name
+            persons = [
+                i["person_id"] for i in items if i.get("kind") == "appointment_reminder_due" and i.get("person_id")
+            ]
+            names = await desk.person_names(conn, p.services, p.op, persons, "to-do")
+        return p.render("todo.html", items=items, cases=cases, names=names, unavailable=unavailable)
 
     async def approvals_page(
         request: Request,

@@ -1,16 +1,20 @@
 """What the desk checks of an appointment before intake books or moves it: not on a past day, and for an operator
 who is a desk user the booker may book for (intake knows operators only as names: an outside test booked one
-nobody has); an outing's operators alike (one accepted "nessuno")."""
+nobody has); an outing's operators alike (one accepted "nessuno"). Who is coming: a street contact (`ct-…`), or a
+person, chosen from their cartella or typed by name (intake's search) or by identifier."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
-from lgnet_desk.domain.agenda import past_day
+from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain.agenda import no_person_named, past_day, several_named
 from lgnet_desk.domain.operators import Operator, may_book_for
+from lgnet_desk.domain.persons import named
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
@@ -39,3 +43,35 @@ async def not_an_operator(conn: Conn, booker: Operator, usernames: list[str]) ->
         if found is None or not may_book_for(booker, found[0]):  # one answer: no hint that the name exists elsewhere
             return f"{username} is not an operator of your city or cooperative"
     return None
+
+
+async def party(services: Services, typed: str) -> dict[str, str | None]:
+    """Who the appointment is with, from what the operator typed: a street contact's identifier (`ct-…`); a name
+    that is exactly one person's the operator may see (intake's `POST /persons/search`, the name in the body; a tester
+    typed "Fatima El Amrani" and intake refused it as an identifier, in English); else a person's identifier, for
+    intake to check. A name of several persons, or a text with spaces that names nobody (an identifier has none), is
+    refused at the field (FieldErrors on `party`), saying how to proceed: from the person's cartella."""
+    if typed.startswith("ct-"):
+        return {"contact_id": typed}
+    found: list[Any] = []
+    if typed:
+        try:
+            found = await services.post("intake", "/persons/search", {"name": typed})
+        except ServiceRefusal:  # not a name intake can search (no letters): an identifier
+            found = []
+    same = named(found, typed)
+    if len(same) == 1:
+        return {"person_id": str(same[0]["person_id"])}
+    if len(same) > 1:
+        raise FieldErrors({"party": several_named(typed, len(same))})
+    if any(c.isspace() for c in typed):
+        raise FieldErrors({"party": no_person_named(typed)})
+    return {"person_id": typed or None}  # none typed: intake says the person is needed
+
+
+def said_for_the_party(errors: dict[str, str], typed: str) -> dict[str, str]:
+    """Intake's "no person <id>" for what the operator typed, said as a name that names nobody (typed, it may be a
+    one-word name as well as a wrong identifier); other refusals as they are."""
+    if typed and errors.get("party", "").startswith("no person "):
+        return errors | {"party": no_person_named(typed)}
+    return errors

@@ -19,6 +19,7 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.domain.operators import Operator
+from lgnet_desk.domain.persons import full_name
 
 
 def new_id(prefix: str, key: str | None = None) -> str:
@@ -74,6 +75,25 @@ async def read_logged(
         await store.log_access(conn, op, subject, purpose, action, "denied")
         raise
     await store.log_access(conn, op, subject, purpose, action, "shown")
+    return found
+
+
+async def person_names(
+    conn: Conn, services: Services, op: Operator, person_ids: list[str], action: str
+) -> dict[str, str]:
+    """Each person's name as the cartella names them (intake's `GET /persons/{id}`, as the operator), each read in the
+    access log as `action` (the page that named them: "agenda", "to-do"). A person intake does not show is left out,
+    and the rest when intake does not answer: the page then shows their identifier."""
+    found: dict[str, str] = {}
+    for pid in dict.fromkeys(person_ids):
+        try:
+            person = await read_logged(conn, services, op, pid, service_path("/persons/{}", pid), action)
+        except ServiceRefusal:
+            continue
+        except httpx.HTTPError:
+            break
+        if name := full_name(person):
+            found[pid] = name
     return found
 
 

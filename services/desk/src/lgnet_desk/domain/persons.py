@@ -1,0 +1,29 @@
+"""A person as a social worker names them: given and family name, as intake gives them. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+
+def full_name(person: Mapping[str, Any]) -> str | None:
+    """The name of a person as intake's `GET /persons/{id}` (or its search) gives them (`identity`'s given and family
+    names); None when intake shows no name."""
+    identity = person.get("identity") or {}
+    name = " ".join(str(v) for v in (identity.get("given_name"), identity.get("family_name")) if v)
+    return name or None
+
+
+def name_words(text: str) -> tuple[str, ...]:
+    """A name's words as the operator may type them: accents, case, punctuation and order aside ("el amrani  FATIMA"
+    and "Fatima El Amrani" are the same name; "N'Diaye" is "n diaye")."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    return tuple(sorted(re.sub(r"[\W_]+", " ", plain).split()))
+
+
+def named(persons: list[Mapping[str, Any]], typed: str) -> list[Mapping[str, Any]]:
+    """The persons (intake's search answer: fuzzy) whose name is exactly the one typed, as `name_words` reads it."""
+    words = name_words(typed)
+    return [p for p in persons if words and name_words(full_name(p) or "") == words]
