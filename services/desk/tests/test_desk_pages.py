@@ -454,7 +454,7 @@ async def test_partners_are_named_and_chosen_from_the_citys_list(desk: Desk) -> 
         assert f'<select id="{field}" name="{field}"' in page.text, field
     assert '<option value="coop-borgo">Associazione Borgo Dora</option>' in page.text
     await desk.as_operator(LUCA)  # a cooperative's operator: its own organisation by name in the header
-    assert "Luca Bianchi (operatore dell'ente partner, Torino, Cooperativa Aurora)" in text_of(
+    assert "Luca Bianchi · personale dell'ente partner, Torino, Cooperativa Aurora" in text_of(
         (await desk.client.get("/persons/p-1")).text
     )
 
@@ -1430,3 +1430,22 @@ async def test_the_agenda_and_the_to_do_list_name_the_person_coming(desk: Desk) 
     await desk.as_operator(RPD)  # the DPO reads why the person was looked at
     log = text_of((await desk.client.get("/access-log?person_id=p-f33adeeca7d4&lang=it")).text)
     assert "Agenda" in log and "Da fare" in log, log
+
+
+async def test_the_cartellas_timeline_and_household_read_as_italian(desk: Desk) -> None:
+    """An outside tester's reading: "segnalazione ricevuta da Uscita da progetto…" (a capital mid-sentence, and
+    'received from Exit'), "è entrato/a nel nucleo: Tariq" (the subject last), "Entrato"/"Uscito" as columns,
+    "Nessuna proposta ancora." (a calque); and the header "Maria Rossi (demo) (operatore del Comune, Torino)"."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = desk.services.answers[("intake", "GET", "/persons/p-1/record")]
+    record["timeline"] += [
+        {"on": today, "kind": "referral_received", "source": "reception_exit"},
+        {"on": today, "kind": "member_joined", "person_id": "p-1"},
+    ]
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert "segnalazione ricevuta: Uscita da progetto di accoglienza" in text, text
+    assert "Amina Okafor è entrato/a nel nucleo" in text, text
+    assert "Ingresso" in text and "Uscita" in text and "Entrato" not in text
+    assert "Maria Rossi · personale del Comune, Torino" in text
