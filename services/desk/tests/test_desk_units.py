@@ -22,7 +22,7 @@ from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, c
 from lgnet_desk.domain.refusals import say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.web import _cents
-from lgnet_desk.service_layer.desk import FieldErrors, register_household, todo
+from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_household, todo
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -570,3 +570,12 @@ def test_the_catalogues_are_what_tools_catalogues_makes(tmp_path: Path) -> None:
     for lang in ("it", "en"):
         po = f"src/lgnet_desk/locale/{lang}/LC_MESSAGES/desk.po"
         assert content(tmp_path / po) == content(desk / po), f"{po}: run python tools/catalogues.py in services/desk"
+
+
+def test_a_member_left_blank_is_not_sent_as_null() -> None:
+    """An empty birth date was sent as null, and intake's "not a valid date" read as "non è una data valida" where
+    "campo obbligatorio" was meant: blank fields are left out, so the service names them required."""
+    body = member_body({"m0_given_name": "Amina", "m0_birth_date": "", "m0_sex": "", "m0_nationality": " "}, 0)
+    assert not {"birth_date", "sex", "nationality"} & set(body), body
+    assert body["identity"] == {"given_name": "Amina"}
+    assert say("Field required", "it") == "campo obbligatorio"

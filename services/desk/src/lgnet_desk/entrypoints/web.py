@@ -373,7 +373,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "partner": "partner",
                 "household_id": "action_area",
             }
-            await desk.submit(s, "intake", "/cases", body, fields, key)
+            await desk.submit(s, "intake", "/cases", desk.given(body), fields, key)
 
         return await act(request, person_id, run)
 
@@ -403,7 +403,9 @@ def router(settings: DeskSettings) -> APIRouter:
                 "vulnerabilities": "vulnerabilities",
                 "vulnerabilities_by_person": "vulnerabilities",
             }
-            await desk.submit(s, "intake", "/cases/assessments", body, fields, resubmission.call_key(f, "assessment"))
+            await desk.submit(
+                s, "intake", "/cases/assessments", desk.given(body), fields, resubmission.call_key(f, "assessment")
+            )
 
         return await act(request, person_id, run)
 
@@ -436,7 +438,9 @@ def router(settings: DeskSettings) -> APIRouter:
                 body |= {k: f[k] for k in PERIOD if f.get(k)}
             fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id"}
             key = resubmission.call_key(f, "contribution")
-            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
+            await desk.submit(
+                s, "payments", "/contribution-requests", desk.given(body), fields | {k: k for k in PERIOD}, key
+            )
 
         return await act(request, person_id, run)
 
@@ -513,7 +517,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "recorded_on": clock.today().isoformat(),
             }
             fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
-            await desk.submit(s, "intake", "/consents", body, fields, key)
+            await desk.submit(s, "intake", "/consents", desk.given(body), fields, key)
 
         return await act(request, person_id, run)
 
@@ -684,8 +688,8 @@ def _token_key(settings: DeskSettings) -> bytes:
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:
-    """A select's choice; its blank first option ("— scelga —") is no choice: None, which the service names as
-    required."""
+    """A select's choice; its blank first option ("— scelga —") is no choice: None, left out of the request
+    (`desk.given`), so the service says the field is required."""
     return form.get(name) or None
 
 

@@ -168,15 +168,23 @@ async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict
     return found
 
 
+def given(body: dict[str, Any]) -> dict[str, Any]:
+    """A request without the fields left blank: a service names a missing field "required" ("campo obbligatorio"),
+    while a null one read as a wrong value ("non è una data valida" for a birth date left empty)."""
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
     identity = {k: form.get(f"m{i}_{k}", "").strip() or None for k in ("given_name", "family_name", "fiscal_code")}
-    return {
-        "person_id": new_id("p", resubmission.call_key(form, f"m{i}")),
-        "birth_date": form.get(f"m{i}_birth_date") or None,
-        "sex": form.get(f"m{i}_sex") or None,
-        "nationality": (form.get(f"m{i}_nationality") or "").strip().upper() or None,
-        "identity": {k: v for k, v in identity.items() if v},
-    }
+    return given(
+        {
+            "person_id": new_id("p", resubmission.call_key(form, f"m{i}")),
+            "birth_date": form.get(f"m{i}_birth_date") or None,
+            "sex": form.get(f"m{i}_sex") or None,
+            "nationality": (form.get(f"m{i}_nationality") or "").strip().upper() or None,
+            "identity": {k: v for k, v in identity.items() if v},
+        }
+    )
 
 
 async def register_household(
