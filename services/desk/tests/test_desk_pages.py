@@ -1449,3 +1449,23 @@ async def test_the_cartellas_timeline_and_household_read_as_italian(desk: Desk) 
     assert "Amina Okafor è entrato/a nel nucleo" in text, text
     assert "Ingresso" in text and "Uscita" in text and "Entrato" not in text
     assert "Maria Rossi · personale del Comune, Torino" in text
+
+
+async def test_a_nationality_is_registered_from_the_countrys_name(desk: Desk) -> None:
+    """The form asked for an ISO code ('Cittadinanza (codice ISO, es. NG)') and 'Marocco' was refused as "formato non
+    valido": the country's name is read (suggested as the operator types), and a name no country has is said so."""
+    registered: list[tuple[str, dict[str, Any]]] = []
+    for path in ("/persons", "/consents", "/households"):
+        desk.services.answers[("intake", "POST", path)] = keeping(registered)
+    await desk.as_operator(MARIA)
+    new = (await desk.client.get("/persons/new")).text
+    assert '<input id="m0_nationality" name="m0_nationality" type="text" value="" list="countries"' in new
+    assert '<option value="Marocco"></option>' in new.split('<datalist id="countries">', 1)[1].split("</datalist>")[0]
+    member = {"csrf": "csrf-maria", "m0_given_name": "Fatima", "m0_family_name": "El Amrani",
+              "m0_birth_date": "1990-02-02", "m0_sex": "female", "consent_service": "on"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=member | {"m0_nationality": "Atlantide"})
+    assert r.status_code == 422 and registered == []
+    assert 'id="m0_nationality-error"' in r.text and "nessun paese con questo nome" in text_of(r.text)
+    r = await desk.client.post("/persons/new", data=member | {"m0_nationality": "Marocco"})
+    assert r.status_code == 303, r.text
+    assert registered[0][1]["nationality"] == "MA", registered

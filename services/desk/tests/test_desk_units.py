@@ -18,6 +18,7 @@ import httpx
 import pytest
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import Services
+from lgnet_desk.domain import countries
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
 from lgnet_desk.domain.refusals import say
 from lgnet_desk.entrypoints import i18n
@@ -579,3 +580,20 @@ def test_a_member_left_blank_is_not_sent_as_null() -> None:
     assert not {"birth_date", "sex", "nationality"} & set(body), body
     assert body["identity"] == {"given_name": "Amina"}
     assert say("Field required", "it") == "campo obbligatorio"
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [("Marocco", "MA"), ("morocco", "MA"), ("  MAROCCO ", "MA"), ("ma", "MA"), ("Costa d\u2019Avorio", "CI"),
+     ("costa d'avorio", "CI"), ("Côte d\u2019Ivoire", "CI"), ("Stati Uniti", "US"), ("", None), ("Nigeria", "NG")],
+)  # fmt: skip
+def test_a_nationality_is_read_from_the_countrys_name_in_italian_or_english(typed: str, code: str | None) -> None:
+    """'Marocco' was refused as "formato non valido": the operator had to know Morocco is MA."""
+    assert countries.country_code(typed) == code
+
+
+def test_a_name_no_country_has_is_said_in_italian() -> None:
+    with pytest.raises(ValueError, match="no country of that name") as unknown:
+        countries.country_code("Atlantide")
+    assert say(str(unknown.value), "it").startswith("nessun paese con questo nome")
+    assert ("MA", "Marocco") in countries.names("it_IT") and ("MA", "Morocco") in countries.names("en_GB")

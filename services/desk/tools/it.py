@@ -37,7 +37,7 @@ IT = {
     "Reference person": "Persona di riferimento",
     "Member": "Componente",
     "Surname": "Cognome",
-    "Nationality (ISO code, e.g. NG)": "Cittadinanza (codice ISO, es. NG)",
+    "Nationality (the country's name, e.g. Nigeria, or its code, NG)": "Cittadinanza (nome del paese, es. Nigeria, o codice, NG)",
     "Fiscal code (if any)": "Codice fiscale (se presente)",
     "Consent": "Consenso",
     "Register": "Registra",

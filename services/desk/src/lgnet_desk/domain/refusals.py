@@ -60,6 +60,10 @@ ITALIAN: list[tuple[str, str]] = [
     (r"is before the case's last transfer \((\S+)\)", "è precedente all'ultimo trasferimento della pratica ({day0})"),
     (r"'(\w+)' is not an ISO 3166-1 alpha-2 country code", "«{0}» non è un codice di paese ISO 3166-1 (es. NG, MA)"),
     (
+        r"no country of that name.*",
+        "nessun paese con questo nome: scriva il nome del paese (es. Marocco) o il suo codice di 2 lettere (MA)",
+    ),
+    (
         r"the person has not consented to sharing data with partners",
         "la persona non ha dato il consenso alla condivisione dei dati con gli enti partner",
     ),

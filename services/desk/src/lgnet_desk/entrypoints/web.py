@@ -23,7 +23,7 @@ from starlette.routing import Match
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
-from lgnet_desk.domain import resubmission
+from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
@@ -100,6 +100,7 @@ class Page:
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
+            country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,

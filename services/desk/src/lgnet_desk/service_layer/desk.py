@@ -17,7 +17,7 @@ from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
-from lgnet_desk.domain import resubmission
+from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name
 
@@ -181,7 +181,7 @@ def member_body(form: dict[str, str], i: int) -> dict[str, Any]:
             "person_id": new_id("p", resubmission.call_key(form, f"m{i}")),
             "birth_date": form.get(f"m{i}_birth_date") or None,
             "sex": form.get(f"m{i}_sex") or None,
-            "nationality": (form.get(f"m{i}_nationality") or "").strip().upper() or None,
+            "nationality": countries.country_code(form.get(f"m{i}_nationality") or ""),
             "identity": {k: v for k, v in identity.items() if v},
         }
     )
@@ -212,7 +212,11 @@ async def register_household(
             continue
         if not form.get(f"m{i}_given_name") and not form.get(f"m{i}_birth_date"):
             continue
-        body = member_body(form, i)
+        try:
+            body = member_body(form, i)
+        except ValueError as unknown:  # a nationality that names no country: said here, intake never asked
+            errors[f"m{i}_nationality"] = str(unknown)
+            continue
         try:
             answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
         except ServiceRefusal as r:
