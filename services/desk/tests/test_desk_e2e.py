@@ -235,7 +235,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.select_option("#action_area", "civic_engagement")
     await maria.select_option("#channel", "desk")
     await maria.select_option("#partner", label="Cooperativa Aurora")  # the city's partners, by name
-    await maria.get_by_role("button", name="Apri la presa in carico").click()
+    await maria.get_by_role("button", name="Apri la pratica").click()
     await maria.wait_for_load_state()
     await maria.select_option("#housing_situation", "facing_eviction")
     await maria.select_option("#employment_status", "unemployed")

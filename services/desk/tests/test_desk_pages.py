@@ -1469,3 +1469,18 @@ async def test_a_nationality_is_registered_from_the_countrys_name(desk: Desk) ->
     r = await desk.client.post("/persons/new", data=member | {"m0_nationality": "Marocco"})
     assert r.status_code == 303, r.text
     assert registered[0][1]["nationality"] == "MA", registered
+
+
+async def test_a_case_is_called_pratica_and_presa_in_carico_is_only_the_action_area(desk: Desk) -> None:
+    """'Prese in carico' headed the cases, 'Apri una presa in carico → Area di intervento: Presa in carico → Apri la
+    presa in carico' opened one, and elsewhere a case was a 'Pratica': one word for a case, the other for the area."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    text = text_of(page)
+    assert "Prese in carico" not in text and "Apri una presa in carico" not in text, text
+    assert '<h2 id="h-cases">Pratiche</h2>' in page or ">Pratiche</h2>" in page, page
+    assert "Apri una pratica" in text and "Apri la pratica" in text
+    assert '<option value="taking_charge">Presa in carico</option>' in page  # the action area keeps its name
+    assert ">Alloggio</h2>" in page  # as the housing page calls it ("Alloggio del nucleo di …")
