@@ -597,3 +597,10 @@ def test_a_name_no_country_has_is_said_in_italian() -> None:
         countries.country_code("Atlantide")
     assert say(str(unknown.value), "it").startswith("nessun paese con questo nome")
     assert ("MA", "Marocco") in countries.names("it_IT") and ("MA", "Morocco") in countries.names("en_GB")
+
+
+def test_a_file_of_another_kind_is_said_by_its_kind_not_its_media_type() -> None:
+    """"il file non è del tipo dichiarato (application/pdf)" is jargon at the desk."""
+    said = say("is not a application/pdf file (its first bytes say otherwise)", "it")
+    assert said == "il file non è un PDF valido", said
+    assert say("is not a image/png file (its first bytes say otherwise)", "it") == "il file non è un'immagine PNG valida"

@@ -89,6 +89,10 @@ ITALIAN: list[tuple[str, str]] = [
     (r"the case is already assigned to this partner", "la pratica è già assegnata a questo ente partner"),
     (r"already has open case (\S+) in (\w+)", "ha già una pratica aperta ({0}) in quest'area di intervento"),
     (r"is empty", "è vuoto"),
+    # said by the file's kind, not its media type ("application/pdf" is jargon at the desk)
+    (r"is not a application/pdf file \(its first bytes say otherwise\)", "il file non è un PDF valido"),
+    (r"is not a image/jpeg file \(its first bytes say otherwise\)", "il file non è un'immagine JPEG valida"),
+    (r"is not a image/png file \(its first bytes say otherwise\)", "il file non è un'immagine PNG valida"),
     (r"is not a (\S+) file \(its first bytes say otherwise\)", "il file non è del tipo dichiarato ({0})"),
     (r"only .* are accepted", "sono accettati solo file PDF, JPEG o PNG"),
     (r"is larger than (\d+) MB", "supera {0} MB"),
