@@ -600,7 +600,9 @@ def test_a_name_no_country_has_is_said_in_italian() -> None:
 
 
 def test_a_file_of_another_kind_is_said_by_its_kind_not_its_media_type() -> None:
-    """"il file non è del tipo dichiarato (application/pdf)" is jargon at the desk."""
+    """ "il file non è del tipo dichiarato (application/pdf)" is jargon at the desk."""
     said = say("is not a application/pdf file (its first bytes say otherwise)", "it")
     assert said == "il file non è un PDF valido", said
-    assert say("is not a image/png file (its first bytes say otherwise)", "it") == "il file non è un'immagine PNG valida"
+    assert (
+        say("is not a image/png file (its first bytes say otherwise)", "it") == "il file non è un'immagine PNG valida"
+    )
