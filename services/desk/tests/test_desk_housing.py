@@ -73,14 +73,16 @@ async def test_the_housing_page_names_the_proposal_and_says_why_in_italian_and_e
     )
     assert f"Proposta il {i18n.day(clock.today(), 'it')}" in text, text
     assert "in attesa di risposta" in text, text
-    assert "Il nucleo ha già una proposta o un inserimento in corso" in text, text  # housing's why, in Italian
+    # With a proposal open the page does not ask why the household is not matching (an outside tester read the
+    # question, and housing's "Il nucleo ha già una proposta…" under it, beside the proposal).
+    assert "Perché questo nucleo non ha un abbinamento?" not in text and "ha già una proposta" not in text, text
     for button in ("Accetta la proposta", "Rifiuta la proposta"):
         assert button in text, text
     assert "Troppo lontano" in text and "Troppo costoso" in text, text  # the coded reasons, labelled
     assert "h-other" not in page.text  # another household's match is not shown here
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert "Collective facility, barriera_milano, 2 places" in english, english
-    assert "The household already has a live proposal or placement" in english, english
+    assert "Why is this household not matching?" not in english, english
     assert "Accept the proposal" in english and "Too far" in english, english
 
 
@@ -417,6 +419,7 @@ async def test_the_housing_page_is_titled_by_the_households_reference_person_and
     assert "<title>Alloggio del nucleo di Amina Okafor · LgNet</title>" in page.text, page.text
     assert searches == [{"case_id": CASE}]  # by the case, in a body: no name or case in an address
     assert await access_log_of(desk, "p-1") == [("maria", "housing", "shown")]
+    assert '<a href="/persons/p-1">Torna alla cartella</a>' in page.text  # back to where the operator came from
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert f"Housing of Amina Okafor's household {HOUSEHOLD}" in english, english
     await desk.as_operator(RPD)

@@ -23,6 +23,7 @@ IT = {
     "The service refused:": "Il servizio ha rifiutato:",
     "The attempt has been recorded in the access log.": "Il tentativo è stato registrato nel registro degli accessi.",
     "Back to the search": "Torna alla ricerca",
+    "Back to the social record": "Torna alla cartella",
     "Name and surname": "Nome e cognome",
     "Fiscal code": "Codice fiscale",
     "Case number": "Numero di pratica",

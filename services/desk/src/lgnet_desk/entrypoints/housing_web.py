@@ -37,8 +37,15 @@ def router(settings: DeskSettings) -> APIRouter:
             return p.denied(AWAY)
         assert p.op is not None
         async with request.app.state.pool.acquire() as conn:
-            name = await housing_steps.household_name(conn, p.services, p.op, household_id, list(view["cases"]))
-        ctx: dict[str, Any] = {"household_id": household_id, "household_name": name, "today": clock.today().isoformat()}
+            name, member = await housing_steps.household_reference(
+                conn, p.services, p.op, household_id, list(view["cases"])
+            )
+        ctx: dict[str, Any] = {
+            "household_id": household_id,
+            "household_name": name,
+            "member_id": member,  # the cartella the page links back to
+            "today": clock.today().isoformat(),
+        }
         ctx |= {"system_declines": SYSTEM_DECLINES} | view | {"form": {}, "errors": {}, "posted": ""} | extra
         # a refusal whose form is not on the page (the match moved on meanwhile) is said at the page's top
         return p.render("housing.html", status=status, alerts=said_at_no_field(ctx["errors"], view["matches"]), **ctx)

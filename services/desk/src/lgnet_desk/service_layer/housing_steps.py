@@ -43,11 +43,18 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
 async def household_name(
     conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str], action: str = "housing"
 ) -> str | None:
+    """The household's name (`household_reference`)."""
+    return (await household_reference(conn, services, op, household_id, case_ids, action))[0]
+
+
+async def household_reference(
+    conn: Conn, services: Services, op: Operator, household_id: str, case_ids: list[str], action: str = "housing"
+) -> tuple[str | None, str | None]:
     """The household's reference person's name, as the cartella names a household: intake's cartella of the first
     member the operator may see (intake's search by the household's case finds only those, the case in the body), the
     view in the access log as the page's `action` (the housing page's, the approvals'). None where no member is
     visible (a cooperative without the household's consent), the reference person is not, or intake does not answer:
-    the page then names the id."""
+    the page then names the id. With it, the member whose cartella was read (the housing page links back to it)."""
     try:
         for case_id in case_ids:
             seen = await services.post("intake", "/persons/search", {"case_id": case_id})
@@ -56,10 +63,10 @@ async def household_name(
             pid = str(seen[0]["person_id"])
             record = await desk.read_logged(conn, services, op, pid, service_path("/persons/{}/record", pid), action)
             household = next((h for h in record["households"] if h["household_id"] == household_id), None)
-            return reference_name(household) if household else None
+            return (reference_name(household) if household else None), pid
     except (ServiceRefusal, httpx.HTTPError):
-        return None
-    return None
+        return None, None
+    return None, None
 
 
 async def take(services: Services, match_id: str, step: str, form: dict[str, str]) -> None:
