@@ -229,3 +229,46 @@ def test_a_bad_legacy_deployments_declaration_is_one_line_naming_it(
     assert capsys.readouterr().out.strip() == (
         '{"ok": false, "error": "ValueError: LGNET_LEGACY_DEPLOYMENTS: \'north\' is not <deployment>=<city>"}'
     )
+
+
+def _unpinned_rows(n: int) -> Any:
+    """An audit of n records of one partition signed by a key left out of the pinned file."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    signer, rows = _signed_rows(n, 1)
+    other, _ = _signed_rows(1, 1)
+    a = Audit(keys={other.key.key_id: other.key}, notaries=[], partitions={"intake.events": 1})
+    a.records(
+        "intake.events",
+        [
+            SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+            for o, (v, h) in enumerate(rows)
+        ],
+    )
+    return signer, a
+
+
+def test_records_of_a_key_left_out_of_the_pinned_file_are_summarised_per_key() -> None:
+    """One key left out of the pinned file gave one FAIL line per record it signed (millions on a real log), worded
+    "which is not registered" although it is registered, only not pinned. The JSON keeps the exact count; the human
+    table names the first few records, then how many more the same key signed."""
+    from lgnet_reporting.domain.audit import SHOWN_PER_REASON, table
+
+    signer, a = _unpinned_rows(40)
+    reason = f"producer signature: signed with key {signer.key.key_id!r}, which is not in your pinned keys"
+    assert a.summary()["failures"] == 40 and {f.reason for f in a.failures} == {reason}
+    rows = table(a)
+    fails = [r for r in rows if r.startswith("FAIL ")]
+    assert fails == [f"FAIL intake.events partition 0 offset {o}: {reason}" for o in range(SHOWN_PER_REASON)]
+    assert rows[-1] == f"… and {40 - SHOWN_PER_REASON} more records with the same reason: {reason}", rows
+    assert len(rows) == 2 + SHOWN_PER_REASON + 1
+
+
+def test_the_docs_failure_table_uses_the_tools_wording() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "reporting.md").read_text()
+    assert "| `producer signature: signed with key '…', which is not in your pinned keys` |" in doc
+    assert "which is not registered" not in doc.split("## Auditing the log")[1].split("### Checking signatures")[0]
