@@ -87,7 +87,7 @@ def run_verify(
     ns = argparse.Namespace(
         command="verify",
         topic_prefix=prefix,
-        keys=str(keys),
+        keys=[str(keys)],
         notary_key=[str(NOTARY.verifier)],
         state=str(state),
         notary_url=None,
@@ -112,7 +112,7 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
     notarise(kafka_bootstrap, prefix)
     keys = tmp_path / "pinned.json"
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
-    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
     saved = tmp_path / "saved"
     rc, summary = run_verify(kafka_bootstrap, prefix, keys, saved, capsys)
     assert rc == 0 and summary["failures"] == 0, summary
@@ -229,7 +229,7 @@ def test_crypto_shredding_an_erased_person_does_not_break_verification(
     notarise(kafka_bootstrap, prefix)
     keys, state = tmp_path / "pinned.json", tmp_path / "state"
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
-    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
     first = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
     assert first[0] == 0, first
 
@@ -243,3 +243,77 @@ def test_crypto_shredding_an_erased_person_does_not_break_verification(
     assert rc == 0 and summary["events"] == 2 and summary["signatures_verified"] == 2, summary
     on_kafka = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
     assert any(sealed.ct.encode() in (r.value or b"") for r in on_kafka)  # the sealed bytes, unchanged
+
+
+# --------------------------------------------------------------------------- an auditor's setup on a real cluster
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
+    """`lgnet-audit <argv>` as an auditor runs it: its exit status, its JSON line and its stderr (the table)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        audit.main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return int(ended.value.code or 0), json.loads(out.strip().splitlines()[-1]), err
+
+
+@pytest.fixture(scope="module")
+def small_log(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A signed, notarised log with a record on intake.special too (need-to-know: not every reader may read it),
+    and the auditor's file of its producers' keys (intake's and reporting's)."""
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+
+    async def special() -> Rec:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            env = employment("special-stand-in")
+            value, headers = await signed_fact(producer, prefix, env, "intake.special")
+            return "intake.special", partition_of(env.key, 6) or 0, env.key, value, headers
+        finally:
+            await producer.stop()
+
+    asyncio.run(write(kafka_bootstrap, prefix, [*records, asyncio.run(special())]))
+    notarise(kafka_bootstrap, prefix)
+    keys = tmp_path_factory.mktemp("auditor") / "pinned-keys.json"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+    return prefix, keys
+
+
+def test_a_rotated_key_is_pinned_from_a_file_of_its_own_and_the_pinned_file_is_never_replaced(
+    small_log: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key left out of the pinned file (a deployment's rotated key, say) was "not registered" although it is,
+    and `keys --out <the pinned file>` silently replaced what the auditor had confirmed. The flow of
+    docs/reporting.md: verify names the key, `keys --pinned` writes only the keys not pinned yet to a new file, the
+    auditor checks their fingerprints and verifies with both files."""
+    prefix, all_keys = small_log
+    doc = json.loads(all_keys.read_text())
+    rotated = next(k for k in doc["keys"] if k["service"] == "reporting")  # signed the report record
+    pinned = tmp_path / "pinned-keys.json"
+    pinned.write_text(json.dumps({"keys": [k for k in doc["keys"] if k != rotated]}))
+    before = pinned.read_text()
+    verify = ["--topic-prefix", prefix, "verify", "--keys", str(pinned), "--notary-key", str(NOTARY.verifier)]
+    rc, line, table = cli(verify, capsys)
+    reason = f"producer signature: signed with key {rotated['key_id']!r}, which is not in your pinned keys"
+    assert rc == 1 and line["failures"] == 1, line
+    assert line["first_failures"] == [{"topic": "reporting.events", "partition": 0, "offset": 0, "reason": reason}]
+    assert f"FAIL reporting.events partition 0 offset 0: {reason}" in table.splitlines()
+
+    rc, line, _ = cli(["--topic-prefix", prefix, "keys", "--out", str(pinned)], capsys)
+    assert rc == 2 and line["error"].startswith(f"--out {pinned}: exists"), line
+    assert pinned.read_text() == before
+    new = tmp_path / "new-keys.json"
+    rc, line, table = cli(["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--out", str(new)], capsys)
+    assert (rc, line) == (0, {"keys": 1, "written": str(new), "already_pinned": 1}), line
+    assert [k["key_id"] for k in json.loads(new.read_text())["keys"]] == [rotated["key_id"]]
+    assert [row.split()[0] for row in table.splitlines()] == [rotated["key_id"]]  # only the one to check
+    rc, line, _ = cli([*verify, "--keys", str(new)], capsys)
+    assert rc == 0 and line["events"] == 62 and line["failures"] == 0, line
+    nothing = tmp_path / "nothing-new.json"  # every key pinned already: no file, not an empty one
+    argv = ["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--pinned", str(new), "--out", str(nothing)]
+    rc, line, _ = cli(argv, capsys)
+    assert (rc, line) == (0, {"keys": 0, "written": None, "already_pinned": 2}) and not nothing.exists(), line
