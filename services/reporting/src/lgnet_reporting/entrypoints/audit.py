@@ -12,8 +12,8 @@
                                                      checkpoints and proofs over HTTP
 
 Every failure is a line naming the topic, partition, offset and reason, and the exit status is 1; a setup problem
-(a bad argument or file, an unreachable broker) is one line and exit 2, found before the log is read; never a
-traceback.
+(a bad argument or file, an unreachable broker, refused credentials, a topic prefix with no fact topic, a principal
+that may not read them all) is one line and exit 2, found before the log is read; never a traceback.
 """
 
 from __future__ import annotations
@@ -31,11 +31,19 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    UnsupportedSaslMechanismError,
+)
 from lgnet_shared import metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
+from lgnet_shared.kafka import KafkaSecurity
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log
@@ -43,7 +51,7 @@ from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, table
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints.notary_http import create_app
-from lgnet_reporting.service_layer.audit import default_workers, verify_log
+from lgnet_reporting.service_layer.audit import NoFactTopics, NotAuthorised, default_workers, verify_log
 from lgnet_reporting.service_layer.notary import NotaryRunner
 
 
@@ -146,6 +154,12 @@ async def keys(args: argparse.Namespace) -> int:
         pinned |= pinned_keys("--pinned", path)
     out = new_file("--out", args.out, args.force) if args.out else None
     found = await read_registry(_bootstrap(), args.topic_prefix)
+    if not found:
+        raise UsageError(
+            f"no signing keys found under prefix {args.topic_prefix!r}: no registry topic"
+            f" ({args.topic_prefix}lgnet.signing-keys.*) with a key this principal may read;"
+            " check --topic-prefix / LGNET_TOPIC_PREFIX"
+        )
     new = [k for k in found if k.key_id not in pinned]
     doc = pinned_file(new)
     if out and new:
@@ -310,6 +324,23 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
     except UsageError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
         return 2
+    except NoFactTopics as exc:
+        who = os.environ.get("KAFKA_SASL_USERNAME") or "this client"
+        error = (
+            f"{exc}: none of {', '.join(exc.looked_for)} exists or may be read by {who};"
+            " check --topic-prefix / LGNET_TOPIC_PREFIX"
+        )
+        print(json.dumps({"ok": False, "error": error}), flush=True)
+        return 2
+    except (NotAuthorised, TopicAuthorizationFailedError) as exc:  # a setup problem, not a finding about the log
+        topics = exc.topics if isinstance(exc, NotAuthorised) else [str(a) for a in exc.args]
+        who = os.environ.get("KAFKA_SASL_USERNAME") or "this client"
+        error = (
+            f"not authorised to read {', '.join(topics)} as {who}: use the auditor principal"
+            " (`lgnet-kafka-admin add-auditor`), which may read every fact topic"
+        )
+        print(json.dumps({"ok": False, "error": error}), flush=True)
+        return 2
     except KafkaConnectionError as exc:  # the auditor's next step is the address: name it with the reason
         where = f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}"
         print(json.dumps({"ok": False, "error": f"{where}: broker unreachable: {exc}"}), flush=True)
@@ -321,7 +352,40 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
 
 async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
     legacy_deployments()  # a bad LGNET_LEGACY_DEPLOYMENTS is named before anything is read
-    return await coro_fn(args)
+    try:
+        return await coro_fn(args)
+    except KafkaConnectionError:
+        refused = await refused_login(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""))
+        if refused is None:
+            raise
+        user = os.environ.get("KAFKA_SASL_USERNAME", "")
+        raise UsageError(
+            f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}: the broker refused the"
+            f" credentials of {user!r} (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD: a wrong password or an unknown"
+            f" user): {refused}"
+        ) from None
+
+
+async def refused_login(bootstrap: str) -> str | None:
+    """aiokafka's bootstrap says only "Unable to bootstrap" (the cause goes to a log line): one direct connection
+    to the first address says whether the broker answered and refused the login (its reason), or not (None: it is
+    unreachable, or something else failed)."""
+    from aiokafka.conn import create_conn
+
+    try:
+        host, port = bootstrap.split(",")[0].strip().rsplit(":", 1)
+        async with asyncio.timeout(15):
+            conn = await create_conn(
+                host.strip("[]"), int(port), request_timeout_ms=5000, **KafkaSecurity.from_env().aiokafka()
+            )
+        conn.close()
+    except (SaslAuthenticationFailed, AuthenticationFailedError, IllegalSaslStateError) as exc:
+        return str(exc) or type(exc).__name__
+    except UnsupportedSaslMechanismError as exc:
+        return f"KAFKA_SASL_MECHANISM: {exc}"
+    except Exception:  # unreachable, or anything else: the caller's error stands
+        return None
+    return None
 
 
 def quiet_libraries() -> None:
