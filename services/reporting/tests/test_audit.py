@@ -87,7 +87,7 @@ def run_verify(
     ns = argparse.Namespace(
         command="verify",
         topic_prefix=prefix,
-        keys=str(keys),
+        keys=[str(keys)],
         notary_key=[str(NOTARY.verifier)],
         state=str(state),
         notary_url=None,
@@ -112,7 +112,7 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
     notarise(kafka_bootstrap, prefix)
     keys = tmp_path / "pinned.json"
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
-    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
     saved = tmp_path / "saved"
     rc, summary = run_verify(kafka_bootstrap, prefix, keys, saved, capsys)
     assert rc == 0 and summary["failures"] == 0, summary
@@ -229,7 +229,7 @@ def test_crypto_shredding_an_erased_person_does_not_break_verification(
     notarise(kafka_bootstrap, prefix)
     keys, state = tmp_path / "pinned.json", tmp_path / "state"
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
-    assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
     first = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
     assert first[0] == 0, first
 
@@ -243,3 +243,191 @@ def test_crypto_shredding_an_erased_person_does_not_break_verification(
     assert rc == 0 and summary["events"] == 2 and summary["signatures_verified"] == 2, summary
     on_kafka = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
     assert any(sealed.ct.encode() in (r.value or b"") for r in on_kafka)  # the sealed bytes, unchanged
+
+
+# --------------------------------------------------------------------------- an auditor's setup on a real cluster
+# From an outside test, a new auditor on a `make up` deployment: a wrong topic prefix was a clean audit of nothing,
+# refused credentials read as an unreachable broker, and a principal that may not read a fact topic as tampering.
+# Each is a setup problem: one JSON line naming it, exit 2.
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
+    """`lgnet-audit <argv>` as an auditor runs it: its exit status, its JSON line and its stderr (the table)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        audit.main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return int(ended.value.code or 0), json.loads(out.strip().splitlines()[-1]), err
+
+
+@pytest.fixture(scope="module")
+def small_log(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A signed, notarised log with a record on intake.special too (need-to-know: not every reader may read it),
+    and the auditor's file of its producers' keys (intake's and reporting's)."""
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+
+    async def special() -> Rec:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            env = employment("special-stand-in")
+            value, headers = await signed_fact(producer, prefix, env, "intake.special")
+            return "intake.special", partition_of(env.key, 6) or 0, env.key, value, headers
+        finally:
+            await producer.stop()
+
+    asyncio.run(write(kafka_bootstrap, prefix, [*records, asyncio.run(special())]))
+    notarise(kafka_bootstrap, prefix)
+    keys = tmp_path_factory.mktemp("auditor") / "pinned-keys.json"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+    return prefix, keys
+
+
+def test_a_wrong_topic_prefix_is_a_setup_error_not_a_clean_audit_of_nothing(
+    small_log: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--topic-prefix foo` (or LGNET_TOPIC_PREFIX=foo) reported {"ok": true, "events": 0, "partitions": 0}, exit 0;
+    `keys` wrote {"keys": []}, exit 0."""
+    _, keys = small_log
+    wrong = new_topic_prefix("foo")
+    verify = ["verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
+    rc, line, _ = cli(["--topic-prefix", wrong, *verify], capsys)
+    assert rc == 2 and line["ok"] is False, line
+    assert line["error"].startswith(f"no fact topics found under prefix {wrong!r}: none of {wrong}lgnet."), line
+    monkeypatch.setenv("LGNET_TOPIC_PREFIX", wrong)
+    rc, line, _ = cli(verify, capsys)
+    assert rc == 2 and line["error"].startswith(f"no fact topics found under prefix {wrong!r}"), line
+    out = tmp_path / "keys.json"
+    rc, line, _ = cli(["keys", "--out", str(out)], capsys)
+    assert rc == 2 and line["error"].startswith(f"no signing keys found under prefix {wrong!r}"), line
+    assert not out.exists()
+
+
+def test_refused_credentials_are_named_as_such_not_as_an_unreachable_broker(
+    small_log: tuple[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong SASL password or an unknown user was "broker unreachable: KafkaConnectionError: Unable to
+    bootstrap"."""
+    prefix, keys = small_log
+    verify = ["--topic-prefix", prefix, "verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
+    user = os.environ["KAFKA_SASL_USERNAME"]
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-the-password")
+    rc, line, _ = cli(verify, capsys)
+    assert rc == 2 and f"the broker refused the credentials of {user!r}" in line["error"], line
+    unknown = f"nobody-{os.urandom(4).hex()}"
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", unknown)
+    rc, line, _ = cli(["--topic-prefix", prefix, "keys"], capsys)
+    assert rc == 2 and f"the broker refused the credentials of {unknown!r}" in line["error"], line
+
+
+async def _provisioned(bootstrap: str, admin_security: Any, prefix: str, principals: list[Any]) -> dict[str, str]:
+    """Principals provisioned as `lgnet-kafka-admin` does under this prefix, once each can log in: name -> password."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from lgnet_shared.kafka_admin import Admin
+    from lgnet_shared.testing.kafka_access import as_user
+
+    out = {}
+    async with Admin(bootstrap, admin_security, prefix) as admin:
+        for principal in principals:
+            password, _ = await admin.provision(principal)
+            assert password is not None
+            out[principal.name] = password
+    for name, password in out.items():  # a new credential reaches the broker's authenticator a moment later
+        for _ in range(20):
+            client = AIOKafkaAdminClient(**client_kwargs(bootstrap, as_user(admin_security, name, password)))
+            try:
+                await client.start()
+                break
+            except Exception:
+                await asyncio.sleep(0.5)
+            finally:
+                await client.close()
+    return out
+
+
+async def _deprovisioned(bootstrap: str, admin_security: Any, prefix: str, principals: list[Any]) -> None:
+    from lgnet_shared import kafka_acls as ka
+    from lgnet_shared.kafka_admin import Admin
+
+    async with Admin(bootstrap, admin_security, prefix) as admin:
+        for principal in principals:
+            await ka.delete_credentials(admin.client, principal.name)
+            await ka.delete_acls(admin.client, principal.user)
+
+
+def test_a_principal_that_may_not_read_a_fact_topic_is_a_setup_error_not_tampering(
+    kafka_bootstrap: str,
+    small_log: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The national coordination's principal, which by design may not read intake.special, was told "FAIL
+    intake.special partition 0 offset 0: log truncated: it ends at offset 0, a signed checkpoint covers 1 records"
+    (once per checkpoint): it read as tampering. The auditor's principal verifies the same log; with a wrong
+    prefix (it may read no topic under it) it is told no fact topic was found."""
+    from lgnet_shared import kafka_acls as ka
+    from lgnet_shared.kafka import KafkaSecurity
+
+    prefix, keys = small_log
+    uid = os.urandom(4).hex()
+    national, auditor = ka.Principal.national(f"nat-{uid}"), ka.Principal.auditor(f"audit-{uid}")
+    admin = KafkaSecurity.from_env()  # the platform's admin provisions (and then removes) the two principals
+    passwords = asyncio.run(_provisioned(kafka_bootstrap, admin, prefix, [national, auditor]))
+    try:
+        verify = ["verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
+        monkeypatch.setenv("KAFKA_SASL_USERNAME", national.name)
+        monkeypatch.setenv("KAFKA_SASL_PASSWORD", passwords[national.name])
+        rc, line, table = cli(["--topic-prefix", prefix, *verify], capsys)
+        assert rc == 2, (line, table)
+        special = physical("intake.special", prefix)
+        assert line["error"].startswith(f"not authorised to read {special}"), line
+        assert f"as {national.name}: use the auditor principal" in line["error"], line
+        assert "FAIL" not in table
+        monkeypatch.setenv("KAFKA_SASL_USERNAME", auditor.name)
+        monkeypatch.setenv("KAFKA_SASL_PASSWORD", passwords[auditor.name])
+        rc, line, _ = cli(["--topic-prefix", prefix, *verify], capsys)
+        assert rc == 0 and line["events"] == 62 and line["failures"] == 0, line
+        rc, line, _ = cli(["--topic-prefix", new_topic_prefix("foo"), *verify], capsys)
+        assert rc == 2 and line["error"].startswith("no fact topics found under prefix"), line
+        assert f"may be read by {auditor.name}" in line["error"], line
+    finally:
+        asyncio.run(_deprovisioned(kafka_bootstrap, admin, prefix, [national, auditor]))
+
+
+def test_a_rotated_key_is_pinned_from_a_file_of_its_own_and_the_pinned_file_is_never_replaced(
+    small_log: tuple[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key left out of the pinned file (a deployment's rotated key, say) was "not registered" although it is,
+    and `keys --out <the pinned file>` silently replaced what the auditor had confirmed. The flow of
+    docs/reporting.md: verify names the key, `keys --pinned` writes only the keys not pinned yet to a new file, the
+    auditor checks their fingerprints and verifies with both files."""
+    prefix, all_keys = small_log
+    doc = json.loads(all_keys.read_text())
+    rotated = next(k for k in doc["keys"] if k["service"] == "reporting")  # signed the report record
+    pinned = tmp_path / "pinned-keys.json"
+    pinned.write_text(json.dumps({"keys": [k for k in doc["keys"] if k != rotated]}))
+    before = pinned.read_text()
+    verify = ["--topic-prefix", prefix, "verify", "--keys", str(pinned), "--notary-key", str(NOTARY.verifier)]
+    rc, line, table = cli(verify, capsys)
+    reason = f"producer signature: signed with key {rotated['key_id']!r}, which is not in your pinned keys"
+    assert rc == 1 and line["failures"] == 1, line
+    assert line["first_failures"] == [{"topic": "reporting.events", "partition": 0, "offset": 0, "reason": reason}]
+    assert f"FAIL reporting.events partition 0 offset 0: {reason}" in table.splitlines()
+
+    rc, line, _ = cli(["--topic-prefix", prefix, "keys", "--out", str(pinned)], capsys)
+    assert rc == 2 and line["error"].startswith(f"--out {pinned}: exists"), line
+    assert pinned.read_text() == before
+    new = tmp_path / "new-keys.json"
+    rc, line, table = cli(["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--out", str(new)], capsys)
+    assert (rc, line) == (0, {"keys": 1, "written": str(new), "already_pinned": 1}), line
+    assert [k["key_id"] for k in json.loads(new.read_text())["keys"]] == [rotated["key_id"]]
+    assert [row.split()[0] for row in table.splitlines()] == [rotated["key_id"]]  # only the one to check
+    rc, line, _ = cli([*verify, "--keys", str(new)], capsys)
+    assert rc == 0 and line["events"] == 62 and line["failures"] == 0, line
+    nothing = tmp_path / "nothing-new.json"  # every key pinned already: no file, not an empty one
+    argv = ["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--pinned", str(new), "--out", str(nothing)]
+    rc, line, _ = cli(argv, capsys)
+    assert (rc, line) == (0, {"keys": 0, "written": None, "already_pinned": 2}) and not nothing.exists(), line

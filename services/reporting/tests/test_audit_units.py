@@ -167,13 +167,13 @@ def test_verify_against_an_unreachable_broker_prints_only_its_own_line(tmp_path:
     import sys
 
     from lgnet_shared.checkpoints import NotarySigner
-    from lgnet_shared.fact_signing import pinned_file
+    from lgnet_shared.fact_signing import FactSigner, pinned_file
 
     with socket.socket() as s:  # a port where nothing listens (bound, never listening, then released)
         s.bind(("127.0.0.1", 0))
         broker = f"127.0.0.1:{s.getsockname()[1]}"
-    keys = tmp_path / "pinned-keys.json"
-    keys.write_text(json.dumps(pinned_file([])))
+    keys = tmp_path / "pinned-keys.json"  # one key: a file with none is refused before the broker is asked
+    keys.write_text(json.dumps(pinned_file([FactSigner(os.urandom(32), "torino", "intake", "torino").key])))
     notary_key = str(NotarySigner("lgnet-notary.test", os.urandom(32)).verifier)
     run = subprocess.run(
         [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import main; main()",
@@ -229,3 +229,195 @@ def test_a_bad_legacy_deployments_declaration_is_one_line_naming_it(
     assert capsys.readouterr().out.strip() == (
         '{"ok": false, "error": "ValueError: LGNET_LEGACY_DEPLOYMENTS: \'north\' is not <deployment>=<city>"}'
     )
+
+
+# --------------------------------------------------------------------------- an auditor's setup mistakes (#16)
+# From an outside test, a new auditor on a real deployment: each setup mistake is one JSON line naming the argument,
+# the file and what was expected, exit 2, before any record is read (the broker below answers nothing: a mistake
+# found only after reading the log, or not at all, shows up as the broker's error instead).
+
+
+def _setup_error(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    import json
+    import socket
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{s.getsockname()[1]}")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        audit_cli.main(argv)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert ended.value.code == 2 and len(out) == 1, out
+    answer = json.loads(out[0])
+    assert answer["ok"] is False and "Traceback" not in answer["error"], answer
+    assert "broker unreachable" not in answer["error"], answer  # found before any connection
+    return str(answer["error"])
+
+
+def _pinned(path: Any, n: int = 1) -> Any:
+    import json
+    import os
+
+    from lgnet_shared.fact_signing import FactSigner, pinned_file
+
+    path.write_text(json.dumps(pinned_file([FactSigner(os.urandom(32), "torino", "intake", "torino").key] * n)))
+    return path
+
+
+def _notary_key() -> str:
+    import os
+
+    from lgnet_shared.checkpoints import NotarySigner
+
+    return str(NotarySigner("lgnet-notary.test", os.urandom(32)).verifier)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{}", 'no "keys" list'),  # an empty object
+        ('{"lgnet/intake.events/0": {"note": "x", "leaves": "y"}}', 'no "keys" list'),  # a state.json by mistake
+        ('[{"key_id": "x"}]', "a JSON list"),
+        ("not json at all", "not JSON"),
+        ('{"keys": []}', "holds no key"),
+        ('{"keys": [{"key_id": "torino.intake.00"}]}', "key 1"),
+        ('{"keys": "torino.intake"}', 'no "keys" list'),
+    ],
+)
+def test_a_bad_pinned_keys_file_is_one_line_naming_the_argument_and_file(
+    content: str, expected: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`{}` or a state.json was accepted (then every record failed as signed by a key "not registered"), a JSON list
+    was an AttributeError, a non-JSON file named neither the file nor which argument."""
+    keys = tmp_path / "pinned-keys.json"
+    keys.write_text(content)
+    error = _setup_error(["verify", "--keys", str(keys), "--notary-key", _notary_key()], monkeypatch, capsys)
+    assert error.startswith(f"--keys {keys}: "), error
+    assert expected in error and "lgnet-audit keys" in error, error
+
+
+def test_a_missing_pinned_keys_file_is_named(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for keys in (tmp_path / "nope.json", tmp_path):
+        error = _setup_error(["verify", "--keys", str(keys), "--notary-key", _notary_key()], monkeypatch, capsys)
+        assert error.startswith(f"--keys {keys}: cannot read it"), error
+
+
+@pytest.mark.parametrize(
+    ("vkey", "expected"),
+    [("", "--notary-key '': empty"), ("lgnet-notary.x+00+AAAA", "--notary-key 'lgnet-notary.x+00+AAAA': verifier")],
+)
+def test_a_bad_notary_key_is_named_with_what_was_given(
+    vkey: str, expected: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = _pinned(tmp_path / "pinned-keys.json")
+    error = _setup_error(["verify", "--keys", str(keys), "--notary-key", vkey], monkeypatch, capsys)
+    assert error.startswith(expected) and "lgnet-notary key" in error, error
+
+
+def test_a_state_path_that_cannot_be_a_folder_is_refused_before_the_log_is_read(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--state <a file>` read the whole log, then failed with FileExistsError (not naming --state); `--state
+    /proc/nope` likewise with FileNotFoundError."""
+    keys = _pinned(tmp_path / "pinned-keys.json")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for state, why in ((a_file, "is a file, not a folder"), ("/proc/nope", "cannot be made")):
+        argv = ["verify", "--keys", str(keys), "--notary-key", _notary_key(), "--state", str(state)]
+        error = _setup_error(argv, monkeypatch, capsys)
+        assert error.startswith(f"--state {state}: {why}"), error
+    assert a_file.read_text() == "mine"
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_workers_below_one_are_refused(
+    workers: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = _pinned(tmp_path / "pinned-keys.json")
+    argv = ["verify", "--keys", str(keys), "--notary-key", _notary_key(), "--workers", workers]
+    assert _setup_error(argv, monkeypatch, capsys).startswith(f"--workers {workers}: at least 1")
+
+
+def test_keys_never_overwrites_a_pinned_file_and_names_a_bad_out_path(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lgnet-audit keys --out <the pinned file>` silently replaced what the auditor trusts (the keys they had
+    confirmed, the unconfirmed ones deleted); `--out <a folder>` was an IsADirectoryError."""
+    pinned = _pinned(tmp_path / "pinned-keys.json")
+    before = pinned.read_text()
+    error = _setup_error(["keys", "--out", str(pinned)], monkeypatch, capsys)
+    assert error.startswith(f"--out {pinned}: exists") and "--pinned" in error and "--force" in error, error
+    assert pinned.read_text() == before
+    assert _setup_error(["keys", "--out", str(tmp_path)], monkeypatch, capsys).startswith(
+        f"--out {tmp_path}: is a folder"
+    )
+    assert _setup_error(["keys", "--out", "/proc/nope/keys.json"], monkeypatch, capsys).startswith(
+        "--out /proc/nope/keys.json: cannot be written"
+    )
+    # --pinned is read as --keys is
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    error = _setup_error(["keys", "--pinned", str(bad), "--out", str(tmp_path / "new.json")], monkeypatch, capsys)
+    assert error.startswith(f"--pinned {bad}: "), error
+
+
+def test_keys_with_force_replaces_the_file(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import socket
+
+    pinned = _pinned(tmp_path / "pinned-keys.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{s.getsockname()[1]}")
+    with pytest.raises(SystemExit) as ended:
+        audit_cli.main(["keys", "--out", str(pinned), "--force"])
+    assert ended.value.code == 2
+    assert "broker unreachable" in json.loads(capsys.readouterr().out)["error"]  # past the check: it went to read
+
+
+def _unpinned_rows(n: int) -> Any:
+    """An audit of n records of one partition signed by a key left out of the pinned file."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    signer, rows = _signed_rows(n, 1)
+    other, _ = _signed_rows(1, 1)
+    a = Audit(keys={other.key.key_id: other.key}, notaries=[], partitions={"intake.events": 1})
+    a.records(
+        "intake.events",
+        [
+            SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+            for o, (v, h) in enumerate(rows)
+        ],
+    )
+    return signer, a
+
+
+def test_records_of_a_key_left_out_of_the_pinned_file_are_summarised_per_key() -> None:
+    """One key left out of the pinned file gave one FAIL line per record it signed (millions on a real log), worded
+    "which is not registered" although it is registered, only not pinned. The JSON keeps the exact count; the human
+    table names the first few records, then how many more the same key signed."""
+    from lgnet_reporting.domain.audit import SHOWN_PER_REASON, table
+
+    signer, a = _unpinned_rows(40)
+    reason = f"producer signature: signed with key {signer.key.key_id!r}, which is not in your pinned keys"
+    assert a.summary()["failures"] == 40 and {f.reason for f in a.failures} == {reason}
+    rows = table(a)
+    fails = [r for r in rows if r.startswith("FAIL ")]
+    assert fails == [f"FAIL intake.events partition 0 offset {o}: {reason}" for o in range(SHOWN_PER_REASON)]
+    assert rows[-1] == f"… and {40 - SHOWN_PER_REASON} more records with the same reason: {reason}", rows
+    assert len(rows) == 2 + SHOWN_PER_REASON + 1
+
+
+def test_the_docs_failure_table_uses_the_tools_wording() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "reporting.md").read_text()
+    assert "| `producer signature: signed with key '…', which is not in your pinned keys` |" in doc
+    assert "which is not registered" not in doc.split("## Auditing the log")[1].split("### Checking signatures")[0]

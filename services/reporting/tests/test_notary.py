@@ -298,11 +298,11 @@ def test_lgnet_notary_serves_http_and_resumes_after_a_restart(
             assert open_checkpoint(c["checkpoint"], PINNED).size == c["size"]
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
         keys = tmp_path / "pinned.json"
-        assert audit._run(audit.keys, argparse.Namespace(topic_prefix=prefix, out=str(keys))) == 0
+        assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
         verify = argparse.Namespace(
             command="verify",
             topic_prefix=prefix,
-            keys=str(keys),
+            keys=[str(keys)],
             notary_key=[str(NOTARY.verifier)],
             state=None,
             notary_url=f"http://127.0.0.1:{port}",

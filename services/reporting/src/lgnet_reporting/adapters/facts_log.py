@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import TopicAuthorizationFailedError, UnknownTopicOrPartitionError
+from lgnet_shared import kafka_health
 from lgnet_shared.checkpoints import Checkpoint, Verifier, open_checkpoint
 from lgnet_shared.consumer import Record
 from lgnet_shared.kafka import client_kwargs
@@ -27,6 +30,22 @@ async def fact_records(bootstrap: str, prefix: str) -> AsyncIterator[tuple[str, 
             by_topic.setdefault(names[r.topic], []).append(r)
         for topic, records in by_topic.items():
             yield topic, records
+
+
+MISSING, NOT_AUTHORISED = UnknownTopicOrPartitionError.errno, TopicAuthorizationFailedError.errno
+
+
+async def topic_errors(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    """The broker's error code for each of these topics: 0 (it exists and this principal may describe it),
+    MISSING, or NOT_AUTHORISED (no READ; the broker says so whether the topic exists or not). A consumer's own
+    metadata lists only the topics it may describe: a topic it may not read looked like an empty one."""
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), enable_auto_commit=False)
+    try:
+        await consumer.start()  # inside: a broker that does not answer still gets its client closed
+        answer = (await kafka_health.ask_metadata(consumer._client, topics)).to_object()
+    finally:
+        await consumer.stop()
+    return {t["topic"]: int(t["error_code"]) for t in answer["topics"]}
 
 
 async def checkpoint_notes(bootstrap: str, prefix: str) -> AsyncIterator[tuple[int, str]]:

@@ -25,6 +25,10 @@ from nacl.signing import VerifyKey
 
 # The canonical fact topics a notary checkpoints and an auditor verifies.
 FACT_TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events", "reporting.events")
+NOT_PINNED = "which is not in your pinned keys"
+# The human table names this many records per reason, then how many more failed for the same reason (one key left
+# out of the pinned file fails every record it signed: millions on a real log). The JSON line counts them all.
+SHOWN_PER_REASON = 3
 # A record whose signature `Audit.record` checks itself (a verdict is the reason it fails, or None). Compared by
 # identity: no reason is this very string.
 _UNCHECKED = "not checked yet"
@@ -123,12 +127,15 @@ class Audit:
             self.fail(topic, r.partition, r.offset, f"offset gap: expected offset {len(tree)} (records deleted?)")
         if verdict is _UNCHECKED:
             signature = parse_signature(headers)  # either header version: old logs verify forever
-            try:
-                key = self.keys.get(signature.key_id) if signature else None
-                check_fact(key, self._verifier, topic, r.value, headers, signature)
-                verdict = None
-            except Unauthenticated as err:
-                verdict = f"producer signature: {err.reason}"
+            key = self.keys.get(signature.key_id) if signature else None
+            if signature is not None and key is None:  # registered or not, the auditor did not pin it
+                verdict = f"producer signature: signed with key {signature.key_id!r}, {NOT_PINNED}"
+            else:
+                try:
+                    check_fact(key, self._verifier, topic, r.value, headers, signature)
+                    verdict = None
+                except Unauthenticated as err:
+                    verdict = f"producer signature: {err.reason}"
         if verdict is None:
             self.signatures += 1
         else:
@@ -255,7 +262,8 @@ class Audit:
 
 
 def table(audit: Audit) -> list[str]:
-    """The human-readable table: one row per topic-partition, then one line per failure."""
+    """The human-readable table: one row per topic-partition, then one line per failure — the first
+    SHOWN_PER_REASON of each reason, and after them one line per reason saying how many more records failed so."""
     newest = audit.newest()
     rows = [f"{'topic':<18} {'part':>4} {'events':>9} {'checkpoint':>10}  result"]
     bad = {(f.topic, f.partition) for f in audit.failures}
@@ -263,8 +271,15 @@ def table(audit: Audit) -> list[str]:
         cp = newest.get(origin(topic, partition))
         result = "FAIL" if (topic, partition) in bad else "ok"
         rows.append(f"{topic:<18} {partition:>4} {len(tree):>9} {cp.size if cp else '-':>10}  {result}")
+    seen: dict[str, int] = {}
+    for f in audit.failures:
+        seen[f.reason] = seen.get(f.reason, 0) + 1
+        if seen[f.reason] <= SHOWN_PER_REASON:
+            at = f.offset if f.offset is not None else "-"
+            rows.append(f"FAIL {f.topic} partition {f.partition} offset {at}: {f.reason}")
     rows += [
-        f"FAIL {f.topic} partition {f.partition} offset {f.offset if f.offset is not None else '-'}: {f.reason}"
-        for f in audit.failures
+        f"… and {n - SHOWN_PER_REASON} more records with the same reason: {reason}"
+        for reason, n in seen.items()
+        if n > SHOWN_PER_REASON
     ]
     return rows

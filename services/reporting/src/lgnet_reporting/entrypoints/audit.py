@@ -2,15 +2,18 @@
 `lgnet-notary`: the notary, which signs checkpoints of every fact topic-partition (docs/reporting.md).
 
     lgnet-audit keys --out pinned-keys.json          fetch the producers' key registry (check fingerprints, then pin)
-    lgnet-audit verify --keys pinned-keys.json --notary-key <vkey> [--state DIR]
+    lgnet-audit keys --pinned pinned-keys.json --out new-keys.json
+                                                     only the keys registered since (a rotation): check, then pin
+    lgnet-audit verify --keys pinned-keys.json [--keys new-keys.json] --notary-key <vkey> [--state DIR]
     lgnet-notary key                                 print the notary's verifier key (auditors pin it)
     lgnet-notary run [--every SECONDS] [--state DIR] [--http-port PORT]
                                                      checkpoint every fact topic-partition (once, or following the
                                                      log: at an interval and after each published report), serving
                                                      checkpoints and proofs over HTTP
 
-Every failure is a line naming the topic, partition, offset and reason, and the exit status is 1; bad input or an
-unreachable broker is one line and exit 2; never a traceback.
+Every failure is a line naming the topic, partition, offset and reason, and the exit status is 1; a setup problem
+(a bad argument or file, an unreachable broker, refused credentials, a topic prefix with no fact topic, a principal
+that may not read them all) is one line and exit 2, found before the log is read; never a traceback.
 """
 
 from __future__ import annotations
@@ -22,16 +25,25 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import httpx
 import uvicorn
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    SaslAuthenticationFailed,
+    TopicAuthorizationFailedError,
+    UnsupportedSaslMechanismError,
+)
 from lgnet_shared import metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
-from lgnet_shared.fact_signing import pinned_file, read_pinned, read_registry
+from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
+from lgnet_shared.kafka import KafkaSecurity
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log
@@ -39,7 +51,7 @@ from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, table
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints.notary_http import create_app
-from lgnet_reporting.service_layer.audit import default_workers, verify_log
+from lgnet_reporting.service_layer.audit import NoFactTopics, NotAuthorised, default_workers, verify_log
 from lgnet_reporting.service_layer.notary import NotaryRunner
 
 
@@ -54,26 +66,127 @@ class UsageError(Exception):
     pass
 
 
+PINNED_FILE = 'a pinned-keys file as `lgnet-audit keys --out` writes it ({"keys": [...]})'
+
+
+def pinned_keys(arg: str, path: str) -> dict[str, SigningKey]:
+    """The keys of one pinned-keys file; a file that is not one (a state.json, a list, no key at all) is a setup
+    error naming the argument and the file, never an audit in which every record fails."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{arg} {path}: cannot read it ({why}): expected {PINNED_FILE}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{arg} {path}: not JSON ({exc}): expected {PINNED_FILE}") from None
+    if isinstance(doc, list):
+        raise UsageError(f"{arg} {path}: a JSON list: expected {PINNED_FILE}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise UsageError(f'{arg} {path}: no "keys" list (a state.json, another file?): expected {PINNED_FILE}')
+    if not doc["keys"]:
+        raise UsageError(f"{arg} {path}: holds no key: pin the producers' keys first (`lgnet-audit keys --out`)")
+    keys: dict[str, SigningKey] = {}
+    for i, entry in enumerate(doc["keys"], 1):
+        try:
+            key = SigningKey.from_json(json.dumps(entry))
+        except KeyError as exc:
+            raise UsageError(f"{arg} {path}: key {i} has no {exc}: expected {PINNED_FILE}") from None
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{arg} {path}: key {i} is not a pinned key ({exc}): expected {PINNED_FILE}") from None
+        keys[key.key_id] = key
+    return keys
+
+
+def notary_verifiers(values: list[str]) -> list[Verifier]:
+    out = []
+    for value in values:
+        expected = "expected the notary's verifier key, the output of `lgnet-notary key`"
+        if not value.strip():
+            raise UsageError(f"--notary-key {value!r}: empty (a variable not set?): {expected}")
+        try:
+            out.append(Verifier.parse(value))
+        except ValueError as exc:
+            raise UsageError(f"--notary-key {value!r}: {exc}: {expected}") from None
+    return out
+
+
+def writable_folder(arg: str, value: str) -> Path:
+    """The folder, made if missing, once a file can be written in it: before the log is read, not after."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise UsageError(
+            f"{arg} {value}: is a file, not a folder (the folder of your last audit's state, or a new one)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{arg} {value}: cannot be made or written ({exc.strerror or exc})") from None
+    return path
+
+
+def new_file(arg: str, value: str, force: bool) -> Path:
+    """Where `keys` writes: never over an existing file (the auditor's pinned keys, most likely) unless `force`;
+    its folder made, as the replay's --out is; checked before the registry is read."""
+    path = Path(value)
+    if path.is_dir():
+        raise UsageError(f"{arg} {value}: is a folder: name a file in it, e.g. {path / 'pinned-keys.json'}")
+    if path.exists() and not force:
+        raise UsageError(
+            f"{arg} {value}: exists (your pinned keys?): not replaced. For the keys registered since, write them to a"
+            f" new file: --pinned {value} --out <new file>; --force replaces it"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{arg} {value}: cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
 async def keys(args: argparse.Namespace) -> int:
+    pinned: dict[str, SigningKey] = {}
+    for path in args.pinned or ():
+        pinned |= pinned_keys("--pinned", path)
+    out = new_file("--out", args.out, args.force) if args.out else None
     found = await read_registry(_bootstrap(), args.topic_prefix)
-    doc = pinned_file(found)
-    text = json.dumps(doc, indent=1)
-    if args.out:  # its folder made, as the replay's --out is
-        await asyncio.to_thread(Path(args.out).parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(Path(args.out).write_text, text)
+    if not found:
+        raise UsageError(
+            f"no signing keys found under prefix {args.topic_prefix!r}: no registry topic"
+            f" ({args.topic_prefix}lgnet.signing-keys.*) with a key this principal may read;"
+            " check --topic-prefix / LGNET_TOPIC_PREFIX"
+        )
+    new = [k for k in found if k.key_id not in pinned]
+    doc = pinned_file(new)
+    if out and new:
+        text = json.dumps(doc, indent=1)
+        await asyncio.to_thread(_write, out, text, args.force)
     for k in doc["keys"]:
         print(f"{k['key_id']:<50} {k['deployment']:<16} {k['service']:<10} {k['city']:<10}", file=sys.stderr)
-    print(json.dumps({"keys": len(doc["keys"]), "written": str(args.out) if args.out else None}))
+    line: dict[str, object] = {"keys": len(new), "written": str(out) if out and new else None}
+    if args.pinned:
+        line["already_pinned"] = len(found) - len(new)
+    print(json.dumps(line))
     return 0
 
 
+def _write(path: Path, text: str, force: bool) -> None:
+    with path.open("w" if force else "x", encoding="utf-8") as f:  # "x": a file made meanwhile is not replaced
+        f.write(text)
+
+
 async def verify(args: argparse.Namespace) -> int:
-    try:
-        pinned = read_pinned(json.loads(await asyncio.to_thread(Path(args.keys).read_text)))
-        notaries = [Verifier.parse(v) for v in args.notary_key]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"--keys/--notary-key: {exc}") from None
-    state = Path(args.state) if args.state else None
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: at least 1 process (left out: one per CPU)")
+    pinned: dict[str, SigningKey] = {}
+    for path in args.keys:
+        pinned |= pinned_keys("--keys", path)
+    notaries = notary_verifiers(args.notary_key)
+    state = writable_folder("--state", args.state) if args.state else None
     try:
         saved = facts_log.load_state(state, notaries) if state else {}
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
@@ -173,15 +286,29 @@ def audit_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = _parser("lgnet-audit")
     sub = p.add_subparsers(dest="command", required=True)
     k = sub.add_parser("keys", help="fetch the producers' signing keys from the registry topic")
-    k.add_argument("--out", help="write them as a pinned-keys file (check the fingerprints out of band first)")
+    k.add_argument(
+        "--out",
+        help="write them as a pinned-keys file (check the fingerprints out of band first); an existing file is"
+        " never replaced (see --pinned, --force)",
+    )
+    k.add_argument(
+        "--pinned",
+        action="append",
+        help="your pinned-keys file (repeatable): list and write only the keys not in it, e.g. a rotated key",
+    )
+    k.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     v = sub.add_parser("verify", help="verify signatures, trees, checkpoints and report anchoring")
-    v.add_argument("--keys", required=True, help="pinned producers' keys (JSON, from `lgnet-audit keys`)")
+    v.add_argument(
+        "--keys",
+        action="append",
+        required=True,
+        help="pinned producers' keys (JSON, from `lgnet-audit keys`; repeatable: e.g. a file of rotated keys)",
+    )
     v.add_argument("--notary-key", action="append", required=True, help="pinned notary verifier key (repeatable)")
     v.add_argument("--state", help="folder of the last audit's checkpoints: verified against, then updated")
     v.add_argument(
         "--workers",
         type=int,
-        default=0,
         help="processes that verify partitions in parallel (default: one per CPU; logs under 50,000 records: one)",
     )
     v.add_argument(
@@ -197,6 +324,23 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
     except UsageError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
         return 2
+    except NoFactTopics as exc:
+        who = os.environ.get("KAFKA_SASL_USERNAME") or "this client"
+        error = (
+            f"{exc}: none of {', '.join(exc.looked_for)} exists or may be read by {who};"
+            " check --topic-prefix / LGNET_TOPIC_PREFIX"
+        )
+        print(json.dumps({"ok": False, "error": error}), flush=True)
+        return 2
+    except (NotAuthorised, TopicAuthorizationFailedError) as exc:  # a setup problem, not a finding about the log
+        topics = exc.topics if isinstance(exc, NotAuthorised) else [str(a) for a in exc.args]
+        who = os.environ.get("KAFKA_SASL_USERNAME") or "this client"
+        error = (
+            f"not authorised to read {', '.join(topics)} as {who}: use the auditor principal"
+            " (`lgnet-kafka-admin add-auditor`), which may read every fact topic"
+        )
+        print(json.dumps({"ok": False, "error": error}), flush=True)
+        return 2
     except KafkaConnectionError as exc:  # the auditor's next step is the address: name it with the reason
         where = f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}"
         print(json.dumps({"ok": False, "error": f"{where}: broker unreachable: {exc}"}), flush=True)
@@ -208,7 +352,40 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
 
 async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
     legacy_deployments()  # a bad LGNET_LEGACY_DEPLOYMENTS is named before anything is read
-    return await coro_fn(args)
+    try:
+        return await coro_fn(args)
+    except KafkaConnectionError:
+        refused = await refused_login(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""))
+        if refused is None:
+            raise
+        user = os.environ.get("KAFKA_SASL_USERNAME", "")
+        raise UsageError(
+            f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}: the broker refused the"
+            f" credentials of {user!r} (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD: a wrong password or an unknown"
+            f" user): {refused}"
+        ) from None
+
+
+async def refused_login(bootstrap: str) -> str | None:
+    """aiokafka's bootstrap says only "Unable to bootstrap" (the cause goes to a log line): one direct connection
+    to the first address says whether the broker answered and refused the login (its reason), or not (None: it is
+    unreachable, or something else failed)."""
+    from aiokafka.conn import create_conn
+
+    try:
+        host, port = bootstrap.split(",")[0].strip().rsplit(":", 1)
+        async with asyncio.timeout(15):
+            conn = await create_conn(
+                host.strip("[]"), int(port), request_timeout_ms=5000, **KafkaSecurity.from_env().aiokafka()
+            )
+        conn.close()
+    except (SaslAuthenticationFailed, AuthenticationFailedError, IllegalSaslStateError) as exc:
+        return str(exc) or type(exc).__name__
+    except UnsupportedSaslMechanismError as exc:
+        return f"KAFKA_SASL_MECHANISM: {exc}"
+    except Exception:  # unreachable, or anything else: the caller's error stands
+        return None
+    return None
 
 
 def quiet_libraries() -> None:

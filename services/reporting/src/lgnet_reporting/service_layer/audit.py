@@ -27,6 +27,38 @@ from lgnet_reporting.domain.audit import FACT_TOPICS, Audit, SavedOrigin, Share
 MIN_PARALLEL = 50_000
 
 
+class NoFactTopics(Exception):
+    """Not one fact topic under the prefix that this principal may read: a wrong prefix, most likely (an audit of
+    nothing is no clean audit)."""
+
+    def __init__(self, prefix: str, looked_for: list[str]) -> None:
+        super().__init__(f"no fact topics found under prefix {prefix!r}")
+        self.prefix, self.looked_for = prefix, looked_for
+
+
+class NotAuthorised(Exception):
+    """Topics the audit must read that this principal may not: a setup problem, not a finding about the log."""
+
+    def __init__(self, topics: list[str]) -> None:
+        super().__init__(f"not authorised to read {', '.join(topics)}")
+        self.topics = topics
+
+
+async def check_readable(bootstrap: str, prefix: str) -> None:
+    """Every fact topic and the checkpoint topic may be read, and at least one fact topic exists; otherwise
+    NoFactTopics or NotAuthorised, before any record is read. (A fact topic missing beside others that exist is
+    the log's business: its checkpoints show it.)"""
+    facts = [physical(t, prefix) for t in FACT_TOPICS]
+    checkpoints = physical("checkpoints", prefix)
+    errors = await facts_log.topic_errors(bootstrap, [*facts, checkpoints])
+    absent = (facts_log.MISSING, facts_log.NOT_AUTHORISED)
+    if all(errors.get(t, facts_log.MISSING) in absent for t in facts):
+        raise NoFactTopics(prefix, facts)
+    refused = [t for t in [*facts, checkpoints] if errors.get(t) == facts_log.NOT_AUTHORISED]
+    if refused:
+        raise NotAuthorised(refused)
+
+
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
@@ -40,8 +72,9 @@ async def verify_log(
     workers: int = 1,
     min_parallel: int | None = None,
 ) -> Audit:
-    """Every fact record up to the current ends, checked and hashed; the checkpoint topic read. Call `finish()`
-    after adding any other checkpoints."""
+    """Every fact record up to the current ends, checked and hashed; the checkpoint topic read (first, that they
+    may be read: `check_readable`). Call `finish()` after adding any other checkpoints."""
+    await check_readable(bootstrap, prefix)
     names = {physical(t, prefix): t for t in FACT_TOPICS}
     ends = await log.end_positions(bootstrap, list(names))
     audit = Audit(keys, notaries, facts_log.partition_counts(), saved)
