@@ -48,7 +48,8 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     assert await luca.locator("h1").inner_text() == f"Alloggio del nucleo di Selam Tesfaye {household}"
     text = await main.inner_text()
     assert "Coabitazione solidale, vanchiglia, 2 posti" in text and "in attesa di risposta" in text, text
-    assert "Il nucleo ha già una proposta o un inserimento in corso" in text, text
+    assert "Perché questo nucleo non ha un abbinamento?" not in text, text  # not asked beside a proposal
+    assert await main.get_by_role("link", name="Torna alla cartella").count() == 1
     await shot(luca, "housing")
     await luca.get_by_role("button", name="Accetta la proposta").click()
     await luca.get_by_role("button", name="Avvia l'inserimento").wait_for()
