@@ -1484,3 +1484,25 @@ async def test_a_case_is_called_pratica_and_presa_in_carico_is_only_the_action_a
     assert "Apri una pratica" in text and "Apri la pratica" in text
     assert '<option value="taking_charge">Presa in carico</option>' in page  # the action area keeps its name
     assert ">Alloggio</h2>" in page  # as the housing page calls it ("Alloggio del nucleo di …")
+
+
+async def test_the_privacy_notice_says_what_gdpr_art_13_asks(desk: Desk) -> None:
+    """The printed notice lacked the controller, the data-protection officer's contacts, how long data are kept and
+    the right to complain to the Garante (an outside tester's reading of it against GDPR art. 13)."""
+    person = {"person_id": "p-1", "identity": {"given_name": "Amina", "family_name": "Okafor"}}
+    desk.services.answers[("intake", "GET", "/persons/p-1")] = person
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1/privacy-notice")).text)
+    assert "Titolare del trattamento: Comune di Torino." in text, text
+    assert "I recapiti del responsabile della protezione dei dati sono disponibili allo sportello." in text
+    assert "I suoi dati sono conservati finché la sua pratica è aperta" in text
+    assert "artt. 15-21 GDPR" in text and "Garante per la protezione dei dati personali" in text
+    # a city that sets its own (LGNET_DESK_PRIVACY_*): said as set
+    settings = desk.settings
+    settings.privacy_controller = "Comune di Torino, Piazza Palazzo di Città 1, 10122 Torino"
+    settings.privacy_dpo_contact = "rpd@comune.torino.example"
+    settings.privacy_retention = "I suoi dati sono conservati per dieci anni dalla chiusura della pratica."
+    text = text_of((await desk.client.get("/persons/p-1/privacy-notice")).text)
+    assert "Titolare del trattamento: Comune di Torino, Piazza Palazzo di Città 1, 10122 Torino." in text, text
+    assert "Responsabile della protezione dei dati: rpd@comune.torino.example." in text
+    assert "per dieci anni dalla chiusura della pratica." in text and "finché la sua pratica" not in text

@@ -26,6 +26,13 @@ class DeskSettings(BaseSettings):
     max_failures: int = Field(5, alias="LGNET_DESK_MAX_FAILURES", gt=0)
     lockout_minutes: int = Field(15, alias="LGNET_DESK_LOCKOUT_MINUTES", gt=0)
 
+    # The privacy notice (GDPR art. 13): who the controller is and how to reach its data-protection officer, and how
+    # long the data are kept. Each city sets its own; unset, the notice names "Comune di <city>" and sends the person
+    # to the desk for the officer's contacts.
+    privacy_controller: str | None = Field(None, alias="LGNET_DESK_PRIVACY_CONTROLLER")
+    privacy_dpo_contact: str | None = Field(None, alias="LGNET_DESK_PRIVACY_DPO_CONTACT")
+    privacy_retention: str | None = Field(None, alias="LGNET_DESK_PRIVACY_RETENTION")
+
     # OpenID Connect login (authorization code + PKCE) when an issuer is configured; the operator must exist in the
     # desk (lgnet-desk-admin) under the claim named by oidc_username_claim.
     oidc_issuer: str | None = Field(None, alias="LGNET_DESK_OIDC_ISSUER")

@@ -537,7 +537,15 @@ def router(settings: DeskSettings) -> APIRouter:
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
         name = full_name(person) or ""
-        return p.render("privacy_notice.html", person_id=person_id, person_name=name, today=clock.today().isoformat())
+        return p.render(
+            "privacy_notice.html",
+            person_id=person_id,
+            person_name=name,
+            today=clock.today().isoformat(),
+            controller=settings.privacy_controller,
+            dpo_contact=settings.privacy_dpo_contact,
+            retention=settings.privacy_retention,
+        )
 
     @api.get("/todo", response_class=HTMLResponse)
     async def todo(request: Request) -> Response:
