@@ -1506,3 +1506,17 @@ async def test_the_privacy_notice_says_what_gdpr_art_13_asks(desk: Desk) -> None
     assert "Titolare del trattamento: Comune di Torino, Piazza Palazzo di Città 1, 10122 Torino." in text, text
     assert "Responsabile della protezione dei dati: rpd@comune.torino.example." in text
     assert "per dieci anni dalla chiusura della pratica." in text and "finché la sua pratica" not in text
+
+
+async def test_the_printout_for_the_person_names_the_operator_and_what_was_looked_at(desk: Desk) -> None:
+    """The printout handed to the person (GDPR art. 15) named the operator by account ("operatrice") and dropped
+    what was looked at, which the DPO's own log shows."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, MARIA, "p-1", "case_work", "document d-1", "shown")
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log/subject/p-1")
+    assert page.status_code == 200 and ">Azione</th>" in page.text
+    text = text_of(page.text)
+    assert "Maria Rossi" in text and " maria " not in text, text
+    assert "Cartella sociale" in text and "Documento d-1" in text, text
