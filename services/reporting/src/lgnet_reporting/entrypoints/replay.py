@@ -139,12 +139,15 @@ def _line(kind: str, req: Request, expected: str, got: dict[str, Any], threshold
     }
 
 
-def _write(out: Path | None, req: Request, body: dict[str, Any]) -> None:
+def _write(out: Path | None, req: Request, body: dict[str, Any], report_id: str | None = None) -> None:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        # The whole period: a --from run must not overwrite the as-of run of the same day.
+        # The whole period: a --from run must not overwrite the as-of run of the same day. A published report's id
+        # too: the same report, scope and period published twice (at other log positions, or with another method)
+        # are two reports, and the second file overwrote the first.
         start = f"{req.window.period_from.isoformat()}--" if req.window.period_from else ""
-        name = f"{req.report}-{req.scope}-{start}{req.window.as_of.isoformat()}.json"
+        which = f"-{report_id}" if report_id else ""
+        name = f"{req.report}-{req.scope}-{start}{req.window.as_of.isoformat()}{which}.json"
         (out / name).write_bytes(canonical_json(body))
 
 
@@ -230,7 +233,7 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
         for e in group:
             req = Request(e.report, e.scope, Window(e.as_of, e.period_from, e.method))  # its own counting rules
             body = build(facts, req, threshold)
-            _write(args.out, req, body)
+            _write(args.out, req, body, e.report_id)
             lines.append({"report_id": e.report_id, **_line("published", req, e.digest, body, threshold)})
     return lines
 
