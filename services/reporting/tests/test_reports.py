@@ -269,6 +269,20 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     files = sorted(p.name for p in out1.iterdir())
     assert len(files) == 4 and all((out1 / f).read_bytes() == (out2 / f).read_bytes() for f in files)
 
+    # The same report, scope and as-of published again (now at later positions): a report of its own, whose file
+    # overwrote the first one's (an outside test: 5 reports checked, 4 files written). Each file names its report.
+    async with loaded.client("coordination") as c:
+        r2 = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "n2"})
+        assert r2.status_code == 201, r2.text
+    assert r2.json()["report_id"] != published["report_id"]
+    out3 = tmp_path / "published"
+    code, lines = await loaded.replay("--published", "--out", str(out3))
+    checks = [x for x in lines if "equal" in x and "report" in x]
+    assert code == 0 and len(checks) == 3, lines
+    assert sorted(p.name for p in out3.iterdir()) == sorted(
+        f"{x['report']}-{x['scope']}-{x['as_of']}-{x['report_id']}.json" for x in checks
+    )
+
 
 async def test_fund_indicators_financial_statement_and_drill_down(loaded: ReportingUnderTest) -> None:
     june = {"as_of": "2026-06-30"}

@@ -60,7 +60,10 @@ def _create_salted_password(self: Any, salt: bytes, iterations: int) -> None:
 
 
 async def _bootstrap(self: Any) -> None:
-    """aiokafka's `AIOKafkaClient.bootstrap`, keeping the connection for the broker it reached."""
+    """aiokafka's `AIOKafkaClient.bootstrap`, keeping the connection for the broker it reached. When no address
+    answers, the last one's failure is the error's cause (a login the broker refused is not an unreachable broker:
+    a command can say which)."""
+    failure: BaseException | None = None
     for host, port, _ in self.hosts:
         try:
             conn = await create_conn(
@@ -81,12 +84,14 @@ async def _bootstrap(self: Any) -> None:
             )
         except (OSError, KafkaError, TimeoutError) as err:
             log.error('Unable connect to "%s:%s": %s', host, port, err)
+            failure = err
             continue
         try:
             metadata = await conn.send(MetadataRequest([]))
         except (KafkaError, TimeoutError) as err:
             log.warning('Unable to request metadata from "%s:%s": %s', host, port, err)
             conn.close()
+            failure = err
             continue
         self.cluster.update_metadata(metadata)
         brokers = self.cluster.brokers()
@@ -99,7 +104,7 @@ async def _bootstrap(self: Any) -> None:
             conn.close()
         break
     else:
-        raise KafkaConnectionError(f"Unable to bootstrap from {self.hosts}")
+        raise KafkaConnectionError(f"Unable to bootstrap from {self.hosts}") from failure
     if self._sync_task is None:
         self._sync_task = create_task(self._md_synchronizer())
 

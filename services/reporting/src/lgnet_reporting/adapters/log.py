@@ -6,17 +6,21 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from lgnet_shared.consumer import Record
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.kafka import KafkaConfigError, client_kwargs
+from lgnet_shared.kafka_health import ask_metadata
+
+from lgnet_reporting.adapters import setup_errors
 
 Positions = dict[str, dict[str, int]]
 
 
 async def end_positions(bootstrap: str, topics: Sequence[str]) -> Positions:
     """The current end of every partition of `topics` (committed records only)."""
-    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), isolation_level="read_committed", enable_auto_commit=False)
+    consumer = _consumer(bootstrap)
     try:
-        await consumer.start()  # inside: a broker that does not answer still gets its client closed
+        await _start(consumer, topics)  # inside: a broker that does not answer still gets its client closed
         tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if not tps:
             await consumer._client.force_metadata_update()
@@ -36,21 +40,22 @@ async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIte
     targets = {TopicPartition(t, int(p)): o for t, parts in upto.items() for p, o in parts.items() if o > 0}
     if not targets:
         return
-    consumer = AIOKafkaConsumer(
-        **client_kwargs(bootstrap),
-        isolation_level="read_committed",
-        enable_auto_commit=False,
+    consumer = _consumer(
+        bootstrap,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
     )
-    await consumer.start()
     try:
+        await _start(consumer, sorted({tp.topic for tp in targets}))
         consumer.assign(list(targets))
         await consumer.seek_to_beginning(*targets)
         pending = set(targets)
         while pending:
-            got = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
+            try:
+                got = await consumer.getmany(*pending, timeout_ms=1000, max_records=batch)
+            except TopicAuthorizationFailedError:  # may describe the topic, may not read it
+                raise setup_errors.not_authorised({tp.topic for tp in pending}) from None
             if not got:
                 await _check_reachable(consumer, pending, targets)
             out: list[Record] = []
@@ -62,6 +67,43 @@ async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIte
                     consumer.pause(tp)
             if out:
                 yield out
+    finally:
+        await consumer.stop()
+
+
+def _consumer(bootstrap: str, **options: Any) -> AIOKafkaConsumer:
+    try:
+        kwargs = client_kwargs(bootstrap)
+    except KafkaConfigError as exc:
+        raise setup_errors.kafka(exc) from None
+    return AIOKafkaConsumer(**kwargs, isolation_level="read_committed", enable_auto_commit=False, **options)
+
+
+async def _start(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
+    """Start the consumer and check it may read `topics`. A broker that cannot be reached, or refuses the login,
+    is a SetupError naming the setting; so is a topic this principal may not read: aiokafka would otherwise ask for
+    its metadata again and again, logging "Topic … is not authorized for this client" each time, and never return."""
+    try:
+        await consumer.start()
+    except KafkaConnectionError as exc:
+        raise setup_errors.kafka(exc) from None
+    await check_readable(consumer, topics)
+
+
+async def check_readable(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
+    if not topics:
+        return
+    answer = (await ask_metadata(consumer._client, topics)).to_object()
+    refused = [t["topic"] for t in answer["topics"] if t["error_code"] == TopicAuthorizationFailedError.errno]
+    if refused:
+        raise setup_errors.not_authorised(refused)
+
+
+async def readable(bootstrap: str, topics: Sequence[str]) -> None:
+    """Before anything is created for a replay: the broker reachable, the login accepted, `topics` readable."""
+    consumer = _consumer(bootstrap)
+    try:
+        await _start(consumer, topics)
     finally:
         await consumer.stop()
 

@@ -8,7 +8,9 @@ from it has the same canonical digest as the live one, as of the same log positi
   --published      check every report announced on reporting.events (lgnet.reporting.report_published): replay
                    up to the positions it names and compare with the digest it carries.
 
-Prints one JSON line per report and a summary; exits 0 when every digest matches, 1 otherwise. Environment:
+Prints one JSON line per report and a summary; exits 0 when every digest matches, 1 otherwise; 2 when it could not
+run (a bad argument, a setting or the environment: the summary's `error` names which, in one line); 130/143 when
+interrupted (SIGINT/SIGTERM). Every schema it created is dropped on every way out (unless --keep). Environment:
 KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, LGNET_TOPIC_PREFIX, LGNET_DB_SCHEMA (live schema, default reporting),
 LGNET_CITY (a city deployment replays only its city), LGNET_REPORTING_MIN_CELL.
 """
@@ -17,22 +19,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
+import signal
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from lgnet_shared import clock, codec, db
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.topics import physical
 
 from lgnet_reporting import settings
-from lgnet_reporting.adapters import log, store
+from lgnet_reporting.adapters import log, setup_errors, store
+from lgnet_reporting.adapters.setup_errors import SetupError
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.canonical import canonical_json
 from lgnet_reporting.domain.indicators import Window
@@ -43,7 +50,7 @@ from lgnet_reporting.service_layer.reports import Computed, Request, build, snap
 def _env(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if not value:
-        raise SystemExit(f"replay: environment variable {name} is required")
+        raise SetupError(f"{name}: not set (see docs/reporting.md, the auditors' replay)")
     return value
 
 
@@ -57,7 +64,8 @@ def _requests(facts: Any, window: Window, city: str | None) -> list[Request]:
 async def _rebuild(
     bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, workers: int
 ) -> Any:
-    pool = await db.create_pool(url, schema, max_size=4)
+    with setup_errors.database(url):
+        pool = await db.create_pool(url, schema, max_size=4, create=False)
     try:
         timing = await replay.rebuild(
             bootstrap, pool, positions, city, workers=workers, database_url=url, schema=schema
@@ -69,14 +77,52 @@ async def _rebuild(
         await pool.close()
 
 
-async def _drop(url: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
+@contextlib.asynccontextmanager
+async def _fresh_schema(url: str, args: argparse.Namespace) -> AsyncIterator[str]:
+    """A new schema to rebuild into, dropped on every way out — an error, Ctrl-C, SIGTERM — unless --keep. Only
+    a schema this run created is ever dropped: `--into` must name a new one."""
+    schema = args.into or f"replay_{uuid.uuid4().hex[:10]}"
+    created = False
     try:
-        await conn.execute(f'drop schema if exists "{schema}" cascade')
+        with setup_errors.database(url):
+            conn = await asyncpg.connect(url)
+            try:
+                created = args.into is None  # a random name is this run's even if interrupted mid-statement
+                try:
+                    await conn.execute(f'create schema "{schema}"')
+                except asyncpg.DuplicateSchemaError:
+                    created = False
+                    raise SetupError(
+                        f"--into {schema}: that schema already exists: name a new one (the replay creates it)"
+                    ) from None
+                except Exception:  # refused (no CREATE right): nothing was created
+                    created = False
+                    raise
+                created = True
+            finally:
+                await conn.close()
+        yield schema
     finally:
-        await conn.close()
+        if created and (args.keep or not await _drop(url, schema)):
+            LEFT.append(schema)
+
+
+# Schemas this run created and did not drop (--keep, or a failed drop): what an interrupted run's line names.
+LEFT: list[str] = []
+
+
+async def _drop(url: str, schema: str) -> bool:
+    try:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'drop schema if exists "{schema}" cascade')
+        finally:
+            await conn.close()
+        return True
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # Said, not raised: the reason the run stopped is the line that matters; this one tells what to drop.
+        print(f"replay: could not drop schema {schema}: {exc} (drop it by hand)", file=sys.stderr, flush=True)
+        return False
 
 
 def _line(kind: str, req: Request, expected: str, got: dict[str, Any], threshold: int) -> dict[str, Any]:
@@ -93,31 +139,49 @@ def _line(kind: str, req: Request, expected: str, got: dict[str, Any], threshold
     }
 
 
-def _write(out: Path | None, req: Request, body: dict[str, Any]) -> None:
+def _write(out: Path | None, req: Request, body: dict[str, Any], report_id: str | None = None) -> None:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        # The whole period: a --from run must not overwrite the as-of run of the same day.
+        # The whole period: a --from run must not overwrite the as-of run of the same day. A published report's id
+        # too: the same report, scope and period published twice (at other log positions, or with another method)
+        # are two reports, and the second file overwrote the first.
         start = f"{req.window.period_from.isoformat()}--" if req.window.period_from else ""
-        name = f"{req.report}-{req.scope}-{start}{req.window.as_of.isoformat()}.json"
+        which = f"-{report_id}" if report_id else ""
+        name = f"{req.report}-{req.scope}-{start}{req.window.as_of.isoformat()}{which}.json"
         (out / name).write_bytes(canonical_json(body))
+
+
+def _no_live_schema(args: argparse.Namespace, what: str) -> SetupError:
+    return SetupError(
+        f"--live-schema {args.live_schema} (LGNET_DB_SCHEMA): {what} in this database: the live mode reads the"
+        " platform's reporting database (DATABASE_URL); against a database of your own, use --published"
+    )
+
+
+async def _live_snapshot(url: str, args: argparse.Namespace) -> tuple[store.Positions, Any]:
+    """The live tables and their positions; nothing is created (an auditor's own empty database got an empty
+    `reporting` schema, then a traceback)."""
+    with setup_errors.database(url):
+        conn = await asyncpg.connect(url, server_settings={"search_path": args.live_schema})
+    try:
+        if not await conn.fetchval("select 1 from pg_namespace where nspname = $1", args.live_schema):
+            raise _no_live_schema(args, "no such schema")
+        try:
+            return await snapshot(conn)
+        except asyncpg.UndefinedTableError as exc:
+            raise _no_live_schema(args, f"no reporting tables ({exc})") from None
+    finally:
+        await conn.close()
 
 
 async def against_live(args: argparse.Namespace, city: str | None, threshold: int) -> list[dict[str, Any]]:
     url, bootstrap = _env("DATABASE_URL"), _env("KAFKA_BOOTSTRAP_SERVERS")
-    live = await db.create_pool(url, args.live_schema, max_size=2)
-    try:
-        async with live.acquire() as conn:
-            positions, live_facts = await snapshot(conn)
-    finally:
-        await live.close()
+    positions, live_facts = await _live_snapshot(url, args)
     window = Window(args.as_of, args.period_from)
     requests = _requests(live_facts, window, city)
-    schema = args.into or f"replay_{uuid.uuid4().hex[:10]}"
-    try:
+    await log.readable(bootstrap, sorted(positions))  # the broker, the login, the topics: before creating anything
+    async with _fresh_schema(url, args) as schema:
         timing, facts = await _rebuild(bootstrap, url, schema, positions, city, args.workers)
-    finally:
-        if not args.keep:
-            await _drop(url, schema)
     print(json.dumps({"replay": timing.as_dict(), "schema": schema, "positions": positions}), flush=True)
     lines = []
     for req in requests:
@@ -160,19 +224,16 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
     by_positions: dict[str, list[ReportPublished]] = {}
     for e in events:
         by_positions.setdefault(json.dumps(e.positions, sort_keys=True), []).append(e)
+    await log.readable(bootstrap, sorted({t for e in events for t in e.positions}))  # before creating anything
     lines = []
     for key, group in by_positions.items():
-        schema = args.into or f"replay_{uuid.uuid4().hex[:10]}"
-        try:
+        async with _fresh_schema(url, args) as schema:
             timing, facts = await _rebuild(bootstrap, url, schema, json.loads(key), city, args.workers)
-        finally:
-            if not args.keep:
-                await _drop(url, schema)
         print(json.dumps({"replay": timing.as_dict(), "schema": schema, "positions": json.loads(key)}), flush=True)
         for e in group:
             req = Request(e.report, e.scope, Window(e.as_of, e.period_from, e.method))  # its own counting rules
             body = build(facts, req, threshold)
-            _write(args.out, req, body)
+            _write(args.out, req, body, e.report_id)
             lines.append({"report_id": e.report_id, **_line("published", req, e.digest, body, threshold)})
     return lines
 
@@ -191,16 +252,26 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _failed(error: str) -> None:
+    print(json.dumps({"reports": 0, "equal": 0, "ok": False, "error": error}), flush=True)
+
+
 async def run(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     city = os.environ.get("LGNET_CITY", "national").strip().lower()
     city_filter = None if city == "national" else city
-    threshold = settings.min_cell()
     try:
+        threshold = settings.min_cell()
         lines = await (against_published if args.published else against_live)(args, city_filter, threshold)
     except (log.LogTooShort, NothingToReplay) as exc:  # records deleted, positions of another log, nothing to check
-        print(json.dumps({"reports": 0, "equal": 0, "ok": False, "error": str(exc)}), flush=True)
+        _failed(str(exc))
         return 2 if isinstance(exc, NothingToReplay) and exc.usage else 1
+    except SetupError as exc:  # a setting or the environment: could not run (exit 2, as lgnet-audit)
+        _failed(str(exc))
+        return 2
+    except Exception as exc:  # anything else: still one line, never a traceback, never "a digest differs"
+        _failed(f"{type(exc).__name__}: {exc}")
+        return 2
     for line in lines:
         print(json.dumps(line), flush=True)
     ok = bool(lines) and all(line["equal"] for line in lines)
@@ -208,8 +279,45 @@ async def run(argv: Sequence[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def main() -> None:
-    sys.exit(asyncio.run(run()))
+INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+async def _interruptible(argv: Sequence[str] | None) -> int:
+    """`run`, which SIGINT (Ctrl-C) or SIGTERM cancels: the schemas it created are dropped on the way out, and the
+    summary says it was interrupted (a SIGTERM used to end the process where it stood, schema left behind)."""
+    loop = asyncio.get_running_loop()
+    got: list[signal.Signals] = []
+    work = asyncio.ensure_future(run(argv))
+
+    def stop(sig: signal.Signals) -> None:
+        if not got:  # a second signal while cleaning up changes nothing: the drop finishes
+            got.append(sig)
+            work.cancel()
+
+    for sig in INTERRUPTED:
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not got:
+            raise
+        left = f"left behind: {', '.join(LEFT)}" if LEFT else "every schema it created was dropped"
+        _failed(f"interrupted ({got[0].name}): {left}")
+        return INTERRUPTED[got[0]]
+    finally:
+        for sig in INTERRUPTED:
+            loop.remove_signal_handler(sig)
+
+
+def quiet_libraries() -> None:
+    """The command's own lines only: the Kafka client's and asyncio's log lines ("Unable connect to …", "Topic … is
+    not authorized for this client", retries) went to stderr through logging's last-resort handler."""
+    logging.getLogger().addHandler(logging.NullHandler())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    quiet_libraries()
+    sys.exit(asyncio.run(_interruptible(argv)))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ are bulk-loaded with COPY, then the reports are computed by the same code as the
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -225,7 +226,14 @@ async def _rebuild_parallel(
             await asyncio.gather(*running, return_exceptions=True)  # each stops at its next batch (Abandoned)
             raise
         ready.set()
-        results = await asyncio.gather(*running)
+        try:
+            results = await asyncio.gather(*running)
+        except BaseException:
+            # A worker failed (a topic not readable, the database gone), or the replay was interrupted: the others
+            # stop at their next batch rather than fold the rest of the log before the pool may shut down.
+            abandoned.set()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
     total = Fold(city)
     for records, applied, skipped, _, _ in results:
         total.records += records
@@ -245,6 +253,7 @@ def _hold(ready: Any, abandoned: Any) -> None:
     """A worker process's initializer: keeps the coordinator's two events."""
     global _READY, _ABANDONED
     _READY, _ABANDONED = ready, abandoned
+    logging.getLogger().addHandler(logging.NullHandler())  # the command's lines only, as in its own process
 
 
 class Abandoned(RuntimeError):

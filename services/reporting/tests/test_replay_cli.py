@@ -1,0 +1,299 @@
+"""The auditors' replay run as an auditor runs it (`python -m lgnet_reporting.entrypoints.replay`), on a broken
+environment: each failure is one JSON line naming the setting and what failed, exit 2 (could not run; 1 means "a
+digest differs"), no traceback, and no `replay_*` schema left behind — also when interrupted (SIGINT, SIGTERM).
+
+From an outside tester's report: an unreachable broker, a wrong SASL password, an unreachable database and the
+live mode against an auditor's own empty database each ended in a traceback and exit 1; a principal without READ
+on a fact topic made `--published` hang, logging "Topic … is not authorized" tens of thousands of times; a SIGTERM
+left the rebuilt schema in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from lgnet_reporting.adapters import store
+from lgnet_reporting.adapters.schema import MIGRATIONS
+from lgnet_shared import consumer, db
+from lgnet_shared import kafka_acls as ka
+from lgnet_shared.codec import to_envelope
+from lgnet_shared.events.reporting import ReportPublished
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka_admin import Admin
+from lgnet_shared.testing.process import free_port
+from lgnet_shared.topics import ensure_topics, physical
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Ran:
+    code: int | None  # None: still running when the test gave up on it
+    lines: list[dict[str, Any]]
+    stderr: str
+
+    @property
+    def error(self) -> str:
+        return str(self.lines[-1]["error"]) if self.lines else ""
+
+
+async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    """The command in a session of its own: a run that hangs is killed with its worker processes."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lgnet_reporting.entrypoints.replay", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+
+
+async def kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()
+
+
+async def replay(env: dict[str, str], *args: str, timeout: float = 60) -> Ran:
+    proc = await start(env, *args)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        await kill(proc)
+        return Ran(None, [], "")
+    return Ran(proc.returncode, _lines(out), err.decode(errors="replace"))
+
+
+def _lines(out: bytes) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in out.decode().splitlines() if x.strip()]
+
+
+def one_line_exit_2(ran: Ran) -> str:
+    """The run could not run: one summary line, exit 2, nothing on stderr (no traceback, no client's log lines)."""
+    assert ran.code == 2, (ran.code, ran.lines, ran.stderr[-2000:])
+    assert len(ran.lines) == 1 and ran.lines[0]["ok"] is False and ran.lines[0]["reports"] == 0, ran.lines
+    assert ran.stderr == "", ran.stderr[-2000:]
+    return ran.error
+
+
+async def schema_exists(database_url: str, name: str) -> bool:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return bool(await conn.fetchval("select 1 from pg_namespace where nspname = $1", name))
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Setup:
+    env: dict[str, str]
+    prefix: str
+    live_schema: str
+    database_url: str
+    into: str  # the schema each run is told to rebuild into: it must not exist afterwards
+
+
+@pytest.fixture
+async def setup(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str) -> AsyncIterator[Setup]:
+    """A live reporting schema (the tables, positions naming one record on `intake.events`) and the replay's env."""
+    await ensure_topics(kafka_bootstrap, topic_prefix, ["intake.events", "intake.special", "reporting.events"])
+    topic = physical("intake.events", topic_prefix)
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        for n in range(2):
+            await producer.send_and_wait(topic, b"not an event", key=b"k", partition=n)
+    finally:
+        await producer.stop()
+    pool = await db.create_pool(database_url, pg_schema, max_size=2)
+    try:
+        await db.migrate(pool, [consumer.MIGRATION, *MIGRATIONS])
+        async with pool.acquire() as conn:
+            await store.save_positions(conn, {topic: {"0": 1, "1": 1}})
+    finally:
+        await pool.close()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "LGNET_TOPIC_PREFIX": topic_prefix,
+        "LGNET_DB_SCHEMA": pg_schema,
+        "LGNET_CITY": "national",
+    }
+    into = f"replay_t{uuid.uuid4().hex[:10]}"
+    try:
+        yield Setup(env, topic_prefix, pg_schema, database_url, into)
+    finally:
+        assert not await schema_exists(database_url, into), f"the replay left {into} behind"
+
+
+async def test_the_live_replay_of_the_test_log_works(setup: Setup) -> None:
+    """The fixture's live schema replays (the failures below are the environment's, not the setup's)."""
+    ran = await replay(setup.env, "--into", setup.into)
+    assert ran.code == 0, (ran.lines, ran.stderr[-2000:])
+    assert ran.lines[0]["replay"]["records"] == 2 and ran.lines[-1]["ok"] is True
+
+
+async def test_an_unreachable_broker_is_one_line_naming_the_address_and_exit_2(setup: Setup) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    env = {**setup.env, "KAFKA_BOOTSTRAP_SERVERS": address}
+    for mode in (["--published"], []):
+        error = one_line_exit_2(await replay(env, *mode, "--into", setup.into))
+        assert error.startswith(f"KAFKA_BOOTSTRAP_SERVERS {address}: broker unreachable: "), (mode, error)
+        assert "Connect call failed" in error, error
+
+
+async def test_a_wrong_sasl_password_is_said_as_a_refused_login_not_as_unreachable(setup: Setup) -> None:
+    if KafkaSecurity.from_env().security_protocol != "SASL_SSL":
+        pytest.fail("this test needs the secured broker (make test, or .local/infra.env)", pytrace=False)
+    env = {**setup.env, "KAFKA_SASL_PASSWORD": "not-the-password"}
+    user = env["KAFKA_SASL_USERNAME"]
+    for mode in (["--published"], []):  # live: it went as far as the worker processes (_rebuild_parallel)
+        error = one_line_exit_2(await replay(env, *mode, "--into", setup.into))
+        assert error.startswith(f"KAFKA_SASL_USERNAME {user}: the broker at "), (mode, error)
+        assert "refused the login" in error and "KAFKA_SASL_PASSWORD" in error and "unreachable" not in error, error
+
+
+async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
+    port = free_port()
+    env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}
+    error = one_line_exit_2(await replay(env, "--into", setup.into))
+    assert error.startswith(f"DATABASE_URL postgresql://auditor@127.0.0.1:{port}/audit: database unreachable: "), error
+    assert "s3cr3t" not in error
+
+
+async def test_the_live_mode_against_an_empty_database_says_what_it_needs_and_creates_nothing(setup: Setup) -> None:
+    """An auditor's own database: no `reporting` schema (it was created, empty, then a traceback), or an empty one."""
+    absent = f"reporting_{uuid.uuid4().hex[:8]}"
+    error = one_line_exit_2(await replay({**setup.env, "LGNET_DB_SCHEMA": absent}, "--into", setup.into))
+    assert error.startswith(f"--live-schema {absent} (LGNET_DB_SCHEMA): no such schema in this database"), error
+    assert "the platform's reporting database" in error and "use --published" in error, error
+    assert not await schema_exists(setup.database_url, absent)
+    conn = await asyncpg.connect(setup.database_url)
+    try:
+        await conn.execute(f'create schema "{absent}"')  # there, but without the reporting tables
+        env = {**setup.env, "LGNET_DB_SCHEMA": absent}
+        error = one_line_exit_2(await replay(env, "--into", setup.into))
+        assert 'no reporting tables (relation "consumer_positions" does not exist)' in error, error
+        assert "use --published" in error, error
+        assert await conn.fetchval("select count(*) from pg_tables where schemaname = $1", absent) == 0
+    finally:
+        await conn.execute(f'drop schema if exists "{absent}" cascade')
+        await conn.close()
+
+
+async def test_into_an_existing_schema_is_refused_and_that_schema_is_left_alone(setup: Setup) -> None:
+    """It used to drop the schema `--into` named when the rebuild failed there — the live one, given its name."""
+    error = one_line_exit_2(await replay(setup.env, "--into", setup.live_schema))
+    assert error == (
+        f"--into {setup.live_schema}: that schema already exists: name a new one (the replay creates it)"
+    ), error
+    conn = await asyncpg.connect(setup.database_url)
+    try:
+        assert await conn.fetchval(f'select count(*) from "{setup.live_schema}".consumer_positions') == 2
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def national_principal(setup: Setup, kafka_bootstrap: str) -> AsyncIterator[dict[str, str]]:
+    """The national coordination's principal (reads facts, but never `intake.special`), as lgnet-kafka-admin
+    provisions it under this test's prefix; the replay's env as that principal."""
+    admin_security = KafkaSecurity.from_env()
+    if admin_security.security_protocol != "SASL_SSL":
+        pytest.fail("this test needs the secured broker (make test, or .local/infra.env)", pytrace=False)
+    principal = ka.Principal.national(f"nat-{uuid.uuid4().hex[:8]}")
+    special = physical("intake.special", setup.prefix)
+    assert not ka.allowed(principal, "read", special, setup.prefix)  # by design
+    assert ka.allowed(principal, "read", physical("reporting.events", setup.prefix), setup.prefix)
+    async with Admin(kafka_bootstrap, admin_security, setup.prefix) as admin:
+        password, _ = await admin.provision(principal)
+    assert password is not None
+    try:
+        yield {**setup.env, "KAFKA_SASL_USERNAME": principal.name, "KAFKA_SASL_PASSWORD": password}
+    finally:
+        async with Admin(kafka_bootstrap, admin_security, setup.prefix) as admin:
+            await ka.delete_credentials(admin.client, principal.name)
+            await ka.delete_acls(admin.client, principal.user)
+
+
+async def test_a_principal_that_may_not_read_a_fact_topic_stops_at_once_naming_it(
+    setup: Setup, national_principal: dict[str, str], kafka_bootstrap: str
+) -> None:
+    """It hung (killed after 300 s), logging `Topic lgnet.intake.special is not authorized for this client` 83,174
+    times, and left its `replay_*` schemas behind."""
+    special, events = physical("intake.special", setup.prefix), physical("reporting.events", setup.prefix)
+    published = ReportPublished(
+        report_id=str(uuid.uuid4()), report="national", scope="national", as_of=date(2026, 6, 30), digest="0" * 64,
+        positions={special: {"0": 1}, physical("intake.events", setup.prefix): {"0": 1}},
+        published_at=datetime.now(UTC), method=2,
+    )  # fmt: skip
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        await producer.send_and_wait(special, b"a vulnerability", key=b"k", partition=0)
+        value, headers = to_envelope(published, source="/lgnet/reporting", city="national").to_structured()
+        await producer.send_and_wait(events, value, key=published.report_id.encode(), headers=headers)
+    finally:
+        await producer.stop()
+    conn = await asyncpg.connect(setup.database_url)
+    try:  # the live tables cover intake.special too
+        await conn.execute(
+            f'insert into "{setup.live_schema}".consumer_positions select consumer, $1, 0, 1'
+            f' from "{setup.live_schema}".consumer_positions limit 1',
+            special,
+        )
+    finally:
+        await conn.close()
+    wanted = f"not authorised to read {special}: use the auditor principal"
+    for mode in (["--published"], []):
+        ran = await replay(national_principal, *mode, "--into", setup.into, timeout=30)
+        assert ran.code is not None, f"{mode}: still running after 30 s"
+        error = one_line_exit_2(ran)
+        assert error.startswith(f"KAFKA_SASL_USERNAME {national_principal['KAFKA_SASL_USERNAME']}: "), error
+        assert wanted in error, error
+
+
+async def _rebuild_blocked(setup: Setup, sig: signal.Signals) -> Ran:
+    """A live replay held while it prepares its schema (the test holds the lock its migrations take), then `sig`."""
+    holder = await asyncpg.connect(setup.database_url)
+    try:
+        await holder.execute("select pg_advisory_lock(hashtext($1))", f"{setup.into}:migrate")
+        proc = await start(setup.env, "--into", setup.into, "--workers", "2")
+        try:
+            waiting = "select 1 from pg_locks where locktype = 'advisory' and not granted and objid = hashtext($1)::oid"
+            for _ in range(300):
+                if await holder.fetchval(waiting, f"{setup.into}:migrate"):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the replay never reached its schema's migrations")
+            assert await schema_exists(setup.database_url, setup.into)
+            proc.send_signal(sig)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            if proc.returncode is None:
+                await kill(proc)
+        return Ran(proc.returncode, _lines(out), err.decode(errors="replace"))
+    finally:
+        await holder.close()
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+async def test_an_interrupted_replay_drops_the_schema_it_created(setup: Setup, sig: signal.Signals, code: int) -> None:
+    ran = await _rebuild_blocked(setup, sig)
+    assert ran.code == code, (ran.code, ran.lines, ran.stderr[-2000:])
+    assert ran.lines and ran.lines[-1]["ok"] is False, ran.lines
+    assert ran.error == f"interrupted ({sig.name}): every schema it created was dropped", ran.lines
+    assert "Traceback" not in ran.stderr, ran.stderr[-2000:]
+    assert not await schema_exists(setup.database_url, setup.into)
