@@ -1520,3 +1520,18 @@ async def test_the_printout_for_the_person_names_the_operator_and_what_was_looke
     text = text_of(page.text)
     assert "Maria Rossi" in text and " maria " not in text, text
     assert "Cartella sociale" in text and "Documento d-1" in text, text
+
+
+async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(desk: Desk) -> None:
+    """Above the city's threshold payments wants two approvers: the first was offered "Approva" again and got
+    payments' refusal. Her row says a second operator must approve it."""
+    answers = two_rents()
+    requests = answers[("payments", "GET", "/contribution-requests")]
+    requests[0] |= {"first_approver": "desk.giulia"}  # r-dec: Giulia gave the first approval
+    desk.services.answers |= answers
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row = approvals_row(page, "r-dec")
+    assert 'action="/approvals/r-dec"' not in row and ">Approva<" not in row, row
+    assert "Ha dato Lei la prima approvazione: serve quella di un altro operatore." in text_of(row), row
+    assert 'action="/approvals/r-jun"' in approvals_row(page, "r-jun")  # the other still hers to approve

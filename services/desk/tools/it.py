@@ -417,6 +417,7 @@ IT = {
     # ---- the approvals: each request named, the requester's own, rejecting with a reason
     "Request rejected.": "Richiesta respinta.",
     "You requested this contribution: another operator must approve it.": "Ha chiesto Lei questo contributo: deve approvarlo un altro operatore.",
+    "You gave the first approval: another operator must give the second.": "Ha dato Lei la prima approvazione: serve quella di un altro operatore.",
     "Approve: %(what)s": "Approva: %(what)s",
     "Reject: %(what)s": "Respingi: %(what)s",
     "Reject": "Respingi",
