@@ -20,9 +20,9 @@ REJECTION_REASONS = "contribution_rejection_reason"  # the code list of a reject
 
 async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str, Any]]:
     """Payments' requested contributions of the operator's city, each with `case` (intake's, None where intake does
-    not show it), `household_name` (None where no name can be read: the page names the household's id), `own`
-    (the operator requested it: payments will not take her approval) and `first_mine` (she gave the first of two). Reading a name is a view of the person's data:
-    it is in the access log (`approvals`), once per household."""
+    not show it), `household_name` (None where no name can be read: the page names the household's id), `own` (the
+    operator requested it: payments will not take her approval) and `first_mine` (she gave the first of two).
+    Reading a name is a view of the person's data: it is in the access log (`approvals`), once per household."""
     requests: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="requested")
     cases = await desk.cases_by_id(services, [q["case_id"] for q in requests])
     names: dict[str, str | None] = {}
