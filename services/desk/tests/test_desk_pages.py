@@ -1535,3 +1535,15 @@ async def test_the_first_of_two_approvers_is_not_offered_the_second_approval(des
     assert 'action="/approvals/r-dec"' not in row and ">Approva<" not in row, row
     assert "Ha dato Lei la prima approvazione: serve quella di un altro operatore." in text_of(row), row
     assert 'action="/approvals/r-jun"' in approvals_row(page, "r-jun")  # the other still hers to approve
+
+
+async def test_a_rejected_contribution_says_why_on_the_cartella(desk: Desk) -> None:
+    """The cartella said "respinto" without the reason the approver chose."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("payments", "GET", "/contribution-requests")] = [
+        {"request_id": "r-1", "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount_cents": 30000,
+         "status": "rejected", "reason": "duplicate", "requested_by": "desk.maria"}]  # fmt: skip
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert "respinto: Richiesta doppia" in text, text
