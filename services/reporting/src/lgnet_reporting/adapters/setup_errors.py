@@ -41,9 +41,10 @@ def kafka(exc: BaseException) -> SetupError:
         return SetupError(str(exc))  # names the variable already
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, SaslAuthenticationFailed | AuthenticationFailedError):
+        user = os.environ.get("KAFKA_SASL_USERNAME", "")
         return SetupError(
-            f"{_principal()}: the broker at {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')} refused the login"
-            " (wrong password or unknown principal): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            f"{_bootstrap()}: the broker refused the credentials of {user!r} (KAFKA_SASL_USERNAME /"
+            f" KAFKA_SASL_PASSWORD: a wrong password or an unknown user): {cause}"
         )
     if isinstance(cause, ssl.SSLError):
         return SetupError(f"{_bootstrap()}: TLS handshake failed (KAFKA_SSL_CAFILE, KAFKA_SECURITY_PROTOCOL): {cause}")

@@ -32,21 +32,16 @@ from pathlib import Path
 import httpx
 import uvicorn
 from aiokafka.errors import (
-    AuthenticationFailedError,
-    IllegalSaslStateError,
     KafkaConnectionError,
-    SaslAuthenticationFailed,
     TopicAuthorizationFailedError,
-    UnsupportedSaslMechanismError,
 )
 from lgnet_shared import metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
-from lgnet_shared.kafka import KafkaSecurity
 
 from lgnet_reporting import settings
-from lgnet_reporting.adapters import facts_log
+from lgnet_reporting.adapters import facts_log, setup_errors
 from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, table
 from lgnet_reporting.domain.notary import Notary
@@ -354,38 +349,8 @@ async def _call(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: a
     legacy_deployments()  # a bad LGNET_LEGACY_DEPLOYMENTS is named before anything is read
     try:
         return await coro_fn(args)
-    except KafkaConnectionError:
-        refused = await refused_login(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""))
-        if refused is None:
-            raise
-        user = os.environ.get("KAFKA_SASL_USERNAME", "")
-        raise UsageError(
-            f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}: the broker refused the"
-            f" credentials of {user!r} (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD: a wrong password or an unknown"
-            f" user): {refused}"
-        ) from None
-
-
-async def refused_login(bootstrap: str) -> str | None:
-    """aiokafka's bootstrap says only "Unable to bootstrap" (the cause goes to a log line): one direct connection
-    to the first address says whether the broker answered and refused the login (its reason), or not (None: it is
-    unreachable, or something else failed)."""
-    from aiokafka.conn import create_conn
-
-    try:
-        host, port = bootstrap.split(",")[0].strip().rsplit(":", 1)
-        async with asyncio.timeout(15):
-            conn = await create_conn(
-                host.strip("[]"), int(port), request_timeout_ms=5000, **KafkaSecurity.from_env().aiokafka()
-            )
-        conn.close()
-    except (SaslAuthenticationFailed, AuthenticationFailedError, IllegalSaslStateError) as exc:
-        return str(exc) or type(exc).__name__
-    except UnsupportedSaslMechanismError as exc:
-        return f"KAFKA_SASL_MECHANISM: {exc}"
-    except Exception:  # unreachable, or anything else: the caller's error stands
-        return None
-    return None
+    except KafkaConnectionError as exc:  # the login refused, TLS, or no broker: said as the replay says it
+        raise UsageError(str(setup_errors.kafka(exc))) from None
 
 
 def quiet_libraries() -> None:
