@@ -110,12 +110,13 @@ async def _fund_rent(database_url: str, schema: str, url: str) -> None:
         token = await auth.issue_token(conn, "budget-torino")
     await pool.close()
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
-        r = await c.post(
-            "/budget-lines",
-            json={"line": "rent", "amount_cents": 10_000_000},
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert r.status_code == 201, r.text
+        for line, cents in (("rent", 10_000_000), ("voucher_public_transport", 100_000)):
+            r = await c.post(
+                "/budget-lines",
+                json={"line": line, "amount_cents": cents},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert r.status_code == 201, r.text
 
 
 # After each form's button: a click returns once the answer's page starts loading, and a check made then may read a
@@ -310,6 +311,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Registra l'incontro").click()
     await maria.wait_for_load_state()
     assert await maria.locator(".field-error").count() == 0
+    # a voucher for the household, from the city's line for its kind (payments' POST /vouchers)
+    await maria.select_option("#voucher_kind", "public_transport")
+    await maria.fill("#voucher_value", "50")
+    await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).isoformat())
+    await maria.get_by_role("button", name="Emetti il buono").click()
+    await maria.wait_for_load_state()
+    vouchers = (await maria.locator("#h-vouchers + table").inner_text()).replace("\xa0", " ")
+    assert "Trasporto pubblico" in vouchers and "50,00 €" in vouchers, vouchers
     # The same form sent twice (a double click, the browser's resend) is one request for payments: the form's key.
     rows = maria.locator("#h-contributions + table tbody tr")
     before = await rows.count()

@@ -1547,3 +1547,32 @@ async def test_a_rejected_contribution_says_why_on_the_cartella(desk: Desk) -> N
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get("/persons/p-1")).text)
     assert "respinto: Richiesta doppia" in text, text
+
+
+async def test_a_voucher_is_issued_from_the_cartella_and_listed_with_the_household(desk: Desk) -> None:
+    """Vouchers (babysitting, public transport, cleaning) are contributions the brief names, and the desk offered none:
+    the contribution form skipped the kind. A form issues one for the case's household (payments' POST /vouchers), and
+    the household's vouchers are listed with what is left of each."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    issued: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/vouchers")] = keeping(issued)
+    desk.services.answers[("payments", "GET", "/vouchers")] = [
+        {"voucher_id": "v-1", "household_id": "h-5f1c0a9e7b2d", "case_id": "c-8e2b7d41a9f0", "city": "torino",
+         "kind": "public_transport", "value_cents": 5000, "remaining_cents": 3000, "budget_line_id": "bl-1",
+         "valid_until": "2027-03-31", "issued_on": today, "expired_on": None}]  # fmt: skip
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = page.split('action="/persons/p-1/vouchers"', 1)[1].split("</form>", 1)[0]
+    assert '<select id="voucher_kind" name="voucher_kind" required' in form
+    assert '<option value="babysitting">Babysitting</option>' in form, form
+    listed = text_of(page.split('id="h-vouchers"', 1)[1].split("</section>", 1)[0])
+    assert "Trasporto pubblico" in listed and "50,00 €" in listed and "30,00 €" in listed, listed
+    sent = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "voucher_kind": "babysitting",
+            "voucher_value": "1.200", "valid_until": "2027-06-30"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/vouchers", data=sent)
+    assert r.status_code == 303, r.text
+    assert issued[-1][1] == {"case_id": "c-8e2b7d41a9f0", "kind": "babysitting", "value_cents": 120000,
+                             "valid_until": "2027-06-30"}, issued  # fmt: skip
+    r = await desk.client.post("/persons/p-1/vouchers", data=sent | {"voucher_value": ""})
+    assert r.status_code == 422 and 'id="voucher_value-error"' in r.text and "campo obbligatorio" in text_of(r.text)

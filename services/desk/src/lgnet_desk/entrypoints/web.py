@@ -445,6 +445,27 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    @api.post("/persons/{person_id}/vouchers", response_class=HTMLResponse)
+    async def voucher(request: Request, person_id: str) -> Response:
+        """A voucher for the case's household (babysitting, public transport, cleaning): payments issues it from the
+        city's budget line for its kind, or refuses at the value when the line cannot hold it."""
+
+        async def run(s: Services, f: dict[str, str]) -> None:
+            if not f.get("voucher_value", "").strip():  # said as missing, with the case if missing too (one round)
+                no_case = {} if f.get("case_id", "").strip() else {"case_id": "choose the case"}
+                raise desk.FieldErrors({"voucher_value": "required"} | no_case)
+            body = {
+                "case_id": _case_of(f),
+                "kind": _chosen(f, "voucher_kind"),
+                "value_cents": _cents(f["voucher_value"]),
+                "valid_until": f.get("valid_until") or None,
+            }
+            fields = {"kind": "voucher_kind", "value_cents": "voucher_value", "valid_until": "valid_until"}
+            key = resubmission.call_key(f, "voucher")
+            await desk.submit(s, "payments", "/vouchers", desk.given(body), fields | {"case_id": "case_id"}, key)
+
+        return await act(request, person_id, run)
+
     @api.post("/persons/{person_id}/notes", response_class=HTMLResponse)
     async def note(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:

@@ -108,11 +108,15 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     # rather than fail as a whole: the cartella is intake's.
     unavailable: list[str] = []
     contributions: list[dict[str, Any]] = []
+    vouchers: list[dict[str, Any]] = []
     try:
         for cid in sorted(case_ids):
             # payments may not know the case yet (it learns it from intake's events)
             with contextlib.suppress(ServiceRefusal):
                 contributions += await services.get("payments", "/contribution-requests", case_id=cid)
+        for hid in sorted(household_ids):  # a voucher is the household's (refused to a role that may not see them)
+            with contextlib.suppress(ServiceRefusal):
+                vouchers += await services.get("payments", "/vouchers", household_id=hid)
     except httpx.HTTPError:
         unavailable.append("payments")
     housing: list[dict[str, Any]] = []
@@ -123,6 +127,7 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     record["notes"] = await services.get("intake", service_path("/persons/{}/notes", person_id))
     record["documents"] = await services.get("intake", service_path("/persons/{}/documents", person_id))
     record["contributions"] = contributions
+    record["vouchers"] = vouchers
     record["housing"] = housing
     record["unavailable"] = sorted(unavailable)
     return record
