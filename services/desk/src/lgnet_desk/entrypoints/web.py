@@ -429,9 +429,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/contributions", response_class=HTMLResponse)
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
-            if not f.get("amount", "").strip():  # said as missing, with the case if missing too (one round)
-                no_case = {} if f.get("case_id", "").strip() else {"case_id": "choose the case"}
-                raise desk.FieldErrors({"amount": "required"} | no_case)
+            _amount_given(f, "amount")
             body = {"case_id": _case_of(f), "kind": _chosen(f, "kind"), "amount_cents": _cents(f["amount"])}
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
             # the period fields hold (a deposit was recorded with a period).
@@ -451,9 +449,7 @@ def router(settings: DeskSettings) -> APIRouter:
         city's budget line for its kind, or refuses at the value when the line cannot hold it."""
 
         async def run(s: Services, f: dict[str, str]) -> None:
-            if not f.get("voucher_value", "").strip():  # said as missing, with the case if missing too (one round)
-                no_case = {} if f.get("case_id", "").strip() else {"case_id": "choose the case"}
-                raise desk.FieldErrors({"voucher_value": "required"} | no_case)
+            _amount_given(f, "voucher_value")
             body = {
                 "case_id": _case_of(f),
                 "kind": _chosen(f, "voucher_kind"),
@@ -715,6 +711,14 @@ def _token_key(settings: DeskSettings) -> bytes:
     from lgnet_shared import pii
 
     return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
+
+
+def _amount_given(form: dict[str, str], name: str) -> None:
+    """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
+    missing too: one round."""
+    if not form.get(name, "").strip():
+        no_case = {} if form.get("case_id", "").strip() else {"case_id": "choose the case"}
+        raise desk.FieldErrors({name: "required"} | no_case)
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:
