@@ -859,7 +859,7 @@ async def test_the_requester_is_not_offered_to_approve_her_own_request(desk: Des
     alert = text_of(r.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
     assert alert.strip() == (
         "Canone di affitto, 450,00 €, Amina Okafor, dal 1 dic 2026 al 31 dic 2026: "
-        "chi ha chiesto il contributo non può approvarlo"
+        "chi ha chiesto il contributo non può approvarlo."
     ), alert
     # another operator is offered it
     await desk.as_operator(GIULIA)
@@ -1266,7 +1266,8 @@ async def test_a_search_with_nothing_given_says_what_to_give(desk: Desk) -> None
     await desk.as_operator(MARIA)
     r = await desk.client.post("/", data={"csrf": "csrf-maria", "name": " ", "fiscal_code": "", "case_id": ""})
     assert r.status_code == 200
-    assert "indichi un nome, un codice fiscale o un numero di pratica" in text_of(r.text)
+    # said alone, as the page's alert: a sentence (refusals are fragments, written to sit next to a field)
+    assert "Indichi un nome, un codice fiscale o un numero di pratica." in text_of(r.text)
     assert ("intake", "POST", "/persons/search") not in desk.services.calls
     assert 'role="alert"' not in (await desk.client.get("/")).text  # the page opened afresh says nothing
 

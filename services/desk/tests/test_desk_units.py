@@ -606,3 +606,11 @@ def test_a_file_of_another_kind_is_said_by_its_kind_not_its_media_type() -> None
     assert (
         say("is not a image/png file (its first bytes say otherwise)", "it") == "il file non è un'immagine PNG valida"
     )
+
+
+def test_a_refusal_alone_is_a_sentence_and_after_a_colon_it_ends() -> None:
+    """Alerts read "chi ha chiesto il contributo non può approvarlo" (no capital, no full stop) as a whole message."""
+    assert i18n.sentence("scelga un file") == "Scelga un file."
+    assert i18n.sentence("è nel futuro.") == "È nel futuro."
+    assert i18n.ended("la pratica è chiusa dal 1 dic 2026") == "la pratica è chiusa dal 1 dic 2026."
+    assert i18n.ended("supera 10 MB!") == "supera 10 MB!" and i18n.sentence("") == ""

@@ -113,3 +113,17 @@ def code(list_name: str, value: str | None, lang: str) -> str:
 def codes(list_name: str, lang: str) -> list[tuple[str, str]]:
     entries = vocabulary.code_list(list_name).entries
     return [(c, vocabulary.label(list_name, c, lang)) for c in entries]
+
+
+def ended(text: str) -> str:
+    """A refusal said as the end of a sentence (after "Il servizio ha rifiutato:"): with its full stop. Refusals are
+    written as fragments, to sit next to a field."""
+    text = text.rstrip()
+    return text if not text or text[-1] in ".!?…" else f"{text}."
+
+
+def sentence(text: str) -> str:
+    """A refusal said alone, as a page's alert: a capital and a full stop ("Indichi un nome, …."); next to a field it
+    stays a fragment."""
+    text = ended(text)
+    return text[:1].upper() + text[1:]

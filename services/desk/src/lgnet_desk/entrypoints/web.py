@@ -102,6 +102,8 @@ class Page:
             country=lambda iso: i18n.country(iso, lang),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
+            sentence=i18n.sentence,
+            ended=i18n.ended,
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
             form_key=form_key,
