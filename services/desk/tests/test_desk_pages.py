@@ -1206,8 +1206,8 @@ async def test_a_registration_refused_after_its_members_keeps_them_and_a_key_reu
 # Selects that record a fact about a person: a first option chosen for the operator recorded it unseen (a document
 # filed as a residence permit, every member registered as female, an assessment as homeless and unemployed).
 CHOSEN_BY_THE_OPERATOR = {
-    "/persons/p-1": ("document_kind", "purpose", "action_area", "channel", "housing_situation", "employment_status",
-                     "kind"),
+    "/persons/p-1": ("document_kind", "purpose", "granted", "action_area", "channel", "housing_situation",
+                     "employment_status", "kind", "voucher_kind"),
     "/persons/new": ("m0_sex", "m1_sex"),
 }  # fmt: skip
 
@@ -1577,3 +1577,24 @@ async def test_a_voucher_is_issued_from_the_cartella_and_listed_with_the_househo
                              "valid_until": "2027-06-30"}, issued  # fmt: skip
     r = await desk.client.post("/persons/p-1/vouchers", data=sent | {"voucher_value": ""})
     assert r.status_code == 422 and 'id="voucher_value-error"' in r.text and "campo obbligatorio" in text_of(r.text)
+
+
+async def test_withdrawing_the_sharing_consent_says_first_who_stops_seeing_the_person(desk: Desk) -> None:
+    """An outside tester withdrew the sharing consent on a case a cooperative followed, with a proposal accepted, and
+    nothing said what it did; a decision not chosen was recorded as a withdrawal ("granted" defaulted to given)."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers[("intake", "GET", "/partners")] = [
+        {"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}
+    ]
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/consents")] = keeping(recorded)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    note = text_of(page.split('id="sharing-note">', 1)[1].split("</p>", 1)[0])
+    assert note.strip() == (
+        "Revocando la condivisione con gli enti partner, Cooperativa Aurora non vedrà più i dati della persona né le"
+        " sue pratiche."
+    ), note
+    r = await desk.client.post("/persons/p-1/consents", data={"csrf": "csrf-maria", "purpose": "partner_sharing"})
+    assert r.status_code == 422 and recorded == [] and 'id="granted-error"' in r.text

@@ -24,6 +24,7 @@ IT = {
     "The attempt has been recorded in the access log.": "Il tentativo è stato registrato nel registro degli accessi.",
     "Back to the search": "Torna alla ricerca",
     "Back to the social record": "Torna alla cartella",
+    "Withdrawing the sharing with partners takes the person's data and cases away from %(partners)s.": "Revocando la condivisione con gli enti partner, %(partners)s non vedrà più i dati della persona né le sue pratiche.",
     "Vouchers": "Buoni",
     "Value": "Valore",
     "Left to spend": "Residuo",

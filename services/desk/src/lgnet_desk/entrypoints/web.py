@@ -530,6 +530,8 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
     async def consent(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
+            if f.get("granted") not in ("true", "false"):  # no decision chosen: never recorded as a withdrawal
+                raise desk.FieldErrors({"granted": "required"})
             body = {
                 "person_id": person_id,
                 "purpose": _chosen(f, "purpose"),
