@@ -191,6 +191,14 @@ def test_http_checkpoints_and_proofs_verify_against_the_log(kafka_bootstrap: str
                 ),
                 ("/proofs/inclusion", {"event_id": "no-such-event"}, 404, "query.event_id", "no notarised fact"),
                 ("/proofs/inclusion", {"topic": topic}, 422, "query.offset", "name the event"),
+                # both ways of naming the event, not naming the same one: it answered for the event id, unsaid
+                (
+                    "/proofs/inclusion",
+                    {"topic": topic, "partition": part, "offset": 0, "event_id": event_id},
+                    422,
+                    "query.offset",
+                    f"is at offset 1 of {topic} partition {part}, not 0",
+                ),
                 (
                     "/proofs/inclusion",
                     {"topic": "intake.nope", "partition": 0, "offset": 0},

@@ -119,7 +119,15 @@ def create_app(notary: Notary, runner: NotaryRunner | None = None) -> FastAPI:
     ) -> Any:
         """Inclusion proof of one event, named by topic, partition and offset, or by its event id."""
         if event_id is not None:
+            named = {"topic": topic, "partition": partition, "offset": offset}
             topic, partition, offset = answer(notary.locate, event_id)
+            # Named both ways, the two must name one event: an answer for the event id alone hid the conflict.
+            for field, given in named.items():
+                if given is not None and given != {"topic": topic, "partition": partition, "offset": offset}[field]:
+                    raise ContractError(
+                        f"query.{field}",
+                        f"event {event_id} is at offset {offset} of {topic} partition {partition}, not {given}",
+                    )
         if topic is None or partition is None or offset is None:
             raise ContractError("query.offset", "name the event: topic, partition and offset, or event_id")
         return answer(notary.inclusion, topic, partition, offset, size)
