@@ -112,7 +112,10 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
     notarise(kafka_bootstrap, prefix)
     keys = tmp_path / "pinned.json"
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    capsys.readouterr()
     assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+    table = capsys.readouterr().err.splitlines()
+    assert table[0].split() == ["key", "id", "deployment", "service", "city"], table  # headed, as verify's is
     saved = tmp_path / "saved"
     rc, summary = run_verify(kafka_bootstrap, prefix, keys, saved, capsys)
     assert rc == 0 and summary["failures"] == 0, summary

@@ -160,6 +160,8 @@ async def keys(args: argparse.Namespace) -> int:
     if out and new:
         text = json.dumps(doc, indent=1)
         await asyncio.to_thread(_write, out, text, args.force)
+    if doc["keys"]:  # headed as verify's table is
+        print(f"{'key id':<50} {'deployment':<16} {'service':<10} {'city':<10}", file=sys.stderr)
     for k in doc["keys"]:
         print(f"{k['key_id']:<50} {k['deployment']:<16} {k['service']:<10} {k['city']:<10}", file=sys.stderr)
     line: dict[str, object] = {"keys": len(new), "written": str(out) if out and new else None}
