@@ -96,8 +96,8 @@ async def test_a_waiting_household_is_told_which_rules_fail_in_italian(desk: Des
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
     assert "Nessuno dei 5 alloggi disponibili rispetta tutte le regole" in text, text
-    assert "Capienza: 3 alloggi su 5 non la rispettano" in text, text
-    assert "Sostenibilità economica: 5 alloggi su 5 non la rispettano" in text, text
+    assert "Capienza: 3 alloggi su 5 non rispettano questo requisito" in text, text
+    assert "Sostenibilità economica: 5 alloggi su 5 non rispettano questo requisito" in text, text
     assert "Accetta la proposta" not in text  # a declined match has no step left
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert "Capacity: 3 of 5 opportunities fail it" in english, english
@@ -375,7 +375,7 @@ async def test_a_count_of_one_says_its_noun_in_the_singular(desk: Desk) -> None:
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
     assert "Struttura collettiva, barriera_milano, 1 posto " in text, text
-    assert "Capienza: 1 alloggio su 5 non la rispetta" in text, text
+    assert "Capienza: 1 alloggio su 5 non rispetta questo requisito" in text, text
     assert "L'unico alloggio disponibile non rispetta tutte le regole" in text, text
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert "Collective facility, barriera_milano, 1 place " in english, english

@@ -456,8 +456,8 @@ IT_PLURALS = {
         "%(rule)s: %(failing)s of %(total)s opportunities fails it",
         "%(rule)s: %(failing)s of %(total)s opportunities fail it",
     ): (
-        "%(rule)s: %(failing)s alloggio su %(total)s non la rispetta",
-        "%(rule)s: %(failing)s alloggi su %(total)s non la rispettano",
+        "%(rule)s: %(failing)s alloggio su %(total)s non rispetta questo requisito",
+        "%(rule)s: %(failing)s alloggi su %(total)s non rispettano questo requisito",
     ),
     ("The only open opportunity does not pass every rule", "None of the %(n)s open opportunities passes every rule"): (
         "L'unico alloggio disponibile non rispetta tutte le regole",
