@@ -614,3 +614,9 @@ def test_a_refusal_alone_is_a_sentence_and_after_a_colon_it_ends() -> None:
     assert i18n.sentence("è nel futuro.") == "È nel futuro."
     assert i18n.ended("la pratica è chiusa dal 1 dic 2026") == "la pratica è chiusa dal 1 dic 2026."
     assert i18n.ended("supera 10 MB!") == "supera 10 MB!" and i18n.sentence("") == ""
+
+
+def test_an_appointment_booked_by_a_colleague_is_not_said_to_be_another_bodys() -> None:
+    """"preso da un altro ente" was said when a colleague of the same cooperative had booked it."""
+    said = say("the appointment was booked by someone else", "it")
+    assert "altro operatore" in said and "ente" not in said, said

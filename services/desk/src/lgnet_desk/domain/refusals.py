@@ -153,7 +153,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"the appointment is (\w+)", "l'appuntamento non è più prenotato"),
     (r"the appointment's outcome is already recorded \((\w+)\)", "l'esito dell'appuntamento è già registrato"),
     (r"the appointment has not started yet", "l'appuntamento non è ancora iniziato"),
-    (r"the appointment was booked by someone else", "l'appuntamento è stato preso da un altro ente"),
+    # intake's rule: a cooperative's operator changes only what she booked herself (a colleague's too is refused)
+    (
+        r"the appointment was booked by someone else",
+        "l'appuntamento è stato fissato da un altro operatore: può cambiarlo chi l'ha fissato o il personale del Comune",
+    ),
     (r"must be at least 5 minutes after starts_at", "deve essere almeno 5 minuti dopo l'inizio"),
     (r"an appointment lasts at most 8 hours", "un appuntamento dura al massimo 8 ore"),
     (r"a mobile unit's appointment names the unit", "un appuntamento dell'unità mobile indica l'unità"),
