@@ -617,6 +617,6 @@ def test_a_refusal_alone_is_a_sentence_and_after_a_colon_it_ends() -> None:
 
 
 def test_an_appointment_booked_by_a_colleague_is_not_said_to_be_another_bodys() -> None:
-    """"preso da un altro ente" was said when a colleague of the same cooperative had booked it."""
+    """ "preso da un altro ente" was said when a colleague of the same cooperative had booked it."""
     said = say("the appointment was booked by someone else", "it")
     assert "altro operatore" in said and "ente" not in said, said

@@ -156,7 +156,7 @@ ITALIAN: list[tuple[str, str]] = [
     # intake's rule: a cooperative's operator changes only what she booked herself (a colleague's too is refused)
     (
         r"the appointment was booked by someone else",
-        "l'appuntamento è stato fissato da un altro operatore: può cambiarlo chi l'ha fissato o il personale del Comune",
+        "l'appuntamento è stato fissato da un altro operatore: lo cambia chi l'ha fissato o il personale del Comune",
     ),
     (r"must be at least 5 minutes after starts_at", "deve essere almeno 5 minuti dopo l'inizio"),
     (r"an appointment lasts at most 8 hours", "un appuntamento dura al massimo 8 ore"),
