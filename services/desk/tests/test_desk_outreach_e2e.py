@@ -61,7 +61,9 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     await luca.wait_for_url("**/outreach/outings/out-*")
     await luca.select_option("#age_band", "30_44")
     await luca.select_option("#sex", "male")
-    await luca.fill("#nationality", "ma")
+    # the country's name (suggested as one types; the field took two letters, an ISO code, before), or its code
+    assert await luca.locator("#nationality").get_attribute("list") == "countries"
+    await luca.fill("#nationality", "Marocco")
     await luca.check("#n_food")
     await luca.check("#s_food")
     await luca.check("#s_information")

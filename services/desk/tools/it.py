@@ -307,7 +307,7 @@ IT = {
     "Link": "Collega",
     "No contact recorded.": "Nessun contatto registrato.",
     "Record a contact": "Registra un contatto",
-    "Nationality, if known (ISO code, e.g. MA)": "Cittadinanza, se nota (codice ISO, es. MA)",
+    "Nationality, if known (the country's name, e.g. Morocco, or its code, MA)": "Cittadinanza, se nota (nome del paese, es. Marocco, o codice, MA)",
     "Nickname or code the unit gives (kept sealed)": "Soprannome o codice dato dall'unità (conservato cifrato)",
     "Same person as the earlier contact (its identifier)": "Stessa persona di un contatto precedente (il suo identificativo)",
     "Record the contact": "Registra il contatto",

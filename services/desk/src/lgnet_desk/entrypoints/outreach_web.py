@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, service_path
-from lgnet_desk.domain import resubmission
+from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.agenda import past_day
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
@@ -161,13 +161,17 @@ def router(settings: DeskSettings) -> APIRouter:
         form = await request.form()
         f = {k: str(v) for k, v in form.items()}
         key = resubmission.call_key(f, "contact")
+        try:  # the country's name or its code, as at registration
+            nationality = countries.country_code(f.get("nationality", ""))
+        except ValueError as unknown:
+            return await outing_page(request, outing_id, status=422, errors={"nationality": str(unknown)}, form=f)
         body: dict[str, Any] = {
             "contact_id": desk.new_id("ct", key),
             "outing_id": outing_id,
             "contacted_on": f.get("contacted_on"),
             "age_band": f.get("age_band"),
             "sex": f.get("sex"),
-            "nationality": f.get("nationality", "").strip().upper() or None,
+            "nationality": nationality,
             "needs_observed": [str(v) for v in form.getlist("needs_observed")],
             "services_offered": [str(v) for v in form.getlist("services_offered")],
             "place": f.get("place"),
