@@ -427,7 +427,8 @@ def test_a_rotated_key_is_pinned_from_a_file_of_its_own_and_the_pinned_file_is_n
     rc, line, table = cli(["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--out", str(new)], capsys)
     assert (rc, line) == (0, {"keys": 1, "written": str(new), "already_pinned": 1}), line
     assert [k["key_id"] for k in json.loads(new.read_text())["keys"]] == [rotated["key_id"]]
-    assert [row.split()[0] for row in table.splitlines()] == [rotated["key_id"]]  # only the one to check
+    header, *rows = table.splitlines()
+    assert header.split()[:2] == ["key", "id"] and [row.split()[0] for row in rows] == [rotated["key_id"]], table
     rc, line, _ = cli([*verify, "--keys", str(new)], capsys)
     assert rc == 0 and line["events"] == 62 and line["failures"] == 0, line
     nothing = tmp_path / "nothing-new.json"  # every key pinned already: no file, not an empty one
