@@ -376,7 +376,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "partner": "partner",
                 "household_id": "action_area",
             }
-            await desk.submit(s, "intake", "/cases", desk.given(body), fields, key)
+            await desk.submit(s, "intake", "/cases", body, fields, key)
 
         return await act(request, person_id, run)
 
@@ -406,9 +406,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "vulnerabilities": "vulnerabilities",
                 "vulnerabilities_by_person": "vulnerabilities",
             }
-            await desk.submit(
-                s, "intake", "/cases/assessments", desk.given(body), fields, resubmission.call_key(f, "assessment")
-            )
+            await desk.submit(s, "intake", "/cases/assessments", body, fields, resubmission.call_key(f, "assessment"))
 
         return await act(request, person_id, run)
 
@@ -439,9 +437,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 body |= {k: f[k] for k in PERIOD if f.get(k)}
             fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id"}
             key = resubmission.call_key(f, "contribution")
-            await desk.submit(
-                s, "payments", "/contribution-requests", desk.given(body), fields | {k: k for k in PERIOD}, key
-            )
+            await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
 
         return await act(request, person_id, run)
 
@@ -460,7 +456,7 @@ def router(settings: DeskSettings) -> APIRouter:
             }
             fields = {"kind": "voucher_kind", "value_cents": "voucher_value", "valid_until": "valid_until"}
             key = resubmission.call_key(f, "voucher")
-            await desk.submit(s, "payments", "/vouchers", desk.given(body), fields | {"case_id": "case_id"}, key)
+            await desk.submit(s, "payments", "/vouchers", body, fields | {"case_id": "case_id"}, key)
 
         return await act(request, person_id, run)
 
@@ -539,7 +535,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "recorded_on": clock.today().isoformat(),
             }
             fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
-            await desk.submit(s, "intake", "/consents", desk.given(body), fields, key)
+            await desk.submit(s, "intake", "/consents", body, fields, key)
 
         return await act(request, person_id, run)
 

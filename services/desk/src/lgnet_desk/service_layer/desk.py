@@ -290,10 +290,11 @@ async def submit(
     fields: dict[str, str],
     key: str | None = None,
 ) -> Any:
-    """Post a form's body (with the form's call `key`, if any); a refusal becomes a FieldErrors on the form field that
-    caused it (`fields` maps the service's field names to the form's; unknown ones go to the form's first field)."""
+    """Post a form's body (with the form's call `key`, if any), its fields left blank (None) left out (`given`); a
+    refusal becomes a FieldErrors on the form field that caused it (`fields` maps the service's field names to the
+    form's; unknown ones go to the form's first field)."""
     try:
-        return await services.post(service, path, body, key)
+        return await services.post(service, path, given(body), key)
     except ServiceRefusal as r:
         key = r.field.split(".")[0]
         raise FieldErrors({fields.get(key, next(iter(fields.values()))): r.reason}) from None
