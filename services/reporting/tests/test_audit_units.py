@@ -421,3 +421,45 @@ def test_the_docs_failure_table_uses_the_tools_wording() -> None:
     doc = (Path(__file__).parents[3] / "docs" / "reporting.md").read_text()
     assert "| `producer signature: signed with key '…', which is not in your pinned keys` |" in doc
     assert "which is not registered" not in doc.split("## Auditing the log")[1].split("### Checking signatures")[0]
+
+
+def test_an_unreachable_notary_url_is_named_before_the_log_is_read(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--notary-url` was asked only after the whole log had been verified (hours on a real log), and then the
+    run ended on a setup error: it is asked first, so a wrong URL costs nothing."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    keys = _pinned(tmp_path / "pinned-keys.json")
+    argv = ["verify", "--keys", str(keys), "--notary-key", _notary_key(), "--notary-url", url]
+    error = _setup_error(argv, monkeypatch, capsys)
+    assert error.startswith(f"--notary-url {url}: no checkpoints from the notary"), error
+
+
+def test_a_run_that_fails_leaves_no_folder_behind(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--state <new folder>` and `keys --out <new folder>/<file>` made their folders before the broker was asked:
+    an audit that could not run left empty folders (an auditor's archive gained a state folder holding nothing).
+    The folder's place is checked first and the folder made only when something is written into it."""
+    import json
+    import socket
+
+    keys = _pinned(tmp_path / "pinned-keys.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{s.getsockname()[1]}")
+    state, out = tmp_path / "audits" / "2026-12", tmp_path / "keys" / "new-keys.json"
+    for argv in (
+        ["verify", "--keys", str(keys), "--notary-key", _notary_key(), "--state", str(state)],
+        ["keys", "--out", str(out)],
+    ):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as ended:
+            audit_cli.main(argv)
+        assert ended.value.code == 2
+        assert "broker unreachable" in json.loads(capsys.readouterr().out)["error"]  # past the argument checks
+    assert not (tmp_path / "audits").exists() and not (tmp_path / "keys").exists()

@@ -1,4 +1,4 @@
-"""The auditors' replay run as an auditor runs it (`python -m lgnet_reporting.entrypoints.replay`), on a broken
+"""The auditors' replay run as an auditor runs it (`lgnet-replay`, the command docs/reporting.md gives), on a broken
 environment: each failure is one JSON line naming the setting and what failed, exit 2 (could not run; 1 means "a
 digest differs"), no traceback, and no `replay_*` schema left behind — also when interrupted (SIGINT, SIGTERM).
 
@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -51,9 +52,10 @@ class Ran:
 
 
 async def start(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    """The command in a session of its own: a run that hangs is killed with its worker processes."""
+    """The command in a session of its own: a run that hangs is killed with its worker processes. The console script
+    installed beside the interpreter, as an auditor types it (it was `python -m lgnet_reporting.entrypoints.replay`)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lgnet_reporting.entrypoints.replay", *args,
+        str(Path(sys.executable).with_name("lgnet-replay")), *args,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
 
@@ -165,6 +167,14 @@ async def test_a_wrong_sasl_password_is_said_as_a_refused_login_not_as_unreachab
         assert "unreachable" not in error, error
 
 
+async def test_workers_below_one_are_refused_before_anything_is_read(setup: Setup) -> None:
+    """`--workers 0` ended in a generic error from deep in the rebuild (after the schema was made); it is refused
+    first, as `lgnet-audit verify --workers 0` is."""
+    for workers in ("0", "-2"):
+        error = one_line_exit_2(await replay(setup.env, "--workers", workers, "--into", setup.into))
+        assert error.startswith(f"--workers {workers}: at least 1 process"), error
+
+
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
     port = free_port()
     env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}
@@ -265,20 +275,25 @@ async def test_a_principal_that_may_not_read_a_fact_topic_stops_at_once_naming_i
         assert wanted in error, error
 
 
+async def _held_at_migrations(setup: Setup, holder: asyncpg.Connection) -> asyncio.subprocess.Process:
+    """A live replay started and held while it prepares its schema (`holder` takes the lock its migrations take)."""
+    await holder.execute("select pg_advisory_lock(hashtext($1))", f"{setup.into}:migrate")
+    proc = await start(setup.env, "--into", setup.into, "--workers", "2")
+    waiting = "select 1 from pg_locks where locktype = 'advisory' and not granted and objid = hashtext($1)::oid"
+    for _ in range(300):
+        if await holder.fetchval(waiting, f"{setup.into}:migrate"):
+            return proc
+        await asyncio.sleep(0.1)
+    await kill(proc)
+    raise AssertionError("the replay never reached its schema's migrations")
+
+
 async def _rebuild_blocked(setup: Setup, sig: signal.Signals) -> Ran:
     """A live replay held while it prepares its schema (the test holds the lock its migrations take), then `sig`."""
     holder = await asyncpg.connect(setup.database_url)
     try:
-        await holder.execute("select pg_advisory_lock(hashtext($1))", f"{setup.into}:migrate")
-        proc = await start(setup.env, "--into", setup.into, "--workers", "2")
+        proc = await _held_at_migrations(setup, holder)
         try:
-            waiting = "select 1 from pg_locks where locktype = 'advisory' and not granted and objid = hashtext($1)::oid"
-            for _ in range(300):
-                if await holder.fetchval(waiting, f"{setup.into}:migrate"):
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the replay never reached its schema's migrations")
             assert await schema_exists(setup.database_url, setup.into)
             proc.send_signal(sig)
             out, err = await asyncio.wait_for(proc.communicate(), 60)
@@ -298,3 +313,38 @@ async def test_an_interrupted_replay_drops_the_schema_it_created(setup: Setup, s
     assert ran.error == f"interrupted ({sig.name}): every schema it created was dropped", ran.lines
     assert "Traceback" not in ran.stderr, ran.stderr[-2000:]
     assert not await schema_exists(setup.database_url, setup.into)
+
+
+async def test_a_second_ctrl_c_stops_a_drop_that_waits_and_names_the_schema_left(setup: Setup) -> None:
+    """A second Ctrl-C was ignored ("the drop finishes"): with the drop waiting on a lock (someone else's session
+    inside the schema), the auditor could only `kill -9` it, and then nothing said what was left. Now the first
+    Ctrl-C drops what the run created; a second one stops waiting and names the schema to drop by hand."""
+    holder = await asyncpg.connect(setup.database_url)
+    blocker = await asyncpg.connect(setup.database_url)
+    try:
+        proc = await _held_at_migrations(setup, holder)
+        try:
+            await blocker.execute("begin")  # an object made in the schema, uncommitted: a drop of the schema waits
+            await blocker.execute(f'create table "{setup.into}".blocker (x int)')
+            proc.send_signal(signal.SIGINT)
+            dropping = "select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like 'drop schema%'"
+            for _ in range(300):
+                if await holder.fetchval(dropping):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the replay never tried to drop its schema")
+            proc.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(proc.communicate(), 20)
+        finally:
+            if proc.returncode is None:
+                await kill(proc)
+        ran = Ran(proc.returncode, _lines(out), err.decode(errors="replace"))
+        assert ran.code == 130, (ran.code, ran.lines, ran.stderr[-2000:])
+        assert ran.error == f"interrupted (SIGINT, twice): left behind: {setup.into}", ran.lines
+        assert "Traceback" not in ran.stderr, ran.stderr[-2000:]
+        assert await schema_exists(setup.database_url, setup.into)
+    finally:
+        await blocker.close()  # its transaction rolled back: the schema can go
+        await holder.execute(f'drop schema if exists "{setup.into}" cascade')
+        await holder.close()

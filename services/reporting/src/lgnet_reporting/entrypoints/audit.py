@@ -107,17 +107,31 @@ def notary_verifiers(values: list[str]) -> list[Verifier]:
     return out
 
 
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _can_write_in(folder: Path) -> None:
+    """Raises OSError unless a file can be made in `folder` (or, when it does not exist yet, in the folder it would be
+    made in): checked before the log is read, and nothing is left behind by a run that fails."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(existing))
+    with tempfile.TemporaryFile(dir=existing):
+        pass
+
+
 def writable_folder(arg: str, value: str) -> Path:
-    """The folder, made if missing, once a file can be written in it: before the log is read, not after."""
+    """The folder, once it is sure that it can be made and written; it is made when the audit saves its state."""
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise UsageError(
             f"{arg} {value}: is a file, not a folder (the folder of your last audit's state, or a new one)"
         )
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
+        _can_write_in(path)
     except OSError as exc:
         raise UsageError(f"{arg} {value}: cannot be made or written ({exc.strerror or exc})") from None
     return path
@@ -125,7 +139,7 @@ def writable_folder(arg: str, value: str) -> Path:
 
 def new_file(arg: str, value: str, force: bool) -> Path:
     """Where `keys` writes: never over an existing file (the auditor's pinned keys, most likely) unless `force`;
-    its folder made, as the replay's --out is; checked before the registry is read."""
+    checked before the registry is read; its folder made only when the file is written."""
     path = Path(value)
     if path.is_dir():
         raise UsageError(f"{arg} {value}: is a folder: name a file in it, e.g. {path / 'pinned-keys.json'}")
@@ -135,9 +149,7 @@ def new_file(arg: str, value: str, force: bool) -> Path:
             f" new file: --pinned {value} --out <new file>; --force replaces it"
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
+        _can_write_in(path.parent)
     except OSError as exc:
         raise UsageError(f"{arg} {value}: cannot be written ({exc.strerror or exc})") from None
     return path
@@ -172,6 +184,7 @@ async def keys(args: argparse.Namespace) -> int:
 
 
 def _write(path: Path, text: str, force: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w" if force else "x", encoding="utf-8") as f:  # "x": a file made meanwhile is not replaced
         f.write(text)
 
@@ -189,10 +202,12 @@ async def verify(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, CheckpointError) as exc:
         raise UsageError(f"--state {state}: saved checkpoints unreadable: {exc}") from None
     workers = args.workers or default_workers()
+    # Optional: the notary's newest checkpoints, checked exactly like the topic's. Asked first: a wrong URL is said
+    # before the log is read, and what the notary served then is covered by the log read after it.
+    served = await served_checkpoints(args.notary_url) if args.notary_url else []
     audit = await verify_log(_bootstrap(), args.topic_prefix, pinned, notaries, saved, workers)
-    if args.notary_url:  # optional: the notary's newest checkpoints, checked exactly like the topic's
-        for note in await served_checkpoints(args.notary_url):
-            audit.checkpoint(None, note, "notary-http")
+    for note in served:
+        audit.checkpoint(None, note, "notary-http")
     audit.finish()
     for row in table(audit):
         print(row, file=sys.stderr)
@@ -330,11 +345,7 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
         )
     except (NotAuthorised, TopicAuthorizationFailedError) as exc:  # a setup problem, not a finding about the log
         topics = exc.topics if isinstance(exc, NotAuthorised) else [str(a) for a in exc.args]
-        who = os.environ.get("KAFKA_SASL_USERNAME") or "this client"
-        error = (
-            f"not authorised to read {', '.join(topics)} as {who}: use the auditor principal"
-            " (`lgnet-kafka-admin add-auditor`), which may read every fact topic"
-        )
+        error = str(setup_errors.not_authorised(topics))  # as the replay says it
     except Exception as exc:  # anything else: one line, never a traceback
         error = f"{type(exc).__name__}: {exc}"
     print(json.dumps({"ok": False, "error": error}), flush=True)

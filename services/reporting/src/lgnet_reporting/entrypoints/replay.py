@@ -1,4 +1,4 @@
-"""The auditors' replay: `python -m lgnet_reporting.entrypoints.replay [options]` (docs/reporting.md).
+"""The auditors' replay: `lgnet-replay [options]` (docs/reporting.md; `python -m` this module is the same).
 
 Rebuilds every projection from offset zero into a fresh PostgreSQL schema and proves that each report computed
 from it has the same canonical digest as the live one, as of the same log positions:
@@ -103,8 +103,10 @@ async def _fresh_schema(url: str, args: argparse.Namespace) -> AsyncIterator[str
                 await conn.close()
         yield schema
     finally:
-        if created and (args.keep or not await _drop(url, schema)):
-            LEFT.append(schema)
+        if created:
+            LEFT.append(schema)  # until dropped: a second Ctrl-C stops the drop, and the schema is named
+            if not args.keep and await _drop(url, schema):
+                LEFT.remove(schema)
 
 
 # Schemas this run created and did not drop (--keep, or a failed drop): what an interrupted run's line names.
@@ -239,7 +241,7 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m lgnet_reporting.entrypoints.replay", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="lgnet-replay", description=__doc__.split("\n")[0])
     p.add_argument("--published", action="store_true", help="check the reports announced on reporting.events")
     p.add_argument("--report-id", action="append", help="with --published: only this report (repeatable)")
     p.add_argument("--as-of", type=date.fromisoformat, default=clock.today(), help="live mode: as of")
@@ -261,6 +263,8 @@ async def run(argv: Sequence[str] | None = None) -> int:
     city = os.environ.get("LGNET_CITY", "national").strip().lower()
     city_filter = None if city == "national" else city
     try:
+        if args.workers < 1:  # before anything is read or created, as lgnet-audit verify says it
+            raise SetupError(f"--workers {args.workers}: at least 1 process (left out: 2)")
         threshold = settings.min_cell()
         lines = await (against_published if args.published else against_live)(args, city_filter, threshold)
     except (log.LogTooShort, NothingToReplay) as exc:  # records deleted, positions of another log, nothing to check
@@ -290,8 +294,10 @@ async def _interruptible(argv: Sequence[str] | None) -> int:
     work = asyncio.ensure_future(run(argv))
 
     def stop(sig: signal.Signals) -> None:
-        if not got:  # a second signal while cleaning up changes nothing: the drop finishes
-            got.append(sig)
+        # The first signal cancels the work, whose way out drops the schemas it created; a second one stops that
+        # too (a drop waiting on someone else's lock would otherwise leave only `kill -9`), naming what is left.
+        got.append(sig)
+        if len(got) <= 2:
             work.cancel()
 
     for sig in INTERRUPTED:
@@ -302,7 +308,7 @@ async def _interruptible(argv: Sequence[str] | None) -> int:
         if not got:
             raise
         left = f"left behind: {', '.join(LEFT)}" if LEFT else "every schema it created was dropped"
-        _failed(f"interrupted ({got[0].name}): {left}")
+        _failed(f"interrupted ({got[0].name}{', twice' if len(got) > 1 else ''}): {left}")
         return INTERRUPTED[got[0]]
     finally:
         for sig in INTERRUPTED:
