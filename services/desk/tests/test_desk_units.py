@@ -295,6 +295,38 @@ async def test_a_member_intake_accepted_is_kept_not_registered_again_when_the_fo
     assert household["reference_person_id"] == reference
 
 
+async def test_every_field_intake_refuses_is_said_on_the_form_at_once() -> None:
+    """A member with two mistakes was told of the first only; fixed and sent again, of the second: the operator
+    learnt one mistake per round. Intake names each invalid field (`errors`): each goes to its own form field."""
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if body["identity"]["given_name"] == "Bimbo":
+            errors = [
+                {"field": "birth_date", "reason": "Input should be a valid date"},
+                {"field": "identity.fiscal_code", "reason": "not a valid fiscal code"},
+                {"field": "headers.idempotency-key", "reason": "reused"},
+            ]
+            return httpx.Response(422, json={"status": 422, **errors[0], "errors": errors})
+        return httpx.Response(201, json={})
+
+    form = {
+        "m0_given_name": "Testina", "m0_family_name": "Parzialova", "m0_birth_date": "1985-03-14",
+        "m0_sex": "female", "m0_nationality": "UA",
+        "m1_given_name": "Bimbo", "m1_family_name": "Parzialova", "m1_birth_date": "2020-13-01",
+        "m1_fiscal_code": "XX", "m1_sex": "male", "m1_nationality": "UA", "consent_service": "on",
+    }  # fmt: skip
+    async with httpx.AsyncClient(transport=httpx.MockTransport(intake)) as client:
+        services = Services({"intake": "http://intake"}, {"intake": "lgn_op"}, client)
+        with pytest.raises(FieldErrors) as refused:
+            await register_household(services, form, 6, date(2026, 12, 3))
+    assert refused.value.errors == {
+        "m1_birth_date": "Input should be a valid date",
+        "m1_fiscal_code": "not a valid fiscal code",
+        "m1_given_name": "reused",  # a field the row does not have: said at its first field
+    }
+
+
 async def test_a_cooperative_registering_a_household_opens_its_case_and_needs_the_sharing_consent() -> None:
     """From an outside test: a cooperative's operator registered a household and was then refused the person (a
     partner sees only persons of its own cases); it could not open the case either, having no way to the cartella."""

@@ -162,3 +162,25 @@ def test_a_case_and_a_referral_happen_within_the_programme() -> None:
         with pytest.raises(ContractError) as refused:
             inbound.check_event(event, today, earliest)
         assert refused.value.field == field
+
+
+def test_a_registration_names_every_rule_it_breaks_at_once() -> None:
+    """The desk's operator learnt of a registration's mistakes one round at a time: a birth date in the future, then
+    (corrected and sent again) the nationality, then the fiscal code. The person's rules are checked together; the
+    first is `field`/`reason` (a partner's rejection event names it), the others come with it (HTTP's `errors`)."""
+    from lgnet_intake.service_layer import commands as cmd
+
+    c = cmd.RegisterPerson.model_validate(
+        {
+            "person_id": "p-1", "birth_date": "2090-05-01", "sex": "female", "nationality": "XX",
+            "identity": {"given_name": "Amina", "fiscal_code": "KNKMNA90E41Z335X"},
+        }
+    )  # fmt: skip
+    with pytest.raises(ContractError) as refused:
+        inbound.checked_person(c, date(2026, 12, 5))
+    assert (refused.value.field, refused.value.reason) == ("birth_date", "is in the future")
+    assert [e["field"] for e in refused.value.each()] == ["birth_date", "nationality", "identity.fiscal_code"]
+    good = c.model_copy(update={"birth_date": date(1990, 5, 1), "nationality": "NG"})
+    with pytest.raises(ContractError) as refused:
+        inbound.checked_person(good, date(2026, 12, 5))
+    assert [e["field"] for e in refused.value.each()] == ["identity.fiscal_code"]

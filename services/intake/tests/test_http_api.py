@@ -125,6 +125,12 @@ async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnder
             assert r.json()["field"] == field and reason in r.json()["reason"], r.json()
         r = await c.post("/persons", json=person("p1"))
         assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
+        # every mistake at once (the desk's operator corrected them one round each): the body's, then the rules'
+        r = await post(c, "/persons", {**person("p1"), "sex": "robot", "birth_date": "1990-02-30"})
+        assert [e["field"] for e in r.json()["errors"]] == ["birth_date", "sex"], r.json()
+        wrong = person("p1", nat="XX", birth="2090-01-01", identity={"fiscal_code": "KNKMNA90E41Z335X"})
+        r = await post(c, "/persons", wrong)
+        assert [e["field"] for e in r.json()["errors"]] == ["birth_date", "nationality", "identity.fiscal_code"]
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from persons") == 0
         assert await conn.fetchval("select count(*) from outbox") == 0

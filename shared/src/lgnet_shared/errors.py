@@ -19,9 +19,21 @@ class ContractError(ValueError):
         super().__init__(f"{field or '<record>'}: {reason}")
         self.field = field
         self.reason = reason
+        self.also: tuple[ContractError, ...] = ()  # other rules the same input broke (`all_of`)
 
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "field": self.field, "reason": self.reason}
+
+    def each(self) -> list[dict[str, str]]:
+        """This error's field and reason, then those of the other rules broken with it (an HTTP problem's `errors`)."""
+        return [{"field": e.field, "reason": e.reason} for e in (self, *self.also)]
+
+    @staticmethod
+    def all_of(errors: list[ContractError]) -> ContractError:
+        """The first of several rules one input broke, carrying the others: said together, not one round each."""
+        first = errors[0]
+        first.also = tuple(errors[1:])
+        return first
 
 
 class NotJson(ContractError):

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from asyncpg import DataError
 from asyncpg import exceptions as pg_errors
@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lgnet_shared import runtime_schema
@@ -27,7 +27,11 @@ from lgnet_shared.inputs import InputGuard, allowed_methods
 PROBLEM = "application/problem+json"
 
 
-def problem(status: int, kind: str, field: str, reason: str) -> JSONResponse:
+def problem(
+    status: int, kind: str, field: str, reason: str, errors: list[dict[str, str]] | None = None
+) -> JSONResponse:
+    """`errors`: every field at fault, when more than one may be (a body's validation); `field` and `reason` are the
+    first's."""
     return JSONResponse(
         status_code=status,
         media_type=PROBLEM,
@@ -38,6 +42,7 @@ def problem(status: int, kind: str, field: str, reason: str) -> JSONResponse:
             "detail": f"{field or 'request'}: {reason}",
             "field": field,
             "reason": reason,
+            "errors": errors or [{"field": field, "reason": reason}],
         },
         headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
     )
@@ -53,6 +58,17 @@ STANDARD_PROBLEMS = {
 }
 
 
+# Inline, not a $ref: the schema is embedded in every operation's answers, where a "#/$defs/…" would point nowhere.
+FIELD_PROBLEMS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+        "required": ["field", "reason"],
+    },
+}
+
+
 class Problem(BaseModel):
     """Every 4xx answer (RFC 9457 problem details): the field at fault and the reason."""
 
@@ -62,6 +78,10 @@ class Problem(BaseModel):
     detail: str = Field(description="<field>: <reason>")
     field: str = Field(description="Dotted path of the field at fault (body fields bare; query., path., headers.)")
     reason: str
+    errors: Annotated[list[dict[str, str]], WithJsonSchema(FIELD_PROBLEMS)] = Field(
+        description="Every field at fault, each with its reason (a body with several mistakes names them all at once);"
+        " the first is `field` and `reason`"
+    )
 
 
 PROBLEM_SCHEMA = Problem.model_json_schema()
@@ -138,7 +158,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def contract_error(request: Request, exc: ContractError) -> JSONResponse:
         status = http_status(exc)
         field = exc.field or (_whole(request) if status == 422 else "")  # an invalid input always names where
-        return problem(status, exc.kind, field, exc.reason)
+        return problem(status, exc.kind, field, exc.reason, [{"field": field, "reason": exc.reason}, *exc.each()[1:]])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -148,7 +168,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             error = (first.get("ctx") or {}).get("error", "")
             where = f" at position {loc[1]}" if len(loc) > 1 else ""
             return problem(422, "invalid", "body", f"not valid JSON{where}: {error}".rstrip(": "))
-        return problem(422, "invalid", _validation_field(loc), first["msg"])
+        errors = [{"field": _validation_field([str(p) for p in e["loc"]]), "reason": e["msg"]} for e in exc.errors()]
+        return problem(422, "invalid", errors[0]["field"], errors[0]["reason"], errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -18,6 +18,11 @@ class ServiceRefusal(Exception):
     status: int
     field: str
     reason: str
+    errors: tuple[tuple[str, str], ...] = ()  # every (field, reason) the service named; the first is field, reason
+
+    @property
+    def each(self) -> tuple[tuple[str, str], ...]:
+        return self.errors or ((self.field, self.reason),)
 
 
 class Services:
@@ -46,7 +51,13 @@ class Services:
         if r.status_code >= 400:
             try:
                 body = r.json()
-                raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text)))
+                named = body.get("errors")
+                errors = tuple(
+                    (str(e["field"]), str(e["reason"]))
+                    for e in (named if isinstance(named, list) else ())
+                    if isinstance(e, dict) and "field" in e and "reason" in e
+                )
+                raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text)), errors)
             except ValueError:
                 raise ServiceRefusal(r.status_code, "", r.text[:200]) from None
         return r.json() if r.content else None

@@ -225,10 +225,11 @@ async def register_household(
         try:
             answer = await services.post("intake", "/persons", body, resubmission.call_key(form, f"m{i}"))
         except ServiceRefusal as r:
-            name = r.field.removeprefix("identity.").split(".")[0]
-            # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`) is
-            # said at its first field: it was said at none.
-            errors[f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}"] = r.reason
+            for field, reason in r.each:  # every field intake names, at once
+                name = field.removeprefix("identity.").split(".")[0]
+                # A field the row does not have (the 409 of a key reused with other data, `headers.idempotency-key`)
+                # is said at its first field: it was said at none.
+                errors.setdefault(f"m{i}_{name if name in MEMBER_FIELDS else 'given_name'}", reason)
             continue
         ids.append(answer.get("same_as") or body["person_id"])
         kept[f"m{i}_person_id"] = ids[-1]
@@ -296,8 +297,10 @@ async def submit(
     try:
         return await services.post(service, path, given(body), key)
     except ServiceRefusal as r:
-        key = r.field.split(".")[0]
-        raise FieldErrors({fields.get(key, next(iter(fields.values()))): r.reason}) from None
+        errors: dict[str, str] = {}
+        for field, reason in r.each:  # every field the service names, at once
+            errors.setdefault(fields.get(field.split(".")[0], next(iter(fields.values()))), reason)
+        raise FieldErrors(errors) from None
 
 
 MAX_UPLOAD = 10 * 1024 * 1024

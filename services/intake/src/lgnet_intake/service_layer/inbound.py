@@ -206,16 +206,34 @@ def sealed_registration(
 
 def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[str, str]]:
     """The rules of a person: birth date, nationality, fiscal code (format, check character, birthplace, agreement
-    with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity."""
-    people.check_birth_date(c.birth_date, today)
-    nationality, third = people.nationality(c.nationality)
-    check_languages(c.languages)
+    with birth date and sex). Returns the normalised nationality, whether it is a third country, the plain identity.
+    Every rule is checked: the error raised is the first broken, carrying the others (`ContractError.all_of`)."""
+    broken: list[ContractError] = []
+    with _noted(broken):
+        people.check_birth_date(c.birth_date, today)
+    nationality, third = "", False
+    with _noted(broken):
+        nationality, third = people.nationality(c.nationality)
+    with _noted(broken):
+        check_languages(c.languages)
     plain = c.identity.model_dump(exclude_none=True)
     if "fiscal_code" in plain:
-        plain["fiscal_code"] = people.fiscal_code(
-            plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
-        )
+        with _noted(broken):
+            plain["fiscal_code"] = people.fiscal_code(
+                plain["fiscal_code"], birth_date=c.birth_date, sex=c.sex.value, field="identity.fiscal_code"
+            )
+    if broken:
+        raise ContractError.all_of(broken)
     return nationality, third, plain
+
+
+@contextlib.contextmanager
+def _noted(broken: list[ContractError]) -> Iterator[None]:
+    """A rule's ContractError kept in `broken` instead of raised, so that the next rule is checked too."""
+    try:
+        yield
+    except ContractError as e:
+        broken.append(e)
 
 
 def check_household(c: cmd_in.HouseholdFormationSubmitted) -> None:
@@ -266,8 +284,9 @@ def partner_fields() -> Iterator[None]:
     try:
         yield
     except ContractError as err:
-        if err.field and not err.field.startswith("data."):
-            err.field = f"data.{err.field}"
+        for e in (err, *err.also):
+            if e.field and not e.field.startswith("data."):
+                e.field = f"data.{e.field}"
         raise
 
 
