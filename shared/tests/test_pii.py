@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import db, outbox, pii
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import from_record
@@ -88,6 +89,8 @@ async def test_no_plaintext_identifier_on_any_topic_and_erasure_shreds(
             partner="coop-a",
             city="trieste",
             topic_prefix=topic_prefix,
+            signing_key=Ed25519PrivateKey.generate(),
+            signing_key_id="coop-a-key",
             intake_public_key=intake_public,
             intake_key_id="2026-01",
         ) as client:

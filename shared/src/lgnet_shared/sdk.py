@@ -2,7 +2,8 @@
 
     security = KafkaSecurity(security_protocol="SASL_SSL", sasl_username="partner.coop-aurora",
                              sasl_password=password, ssl_cafile="lgnet-ca.pem")   # or KafkaSecurity.from_env()
-    async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino", security=security) as client:
+    async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino", security=security,
+                             signing_key=my_ed25519_key, signing_key_id="coop-aurora-2026") as client:
         env = await client.emit(EmploymentRecorded(person_id="...", status="employed_fixed_term",
                                                    as_of=date(2026, 3, 1)))
         async for rejection in client.rejections(timeout=5):
@@ -144,10 +145,17 @@ class PartnerClient:
         security: KafkaSecurity | None = None,
         **kafka: Any,
     ) -> None:
-        """`signing_key` (Ed25519) signs every record for intake's gatekeeper; `intake_public_key` lets
-        `seal` protect identifying fields; `security` is how to connect (SASL_SSL with the partner's credentials
-        and LgNet's CA; default, when no `kafka` settings either: the KAFKA_* environment); `kafka` passes further
-        settings to aiokafka (and may override `security`'s)."""
+        """`signing_key` (Ed25519) signs every record for intake's gatekeeper, under `signing_key_id` (the key id
+        the city registered with its public half: the bundle's `signing.key_id`); `emit` needs both, since intake
+        never answers a record it cannot authenticate. `intake_public_key` lets `seal` protect identifying fields;
+        `security` is how to connect (SASL_SSL with the partner's credentials and LgNet's CA; default, when no
+        `kafka` settings either: the KAFKA_* environment); `kafka` passes further settings to aiokafka (and may
+        override `security`'s)."""
+        if signing_key is not None and not signing_key_id:
+            raise ValueError(
+                "signing_key_id: give the key id the city registered with your public key (your bundle's"
+                " signing.key_id): a record signed under another id is not authenticated, so never answered"
+            )
         self.bootstrap, self.partner, self.city, self.prefix = bootstrap_servers, partner, city, topic_prefix
         self.source = f"/partners/{partner}"
         self._public_key, self._key_id = intake_public_key, intake_key_id
@@ -182,12 +190,17 @@ class PartnerClient:
 
     async def emit(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection)."""
+        if self._signing_key is None or self._signing_key_id is None:
+            # Unsigned, intake could not tell it from a forgery: dead-lettered, never answered (docs/partners.md).
+            raise ValueError(
+                "signing_key: PartnerClient needs signing_key and signing_key_id to emit: intake neither accepts nor"
+                " answers an unsigned record (it is dead-lettered)"
+            )
         if self._producer is None:
             raise RuntimeError("PartnerClient not started: use `async with` or await start()")
         env = self.envelope(event, correlation_id=correlation_id)
         value, headers = env.to_structured()
-        if self._signing_key is not None:
-            headers.append(signing.sign(self._signing_key, self._signing_key_id or self.partner, value, headers))
+        headers.append(signing.sign(self._signing_key, self._signing_key_id, value, headers))
         topic = partner_inbound(self.city, self.prefix)  # its city's: no other city's intake may read it
         for attempt in range(self.send_attempts):
             try:
