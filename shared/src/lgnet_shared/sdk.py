@@ -182,6 +182,12 @@ class PartnerClient:
             await self._producer.stop()
             self._producer = None
 
+    @property
+    def group_prefix(self) -> str:
+        """What this partner's consumer group ids start with (its ACL): the cluster's topic prefix, then
+        'partner.<partner>.' (the bundle's `topic_prefix` and `group_prefix`)."""
+        return f"{self.prefix}partner.{self.partner}."
+
     def envelope(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """The event in its envelope, keyed by partner: intake processes one partner's events in the order
         they were sent (a person's registration before the household that names them)."""
@@ -242,8 +248,9 @@ class PartnerClient:
         include_legacy: bool = False,
     ) -> AsyncIterator[InboundRejected]:
         """This partner's rejections, from its own topic `lgnet.partner.rejections.<partner>`; stops after
-        `timeout` seconds without one (None: wait forever). A `group_id` must start with 'partner.<partner>.'
-        (the partner's ACL). `include_legacy` also reads the old shared `lgnet.partner.rejections` (history from
+        `timeout` seconds without one (None: wait forever). A `group_id` must start with `group_prefix`
+        ('partner.<partner>.' after the cluster's topic prefix: the partner's ACL); another is refused at once
+        (ValueError naming it). `include_legacy` also reads the old shared `lgnet.partner.rejections` (history from
         before per-partner topics; on a secured cluster only operators may read it)."""
         topics = [physical(for_partner("partner.rejections.{partner}", self.partner), self.prefix)]
         if include_legacy:
@@ -269,6 +276,10 @@ class PartnerClient:
     ) -> AsyncIterator[Event]:
         """The events of this partner's own topics (keyed by the partner) and of its own city; stops after `timeout`
         seconds idle."""
+        own = self.group_prefix
+        if group_id is not None and not (group_id.startswith(own) and len(group_id) > len(own)):
+            # The broker would answer GroupAuthorizationFailed naming only the group: say what is allowed, at once.
+            raise ValueError(f"group_id: {group_id!r} is not yours: your consumer groups start with {own!r}")
         consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=self.bootstrap,
