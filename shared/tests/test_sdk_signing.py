@@ -54,3 +54,23 @@ async def test_a_signed_emit_carries_a_signature_under_the_registered_key_id() -
     assert topic == "lgnet.partner.inbound.torino"
     assert signing.key_id_of(headers) == "coop-aurora-2026"
     signing.verify(signing.public_bytes(key), value, headers)  # raises if it does not verify
+
+
+async def test_an_event_partners_do_not_send_is_refused_before_anything_is_sent() -> None:
+    """Intake's fact `EmploymentRecorded` next to the partner's `EmploymentReported`: the wrong one would only come
+    back later as an `unknown_type` rejection; the SDK names it at once."""
+    from lgnet_shared.events.intake import EmploymentRecorded
+
+    client = sdk.PartnerClient(
+        "unused:9092",
+        partner="coop-aurora",
+        city="torino",
+        security=None,
+        signing_key=Ed25519PrivateKey.generate(),
+        signing_key_id="coop-aurora-2026",
+    )
+    producer = client._producer = Recording()  # type: ignore[assignment]
+    fact = EmploymentRecorded(person_id="p-1", status="training", as_of=date(2026, 3, 1))
+    with pytest.raises(ValueError, match=r"^type: lgnet\.intake\.employment_recorded is not an event partners send"):
+        await client.emit(fact)
+    assert producer.sent == []

@@ -4,7 +4,7 @@
                              sasl_password=password, ssl_cafile="lgnet-ca.pem")   # or KafkaSecurity.from_env()
     async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino", security=security,
                              signing_key=my_ed25519_key, signing_key_id="coop-aurora-2026") as client:
-        env = await client.emit(EmploymentRecorded(person_id="...", status="employed_fixed_term",
+        env = await client.emit(EmploymentReported(person_id="...", status="employed_fixed_term",
                                                    as_of=date(2026, 3, 1)))
         async for rejection in client.rejections(timeout=5):
             print(rejection.inbound_event_id, rejection.field, rejection.reason)
@@ -51,7 +51,7 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events.housing import PartnerMatchReminder
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
-from lgnet_shared.events.partner import IDENTITY_FIELDS, PartnerIdentityV3
+from lgnet_shared.events.partner import IDENTITY_FIELDS, INBOUND, PartnerIdentityV3
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.topics import for_partner, partner_inbound, physical
 
@@ -196,6 +196,10 @@ class PartnerClient:
 
     async def emit(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection)."""
+        if event.topic != INBOUND:  # e.g. intake's fact EmploymentRecorded for the partner's EmploymentReported
+            raise ValueError(
+                f"type: {event.type} is not an event partners send: intake accepts lgnet.partner.* types only"
+            )
         if self._signing_key is None or self._signing_key_id is None:
             # Unsigned, intake could not tell it from a forgery: dead-lettered, never answered (docs/partners.md).
             raise ValueError(
