@@ -50,7 +50,7 @@ def housing_doc() -> dict[str, Any]:
 def test_channels_and_operations_follow_the_spec(housing_doc: dict[str, Any]) -> None:
     doc = housing_doc
     assert doc["asyncapi"] == "3.1.0" and doc["info"]["title"] == "LgNet housing"
-    assert doc["servers"]["kafka"]["protocol"] == "kafka" and doc["servers"]["kafka"]["host"] == "{bootstrap}"
+    assert doc["servers"]["kafka"]["protocol"] == "kafka-secure" and doc["servers"]["kafka"]["host"] == "{bootstrap}"
     channels = doc["channels"]
     assert set(channels) == {"housing.events", "intake.events", "deadletter"}
     assert channels["intake.events"]["address"] == "lgnet.intake.events"
@@ -154,3 +154,43 @@ def test_every_message_carries_its_committed_example_in_its_envelope() -> None:
             assert example["payload"]["data"] == stored, message_id
             assert example["payload"]["type"] == event_type
             assert example["summary"] == f"contracts/examples/{event_type}/v{version}.json in its envelope"
+
+
+@pytest.mark.parametrize("service", ["intake", "housing", "payments", "reporting"])
+def test_the_server_says_how_every_client_connects(service: str) -> None:
+    """The cluster speaks only TLS with SASL/SCRAM-SHA-512 (docs/partners.md, "Connecting to Kafka"): a client
+    generated from the document must not try plaintext without a login."""
+    import json
+
+    doc = json.loads((DOCS / f"{service}.json").read_text())
+    server = doc["servers"]["kafka"]
+    assert server["protocol"] == "kafka-secure"
+    [scheme] = [resolve(doc, s["$ref"]) for s in server["security"]]
+    assert scheme["type"] == "scramSha512"
+
+
+def test_a_partners_inbound_messages_require_the_signature_header() -> None:
+    """Intake answers only records signed in the `lgnet-signature` header (docs/partners.md, "Signing"): every
+    message of the inbound channel requires it, and each example carries one that verifies over its value with the
+    worked example's key of docs/partners.md."""
+    import json
+
+    import jsonschema
+    from lgnet_shared import signing
+
+    doc = json.loads((DOCS / "intake.json").read_text())
+    channel = doc["channels"]["partner.inbound.{city}"]
+    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")  # RFC 8032 test 1
+    assert channel["messages"]
+    for ref in channel["messages"].values():
+        message = resolve(doc, ref["$ref"])
+        assert message["headers"]["required"] == ["lgnet-signature"], message["name"]
+        (example,) = message["examples"]
+        jsonschema.validate(example["headers"], message["headers"])
+        value = json.dumps(example["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+        headers = [(k, v.encode()) for k, v in example["headers"].items()]
+        assert signing.key_id_of(headers) == "coop-aurora-2026"
+        signing.verify(public, value, headers)
+    for message in doc["components"]["messages"].values():  # facts: no partner signature asked for
+        if message["name"] not in {resolve(doc, r["$ref"])["name"] for r in channel["messages"].values()}:
+            assert "required" not in message["headers"], message["name"]

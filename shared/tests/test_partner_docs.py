@@ -138,3 +138,112 @@ def test_the_documented_records_are_read_by_the_gatekeepers_decoding() -> None:
     binary = from_record(block("worked-example-binary-value").encode(), headers, b"coop-aurora")
     assert isinstance(decode(binary, strict=True), inbound.ConsentReported)
     assert binary.partitionkey == "coop-aurora"  # the record key stands in for ce_partitionkey
+
+
+def a_ca_pem() -> str:
+    """A self-signed CA certificate (the bundle's `kafka.ca_pem` stands for the cluster's)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LgNet test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.PEM).decode()
+
+
+def test_the_sdk_example_runs_as_written_from_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The page's SDK example is a program a partner can run with its bundle and its seed: every name defined, intake's
+    key fetched, the record signed under the bundle's key id, sealed to intake's key, and sent to the bundle's topic
+    prefix (a sandbox bundle's records must not reach the real intake). Kafka and intake are stood in for here."""
+    import json
+    import os
+
+    import httpx
+    from lgnet_shared import sdk
+
+    section = PARTNERS_MD.read_text(encoding="utf-8").split("## With the Python SDK", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    seed = bytes(range(32))
+    intake_private, intake_public = pii.hpke_keypair()
+    bundle = {
+        "partner": "coop-aurora",
+        "city": "torino",
+        "kafka": {
+            "bootstrap_servers": "kafka.example:9092",
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "username": "partner.coop-aurora",
+            "password": "secret",
+            "ca_pem": a_ca_pem(),
+            "topic_prefix": "sandbox.",
+        },
+        "signing": {"key_id": "coop-aurora-2026"},
+        "services": {"intake": {"url": "https://intake.example", "token": "lgn_x"}},
+    }
+    (tmp_path / "coop-aurora.json").write_text(json.dumps(bundle))
+    (tmp_path / "signing-seed.hex").write_text(seed.hex() + "\n")
+    asked: list[str] = []
+
+    def intake(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url} {request.headers['authorization']}")
+        return httpx.Response(200, json={"key_id": "ik-1", "public_key": intake_public, "suite": "..."})
+
+    real_http_client = sdk.http_client
+    monkeypatch.setattr(
+        sdk,
+        "http_client",
+        lambda url, token, **kw: real_http_client(url, token, inner=httpx.MockTransport(intake), **kw),
+    )
+    sent: list[tuple[str, bytes, list[tuple[str, bytes]]]] = []
+
+    class Producer:
+        async def send_and_wait(
+            self, topic: str, value: bytes, *, key: bytes, headers: list[tuple[str, bytes]]
+        ) -> None:
+            sent.append((topic, value, headers))
+
+        async def stop(self) -> None:
+            return None
+
+    async def start(self: sdk.PartnerClient) -> None:
+        assert self._kafka["sasl_plain_username"] == "partner.coop-aurora"
+        self._producer = Producer()  # type: ignore[assignment]
+
+    async def no_answers(self: sdk.PartnerClient, **kw: object):  # type: ignore[no-untyped-def]
+        assert str(kw["group_id"]).startswith("sandbox.partner.coop-aurora.")
+        return
+        yield
+
+    monkeypatch.setattr(sdk.PartnerClient, "start", start)
+    monkeypatch.setattr(sdk.PartnerClient, "rejections", no_answers)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.group(1), "docs/partners.md", "exec"), {"__name__": "__main__"})
+
+    assert asked == ["https://intake.example/inbound-key Bearer lgn_x"]
+    [(topic, value, headers)] = sent
+    assert topic == "sandbox.lgnet.partner.inbound.torino"
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    assert signing.key_id_of(headers) == "coop-aurora-2026"
+    signing.verify(signing.public_bytes(key), value, headers)
+    env = from_record(value, headers, b"coop-aurora")
+    assert isinstance(event := decode(env), inbound.PersonRegistrationSubmitted) and event.identity.all is not None
+    assert json.loads(pii.open_from(intake_private, event.identity.all, "all"))["given_name"] == "Amina"
+    assert os.path.exists(tmp_path / "lgnet-ca.pem")

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_shared import db, outbox, pii
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.intake import Identity, PersonRegistered
+from lgnet_shared.events.partner import PartnerIdentityV2, PersonRegistrationSubmitted
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.sdk import PartnerClient
 from lgnet_shared.topics import ensure_topics
@@ -88,18 +90,20 @@ async def test_no_plaintext_identifier_on_any_topic_and_erasure_shreds(
             partner="coop-a",
             city="trieste",
             topic_prefix=topic_prefix,
+            signing_key=Ed25519PrivateKey.generate(),
+            signing_key_id="coop-a-key",
             intake_public_key=intake_public,
             intake_key_id="2026-01",
         ) as client:
             sealed_name = client.seal("given_name", PEOPLE[0]["given_name"])
             await client.emit(
-                PersonRegistered(
+                PersonRegistrationSubmitted(
                     person_id="partner-ref-1",
-                    registered_by="coop-a",
-                    birth_date=date(1990, 1, 1),
                     sex="female",
                     nationality="NG",
-                    identity=Identity(given_name=sealed_name),
+                    identity=PartnerIdentityV2(
+                        given_name=sealed_name, birth_date=client.seal_birth_date(date(1990, 1, 1))
+                    ),
                 )
             )
         for _ in range(100):

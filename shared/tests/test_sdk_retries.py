@@ -65,6 +65,7 @@ async def test_emit_sends_the_same_event_again_after_a_connection_error(monkeypa
     from datetime import date
 
     from aiokafka.errors import KafkaConnectionError
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from lgnet_shared import sdk
     from lgnet_shared.events.partner import EmploymentReported
 
@@ -77,7 +78,13 @@ async def test_emit_sends_the_same_event_again_after_a_connection_error(monkeypa
                 raise KafkaConnectionError("broker restarting")
 
     monkeypatch.setattr(sdk, "backoff", lambda attempt: 0.0)
-    client = sdk.PartnerClient("unused:9092", partner="coop-aurora", city="torino")
+    client = sdk.PartnerClient(
+        "unused:9092",
+        partner="coop-aurora",
+        city="torino",
+        signing_key=Ed25519PrivateKey.generate(),
+        signing_key_id="coop-aurora-2026",
+    )
     client._producer = Flaky()  # type: ignore[assignment]
     env = await client.emit(EmploymentReported(person_id="p-1", status="training", as_of=date(2026, 3, 1)))
     assert len(sent) == 3 and len({value for _, value in sent}) == 1  # the same record, so the same event id

@@ -228,6 +228,59 @@ async def test_an_unsigned_record_cannot_burn_a_partners_event_id(intake: Intake
     assert await dead_letter_kinds(intake) == ["unauthenticated"]
 
 
+async def test_a_partner_cannot_take_another_partners_event_ids_by_its_source(intake: IntakeUnderTest) -> None:
+    """Intake keeps one event per (source, id). coop-borgo signs a record as itself but with coop-aurora's source
+    and an id coop-aurora will use: it is refused (`forbidden`, `source`) and remembered by its position, so
+    coop-aurora's own event with that id is still processed, not dropped as a duplicate without an answer."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        real = aurora.envelope(registration("src-1", aurora))
+    forged = real.model_copy(update={"partner": "coop-borgo", "partitionkey": "coop-borgo"})
+    forged_value, forged_headers = forged.to_structured()
+    forged_headers.append(signing.sign(intake.signing_keys["coop-borgo"], "coop-borgo-key", forged_value, []))
+    value, headers = real.to_structured()
+    headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        topic = partner_inbound("torino", intake.prefix)
+        await producer.send_and_wait(topic, forged_value, key=b"coop-borgo", headers=forged_headers)
+        await producer.send_and_wait(topic, value, key=real.key, headers=headers)
+    finally:
+        await producer.stop()
+    await wait_rows(
+        intake, "select count(*) from persons where person_id = 'src-1' and registered_by = 'coop-aurora'", 1
+    )
+    [answer] = await rejections(intake, "coop-borgo", 1)
+    assert (answer.kind, answer.field, answer.inbound_event_id) == ("forbidden", "source", real.id)
+    assert "signed by coop-borgo" in answer.reason
+
+
+async def test_a_source_of_a_partners_own_is_scoped_by_its_signer(intake: IntakeUnderTest) -> None:
+    """A partner may name its system in `source` as it likes (`urn:coop-aurora:cms`): another partner sending records
+    under that source first, with the ids coop-aurora will use, takes nothing from it: each signer has its own
+    (source, id), and both events are processed."""
+    source = "urn:coop-aurora:cms"
+    async with intake.partner("coop-borgo", "torino") as borgo:
+        first = borgo.envelope(registration("cs-borgo", borgo)).model_copy(update={"source": source})
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        real = aurora.envelope(registration("cs-aurora", aurora)).model_copy(update={"source": source, "id": first.id})
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        for env, partner in ((first, "coop-borgo"), (real, "coop-aurora")):
+            value, headers = env.to_structured()
+            headers.append(signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers))
+            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
+    finally:
+        await producer.stop()
+    await wait_rows(
+        intake,
+        "select count(*) from persons where (person_id, registered_by) in"
+        " (('cs-borgo', 'coop-borgo'), ('cs-aurora', 'coop-aurora'))",
+        2,
+    )
+
+
 async def test_a_forged_claim_is_answered_to_its_signer_not_to_the_partner_it_names(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as aurora:
         env = aurora.envelope(registration("z-1", aurora)).model_copy(update={"partner": "coop-borgo"})

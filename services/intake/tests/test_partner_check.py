@@ -96,6 +96,42 @@ def test_a_bare_value_is_checked_without_its_signature_unless_required(
     assert "unauthenticated headers.lgnet-signature: missing" in capsys.readouterr().out
 
 
+def test_a_record_file_of_the_wrong_form_is_named_by_its_member_and_the_other_files_are_still_checked(
+    kit: tuple[list[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record file whose headers, value or key are not what the kit reads is said on its own line, naming the
+    member (no traceback, no stop before the other files); a record without headers is an unsigned record, refused
+    as intake would (not judged as a bare value that lacks `specversion`)."""
+    args, folder = kit
+    good = json.loads((folder / "good.json").read_text())
+    forms = {
+        "headers_number": ({**good, "headers": 5}, "headers: must be a list of [name, value] pairs or an object"),
+        "header_alone": ({**good, "headers": [["lgnet-signature"]]}, "headers.0: must be a [name, value] pair"),
+        "value_number": ({**good, "value": 5}, "value: must be a string"),
+        "value_base64_bad": (
+            {"key": good["key"], "headers": good["headers"], "value_base64": "!!!"},
+            "value_base64: must be the value's bytes in base64",
+        ),
+        "key_number": ({**good, "key": 7}, "key: must be a string"),
+    }
+    for name, (doc, _) in forms.items():
+        (folder / f"{name}.json").write_text(json.dumps(doc))
+    (folder / "no_headers.json").write_text(json.dumps({"key": good["key"], "value": good["value"]}))
+    files = [*(str(folder / f"{n}.json") for n in forms), str(folder / "no_headers.json"), str(folder / "good.json")]
+    assert partner_check.main([*args, *files]) == 1
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert "Traceback" not in out.err and out.err == ""
+    for name, (_, expected) in forms.items():
+        assert any(line.startswith(f"{folder / name}.json: not a record file: {expected}") for line in lines), name
+    assert (
+        f"{folder / 'no_headers.json'}: unauthenticated headers.lgnet-signature: missing: records must be signed"
+        in lines
+    )
+    assert f"{folder / 'good.json'}: ok" in lines
+    assert lines[-1] == f"1 of {len(files)} would be accepted by the gatekeeper's offline checks"
+
+
 def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert partner_check.main(["check", str(tmp_path / "x.json")]) == 2
     assert (

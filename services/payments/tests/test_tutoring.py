@@ -29,6 +29,8 @@ async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  #
     assert len(await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=h1")) == 2
     assert await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=nobody") == []
     refused(await call(payments, STAFF, "GET", "/tutoring-sessions/nope"), 404, "session_id")
+    # The listing's case is a query parameter: named as one, as GET /contribution-requests?case_id= names it.
+    refused(await call(payments, STAFF, "GET", "/tutoring-sessions?case_id=nope"), 404, "query.case_id")
     bad = await call(payments, COOP, "POST", "/tutoring-sessions", {**body, "outcome": "rich"})
     refused(bad, 422, "outcome")
 

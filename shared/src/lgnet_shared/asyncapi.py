@@ -23,8 +23,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic.json_schema import models_json_schema
 
+from lgnet_shared import signing
 from lgnet_shared.cities import CITIES
 from lgnet_shared.deadletter import DLQ_HEADERS, H_REDRIVEN
 from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope
@@ -53,6 +55,28 @@ ATTRIBUTES = {  # what the envelope's attributes mean to a reader of the documen
         "The Kafka record key: the aggregate id on fact topics, the partner id on lgnet.partner.inbound.<city>"
     ),
     "dataschema": "urn:lgnet:schema:<type>:v<version>; absent means the latest version",
+}
+
+SCRAM: Json = {  # how every client logs in (docs/operators.md, "Kafka security")
+    "type": "scramSha512",
+    "description": (
+        "SASL/SCRAM-SHA-512 over TLS: username and password of the client's own principal (a partner's:"
+        " `partner.<partner id>`, from its onboarding bundle; a deployment's: from `lgnet-kafka-admin add-deployment`)"
+    ),
+}
+# The worked example's signing key of docs/partners.md (RFC 8032's first test seed): examples are signed with it.
+EXAMPLE_SIGNER = Ed25519PrivateKey.from_private_bytes(
+    bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+)
+EXAMPLE_KEY_ID = "coop-aurora-2026"
+SIGNATURE: Json = {  # what the gatekeeper authenticates a partner's record by (docs/partners.md, "Signing")
+    "type": "string",
+    "pattern": "^ed25519;[^;]+;[A-Za-z0-9_-]+$",
+    "description": (
+        "Required: ed25519;<key id>;<signature>, the partner's Ed25519 signature (base64url without padding) over the"
+        " record value (binary mode: the value, a newline and the sorted ce_* headers as name=value lines), under the"
+        " key id the city registered. A record without a valid one is not answered: it is dead-lettered"
+    ),
 }
 
 
@@ -93,14 +117,22 @@ def document(spec: ServiceSpec, consumer_specs: Sequence[ConsumerSpec], contract
         "servers": {
             "kafka": {
                 "host": "{bootstrap}",
-                "protocol": "kafka",
-                "description": "The city's (or the national) Kafka cluster",
+                "protocol": "kafka-secure",
+                "description": (
+                    "The city's (or the national) Kafka cluster. TLS only (the cluster's CA: a partner's bundle"
+                    " `kafka.ca_pem`, KAFKA_SSL_CAFILE), every client logs in with SASL/SCRAM-SHA-512 as its own"
+                    " principal and may touch only what its ACLs allow (Kafka's security.protocol=SASL_SSL)"
+                ),
                 "variables": {"bootstrap": {"default": "localhost:9092", "description": "KAFKA_BOOTSTRAP_SERVERS"}},
+                "security": [{"$ref": "#/components/securitySchemes/scram"}],
             }
         },
         "channels": {t: _channel(t, ms) for t, ms in sorted(channels.items())},
         "operations": dict(sorted(operations.items())),
-        "components": {"messages": {_message_id(m): _message(m, data_schemas[m], contracts) for m in everything}},
+        "components": {
+            "messages": {_message_id(m): _message(m, data_schemas[m], contracts) for m in everything},
+            "securitySchemes": {"scram": SCRAM},
+        },
     }
     if consumer_specs:  # the runtime dead-letters what its consumers cannot process
         doc["channels"]["deadletter"] = _dead_letter_channel()
@@ -233,6 +265,9 @@ def _message(model: type[Event], data_schema: Json, contracts: Path | None = Non
             }
         },
     }
+    if model.topic == INBOUND:  # what the gatekeeper authenticates by
+        message["headers"]["properties"][SIGNATURE_HEADER] = SIGNATURE
+        message["headers"]["required"] = [SIGNATURE_HEADER]
     if doc:
         message["summary"] = doc.splitlines()[0]
     if contracts is not None and (example := _example(model, contracts)) is not None:
@@ -248,11 +283,16 @@ def _example(model: type[Event], contracts: Path) -> Json | None:
     if not path.exists():
         return None
     env = envelope_of(model.type, model.version, json.loads(path.read_text(encoding="utf-8")))
+    payload = env.model_dump(mode="json", exclude_none=True)
+    headers = {"content-type": STRUCTURED_CONTENT_TYPE}
+    if model.topic == INBOUND:  # signed as a partner signs: the value as produced (here: compact JSON)
+        value = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        headers[SIGNATURE_HEADER] = signing.sign(EXAMPLE_SIGNER, EXAMPLE_KEY_ID, value, [])[1].decode()
     return {
         "name": f"{model.type.rsplit('.', 1)[1]}-v{model.version}",
         "summary": f"contracts/examples/{model.type}/v{model.version}.json in its envelope",
-        "headers": {"content-type": STRUCTURED_CONTENT_TYPE},
-        "payload": env.model_dump(mode="json", exclude_none=True),
+        "headers": headers,
+        "payload": payload,
     }
 
 

@@ -87,6 +87,9 @@ VerifyHook = Callable[[Conn, Record, Envelope, str | None], Awaitable[None]]
 # Called once per fetched batch of a partition before its records are authenticated one by one: e.g. checks all
 # their signatures at once in a worker thread, off the event loop; `authenticate` stays the judge of each record.
 PrepareHook = Callable[[Sequence[Record]], Awaitable[None]]
+# The inbox key of an authenticated, verified event (default `inbox_id`: its (source, id)); the gatekeeper scopes it
+# by the signer, so that no partner can take another's event ids.
+InboxKey = Callable[[Envelope], str]
 log = logs.get_logger(__name__)
 UNREGISTERED = "(unregistered)"  # the type label of a record whose type no contract names
 
@@ -141,10 +144,14 @@ class Consumer:
     strict: bool = False  # True (gatekeeper): a type without a handler is refused, not ignored; JSON types strict
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     inbox_name: str = ""
+    inbox_key: InboxKey | None = None  # None: inbox_id
 
     @property
     def inbox(self) -> str:
         return self.inbox_name or self.name
+
+    def _inbox_key(self, env: Envelope) -> str:
+        return (self.inbox_key or inbox_id)(env)
 
     # (topic, partition) -> (offset waiting to be processed, monotonic time since when): cleared once processed.
     waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
@@ -260,7 +267,7 @@ class Consumer:
                 outcomes.append((_type_label(a.env), a.skipped))
                 continue
             assert a.env is not None and a.event is not None and a.handler is not None
-            todo.append((inbox_id(a.env), a.env, a.event, a.handler))
+            todo.append((self._inbox_key(a.env), a.env, a.event, a.handler))
         positions = _last_offsets(records)
         fresh = set(  # one round trip: the inbox and the positions (the transaction rolls both back if need be)
             await conn.fetchval(
@@ -410,7 +417,7 @@ class Consumer:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with conn.transaction():  # savepoint: a failure undoes this record only
-                    if not await self._remember(conn, inbox_id(env), "processed"):
+                    if not await self._remember(conn, self._inbox_key(env), "processed"):
                         metrics.EVENTS_CONSUMED.labels(self.name, env.type, "duplicate").inc()
                         return
                     if isinstance(handler, BatchHandler):
@@ -430,7 +437,7 @@ class Consumer:
                     await self._dead(
                         conn,
                         record,
-                        inbox_id(env),
+                        self._inbox_key(env),
                         Failure("processing", type(exc).__name__, str(exc), attempts=attempt),
                     )
                     return
@@ -442,7 +449,7 @@ class Consumer:
         authentic record with verified claims is remembered by its (source, id); only an authentic one is answered."""
         env = a.env
         metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), err.kind).inc()
-        event_id = inbox_id(env) if env is not None and a.authentic and a.verified else position_id(record)
+        event_id = self._inbox_key(env) if env is not None and a.authentic and a.verified else position_id(record)
         if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
             return  # refused before: answered or dead-lettered then
         if isinstance(err, FactSignatureError):

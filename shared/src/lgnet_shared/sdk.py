@@ -2,8 +2,9 @@
 
     security = KafkaSecurity(security_protocol="SASL_SSL", sasl_username="partner.coop-aurora",
                              sasl_password=password, ssl_cafile="lgnet-ca.pem")   # or KafkaSecurity.from_env()
-    async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino", security=security) as client:
-        env = await client.emit(EmploymentRecorded(person_id="...", status="employed_fixed_term",
+    async with PartnerClient("kafka:9092", partner="coop-aurora", city="torino", security=security,
+                             signing_key=my_ed25519_key, signing_key_id="coop-aurora-2026") as client:
+        env = await client.emit(EmploymentReported(person_id="...", status="employed_fixed_term",
                                                    as_of=date(2026, 3, 1)))
         async for rejection in client.rejections(timeout=5):
             print(rejection.inbound_event_id, rejection.field, rejection.reason)
@@ -50,7 +51,7 @@ from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events.housing import PartnerMatchReminder
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
-from lgnet_shared.events.partner import IDENTITY_FIELDS, PartnerIdentityV3
+from lgnet_shared.events.partner import IDENTITY_FIELDS, INBOUND, PartnerIdentityV3
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.topics import for_partner, partner_inbound, physical
 
@@ -144,10 +145,17 @@ class PartnerClient:
         security: KafkaSecurity | None = None,
         **kafka: Any,
     ) -> None:
-        """`signing_key` (Ed25519) signs every record for intake's gatekeeper; `intake_public_key` lets
-        `seal` protect identifying fields; `security` is how to connect (SASL_SSL with the partner's credentials
-        and LgNet's CA; default, when no `kafka` settings either: the KAFKA_* environment); `kafka` passes further
-        settings to aiokafka (and may override `security`'s)."""
+        """`signing_key` (Ed25519) signs every record for intake's gatekeeper, under `signing_key_id` (the key id
+        the city registered with its public half: the bundle's `signing.key_id`); `emit` needs both, since intake
+        never answers a record it cannot authenticate. `intake_public_key` lets `seal` protect identifying fields;
+        `security` is how to connect (SASL_SSL with the partner's credentials and LgNet's CA; default, when no
+        `kafka` settings either: the KAFKA_* environment); `kafka` passes further settings to aiokafka (and may
+        override `security`'s)."""
+        if signing_key is not None and not signing_key_id:
+            raise ValueError(
+                "signing_key_id: give the key id the city registered with your public key (your bundle's"
+                " signing.key_id): a record signed under another id is not authenticated, so never answered"
+            )
         self.bootstrap, self.partner, self.city, self.prefix = bootstrap_servers, partner, city, topic_prefix
         self.source = f"/partners/{partner}"
         self._public_key, self._key_id = intake_public_key, intake_key_id
@@ -174,6 +182,12 @@ class PartnerClient:
             await self._producer.stop()
             self._producer = None
 
+    @property
+    def group_prefix(self) -> str:
+        """What this partner's consumer group ids start with (its ACL): the cluster's topic prefix, then
+        'partner.<partner>.' (the bundle's `topic_prefix` and `group_prefix`)."""
+        return f"{self.prefix}partner.{self.partner}."
+
     def envelope(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """The event in its envelope, keyed by partner: intake processes one partner's events in the order
         they were sent (a person's registration before the household that names them)."""
@@ -182,12 +196,21 @@ class PartnerClient:
 
     async def emit(self, event: Event, *, correlation_id: str | None = None) -> Envelope:
         """Send one event to the inbound topic; returns its envelope (keep `id` to match a rejection)."""
+        if event.topic != INBOUND:  # e.g. intake's fact EmploymentRecorded for the partner's EmploymentReported
+            raise ValueError(
+                f"type: {event.type} is not an event partners send: intake accepts lgnet.partner.* types only"
+            )
+        if self._signing_key is None or self._signing_key_id is None:
+            # Unsigned, intake could not tell it from a forgery: dead-lettered, never answered (docs/partners.md).
+            raise ValueError(
+                "signing_key: PartnerClient needs signing_key and signing_key_id to emit: intake neither accepts nor"
+                " answers an unsigned record (it is dead-lettered)"
+            )
         if self._producer is None:
             raise RuntimeError("PartnerClient not started: use `async with` or await start()")
         env = self.envelope(event, correlation_id=correlation_id)
         value, headers = env.to_structured()
-        if self._signing_key is not None:
-            headers.append(signing.sign(self._signing_key, self._signing_key_id or self.partner, value, headers))
+        headers.append(signing.sign(self._signing_key, self._signing_key_id, value, headers))
         topic = partner_inbound(self.city, self.prefix)  # its city's: no other city's intake may read it
         for attempt in range(self.send_attempts):
             try:
@@ -229,8 +252,9 @@ class PartnerClient:
         include_legacy: bool = False,
     ) -> AsyncIterator[InboundRejected]:
         """This partner's rejections, from its own topic `lgnet.partner.rejections.<partner>`; stops after
-        `timeout` seconds without one (None: wait forever). A `group_id` must start with 'partner.<partner>.'
-        (the partner's ACL). `include_legacy` also reads the old shared `lgnet.partner.rejections` (history from
+        `timeout` seconds without one (None: wait forever). A `group_id` must start with `group_prefix`
+        ('partner.<partner>.' after the cluster's topic prefix: the partner's ACL); another is refused at once
+        (ValueError naming it). `include_legacy` also reads the old shared `lgnet.partner.rejections` (history from
         before per-partner topics; on a secured cluster only operators may read it)."""
         topics = [physical(for_partner("partner.rejections.{partner}", self.partner), self.prefix)]
         if include_legacy:
@@ -256,6 +280,10 @@ class PartnerClient:
     ) -> AsyncIterator[Event]:
         """The events of this partner's own topics (keyed by the partner) and of its own city; stops after `timeout`
         seconds idle."""
+        own = self.group_prefix
+        if group_id is not None and not (group_id.startswith(own) and len(group_id) > len(own)):
+            # The broker would answer GroupAuthorizationFailed naming only the group: say what is allowed, at once.
+            raise ValueError(f"group_id: {group_id!r} is not yours: your consumer groups start with {own!r}")
         consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=self.bootstrap,

@@ -43,7 +43,7 @@ from lgnet_shared import (
     runtime_schema,
 )
 from lgnet_shared.commits import DeferredCommits
-from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InvalidHook, Record, VerifyHook
+from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InboxKey, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
 from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
 from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
@@ -110,6 +110,7 @@ class ConsumerSpec:
     authenticate: AuthenticateHook | None = None
     verify: VerifyHook | None = None
     strict: bool = False
+    inbox_key: InboxKey | None = None  # the inbox key of a verified event (None: its (source, id))
 
 
 @dataclass
@@ -282,6 +283,7 @@ class Runtime:
             verify=verify,
             prepare=prepare,
             strict=cspec.strict,
+            inbox_key=cspec.inbox_key,
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)

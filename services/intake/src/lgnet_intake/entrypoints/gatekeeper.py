@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import clock, outbox, pii, signing
 from lgnet_shared.cities import NATIONAL
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.consumer import BatchHandler, Handler, Record
+from lgnet_shared.consumer import BatchHandler, Handler, Record, inbox_id
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope, claimed
 from lgnet_shared.errors import ContractError, Unauthenticated
@@ -45,6 +45,15 @@ def inbound_topics(city: str) -> list[str]:
     """What the gatekeeper of a deployment of `city` reads: its city's partners' topic (a national deployment: every
     city's), and the old shared topic while the operator has it drained."""
     return city_topics("intake", city) + ([OLD_INBOUND] if settings.drain_old_inbound() else [])
+
+
+def partner_inbox_id(env: Envelope) -> str:
+    """A partner's event is one per (source, id) of that partner: a source under `/partners/<id>` can only be the
+    signer's (`rules.check_claims`), and any other source is scoped by the signer, so that no partner can take
+    another's event ids by sending records under its source first (its real events would be dropped as
+    duplicates, unanswered). Keys of `/partners/<id>` sources are (source, id), as before."""
+    key = inbox_id(env)
+    return key if env.source.startswith(rules.PARTNER_SOURCE) else f"{env.partner}@{key}"
 
 
 def gatekeeper(runtime: Runtime) -> ConsumerSpec:
@@ -203,6 +212,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
         authenticate=authenticate,
         verify=verify,
         on_invalid=answer,
+        inbox_key=partner_inbox_id,
         handlers={
             inbound.PersonRegistrationSubmitted.type: BatchHandler(register),
             **{model.type: handler(uc) for model, uc in use_cases.items()},

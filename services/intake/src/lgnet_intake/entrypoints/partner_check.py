@@ -60,20 +60,57 @@ class Record:
     signed: bool
 
 
+class NotARecordFile(ValueError):
+    """A record file (`key`, `headers`, `value` or `value_base64`) whose form is wrong: said per file, by its member."""
+
+    def __init__(self, member: str, reason: str) -> None:
+        super().__init__(f"{member}: {reason}")
+
+
 def load(path: Path) -> Record:
     raw = path.read_bytes()
     try:
         doc = json.loads(raw)
     except ValueError:
         return Record(None, [], raw, False)  # not JSON at all: the gatekeeper will say so
-    if not (isinstance(doc, dict) and "headers" in doc and ("value" in doc or "value_base64" in doc)):
+    if not (isinstance(doc, dict) and "specversion" not in doc and ("value" in doc or "value_base64" in doc)):
         return Record(None, [], raw, False)  # a bare structured-mode value
-    headers = doc["headers"]
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    value = doc["value"].encode() if "value" in doc else base64.b64decode(doc["value_base64"])
+    return Record(_key_of(doc), _headers_of(doc.get("headers", [])), _value_of(doc), True)
+
+
+def _key_of(doc: dict[str, object]) -> bytes | None:
     key = doc.get("key")
-    hs = [(str(k), str(v).encode()) for k, v in pairs]
-    return Record(key.encode() if isinstance(key, str) else None, hs, value, True)
+    if key is not None and not isinstance(key, str):
+        raise NotARecordFile("key", "must be a string (the record key, your partner id) or null")
+    return key.encode() if key is not None else None
+
+
+def _headers_of(headers: object) -> list[tuple[str, bytes]]:
+    """A record's headers as the file gives them: [[name, value], …] or {name: value}, names and values strings
+    (a record without headers is unsigned: the gatekeeper does not answer it)."""
+    pairs = list(headers.items()) if isinstance(headers, dict) else headers
+    if not isinstance(pairs, list):
+        raise NotARecordFile("headers", 'must be a list of [name, value] pairs or an object {"name": "value"}')
+    out = []
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, list | tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+            raise NotARecordFile(f"headers.{i}", "must be a [name, value] pair of strings")
+        out.append((pair[0], pair[1].encode()))
+    return out
+
+
+def _value_of(doc: dict[str, object]) -> bytes:
+    if "value" in doc:
+        if not isinstance(doc["value"], str):
+            raise NotARecordFile("value", "must be a string: the exact value as produced (bytes: value_base64)")
+        return doc["value"].encode()
+    encoded = doc["value_base64"]
+    try:
+        if not isinstance(encoded, str):
+            raise ValueError
+        return base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error):
+        raise NotARecordFile("value_base64", "must be the value's bytes in base64") from None
 
 
 async def check(
@@ -190,6 +227,10 @@ async def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             refused += 1
             print(f"{name}: unreadable file: {exc.strerror or exc}")
+            continue
+        except NotARecordFile as exc:
+            refused += 1
+            print(f"{name}: not a record file: {exc}")
             continue
         if args.require_signature and any(n.startswith("not signed") for n in notes):
             refused += 1

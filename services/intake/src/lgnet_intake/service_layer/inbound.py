@@ -61,10 +61,19 @@ PrivateKeyOf = Callable[[str], Awaitable[X25519PrivateKey | None]]
 Destroyed = Callable[[str], Awaitable[bool]]
 
 
+PARTNER_SOURCE = "/partners/"
+
+
 def check_claims(env: Envelope, sender: str | None, signer_city: str | None) -> None:
-    """The record speaks for its signer: the partner it names is the signer, the city the signer's city."""
+    """The record speaks for its signer: the partner it names is the signer, so is the partner its `source` names
+    (`/partners/<id>[/...]`: intake keeps one event per (source, id), so another partner's source would take that
+    partner's event ids and its real events would be dropped as duplicates), the city the signer's city."""
     if env.partner != sender:
         raise Forbidden("partner", f"the record is signed by {sender}, not {env.partner}")
+    if env.source.startswith(PARTNER_SOURCE) and env.source[len(PARTNER_SOURCE) :].split("/", 1)[0] != sender:
+        raise Forbidden(
+            "source", f"the record is signed by {sender}: its source is {PARTNER_SOURCE}{sender}, not another partner's"
+        )
     if env.city != signer_city:
         raise Forbidden("city", f"partner {sender} works in {signer_city}, not {env.city}")
 

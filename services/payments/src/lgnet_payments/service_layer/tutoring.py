@@ -75,7 +75,7 @@ async def read(uow: UnitOfWork, ctx: Context, session_id: str) -> dict[str, Any]
 async def listing(uow: UnitOfWork, ctx: Context, case_id: str | None, household_id: str | None) -> list[dict[str, Any]]:
     """The sessions of the actor's city (a partner: of its own cases), newest first, by case or household."""
     if case_id is not None:
-        ctx.on_case(await repo.case(uow.conn, case_id), "case_id", read=True)
+        ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
     rows = await uow.conn.fetch(
         f"select {COLUMNS} from tutoring_sessions where city = $1 and ($2::text is null or case_id = $2)"
         " and ($3::text is null or household_id = $3)"
