@@ -100,7 +100,9 @@ def test_produced_channels_hold_only_the_services_own_types() -> None:
     produced = set(doc["channels"]["intake.events"]["messages"])
     assert {f"{PersonRegistered.type}.v{v}" for v in (1, 2, 3)} <= produced
     assert all(m.startswith("lgnet.intake.") for m in produced)
-    assert set(doc["channels"]["partner.rejections.{partner}"]["messages"]) == {f"{InboundRejected.type}.v1"}
+    assert set(doc["channels"]["partner.rejections.{partner}"]["messages"]) == {
+        f"{InboundRejected.type}.v{v}" for v in (1, 2)
+    }
     channel = doc["channels"]["partner.inbound.{city}"]
     assert set(channel["messages"]) == {f"{inbound.PersonRegistrationSubmitted.type}.v{v}" for v in (1, 2, 3)}
     assert channel["address"] == "lgnet.partner.inbound.{city}"

@@ -199,6 +199,39 @@ async def test_refusals_are_answered_with_field_and_reason_and_change_nothing(in
         assert await conn.fetchval("select count(*) from cases") == 0
 
 
+async def test_a_rejection_names_every_field_at_fault_at_once(intake: IntakeUnderTest) -> None:
+    """A partner learnt of its record's mistakes one answer at a time (fix one, send again, learn the next): the
+    rejection's `errors` (InboundRejected v2) names each field at fault, the first being `field` and `reason`."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        person = registration("y-9", client, fiscal_code="KNKMNA90E41Z335X").model_copy(update={"nationality": "XX"})
+        wrong_rules = await client.emit(person)  # a country that is none, a fiscal code that is wrong
+        opening = inbound.CaseOpeningSubmitted(
+            case_id="c-9", household_id="h-9", action_area="taking_charge", channel="desk", opened_on=date(2026, 3, 1)
+        )
+        wrong_types = client.envelope(opening)  # two fields of the wrong form
+        wrong_types = wrong_types.model_copy(
+            update={"data": {**wrong_types.data, "opened_on": 1764460800, "channel": "carrier pigeon"}}
+        )
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        value, headers = wrong_types.to_structured()
+        headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
+        topic = partner_inbound("torino", intake.prefix)
+        await producer.send_and_wait(topic, value, key=wrong_types.key, headers=headers)
+    finally:
+        await producer.stop()
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
+    rules, types = answers[wrong_rules.id], answers[wrong_types.id]
+    assert [(e.field, e.reason[:30]) for e in rules.errors] == [
+        ("data.nationality", "'XX' is not an ISO 3166-1 alph"),
+        ("data.identity.fiscal_code", rules.errors[1].reason[:30]),
+    ], rules
+    assert (rules.field, rules.reason) == (rules.errors[0].field, rules.errors[0].reason)
+    assert {e.field for e in types.errors} == {"data.opened_on", "data.channel"}, types
+    assert types.kind == "invalid_data" and types.field == types.errors[0].field
+
+
 async def dead_letter_kinds(intake: IntakeUnderTest, want: int = 1) -> list[str]:
     records: list[Any] = []
     for _ in range(60):

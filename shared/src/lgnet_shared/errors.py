@@ -59,11 +59,13 @@ class Unreadable(ContractError):
 
 
 def from_pydantic(exc: Any, prefix: str = "", cls: type[ContractError] = ContractError) -> ContractError:
-    """The first pydantic validation error as a ContractError naming the field's dotted path."""
-    first = exc.errors()[0]
-    path = ".".join(str(p) for p in first["loc"])
-    field = f"{prefix}.{path}" if prefix and path else prefix or path
-    return cls(field, first["msg"])
+    """The first pydantic validation error as a ContractError naming the field's dotted path, carrying the others
+    (`also`: every field at fault is said at once)."""
+    errors = []
+    for e in exc.errors():
+        path = ".".join(str(p) for p in e["loc"])
+        errors.append(cls(f"{prefix}.{path}" if prefix and path else prefix or path, e["msg"]))
+    return ContractError.all_of(errors)
 
 
 class Unauthenticated(ContractError):

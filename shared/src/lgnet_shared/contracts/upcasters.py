@@ -39,6 +39,11 @@ def _moved_to_special_topic(data: Data) -> Data:
     return data  # v2 only moved to the restricted topic `intake.special`
 
 
+@upcaster("lgnet.intake.inbound_rejected", from_version=1)
+def _the_one_field_at_fault(data: Data) -> Data:
+    return {**data, "errors": [{"field": data["field"], "reason": data["reason"]}]}  # v1 named one
+
+
 # Versions that only added optional fields (sealed birth date, minor-or-adult facts): old data reads as it is; a
 # clear `birth_date` of an old version stays where it was (reporting and housing still use it for old records).
 for _type, _from in (

@@ -380,8 +380,10 @@ class PersonErased(Event):
 
 
 @event("lgnet.intake.inbound_rejected", key="partner", topic="partner.rejections.{partner}")
-class InboundRejected(Event):
+class InboundRejectedV1(Event):
     """Answer to a partner's inbound event that intake refused. Read by the partner (keyed by partner)."""
+
+    model_config = ConfigDict(title="InboundRejected")  # its published schema's title (v1 was published so)
 
     partner: Id
     inbound_event_id: str
@@ -397,3 +399,18 @@ class InboundRejected(Event):
     )
     field: str = Field(description="Dotted path of the field at fault ('' for the whole record)")
     reason: str
+
+
+class FieldAtFault(Part):
+    field: str = Field(description="Dotted path of the field at fault ('' for the whole record)")
+    reason: str
+
+
+@event("lgnet.intake.inbound_rejected", version=2, key="partner", topic="partner.rejections.{partner}")
+class InboundRejected(InboundRejectedV1):
+    """v2 adds `errors`: every field at fault with its reason (a record with several mistakes is corrected in one
+    round); `field` and `reason` are the first of them. v1 answers are upcast with their one field."""
+
+    model_config = ConfigDict(title="InboundRejected")  # its published schema's title
+
+    errors: list[FieldAtFault] = Field(default_factory=list, max_length=50)

@@ -183,6 +183,7 @@ def gatekeeper(runtime: Runtime) -> ConsumerSpec:
             kind=err.kind,
             field=err.field,
             reason=err.reason,
+            errors=err.each()[:50],
         )
         city = actor.city or "unknown"
         await outbox.append(
