@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -103,3 +104,28 @@ async def test_a_migration_that_needs_people_first_refuses_the_start(
     finally:
         await runtime.stop()
     assert f"schema {pg_schema!r} cannot be upgraded yet: merge p-1 and p-2 first" in str(refused.value)
+
+
+def test_a_scheduler_whose_database_does_not_answer_says_so_on_one_line(tmp_path: Path) -> None:
+    """`lgnet-scheduler` likewise (it was a traceback): DATABASE_URL without its password, and why; exit status 3."""
+    nothing = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet",
+        "LGNET_CITY": "torino",
+        "LGNET_SCHEDULER_TOKENS": json.dumps({s: {"torino": "t"} for s in ("intake", "housing", "payments")}),
+        "LGNET_HTTP_PORT": str(free_port()),
+    }
+    log = tmp_path / "scheduler.log"
+    with log.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "lgnet_shared.scheduler.main"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
+    assert done.returncode == 3, log.read_text()
+    reason = refused_reason(log)
+    assert reason.startswith(f"DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database unreachable"), reason
+    assert "s3cret-pw" not in log.read_text()
