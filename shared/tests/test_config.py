@@ -187,3 +187,31 @@ def test_the_broker_ca_is_loaded_once_per_file_version(tmp_path: Path) -> None:
     assert rotated is not first
     assert [c["serialNumber"] for c in rotated.get_ca_certs()] != [c["serialNumber"] for c in first.get_ca_certs()]
     assert KafkaSecurity(security_protocol="PLAINTEXT").ssl_context() is None
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "why"),
+    [
+        ("LGNET_DB_SCHEMA", "Intake_North", "lower-case"),  # created quoted, then not on the search path
+        ("LGNET_DB_SCHEMA", 'bad"schema', "lower-case"),
+        ("LGNET_TOPIC_PREFIX", "torino test.", "A-Z a-z 0-9 . _ -"),
+    ],
+)
+def test_a_schema_or_topic_prefix_the_servers_would_refuse_is_named(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, why: str
+) -> None:
+    """A city IT team naming its second deployment's schema `Intake_North` got a traceback from PostgreSQL at start
+    ("no schema has been selected to create in"), naming no variable."""
+    for k, v in {**GOOD, var: value}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as info:
+        load()
+    line = next((x for x in str(info.value).splitlines() if x.startswith(f"  {var}: ")), "")
+    assert why in line, str(info.value)
+
+
+def test_usual_schemas_and_prefixes_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {**GOOD, "LGNET_DB_SCHEMA": "intake_torino-north", "LGNET_TOPIC_PREFIX": "t-3f.lgnet_"}.items():
+        monkeypatch.setenv(k, v)
+    s = load()
+    assert (s.db_schema, s.topic_prefix) == ("intake_torino-north", "t-3f.lgnet_")

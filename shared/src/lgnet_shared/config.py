@@ -28,6 +28,13 @@ from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
 
 DEPLOYMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+# A schema name the services can quote in SQL and put unquoted in the connections' search_path, where PostgreSQL folds
+# it to lower case: "Intake_North" was created (quoted) and then not found ("no schema has been selected to create
+# in", a traceback), a '"' broke the SQL.
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
+# Kafka's legal topic characters: a prefix with any other made every topic the service asked for unusable (named only
+# as "not authorised" by the broker).
+TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,100}")
 
 
 class Settings(BaseSettings):
@@ -179,6 +186,25 @@ class Settings(BaseSettings):
         city = info.data.get("city")  # absent when LGNET_CITY itself is wrong, which is named on its own
         if city is not None and (why := deployment_rule(v, city)):
             raise ValueError(f"{why} (LGNET_CITY)")
+        return v
+
+    @field_validator("db_schema")
+    @classmethod
+    def _schema(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not SCHEMA_NAME.fullmatch(v):
+            raise ValueError(
+                "must be 1-63 lower-case letters, digits, '_' or '-', starting with a letter or '_'"
+                " (PostgreSQL folds the connections' search_path to lower case)"
+            )
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not TOPIC_PREFIX.fullmatch(v):
+            raise ValueError("must be at most 100 of the characters Kafka allows in a topic name: A-Z a-z 0-9 . _ -")
         return v
 
     @field_validator("legacy_deployments")
