@@ -129,3 +129,25 @@ def test_a_scheduler_whose_database_does_not_answer_says_so_on_one_line(tmp_path
     reason = refused_reason(log)
     assert reason.startswith(f"DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database unreachable"), reason
     assert "s3cret-pw" not in log.read_text()
+
+
+def test_the_admin_commands_name_the_setting_the_servers_refused(
+    kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lgnet-admin` with PostgreSQL not answering printed a traceback; `lgnet-deadletters` with a wrong password said
+    "kafka: KafkaConnectionError: Unable to bootstrap from [...]", naming no setting."""
+    from lgnet_shared import admin, deadletter_cli
+
+    nothing = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet")
+    assert admin.main(["--schema", "housing", "add-actor", "staff-genova", "--role", "staff", "--city", "genova"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"lgnet-admin: error: DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database")
+    assert "Traceback" not in err and "s3cret-pw" not in err
+
+    assert os.environ.get("KAFKA_SASL_USERNAME"), "the suite's broker is secured (.local/infra.env)"
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-it")
+    assert deadletter_cli.main(["--bootstrap", kafka_bootstrap, "list"]) == 1
+    err = capsys.readouterr().err
+    assert f"KAFKA_BOOTSTRAP_SERVERS {kafka_bootstrap}: the broker refused the credentials" in err, err
+    assert "KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD" in err and "not-it" not in err

@@ -1648,3 +1648,19 @@ def test_a_desk_whose_database_does_not_answer_says_so_on_one_line() -> None:
     assert len(refused) == 1, lines
     assert refused[0].startswith(f"DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database unreachable")
     assert "s3cret-pw" not in json.dumps(lines)
+
+
+def test_desk_admin_names_database_url_when_postgres_does_not_answer(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It printed "lgnet-desk-admin: ConnectionRefusedError: …", naming no setting."""
+    from lgnet_desk.entrypoints import admin
+
+    nothing = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("LGNET_DESK_PASSWORD", "una-password-lunga")
+    assert admin.main(["add-operator", "x", "--name", "X", "--role", "staff", "--city", "torino"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"lgnet-desk-admin: DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database"), err
+    assert "s3cret-pw" not in err

@@ -26,8 +26,8 @@ class SetupError(RuntimeError):
     coordinator intact."""
 
 
-def _bootstrap() -> str:
-    return f"KAFKA_BOOTSTRAP_SERVERS {os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}"
+def _bootstrap(given: str | None = None) -> str:
+    return f"KAFKA_BOOTSTRAP_SERVERS {given or os.environ.get('KAFKA_BOOTSTRAP_SERVERS', '')}"
 
 
 def _principal() -> str:
@@ -35,21 +35,24 @@ def _principal() -> str:
     return f"KAFKA_SASL_USERNAME {user}" if user else "this client (no KAFKA_SASL_USERNAME)"
 
 
-def kafka(exc: BaseException) -> SetupError:
-    """A Kafka client that could not start: its settings invalid, the login refused, TLS failed, or no broker."""
+def kafka(exc: BaseException, bootstrap: str | None = None) -> SetupError:
+    """A Kafka client that could not start: its settings invalid, the login refused, TLS failed, or no broker.
+    `bootstrap`: the servers it was given, when not KAFKA_BOOTSTRAP_SERVERS (a command's --bootstrap)."""
     if isinstance(exc, KafkaConfigError):
         return SetupError(str(exc))  # names the variable already
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, SaslAuthenticationFailed | AuthenticationFailedError):
         user = os.environ.get("KAFKA_SASL_USERNAME", "")
         return SetupError(
-            f"{_bootstrap()}: the broker refused the credentials of {user!r} (KAFKA_SASL_USERNAME /"
+            f"{_bootstrap(bootstrap)}: the broker refused the credentials of {user!r} (KAFKA_SASL_USERNAME /"
             f" KAFKA_SASL_PASSWORD: a wrong password or an unknown user): {cause}"
         )
     if isinstance(cause, ssl.SSLError):
-        return SetupError(f"{_bootstrap()}: TLS handshake failed (KAFKA_SSL_CAFILE, KAFKA_SECURITY_PROTOCOL): {cause}")
+        return SetupError(
+            f"{_bootstrap(bootstrap)}: TLS handshake failed (KAFKA_SSL_CAFILE, KAFKA_SECURITY_PROTOCOL): {cause}"
+        )
     reason = cause if isinstance(cause, OSError | KafkaError | TimeoutError) and str(cause) else exc
-    return SetupError(f"{_bootstrap()}: broker unreachable: {reason}")
+    return SetupError(f"{_bootstrap(bootstrap)}: broker unreachable: {reason}")
 
 
 def database_url(url: str) -> str:
