@@ -215,3 +215,49 @@ def test_usual_schemas_and_prefixes_load(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setenv(k, v)
     s = load()
     assert (s.db_schema, s.topic_prefix) == ("intake_torino-north", "t-3f.lgnet_")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LGNET_CITY": "trieste"}, "service.trieste.intake: LGNET_DEPLOYMENT, else LGNET_CITY, is 'trieste'"),
+        ({"LGNET_DEPLOYMENT": "genova-north"}, "service.genova-north.intake"),
+        ({"KAFKA_SASL_USERNAME": "service.genova.housing"}, "service.genova.intake"),
+    ],
+)
+def test_another_deployments_principal_is_named_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    """A city IT team running Genova's intake with LGNET_CITY=trieste (or a deployment name, or credentials, of
+    another) got only the broker's refusals of its topics and groups, one by one."""
+    from lgnet_shared.service import ServiceSpec
+    from lgnet_shared.testing.service_start import start_refused
+
+    monkeypatch.delenv("KAFKA_SSL_CAFILE", raising=False)  # the suite's broker's: this test's clients are not TLS
+    provisioned = {
+        "LGNET_CITY": "genova",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": "service.genova.intake",
+        "KAFKA_SASL_PASSWORD": "x",
+    }
+    lines = start_refused(ServiceSpec(name="intake", default_port=8001), monkeypatch, **{**provisioned, **env})
+    user = env.get("KAFKA_SASL_USERNAME", "service.genova.intake")
+    assert lines[1].startswith(f"  KAFKA_SASL_USERNAME: {user} is not the principal of this deployment's intake"), lines
+    assert expected in lines[1], lines
+
+
+def test_the_deployments_own_principal_and_the_admin_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lgnet_shared.config import check_principal
+
+    monkeypatch.delenv("KAFKA_SSL_CAFILE", raising=False)
+    for user, deployment in (("service.genova-north.intake", "genova-north"), ("admin", "")):
+        for k, v in {
+            **GOOD,
+            "LGNET_CITY": "genova",
+            "LGNET_DEPLOYMENT": deployment,
+            "KAFKA_SASL_USERNAME": user,
+        }.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+        monkeypatch.setenv("KAFKA_SASL_PASSWORD", "x")
+        check_principal(load(), "intake")

@@ -323,6 +323,20 @@ def check_own(variables: Sequence[Variable]) -> None:
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
 
 
+def check_principal(settings: Settings, service: str) -> None:
+    """A deployment's service logs in as `service.<deployment>.<service>` (`lgnet-kafka-admin add-deployment`). Another
+    deployment's or service's credentials — or an LGNET_CITY / LGNET_DEPLOYMENT other than the ones they were
+    provisioned for — are named here, before anything connects: the broker refused the topics one by one instead."""
+    user = settings.kafka_sasl_username or ""
+    expected = f"service.{settings.deployment_name}.{service}"
+    if user.startswith("service.") and user != expected:
+        raise ConfigError(
+            f"invalid configuration:\n  KAFKA_SASL_USERNAME: {user} is not the principal of this deployment's {service}"
+            f" ({expected}: LGNET_DEPLOYMENT, else LGNET_CITY, is {settings.deployment_name!r}); use that principal's"
+            " credentials, or the LGNET_CITY and LGNET_DEPLOYMENT these were provisioned for"
+        )
+
+
 def usage(prog: str, own: Sequence[Variable] = (), settings: type[BaseSettings] | None = None) -> str:
     """`<command> --help`: a service (the shared `Settings`, then its own variables), the desk or the scheduler (their
     settings class) reads its configuration from the environment only; these are the variables."""

@@ -621,6 +621,7 @@ def run(spec: ServiceSpec) -> None:
         return
     settings = config.load()
     config.check_own(spec.variables)
+    config.check_principal(settings, spec.name)
     logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)
     configure_tracing(spec.name, settings.traces_exporter)
     app = create_app(spec, settings)
