@@ -151,3 +151,38 @@ def test_the_admin_commands_name_the_setting_the_servers_refused(
     err = capsys.readouterr().err
     assert f"KAFKA_BOOTSTRAP_SERVERS {kafka_bootstrap}: the broker refused the credentials" in err, err
     assert "KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD" in err and "not-it" not in err
+
+
+async def test_another_master_key_than_the_schemas_refuses_the_start(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city IT team restarted intake with another LGNET_MASTER_KEY (a secret regenerated on upgrade): it reported
+    ready, every read of a person was a 500 (InvalidUnwrap), and new persons' keys were wrapped with the new key."""
+    from lgnet_shared import pii
+
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = service.ServiceSpec(name="probe", default_port=8099)
+    first = service.Runtime(spec, config.load())
+    try:
+        await first.start()
+        async with first.pool.acquire() as conn:
+            await pii.KeyStore(first.settings.master_key_bytes()).key(conn, "p-1", create=True)
+    finally:
+        await first.stop()
+    again = service.Runtime(spec, config.load())  # the same key: starts
+    try:
+        await again.start()
+    finally:
+        await again.stop()
+    monkeypatch.setenv(
+        "LGNET_MASTER_KEY", service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)["LGNET_MASTER_KEY"]
+    )
+    other = service.Runtime(spec, config.load())
+    try:
+        with pytest.raises(service.StartRefused) as refused:
+            await other.start()
+    finally:
+        await other.stop()
+    assert str(refused.value).startswith("LGNET_MASTER_KEY: does not open the personal-data keys already in schema")

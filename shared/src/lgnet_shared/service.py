@@ -191,6 +191,13 @@ class Runtime:
                     f"{setup_errors.database_url(url)}: schema {self.schema!r} cannot be upgraded yet: {exc}"
                 ) from None
             await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
+            async with self.pool.acquire() as conn:
+                if not await pii.opens_stored_keys(conn, s.master_key_bytes()):
+                    raise StartRefused(
+                        f"LGNET_MASTER_KEY: does not open the personal-data keys already in schema {self.schema!r}"
+                        " (they were wrapped with another master key): start with the key this deployment has used;"
+                        " a new key cannot read them"
+                    )
 
         async def kafka() -> None:
             try:
