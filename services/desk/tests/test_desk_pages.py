@@ -1664,3 +1664,31 @@ def test_desk_admin_names_database_url_when_postgres_does_not_answer(
     err = capsys.readouterr().err
     assert err.startswith(f"lgnet-desk-admin: DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database"), err
     assert "s3cret-pw" not in err
+
+
+async def test_a_desk_started_with_another_master_key_refuses_naming_it(database_url: str, pg_schema: str) -> None:
+    """Restarted with another LGNET_MASTER_KEY, the desk reported ready and let operators log in, then every page
+    calling a service was a 500 (the operators' service tokens no longer open: InvalidTag)."""
+    from lgnet_shared import setup_errors
+
+    def settings(key: str) -> DeskSettings:
+        return DeskSettings(DATABASE_URL=database_url, LGNET_DB_SCHEMA=pg_schema, LGNET_MASTER_KEY=key)
+
+    def desk_with(key: str) -> Any:
+        return create_app(settings(key))
+
+    first_key = base64.b64encode(os.urandom(32)).decode()
+    first = desk_with(first_key)
+    async with first.router.lifespan_context(first):
+        async with first.state.pool.acquire() as conn:
+            await store.add_operator(conn, MARIA, "x", {"intake": "tok"}, _token_key(settings(first_key)))
+    again = desk_with(first_key)
+    async with again.router.lifespan_context(again):  # the same key: starts
+        pass
+    other = desk_with(base64.b64encode(os.urandom(32)).decode())
+    with pytest.raises(
+        setup_errors.SetupError, match=r"^LGNET_MASTER_KEY: does not open the operators' service tokens"
+    ):
+        async with other.router.lifespan_context(other):
+            pass
+    assert other.state.start_refused

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from lgnet_shared import config, db, http, logs, setup_errors
 
+from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.entrypoints import housing_web, outreach_web, web
 from lgnet_desk.settings import DeskSettings
@@ -26,10 +27,19 @@ def create_app(settings: DeskSettings) -> FastAPI:
             ):
                 app.state.pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=10)
                 await db.migrate(app.state.pool, MIGRATIONS)
-        except setup_errors.SetupError as refused:  # one line naming DATABASE_URL and why, not a traceback
+            async with app.state.pool.acquire() as conn:
+                if not await store.opens_stored_tokens(conn, web._token_key(settings)):
+                    raise setup_errors.SetupError(
+                        f"LGNET_MASTER_KEY: does not open the operators' service tokens already in schema"
+                        f" {settings.db_schema!r} (sealed with another master key): start with the key the desk has"
+                        " used; a new key cannot read them"
+                    )
+        except setup_errors.SetupError as refused:  # one line naming the setting and why, not a traceback
             log.error("start refused", reason=str(refused))
             app.state.start_refused = True
             await app.state.http.aclose()
+            if getattr(app.state, "pool", None) is not None:
+                await app.state.pool.close()
             raise
         try:
             yield
