@@ -1,4 +1,7 @@
-"""Run the LgNet services locally as background processes: start | stop | status.
+"""Run the LgNet services locally as background processes: start | stop | status [SERVICE ...].
+
+`start intake reporting` starts (and waits for) only those, `stop housing` stops only that one; without names, every
+service. A city that runs only some services runs only those.
 
 Each service that exists (services/<name>/ with an entry point) runs as `.venv/bin/lgnet-<name>` with logs in
 .local/logs/<name>.log (JSON lines) and its pid in .local/run/<name>.pid. `start` waits for /health/ready.
@@ -16,12 +19,13 @@ import asyncio
 import base64
 import json
 import os
+import sys
 import time
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
 
-from background import LOCAL, ROOT, Background, command_line, pid_of
+from background import LOCAL, ROOT, Background, pid_of
 
 if TYPE_CHECKING:
     from lgnet_shared.kafka_acls import Principal
@@ -108,7 +112,18 @@ def provisioned(wanted: dict[str, Principal]) -> dict[str, dict[str, str]]:
     return found
 
 
-def start() -> int:
+def chosen(names: list[str]) -> list[str] | None:
+    """The services named (every one when none is), or None after saying which names are not services."""
+    if unknown := sorted(set(names) - set(existing())):
+        print(f"[services] not a service: {', '.join(unknown)} (choose among {', '.join(existing())})")
+        return None
+    return [n for n in existing() if n in names] if names else existing()
+
+
+def start(names: list[str] | None = None) -> int:
+    wanted = chosen(names or [])
+    if wanted is None:
+        return 2
     for var in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"):
         if not os.environ.get(var):
             print(f"[services] {var} is not set: run `make up` (it provisions Kafka and PostgreSQL)")
@@ -120,8 +135,8 @@ def start() -> int:
         "LGNET_NATIONAL_PSEUDONYM_KEY": local_key("LGNET_NATIONAL_PSEUDONYM_KEY", "national-pseudonym.key"),
         "LGNET_CITY": os.environ.get("LGNET_CITY", "national"),
     }
-    to_start = [name for name in existing() if not pid_of(name)]
-    for name in sorted(set(existing()) - set(to_start)):
+    to_start = [name for name in wanted if not pid_of(name)]
+    for name in sorted(set(wanted) - set(to_start)):
         print(f"[services] {name} already running (pid {pid_of(name)})")
     credentials = principals(to_start, env["LGNET_CITY"]) if to_start else {}
     for name in to_start:
@@ -131,7 +146,7 @@ def start() -> int:
         )
         print(f"[services] {name} starting (pid {proc.pid}) on http://127.0.0.1:{port(name)}")
     deadline = time.monotonic() + 90
-    pending = set(existing())
+    pending = set(wanted)
     while pending and time.monotonic() < deadline:
         for name in sorted(pending):
             if pid_of(name) is None:
@@ -146,13 +161,16 @@ def start() -> int:
     return 0
 
 
-def stop() -> int:
-    for name in existing():
+def stop(names: list[str] | None = None) -> int:
+    wanted = chosen(names or [])
+    if wanted is None:
+        return 2
+    for name in wanted:
         Background(name, port(name)).stop()
     return 0
 
 
-def status() -> int:
+def status(_: list[str] | None = None) -> int:
     for name in existing():
         pid = pid_of(name)
         state = f"ready ({ready(name)[1]})" if pid and ready(name)[0] else ("starting/unhealthy" if pid else "stopped")
@@ -161,4 +179,8 @@ def status() -> int:
 
 
 if __name__ == "__main__":
-    command_line(__doc__, start=start, stop=stop, status=status)
+    commands = {"start": start, "stop": stop, "status": status}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        raise SystemExit(2)
+    raise SystemExit(commands[sys.argv[1]](sys.argv[2:]))

@@ -187,3 +187,77 @@ def test_the_broker_ca_is_loaded_once_per_file_version(tmp_path: Path) -> None:
     assert rotated is not first
     assert [c["serialNumber"] for c in rotated.get_ca_certs()] != [c["serialNumber"] for c in first.get_ca_certs()]
     assert KafkaSecurity(security_protocol="PLAINTEXT").ssl_context() is None
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "why"),
+    [
+        ("LGNET_DB_SCHEMA", "Intake_North", "lower-case"),  # created quoted, then not on the search path
+        ("LGNET_DB_SCHEMA", 'bad"schema', "lower-case"),
+        ("LGNET_TOPIC_PREFIX", "torino test.", "A-Z a-z 0-9 . _ -"),
+    ],
+)
+def test_a_schema_or_topic_prefix_the_servers_would_refuse_is_named(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str, why: str
+) -> None:
+    """A city IT team naming its second deployment's schema `Intake_North` got a traceback from PostgreSQL at start
+    ("no schema has been selected to create in"), naming no variable."""
+    for k, v in {**GOOD, var: value}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as info:
+        load()
+    line = next((x for x in str(info.value).splitlines() if x.startswith(f"  {var}: ")), "")
+    assert why in line, str(info.value)
+
+
+def test_usual_schemas_and_prefixes_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {**GOOD, "LGNET_DB_SCHEMA": "intake_torino-north", "LGNET_TOPIC_PREFIX": "t-3f.lgnet_"}.items():
+        monkeypatch.setenv(k, v)
+    s = load()
+    assert (s.db_schema, s.topic_prefix) == ("intake_torino-north", "t-3f.lgnet_")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LGNET_CITY": "trieste"}, "service.trieste.intake: LGNET_DEPLOYMENT, else LGNET_CITY, is 'trieste'"),
+        ({"LGNET_DEPLOYMENT": "genova-north"}, "service.genova-north.intake"),
+        ({"KAFKA_SASL_USERNAME": "service.genova.housing"}, "service.genova.intake"),
+    ],
+)
+def test_another_deployments_principal_is_named_before_connecting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    """A city IT team running Genova's intake with LGNET_CITY=trieste (or a deployment name, or credentials, of
+    another) got only the broker's refusals of its topics and groups, one by one."""
+    from lgnet_shared.service import ServiceSpec
+    from lgnet_shared.testing.service_start import start_refused
+
+    monkeypatch.delenv("KAFKA_SSL_CAFILE", raising=False)  # the suite's broker's: this test's clients are not TLS
+    provisioned = {
+        "LGNET_CITY": "genova",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": "service.genova.intake",
+        "KAFKA_SASL_PASSWORD": "x",
+    }
+    lines = start_refused(ServiceSpec(name="intake", default_port=8001), monkeypatch, **{**provisioned, **env})
+    user = env.get("KAFKA_SASL_USERNAME", "service.genova.intake")
+    assert lines[1].startswith(f"  KAFKA_SASL_USERNAME: {user} is not the principal of this deployment's intake"), lines
+    assert expected in lines[1], lines
+
+
+def test_the_deployments_own_principal_and_the_admin_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lgnet_shared.config import check_principal
+
+    monkeypatch.delenv("KAFKA_SSL_CAFILE", raising=False)
+    for user, deployment in (("service.genova-north.intake", "genova-north"), ("admin", "")):
+        for k, v in {
+            **GOOD,
+            "LGNET_CITY": "genova",
+            "LGNET_DEPLOYMENT": deployment,
+            "KAFKA_SASL_USERNAME": user,
+        }.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+        monkeypatch.setenv("KAFKA_SASL_PASSWORD", "x")
+        check_principal(load(), "intake")

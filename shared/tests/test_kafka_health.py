@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.protocol.metadata import MetadataResponse_v1
-from lgnet_shared.kafka_health import replication_state
+from lgnet_shared.kafka_health import replication_state, unusable_topics
 
 
 def _metadata(brokers: list[int], partitions: list[tuple[int, int, list[int], list[int]]]) -> ClusterMetadata:
@@ -53,3 +53,24 @@ def test_readiness_serves_while_degraded_and_not_when_a_check_fails() -> None:
     assert readiness({"postgres": "ok", "kafka": "ok"}) == (200, "ok")
     assert readiness({"kafka": "degraded: broker 2 missing", "following": "ok"}) == (200, "degraded")
     assert readiness({"kafka": "degraded: broker 2 missing", "following": "error: stopped"}) == (503, "unavailable")
+
+
+def test_a_topic_not_authorised_or_missing_is_an_error_naming_it() -> None:
+    """A deployment whose rights were revoked (or a topic deleted) got "kafka": "ok" from readiness: the broker answers
+    metadata, with an error for each such topic."""
+    md = ClusterMetadata()
+    md.update_metadata(
+        MetadataResponse_v1(
+            [(1, "127.0.0.1", 9001, None)],
+            1,
+            [
+                (0, "t", False, [(0, 0, 1, [1], [1])]),
+                (29, "lgnet.intake.events", False, []),  # TOPIC_AUTHORIZATION_FAILED
+                (3, "lgnet.deadletter", False, []),  # UNKNOWN_TOPIC_OR_PARTITION
+            ],
+        )
+    )
+    assert unusable_topics(md, ["t"]) is None
+    assert unusable_topics(md, ["t", "lgnet.intake.events", "lgnet.deadletter"]) == (
+        "error: not authorised on lgnet.intake.events; no such topic lgnet.deadletter"
+    )

@@ -459,6 +459,18 @@ def test_admin_cli_unreachable_broker_is_a_clear_error(
     assert "cannot reach Kafka at 127.0.0.1:1" in err and "Traceback" not in err
 
 
+def test_admin_cli_with_a_wrong_password_says_the_login_was_refused(
+    kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said "cannot reach Kafka" for a broker that answered and refused the password (a city IT team's typo)."""
+    assert os.environ.get("KAFKA_SASL_USERNAME"), "the suite's broker is secured (.local/infra.env)"
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-the-password")
+    assert admin_main(["--bootstrap", kafka_bootstrap, "list"]) == 1
+    err = capsys.readouterr().err
+    assert f"Kafka at {kafka_bootstrap} refused the login of {os.environ['KAFKA_SASL_USERNAME']!r}" in err, err
+    assert "KAFKA_SASL_PASSWORD" in err and "cannot reach" not in err and "not-the-password" not in err
+
+
 @pytest.mark.parametrize("service", ["intake", "housing", "payments", "reporting"])
 def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) -> None:
     """The ACLs come from the registry's writers/readers: a service producing or consuming a topic its role is

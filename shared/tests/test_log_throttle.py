@@ -93,3 +93,37 @@ async def test_the_end_of_an_outage_is_noticed_in_the_event_loop() -> None:
         logger.error("Unable connect to node with id %s: %s", 1, "refused")
     await asyncio.sleep(1.5)
     assert len(lines) == 2 and "stopped" in lines[-1] and "19 repeated lines suppressed" in lines[-1], lines
+
+
+def test_a_postgres_outage_is_a_line_per_kind_not_a_traceback_every_2_s() -> None:
+    """A city IT team stopped PostgreSQL for a minute: each service's log got "outbox relay failed; retrying" with its
+    traceback every 2 s (≈ 100 KB) — the relay's retries. Through the services' own log set-up (`configure`, in a
+    process of its own): the first failure of each kind is logged, with its traceback and the note that repeats are
+    summarised, and its repeats are not."""
+    import json
+    import subprocess
+    import sys
+
+    outage = (
+        "import logging\n"
+        "from lgnet_shared import logs\n"
+        "logs.configure('housing', 'INFO', deployment='torino')\n"
+        "relay = logs.get_logger('lgnet_shared.outbox')\n"
+        "for _ in range(30):\n"
+        "    try:\n"
+        "        raise ConnectionRefusedError(111, 'Connection refused')\n"
+        "    except OSError:\n"
+        "        relay.exception('outbox relay failed; retrying')\n"
+        "    logging.getLogger('asyncpg.pool').warning('Failed to restore the pool connection floor; retrying')\n"
+        "relay.info('outbox relay leads')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", outage], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [line["event"].split(" [")[0] for line in lines] == [
+        "outbox relay failed; retrying",
+        "Failed to restore the pool connection floor; retrying",
+        "outbox relay leads",
+    ], lines
+    assert lines[0]["event"].endswith("[repeats of this error are summarised every 30 s]")
+    assert "ConnectionRefusedError" in lines[0]["exception"] and lines[0]["deployment"] == "torino"

@@ -8,6 +8,7 @@ against real Kafka."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -49,3 +50,26 @@ async def test_readiness_asks_about_the_services_topics_only_and_creates_none(
     assert readiness, f"readiness did not ask about the service's topics: {[r._topics for r in asked]}"
     for request in readiness:
         assert request._allow_auto_topic_creation is False, "a missing topic could be created by asking"
+
+
+async def test_readiness_names_a_topic_of_the_service_that_is_gone(probe: Runtime, kafka_bootstrap: str) -> None:
+    """A city IT team revoked a deployment's rights (`lgnet-kafka-admin revoke`) and its readiness stayed "ok" while it
+    could neither publish nor consume; a deleted topic is the same answer from the broker: an error for the topic."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from lgnet_shared.kafka import client_kwargs
+
+    assert (await probe.ready())["kafka"] == "ok"
+    gone = physical("housing.events", probe.settings.topic_prefix)
+    assert gone in [physical(t, probe.settings.topic_prefix) for t in probe.topic_names()]
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+    await admin.start()
+    try:
+        await admin.delete_topics([gone])
+    finally:
+        await admin.close()
+    for _ in range(50):
+        checks = await probe.ready()
+        if checks["kafka"] != "ok":
+            break
+        await asyncio.sleep(0.1)
+    assert checks["kafka"] == f"error: no such topic {gone}", checks

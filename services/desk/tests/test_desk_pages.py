@@ -9,10 +9,13 @@ import base64
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from lgnet_desk.adapters import store
@@ -23,6 +26,7 @@ from lgnet_desk.entrypoints.web import _token_key
 from lgnet_desk.service_layer import login
 from lgnet_desk.settings import DeskSettings
 from lgnet_shared import clock, db
+from lgnet_shared.testing.process import free_port
 
 pytestmark = pytest.mark.integration
 PORTS = {"8001": "intake", "8002": "housing", "8003": "payments"}  # DeskSettings' default service URLs
@@ -1598,3 +1602,93 @@ async def test_withdrawing_the_sharing_consent_says_first_who_stops_seeing_the_p
     ), note
     r = await desk.client.post("/persons/p-1/consents", data={"csrf": "csrf-maria", "purpose": "partner_sharing"})
     assert r.status_code == 422 and recorded == [] and 'id="granted-error"' in r.text
+
+
+async def test_readiness_is_503_naming_postgres_while_it_does_not_answer(database_url: str, pg_schema: str) -> None:
+    """As the services' /health/ready (docs/operators.md, "Health and metrics"): a city IT team stopping PostgreSQL
+    got a plain-text 500 "Internal Server Error" and a traceback in the desk's log."""
+    settings = DeskSettings(
+        DATABASE_URL=database_url, LGNET_DB_SCHEMA=pg_schema, LGNET_MASTER_KEY=base64.b64encode(os.urandom(32)).decode()
+    )
+    app = create_app(settings)
+    await app.state.http.aclose()
+    up = await db.create_pool(database_url, pg_schema, max_size=1)
+    down = await asyncpg.create_pool(f"postgresql://lgnet@127.0.0.1:{free_port()}/lgnet", min_size=0, max_size=1)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as c:
+            app.state.pool = up
+            r = await c.get("/health/ready")
+            assert (r.status_code, r.json()) == (200, {"status": "ok", "service": "desk", "checks": {"postgres": "ok"}})
+            app.state.pool = down
+            r = await c.get("/health/ready")
+            assert r.status_code == 503 and r.json()["status"] == "unavailable", r.text
+            assert r.json()["checks"]["postgres"].startswith("error: "), r.text
+    finally:
+        await up.close()
+        await down.close()
+
+
+def test_a_desk_whose_database_does_not_answer_says_so_on_one_line() -> None:
+    """`lgnet-desk` with PostgreSQL not answering: one `start refused` line naming DATABASE_URL (without its password)
+    and why, exit status 3 — it was a traceback."""
+    nothing = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet",
+        "LGNET_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "LGNET_HTTP_PORT": str(free_port()),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "lgnet_desk.entrypoints.main"], env=env, capture_output=True, text=True, timeout=60
+    )
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert done.returncode == 3, lines
+    assert not [r for r in lines if "Traceback" in json.dumps(r)], lines
+    refused = [r["reason"] for r in lines if r["event"] == "start refused"]
+    assert len(refused) == 1, lines
+    assert refused[0].startswith(f"DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database unreachable")
+    assert "s3cret-pw" not in json.dumps(lines)
+
+
+def test_desk_admin_names_database_url_when_postgres_does_not_answer(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It printed "lgnet-desk-admin: ConnectionRefusedError: …", naming no setting."""
+    from lgnet_desk.entrypoints import admin
+
+    nothing = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet")
+    monkeypatch.setenv("LGNET_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("LGNET_DESK_PASSWORD", "una-password-lunga")
+    assert admin.main(["add-operator", "x", "--name", "X", "--role", "staff", "--city", "torino"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"lgnet-desk-admin: DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database"), err
+    assert "s3cret-pw" not in err
+
+
+async def test_a_desk_started_with_another_master_key_refuses_naming_it(database_url: str, pg_schema: str) -> None:
+    """Restarted with another LGNET_MASTER_KEY, the desk reported ready and let operators log in, then every page
+    calling a service was a 500 (the operators' service tokens no longer open: InvalidTag)."""
+    from lgnet_shared import setup_errors
+
+    def settings(key: str) -> DeskSettings:
+        return DeskSettings(DATABASE_URL=database_url, LGNET_DB_SCHEMA=pg_schema, LGNET_MASTER_KEY=key)
+
+    def desk_with(key: str) -> Any:
+        return create_app(settings(key))
+
+    first_key = base64.b64encode(os.urandom(32)).decode()
+    first = desk_with(first_key)
+    async with first.router.lifespan_context(first):
+        async with first.state.pool.acquire() as conn:
+            await store.add_operator(conn, MARIA, "x", {"intake": "tok"}, _token_key(settings(first_key)))
+    again = desk_with(first_key)
+    async with again.router.lifespan_context(again):  # the same key: starts
+        pass
+    other = desk_with(base64.b64encode(os.urandom(32)).decode())
+    with pytest.raises(
+        setup_errors.SetupError, match=r"^LGNET_MASTER_KEY: does not open the operators' service tokens"
+    ):
+        async with other.router.lifespan_context(other):
+            pass
+    assert other.state.start_refused

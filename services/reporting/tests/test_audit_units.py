@@ -463,3 +463,31 @@ def test_a_run_that_fails_leaves_no_folder_behind(
         assert ended.value.code == 2
         assert "broker unreachable" in json.loads(capsys.readouterr().out)["error"]  # past the argument checks
     assert not (tmp_path / "audits").exists() and not (tmp_path / "keys").exists()
+
+
+def test_the_notary_logs_json_lines_and_rate_limits_a_broker_outage() -> None:
+    """A city IT team stopped the broker for a minute: the notary's log got 540 plain-text lines from the Kafka client
+    ("Unable connect to node with id 1", one per retry), where the services log JSON lines and one line per kind of
+    connection error per 30 s (docs/operators.md, "Logs"). The command runs as `lgnet-notary run`, its work replaced
+    by an outage's worth of the client's lines."""
+    import json
+    import subprocess
+    import sys
+
+    outage = (
+        "import logging, sys\n"
+        "from lgnet_reporting.entrypoints import audit\n"
+        "def outage(_fn, _args):\n"
+        "    for _ in range(200):\n"
+        "        logging.getLogger('aiokafka.conn').error('Unable connect to node with id %s: %s', 1, 'refused')\n"
+        "    return 0\n"
+        "audit._run = outage\n"
+        "audit.notary_main(['run'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", outage], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines[:5]
+    line = json.loads(lines[0])
+    assert line["event"].startswith("Unable connect to node with id 1: refused [repeats of this error are summarised")
+    assert (line["level"], line["service"]) == ("error", "notary")

@@ -14,7 +14,7 @@ import asyncio
 import os
 import sys
 
-from lgnet_shared import actors, db
+from lgnet_shared import actors, db, setup_errors
 from lgnet_shared.errors import ContractError
 
 
@@ -54,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)
         return 2
     try:
-        print(asyncio.run(run(args)))
+        with setup_errors.database(os.environ["DATABASE_URL"]):
+            print(asyncio.run(run(args)))
+    except setup_errors.SetupError as exc:  # PostgreSQL not answering or refusing: DATABASE_URL named, no traceback
+        print(f"lgnet-admin: error: {exc}", file=sys.stderr)
+        return 1
     except (ContractError, ValueError) as exc:
         print(f"lgnet-admin: error: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,13 @@ from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
 
 DEPLOYMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+# A schema name the services can quote in SQL and put unquoted in the connections' search_path, where PostgreSQL folds
+# it to lower case: "Intake_North" was created (quoted) and then not found ("no schema has been selected to create
+# in", a traceback), a '"' broke the SQL.
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,62}")
+# Kafka's legal topic characters: a prefix with any other made every topic the service asked for unusable (named only
+# as "not authorised" by the broker).
+TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,100}")
 
 
 class Settings(BaseSettings):
@@ -181,6 +188,25 @@ class Settings(BaseSettings):
             raise ValueError(f"{why} (LGNET_CITY)")
         return v
 
+    @field_validator("db_schema")
+    @classmethod
+    def _schema(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not SCHEMA_NAME.fullmatch(v):
+            raise ValueError(
+                "must be 1-63 lower-case letters, digits, '_' or '-', starting with a letter or '_'"
+                " (PostgreSQL folds the connections' search_path to lower case)"
+            )
+        return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not TOPIC_PREFIX.fullmatch(v):
+            raise ValueError("must be at most 100 of the characters Kafka allows in a topic name: A-Z a-z 0-9 . _ -")
+        return v
+
     @field_validator("legacy_deployments")
     @classmethod
     def _legacy(cls, v: str) -> str:
@@ -295,6 +321,20 @@ def check_own(variables: Sequence[Variable]) -> None:
             lines.append(f"  {v.name}: {exc}")
     if lines:
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+
+
+def check_principal(settings: Settings, service: str) -> None:
+    """A deployment's service logs in as `service.<deployment>.<service>` (`lgnet-kafka-admin add-deployment`). Another
+    deployment's or service's credentials — or an LGNET_CITY / LGNET_DEPLOYMENT other than the ones they were
+    provisioned for — are named here, before anything connects: the broker refused the topics one by one instead."""
+    user = settings.kafka_sasl_username or ""
+    expected = f"service.{settings.deployment_name}.{service}"
+    if user.startswith("service.") and user != expected:
+        raise ConfigError(
+            f"invalid configuration:\n  KAFKA_SASL_USERNAME: {user} is not the principal of this deployment's {service}"
+            f" ({expected}: LGNET_DEPLOYMENT, else LGNET_CITY, is {settings.deployment_name!r}); use that principal's"
+            " credentials, or the LGNET_CITY and LGNET_DEPLOYMENT these were provisioned for"
+        )
 
 
 def usage(prog: str, own: Sequence[Variable] = (), settings: type[BaseSettings] | None = None) -> str:

@@ -23,9 +23,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import TopicPartition
 
+from lgnet_shared import setup_errors
 from lgnet_shared.deadletter import (
     H_ATTEMPTS,
     H_CONSUMER,
@@ -342,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), 2)
     except DeadLetterError as exc:
         return _fail(str(exc), 1)
+    except KafkaConnectionError as exc:  # no broker, the login refused, TLS: which setting, and why
+        return _fail(str(setup_errors.kafka(exc, args.bootstrap)), 1)
     except (KafkaError, OSError) as exc:
         name, text = type(exc).__name__, str(exc)
         return _fail(f"kafka: {text if text.startswith(name) else f'{name}: {text}'}", 1)

@@ -87,6 +87,25 @@ class Problem(BaseModel):
 PROBLEM_SCHEMA = Problem.model_json_schema()
 
 
+def quiet_refusal(app: FastAPI) -> Any:
+    """The app as uvicorn serves it, except that a start refused (`app.state.start_refused`: its lifespan logged the
+    reason on one "start refused" line) is reported to uvicorn without the traceback Starlette attaches, which
+    uvicorn logged as one more error line. The services' and the desk's console entry points serve through it."""
+
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            return await app(scope, receive, send)
+
+        async def quiet(message: Any) -> None:
+            if message["type"] == "lifespan.startup.failed" and getattr(app.state, "start_refused", False):
+                message = {**message, "message": ""}
+            await send(message)
+
+        await app(scope, receive, quiet)
+
+    return serve
+
+
 def readiness(checks: dict[str, str]) -> tuple[int, str]:
     """/health/ready's HTTP status and `status` from its named checks ("ok", "degraded: …" or "error: …"). A
     degraded check (a broker of a replicated cluster gone) still serves: ready (200), and said so."""

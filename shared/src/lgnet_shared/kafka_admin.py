@@ -35,7 +35,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import AuthenticationFailedError, KafkaError, SaslAuthenticationFailed
 from aiokafka.structs import TopicPartition
 
 from lgnet_shared import kafka_acls as ka
@@ -98,6 +98,12 @@ class Admin:
                 await self.client.start()
         except (TimeoutError, KafkaError, OSError) as exc:
             await self.client.close()
+            refused = exc.__cause__ or exc.__context__
+            if isinstance(refused, SaslAuthenticationFailed | AuthenticationFailedError):  # reached, login refused
+                raise Fail(
+                    f"Kafka at {self.bootstrap} refused the login of {self.security.sasl_username!r}"
+                    f" (KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD: a wrong password or an unknown user): {refused}"
+                ) from None
             raise Fail(
                 f"cannot reach Kafka at {self.bootstrap} as {self.security.sasl_username or 'anonymous'}"
                 f" ({type(exc).__name__}: {exc}); check KAFKA_BOOTSTRAP_SERVERS and the admin's KAFKA_* settings"

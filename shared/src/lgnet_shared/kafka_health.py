@@ -89,6 +89,23 @@ async def _all_served(client: AIOKafkaClient, topics: Sequence[str]) -> bool:
     return True
 
 
+def unusable_topics(metadata: Any, topics: Iterable[str]) -> str | None:
+    """ "error: ..." naming the topics of `topics` the metadata answer does not give this client — not authorised (the
+    deployment's rights revoked, or provisioned under another name), or missing (deleted, never created) — else None.
+    Readiness said "ok" while a revoked deployment could neither publish nor consume: the broker answers metadata,
+    with an error for each such topic."""
+    partitions: dict[str, dict[int, Any]] = getattr(metadata, "_partitions", {})
+    denied = set(getattr(metadata, "unauthorized_topics", ()))
+    refused = sorted(t for t in topics if t in denied)
+    missing = sorted(t for t in topics if t not in denied and not partitions.get(t))
+    parts = []
+    if refused:
+        parts.append(f"not authorised on {', '.join(refused)}")
+    if missing:
+        parts.append(f"no such topic {', '.join(missing)}")
+    return f"error: {'; '.join(parts)}" if parts else None
+
+
 def replication_state(metadata: Any, topics: Iterable[str]) -> str:
     """ "ok", or "degraded: ..." from one cluster metadata answer (aiokafka ClusterMetadata) over `topics`."""
     live = {b.nodeId for b in metadata.brokers()}

@@ -145,17 +145,27 @@ CONNECTION_ERRORS = (
     "Failed fetch messages from",
     "Unexpected error in join group",
     "OffsetCommit failed",
+    # PostgreSQL away (a restart, a failover): the outbox relay retries every 2 s, each time with a traceback (≈ 100 KB
+    # of log per service in a one-minute outage); asyncpg's pool tries to reconnect its floor with a growing delay.
+    "outbox relay failed",
+    "Failed to restore the pool connection floor",
 )
 
 
 class ConnectionErrorThrottle(logging.Filter):
-    """Rate-limits repeated connection errors of the Kafka client (loggers `aiokafka*`): one line when a kind
+    """Rate-limits repeated connection errors of the Kafka client (loggers `aiokafka*`), and while PostgreSQL is away
+    the outbox relay's and asyncpg's pool's retries: one line when a kind
     of error starts (the state change), then at most one summary every `interval` seconds while it repeats
     ("... and N more like it in the last 30 s"), and one line when it has stopped for `interval` seconds
     ("... stopped after 37 s; 2,700 lines suppressed"). Other lines pass untouched. Installed on the root
     handlers by `configure`."""
 
-    def __init__(self, interval: float = 30.0, clock: Any = None, prefixes: tuple[str, ...] = ("aiokafka",)) -> None:
+    def __init__(
+        self,
+        interval: float = 30.0,
+        clock: Any = None,
+        prefixes: tuple[str, ...] = ("aiokafka", "asyncpg", "lgnet_shared.outbox"),
+    ) -> None:
         super().__init__()
         import time
 
@@ -168,8 +178,16 @@ class ConnectionErrorThrottle(logging.Filter):
     def kind(self, record: logging.LogRecord) -> str | None:
         if not record.name.startswith(self.prefixes) or record.levelno < logging.WARNING:
             return None
-        template = str(record.msg)
+        template = str(record.msg.get("event", "")) if isinstance(record.msg, dict) else str(record.msg)
         return next((p for p in CONNECTION_ERRORS if template.startswith(p)), None)
+
+    @staticmethod
+    def _note(record: logging.LogRecord, note: str) -> None:
+        """Appends to the line's message: a library's format string, or our own (structlog's) event."""
+        if isinstance(record.msg, dict):
+            record.msg = {**record.msg, "event": f"{record.msg.get('event', '')} {note}"}
+        else:
+            record.msg = f"{record.msg} {note}"
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "lgnet_throttle", False):
@@ -184,14 +202,15 @@ class ConnectionErrorThrottle(logging.Filter):
             episode = None
         if episode is None:  # it starts: the state change is logged, with a note that repeats will be summarised
             self.episodes[kind] = [now, now, now, 0, 0, record.name]
-            record.msg = f"{record.msg} [repeats of this error are summarised every {self.interval:.0f} s]"
+            self._note(record, f"[repeats of this error are summarised every {self.interval:.0f} s]")
             self._watch(kind)
             return True
         episode[1] = now
         if now - episode[2] >= self.interval:
-            record.msg = (
-                f"{record.msg} [still failing after {now - episode[0]:.0f} s: {episode[3]} more lines like it "
-                f"in the last {now - episode[2]:.0f} s suppressed]"
+            self._note(
+                record,
+                f"[still failing after {now - episode[0]:.0f} s: {episode[3]} more lines like it "
+                f"in the last {now - episode[2]:.0f} s suppressed]",
             )
             episode[2], episode[3] = now, 0
             return True

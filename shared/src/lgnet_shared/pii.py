@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from lgnet_shared import runtime_schema
 from lgnet_shared.sealed import Sealed
@@ -55,6 +55,20 @@ def parse_master_key(value: str) -> bytes:
     if len(key) != 32:
         raise ValueError("must be base64 of exactly 32 bytes")
     return key
+
+
+async def opens_stored_keys(conn: Conn, master_key: bytes) -> bool:
+    """Whether this master key unwraps the keys already stored (one is enough: all were wrapped with one key). A
+    service started with another key (a secret regenerated, another host's key file) reported ready, then answered
+    500 to every read of a person and wrapped new persons' keys with the wrong one, mixing two keys in one table."""
+    wrapped = await conn.fetchval("select wrapped from person_keys where wrapped is not null limit 1")
+    if wrapped is None:
+        return True
+    try:
+        aes_key_unwrap(master_key, wrapped)
+    except InvalidUnwrap:
+        return False
+    return True
 
 
 class KeyStore:

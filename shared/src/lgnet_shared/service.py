@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupAuthorizationFailedError, KafkaConnectionError, TopicAuthorizationFailedError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
@@ -41,6 +43,7 @@ from lgnet_shared import (
     outbox,
     pii,
     runtime_schema,
+    setup_errors,
 )
 from lgnet_shared.commits import DeferredCommits
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InboxKey, InvalidHook, Record, VerifyHook
@@ -51,6 +54,7 @@ from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import (
     SERVICES,
     TOPICS,
+    TopicsNotCreated,
     city_of_topic,
     city_topics,
     ensure_topics,
@@ -70,7 +74,15 @@ DEPLOYMENT_MIGRATION = runtime_schema.DEPLOYMENT
 all_migrations = runtime_schema.all_migrations
 
 
-class SchemaOwnedElsewhere(SystemExit):
+class StartRefused(Exception):
+    """A start that cannot go on for a reason the operator fixes — a setting, the database or the broker refusing
+    or not answering, a migration that needs staff first: logged on one "start refused" line that names the setting
+    and the reason, then the process exits (status 3), without a traceback. An Exception, not a SystemExit: raised
+    in one of the start's concurrent steps, a SystemExit escaped asyncio's task and the event loop — a CancelledError
+    traceback, and the reason printed raw instead of as a JSON line."""
+
+
+class SchemaOwnedElsewhere(StartRefused):
     """Start-up refused: the schema belongs to another deployment."""
 
 
@@ -168,11 +180,40 @@ class Runtime:
                 steps[name] = round(time.monotonic() - t0, 3)
 
         async def postgres() -> None:
-            self.pool = await timed("pool", db.create_pool(s.database_url.get_secret_value(), self.schema))
-            await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
+            url = s.database_url.get_secret_value()
+            try:
+                with setup_errors.database(url, needs=f"the service creates its schema {self.schema!r} there"):
+                    self.pool = await timed("pool", db.create_pool(url, self.schema))
+                    await timed("migrations", db.migrate(self.pool, all_migrations(self.spec.migrations)))
+            except setup_errors.SetupError as exc:
+                raise StartRefused(str(exc)) from None
+            except asyncpg.RaiseError as exc:  # a migration that needs people to act first (docs/operators.md)
+                raise StartRefused(
+                    f"{setup_errors.database_url(url)}: schema {self.schema!r} cannot be upgraded yet: {exc}"
+                ) from None
             await claim_schema(self.pool, self.schema, s.deployment_name, s.city)
+            async with self.pool.acquire() as conn:
+                if not await pii.opens_stored_keys(conn, s.master_key_bytes()):
+                    raise StartRefused(
+                        f"LGNET_MASTER_KEY: does not open the personal-data keys already in schema {self.schema!r}"
+                        " (they were wrapped with another master key): start with the key this deployment has used;"
+                        " a new key cannot read them"
+                    )
 
         async def kafka() -> None:
+            try:
+                await kafka_steps()
+            except KafkaConnectionError as exc:  # no broker, the login refused, TLS: which setting, and why
+                raise StartRefused(str(setup_errors.kafka(exc))) from None
+            except (TopicsNotCreated, TopicAuthorizationFailedError, GroupAuthorizationFailedError) as exc:
+                who = s.kafka_sasl_username or "(none)"
+                raise StartRefused(
+                    f"KAFKA_SASL_USERNAME {who}: not authorised: {exc or type(exc).__name__}."
+                    f" Provision this deployment's service: `lgnet-kafka-admin add-deployment --city {s.city}"
+                    f" --service {self.spec.name} --deployment {s.deployment_name}` (LGNET_DEPLOYMENT, LGNET_CITY)"
+                ) from None
+
+        async def kafka_steps() -> None:
             self.producer = AIOKafkaProducer(
                 **client_kwargs(s.kafka_bootstrap_servers, security), enable_idempotence=True
             )
@@ -199,7 +240,16 @@ class Runtime:
         self.signer = signer = FactSigner(s.signing_seed(self.spec.name), s.deployment_name, self.spec.name, s.city)
         self.signing_keys = KeyRegistry(s.kafka_bootstrap_servers, s.topic_prefix, security)
 
-        await asyncio.gather(postgres(), kafka())
+        # Both run to their end, so a start refused says everything at fault at once (the database and the broker).
+        outcomes = await asyncio.gather(postgres(), kafka(), return_exceptions=True)
+        refused = [o for o in outcomes if isinstance(o, StartRefused)]
+        if len(refused) == 1:
+            raise refused[0]
+        if refused:
+            raise StartRefused("; ".join(str(r) for r in refused))
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         if self.spec.preflight is not None:
             await timed("preflight", self.spec.preflight(self))
         metrics.DEPLOYMENT.labels(self.spec.name, s.deployment_name, s.city).set(1)
@@ -386,7 +436,9 @@ class Runtime:
             topics = [physical(t, self.settings.topic_prefix) for t in self.topic_names()]
             async with asyncio.timeout(3):
                 metadata = await kafka_health.metadata_of(self.producer.client, topics)
-            checks["kafka"] = kafka_health.replication_state(metadata, topics)
+            checks["kafka"] = kafka_health.unusable_topics(metadata, topics) or kafka_health.replication_state(
+                metadata, topics
+            )
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
@@ -523,8 +575,10 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             await runtime.start()
-        except SystemExit as refused:  # a refusal to start, not a fault: its reason on one line an operator finds
+        except (StartRefused, SystemExit) as refused:  # not a fault: its reason on one line an operator finds
             log.error("start refused", reason=str(refused))
+            app.state.start_refused = True  # uvicorn is not to log the traceback too (http.quiet_refusal)
+            await runtime.stop()  # what the start opened
             raise
         app.state.runtime = runtime
         try:
@@ -576,11 +630,12 @@ def run(spec: ServiceSpec) -> None:
         return
     settings = config.load()
     config.check_own(spec.variables)
+    config.check_principal(settings, spec.name)
     logs.configure(spec.name, settings.log_level, deployment=settings.deployment_name)
     configure_tracing(spec.name, settings.traces_exporter)
     app = create_app(spec, settings)
     uvicorn.run(
-        app,
+        http.quiet_refusal(app),
         host=settings.http_host,
         port=settings.http_port or spec.default_port,
         log_config=None,

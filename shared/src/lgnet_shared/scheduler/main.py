@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared import config, db, logs
+from lgnet_shared import config, db, http, logs, setup_errors
 from lgnet_shared.cities import CITIES, NATIONAL, outside_programme
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
@@ -127,8 +127,15 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await db.create_pool(settings.database_url.get_secret_value(), settings.db_schema, max_size=4)
-        await db.migrate(pool, ledger.MIGRATIONS)
+        url = settings.database_url.get_secret_value()
+        try:
+            with setup_errors.database(url, needs=f"the scheduler creates its schema {settings.db_schema!r}"):
+                pool = await db.create_pool(url, settings.db_schema, max_size=4)
+                await db.migrate(pool, ledger.MIGRATIONS)
+        except setup_errors.SetupError as refused:  # one line naming DATABASE_URL and why, not a traceback
+            log.error("start refused", reason=str(refused))
+            app.state.start_refused = True
+            raise
         scheduler = Scheduler(
             pool=pool,
             jobs=settings.job_list(),
@@ -198,8 +205,11 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:
-        async with app.state.pool.acquire() as conn:
-            metrics.refresh(await ledger.latest(conn))
+        """The ledger's series as last read when PostgreSQL does not answer: a scrape during an outage still gets
+        this replica's own series (`lgnet_scheduler_last_tick_timestamp_seconds`, runs) instead of a 500."""
+        with contextlib.suppress(Exception):
+            async with app.state.pool.acquire() as conn, asyncio.timeout(2):
+                metrics.refresh(await ledger.latest(conn))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -213,7 +223,11 @@ def main() -> None:
         return
     logs.configure("scheduler", settings.log_level)
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+        http.quiet_refusal(create_app(settings)),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -6,6 +6,7 @@ import os
 from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lgnet_shared.db import Conn
 
@@ -50,6 +51,19 @@ def seal(key: bytes, username: str, token: str) -> bytes:
 
 def unseal(key: bytes, username: str, sealed: bytes) -> str:
     return AESGCM(key).decrypt(sealed[:12], sealed[12:], username.encode()).decode()
+
+
+async def opens_stored_tokens(conn: Conn, token_key: bytes) -> bool:
+    """Whether this key opens the service tokens already sealed (one is enough: all were sealed with one key). A desk
+    started with another LGNET_MASTER_KEY served its pages, and every operator's call to a service then failed."""
+    row = await conn.fetchrow("select username, sealed from service_tokens limit 1")
+    if row is None:
+        return True
+    try:
+        unseal(token_key, row["username"], row["sealed"])
+    except InvalidTag:
+        return False
+    return True
 
 
 async def tokens(conn: Conn, username: str, token_key: bytes) -> dict[str, str]:

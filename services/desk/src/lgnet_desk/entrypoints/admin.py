@@ -19,7 +19,7 @@ import getpass
 import os
 import sys
 
-from lgnet_shared import actors, config, db
+from lgnet_shared import actors, config, db, setup_errors
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
 
@@ -86,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     op = Operator(args.username, args.name, OperatorRole(args.role), args.city, args.partner)
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
-        asyncio.run(add_operator(settings, op, password, schemas, args.partner_name))
+        with setup_errors.database(settings.database_url):
+            asyncio.run(add_operator(settings, op, password, schemas, args.partner_name))
+    except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
+        print(f"lgnet-desk-admin: {e}", file=sys.stderr)
+        return 1
     except (ValueError, Conflict) as e:
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

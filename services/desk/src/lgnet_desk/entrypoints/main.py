@@ -8,18 +8,39 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from lgnet_shared import config, db, logs
+from lgnet_shared import config, db, http, logs, setup_errors
 
+from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.entrypoints import housing_web, outreach_web, web
 from lgnet_desk.settings import DeskSettings
+
+log = logs.get_logger(__name__)
 
 
 def create_app(settings: DeskSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=10)
-        await db.migrate(app.state.pool, MIGRATIONS)
+        try:
+            with setup_errors.database(
+                settings.database_url, needs=f"the desk creates its schema {settings.db_schema!r}"
+            ):
+                app.state.pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=10)
+                await db.migrate(app.state.pool, MIGRATIONS)
+            async with app.state.pool.acquire() as conn:
+                if not await store.opens_stored_tokens(conn, web._token_key(settings)):
+                    raise setup_errors.SetupError(
+                        f"LGNET_MASTER_KEY: does not open the operators' service tokens already in schema"
+                        f" {settings.db_schema!r} (sealed with another master key): start with the key the desk has"
+                        " used; a new key cannot read them"
+                    )
+        except setup_errors.SetupError as refused:  # one line naming the setting and why, not a traceback
+            log.error("start refused", reason=str(refused))
+            app.state.start_refused = True
+            await app.state.http.aclose()
+            if getattr(app.state, "pool", None) is not None:
+                await app.state.pool.close()
+            raise
         try:
             yield
         finally:
@@ -40,7 +61,11 @@ def main() -> None:
         return
     logs.configure("desk", settings.log_level)  # JSON lines, as the services log (uvicorn's own included)
     uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+        http.quiet_refusal(create_app(settings)),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -16,7 +17,7 @@ import httpx
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from lgnet_shared import clock, tls
+from lgnet_shared import clock, http, tls
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -786,10 +787,17 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health/ready")
-    async def ready(request: Request) -> dict[str, str]:
-        async with request.app.state.pool.acquire() as conn:
-            await conn.fetchval("select 1")
-        return {"status": "ok"}
+    async def ready(request: Request, response: Response) -> dict[str, Any]:
+        """As the services': 503 naming the failing check while PostgreSQL does not answer (it was a 500 with
+        "Internal Server Error" and a traceback in the log)."""
+        checks = {"postgres": "ok"}
+        try:
+            async with request.app.state.pool.acquire() as conn, asyncio.timeout(2):
+                await conn.fetchval("select 1")
+        except Exception as exc:
+            checks["postgres"] = f"error: {type(exc).__name__}"
+        response.status_code, status = http.readiness(checks)
+        return {"status": status, "service": "desk", "checks": checks}
 
     app.state.http = httpx.AsyncClient(verify=tls.http_verify())
     app.state.partners = desk.PartnerDirectory()

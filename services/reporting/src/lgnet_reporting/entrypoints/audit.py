@@ -35,7 +35,7 @@ from aiokafka.errors import (
     KafkaConnectionError,
     TopicAuthorizationFailedError,
 )
-from lgnet_shared import metrics, tls
+from lgnet_shared import logs, metrics, tls
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, NotarySigner, Verifier
 from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
@@ -273,7 +273,11 @@ async def notary(args: argparse.Namespace) -> int:
         tasks = [asyncio.create_task(runner.follow(args.every, _print))]
         if args.http_port is not None:
             config = uvicorn.Config(
-                create_app(runner.notary, runner), host=args.http_host, port=args.http_port, log_level="warning"
+                create_app(runner.notary, runner),
+                host=args.http_host,
+                port=args.http_port,
+                log_level="warning",
+                log_config=None,  # uvicorn's lines go through the notary's JSON logs (notary_logs)
             )
             tasks.append(asyncio.create_task(uvicorn.Server(config).serve()))
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -395,7 +399,18 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
         "--http-port", type=int, default=_port(), help="serve checkpoints and proofs over HTTP (with --every)"
     )
     r.add_argument("--http-host", default=os.environ.get("LGNET_HTTP_HOST", "127.0.0.1"))
-    sys.exit(_run(notary, p.parse_args(argv)))
+    args = p.parse_args(argv)
+    notary_logs()
+    sys.exit(_run(notary, args))
+
+
+def notary_logs() -> None:
+    """The notary runs for months beside the services: what libraries log (the Kafka client, uvicorn) is JSON lines
+    like theirs, warnings and errors only, and the Kafka client's connection errors while a broker is away are
+    rate-limited as the services' are (docs/operators.md, "Logs"). Its own lines (one per round) are unchanged.
+    Before, they went to stderr as plain text through logging's last resort, one per retry: 540 lines in the log of
+    a one-minute broker outage."""
+    logs.configure("notary", "WARNING", deployment=settings.deployment_of())
 
 
 def _port() -> int | None:

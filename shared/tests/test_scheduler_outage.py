@@ -1,0 +1,35 @@
+"""The scheduler while PostgreSQL does not answer: /health/ready says so (503 naming postgres), and /metrics still
+answers with the series it has — a city IT team's scrape during a PostgreSQL restart got a 500 from the scheduler
+(and lost `lgnet_scheduler_last_tick_timestamp_seconds`), where every service's /metrics kept answering."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import httpx
+import pytest
+from lgnet_shared.scheduler.main import SchedulerSettings, create_app
+from lgnet_shared.testing.process import free_port
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> SchedulerSettings:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://lgnet@127.0.0.1:{free_port()}/lgnet")  # nobody listens
+    monkeypatch.setenv("LGNET_CITY", "torino")
+    monkeypatch.setenv("LGNET_SCHEDULER_TOKENS", json.dumps({"housing": {"torino": "t"}}))
+    return SchedulerSettings()  # type: ignore[call-arg]
+
+
+async def test_metrics_answer_and_readiness_names_postgres_while_it_is_down(settings: SchedulerSettings) -> None:
+    app = create_app(settings)
+    app.state.pool = await asyncpg.create_pool(settings.database_url.get_secret_value(), min_size=0, max_size=1)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scheduler.test") as c:
+            scraped = await c.get("/metrics")
+            assert scraped.status_code == 200, scraped.text
+            assert "lgnet_scheduler_last_tick_timestamp_seconds" in scraped.text
+            ready = await c.get("/health/ready")
+            assert ready.status_code == 503 and ready.json()["checks"]["postgres"] != "ok", ready.text
+    finally:
+        await app.state.pool.close()

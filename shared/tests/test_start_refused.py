@@ -1,0 +1,188 @@
+"""A start that cannot go on for a reason the operator fixes says so on one JSON line, `start refused`, naming the
+setting and the reason, and exits — no traceback, no raw line (docs/operators.md, "Deploying").
+
+Found by a city IT team joining the federation: a wrong Kafka password, PostgreSQL or the broker not answering, or
+a deployment name whose schema another deployment owns each ended the service with a multi-kilobyte traceback (the
+schema refusal, raised inside the start's concurrent steps, even as a CancelledError traceback and a line of plain
+text), none of which named the variable to fix. Real processes, on the test's own schema and topics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lgnet_shared import config, db, service
+from lgnet_shared.testing.process import ServiceProcess, free_port, service_env
+
+pytestmark = pytest.mark.integration
+HERE = Path(__file__).parent
+
+
+async def refusal(env: dict[str, str], log: Path) -> str:
+    """The probe service's start with `env`: it must exit, every line it wrote JSON, no traceback; the reason of its
+    one `start refused` line."""
+    probe = ServiceProcess([sys.executable, str(HERE / "probe_service.py")], env, log)
+    try:
+        with pytest.raises(RuntimeError, match="service exited"):
+            await probe.start(timeout=60)
+    finally:
+        probe.stop()
+    return refused_reason(log)
+
+
+def refused_reason(log: Path) -> str:
+    records = []
+    for line in log.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON line: {line[:300]}") from None
+    assert not [r for r in records if "Traceback" in json.dumps(r)], "a traceback was logged"
+    refused = [r for r in records if r["event"] == "start refused"]
+    assert [r["level"] for r in refused] == ["error"], records
+    return str(refused[0]["reason"])
+
+
+async def test_a_schema_owned_by_another_deployment_is_one_line_naming_the_settings(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [service.DEPLOYMENT_MIGRATION])
+        await service.claim_schema(pool, pg_schema, "trieste", "trieste")
+    finally:
+        await pool.close()
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino")
+    reason = await refusal(env, tmp_path / "probe.log")
+    assert f"schema {pg_schema!r} belongs to deployment 'trieste'" in reason
+    assert "LGNET_DB_SCHEMA" in reason and "LGNET_DEPLOYMENT=trieste" in reason
+
+
+async def test_a_wrong_kafka_password_names_the_credentials(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    assert os.environ.get("KAFKA_SASL_USERNAME"), "the suite's broker is secured (.local/infra.env)"
+    env = {**service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix), "KAFKA_SASL_PASSWORD": "not-it"}
+    reason = await refusal(env, tmp_path / "probe.log")
+    assert f"KAFKA_BOOTSTRAP_SERVERS {kafka_bootstrap}: the broker refused the credentials" in reason
+    assert "KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD" in reason and "not-it" not in reason
+
+
+async def test_postgres_and_kafka_not_answering_are_both_named_without_the_password(
+    kafka_bootstrap: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    nothing = free_port()  # nobody listens there
+    url = f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet"
+    env = service_env(f"127.0.0.1:{nothing}", url, pg_schema, topic_prefix)
+    reason = await refusal(env, tmp_path / "probe.log")
+    assert f"DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database unreachable" in reason
+    assert f"KAFKA_BOOTSTRAP_SERVERS 127.0.0.1:{nothing}: broker unreachable" in reason
+    assert "s3cret-pw" not in reason
+
+
+async def test_a_migration_that_needs_people_first_refuses_the_start(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As intake-3 does while two persons share a fiscal code: the migration's own words, and which schema."""
+    for name, value in service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix).items():
+        monkeypatch.setenv(name, value)
+    spec = service.ServiceSpec(
+        name="probe",
+        default_port=8099,
+        migrations=[("probe-1", "do $$ begin raise exception 'merge p-1 and p-2 first'; end $$")],
+    )
+    runtime = service.Runtime(spec, config.load())
+    try:
+        with pytest.raises(service.StartRefused) as refused:
+            await runtime.start()
+    finally:
+        await runtime.stop()
+    assert f"schema {pg_schema!r} cannot be upgraded yet: merge p-1 and p-2 first" in str(refused.value)
+
+
+def test_a_scheduler_whose_database_does_not_answer_says_so_on_one_line(tmp_path: Path) -> None:
+    """`lgnet-scheduler` likewise (it was a traceback): DATABASE_URL without its password, and why; exit status 3."""
+    nothing = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet",
+        "LGNET_CITY": "torino",
+        "LGNET_SCHEDULER_TOKENS": json.dumps({s: {"torino": "t"} for s in ("intake", "housing", "payments")}),
+        "LGNET_HTTP_PORT": str(free_port()),
+    }
+    log = tmp_path / "scheduler.log"
+    with log.open("w") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "lgnet_shared.scheduler.main"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=60,
+        )
+    assert done.returncode == 3, log.read_text()
+    reason = refused_reason(log)
+    assert reason.startswith(f"DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database unreachable"), reason
+    assert "s3cret-pw" not in log.read_text()
+
+
+def test_the_admin_commands_name_the_setting_the_servers_refused(
+    kafka_bootstrap: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lgnet-admin` with PostgreSQL not answering printed a traceback; `lgnet-deadletters` with a wrong password said
+    "kafka: KafkaConnectionError: Unable to bootstrap from [...]", naming no setting."""
+    from lgnet_shared import admin, deadletter_cli
+
+    nothing = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://lgnet:s3cret-pw@127.0.0.1:{nothing}/lgnet")
+    assert admin.main(["--schema", "housing", "add-actor", "staff-genova", "--role", "staff", "--city", "genova"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"lgnet-admin: error: DATABASE_URL postgresql://lgnet@127.0.0.1:{nothing}/lgnet: database")
+    assert "Traceback" not in err and "s3cret-pw" not in err
+
+    assert os.environ.get("KAFKA_SASL_USERNAME"), "the suite's broker is secured (.local/infra.env)"
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-it")
+    assert deadletter_cli.main(["--bootstrap", kafka_bootstrap, "list"]) == 1
+    err = capsys.readouterr().err
+    assert f"KAFKA_BOOTSTRAP_SERVERS {kafka_bootstrap}: the broker refused the credentials" in err, err
+    assert "KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD" in err and "not-it" not in err
+
+
+async def test_another_master_key_than_the_schemas_refuses_the_start(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city IT team restarted intake with another LGNET_MASTER_KEY (a secret regenerated on upgrade): it reported
+    ready, every read of a person was a 500 (InvalidUnwrap), and new persons' keys were wrapped with the new key."""
+    from lgnet_shared import pii
+
+    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = service.ServiceSpec(name="probe", default_port=8099)
+    first = service.Runtime(spec, config.load())
+    try:
+        await first.start()
+        async with first.pool.acquire() as conn:
+            await pii.KeyStore(first.settings.master_key_bytes()).key(conn, "p-1", create=True)
+    finally:
+        await first.stop()
+    again = service.Runtime(spec, config.load())  # the same key: starts
+    try:
+        await again.start()
+    finally:
+        await again.stop()
+    monkeypatch.setenv(
+        "LGNET_MASTER_KEY", service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)["LGNET_MASTER_KEY"]
+    )
+    other = service.Runtime(spec, config.load())
+    try:
+        with pytest.raises(service.StartRefused) as refused:
+            await other.start()
+    finally:
+        await other.stop()
+    assert str(refused.value).startswith("LGNET_MASTER_KEY: does not open the personal-data keys already in schema")
