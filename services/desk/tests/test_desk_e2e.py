@@ -308,9 +308,14 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.locator("#amount").scroll_into_view_if_needed()
     await shot(maria, "contribution-over-budget")
     await maria.check("#t_budgeting")
+    await maria.select_option("#tutoring_outcome", "budget_plan")
     await maria.get_by_role("button", name="Registra l'incontro").click()
     await maria.wait_for_load_state()
     assert await maria.locator(".field-error").count() == 0
+    # the household's tutoring sessions are listed (payments' GET /tutoring-sessions; they were recorded unseen)
+    sessions = await maria.locator("#h-tutoring + table").inner_text()
+    assert "Bilancio familiare" in sessions and "Bilancio familiare concordato" in sessions, sessions
+    assert "Maria Rossi" in sessions, sessions
     # a voucher for the household, from the city's line for its kind (payments' POST /vouchers)
     await maria.select_option("#voucher_kind", "public_transport")
     await maria.fill("#voucher_value", "50")

@@ -507,8 +507,9 @@ def router(settings: DeskSettings) -> APIRouter:
     async def tutoring(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             topics = [str(t) for t in (await request.form()).getlist("topics")]
-            body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None}
-            key, fields = resubmission.call_key(f, "tutoring"), {"topics": "topics", "on": "on", "case_id": "case_id"}
+            body = {"case_id": _case_of(f), "topics": topics, "on": f.get("on") or None, "outcome": f.get("outcome")}
+            key = resubmission.call_key(f, "tutoring")
+            fields = {"topics": "topics", "on": "on", "case_id": "case_id", "outcome": "tutoring_outcome"}
             await desk.submit(s, "payments", "/tutoring-sessions", body, fields, key)
 
         return await act(request, person_id, run)

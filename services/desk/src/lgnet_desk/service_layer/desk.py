@@ -109,6 +109,7 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     unavailable: list[str] = []
     contributions: list[dict[str, Any]] = []
     vouchers: list[dict[str, Any]] = []
+    tutoring: list[dict[str, Any]] = []
     try:
         for cid in sorted(case_ids):
             # payments may not know the case yet (it learns it from intake's events)
@@ -117,6 +118,8 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         for hid in sorted(household_ids):  # a voucher is the household's (refused to a role that may not see them)
             with contextlib.suppress(ServiceRefusal):
                 vouchers += await services.get("payments", "/vouchers", household_id=hid)
+            with contextlib.suppress(ServiceRefusal):  # money tutoring, the household's too
+                tutoring += await services.get("payments", "/tutoring-sessions", household_id=hid)
     except httpx.HTTPError:
         unavailable.append("payments")
     housing: list[dict[str, Any]] = []
@@ -128,6 +131,7 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     record["documents"] = await services.get("intake", service_path("/persons/{}/documents", person_id))
     record["contributions"] = contributions
     record["vouchers"] = vouchers
+    record["tutoring"] = sorted(tutoring, key=lambda t: str(t.get("on")), reverse=True)  # the latest first
     record["housing"] = housing
     record["unavailable"] = sorted(unavailable)
     return record
