@@ -29,7 +29,9 @@ from lgnet_shared import clock, db
 from lgnet_shared.testing.process import free_port
 
 pytestmark = pytest.mark.integration
-PORTS = {"8001": "intake", "8002": "housing", "8003": "payments"}  # DeskSettings' default service URLs
+PORTS = {"8001": "intake", "8002": "housing", "8003": "payments"}  # where the fake services answer
+# Given, not taken from the environment: a shell with `make up`'s LGNET_*_URL of another port broke every test here.
+SERVICE_URLS = {f"LGNET_{name.upper()}_URL": f"http://127.0.0.1:{port}" for port, name in PORTS.items()}
 Handler = Callable[[str, str, httpx.Request], Any]
 
 
@@ -88,6 +90,7 @@ async def desk(database_url: str, pg_schema: str) -> AsyncIterator[Desk]:
         LGNET_DB_SCHEMA=pg_schema,
         LGNET_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
         LGNET_DESK_COOKIE_SECURE="false",
+        **SERVICE_URLS,
     )
     app = create_app(settings)
     services = FakeServices()
