@@ -180,3 +180,32 @@ def test_a_consumers_counters_are_exported_at_zero_before_their_first_count() ->
         for code in ("missing", "unknown_key", "invalid", "not_a_writer", "claims")
     ]
     assert [line for line in expected if line not in text.splitlines()] == []
+
+
+@pytest.mark.integration
+async def test_a_refused_event_is_one_info_line_with_its_flows_ids(
+    database_url: str, pg_schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/operators.md tells a city IT team to search one business flow by `correlation_id`, but a refused record
+    (answered to its partner, or dead-lettered) logged nothing: only a metric counted it. It is one INFO line with the
+    event's ids, the kind and field of the refusal and what became of it, never the refused value."""
+    logs.configure("intake", "INFO")
+    event = EmploymentRecorded(person_id="p1", status="training", as_of=date(2026, 1, 1))
+    env = to_envelope(event, source="/t", city="torino", partner="coop-a", correlationid="flow-42")
+    bad = env.model_copy(update={"data": {**env.data, "status": "astronaut"}})
+    answered: list[str] = []
+
+    async def answer(conn, record, env, err, sender):  # type: ignore[no-untyped-def]
+        answered.append(err.field)
+        return True
+
+    async with consumer_of(database_url, pg_schema, handlers_of((EmploymentRecorded, lambda *a: None))) as (_, c):
+        c.on_invalid = answer
+        await c.process(as_records([bad]))
+    assert answered == ["data.status"]
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    [line] = [x for x in lines if x["event"] == "event refused"]
+    ids = (line["correlation_id"], line["event_id"], line["city"], line["partner"])
+    assert ids == ("flow-42", env.id, "torino", "coop-a"), line
+    assert (line["field"], line["outcome"], line["level"]) == ("data.status", "answered", "info"), line
+    assert line["kind"] and "astronaut" not in json.dumps(line)

@@ -454,8 +454,16 @@ class Consumer:
             return  # refused before: answered or dead-lettered then
         if isinstance(err, FactSignatureError):
             metrics.FACTS_REFUSED.labels(self.name, err.code).inc()
-        if not a.authentic or self.on_invalid is None or not await self.on_invalid(conn, record, env, err, a.sender):
+        answered = (
+            a.authentic and self.on_invalid is not None and await self.on_invalid(conn, record, env, err, a.sender)
+        )
+        if not answered:
             await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
+        # One line an operator finds by the flow's correlation_id: the kind and field, never the reason (it may quote
+        # what was sent).
+        with logs.event_context(env) if env is not None else contextlib.nullcontext():
+            outcome = "answered" if answered else "dead_lettered"
+            log.info("event refused", kind=err.kind, field=err.field, outcome=outcome, **_where(record))
 
     async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
         return bool(
