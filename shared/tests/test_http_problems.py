@@ -14,7 +14,18 @@ import pytest
 from fastapi import FastAPI
 from lgnet_shared.http import PROBLEM, install_problem_handlers, problem_responses
 from lgnet_shared.storable import CONTROL_REASON, first_problem, json_problems
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
+
+
+class Even(BaseModel):
+    n: int
+
+    @field_validator("n")
+    @classmethod
+    def _even(cls, n: int) -> int:
+        if n % 2:
+            raise ValueError("must be even")
+        return n
 
 
 class Thing(BaseModel):
@@ -196,3 +207,25 @@ async def test_a_misused_connection_is_not_mistaken_for_an_unreachable_database(
     transport = httpx.ASGITransport(app=small_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         assert (await c.get("/down/misuse")).status_code == 500
+
+
+async def test_a_rules_reason_is_said_without_pydantics_value_error_prefix() -> None:
+    """Partners read "Value error, must be an ISO 8601 date string, YYYY-MM-DD": pydantic's prefix for a validator's
+    ValueError, which says nothing to them. The reason is the rule's own words, over HTTP and in a rejection."""
+    from lgnet_shared.errors import from_pydantic
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as bad:
+        Even(n=3)
+    assert (from_pydantic(bad.value, "data").field, from_pydantic(bad.value).reason) == ("data.n", "must be even")
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/even")
+    async def even(body: Even) -> dict[str, Any]:
+        return body.model_dump()
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post("/even", json={"n": 3})
+    assert problem(r) == (422, "n", "must be even")
+    assert r.json()["errors"] == [{"field": "n", "reason": "must be even"}]

@@ -163,6 +163,7 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
         ("String should match pattern '^[A-Z]{2}$'", "formato non valido"),
         ("String should have at least 16 characters", "almeno 16 caratteri"),
         ("Value error, must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
+        ("must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),  # as the services say it now
         ("no person p-nobody", "nessuna persona p-nobody"),
         (
             "request is approved, only a requested one can be approved",

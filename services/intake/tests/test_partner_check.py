@@ -25,7 +25,7 @@ EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason:
     "fiscal_code_birth_date": "invalid data.identity.fiscal_code: does not match birth_date",
     "sealed_as_another_field": "invalid data.identity.given_name: given_name: cannot be opened with intake's key"
     " (wrong key id or field)",
-    "number_for_a_date": "invalid_data data.opened_on: Value error, must be an ISO 8601 date string, YYYY-MM-DD",
+    "number_for_a_date": "invalid_data data.opened_on: must be an ISO 8601 date string, YYYY-MM-DD",
     "other_city": "forbidden city: partner coop-aurora works in torino, not trieste",
     "tampered": "unauthenticated headers.lgnet-signature: signature does not verify with the partner's key",
     "whole_and_a_field": "invalid data.identity.all: holds the whole identity: leave out given_name, or send each"

@@ -58,13 +58,19 @@ class Unreadable(ContractError):
     kind = "unreadable"
 
 
+def pydantic_reason(msg: str) -> str:
+    """A validation message as the reader should see it: a rule's own words, without pydantic's "Value error, " (it
+    prefixes every ValueError a validator raises, which says nothing to a partner or a social worker)."""
+    return msg.removeprefix("Value error, ")
+
+
 def from_pydantic(exc: Any, prefix: str = "", cls: type[ContractError] = ContractError) -> ContractError:
     """The first pydantic validation error as a ContractError naming the field's dotted path, carrying the others
     (`also`: every field at fault is said at once)."""
     errors = []
     for e in exc.errors():
         path = ".".join(str(p) for p in e["loc"])
-        errors.append(cls(f"{prefix}.{path}" if prefix and path else prefix or path, e["msg"]))
+        errors.append(cls(f"{prefix}.{path}" if prefix and path else prefix or path, pydantic_reason(e["msg"])))
     return ContractError.all_of(errors)
 
 

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lgnet_shared import runtime_schema
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status
+from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status, pydantic_reason
 from lgnet_shared.inputs import InputGuard, allowed_methods
 
 PROBLEM = "application/problem+json"
@@ -187,7 +187,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             error = (first.get("ctx") or {}).get("error", "")
             where = f" at position {loc[1]}" if len(loc) > 1 else ""
             return problem(422, "invalid", "body", f"not valid JSON{where}: {error}".rstrip(": "))
-        errors = [{"field": _validation_field([str(p) for p in e["loc"]]), "reason": e["msg"]} for e in exc.errors()]
+        errors = [
+            {"field": _validation_field([str(p) for p in e["loc"]]), "reason": pydantic_reason(e["msg"])}
+            for e in exc.errors()
+        ]
         return problem(422, "invalid", errors[0]["field"], errors[0]["reason"], errors)
 
     @app.exception_handler(StarletteHTTPException)

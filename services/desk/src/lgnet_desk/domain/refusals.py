@@ -173,7 +173,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"has no letters or digits", "non contiene lettere né cifre"),
     (r"String should match pattern .*", "formato non valido"),
     (r"String should have at least (\d+) characters", "almeno {0} caratteri"),
-    (r"Value error, must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
+    (r"(?:Value error, )?must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
     # the agenda's person, typed by name (the desk's own refusals, saying how to proceed), or an identifier; a value
     # holds whatever was typed, spaces included (an outside tester read "no person Fatima El Amrani" in English)
     (
@@ -191,7 +191,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"request is \w+, only a requested one can be \w+", "la richiesta non è più in attesa di approvazione"),
     (r"no contribution request (\S+)", "nessuna richiesta di contributo {0}"),
     (r"Input should be '.*", "scelga una delle voci proposte"),
-    (r"Value error, unknown [\w ]+ code '([^']*)'.*", "voce sconosciuta «{0}»"),
+    (r"(?:Value error, )?unknown [\w ]+ code '([^']*)'.*", "voce sconosciuta «{0}»"),
     (
         r"not a member of the case's household on assessed_on",
         "non fa parte del nucleo della pratica alla data della valutazione",
