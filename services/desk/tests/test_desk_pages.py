@@ -1692,3 +1692,49 @@ async def test_a_desk_started_with_another_master_key_refuses_naming_it(database
         async with other.router.lifespan_context(other):
             pass
     assert other.state.start_refused
+
+
+async def test_a_refused_street_contact_keeps_the_ticked_boxes_and_says_the_refusal_at_its_field(desk: Desk) -> None:
+    """An outing's contact form preset the age band and the sex (a contact recorded as "Femmina, meno di 18 anni"
+    unseen), lost the needs and services ticked when intake refused it, and its refusals (and the link's) were not
+    tied to their field for a screen reader; the person typed to link a contact was lost on a refusal."""
+    today = clock.today().isoformat()
+    sent: list[dict[str, Any]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(422, json={"status": 422, "field": "contacted_on", "reason": "is in the future"})
+
+    def link(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"status": 422, "field": "person_id", "reason": "no person p-9"})
+
+    desk.services.answers |= {
+        ("intake", "GET", "/outings/out-1"): {
+            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
+            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
+            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
+                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
+                          "services_offered": [], "contacted_on": today, "first_contact_on": today,
+                          "person_id": None, "linked_on": None}]},
+        ("intake", "POST", "/street-contacts"): record,
+        ("intake", "POST", "/street-contacts/ct-4c2e/link"): link,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    blank = (await desk.client.get("/outreach/outings/out-1")).text
+    for field in ("age_band", "sex"):
+        assert re.search(rf'<select id="{field}" name="{field}" required[^>]*><option value="">', blank), field
+    form = {"csrf": "csrf-maria", "contacted_on": today, "place": "Porta Nuova", "age_band": "18_29", "sex": "",
+            "needs_observed": ["food", "clothing"], "services_offered": ["information"]}  # fmt: skip
+    r = await desk.client.post("/outreach/outings/out-1/contacts", data=form)
+    assert r.status_code == 422, r.text
+    assert "sex" not in sent[0], sent  # left blank: not sent as "" (intake says "campo obbligatorio")
+    for box in ("n_food", "n_clothing", "s_information"):
+        assert re.search(rf'id="{box}"[^>]* checked', r.text), box
+    assert not re.search(r'id="n_shelter"[^>]* checked', r.text)
+    assert re.search(r'id="contacted_on"[^>]*aria-invalid="true" aria-describedby="contacted_on-error"', r.text)
+    linking = {"csrf": "csrf-maria", "outing_id": "out-1", "person_id": "p-9", "linked_on": today}
+    r = await desk.client.post("/outreach/contacts/ct-4c2e/link", data=linking)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="person-ct-4c2e"[^>]*value="p-9"', r.text), r.text
+    assert re.search(r'id="person-ct-4c2e"[^>]*aria-describedby="link-ct-4c2e-error"', r.text), r.text
+    assert 'id="link-ct-4c2e-error"' in r.text
