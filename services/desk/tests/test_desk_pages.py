@@ -1738,3 +1738,44 @@ async def test_a_refused_street_contact_keeps_the_ticked_boxes_and_says_the_refu
     assert re.search(r'id="person-ct-4c2e"[^>]*value="p-9"', r.text), r.text
     assert re.search(r'id="person-ct-4c2e"[^>]*aria-describedby="link-ct-4c2e-error"', r.text), r.text
     assert 'id="link-ct-4c2e-error"' in r.text
+
+
+async def test_a_refused_civic_form_keeps_the_levels_chosen_and_the_register_keeps_its_ticks(desk: Desk) -> None:
+    """The civic forms lost what the operator had chosen when intake refused them: the certificate's levels and the
+    activity's target level came back on "—", and a refused attendance register came back with the ticks as intake
+    had them and the ids typed gone (the operator ticked the whole class again)."""
+    today = clock.today().isoformat()
+
+    def refuse(field: str) -> Callable[[httpx.Request], httpx.Response]:
+        return lambda request: httpx.Response(422, json={"status": 422, "field": field, "reason": "no person p-9"})
+
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None,
+                "session_list": [], "certificate_list": []}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "POST", "/civic/activities"): refuse("starts_on"),
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+        ("intake", "POST", "/civic/certificates"): refuse("person_id"),
+        ("intake", "GET", "/civic/activities/act-1/sessions/ses-1"): {
+            "session_id": "ses-1", "held_on": today, "place": "Biblioteca", "duration_minutes": 90,
+            "register": [{"person_id": "p-1", "present": True}, {"person_id": "p-2", "present": True}]},
+        ("intake", "POST", "/civic/attendance"): refuse("present"),
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    organising = {"csrf": "csrf-maria", "title": "Italiano", "kind": "italian_language_course", "starts_on": today,
+                  "target_level": "B1"}  # fmt: skip
+    r = await desk.client.post("/civic", data=organising)
+    assert r.status_code == 422, r.text
+    assert re.search(r'<option value="B1"\s*selected>', r.text), r.text
+    form = {"csrf": "csrf-maria", "person_id": "p-9", "issued_on": today, "level_at_entry": "A1", "level_reached": "A2"}
+    r = await desk.client.post("/civic/act-1/certificates", data=form)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="level_at_entry".*?<option value="A1"\s*selected>', r.text, re.S), r.text
+    assert re.search(r'id="level_reached".*?<option value="A2"\s*selected>', r.text, re.S), r.text
+    form = {"csrf": "csrf-maria", "row_p-1": "1", "present_p-1": "1", "row_p-2": "1", "add_present": "p-9, p-3"}
+    r = await desk.client.post("/civic/act-1/sessions/ses-1", data=form)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="present_p-1"[^>]*checked', r.text) and not re.search(r'id="present_p-2"[^>]*checked', r.text)
+    assert re.search(r'id="add_present"[^>]*value="p-9, p-3"', r.text), r.text
+    assert 'id="add_present-error"' in r.text
