@@ -495,3 +495,17 @@ async def test_a_decline_and_an_end_start_on_choose_and_a_reason_left_blank_is_n
     serve_the_placement(desk.services)
     page = (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
     assert re.search(r'<select id="end-m-1-reason" name="reason" required[^>]*><option value="">— scelga —', page)
+
+
+async def test_the_data_protection_officer_is_refused_the_housing_page(desk: Desk) -> None:
+    """The DPO (no identity on the services: she reads the access log) opened a household's housing page and read
+    "Ancora nessuna proposta" and housing's refusal of her profile as the household's "why", where every other page
+    of the services' data refuses her."""
+    serve_housing(desk.services, status="proposed")
+    await desk.as_operator(RPD)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert r.status_code == 403, r.text
+    assert "Questa pagina non è per il suo ruolo" in text_of(r.text) and "Ancora nessuna proposta" not in r.text
+    sent = {"csrf": "csrf-rpd", "form_key": KEY, "on": clock.today().isoformat()}
+    recorded(desk.services, "/matches/m-1/acceptance")
+    assert (await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)).status_code == 403
