@@ -1738,6 +1738,8 @@ async def test_a_refused_street_contact_keeps_the_ticked_boxes_and_says_the_refu
     assert re.search(r'id="person-ct-4c2e"[^>]*value="p-9"', r.text), r.text
     assert re.search(r'id="person-ct-4c2e"[^>]*aria-describedby="link-ct-4c2e-error"', r.text), r.text
     assert 'id="link-ct-4c2e-error"' in r.text
+    # said at the page's top too: the contact's row may be out of sight (the table scrolls in its box on a tablet)
+    assert '<p class="error" role="alert">Alcuni dati sono stati rifiutati' in r.text
 
 
 async def test_a_refused_civic_form_keeps_the_levels_chosen_and_the_register_keeps_its_ticks(desk: Desk) -> None:
