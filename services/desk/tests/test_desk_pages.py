@@ -1781,3 +1781,20 @@ async def test_a_refused_civic_form_keeps_the_levels_chosen_and_the_register_kee
     assert re.search(r'id="present_p-1"[^>]*checked', r.text) and not re.search(r'id="present_p-2"[^>]*checked', r.text)
     assert re.search(r'id="add_present"[^>]*value="p-9, p-3"', r.text), r.text
     assert 'id="add_present-error"' in r.text
+
+
+async def test_a_cartella_of_a_person_without_a_name_is_titled_by_its_id(desk: Desk) -> None:
+    """A person taken in charge from the street may have no name yet (the to-do list names them by id): the cartella
+    was titled "Cartella sociale:" and nothing, the same for every such person in the browser's tabs and to a screen
+    reader."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    record["person"]["identity"] = {"given_name": None, "family_name": None, "fiscal_code": None}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    assert '<h1>Cartella sociale: nome non registrato <small class="id">p-1</small></h1>' in page, page
+    assert "<title>Cartella sociale: nome non registrato p-1" in page
+    english = (await desk.client.get("/persons/p-1?lang=en")).text
+    assert "Social record: no name recorded" in text_of(english)
