@@ -1798,3 +1798,25 @@ async def test_a_cartella_of_a_person_without_a_name_is_titled_by_its_id(desk: D
     assert "<title>Cartella sociale: nome non registrato p-1" in page
     english = (await desk.client.get("/persons/p-1?lang=en")).text
     assert "Social record: no name recorded" in text_of(english)
+
+
+async def test_the_civic_and_outreach_lists_scroll_in_a_box_the_keyboard_reaches(desk: Desk) -> None:
+    """At 375 px the phone's rule (a cell's words break anywhere) cut "Cooperativa", "Sessioni" and "2 feb 2026" into
+    pieces of two or three letters in the civic activities and the outings: their tables scroll in a region of their
+    own (named, reachable with the Tab key: axe's scrollable-region-focusable), their words kept whole."""
+    today = clock.today().isoformat()
+    outreach_services(desk.services)
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None,
+                "session_list": [], "certificate_list": []}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+    }
+    await desk.as_operator(MARIA)
+    wide = re.compile(r'<div class="wide" role="region" aria-label(ledby)?="[^"]+" tabindex="0">\s*<table')
+    for path, tables in (("/civic", 1), ("/civic/act-1", 2), ("/outreach", 2), ("/outreach/units", 1)):
+        page = (await desk.client.get(path)).text
+        assert len(wide.findall(page)) == tables == page.count("<table"), path
+    css = (await desk.client.get("/static/desk.css")).text
+    assert "@media (max-width: 40rem) { .wide th, .wide td { overflow-wrap: normal; } }" in css
