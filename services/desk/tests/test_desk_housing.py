@@ -471,3 +471,41 @@ async def test_without_a_member_the_operator_may_see_the_household_is_named_by_i
     assert "Amina" not in page.text
     assert ("intake", "GET", "/persons/p-1/record") not in desk.services.calls
     assert await access_log_of(desk, "p-1") == []
+
+
+async def test_a_decline_and_an_end_start_on_choose_and_a_reason_left_blank_is_not_sent(desk: Desk) -> None:
+    """The decline's side and reason and the placement's end reason came preset ("Nucleo familiare", "Troppo
+    lontano", "Autonomia raggiunta"): a decline or an end was recorded with a reason nobody chose. They start on
+    "— scelga —" and are required; one left blank is left out of housing's request (not sent as null), so housing's
+    refusal says "campo obbligatorio" at it."""
+    serve_housing(desk.services, status="proposed")
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
+    for field in ("decline-m-1-by", "decline-m-1-reason"):
+        assert re.search(rf'<select id="{field}" name="\w+" required[^>]*><option value="">— scelga —</option>', page)
+    refusal = {"status": 422, "field": "body.reason", "reason": "Field required"}
+    declined = recorded(desk.services, "/matches/m-1/decline", httpx.Response(422, json=refusal))
+    today = clock.today().isoformat()
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "by": "household", "reason": "", "on": today}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/decline", data=sent)
+    assert r.status_code == 422, r.text
+    assert json.loads(declined[0].content) == {"by": "household", "on": today}
+    assert 'id="decline-m-1-reason-error">campo obbligatorio<' in r.text, text_of(r.text)
+    serve_housing(desk.services, status="placed")
+    serve_the_placement(desk.services)
+    page = (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
+    assert re.search(r'<select id="end-m-1-reason" name="reason" required[^>]*><option value="">— scelga —', page)
+
+
+async def test_the_data_protection_officer_is_refused_the_housing_page(desk: Desk) -> None:
+    """The DPO (no identity on the services: she reads the access log) opened a household's housing page and read
+    "Ancora nessuna proposta" and housing's refusal of her profile as the household's "why", where every other page
+    of the services' data refuses her."""
+    serve_housing(desk.services, status="proposed")
+    await desk.as_operator(RPD)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert r.status_code == 403, r.text
+    assert "Questa pagina non è per il suo ruolo" in text_of(r.text) and "Ancora nessuna proposta" not in r.text
+    sent = {"csrf": "csrf-rpd", "form_key": KEY, "on": clock.today().isoformat()}
+    recorded(desk.services, "/matches/m-1/acceptance")
+    assert (await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)).status_code == 403

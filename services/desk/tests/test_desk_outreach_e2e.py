@@ -75,6 +75,10 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     assert "Cibo e bevande calde" in text and "30-44 anni" in text and "Giardini Alimonda" in text  # labels in Italian
     assert "Il Rosso" not in text  # the nickname is shown only on the person's own page
     outing_url = luca.url
+    for width in (768, 375):  # a tablet, a phone: the contacts table (with its linking forms) scrolls in its box
+        await luca.set_viewport_size({"width": width, "height": 900})
+        assert await luca.evaluate("document.documentElement.scrollWidth") == width, width
+    await luca.set_viewport_size({"width": 1280, "height": 900})
     await shot(luca, "outreach-outing")
     await luca.get_by_role("link", name="Unità di strada").click()
     await luca.wait_for_url("**/outreach")  # the outing's own page names its places alike

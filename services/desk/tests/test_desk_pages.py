@@ -1695,3 +1695,131 @@ async def test_a_desk_started_with_another_master_key_refuses_naming_it(database
         async with other.router.lifespan_context(other):
             pass
     assert other.state.start_refused
+
+
+async def test_a_refused_street_contact_keeps_the_ticked_boxes_and_says_the_refusal_at_its_field(desk: Desk) -> None:
+    """An outing's contact form preset the age band and the sex (a contact recorded as "Femmina, meno di 18 anni"
+    unseen), lost the needs and services ticked when intake refused it, and its refusals (and the link's) were not
+    tied to their field for a screen reader; the person typed to link a contact was lost on a refusal."""
+    today = clock.today().isoformat()
+    sent: list[dict[str, Any]] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(422, json={"status": 422, "field": "contacted_on", "reason": "is in the future"})
+
+    def link(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"status": 422, "field": "person_id", "reason": "no person p-9"})
+
+    desk.services.answers |= {
+        ("intake", "GET", "/outings/out-1"): {
+            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
+            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
+            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
+                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
+                          "services_offered": [], "contacted_on": today, "first_contact_on": today,
+                          "person_id": None, "linked_on": None}]},
+        ("intake", "POST", "/street-contacts"): record,
+        ("intake", "POST", "/street-contacts/ct-4c2e/link"): link,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    blank = (await desk.client.get("/outreach/outings/out-1")).text
+    for field in ("age_band", "sex"):
+        assert re.search(rf'<select id="{field}" name="{field}" required[^>]*><option value="">', blank), field
+    form = {"csrf": "csrf-maria", "contacted_on": today, "place": "Porta Nuova", "age_band": "18_29", "sex": "",
+            "needs_observed": ["food", "clothing"], "services_offered": ["information"]}  # fmt: skip
+    r = await desk.client.post("/outreach/outings/out-1/contacts", data=form)
+    assert r.status_code == 422, r.text
+    assert "sex" not in sent[0], sent  # left blank: not sent as "" (intake says "campo obbligatorio")
+    for box in ("n_food", "n_clothing", "s_information"):
+        assert re.search(rf'id="{box}"[^>]* checked', r.text), box
+    assert not re.search(r'id="n_shelter"[^>]* checked', r.text)
+    assert re.search(r'id="contacted_on"[^>]*aria-invalid="true" aria-describedby="contacted_on-error"', r.text)
+    linking = {"csrf": "csrf-maria", "outing_id": "out-1", "person_id": "p-9", "linked_on": today}
+    r = await desk.client.post("/outreach/contacts/ct-4c2e/link", data=linking)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="person-ct-4c2e"[^>]*value="p-9"', r.text), r.text
+    assert re.search(r'id="person-ct-4c2e"[^>]*aria-describedby="link-ct-4c2e-error"', r.text), r.text
+    assert 'id="link-ct-4c2e-error"' in r.text
+    # said at the page's top too: the contact's row may be out of sight (the table scrolls in its box on a tablet)
+    assert '<p class="error" role="alert">Alcuni dati sono stati rifiutati' in r.text
+
+
+async def test_a_refused_civic_form_keeps_the_levels_chosen_and_the_register_keeps_its_ticks(desk: Desk) -> None:
+    """The civic forms lost what the operator had chosen when intake refused them: the certificate's levels and the
+    activity's target level came back on "—", and a refused attendance register came back with the ticks as intake
+    had them and the ids typed gone (the operator ticked the whole class again)."""
+    today = clock.today().isoformat()
+
+    def refuse(field: str) -> Callable[[httpx.Request], httpx.Response]:
+        return lambda request: httpx.Response(422, json={"status": 422, "field": field, "reason": "no person p-9"})
+
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None,
+                "session_list": [], "certificate_list": []}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "POST", "/civic/activities"): refuse("starts_on"),
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+        ("intake", "POST", "/civic/certificates"): refuse("person_id"),
+        ("intake", "GET", "/civic/activities/act-1/sessions/ses-1"): {
+            "session_id": "ses-1", "held_on": today, "place": "Biblioteca", "duration_minutes": 90,
+            "register": [{"person_id": "p-1", "present": True}, {"person_id": "p-2", "present": True}]},
+        ("intake", "POST", "/civic/attendance"): refuse("present"),
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    organising = {"csrf": "csrf-maria", "title": "Italiano", "kind": "italian_language_course", "starts_on": today,
+                  "target_level": "B1"}  # fmt: skip
+    r = await desk.client.post("/civic", data=organising)
+    assert r.status_code == 422, r.text
+    assert re.search(r'<option value="B1"\s*selected>', r.text), r.text
+    form = {"csrf": "csrf-maria", "person_id": "p-9", "issued_on": today, "level_at_entry": "A1", "level_reached": "A2"}
+    r = await desk.client.post("/civic/act-1/certificates", data=form)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="level_at_entry".*?<option value="A1"\s*selected>', r.text, re.S), r.text
+    assert re.search(r'id="level_reached".*?<option value="A2"\s*selected>', r.text, re.S), r.text
+    form = {"csrf": "csrf-maria", "row_p-1": "1", "present_p-1": "1", "row_p-2": "1", "add_present": "p-9, p-3"}
+    r = await desk.client.post("/civic/act-1/sessions/ses-1", data=form)
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="present_p-1"[^>]*checked', r.text) and not re.search(r'id="present_p-2"[^>]*checked', r.text)
+    assert re.search(r'id="add_present"[^>]*value="p-9, p-3"', r.text), r.text
+    assert 'id="add_present-error"' in r.text
+
+
+async def test_a_cartella_of_a_person_without_a_name_is_titled_by_its_id(desk: Desk) -> None:
+    """A person taken in charge from the street may have no name yet (the to-do list names them by id): the cartella
+    was titled "Cartella sociale:" and nothing, the same for every such person in the browser's tabs and to a screen
+    reader."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    record["person"]["identity"] = {"given_name": None, "family_name": None, "fiscal_code": None}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    assert '<h1>Cartella sociale: nome non registrato <small class="id">p-1</small></h1>' in page, page
+    assert "<title>Cartella sociale: nome non registrato p-1" in page
+    english = (await desk.client.get("/persons/p-1?lang=en")).text
+    assert "Social record: no name recorded" in text_of(english)
+
+
+async def test_the_civic_and_outreach_lists_scroll_in_a_box_the_keyboard_reaches(desk: Desk) -> None:
+    """At 375 px the phone's rule (a cell's words break anywhere) cut "Cooperativa", "Sessioni" and "2 feb 2026" into
+    pieces of two or three letters in the civic activities and the outings: their tables scroll in a region of their
+    own (named, reachable with the Tab key: axe's scrollable-region-focusable), their words kept whole."""
+    today = clock.today().isoformat()
+    outreach_services(desk.services)
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None,
+                "session_list": [], "certificate_list": []}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+    }
+    await desk.as_operator(MARIA)
+    wide = re.compile(r'<div class="wide" role="region" aria-label(ledby)?="[^"]+" tabindex="0">\s*<table')
+    for path, tables in (("/civic", 1), ("/civic/act-1", 2), ("/outreach", 2), ("/outreach/units", 1)):
+        page = (await desk.client.get(path)).text
+        assert len(wide.findall(page)) == tables == page.count("<table"), path
+    css = (await desk.client.get("/static/desk.css")).text
+    assert "@media (max-width: 40rem) { .wide th, .wide td { overflow-wrap: normal; } }" in css

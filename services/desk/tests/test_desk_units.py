@@ -653,3 +653,29 @@ def test_an_appointment_booked_by_a_colleague_is_not_said_to_be_another_bodys() 
     """ "preso da un altro ente" was said when a colleague of the same cooperative had booked it."""
     said = say("the appointment was booked by someone else", "it")
     assert "altro operatore" in said and "ente" not in said, said
+
+
+def test_the_civic_refusals_are_said_in_italian() -> None:
+    """Every refusal of intake's civic engagement (domain/civic.py) read in English on the Italian pages: a session
+    dated in the future, an end before the start (with the field's id, "is before starts_on"), a level below the
+    entry's, a certificate below the activity's attendance."""
+    day = lambda d: i18n.day(d, "it")  # noqa: E731
+    said = {
+        "is in the future: record a session once it is held": "è nel futuro: registri l'incontro dopo che si è svolto",
+        "is before starts_on": "è precedente al giorno di inizio",
+        "is before the activity starts (2026-09-14)": "è precedente all'inizio dell'attività (14 set 2026)",
+        "is after the activity ends (2026-11-27)": "è successivo alla fine dell'attività (27 nov 2026)",
+        "person p-1 is listed twice": "la persona p-1 è indicata due volte",
+        "person p-1 is also listed as present": "la persona p-1 è indicata anche tra i presenti",
+        "the register is empty: list who was present or absent": "il registro è vuoto: indichi chi era presente o assente",  # noqa: E501
+        "no session of the activity is recorded yet": "nessun incontro dell'attività è ancora registrato",
+        "attended 3 of 10 sessions, below the activity's 70%": "ha frequentato 3 incontri su 10, meno del 70% richiesto dall'attività",  # noqa: E501
+        "is for Italian language courses only": "vale solo per i corsi di lingua italiana",
+        "CEFR levels are for Italian language courses only": "i livelli QCER valgono solo per i corsi di lingua italiana",  # noqa: E501
+        "give the level reached with the level at entry": "indichi il livello raggiunto insieme al livello di ingresso",
+        "is below level_at_entry": "è inferiore al livello di ingresso",
+    }
+    for reason, italian in said.items():
+        assert say(reason, "it", day=day) == italian, reason
+    assert say("is before starts_on", "en") == "is before the start day"  # a field's id said in words
+    assert say("is below level_at_entry", "en") == "is below the level at entry"

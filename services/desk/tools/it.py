@@ -53,6 +53,7 @@ IT = {
     "Consent": "Consenso",
     "Register": "Registra",
     "Social record": "Cartella sociale",
+    "no name recorded": "nome non registrato",
     "Person": "Persona",
     "third country": "paese terzo",
     "City": "Città",

@@ -29,7 +29,8 @@ class Step:
     from_states: tuple[str, ...]
 
     def body(self, form: dict[str, str]) -> dict[str, Any]:
-        return {f: form.get(f, "").strip() or None for f in self.fields}
+        """The fields filled in: one left blank is left out (housing says "required"; a null read as a wrong value)."""
+        return {f: v for f in self.fields if (v := form.get(f, "").strip())}
 
     def ids(self, match_id: str, form: dict[str, str]) -> dict[str, str]:
         """The ids `path` names: the match's (from the page's address) and the placement's (from the form); the

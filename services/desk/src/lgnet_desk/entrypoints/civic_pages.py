@@ -138,6 +138,9 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
                 reg = await p.services.get("intake", at)
                 known.update(dict.fromkeys(m["person_id"] for m in reg["register"]))
         marks = {m["person_id"]: m["present"] for m in s["register"]}
+        if sent := ctx.get("form"):  # a refused register comes back ticked as the operator left it
+            listed = [k.removeprefix("row_") for k in sent if k.startswith("row_")]
+            marks |= {pid: bool(sent.get(f"present_{pid}")) for pid in listed}
         rows = [(pid, marks.get(pid)) for pid in dict.fromkeys([*marks, *sorted(known)])]
         ctx.setdefault("errors", {})
         return p.render("civic_register.html", status=status, a=a, s=s, rows=rows, **ctx)  # type: ignore[no-any-return]
@@ -162,5 +165,5 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         try:
             await desk.submit(p.services, "intake", "/civic/attendance", body, fields, key)
         except desk.FieldErrors as e:
-            return await register_page(request, activity_id, session_id, status=422, errors=e.errors)
+            return await register_page(request, activity_id, session_id, status=422, errors=e.errors, form=f)
         return RedirectResponse(f"/civic/{activity_id}/sessions/{session_id}?saved=1", status_code=303)

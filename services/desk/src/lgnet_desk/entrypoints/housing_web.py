@@ -14,6 +14,7 @@ from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal
 from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES, said_at_no_field
+from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, housing_steps
@@ -28,6 +29,8 @@ def router(settings: DeskSettings) -> APIRouter:
 
     async def housing_page(request: Request, household_id: str, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
+        if p.op is not None and p.op.role is OperatorRole.DPO:  # no identity on housing: not a page of hers
+            raise HTTPException(403, "not for this role")
         assert p.services is not None
         try:
             view = await housing_steps.household(p.services, household_id)
@@ -59,6 +62,8 @@ def router(settings: DeskSettings) -> APIRouter:
         if step not in STEPS:
             raise HTTPException(404)
         p = await page(request, csrf_check=True)
+        if p.op is not None and p.op.role is OperatorRole.DPO:
+            raise HTTPException(403, "not for this role")
         assert p.services is not None
         f = await form_of(request)
         try:

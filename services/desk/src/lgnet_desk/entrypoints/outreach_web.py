@@ -147,7 +147,7 @@ def router(settings: DeskSettings) -> APIRouter:
             outing = await p.services.get("intake", service_path("/outings/{}", outing_id))
         except ServiceRefusal as r:
             return p.denied(r)
-        ctx = {"o": outing, "form": {}, "errors": {}, "today": clock.today().isoformat()}
+        ctx = {"o": outing, "form": {}, "picked": {}, "errors": {}, "today": clock.today().isoformat()}
         return p.render("outing.html", status=status, **(ctx | extra))
 
     @api.get("/outreach/outings/{outing_id}", response_class=HTMLResponse)
@@ -160,17 +160,20 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         form = await request.form()
         f = {k: str(v) for k, v in form.items()}
+        # the boxes ticked, shown ticked again on a refusal (they were lost)
+        picked = {k: [str(v) for v in form.getlist(k)] for k in ("needs_observed", "services_offered")}
         key = resubmission.call_key(f, "contact")
         try:  # the country's name or its code, as at registration
             nationality = countries.country_code(f.get("nationality", ""))
         except ValueError as unknown:
-            return await outing_page(request, outing_id, status=422, errors={"nationality": str(unknown)}, form=f)
+            errors = {"nationality": str(unknown)}
+            return await outing_page(request, outing_id, status=422, errors=errors, form=f, picked=picked)
         body: dict[str, Any] = {
             "contact_id": desk.new_id("ct", key),
             "outing_id": outing_id,
             "contacted_on": f.get("contacted_on"),
-            "age_band": f.get("age_band"),
-            "sex": f.get("sex"),
+            "age_band": f.get("age_band") or None,  # a list left on "— choose —": not sent, intake says required
+            "sex": f.get("sex") or None,
             "nationality": nationality,
             "needs_observed": [str(v) for v in form.getlist("needs_observed")],
             "services_offered": [str(v) for v in form.getlist("services_offered")],
@@ -179,11 +182,11 @@ def router(settings: DeskSettings) -> APIRouter:
             "same_as_contact_id": f.get("same_as_contact_id", "").strip() or None,
         }
         fields = {k: k for k in ("contacted_on", "age_band", "sex", "nationality", "place", "nickname")}
-        fields |= {"same_as_contact_id": "same_as_contact_id", "needs_observed": "age_band"}
+        fields |= {k: k for k in ("same_as_contact_id", "needs_observed", "services_offered")}
         try:
             await desk.submit(p.services, "intake", "/street-contacts", body, fields, key)
         except desk.FieldErrors as e:
-            return await outing_page(request, outing_id, status=422, errors=e.errors, form=f)
+            return await outing_page(request, outing_id, status=422, errors=e.errors, form=f, picked=picked)
         return RedirectResponse(f"/outreach/outings/{outing_id}", status_code=303)
 
     @api.post("/outreach/contacts/{contact_id}/link", response_class=HTMLResponse)
@@ -198,7 +201,8 @@ def router(settings: DeskSettings) -> APIRouter:
             await desk.submit(p.services, "intake", at, body, fields, key)
         except desk.FieldErrors as e:
             errors = {f"{contact_id}-{k}": v for k, v in e.errors.items()}
-            return await outing_page(request, f.get("outing_id", ""), status=422, errors=errors)
+            typed = {f"{contact_id}-{k}": f.get(k, "") for k in ("person_id", "linked_on")}  # kept, not lost
+            return await outing_page(request, f.get("outing_id", ""), status=422, errors=errors, form=typed)
         return RedirectResponse(service_path("/outreach/outings/{}", f.get("outing_id", "")), status_code=303)
 
     @api.get("/outreach/street-persons/{street_id}", response_class=HTMLResponse)
