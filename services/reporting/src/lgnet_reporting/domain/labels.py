@@ -79,7 +79,24 @@ def category(table: str, code: str, lang: str = DEFAULT) -> str:
     listed = CATEGORY_LISTS.get(table)
     if listed and code in vocabulary.codes(listed):
         return vocabulary.label(listed, code, lang)
+    if table == BUDGET_LINES and (lines := budget_lines(lang)).get(code):
+        return lines[code]
     return measure(code, lang)  # e.g. employment's at_opening / at_close; a code no list knows, as written
+
+
+BUDGET_LINES = "contributions_paid_by_budget_line"
+
+
+def budget_lines(lang: str = DEFAULT) -> dict[str, str]:
+    """The grant's budget lines: a contribution kind's (`rent`), or a kind of voucher's (`voucher_babysitting`,
+    payments' `voucher_<kind>`), read "Voucher \u2013 Babysitting" rather than as its code."""
+    lines = {c: vocabulary.label("contribution_kind", c, lang) for c in vocabulary.codes("contribution_kind")}
+    voucher = lines.get("voucher", "Voucher")
+    lines |= {
+        f"voucher_{k}": f"{voucher} \u2013 {vocabulary.label('voucher_kind', k, lang)}"
+        for k in vocabulary.codes("voucher_kind")
+    }
+    return lines
 
 
 @cache
@@ -140,7 +157,9 @@ def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
         "measures": {c: measure(c, lang) for c in vocabulary.codes(MEASURES)},
         "terms": {c: term(c, lang) for c in vocabulary.codes(TERMS)},
         "categories": {
-            table: {c: vocabulary.label(listed, c, lang) for c in vocabulary.codes(listed)}
+            table: budget_lines(lang)
+            if table == BUDGET_LINES
+            else {c: vocabulary.label(listed, c, lang) for c in vocabulary.codes(listed)}
             for table, listed in CATEGORY_LISTS.items()
         },
         "suppressed_note": vocabulary.definition(TERMS, "suppressed", lang),
