@@ -185,3 +185,14 @@ def test_an_italian_export_of_the_national_aggregate_and_of_the_funds_table_is_i
     english = exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en").decode()
     [row] = [r for r in english.splitlines() if r.startswith("AMIF.R.2.9,")]
     assert "participants' feedback is not collected by LgNet" in row, row
+
+
+def test_the_funds_workbook_names_its_sheet_and_title_in_the_readers_language() -> None:
+    """Its only sheet was openpyxl's "Sheet" (English in the Italian file) and the workbook had no title."""
+    import openpyxl
+    from lgnet_reporting.domain import fund
+
+    for lang, sheet, title in (("it", "Indicatore del fondo", "Indicatore del fondo — Torino"),
+                               ("en", "Fund indicator", "Fund indicator — Torino")):  # fmt: skip
+        wb = openpyxl.load_workbook(io.BytesIO(exports.fund_xlsx(REPORT, fund.figures(REPORT, lang), lang)))
+        assert wb.sheetnames == [sheet] and wb.properties.title == title

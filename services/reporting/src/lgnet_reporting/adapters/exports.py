@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from typing import Any, NamedTuple
 
+from lgnet_shared import vocabulary
+
 from lgnet_reporting.domain import labels as lb
 from lgnet_reporting.domain import no_data
 from lgnet_reporting.domain.layout import in_report_order
@@ -171,20 +173,22 @@ def fund_csv(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = 
 
 
 def fund_xlsx(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
-    return _workbook(report, fund_table(report, figures, lang), lang)
+    return _workbook(report, fund_table(report, figures, lang), lang, vocabulary.list_label("fund_indicator", lang))
 
 
-def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str) -> bytes:
+def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str, sheet: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
+    ws.title = sheet  # openpyxl's default is "Sheet", English in an Italian file
     for r in table:
         ws.append(r)
     when = _dated(report).replace(tzinfo=None)
     wb.properties.created = wb.properties.modified = when
     wb.properties.creator = wb.properties.lastModifiedBy = "LgNet"
+    wb.properties.title = f"{sheet} \u2014 {lb.category('by_city', report['scope'], lang)}"
     wb.properties.language = lang
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
