@@ -196,3 +196,16 @@ def test_the_funds_workbook_names_its_sheet_and_title_in_the_readers_language() 
                                ("en", "Fund indicator", "Fund indicator — Torino")):  # fmt: skip
         wb = openpyxl.load_workbook(io.BytesIO(exports.fund_xlsx(REPORT, fund.figures(REPORT, lang), lang)))
         assert wb.sheetnames == [sheet] and wb.properties.title == title
+
+
+def test_an_amount_in_a_data_file_names_its_unit_euro_cents() -> None:
+    """CSV and XLSX keep amounts in euro cents (for machines): the label says so, where it read only "Importo" beside
+    1234567 (a person read 1.234.567 €, not 12.345,67 €). The PDF shows euros and keeps the plain label."""
+    import openpyxl
+
+    csv_text = exports.to_csv(REPORT).decode()
+    assert "contributions_paid,,amount_cents,Contributi pagati,,Importo (centesimi di euro),1234567" in csv_text
+    assert "contributions_paid,,count,Contributi pagati,,Numero,12" in csv_text
+    assert "Amount (euro cents),1234567" in exports.to_csv(REPORT, "en").decode()
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(REPORT))).active
+    assert ["Importo (centesimi di euro)", 1234567] in [[r[5], r[6]] for r in sheet.iter_rows(values_only=True)]

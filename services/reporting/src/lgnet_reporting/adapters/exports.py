@@ -77,6 +77,15 @@ def labelled(r: Row, lang: str) -> tuple[str, str, str]:
     return lb.indicator(r.indicator, lang), lb.category(r.indicator, r.category, lang), lb.measure(r.measure, lang)
 
 
+def data_labelled(r: Row, lang: str) -> tuple[str, str, str]:
+    """The labels of a data file's row: an amount's measure names its unit, the value being in euro cents ("Importo
+    (centesimi di euro)": a reader of the XLSX took 3.240.000 for euros)."""
+    indicator, category, measure = labelled(r, lang)
+    if r.measure.endswith("_cents"):
+        measure = f"{measure} ({lb.term('euro_cents', lang)})"
+    return indicator, category, measure
+
+
 def title(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str]]:
     """The report's parameters, labelled (dates as ISO in data files)."""
     meta = [
@@ -111,7 +120,7 @@ def to_csv(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
         w.writerow([f"# {k}", v])
     w.writerow(_header(lang))
     for r in rows(report):
-        w.writerow([r.indicator, r.category, r.measure, *labelled(r, lang), _cell(r.value, lang)])
+        w.writerow([r.indicator, r.category, r.measure, *data_labelled(r, lang), _cell(r.value, lang)])
     return buf.getvalue().encode()
 
 
@@ -134,7 +143,7 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for r in rows(report):
-        ws.append([r.indicator, r.category, r.measure, *labelled(r, lang), _cell(r.value, lang)])
+        ws.append([r.indicator, r.category, r.measure, *data_labelled(r, lang), _cell(r.value, lang)])
         if isinstance(r.value, int | float):
             ws.cell(ws.max_row, 7).number_format = "#,##0" if isinstance(r.value, int) else "#,##0.0"
     for col, width in zip("ABCDEFG", (28, 20, 18, 40, 30, 26, 14), strict=True):
