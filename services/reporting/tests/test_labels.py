@@ -15,3 +15,11 @@ def test_a_voucher_budget_line_reads_as_words_in_both_languages() -> None:
     catalogue = labels.catalogue("it")["categories"][table]
     assert catalogue["voucher_public_transport"] == "Voucher \u2013 Trasporto pubblico"
     assert labels.catalogue("en")["categories"][table]["deposit"] == "Deposit"
+
+
+def test_a_share_reads_as_a_percentage_in_documents_people_read() -> None:
+    """The PDF read "Quota presa in carico 0,047": a fraction a reader took for a count or a rate per mille."""
+    assert labels.value("taken_in_charge_share", 0.1769, "it") == "17,7\u00a0%"
+    assert labels.value("taken_in_charge_share", 0.047, "en") == "4.7%"
+    assert labels.value("taken_in_charge_share", None, "it") == "soppresso"
+    assert labels.value("persons_contacted", 1200, "it") == "1.200"

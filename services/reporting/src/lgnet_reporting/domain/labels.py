@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from lgnet_shared import vocabulary
 
 from lgnet_reporting.domain.no_data import NO_DATA
@@ -144,7 +144,14 @@ def value(measure_code: str, v: Any, lang: str = DEFAULT) -> str:
     """A cell as a person reads it: amounts (`*_cents`) in euro, counts and medians as numbers."""
     if measure_code.endswith("_cents"):
         return money(v, lang)
+    if measure_code.endswith("_share") and isinstance(v, int | float):  # a fraction (0.1769) reads as "17,7 %"
+        return format_percent(
+            v, format=_PERCENT[lang if lang in _PERCENT else DEFAULT], locale=_CLDR.get(lang, "it_IT")
+        )
     return number(v, lang)
+
+
+_PERCENT = {"it": "#,##0.0\u00a0%", "en": "#,##0.0%"}  # one decimal, as the four of the report allow
 
 
 def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
