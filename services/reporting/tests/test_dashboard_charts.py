@@ -38,6 +38,9 @@ async def test_a_suppressed_month_is_a_grey_mark_not_a_zero(browser: Browser) ->
     # the line breaks at the hidden month: it never runs through it as if it were 0
     lines = await page.eval_on_selector_all("#chart-time polyline", "ls => ls.map(l => l.getAttribute('points'))")
     assert len(lines) == 2 and all(len(points.split()) == 1 for points in lines)
+    # one month (a report as of 12 January) is named once under its mark, not at both ends of the axis
+    await page.evaluate("lineChart('chart-time', 'Casi aperti per mese', [['2026-01', null]], month)")
+    assert await page.eval_on_selector_all("#chart-time svg > text", "ts => ts.map(t => t.textContent)") == ["gen 2026"]
 
 
 async def test_the_national_scope_is_named_once(browser: Browser) -> None:
