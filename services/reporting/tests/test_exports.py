@@ -209,3 +209,13 @@ def test_an_amount_in_a_data_file_names_its_unit_euro_cents() -> None:
     assert "Amount (euro cents),1234567" in exports.to_csv(REPORT, "en").decode()
     sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(REPORT))).active
     assert ["Importo (centesimi di euro)", 1234567] in [[r[5], r[6]] for r in sheet.iter_rows(values_only=True)]
+
+
+def test_a_citys_row_of_the_national_aggregate_reads_in_the_reports_order() -> None:
+    """The PDF's "Per città" read "Adulti, Età non nota, Casi aperti, Nuclei, Minori, Pagato, Pagamenti, Persone,
+    Inserimenti avviati" (code order): persons first, as in the JSON, however the body's keys are sorted."""
+    from lgnet_reporting.domain.national import BY_CITY_FIELDS
+
+    row = {f: 7 for f in sorted(BY_CITY_FIELDS)}
+    national = {**REPORT, "report": "national", "scope": "national", "method": 4, "by_city": {"torino": row}}
+    assert [r.measure for r in exports.rows(national) if r.indicator == "by_city"] == list(BY_CITY_FIELDS)
