@@ -185,3 +185,37 @@ def test_an_italian_export_of_the_national_aggregate_and_of_the_funds_table_is_i
     english = exports.fund_csv(REPORT, fund.figures(REPORT, "en"), "en").decode()
     [row] = [r for r in english.splitlines() if r.startswith("AMIF.R.2.9,")]
     assert "participants' feedback is not collected by LgNet" in row, row
+
+
+def test_the_funds_workbook_names_its_sheet_and_title_in_the_readers_language() -> None:
+    """Its only sheet was openpyxl's "Sheet" (English in the Italian file) and the workbook had no title."""
+    import openpyxl
+    from lgnet_reporting.domain import fund
+
+    for lang, sheet, title in (("it", "Indicatore del fondo", "Indicatore del fondo — Torino"),
+                               ("en", "Fund indicator", "Fund indicator — Torino")):  # fmt: skip
+        wb = openpyxl.load_workbook(io.BytesIO(exports.fund_xlsx(REPORT, fund.figures(REPORT, lang), lang)))
+        assert wb.sheetnames == [sheet] and wb.properties.title == title
+
+
+def test_an_amount_in_a_data_file_names_its_unit_euro_cents() -> None:
+    """CSV and XLSX keep amounts in euro cents (for machines): the label says so, where it read only "Importo" beside
+    1234567 (a person read 1.234.567 €, not 12.345,67 €). The PDF shows euros and keeps the plain label."""
+    import openpyxl
+
+    csv_text = exports.to_csv(REPORT).decode()
+    assert "contributions_paid,,amount_cents,Contributi pagati,,Importo (centesimi di euro),1234567" in csv_text
+    assert "contributions_paid,,count,Contributi pagati,,Numero,12" in csv_text
+    assert "Amount (euro cents),1234567" in exports.to_csv(REPORT, "en").decode()
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.to_xlsx(REPORT))).active
+    assert ["Importo (centesimi di euro)", 1234567] in [[r[5], r[6]] for r in sheet.iter_rows(values_only=True)]
+
+
+def test_a_citys_row_of_the_national_aggregate_reads_in_the_reports_order() -> None:
+    """The PDF's "Per città" read "Adulti, Età non nota, Casi aperti, Nuclei, Minori, Pagato, Pagamenti, Persone,
+    Inserimenti avviati" (code order): persons first, as in the JSON, however the body's keys are sorted."""
+    from lgnet_reporting.domain.national import BY_CITY_FIELDS
+
+    row = {f: 7 for f in sorted(BY_CITY_FIELDS)}
+    national = {**REPORT, "report": "national", "scope": "national", "method": 4, "by_city": {"torino": row}}
+    assert [r.measure for r in exports.rows(national) if r.indicator == "by_city"] == list(BY_CITY_FIELDS)

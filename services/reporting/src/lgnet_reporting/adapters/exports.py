@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from typing import Any, NamedTuple
 
+from lgnet_shared import vocabulary
+
 from lgnet_reporting.domain import labels as lb
 from lgnet_reporting.domain import no_data
 from lgnet_reporting.domain.layout import in_report_order
@@ -75,6 +77,15 @@ def labelled(r: Row, lang: str) -> tuple[str, str, str]:
     return lb.indicator(r.indicator, lang), lb.category(r.indicator, r.category, lang), lb.measure(r.measure, lang)
 
 
+def data_labelled(r: Row, lang: str) -> tuple[str, str, str]:
+    """The labels of a data file's row: an amount's measure names its unit, the value being in euro cents ("Importo
+    (centesimi di euro)": a reader of the XLSX took 3.240.000 for euros)."""
+    indicator, category, measure = labelled(r, lang)
+    if r.measure.endswith("_cents"):
+        measure = f"{measure} ({lb.term('euro_cents', lang)})"
+    return indicator, category, measure
+
+
 def title(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str]]:
     """The report's parameters, labelled (dates as ISO in data files)."""
     meta = [
@@ -109,7 +120,7 @@ def to_csv(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
         w.writerow([f"# {k}", v])
     w.writerow(_header(lang))
     for r in rows(report):
-        w.writerow([r.indicator, r.category, r.measure, *labelled(r, lang), _cell(r.value, lang)])
+        w.writerow([r.indicator, r.category, r.measure, *data_labelled(r, lang), _cell(r.value, lang)])
     return buf.getvalue().encode()
 
 
@@ -132,7 +143,7 @@ def to_xlsx(report: dict[str, Any], lang: str = lb.DEFAULT) -> bytes:
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
     for r in rows(report):
-        ws.append([r.indicator, r.category, r.measure, *labelled(r, lang), _cell(r.value, lang)])
+        ws.append([r.indicator, r.category, r.measure, *data_labelled(r, lang), _cell(r.value, lang)])
         if isinstance(r.value, int | float):
             ws.cell(ws.max_row, 7).number_format = "#,##0" if isinstance(r.value, int) else "#,##0.0"
     for col, width in zip("ABCDEFG", (28, 20, 18, 40, 30, 26, 14), strict=True):
@@ -171,20 +182,22 @@ def fund_csv(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = 
 
 
 def fund_xlsx(report: dict[str, Any], figures: list[dict[str, Any]], lang: str = lb.DEFAULT) -> bytes:
-    return _workbook(report, fund_table(report, figures, lang), lang)
+    return _workbook(report, fund_table(report, figures, lang), lang, vocabulary.list_label("fund_indicator", lang))
 
 
-def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str) -> bytes:
+def _workbook(report: dict[str, Any], table: list[list[Any]], lang: str, sheet: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.writer.excel import ExcelWriter
 
     wb = Workbook()
     ws = wb.active
+    ws.title = sheet  # openpyxl's default is "Sheet", English in an Italian file
     for r in table:
         ws.append(r)
     when = _dated(report).replace(tzinfo=None)
     wb.properties.created = wb.properties.modified = when
     wb.properties.creator = wb.properties.lastModifiedBy = "LgNet"
+    wb.properties.title = f"{sheet} \u2014 {lb.category('by_city', report['scope'], lang)}"
     wb.properties.language = lang
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -37,7 +37,10 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # (CONSENT_BASED); vulnerabilities assessed per person (needs_assessed v3) count for that person only.
 # 3: adds civic engagement and street outreach with the agenda (issue #19): activities, sessions, participants,
 # hours, completions, CEFR progress; outings, contacts, people contacted and taken in charge, appointments.
-METHOD = 3
+# 4: the same indicators; the national aggregate's suppression by difference also ties the street units' months to
+# their totals, cases opened to closed + open and placements started to ended + active (as-of reports), and the
+# months' payments to the amount paid (national.py, `_closed_groups`).
+METHOD = 4
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from lgnet_shared import vocabulary
 
 from lgnet_reporting.domain.no_data import NO_DATA
@@ -79,7 +79,24 @@ def category(table: str, code: str, lang: str = DEFAULT) -> str:
     listed = CATEGORY_LISTS.get(table)
     if listed and code in vocabulary.codes(listed):
         return vocabulary.label(listed, code, lang)
+    if table == BUDGET_LINES and (lines := budget_lines(lang)).get(code):
+        return lines[code]
     return measure(code, lang)  # e.g. employment's at_opening / at_close; a code no list knows, as written
+
+
+BUDGET_LINES = "contributions_paid_by_budget_line"
+
+
+def budget_lines(lang: str = DEFAULT) -> dict[str, str]:
+    """The grant's budget lines: a contribution kind's (`rent`), or a kind of voucher's (`voucher_babysitting`,
+    payments' `voucher_<kind>`), read "Voucher \u2013 Babysitting" rather than as its code."""
+    lines = {c: vocabulary.label("contribution_kind", c, lang) for c in vocabulary.codes("contribution_kind")}
+    voucher = lines.get("voucher", "Voucher")
+    lines |= {
+        f"voucher_{k}": f"{voucher} \u2013 {vocabulary.label('voucher_kind', k, lang)}"
+        for k in vocabulary.codes("voucher_kind")
+    }
+    return lines
 
 
 @cache
@@ -127,7 +144,14 @@ def value(measure_code: str, v: Any, lang: str = DEFAULT) -> str:
     """A cell as a person reads it: amounts (`*_cents`) in euro, counts and medians as numbers."""
     if measure_code.endswith("_cents"):
         return money(v, lang)
+    if measure_code.endswith("_share") and isinstance(v, int | float):  # a fraction (0.1769) reads as "17,7 %"
+        return format_percent(
+            v, format=_PERCENT[lang if lang in _PERCENT else DEFAULT], locale=_CLDR.get(lang, "it_IT")
+        )
     return number(v, lang)
+
+
+_PERCENT = {"it": "#,##0.0\u00a0%", "en": "#,##0.0%"}  # one decimal, as the four of the report allow
 
 
 def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
@@ -140,7 +164,9 @@ def catalogue(lang: str = DEFAULT) -> dict[str, Any]:
         "measures": {c: measure(c, lang) for c in vocabulary.codes(MEASURES)},
         "terms": {c: term(c, lang) for c in vocabulary.codes(TERMS)},
         "categories": {
-            table: {c: vocabulary.label(listed, c, lang) for c in vocabulary.codes(listed)}
+            table: budget_lines(lang)
+            if table == BUDGET_LINES
+            else {c: vocabulary.label(listed, c, lang) for c in vocabulary.codes(listed)}
             for table, listed in CATEGORY_LISTS.items()
         },
         "suppressed_note": vocabulary.definition(TERMS, "suppressed", lang),

@@ -25,8 +25,8 @@ def shape(report: str, method: int) -> dict[str, Any]:
     """The report of this kind and method over no facts: every key it always has, in its computed order."""
     facts: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES.values()}
     window = Window(_SHAPE_DAY, date(2000, 1, 1), method)
-    if report == national.NATIONAL:
-        return national.national(facts, window, 1)
+    if report == national.NATIONAL:  # a city's row: its measures in the report's order (persons, minors, adults ...)
+        return {**national.national(facts, window, 1), "by_city": {"": dict.fromkeys(national.BY_CITY_FIELDS, 0)}}
     return national.city_summary(facts, window, "shape")
 
 

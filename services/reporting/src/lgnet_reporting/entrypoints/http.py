@@ -52,9 +52,17 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def report_file(body: dict[str, Any], format: str, lang: str) -> Response:
+def file_name(body: dict[str, Any], format: str, lang: str, prefix: str = "", report_id: str | None = None) -> str:
+    """A file's name says which report it is: its whole period (`<from>--<as of>`, as the replay's files), so a
+    period's report never takes the name of the report as of its last day, and a published report's id."""
+    period = f"{body['period_from']}--{body['as_of']}" if body.get("period_from") else body["as_of"]
+    published = f"-{report_id}" if report_id else ""
+    return f"{prefix}{body['report']}-{body['scope']}-{period}{published}-{lang}.{format}"
+
+
+def report_file(body: dict[str, Any], format: str, lang: str, report_id: str | None = None) -> Response:
     """The report (with its digest) as a file in the reader's language."""
-    name = f"{body['report']}-{body['scope']}-{body['as_of']}-{lang}.{format}"
+    name = file_name(body, format, lang, report_id=report_id)
     return Response(
         exports.RENDER[format](body, lang),
         media_type=exports.MEDIA_TYPES[format],
@@ -222,7 +230,7 @@ def router(runtime: Runtime) -> APIRouter:
         # one published (the auditors' replay reproduces it from its positions).
         found = await published_report(actor, report_id)
         body = {**found["body"], **{k: found[k] for k in ("digest", "positions", "anchor")}}
-        return report_file(body, format, lang)
+        return report_file(body, format, lang, report_id)
 
     @api.get(
         "/{report}/fund",
@@ -262,7 +270,7 @@ def router(runtime: Runtime) -> APIRouter:
         body = await one(actor, report, city, window(as_of, period_from, to))
         figures = fund.figures(body, lang)
         content = exports.fund_csv(body, figures, lang) if format == "csv" else exports.fund_xlsx(body, figures, lang)
-        name = f"fund-{report}-{body['scope']}-{body['as_of']}-{lang}.{format}"
+        name = file_name(body, format, lang, prefix="fund-")
         return Response(
             content,
             media_type=exports.MEDIA_TYPES[format],

@@ -1,0 +1,108 @@
+"""The national aggregate hides no cell a reader could take back by difference from sums the report itself shows
+(method 4): the street units' months and their totals, the cases opened (closed + open), the placements started
+(ended + active) and the months' payments. Reports published with method 3 still replay as they were published."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from lgnet_reporting.domain.indicators import Window
+from lgnet_reporting.domain.national import national
+from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.events import Event
+from lgnet_shared.events import housing as h
+from lgnet_shared.events import intake as i
+from lgnet_shared.events import outreach as o
+from lgnet_shared.events import payments as p
+
+
+def _facts(events: list[Event]) -> dict[str, list[dict[str, Any]]]:
+    t = Tables()
+    for e in events:
+        env = to_envelope(e, source="/lgnet/intake", city="torino", time=datetime(2026, 1, 1, tzinfo=UTC))
+        t.apply(project(env, decode(env)))
+    return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+
+
+def _contact(n: int, on: date) -> o.StreetContactRecorded:
+    return o.StreetContactRecorded(contact_id=f"c{n}", street_id=f"s{n}", outing_id="x", unit_id="u", city="torino",
+                                   contacted_on=on, first_contact_on=on, age_band="30_44", sex="male",
+                                   services_offered=["food"], place="Stazione")  # fmt: skip
+
+
+def _street() -> list[Event]:
+    """Twenty people first met in February, all taken in charge; two in March, one taken in charge."""
+    feb, mar = date(2026, 2, 3), date(2026, 3, 4)
+    outing = o.OutingRecorded(outing_id="o1", unit_id="u", city="torino", on=feb, start_time=time(20),
+                              end_time=time(23), minutes=180, places=["Stazione"], staff=["op"])  # fmt: skip
+    events: list[Event] = [outing]
+    for n in range(22):
+        on = feb if n < 20 else mar
+        events.append(_contact(n, on))
+        if n < 21:
+            events.append(o.StreetPersonLinked(street_id=f"s{n}", person_id=f"p{n}", city="torino",
+                                               linked_on=date(2026, 3, 20), first_contact_on=on))  # fmt: skip
+    return events
+
+
+def _cases_and_payments() -> list[Event]:
+    """Ten households with a case each, opened in January; two cases closed, two placements ended, in February; three
+    payments in February."""
+    events: list[Event] = []
+    for n in range(10):
+        hh, case = f"h{n}", f"case{n}"
+        events += [
+            i.HouseholdFormed(household_id=hh, city="torino", reference_person_id=f"q{n}", member_ids=[f"q{n}"]),
+            i.CaseOpened(case_id=case, household_id=hh, city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, 5)),
+            h.PlacementStarted(placement_id=f"pl{n}", match_id=f"m{n}", household_id=hh, case_id=case,
+                               opportunity_id=f"op{n}", city="torino", kind="social_housing",
+                               started_on=date(2026, 1, 20)),
+        ]  # fmt: skip
+        if n < 2:
+            events += [
+                i.CaseClosed(case_id=case, outcome="housing_autonomy", closed_on=date(2026, 2, 10)),
+                h.PlacementEnded(placement_id=f"pl{n}", household_id=hh, case_id=case, reason="autonomy_reached",
+                                 ended_on=date(2026, 2, 10)),
+            ]  # fmt: skip
+        if n < 3:
+            events.append(p.ContributionPaid(request_id=f"r{n}", batch_id="b", case_id=case, household_id=hh,
+                                             city="torino", kind="rent", budget_line_id="line", amount_cents=40_000,
+                                             paid_on=date(2026, 2, 15)))  # fmt: skip
+    return events
+
+
+def _one_hidden(doc: dict[str, Any], parts: list[Any], total: Any) -> bool:
+    return sum(v is None for v in [*parts, total]) == 1
+
+
+def test_a_month_of_the_street_units_cannot_be_taken_back_from_the_total() -> None:
+    doc = national(_facts(_street()), Window(date(2026, 3, 31)), threshold=5)  # type: ignore[arg-type]
+    street, months = doc["indicators"]["outreach"], doc["indicators"]["outreach_monthly"]
+    assert street["first_contacts"] == 22 or street["first_contacts"] is None
+    for f in ("first_contacts", "taken_in_charge"):  # March: 2 first contacts, 1 taken in charge (small cells)
+        assert not _one_hidden(doc, [m[f] for m in months], street[f]), (f, months, street)
+    # the share gives first contacts back from those taken in charge: hidden with them
+    assert street["first_contacts"] is not None or street["taken_in_charge_share"] is None
+
+
+def test_reports_of_method_3_keep_the_suppression_they_were_published_with() -> None:
+    doc = national(_facts(_street()), Window(date(2026, 3, 31), method=3), threshold=5)  # type: ignore[arg-type]
+    months = doc["indicators"]["outreach_monthly"]
+    assert [m["first_contacts"] for m in months] == [20, None] and doc["indicators"]["outreach"]["first_contacts"] == 22
+
+
+def test_closed_cases_ended_placements_and_a_months_payments_cannot_be_taken_back() -> None:
+    doc = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28)), threshold=5)  # type: ignore[arg-type]
+    ind = doc["indicators"]
+    assert ind["cases"]["closed"] is None and ind["placements"]["ended"] is None  # 2: small cells
+    assert not _one_hidden(doc, [ind["cases"]["closed"], ind["cases"]["open_at_as_of"]], ind["cases"]["opened"])
+    placements = ind["placements"]
+    assert not _one_hidden(doc, [placements["ended"], placements["active_at_as_of"]], placements["started"])
+    assert ind["contributions_paid"]["amount_cents"] is None  # 3 payments: hidden with their count ...
+    assert all(m["paid_cents"] in (None, 0) for m in ind["monthly"])  # ... so February's amount too
+    # A period's opened, closed and open cases do not add up: nothing more is hidden there.
+    period = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28), date(2026, 2, 1)), 5)  # type: ignore[arg-type]
+    assert period["indicators"]["cases"]["open_at_as_of"] == 8
