@@ -269,7 +269,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
     await expect(maria.get_by_role("link", name="permesso.pdf")).to_have_count(1)
-    assert "Permesso di soggiorno" in await maria.locator("#h-documents + table").inner_text()
+    assert "Permesso di soggiorno" in await maria.locator("#h-documents + .wide table").inner_text()
     href = await maria.get_by_role("link", name="permesso.pdf").get_attribute("href")
     pdf = await maria.request.get(desk.url + str(href))
     assert await pdf.body() == b"%PDF-1.4 permesso"
@@ -313,7 +313,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.wait_for_load_state()
     assert await maria.locator(".field-error").count() == 0
     # the household's tutoring sessions are listed (payments' GET /tutoring-sessions; they were recorded unseen)
-    sessions = await maria.locator("#h-tutoring + table").inner_text()
+    sessions = await maria.locator("#h-tutoring + .wide table").inner_text()
     assert "Bilancio familiare" in sessions and "Bilancio familiare concordato" in sessions, sessions
     assert "Maria Rossi" in sessions, sessions
     # a voucher for the household, from the city's line for its kind (payments' POST /vouchers)
@@ -322,10 +322,10 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).isoformat())
     await maria.get_by_role("button", name="Emetti il buono").click()
     await maria.wait_for_load_state()
-    vouchers = (await maria.locator("#h-vouchers + table").inner_text()).replace("\xa0", " ")
+    vouchers = (await maria.locator("#h-vouchers + .wide table").inner_text()).replace("\xa0", " ")
     assert "Trasporto pubblico" in vouchers and "50,00 €" in vouchers, vouchers
     # The same form sent twice (a double click, the browser's resend) is one request for payments: the form's key.
-    rows = maria.locator("#h-contributions + table tbody tr")
+    rows = maria.locator("#h-contributions + .wide table tbody tr")
     before = await rows.count()
     contribution = maria.locator("form[action$='/contributions']")
     sent = {name: str(await contribution.locator(f"input[name='{name}']").get_attribute("value"))
@@ -648,7 +648,7 @@ async def test_the_menu_and_the_registration_form_fit_the_screen(browser: Browse
     code's running out of its box."""
     maria = await logged_in(browser, desk, "maria")
     await maria.set_viewport_size({"width": 375, "height": 800})
-    for path in ("/", "/persons/new", "/todo"):
+    for path in ("/", "/persons/new", "/todo", "/agenda", "/approvals"):
         await maria.goto(desk.url + path)
         assert await maria.evaluate("document.documentElement.scrollWidth") <= 375, path
         header = await maria.locator("header").bounding_box()

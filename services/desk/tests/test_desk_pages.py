@@ -1823,3 +1823,26 @@ async def test_the_civic_and_outreach_lists_scroll_in_a_box_the_keyboard_reaches
         assert len(wide.findall(page)) == tables == page.count("<table"), path
     css = (await desk.client.get("/static/desk.css")).text
     assert "@media (max-width: 40rem) { .wide th, .wide td { overflow-wrap: normal; } }" in css
+
+
+def test_every_table_of_the_desk_scrolls_in_a_named_box_the_keyboard_reaches() -> None:
+    """At 375 px the phone's rule cut the words of every table but the civic and outreach ones into pieces ("Contr
+    ibuti", "dal 1 dic 2026" over three lines: the cartella's, the agenda's, the to-do list's, the approvals'): each
+    table of every page scrolls in a region of its own (named, reachable with Tab), its words kept whole, as those."""
+    from pathlib import Path
+
+    templates = Path(__file__).parents[1] / "src" / "lgnet_desk" / "entrypoints" / "templates"
+    region = re.compile(r'<div class="wide" role="region" aria-label(ledby)?="[^"]+" tabindex="0">\n\s*<table')
+    for page in sorted(templates.glob("*.html")):
+        text = page.read_text()
+        assert len(region.findall(text)) == text.count("<table"), page.name
+
+
+async def test_the_cartellas_tables_are_each_in_their_box(desk: Desk) -> None:
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    boxes = re.findall(r'<div class="wide" role="region" (aria-label(?:ledby)?="[^"]+") tabindex="0">\s*<table', page)
+    assert len(boxes) == page.count("<table") >= 5, boxes
+    assert {'aria-label="Contributi"', 'aria-label="Tutoraggio economico"'} <= set(boxes), boxes  # named in Italian
