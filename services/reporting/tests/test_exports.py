@@ -219,3 +219,16 @@ def test_a_citys_row_of_the_national_aggregate_reads_in_the_reports_order() -> N
     row = {f: 7 for f in sorted(BY_CITY_FIELDS)}
     national = {**REPORT, "report": "national", "scope": "national", "method": 4, "by_city": {"torino": row}}
     assert [r.measure for r in exports.rows(national) if r.indicator == "by_city"] == list(BY_CITY_FIELDS)
+
+
+def test_the_pdfs_tables_are_not_painted_in_the_bar_charts_colour() -> None:
+    """The council's PDF had every table cell filled in the bars' dark blue, the figures in dark ink on it: the
+    charts left their fill colour set, and fpdf2's tables take the current fill colour for their cells. The tables'
+    cells are outlined on white paper ("re S"), never filled ("re B")."""
+    import zlib
+
+    pdf = exports.to_pdf(REPORT)
+    pages = [zlib.decompress(s) for s in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S) if s[:1] == b"x"]
+    content = b"\n".join(pages)
+    assert b" re f" in content, "no bar drawn: the report should have a chart"  # the bars are filled
+    assert b" re S" in content and b" re B" not in content

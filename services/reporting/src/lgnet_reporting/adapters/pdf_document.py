@@ -137,12 +137,13 @@ def _bar_chart(pdf: Document, heading: str, series: Sequence[tuple[str, Any]], m
         pdf.set_text_color(*MUTED)
         pdf.set_xy(left, y)
         pdf.cell(label_w, 4.5, label[:38])
+        # Each bar's colour in a local context: left set, fpdf2's tables later filled every cell with it.
         if v is None:
-            pdf.set_fill_color(*HIDDEN)
-            pdf.rect(left + label_w, y + 1, 3, 2.5, style="F")
+            with pdf.local_context(fill_color=HIDDEN):
+                pdf.rect(left + label_w, y + 1, 3, 2.5, style="F")
         elif isinstance(v, int | float) and v:  # no bar for zero, nor for a cell with no data
-            pdf.set_fill_color(*BAR)
-            pdf.rect(left + label_w, y + 1, max(0.5, bar_w * v / top), 2.5, style="F")
+            with pdf.local_context(fill_color=BAR):
+                pdf.rect(left + label_w, y + 1, max(0.5, bar_w * v / top), 2.5, style="F")
         pdf.set_xy(left + label_w + bar_w + 3, y)
         pdf.set_text_color(*INK)
         pdf.cell(0, 4.5, lb.value(measure, v, lang), new_x="LMARGIN", new_y="NEXT")
