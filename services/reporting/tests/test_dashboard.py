@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
+from lgnet_shared import clock
 from playwright.async_api import Browser
 
 if TYPE_CHECKING:
@@ -151,6 +152,15 @@ async def test_a_bad_token_shows_an_error(reporting: ReportingUnderTest, browser
     await page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20000)
     assert "401" in await page.inner_text("#error")
     assert await page.query_selector_all("svg rect.bar") == []
+
+
+async def test_the_date_pickers_stop_at_today(reporting: ReportingUnderTest, browser: Browser) -> None:
+    """The service refuses a report as of a date still to come; the pickers do not offer one (Italy's today, as
+    the service's)."""
+    page = await browser.new_page()
+    await page.goto(f"{reporting.process.url}/dashboard")
+    today = clock.today().isoformat()
+    assert [await page.get_attribute(f"#{k}", "max") for k in ("from", "as_of")] == [today, today]
 
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "reporting"

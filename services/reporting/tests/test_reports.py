@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from lgnet_shared import clock
 from lgnet_shared.events import intake as i
 from lgnet_shared.topics import physical
 from openpyxl import load_workbook
@@ -157,6 +159,18 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
         assert r.status_code == 422 and r.json()["field"] == "query.as_of"
         r = await c.get("/reports/city_summary", params={"from": "2026-05-01", "to": "2026-04-01"})
         assert r.status_code == 422 and r.json()["field"] == "query.from"
+    # A report as of a date still to come would show today's figures under a later date, and a published one could
+    # never be reproduced (events of the days until then arrive after it): refused, naming the date's field.
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    async with loaded.client("staff-torino") as c:
+        period = {"from": "2026-01-01", "to": tomorrow}
+        for params, field in (({"as_of": tomorrow}, "query.as_of"), (period, "query.to")):
+            r = await c.get("/reports/city_summary", params=params)
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
+            assert "in the future" in r.json()["reason"]
+        for body, field in (({"as_of": tomorrow}, "as_of"), ({"to": "2026-04-01", "from": "2026-05-01"}, "from")):
+            r = await c.post("/reports/city_summary/publish", json=body, headers={"Idempotency-Key": f"f-{field}"})
+            assert r.status_code == 422 and r.json()["field"] == field, r.text
     # The report asked for is the path's `report`; a role that may not call a route at all is refused with the field
     # "" (partners.md). Reporting said `report` and `authorization`, names no contract has.
     async with loaded.client("coordination") as c:

@@ -34,9 +34,13 @@ from lgnet_reporting.service_layer.reports import Request as ReportRequest
 from lgnet_reporting.service_layer.reports import compute, facts_of, publish
 
 ERRORS = problem_responses(without=(409,))
-AsOf = Annotated[date | None, Query(description="Report as of this date (event time); default today (UTC)")]
+AsOf = Annotated[
+    date | None, Query(description="Report as of this date (event time); default today (Italy's date); not after today")
+]
 From = Annotated[date | None, Query(alias="from", description="Start of the period (inclusive)")]
-To = Annotated[date | None, Query(description="End of the period (inclusive); the report is as of this date")]
+To = Annotated[
+    date | None, Query(description="End of the period (inclusive); the report is as of this date; not after today")
+]
 City = Annotated[str | None, Query(description="City of a city_summary; default the actor's city")]
 ReportName = Literal["city_summary", "national"]
 Lang = Annotated[
@@ -70,12 +74,16 @@ def report_file(body: dict[str, Any], format: str, lang: str, report_id: str | N
     )
 
 
-def window(as_of: date | None, period_from: date | None, to: date | None) -> Window:
+def window(as_of: date | None, period_from: date | None, to: date | None, at: str = "query.") -> Window:
+    """The report's dates; `at`: where the fields are (the query's, or a publication's body: "")."""
     if as_of is not None and to is not None and as_of != to:
-        raise ContractError("query.to", "give either as_of or to (a period's report is as of its end)")
-    end = to or as_of or clock.today()
+        raise ContractError(f"{at}to", "give either as_of or to (a period's report is as of its end)")
+    today = clock.today()
+    end = to or as_of or today
+    if end > today:  # today's figures under a later date; published, a replay could never reproduce them
+        raise ContractError(f"{at}{'to' if to else 'as_of'}", f"is in the future: today is {today.isoformat()}")
     if period_from is not None and period_from > end:
-        raise ContractError("query.from", f"must not be after {end.isoformat()}")
+        raise ContractError(f"{at}from", f"must not be after {end.isoformat()}")
     return Window(end, period_from)
 
 
@@ -325,7 +333,7 @@ def router(runtime: Runtime) -> APIRouter:
         request: Request,
         key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> JSONResponse:
-        w = window(body.as_of, body.period_from, body.to)
+        w = window(body.as_of, body.period_from, body.to, at="")
         scope = scope_of(actor, report, body.city)
         if report == reports.NATIONAL and actor.role is not Role.NATIONAL:
             raise Forbidden("path.report", "only the national role publishes the national aggregate")
