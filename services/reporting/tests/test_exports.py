@@ -232,3 +232,18 @@ def test_the_pdfs_tables_are_not_painted_in_the_bar_charts_colour() -> None:
     content = b"\n".join(pages)
     assert b" re f" in content, "no bar drawn: the report should have a chart"  # the bars are filled
     assert b" re S" in content and b" re B" not in content
+
+
+def test_the_pdfs_title_page_names_the_date_or_the_period_as_a_reader_says_it() -> None:
+    """The title page read "Periodo: Alla data 5 dicembre 2026" (a phrase's capital in its middle): a report as of a
+    date says so, a period's report gives its period."""
+    from pypdf import PdfReader
+
+    def first_page(report: dict[str, Any], lang: str = "it") -> str:
+        return PdfReader(io.BytesIO(exports.to_pdf(report, lang))).pages[0].extract_text() or ""
+
+    report = {**_city_report_with_nobody_taken_in_charge(), "as_of": "2026-06-30", "period_from": None}
+    assert "Alla data: 30 giugno 2026" in first_page(report)
+    assert "As of: 30 June 2026" in first_page(report, "en")
+    text = first_page({**report, "period_from": "2026-04-01"})
+    assert "Periodo: 1 aprile 2026 – 30 giugno 2026" in text and "Alla data" not in text

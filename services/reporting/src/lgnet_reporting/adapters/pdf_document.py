@@ -76,7 +76,13 @@ def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) ->
     pdf.ln(30)
     pdf.multi_cell(0, 11, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=13)
-    pdf.cell(0, 9, f"{lb.term('period', lang)}: {_period(report, lang)}", new_x="LMARGIN", new_y="NEXT")
+    # "Periodo: 1 aprile – 30 giugno 2026", or "Alla data: 30 giugno 2026" (not "Periodo: Alla data …").
+    label, when = (
+        (lb.term("period", lang), _period(report, lang))
+        if report.get("period_from")
+        else (lb.term("as_of", lang), lb.day(report["as_of"], lang))
+    )
+    pdf.cell(0, 9, f"{label}: {when}", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(10)
     ind = report["indicators"]
     for indicator, measure in HEADLINE:
