@@ -246,4 +246,4 @@ def test_the_pdfs_title_page_names_the_date_or_the_period_as_a_reader_says_it() 
     assert "Alla data: 30 giugno 2026" in first_page(report)
     assert "As of: 30 June 2026" in first_page(report, "en")
     text = first_page({**report, "period_from": "2026-04-01"})
-    assert "Periodo: 1 aprile 2026 – 30 giugno 2026" in text and "Alla data" not in text
+    assert "Periodo: 1 aprile 2026 \u2013 30 giugno 2026" in text and "Alla data" not in text

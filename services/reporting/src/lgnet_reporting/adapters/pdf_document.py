@@ -76,7 +76,7 @@ def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) ->
     pdf.ln(30)
     pdf.multi_cell(0, 11, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=13)
-    # "Periodo: 1 aprile – 30 giugno 2026", or "Alla data: 30 giugno 2026" (not "Periodo: Alla data …").
+    # "Periodo: 1 aprile - 30 giugno 2026", or "Alla data: 30 giugno 2026" (not "Periodo: Alla data …").
     label, when = (
         (lb.term("period", lang), _period(report, lang))
         if report.get("period_from")
