@@ -618,21 +618,22 @@ async def test_civic_engagement_activities_sessions_and_the_attendance_register(
     await luca.get_by_role("button", name="Salva il registro").click()
     await luca.wait_for_load_state()
     await expect(luca.locator("#add_present-error")).to_be_visible()
-    await luca.fill("#add_present", learner)
+    await luca.fill("#add_present", "Salma Civica")  # by name, as the desk shows persons
     await luca.get_by_role("button", name="Salva il registro").click()
     await luca.wait_for_load_state()
     await expect(luca.locator(f"#present_{learner}")).to_be_checked()
+    assert await luca.locator(f"label[for='present_{learner}']").inner_text() == "Salma Civica"
     await shot(luca, "civic-register")
 
     await luca.get_by_role("link", name="Italiano A2 serale").click()
-    await luca.fill("#person_id", learner)
+    await luca.fill("#person_id", "Salma Civica")
     await luca.fill("#issued_on", "2026-06-26")
     await luca.select_option("#level_at_entry", "A1")
     await luca.select_option("#level_reached", "A2")
     await luca.get_by_role("button", name="Rilascia l'attestato").click()
     await luca.wait_for_load_state()
     table = await luca.locator("main").inner_text()
-    assert "1 / 1" in table and "sopravvivenza" in table, table
+    assert "1 / 1" in table and "sopravvivenza" in table and "Salma Civica" in table, table
     await shot(luca, "civic-activity")
     await luca.goto(desk.url + "/civic?lang=en")
     assert "Civic engagement activities" in await luca.locator("h1").inner_text()

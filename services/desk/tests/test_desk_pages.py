@@ -1846,3 +1846,56 @@ async def test_the_cartellas_tables_are_each_in_their_box(desk: Desk) -> None:
     boxes = re.findall(r'<div class="wide" role="region" (aria-label(?:ledby)?="[^"]+") tabindex="0">\s*<table', page)
     assert len(boxes) == page.count("<table") >= 5, boxes
     assert {'aria-label="Contributi"', 'aria-label="Tutoraggio economico"'} <= set(boxes), boxes  # named in Italian
+
+
+async def test_the_civic_register_and_certificates_name_their_persons_and_take_a_name(desk: Desk) -> None:
+    """The attendance register listed its class by identifier ("p-f33adeeca7d4") and asked for identifiers to add
+    someone, the certificates likewise: identifiers the desk shows nowhere else. Each person is named (the read in
+    the access log), and a name that is exactly one person's the operator may see is taken for them, in the register
+    and on a certificate; none or several is said in Italian at the field."""
+    today = clock.today().isoformat()
+    mario = {"person_id": "p-m1", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
+    other_mario = {"person_id": "p-m2", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
+    persons_by_name(desk.services, FATIMA, AMINA, mario, other_mario)
+    sent: list[dict[str, Any]] = []
+
+    def keep(request: httpx.Request) -> dict[str, Any]:
+        sent.append(json.loads(request.content))
+        return {}
+
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None, "session_list": [],
+                "certificate_list": [{"certificate_id": "cert-1", "person_id": "p-1", "issued_on": today,
+                                      "attended_sessions": 3, "held_sessions": 4, "level_at_entry": "A1",
+                                      "level_reached": "A2"}]}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+        ("intake", "GET", "/civic/activities/act-1/sessions/ses-1"): {
+            "session_id": "ses-1", "held_on": today, "place": "Biblioteca", "duration_minutes": 90,
+            "register": [{"person_id": "p-1", "present": True}]},
+        ("intake", "POST", "/civic/attendance"): keep,
+        ("intake", "POST", "/civic/certificates"): keep,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    register = await desk.client.get("/civic/act-1/sessions/ses-1")
+    assert re.search(r'<label for="present_p-1"[^>]*>Amina Okafor</label>', register.text), register.text
+    page = text_of((await desk.client.get("/civic/act-1")).text)
+    assert "Amina Okafor" in page and "p-1" not in page, page
+    form = {"csrf": "csrf-maria", "row_p-1": "1", "present_p-1": "1", "add_present": "Fatima El Amrani"}
+    r = await desk.client.post("/civic/act-1/sessions/ses-1", data=form)
+    assert r.status_code == 303, text_of(r.text)
+    assert sent[-1]["present"] == ["p-1", "p-f33adeeca7d4"], sent
+    for typed, said in (
+        ("Mario Rossi", "2 persone che Lei può vedere si chiamano «Mario Rossi»"),
+        ("Nessuno Qui", "nessuna persona «Nessuno Qui» tra quelle che Lei può vedere"),
+    ):
+        r = await desk.client.post("/civic/act-1/sessions/ses-1", data=form | {"add_present": typed})
+        text = text_of(r.text)
+        assert r.status_code == 422 and 'id="add_present-error"' in r.text and said in text, text
+        assert "Fissa un appuntamento" not in text and "no person" not in text, text
+    certificate = {"csrf": "csrf-maria", "person_id": "el amrani fatima", "issued_on": today, "level_reached": "A2"}
+    r = await desk.client.post("/civic/act-1/certificates", data=certificate)
+    assert r.status_code == 303 and sent[-1]["person_id"] == "p-f33adeeca7d4", (text_of(r.text), sent)
+    async with desk.pool.acquire() as conn:
+        entries = await store.access_entries(conn, "torino", "p-1")
+    assert {(e["action"], e["outcome"]) for e in entries} >= {("civic register", "shown"), ("civic activity", "shown")}

@@ -252,7 +252,8 @@ IT = {
     "No session yet.": "Ancora nessuna sessione.",
     "Record a session": "Registra una sessione",
     "Facilitators (operator ids)": "Conduttori (identificativi degli operatori)",
-    "Volunteers (person ids)": "Volontari (identificativi delle persone)",
+    "Volunteers (names or identifiers, separated by commas)": "Volontari (nomi o identificativi, separati da virgole)",
+    "Person (name and surname, or identifier)": "Persona (nome e cognome, oppure identificativo)",
     "Certificates of attendance": "Attestati di frequenza",
     "Issued on": "Rilasciato il",
     "Sessions attended": "Sessioni frequentate",
@@ -264,7 +265,9 @@ IT = {
     "minutes": "minuti",
     "Who was present": "Chi era presente",
     "Nobody is on the register yet.": "Nessuno è ancora nel registro.",
-    "Add present persons (ids, separated by commas)": "Aggiungi persone presenti (identificativi separati da virgole)",
+    "Add present persons (names or identifiers, separated by commas)": (
+        "Aggiungi persone presenti (nomi o identificativi, separati da virgole)"
+    ),
     "Save the register": "Salva il registro",
     "Save the session": "Salva la sessione",
     "Agenda": "Agenda",

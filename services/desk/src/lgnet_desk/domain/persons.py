@@ -27,3 +27,17 @@ def named(persons: list[Mapping[str, Any]], typed: str) -> list[Mapping[str, Any
     """The persons (intake's search answer: fuzzy) whose name is exactly the one typed, as `name_words` reads it."""
     words = name_words(typed)
     return [p for p in persons if words and name_words(full_name(p) or "") == words]
+
+
+def unknown_name(typed: str) -> str:
+    """The refusal of a name that is no person's the operator may see, in a form that also takes an identifier (the
+    civic register and certificates; the agenda's says how to book from the cartella instead)."""
+    return (
+        f"no person named {typed} among those you may see: type the name and surname as in the person's record, or"
+        " the person's identifier"
+    )
+
+
+def ambiguous_name(typed: str, count: int) -> str:
+    """The refusal of a name several persons the operator may see have, in a form that also takes an identifier."""
+    return f"{count} persons you may see are named {typed}: type the identifier of the one meant, from their record"

@@ -201,6 +201,16 @@ ITALIAN: list[tuple[str, str]] = [
     # the agenda's person, typed by name (the desk's own refusals, saying how to proceed), or an identifier; a value
     # holds whatever was typed, spaces included (an outside tester read "no person Fatima El Amrani" in English)
     (
+        r"no person named (.+) among those you may see: type the name and surname as in the person's record, or the"
+        r" person's identifier",
+        "nessuna persona «{0}» tra quelle che Lei può vedere: scriva nome e cognome come nella cartella, oppure"
+        " l'identificativo della persona",
+    ),
+    (
+        r"(\d+) persons you may see are named (.+): type the identifier of the one meant, from their record",
+        "{0} persone che Lei può vedere si chiamano «{1}»: scriva l'identificativo della persona, dalla sua cartella",
+    ),
+    (
         r"no person named (.+) among those you may see: .*",
         "nessuna persona «{0}» tra quelle che Lei può vedere: scriva nome e cognome come nella cartella, oppure apra la"
         " cartella della persona e scelga «Fissa un appuntamento»",

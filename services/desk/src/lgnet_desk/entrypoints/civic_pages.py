@@ -14,8 +14,9 @@ from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
+from lgnet_desk.domain.persons import ambiguous_name, unknown_name
 from lgnet_desk.entrypoints.forms import form_of, whole_number
-from lgnet_desk.service_layer import desk
+from lgnet_desk.service_layer import desk, persons
 
 PageOf = Callable[..., Awaitable[Any]]  # web.router's `page(request, csrf_check=…)`: a web.Page
 KINDS = "civic_activity_kind"
@@ -23,8 +24,27 @@ LEVELS = "cefr_level"
 
 
 def ids(text: str) -> list[str]:
-    """Person or operator ids typed in a box: separated by commas, spaces or new lines, each once, in order."""
+    """Operator ids typed in a box: separated by commas, spaces or new lines, each once, in order."""
     return list(dict.fromkeys(x for x in re.split(r"[\s,;]+", text.strip()) if x))
+
+
+def entries(text: str) -> list[str]:
+    """Persons typed in a box, by name or identifier: separated by commas, semicolons or new lines (a name has
+    spaces), each once, in order."""
+    return list(dict.fromkeys(x.strip() for x in re.split(r"[,;\n]+", text) if x.strip()))
+
+
+async def typed_persons(services: Services, text: str, field: str) -> list[str]:
+    """The identifiers of the persons typed in a box (`persons.typed`); the first entry that names nobody or several
+    is refused at `field` (its words kept in the box, for the operator to correct)."""
+    found = [await persons.typed(services, entry, field, unknown_name, ambiguous_name) for entry in entries(text)]
+    return list(dict.fromkeys(found))
+
+
+async def named_here(request: Request, p: Any, person_ids: list[str], action: str) -> dict[str, str]:
+    """Each person's name, the read in the access log as `action` (desk.person_names)."""
+    async with request.app.state.pool.acquire() as conn:
+        return await desk.person_names(conn, p.services, p.op, person_ids, action)
 
 
 def add_routes(api: APIRouter, page: PageOf) -> None:
@@ -75,7 +95,8 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
             return p.denied(r)  # type: ignore[no-any-return]
         ctx.setdefault("form", {})
         ctx.setdefault("errors", {})
-        return p.render("civic_activity.html", status=status, a=activity, today=today(), **ctx)  # type: ignore[no-any-return]
+        names = await named_here(request, p, [c["person_id"] for c in activity["certificate_list"]], "civic activity")
+        return p.render("civic_activity.html", status=status, a=activity, today=today(), names=names, **ctx)  # type: ignore[no-any-return]
 
     @api.get("/civic/{activity_id}", response_class=HTMLResponse)
     async def activity(request: Request, activity_id: str) -> Response:
@@ -93,10 +114,10 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
             "place": f.get("place", "").strip(),
             "duration_minutes": whole_number(f.get("duration_minutes", "")),
             "facilitators": ids(f.get("facilitators", "")),
-            "volunteer_ids": ids(f.get("volunteer_ids", "")),
         }
         fields = {k: k for k in ("held_on", "place", "duration_minutes", "facilitators", "volunteer_ids")}
         try:
+            body["volunteer_ids"] = await typed_persons(p.services, f.get("volunteer_ids", ""), "volunteer_ids")
             await desk.submit(p.services, "intake", "/civic/sessions", body, fields, key)
         except desk.FieldErrors as e:
             return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)
@@ -118,6 +139,8 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         fields = {k: k for k in ("person_id", "issued_on", "level_at_entry", "level_reached")}
         fields["activity_id"] = "person_id"
         try:
+            person = str(body["person_id"])
+            body["person_id"] = await persons.typed(p.services, person, "person_id", unknown_name, ambiguous_name)
             await desk.submit(p.services, "intake", "/civic/certificates", body, fields, key)
         except desk.FieldErrors as e:
             return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)
@@ -142,8 +165,9 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
             listed = [k.removeprefix("row_") for k in sent if k.startswith("row_")]
             marks |= {pid: bool(sent.get(f"present_{pid}")) for pid in listed}
         rows = [(pid, marks.get(pid)) for pid in dict.fromkeys([*marks, *sorted(known)])]
+        names = await named_here(request, p, [pid for pid, _ in rows], "civic register")
         ctx.setdefault("errors", {})
-        return p.render("civic_register.html", status=status, a=a, s=s, rows=rows, **ctx)  # type: ignore[no-any-return]
+        return p.render("civic_register.html", status=status, a=a, s=s, rows=rows, names=names, **ctx)  # type: ignore[no-any-return]
 
     @api.get("/civic/{activity_id}/sessions/{session_id}", response_class=HTMLResponse)
     async def register(request: Request, activity_id: str, session_id: str) -> Response:
@@ -156,13 +180,14 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         listed = [k.removeprefix("row_") for k in f if k.startswith("row_")]
         present = [pid for pid in listed if f.get(f"present_{pid}")]
         absent = [pid for pid in listed if not f.get(f"present_{pid}")]
-        present += [pid for pid in ids(f.get("add_present", "")) if pid not in listed]
         body = {"activity_id": activity_id, "session_id": session_id, "present": present, "absent": absent}
         key, fields = (
             resubmission.call_key(f, "attendance", session_id),
             {"present": "add_present", "absent": "add_present"},
         )
         try:
+            added = await typed_persons(p.services, f.get("add_present", ""), "add_present")
+            present += [pid for pid in added if pid not in listed]
             await desk.submit(p.services, "intake", "/civic/attendance", body, fields, key)
         except desk.FieldErrors as e:
             return await register_page(request, activity_id, session_id, status=422, errors=e.errors, form=f)

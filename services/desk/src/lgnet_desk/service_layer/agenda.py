@@ -6,15 +6,14 @@ person, chosen from their cartella or typed by name (intake's search) or by iden
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import Services
 from lgnet_desk.domain.agenda import no_person_named, past_day, several_named
 from lgnet_desk.domain.operators import Operator, may_book_for
-from lgnet_desk.domain.persons import named
+from lgnet_desk.service_layer import persons
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
@@ -46,27 +45,13 @@ async def not_an_operator(conn: Conn, booker: Operator, usernames: list[str]) ->
 
 
 async def party(services: Services, typed: str) -> dict[str, str | None]:
-    """Who the appointment is with, from what the operator typed: a street contact's identifier (`ct-…`); a name
-    that is exactly one person's the operator may see (intake's `POST /persons/search`, the name in the body; a tester
-    typed "Fatima El Amrani" and intake refused it as an identifier, in English); else a person's identifier, for
-    intake to check. A name of several persons, or a text with spaces that names nobody (an identifier has none), is
-    refused at the field (FieldErrors on `party`), saying how to proceed: from the person's cartella."""
+    """Who the appointment is with, from what the operator typed: a street contact's identifier (`ct-…`), else a person
+    (`persons.typed`; a tester typed "Fatima El Amrani" and intake refused it as an identifier, in English). A name of
+    several persons, or that names nobody, is refused at the field saying how to proceed: from the person's
+    cartella."""
     if typed.startswith("ct-"):
         return {"contact_id": typed}
-    found: list[Any] = []
-    if typed:
-        try:
-            found = await services.post("intake", "/persons/search", {"name": typed})
-        except ServiceRefusal:  # not a name intake can search (no letters): an identifier
-            found = []
-    same = named(found, typed)
-    if len(same) == 1:
-        return {"person_id": str(same[0]["person_id"])}
-    if len(same) > 1:
-        raise FieldErrors({"party": several_named(typed, len(same))})
-    if any(c.isspace() for c in typed):
-        raise FieldErrors({"party": no_person_named(typed)})
-    return {"person_id": typed or None}  # none typed: intake says the person is needed
+    return {"person_id": await persons.typed(services, typed, "party", no_person_named, several_named) or None}
 
 
 def said_for_the_party(errors: dict[str, str], typed: str) -> dict[str, str]:
