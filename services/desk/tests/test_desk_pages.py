@@ -1899,3 +1899,38 @@ async def test_the_civic_register_and_certificates_name_their_persons_and_take_a
     async with desk.pool.acquire() as conn:
         entries = await store.access_entries(conn, "torino", "p-1")
     assert {(e["action"], e["outcome"]) for e in entries} >= {("civic register", "shown"), ("civic activity", "shown")}
+
+
+async def test_a_street_contact_is_linked_to_the_person_typed_by_name(desk: Desk) -> None:
+    """Linking a street contact to the person taken in charge asked for the person's identifier, which the desk shows
+    nowhere but in the cartella's address: the name and surname are taken (one person the operator may see), a name
+    of several or of nobody refused at the contact's field in Italian."""
+    today = clock.today().isoformat()
+    mario = {"person_id": "p-m1", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
+    other_mario = {"person_id": "p-m2", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
+    persons_by_name(desk.services, FATIMA, AMINA, mario, other_mario)
+    linked: list[dict[str, Any]] = []
+
+    def link(request: httpx.Request) -> dict[str, Any]:
+        linked.append(json.loads(request.content))
+        return {}
+
+    desk.services.answers |= {
+        ("intake", "GET", "/outings/out-1"): {
+            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
+            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
+            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
+                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
+                          "services_offered": [], "contacted_on": today, "first_contact_on": today,
+                          "person_id": None, "linked_on": None}]},
+        ("intake", "POST", "/street-contacts/ct-4c2e/link"): link,
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    page = text_of((await desk.client.get("/outreach/outings/out-1")).text)
+    assert "Persona (nome e cognome, oppure identificativo)" in page, page
+    linking = {"csrf": "csrf-maria", "outing_id": "out-1", "linked_on": today}
+    r = await desk.client.post("/outreach/contacts/ct-4c2e/link", data=linking | {"person_id": "Mario Rossi"})
+    assert r.status_code == 422 and 'id="link-ct-4c2e-error"' in r.text, r.text
+    assert "2 persone che Lei può vedere si chiamano «Mario Rossi»" in text_of(r.text)
+    r = await desk.client.post("/outreach/contacts/ct-4c2e/link", data=linking | {"person_id": "Fatima El Amrani"})
+    assert r.status_code == 303 and linked == [{"person_id": "p-f33adeeca7d4", "linked_on": today}], linked

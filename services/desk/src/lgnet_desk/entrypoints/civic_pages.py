@@ -14,7 +14,6 @@ from lgnet_shared import clock
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.persons import ambiguous_name, unknown_name
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.service_layer import desk, persons
 
@@ -37,7 +36,7 @@ def entries(text: str) -> list[str]:
 async def typed_persons(services: Services, text: str, field: str) -> list[str]:
     """The identifiers of the persons typed in a box (`persons.typed`); the first entry that names nobody or several
     is refused at `field` (its words kept in the box, for the operator to correct)."""
-    found = [await persons.typed(services, entry, field, unknown_name, ambiguous_name) for entry in entries(text)]
+    found = [await persons.typed(services, entry, field) for entry in entries(text)]
     return list(dict.fromkeys(found))
 
 
@@ -139,8 +138,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         fields = {k: k for k in ("person_id", "issued_on", "level_at_entry", "level_reached")}
         fields["activity_id"] = "person_id"
         try:
-            person = str(body["person_id"])
-            body["person_id"] = await persons.typed(p.services, person, "person_id", unknown_name, ambiguous_name)
+            body["person_id"] = await persons.typed(p.services, str(body["person_id"]), "person_id")
             await desk.submit(p.services, "intake", "/civic/certificates", body, fields, key)
         except desk.FieldErrors as e:
             return await activity_page(request, activity_id, status=422, form=f, errors=e.errors)

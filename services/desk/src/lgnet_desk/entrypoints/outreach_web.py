@@ -18,7 +18,7 @@ from lgnet_desk.domain.agenda import past_day
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
-from lgnet_desk.service_layer import desk
+from lgnet_desk.service_layer import desk, persons
 from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff, party, said_for_the_party
 from lgnet_desk.settings import DeskSettings
 
@@ -198,6 +198,7 @@ def router(settings: DeskSettings) -> APIRouter:
         at, key = service_path("/street-contacts/{}/link", contact_id), resubmission.call_key(f, "link", contact_id)
         fields = {"person_id": "person_id", "linked_on": "linked_on"}
         try:
+            body["person_id"] = await persons.typed(p.services, body["person_id"] or "", "person_id")
             await desk.submit(p.services, "intake", at, body, fields, key)
         except desk.FieldErrors as e:
             errors = {f"{contact_id}-{k}": v for k, v in e.errors.items()}

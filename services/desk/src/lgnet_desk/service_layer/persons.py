@@ -8,12 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
-from lgnet_desk.domain.persons import named
+from lgnet_desk.domain.persons import ambiguous_name, named, unknown_name
 from lgnet_desk.service_layer.desk import FieldErrors
 
 
 async def typed(
-    services: Services, text: str, field: str, nobody: Callable[[str], str], several: Callable[[str, int], str]
+    services: Services,
+    text: str,
+    field: str,
+    nobody: Callable[[str], str] = unknown_name,
+    several: Callable[[str, int], str] = ambiguous_name,
 ) -> str:
     """The person's identifier. A name of several persons (`several`), or a text with spaces that names nobody
     (`nobody`: an identifier has no spaces), is refused at `field` (FieldErrors), saying how to proceed."""
