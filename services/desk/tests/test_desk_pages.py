@@ -1848,20 +1848,28 @@ async def test_the_cartellas_tables_are_each_in_their_box(desk: Desk) -> None:
     assert {'aria-label="Contributi"', 'aria-label="Tutoraggio economico"'} <= set(boxes), boxes  # named in Italian
 
 
+TWO_MARIO_ROSSI = [{"person_id": f"p-m{n}", "identity": {"given_name": "Mario", "family_name": "Rossi"}} for n in "12"]
+
+
+def kept_in(sent: list[dict[str, Any]]) -> Callable[[httpx.Request], dict[str, Any]]:
+    """A service's answer that keeps each request's body in `sent`."""
+
+    def keep(request: httpx.Request) -> dict[str, Any]:
+        sent.append(json.loads(request.content))
+        return {}
+
+    return keep
+
+
 async def test_the_civic_register_and_certificates_name_their_persons_and_take_a_name(desk: Desk) -> None:
     """The attendance register listed its class by identifier ("p-f33adeeca7d4") and asked for identifiers to add
     someone, the certificates likewise: identifiers the desk shows nowhere else. Each person is named (the read in
     the access log), and a name that is exactly one person's the operator may see is taken for them, in the register
     and on a certificate; none or several is said in Italian at the field."""
     today = clock.today().isoformat()
-    mario = {"person_id": "p-m1", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
-    other_mario = {"person_id": "p-m2", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
-    persons_by_name(desk.services, FATIMA, AMINA, mario, other_mario)
+    persons_by_name(desk.services, FATIMA, AMINA, *TWO_MARIO_ROSSI)
     sent: list[dict[str, Any]] = []
-
-    def keep(request: httpx.Request) -> dict[str, Any]:
-        sent.append(json.loads(request.content))
-        return {}
+    keep = kept_in(sent)
 
     activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
                 "starts_on": today, "ends_on": None, "target_level": None, "session_list": [],
@@ -1906,14 +1914,9 @@ async def test_a_street_contact_is_linked_to_the_person_typed_by_name(desk: Desk
     nowhere but in the cartella's address: the name and surname are taken (one person the operator may see), a name
     of several or of nobody refused at the contact's field in Italian."""
     today = clock.today().isoformat()
-    mario = {"person_id": "p-m1", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
-    other_mario = {"person_id": "p-m2", "identity": {"given_name": "Mario", "family_name": "Rossi"}}
-    persons_by_name(desk.services, FATIMA, AMINA, mario, other_mario)
+    persons_by_name(desk.services, FATIMA, AMINA, *TWO_MARIO_ROSSI)
     linked: list[dict[str, Any]] = []
-
-    def link(request: httpx.Request) -> dict[str, Any]:
-        linked.append(json.loads(request.content))
-        return {}
+    link = kept_in(linked)
 
     desk.services.answers |= {
         ("intake", "GET", "/outings/out-1"): {
