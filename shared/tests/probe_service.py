@@ -2,7 +2,8 @@
 
 It consumes `lgnet.intake.employment_recorded` from the intake topic and records each application in
 `applied`; `person_id == "poison"` always fails, to exercise retries and dead letters; `"stall"` fails as if the
-database were gone (an infrastructure error: redelivered, never dead-lettered), to exercise stuck detection.
+database were gone (an infrastructure error: redelivered, never dead-lettered), to exercise stuck detection; a
+`"fixable…"` one fails until a row of `fixed` names it (a cause an operator fixes, then re-drives the dead letter).
 Its own relay publishes what tests stage in its outbox.
 """
 
@@ -24,6 +25,10 @@ async def apply(conn: Conn, env: Envelope, event: Event) -> None:
         raise RuntimeError("this event always fails")
     if event.person_id == "stall":
         raise ConnectionResetError("simulated: the database went away")
+    if event.person_id.startswith("fixable") and not await conn.fetchval(
+        "select exists (select 1 from fixed where person_id = $1)", event.person_id
+    ):
+        raise RuntimeError("fails until an operator fixes its cause")
     await conn.execute("insert into applied (event_id, person_id) values ($1, $2)", env.id, event.person_id)
     await asyncio.sleep(0.001)  # widen the window in which a kill lands mid-batch
 
@@ -39,7 +44,8 @@ SPEC = ServiceSpec(
         (
             "probe-1",
             "create table applied (seq bigserial primary key, event_id text not null, person_id text not null)",
-        )
+        ),
+        ("probe-2", "create table fixed (person_id text primary key)"),
     ],
     consumers=consumers,
 )

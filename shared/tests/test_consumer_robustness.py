@@ -22,8 +22,9 @@ from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import ConsumerRecord
 from lgnet_shared import config, db
 from lgnet_shared.codec import to_envelope
-from lgnet_shared.consumer import Consumer
-from lgnet_shared.deadletter import H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC, DeadLetters, Failure
+from lgnet_shared.consumer import Consumer, inbox_id
+from lgnet_shared.deadletter import H_CONSUMER, H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC, DeadLetters, Failure
+from lgnet_shared.deadletter_cli import main as deadletters_main
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.fetch import tolerant
@@ -161,6 +162,78 @@ async def test_records_that_stalled_a_partition_are_dead_lettered_once_and_the_p
     omitted = [r for r in dead if H_OMITTED in dict(r.headers)]
     assert len(omitted) == 1 and not omitted[0].value, "the oversize value is referenced, not copied"
     assert int(dict(omitted[0].headers)[H_SIZE]) > 1024 * 1024 - 600
+
+
+async def test_a_dead_letter_re_driven_once_its_cause_is_fixed_is_processed_once(
+    probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """operators.md: "Re-driven records keep their event id, so once the cause is fixed they are processed exactly
+    once". They were not processed at all: the dead-lettered event's id stayed in the inbox, so its re-driven copy was
+    a duplicate. A re-driven copy that fails again is dead-lettered again (once), and a second re-drive after the fix
+    has one effect."""
+    topic = physical("intake.events", topic_prefix)
+    await produce(kafka_bootstrap, topic, [structured(employment("fixable-1")), structured(employment("p-after"))])
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(conn)
+    dlq = physical("deadletter", topic_prefix)
+    redrive = ["--bootstrap", kafka_bootstrap, "--topic-prefix", topic_prefix, "redrive", "--all-of-consumer"]
+
+    async def applied(person: str) -> int:
+        return int(await conn.fetchval("select count(*) from applied where person_id = $1", person))
+
+    try:
+        await wait_until(lambda: applied_after(conn))
+        await wait_until(lambda: dead_letters(kafka_bootstrap, dlq, 1))
+        [letter] = await read_records(kafka_bootstrap, dlq)
+        redrive.append(dict(letter.headers)[H_CONSUMER].decode())
+        assert await asyncio.to_thread(deadletters_main, redrive) == 0  # the cause not fixed yet
+        await wait_until(lambda: dead_letters(kafka_bootstrap, dlq, 2))
+        await conn.execute("insert into fixed (person_id) values ('fixable-1')")
+        assert await asyncio.to_thread(deadletters_main, [*redrive, "--force"]) == 0
+        await wait_until(lambda: is_applied(conn, "fixable-1"))
+        assert await asyncio.to_thread(deadletters_main, [*redrive, "--force"]) == 0
+        await asyncio.sleep(3)
+        assert await applied("fixable-1") == 1 and await applied("p-after") == 1
+        assert len([r for r in await read_records(kafka_bootstrap, dlq) if H_KIND in dict(r.headers)]) == 2
+        assert dict(letter.headers)[H_KIND] == b"processing"
+    finally:
+        await conn.close()
+
+
+async def test_an_event_dead_lettered_before_the_upgrade_is_processed_when_re_driven(
+    probe_runtime: Runtime, kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """Before, a dead-lettered (or refused) event's own id was kept in the inbox with that outcome: a copy of it re-
+    driven after the upgrade takes that row over instead of being a duplicate (only a processed id is one)."""
+    topic = physical("intake.events", topic_prefix)
+    await produce(kafka_bootstrap, topic, [structured(employment("p-first"))])
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(conn)
+    try:
+        await wait_until(lambda: is_applied(conn, "p-first"))
+        inbox = await conn.fetchval("select consumer from inbox limit 1")
+        old = employment("p-old")
+        await conn.execute(
+            "insert into inbox (consumer, event_id, outcome) values ($1, $2, 'dead_lettered')", inbox, inbox_id(old)
+        )
+        await produce(kafka_bootstrap, topic, [structured(old)])
+        await wait_until(lambda: is_applied(conn, "p-old"))
+        outcome = await conn.fetchval("select outcome from inbox where event_id = $1", inbox_id(old))
+    finally:
+        await conn.close()
+    assert outcome == "processed"
+
+
+async def applied_after(conn: asyncpg.Connection) -> bool:
+    return await is_applied(conn, "p-after")
+
+
+async def is_applied(conn: asyncpg.Connection, person: str) -> bool:
+    return bool(await conn.fetchval("select exists (select 1 from applied where person_id = $1)", person))
+
+
+async def dead_letters(bootstrap: str, dlq: str, want: int) -> bool:
+    return len([r for r in await read_records(bootstrap, dlq) if H_KIND in dict(r.headers)]) >= want
 
 
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])

@@ -59,6 +59,19 @@ async def wait_rows(intake: IntakeUnderTest, sql: str, want: int) -> None:
     raise AssertionError(f"{sql} did not reach {want}")
 
 
+async def send_signed(intake: IntakeUnderTest, envs: list[Any], partner: str = "coop-aurora") -> None:
+    """Each envelope as raw bytes on Torino's inbound topic, signed with the partner's key, in order."""
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
+    await producer.start()
+    try:
+        for env in envs:
+            value, headers = env.to_structured()
+            headers.append(signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers))
+            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
+    finally:
+        await producer.stop()
+
+
 async def open_a_case(intake: IntakeUnderTest, client: Any) -> None:
     """Person y-1, household hh-1 and its case case-1 (opened 2026-02-01), accepted."""
     for e in (
@@ -212,15 +225,7 @@ async def test_a_rejection_names_every_field_at_fault_at_once(intake: IntakeUnde
         wrong_types = wrong_types.model_copy(
             update={"data": {**wrong_types.data, "opened_on": 1764460800, "channel": "carrier pigeon"}}
         )
-    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
-    await producer.start()
-    try:
-        value, headers = wrong_types.to_structured()
-        headers.append(signing.sign(intake.signing_keys["coop-aurora"], "coop-aurora-key", value, headers))
-        topic = partner_inbound("torino", intake.prefix)
-        await producer.send_and_wait(topic, value, key=wrong_types.key, headers=headers)
-    finally:
-        await producer.stop()
+    await send_signed(intake, [wrong_types])
     answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
     rules, types = answers[wrong_rules.id], answers[wrong_types.id]
     assert [(e.field, e.reason[:30]) for e in rules.errors] == [
@@ -389,6 +394,26 @@ async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest
     events = await intake.events()
     assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == ["y-1"]
     assert await rejections_count(intake) == 0
+
+
+async def test_a_corrected_event_sent_again_under_its_refused_id_is_processed_and_the_same_bytes_answered_once(
+    intake: IntakeUnderTest,
+) -> None:
+    """A partner fixed a refused registration and sent it again under the same id: it was dropped as a duplicate of
+    the refused one, unanswered, so "no answer means accepted" told the partner a lost record was in. A refusal is
+    remembered with what was refused: the same bytes again are the refused record's retry (answered once), a
+    corrected record under that id is processed."""
+    async with intake.partner("coop-aurora", "torino") as client:
+        right = client.envelope(registration("y-7", client))
+    wrong = right.model_copy(update={"data": {**right.data, "nationality": "XX"}})
+    await send_signed(intake, [wrong, wrong, right, right])
+    await wait_rows(intake, "select count(*) from persons where person_id = 'y-7'", 1)
+    await asyncio.sleep(2)
+    [answer] = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.field) == (right.id, "data.nationality")
+    assert await rejections_count(intake) == 1
+    events = await intake.events()
+    assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == ["y-7"]
 
 
 async def rejections_count(intake: IntakeUnderTest) -> int:

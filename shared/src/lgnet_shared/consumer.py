@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -272,11 +273,11 @@ class Consumer:
         fresh = set(  # one round trip: the inbox and the positions (the transaction rolls both back if need be)
             await conn.fetchval(
                 f"with {_POSITIONS_CTE}, new as (insert into inbox (consumer, event_id, outcome)"
-                " select $1, unnest($5::text[]), 'processed' on conflict do nothing returning event_id)"
+                f" select $1, unnest($5::text[]), 'processed' {_CLAIM} returning event_id)"
                 " select coalesce(array_agg(event_id), '{}') from new",
                 self.inbox,
                 *positions,
-                [event_id for event_id, _, _, _ in todo],
+                list(dict.fromkeys(event_id for event_id, _, _, _ in todo)),  # once each: an upsert touches a row once
             )
         )
         ready: list[tuple[Envelope, Event, Handler]] = []
@@ -437,7 +438,7 @@ class Consumer:
                     await self._dead(
                         conn,
                         record,
-                        self._inbox_key(env),
+                        dead_id(self._inbox_key(env), record),
                         Failure("processing", type(exc).__name__, str(exc), attempts=attempt),
                     )
                     return
@@ -446,12 +447,16 @@ class Consumer:
 
     async def _refuse(self, conn: Conn, record: Record, a: _Admission, err: ContractError) -> None:
         """Answer (on_invalid) or dead-letter a refused record — once, however often it is redelivered. Only an
-        authentic record with verified claims is remembered by its (source, id); only an authentic one is answered."""
+        authentic record with verified claims is remembered by its (source, id), with what it held (`refused_id`):
+        the same bytes again are its retry, a corrected record under that id is processed; only an authentic record
+        is answered."""
         env = a.env
-        metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), err.kind).inc()
-        event_id = self._inbox_key(env) if env is not None and a.authentic and a.verified else position_id(record)
+        known = env is not None and a.authentic and a.verified
+        event_id = refused_id(self._inbox_key(env), record) if env is not None and known else position_id(record)
         if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
+            metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), "duplicate").inc()
             return  # refused before: answered or dead-lettered then
+        metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), err.kind).inc()
         if isinstance(err, FactSignatureError):
             metrics.FACTS_REFUSED.labels(self.name, err.code).inc()
         answered = (
@@ -466,10 +471,11 @@ class Consumer:
             log.info("event refused", kind=err.kind, field=err.field, outcome=outcome, **_where(record))
 
     async def _remember(self, conn: Conn, event_id: str, outcome: str) -> bool:
+        """Claim `event_id` in the inbox; False when it was claimed before (an event processed claims its id)."""
         return bool(
             await conn.fetchval(
                 "insert into inbox (consumer, event_id, outcome) values ($1, $2, $3)"
-                " on conflict do nothing returning true",
+                f" {_CLAIM if outcome == 'processed' else 'on conflict do nothing'} returning true",
                 self.inbox,
                 event_id,
                 outcome,
@@ -535,6 +541,29 @@ def _last_offsets(records: Sequence[Record]) -> tuple[list[str], list[int], list
 def position_id(record: Record) -> str:
     """The inbox key of a record that cannot (or may not) claim an event id: where it is in the log."""
     return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+# An event's own id is claimed only by processing it: a row left under it by a refusal or a dead letter before they
+# were kept under keys of their own (refused_id, dead_id) is taken over, so such an event re-driven or corrected is
+# processed rather than a duplicate.
+_CLAIM = (
+    "on conflict (consumer, event_id) do update set outcome = excluded.outcome, processed_at = now()"
+    " where inbox.outcome <> 'processed'"
+)
+
+
+def refused_id(event_id: str, record: Record) -> str:
+    """The inbox key of a refused event: its id and a digest of the record's value. The event's own key stays free, so
+    a corrected event sent again under the refused one's id is processed (it was dropped as a duplicate, unanswered),
+    while the same bytes again are recognised as the refused record's retry and not answered twice."""
+    return f"{event_id}#refused:{hashlib.sha256(record.value or b'').hexdigest()[:32]}"
+
+
+def dead_id(event_id: str, record: Record) -> str:
+    """The inbox key of an event dead-lettered after its retries: its id and where this copy of it is in the log. The
+    event's own key stays free, so its copy re-driven once the cause is fixed is processed (it was a duplicate), and
+    a re-driven copy that fails again is dead-lettered again; a redelivery of one copy is dead-lettered once."""
+    return f"{event_id}#dead:{position_id(record)}"
 
 
 def _where(record: Record) -> dict[str, object]:
