@@ -114,3 +114,41 @@ async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments) -> No
             headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
         )
     assert r.status_code == 201 and r.json()["paid"] == 2, r.text
+
+
+async def test_a_payee_name_a_bank_file_cannot_carry_is_refused_when_entered(payments) -> None:  # type: ignore[no-untyped-def]
+    """A name the pain.001 cannot carry (nothing left once transliterated to the SEPA character set: an emoji, spaces)
+    is refused at once, naming the field: it used to be accepted and approved, and then made every batch of the city
+    fail its XSD (`Nm` empty), so nobody was paid until someone found which request it was."""
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month()}
+    for name in ("\U0001f3e0", "   ", "\u200b"):
+        r = await call(
+            payments,
+            COOP,
+            "POST",
+            "/contribution-requests",
+            {**body, "beneficiary": {"name": name, "iban": LANDLORD_IBAN}},
+        )
+        assert "SEPA" in refused(r, 422, "beneficiary.name"), name
+    made = await call_ok(
+        payments,
+        COOP,
+        "POST",
+        "/contribution-requests",
+        {**body, "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}},
+    )
+    path = f"/contribution-requests/{made['request_id']}"
+    refused(
+        await call(payments, COOP, "PUT", f"{path}/beneficiary", {"name": "\U0001f600", "iban": LANDLORD_IBAN}),
+        422,
+        "name",
+    )
+    # The paying account's name and a provider's name go in files too (the debtor, a reimbursement's creditor).
+    policy = {"debtor_name": "  ", "debtor_iban": CITY_IBAN}
+    refused(await call(payments, STAFF, "PUT", "/policies/torino", policy), 422, "debtor_name")
+    provider = {"provider_id": "p-emoji", "name": "\U0001f68c", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    refused(await call(payments, STAFF, "POST", "/providers", provider), 422, "name")
+    await call_ok(payments, STAFF, "POST", f"{path}/approval")
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {})  # the city's batch is made and pays Zoë
+    xml, _ = await download(payments, str(batch["batch_id"]))
+    assert sepa.validate(xml, sepa.PainVersion.V09) == 1 and b"<Nm>Zoe</Nm>" in xml

@@ -79,6 +79,17 @@ def normalise_bic(value: str, field: str = "bic") -> str:
         raise ContractError(field, f"not a valid BIC: {exc}") from None
 
 
+def check_name(value: str, field: str) -> str:
+    """A payee's (or payer's) name as given, if a pain.001 can carry it: something other than spaces must be left once
+    it is transliterated to the SEPA character set as the file writes it (an emoji, spaces or invisible characters
+    leave an empty `Nm`, and a file with one fails its XSD: the whole batch, or reimbursement run, would be refused)."""
+    if not _clean(value, 70).strip():
+        raise ContractError(
+            field, "has no letters or digits a SEPA payment file can carry (it is written in Latin letters)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Debtor:
     name: str
