@@ -1846,3 +1846,45 @@ async def test_the_cartellas_tables_are_each_in_their_box(desk: Desk) -> None:
     boxes = re.findall(r'<div class="wide" role="region" (aria-label(?:ledby)?="[^"]+") tabindex="0">\s*<table', page)
     assert len(boxes) == page.count("<table") >= 5, boxes
     assert {'aria-label="Contributi"', 'aria-label="Tutoraggio economico"'} <= set(boxes), boxes  # named in Italian
+
+
+async def test_each_request_to_approve_says_who_is_paid_and_whether_the_bank_data_changed(desk: Desk) -> None:
+    """Who gets the money is approved with the money (payments' four eyes, docs/payments.md): the approver compares the
+    IBAN's last four characters with the payee's documents. /approvals showed no bank data at all: a request whose
+    landlord's IBAN a cooperative had just changed came back among the rows looking exactly as the first time, and was
+    approved blind. Each row now says whom it pays (the IBAN masked, who entered it), that no IBAN is there yet, that
+    it changed since the approval (and what was approved), or that it was erased; whoever entered the bank data is not
+    offered the approval (payments refuses it)."""
+    rows = two_rents()
+    dec, jun = rows[("payments", "GET", "/contribution-requests")]
+    bank = {"has_beneficiary": True, "iban_masked": "••••3000", "bic": None, "bank_data_erased": False,
+            "bank_data_changed_by": "coop-aurora", "bank_data_changed_since_approval": False,
+            "approved_iban_masked": None}  # fmt: skip
+    changed = bank | {"bank_data_changed_since_approval": True, "approved_iban_masked": "••••1234"}
+    rows[("payments", "GET", "/contribution-requests")] = [
+        dec | bank,
+        jun | {"has_beneficiary": False, "iban_masked": None, "bank_data_changed_by": None},
+        dec | changed | {"request_id": "r-chg", "period_from": "2027-01-01", "period_to": "2027-01-31"},
+        dec | bank | {"request_id": "r-own", "bank_data_changed_by": "desk.giulia", "period_from": "2027-02-01",
+                      "period_to": "2027-02-28"},
+        dec | bank | {"request_id": "r-del", "iban_masked": None, "bank_data_erased": True, "period_from": "2027-03-01",
+                      "period_to": "2027-03-31"},
+    ]  # fmt: skip
+    rows[("intake", "GET", "/partners")] = [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}]
+    desk.services.answers |= rows
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row = text_of(approvals_row(page, "r-dec"))
+    assert "IBAN ••••3000" in row and "inserito da Cooperativa Aurora" in row, row
+    row = text_of(approvals_row(page, "r-jun"))
+    assert "IBAN non ancora indicato" in row, row
+    row = text_of(approvals_row(page, "r-chg"))
+    assert "IBAN ••••3000" in row and "cambiato dopo l'approvazione (approvato: ••••1234)" in row, row
+    own = approvals_row(page, "r-own")
+    assert 'action="/approvals/r-own"' not in own, own  # the approval is not offered; rejecting still is
+    assert "Ha inserito Lei i dati bancari: deve approvarli un altro operatore." in text_of(own), own
+    row = text_of(approvals_row(page, "r-del"))
+    assert "Dati bancari cancellati" in row, row
+    assert "Beneficiario" in text_of(page)  # the column's heading
+    english = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-chg"))
+    assert "IBAN ••••3000" in english and "changed since the approval (approved: ••••1234)" in english, english
