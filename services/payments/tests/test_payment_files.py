@@ -152,3 +152,32 @@ async def test_a_payee_name_a_bank_file_cannot_carry_is_refused_when_entered(pay
     batch = await call_ok(payments, STAFF, "POST", "/batches", {})  # the city's batch is made and pays Zoë
     xml, _ = await download(payments, str(batch["batch_id"]))
     assert sepa.validate(xml, sepa.PainVersion.V09) == 1 and b"<Nm>Zoe</Nm>" in xml
+
+
+async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+    """The bank's booking date dates the ledger's `payment_confirmed` and the `contribution_paid` fact (reports as of a
+    date count it then). A typo in a CSV (2062 for 2026) or a date before the file was even made was taken as it was:
+    the payment read as still in transit for 36 years, or paid before it was sent (`in_transit` negative as of the
+    days between). Such a date is refused, naming the entry, and nothing of the file is applied."""
+    from lgnet_shared import clock
+
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    future = (clock.today().replace(year=clock.today().year + 36)).isoformat()
+    for booked in (future, "2020-01-02"):
+        body = f"end_to_end_id,status,amount,booking_date,reason\n{payment_id},paid,100.00,{booked},\n"
+        async with payments.client(STAFF) as c:
+            r = await c.post(
+                "/reconciliations",
+                content=body.encode(),
+                headers={"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "text/csv"},
+            )
+        refused(r, 422, "entries[0].booking_date")
+    assert (await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}"))["payments"][0]["status"] == "sent"
+    body = f"end_to_end_id,status,amount,booking_date,reason\n{payment_id},paid,100.00,{clock.today().isoformat()},\n"
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations", content=body.encode(), headers={"Idempotency-Key": "ok", "Content-Type": "text/csv"}
+        )
+    assert r.status_code == 201 and r.json()["paid"] == 1, r.text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from lgnet_shared.errors import ContractError
@@ -35,3 +35,13 @@ def reason_code(text: str | None) -> str | None:
         return None
     code = text.strip().lower()
     return code if code.replace("_", "").isalnum() and len(code) <= 64 else "unknown"
+
+
+def check_booked_on(booked_on: date, sent_on: date, today: date, field: str) -> None:
+    """A booking date the bank can have booked: not before the payment's file was made (`sent_on`), not in the future
+    (a day's leeway: the bank's day may have begun before ours). It dates the ledger and the paid fact: a typo (2062)
+    would leave the payment in transit for decades, a date before the file would book it paid before it was sent."""
+    if booked_on > today + timedelta(days=1):
+        raise ContractError(field, f"{booked_on.isoformat()} is in the future: a bank books what it has done")
+    if booked_on < sent_on:
+        raise ContractError(field, f"{booked_on.isoformat()} is before the payment was sent ({sent_on.isoformat()})")

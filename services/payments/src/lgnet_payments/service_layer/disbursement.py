@@ -17,7 +17,7 @@ from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.domain import ledger
-from lgnet_payments.domain.reconciliation import BankResult
+from lgnet_payments.domain.reconciliation import BankResult, check_booked_on
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer import erasure, payment_files, reimbursements
@@ -189,6 +189,7 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
         raise Conflict(f"{where}.status", f"payment {p['payment_id']} is already {p['status']}")
     party = ledger.Party(p["budget_line_id"], p["case_id"], p["household_id"])
     on = r.booked_on or ctx.today
+    check_booked_on(on, p["sent_on"], ctx.today, f"{where}.booking_date")
     amount = p["amount_cents"]
     await repo.settle_payment(uow.conn, p["payment_id"], wanted, r.reason, on)
     if r.paid:
