@@ -187,6 +187,12 @@ def test_bank_files() -> None:
         (b"end_to_end_id,status\nE1,paid\n", "file"),
         (csv_file([("E1", "maybe", 1, "")]), "rows[0].status"),
         (b"end_to_end_id,status,amount,booking_date,reason\nE1,paid,1.234,2026-01-01,\n", "rows[0].amount"),
+        # Not euros with a dot either: Decimal reads them, and NaN and Infinity were a 500 with no field named (an
+        # uncaught decimal.InvalidOperation / OverflowError); 1e2 and 1_000 are not the documented format.
+        *(
+            (f"end_to_end_id,status,amount,booking_date,reason\nE1,paid,{a},,\n".encode(), "rows[0].amount")
+            for a in ("NaN", "sNaN", "Infinity", "1e2", "1_000.00", '"12,50"')
+        ),
         (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "file"),
         (b"<Document><Other/></Document>", "file"),
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,8 +19,15 @@ class BankResult:
     booked_on: date | None = None
 
 
+# Euros with a dot (the CSV's documented form; an XSD decimal of a camt file reads the same): digits, and the decimals
+# after a dot. Decimal alone would also read NaN, Infinity, 1e2 or 1_000.
+_EUROS = re.compile(r"\+?[0-9]+(\.[0-9]+)?")
+
+
 def euros_to_cents(text: str, field: str) -> int:
     """'123.45' → 12345; more than two decimals, signs or garbage are refused, never rounded."""
+    if not _EUROS.fullmatch(text.strip()):
+        raise ContractError(field, f"{text!r} is not an amount in euros like 123.45")
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
