@@ -181,3 +181,34 @@ async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments) -
             "/reconciliations", content=body.encode(), headers={"Idempotency-Key": "ok", "Content-Type": "text/csv"}
         )
     assert r.status_code == 201 and r.json()["paid"] == 1, r.text
+
+
+EPC_TEXT = r"[A-Za-z0-9/\-?:().,'+ ]+"  # the SEPA rulebook's Latin character set (EPC SCT rulebook, "Character set")
+
+
+async def test_names_in_a_payment_file_keep_to_the_sepa_character_set(payments) -> None:  # type: ignore[no-untyped-def]
+    """The XSD takes any text, the banks do not: the SCT rulebook's character set is a-z, A-Z, 0-9 and / - ? : ( ) . , '
+    + and space. A landlord 'Immobiliare Rossi & Figli [To] s_r_l; @casa' went into the file as it was (the '&' as
+    '&amp;'), and an Arabic name came out of the transliteration with an '@' (its ta marbuta): a bank that checks the
+    set refuses the file. They are written with the set's characters; a name with no letter or digit a bank could read
+    (a script the transliteration does not know: '[?] [?]') is refused when entered."""
+    import re
+
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000}
+    for name in ("Immobiliare Rossi & Figli [To] s_r_l; @casa", "\u0622\u0645\u0646\u0629 Okafor"):
+        beneficiary = {"name": name, "iban": LANDLORD_IBAN}
+        made = await call_ok(
+            payments, COOP, "POST", "/contribution-requests", {**body, **a_month(), "beneficiary": beneficiary}
+        )
+        await call_ok(payments, STAFF, "POST", f"/contribution-requests/{made['request_id']}/approval")
+    tifinagh = {"name": "\u2d30\u2d4e\u2d49\u2d4f\u2d30", "iban": LANDLORD_IBAN}
+    r = await call(payments, COOP, "POST", "/contribution-requests", {**body, **a_month(), "beneficiary": tifinagh})
+    refused(r, 422, "beneficiary.name")
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {})
+    xml, _ = await download(payments, str(batch["batch_id"]))
+    doc = etree.fromstring(xml)
+    ns = {"p": sepa.PainVersion.V09.namespace}
+    names = [n.text for n in doc.iterfind(".//p:Nm", ns)] + [u.text for u in doc.iterfind(".//p:Ustrd", ns)]
+    for text in names:
+        assert re.fullmatch(EPC_TEXT, text or ""), text
+    assert "Immobiliare Rossi + Figli (To) s-r-l, acasa" in names and "amna Okafor" in names, names
