@@ -15,13 +15,14 @@ from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters.sepa import check_name, normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger
 from lgnet_payments.domain.money import within_line
-from lgnet_payments.domain.policy import CityPolicy
+from lgnet_payments.domain.policy import CityPolicy, check_line
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
 async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict[str, Any]:
     ctx.staff(ctx.city, "allocate budgets")
+    check_line(c.line)
     city = ctx.city
     if c.budget_line_id is not None:
         line = await repo.budget_line(uow.conn, c.budget_line_id, lock=True)
