@@ -212,3 +212,24 @@ async def test_names_in_a_payment_file_keep_to_the_sepa_character_set(payments) 
     for text in names:
         assert re.fullmatch(EPC_TEXT, text or ""), text
     assert "Immobiliare Rossi + Figli (To) s-r-l, acasa" in names and "amna Okafor" in names, names
+
+
+async def test_an_execution_date_a_bank_would_not_take_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+    """`execution_date` was refused in the past only: a typo (2062 for 2026) made a batch whose file asks the bank to
+    pay in 36 years, its requests in transit until someone reconciled them as failed by hand. Like a request's period
+    and a voucher's validity, it is at most a year ahead (422 `execution_date`); nothing is batched."""
+    from datetime import timedelta
+
+    from lgnet_shared import clock
+
+    payee = {"name": "Zoe", "iban": LANDLORD_IBAN}
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(), "beneficiary": payee}
+    made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{made['request_id']}/approval")
+    far = (clock.today() + timedelta(days=367)).isoformat()
+    refused(await call(payments, STAFF, "POST", "/batches", {"execution_date": far}), 422, "execution_date")
+    request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{made['request_id']}")
+    assert request["status"] == "approved"
+    soon = (clock.today() + timedelta(days=3)).isoformat()
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {"execution_date": soon})
+    assert batch["execution_date"] == soon and batch["payments"] == 1

@@ -1,4 +1,5 @@
-"""The bank's answer about one payment, whatever file it came in (camt.054 or the documented CSV)."""
+"""The bank's answer about one payment, whatever file it came in (camt.054 or the documented CSV), and the dates a
+bank takes: the execution date a batch asks for, the booking date it answers."""
 
 from __future__ import annotations
 
@@ -53,3 +54,15 @@ def check_booked_on(booked_on: date, sent_on: date, today: date, field: str) -> 
         raise ContractError(field, f"{booked_on.isoformat()} is in the future: a bank books what it has done")
     if booked_on < sent_on:
         raise ContractError(field, f"{booked_on.isoformat()} is before the payment was sent ({sent_on.isoformat()})")
+
+
+MAX_EXECUTION_AHEAD = timedelta(days=366)  # like a request's period and a voucher's validity: at most a year ahead
+
+
+def check_execution_date(execution_date: date, today: date) -> None:
+    """The day a batch asks the bank to pay: not past, and at most a year ahead (a typo, 2062, would ask the bank to
+    pay in decades and hold the batch's requests in transit until then)."""
+    if execution_date < today:
+        raise ContractError("execution_date", "is in the past")
+    if execution_date > today + MAX_EXECUTION_AHEAD:
+        raise ContractError("execution_date", f"is more than {MAX_EXECUTION_AHEAD.days} days ahead")
