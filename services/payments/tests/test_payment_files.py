@@ -233,3 +233,27 @@ async def test_an_execution_date_a_bank_would_not_take_is_refused(payments) -> N
     soon = (clock.today() + timedelta(days=3)).isoformat()
     batch = await call_ok(payments, STAFF, "POST", "/batches", {"execution_date": soon})
     assert batch["execution_date"] == soon and batch["payments"] == 1
+
+
+async def test_money_coming_back_is_a_failed_payment_even_without_return_information(payments) -> None:  # type: ignore[no-untyped-def]
+    """Our transfers are debits of the city's account: an entry with our EndToEndId booked as a credit (CdtDbtInd
+    CRDT) is the money coming back, a returned transfer. Without RtrInf (banks do not all send it) it was read as paid:
+    the request was paid and its fact published, while the money was back on the city's account and the household
+    had nothing. It is failed (reason from RtrInf when there, else 'unknown'); the request goes back to approved."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    returned = camt054([(payment_id, 10_000, None)]).replace(
+        b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>CRDT</CdtDbtInd>"
+    )
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=returned,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 1, "unchanged": 0}, r.text
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [(p["status"], p["reason"]) for p in view["payments"]] == [("failed", "unknown")]
+    request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{view['payments'][0]['request_id']}")
+    assert request["status"] == "approved"

@@ -84,7 +84,8 @@ def _date(text: str | None, field: str) -> date | None:
 
 
 def parse_camt054(data: bytes) -> list[BankResult]:
-    """Every booked transaction with our EndToEndId: returned ones (RtrInf) failed, the others paid.
+    """Every booked transaction with our EndToEndId: returned ones (RtrInf, or booked as a credit: the money came back)
+    failed, the others paid.
     Pending entries (status PDNG) are skipped: the bank has not decided yet."""
     validate_camt(data)  # the whole file, before any of it is read: a refused file applies nothing
     try:
@@ -107,11 +108,15 @@ def parse_camt054(data: bytes) -> list[BankResult]:
             amount = _text(tx, "Amt") or _text(tx, "AmtDtls", "TxAmt", "Amt")
             cents = euros_to_cents(amount, f"{where}.Amt") if amount else None
             returned = _child(tx, "RtrInf")
+            # Our transfers debit the city's account: our EndToEndId booked as a credit is the money coming back (a
+            # return), with or without RtrInf (not every bank sends it). The transaction's indicator, else the entry's.
+            credit = (_text(tx, "CdtDbtInd") or _text(entry, "CdtDbtInd")) == "CRDT"
+            paid = returned is None and not credit
             results.append(
                 BankResult(
                     end_to_end_id=e2e,
-                    paid=returned is None,
-                    reason=None if returned is None else reason_code(_text(returned, "Rsn", "Cd")) or "unknown",
+                    paid=paid,
+                    reason=None if paid else reason_code(_text(returned, "Rsn", "Cd")) or "unknown",
                     amount_cents=cents,
                     booked_on=booked,
                 )
