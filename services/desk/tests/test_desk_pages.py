@@ -1888,3 +1888,27 @@ async def test_each_request_to_approve_says_who_is_paid_and_whether_the_bank_dat
     assert "Beneficiario" in text_of(page)  # the column's heading
     english = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-chg"))
     assert "IBAN ••••3000" in english and "changed since the approval (approved: ••••1234)" in english, english
+
+
+async def test_a_first_approval_of_two_is_not_said_as_the_approval(desk: Desk) -> None:
+    """Above the city's threshold payments records a first approval and waits for a second approver. The page said
+    "Approvazione registrata." after the first as after a final one (seen at the demo desk, a rent of 1.600,50 € above
+    1.500,00 €): the approver could leave thinking the contribution approved. It says that a second is needed."""
+    rent = {"request_id": "r-1", "case_id": "c-1", "kind": "rent", "amount_cents": 160050,
+            "requested_by": "desk.maria", "status": "requested"}  # fmt: skip
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [rent | {"first_approver": "desk.giulia"}],
+        ("payments", "POST", "/contribution-requests/r-1/approval"): httpx.Response(
+            200, json=rent | {"first_approver": "desk.giulia"}
+        ),
+    }
+    await desk.as_operator(GIULIA)
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"}, follow_redirects=True)
+    text = text_of(r.text)
+    assert "Prima approvazione registrata: serve quella di un altro operatore." in text, text
+    assert "Approvazione registrata." not in text.replace("Prima approvazione registrata", ""), text
+    desk.services.answers[("payments", "POST", "/contribution-requests/r-1/approval")] = httpx.Response(
+        200, json=rent | {"status": "approved", "approved_by": "desk.giulia"}
+    )
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"}, follow_redirects=True)
+    assert "Approvazione registrata." in text_of(r.text) and "Prima approvazione" not in text_of(r.text)

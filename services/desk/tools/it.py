@@ -437,6 +437,7 @@ IT = {
     "IBAN not given yet": "IBAN non ancora indicato",
     "entered by %(who)s": "inserito da %(who)s",
     "changed since the approval (approved: %(iban)s)": "cambiato dopo l'approvazione (approvato: %(iban)s)",
+    "First approval recorded: another operator must give the second.": "Prima approvazione registrata: serve quella di un altro operatore.",
     "You gave the first approval: another operator must give the second.": "Ha dato Lei la prima approvazione: serve quella di un altro operatore.",
     "Approve: %(what)s": "Approva: %(what)s",
     "Reject: %(what)s": "Respingi: %(what)s",

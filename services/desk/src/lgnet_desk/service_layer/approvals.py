@@ -52,10 +52,13 @@ async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str
     return rows
 
 
-async def approve(services: Services, request_id: str, form: dict[str, str]) -> None:
-    """Approve (or give the first of two approvals): payments decides whether the operator may."""
+async def approve(services: Services, request_id: str, form: dict[str, str]) -> bool:
+    """Approve (or give the first of two approvals): payments decides whether the operator may. True when the
+    approval is final; False when it was the first of two (the request still waits, for a second approver)."""
     key = resubmission.call_key(form, "approval", request_id)  # sent twice: the first answer
-    await services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {}, key)
+    path = service_path("/contribution-requests/{}/approval", request_id)
+    answer = await services.post("payments", path, {}, key)
+    return not (isinstance(answer, dict) and answer.get("status") == "requested")
 
 
 async def reject(services: Services, request_id: str, form: dict[str, str]) -> None:
