@@ -257,3 +257,29 @@ async def test_money_coming_back_is_a_failed_payment_even_without_return_informa
     assert [(p["status"], p["reason"]) for p in view["payments"]] == [("failed", "unknown")]
     request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{view['payments'][0]['request_id']}")
     assert request["status"] == "approved"
+
+
+async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(payments) -> None:  # type: ignore[no-untyped-def]
+    """A camt.054/053 of the city's account carries its other movements too: a transfer received with EndToEndId
+    NOTPROVIDED (the usual for credits), the city's own payments with their references. Documented as read for 'every
+    TxDtls whose EndToEndId is one of our payment ids', such a file was refused whole ('missing: cannot tell which
+    payment this is', or 404 for another reference): a real statement could not be reconciled. Those not in the form
+    of ours (32 hexadecimal characters) are not ours and are left; an id in our form that we do not know still refuses
+    the file (404), as a wrong amount does."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    others = [("NOTPROVIDED", 25_000, None), ("STIPENDI-2026-11-0042", 180_000, None), (payment_id, 10_000, None)]
+
+    async def reconcile(data: bytes) -> object:
+        async with payments.client(STAFF) as c:
+            return await c.post(
+                "/reconciliations",
+                content=data,
+                headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+            )
+
+    unknown = await reconcile(camt054([*others, ("0" * 32, 500, None)]))
+    refused(unknown, 404, "entries[1].end_to_end_id")  # the second of ours
+    r = await reconcile(camt054(others))
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]

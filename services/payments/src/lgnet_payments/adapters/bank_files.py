@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,10 @@ XSD_SHA256 = {  # the vendored official schemas (xsd/SOURCE.md)
     "camt.053.001.02": "05ec472590dda5e433fd646e9cf3849fa1ba01c033052aaca3089cec6862692d",
 }
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:"
+# Our EndToEndIds, a payment's or a reimbursement's: 32 hexadecimal characters. A bank's file of the city's account
+# carries its other movements too; those are not ours and are left. One of our form that we do not know refuses the
+# file (404), as in a CSV, which has ours only.
+OUR_END_TO_END_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 
 @cache
@@ -84,8 +89,8 @@ def _date(text: str | None, field: str) -> date | None:
 
 
 def parse_camt054(data: bytes) -> list[BankResult]:
-    """Every booked transaction with our EndToEndId: returned ones (RtrInf, or booked as a credit: the money came back)
-    failed, the others paid.
+    """Every booked transaction with one of our EndToEndIds (others are the account's other movements): returned ones
+    (RtrInf, or booked as a credit: the money came back) failed, the others paid.
     Pending entries (status PDNG) are skipped: the bank has not decided yet."""
     validate_camt(data)  # the whole file, before any of it is read: a refused file applies nothing
     try:
@@ -103,8 +108,8 @@ def parse_camt054(data: bytes) -> list[BankResult]:
         for m, tx in enumerate(t for t in entry.iter() if _local(t.tag) == "TxDtls"):
             where = f"Ntry[{n}].TxDtls[{m}]"
             e2e = _text(tx, "Refs", "EndToEndId")
-            if not e2e or e2e == "NOTPROVIDED":
-                raise ContractError(f"{where}.Refs.EndToEndId", "missing: cannot tell which payment this is")
+            if not e2e or not OUR_END_TO_END_ID.fullmatch(e2e):
+                continue  # another movement of the account (a credit received, NOTPROVIDED, another reference)
             amount = _text(tx, "Amt") or _text(tx, "AmtDtls", "TxAmt", "Amt")
             cents = euros_to_cents(amount, f"{where}.Amt") if amount else None
             returned = _child(tx, "RtrInf")
