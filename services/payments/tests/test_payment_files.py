@@ -283,3 +283,24 @@ async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(
     refused(unknown, 404, "entries[1].end_to_end_id")  # the second of ours
     r = await reconcile(camt054(others))
     assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+
+
+async def test_an_amount_in_another_currency_is_not_taken_for_euros(payments) -> None:  # type: ignore[no-untyped-def]
+    """The bank's amount is checked against the payment's so that a wrong entry refuses the file; its currency was not
+    read, so 100.00 USD passed for our 100.00 EUR and the payment was booked paid. Refused naming the entry's amount."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    dollars = camt054([(payment_id, 10_000, None)]).replace(
+        b'<Amt Ccy="EUR">100.00</Amt></TxDtls>', b'<Amt Ccy="USD">100.00</Amt></TxDtls>'
+    )
+    assert b'Ccy="USD"' in dollars
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=dollars,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert "USD" in refused(r, 422, "Ntry[0].TxDtls[0].Amt")
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [p["status"] for p in view["payments"]] == ["sent"]

@@ -110,7 +110,13 @@ def parse_camt054(data: bytes) -> list[BankResult]:
             e2e = _text(tx, "Refs", "EndToEndId")
             if not e2e or not OUR_END_TO_END_ID.fullmatch(e2e):
                 continue  # another movement of the account (a credit received, NOTPROVIDED, another reference)
-            amount = _text(tx, "Amt") or _text(tx, "AmtDtls", "TxAmt", "Amt")
+            amount_el = _child(tx, "Amt")
+            if amount_el is None or not (amount_el.text or "").strip():
+                amount_el = _child(tx, "AmtDtls", "TxAmt", "Amt")
+            amount = _text(amount_el)
+            currency = amount_el.get("Ccy") if amount_el is not None else None
+            if amount and currency != "EUR":  # the XSD requires Ccy; ours are SEPA transfers, in euros
+                raise ContractError(f"{where}.Amt", f"in {currency}: our payments are in euros (EUR)")
             cents = euros_to_cents(amount, f"{where}.Amt") if amount else None
             returned = _child(tx, "RtrInf")
             # Our transfers debit the city's account: our EndToEndId booked as a credit is the money coming back (a
