@@ -1937,3 +1937,69 @@ async def test_a_street_contact_is_linked_to_the_person_typed_by_name(desk: Desk
     assert "2 persone che Lei può vedere si chiamano «Mario Rossi»" in text_of(r.text)
     r = await desk.client.post("/outreach/contacts/ct-4c2e/link", data=linking | {"person_id": "Fatima El Amrani"})
     assert r.status_code == 303 and linked == [{"person_id": "p-f33adeeca7d4", "linked_on": today}], linked
+
+
+async def test_each_request_to_approve_says_who_is_paid_and_whether_the_bank_data_changed(desk: Desk) -> None:
+    """Who gets the money is approved with the money (payments' four eyes, docs/payments.md): the approver compares the
+    IBAN's last four characters with the payee's documents. /approvals showed no bank data at all: a request whose
+    landlord's IBAN a cooperative had just changed came back among the rows looking exactly as the first time, and was
+    approved blind. Each row now says whom it pays (the IBAN masked, who entered it), that no IBAN is there yet, that
+    it changed since the approval (and what was approved), or that it was erased; whoever entered the bank data is not
+    offered the approval (payments refuses it)."""
+    rows = two_rents()
+    dec, jun = rows[("payments", "GET", "/contribution-requests")]
+    bank = {"has_beneficiary": True, "iban_masked": "••••3000", "bic": None, "bank_data_erased": False,
+            "bank_data_changed_by": "coop-aurora", "bank_data_changed_since_approval": False,
+            "approved_iban_masked": None}  # fmt: skip
+    changed = bank | {"bank_data_changed_since_approval": True, "approved_iban_masked": "••••1234"}
+    rows[("payments", "GET", "/contribution-requests")] = [
+        dec | bank,
+        jun | {"has_beneficiary": False, "iban_masked": None, "bank_data_changed_by": None},
+        dec | changed | {"request_id": "r-chg", "period_from": "2027-01-01", "period_to": "2027-01-31"},
+        dec | bank | {"request_id": "r-own", "bank_data_changed_by": "desk.giulia", "period_from": "2027-02-01",
+                      "period_to": "2027-02-28"},
+        dec | bank | {"request_id": "r-del", "iban_masked": None, "bank_data_erased": True, "period_from": "2027-03-01",
+                      "period_to": "2027-03-31"},
+    ]  # fmt: skip
+    rows[("intake", "GET", "/partners")] = [{"partner_id": "coop-aurora", "name": "Cooperativa Aurora"}]
+    desk.services.answers |= rows
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row = text_of(approvals_row(page, "r-dec"))
+    assert "IBAN ••••3000" in row and "inserito da Cooperativa Aurora" in row, row
+    row = text_of(approvals_row(page, "r-jun"))
+    assert "IBAN non ancora indicato" in row, row
+    row = text_of(approvals_row(page, "r-chg"))
+    assert "IBAN ••••3000" in row and "cambiato dopo l'approvazione (approvato: ••••1234)" in row, row
+    own = approvals_row(page, "r-own")
+    assert 'action="/approvals/r-own"' not in own, own  # the approval is not offered; rejecting still is
+    assert "Ha inserito Lei i dati bancari: deve approvarli un altro operatore." in text_of(own), own
+    row = text_of(approvals_row(page, "r-del"))
+    assert "Dati bancari cancellati" in row, row
+    assert "Beneficiario" in text_of(page)  # the column's heading
+    english = text_of(approvals_row((await desk.client.get("/approvals?lang=en")).text, "r-chg"))
+    assert "IBAN ••••3000" in english and "changed since the approval (approved: ••••1234)" in english, english
+
+
+async def test_a_first_approval_of_two_is_not_said_as_the_approval(desk: Desk) -> None:
+    """Above the city's threshold payments records a first approval and waits for a second approver. The page said
+    "Approvazione registrata." after the first as after a final one (seen at the demo desk, a rent of 1.600,50 € above
+    1.500,00 €): the approver could leave thinking the contribution approved. It says that a second is needed."""
+    rent = {"request_id": "r-1", "case_id": "c-1", "kind": "rent", "amount_cents": 160050,
+            "requested_by": "desk.maria", "status": "requested"}  # fmt: skip
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [rent | {"first_approver": "desk.giulia"}],
+        ("payments", "POST", "/contribution-requests/r-1/approval"): httpx.Response(
+            200, json=rent | {"first_approver": "desk.giulia"}
+        ),
+    }
+    await desk.as_operator(GIULIA)
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"}, follow_redirects=True)
+    text = text_of(r.text)
+    assert "Prima approvazione registrata: serve quella di un altro operatore." in text, text
+    assert "Approvazione registrata." not in text.replace("Prima approvazione registrata", ""), text
+    desk.services.answers[("payments", "POST", "/contribution-requests/r-1/approval")] = httpx.Response(
+        200, json=rent | {"status": "approved", "approved_by": "desk.giulia"}
+    )
+    r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"}, follow_redirects=True)
+    assert "Approvazione registrata." in text_of(r.text) and "Prima approvazione" not in text_of(r.text)

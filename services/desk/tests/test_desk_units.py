@@ -679,3 +679,32 @@ def test_the_civic_refusals_are_said_in_italian() -> None:
         assert say(reason, "it", day=day) == italian, reason
     assert say("is before starts_on", "en") == "is before the start day"  # a field's id said in words
     assert say("is below level_at_entry", "en") == "is below the level at entry"
+
+
+@pytest.mark.parametrize(
+    ("reason", "italian"),
+    [
+        # A case just opened at the desk is not known to payments until it reads intake's event (a second or two): the
+        # first contribution asked for it read "unknown case c-8e2b7d41a9f0" in English.
+        (
+            "unknown case c-8e2b7d41a9f0",
+            "la pratica non è ancora nota ai pagamenti: se è appena stata aperta, riprovi tra qualche secondo",
+        ),
+        ("case c-8e2b7d41a9f0 was closed on 2026-03-01", "la pratica è chiusa dal 2026-03-01"),
+        ("a period lasts at most 366 days", "un periodo dura al massimo 366 giorni"),
+        ("starts more than 366 days ahead", "comincia tra più di 366 giorni"),
+        ("is in the past", "è nel passato"),  # a voucher's last valid day
+        (
+            "is more than 366 days ahead: the voucher would hold its budget until then",
+            "è tra più di 366 giorni: il buono terrebbe impegnati i fondi fino ad allora",
+        ),
+        (  # the approval of whoever entered the bank data (a page opened before she entered them)
+            "whoever set or changed the bank data cannot approve it: another person must",
+            "chi ha inserito o cambiato i dati bancari non può approvarli: deve farlo un'altra persona",
+        ),
+    ],
+)
+def test_payments_refusals_of_the_contribution_voucher_and_approval_forms_are_said_in_italian(
+    reason: str, italian: str
+) -> None:
+    assert say(reason, "it") == italian

@@ -434,6 +434,13 @@ IT = {
     # ---- the approvals: each request named, the requester's own, rejecting with a reason
     "Request rejected.": "Richiesta respinta.",
     "You requested this contribution: another operator must approve it.": "Ha chiesto Lei questo contributo: deve approvarlo un altro operatore.",
+    "You entered the bank data: another operator must approve them.": "Ha inserito Lei i dati bancari: deve approvarli un altro operatore.",
+    "Beneficiary": "Beneficiario",
+    "Bank data erased": "Dati bancari cancellati",
+    "IBAN not given yet": "IBAN non ancora indicato",
+    "entered by %(who)s": "inserito da %(who)s",
+    "changed since the approval (approved: %(iban)s)": "cambiato dopo l'approvazione (approvato: %(iban)s)",
+    "First approval recorded: another operator must give the second.": "Prima approvazione registrata: serve quella di un altro operatore.",
     "You gave the first approval: another operator must give the second.": "Ha dato Lei la prima approvazione: serve quella di un altro operatore.",
     "Approve: %(what)s": "Approva: %(what)s",
     "Reject: %(what)s": "Respingi: %(what)s",

@@ -349,3 +349,20 @@ async def test_a_households_period_is_paid_once_across_its_cases_and_concurrent_
         ):
             r = await anna.post("/contribution-requests", json={**november, **bad}, headers=key())
             assert problem(r)[:2] == (422, field), r.text
+
+
+async def test_money_is_allocated_only_to_a_line_something_draws_from(payments: PaymentsUnderTest) -> None:
+    """A line is one of the grant's purposes: lease_activation, deposit, rent, utilities, voucher_<kind>. An allocation
+    to 'affitto' or 'voucher_taxi' (a typo, a kind that does not exist) made a line nothing could ever draw from: no
+    request nor voucher takes its money, the grant's money sat there and reports listed it by line. Refused, naming
+    `line` and the lines there are; nothing changes."""
+    async with payments.client("anna") as anna:
+        before = await snapshot(payments)
+        for line in ("affitto", "voucher_taxi", "voucher", "rent_"):
+            r = await anna.post("/budget-lines", json={"line": line, "amount_cents": 100}, headers=key())
+            status, field, reason = problem(r)
+            assert (status, field) == (422, "line") and "voucher_public_transport" in reason, (line, reason)
+        assert await snapshot(payments) == before
+        for line in ("lease_activation", "deposit", "rent", "utilities", "voucher_babysitting", "voucher_other"):
+            r = await anna.post("/budget-lines", json={"line": line, "amount_cents": 100}, headers=key())
+            assert r.status_code == 201, r.text

@@ -160,33 +160,44 @@ def test_lease_policy() -> None:
     ]
 
 
+# A camt file's payments are ours when their EndToEndId has our form (32 hexadecimal characters): others are the
+# account's other movements.
+OURS = {n: f"{n:032x}" for n in (1, 2, 3)}
+
+
 def test_bank_files() -> None:
     got = bank_files.parse(csv_file([("E1", "paid", 12_345, ""), ("E2", "failed", 100, "AC04")]), "text/csv")
     assert [(r.end_to_end_id, r.paid, r.reason, r.amount_cents) for r in got] == [
         ("E1", True, None, 12_345),
         ("E2", False, "ac04", 100),
     ]
-    got = bank_files.parse(camt054([("E1", 500, None), ("E2", 700, "AM04")]), "application/xml")
+    got = bank_files.parse(camt054([(OURS[1], 500, None), (OURS[2], 700, "AM04")]), "application/xml")
     assert [(r.end_to_end_id, r.paid, r.reason, r.amount_cents) for r in got] == [
-        ("E1", True, None, 500),
-        ("E2", False, "am04", 700),
+        (OURS[1], True, None, 500),
+        (OURS[2], False, "am04", 700),
     ]
     balance = (
         '<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>'
         "<Dt><Dt>2026-01-01</Dt></Dt></Bal><Ntry>"
     )
     statement = (
-        camt054([("E3", 100, None)])
+        camt054([(OURS[3], 100, None)])
         .replace(b"camt.054.001.08", b"camt.053.001.08")
         .replace(b"BkToCstmrDbtCdtNtfctn>", b"BkToCstmrStmt>")
         .replace(b"Ntfctn>", b"Stmt>")
         .replace(b"<Ntry>", balance.encode())
     )
-    assert [r.end_to_end_id for r in bank_files.parse(statement, "application/xml")] == ["E3"]
+    assert [r.end_to_end_id for r in bank_files.parse(statement, "application/xml")] == [OURS[3]]
     for data, field in (
         (b"end_to_end_id,status\nE1,paid\n", "file"),
         (csv_file([("E1", "maybe", 1, "")]), "rows[0].status"),
         (b"end_to_end_id,status,amount,booking_date,reason\nE1,paid,1.234,2026-01-01,\n", "rows[0].amount"),
+        # Not euros with a dot either: Decimal reads them, and NaN and Infinity were a 500 with no field named (an
+        # uncaught decimal.InvalidOperation / OverflowError); 1e2 and 1_000 are not the documented format.
+        *(
+            (f"end_to_end_id,status,amount,booking_date,reason\nE1,paid,{a},,\n".encode(), "rows[0].amount")
+            for a in ("NaN", "sNaN", "Infinity", "1e2", "1_000.00", '"12,50"')
+        ),
         (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "file"),
         (b"<Document><Other/></Document>", "file"),
     ):
@@ -196,7 +207,7 @@ def test_bank_files() -> None:
 
 
 def test_camt_is_validated_against_its_schema_before_it_is_read() -> None:
-    v08 = camt054([("E1", 500, None)])
+    v08 = camt054([(OURS[1], 500, None)])
     assert bank_files.validate_camt(v08) == "camt.054.001.08"
     # .02 (the 2009 version some banks still send): the same notification reads the same.
     v02 = v08.replace(b"camt.054.001.08", b"camt.054.001.02").replace(b"<Cd>BOOK</Cd>", b"BOOK")
@@ -204,7 +215,7 @@ def test_camt_is_validated_against_its_schema_before_it_is_read() -> None:
     amount = b'<Amt Ccy="EUR">5.00</Amt></TxDtls>'
     v02 = v02.replace(amount, b"<AmtDtls><TxAmt>" + amount[: -len(b"</TxDtls>")] + b"</TxAmt></AmtDtls></TxDtls>")
     assert bank_files.validate_camt(v02) == "camt.054.001.02"
-    assert [r.end_to_end_id for r in bank_files.parse(v02, "application/xml")] == ["E1"]
+    assert [r.end_to_end_id for r in bank_files.parse(v02, "application/xml")] == [OURS[1]]
     broken = v08.replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>MAYBE</CdtDbtInd>")
     broken = broken.replace(b"<Ntry>", b"\n<Ntry>")
     with pytest.raises(ContractError) as e:

@@ -114,3 +114,193 @@ async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments) -> No
             headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
         )
     assert r.status_code == 201 and r.json()["paid"] == 2, r.text
+
+
+async def test_a_payee_name_a_bank_file_cannot_carry_is_refused_when_entered(payments) -> None:  # type: ignore[no-untyped-def]
+    """A name the pain.001 cannot carry (nothing left once transliterated to the SEPA character set: an emoji, spaces)
+    is refused at once, naming the field: it used to be accepted and approved, and then made every batch of the city
+    fail its XSD (`Nm` empty), so nobody was paid until someone found which request it was."""
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month()}
+    for name in ("\U0001f3e0", "   ", "\u200b"):
+        r = await call(
+            payments,
+            COOP,
+            "POST",
+            "/contribution-requests",
+            {**body, "beneficiary": {"name": name, "iban": LANDLORD_IBAN}},
+        )
+        assert "SEPA" in refused(r, 422, "beneficiary.name"), name
+    made = await call_ok(
+        payments,
+        COOP,
+        "POST",
+        "/contribution-requests",
+        {**body, "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}},
+    )
+    path = f"/contribution-requests/{made['request_id']}"
+    refused(
+        await call(payments, COOP, "PUT", f"{path}/beneficiary", {"name": "\U0001f600", "iban": LANDLORD_IBAN}),
+        422,
+        "name",
+    )
+    # The paying account's name and a provider's name go in files too (the debtor, a reimbursement's creditor).
+    policy = {"debtor_name": "  ", "debtor_iban": CITY_IBAN}
+    refused(await call(payments, STAFF, "PUT", "/policies/torino", policy), 422, "debtor_name")
+    provider = {"provider_id": "p-emoji", "name": "\U0001f68c", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    refused(await call(payments, STAFF, "POST", "/providers", provider), 422, "name")
+    await call_ok(payments, STAFF, "POST", f"{path}/approval")
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {})  # the city's batch is made and pays Zoë
+    xml, _ = await download(payments, str(batch["batch_id"]))
+    assert sepa.validate(xml, sepa.PainVersion.V09) == 1 and b"<Nm>Zoe</Nm>" in xml
+
+
+async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+    """The bank's booking date dates the ledger's `payment_confirmed` and the `contribution_paid` fact (reports as of a
+    date count it then). A typo in a CSV (2062 for 2026) or a date before the file was even made was taken as it was:
+    the payment read as still in transit for 36 years, or paid before it was sent (`in_transit` negative as of the
+    days between). Such a date is refused, naming the entry, and nothing of the file is applied."""
+    from lgnet_shared import clock
+
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    future = (clock.today().replace(year=clock.today().year + 36)).isoformat()
+    for booked in (future, "2020-01-02"):
+        body = f"end_to_end_id,status,amount,booking_date,reason\n{payment_id},paid,100.00,{booked},\n"
+        async with payments.client(STAFF) as c:
+            r = await c.post(
+                "/reconciliations",
+                content=body.encode(),
+                headers={"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "text/csv"},
+            )
+        refused(r, 422, "entries[0].booking_date")
+    assert (await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}"))["payments"][0]["status"] == "sent"
+    body = f"end_to_end_id,status,amount,booking_date,reason\n{payment_id},paid,100.00,{clock.today().isoformat()},\n"
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations", content=body.encode(), headers={"Idempotency-Key": "ok", "Content-Type": "text/csv"}
+        )
+    assert r.status_code == 201 and r.json()["paid"] == 1, r.text
+
+
+EPC_TEXT = r"[A-Za-z0-9/\-?:().,'+ ]+"  # the SEPA rulebook's Latin character set (EPC SCT rulebook, "Character set")
+
+
+async def test_names_in_a_payment_file_keep_to_the_sepa_character_set(payments) -> None:  # type: ignore[no-untyped-def]
+    """The XSD takes any text, the banks do not: the SCT rulebook's character set is a-z, A-Z, 0-9 and / - ? : ( ) . , '
+    + and space. A landlord 'Immobiliare Rossi & Figli [To] s_r_l; @casa' went into the file as it was (the '&' as
+    '&amp;'), and an Arabic name came out of the transliteration with an '@' (its ta marbuta): a bank that checks the
+    set refuses the file. They are written with the set's characters; a name with no letter or digit a bank could read
+    (a script the transliteration does not know: '[?] [?]') is refused when entered."""
+    import re
+
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000}
+    for name in ("Immobiliare Rossi & Figli [To] s_r_l; @casa", "\u0622\u0645\u0646\u0629 Okafor"):
+        beneficiary = {"name": name, "iban": LANDLORD_IBAN}
+        made = await call_ok(
+            payments, COOP, "POST", "/contribution-requests", {**body, **a_month(), "beneficiary": beneficiary}
+        )
+        await call_ok(payments, STAFF, "POST", f"/contribution-requests/{made['request_id']}/approval")
+    tifinagh = {"name": "\u2d30\u2d4e\u2d49\u2d4f\u2d30", "iban": LANDLORD_IBAN}
+    r = await call(payments, COOP, "POST", "/contribution-requests", {**body, **a_month(), "beneficiary": tifinagh})
+    refused(r, 422, "beneficiary.name")
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {})
+    xml, _ = await download(payments, str(batch["batch_id"]))
+    doc = etree.fromstring(xml)
+    ns = {"p": sepa.PainVersion.V09.namespace}
+    names = [n.text for n in doc.iterfind(".//p:Nm", ns)] + [u.text for u in doc.iterfind(".//p:Ustrd", ns)]
+    for text in names:
+        assert re.fullmatch(EPC_TEXT, text or ""), text
+    assert "Immobiliare Rossi + Figli (To) s-r-l, acasa" in names and "amna Okafor" in names, names
+
+
+async def test_an_execution_date_a_bank_would_not_take_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+    """`execution_date` was refused in the past only: a typo (2062 for 2026) made a batch whose file asks the bank to
+    pay in 36 years, its requests in transit until someone reconciled them as failed by hand. Like a request's period
+    and a voucher's validity, it is at most a year ahead (422 `execution_date`); nothing is batched."""
+    from datetime import timedelta
+
+    from lgnet_shared import clock
+
+    payee = {"name": "Zoe", "iban": LANDLORD_IBAN}
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(), "beneficiary": payee}
+    made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{made['request_id']}/approval")
+    far = (clock.today() + timedelta(days=367)).isoformat()
+    refused(await call(payments, STAFF, "POST", "/batches", {"execution_date": far}), 422, "execution_date")
+    request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{made['request_id']}")
+    assert request["status"] == "approved"
+    soon = (clock.today() + timedelta(days=3)).isoformat()
+    batch = await call_ok(payments, STAFF, "POST", "/batches", {"execution_date": soon})
+    assert batch["execution_date"] == soon and batch["payments"] == 1
+
+
+async def test_money_coming_back_is_a_failed_payment_even_without_return_information(payments) -> None:  # type: ignore[no-untyped-def]
+    """Our transfers are debits of the city's account: an entry with our EndToEndId booked as a credit (CdtDbtInd
+    CRDT) is the money coming back, a returned transfer. Without RtrInf (banks do not all send it) it was read as paid:
+    the request was paid and its fact published, while the money was back on the city's account and the household
+    had nothing. It is failed (reason from RtrInf when there, else 'unknown'); the request goes back to approved."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    returned = camt054([(payment_id, 10_000, None)]).replace(
+        b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>CRDT</CdtDbtInd>"
+    )
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=returned,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 1, "unchanged": 0}, r.text
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [(p["status"], p["reason"]) for p in view["payments"]] == [("failed", "unknown")]
+    request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{view['payments'][0]['request_id']}")
+    assert request["status"] == "approved"
+
+
+async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(payments) -> None:  # type: ignore[no-untyped-def]
+    """A camt.054/053 of the city's account carries its other movements too: a transfer received with EndToEndId
+    NOTPROVIDED (the usual for credits), the city's own payments with their references. Documented as read for 'every
+    TxDtls whose EndToEndId is one of our payment ids', such a file was refused whole ('missing: cannot tell which
+    payment this is', or 404 for another reference): a real statement could not be reconciled. Those not in the form
+    of ours (32 hexadecimal characters) are not ours and are left; an id in our form that we do not know still refuses
+    the file (404), as a wrong amount does."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    others = [("NOTPROVIDED", 25_000, None), ("STIPENDI-2026-11-0042", 180_000, None), (payment_id, 10_000, None)]
+
+    async def reconcile(data: bytes) -> object:
+        async with payments.client(STAFF) as c:
+            return await c.post(
+                "/reconciliations",
+                content=data,
+                headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+            )
+
+    unknown = await reconcile(camt054([*others, ("0" * 32, 500, None)]))
+    refused(unknown, 404, "entries[1].end_to_end_id")  # the second of ours
+    r = await reconcile(camt054(others))
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+
+
+async def test_an_amount_in_another_currency_is_not_taken_for_euros(payments) -> None:  # type: ignore[no-untyped-def]
+    """The bank's amount is checked against the payment's so that a wrong entry refuses the file; its currency was not
+    read, so 100.00 USD passed for our 100.00 EUR and the payment was booked paid. Refused naming the entry's amount."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    dollars = camt054([(payment_id, 10_000, None)]).replace(
+        b'<Amt Ccy="EUR">100.00</Amt></TxDtls>', b'<Amt Ccy="USD">100.00</Amt></TxDtls>'
+    )
+    assert b'Ccy="USD"' in dollars
+    async with payments.client(STAFF) as c:
+        r = await c.post(
+            "/reconciliations",
+            content=dollars,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+    assert "USD" in refused(r, 422, "Ntry[0].TxDtls[0].Amt")
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [p["status"] for p in view["payments"]] == ["sent"]

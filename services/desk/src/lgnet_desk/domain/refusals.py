@@ -33,6 +33,23 @@ ITALIAN: list[tuple[str, str]] = [
         "il nucleo ha già una richiesta di questo tipo dal {day3} al {day4}: un periodo si paga una volta sola",
     ),
     (r"is before period_from", "è precedente all'inizio del periodo"),
+    # payments learns of a case from intake's events: a case opened a moment ago is not known to it yet
+    (
+        r"unknown case (\S+)",
+        "la pratica non è ancora nota ai pagamenti: se è appena stata aperta, riprovi tra qualche secondo",
+    ),
+    (r"case (\S+) was closed on (\S+)", "la pratica è chiusa dal {day1}"),
+    (r"a period lasts at most (\d+) days", "un periodo dura al massimo {0} giorni"),
+    (r"starts more than (\d+) days ahead", "comincia tra più di {0} giorni"),
+    (r"is in the past", "è nel passato"),
+    (
+        r"is more than (\d+) days ahead: the voucher would hold its budget until then",
+        "è tra più di {0} giorni: il buono terrebbe impegnati i fondi fino ad allora",
+    ),
+    (
+        r"whoever set or changed the bank data cannot approve it: another person must",
+        "chi ha inserito o cambiato i dati bancari non può approvarli: deve farlo un'altra persona",
+    ),
     (
         r"is not a valid Italian fiscal code \(format or check character\)",
         "non è un codice fiscale valido (formato o carattere di controllo)",

@@ -601,6 +601,7 @@ def router(settings: DeskSettings) -> APIRouter:
         # The decision just recorded is said so (the page said nothing); only flags are read from the address, no text
         # from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
         done, rejected = bool(request.query_params.get("done")), bool(request.query_params.get("rejected"))
+        first = done and bool(request.query_params.get("first"))
         failed_row = next((q for q in pending if q["request_id"] == failed), None)
         return p.render(
             "approvals.html",
@@ -610,6 +611,7 @@ def router(settings: DeskSettings) -> APIRouter:
             failed=failed,
             failed_row=failed_row,
             done=done,
+            first=first,
             rejected=rejected,
             reasons=approvals.REJECTION_REASONS,
             form=form or {},  # a form shown again keeps its key (sent once more, the same request)
@@ -627,10 +629,11 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
         try:
-            await approvals.approve(p.services, request_id, await form_of(request))
+            final = await approvals.approve(p.services, request_id, await form_of(request))
         except ServiceRefusal as r:  # the requester's own request among them: payments' rule, said at its row
             return await approvals_page(request, p, r.status, request_id, r.reason)
-        return RedirectResponse("/approvals?done=" + request_id, status_code=303)
+        # the first of two approvals (above the city's threshold) is said as such: the request still waits
+        return RedirectResponse("/approvals?done=" + request_id + ("" if final else "&first=1"), status_code=303)
 
     @api.post("/approvals/{request_id}/rejection", response_class=HTMLResponse)
     async def reject(request: Request, request_id: str) -> Response:

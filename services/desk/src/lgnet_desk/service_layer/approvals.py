@@ -21,7 +21,9 @@ REJECTION_REASONS = "contribution_rejection_reason"  # the code list of a reject
 async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str, Any]]:
     """Payments' requested contributions of the operator's city, each with `case` (intake's, None where intake does
     not show it), `household_name` (None where no name can be read: the page names the household's id), `own` (the
-    operator requested it: payments will not take her approval) and `first_mine` (she gave the first of two).
+    operator requested it: payments will not take her approval), `bank_mine` (she entered or changed its bank data:
+    nor then) and `first_mine` (she gave the first of two). Payments' answer says whom it pays (`iban_masked`,
+    `bank_data_changed_by`, `bank_data_changed_since_approval`, `approved_iban_masked`): the page shows it.
     Reading a name is a view of the person's data: it is in the access log (`approvals`), once per household."""
     requests: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="requested")
     cases = await desk.cases_by_id(services, [q["case_id"] for q in requests])
@@ -41,6 +43,8 @@ async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str
                 "case": case,
                 "household_name": names.get(household or ""),
                 "own": op.service_actor is not None and q.get("requested_by") == op.service_actor,
+                # she entered or changed the bank data: payments takes her approval of it neither (four eyes)
+                "bank_mine": op.service_actor is not None and q.get("bank_data_changed_by") == op.service_actor,
                 # above the city's threshold: she gave the first of two approvals, a second operator gives the other
                 "first_mine": op.service_actor is not None and q.get("first_approver") == op.service_actor,
             }
@@ -48,10 +52,13 @@ async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str
     return rows
 
 
-async def approve(services: Services, request_id: str, form: dict[str, str]) -> None:
-    """Approve (or give the first of two approvals): payments decides whether the operator may."""
+async def approve(services: Services, request_id: str, form: dict[str, str]) -> bool:
+    """Approve (or give the first of two approvals): payments decides whether the operator may. True when the
+    approval is final; False when it was the first of two (the request still waits, for a second approver)."""
     key = resubmission.call_key(form, "approval", request_id)  # sent twice: the first answer
-    await services.post("payments", service_path("/contribution-requests/{}/approval", request_id), {}, key)
+    path = service_path("/contribution-requests/{}/approval", request_id)
+    answer = await services.post("payments", path, {}, key)
+    return not (isinstance(answer, dict) and answer.get("status") == "requested")
 
 
 async def reject(services: Services, request_id: str, form: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,10 @@ XSD_SHA256 = {  # the vendored official schemas (xsd/SOURCE.md)
     "camt.053.001.02": "05ec472590dda5e433fd646e9cf3849fa1ba01c033052aaca3089cec6862692d",
 }
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:"
+# Our EndToEndIds, a payment's or a reimbursement's: 32 hexadecimal characters. A bank's file of the city's account
+# carries its other movements too; those are not ours and are left. One of our form that we do not know refuses the
+# file (404), as in a CSV, which has ours only.
+OUR_END_TO_END_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 
 @cache
@@ -84,7 +89,8 @@ def _date(text: str | None, field: str) -> date | None:
 
 
 def parse_camt054(data: bytes) -> list[BankResult]:
-    """Every booked transaction with our EndToEndId: returned ones (RtrInf) failed, the others paid.
+    """Every booked transaction with one of our EndToEndIds (others are the account's other movements): returned ones
+    (RtrInf, or booked as a credit: the money came back) failed, the others paid.
     Pending entries (status PDNG) are skipped: the bank has not decided yet."""
     validate_camt(data)  # the whole file, before any of it is read: a refused file applies nothing
     try:
@@ -102,16 +108,26 @@ def parse_camt054(data: bytes) -> list[BankResult]:
         for m, tx in enumerate(t for t in entry.iter() if _local(t.tag) == "TxDtls"):
             where = f"Ntry[{n}].TxDtls[{m}]"
             e2e = _text(tx, "Refs", "EndToEndId")
-            if not e2e or e2e == "NOTPROVIDED":
-                raise ContractError(f"{where}.Refs.EndToEndId", "missing: cannot tell which payment this is")
-            amount = _text(tx, "Amt") or _text(tx, "AmtDtls", "TxAmt", "Amt")
+            if not e2e or not OUR_END_TO_END_ID.fullmatch(e2e):
+                continue  # another movement of the account (a credit received, NOTPROVIDED, another reference)
+            amount_el = _child(tx, "Amt")
+            if amount_el is None or not (amount_el.text or "").strip():
+                amount_el = _child(tx, "AmtDtls", "TxAmt", "Amt")
+            amount = _text(amount_el)
+            currency = amount_el.get("Ccy") if amount_el is not None else None
+            if amount and currency != "EUR":  # the XSD requires Ccy; ours are SEPA transfers, in euros
+                raise ContractError(f"{where}.Amt", f"in {currency}: our payments are in euros (EUR)")
             cents = euros_to_cents(amount, f"{where}.Amt") if amount else None
             returned = _child(tx, "RtrInf")
+            # Our transfers debit the city's account: our EndToEndId booked as a credit is the money coming back (a
+            # return), with or without RtrInf (not every bank sends it). The transaction's indicator, else the entry's.
+            credit = (_text(tx, "CdtDbtInd") or _text(entry, "CdtDbtInd")) == "CRDT"
+            paid = returned is None and not credit
             results.append(
                 BankResult(
                     end_to_end_id=e2e,
-                    paid=returned is None,
-                    reason=None if returned is None else reason_code(_text(returned, "Rsn", "Cd")) or "unknown",
+                    paid=paid,
+                    reason=None if paid else reason_code(_text(returned, "Rsn", "Cd")) or "unknown",
                     amount_cents=cents,
                     booked_on=booked,
                 )

@@ -286,8 +286,9 @@ async def batch_payments(conn: Conn, batch_id: str) -> list[Row]:
 
 async def payment_for_update(conn: Conn, payment_id: str) -> Row | None:
     row = await conn.fetchrow(
-        "select p.*, r.city, r.kind, r.case_id, r.household_id, r.budget_line_id from payments p"
-        " join contribution_requests r using (request_id) where p.payment_id = $1 for update of p",
+        "select p.*, r.city, r.kind, r.case_id, r.household_id, r.budget_line_id, b.created_on as sent_on"
+        " from payments p join contribution_requests r using (request_id) join batches b on b.batch_id = p.batch_id"
+        " where p.payment_id = $1 for update of p",
         payment_id,
     )
     return None if row is None else dict(row)

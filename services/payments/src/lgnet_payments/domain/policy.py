@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lgnet_shared.events.payments import ContributionKind
+from lgnet_shared.errors import ContractError
+from lgnet_shared.events.payments import ContributionKind, VoucherKind
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,15 @@ def requests_for_lease(
         (ContributionKind.DEPOSIT, min(deposit_cents, policy.deposit_cap_cents)),
     ]
     return [(kind, amount) for kind, amount in wanted if amount > 0]
+
+
+# The grant's lines: one per contribution kind that is requested, and one per voucher kind (`voucher_<kind>`). Money
+# allocated to another name would sit where no request nor voucher ever draws from it.
+BUDGET_LINES = tuple(k.value for k in ContributionKind if k is not ContributionKind.VOUCHER) + tuple(
+    f"voucher_{k.value}" for k in VoucherKind
+)
+
+
+def check_line(line: str) -> None:
+    if line not in BUDGET_LINES:
+        raise ContractError("line", f"{line!r} is not a line of the grant: one of {', '.join(BUDGET_LINES)}")

@@ -1,9 +1,11 @@
-"""The bank's answer about one payment, whatever file it came in (camt.054 or the documented CSV)."""
+"""The bank's answer about one payment, whatever file it came in (camt.054 or the documented CSV), and the dates a
+bank takes: the execution date a batch asks for, the booking date it answers."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from lgnet_shared.errors import ContractError
@@ -18,8 +20,15 @@ class BankResult:
     booked_on: date | None = None
 
 
+# Euros with a dot (the CSV's documented form; an XSD decimal of a camt file reads the same): digits, and the decimals
+# after a dot. Decimal alone would also read NaN, Infinity, 1e2 or 1_000.
+_EUROS = re.compile(r"\+?[0-9]+(\.[0-9]+)?")
+
+
 def euros_to_cents(text: str, field: str) -> int:
     """'123.45' → 12345; more than two decimals, signs or garbage are refused, never rounded."""
+    if not _EUROS.fullmatch(text.strip()):
+        raise ContractError(field, f"{text!r} is not an amount in euros like 123.45")
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
@@ -35,3 +44,25 @@ def reason_code(text: str | None) -> str | None:
         return None
     code = text.strip().lower()
     return code if code.replace("_", "").isalnum() and len(code) <= 64 else "unknown"
+
+
+def check_booked_on(booked_on: date, sent_on: date, today: date, field: str) -> None:
+    """A booking date the bank can have booked: not before the payment's file was made (`sent_on`), not in the future
+    (a day's leeway: the bank's day may have begun before ours). It dates the ledger and the paid fact: a typo (2062)
+    would leave the payment in transit for decades, a date before the file would book it paid before it was sent."""
+    if booked_on > today + timedelta(days=1):
+        raise ContractError(field, f"{booked_on.isoformat()} is in the future: a bank books what it has done")
+    if booked_on < sent_on:
+        raise ContractError(field, f"{booked_on.isoformat()} is before the payment was sent ({sent_on.isoformat()})")
+
+
+MAX_EXECUTION_AHEAD = timedelta(days=366)  # like a request's period and a voucher's validity: at most a year ahead
+
+
+def check_execution_date(execution_date: date, today: date) -> None:
+    """The day a batch asks the bank to pay: not past, and at most a year ahead (a typo, 2062, would ask the bank to
+    pay in decades and hold the batch's requests in transit until then)."""
+    if execution_date < today:
+        raise ContractError("execution_date", "is in the past")
+    if execution_date > today + MAX_EXECUTION_AHEAD:
+        raise ContractError("execution_date", f"is more than {MAX_EXECUTION_AHEAD.days} days ahead")

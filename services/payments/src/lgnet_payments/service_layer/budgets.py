@@ -12,16 +12,17 @@ from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
-from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
+from lgnet_payments.adapters.sepa import check_name, normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger
 from lgnet_payments.domain.money import within_line
-from lgnet_payments.domain.policy import CityPolicy
+from lgnet_payments.domain.policy import CityPolicy, check_line
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
 async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict[str, Any]:
     ctx.staff(ctx.city, "allocate budgets")
+    check_line(c.line)
     city = ctx.city
     if c.budget_line_id is not None:
         line = await repo.budget_line(uow.conn, c.budget_line_id, lock=True)
@@ -140,7 +141,7 @@ async def set_policy(uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy)
         lease_activation_months=c.lease_activation_months,
         lease_activation_cap_cents=c.lease_activation_cap_cents,
         deposit_cap_cents=c.deposit_cap_cents,
-        debtor_name=c.debtor_name,
+        debtor_name=check_name(c.debtor_name, "debtor_name") if c.debtor_name is not None else None,
         debtor_iban=normalise_iban(c.debtor_iban, "debtor_iban") if c.debtor_iban else None,
         debtor_bic=normalise_bic(c.debtor_bic, "debtor_bic") if c.debtor_bic else None,
         pain_version=c.pain_version,

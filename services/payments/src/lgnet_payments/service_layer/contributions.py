@@ -20,7 +20,7 @@ from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
-from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
+from lgnet_payments.adapters.sepa import check_name, normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger, requests
 from lgnet_payments.domain.policy import requests_for_lease
 from lgnet_payments.domain.requests import RequestStatus
@@ -46,7 +46,7 @@ async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, A
 def bank_data(b: cmd.Beneficiary, field: str) -> dict[str, str]:
     """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names the field)."""
     prefix = f"{field}." if field else ""
-    data = {"name": b.name, "iban": normalise_iban(b.iban, f"{prefix}iban")}
+    data = {"name": check_name(b.name, f"{prefix}name"), "iban": normalise_iban(b.iban, f"{prefix}iban")}
     if b.bic:
         data["bic"] = normalise_bic(b.bic, f"{prefix}bic")
     return data

@@ -17,7 +17,7 @@ from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.domain import ledger
-from lgnet_payments.domain.reconciliation import BankResult
+from lgnet_payments.domain.reconciliation import BankResult, check_booked_on, check_execution_date
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer import erasure, payment_files, reimbursements
@@ -37,8 +37,7 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
     if not (policy.debtor_name and policy.debtor_iban):
         raise ContractError("policy.debtor_iban", f"{city} has no paying account configured (PUT /policies/{city})")
     execution_date = c.execution_date or ctx.today + timedelta(days=1)
-    if execution_date < ctx.today:
-        raise ContractError("execution_date", "is in the past")
+    check_execution_date(execution_date, ctx.today)
     rows = await repo.lock_payable(uow.conn, city, c.max_payments)
     if not rows:
         raise Conflict("", "no approved request with bank data is waiting for payment")
@@ -189,6 +188,7 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
         raise Conflict(f"{where}.status", f"payment {p['payment_id']} is already {p['status']}")
     party = ledger.Party(p["budget_line_id"], p["case_id"], p["household_id"])
     on = r.booked_on or ctx.today
+    check_booked_on(on, p["sent_on"], ctx.today, f"{where}.booking_date")
     amount = p["amount_cents"]
     await repo.settle_payment(uow.conn, p["payment_id"], wanted, r.reason, on)
     if r.paid:

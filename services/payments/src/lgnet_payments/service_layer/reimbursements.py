@@ -25,7 +25,7 @@ from lgnet_shared.ids import new_id
 from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.domain import ledger
-from lgnet_payments.domain.reconciliation import BankResult
+from lgnet_payments.domain.reconciliation import BankResult, check_booked_on
 from lgnet_payments.service_layer import erasure, payment_files
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 from lgnet_payments.service_layer.vouchers import provider_bank
@@ -162,6 +162,7 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
     if row["status"] != "sent":
         raise Conflict(f"{where}.status", f"reimbursement {row['batch_id']} is already {row['status']}")
     on = r.booked_on or ctx.today
+    check_booked_on(on, row["on_date"], ctx.today, f"{where}.booking_date")
     await uow.conn.execute(
         "update reimbursements set status = $2, reason = $3, settled_on = $4 where batch_id = $1",
         row["batch_id"],

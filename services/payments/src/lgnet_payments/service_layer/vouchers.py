@@ -16,7 +16,7 @@ from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
-from lgnet_payments.adapters.sepa import normalise_bic, normalise_iban
+from lgnet_payments.adapters.sepa import check_name, normalise_bic, normalise_iban
 from lgnet_payments.domain import ledger, requests, vouchers
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
@@ -37,7 +37,7 @@ def _bank_data(iban: str, bic: str | None) -> dict[str, str]:
 async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvider) -> dict[str, Any]:
     ctx.staff(ctx.city, "register service providers")
     kid = f"provider:{c.provider_id}"
-    fields = {"name": c.name}
+    fields = {"name": check_name(c.name, "name")}
     if c.iban:
         fields |= _bank_data(c.iban, c.bic)
     elif c.bic:
