@@ -433,3 +433,40 @@ async def test_a_placement_waits_for_a_change_of_the_opportunity_under_way_and_c
         assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from placements") == 0
+
+
+async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUnderTest) -> None:
+    """A review as a housing operator: a decline of an accepted match was checked against the proposal's day, not the
+    acceptance's, and a placement's end against its start, not the lease signed after it. A match accepted on the
+    8th was declined "on the 5th", and a placement whose lease was signed on the 7th "ended on the 4th": the log said
+    the steps in an order that cannot have happened. Each is refused, naming the field (422), nothing recorded."""
+    today = clock.today()
+    day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
+    await housing.publish("torino", *housing.household_events("h-back", "torino", [(ADULT, F)]))
+    await housing.publish("torino", *housing.household_events("h-end", "torino", [(ADULT, M)]))
+    await housing.wait_open_cases(2)
+    async with housing.client("coop-aurora") as c:
+        for oid in ("o-back", "o-end"):
+            assert (await post(c, "/opportunities", opportunity(oid, capacity=1, available_from=day(30)))).is_success
+    ps = {p["household_id"]: p for p in await proposals(housing, 2)}
+    # Both proposed ten days ago (as time passing would have left them).
+    await housing.sql("update matches set proposed_on = $1, step_since = $1", today - timedelta(days=10))
+    back, end = ps["h-back"]["match_id"], ps["h-end"]["match_id"]
+    async with housing.client("coop-aurora") as c:
+        assert (await c.post(f"/matches/{back}/acceptance", json={"on": day(2)})).status_code == 200
+        r = await c.post(f"/matches/{back}/decline", json={"by": "household", "reason": "too_far", "on": day(5)})
+        assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
+        assert day(2) in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{back}")).json()["status"] == "accepted"
+
+        assert (await c.post(f"/matches/{end}/acceptance", json={"on": day(9)})).status_code == 200
+        r = await post(c, f"/matches/{end}/placement", {"started_on": day(8)})
+        assert r.status_code == 201, r.text
+        placement_id = r.json()["placement_id"]
+        lease = {"lease_type": "sub_lease", "monthly_rent_cents": 30_000, "deposit_cents": 0,
+                 "start_date": day(8), "signed_on": day(3)}  # fmt: skip
+        assert (await post(c, f"/placements/{placement_id}/lease", lease)).status_code == 201
+        r = await c.post(f"/placements/{placement_id}/end", json={"reason": "moved", "ended_on": day(6)})
+        assert (r.status_code, r.json().get("field")) == (422, "ended_on"), r.text
+        assert day(3) in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{end}")).json()["placement"]["ended_on"] is None

@@ -498,6 +498,12 @@ async def placement_view(conn: Conn, match_id: str) -> Row | None:
     return {k: row[k] for k in ("placement_id", "started_on", "ended_on", "end_reason")} | {"lease": lease}
 
 
+async def lease_signed_on(conn: Conn, placement_id: str) -> date | None:
+    """The day the placement's lease was signed, None before one is."""
+    day: date | None = await conn.fetchval("select signed_on from leases where placement_id = $1", placement_id)
+    return day
+
+
 async def insert(conn: Conn, table: str, values: Row) -> None:
     cols = list(values)
     await conn.execute(

@@ -23,7 +23,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
-from lgnet_housing.domain.as_of import check_day, lease_terms, placement_start, step_day
+from lgnet_housing.domain.as_of import check_day, last_step, lease_terms, placement_start, step_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -394,7 +394,7 @@ class Housing:
         _side_allowed(ctx.actor, m, c.by.value, "match_id")
         if m["status"] not in ("proposed", "accepted"):
             raise Conflict("match_id", f"the match is {m['status']}: only a proposed or accepted match is declined")
-        on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
+        on = step_day(c.on or ctx.today, last_step(m["proposed_on"], m["decided_on"]), ctx.today, "on")
         await self.end_match(ctx, m, "declined", c.by, c.reason, on)
         await self.run_matching(ctx, m["city"])
         return await self.read_match(ctx, match_id)
@@ -470,7 +470,8 @@ class Housing:
 
     async def end_placement(self, ctx: Context, placement_id: str, c: cmd.EndPlacement) -> Json:
         p = await self._placement(ctx, placement_id)
-        step_day(c.ended_on, p["started_on"], ctx.today, "ended_on")
+        signed = await repo.lease_signed_on(self.conn, placement_id)
+        step_day(c.ended_on, last_step(p["started_on"], signed), ctx.today, "ended_on")
         await repo.end_placement(self.conn, placement_id, c.reason.value, c.ended_on)
         await repo.set_match(self.conn, p["match_id"], status="ended")
         await self.emit(
