@@ -470,3 +470,34 @@ async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUn
         assert (r.status_code, r.json().get("field")) == (422, "ended_on"), r.text
         assert day(3) in r.json()["reason"], r.text
         assert (await c.get(f"/matches/{end}")).json()["placement"]["ended_on"] is None
+
+
+async def test_a_stalled_proposal_accepted_is_no_longer_reminded(housing: HousingUnderTest) -> None:
+    """A review as a cooperative's operator: a proposal reminded as stalled, then accepted, stayed on the to-do list
+    as "proposal waiting for an answer" (`GET /reminders`, step `proposed`), counting its days from the acceptance:
+    accepting did not clear the reminder as the placement does. The step taken closes it; the acceptance then waits
+    its own days and is reminded as `accepted` once they run out."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-late", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
+        assert (await post(c, "/opportunities", opportunity("o-late", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        await housing.sql(
+            "update matches set proposed_on = $1, step_since = $1 where match_id = $2",
+            today - timedelta(days=20),
+            p["match_id"],
+        )
+        [stalled] = (await staff.post("/matching/stalled-check", json={})).json()["stalled"]
+        assert stalled["step"] == "proposed"
+        assert [x["step"] for x in (await c.get("/reminders")).json()] == ["proposed"]
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+        assert (await c.get("/reminders")).json() == []
+        assert (await staff.get("/reminders")).json() == []
+        # The acceptance waits its own days: reminded once, as `accepted`.
+        await housing.sql(
+            "update matches set step_since = $1 where match_id = $2", today - timedelta(days=15), p["match_id"]
+        )
+        [again] = (await staff.post("/matching/stalled-check", json={})).json()["stalled"]
+        assert (again["step"], again["waiting_days"]) == ("accepted", 15)
+        assert [(x["step"], x["waiting_days"]) for x in (await c.get("/reminders")).json()] == [("accepted", 15)]

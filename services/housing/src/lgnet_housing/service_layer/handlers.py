@@ -377,7 +377,8 @@ class Housing:
         if m["status"] != "proposed":
             raise Conflict("match_id", f"the match is {m['status']}, not proposed")
         on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
-        await repo.set_match(self.conn, match_id, status="accepted", decided_on=on, step_since=on)
+        # a step taken closes its reminder (GET /reminders), as a placement does; the acceptance waits its own days
+        await repo.set_match(self.conn, match_id, status="accepted", decided_on=on, step_since=on, stalled_step=None)
         await self.emit(
             ctx,
             m["city"],
