@@ -501,3 +501,32 @@ async def test_a_stalled_proposal_accepted_is_no_longer_reminded(housing: Housin
         [again] = (await staff.post("/matching/stalled-check", json={})).json()["stalled"]
         assert (again["step"], again["waiting_days"]) == ("accepted", 15)
         assert [(x["step"], x["waiting_days"]) for x in (await c.get("/reminders")).json()] == [("accepted", 15)]
+
+
+async def test_a_withdrawal_and_a_release_are_dated_when_they_happen(housing: HousingUnderTest) -> None:
+    """A review as a housing operator: a withdrawal's `on` and an unpark's `on` were taken as given. Withdrawing an
+    opportunity "on 1990-01-01" declined its live proposal, made today, with a match_declined dated 1990 (before the
+    proposal), and "on 2030-01-01" published a withdrawal and a release years ahead while both took effect at once.
+    Each is a step: not before the step it follows (the listing, the live match's last step), not in the future."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-wd", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    future = (today + timedelta(days=30)).isoformat()
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity("o-wd", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        for on in ("1990-01-01", future):
+            r = await c.post("/opportunities/o-wd/withdrawal", json={"reason": "owner_sold", "on": on})
+            assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
+        assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "proposed"
+        assert (await c.get("/opportunities/o-wd")).json()["status"] == "open"
+        until = (today + timedelta(days=10)).isoformat()
+        assert (await c.post("/households/h-wd/park", json={"reason": "hospitalised", "until": until})).is_success
+        r = await c.post("/households/h-wd/unpark", json={"on": future})
+        assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
+        assert (await c.get("/households/h-wd/why")).json()["reasons"][0]["code"] == "parked"
+        r = await c.post("/opportunities/o-wd/withdrawal", json={"reason": "owner_sold"})
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+    events = await housing.events(want=1, of_type=hev.OpportunityWithdrawn.type)
+    assert [e.on for e in events if isinstance(e, hev.OpportunityWithdrawn)] == [today]
+    assert not [e for e in events if isinstance(e, hev.HouseholdUnparked)]

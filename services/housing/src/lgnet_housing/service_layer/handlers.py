@@ -146,7 +146,9 @@ class Housing:
         live = await repo.live_match_on(self.conn, opportunity_id)
         if live is not None and live["status"] == "placed":
             raise Conflict("opportunity_id", "a household is placed there: end the placement first")
-        on = c.on or ctx.today
+        # a step: not before the listing nor the live match's last step (its decline carries this day), not ahead
+        since = last_step(row["listed_on"], *((live["proposed_on"], live["decided_on"]) if live else ()))
+        on = step_day(c.on or ctx.today, since, ctx.today, "on")
         if live is not None:
             await self.end_match(ctx, live, "declined", ev.DeclinedBy.PROVIDER, "opportunity_withdrawn", on)
         await repo.withdraw_opportunity(self.conn, opportunity_id, c.reason)
@@ -525,7 +527,7 @@ class Housing:
 
     async def unpark(self, ctx: Context, household_id: str, c: cmd.UnparkHousehold) -> Json:
         case = await self._household_case(ctx, household_id)
-        on = c.on or ctx.today
+        on = step_day(c.on or ctx.today, None, ctx.today, "on")  # the release takes effect now: not dated ahead
         if await repo.hold(self.conn, household_id) is None:
             # Already off hold (a retry after a lost answer, or lifted meanwhile): the state asked for holds, so
             # the answer is the success, with no second event. Holding is a state, not a step.
