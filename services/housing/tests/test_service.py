@@ -530,3 +530,30 @@ async def test_a_withdrawal_and_a_release_are_dated_when_they_happen(housing: Ho
     events = await housing.events(want=1, of_type=hev.OpportunityWithdrawn.type)
     assert [e.on for e in events if isinstance(e, hev.OpportunityWithdrawn)] == [today]
     assert not [e for e in events if isinstance(e, hev.HouseholdUnparked)]
+
+
+async def test_a_proposal_published_on_housing_events_carries_no_special_category_data(
+    housing: HousingUnderTest,
+) -> None:
+    """A review as a city's housing coordinator: needs assessments travel only on the restricted `intake.special`
+    (payments, partners' tools and the national level do not read them: docs/operators.md, "Special-category data"),
+    but match_proposed on `housing.events`, which payments and the national level read, said them again in its
+    explanation: "needs a specialist team" (psychiatric or addiction support), "needs accessible housing" and the
+    household's monthly income ("40% of income 1234.56 EUR"). The published lines say only the opportunity's side;
+    the city's staff still read the full explanation over HTTP."""
+    needs = {"income": 123_456, "specialist": True, "accessibility": True}
+    await housing.publish("torino", *housing.household_events("h-care", "torino", [(ADULT, M)], **needs))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c:
+        o = opportunity("o-care", capacity=1, accessible=True, support_level="specialist_team")
+        assert (await post(c, "/opportunities", o)).status_code == 201
+    [p] = await proposals(housing, 1)
+    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    [proposed] = [e for e in events if isinstance(e, hev.MatchProposed)]
+    published = " | ".join(f"{x.rule}: {x.detail}" for x in proposed.explanation)
+    for said in ("needs", "1234.56", "income"):
+        assert said not in published, published
+    assert {x.rule for x in proposed.explanation} >= {"specialist_support", "accessibility", "affordability"}
+    assert all(x.passed for x in proposed.explanation)
+    full = {x["rule"]: x["detail"] for x in p["explanation"]}  # the staff's read: the whole reason
+    assert "needs a specialist team" in full["specialist_support"] and "1234.56" in full["affordability"], full

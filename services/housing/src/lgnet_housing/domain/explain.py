@@ -29,6 +29,24 @@ def explain(h: Household, o: Opportunity, rules: r.CityRules, today: date) -> Ex
     return Explanation(score, breakdown, r.checks(h, o, rules, today))
 
 
+# The rules whose detail says a household's special-category data (docs/operators.md, "Special-category data"): its
+# accessibility and specialist-support needs and its income. What housing publishes on `housing.events` (read by
+# payments and the national level, which never read `intake.special`) says only the opportunity's side of them.
+_PUBLISHED_DETAIL = {
+    "accessibility": lambda o: f"opportunity accessible: {o.accessible}",
+    "specialist_support": lambda o: f"support level: {o.support_level.value}",
+    "affordability": lambda o: f"rent {r.eur(o.monthly_rent_cents)}: within the household's affordable rent",
+}
+
+
+def published(checks: Sequence[r.Check], o: Opportunity) -> list[r.Check]:
+    """A proposal's checks as a fact may carry them: those of the rules above say the opportunity's side only. A
+    proposal's checks all passed, so the line still says what was checked and that it held."""
+    return [
+        r.Check(c.rule, c.passed, _PUBLISHED_DETAIL[c.rule](o)) if c.rule in _PUBLISHED_DETAIL else c for c in checks
+    ]
+
+
 def why_unmatched(
     h: Household,
     opportunities: Sequence[Opportunity],

@@ -134,7 +134,7 @@ def bedroom_limit(o: Opportunity, rules: CityRules) -> int:
     return max(o.bedrooms, 1) * rules.max_people_per_bedroom
 
 
-def _eur(cents: int) -> str:
+def eur(cents: int) -> str:
     return f"{cents / 100:.2f} EUR"
 
 
@@ -191,9 +191,9 @@ def _affordability(h: Household, o: Opportunity, rules: CityRules, today: date) 
     return Check(
         "affordability",
         o.monthly_rent_cents <= limit,
-        f"rent {_eur(o.monthly_rent_cents)} vs affordable {_eur(limit)} "
-        f"({rules.rent_share_of_income:.0%} of income {_eur(h.monthly_income_cents)}"
-        f" + planned contribution {_eur(rules.planned_contribution_cents)})",
+        f"rent {eur(o.monthly_rent_cents)} vs affordable {eur(limit)} "
+        f"({rules.rent_share_of_income:.0%} of income {eur(h.monthly_income_cents)}"
+        f" + planned contribution {eur(rules.planned_contribution_cents)})",
     )
 
 

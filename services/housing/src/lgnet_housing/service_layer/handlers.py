@@ -206,11 +206,12 @@ class Housing:
                 opportunity_id=o.opportunity_id,
                 city=city,
                 score=x.score,
-                explanation=[ev.RuleCheck(rule=c.rule, passed=c.passed, detail=c.detail[:500]) for c in x.checks],
+                explanation=_rule_checks(explain.published(x.checks, o)),  # a fact: no special-category data
                 score_breakdown=x.breakdown,
                 proposed_on=ctx.today,
             )
-            data = event.model_dump(mode="json")
+            # housing's own record and the staff's answer: the whole explanation
+            data = event.model_dump(mode="json") | {"explanation": _json(_rule_checks(x.checks))}
             await repo.insert_match(
                 self.conn,
                 {
@@ -636,6 +637,14 @@ def _waiting_entry(c: repo.Candidate, city_rules: rules.CityRules, today: date) 
             "minors": h.minors(today),
         }
     return entry
+
+
+def _rule_checks(checks: list[rules.Check]) -> list[ev.RuleCheck]:
+    return [ev.RuleCheck(rule=c.rule, passed=c.passed, detail=c.detail[:500]) for c in checks]
+
+
+def _json(parts: list[ev.RuleCheck]) -> list[Json]:
+    return [p.model_dump(mode="json") for p in parts]
 
 
 def _reason(code: str, detail: str) -> Json:
