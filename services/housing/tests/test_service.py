@@ -557,3 +557,28 @@ async def test_a_proposal_published_on_housing_events_carries_no_special_categor
     assert all(x.passed for x in proposed.explanation)
     full = {x["rule"]: x["detail"] for x in p["explanation"]}  # the staff's read: the whole reason
     assert "needs a specialist team" in full["specialist_support"] and "1234.56" in full["affordability"], full
+
+
+async def test_a_hold_has_an_end_within_the_citys_limit(housing: HousingUnderTest) -> None:
+    """A review as a city's housing coordinator: a household was parked "until 9999-12-31" (200): a hold that never
+    expires, the household off the list for good while the desk said "in sospeso fino al 31 dic 9999". A hold ends
+    within the city's `max_hold_days` (default 180), else 422 naming `until`; the city's staff may set another limit."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-hold", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
+        r = await c.post("/households/h-hold/park", json={"reason": "hospitalised", "until": "9999-12-31"})
+        assert (r.status_code, r.json().get("field")) == (422, "until"), r.text
+        assert "180" in r.json()["reason"], r.text
+        last = (today + timedelta(days=180)).isoformat()
+        r = await c.post("/households/h-hold/park", json={"reason": "hospitalised", "until": last})
+        assert r.status_code == 200, r.text
+        rules = (await staff.get("/rules")).json()
+        assert rules["max_hold_days"] == 180, rules
+        r = await staff.put("/rules", json={k: v for k, v in rules.items() if k != "city"} | {"max_hold_days": 400})
+        assert r.status_code == 200, r.text
+        longer = (today + timedelta(days=400)).isoformat()
+        r = await c.post("/households/h-hold/park", json={"reason": "abroad", "until": longer})
+        assert r.status_code == 200, r.text
+        r = await staff.put("/rules", json={k: v for k, v in rules.items() if k != "city"} | {"max_hold_days": 4000})
+        assert (r.status_code, r.json().get("field")) == (422, "max_hold_days"), r.text

@@ -74,3 +74,13 @@ def lease_terms(
         if end is None or end > available_until:
             raise ContractError("end_date", f"the opportunity is available only until {available_until}: end by then")
     return start, end
+
+
+def hold_end(until: date, today: date, max_days: int) -> date:
+    """The last day of a hold: after today and within the city's `max_hold_days`. A hold "until 9999-12-31" was taken:
+    one that never expires, the household off the waiting list for good."""
+    if until <= today:
+        raise ContractError("until", "must be after today")
+    if until > today + timedelta(days=max_days):
+        raise ContractError("until", f"is more than {max_days} days ahead (the city's max_hold_days): a hold ends")
+    return until

@@ -104,6 +104,9 @@ class CityRules(BaseModel):
     stalled_after_days: StrictInt = Field(
         default=14, ge=1, le=MAX_DAYS, description="A match step waiting longer is stalled"
     )
+    max_hold_days: StrictInt = Field(
+        default=180, ge=1, le=MAX_DAYS, description="A hold (parked household) ends at most this many days ahead"
+    )
     auto_match: StrictBool = Field(default=True, description="Re-run matching after every relevant change")
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     fit: FitWeights = Field(default_factory=FitWeights)

@@ -23,7 +23,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
-from lgnet_housing.domain.as_of import check_day, last_step, lease_terms, placement_start, step_day
+from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_terms, placement_start, step_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -507,8 +507,7 @@ class Housing:
     async def park(self, ctx: Context, household_id: str, c: cmd.ParkHousehold) -> Json:
         assert ctx.actor is not None
         case = await self._household_case(ctx, household_id)
-        if c.until <= ctx.today:
-            raise ContractError("until", "must be after today")
+        hold_end(c.until, ctx.today, (await repo.rules(self.conn, case["city"])).max_hold_days)
         held = await repo.hold(self.conn, household_id)
         if held is not None and (held["reason"], held["until"], held["parked_by"]) == (c.reason, c.until, ctx.actor.id):
             # The same actor parking the same way again (a retry after a lost answer): the success it was.
