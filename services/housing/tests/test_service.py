@@ -582,3 +582,20 @@ async def test_a_hold_has_an_end_within_the_citys_limit(housing: HousingUnderTes
         assert r.status_code == 200, r.text
         r = await staff.put("/rules", json={k: v for k, v in rules.items() if k != "city"} | {"max_hold_days": 4000})
         assert (r.status_code, r.json().get("field")) == (422, "max_hold_days"), r.text
+
+
+async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housing: HousingUnderTest) -> None:
+    """A review as a city's housing coordinator: Torino's staff listed a Torino opportunity owned by Trieste's
+    cooperative (`partner: coop-carso`) and one owned by a partner no deployment knows (`no-such-coop`), both 201.
+    Neither owner can ever act on it (the provider side of its matches, its changes, its withdrawal): another city's
+    partner is refused in Torino, an unknown one has no account. The owner is a partner of the staff's city (onboarded
+    in housing, docs/operators.md): another city's is 403, an unknown one 422, naming `partner`; nothing is listed."""
+    async with housing.client("staff-torino") as staff:
+        for owner, status in (("coop-carso", 403), ("no-such-coop", 422), ("staff-trieste", 422)):
+            r = await post(staff, "/opportunities", opportunity(f"o-{owner}", partner=owner))
+            assert (r.status_code, r.json().get("field")) == (status, "partner"), r.text
+            assert "torino" in r.json()["reason"], r.text
+        r = await post(staff, "/opportunities", opportunity("o-borgo", partner="coop-borgo"))
+        assert r.status_code == 201, r.text
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-borgo"]
