@@ -557,6 +557,11 @@ async def test_a_proposal_published_on_housing_events_carries_no_special_categor
     assert all(x.passed for x in proposed.explanation)
     full = {x["rule"]: x["detail"] for x in p["explanation"]}  # the staff's read: the whole reason
     assert "needs a specialist team" in full["specialist_support"] and "1234.56" in full["affordability"], full
+    # The score's terms said the same data as numbers: "vulnerability" (2 points each: how many), "situation" (4:
+    # homeless), "urgency" (an eviction close). The fact carries the priority and the fit; the staff read the terms.
+    assert set(proposed.score_breakdown) == {"priority", "fit", "fit_unused_capacity", "fit_language"}, proposed
+    assert proposed.score_breakdown["priority"] == p["score_breakdown"]["priority"] and proposed.score == p["score"]
+    assert p["score_breakdown"]["situation"] == 4.0, p  # homeless, in housing's own record
 
 
 async def test_a_hold_has_an_end_within_the_citys_limit(housing: HousingUnderTest) -> None:

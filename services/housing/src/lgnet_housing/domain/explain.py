@@ -47,6 +47,16 @@ def published(checks: Sequence[r.Check], o: Opportunity) -> list[r.Check]:
     ]
 
 
+# The score's terms a fact may carry: the priority's own terms (vulnerability, situation, urgency, minors, waiting)
+# say the needs assessment as numbers (2 points a vulnerability, 4 for a homeless household, an eviction close).
+PUBLISHED_SCORE = ("priority", "fit_unused_capacity", "fit_language", "fit")
+
+
+def published_breakdown(breakdown: Mapping[str, float]) -> dict[str, float]:
+    """A proposal's score breakdown as `housing.events` carries it: the priority and the fit, not their terms."""
+    return {k: breakdown[k] for k in PUBLISHED_SCORE if k in breakdown}
+
+
 def why_unmatched(
     h: Household,
     opportunities: Sequence[Opportunity],

@@ -214,11 +214,14 @@ class Housing:
                 city=city,
                 score=x.score,
                 explanation=_rule_checks(explain.published(x.checks, o)),  # a fact: no special-category data
-                score_breakdown=x.breakdown,
+                score_breakdown=explain.published_breakdown(x.breakdown),
                 proposed_on=ctx.today,
             )
-            # housing's own record and the staff's answer: the whole explanation
-            data = event.model_dump(mode="json") | {"explanation": _json(_rule_checks(x.checks))}
+            # housing's own record and the staff's answer: the whole explanation and every term of the score
+            data = event.model_dump(mode="json") | {
+                "explanation": _json(_rule_checks(x.checks)),
+                "score_breakdown": x.breakdown,
+            }
             await repo.insert_match(
                 self.conn,
                 {
