@@ -532,3 +532,16 @@ async def test_a_proposal_says_its_terms_before_the_operator_answers_it(desk: De
     assert "Disponibile dal 1 feb 2026 al 31 gen 2027" in text and "Accessibile No" in text, text
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert "Monthly rent €1,234.50" in english and "Available from 1 Feb 2026 to 31 Jan 2027" in english, english
+
+
+async def test_compatible_housing_occupied_by_another_household_is_said_in_italian(desk: Desk) -> None:
+    """Housing's `occupied` (compatible housing another household accepted or lives in) is said in the operator's
+    language, not as its code, and is told apart from housing that went to others in the city-wide matching."""
+    occupied = {"code": "occupied", "detail": "1 compatible opportunity(ies) accepted by or housing another: o-1"}
+    serve_housing(desk.services, status="declined", why={"household_id": HOUSEHOLD, "reasons": [occupied]})
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Gli alloggi compatibili sono già accettati o abitati da altri nuclei" in text, text
+    assert "occupied" not in text and "pesato per priorità" not in text, text
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Compatible housing is already accepted by or home to other households" in english, english

@@ -404,6 +404,7 @@ IT = {
     "There is no open housing in the city": "Non ci sono alloggi disponibili in città",
     "Compatible housing was declined before": "Alloggi compatibili sono stati rifiutati in precedenza",
     "Compatible housing went to households whose priority-weighted fit made the city-wide total higher": "Gli alloggi compatibili sono andati a nuclei con cui l'abbinamento complessivo della città, pesato per priorità, è migliore",
+    "Compatible housing is already accepted by or home to other households": "Gli alloggi compatibili sono già accettati o abitati da altri nuclei",
     "Compatible housing is free: the next matching will propose it": "Ci sono alloggi compatibili liberi: il prossimo abbinamento li proporrà",
     "Why is this household not matching?": "Perché questo nucleo non ha un abbinamento?",
     "Housing says:": "Il servizio alloggi risponde:",

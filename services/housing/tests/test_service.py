@@ -604,3 +604,26 @@ async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housin
         assert r.status_code == 201, r.text
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-borgo"]
+
+
+async def test_why_says_compatible_housing_is_occupied_not_won_by_the_city_wide_total(
+    housing: HousingUnderTest,
+) -> None:
+    """A review as a city's housing coordinator ("perché questo nucleo non trova casa?"): the only compatible
+    opportunity had a household living there since before this one asked, and `why` said `taken_by_others`, "went to
+    households whose priority-weighted fit made the city-wide total higher": no matching ever weighed the two (live
+    matches are kept as they are). An accepted or placed match occupies the housing: `occupied` says so."""
+    await housing.publish("torino", *housing.household_events("h-in", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity("o-home", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
+        assert r.status_code == 201, r.text
+    await housing.publish("torino", *housing.household_events("h-after", "torino", [(ADULT, M)]))
+    await housing.wait_open_cases(2)
+    async with housing.client("staff-torino") as staff:
+        why = (await staff.get("/households/h-after/why")).json()
+        assert [r["code"] for r in why["reasons"]] == ["occupied"], why
+        assert "o-home" in why["reasons"][0]["detail"] and "priority" not in why["reasons"][0]["detail"], why

@@ -369,6 +369,14 @@ async def open_opportunities(conn: Conn, city: str) -> tuple[list[Opportunity], 
     return [opportunity_of(dict(r)) for r in rows], held
 
 
+async def occupied_opportunities(conn: Conn, city: str) -> frozenset[str]:
+    """The city's opportunities a household has accepted or lives in (an accepted or placed match)."""
+    rows = await conn.fetch(
+        "select opportunity_id from matches where city = $1 and status in ('accepted', 'placed')", city
+    )
+    return frozenset(r["opportunity_id"] for r in rows)
+
+
 # ---------------------------------------------------------------- matches
 
 

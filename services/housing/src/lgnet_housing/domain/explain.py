@@ -65,9 +65,11 @@ def why_unmatched(
     *,
     held_by: Mapping[str, str] | None = None,
     declined: frozenset[str] = frozenset(),
+    occupied: frozenset[str] = frozenset(),
 ) -> list[Reason]:
     """Reasons over the city's open opportunities. `held_by` maps an opportunity to the household it is
-    proposed to or placed with; `declined` are opportunities declined before for this household."""
+    proposed to or placed with; `occupied`, those of them a household accepted or lives in (no matching weighs them
+    again: live matches are kept); `declined` are opportunities declined before for this household."""
     held_by = dict(held_by or {})
     if not opportunities:
         return [Reason("no_open_opportunities", f"no open housing opportunity in {h.city}")]
@@ -87,7 +89,17 @@ def why_unmatched(
     before = [o.opportunity_id for o in compatible if o.opportunity_id in declined]
     if before:
         reasons.append(Reason("declined_before", f"compatible but declined before: {', '.join(before)}"))
-    others = [o.opportunity_id for o in compatible if o.opportunity_id in held_by and o.opportunity_id not in declined]
+    taken = [o.opportunity_id for o in compatible if o.opportunity_id in held_by and o.opportunity_id not in declined]
+    lived_in = [o for o in taken if o in occupied]
+    if lived_in:
+        reasons.append(
+            Reason(
+                "occupied",
+                f"{len(lived_in)} compatible opportunity(ies) accepted by or housing another household: "
+                f"{', '.join(lived_in[:10])}",
+            )
+        )
+    others = [o for o in taken if o not in occupied]
     if others:
         reasons.append(
             Reason(

@@ -333,8 +333,15 @@ class Housing:
         city_rules = await repo.rules(self.conn, city)
         opportunities, held = await repo.open_opportunities(self.conn, city)
         declined = frozenset(o for h, o in await repo.declined_pairs(self.conn, city) if h == household_id)
+        occupied = await repo.occupied_opportunities(self.conn, city)
         reasons = explain.why_unmatched(
-            candidate.household, opportunities, city_rules, ctx.today, held_by=held, declined=declined
+            candidate.household,
+            opportunities,
+            city_rules,
+            ctx.today,
+            held_by=held,
+            declined=declined,
+            occupied=occupied,
         )
         return {
             "household_id": household_id,
