@@ -606,6 +606,17 @@ async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housin
         assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-borgo"]
 
 
+async def accepted(housing: HousingUnderTest, hid: str, oid: str) -> dict[str, Any]:
+    """A woman alone (Torino, coop-aurora's case) proposed a one-place room `oid` and accepting it: the match."""
+    await housing.publish("torino", *housing.household_events(hid, "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity(oid, capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+    return p
+
+
 async def test_why_says_compatible_housing_is_occupied_not_won_by_the_city_wide_total(
     housing: HousingUnderTest,
 ) -> None:
@@ -613,12 +624,8 @@ async def test_why_says_compatible_housing_is_occupied_not_won_by_the_city_wide_
     opportunity had a household living there since before this one asked, and `why` said `taken_by_others`, "went to
     households whose priority-weighted fit made the city-wide total higher": no matching ever weighed the two (live
     matches are kept as they are). An accepted or placed match occupies the housing: `occupied` says so."""
-    await housing.publish("torino", *housing.household_events("h-in", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    p = await accepted(housing, "h-in", "o-home")
     async with housing.client("coop-aurora") as c:
-        assert (await post(c, "/opportunities", opportunity("o-home", capacity=1))).status_code == 201
-        [p] = await proposals(housing, 1)
-        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
     await housing.publish("torino", *housing.household_events("h-after", "torino", [(ADULT, M)]))
@@ -627,3 +634,24 @@ async def test_why_says_compatible_housing_is_occupied_not_won_by_the_city_wide_
         why = (await staff.get("/households/h-after/why")).json()
         assert [r["code"] for r in why["reasons"]] == ["occupied"], why
         assert "o-home" in why["reasons"][0]["detail"] and "priority" not in why["reasons"][0]["detail"], why
+
+
+async def test_an_accepted_match_the_household_no_longer_fits_is_not_placed(housing: HousingUnderTest) -> None:
+    """A review as a housing operator: a woman alone accepted a one-place room; her child then joined the household at
+    intake. Proposals the household no longer fits are withdrawn, but an accepted match was placed as it was: a
+    household of two moved into a one-place room (the capacity rule broken by a placement). The placement is refused
+    (409 naming `match_id`, the rule that fails said), nothing placed; the match can be declined and re-matched."""
+    p = await accepted(housing, "h-grow", "o-single")
+    child = iev.PersonRegistered(
+        person_id="h-grow-p1", household_id="h-grow", registered_by="coop-aurora", birth_date=CHILD, sex=M,
+        nationality="NG")  # fmt: skip
+    joined = iev.HouseholdMemberJoined(household_id="h-grow", person_id="h-grow-p1", reason="birth", on=clock.today())
+    await housing.publish("torino", child, joined)
+    await housing.wait_sql("select cardinality(member_ids) from households where household_id = 'h-grow'", want=2)
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
+        assert (r.status_code, r.json().get("field")) == (409, "match_id"), r.text
+        assert "capacity" in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "accepted"
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from placements") == 0

@@ -223,3 +223,10 @@ def checks(h: Household, o: Opportunity, rules: CityRules, today: date) -> list[
 
 def compatible(h: Household, o: Opportunity, rules: CityRules, today: date) -> bool:
     return all(c.passed for c in checks(h, o, rules, today))
+
+
+def unfit_for_placement(h: Household, o: Opportunity, rules: CityRules, today: date) -> list[Check]:
+    """The hard rules an accepted pair fails when its placement starts (the household or the opportunity changed since
+    the acceptance: a child joined, the room was restricted). Availability is the placement's own day rule
+    (as_of.placement_start). An accepted match was placed as it was: a household of two in a one-place room."""
+    return [c for c in checks(h, o, rules, today) if not c.passed and c.rule != "availability"]

@@ -433,6 +433,13 @@ class Housing:
         if m["status"] != "accepted":
             raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
         placement_start(c.started_on, m["decided_on"], o["available_from"], o["available_until"], ctx.today)
+        candidate = await repo.candidate(self.conn, m["city"], ctx.today, m["household_id"])
+        if candidate is not None and candidate.household is not None:
+            city_rules = await repo.rules(self.conn, m["city"])
+            unfit = rules.unfit_for_placement(candidate.household, repo.opportunity_of(o), city_rules, ctx.today)
+            if unfit:
+                said = "; ".join(f"{f.rule}: {f.detail}" for f in unfit)
+                raise Conflict("match_id", f"the household no longer fits the opportunity ({said}): decline the match")
         placement_id = new_id()
         event = ev.PlacementStarted(
             placement_id=placement_id,
