@@ -509,3 +509,39 @@ async def test_the_data_protection_officer_is_refused_the_housing_page(desk: Des
     sent = {"csrf": "csrf-rpd", "form_key": KEY, "on": clock.today().isoformat()}
     recorded(desk.services, "/matches/m-1/acceptance")
     assert (await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)).status_code == 403
+
+
+async def test_a_proposal_says_its_terms_before_the_operator_answers_it(desk: Desk) -> None:
+    """A review as a cooperative's operator: the page asked her to accept or decline a proposal and said only the
+    housing's kind, area and places; its rent, when it is available, its bedrooms, whether it is accessible and its
+    support were not on the page (nor anywhere else at the desk), so "Troppo costoso" or "Accetta" was answered
+    blind. The proposal now says them, as Italians write amounts and dates."""
+    serve_housing(desk.services)
+    desk.services.answers[("housing", "GET", "/opportunities/o-3b9d")] |= {
+        "monthly_rent_cents": 123_450, "available_from": "2026-02-01", "available_until": None, "bedrooms": 2,
+        "accessible": True, "support_level": "specialist_team"}  # fmt: skip
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Canone mensile 1234,50 €" in text or "Canone mensile 1.234,50 €" in text, text
+    assert "Disponibile dal 1 feb 2026, senza scadenza" in text, text
+    assert "Camere da letto 2" in text and "Accessibile Sì" in text, text
+    assert "Supporto Équipe specialistica" in text, text
+    desk.services.answers[("housing", "GET", "/opportunities/o-3b9d")] |= {
+        "available_until": "2027-01-31", "accessible": False, "support_level": "none"}  # fmt: skip
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Disponibile dal 1 feb 2026 al 31 gen 2027" in text and "Accessibile No" in text, text
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Monthly rent €1,234.50" in english and "Available from 1 Feb 2026 to 31 Jan 2027" in english, english
+
+
+async def test_compatible_housing_occupied_by_another_household_is_said_in_italian(desk: Desk) -> None:
+    """Housing's `occupied` (compatible housing another household accepted or lives in) is said in the operator's
+    language, not as its code, and is told apart from housing that went to others in the city-wide matching."""
+    occupied = {"code": "occupied", "detail": "1 compatible opportunity(ies) accepted by or housing another: o-1"}
+    serve_housing(desk.services, status="declined", why={"household_id": HOUSEHOLD, "reasons": [occupied]})
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text)
+    assert "Gli alloggi compatibili sono già accettati o abitati da altri nuclei" in text, text
+    assert "occupied" not in text and "pesato per priorità" not in text, text
+    english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
+    assert "Compatible housing is already accepted by or home to other households" in english, english

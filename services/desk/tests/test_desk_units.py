@@ -186,6 +186,10 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "is before the birth of the household's reference person",
             "è precedente alla nascita della persona di riferimento del nucleo",
         ),
+        (  # housing: a placement of an accepted match the household no longer fits (a child joined meanwhile)
+            "the household no longer fits the opportunity (capacity: 2 person(s) for 1 place(s)): decline the match",
+            "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
+        ),
         (  # intake: a transfer dated before the case's last one (a review found it shown in English)
             "is before the case's last transfer (2026-02-01)",
             "è precedente all'ultimo trasferimento della pratica (2026-02-01)",

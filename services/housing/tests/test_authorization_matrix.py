@@ -214,7 +214,8 @@ RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
-    "POST /opportunities": Rule(OWN_CITY - {Caller.OTHER_PARTNER}, _list),  # B cannot list one owned by A
+    # B cannot list one owned by A, nor Trieste's staff one owned by A, Torino's partner (it could never act on it)
+    "POST /opportunities": Rule(CITY - {Caller.OTHER_PARTNER}, _list),
     "GET /opportunities": Rule(OWN_CITY, fixed("GET", "/opportunities")),
     "GET /opportunities/{opportunity_id}": Rule(CITY, _read_opportunity),  # the city's catalogue
     "PATCH /opportunities/{opportunity_id}": Rule(CASE, _patch_opportunity),

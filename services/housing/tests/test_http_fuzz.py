@@ -68,6 +68,7 @@ async def test_the_reported_500s_are_422s_naming_the_field(database_url: str, pg
 BREAKING_RULES = {
     "availability_horizon_days": ({"availability_horizon_days": 2**31}, "availability_horizon_days"),
     "stalled_after_days": ({"stalled_after_days": 10**12}, "stalled_after_days"),
+    "max_hold_days": ({"max_hold_days": 10**12}, "max_hold_days"),
     "max_people_per_bedroom": ({"max_people_per_bedroom": 2**63}, "max_people_per_bedroom"),
     "planned_contribution_cents": ({"planned_contribution_cents": 2**63}, "planned_contribution_cents"),
     "vulnerability": ({"priority": {"vulnerability": 1e300}}, "priority.vulnerability"),

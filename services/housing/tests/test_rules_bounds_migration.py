@@ -24,7 +24,9 @@ def _maxima(schema: dict[str, Any]) -> dict[str, Any]:
 async def test_rules_beyond_the_bounds_are_brought_down_to_them(database_url: str, pg_schema: str) -> None:
     schema = CityRules.model_json_schema()
     defs = schema["$defs"]
-    top, prio = _maxima(schema), _maxima(defs["PriorityWeights"])
+    # max_hold_days came after housing-3, bounded from the start: no rule saved before it carries one out of bounds
+    top = {k: v for k, v in _maxima(schema).items() if k != "max_hold_days"}
+    prio = _maxima(defs["PriorityWeights"])
     situation_max = defs["PriorityWeights"]["properties"]["situation"]["additionalProperties"]["maximum"]
     stored = CityRules().model_dump(mode="json")
     stored |= {k: 10**30 for k in top}

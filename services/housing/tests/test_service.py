@@ -433,3 +433,225 @@ async def test_a_placement_waits_for_a_change_of_the_opportunity_under_way_and_c
         assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from placements") == 0
+
+
+async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUnderTest) -> None:
+    """A review as a housing operator: a decline of an accepted match was checked against the proposal's day, not the
+    acceptance's, and a placement's end against its start, not the lease signed after it. A match accepted on the
+    8th was declined "on the 5th", and a placement whose lease was signed on the 7th "ended on the 4th": the log said
+    the steps in an order that cannot have happened. Each is refused, naming the field (422), nothing recorded."""
+    today = clock.today()
+    day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
+    await housing.publish("torino", *housing.household_events("h-back", "torino", [(ADULT, F)]))
+    await housing.publish("torino", *housing.household_events("h-end", "torino", [(ADULT, M)]))
+    await housing.wait_open_cases(2)
+    async with housing.client("coop-aurora") as c:
+        for oid in ("o-back", "o-end"):
+            assert (await post(c, "/opportunities", opportunity(oid, capacity=1, available_from=day(30)))).is_success
+    ps = {p["household_id"]: p for p in await proposals(housing, 2)}
+    # Both proposed ten days ago (as time passing would have left them).
+    await housing.sql("update matches set proposed_on = $1, step_since = $1", today - timedelta(days=10))
+    back, end = ps["h-back"]["match_id"], ps["h-end"]["match_id"]
+    async with housing.client("coop-aurora") as c:
+        assert (await c.post(f"/matches/{back}/acceptance", json={"on": day(2)})).status_code == 200
+        r = await c.post(f"/matches/{back}/decline", json={"by": "household", "reason": "too_far", "on": day(5)})
+        assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
+        assert day(2) in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{back}")).json()["status"] == "accepted"
+
+        assert (await c.post(f"/matches/{end}/acceptance", json={"on": day(9)})).status_code == 200
+        r = await post(c, f"/matches/{end}/placement", {"started_on": day(8)})
+        assert r.status_code == 201, r.text
+        placement_id = r.json()["placement_id"]
+        lease = {"lease_type": "sub_lease", "monthly_rent_cents": 30_000, "deposit_cents": 0,
+                 "start_date": day(8), "signed_on": day(3)}  # fmt: skip
+        assert (await post(c, f"/placements/{placement_id}/lease", lease)).status_code == 201
+        r = await c.post(f"/placements/{placement_id}/end", json={"reason": "moved", "ended_on": day(6)})
+        assert (r.status_code, r.json().get("field")) == (422, "ended_on"), r.text
+        assert day(3) in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{end}")).json()["placement"]["ended_on"] is None
+
+
+async def test_a_stalled_proposal_accepted_is_no_longer_reminded(housing: HousingUnderTest) -> None:
+    """A review as a cooperative's operator: a proposal reminded as stalled, then accepted, stayed on the to-do list
+    as "proposal waiting for an answer" (`GET /reminders`, step `proposed`), counting its days from the acceptance:
+    accepting did not clear the reminder as the placement does. The step taken closes it; the acceptance then waits
+    its own days and is reminded as `accepted` once they run out."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-late", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
+        assert (await post(c, "/opportunities", opportunity("o-late", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        await housing.sql(
+            "update matches set proposed_on = $1, step_since = $1 where match_id = $2",
+            today - timedelta(days=20),
+            p["match_id"],
+        )
+        [stalled] = (await staff.post("/matching/stalled-check", json={})).json()["stalled"]
+        assert stalled["step"] == "proposed"
+        assert [x["step"] for x in (await c.get("/reminders")).json()] == ["proposed"]
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+        assert (await c.get("/reminders")).json() == []
+        assert (await staff.get("/reminders")).json() == []
+        # The acceptance waits its own days: reminded once, as `accepted`.
+        await housing.sql(
+            "update matches set step_since = $1 where match_id = $2", today - timedelta(days=15), p["match_id"]
+        )
+        [again] = (await staff.post("/matching/stalled-check", json={})).json()["stalled"]
+        assert (again["step"], again["waiting_days"]) == ("accepted", 15)
+        assert [(x["step"], x["waiting_days"]) for x in (await c.get("/reminders")).json()] == [("accepted", 15)]
+
+
+async def test_a_withdrawal_and_a_release_are_dated_when_they_happen(housing: HousingUnderTest) -> None:
+    """A review as a housing operator: a withdrawal's `on` and an unpark's `on` were taken as given. Withdrawing an
+    opportunity "on 1990-01-01" declined its live proposal, made today, with a match_declined dated 1990 (before the
+    proposal), and "on 2030-01-01" published a withdrawal and a release years ahead while both took effect at once.
+    Each is a step: not before the step it follows (the listing, the live match's last step), not in the future."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-wd", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    future = (today + timedelta(days=30)).isoformat()
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity("o-wd", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        for on in ("1990-01-01", future):
+            r = await c.post("/opportunities/o-wd/withdrawal", json={"reason": "owner_sold", "on": on})
+            assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
+        assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "proposed"
+        assert (await c.get("/opportunities/o-wd")).json()["status"] == "open"
+        until = (today + timedelta(days=10)).isoformat()
+        assert (await c.post("/households/h-wd/park", json={"reason": "hospitalised", "until": until})).is_success
+        r = await c.post("/households/h-wd/unpark", json={"on": future})
+        assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
+        assert (await c.get("/households/h-wd/why")).json()["reasons"][0]["code"] == "parked"
+        r = await c.post("/opportunities/o-wd/withdrawal", json={"reason": "owner_sold"})
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
+    events = await housing.events(want=1, of_type=hev.OpportunityWithdrawn.type)
+    assert [e.on for e in events if isinstance(e, hev.OpportunityWithdrawn)] == [today]
+    assert not [e for e in events if isinstance(e, hev.HouseholdUnparked)]
+
+
+async def test_a_proposal_published_on_housing_events_carries_no_special_category_data(
+    housing: HousingUnderTest,
+) -> None:
+    """A review as a city's housing coordinator: needs assessments travel only on the restricted `intake.special`
+    (payments, partners' tools and the national level do not read them: docs/operators.md, "Special-category data"),
+    but match_proposed on `housing.events`, which payments and the national level read, said them again in its
+    explanation: "needs a specialist team" (psychiatric or addiction support), "needs accessible housing" and the
+    household's monthly income ("40% of income 1234.56 EUR"). The published lines say only the opportunity's side;
+    the city's staff still read the full explanation over HTTP."""
+    needs = {"income": 123_456, "specialist": True, "accessibility": True}
+    await housing.publish("torino", *housing.household_events("h-care", "torino", [(ADULT, M)], **needs))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c:
+        o = opportunity("o-care", capacity=1, accessible=True, support_level="specialist_team")
+        assert (await post(c, "/opportunities", o)).status_code == 201
+    [p] = await proposals(housing, 1)
+    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    [proposed] = [e for e in events if isinstance(e, hev.MatchProposed)]
+    published = " | ".join(f"{x.rule}: {x.detail}" for x in proposed.explanation)
+    for said in ("needs", "1234.56", "income"):
+        assert said not in published, published
+    assert {x.rule for x in proposed.explanation} >= {"specialist_support", "accessibility", "affordability"}
+    assert all(x.passed for x in proposed.explanation)
+    full = {x["rule"]: x["detail"] for x in p["explanation"]}  # the staff's read: the whole reason
+    assert "needs a specialist team" in full["specialist_support"] and "1234.56" in full["affordability"], full
+    # The score's terms said the same data as numbers: "vulnerability" (2 points each: how many), "situation" (4:
+    # homeless), "urgency" (an eviction close). The fact carries the priority and the fit; the staff read the terms.
+    assert set(proposed.score_breakdown) == {"priority", "fit", "fit_unused_capacity", "fit_language"}, proposed
+    assert proposed.score_breakdown["priority"] == p["score_breakdown"]["priority"] and proposed.score == p["score"]
+    assert p["score_breakdown"]["situation"] == 4.0, p  # homeless, in housing's own record
+
+
+async def test_a_hold_has_an_end_within_the_citys_limit(housing: HousingUnderTest) -> None:
+    """A review as a city's housing coordinator: a household was parked "until 9999-12-31" (200): a hold that never
+    expires, the household off the list for good while the desk said "in sospeso fino al 31 dic 9999". A hold ends
+    within the city's `max_hold_days` (default 180), else 422 naming `until`; the city's staff may set another limit."""
+    today = clock.today()
+    await housing.publish("torino", *housing.household_events("h-hold", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
+        r = await c.post("/households/h-hold/park", json={"reason": "hospitalised", "until": "9999-12-31"})
+        assert (r.status_code, r.json().get("field")) == (422, "until"), r.text
+        assert "180" in r.json()["reason"], r.text
+        last = (today + timedelta(days=180)).isoformat()
+        r = await c.post("/households/h-hold/park", json={"reason": "hospitalised", "until": last})
+        assert r.status_code == 200, r.text
+        rules = (await staff.get("/rules")).json()
+        assert rules["max_hold_days"] == 180, rules
+        r = await staff.put("/rules", json={k: v for k, v in rules.items() if k != "city"} | {"max_hold_days": 400})
+        assert r.status_code == 200, r.text
+        longer = (today + timedelta(days=400)).isoformat()
+        r = await c.post("/households/h-hold/park", json={"reason": "abroad", "until": longer})
+        assert r.status_code == 200, r.text
+        r = await staff.put("/rules", json={k: v for k, v in rules.items() if k != "city"} | {"max_hold_days": 4000})
+        assert (r.status_code, r.json().get("field")) == (422, "max_hold_days"), r.text
+
+
+async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housing: HousingUnderTest) -> None:
+    """A review as a city's housing coordinator: Torino's staff listed a Torino opportunity owned by Trieste's
+    cooperative (`partner: coop-carso`) and one owned by a partner no deployment knows (`no-such-coop`), both 201.
+    Neither owner can ever act on it (the provider side of its matches, its changes, its withdrawal): another city's
+    partner is refused in Torino, an unknown one has no account. The owner is a partner of the staff's city (onboarded
+    in housing, docs/operators.md): another city's is 403, an unknown one 422, naming `partner`; nothing is listed."""
+    async with housing.client("staff-torino") as staff:
+        for owner, status in (("coop-carso", 403), ("no-such-coop", 422), ("staff-trieste", 422)):
+            r = await post(staff, "/opportunities", opportunity(f"o-{owner}", partner=owner))
+            assert (r.status_code, r.json().get("field")) == (status, "partner"), r.text
+            assert "torino" in r.json()["reason"], r.text
+        r = await post(staff, "/opportunities", opportunity("o-borgo", partner="coop-borgo"))
+        assert r.status_code == 201, r.text
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-borgo"]
+
+
+async def accepted(housing: HousingUnderTest, hid: str, oid: str) -> dict[str, Any]:
+    """A woman alone (Torino, coop-aurora's case) proposed a one-place room `oid` and accepting it: the match."""
+    await housing.publish("torino", *housing.household_events(hid, "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c:
+        assert (await post(c, "/opportunities", opportunity(oid, capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1)
+        assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
+    return p
+
+
+async def test_why_says_compatible_housing_is_occupied_not_won_by_the_city_wide_total(
+    housing: HousingUnderTest,
+) -> None:
+    """A review as a city's housing coordinator ("perché questo nucleo non trova casa?"): the only compatible
+    opportunity had a household living there since before this one asked, and `why` said `taken_by_others`, "went to
+    households whose priority-weighted fit made the city-wide total higher": no matching ever weighed the two (live
+    matches are kept as they are). An accepted or placed match occupies the housing: `occupied` says so."""
+    p = await accepted(housing, "h-in", "o-home")
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
+        assert r.status_code == 201, r.text
+    await housing.publish("torino", *housing.household_events("h-after", "torino", [(ADULT, M)]))
+    await housing.wait_open_cases(2)
+    async with housing.client("staff-torino") as staff:
+        why = (await staff.get("/households/h-after/why")).json()
+        assert [r["code"] for r in why["reasons"]] == ["occupied"], why
+        assert "o-home" in why["reasons"][0]["detail"] and "priority" not in why["reasons"][0]["detail"], why
+
+
+async def test_an_accepted_match_the_household_no_longer_fits_is_not_placed(housing: HousingUnderTest) -> None:
+    """A review as a housing operator: a woman alone accepted a one-place room; her child then joined the household at
+    intake. Proposals the household no longer fits are withdrawn, but an accepted match was placed as it was: a
+    household of two moved into a one-place room (the capacity rule broken by a placement). The placement is refused
+    (409 naming `match_id`, the rule that fails said), nothing placed; the match can be declined and re-matched."""
+    p = await accepted(housing, "h-grow", "o-single")
+    child = iev.PersonRegistered(
+        person_id="h-grow-p1", household_id="h-grow", registered_by="coop-aurora", birth_date=CHILD, sex=M,
+        nationality="NG")  # fmt: skip
+    joined = iev.HouseholdMemberJoined(household_id="h-grow", person_id="h-grow-p1", reason="birth", on=clock.today())
+    await housing.publish("torino", child, joined)
+    await housing.wait_sql("select cardinality(member_ids) from households where household_id = 'h-grow'", want=2)
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
+        assert (r.status_code, r.json().get("field")) == (409, "match_id"), r.text
+        assert "capacity" in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "accepted"
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from placements") == 0

@@ -51,6 +51,13 @@ async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, dis
         raise Conflict("actor_id", f"actor {actor_id} already exists")
 
 
+async def partner_city(conn: Conn, actor_id: str) -> str | None:
+    """The city of partner `actor_id` as this service knows it (onboarded here: docs/operators.md); None for an id
+    that is no partner here."""
+    city: str | None = await conn.fetchval("select city from actors where actor_id = $1 and role = 'partner'", actor_id)
+    return city
+
+
 async def issue_token(conn: Conn, actor_id: str) -> str:
     """A new API token; shown once, only its hash is kept."""
     if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):

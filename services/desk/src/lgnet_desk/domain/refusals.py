@@ -299,6 +299,10 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"no match (\S+)", "proposta non trovata"),
     (r"the placement ended on (\S+)", "l'inserimento è terminato il {day0}"),
+    (  # the rules it fails are said in housing's English detail: the page says what to do
+        r"the household no longer fits the opportunity \((.*)\): decline the match",
+        "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
+    ),
 ]
 # Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n); a
 # city's code is its name as the header writes it ({city<n>}), a field's id is said in words.

@@ -369,6 +369,14 @@ async def open_opportunities(conn: Conn, city: str) -> tuple[list[Opportunity], 
     return [opportunity_of(dict(r)) for r in rows], held
 
 
+async def occupied_opportunities(conn: Conn, city: str) -> frozenset[str]:
+    """The city's opportunities a household has accepted or lives in (an accepted or placed match)."""
+    rows = await conn.fetch(
+        "select opportunity_id from matches where city = $1 and status in ('accepted', 'placed')", city
+    )
+    return frozenset(r["opportunity_id"] for r in rows)
+
+
 # ---------------------------------------------------------------- matches
 
 
@@ -496,6 +504,12 @@ async def placement_view(conn: Conn, match_id: str) -> Row | None:
     terms = ("lease_id", "lease_type", "monthly_rent_cents", "deposit_cents", "start_date", "end_date", "signed_on")
     lease = {k: row[k] for k in terms} if row["lease_id"] else None
     return {k: row[k] for k in ("placement_id", "started_on", "ended_on", "end_reason")} | {"lease": lease}
+
+
+async def lease_signed_on(conn: Conn, placement_id: str) -> date | None:
+    """The day the placement's lease was signed, None before one is."""
+    day: date | None = await conn.fetchval("select signed_on from leases where placement_id = $1", placement_id)
+    return day
 
 
 async def insert(conn: Conn, table: str, values: Row) -> None:

@@ -35,6 +35,15 @@ def step_day(day: date, earlier: date | None, today: date, field: str) -> date:
     return day
 
 
+def last_step(*days: date | None) -> date | None:
+    """The day of the step a new one follows: the latest of the steps taken so far (a match's proposal and its
+    acceptance; a placement's start and its lease's signing). A decline of an accepted match was checked against the
+    proposal only, and a placement's end against its start only: a match accepted on the 8th was declined "on the
+    5th", a placement whose lease was signed on the 7th "ended on the 4th"."""
+    taken = [d for d in days if d is not None]
+    return max(taken) if taken else None
+
+
 def placement_start(
     day: date, accepted_on: date | None, available_from: date, available_until: date | None, today: date
 ) -> date:
@@ -65,3 +74,13 @@ def lease_terms(
         if end is None or end > available_until:
             raise ContractError("end_date", f"the opportunity is available only until {available_until}: end by then")
     return start, end
+
+
+def hold_end(until: date, today: date, max_days: int) -> date:
+    """The last day of a hold: after today and within the city's `max_hold_days`. A hold "until 9999-12-31" was taken:
+    one that never expires, the household off the waiting list for good."""
+    if until <= today:
+        raise ContractError("until", "must be after today")
+    if until > today + timedelta(days=max_days):
+        raise ContractError("until", f"is more than {max_days} days ahead (the city's max_hold_days): a hold ends")
+    return until

@@ -29,6 +29,34 @@ def explain(h: Household, o: Opportunity, rules: r.CityRules, today: date) -> Ex
     return Explanation(score, breakdown, r.checks(h, o, rules, today))
 
 
+# The rules whose detail says a household's special-category data (docs/operators.md, "Special-category data"): its
+# accessibility and specialist-support needs and its income. What housing publishes on `housing.events` (read by
+# payments and the national level, which never read `intake.special`) says only the opportunity's side of them.
+_PUBLISHED_DETAIL = {
+    "accessibility": lambda o: f"opportunity accessible: {o.accessible}",
+    "specialist_support": lambda o: f"support level: {o.support_level.value}",
+    "affordability": lambda o: f"rent {r.eur(o.monthly_rent_cents)}: within the household's affordable rent",
+}
+
+
+def published(checks: Sequence[r.Check], o: Opportunity) -> list[r.Check]:
+    """A proposal's checks as a fact may carry them: those of the rules above say the opportunity's side only. A
+    proposal's checks all passed, so the line still says what was checked and that it held."""
+    return [
+        r.Check(c.rule, c.passed, _PUBLISHED_DETAIL[c.rule](o)) if c.rule in _PUBLISHED_DETAIL else c for c in checks
+    ]
+
+
+# The score's terms a fact may carry: the priority's own terms (vulnerability, situation, urgency, minors, waiting)
+# say the needs assessment as numbers (2 points a vulnerability, 4 for a homeless household, an eviction close).
+PUBLISHED_SCORE = ("priority", "fit_unused_capacity", "fit_language", "fit")
+
+
+def published_breakdown(breakdown: Mapping[str, float]) -> dict[str, float]:
+    """A proposal's score breakdown as `housing.events` carries it: the priority and the fit, not their terms."""
+    return {k: breakdown[k] for k in PUBLISHED_SCORE if k in breakdown}
+
+
 def why_unmatched(
     h: Household,
     opportunities: Sequence[Opportunity],
@@ -37,9 +65,11 @@ def why_unmatched(
     *,
     held_by: Mapping[str, str] | None = None,
     declined: frozenset[str] = frozenset(),
+    occupied: frozenset[str] = frozenset(),
 ) -> list[Reason]:
     """Reasons over the city's open opportunities. `held_by` maps an opportunity to the household it is
-    proposed to or placed with; `declined` are opportunities declined before for this household."""
+    proposed to or placed with; `occupied`, those of them a household accepted or lives in (no matching weighs them
+    again: live matches are kept); `declined` are opportunities declined before for this household."""
     held_by = dict(held_by or {})
     if not opportunities:
         return [Reason("no_open_opportunities", f"no open housing opportunity in {h.city}")]
@@ -59,7 +89,17 @@ def why_unmatched(
     before = [o.opportunity_id for o in compatible if o.opportunity_id in declined]
     if before:
         reasons.append(Reason("declined_before", f"compatible but declined before: {', '.join(before)}"))
-    others = [o.opportunity_id for o in compatible if o.opportunity_id in held_by and o.opportunity_id not in declined]
+    taken = [o.opportunity_id for o in compatible if o.opportunity_id in held_by and o.opportunity_id not in declined]
+    lived_in = [o for o in taken if o in occupied]
+    if lived_in:
+        reasons.append(
+            Reason(
+                "occupied",
+                f"{len(lived_in)} compatible opportunity(ies) accepted by or housing another household: "
+                f"{', '.join(lived_in[:10])}",
+            )
+        )
+    others = [o for o in taken if o not in occupied]
     if others:
         reasons.append(
             Reason(

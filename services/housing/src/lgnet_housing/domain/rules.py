@@ -104,6 +104,9 @@ class CityRules(BaseModel):
     stalled_after_days: StrictInt = Field(
         default=14, ge=1, le=MAX_DAYS, description="A match step waiting longer is stalled"
     )
+    max_hold_days: StrictInt = Field(
+        default=180, ge=1, le=MAX_DAYS, description="A hold (parked household) ends at most this many days ahead"
+    )
     auto_match: StrictBool = Field(default=True, description="Re-run matching after every relevant change")
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
     fit: FitWeights = Field(default_factory=FitWeights)
@@ -134,7 +137,7 @@ def bedroom_limit(o: Opportunity, rules: CityRules) -> int:
     return max(o.bedrooms, 1) * rules.max_people_per_bedroom
 
 
-def _eur(cents: int) -> str:
+def eur(cents: int) -> str:
     return f"{cents / 100:.2f} EUR"
 
 
@@ -191,9 +194,9 @@ def _affordability(h: Household, o: Opportunity, rules: CityRules, today: date) 
     return Check(
         "affordability",
         o.monthly_rent_cents <= limit,
-        f"rent {_eur(o.monthly_rent_cents)} vs affordable {_eur(limit)} "
-        f"({rules.rent_share_of_income:.0%} of income {_eur(h.monthly_income_cents)}"
-        f" + planned contribution {_eur(rules.planned_contribution_cents)})",
+        f"rent {eur(o.monthly_rent_cents)} vs affordable {eur(limit)} "
+        f"({rules.rent_share_of_income:.0%} of income {eur(h.monthly_income_cents)}"
+        f" + planned contribution {eur(rules.planned_contribution_cents)})",
     )
 
 
@@ -220,3 +223,10 @@ def checks(h: Household, o: Opportunity, rules: CityRules, today: date) -> list[
 
 def compatible(h: Household, o: Opportunity, rules: CityRules, today: date) -> bool:
     return all(c.passed for c in checks(h, o, rules, today))
+
+
+def unfit_for_placement(h: Household, o: Opportunity, rules: CityRules, today: date) -> list[Check]:
+    """The hard rules an accepted pair fails when its placement starts (the household or the opportunity changed since
+    the acceptance: a child joined, the room was restricted). Availability is the placement's own day rule
+    (as_of.placement_start). An accepted match was placed as it was: a household of two in a one-place room."""
+    return [c for c in checks(h, o, rules, today) if not c.passed and c.rule != "availability"]

@@ -154,7 +154,7 @@ class MatchDetail(Match):
 
 
 class Reason(BaseModel):
-    code: str = Field(description="A hard rule, or no_open_opportunities, taken_by_others, declined_before, ...")
+    code: str = Field(description="A hard rule, or no_open_opportunities, occupied, taken_by_others, declined_before…")
     detail: str
 
 

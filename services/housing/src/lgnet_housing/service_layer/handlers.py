@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from lgnet_shared import outbox, tracing
 from lgnet_shared.access import Actor, Role, may_write_in_city
+from lgnet_shared.actors import partner_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
 from lgnet_shared.db import Conn
@@ -23,7 +24,7 @@ from lgnet_shared.ids import new_id
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
-from lgnet_housing.domain.as_of import check_day, lease_terms, placement_start, step_day
+from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_terms, placement_start, step_day
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -92,6 +93,12 @@ class Housing:
             raise ContractError("partner", "staff must name the partner that owns the opportunity")
         if ctx.actor.role is Role.PARTNER and partner != ctx.actor.id:
             raise Forbidden("partner", f"partner {ctx.actor.id} cannot list opportunities of {partner}")
+        if ctx.actor.role is not Role.PARTNER:  # the staff name the owner: one who can act on it, of their city
+            owner_city = await partner_city(self.conn, partner)
+            if owner_city is None:
+                raise ContractError("partner", f"{partner} is not a partner known to housing in {city}")
+            if owner_city != city:
+                raise Forbidden("partner", f"{partner} is a partner of {owner_city}, not of {city}")
         values = {**c.model_dump(exclude={"opportunity_id", "partner"}), "city": city, "partner": partner}
         values = {**values, "kind": c.kind.value, "support_level": c.support_level.value}
         if not await repo.insert_opportunity(self.conn, c.opportunity_id, values, ctx.actor.id, ctx.today):
@@ -146,7 +153,9 @@ class Housing:
         live = await repo.live_match_on(self.conn, opportunity_id)
         if live is not None and live["status"] == "placed":
             raise Conflict("opportunity_id", "a household is placed there: end the placement first")
-        on = c.on or ctx.today
+        # a step: not before the listing nor the live match's last step (its decline carries this day), not ahead
+        since = last_step(row["listed_on"], *((live["proposed_on"], live["decided_on"]) if live else ()))
+        on = step_day(c.on or ctx.today, since, ctx.today, "on")
         if live is not None:
             await self.end_match(ctx, live, "declined", ev.DeclinedBy.PROVIDER, "opportunity_withdrawn", on)
         await repo.withdraw_opportunity(self.conn, opportunity_id, c.reason)
@@ -204,11 +213,15 @@ class Housing:
                 opportunity_id=o.opportunity_id,
                 city=city,
                 score=x.score,
-                explanation=[ev.RuleCheck(rule=c.rule, passed=c.passed, detail=c.detail[:500]) for c in x.checks],
-                score_breakdown=x.breakdown,
+                explanation=_rule_checks(explain.published(x.checks, o)),  # a fact: no special-category data
+                score_breakdown=explain.published_breakdown(x.breakdown),
                 proposed_on=ctx.today,
             )
-            data = event.model_dump(mode="json")
+            # housing's own record and the staff's answer: the whole explanation and every term of the score
+            data = event.model_dump(mode="json") | {
+                "explanation": _json(_rule_checks(x.checks)),
+                "score_breakdown": x.breakdown,
+            }
             await repo.insert_match(
                 self.conn,
                 {
@@ -320,8 +333,15 @@ class Housing:
         city_rules = await repo.rules(self.conn, city)
         opportunities, held = await repo.open_opportunities(self.conn, city)
         declined = frozenset(o for h, o in await repo.declined_pairs(self.conn, city) if h == household_id)
+        occupied = await repo.occupied_opportunities(self.conn, city)
         reasons = explain.why_unmatched(
-            candidate.household, opportunities, city_rules, ctx.today, held_by=held, declined=declined
+            candidate.household,
+            opportunities,
+            city_rules,
+            ctx.today,
+            held_by=held,
+            declined=declined,
+            occupied=occupied,
         )
         return {
             "household_id": household_id,
@@ -377,7 +397,8 @@ class Housing:
         if m["status"] != "proposed":
             raise Conflict("match_id", f"the match is {m['status']}, not proposed")
         on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
-        await repo.set_match(self.conn, match_id, status="accepted", decided_on=on, step_since=on)
+        # a step taken closes its reminder (GET /reminders), as a placement does; the acceptance waits its own days
+        await repo.set_match(self.conn, match_id, status="accepted", decided_on=on, step_since=on, stalled_step=None)
         await self.emit(
             ctx,
             m["city"],
@@ -394,7 +415,7 @@ class Housing:
         _side_allowed(ctx.actor, m, c.by.value, "match_id")
         if m["status"] not in ("proposed", "accepted"):
             raise Conflict("match_id", f"the match is {m['status']}: only a proposed or accepted match is declined")
-        on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
+        on = step_day(c.on or ctx.today, last_step(m["proposed_on"], m["decided_on"]), ctx.today, "on")
         await self.end_match(ctx, m, "declined", c.by, c.reason, on)
         await self.run_matching(ctx, m["city"])
         return await self.read_match(ctx, match_id)
@@ -412,6 +433,13 @@ class Housing:
         if m["status"] != "accepted":
             raise Conflict("match_id", f"the match is {m['status']}: a placement starts from an accepted match")
         placement_start(c.started_on, m["decided_on"], o["available_from"], o["available_until"], ctx.today)
+        candidate = await repo.candidate(self.conn, m["city"], ctx.today, m["household_id"])
+        if candidate is not None and candidate.household is not None:
+            city_rules = await repo.rules(self.conn, m["city"])
+            unfit = rules.unfit_for_placement(candidate.household, repo.opportunity_of(o), city_rules, ctx.today)
+            if unfit:
+                said = "; ".join(f"{f.rule}: {f.detail}" for f in unfit)
+                raise Conflict("match_id", f"the household no longer fits the opportunity ({said}): decline the match")
         placement_id = new_id()
         event = ev.PlacementStarted(
             placement_id=placement_id,
@@ -470,7 +498,8 @@ class Housing:
 
     async def end_placement(self, ctx: Context, placement_id: str, c: cmd.EndPlacement) -> Json:
         p = await self._placement(ctx, placement_id)
-        step_day(c.ended_on, p["started_on"], ctx.today, "ended_on")
+        signed = await repo.lease_signed_on(self.conn, placement_id)
+        step_day(c.ended_on, last_step(p["started_on"], signed), ctx.today, "ended_on")
         await repo.end_placement(self.conn, placement_id, c.reason.value, c.ended_on)
         await repo.set_match(self.conn, p["match_id"], status="ended")
         await self.emit(
@@ -502,8 +531,7 @@ class Housing:
     async def park(self, ctx: Context, household_id: str, c: cmd.ParkHousehold) -> Json:
         assert ctx.actor is not None
         case = await self._household_case(ctx, household_id)
-        if c.until <= ctx.today:
-            raise ContractError("until", "must be after today")
+        hold_end(c.until, ctx.today, (await repo.rules(self.conn, case["city"])).max_hold_days)
         held = await repo.hold(self.conn, household_id)
         if held is not None and (held["reason"], held["until"], held["parked_by"]) == (c.reason, c.until, ctx.actor.id):
             # The same actor parking the same way again (a retry after a lost answer): the success it was.
@@ -523,7 +551,7 @@ class Housing:
 
     async def unpark(self, ctx: Context, household_id: str, c: cmd.UnparkHousehold) -> Json:
         case = await self._household_case(ctx, household_id)
-        on = c.on or ctx.today
+        on = step_day(c.on or ctx.today, None, ctx.today, "on")  # the release takes effect now: not dated ahead
         if await repo.hold(self.conn, household_id) is None:
             # Already off hold (a retry after a lost answer, or lifted meanwhile): the state asked for holds, so
             # the answer is the success, with no second event. Holding is a state, not a step.
@@ -632,6 +660,14 @@ def _waiting_entry(c: repo.Candidate, city_rules: rules.CityRules, today: date) 
             "minors": h.minors(today),
         }
     return entry
+
+
+def _rule_checks(checks: list[rules.Check]) -> list[ev.RuleCheck]:
+    return [ev.RuleCheck(rule=c.rule, passed=c.passed, detail=c.detail[:500]) for c in checks]
+
+
+def _json(parts: list[ev.RuleCheck]) -> list[Json]:
+    return [p.model_dump(mode="json") for p in parts]
 
 
 def _reason(code: str, detail: str) -> Json:
