@@ -989,6 +989,33 @@ async def test_the_search_sends_names_and_fiscal_codes_in_a_post_not_in_the_addr
     assert not [r.url for r in desk.services.requests if "amina" in str(r.url).lower() or "KFRMNA" in str(r.url)]
 
 
+async def test_every_person_a_search_shows_is_in_the_access_log(desk: Desk) -> None:
+    """A search's results show each person found by name, birth date, sex and nationality (a fiscal code typed says
+    who holds it; a fuzzy name lists several persons), and none of it was in the access log: the DPO could not tell
+    who had looked a person up. Each person shown is logged as `search`, with the purpose chosen, in the DPO's
+    page in Italian."""
+
+    def persons(request: httpx.Request) -> Any:
+        return [{"person_id": "p-1", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG",
+                 "identity": {"given_name": "Amina", "family_name": "Okafor"}},
+                {"person_id": "p-2", "birth_date": "1987-01-02", "sex": "female", "nationality": "NG",
+                 "identity": {"given_name": "Aminata", "family_name": "Okafor"}}]  # fmt: skip
+
+    desk.services.answers[("intake", "POST", "/persons/search")] = persons
+    await desk.as_operator(MARIA)
+    found = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "amina okafor", "purpose": "case_review"})
+    assert found.status_code == 200 and "Aminata Okafor" in found.text
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select person_id, operator, purpose, action, outcome from access_log order by 1")
+    assert [tuple(r) for r in rows] == [
+        ("p-1", "maria", "case_review", "search", "shown"),
+        ("p-2", "maria", "case_review", "search", "shown"),
+    ], rows
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log?person_id=p-2")).text)
+    assert "Risultati di una ricerca" in text, text
+
+
 async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address_leads_back_to_its_page(
     desk: Desk,
 ) -> None:

@@ -39,6 +39,7 @@ IT = {
     "Case number": "Numero di pratica",
     "Search": "Cerca",
     "Results": "Risultati",
+    "Search results": "Risultati di una ricerca",
     "Name": "Nome",
     "Birth date": "Data di nascita",
     "Sex": "Sesso",

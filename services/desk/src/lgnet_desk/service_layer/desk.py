@@ -78,6 +78,17 @@ async def read_logged(
     return found
 
 
+async def search_logged(
+    conn: Conn, services: Services, op: Operator, terms: dict[str, str | None], purpose: str
+) -> list[dict[str, Any]]:
+    """Intake's search as the operator (the terms in the body, never in an address), each person it shows in the
+    access log as `search`: the results name them with their birth date, sex and nationality."""
+    found: list[dict[str, Any]] = await services.post("intake", "/persons/search", terms)
+    for person in found:
+        await store.log_access(conn, op, str(person["person_id"]), purpose, "search", "shown")
+    return found
+
+
 async def person_names(
     conn: Conn, services: Services, op: Operator, person_ids: list[str], action: str
 ) -> dict[str, str]:
