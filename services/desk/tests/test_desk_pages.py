@@ -185,6 +185,38 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
 
 
+async def test_the_household_members_a_cartella_shows_are_in_the_access_log(desk: Desk) -> None:
+    """Amina's cartella shows her son's and her mother's names, birth dates and vulnerabilities (a psychiatric
+    condition: special-category data), and only Amina's view was logged: the mother's subject-access printout said
+    nobody had looked at her data. Each member whose data the page shows is logged too, as a household member of
+    the cartella opened (its id beside it); a member intake hides (no name) is not."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    member = {"sex": "female", "joined_on": earlier, "left_on": None, "reason": None}
+    record["households"][0]["members"] += [
+        member | {"person_id": "p-2", "name": "Halima Okafor", "birth_date": "1950-01-02"},
+        member | {"person_id": "p-3", "name": None, "birth_date": None},
+    ]
+    record["cases"][0]["assessment"] = {"assessed_on": earlier, "vulnerabilities": ["psychiatric_condition"],
+                                        "housing_situation": "precarious", "monthly_income_cents": 0,
+                                        "employment_status": "unemployed",
+                                        "vulnerabilities_by_person": {"p-2": ["psychiatric_condition"]}}  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1?purpose=case_review")
+    assert page.status_code == 200 and "Halima Okafor" in page.text, page.text
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select person_id, purpose, action, outcome from access_log order by person_id")
+    assert [tuple(r) for r in rows] == [
+        ("p-1", "case_review", "cartella", "shown"),
+        ("p-2", "case_review", "member of p-1", "shown"),
+    ], rows
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log/subject/p-2")).text)
+    assert "Maria Rossi" in text and "Cartella di un familiare p-1" in text, text
+
+
 async def test_each_plan_of_a_case_shows_its_date(desk: Desk) -> None:
     today, earlier = clock.today(), clock.today() - timedelta(days=40)
     serve_the_cartella(desk.services, today.isoformat(), earlier.isoformat())

@@ -40,6 +40,7 @@ IT = {
     "Search": "Cerca",
     "Results": "Risultati",
     "Search results": "Risultati di una ricerca",
+    "Social record of a household member": "Cartella di un familiare",
     "Name": "Nome",
     "Birth date": "Data di nascita",
     "Sex": "Sesso",
