@@ -1862,6 +1862,34 @@ async def test_a_cartella_of_a_person_without_a_name_is_titled_by_its_id(desk: D
     assert "Social record: no name recorded" in text_of(english)
 
 
+async def test_an_erased_persons_cartella_says_the_person_was_erased(desk: Desk) -> None:
+    """After erasure the cartella read "Cartella sociale: nome non registrato" (what docs/desk.md says of a person
+    met on the street without a name yet), and downloading one of their documents said in English, under "Non può
+    vedere i dati di questa persona", "the person was erased: the document cannot be read any more": an operator or a
+    DPO read that data was hidden or missing, not erased as the person asked."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    record["person"] |= {"identity": {}, "erased": True, "birth_date": None}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    erased = {
+        "status": 404,
+        "field": "document_id",
+        "reason": "the person was erased: the document cannot be read any more",
+    }
+    desk.services.answers[("intake", "GET", "/persons/p-1/documents/d-1")] = httpx.Response(404, json=erased)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    title = '<h1>Cartella sociale: persona cancellata (diritto all&#39;oblio) <small class="id">p-1</small></h1>'
+    assert title in page, page
+    assert "nome non registrato" not in page
+    refused = await desk.client.get("/persons/p-1/documents/d-1")
+    assert refused.status_code == 404
+    said = text_of(refused.text)
+    assert "la persona è stata cancellata (diritto all'oblio): il documento non si può più leggere" in said, said
+    assert "the person was erased" not in said
+
+
 async def test_the_civic_and_outreach_lists_scroll_in_a_box_the_keyboard_reaches(desk: Desk) -> None:
     """At 375 px the phone's rule (a cell's words break anywhere) cut "Cooperativa", "Sessioni" and "2 feb 2026" into
     pieces of two or three letters in the civic activities and the outings: their tables scroll in a region of their

@@ -56,6 +56,7 @@ IT = {
     "Register": "Registra",
     "Social record": "Cartella sociale",
     "no name recorded": "nome non registrato",
+    "person erased (right to be forgotten)": "persona cancellata (diritto all'oblio)",
     "Person": "Persona",
     "third country": "paese terzo",
     "City": "Città",
