@@ -6,6 +6,8 @@ it calls are played by the test (httpx MockTransport), so each page is checked w
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import re
@@ -259,8 +261,32 @@ async def test_the_access_log_shows_what_was_looked_at_like_its_csv(desk: Desk) 
     assert "Maria Rossi maria" in text  # the operator by name, the account beside it (the DPO may need it)
     english = text_of((await desk.client.get("/access-log?person_id=p-1&lang=en")).text)
     assert "Social record" in english and "Document d-1" in english and "Privacy notice" in english, english
-    csv = await desk.client.get("/access-log.csv?person_id=p-1")
-    assert "document d-1" in csv.text  # the export keeps the stored action
+    export = await desk.client.get("/access-log.csv?person_id=p-1&lang=it")  # the page was last read in English
+    assert "Documento d-1" in export.text  # the export says what the page says
+
+
+async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> None:
+    """The DPO's CSV export (what she files or hands to the Garante) read `at,operator,person_id,purpose,action,
+    outcome` and `maria,…,case_work,cartella,shown`: English column names and codes, the operator by account only,
+    where her page says "Quando, Operatore, … gestione della pratica, Cartella sociale, mostrato"."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, LUCA, "p-1", "case_review", "search", "denied")
+    await desk.as_operator(RPD)
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
+    assert rows[0] == ["Quando", "Operatore", "Account", "Persona", "Finalità", "Azione", "Esito"], rows[0]
+    assert rows[2][1:] == ["Maria Rossi", "maria", "p-1", "gestione della pratica", "Cartella sociale", "mostrato"]
+    assert rows[1][1:] == [
+        "Luca Bianchi",
+        "luca",
+        "p-1",
+        "revisione della pratica",
+        "Risultati di una ricerca",
+        "negato",
+    ]
+    assert rows[2][0].startswith(clock.today().isoformat()[:4])  # ISO time, sortable
+    english = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?lang=en")).text)))
+    assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome"], english[0]
 
 
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:

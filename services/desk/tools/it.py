@@ -133,6 +133,7 @@ IT = {
     "Printout for the person (subject access)": "Stampa per l'interessato (diritto di accesso)",
     "When": "Quando",
     "Operator": "Operatore",
+    "Account": "Account",
     "Purpose": "Finalità",
     "Outcome": "Esito",
     "No entries.": "Nessuna voce.",

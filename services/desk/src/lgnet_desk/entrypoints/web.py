@@ -101,6 +101,7 @@ class Page:
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
+            access_action=lambda a: i18n.access_action(a, self.t),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             sentence=i18n.sentence,
@@ -663,9 +664,14 @@ def router(settings: DeskSettings) -> APIRouter:
             entries = await store.access_entries(conn, p.op.city, person_id or None, limit=100_000)
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["at", "operator", "person_id", "purpose", "action", "outcome"])
+        # In the DPO's language, as her page says it (the time in ISO 8601, sortable; the account beside the name).
+        t = p.t.gettext
+        w.writerow([t("When"), t("Operator"), t("Account"), t("Person"), t("Purpose"), t("Action"), t("Outcome")])
         for e in entries:
-            w.writerow([e["at"].isoformat(), e["operator"], e["person_id"], e["purpose"], e["action"], e["outcome"]])
+            action = " ".join(x for x in i18n.access_action(e["action"], p.t) if x)
+            name = p.operator_names.get(e["operator"], e["operator"])
+            row = [e["at"].isoformat(), name, e["operator"], e["person_id"], t(e["purpose"]), action, t(e["outcome"])]
+            w.writerow(row)
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
