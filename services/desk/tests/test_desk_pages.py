@@ -1601,6 +1601,24 @@ async def test_the_privacy_notice_says_what_gdpr_art_13_asks(desk: Desk) -> None
     assert "per dieci anni dalla chiusura della pratica." in text and "finché la sua pratica" not in text
 
 
+async def test_the_dpo_is_refused_every_page_but_her_own_without_an_entry_in_the_access_log(desk: Desk) -> None:
+    """The DPO (no identity on the services: she reads the access log, desk.md) was offered the registration form,
+    and opening a cartella or the privacy notice wrote "RPD Torino … Cartella sociale … negato" into her own log,
+    under "Il servizio ha rifiutato: il suo profilo non opera su questo servizio". Every page but hers is the desk's
+    "not for your role" (403), as the housing page already was, with no call to a service and nothing logged."""
+    await desk.as_operator(RPD)
+    for path in ("/persons/new", "/persons/p-1", "/persons/p-1/privacy-notice", "/agenda", "/outreach", "/civic"):
+        r = await desk.client.get(path)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "Questa pagina non è per il suo ruolo" in text_of(r.text), (path, text_of(r.text))
+    assert desk.services.calls == [], desk.services.calls
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetch("select * from access_log") == []
+    assert (await desk.client.get("/access-log")).status_code == 200
+    home = await desk.client.get("/")
+    assert (home.status_code, home.headers["location"]) == (303, "/access-log")
+
+
 async def test_the_printout_for_the_person_names_the_operator_and_what_was_looked_at(desk: Desk) -> None:
     """The printout handed to the person (GDPR art. 15) named the operator by account ("operatrice") and dropped
     what was looked at, which the DPO's own log shows."""

@@ -140,7 +140,9 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     the role a screen needs, and the operator's identities on the services."""
     token_key = _token_key(settings)
 
-    async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
+    async def page(
+        request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None, any_role: bool = False
+    ) -> Page:
         pool = request.app.state.pool
         found = await session_of(request)
         if found is None:
@@ -151,6 +153,10 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
                 raise HTTPException(403, CSRF_REFUSED)
         if need is not None and op.role is not need:
+            raise HTTPException(403, "not for this role")
+        # The DPO has no identity on the services (she reads the access log): every other page is not hers, refused
+        # here rather than by a service (which logged her attempt as a denied view of the person).
+        if op.role is OperatorRole.DPO and need is not OperatorRole.DPO and not any_role:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
             tokens = await store.tokens(conn, op.username, token_key)
@@ -268,7 +274,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def home(request: Request) -> Response:
         """The empty search; a case number (no personal data: the to-do list links to it) is searched from the
         address. A name or a fiscal code in the address is ignored: they are searched by the form's POST only."""
-        p = await page(request)
+        p = await page(request, any_role=True)
         assert p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
@@ -571,7 +577,7 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/todo", response_class=HTMLResponse)
     async def todo(request: Request) -> Response:
-        p = await page(request)
+        p = await page(request, any_role=True)
         assert p.services is not None and p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
