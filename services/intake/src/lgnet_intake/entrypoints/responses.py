@@ -177,7 +177,7 @@ class Member(BaseModel):
     person_id: str
     name: str | None = Field(description="Null for a member the reader may not see")
     birth_date: date | None = Field(description="Null for a member the reader may not see")
-    sex: Code
+    sex: Code | None = Field(description="Null for a member the reader may not see")
     joined_on: date
     left_on: date | None
     reason: str
