@@ -6,6 +6,8 @@ it calls are played by the test (httpx MockTransport), so each page is checked w
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import re
@@ -185,6 +187,38 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
 
 
+async def test_the_household_members_a_cartella_shows_are_in_the_access_log(desk: Desk) -> None:
+    """Amina's cartella shows her son's and her mother's names, birth dates and vulnerabilities (a psychiatric
+    condition: special-category data), and only Amina's view was logged: the mother's subject-access printout said
+    nobody had looked at her data. Each member whose data the page shows is logged too, as a household member of
+    the cartella opened (its id beside it); a member intake hides (no name) is not."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    member = {"sex": "female", "joined_on": earlier, "left_on": None, "reason": None}
+    record["households"][0]["members"] += [
+        member | {"person_id": "p-2", "name": "Halima Okafor", "birth_date": "1950-01-02"},
+        member | {"person_id": "p-3", "name": None, "birth_date": None},
+    ]
+    record["cases"][0]["assessment"] = {"assessed_on": earlier, "vulnerabilities": ["psychiatric_condition"],
+                                        "housing_situation": "precarious", "monthly_income_cents": 0,
+                                        "employment_status": "unemployed",
+                                        "vulnerabilities_by_person": {"p-2": ["psychiatric_condition"]}}  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1?purpose=case_review")
+    assert page.status_code == 200 and "Halima Okafor" in page.text, page.text
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select person_id, purpose, action, outcome from access_log order by person_id")
+    assert [tuple(r) for r in rows] == [
+        ("p-1", "case_review", "cartella", "shown"),
+        ("p-2", "case_review", "member of p-1", "shown"),
+    ], rows
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log/subject/p-2")).text)
+    assert "Maria Rossi" in text and "Cartella di un familiare p-1" in text, text
+
+
 async def test_each_plan_of_a_case_shows_its_date(desk: Desk) -> None:
     today, earlier = clock.today(), clock.today() - timedelta(days=40)
     serve_the_cartella(desk.services, today.isoformat(), earlier.isoformat())
@@ -227,8 +261,32 @@ async def test_the_access_log_shows_what_was_looked_at_like_its_csv(desk: Desk) 
     assert "Maria Rossi maria" in text  # the operator by name, the account beside it (the DPO may need it)
     english = text_of((await desk.client.get("/access-log?person_id=p-1&lang=en")).text)
     assert "Social record" in english and "Document d-1" in english and "Privacy notice" in english, english
-    csv = await desk.client.get("/access-log.csv?person_id=p-1")
-    assert "document d-1" in csv.text  # the export keeps the stored action
+    export = await desk.client.get("/access-log.csv?person_id=p-1&lang=it")  # the page was last read in English
+    assert "Documento d-1" in export.text  # the export says what the page says
+
+
+async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> None:
+    """The DPO's CSV export (what she files or hands to the Garante) read `at,operator,person_id,purpose,action,
+    outcome` and `maria,…,case_work,cartella,shown`: English column names and codes, the operator by account only,
+    where her page says "Quando, Operatore, … gestione della pratica, Cartella sociale, mostrato"."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, LUCA, "p-1", "case_review", "search", "denied")
+    await desk.as_operator(RPD)
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
+    assert rows[0] == ["Quando", "Operatore", "Account", "Persona", "Finalità", "Azione", "Esito"], rows[0]
+    assert rows[2][1:] == ["Maria Rossi", "maria", "p-1", "gestione della pratica", "Cartella sociale", "mostrato"]
+    assert rows[1][1:] == [
+        "Luca Bianchi",
+        "luca",
+        "p-1",
+        "revisione della pratica",
+        "Risultati di una ricerca",
+        "negato",
+    ]
+    assert rows[2][0].startswith(clock.today().isoformat()[:4])  # ISO time, sortable
+    english = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?lang=en")).text)))
+    assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome"], english[0]
 
 
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
@@ -989,6 +1047,33 @@ async def test_the_search_sends_names_and_fiscal_codes_in_a_post_not_in_the_addr
     assert not [r.url for r in desk.services.requests if "amina" in str(r.url).lower() or "KFRMNA" in str(r.url)]
 
 
+async def test_every_person_a_search_shows_is_in_the_access_log(desk: Desk) -> None:
+    """A search's results show each person found by name, birth date, sex and nationality (a fiscal code typed says
+    who holds it; a fuzzy name lists several persons), and none of it was in the access log: the DPO could not tell
+    who had looked a person up. Each person shown is logged as `search`, with the purpose chosen, in the DPO's
+    page in Italian."""
+
+    def persons(request: httpx.Request) -> Any:
+        return [{"person_id": "p-1", "birth_date": "1985-03-14", "sex": "female", "nationality": "NG",
+                 "identity": {"given_name": "Amina", "family_name": "Okafor"}},
+                {"person_id": "p-2", "birth_date": "1987-01-02", "sex": "female", "nationality": "NG",
+                 "identity": {"given_name": "Aminata", "family_name": "Okafor"}}]  # fmt: skip
+
+    desk.services.answers[("intake", "POST", "/persons/search")] = persons
+    await desk.as_operator(MARIA)
+    found = await desk.client.post("/", data={"csrf": "csrf-maria", "name": "amina okafor", "purpose": "case_review"})
+    assert found.status_code == 200 and "Aminata Okafor" in found.text
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select person_id, operator, purpose, action, outcome from access_log order by 1")
+    assert [tuple(r) for r in rows] == [
+        ("p-1", "maria", "case_review", "search", "shown"),
+        ("p-2", "maria", "case_review", "search", "shown"),
+    ], rows
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log?person_id=p-2")).text)
+    assert "Risultati di una ricerca" in text, text
+
+
 async def test_refusals_of_the_desk_itself_are_its_own_pages_and_a_forms_address_leads_back_to_its_page(
     desk: Desk,
 ) -> None:
@@ -1516,6 +1601,24 @@ async def test_the_privacy_notice_says_what_gdpr_art_13_asks(desk: Desk) -> None
     assert "per dieci anni dalla chiusura della pratica." in text and "finché la sua pratica" not in text
 
 
+async def test_the_dpo_is_refused_every_page_but_her_own_without_an_entry_in_the_access_log(desk: Desk) -> None:
+    """The DPO (no identity on the services: she reads the access log, desk.md) was offered the registration form,
+    and opening a cartella or the privacy notice wrote "RPD Torino … Cartella sociale … negato" into her own log,
+    under "Il servizio ha rifiutato: il suo profilo non opera su questo servizio". Every page but hers is the desk's
+    "not for your role" (403), as the housing page already was, with no call to a service and nothing logged."""
+    await desk.as_operator(RPD)
+    for path in ("/persons/new", "/persons/p-1", "/persons/p-1/privacy-notice", "/agenda", "/outreach", "/civic"):
+        r = await desk.client.get(path)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "Questa pagina non è per il suo ruolo" in text_of(r.text), (path, text_of(r.text))
+    assert desk.services.calls == [], desk.services.calls
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetch("select * from access_log") == []
+    assert (await desk.client.get("/access-log")).status_code == 200
+    home = await desk.client.get("/")
+    assert (home.status_code, home.headers["location"]) == (303, "/access-log")
+
+
 async def test_the_printout_for_the_person_names_the_operator_and_what_was_looked_at(desk: Desk) -> None:
     """The printout handed to the person (GDPR art. 15) named the operator by account ("operatrice") and dropped
     what was looked at, which the DPO's own log shows."""
@@ -1801,6 +1904,34 @@ async def test_a_cartella_of_a_person_without_a_name_is_titled_by_its_id(desk: D
     assert "<title>Cartella sociale: nome non registrato p-1" in page
     english = (await desk.client.get("/persons/p-1?lang=en")).text
     assert "Social record: no name recorded" in text_of(english)
+
+
+async def test_an_erased_persons_cartella_says_the_person_was_erased(desk: Desk) -> None:
+    """After erasure the cartella read "Cartella sociale: nome non registrato" (what docs/desk.md says of a person
+    met on the street without a name yet), and downloading one of their documents said in English, under "Non può
+    vedere i dati di questa persona", "the person was erased: the document cannot be read any more": an operator or a
+    DPO read that data was hidden or missing, not erased as the person asked."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    record = a_record(today, today)
+    record["person"] |= {"identity": {}, "erased": True, "birth_date": None}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    erased = {
+        "status": 404,
+        "field": "document_id",
+        "reason": "the person was erased: the document cannot be read any more",
+    }
+    desk.services.answers[("intake", "GET", "/persons/p-1/documents/d-1")] = httpx.Response(404, json=erased)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    title = '<h1>Cartella sociale: persona cancellata (diritto all&#39;oblio) <small class="id">p-1</small></h1>'
+    assert title in page, page
+    assert "nome non registrato" not in page
+    refused = await desk.client.get("/persons/p-1/documents/d-1")
+    assert refused.status_code == 404
+    said = text_of(refused.text)
+    assert "la persona è stata cancellata (diritto all'oblio): il documento non si può più leggere" in said, said
+    assert "the person was erased" not in said
 
 
 async def test_the_civic_and_outreach_lists_scroll_in_a_box_the_keyboard_reaches(desk: Desk) -> None:

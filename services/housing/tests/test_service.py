@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_housing.domain import explain
 from lgnet_shared import clock
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
@@ -655,3 +656,60 @@ async def test_an_accepted_match_the_household_no_longer_fits_is_not_placed(hous
         assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "accepted"
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from placements") == 0
+
+
+# What a household's special-category data (operators.md: vulnerabilities, specialist support, income; accessibility
+# needs are health data too) says in a proposal's explanation and score breakdown.
+HOUSEHOLD_SPECIAL = ("specialist_support", "affordability", "accessibility")
+NEED_TO_KNOW_SCORES = ("vulnerability", "situation", "urgency", "priority")
+
+
+async def test_a_proposals_special_category_details_reach_only_the_case_side(housing: HousingUnderTest) -> None:
+    """A DPO's review: the provider-side partner (coop-borgo lists the room, the case is coop-aurora's) read through
+    `GET /proposals` and `GET /matches/{id}` the household's income ("40% of income 1150.00 EUR"), "needs a
+    specialist team" (a psychiatric condition or an addiction) and its vulnerability score, and `match_proposed` on
+    `housing.events` (read by payments and the national level, which operators.md says no longer see them) carried
+    the same in clear. The provider and the fact get the rule and whether it passed; the city's staff and the case's
+    partner keep the whole explanation."""
+    await housing.publish(
+        "torino",
+        *housing.household_events(
+            "h-care",
+            "torino",
+            [(ADULT, F)],
+            income=115_000,
+            specialist=True,
+            accessibility=True,
+            vulnerabilities=("psychiatric_condition",),
+        ),
+    )
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-borgo") as provider:
+        r = await post(
+            provider,
+            "/opportunities",
+            opportunity("o-care", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True),
+        )
+        assert r.status_code == 201, r.text
+    [full] = await proposals(housing, 1)
+    details = {x["rule"]: x["detail"] for x in full["explanation"]}
+    assert "of income 1150.00 EUR" in details["affordability"] and "specialist team" in details["specialist_support"]
+    async with housing.client("coop-aurora") as case_side:
+        [own] = (await case_side.get("/proposals")).json()
+        assert own["explanation"] == full["explanation"] and own["score_breakdown"] == full["score_breakdown"]
+    async with housing.client("coop-borgo") as provider:
+        [listed] = (await provider.get("/proposals")).json()
+        one = (await provider.get(f"/matches/{listed['match_id']}")).json()
+    for seen in (listed, one):
+        shown = {x["rule"]: x for x in seen["explanation"]}
+        assert set(shown) == set(details) and all(x["passed"] for x in shown.values())
+        for rule in HOUSEHOLD_SPECIAL:
+            assert shown[rule]["detail"] != details[rule], shown[rule]
+        assert not set(NEED_TO_KNOW_SCORES) & set(seen["score_breakdown"]), seen["score_breakdown"]
+        assert "1150" not in str(seen) and "specialist team" not in str(seen).replace("specialist_team", "")
+    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    [fact] = [e for e in events if isinstance(e, hev.MatchProposed)]
+    text = fact.model_dump_json()
+    assert "1150" not in text and "needs a specialist team" not in text and "needs accessible" not in text, text
+    # the fact: the opportunity's side of each rule, and of the score only the priority and the fit
+    assert set(fact.score_breakdown) <= set(explain.PUBLISHED_SCORE), fact.score_breakdown

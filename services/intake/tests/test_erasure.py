@@ -188,3 +188,25 @@ async def test_erasing_a_person_erases_the_records_merged_into_them(intake: Inta
         assert {r["request_hash"] for r in fingerprints} == {"erased"}
         dump = await everything_in(conn)
     assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump
+
+
+async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnderTest) -> None:
+    """operators.md: after erasure the birth date stays in intake's own table (minor or adult at later case
+    openings) and "never leaves intake in clear". `GET /persons/{id}` and the cartella's person still answered
+    "1990-05-01" (the desk showed "Data di nascita 1 mag 1990" under "nome non registrato"), while the household's
+    member list already hid it: with sex, nationality and the household, it points the person out again."""
+    async with intake.client("coop-aurora") as c:
+        r = await c.post(
+            "/persons", json=registration("p-erased-bd", "Salma", "Diallo"), headers={"Idempotency-Key": "k-bd"}
+        )
+        assert r.status_code == 201, r.text
+    async with intake.client("staff-torino") as staff:
+        assert (await staff.post("/persons/p-erased-bd/erasure")).status_code == 200
+        person = (await staff.get("/persons/p-erased-bd")).json()
+        record = (await staff.get("/persons/p-erased-bd/record")).json()
+    assert person["erased"] is True and person["identity"] == {}
+    assert person["birth_date"] is None, person
+    assert record["person"]["birth_date"] is None, record["person"]
+    assert "1990-05-01" not in json.dumps(record), record
+    async with intake.pool.acquire() as conn:  # kept in intake's own table, as documented
+        assert await conn.fetchval("select birth_date from persons where person_id = 'p-erased-bd'") == date(1990, 5, 1)

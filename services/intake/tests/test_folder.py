@@ -196,12 +196,7 @@ async def test_a_member_hidden_from_the_partner_keeps_their_vulnerabilities_hidd
             "vulnerabilities_by_person": {mum: ["psychiatric_condition"], son: ["single_parent"]},
         },
     )
-    await w.call(
-        A,
-        "POST",
-        "/consents",
-        {"person_id": mum, "purpose": "partner_sharing", "granted": False, "recorded_on": str(clock.today())},
-    )
+    await withdraw_sharing(w, mum)
     async with intake.client(A) as c:
         r = await c.get(f"/persons/{son}/record")
     assert r.status_code == 200, r.text
@@ -213,6 +208,34 @@ async def test_a_member_hidden_from_the_partner_keeps_their_vulnerabilities_hidd
         r = await c.get(f"/persons/{son}/record")
     [case] = r.json()["cases"]
     assert case["assessment"]["vulnerabilities_by_person"] == {mum: ["psychiatric_condition"], son: ["single_parent"]}
+
+
+async def test_a_member_hidden_from_the_partner_is_only_an_id_in_the_household(intake: InProcessService) -> None:
+    """A DPO's review: after the mother withdrew consent to partner sharing, the case's partner reading her son's
+    cartella still got her sex beside her hidden name and birth date (the desk shows "(non visibile per lei)"). A
+    member the reader may not see is an id with the dates of the membership, nothing of the person."""
+    w = World(intake)
+    f = await family(w)
+    mum, son = f["mum"], f["son"]
+    await withdraw_sharing(w, mum)
+    members = await members_read_by(intake, A, son)
+    assert (members[mum]["name"], members[mum]["birth_date"], members[mum]["sex"]) == (None, None, None), members[mum]
+    assert members[son]["sex"] is not None and members[son]["name"]
+    members = await members_read_by(intake, STAFF, son)  # the city's staff see her
+    assert members[mum]["sex"] is not None and members[mum]["name"]
+
+
+async def withdraw_sharing(w: World, person_id: str) -> None:
+    consent = {"person_id": person_id, "purpose": "partner_sharing", "granted": False}
+    await w.call(A, "POST", "/consents", consent | {"recorded_on": str(clock.today())})
+
+
+async def members_read_by(intake: InProcessService, actor: str, person_id: str) -> dict[str, dict[str, Any]]:
+    """The members of the person's households, by id, as `actor` reads the person's cartella."""
+    async with intake.client(actor) as c:
+        r = await c.get(f"/persons/{person_id}/record")
+    assert r.status_code == 200, r.text
+    return {m["person_id"]: m for h in r.json()["households"] for m in h["members"]}
 
 
 async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with_erasure(

@@ -14,6 +14,10 @@ ITALIAN: list[tuple[str, str]] = [
     (r"only the city's staff may reject contributions", "solo il personale del Comune può respingere i contributi"),
     (r"only the city's staff may .+", "solo il personale del Comune può farlo"),
     (r"the requester cannot approve their own request", "chi ha chiesto il contributo non può approvarlo"),
+    (
+        r"the person was erased: the document cannot be read any more",
+        "la persona è stata cancellata (diritto all'oblio): il documento non si può più leggere",
+    ),
     (r"above (\d+) cents a second, different approver is needed", "sopra {euros0} serve un secondo approvatore"),
     (
         r"over budget: (\d+) cents asked, (\d+) available on the line",

@@ -127,3 +127,32 @@ def sentence(text: str) -> str:
     stays a fragment."""
     text = ended(text)
     return text[:1].upper() + text[1:]
+
+
+# What an access-log entry looked at (access_log.action), as the DPO's page and its CSV say it: a fixed action, or one
+# naming an id (a document, the cartella a household member was shown in), the id kept.
+def _(message: str) -> str:
+    """A message id the catalogues pick up (tools/catalogues.py), translated where it is said."""
+    return message
+
+
+ACCESS_ACTIONS = {
+    "cartella": _("Social record"),
+    "privacy notice": _("Privacy notice"),
+    "street person": _("Street person"),
+    "housing": _("Household's housing steps"),
+    "approvals": _("Contribution approvals"),
+    "agenda": _("Agenda"),
+    "to-do": _("To do"),
+    "search": _("Search results"),
+}
+ACCESS_ACTIONS_WITH_ID = {"document ": _("Document"), "member of ": _("Social record of a household member")}
+
+
+def access_action(action: str, t: Translations) -> tuple[str, str]:
+    """(what was looked at, the id it names or ""), in the reader's language; an action unknown here as stored."""
+    for prefix, label in ACCESS_ACTIONS_WITH_ID.items():
+        if action.startswith(prefix):
+            return t.gettext(label), action[len(prefix) :]
+    fixed = ACCESS_ACTIONS.get(action)
+    return (t.gettext(fixed), "") if fixed else (action, "")

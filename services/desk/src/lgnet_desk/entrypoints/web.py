@@ -101,6 +101,7 @@ class Page:
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
+            access_action=lambda a: i18n.access_action(a, self.t),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             sentence=i18n.sentence,
@@ -139,7 +140,9 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     the role a screen needs, and the operator's identities on the services."""
     token_key = _token_key(settings)
 
-    async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
+    async def page(
+        request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None, any_role: bool = False
+    ) -> Page:
         pool = request.app.state.pool
         found = await session_of(request)
         if found is None:
@@ -150,6 +153,10 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
                 raise HTTPException(403, CSRF_REFUSED)
         if need is not None and op.role is not need:
+            raise HTTPException(403, "not for this role")
+        # The DPO has no identity on the services (she reads the access log): every other page is not hers, refused
+        # here rather than by a service (which logged her attempt as a denied view of the person).
+        if op.role is OperatorRole.DPO and need is not OperatorRole.DPO and not any_role:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
             tokens = await store.tokens(conn, op.username, token_key)
@@ -267,7 +274,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def home(request: Request) -> Response:
         """The empty search; a case number (no personal data: the to-do list links to it) is searched from the
         address. A name or a fiscal code in the address is ignored: they are searched by the form's POST only."""
-        p = await page(request)
+        p = await page(request, any_role=True)
         assert p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
@@ -287,14 +294,16 @@ def router(settings: DeskSettings) -> APIRouter:
     async def search(p: Page, q: dict[str, str], purpose: str, *, asked: bool = False) -> Response:
         results: list[dict[str, Any]] | None = None
         error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
+        purpose = purpose if purpose in PURPOSES else "case_work"
         if any(q.values()):
-            assert p.services is not None
+            assert p.services is not None and p.op is not None
             try:
                 # In the body: a name or fiscal code in intake's address would sit in proxies' access logs.
-                results = await p.services.post("intake", "/persons/search", {k: v or None for k, v in q.items()})
+                async with p.request.app.state.pool.acquire() as conn:
+                    terms = {k: v or None for k, v in q.items()}
+                    results = await desk.search_logged(conn, p.services, p.op, terms, purpose)
             except ServiceRefusal as r:
                 error = r.reason
-        purpose = purpose if purpose in PURPOSES else "case_work"
         return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
 
     @api.get("/persons/new", response_class=HTMLResponse)
@@ -568,7 +577,7 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/todo", response_class=HTMLResponse)
     async def todo(request: Request) -> Response:
-        p = await page(request)
+        p = await page(request, any_role=True)
         assert p.services is not None and p.op is not None
         if p.op.reads_access_log:
             return RedirectResponse("/access-log", status_code=303)
@@ -664,9 +673,14 @@ def router(settings: DeskSettings) -> APIRouter:
             entries = await store.access_entries(conn, p.op.city, person_id or None, limit=100_000)
         out = io.StringIO()
         w = csv.writer(out)
-        w.writerow(["at", "operator", "person_id", "purpose", "action", "outcome"])
+        # In the DPO's language, as her page says it (the time in ISO 8601, sortable; the account beside the name).
+        t = p.t.gettext
+        w.writerow([t("When"), t("Operator"), t("Account"), t("Person"), t("Purpose"), t("Action"), t("Outcome")])
         for e in entries:
-            w.writerow([e["at"].isoformat(), e["operator"], e["person_id"], e["purpose"], e["action"], e["outcome"]])
+            action = " ".join(x for x in i18n.access_action(e["action"], p.t) if x)
+            name = p.operator_names.get(e["operator"], e["operator"])
+            row = [e["at"].isoformat(), name, e["operator"], e["person_id"], t(e["purpose"]), action, t(e["outcome"])]
+            w.writerow(row)
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",

@@ -78,6 +78,17 @@ async def read_logged(
     return found
 
 
+async def search_logged(
+    conn: Conn, services: Services, op: Operator, terms: dict[str, str | None], purpose: str
+) -> list[dict[str, Any]]:
+    """Intake's search as the operator (the terms in the body, never in an address), each person it shows in the
+    access log as `search`: the results name them with their birth date, sex and nationality."""
+    found: list[dict[str, Any]] = await services.post("intake", "/persons/search", terms)
+    for person in found:
+        await store.log_access(conn, op, str(person["person_id"]), purpose, "search", "shown")
+    return found
+
+
 async def person_names(
     conn: Conn, services: Services, op: Operator, person_ids: list[str], action: str
 ) -> dict[str, str]:
@@ -102,6 +113,9 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     record: dict[str, Any] = await read_logged(
         conn, services, op, person_id, service_path("/persons/{}/record", person_id), "cartella", purpose
     )
+    # The page shows the household's members too (name, birth date, vulnerabilities): each such view is theirs.
+    for member in household_members_shown(record, person_id):
+        await store.log_access(conn, op, member, purpose, f"member of {person_id}", "shown")
     case_ids = {c["case_id"] for c in record["cases"]}
     household_ids = {h["household_id"] for h in record["households"]}
     # Housing's and payments' parts are shown when they answer; the page names a service that does not (`unavailable`)
@@ -135,6 +149,14 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     record["housing"] = housing
     record["unavailable"] = sorted(unavailable)
     return record
+
+
+def household_members_shown(record: dict[str, Any], person_id: str) -> list[str]:
+    """The other members whose data the cartella shows: those intake names to the reader (a member it hides has no
+    name, and the page says "not visible to you")."""
+    own = {person_id, str(record.get("person", {}).get("person_id", person_id))}
+    members = [m for h in record.get("households", []) for m in h.get("members", []) if m.get("name")]
+    return list(dict.fromkeys(str(m["person_id"]) for m in members if m["person_id"] not in own))
 
 
 async def household_matches(services: Services, household_ids: set[str]) -> list[dict[str, Any]]:

@@ -430,8 +430,8 @@ async def set_match(conn: Conn, match_id: str, **changes: Any) -> None:
 
 async def matches(conn: Conn, city: str, status: str | None, partner: str | None) -> list[Row]:
     rows = await conn.fetch(
-        "select m.* from matches m join cases c using (case_id) join opportunities o using (opportunity_id)"
-        " where m.city = $1 and ($2::text is null or m.status = $2)"
+        "select m.*, c.partner as case_partner from matches m join cases c using (case_id)"
+        " join opportunities o using (opportunity_id) where m.city = $1 and ($2::text is null or m.status = $2)"
         " and ($3::text is null or c.partner = $3 or o.partner = $3) order by m.proposed_on, m.match_id",
         city,
         status,

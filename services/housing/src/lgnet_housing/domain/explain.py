@@ -115,3 +115,24 @@ def why_unmatched(
         none = f"none of the {total} open opportunities passes every rule"
         reasons.insert(0, Reason("no_compatible_opportunity", none))
     return reasons
+
+
+# A household's special-category data as a proposal states it (operators.md, "Special-category data"): income,
+# specialist support (a psychiatric condition or an addiction), accessibility needs (a disability), and the priority
+# components weighing vulnerabilities and the housing situation. Need to know: the city's staff and the case's
+# partner read them; the provider-side partner and the `match_proposed` fact (on `housing.events`, which payments and
+# the national level read) get each rule and whether it passed, without these details.
+HOUSEHOLD_SPECIAL_RULES = frozenset({"specialist_support", "affordability", "accessibility"})
+HOUSEHOLD_SPECIAL_SCORES = frozenset({"vulnerability", "situation", "urgency", "priority"})
+WITHHELD = "withheld: the household's need-to-know data"
+
+
+def outside_the_case(
+    explanation: Sequence[Mapping[str, object]], breakdown: Mapping[str, float]
+) -> tuple[list[dict[str, object]], dict[str, float]]:
+    """A proposal's explanation and score breakdown as those outside the household's case may read them."""
+    shown = [
+        {**check, "detail": WITHHELD} if check.get("rule") in HOUSEHOLD_SPECIAL_RULES else dict(check)
+        for check in explanation
+    ]
+    return shown, {k: v for k, v in breakdown.items() if k not in HOUSEHOLD_SPECIAL_SCORES}

@@ -54,6 +54,19 @@ def _staff_of_city(ctx: Context, what: str) -> str:
     return city
 
 
+def _as_read_by(actor: Actor, m: Json) -> Json:
+    """A match as its reader may see it: the household's special-category details (explain.outside_the_case) only
+    for the city's staff and the case's partner, not for the provider-side partner."""
+    if actor.role is not Role.PARTNER or m["case_partner"] == actor.id:
+        return m
+    explanation, breakdown = explain.outside_the_case(m["explanation"], m["score_breakdown"])
+    return m | {"explanation": explanation, "score_breakdown": breakdown}
+
+
+def _without(m: Json, key: str) -> Json:
+    return {k: v for k, v in m.items() if k != key}
+
+
 def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
     """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider)."""
     may_write_in_city(actor, m["city"], field)
@@ -266,13 +279,16 @@ class Housing:
         assert ctx.actor is not None
         city = ctx.city()
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
-        return list(jsonable_encoder(await repo.matches(self.conn, city, status, partner)))
+        matches = await repo.matches(self.conn, city, status, partner)
+        # the case's partner read to tell the sides apart, not listed (the list never showed it)
+        return list(jsonable_encoder([_without(_as_read_by(ctx.actor, m), "case_partner") for m in matches]))
 
     async def read_match(self, ctx: Context, match_id: str) -> Json:
         assert ctx.actor is not None
         m = await repo.match(self.conn, match_id)
         _side_allowed(ctx.actor, m, "any", "match_id")
         # its placement, so that a reader can end it (`POST /placements/{id}/end`) and see the lease signed
+        m = _as_read_by(ctx.actor, m)
         return dict(jsonable_encoder(m | {"placement": await repo.placement_view(self.conn, match_id)}))
 
     async def waiting_list(self, ctx: Context) -> list[Json]:

@@ -50,7 +50,7 @@ class Person(BaseModel):
 
     person_id: str = Field(description="The surviving person's id (a merged one is followed)")
     city: str
-    birth_date: date
+    birth_date: date | None = Field(description="Null once the person is erased (intake keeps it, never gives it out)")
     sex: Code
     nationality: str = Field(description="ISO 3166-1 alpha-2 code")
     third_country: bool = Field(description="A nationality outside the EU")
@@ -177,7 +177,7 @@ class Member(BaseModel):
     person_id: str
     name: str | None = Field(description="Null for a member the reader may not see")
     birth_date: date | None = Field(description="Null for a member the reader may not see")
-    sex: Code
+    sex: Code | None = Field(description="Null for a member the reader may not see")
     joined_on: date
     left_on: date | None
     reason: str

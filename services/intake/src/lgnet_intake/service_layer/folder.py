@@ -105,7 +105,7 @@ class Folder:
                         "person_id": m["person_id"],
                         "name": names[m["person_id"]],
                         "birth_date": _iso(m["birth_date"]) if names[m["person_id"]] else None,
-                        "sex": m["sex"],
+                        "sex": m["sex"] if m["person_id"] in visible else None,  # hidden: the id only
                         "joined_on": _iso(m["joined_on"]),
                         "left_on": _iso(m["left_on"]),
                         "reason": m["reason"],

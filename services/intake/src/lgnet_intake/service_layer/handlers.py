@@ -314,7 +314,8 @@ class Intake:
         return {
             "person_id": p["person_id"],
             "city": p["city"],
-            "birth_date": p["birth_date"].isoformat(),
+            # Kept in intake's table after erasure (minor or adult at later case openings), never given out then.
+            "birth_date": p["birth_date"].isoformat() if p["erased_at"] is None else None,
             "sex": p["sex"],
             "nationality": p["nationality"],
             "third_country": p["third_country"],
