@@ -258,6 +258,34 @@ async def test_the_access_log_csv_never_holds_a_formula_a_partner_wrote(desk: De
     assert formula in text_of(page.text)  # the page itself shows the id as stored
 
 
+async def test_a_form_sent_on_a_person_the_operator_may_not_see_is_refused_not_a_server_error(desk: Desk) -> None:
+    """A cooperative's operator posted the cartella's forms with another cooperative's person in the address (a note, a
+    consent, a contribution with that cooperative's case in the hidden field): intake and payments refused (403), the
+    desk then drew the cartella again to show the refusal at its field, intake refused that too, and the desk answered
+    500 (the running desk reset the connection). The refusal is the desk's "access denied" page (403), the attempt in
+    the access log, as when the cartella is opened."""
+    refusal = {"status": 403, "field": "person_id", "reason": "no case of this person is assigned to this partner"}
+    case_refusal = {"status": 403, "field": "case_id", "reason": "the case is not assigned to this partner"}
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/p-borgo/record"): httpx.Response(403, json=refusal),
+        ("intake", "POST", "/persons/p-borgo/notes"): httpx.Response(403, json=refusal),
+        ("intake", "POST", "/consents"): httpx.Response(403, json=refusal),
+        ("payments", "POST", "/contribution-requests"): httpx.Response(403, json=case_refusal),
+    }
+    await desk.as_operator(LUCA)
+    for form, data in (
+        ("notes", {"text": "x"}),
+        ("consents", {"purpose": "partner_sharing", "decision": "granted", "recorded_on": "2026-12-01"}),
+        ("contributions", {"case_id": "c-borgo", "kind": "deposit", "amount": "100"}),
+    ):
+        sent = await desk.client.post(f"/persons/p-borgo/{form}", data={"csrf": "csrf-luca", **data})
+        assert sent.status_code == 403, (form, sent.status_code, sent.text)
+        assert "Non può vedere i dati di questa persona" in text_of(sent.text), text_of(sent.text)
+    async with desk.pool.acquire() as conn:
+        logged = await conn.fetch("select outcome from access_log where person_id = 'p-borgo' and operator = 'luca'")
+    assert [r["outcome"] for r in logged] == ["denied"] * 3
+
+
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
     booked: list[dict[str, Any]] = []
 

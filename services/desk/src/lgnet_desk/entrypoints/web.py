@@ -339,7 +339,10 @@ def router(settings: DeskSettings) -> APIRouter:
             await run(p.services, form)
         except desk.FieldErrors as e:
             async with request.app.state.pool.acquire() as conn:
-                record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+                try:
+                    record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+                except ServiceRefusal as r:  # a person the operator may not see (the address changed): refused
+                    return p.denied(r, logged=True)
             raw = await request.form()
             return p.render(
                 "cartella.html",
