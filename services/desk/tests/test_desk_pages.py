@@ -286,6 +286,24 @@ async def test_a_form_sent_on_a_person_the_operator_may_not_see_is_refused_not_a
     assert [r["outcome"] for r in logged] == ["denied"] * 3
 
 
+async def test_a_form_with_its_hidden_id_taken_out_is_refused_not_a_server_error(desk: Desk) -> None:
+    """The link of a street contact to a person, posted with its hidden `outing_id` taken out (and no day): intake
+    refused the link (422), the desk drew the outing's page again for `/outings/`, which intake's router answers with
+    a redirect to its list of outings (307, as FastAPI redirects a trailing slash): the desk took the redirect for the
+    outing, and the template failed on it ('None' has no attribute 'start_time'): 500, for staff and cooperatives
+    alike. A service's redirect is not an answer the desk asked for: it is refused as not found (404)."""
+    desk.services.answers |= {
+        ("intake", "POST", "/street-contacts/ct-x/link"): httpx.Response(
+            422, json={"status": 422, "field": "linked_on", "reason": "Field required"}
+        ),
+        ("intake", "GET", "/outings/"): httpx.Response(307, headers={"location": "http://127.0.0.1:8001/outings"}),
+    }
+    await desk.as_operator(LUCA)
+    sent = await desk.client.post("/outreach/contacts/ct-x/link", data={"csrf": "csrf-luca", "person_id": "p-1"})
+    assert sent.status_code == 404, (sent.status_code, sent.text)
+    assert "Non trovato Il servizio ha rifiutato: il servizio non ha questo indirizzo." in text_of(sent.text)
+
+
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
     booked: list[dict[str, Any]] = []
 
