@@ -304,6 +304,36 @@ async def test_a_form_with_its_hidden_id_taken_out_is_refused_not_a_server_error
     assert "Non trovato Il servizio ha rifiutato: il servizio non ha questo indirizzo." in text_of(sent.text)
 
 
+async def test_a_nul_character_in_an_address_or_a_form_is_refused_not_a_server_error(desk: Desk) -> None:
+    """The services refuse text PostgreSQL cannot store (NUL) with a 422; the desk wrote it into its own tables and
+    answered 500: a cartella's address `/persons/a%00b` (the access log's entry), the DPO's filter
+    `/access-log?person_id=a%00b`, a login's user name, an appointment's operator. Each is the desk's page saying
+    the request holds a character that cannot be recorded (422), and nothing of it is written."""
+    desk.services.answers[("intake", "GET", "/persons/a\x00b/record")] = httpx.Response(
+        422, json={"status": 422, "field": "path.person_id", "reason": "must not contain the NUL character"}
+    )
+    said = "L'indirizzo o il modulo contiene un carattere che non si può registrare."
+    await desk.as_operator(MARIA)
+    for sent in (
+        await desk.client.get("/persons/a%00b"),
+        await desk.client.get("/persons/p-1/documents/d%001"),
+        await desk.client.post("/agenda", data={"csrf": "csrf-maria", "operator": "a\x00b", "day": "2030-01-07"}),
+    ):
+        assert sent.status_code == 422 and said in text_of(sent.text), (sent.status_code, sent.text)
+    await desk.as_operator(RPD)
+    for path in ("/access-log?person_id=a%00b", "/access-log.csv?person_id=a%00b", "/access-log/subject/a%00b"):
+        sent = await desk.client.get(path)
+        assert sent.status_code == 422 and said in text_of(sent.text), (path, sent.status_code, sent.text)
+    desk.client.cookies.clear()
+    form = await desk.client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    sent = await desk.client.post("/login", data={"csrf": token.group(1), "username": "a\x00b", "password": "x"})
+    assert sent.status_code == 422 and said in text_of(sent.text), (sent.status_code, sent.text)
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from access_log where person_id like 'a%'") == 0
+
+
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:
     booked: list[dict[str, Any]] = []
 

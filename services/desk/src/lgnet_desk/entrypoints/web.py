@@ -29,7 +29,7 @@ from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
-from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.entrypoints.forms import UNSTORABLE, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import approvals, desk, login, oidc
 from lgnet_desk.settings import DeskSettings
@@ -141,6 +141,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
 
     async def page(request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None) -> Page:
         pool = request.app.state.pool
+        storable([*request.path_params.items(), *request.query_params.multi_items()])
         found = await session_of(request)
         if found is None:
             raise HTTPException(303, headers={"Location": "/login"})
@@ -149,6 +150,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             form = await request.form()
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
                 raise HTTPException(403, CSRF_REFUSED)
+            storable((k, v) for k, v in form.multi_items() if isinstance(v, str))
         if need is not None and op.role is not need:
             raise HTTPException(403, "not for this role")
         async with pool.acquire() as conn:
@@ -226,6 +228,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
         if not settings.oidc_enabled:
             raise HTTPException(404, "OpenID Connect is not configured")
+        storable(request.query_params.multi_items())
         p = Page(request, None, "", None)
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             try:
@@ -777,6 +780,8 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
             message = _("Page not found.")
         elif exc.status_code == 405:
             message = _("This address does not take this request.")
+        elif exc.status_code == 422 and exc.detail == UNSTORABLE:
+            message = _("The address or the form holds a character that cannot be recorded.")
         else:
             message = _("The request could not be served.")
         return p.render("error.html", status=exc.status_code, message=message)
