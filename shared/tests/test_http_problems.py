@@ -90,6 +90,28 @@ async def test_nul_in_a_query_path_or_body_string_is_a_422_naming_it(client: htt
     assert problem(r)[:2] == (422, "name")
 
 
+async def test_a_query_parameter_the_route_does_not_take_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    """An undeclared parameter was dropped without a word (`?city=trieste` answered the caller's own city's data)."""
+    status, field, reason = problem(await client.get("/things/x", params={"status": "a", "city": "trieste"}))
+    assert (status, field) == (422, "query.city") and reason == "this address does not take it (it takes: status)"
+    status, field, reason = problem(await client.get("/down/refused", params={"city": "trieste"}))
+    assert (status, field, reason) == (422, "query.city", "this address does not take it (it takes none)")
+    assert (await client.get("/things/x", params={"status": "a"})).status_code == 200
+    assert (await client.get("/things/x?")).status_code == 200
+
+
+async def test_an_identifier_no_address_can_hold_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    """An id is one segment of the addresses that name it (`/persons/{person_id}/erasure`): with a `/` in it, or
+    being `.` or `..`, no address reaches it once it is stored."""
+    for bad in ("a/b", "/", ".", ".."):
+        status, field, reason = problem(await client.post("/things", json={"name": "x", "thing_id": bad}))
+        assert (status, field) == (422, "thing_id") and "one segment of an address" in reason, reason
+    status, field, _ = problem(await client.post("/things", json={"name": "x", "tags": ["ok"], "member_ids": ["a/b"]}))
+    assert (status, field) == (422, "member_ids.0")
+    for fine in ({"thing_id": "a.b"}, {"thing_id": "..."}, {"tags": ["a/b"]}):  # not a dot segment; not an id
+        assert (await client.post("/things", json={"name": "x/y", **fine})).status_code == 200
+
+
 async def test_an_integer_beyond_int64_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
     r = await client.post("/things", json={"name": "x", "count": 2**63})
     assert problem(r)[:2] == (422, "count")

@@ -74,6 +74,10 @@ ASSESSMENT = inbound.NeedsAssessmentSubmitted(
         (ASSESSMENT, "monthly_income_cents", 10**30, "out of range"),
         (OPENING, "household_id", "h\x00-1", "NUL"),  # text PostgreSQL refuses
         (OPENING, "referral_id", "r\n-1", "control character"),  # ids become keys and CloudEvents attributes
+        # ids become segments of addresses: a person registered as "a/b" could be found but never read, corrected
+        # or erased (every /persons/{person_id}/... answered 404), and ".." is resolved away by HTTP clients
+        (OPENING, "case_id", "c/1", "one segment of an address"),
+        (OPENING, "household_id", "..", "one segment of an address"),
     ],
 )
 def test_a_value_no_database_can_store_is_refused_naming_the_field(

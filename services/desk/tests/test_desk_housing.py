@@ -20,7 +20,7 @@ from lgnet_desk.entrypoints import i18n
 from lgnet_shared import clock
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_pages import LUCA, MARIA, RPD, Desk, FakeServices, a_record, desk, serve_the_cartella, text_of
+from test_desk_pages import LUCA, MARIA, RPD, SARA, Desk, FakeServices, a_record, desk, serve_the_cartella, text_of
 
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # a fixture, used by name
@@ -545,3 +545,21 @@ async def test_compatible_housing_occupied_by_another_household_is_said_in_itali
     assert "occupied" not in text and "pesato per priorità" not in text, text
     english = text_of((await desk.client.get(f"/households/{HOUSEHOLD}/housing?lang=en")).text)
     assert "Compatible housing is already accepted by or home to other households" in english, english
+
+
+async def test_another_citys_household_is_the_refusal_page_not_an_empty_housing_page(desk: Desk) -> None:
+    """Trieste's cooperative operator ('carso') opened /households/<a Torino household>/housing: 200, "Alloggio del
+    nucleo <id>", "Ancora nessuna proposta", and housing's refusal ("chi opera per Trieste non può accedere ai dati di
+    Torino") printed as the household's "why": a page of a household not hers, the refusal inside a 200. When housing
+    refuses the household (403) and shows none of its matches, the page is the desk's refusal (403). The housing
+    provider's operator, who sees the match of a household that is not hers, still gets the page."""
+    serve_housing(desk.services, status="placed")
+    refusal = {"status": 403, "field": "household_id", "reason": "partner of trieste cannot act in torino"}
+    desk.services.answers |= {
+        ("housing", "GET", "/proposals"): [],
+        ("housing", "GET", f"/households/{HOUSEHOLD}/why"): httpx.Response(403, json=refusal),
+    }
+    await desk.as_operator(SARA)
+    r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert r.status_code == 403, (r.status_code, text_of(r.text))
+    assert "Ancora nessuna proposta" not in r.text and "Non può vedere questa pagina" in text_of(r.text)

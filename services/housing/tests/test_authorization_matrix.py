@@ -260,3 +260,18 @@ async def test_another_partner_sees_none_of_the_households_or_matches(housing: I
         assert (await b.get("/households")).json() == []
         assert (await b.get("/proposals")).json() == []
         assert (await b.get(f"/matches/{m['match_id']}")).status_code == 403
+
+
+async def test_a_query_parameter_the_route_does_not_take_is_refused_not_ignored(housing: InProcessService) -> None:
+    """A Torino partner asked GET /rules?city=trieste and GET /opportunities?city=trieste and was answered 200 with
+    Torino's rules and opportunities, as if they were Trieste's: a parameter no route declares was dropped without a
+    word (payments' GET /contribution-requests?household_id= answered the whole city's requests as the household's).
+    A parameter the address does not take is a 422 naming it, with the ones it takes."""
+    for path in ("/rules?city=trieste", "/opportunities?city=trieste", "/households?partner=coop-borgo"):
+        async with housing.client(A) as a:
+            r = await a.get(path)
+        name = path.split("?")[1].split("=")[0]
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        assert r.json()["field"] == f"query.{name}" and "does not take" in r.json()["reason"], r.json()
+    async with housing.client(STAFF_TO) as staff:
+        assert (await staff.get("/proposals?status=proposed")).status_code == 200  # a declared one still works

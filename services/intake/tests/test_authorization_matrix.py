@@ -658,3 +658,16 @@ async def test_after_a_transfer_the_former_partner_no_longer_writes_the_persons(
         assert (await a.get(f"/persons/{c['person_id']}")).status_code == 403
     async with intake.client(B) as b:
         assert (await b.patch(f"/persons/{c['person_id']}", json={"literate": False})).status_code == 200
+
+
+async def test_a_person_id_no_address_can_name_is_refused_at_registration(intake: InProcessService) -> None:
+    """A Torino partner registered person_id "a/b" (201): the person was then found by the name search, but every
+    address that names a person (GET /persons/{id}, its notes and documents, POST /persons/{id}/erasure) answered
+    404 to the city's staff: a person nobody could read, correct or erase. Refused at registration (422)."""
+    for bad in ("a/b", ".."):
+        async with intake.client(A) as a:
+            r = await a.post("/persons", json=person(bad), headers={"Idempotency-Key": f"k-{bad}"})
+        assert r.status_code == 422 and r.json()["field"] == "person_id", (bad, r.status_code, r.text)
+        async with intake.client(STAFF_TO) as staff:
+            found = await staff.post("/persons/search", json={"name": f"Amina Test {bad}"})
+        assert bad not in [p["person_id"] for p in found.json()]

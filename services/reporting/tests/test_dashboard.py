@@ -5,10 +5,13 @@ screenshots in docs/reporting/."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from lgnet_shared import clock
@@ -161,6 +164,32 @@ async def test_the_date_pickers_stop_at_today(reporting: ReportingUnderTest, bro
     await page.goto(f"{reporting.process.url}/dashboard")
     today = clock.today().isoformat()
     assert [await page.get_attribute(f"#{k}", "max") for k in ("from", "as_of")] == [today, today]
+
+
+async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_token_from_the_address(
+    loaded: ReportingUnderTest, browser: Browser
+) -> None:
+    """The page that holds a staff or national bearer token was served with no security header at all (only
+    Cache-Control): any site could frame it (clickjacking), any injected script would have run, and the token given
+    as `#token=` (as `make up` prints the link) stayed in the address bar and the browser's history. It now carries
+    the desk's headers: a CSP running only the page's own script (by its hash) and framed by no one, nosniff, no
+    referrer; and the script takes the token out of the address once read."""
+    async with httpx.AsyncClient() as c:
+        r = await c.get(f"{loaded.process.url}/dashboard")
+    csp = r.headers.get("content-security-policy", "")
+    script = r.text.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp and "frame-ancestors 'none'" in csp, csp
+    assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";")[0], csp
+    assert r.headers.get("x-content-type-options") == "nosniff" and r.headers.get("referrer-policy") == "no-referrer"
+    page = await browser.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    token = loaded.tokens["staff-torino"]
+    await page.goto(f"{loaded.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    assert token not in page.url and "report=city_summary" in page.url, page.url
+    assert violations == []
 
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "reporting"

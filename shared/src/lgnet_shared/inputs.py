@@ -1,7 +1,9 @@
 """The storage rule (`lgnet_shared.storable`) for every HTTP input of every service, before any route sees it:
 text is storable UTF-8 without NUL characters, whole numbers fit PostgreSQL's bigint, identifiers hold no control
 characters. Without it such input reached the database and answered 500. The refusal is a 422 problem+json naming
-the field (`query.status`, `path.request_id`, `headers.idempotency-key`, `identity.given_name`, ...).
+the field (`query.status`, `path.request_id`, `headers.idempotency-key`, `identity.given_name`, ...). A query
+parameter the route does not declare is refused the same way (it was ignored: `?city=trieste` answered the caller's
+own city's data).
 
 A pure ASGI middleware, cheap on the common path: a JSON body is parsed here only when its bytes could hold such a
 value (an escape such as `\\u` or `\\n`, a run of 19+ digits, DEL or a C1 control); query, path and headers are
@@ -44,7 +46,12 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        found = self._path_problem(scope) or self._query_problem(scope) or self._header_problem(scope)
+        found = (
+            self._path_problem(scope)
+            or self._query_problem(scope)
+            or self._header_problem(scope)
+            or _undeclared_query(scope)
+        )
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if found is None and scope["method"] in ("POST", "PUT", "PATCH") and _is_json(headers.get("content-type", "")):
             body, more = await _read_body(receive)
@@ -98,6 +105,42 @@ class InputGuard:
             if b"\x00" in value:
                 return f"headers.{name.decode('latin-1').lower()}", NUL_REASON
         return None
+
+
+def _undeclared_query(scope: Scope) -> tuple[str, str] | None:
+    """A query parameter the route does not declare: it was dropped without a word, so `GET /rules?city=trieste`
+    answered the caller's own city's rules with 200, and `?household_id=` on a route without it the whole list."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return None
+    app = scope.get("app")
+    for route in _flat_routes(getattr(getattr(app, "router", None), "routes", [])):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or route.matches(scope)[0] is not Match.FULL:
+            continue
+        taken = _query_names(dependant)
+        for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+            if name not in taken:
+                takes = f"it takes: {', '.join(sorted(taken))}" if taken else "it takes none"
+                return f"query.{name}", f"this address does not take it ({takes})"
+        return None
+    return None
+
+
+def _query_names(dependant: Any) -> frozenset[str]:
+    """The query parameters a FastAPI route declares, its dependencies' included (by their alias). Walked on each
+    request that has a query (a few short lists; a cache keyed by id() gave a new app's route a dead one's names)."""
+    found: set[str] = set()
+    todo = [dependant]
+    while todo:
+        current = todo.pop()
+        for param in current.query_params:
+            model = getattr(param.field_info, "annotation", None)
+            fields = getattr(model, "model_fields", None) if isinstance(model, type) else None
+            # A query model (`Annotated[Model, Query()]`) takes its fields' names; a plain parameter its own.
+            found |= {f.alias or n for n, f in fields.items()} if fields else {param.alias}
+        todo.extend(current.dependencies)
+    return frozenset(found)
 
 
 def allowed_methods(scope: Scope) -> list[str]:

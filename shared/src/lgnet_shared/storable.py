@@ -1,6 +1,7 @@
 """What PostgreSQL can store, one rule for every input from outside (HTTP bodies, paths, queries, headers:
 `inputs.InputGuard`; partners' events over Kafka: `codec.decode(strict=True)`): text is UTF-8 without NUL
-characters, whole numbers fit bigint, and identifiers hold no control characters. A value that breaks it would
+characters, whole numbers fit bigint, and identifiers hold no control characters and are one segment of an address
+(no `/`, not `.` or `..`). A value that breaks it would
 otherwise be accepted and then fail in some service's database, far from whoever sent it."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ NUL_REASON = "contains a NUL character (\\u0000), which text fields cannot hold"
 SURROGATE_REASON = "contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode text"
 INT_REASON = f"is out of range: whole numbers must be between {INT64_MIN} and {INT64_MAX}"
 CONTROL_REASON = "contains a control character: identifiers are printable text"
+SEGMENT_REASON = "is not one segment of an address: an identifier holds no '/' and is not '.' or '..'"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # What a JSON text holds when one of its values may break the rule: a \u escape, or \b \t \n \f \r (control
 # characters, which an id may not hold); a run of 19+ digits; DEL; a C1 control as raw UTF-8. Looked for piece by
@@ -27,6 +29,13 @@ _LONG_NUMBER = b"1" * 19
 def is_identifier(key: str) -> bool:
     """Ids name aggregates, become Kafka keys and CloudEvents attributes, which hold no control characters."""
     return key == "id" or key.endswith(("_id", "_ids"))
+
+
+def is_segment(value: str) -> bool:
+    """Whether an id can be one segment of the addresses that name it (`/persons/{person_id}/erasure`): with a `/`
+    the routers split it (a person registered as "a/b" was found by a search, but never read, corrected or erased:
+    404 everywhere), and `.` or `..` are resolved away by HTTP clients (RFC 3986)."""
+    return "/" not in value and value not in (".", "..")
 
 
 def has_control(value: str) -> bool:
@@ -52,6 +61,8 @@ def json_problems(value: Any, path: str = "", identifier: bool = False) -> Itera
             yield path, reason
         elif identifier and _CONTROL.search(value):
             yield path, CONTROL_REASON
+        elif identifier and not is_segment(value):
+            yield path, SEGMENT_REASON
     elif isinstance(value, bool) or value is None or isinstance(value, float):
         return
     elif isinstance(value, int):
@@ -73,6 +84,9 @@ def may_hold_problems(json_text: bytes) -> bool:
     parsing or walking them."""
     return (
         (b"\\" in json_text and _ESCAPE.search(json_text) is not None)
+        or b"/" in json_text  # an id that is no segment of an address (sealed values' base64 has them too)
+        or b'"."' in json_text
+        or b'".."' in json_text
         or b"\x7f" in json_text
         or (b"\xc2" in json_text and _C1.search(json_text) is not None)
         or _LONG_NUMBER in json_text.translate(_DIGITS)

@@ -1,5 +1,6 @@
 """The services' HTTP APIs as the desk calls them: always with the operator's own token, so every service-side
-authorisation rule applies. A 4xx answer becomes a `ServiceRefusal` carrying the problem+json's field and reason."""
+authorisation rule applies. A 4xx answer becomes a `ServiceRefusal` carrying the problem+json's field and reason; a
+redirect (3xx) a refusal as not found."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class Services:
             SERVICE_CALLS.labels(service, "unavailable").inc()
             raise
         SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
+        _not_redirected(r)
         if r.status_code >= 400:
             try:
                 body = r.json()
@@ -69,6 +71,7 @@ class Services:
             raise ServiceRefusal(403, "", "no identity on this service")
         r = await self.client.get(self.urls[service] + path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
+        _not_redirected(r)
         if r.status_code >= 400:
             body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
             raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text[:200])))
@@ -83,6 +86,17 @@ class Services:
 
     async def post(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
         return await self.call(service, "POST", path, json=body, key=key)
+
+
+NO_SUCH_ADDRESS = "the service has no such address"
+
+
+def _not_redirected(r: httpx.Response) -> None:
+    """A redirect is never the answer the desk asked for: the services redirect only an address they do not serve as
+    such (FastAPI sends `/outings/`, an empty id from a form whose hidden field was taken out, to its list `/outings`).
+    Taken for the answer, it was drawn as an outing and the page failed (500): it is refused as not found."""
+    if 300 <= r.status_code < 400:
+        raise ServiceRefusal(404, "", NO_SUCH_ADDRESS)
 
 
 def service_path(template: str, *values: str, **named: str) -> str:

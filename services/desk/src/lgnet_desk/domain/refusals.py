@@ -135,6 +135,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be greater than 0", "deve essere maggiore di zero"),
     (r"give a name, a fiscal code or a case number", "indichi un nome, un codice fiscale o un numero di pratica"),
     (r"no identity on this service", "il suo profilo non opera su questo servizio"),
+    (r"the service has no such address", "il servizio non ha questo indirizzo"),
     (r"case is closed since (\S+)", "la pratica è chiusa dal {day0}"),
     # Street outreach and the agenda (intake, issue 19)
     (r"registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from collections.abc import Iterable
+
+from fastapi import HTTPException, Request
+from lgnet_shared.storable import text_problem
+
+UNSTORABLE = "unstorable"  # the HTTPException's detail: the desk's page says what it means (422)
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """A posted form's fields as text (the last value of a repeated field; lists: `request.form().getlist`)."""
-    return {k: str(v) for k, v in (await request.form()).items()}
+    """A posted form's fields as text (the last value of a repeated field; lists: `request.form().getlist`); a field
+    holding what PostgreSQL cannot store (NUL) is refused (422)."""
+    form = await request.form()
+    storable((k, v) for k, v in form.multi_items() if isinstance(v, str))
+    return {k: str(v) for k, v in form.items()}
+
+
+def storable(fields: Iterable[tuple[str, str]]) -> None:
+    """The storage rule of the services (`lgnet_shared.storable`) for the desk's own inputs: an address's or a form's
+    text with a NUL character (or an unpaired surrogate) reached the desk's tables (the access log, a login, an
+    appointment's operator) and answered 500; it is refused, 422, before anything is read or written."""
+    for name, value in fields:
+        if text_problem(name) or text_problem(value):
+            raise HTTPException(422, UNSTORABLE)
 
 
 def whole_number(text: str) -> int | str:

@@ -24,12 +24,12 @@ from starlette.routing import Match
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
-from lgnet_desk.domain import countries, resubmission
+from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
-from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.entrypoints.forms import UNSTORABLE, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import approvals, desk, login, oidc
 from lgnet_desk.settings import DeskSettings
@@ -144,6 +144,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
         request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None, any_role: bool = False
     ) -> Page:
         pool = request.app.state.pool
+        storable([*request.path_params.items(), *request.query_params.multi_items()])
         found = await session_of(request)
         if found is None:
             raise HTTPException(303, headers={"Location": "/login"})
@@ -152,6 +153,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             form = await request.form()
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
                 raise HTTPException(403, CSRF_REFUSED)
+            storable((k, v) for k, v in form.multi_items() if isinstance(v, str))
         if need is not None and op.role is not need:
             raise HTTPException(403, "not for this role")
         # The DPO has no identity on the services (she reads the access log): every other page is not hers, refused
@@ -233,6 +235,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def oidc_callback(request: Request, code: str = "", state: str = "") -> Response:
         if not settings.oidc_enabled:
             raise HTTPException(404, "OpenID Connect is not configured")
+        storable(request.query_params.multi_items())
         p = Page(request, None, "", None)
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             try:
@@ -348,7 +351,10 @@ def router(settings: DeskSettings) -> APIRouter:
             await run(p.services, form)
         except desk.FieldErrors as e:
             async with request.app.state.pool.acquire() as conn:
-                record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+                try:
+                    record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+                except ServiceRefusal as r:  # a person the operator may not see (the address changed): refused
+                    return p.denied(r, logged=True)
             raw = await request.form()
             return p.render(
                 "cartella.html",
@@ -680,7 +686,7 @@ def router(settings: DeskSettings) -> APIRouter:
             action = " ".join(x for x in i18n.access_action(e["action"], p.t) if x)
             name = p.operator_names.get(e["operator"], e["operator"])
             row = [e["at"].isoformat(), name, e["operator"], e["person_id"], t(e["purpose"]), action, t(e["outcome"])]
-            w.writerow(row)
+            w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -790,6 +796,8 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
             message = _("Page not found.")
         elif exc.status_code == 405:
             message = _("This address does not take this request.")
+        elif exc.status_code == 422 and exc.detail == UNSTORABLE:
+            message = _("The address or the form holds a character that cannot be recorded.")
         else:
             message = _("The request could not be served.")
         return p.render("error.html", status=exc.status_code, message=message)

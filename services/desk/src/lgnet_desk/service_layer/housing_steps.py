@@ -30,6 +30,8 @@ async def household(services: Services, household_id: str) -> dict[str, Any]:
     try:
         view["why"] = why_lines(await services.get("housing", service_path("/households/{}/why", household_id)))
     except ServiceRefusal as r:
+        if r.status == 403 and not matches:  # a household not the operator's, none of its matches hers: refused
+            raise  # (another city's operator read "no proposal yet" and the refusal as the household's "why", 200)
         view["why_refused"] = r.reason
     case_ids = [str(m["case_id"]) for m in matches if m.get("case_id")]
     if not case_ids:  # no match yet: the case of the household's own entry of housing's waiting list (a 404: none)
