@@ -713,3 +713,22 @@ async def test_a_proposals_special_category_details_reach_only_the_case_side(hou
     assert "1150" not in text and "needs a specialist team" not in text and "needs accessible" not in text, text
     # the fact: the opportunity's side of each rule, and of the score only the priority and the fit
     assert set(fact.score_breakdown) <= set(explain.PUBLISHED_SCORE), fact.score_breakdown
+
+
+async def test_only_the_households_side_accepts_a_proposal(housing: HousingUnderTest) -> None:
+    """A housing coordinator's review: coop-borgo, which lists the room, accepted the proposal made to coop-aurora's
+    household (200), although the household's operator had never answered: the provider answered for the household.
+    Accepting is the household's side (its case's partner, or the city's staff); the provider may decline."""
+    await housing.publish("torino", *housing.household_events("h-own", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-borgo") as provider:
+        r = await post(provider, "/opportunities", opportunity("o-own", capacity=1, partner="coop-borgo"))
+        assert r.status_code == 201, r.text
+    [proposal] = await proposals(housing, 1)
+    async with housing.client("coop-borgo") as provider:
+        r = await provider.post(f"/matches/{proposal['match_id']}/acceptance", json={})
+        assert (r.status_code, r.json()["field"]) == (403, "match_id"), r.text
+        assert "household side" in r.json()["reason"]
+    async with housing.client("coop-aurora") as case_side:
+        r = await case_side.post(f"/matches/{proposal['match_id']}/acceptance", json={})
+        assert r.status_code == 200 and r.json()["status"] == "accepted", r.text

@@ -409,7 +409,8 @@ class Housing:
     async def accept(self, ctx: Context, match_id: str, c: cmd.AcceptMatch) -> Json:
         assert ctx.actor is not None
         m = await repo.match(self.conn, match_id, lock=True)
-        _side_allowed(ctx.actor, m, "any", "match_id")
+        # The household accepts (its case's partner, or the staff): the provider offered by listing, and declines.
+        _side_allowed(ctx.actor, m, "household", "match_id")
         if m["status"] != "proposed":
             raise Conflict("match_id", f"the match is {m['status']}, not proposed")
         on = step_day(c.on or ctx.today, m["proposed_on"], ctx.today, "on")
