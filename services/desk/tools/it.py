@@ -68,7 +68,7 @@ IT = {
     "reference person": "persona di riferimento",
     "Not in a household yet.": "Non ancora in un nucleo.",
     "Timeline": "Cronologia",
-    "registered at the desk": "registrata allo sportello",
+    "person registered": "registrazione della persona",
     "a member joined the household": "un componente è entrato nel nucleo",
     "a member left the household": "un componente è uscito dal nucleo",
     "case opened": "pratica aperta",
