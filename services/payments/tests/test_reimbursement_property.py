@@ -221,3 +221,32 @@ async def test_a_providers_many_redemptions_are_reimbursed_in_transfers_whose_fa
         assert paid == 3
     finally:
         await world.close()
+
+
+async def test_each_provider_numbers_its_own_redemptions(database_url: str) -> None:
+    """A payments officer's review: a provider's `redemption_id` is "the provider's own id" (docs/payments.md), yet
+    GTT's redemption "1" made the bus cooperative's own "1" fail (409 "already used for a different redemption"):
+    ids were one namespace for every provider. Each provider's are its own: both redemptions count, a provider's
+    retry still counts once, and each provider is reimbursed its own, once."""
+    world = World(database_url)
+    try:
+        await world.setup()
+        async with world.pool.acquire() as conn:
+            voucher_id = await conn.fetchval("select voucher_id from vouchers order by 1 limit 1")
+        for pid, amount in (("gtt", 500), ("coop-bus", 700), ("gtt", 500)):  # the last: GTT's retry
+            body = cmd.Redeem(redemption_id="1", provider_id=pid, amount_cents=amount)
+            seen = await world.unit(ANNA, lambda u, c, b=body: vouchers.redeem(u, c, voucher_id, b))
+        assert seen["remaining_cents"] == 100_000 - 1_200, seen
+        assert sorted((r["provider_id"], r["redemption_id"]) for r in seen["redemptions"]) == [
+            ("coop-bus", "1"),
+            ("gtt", "1"),
+        ]
+        await world.run(("run",))
+        for n in range(4):
+            await world.run(("bank", n, True))
+        async with world.pool.acquire() as conn:
+            await check(conn)
+            paid = dict(await conn.fetch("select provider_id, amount_cents from reimbursements where status = 'paid'"))
+        assert paid == {"gtt": 500, "coop-bus": 700}, paid
+    finally:
+        await world.close()

@@ -389,4 +389,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index contribution_requests_household_kind on contribution_requests (household_id, kind, period_from);
         """,
     ),
+    (
+        "payments-8",
+        """
+        -- A redemption's id is its provider's own (two providers may both number theirs from 1): `provider_ref` holds
+        -- it, `redemption_id` is then the provider-scoped key ('<provider>/<its id>') the ledger and reimbursements
+        -- name. Older redemptions keep their id there and no `provider_ref`.
+        alter table voucher_redemptions add column provider_ref text;
+        create unique index voucher_redemptions_provider_ref on voucher_redemptions (provider_id, provider_ref);
+        """,
+    ),
 ]

@@ -26,6 +26,13 @@ class Provider:
     kinds: tuple[str, ...]
 
 
+def redemption_key(provider_id: str, redemption_id: str) -> str:
+    """A redemption's key in payments (ledger, reimbursements): its provider's own id, scoped by the provider, since
+    two providers may both number their redemptions from 1. Neither id holds a '/' (one segment of an address:
+    storable.is_segment), so no two pairs make one key."""
+    return f"{provider_id}/{redemption_id}"
+
+
 def redeem(v: Voucher, p: Provider | None, amount_cents: int, on: date) -> int:
     """The voucher's remaining value after redeeming `amount_cents`, or the reason it cannot be."""
     if p is None or p.city != v.city:

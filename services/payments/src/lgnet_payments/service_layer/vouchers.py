@@ -232,7 +232,12 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
     ctx.write(v.city, "voucher_id")
     if ctx.actor.role is Role.PARTNER and ctx.actor.id != c.provider_id:
         raise Forbidden("provider_id", "a provider redeems only for itself")
-    previous = await uow.conn.fetchrow("select * from voucher_redemptions where redemption_id = $1", c.redemption_id)
+    # The provider's own id: another provider's redemption of the same number is another redemption.
+    previous = await uow.conn.fetchrow(
+        "select * from voucher_redemptions where provider_id = $1 and coalesce(provider_ref, redemption_id) = $2",
+        c.provider_id,
+        c.redemption_id,
+    )
     if previous is not None:
         if (previous["voucher_id"], previous["provider_id"], previous["amount_cents"]) != (
             voucher_id,
@@ -242,20 +247,20 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
             raise Conflict("redemption_id", "already used for a different redemption")
         return await view(uow, voucher_id)
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
+    key = vouchers.redemption_key(c.provider_id, c.redemption_id)
     await uow.conn.execute(
-        "insert into voucher_redemptions (redemption_id, voucher_id, provider_id, amount_cents, on_date)"
-        " values ($1, $2, $3, $4, $5)",
-        c.redemption_id,
+        "insert into voucher_redemptions (redemption_id, voucher_id, provider_id, amount_cents, on_date, provider_ref)"
+        " values ($1, $2, $3, $4, $5, $6)",
+        key,
         voucher_id,
         c.provider_id,
         c.amount_cents,
         ctx.today,
+        c.redemption_id,
     )
     await uow.conn.execute("update vouchers set remaining_cents = $2 where voucher_id = $1", voucher_id, remaining)
     party = ledger.Party(row["budget_line_id"], row["case_id"], row["household_id"], c.provider_id)
-    await ledger_store.append(
-        uow.conn, ledger.voucher_redeemed(c.redemption_id, ctx.today, v.city, c.amount_cents, party)
-    )
+    await ledger_store.append(uow.conn, ledger.voucher_redeemed(key, ctx.today, v.city, c.amount_cents, party))
     await uow.emit(
         ctx,
         v.city,
@@ -289,8 +294,8 @@ async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
     found = await repo.voucher(uow.conn, voucher_id)
     assert found is not None
     redemptions = await uow.conn.fetch(
-        "select redemption_id, provider_id, amount_cents, on_date, reimbursement_id from voucher_redemptions"
-        " where voucher_id = $1 order by redemption_id",
+        "select coalesce(provider_ref, redemption_id) as redemption_id, provider_id, amount_cents, on_date,"
+        " reimbursement_id from voucher_redemptions where voucher_id = $1 order by provider_id, 1",
         voucher_id,
     )
     return {**found[1], "redemptions": [dict(r) for r in redemptions]}
