@@ -1,6 +1,7 @@
 """Run the desk locally next to the services: start | stop | status (the Makefile's `up`, `down`, `status`).
 
-`start` provisions the demo operators once (`lgnet-desk-admin`'s code: Torino staff `operatrice` and `approvatore`,
+`start` provisions the demo operators once (`lgnet-desk-admin`'s code: Torino staff `operatrice`, `approvatore` and
+`contabile` — a request above the approval threshold needs two approvers besides the one who asked —,
 `aurora` of the cooperative coop-aurora, Trieste's `carso` of coop-carso and Torino's data-protection officer
 `rpd`), keeps their generated password in .local/desk-demo.txt (mode 600), starts `.venv/bin/lgnet-desk` on
 LGNET_DESK_PORT (default 8005) with the services' master key, and prints the address and a demo login.
@@ -20,6 +21,7 @@ from services import master_key, port
 DEMO = [
     ("operatrice", "Maria Rossi (demo)", "staff", "torino", None),
     ("approvatore", "Giulia Verdi (demo)", "staff", "torino", None),
+    ("contabile", "Paola Neri (demo)", "staff", "torino", None),
     ("aurora", "Luca Bianchi, coop-aurora (demo)", "partner", "torino", "coop-aurora"),
     ("carso", "Sara Carso, coop-carso (demo)", "partner", "trieste", "coop-carso"),
     ("rpd", "RPD Torino (demo)", "dpo", "torino", None),
@@ -77,7 +79,7 @@ def start() -> int:
     if not DESK.start([str(ROOT / ".venv" / "bin" / "lgnet-desk")], env()):
         return 1
     print(f"[desk] the desk: {DESK.url}/  (in Italian; English with ?lang=en)")
-    print(f"[desk] demo login: operatrice / {password}  (Torino staff; also approvatore, aurora, carso, rpd;")
+    print(f"[desk] demo login: operatrice / {password}  (Torino staff; also approvatore, contabile, aurora, carso, rpd;")
     print(f"[desk]             same password, kept in {PASSWORDS})")
     return 0
 
