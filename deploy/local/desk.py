@@ -79,7 +79,8 @@ def start() -> int:
     if not DESK.start([str(ROOT / ".venv" / "bin" / "lgnet-desk")], env()):
         return 1
     print(f"[desk] the desk: {DESK.url}/  (in Italian; English with ?lang=en)")
-    print(f"[desk] demo login: operatrice / {password}  (Torino staff; also approvatore, contabile, aurora, carso, rpd;")
+    others = "approvatore, contabile, aurora, carso, rpd"
+    print(f"[desk] demo login: operatrice / {password}  (Torino staff; also {others};")
     print(f"[desk]             same password, kept in {PASSWORDS})")
     return 0
 
