@@ -304,3 +304,52 @@ async def test_an_amount_in_another_currency_is_not_taken_for_euros(payments) ->
     assert "USD" in refused(r, 422, "Ntry[0].TxDtls[0].Amt")
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     assert [p["status"] for p in view["payments"]] == ["sent"]
+
+
+async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
+    """A payments officer's review: a SEPA return comes days after the transfer was booked (AC04, the account
+    closed): the statement holding it was refused whole, 409 "payment … is already paid", so no other entry of that
+    file could be reconciled either, and the household's money stayed 'paid' while it was back on the city's account.
+    The return is booked: the payment failed with its reason, the ledger takes the money back from `disbursed` to
+    the request's commitment, the request is approved again (a new batch pays it, once), and the other entries of the
+    file are reconciled with it. The same file again changes nothing."""
+    batch = await approved_batch(payments, (10_000, 20_000))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    first, second = (p["payment_id"] for p in view["payments"])
+    before = await available(payments)
+
+    async def reconcile(data: bytes) -> object:
+        async with payments.client(STAFF) as c:
+            return await c.post(
+                "/reconciliations",
+                content=data,
+                headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+            )
+
+    paid = await reconcile(camt054([(first, 10_000, None)]))
+    assert paid.status_code == 201 and paid.json()["paid"] == 1, paid.text
+    returned = camt054([(first, 10_000, "AC04"), (second, 20_000, None)])
+    for expected in ({"paid": 1, "failed": 1, "unchanged": 0}, {"paid": 0, "failed": 0, "unchanged": 2}):
+        r = await reconcile(returned)
+        assert r.status_code == 201 and r.json() == expected, r.text
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert {p["payment_id"]: (p["status"], p["reason"]) for p in view["payments"]} == {
+        first: ("failed", "ac04"),  # the return reason as payments codes it
+        second: ("paid", None),
+    }
+    request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{view['payments'][0]['request_id']}")
+    assert request["status"] == "approved"
+    assert await available(payments) == before  # back to the request's commitment, not to the line
+    async with payments.pool.acquire() as conn:
+        ledger = dict(
+            await conn.fetch(
+                "select account, sum(amount_cents) from ledger_postings p join ledger_transactions t using (tx_id)"
+                " where t.ref = $1 group by account",
+                first,
+            )
+        )
+    # the payment's movements cancel out: the money is committed to the request again, as before it was sent
+    assert set(ledger.values()) == {0} and "disbursed" in ledger, ledger
+    again = await call_ok(payments, STAFF, "POST", "/batches", {})
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{again['batch_id']}")
+    assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(request["request_id"], "sent")]

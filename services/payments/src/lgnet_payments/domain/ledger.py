@@ -111,6 +111,11 @@ def reversal(payment_id: str, on: date, city: str, amount: int, party: Party) ->
     return move("reversal", payment_id, on, city, amount, Account.IN_TRANSIT, Account.COMMITTED, party)
 
 
+def payment_returned(payment_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """A transfer booked paid that the bank returned (a SEPA return): the money is the request's again, committed."""
+    return move("payment_returned", payment_id, on, city, amount, Account.DISBURSED, Account.COMMITTED, party)
+
+
 def voucher_issued(voucher_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
     return move(
         "voucher_issued", voucher_id, on, city, amount, Account.BUDGET_AVAILABLE, Account.VOUCHER_OUTSTANDING, party

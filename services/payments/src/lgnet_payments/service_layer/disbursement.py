@@ -184,17 +184,25 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
     wanted = "paid" if r.paid else "failed"
     if p["status"] == wanted:
         return "unchanged"  # the same result again: already applied
-    if p["status"] != "sent":
+    # A SEPA return comes days after the transfer was booked paid (the account closed, AC04): the money is back.
+    returned = p["status"] == "paid" and not r.paid
+    if p["status"] != "sent" and not returned:
         raise Conflict(f"{where}.status", f"payment {p['payment_id']} is already {p['status']}")
     party = ledger.Party(p["budget_line_id"], p["case_id"], p["household_id"])
     on = r.booked_on or ctx.today
-    check_booked_on(on, p["sent_on"], ctx.today, f"{where}.booking_date")
+    check_booked_on(on, p["settled_on"] if returned else p["sent_on"], ctx.today, f"{where}.booking_date")
     amount = p["amount_cents"]
     await repo.settle_payment(uow.conn, p["payment_id"], wanted, r.reason, on)
-    if r.paid:
+    if returned:  # from `disbursed` back to the request's commitment: approved again, a new batch pays it once
+        await ledger_store.append(uow.conn, ledger.payment_returned(p["payment_id"], on, p["city"], amount, party))
+        await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.APPROVED.value)
+        event: Event = ev.ContributionPaymentFailed(
+            request_id=p["request_id"], batch_id=p["batch_id"], reason=r.reason or "unknown", on=on
+        )
+    elif r.paid:
         await ledger_store.append(uow.conn, ledger.payment_confirmed(p["payment_id"], on, p["city"], amount, party))
         await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.PAID.value)
-        event: Event = ev.ContributionPaid(
+        event = ev.ContributionPaid(
             request_id=p["request_id"],
             batch_id=p["batch_id"],
             case_id=p["case_id"],
