@@ -32,6 +32,16 @@ async def approved_batch(service: object, amounts: tuple[int, ...] = (10_000, 20
     return dict(await call_ok(service, STAFF, "POST", "/batches", {}))
 
 
+async def post_camt(service: object, data: bytes) -> object:
+    """A bank statement (camt) sent for reconciliation by the city's staff."""
+    async with service.client(STAFF) as c:  # type: ignore[attr-defined]
+        return await c.post(
+            "/reconciliations",
+            content=data,
+            headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
+        )
+
+
 async def download(service: object, batch_id: str) -> tuple[bytes, dict[str, str]]:
     async with service.client(STAFF) as c:  # type: ignore[attr-defined]
         r = await c.get(f"/batches/{batch_id}/pain.001")
@@ -272,12 +282,7 @@ async def test_a_bank_statement_with_the_accounts_other_movements_is_reconciled(
     others = [("NOTPROVIDED", 25_000, None), ("STIPENDI-2026-11-0042", 180_000, None), (payment_id, 10_000, None)]
 
     async def reconcile(data: bytes) -> object:
-        async with payments.client(STAFF) as c:
-            return await c.post(
-                "/reconciliations",
-                content=data,
-                headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
-            )
+        return await post_camt(payments, data)
 
     unknown = await reconcile(camt054([*others, ("0" * 32, 500, None)]))
     refused(unknown, 404, "entries[1].end_to_end_id")  # the second of ours
@@ -319,12 +324,7 @@ async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid
     before = await available(payments)
 
     async def reconcile(data: bytes) -> object:
-        async with payments.client(STAFF) as c:
-            return await c.post(
-                "/reconciliations",
-                content=data,
-                headers={"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex},
-            )
+        return await post_camt(payments, data)
 
     paid = await reconcile(camt054([(first, 10_000, None)]))
     assert paid.status_code == 201 and paid.json()["paid"] == 1, paid.text
