@@ -307,6 +307,17 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     assert "richiesti 200.000,00 €" in refused and "centesimi" not in refused, refused
     await maria.locator("#amount").scroll_into_view_if_needed()
     await shot(maria, "contribution-over-budget")
+    # who is paid: a wrong IBAN is payments' refusal, said in Italian at the IBAN's field, what was typed kept
+    await maria.fill("#amount", "100")
+    await maria.fill("#beneficiary_name", "Immobiliare Po srl")
+    await maria.fill("#beneficiary_iban", "IT60X0542811101000000123457")
+    await maria.get_by_role("button", name="Richiedi").click()
+    await maria.wait_for_load_state()
+    said = await maria.locator("#beneficiary_iban-error").inner_text()
+    assert "non è un IBAN valido" in said, said
+    assert await maria.locator("#beneficiary_name").input_value() == "Immobiliare Po srl"
+    await maria.fill("#beneficiary_name", "")
+    await maria.fill("#beneficiary_iban", "")
     await maria.check("#t_budgeting")
     await maria.select_option("#tutoring_outcome", "budget_plan")
     await maria.get_by_role("button", name="Registra l'incontro").click()

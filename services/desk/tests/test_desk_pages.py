@@ -2239,3 +2239,39 @@ async def test_a_first_approval_of_two_is_not_said_as_the_approval(desk: Desk) -
     )
     r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"}, follow_redirects=True)
     assert "Approvazione registrata." in text_of(r.text) and "Prima approvazione" not in text_of(r.text)
+
+
+async def test_a_contribution_is_asked_with_its_payee_and_a_wrong_iban_said_at_its_field(desk: Desk) -> None:
+    """A payments officer's review: the desk had no way to say who is paid — a contribution asked at the desk had no
+    payee ("IBAN non ancora indicato" on the approvals) until someone set it through payments' API. The form takes the
+    payee's name, IBAN and BIC (optional; left blank, none is sent and the request waits for it), and a wrong IBAN is
+    said in Italian at its field, what was typed kept."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    sent: list[dict[str, Any]] = []
+
+    def request_contribution(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent.append(body)
+        if body.get("beneficiary", {}).get("iban") == "IT00X0000000000000000000000":
+            problem = {"status": 422, "field": "beneficiary.iban", "reason": "not a valid IBAN: invalid checksum digits"}
+            return httpx.Response(422, json=problem)
+        return httpx.Response(201, json={"request_id": "r-2", "status": "requested"})
+
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = request_contribution
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    form_html = page.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
+    for name in ("beneficiary_name", "beneficiary_iban", "beneficiary_bic"):
+        assert f'name="{name}"' in form_html, name
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "900,00"}
+    r = await desk.client.post("/persons/p-1/contributions", data=form)
+    assert r.status_code == 303 and "beneficiary" not in sent[-1], sent
+    payee = {"beneficiary_name": "Immobiliare Po srl", "beneficiary_iban": "IT60 X054 2811 1010 0000 0123 456"}
+    r = await desk.client.post("/persons/p-1/contributions", data=form | payee)
+    assert r.status_code == 303, text_of(r.text)
+    assert sent[-1]["beneficiary"] == {"name": "Immobiliare Po srl", "iban": "IT60 X054 2811 1010 0000 0123 456"}
+    wrong = payee | {"beneficiary_iban": "IT00X0000000000000000000000"}
+    r = await desk.client.post("/persons/p-1/contributions", data=form | wrong)
+    assert r.status_code == 422 and 'id="beneficiary_iban-error"' in r.text, text_of(r.text)
+    assert "non è un IBAN valido" in text_of(r.text) and 'value="Immobiliare Po srl"' in r.text

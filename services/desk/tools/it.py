@@ -272,6 +272,9 @@ IT = {
     "Add present persons (names or identifiers, separated by commas)": (
         "Aggiungi persone presenti (nomi o identificativi, separati da virgole)"
     ),
+    "Payee (name and surname, or company name)": "Beneficiario (nome e cognome, o ragione sociale)",
+    "Payee's IBAN (left blank: given later)": "IBAN del beneficiario (se vuoto: da indicare in seguito)",
+    "Payee's BIC (optional)": "BIC del beneficiario (facoltativo)",
     "Save the register": "Salva il registro",
     "Save the session": "Salva la sessione",
     "Agenda": "Agenda",

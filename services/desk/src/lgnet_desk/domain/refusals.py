@@ -216,6 +216,12 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be greater than or equal to (\d+)", "deve essere almeno {0}"),
     (r"Input should be less than or equal to (\d+)", "deve essere al massimo {0}"),
     (r"Input should be a valid time.*", "non è un orario valido"),
+    (r"not a valid IBAN: .*", "non è un IBAN valido: controlli le lettere e le cifre"),
+    (r"not a valid BIC: .*", "non è un BIC valido"),
+    (
+        r"has no letters or digits a SEPA payment file can carry .*",
+        "non contiene lettere o cifre che un bonifico SEPA possa riportare (si scrive in caratteri latini)",
+    ),
     (r"has no letters or digits", "non contiene lettere né cifre"),
     (r"String should match pattern .*", "formato non valido"),
     (r"String should have at least (\d+) characters", "almeno {0} caratteri"),

@@ -45,6 +45,7 @@ PURPOSES = ("case_work", "case_review", "subject_access")
 FAMILY_SIZE = 6  # rows of the registration form
 PERIOD = ("period_from", "period_to")  # of a rent or utilities request
 PERIODIC = ("rent", "utilities")  # the kinds that pay a period (payments' rule: it refuses them without one)
+PAYEE = ("name", "iban", "bic")  # a request's `beneficiary`, as payments names its fields
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
@@ -451,7 +452,12 @@ def router(settings: DeskSettings) -> APIRouter:
             # the period fields hold (a deposit was recorded with a period).
             if f.get("kind") in PERIODIC:
                 body |= {k: f[k] for k in PERIOD if f.get(k)}
-            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id"}
+            # Who is paid (the household, a landlord, a utility): sealed by payments; left blank, given later.
+            payee = {k: v for k in PAYEE if (v := f.get(f"beneficiary_{k}", "").strip())}
+            if payee:
+                body["beneficiary"] = payee
+            fields = {"amount_cents": "amount", "kind": "kind", "case_id": "case_id", "beneficiary": "beneficiary_iban"}
+            fields |= {f"beneficiary.{k}": f"beneficiary_{k}" for k in PAYEE}
             key = resubmission.call_key(f, "contribution")
             await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
 
