@@ -2254,7 +2254,8 @@ async def test_a_contribution_is_asked_with_its_payee_and_a_wrong_iban_said_at_i
         body = json.loads(request.content)
         sent.append(body)
         if body.get("beneficiary", {}).get("iban") == "IT00X0000000000000000000000":
-            problem = {"status": 422, "field": "beneficiary.iban", "reason": "not a valid IBAN: invalid checksum digits"}
+            reason = "not a valid IBAN: invalid checksum digits"
+            problem = {"status": 422, "field": "beneficiary.iban", "reason": reason}
             return httpx.Response(422, json=problem)
         return httpx.Response(201, json={"request_id": "r-2", "status": "requested"})
 
