@@ -447,7 +447,11 @@ def router(settings: DeskSettings) -> APIRouter:
     async def contribution(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             _amount_given(f, "amount")
-            body = {"case_id": _case_of(f), "kind": _chosen(f, "kind"), "amount_cents": _cents(f["amount"])}
+            body: dict[str, Any] = {
+                "case_id": _case_of(f),
+                "kind": _chosen(f, "kind"),
+                "amount_cents": _cents(f["amount"]),
+            }
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
             # the period fields hold (a deposit was recorded with a period).
             if f.get("kind") in PERIODIC:
