@@ -250,3 +250,31 @@ async def test_each_provider_numbers_its_own_redemptions(database_url: str) -> N
         assert paid == {"gtt": 500, "coop-bus": 700}, paid
     finally:
         await world.close()
+
+
+async def test_a_reimbursement_returned_after_it_was_booked_paid_is_reimbursed_again_once(database_url: str) -> None:
+    """As a contribution's transfer: a provider's reimbursement the bank returns after it was booked paid (its
+    account closed) was a conflict (409 "already paid") that refused the whole statement. It is failed, its money
+    back from `disbursed` to what is owed the provider, and the next run reimburses it, once."""
+    world = World(database_url)
+    try:
+        await world.setup()
+        await world.run(("redeem", 0, "gtt", 500))
+        await world.run(("run",))
+        assert await world.run(("bank", 0, True)) == "ok"
+        assert await world.run(("bank", 0, False)) == "ok"  # the return, days later
+        async with world.pool.acquire() as conn:
+            assert await conn.fetchval("select status from reimbursements") == "failed"
+            await check(conn)
+        await world.run(("run",))
+        for n in range(2):
+            await world.run(("bank", n, True))
+        async with world.pool.acquire() as conn:
+            await check(conn)
+            statuses = sorted(r[0] for r in await conn.fetch("select status from reimbursements"))
+            disbursed = await conn.fetchval(
+                "select sum(amount_cents) from ledger_postings where account = 'disbursed' and provider_id = 'gtt'"
+            )
+        assert statuses == ["failed", "paid"] and disbursed == 500, (statuses, disbursed)
+    finally:
+        await world.close()

@@ -157,6 +157,13 @@ def reimbursement_returned(ref: str, on: date, city: str, amount: int, party: Pa
     return move("reimbursement_returned", ref, on, city, amount, Account.IN_TRANSIT, Account.PROVIDER_PAYABLE, party)
 
 
+def reimbursement_returned_after_paid(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """A reimbursement booked paid that the bank returned: owed to the provider again, for the next run."""
+    return move(
+        "reimbursement_returned_after_paid", ref, on, city, amount, Account.DISBURSED, Account.PROVIDER_PAYABLE, party
+    )
+
+
 def balances(postings: Iterable[tuple[date, Posting]], as_of: date | None = None) -> dict[str, int]:
     """Balance per account of the postings dated up to `as_of` (all when None)."""
     out: dict[str, int] = defaultdict(int)

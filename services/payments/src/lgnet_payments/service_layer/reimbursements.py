@@ -159,10 +159,11 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
     wanted = "paid" if r.paid else "failed"
     if row["status"] == wanted:
         return "unchanged"
-    if row["status"] != "sent":
+    returned = row["status"] == "paid" and not r.paid  # a SEPA return after the transfer was booked paid
+    if row["status"] != "sent" and not returned:
         raise Conflict(f"{where}.status", f"reimbursement {row['batch_id']} is already {row['status']}")
     on = r.booked_on or ctx.today
-    check_booked_on(on, row["on_date"], ctx.today, f"{where}.booking_date")
+    check_booked_on(on, row["settled_on"] if returned else row["on_date"], ctx.today, f"{where}.booking_date")
     await uow.conn.execute(
         "update reimbursements set status = $2, reason = $3, settled_on = $4 where batch_id = $1",
         row["batch_id"],
@@ -176,14 +177,23 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
         " join vouchers v using (voucher_id) where i.reimbursement_id = $1 and not i.failed order by 1",
         row["batch_id"],
     )
-    await _book(uow, ctx, row, items, r.paid, on)
+    await _book(uow, ctx, row, items, r.paid, on, returned)
     await erasure.shred_if_settled(uow.conn, row["run_id"], on)
     return wanted
 
 
-async def _book(uow: UnitOfWork, ctx: Context, row: Any, items: list[Any], paid: bool, on: date) -> None:
+async def _book(
+    uow: UnitOfWork, ctx: Context, row: Any, items: list[Any], paid: bool, on: date, after_paid: bool = False
+) -> None:
+    """`after_paid`: the bank returned a transfer it had booked paid: the money comes back from `disbursed`."""
     e2e, city, provider_id = row["end_to_end_id"], row["city"], row["provider_id"]
-    book = ledger.reimbursement_confirmed if paid else ledger.reimbursement_returned
+    book = (
+        ledger.reimbursement_confirmed
+        if paid
+        else ledger.reimbursement_returned_after_paid
+        if after_paid
+        else ledger.reimbursement_returned
+    )
     await ledger_store.append_many(
         uow.conn,
         [book(f"{e2e}:{i['redemption_id']}", on, city, i["amount_cents"], _party(i, provider_id)) for i in items],
