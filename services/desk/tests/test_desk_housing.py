@@ -563,3 +563,39 @@ async def test_another_citys_household_is_the_refusal_page_not_an_empty_housing_
     r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
     assert r.status_code == 403, (r.status_code, text_of(r.text))
     assert "Ancora nessuna proposta" not in r.text and "Non può vedere questa pagina" in text_of(r.text)
+
+
+async def test_a_household_is_put_on_hold_and_released_at_the_desk(desk: Desk) -> None:
+    """A housing coordinator's review: holds ("parked" households, with an end) could be taken only through housing's
+    API — the desk said "Il nucleo è in attesa fino al …" but offered no way to put a household on hold (a stay in
+    hospital, a journey) or to end one. The page puts it on hold with a coded reason and a last day (housing refuses
+    beyond the city's limit: said in Italian at the day), and ends a hold."""
+    why = {"household_id": HOUSEHOLD, "waiting": True, "reasons": [{"code": "no_open_opportunity", "detail": "none"}]}
+    serve_housing(desk.services, status="declined", why=why)
+    holds = recorded(desk.services, f"/households/{HOUSEHOLD}/park")
+    await desk.as_operator(MARIA)
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    form = page.text.split(f'action="/households/{HOUSEHOLD}/housing/hold"', 1)[1].split("</form>", 1)[0]
+    assert '<option value="">' in form and '<option value="hospitalised">Ricovero in ospedale</option>' in form
+    until = (clock.today() + timedelta(days=30)).isoformat()
+    sent = {"csrf": "csrf-maria", "form_key": KEY, "reason": "hospitalised", "until": until}
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/hold", data=sent)
+    assert r.status_code == 303, text_of(r.text)
+    assert [json.loads(h.content) for h in holds] == [{"reason": "hospitalised", "until": until}]
+    too_far = {
+        "status": 422,
+        "field": "until",
+        "reason": "is more than 180 days ahead (the city's max_hold_days): a hold ends",
+    }
+    recorded(desk.services, f"/households/{HOUSEHOLD}/park", httpx.Response(422, json=too_far))
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/hold", data=sent | {"until": "2030-01-01"})
+    assert r.status_code == 422 and 'id="hold-until-error"' in r.text, text_of(r.text)
+    assert "oltre 180 giorni" in text_of(r.text) and 'value="2030-01-01"' in r.text, text_of(r.text)
+    parked = {"household_id": HOUSEHOLD, "waiting": False,
+              "reasons": [{"code": "parked", "detail": f"parked (hospitalised) until {until}"}]}  # fmt: skip
+    desk.services.answers[("housing", "GET", f"/households/{HOUSEHOLD}/why")] = parked
+    releases = recorded(desk.services, f"/households/{HOUSEHOLD}/unpark")
+    page = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
+    assert f'action="/households/{HOUSEHOLD}/housing/hold"' not in page.text
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/release", data={"csrf": "csrf-maria", "form_key": KEY})
+    assert r.status_code == 303 and len(releases) == 1, text_of(r.text)

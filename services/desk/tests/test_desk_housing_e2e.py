@@ -6,6 +6,7 @@ LGNET_WRITE_SCREENSHOTS=1 writes docs/desk/housing*.png."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import uuid
 from datetime import timedelta
@@ -23,14 +24,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 __all__ = ["desk"]  # a fixture, used by name
 
 
+async def a_woman_in_need_of_housing(
+    desk: Any, tag: str, born: str, nationality: str, given: str, family: str
+) -> tuple[str, str, str]:
+    """(run, household, case): a woman alone whose coop-aurora case needs housing, registered by the city's staff."""
+    run = uuid.uuid4().hex[:6]
+    person, household, case = f"p-{tag}-{run}", f"h-{tag}-{run}", f"c-{tag}-{run}"
+    async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
+        body = {"person_id": person, "birth_date": born, "sex": "female", "nationality": nationality,
+                "identity": {"given_name": given, "family_name": family}}  # fmt: skip
+        await in_need_of_housing(intake, body, household, case)
+    return run, household, case
+
+
 async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_desk(browser: Any, desk: Any) -> None:
     today = clock.today()
-    run = uuid.uuid4().hex[:6]
-    person, household, case = f"p-hs-{run}", f"h-hs-{run}", f"c-hs-{run}"
-    async with await _client_as(desk, "intake", f"setup-{run}", Role.STAFF) as intake:
-        body = {"person_id": person, "birth_date": "1988-02-01", "sex": "female", "nationality": "ER",
-                "identity": {"given_name": "Selam", "family_name": "Tesfaye"}}  # fmt: skip
-        await in_need_of_housing(intake, body, household, case)
+    run, household, case = await a_woman_in_need_of_housing(desk, "hs", "1988-02-01", "ER", "Selam", "Tesfaye")
     async with (
         await _client_as(desk, "housing", "coop-aurora", None) as aurora,
         await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff,
@@ -87,3 +96,34 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     assert await luca.get_by_role("button", name="Concludi l'inserimento").count() == 0
     await luca.goto(f"{desk.url}/households/{household}/housing?lang=en")
     assert "placement ended" in await luca.locator("main").inner_text()
+
+
+async def test_a_cooperative_puts_its_household_on_hold_and_ends_the_hold_at_the_desk(browser: Any, desk: Any) -> None:
+    """A hold (a stay in hospital, a journey) was housing's API only: the page puts the household on hold with a coded
+    reason and a last day — beyond the city's limit (180 days) refused in Italian at the day, what was typed kept —
+    says it, and ends it."""
+    today = clock.today()
+    run, household, _ = await a_woman_in_need_of_housing(desk, "hh", "1979-07-03", "PE", "Rosa", "Quispe")
+    async with await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff:
+        for _ in range(60):  # housing learns of the case from intake's events
+            if (await staff.get(f"/households/{household}/why")).status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+    luca = await logged_in(browser, desk, "luca")
+    await luca.goto(f"{desk.url}/households/{household}/housing")
+    await luca.get_by_label("Motivo della sospensione").select_option("hospitalised")
+    too_far = (today + timedelta(days=400)).isoformat()
+    await luca.get_by_label("Sospeso fino al").fill(too_far)
+    await luca.get_by_role("button", name="Sospendi").click()
+    error = luca.locator("#hold-until-error")
+    await error.wait_for()
+    assert "oltre 180 giorni" in await error.inner_text()
+    assert await luca.get_by_label("Sospeso fino al").input_value() == too_far
+    until = today + timedelta(days=30)
+    await luca.get_by_label("Sospeso fino al").fill(until.isoformat())
+    await luca.get_by_role("button", name="Sospendi").click()
+    await luca.get_by_role("button", name="Termina la sospensione").wait_for()
+    assert "Il nucleo è in sospeso fino al" in await luca.locator("main").inner_text()
+    await shot(luca, "housing-hold")
+    await luca.get_by_role("button", name="Termina la sospensione").click()
+    await luca.get_by_role("button", name="Sospendi").wait_for()

@@ -58,11 +58,14 @@ def steps_for(status: str, placement: dict[str, Any] | None = None) -> list[str]
     ]
 
 
-def said_at_no_field(errors: dict[str, str], matches: list[dict[str, Any]]) -> list[str]:
+def said_at_no_field(
+    errors: dict[str, str], matches: list[dict[str, Any]], also_shown: frozenset[str] = frozenset()
+) -> list[str]:
     """The refusals the page cannot say next to a field (`<step>-<match>-<field>`) of a form it shows: one of the
     step's form as a whole (a 409: the match moved on) or of a form no longer shown (another operator took the step
     meanwhile). The page says them at its top: said next to no field, they were said nowhere."""
     shown = {f"{name}-{m['match_id']}-{f}" for m in matches for name in m.get("steps", ()) for f in STEPS[name].fields}
+    shown |= also_shown  # the fields of the page's other forms (the hold's)
     return [reason for field, reason in errors.items() if field not in shown]
 
 

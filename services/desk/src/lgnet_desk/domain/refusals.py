@@ -75,6 +75,11 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"does not match birth_date", "non corrisponde alla data di nascita"),
     (r"does not match sex", "non corrisponde al sesso"),
+    (
+        r"is more than (\d+) days ahead \(the city's max_hold_days\): a hold ends",
+        "è oltre {0} giorni da oggi (il limite della città): una sospensione ha una fine",
+    ),
+    (r"must be after today", "deve essere successiva a oggi"),
     (r"is in the future", "è nel futuro"),
     (r"is more than 120 years ago", "è di oltre 120 anni fa"),
     (r"is before the case was opened", "è precedente all'apertura della pratica"),

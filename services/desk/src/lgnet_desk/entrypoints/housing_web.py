@@ -5,6 +5,7 @@ rule, and housing away is said as the other pages say it (502)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
-from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES, said_at_no_field
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
@@ -21,6 +22,7 @@ from lgnet_desk.service_layer import desk, housing_steps
 from lgnet_desk.settings import DeskSettings
 
 AWAY = ServiceRefusal(502, "", "housing did not answer")  # shown as "the service is not available" (502)
+HOLD_SHOWN = frozenset(f"hold-{f}" for f in housing_steps.HOLD_FIELDS) | {"hold"}  # the hold form's, said there
 
 
 def router(settings: DeskSettings) -> APIRouter:
@@ -51,30 +53,49 @@ def router(settings: DeskSettings) -> APIRouter:
         }
         ctx |= {"system_declines": SYSTEM_DECLINES} | view | {"form": {}, "errors": {}, "posted": ""} | extra
         # a refusal whose form is not on the page (the match moved on meanwhile) is said at the page's top
-        return p.render("housing.html", status=status, alerts=said_at_no_field(ctx["errors"], view["matches"]), **ctx)
+        alerts = said_at_no_field(ctx["errors"], view["matches"], HOLD_SHOWN)
+        return p.render("housing.html", status=status, alerts=alerts, **ctx)
 
     @api.get("/households/{household_id}/housing", response_class=HTMLResponse)
     async def housing(request: Request, household_id: str) -> Response:
         return await housing_page(request, household_id)
 
-    @api.post("/households/{household_id}/housing/{match_id}/{step}", response_class=HTMLResponse)
-    async def take(request: Request, household_id: str, match_id: str, step: str) -> Response:
-        if step not in STEPS:
-            raise HTTPException(404)
+    Change = Callable[[Services, dict[str, str]], Awaitable[None]]
+
+    async def change(request: Request, household_id: str, posted: str, do: Change) -> Response:
+        """A housing change sent from the page: housing's refusal for the operator is the refusal page, a refusal at
+        a field is the page again with the form sent as it was (`posted`: which one), the others as new."""
         p = await page(request, csrf_check=True)
         if p.op is not None and p.op.role is OperatorRole.DPO:
             raise HTTPException(403, "not for this role")
         assert p.services is not None
         f = await form_of(request)
         try:
-            await housing_steps.take(p.services, match_id, step, f)
+            await do(p.services, f)
         except ServiceRefusal as r:
             return p.denied(r)
         except httpx.HTTPError:
             return p.denied(AWAY)
         except desk.FieldErrors as e:
-            # the form sent shown again as it was (`posted`: which one), the others as new
-            return await housing_page(request, household_id, 422, errors=e.errors, form=f, posted=f"{step}-{match_id}")
+            return await housing_page(request, household_id, 422, errors=e.errors, form=f, posted=posted)
         return RedirectResponse(f"/households/{household_id}/housing", status_code=303)
+
+    @api.post("/households/{household_id}/housing/{match_id}/{step}", response_class=HTMLResponse)
+    async def take(request: Request, household_id: str, match_id: str, step: str) -> Response:
+        if step not in STEPS:
+            raise HTTPException(404)
+        return await change(
+            request, household_id, f"{step}-{match_id}", lambda s, f: housing_steps.take(s, match_id, step, f)
+        )
+
+    @api.post("/households/{household_id}/housing/{hold}", response_class=HTMLResponse)
+    async def hold(request: Request, household_id: str, hold: str) -> Response:
+        """Put the household on hold, or end its hold (`hold`: hold, release)."""
+        if hold not in ("hold", "release"):
+            raise HTTPException(404)
+        release = hold == "release"
+        return await change(
+            request, household_id, hold, lambda s, f: housing_steps.hold(s, household_id, f, release=release)
+        )
 
     return api

@@ -86,3 +86,22 @@ async def take(services: Services, match_id: str, step: str, form: dict[str, str
         named = r.field.removeprefix("body.").split(".")[0]
         at = f"{step}-{match_id}-{named}" if named in s.fields else f"{step}-{match_id}"
         raise desk.FieldErrors({at: r.reason}) from None
+
+
+HOLD_FIELDS = ("reason", "until")  # housing's POST /households/{id}/park body; the page's fields are `hold-<name>`
+
+
+async def hold(services: Services, household_id: str, form: dict[str, str], release: bool = False) -> None:
+    """Put the household on hold (a coded reason and its last day) or end its hold. A refusal for the operator (403) is
+    raised as it is; any other becomes a FieldErrors on the hold form's field housing names (`hold-<field>`), else on
+    the form as a whole (`hold`)."""
+    path = "/households/{}/unpark" if release else "/households/{}/park"
+    body = {} if release else {f: v for f in HOLD_FIELDS if (v := form.get(f, "").strip())}
+    key = resubmission.call_key(form, "release" if release else "hold", household_id)
+    try:
+        await services.post("housing", service_path(path, household_id), body, key)
+    except ServiceRefusal as r:
+        if r.status == 403:
+            raise
+        named = r.field.removeprefix("body.").split(".")[0]
+        raise desk.FieldErrors({f"hold-{named}" if named in HOLD_FIELDS else "hold": r.reason}) from None
