@@ -24,6 +24,9 @@ _ESCAPE = re.compile(rb"\\[ubtnfr]")
 _C1 = re.compile(rb"\xc2[\x80-\x9f]")
 _DIGITS = b"0" * 48 + b"1" * 10 + b"0" * 198  # translate: ASCII digits to 1, every other byte to 0
 _LONG_NUMBER = b"1" * 19
+# A '/' in the value of an identifier (`is_identifier`: "id", "…_id", a string of "…_ids"), as JSON writes it (a
+# string holding an escape other than \\ and \/ is looked at anyway, and an escaped quote too).
+_ID_SLASH = re.compile(rb'"(?:id|[^"]*_id)"\s*:\s*"[^"]*/|"[^"]*_ids"\s*:\s*\[\s*(?:"[^"]*"\s*,\s*)*"[^"]*/')
 
 
 def is_identifier(key: str) -> bool:
@@ -84,7 +87,10 @@ def may_hold_problems(json_text: bytes) -> bool:
     parsing or walking them."""
     return (
         (b"\\" in json_text and _ESCAPE.search(json_text) is not None)
-        or b"/" in json_text  # an id that is no segment of an address (sealed values' base64 has them too)
+        # an id that is no segment of an address: a '/' in an identifier's value only (a sealed value's base64 and an
+        # envelope's source hold them: a '/' anywhere had every registration walked), or an escaped quote before it
+        or _ID_SLASH.search(json_text) is not None
+        or b'\\"' in json_text
         or b'"."' in json_text
         or b'".."' in json_text
         or b"\x7f" in json_text
