@@ -1905,6 +1905,16 @@ async def test_a_desk_started_with_another_master_key_refuses_naming_it(database
     assert other.state.start_refused
 
 
+def an_outing_with_one_contact(today: str) -> dict[str, Any]:
+    """Intake's GET /outings/out-1 of today: one contact (ct-4c2e), not linked to a person yet."""
+    return {"outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
+            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
+            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
+                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
+                          "services_offered": [], "contacted_on": today, "first_contact_on": today,
+                          "person_id": None, "linked_on": None}]}  # fmt: skip
+
+
 async def test_a_refused_street_contact_keeps_the_ticked_boxes_and_says_the_refusal_at_its_field(desk: Desk) -> None:
     """An outing's contact form preset the age band and the sex (a contact recorded as "Femmina, meno di 18 anni"
     unseen), lost the needs and services ticked when intake refused it, and its refusals (and the link's) were not
@@ -1920,13 +1930,7 @@ async def test_a_refused_street_contact_keeps_the_ticked_boxes_and_says_the_refu
         return httpx.Response(422, json={"status": 422, "field": "person_id", "reason": "no person p-9"})
 
     desk.services.answers |= {
-        ("intake", "GET", "/outings/out-1"): {
-            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
-            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
-            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
-                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
-                          "services_offered": [], "contacted_on": today, "first_contact_on": today,
-                          "person_id": None, "linked_on": None}]},
+        ("intake", "GET", "/outings/out-1"): an_outing_with_one_contact(today),
         ("intake", "POST", "/street-contacts"): record,
         ("intake", "POST", "/street-contacts/ct-4c2e/link"): link,
     }  # fmt: skip
@@ -2155,13 +2159,7 @@ async def test_a_street_contact_is_linked_to_the_person_typed_by_name(desk: Desk
     link = kept_in(linked)
 
     desk.services.answers |= {
-        ("intake", "GET", "/outings/out-1"): {
-            "outing_id": "out-1", "unit_id": "unit-7f3a", "on_date": today, "start_time": "20:00:00",
-            "end_time": "23:30:00", "places": ["Porta Nuova"], "staff": ["maria"],
-            "contacts": [{"contact_id": "ct-4c2e", "street_id": "sp-91ab", "has_nickname": False,
-                          "place": "Porta Nuova", "age_band": "18_29", "sex": "male", "needs_observed": [],
-                          "services_offered": [], "contacted_on": today, "first_contact_on": today,
-                          "person_id": None, "linked_on": None}]},
+        ("intake", "GET", "/outings/out-1"): an_outing_with_one_contact(today),
         ("intake", "POST", "/street-contacts/ct-4c2e/link"): link,
     }  # fmt: skip
     await desk.as_operator(MARIA)
