@@ -73,3 +73,30 @@ async def test_readiness_names_a_topic_of_the_service_that_is_gone(probe: Runtim
             break
         await asyncio.sleep(0.1)
     assert checks["kafka"] == f"error: no such topic {gone}", checks
+
+
+async def test_consumers_that_never_join_their_groups_make_the_service_unready(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment whose consumers cannot join (the broker refuses its group, say) kept answering ready: records
+    waited on its topics with nothing to say so. Joining runs in the background (HTTP does not wait for it); past
+    `LGNET_CONSUMER_STUCK_AFTER_S` without joining, readiness names it."""
+    import lgnet_shared.service as service
+    from aiokafka.errors import GroupAuthorizationFailedError
+
+    async def refused(*args: Any, **kwargs: Any) -> dict[str, int]:
+        raise GroupAuthorizationFailedError()
+
+    monkeypatch.setattr(service, "seed_group_offsets", refused)
+    settings = robustness.settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, consumer_stuck_after_s=1.5)
+    runtime = Runtime(robustness.SPEC, settings)
+    await runtime.start()
+    try:
+        assert (await runtime.ready())["consumers"] == "ok"  # joining: not yet a reason to take it out
+        assert runtime.consumers_state() == "retrying: GroupAuthorizationFailedError"
+        await asyncio.sleep(2)
+        checks = await runtime.ready()
+        assert checks["consumers"].startswith("error: consumers have not joined their groups for "), checks
+        assert checks["consumers"].endswith("s (GroupAuthorizationFailedError)"), checks
+    finally:
+        await runtime.stop()

@@ -152,6 +152,7 @@ class Runtime:
     signing_keys: KeyRegistry | None = None
     consumers_started: bool = False
     consumers_error: str | None = None
+    _consumers_since: float = 0.0  # monotonic time the consumers began joining their groups
     _consumers_task: asyncio.Task[None] | None = None
     _subscriptions: list[tuple[Consumer, list[str]]] = field(default_factory=list)  # consumer, physical topics
     _commits: list[DeferredCommits] = field(default_factory=list)  # each subscriber's offset commits
@@ -287,7 +288,7 @@ class Runtime:
     async def _start_consumers(self) -> None:
         """The consumers join their groups; retried while Kafka refuses (readiness says "joining" meanwhile)."""
         assert self.broker is not None
-        t0 = time.monotonic()
+        t0 = self._consumers_since = time.monotonic()
         attempt = 0
         while True:
             try:
@@ -443,6 +444,12 @@ class Runtime:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
         stuck = [s for c in self.consumers for s in c.stuck(self.settings.consumer_stuck_after_s)]
+        joining_s = time.monotonic() - self._consumers_since
+        if self._subscriptions and not self.consumers_started and joining_s > self.settings.consumer_stuck_after_s:
+            # HTTP does not wait for the groups (fast restarts); a deployment that never joins is not ready
+            stuck.insert(
+                0, f"consumers have not joined their groups for {joining_s:.0f}s ({self.consumers_error or 'joining'})"
+            )
         checks["consumers"] = "error: " + "; ".join(stuck) if stuck else "ok"
         return checks
 
@@ -451,7 +458,7 @@ class Runtime:
             c.stuck(self.settings.consumer_stuck_after_s)
 
     def consumers_state(self) -> str:
-        """Informational in /health/ready (not a readiness condition): "ok", "joining" or "retrying: <error>"."""
+        """In /health/ready: "ok", "joining" or "retrying: <error>" (a readiness condition past the stuck delay)."""
         if self.consumers_started:
             return "ok"
         return f"retrying: {self.consumers_error}" if self.consumers_error else "joining"
@@ -606,7 +613,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
             "status": status,
             "service": spec.name,
             "checks": checks,
-            "consumer_groups": runtime.consumers_state(),  # joining, ok or retrying: informational
+            "consumer_groups": runtime.consumers_state(),  # past the stuck delay, `consumers` says it
         }
 
     @health.get("/metrics", summary="Prometheus metrics")
