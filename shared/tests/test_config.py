@@ -41,6 +41,7 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         "LGNET_MASTER_KEY": "c2hvcnQ=",
         "LGNET_HTTP_PORT": "99999",
         "OTEL_TRACES_EXPORTER": "jaeger-thrift",
+        "LGNET_PROGRAMME_CITIES": "torino,turin",  # said with the others, not after they are fixed
     }
     for k, v in bad.items():
         monkeypatch.setenv(k, v)
@@ -55,6 +56,7 @@ def test_bad_variables_are_named_with_reasons(monkeypatch: pytest.MonkeyPatch) -
         ("LGNET_HTTP_PORT", "less than or equal"),
         ("DATABASE_URL", "Field required"),
         ("OTEL_TRACES_EXPORTER", "'none', 'console' or 'otlp'"),
+        ("LGNET_PROGRAMME_CITIES", "'turin' is not one of the 16 cities"),
     ]:
         line = next((x for x in msg.splitlines() if x.startswith(f"  {var}: ")), "")  # the documented name itself
         assert why in line, (var, msg)

@@ -23,7 +23,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lgnet_shared.cities import CITIES, NATIONAL, deployment_rule, legacy_deployments, outside_programme
+from lgnet_shared.cities import (
+    CITIES,
+    NATIONAL,
+    PROGRAMME_VAR,
+    deployment_rule,
+    legacy_deployments,
+    outside_programme,
+    programme_cities,
+)
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
 from lgnet_shared.pii import derive, parse_master_key
 
@@ -225,6 +233,15 @@ class Settings(BaseSettings):
         if v is not None and v.get_secret_value():
             parse_master_key(v.get_secret_value())  # same shape: base64 of 32 bytes
         return v or None
+
+    @field_validator("programme_cities")
+    @classmethod
+    def _programme_list(cls, v: str) -> str:
+        try:  # a bad list is said with the other variables' errors, not once they are fixed
+            programme_cities(v)
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix(f"{PROGRAMME_VAR}: ")) from None
+        return v
 
     @model_validator(mode="after")
     def _kafka(self) -> Settings:
