@@ -363,3 +363,37 @@ def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bo
     assert before == (503, {"kafka": "ok", "following": "error: has not read the log yet"})
     assert following == (200, {"kafka": "ok", "following": "ok"})
     assert stopped == (503, {"kafka": "error: stopped", "following": "error: stopped"})
+
+
+def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_bootstrap: str) -> None:
+    """Its readiness checked the replication of its topics only: a checkpoint topic deleted (or the notary's rights on
+    it revoked) left it "ok" while no checkpoint could be published. The services' rule: each unusable topic named."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    prefix = new_topic_prefix()
+    asyncio.run(publish(kafka_bootstrap, prefix, ["r1"]))
+
+    async def probe() -> tuple[dict[str, str], dict[str, str]]:
+        runner = NotaryRunner(Notary(NOTARY), kafka_bootstrap, prefix)
+        await runner.start()
+        try:
+            await runner.catch_up()
+            before = await runner.ready()
+            admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+            await admin.start()
+            try:
+                await admin.delete_topics([physical("checkpoints", prefix)])
+            finally:
+                await admin.close()
+            for _ in range(50):
+                after = await runner.ready()
+                if after["kafka"] != "ok":
+                    break
+                await asyncio.sleep(0.1)
+            return before, after
+        finally:
+            await runner.stop()
+
+    before, after = asyncio.run(probe())
+    assert before == {"kafka": "ok", "following": "ok"}
+    assert after["kafka"] == f"error: no such topic {physical('checkpoints', prefix)}", after

@@ -89,6 +89,13 @@ async def _all_served(client: AIOKafkaClient, topics: Sequence[str]) -> bool:
     return True
 
 
+async def topics_state(client: AIOKafkaClient, topics: Sequence[str]) -> str:
+    """A readiness probe's Kafka check over the topics a process uses (every service's, the notary's): "error: …"
+    naming each topic it cannot use, else "ok" or "degraded: …" (a missing broker of a replicated cluster)."""
+    metadata = await metadata_of(client, topics)
+    return unusable_topics(metadata, topics) or replication_state(metadata, topics)
+
+
 def unusable_topics(metadata: Any, topics: Iterable[str]) -> str | None:
     """ "error: ..." naming the topics of `topics` the metadata answer does not give this client — not authorised (the
     deployment's rights revoked, or provisioned under another name), or missing (deleted, never created) — else None.

@@ -436,10 +436,7 @@ class Runtime:
             assert self.producer is not None
             topics = [physical(t, self.settings.topic_prefix) for t in self.topic_names()]
             async with asyncio.timeout(3):
-                metadata = await kafka_health.metadata_of(self.producer.client, topics)
-            checks["kafka"] = kafka_health.unusable_topics(metadata, topics) or kafka_health.replication_state(
-                metadata, topics
-            )
+                checks["kafka"] = await kafka_health.topics_state(self.producer.client, topics)
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
         checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"

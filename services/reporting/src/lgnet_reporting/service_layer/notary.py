@@ -118,16 +118,16 @@ class NotaryRunner:
         return fresh
 
     async def ready(self) -> dict[str, str]:
-        """/health/ready's checks: Kafka answers about the topics the notary reads and writes (the shared check, a
-        missing broker of a replicated cluster is "degraded"), and the notary has fetched within STALLED_AFTER_S."""
+        """/health/ready's checks: Kafka answers about the topics the notary reads and writes (the services' check:
+        a topic gone or refused is an error naming it, a missing broker of a replicated cluster "degraded"), and the
+        notary has fetched within STALLED_AFTER_S."""
         checks: dict[str, str] = {}
         try:
             if self._producer is None or self.stopped:
                 raise NotStarted
             topics = [*self._logical, physical("checkpoints", self.prefix)]
             async with asyncio.timeout(3):
-                metadata = await kafka_health.metadata_of(self._producer.client, topics)
-            checks["kafka"] = kafka_health.replication_state(metadata, topics)
+                checks["kafka"] = await kafka_health.topics_state(self._producer.client, topics)
         except NotStarted:
             checks["kafka"] = "error: stopped" if self.stopped else "error: not started"
         except Exception as exc:  # any failure to get an answer is "not ready", named
