@@ -19,7 +19,6 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from lgnet_shared import config, outbox
 from lgnet_shared import kafka_acls as ka
@@ -42,12 +41,11 @@ from lgnet_shared.fact_signing import (
 )
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
-from lgnet_shared.kafka_health import existing_topics
 from lgnet_shared.service import Runtime, ServiceSpec
 from lgnet_shared.signing import verifying_key
 from lgnet_shared.testing.kafka_access import as_user
 from lgnet_shared.testing.plugin import fresh_schema
-from lgnet_shared.testing.topics import read_records
+from lgnet_shared.testing.topics import delete_topic, read_records
 from lgnet_shared.topics import physical
 from prometheus_client import REGISTRY
 
@@ -329,22 +327,6 @@ async def test_a_city_cannot_register_its_key_as_national_or_another_citys(
         assert genuine.key.key_id in keys and not keys & {as_national.key.key_id, as_trieste.key.key_id}
     finally:
         await housing.stop()
-
-
-async def delete_topic(bootstrap: str, topic: str) -> None:
-    """Returns once the broker no longer serves the topic: the controller answers as soon as it has decided, and a
-    busy broker may take a moment more to apply it (a record sent then lands in the dying topic and goes with it)."""
-    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-        for _ in range(100):
-            if topic not in await existing_topics(admin._client, [topic]):
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{topic} still served 10 s after its deletion")
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

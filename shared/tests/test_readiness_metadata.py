@@ -16,6 +16,7 @@ import pytest
 from aiokafka.protocol.metadata import MetadataRequest
 from lgnet_shared.service import Runtime
 from lgnet_shared.testing.inprocess import sibling_module
+from lgnet_shared.testing.topics import delete_topic
 from lgnet_shared.topics import physical
 
 robustness: Any = sibling_module(__file__, "test_consumer_robustness.py")
@@ -55,18 +56,10 @@ async def test_readiness_asks_about_the_services_topics_only_and_creates_none(
 async def test_readiness_names_a_topic_of_the_service_that_is_gone(probe: Runtime, kafka_bootstrap: str) -> None:
     """A city IT team revoked a deployment's rights (`lgnet-kafka-admin revoke`) and its readiness stayed "ok" while it
     could neither publish nor consume; a deleted topic is the same answer from the broker: an error for the topic."""
-    from aiokafka.admin import AIOKafkaAdminClient
-    from lgnet_shared.kafka import client_kwargs
-
     assert (await probe.ready())["kafka"] == "ok"
     gone = physical("housing.events", probe.settings.topic_prefix)
     assert gone in [physical(t, probe.settings.topic_prefix) for t in probe.topic_names()]
-    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
-    await admin.start()
-    try:
-        await admin.delete_topics([gone])
-    finally:
-        await admin.close()
+    await delete_topic(kafka_bootstrap, gone)
     for _ in range(50):
         checks = await probe.ready()
         if checks["kafka"] != "ok":

@@ -36,7 +36,7 @@ from lgnet_shared.partitioning import partition_of
 from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import free_port
-from lgnet_shared.testing.topics import read_records
+from lgnet_shared.testing.topics import delete_topic, read_records
 from lgnet_shared.topics import ensure_topics, physical
 
 pytestmark = pytest.mark.integration
@@ -368,8 +368,6 @@ def test_the_notary_is_ready_while_it_follows_the_log_and_kafka_answers(kafka_bo
 def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_bootstrap: str) -> None:
     """Its readiness checked the replication of its topics only: a checkpoint topic deleted (or the notary's rights on
     it revoked) left it "ok" while no checkpoint could be published. The services' rule: each unusable topic named."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
     prefix = new_topic_prefix()
     asyncio.run(publish(kafka_bootstrap, prefix, ["r1"]))
 
@@ -379,12 +377,7 @@ def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_b
         try:
             await runner.catch_up()
             before = await runner.ready()
-            admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
-            await admin.start()
-            try:
-                await admin.delete_topics([physical("checkpoints", prefix)])
-            finally:
-                await admin.close()
+            await delete_topic(kafka_bootstrap, physical("checkpoints", prefix))
             for _ in range(50):
                 after = await runner.ready()
                 if after["kafka"] != "ok":

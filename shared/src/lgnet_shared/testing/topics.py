@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import ConsumerRecord
 
@@ -99,3 +100,19 @@ def as_records(envs: Sequence[Envelope], topic: str = "t", partition: int = 0) -
         value, headers = env.to_structured()
         out.append(ConsumerRecord(topic, partition, offset, 0, 0, env.key, value, None, len(value), 0, headers))
     return out
+
+
+async def delete_topic(bootstrap: str, topic: str) -> None:
+    """Returns once the broker no longer serves the topic: the controller answers as soon as it has decided, and a
+    busy broker may take a moment more to apply it (a record sent then lands in the dying topic and goes with it)."""
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        for _ in range(100):
+            if topic not in await existing_topics(admin._client, [topic]):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{topic} still served 10 s after its deletion")
+    finally:
+        await admin.close()
