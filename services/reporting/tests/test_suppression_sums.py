@@ -106,3 +106,41 @@ def test_closed_cases_ended_placements_and_a_months_payments_cannot_be_taken_bac
     # A period's opened, closed and open cases do not add up: nothing more is hidden there.
     period = national(_facts(_cases_and_payments()), Window(date(2026, 2, 28), date(2026, 2, 1)), 5)  # type: ignore[arg-type]
     assert period["indicators"]["cases"]["open_at_as_of"] == 8
+
+
+def _people(nationalities: dict[str, int]) -> list[Event]:
+    """One household and case per person (January), of these nationalities."""
+    events: list[Event] = []
+    n = 0
+    for nationality, many in nationalities.items():
+        for _ in range(many):
+            hh, case = f"h{n}", f"case{n}"
+            events += [
+                i.PersonRegistered(person_id=f"q{n}", household_id=hh, registered_by="desk",
+                                   birth_date=date(1990, 1, 1), sex=i.Sex.FEMALE, nationality=nationality,
+                                   third_country=nationality not in ("FR", "DE")),
+                i.HouseholdFormed(household_id=hh, city="torino", reference_person_id=f"q{n}", member_ids=[f"q{n}"]),
+                i.CaseOpened(case_id=case, household_id=hh, city="torino", action_area=i.ActionArea.HOUSING_INCLUSION,
+                             channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, 5)),
+            ]  # fmt: skip
+            n += 1
+    return events
+
+
+def test_a_nationality_cannot_be_taken_back_from_the_third_country_nationals() -> None:
+    """Ten Moroccans, two Nigerians, two French (method 4): the two small cells were hidden, so the persons by
+    nationality had two hidden cells against the persons total — but the third-country nationals (12) less the
+    Moroccans (10) gave the Nigerians (2) back, and the persons (14) less the third-country nationals the French."""
+    doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28)), threshold=5)  # type: ignore[arg-type]
+    ind = doc["indicators"]
+    by = ind["persons_by_nationality"]
+    assert by["NG"] is None and by["FR"] is None
+    third = ind["third_country_nationals"]
+    assert not _one_hidden(doc, [by["MA"], by["NG"]], third), (by, third)
+    assert not _one_hidden(doc, [by["FR"], third], ind["persons"]["total"]), (by, third)
+
+
+
+def test_reports_of_method_4_keep_their_nationalities_as_published() -> None:
+    doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28), method=4), 5)  # type: ignore[arg-type]
+    assert doc["indicators"]["persons_by_nationality"] == {"FR": None, "MA": 10, "NG": None}

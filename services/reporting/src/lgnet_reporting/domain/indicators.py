@@ -40,7 +40,9 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # 4: the same indicators; the national aggregate's suppression by difference also ties the street units' months to
 # their totals, cases opened to closed + open and placements started to ended + active (as-of reports), and the
 # months' payments to the amount paid (national.py, `_closed_groups`).
-METHOD = 4
+# 5: the same indicators; the persons by nationality are also tied to the third-country nationals (the third
+# countries' cells add up to them, the others' and them to the persons: national.py, `_nationality_groups`).
+METHOD = 5
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lgnet_shared.countries import is_third_country, is_valid_country
+
 from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
     EMPLOYED,
@@ -236,7 +238,24 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         plan.links.append((("by_city", c, "paid_count"), ("by_city", c, "paid_cents")))
     if doc.get("method", 1) >= 4:  # groups method 3 left open (docs/reporting.md, Methods); older reports replay as
         _closed_groups(doc, plan)  # they were published
+    if doc.get("method", 1) >= 5:
+        _nationality_groups(doc, plan)
     return plan
+
+
+def _nationality_groups(doc: dict[str, Any], plan: Plan) -> None:
+    """Method 5: the third-country nationals are the persons of a third country's nationality, and the others are
+    the rest of the persons: under method 4 a hidden nationality came back as the third-country nationals less the
+    visible third countries (or the persons less the third-country nationals less the visible others)."""
+    i: Path = ("indicators",)
+    table: Path = (*i, "persons_by_nationality")
+    codes = list(doc["indicators"]["persons_by_nationality"])
+    third = [c for c in codes if is_valid_country(c) and is_third_country(c)]
+    third_total: Path = (*i, "third_country_nationals")
+    if third:
+        plan.groups.append(table_group(table, third, third_total))
+    others = [(*table, c) for c in codes if c not in third]
+    plan.groups.append(Group([*others, third_total], (*i, "persons", "total")))
 
 
 def _closed_groups(doc: dict[str, Any], plan: Plan) -> None:
