@@ -123,6 +123,7 @@ async def test_outings_contacts_and_the_agenda_at_the_desk(browser: Any, desk: A
     assert "Primo colloquio" in await maria.locator("tbody").first.inner_text()
     await maria.goto(desk.url + f"/agenda?day={tomorrow}")
     await shot(maria, "agenda")
+    await maria.locator("select[name=reason]").first.select_option("by_person")  # no reason chosen for her
     await maria.get_by_role("button", name="Annulla").first.click()
     await expect(maria.locator("main")).to_contain_text("annullata: Annullato dalla persona")  # the row's status
     await maria.goto(desk.url + f"/agenda?day={tomorrow}&lang=en")

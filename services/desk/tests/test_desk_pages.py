@@ -2274,3 +2274,49 @@ async def test_a_contribution_is_asked_with_its_payee_and_a_wrong_iban_said_at_i
     r = await desk.client.post("/persons/p-1/contributions", data=form | wrong)
     assert r.status_code == 422 and 'id="beneficiary_iban-error"' in r.text, text_of(r.text)
     assert "non è un IBAN valido" in text_of(r.text) and 'value="Immobiliare Po srl"' in r.text
+
+
+def _select(html: str, name: str) -> str:
+    found = re.search(rf'<select id="[^"]*" name="{name}"[^>]*>.*?</select>', html, re.S)
+    assert found, f"no select {name}"
+    return found.group(0)
+
+
+async def test_a_choice_that_decides_something_is_not_made_for_the_operator(desk: Desk) -> None:
+    """The outing's unit, the activity's kind, the appointment's purpose and a cancellation's reason opened on their
+    first option: an outing sent without looking was the first unit's, a cancellation "by the person". Each opens on
+    "— scelga —" (a city with one unit has it chosen), is required, and one left blank is left out (the service
+    says "campo obbligatorio")."""
+    tomorrow = clock.today() + timedelta(days=1)
+    outreach_services(desk.services)
+    desk.services.answers[("intake", "GET", "/mobile-units")] = [
+        {"unit_id": u, "name": n, "area": "nord", "vehicle": None, "team_size": 2, "partner": None}
+        for u, n in (("unit-1", "Unità Nord"), ("unit-2", "Unità Sud"))
+    ]
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities"): [],
+        ("intake", "GET", "/appointments"): [
+            {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": None,
+             "street_id": None, "purpose": "plan_review", "starts_at": f"{tomorrow.isoformat()}T09:00:00+00:00",
+             "ends_at": f"{tomorrow.isoformat()}T09:30:00+00:00", "status": "booked", "outcome": None,
+             "booked_by": "maria"}],
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    pages = {
+        "/outreach": ["unit_id"],
+        "/civic": ["kind"],
+        f"/agenda?day={tomorrow.isoformat()}": ["purpose", "reason"],
+    }
+    for path, names in pages.items():
+        html = (await desk.client.get(path)).text
+        for name in names:
+            select = _select(html, name)
+            first = re.search(r"<option[^>]*>", select)
+            assert first and 'value=""' in first.group(0), (path, name, select[:300])
+            assert " required" in select.split(">", 1)[0], (path, name, select[:200])
+            assert "selected" not in select, (path, name, select[:300])
+    posted = outreach_services(desk.services)
+    form = {"csrf": "csrf-maria", "unit_id": "", "on": clock.today().isoformat(), "start_time": "20:00",
+            "end_time": "23:00", "places": "Stazione"}  # fmt: skip
+    await desk.client.post("/outreach/outings", data=form)
+    assert posted and "unit_id" not in posted[0], posted

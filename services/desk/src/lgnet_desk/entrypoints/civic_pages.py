@@ -72,7 +72,7 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         key = resubmission.call_key(f, "activity")
         body: dict[str, Any] = {
             "activity_id": desk.new_id("act", key),
-            "kind": f.get("kind", ""),
+            "kind": f.get("kind") or None,
             "title": f.get("title", "").strip(),
             "starts_on": f.get("starts_on", ""),
             "ends_on": f.get("ends_on") or None,

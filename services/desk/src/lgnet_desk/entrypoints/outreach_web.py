@@ -85,7 +85,7 @@ def router(settings: DeskSettings) -> APIRouter:
         staff = _lines(f.get("staff", "")) or [p.op.username]
         body = {
             "outing_id": desk.new_id("out", key),
-            "unit_id": f.get("unit_id"),
+            "unit_id": f.get("unit_id") or None,  # left blank: intake says "required"
             "on": f.get("on"),
             "start_time": f.get("start_time"),
             "end_time": f.get("end_time"),
@@ -270,7 +270,7 @@ def router(settings: DeskSettings) -> APIRouter:
             "agenda": "mobile_unit" if f.get("unit_id") else "desk",
             "operator": f.get("operator", "").strip() or p.op.username,
             "unit_id": f.get("unit_id") or None,
-            "purpose": f.get("purpose"),
+            "purpose": f.get("purpose") or None,
             "starts_at": starts_at,
             "ends_at": ends_at,
         }
@@ -305,7 +305,7 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:
         return await change(
-            request, appointment_id, "cancel", lambda f, _: {"reason": f.get("reason"), "on": clock.today().isoformat()}
+            request, appointment_id, "cancel", lambda f, _: {"reason": f.get("reason") or None, "on": clock.today().isoformat()}
         )
 
     @api.post("/agenda/{appointment_id}/outcome", response_class=HTMLResponse)
