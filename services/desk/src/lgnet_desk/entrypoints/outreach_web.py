@@ -305,7 +305,10 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:
         return await change(
-            request, appointment_id, "cancel", lambda f, _: {"reason": f.get("reason") or None, "on": clock.today().isoformat()}
+            request,
+            appointment_id,
+            "cancel",
+            lambda f, _: {"reason": f.get("reason") or None, "on": clock.today().isoformat()},
         )
 
     @api.post("/agenda/{appointment_id}/outcome", response_class=HTMLResponse)
