@@ -105,9 +105,9 @@ async def test_a_cooperative_puts_its_household_on_hold_and_ends_the_hold_at_the
     today = clock.today()
     run, household, _ = await a_woman_in_need_of_housing(desk, "hh", "1979-07-03", "PE", "Rosa", "Quispe")
     async with await _client_as(desk, "housing", f"staff-{run}", Role.STAFF) as staff:
-        for _ in range(60):  # housing learns of the case from intake's events
-            if (await staff.get(f"/households/{household}/why")).status_code == 200:
-                break
+        deadline = asyncio.get_running_loop().time() + 120  # housing learns of the case from intake's events
+        while (why := await staff.get(f"/households/{household}/why")).status_code != 200:
+            assert asyncio.get_running_loop().time() < deadline, f"housing never learnt of {household}: {why.text}"
             await asyncio.sleep(0.5)
     luca = await logged_in(browser, desk, "luca")
     await luca.goto(f"{desk.url}/households/{household}/housing")
