@@ -493,9 +493,7 @@ async def test_a_budget_refusal_reads_in_euros_not_cents(desk: Desk) -> None:
             {"request_id": "r-1", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount_cents": 12000,
              "requested_by": "desk.maria", "status": "requested"}],
         ("payments", "POST", "/contribution-requests/r-1/approval"): httpx.Response(409, json=problem),
-        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
-            "case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
-            "partner": "coop-aurora", "household_id": "h-5f1c0a9e7b2d"},
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
     }  # fmt: skip
     await desk.as_operator(GIULIA)
     r = await desk.client.post("/approvals/r-1", data={"csrf": "csrf-giulia"})
@@ -523,6 +521,10 @@ async def test_the_desk_serves_prometheus_metrics_like_the_services(desk: Desk) 
     assert 'lgnet_desk_service_calls_total{outcome="ok",service="intake"}' in r.text, r.text
 
 
+A_HOUSING_CASE = {"case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
+                  "partner": "coop-aurora", "household_id": "h-5f1c0a9e7b2d"}  # fmt: skip
+
+
 async def test_the_to_do_list_names_the_case_and_the_operator(desk: Desk) -> None:
     starts = f"{(clock.today() + timedelta(days=1)).isoformat()}T09:00:00+00:00"
     desk.services.answers |= {
@@ -532,9 +534,7 @@ async def test_the_to_do_list_names_the_case_and_the_operator(desk: Desk) -> Non
         ("intake", "GET", "/appointments/reminders/open"): [
             {"kind": "appointment_reminder_due", "case_id": None, "appointment_id": "apt-1", "operator": "giulia",
              "purpose": "plan_review", "starts_at": starts, "since": clock.today().isoformat(), "waiting_days": 0}],
-        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): {
-            "case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",
-            "partner": "coop-aurora", "household_id": "h-5f1c0a9e7b2d"},
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
     }  # fmt: skip
     await desk.as_operator(LUCA)
     page = await desk.client.get("/todo")
@@ -542,6 +542,26 @@ async def test_the_to_do_list_names_the_case_and_the_operator(desk: Desk) -> Non
     assert "Inclusione abitativa, aperta il 10 gen 2026" in text, text
     assert '<small class="id">c-8e2b7d41a9f0</small>' in page.text
     assert "(nell'agenda di Giulia Verdi)" in text, text  # the operator as the agenda's owner, not who comes
+
+
+async def test_a_hold_ending_soon_is_on_the_to_do_list_with_its_reason_and_its_day(desk: Desk) -> None:
+    """Housing reminds of a hold ending within a week (the household is back on the waiting list then): the list
+    says it in Italian, with its reason and its last day, and leads to the household's housing page."""
+    until = clock.today() + timedelta(days=5)
+    desk.services.answers |= {
+        ("housing", "GET", "/reminders"): [
+            {"kind": "hold_ending", "household_id": "h-5f1c0a9e7b2d", "case_id": "c-8e2b7d41a9f0",
+             "case_partner": "coop-aurora", "reason": "hospitalised", "until": until.isoformat(), "waiting_days": 0}],
+        ("intake", "GET", "/appointments/reminders/open"): [],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/todo")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "Sospensione (Ricovero in ospedale) fino al" in text, text
+    assert "poi il nucleo torna in lista d'attesa: verificare che sia possibile" in text, text
+    assert 'href="/households/h-5f1c0a9e7b2d/housing"' in page.text
 
 
 async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(desk: Desk) -> None:

@@ -216,6 +216,9 @@ IT = {
     "Housing proposal without an answer": "Proposta di alloggio senza risposta",
     "Accepted housing proposal without a placement": "Proposta di alloggio accettata senza inserimento",
     "Placement without a signed lease": "Inserimento senza contratto firmato",
+    "Hold (%(reason)s) until %(day)s: then the household is back on the waiting list: check that it can be": (
+        "Sospensione (%(reason)s) fino al %(day)s: poi il nucleo torna in lista d'attesa: verificare che sia possibile"
+    ),
     "Appointment": "Appuntamento",
     "Go to the case": "Vai alla pratica",
     "Go to the agenda": "Vai all'agenda",

@@ -268,6 +268,37 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
     assert "parked" in reasons and "opportunity_changed" in reasons
 
 
+async def test_a_hold_ending_within_a_week_is_a_reminder_of_the_cases_operator(housing: HousingUnderTest) -> None:
+    """A household on hold (in hospital, say) came back to the waiting list on its hold's last day with nothing to tell
+    its social worker beforehand to check it can: a hold ending within seven days is a reminder, for the case's
+    partner and the city's staff, as a stalled step is."""
+    await housing.publish("torino", *housing.household_events("h-e", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
+        until = clock.today() + timedelta(days=30)
+        r = await c.post("/households/h-e/park", json={"reason": "hospitalised", "until": until.isoformat()})
+        assert r.status_code == 200, r.text
+        assert (await c.get("/reminders")).json() == []  # a month away: not yet
+        soon = clock.today() + timedelta(days=5)
+        await housing.sql("update holds set until = $1 where household_id = 'h-e'", soon)  # three weeks later
+        [reminder] = (await c.get("/reminders")).json()
+        assert reminder == {
+            "kind": "hold_ending",
+            "household_id": "h-e",
+            "case_id": "h-e-case",
+            "case_partner": "coop-aurora",
+            "reason": "hospitalised",
+            "until": soon.isoformat(),
+            "waiting_days": 0,
+        }, reminder
+        assert [x["kind"] for x in (await staff.get("/reminders")).json()] == ["hold_ending"]
+        async with housing.client("coop-borgo") as other, housing.client("staff-trieste") as trieste:
+            assert (await other.get("/reminders")).json() == []
+            assert (await trieste.get("/reminders")).json() == []
+        assert (await c.post("/households/h-e/unpark", json={})).status_code == 200
+        assert (await c.get("/reminders")).json() == []  # released: nothing to remind
+
+
 async def test_stalled_check_dates_its_facts_today_and_refuses_future_days(housing: HousingUnderTest) -> None:
     """`on` is only the day the check looks from: the facts it creates (reminders, holds released, the proposals
     re-matching makes) carry the day they were made, and a day in the future is refused, naming `on`."""

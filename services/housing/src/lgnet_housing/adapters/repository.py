@@ -456,6 +456,21 @@ async def open_reminders(conn: Conn, city: str, case_partner: str | None) -> lis
     return [dict(r) for r in rows]
 
 
+async def holds_ending(conn: Conn, city: str, case_partner: str | None, today: date, last: date) -> list[Row]:
+    """Holds still on whose last day is by `last`, each with its household's open case (a partner: its own cases)."""
+    rows = await conn.fetch(
+        "select h.household_id, h.reason, h.until, c.case_id, c.partner as case_partner from holds h"
+        " join cases c on c.household_id = h.household_id and c.closed_on is null"
+        " where h.city = $1 and h.until > $3 and h.until <= $4 and ($2::text is null or c.partner = $2)"
+        " order by h.until, h.household_id, c.case_id",
+        city,
+        case_partner,
+        today,
+        last,
+    )
+    return [dict(r) for r in rows]
+
+
 async def waiting_steps(conn: Conn, city: str | None) -> list[Row]:
     """Matches waiting on a step, each with its case's partner (`case_partner`: who is reminded)."""
     rows = await conn.fetch(

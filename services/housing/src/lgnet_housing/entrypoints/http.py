@@ -263,8 +263,9 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get(
         "/reminders",
-        summary="Open reminders (stalled match steps): the city's for staff, a partner's own cases' for a partner",
-        responses={200: {"model": list[r.Reminder], "description": "Oldest step first"}},
+        summary="Open reminders (stalled match steps, holds ending within a week): the city's for staff, a"
+        " partner's own cases' for a partner",
+        responses={200: {"model": list[r.Reminder], "description": "Oldest step first, then the holds by end"}},
     )
     async def reminders(actor: Who) -> Any:
         return await read(actor, lambda h, c: h.reminders(c))

@@ -11,7 +11,7 @@ model (closed to other fields, as a contract is) open again (`OPEN`)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from lgnet_shared.events.housing import (
     DeclinedBy,
@@ -212,7 +212,7 @@ class StalledCheckOutcome(BaseModel):
     unparked: list[str] = Field(description="Households whose expired hold was released")
 
 
-class Reminder(BaseModel):
+class StalledStepReminder(BaseModel):
     """An open reminder: a match step waiting longer than the city's limit."""
 
     kind: Literal["match_stalled"]
@@ -224,3 +224,18 @@ class Reminder(BaseModel):
     step: Step
     since: date = Field(description="The day the step began")
     waiting_days: int
+
+
+class HoldEndingReminder(BaseModel):
+    """A hold ending within seven days: the household is back on the waiting list then (check that it can be)."""
+
+    kind: Literal["hold_ending"]
+    household_id: str
+    case_id: str
+    case_partner: str = Field(description="The case's partner, who is reminded")
+    reason: str = Field(description="The hold's reason (vocabulary `hold_reason`)")
+    until: date = Field(description="The hold's end")
+    waiting_days: Literal[0] = Field(description="Nothing waits yet: listed after the stalled steps")
+
+
+Reminder = Annotated[StalledStepReminder | HoldEndingReminder, Field(discriminator="kind")]

@@ -5,7 +5,7 @@ and stages the housing events in the outbox, all or nothing. HTTP routes and int
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -28,6 +28,7 @@ from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_ter
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
+HOLD_ENDING_NOTICE = timedelta(days=7)  # a hold ending within a week is a reminder (GET /reminders)
 Json = dict[str, Any]
 
 
@@ -635,7 +636,8 @@ class Housing:
 
     async def reminders(self, ctx: Context) -> list[Json]:
         """The reminders still open for the caller: the city's staff see the city's, a partner (the case's operator)
-        those of its own cases. Built from housing's own state of the match_stalled it emitted."""
+        those of its own cases. Built from housing's own state: the match_stalled it emitted, and the holds ending
+        within HOLD_ENDING_NOTICE (the household is back on the waiting list then: someone should check it can be)."""
         assert ctx.actor is not None
         city = ctx.city()
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else None
@@ -652,6 +654,17 @@ class Housing:
                 "waiting_days": (ctx.today - r["step_since"]).days,
             }
             for r in await repo.open_reminders(self.conn, city, partner)
+        ] + [
+            {
+                "kind": "hold_ending",
+                "household_id": h["household_id"],
+                "case_id": h["case_id"],
+                "case_partner": h["case_partner"],
+                "reason": h["reason"],
+                "until": h["until"].isoformat(),
+                "waiting_days": 0,  # nothing waits yet: after the stalled steps
+            }
+            for h in await repo.holds_ending(self.conn, city, partner, ctx.today, ctx.today + HOLD_ENDING_NOTICE)
         ]
 
 
