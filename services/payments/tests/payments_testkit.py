@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -11,13 +13,16 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
+from lgnet_payments.service_layer import consumers as handlers
 from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
+from lgnet_shared.testing.inprocess import InProcessService
 from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
@@ -146,3 +151,54 @@ async def provision(pool: Any) -> dict[str, str]:
             await auth.add_actor(conn, actor_id, role, city, actor_id)
             tokens[actor_id] = await auth.issue_token(conn, actor_id)
     return tokens
+
+
+# ------------------------------------------------------------------ the in-process app (real PostgreSQL, no Kafka)
+
+HANDLERS = {
+    iev.CaseOpened.type: handlers.case_opened,
+    iev.HouseholdFormed.type: handlers.household_formed,
+    hev.LeaseSigned.type: handlers.lease_signed,
+}
+
+
+async def open_case(service: InProcessService, case_id: str, household_id: str, partner: str = "coop-aurora") -> None:
+    """A Torino household of one person and its case assigned to `partner`, as payments learns them from intake."""
+    formed = iev.HouseholdFormed(household_id=household_id, city="torino", reference_person_id="p", member_ids=["p"])
+    await service.deliver(HANDLERS, formed, "torino")
+    await service.deliver(
+        HANDLERS, case_opened(case_id, household_id).model_copy(update={"partner": partner}), "torino"
+    )
+
+
+async def add_staff(service: InProcessService, actor: str, city: str = "torino") -> None:
+    """Another staff member of the city (a second approver), with a token."""
+    async with service.pool.acquire() as conn:
+        await auth.add_actor(conn, actor, Role.STAFF, city, actor)
+        service.tokens[actor] = await auth.issue_token(conn, actor)
+
+
+async def call(service: InProcessService, actor: str, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+    async with service.client(actor) as c:
+        return await c.request(method, path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}, **kw)
+
+
+async def call_ok(service: InProcessService, actor: str, method: str, path: str, body: Any = None) -> Any:
+    r = await call(service, actor, method, path, body)
+    assert r.status_code < 300, (method, path, actor, r.status_code, r.text)
+    return r.json()
+
+
+def refused(r: Any, status: int, field: str) -> str:
+    """The problem+json refusal's reason, once its status and field are the ones expected."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert r.json()["field"] == field, r.json()
+    return str(r.json()["reason"])
+
+
+async def outbox(service: InProcessService, type_: str | None = None) -> list[dict[str, Any]]:
+    """The facts staged for Kafka (of one type when given), oldest first."""
+    async with service.pool.acquire() as conn:
+        facts = [json.loads(r["value"]) for r in await conn.fetch("select value from outbox order by 1")]
+    return [f for f in facts if type_ is None or f["type"] == type_]

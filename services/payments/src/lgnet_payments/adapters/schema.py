@@ -399,4 +399,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         create unique index voucher_redemptions_provider_ref on voucher_redemptions (provider_id, provider_ref);
         """,
     ),
+    (
+        "payments-9",
+        """
+        -- Likely duplicates (the same person registered twice, two households): requests of one kind and period to
+        -- the same payee. The payee's IBAN is sealed per household, so requests carry a keyed blind index of it
+        -- (HMAC-SHA256 of the IBAN in electronic form under a secret derived from the master key), never the IBAN.
+        -- Requests stored before keep none until their bank data is set again (docs/payments.md, "Duplicates").
+        alter table contribution_requests add column iban_index text check (iban_index ~ '^[0-9a-f]{64}$');
+        create index contribution_requests_iban_index on contribution_requests (city, kind, iban_index)
+            where iban_index is not null;
+        -- Who approved a possible duplicate anyway, why (a code) and which requests it looked like: kept for audit.
+        create table duplicate_confirmations (
+            confirmation_id bigserial primary key,
+            request_id text not null references contribution_requests,
+            confirmed_by text not null,
+            reason text not null,
+            duplicate_of text[] not null check (cardinality(duplicate_of) > 0),
+            on_date date not null
+        );
+        create index duplicate_confirmations_request on duplicate_confirmations (request_id);
+        """,
+    ),
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
@@ -129,6 +130,54 @@ def approve(req: ContributionRequest, approver: str, threshold_cents: int) -> Ap
     if approver == req.first_approver:
         raise Forbidden("second_approver", f"above {threshold_cents} cents a second, different approver is needed")
     return Approval(final=True, approved_by=req.first_approver, second_approver=approver)
+
+
+# The kinds a signed lease creates (policy.requests_for_lease): paid once per lease. One asked by hand without naming
+# its lease is the household's current lease's: it and the automatic one are one contribution, whichever comes first
+# (docs/payments.md, "One per lease").
+LEASE_KINDS = frozenset({"lease_activation", "deposit"})
+
+
+def check_one_per_lease(kind: str, other: dict[str, Any] | None) -> None:
+    """A `kind` request asked without a lease, while `other` (the household's live request of that kind, None if
+    there is none) already covers its lease: 409 naming `lease_id`."""
+    if other is None:
+        return
+    lease = f"lease {other['lease_id']}" if other["lease_id"] else "no lease named (asked by hand)"
+    raise Conflict(
+        "lease_id",
+        f"the household's {kind} request {other['request_id']} (case {other['case_id']}, {lease}, {other['status']})"
+        f" already pays it: a {kind} is paid once per lease; for another lease, name its lease_id",
+    )
+
+
+# Likely duplicates (the same person registered twice): another live request (requested, approved, batched, paid) of
+# the city, of the same kind, to the same payee IBAN, paying a day of the same period; for the one-off kinds (lease
+# activation, deposit), requested within this many days of each other.
+LIVE = (RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.BATCHED, RequestStatus.PAID)
+ONE_OFF_WINDOW_DAYS = 180
+
+
+def check_duplicates(duplicates: list[dict[str, Any]], reason: str | None) -> bool:
+    """An approval of a possible duplicate needs the approver's reason (a code) saying why it is not a double
+    payment: without one, 409 naming `duplicate_reason` and the other requests. True when a confirmation is to be
+    recorded (there are possible duplicates and a reason)."""
+    if not duplicates:
+        return False
+    if reason is None:
+        others = "; ".join(
+            f"request {d['request_id']} (case {d['case_id']}, {d['status']}"
+            + (f", {d['period_from']} to {d['period_to']}" if d["period_from"] else "")
+            + ")"
+            for d in duplicates
+        )
+        raise Conflict(
+            "duplicate_reason",
+            f"possible duplicate: the same payee IBAN already has a {duplicates[0]['kind']} for this period"
+            f" in {others}; approve with duplicate_reason (a code) to confirm it is not paid twice,"
+            " or reject one of them",
+        )
+    return True
 
 
 def reject(req: ContributionRequest) -> None:

@@ -212,12 +212,14 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post(
         "/contribution-requests/{request_id}/approval",
-        summary="Staff: approve (second approver above threshold)",
+        summary="Staff: approve (second approver above threshold); a possible duplicate only with duplicate_reason",
         responses=REQUEST,
     )
-    async def approve(request_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+    async def approve(request_id: str, actor: Who, body: cmd.Approve | None = None, key: IdempotencyKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/approval"
-        return await change(actor, key, route, {}, lambda u, c: contributions.approve(u, c, request_id), one_shot=True)
+        payload = body.model_dump(mode="json", exclude_none=True) if body else {}
+        run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
+        return await change(actor, key, route, payload, run, one_shot=True)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
     async def reject(request_id: str, body: cmd.Reject, actor: Who, key: IdempotencyKey = None) -> Any:

@@ -16,6 +16,7 @@ from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events import Event
 
 SOURCE = "/lgnet/payments"
+IBAN_INDEX = "payments-iban-index"  # the purpose its secret is derived for (docs/payments.md, "Duplicates")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ class UnitOfWork:
             tp = tracing.current_traceparent()
             envs = [to_envelope(e, source=SOURCE, city=city, partner=ctx.actor.partner, traceparent=tp) for e in events]
         await outbox.append(self.conn, envs)
+
+    def iban_index(self, iban: str) -> str:
+        """The keyed blind index of an IBAN in electronic form: compares payees without keeping the IBAN."""
+        return self.key_store().blind_index(IBAN_INDEX, iban)
 
     def key_store(self) -> pii.KeyStore:
         if self.keys is None:
