@@ -149,6 +149,11 @@ async def _reject(w: World) -> Attempt:
     return Attempt("POST", f"/contribution-requests/{r['request_id']}/rejection", json={"reason": "not_eligible"})
 
 
+async def _withdraw(w: World) -> Attempt:
+    r = await request(w, approved=True)
+    return Attempt("POST", f"/contribution-requests/{r['request_id']}/withdrawal", json={"reason": "household_moved"})
+
+
 async def _create_batch(w: World) -> Attempt:
     await request(w, approved=True)
     return Attempt("POST", "/batches", json={})
@@ -288,6 +293,7 @@ RULES: dict[str, Rule] = {
     "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary),
     "POST /contribution-requests/{request_id}/approval": Rule(STAFF, _approve),
     "POST /contribution-requests/{request_id}/rejection": Rule(STAFF, _reject),
+    "POST /contribution-requests/{request_id}/withdrawal": Rule(STAFF, _withdraw),
     "POST /batches": Rule(STAFF, _create_batch, expect=NOTHING_WAITS),
     "GET /batches/{batch_id}": Rule(STAFF, _read_batch),
     "GET /batches/{batch_id}/pain.001": Rule(STAFF, _pain001),

@@ -185,6 +185,18 @@ def reject(req: ContributionRequest) -> None:
         raise Conflict("status", f"request is {req.status.value}, only a requested one can be rejected")
 
 
+def withdraw(req: ContributionRequest) -> None:
+    """Staff withdraw an approved request not yet in a batch (the payee moved, the lease fell through): it will not be
+    paid and its commitment returns to the line. A batched one is with the bank: only its result changes it."""
+    if req.status is RequestStatus.APPROVED:
+        return
+    why = {
+        RequestStatus.REQUESTED: "not approved: reject it instead (POST …/rejection)",
+        RequestStatus.BATCHED: "batched: its payment file is with the bank, only the bank's result changes it",
+    }.get(req.status, f"{req.status.value}: it can no longer be withdrawn")
+    raise Conflict("status", f"request {req.request_id} is {why}")
+
+
 def check_budget(available_cents: int, amount_cents: int, field: str = "amount_cents") -> None:
     if amount_cents > available_cents:
         raise Conflict(field, f"over budget: {amount_cents} cents asked, {available_cents} available on the line")

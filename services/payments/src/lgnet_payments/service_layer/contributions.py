@@ -334,17 +334,35 @@ async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) 
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "reject contributions")
     requests.reject(req)
+    return await _end(uow, ctx, req, c.reason)
+
+
+async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) -> dict[str, Any]:
+    """An approved request not yet batched, withdrawn by staff with a reason: rejected after its approval, its
+    commitment released (the log says `contribution_rejected`, as for a request whose new bank data was not
+    approved: reports then count it neither committed nor paid)."""
+    req = await repo.request(uow.conn, request_id, lock=True)  # a batch locks the row too: one of the two wins
+    if req is None:
+        raise NotFound("request_id", f"no contribution request {request_id}")
+    ctx.staff(req.city, "withdraw approved contributions")
+    requests.withdraw(req)
+    return await _end(uow, ctx, req, c.reason)
+
+
+async def _end(uow: UnitOfWork, ctx: Context, req: requests.ContributionRequest, reason: str) -> dict[str, Any]:
+    """Rejected: never paid; a commitment made by an approval returns to the budget line."""
+    request_id = req.request_id
     if await repo.committed(uow.conn, request_id):  # approved once, then its new bank data was not: released
         party = ledger.Party(req.budget_line_id, req.case_id, req.household_id)
         tx = ledger.commitment_released(request_id, ctx.today, req.city, req.amount_cents, party)
         await ledger_store.append(uow.conn, tx)
     await repo.update_request(
-        uow.conn, request_id, status=RequestStatus.REJECTED.value, rejected_by=ctx.actor.id, reason=c.reason
+        uow.conn, request_id, status=RequestStatus.REJECTED.value, rejected_by=ctx.actor.id, reason=reason
     )
     await uow.emit(
         ctx,
         req.city,
-        ev.ContributionRejected(request_id=request_id, rejected_by=ctx.actor.id, reason=c.reason, on=ctx.today),
+        ev.ContributionRejected(request_id=request_id, rejected_by=ctx.actor.id, reason=reason, on=ctx.today),
     )
     return await view(uow, request_id)
 
