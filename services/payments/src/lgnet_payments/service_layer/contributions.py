@@ -35,7 +35,7 @@ BUDGET_LINE_OF: dict[ContributionKind, str] = {
 
 async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, Any]:
     case = await repo.case(uow.conn, case_id)
-    if case is None:
+    if case is None or ctx.elsewhere(case["city"]):
         raise NotFound("case_id", f"unknown case {case_id}")
     ctx.on_case(case, "case_id")
     if case["closed_on"] is not None:
@@ -245,7 +245,7 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     """Set or change who is paid. The same data again changes nothing; other data is a new version that needs a
     new approval by someone else (an approved request returns to requested); a batched or paid request: 409."""
     req = await repo.request(uow.conn, request_id, lock=True)
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id")  # the case's partner or the city's staff
     data = bank_data(b, "")
@@ -275,7 +275,7 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
 
 async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve | None = None) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id, lock=True)  # concurrent approvals of one request serialise
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "approve contributions")
     policy = await repo.policy(uow.conn, req.city)
@@ -330,7 +330,7 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve
 
 async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id, lock=True)
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "reject contributions")
     requests.reject(req)
@@ -342,7 +342,7 @@ async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject
     commitment released (the log says `contribution_rejected`, as for a request whose new bank data was not
     approved: reports then count it neither committed nor paid)."""
     req = await repo.request(uow.conn, request_id, lock=True)  # a batch locks the row too: one of the two wins
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "withdraw approved contributions")
     requests.withdraw(req)
@@ -423,7 +423,7 @@ async def shown(uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None
 
 async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id)
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id", read=True)
     return await view(uow, request_id, ctx.partner)

@@ -98,7 +98,7 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
 
 async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
     batch = await repo.batch(uow.conn, batch_id)
-    if batch is None:
+    if batch is None or ctx.elsewhere(batch["city"]):
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "read disbursement batches")  # every case's payments of the city: staff only
     rows = await uow.conn.fetch(
@@ -119,7 +119,7 @@ async def batch_file(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
     """The batch's stored file. A batch made before files were stored (payments-4) gets its file now, once:
     the batch row is locked so two first downloads cannot write two."""
     batch = await uow.conn.fetchrow("select * from batches where batch_id = $1 for update", batch_id)
-    if batch is None:
+    if batch is None or ctx.elsewhere(batch["city"]):
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "export payment files")
     file = await file_store.of_batch(uow.conn, batch_id)
@@ -171,6 +171,8 @@ async def reconcile(uow: UnitOfWork, ctx: Context, results: list[BankResult]) ->
 
 async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> str:
     p = await repo.payment_for_update(uow.conn, r.end_to_end_id)
+    if p is not None and ctx.elsewhere(p["city"]):
+        raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
     if p is None:  # a voucher provider's reimbursement, reconciled the same way
         settled = await reimbursements.settle(uow, ctx, r, where)
         if settled is None:

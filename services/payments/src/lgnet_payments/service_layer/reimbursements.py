@@ -149,8 +149,8 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
     """The bank's result for a reimbursement (None: no reimbursement has this EndToEndId). The same result again
     changes nothing; a different result for a settled one is a conflict."""
     row = await uow.conn.fetchrow("select * from reimbursements where end_to_end_id = $1 for update", r.end_to_end_id)
-    if row is None:
-        return None
+    if row is None or ctx.elsewhere(row["city"]):
+        return None  # another city's: as unknown as one that does not exist
     ctx.write(row["city"], f"{where}.end_to_end_id")
     if r.amount_cents is not None and r.amount_cents != row["amount_cents"]:
         raise ContractError(
@@ -226,7 +226,7 @@ async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]
         " from reimbursements where run_id = $1 order by batch_id",
         run_id,
     )
-    if not rows:
+    if not rows or ctx.elsewhere(rows[0]["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
     ctx.staff(rows[0]["city"], "read reimbursement runs")
     file = payment_files.summary(await file_store.of_batch(uow.conn, run_id))
@@ -236,7 +236,7 @@ async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]
 async def run_file(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]:
     """The run's stored pain.001 file (staff of its city)."""
     file = await file_store.of_batch(uow.conn, run_id)
-    if file is None or file["purpose"] != "reimbursements":
+    if file is None or file["purpose"] != "reimbursements" or ctx.elsewhere(file["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
     ctx.staff(file["city"], "export payment files")
     return file
