@@ -137,6 +137,36 @@ def camt054(rows: list[tuple[str, int, str | None]]) -> bytes:
     ).encode()
 
 
+def camt053(entries: list[tuple[str, int, str, bool, str | None]], booked: date | None = None) -> bytes:
+    """A bank statement (camt.053.001.08) of the city's account as a bank writes it, one entry per (end_to_end_id,
+    amount_cents, CdtDbtInd, RvslInd, return reason or None): balances, references, bank transaction codes."""
+    day = (booked or clock.today()).isoformat()
+    ntry = []
+    for n, (e2e, cents, direction, reversal, reason) in enumerate(entries):
+        amount = f"{cents // 100}.{cents % 100:02d}"
+        rvsl = "<RvslInd>true</RvslInd>" if reversal else ""
+        family = "RRTN" if direction == "CRDT" else "ESCT"
+        ret = f"<RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf>" if reason else ""
+        ntry.append(
+            f'<Ntry><NtryRef>{n + 1}</NtryRef><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>{rvsl}'
+            f"<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
+            f"<AcctSvcrRef>BANCA-{day}-{n + 1:04d}</AcctSvcrRef>"
+            f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>{family}</SubFmlyCd></Fmly></Domn></BkTxCd>"
+            f"<NtryDtls><TxDtls><Refs><AcctSvcrRef>BANCA-{n + 1:04d}</AcctSvcrRef><EndToEndId>{e2e}</EndToEndId></Refs>"
+            f'<Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>{ret}</TxDtls></NtryDtls></Ntry>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>'
+        f"<GrpHdr><MsgId>STMT-{day}</MsgId><CreDtTm>{day}T18:00:00+01:00</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>STMT-{day}-1</Id><ElctrncSeqNb>1</ElctrncSeqNb><CreDtTm>{day}T18:00:00+01:00</CreDtTm>"
+        f"<Acct><Id><IBAN>{CITY_IBAN}</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+        '<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100000.00</Amt>'
+        f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>"
+        f"{''.join(ntry)}</Stmt></BkToCstmrStmt></Document>"
+    ).encode()
+
+
 def problem(resp: Any) -> tuple[int, str, str]:
     body = resp.json()
     assert resp.headers["content-type"].startswith("application/problem+json"), body

@@ -9,6 +9,8 @@ per budget line, case or household at any date are sums over postings up to that
     batch (disbursement)      committed            → in_transit            (sent to the bank)
     paid                      in_transit           → disbursed             (the bank confirmed)
     failed (reversal)         in_transit           → committed             (back to the approved request)
+    returned after paid       disbursed            → committed             (a SEPA return)
+    return reversed           committed            → disbursed             (the bank undid the return: paid)
     voucher issued            budget_available     → voucher_outstanding
     voucher redeemed          voucher_outstanding  → provider_payable
     voucher expired           voucher_outstanding  → budget_available      (the rest returns to the line)
@@ -114,6 +116,12 @@ def reversal(payment_id: str, on: date, city: str, amount: int, party: Party) ->
 def payment_returned(payment_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
     """A transfer booked paid that the bank returned (a SEPA return): the money is the request's again, committed."""
     return move("payment_returned", payment_id, on, city, amount, Account.DISBURSED, Account.COMMITTED, party)
+
+
+def return_reversed(payment_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """The bank reversed the credit that brought a transfer back (camt RvslInd on a debit): the transfer stands, the
+    money is disbursed again out of the request's commitment."""
+    return move("return_reversed", payment_id, on, city, amount, Account.COMMITTED, Account.DISBURSED, party)
 
 
 def voucher_issued(voucher_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
