@@ -71,6 +71,10 @@ async def test_the_same_month_to_the_same_iban_is_a_possible_duplicate_that_need
     # A reason that is no code is refused too.
     bad = await call(payments, MALLORY, "POST", f"/contribution-requests/{second}/approval", {"duplicate_reason": "Sì"})
     assert bad.status_code == 422 and bad.json()["field"] == "duplicate_reason", bad.text
+    unknown = await call(
+        payments, MALLORY, "POST", f"/contribution-requests/{second}/approval", {"duplicate_reason": "trust_me"}
+    )
+    assert "different_flats" in refused(unknown, 422, "duplicate_reason")  # the valid codes named
 
     # Confirmed with a reason: approved, the confirmation recorded and in the event log.
     done = await call_ok(

@@ -121,7 +121,7 @@ class ContributionDuplicateConfirmed(Event):
     request_id: Id
     duplicate_of: list[Id] = Field(min_length=1, description="The requests it looked like a duplicate of")
     confirmed_by: Id
-    reason: Code = Field(description="Why it is not paid twice, e.g. different_flats, shared_payee, verified")
+    reason: Code = Field(description="Why it is not paid twice: a duplicate_confirmation_reason code (vocabulary)")
     on: date
 
 

@@ -17,6 +17,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from lgnet_shared import vocabulary
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 
@@ -156,12 +157,17 @@ def check_one_per_lease(kind: str, other: dict[str, Any] | None) -> None:
 # activation, deposit), requested within this many days of each other.
 LIVE = (RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.BATCHED, RequestStatus.PAID)
 ONE_OFF_WINDOW_DAYS = 180
+DUPLICATE_REASONS = "duplicate_confirmation_reason"  # the code list of the approver's reason (lgnet_shared.vocabulary)
 
 
 def check_duplicates(duplicates: list[dict[str, Any]], reason: str | None) -> bool:
     """An approval of a possible duplicate needs the approver's reason (a code) saying why it is not a double
     payment: without one, 409 naming `duplicate_reason` and the other requests. True when a confirmation is to be
-    recorded (there are possible duplicates and a reason)."""
+    recorded (there are possible duplicates and a reason). The reason is one of the shared vocabulary's
+    `duplicate_confirmation_reason` codes (422 naming the valid ones otherwise)."""
+    if reason is not None and reason not in vocabulary.codes(DUPLICATE_REASONS):
+        valid = ", ".join(sorted(vocabulary.codes(DUPLICATE_REASONS)))
+        raise ContractError("duplicate_reason", f"{reason!r} is not a {DUPLICATE_REASONS} code: one of {valid}")
     if not duplicates:
         return False
     if reason is None:
