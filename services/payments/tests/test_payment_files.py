@@ -402,3 +402,24 @@ async def test_a_reversed_return_of_a_request_paid_again_is_refused_naming_the_e
     assert "paid again" in refused(r, 409, "entries[0].status")
     async with payments.pool.acquire() as conn:
         await check(conn)
+
+
+async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -> None:  # type: ignore[no-untyped-def]
+    """A pain.001 holds the payees' names and IBANs in clear: each download is recorded (who, when), append-only, and
+    the batch's view lists them for the city's staff and the data-protection officer's requests."""
+    batch = await approved_batch(payments, (10_000,))
+    await download(payments, batch["batch_id"])
+    await download(payments, batch["batch_id"])
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    downloads = view["file"]["downloads"]
+    assert [d["downloaded_by"] for d in downloads] == [STAFF, STAFF], downloads
+    assert all(d["downloaded_at"] for d in downloads)
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("delete from payment_file_downloads")
+    # another city's staff is refused (404) and nothing is logged for it
+    async with payments.client("staff-trieste") as c:
+        assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code in (403, 404)
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from payment_file_downloads") == 2

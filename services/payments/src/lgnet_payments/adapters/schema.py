@@ -421,4 +421,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index duplicate_confirmations_request on duplicate_confirmations (request_id);
         """,
     ),
+    (
+        "payments-10",
+        """
+        -- A pain.001 carries payees' names and IBANs in clear: each download is recorded (who, when), for the city's
+        -- staff and its data-protection officer. Append-only; kept as long as the file (ten years).
+        create table payment_file_downloads (
+            download_id bigserial primary key,
+            message_id text not null references payment_files,
+            city text not null,
+            downloaded_by text not null,
+            downloaded_at timestamptz not null default now()
+        );
+        create index payment_file_downloads_file on payment_file_downloads (message_id);
+        -- Once its file's retention is over (an operator deletes expired records), its downloads may go with it.
+        create function access_log_append_only() returns trigger language plpgsql as $$
+        begin
+            if tg_op = 'DELETE' and (select retained_until from payment_files where message_id = old.message_id)
+                    < current_date then
+                return old;
+            end if;
+            raise exception 'the download log is append-only: % on % refused', tg_op, tg_table_name;
+        end $$;
+        create trigger payment_file_downloads_append_only before update or delete on payment_file_downloads
+            for each row execute function access_log_append_only();
+        """,
+    ),
 ]

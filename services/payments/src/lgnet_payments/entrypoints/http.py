@@ -268,7 +268,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def pain001(batch_id: str, actor: Who) -> Response:
         async with unit(actor) as (uow, ctx):
             file = await disbursement.batch_file(uow, ctx, batch_id)
-            xml = payment_files.content(file)
+            xml = await payment_files.served(uow, ctx, file)  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{batch_id}.xml")
 
     @api.post(
@@ -403,7 +403,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def run_pain001(run_id: str, actor: Who) -> Response:
         async with unit(actor) as (uow, ctx):
             file = await reimbursements.run_file(uow, ctx, run_id)
-            xml = payment_files.content(file)
+            xml = await payment_files.served(uow, ctx, file)  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{run_id}.xml")
 
     @api.post(

@@ -127,10 +127,16 @@ class PaymentFile(BaseModel):
     pain_version: PainVersion
 
 
+class FileDownload(BaseModel):
+    downloaded_by: str
+    downloaded_at: datetime
+
+
 class StoredPaymentFile(PaymentFile):
     created_at: datetime
     retained_until: date = Field(description="Kept ten years (art. 2220 c.c.); shredded only after")
     shredded_on: date | None
+    downloads: list[FileDownload] = Field(description="Who downloaded the file (names and IBANs in clear), and when")
 
 
 class Batch(BaseModel):

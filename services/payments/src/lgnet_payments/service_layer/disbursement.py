@@ -111,13 +111,13 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
         " order by payment_id",
         batch_id,
     )
-    file = payment_files.summary(await file_store.of_batch(uow.conn, batch_id))
+    file = await payment_files.summary(uow, await file_store.of_batch(uow.conn, batch_id))
     return {**batch, "file": file, "payments": [dict(r) for r in rows]}
 
 
 async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
     """The batch's stored pain.001 file, byte-identical at every download (its SHA-256 is in payment_files)."""
-    return payment_files.content(await batch_file(uow, ctx, batch_id))
+    return await payment_files.served(uow, ctx, await batch_file(uow, ctx, batch_id))
 
 
 async def batch_file(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:

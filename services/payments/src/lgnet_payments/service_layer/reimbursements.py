@@ -229,7 +229,7 @@ async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]
     if not rows or ctx.elsewhere(rows[0]["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
     ctx.staff(rows[0]["city"], "read reimbursement runs")
-    file = payment_files.summary(await file_store.of_batch(uow.conn, run_id))
+    file = await payment_files.summary(uow, await file_store.of_batch(uow.conn, run_id))
     return {"run_id": run_id, "file": file, "reimbursements": [dict(r) for r in rows]}
 
 
