@@ -142,3 +142,25 @@ async def test_the_iban_is_compared_by_a_keyed_index_never_kept_in_clear(payment
     )
     shown = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{second}")
     assert shown["possible_duplicates"] == []
+
+
+async def test_a_partner_sees_only_its_own_cases_among_the_possible_duplicates(payments: InProcessService) -> None:
+    """The approver (staff) sees every possible duplicate of the city; a partner reading its request sees those among
+    its own cases only: another cooperative's case, request and period are not its to know."""
+    await open_case(payments, "c-borgo", "h-borgo", partner="coop-borgo")
+    month = a_month()
+    mine = await ask(payments, "c1", LANDLORD_IBAN, month)
+    body = {
+        "case_id": "c-borgo",
+        "kind": "rent",
+        "amount_cents": 50_000,
+        "beneficiary": {"name": "L", "iban": LANDLORD_IBAN},
+    }
+    theirs = (await call_ok(payments, "coop-borgo", "POST", "/contribution-requests", body | month))["request_id"]
+    assert [
+        d["request_id"]
+        for d in (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{mine}"))["possible_duplicates"]
+    ] == [theirs]
+    assert (await call_ok(payments, COOP, "GET", f"/contribution-requests/{mine}"))["possible_duplicates"] == []
+    listed = await call_ok(payments, "coop-borgo", "GET", "/contribution-requests")
+    assert [(r["request_id"], r["possible_duplicates"]) for r in listed] == [(theirs, [])]
