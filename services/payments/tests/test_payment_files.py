@@ -423,3 +423,39 @@ async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -
         assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code in (403, 404)
     async with payments.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
+
+
+async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
+    """The same reversal for a voucher provider's reimbursement: the bank undoing its return (a debit with RvslInd)
+    books the reimbursement paid again and its redemptions reimbursed; if a later run paid them meanwhile, 409."""
+    from datetime import timedelta
+
+    from lgnet_shared import clock
+
+    await call_ok(
+        payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 10_000}
+    )
+    provider = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    await call_ok(payments, STAFF, "POST", "/providers", provider)
+    await call_ok(payments, "mallory", "POST", "/providers/gtt/bank-data/approval")
+    until = str(clock.today() + timedelta(days=30))
+    voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 3_000, "valid_until": until}
+    voucher_id = (await call_ok(payments, STAFF, "POST", "/vouchers", voucher))["voucher_id"]
+    redemption = {"redemption_id": "r-1", "provider_id": "gtt", "amount_cents": 1_000}
+    await call_ok(payments, STAFF, "POST", f"/vouchers/{voucher_id}/redemptions", redemption)
+    run = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
+    e2e = transfer["end_to_end_id"]
+
+    assert (await post_camt(payments, camt053([(e2e, 1_000, "CRDT", True, None)]))).json()["failed"] == 1  # type: ignore[attr-defined]
+    r = await post_camt(payments, camt053([(e2e, 1_000, "DBIT", True, None)]))
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
+    assert transfer["status"] == "paid"
+    assert len(await outbox(payments, "lgnet.payments.provider_reimbursed")) == 1  # once: the log never said otherwise
+    async with payments.pool.acquire() as conn:
+        await check(conn)
+        assert await conn.fetchval("select reimbursement_id from voucher_redemptions") is not None
+        # the provider is owed nothing now: a new run has nothing to pay
+    again = await call(payments, STAFF, "POST", "/provider-reimbursements")
+    assert again.status_code == 201 and again.json()["reimbursements"] == [], again.text

@@ -18,6 +18,7 @@ per budget line, case or household at any date are sums over postings up to that
     reimbursement sent        provider_payable     → in_transit            (in a payment file, per redemption)
     reimbursement confirmed   in_transit           → disbursed             (the bank paid the provider)
     reimbursement returned    in_transit           → provider_payable      (the bank failed: the next run pays it)
+    … its return reversed     provider_payable     → disbursed             (the bank undid the return: paid)
 """
 
 from __future__ import annotations
@@ -169,6 +170,13 @@ def reimbursement_returned_after_paid(ref: str, on: date, city: str, amount: int
     """A reimbursement booked paid that the bank returned: owed to the provider again, for the next run."""
     return move(
         "reimbursement_returned_after_paid", ref, on, city, amount, Account.DISBURSED, Account.PROVIDER_PAYABLE, party
+    )
+
+
+def reimbursement_return_reversed(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """The bank undid the return of a provider's reimbursement (camt RvslInd on a debit): the provider was paid."""
+    return move(
+        "reimbursement_return_reversed", ref, on, city, amount, Account.PROVIDER_PAYABLE, Account.DISBURSED, party
     )
 
 

@@ -44,6 +44,17 @@ def check_return_reversible(
         )
 
 
+def check_reimbursement_return_reversible(reimbursement_id: str, paid_again: str | None, field: str) -> None:
+    """The same for a provider's reimbursement: not when a later reimbursement took its redemptions (`paid_again`)."""
+    if paid_again is not None:
+        raise Conflict(
+            field,
+            f"the bank reversed the return of reimbursement {reimbursement_id}, but its redemptions were reimbursed"
+            f" again by {paid_again}: the provider would have it twice; recover one of them with the bank before this"
+            " entry",
+        )
+
+
 # Euros with a dot (the CSV's documented form; an XSD decimal of a camt file reads the same): digits, and the decimals
 # after a dot. Decimal alone would also read NaN, Infinity, 1e2 or 1_000.
 _EUROS = re.compile(r"\+?[0-9]+(\.[0-9]+)?")
