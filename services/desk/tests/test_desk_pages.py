@@ -2340,3 +2340,41 @@ async def test_a_choice_that_decides_something_is_not_made_for_the_operator(desk
             "end_time": "23:00", "places": "Stazione"}  # fmt: skip
     await desk.client.post("/outreach/outings", data=form)
     assert posted and "unit_id" not in posted[0], posted
+
+
+async def test_a_possible_duplicate_is_shown_and_approved_only_with_a_reason(desk: Desk) -> None:
+    """The same person registered twice: payments answers a request with `possible_duplicates` (the same IBAN, kind and
+    period in another request) and refuses its approval without a `duplicate_reason`. The row says so in Italian, the
+    approval asks why it is not paid twice (the shared code list), and sends the reason chosen; none chosen: said at
+    the row, nothing sent."""
+    answers = two_rents()
+    [december, june] = answers[("payments", "GET", "/contribution-requests")]
+    other = {"request_id": "r-twin", "case_id": "c-twin", "kind": "rent", "status": "approved", "amount_cents": 45000,
+             "period_from": "2026-12-01", "period_to": "2026-12-31"}  # fmt: skip
+    answers[("payments", "GET", "/contribution-requests")] = [december | {"possible_duplicates": [other]}, june]
+    answers[("payments", "POST", "/contribution-requests/r-dec/approval")] = {"status": "approved"}
+    desk.services.answers |= answers
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row, plain = approvals_row(page, "r-dec"), approvals_row(page, "r-jun")
+    assert "Possibile doppio pagamento" in text_of(row) and "r-twin" in row and "approvato" in text_of(row), row
+    assert 'name="duplicate_reason"' in row and "Stesso proprietario, alloggi diversi" in row, row
+    assert 'name="duplicate_reason"' not in plain and "Possibile doppio" not in text_of(plain)
+
+    r = await desk.client.post("/approvals/r-dec", data={"csrf": "csrf-giulia", "duplicate_reason": ""})
+    assert r.status_code == 422 and "scelga il motivo" in text_of(r.text), r.text
+    assert ("payments", "POST", "/contribution-requests/r-dec/approval") not in desk.services.calls
+    r = await desk.client.post("/approvals/r-dec", data={"csrf": "csrf-giulia", "duplicate_reason": "different_flats"})
+    assert r.status_code == 303, r.text
+    [sent] = [q for q in desk.services.requests if q.url.path == "/contribution-requests/r-dec/approval"]
+    assert json.loads(sent.content) == {"duplicate_reason": "different_flats"}
+    # payments' refusal (another desk, an old page) is said in Italian
+    from lgnet_desk.domain import refusals
+
+    said = refusals.say(
+        "possible duplicate: the same payee IBAN already has a rent for this period in request r-twin (case c-twin,"
+        " approved, 2026-12-01 to 2026-12-31); approve with duplicate_reason (a code) to confirm it is not paid twice,"
+        " or reject one of them",
+        "it",
+    )
+    assert said.startswith("possibile doppio pagamento"), said

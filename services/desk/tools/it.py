@@ -471,6 +471,10 @@ IT = {
     "Choose the reason": "Scelga il motivo",
     "household %(id)s": "nucleo %(id)s",
     "Contribution approvals": "Approvazione dei contributi",
+    # ---- the approvals: a possible duplicate (the same IBAN, kind and period as another request) and why it is not
+    "Possible duplicate": "Possibile doppio pagamento",
+    "the same IBAN already has this kind of contribution for the same period": "lo stesso IBAN ha già questo tipo di contributo per lo stesso periodo",
+    "Why it is not paid twice": "Perché non si paga due volte",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

@@ -72,8 +72,9 @@ async def check(conn: Any) -> dict[str, int]:
     for r in wrong:
         expected = {"paid": (1, 0), "batched": (0, 1)}.get(r["status"], (0, 0))
         assert (r["paid"], r["sent"]) == expected, dict(r)
-    # Events staged for Kafka (and not yet relayed): at most one contribution_paid per payment ever booked paid —
-    # the one paid now, and each paid and then returned by the bank (its request approved again, paid again).
+    # Events staged for Kafka (and not yet relayed): at most one contribution_paid per booking of a payment as paid —
+    # the one paid now, each paid and then returned by the bank (its request approved again, paid again), and each
+    # return the bank reversed (the same payment paid after all: `return_reversed`).
     paid_events: dict[str, int] = {}
     for row in await conn.fetch("select value from outbox"):
         env = json.loads(row["value"])
@@ -82,8 +83,8 @@ async def check(conn: Any) -> dict[str, int]:
     booked_paid = {
         r["request_id"]: r["n"]
         for r in await conn.fetch(
-            "select request_id, count(*) as n from payments p where status = 'paid' or exists (select 1"
-            " from ledger_transactions t where t.kind = 'payment_returned' and t.ref = p.payment_id) group by 1"
+            "select p.request_id, count(*) as n from payments p join ledger_transactions t on t.ref = p.payment_id"
+            " and t.kind in ('payment_confirmed', 'return_reversed') group by 1"
         )
     }
     over = {r: n for r, n in paid_events.items() if n > booked_paid.get(r, 0)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -11,13 +13,16 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
+from lgnet_payments.service_layer import consumers as handlers
 from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
+from lgnet_shared.testing.inprocess import InProcessService
 from lgnet_shared.testing.process import ServiceProcess
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import physical
@@ -132,6 +137,36 @@ def camt054(rows: list[tuple[str, int, str | None]]) -> bytes:
     ).encode()
 
 
+def camt053(entries: list[tuple[str, int, str, bool, str | None]], booked: date | None = None) -> bytes:
+    """A bank statement (camt.053.001.08) of the city's account as a bank writes it, one entry per (end_to_end_id,
+    amount_cents, CdtDbtInd, RvslInd, return reason or None): balances, references, bank transaction codes."""
+    day = (booked or clock.today()).isoformat()
+    ntry = []
+    for n, (e2e, cents, direction, reversal, reason) in enumerate(entries):
+        amount = f"{cents // 100}.{cents % 100:02d}"
+        rvsl = "<RvslInd>true</RvslInd>" if reversal else ""
+        family = "RRTN" if direction == "CRDT" else "ESCT"
+        ret = f"<RtrInf><Rsn><Cd>{reason}</Cd></Rsn></RtrInf>" if reason else ""
+        ntry.append(
+            f'<Ntry><NtryRef>{n + 1}</NtryRef><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>{rvsl}'
+            f"<Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
+            f"<AcctSvcrRef>BANCA-{day}-{n + 1:04d}</AcctSvcrRef>"
+            f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>{family}</SubFmlyCd></Fmly></Domn></BkTxCd>"
+            f"<NtryDtls><TxDtls><Refs><AcctSvcrRef>BANCA-{n + 1:04d}</AcctSvcrRef><EndToEndId>{e2e}</EndToEndId></Refs>"
+            f'<Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>{ret}</TxDtls></NtryDtls></Ntry>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>'
+        f"<GrpHdr><MsgId>STMT-{day}</MsgId><CreDtTm>{day}T18:00:00+01:00</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>STMT-{day}-1</Id><ElctrncSeqNb>1</ElctrncSeqNb><CreDtTm>{day}T18:00:00+01:00</CreDtTm>"
+        f"<Acct><Id><IBAN>{CITY_IBAN}</IBAN></Id><Ccy>EUR</Ccy></Acct>"
+        '<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100000.00</Amt>'
+        f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>"
+        f"{''.join(ntry)}</Stmt></BkToCstmrStmt></Document>"
+    ).encode()
+
+
 def problem(resp: Any) -> tuple[int, str, str]:
     body = resp.json()
     assert resp.headers["content-type"].startswith("application/problem+json"), body
@@ -146,3 +181,54 @@ async def provision(pool: Any) -> dict[str, str]:
             await auth.add_actor(conn, actor_id, role, city, actor_id)
             tokens[actor_id] = await auth.issue_token(conn, actor_id)
     return tokens
+
+
+# ------------------------------------------------------------------ the in-process app (real PostgreSQL, no Kafka)
+
+HANDLERS = {
+    iev.CaseOpened.type: handlers.case_opened,
+    iev.HouseholdFormed.type: handlers.household_formed,
+    hev.LeaseSigned.type: handlers.lease_signed,
+}
+
+
+async def open_case(service: InProcessService, case_id: str, household_id: str, partner: str = "coop-aurora") -> None:
+    """A Torino household of one person and its case assigned to `partner`, as payments learns them from intake."""
+    formed = iev.HouseholdFormed(household_id=household_id, city="torino", reference_person_id="p", member_ids=["p"])
+    await service.deliver(HANDLERS, formed, "torino")
+    await service.deliver(
+        HANDLERS, case_opened(case_id, household_id).model_copy(update={"partner": partner}), "torino"
+    )
+
+
+async def add_staff(service: InProcessService, actor: str, city: str = "torino") -> None:
+    """Another staff member of the city (a second approver), with a token."""
+    async with service.pool.acquire() as conn:
+        await auth.add_actor(conn, actor, Role.STAFF, city, actor)
+        service.tokens[actor] = await auth.issue_token(conn, actor)
+
+
+async def call(service: InProcessService, actor: str, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+    async with service.client(actor) as c:
+        return await c.request(method, path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}, **kw)
+
+
+async def call_ok(service: InProcessService, actor: str, method: str, path: str, body: Any = None) -> Any:
+    r = await call(service, actor, method, path, body)
+    assert r.status_code < 300, (method, path, actor, r.status_code, r.text)
+    return r.json()
+
+
+def refused(r: Any, status: int, field: str) -> str:
+    """The problem+json refusal's reason, once its status and field are the ones expected."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.text
+    assert r.json()["field"] == field, r.json()
+    return str(r.json()["reason"])
+
+
+async def outbox(service: InProcessService, type_: str | None = None) -> list[dict[str, Any]]:
+    """The facts staged for Kafka (of one type when given), oldest first."""
+    async with service.pool.acquire() as conn:
+        facts = [json.loads(r["value"]) for r in await conn.fetch("select value from outbox order by 1")]
+    return [f for f in facts if type_ is None or f["type"] == type_]

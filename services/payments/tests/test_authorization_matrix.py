@@ -149,6 +149,11 @@ async def _reject(w: World) -> Attempt:
     return Attempt("POST", f"/contribution-requests/{r['request_id']}/rejection", json={"reason": "not_eligible"})
 
 
+async def _withdraw(w: World) -> Attempt:
+    r = await request(w, approved=True)
+    return Attempt("POST", f"/contribution-requests/{r['request_id']}/withdrawal", json={"reason": "household_moved"})
+
+
 async def _create_batch(w: World) -> Attempt:
     await request(w, approved=True)
     return Attempt("POST", "/batches", json={})
@@ -267,7 +272,10 @@ async def _read_tutoring(w: World) -> Attempt:
 
 OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
 STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
-NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}  # Trieste staff acting in Trieste: nothing to batch
+NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}
+# An object of another city is answered as absent (404, as an id that does not exist): a 403 would tell another city's
+# caller that the id exists. (Partners of the city still get 403: the object is theirs to know of, not to touch.)
+ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}  # Trieste staff acting in Trieste: nothing to batch
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
@@ -279,34 +287,35 @@ RULES: dict[str, Rule] = {
     "POST /budget-lines": Rule(
         STAFF_OWN_CITY, fixed("POST", "/budget-lines", {"line": "deposit", "amount_cents": 1_000})
     ),
-    "POST /budget-lines/{budget_line_id}/adjustments": Rule(STAFF, _adjust),
+    "POST /budget-lines/{budget_line_id}/adjustments": Rule(STAFF, _adjust, expect=ABSENT),
     "GET /budget-lines": Rule(CITY | {Caller.NATIONAL}, fixed("GET", "/budget-lines", params={"city": "torino"})),
-    "GET /ledger/balances": Rule(CASE, _balances),
-    "POST /contribution-requests": Rule(CASE, _request),
+    "GET /ledger/balances": Rule(CASE, _balances),  # another city by name (query.city): no id is told
+    "POST /contribution-requests": Rule(CASE, _request, expect=ABSENT),
     "GET /contribution-requests": Rule(OWN_CITY, fixed("GET", "/contribution-requests")),  # filtered: see below
-    "GET /contribution-requests/{request_id}": Rule(CASE, _read_request),
-    "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary),
-    "POST /contribution-requests/{request_id}/approval": Rule(STAFF, _approve),
-    "POST /contribution-requests/{request_id}/rejection": Rule(STAFF, _reject),
+    "GET /contribution-requests/{request_id}": Rule(CASE, _read_request, expect=ABSENT),
+    "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary, expect=ABSENT),
+    "POST /contribution-requests/{request_id}/approval": Rule(STAFF, _approve, expect=ABSENT),
+    "POST /contribution-requests/{request_id}/rejection": Rule(STAFF, _reject, expect=ABSENT),
+    "POST /contribution-requests/{request_id}/withdrawal": Rule(STAFF, _withdraw, expect=ABSENT),
     "POST /batches": Rule(STAFF, _create_batch, expect=NOTHING_WAITS),
-    "GET /batches/{batch_id}": Rule(STAFF, _read_batch),
-    "GET /batches/{batch_id}/pain.001": Rule(STAFF, _pain001),
-    "POST /reconciliations": Rule(STAFF, _reconcile),
+    "GET /batches/{batch_id}": Rule(STAFF, _read_batch, expect=ABSENT),
+    "GET /batches/{batch_id}/pain.001": Rule(STAFF, _pain001, expect=ABSENT),
+    "POST /reconciliations": Rule(STAFF, _reconcile, expect=ABSENT),
     "POST /providers": Rule(STAFF_OWN_CITY, _provider),
-    "GET /providers/{provider_id}": Rule(STAFF, _read_provider),
-    "PUT /providers/{provider_id}/bank-data": Rule(STAFF, _provider_bank_data),
-    "POST /providers/{provider_id}/bank-data/approval": Rule(STAFF, _approve_provider_bank_data),
-    "POST /vouchers": Rule(CASE, _issue),
+    "GET /providers/{provider_id}": Rule(STAFF, _read_provider, expect=ABSENT),
+    "PUT /providers/{provider_id}/bank-data": Rule(STAFF, _provider_bank_data, expect=ABSENT),
+    "POST /providers/{provider_id}/bank-data/approval": Rule(STAFF, _approve_provider_bank_data, expect=ABSENT),
+    "POST /vouchers": Rule(CASE, _issue, expect=ABSENT),
     "GET /vouchers": Rule(OWN_CITY, fixed("GET", "/vouchers")),  # filtered: see below
-    "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher),
-    "POST /vouchers/{voucher_id}/redemptions": Rule(CASE, _redeem),
+    "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher, expect=ABSENT),
+    "POST /vouchers/{voucher_id}/redemptions": Rule(CASE, _redeem, expect=ABSENT),
     "POST /vouchers/expiry": Rule(STAFF_OWN_CITY, fixed("POST", "/vouchers/expiry")),
     "POST /provider-reimbursements": Rule(STAFF_OWN_CITY, fixed("POST", "/provider-reimbursements")),
-    "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run),
-    "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001),
-    "POST /tutoring-sessions": Rule(CASE, _tutoring),
+    "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run, expect=ABSENT),
+    "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001, expect=ABSENT),
+    "POST /tutoring-sessions": Rule(CASE, _tutoring, expect=ABSENT),
     "GET /tutoring-sessions": Rule(OWN_CITY, fixed("GET", "/tutoring-sessions")),  # filtered: see test_tutoring
-    "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring),
+    "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring, expect=ABSENT),
 }
 
 
@@ -315,6 +324,29 @@ async def test_every_route_and_caller_as_declared(payments: InProcessService) ->
 
 
 # ------------------------------------------------------------------ the holes found, one by one
+
+
+async def test_another_citys_ids_are_answered_as_ids_that_do_not_exist(payments: InProcessService) -> None:
+    """A batch (or request, voucher, run, …) of Torino asked for by Trieste's staff: the same 404 and body as an id
+    that does not exist, so no other city learns which ids exist."""
+    w = World(payments)
+    made = await batch(w)
+    voucher_id = (await voucher(w))["voucher_id"]
+    for path in (
+        "/batches/{}",
+        "/batches/{}/pain.001",
+        "/contribution-requests/{}",
+        "/vouchers/{}",
+    ):
+        real = made["batch_id"] if "batches" in path else voucher_id if "vouchers" in path else made["request_id"]
+        async with payments.client(STAFF_TS) as trieste:
+            theirs = await trieste.get(path.format(real))
+            nothing = await trieste.get(path.format("0190a6c1-e5b2-7c2e-8d0f-4a1b2c3d4e5f"))
+        assert theirs.status_code == nothing.status_code == 404, (path, theirs.text)
+        assert theirs.json()["field"] == nothing.json()["field"], path
+        assert theirs.json()["reason"].replace(real, "ID") == nothing.json()["reason"].replace(
+            "0190a6c1-e5b2-7c2e-8d0f-4a1b2c3d4e5f", "ID"
+        ), path
 
 
 async def test_another_citys_policy_is_refused_at_its_path(payments: InProcessService) -> None:

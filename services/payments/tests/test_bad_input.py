@@ -87,7 +87,8 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
 
         read = (await anna.get(f"/vouchers/{voucher_id}")).json()
         assert read["remaining_cents"] == 0 and [r["redemption_id"] for r in read["redemptions"]] == ["gtt-1", "gtt-2"]
-        assert problem(await carla.get(f"/vouchers/{voucher_id}"))[:2] == (403, "voucher_id")
+        # Another city's voucher is answered as one that does not exist (no oracle of which ids exist elsewhere).
+        assert problem(await carla.get(f"/vouchers/{voucher_id}"))[:2] == (404, "voucher_id")
         before = await snapshot(payments)
         cases: list[tuple[Any, tuple[int, str]]] = [
             (anna.post("/contribution-requests", json={**good, "case_id": "nope"}, headers=key()), (404, "case_id")),
@@ -150,8 +151,9 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
                 ),
                 (409, "period_from"),
             ),
-            (anna.post("/contribution-requests", json={**good, "case_id": "c9"}, headers=key()), (403, "case_id")),
-            (carla.post(f"/contribution-requests/{request_id}/approval"), (403, "city")),
+            # another city's case and request are answered as unknown (404): no oracle of which ids exist elsewhere
+            (anna.post("/contribution-requests", json={**good, "case_id": "c9"}, headers=key()), (404, "case_id")),
+            (carla.post(f"/contribution-requests/{request_id}/approval"), (404, "request_id")),
             # a query's field is named as such (partners.md): it said `city`
             (anna.get("/budget-lines", params={"city": "trieste"}), (403, "query.city")),
             (anna.get("/ledger/balances", params={"city": "trieste"}), (403, "query.city")),

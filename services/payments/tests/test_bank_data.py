@@ -6,20 +6,17 @@ changed what and who approved the new data, never the data."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from lgnet_payments.adapters import sepa
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_payments.service_layer import consumers as h
-from lgnet_shared import auth, clock
-from lgnet_shared.access import Role
+from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from payments_testkit import a_month, csv_file
+from payments_testkit import a_month, add_staff, call, call_ok, csv_file, outbox, refused
 
 pytestmark = pytest.mark.integration
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
@@ -32,9 +29,7 @@ HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.hous
 @pytest.fixture
 async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
     async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        async with service.pool.acquire() as conn:
-            await auth.add_actor(conn, MALLORY, Role.STAFF, "torino", MALLORY)
-            service.tokens[MALLORY] = await auth.issue_token(conn, MALLORY)
+        await add_staff(service, MALLORY)
         await service.deliver(
             HANDLERS,
             iev.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p", member_ids=["p"]),
@@ -58,32 +53,9 @@ async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcess
         yield service
 
 
-async def call(service: InProcessService, actor: str, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-    async with service.client(actor) as c:
-        return await c.request(method, path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}, **kw)
-
-
-async def call_ok(service: InProcessService, actor: str, method: str, path: str, body: Any = None) -> Any:
-    r = await call(service, actor, method, path, body)
-    assert r.status_code < 300, (method, path, actor, r.status_code, r.text)
-    return r.json()
-
-
-def refused(r: Any, status: int, field: str) -> str:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/problem+json"), r.text
-    assert r.json()["field"] == field, r.json()
-    return str(r.json()["reason"])
-
-
 async def available(service: InProcessService) -> int:
     async with service.pool.acquire() as conn:
         return int(await conn.fetchval("select available_cents from budget_lines where line = 'rent'"))
-
-
-async def outbox(service: InProcessService) -> list[dict[str, Any]]:
-    async with service.pool.acquire() as conn:
-        return [json.loads(r["value"]) for r in await conn.fetch("select value from outbox order by 1")]
 
 
 async def test_a_payee_changed_after_approval_is_approved_again_by_someone_else(payments: InProcessService) -> None:

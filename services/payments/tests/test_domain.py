@@ -13,6 +13,7 @@ from lgnet_payments.domain.policy import CityPolicy, requests_for_lease
 from lgnet_payments.domain.requests import ContributionRequest, RequestStatus
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events.payments import ContributionKind
+from lxml import etree
 from payments_testkit import CITY_IBAN, GOOD_IBAN, camt054, csv_file
 
 D = date(2026, 3, 1)
@@ -245,6 +246,21 @@ CREATED = dt.datetime(2026, 11, 30, 9, 30, tzinfo=dt.UTC)
 def pain(n: int, version: sepa.PainVersion = sepa.DEFAULT_VERSION, bic: str | None = None, **kw: Any) -> bytes:
     debtor = sepa.Debtor("Città di Torino", CITY_IBAN, bic)
     return sepa.pain001("MSG-1", debtor, D, transfers(n), created_at=CREATED, version=version, **kw)
+
+
+@pytest.mark.parametrize("version", list(sepa.PainVersion))
+def test_the_creation_time_says_its_zone_and_the_file_stays_valid(version: sepa.PainVersion) -> None:
+    """CreDtTm is an instant: written with its offset (ISO 8601, `+00:00`), it reads the same in any bank's zone; a
+    time without one is local to whoever reads it. The XSD's ISODateTime (xs:dateTime) takes it."""
+    rome = dt.timezone(dt.timedelta(hours=1))
+    for created in (CREATED, CREATED.astimezone(rome)):
+        debtor = sepa.Debtor("Città di Torino", CITY_IBAN, None)
+        xml = sepa.pain001("MSG-1", debtor, D, transfers(2), created_at=created, version=version)
+        assert sepa.validate(xml) == 2
+        [text] = etree.fromstring(xml).xpath("//*[local-name() = 'CreDtTm']/text()")
+        written = dt.datetime.fromisoformat(text)
+        assert written.tzinfo is not None, text
+        assert written == CREATED and text == "2026-11-30T09:30:00+00:00"
 
 
 def test_bundled_schemas_are_the_official_ones() -> None:

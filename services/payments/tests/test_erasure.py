@@ -57,6 +57,8 @@ async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments
 
     read = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}")
     assert read["bank_data_erased"] is True and read["iban_masked"] is None
+    async with payments.pool.acquire() as conn:  # the IBAN's keyed blind index is a pseudonym of it: gone too
+        assert await conn.fetchval("select count(*) from contribution_requests where iban_index is not null") == 0
     # The file's payment is still with the bank: the file is kept as it was, for the bank or a re-send.
     async with payments.client(STAFF) as c:
         assert (await c.get(file_path)).content == before

@@ -3,7 +3,8 @@ run concurrently or cut off by a crash, no contribution is paid twice and no bud
 
 Each example gets a fresh schema. A round runs its operations concurrently, each on its own connection:
 approvals (also by the same two approvers at once), batches, reconciliations (paid or failed, repeated), changes
-of a request's payee (which withdraw its approval, or are refused once it is batched),
+of a request's payee (which withdraw its approval, or are refused once it is batched), withdrawals of approved
+requests by staff (their commitment released, or refused once batched),
 deliveries of `lease_signed` through the real inbox consumer (the same record again, or the same lease in a
 new event), and crashes: the pool is terminated under the running operations (their transactions are cut
 off as by a killed process) and a new one opened, as a restarted service would.
@@ -47,6 +48,8 @@ ops = st.one_of(
     st.tuples(st.just("crash"), st.integers(0, 30)),  # terminate the pool after that many ms
     # a change of the payee (issue #23) racing approvals and batches: back to requested, or refused once batched
     st.tuples(st.just("change"), st.integers(0, 11), st.sampled_from(["anna", "coop"]), st.sampled_from(IBANS)),
+    # staff withdraw an approved request racing batches: its commitment released, or refused once batched
+    st.tuples(st.just("withdraw"), st.integers(0, 11)),
 )
 rounds = st.lists(st.lists(ops, min_size=1, max_size=4), min_size=3, max_size=10)
 
@@ -112,6 +115,11 @@ class World(CrashWorld):
             body = cmd.Beneficiary(name="Ada", iban=op[3])
             actor = ANNA if op[2] == "anna" else COOP
             await self.unit(actor, lambda u, c: contributions.set_beneficiary(u, c, request_id, body))
+        elif kind == "withdraw":
+            ids = self.requests + await self._lease_requests()
+            request_id = ids[op[1] % len(ids)]
+            reason = cmd.Reject(reason="household_moved")
+            await self.unit(ANNA, lambda u, c: contributions.withdraw(u, c, request_id, reason))
         elif kind == "reconcile":
             async with self.pool.acquire() as conn:
                 payments = await conn.fetch("select payment_id, amount_cents from payments order by payment_id")

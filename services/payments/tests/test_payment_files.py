@@ -9,9 +9,10 @@ import uuid
 
 import asyncpg
 import pytest
+from invariants import check
 from lgnet_payments.adapters import sepa
 from lxml import etree
-from payments_testkit import a_month, camt054
+from payments_testkit import a_month, camt053, camt054, outbox
 from test_bank_data import CITY_IBAN, COOP, LANDLORD_IBAN, STAFF, available, call, call_ok, payments, refused
 
 pytestmark = pytest.mark.integration
@@ -353,3 +354,108 @@ async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid
     again = await call_ok(payments, STAFF, "POST", "/batches", {})
     view = await call_ok(payments, STAFF, "GET", f"/batches/{again['batch_id']}")
     assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(request["request_id"], "sent")]
+
+
+async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments) -> None:  # type: ignore[no-untyped-def]
+    """RvslInd=true marks an entry that reverses an earlier booking; its CdtDbtInd is the reversal's direction (ISO
+    20022: a credit reverses a debit, a debit reverses a credit). The bank reversing our transfer (a credit with
+    RvslInd) is the money coming back: failed, reason `reversal`. The bank then reversing that credit (a debit with
+    RvslInd: it was booked in error) means the transfer stands: the payment is paid again, the request paid, the ledger
+    balanced. Read as a normal debit, that entry refused the whole statement (409 "already failed")."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id, request_id = view["payments"][0]["payment_id"], view["payments"][0]["request_id"]
+
+    r = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", False, None)]))
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    r = await post_camt(payments, camt053([(payment_id, 10_000, "CRDT", True, None)]))
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 1, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [(p["status"], p["reason"]) for p in view["payments"]] == [("failed", "reversal")]
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "approved"
+
+    r = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [p["status"] for p in view["payments"]] == ["paid"]
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "paid"
+    again = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))
+    assert again.json() == {"paid": 0, "failed": 0, "unchanged": 1}, again.text  # type: ignore[attr-defined]
+    async with payments.pool.acquire() as conn:
+        await check(conn)
+        kinds = await conn.fetch("select kind from ledger_transactions where ref = $1 order by tx_id", payment_id)
+    assert [k[0] for k in kinds] == ["disbursement", "payment_confirmed", "payment_returned", "return_reversed"]
+    assert len(await outbox(payments, "lgnet.payments.contribution_paid")) == 2
+    assert await available(payments) == 90_000
+
+
+async def test_a_reversed_return_of_a_request_paid_again_is_refused_naming_the_entry(payments) -> None:  # type: ignore[no-untyped-def]
+    """The return was reversed (the payee has the money) but the request was already sent again in a new batch: the
+    payee would have it twice. Not applied: 409 naming the entry, for the payments office to recover one of them."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id = view["payments"][0]["payment_id"]
+    r = await post_camt(payments, camt053([(payment_id, 10_000, "CRDT", True, None)]))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    await call_ok(payments, STAFF, "POST", "/batches", {})  # the request goes to the bank again
+    r = await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))
+    assert "paid again" in refused(r, 409, "entries[0].status")
+    async with payments.pool.acquire() as conn:
+        await check(conn)
+
+
+async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -> None:  # type: ignore[no-untyped-def]
+    """A pain.001 holds the payees' names and IBANs in clear: each download is recorded (who, when), append-only, and
+    the batch's view lists them for the city's staff and the data-protection officer's requests."""
+    batch = await approved_batch(payments, (10_000,))
+    await download(payments, batch["batch_id"])
+    await download(payments, batch["batch_id"])
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    downloads = view["file"]["downloads"]
+    assert [d["downloaded_by"] for d in downloads] == [STAFF, STAFF], downloads
+    assert all(d["downloaded_at"] for d in downloads)
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("delete from payment_file_downloads")
+    # another city's staff is refused (404) and nothing is logged for it
+    async with payments.client("staff-trieste") as c:
+        assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code in (403, 404)
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
+
+
+async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
+    """The same reversal for a voucher provider's reimbursement: the bank undoing its return (a debit with RvslInd)
+    books the reimbursement paid again and its redemptions reimbursed; if a later run paid them meanwhile, 409."""
+    from datetime import timedelta
+
+    from lgnet_shared import clock
+
+    await call_ok(
+        payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 10_000}
+    )
+    provider = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    await call_ok(payments, STAFF, "POST", "/providers", provider)
+    await call_ok(payments, "mallory", "POST", "/providers/gtt/bank-data/approval")
+    until = str(clock.today() + timedelta(days=30))
+    voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 3_000, "valid_until": until}
+    voucher_id = (await call_ok(payments, STAFF, "POST", "/vouchers", voucher))["voucher_id"]
+    redemption = {"redemption_id": "r-1", "provider_id": "gtt", "amount_cents": 1_000}
+    await call_ok(payments, STAFF, "POST", f"/vouchers/{voucher_id}/redemptions", redemption)
+    run = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
+    e2e = transfer["end_to_end_id"]
+
+    assert (await post_camt(payments, camt053([(e2e, 1_000, "CRDT", True, None)]))).json()["failed"] == 1  # type: ignore[attr-defined]
+    r = await post_camt(payments, camt053([(e2e, 1_000, "DBIT", True, None)]))
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
+    assert transfer["status"] == "paid"
+    assert len(await outbox(payments, "lgnet.payments.provider_reimbursed")) == 1  # once: the log never said otherwise
+    async with payments.pool.acquire() as conn:
+        await check(conn)
+        assert await conn.fetchval("select reimbursement_id from voucher_redemptions") is not None
+        # the provider is owed nothing now: a new run has nothing to pay
+    again = await call(payments, STAFF, "POST", "/provider-reimbursements")
+    assert again.status_code == 201 and again.json()["reimbursements"] == [], again.text

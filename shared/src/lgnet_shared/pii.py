@@ -79,6 +79,11 @@ class KeyStore:
             raise ValueError("master key must be 32 bytes")
         self._kek = master_key
 
+    def blind_index(self, purpose: str, value: str) -> str:
+        """A keyed, deterministic pseudonym of `value` (HMAC-SHA256 under a secret derived from the master key for
+        `purpose`): equal values match, the value itself is neither stored nor recoverable without the key."""
+        return keyed_hash(derive(self._kek, purpose), value)
+
     def new_key(self) -> tuple[bytes, bytes]:
         """A new data key and its wrapped form, the only one stored (in `person_keys.wrapped`)."""
         new = AESGCM.generate_key(bit_length=256)

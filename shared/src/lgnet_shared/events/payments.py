@@ -113,6 +113,18 @@ class ContributionRejected(Event):
     on: date
 
 
+@event("lgnet.payments.contribution_duplicate_confirmed", key="request_id")
+class ContributionDuplicateConfirmed(Event):
+    """An approver approved a request that looked like a duplicate (another request of the city, same kind and
+    period, to the same payee IBAN) and said why it is not a double payment. Emitted with the approval."""
+
+    request_id: Id
+    duplicate_of: list[Id] = Field(min_length=1, description="The requests it looked like a duplicate of")
+    confirmed_by: Id
+    reason: Code = Field(description="Why it is not paid twice: a duplicate_confirmation_reason code (vocabulary)")
+    on: date
+
+
 @event("lgnet.payments.disbursement_batch_created", key="batch_id")
 class DisbursementBatchCreated(Event):
     batch_id: Id

@@ -37,6 +37,16 @@ ITALIAN: list[tuple[str, str]] = [
         "il nucleo ha già una richiesta di questo tipo dal {day3} al {day4}: un periodo si paga una volta sola",
     ),
     (r"is before period_from", "è precedente all'inizio del periodo"),
+    (
+        r"possible duplicate: the same payee IBAN already has a (\w+) for this period in .+",
+        "possibile doppio pagamento: lo stesso IBAN ha già un contributo di questo tipo per lo stesso periodo in"
+        " un'altra richiesta; scelga perché non si paga due volte, oppure respinga una delle due",
+    ),
+    (
+        r"the household's (\w+) request (\S+) \(case (\S+), (.+)\) already pays it: a \w+ is paid once per lease.*",
+        "il nucleo ha già una richiesta di questo tipo per il contratto: si paga una volta sola per contratto",
+    ),
+    (r"'(\S+)' is not a duplicate_confirmation_reason code: .+", "scelga il motivo dall'elenco"),
     # payments learns of a case from intake's events: a case opened a moment ago is not known to it yet
     (
         r"unknown case (\S+)",

@@ -639,6 +639,7 @@ def router(settings: DeskSettings) -> APIRouter:
             first=first,
             rejected=rejected,
             reasons=approvals.REJECTION_REASONS,
+            duplicate_reasons=approvals.DUPLICATE_REASONS,
             form=form or {},  # a form shown again keeps its key (sent once more, the same request)
             described=lambda q: _request_named(q, p),
             reason_missing=reason_missing,
@@ -654,7 +655,10 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
         assert p.services is not None
         try:
-            final = await approvals.approve(p.services, request_id, await form_of(request))
+            f = await form_of(request)
+            final = await approvals.approve(p.services, request_id, f)
+        except desk.FieldErrors as e:  # a possible duplicate without the approver's reason: said at its row
+            return await approvals_page(request, p, 422, request_id, e.errors["duplicate_reason"], f)
         except ServiceRefusal as r:  # the requester's own request among them: payments' rule, said at its row
             return await approvals_page(request, p, r.status, request_id, r.reason)
         # the first of two approvals (above the city's threshold) is said as such: the request still waits

@@ -16,6 +16,8 @@ from lgnet_desk.domain.operators import Operator
 from lgnet_desk.service_layer import desk, housing_steps
 
 REJECTION_REASONS = "contribution_rejection_reason"  # the code list of a rejection's reason (lgnet_shared.vocabulary)
+# Why a possible duplicate (the same IBAN, kind and period as another request) is approved anyway: payments' code list
+DUPLICATE_REASONS = "duplicate_confirmation_reason"
 
 
 async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str, Any]]:
@@ -54,10 +56,17 @@ async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str
 
 async def approve(services: Services, request_id: str, form: dict[str, str]) -> bool:
     """Approve (or give the first of two approvals): payments decides whether the operator may. True when the
-    approval is final; False when it was the first of two (the request still waits, for a second approver)."""
+    approval is final; False when it was the first of two (the request still waits, for a second approver). A
+    possible duplicate is approved with the reason chosen on the row (payments refuses it without one)."""
+    body: dict[str, str] = {}
+    if "duplicate_reason" in form:
+        reason = form["duplicate_reason"].strip()
+        if reason not in vocabulary.codes(DUPLICATE_REASONS):
+            raise desk.FieldErrors({"duplicate_reason": "choose the reason"})
+        body["duplicate_reason"] = reason
     key = resubmission.call_key(form, "approval", request_id)  # sent twice: the first answer
     path = service_path("/contribution-requests/{}/approval", request_id)
-    answer = await services.post("payments", path, {}, key)
+    answer = await services.post("payments", path, body, key)
     return not (isinstance(answer, dict) and answer.get("status") == "requested")
 
 

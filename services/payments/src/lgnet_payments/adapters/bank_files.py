@@ -122,14 +122,20 @@ def parse_camt054(data: bytes) -> list[BankResult]:
             # Our transfers debit the city's account: our EndToEndId booked as a credit is the money coming back (a
             # return), with or without RtrInf (not every bank sends it). The transaction's indicator, else the entry's.
             credit = (_text(tx, "CdtDbtInd") or _text(entry, "CdtDbtInd")) == "CRDT"
+            # RvslInd (ISO 20022): the entry reverses an earlier booking, and its CdtDbtInd is the reversal's own
+            # direction: a credit reverses our debit (the transfer undone: the money is back), a debit reverses a
+            # credit (a return of ours undone by the bank: the transfer stands after all).
+            reversal = _text(entry, "RvslInd") in ("true", "1")
             paid = returned is None and not credit
+            reason = reason_code(_text(returned, "Rsn", "Cd")) or ("reversal" if reversal else "unknown")
             results.append(
                 BankResult(
                     end_to_end_id=e2e,
                     paid=paid,
-                    reason=None if paid else reason_code(_text(returned, "Rsn", "Cd")) or "unknown",
+                    reason=None if paid else reason,
                     amount_cents=cents,
                     booked_on=booked,
+                    reversal=reversal,
                 )
             )
     return results

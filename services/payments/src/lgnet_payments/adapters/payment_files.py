@@ -50,6 +50,20 @@ async def of_batch(conn: Conn, batch_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
+async def record_download(conn: Conn, message_id: str, city: str, by: str) -> None:
+    await conn.execute(
+        "insert into payment_file_downloads (message_id, city, downloaded_by) values ($1, $2, $3)", message_id, city, by
+    )
+
+
+async def downloads(conn: Conn, message_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "select downloaded_by, downloaded_at from payment_file_downloads where message_id = $1 order by download_id",
+        message_id,
+    )
+    return [dict(r) for r in rows]
+
+
 async def shred(conn: Conn, batch_id: str, on: date) -> bool:
     """Drop the file's content (names, IBANs); its MsgId, digest, totals and dates stay. True if it had content."""
     done = await conn.execute(

@@ -8,7 +8,7 @@ from typing import Any
 from lgnet_shared.db import Conn
 
 from lgnet_payments.domain.policy import CityPolicy
-from lgnet_payments.domain.requests import ContributionRequest, RequestStatus
+from lgnet_payments.domain.requests import LIVE, ONE_OFF_WINDOW_DAYS, ContributionRequest, RequestStatus
 from lgnet_payments.domain.vouchers import Provider, Voucher
 
 Row = dict[str, Any]
@@ -188,6 +188,77 @@ async def overlapping_request(
     return None if row is None else dict(row)
 
 
+async def live_lease_request(
+    conn: Conn, household_id: str, kind: str, since: date, *, unlinked: bool = False
+) -> Row | None:
+    """The household's (any of its cases) request of a lease kind that is pending (requested, approved, batched) or
+    was paid and asked since `since`; only one that names no lease when `unlinked`. The transaction holds a lock on
+    (household, kind) until it ends: a manual request and a signed lease cannot both pass the check at once."""
+    await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"contribution-lease:{household_id}:{kind}")
+    row = await conn.fetchrow(
+        "select request_id, case_id, lease_id, status from contribution_requests"
+        " where household_id = $1 and kind = $2 and (status in ('requested', 'approved', 'batched')"
+        " or (status = 'paid' and requested_on >= $3)) and (not $4 or lease_id is null)"
+        " order by requested_on desc, request_id desc limit 1",
+        household_id,
+        kind,
+        since,
+        unlinked,
+    )
+    return None if row is None else dict(row)
+
+
+async def possible_duplicates(conn: Conn, request_ids: list[str], partner: str | None = None) -> dict[str, list[Row]]:
+    """Per request, the other live requests of its city and kind to the same payee (blind index of the IBAN) that
+    pay a day of its period, or for a kind without a period were requested within ONE_OFF_WINDOW_DAYS of it
+    (domain/requests.py). A partner sees only those of its own cases."""
+    rows = await conn.fetch(
+        "select r.request_id as of_request, o.request_id, o.case_id, o.kind, o.status, o.period_from, o.period_to,"
+        " o.amount_cents from contribution_requests r join contribution_requests o on o.city = r.city"
+        " and o.kind = r.kind and o.iban_index = r.iban_index and o.request_id <> r.request_id"
+        " and o.status = any($2::text[]) and case when r.period_from is not null and o.period_from is not null"
+        " then o.period_from <= r.period_to and o.period_to >= r.period_from"
+        " else abs(o.requested_on - r.requested_on) <= $3 end"
+        " where r.request_id = any($1::text[]) and r.iban_index is not null"
+        " and ($4::text is null or o.case_id in (select case_id from cases where partner = $4))"
+        " order by r.request_id, o.request_id",
+        request_ids,
+        [s.value for s in LIVE],
+        ONE_OFF_WINDOW_DAYS,
+        partner,
+    )
+    out: dict[str, list[Row]] = {}
+    for row in rows:
+        d = dict(row)
+        out.setdefault(d.pop("of_request"), []).append(d)
+    return out
+
+
+async def record_duplicate_confirmation(
+    conn: Conn, request_id: str, by: str, reason: str, duplicate_of: list[str], on: date
+) -> None:
+    await conn.execute(
+        "insert into duplicate_confirmations (request_id, confirmed_by, reason, duplicate_of, on_date)"
+        " values ($1, $2, $3, $4, $5)",
+        request_id,
+        by,
+        reason,
+        duplicate_of,
+        on,
+    )
+
+
+async def duplicate_confirmations(conn: Conn, request_ids: list[str]) -> dict[str, Row]:
+    """The latest confirmation of each request that has one."""
+    rows = await conn.fetch(
+        "select distinct on (request_id) request_id, confirmed_by, reason, duplicate_of, on_date as on"
+        " from duplicate_confirmations where request_id = any($1::text[])"
+        " order by request_id, confirmation_id desc",
+        request_ids,
+    )
+    return {r["request_id"]: {k: v for k, v in dict(r).items() if k != "request_id"} for r in rows}
+
+
 async def request(conn: Conn, request_id: str, *, lock: bool = False) -> ContributionRequest | None:
     sql = "select * from contribution_requests where request_id = $1" + (" for update" if lock else "")
     row = await conn.fetchrow(sql, request_id)
@@ -221,7 +292,7 @@ async def requests(
     rows = await conn.fetch(
         "select request_id, case_id, household_id, city, kind, budget_line_id, amount_cents, lease_id,"
         " period_from, period_to, requested_by, requested_on, status, first_approver, approved_by,"
-        " second_approver, rejected_by, reason, beneficiary, approved_beneficiary, bank_data_version,"
+        " second_approver, rejected_by, reason, beneficiary, approved_beneficiary, bank_data_version, iban_index,"
         " bank_data_set_by, bank_data_set_on, bank_data_fields, approved_bank_data_version"
         " from contribution_requests where city = $1 and ($2::text is null or status = $2)"
         " and ($3::text is null or case_id = $3)"

@@ -399,4 +399,52 @@ MIGRATIONS: list[tuple[str, str]] = [
         create unique index voucher_redemptions_provider_ref on voucher_redemptions (provider_id, provider_ref);
         """,
     ),
+    (
+        "payments-9",
+        """
+        -- Likely duplicates (the same person registered twice, two households): requests of one kind and period to
+        -- the same payee. The payee's IBAN is sealed per household, so requests carry a keyed blind index of it
+        -- (HMAC-SHA256 of the IBAN in electronic form under a secret derived from the master key), never the IBAN.
+        -- Requests stored before keep none until their bank data is set again (docs/payments.md, "Duplicates").
+        alter table contribution_requests add column iban_index text check (iban_index ~ '^[0-9a-f]{64}$');
+        create index contribution_requests_iban_index on contribution_requests (city, kind, iban_index)
+            where iban_index is not null;
+        -- Who approved a possible duplicate anyway, why (a code) and which requests it looked like: kept for audit.
+        create table duplicate_confirmations (
+            confirmation_id bigserial primary key,
+            request_id text not null references contribution_requests,
+            confirmed_by text not null,
+            reason text not null,
+            duplicate_of text[] not null check (cardinality(duplicate_of) > 0),
+            on_date date not null
+        );
+        create index duplicate_confirmations_request on duplicate_confirmations (request_id);
+        """,
+    ),
+    (
+        "payments-10",
+        """
+        -- A pain.001 carries payees' names and IBANs in clear: each download is recorded (who, when), for the city's
+        -- staff and its data-protection officer. Append-only; kept as long as the file (ten years).
+        create table payment_file_downloads (
+            download_id bigserial primary key,
+            message_id text not null references payment_files,
+            city text not null,
+            downloaded_by text not null,
+            downloaded_at timestamptz not null default now()
+        );
+        create index payment_file_downloads_file on payment_file_downloads (message_id);
+        -- Once its file's retention is over (an operator deletes expired records), its downloads may go with it.
+        create function access_log_append_only() returns trigger language plpgsql as $$
+        begin
+            if tg_op = 'DELETE' and (select retained_until from payment_files where message_id = old.message_id)
+                    < current_date then
+                return old;
+            end if;
+            raise exception 'the download log is append-only: % on % refused', tg_op, tg_table_name;
+        end $$;
+        create trigger payment_file_downloads_append_only before update or delete on payment_file_downloads
+            for each row execute function access_log_append_only();
+        """,
+    ),
 ]

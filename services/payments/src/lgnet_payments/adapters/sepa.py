@@ -151,7 +151,8 @@ def pain001(
         with xf.element("Document", nsmap={None: version.namespace}), xf.element("CstmrCdtTrfInitn"):
             header = etree.Element("GrpHdr")
             _sub(header, "MsgId", message_id)
-            _sub(header, "CreDtTm", created_at.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds"))
+            # An instant with its zone (ISO 8601, `+00:00`): without one it is local time to whoever reads it.
+            _sub(header, "CreDtTm", created_at.astimezone(dt.UTC).isoformat(timespec="seconds"))
             _sub(header, "NbOfTxs", str(len(transfers)))
             _sub(header, "CtrlSum", _amount(total))
             _sub(etree.SubElement(header, "InitgPty"), "Nm", _clean(debtor.name, 70))

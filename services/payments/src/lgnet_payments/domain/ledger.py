@@ -9,6 +9,8 @@ per budget line, case or household at any date are sums over postings up to that
     batch (disbursement)      committed            → in_transit            (sent to the bank)
     paid                      in_transit           → disbursed             (the bank confirmed)
     failed (reversal)         in_transit           → committed             (back to the approved request)
+    returned after paid       disbursed            → committed             (a SEPA return)
+    return reversed           committed            → disbursed             (the bank undid the return: paid)
     voucher issued            budget_available     → voucher_outstanding
     voucher redeemed          voucher_outstanding  → provider_payable
     voucher expired           voucher_outstanding  → budget_available      (the rest returns to the line)
@@ -16,6 +18,7 @@ per budget line, case or household at any date are sums over postings up to that
     reimbursement sent        provider_payable     → in_transit            (in a payment file, per redemption)
     reimbursement confirmed   in_transit           → disbursed             (the bank paid the provider)
     reimbursement returned    in_transit           → provider_payable      (the bank failed: the next run pays it)
+    … its return reversed     provider_payable     → disbursed             (the bank undid the return: paid)
 """
 
 from __future__ import annotations
@@ -116,6 +119,12 @@ def payment_returned(payment_id: str, on: date, city: str, amount: int, party: P
     return move("payment_returned", payment_id, on, city, amount, Account.DISBURSED, Account.COMMITTED, party)
 
 
+def return_reversed(payment_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """The bank reversed the credit that brought a transfer back (camt RvslInd on a debit): the transfer stands, the
+    money is disbursed again out of the request's commitment."""
+    return move("return_reversed", payment_id, on, city, amount, Account.COMMITTED, Account.DISBURSED, party)
+
+
 def voucher_issued(voucher_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
     return move(
         "voucher_issued", voucher_id, on, city, amount, Account.BUDGET_AVAILABLE, Account.VOUCHER_OUTSTANDING, party
@@ -161,6 +170,13 @@ def reimbursement_returned_after_paid(ref: str, on: date, city: str, amount: int
     """A reimbursement booked paid that the bank returned: owed to the provider again, for the next run."""
     return move(
         "reimbursement_returned_after_paid", ref, on, city, amount, Account.DISBURSED, Account.PROVIDER_PAYABLE, party
+    )
+
+
+def reimbursement_return_reversed(ref: str, on: date, city: str, amount: int, party: Party) -> Transaction:
+    """The bank undid the return of a provider's reimbursement (camt RvslInd on a debit): the provider was paid."""
+    return move(
+        "reimbursement_return_reversed", ref, on, city, amount, Account.PROVIDER_PAYABLE, Account.DISBURSED, party
     )
 
 

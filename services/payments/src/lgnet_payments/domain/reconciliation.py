@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from lgnet_shared.errors import ContractError
+from lgnet_shared.errors import Conflict, ContractError
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,41 @@ class BankResult:
     reason: str | None = None  # for failures: the bank's reason code, lower case (ac04, am04, ...)
     amount_cents: int | None = None
     booked_on: date | None = None
+    # An entry that reverses an earlier booking (camt RvslInd): paid=True reverses a credit, i.e. the money that came
+    # back went out after all (a return cancelled by the bank); paid=False reverses our debit (the money came back).
+    reversal: bool = False
+
+
+def check_return_reversible(
+    payment_id: str, request_id: str, request_status: str, paid_again: str | None, field: str
+) -> None:
+    """The bank undid the return of a failed payment (a debit with RvslInd): the transfer stands. It is booked paid
+    again only when nothing else pays the request: not when a later payment of it is with the bank or paid
+    (`paid_again`: that payment's id) — the payee would have the money twice, which a person recovers — nor when the
+    request was withdrawn or rejected since (its commitment released)."""
+    if paid_again is not None:
+        raise Conflict(
+            field,
+            f"the bank reversed the return of payment {payment_id}, but request {request_id} was paid again by payment"
+            f" {paid_again}: the payee would have it twice; recover one of them with the bank before this entry",
+        )
+    if request_status != "approved":
+        raise Conflict(
+            field,
+            f"the bank reversed the return of payment {payment_id}, but request {request_id} is {request_status}"
+            " (its commitment released): recover the transfer with the bank before this entry",
+        )
+
+
+def check_reimbursement_return_reversible(reimbursement_id: str, paid_again: str | None, field: str) -> None:
+    """The same for a provider's reimbursement: not when a later reimbursement took its redemptions (`paid_again`)."""
+    if paid_again is not None:
+        raise Conflict(
+            field,
+            f"the bank reversed the return of reimbursement {reimbursement_id}, but its redemptions were reimbursed"
+            f" again by {paid_again}: the provider would have it twice; recover one of them with the bank before this"
+            " entry",
+        )
 
 
 # Euros with a dot (the CSV's documented form; an XSD decimal of a camt file reads the same): digits, and the decimals

@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
+from lgnet_shared import vocabulary
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
 
@@ -131,9 +133,74 @@ def approve(req: ContributionRequest, approver: str, threshold_cents: int) -> Ap
     return Approval(final=True, approved_by=req.first_approver, second_approver=approver)
 
 
+# The kinds a signed lease creates (policy.requests_for_lease): paid once per lease. One asked by hand without naming
+# its lease is the household's current lease's: it and the automatic one are one contribution, whichever comes first
+# (docs/payments.md, "One per lease").
+LEASE_KINDS = frozenset({"lease_activation", "deposit"})
+
+
+def check_one_per_lease(kind: str, other: dict[str, Any] | None) -> None:
+    """A `kind` request asked without a lease, while `other` (the household's live request of that kind, None if
+    there is none) already covers its lease: 409 naming `lease_id`."""
+    if other is None:
+        return
+    lease = f"lease {other['lease_id']}" if other["lease_id"] else "no lease named (asked by hand)"
+    raise Conflict(
+        "lease_id",
+        f"the household's {kind} request {other['request_id']} (case {other['case_id']}, {lease}, {other['status']})"
+        f" already pays it: a {kind} is paid once per lease; for another lease, name its lease_id",
+    )
+
+
+# Likely duplicates (the same person registered twice): another live request (requested, approved, batched, paid) of
+# the city, of the same kind, to the same payee IBAN, paying a day of the same period; for the one-off kinds (lease
+# activation, deposit), requested within this many days of each other.
+LIVE = (RequestStatus.REQUESTED, RequestStatus.APPROVED, RequestStatus.BATCHED, RequestStatus.PAID)
+ONE_OFF_WINDOW_DAYS = 180
+DUPLICATE_REASONS = "duplicate_confirmation_reason"  # the code list of the approver's reason (lgnet_shared.vocabulary)
+
+
+def check_duplicates(duplicates: list[dict[str, Any]], reason: str | None) -> bool:
+    """An approval of a possible duplicate needs the approver's reason (a code) saying why it is not a double
+    payment: without one, 409 naming `duplicate_reason` and the other requests. True when a confirmation is to be
+    recorded (there are possible duplicates and a reason). The reason is one of the shared vocabulary's
+    `duplicate_confirmation_reason` codes (422 naming the valid ones otherwise)."""
+    if reason is not None and reason not in vocabulary.codes(DUPLICATE_REASONS):
+        valid = ", ".join(sorted(vocabulary.codes(DUPLICATE_REASONS)))
+        raise ContractError("duplicate_reason", f"{reason!r} is not a {DUPLICATE_REASONS} code: one of {valid}")
+    if not duplicates:
+        return False
+    if reason is None:
+        others = "; ".join(
+            f"request {d['request_id']} (case {d['case_id']}, {d['status']}"
+            + (f", {d['period_from']} to {d['period_to']}" if d["period_from"] else "")
+            + ")"
+            for d in duplicates
+        )
+        raise Conflict(
+            "duplicate_reason",
+            f"possible duplicate: the same payee IBAN already has a {duplicates[0]['kind']} for this period"
+            f" in {others}; approve with duplicate_reason (a code) to confirm it is not paid twice,"
+            " or reject one of them",
+        )
+    return True
+
+
 def reject(req: ContributionRequest) -> None:
     if req.status is not RequestStatus.REQUESTED:
         raise Conflict("status", f"request is {req.status.value}, only a requested one can be rejected")
+
+
+def withdraw(req: ContributionRequest) -> None:
+    """Staff withdraw an approved request not yet in a batch (the payee moved, the lease fell through): it will not be
+    paid and its commitment returns to the line. A batched one is with the bank: only its result changes it."""
+    if req.status is RequestStatus.APPROVED:
+        return
+    why = {
+        RequestStatus.REQUESTED: "not approved: reject it instead (POST …/rejection)",
+        RequestStatus.BATCHED: "batched: its payment file is with the bank, only the bank's result changes it",
+    }.get(req.status, f"{req.status.value}: it can no longer be withdrawn")
+    raise Conflict("status", f"request {req.request_id} is {why}")
 
 
 def check_budget(available_cents: int, amount_cents: int, field: str = "amount_cents") -> None:

@@ -212,17 +212,29 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post(
         "/contribution-requests/{request_id}/approval",
-        summary="Staff: approve (second approver above threshold)",
+        summary="Staff: approve (second approver above threshold); a possible duplicate only with duplicate_reason",
         responses=REQUEST,
     )
-    async def approve(request_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+    async def approve(request_id: str, actor: Who, body: cmd.Approve | None = None, key: IdempotencyKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/approval"
-        return await change(actor, key, route, {}, lambda u, c: contributions.approve(u, c, request_id), one_shot=True)
+        payload = body.model_dump(mode="json", exclude_none=True) if body else {}
+        run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
+        return await change(actor, key, route, payload, run, one_shot=True)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
     async def reject(request_id: str, body: cmd.Reject, actor: Who, key: IdempotencyKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/rejection"
         run: Run = lambda u, c: contributions.reject(u, c, request_id, body)  # noqa: E731
+        return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
+
+    @api.post(
+        "/contribution-requests/{request_id}/withdrawal",
+        summary="Staff: withdraw an approved request not yet batched, with a reason (its commitment is released)",
+        responses=REQUEST,
+    )
+    async def withdraw(request_id: str, body: cmd.Reject, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /contribution-requests/{request_id}/withdrawal"
+        run: Run = lambda u, c: contributions.withdraw(u, c, request_id, body)  # noqa: E731
         return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
 
     # ------------------------------------------------------------ batches and reconciliation
@@ -256,7 +268,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def pain001(batch_id: str, actor: Who) -> Response:
         async with unit(actor) as (uow, ctx):
             file = await disbursement.batch_file(uow, ctx, batch_id)
-            xml = payment_files.content(file)
+            xml = await payment_files.served(uow, ctx, file)  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{batch_id}.xml")
 
     @api.post(
@@ -391,7 +403,7 @@ def router(runtime: Runtime) -> APIRouter:
     async def run_pain001(run_id: str, actor: Who) -> Response:
         async with unit(actor) as (uow, ctx):
             file = await reimbursements.run_file(uow, ctx, run_id)
-            xml = payment_files.content(file)
+            xml = await payment_files.served(uow, ctx, file)  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{run_id}.xml")
 
     @api.post(

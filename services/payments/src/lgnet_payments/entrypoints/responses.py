@@ -59,6 +59,25 @@ class LedgerBalances(BaseModel):
     balances: Balances = Field(description=BALANCES)
 
 
+class PossibleDuplicate(BaseModel):
+    """Another request that pays the same payee IBAN for the same kind and period (docs/payments.md, "Duplicates")."""
+
+    request_id: str
+    case_id: str
+    kind: ContributionKind
+    status: Literal["requested", "approved", "batched", "paid"]
+    period_from: date | None
+    period_to: date | None
+    amount_cents: int
+
+
+class DuplicateConfirmation(BaseModel):
+    confirmed_by: str
+    reason: str = Field(description="Why it is not paid twice (a code)")
+    duplicate_of: list[str]
+    on: date
+
+
 class ContributionRequest(BaseModel):
     """A contribution requested for a case, its approvals and its bank data as shown (never the data itself)."""
 
@@ -91,6 +110,13 @@ class ContributionRequest(BaseModel):
     bank_data_changed_fields: list[BankDataField] | None
     bank_data_changed_since_approval: bool = Field(description="Then a new approval, by someone else, is needed")
     approved_iban_masked: str | None = Field(description="The approved IBAN (masked), when it changed since")
+    possible_duplicates: list[PossibleDuplicate] = Field(
+        description="Other live requests of the city, same kind and period, to the same payee IBAN (a partner: its"
+        " own cases' only): approval needs duplicate_reason"
+    )
+    duplicate_confirmation: DuplicateConfirmation | None = Field(
+        description="The latest approval given although it looked like a duplicate, and why"
+    )
 
 
 class PaymentFile(BaseModel):
@@ -101,10 +127,16 @@ class PaymentFile(BaseModel):
     pain_version: PainVersion
 
 
+class FileDownload(BaseModel):
+    downloaded_by: str
+    downloaded_at: datetime
+
+
 class StoredPaymentFile(PaymentFile):
     created_at: datetime
     retained_until: date = Field(description="Kept ten years (art. 2220 c.c.); shredded only after")
     shredded_on: date | None
+    downloads: list[FileDownload] = Field(description="Who downloaded the file (names and IBANs in clear), and when")
 
 
 class Batch(BaseModel):

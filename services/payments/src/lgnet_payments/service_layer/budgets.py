@@ -26,7 +26,7 @@ async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict
     city = ctx.city
     if c.budget_line_id is not None:
         line = await repo.budget_line(uow.conn, c.budget_line_id, lock=True)
-        if line is None:
+        if line is None or ctx.elsewhere(line["city"]):
             raise NotFound("budget_line_id", f"no budget line {c.budget_line_id}")
         ctx.write(line["city"], "budget_line_id")
         if line["line"] != c.line:
@@ -56,7 +56,7 @@ async def adjust(uow: UnitOfWork, ctx: Context, budget_line_id: str, c: cmd.Adju
     if c.delta_cents == 0:
         raise ContractError("delta_cents", "must not be zero")
     line = await repo.budget_line(uow.conn, budget_line_id, lock=True)
-    if line is None:
+    if line is None or ctx.elsewhere(line["city"]):
         raise NotFound("budget_line_id", f"no budget line {budget_line_id}")
     ctx.staff(line["city"], "adjust budgets")
     if line["available_cents"] + c.delta_cents < 0:

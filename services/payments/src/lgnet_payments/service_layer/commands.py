@@ -61,7 +61,12 @@ class RequestContribution(Command):
 
 
 class Approve(Command):
-    pass
+    duplicate_reason: Code | None = Field(
+        default=None,
+        description="Needed when the request is a possible duplicate (same payee IBAN, kind and period as another"
+        " live request): why it is not paid twice, a code of the shared vocabulary's duplicate_confirmation_reason"
+        " (different_flats, shared_payee, verified_different_persons, other)",
+    )
 
 
 class Reject(Command):

@@ -16,6 +16,7 @@ from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.events import Event
 
 SOURCE = "/lgnet/payments"
+IBAN_INDEX = "payments-iban-index"  # the purpose its secret is derived for (docs/payments.md, "Duplicates")
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,17 @@ class Context:
         totals of the grant, no case, household or person in them)."""
         may_read_city(self.actor, city, field)
 
+    def elsewhere(self, city: str) -> bool:
+        """The object is another city's: answered as absent (404, the reason of an id that does not exist), since a
+        403 would tell a caller of another city that the id exists. The national role (no city) is refused by
+        role instead."""
+        return self.actor.city is not None and self.actor.city != city
+
     def on_case(self, case: Mapping[str, Any] | None, field: str = "case_id", *, read: bool = False) -> None:
         """Staff act on every case of their city; a partner only on a case assigned to it. A case whose partner
-        payments has not learnt yet (no case_opened seen) is no partner's: denied, never assumed."""
-        if case is None:
+        payments has not learnt yet (no case_opened seen) is no partner's: denied, never assumed. Another city's
+        case is unknown here (404)."""
+        if case is None or self.elsewhere(case["city"]):
             raise NotFound(field, "unknown case")
         self.read(case["city"], field) if read else self.write(case["city"], field)
         if self.actor.role is Role.PARTNER and case["partner"] != self.actor.id:
@@ -85,6 +93,10 @@ class UnitOfWork:
             tp = tracing.current_traceparent()
             envs = [to_envelope(e, source=SOURCE, city=city, partner=ctx.actor.partner, traceparent=tp) for e in events]
         await outbox.append(self.conn, envs)
+
+    def iban_index(self, iban: str) -> str:
+        """The keyed blind index of an IBAN in electronic form: compares payees without keeping the IBAN."""
+        return self.key_store().blind_index(IBAN_INDEX, iban)
 
     def key_store(self) -> pii.KeyStore:
         if self.keys is None:

@@ -8,7 +8,7 @@ since the last approval."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from lgnet_shared import pii
@@ -35,7 +35,7 @@ BUDGET_LINE_OF: dict[ContributionKind, str] = {
 
 async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, Any]:
     case = await repo.case(uow.conn, case_id)
-    if case is None:
+    if case is None or ctx.elsewhere(case["city"]):
         raise NotFound("case_id", f"unknown case {case_id}")
     ctx.on_case(case, "case_id")
     if case["closed_on"] is not None:
@@ -103,6 +103,10 @@ async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestCont
                 f"the household's {c.kind.value} request {other['request_id']} (case {other['case_id']}) already"
                 f" pays {other['period_from']} to {other['period_to']}: a period is paid once",
             )
+    if c.kind.value in requests.LEASE_KINDS and c.lease_id is None:
+        since = ctx.today - timedelta(days=requests.ONE_OFF_WINDOW_DAYS)
+        other = await repo.live_lease_request(uow.conn, case["household_id"], c.kind.value, since)
+        requests.check_one_per_lease(c.kind.value, other)
     beneficiary = await seal_beneficiary(uow, case["household_id"], data) if data else None
     request_id = new_id()
     await _insert(
@@ -117,8 +121,9 @@ async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestCont
         c.period_from,
         c.period_to,
         beneficiary,
+        uow.iban_index(data["iban"]) if data else None,
     )
-    return await view(uow, request_id)
+    return await view(uow, request_id, ctx.partner)
 
 
 async def _insert(
@@ -133,6 +138,7 @@ async def _insert(
     period_from: date | None,
     period_to: date | None,
     beneficiary: dict[str, Any] | None,
+    iban_index: str | None = None,
 ) -> bool:
     inserted = await repo.insert_request(
         uow.conn,
@@ -155,6 +161,7 @@ async def _insert(
             "bank_data_set_by": None if beneficiary is None else ctx.actor.id,
             "bank_data_set_on": None if beneficiary is None else ctx.today,
             "bank_data_fields": None if beneficiary is None else sorted(beneficiary),
+            "iban_index": iban_index,
         },
     )
     if not inserted:
@@ -222,6 +229,12 @@ async def requests_for_signed_lease(
         )
         if exists:
             continue
+        # Asked by hand already, without naming the lease: that request is this lease's (linked, as asked).
+        since = ctx.today - timedelta(days=requests.ONE_OFF_WINDOW_DAYS)
+        manual = await repo.live_lease_request(uow.conn, household_id, kind.value, since, unlinked=True)
+        if manual is not None:
+            await repo.update_request(uow.conn, manual["request_id"], lease_id=lease_id)
+            continue
         request_id = new_id()
         await _insert(uow, ctx, request_id, case, kind, line["budget_line_id"], amount, lease_id, None, None, None)
         created.append(request_id)
@@ -232,7 +245,7 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     """Set or change who is paid. The same data again changes nothing; other data is a new version that needs a
     new approval by someone else (an approved request returns to requested); a batched or paid request: 409."""
     req = await repo.request(uow.conn, request_id, lock=True)
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id")  # the case's partner or the city's staff
     data = bank_data(b, "")
@@ -243,11 +256,12 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     changed = [f for f in requests.BANK_FIELDS if data.get(f) != current.get(f)]
     change = requests.change_bank_data(req, changed)
     if not change.fields:
-        return await view(uow, request_id)  # the same bank data again: nothing changes
+        return await view(uow, request_id, ctx.partner)  # the same bank data again: nothing changes
     await repo.update_request(
         uow.conn,
         request_id,
         beneficiary=await seal_beneficiary(uow, req.household_id, data),
+        iban_index=uow.iban_index(data["iban"]),
         bank_data_version=req.bank_data_version + 1,
         bank_data_set_by=ctx.actor.id,
         bank_data_set_on=ctx.today,
@@ -256,16 +270,31 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
         first_approver=None,  # an approval given to other bank data does not count for this one
     )
     await _bank_data_changed(uow, ctx, req, change)
-    return await view(uow, request_id)
+    return await view(uow, request_id, ctx.partner)
 
 
-async def approve(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]:
+async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve | None = None) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id, lock=True)  # concurrent approvals of one request serialise
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "approve contributions")
     policy = await repo.policy(uow.conn, req.city)
     outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents)
+    # A likely duplicate (the same payee, kind and period in another live request) is approved only when the
+    # approver says why it is not paid twice; each approver of the request (first and second) says it.
+    duplicates = (await repo.possible_duplicates(uow.conn, [request_id])).get(request_id, [])
+    reason = c.duplicate_reason if c else None
+    if requests.check_duplicates(duplicates, reason):
+        assert reason is not None
+        duplicate_of = [d["request_id"] for d in duplicates]
+        await repo.record_duplicate_confirmation(uow.conn, request_id, ctx.actor.id, reason, duplicate_of, ctx.today)
+        await uow.emit(
+            ctx,
+            req.city,
+            ev.ContributionDuplicateConfirmed(
+                request_id=request_id, duplicate_of=duplicate_of, confirmed_by=ctx.actor.id, reason=reason, on=ctx.today
+            ),
+        )
     if not outcome.final:
         await repo.update_request(uow.conn, request_id, first_approver=ctx.actor.id)
         return await view(uow, request_id)
@@ -301,38 +330,67 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, A
 
 async def reject(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id, lock=True)
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "reject contributions")
     requests.reject(req)
+    return await _end(uow, ctx, req, c.reason)
+
+
+async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject) -> dict[str, Any]:
+    """An approved request not yet batched, withdrawn by staff with a reason: rejected after its approval, its
+    commitment released (the log says `contribution_rejected`, as for a request whose new bank data was not
+    approved: reports then count it neither committed nor paid)."""
+    req = await repo.request(uow.conn, request_id, lock=True)  # a batch locks the row too: one of the two wins
+    if req is None or ctx.elsewhere(req.city):
+        raise NotFound("request_id", f"no contribution request {request_id}")
+    ctx.staff(req.city, "withdraw approved contributions")
+    requests.withdraw(req)
+    return await _end(uow, ctx, req, c.reason)
+
+
+async def _end(uow: UnitOfWork, ctx: Context, req: requests.ContributionRequest, reason: str) -> dict[str, Any]:
+    """Rejected: never paid; a commitment made by an approval returns to the budget line."""
+    request_id = req.request_id
     if await repo.committed(uow.conn, request_id):  # approved once, then its new bank data was not: released
         party = ledger.Party(req.budget_line_id, req.case_id, req.household_id)
         tx = ledger.commitment_released(request_id, ctx.today, req.city, req.amount_cents, party)
         await ledger_store.append(uow.conn, tx)
     await repo.update_request(
-        uow.conn, request_id, status=RequestStatus.REJECTED.value, rejected_by=ctx.actor.id, reason=c.reason
+        uow.conn, request_id, status=RequestStatus.REJECTED.value, rejected_by=ctx.actor.id, reason=reason
     )
     await uow.emit(
         ctx,
         req.city,
-        ev.ContributionRejected(request_id=request_id, rejected_by=ctx.actor.id, reason=c.reason, on=ctx.today),
+        ev.ContributionRejected(request_id=request_id, rejected_by=ctx.actor.id, reason=reason, on=ctx.today),
     )
     return await view(uow, request_id)
 
 
-async def view(uow: UnitOfWork, request_id: str) -> dict[str, Any]:
+async def view(uow: UnitOfWork, request_id: str, partner: str | None = None) -> dict[str, Any]:
     row = await repo.request_row(uow.conn, request_id)
     assert row is not None
-    return (await shown(uow, [row]))[0]
+    return (await shown(uow, [row], partner))[0]
 
 
-BANK_COLUMNS = ("beneficiary", "approved_beneficiary", "bank_data_set_by", "bank_data_set_on", "bank_data_fields")
+BANK_COLUMNS = (
+    "beneficiary",
+    "approved_beneficiary",
+    "bank_data_set_by",
+    "bank_data_set_on",
+    "bank_data_fields",
+    "iban_index",
+)
 
 
-async def shown(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def shown(uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None = None) -> list[dict[str, Any]]:
     """Requests as answered: bank data never, the IBAN masked (last four characters), who last set the bank data
-    and whether it changed since the last approval (then also the approved IBAN, masked)."""
+    and whether it changed since the last approval (then also the approved IBAN, masked); the requests it may
+    duplicate (a partner: among its own cases') and the latest confirmation that it does not."""
     keys: dict[str, bytes | None] = {}  # one key lookup per household
+    ids = [row["request_id"] for row in rows]
+    duplicates = await repo.possible_duplicates(uow.conn, ids, partner)
+    confirmations = await repo.duplicate_confirmations(uow.conn, ids)
     out = []
     for row in rows:
         kid = f"household:{row['household_id']}"
@@ -356,6 +414,8 @@ async def shown(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[dict[str, A
                 "bank_data_changed_fields": row["bank_data_fields"],
                 "bank_data_changed_since_approval": changed,
                 "approved_iban_masked": requests.mask_iban(approved.get("iban")) if changed else None,
+                "possible_duplicates": duplicates.get(row["request_id"], []),
+                "duplicate_confirmation": confirmations.get(row["request_id"]),
             }
         )
     return out
@@ -363,10 +423,10 @@ async def shown(uow: UnitOfWork, rows: list[dict[str, Any]]) -> list[dict[str, A
 
 async def read(uow: UnitOfWork, ctx: Context, request_id: str) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id)
-    if req is None:
+    if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.on_case(await repo.case(uow.conn, req.case_id), "request_id", read=True)
-    return await view(uow, request_id)
+    return await view(uow, request_id, ctx.partner)
 
 
 async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: str | None) -> list[dict[str, Any]]:
@@ -374,4 +434,4 @@ async def listing(uow: UnitOfWork, ctx: Context, status: str | None, case_id: st
     read of it: another partner's case is refused, not answered with an empty list."""
     if case_id is not None:
         ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
-    return await shown(uow, await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner))
+    return await shown(uow, await repo.requests(uow.conn, ctx.city, status, case_id, ctx.partner), ctx.partner)

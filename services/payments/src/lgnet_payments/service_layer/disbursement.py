@@ -3,7 +3,7 @@ pain.001 file, and reconciled with the bank's result (paid → disbursed; failed
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from lgnet_shared import pii
@@ -17,7 +17,12 @@ from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.domain import ledger
-from lgnet_payments.domain.reconciliation import BankResult, check_booked_on, check_execution_date
+from lgnet_payments.domain.reconciliation import (
+    BankResult,
+    check_booked_on,
+    check_execution_date,
+    check_return_reversible,
+)
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer import erasure, payment_files, reimbursements
@@ -98,7 +103,7 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
 
 async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
     batch = await repo.batch(uow.conn, batch_id)
-    if batch is None:
+    if batch is None or ctx.elsewhere(batch["city"]):
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "read disbursement batches")  # every case's payments of the city: staff only
     rows = await uow.conn.fetch(
@@ -106,20 +111,20 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
         " order by payment_id",
         batch_id,
     )
-    file = payment_files.summary(await file_store.of_batch(uow.conn, batch_id))
+    file = await payment_files.summary(uow, await file_store.of_batch(uow.conn, batch_id))
     return {**batch, "file": file, "payments": [dict(r) for r in rows]}
 
 
 async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
     """The batch's stored pain.001 file, byte-identical at every download (its SHA-256 is in payment_files)."""
-    return payment_files.content(await batch_file(uow, ctx, batch_id))
+    return await payment_files.served(uow, ctx, await batch_file(uow, ctx, batch_id))
 
 
 async def batch_file(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
     """The batch's stored file. A batch made before files were stored (payments-4) gets its file now, once:
     the batch row is locked so two first downloads cannot write two."""
     batch = await uow.conn.fetchrow("select * from batches where batch_id = $1 for update", batch_id)
-    if batch is None:
+    if batch is None or ctx.elsewhere(batch["city"]):
         raise NotFound("batch_id", f"no batch {batch_id}")
     ctx.staff(batch["city"], "export payment files")
     file = await file_store.of_batch(uow.conn, batch_id)
@@ -156,6 +161,44 @@ async def _write_file(uow: UnitOfWork, batch: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def _paid(p: dict[str, Any], on: date) -> ev.ContributionPaid:
+    return ev.ContributionPaid(
+        request_id=p["request_id"],
+        batch_id=p["batch_id"],
+        case_id=p["case_id"],
+        household_id=p["household_id"],
+        city=p["city"],
+        kind=ContributionKind(p["kind"]),
+        budget_line_id=p["budget_line_id"],
+        amount_cents=p["amount_cents"],
+        paid_on=on,
+    )
+
+
+async def _return_reversed(uow: UnitOfWork, ctx: Context, p: dict[str, Any], r: BankResult, where: str) -> str:
+    """A failed (returned) payment whose return the bank reversed: paid after all, out of the request's commitment,
+    unless something else pays the request now (domain/reconciliation.py)."""
+    request = await repo.request(uow.conn, p["request_id"], lock=True)
+    assert request is not None
+    paid_again = await uow.conn.fetchval(
+        "select payment_id from payments where request_id = $1 and status <> 'failed' and payment_id <> $2 limit 1",
+        p["request_id"],
+        p["payment_id"],
+    )
+    check_return_reversible(p["payment_id"], p["request_id"], request.status.value, paid_again, f"{where}.status")
+    on = r.booked_on or ctx.today
+    check_booked_on(on, p["settled_on"], ctx.today, f"{where}.booking_date")
+    party = ledger.Party(p["budget_line_id"], p["case_id"], p["household_id"])
+    await repo.settle_payment(uow.conn, p["payment_id"], "paid", None, on)
+    await ledger_store.append(
+        uow.conn, ledger.return_reversed(p["payment_id"], on, p["city"], p["amount_cents"], party)
+    )
+    await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.PAID.value)
+    await uow.emit(ctx, p["city"], _paid(p, on))
+    await erasure.shred_if_settled(uow.conn, p["batch_id"], on)
+    return "paid"
+
+
 def _description(kind: str, request_id: str) -> str:
     return f"LgNet {ContributionKind(kind).value.replace('_', ' ')} {request_id}"
 
@@ -171,6 +214,8 @@ async def reconcile(uow: UnitOfWork, ctx: Context, results: list[BankResult]) ->
 
 async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> str:
     p = await repo.payment_for_update(uow.conn, r.end_to_end_id)
+    if p is not None and ctx.elsewhere(p["city"]):
+        raise NotFound(f"{where}.end_to_end_id", f"no payment {r.end_to_end_id}")
     if p is None:  # a voucher provider's reimbursement, reconciled the same way
         settled = await reimbursements.settle(uow, ctx, r, where)
         if settled is None:
@@ -184,6 +229,8 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
     wanted = "paid" if r.paid else "failed"
     if p["status"] == wanted:
         return "unchanged"  # the same result again: already applied
+    if r.reversal and r.paid and p["status"] == "failed":  # the bank undid the return: the transfer stands
+        return await _return_reversed(uow, ctx, p, r, where)
     # A SEPA return comes days after the transfer was booked paid (the account closed, AC04): the money is back.
     returned = p["status"] == "paid" and not r.paid
     if p["status"] != "sent" and not returned:
@@ -202,17 +249,7 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
     elif r.paid:
         await ledger_store.append(uow.conn, ledger.payment_confirmed(p["payment_id"], on, p["city"], amount, party))
         await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.PAID.value)
-        event = ev.ContributionPaid(
-            request_id=p["request_id"],
-            batch_id=p["batch_id"],
-            case_id=p["case_id"],
-            household_id=p["household_id"],
-            city=p["city"],
-            kind=ContributionKind(p["kind"]),
-            budget_line_id=p["budget_line_id"],
-            amount_cents=amount,
-            paid_on=on,
-        )
+        event = _paid(p, on)
     else:
         await ledger_store.append(uow.conn, ledger.reversal(p["payment_id"], on, p["city"], amount, party))
         await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.APPROVED.value)

@@ -39,6 +39,10 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
     households = await households_of(conn, person_id)
     for household_id in households:
         await keys.erase(conn, f"household:{household_id}")
+    # The IBAN's blind index is a pseudonym of the bank data: it goes with it.
+    await conn.execute(
+        "update contribution_requests set iban_index = null where household_id = any($1::text[])", households
+    )
     batches = await conn.fetch(
         "select distinct p.batch_id from payments p join contribution_requests r using (request_id)"
         " where r.household_id = any($1::text[])",

@@ -13,7 +13,7 @@ from lgnet_shared.errors import Conflict
 from lgnet_payments.adapters import payment_files as store
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters import sepa
-from lgnet_payments.service_layer.context import UnitOfWork
+from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 
 async def write(
@@ -68,9 +68,16 @@ def content(file: dict[str, Any]) -> bytes:
     return data
 
 
-def summary(file: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What a batch or run view says of its file (never its content)."""
+async def served(uow: UnitOfWork, ctx: Context, file: dict[str, Any]) -> bytes:
+    """The stored bytes for a download, recorded (who, when) in the file's download log: it holds names and IBANs."""
+    data = content(file)
+    await store.record_download(uow.conn, file["message_id"], file["city"], ctx.actor.id)
+    return data
+
+
+async def summary(uow: UnitOfWork, file: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a batch or run view says of its file (never its content), with who downloaded it and when."""
     if file is None:
         return None
     keys = ("message_id", "sha256", "pain_version", "created_at", "retained_until", "shredded_on")
-    return {k: file[k] for k in keys}
+    return {k: file[k] for k in keys} | {"downloads": await store.downloads(uow.conn, file["message_id"])}

@@ -25,7 +25,7 @@ from lgnet_shared.ids import new_id
 from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.domain import ledger
-from lgnet_payments.domain.reconciliation import BankResult, check_booked_on
+from lgnet_payments.domain.reconciliation import BankResult, check_booked_on, check_reimbursement_return_reversible
 from lgnet_payments.service_layer import erasure, payment_files
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 from lgnet_payments.service_layer.vouchers import provider_bank
@@ -149,8 +149,8 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
     """The bank's result for a reimbursement (None: no reimbursement has this EndToEndId). The same result again
     changes nothing; a different result for a settled one is a conflict."""
     row = await uow.conn.fetchrow("select * from reimbursements where end_to_end_id = $1 for update", r.end_to_end_id)
-    if row is None:
-        return None
+    if row is None or ctx.elsewhere(row["city"]):
+        return None  # another city's: as unknown as one that does not exist
     ctx.write(row["city"], f"{where}.end_to_end_id")
     if r.amount_cents is not None and r.amount_cents != row["amount_cents"]:
         raise ContractError(
@@ -159,6 +159,8 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
     wanted = "paid" if r.paid else "failed"
     if row["status"] == wanted:
         return "unchanged"
+    if r.reversal and r.paid and row["status"] == "failed":  # the bank undid the return: the provider was paid
+        return await _return_reversed(uow, ctx, row, r, where)
     returned = row["status"] == "paid" and not r.paid  # a SEPA return after the transfer was booked paid
     if row["status"] != "sent" and not returned:
         raise Conflict(f"{where}.status", f"reimbursement {row['batch_id']} is already {row['status']}")
@@ -182,13 +184,66 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
     return wanted
 
 
+async def _return_reversed(uow: UnitOfWork, ctx: Context, row: Any, r: BankResult, where: str) -> str:
+    """A failed reimbursement whose return the bank reversed: paid after all, its redemptions its own again, unless a
+    later run reimbursed them meanwhile (domain/reconciliation.py)."""
+    paid_again = await uow.conn.fetchval(
+        "select other.reimbursement_id from reimbursement_items mine join reimbursement_items other"
+        " on other.redemption_id = mine.redemption_id and not other.failed"
+        " where mine.reimbursement_id = $1 limit 1",
+        row["batch_id"],
+    )
+    check_reimbursement_return_reversible(row["batch_id"], paid_again, f"{where}.status")
+    on = r.booked_on or ctx.today
+    check_booked_on(on, row["settled_on"], ctx.today, f"{where}.booking_date")
+    await uow.conn.execute(
+        "update reimbursements set status = 'paid', reason = null, settled_on = $2 where batch_id = $1",
+        row["batch_id"],
+        on,
+    )
+    await uow.conn.execute("update reimbursement_items set failed = false where reimbursement_id = $1", row["batch_id"])
+    items = await uow.conn.fetch(
+        "select i.redemption_id, i.amount_cents, x.voucher_id, v.budget_line_id, v.case_id, v.household_id"
+        " from reimbursement_items i join voucher_redemptions x using (redemption_id)"
+        " join vouchers v using (voucher_id) where i.reimbursement_id = $1 order by 1",
+        row["batch_id"],
+    )
+    await uow.conn.execute(
+        "update voucher_redemptions set reimbursement_id = $1 where redemption_id = any($2::text[])",
+        row["batch_id"],
+        [i["redemption_id"] for i in items],
+    )
+    # A return after "paid" publishes nothing (docs/payments.md, "Vouchers"): the log still says this reimbursement was
+    # paid, so its reversal publishes `provider_reimbursed` only if the log never said so (failed while sent).
+    told = await uow.conn.fetchval(
+        "select exists (select 1 from ledger_transactions where kind = 'reimbursement_confirmed'"
+        " and ref like $1 || ':%')",
+        row["end_to_end_id"],
+    )
+    await _book(uow, ctx, row, items, True, on, reversed_return=True, publish=not told)
+    await erasure.shred_if_settled(uow.conn, row["run_id"], on)
+    return "paid"
+
+
 async def _book(
-    uow: UnitOfWork, ctx: Context, row: Any, items: list[Any], paid: bool, on: date, after_paid: bool = False
+    uow: UnitOfWork,
+    ctx: Context,
+    row: Any,
+    items: list[Any],
+    paid: bool,
+    on: date,
+    after_paid: bool = False,
+    *,
+    reversed_return: bool = False,
+    publish: bool = True,
 ) -> None:
-    """`after_paid`: the bank returned a transfer it had booked paid: the money comes back from `disbursed`."""
+    """`after_paid`: the bank returned a transfer it had booked paid: the money comes back from `disbursed`.
+    `reversed_return`: the bank undid the return of a failed one: from `provider_payable` to `disbursed`."""
     e2e, city, provider_id = row["end_to_end_id"], row["city"], row["provider_id"]
     book = (
-        ledger.reimbursement_confirmed
+        ledger.reimbursement_return_reversed
+        if reversed_return
+        else ledger.reimbursement_confirmed
         if paid
         else ledger.reimbursement_returned_after_paid
         if after_paid
@@ -205,6 +260,8 @@ async def _book(
         await uow.conn.execute(
             "update voucher_redemptions set reimbursement_id = null where reimbursement_id = $1", row["batch_id"]
         )
+        return
+    if not publish:
         return
     await uow.emit(
         ctx,
@@ -226,17 +283,17 @@ async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]
         " from reimbursements where run_id = $1 order by batch_id",
         run_id,
     )
-    if not rows:
+    if not rows or ctx.elsewhere(rows[0]["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
     ctx.staff(rows[0]["city"], "read reimbursement runs")
-    file = payment_files.summary(await file_store.of_batch(uow.conn, run_id))
+    file = await payment_files.summary(uow, await file_store.of_batch(uow.conn, run_id))
     return {"run_id": run_id, "file": file, "reimbursements": [dict(r) for r in rows]}
 
 
 async def run_file(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]:
     """The run's stored pain.001 file (staff of its city)."""
     file = await file_store.of_batch(uow.conn, run_id)
-    if file is None or file["purpose"] != "reimbursements":
+    if file is None or file["purpose"] != "reimbursements" or ctx.elsewhere(file["city"]):
         raise NotFound("run_id", f"no reimbursement run {run_id}")
     ctx.staff(file["city"], "export payment files")
     return file

@@ -68,6 +68,8 @@ async def _one(uow: UnitOfWork, session_id: str) -> dict[str, Any]:
 
 async def read(uow: UnitOfWork, ctx: Context, session_id: str) -> dict[str, Any]:
     session = await _one(uow, session_id)
+    if ctx.elsewhere(session["city"]):
+        raise NotFound("session_id", f"no tutoring session {session_id}")
     ctx.on_case(await repo.case(uow.conn, session["case_id"]), "session_id", read=True)
     return session
 

@@ -82,7 +82,7 @@ async def _bank_data_changed(uow: UnitOfWork, ctx: Context, provider_id: str, fi
 
 async def _provider_row(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
     row = await uow.conn.fetchrow("select * from providers where provider_id = $1 for update", provider_id)
-    if row is None:
+    if row is None or ctx.elsewhere(row["city"]):
         raise NotFound("provider_id", f"no provider {provider_id}")
     ctx.staff(row["city"], "manage service providers' bank data")
     return dict(row)
@@ -148,7 +148,7 @@ async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id:
 
 async def read_provider(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
     row = await uow.conn.fetchrow("select city from providers where provider_id = $1", provider_id)
-    if row is None:
+    if row is None or ctx.elsewhere(row["city"]):
         raise NotFound("provider_id", f"no provider {provider_id}")
     ctx.staff(row["city"], "read service providers' bank data")
     return await provider_view(uow, provider_id)
@@ -226,7 +226,7 @@ async def issue(uow: UnitOfWork, ctx: Context, c: cmd.IssueVoucher) -> dict[str,
 async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) -> dict[str, Any]:
     """A provider (or staff for them) redeems part of a voucher. The same redemption_id again is a replay."""
     found = await repo.voucher(uow.conn, voucher_id, lock=True)  # redemptions of one voucher serialise
-    if found is None:
+    if found is None or ctx.elsewhere(found[0].city):
         raise NotFound("voucher_id", f"no voucher {voucher_id}")
     v, row = found
     ctx.write(v.city, "voucher_id")
@@ -303,7 +303,7 @@ async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
 
 async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]:
     found = await repo.voucher(uow.conn, voucher_id)
-    if found is None:
+    if found is None or ctx.elsewhere(found[0].city):
         raise NotFound("voucher_id", f"no voucher {voucher_id}")
     ctx.on_case(await repo.case(uow.conn, found[1]["case_id"]), "voucher_id", read=True)
     return await view(uow, voucher_id)

@@ -1,0 +1,166 @@
+"""Likely duplicate contributions (the same person registered twice: two households, two cases): a request of the
+same kind and period paid or pending to the same payee IBAN is shown as a possible duplicate, and its approval is
+refused unless the approver confirms, with a reason code, that it is not a double payment (recorded, in the log).
+The IBAN is compared by a keyed blind index (HMAC of the normalised IBAN), never stored in clear."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from lgnet_payments.entrypoints.main import SPEC
+from lgnet_shared import clock
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+from payments_testkit import a_month, add_staff, call, call_ok, open_case, outbox, refused
+
+pytestmark = pytest.mark.integration
+STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"
+CITY_IBAN = "IT60X0542811101000000123456"
+LANDLORD_IBAN = "DE89370400440532013000"
+LANDLORD_IBAN_AS_TYPED = "de89 3704 0044 0532 0130 00"
+OTHER_IBAN = "GB33BUKB20201555555555"
+
+
+@pytest.fixture
+async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+        await add_staff(service, MALLORY)
+        for n in (1, 2, 3):  # the same person registered twice (h1, h2), and another household (h3)
+            await open_case(service, f"c{n}", f"h{n}")
+        policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
+        await call_ok(service, STAFF, "PUT", "/policies/torino", policy)
+        for line in ("rent", "deposit"):
+            await call_ok(service, STAFF, "POST", "/budget-lines", {"line": line, "amount_cents": 1_000_000})
+        yield service
+
+
+async def ask(service: InProcessService, case: str, iban: str, period: dict[str, str], kind: str = "rent") -> str:
+    body = {"case_id": case, "kind": kind, "amount_cents": 50_000, "beneficiary": {"name": "Landlord", "iban": iban}}
+    made = await call_ok(service, COOP, "POST", "/contribution-requests", body | period)
+    return str(made["request_id"])
+
+
+async def test_the_same_month_to_the_same_iban_is_a_possible_duplicate_that_needs_a_confirmed_reason(
+    payments: InProcessService,
+) -> None:
+    month = a_month()
+    first = await ask(payments, "c1", LANDLORD_IBAN, month)
+    second = await ask(payments, "c2", LANDLORD_IBAN_AS_TYPED, month)  # the same IBAN, typed another way
+    other_payee = await ask(payments, "c3", OTHER_IBAN, month)
+    other_month = await ask(payments, "c3", LANDLORD_IBAN, a_month())
+
+    # Shown on the request and in the approvals' list: who it may duplicate.
+    shown = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{second}")
+    assert [d["request_id"] for d in shown["possible_duplicates"]] == [first]
+    assert shown["possible_duplicates"][0]["case_id"] == "c1"
+    listed = {
+        r["request_id"]: r for r in await call_ok(payments, STAFF, "GET", "/contribution-requests?status=requested")
+    }
+    assert [d["request_id"] for d in listed[first]["possible_duplicates"]] == [second]
+    assert listed[other_payee]["possible_duplicates"] == [] and listed[other_month]["possible_duplicates"] == []
+
+    # Refused without a confirmation: 409 naming the field and the other request; nothing committed.
+    reason = refused(
+        await call(payments, MALLORY, "POST", f"/contribution-requests/{second}/approval"), 409, "duplicate_reason"
+    )
+    assert first in reason
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{second}"))["status"] == "requested"
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from ledger_transactions where kind = 'commitment'") == 0
+    # A reason that is no code is refused too.
+    bad = await call(payments, MALLORY, "POST", f"/contribution-requests/{second}/approval", {"duplicate_reason": "Sì"})
+    assert bad.status_code == 422 and bad.json()["field"] == "duplicate_reason", bad.text
+    unknown = await call(
+        payments, MALLORY, "POST", f"/contribution-requests/{second}/approval", {"duplicate_reason": "trust_me"}
+    )
+    assert "different_flats" in refused(unknown, 422, "duplicate_reason")  # the valid codes named
+
+    # Confirmed with a reason: approved, the confirmation recorded and in the event log.
+    done = await call_ok(
+        payments, MALLORY, "POST", f"/contribution-requests/{second}/approval", {"duplicate_reason": "different_flats"}
+    )
+    assert done["status"] == "approved"
+    assert done["duplicate_confirmation"] == {
+        "confirmed_by": MALLORY,
+        "reason": "different_flats",
+        "duplicate_of": [first],
+        "on": clock.today().isoformat(),
+    }
+    [fact] = await outbox(payments, "lgnet.payments.contribution_duplicate_confirmed")
+    assert fact["data"] == {
+        "request_id": second,
+        "duplicate_of": [first],
+        "confirmed_by": MALLORY,
+        "reason": "different_flats",
+        "on": clock.today().isoformat(),
+    }
+    # The first one is now a duplicate of an approved request: refused as well until confirmed, or free once the
+    # other is rejected.
+    refused(await call(payments, MALLORY, "POST", f"/contribution-requests/{first}/approval"), 409, "duplicate_reason")
+    # Requests of another payee or another month need no confirmation.
+    assert (await call_ok(payments, MALLORY, "POST", f"/contribution-requests/{other_payee}/approval"))[
+        "status"
+    ] == "approved"
+    assert (await call_ok(payments, MALLORY, "POST", f"/contribution-requests/{other_month}/approval"))[
+        "status"
+    ] == "approved"
+
+
+async def test_a_rejected_request_is_no_duplicate_and_one_off_kinds_compare_by_payee(
+    payments: InProcessService,
+) -> None:
+    month = a_month()
+    first = await ask(payments, "c1", LANDLORD_IBAN, month)
+    second = await ask(payments, "c2", LANDLORD_IBAN, month)
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{first}/rejection", {"reason": "duplicate"})
+    assert (await call_ok(payments, MALLORY, "POST", f"/contribution-requests/{second}/approval"))[
+        "status"
+    ] == "approved"
+
+    # A deposit has no period: two deposits to the same IBAN are a possible duplicate.
+    d1 = await ask(payments, "c1", LANDLORD_IBAN, {}, kind="deposit")
+    d2 = await ask(payments, "c2", LANDLORD_IBAN, {}, kind="deposit")
+    refused(await call(payments, MALLORY, "POST", f"/contribution-requests/{d2}/approval"), 409, "duplicate_reason")
+    shown = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{d1}")
+    assert [d["request_id"] for d in shown["possible_duplicates"]] == [d2]
+
+
+async def test_the_iban_is_compared_by_a_keyed_index_never_kept_in_clear(payments: InProcessService) -> None:
+    month = a_month()
+    first = await ask(payments, "c1", LANDLORD_IBAN, month)
+    second = await ask(payments, "c2", LANDLORD_IBAN_AS_TYPED, month)
+    async with payments.pool.acquire() as conn:
+        rows = await conn.fetch("select request_id, iban_index from contribution_requests order by 1")
+        dump = json.dumps([dict(r) for r in await conn.fetch("select * from contribution_requests")], default=str)
+    index = {r["request_id"]: r["iban_index"] for r in rows}
+    assert index[first] == index[second] and len(index[first]) == 64
+    assert LANDLORD_IBAN not in dump and "0532013000" not in dump
+    # A change of the payee moves the index with it.
+    await call_ok(
+        payments, COOP, "PUT", f"/contribution-requests/{second}/beneficiary", {"name": "L", "iban": OTHER_IBAN}
+    )
+    shown = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{second}")
+    assert shown["possible_duplicates"] == []
+
+
+async def test_a_partner_sees_only_its_own_cases_among_the_possible_duplicates(payments: InProcessService) -> None:
+    """The approver (staff) sees every possible duplicate of the city; a partner reading its request sees those among
+    its own cases only: another cooperative's case, request and period are not its to know."""
+    await open_case(payments, "c-borgo", "h-borgo", partner="coop-borgo")
+    month = a_month()
+    mine = await ask(payments, "c1", LANDLORD_IBAN, month)
+    body = {
+        "case_id": "c-borgo",
+        "kind": "rent",
+        "amount_cents": 50_000,
+        "beneficiary": {"name": "L", "iban": LANDLORD_IBAN},
+    }
+    theirs = (await call_ok(payments, "coop-borgo", "POST", "/contribution-requests", body | month))["request_id"]
+    assert [
+        d["request_id"]
+        for d in (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{mine}"))["possible_duplicates"]
+    ] == [theirs]
+    assert (await call_ok(payments, COOP, "GET", f"/contribution-requests/{mine}"))["possible_duplicates"] == []
+    listed = await call_ok(payments, "coop-borgo", "GET", "/contribution-requests")
+    assert [(r["request_id"], r["possible_duplicates"]) for r in listed] == [(theirs, [])]
