@@ -381,6 +381,8 @@ async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
     items: list[dict[str, Any]] = []
     unavailable: list[str] = []
     for service, path in REMINDER_SOURCES:
+        if service not in services.tokens:
+            continue  # no identity there: nothing of the operator's to remind of, not a service missing
         try:
             items += [_reminder(r, service) for r in await services.get(service, path)]
         except (ServiceRefusal, httpx.HTTPError):
