@@ -2378,3 +2378,52 @@ async def test_a_possible_duplicate_is_shown_and_approved_only_with_a_reason(des
         "it",
     )
     assert said.startswith("possibile doppio pagamento"), said
+
+
+async def test_a_payee_refused_by_the_bank_is_said_and_new_bank_data_given_at_the_cartella(desk: Desk) -> None:
+    """The payee's bank refused the transfer (account closed): payments waits for new bank data. The cartella said
+    "richiesta" and the desk had nowhere to give them (nor the bank data "left blank: given later"): the request says
+    why it waits, in Italian, and a form gives the payee's new name, IBAN and BIC (payments' PUT …/beneficiary, a
+    refusal said at its field); the to-do list reminds of it."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    put: list[dict[str, Any]] = []
+
+    def beneficiary(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        put.append(body)
+        if body["iban"] == "IT00X0000000000000000000000":
+            reason = "not a valid IBAN: check digits"
+            return httpx.Response(422, json={"status": 422, "field": "iban", "reason": reason})
+        return httpx.Response(200, json={"request_id": "r-1", "status": "requested"})
+
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            {"request_id": "r-1", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount_cents": 45000,
+             "period_from": "2026-11-01", "period_to": "2026-11-30", "requested_by": "desk.maria",
+             "status": "requested", "has_beneficiary": True, "iban_masked": "••••3000",
+             "payee_refused": {"reason": "ac04", "on": today}}],
+        ("payments", "PUT", "/contribution-requests/r-1/beneficiary"): beneficiary,
+        ("payments", "GET", "/reminders"): [
+            {"kind": "payee_refused", "request_id": "r-1", "case_id": "c-8e2b7d41a9f0",
+             "household_id": "h-5f1c0a9e7b2d", "contribution_kind": "rent", "amount_cents": 45000, "reason": "ac04",
+             "since": today, "waiting_days": 2}],
+        ("housing", "GET", "/reminders"): [],
+        ("intake", "GET", "/appointments/reminders/open"): [],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/persons/p-1")
+    text = text_of(page.text)
+    assert "la banca del beneficiario ha respinto il bonifico (conto chiuso): servono nuove coordinate" in text, text
+    form = {"csrf": "csrf-luca", "request_id": "r-1", "payee_name": "Mario Bianchi",
+            "payee_iban": "IT00X0000000000000000000000"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/contributions/r-1/payee", data=form)
+    assert r.status_code == 422, r.text
+    assert 'id="payee_iban-r-1-error"' in r.text and "non è un IBAN valido" in text_of(r.text), text_of(r.text)
+    form["payee_iban"] = "DE89370400440532013000"
+    r = await desk.client.post("/persons/p-1/contributions/r-1/payee", data=form)
+    assert r.status_code == 303, r.text
+    assert put[-1] == {"name": "Mario Bianchi", "iban": "DE89370400440532013000"}, put
+    todo = text_of((await desk.client.get("/todo")).text)
+    assert "Bonifico respinto dalla banca del beneficiario (conto chiuso): servono nuove coordinate" in todo, todo

@@ -202,11 +202,12 @@ def test_the_refusals_an_outside_test_saw_in_english_are_said_in_italian(reason:
 
 async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_that_did_not_answer() -> None:
     reminders = {
-        "/reminders": [
+        "housing/reminders": [
             {"kind": "match_stalled", "case_id": "c-2", "waiting_days": 16, "step": "proposed"},
             {"kind": "match_stalled", "case_id": "c-1", "waiting_days": 30, "step": "accepted"},
         ],
-        "/appointments/reminders/open": [
+        "payments/reminders": [{"kind": "payee_refused", "case_id": "c-3", "waiting_days": 20, "reason": "ac04"}],
+        "intake/appointments/reminders/open": [
             {
                 "kind": "appointment_reminder_due",
                 "case_id": None,
@@ -215,18 +216,22 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
             },
         ],
     }
-    urls = {"housing": "http://housing", "intake": "http://intake"}
-    tokens = {"housing": "lgn_op", "intake": "lgn_op"}
+    urls = {"housing": "http://housing", "intake": "http://intake", "payments": "http://payments"}
+    tokens = {"housing": "lgn_op", "intake": "lgn_op", "payments": "lgn_op"}
 
     def services(request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"] == "Bearer lgn_op"
-        return httpx.Response(200, json=reminders[request.url.path])
+        return httpx.Response(200, json=reminders[request.url.host + request.url.path])
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(services)) as client:
         items, unavailable = await todo(Services(urls, tokens, client))
-    assert [i["case_id"] for i in items] == ["c-1", "c-2", None] and unavailable == []
-    assert [i["service"] for i in items] == ["housing", "housing", "intake"]
-    assert items[2]["agenda_day"] == "2026-03-02"  # 00:30 in Rome: the agenda's day is the city's
+        assert [i["case_id"] for i in items] == ["c-1", "c-3", "c-2", None] and unavailable == []
+        assert [i["service"] for i in items] == ["housing", "payments", "housing", "intake"]
+        assert items[3]["agenda_day"] == "2026-03-02"  # 00:30 in Rome: the agenda's day is the city's
+        # an operator with no identity on a service (none on payments, say) has no reminders there: none missing
+        no_payments = {k: v for k, v in tokens.items() if k != "payments"}
+        assert [i["service"] for i in (await todo(Services(urls, no_payments, client)))[0]] == [
+            "housing", "housing", "intake"]  # fmt: skip
 
     def housing_down(request: httpx.Request) -> httpx.Response:
         if request.url.host == "housing":

@@ -219,6 +219,26 @@ IT = {
     "Hold (%(reason)s) until %(day)s: then the household is back on the waiting list: check that it can be": (
         "Sospensione (%(reason)s) fino al %(day)s: poi il nucleo torna in lista d'attesa: verificare che sia possibile"
     ),
+    "Transfer refused by the payee's bank (%(why)s): new bank data needed for %(what)s of %(amount)s": (
+        "Bonifico respinto dalla banca del beneficiario (%(why)s): servono nuove coordinate per %(what)s di %(amount)s"
+    ),
+    "The payee's bank data are still to be given for %(what)s of %(amount)s": (
+        "Coordinate bancarie del beneficiario ancora da indicare per %(what)s di %(amount)s"
+    ),
+    "the payee's bank refused the transfer (%(why)s): new bank data needed": (
+        "la banca del beneficiario ha respinto il bonifico (%(why)s): servono nuove coordinate"
+    ),
+    "the payee's bank data are still to be given": "coordinate bancarie del beneficiario ancora da indicare",
+    "The payee's bank data": "Coordinate bancarie del beneficiario",
+    "Payee's IBAN": "IBAN del beneficiario",
+    "Save the bank data": "Salva le coordinate",
+    "wrong account number": "numero di conto errato",
+    "account closed": "conto chiuso",
+    "account blocked": "conto bloccato",
+    "operation not allowed on the account": "operazione non consentita sul conto",
+    "payee's address missing or wrong": "indirizzo del beneficiario mancante o errato",
+    "payee deceased": "beneficiario deceduto",
+    "wrong BIC": "BIC errato",
     "Appointment": "Appuntamento",
     "Go to the case": "Vai alla pratica",
     "Go to the agenda": "Vai all'agenda",

@@ -292,6 +292,7 @@ RULES: dict[str, Rule] = {
     "GET /ledger/balances": Rule(CASE, _balances),  # another city by name (query.city): no id is told
     "POST /contribution-requests": Rule(CASE, _request, expect=ABSENT),
     "GET /contribution-requests": Rule(OWN_CITY, fixed("GET", "/contribution-requests")),  # filtered: see below
+    "GET /reminders": Rule(OWN_CITY, fixed("GET", "/reminders")),  # a partner: its own cases' only
     "GET /contribution-requests/{request_id}": Rule(CASE, _read_request, expect=ABSENT),
     "PUT /contribution-requests/{request_id}/beneficiary": Rule(CASE, _beneficiary, expect=ABSENT),
     "POST /contribution-requests/{request_id}/approval": Rule(STAFF, _approve, expect=ABSENT),

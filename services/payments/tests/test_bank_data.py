@@ -163,7 +163,8 @@ async def test_a_payee_changed_after_approval_is_approved_again_by_someone_else(
         ("contribution_approved", STAFF, COOP, 1, None),
         ("contribution_bank_data_changed", MALLORY, ["iban", "name"], 2, True),
         ("contribution_approved", STAFF, MALLORY, 2, None),
-        ("contribution_bank_data_changed", STAFF, ["iban", "name"], 3, True),  # approved again after the bank failure
+        # the account closed (AC04): the refusal withdrew the approval, the request waits for these new bank data
+        ("contribution_bank_data_changed", STAFF, ["iban", "name"], 3, False),
         ("contribution_approved", MALLORY, STAFF, 3, None),
     ]
     raw = json.dumps(await outbox(payments))

@@ -107,7 +107,7 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         csv = csv_file(
             [
                 (pays[small_id]["payment_id"], "paid", 80_000, ""),
-                (pays[big_id]["payment_id"], "failed", 120_000, "AC04"),
+                (pays[big_id]["payment_id"], "failed", 120_000, "MS03"),  # not the payee's account: paid again
             ]
         )
         r = await anna.post("/reconciliations", content=csv, headers={**key(), "Content-Type": "text/csv"})

@@ -13,7 +13,19 @@ from invariants import check
 from lgnet_payments.adapters import sepa
 from lxml import etree
 from payments_testkit import a_month, camt053, camt054, outbox
-from test_bank_data import CITY_IBAN, COOP, LANDLORD_IBAN, STAFF, available, call, call_ok, payments, refused
+from test_bank_data import (
+    CITY_IBAN,
+    COOP,
+    LANDLORD_IBAN,
+    MALLORY,
+    OTHER_IBAN,
+    STAFF,
+    available,
+    call,
+    call_ok,
+    payments,
+    refused,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]  # the fixture, shared with the bank data tests
@@ -329,13 +341,13 @@ async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid
 
     paid = await reconcile(camt054([(first, 10_000, None)]))
     assert paid.status_code == 201 and paid.json()["paid"] == 1, paid.text
-    returned = camt054([(first, 10_000, "AC04"), (second, 20_000, None)])
+    returned = camt054([(first, 10_000, "MS03"), (second, 20_000, None)])  # not the account's fault
     for expected in ({"paid": 1, "failed": 1, "unchanged": 0}, {"paid": 0, "failed": 0, "unchanged": 2}):
         r = await reconcile(returned)
         assert r.status_code == 201 and r.json() == expected, r.text
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     assert {p["payment_id"]: (p["status"], p["reason"]) for p in view["payments"]} == {
-        first: ("failed", "ac04"),  # the return reason as payments codes it
+        first: ("failed", "ms03"),  # the return reason as payments codes it
         second: ("paid", None),
     }
     request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{view['payments'][0]['request_id']}")
@@ -354,6 +366,41 @@ async def test_a_transfer_returned_after_it_was_booked_paid_goes_back_to_be_paid
     again = await call_ok(payments, STAFF, "POST", "/batches", {})
     view = await call_ok(payments, STAFF, "GET", f"/batches/{again['batch_id']}")
     assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(request["request_id"], "sent")]
+
+
+async def test_a_transfer_refused_for_the_payees_account_waits_for_new_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+    """A transfer failed (or returned) because the payee's account cannot take it — closed (AC04), wrong (AC01),
+    blocked (AC06), the payee deceased (MD07) — went back to "approved" and the next batch sent it to the same
+    account, to bounce again: the household's rent late by another cycle and a fee each time. Such a refusal puts the
+    request back to `requested`, awaiting the payee's new bank data (its commitment kept); approving it before they
+    change is refused naming the IBAN; the case's operator and the city's staff are reminded (GET /reminders)."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id, request_id = view["payments"][0]["payment_id"], view["payments"][0]["request_id"]
+    before = await available(payments)
+    r = await post_camt(payments, camt054([(payment_id, 10_000, "AC04")]))
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 1, "unchanged": 0}, r.text
+    request = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}")
+    assert request["status"] == "requested", request
+    assert request["payee_refused"] == {"reason": "ac04", "on": request["payee_refused"]["on"]}, request
+    assert await available(payments) == before  # still committed to the request
+    assert refused(await call(payments, STAFF, "POST", "/batches", {}), 409, "")  # nothing to pay
+    said = refused(await call(payments, MALLORY, "POST", f"/contribution-requests/{request_id}/approval"), 409,
+                   "beneficiary.iban")  # fmt: skip
+    assert "ac04" in said and "new bank data" in said, said
+    for who in (COOP, STAFF):
+        [reminder] = await call_ok(payments, who, "GET", "/reminders")
+        assert (reminder["kind"], reminder["request_id"], reminder["case_id"], reminder["reason"]) == (
+            "payee_refused", request_id, "c1", "ac04"), reminder  # fmt: skip
+    await call_ok(payments, COOP, "PUT", f"/contribution-requests/{request_id}/beneficiary",
+                  {"name": "Zoë", "iban": OTHER_IBAN})  # fmt: skip
+    assert await call_ok(payments, COOP, "GET", "/reminders") == []
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{request_id}/approval")
+    again = await call_ok(payments, STAFF, "POST", "/batches", {})
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{again['batch_id']}")
+    assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(request_id, "sent")]
+    async with payments.pool.acquire() as conn:
+        await check(conn)
 
 
 async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments) -> None:  # type: ignore[no-untyped-def]

@@ -87,6 +87,9 @@ class Services:
     async def post(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
         return await self.call(service, "POST", path, json=body, key=key)
 
+    async def put(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
+        return await self.call(service, "PUT", path, json=body, key=key)
+
 
 NO_SUCH_ADDRESS = "the service has no such address"
 

@@ -149,6 +149,25 @@ ACCESS_ACTIONS = {
 ACCESS_ACTIONS_WITH_ID = {"document ": _("Document"), "member of ": _("Social record of a household member")}
 
 
+# The payee's bank's reasons for refusing a transfer that payments makes wait for new bank data (its
+# PAYEE_ACCOUNT_REASONS): said in words; another code as the bank gave it.
+BANK_REFUSALS = {
+    "ac01": _("wrong account number"),
+    "ac03": _("wrong account number"),
+    "ac04": _("account closed"),
+    "ac06": _("account blocked"),
+    "ag01": _("operation not allowed on the account"),
+    "be04": _("payee's address missing or wrong"),
+    "md07": _("payee deceased"),
+    "rc01": _("wrong BIC"),
+}
+
+
+def bank_refusal(reason: str | None, t: Translations) -> str:
+    label = BANK_REFUSALS.get(reason or "")
+    return t.gettext(label) if label else (reason or "").upper()
+
+
 def access_action(action: str, t: Translations) -> tuple[str, str]:
     """(what was looked at, the id it names or ""), in the reader's language; an action unknown here as stored."""
     for prefix, label in ACCESS_ACTIONS_WITH_ID.items():

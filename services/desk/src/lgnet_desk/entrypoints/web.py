@@ -103,6 +103,7 @@ class Page:
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
             access_action=lambda a: i18n.access_action(a, self.t),
+            bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             sentence=i18n.sentence,
@@ -464,6 +465,20 @@ def router(settings: DeskSettings) -> APIRouter:
             fields |= {f"beneficiary.{k}": f"beneficiary_{k}" for k in PAYEE}
             key = resubmission.call_key(f, "contribution")
             await desk.submit(s, "payments", "/contribution-requests", body, fields | {k: k for k in PERIOD}, key)
+
+        return await act(request, person_id, run)
+
+    @api.post("/persons/{person_id}/contributions/{request_id}/payee", response_class=HTMLResponse)
+    async def payee(request: Request, person_id: str, request_id: str) -> Response:
+        """The payee's bank data of a request waiting for them (given later, or refused by the payee's bank): a
+        change, which payments has approved again by someone other than who gave it."""
+
+        async def run(s: Services, f: dict[str, str]) -> None:
+            body = {k: v for k in PAYEE if (v := f.get(f"payee_{k}", "").strip())}
+            fields = {k: f"payee_{k}-{request_id}" for k in PAYEE}
+            key = resubmission.call_key(f, f"payee-{request_id}")
+            path = service_path("/contribution-requests/{}/beneficiary", request_id)
+            await desk.submit(s, "payments", path, body, fields | {"": fields["iban"]}, key, method="PUT")
 
         return await act(request, person_id, run)
 

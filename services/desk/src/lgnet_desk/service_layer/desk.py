@@ -316,12 +316,14 @@ async def submit(
     body: dict[str, Any],
     fields: dict[str, str],
     key: str | None = None,
+    method: str = "POST",
 ) -> Any:
     """Post a form's body (with the form's call `key`, if any), its fields left blank (None) left out (`given`); a
     refusal becomes a FieldErrors on the form field that caused it (`fields` maps the service's field names to the
     form's; unknown ones go to the form's first field)."""
     try:
-        return await services.post(service, path, given(body), key)
+        send = services.put if method == "PUT" else services.post
+        return await send(service, path, given(body), key)
     except ServiceRefusal as r:
         errors: dict[str, str] = {}
         for field, reason in r.each:  # every field the service names, at once
@@ -366,7 +368,11 @@ async def upload(
 # (staff: the city's; a partner: its cases'), built from its own state: housing's stalled match steps, intake's
 # appointments reminded the day before and still waiting for their outcome.
 AGENDA_ZONE = ZoneInfo("Europe/Rome")  # the agenda's days are the city's (intake's agenda: the same zone)
-REMINDER_SOURCES: tuple[tuple[str, str], ...] = (("housing", "/reminders"), ("intake", "/appointments/reminders/open"))
+REMINDER_SOURCES: tuple[tuple[str, str], ...] = (
+    ("housing", "/reminders"),
+    ("intake", "/appointments/reminders/open"),
+    ("payments", "/reminders"),  # requests waiting for the payee's bank data
+)
 
 
 async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
@@ -375,6 +381,8 @@ async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
     items: list[dict[str, Any]] = []
     unavailable: list[str] = []
     for service, path in REMINDER_SOURCES:
+        if service not in services.tokens:
+            continue  # no identity there: nothing of the operator's to remind of, not a service missing
         try:
             items += [_reminder(r, service) for r in await services.get(service, path)]
         except (ServiceRefusal, httpx.HTTPError):

@@ -154,6 +154,8 @@ def _request(row: Any) -> ContributionRequest:
         first_approver=row["first_approver"],
         bank_data_version=row["bank_data_version"],
         bank_data_set_by=row["bank_data_set_by"],
+        payee_refused_version=row["payee_refused_version"],
+        payee_refused_reason=row["payee_refused_reason"],
     )
 
 
@@ -293,13 +295,29 @@ async def requests(
         "select request_id, case_id, household_id, city, kind, budget_line_id, amount_cents, lease_id,"
         " period_from, period_to, requested_by, requested_on, status, first_approver, approved_by,"
         " second_approver, rejected_by, reason, beneficiary, approved_beneficiary, bank_data_version, iban_index,"
-        " bank_data_set_by, bank_data_set_on, bank_data_fields, approved_bank_data_version"
+        " bank_data_set_by, bank_data_set_on, bank_data_fields, approved_bank_data_version,"
+        " payee_refused_version, payee_refused_reason, payee_refused_on"
         " from contribution_requests where city = $1 and ($2::text is null or status = $2)"
         " and ($3::text is null or case_id = $3)"
         " and ($4::text is null or case_id in (select case_id from cases where partner = $4)) order by request_id",
         city,
         status,
         case_id,
+        partner,
+    )
+    return [dict(r) for r in rows]
+
+
+async def awaiting_bank_data(conn: Conn, city: str, partner: str | None = None) -> list[Row]:
+    """Live requests that cannot be paid until the payee's bank data is given: never given, or refused by the
+    payee's bank (and not changed since). A partner: its own cases'."""
+    rows = await conn.fetch(
+        "select request_id, case_id, household_id, kind, amount_cents, requested_on, payee_refused_reason,"
+        " payee_refused_on from contribution_requests where city = $1 and status in ('requested', 'approved')"
+        " and (beneficiary is null or payee_refused_version = bank_data_version)"
+        " and ($2::text is null or case_id in (select case_id from cases where partner = $2))"
+        " order by coalesce(payee_refused_on, requested_on), request_id",
+        city,
         partner,
     )
     return [dict(r) for r in rows]

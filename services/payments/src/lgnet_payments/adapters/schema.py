@@ -447,4 +447,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             for each row execute function access_log_append_only();
         """,
     ),
+    (
+        "payments-11",
+        """
+        -- A transfer the bank refused because of the payee's account (closed, wrong, blocked: AC04, AC01, ...): the
+        -- request waits for new bank data; approving the same bank data again is refused. The version refused, the
+        -- reason and the day (docs/payments.md, "Returns and rejections").
+        alter table contribution_requests add column payee_refused_version int,
+            add column payee_refused_reason text, add column payee_refused_on date;
+        """,
+    ),
 ]

@@ -36,7 +36,7 @@ def check_return_reversible(
             f"the bank reversed the return of payment {payment_id}, but request {request_id} was paid again by payment"
             f" {paid_again}: the payee would have it twice; recover one of them with the bank before this entry",
         )
-    if request_status != "approved":
+    if request_status not in ("approved", "requested"):  # requested: awaiting new bank data, still committed
         raise Conflict(
             field,
             f"the bank reversed the return of payment {payment_id}, but request {request_id} is {request_status}"
@@ -72,6 +72,25 @@ def euros_to_cents(text: str, field: str) -> int:
     if value <= 0 or cents != cents.to_integral_value():
         raise ContractError(field, f"{text!r} must be a positive amount with at most two decimals")
     return int(cents)
+
+
+# ISO 20022 return and reject reasons that say the payee's account cannot take the transfer: sent again to it, it
+# bounces again. The request then waits for the payee's new bank data (docs/payments.md, "Returns and rejections").
+PAYEE_ACCOUNT_REASONS = frozenset({
+    "ac01",  # incorrect account number
+    "ac03",  # invalid creditor account number
+    "ac04",  # closed account number
+    "ac06",  # blocked account
+    "ag01",  # transaction forbidden on this account
+    "be04",  # missing or incorrect creditor address
+    "md07",  # end customer deceased
+    "rc01",  # bank identifier (BIC) incorrect
+})  # fmt: skip
+
+
+def payee_account_refused(reason: str | None) -> bool:
+    """The bank refused the transfer because of the payee's account: a new approval needs new bank data."""
+    return reason in PAYEE_ACCOUNT_REASONS
 
 
 def reason_code(text: str | None) -> str | None:

@@ -1,7 +1,8 @@
 """ContributionRequest lifecycle (DESIGN section 4, "payments").
 
 requested → approved → batched → paid, with `rejected` from requested, and a failed payment returning the request
-to approved (the commitment stays; the next batch pays it). Above the city's threshold an approval needs a second,
+to approved (the commitment stays; the next batch pays it) — or, refused because of the payee's account (AC04 …),
+to requested, approved again only with new bank data. Above the city's threshold an approval needs a second,
 different approver; nobody approves their own request. Pure: the caller loads and stores.
 
 Bank data (payee name, IBAN, BIC) is part of what is approved (four eyes, issue #23): whoever set or last changed
@@ -43,6 +44,13 @@ class ContributionRequest:
     first_approver: str | None = None
     bank_data_version: int = 0  # 0: no bank data yet; +1 at every change
     bank_data_set_by: str | None = None  # who set the current bank data (never one of its approvers)
+    payee_refused_version: int | None = None  # the bank data version whose transfer the payee's bank refused
+    payee_refused_reason: str | None = None
+
+    @property
+    def awaits_new_bank_data(self) -> bool:
+        """Its payee's account refused the transfer and the bank data has not changed since."""
+        return self.payee_refused_version is not None and self.payee_refused_version == self.bank_data_version
 
 
 # Kinds paid period by period: a request names the period it pays, and two requests of a household may not pay the
@@ -119,6 +127,12 @@ class Approval:
 def approve(req: ContributionRequest, approver: str, threshold_cents: int) -> Approval:
     if req.status is not RequestStatus.REQUESTED:
         raise Conflict("status", f"request is {req.status.value}, only a requested one can be approved")
+    if req.awaits_new_bank_data:
+        raise Conflict(
+            "beneficiary.iban",
+            f"the payee's bank refused the transfer to this account ({req.payee_refused_reason}): the request needs"
+            " the payee's new bank data before it is approved again",
+        )
     if approver == req.requested_by:
         raise Forbidden("approved_by", "the requester cannot approve their own request")
     if approver == req.bank_data_set_by:

@@ -192,6 +192,15 @@ def router(runtime: Runtime) -> APIRouter:
     async def list_requests(actor: Who, status: RequestStatus | None = None, case_id: str | None = None) -> Any:
         return await act(actor, lambda u, c: contributions.listing(u, c, status, case_id))
 
+    @api.get(
+        "/reminders",
+        summary="Requests waiting for the payee's bank data (never given, or refused by the payee's bank): the city's"
+        " for staff, a partner's own cases' for a partner",
+        responses={200: {"model": list[r.BankDataReminder], "description": "Longest waiting first"}},
+    )
+    async def reminders(actor: Who) -> Any:
+        return await act(actor, lambda u, c: contributions.reminders(u, c))
+
     @api.get("/contribution-requests/{request_id}", summary="A contribution request", responses=REQUEST)
     async def read_request(request_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: contributions.read(u, c, request_id))

@@ -78,6 +78,27 @@ class DuplicateConfirmation(BaseModel):
     on: date
 
 
+class BankDataReminder(BaseModel):
+    """A request that cannot be paid until the payee's bank data is given (PUT …/beneficiary)."""
+
+    kind: Literal["bank_data_missing", "payee_refused"] = Field(
+        description="bank_data_missing: never given; payee_refused: the payee's bank refused the transfer to it"
+    )
+    request_id: str
+    case_id: str
+    household_id: str
+    contribution_kind: ContributionKind
+    amount_cents: int
+    reason: str | None = Field(description="payee_refused: the bank's reason code (ac04, ac01, ...)")
+    since: date = Field(description="The day it was requested (missing) or refused")
+    waiting_days: int
+
+
+class PayeeRefused(BaseModel):
+    reason: str = Field(description="The bank's reason code, lower case: ac04 (account closed), ac01, ac06, md07, ...")
+    on: date = Field(description="The day the bank booked the refusal or return")
+
+
 class ContributionRequest(BaseModel):
     """A contribution requested for a case, its approvals and its bank data as shown (never the data itself)."""
 
@@ -116,6 +137,10 @@ class ContributionRequest(BaseModel):
     )
     duplicate_confirmation: DuplicateConfirmation | None = Field(
         description="The latest approval given although it looked like a duplicate, and why"
+    )
+    payee_refused: PayeeRefused | None = Field(
+        description="The payee's bank refused the transfer to this bank data (closed or wrong account, ...): the"
+        " request waits for new bank data before it is approved again"
     )
 
 

@@ -380,6 +380,9 @@ BANK_COLUMNS = (
     "bank_data_set_on",
     "bank_data_fields",
     "iban_index",
+    "payee_refused_version",
+    "payee_refused_reason",
+    "payee_refused_on",
 )
 
 
@@ -416,8 +419,38 @@ async def shown(uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None
                 "approved_iban_masked": requests.mask_iban(approved.get("iban")) if changed else None,
                 "possible_duplicates": duplicates.get(row["request_id"], []),
                 "duplicate_confirmation": confirmations.get(row["request_id"]),
+                "payee_refused": (
+                    {"reason": row["payee_refused_reason"], "on": row["payee_refused_on"]}
+                    if row["payee_refused_version"] is not None
+                    and row["payee_refused_version"] == row["bank_data_version"]
+                    else None
+                ),
             }
         )
+    return out
+
+
+async def reminders(uow: UnitOfWork, ctx: Context) -> list[dict[str, Any]]:
+    """What the desk's to-do list shows for payments: the requests waiting for the payee's bank data, the city's for
+    its staff, a partner's own cases' (the case's operator gives it)."""
+    ctx.read(ctx.city)
+    out = []
+    for r in await repo.awaiting_bank_data(uow.conn, ctx.city, ctx.partner):
+        since = r["payee_refused_on"] or r["requested_on"]
+        out.append(
+            {
+                "kind": "payee_refused" if r["payee_refused_on"] else "bank_data_missing",
+                "request_id": r["request_id"],
+                "case_id": r["case_id"],
+                "household_id": r["household_id"],
+                "contribution_kind": r["kind"],
+                "amount_cents": r["amount_cents"],
+                "reason": r["payee_refused_reason"],
+                "since": since,
+                "waiting_days": (ctx.today - since).days,
+            }
+        )
+    out.sort(key=lambda x: (-x["waiting_days"], x["request_id"]))
     return out
 
 

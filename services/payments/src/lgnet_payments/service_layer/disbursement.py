@@ -22,6 +22,7 @@ from lgnet_payments.domain.reconciliation import (
     check_booked_on,
     check_execution_date,
     check_return_reversible,
+    payee_account_refused,
 )
 from lgnet_payments.domain.requests import RequestStatus
 from lgnet_payments.service_layer import commands as cmd
@@ -199,6 +200,23 @@ async def _return_reversed(uow: UnitOfWork, ctx: Context, p: dict[str, Any], r: 
     return "paid"
 
 
+async def _to_be_paid_again(uow: UnitOfWork, request_id: str, reason: str | None, on: date) -> None:
+    """A failed or returned payment's request, its commitment kept: approved again (the next batch pays it), or, when
+    the payee's account refused the transfer, requested again until the payee's bank data changes (sent again to
+    the same account, it would bounce again)."""
+    if not payee_account_refused(reason):
+        await repo.update_request(uow.conn, request_id, status=RequestStatus.APPROVED.value)
+        return
+    await uow.conn.execute(
+        "update contribution_requests set status = $2, first_approver = null, payee_refused_version ="
+        " bank_data_version, payee_refused_reason = $3, payee_refused_on = $4 where request_id = $1",
+        request_id,
+        RequestStatus.REQUESTED.value,
+        reason,
+        on,
+    )
+
+
 def _description(kind: str, request_id: str) -> str:
     return f"LgNet {ContributionKind(kind).value.replace('_', ' ')} {request_id}"
 
@@ -242,7 +260,7 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
     await repo.settle_payment(uow.conn, p["payment_id"], wanted, r.reason, on)
     if returned:  # from `disbursed` back to the request's commitment: approved again, a new batch pays it once
         await ledger_store.append(uow.conn, ledger.payment_returned(p["payment_id"], on, p["city"], amount, party))
-        await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.APPROVED.value)
+        await _to_be_paid_again(uow, p["request_id"], r.reason, on)
         event: Event = ev.ContributionPaymentFailed(
             request_id=p["request_id"], batch_id=p["batch_id"], reason=r.reason or "unknown", on=on
         )
@@ -252,7 +270,7 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
         event = _paid(p, on)
     else:
         await ledger_store.append(uow.conn, ledger.reversal(p["payment_id"], on, p["city"], amount, party))
-        await repo.update_request(uow.conn, p["request_id"], status=RequestStatus.APPROVED.value)
+        await _to_be_paid_again(uow, p["request_id"], r.reason, on)
         event = ev.ContributionPaymentFailed(
             request_id=p["request_id"], batch_id=p["batch_id"], reason=r.reason or "unknown", on=on
         )
