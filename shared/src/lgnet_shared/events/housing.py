@@ -155,7 +155,7 @@ class MatchProposed(MatchProposedV1):
     """v2 publishes no priority: not the `score` (priority x fit), not `score_breakdown.priority`. The priority is
     1 + 2 points a vulnerability + the housing situation (4 homeless, 3 facing eviction) + an eviction's urgency +
     minors + waiting: the household's needs assessment (special-category data, on the restricted `intake.special`)
-    as a number, and every reader of `housing.events` (the provider-side partner among them) read it. The breakdown
+    as a number, and every reader of `housing.events` (payments, the national level, auditors) read it. The breakdown
     carries the fit only (fit, fit_unused_capacity, fit_language: how the household fills the opportunity and whether
     they share a language), which the provider sees anyway. v1 records are read as they were published, their score
     with them (a fact topic is never rewritten)."""
