@@ -814,8 +814,8 @@ async def test_a_published_proposal_carries_no_priority_and_the_provider_reads_n
     """A DPO's review: `match_proposed` carried `score` (priority x fit) and `score_breakdown.priority`; the priority
     is 1 + 2 a vulnerability + 4 homeless + 3 facing eviction + an eviction's urgency + minors + waiting, so whoever
     reads `housing.events` (payments, the national level, auditors) read the household's needs assessment as a
-    number, and the provider-side partner read it over HTTP as score / fit. The fact (v2) carries the fit only; the provider
-    reads no score; the city's staff and the case's partner still do."""
+    number, and the provider-side partner read it over HTTP as score / fit. The fact (v2) carries the fit only; the
+    provider reads no score; the city's staff and the case's partner still do."""
     await housing.publish(
         "torino",
         *housing.household_events("h-prio", "torino", [(ADULT, F)], vulnerabilities=("psychiatric_condition",)),
