@@ -748,7 +748,10 @@ async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: Housin
     affordability rule weighed), and its lease was signed at 450.00 EUR (201): payments then paid 450.00 EUR of rent.
     The opportunity's rent is the agreed rent: a lease above it is refused (422 naming `monthly_rent_cents`, both
     rents said), nothing recorded; a lower rent is signed; a higher one after the opportunity's rent was changed
-    (PATCH, an `opportunity_updated` fact the city sees)."""
+    (PATCH, an `opportunity_updated` fact the city sees). Raising the rent of housing a household has accepted or lives
+    in is the city's staff's (the city pays the rent; the household said yes to the old one): the provider's own raise
+    is refused (403 naming `monthly_rent_cents`), else "update the opportunity first" would let the provider alone
+    raise the rent the city pays."""
     p = await accepted(housing, "h-rent", "o-rent")  # the room at opportunity()'s 300.00 EUR
     today = clock.today().isoformat()
     lease = {"lease_type": "lease", "deposit_cents": 0, "start_date": today, "signed_on": today}
@@ -760,8 +763,13 @@ async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: Housin
         assert (r.status_code, r.json().get("field")) == (422, "monthly_rent_cents"), r.text
         assert "450.00 EUR" in r.json()["reason"] and "300.00 EUR" in r.json()["reason"], r.text
         assert (await c.get(f"/matches/{p['match_id']}")).json()["placement"]["lease"] is None
-        r = await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})
+        r = await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})  # the provider's own raise
+        assert (r.status_code, r.json().get("field")) == (403, "monthly_rent_cents"), r.text
+        assert (await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 29_000})).status_code == 200
+    async with housing.client("staff-torino") as staff:  # the coordinator agrees the raise
+        r = await staff.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})
         assert r.status_code == 200, r.text
+    async with housing.client("coop-aurora") as c:
         r = await post(c, f"/placements/{placement_id}/lease", lease | {"monthly_rent_cents": 45_000})
         assert r.status_code == 201, r.text
     events = await housing.events(want=1, of_type=hev.LeaseSigned.type)

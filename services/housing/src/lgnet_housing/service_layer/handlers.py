@@ -25,7 +25,7 @@ from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_terms, placement_start, step_day
-from lgnet_housing.domain.lease import lease_rent
+from lgnet_housing.domain.lease import lease_rent, rent_raise
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -147,6 +147,10 @@ class Housing:
         row = await self._own_opportunity(ctx, opportunity_id)
         if row["status"] != "open":
             raise Conflict("opportunity_id", f"the opportunity is {row['status']}")
+        if c.monthly_rent_cents is not None and c.monthly_rent_cents > row["monthly_rent_cents"]:
+            live = await repo.live_match_on(self.conn, opportunity_id)
+            by_staff = ctx.actor is not None and ctx.actor.role is Role.STAFF
+            rent_raise(c.monthly_rent_cents, row["monthly_rent_cents"], live["status"] if live else None, by_staff)
         changes = c.model_dump(exclude_none=True, exclude={"clear"}, mode="json")
         if not changes and not c.clear:
             raise ContractError("", "nothing to change: give at least one field, or name fields to clear")
