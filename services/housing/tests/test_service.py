@@ -175,7 +175,9 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
         assert [r["code"] for r in why_c["reasons"]] == ["taken_by_others"], why_c
         assert (await c.get("/households/h-a/why")).json()["reasons"][0]["code"] == "has_match"
     async with housing.client("coop-borgo") as other:  # not the partner of h-a's case
-        assert (await other.get("/households/h-a/why")).status_code == 404  # not on its list, as if unknown
+        theirs, unknown = [await other.get(f"/households/{h}/why") for h in ("h-a", "h-nowhere")]
+        assert theirs.status_code == 404  # not on its list: said as for a household that does not exist
+        assert theirs.json()["reason"] == unknown.json()["reason"].replace("h-nowhere", "h-a"), theirs.text
         assert (await other.get("/households")).json() == []
     async with housing.client("staff-torino") as c:
         # The provider declines h-a's proposal: the opportunity is matched again (to h-c, next in line) and h-a

@@ -543,10 +543,11 @@ class Housing:
         case. Any other — unknown, another city's, another partner's — is one NotFound, said the same way whichever
         it is, as `GET /households/{id}` says it: a 403 for another's told an outsider that the household exists (an
         existence oracle over the household ids of every city)."""
-        city = ctx.city()
+        city, partner = ctx.city(), _partner_of(ctx)
         case = await repo.housing_case(self.conn, household_id)
-        if case is None or case["city"] != city or (_partner_of(ctx) not in (None, case["partner"])):
-            raise NotFound("household_id", f"no housing case for household {household_id} in {city}")
+        if case is None or case["city"] != city or partner not in (None, case["partner"]):
+            whose = f" among the cases of partner {partner}" if partner is not None else ""
+            raise NotFound("household_id", f"no housing case for household {household_id} in {city}{whose}")
         return case
 
     async def _household_case(self, ctx: Context, household_id: str) -> Json:
