@@ -224,9 +224,10 @@ RULES: dict[str, Rule] = {
     "PUT /rules": Rule(STAFF_OWN_CITY, fixed("PUT", "/rules", {"auto_match": False})),
     "POST /matching/runs": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/runs")),
     "GET /households": Rule(OWN_CITY, fixed("GET", "/households")),  # a partner: its own cases' only
-    # Not on the list of another partner or city: 404, as for a household that does not exist (never 403).
+    # Not on the list of another partner or city: 404, as for a household that does not exist (never 403): the
+    # household's routes (entry, why, holds) alike, so none of them tells that another city or partner has it.
     "GET /households/{household_id}": Rule(CASE, _entry, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
-    "GET /households/{household_id}/why": Rule(CASE, _why),
+    "GET /households/{household_id}/why": Rule(CASE, _why, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "GET /proposals": Rule(OWN_CITY, fixed("GET", "/proposals")),  # a partner: its own cases' or opportunities'
     "GET /matches/{match_id}": Rule(CASE, _read_match),
     "POST /matches/{match_id}/acceptance": Rule(CASE, _accept),
@@ -234,8 +235,8 @@ RULES: dict[str, Rule] = {
     "POST /matches/{match_id}/placement": Rule(CASE, _place),
     "POST /placements/{placement_id}/lease": Rule(CASE, _lease),
     "POST /placements/{placement_id}/end": Rule(CASE, _end),
-    "POST /households/{household_id}/park": Rule(CASE, _park),
-    "POST /households/{household_id}/unpark": Rule(CASE, _unpark),
+    "POST /households/{household_id}/park": Rule(CASE, _park, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
+    "POST /households/{household_id}/unpark": Rule(CASE, _unpark, expect={c: NOT_FOUND for c in CITY_OUTSIDERS}),
     "POST /matching/stalled-check": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/stalled-check", {})),
     "GET /reminders": Rule(OWN_CITY, fixed("GET", "/reminders")),  # a partner: its own cases' only
 }

@@ -475,3 +475,28 @@ def test_a_leases_terms_lie_within_the_placement_and_the_opportunitys_availabili
         with pytest.raises(ContractError) as refused:
             lease_terms(*args)
         assert (refused.value.field, reason in refused.value.reason) == (field, True), (args, refused.value.reason)
+
+
+def test_a_lease_rent_is_at_most_the_opportunitys() -> None:
+    from lgnet_housing.domain.lease import lease_rent
+    from lgnet_shared.errors import ContractError
+
+    assert lease_rent(30_000, 30_000, "o-1") == 30_000 and lease_rent(25_000, 30_000, "o-1") == 25_000
+    with pytest.raises(ContractError) as refused:
+        lease_rent(30_001, 30_000, "o-1")
+    assert refused.value.field == "monthly_rent_cents" and "300.01 EUR" in refused.value.reason
+    assert "PATCH /opportunities/o-1" in refused.value.reason
+
+
+def test_only_the_staff_raise_the_rent_a_household_accepted() -> None:
+    from lgnet_housing.domain.lease import rent_raise
+    from lgnet_shared.errors import Forbidden
+
+    for status in ("accepted", "placed"):
+        with pytest.raises(Forbidden) as refused:
+            rent_raise(45_000, 30_000, status, by_staff=False)
+        assert refused.value.field == "monthly_rent_cents" and "300.00 EUR" in refused.value.reason
+        rent_raise(45_000, 30_000, status, by_staff=True)  # the coordinator agrees it
+        rent_raise(25_000, 30_000, status, by_staff=False)  # lowered: the provider's own
+    for status in (None, "proposed"):
+        rent_raise(45_000, 30_000, status, by_staff=False)  # nobody said yes yet (a proposal is re-checked)

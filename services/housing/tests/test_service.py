@@ -175,7 +175,9 @@ async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnd
         assert [r["code"] for r in why_c["reasons"]] == ["taken_by_others"], why_c
         assert (await c.get("/households/h-a/why")).json()["reasons"][0]["code"] == "has_match"
     async with housing.client("coop-borgo") as other:  # not the partner of h-a's case
-        assert (await other.get("/households/h-a/why")).status_code == 403
+        theirs, unknown = [await other.get(f"/households/{h}/why") for h in ("h-a", "h-nowhere")]
+        assert theirs.status_code == 404  # not on its list: said as for a household that does not exist
+        assert theirs.json()["reason"] == unknown.json()["reason"].replace("h-nowhere", "h-a"), theirs.text
         assert (await other.get("/households")).json() == []
     async with housing.client("staff-torino") as c:
         # The provider declines h-a's proposal: the opportunity is matched again (to h-c, next in line) and h-a
@@ -344,8 +346,15 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         assert r.json()["field"] == "match_id" and "trieste" in r.json()["reason"]
         r = await c.patch("/opportunities/o-ts", json={"capacity": 3})
         assert r.status_code == 403 and r.json()["field"] == "opportunity_id"
-        r = await c.get("/households/h-ts/why")
-        assert r.status_code == 403 and r.json()["field"] == "household_id"
+        # Another city's household is not on Torino's list: 404 said as for one that does not exist (a 403 told
+        # Torino that Trieste has it), on each of the household's routes.
+        hold = {"reason": "hospital", "until": (clock.today() + timedelta(days=10)).isoformat()}
+        for path, body in (("why", None), ("park", hold), ("unpark", {})):
+            calls = [c.get(f"/households/{h}/why") if body is None else c.post(f"/households/{h}/{path}", json=body)
+                     for h in ("h-ts", "h-nowhere")]  # fmt: skip
+            theirs, unknown = [await call for call in calls]
+            assert (theirs.status_code, theirs.json()["field"]) == (404, "household_id"), (path, theirs.text)
+            assert theirs.json()["reason"] == unknown.json()["reason"].replace("h-nowhere", "h-ts"), path
         assert (await c.get("/households")).json() == []
         assert (await c.get("/proposals")).json() == []  # Torino sees none of Trieste's
     async with housing.client("coop-aurora") as c:
@@ -590,9 +599,11 @@ async def test_a_proposal_published_on_housing_events_carries_no_special_categor
     full = {x["rule"]: x["detail"] for x in p["explanation"]}  # the staff's read: the whole reason
     assert "needs a specialist team" in full["specialist_support"] and "1234.56" in full["affordability"], full
     # The score's terms said the same data as numbers: "vulnerability" (2 points each: how many), "situation" (4:
-    # homeless), "urgency" (an eviction close). The fact carries the priority and the fit; the staff read the terms.
-    assert set(proposed.score_breakdown) == {"priority", "fit", "fit_unused_capacity", "fit_language"}, proposed
-    assert proposed.score_breakdown["priority"] == p["score_breakdown"]["priority"] and proposed.score == p["score"]
+    # homeless), "urgency" (an eviction close), and so did the priority, their sum (and the score, priority x fit):
+    # the fact (v2) carries the fit only; the staff read the terms, the priority and the score.
+    assert set(proposed.score_breakdown) == {"fit", "fit_unused_capacity", "fit_language"}, proposed
+    assert proposed.score is None
+    assert p["score"] == pytest.approx(p["score_breakdown"]["priority"] * p["score_breakdown"]["fit"], abs=1e-5)
     assert p["score_breakdown"]["situation"] == 4.0, p  # homeless, in housing's own record
 
 
@@ -763,3 +774,105 @@ async def test_only_the_households_side_accepts_a_proposal(housing: HousingUnder
     async with housing.client("coop-aurora") as case_side:
         r = await case_side.post(f"/matches/{proposal['match_id']}/acceptance", json={})
         assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
+
+
+async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: HousingUnderTest) -> None:
+    """A housing coordinator's review: the room was proposed and accepted at 300.00 EUR a month (the rent the
+    affordability rule weighed), and its lease was signed at 450.00 EUR (201): payments then paid 450.00 EUR of rent.
+    The opportunity's rent is the agreed rent: a lease above it is refused (422 naming `monthly_rent_cents`, both
+    rents said), nothing recorded; a lower rent is signed; a higher one after the opportunity's rent was changed
+    (PATCH, an `opportunity_updated` fact the city sees). Raising the rent of housing a household has accepted or lives
+    in is the city's staff's (the city pays the rent; the household said yes to the old one): the provider's own raise
+    is refused (403 naming `monthly_rent_cents`), else "update the opportunity first" would let the provider alone
+    raise the rent the city pays."""
+    p = await accepted(housing, "h-rent", "o-rent")  # the room at opportunity()'s 300.00 EUR
+    today = clock.today().isoformat()
+    lease = {"lease_type": "lease", "deposit_cents": 0, "start_date": today, "signed_on": today}
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": today})
+        assert r.status_code == 201, r.text
+        placement_id = r.json()["placement_id"]
+        r = await post(c, f"/placements/{placement_id}/lease", lease | {"monthly_rent_cents": 45_000})
+        assert (r.status_code, r.json().get("field")) == (422, "monthly_rent_cents"), r.text
+        assert "450.00 EUR" in r.json()["reason"] and "300.00 EUR" in r.json()["reason"], r.text
+        assert (await c.get(f"/matches/{p['match_id']}")).json()["placement"]["lease"] is None
+        r = await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})  # the provider's own raise
+        assert (r.status_code, r.json().get("field")) == (403, "monthly_rent_cents"), r.text
+        assert (await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 29_000})).status_code == 200
+    async with housing.client("staff-torino") as staff:  # the coordinator agrees the raise
+        r = await staff.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})
+        assert r.status_code == 200, r.text
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/placements/{placement_id}/lease", lease | {"monthly_rent_cents": 45_000})
+        assert r.status_code == 201, r.text
+    events = await housing.events(want=1, of_type=hev.LeaseSigned.type)
+    assert [e.monthly_rent_cents for e in events if isinstance(e, hev.LeaseSigned)] == [45_000]
+
+
+async def test_a_lease_below_the_opportunitys_rent_is_signed(housing: HousingUnderTest) -> None:
+    """A rent negotiated down from the opportunity's (300.00 EUR) is signed as agreed."""
+    p = await accepted(housing, "h-less", "o-less")
+    today = clock.today().isoformat()
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": today})
+        assert r.status_code == 201, r.text
+        lease = {"lease_type": "lease", "monthly_rent_cents": 25_000, "deposit_cents": 0, "start_date": today,
+                 "signed_on": today}  # fmt: skip
+        r = await post(c, f"/placements/{r.json()['placement_id']}/lease", lease)
+        assert r.status_code == 201 and r.json()["monthly_rent_cents"] == 25_000, r.text
+
+
+async def test_an_opportunitys_end_date_and_area_can_be_cleared(housing: HousingUnderTest) -> None:
+    """A housing coordinator's review: an opportunity listed "until 2027-06-30" in area "san_salvario" became open-
+    ended and its area was wrong, but `PATCH {"available_until": null}` meant "nothing to change" (400-ish: nothing
+    to change) and there was no way to clear either. `clear: [...]` names the optional fields to empty; the change
+    travels as `opportunity_updated` v2 with `cleared`; a field both given and cleared, or one that is not optional,
+    is refused naming `clear`."""
+    today = clock.today()
+    until = (today + timedelta(days=200)).isoformat()
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, "/opportunities", opportunity("o-clear", available_until=until, area="san_salvario"))
+        assert r.status_code == 201, r.text
+        r = await c.patch("/opportunities/o-clear", json={"clear": ["capacity"]})
+        assert (r.status_code, r.json().get("field")) == (422, "clear.0"), r.text
+        r = await c.patch("/opportunities/o-clear", json={"area": "borgo_po", "clear": ["area"]})
+        assert (r.status_code, r.json().get("field")) == (422, "clear"), r.text
+        r = await c.patch("/opportunities/o-clear", json={"clear": ["available_until", "area"]})
+        assert r.status_code == 200, r.text
+        assert (r.json()["available_until"], r.json()["area"]) == (None, None), r.json()
+        assert (await c.get("/opportunities/o-clear")).json()["available_until"] is None
+        r = await c.patch("/opportunities/o-clear", json={"area": None})  # null still means: nothing to change
+        assert r.status_code == 422, r.text
+    events = await housing.events(want=1, of_type=hev.OpportunityUpdated.type)
+    [updated] = [e for e in events if isinstance(e, hev.OpportunityUpdated)]
+    assert sorted(updated.cleared) == ["area", "available_until"], updated
+    assert (updated.available_until, updated.area) == (None, None)
+
+
+async def test_a_published_proposal_carries_no_priority_and_the_provider_reads_no_score(
+    housing: HousingUnderTest,
+) -> None:
+    """A DPO's review: `match_proposed` carried `score` (priority x fit) and `score_breakdown.priority`; the priority
+    is 1 + 2 a vulnerability + 4 homeless + 3 facing eviction + an eviction's urgency + minors + waiting, so whoever
+    reads `housing.events` (payments, the national level, auditors) read the household's needs assessment as a
+    number, and the provider-side partner read it over HTTP as score / fit. The fact (v2) carries the fit only; the
+    provider reads no score; the city's staff and the case's partner still do."""
+    await housing.publish(
+        "torino",
+        *housing.household_events("h-prio", "torino", [(ADULT, F)], vulnerabilities=("psychiatric_condition",)),
+    )
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-borgo") as provider:
+        r = await post(provider, "/opportunities", opportunity("o-prio", capacity=1, partner="coop-borgo"))
+        assert r.status_code == 201, r.text
+    [full] = await proposals(housing, 1)
+    assert full["score"] > 0 and full["score_breakdown"]["priority"] > 1
+    async with housing.client("coop-borgo") as provider:
+        [listed] = (await provider.get("/proposals")).json()
+        one = (await provider.get(f"/matches/{listed['match_id']}")).json()
+    for seen in (listed, one):
+        assert seen.get("score") is None and "priority" not in seen["score_breakdown"], seen
+    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    [fact] = [e for e in events if isinstance(e, hev.MatchProposed)]
+    assert hev.MatchProposed.version == 2 and fact.score is None, fact
+    assert set(fact.score_breakdown) == {"fit", "fit_unused_capacity", "fit_language"}, fact.score_breakdown

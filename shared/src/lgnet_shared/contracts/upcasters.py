@@ -60,6 +60,10 @@ for _type, _from in (
     ("lgnet.intake.needs_assessed", 2),
     # v2 adds `vulnerabilities_by_person` (empty from v1: intake decides whose a v1 household list is).
     ("lgnet.partner.needs_assessment_submitted", 1),  # v1 reports were computed with method 1 (v2's default)
+    # v2 adds `cleared` (nothing cleared before: v1 could not say it).
+    ("lgnet.housing.opportunity_updated", 1),
+    # v2 publishes no priority (`score` optional, absent); a v1 proposal is read as published, its score with it.
+    ("lgnet.housing.match_proposed", 1),
 ):
     upcaster(_type, _from)(lambda data: data)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from lgnet_shared.events.base import Event, event
 from lgnet_shared.events.types import Cents, Code, Id, Part
@@ -80,8 +81,10 @@ class OpportunityListed(Event):
 
 
 @event("lgnet.housing.opportunity_updated", key="opportunity_id")
-class OpportunityUpdated(Event):
+class OpportunityUpdatedV1(Event):
     """Only the fields present changed; absent (null) fields keep their value."""
+
+    model_config = ConfigDict(title="OpportunityUpdated")  # its published schema's title
 
     opportunity_id: Id
     kind: HousingKind | None = None
@@ -97,6 +100,29 @@ class OpportunityUpdated(Event):
     languages: list[str] | None = None
 
 
+# The optional fields of an opportunity that a change may clear (empty); the others always have a value.
+CLEARABLE = ("available_until", "area")
+Clearable = Literal["available_until", "area"]
+
+
+@event("lgnet.housing.opportunity_updated", version=2, key="opportunity_id")
+class OpportunityUpdated(OpportunityUpdatedV1):
+    """Only the fields present changed; absent (null) fields keep their value. v2 adds `cleared`: the optional
+    fields emptied by the change (`available_until`: open-ended from now on; `area`: none), each absent from the
+    fields present. v1 records are read with nothing cleared (v1 could not say it)."""
+
+    cleared: list[Clearable] = Field(
+        default_factory=list, description="Optional fields the change emptied (available_until, area)"
+    )
+
+    @model_validator(mode="after")
+    def _cleared_not_given(self) -> OpportunityUpdated:
+        both = [name for name in self.cleared if getattr(self, name) is not None]
+        if both:
+            raise ValueError(f"cleared and given at once: {', '.join(both)}")
+        return self
+
+
 @event("lgnet.housing.opportunity_withdrawn", key="opportunity_id")
 class OpportunityWithdrawn(Event):
     opportunity_id: Id
@@ -105,7 +131,11 @@ class OpportunityWithdrawn(Event):
 
 
 @event("lgnet.housing.match_proposed", key="household_id")
-class MatchProposed(Event):
+class MatchProposedV1(Event):
+    # v1 carried the score (priority x fit) and the priority in its breakdown: the household's needs assessment as
+    # a number, read by everyone who reads housing.events. Kept for replay; its published schema must not change.
+    model_config = ConfigDict(title="MatchProposed")
+
     match_id: Id
     household_id: Id
     case_id: Id
@@ -115,6 +145,28 @@ class MatchProposed(Event):
     explanation: list[RuleCheck] = Field(description="Every rule checked for this pair, all passed")
     score_breakdown: dict[str, float] = Field(description="Score components (see docs/housing.md)")
     proposed_on: date
+
+
+PUBLISHED_FIT = ("fit", "fit_unused_capacity", "fit_language")
+
+
+@event("lgnet.housing.match_proposed", version=2, key="household_id")
+class MatchProposed(MatchProposedV1):
+    """v2 publishes no priority: not the `score` (priority x fit), not `score_breakdown.priority`. The priority is
+    1 + 2 points a vulnerability + the housing situation (4 homeless, 3 facing eviction) + an eviction's urgency +
+    minors + waiting: the household's needs assessment (special-category data, on the restricted `intake.special`)
+    as a number, and every reader of `housing.events` (payments, the national level, auditors) read it. The breakdown
+    carries the fit only (fit, fit_unused_capacity, fit_language: how the household fills the opportunity and whether
+    they share a language), which the provider sees anyway. v1 records are read as they were published, their score
+    with them (a fact topic is never rewritten)."""
+
+    score: float | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="v1 only (priority x fit): v2 publishes no priority; housing's staff read it over HTTP",
+    )
+    score_breakdown: dict[str, float] = Field(
+        description="v2: the fit only (fit, fit_unused_capacity, fit_language); v1 also the priority (docs/housing.md)"
+    )
 
 
 @event("lgnet.housing.match_accepted", key="household_id")

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from lgnet_shared.events.housing import PUBLISHED_FIT
+
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain import rules as r
 from lgnet_housing.domain.model import Household, Opportunity
@@ -47,13 +49,14 @@ def published(checks: Sequence[r.Check], o: Opportunity) -> list[r.Check]:
     ]
 
 
-# The score's terms a fact may carry: the priority's own terms (vulnerability, situation, urgency, minors, waiting)
-# say the needs assessment as numbers (2 points a vulnerability, 4 for a homeless household, an eviction close).
-PUBLISHED_SCORE = ("priority", "fit_unused_capacity", "fit_language", "fit")
+# The score's terms a fact may carry: the fit's. The priority's own terms (vulnerability, situation, urgency, minors,
+# waiting) say the needs assessment as numbers (2 points a vulnerability, 4 for a homeless household, an eviction
+# close), and so does the priority, their sum: match_proposed v1 carried it (and the score, priority x fit), v2 not.
+PUBLISHED_SCORE = PUBLISHED_FIT
 
 
 def published_breakdown(breakdown: Mapping[str, float]) -> dict[str, float]:
-    """A proposal's score breakdown as `housing.events` carries it: the priority and the fit, not their terms."""
+    """A proposal's score breakdown as `housing.events` carries it: the fit, not the priority nor its terms."""
     return {k: breakdown[k] for k in PUBLISHED_SCORE if k in breakdown}
 
 

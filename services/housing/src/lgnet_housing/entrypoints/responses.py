@@ -85,11 +85,27 @@ class NotWaiting(BaseModel):
     reason: str = Field(description="'<code>: <detail>', e.g. parked, live match, not assessed")
 
 
+class Proposal(MatchProposed):
+    """A proposal as housing records it and answers it over HTTP: the `match_proposed` fact's fields, with the score
+    and the whole breakdown for the city's staff and the case's partner (the fact carries neither: docs/housing.md,
+    "What the priority says")."""
+
+    score: float | None = Field(
+        default=None,
+        description="Priority x fit, which the assignment maximised: for the city's staff and the case's partner;"
+        " null for the provider-side partner (with the fit it shows, it would say the priority)",
+    )
+    score_breakdown: dict[str, float] = Field(
+        description="Each priority term, priority, fit_unused_capacity, fit_language, fit; the provider-side partner"
+        " reads it without vulnerability, situation, urgency and priority (docs/housing.md)"
+    )
+
+
 class MatchingRun(BaseModel):
     """One city-wide matching: the proposals made (each a match_proposed event) and why the others got none."""
 
     city: str
-    proposals: list[MatchProposed]
+    proposals: list[Proposal]
     total_score: float = Field(description="Sum of the proposals' scores, which the assignment maximised")
     unmatched: list[UnmatchedHousehold]
     not_waiting: list[NotWaiting] = Field(description="Households with a housing case that were not candidates")
@@ -107,8 +123,8 @@ class WaitingHousehold(BaseModel):
     minors: int | None = Field(default=None, description="Members under 18 today")
 
 
-class Match(MatchProposed):
-    """A proposal of an opportunity to a household, as match_proposed published it, and where it stands."""
+class Match(Proposal):
+    """A proposal of an opportunity to a household, as housing records it, and where it stands."""
 
     model_config = OPEN
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from lgnet_shared.events.housing import DeclinedBy, HousingKind, LeaseType, PlacementEndReason, SupportLevel
+from lgnet_shared.events.housing import (
+    CLEARABLE,
+    Clearable,
+    DeclinedBy,
+    HousingKind,
+    LeaseType,
+    PlacementEndReason,
+    SupportLevel,
+)
 from lgnet_shared.events.types import Code, Id, IsoDate, StrictCents
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
@@ -48,7 +56,8 @@ class ListOpportunity(Command):
 
 
 class UpdateOpportunity(Command):
-    """Only the fields given change."""
+    """Only the fields given change; a field given as null is not changed either. `clear` names the optional fields
+    to empty (`available_until`: open-ended from now on; `area`: none)."""
 
     kind: HousingKind | None = None
     capacity: StrictInt | None = Field(default=None, ge=1, le=50)
@@ -61,6 +70,19 @@ class UpdateOpportunity(Command):
     restrictions: list[Restriction] | None = None
     area: Code | None = None
     languages: list[Language] | None = None
+    clear: list[Clearable] = Field(
+        default_factory=list,
+        max_length=len(CLEARABLE),
+        description="Optional fields to empty: available_until (open-ended from now on), area. Not given as well.",
+    )
+
+    @field_validator("clear")
+    @classmethod
+    def _not_given_too(cls, clear: list[str], info: ValidationInfo) -> list[str]:
+        both = [name for name in clear if info.data.get(name) is not None]
+        if both:
+            raise ValueError(f"{', '.join(both)} is both given and cleared: give a value or clear it")
+        return list(dict.fromkeys(clear))
 
 
 class WithdrawOpportunity(Command):

@@ -25,6 +25,7 @@ from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_terms, placement_start, step_day
+from lgnet_housing.domain.lease import lease_rent, rent_raise
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -61,7 +62,8 @@ def _as_read_by(actor: Actor, m: Json) -> Json:
     if actor.role is not Role.PARTNER or m["case_partner"] == actor.id:
         return m
     explanation, breakdown = explain.outside_the_case(m["explanation"], m["score_breakdown"])
-    return m | {"explanation": explanation, "score_breakdown": breakdown}
+    # not the score either: priority x fit, with the fit shown, says the priority (score / fit)
+    return m | {"explanation": explanation, "score_breakdown": breakdown, "score": None}
 
 
 def _without(m: Json, key: str) -> Json:
@@ -146,16 +148,22 @@ class Housing:
         row = await self._own_opportunity(ctx, opportunity_id)
         if row["status"] != "open":
             raise Conflict("opportunity_id", f"the opportunity is {row['status']}")
-        changes = c.model_dump(exclude_none=True, mode="json")
-        if not changes:
-            raise ContractError("", "nothing to change: give at least one field")
-        typed = c.model_dump(exclude_none=True)
+        if c.monthly_rent_cents is not None and c.monthly_rent_cents > row["monthly_rent_cents"]:
+            live = await repo.live_match_on(self.conn, opportunity_id)
+            by_staff = ctx.actor is not None and ctx.actor.role is Role.STAFF
+            rent_raise(c.monthly_rent_cents, row["monthly_rent_cents"], live["status"] if live else None, by_staff)
+        changes = c.model_dump(exclude_none=True, exclude={"clear"}, mode="json")
+        if not changes and not c.clear:
+            raise ContractError("", "nothing to change: give at least one field, or name fields to clear")
+        # a field given as null keeps its value (as before); `clear` empties the optional ones it names
+        typed = c.model_dump(exclude_none=True, exclude={"clear"}) | dict.fromkeys(c.clear)
         start = typed.get("available_from", row["available_from"])
         until = typed.get("available_until", row["available_until"])
         if until is not None and until <= start:
             raise ContractError("available_until", "must be after available_from")
         await repo.update_opportunity(self.conn, opportunity_id, {k: _db(v) for k, v in typed.items()})
-        await self.emit(ctx, row["city"], ev.OpportunityUpdated(opportunity_id=opportunity_id, **changes))
+        updated = ev.OpportunityUpdated(opportunity_id=opportunity_id, **changes, cleared=list(c.clear))
+        await self.emit(ctx, row["city"], updated)
         await self.recheck_opportunity(ctx, opportunity_id)
         await self.rematch_if_auto(ctx, row["city"])
         return await self.read_opportunity(ctx, opportunity_id)
@@ -226,13 +234,13 @@ class Housing:
                 case_id=h.case_id,
                 opportunity_id=o.opportunity_id,
                 city=city,
-                score=x.score,
                 explanation=_rule_checks(explain.published(x.checks, o)),  # a fact: no special-category data
                 score_breakdown=explain.published_breakdown(x.breakdown),
                 proposed_on=ctx.today,
             )
             # housing's own record and the staff's answer: the whole explanation and every term of the score
             data = event.model_dump(mode="json") | {
+                "score": x.score,
                 "explanation": _json(_rule_checks(x.checks)),
                 "score_breakdown": x.breakdown,
             }
@@ -310,7 +318,7 @@ class Housing:
         """One household's entry of the waiting list, as `waiting_list` gives it to the same caller, read on that
         household alone (the desk's page of one household read the whole list to find its case). Not on the caller's
         list — unknown, its case closed, another city's or another partner's — is one NotFound, said the same way
-        whichever it is (the household's `why` and holds answer 403 for another city's or partner's)."""
+        whichever it is (the household's `why` and holds alike: `_household_case_of_caller`)."""
         city = ctx.city()
         partner = _partner_of(ctx)
         c = await repo.candidate(self.conn, city, ctx.today, household_id)
@@ -323,13 +331,7 @@ class Housing:
     async def why(self, ctx: Context, household_id: str) -> Json:
         """Why isn't this household matching? Its state, then the rules each open opportunity fails."""
         city = ctx.city()
-        case = await repo.housing_case(self.conn, household_id)
-        if case is None or case["city"] != city:
-            if case is not None:
-                may_write_in_city(ctx.actor, case["city"], "household_id")  # type: ignore[arg-type]
-            raise NotFound("household_id", f"no housing case for household {household_id} in {city}")
-        if ctx.actor is not None and ctx.actor.role is Role.PARTNER and case["partner"] != ctx.actor.id:
-            raise Forbidden("household_id", "the household's case is assigned to another partner")
+        case = await self._household_case_of_caller(ctx, household_id)
         if case["closed_on"] is not None or case["removed"] is not None:
             what = f"case closed on {case['closed_on']}" if case["closed_on"] else case["removed"]
             return {"household_id": household_id, "waiting": False, "reasons": [_reason("not_waiting", what)]}
@@ -494,6 +496,7 @@ class Housing:
             raise Conflict("placement_id", f"lease {p['lease_id']} is already signed for this placement")
         step_day(c.signed_on, p["started_on"], ctx.today, "signed_on")
         lease_terms(c.start_date, c.end_date, c.signed_on, p["started_on"], o["available_until"])
+        lease_rent(c.monthly_rent_cents, o["monthly_rent_cents"], o["opportunity_id"])
         event = ev.LeaseSigned(
             lease_id=new_id(),
             placement_id=placement_id,
@@ -536,14 +539,23 @@ class Housing:
 
     # ------------------------------------------------------------ holds
 
-    async def _household_case(self, ctx: Context, household_id: str) -> Json:
-        assert ctx.actor is not None
+    async def _household_case_of_caller(self, ctx: Context, household_id: str) -> Json:
+        """The household's housing case, if it is the caller's: of the caller's city, and for a partner of its own
+        case. Any other — unknown, another city's, another partner's — is one NotFound, said the same way whichever
+        it is, as `GET /households/{id}` says it: a 403 for another's told an outsider that the household exists (an
+        existence oracle over the household ids of every city)."""
+        city, partner = ctx.city(), _partner_of(ctx)
         case = await repo.housing_case(self.conn, household_id)
-        if case is None or case["closed_on"] is not None:
+        if case is None or case["city"] != city or partner not in (None, case["partner"]):
+            whose = f" among the cases of partner {partner}" if partner is not None else ""
+            raise NotFound("household_id", f"no housing case for household {household_id} in {city}{whose}")
+        return case
+
+    async def _household_case(self, ctx: Context, household_id: str) -> Json:
+        """The caller's household with an open housing case (holds)."""
+        case = await self._household_case_of_caller(ctx, household_id)
+        if case["closed_on"] is not None:
             raise NotFound("household_id", f"household {household_id} has no open housing case")
-        may_write_in_city(ctx.actor, case["city"], "household_id")
-        if ctx.actor.role is Role.PARTNER and case["partner"] != ctx.actor.id:
-            raise Forbidden("household_id", "the household's case is assigned to another partner")
         return case
 
     async def park(self, ctx: Context, household_id: str, c: cmd.ParkHousehold) -> Json:
