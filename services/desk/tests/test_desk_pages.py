@@ -275,8 +275,16 @@ async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> N
         await store.log_access(conn, LUCA, "p-1", "case_review", "search", "denied")
     await desk.as_operator(RPD)
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
-    assert rows[0] == ["Quando", "Operatore", "Account", "Persona", "Finalità", "Azione", "Esito"], rows[0]
-    assert rows[2][1:] == ["Maria Rossi", "maria", "p-1", "gestione della pratica", "Cartella sociale", "mostrato"]
+    assert rows[0] == ["Quando", "Operatore", "Account", "Persona", "Finalità", "Azione", "Esito", "Fonte"], rows[0]
+    assert rows[2][1:] == [
+        "Maria Rossi",
+        "maria",
+        "p-1",
+        "gestione della pratica",
+        "Cartella sociale",
+        "mostrato",
+        "Sportello",
+    ]
     assert rows[1][1:] == [
         "Luca Bianchi",
         "luca",
@@ -284,10 +292,11 @@ async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> N
         "revisione della pratica",
         "Risultati di una ricerca",
         "negato",
+        "Sportello",
     ]
     assert rows[2][0].startswith(clock.today().isoformat()[:4])  # ISO time, sortable
     english = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?lang=en")).text)))
-    assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome"], english[0]
+    assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome", "Source"], english[0]
 
 
 async def test_the_access_log_csv_never_holds_a_formula_a_partner_wrote(desk: Desk) -> None:
@@ -2274,3 +2283,65 @@ async def test_a_contribution_is_asked_with_its_payee_and_a_wrong_iban_said_at_i
     r = await desk.client.post("/persons/p-1/contributions", data=form | wrong)
     assert r.status_code == 422 and 'id="beneficiary_iban-error"' in r.text, text_of(r.text)
     assert "non è un IBAN valido" in text_of(r.text) and 'value="Immobiliare Po srl"' in r.text
+
+
+async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(desk: Desk) -> None:
+    """The DPO's review: a partner's reads through intake's API (its own software, not the desk) left no trace she
+    could read. The page merges intake's read log (`GET /read-log`, with the DPO's read-log token) with the desk's,
+    each entry saying its source; filtered by person and by source; the CSV says it too, in Italian."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await conn.execute(
+            "insert into service_tokens values ($1, $2, $3)",
+            "rpd",
+            "intake-read-log",
+            store.seal(_token_key(desk.settings), "rpd", "lgr_rpd"),
+        )
+    asked: list[httpx.Request] = []
+
+    def read_log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [
+            {"at": "2026-12-05T09:00:00+00:00", "principal": "coop-aurora", "role": "partner",
+             "partner": "coop-aurora", "city": "torino", "person_id": "p-1", "kind": "record",
+             "outcome": "shown", "via": "api"},
+            {"at": "2026-12-05T08:00:00+00:00", "principal": "coop-borgo", "role": "partner",
+             "partner": "coop-borgo", "city": "torino", "person_id": "p-1", "kind": "notes",
+             "outcome": "denied", "via": "api"},
+        ]  # fmt: skip
+
+    desk.services.answers[("intake", "GET", "/read-log")] = read_log
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?person_id=p-1")
+    assert page.status_code == 200, page.text
+    assert asked and asked[0].headers["authorization"] == "Bearer lgr_rpd"
+    assert asked[0].url.params["person_id"] == "p-1"
+    text = text_of(page.text)
+    assert "API di intake" in text and "Sportello" in text, text
+    assert "Cartella sociale (API)" in text and "Diario (API)" in text, text
+    assert "coop-aurora" in text and "negato" in text
+    only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text)
+    assert "API di intake" in only_api and "Maria Rossi" not in only_api, only_api
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
+    assert rows[0][-1] == "Fonte", rows[0]
+    api_row = next(r for r in rows if r[2] == "coop-aurora")
+    assert api_row[-1] == "API di intake" and api_row[5] == "Cartella sociale (API)", api_row
+    printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
+    assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
+
+
+async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+    await desk.as_operator(RPD)  # no read-log token: the desk's entries, and the page says intake's are missing
+    text = text_of((await desk.client.get("/access-log")).text)
+    assert "Maria Rossi" in text and "Il registro delle letture di intake non è disponibile" in text, text
+
+
+async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
+    """Intake's read log marks the reads the desk made (`LgNet-Client: desk`), so the DPO tells them apart."""
+    serve_the_cartella(desk.services, clock.today().isoformat(), "2026-01-01")
+    await desk.as_operator(MARIA)
+    assert (await desk.client.get("/persons/p-1")).status_code == 200
+    intake_calls = [r for r in desk.services.requests if r.url.port == 8001]
+    assert intake_calls and all(r.headers.get("lgnet-client") == "desk" for r in intake_calls)

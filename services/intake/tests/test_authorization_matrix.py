@@ -17,6 +17,7 @@ from lgnet_shared.testing.authz import (
     CASE,
     CITY,
     EVERYONE,
+    NOBODY,
     STAFF,
     Attempt,
     Caller,
@@ -273,6 +274,10 @@ async def _duplicates(_: World) -> Attempt:
     return Attempt("GET", "/duplicates")
 
 
+async def _read_log(_: World) -> Attempt:
+    return Attempt("GET", "/read-log")
+
+
 async def _search(w: World) -> Attempt:
     """Everyone of a city may search; each finds only whom they may read (see test_folder.py)."""
     return Attempt("GET", "/persons", params={"case_id": (await case(w))["case_id"]})
@@ -396,6 +401,7 @@ RULES: dict[str, Rule] = {
     "POST /persons/{person_id}/merge": rule(STAFF, _merge),
     "POST /persons/{person_id}/erasure": rule(STAFF, _erase),
     "GET /duplicates": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _duplicates),  # each staff its own city's
+    "GET /read-log": rule(NOBODY, _read_log),  # a DPO's read-log token only (test_read_log.py): no actor's
     "POST /consents": rule(CASE, _consent),
     "POST /employment": rule(CASE, _employment),
     "POST /households": rule(CASE, _form),  # of persons the partner registered or serves

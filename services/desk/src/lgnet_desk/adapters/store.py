@@ -44,6 +44,16 @@ async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dic
         )
 
 
+async def set_token(conn: Conn, username: str, service: str, token: str, token_key: bytes) -> None:
+    await conn.execute(
+        "insert into service_tokens values ($1, $2, $3)"
+        " on conflict (username, service) do update set sealed = excluded.sealed",
+        username,
+        service,
+        seal(token_key, username, token),
+    )
+
+
 def seal(key: bytes, username: str, token: str) -> bytes:
     nonce = os.urandom(12)
     return nonce + AESGCM(key).encrypt(nonce, token.encode(), username.encode())

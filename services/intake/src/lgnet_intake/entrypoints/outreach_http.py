@@ -19,7 +19,7 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
+from lgnet_intake.entrypoints.calls import Calls, Client, IdempotencyKey
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -115,8 +115,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="A street person: contacts, first contact, nickname, link",
         responses=r.answers(r.StreetPerson, "The street person"),
     )
-    async def street_person(street_id: str, actor: Who) -> Any:
-        return await act(actor, lambda o, c: o.street_person(c, street_id))
+    async def street_person(street_id: str, actor: Who, client: Client = None) -> Any:
+        return await calls.read(actor, client, "street_person", street_id, lambda o, c: o.street_person(c, street_id))
 
     @api.post(
         "/street-persons/{street_id}/erasure",
