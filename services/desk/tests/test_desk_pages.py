@@ -2345,3 +2345,32 @@ async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
     assert (await desk.client.get("/persons/p-1")).status_code == 200
     intake_calls = [r for r in desk.services.requests if r.url.port == 8001]
     assert intake_calls and all(r.headers.get("lgnet-client") == "desk" for r in intake_calls)
+
+
+async def test_an_erased_members_vulnerabilities_are_not_shown_and_the_member_is_said_erased(desk: Desk) -> None:
+    """A DPO's review: after a member's erasure her vulnerabilities were still listed under "(non visibile per lei)".
+    The cartella says the member was erased and shows nothing of her vulnerabilities, even from an intake that still
+    gave them; the assessment's form offers none to record for her."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    record["households"][0]["members"].append(
+        {"person_id": "p-9", "name": None, "birth_date": None, "sex": "female", "joined_on": earlier,
+         "left_on": None, "reason": None, "erased": True}
+    )  # fmt: skip
+    record["cases"][0]["assessment"] = {
+        "housing_situation": "precarious", "monthly_income_cents": 40_000, "employment_status": "unemployed",
+        "vulnerabilities": ["psychiatric_condition", "single_parent"],
+        "vulnerabilities_by_person": {"p-1": ["single_parent"], "p-9": ["psychiatric_condition"]},
+    }  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "non visibile per lei" not in text, text
+    assert "persona cancellata (diritto all'oblio) p-9" in text, text
+    # the assessment lists Amina's alone (the form's options below name every vulnerability, not this)
+    assert "Vulnerabilità di Amina Okafor Genitore solo con figli minori Progetto individuale" in text, text
+    assert "Vulnerabilità di persona cancellata" not in text, text
+    assert 'name="vulnerabilities.p-9"' not in page.text  # nothing to record for an erased member

@@ -87,6 +87,7 @@ class Folder:
         hids = [h["household_id"] for h in households]
         names: dict[str, str | None] = {}
         visible = {pid}
+        erased: set[str] = set()  # members erased: nothing of their vulnerabilities is given, to anyone
         timeline: list[dict[str, Any]] = [{"on": _iso(await q.registered_on(self.conn, pid)), "kind": "registered"}]
         out_households = []
         for h in households:
@@ -96,6 +97,8 @@ class Folder:
                     seen = await self._visible(ctx, m["person_id"])
                     if seen is not None:
                         visible.add(m["person_id"])
+                        if seen["erased"]:
+                            erased.add(m["person_id"])
                     ident = (seen or {}).get("identity") or {}
                     names[m["person_id"]] = (
                         " ".join(v for v in (ident.get("given_name"), ident.get("family_name")) if v) or None
@@ -109,6 +112,7 @@ class Folder:
                         "joined_on": _iso(m["joined_on"]),
                         "left_on": _iso(m["left_on"]),
                         "reason": m["reason"],
+                        "erased": m["person_id"] in erased,
                     }
                 )
                 timeline.append(
@@ -171,7 +175,7 @@ class Folder:
                     "housing_need": c["housing_need"],
                     "closed_on": _iso(c["closed_on"]),
                     "outcome": c["outcome"],
-                    "assessment": needs.as_seen_by(c["assessment"], visible),
+                    "assessment": needs.as_seen_by(c["assessment"], visible - erased),
                     "plans": [
                         {"plan_id": p["plan_id"], "agreed_on": _iso(p["agreed_on"]), "objectives": p["objectives"]}
                         for p in own
