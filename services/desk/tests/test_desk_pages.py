@@ -2374,3 +2374,46 @@ async def test_an_erased_members_vulnerabilities_are_not_shown_and_the_member_is
     assert "Vulnerabilità di Amina Okafor Genitore solo con figli minori Progetto individuale" in text, text
     assert "Vulnerabilità di persona cancellata" not in text, text
     assert 'name="vulnerabilities.p-9"' not in page.text  # nothing to record for an erased member
+
+
+async def login_from(desk: Desk, address: str, username: str, password: str) -> httpx.Response:
+    """A login as a browser at `address` makes it: the form (its CSRF cookie), then the post."""
+    app = desk.client._transport.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, client=(address, 50_000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://desk.test") as c:
+        form = await c.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        return await c.post("/login", data={"csrf": csrf.group(1), "username": username, "password": password})
+
+
+async def with_password(desk: Desk, op: Operator, password: str) -> None:
+    async with desk.pool.acquire() as conn:
+        await store.add_operator(conn, op, login.HASHER.hash(password), {}, _token_key(desk.settings))
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_operator_out_elsewhere(desk: Desk) -> None:
+    """A DPO's review: five wrong passwords locked the account for everyone, so anyone could lock any operator
+    out. The lock is now of the account from the address that failed: the operator still logs in from hers."""
+    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+    await with_password(desk, nadia, "la-password-di-nadia")
+    for _ in range(desk.settings.max_failures):
+        assert (await login_from(desk, "203.0.113.7", "nadia", "sbagliata")).status_code == 401
+    locked = await login_from(desk, "203.0.113.7", "nadia", "la-password-di-nadia")
+    assert locked.status_code == 401 and "bloccato per 15 minuti" in text_of(locked.text)
+    at_her_desk = await login_from(desk, "198.51.100.20", "nadia", "la-password-di-nadia")
+    assert at_her_desk.status_code == 303, text_of(at_her_desk.text)
+
+
+async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
+    """A DPO's review: password spraying (one password on many accounts from one client) was never slowed, each
+    account's count staying under its lock. An address with too many failures in the window is refused whatever
+    account it tries, the right password included; another address is not."""
+    olga = Operator("olga", "Olga Neri", OperatorRole.STAFF, "torino", None)
+    await with_password(desk, olga, "la-password-di-olga")
+    for n in range(desk.settings.client_max_failures):
+        assert (await login_from(desk, "192.0.2.66", f"utente{n}", "Estate2026!")).status_code == 401
+    refused = await login_from(desk, "192.0.2.66", "olga", "la-password-di-olga")
+    assert refused.status_code == 429, text_of(refused.text)
+    assert "Troppi tentativi falliti da questo indirizzo" in text_of(refused.text)
+    assert (await login_from(desk, "198.51.100.21", "olga", "la-password-di-olga")).status_code == 303

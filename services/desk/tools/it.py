@@ -3,6 +3,7 @@ IT = {
     "The form expired: please try again.": "Il modulo è scaduto: riprovi.",
     "Too many failed attempts: the account is locked for a while.": "Troppi tentativi falliti: l'account è bloccato per un po'.",
     "Wrong username or password.": "Nome utente o password errati.",
+    "Too many failed attempts from this address: please try again later.": "Troppi tentativi falliti da questo indirizzo: riprovi più tardi.",
     "Desk": "Sportello",
     "Skip to content": "Vai al contenuto",
     "One-stop-shop desk": "Sportello unico",

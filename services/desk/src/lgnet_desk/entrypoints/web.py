@@ -175,7 +175,9 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
 
 def router(settings: DeskSettings) -> APIRouter:
     api = APIRouter()
-    policy = LockoutPolicy(settings.max_failures, timedelta(minutes=settings.lockout_minutes))
+    policy = LockoutPolicy(
+        settings.max_failures, timedelta(minutes=settings.lockout_minutes), settings.client_max_failures
+    )
 
     page = page_loader(settings)
 
@@ -197,11 +199,15 @@ def router(settings: DeskSettings) -> APIRouter:
             return p.render("login.html", status=403, error=p.t.gettext("The form expired: please try again."))
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             try:
+                client = request.client.host if request.client else ""
                 sid, _ = await login.log_in(
-                    conn, form.get("username", ""), form.get("password", ""), policy, settings.session_minutes
+                    conn, form.get("username", ""), form.get("password", ""), client, policy, settings.session_minutes
                 )
             except login.LoginRefused as refused:
-                LOGINS.labels("locked" if refused.locked else "refused").inc()
+                LOGINS.labels("throttled" if refused.throttled else "locked" if refused.locked else "refused").inc()
+                if refused.throttled:  # this address, whatever the account: 429, as an HTTP client expects
+                    error = p.t.gettext("Too many failed attempts from this address: please try again later.")
+                    return p.render("login.html", status=429, error=error, username=form.get("username", ""))
                 error = (
                     p.t.ngettext(
                         "Too many failed attempts: the account is locked for %(minutes)d minute.",
