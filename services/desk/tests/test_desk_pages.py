@@ -23,6 +23,7 @@ import httpx
 import pytest
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
+from lgnet_desk.adapters.services import Services
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.main import create_app
 from lgnet_desk.entrypoints.web import _token_key
@@ -2417,3 +2418,36 @@ async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
     assert refused.status_code == 429, text_of(refused.text)
     assert "Troppi tentativi falliti da questo indirizzo" in text_of(refused.text)
     assert (await login_from(desk, "198.51.100.21", "olga", "la-password-di-olga")).status_code == 303
+
+
+async def test_a_search_by_another_partys_case_is_refused_as_intake_refuses_it(desk: Desk) -> None:
+    """Intake answers a search by another party's case number 403 (it answered `200 []`, unlike the case itself):
+    the desk's search says why, in Italian, with that status, not "no result"."""
+    refusal = {"status": 403, "field": "case_id", "reason": "the case is assigned to another partner"}
+    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(403, json=refusal)
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/", params={"case_id": "c-altrui"})
+    assert page.status_code == 403, page.status_code
+    assert "La pratica è assegnata a un altro ente partner" in text_of(page.text)
+
+
+async def test_a_household_is_named_from_the_first_of_its_cases_the_operator_may_read(desk: Desk) -> None:
+    """With intake refusing a search by another party's case (403), the household's name is read from its next
+    case, as it was when that search answered nothing."""
+    from lgnet_desk.service_layer import housing_steps
+
+    def search(request: httpx.Request) -> Any:
+        if json.loads(request.content)["case_id"] == "c-altrui":
+            return httpx.Response(403, json={"status": 403, "field": "case_id", "reason": "not yours"})
+        return [{"person_id": "p-1"}]
+
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    desk.services.answers[("intake", "POST", "/persons/search")] = search
+    services = Services({"intake": SERVICE_URLS["LGNET_INTAKE_URL"]}, {"intake": "t"}, httpx.AsyncClient(
+        transport=httpx.MockTransport(desk.services.handle)))  # fmt: skip
+    async with desk.pool.acquire() as conn:
+        name, pid = await housing_steps.household_reference(
+            conn, services, LUCA, "h-5f1c0a9e7b2d", ["c-altrui", "c-8e2b7d41a9f0"]
+        )
+    assert (name, pid) == ("Amina Okafor", "p-1")

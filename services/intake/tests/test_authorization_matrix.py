@@ -279,7 +279,7 @@ async def _read_log(_: World) -> Attempt:
 
 
 async def _search(w: World) -> Attempt:
-    """Everyone of a city may search; each finds only whom they may read (see test_folder.py)."""
+    """By a case number: who may read the case (see test_folder.py)."""
     return Attempt("GET", "/persons", params={"case_id": (await case(w))["case_id"]})
 
 
@@ -389,8 +389,10 @@ RULES: dict[str, Rule] = {
     "GET /partners": rule(CITY | {Caller.NATIONAL}, _partners),  # the city's organisations, by name
     "POST /persons": rule(OWN_CITY_CREATE, _register),
     "GET /persons/{person_id}": rule(CASE, _person_read),
-    "GET /persons": rule(OWN_CITY_CREATE, _search),  # answers only the persons the caller may read
-    "POST /persons/search": rule(OWN_CITY_CREATE, _search_posted),  # the same, the terms in the body
+    # by a case number, the case's rule (as GET /cases/{id}: it answered another party's `200 []`); by a name or a
+    # fiscal code each finds only whom they may read (test_folder.py)
+    "GET /persons": rule(CASE, _search),
+    "POST /persons/search": rule(CASE, _search_posted),  # the same, the terms in the body
     "GET /persons/{person_id}/record": rule(CASE, _record),
     "POST /persons/{person_id}/notes": rule(CASE, _note),
     "GET /persons/{person_id}/notes": rule(CASE, _notes),

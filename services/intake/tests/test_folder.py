@@ -379,3 +379,23 @@ async def test_an_erased_members_vulnerabilities_are_not_in_anyones_cartella(int
         members = {m["person_id"]: m for m in r.json()["households"][0]["members"]}
         assert members[mum]["erased"] is True and members[mum]["name"] is None, reader
         assert members[son]["erased"] is False, reader
+
+
+async def test_a_search_by_another_partys_case_is_refused_as_reading_the_case_is(intake: InProcessService) -> None:
+    """A DPO's review: a search by the case number of another cooperative's case (or another city's) answered
+    `200 []`, where `GET /cases/{id}` answers 403: the two now agree (403 `case_id`), and a case nobody has is 404,
+    as the API's convention says (docs/partners.md)."""
+    w = World(intake)
+    f = await family(w)
+    for actor in (B, TRIESTE):
+        async with intake.client(actor) as c:
+            posted = await c.post("/persons/search", json={"case_id": f["case_id"]})
+            got = await c.get("/persons", params={"case_id": f["case_id"]})
+            case = await c.get(f"/cases/{f['case_id']}")
+        assert case.status_code == 403, actor
+        assert (posted.status_code, posted.json()["field"]) == (403, "case_id"), (actor, posted.text)
+        assert (got.status_code, got.json()["field"]) == (403, "query.case_id"), (actor, got.text)
+    async with intake.client(A) as c:
+        unknown = await c.post("/persons/search", json={"case_id": "c-nobodys"})
+    assert (unknown.status_code, unknown.json()["field"]) == (404, "case_id"), unknown.text
+    assert set(await found(intake, A, case_id=f["case_id"])) == {f["mum"], f["son"]}  # its own: as before

@@ -306,6 +306,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def search(p: Page, q: dict[str, str], purpose: str, *, asked: bool = False) -> Response:
         results: list[dict[str, Any]] | None = None
         error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
+        status = 200
         purpose = purpose if purpose in PURPOSES else "case_work"
         if any(q.values()):
             assert p.services is not None and p.op is not None
@@ -316,7 +317,11 @@ def router(settings: DeskSettings) -> APIRouter:
                     results = await desk.search_logged(conn, p.services, p.op, terms, purpose)
             except ServiceRefusal as r:
                 error = r.reason
-        return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
+                # intake's 403 (another party's case) or 404 (a case nobody has), said with its status
+                status = r.status if r.status in (403, 404) else status
+        return p.render(
+            "search.html", status=status, q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose
+        )
 
     @api.get("/persons/new", response_class=HTMLResponse)
     async def new_household(request: Request) -> Response:

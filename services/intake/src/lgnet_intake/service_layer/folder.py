@@ -49,6 +49,12 @@ class Folder:
             raise ContractError(f"{at}name", "has no letters or digits")
         ids: list[str] = []
         if case_id:
+            # By a case number, the case's own rule first: another party's case is a 403, one nobody has a 404, as
+            # `GET /cases/{id}` answers (they were `200 []`, telling nothing apart from a case without members).
+            try:
+                await self.intake.read_case(ctx, case_id.strip())
+            except (Forbidden, NotFound) as refused:
+                raise type(refused)(f"{at}case_id", refused.reason) from None
             ids = await q.members_of_case(self.conn, case_id.strip())
         elif fiscal_code:
             code = fiscal_code.strip().upper().replace(" ", "")
