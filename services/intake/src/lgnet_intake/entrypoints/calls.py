@@ -9,14 +9,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from fastapi import Header
+from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
+from lgnet_shared.auth import authenticate
 from lgnet_shared.db import Conn
+from lgnet_shared.errors import Forbidden
 from lgnet_shared.http import idempotent
 from lgnet_shared.service import Runtime
 
-from lgnet_intake.domain.access import Actor
+from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer.handlers import Context
 from lgnet_intake.service_layer.read_log import logged
 
@@ -25,6 +27,17 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Client = Annotated[
     str | None, Header(alias="LgNet-Client", max_length=20, description="`desk` from the desk: a label in the read log")
 ]
+
+
+async def staff_only(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+    """The caller, if the city's staff: checked before the body is read, so that another role learns nothing from
+    a validation error (a partner got 422 naming the fields before the 403). The use case checks it again."""
+    if actor.role is not Role.STAFF:
+        raise Forbidden("", "this is for the city's staff")
+    return actor
+
+
+Staff = Annotated[Actor, Depends(staff_only)]  # a staff-only route's caller, in place of `Who`
 
 
 class UsesConnection(Protocol):

@@ -21,7 +21,7 @@ from lgnet_shared.service import Runtime
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, Client, IdempotencyKey
+from lgnet_intake.entrypoints.calls import Calls, Client, IdempotencyKey, Staff
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Intake
 
@@ -102,7 +102,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: the other person is the same as this one",
         responses=r.answers(r.PersonsMerged, "The persons merged", 201),
     )
-    async def merge(person_id: str, body: cmd.MergePersons, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def merge(person_id: str, body: cmd.MergePersons, actor: Staff, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.merge_persons(c, person_id, body))
 
     @api.post(
@@ -110,7 +110,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: erase the person (right to be forgotten)",
         responses=r.answers(r.PersonErased, "The person erased"),
     )
-    async def erase(person_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+    async def erase(person_id: str, actor: Staff, key: IdempotencyKey = None) -> Any:
         async with use_case(actor) as (intake, ctx):
             route = f"POST /persons/{person_id}/erasure"
             return await transition(intake.conn, actor.id, key, route, {}, lambda: intake.erase_person(ctx, person_id))
