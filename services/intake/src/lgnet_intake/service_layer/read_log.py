@@ -1,4 +1,4 @@
-"""A read of a person's data, recorded in the read log (docs: services/intake/README.md, "Read log").
+"""A read of a person's data, recorded in the read log (docs/operators.md, "Intake's read log").
 
 A read that is answered is recorded in the read's own transaction: if the entry cannot be written, nothing is
 answered. A refused read (403) is recorded in a transaction of its own after the read's is rolled back, then the
