@@ -6,6 +6,7 @@ else."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -98,3 +99,22 @@ async def test_the_read_log_token_opens_nothing_else_and_no_actor_reads_the_log(
     async with intake.client(A) as c:
         await c.get(f"/persons/{p['person']}/record")
     assert await log_of(intake, trieste, person_id=p["person"]) == []
+
+
+async def test_a_revoked_read_log_token_opens_nothing_and_old_entries_are_purged(intake: InProcessService) -> None:
+    """Retention: `lgnet-intake-admin purge-read-log` deletes what is older than the days kept (docs/operators.md)."""
+    w = World(intake)
+    p = await amina(w)
+    async with intake.client(A) as c:
+        await c.get(f"/persons/{p['person']}/record")
+    token = await reader_token(intake)
+    assert await log_of(intake, token, person_id=p["person"])
+    async with intake.pool.acquire() as conn:
+        await conn.execute("update read_log set at = now() - interval '800 days' where person_id = $1", p["person"])
+        assert await read_log.purge(conn, clock.now() - timedelta(days=730)) >= 1
+    assert await log_of(intake, token, person_id=p["person"]) == []
+    async with intake.pool.acquire() as conn:
+        assert await read_log.revoke_reader_tokens(conn, "torino") >= 1
+    async with intake.client() as c:
+        r = await c.get("/read-log", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
