@@ -25,6 +25,7 @@ from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
+from lgnet_intake.adapters import read_log
 from lgnet_shared import auth, clock, db, tls
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
@@ -42,6 +43,8 @@ class Desk:
     url: str
     settings: DeskSettings
     schemas: dict[str, str]
+    intake_url: str = ""
+    database_url: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -82,15 +85,16 @@ async def desk(
             Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None),
         ]
         organisations = {"coop-aurora": "Cooperativa Aurora", "coop-carso": "Cooperativa Carso"}
+        read_log_token = await _read_log_token(database_url, schemas["intake"], "torino")
         for op in operators:
             name = organisations.get(op.partner or "")
-            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name)
+            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, read_log_token)
         await _fund_rent(database_url, schemas["payments"], procs["payments"].url)
         desk_proc = ServiceProcess([sys.executable, "-m", "lgnet_desk.entrypoints.main"], env, logs / "desk.log")
         desk_proc.port = desk_port
         await desk_proc.start(timeout=60)
         procs["desk"] = desk_proc
-        yield Desk(f"http://127.0.0.1:{desk_port}", settings, schemas)
+        yield Desk(f"http://127.0.0.1:{desk_port}", settings, schemas, procs["intake"].url, database_url)
     finally:
         stop_all(procs.values())
         import asyncpg
@@ -101,6 +105,27 @@ async def desk(
                 await conn.execute(f'drop schema if exists "{schema}" cascade')
         finally:
             await conn.close()
+
+
+async def _read_log_token(database_url: str, schema: str, city: str) -> str:
+    """The city's DPO's read-log token on intake, as `lgnet-intake-admin issue-read-log-token` issues it."""
+    pool = await db.create_pool(database_url, schema, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            return await read_log.issue_reader_token(conn, city, f"RPD {city}")
+    finally:
+        await pool.close()
+
+
+async def _api_client(database_url: str, schema: str, url: str, actor: str) -> httpx.AsyncClient:
+    """A client of a service's API as `actor` (its own software, not the desk): a fresh token."""
+    pool = await db.create_pool(database_url, schema, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            token = await auth.issue_token(conn, actor)
+    finally:
+        await pool.close()
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
 
 
 async def _fund_rent(database_url: str, schema: str, url: str) -> None:
@@ -164,6 +189,8 @@ async def _fail_logins(page: Page, desk: Desk, username: str) -> None:
 
 
 async def test_wrong_passwords_lock_the_account(browser: Browser, desk: Desk) -> None:
+    """Locked from the address the wrong passwords came from (the test's): test_desk_pages.py shows another
+    address still logs in, and one address trying many accounts refused."""
     ctx = await browser.new_context()
     page = await ctx.new_page()
     await _fail_logins(page, desk, "giulia")
@@ -181,8 +208,8 @@ async def test_wrong_passwords_lock_the_account(browser: Browser, desk: Desk) ->
     async with httpx.AsyncClient() as c:
         r = await c.post(desk.url + "/login", data={"username": "maria", "password": PASSWORD})
     assert r.status_code == 403
-    async with desk_pool(desk) as conn:  # unlock giulia for the journey below
-        await conn.execute("update operators set failures = 0, locked_until = null where username = 'giulia'")
+    async with desk_pool(desk) as conn:  # unlock giulia (from this address: the test's) for the journey below
+        await conn.execute("delete from login_attempts where username in ('giulia', 'nessuno')")
 
 
 class desk_pool:
@@ -681,3 +708,35 @@ async def test_the_menu_and_the_registration_form_fit_the_screen(browser: Browse
     for a, b in itertools.pairwise(boxes):
         if abs(a["y"] - b["y"]) < 2:  # side by side: a gap between them
             assert a["x"] + a["width"] + 4 <= b["x"], (a, b)
+
+
+async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(browser: Browser, desk: Desk) -> None:
+    """The DPO's review: a cooperative reading a person's cartella with its own software (intake's API, not the desk)
+    left no trace she could read. Intake's read log now has it, and her "Registro degli accessi" shows it, marked
+    as a read through intake's API, in the CSV too."""
+    schema = desk.schemas["intake"]
+    staff = await _api_client(desk.database_url, schema, desk.intake_url, "desk.maria")
+    aurora = await _api_client(desk.database_url, schema, desk.intake_url, "coop-aurora")
+    pid, hid, cid = (f"{p}-{uuid.uuid4().hex[:8]}" for p in ("p", "h", "c"))
+    today = clock.today().isoformat()
+    async with staff, aurora:
+        setup = [
+            ("/persons", {"person_id": pid, "birth_date": "1990-04-01", "sex": "female", "nationality": "NG",
+                          "identity": {"given_name": "Grace", "family_name": "Adeyemi"}}),
+            ("/consents", {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": today}),
+            ("/households", {"household_id": hid, "reference_person_id": pid, "member_ids": [pid]}),
+            ("/cases", {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
+                        "opened_on": today, "housing_need": False, "partner": "coop-aurora"}),
+        ]  # fmt: skip
+        for path, body in setup:
+            r = await staff.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
+            assert r.status_code == 201, r.text
+        assert (await aurora.get(f"/persons/{pid}/record")).status_code == 200
+    rpd = await logged_in(browser, desk, "rpd")
+    await rpd.goto(desk.url + f"/access-log?person_id={pid}&source=intake")
+    log = await rpd.locator("main").inner_text()
+    assert "API di intake" in log and "coop-aurora" in log and "Cartella sociale (API)" in log, log
+    assert "Grace" not in log and "Adeyemi" not in log
+    await shot(rpd, "access-log-api")
+    csv_text = await (await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")).text()
+    assert "coop-aurora" in csv_text and "API di intake" in csv_text, csv_text

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
+from lgnet_desk.adapters.services import Services
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.main import create_app
 from lgnet_desk.entrypoints.web import _token_key
@@ -275,8 +276,16 @@ async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> N
         await store.log_access(conn, LUCA, "p-1", "case_review", "search", "denied")
     await desk.as_operator(RPD)
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
-    assert rows[0] == ["Quando", "Operatore", "Account", "Persona", "Finalità", "Azione", "Esito"], rows[0]
-    assert rows[2][1:] == ["Maria Rossi", "maria", "p-1", "gestione della pratica", "Cartella sociale", "mostrato"]
+    assert rows[0] == ["Quando", "Operatore", "Account", "Persona", "Finalità", "Azione", "Esito", "Fonte"], rows[0]
+    assert rows[2][1:] == [
+        "Maria Rossi",
+        "maria",
+        "p-1",
+        "gestione della pratica",
+        "Cartella sociale",
+        "mostrato",
+        "Sportello",
+    ]
     assert rows[1][1:] == [
         "Luca Bianchi",
         "luca",
@@ -284,10 +293,11 @@ async def test_the_access_log_export_reads_in_the_dpos_language(desk: Desk) -> N
         "revisione della pratica",
         "Risultati di una ricerca",
         "negato",
+        "Sportello",
     ]
     assert rows[2][0].startswith(clock.today().isoformat()[:4])  # ISO time, sortable
     english = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?lang=en")).text)))
-    assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome"], english[0]
+    assert english[0] == ["When", "Operator", "Account", "Person", "Purpose", "Action", "Outcome", "Source"], english[0]
 
 
 async def test_the_access_log_csv_never_holds_a_formula_a_partner_wrote(desk: Desk) -> None:
@@ -2427,3 +2437,170 @@ async def test_a_payee_refused_by_the_bank_is_said_and_new_bank_data_given_at_th
     assert put[-1] == {"name": "Mario Bianchi", "iban": "DE89370400440532013000"}, put
     todo = text_of((await desk.client.get("/todo")).text)
     assert "Bonifico respinto dalla banca del beneficiario (conto chiuso): servono nuove coordinate" in todo, todo
+
+
+async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(desk: Desk) -> None:
+    """The DPO's review: a partner's reads through intake's API (its own software, not the desk) left no trace she
+    could read. The page merges intake's read log (`GET /read-log`, with the DPO's read-log token) with the desk's,
+    each entry saying its source; filtered by person and by source; the CSV says it too, in Italian."""
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await conn.execute(
+            "insert into service_tokens values ($1, $2, $3)",
+            "rpd",
+            "intake-read-log",
+            store.seal(_token_key(desk.settings), "rpd", "lgr_rpd"),
+        )
+    asked: list[httpx.Request] = []
+
+    def read_log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [
+            {"at": "2026-12-05T09:00:00+00:00", "principal": "coop-aurora", "role": "partner",
+             "partner": "coop-aurora", "city": "torino", "person_id": "p-1", "kind": "record",
+             "outcome": "shown", "via": "api"},
+            {"at": "2026-12-05T08:00:00+00:00", "principal": "coop-borgo", "role": "partner",
+             "partner": "coop-borgo", "city": "torino", "person_id": "p-1", "kind": "notes",
+             "outcome": "denied", "via": "api"},
+        ]  # fmt: skip
+
+    desk.services.answers[("intake", "GET", "/read-log")] = read_log
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?person_id=p-1")
+    assert page.status_code == 200, page.text
+    assert asked and asked[0].headers["authorization"] == "Bearer lgr_rpd"
+    assert asked[0].url.params["person_id"] == "p-1"
+    text = text_of(page.text)
+    assert "API di intake" in text and "Sportello" in text, text
+    assert "Cartella sociale (API)" in text and "Diario (API)" in text, text
+    assert "coop-aurora" in text and "negato" in text
+    only_api = text_of((await desk.client.get("/access-log?person_id=p-1&source=intake")).text)
+    assert "API di intake" in only_api and "Maria Rossi" not in only_api, only_api
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?person_id=p-1")).text)))
+    assert rows[0][-1] == "Fonte", rows[0]
+    api_row = next(r for r in rows if r[2] == "coop-aurora")
+    assert api_row[-1] == "API di intake" and api_row[5] == "Cartella sociale (API)", api_row
+    printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
+    assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
+
+
+async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+    await desk.as_operator(RPD)  # no read-log token: the desk's entries, and the page says intake's are missing
+    text = text_of((await desk.client.get("/access-log")).text)
+    assert "Maria Rossi" in text and "Il registro delle letture di intake non è disponibile" in text, text
+
+
+async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
+    """Intake's read log marks the reads the desk made (`LgNet-Client: desk`), so the DPO tells them apart."""
+    serve_the_cartella(desk.services, clock.today().isoformat(), "2026-01-01")
+    await desk.as_operator(MARIA)
+    assert (await desk.client.get("/persons/p-1")).status_code == 200
+    intake_calls = [r for r in desk.services.requests if r.url.port == 8001]
+    assert intake_calls and all(r.headers.get("lgnet-client") == "desk" for r in intake_calls)
+
+
+async def test_an_erased_members_vulnerabilities_are_not_shown_and_the_member_is_said_erased(desk: Desk) -> None:
+    """A DPO's review: after a member's erasure her vulnerabilities were still listed under "(non visibile per lei)".
+    The cartella says the member was erased and shows nothing of her vulnerabilities, even from an intake that still
+    gave them; the assessment's form offers none to record for her."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    record["households"][0]["members"].append(
+        {"person_id": "p-9", "name": None, "birth_date": None, "sex": "female", "joined_on": earlier,
+         "left_on": None, "reason": None, "erased": True}
+    )  # fmt: skip
+    record["cases"][0]["assessment"] = {
+        "housing_situation": "precarious", "monthly_income_cents": 40_000, "employment_status": "unemployed",
+        "vulnerabilities": ["psychiatric_condition", "single_parent"],
+        "vulnerabilities_by_person": {"p-1": ["single_parent"], "p-9": ["psychiatric_condition"]},
+    }  # fmt: skip
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "non visibile per lei" not in text, text
+    assert "persona cancellata (diritto all'oblio) p-9" in text, text
+    # the assessment lists Amina's alone (the form's options below name every vulnerability, not this)
+    assert "Vulnerabilità di Amina Okafor Genitore solo con figli minori Progetto individuale" in text, text
+    assert "Vulnerabilità di persona cancellata" not in text, text
+    assert 'name="vulnerabilities.p-9"' not in page.text  # nothing to record for an erased member
+
+
+async def login_from(desk: Desk, address: str, username: str, password: str) -> httpx.Response:
+    """A login as a browser at `address` makes it: the form (its CSRF cookie), then the post."""
+    app = desk.client._transport.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, client=(address, 50_000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://desk.test") as c:
+        form = await c.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        return await c.post("/login", data={"csrf": csrf.group(1), "username": username, "password": password})
+
+
+async def with_password(desk: Desk, op: Operator, password: str) -> None:
+    async with desk.pool.acquire() as conn:
+        await store.add_operator(conn, op, login.HASHER.hash(password), {}, _token_key(desk.settings))
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_operator_out_elsewhere(desk: Desk) -> None:
+    """A DPO's review: five wrong passwords locked the account for everyone, so anyone could lock any operator
+    out. The lock is now of the account from the address that failed: the operator still logs in from hers."""
+    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+    await with_password(desk, nadia, "la-password-di-nadia")
+    for _ in range(desk.settings.max_failures):
+        assert (await login_from(desk, "203.0.113.7", "nadia", "sbagliata")).status_code == 401
+    locked = await login_from(desk, "203.0.113.7", "nadia", "la-password-di-nadia")
+    assert locked.status_code == 401 and "bloccato per 15 minuti" in text_of(locked.text)
+    at_her_desk = await login_from(desk, "198.51.100.20", "nadia", "la-password-di-nadia")
+    assert at_her_desk.status_code == 303, text_of(at_her_desk.text)
+
+
+async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
+    """A DPO's review: password spraying (one password on many accounts from one client) was never slowed, each
+    account's count staying under its lock. An address with too many failures in the window is refused whatever
+    account it tries, the right password included; another address is not."""
+    olga = Operator("olga", "Olga Neri", OperatorRole.STAFF, "torino", None)
+    await with_password(desk, olga, "la-password-di-olga")
+    for n in range(desk.settings.client_max_failures):
+        assert (await login_from(desk, "192.0.2.66", f"utente{n}", "Estate2026!")).status_code == 401
+    refused = await login_from(desk, "192.0.2.66", "olga", "la-password-di-olga")
+    assert refused.status_code == 429, text_of(refused.text)
+    assert "Troppi tentativi falliti da questo indirizzo" in text_of(refused.text)
+    assert (await login_from(desk, "198.51.100.21", "olga", "la-password-di-olga")).status_code == 303
+
+
+async def test_a_search_by_another_partys_case_is_refused_as_intake_refuses_it(desk: Desk) -> None:
+    """Intake answers a search by another party's case number 403 (it answered `200 []`, unlike the case itself):
+    the desk's search says why, in Italian, with that status, not "no result"."""
+    refusal = {"status": 403, "field": "case_id", "reason": "the case is assigned to another partner"}
+    desk.services.answers[("intake", "POST", "/persons/search")] = httpx.Response(403, json=refusal)
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/", params={"case_id": "c-altrui"})
+    assert page.status_code == 403, page.status_code
+    assert "La pratica è assegnata a un altro ente partner" in text_of(page.text)
+
+
+async def test_a_household_is_named_from_the_first_of_its_cases_the_operator_may_read(desk: Desk) -> None:
+    """With intake refusing a search by another party's case (403), the household's name is read from its next
+    case, as it was when that search answered nothing."""
+    from lgnet_desk.service_layer import housing_steps
+
+    def search(request: httpx.Request) -> Any:
+        if json.loads(request.content)["case_id"] == "c-altrui":
+            return httpx.Response(403, json={"status": 403, "field": "case_id", "reason": "not yours"})
+        return [{"person_id": "p-1"}]
+
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    desk.services.answers[("intake", "POST", "/persons/search")] = search
+    services = Services({"intake": SERVICE_URLS["LGNET_INTAKE_URL"]}, {"intake": "t"}, httpx.AsyncClient(
+        transport=httpx.MockTransport(desk.services.handle)))  # fmt: skip
+    async with desk.pool.acquire() as conn:
+        name, pid = await housing_steps.household_reference(
+            conn, services, LUCA, "h-5f1c0a9e7b2d", ["c-altrui", "c-8e2b7d41a9f0"]
+        )
+    assert (name, pid) == ("Amina Okafor", "p-1")

@@ -28,13 +28,11 @@ from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_hou
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def test_the_fifth_wrong_password_locks_the_account_for_a_while() -> None:
-    policy = LockoutPolicy(5, timedelta(minutes=15))
-    assert policy.after_failure(4, NOW) is None
-    until = policy.after_failure(5, NOW)
-    assert until == NOW + timedelta(minutes=15)
-    assert policy.locked(until, NOW + timedelta(minutes=14))
-    assert not policy.locked(until, NOW + timedelta(minutes=16))
+def test_the_fifth_wrong_password_from_an_address_locks_it_out_of_the_account_and_many_lock_the_address() -> None:
+    policy = LockoutPolicy(5, timedelta(minutes=15), client_max_failures=20)
+    assert not policy.account_locked(4) and policy.account_locked(5)
+    assert not policy.client_throttled(19) and policy.client_throttled(20)
+    assert policy.since(NOW) == NOW - timedelta(minutes=15)  # counted over the last 15 minutes
 
 
 def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:

@@ -17,6 +17,7 @@ from lgnet_shared.testing.authz import (
     CASE,
     CITY,
     EVERYONE,
+    NOBODY,
     STAFF,
     Attempt,
     Caller,
@@ -273,8 +274,12 @@ async def _duplicates(_: World) -> Attempt:
     return Attempt("GET", "/duplicates")
 
 
+async def _read_log(_: World) -> Attempt:
+    return Attempt("GET", "/read-log")
+
+
 async def _search(w: World) -> Attempt:
-    """Everyone of a city may search; each finds only whom they may read (see test_folder.py)."""
+    """By a case number: who may read the case (see test_folder.py)."""
     return Attempt("GET", "/persons", params={"case_id": (await case(w))["case_id"]})
 
 
@@ -384,8 +389,10 @@ RULES: dict[str, Rule] = {
     "GET /partners": rule(CITY | {Caller.NATIONAL}, _partners),  # the city's organisations, by name
     "POST /persons": rule(OWN_CITY_CREATE, _register),
     "GET /persons/{person_id}": rule(CASE, _person_read),
-    "GET /persons": rule(OWN_CITY_CREATE, _search),  # answers only the persons the caller may read
-    "POST /persons/search": rule(OWN_CITY_CREATE, _search_posted),  # the same, the terms in the body
+    # by a case number, the case's rule (as GET /cases/{id}: it answered another party's `200 []`); by a name or a
+    # fiscal code each finds only whom they may read (test_folder.py)
+    "GET /persons": rule(CASE, _search),
+    "POST /persons/search": rule(CASE, _search_posted),  # the same, the terms in the body
     "GET /persons/{person_id}/record": rule(CASE, _record),
     "POST /persons/{person_id}/notes": rule(CASE, _note),
     "GET /persons/{person_id}/notes": rule(CASE, _notes),
@@ -396,6 +403,7 @@ RULES: dict[str, Rule] = {
     "POST /persons/{person_id}/merge": rule(STAFF, _merge),
     "POST /persons/{person_id}/erasure": rule(STAFF, _erase),
     "GET /duplicates": rule(STAFF | {Caller.OTHER_CITY_STAFF}, _duplicates),  # each staff its own city's
+    "GET /read-log": rule(NOBODY, _read_log),  # a DPO's read-log token only (test_read_log.py): no actor's
     "POST /consents": rule(CASE, _consent),
     "POST /employment": rule(CASE, _employment),
     "POST /households": rule(CASE, _form),  # of persons the partner registered or serves

@@ -88,6 +88,19 @@ async def family(w: World) -> dict[str, Any]:
     return {"mum": mum, "son": son, "household_id": hid, "case_id": cid}
 
 
+async def assess_both(w: World, f: dict[str, Any]) -> None:
+    """The case's assessment with a vulnerability of each: the mother's psychiatric, the son's a single parent."""
+    body = {
+        "case_id": f["case_id"],
+        "housing_situation": "precarious",
+        "monthly_income_cents": 40_000,
+        "employment_status": "unemployed",
+        "assessed_on": str(clock.today()),
+        "vulnerabilities_by_person": {f["mum"]: ["psychiatric_condition"], f["son"]: ["single_parent"]},
+    }
+    await w.call(A, "POST", "/cases/assessments", body)
+
+
 async def open_case(w: World, case_id: str, household_id: str, partner: str, area: str) -> None:
     """The city's staff open a case of the household today, assigned to `partner`."""
     body = {"case_id": case_id, "household_id": household_id, "action_area": area, "channel": "desk",
@@ -183,19 +196,7 @@ async def test_a_member_hidden_from_the_partner_keeps_their_vulnerabilities_hidd
     w = World(intake)
     f = await family(w)
     mum, son = f["mum"], f["son"]
-    await w.call(
-        A,
-        "POST",
-        "/cases/assessments",
-        {
-            "case_id": f["case_id"],
-            "housing_situation": "precarious",
-            "monthly_income_cents": 40_000,
-            "employment_status": "unemployed",
-            "assessed_on": str(clock.today()),
-            "vulnerabilities_by_person": {mum: ["psychiatric_condition"], son: ["single_parent"]},
-        },
-    )
+    await assess_both(w, f)
     await withdraw_sharing(w, mum)
     async with intake.client(A) as c:
         r = await c.get(f"/persons/{son}/record")
@@ -356,3 +357,45 @@ async def test_the_timeline_keeps_every_consent_recorded_not_only_the_last(intak
     ]
     assert sharing == [True, False], record["timeline"]
     assert [c["granted"] for c in record["consents"] if c["purpose"] == "partner_sharing"] == [False]  # the state now
+
+
+async def test_an_erased_members_vulnerabilities_are_not_in_anyones_cartella(intake: InProcessService) -> None:
+    """A DPO's review: after the mother was erased, her son's cartella still gave her vulnerabilities (the desk
+    showed them as "(non visibile per lei)"). An erased member is marked erased in the household and nothing of
+    their vulnerabilities is given, to staff either; the household's list is what the others' make."""
+    w = World(intake)
+    f = await family(w)
+    mum, son = f["mum"], f["son"]
+    await assess_both(w, f)
+    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
+    for reader in (STAFF, A):
+        async with intake.client(reader) as c:
+            r = await c.get(f"/persons/{son}/record")
+        assert r.status_code == 200, r.text
+        [case] = r.json()["cases"]
+        assert case["assessment"]["vulnerabilities_by_person"] == {son: ["single_parent"]}, reader
+        assert case["assessment"]["vulnerabilities"] == ["single_parent"], reader
+        assert "psychiatric_condition" not in r.text, reader
+        members = {m["person_id"]: m for m in r.json()["households"][0]["members"]}
+        assert members[mum]["erased"] is True and members[mum]["name"] is None, reader
+        assert members[son]["erased"] is False, reader
+
+
+async def test_a_search_by_another_partys_case_is_refused_as_reading_the_case_is(intake: InProcessService) -> None:
+    """A DPO's review: a search by the case number of another cooperative's case (or another city's) answered
+    `200 []`, where `GET /cases/{id}` answers 403: the two now agree (403 `case_id`), and a case nobody has is 404,
+    as the API's convention says (docs/partners.md)."""
+    w = World(intake)
+    f = await family(w)
+    for actor in (B, TRIESTE):
+        async with intake.client(actor) as c:
+            posted = await c.post("/persons/search", json={"case_id": f["case_id"]})
+            got = await c.get("/persons", params={"case_id": f["case_id"]})
+            case = await c.get(f"/cases/{f['case_id']}")
+        assert case.status_code == 403, actor
+        assert (posted.status_code, posted.json()["field"]) == (403, "case_id"), (actor, posted.text)
+        assert (got.status_code, got.json()["field"]) == (403, "query.case_id"), (actor, got.text)
+    async with intake.client(A) as c:
+        unknown = await c.post("/persons/search", json={"case_id": "c-nobodys"})
+    assert (unknown.status_code, unknown.json()["field"]) == (404, "case_id"), unknown.text
+    assert set(await found(intake, A, case_id=f["case_id"])) == {f["mum"], f["son"]}  # its own: as before

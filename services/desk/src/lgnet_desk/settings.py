@@ -25,6 +25,11 @@ class DeskSettings(BaseSettings):
     session_minutes: int = Field(480, alias="LGNET_DESK_SESSION_MINUTES", gt=0)
     max_failures: int = Field(5, alias="LGNET_DESK_MAX_FAILURES", gt=0)
     lockout_minutes: int = Field(15, alias="LGNET_DESK_LOCKOUT_MINUTES", gt=0)
+    # failed logins from one client address, on any account, within LGNET_DESK_LOCKOUT_MINUTES: then it is refused
+    client_max_failures: int = Field(20, alias="LGNET_DESK_CLIENT_MAX_FAILURES", gt=0)
+    # the reverse proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips): the login throttle
+    # counts by that address
+    forwarded_allow_ips: str = Field("127.0.0.1", alias="LGNET_DESK_FORWARDED_ALLOW_IPS")
 
     # The privacy notice (GDPR art. 13): who the controller is and how to reach its data-protection officer, and how
     # long the data are kept. Each city sets its own; unset, the notice names "Comune di <city>" and sends the person
@@ -57,4 +62,10 @@ class DeskSettings(BaseSettings):
         return key
 
     def service_urls(self) -> dict[str, str]:
-        return {"intake": self.intake_url, "housing": self.housing_url, "payments": self.payments_url}
+        # `intake-read-log`: intake's read log, with the DPO's read-log token (the DPO has no other service identity)
+        return {
+            "intake": self.intake_url,
+            "housing": self.housing_url,
+            "payments": self.payments_url,
+            "intake-read-log": self.intake_url,
+        }

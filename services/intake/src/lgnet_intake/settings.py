@@ -19,6 +19,8 @@ NATIONAL_KEY_VAR = "LGNET_NATIONAL_PSEUDONYM_KEY"
 LOOKUP_CACHE_VAR = "LGNET_INTAKE_LOOKUP_CACHE_SECONDS"
 LOOKUP_CACHE_SECONDS = 30
 EARLIEST_DATE_VAR = "LGNET_INTAKE_EARLIEST_DATE"
+# How long the read log keeps an entry by default (`lgnet-intake-admin purge-read-log --days`): docs/operators.md.
+READ_LOG_DAYS = 730
 
 
 def _number(var: str, default: float, minimum: float) -> float:

@@ -63,4 +63,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "desk-3",
+        """
+        -- failed logins are counted per account and client address, and per client address (domain/operators.py:
+        -- LockoutPolicy); operators.failures and locked_until are no longer used
+        alter table login_attempts add column client text not null default '';
+        create index login_attempts_account on login_attempts (username, client, at);
+        create index login_attempts_client on login_attempts (client, at);
+        """,
+    ),
 ]

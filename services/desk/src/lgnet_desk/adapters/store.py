@@ -44,6 +44,16 @@ async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dic
         )
 
 
+async def set_token(conn: Conn, username: str, service: str, token: str, token_key: bytes) -> None:
+    await conn.execute(
+        "insert into service_tokens values ($1, $2, $3)"
+        " on conflict (username, service) do update set sealed = excluded.sealed",
+        username,
+        service,
+        seal(token_key, username, token),
+    )
+
+
 def seal(key: bytes, username: str, token: str) -> bytes:
     nonce = os.urandom(12)
     return nonce + AESGCM(key).encrypt(nonce, token.encode(), username.encode())
@@ -71,23 +81,29 @@ async def tokens(conn: Conn, username: str, token_key: bytes) -> dict[str, str]:
     return {r["service"]: unseal(token_key, username, r["sealed"]) for r in rows}
 
 
-async def record_attempt(conn: Conn, username: str, ok: bool, locked_until: datetime | None) -> None:
-    await conn.execute("insert into login_attempts (username, succeeded) values ($1, $2)", username, ok)
-    if ok:
-        await conn.execute("update operators set failures = 0, locked_until = null where username = $1", username)
-    else:
-        await conn.execute(
-            "update operators set failures = failures + 1, locked_until = coalesce($2, locked_until)"
-            " where username = $1",
-            username,
-            locked_until,
-        )
+async def record_attempt(conn: Conn, username: str, client: str, ok: bool) -> None:
+    await conn.execute(
+        "insert into login_attempts (username, client, succeeded) values ($1, $2, $3)", username, client, ok
+    )
 
 
-async def failures_since(conn: Conn, username: str, since: datetime) -> int:
-    """Failed attempts with this username since then (for a username no operator has)."""
+async def account_failures_since(conn: Conn, username: str, client: str, since: datetime) -> int:
+    """Failed attempts at this username from this address since then, and since its last success from there."""
     count = await conn.fetchval(
-        "select count(*) from login_attempts where username = $1 and not succeeded and at >= $2", username, since
+        "select count(*) from login_attempts where username = $1 and client = $2 and not succeeded"
+        " and at >= greatest($3, (select max(at) from login_attempts"
+        " where username = $1 and client = $2 and succeeded))",
+        username,
+        client,
+        since,
+    )
+    return int(count)
+
+
+async def client_failures_since(conn: Conn, client: str, since: datetime) -> int:
+    """Failed attempts from this address since then, whichever usernames."""
+    count = await conn.fetchval(
+        "select count(*) from login_attempts where client = $1 and not succeeded and at >= $2", client, since
     )
     return int(count)
 

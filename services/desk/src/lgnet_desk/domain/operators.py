@@ -59,15 +59,28 @@ def check_new_operator(role: OperatorRole, partner: str | None) -> None:
 
 @dataclass(frozen=True)
 class LockoutPolicy:
+    """Failed logins, counted over the last `lock_for` (a sliding window) from the login attempts:
+
+    - an account is locked **from one client address** after `max_failures` wrong passwords from it (since its last
+      success there): whoever types wrong passwords at someone's account locks only their own address out of it, not
+      the operator at hers (a hard lock of the account let anyone lock any operator out);
+    - a client address is refused on every account after `client_max_failures` failures from it, whichever
+      usernames (password spraying: one password tried on many accounts stayed under each account's lock)."""
+
     max_failures: int
     lock_for: timedelta
+    client_max_failures: int = 20
 
-    def locked(self, locked_until: datetime | None, now: datetime) -> bool:
-        return locked_until is not None and locked_until > now
+    def since(self, now: datetime) -> datetime:
+        return now - self.lock_for
 
-    def after_failure(self, failures: int, now: datetime) -> datetime | None:
-        """When the account unlocks after this failure (`failures` counts it), or None if it stays open."""
-        return now + self.lock_for if failures >= self.max_failures else None
+    def account_locked(self, failures_from_client: int) -> bool:
+        """`failures_from_client`: this account's failures from this address in the window, since its last success."""
+        return failures_from_client >= self.max_failures
+
+    def client_throttled(self, failures_from_client: int) -> bool:
+        """`failures_from_client`: this address's failures in the window, on any username."""
+        return failures_from_client >= self.client_max_failures
 
 
 MIN_PASSWORD = 12

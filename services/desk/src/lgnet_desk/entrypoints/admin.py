@@ -4,6 +4,10 @@
     lgnet-desk-admin add-operator luca --name "Luca Bianchi" --role partner --city torino --partner coop-aurora
     lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
 
+The DPO has no identity on the services; to read intake's read log beside the desk's access log, her operator keeps
+the city's read-log token (`lgnet-intake-admin issue-read-log-token --city torino --name "RPD Torino"`), given in
+LGNET_DESK_READ_LOG_TOKEN when she is added (or later: `set-read-log-token <username>`, the token from stdin).
+
 Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
 (`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
 partner's operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in
@@ -27,16 +31,25 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.domain.operators import SERVICES, Operator, OperatorRole, check_new_operator, check_password
 from lgnet_desk.entrypoints.web import _token_key
+from lgnet_desk.service_layer.access_log import READ_LOG
 from lgnet_desk.service_layer.login import HASHER
 from lgnet_desk.settings import DeskSettings
 
 
 async def add_operator(
-    settings: DeskSettings, op: Operator, password: str, schemas: dict[str, str], partner_name: str | None = None
+    settings: DeskSettings,
+    op: Operator,
+    password: str,
+    schemas: dict[str, str],
+    partner_name: str | None = None,
+    read_log_token: str | None = None,
 ) -> None:
+    """`read_log_token`: the DPO's intake read-log token (the DPO's only; ignored for anyone else)."""
     check_new_operator(op.role, op.partner)
     check_password(password)
     tokens: dict[str, str] = {}
+    if op.role is OperatorRole.DPO and read_log_token:
+        tokens[READ_LOG] = read_log_token
     actor = op.service_actor
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
@@ -60,6 +73,19 @@ async def add_operator(
         await pool.close()
 
 
+async def set_read_log_token(settings: DeskSettings, username: str, token: str) -> None:
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn, conn.transaction():
+            found = await store.operator(conn, username)
+            if found is None or not found[0].reads_access_log:
+                raise ValueError(f"username: {username} is no DPO of the desk")
+            await store.set_token(conn, username, READ_LOG, token, _token_key(settings))
+    finally:
+        await pool.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lgnet-desk-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -74,12 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
     for s in SERVICES:
         a.add_argument(f"--{s}-schema", default=s)
+    rl = sub.add_parser("set-read-log-token", help="the DPO's intake read-log token, from stdin")
+    rl.add_argument("username")
     args = parser.parse_args(argv)
     try:
         settings = config.load_as(DeskSettings)
     except config.ConfigError as e:
         print(f"lgnet-desk-admin: {e.code}", file=sys.stderr)
         return 2
+    if args.command == "set-read-log-token":
+        token = sys.stdin.readline().strip()
+        try:
+            asyncio.run(set_read_log_token(settings, args.username, token))
+        except ValueError as e:
+            print(f"lgnet-desk-admin: {e}", file=sys.stderr)
+            return 1
+        print(f"read-log token of {args.username} set")
+        return 0
     password = os.environ.get("LGNET_DESK_PASSWORD") or (
         getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     )
@@ -87,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
         with setup_errors.database(settings.database_url):
-            asyncio.run(add_operator(settings, op, password, schemas, args.partner_name))
+            read_log_token = os.environ.get("LGNET_DESK_READ_LOG_TOKEN")
+            asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, read_log_token))
     except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

@@ -146,6 +146,18 @@ ACCESS_ACTIONS = {
     "to-do": _("To do"),
     "search": _("Search results"),
 }
+# Intake's read log (reads through its API: docs/desk.md, "Access log"), by the kind of read.
+ACCESS_ACTIONS |= {
+    "api person": _("Person (API)"),
+    "api record": _("Social record (API)"),
+    "api notes": _("Diary (API)"),
+    "api documents": _("Documents (API)"),
+    "api document": _("Document download (API)"),
+    "api search": _("Search results (API)"),
+    "api case": _("Case (API)"),
+    "api street_person": _("Street person (API)"),
+}
+ACCESS_SOURCES = {"desk": _("Desk"), "intake": _("Intake API")}
 ACCESS_ACTIONS_WITH_ID = {"document ": _("Document"), "member of ": _("Social record of a household member")}
 
 
@@ -166,6 +178,12 @@ BANK_REFUSALS = {
 def bank_refusal(reason: str | None, t: Translations) -> str:
     label = BANK_REFUSALS.get(reason or "")
     return t.gettext(label) if label else (reason or "").upper()
+
+
+def access_source(source: str, via: str | None, t: Translations) -> str:
+    """Where an entry comes from: the desk's own log, or intake's (a read the desk says it made: "through the desk")."""
+    said = t.gettext(ACCESS_SOURCES.get(source, source))
+    return f"{said} ({t.gettext('through the desk')})" if via == "desk" else said
 
 
 def access_action(action: str, t: Translations) -> tuple[str, str]:

@@ -66,6 +66,8 @@ def main() -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        proxy_headers=True,  # the client's address from the proxy's X-Forwarded-For (the login throttle counts by it)
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -31,6 +31,7 @@ from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import UNSTORABLE, form_of, storable
 from lgnet_desk.metrics import LOGINS
+from lgnet_desk.service_layer import access_log as access_log_uc
 from lgnet_desk.service_layer import approvals, desk, login, oidc
 from lgnet_desk.settings import DeskSettings
 
@@ -104,6 +105,7 @@ class Page:
             country=lambda iso: i18n.country(iso, lang),
             access_action=lambda a: i18n.access_action(a, self.t),
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
+            access_source=lambda source, via: i18n.access_source(source, via, self.t),
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             sentence=i18n.sentence,
@@ -174,7 +176,9 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
 
 def router(settings: DeskSettings) -> APIRouter:
     api = APIRouter()
-    policy = LockoutPolicy(settings.max_failures, timedelta(minutes=settings.lockout_minutes))
+    policy = LockoutPolicy(
+        settings.max_failures, timedelta(minutes=settings.lockout_minutes), settings.client_max_failures
+    )
 
     page = page_loader(settings)
 
@@ -196,11 +200,15 @@ def router(settings: DeskSettings) -> APIRouter:
             return p.render("login.html", status=403, error=p.t.gettext("The form expired: please try again."))
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             try:
+                client = request.client.host if request.client else ""
                 sid, _ = await login.log_in(
-                    conn, form.get("username", ""), form.get("password", ""), policy, settings.session_minutes
+                    conn, form.get("username", ""), form.get("password", ""), client, policy, settings.session_minutes
                 )
             except login.LoginRefused as refused:
-                LOGINS.labels("locked" if refused.locked else "refused").inc()
+                LOGINS.labels("throttled" if refused.throttled else "locked" if refused.locked else "refused").inc()
+                if refused.throttled:  # this address, whatever the account: 429, as an HTTP client expects
+                    error = p.t.gettext("Too many failed attempts from this address: please try again later.")
+                    return p.render("login.html", status=429, error=error, username=form.get("username", ""))
                 error = (
                     p.t.ngettext(
                         "Too many failed attempts: the account is locked for %(minutes)d minute.",
@@ -299,6 +307,7 @@ def router(settings: DeskSettings) -> APIRouter:
     async def search(p: Page, q: dict[str, str], purpose: str, *, asked: bool = False) -> Response:
         results: list[dict[str, Any]] | None = None
         error = "give a name, a fiscal code or a case number" if asked and not any(q.values()) else None
+        status = 200
         purpose = purpose if purpose in PURPOSES else "case_work"
         if any(q.values()):
             assert p.services is not None and p.op is not None
@@ -309,7 +318,11 @@ def router(settings: DeskSettings) -> APIRouter:
                     results = await desk.search_logged(conn, p.services, p.op, terms, purpose)
             except ServiceRefusal as r:
                 error = r.reason
-        return p.render("search.html", q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose)
+                # intake's 403 (another party's case) or 404 (a case nobody has), said with its status
+                status = r.status if r.status in (403, 404) else status
+        return p.render(
+            "search.html", status=status, q=q, results=results, error=error, purposes=PURPOSES, purpose=purpose
+        )
 
     @api.get("/persons/new", response_class=HTMLResponse)
     async def new_household(request: Request) -> Response:
@@ -693,28 +706,42 @@ def router(settings: DeskSettings) -> APIRouter:
         return RedirectResponse("/approvals?rejected=1", status_code=303)
 
     @api.get("/access-log", response_class=HTMLResponse)
-    async def access_log(request: Request, person_id: str | None = None) -> Response:
+    async def access_log(request: Request, person_id: str | None = None, source: str | None = None) -> Response:
         p = await page(request, need=OperatorRole.DPO)
-        assert p.op is not None
+        assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries = await store.access_entries(conn, p.op.city, person_id or None)
-        return p.render("access_log.html", entries=entries, person_id=person_id or "", purposes=PURPOSES)
+            entries, intake_read = await access_log_uc.entries(conn, p.services, p.op.city, person_id or None, source)
+        return p.render(
+            "access_log.html",
+            entries=entries,
+            person_id=person_id or "",
+            source=source or "",
+            intake_read=intake_read,
+            purposes=PURPOSES,
+        )
 
     @api.get("/access-log.csv")
-    async def access_log_csv(request: Request, person_id: str | None = None) -> Response:
+    async def access_log_csv(request: Request, person_id: str | None = None, source: str | None = None) -> Response:
         p = await page(request, need=OperatorRole.DPO)
-        assert p.op is not None
+        assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries = await store.access_entries(conn, p.op.city, person_id or None, limit=100_000)
+            entries, _ = await access_log_uc.entries(
+                conn, p.services, p.op.city, person_id or None, source, limit=100_000
+            )
         out = io.StringIO()
         w = csv.writer(out)
         # In the DPO's language, as her page says it (the time in ISO 8601, sortable; the account beside the name).
         t = p.t.gettext
-        w.writerow([t("When"), t("Operator"), t("Account"), t("Person"), t("Purpose"), t("Action"), t("Outcome")])
+        w.writerow(
+            [t("When"), t("Operator"), t("Account"), t("Person"), t("Purpose"), t("Action"), t("Outcome"), t("Source")]
+        )
         for e in entries:
             action = " ".join(x for x in i18n.access_action(e["action"], p.t) if x)
-            name = p.operator_names.get(e["operator"], e["operator"])
-            row = [e["at"].isoformat(), name, e["operator"], e["person_id"], t(e["purpose"]), action, t(e["outcome"])]
+            account = e["operator"] or e["actor"]
+            name = p.operator_names.get(account, account) if e["operator"] else p.actor_names.get(account, account)
+            purpose = t(e["purpose"]) if e["purpose"] else "—"
+            said = i18n.access_source(e["source"], e["via"], p.t)
+            row = [e["at"].isoformat(), name, account, e["person_id"], purpose, action, t(e["outcome"]), said]
             w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),
@@ -724,12 +751,21 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/access-log/subject/{person_id}", response_class=HTMLResponse)
     async def subject_access(request: Request, person_id: str) -> Response:
-        """A person's own access history, printable for a subject-access request (GDPR art. 15)."""
+        """A person's own access history, printable for a subject-access request (GDPR art. 15): the desk's views
+        and the reads through intake's API."""
         p = await page(request, need=OperatorRole.DPO)
-        assert p.op is not None
+        assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries = await store.access_entries(conn, p.op.city, person_id, limit=100_000)
-        return p.render("subject_access.html", entries=entries, person_id=person_id, printed=datetime.now(UTC))
+            entries, intake_read = await access_log_uc.entries(
+                conn, p.services, p.op.city, person_id, None, limit=100_000
+            )
+        return p.render(
+            "subject_access.html",
+            entries=entries,
+            person_id=person_id,
+            printed=datetime.now(UTC),
+            intake_read=intake_read,
+        )
 
     civic_pages.add_routes(api, page)
     return api

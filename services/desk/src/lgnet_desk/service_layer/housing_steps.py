@@ -59,7 +59,12 @@ async def household_reference(
     the page then names the id. With it, the member whose cartella was read (the housing page links back to it)."""
     try:
         for case_id in case_ids:
-            seen = await services.post("intake", "/persons/search", {"case_id": case_id})
+            try:
+                seen = await services.post("intake", "/persons/search", {"case_id": case_id})
+            except ServiceRefusal as refused:
+                if refused.status in (403, 404):  # a case the operator may not read (another party's), or gone
+                    continue
+                raise
             if not seen:
                 continue
             pid = str(seen[0]["person_id"])

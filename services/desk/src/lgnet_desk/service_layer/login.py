@@ -19,8 +19,10 @@ _DUMMY = HASHER.hash(secrets.token_urlsafe(16))
 
 
 class LoginRefused(Exception):
-    def __init__(self, locked: bool) -> None:
-        self.locked = locked
+    """`locked`: the account is locked from this address; `throttled`: this address is refused on every account."""
+
+    def __init__(self, locked: bool, throttled: bool = False) -> None:
+        self.locked, self.throttled = locked, throttled
 
 
 def session_hash(session_id: str) -> str:
@@ -28,28 +30,31 @@ def session_hash(session_id: str) -> str:
 
 
 async def log_in(
-    conn: Conn, username: str, password: str, policy: LockoutPolicy, session_minutes: int
+    conn: Conn, username: str, password: str, client: str, policy: LockoutPolicy, session_minutes: int
 ) -> tuple[str, Operator]:
-    """A new session id (for the cookie) or LoginRefused; the same answer for an unknown user as a wrong password."""
+    """A new session id (for the cookie) or LoginRefused; the same answer for an unknown user as a wrong password
+    (the lock included: an outside test told existing usernames from unknown ones by the lock message). `client`:
+    the address the attempt comes from (see `LockoutPolicy`)."""
     now = datetime.now(UTC)
-    found = await store.operator(conn, username)
-    if found is None:
-        # The same answers as for an account, the lock included: an outside test told existing usernames from
-        # unknown ones by the lock message the fifth wrong password brought.
-        _verify(_DUMMY, password)
-        failures = await store.failures_since(conn, username, now - policy.lock_for)
-        await store.record_attempt(conn, username, False, None)
-        raise LoginRefused(locked=policy.after_failure(failures + 1, now) is not None)
-    op, row = found
-    if policy.locked(row["locked_until"], now):
-        await store.record_attempt(conn, username, False, None)
+    since = policy.since(now)
+    if policy.client_throttled(await store.client_failures_since(conn, client, since)):
+        await store.record_attempt(conn, username, client, False)
+        raise LoginRefused(locked=True, throttled=True)
+    failures = await store.account_failures_since(conn, username, client, since)
+    if policy.account_locked(failures):
+        await store.record_attempt(conn, username, client, False)
         raise LoginRefused(locked=True)
-    if row["password_hash"] is None or not _verify(row["password_hash"], password):
-        locked_until = policy.after_failure(row["failures"] + 1, now)
-        await store.record_attempt(conn, username, False, locked_until)
-        raise LoginRefused(locked=locked_until is not None)
-    await store.record_attempt(conn, username, True, None)
-    if HASHER.check_needs_rehash(row["password_hash"]):
+    found = await store.operator(conn, username)
+    password_hash = None if found is None else found[1]["password_hash"]
+    if password_hash is None or not _verify(password_hash, password):
+        if password_hash is None:
+            _verify(_DUMMY, password)  # an unknown user costs the same time as a wrong password
+        await store.record_attempt(conn, username, client, False)
+        raise LoginRefused(locked=policy.account_locked(failures + 1))
+    assert found is not None
+    op = found[0]
+    await store.record_attempt(conn, username, client, True)
+    if HASHER.check_needs_rehash(password_hash):
         await store.set_password_hash(conn, username, HASHER.hash(password))
     session_id = secrets.token_urlsafe(32)
     await store.new_session(

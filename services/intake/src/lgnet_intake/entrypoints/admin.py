@@ -4,6 +4,9 @@ lgnet-intake-admin add-actor coop-aurora --role partner --city torino --name "Co
 lgnet-intake-admin issue-token coop-aurora            # prints the API token once
 lgnet-intake-admin add-signing-key coop-aurora-2026 coop-aurora <base64 Ed25519 public key>  # raw 32 bytes
 lgnet-intake-admin rotate-inbound-key [--now]        # the inbound key's schedule (cron); --now retires it at once
+lgnet-intake-admin issue-read-log-token --city torino --name "RPD Torino"  # the DPO's: opens GET /read-log only
+lgnet-intake-admin revoke-read-log-tokens --city torino
+lgnet-intake-admin purge-read-log [--days 730]       # entries older than the retention (cron, daily)
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import binascii
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from lgnet_shared import db
@@ -21,7 +25,7 @@ from lgnet_shared.errors import ContractError
 from lgnet_shared.runtime_schema import all_migrations
 
 from lgnet_intake import settings
-from lgnet_intake.adapters import credentials
+from lgnet_intake.adapters import credentials, diary, read_log
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.domain.access import Role
 
@@ -50,13 +54,20 @@ async def run(args: argparse.Namespace) -> str:
     pool = await db.create_pool(url, os.environ.get("LGNET_DB_SCHEMA", "intake"))
     try:
         # The whole schema as the service makes it: an IT team may provision before intake first starts.
-        await db.migrate(pool, all_migrations(MIGRATIONS))
+        await db.migrate(pool, all_migrations([*MIGRATIONS, *diary.MIGRATIONS, *read_log.MIGRATIONS]))  # as main's SPEC
         async with pool.acquire() as conn:
             if args.command == "add-actor":
                 await credentials.add_actor(conn, args.actor_id, Role(args.role), args.city, args.name or args.actor_id)
                 return f"added {args.role} {args.actor_id}"
             if args.command == "issue-token":
                 return await credentials.issue_token(conn, args.actor_id)
+            if args.command == "issue-read-log-token":
+                return await read_log.issue_reader_token(conn, args.city, args.name)
+            if args.command == "revoke-read-log-tokens":
+                return f"revoked {await read_log.revoke_reader_tokens(conn, args.city)}"
+            if args.command == "purge-read-log":
+                before = datetime.now(UTC) - timedelta(days=args.days)
+                return f"deleted {await read_log.purge(conn, before)} entries before {before.date().isoformat()}"
             if args.command == "rotate-inbound-key":
                 async with conn.transaction():
                     retired = await credentials.retire_inbound_key(conn) if args.now else []
@@ -86,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("public_key", help="base64 of the 32-byte Ed25519 public key")
     r = sub.add_parser("rotate-inbound-key", help="retire the inbound key when due, destroy those past their grace")
     r.add_argument("--now", action="store_true", help="retire the current key now, whatever its age")
+    rl = sub.add_parser("issue-read-log-token", help="a token for the city's DPO: it opens GET /read-log only")
+    rl.add_argument("--city", required=True)
+    rl.add_argument("--name", required=True, help="whose token it is, e.g. RPD Torino")
+    rv = sub.add_parser("revoke-read-log-tokens")
+    rv.add_argument("--city", required=True)
+    pr = sub.add_parser("purge-read-log", help="delete the read log's entries older than the retention")
+    pr.add_argument("--days", type=int, default=settings.READ_LOG_DAYS)
     args = parser.parse_args(argv)
     try:
         print(asyncio.run(run(args)))

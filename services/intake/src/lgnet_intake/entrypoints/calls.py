@@ -9,17 +9,35 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from fastapi import Header
+from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
+from lgnet_shared.auth import authenticate
 from lgnet_shared.db import Conn
+from lgnet_shared.errors import Forbidden
 from lgnet_shared.http import idempotent
 from lgnet_shared.service import Runtime
 
-from lgnet_intake.domain.access import Actor
+from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer.handlers import Context
+from lgnet_intake.service_layer.read_log import logged
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+# Who says it calls: `desk` when the desk calls with its operator's token. A label in the read log, nothing more.
+Client = Annotated[
+    str | None, Header(alias="LgNet-Client", max_length=20, description="`desk` from the desk: a label in the read log")
+]
+
+
+async def staff_only(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+    """The caller, if the city's staff: checked before the body is read, so that another role learns nothing from
+    a validation error (a partner got 422 naming the fields before the 403). The use case checks it again."""
+    if actor.role is not Role.STAFF:
+        raise Forbidden("", "this is for the city's staff")
+    return actor
+
+
+Staff = Annotated[Actor, Depends(staff_only)]  # a staff-only route's caller, in place of `Who`
 
 
 class UsesConnection(Protocol):
@@ -63,3 +81,17 @@ class Calls(Generic[U]):
     async def act(self, actor: Actor, run: Callable[[U, Context], Awaitable[Any]]) -> Any:
         async with self.use_case(actor) as (use, ctx):
             return await run(use, ctx)
+
+    async def read(
+        self,
+        actor: Actor,
+        client: str | None,
+        kind: str,
+        person_id: str | None,
+        run: Callable[[U, Context], Awaitable[Any]],
+        shown: Callable[[Any], list[str]] | None = None,
+    ) -> Any:
+        """A read of a person's data, in the read log (service_layer/read_log.py)."""
+        async with self.runtime.pool.acquire() as conn:
+            use, ctx = self.build(conn), Context(actor, clock.today())
+            return await logged(conn, actor, client, kind, person_id, lambda: run(use, ctx), shown)

@@ -11,15 +11,17 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
+from lgnet_shared.db import Conn
 from lgnet_shared.http import idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import IdempotencyKey
+from lgnet_intake.entrypoints.calls import Client, IdempotencyKey
 from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake
+from lgnet_intake.service_layer.read_log import logged
 
 FOUND = r.answers(list[r.Person], "The persons found that the reader may see (not the erased), best match first")
 
@@ -32,11 +34,24 @@ def router(runtime: Runtime) -> APIRouter:
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
 
-    async def find(actor: Any, terms: PersonSearch, at: str) -> list[dict[str, Any]]:
-        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
+    @asynccontextmanager
+    async def reading(actor: Any) -> AsyncIterator[tuple[Conn, Intake, Context]]:
+        """The connection a read runs on (its transaction is the read log's: `logged`)."""
+        async with runtime.pool.acquire() as conn:
             assert runtime.keys is not None
-            folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
-            return await folder.search(Context(actor, clock.today()), *terms.terms(), at=at)
+            yield conn, Intake(conn, runtime.keys, fiscal_secret()), Context(actor, clock.today())
+
+    async def find(actor: Any, client: str | None, terms: PersonSearch, at: str) -> list[dict[str, Any]]:
+        async with reading(actor) as (conn, intake, ctx):
+            return await logged(
+                conn,
+                actor,
+                client,
+                "search",
+                None,
+                lambda: Folder(intake).search(ctx, *terms.terms(), at=at),
+                lambda found: [p["person_id"] for p in found],  # each person a search shows
+            )
 
     @api.get(
         "/persons",
@@ -49,8 +64,9 @@ def router(runtime: Runtime) -> APIRouter:
         name: Annotated[str | None, Query(max_length=200)] = None,
         fiscal_code: Annotated[str | None, Query(max_length=32)] = None,
         case_id: Annotated[str | None, Query(max_length=200)] = None,
+        client: Client = None,
     ) -> Any:
-        return await find(actor, PersonSearch(name=name, fiscal_code=fiscal_code, case_id=case_id), "query.")
+        return await find(actor, client, PersonSearch(name=name, fiscal_code=fiscal_code, case_id=case_id), "query.")
 
     @api.post(
         "/persons/search",
@@ -58,23 +74,27 @@ def router(runtime: Runtime) -> APIRouter:
         " addresses, so out of proxies' access logs",
         responses=FOUND,
     )
-    async def search_persons(body: PersonSearch, actor: Who) -> Any:
-        return await find(actor, body, "")
+    async def search_persons(body: PersonSearch, actor: Who, client: Client = None) -> Any:
+        return await find(actor, client, body, "")
 
     @api.get(
         "/persons/{person_id}/record",
         summary="The cartella sociale of a person (who may read the person)",
         responses=r.answers(r.Record, "The cartella sociale"),
     )
-    async def read_record(person_id: str, actor: Who) -> Any:
-        async with runtime.pool.acquire() as conn, conn.transaction(readonly=True):
-            assert runtime.keys is not None
-            folder = Folder(Intake(conn, runtime.keys, fiscal_secret()))
-            return await folder.record(Context(actor, clock.today()), person_id)
+    async def read_record(person_id: str, actor: Who, client: Client = None) -> Any:
+        async with reading(actor) as (conn, intake, ctx):
+            return await logged(conn, actor, client, "record", person_id, lambda: Folder(intake).record(ctx, person_id))
+
+    async def diary_read(
+        actor: Any, client: str | None, kind: str, person_id: str, run: Callable[[Diary, Context], Awaitable[Any]]
+    ) -> Any:
+        async with reading(actor) as (conn, intake, ctx):
+            return await logged(conn, actor, client, kind, person_id, lambda: run(Diary(intake), ctx))
 
     @asynccontextmanager
-    async def diary(actor: Any, readonly: bool = False) -> AsyncIterator[tuple[Diary, Context]]:
-        async with runtime.pool.acquire() as conn, conn.transaction(readonly=readonly):
+    async def diary(actor: Any) -> AsyncIterator[tuple[Diary, Context]]:
+        async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
             yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, clock.today())
 
@@ -100,9 +120,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="The person's diary notes (text null once the person is erased)",
         responses=r.answers(list[r.Note], "Oldest first"),
     )
-    async def read_notes(person_id: str, actor: Who) -> Any:
-        async with diary(actor, readonly=True) as (d, ctx):
-            return await d.notes(ctx, person_id)
+    async def read_notes(person_id: str, actor: Who, client: Client = None) -> Any:
+        return await diary_read(actor, client, "notes", person_id, lambda d, ctx: d.notes(ctx, person_id))
 
     @api.post(
         "/persons/{person_id}/documents",
@@ -126,9 +145,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="The person's documents (metadata)",
         responses=r.answers(list[r.Document], "Oldest first"),
     )
-    async def list_documents(person_id: str, actor: Who) -> Any:
-        async with diary(actor, readonly=True) as (d, ctx):
-            return await d.documents(ctx, person_id)
+    async def list_documents(person_id: str, actor: Who, client: Client = None) -> Any:
+        return await diary_read(actor, client, "documents", person_id, lambda d, ctx: d.documents(ctx, person_id))
 
     @api.get(
         "/persons/{person_id}/documents/{document_id}",
@@ -136,9 +154,10 @@ def router(runtime: Runtime) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}}}},
     )
-    async def download(person_id: str, document_id: str, actor: Who) -> Response:
-        async with diary(actor, readonly=True) as (d, ctx):
-            name, media_type, content = await d.download(ctx, person_id, document_id)
+    async def download(person_id: str, document_id: str, actor: Who, client: Client = None) -> Response:
+        name, media_type, content = await diary_read(
+            actor, client, "document", person_id, lambda d, ctx: d.download(ctx, person_id, document_id)
+        )
         safe = "".join(ch for ch in name if ch.isalnum() or ch in "._- ")[:100] or "documento"
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{safe}"'}

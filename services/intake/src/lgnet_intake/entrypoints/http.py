@@ -21,7 +21,7 @@ from lgnet_shared.service import Runtime
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
+from lgnet_intake.entrypoints.calls import Calls, Client, IdempotencyKey, Staff
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Intake
 
@@ -81,8 +81,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="A person, with identity if allowed and consented",
         responses=r.answers(r.Person, "The person"),
     )
-    async def read_person(person_id: str, actor: Who) -> Any:
-        return await act(actor, lambda i, c: i.read_person(c, person_id))
+    async def read_person(person_id: str, actor: Who, client: Client = None) -> Any:
+        return await calls.read(actor, client, "person", person_id, lambda i, c: i.read_person(c, person_id))
 
     @api.patch(
         "/persons/{person_id}",
@@ -102,7 +102,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: the other person is the same as this one",
         responses=r.answers(r.PersonsMerged, "The persons merged", 201),
     )
-    async def merge(person_id: str, body: cmd.MergePersons, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def merge(person_id: str, body: cmd.MergePersons, actor: Staff, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.merge_persons(c, person_id, body))
 
     @api.post(
@@ -110,7 +110,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: erase the person (right to be forgotten)",
         responses=r.answers(r.PersonErased, "The person erased"),
     )
-    async def erase(person_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+    async def erase(person_id: str, actor: Staff, key: IdempotencyKey = None) -> Any:
         async with use_case(actor) as (intake, ctx):
             route = f"POST /persons/{person_id}/erasure"
             return await transition(intake.conn, actor.id, key, route, {}, lambda: intake.erase_person(ctx, person_id))
@@ -193,8 +193,11 @@ def router(runtime: Runtime) -> APIRouter:
         return await create(actor, key, body, lambda i, c: i.open_case(c, body))
 
     @api.get("/cases/{case_id}", summary="A case", responses=r.answers(r.Case, "The case"))
-    async def read_case(case_id: str, actor: Who) -> Any:
-        return await act(actor, lambda i, c: i.read_case(c, case_id))
+    async def read_case(case_id: str, actor: Who, client: Client = None) -> Any:
+        # a case holds its members' vulnerabilities: a read of each member (a refusal names no person: not logged)
+        return await calls.read(
+            actor, client, "case", None, lambda i, c: i.read_case(c, case_id), lambda case: case["member_ids"]
+        )
 
     @api.post(
         "/cases/assessments",

@@ -19,7 +19,7 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey
+from lgnet_intake.entrypoints.calls import Calls, Client, IdempotencyKey, Staff
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -48,7 +48,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: register a mobile unit (team, vehicle, area)",
         responses=r.answers(r.MobileUnitRegistered, "The unit registered", 201),
     )
-    async def register_unit(body: uc.RegisterMobileUnit, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def register_unit(body: uc.RegisterMobileUnit, actor: Staff, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.register_unit(c, body), "POST /mobile-units")
 
     @api.get(
@@ -115,15 +115,15 @@ def router(runtime: Runtime) -> APIRouter:
         summary="A street person: contacts, first contact, nickname, link",
         responses=r.answers(r.StreetPerson, "The street person"),
     )
-    async def street_person(street_id: str, actor: Who) -> Any:
-        return await act(actor, lambda o, c: o.street_person(c, street_id))
+    async def street_person(street_id: str, actor: Who, client: Client = None) -> Any:
+        return await calls.read(actor, client, "street_person", street_id, lambda o, c: o.street_person(c, street_id))
 
     @api.post(
         "/street-persons/{street_id}/erasure",
         summary="Staff: erase a street person's nickname (forgotten)",
         responses=r.answers(r.StreetPersonErased, "The nickname erased"),
     )
-    async def erase_street_person(street_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+    async def erase_street_person(street_id: str, actor: Staff, key: IdempotencyKey = None) -> Any:
         async with use_case(actor) as (outreach, ctx):
             route = f"POST /street-persons/{street_id}/erasure"
             return await transition(
@@ -204,7 +204,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: appointments due for a reminder on a day (the next day's)",
         responses=r.answers(list[r.Appointment], "By start time"),
     )
-    async def due(actor: Who, day: date) -> Any:
+    async def due(actor: Staff, day: date) -> Any:
         rows = await act(actor, lambda o, c: o.due_reminders(c, day))
         return [uc.iso(row) for row in rows]
 
@@ -213,7 +213,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: emit appointment_reminder_due for each appointment due on the day (idempotent per appointment)",
         responses=r.answers(r.RemindersSent, "The reminders of the day"),
     )
-    async def remind(body: uc.SendReminders, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def remind(body: uc.SendReminders, actor: Staff, key: IdempotencyKey = None) -> JSONResponse:
         # Idempotent by nature (one reminder per appointment); the key makes a retry answer what the first call did.
         run: Run = lambda o, c: o.send_reminders(c, body.day)  # noqa: E731
         return await create(actor, key, body, run, "POST /appointments/reminders", status_code=200)

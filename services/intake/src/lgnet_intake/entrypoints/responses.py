@@ -181,6 +181,7 @@ class Member(BaseModel):
     joined_on: date
     left_on: date | None
     reason: str
+    erased: bool = Field(description="The member was erased (right to be forgotten): nothing of theirs is given")
 
 
 class HouseholdOfRecord(BaseModel):

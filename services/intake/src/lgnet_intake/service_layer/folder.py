@@ -49,6 +49,12 @@ class Folder:
             raise ContractError(f"{at}name", "has no letters or digits")
         ids: list[str] = []
         if case_id:
+            # By a case number, the case's own rule first: another party's case is a 403, one nobody has a 404, as
+            # `GET /cases/{id}` answers (they were `200 []`, telling nothing apart from a case without members).
+            try:
+                await self.intake.read_case(ctx, case_id.strip())
+            except (Forbidden, NotFound) as refused:
+                raise type(refused)(f"{at}case_id", refused.reason) from None
             ids = await q.members_of_case(self.conn, case_id.strip())
         elif fiscal_code:
             code = fiscal_code.strip().upper().replace(" ", "")
@@ -87,6 +93,7 @@ class Folder:
         hids = [h["household_id"] for h in households]
         names: dict[str, str | None] = {}
         visible = {pid}
+        erased: set[str] = set()  # members erased: nothing of their vulnerabilities is given, to anyone
         timeline: list[dict[str, Any]] = [{"on": _iso(await q.registered_on(self.conn, pid)), "kind": "registered"}]
         out_households = []
         for h in households:
@@ -96,6 +103,8 @@ class Folder:
                     seen = await self._visible(ctx, m["person_id"])
                     if seen is not None:
                         visible.add(m["person_id"])
+                        if seen["erased"]:
+                            erased.add(m["person_id"])
                     ident = (seen or {}).get("identity") or {}
                     names[m["person_id"]] = (
                         " ".join(v for v in (ident.get("given_name"), ident.get("family_name")) if v) or None
@@ -109,6 +118,7 @@ class Folder:
                         "joined_on": _iso(m["joined_on"]),
                         "left_on": _iso(m["left_on"]),
                         "reason": m["reason"],
+                        "erased": m["person_id"] in erased,
                     }
                 )
                 timeline.append(
@@ -171,7 +181,7 @@ class Folder:
                     "housing_need": c["housing_need"],
                     "closed_on": _iso(c["closed_on"]),
                     "outcome": c["outcome"],
-                    "assessment": needs.as_seen_by(c["assessment"], visible),
+                    "assessment": needs.as_seen_by(c["assessment"], visible - erased),
                     "plans": [
                         {"plan_id": p["plan_id"], "agreed_on": _iso(p["agreed_on"]), "objectives": p["objectives"]}
                         for p in own

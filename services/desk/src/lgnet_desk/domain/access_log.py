@@ -1,0 +1,41 @@
+"""The DPO's access log: the desk's own entries and intake's read log (reads through intake's API), one list.
+Pure: rows as the page and its CSV show them, newest first.
+
+An entry of the desk says the operator and the purpose; one of intake says the principal (a partner's id, a staff
+actor `desk.<username>`) and no purpose (an API call states none). Both are kept, each with its source: a read the
+desk made is in both (the desk's with the operator and purpose, intake's marked `via` desk), since intake cannot
+tell the desk's calls from a partner's own software by anything a caller could not forge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+SOURCES = ("desk", "intake")
+INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
+
+
+def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry of intake's `GET /read-log` as a row of the page."""
+    return {
+        "at": datetime.fromisoformat(str(entry["at"])),
+        "source": "intake",
+        "operator": None,
+        "actor": str(entry["principal"]),
+        "person_id": str(entry["person_id"]),
+        "purpose": None,
+        "action": INTAKE_ACTION + str(entry["kind"]),
+        "outcome": str(entry["outcome"]),
+        "via": str(entry.get("via") or "api"),
+    }
+
+
+def from_desk(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**entry, "source": "desk", "actor": None, "via": None}
+
+
+def merged(desk: list[dict[str, Any]], intake: list[dict[str, Any]], source: str | None = None) -> list[dict[str, Any]]:
+    """Both logs' rows, newest first; `source` (`desk`, `intake`) keeps one of them."""
+    rows = [from_desk(e) for e in desk if source in (None, "desk")]
+    rows += [from_intake(e) for e in intake if source in (None, "intake")]
+    return sorted(rows, key=lambda r: r["at"], reverse=True)

@@ -1,0 +1,106 @@
+"""Intake's read log and the DPOs' read-log tokens (SQL only). A read-log token is not an actor's: it opens
+`GET /read-log` of its city and nothing else (the actors' tokens are in `api_tokens`, these in `read_log_readers`)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from lgnet_shared.actors import token_hash
+from lgnet_shared.db import Conn
+
+from lgnet_intake.domain.read_log import Read
+
+READER_PREFIX = "lgr_"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "intake-read-log-1",
+        """
+        -- who read whose data through the API (ids only; the DPO reads it through the desk)
+        create table read_log (
+            entry_id bigserial primary key,
+            at timestamptz not null default now(),
+            principal text not null,
+            role text not null,
+            partner text,
+            city text,
+            person_id text not null,
+            person_city text,
+            kind text not null,
+            outcome text not null check (outcome in ('shown', 'denied')),
+            via text not null check (via in ('desk', 'api'))
+        );
+        create index read_log_person on read_log (person_id, at);
+        create index read_log_city on read_log (city, at);
+        create index read_log_person_city on read_log (person_city, at);
+        create table read_log_readers (
+            token_hash text primary key,
+            city text not null,
+            name text not null,
+            created_at timestamptz not null default now(),
+            revoked_at timestamptz
+        );
+        """,
+    ),
+]
+
+
+async def record(conn: Conn, reads: Iterable[Read]) -> None:
+    rows = [(r.principal, r.role, r.partner, r.city, r.person_id, r.kind, r.outcome, r.via) for r in reads]
+    if not rows:
+        return
+    # The person's city from intake's own tables (a street person's from its own), so that the city's DPO sees
+    # another city's operator's refused attempts on the city's persons.
+    await conn.executemany(
+        "insert into read_log (principal, role, partner, city, person_id, kind, outcome, via, person_city)"
+        " values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce("
+        " (select city from persons where person_id = $5),"
+        " (select city from street_persons where street_id = $5)))",
+        rows,
+    )
+
+
+async def entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """The city's entries (its principals' reads and any read of its persons), newest first."""
+    where = "(city = $1 or person_city = $1)"
+    args: list[Any] = [city]
+    if person_id:
+        where += " and person_id = $2"
+        args.append(person_id)
+    rows = await conn.fetch(
+        "select at, principal, role, partner, city, person_id, kind, outcome, via from read_log"
+        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
+        *args,
+    )
+    return [dict(r) for r in rows]
+
+
+async def purge(conn: Conn, before: datetime) -> int:
+    status = await conn.execute("delete from read_log where at < $1", before)
+    return int(status.split()[-1])
+
+
+async def issue_reader_token(conn: Conn, city: str, name: str) -> str:
+    """A new read-log token for `city`'s DPO; shown once, only its hash is kept."""
+    token = READER_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        "insert into read_log_readers (token_hash, city, name) values ($1, $2, $3)", token_hash(token), city, name
+    )
+    return token
+
+
+async def reader_city(conn: Conn, token: str) -> str | None:
+    city: str | None = await conn.fetchval(
+        "select city from read_log_readers where token_hash = $1 and revoked_at is null", token_hash(token)
+    )
+    return city
+
+
+async def revoke_reader_tokens(conn: Conn, city: str) -> int:
+    status = await conn.execute(
+        "update read_log_readers set revoked_at = now() where city = $1 and revoked_at is null", city
+    )
+    return int(status.split()[-1])

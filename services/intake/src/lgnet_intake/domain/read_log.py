@@ -1,0 +1,41 @@
+"""The read log (the DPO's review of who read whose data through intake's API). Pure: what one entry says.
+
+An entry names who read (the authenticated principal, its role, its partner, its city), what (the route's kind and
+the person's id: never a name, a fiscal code or anything the answer held), when, and the outcome (`shown`, or
+`denied` when intake refused the read). `via` is what the caller says it is (`desk` when the desk calls with its
+operator's token, else `api`): a label for the DPO, never a reason to leave an entry out, since any caller could
+claim it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lgnet_shared.access import Actor
+
+Outcome = Literal["shown", "denied"]
+# Each kind of read that returns a person's data, as the DPO's page names it.
+KINDS = ("person", "record", "notes", "documents", "document", "search", "case", "street_person")
+VIA = ("desk", "api")
+
+
+@dataclass(frozen=True)
+class Read:
+    principal: str
+    role: str
+    partner: str | None
+    city: str | None  # the principal's city (None: the national role)
+    kind: str
+    person_id: str
+    outcome: Outcome
+    via: str
+
+
+def read_by(actor: Actor, kind: str, person_id: str, outcome: Outcome, client: str | None) -> Read:
+    assert kind in KINDS, kind
+    return Read(actor.id, actor.role.value, actor.partner, actor.city, kind, person_id, outcome, via_of(client))
+
+
+def via_of(client: str | None) -> str:
+    """The `LgNet-Client` header as the log keeps it: `desk` or `api` (anything else a caller sends is `api`)."""
+    return "desk" if (client or "").strip().lower() == "desk" else "api"

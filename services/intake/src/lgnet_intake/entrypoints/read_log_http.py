@@ -1,0 +1,64 @@
+"""`GET /read-log`: the read log of a city, for its data-protection officer (through the desk's "Registro degli
+accessi"). Authenticated by a read-log token (`lgnet-intake-admin issue-read-log-token`), not an actor's: it opens
+this route only, and no actor's token opens it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from lgnet_shared.auth import actor_by_token
+from lgnet_shared.errors import Forbidden, Unauthenticated
+from lgnet_shared.http import bearer_token, problem_responses
+from lgnet_shared.service import Runtime
+from pydantic import BaseModel, Field
+
+from lgnet_intake.adapters import read_log
+
+
+class ReadLogEntry(BaseModel):
+    """One read of a person's data through intake's API: ids, never names."""
+
+    at: datetime
+    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.<username>)")
+    role: str
+    partner: str | None
+    city: str | None = Field(description="The principal's city (null: the national role)")
+    person_id: str = Field(description="The person read (a street person's id for kind street_person)")
+    kind: str = Field(description="person, record, notes, documents, document, search, case, street_person")
+    outcome: str = Field(description="shown, or denied (intake refused the read)")
+    via: str = Field(description="desk (the desk said it called) or api")
+
+
+async def reader(request: Request) -> str:
+    """The city whose log the bearer's read-log token opens; an actor's token is refused (403), anything else 401."""
+    token = bearer_token(request)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        city = await read_log.reader_city(conn, token)
+        actor = None if city is not None else await actor_by_token(conn, token)
+    if actor is not None:
+        raise Forbidden("headers.authorization", "the read log is read with a DPO's read-log token, not an actor's")
+    if city is None:
+        raise Unauthenticated("headers.authorization", "not a read-log token, or revoked")
+    return city
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(tags=["intake: read log"], responses=problem_responses())
+
+    @api.get(
+        "/read-log",
+        summary="The city's read log (DPO): who read whose data through the API, newest first",
+        responses={200: {"model": list[ReadLogEntry], "description": "Newest first"}},
+    )
+    async def read_log_entries(
+        city: Annotated[str, Depends(reader)],
+        person_id: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+    ) -> Any:
+        async with runtime.pool.acquire() as conn:
+            rows = await read_log.entries(conn, city, person_id or None, limit)
+        return [{**r, "at": r["at"].isoformat()} for r in rows]
+
+    return api

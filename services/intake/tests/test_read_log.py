@@ -1,0 +1,120 @@
+"""Intake's read log (the DPO's review): every API read of a person's data — the cartella, the person, notes,
+documents, searches — is recorded with who read (principal, role, partner, city), what (the route's kind and the
+person's id, never a name), when and the outcome; the city's DPO reads it with a read-log token that opens nothing
+else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from lgnet_intake.adapters import read_log
+from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared import clock
+from lgnet_shared.testing.authz import World
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+
+pytestmark = pytest.mark.integration
+A, B, STAFF = "coop-aurora", "coop-borgo", "staff-torino"
+
+
+@pytest.fixture
+async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+        yield service
+
+
+async def amina(w: World) -> dict[str, str]:
+    pid, hid, cid = w.id("p"), w.id("h"), w.id("c")
+    body = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
+            "identity": {"given_name": "Amina", "family_name": "Okafor"}}  # fmt: skip
+    await w.call(A, "POST", "/persons", body)
+    consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())}
+    await w.call(A, "POST", "/consents", consent)
+    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": pid, "member_ids": [pid]})
+    case = {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
+            "opened_on": str(clock.today()), "housing_need": True, "partner": A}  # fmt: skip
+    await w.call(STAFF, "POST", "/cases", case)
+    return {"person": pid, "household": hid, "case": cid}
+
+
+async def reader_token(intake: InProcessService, city: str = "torino") -> str:
+    async with intake.pool.acquire() as conn:
+        return await read_log.issue_reader_token(conn, city, f"RPD {city}")
+
+
+async def log_of(intake: InProcessService, token: str, **params: str) -> list[dict[str, Any]]:
+    async with intake.client() as c:
+        r = await c.get("/read-log", params=params, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    entries: list[dict[str, Any]] = r.json()
+    return entries
+
+
+async def test_a_partners_api_reads_of_a_person_are_in_the_read_log_with_no_name(intake: InProcessService) -> None:
+    w = World(intake)
+    p = await amina(w)
+    pid = p["person"]
+    async with intake.client(A) as c:
+        assert (await c.get(f"/persons/{pid}/record")).status_code == 200
+        assert (await c.get(f"/persons/{pid}")).status_code == 200
+        assert (await c.get(f"/persons/{pid}/notes")).status_code == 200
+        assert (await c.get(f"/persons/{pid}/documents")).status_code == 200
+        assert (await c.post("/persons/search", json={"name": "Amina Okafor"})).status_code == 200
+    async with intake.client(B) as c:
+        assert (await c.get(f"/persons/{pid}/record")).status_code == 403
+    token = await reader_token(intake)
+    entries = await log_of(intake, token, person_id=pid)
+    seen = {(e["principal"], e["kind"], e["outcome"]) for e in entries}
+    assert {
+        (A, "record", "shown"),
+        (A, "person", "shown"),
+        (A, "notes", "shown"),
+        (A, "documents", "shown"),
+        (A, "search", "shown"),
+        (B, "record", "denied"),
+    } <= seen, seen
+    shown = next(e for e in entries if e["kind"] == "record" and e["principal"] == A)
+    assert shown["role"] == "partner" and shown["partner"] == A and shown["city"] == "torino"
+    assert shown["person_id"] == pid and shown["at"]
+    assert "Amina" not in str(entries) and "Okafor" not in str(entries)  # ids, never names
+    # the city's whole log, newest first
+    assert {e["person_id"] for e in await log_of(intake, token)} >= {pid}
+
+
+async def test_the_read_log_token_opens_nothing_else_and_no_actor_reads_the_log(intake: InProcessService) -> None:
+    w = World(intake)
+    p = await amina(w)
+    token = await reader_token(intake)
+    async with intake.client() as c:
+        other = await c.get(f"/persons/{p['person']}", headers={"Authorization": f"Bearer {token}"})
+    assert other.status_code == 401
+    for actor in (STAFF, A, "coordination"):
+        async with intake.client(actor) as c:
+            assert (await c.get("/read-log")).status_code == 403, actor
+    # another city's DPO reads nothing of Torino's
+    trieste = await reader_token(intake, "trieste")
+    async with intake.client(A) as c:
+        await c.get(f"/persons/{p['person']}/record")
+    assert await log_of(intake, trieste, person_id=p["person"]) == []
+
+
+async def test_a_revoked_read_log_token_opens_nothing_and_old_entries_are_purged(intake: InProcessService) -> None:
+    """Retention: `lgnet-intake-admin purge-read-log` deletes what is older than the days kept (docs/operators.md)."""
+    w = World(intake)
+    p = await amina(w)
+    async with intake.client(A) as c:
+        await c.get(f"/persons/{p['person']}/record")
+    token = await reader_token(intake)
+    assert await log_of(intake, token, person_id=p["person"])
+    async with intake.pool.acquire() as conn:
+        await conn.execute("update read_log set at = now() - interval '800 days' where person_id = $1", p["person"])
+        assert await read_log.purge(conn, clock.now() - timedelta(days=730)) >= 1
+    assert await log_of(intake, token, person_id=p["person"]) == []
+    async with intake.pool.acquire() as conn:
+        assert await read_log.revoke_reader_tokens(conn, "torino") >= 1
+    async with intake.client() as c:
+        r = await c.get("/read-log", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
