@@ -140,7 +140,6 @@ def test_a_nationality_cannot_be_taken_back_from_the_third_country_nationals() -
     assert not _one_hidden(doc, [by["FR"], third], ind["persons"]["total"]), (by, third)
 
 
-
 def test_reports_of_method_4_keep_their_nationalities_as_published() -> None:
     doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28), method=4), 5)  # type: ignore[arg-type]
     assert doc["indicators"]["persons_by_nationality"] == {"FR": None, "MA": 10, "NG": None}
