@@ -5,6 +5,7 @@ it calls are played by the test (httpx MockTransport), so each page is checked w
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -2604,3 +2605,36 @@ async def test_a_household_is_named_from_the_first_of_its_cases_the_operator_may
             conn, services, LUCA, "h-5f1c0a9e7b2d", ["c-altrui", "c-8e2b7d41a9f0"]
         )
     assert (name, pid) == ("Amina Okafor", "p-1")
+
+
+async def test_the_access_log_and_login_attempts_are_purged_past_their_retention(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The desk's access log (who read whose cartella) and its login attempts (usernames and addresses) were kept for
+    ever: no retention job, where intake's read log has one. `lgnet-desk-admin purge` deletes the access log's entries
+    older than `--days` (default 730, as intake's) and the login attempts older than `--login-days` (default 90)."""
+    from lgnet_desk.entrypoints import admin
+
+    async with desk.pool.acquire() as conn:
+        for days in (800, 10):
+            await conn.execute(
+                "insert into access_log (at, operator, city, person_id, purpose, action, outcome) values"
+                " (now() - make_interval(days => $1), 'maria', 'torino', 'p-1', 'case_work', 'cartella', 'shown')",
+                days,
+            )
+            await conn.execute(
+                "insert into login_attempts (at, username, client, succeeded)"
+                " values (now() - make_interval(days => $1), 'maria', '10.0.0.1', false)",
+                days * 10 // 80,  # 100 and 1 days ago
+            )
+    for k, v in {"DATABASE_URL": desk.settings.database_url, "LGNET_DB_SCHEMA": desk.settings.db_schema,
+                 "LGNET_MASTER_KEY": desk.settings.master_key}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    assert await asyncio.to_thread(admin.main, ["purge"]) == 0
+    said = capsys.readouterr().out
+    assert "1 access log entries" in said and "1 login attempts" in said, said
+    async with desk.pool.acquire() as conn:
+        kept = await conn.fetchval("select count(*) from access_log where at < now() - interval '700 days'")
+        left = await conn.fetchval("select count(*) from access_log where person_id = 'p-1' and operator = 'maria'")
+        attempts = await conn.fetchval("select count(*) from login_attempts where client = '10.0.0.1'")
+    assert (kept, left, attempts) == (0, 1, 1)

@@ -157,3 +157,10 @@ async def access_entries(conn: Conn, city: str, person_id: str | None = None, li
     )
     rows = await conn.fetch(sql + f" order by at desc, entry_id desc limit {int(limit)}", *args)
     return [dict(r) for r in rows]
+
+
+async def purge(conn: Conn, access_before: datetime, attempts_before: datetime) -> tuple[int, int]:
+    """Delete the access log's entries and the login attempts older than their retention; how many of each."""
+    entries = await conn.execute("delete from access_log where at < $1", access_before)
+    attempts = await conn.execute("delete from login_attempts where at < $1", attempts_before)
+    return int(entries.split()[-1]), int(attempts.split()[-1])

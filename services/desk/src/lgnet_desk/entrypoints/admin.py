@@ -3,6 +3,7 @@
     lgnet-desk-admin add-operator maria --name "Maria Rossi" --role staff --city torino   (password from stdin)
     lgnet-desk-admin add-operator luca --name "Luca Bianchi" --role partner --city torino --partner coop-aurora
     lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
+    lgnet-desk-admin purge [--days 730] [--login-days 90]   (daily, from cron: the retention of the desk's logs)
 
 The DPO has no identity on the services; to read intake's read log beside the desk's access log, her operator keeps
 the city's read-log token (`lgnet-intake-admin issue-read-log-token --city torino --name "RPD Torino"`), given in
@@ -22,8 +23,9 @@ import contextlib
 import getpass
 import os
 import sys
+from datetime import timedelta
 
-from lgnet_shared import actors, config, db, setup_errors
+from lgnet_shared import actors, clock, config, db, setup_errors
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
 
@@ -73,6 +75,18 @@ async def add_operator(
         await pool.close()
 
 
+async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int, int]:
+    """The access log's entries older than `days` and the login attempts older than `login_days`, deleted."""
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        now = clock.now()
+        async with pool.acquire() as conn, conn.transaction():
+            return await store.purge(conn, now - timedelta(days=days), now - timedelta(days=login_days))
+    finally:
+        await pool.close()
+
+
 async def set_read_log_token(settings: DeskSettings, username: str, token: str) -> None:
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
     try:
@@ -84,6 +98,13 @@ async def set_read_log_token(settings: DeskSettings, username: str, token: str) 
             await store.set_token(conn, username, READ_LOG, token, _token_key(settings))
     finally:
         await pool.close()
+
+
+def _days(text: str) -> int:
+    """A retention in whole days, at least one (0 or less would delete what was just written)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,12 +123,25 @@ def main(argv: list[str] | None = None) -> int:
         a.add_argument(f"--{s}-schema", default=s)
     rl = sub.add_parser("set-read-log-token", help="the DPO's intake read-log token, from stdin")
     rl.add_argument("username")
+    pg = sub.add_parser("purge", help="delete the access log's entries and login attempts past their retention")
+    pg.add_argument("--days", type=_days, default=730, help="the access log's retention in days (default 730)")
+    pg.add_argument("--login-days", type=_days, default=90, help="the login attempts' retention in days (default 90)")
     args = parser.parse_args(argv)
     try:
         settings = config.load_as(DeskSettings)
     except config.ConfigError as e:
         print(f"lgnet-desk-admin: {e.code}", file=sys.stderr)
         return 2
+    if args.command == "purge":
+        try:
+            with setup_errors.database(settings.database_url):
+                entries, attempts = asyncio.run(purge(settings, args.days, args.login_days))
+        except setup_errors.SetupError as e:
+            print(f"lgnet-desk-admin: {e}", file=sys.stderr)
+            return 2
+        print(f"deleted {entries} access log entries older than {args.days} days, {attempts} login attempts older"
+              f" than {args.login_days} days")  # fmt: skip
+        return 0
     if args.command == "set-read-log-token":
         token = sys.stdin.readline().strip()
         try:
