@@ -218,7 +218,7 @@ ONCE = {
     hev.LeaseSigned: ("placement_id",),
     hev.PlacementEnded: ("placement_id",),
     pev.ContributionRequested: ("case_id", "kind", "period_from", "period_to", "amount_cents"),
-    pev.ContributionApproved: ("request_id",),
+    pev.ContributionApproved: ("request_id", "bank_data_version"),  # again after a payee refused: new bank data
     pev.ContributionPaid: ("request_id",),
 }
 

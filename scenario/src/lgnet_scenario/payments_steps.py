@@ -107,22 +107,29 @@ async def play(
                 key=f"rent-{lease['lease_id']}-{month}",
             )
             requests.append(made)
-    for r in requests:
-        h = by_case[r["case_id"]]
-        await call(  # the case's partner enters the landlord's bank data; the city's staff approve it (four eyes)
+
+    async def pay_to(request_id: str, account: str) -> None:
+        """The case's partner enters the landlord's bank data; the city's staff approve it (four eyes)."""
+        h = by_case[next(r["case_id"] for r in requests if r["request_id"] == request_id)]
+        await call(
             h_partner(platform, h),
             "PUT",
-            f"/contribution-requests/{r['request_id']}/beneficiary",
-            {"name": f"Locatore {h.reference.family_name}", "iban": iban(r["request_id"])},
+            f"/contribution-requests/{request_id}/beneficiary",
+            {"name": f"Locatore {h.reference.family_name}", "iban": iban(account)},
         )
-        await call(staff, "POST", f"/contribution-requests/{r['request_id']}/approval")
-        current = await call(staff, "GET", f"/contribution-requests/{r['request_id']}")
+        await call(staff, "POST", f"/contribution-requests/{request_id}/approval")
+        current = await call(staff, "GET", f"/contribution-requests/{request_id}")
         if current["status"] != "approved":  # above the threshold: a second, different approver
-            await call(director, "POST", f"/contribution-requests/{r['request_id']}/approval")
+            await call(director, "POST", f"/contribution-requests/{request_id}/approval")
+
+    for r in requests:
+        await pay_to(r["request_id"], r["request_id"])
     progress(f"{city}: {len(requests)} contribution requests approved")
     # A small city may have signed no lease at all (`--scale`): then there is nothing to pay.
     failed = await _pay_batch(staff, outcome, fail_every=7) if requests else []
-    if failed:
+    if failed:  # the landlords' accounts were closed (AC04): their new bank data, approved again, then paid
+        for request_id in failed:
+            await pay_to(request_id, f"{request_id}-new")
         await _pay_batch(staff, outcome, fail_every=0)
         outcome.failed_then_paid = failed
     progress(f"{city}: {len(outcome.paid)} contributions paid ({len(failed)} bank failures paid again)")
