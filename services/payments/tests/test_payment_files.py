@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import pytest
 from invariants import check
 from lgnet_payments.adapters import sepa
+from lgnet_shared import clock
 from lxml import etree
 from payments_testkit import a_month, camt053, camt054, outbox
 from test_bank_data import (
@@ -182,8 +185,6 @@ async def test_a_booking_date_the_bank_cannot_have_booked_is_refused(payments) -
     date count it then). A typo in a CSV (2062 for 2026) or a date before the file was even made was taken as it was:
     the payment read as still in transit for 36 years, or paid before it was sent (`in_transit` negative as of the
     days between). Such a date is refused, naming the entry, and nothing of the file is applied."""
-    from lgnet_shared import clock
-
     batch = await approved_batch(payments, (10_000,))
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     payment_id = view["payments"][0]["payment_id"]
@@ -241,10 +242,6 @@ async def test_an_execution_date_a_bank_would_not_take_is_refused(payments) -> N
     """`execution_date` was refused in the past only: a typo (2062 for 2026) made a batch whose file asks the bank to
     pay in 36 years, its requests in transit until someone reconciled them as failed by hand. Like a request's period
     and a voucher's validity, it is at most a year ahead (422 `execution_date`); nothing is batched."""
-    from datetime import timedelta
-
-    from lgnet_shared import clock
-
     payee = {"name": "Zoe", "iban": LANDLORD_IBAN}
     body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(), "beneficiary": payee}
     made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
@@ -472,19 +469,14 @@ async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -
         assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
 
 
-async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
-    """The same reversal for a voucher provider's reimbursement: the bank undoing its return (a debit with RvslInd)
-    books the reimbursement paid again and its redemptions reimbursed; if a later run paid them meanwhile, 409."""
-    from datetime import timedelta
-
-    from lgnet_shared import clock
-
+async def a_provider_reimbursed(payments: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """GTT, its bank data approved, reimbursed for one 10.00 EUR redemption: the run and its one transfer, sent."""
     await call_ok(
         payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 10_000}
     )
     provider = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
     await call_ok(payments, STAFF, "POST", "/providers", provider)
-    await call_ok(payments, "mallory", "POST", "/providers/gtt/bank-data/approval")
+    await call_ok(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval")
     until = str(clock.today() + timedelta(days=30))
     voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 3_000, "valid_until": until}
     voucher_id = (await call_ok(payments, STAFF, "POST", "/vouchers", voucher))["voucher_id"]
@@ -492,6 +484,13 @@ async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_agai
     await call_ok(payments, STAFF, "POST", f"/vouchers/{voucher_id}/redemptions", redemption)
     run = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
     [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
+    return run, transfer
+
+
+async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_again(payments) -> None:  # type: ignore[no-untyped-def]
+    """The same reversal for a voucher provider's reimbursement: the bank undoing its return (a debit with RvslInd)
+    books the reimbursement paid again and its redemptions reimbursed; if a later run paid them meanwhile, 409."""
+    run, transfer = await a_provider_reimbursed(payments)
     e2e = transfer["end_to_end_id"]
 
     assert (await post_camt(payments, camt053([(e2e, 1_000, "CRDT", True, None)]))).json()["failed"] == 1  # type: ignore[attr-defined]
@@ -506,3 +505,21 @@ async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_agai
         # the provider is owed nothing now: a new run has nothing to pay
     again = await call(payments, STAFF, "POST", "/provider-reimbursements")
     assert again.status_code == 201 and again.json()["reimbursements"] == [], again.text
+
+
+async def test_a_reimbursement_refused_for_the_providers_account_waits_for_new_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+    """As a contribution's: a provider's reimbursement the bank refused because of the provider's account (AC04, the
+    account closed) was reimbursed again by the next run, to the same account. The provider is held ("bank data
+    refused by the provider's bank: ac04") until its bank data change and a second person approves them."""
+    _, transfer = await a_provider_reimbursed(payments)
+    r = await post_camt(payments, camt054([(transfer["end_to_end_id"], 1_000, "AC04")]))
+    assert r.status_code == 201 and r.json()["failed"] == 1, r.text  # type: ignore[attr-defined]
+    held = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    assert held["reimbursements"] == [], held
+    assert held["held"] == [{"provider_id": "gtt", "reason": "bank data refused by the provider's bank (ac04)"}]
+    await call_ok(payments, STAFF, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN})
+    await call_ok(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval")
+    paid = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    assert [x["amount_cents"] for x in paid["reimbursements"]] == [1_000] and paid["held"] == [], paid
+    async with payments.pool.acquire() as conn:
+        await check(conn)

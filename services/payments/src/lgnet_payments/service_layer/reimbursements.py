@@ -13,6 +13,7 @@ reimbursement is settled once (sent → paid | failed under a row lock), and led
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,7 +26,12 @@ from lgnet_shared.ids import new_id
 from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
 from lgnet_payments.domain import ledger
-from lgnet_payments.domain.reconciliation import BankResult, check_booked_on, check_reimbursement_return_reversible
+from lgnet_payments.domain.reconciliation import (
+    BankResult,
+    check_booked_on,
+    check_reimbursement_return_reversible,
+    payee_account_refused,
+)
 from lgnet_payments.service_layer import erasure, payment_files
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 from lgnet_payments.service_layer.vouchers import provider_bank
@@ -86,7 +92,26 @@ async def _why_held(uow: UnitOfWork, provider: dict[str, Any]) -> str | None:
         return "no bank data"
     if await uow.key_store().key(uow.conn, f"provider:{provider['provider_id']}") is None:
         return "bank data erased"
+    # The provider's account refused its last reimbursement (closed, wrong, ...): sent again there, it would bounce
+    # again. Held until other bank data are approved (docs/payments.md, "Returns and rejections").
+    last = await uow.conn.fetchrow(
+        "select status, reason, bank_data from reimbursements where provider_id = $1 and settled_on is not null"
+        " order by settled_on desc, batch_id desc limit 1",
+        provider["provider_id"],
+    )
+    if (
+        last is not None
+        and last["status"] == "failed"
+        and payee_account_refused(last["reason"])
+        and _parsed(last["bank_data"]).get("iban") == _parsed(provider["approved_iban"])
+    ):
+        return f"bank data refused by the provider's bank ({last['reason']})"
     return None
+
+
+def _parsed(value: Any) -> Any:
+    """A JSON column as a value, whether the driver gave it as text or parsed."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 async def _reimburse(
