@@ -4,6 +4,7 @@ route, so a new route without one fails. Plus the holes the outside access test 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from lgnet_shared.testing.authz import (
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 from payments_testkit import a_month
+from schwifty import IBAN
 
 pytestmark = pytest.mark.integration
 A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
@@ -270,6 +272,21 @@ async def _read_tutoring(w: World) -> Attempt:
     return Attempt("GET", f"/tutoring-sessions/{made['session_id']}")
 
 
+def shared_payee() -> dict[str, str]:
+    """A new IBAN each time: the list holds an IBAN once per city."""
+    account = f"{uuid.uuid4().int % 10**12:012d}"
+    return {"iban": str(IBAN.generate("IT", bank_code="0306909606", account_code=account)), "label": "ATER"}
+
+
+async def _add_shared_payee(w: World) -> Attempt:
+    return Attempt("POST", "/shared-payees", json=shared_payee())
+
+
+async def _withdraw_shared_payee(w: World) -> Attempt:
+    made = await w.call(STAFF_TO, "POST", "/shared-payees", shared_payee())
+    return Attempt("DELETE", f"/shared-payees/{made['shared_payee_id']}")
+
+
 OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
 STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
 NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}
@@ -317,6 +334,9 @@ RULES: dict[str, Rule] = {
     "POST /tutoring-sessions": Rule(CASE, _tutoring, expect=ABSENT),
     "GET /tutoring-sessions": Rule(OWN_CITY, fixed("GET", "/tutoring-sessions")),  # filtered: see test_tutoring
     "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring, expect=ABSENT),
+    "POST /shared-payees": Rule(STAFF_OWN_CITY, _add_shared_payee),
+    "GET /shared-payees": Rule(STAFF_OWN_CITY, fixed("GET", "/shared-payees")),
+    "DELETE /shared-payees/{shared_payee_id}": Rule(STAFF, _withdraw_shared_payee, expect=ABSENT),
 }
 
 

@@ -164,3 +164,58 @@ async def test_a_partner_sees_only_its_own_cases_among_the_possible_duplicates(p
     assert (await call_ok(payments, COOP, "GET", f"/contribution-requests/{mine}"))["possible_duplicates"] == []
     listed = await call_ok(payments, "coop-borgo", "GET", "/contribution-requests")
     assert [(r["request_id"], r["possible_duplicates"]) for r in listed] == [(theirs, [])]
+
+
+async def test_a_known_shared_payee_is_compared_by_amount_too(payments: InProcessService) -> None:
+    """A payee paid for many households (a utility, a social-housing agency) made every request of a period a possible
+    duplicate. Staff register it once as a shared payee (its IBAN kept as the blind index, masked when shown): its
+    requests are then possible duplicates only at the same amount too (the same bill asked twice), and flagged again
+    once it is withdrawn from the list."""
+    utility = "IT76W0306909606100000123456"
+    month = a_month()
+
+    async def bill(case: str, cents: int) -> str:
+        body = {
+            "case_id": case,
+            "kind": "rent",
+            "amount_cents": cents,
+            "beneficiary": {"name": "ATER", "iban": utility},
+        }
+        return str((await call_ok(payments, COOP, "POST", "/contribution-requests", body | month))["request_id"])
+
+    def flagged(request: dict[str, object]) -> list[object]:
+        return [d["request_id"] for d in request["possible_duplicates"]]  # type: ignore[index, union-attr, attr-defined]
+
+    h1, h2, h3 = await bill("c1", 41_000), await bill("c2", 38_500), await bill("c3", 41_000)
+    assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h2}")) == [h1, h3]
+
+    # Only the city's staff keep the list; a bad IBAN or no label is refused naming the field.
+    entry = {"iban": "it76 w030 6909 6061 0000 0123 456", "label": "ATER Torino — canoni"}
+    assert (await call(payments, COOP, "POST", "/shared-payees", entry)).status_code == 403
+    refused(await call(payments, STAFF, "POST", "/shared-payees", entry | {"iban": "IT76W0306"}), 422, "iban")
+    refused(await call(payments, STAFF, "POST", "/shared-payees", {"iban": utility}), 422, "label")
+    made = await call(payments, STAFF, "POST", "/shared-payees", entry)
+    assert made.status_code == 201, made.text
+    payee = made.json()
+    assert payee["iban_masked"] == "••••3456" and payee["label"] == entry["label"] and payee["registered_by"] == STAFF
+    refused(await call(payments, MALLORY, "POST", "/shared-payees", entry), 409, "iban")  # once per city
+    assert [p["shared_payee_id"] for p in await call_ok(payments, MALLORY, "GET", "/shared-payees")] == [
+        payee["shared_payee_id"]
+    ]
+    async with payments.pool.acquire() as conn:
+        dump = json.dumps([dict(r) for r in await conn.fetch("select * from shared_payees")], default=str)
+    assert "100000123456" not in dump and "IT76W" not in dump  # the blind index and the last four only
+
+    # Compared by amount too: h2's 385 € is no duplicate; h1 and h3 (the same 410 €) still are, and need a reason.
+    assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h2}")) == []
+    assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h1}")) == [h3]
+    assert (await call_ok(payments, MALLORY, "POST", f"/contribution-requests/{h2}/approval"))["status"] == "approved"
+    refused(await call(payments, MALLORY, "POST", f"/contribution-requests/{h1}/approval"), 409, "duplicate_reason")
+
+    # Withdrawn from the list (staff only): the whole period is compared by payee again.
+    pid = payee["shared_payee_id"]
+    assert (await call(payments, COOP, "DELETE", f"/shared-payees/{pid}")).status_code == 403
+    assert (await call(payments, STAFF, "DELETE", f"/shared-payees/{pid}")).status_code == 204
+    assert await call_ok(payments, STAFF, "GET", "/shared-payees") == []
+    assert (await call(payments, STAFF, "DELETE", f"/shared-payees/{pid}")).status_code == 404
+    assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h3}")) == [h1, h2]

@@ -213,11 +213,14 @@ async def live_lease_request(
 async def possible_duplicates(conn: Conn, request_ids: list[str], partner: str | None = None) -> dict[str, list[Row]]:
     """Per request, the other live requests of its city and kind to the same payee (blind index of the IBAN) that
     pay a day of its period, or for a kind without a period were requested within ONE_OFF_WINDOW_DAYS of it
-    (domain/requests.py). A partner sees only those of its own cases."""
+    (domain/requests.py); to a known shared payee of the city, only those of the same amount too. A partner sees
+    only those of its own cases."""
     rows = await conn.fetch(
         "select r.request_id as of_request, o.request_id, o.case_id, o.kind, o.status, o.period_from, o.period_to,"
         " o.amount_cents from contribution_requests r join contribution_requests o on o.city = r.city"
         " and o.kind = r.kind and o.iban_index = r.iban_index and o.request_id <> r.request_id"
+        " and (o.amount_cents = r.amount_cents or not exists (select 1 from shared_payees s where s.city = r.city"
+        " and s.iban_index = r.iban_index and s.withdrawn_on is null))"
         " and o.status = any($2::text[]) and case when r.period_from is not null and o.period_from is not null"
         " then o.period_from <= r.period_to and o.period_to >= r.period_from"
         " else abs(o.requested_on - r.requested_on) <= $3 end"
@@ -456,3 +459,43 @@ async def expirable(conn: Conn, city: str, today: date) -> list[Row]:
         today,
     )
     return [dict(r) for r in rows]
+
+
+SHARED_PAYEE = "shared_payee_id, city, '••••' || iban_last4 as iban_masked, label, registered_by, registered_on"
+
+
+async def add_shared_payee(
+    conn: Conn, city: str, iban_index: str, last4: str, label: str, by: str, on: date
+) -> Row | None:
+    """The city's new shared payee, or None when that IBAN is on its list already."""
+    row = await conn.fetchrow(
+        "insert into shared_payees (city, iban_index, iban_last4, label, registered_by, registered_on)"
+        " values ($1, $2, $3, $4, $5, $6) on conflict (city, iban_index) where withdrawn_on is null do nothing"
+        f" returning {SHARED_PAYEE}",
+        city,
+        iban_index,
+        last4,
+        label,
+        by,
+        on,
+    )
+    return None if row is None else dict(row)
+
+
+async def shared_payees(conn: Conn, city: str) -> list[Row]:
+    rows = await conn.fetch(
+        f"select {SHARED_PAYEE} from shared_payees where city = $1 and withdrawn_on is null order by label, 1", city
+    )
+    return [dict(r) for r in rows]
+
+
+async def withdraw_shared_payee(conn: Conn, city: str, shared_payee_id: int, by: str, on: date) -> bool:
+    done = await conn.execute(
+        "update shared_payees set withdrawn_by = $3, withdrawn_on = $4"
+        " where shared_payee_id = $1 and city = $2 and withdrawn_on is null",
+        shared_payee_id,
+        city,
+        by,
+        on,
+    )
+    return str(done) == "UPDATE 1"

@@ -457,4 +457,24 @@ MIGRATIONS: list[tuple[str, str]] = [
             add column payee_refused_reason text, add column payee_refused_on date;
         """,
     ),
+    (
+        "payments-12",
+        """
+        -- Known shared payees of a city (a utility, a social-housing agency): their requests are possible duplicates
+        -- only at the same amount too (docs/payments.md, "Duplicates"). The IBAN as its blind index and its last four
+        -- characters; a label that names an organisation. Withdrawn entries stay, for the payments office's audit.
+        create table shared_payees (
+            shared_payee_id bigserial primary key,
+            city text not null,
+            iban_index text not null check (iban_index ~ '^[0-9a-f]{64}$'),
+            iban_last4 text not null,
+            label text not null,
+            registered_by text not null,
+            registered_on date not null,
+            withdrawn_by text,
+            withdrawn_on date
+        );
+        create unique index shared_payees_current on shared_payees (city, iban_index) where withdrawn_on is null;
+        """,
+    ),
 ]

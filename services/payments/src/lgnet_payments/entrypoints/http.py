@@ -29,6 +29,7 @@ from lgnet_payments.service_layer import (
     disbursement,
     payment_files,
     reimbursements,
+    shared_payees,
     tutoring,
     vouchers,
 )
@@ -439,5 +440,34 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def read_tutoring(session_id: str, actor: Who) -> Any:
         return await act(actor, lambda u, c: tutoring.read(u, c, session_id))
+
+    # ------------------------------------------------------------ shared payees (duplicates)
+
+    @api.post(
+        "/shared-payees",
+        status_code=201,
+        summary="Put a payee paid for many households on the city's list: its requests compared by amount too",
+        responses={201: {"model": r.SharedPayee, "description": "On the list"}},
+    )
+    async def add_shared_payee(body: cmd.RegisterSharedPayee, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+        return await create(actor, key, body.model_dump(mode="json"), lambda u, c: shared_payees.register(u, c, body))
+
+    @api.get(
+        "/shared-payees",
+        summary="The city's known shared payees (staff)",
+        responses={200: {"model": list[r.SharedPayee], "description": "The list"}},
+    )
+    async def list_shared_payees(actor: Who) -> Any:
+        return await act(actor, shared_payees.listing)
+
+    @api.delete(
+        "/shared-payees/{shared_payee_id}",
+        status_code=204,
+        summary="Take a payee off the city's list: its requests compared by payee and period alone again",
+        responses={204: {"description": "Off the list (kept for the record, with who and when)"}},
+    )
+    async def withdraw_shared_payee(shared_payee_id: int, actor: Who) -> Response:
+        await act(actor, lambda u, c: shared_payees.withdraw(u, c, shared_payee_id))
+        return Response(status_code=204)
 
     return api

@@ -78,6 +78,17 @@ class DuplicateConfirmation(BaseModel):
     on: date
 
 
+class SharedPayee(BaseModel):
+    """A payee the city pays for many households: its requests are possible duplicates only at the same amount."""
+
+    shared_payee_id: int
+    city: str
+    iban_masked: str = Field(description="The IBAN's last four characters; the IBAN itself is not kept")
+    label: str
+    registered_by: str
+    registered_on: date
+
+
 class BankDataReminder(BaseModel):
     """A request that cannot be paid until the payee's bank data is given (PUT …/beneficiary)."""
 

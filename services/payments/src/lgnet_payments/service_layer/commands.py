@@ -50,6 +50,17 @@ class Beneficiary(Command):
     bic: str | None = Field(default=None, description="The payee bank's BIC (optional within SEPA)")
 
 
+class RegisterSharedPayee(Command):
+    """A payee the city pays for many households: its requests are compared by amount too (docs/payments.md)."""
+
+    iban: str
+    label: str = Field(
+        min_length=1,
+        max_length=70,
+        description="Whom the IBAN pays, as the payments office knows it (an organisation: 'ATER Torino — canoni')",
+    )
+
+
 class RequestContribution(Command):
     case_id: Id
     kind: ContributionKind
