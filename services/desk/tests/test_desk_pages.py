@@ -31,6 +31,7 @@ from lgnet_desk.entrypoints.web import _token_key
 from lgnet_desk.service_layer import login
 from lgnet_desk.settings import DeskSettings
 from lgnet_shared import clock, db
+from lgnet_shared.testing.html_tables import table_problems
 from lgnet_shared.testing.process import free_port
 
 pytestmark = pytest.mark.integration
@@ -88,6 +89,14 @@ SARA = Operator("sara", "Sara Carso", OperatorRole.PARTNER, "trieste", "coop-car
 RPD = Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None)
 
 
+async def tables_as_built(response: httpx.Response) -> None:
+    """Every page the tests read has its tables as a browser builds them (nothing foster-parented out of a row)."""
+    if response.headers.get("content-type", "").startswith("text/html"):
+        await response.aread()
+        problems = table_problems(response.text)
+        assert not problems, (str(response.request.url), problems)
+
+
 @pytest.fixture
 async def desk(database_url: str, pg_schema: str) -> AsyncIterator[Desk]:
     settings = DeskSettings(
@@ -105,7 +114,10 @@ async def desk(database_url: str, pg_schema: str) -> AsyncIterator[Desk]:
     await app.state.http.aclose()
     app.state.http = httpx.AsyncClient(transport=httpx.MockTransport(services.handle))
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as c:
+        hooks = {"response": [tables_as_built]}
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://desk.test", event_hooks=hooks
+        ) as c:
             d = Desk(c, services, pool, settings)
             for op in (MARIA, GIULIA, LUCA, SARA, RPD):
                 await d.as_operator(op)
