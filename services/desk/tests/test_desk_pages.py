@@ -2403,6 +2403,39 @@ async def test_a_possible_duplicate_is_shown_and_approved_only_with_a_reason(des
     assert said.startswith("possibile doppio pagamento"), said
 
 
+async def test_a_possible_duplicates_payee_is_marked_as_shared_from_its_row(desk: Desk) -> None:
+    """A utility or a housing agency paid for many households flags every request of a period as a possible
+    duplicate. The approver marks its payee as shared from the row (payments' `POST /shared-payees` naming the
+    request: the desk never sees the IBAN); a label is needed; payments' refusal is said in Italian at the row."""
+    answers = two_rents()
+    [december, june] = answers[("payments", "GET", "/contribution-requests")]
+    other = {"request_id": "r-twin", "case_id": "c-twin", "kind": "rent", "status": "approved", "amount_cents": 45000,
+             "period_from": "2026-12-01", "period_to": "2026-12-31"}  # fmt: skip
+    answers[("payments", "GET", "/contribution-requests")] = [december | {"possible_duplicates": [other]}, june]
+    answers[("payments", "POST", "/shared-payees")] = httpx.Response(201, json={"shared_payee_id": 1})
+    desk.services.answers |= answers
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    row, plain = approvals_row(page, "r-dec"), approvals_row(page, "r-jun")
+    assert 'action="/approvals/r-dec/shared-payee"' in row and "Beneficiario condiviso" in text_of(row), row
+    assert "shared-payee" not in plain
+
+    r = await desk.client.post("/approvals/r-dec/shared-payee", data={"csrf": "csrf-giulia", "label": " "})
+    assert r.status_code == 422 and "indichi chi è il beneficiario" in text_of(r.text), text_of(r.text)
+    assert ("payments", "POST", "/shared-payees") not in desk.services.calls
+    r = await desk.client.post("/approvals/r-dec/shared-payee", data={"csrf": "csrf-giulia", "label": "ATER Torino"})
+    assert r.status_code == 303 and r.headers["location"] == "/approvals?shared=1", r.text
+    [sent] = [q for q in desk.services.requests if q.url.path == "/shared-payees"]
+    assert json.loads(sent.content) == {"request_id": "r-dec", "label": "ATER Torino"}
+    shown = text_of((await desk.client.get("/approvals?shared=1")).text)
+    assert "Beneficiario segnato come condiviso" in shown, shown
+
+    problem = {"status": 409, "field": "iban", "reason": "this IBAN is already on the city's list of shared payees"}
+    desk.services.answers[("payments", "POST", "/shared-payees")] = httpx.Response(409, json=problem)
+    r = await desk.client.post("/approvals/r-dec/shared-payee", data={"csrf": "csrf-giulia", "label": "ATER"})
+    assert r.status_code == 409 and "è già tra i beneficiari condivisi" in text_of(r.text), text_of(r.text)
+
+
 async def test_a_payee_refused_by_the_bank_is_said_and_new_bank_data_given_at_the_cartella(desk: Desk) -> None:
     """The payee's bank refused the transfer (account closed): payments waits for new bank data. The cartella said
     "richiesta" and the desk had nowhere to give them (nor the bank data "left blank: given later"): the request says

@@ -509,6 +509,13 @@ IT = {
     "Possible duplicate": "Possibile doppio pagamento",
     "the same IBAN already has this kind of contribution for the same period": "lo stesso IBAN ha già questo tipo di contributo per lo stesso periodo",
     "Why it is not paid twice": "Perché non si paga due volte",
+    # ---- the approvals: a payee paid for many households put on the city's list of shared payees (payments)
+    "Shared payee (a utility, a housing agency)?": "Beneficiario condiviso (società di servizi, ente per la casa)?",
+    "Its requests are then compared by amount too: a different amount is no longer a possible duplicate.": "Le sue richieste saranno confrontate anche per importo: con un importo diverso non sono più un possibile doppio pagamento.",
+    "Whom it pays (the organisation)": "Chi è (nome dell'ente o della società)",
+    "Mark as shared payee": "Segna come beneficiario condiviso",
+    "Mark as shared payee: %(what)s": "Segna come beneficiario condiviso: %(what)s",
+    "Payee marked as shared: its requests are now compared by amount too.": "Beneficiario segnato come condiviso: le sue richieste sono ora confrontate anche per importo.",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

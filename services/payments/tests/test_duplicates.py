@@ -219,3 +219,31 @@ async def test_a_known_shared_payee_is_compared_by_amount_too(payments: InProces
     assert await call_ok(payments, STAFF, "GET", "/shared-payees") == []
     assert (await call(payments, STAFF, "DELETE", f"/shared-payees/{pid}")).status_code == 404
     assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h3}")) == [h1, h2]
+
+
+async def test_a_shared_payee_is_put_on_the_list_from_its_request(payments: InProcessService) -> None:
+    """The approver sees the possible duplicate on a request, not the payee's IBAN (masked): she names the request
+    whose payee it is. Another city's request is one that does not exist; one without bank data has no payee."""
+    month = a_month()
+    first = await ask(payments, "c1", LANDLORD_IBAN, month)
+    await ask(payments, "c2", LANDLORD_IBAN, month)
+    body = {"case_id": "c3", "kind": "deposit", "amount_cents": 90_000}
+    no_bank_data = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
+
+    refused(await call(payments, STAFF, "POST", "/shared-payees", {"label": "ATER"}), 422, "iban")
+    both = {"iban": LANDLORD_IBAN, "request_id": first, "label": "ATER"}
+    refused(await call(payments, STAFF, "POST", "/shared-payees", both), 422, "request_id")
+    refused(await call(payments, "staff-trieste", "POST", "/shared-payees", {"request_id": first, "label": "X"}), 404,
+            "request_id")  # fmt: skip
+    refused(
+        await call(payments, STAFF, "POST", "/shared-payees", {"request_id": no_bank_data, "label": "X"}), 409,
+        "request_id",
+    )  # fmt: skip
+    made = await call(payments, STAFF, "POST", "/shared-payees", {"request_id": first, "label": "Mario Landlord srl"})
+    assert made.status_code == 201, made.text
+    assert made.json()["iban_masked"] == "••••3000"
+    refused(await call(payments, STAFF, "POST", "/shared-payees", {"iban": LANDLORD_IBAN_AS_TYPED, "label": "L"}),
+            409, "iban")  # fmt: skip
+    # the two rents of the same amount remain possible duplicates of each other
+    shown = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{first}")
+    assert len(shown["possible_duplicates"]) == 1

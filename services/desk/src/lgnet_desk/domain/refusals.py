@@ -137,6 +137,15 @@ ITALIAN: list[tuple[str, str]] = [
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
     (r"choose the reason", "scelga il motivo"),
+    (r"say whom the payee is", "indichi chi è il beneficiario"),
+    (
+        r"this IBAN is already on the city's list of shared payees",
+        "questo IBAN è già tra i beneficiari condivisi del Comune",
+    ),
+    (
+        r"the request has no bank data \(not given yet, or erased\)",
+        "la richiesta non ha coordinate bancarie (non ancora date, o cancellate)",
+    ),
     # a form's key reused with other data (the form sent, then changed and sent again from the browser's history)
     (
         r"already used for a different request",

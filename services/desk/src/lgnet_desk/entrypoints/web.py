@@ -654,6 +654,7 @@ def router(settings: DeskSettings) -> APIRouter:
         # The decision just recorded is said so (the page said nothing); only flags are read from the address, no text
         # from it is shown (`?error=` was, as the page's alert: a link could make the desk say anything).
         done, rejected = bool(request.query_params.get("done")), bool(request.query_params.get("rejected"))
+        shared = bool(request.query_params.get("shared"))
         first = done and bool(request.query_params.get("first"))
         failed_row = next((q for q in pending if q["request_id"] == failed), None)
         return p.render(
@@ -666,6 +667,7 @@ def router(settings: DeskSettings) -> APIRouter:
             done=done,
             first=first,
             rejected=rejected,
+            shared=shared,
             reasons=approvals.REJECTION_REASONS,
             duplicate_reasons=approvals.DUPLICATE_REASONS,
             form=form or {},  # a form shown again keeps its key (sent once more, the same request)
@@ -704,6 +706,19 @@ def router(settings: DeskSettings) -> APIRouter:
         except ServiceRefusal as r:
             return await approvals_page(request, p, r.status, request_id, r.reason)
         return RedirectResponse("/approvals?rejected=1", status_code=303)
+
+    @api.post("/approvals/{request_id}/shared-payee", response_class=HTMLResponse)
+    async def shared_payee(request: Request, request_id: str) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        try:
+            await approvals.mark_shared_payee(p.services, request_id, f)
+        except desk.FieldErrors as e:
+            return await approvals_page(request, p, 422, request_id, e.errors["label"], f)
+        except ServiceRefusal as r:  # already on the list, no bank data: said at its row
+            return await approvals_page(request, p, r.status, request_id, r.reason)
+        return RedirectResponse("/approvals?shared=1", status_code=303)
 
     @api.get("/access-log", response_class=HTMLResponse)
     async def access_log(request: Request, person_id: str | None = None, source: str | None = None) -> Response:

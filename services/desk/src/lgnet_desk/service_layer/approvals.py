@@ -78,3 +78,13 @@ async def reject(services: Services, request_id: str, form: dict[str, str]) -> N
     key = resubmission.call_key(form, "rejection", request_id)
     path = service_path("/contribution-requests/{}/rejection", request_id)
     await services.post("payments", path, {"reason": reason}, key)
+
+
+async def mark_shared_payee(services: Services, request_id: str, form: dict[str, str]) -> None:
+    """Put the payee of a possible duplicate on the city's list of shared payees (a utility, a housing agency):
+    payments then compares its requests by amount too. Named by the request: the desk never sees the IBAN."""
+    label = form.get("label", "").strip()
+    if not label:
+        raise desk.FieldErrors({"label": "say whom the payee is"})
+    key = resubmission.call_key(form, "shared_payee", request_id)
+    await services.post("payments", "/shared-payees", {"request_id": request_id, "label": label}, key)

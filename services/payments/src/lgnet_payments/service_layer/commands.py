@@ -53,7 +53,10 @@ class Beneficiary(Command):
 class RegisterSharedPayee(Command):
     """A payee the city pays for many households: its requests are compared by amount too (docs/payments.md)."""
 
-    iban: str
+    iban: str | None = Field(default=None, description="The payee's IBAN; or else request_id")
+    request_id: Id | None = Field(
+        default=None, description="A contribution request of the city whose payee it is (its IBAN is not shown)"
+    )
     label: str = Field(
         min_length=1,
         max_length=70,
