@@ -2436,6 +2436,34 @@ async def test_a_possible_duplicates_payee_is_marked_as_shared_from_its_row(desk
     assert r.status_code == 409 and "è già tra i beneficiari condivisi" in text_of(r.text), text_of(r.text)
 
 
+async def test_the_city_s_shared_payees_are_listed_and_taken_off_the_list(desk: Desk) -> None:
+    """The payments office sees the city's shared payees (whom each pays, the IBAN masked, who put it there and when)
+    and takes one off the list (payments' DELETE; its requests compared by payee and period alone again). Staff only,
+    as payments' list is; linked from the approvals page."""
+    listed = [{"shared_payee_id": 7, "city": "torino", "iban_masked": "••••3456", "label": "ATER Torino — canoni",
+               "registered_by": "staff-giulia", "registered_on": "2026-11-02"}]  # fmt: skip
+    desk.services.answers |= two_rents() | {
+        ("payments", "GET", "/shared-payees"): listed,
+        ("payments", "DELETE", "/shared-payees/7"): httpx.Response(204),
+    }
+    await desk.as_operator(GIULIA)
+    assert 'href="/shared-payees"' in (await desk.client.get("/approvals")).text
+    page = await desk.client.get("/shared-payees")
+    shown = text_of(page.text)
+    assert page.status_code == 200 and "Beneficiari condivisi" in shown, shown
+    assert "ATER Torino — canoni" in shown and "••••3456" in shown and "2 nov 2026" in shown, shown
+    form_key = re.search(r'name="form_key" value="([^"]+)"', page.text)
+    assert form_key, page.text
+    r = await desk.client.post("/shared-payees/7/withdrawal", data={"csrf": "csrf-giulia", "form_key": form_key[1]})
+    assert r.status_code == 303 and r.headers["location"] == "/shared-payees?withdrawn=1", r.text
+    [sent] = [q for q in desk.services.requests if q.method == "DELETE"]
+    assert sent.url.path == "/shared-payees/7" and sent.headers["Idempotency-Key"].startswith("desk:"), sent.headers
+    assert "tolto dall'elenco" in text_of((await desk.client.get("/shared-payees?withdrawn=1")).text)
+
+    await desk.as_operator(LUCA)  # a partner: not its list
+    assert (await desk.client.get("/shared-payees")).status_code == 403
+
+
 async def test_a_payee_refused_by_the_bank_is_said_and_new_bank_data_given_at_the_cartella(desk: Desk) -> None:
     """The payee's bank refused the transfer (account closed): payments waits for new bank data. The cartella said
     "richiesta" and the desk had nowhere to give them (nor the bank data "left blank: given later"): the request says

@@ -516,6 +516,16 @@ IT = {
     "Mark as shared payee": "Segna come beneficiario condiviso",
     "Mark as shared payee: %(what)s": "Segna come beneficiario condiviso: %(what)s",
     "Payee marked as shared: its requests are now compared by amount too.": "Beneficiario segnato come condiviso: le sue richieste sono ora confrontate anche per importo.",
+    "Shared payees": "Beneficiari condivisi",
+    "The city's shared payees": "I beneficiari condivisi del Comune",
+    "Payee taken off the list: its requests are compared by payee and period alone again.": "Beneficiario tolto dall'elenco: le sue richieste sono di nuovo confrontate solo per beneficiario e periodo.",
+    "A payee paid for many households (a utility, a housing agency): its requests are a possible duplicate only at the same amount too. Payees are put on the list from a possible duplicate in the approvals.": "Un beneficiario pagato per molti nuclei (società di servizi, ente per la casa): le sue richieste sono un possibile doppio pagamento solo se anche l'importo è lo stesso. Si aggiunge all'elenco da un possibile doppio pagamento, nelle approvazioni.",
+    "Back to the approvals": "Torna alle approvazioni",
+    "Whom it pays": "Chi è",
+    "Put on the list by": "Aggiunto da",
+    "Take off the list": "Togli dall'elenco",
+    "Take off the list: %(what)s": "Togli dall'elenco: %(what)s",
+    "No shared payee on the list.": "Nessun beneficiario condiviso nell'elenco.",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

@@ -720,6 +720,29 @@ def router(settings: DeskSettings) -> APIRouter:
             return await approvals_page(request, p, r.status, request_id, r.reason)
         return RedirectResponse("/approvals?shared=1", status_code=303)
 
+    async def shared_payees_page(request: Request, p: Page, status: int = 200, error: str | None = None) -> Response:
+        assert p.services is not None
+        try:
+            payees = await approvals.shared_payees(p.services)
+        except ServiceRefusal as r:
+            return p.denied(r)
+        withdrawn = bool(request.query_params.get("withdrawn"))  # a flag only: no text from the address is shown
+        return p.render("shared_payees.html", status=status, payees=payees, error=error, withdrawn=withdrawn)
+
+    @api.get("/shared-payees", response_class=HTMLResponse)
+    async def shared_payees_list(request: Request) -> Response:
+        return await shared_payees_page(request, await page(request, need=OperatorRole.STAFF))
+
+    @api.post("/shared-payees/{shared_payee_id}/withdrawal", response_class=HTMLResponse)
+    async def withdraw_shared_payee(request: Request, shared_payee_id: str) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        try:
+            await approvals.withdraw_shared_payee(p.services, shared_payee_id, await form_of(request))
+        except ServiceRefusal as r:  # already taken off (another desk): said on the page
+            return await shared_payees_page(request, p, r.status, r.reason)
+        return RedirectResponse("/shared-payees?withdrawn=1", status_code=303)
+
     @api.get("/access-log", response_class=HTMLResponse)
     async def access_log(request: Request, person_id: str | None = None, source: str | None = None) -> Response:
         p = await page(request, need=OperatorRole.DPO)

@@ -88,3 +88,15 @@ async def mark_shared_payee(services: Services, request_id: str, form: dict[str,
         raise desk.FieldErrors({"label": "say whom the payee is"})
     key = resubmission.call_key(form, "shared_payee", request_id)
     await services.post("payments", "/shared-payees", {"request_id": request_id, "label": label}, key)
+
+
+async def shared_payees(services: Services) -> list[dict[str, Any]]:
+    """The city's shared payees as payments keeps them (whom each pays, the IBAN masked, who put it there, when)."""
+    listed: list[dict[str, Any]] = await services.get("payments", "/shared-payees")
+    return listed
+
+
+async def withdraw_shared_payee(services: Services, shared_payee_id: str, form: dict[str, str]) -> None:
+    """Take a payee off the list: its requests are compared by payee and period alone again."""
+    key = resubmission.call_key(form, "shared_payee_withdrawal", shared_payee_id)
+    await services.call("payments", "DELETE", service_path("/shared-payees/{}", shared_payee_id), key=key)
