@@ -316,6 +316,7 @@ RULES: dict[str, Rule] = {
     "POST /contribution-requests/{request_id}/rejection": Rule(STAFF, _reject, expect=ABSENT),
     "POST /contribution-requests/{request_id}/withdrawal": Rule(STAFF, _withdraw, expect=ABSENT),
     "POST /batches": Rule(STAFF, _create_batch, expect=NOTHING_WAITS),
+    "GET /batches": Rule(STAFF_OWN_CITY, fixed("GET", "/batches")),
     "GET /batches/{batch_id}": Rule(STAFF, _read_batch, expect=ABSENT),
     "GET /batches/{batch_id}/pain.001": Rule(STAFF, _pain001, expect=ABSENT),
     "POST /reconciliations": Rule(STAFF, _reconcile, expect=ABSENT),

@@ -523,3 +523,21 @@ async def test_a_reimbursement_refused_for_the_providers_account_waits_for_new_b
     assert [x["amount_cents"] for x in paid["reimbursements"]] == [1_000] and paid["held"] == [], paid
     async with payments.pool.acquire() as conn:
         await check(conn)
+
+
+async def test_the_citys_batches_are_listed_newest_first_with_where_their_payments_stand(payments) -> None:  # type: ignore[no-untyped-def]
+    """The payments office finds its batches without keeping their ids (there was no list): each with its file's
+    message id, execution date, total and how many of its payments are sent, paid or failed. Staff only; another
+    city's batches are not listed."""
+    first = await approved_batch(payments, (10_000,))
+    second = await approved_batch(payments, (20_000, 30_000))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{second['batch_id']}")
+    paid = next(p for p in view["payments"] if p["amount_cents"] == 20_000)
+    assert (await post_camt(payments, camt054([(paid["payment_id"], 20_000, None)]))).status_code == 201  # type: ignore[attr-defined]
+    listed = await call_ok(payments, STAFF, "GET", "/batches")
+    assert [b["batch_id"] for b in listed[:2]] == [second["batch_id"], first["batch_id"]]
+    top = listed[0]
+    assert top["message_id"] == second["message_id"] and top["total_cents"] == 50_000
+    assert (top["payments"], top["sent"], top["paid"], top["failed"]) == (2, 1, 1, 0), top
+    assert (await call(payments, COOP, "GET", "/batches")).status_code == 403
+    assert await call_ok(payments, "staff-trieste", "GET", "/batches") == []

@@ -367,6 +367,20 @@ async def batch(conn: Conn, batch_id: str) -> Row | None:
     return None if row is None else dict(row)
 
 
+async def batches(conn: Conn, city: str, limit: int) -> list[Row]:
+    """The city's batches, newest first, with how many of their payments are sent, paid and failed."""
+    rows = await conn.fetch(
+        "select b.batch_id, b.city, b.message_id, b.total_cents, b.execution_date, b.created_by, b.created_on,"
+        " count(p.payment_id) as payments, count(*) filter (where p.status = 'sent') as sent,"
+        " count(*) filter (where p.status = 'paid') as paid, count(*) filter (where p.status = 'failed') as failed"
+        " from batches b left join payments p using (batch_id) where b.city = $1"
+        " group by b.batch_id order by b.created_on desc, b.batch_id desc limit $2",
+        city,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
 async def batch_payments(conn: Conn, batch_id: str) -> list[Row]:
     rows = await conn.fetch(
         "select p.*, r.kind, r.case_id, r.household_id from payments p"

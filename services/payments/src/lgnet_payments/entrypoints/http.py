@@ -261,6 +261,14 @@ def router(runtime: Runtime) -> APIRouter:
         )
 
     @api.get(
+        "/batches",
+        summary="Staff: the city's batches, newest first, with where their payments stand",
+        responses={200: {"model": list[r.BatchSummary], "description": "The batches"}},
+    )
+    async def list_batches(actor: Who, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        return await act(actor, lambda u, c: disbursement.batches(u, c, limit))
+
+    @api.get(
         "/batches/{batch_id}",
         summary="A batch and the state of its payments",
         responses={200: {"model": r.BatchPayments, "description": "The batch, its file and its payments"}},

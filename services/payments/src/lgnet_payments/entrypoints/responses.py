@@ -196,6 +196,22 @@ class Payment(BaseModel):
     settled_on: date | None
 
 
+class BatchSummary(BaseModel):
+    """A batch in the city's list: its file's message id and where its payments stand."""
+
+    batch_id: str
+    city: str
+    message_id: str
+    total_cents: int
+    execution_date: date
+    created_by: str
+    created_on: date
+    payments: int
+    sent: int = Field(description="Sent to the bank, no result yet")
+    paid: int
+    failed: int = Field(description="Returned or rejected by the bank (each request paid again in a later batch)")
+
+
 class BatchPayments(BaseModel):
     """A batch and where each of its payments stands."""
 

@@ -102,6 +102,13 @@ async def create_batch(uow: UnitOfWork, ctx: Context, c: cmd.CreateBatch) -> dic
     }
 
 
+async def batches(uow: UnitOfWork, ctx: Context, limit: int) -> list[dict[str, Any]]:
+    """The city's batches, newest first (the payments office's list): staff only, as a batch is."""
+    city = ctx.city
+    ctx.staff(city, "read disbursement batches")
+    return await repo.batches(uow.conn, city, limit)
+
+
 async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:
     batch = await repo.batch(uow.conn, batch_id)
     if batch is None or ctx.elsewhere(batch["city"]):
