@@ -431,6 +431,15 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await expect(giulia.locator("main")).to_contain_text("Niente da approvare.")
     await giulia.goto(person_url + "?purpose=case_review")
     assert "approvato" in await giulia.locator("main").inner_text()
+    # The payments office: the approved rent waits (its payee's bank data never given: no batch takes it, and
+    # payments' refusal is said in Italian), the city's batches listed by payments' GET /batches.
+    await giulia.get_by_role("link", name="Pagamenti").click()
+    await expect(giulia.locator("main")).to_contain_text("1 richiesta approvata, 600,00 €")
+    await expect(giulia.locator("main")).to_contain_text("Nessuna distinta.")
+    await shot(giulia, "payments")
+    await giulia.get_by_role("button", name="Prepara la distinta dei bonifici").click()
+    await giulia.wait_for_load_state()
+    await expect(giulia.get_by_role("alert")).to_contain_text("Il Comune non ha ancora indicato il conto da cui pagare")
 
     # the cooperative's operator sees the person (its case, consent given); Trieste's partner does not
     luca = await logged_in(browser, desk, "luca")

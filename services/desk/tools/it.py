@@ -526,11 +526,42 @@ IT = {
     "Take off the list": "Togli dall'elenco",
     "Take off the list: %(what)s": "Togli dall'elenco: %(what)s",
     "No shared payee on the list.": "Nessun beneficiario condiviso nell'elenco.",
+    # ---- the payments office: batches, SEPA files, the bank's result
+    "Payments": "Pagamenti",
+    "Waiting for a batch": "Da pagare",
+    "A batch takes the approved requests whose payee's bank data are approved too.": "La distinta prende le richieste approvate le cui coordinate del beneficiario sono anch'esse approvate.",
+    "Execution date (optional: tomorrow if left empty)": "Data di esecuzione (facoltativa: domani se vuota)",
+    "Prepare the batch of transfers": "Prepara la distinta dei bonifici",
+    "Batches": "Distinte",
+    "Batch": "Distinta",
+    "Made on": "Preparata il",
+    "Execution": "Esecuzione",
+    "Transfers": "Bonifici",
+    "Paid: %(n)s": "Pagati: %(n)s",
+    "Failed: %(n)s": "Non riusciti: %(n)s",
+    "Waiting for the result: %(n)s": "In attesa dell'esito: %(n)s",
+    "No batch yet.": "Nessuna distinta.",
+    "The bank's result": "Esito della banca",
+    "The bank's file (camt.054 or camt.053 in XML, or CSV)": "File della banca (camt.054 o camt.053 in XML, oppure CSV)",
+    "Record the result": "Registra l'esito",
+    "The bank's result recorded: paid: %(paid)s, failed: %(failed)s, already recorded: %(unchanged)s.": "Esito della banca registrato: pagati: %(paid)s, non riusciti: %(failed)s, già registrati: %(unchanged)s.",
+    "Batch %(id)s": "Distinta %(id)s",
+    "Batch prepared: download its SEPA file and send it to the bank.": "Distinta preparata: scarichi il file SEPA e lo invii alla banca.",
+    "Made on %(day)s by %(who)s; execution on %(execution)s; total %(amount)s.": "Preparata il %(day)s da %(who)s; esecuzione il %(execution)s; totale %(amount)s.",
+    "Download the SEPA file (pain.001)": "Scarica il file SEPA (pain.001)",
+    "Back to the payments": "Torna ai pagamenti",
+    "Bank transfer": "Bonifico",
+    "Contribution request": "Richiesta di contributo",
+    "sent, no result yet": "inviato, esito non ancora arrivato",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)
 IT_PLURALS = {
     ("%(n)s place", "%(n)s places"): ("%(n)s posto", "%(n)s posti"),
+    ("%(n)s approved request, %(amount)s", "%(n)s approved requests, %(amount)s"): (
+        "%(n)s richiesta approvata, %(amount)s",
+        "%(n)s richieste approvate, %(amount)s",
+    ),
     ("%(n)s day after the first contact", "%(n)s days after the first contact"): (
         "%(n)s giorno dopo il primo contatto",
         "%(n)s giorni dopo il primo contatto",

@@ -35,19 +35,30 @@ class Services:
         self.urls, self.tokens, self.client = urls, tokens, client
 
     async def call(
-        self, service: str, method: str, path: str, *, json: Any = None, params: Any = None, key: str | None = None
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        key: str | None = None,
+        content: tuple[bytes, str] | None = None,
     ) -> Any:
         """`key`: the Idempotency-Key of a change (a form's, so that the form sent twice is one request), else a
-        fresh one."""
+        fresh one. `content`: a body sent as it is, with its media type (a bank's file), instead of JSON."""
         token = self.tokens.get(service)
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
         headers = {"Authorization": f"Bearer {token}", **CLIENT}
         if method != "GET":
             headers["Idempotency-Key"] = key or uuid.uuid4().hex
+        body = None
+        if content is not None:
+            body, headers["Content-Type"] = content
         try:
             r = await self.client.request(
-                method, self.urls[service] + path, json=json, params=params, headers=headers, timeout=15
+                method, self.urls[service] + path, json=json, content=body, params=params, headers=headers, timeout=15
             )
         except httpx.HTTPError:
             SERVICE_CALLS.labels(service, "unavailable").inc()

@@ -138,6 +138,15 @@ ITALIAN: list[tuple[str, str]] = [
     (r"choose the case", "scelga la pratica"),
     (r"choose the reason", "scelga il motivo"),
     (r"say whom the payee is", "indichi chi è il beneficiario"),
+    (r"the file is too large", "il file è troppo grande"),
+    (
+        r"no approved request with bank data is waiting for payment",
+        "nessuna richiesta approvata con coordinate bancarie attende il pagamento",
+    ),
+    (r"not a camt\.054 or camt\.053 document \(root .+\)", "non è un file camt.054 o camt.053"),
+    (r"not a readable camt XML document: .+", "non è un documento camt XML leggibile"),
+    (r"not UTF-8 text", "non è testo UTF-8"),
+    (r"(\w+) has no paying account configured .+", "il Comune non ha ancora indicato il conto da cui pagare"),
     (
         r"this IBAN is already on the city's list of shared payees",
         "questo IBAN è già tra i beneficiari condivisi del Comune",

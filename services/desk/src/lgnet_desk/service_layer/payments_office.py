@@ -1,0 +1,56 @@
+"""The payments office at the desk: the approved requests waiting for a batch, the city's batches, a batch made,
+its SEPA file, the bank's result file taken in. Every rule is payments' (staff only, what goes into a batch, what
+a bank file may change): one call each, with the operator's token and the form's key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lgnet_desk.adapters.services import Services, service_path
+from lgnet_desk.domain import resubmission
+from lgnet_desk.service_layer import desk
+
+CSV = "text/csv"
+XML = "application/xml"
+
+
+async def overview(services: Services) -> dict[str, Any]:
+    """What waits for a batch (approved requests: payments batches those whose payee's bank data are approved too)
+    and the city's batches, newest first."""
+    approved: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="approved")
+    batches: list[dict[str, Any]] = await services.get("payments", "/batches")
+    return {
+        "approved": len(approved),
+        "approved_cents": sum(int(q["amount_cents"]) for q in approved),
+        "batches": batches,
+    }
+
+
+async def make_batch(services: Services, form: dict[str, str]) -> str:
+    """A batch of every approved request with approved bank data; the execution date payments' default (tomorrow)
+    when none is given. Its id."""
+    day = form.get("execution_date", "").strip()
+    key = resubmission.call_key(form, "batch")
+    made = await services.post("payments", "/batches", {"execution_date": day} if day else {}, key)
+    return str(made["batch_id"])
+
+
+async def batch(services: Services, batch_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = await services.get("payments", service_path("/batches/{}", batch_id))
+    return found
+
+
+async def sepa_file(services: Services, batch_id: str) -> tuple[bytes, str, str]:
+    """The batch's pain.001 as payments stores it (payments logs the download, with the operator's identity)."""
+    return await services.download("payments", service_path("/batches/{}/pain.001", batch_id))
+
+
+async def take_in(services: Services, data: bytes, filename: str, media_type: str, form: dict[str, str]) -> Any:
+    """The bank's result file (camt.054 or camt.053 XML, or payments' CSV) as the bank gave it: what it changed."""
+    if not data:
+        raise desk.FieldErrors({"bank_file": "choose a file"})
+    if len(data) > desk.MAX_UPLOAD:
+        raise desk.FieldErrors({"bank_file": "the file is too large"})
+    is_csv = filename.lower().endswith(".csv") or "csv" in media_type
+    key = resubmission.call_key(form, "reconciliation")
+    return await services.call("payments", "POST", "/reconciliations", content=(data, CSV if is_csv else XML), key=key)

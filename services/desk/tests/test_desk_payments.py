@@ -1,0 +1,131 @@
+"""The payments office at the desk: the approved requests waiting for a batch, the city's batches and where their
+payments stand, a batch made, its SEPA file downloaded, the bank's result file taken in. Before, all of it was
+payments' HTTP API only: the office worked with curl. Payments' rules stay payments' (staff only, what is batched,
+what a bank file may change); the desk calls them with the operator's token and says their answers in Italian."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_desk_pages import GIULIA, LUCA, Desk, desk, text_of
+
+pytestmark = pytest.mark.integration
+__all__ = ["desk"]  # a fixture, used by name
+
+BATCH = {"batch_id": "b-7c1e", "city": "torino", "message_id": "LGNET-TORINO-0001", "total_cents": 95000,
+         "execution_date": "2026-12-07", "created_by": "desk.giulia", "created_on": "2026-12-05",
+         "payments": 2, "sent": 0, "paid": 1, "failed": 1}  # fmt: skip
+APPROVED = [{"request_id": f"r-{n}", "case_id": "c-1", "household_id": "h-1", "kind": "rent", "amount_cents": cents,
+             "status": "approved"} for n, cents in ((1, 45000), (2, 50000))]  # fmt: skip
+VIEW = {k: v for k, v in BATCH.items() if k not in ("payments", "sent", "paid", "failed")} | {
+    "file": None,
+    "payments": [
+        {"payment_id": "pay-1", "request_id": "r-1", "amount_cents": 45000, "status": "paid", "reason": None,
+         "settled_on": "2026-12-08"},
+        {"payment_id": "pay-2", "request_id": "r-2", "amount_cents": 50000, "status": "failed", "reason": "ac04",
+         "settled_on": "2026-12-08"},
+    ],
+}  # fmt: skip
+
+
+def serve_payments(d: Desk) -> None:
+    sepa = {"content-type": "application/xml", "content-disposition": 'attachment; filename="pain.001-b-7c1e.xml"'}
+    d.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): lambda r: (
+            APPROVED if r.url.params.get("status") == "approved" else []
+        ),
+        ("payments", "GET", "/batches"): [BATCH],
+        ("payments", "GET", "/batches/b-7c1e"): VIEW,
+        ("payments", "POST", "/batches"): httpx.Response(201, json={**BATCH, "file": {}}),
+        ("payments", "GET", "/batches/b-7c1e/pain.001"): httpx.Response(200, content=b"<Document/>", headers=sepa),
+        ("payments", "POST", "/reconciliations"): httpx.Response(201, json={"paid": 1, "failed": 1, "unchanged": 0}),
+    }
+
+
+def form_key(html: str) -> str:
+    return html.split('name="form_key" value="', 1)[1].split('"', 1)[0]
+
+
+async def test_the_payments_office_sees_what_waits_and_the_citys_batches(desk: Desk) -> None:
+    serve_payments(desk)
+    await desk.as_operator(GIULIA)
+    home = (await desk.client.get("/")).text
+    assert 'href="/payments"' in home
+    page = await desk.client.get("/payments")
+    shown = text_of(page.text)
+    assert page.status_code == 200 and "Pagamenti" in shown, shown
+    assert "2 richieste approvate" in shown and "950,00 €" in shown, shown
+    # the batch: when made, when the bank executes it, its payments and where they stand, a link to it
+    assert "5 dic 2026" in shown and "7 dic 2026" in shown and "1 pagati" not in shown, shown
+    assert "Pagati: 1" in shown and "Non riusciti: 1" in shown and "In attesa dell'esito: 0" in shown, shown
+    assert 'href="/payments/batches/b-7c1e"' in page.text
+
+    await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
+    assert (await desk.client.get("/payments")).status_code == 403
+    assert 'href="/payments"' not in (await desk.client.get("/")).text
+
+
+async def test_a_batch_is_made_and_its_sepa_file_downloaded(desk: Desk) -> None:
+    serve_payments(desk)
+    await desk.as_operator(GIULIA)
+    key = form_key((await desk.client.get("/payments")).text)
+    made = await desk.client.post(
+        "/payments/batches", data={"csrf": "csrf-giulia", "form_key": key, "execution_date": "2026-12-07"}
+    )
+    assert made.status_code == 303 and made.headers["location"] == "/payments/batches/b-7c1e?made=1", made.text
+    [sent] = [q for q in desk.services.requests if q.method == "POST" and q.url.path == "/batches"]
+    assert json.loads(sent.content) == {"execution_date": "2026-12-07"}
+    assert sent.headers["Idempotency-Key"] == f"desk:{key}:batch"
+
+    page = await desk.client.get("/payments/batches/b-7c1e?made=1")
+    shown = text_of(page.text)
+    assert "Distinta preparata" in shown and "LGNET-TORINO-0001" in shown, shown
+    assert "pagato" in shown and "non riuscito: conto chiuso" in shown, shown
+    assert 'href="/payments/batches/b-7c1e/pain.001"' in page.text
+    file = await desk.client.get("/payments/batches/b-7c1e/pain.001")
+    assert file.status_code == 200 and file.content == b"<Document/>"
+    assert file.headers["content-disposition"] == 'attachment; filename="pain.001-b-7c1e.xml"'
+
+    # nothing to batch: payments' refusal said in Italian on the page, nothing lost
+    nothing = {"status": 409, "field": "", "reason": "no approved request with bank data is waiting for payment"}
+    desk.services.answers[("payments", "POST", "/batches")] = httpx.Response(409, json=nothing)
+    r = await desk.client.post("/payments/batches", data={"csrf": "csrf-giulia", "execution_date": ""})
+    assert r.status_code == 409 and "Nessuna richiesta approvata" in text_of(r.text), text_of(r.text)
+    [*_, empty] = [q for q in desk.services.requests if q.method == "POST" and q.url.path == "/batches"]
+    assert json.loads(empty.content) == {}  # no date: payments' default (tomorrow)
+
+
+async def test_the_banks_result_file_is_taken_in(desk: Desk) -> None:
+    serve_payments(desk)
+    await desk.as_operator(GIULIA)
+    key = form_key((await desk.client.get("/payments")).text)
+    camt = b'<?xml version="1.0"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"/>'
+    files = {"bank_file": ("esito.xml", camt, "text/xml")}
+    r = await desk.client.post("/payments/reconciliations", data={"csrf": "csrf-giulia", "form_key": key}, files=files)
+    shown = text_of(r.text)
+    assert r.status_code == 200 and "Esito della banca registrato" in shown, shown
+    assert "pagati: 1" in shown and "non riusciti: 1" in shown and "già registrati: 0" in shown, shown
+    [sent] = [q for q in desk.services.requests if q.url.path == "/reconciliations"]
+    assert sent.content == camt and sent.headers["content-type"] == "application/xml", sent.headers
+    assert sent.headers["Idempotency-Key"] == f"desk:{key}:reconciliation"
+
+    # no file chosen: said at the field, nothing sent; a file payments refuses: its reason, in Italian where known
+    r = await desk.client.post(
+        "/payments/reconciliations", data={"csrf": "csrf-giulia"}, files={"bank_file": ("", b"", "text/xml")}
+    )
+    assert r.status_code == 422 and "scelga un file" in text_of(r.text), text_of(r.text)
+    bad: dict[str, Any] = {"status": 422, "field": "file", "reason": "not a camt.054 or camt.053 document (root x)"}
+    desk.services.answers[("payments", "POST", "/reconciliations")] = httpx.Response(422, json=bad)
+    r = await desk.client.post(
+        "/payments/reconciliations", data={"csrf": "csrf-giulia"}, files={"bank_file": ("x.csv", b"a,b", "text/csv")}
+    )
+    assert r.status_code == 422 and "non è un file camt.054 o camt.053" in text_of(r.text), text_of(r.text)
+    [*_, csv_sent] = [q for q in desk.services.requests if q.url.path == "/reconciliations"]
+    assert csv_sent.headers["content-type"] == "text/csv"
