@@ -436,6 +436,8 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await giulia.get_by_role("link", name="Pagamenti").click()
     await expect(giulia.locator("main")).to_contain_text("1 richiesta approvata, 600,00 €")
     await expect(giulia.locator("main")).to_contain_text("Nessuna distinta.")
+    rent_line = giulia.locator("tr", has_text="Canone di affitto")  # the budget line: 600 € of it committed
+    await expect(rent_line).to_contain_text("100.000,00 €600,00 €99.400,00 €")
     await shot(giulia, "payments")
     await giulia.get_by_role("button", name="Prepara la distinta dei bonifici").click()
     await giulia.wait_for_load_state()

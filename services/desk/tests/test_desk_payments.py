@@ -35,6 +35,13 @@ VIEW = {k: v for k, v in BATCH.items() if k not in ("payments", "sent", "paid", 
 }  # fmt: skip
 
 
+LINES = [
+    {"budget_line_id": f"bl-{line}", "city": "torino", "line": line, "allocated_cents": allocated,
+     "available_cents": available, "balances": {}}
+    for line, allocated, available in (("rent", 1_000_000, 905_000), ("voucher_babysitting", 50_000, 50_000))
+]  # fmt: skip
+
+
 def serve_payments(d: Desk) -> None:
     sepa = {"content-type": "application/xml", "content-disposition": 'attachment; filename="pain.001-b-7c1e.xml"'}
     d.services.answers |= {
@@ -42,6 +49,7 @@ def serve_payments(d: Desk) -> None:
             APPROVED if r.url.params.get("status") == "approved" else []
         ),
         ("payments", "GET", "/batches"): [BATCH],
+        ("payments", "GET", "/budget-lines"): LINES,
         ("payments", "GET", "/batches/b-7c1e"): VIEW,
         ("payments", "POST", "/batches"): httpx.Response(201, json={**BATCH, "file": {}}),
         ("payments", "GET", "/batches/b-7c1e/pain.001"): httpx.Response(200, content=b"<Document/>", headers=sepa),
@@ -66,6 +74,9 @@ async def test_the_payments_office_sees_what_waits_and_the_citys_batches(desk: D
     assert "5 dic 2026" in shown and "7 dic 2026" in shown and "1 pagati" not in shown, shown
     assert "Pagati: 1" in shown and "Non riusciti: 1" in shown and "In attesa dell'esito: 0" in shown, shown
     assert 'href="/payments/batches/b-7c1e"' in page.text
+    # the city's budget lines: what is left to commit on each
+    assert "Linee di bilancio" in shown and "Canone di affitto 10.000,00 € 950,00 € 9.050,00 €" in shown, shown
+    assert "Voucher: Babysitting 500,00 € 0,00 € 500,00 €" in shown, shown
 
     await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
     assert (await desk.client.get("/payments")).status_code == 403

@@ -553,6 +553,12 @@ IT = {
     "Bank transfer": "Bonifico",
     "Contribution request": "Richiesta di contributo",
     "sent, no result yet": "inviato, esito non ancora arrivato",
+    "Budget lines": "Linee di bilancio",
+    "Budget line": "Linea di bilancio",
+    "Allocated": "Stanziato",
+    "Committed or paid": "Impegnato o pagato",
+    "Voucher: %(kind)s": "Voucher: %(kind)s",
+    "No budget line yet.": "Nessuna linea di bilancio.",
 }
 
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)

@@ -15,14 +15,16 @@ XML = "application/xml"
 
 
 async def overview(services: Services) -> dict[str, Any]:
-    """What waits for a batch (approved requests: payments batches those whose payee's bank data are approved too)
-    and the city's batches, newest first."""
+    """What waits for a batch (approved requests: payments batches those whose payee's bank data are approved too),
+    the city's batches, newest first, and its budget lines with what is left on each."""
     approved: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="approved")
     batches: list[dict[str, Any]] = await services.get("payments", "/batches")
+    lines: list[dict[str, Any]] = await services.get("payments", "/budget-lines")
     return {
         "approved": len(approved),
         "approved_cents": sum(int(q["amount_cents"]) for q in approved),
         "batches": batches,
+        "lines": lines,
     }
 
 
