@@ -36,6 +36,12 @@ async def close_case(conn: Conn, case_id: str, closed_on: date) -> None:
     await conn.execute("update cases set closed_on = $2 where case_id = $1", case_id, closed_on)
 
 
+async def household_cases(conn: Conn, household_id: str) -> list[Row]:
+    """The household's cases (city, partner): whom the household is known to."""
+    rows = await conn.fetch("select city, partner from cases where household_id = $1", household_id)
+    return [dict(r) for r in rows]
+
+
 async def upsert_household(conn: Conn, household_id: str, city: str, person_ids: list[str]) -> None:
     """The household and its members in one statement: a pipelined consumer sends consecutive households' writes
     as one executemany (the CTE always runs to completion; no foreign key orders the two tables)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -54,10 +54,16 @@ class Context:
         totals of the grant, no case, household or person in them)."""
         may_read_city(self.actor, city, field)
 
+    def acts_in_a_city(self) -> None:
+        """Every route but the cities' money totals: the national role is refused by role, before anything it names
+        is looked up (a 403 for an id that exists and a 404 for one that does not told it which ids exist)."""
+        if self.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads the cities' money totals only (budget lines, balances)")
+
     def elsewhere(self, city: str) -> bool:
         """The object is another city's: answered as absent (404, the reason of an id that does not exist), since a
         403 would tell a caller of another city that the id exists. The national role (no city) is refused by
-        role instead."""
+        role instead, before the lookup (`acts_in_a_city`)."""
         return self.actor.city is not None and self.actor.city != city
 
     def on_case(self, case: Mapping[str, Any] | None, field: str = "case_id", *, read: bool = False) -> None:
@@ -69,6 +75,14 @@ class Context:
         self.read(case["city"], field) if read else self.write(case["city"], field)
         if self.actor.role is Role.PARTNER and case["partner"] != self.actor.id:
             raise Forbidden(field, "the case is assigned to another partner")
+
+    def on_household(self, cases: Sequence[Mapping[str, Any]], field: str = "household_id") -> None:
+        """A household named by a caller who knows it: the city's staff (a case of the household in their city), a
+        partner (a case of the household assigned to it). Any other — unknown, another city's, only other partners'
+        cases — is one 404 said the same way: a household is people, and housing's household routes answer so too
+        (docs/partners.md, "Filters")."""
+        if not any(c["city"] == self.city and self.partner in (None, c["partner"]) for c in cases):
+            raise NotFound(field, "unknown household")
 
     @property
     def partner(self) -> str | None:
