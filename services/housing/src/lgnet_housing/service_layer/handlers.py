@@ -70,8 +70,16 @@ def _without(m: Json, key: str) -> Json:
     return {k: v for k, v in m.items() if k != key}
 
 
+def _of_callers_city(actor: Actor, row: Json, field: str) -> None:
+    """Another city's opportunity, match or placement is answered word for word as one that does not exist: a 403
+    told a caller of another city that the id exists (docs/partners.md, "What is not yours")."""
+    if actor.city != row["city"]:
+        raise repo.absent(field, row[field])
+
+
 def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
     """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider)."""
+    _of_callers_city(actor, m, field)
     may_write_in_city(actor, m["city"], field)
     if actor.role is Role.STAFF:
         return
@@ -126,6 +134,7 @@ class Housing:
     async def _own_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
         assert ctx.actor is not None
         row = await repo.opportunity(self.conn, opportunity_id, lock=True)
+        _of_callers_city(ctx.actor, row, "opportunity_id")
         may_write_in_city(ctx.actor, row["city"], "opportunity_id")
         if ctx.actor.role is Role.PARTNER and row["partner"] != ctx.actor.id:
             raise Forbidden("opportunity_id", f"the opportunity belongs to partner {row['partner']}")
@@ -134,6 +143,7 @@ class Housing:
     async def read_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
         assert ctx.actor is not None
         row = await repo.opportunity(self.conn, opportunity_id)
+        _of_callers_city(ctx.actor, row, "opportunity_id")
         may_write_in_city(ctx.actor, row["city"], "opportunity_id")
         return dict(jsonable_encoder(row))
 
