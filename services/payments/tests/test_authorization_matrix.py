@@ -12,6 +12,7 @@ import pytest
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_payments.service_layer import consumers as h
 from lgnet_shared import clock
+from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
     CASE,
@@ -33,7 +34,11 @@ A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-t
 CITY_IBAN = "IT60X0542811101000000123456"
 GOOD_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB33BUKB20201555555555"
-HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.household_formed}
+HANDLERS = {
+    iev.CaseOpened.type: h.case_opened,
+    iev.HouseholdFormed.type: h.household_formed,
+    hev.LeaseSigned.type: h.lease_signed,
+}
 
 
 @pytest.fixture
@@ -458,3 +463,45 @@ async def test_the_national_role_reads_no_single_payment_object(payments: InProc
         for path in ("/budget-lines?city=torino", "/ledger/balances?city=torino"):
             r = await n.get(path)
             assert r.status_code == 200, (path, r.text)
+
+
+async def test_a_request_names_only_a_lease_of_its_own_household(payments: InProcessService) -> None:
+    """Coop Borgo, the provider of the flat Aurora's household rents (so it saw the lease's id in housing), asked a
+    rent by hand on its own case naming that lease: accepted (201), and Aurora's own rent for the month, naming its
+    lease, was then refused ("lease … already has a rent request"). A request names a lease of its case's household
+    only; any other — another household's, another city's, one payments never learnt — is one 404 `lease_id`, said as
+    for a lease that exists nowhere."""
+    w = World(payments)
+    a, b = await case(w), await case(w, partner=B)
+    lease = hev.LeaseSigned(
+        lease_id=w.id("lease"),
+        placement_id=w.id("pl"),
+        household_id=a["household_id"],
+        case_id=a["case_id"],
+        city="torino",
+        lease_type=hev.LeaseType.LEASE,
+        monthly_rent_cents=40_000,
+        deposit_cents=0,
+        start_date=clock.today(),
+        signed_on=clock.today(),
+    )
+    await payments.deliver(HANDLERS, lease, "torino")
+    period = a_month()
+    rent = {"kind": "rent", "amount_cents": 20_000, **period}
+    answers = {}
+    for who, case_id, lease_id in (
+        (B, b["case_id"], lease.lease_id),  # another household's lease
+        (B, b["case_id"], "0190a6c1-e5b2-7c2e-8d0f-4a1b2c3d4e5f"),  # none
+    ):
+        async with payments.client(who) as c:
+            r = await c.post(
+                "/contribution-requests",
+                json={"case_id": case_id, "lease_id": lease_id, **rent},
+                headers={"Idempotency-Key": w.id("k")},
+            )
+        answers[lease_id] = (r.status_code, r.json().get("field"), str(r.json().get("reason")).replace(lease_id, "ID"))
+    assert answers[lease.lease_id] == answers["0190a6c1-e5b2-7c2e-8d0f-4a1b2c3d4e5f"], answers
+    assert answers[lease.lease_id][:2] == (404, "lease_id"), answers
+    own = {"case_id": a["case_id"], "lease_id": lease.lease_id, **rent}
+    made = await w.call(A, "POST", "/contribution-requests", own)
+    assert made["lease_id"] == lease.lease_id
