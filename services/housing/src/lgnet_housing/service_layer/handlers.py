@@ -25,7 +25,7 @@ from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_terms, placement_start, step_day
-from lgnet_housing.domain.lease import lease_rent, rent_raise
+from lgnet_housing.domain.lease import lease_rent, raise_within_means, rent_raise
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -161,12 +161,23 @@ class Housing:
         if c.monthly_rent_cents is not None and c.monthly_rent_cents > row["monthly_rent_cents"]:
             live = await repo.live_match_on(self.conn, opportunity_id)
             by_staff = ctx.actor is not None and ctx.actor.role is Role.STAFF
-            rent_raise(c.monthly_rent_cents, row["monthly_rent_cents"], live["status"] if live else None, by_staff)
-        changes = c.model_dump(exclude_none=True, exclude={"clear"}, mode="json")
+            committed = live["status"] if live else None
+            rent_raise(c.monthly_rent_cents, row["monthly_rent_cents"], committed, by_staff)
+            if live is not None:
+                found = await repo.candidate(self.conn, row["city"], ctx.today, live["household_id"])
+                raise_within_means(
+                    c.monthly_rent_cents,
+                    row["monthly_rent_cents"],
+                    committed,
+                    found.household if found else None,
+                    await repo.rules(self.conn, row["city"]),
+                    confirmed=c.above_affordable,
+                )
+        changes = c.model_dump(exclude_none=True, exclude={"clear", "above_affordable"}, mode="json")
         if not changes and not c.clear:
             raise ContractError("", "nothing to change: give at least one field, or name fields to clear")
         # a field given as null keeps its value (as before); `clear` empties the optional ones it names
-        typed = c.model_dump(exclude_none=True, exclude={"clear"}) | dict.fromkeys(c.clear)
+        typed = c.model_dump(exclude_none=True, exclude={"clear", "above_affordable"}) | dict.fromkeys(c.clear)
         start = typed.get("available_from", row["available_from"])
         until = typed.get("available_until", row["available_until"])
         if until is not None and until <= start:
