@@ -364,7 +364,7 @@ async def test_every_route_and_caller_as_declared(payments: InProcessService) ->
     """Every cell of routes (and their filters) by callers; another city's staff and the national role get the same
     answer for an id that exists nowhere as for the one that exists (no existence oracle)."""
     probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL})
-    assert_matrix("payments", await run_matrix(payments, RULES, probe=probe))
+    assert_matrix("payments", await run_matrix(payments, RULES, probe=probe, bad_token=True))
 
 
 # ------------------------------------------------------------------ the holes found, one by one
@@ -505,3 +505,26 @@ async def test_a_request_names_only_a_lease_of_its_own_household(payments: InPro
     own = {"case_id": a["case_id"], "lease_id": lease.lease_id, **rent}
     made = await w.call(A, "POST", "/contribution-requests", own)
     assert made["lease_id"] == lease.lease_id
+
+
+async def test_every_listing_shows_another_party_none_of_a_case(payments: InProcessService) -> None:
+    """Each list a partner or another city's staff may call, with no filter, holds nothing of A's case: requests,
+    vouchers, tutoring sessions, reminders (the request waits for the payee's bank data)."""
+    w = World(payments)
+    r = await request(w)  # no bank data: a reminder for A and the city's staff
+    v = await voucher(w)
+    session = await w.call(A, "POST", "/tutoring-sessions", {"case_id": r["case_id"], "topics": ["budgeting"]})
+    mine = {r["request_id"], v["voucher_id"], session["session_id"]}
+    for actor, sees in ((A, True), (STAFF_TO, True), (B, False), (STAFF_TS, False)):
+        shown: set[str] = set()
+        async with payments.client(actor) as c:
+            for path, key in (
+                ("/contribution-requests", "request_id"),
+                ("/vouchers", "voucher_id"),
+                ("/tutoring-sessions", "session_id"),
+                ("/reminders", "request_id"),
+            ):
+                got = await c.get(path)
+                assert got.status_code == 200, (actor, path, got.text)
+                shown |= {x[key] for x in got.json()} & mine
+        assert shown == (mine if sees else set()), (actor, shown)

@@ -183,8 +183,13 @@ def _said(r: httpx.Response, ids: Iterable[str]) -> tuple[int, str, str]:
 
 
 async def run_matrix(
-    service: InProcessService, rules: Mapping[str, Rule], *, probe: frozenset[Caller] = frozenset()
+    service: InProcessService,
+    rules: Mapping[str, Rule],
+    *,
+    probe: frozenset[Caller] = frozenset(),
+    bad_token: bool = False,
 ) -> Outcome:
+    """`bad_token`: where no token is refused, a token that is not one (`Bearer` of a made-up value) is too (401)."""
     served, declared = route_keys(service.app), {k for k in rules if "?" not in k}
     filters = {k.split("?")[0] for k in rules if "?" in k}
     assert filters <= served, f"filters of routes the app does not serve: {sorted(filters - served)}"
@@ -212,6 +217,13 @@ async def run_matrix(
                 outcome.undecided.append(what)
             if r.status_code in (401, 403):
                 assert r.headers["content-type"].startswith("application/problem+json"), what
+            if bad_token and caller is Caller.ANONYMOUS and r.status_code == 401:
+                made_up = {"Authorization": "Bearer " + "x" * 43}
+                forged = Attempt(**{**attempt.__dict__, "headers": attempt.headers | made_up})
+                f = await _send(service, caller, forged)
+                outcome.attempts += 1
+                if f.status_code != 401 or f.json().get("field") != "headers.authorization":
+                    outcome.wrongly_allowed.append(f"{key} with a made-up token: {f.status_code} {_short(f)}")
             if caller in probe and 400 <= r.status_code < 500:
                 unknown, swapped = _unknown_ids(key, attempt)
                 if swapped:
