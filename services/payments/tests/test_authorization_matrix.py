@@ -305,7 +305,7 @@ NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}
 # caller that the id exists. (Partners of the city still get 403: the object is theirs to know of, not to touch.)
 ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}  # Trieste staff acting in Trieste: nothing to batch
 # A household is people: one not the caller's (another partner's, another city's) is answered as an unknown one, as
-# housing's household routes answer (docs/partners.md, "Filters").
+# housing's household routes answer (docs/partners.md, "What is not yours").
 HIDDEN = {Caller.OTHER_PARTNER: frozenset({404}), Caller.OTHER_CITY_STAFF: frozenset({404})}
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),

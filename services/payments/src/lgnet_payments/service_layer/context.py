@@ -80,7 +80,7 @@ class Context:
         """A household named by a caller who knows it: the city's staff (a case of the household in their city), a
         partner (a case of the household assigned to it). Any other — unknown, another city's, only other partners'
         cases — is one 404 said the same way: a household is people, and housing's household routes answer so too
-        (docs/partners.md, "Filters")."""
+        (docs/partners.md, "What is not yours")."""
         if not any(c["city"] == self.city and self.partner in (None, c["partner"]) for c in cases):
             raise NotFound(field, "unknown household")
 
