@@ -325,7 +325,10 @@ RULES: dict[str, Rule] = {
     # (partners read balances by their own case_id only: 403 for any other filter, before it is looked up).
     "GET /ledger/balances?case_id": Rule(CASE, _of_a_case("/ledger/balances", "case_id"), expect=ABSENT),
     "GET /ledger/balances?household_id": Rule(STAFF, _of_a_case("/ledger/balances", "household_id"), expect=ABSENT),
-    "GET /ledger/balances?budget_line_id": Rule(STAFF, _balances_of_line, expect=ABSENT),
+    # (the national role reads a line's totals of the city it names: without ?city=, a 422 query.city)
+    "GET /ledger/balances?budget_line_id": Rule(
+        STAFF, _balances_of_line, expect=ABSENT | {Caller.NATIONAL: frozenset({422})}
+    ),
     "GET /contribution-requests?case_id": Rule(CASE, _requests_of_case, expect=ABSENT),
     "GET /vouchers?household_id": Rule(CASE, _vouchers_of_household, expect=HIDDEN),
     "GET /tutoring-sessions?case_id": Rule(CASE, _of_a_case("/tutoring-sessions", "case_id"), expect=ABSENT),
@@ -528,3 +531,19 @@ async def test_every_listing_shows_another_party_none_of_a_case(payments: InProc
                 assert got.status_code == 200, (actor, path, got.text)
                 shown |= {x[key] for x in got.json()} & mine
         assert shown == (mine if sees else set()), (actor, shown)
+
+
+async def test_the_national_role_names_the_city_whose_totals_it_reads(payments: InProcessService) -> None:
+    """The national role has no city: without `?city=` it was refused as if it had no right to the totals (403 "the
+    national role is read-only"), while it has; the address lacks the city, as intake's GET /partners says (422)."""
+    async with payments.client("coordination") as n:
+        for path in ("/budget-lines", "/ledger/balances"):
+            r = await n.get(path)
+            assert (r.status_code, r.json().get("field")) == (422, "query.city"), (path, r.text)
+    w = World(payments)
+    await case(w)  # Torino's lines
+    line = (await w.call(STAFF_TO, "GET", "/budget-lines"))[0]["budget_line_id"]
+    async with payments.client("coordination") as n:
+        assert (await n.get("/ledger/balances", params={"city": "torino", "budget_line_id": line})).status_code == 200
+        r = await n.get("/ledger/balances", params={"city": "trieste", "budget_line_id": line})  # not Trieste's
+        assert (r.status_code, r.json()["field"]) == (404, "query.budget_line_id"), r.text

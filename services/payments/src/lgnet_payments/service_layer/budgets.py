@@ -85,7 +85,7 @@ async def line_view(uow: UnitOfWork, budget_line_id: str) -> dict[str, Any]:
 
 async def lines(uow: UnitOfWork, ctx: Context, city: str | None, as_of: date | None) -> list[dict[str, Any]]:
     """Every budget line of the city with its ledger balances (per account) at `as_of`."""
-    city = city or ctx.city
+    city = ctx.city_read(city)
     ctx.read_aggregates(city, "query.city")
     out = []
     for line in await repo.budget_lines(uow.conn, city):
@@ -107,7 +107,9 @@ async def balances(
     """A filter naming what the caller may not see is refused as its own route refuses it, never answered with empty
     balances: a case as the case's routes, a household as `Context.on_household`, a budget line of another city
     (or of none) as one that does not exist."""
-    city = city or ctx.city
+    if case_id is not None or household_id is not None:
+        ctx.acts_in_a_city()  # one case's or household's money: never the national role's, whatever the city
+    city = ctx.city_read(city)
     if case_id is None and household_id is None and ctx.partner is None:
         ctx.read_aggregates(city, "query.city")  # the city's totals: its staff, and the national role
     else:  # one case's or household's money: the city's staff; a partner its own cases' only; never the national

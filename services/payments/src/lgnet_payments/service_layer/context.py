@@ -12,7 +12,7 @@ from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.errors import Forbidden, NotFound
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import Event
 
 SOURCE = "/lgnet/payments"
@@ -53,6 +53,12 @@ class Context:
         """A city's budget lines and their balances: its staff and partners, and the national role (money
         totals of the grant, no case, household or person in them)."""
         may_read_city(self.actor, city, field)
+
+    def city_read(self, city: str | None) -> str:
+        """The city whose totals are read: the one named, else the caller's; the national role (no city) names it."""
+        if city is None and self.actor.role is Role.NATIONAL:
+            raise ContractError("query.city", "the national role names the city whose totals it reads (?city=…)")
+        return city or self.city
 
     def acts_in_a_city(self) -> None:
         """Every route but the cities' money totals: the national role is refused by role, before anything it names
