@@ -500,3 +500,19 @@ def test_only_the_staff_raise_the_rent_a_household_accepted() -> None:
         rent_raise(25_000, 30_000, status, by_staff=False)  # lowered: the provider's own
     for status in (None, "proposed"):
         rent_raise(45_000, 30_000, status, by_staff=False)  # nobody said yes yet (a proposal is re-checked)
+
+
+def test_a_raise_above_what_the_committed_household_affords_needs_the_staffs_confirmation() -> None:
+    from lgnet_housing.domain.lease import raise_within_means
+    from lgnet_shared.errors import Conflict
+
+    city = CityRules(rent_share_of_income=0.4, planned_contribution_cents=5_000)  # 400.00 + 50.00 EUR for 1,000.00
+    for status in ("accepted", "placed"):
+        with pytest.raises(Conflict) as refused:
+            raise_within_means(45_001, 30_000, status, hh(), city, confirmed=False)
+        assert refused.value.field == "monthly_rent_cents" and "450.00 EUR" in refused.value.reason
+        raise_within_means(45_000, 30_000, status, hh(), city, confirmed=False)  # within its means
+        raise_within_means(90_000, 30_000, status, hh(), city, confirmed=True)  # the staff confirm it
+        raise_within_means(29_000, 30_000, status, hh(), city, confirmed=False)  # lowered
+    for status in (None, "proposed"):  # nobody said yes yet: a proposal is re-checked instead
+        raise_within_means(90_000, 30_000, status, hh(), city, confirmed=False)

@@ -340,12 +340,13 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
         assert (await post(c, "/opportunities", opportunity("o-ts", capacity=1))).status_code == 201
     [p] = await proposals(housing, 1, city="trieste")
     async with housing.client("staff-torino") as c:
+        # Another city's match and opportunity are answered as ids that exist nowhere (a 403 told Torino they exist)
         r = await c.post(f"/matches/{p['match_id']}/acceptance", json={})
-        assert r.status_code == 403
+        assert r.status_code == 404
         assert r.headers["content-type"] == "application/problem+json"
-        assert r.json()["field"] == "match_id" and "trieste" in r.json()["reason"]
+        assert r.json()["field"] == "match_id" and r.json()["reason"] == f"no match {p['match_id']}"
         r = await c.patch("/opportunities/o-ts", json={"capacity": 3})
-        assert r.status_code == 403 and r.json()["field"] == "opportunity_id"
+        assert (r.status_code, r.json()["reason"]) == (404, "no opportunity o-ts"), r.text
         # Another city's household is not on Torino's list: 404 said as for one that does not exist (a 403 told
         # Torino that Trieste has it), on each of the household's routes.
         hold = {"reason": "hospital", "until": (clock.today() + timedelta(days=10)).isoformat()}
@@ -799,14 +800,39 @@ async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: Housin
         r = await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})  # the provider's own raise
         assert (r.status_code, r.json().get("field")) == (403, "monthly_rent_cents"), r.text
         assert (await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 29_000})).status_code == 200
-    async with housing.client("staff-torino") as staff:  # the coordinator agrees the raise
-        r = await staff.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})
+    async with housing.client("staff-torino") as staff:  # the coordinator agrees the raise (and its rent support:
+        raised = {"monthly_rent_cents": 45_000, "above_affordable": True}  # her 1,000.00 EUR afford 400.00 EUR)
+        r = await staff.patch("/opportunities/o-rent", json=raised)
         assert r.status_code == 200, r.text
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/placements/{placement_id}/lease", lease | {"monthly_rent_cents": 45_000})
         assert r.status_code == 201, r.text
     events = await housing.events(want=1, of_type=hev.LeaseSigned.type)
     assert [e.monthly_rent_cents for e in events if isinstance(e, hev.LeaseSigned)] == [45_000]
+
+
+async def test_a_staff_raise_above_what_the_household_affords_is_confirmed_not_silent(
+    housing: HousingUnderTest,
+) -> None:
+    """A housing coordinator's review: the staff raised the rent of the room a woman lives in from 300.00 to
+    450.00 EUR (200, nothing said), while the city's rule gives her 400.00 EUR (40% of her 1,000.00 EUR income, no
+    planned contribution): the affordability the proposal was checked on no longer held, and nobody was told. A raise
+    above what the household that accepted or lives there affords is refused (409 naming `monthly_rent_cents`, the
+    limit and the rule said), unless the staff confirm it (`above_affordable: true`: its rent support covers the
+    difference); a raise within it passes as before."""
+    p = await accepted(housing, "h-afford", "o-afford")  # the room at 300.00 EUR, her income 1,000.00 EUR
+    async with housing.client("coop-aurora") as c:
+        r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
+        assert r.status_code == 201, r.text
+    async with housing.client("staff-torino") as staff:
+        r = await staff.patch("/opportunities/o-afford", json={"monthly_rent_cents": 45_000})
+        assert (r.status_code, r.json().get("field")) == (409, "monthly_rent_cents"), r.text
+        assert "400.00 EUR" in r.json()["reason"] and "above_affordable" in r.json()["reason"], r.text
+        assert (await staff.get("/opportunities/o-afford")).json()["monthly_rent_cents"] == 30_000  # nothing changed
+        r = await staff.patch("/opportunities/o-afford", json={"monthly_rent_cents": 40_000})  # within it
+        assert r.status_code == 200, r.text
+        r = await staff.patch("/opportunities/o-afford", json={"monthly_rent_cents": 45_000, "above_affordable": True})
+        assert (r.status_code, r.json()["monthly_rent_cents"]) == (200, 45_000), r.text
 
 
 async def test_a_lease_below_the_opportunitys_rent_is_signed(housing: HousingUnderTest) -> None:

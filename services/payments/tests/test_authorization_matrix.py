@@ -13,6 +13,7 @@ import pytest
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_payments.service_layer import consumers as h
 from lgnet_shared import clock
+from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.authz import (
     CASE,
@@ -35,7 +36,11 @@ A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-t
 CITY_IBAN = "IT60X0542811101000000123456"
 GOOD_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB33BUKB20201555555555"
-HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.household_formed}
+HANDLERS = {
+    iev.CaseOpened.type: h.case_opened,
+    iev.HouseholdFormed.type: h.household_formed,
+    hev.LeaseSigned.type: h.lease_signed,
+}
 
 
 @pytest.fixture
@@ -287,12 +292,38 @@ async def _withdraw_shared_payee(w: World) -> Attempt:
     return Attempt("DELETE", f"/shared-payees/{made['shared_payee_id']}")
 
 
+async def _vouchers_of_household(w: World) -> Attempt:
+    return Attempt("GET", "/vouchers", params={"household_id": (await voucher(w))["household_id"]})
+
+
+async def _requests_of_case(w: World) -> Attempt:
+    return Attempt("GET", "/contribution-requests", params={"case_id": (await request(w))["case_id"]})
+
+
+def _of_a_case(path: str, name: str) -> Any:
+    """`path` filtered by `name` (case_id or household_id) of a fresh case of A's."""
+
+    async def build(w: World) -> Attempt:
+        return Attempt("GET", path, params={name: (await case(w))[name]})
+
+    return build
+
+
+async def _balances_of_line(w: World) -> Attempt:
+    await case(w)  # its lines have money
+    lines = await w.call(STAFF_TO, "GET", "/budget-lines")
+    return Attempt("GET", "/ledger/balances", params={"budget_line_id": lines[0]["budget_line_id"]})
+
+
 OWN_CITY = CITY | {Caller.OTHER_CITY_STAFF}  # acts in (or lists) the caller's own city: Trieste staff see Trieste's
 STAFF_OWN_CITY = STAFF | {Caller.OTHER_CITY_STAFF}
 NOTHING_WAITS = {Caller.OTHER_CITY_STAFF: frozenset({409})}
 # An object of another city is answered as absent (404, as an id that does not exist): a 403 would tell another city's
 # caller that the id exists. (Partners of the city still get 403: the object is theirs to know of, not to touch.)
 ABSENT = {Caller.OTHER_CITY_STAFF: frozenset({404})}  # Trieste staff acting in Trieste: nothing to batch
+# A household is people: one not the caller's (another partner's, another city's) is answered as an unknown one, as
+# housing's household routes answer (docs/partners.md, "What is not yours").
+HIDDEN = {Caller.OTHER_PARTNER: frozenset({404}), Caller.OTHER_CITY_STAFF: frozenset({404})}
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
@@ -307,6 +338,18 @@ RULES: dict[str, Rule] = {
     "POST /budget-lines/{budget_line_id}/adjustments": Rule(STAFF, _adjust, expect=ABSENT),
     "GET /budget-lines": Rule(CITY | {Caller.NATIONAL}, fixed("GET", "/budget-lines", params={"city": "torino"})),
     "GET /ledger/balances": Rule(CASE, _balances),  # another city by name (query.city): no id is told
+    # A filter naming what the caller may not see is refused as the object's own route refuses it, never `200 []`
+    # (partners read balances by their own case_id only: 403 for any other filter, before it is looked up).
+    "GET /ledger/balances?case_id": Rule(CASE, _of_a_case("/ledger/balances", "case_id"), expect=ABSENT),
+    "GET /ledger/balances?household_id": Rule(STAFF, _of_a_case("/ledger/balances", "household_id"), expect=ABSENT),
+    # (the national role reads a line's totals of the city it names: without ?city=, a 422 query.city)
+    "GET /ledger/balances?budget_line_id": Rule(
+        STAFF, _balances_of_line, expect=ABSENT | {Caller.NATIONAL: frozenset({422})}
+    ),
+    "GET /contribution-requests?case_id": Rule(CASE, _requests_of_case, expect=ABSENT),
+    "GET /vouchers?household_id": Rule(CASE, _vouchers_of_household, expect=HIDDEN),
+    "GET /tutoring-sessions?case_id": Rule(CASE, _of_a_case("/tutoring-sessions", "case_id"), expect=ABSENT),
+    "GET /tutoring-sessions?household_id": Rule(CASE, _of_a_case("/tutoring-sessions", "household_id"), expect=HIDDEN),
     "POST /contribution-requests": Rule(CASE, _request, expect=ABSENT),
     "GET /contribution-requests": Rule(OWN_CITY, fixed("GET", "/contribution-requests")),  # filtered: see below
     "GET /reminders": Rule(OWN_CITY, fixed("GET", "/reminders")),  # a partner: its own cases' only
@@ -342,7 +385,10 @@ RULES: dict[str, Rule] = {
 
 
 async def test_every_route_and_caller_as_declared(payments: InProcessService) -> None:
-    assert_matrix("payments", await run_matrix(payments, RULES))
+    """Every cell of routes (and their filters) by callers; another city's staff and the national role get the same
+    answer for an id that exists nowhere as for the one that exists (no existence oracle)."""
+    probe = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL})
+    assert_matrix("payments", await run_matrix(payments, RULES, probe=probe, bad_token=True))
 
 
 # ------------------------------------------------------------------ the holes found, one by one
@@ -402,8 +448,8 @@ async def test_partners_list_only_their_own_cases_requests_and_vouchers(payments
             balances = await c.get("/ledger/balances", params={"case_id": mine["case_id"]})
         assert (mine["request_id"] in ids) is sees, actor
         assert (theirs["voucher_id"] in vids) is sees, actor
-        # a partner reads only its own cases' money; other cities' staff only their own city's (none of this case)
-        assert balances.status_code == (403 if actor == B else 200), (actor, balances.text)
+        # a partner reads only its own cases' money; to other cities' staff the case is one that does not exist
+        assert balances.status_code == {B: 403, STAFF_TS: 404}.get(actor, 200), (actor, balances.text)
 
 
 async def test_a_case_payments_has_no_partner_for_yet_is_no_partners(payments: InProcessService) -> None:
@@ -441,3 +487,84 @@ async def test_the_national_role_reads_no_single_payment_object(payments: InProc
         for path in ("/budget-lines?city=torino", "/ledger/balances?city=torino"):
             r = await n.get(path)
             assert r.status_code == 200, (path, r.text)
+
+
+async def test_a_request_names_only_a_lease_of_its_own_household(payments: InProcessService) -> None:
+    """Coop Borgo, the provider of the flat Aurora's household rents (so it saw the lease's id in housing), asked a
+    rent by hand on its own case naming that lease: accepted (201), and Aurora's own rent for the month, naming its
+    lease, was then refused ("lease … already has a rent request"). A request names a lease of its case's household
+    only; any other — another household's, another city's, one payments never learnt — is one 404 `lease_id`, said as
+    for a lease that exists nowhere."""
+    w = World(payments)
+    a, b = await case(w), await case(w, partner=B)
+    lease = hev.LeaseSigned(
+        lease_id=w.id("lease"),
+        placement_id=w.id("pl"),
+        household_id=a["household_id"],
+        case_id=a["case_id"],
+        city="torino",
+        lease_type=hev.LeaseType.LEASE,
+        monthly_rent_cents=40_000,
+        deposit_cents=0,
+        start_date=clock.today(),
+        signed_on=clock.today(),
+    )
+    await payments.deliver(HANDLERS, lease, "torino")
+    period = a_month()
+    rent = {"kind": "rent", "amount_cents": 20_000, **period}
+    answers = {}
+    for who, case_id, lease_id in (
+        (B, b["case_id"], lease.lease_id),  # another household's lease
+        (B, b["case_id"], "0190a6c1-e5b2-7c2e-8d0f-4a1b2c3d4e5f"),  # none
+    ):
+        async with payments.client(who) as c:
+            r = await c.post(
+                "/contribution-requests",
+                json={"case_id": case_id, "lease_id": lease_id, **rent},
+                headers={"Idempotency-Key": w.id("k")},
+            )
+        answers[lease_id] = (r.status_code, r.json().get("field"), str(r.json().get("reason")).replace(lease_id, "ID"))
+    assert answers[lease.lease_id] == answers["0190a6c1-e5b2-7c2e-8d0f-4a1b2c3d4e5f"], answers
+    assert answers[lease.lease_id][:2] == (404, "lease_id"), answers
+    own = {"case_id": a["case_id"], "lease_id": lease.lease_id, **rent}
+    made = await w.call(A, "POST", "/contribution-requests", own)
+    assert made["lease_id"] == lease.lease_id
+
+
+async def test_every_listing_shows_another_party_none_of_a_case(payments: InProcessService) -> None:
+    """Each list a partner or another city's staff may call, with no filter, holds nothing of A's case: requests,
+    vouchers, tutoring sessions, reminders (the request waits for the payee's bank data)."""
+    w = World(payments)
+    r = await request(w)  # no bank data: a reminder for A and the city's staff
+    v = await voucher(w)
+    session = await w.call(A, "POST", "/tutoring-sessions", {"case_id": r["case_id"], "topics": ["budgeting"]})
+    mine = {r["request_id"], v["voucher_id"], session["session_id"]}
+    for actor, sees in ((A, True), (STAFF_TO, True), (B, False), (STAFF_TS, False)):
+        shown: set[str] = set()
+        async with payments.client(actor) as c:
+            for path, key in (
+                ("/contribution-requests", "request_id"),
+                ("/vouchers", "voucher_id"),
+                ("/tutoring-sessions", "session_id"),
+                ("/reminders", "request_id"),
+            ):
+                got = await c.get(path)
+                assert got.status_code == 200, (actor, path, got.text)
+                shown |= {x[key] for x in got.json()} & mine
+        assert shown == (mine if sees else set()), (actor, shown)
+
+
+async def test_the_national_role_names_the_city_whose_totals_it_reads(payments: InProcessService) -> None:
+    """The national role has no city: without `?city=` it was refused as if it had no right to the totals (403 "the
+    national role is read-only"), while it has; the address lacks the city, as intake's GET /partners says (422)."""
+    async with payments.client("coordination") as n:
+        for path in ("/budget-lines", "/ledger/balances"):
+            r = await n.get(path)
+            assert (r.status_code, r.json().get("field")) == (422, "query.city"), (path, r.text)
+    w = World(payments)
+    await case(w)  # Torino's lines
+    line = (await w.call(STAFF_TO, "GET", "/budget-lines"))[0]["budget_line_id"]
+    async with payments.client("coordination") as n:
+        assert (await n.get("/ledger/balances", params={"city": "torino", "budget_line_id": line})).status_code == 200
+        r = await n.get("/ledger/balances", params={"city": "trieste", "budget_line_id": line})  # not Trieste's
+        assert (r.status_code, r.json()["field"]) == (404, "query.budget_line_id"), r.text

@@ -65,7 +65,10 @@ async def test_a_manual_deposit_after_the_automatic_one_is_refused_naming_lease_
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["field"] == "lease_id"
     assert auto["request_id"] in r.json()["reason"] and "lease-1" in r.json()["reason"]
-    # Naming the same lease: refused as before; naming another lease (the household moved): accepted.
+    # Naming the same lease: refused as before; naming another lease of the household (it moved; that lease signed
+    # without a deposit, so the policy asked none): accepted. A request names a lease payments learnt, of its case's
+    # household (test_authorization_matrix.py).
+    await payments.deliver(HANDLERS, lease("lease-2").model_copy(update={"deposit_cents": 0}), "torino")
     same = await call(
         payments,
         COOP,

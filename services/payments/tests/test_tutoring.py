@@ -27,7 +27,8 @@ async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  #
     listed = await call_ok(payments, STAFF, "GET", "/tutoring-sessions?case_id=c1")
     assert {s["session_id"] for s in listed} == {made["session_id"], second["session_id"]}
     assert len(await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=h1")) == 2
-    assert await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=nobody") == []
+    # a household that is not the caller's (here: no case anywhere) is refused as one, never listed empty
+    refused(await call(payments, STAFF, "GET", "/tutoring-sessions?household_id=nobody"), 404, "query.household_id")
     refused(await call(payments, STAFF, "GET", "/tutoring-sessions/nope"), 404, "session_id")
     # The listing's case is a query parameter: named as one, as GET /contribution-requests?case_id= names it.
     refused(await call(payments, STAFF, "GET", "/tutoring-sessions?case_id=nope"), 404, "query.case_id")

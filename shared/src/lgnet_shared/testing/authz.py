@@ -5,7 +5,13 @@ rule fails the test, and a rule for a route that no longer exists does too.
 Each (route, role) attempt builds its own fresh objects first (`Rule.build`: a case assigned to the
 assigned partner, a request, a match ...) as staff or as the assigned partner, then sends the one request as the
 role under test. An allowed role must get a 2xx answer (which also proves the request itself is valid, so the
-denials are decided by authorisation, not by validation); a denied role must get 401 (no token) or 403."""
+denials are decided by authorisation, not by validation); a denied role must get 401 (no token) or 403.
+
+A rule's key may also name a query filter of a route (`"GET /vouchers?household_id"`): its own cell per caller, as
+the route's, since a filter naming what the caller may not see must be refused, not answered `200 []`. And
+`run_matrix(..., probe=...)` sends each refusal of those callers again with every id of the attempt (path
+parameters `{…_id}`, `…_id` fields of the body and the query) replaced by one that exists nowhere: the answer must
+be the same (status, field, reason but for the id), or the caller can tell which ids exist (an existence oracle)."""
 
 from __future__ import annotations
 
@@ -97,6 +103,7 @@ class Outcome:
     wrongly_allowed: list[str] = field(default_factory=list)
     wrongly_denied: list[str] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)  # a denial expected, but another 4xx/5xx came
+    oracles: list[str] = field(default_factory=list)  # a refusal said otherwise for an id that exists nowhere
 
 
 def _flat_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
@@ -121,8 +128,71 @@ def route_keys(app: FastAPI) -> set[str]:
     return keys
 
 
-async def run_matrix(service: InProcessService, rules: Mapping[str, Rule]) -> Outcome:
-    served, declared = route_keys(service.app), set(rules)
+def _unknown_ids(key: str, attempt: Attempt) -> tuple[Attempt, dict[str, str]]:
+    """The attempt with each id it names replaced by a fresh one; the replaced ids (real → fresh)."""
+    swapped: dict[str, str] = {}
+
+    def fresh(real: str) -> str:
+        return swapped.setdefault(real, str(uuid.uuid4()))
+
+    template = key.split("?")[0].split(" ", 1)[1].split("/")
+    parts = attempt.path.split("?")[0].split("/")
+    if len(parts) == len(template):
+        parts = [
+            fresh(p) if t.startswith("{") and t.endswith("_id}") else p for t, p in zip(template, parts, strict=True)
+        ]
+
+    def ids(values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return {k: fresh(v) if k.endswith("_id") and isinstance(v, str) else v for k, v in values.items()}
+
+    query = "?" + attempt.path.split("?", 1)[1] if "?" in attempt.path else ""
+    other = Attempt(
+        attempt.method,
+        "/".join(parts) + query,
+        ids(attempt.json),
+        attempt.content,
+        ids(attempt.params),
+        attempt.headers,
+    )
+    return other, swapped
+
+
+async def _send(service: InProcessService, caller: Caller, attempt: Attempt) -> httpx.Response:
+    headers = dict(attempt.headers)
+    if attempt.method in ("POST", "PUT", "PATCH"):
+        headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+    async with service.client(ACTOR_OF[caller]) as c:
+        return await c.request(
+            attempt.method,
+            attempt.path,
+            json=attempt.json,
+            content=attempt.content,
+            params=attempt.params,
+            headers=headers,
+        )
+
+
+def _said(r: httpx.Response, ids: Iterable[str]) -> tuple[int, str, str]:
+    body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+    reason = str(body.get("reason", ""))
+    for i in ids:
+        reason = reason.replace(i, "ID")
+    return r.status_code, str(body.get("field", "")), reason
+
+
+async def run_matrix(
+    service: InProcessService,
+    rules: Mapping[str, Rule],
+    *,
+    probe: frozenset[Caller] = frozenset(),
+    bad_token: bool = False,
+) -> Outcome:
+    """`bad_token`: where no token is refused, a token that is not one (`Bearer` of a made-up value) is too (401)."""
+    served, declared = route_keys(service.app), {k for k in rules if "?" not in k}
+    filters = {k.split("?")[0] for k in rules if "?" in k}
+    assert filters <= served, f"filters of routes the app does not serve: {sorted(filters - served)}"
     assert not served - declared, f"routes without a declared authorisation rule: {sorted(served - declared)}"
     assert not declared - served, f"rules for routes the app does not serve: {sorted(declared - served)}"
     world = World(service)
@@ -131,18 +201,7 @@ async def run_matrix(service: InProcessService, rules: Mapping[str, Rule]) -> Ou
         # Denied callers first: an allowed call may change what the next attempt finds.
         for caller in sorted(Caller, key=lambda c: (c in rule.allowed, c.value)):
             attempt = await rule.build(world)
-            headers = dict(attempt.headers)
-            if attempt.method in ("POST", "PUT", "PATCH"):
-                headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
-            async with service.client(ACTOR_OF[caller]) as c:
-                r = await c.request(
-                    attempt.method,
-                    attempt.path,
-                    json=attempt.json,
-                    content=attempt.content,
-                    params=attempt.params,
-                    headers=headers,
-                )
+            r = await _send(service, caller, attempt)
             outcome.attempts += 1
             what = f"{key} as {caller.value}: {r.status_code} {_short(r)}"
             ok = 200 <= r.status_code < 300 or r.status_code in rule.also_fine
@@ -158,6 +217,20 @@ async def run_matrix(service: InProcessService, rules: Mapping[str, Rule]) -> Ou
                 outcome.undecided.append(what)
             if r.status_code in (401, 403):
                 assert r.headers["content-type"].startswith("application/problem+json"), what
+            if bad_token and caller is Caller.ANONYMOUS and r.status_code == 401:
+                made_up = {"Authorization": "Bearer " + "x" * 43}
+                forged = Attempt(**{**attempt.__dict__, "headers": attempt.headers | made_up})
+                f = await _send(service, caller, forged)
+                outcome.attempts += 1
+                if f.status_code != 401 or f.json().get("field") != "headers.authorization":
+                    outcome.wrongly_allowed.append(f"{key} with a made-up token: {f.status_code} {_short(f)}")
+            if caller in probe and 400 <= r.status_code < 500:
+                unknown, swapped = _unknown_ids(key, attempt)
+                if swapped:
+                    u = await _send(service, caller, unknown)
+                    real, fresh = _said(r, swapped), _said(u, swapped.values())
+                    if real != fresh:
+                        outcome.oracles.append(f"{key} as {caller.value}: {real} for an existing id, {fresh} for none")
     return outcome
 
 
@@ -168,11 +241,12 @@ def _short(r: httpx.Response) -> str:
 def report(service: str, outcome: Outcome) -> str:
     return (
         f"{service}: {outcome.attempts} attempts, {len(outcome.wrongly_allowed)} wrongly allowed, "
-        f"{len(outcome.wrongly_denied)} wrongly denied, {len(outcome.undecided)} not decided by authorisation"
+        f"{len(outcome.wrongly_denied)} wrongly denied, {len(outcome.undecided)} not decided by authorisation, "
+        f"{len(outcome.oracles)} telling an existing id from none"
     )
 
 
 def assert_matrix(service: str, outcome: Outcome) -> None:
     print(report(service, outcome))  # the count, in -s / CI logs
-    problems = outcome.wrongly_allowed + outcome.wrongly_denied + outcome.undecided
+    problems = outcome.wrongly_allowed + outcome.wrongly_denied + outcome.undecided + outcome.oracles
     assert not problems, report(service, outcome) + "\n" + "\n".join(problems)

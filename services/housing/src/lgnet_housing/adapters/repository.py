@@ -322,12 +322,17 @@ async def insert_opportunity(conn: Conn, opportunity_id: str, values: Row, liste
     return bool(status.endswith(" 1"))
 
 
+def absent(field: str, id_: str) -> NotFound:
+    """An opportunity, match or placement that does not exist, said one way (another city's is said so too)."""
+    return NotFound(field, f"no {field.removesuffix('_id')} {id_}")
+
+
 async def opportunity(conn: Conn, opportunity_id: str, *, lock: bool = False) -> Row:
     row = await conn.fetchrow(
         "select * from opportunities where opportunity_id = $1" + (" for update" if lock else ""), opportunity_id
     )
     if row is None:
-        raise NotFound("opportunity_id", f"no opportunity {opportunity_id}")
+        raise absent("opportunity_id", opportunity_id)
     return dict(row)
 
 
@@ -403,7 +408,7 @@ async def match(conn: Conn, match_id: str, *, lock: bool = False) -> Row:
         match_id,
     )
     if row is None:
-        raise NotFound("match_id", f"no match {match_id}")
+        raise absent("match_id", match_id)
     return dict(row)
 
 
@@ -497,7 +502,7 @@ async def placement(conn: Conn, placement_id: str, *, lock: bool = False) -> Row
         placement_id,
     )
     if row is None:
-        raise NotFound("placement_id", f"no placement {placement_id}")
+        raise absent("placement_id", placement_id)
     return dict(row)
 
 

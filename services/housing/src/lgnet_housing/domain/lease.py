@@ -3,9 +3,10 @@ lease are `as_of.lease_terms`'."""
 
 from __future__ import annotations
 
-from lgnet_shared.errors import ContractError, Forbidden
+from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
-from lgnet_housing.domain.rules import eur
+from lgnet_housing.domain.model import Household
+from lgnet_housing.domain.rules import CityRules, affordable_rent_cents, eur
 
 
 def lease_rent(rent_cents: int, opportunity_rent_cents: int, opportunity_id: str) -> int:
@@ -26,6 +27,7 @@ def lease_rent(rent_cents: int, opportunity_rent_cents: int, opportunity_id: str
 
 # The match states in which a household has said yes to the opportunity's rent (and may live there).
 COMMITTED = ("accepted", "placed")
+WHO = {"accepted": "that accepted this opportunity", "placed": "placed in this opportunity"}
 
 
 def rent_raise(new_cents: int | None, rent_cents: int, committed: str | None, by_staff: bool) -> None:
@@ -38,4 +40,31 @@ def rent_raise(new_cents: int | None, rent_cents: int, committed: str | None, by
         "monthly_rent_cents",
         f"a household has {committed} this opportunity at {eur(rent_cents)}: raising its rent to {eur(new_cents)} is"
         " agreed with the city's staff, who change it",
+    )
+
+
+def raise_within_means(
+    new_cents: int | None,
+    rent_cents: int,
+    committed: str | None,
+    household: Household | None,
+    rules: CityRules,
+    *,
+    confirmed: bool,
+) -> None:
+    """A raise of the rent a household accepted or lives in (`committed`), above what that household affords under
+    the city's rule (the `affordability` its proposal was checked on: a share of its income plus the planned
+    contribution), is refused unless the staff confirm it (`above_affordable`: its rent support covers the
+    difference). A raise within its means passes; a proposal (not yet accepted) is re-checked instead."""
+    if confirmed or new_cents is None or new_cents <= rent_cents or committed not in COMMITTED or household is None:
+        return
+    limit = affordable_rent_cents(household, rules)
+    if new_cents <= limit:
+        return
+    raise Conflict(
+        "monthly_rent_cents",
+        f"the household {WHO[committed]} affords at most {eur(limit)}"
+        f" ({rules.rent_share_of_income:.0%} of its income {eur(household.monthly_income_cents)} + planned"
+        f" contribution {eur(rules.planned_contribution_cents)}): {eur(new_cents)} is above it; confirm with"
+        ' "above_affordable": true once its rent support covers the difference',
     )

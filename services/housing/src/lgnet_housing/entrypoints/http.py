@@ -42,6 +42,9 @@ def router(runtime: Runtime) -> APIRouter:
 
     @asynccontextmanager
     async def use_case(actor: Actor, write: bool = True) -> AsyncIterator[tuple[Housing, Context]]:
+        # The national role acts on nothing here (it reads reporting's aggregates): refused by role before anything
+        # it names is looked up, so that it cannot tell an id that exists from one that does not.
+        Context(today=clock.today(), actor=actor).city()
         async with runtime.pool.acquire() as conn, conn.transaction():
             housing = Housing(conn)
             if write and actor.city is not None:  # changes may re-match: the city's lock before any row lock

@@ -75,6 +75,11 @@ class UpdateOpportunity(Command):
         max_length=len(CLEARABLE),
         description="Optional fields to empty: available_until (open-ended from now on), area. Not given as well.",
     )
+    above_affordable: StrictBool = Field(
+        default=False,
+        description="Staff: raise the rent of housing a household accepted or lives in above what it affords (the"
+        " affordability rule), its rent support covering the difference; otherwise such a raise is a 409",
+    )
 
     @field_validator("clear")
     @classmethod

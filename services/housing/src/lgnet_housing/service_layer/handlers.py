@@ -25,7 +25,7 @@ from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
 from lgnet_housing.domain import priority as prio
 from lgnet_housing.domain.as_of import check_day, hold_end, last_step, lease_terms, placement_start, step_day
-from lgnet_housing.domain.lease import lease_rent, rent_raise
+from lgnet_housing.domain.lease import lease_rent, raise_within_means, rent_raise
 from lgnet_housing.service_layer import commands as cmd
 
 SOURCE = "/lgnet/housing"
@@ -70,8 +70,16 @@ def _without(m: Json, key: str) -> Json:
     return {k: v for k, v in m.items() if k != key}
 
 
+def _of_callers_city(actor: Actor, row: Json, field: str) -> None:
+    """Another city's opportunity, match or placement is answered word for word as one that does not exist: a 403
+    told a caller of another city that the id exists (docs/partners.md, "What is not yours")."""
+    if actor.city != row["city"]:
+        raise repo.absent(field, row[field])
+
+
 def _side_allowed(actor: Actor, m: Json, side: str, field: str) -> None:
     """Staff act for both sides; a partner only for its own case (household side) or opportunity (provider)."""
+    _of_callers_city(actor, m, field)
     may_write_in_city(actor, m["city"], field)
     if actor.role is Role.STAFF:
         return
@@ -126,6 +134,7 @@ class Housing:
     async def _own_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
         assert ctx.actor is not None
         row = await repo.opportunity(self.conn, opportunity_id, lock=True)
+        _of_callers_city(ctx.actor, row, "opportunity_id")
         may_write_in_city(ctx.actor, row["city"], "opportunity_id")
         if ctx.actor.role is Role.PARTNER and row["partner"] != ctx.actor.id:
             raise Forbidden("opportunity_id", f"the opportunity belongs to partner {row['partner']}")
@@ -134,6 +143,7 @@ class Housing:
     async def read_opportunity(self, ctx: Context, opportunity_id: str) -> Json:
         assert ctx.actor is not None
         row = await repo.opportunity(self.conn, opportunity_id)
+        _of_callers_city(ctx.actor, row, "opportunity_id")
         may_write_in_city(ctx.actor, row["city"], "opportunity_id")
         return dict(jsonable_encoder(row))
 
@@ -151,12 +161,23 @@ class Housing:
         if c.monthly_rent_cents is not None and c.monthly_rent_cents > row["monthly_rent_cents"]:
             live = await repo.live_match_on(self.conn, opportunity_id)
             by_staff = ctx.actor is not None and ctx.actor.role is Role.STAFF
-            rent_raise(c.monthly_rent_cents, row["monthly_rent_cents"], live["status"] if live else None, by_staff)
-        changes = c.model_dump(exclude_none=True, exclude={"clear"}, mode="json")
+            committed = live["status"] if live else None
+            rent_raise(c.monthly_rent_cents, row["monthly_rent_cents"], committed, by_staff)
+            if live is not None:
+                found = await repo.candidate(self.conn, row["city"], ctx.today, live["household_id"])
+                raise_within_means(
+                    c.monthly_rent_cents,
+                    row["monthly_rent_cents"],
+                    committed,
+                    found.household if found else None,
+                    await repo.rules(self.conn, row["city"]),
+                    confirmed=c.above_affordable,
+                )
+        changes = c.model_dump(exclude_none=True, exclude={"clear", "above_affordable"}, mode="json")
         if not changes and not c.clear:
             raise ContractError("", "nothing to change: give at least one field, or name fields to clear")
         # a field given as null keeps its value (as before); `clear` empties the optional ones it names
-        typed = c.model_dump(exclude_none=True, exclude={"clear"}) | dict.fromkeys(c.clear)
+        typed = c.model_dump(exclude_none=True, exclude={"clear", "above_affordable"}) | dict.fromkeys(c.clear)
         start = typed.get("available_from", row["available_from"])
         until = typed.get("available_until", row["available_until"])
         if until is not None and until <= start:

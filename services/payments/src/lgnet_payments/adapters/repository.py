@@ -36,6 +36,26 @@ async def close_case(conn: Conn, case_id: str, closed_on: date) -> None:
     await conn.execute("update cases set closed_on = $2 where case_id = $1", case_id, closed_on)
 
 
+async def household_cases(conn: Conn, household_id: str) -> list[Row]:
+    """The household's cases (city, partner): whom the household is known to."""
+    rows = await conn.fetch("select city, partner from cases where household_id = $1", household_id)
+    return [dict(r) for r in rows]
+
+
+async def record_lease(conn: Conn, lease_id: str, household_id: str, city: str) -> None:
+    await conn.execute(
+        "insert into leases (lease_id, household_id, city) values ($1, $2, $3) on conflict (lease_id) do nothing",
+        lease_id,
+        household_id,
+        city,
+    )
+
+
+async def lease(conn: Conn, lease_id: str) -> Row | None:
+    row = await conn.fetchrow("select * from leases where lease_id = $1", lease_id)
+    return None if row is None else dict(row)
+
+
 async def upsert_household(conn: Conn, household_id: str, city: str, person_ids: list[str]) -> None:
     """The household and its members in one statement: a pipelined consumer sends consecutive households' writes
     as one executemany (the CTE always runs to completion; no foreign key orders the two tables)."""

@@ -460,6 +460,23 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "payments-12",
         """
+        -- The leases payments learnt (lease_signed): whose household each is. A request by hand names a lease of its
+        -- case's household only (before, any id was taken: another household's lease, whose own requests were then
+        -- refused or never created). Leases learnt before: from the requests the policy created for them.
+        create table leases (
+            lease_id text primary key,
+            household_id text not null,
+            city text not null
+        );
+        insert into leases (lease_id, household_id, city)
+            select distinct on (lease_id) lease_id, household_id, city from contribution_requests
+            where lease_id is not null and requested_by = 'payments-policy'
+            order by lease_id, requested_on;
+        """,
+    ),
+    (
+        "payments-13",
+        """
         -- Known shared payees of a city (a utility, a social-housing agency): their requests are possible duplicates
         -- only at the same amount too (docs/payments.md, "Duplicates"). The IBAN as its blind index and its last four
         -- characters; a label that names an organisation. Withdrawn entries stay, for the payments office's audit.

@@ -73,9 +73,13 @@ def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["payments"], responses=ERRORS)
 
     @asynccontextmanager
-    async def unit(actor: Actor) -> AsyncIterator[tuple[UnitOfWork, Context]]:
+    async def unit(actor: Actor, *, totals: bool = False) -> AsyncIterator[tuple[UnitOfWork, Context]]:
+        """`totals`: the route reads the cities' money totals, which the national role may read too."""
+        ctx = Context(actor, clock.today())
+        if not totals:
+            ctx.acts_in_a_city()
         async with runtime.pool.acquire() as conn, conn.transaction():
-            yield UnitOfWork(conn, runtime.keys), Context(actor, clock.today())
+            yield UnitOfWork(conn, runtime.keys), ctx
 
     async def create(actor: Actor, key: str | None, body: Any, run: Run) -> JSONResponse:
         async with unit(actor) as (uow, ctx):
@@ -85,8 +89,8 @@ def router(runtime: Runtime) -> APIRouter:
 
             return await idempotent(uow.conn, actor.id, key, body, once)
 
-    async def act(actor: Actor, run: Run) -> Any:
-        async with unit(actor) as (uow, ctx):
+    async def act(actor: Actor, run: Run, *, totals: bool = False) -> Any:
+        async with unit(actor, totals=totals) as (uow, ctx):
             return jsonable_encoder(await run(uow, ctx))
 
     async def change(
@@ -151,7 +155,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"model": list[r.BudgetLineBalances], "description": "By line"}},
     )
     async def lines(actor: Who, city: str | None = None, as_of: AsOf = None) -> Any:
-        return await act(actor, lambda u, c: budgets.lines(u, c, city, as_of))
+        return await act(actor, lambda u, c: budgets.lines(u, c, city, as_of), totals=True)
 
     @api.get(
         "/ledger/balances",
@@ -171,6 +175,7 @@ def router(runtime: Runtime) -> APIRouter:
             lambda u, c: budgets.balances(
                 u, c, city=city, as_of=as_of, budget_line_id=budget_line_id, case_id=case_id, household_id=household_id
             ),
+            totals=True,
         )
 
     # ------------------------------------------------------------ contribution requests
@@ -474,7 +479,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Take a payee off the city's list: its requests compared by payee and period alone again",
         responses={204: {"description": "Off the list (kept for the record, with who and when)"}},
     )
-    async def withdraw_shared_payee(shared_payee_id: int, actor: Who) -> Response:
+    async def withdraw_shared_payee(shared_payee_id: str, actor: Who) -> Response:
         await act(actor, lambda u, c: shared_payees.withdraw(u, c, shared_payee_id))
         return Response(status_code=204)
 

@@ -85,7 +85,7 @@ async def line_view(uow: UnitOfWork, budget_line_id: str) -> dict[str, Any]:
 
 async def lines(uow: UnitOfWork, ctx: Context, city: str | None, as_of: date | None) -> list[dict[str, Any]]:
     """Every budget line of the city with its ledger balances (per account) at `as_of`."""
-    city = city or ctx.city
+    city = ctx.city_read(city)
     ctx.read_aggregates(city, "query.city")
     out = []
     for line in await repo.budget_lines(uow.conn, city):
@@ -104,16 +104,26 @@ async def balances(
     case_id: str | None,
     household_id: str | None,
 ) -> dict[str, Any]:
-    city = city or ctx.city
+    """A filter naming what the caller may not see is refused as its own route refuses it, never answered with empty
+    balances: a case as the case's routes, a household as `Context.on_household`, a budget line of another city
+    (or of none) as one that does not exist."""
+    if case_id is not None or household_id is not None:
+        ctx.acts_in_a_city()  # one case's or household's money: never the national role's, whatever the city
+    city = ctx.city_read(city)
     if case_id is None and household_id is None and ctx.partner is None:
         ctx.read_aggregates(city, "query.city")  # the city's totals: its staff, and the national role
-    elif ctx.partner is None:
-        ctx.read(city, "query.city")  # one case's or household's money: the city's staff only, never the national
-    else:  # a partner sees money of its own cases only, not of the city's other cases
+    else:  # one case's or household's money: the city's staff; a partner its own cases' only; never the national
         ctx.read(city, "query.city")
-        if case_id is None:
+        if ctx.partner is not None and case_id is None:
             raise Forbidden("query.case_id", "a partner reads the balances of its own cases: give case_id")
+    if case_id is not None:
         ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
+    if household_id is not None:
+        ctx.on_household(await repo.household_cases(uow.conn, household_id), "query.household_id")
+    if budget_line_id is not None:
+        line = await repo.budget_line(uow.conn, budget_line_id)
+        if line is None or line["city"] != city:
+            raise NotFound("query.budget_line_id", f"no budget line {budget_line_id}")
     got = await ledger_store.balances(
         uow.conn, city=city, as_of=as_of, budget_line_id=budget_line_id, case_id=case_id, household_id=household_id
     )

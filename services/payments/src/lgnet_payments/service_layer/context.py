@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,7 +12,7 @@ from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.errors import Forbidden, NotFound
+from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events import Event
 
 SOURCE = "/lgnet/payments"
@@ -54,10 +54,22 @@ class Context:
         totals of the grant, no case, household or person in them)."""
         may_read_city(self.actor, city, field)
 
+    def city_read(self, city: str | None) -> str:
+        """The city whose totals are read: the one named, else the caller's; the national role (no city) names it."""
+        if city is None and self.actor.role is Role.NATIONAL:
+            raise ContractError("query.city", "the national role names the city whose totals it reads (?city=…)")
+        return city or self.city
+
+    def acts_in_a_city(self) -> None:
+        """Every route but the cities' money totals: the national role is refused by role, before anything it names
+        is looked up (a 403 for an id that exists and a 404 for one that does not told it which ids exist)."""
+        if self.actor.role is Role.NATIONAL:
+            raise Forbidden("", "the national role reads the cities' money totals only (budget lines, balances)")
+
     def elsewhere(self, city: str) -> bool:
         """The object is another city's: answered as absent (404, the reason of an id that does not exist), since a
         403 would tell a caller of another city that the id exists. The national role (no city) is refused by
-        role instead."""
+        role instead, before the lookup (`acts_in_a_city`)."""
         return self.actor.city is not None and self.actor.city != city
 
     def on_case(self, case: Mapping[str, Any] | None, field: str = "case_id", *, read: bool = False) -> None:
@@ -69,6 +81,14 @@ class Context:
         self.read(case["city"], field) if read else self.write(case["city"], field)
         if self.actor.role is Role.PARTNER and case["partner"] != self.actor.id:
             raise Forbidden(field, "the case is assigned to another partner")
+
+    def on_household(self, cases: Sequence[Mapping[str, Any]], field: str = "household_id") -> None:
+        """A household named by a caller who knows it: the city's staff (a case of the household in their city), a
+        partner (a case of the household assigned to it). Any other — unknown, another city's, only other partners'
+        cases — is one 404 said the same way: a household is people, and housing's household routes answer so too
+        (docs/partners.md, "What is not yours")."""
+        if not any(c["city"] == self.city and self.partner in (None, c["partner"]) for c in cases):
+            raise NotFound(field, "unknown household")
 
     @property
     def partner(self) -> str | None:

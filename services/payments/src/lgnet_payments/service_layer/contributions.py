@@ -43,6 +43,15 @@ async def known_case(uow: UnitOfWork, ctx: Context, case_id: str) -> dict[str, A
     return case
 
 
+async def _lease_of_household(uow: UnitOfWork, lease_id: str, household_id: str) -> None:
+    """A request names a lease of its case's household, as payments learnt it (lease_signed). Any other — another
+    household's (of this city or another), one not learnt (yet) — is one 404 said the same way: a lease is its
+    household's, and the request would hold that household's own request for the lease and period."""
+    lease = await repo.lease(uow.conn, lease_id)
+    if lease is None or lease["household_id"] != household_id:
+        raise NotFound("lease_id", f"no lease {lease_id} of the case's household (learnt from housing once signed)")
+
+
 def bank_data(b: cmd.Beneficiary, field: str) -> dict[str, str]:
     """The bank data as it is kept: IBAN and BIC in electronic form (a ContractError names the field)."""
     prefix = f"{field}." if field else ""
@@ -89,6 +98,8 @@ async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestCont
     if c.kind is ContributionKind.VOUCHER:  # the kind exists in the facts: a voucher issued is a contribution
         raise ContractError("kind", "a voucher is issued with POST /vouchers (its kind, value and validity), not asked")
     case = await known_case(uow, ctx, c.case_id)
+    if c.lease_id is not None:
+        await _lease_of_household(uow, c.lease_id, case["household_id"])
     requests.check_period(c.kind.value, c.period_from, c.period_to, ctx.today)
     line = await repo.budget_line_for(uow.conn, case["city"], BUDGET_LINE_OF[c.kind])
     if line is None:
@@ -216,6 +227,7 @@ async def requests_for_signed_lease(
 ) -> list[str]:
     """The city's policy turns a signed lease into lease-activation (and deposit) requests, once per lease."""
     await repo.upsert_case(uow.conn, case_id, household_id, city, None, None)
+    await repo.record_lease(uow.conn, lease_id, household_id, city)
     case = await repo.case(uow.conn, case_id)
     assert case is not None
     policy = await repo.policy(uow.conn, city)

@@ -78,6 +78,8 @@ async def listing(uow: UnitOfWork, ctx: Context, case_id: str | None, household_
     """The sessions of the actor's city (a partner: of its own cases), newest first, by case or household."""
     if case_id is not None:
         ctx.on_case(await repo.case(uow.conn, case_id), "query.case_id", read=True)
+    if household_id is not None:
+        ctx.on_household(await repo.household_cases(uow.conn, household_id), "query.household_id")
     rows = await uow.conn.fetch(
         f"select {COLUMNS} from tutoring_sessions where city = $1 and ($2::text is null or case_id = $2)"
         " and ($3::text is null or household_id = $3)"

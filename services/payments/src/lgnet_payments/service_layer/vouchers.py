@@ -310,5 +310,8 @@ async def read(uow: UnitOfWork, ctx: Context, voucher_id: str) -> dict[str, Any]
 
 
 async def listing(uow: UnitOfWork, ctx: Context, household_id: str | None) -> list[dict[str, Any]]:
-    """The city's vouchers for staff; a partner's own cases' only."""
+    """The city's vouchers for staff; a partner's own cases' only. A household asked for by id is checked as every
+    household filter is (`Context.on_household`): not the caller's is a 404, never an empty list."""
+    if household_id is not None:
+        ctx.on_household(await repo.household_cases(uow.conn, household_id), "query.household_id")
     return await repo.vouchers(uow.conn, ctx.city, household_id, ctx.partner)
