@@ -14,6 +14,7 @@ from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from test_erasure import everything_in
 
 A, B, STAFF, TRIESTE = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 FISCAL = "NDYLDE80A41Z330Z"  # Élodie N'Diaye, female, born 1980-01-01 in Morocco
@@ -399,3 +400,43 @@ async def test_a_search_by_another_partys_case_is_refused_as_reading_the_case_is
         unknown = await c.post("/persons/search", json={"case_id": "c-nobodys"})
     assert (unknown.status_code, unknown.json()["field"]) == (404, "case_id"), unknown.text
     assert set(await found(intake, A, case_id=f["case_id"])) == {f["mum"], f["son"]}  # its own: as before
+
+
+async def rows_of(intake: InProcessService, *ids: str) -> str:
+    """Every row of intake's tables that names one of these ids, as JSON text (what a copy of the database holds)."""
+    async with intake.pool.acquire() as conn:
+        rows = (await everything_in(conn)).splitlines()
+    return "\n".join(row for row in rows if any(i in row for i in ids))
+
+
+async def test_after_erasure_intakes_tables_hold_none_of_the_persons_special_category_data(
+    intake: InProcessService,
+) -> None:
+    """A DPO's review of the database, not of the answers: after the mother's erasure the stored needs assessment
+    still held `{"<her id>": ["psychiatric_condition"]}` (only the cartella filtered it out), her employment rows
+    said `employed_fixed_term`, and so did the stored answer of her employment report. Now her vulnerabilities,
+    employment and stored answers' details go from the tables; her son's assessment stays. Once nobody of the
+    household is left, the assessment itself goes (income, eviction, specialist support: all about them)."""
+    w = World(intake)
+    f = await family(w)
+    mum, son = f["mum"], f["son"]
+    await assess_both(w, f)
+    job = {"person_id": mum, "case_id": f["case_id"], "status": "employed_fixed_term", "as_of": str(clock.today())}
+    await w.call(A, "POST", "/employment", job)
+    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
+    left = await rows_of(intake, mum, f["case_id"])
+    assert "psychiatric_condition" not in left, left
+    assert "employed_fixed_term" not in left, left
+    async with intake.pool.acquire() as conn:
+        body = await conn.fetchval("select body from assessments where case_id = $1", f["case_id"])
+        assert await conn.fetchval("select count(*) from employment where person_id = $1", mum) == 0
+    assert body["vulnerabilities_by_person"] == {son: ["single_parent"]}
+    assert body["vulnerabilities"] == ["single_parent"]
+    async with intake.client(STAFF) as c:
+        [case] = (await c.get(f"/persons/{son}/record")).json()["cases"]
+    assert case["assessment"]["vulnerabilities_by_person"] == {son: ["single_parent"]}
+    await w.call(STAFF, "POST", f"/persons/{son}/erasure")
+    left = await rows_of(intake, mum, son, f["case_id"])
+    assert "single_parent" not in left and "40000" not in left, left
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from assessments where case_id = $1", f["case_id"]) == 0

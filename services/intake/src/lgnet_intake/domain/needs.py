@@ -42,3 +42,16 @@ def as_seen_by(assessment: dict[str, Any] | None, visible: Collection[str]) -> d
     shown = {pid: codes for pid, codes in assessment["vulnerabilities_by_person"].items() if pid in visible}
     union = sorted({code for codes in shown.values() for code in codes})
     return {**assessment, "vulnerabilities_by_person": shown, "vulnerabilities": union}
+
+
+def without_erased(assessment: dict[str, Any], erased: str, anyone_left: bool) -> dict[str, Any] | None:
+    """A stored needs assessment once a member of its household is erased (right to be forgotten): their
+    vulnerabilities go, the household's list becomes the union of what is left. A list recorded per household (before
+    v3, no per-person breakdown) cannot say whose each code is: it goes whole. Once nobody of the household is left
+    (`anyone_left` false) the assessment goes (None): its income, eviction and support needs were theirs."""
+    if not anyone_left:
+        return None
+    by_person = {pid: codes for pid, codes in (assessment.get("vulnerabilities_by_person") or {}).items()}
+    by_person.pop(erased, None)
+    union = sorted({code for codes in by_person.values() for code in codes})
+    return {**assessment, "vulnerabilities_by_person": by_person, "vulnerabilities": union}
