@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from lgnet_intake.adapters import schema
 from lgnet_intake.domain.search import name_score
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
@@ -423,15 +424,30 @@ async def test_after_erasure_intakes_tables_hold_none_of_the_persons_special_cat
     await assess_both(w, f)
     job = {"person_id": mum, "case_id": f["case_id"], "status": "employed_fixed_term", "as_of": str(clock.today())}
     await w.call(A, "POST", "/employment", job)
-    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
-    left = await rows_of(intake, mum, f["case_id"])
-    assert "psychiatric_condition" not in left, left
-    assert "employed_fixed_term" not in left, left
+    assessment = "select body from assessments where case_id = $1"
     async with intake.pool.acquire() as conn:
-        body = await conn.fetchval("select body from assessments where case_id = $1", f["case_id"])
-        assert await conn.fetchval("select count(*) from employment where person_id = $1", mum) == 0
-    assert body["vulnerabilities_by_person"] == {son: ["single_parent"]}
-    assert body["vulnerabilities"] == ["single_parent"]
+        as_assessed = await conn.fetchval(assessment, f["case_id"])
+    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
+    for _ in ("at the erasure", "by migration intake-8, for a person erased before"):
+        left = await rows_of(intake, mum, f["case_id"])
+        assert "psychiatric_condition" not in left, left
+        assert "employed_fixed_term" not in left, left
+        async with intake.pool.acquire() as conn:
+            body = await conn.fetchval(assessment, f["case_id"])
+            assert await conn.fetchval("select count(*) from employment where person_id = $1", mum) == 0
+            # as before this release, then the migration
+            await conn.execute("update assessments set body = $2 where case_id = $1", f["case_id"], as_assessed)
+            await conn.execute(
+                "insert into employment values ($1, $2, $3, $4)", mum, clock.today(), job["status"], f["case_id"]
+            )
+            await conn.execute(
+                "update idempotency_keys set response = response || $2::jsonb"
+                " where response->>'person_id' = $1 and key not like 'transition:%'",
+                mum, {"status": job["status"]},
+            )  # fmt: skip
+            await conn.execute(dict(schema.MIGRATIONS)["intake-8"])
+        assert body["vulnerabilities_by_person"] == {son: ["single_parent"]}
+        assert body["vulnerabilities"] == ["single_parent"]
     async with intake.client(STAFF) as c:
         [case] = (await c.get(f"/persons/{son}/record")).json()["cases"]
     assert case["assessment"]["vulnerabilities_by_person"] == {son: ["single_parent"]}
@@ -439,4 +455,7 @@ async def test_after_erasure_intakes_tables_hold_none_of_the_persons_special_cat
     left = await rows_of(intake, mum, son, f["case_id"])
     assert "single_parent" not in left and "40000" not in left, left
     async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from assessments where case_id = $1", f["case_id"]) == 0
+        await conn.execute("insert into assessments values ($1, $2, $3)", f["case_id"], as_assessed, clock.today())
+        await conn.execute(dict(schema.MIGRATIONS)["intake-8"])  # the same for a household erased before
         assert await conn.fetchval("select count(*) from assessments where case_id = $1", f["case_id"]) == 0
