@@ -459,3 +459,22 @@ async def test_after_erasure_intakes_tables_hold_none_of_the_persons_special_cat
         await conn.execute("insert into assessments values ($1, $2, $3)", f["case_id"], as_assessed, clock.today())
         await conn.execute(dict(schema.MIGRATIONS)["intake-8"])  # the same for a household erased before
         assert await conn.fetchval("select count(*) from assessments where case_id = $1", f["case_id"]) == 0
+
+
+async def test_no_vulnerability_is_recorded_again_for_an_erased_member(intake: InProcessService) -> None:
+    """After the mother's erasure, a partner's new assessment of the household could still give her vulnerabilities
+    (`vulnerabilities_by_person` accepted every member on the date): intake stored them again and published them on
+    `intake.special`. An erased member's are refused, naming her entry, as her employment and consents are."""
+    w = World(intake)
+    f = await family(w)
+    await w.call(STAFF, "POST", f"/persons/{f['mum']}/erasure")
+    body = {"case_id": f["case_id"], "housing_situation": "precarious", "monthly_income_cents": 40_000,
+            "employment_status": "unemployed", "assessed_on": str(clock.today()),
+            "vulnerabilities_by_person": {f["mum"]: ["psychiatric_condition"], f["son"]: ["single_parent"]},
+            }  # fmt: skip
+    async with intake.client(A) as c:
+        r = await c.post("/cases/assessments", json=body, headers={"Idempotency-Key": "again-1"})
+    assert r.status_code == 409, r.text
+    assert r.json()["field"] == f"vulnerabilities_by_person.{f['mum']}" and "erased" in r.json()["reason"], r.text
+    del body["vulnerabilities_by_person"][f["mum"]]  # the others' are recorded as before
+    await w.call(A, "POST", "/cases/assessments", body)

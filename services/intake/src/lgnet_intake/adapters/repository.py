@@ -237,6 +237,13 @@ async def erase(conn: Conn, person_id: str) -> None:
     await conn.execute("delete from employment where person_id = $1", person_id)
 
 
+async def erased_among(conn: Conn, person_ids: list[str]) -> set[str]:
+    rows = await conn.fetch(
+        "select person_id from persons where person_id = any($1::text[]) and erased_at is not null", person_ids
+    )
+    return {r["person_id"] for r in rows}
+
+
 async def assessments_of_households_of(conn: Conn, person_id: str) -> list[Row]:
     """The needs assessments of the cases of every household the person is or was in, each with whether any member
     of that household (ever) is not erased."""

@@ -6,15 +6,29 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from lgnet_shared.errors import ContractError
+from lgnet_shared.errors import Conflict, ContractError
 
 
 def vulnerabilities_by_person(
-    members: Sequence[str], by_person: Mapping[str, Sequence[str]], household_level: Sequence[str]
+    members: Sequence[str],
+    by_person: Mapping[str, Sequence[str]],
+    household_level: Sequence[str],
+    erased: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Whose each vulnerability is, for members of the household on the assessment's date (sorted, members without
     any left out). A household-level list (needs_assessment_submitted v1) is taken only where it can mean one
-    person: a household of one."""
+    person: a household of one. Nothing is recorded of an `erased` member (right to be forgotten)."""
+    whose = _whose(members, by_person, household_level)
+    for person in whose:
+        if person in erased:
+            field = "vulnerabilities" if household_level else f"vulnerabilities_by_person.{person}"
+            raise Conflict(field, "the person was erased: nothing more is recorded of them")
+    return whose
+
+
+def _whose(
+    members: Sequence[str], by_person: Mapping[str, Sequence[str]], household_level: Sequence[str]
+) -> dict[str, list[str]]:
     if household_level:
         if by_person:
             raise ContractError("vulnerabilities", "give vulnerabilities only per person, in vulnerabilities_by_person")

@@ -508,7 +508,8 @@ class Intake:
         case = await repo.case(self.conn, c.case_id)
         cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
-        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities)
+        erased = await repo.erased_among(self.conn, members)
+        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities, erased)
         body = c.model_dump(mode="json")
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
         facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})
