@@ -5,12 +5,14 @@ problem+json errors that name the field."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from lgnet_housing.adapters import schema
 from lgnet_housing.domain import explain
 from lgnet_shared import clock
 from lgnet_shared.events import housing as hev
@@ -707,6 +709,18 @@ HOUSEHOLD_SPECIAL = ("specialist_support", "affordability", "accessibility")
 NEED_TO_KNOW_SCORES = ("vulnerability", "situation", "urgency", "priority")
 
 
+def in_care(housing: HousingUnderTest, hid: str, **extra: Any) -> list[Any]:
+    """A woman alone in Torino whose assessment says special-category needs: a psychiatric condition (a specialist
+    team), accessibility, an income of 1150.00 EUR."""
+    needs = {
+        "income": 115_000,
+        "specialist": True,
+        "accessibility": True,
+        "vulnerabilities": ("psychiatric_condition",),
+    }
+    return housing.household_events(hid, "torino", [(ADULT, F)], **needs, **extra)
+
+
 async def test_a_proposals_special_category_details_reach_only_the_case_side(housing: HousingUnderTest) -> None:
     """A DPO's review: the provider-side partner (coop-borgo lists the room, the case is coop-aurora's) read through
     `GET /proposals` and `GET /matches/{id}` the household's income ("40% of income 1150.00 EUR"), "needs a
@@ -714,18 +728,7 @@ async def test_a_proposals_special_category_details_reach_only_the_case_side(hou
     `housing.events` (read by payments and the national level, which operators.md says no longer see them) carried
     the same in clear. The provider and the fact get the rule and whether it passed; the city's staff and the case's
     partner keep the whole explanation."""
-    await housing.publish(
-        "torino",
-        *housing.household_events(
-            "h-care",
-            "torino",
-            [(ADULT, F)],
-            income=115_000,
-            specialist=True,
-            accessibility=True,
-            vulnerabilities=("psychiatric_condition",),
-        ),
-    )
+    await housing.publish("torino", *in_care(housing, "h-care"))
     await housing.wait_open_cases(1)
     async with housing.client("coop-borgo") as provider:
         r = await post(
@@ -902,3 +905,51 @@ async def test_a_published_proposal_carries_no_priority_and_the_provider_reads_n
     [fact] = [e for e in events if isinstance(e, hev.MatchProposed)]
     assert hev.MatchProposed.version == 2 and fact.score is None, fact
     assert set(fact.score_breakdown) == {"fit", "fit_unused_capacity", "fit_language"}, fact.score_breakdown
+
+
+async def test_an_erased_members_household_keeps_no_special_category_data_in_housing(housing: HousingUnderTest) -> None:
+    """A DPO's review of housing's tables after `person_erased`: the person's row went and the household left the
+    list, but its case still held the vulnerabilities ("psychiatric_condition"), the income, specialist-support and
+    accessibility needs and the eviction date, and its proposal's explanation said them ("of income 1150.00 EUR",
+    "needs a specialist team") with the vulnerability score, for the city's staff to read. They go with the
+    erasure: the case keeps its ids and dates, the proposal its rules, whether each passed, and its fit."""
+    await housing.publish("torino", *in_care(housing, "h-gone", eviction=clock.today() + timedelta(days=20)))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-borgo") as provider:
+        listed = opportunity(
+            "o-gone", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True
+        )
+        assert (await post(provider, "/opportunities", listed)).status_code == 201
+    [proposal] = await proposals(housing, 1)
+    needs = "vulnerabilities, specialist_support, accessibility_needs, eviction_date, monthly_income_cents"
+    async with housing.pool.acquire() as conn:
+        as_assessed = await conn.fetchrow(f"select {needs} from cases where case_id = 'h-gone-case'")
+        as_proposed = await conn.fetchrow(
+            "select explanation, score_breakdown from matches where household_id = 'h-gone'"
+        )
+    await housing.publish("torino", iev.PersonErased(person_id="h-gone-p0", erased_on=clock.today()))
+    await housing.wait_sql("select removed is not null from cases where case_id = 'h-gone-case'")
+    async with housing.pool.acquire() as conn:
+        case = dict(await conn.fetchrow("select * from cases where case_id = 'h-gone-case'"))
+        match = await conn.fetchval("select row_to_json(m)::text from matches m where household_id = 'h-gone'")
+    assert case["vulnerabilities"] == [] and case["eviction_date"] is None, case
+    assert not case["specialist_support"] and not case["accessibility_needs"] and case["monthly_income_cents"] == 0
+    assert "1150" not in match and "specialist team" not in match.replace("specialist_team", ""), match
+    assert not set(NEED_TO_KNOW_SCORES) & set(json.loads(match)["score_breakdown"]), match
+    async with housing.client("staff-torino") as staff:
+        seen = (await staff.get(f"/matches/{proposal['match_id']}")).json()
+    assert {x["rule"] for x in seen["explanation"]} == {x["rule"] for x in proposal["explanation"]}
+    assert "1150" not in str(seen) and "psychiatric" not in str(seen), seen
+    # A household erased before this release, as it was then: migration housing-4 leaves what the erasure leaves.
+    async with housing.pool.acquire() as conn:
+        erased = [await conn.fetchval(f"select row_to_json(x)::jsonb from {t} x where household_id = 'h-gone'")
+                  for t in ("cases", "matches")]  # fmt: skip
+        await conn.execute(
+            "update cases set (vulnerabilities, specialist_support, accessibility_needs, eviction_date,"
+            " monthly_income_cents) = ($1, $2, $3, $4, $5) where case_id = 'h-gone-case'",
+            *as_assessed.values(),
+        )
+        await conn.execute("update matches set explanation = $1, score_breakdown = $2", *as_proposed.values())
+        await conn.execute(dict(schema.MIGRATIONS)["housing-4"])
+        for t, row in zip(("cases", "matches"), erased, strict=True):
+            assert await conn.fetchval(f"select row_to_json(x)::jsonb from {t} x where household_id = 'h-gone'") == row

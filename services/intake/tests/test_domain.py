@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from codicefiscale import codicefiscale
-from lgnet_intake.domain import access, cases, people
+from lgnet_intake.domain import access, cases, needs, people
 from lgnet_intake.domain.access import Actor, Role
 from lgnet_intake.service_layer import inbound
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
@@ -184,3 +184,14 @@ def test_a_registration_names_every_rule_it_breaks_at_once() -> None:
     with pytest.raises(ContractError) as refused:
         inbound.checked_person(good, date(2026, 12, 5))
     assert [e["field"] for e in refused.value.each()] == ["identity.fiscal_code"]
+
+
+def test_an_erased_members_vulnerabilities_leave_the_stored_assessment() -> None:
+    stored = {"housing_situation": "precarious", "vulnerabilities": ["psychiatric_condition", "single_parent"],
+              "vulnerabilities_by_person": {"mum": ["psychiatric_condition"], "son": ["single_parent"]}}  # fmt: skip
+    kept = needs.without_erased(stored, "mum", anyone_left=True)
+    assert kept == {"housing_situation": "precarious", "vulnerabilities": ["single_parent"],
+                    "vulnerabilities_by_person": {"son": ["single_parent"]}}  # fmt: skip
+    household_level = {"vulnerabilities": ["elderly"], "vulnerabilities_by_person": {}}  # before v3: whose?
+    assert needs.without_erased(household_level, "mum", anyone_left=True)["vulnerabilities"] == []  # type: ignore[index]
+    assert needs.without_erased(stored, "son", anyone_left=False) is None

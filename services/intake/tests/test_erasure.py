@@ -79,8 +79,10 @@ async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnde
                 "select key, request_hash from idempotency_keys where key = any($1)", list(keys.values())
             )
         }
+    logged = intake.process.log_path.read_text()  # the service's log: never personal data (DESIGN §5)
     for given, family in people.values():
         assert given not in dump and family not in dump
+        assert given not in logged and family not in logged
     assert not any(d in dump for d in unkeyed.values())
     # Nothing left depends on the body: two different names leave the same thing behind.
     assert len(fingerprints) == 2 and len(set(fingerprints.values())) == 1

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from lgnet_intake.adapters import schema
 from lgnet_intake.domain.search import name_score
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from test_erasure import everything_in
 
 A, B, STAFF, TRIESTE = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 FISCAL = "NDYLDE80A41Z330Z"  # Élodie N'Diaye, female, born 1980-01-01 in Morocco
@@ -399,3 +401,80 @@ async def test_a_search_by_another_partys_case_is_refused_as_reading_the_case_is
         unknown = await c.post("/persons/search", json={"case_id": "c-nobodys"})
     assert (unknown.status_code, unknown.json()["field"]) == (404, "case_id"), unknown.text
     assert set(await found(intake, A, case_id=f["case_id"])) == {f["mum"], f["son"]}  # its own: as before
+
+
+async def rows_of(intake: InProcessService, *ids: str) -> str:
+    """Every row of intake's tables that names one of these ids, as JSON text (what a copy of the database holds)."""
+    async with intake.pool.acquire() as conn:
+        rows = (await everything_in(conn)).splitlines()
+    return "\n".join(row for row in rows if any(i in row for i in ids))
+
+
+async def test_after_erasure_intakes_tables_hold_none_of_the_persons_special_category_data(
+    intake: InProcessService,
+) -> None:
+    """A DPO's review of the database, not of the answers: after the mother's erasure the stored needs assessment
+    still held `{"<her id>": ["psychiatric_condition"]}` (only the cartella filtered it out), her employment rows
+    said `employed_fixed_term`, and so did the stored answer of her employment report. Now her vulnerabilities,
+    employment and stored answers' details go from the tables; her son's assessment stays. Once nobody of the
+    household is left, the assessment itself goes (income, eviction, specialist support: all about them)."""
+    w = World(intake)
+    f = await family(w)
+    mum, son = f["mum"], f["son"]
+    await assess_both(w, f)
+    job = {"person_id": mum, "case_id": f["case_id"], "status": "employed_fixed_term", "as_of": str(clock.today())}
+    await w.call(A, "POST", "/employment", job)
+    assessment = "select body from assessments where case_id = $1"
+    async with intake.pool.acquire() as conn:
+        as_assessed = await conn.fetchval(assessment, f["case_id"])
+    await w.call(STAFF, "POST", f"/persons/{mum}/erasure")
+    for _ in ("at the erasure", "by migration intake-8, for a person erased before"):
+        left = await rows_of(intake, mum, f["case_id"])
+        assert "psychiatric_condition" not in left, left
+        assert "employed_fixed_term" not in left, left
+        async with intake.pool.acquire() as conn:
+            body = await conn.fetchval(assessment, f["case_id"])
+            assert await conn.fetchval("select count(*) from employment where person_id = $1", mum) == 0
+            # as before this release, then the migration
+            await conn.execute("update assessments set body = $2 where case_id = $1", f["case_id"], as_assessed)
+            await conn.execute(
+                "insert into employment values ($1, $2, $3, $4)", mum, clock.today(), job["status"], f["case_id"]
+            )
+            await conn.execute(
+                "update idempotency_keys set response = response || $2::jsonb"
+                " where response->>'person_id' = $1 and key not like 'transition:%'",
+                mum, {"status": job["status"]},
+            )  # fmt: skip
+            await conn.execute(dict(schema.MIGRATIONS)["intake-8"])
+        assert body["vulnerabilities_by_person"] == {son: ["single_parent"]}
+        assert body["vulnerabilities"] == ["single_parent"]
+    async with intake.client(STAFF) as c:
+        [case] = (await c.get(f"/persons/{son}/record")).json()["cases"]
+    assert case["assessment"]["vulnerabilities_by_person"] == {son: ["single_parent"]}
+    await w.call(STAFF, "POST", f"/persons/{son}/erasure")
+    left = await rows_of(intake, mum, son, f["case_id"])
+    assert "single_parent" not in left and "40000" not in left, left
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from assessments where case_id = $1", f["case_id"]) == 0
+        await conn.execute("insert into assessments values ($1, $2, $3)", f["case_id"], as_assessed, clock.today())
+        await conn.execute(dict(schema.MIGRATIONS)["intake-8"])  # the same for a household erased before
+        assert await conn.fetchval("select count(*) from assessments where case_id = $1", f["case_id"]) == 0
+
+
+async def test_no_vulnerability_is_recorded_again_for_an_erased_member(intake: InProcessService) -> None:
+    """After the mother's erasure, a partner's new assessment of the household could still give her vulnerabilities
+    (`vulnerabilities_by_person` accepted every member on the date): intake stored them again and published them on
+    `intake.special`. An erased member's are refused, naming her entry, as her employment and consents are."""
+    w = World(intake)
+    f = await family(w)
+    await w.call(STAFF, "POST", f"/persons/{f['mum']}/erasure")
+    body = {"case_id": f["case_id"], "housing_situation": "precarious", "monthly_income_cents": 40_000,
+            "employment_status": "unemployed", "assessed_on": str(clock.today()),
+            "vulnerabilities_by_person": {f["mum"]: ["psychiatric_condition"], f["son"]: ["single_parent"]},
+            }  # fmt: skip
+    async with intake.client(A) as c:
+        r = await c.post("/cases/assessments", json=body, headers={"Idempotency-Key": "again-1"})
+    assert r.status_code == 409, r.text
+    assert r.json()["field"] == f"vulnerabilities_by_person.{f['mum']}" and "erased" in r.json()["reason"], r.text
+    del body["vulnerabilities_by_person"][f["mum"]]  # the others' are recorded as before
+    await w.call(A, "POST", "/cases/assessments", body)

@@ -110,13 +110,22 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
     async with intake.client("staff-torino") as staff:  # erasing the person erases the nickname the unit gave
         assert (await send(staff, "/persons/p-karim/erasure", {})).status_code in (200, 201)
         assert (await staff.get(f"/street-persons/{first['street_id']}")).json()["nickname"] is None
+    # Its lookup hash goes too, as for a street person erased on their own: the nickname met again is someone new,
+    # not "the street person was erased" (which confirmed a guessed nickname as the erased person's).
+    async with intake.pool.acquire() as conn:
+        hashed = "select nickname_hash from street_persons where street_id = $1"
+        assert await conn.fetchval(hashed, first["street_id"]) is None
+    async with intake.client("coop-aurora") as aurora:
+        met_again = contact("ct-5", "o-2", clock.today() - timedelta(days=2), nickname=NICKNAME)
+        someone_new = (await post(aurora, "/street-contacts", met_again))["street_id"]
+        assert someone_new != first["street_id"]
     async with intake.client("coop-borgo") as borgo:  # another partner: not its unit
         r = await send(borgo, "/outings", outing("o-9", clock.today()))
         assert r.status_code == 403 and r.json()["field"] == "unit_id"
     special = await intake.events("intake.special", want=4)
     contacts = [e for e in special if isinstance(e, ev.StreetContactRecorded)]
-    assert {c.street_id for c in contacts} == {first["street_id"], other["street_id"]}
-    assert all(c.nickname is None or c.nickname.kid == first["street_id"] for c in contacts)
+    assert {c.street_id for c in contacts} == {first["street_id"], other["street_id"], someone_new}
+    assert all(c.nickname is None or c.nickname.kid in (first["street_id"], someone_new) for c in contacts)
     (link,) = [e for e in special if isinstance(e, ev.StreetPersonLinked)]
     assert (link.person_id, link.first_contact_on, link.linked_on) == ("p-karim", EARLIER, clock.today())
     raw = b"".join(r.value for r in await intake.raw_records("intake.special"))

@@ -4,10 +4,13 @@ pseudonymous ids, the ledger and each file's MsgId and SHA-256 are kept for the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import date
 
 import pytest
+from lgnet_payments.adapters import schema
 from lgnet_payments.domain.retention import retained_until
 from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_shared import clock
@@ -98,3 +101,36 @@ async def test_an_erasure_shreds_names_and_ibans_and_keeps_the_accounts(payments
         assert await conn.fetchval("select erased_on from erasures where person_id = 'p'") == clock.today()
         # Nothing readable is left: every sealed field of the household is under the destroyed key.
         assert await conn.fetchval("select wrapped from person_keys where kid = 'household:h1'") is None
+
+
+async def test_an_erasure_leaves_no_stored_answer_or_fingerprint_of_the_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+    """A DPO's review of payments' tables after an erasure: the bank data was unreadable and its blind index gone,
+    but the stored answers of the household's requests still said "iban_masked": "••••3000" (a retry with the same
+    Idempotency-Key got it back, `bank_data_erased: false`), and their fingerprints were plain SHA-256 of bodies
+    holding the payee's name and IBAN: with the rest of the row, a guessed name and IBAN could be confirmed. They go
+    as intake's do: the fingerprint becomes "erased" (a retry is a conflict), the answer loses its bank data."""
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
+            "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    async with payments.client(COOP) as c:
+        made = await c.post("/contribution-requests", json=body, headers=key)
+    assert made.status_code == 201 and made.json()["iban_masked"] == "••••3000", made.text
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{made.json()['request_id']}/approval")
+    await payments.deliver(handlers(payments), iev.PersonErased(person_id="p", erased_on=clock.today()), "torino")
+    async with payments.client(COOP) as c:
+        retried = await c.post("/contribution-requests", json=body, headers=key)
+    assert retried.status_code == 409, retried.text
+    unkeyed = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    async with payments.pool.acquire() as conn:
+        stored = [r["j"] for r in await conn.fetch("select row_to_json(k)::text as j from idempotency_keys k")]
+    assert not [s for s in stored if "••••3000" in s or LANDLORD_IBAN in s or unkeyed in s], stored
+    # Households erased before this release: migration payments-14 does the same for them.
+    async with payments.pool.acquire() as conn:
+        before = {"iban_masked": "••••3000", "bank_data_erased": False}
+        await conn.execute(
+            "update idempotency_keys set request_hash = $2, response = response || $3::jsonb where key = $1",
+            key["Idempotency-Key"], unkeyed, before,
+        )  # fmt: skip
+        await conn.execute(dict(schema.MIGRATIONS)["payments-14"])
+        row = await conn.fetchrow("select * from idempotency_keys where key = $1", key["Idempotency-Key"])
+    assert row["request_hash"] == "erased" and row["response"]["iban_masked"] is None, dict(row)

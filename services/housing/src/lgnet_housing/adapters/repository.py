@@ -71,6 +71,32 @@ async def delete_person(conn: Conn, person_id: str) -> None:
     await conn.execute("delete from persons where person_id = $1", person_id)
 
 
+async def forget_needs(conn: Conn, household_id: str) -> None:
+    """A member of the household was erased: its cases keep no detail of its needs assessments (special-category
+    data: vulnerabilities, specialist support, accessibility, income, eviction), only that they were assessed."""
+    await conn.execute(
+        "update cases set vulnerabilities = '{}', specialist_support = false, accessibility_needs = false,"
+        " eviction_date = null, monthly_income_cents = 0 where household_id = $1",
+        household_id,
+    )
+
+
+async def explanations_of(conn: Conn, household_id: str) -> list[Row]:
+    rows = await conn.fetch(
+        "select match_id, explanation, score_breakdown from matches where household_id = $1", household_id
+    )
+    return [dict(r) for r in rows]
+
+
+async def replace_explanation(conn: Conn, match_id: str, explanation: Any, breakdown: dict[str, float]) -> None:
+    await conn.execute(
+        "update matches set explanation = $2, score_breakdown = $3 where match_id = $1",
+        match_id,
+        explanation,
+        breakdown,
+    )
+
+
 async def households_with(conn: Conn, person_id: str) -> list[str]:
     rows = await conn.fetch("select household_id from households where $1 = any(member_ids)", person_id)
     return [r["household_id"] for r in rows]

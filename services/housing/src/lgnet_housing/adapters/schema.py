@@ -160,4 +160,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         where jsonb_typeof(rules -> 'priority' -> 'situation') = 'object';
         """,
     ),
+    (
+        "housing-4",
+        """
+        -- A person's erasure now clears their households' needs from cases and proposals (intake_events.person_erased):
+        -- do it for the households that left the list for an erasure before. The rules and terms are
+        -- explain.HOUSEHOLD_SPECIAL_RULES and HOUSEHOLD_SPECIAL_SCORES, the detail explain.WITHHELD.
+        create temporary table erased_households on commit drop as
+            select distinct household_id from cases where removed like 'person_erased%';
+        update cases set vulnerabilities = '{}', specialist_support = false, accessibility_needs = false,
+            eviction_date = null, monthly_income_cents = 0
+            where household_id in (select household_id from erased_households);
+        update matches set
+            explanation = (select coalesce(jsonb_agg(case when c ->> 'rule' in
+                    ('specialist_support', 'affordability', 'accessibility')
+                    then c || '{"detail": "withheld: the household''s need-to-know data"}' else c end order by n), '[]')
+                from jsonb_array_elements(explanation) with ordinality as x(c, n)),
+            score_breakdown = score_breakdown - 'vulnerability' - 'situation' - 'urgency' - 'priority'
+            where household_id in (select household_id from erased_households);
+        """,
+    ),
 ]

@@ -15,6 +15,7 @@ from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as ev
 
 from lgnet_housing.adapters import repository as repo
+from lgnet_housing.domain import explain
 from lgnet_housing.service_layer.handlers import Context, Housing, lock_city
 
 Handler = Callable[[Conn, Envelope, Event], Awaitable[None]]
@@ -117,11 +118,18 @@ async def persons_merged(conn: Conn, env: Envelope, e: Any) -> None:
 
 
 async def person_erased(conn: Conn, env: Envelope, e: Any) -> None:
-    """The person is gone from housing's tables; their household leaves the waiting list."""
+    """The person is gone from housing's tables; their household leaves the waiting list, and what housing kept of
+    its needs (which it cannot tell apart by member) goes: from its cases, and from its proposals' explanations as
+    anyone outside the case reads them (the rules and whether each passed, the fit; not the priority's terms)."""
     await repo.delete_person(conn, e.person_id)
     for hid in await repo.households_with(conn, e.person_id):
         await repo.remove_from_list(conn, hid, "person_erased: a member of the household was erased")
         await _leave(conn, env, hid, "person_erased")
+        await repo.forget_needs(conn, hid)
+        for m in await repo.explanations_of(conn, hid):
+            await repo.replace_explanation(
+                conn, m["match_id"], *explain.outside_the_case(m["explanation"], m["score_breakdown"])
+            )
 
 
 def _serialised(handler: Callable[[Conn, Envelope, Any], Awaitable[None]]) -> Handler:

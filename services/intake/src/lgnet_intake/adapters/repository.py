@@ -226,12 +226,43 @@ async def erase(conn: Conn, person_id: str) -> None:
     # A create's fingerprint is a (keyed) hash of its body, and a registration's body holds the name: with the
     # key, a guessed name could still be confirmed against it. The answers stay (ids only), the fingerprints go;
     # a retry of such a request is a conflict from now on.
+    # Their stored answers go down to the id: an employment report's answered the status, a consent's the purpose.
     await conn.execute(
-        "update idempotency_keys set request_hash = $2"
+        "update idempotency_keys set request_hash = $2, response = jsonb_build_object('person_id', $1::text)"
         " where response->>'person_id' = $1 and key not like 'transition:%'",
         person_id,
         ERASED_REQUEST,
     )
+    # Employment details are the person's own and serve nothing once they are forgotten (reports count the facts).
+    await conn.execute("delete from employment where person_id = $1", person_id)
+
+
+async def erased_among(conn: Conn, person_ids: list[str]) -> set[str]:
+    rows = await conn.fetch(
+        "select person_id from persons where person_id = any($1::text[]) and erased_at is not null", person_ids
+    )
+    return {r["person_id"] for r in rows}
+
+
+async def assessments_of_households_of(conn: Conn, person_id: str) -> list[Row]:
+    """The needs assessments of the cases of every household the person is or was in, each with whether any member
+    of that household (ever) is not erased."""
+    rows = await conn.fetch(
+        "select a.case_id, a.body, exists(select 1 from household_members m join persons p using (person_id)"
+        "  where m.household_id = c.household_id and p.erased_at is null) as anyone_left"
+        " from assessments a join cases c using (case_id)"
+        " where c.household_id in (select household_id from household_members where person_id = $1)",
+        person_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def replace_assessment(conn: Conn, case_id: str, body: Row | None) -> None:
+    """A stored assessment rewritten as it is kept (None: deleted), its date unchanged."""
+    if body is None:
+        await conn.execute("delete from assessments where case_id = $1", case_id)
+    else:
+        await conn.execute("update assessments set body = $2::jsonb where case_id = $1", case_id, body)
 
 
 async def update_person(conn: Conn, person_id: str, changes: Row) -> None:

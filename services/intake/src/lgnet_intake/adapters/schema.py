@@ -345,4 +345,37 @@ MIGRATIONS: list[tuple[str, str]] = [
             select person_id, purpose, granted, recorded_on from consents order by recorded_on, person_id, purpose;
         """,
     ),
+    (
+        "intake-8",
+        """
+        -- Erasure now removes the person's special-category data from intake's tables, not only from its answers
+        -- (handlers.Intake._forget, needs.without_erased): do it for the persons erased before.
+        create temporary table erased on commit drop as select person_id from persons where erased_at is not null;
+        delete from employment where person_id in (select person_id from erased);
+        update idempotency_keys set response = jsonb_build_object('person_id', response->>'person_id')
+            where response->>'person_id' in (select person_id from erased) and key not like 'transition:%';
+        -- The assessments of households nobody is left of go; in the others, the erased members' vulnerabilities.
+        delete from assessments a using cases c where a.case_id = c.case_id
+            and exists (select 1 from household_members m join erased using (person_id)
+                        where m.household_id = c.household_id)
+            and not exists (select 1 from household_members m join persons p using (person_id)
+                            where m.household_id = c.household_id and p.erased_at is null);
+        with touched as (
+            select a.case_id, coalesce((
+                select jsonb_object_agg(person, codes)
+                from jsonb_each(case when jsonb_typeof(a.body -> 'vulnerabilities_by_person') = 'object'
+                    then a.body -> 'vulnerabilities_by_person' else '{}' end) as x(person, codes)
+                where person not in (select person_id from erased)), '{}') as by_person
+            from assessments a join cases c using (case_id)
+            where exists (select 1 from household_members m join erased using (person_id)
+                          where m.household_id = c.household_id)
+        )
+        update assessments a set body = a.body || jsonb_build_object(
+            'vulnerabilities_by_person', t.by_person,
+            'vulnerabilities', coalesce((
+                select jsonb_agg(distinct code order by code)
+                from jsonb_each(t.by_person) as y(person, codes), jsonb_array_elements_text(codes) as code), '[]'))
+        from touched t where a.case_id = t.case_id;
+        """,
+    ),
 ]

@@ -6,15 +6,29 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from lgnet_shared.errors import ContractError
+from lgnet_shared.errors import Conflict, ContractError
 
 
 def vulnerabilities_by_person(
-    members: Sequence[str], by_person: Mapping[str, Sequence[str]], household_level: Sequence[str]
+    members: Sequence[str],
+    by_person: Mapping[str, Sequence[str]],
+    household_level: Sequence[str],
+    erased: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """Whose each vulnerability is, for members of the household on the assessment's date (sorted, members without
     any left out). A household-level list (needs_assessment_submitted v1) is taken only where it can mean one
-    person: a household of one."""
+    person: a household of one. Nothing is recorded of an `erased` member (right to be forgotten)."""
+    whose = _whose(members, by_person, household_level)
+    for person in whose:
+        if person in erased:
+            field = "vulnerabilities" if household_level else f"vulnerabilities_by_person.{person}"
+            raise Conflict(field, "the person was erased: nothing more is recorded of them")
+    return whose
+
+
+def _whose(
+    members: Sequence[str], by_person: Mapping[str, Sequence[str]], household_level: Sequence[str]
+) -> dict[str, list[str]]:
     if household_level:
         if by_person:
             raise ContractError("vulnerabilities", "give vulnerabilities only per person, in vulnerabilities_by_person")
@@ -42,3 +56,16 @@ def as_seen_by(assessment: dict[str, Any] | None, visible: Collection[str]) -> d
     shown = {pid: codes for pid, codes in assessment["vulnerabilities_by_person"].items() if pid in visible}
     union = sorted({code for codes in shown.values() for code in codes})
     return {**assessment, "vulnerabilities_by_person": shown, "vulnerabilities": union}
+
+
+def without_erased(assessment: dict[str, Any], erased: str, anyone_left: bool) -> dict[str, Any] | None:
+    """A stored needs assessment once a member of its household is erased (right to be forgotten): their
+    vulnerabilities go, the household's list becomes the union of what is left. A list recorded per household (before
+    v3, no per-person breakdown) cannot say whose each code is: it goes whole. Once nobody of the household is left
+    (`anyone_left` false) the assessment goes (None): its income, eviction and support needs were theirs."""
+    if not anyone_left:
+        return None
+    by_person = {pid: codes for pid, codes in (assessment.get("vulnerabilities_by_person") or {}).items()}
+    by_person.pop(erased, None)
+    union = sorted({code for codes in by_person.values() for code in codes})
+    return {**assessment, "vulnerabilities_by_person": by_person, "vulnerabilities": union}

@@ -284,18 +284,26 @@ class Intake:
         others_ids = await repo.merged_into(self.conn, p["person_id"])
         for other in others_ids:
             if (await repo.person(self.conn, other, resolve=False))["erased_at"] is None:
-                await self.keys.erase(self.conn, other)
-                await repo.erase(self.conn, other)
+                await self._forget(other)
                 others.append(ev.PersonErased(person_id=other, erased_on=ctx.today))
-        await self.keys.erase(self.conn, p["person_id"])
-        await repo.erase(self.conn, p["person_id"])
+        await self._forget(p["person_id"])
         for street_id in await outreach_repo.street_persons_of(self.conn, [p["person_id"], *others_ids]):
             await self.keys.erase(self.conn, street_id)  # the nickname the units gave them (#19) goes too
+            await outreach_repo.forget_nickname(self.conn, street_id)  # and its lookup hash, as for a street person
         # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound.<city>`: retire
         # the key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
         await credentials.retire_inbound_key(self.conn)
         await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today), *others)
         return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
+
+    async def _forget(self, person_id: str) -> None:
+        """One record's erasure in intake's tables: the key, the sealed identity and hashes, the stored answers'
+        details, employment, and the person's vulnerabilities in their households' needs assessments."""
+        await self.keys.erase(self.conn, person_id)
+        await repo.erase(self.conn, person_id)
+        for a in await repo.assessments_of_households_of(self.conn, person_id):
+            kept = needs.without_erased(a["body"], person_id, a["anyone_left"])
+            await repo.replace_assessment(self.conn, a["case_id"], kept)
 
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         p = await repo.person(self.conn, person_id)
@@ -500,7 +508,8 @@ class Intake:
         case = await repo.case(self.conn, c.case_id)
         cases.check_dated_after_opening(case, c.assessed_on, "assessed_on", ctx.today, self.earliest_date)
         members = [pid for pid, _ in await repo.members_born(self.conn, row["household_id"], c.assessed_on)]
-        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities)
+        erased = await repo.erased_among(self.conn, members)
+        whose = needs.vulnerabilities_by_person(members, c.vulnerabilities_by_person, c.vulnerabilities, erased)
         body = c.model_dump(mode="json")
         await repo.save_assessment(self.conn, c.case_id, body, c.assessed_on)
         facts = c.model_dump(exclude={"vulnerabilities", "vulnerabilities_by_person"})

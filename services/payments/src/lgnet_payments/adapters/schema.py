@@ -494,4 +494,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         create unique index shared_payees_current on shared_payees (city, iban_index) where withdrawn_on is null;
         """,
     ),
+    (
+        "payments-14",
+        """
+        -- Erasure now forgets the stored answers' bank data and the fingerprints of the requests' bodies (plain
+        -- SHA-256 of the payee's name and IBAN) of an erased household's requests (erasure.forget_stored_answers): do
+        -- it for the households erased before.
+        update idempotency_keys set
+            request_hash = case when key like 'transition:%' then request_hash else 'erased' end,
+            response = case when response ? 'iban_masked' then response
+                || '{"iban_masked": null, "approved_iban_masked": null, "bic": null, "bank_data_erased": true}'::jsonb
+                else response end
+        where response->>'request_id' in (
+            select r.request_id from contribution_requests r
+            join person_keys k on k.kid = 'household:' || r.household_id where k.erased_at is not null);
+        """,
+    ),
 ]

@@ -43,6 +43,7 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
     await conn.execute(
         "update contribution_requests set iban_index = null where household_id = any($1::text[])", households
     )
+    await forget_stored_answers(conn, households)
     batches = await conn.fetch(
         "select distinct p.batch_id from payments p join contribution_requests r using (request_id)"
         " where r.household_id = any($1::text[])",
@@ -55,6 +56,22 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
         )
         await shred_if_settled(conn, b["batch_id"], on)
     return households
+
+
+async def forget_stored_answers(conn: Conn, households: list[str]) -> None:
+    """The stored answers of the households' requests (what an Idempotency-Key's retry gets back) lose their bank
+    data (the IBAN's last four characters, the BIC), and the fingerprints of their bodies (a plain SHA-256 of the
+    payee's name and IBAN, with the rest of the request in the row) become "erased": a retry is then a conflict, as
+    in intake. A transition's fingerprint holds no body worth hiding (its key is its route), so it stays."""
+    await conn.execute(
+        "update idempotency_keys set"
+        " request_hash = case when key like 'transition:%' then request_hash else 'erased' end,"
+        " response = case when response ? 'iban_masked' then response || $2::jsonb else response end"
+        " where response->>'request_id' in"
+        " (select request_id from contribution_requests where household_id = any($1::text[]))",
+        households,
+        {"iban_masked": None, "approved_iban_masked": None, "bic": None, "bank_data_erased": True},
+    )
 
 
 async def shred_if_settled(conn: Conn, batch_id: str, on: date) -> bool:
