@@ -499,15 +499,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         -- Erasure now forgets the stored answers' bank data and the fingerprints of the requests' bodies (plain
         -- SHA-256 of the payee's name and IBAN) of an erased household's requests (erasure.forget_stored_answers): do
-        -- it for the households erased before.
-        update idempotency_keys set
-            request_hash = case when key like 'transition:%' then request_hash else 'erased' end,
-            response = case when response ? 'iban_masked' then response
-                || '{"iban_masked": null, "approved_iban_masked": null, "bic": null, "bank_data_erased": true}'::jsonb
-                else response end
-        where response->>'request_id' in (
-            select r.request_id from contribution_requests r
-            join person_keys k on k.kid = 'household:' || r.household_id where k.erased_at is not null);
+        -- it for the households erased before. (The stored answers and the keys are the runtime's tables
+        -- (lgnet_shared.runtime_schema): a schema without them yet has nothing to forget.)
+        do $$ begin
+        if to_regclass('idempotency_keys') is not null and to_regclass('person_keys') is not null then
+            update idempotency_keys set
+                request_hash = case when key like 'transition:%' then request_hash else 'erased' end,
+                response = case when response ? 'iban_masked' then response
+                    || '{"iban_masked": null, "approved_iban_masked": null, "bic": null, "bank_data_erased": true}'::jsonb
+                    else response end
+            where response->>'request_id' in (
+                select r.request_id from contribution_requests r
+                join person_keys k on k.kid = 'household:' || r.household_id where k.erased_at is not null);
+        end if;
+        end $$;
         """,
     ),
 ]
