@@ -505,8 +505,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         if to_regclass('idempotency_keys') is not null and to_regclass('person_keys') is not null then
             update idempotency_keys set
                 request_hash = case when key like 'transition:%' then request_hash else 'erased' end,
-                response = case when response ? 'iban_masked' then response
-                    || '{"iban_masked": null, "approved_iban_masked": null, "bic": null, "bank_data_erased": true}'::jsonb
+                response = case when response ? 'iban_masked' then response || jsonb_build_object(
+                    'iban_masked', null, 'approved_iban_masked', null, 'bic', null, 'bank_data_erased', true)
                     else response end
             where response->>'request_id' in (
                 select r.request_id from contribution_requests r
