@@ -218,7 +218,10 @@ RULES: dict[str, Rule] = {
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
     "GET /metrics": Rule(EVERYONE, fixed("GET", "/metrics")),
     # B cannot list one owned by A, nor Trieste's staff one owned by A, Torino's partner (it could never act on it)
-    "POST /opportunities": Rule(CITY - {Caller.OTHER_PARTNER}, _list),
+    # (Trieste's staff naming A, Torino's partner, as the owner: 422 `partner`, as a partner no one knows)
+    "POST /opportunities": Rule(
+        CITY - {Caller.OTHER_PARTNER}, _list, expect={Caller.OTHER_CITY_STAFF: frozenset({422})}
+    ),
     "GET /opportunities": Rule(OWN_CITY, fixed("GET", "/opportunities")),
     "GET /opportunities/{opportunity_id}": Rule(CITY, _read_opportunity, expect=ABSENT),  # the city's catalogue
     "PATCH /opportunities/{opportunity_id}": Rule(CASE, _patch_opportunity, expect=ABSENT),

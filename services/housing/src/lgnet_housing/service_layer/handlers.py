@@ -117,12 +117,10 @@ class Housing:
             raise ContractError("partner", "staff must name the partner that owns the opportunity")
         if ctx.actor.role is Role.PARTNER and partner != ctx.actor.id:
             raise Forbidden("partner", f"partner {ctx.actor.id} cannot list opportunities of {partner}")
-        if ctx.actor.role is not Role.PARTNER:  # the staff name the owner: one who can act on it, of their city
-            owner_city = await partner_city(self.conn, partner)
-            if owner_city is None:
-                raise ContractError("partner", f"{partner} is not a partner known to housing in {city}")
-            if owner_city != city:
-                raise Forbidden("partner", f"{partner} is a partner of {owner_city}, not of {city}")
+        # The staff name the owner: one who can act on it, of their city. Another city's partner is said as an
+        # unknown one: which cooperatives a city works with is its own.
+        if ctx.actor.role is not Role.PARTNER and await partner_city(self.conn, partner) != city:
+            raise ContractError("partner", f"{partner} is not a partner known to housing in {city}")
         values = {**c.model_dump(exclude={"opportunity_id", "partner"}), "city": city, "partner": partner}
         values = {**values, "kind": c.kind.value, "support_level": c.support_level.value}
         if not await repo.insert_opportunity(self.conn, c.opportunity_id, values, ctx.actor.id, ctx.today):
