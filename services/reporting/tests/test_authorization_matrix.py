@@ -60,6 +60,10 @@ async def _published_national_file(w: World) -> Attempt:
 
 
 TORINO = {"city": "torino"}
+# A published report of another city is answered as one that does not exist, to its staff and the national role
+# alike: a 403 told them which report ids exist (docs/partners.md, "What is not yours").
+PROBED = frozenset({Caller.OTHER_CITY_STAFF, Caller.NATIONAL})
+ABSENT = {caller: frozenset({404}) for caller in PROBED}
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(EVERYONE, fixed("GET", "/health/live")),
     "GET /health/ready": Rule(EVERYONE, fixed("GET", "/health/ready"), also_fine=frozenset({503})),
@@ -76,8 +80,8 @@ RULES: dict[str, Rule] = {
     "GET /reports/{report}/fund/export": Rule(
         CITY, fixed("GET", "/reports/city_summary/fund/export", params=TORINO | {"format": "csv"})
     ),
-    "GET /reports/published/{report_id}": Rule(CITY, _published_torino),
-    "GET /reports/published/{report_id}/export": Rule(CITY, _published_torino_file),  # as the report's export
+    "GET /reports/published/{report_id}": Rule(CITY, _published_torino, expect=ABSENT),
+    "GET /reports/published/{report_id}/export": Rule(CITY, _published_torino_file, expect=ABSENT),  # as the report
     "GET /reports/{report}": Rule(CITY, fixed("GET", "/reports/city_summary", params=TORINO)),
     "GET /reports/{report}/export": Rule(
         CITY, fixed("GET", "/reports/city_summary/export", params=TORINO | {"format": "csv"})
@@ -103,8 +107,9 @@ NATIONAL_RULES: dict[str, Rule] = {
 
 
 async def test_every_route_and_caller_as_declared_for_a_city_report(reporting: InProcessService) -> None:
-    assert_matrix("reporting (city report)", await run_matrix(reporting, RULES))
+    assert_matrix("reporting (city report)", await run_matrix(reporting, RULES, probe=PROBED, bad_token=True))
 
 
 async def test_every_route_and_caller_as_declared_for_the_national_aggregate(reporting: InProcessService) -> None:
-    assert_matrix("reporting (national aggregate)", await run_matrix(reporting, NATIONAL_RULES))
+    outcome = await run_matrix(reporting, NATIONAL_RULES, probe=PROBED, bad_token=True)
+    assert_matrix("reporting (national aggregate)", outcome)

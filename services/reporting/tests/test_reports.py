@@ -249,7 +249,7 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
         listed = (await c.get("/reports/published")).json()
         assert [x["scope"] for x in listed] == ["national"]
         body = await c.get(f"/reports/published/{t.json()['report_id']}")
-        assert body.status_code == 403  # the national role never sees a city's report
+        assert body.status_code == 404  # the national role never sees a city's report: one never published
     async with loaded.client("staff-torino") as c:
         mine = (await c.get(f"/reports/published/{t.json()['report_id']}")).json()
         assert mine["digest"] == t.json()["digest"] and mine["body"]["indicators"]["persons"]["total"] == 7

@@ -206,10 +206,14 @@ def router(runtime: Runtime) -> APIRouter:
         rights as the report itself."""
         async with runtime.pool.acquire() as conn:
             found = await store.published_one(conn, report_id)
+        absent = NotFound("path.report_id", f"no published report {report_id}")
         if found is None:
-            raise NotFound("path.report_id", f"no published report {report_id}")
+            raise absent
         city = found["scope"] if found["report"] != reports.NATIONAL else None
-        scope_of(actor, found["report"], city, at=("path.report_id", "path.report_id"))
+        try:
+            scope_of(actor, found["report"], city, at=("path.report_id", "path.report_id"))
+        except Forbidden:  # another city's report is one that does not exist (a 403 told its id exists)
+            raise absent from None
         async with runtime.pool.acquire() as conn:
             anchor = await anchors.anchor_of(conn, report_id)
         if anchor is None:  # not yet known: read the log's newest records and checkpoints
