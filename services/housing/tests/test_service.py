@@ -958,3 +958,28 @@ async def test_an_erased_members_household_keeps_no_special_category_data_in_hou
         await conn.execute(dict(schema.MIGRATIONS)["housing-4"])
         for t, row in zip(("cases", "matches"), erased, strict=True):
             assert await conn.fetchval(f"select row_to_json(x)::jsonb from {t} x where household_id = 'h-gone'") == row
+
+
+async def test_a_households_facts_of_before_an_erasure_that_arrive_after_it_get_its_treatment(
+    housing: HousingUnderTest,
+) -> None:
+    """Intake's topics and partitions are read apart: rebuilt from the log (or behind after an outage), housing may
+    read a person's erasure before their household's formation, case and assessment. The household was then listed
+    and matched with the erased member's needs, proposal and all. Now it gets the erasure's treatment: off the list,
+    no needs details, no proposal."""
+    async with housing.client("coop-borgo") as provider:
+        listed = opportunity(
+            "o-late", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True
+        )
+        assert (await post(provider, "/opportunities", listed)).status_code == 201
+    person, *household = in_care(housing, "h-late")
+    await housing.publish("torino", person, iev.PersonErased(person_id=person.person_id, erased_on=clock.today()))
+    await housing.wait_sql("select count(*) from persons where person_id = $1", person.person_id, want=0)
+    await housing.wait_sql("select count(*) from erased_persons where person_id = $1", person.person_id, want=1)
+    await housing.publish("torino", *household)
+    await housing.wait_sql("select count(*) from cases where household_id = 'h-late' and assessed", want=1)
+    async with housing.pool.acquire() as conn:
+        case = dict(await conn.fetchrow("select * from cases where household_id = 'h-late'"))
+        proposed = await conn.fetchval("select count(*) from matches where household_id = 'h-late'")
+    assert case["removed"] is not None and case["vulnerabilities"] == [] and not case["specialist_support"], case
+    assert proposed == 0

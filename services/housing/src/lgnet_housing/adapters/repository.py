@@ -71,6 +71,23 @@ async def delete_person(conn: Conn, person_id: str) -> None:
     await conn.execute("delete from persons where person_id = $1", person_id)
 
 
+async def record_erasure(conn: Conn, person_id: str, on: date) -> None:
+    await conn.execute("insert into erased_persons values ($1, $2) on conflict (person_id) do nothing", person_id, on)
+
+
+async def erased_member(conn: Conn, household_id: str, on_or_after: date | None = None) -> bool:
+    """Whether a member of the household was erased (on or after the day given: a fact of that day or before
+    is one of before the erasure)."""
+    return bool(
+        await conn.fetchval(
+            "select exists(select 1 from erased_persons e join households h on e.person_id = any(h.member_ids)"
+            " where h.household_id = $1 and ($2::date is null or e.erased_on >= $2))",
+            household_id,
+            on_or_after,
+        )
+    )
+
+
 async def forget_needs(conn: Conn, household_id: str) -> None:
     """A member of the household was erased: its cases keep no detail of its needs assessments (special-category
     data: vulnerabilities, specialist support, accessibility, income, eviction), only that they were assessed."""

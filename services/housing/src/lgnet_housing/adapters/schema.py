@@ -180,4 +180,13 @@ MIGRATIONS: list[tuple[str, str]] = [
             where household_id in (select household_id from erased_households);
         """,
     ),
+    (
+        "housing-5",
+        """
+        -- Who was erased, and when (pseudonymous ids): intake's topics and partitions are read apart, so a household's
+        -- formation, case or assessment of before an erasure may reach housing after it (a lagging consumer, a
+        -- rebuild from the log); intake_events then gives it the erasure's treatment.
+        create table erased_persons (person_id text primary key, erased_on date not null);
+        """,
+    ),
 ]

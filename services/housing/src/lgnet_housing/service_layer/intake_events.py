@@ -58,11 +58,17 @@ async def person_updated(conn: Conn, env: Envelope, e: Any) -> None:
 
 async def household_formed(conn: Conn, env: Envelope, e: Any) -> None:
     await repo.upsert_household(conn, e.household_id, e.city, list(e.member_ids))
+    if await repo.erased_member(conn, e.household_id):  # intake forms none with an erased person: it came late
+        await _erased_in(conn, env, e.household_id)
+        return
     await _changed(conn, env, [e.household_id])
 
 
 async def member_joined(conn: Conn, env: Envelope, e: Any) -> None:
     await repo.change_member(conn, e.household_id, e.person_id, joined=True)
+    if await repo.erased_member(conn, e.household_id):
+        await _erased_in(conn, env, e.household_id)
+        return
     await _changed(conn, env, [e.household_id])
 
 
@@ -78,7 +84,9 @@ async def case_opened(conn: Conn, env: Envelope, e: Any) -> None:
         await repo.upsert_case(conn, e.case_id, e.household_id, e.city, e.partner, e.opened_on, e.housing_need)
     else:  # needs were assessed before the opening reached us
         await repo.open_case_opened(conn, e.case_id, e.household_id, e.city, e.partner, e.opened_on, e.housing_need)
-    if e.housing_need:
+    if await repo.erased_member(conn, e.household_id, e.opened_on):  # opened before a member's erasure
+        await _erased_in(conn, env, e.household_id)
+    elif e.housing_need:
         await _changed(conn, env, [e.household_id])
 
 
@@ -96,6 +104,9 @@ async def needs_assessed(conn: Conn, env: Envelope, e: Any) -> None:
             "housing_situation": e.housing_situation.value,
         },
     )
+    if await repo.erased_member(conn, e.household_id, e.assessed_on):  # it said the erased member's needs
+        await _erased_in(conn, env, e.household_id)
+        return
     await _changed(conn, env, [e.household_id])
 
 
@@ -122,14 +133,21 @@ async def person_erased(conn: Conn, env: Envelope, e: Any) -> None:
     its needs (which it cannot tell apart by member) goes: from its cases, and from its proposals' explanations as
     anyone outside the case reads them (the rules and whether each passed, the fit; not the priority's terms)."""
     await repo.delete_person(conn, e.person_id)
+    await repo.record_erasure(conn, e.person_id, e.erased_on)
     for hid in await repo.households_with(conn, e.person_id):
-        await repo.remove_from_list(conn, hid, "person_erased: a member of the household was erased")
-        await _leave(conn, env, hid, "person_erased")
-        await repo.forget_needs(conn, hid)
-        for m in await repo.explanations_of(conn, hid):
-            await repo.replace_explanation(
-                conn, m["match_id"], *explain.outside_the_case(m["explanation"], m["score_breakdown"])
-            )
+        await _erased_in(conn, env, hid)
+
+
+async def _erased_in(conn: Conn, env: Envelope, household_id: str) -> None:
+    """The erasure's treatment of a household, also for its facts of before the erasure that reach housing after
+    it (intake's topics and partitions are read apart: a lagging consumer, a rebuild from the log)."""
+    await repo.remove_from_list(conn, household_id, "person_erased: a member of the household was erased")
+    await _leave(conn, env, household_id, "person_erased")
+    await repo.forget_needs(conn, household_id)
+    for m in await repo.explanations_of(conn, household_id):
+        await repo.replace_explanation(
+            conn, m["match_id"], *explain.outside_the_case(m["explanation"], m["score_breakdown"])
+        )
 
 
 def _serialised(handler: Callable[[Conn, Envelope, Any], Awaitable[None]]) -> Handler:
