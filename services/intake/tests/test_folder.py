@@ -399,3 +399,30 @@ async def test_a_search_by_another_partys_case_is_refused_as_reading_the_case_is
         unknown = await c.post("/persons/search", json={"case_id": "c-nobodys"})
     assert (unknown.status_code, unknown.json()["field"]) == (404, "case_id"), unknown.text
     assert set(await found(intake, A, case_id=f["case_id"])) == {f["mum"], f["son"]}  # its own: as before
+
+
+async def test_several_persons_are_read_by_their_ids_in_one_search_within_what_the_caller_may_read(
+    intake: InProcessService,
+) -> None:
+    """The desk's agenda and civic register named each person with one GET /persons/{id} per person per view (30
+    appointments: 30 calls, 30 reads logged). `POST /persons/search` with `person_ids` answers those of them the caller
+    may read, in one call; the others (another city's, another cooperative's, nobody's) are left out."""
+    w = World(intake)
+    f = await family(w)
+    other = w.id("p")
+    body = {"person_id": other, "birth_date": "1970-01-01", "sex": "male", "nationality": "AL"}
+    await w.call(TRIESTE, "POST", "/persons", body | {"identity": {"family_name": "Bianchi"}})
+    ids = [f["mum"], f["son"], other, "p-nobodys", f["mum"]]
+    async with intake.client(STAFF) as c:
+        staff = await c.post("/persons/search", json={"person_ids": ids})
+        too_many = await c.post("/persons/search", json={"person_ids": [f"p-{i}" for i in range(101)]})
+    async with intake.client(A) as c:
+        partner = await c.post("/persons/search", json={"person_ids": ids})
+    async with intake.client(B) as c:
+        another = await c.post("/persons/search", json={"person_ids": ids})
+    assert staff.status_code == 200, staff.text
+    assert [p["person_id"] for p in staff.json()] == [f["mum"], f["son"]], staff.json()
+    assert staff.json()[0]["identity"]["family_name"] == "N'Diaye"
+    assert [p["person_id"] for p in partner.json()] == [f["mum"], f["son"]]
+    assert another.status_code == 200 and another.json() == []
+    assert too_many.status_code == 422 and too_many.json()["field"] == "person_ids", too_many.text

@@ -741,7 +741,7 @@ def router(settings: DeskSettings) -> APIRouter:
             name = p.operator_names.get(account, account) if e["operator"] else p.actor_names.get(account, account)
             purpose = t(e["purpose"]) if e["purpose"] else "—"
             said = i18n.access_source(e["source"], e["via"], p.t)
-            row = [e["at"].isoformat(), name, account, e["person_id"], purpose, action, t(e["outcome"]), said]
+            row = [e["at"].isoformat(), name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]
             w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),

@@ -92,20 +92,23 @@ async def search_logged(
 async def person_names(
     conn: Conn, services: Services, op: Operator, person_ids: list[str], action: str
 ) -> dict[str, str]:
-    """Each person's name as the cartella names them (intake's `GET /persons/{id}`, as the operator), each read in the
-    access log as `action` (the page that named them: "agenda", "to-do"). A person intake does not show is left out,
-    and the rest when intake does not answer: the page then shows their identifier."""
-    found: dict[str, str] = {}
-    for pid in dict.fromkeys(person_ids):
-        try:
-            person = await read_logged(conn, services, op, pid, service_path("/persons/{}", pid), action)
-        except ServiceRefusal:
-            continue
-        except httpx.HTTPError:
-            break
-        if name := full_name(person):
-            found[pid] = name
-    return found
+    """Each person's name as the cartella names them, read in one call (intake's `POST /persons/search` with
+    `person_ids`, as the operator: those it shows), the view one entry of the access log as `action` (the page that
+    named them: "agenda", "to-do") naming the persons shown, and one naming those intake did not show (`denied`). A
+    person without a name, and all of them when intake does not answer, are shown by their identifier."""
+    wanted = list(dict.fromkeys(person_ids))
+    if not wanted:
+        return {}
+    try:
+        found: list[dict[str, Any]] = await services.post("intake", "/persons/search", {"person_ids": wanted})
+    except ServiceRefusal:
+        found = []
+    except httpx.HTTPError:
+        return {}
+    shown = {str(p["person_id"]): p for p in found}
+    await store.log_view(conn, op, [pid for pid in wanted if pid in shown], "case_work", action, "shown")
+    await store.log_view(conn, op, [pid for pid in wanted if pid not in shown], "case_work", action, "denied")
+    return {pid: name for pid, p in shown.items() if (name := full_name(p))}
 
 
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:
