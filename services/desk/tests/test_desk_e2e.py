@@ -315,8 +315,8 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     for _ in range(30):
         await maria.select_option("#kind", "rent")
         await maria.fill("#amount", "600")
-        await maria.fill("#period_from", first.isoformat())
-        await maria.fill("#period_to", last.isoformat())
+        await maria.fill("#period_from", first.strftime("%d/%m/%Y"))  # a day as an Italian desk writes it
+        await maria.fill("#period_to", last.strftime("%d/%m/%Y"))
         await maria.get_by_role("button", name="Richiedi").click()
         await maria.wait_for_load_state()
         if await maria.locator(".field-error").count() == 0:
@@ -357,7 +357,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     # a voucher for the household, from the city's line for its kind (payments' POST /vouchers)
     await maria.select_option("#voucher_kind", "public_transport")
     await maria.fill("#voucher_value", "50")
-    await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).isoformat())
+    await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).strftime("%d/%m/%Y"))
     await maria.get_by_role("button", name="Emetti il buono").click()
     await maria.wait_for_load_state()
     vouchers = (await maria.locator("#h-vouchers + .wide table").inner_text()).replace("\xa0", " ")
@@ -376,6 +376,20 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
         assert answer.status == 303, await answer.text()
     await maria.goto(person_url)
     assert await rows.count() == before + 1
+    # Each request waiting for its payee's bank data folds its form under a line saying which and why (a whole form
+    # each made the page long); the keyboard opens it.
+    folded = maria.locator("tr.payee details")
+    assert await folded.count() >= 2 and await maria.locator("tr.payee details[open]").count() == 0
+    fold = folded.first
+    assert not await fold.locator("input[name='payee_iban']").is_visible()
+    said = await fold.locator("summary").inner_text()
+    assert said.startswith("Coordinate bancarie del beneficiario per canone di affitto, ") and said.endswith(
+        ": ancora da indicare"
+    ), said
+    await fold.locator("summary").focus()
+    await maria.keyboard.press("Enter")
+    assert await fold.locator("input[name='payee_iban']").is_visible()
+    await maria.keyboard.press("Enter")  # folded again for the screenshot
     await shot(maria, "cartella")
     await maria.goto(person_url + "?lang=en")
     assert "Social record: Amina Okafor" in await maria.locator("h1").inner_text()
@@ -596,7 +610,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
     answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")
     assert answer is not None and answer.status == 422
-    assert await maria.locator("#day-error").inner_text() == "non è una data valida"
+    assert await maria.locator("#day-error").inner_text() == "non è una data valida: la scriva come gg/mm/aaaa"
     await shot(maria, "agenda-bad-day")
     await maria.goto(desk.url + "/agenda?day=2026-03-02")  # the other language, same page: the day is kept
     assert await maria.get_by_role("link", name="English").get_attribute("href") == "/agenda?day=2026-03-02&lang=en"

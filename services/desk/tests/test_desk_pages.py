@@ -25,6 +25,7 @@ import pytest
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.adapters.services import Services
+from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.main import create_app
 from lgnet_desk.entrypoints.web import _token_key
@@ -632,7 +633,7 @@ async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: D
     text = text_of(r.text)
     assert "un periodo si paga una volta sola" in text and "dal 1 nov 2026 al 30 nov 2026" in text, text
     # the form keeps what was typed: the kind and the period (it reset the kind to the first one)
-    assert '<option value="rent" selected>' in r.text and 'value="2026-11-16"' in r.text
+    assert '<option value="rent" selected>' in r.text and 'value="16/11/2026"' in r.text  # a day as typed: gg/mm/aaaa
 
 
 async def test_partners_are_named_and_chosen_from_the_citys_list(desk: Desk) -> None:
@@ -733,7 +734,7 @@ async def test_a_refused_outing_is_said_at_its_field_and_the_form_kept(desk: Des
     r = await desk.client.post("/outreach/outings", data=form)
     assert r.status_code == 422, r.text
     assert 'id="on-error"' in r.text and "è nel futuro" in text_of(r.text), text_of(r.text)
-    assert f'value="{tomorrow}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text
+    assert f'value="{typed_day(tomorrow)}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text
 
 
 async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_operators_choice(desk: Desk) -> None:
@@ -2678,3 +2679,107 @@ async def test_the_agenda_reads_its_persons_names_in_one_call_and_logs_the_view_
     assert "Agenda" in log and "p-05" in log and "p-27" in log, log
     export = (await desk.client.get("/access-log.csv?person_id=p-05&lang=it")).text
     assert "p-00 p-01" in export, export
+
+
+async def test_each_request_waiting_for_bank_data_folds_its_form_under_a_line_saying_which_and_why(
+    desk: Desk,
+) -> None:
+    """Every contribution request waiting for its payee's bank data showed a whole form (name, IBAN, BIC) in the
+    cartella's table: with three waiting, the page was mostly empty forms. Each is folded (`<details>`, reached and
+    opened with the keyboard) under a line saying which request waits and why, and opened when its form was refused."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+
+    def request(rid: str, kind: str, cents: int, **more: Any) -> dict[str, Any]:
+        return {"request_id": rid, "case_id": "c-8e2b7d41a9f0", "kind": kind, "amount_cents": cents,
+                "period_from": None, "period_to": None, "requested_by": "desk.maria", "status": "requested",
+                "has_beneficiary": False} | more  # fmt: skip
+
+    refused = {"reason": "not a valid IBAN: check digits", "field": "iban", "status": 422}
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            request("r-1", "rent", 45000, period_from="2026-11-01", period_to="2026-11-30"),
+            request("r-2", "utilities", 12000, has_beneficiary=True, payee_refused={"reason": "ac04", "on": today}),
+            request("r-3", "deposit", 8000),
+            request("r-4", "deposit", 5000, has_beneficiary=True),  # its bank data given: no form
+        ],
+        ("payments", "PUT", "/contribution-requests/r-2/beneficiary"): httpx.Response(422, json=refused),
+    }
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    folds = re.findall(r"<details[^>]*>\s*<summary>(.*?)</summary>", page.text, re.S)
+    said = [text_of(f).strip() for f in folds]
+    assert len(said) == 3, said
+    bank_data = "Coordinate bancarie del beneficiario per"
+    assert said[0] == f"{bank_data} canone di affitto, 450,00 €, dal 1 nov 2026 al 30 nov 2026: ancora da indicare"
+    assert said[1] == (
+        f"{bank_data} utenze, 120,00 €: la banca ha respinto il bonifico (conto chiuso), servono nuove coordinate"
+    ), said
+    assert "<details open" not in page.text
+    form = {"csrf": "csrf-maria", "request_id": "r-2", "payee_name": "Mario Bianchi",
+            "payee_iban": "IT00X0000000000000000000000"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/contributions/r-2/payee", data=form)
+    assert r.status_code == 422, r.text
+    opened = re.findall(r"<details open[^>]*>.*?</details>", r.text, re.S)
+    assert len(opened) == 1 and 'id="payee_iban-r-2-error"' in opened[0], opened
+    assert 'value="Mario Bianchi"' in opened[0]  # what was typed kept
+
+
+async def test_a_date_is_shown_and_typed_as_an_italian_day_whatever_the_browsers_language(desk: Desk) -> None:
+    """`<input type="date">` follows the browser's language, not the page's: an operator's browser in English showed
+    "mm/dd/yyyy" on the Italian desk, and "05/12/2026" typed there is the 12th of May. Every date of the desk is a
+    text field saying its format, "gg/mm/aaaa" (day first in English too: "dd/mm/yyyy"), shown so and taken so (or
+    as an ISO date); a date that is none is said at its field in Italian with the format to use."""
+    today = clock.today()
+    serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert 'type="date"' not in page.text
+    opened = re.search(r'<label for="opened_on">(.*?)</label><input id="opened_on"([^>]*)>', page.text)
+    assert opened is not None, page.text
+    assert "(gg/mm/aaaa)" in text_of(opened.group(1)), opened.group(1)
+    assert 'type="text"' in opened.group(2) and f'value="{today.strftime("%d/%m/%Y")}"' in opened.group(2), opened
+    english = await desk.client.get("/persons/p-1?lang=en")
+    assert "(dd/mm/yyyy)" in text_of(english.text)
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "amount": "300", "kind": "rent",
+            "period_from": "1/3/2027", "period_to": "31.03.2027"}  # fmt: skip
+    assert (await desk.client.post("/persons/p-1/contributions?lang=it", data=form)).status_code == 303
+    assert (sent[0][1]["period_from"], sent[0][1]["period_to"]) == ("2027-03-01", "2027-03-31"), sent
+    refusal = {"status": 422, "field": "period_to", "reason": "Input should be a valid date"}
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = httpx.Response(422, json=refusal)
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31/02/2027"})
+    assert r.status_code == 422
+    said = text_of(r.text.split('id="period_to-error"', 1)[1].split("</span>", 1)[0])
+    assert "non è una data valida: la scriva come gg/mm/aaaa" in said, said
+    assert 'value="31/02/2027"' in r.text and 'value="01/03/2027"' in r.text  # as typed, the good one as a day
+    agenda_services(desk.services)
+    agenda = await desk.client.get("/agenda?day=" + quote((today + timedelta(days=1)).strftime("%d/%m/%Y")))
+    assert agenda.status_code == 200, text_of(agenda.text)
+    assert ("intake", "GET", "/appointments") in desk.services.calls
+    asked = [r for r in desk.services.requests if r.url.path == "/appointments"][-1]
+    assert asked.url.params["day"] == (today + timedelta(days=1)).isoformat()
+
+
+def test_every_date_field_of_the_desk_says_its_format_and_is_read_as_a_day() -> None:
+    """No template has a date field the browser's language formats (`type="date"`): each is a day field (class
+    `day`) whose label says the format, and its name is one the desk reads as a day (`forms.DAY_FIELDS`)."""
+    from pathlib import Path
+
+    from lgnet_desk.entrypoints.forms import is_day_field
+
+    templates = Path(__file__).parents[1] / "src" / "lgnet_desk" / "entrypoints" / "templates"
+    seen = 0
+    for page in sorted(templates.glob("*.html")):
+        text = page.read_text()
+        assert 'type="date"' not in text, page.name
+        for field in re.findall(r"<input [^>]*class=\"day\"[^>]*>", text):
+            seen += 1
+            name = re.search(r'name="([^"]+)"', field)
+            assert name is not None, (page.name, field)
+            assert "{{" in name.group(1) or is_day_field(name.group(1)), (page.name, field)  # a macro's: its callers'
+    for name in ("ended_on", "on", "started_on", "m1_birth_date", "m6_birth_date"):  # housing's and the register's
+        assert is_day_field(name), name
+        assert text.count('class="day"') == text.count("day_hint()"), page.name
+    assert seen >= 15

@@ -199,6 +199,7 @@ IT = {
     "Outcome (optional)": "Esito (facoltativo)",
     "Topics": "Temi",
     "Date": "Data",
+    "dd/mm/yyyy": "gg/mm/aaaa",
     "Record the session": "Registra l'incontro",
     "Transfer the case to another partner": "Trasferisci la pratica a un altro ente partner",
     "New partner": "Nuovo ente partner",
@@ -243,7 +244,11 @@ IT = {
         "la banca del beneficiario ha respinto il bonifico (%(why)s): servono nuove coordinate"
     ),
     "the payee's bank data are still to be given": "coordinate bancarie del beneficiario ancora da indicare",
-    "The payee's bank data": "Coordinate bancarie del beneficiario",
+    "The payee's bank data for %(what)s: %(why)s": "Coordinate bancarie del beneficiario per %(what)s: %(why)s",
+    "the bank refused the transfer (%(why)s), new ones are needed": (
+        "la banca ha respinto il bonifico (%(why)s), servono nuove coordinate"
+    ),
+    "still to be given": "ancora da indicare",
     "Payee's IBAN": "IBAN del beneficiario",
     "Save the bank data": "Salva le coordinate",
     "wrong account number": "numero di conto errato",

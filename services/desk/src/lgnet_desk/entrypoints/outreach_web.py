@@ -15,8 +15,9 @@ from lgnet_shared import clock
 from lgnet_desk.adapters.services import ServiceRefusal, service_path
 from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.agenda import past_day
+from lgnet_desk.domain.days import iso_day
 from lgnet_desk.domain.operators import OperatorRole
-from lgnet_desk.entrypoints.forms import form_of, whole_number
+from lgnet_desk.entrypoints.forms import as_days, form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, persons
 from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff, party, said_for_the_party
@@ -159,7 +160,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         form = await request.form()
-        f = {k: str(v) for k, v in form.items()}
+        f = as_days({k: str(v) for k, v in form.items()})
         # the boxes ticked, shown ticked again on a refusal (they were lost)
         picked = {k: [str(v) for v in form.getlist(k)] for k in ("needs_observed", "services_offered")}
         key = resubmission.call_key(f, "contact")
@@ -224,7 +225,8 @@ def router(settings: DeskSettings) -> APIRouter:
     async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
         assert p.services is not None and p.op is not None
-        day = request.query_params.get("day") or extra.pop("agenda_day", None) or clock.today().isoformat()
+        typed = request.query_params.get("day")  # the day's field: gg/mm/aaaa, as every date of the desk
+        day = (iso_day(typed) if typed else None) or extra.pop("agenda_day", None) or clock.today().isoformat()
         if not _is_day(day):  # said at the field, today's agenda shown: not a refusal of intake's
             day, status = clock.today().isoformat(), 422
             extra["errors"] = {**extra.get("errors", {}), "day": "Input should be a valid date"}

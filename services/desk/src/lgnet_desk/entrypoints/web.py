@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lgnet_shared import clock, http, tls
+from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -25,6 +26,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import countries, resubmission, spreadsheet
+from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
@@ -109,6 +111,8 @@ class Page:
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             sentence=i18n.sentence,
+            typed_day=typed_day,  # a date field's value, gg/mm/aaaa
+            day_hint=lambda: Markup(' <span class="hint">({})</span>').format(self.t.gettext("dd/mm/yyyy")),
             ended=i18n.ended,
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
