@@ -2773,7 +2773,8 @@ def test_every_date_field_of_the_desk_says_its_format_and_is_read_as_a_day() -> 
     seen = 0
     for page in sorted(templates.glob("*.html")):
         text = page.read_text()
-        assert 'type="date"' not in text, page.name
+        assert 'type="date"' not in text and 'type="time"' not in text, page.name
+        assert text.count('class="time"') == text.count("time_hint()"), page.name
         for field in re.findall(r"<input [^>]*class=\"day\"[^>]*>", text):
             seen += 1
             name = re.search(r'name="([^"]+)"', field)
@@ -2783,3 +2784,62 @@ def test_every_date_field_of_the_desk_says_its_format_and_is_read_as_a_day() -> 
         assert is_day_field(name), name
         assert text.count('class="day"') == text.count("day_hint()"), page.name
     assert seen >= 15
+
+
+async def test_a_time_is_typed_on_the_24_hour_clock_whatever_the_browsers_language(desk: Desk) -> None:
+    """`<input type="time">` follows the browser's language too: on a browser in English the Italian agenda asked for
+    "--:-- AM/PM". A time is a text field saying its format, "(hh:mm)", on the 24-hour clock; "9.30" is 09:30."""
+    booked = agenda_services(desk.services)
+    await desk.as_operator(MARIA)
+    tomorrow = clock.today() + timedelta(days=1)
+    page = await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&lang=it")
+    assert 'type="time"' not in page.text
+    field = re.search(r'<label for="time">(.*?)</label>\s*<input id="time"([^>]*)>', page.text)
+    assert field is not None and "(hh:mm)" in text_of(field.group(1)) and 'class="time"' in field.group(2), page.text
+    form = {"csrf": "csrf-maria", "day": tomorrow.isoformat(), "time": "9.30", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    r = await desk.client.post("/agenda", data=form)
+    assert r.status_code == 303, text_of(r.text)
+    assert "T09:30:00" in booked[-1]["starts_at"], booked
+
+
+async def test_moving_an_appointment_keeps_what_was_typed_when_refused_and_shows_the_day_it_moved_to(
+    desk: Desk,
+) -> None:
+    """Moving an appointment to a day already past, or to a time intake refused (a double booking), showed the
+    refusal in the row's state and the move's fields reset: the day back to the agenda's, the time empty, and nothing
+    told a screen reader which field was wrong. Moved, the page went back to the old day, where the appointment no
+    longer is: it shows the day it moved to."""
+    tomorrow, later = clock.today() + timedelta(days=1), clock.today() + timedelta(days=3)
+    yesterday = clock.today() - timedelta(days=1)
+    agenda_services(desk.services)
+    desk.services.answers[("intake", "GET", "/appointments")] = [
+        {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": None,
+         "street_id": "s-1", "purpose": "plan_review", "starts_at": f"{tomorrow.isoformat()}T09:00:00+00:00",
+         "ends_at": f"{tomorrow.isoformat()}T09:30:00+00:00", "status": "booked", "outcome": None,
+         "booked_by": "desk.maria"}]  # fmt: skip
+    conflict = {"status": 409, "field": "starts_at", "reason": "the operator already has an appointment then"}
+    moved: list[dict[str, Any]] = []
+
+    def move(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if "T11:00" in body["starts_at"]:
+            return httpx.Response(409, json=conflict)
+        moved.append(body)
+        return httpx.Response(200, json={"appointment_id": "apt-1"})
+
+    desk.services.answers[("intake", "POST", "/appointments/apt-1/move")] = move
+    await desk.as_operator(MARIA)
+    form = {"csrf": "csrf-maria", "day": tomorrow.isoformat(), "minutes": "30"}
+    for new_day, new_time in ((yesterday, "10:00"), (later, "11:00")):
+        typed = new_day.strftime("%d/%m/%Y")
+        r = await desk.client.post("/agenda/apt-1/move?lang=it", data=form | {"new_day": typed, "new_time": new_time})
+        assert r.status_code == 422, r.text
+        row = r.text.split('action="/agenda/apt-1/move"', 1)[1].split("</form>", 1)[0]
+        assert f'value="{typed}"' in row and f'value="{new_time}"' in row, row  # what was typed, kept
+        assert 'aria-invalid="true" aria-describedby="apt-1-error"' in row, row
+        assert 'id="apt-1-error"' in r.text
+    r = await desk.client.post("/agenda/apt-1/move", data=form | {"new_day": later.strftime("%d/%m/%Y"),
+                                                                   "new_time": "9:30"})  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == f"/agenda?day={later.isoformat()}", r.headers
+    assert "T09:30" in moved[-1]["starts_at"], moved

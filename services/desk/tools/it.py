@@ -200,6 +200,7 @@ IT = {
     "Topics": "Temi",
     "Date": "Data",
     "dd/mm/yyyy": "gg/mm/aaaa",
+    "hh:mm": "hh:mm",
     "Record the session": "Registra l'incontro",
     "Transfer the case to another partner": "Trasferisci la pratica a un altro ente partner",
     "New partner": "Nuovo ente partner",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from fastapi import HTTPException, Request
 from lgnet_shared.storable import text_problem
 
-from lgnet_desk.domain.days import iso_day
+from lgnet_desk.domain.days import clock_time, iso_day
 
 UNSTORABLE = "unstorable"  # the HTTPException's detail: the desk's page says what it means (422)
 
@@ -29,6 +29,7 @@ DAY_FIELDS = frozenset(
      "ended_on", "started_on"}
 )  # fmt: skip
 MEMBER_DAY = re.compile(r"m\d+_birth_date")  # the registration form's members' birth dates
+TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock
 
 
 def is_day_field(name: str) -> bool:
@@ -36,8 +37,8 @@ def is_day_field(name: str) -> bool:
 
 
 def as_days(fields: dict[str, str]) -> dict[str, str]:
-    """A form's fields with each day typed `gg/mm/aaaa` as an ISO date (`days.iso_day`)."""
-    return {k: iso_day(v) if is_day_field(k) else v for k, v in fields.items()}
+    """A form's fields with each day typed `gg/mm/aaaa` as an ISO date (`days.iso_day`), each time as `HH:MM`."""
+    return {k: iso_day(v) if is_day_field(k) else clock_time(v) if k in TIME_FIELDS else v for k, v in fields.items()}
 
 
 def storable(fields: Iterable[tuple[str, str]]) -> None:

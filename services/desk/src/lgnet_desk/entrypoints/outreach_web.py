@@ -249,7 +249,7 @@ def router(settings: DeskSettings) -> APIRouter:
             ids = [a["person_id"] for a in items if a.get("person_id")] + ([chosen] if chosen else [])
             names = await desk.person_names(conn, p.services, p.op, ids, "agenda")
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
-        ctx |= {"names": names, "chosen": chosen}
+        ctx |= {"names": names, "chosen": chosen, "changing": None}
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
@@ -293,16 +293,24 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         f = await form_of(request)
         day = f.get("day", clock.today().isoformat())
+        # A refusal keeps what was typed in the row's form (`changing`: the new day and time were reset, the
+        # reason unchosen); a move shows the day the appointment moved to (the old day no longer has it).
+        changing = {**f, "appointment_id": appointment_id}
         if action == "move" and (refused := past_day(f.get("new_day") or day, clock.today())):
-            return await agenda_page(request, status=422, errors={appointment_id: refused}, agenda_day=day)
+            return await agenda_page(
+                request, status=422, errors={appointment_id: refused}, agenda_day=day, changing=changing
+            )
         try:
             key = resubmission.call_key(f, action, appointment_id)  # sent twice: the first answer, not "already"
             await p.services.post(
                 "intake", service_path("/appointments/{}/{}", appointment_id, action), body(f, day), key
             )
         except ServiceRefusal as r:
-            return await agenda_page(request, status=422, errors={appointment_id: r.reason}, agenda_day=day)
-        return RedirectResponse(f"/agenda?day={day}", status_code=303)
+            return await agenda_page(
+                request, status=422, errors={appointment_id: r.reason}, agenda_day=day, changing=changing
+            )
+        shown = (f.get("new_day") or day) if action == "move" else day
+        return RedirectResponse(f"/agenda?day={shown}", status_code=303)
 
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:

@@ -113,6 +113,7 @@ class Page:
             sentence=i18n.sentence,
             typed_day=typed_day,  # a date field's value, gg/mm/aaaa
             day_hint=lambda: Markup(' <span class="hint">({})</span>').format(self.t.gettext("dd/mm/yyyy")),
+            time_hint=lambda: Markup(' <span class="hint">({})</span>').format(self.t.gettext("hh:mm")),
             ended=i18n.ended,
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
