@@ -2843,3 +2843,25 @@ async def test_moving_an_appointment_keeps_what_was_typed_when_refused_and_shows
                                                                    "new_time": "9:30"})  # fmt: skip
     assert r.status_code == 303 and r.headers["location"] == f"/agenda?day={later.isoformat()}", r.headers
     assert "T09:30" in moved[-1]["starts_at"], moved
+
+
+async def test_the_privacy_notice_and_a_street_persons_page_lead_back(desk: Desk) -> None:
+    """The privacy notice, printed from the cartella, and a street person's page, opened from an outing or the agenda,
+    had no way back but the browser's: each links back (the notice's link is not printed)."""
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/p-1"): {"person_id": "p-1", "identity": {"given_name": "Amina",
+                                                                             "family_name": "Okafor"}},
+        ("intake", "GET", "/street-persons/s-1"): {
+            "street_id": "s-1", "nickname": None, "first_contact_on": "2026-11-02", "person_id": None,
+            "linked_on": None, "days_to_taking_in_charge": None,
+            "contacts": [{"outing_id": "out-1", "contacted_on": "2026-11-02", "place": "Porta Nuova",
+                          "needs_observed": [], "services_offered": []}]},
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    notice = await desk.client.get("/persons/p-1/privacy-notice?lang=it")
+    back = re.search(r'<p class="noprint"><a href="/persons/p-1\?purpose=case_work">([^<]+)</a></p>', notice.text)
+    assert back is not None and back.group(1) == "Torna alla cartella", notice.text
+    assert "@media print { header, .noprint { display: none; } }" in (await desk.client.get("/static/desk.css")).text
+    street = await desk.client.get("/outreach/street-persons/s-1")
+    assert street.status_code == 200, street.text
+    assert '<a href="/outreach">Torna alle uscite</a>' in street.text, text_of(street.text)
