@@ -2865,3 +2865,32 @@ async def test_the_privacy_notice_and_a_street_persons_page_lead_back(desk: Desk
     street = await desk.client.get("/outreach/street-persons/s-1")
     assert street.status_code == 200, street.text
     assert '<a href="/outreach">Torna alle uscite</a>' in street.text, text_of(street.text)
+
+
+async def test_a_sessions_facilitators_are_operators_of_the_city_typed_by_user_name(desk: Desk) -> None:
+    """A session's facilitators were asked as "identificativi degli operatori", which the desk shows nowhere, and sent
+    unchecked: a typo ("mraia") or anyone's name was recorded as who ran the session. They are the desk's users the
+    operator may name (as an outing's operators and an appointment's), by user name; anyone else is refused at the
+    field, in Italian, and the form kept."""
+    today = clock.today().isoformat()
+    sent: list[dict[str, Any]] = []
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None, "session_list": [],
+                "certificate_list": []}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+        ("intake", "POST", "/civic/sessions"): kept_in(sent),
+        ("intake", "POST", "/persons/search"): [],
+    }
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/civic/act-1?lang=it")
+    assert "Conduttori (nomi utente degli operatori, separati da virgole)" in text_of(page.text), text_of(page.text)
+    form = {"csrf": "csrf-maria", "held_on": today, "place": "Biblioteca", "duration_minutes": "90",
+            "facilitators": "maria, mraia"}  # fmt: skip
+    r = await desk.client.post("/civic/act-1/sessions", data=form)
+    assert r.status_code == 422 and 'id="facilitators-error"' in r.text, text_of(r.text)
+    assert "«mraia» non è un operatore del suo Comune o del suo ente" in text_of(r.text), text_of(r.text)
+    assert 'value="maria, mraia"' in r.text and sent == []
+    r = await desk.client.post("/civic/act-1/sessions", data=form | {"facilitators": "maria, giulia"})
+    assert r.status_code == 303, text_of(r.text)
+    assert sent[-1]["facilitators"] == ["maria", "giulia"], sent

@@ -298,7 +298,9 @@ IT = {
     "Attendance register": "Registro presenze",
     "No session yet.": "Ancora nessuna sessione.",
     "Record a session": "Registra una sessione",
-    "Facilitators (operator ids)": "Conduttori (identificativi degli operatori)",
+    "Facilitators (the operators' user names, separated by commas)": (
+        "Conduttori (nomi utente degli operatori, separati da virgole)"
+    ),
     "Volunteers (names or identifiers, separated by commas)": "Volontari (nomi o identificativi, separati da virgole)",
     "Person (name and surname, or identifier)": "Persona (nome e cognome, oppure identificativo)",
     "Certificates of attendance": "Attestati di frequenza",
