@@ -591,6 +591,8 @@ async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(d
     assert "Luca Bianchi, Maria Rossi" in text, text
     # the contact's id stays (the forms ask for it: same person as, booking) but it is not the link's whole text
     assert "Persona incontrata in strada" in text and '<small class="id">ct-4c2e</small>' in page.text, text
+    # "(soprannome)" beside the contact read as if the nickname were "soprannome": it says one is recorded, and where
+    assert "(soprannome registrato, visibile nella sua pagina)" in text and "(soprannome)" not in text, text
 
 
 async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: Desk) -> None:

@@ -366,7 +366,7 @@ IT = {
     "Services offered": "Servizi offerti",
     "First contact": "Primo contatto",
     "Taken in charge": "Presa in carico",
-    "nickname": "soprannome",
+    "nickname recorded, shown on their page": "soprannome registrato, visibile nella sua pagina",
     "Taken in charge on": "Presa in carico il",
     "Link": "Collega",
     "No contact recorded.": "Nessun contatto registrato.",
