@@ -2677,8 +2677,13 @@ async def test_the_agenda_reads_its_persons_names_in_one_call_and_logs_the_view_
     assert [(e["action"], e["outcome"]) for e in of_hidden] == [("agenda", "denied")] * 2, of_hidden
     assert len(every) == 4, every  # two views: one entry each of the persons shown, one of those not
     await desk.as_operator(RPD)  # the DPO reads who saw which persons, on the page and in the CSV
-    log = text_of((await desk.client.get("/access-log?person_id=p-05&lang=it")).text)
+    page = (await desk.client.get("/access-log?person_id=p-05&lang=it")).text
+    log = text_of(page)
     assert "Agenda" in log and "p-05" in log and "p-27" in log, log
+    # a view's 28 persons are folded under their count, each a link to their own filter, whole (not cut at the "-")
+    folded = re.findall(r"<details><summary>(\d+ persone)</summary>(.*?)</details>", page, re.S)
+    assert [n for n, _ in folded] == ["28 persone", "28 persone"], folded
+    assert '<a class="id" href="/access-log?person_id=p-27">p-27</a>' in folded[0][1], folded[0][1]
     export = (await desk.client.get("/access-log.csv?person_id=p-05&lang=it")).text
     assert "p-00 p-01" in export, export
 

@@ -522,6 +522,7 @@ IT = {
 # Counts with their noun (ngettext): (singular id, plural id) -> (Italian for 1, Italian for any other number)
 IT_PLURALS = {
     ("%(n)s place", "%(n)s places"): ("%(n)s posto", "%(n)s posti"),
+    ("%(n)s person", "%(n)s persons"): ("%(n)s persona", "%(n)s persone"),
     ("%(n)s day after the first contact", "%(n)s days after the first contact"): (
         "%(n)s giorno dopo il primo contatto",
         "%(n)s giorni dopo il primo contatto",
