@@ -2901,3 +2901,27 @@ async def test_a_sessions_facilitators_are_operators_of_the_city_typed_by_user_n
     r = await desk.client.post("/civic/act-1/sessions", data=form | {"facilitators": "maria, giulia"})
     assert r.status_code == 303, text_of(r.text)
     assert sent[-1]["facilitators"] == ["maria", "giulia"], sent
+
+
+async def test_a_form_of_the_cartella_sent_leads_to_what_it_recorded_and_says_so(desk: Desk) -> None:
+    """A form of the cartella sent (a note, a contribution: at the bottom of a long page) brought the operator back
+    to the top of the cartella, with nothing saying it was done: she scrolled down to check, or sent it again. The
+    page opens at the section that shows what was recorded, saying so there (`role="status"`)."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers |= {
+        ("intake", "POST", "/persons/p-1/notes"): httpx.Response(201, json={"note_id": "n-2"}),
+        ("payments", "POST", "/contribution-requests"): httpx.Response(201, json={"request_id": "r-1"}),
+    }
+    await desk.as_operator(MARIA)
+    r = await desk.client.post("/persons/p-1/notes", data={"csrf": "csrf-maria", "text": "Colloquio"})
+    assert r.status_code == 303 and r.headers["location"] == "/persons/p-1?purpose=case_work&done=notes#h-diary"
+    page = await desk.client.get(r.headers["location"].split("#")[0] + "&lang=it")
+    diary = page.text.split('id="h-diary"', 1)[1].split("</section>", 1)[0]
+    assert '<p class="notice" role="status">Nota aggiunta.</p>' in diary, diary
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "amount": "300", "kind": "deposit"}
+    r = await desk.client.post("/persons/p-1/contributions", data=form)
+    assert r.headers["location"].endswith("&done=contributions#h-contributions"), r.headers
+    page = await desk.client.get("/persons/p-1?purpose=case_work&done=contributions")
+    assert page.text.split('id="h-contributions"', 1)[1].count('role="status">Contributo richiesto.</p>') == 1
+    assert 'role="status"' not in (await desk.client.get("/persons/p-1?done=nonsense")).text

@@ -361,7 +361,10 @@ def router(settings: DeskSettings) -> APIRouter:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
-        return p.render("cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose)
+        done = i18n.CARTELLA_DONE.get(request.query_params.get("done", ""))  # a form just sent: said at its section
+        return p.render(
+            "cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose, done=done
+        )
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
         p = await page(request, csrf_check=True)
@@ -389,7 +392,9 @@ def router(settings: DeskSettings) -> APIRouter:
                 today=clock.today().isoformat(),
                 purpose="case_work",
             )
-        return RedirectResponse(f"/persons/{person_id}?purpose=case_work", status_code=303)
+        done = request.url.path.rsplit("/", 1)[-1]  # the page opens where what was recorded is shown, saying so
+        section = i18n.CARTELLA_DONE[done][0] if done in i18n.CARTELLA_DONE else "h-person"
+        return RedirectResponse(f"/persons/{person_id}?purpose=case_work&done={done}#{section}", status_code=303)
 
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
     async def open_case(request: Request, person_id: str) -> Response:
