@@ -2925,3 +2925,17 @@ async def test_a_form_of_the_cartella_sent_leads_to_what_it_recorded_and_says_so
     page = await desk.client.get("/persons/p-1?purpose=case_work&done=contributions")
     assert page.text.split('id="h-contributions"', 1)[1].count('role="status">Contributo richiesto.</p>') == 1
     assert 'role="status"' not in (await desk.client.get("/persons/p-1?done=nonsense")).text
+
+
+async def test_the_dpo_reads_the_civic_pages_views_in_her_language(desk: Desk) -> None:
+    """The civic register's and an activity's views were in the DPO's Italian page and CSV as "civic register" and
+    "civic activity", in English: the actions the desk writes are each said in the reader's language."""
+    async with desk.pool.acquire() as conn:
+        await store.log_view(conn, MARIA, ["p-1", "p-2"], "case_work", "civic register", "shown")
+        await store.log_view(conn, MARIA, ["p-1"], "case_work", "civic activity", "shown")
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log?person_id=p-1&lang=it")).text)
+    assert "Registro presenze di un'attività civica" in text and "Attestati di un'attività civica" in text, text
+    assert "civic register" not in text and "civic activity" not in text, text
+    export = (await desk.client.get("/access-log.csv?person_id=p-1&lang=it")).text
+    assert "Registro presenze di un'attività civica" in export and "civic register" not in export, export

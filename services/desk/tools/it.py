@@ -200,6 +200,8 @@ IT = {
     "Topics": "Temi",
     "Date": "Data",
     "dd/mm/yyyy": "gg/mm/aaaa",
+    "Attendance register of a civic activity": "Registro presenze di un'attività civica",
+    "Certificates of a civic activity": "Attestati di un'attività civica",
     "Case opened.": "Pratica aperta.",
     "Assessment recorded.": "Valutazione dei bisogni registrata.",
     "Plan recorded.": "Piano individuale registrato.",

@@ -145,6 +145,8 @@ ACCESS_ACTIONS = {
     "agenda": _("Agenda"),
     "to-do": _("To do"),
     "search": _("Search results"),
+    "civic register": _("Attendance register of a civic activity"),
+    "civic activity": _("Certificates of a civic activity"),
 }
 # Intake's read log (reads through its API: docs/desk.md, "Access log"), by the kind of read.
 ACCESS_ACTIONS |= {
