@@ -296,7 +296,10 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
     await expect(maria.get_by_role("link", name="permesso.pdf")).to_have_count(1)
-    assert "Permesso di soggiorno" in await maria.locator("#h-documents + .wide table").inner_text()
+    assert "Permesso di soggiorno" in await maria.locator("#h-documents ~ .wide table").inner_text()
+    # the page opens at the documents, saying the upload was done (it opened at the top, saying nothing)
+    assert maria.url.endswith("#h-documents")
+    assert await maria.locator("#h-documents + p[role=status]").inner_text() == "Documento caricato."
     href = await maria.get_by_role("link", name="permesso.pdf").get_attribute("href")
     pdf = await maria.request.get(desk.url + str(href))
     assert await pdf.body() == b"%PDF-1.4 permesso"
@@ -351,7 +354,7 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.wait_for_load_state()
     assert await maria.locator(".field-error").count() == 0
     # the household's tutoring sessions are listed (payments' GET /tutoring-sessions; they were recorded unseen)
-    sessions = await maria.locator("#h-tutoring + .wide table").inner_text()
+    sessions = await maria.locator("#h-tutoring ~ .wide table").inner_text()
     assert "Bilancio familiare" in sessions and "Bilancio familiare concordato" in sessions, sessions
     assert "Maria Rossi" in sessions, sessions
     # a voucher for the household, from the city's line for its kind (payments' POST /vouchers)
@@ -360,10 +363,10 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).strftime("%d/%m/%Y"))
     await maria.get_by_role("button", name="Emetti il buono").click()
     await maria.wait_for_load_state()
-    vouchers = (await maria.locator("#h-vouchers + .wide table").inner_text()).replace("\xa0", " ")
+    vouchers = (await maria.locator("#h-vouchers ~ .wide table").inner_text()).replace("\xa0", " ")
     assert "Trasporto pubblico" in vouchers and "50,00 €" in vouchers, vouchers
     # The same form sent twice (a double click, the browser's resend) is one request for payments: the form's key.
-    rows = maria.locator("#h-contributions + .wide table tbody tr:not(.payee)")  # a request, not its payee's form
+    rows = maria.locator("#h-contributions ~ .wide table tbody tr:not(.payee)")  # a request, not its payee's form
     before = await rows.count()
     contribution = maria.locator("form[action$='/contributions']")
     sent = {name: str(await contribution.locator(f"input[name='{name}']").get_attribute("value"))
