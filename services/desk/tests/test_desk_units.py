@@ -724,3 +724,21 @@ def test_a_day_is_typed_and_shown_day_first_as_an_italian_desk_writes_it() -> No
     assert iso_day("05-12-2026") == iso_day(" 2026-12-05 ") == "2026-12-05"
     assert iso_day("31/02/2027") == "31/02/2027" and iso_day("domani") == "domani"  # the service says it at its field
     assert typed_day("2026-12-05") == "05/12/2026" and typed_day("31/02/2027") == "31/02/2027" and typed_day(None) == ""
+
+
+async def test_more_persons_than_intake_reads_in_one_call_are_read_in_as_few_calls_as_it_takes() -> None:
+    """Intake's `POST /persons/search` takes up to 100 `person_ids` (a longer list is refused, 422): a to-do list or
+    register naming 130 persons asks twice, not once to be refused and show every person by id."""
+
+    from lgnet_desk.service_layer.desk import NAMES_PER_CALL, in_calls
+
+    asked: list[list[str]] = []
+
+    async def search(ids: list[str]) -> list[dict[str, Any]]:
+        assert len(ids) <= NAMES_PER_CALL == 100
+        asked.append(ids)
+        return [{"person_id": i} for i in ids]
+
+    ids = [f"p-{i}" for i in range(130)]
+    found = await in_calls(ids, search)
+    assert [len(a) for a in asked] == [100, 30] and [p["person_id"] for p in found] == ids

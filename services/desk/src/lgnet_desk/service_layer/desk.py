@@ -7,6 +7,7 @@ import base64
 import contextlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -89,6 +90,19 @@ async def search_logged(
     return found
 
 
+NAMES_PER_CALL = 100  # the most `person_ids` intake's POST /persons/search takes in one call
+
+
+async def in_calls(
+    ids: list[str], search: Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
+    """`search` over `ids` in as few calls as intake takes them (a longer list is refused whole)."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), NAMES_PER_CALL):
+        found += await search(ids[start : start + NAMES_PER_CALL])
+    return found
+
+
 async def person_names(
     conn: Conn, services: Services, op: Operator, person_ids: list[str], action: str
 ) -> dict[str, str]:
@@ -100,7 +114,7 @@ async def person_names(
     if not wanted:
         return {}
     try:
-        found: list[dict[str, Any]] = await services.post("intake", "/persons/search", {"person_ids": wanted})
+        found = await in_calls(wanted, lambda ids: services.post("intake", "/persons/search", {"person_ids": ids}))
     except ServiceRefusal:
         found = []
     except httpx.HTTPError:
