@@ -27,6 +27,7 @@ from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.adapters.services import Services
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.main import create_app
 from lgnet_desk.entrypoints.web import _token_key
 from lgnet_desk.service_layer import login
@@ -2939,3 +2940,16 @@ async def test_the_dpo_reads_the_civic_pages_views_in_her_language(desk: Desk) -
     assert "civic register" not in text and "civic activity" not in text, text
     export = (await desk.client.get("/access-log.csv?person_id=p-1&lang=it")).text
     assert "Registro presenze di un'attività civica" in export and "civic register" not in export, export
+
+
+async def test_a_day_that_is_none_stays_in_the_days_field_beside_its_refusal(desk: Desk) -> None:
+    """A day that is none (`/agenda?day=31/02/2026`) showed today's agenda with today's date in the field and, beside
+    it, "non è una data valida": the refusal next to a good date, and what was typed gone. The field keeps what was
+    typed; the title says which day is shown."""
+    agenda_services(desk.services)
+    await desk.as_operator(MARIA)
+    r = await desk.client.get("/agenda?day=31/02/2026&lang=it")
+    assert r.status_code == 422, r.text
+    field = re.search(r'<input id="day"[^>]*>', r.text)
+    assert field is not None and 'value="31/02/2026"' in field.group(0), field
+    assert 'id="day-error"' in r.text and f"Agenda del {i18n.day(clock.today(), 'it')}" in text_of(r.text)

@@ -227,7 +227,8 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None and p.op is not None
         typed = request.query_params.get("day")  # the day's field: gg/mm/aaaa, as every date of the desk
         day = (iso_day(typed) if typed else None) or extra.pop("agenda_day", None) or clock.today().isoformat()
-        if not _is_day(day):  # said at the field, today's agenda shown: not a refusal of intake's
+        if not _is_day(day):  # said at the field, what was typed kept there, today's agenda shown (not intake's)
+            extra["day_typed"] = day
             day, status = clock.today().isoformat(), 422
             extra["errors"] = {**extra.get("errors", {}), "day": "Input should be a valid date"}
         try:
@@ -249,7 +250,7 @@ def router(settings: DeskSettings) -> APIRouter:
             ids = [a["person_id"] for a in items if a.get("person_id")] + ([chosen] if chosen else [])
             names = await desk.person_names(conn, p.services, p.op, ids, "agenda")
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
-        ctx |= {"names": names, "chosen": chosen, "changing": None}
+        ctx |= {"names": names, "chosen": chosen, "changing": None, "day_typed": None}
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
