@@ -296,7 +296,10 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.get_by_role("button", name="Carica", exact=True).click()
     await maria.wait_for_load_state()
     await expect(maria.get_by_role("link", name="permesso.pdf")).to_have_count(1)
-    assert "Permesso di soggiorno" in await maria.locator("#h-documents + .wide table").inner_text()
+    assert "Permesso di soggiorno" in await maria.locator("#h-documents ~ .wide table").inner_text()
+    # the page opens at the documents, saying the upload was done (it opened at the top, saying nothing)
+    assert maria.url.endswith("#h-documents")
+    assert await maria.locator("#h-documents + p[role=status]").inner_text() == "Documento caricato."
     href = await maria.get_by_role("link", name="permesso.pdf").get_attribute("href")
     pdf = await maria.request.get(desk.url + str(href))
     assert await pdf.body() == b"%PDF-1.4 permesso"
@@ -315,8 +318,8 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     for _ in range(30):
         await maria.select_option("#kind", "rent")
         await maria.fill("#amount", "600")
-        await maria.fill("#period_from", first.isoformat())
-        await maria.fill("#period_to", last.isoformat())
+        await maria.fill("#period_from", first.strftime("%d/%m/%Y"))  # a day as an Italian desk writes it
+        await maria.fill("#period_to", last.strftime("%d/%m/%Y"))
         await maria.get_by_role("button", name="Richiedi").click()
         await maria.wait_for_load_state()
         if await maria.locator(".field-error").count() == 0:
@@ -351,19 +354,19 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
     await maria.wait_for_load_state()
     assert await maria.locator(".field-error").count() == 0
     # the household's tutoring sessions are listed (payments' GET /tutoring-sessions; they were recorded unseen)
-    sessions = await maria.locator("#h-tutoring + .wide table").inner_text()
+    sessions = await maria.locator("#h-tutoring ~ .wide table").inner_text()
     assert "Bilancio familiare" in sessions and "Bilancio familiare concordato" in sessions, sessions
     assert "Maria Rossi" in sessions, sessions
     # a voucher for the household, from the city's line for its kind (payments' POST /vouchers)
     await maria.select_option("#voucher_kind", "public_transport")
     await maria.fill("#voucher_value", "50")
-    await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).isoformat())
+    await maria.fill("#valid_until", (clock.today() + timedelta(days=90)).strftime("%d/%m/%Y"))
     await maria.get_by_role("button", name="Emetti il buono").click()
     await maria.wait_for_load_state()
-    vouchers = (await maria.locator("#h-vouchers + .wide table").inner_text()).replace("\xa0", " ")
+    vouchers = (await maria.locator("#h-vouchers ~ .wide table").inner_text()).replace("\xa0", " ")
     assert "Trasporto pubblico" in vouchers and "50,00 €" in vouchers, vouchers
     # The same form sent twice (a double click, the browser's resend) is one request for payments: the form's key.
-    rows = maria.locator("#h-contributions + .wide table tbody tr:not(.payee)")  # a request, not its payee's form
+    rows = maria.locator("#h-contributions ~ .wide table tbody tr:not(.payee)")  # a request, not its payee's form
     before = await rows.count()
     contribution = maria.locator("form[action$='/contributions']")
     sent = {name: str(await contribution.locator(f"input[name='{name}']").get_attribute("value"))
@@ -376,6 +379,20 @@ async def test_the_journey_of_a_family_at_the_desk(browser: Browser, desk: Desk)
         assert answer.status == 303, await answer.text()
     await maria.goto(person_url)
     assert await rows.count() == before + 1
+    # Each request waiting for its payee's bank data folds its form under a line saying which and why (a whole form
+    # each made the page long); the keyboard opens it.
+    folded = maria.locator("tr.payee details")
+    assert await folded.count() >= 2 and await maria.locator("tr.payee details[open]").count() == 0
+    fold = folded.first
+    assert not await fold.locator("input[name='payee_iban']").is_visible()
+    said = await fold.locator("summary").inner_text()
+    assert said.startswith("Coordinate bancarie del beneficiario per canone di affitto, ") and said.endswith(
+        ": ancora da indicare"
+    ), said
+    await fold.locator("summary").focus()
+    await maria.keyboard.press("Enter")
+    assert await fold.locator("input[name='payee_iban']").is_visible()
+    await maria.keyboard.press("Enter")  # folded again for the screenshot
     await shot(maria, "cartella")
     await maria.goto(person_url + "?lang=en")
     assert "Social record: Amina Okafor" in await maria.locator("h1").inner_text()
@@ -611,7 +628,7 @@ async def test_the_to_do_list_shows_the_case_operator_its_stalled_matches_and_ap
     # A day that is not a date is said at the day's field (it answered "access denied, recorded in the access log").
     answer = await maria.goto(desk.url + "/agenda?day=2026-02-30")
     assert answer is not None and answer.status == 422
-    assert await maria.locator("#day-error").inner_text() == "non è una data valida"
+    assert await maria.locator("#day-error").inner_text() == "non è una data valida: la scriva come gg/mm/aaaa"
     await shot(maria, "agenda-bad-day")
     await maria.goto(desk.url + "/agenda?day=2026-03-02")  # the other language, same page: the day is kept
     assert await maria.get_by_role("link", name="English").get_attribute("href") == "/agenda?day=2026-03-02&lang=en"

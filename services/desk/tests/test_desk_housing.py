@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from lgnet_desk.adapters import store
+from lgnet_desk.domain.days import typed_day
 from lgnet_desk.entrypoints import i18n
 from lgnet_shared import clock
 
@@ -138,7 +139,8 @@ async def test_the_placement_form_is_offered_on_an_accepted_match_with_today(des
     await desk.as_operator(MARIA)
     page = (await desk.client.get(f"/households/{HOUSEHOLD}/housing")).text
     assert "Avvia l&#39;inserimento" in page or "Avvia l'inserimento" in page, page
-    assert f'name="started_on" type="date" value="{clock.today().isoformat()}"' in page, page
+    assert 'name="started_on" type="text" class="day"' in page, page  # gg/mm/aaaa: not the browser's language
+    assert f'value="{typed_day(clock.today().isoformat())}"' in page, page
 
 
 async def test_housing_refusals_are_said_in_italian_next_to_the_field_and_the_form_is_kept(desk: Desk) -> None:
@@ -155,7 +157,7 @@ async def test_housing_refusals_are_said_in_italian_next_to_the_field_and_the_fo
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/decline", data=sent)
     assert r.status_code == 422, r.text
     assert re.search(r'id="decline-m-1-on-error">è nel futuro<', r.text)  # the table's entry, r.text
-    assert f'value="{ahead}"' in r.text and f'name="form_key" value="{KEY}"' in r.text, r.text
+    assert f'value="{typed_day(ahead)}"' in r.text and f'name="form_key" value="{KEY}"' in r.text, r.text
     assert re.search(r'<option value="provider"\s+selected>', r.text), r.text
     assert re.search(r'<option value="too_expensive"\s+selected>', r.text), r.text
 
@@ -269,7 +271,7 @@ async def test_ending_a_placement_before_it_started_is_refused_at_the_day_the_re
     assert r.status_code == 422, r.text
     said = f"è precedente al {i18n.day(today, 'it')}, quando è avvenuto il passaggio precedente"
     assert re.search(rf'id="end-m-1-ended_on-error">{said}<', r.text), text_of(r.text)
-    assert re.search(r'<option value="moved"\s+selected>', r.text) and f'value="{before}"' in r.text, r.text
+    assert re.search(r'<option value="moved"\s+selected>', r.text) and f'value="{typed_day(before)}"' in r.text, r.text
 
 
 async def test_the_page_says_housing_is_unavailable_when_it_does_not_answer(desk: Desk) -> None:
@@ -590,7 +592,7 @@ async def test_a_household_is_put_on_hold_and_released_at_the_desk(desk: Desk) -
     recorded(desk.services, f"/households/{HOUSEHOLD}/park", httpx.Response(422, json=too_far))
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/hold", data=sent | {"until": "2030-01-01"})
     assert r.status_code == 422 and 'id="hold-until-error"' in r.text, text_of(r.text)
-    assert "oltre 180 giorni" in text_of(r.text) and 'value="2030-01-01"' in r.text, text_of(r.text)
+    assert "oltre 180 giorni" in text_of(r.text) and 'value="01/01/2030"' in r.text, text_of(r.text)
     parked = {"household_id": HOUSEHOLD, "waiting": False,
               "reasons": [{"code": "parked", "detail": f"parked (hospitalised) until {until}"}]}  # fmt: skip
     desk.services.answers[("housing", "GET", f"/households/{HOUSEHOLD}/why")] = parked

@@ -63,7 +63,7 @@ async def test_a_cooperative_accepts_a_proposal_and_starts_the_placement_at_the_
     await luca.get_by_role("button", name="Accetta la proposta").click()
     await luca.get_by_role("button", name="Avvia l'inserimento").wait_for()
     assert "accettata, in attesa dell'inserimento" in await main.inner_text()
-    ahead = (today + timedelta(days=5)).isoformat()
+    ahead = (today + timedelta(days=5)).strftime("%d/%m/%Y")  # typed as an Italian desk writes a day
     day_field = luca.get_by_label("Il nucleo entra nell'alloggio il")
     await day_field.fill(ahead)
     await luca.get_by_role("button", name="Avvia l'inserimento").click()
@@ -112,7 +112,7 @@ async def test_a_cooperative_puts_its_household_on_hold_and_ends_the_hold_at_the
     luca = await logged_in(browser, desk, "luca")
     await luca.goto(f"{desk.url}/households/{household}/housing")
     await luca.get_by_label("Motivo della sospensione").select_option("hospitalised")
-    too_far = (today + timedelta(days=400)).isoformat()
+    too_far = (today + timedelta(days=400)).strftime("%d/%m/%Y")
     await luca.get_by_label("Sospeso fino al").fill(too_far)
     await luca.get_by_role("button", name="Sospendi").click()
     error = luca.locator("#hold-until-error")

@@ -25,7 +25,9 @@ import pytest
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.adapters.services import Services
+from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.main import create_app
 from lgnet_desk.entrypoints.web import _token_key
 from lgnet_desk.service_layer import login
@@ -602,6 +604,8 @@ async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(d
     assert "Luca Bianchi, Maria Rossi" in text, text
     # the contact's id stays (the forms ask for it: same person as, booking) but it is not the link's whole text
     assert "Persona incontrata in strada" in text and '<small class="id">ct-4c2e</small>' in page.text, text
+    # "(soprannome)" beside the contact read as if the nickname were "soprannome": it says one is recorded, and where
+    assert "(soprannome registrato, visibile nella sua pagina)" in text and "(soprannome)" not in text, text
 
 
 async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: Desk) -> None:
@@ -644,7 +648,7 @@ async def test_a_rent_request_names_its_period_and_the_cartella_shows_it(desk: D
     text = text_of(r.text)
     assert "un periodo si paga una volta sola" in text and "dal 1 nov 2026 al 30 nov 2026" in text, text
     # the form keeps what was typed: the kind and the period (it reset the kind to the first one)
-    assert '<option value="rent" selected>' in r.text and 'value="2026-11-16"' in r.text
+    assert '<option value="rent" selected>' in r.text and 'value="16/11/2026"' in r.text  # a day as typed: gg/mm/aaaa
 
 
 async def test_partners_are_named_and_chosen_from_the_citys_list(desk: Desk) -> None:
@@ -745,7 +749,7 @@ async def test_a_refused_outing_is_said_at_its_field_and_the_form_kept(desk: Des
     r = await desk.client.post("/outreach/outings", data=form)
     assert r.status_code == 422, r.text
     assert 'id="on-error"' in r.text and "è nel futuro" in text_of(r.text), text_of(r.text)
-    assert f'value="{tomorrow}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text
+    assert f'value="{typed_day(tomorrow)}"' in r.text and "Porta Nuova\nValentino</textarea>" in r.text
 
 
 async def test_consents_are_not_pre_ticked_and_a_refused_registration_keeps_the_operators_choice(desk: Desk) -> None:
@@ -1524,7 +1528,10 @@ def persons_by_name(services: FakeServices, *persons: dict[str, Any]) -> None:
     as it does (404 at person_id)."""
 
     def search(request: httpx.Request) -> list[dict[str, Any]]:
-        words = set(json.loads(request.content)["name"].lower().split())
+        terms = json.loads(request.content)
+        if "person_ids" in terms:  # those of these persons the operator may read, in one call
+            return [p for pid in terms["person_ids"] for p in persons if p["person_id"] == pid]
+        words = set(terms["name"].lower().split())
         return [p for p in persons if words & set(" ".join(p["identity"].values()).lower().split())]
 
     services.answers[("intake", "POST", "/persons/search")] = search
@@ -2711,3 +2718,311 @@ async def test_the_access_log_and_login_attempts_are_purged_past_their_retention
         left = await conn.fetchval("select count(*) from access_log where person_id = 'p-1' and operator = 'maria'")
         attempts = await conn.fetchval("select count(*) from login_attempts where client = '10.0.0.1'")
     assert (kept, left, attempts) == (0, 1, 1)
+
+
+async def test_the_agenda_reads_its_persons_names_in_one_call_and_logs_the_view_once(desk: Desk) -> None:
+    """A day of 30 appointments was 30 `GET /persons/{id}` to intake and 30 entries in the DPO's access log, every
+    time the page was opened. The names are read in one call (intake's `POST /persons/search` with `person_ids`) and
+    the view is one entry naming its persons (one more for those intake did not show): the DPO still finds each."""
+    tomorrow = clock.today() + timedelta(days=1)
+    starts, ends = f"{tomorrow.isoformat()}T09:00:00+00:00", f"{tomorrow.isoformat()}T09:30:00+00:00"
+    persons = [{"person_id": f"p-{i:02}", "identity": {"given_name": f"Nome{i:02}", "family_name": "Rossi"}}
+               for i in range(28)]  # fmt: skip
+    persons_by_name(desk.services, *persons)
+    appointments = [
+        {"appointment_id": f"apt-{i}", "agenda": "desk", "operator": "giulia", "unit_id": None,
+         "person_id": f"p-{i:02}", "street_id": None, "purpose": "needs_assessment", "starts_at": starts,
+         "ends_at": ends, "status": "booked", "outcome": None, "booked_by": "desk.giulia"}
+        for i in range(30)
+    ]  # fmt: skip
+    desk.services.answers |= {("intake", "GET", "/appointments"): appointments, ("intake", "GET", "/mobile-units"): []}
+    await desk.as_operator(MARIA)
+    agenda = await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")
+    assert agenda.status_code == 200, agenda.text
+    assert "Nome05 Rossi" in agenda.text and '<a href="/persons/p-29?purpose=case_work">p-29</a>' in agenda.text
+    reads = [c for c in desk.services.calls if c[0] == "intake" and c[2].startswith("/persons")]
+    assert reads == [("intake", "POST", "/persons/search")], reads
+    await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")
+    async with desk.pool.acquire() as conn:
+        of_one = await store.access_entries(conn, "torino", "p-05")
+        of_hidden = await store.access_entries(conn, "torino", "p-29")
+        every = await store.access_entries(conn, "torino")
+    assert [(e["action"], e["outcome"]) for e in of_one] == [("agenda", "shown")] * 2, of_one
+    assert [(e["action"], e["outcome"]) for e in of_hidden] == [("agenda", "denied")] * 2, of_hidden
+    assert len(every) == 4, every  # two views: one entry each of the persons shown, one of those not
+    await desk.as_operator(RPD)  # the DPO reads who saw which persons, on the page and in the CSV
+    page = (await desk.client.get("/access-log?person_id=p-05&lang=it")).text
+    log = text_of(page)
+    assert "Agenda" in log and "p-05" in log and "p-27" in log, log
+    # a view's 28 persons are folded under their count, each a link to their own filter, whole (not cut at the "-")
+    folded = re.findall(r"<details><summary>(\d+ persone)</summary>(.*?)</details>", page, re.S)
+    assert [n for n, _ in folded] == ["28 persone", "28 persone"], folded
+    assert '<a class="id" href="/access-log?person_id=p-27">p-27</a>' in folded[0][1], folded[0][1]
+    export = (await desk.client.get("/access-log.csv?person_id=p-05&lang=it")).text
+    assert "p-00 p-01" in export, export
+
+
+async def test_each_request_waiting_for_bank_data_folds_its_form_under_a_line_saying_which_and_why(
+    desk: Desk,
+) -> None:
+    """Every contribution request waiting for its payee's bank data showed a whole form (name, IBAN, BIC) in the
+    cartella's table: with three waiting, the page was mostly empty forms. Each is folded (`<details>`, reached and
+    opened with the keyboard) under a line saying which request waits and why, and opened when its form was refused."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+
+    def request(rid: str, kind: str, cents: int, **more: Any) -> dict[str, Any]:
+        return {"request_id": rid, "case_id": "c-8e2b7d41a9f0", "kind": kind, "amount_cents": cents,
+                "period_from": None, "period_to": None, "requested_by": "desk.maria", "status": "requested",
+                "has_beneficiary": False} | more  # fmt: skip
+
+    refused = {"reason": "not a valid IBAN: check digits", "field": "iban", "status": 422}
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [
+            request("r-1", "rent", 45000, period_from="2026-11-01", period_to="2026-11-30"),
+            request("r-2", "utilities", 12000, has_beneficiary=True, payee_refused={"reason": "ac04", "on": today}),
+            request("r-3", "deposit", 8000),
+            request("r-4", "deposit", 5000, has_beneficiary=True),  # its bank data given: no form
+        ],
+        ("payments", "PUT", "/contribution-requests/r-2/beneficiary"): httpx.Response(422, json=refused),
+    }
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    folds = re.findall(r"<details[^>]*>\s*<summary>(.*?)</summary>", page.text, re.S)
+    said = [text_of(f).strip() for f in folds]
+    assert len(said) == 3, said
+    bank_data = "Coordinate bancarie del beneficiario per"
+    assert said[0] == f"{bank_data} canone di affitto, 450,00 €, dal 1 nov 2026 al 30 nov 2026: ancora da indicare"
+    assert said[1] == (
+        f"{bank_data} utenze, 120,00 €: la banca ha respinto il bonifico (conto chiuso), servono nuove coordinate"
+    ), said
+    assert "<details open" not in page.text
+    form = {"csrf": "csrf-maria", "request_id": "r-2", "payee_name": "Mario Bianchi",
+            "payee_iban": "IT00X0000000000000000000000"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/contributions/r-2/payee", data=form)
+    assert r.status_code == 422, r.text
+    opened = re.findall(r"<details open[^>]*>.*?</details>", r.text, re.S)
+    assert len(opened) == 1 and 'id="payee_iban-r-2-error"' in opened[0], opened
+    assert 'value="Mario Bianchi"' in opened[0]  # what was typed kept
+
+
+async def test_a_date_is_shown_and_typed_as_an_italian_day_whatever_the_browsers_language(desk: Desk) -> None:
+    """`<input type="date">` follows the browser's language, not the page's: an operator's browser in English showed
+    "mm/dd/yyyy" on the Italian desk, and "05/12/2026" typed there is the 12th of May. Every date of the desk is a
+    text field saying its format, "gg/mm/aaaa" (day first in English too: "dd/mm/yyyy"), shown so and taken so (or
+    as an ISO date); a date that is none is said at its field in Italian with the format to use."""
+    today = clock.today()
+    serve_the_cartella(desk.services, today.isoformat(), today.isoformat())
+    sent: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = keeping(sent)
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/p-1")
+    assert 'type="date"' not in page.text
+    opened = re.search(r'<label for="opened_on">(.*?)</label><input id="opened_on"([^>]*)>', page.text)
+    assert opened is not None, page.text
+    assert "(gg/mm/aaaa)" in text_of(opened.group(1)), opened.group(1)
+    assert 'type="text"' in opened.group(2) and f'value="{today.strftime("%d/%m/%Y")}"' in opened.group(2), opened
+    english = await desk.client.get("/persons/p-1?lang=en")
+    assert "(dd/mm/yyyy)" in text_of(english.text)
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "amount": "300", "kind": "rent",
+            "period_from": "1/3/2027", "period_to": "31.03.2027"}  # fmt: skip
+    assert (await desk.client.post("/persons/p-1/contributions?lang=it", data=form)).status_code == 303
+    assert (sent[0][1]["period_from"], sent[0][1]["period_to"]) == ("2027-03-01", "2027-03-31"), sent
+    refusal = {"status": 422, "field": "period_to", "reason": "Input should be a valid date"}
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = httpx.Response(422, json=refusal)
+    r = await desk.client.post("/persons/p-1/contributions?lang=it", data=form | {"period_to": "31/02/2027"})
+    assert r.status_code == 422
+    said = text_of(r.text.split('id="period_to-error"', 1)[1].split("</span>", 1)[0])
+    assert "non è una data valida: la scriva come gg/mm/aaaa" in said, said
+    assert 'value="31/02/2027"' in r.text and 'value="01/03/2027"' in r.text  # as typed, the good one as a day
+    agenda_services(desk.services)
+    agenda = await desk.client.get("/agenda?day=" + quote((today + timedelta(days=1)).strftime("%d/%m/%Y")))
+    assert agenda.status_code == 200, text_of(agenda.text)
+    assert ("intake", "GET", "/appointments") in desk.services.calls
+    asked = [r for r in desk.services.requests if r.url.path == "/appointments"][-1]
+    assert asked.url.params["day"] == (today + timedelta(days=1)).isoformat()
+
+
+def test_every_date_field_of_the_desk_says_its_format_and_is_read_as_a_day() -> None:
+    """No template has a date field the browser's language formats (`type="date"`): each is a day field (class
+    `day`) whose label says the format, and its name is one the desk reads as a day (`forms.DAY_FIELDS`)."""
+    from pathlib import Path
+
+    from lgnet_desk.entrypoints.forms import is_day_field
+
+    templates = Path(__file__).parents[1] / "src" / "lgnet_desk" / "entrypoints" / "templates"
+    seen = 0
+    for page in sorted(templates.glob("*.html")):
+        text = page.read_text()
+        assert 'type="date"' not in text and 'type="time"' not in text, page.name
+        assert text.count('class="time"') == text.count("time_hint()"), page.name
+        for field in re.findall(r"<input [^>]*class=\"day\"[^>]*>", text):
+            seen += 1
+            name = re.search(r'name="([^"]+)"', field)
+            assert name is not None, (page.name, field)
+            assert "{{" in name.group(1) or is_day_field(name.group(1)), (page.name, field)  # a macro's: its callers'
+    for name in ("ended_on", "on", "started_on", "m1_birth_date", "m6_birth_date"):  # housing's and the register's
+        assert is_day_field(name), name
+        assert text.count('class="day"') == text.count("day_hint()"), page.name
+    assert seen >= 15
+
+
+async def test_a_time_is_typed_on_the_24_hour_clock_whatever_the_browsers_language(desk: Desk) -> None:
+    """`<input type="time">` follows the browser's language too: on a browser in English the Italian agenda asked for
+    "--:-- AM/PM". A time is a text field saying its format, "(hh:mm)", on the 24-hour clock; "9.30" is 09:30."""
+    booked = agenda_services(desk.services)
+    await desk.as_operator(MARIA)
+    tomorrow = clock.today() + timedelta(days=1)
+    page = await desk.client.get(f"/agenda?day={tomorrow.isoformat()}&lang=it")
+    assert 'type="time"' not in page.text
+    field = re.search(r'<label for="time">(.*?)</label>\s*<input id="time"([^>]*)>', page.text)
+    assert field is not None and "(hh:mm)" in text_of(field.group(1)) and 'class="time"' in field.group(2), page.text
+    form = {"csrf": "csrf-maria", "day": tomorrow.isoformat(), "time": "9.30", "minutes": "30", "party": "p-1",
+            "purpose": "plan_review", "operator": "maria"}  # fmt: skip
+    r = await desk.client.post("/agenda", data=form)
+    assert r.status_code == 303, text_of(r.text)
+    assert "T09:30:00" in booked[-1]["starts_at"], booked
+
+
+async def test_moving_an_appointment_keeps_what_was_typed_when_refused_and_shows_the_day_it_moved_to(
+    desk: Desk,
+) -> None:
+    """Moving an appointment to a day already past, or to a time intake refused (a double booking), showed the
+    refusal in the row's state and the move's fields reset: the day back to the agenda's, the time empty, and nothing
+    told a screen reader which field was wrong. Moved, the page went back to the old day, where the appointment no
+    longer is: it shows the day it moved to."""
+    tomorrow, later = clock.today() + timedelta(days=1), clock.today() + timedelta(days=3)
+    yesterday = clock.today() - timedelta(days=1)
+    agenda_services(desk.services)
+    desk.services.answers[("intake", "GET", "/appointments")] = [
+        {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": None,
+         "street_id": "s-1", "purpose": "plan_review", "starts_at": f"{tomorrow.isoformat()}T09:00:00+00:00",
+         "ends_at": f"{tomorrow.isoformat()}T09:30:00+00:00", "status": "booked", "outcome": None,
+         "booked_by": "desk.maria"}]  # fmt: skip
+    conflict = {"status": 409, "field": "starts_at", "reason": "the operator already has an appointment then"}
+    moved: list[dict[str, Any]] = []
+
+    def move(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if "T11:00" in body["starts_at"]:
+            return httpx.Response(409, json=conflict)
+        moved.append(body)
+        return httpx.Response(200, json={"appointment_id": "apt-1"})
+
+    desk.services.answers[("intake", "POST", "/appointments/apt-1/move")] = move
+    await desk.as_operator(MARIA)
+    form = {"csrf": "csrf-maria", "day": tomorrow.isoformat(), "minutes": "30"}
+    for new_day, new_time in ((yesterday, "10:00"), (later, "11:00")):
+        typed = new_day.strftime("%d/%m/%Y")
+        r = await desk.client.post("/agenda/apt-1/move?lang=it", data=form | {"new_day": typed, "new_time": new_time})
+        assert r.status_code == 422, r.text
+        row = r.text.split('action="/agenda/apt-1/move"', 1)[1].split("</form>", 1)[0]
+        assert f'value="{typed}"' in row and f'value="{new_time}"' in row, row  # what was typed, kept
+        assert 'aria-invalid="true" aria-describedby="apt-1-error"' in row, row
+        assert 'id="apt-1-error"' in r.text
+    r = await desk.client.post("/agenda/apt-1/move", data=form | {"new_day": later.strftime("%d/%m/%Y"),
+                                                                   "new_time": "9:30"})  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == f"/agenda?day={later.isoformat()}", r.headers
+    assert "T09:30" in moved[-1]["starts_at"], moved
+
+
+async def test_the_privacy_notice_and_a_street_persons_page_lead_back(desk: Desk) -> None:
+    """The privacy notice, printed from the cartella, and a street person's page, opened from an outing or the agenda,
+    had no way back but the browser's: each links back (the notice's link is not printed)."""
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/p-1"): {"person_id": "p-1", "identity": {"given_name": "Amina",
+                                                                             "family_name": "Okafor"}},
+        ("intake", "GET", "/street-persons/s-1"): {
+            "street_id": "s-1", "nickname": None, "first_contact_on": "2026-11-02", "person_id": None,
+            "linked_on": None, "days_to_taking_in_charge": None,
+            "contacts": [{"outing_id": "out-1", "contacted_on": "2026-11-02", "place": "Porta Nuova",
+                          "needs_observed": [], "services_offered": []}]},
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    notice = await desk.client.get("/persons/p-1/privacy-notice?lang=it")
+    back = re.search(r'<p class="noprint"><a href="/persons/p-1\?purpose=case_work">([^<]+)</a></p>', notice.text)
+    assert back is not None and back.group(1) == "Torna alla cartella", notice.text
+    assert "@media print { header, .noprint { display: none; } }" in (await desk.client.get("/static/desk.css")).text
+    street = await desk.client.get("/outreach/street-persons/s-1")
+    assert street.status_code == 200, street.text
+    assert '<a href="/outreach">Torna alle uscite</a>' in street.text, text_of(street.text)
+
+
+async def test_a_sessions_facilitators_are_operators_of_the_city_typed_by_user_name(desk: Desk) -> None:
+    """A session's facilitators were asked as "identificativi degli operatori", which the desk shows nowhere, and sent
+    unchecked: a typo ("mraia") or anyone's name was recorded as who ran the session. They are the desk's users the
+    operator may name (as an outing's operators and an appointment's), by user name; anyone else is refused at the
+    field, in Italian, and the form kept."""
+    today = clock.today().isoformat()
+    sent: list[dict[str, Any]] = []
+    activity = {"activity_id": "act-1", "title": "Italiano A2", "kind": "italian_language_course", "partner": None,
+                "starts_on": today, "ends_on": None, "target_level": None, "session_list": [],
+                "certificate_list": []}  # fmt: skip
+    desk.services.answers |= {
+        ("intake", "GET", "/civic/activities/act-1"): activity,
+        ("intake", "POST", "/civic/sessions"): kept_in(sent),
+        ("intake", "POST", "/persons/search"): [],
+    }
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/civic/act-1?lang=it")
+    assert "Conduttori (nomi utente degli operatori, separati da virgole)" in text_of(page.text), text_of(page.text)
+    form = {"csrf": "csrf-maria", "held_on": today, "place": "Biblioteca", "duration_minutes": "90",
+            "facilitators": "maria, mraia"}  # fmt: skip
+    r = await desk.client.post("/civic/act-1/sessions", data=form)
+    assert r.status_code == 422 and 'id="facilitators-error"' in r.text, text_of(r.text)
+    assert "«mraia» non è un operatore del suo Comune o del suo ente" in text_of(r.text), text_of(r.text)
+    assert 'value="maria, mraia"' in r.text and sent == []
+    r = await desk.client.post("/civic/act-1/sessions", data=form | {"facilitators": "maria, giulia"})
+    assert r.status_code == 303, text_of(r.text)
+    assert sent[-1]["facilitators"] == ["maria", "giulia"], sent
+
+
+async def test_a_form_of_the_cartella_sent_leads_to_what_it_recorded_and_says_so(desk: Desk) -> None:
+    """A form of the cartella sent (a note, a contribution: at the bottom of a long page) brought the operator back
+    to the top of the cartella, with nothing saying it was done: she scrolled down to check, or sent it again. The
+    page opens at the section that shows what was recorded, saying so there (`role="status"`)."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    desk.services.answers |= {
+        ("intake", "POST", "/persons/p-1/notes"): httpx.Response(201, json={"note_id": "n-2"}),
+        ("payments", "POST", "/contribution-requests"): httpx.Response(201, json={"request_id": "r-1"}),
+    }
+    await desk.as_operator(MARIA)
+    r = await desk.client.post("/persons/p-1/notes", data={"csrf": "csrf-maria", "text": "Colloquio"})
+    assert r.status_code == 303 and r.headers["location"] == "/persons/p-1?purpose=case_work&done=notes#h-diary"
+    page = await desk.client.get(r.headers["location"].split("#")[0] + "&lang=it")
+    diary = page.text.split('id="h-diary"', 1)[1].split("</section>", 1)[0]
+    assert '<p class="notice" role="status">Nota aggiunta.</p>' in diary, diary
+    form = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0", "amount": "300", "kind": "deposit"}
+    r = await desk.client.post("/persons/p-1/contributions", data=form)
+    assert r.headers["location"].endswith("&done=contributions#h-contributions"), r.headers
+    page = await desk.client.get("/persons/p-1?purpose=case_work&done=contributions")
+    assert page.text.split('id="h-contributions"', 1)[1].count('role="status">Contributo richiesto.</p>') == 1
+    assert 'role="status"' not in (await desk.client.get("/persons/p-1?done=nonsense")).text
+
+
+async def test_the_dpo_reads_the_civic_pages_views_in_her_language(desk: Desk) -> None:
+    """The civic register's and an activity's views were in the DPO's Italian page and CSV as "civic register" and
+    "civic activity", in English: the actions the desk writes are each said in the reader's language."""
+    async with desk.pool.acquire() as conn:
+        await store.log_view(conn, MARIA, ["p-1", "p-2"], "case_work", "civic register", "shown")
+        await store.log_view(conn, MARIA, ["p-1"], "case_work", "civic activity", "shown")
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log?person_id=p-1&lang=it")).text)
+    assert "Registro presenze di un'attività civica" in text and "Attestati di un'attività civica" in text, text
+    assert "civic register" not in text and "civic activity" not in text, text
+    export = (await desk.client.get("/access-log.csv?person_id=p-1&lang=it")).text
+    assert "Registro presenze di un'attività civica" in export and "civic register" not in export, export
+
+
+async def test_a_day_that_is_none_stays_in_the_days_field_beside_its_refusal(desk: Desk) -> None:
+    """A day that is none (`/agenda?day=31/02/2026`) showed today's agenda with today's date in the field and, beside
+    it, "non è una data valida": the refusal next to a good date, and what was typed gone. The field keeps what was
+    typed; the title says which day is shown."""
+    agenda_services(desk.services)
+    await desk.as_operator(MARIA)
+    r = await desk.client.get("/agenda?day=31/02/2026&lang=it")
+    assert r.status_code == 422, r.text
+    field = re.search(r'<input id="day"[^>]*>', r.text)
+    assert field is not None and 'value="31/02/2026"' in field.group(0), field
+    assert 'id="day-error"' in r.text and f"Agenda del {i18n.day(clock.today(), 'it')}" in text_of(r.text)

@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import Services
 from lgnet_desk.domain import countries
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
-from lgnet_desk.domain.refusals import say
+from lgnet_desk.domain.refusals import NOT_A_DAY, say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.web import _cents
 from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_household, todo
@@ -160,8 +160,8 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
         ("has no letters or digits", "non contiene lettere né cifre"),
         ("String should match pattern '^[A-Z]{2}$'", "formato non valido"),
         ("String should have at least 16 characters", "almeno 16 caratteri"),
-        ("Value error, must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
-        ("must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),  # as the services say it now
+        ("Value error, must be an ISO 8601 date string, YYYY-MM-DD", NOT_A_DAY),
+        ("must be an ISO 8601 date string, YYYY-MM-DD", NOT_A_DAY),  # as the services say it now
         ("no person p-nobody", "nessuna persona p-nobody"),
         (
             "request is approved, only a requested one can be approved",
@@ -715,3 +715,30 @@ def test_payments_refusals_of_the_contribution_voucher_and_approval_forms_are_sa
     reason: str, italian: str
 ) -> None:
     assert say(reason, "it") == italian
+
+
+def test_a_day_is_typed_and_shown_day_first_as_an_italian_desk_writes_it() -> None:
+    from lgnet_desk.domain.days import iso_day, typed_day
+
+    assert iso_day("05/12/2026") == iso_day("5/12/2026") == iso_day("05.12.2026") == "2026-12-05"
+    assert iso_day("05-12-2026") == iso_day(" 2026-12-05 ") == "2026-12-05"
+    assert iso_day("31/02/2027") == "31/02/2027" and iso_day("domani") == "domani"  # the service says it at its field
+    assert typed_day("2026-12-05") == "05/12/2026" and typed_day("31/02/2027") == "31/02/2027" and typed_day(None) == ""
+
+
+async def test_more_persons_than_intake_reads_in_one_call_are_read_in_as_few_calls_as_it_takes() -> None:
+    """Intake's `POST /persons/search` takes up to 100 `person_ids` (a longer list is refused, 422): a to-do list or
+    register naming 130 persons asks twice, not once to be refused and show every person by id."""
+
+    from lgnet_desk.service_layer.desk import NAMES_PER_CALL, in_calls
+
+    asked: list[list[str]] = []
+
+    async def search(ids: list[str]) -> list[dict[str, Any]]:
+        assert len(ids) <= NAMES_PER_CALL == 100
+        asked.append(ids)
+        return [{"person_id": i} for i in ids]
+
+    ids = [f"p-{i}" for i in range(130)]
+    found = await in_calls(ids, search)
+    assert [len(a) for a in asked] == [100, 30] and [p["person_id"] for p in found] == ids

@@ -478,3 +478,30 @@ async def test_no_vulnerability_is_recorded_again_for_an_erased_member(intake: I
     assert r.json()["field"] == f"vulnerabilities_by_person.{f['mum']}" and "erased" in r.json()["reason"], r.text
     del body["vulnerabilities_by_person"][f["mum"]]  # the others' are recorded as before
     await w.call(A, "POST", "/cases/assessments", body)
+
+
+async def test_several_persons_are_read_by_their_ids_in_one_search_within_what_the_caller_may_read(
+    intake: InProcessService,
+) -> None:
+    """The desk's agenda and civic register named each person with one GET /persons/{id} per person per view (30
+    appointments: 30 calls, 30 reads logged). `POST /persons/search` with `person_ids` answers those of them the caller
+    may read, in one call; the others (another city's, another cooperative's, nobody's) are left out."""
+    w = World(intake)
+    f = await family(w)
+    other = w.id("p")
+    body = {"person_id": other, "birth_date": "1970-01-01", "sex": "male", "nationality": "AL"}
+    await w.call(TRIESTE, "POST", "/persons", body | {"identity": {"family_name": "Bianchi"}})
+    ids = [f["mum"], f["son"], other, "p-nobodys", f["mum"]]
+    async with intake.client(STAFF) as c:
+        staff = await c.post("/persons/search", json={"person_ids": ids})
+        too_many = await c.post("/persons/search", json={"person_ids": [f"p-{i}" for i in range(101)]})
+    async with intake.client(A) as c:
+        partner = await c.post("/persons/search", json={"person_ids": ids})
+    async with intake.client(B) as c:
+        another = await c.post("/persons/search", json={"person_ids": ids})
+    assert staff.status_code == 200, staff.text
+    assert [p["person_id"] for p in staff.json()] == [f["mum"], f["son"]], staff.json()
+    assert staff.json()[0]["identity"]["family_name"] == "N'Diaye"
+    assert [p["person_id"] for p in partner.json()] == [f["mum"], f["son"]]
+    assert another.status_code == 200 and another.json() == []
+    assert too_many.status_code == 422 and too_many.json()["field"] == "person_ids", too_many.text

@@ -73,4 +73,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index login_attempts_client on login_attempts (client, at);
         """,
     ),
+    (
+        "desk-4",
+        """
+        -- a page naming many persons (the agenda, the to-do list, the civic register) is one entry per view: the
+        -- persons it named, each found by the DPO's filter (person_id holds the first, as the column is required)
+        alter table access_log add column persons text[] not null default '{}';
+        create index access_log_persons on access_log using gin (persons);
+        """,
+    ),
 ]

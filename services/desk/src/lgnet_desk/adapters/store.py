@@ -147,11 +147,28 @@ async def log_access(conn: Conn, op: Operator, person_id: str, purpose: str, act
     )
 
 
+async def log_view(conn: Conn, op: Operator, person_ids: list[str], purpose: str, action: str, outcome: str) -> None:
+    """One entry for a view naming several persons (the agenda, the to-do list, the civic register): each person is
+    in `persons`, so the DPO's filter by person finds it."""
+    if person_ids:
+        await conn.execute(
+            "insert into access_log (operator, city, person_id, persons, purpose, action, outcome)"
+            " values ($1, $2, $3, $4, $5, $6, $7)",
+            op.username,
+            op.city,
+            person_ids[0],
+            person_ids,
+            purpose,
+            action,
+            outcome,
+        )
+
+
 async def access_entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
     # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
     # that operator's city, as the desk cannot know the person's city when the service refuses to tell).
     sql, args = (
-        ("select * from access_log where person_id = $1", [person_id])
+        ("select * from access_log where person_id = $1 or persons @> array[$1]", [person_id])
         if person_id
         else ("select * from access_log where city = $1", [city])
     )

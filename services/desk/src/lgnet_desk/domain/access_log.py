@@ -23,6 +23,7 @@ def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
         "operator": None,
         "actor": str(entry["principal"]),
         "person_id": str(entry["person_id"]),
+        "persons": [str(entry["person_id"])],
         "purpose": None,
         "action": INTAKE_ACTION + str(entry["kind"]),
         "outcome": str(entry["outcome"]),
@@ -31,7 +32,9 @@ def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_desk(entry: dict[str, Any]) -> dict[str, Any]:
-    return {**entry, "source": "desk", "actor": None, "via": None}
+    """`persons`: every person the view named (a list's view is one entry), else the entry's one person."""
+    persons = list(entry.get("persons") or []) or [entry["person_id"]]
+    return {**entry, "persons": persons, "source": "desk", "actor": None, "via": None}
 
 
 def merged(desk: list[dict[str, Any]], intake: list[dict[str, Any]], source: str | None = None) -> list[dict[str, Any]]:

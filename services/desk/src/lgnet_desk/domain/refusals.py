@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import date
 
+NOT_A_DAY = "non è una data valida: la scriva come gg/mm/aaaa"  # the desk's date fields take days so (domain/days.py)
 ITALIAN: list[tuple[str, str]] = [
     # payments' staff-only actions ("only the city's staff may {what}"): those the desk offers named, others said so
     (r"only the city's staff may approve contributions", "solo il personale del Comune può approvare i contributi"),
@@ -163,7 +164,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"required", "campo obbligatorio"),
     (r"Field required", "campo obbligatorio"),
     (r"List should have at least 1 item.*", "scelga almeno una voce"),
-    (r"Input should be a valid date.*", "non è una data valida"),
+    (r"Input should be a valid date.*", NOT_A_DAY),
     (r"Input should be a valid integer.*", "non è un importo valido (es. 450,00)"),
     (r"Input should be greater than 0", "deve essere maggiore di zero"),
     (r"give a name, a fiscal code or a case number", "indichi un nome, un codice fiscale o un numero di pratica"),
@@ -258,7 +259,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"has no letters or digits", "non contiene lettere né cifre"),
     (r"String should match pattern .*", "formato non valido"),
     (r"String should have at least (\d+) characters", "almeno {0} caratteri"),
-    (r"(?:Value error, )?must be an ISO 8601 date string, YYYY-MM-DD", "non è una data valida"),
+    (r"(?:Value error, )?must be an ISO 8601 date string, YYYY-MM-DD", NOT_A_DAY),
     # the agenda's person, typed by name (the desk's own refusals, saying how to proceed), or an identifier; a value
     # holds whatever was typed, spaces included (an outside tester read "no person Fatima El Amrani" in English)
     (

@@ -16,6 +16,7 @@ from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.entrypoints.forms import form_of, whole_number
 from lgnet_desk.service_layer import desk, persons
+from lgnet_desk.service_layer.agenda import check_outing_staff
 
 PageOf = Callable[..., Awaitable[Any]]  # web.router's `page(request, csrf_check=…)`: a web.Page
 KINDS = "civic_activity_kind"
@@ -23,7 +24,7 @@ LEVELS = "cefr_level"
 
 
 def ids(text: str) -> list[str]:
-    """Operator ids typed in a box: separated by commas, spaces or new lines, each once, in order."""
+    """Operators' user names typed in a box: separated by commas, spaces or new lines, each once, in order."""
     return list(dict.fromkeys(x for x in re.split(r"[\s,;]+", text.strip()) if x))
 
 
@@ -106,16 +107,19 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
         p = await page(request, csrf_check=True)
         f = await form_of(request)
         key = resubmission.call_key(f, "session")
+        facilitators = ids(f.get("facilitators", ""))
         body = {
             "activity_id": activity_id,
             "session_id": desk.new_id("ses", key),
             "held_on": f.get("held_on", ""),
             "place": f.get("place", "").strip(),
             "duration_minutes": whole_number(f.get("duration_minutes", "")),
-            "facilitators": ids(f.get("facilitators", "")),
+            "facilitators": facilitators,
         }
         fields = {k: k for k in ("held_on", "place", "duration_minutes", "facilitators", "volunteer_ids")}
         try:
+            async with request.app.state.pool.acquire() as conn:
+                await check_outing_staff(conn, p.op, facilitators, "facilitators")
             body["volunteer_ids"] = await typed_persons(p.services, f.get("volunteer_ids", ""), "volunteer_ids")
             await desk.submit(p.services, "intake", "/civic/sessions", body, fields, key)
         except desk.FieldErrors as e:

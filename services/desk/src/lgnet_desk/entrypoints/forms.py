@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from fastapi import HTTPException, Request
 from lgnet_shared.storable import text_problem
+
+from lgnet_desk.domain.days import clock_time, iso_day
 
 UNSTORABLE = "unstorable"  # the HTTPException's detail: the desk's page says what it means (422)
 
@@ -15,7 +18,27 @@ async def form_of(request: Request) -> dict[str, str]:
     holding what PostgreSQL cannot store (NUL) is refused (422)."""
     form = await request.form()
     storable((k, v) for k, v in form.multi_items() if isinstance(v, str))
-    return {k: str(v) for k, v in form.items()}
+    return as_days({k: str(v) for k, v in form.items()})
+
+
+# The desk's date fields (class `day` in the templates; each template's test checks its names are here): typed
+# `gg/mm/aaaa`, sent to the services as ISO dates.
+DAY_FIELDS = frozenset(
+    {"day", "new_day", "on", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
+     "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
+     "ended_on", "started_on", "execution_date"}
+)  # fmt: skip
+MEMBER_DAY = re.compile(r"m\d+_birth_date")  # the registration form's members' birth dates
+TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock
+
+
+def is_day_field(name: str) -> bool:
+    return name in DAY_FIELDS or MEMBER_DAY.fullmatch(name) is not None
+
+
+def as_days(fields: dict[str, str]) -> dict[str, str]:
+    """A form's fields with each day typed `gg/mm/aaaa` as an ISO date (`days.iso_day`), each time as `HH:MM`."""
+    return {k: iso_day(v) if is_day_field(k) else clock_time(v) if k in TIME_FIELDS else v for k, v in fields.items()}
 
 
 def storable(fields: Iterable[tuple[str, str]]) -> None:

@@ -145,6 +145,8 @@ ACCESS_ACTIONS = {
     "agenda": _("Agenda"),
     "to-do": _("To do"),
     "search": _("Search results"),
+    "civic register": _("Attendance register of a civic activity"),
+    "civic activity": _("Certificates of a civic activity"),
 }
 # Intake's read log (reads through its API: docs/desk.md, "Access log"), by the kind of read.
 ACCESS_ACTIONS |= {
@@ -158,6 +160,21 @@ ACCESS_ACTIONS |= {
     "api street_person": _("Street person (API)"),
 }
 ACCESS_SOURCES = {"desk": _("Desk"), "intake": _("Intake API")}
+# A form of the cartella sent (the last part of its address): the section that shows what it recorded, where the page
+# opens, and what it says there (the page opened at its top, saying nothing: operators scrolled down to check).
+CARTELLA_DONE = {
+    "cases": ("h-cases", _("Case opened.")),
+    "assessments": ("h-cases", _("Assessment recorded.")),
+    "plans": ("h-cases", _("Plan recorded.")),
+    "transfer": ("h-cases", _("Case transferred.")),
+    "contributions": ("h-contributions", _("Contribution requested.")),
+    "payee": ("h-contributions", _("Bank data saved.")),
+    "vouchers": ("h-vouchers", _("Voucher issued.")),
+    "tutoring": ("h-tutoring", _("Tutoring session recorded.")),
+    "notes": ("h-diary", _("Note added.")),
+    "documents": ("h-documents", _("Document uploaded.")),
+    "consents": ("h-consent", _("Consent recorded.")),
+}
 ACCESS_ACTIONS_WITH_ID = {"document ": _("Document"), "member of ": _("Social record of a household member")}
 
 

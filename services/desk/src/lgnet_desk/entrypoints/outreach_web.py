@@ -15,8 +15,9 @@ from lgnet_shared import clock
 from lgnet_desk.adapters.services import ServiceRefusal, service_path
 from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.agenda import past_day
+from lgnet_desk.domain.days import iso_day
 from lgnet_desk.domain.operators import OperatorRole
-from lgnet_desk.entrypoints.forms import form_of, whole_number
+from lgnet_desk.entrypoints.forms import as_days, form_of, whole_number
 from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, persons
 from lgnet_desk.service_layer.agenda import check_booking, check_outing_staff, party, said_for_the_party
@@ -159,7 +160,7 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, csrf_check=True)
         assert p.services is not None
         form = await request.form()
-        f = {k: str(v) for k, v in form.items()}
+        f = as_days({k: str(v) for k, v in form.items()})
         # the boxes ticked, shown ticked again on a refusal (they were lost)
         picked = {k: [str(v) for v in form.getlist(k)] for k in ("needs_observed", "services_offered")}
         key = resubmission.call_key(f, "contact")
@@ -224,8 +225,10 @@ def router(settings: DeskSettings) -> APIRouter:
     async def agenda_page(request: Request, status: int = 200, **extra: Any) -> Response:
         p = await page(request)
         assert p.services is not None and p.op is not None
-        day = request.query_params.get("day") or extra.pop("agenda_day", None) or clock.today().isoformat()
-        if not _is_day(day):  # said at the field, today's agenda shown: not a refusal of intake's
+        typed = request.query_params.get("day")  # the day's field: gg/mm/aaaa, as every date of the desk
+        day = (iso_day(typed) if typed else None) or extra.pop("agenda_day", None) or clock.today().isoformat()
+        if not _is_day(day):  # said at the field, what was typed kept there, today's agenda shown (not intake's)
+            extra["day_typed"] = day
             day, status = clock.today().isoformat(), 422
             extra["errors"] = {**extra.get("errors", {}), "day": "Input should be a valid date"}
         try:
@@ -247,7 +250,7 @@ def router(settings: DeskSettings) -> APIRouter:
             ids = [a["person_id"] for a in items if a.get("person_id")] + ([chosen] if chosen else [])
             names = await desk.person_names(conn, p.services, p.op, ids, "agenda")
         ctx = {"items": items, "agenda_day": day, "units": units, "unit_names": unit_names, "form": {}, "errors": {}}
-        ctx |= {"names": names, "chosen": chosen}
+        ctx |= {"names": names, "chosen": chosen, "changing": None, "day_typed": None}
         ctx["durations"] = DURATIONS
         return p.render("agenda.html", status=status, now=datetime.now(UTC), **(ctx | extra))
 
@@ -291,16 +294,24 @@ def router(settings: DeskSettings) -> APIRouter:
         assert p.services is not None
         f = await form_of(request)
         day = f.get("day", clock.today().isoformat())
+        # A refusal keeps what was typed in the row's form (`changing`: the new day and time were reset, the
+        # reason unchosen); a move shows the day the appointment moved to (the old day no longer has it).
+        changing = {**f, "appointment_id": appointment_id}
         if action == "move" and (refused := past_day(f.get("new_day") or day, clock.today())):
-            return await agenda_page(request, status=422, errors={appointment_id: refused}, agenda_day=day)
+            return await agenda_page(
+                request, status=422, errors={appointment_id: refused}, agenda_day=day, changing=changing
+            )
         try:
             key = resubmission.call_key(f, action, appointment_id)  # sent twice: the first answer, not "already"
             await p.services.post(
                 "intake", service_path("/appointments/{}/{}", appointment_id, action), body(f, day), key
             )
         except ServiceRefusal as r:
-            return await agenda_page(request, status=422, errors={appointment_id: r.reason}, agenda_day=day)
-        return RedirectResponse(f"/agenda?day={day}", status_code=303)
+            return await agenda_page(
+                request, status=422, errors={appointment_id: r.reason}, agenda_day=day, changing=changing
+            )
+        shown = (f.get("new_day") or day) if action == "move" else day
+        return RedirectResponse(f"/agenda?day={shown}", status_code=303)
 
     @api.post("/agenda/{appointment_id}/cancel", response_class=HTMLResponse)
     async def cancel(request: Request, appointment_id: str) -> Response:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lgnet_shared import clock, http, tls
+from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -25,6 +26,7 @@ from starlette.routing import Match
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import countries, resubmission, spreadsheet
+from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
@@ -109,6 +111,9 @@ class Page:
             country_names=lambda: countries.names(i18n.BABEL_LOCALE[lang]),
             reason=lambda text: i18n.reason(str(text), lang),
             sentence=i18n.sentence,
+            typed_day=typed_day,  # a date field's value, gg/mm/aaaa
+            day_hint=lambda: Markup(' <span class="hint">({})</span>').format(self.t.gettext("dd/mm/yyyy")),
+            time_hint=lambda: Markup(' <span class="hint">({})</span>').format(self.t.gettext("hh:mm")),
             ended=i18n.ended,
             codes=lambda lst: i18n.codes(lst, lang),
             partners=self.partners,
@@ -356,7 +361,10 @@ def router(settings: DeskSettings) -> APIRouter:
                 record = await desk.folder(conn, p.services, p.op, person_id, purpose)
             except ServiceRefusal as r:
                 return p.denied(r, logged=True)
-        return p.render("cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose)
+        done = i18n.CARTELLA_DONE.get(request.query_params.get("done", ""))  # a form just sent: said at its section
+        return p.render(
+            "cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose, done=done
+        )
 
     async def act(request: Request, person_id: str, run: Any) -> Response:
         p = await page(request, csrf_check=True)
@@ -384,7 +392,9 @@ def router(settings: DeskSettings) -> APIRouter:
                 today=clock.today().isoformat(),
                 purpose="case_work",
             )
-        return RedirectResponse(f"/persons/{person_id}?purpose=case_work", status_code=303)
+        done = request.url.path.rsplit("/", 1)[-1]  # the page opens where what was recorded is shown, saying so
+        section = i18n.CARTELLA_DONE[done][0] if done in i18n.CARTELLA_DONE else "h-person"
+        return RedirectResponse(f"/persons/{person_id}?purpose=case_work&done={done}#{section}", status_code=303)
 
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
     async def open_case(request: Request, person_id: str) -> Response:
@@ -779,7 +789,7 @@ def router(settings: DeskSettings) -> APIRouter:
             name = p.operator_names.get(account, account) if e["operator"] else p.actor_names.get(account, account)
             purpose = t(e["purpose"]) if e["purpose"] else "—"
             said = i18n.access_source(e["source"], e["via"], p.t)
-            row = [e["at"].isoformat(), name, account, e["person_id"], purpose, action, t(e["outcome"]), said]
+            row = [e["at"].isoformat(), name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]
             w.writerow([spreadsheet.cell(v) for v in row])  # a partner chose the person's id: never a formula
         return Response(
             out.getvalue(),

@@ -28,10 +28,11 @@ async def check_booking(conn: Conn, booker: Operator, operator: str, day: str, t
         raise FieldErrors(errors)
 
 
-async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str]) -> None:
-    """An outing's operators, as an appointment's: desk users the recorder may name (FieldErrors on `staff`)."""
+async def check_outing_staff(conn: Conn, recorder: Operator, staff: list[str], field: str = "staff") -> None:
+    """An outing's operators (or a civic session's facilitators, `field`), as an appointment's: desk users the
+    recorder may name (FieldErrors on `field`; a facilitator typed wrong was recorded as who ran the session)."""
     if refused := await not_an_operator(conn, recorder, staff):
-        raise FieldErrors({"staff": refused})
+        raise FieldErrors({field: refused})
 
 
 async def not_an_operator(conn: Conn, booker: Operator, usernames: list[str]) -> str | None:

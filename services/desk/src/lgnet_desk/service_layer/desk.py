@@ -7,6 +7,7 @@ import base64
 import contextlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -89,23 +90,39 @@ async def search_logged(
     return found
 
 
+NAMES_PER_CALL = 100  # the most `person_ids` intake's POST /persons/search takes in one call
+
+
+async def in_calls(
+    ids: list[str], search: Callable[[list[str]], Awaitable[list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
+    """`search` over `ids` in as few calls as intake takes them (a longer list is refused whole)."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(ids), NAMES_PER_CALL):
+        found += await search(ids[start : start + NAMES_PER_CALL])
+    return found
+
+
 async def person_names(
     conn: Conn, services: Services, op: Operator, person_ids: list[str], action: str
 ) -> dict[str, str]:
-    """Each person's name as the cartella names them (intake's `GET /persons/{id}`, as the operator), each read in the
-    access log as `action` (the page that named them: "agenda", "to-do"). A person intake does not show is left out,
-    and the rest when intake does not answer: the page then shows their identifier."""
-    found: dict[str, str] = {}
-    for pid in dict.fromkeys(person_ids):
-        try:
-            person = await read_logged(conn, services, op, pid, service_path("/persons/{}", pid), action)
-        except ServiceRefusal:
-            continue
-        except httpx.HTTPError:
-            break
-        if name := full_name(person):
-            found[pid] = name
-    return found
+    """Each person's name as the cartella names them, read in one call (intake's `POST /persons/search` with
+    `person_ids`, as the operator: those it shows), the view one entry of the access log as `action` (the page that
+    named them: "agenda", "to-do") naming the persons shown, and one naming those intake did not show (`denied`). A
+    person without a name, and all of them when intake does not answer, are shown by their identifier."""
+    wanted = list(dict.fromkeys(person_ids))
+    if not wanted:
+        return {}
+    try:
+        found = await in_calls(wanted, lambda ids: services.post("intake", "/persons/search", {"person_ids": ids}))
+    except ServiceRefusal:
+        found = []
+    except httpx.HTTPError:
+        return {}
+    shown = {str(p["person_id"]): p for p in found}
+    await store.log_view(conn, op, [pid for pid in wanted if pid in shown], "case_work", action, "shown")
+    await store.log_view(conn, op, [pid for pid in wanted if pid not in shown], "case_work", action, "denied")
+    return {pid: name for pid, p in shown.items() if (name := full_name(p))}
 
 
 async def folder(conn: Conn, services: Services, op: Operator, person_id: str, purpose: str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def router(runtime: Runtime) -> APIRouter:
                 client,
                 "search",
                 None,
-                lambda: Folder(intake).search(ctx, *terms.terms(), at=at),
+                lambda: Folder(intake).search(ctx, *terms.terms(), at=at, person_ids=terms.person_ids),
                 lambda found: [p["person_id"] for p in found],  # each person a search shows
             )
 
@@ -167,11 +167,17 @@ def router(runtime: Runtime) -> APIRouter:
 
 
 class PersonSearch(BaseModel):
-    """What to look for: a name, a fiscal code or a case number (one is enough)."""
+    """What to look for: a name, a fiscal code, a case number or persons' identifiers (one is enough)."""
 
     name: str | None = Field(default=None, max_length=200, description="fuzzy and accent-insensitive")
     fiscal_code: str | None = Field(default=None, max_length=32)
     case_id: str | None = Field(default=None, max_length=200, description="the persons of the case's household")
+    person_ids: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None,
+        max_length=100,
+        description="those of these persons the caller may read, in this order (others left out): a page naming"
+        " many persons reads them in one call",
+    )
 
     def terms(self) -> tuple[str | None, str | None, str | None]:
         return self.name, self.fiscal_code, self.case_id
