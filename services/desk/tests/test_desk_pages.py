@@ -2445,13 +2445,13 @@ async def test_a_possible_duplicates_payee_is_marked_as_shared_from_its_row(desk
 
 async def test_the_city_s_shared_payees_are_listed_and_taken_off_the_list(desk: Desk) -> None:
     """The payments office sees the city's shared payees (whom each pays, the IBAN masked, who put it there and when)
-    and takes one off the list (payments' DELETE; its requests compared by payee and period alone again). Staff only,
-    as payments' list is; linked from the approvals page."""
+    and takes one off the list (payments' withdrawal; its requests compared by payee and period alone again). Staff
+    only, as payments' list is; linked from the approvals page."""
     listed = [{"shared_payee_id": 7, "city": "torino", "iban_masked": "••••3456", "label": "ATER Torino — canoni",
                "registered_by": "staff-giulia", "registered_on": "2026-11-02"}]  # fmt: skip
     desk.services.answers |= two_rents() | {
         ("payments", "GET", "/shared-payees"): listed,
-        ("payments", "DELETE", "/shared-payees/7"): httpx.Response(204),
+        ("payments", "POST", "/shared-payees/7/withdrawal"): listed[0] | {"withdrawn_by": "desk.giulia"},
     }
     await desk.as_operator(GIULIA)
     assert 'href="/shared-payees"' in (await desk.client.get("/approvals")).text
@@ -2463,8 +2463,9 @@ async def test_the_city_s_shared_payees_are_listed_and_taken_off_the_list(desk: 
     assert form_key, page.text
     r = await desk.client.post("/shared-payees/7/withdrawal", data={"csrf": "csrf-giulia", "form_key": form_key[1]})
     assert r.status_code == 303 and r.headers["location"] == "/shared-payees?withdrawn=1", r.text
-    [sent] = [q for q in desk.services.requests if q.method == "DELETE"]
-    assert sent.url.path == "/shared-payees/7" and sent.headers["Idempotency-Key"].startswith("desk:"), sent.headers
+    [sent] = [q for q in desk.services.requests if q.url.path.endswith("/withdrawal")]
+    assert sent.url.path == "/shared-payees/7/withdrawal", sent.url
+    assert sent.headers["Idempotency-Key"].startswith("desk:"), sent.headers
     assert "tolto dall'elenco" in text_of((await desk.client.get("/shared-payees?withdrawn=1")).text)
 
     await desk.as_operator(LUCA)  # a partner: not its list

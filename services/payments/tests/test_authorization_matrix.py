@@ -289,7 +289,7 @@ async def _add_shared_payee(w: World) -> Attempt:
 
 async def _withdraw_shared_payee(w: World) -> Attempt:
     made = await w.call(STAFF_TO, "POST", "/shared-payees", shared_payee())
-    return Attempt("DELETE", f"/shared-payees/{made['shared_payee_id']}")
+    return Attempt("POST", f"/shared-payees/{made['shared_payee_id']}/withdrawal")
 
 
 async def _vouchers_of_household(w: World) -> Attempt:
@@ -380,7 +380,7 @@ RULES: dict[str, Rule] = {
     "GET /tutoring-sessions/{session_id}": Rule(CASE, _read_tutoring, expect=ABSENT),
     "POST /shared-payees": Rule(STAFF_OWN_CITY, _add_shared_payee),
     "GET /shared-payees": Rule(STAFF_OWN_CITY, fixed("GET", "/shared-payees")),
-    "DELETE /shared-payees/{shared_payee_id}": Rule(STAFF, _withdraw_shared_payee, expect=ABSENT),
+    "POST /shared-payees/{shared_payee_id}/withdrawal": Rule(STAFF, _withdraw_shared_payee, expect=ABSENT),
 }
 
 

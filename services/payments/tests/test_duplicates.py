@@ -214,10 +214,14 @@ async def test_a_known_shared_payee_is_compared_by_amount_too(payments: InProces
 
     # Withdrawn from the list (staff only): the whole period is compared by payee again.
     pid = payee["shared_payee_id"]
-    assert (await call(payments, COOP, "DELETE", f"/shared-payees/{pid}")).status_code == 403
-    assert (await call(payments, STAFF, "DELETE", f"/shared-payees/{pid}")).status_code == 204
+    assert (await call(payments, COOP, "POST", f"/shared-payees/{pid}/withdrawal")).status_code == 403
+    async with payments.client(STAFF) as c:  # without an Idempotency-Key: the transition is its own key
+        first, again = [await c.post(f"/shared-payees/{pid}/withdrawal") for _ in range(2)]
+    off = first.json()
+    assert first.status_code == 200 and (off["withdrawn_by"], off["withdrawn_on"]) == (STAFF, str(clock.today()))
+    assert again.status_code == 200 and again.json() == off, again.text  # sent twice: the same answer
     assert await call_ok(payments, STAFF, "GET", "/shared-payees") == []
-    assert (await call(payments, STAFF, "DELETE", f"/shared-payees/{pid}")).status_code == 404
+    assert (await call(payments, MALLORY, "POST", f"/shared-payees/{pid}/withdrawal")).status_code == 404
     assert flagged(await call_ok(payments, STAFF, "GET", f"/contribution-requests/{h3}")) == [h1, h2]
 
 

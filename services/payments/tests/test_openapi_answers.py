@@ -13,7 +13,6 @@ from lgnet_shared.testing.inprocess import settings_for
 FILES = {
     "GET /batches/{batch_id}/pain.001": "the batch's SEPA credit transfer file (XML, as stored)",
     "GET /reimbursement-runs/{run_id}/pain.001": "the run's SEPA credit transfer file (XML, as stored)",
-    "DELETE /shared-payees/{shared_payee_id}": "nothing (204): the payee is off the list",
 }
 
 

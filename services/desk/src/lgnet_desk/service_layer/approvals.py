@@ -99,4 +99,4 @@ async def shared_payees(services: Services) -> list[dict[str, Any]]:
 async def withdraw_shared_payee(services: Services, shared_payee_id: str, form: dict[str, str]) -> None:
     """Take a payee off the list: its requests are compared by payee and period alone again."""
     key = resubmission.call_key(form, "shared_payee_withdrawal", shared_payee_id)
-    await services.call("payments", "DELETE", service_path("/shared-payees/{}", shared_payee_id), key=key)
+    await services.post("payments", service_path("/shared-payees/{}/withdrawal", shared_payee_id), {}, key)

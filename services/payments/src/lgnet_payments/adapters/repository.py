@@ -523,13 +523,15 @@ async def shared_payees(conn: Conn, city: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-async def withdraw_shared_payee(conn: Conn, city: str, shared_payee_id: int, by: str, on: date) -> bool:
-    done = await conn.execute(
+async def withdraw_shared_payee(conn: Conn, city: str, shared_payee_id: int, by: str, on: date) -> Row | None:
+    """The entry taken off the list, or None when the city has no such entry on it."""
+    row = await conn.fetchrow(
         "update shared_payees set withdrawn_by = $3, withdrawn_on = $4"
-        " where shared_payee_id = $1 and city = $2 and withdrawn_on is null",
+        " where shared_payee_id = $1 and city = $2 and withdrawn_on is null"
+        f" returning {SHARED_PAYEE}, withdrawn_by, withdrawn_on",
         shared_payee_id,
         city,
         by,
         on,
     )
-    return str(done) == "UPDATE 1"
+    return None if row is None else dict(row)

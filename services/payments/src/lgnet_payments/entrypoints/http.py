@@ -473,14 +473,14 @@ def router(runtime: Runtime) -> APIRouter:
     async def list_shared_payees(actor: Who) -> Any:
         return await act(actor, shared_payees.listing)
 
-    @api.delete(
-        "/shared-payees/{shared_payee_id}",
-        status_code=204,
+    @api.post(
+        "/shared-payees/{shared_payee_id}/withdrawal",
         summary="Take a payee off the city's list: its requests compared by payee and period alone again",
-        responses={204: {"description": "Off the list (kept for the record, with who and when)"}},
+        responses={200: {"model": r.SharedPayee, "description": "Off the list (kept for the record: who and when)"}},
     )
-    async def withdraw_shared_payee(shared_payee_id: str, actor: Who) -> Response:
-        await act(actor, lambda u, c: shared_payees.withdraw(u, c, shared_payee_id))
-        return Response(status_code=204)
+    async def withdraw_shared_payee(shared_payee_id: str, actor: Who, key: IdempotencyKey = None) -> Any:
+        route = f"POST /shared-payees/{shared_payee_id}/withdrawal"
+        run: Run = lambda u, c: shared_payees.withdraw(u, c, shared_payee_id)  # noqa: E731
+        return await change(actor, key, route, {}, run, one_shot=True)
 
     return api

@@ -87,6 +87,8 @@ class SharedPayee(BaseModel):
     label: str
     registered_by: str
     registered_on: date
+    withdrawn_by: str | None = Field(default=None, description="Who took it off the list (null: on the list)")
+    withdrawn_on: date | None = None
 
 
 class BankDataReminder(BaseModel):
@@ -196,8 +198,8 @@ class Payment(BaseModel):
     settled_on: date | None
 
 
-class BatchSummary(BaseModel):
-    """A batch in the city's list: its file's message id and where its payments stand."""
+class BatchMade(BaseModel):
+    """A batch as recorded when it was made."""
 
     batch_id: str
     city: str
@@ -206,22 +208,20 @@ class BatchSummary(BaseModel):
     execution_date: date
     created_by: str
     created_on: date
+
+
+class BatchSummary(BatchMade):
+    """A batch in the city's list: its file's message id and where its payments stand."""
+
     payments: int
     sent: int = Field(description="Sent to the bank, no result yet")
     paid: int
     failed: int = Field(description="Returned or rejected by the bank (each request paid again in a later batch)")
 
 
-class BatchPayments(BaseModel):
+class BatchPayments(BatchMade):
     """A batch and where each of its payments stands."""
 
-    batch_id: str
-    city: str
-    message_id: str
-    total_cents: int
-    execution_date: date
-    created_by: str
-    created_on: date
     file: StoredPaymentFile | None
     payments: list[Payment]
 

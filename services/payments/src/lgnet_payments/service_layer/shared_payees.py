@@ -52,10 +52,12 @@ async def listing(uow: UnitOfWork, ctx: Context) -> list[dict[str, Any]]:
     return await repo.shared_payees(uow.conn, city)
 
 
-async def withdraw(uow: UnitOfWork, ctx: Context, shared_payee_id: str) -> None:
+async def withdraw(uow: UnitOfWork, ctx: Context, shared_payee_id: str) -> dict[str, Any]:
     """An id that is no number is one that does not exist (the same 404: ids are not told apart by their shape)."""
     city = ctx.city
     ctx.staff(city, WHAT)
     number = int(shared_payee_id) if shared_payee_id.isdigit() and len(shared_payee_id) < 19 else 0
-    if not await repo.withdraw_shared_payee(uow.conn, city, number, ctx.actor.id, ctx.today):
+    withdrawn = await repo.withdraw_shared_payee(uow.conn, city, number, ctx.actor.id, ctx.today)
+    if withdrawn is None:
         raise NotFound("shared_payee_id", f"no shared payee {shared_payee_id} on the city's list")
+    return withdrawn
