@@ -589,6 +589,24 @@ async def test_a_hold_ending_soon_is_on_the_to_do_list_with_its_reason_and_its_d
     assert 'href="/households/h-5f1c0a9e7b2d/housing"' in page.text
 
 
+async def test_a_reminder_of_a_kind_the_desk_does_not_know_is_not_read_as_a_stalled_match(desk: Desk) -> None:
+    """A service newer than the desk raises a reminder of a new kind: the list said "Inserimento senza contratto
+    firmato" of it (every kind it did not know fell to the stalled match's last step). Now it says what it knows: a
+    reminder of the case, its service's own kind named, and the way to the case."""
+    desk.services.answers |= {
+        ("housing", "GET", "/reminders"): [
+            {"kind": "lease_ending", "case_id": "c-8e2b7d41a9f0", "since": "2026-11-20", "waiting_days": 3}],
+        ("intake", "GET", "/appointments/reminders/open"): [],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
+    }  # fmt: skip
+    await desk.as_operator(LUCA)
+    page = await desk.client.get("/todo")
+    text = text_of(page.text)
+    assert page.status_code == 200 and "contratto firmato" not in text and "Proposta" not in text, text
+    assert "Promemoria della pratica (lease_ending)" in text and "20 nov 2026" in text, text
+    assert 'href="/?case_id=c-8e2b7d41a9f0"' in page.text
+
+
 async def test_an_outing_names_its_operators_and_its_contacts_by_what_they_are(desk: Desk) -> None:
     today = clock.today().isoformat()
     desk.services.answers[("intake", "GET", "/outings/out-1")] = {

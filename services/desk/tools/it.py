@@ -574,6 +574,7 @@ IT = {
     "Bank transfer": "Bonifico",
     "Contribution request": "Richiesta di contributo",
     "sent, no result yet": "inviato, esito non ancora arrivato",
+    "Reminder of the case (%(kind)s)": "Promemoria della pratica (%(kind)s)",
     "Budget lines": "Linee di bilancio",
     "Budget line": "Linea di bilancio",
     "Allocated": "Stanziato",

@@ -14,6 +14,7 @@ import pytest
 from lgnet_intake.adapters import credentials
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import partner as inbound
+from lgnet_shared.testing.tables import everything_in
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -37,19 +38,6 @@ def registration(pid: str, given: str, family: str) -> dict[str, Any]:
         "literate": True,
         "identity": {"given_name": given, "family_name": family},
     }
-
-
-async def everything_in(conn: Any) -> str:
-    """Every row of every table of the schema, as text."""
-    tables = await conn.fetch(
-        "select table_name from information_schema.tables where table_schema = current_schema()"
-        " and table_type = 'BASE TABLE'"
-    )
-    texts = []
-    for t in tables:
-        rows = await conn.fetch(f'select row_to_json(x)::text as j from "{t["table_name"]}" x')
-        texts += [r["j"] for r in rows]
-    return "\n".join(texts)
 
 
 async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnderTest) -> None:

@@ -15,7 +15,7 @@ from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from test_erasure import everything_in
+from lgnet_shared.testing.tables import everything_in
 
 A, B, STAFF, TRIESTE = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 FISCAL = "NDYLDE80A41Z330Z"  # Élodie N'Diaye, female, born 1980-01-01 in Morocco
