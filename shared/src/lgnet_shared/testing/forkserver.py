@@ -164,6 +164,11 @@ def preload() -> None:
 
     for module in (*PRELOADED, *IMPORTED_WHEN_RUNNING):
         importlib.import_module(module)
+    import pycountry
+
+    # pycountry reads its JSON databases on first use: once here, not in each child that checks a nationality.
+    pycountry.countries.get(alpha_2="IT")
+    pycountry.languages.get(alpha_2="it")
 
 
 def _serve(requests: IO[str], answers: IO[str]) -> None:

@@ -106,32 +106,56 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     if left := stop_leftovers():
         print(f"\n[lgnet] stopped {left} service process(es) a test left running: a fixture or test misses its stop")
+    if _PREFIXES:
+        _say_deleted(_PREFIXES)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_topics() -> Iterator[None]:
+    """Delete the topics of the prefixes a module handed out when it ends (its services stopped: an autouse fixture
+    of the module's scope is set up before, so torn down after, the module's own). A broker that kept every test's
+    topics to the session's end held ≈ 7,700 partitions by then, and every client's full metadata request (each
+    client's start, an admin's topic list) returned them all, to be decoded by every service process and test."""
+    before = set(_PREFIXES)
+    yield
+    if (mine := _PREFIXES - before) and _say_deleted(mine, quiet=True):
+        _PREFIXES.difference_update(mine)
+
+
+def _say_deleted(prefixes: set[str], *, quiet: bool = False) -> bool:
+    """Delete the topics under `prefixes` on the suite's broker; say so, and say a failure (cleaning up must not turn
+    a run's result: the session's end tries again)."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not (_PREFIXES and bootstrap):
-        return
+    if not bootstrap:
+        return False
     import asyncio
 
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the loop pytest-asyncio's runner keeps
+    try:
+        deleted = loop.run_until_complete(_delete_topics(bootstrap, tuple(prefixes)))
+    except Exception as exc:
+        print(f"\n[lgnet] test topics not deleted: {exc!r}")
+        return False
+    else:
+        if not quiet:
+            print(f"\n[lgnet] deleted {deleted} test topics of {len(prefixes)} prefixes")
+        return True
+    finally:
+        loop.close()
+
+
+async def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> int:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from lgnet_shared.kafka import client_kwargs
-
-    async def delete() -> int:
-        admin = AIOKafkaAdminClient(**client_kwargs(bootstrap), request_timeout_ms=60000)
-        await admin.start()
-        try:
-            doomed = [t for t in await admin.list_topics() if t.startswith(tuple(_PREFIXES))]
-            for i in range(0, len(doomed), 200):
-                await admin.delete_topics(doomed[i : i + 200])
-            return len(doomed)
-        finally:
-            await admin.close()
-
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap), request_timeout_ms=30000)
+    await admin.start()
     try:
-        deleted = asyncio.run(delete())
-    except Exception as exc:  # cleaning up must not turn a run's result: say it and go on
-        print(f"\n[lgnet] test topics not deleted: {exc!r}")
-    else:
-        print(f"\n[lgnet] deleted {deleted} test topics of {len(_PREFIXES)} prefixes")
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        for i in range(0, len(doomed), 200):
+            await admin.delete_topics(doomed[i : i + 200])
+        return len(doomed)
+    finally:
+        await admin.close()
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -79,6 +80,11 @@ def _ephemeral_from() -> int:
 # service's consumers still fetching and its relay still polling beside whatever is measured next.
 _spawned: list[subprocess.Popen[bytes] | ForkedProcess] = []
 
+# The OpenAPI document of each service command, read from its first process in this test process: the same code
+# serves the same document, and building it cost each new process ≈ a fifth of its CPU from start to stop (FastAPI
+# generates it on the first request; housing's test_service started 26 processes to read it 26 times).
+_documents: dict[tuple[str, ...], dict[str, Any]] = {}
+
 
 def stop_leftovers() -> int:
     """Stop every process a ServiceProcess started that still runs; how many there were."""
@@ -112,7 +118,11 @@ class ServiceProcess:
     async def check_answers(self) -> None:
         """From now on, every 2xx JSON answer a client of `client()` receives is checked against the response
         schema the service's own OpenAPI document declares for it (`answers.AnswerCheck`)."""
+        if (document := _documents.get(tuple(self.command))) is not None:
+            self.answers = AnswerCheck(document)
+            return
         self.answers = await of_service(self.url, verify=tls.http_verify())
+        _documents[tuple(self.command)] = self.answers.openapi
 
     async def start(self, timeout: float = 60) -> None:
         env = {**self.env, "LGNET_HTTP_PORT": str(self.port)}
