@@ -17,11 +17,12 @@ export LGNET_KAFKA_NODES := $(CLUSTER)
 export LGNET_LOCAL_DIR := $(CURDIR)/$(LOCAL_DIR)
 WITH_INFRA := set -a && . $(LOCAL_DIR)/infra.env && set +a &&
 PYTEST_ARGS ?=
-# Test modules run in parallel, whole modules per worker (they share a started platform). Three workers on two
-# cores: most of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing. Modules are
-# handed out longest first (conftest.py, expected durations in .ci/test_durations.json).
+# Test modules run in parallel, whole modules per worker (they share a started platform). Four workers on two
+# cores: much of a test's time is spent waiting on Kafka, PostgreSQL and service processes, not computing (a fourth
+# worker fills the cores' idle time: docs/benchmarks.md, "The suite at the session of 2026-12-05 14:29 UTC"). Modules
+# are handed out longest first (conftest.py, expected durations in .ci/test_durations.json).
 # `make test PYTEST_PARALLEL=` runs serially.
-PYTEST_PARALLEL ?= -n 3 --dist loadfile
+PYTEST_PARALLEL ?= -n 4 --dist loadfile
 SCENARIO_ARGS ?=
 
 .PHONY: help venv infra up down status test lint check-examples contracts bench clean helm
