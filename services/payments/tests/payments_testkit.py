@@ -13,12 +13,11 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from lgnet_payments.adapters.schema import MIGRATIONS
-from lgnet_payments.service_layer import consumers as handlers
+from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
-from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
@@ -185,19 +184,19 @@ async def provision(pool: Any) -> dict[str, str]:
 
 # ------------------------------------------------------------------ the in-process app (real PostgreSQL, no Kafka)
 
-HANDLERS = {
-    iev.CaseOpened.type: handlers.case_opened,
-    iev.HouseholdFormed.type: handlers.household_formed,
-    hev.LeaseSigned.type: handlers.lease_signed,
-}
+
+def handlers(service: InProcessService) -> dict[str, Any]:
+    """Every handler of payments' consumers, as the started service registers them (its key store included)."""
+    runtime = service.app.state.runtime
+    return {t: h for spec in consumers(runtime) for t, h in spec.handlers.items()}
 
 
 async def open_case(service: InProcessService, case_id: str, household_id: str, partner: str = "coop-aurora") -> None:
     """A Torino household of one person and its case assigned to `partner`, as payments learns them from intake."""
     formed = iev.HouseholdFormed(household_id=household_id, city="torino", reference_person_id="p", member_ids=["p"])
-    await service.deliver(HANDLERS, formed, "torino")
+    await service.deliver(handlers(service), formed, "torino")
     await service.deliver(
-        HANDLERS, case_opened(case_id, household_id).model_copy(update={"partner": partner}), "torino"
+        handlers(service), case_opened(case_id, household_id).model_copy(update={"partner": partner}), "torino"
     )
 
 

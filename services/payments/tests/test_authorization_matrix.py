@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
-from lgnet_payments.service_layer import consumers as h
 from lgnet_shared import clock
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
@@ -28,7 +27,7 @@ from lgnet_shared.testing.authz import (
     run_matrix,
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from payments_testkit import a_month
+from payments_testkit import a_month, handlers
 from schwifty import IBAN
 
 pytestmark = pytest.mark.integration
@@ -36,11 +35,6 @@ A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-t
 CITY_IBAN = "IT60X0542811101000000123456"
 GOOD_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB33BUKB20201555555555"
-HANDLERS = {
-    iev.CaseOpened.type: h.case_opened,
-    iev.HouseholdFormed.type: h.household_formed,
-    hev.LeaseSigned.type: h.lease_signed,
-}
 
 
 @pytest.fixture
@@ -57,7 +51,7 @@ async def case(w: World, partner: str = A) -> dict[str, Any]:
     """A Torino case assigned to `partner`, as payments learns it from intake, with money on its lines."""
     cid, hid = w.id("c"), w.id("h")
     await w.service.deliver(
-        HANDLERS,
+        handlers(w.service),
         iev.HouseholdFormed(household_id=hid, city="torino", reference_person_id="p", member_ids=["p"]),
         "torino",
     )
@@ -71,7 +65,7 @@ async def case(w: World, partner: str = A) -> dict[str, Any]:
         opened_on=clock.today(),
         housing_need=True,
     )
-    await w.service.deliver(HANDLERS, opened, "torino")
+    await w.service.deliver(handlers(w.service), opened, "torino")
     for line in ("rent", "voucher_public_transport"):
         await w.call(STAFF_TO, "POST", "/budget-lines", {"line": line, "amount_cents": 100_000})
     return {"case_id": cid, "household_id": hid}
@@ -509,7 +503,7 @@ async def test_a_request_names_only_a_lease_of_its_own_household(payments: InPro
         start_date=clock.today(),
         signed_on=clock.today(),
     )
-    await payments.deliver(HANDLERS, lease, "torino")
+    await payments.deliver(handlers(payments), lease, "torino")
     period = a_month()
     rent = {"kind": "rent", "amount_cents": 20_000, **period}
     answers = {}

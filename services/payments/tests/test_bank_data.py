@@ -6,24 +6,25 @@ changed what and who approved the new data, never the data."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from lgnet_payments.adapters import sepa
 from lgnet_payments.entrypoints.main import SPEC
-from lgnet_payments.service_layer import consumers as h
+from lgnet_payments.service_layer.commands import RequestContribution
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
+from lgnet_shared.http import request_fingerprint
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from payments_testkit import a_month, add_staff, call, call_ok, csv_file, outbox, refused
+from payments_testkit import a_month, add_staff, call, call_ok, csv_file, handlers, outbox, refused
 
 pytestmark = pytest.mark.integration
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"  # mallory: another Torino staff member
 CITY_IBAN = "IT60X0542811101000000123456"
 LANDLORD_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB33BUKB20201555555555"
-HANDLERS = {iev.CaseOpened.type: h.case_opened, iev.HouseholdFormed.type: h.household_formed}
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcess
     async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         await add_staff(service, MALLORY)
         await service.deliver(
-            HANDLERS,
+            handlers(service),
             iev.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p", member_ids=["p"]),
             "torino",
         )
@@ -45,7 +46,7 @@ async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcess
             opened_on=clock.today(),
             housing_need=True,
         )
-        await service.deliver(HANDLERS, opened, "torino")
+        await service.deliver(handlers(service), opened, "torino")
         await call(
             service, STAFF, "PUT", "/policies/torino", {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
         )
@@ -265,3 +266,44 @@ async def test_a_providers_bank_data_is_approved_by_a_second_person_before_it_is
     assert LANDLORD_IBAN not in raw and OTHER_IBAN not in raw
     read = await call_ok(payments, STAFF, "GET", "/providers/gtt")
     assert read["iban_masked"] == "••••5555" and read["bic"] == "DEUTDEFF" and LANDLORD_IBAN not in json.dumps(read)
+
+
+async def test_a_stored_fingerprint_of_bank_data_is_keyed_and_older_ones_still_replay(
+    payments: InProcessService,
+) -> None:
+    """What recognises a retry (`idempotency_keys.request_hash`) was a plain SHA-256 of the body, which holds the
+    payee's name and IBAN: with the rest of the row, anyone reading the table could confirm a guessed name and IBAN
+    by hashing. Now it is HMAC-SHA256 under a secret derived from the master key (as intake's); a fingerprint stored
+    before (plain) still recognises its retry."""
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
+            "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
+    # What the release before stored: the plain SHA-256 of the body as the route reads it.
+    plain = request_fingerprint(RequestContribution.model_validate(body).model_dump(mode="json"))
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    async with payments.client(COOP) as c:
+        made = await c.post("/contribution-requests", json=body, headers=key)
+        assert made.status_code == 201, made.text
+        rid = made.json()["request_id"]
+        new_payee = {"name": "Zoë", "iban": OTHER_IBAN}
+        changed = await c.put(
+            f"/contribution-requests/{rid}/beneficiary", json=new_payee, headers={"Idempotency-Key": "b1"}
+        )
+        assert changed.status_code == 200, changed.text
+    async with payments.pool.acquire() as conn:
+        stored = {
+            r["key"]: r["request_hash"] for r in await conn.fetch("select key, request_hash from idempotency_keys")
+        }
+    assert stored[key["Idempotency-Key"]].startswith("hmac-sha256:") and stored["b1"].startswith("hmac-sha256:")
+    assert plain not in stored.values()
+    async with payments.client(COOP) as c:
+        assert (await c.post("/contribution-requests", json=body, headers=key)).headers["Idempotent-Replayed"] == "true"
+        other = {**body, "amount_cents": 9_000}
+        assert (await c.post("/contribution-requests", json=other, headers=key)).status_code == 409
+        # A fingerprint stored by the release before: plain, and its retry is still answered as the first call was.
+        async with payments.pool.acquire() as conn:
+            await conn.execute(
+                "update idempotency_keys set request_hash = $2 where key = $1", key["Idempotency-Key"], plain
+            )
+        again = await c.post("/contribution-requests", json=body, headers=key)
+        assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true", again.text
+        assert (await c.post("/contribution-requests", json=other, headers=key)).status_code == 409

@@ -12,19 +12,13 @@ from datetime import date
 import pytest
 from lgnet_payments.adapters import schema
 from lgnet_payments.domain.retention import retained_until
-from lgnet_payments.entrypoints.consumers import consumers
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
-from payments_testkit import a_month, camt054
+from payments_testkit import a_month, camt054, case_opened, handlers
 from test_bank_data import COOP, LANDLORD_IBAN, STAFF, call, call_ok, payments, refused
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]
-
-
-def handlers(service: object) -> dict[str, object]:
-    runtime = service.app.state.runtime  # type: ignore[attr-defined]
-    return {t: h for spec in consumers(runtime) for t, h in spec.handlers.items()}
 
 
 async def pay_request(service: object, amount: int) -> str:
@@ -134,3 +128,32 @@ async def test_an_erasure_leaves_no_stored_answer_or_fingerprint_of_the_bank_dat
         await conn.execute(dict(schema.MIGRATIONS)["payments-14"])
         row = await conn.fetchrow("select * from idempotency_keys where key = $1", key["Idempotency-Key"])
     assert row["request_hash"] == "erased" and row["response"]["iban_masked"] is None, dict(row)
+
+
+async def test_a_member_known_only_after_their_erasure_still_shreds_the_households_bank_data(payments) -> None:  # type: ignore[no-untyped-def]
+    """Intake's facts come on different partitions (a person's erasure keyed by the person, a household's by the
+    household): payments may read a person's erasure before it learns the household they belong to. The erasure
+    found no household then, and the household's key stayed whole when the membership came: its names and IBANs
+    readable for good. A household fact naming a member erased before now gets the erasure's treatment."""
+    rid = await pay_request(payments, 10_000)
+    hs = handlers(payments)
+    await payments.deliver(hs, iev.PersonErased(person_id="q", erased_on=clock.today()), "torino")
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}"))["bank_data_erased"] is False
+    joined = iev.HouseholdMemberJoined(household_id="h1", person_id="q", reason="joined", on=date(2026, 1, 5))
+    for _ in range(2):  # redelivered: the same
+        await payments.deliver(hs, joined, "torino")
+    read = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{rid}")
+    assert read["bank_data_erased"] is True and read["iban_masked"] is None
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select wrapped from person_keys where kid = 'household:h1'") is None
+        assert await conn.fetchval("select count(*) from contribution_requests where iban_index is not null") == 0
+
+    # A household formed after its reference person's erasure: the same.
+    await payments.deliver(hs, case_opened("c2", "h2"), "torino")  # assigned to COOP
+    body = {"case_id": "c2", "kind": "rent", "amount_cents": 5_000, **a_month(),
+            "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
+    other = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
+    await payments.deliver(hs, iev.PersonErased(person_id="r", erased_on=clock.today()), "torino")
+    formed = iev.HouseholdFormed(household_id="h2", city="torino", reference_person_id="r", member_ids=["r"])
+    await payments.deliver(hs, formed, "torino")
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{other}"))["bank_data_erased"] is True

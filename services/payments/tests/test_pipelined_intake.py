@@ -1,11 +1,13 @@
-"""Intake's case and household facts, consumed by payments' pipelined handlers (#22), against real PostgreSQL and
-Kafka: the same batches go through the consumer with the handlers as registered and with the same handlers plain,
-each on its own schema. Cases, households and members must come out the same — on the optimistic path, on the
-careful path (a statement failing at the flush, in the middle of a batch: only that event is dead-lettered), and
-after a redelivery of everything (nothing changes, nothing dead-lettered again)."""
+"""Intake's case facts, consumed by payments' pipelined handlers (#22), beside the household facts' plain ones (they
+read whether a member was erased before them), against real PostgreSQL and Kafka: the same batches go through the
+consumer with the handlers as registered and with the same handlers plain, each on its own schema. Cases, households
+and members must come out the same — on the optimistic path, on the careful path (a statement failing at the flush,
+in the middle of a batch: only that event is dead-lettered), and after a redelivery of everything (nothing changes,
+nothing dead-lettered again)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import date
 from types import SimpleNamespace
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.entrypoints.consumers import consumers
-from lgnet_shared import db, metrics
+from lgnet_shared import db, metrics, pii
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, Handler, PipelinedHandler
 from lgnet_shared.deadletter import H_KIND, H_TYPE, DeadLetters
@@ -28,13 +30,7 @@ from lgnet_shared.topics import physical
 pytestmark = pytest.mark.integration
 
 ON = date(2026, 3, 2)
-PIPELINED = {
-    iev.CaseOpened.type,
-    iev.CaseTransferred.type,
-    iev.CaseClosed.type,
-    iev.HouseholdFormed.type,
-    iev.HouseholdMemberJoined.type,
-}
+PIPELINED = {iev.CaseOpened.type, iev.CaseTransferred.type, iev.CaseClosed.type}
 # A statement that fails only when it reaches PostgreSQL (at the flush, for a pipelined handler): the case "poison".
 POISON = """
     create function refuse_poison() returns trigger language plpgsql as $$
@@ -48,8 +44,8 @@ POISON = """
 
 
 def registered() -> dict[str, Handler]:
-    """The intake consumer's handlers as payments registers them (PersonErased's key store is never asked here)."""
-    runtime: Any = SimpleNamespace(keys=None)
+    """The intake consumer's handlers as payments registers them (the key store: no member here was erased)."""
+    runtime: Any = SimpleNamespace(keys=pii.KeyStore(os.urandom(32)))
     spec = next(s for s in consumers(runtime) if s.name == "intake")
     return dict(spec.handlers)
 
@@ -147,11 +143,12 @@ async def payments_schema(database_url: str, schema: str) -> Any:
     return pool
 
 
-def test_intake_case_and_household_handlers_are_registered_pipelined() -> None:
+def test_intake_case_handlers_are_registered_pipelined() -> None:
     handlers = registered()
     assert {t for t, h in handlers.items() if isinstance(h, PipelinedHandler)} == PIPELINED
     # Reads, and the money path, stay plain (docs/benchmarks.md, "Which service handlers are pipelined").
-    assert not isinstance(handlers[iev.PersonErased.type], PipelinedHandler)
+    for read in (iev.PersonErased, iev.HouseholdFormed, iev.HouseholdMemberJoined):
+        assert not isinstance(handlers[read.type], PipelinedHandler)
     runtime: Any = SimpleNamespace(keys=None)
     housing = next(s for s in consumers(runtime) if s.name == "housing")
     assert not any(isinstance(h, PipelinedHandler) for h in housing.handlers.values())

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lgnet_shared import runtime_schema
+from lgnet_shared import pii, runtime_schema
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status, pydantic_reason
 from lgnet_shared.inputs import InputGuard, allowed_methods
@@ -249,6 +249,11 @@ MIGRATION = runtime_schema.IDEMPOTENCY
 KEYED = "hmac-sha256:"
 
 
+def request_secret(master_key: bytes) -> bytes:
+    """The secret that keys a service's stored request fingerprints (`idempotent`'s `secret`)."""
+    return pii.derive(master_key, "idempotency-request-hash")
+
+
 def request_fingerprint(request: Any, secret: bytes | None = None) -> str:
     """What `idempotent` stores to recognise a retry: HMAC-SHA256 of the canonical JSON body under `secret`
     (prefixed `hmac-sha256:`), or its plain SHA-256 without one."""
@@ -271,7 +276,8 @@ async def idempotent(
     a reuse of the key with another body is a conflict. Must run inside the caller's transaction.
 
     `secret` keys the stored fingerprint of the body (HMAC-SHA256): a body holding personal data (a registration's
-    name) then cannot be confirmed from the table by hashing guesses. Without it, an unkeyed SHA-256 is stored."""
+    name, a payee's IBAN) then cannot be confirmed from the table by hashing guesses; a plain fingerprint stored
+    before a service keyed them still recognises its retry. Without it, an unkeyed SHA-256 is stored."""
     if not key:
         raise ContractError("headers.idempotency-key", "missing: every create needs an Idempotency-Key header")
     if len(key) > 200:
@@ -285,7 +291,9 @@ async def idempotent(
         key,
     )
     if row is not None:
-        if not hmac.compare_digest(row["request_hash"], digest):
+        stored = row["request_hash"]
+        older = secret is not None and not stored.startswith(KEYED)  # stored before the service keyed them
+        if not hmac.compare_digest(stored, request_fingerprint(request) if older else digest):
             raise Conflict("headers.idempotency-key", "already used for a different request")
         return JSONResponse(
             status_code=row["status_code"], content=row["response"], headers={"Idempotent-Replayed": "true"}
@@ -309,16 +317,18 @@ async def replayable(
     request: Any,
     run: Callable[[], Awaitable[Any]],
     status_code: int = 200,
+    secret: bytes | None = None,
 ) -> Any:
     """A state-changing route other than a create: with an Idempotency-Key, a retry of a committed request gets
-    the original answer (as `idempotent`); without one, `run` simply runs. Inside the caller's transaction."""
+    the original answer (as `idempotent`, `secret` as there); without one, `run` simply runs. Inside the caller's
+    transaction."""
     if not key:
         return await run()
 
     async def once() -> dict[str, Any]:
         return jsonable_encoder(await run())  # type: ignore[no-any-return]
 
-    return await idempotent(conn, actor_id, key, request, once, status_code)
+    return await idempotent(conn, actor_id, key, request, once, status_code, secret)
 
 
 async def transition(

@@ -8,11 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from lgnet_shared import pii
 from lgnet_shared.auth import Who
 from lgnet_shared.db import Conn
 from lgnet_shared.events import civic as ev
-from lgnet_shared.http import problem_responses
+from lgnet_shared.http import problem_responses, request_secret
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
@@ -25,14 +24,14 @@ from lgnet_intake.service_layer.handlers import Intake
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(prefix="/civic", tags=["civic engagement"], responses=problem_responses())
     publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
-    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
+    secret = request_secret(runtime.settings.master_key_bytes())
 
     def build(conn: Conn) -> Intake:
         assert runtime.keys is not None
         # No registration happens here: the fiscal-code and national secrets are not needed.
         return Intake(conn, runtime.keys, b"", None, publish=publish)
 
-    calls = Calls(runtime, build, request_secret)
+    calls = Calls(runtime, build, secret)
     create, read = calls.create, calls.act
 
     @api.post(

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
 from lgnet_shared.db import Conn
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import idempotent, problem_responses, request_secret
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
@@ -29,7 +29,7 @@ FOUND = r.answers(list[r.Person], "The persons found that the reader may see (no
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["intake: desk reads"], responses=problem_responses())
     # A note or a document holds personal data: the stored fingerprint of a create's body is keyed.
-    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
+    secret = request_secret(runtime.settings.master_key_bytes())
 
     def fiscal_secret() -> bytes:
         return pii.derive(runtime.settings.master_key_bytes(), "fiscal-code-hash")
@@ -104,7 +104,7 @@ def router(runtime: Runtime) -> APIRouter:
         """A note or document written once per Idempotency-Key (a retry answers what the first call did)."""
         async with diary(actor) as (d, ctx):
             request = {"person_id": person_id, **body.model_dump(mode="json")}
-            return await idempotent(d.intake.conn, actor.id, key, request, lambda: run(d, ctx), secret=request_secret)
+            return await idempotent(d.intake.conn, actor.id, key, request, lambda: run(d, ctx), secret=secret)
 
     @api.post(
         "/persons/{person_id}/notes",

@@ -15,7 +15,7 @@ from lgnet_shared import pii
 from lgnet_shared.auth import Who
 from lgnet_shared.db import Conn
 from lgnet_shared.events import partner as inbound
-from lgnet_shared.http import problem_responses, replayable, transition
+from lgnet_shared.http import problem_responses, replayable, request_secret, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
@@ -40,13 +40,13 @@ def router(runtime: Runtime) -> APIRouter:
     publish = not settings.sandbox(runtime.settings.topic_prefix, runtime.settings.db_schema)
     national_secret = settings.national_pseudonym_key()
     earliest = settings.earliest_date()  # read at start: a bad value stops the service, naming the variable
-    request_secret = pii.derive(runtime.settings.master_key_bytes(), "idempotency-request-hash")
+    secret = request_secret(runtime.settings.master_key_bytes())
 
     def build(conn: Conn) -> Intake:
         assert runtime.keys is not None
         return Intake(conn, runtime.keys, fiscal_secret(), national_secret, publish=publish, earliest_date=earliest)
 
-    calls = Calls(runtime, build, request_secret)
+    calls = Calls(runtime, build, secret)
     use_case, create, act = calls.use_case, calls.create, calls.act
 
     @api.get(

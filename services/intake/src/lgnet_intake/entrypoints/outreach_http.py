@@ -14,7 +14,7 @@ from lgnet_shared import clock, pii
 from lgnet_shared.auth import Who
 from lgnet_shared.db import Conn
 from lgnet_shared.events import outreach as ev
-from lgnet_shared.http import problem_responses, transition
+from lgnet_shared.http import problem_responses, request_secret, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
@@ -32,14 +32,14 @@ def router(runtime: Runtime) -> APIRouter:
     master = runtime.settings.master_key_bytes()
     fiscal_secret = pii.derive(master, "fiscal-code-hash")
     nickname_secret = pii.derive(master, uc.NICKNAME_SECRET)
-    request_secret = pii.derive(master, "idempotency-request-hash")  # contact bodies hold nicknames
+    secret = request_secret(master)  # contact bodies hold nicknames
 
     def build(conn: Conn) -> uc.Outreach:
         assert runtime.keys is not None
         intake = Intake(conn, runtime.keys, fiscal_secret, settings.national_pseudonym_key(), publish=publish)
         return uc.Outreach(intake, nickname_secret)
 
-    calls = Calls(runtime, build, request_secret)
+    calls = Calls(runtime, build, secret)
     use_case, create, act = calls.use_case, calls.create, calls.act
 
     @api.post(

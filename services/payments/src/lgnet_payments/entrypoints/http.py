@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent, problem_responses, replayable, transition
+from lgnet_shared.http import idempotent, problem_responses, replayable, request_secret, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
@@ -71,6 +71,8 @@ def file_response(file: dict[str, Any], xml: bytes, filename: str) -> Response:
 
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["payments"], responses=ERRORS)
+    # A request's body may hold a payee's name and IBAN: the stored fingerprint that recognises a retry is keyed.
+    secret = request_secret(runtime.settings.master_key_bytes())
 
     @asynccontextmanager
     async def unit(actor: Actor, *, totals: bool = False) -> AsyncIterator[tuple[UnitOfWork, Context]]:
@@ -87,7 +89,7 @@ def router(runtime: Runtime) -> APIRouter:
             async def once() -> dict[str, Any]:
                 return jsonable_encoder(await run(uow, ctx))  # type: ignore[no-any-return]
 
-            return await idempotent(uow.conn, actor.id, key, body, once)
+            return await idempotent(uow.conn, actor.id, key, body, once, secret=secret)
 
     async def act(actor: Actor, run: Run, *, totals: bool = False) -> Any:
         async with unit(actor, totals=totals) as (uow, ctx):
@@ -105,7 +107,7 @@ def router(runtime: Runtime) -> APIRouter:
 
             if one_shot:
                 return await transition(uow.conn, actor.id, key, route, body, once, status)
-            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status)
+            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret)
 
     # ------------------------------------------------------------ policy and budgets
 

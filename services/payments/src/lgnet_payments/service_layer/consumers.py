@@ -1,7 +1,7 @@
 """What payments learns from other services' events. Each handler runs inside the consumer's transaction with
-the inbox record (lgnet_shared.consumer): a redelivered event has no effect. Intake's case and household handlers
-are registered pipelined (entrypoints.consumers): one write each, never reading `execute`'s status nor catching a
-failing statement — keep them so, or register them plain."""
+the inbox record (lgnet_shared.consumer): a redelivered event has no effect. Intake's case handlers are registered
+pipelined (entrypoints.consumers): one write each, never reading `execute`'s status nor catching a failing statement
+— keep them so, or register them plain."""
 
 from __future__ import annotations
 
@@ -35,27 +35,44 @@ async def case_closed(conn: Conn, env: Envelope, event: Event) -> None:
     await repo.close_case(conn, event.case_id, event.closed_on)
 
 
-async def household_formed(conn: Conn, env: Envelope, event: Event) -> None:
-    assert isinstance(event, iev.HouseholdFormed)
-    await repo.upsert_household(conn, event.household_id, event.city, [event.reference_person_id, *event.member_ids])
+def household_formed(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
+    """A household's members; one erased before this fact was read shreds its bank data (erasure)."""
+
+    async def handle(conn: Conn, env: Envelope, event: Event) -> None:
+        assert isinstance(event, iev.HouseholdFormed)
+        members = [event.reference_person_id, *event.member_ids]
+        await repo.upsert_household(conn, event.household_id, event.city, members)
+        await erasure.erase_if_a_member_was_erased(conn, _started(keys), event.household_id, members)
+
+    return handle
 
 
-async def household_member_joined(conn: Conn, env: Envelope, event: Event) -> None:
-    assert isinstance(event, iev.HouseholdMemberJoined)
-    await repo.add_members(conn, event.household_id, [event.person_id])
+def household_member_joined(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
+    """A new member; one erased before this fact was read shreds the household's bank data (erasure)."""
+
+    async def handle(conn: Conn, env: Envelope, event: Event) -> None:
+        assert isinstance(event, iev.HouseholdMemberJoined)
+        await repo.add_members(conn, event.household_id, [event.person_id])
+        await erasure.erase_if_a_member_was_erased(conn, _started(keys), event.household_id, [event.person_id])
+
+    return handle
 
 
 def person_erased(keys: Callable[[], pii.KeyStore | None]) -> EventHandler:
-    """A person's erasure shreds their households' bank data here (erasure.erase_person). The key store is the
-    started runtime's (consumers are declared before it starts)."""
+    """A person's erasure shreds their households' bank data here (erasure.erase_person)."""
 
     async def handle(conn: Conn, env: Envelope, event: Event) -> None:
         assert isinstance(event, iev.PersonErased)
-        store = keys()
-        assert store is not None, "the runtime is started before its consumers run"
-        await erasure.erase_person(conn, store, event.person_id, event.erased_on)
+        await erasure.erase_person(conn, _started(keys), event.person_id, event.erased_on)
 
     return handle
+
+
+def _started(keys: Callable[[], pii.KeyStore | None]) -> pii.KeyStore:
+    """The started runtime's key store (consumers are declared before it starts)."""
+    store = keys()
+    assert store is not None, "the runtime is started before its consumers run"
+    return store
 
 
 async def lease_signed(conn: Conn, env: Envelope, event: Event) -> None:

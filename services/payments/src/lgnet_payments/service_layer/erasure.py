@@ -37,6 +37,19 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
         on,
     )
     households = await households_of(conn, person_id)
+    await erase_households(conn, keys, households, on)
+    return households
+
+
+async def erase_if_a_member_was_erased(conn: Conn, keys: pii.KeyStore, household_id: str, members: list[str]) -> None:
+    """A household fact read after a member's erasure (intake's facts are on different partitions: a person's
+    erasure keyed by the person, a household's by the household) gets the erasure's treatment, dated as it."""
+    on = await conn.fetchval("select min(erased_on) from erasures where person_id = any($1::text[])", members)
+    if on is not None:
+        await erase_households(conn, keys, [household_id], on)
+
+
+async def erase_households(conn: Conn, keys: pii.KeyStore, households: list[str], on: date) -> None:
     for household_id in households:
         await keys.erase(conn, f"household:{household_id}")
     # The IBAN's blind index is a pseudonym of the bank data: it goes with it.
@@ -55,14 +68,14 @@ async def erase_person(conn: Conn, keys: pii.KeyStore, person_id: str, on: date)
             b["batch_id"],
         )
         await shred_if_settled(conn, b["batch_id"], on)
-    return households
 
 
 async def forget_stored_answers(conn: Conn, households: list[str]) -> None:
     """The stored answers of the households' requests (what an Idempotency-Key's retry gets back) lose their bank
-    data (the IBAN's last four characters, the BIC), and the fingerprints of their bodies (a plain SHA-256 of the
-    payee's name and IBAN, with the rest of the request in the row) become "erased": a retry is then a conflict, as
-    in intake. A transition's fingerprint holds no body worth hiding (its key is its route), so it stays."""
+    data (the IBAN's last four characters, the BIC), and the fingerprints of their bodies (of the payee's name and
+    IBAN with the rest of the request: keyed, or plain SHA-256 if stored by an earlier release) become "erased": a
+    retry is then a conflict, as in intake. A transition's fingerprint holds no body worth hiding (its key is its
+    route), so it stays."""
     await conn.execute(
         "update idempotency_keys set"
         " request_hash = case when key like 'transition:%' then request_hash else 'erased' end,"
