@@ -42,6 +42,11 @@ LINES = [
 ]  # fmt: skip
 
 
+POLICY = {"city": "torino", "second_approval_threshold_cents": 200_000, "lease_activation_months": 2,
+          "lease_activation_cap_cents": 150_000, "deposit_cap_cents": 0, "debtor_name": None, "debtor_iban": None,
+          "debtor_bic": None, "pain_version": "pain.001.001.03"}  # fmt: skip
+
+
 def serve_payments(d: Desk) -> None:
     sepa = {"content-type": "application/xml", "content-disposition": 'attachment; filename="pain.001-b-7c1e.xml"'}
     d.services.answers |= {
@@ -50,6 +55,7 @@ def serve_payments(d: Desk) -> None:
         ),
         ("payments", "GET", "/batches"): [BATCH],
         ("payments", "GET", "/budget-lines"): LINES,
+        ("payments", "GET", "/policies/torino"): POLICY,
         ("payments", "GET", "/batches/b-7c1e"): VIEW,
         ("payments", "POST", "/batches"): httpx.Response(201, json={**BATCH, "file": {}}),
         ("payments", "GET", "/batches/b-7c1e/pain.001"): httpx.Response(200, content=b"<Document/>", headers=sepa),
@@ -140,3 +146,42 @@ async def test_the_banks_result_file_is_taken_in(desk: Desk) -> None:
     assert r.status_code == 422 and "non è un file camt.054 o camt.053" in text_of(r.text), text_of(r.text)
     [*_, csv_sent] = [q for q in desk.services.requests if q.url.path == "/reconciliations"]
     assert csv_sent.headers["content-type"] == "text/csv"
+
+
+async def test_the_citys_paying_account_is_set_at_the_desk(desk: Desk) -> None:
+    """A batch needs the account the city pays from, and the payments page said "Il Comune non ha ancora indicato il
+    conto da cui pagare" with nowhere to give it: `PUT /policies/{city}` was API only. The page shows the account
+    and sets it; the policy's other settings (thresholds, the lease's months, the file's version) are kept as they
+    are, since a PUT sets the whole policy."""
+    serve_payments(desk)
+    desk.services.answers[("payments", "PUT", "/policies/torino")] = lambda r: {
+        "city": "torino",
+        **json.loads(r.content),
+    }
+    await desk.as_operator(GIULIA)
+    page = await desk.client.get("/payments")
+    shown = text_of(page.text)
+    assert "Conto di pagamento del Comune" in shown and "non ancora indicato" in shown, shown
+    key = form_key(page.text)
+    account = {"debtor_name": "Comune di Torino", "debtor_iban": "IT60 X054 2811 1010 0000 0123 456", "debtor_bic": ""}
+    r = await desk.client.post("/payments/account", data={"csrf": "csrf-giulia", "form_key": key, **account})
+    assert r.status_code == 303 and r.headers["location"] == "/payments?account=1", r.text
+    [sent] = [q for q in desk.services.requests if q.method == "PUT" and q.url.path == "/policies/torino"]
+    kept = {k: v for k, v in POLICY.items() if k != "city"}  # thresholds, months, caps, the file's version
+    assert json.loads(sent.content) == kept | {k: v or None for k, v in account.items()}
+    assert sent.headers["Idempotency-Key"] == f"desk:{key}:policy"
+
+    set_ = POLICY | {"debtor_name": "Comune di Torino", "debtor_iban": "IT60X0542811101000000123456"}
+    desk.services.answers[("payments", "GET", "/policies/torino")] = set_
+    shown = text_of((await desk.client.get("/payments?account=1")).text)
+    assert "Conto di pagamento registrato" in shown and "IT60X0542811101000000123456" in shown, shown
+
+    # a refusal is said at its field, in Italian, with what was typed kept
+    bad = {"status": 422, "field": "debtor_iban", "reason": "not a valid IBAN: invalid checksum"}
+    desk.services.answers[("payments", "PUT", "/policies/torino")] = httpx.Response(422, json=bad)
+    r = await desk.client.post("/payments/account", data={"csrf": "csrf-giulia", **account, "debtor_iban": "IT00 1234"})
+    shown = text_of(r.text)
+    assert r.status_code == 422 and "non è un IBAN valido" in shown, shown
+    assert 'value="IT00 1234"' in r.text and 'aria-invalid="true"' in r.text
+    await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
+    assert (await desk.client.post("/payments/account", data={"csrf": "csrf-luca", **account})).status_code == 403

@@ -24,9 +24,9 @@ def router(settings: DeskSettings) -> APIRouter:
     page = page_loader(settings)
 
     async def office(request: Request, p: Page, status: int = 200, **extra: Any) -> Response:
-        assert p.services is not None
+        assert p.services is not None and p.op is not None
         try:
-            view = await payments_office.overview(p.services)
+            view = await payments_office.overview(p.services, p.op.city)
         except ServiceRefusal as r:
             return p.denied(r)
         except httpx.HTTPError:
@@ -36,7 +36,20 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/payments", response_class=HTMLResponse)
     async def payments(request: Request) -> Response:
-        return await office(request, await page(request, need=OperatorRole.STAFF))
+        account = bool(request.query_params.get("account"))  # a flag only: no text from the address is shown
+        return await office(request, await page(request, need=OperatorRole.STAFF), account_set=account)
+
+    @api.post("/payments/account", response_class=HTMLResponse)
+    async def set_account(request: Request) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None and p.op is not None
+        f = await form_of(request)
+        try:
+            await payments_office.set_account(p.services, p.op.city, f)
+        except ServiceRefusal as r:  # an IBAN or BIC payments refuses: said at its field, what was typed kept
+            field = r.field if r.field in payments_office.ACCOUNT else "account"
+            return await office(request, p, r.status, errors={field: r.reason}, form=f)
+        return RedirectResponse("/payments?account=1", status_code=303)
 
     @api.post("/payments/batches", response_class=HTMLResponse)
     async def make_batch(request: Request) -> Response:

@@ -4,6 +4,7 @@ a bank file may change): one call each, with the operator's token and the form's
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from lgnet_desk.adapters.services import Services, service_path
@@ -12,20 +13,35 @@ from lgnet_desk.service_layer import desk
 
 CSV = "text/csv"
 XML = "application/xml"
+ACCOUNT = ("debtor_name", "debtor_iban", "debtor_bic")  # the city's paying account, in its payment policy
 
 
-async def overview(services: Services) -> dict[str, Any]:
+async def overview(services: Services, city: str) -> dict[str, Any]:
     """What waits for a batch (approved requests: payments batches those whose payee's bank data are approved too),
-    the city's batches, newest first, and its budget lines with what is left on each."""
-    approved: list[dict[str, Any]] = await services.get("payments", "/contribution-requests", status="approved")
-    batches: list[dict[str, Any]] = await services.get("payments", "/batches")
-    lines: list[dict[str, Any]] = await services.get("payments", "/budget-lines")
+    the city's batches, newest first, its budget lines with what is left on each, and its paying account (read
+    side by side: four reads of payments)."""
+    approved, batches, lines, policy = await asyncio.gather(
+        services.get("payments", "/contribution-requests", status="approved"),
+        services.get("payments", "/batches"),
+        services.get("payments", "/budget-lines"),
+        services.get("payments", service_path("/policies/{}", city)),
+    )
     return {
         "approved": len(approved),
         "approved_cents": sum(int(q["amount_cents"]) for q in approved),
         "batches": batches,
         "lines": lines,
+        "policy": policy,
     }
+
+
+async def set_account(services: Services, city: str, form: dict[str, str]) -> None:
+    """The account the city pays from (a batch's debtor). A PUT sets the whole policy: its other settings
+    (thresholds, the lease's months and caps, the file's version) are sent back as payments has them."""
+    path = service_path("/policies/{}", city)
+    policy: dict[str, Any] = await services.get("payments", path)
+    body = {k: v for k, v in policy.items() if k != "city"} | {k: form.get(k, "").strip() or None for k in ACCOUNT}
+    await services.put("payments", path, body, resubmission.call_key(form, "policy"))
 
 
 async def make_batch(services: Services, form: dict[str, str]) -> str:
