@@ -322,3 +322,29 @@ async def test_two_contacts_of_a_new_nickname_at_once_make_one_street_person(int
             *(post(aurora, "/street-contacts", contact(f"ct-{i}", "o-1", EARLIER, nickname="TO-042")) for i in range(6))
         )
     assert len({a["street_id"] for a in answers}) == 1
+
+
+async def test_an_erased_persons_booked_appointments_are_cancelled_and_not_reminded(intake: IntakeUnderTest) -> None:
+    """An erased person's appointments stayed booked: the operator's agenda kept them and the day's reminders went
+    on being emitted for a person no one may name. The erasure cancels those still to come (reason `by_operator`:
+    the service cancelled, on the erasure's day, each with its `appointment_cancelled` fact); past ones stay as
+    they were (the outcome recorded or not, counted in reports)."""
+    tomorrow = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    past = datetime.now(UTC) - timedelta(hours=3)
+    async with intake.client("staff-torino") as staff:
+        person = {"person_id": "p-gone", "birth_date": "1980-02-02", "sex": "male", "nationality": "MA"}
+        await post(staff, "/persons", person)
+        for aid, start in (("a-next", tomorrow), ("a-before", past)):
+            booking = {"appointment_id": aid, "agenda": "desk", "operator": "op-giulia", "person_id": "p-gone",
+                       "purpose": "first_interview", "starts_at": start.isoformat(),
+                       "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
+            await post(staff, "/appointments", booking)
+        assert (await send(staff, "/persons/p-gone/erasure", {})).status_code in (200, 201)
+        due = (await staff.get("/appointments/reminders", params={"day": str(clock.today())})).json()
+        assert "a-next" not in {a["appointment_id"] for a in due}, due
+        day = (await staff.get("/appointments", params={"day": str(tomorrow.date())})).json()
+        assert [a["status"] for a in day if a["appointment_id"] == "a-next"] == ["cancelled"], day
+    events = await intake.events(want=5)  # registered, two booked, erased, cancelled
+    [cancelled] = [e for e in events if isinstance(e, ev.AppointmentCancelled)]
+    assert (cancelled.appointment_id, cancelled.reason, cancelled.cancelled_on) == (
+        "a-next", ev.AppointmentCancellation.BY_OPERATOR, clock.today())  # fmt: skip

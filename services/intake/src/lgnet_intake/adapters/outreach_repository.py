@@ -114,6 +114,22 @@ async def street_persons_of(conn: Conn, person_ids: list[str]) -> list[str]:
     return [r["street_id"] for r in rows]
 
 
+async def cancel_coming_appointments(
+    conn: Conn, person_ids: list[str], street_ids: list[str], after: datetime, reason: str
+) -> list[str]:
+    """Cancel the booked appointments of these persons and street persons that start after `after`; their ids."""
+    rows = await conn.fetch(
+        "update appointments set status = 'cancelled', cancel_reason = $4"
+        " where status = 'booked' and starts_at > $3 and (person_id = any($1::text[]) or street_id = any($2::text[]))"
+        " returning appointment_id",
+        person_ids,
+        street_ids,
+        after,
+        reason,
+    )
+    return sorted(r["appointment_id"] for r in rows)
+
+
 async def forget_nickname(conn: Conn, street_id: str) -> None:
     await conn.execute("update street_persons set nickname_hash = null where street_id = $1", street_id)
     await conn.execute("update street_contacts set nickname = null where street_id = $1", street_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from lgnet_shared import outbox, pii, tracing
+from lgnet_shared import clock, outbox, pii, tracing
 from lgnet_shared.access import may_read_city
 from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
@@ -19,6 +19,7 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import Event, Sealed
 from lgnet_shared.events import intake as ev
+from lgnet_shared.events import outreach as oev
 from lgnet_shared.events import partner as cmd_in
 
 from lgnet_intake.adapters import credentials
@@ -287,13 +288,23 @@ class Intake:
                 await self._forget(other)
                 others.append(ev.PersonErased(person_id=other, erased_on=ctx.today))
         await self._forget(p["person_id"])
-        for street_id in await outreach_repo.street_persons_of(self.conn, [p["person_id"], *others_ids]):
+        street_ids = await outreach_repo.street_persons_of(self.conn, [p["person_id"], *others_ids])
+        for street_id in street_ids:
             await self.keys.erase(self.conn, street_id)  # the nickname the units gave them (#19) goes too
             await outreach_repo.forget_nickname(self.conn, street_id)  # and its lookup hash, as for a street person
+        # Appointments still to come are cancelled by the service (no one may name the person to keep them, nor be
+        # reminded of them); those past stay as they were, outcome and all, for the reports.
+        reason = oev.AppointmentCancellation.BY_OPERATOR
+        cancelled = await outreach_repo.cancel_coming_appointments(
+            self.conn, [p["person_id"], *others_ids], street_ids, clock.now(), reason.value
+        )
+        cancellations = [
+            oev.AppointmentCancelled(appointment_id=a, reason=reason, cancelled_on=ctx.today) for a in cancelled
+        ]
         # What partners sealed of this person to intake's inbound key stays on `lgnet.partner.inbound.<city>`: retire
         # the key now, so that its private half is destroyed after the grace period (credentials.rotate_inbound_keys).
         await credentials.retire_inbound_key(self.conn)
-        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today), *others)
+        await self.emit(ctx, ev.PersonErased(person_id=p["person_id"], erased_on=ctx.today), *others, *cancellations)
         return {"person_id": p["person_id"], "erased_on": ctx.today.isoformat()}
 
     async def _forget(self, person_id: str) -> None:
