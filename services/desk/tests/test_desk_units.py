@@ -3,6 +3,7 @@ catalogues (every message has its Italian text), Italian formats and labels."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import shutil
@@ -12,12 +13,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from babel.messages.pofile import read_po
-from lgnet_desk.adapters.services import Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import countries
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
 from lgnet_desk.domain.refusals import NOT_A_DAY, say
@@ -433,6 +434,31 @@ async def test_cases_are_named_when_intake_answers_and_left_as_ids_when_it_does_
     async with intake_away() as (services, asked):
         assert await cases_by_id(services, ["c-1", "c-2", "c-1"]) == {}
     assert asked == ["/cases/c-1"]  # one try: an intake that is away is not asked again for each case
+
+
+async def test_cases_are_read_side_by_side_once_intake_has_answered() -> None:
+    """The to-do list, the approvals and the housing page name each case with one `GET /cases/{id}`: they went one
+    after another (a page of 40 cases waited 40 round trips). After the first answer, the rest go side by side (at
+    most eight at a time); a refused case is left out, as before."""
+    from lgnet_desk.service_layer.desk import cases_by_id
+
+    in_flight, most = 0, 0
+
+    class Intake:
+        async def get(self, service: str, path: str) -> dict[str, str]:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.02)
+            in_flight -= 1
+            if path == "/cases/c-7":
+                raise ServiceRefusal(403, "case_id", "not yours")
+            return {"case_id": path.rsplit("/", 1)[1]}
+
+    ids = [f"c-{n}" for n in range(20)]
+    found = await cases_by_id(cast(Services, Intake()), ids)
+    assert sorted(found) == sorted(i for i in ids if i != "c-7")
+    assert most == 8, most
 
 
 def test_a_refusals_dates_read_as_the_pages_write_them() -> None:
