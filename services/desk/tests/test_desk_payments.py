@@ -44,7 +44,7 @@ LINES = [
 
 POLICY = {"city": "torino", "second_approval_threshold_cents": 200_000, "lease_activation_months": 2,
           "lease_activation_cap_cents": 150_000, "deposit_cap_cents": 0, "debtor_name": None, "debtor_iban": None,
-          "debtor_bic": None, "pain_version": "pain.001.001.03"}  # fmt: skip
+          "debtor_bic": None, "pain_version": "pain.001.001.03", "version": 4}  # fmt: skip
 
 
 def serve_payments(d: Desk) -> None:
@@ -167,9 +167,10 @@ async def test_the_citys_paying_account_is_set_at_the_desk(desk: Desk) -> None:
     r = await desk.client.post("/payments/account", data={"csrf": "csrf-giulia", "form_key": key, **account})
     assert r.status_code == 303 and r.headers["location"] == "/payments?account=1", r.text
     [sent] = [q for q in desk.services.requests if q.method == "PUT" and q.url.path == "/policies/torino"]
-    kept = {k: v for k, v in POLICY.items() if k != "city"}  # thresholds, months, caps, the file's version
+    kept = {k: v for k, v in POLICY.items() if k not in ("city", "version")}  # thresholds, months, caps, the file's
     assert json.loads(sent.content) == kept | {k: v or None for k, v in account.items()}
     assert sent.headers["Idempotency-Key"] == f"desk:{key}:policy"
+    assert sent.headers["If-Match"] == '"4"'  # the version the page showed: no one else's change is undone
 
     set_ = POLICY | {"debtor_name": "Comune di Torino", "debtor_iban": "IT60X0542811101000000123456"}
     desk.services.answers[("payments", "GET", "/policies/torino")] = set_
@@ -183,5 +184,18 @@ async def test_the_citys_paying_account_is_set_at_the_desk(desk: Desk) -> None:
     shown = text_of(r.text)
     assert r.status_code == 422 and "non è un IBAN valido" in shown, shown
     assert 'value="IT00 1234"' in r.text and 'aria-invalid="true"' in r.text
+
+    # Someone else saved the policy after this page was shown: said, what was typed kept, the page's version the new
+    changed = {"status": 412, "field": "headers.if-match", "reason": "the policy was changed since it was read"
+               " (version 5 now, 4 read): read it again and send what should be kept"}  # fmt: skip
+    desk.services.answers[("payments", "PUT", "/policies/torino")] = httpx.Response(412, json=changed)
+    desk.services.answers[("payments", "GET", "/policies/torino")] = set_ | {"version": 5}
+    typed = account | {"debtor_iban": "IT60X0542811101000000654321", "policy_version": "4"}
+    r = await desk.client.post("/payments/account", data={"csrf": "csrf-giulia", **typed})
+    shown = text_of(r.text)
+    assert r.status_code == 412 and "altra persona ha cambiato le impostazioni dei pagamenti" in shown, shown
+    assert 'value="IT60X0542811101000000654321"' in r.text and 'name="policy_version" value="5"' in r.text
+    [*_, late] = [q for q in desk.services.requests if q.method == "PUT" and q.url.path == "/policies/torino"]
+    assert late.headers["If-Match"] == '"4"'
     await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
     assert (await desk.client.post("/payments/account", data={"csrf": "csrf-luca", **account})).status_code == 403

@@ -4,6 +4,7 @@ empty; camt files validated against their XSD before anything of them is applied
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import timedelta
@@ -12,7 +13,9 @@ from typing import Any
 import asyncpg
 import pytest
 from invariants import check
+from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters import sepa
+from lgnet_payments.domain.policy import CityPolicy
 from lgnet_shared import clock
 from lxml import etree
 from payments_testkit import a_month, camt053, camt054, outbox
@@ -113,6 +116,80 @@ async def test_the_paying_account_chooses_pain_001_001_03(payments) -> None:  # 
     assert (await download(payments, str(old["batch_id"])))[0] == before  # a stored file never changes
     bad = await call(payments, STAFF, "PUT", "/policies/torino", {**policy, "pain_version": "pain.001.001.02"})
     refused(bad, 422, "pain_version")
+
+
+async def test_two_staff_saving_the_policy_from_what_they_read_cannot_overwrite_each_other(payments) -> None:  # type: ignore[no-untyped-def]
+    """A PUT sets the whole policy: a second approval's threshold raised by one staff member was lost when another,
+    who had read the policy before, saved the paying account. With the version read (ETag) as If-Match, the second
+    save is refused (412, the policy untouched) until what is recorded has been read again."""
+
+    async def put(client: Any, body: dict[str, Any], if_match: str | None, key: str | None = None) -> Any:
+        headers = {"Idempotency-Key": key or uuid.uuid4().hex} | ({"If-Match": if_match} if if_match else {})
+        return await client.put("/policies/torino", json=body, headers=headers)
+
+    def settings(policy: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in policy.items() if k not in ("city", "version")}
+
+    async with payments.client(STAFF) as anna, payments.client(MALLORY) as bruno:
+        read = await anna.get("/policies/torino")
+        v = read.json()["version"]
+        assert read.headers["etag"] == f'"{v}"'
+        body = settings(read.json())
+        higher = {**body, "second_approval_threshold_cents": 200_000}
+        raised = await put(anna, higher, f'"{v}"', "raise")
+        assert (raised.status_code, raised.json()["version"], raised.headers["etag"]) == (200, v + 1, f'"{v + 1}"')
+        retried = await put(anna, higher, f'"{v}"', "raise")  # the answer it had, though v is no longer recorded
+        assert (retried.status_code, retried.headers["etag"], retried.json()) == (200, f'"{v + 1}"', raised.json())
+        refused(await put(anna, higher, f'"{v + 1}"', "raise"), 409, "headers.idempotency-key")  # another request
+        account = {"debtor_name": "Comune di Torino", "debtor_iban": OTHER_IBAN}
+        late = await put(bruno, {**body, **account}, f'"{v}"')  # Bruno read the same version
+        assert "read it again" in refused(late, 412, "headers.if-match")
+        now = (await bruno.get("/policies/torino")).json()
+        assert (now["version"], now["second_approval_threshold_cents"], now["debtor_iban"]) == (
+            v + 1,
+            200_000,
+            body["debtor_iban"],
+        )
+        again = await put(bruno, {**settings(now), **account}, f'"{v + 1}"')
+        assert again.status_code == 200, again.text
+        both = (await anna.get("/policies/torino")).json()
+        assert (both["version"], both["second_approval_threshold_cents"], both["debtor_iban"]) == (
+            v + 2,
+            200_000,
+            OTHER_IBAN,
+        )
+        # Without If-Match a client saves what it sends, as before (the policy's version still counts it).
+        assert (await put(anna, {**body, **account}, None)).json()["version"] == v + 3
+        refused(await put(anna, body, str(v + 3)), 422, "headers.if-match")  # not an entity tag: said, not saved
+        assert (await anna.get("/policies/torino")).json()["version"] == v + 3
+
+
+async def test_a_city_whose_policy_was_never_saved_reads_version_0_and_two_first_saves_are_one(payments) -> None:  # type: ignore[no-untyped-def]
+    async with payments.pool.acquire() as conn:
+        await conn.execute("delete from policies where city = 'torino'")
+    async with payments.client(STAFF) as anna:
+        read = await anna.get("/policies/torino")
+        assert (read.json()["version"], read.headers["etag"]) == (0, '"0"')
+        body = {k: v for k, v in read.json().items() if k not in ("city", "version")}
+        answers = [
+            await anna.put("/policies/torino", json={**body, "deposit_cap_cents": cap}, headers={"If-Match": '"0"'})
+            for cap in (1_000, 2_000)
+        ]
+    assert [a.status_code for a in answers] == [200, 412]
+    assert (await call_ok(payments, STAFF, "GET", "/policies/torino"))["deposit_cap_cents"] == 1_000
+    # At once: both find no row; the second waits at the primary key for the first, then finds version 1.
+    async with payments.pool.acquire() as first, payments.pool.acquire() as second:
+        await first.execute("delete from policies where city = 'torino'")
+        saving = first.transaction()
+        await saving.start()
+        assert await repo.save_policy(first, CityPolicy("torino", deposit_cap_cents=3_000), STAFF, 0) == 1
+        async with second.transaction():
+            late = asyncio.create_task(repo.save_policy(second, CityPolicy("torino"), MALLORY, 0))
+            await asyncio.sleep(0.3)
+            assert not late.done()  # waiting for the first
+            await saving.commit()
+            assert await late is None
+        assert await second.fetchval("select deposit_cap_cents from policies where city = 'torino'") == 3_000
 
 
 async def test_a_camt_file_that_fails_its_schema_applies_nothing(payments) -> None:  # type: ignore[no-untyped-def]

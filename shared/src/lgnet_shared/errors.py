@@ -92,7 +92,13 @@ class Conflict(ContractError):
     kind = "conflict"
 
 
-HTTP_STATUS = {"unauthenticated": 401, "forbidden": 403, "not_found": 404, "conflict": 409}
+class PreconditionFailed(ContractError):
+    """The request's If-Match names a version that is no longer the recorded one: someone changed it since."""
+
+    kind = "precondition_failed"
+
+
+HTTP_STATUS = {"unauthenticated": 401, "forbidden": 403, "not_found": 404, "conflict": 409, "precondition_failed": 412}
 
 
 def http_status(err: ContractError) -> int:

@@ -125,11 +125,12 @@ def problem_responses(*, without: tuple[int, ...] = (), **details: str) -> dict[
     """A router's OpenAPI `responses`: the problem+json answers its routes may give. `details` sharpen a
     description for the service (`s409="... (over budget)"`); `without` leaves statuses out."""
     described = {**STANDARD_PROBLEMS, **{int(k.removeprefix("s")): v for k, v in details.items()}}
-    return {
-        status: {"description": text, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
-        for status, text in sorted(described.items())
-        if status not in without
-    }
+    return {status: problem_response(text) for status, text in sorted(described.items()) if status not in without}
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """One problem+json answer of an operation's OpenAPI `responses` (one route's own, e.g. its 412)."""
+    return {"description": description, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
 
 
 _KIND_OF_STATUS = {
@@ -308,6 +309,29 @@ async def idempotent(
         body,
     )
     return JSONResponse(status_code=status_code, content=body)
+
+
+IF_MATCH_FIELD = "headers.if-match"
+
+
+def if_match_version(value: str | None) -> int | None:
+    """The version an If-Match names (`"3"`, as the record's ETag gave it); None when the client sets no condition
+    (no header, or `*`: the record always has a representation). RFC 9110 13.1.1: strong tags only."""
+    if value is None or value.strip() == "*":
+        return None
+    tag = value.strip()
+    if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    raise ContractError(
+        IF_MATCH_FIELD, 'an entity tag as the ETag of the last read gave it, e.g. "3" (quotes included)'
+    )
+
+
+def etagged(answer: Any, version: Callable[[Any], int]) -> JSONResponse:
+    """An answer (a fresh one, or a replayed JSONResponse) with its record's version as strong ETag."""
+    response = answer if isinstance(answer, JSONResponse) else JSONResponse(jsonable_encoder(answer))
+    response.headers["ETag"] = f'"{version(json.loads(bytes(response.body)))}"'
+    return response
 
 
 async def replayable(

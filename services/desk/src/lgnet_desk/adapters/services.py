@@ -44,15 +44,19 @@ class Services:
         params: Any = None,
         key: str | None = None,
         content: tuple[bytes, str] | None = None,
+        if_match: str | None = None,
     ) -> Any:
         """`key`: the Idempotency-Key of a change (a form's, so that the form sent twice is one request), else a
-        fresh one. `content`: a body sent as it is, with its media type (a bank's file), instead of JSON."""
+        fresh one. `content`: a body sent as it is, with its media type (a bank's file), instead of JSON. `if_match`:
+        the ETag the change is made over (refused, 412, when the record has changed since)."""
         token = self.tokens.get(service)
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
         headers = {"Authorization": f"Bearer {token}", **CLIENT}
         if method != "GET":
             headers["Idempotency-Key"] = key or uuid.uuid4().hex
+        if if_match is not None:
+            headers["If-Match"] = if_match
         body = None
         if content is not None:
             body, headers["Content-Type"] = content
@@ -103,8 +107,8 @@ class Services:
     async def post(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
         return await self.call(service, "POST", path, json=body, key=key)
 
-    async def put(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
-        return await self.call(service, "PUT", path, json=body, key=key)
+    async def put(self, service: str, path: str, body: Any, key: str | None = None, if_match: str | None = None) -> Any:
+        return await self.call(service, "PUT", path, json=body, key=key, if_match=if_match)
 
 
 NO_SUCH_ADDRESS = "the service has no such address"

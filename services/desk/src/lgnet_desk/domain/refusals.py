@@ -251,6 +251,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be less than or equal to (\d+)", "deve essere al massimo {0}"),
     (r"Input should be a valid time.*", "non è un orario valido"),
     (r"not a valid IBAN: .*", "non è un IBAN valido: controlli le lettere e le cifre"),
+    (
+        r"the policy was changed since it was read .*",
+        "un'altra persona ha cambiato le impostazioni dei pagamenti dopo che lei ha aperto la pagina: controlli i dati"
+        " attuali e registri di nuovo",
+    ),
     (r"not a valid BIC: .*", "non è un BIC valido"),
     (
         r"has no letters or digits a SEPA payment file can carry .*",
@@ -356,6 +361,11 @@ ENGLISH: list[tuple[str, str]] = [
     (r"no (\w+) budget line in (\w+)", "no {0} budget line in {city1}"),
     (r"partner (\S+) works in (\w+), not (\w+)", "partner {0} works in {city1}, not {city2}"),
     (r"is before period_from", "is before the start of the period"),
+    (
+        r"the policy was changed since it was read .*",
+        "someone else changed the payment settings after you opened the page: check what is recorded now and save"
+        " again",
+    ),
     (r"is before starts_on", "is before the start day"),
     (r"is below level_at_entry", "is below the level at entry"),
     (

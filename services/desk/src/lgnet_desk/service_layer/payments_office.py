@@ -37,11 +37,17 @@ async def overview(services: Services, city: str) -> dict[str, Any]:
 
 async def set_account(services: Services, city: str, form: dict[str, str]) -> None:
     """The account the city pays from (a batch's debtor). A PUT sets the whole policy: its other settings
-    (thresholds, the lease's months and caps, the file's version) are sent back as payments has them."""
+    (thresholds, the lease's months and caps, the file's version) are sent back as payments has them, over the
+    version the page showed (If-Match): had anyone saved the policy since, payments refuses (412) rather than the
+    form undoing their change unseen."""
     path = service_path("/policies/{}", city)
     policy: dict[str, Any] = await services.get("payments", path)
-    body = {k: v for k, v in policy.items() if k != "city"} | {k: form.get(k, "").strip() or None for k in ACCOUNT}
-    await services.put("payments", path, body, resubmission.call_key(form, "policy"))
+    body = {k: v for k, v in policy.items() if k not in ("city", "version")}
+    body |= {k: form.get(k, "").strip() or None for k in ACCOUNT}
+    shown = form.get("policy_version", "")
+    version = shown if shown.isdigit() else policy.get("version")  # a form without it: the version just read
+    if_match = None if version is None else f'"{version}"'
+    await services.put("payments", path, body, resubmission.call_key(form, "policy"), if_match=if_match)
 
 
 async def make_batch(services: Services, form: dict[str, str]) -> str:

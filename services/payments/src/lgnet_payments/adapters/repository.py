@@ -94,8 +94,15 @@ async def policy(conn: Conn, city: str) -> CityPolicy:
     return CityPolicy(**{k: v for k, v in dict(row).items() if k in fields})
 
 
-async def save_policy(conn: Conn, p: CityPolicy, by: str) -> None:
-    await conn.execute(
+async def save_policy(conn: Conn, p: CityPolicy, by: str, if_version: int | None) -> int | None:
+    """The policy saved, its new version; None when `if_version` is given and is not the recorded one (0: none is
+    recorded). Two first saves at once both find no row: the second meets the first at the primary key, and its
+    `where` finds version 1."""
+    if if_version is not None:
+        recorded = await conn.fetchval("select version from policies where city = $1 for update", p.city)
+        if if_version != (recorded or 0):
+            return None
+    version: int | None = await conn.fetchval(
         "insert into policies (city, second_approval_threshold_cents, lease_activation_months,"
         " lease_activation_cap_cents, deposit_cap_cents, debtor_name, debtor_iban, debtor_bic, pain_version,"
         " updated_by) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (city) do update set"
@@ -104,7 +111,8 @@ async def save_policy(conn: Conn, p: CityPolicy, by: str) -> None:
         " lease_activation_cap_cents = excluded.lease_activation_cap_cents,"
         " deposit_cap_cents = excluded.deposit_cap_cents, debtor_name = excluded.debtor_name,"
         " debtor_iban = excluded.debtor_iban, debtor_bic = excluded.debtor_bic,"
-        " pain_version = excluded.pain_version, updated_by = excluded.updated_by, updated_at = now()",
+        " pain_version = excluded.pain_version, updated_by = excluded.updated_by, updated_at = now(),"
+        " version = policies.version + 1 where $11::int is null or policies.version = $11 returning version",
         p.city,
         p.second_approval_threshold_cents,
         p.lease_activation_months,
@@ -115,7 +123,9 @@ async def save_policy(conn: Conn, p: CityPolicy, by: str) -> None:
         p.debtor_bic,
         p.pain_version,
         by,
+        if_version,
     )
+    return version
 
 
 # ------------------------------------------------------------------ budget lines

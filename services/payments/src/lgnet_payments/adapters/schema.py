@@ -515,4 +515,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         end $$;
         """,
     ),
+    (
+        "payments-15",
+        """
+        -- A PUT sets the whole policy: two staff saving what they had read overwrote each other's settings. Each save
+        -- counts a version, which a client sends back as If-Match (budgets.set_policy).
+        alter table policies add column version int not null default 1 check (version >= 1);
+        """,
+    ),
 ]

@@ -19,6 +19,7 @@ class CityPolicy:
     debtor_iban: str | None = None
     debtor_bic: str | None = None
     pain_version: str = "pain.001.001.09"  # the message version the debtor account's bank takes (or .03)
+    version: int = 0  # times saved: the ETag a client sends back as If-Match (0: the defaults, never saved)
 
 
 def requests_for_lease(

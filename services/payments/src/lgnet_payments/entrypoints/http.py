@@ -18,7 +18,16 @@ from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent, problem_responses, replayable, request_secret, transition
+from lgnet_shared.http import (
+    etagged,
+    idempotent,
+    if_match_version,
+    problem_response,
+    problem_responses,
+    replayable,
+    request_secret,
+    transition,
+)
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
@@ -37,6 +46,13 @@ from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The ETag of the policy as it was read (e.g. "3"): saved only if it is still the recorded one',
+    ),
+]
 RequestStatus = Literal["requested", "approved", "rejected", "batched", "paid"]  # the schema's check constraint
 AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
 REQUEST: dict[int | str, dict[str, Any]] = {200: {"model": r.ContributionRequest, "description": "The request"}}
@@ -111,24 +127,37 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ policy and budgets
 
+    def policy_version(policy: dict[str, Any]) -> int:
+        return int(policy["version"])
+
     @api.get(
         "/policies/{city}",
         summary="The city's payment policy (thresholds, automatic requests, paying account)",
-        responses={200: {"model": r.PaymentPolicy, "description": "The policy in force (the defaults until set)"}},
+        responses={
+            200: {
+                "model": r.PaymentPolicy,
+                "description": "The policy in force (the defaults until set); ETag: its version",
+            }
+        },
     )
     async def get_policy(city: str, actor: Who) -> Any:
-        return await act(actor, lambda u, c: budgets.get_policy(u, c, city))
+        return etagged(await act(actor, lambda u, c: budgets.get_policy(u, c, city)), policy_version)
 
     @api.put(
         "/policies/{city}",
-        summary="Staff: set the city's payment policy",
-        responses={200: {"model": r.PaymentPolicy, "description": "The policy set"}},
+        summary="Staff: set the city's payment policy (the whole of it; If-Match: only over the version read)",
+        responses={
+            200: {"model": r.PaymentPolicy, "description": "The policy set; ETag: its new version"},
+            412: problem_response("Changed since the version If-Match names: read it again"),
+        },
     )
-    async def put_policy(city: str, body: cmd.SetPolicy, actor: Who, key: IdempotencyKey = None) -> Any:
-        payload = body.model_dump(mode="json")
-        return await change(
-            actor, key, f"PUT /policies/{city}", payload, lambda u, c: budgets.set_policy(u, c, city, body)
-        )
+    async def put_policy(
+        city: str, body: cmd.SetPolicy, actor: Who, key: IdempotencyKey = None, if_match: IfMatch = None
+    ) -> Any:
+        version = if_match_version(if_match)
+        payload = body.model_dump(mode="json") | {"if_match": version}
+        run: Run = lambda u, c: budgets.set_policy(u, c, city, body, version)  # noqa: E731
+        return etagged(await change(actor, key, f"PUT /policies/{city}", payload, run), policy_version)
 
     @api.post(
         "/budget-lines",

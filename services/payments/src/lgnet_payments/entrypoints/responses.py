@@ -32,6 +32,7 @@ class PaymentPolicy(BaseModel):
     debtor_iban: str | None
     debtor_bic: str | None
     pain_version: PainVersion = Field(description="The pain.001 version the paying account's bank takes")
+    version: int = Field(description="Times saved (0: the defaults, never saved); the ETag, sent back as If-Match")
 
 
 class BudgetLine(BaseModel):

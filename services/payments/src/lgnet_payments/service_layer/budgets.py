@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
-from lgnet_shared.errors import ContractError, Forbidden, NotFound
+from lgnet_shared.errors import ContractError, Forbidden, NotFound, PreconditionFailed
 from lgnet_shared.events import payments as ev
+from lgnet_shared.http import IF_MATCH_FIELD
 from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
@@ -143,7 +144,11 @@ async def get_policy(uow: UnitOfWork, ctx: Context, city: str) -> dict[str, Any]
     return asdict(await repo.policy(uow.conn, city))
 
 
-async def set_policy(uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy) -> dict[str, Any]:
+async def set_policy(
+    uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy, if_version: int | None = None
+) -> dict[str, Any]:
+    """The whole policy set. `if_version` (a client's If-Match): only if it is still the recorded version, so that a
+    save from an older read cannot undo another staff member's change made since."""
     ctx.staff(city, "set the payment policy", "path.city")
     p = CityPolicy(
         city=city,
@@ -156,5 +161,12 @@ async def set_policy(uow: UnitOfWork, ctx: Context, city: str, c: cmd.SetPolicy)
         debtor_bic=normalise_bic(c.debtor_bic, "debtor_bic") if c.debtor_bic else None,
         pain_version=c.pain_version,
     )
-    await repo.save_policy(uow.conn, p, ctx.actor.id)
-    return asdict(p)
+    version = await repo.save_policy(uow.conn, p, ctx.actor.id, if_version)
+    if version is None:
+        recorded = (await repo.policy(uow.conn, city)).version
+        raise PreconditionFailed(
+            IF_MATCH_FIELD,
+            f"the policy was changed since it was read (version {recorded} now, {if_version} read): read it again"
+            " and send what should be kept",
+        )
+    return asdict(replace(p, version=version))
