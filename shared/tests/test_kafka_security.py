@@ -27,6 +27,7 @@ from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.kafka_admin import main as admin_main
 from lgnet_shared.testing.kafka_access import as_user, seed, try_consume, try_produce
+from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.topics import (
     TOPICS,
     TopicsNotCreated,
@@ -99,14 +100,23 @@ class Party:
     security: KafkaSecurity
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def party_prefix() -> str:
+    """The topic prefix of the module's parties, whose ACLs name it: the tests that use them share it. Provisioning
+    thirteen principals took ≈ 6 s of each of them, and more beside the suite's other workers."""
+    return new_topic_prefix()
+
+
+@pytest.fixture(scope="module")
 async def parties(
-    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str
+    kafka_bootstrap: str, admin_security: KafkaSecurity, party_prefix: str
 ) -> AsyncIterator[dict[str, Party]]:
     """One principal per role (three cities' deployments and a national one, partners of two cities, an auditor,
-    the national coordination), provisioned as lgnet-kafka-admin does, under this test's topic prefix: the
-    deployments before the partners (a partner joins a city whose deployments run), Trieste's partners before
-    Trieste's housing. Trieste's intake was there before the per-city inbound topics: it drains the old shared one."""
+    the national coordination), provisioned as lgnet-kafka-admin does, under `party_prefix`: the deployments before
+    the partners (a partner joins a city whose deployments run), Trieste's partners before Trieste's housing.
+    Trieste's intake was there before the per-city inbound topics: it drains the old shared one. The tests only
+    use them (none changes a credential or an ACL); what they write goes to topics of their own or is read back
+    by its offset."""
     uid = uuid.uuid4().hex[:8]
     principals = {
         **{f"torino.{s}": ka.Principal.service(f"torino-{uid}", s) for s in ("intake", "housing", "payments")},
@@ -123,7 +133,7 @@ async def parties(
         "notary": ka.Principal.notary(f"nat-{uid}"),
     }
     out = {}
-    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+    async with Admin(kafka_bootstrap, admin_security, party_prefix) as admin:
         await admin.create_topics()
         await admin.create_topics(retired_topics())  # as a cluster from before per-city and per-partner topics holds
         for key, principal in principals.items():
@@ -133,7 +143,7 @@ async def parties(
     try:
         yield out
     finally:
-        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        async with Admin(kafka_bootstrap, admin_security, party_prefix) as admin:
             for party in out.values():
                 await ka.delete_credentials(admin.client, party.principal.name)
                 await ka.delete_acls(admin.client, party.principal.user)
@@ -165,15 +175,15 @@ def matrix_topics(prefix: str, parties: dict[str, Party]) -> list[str]:
 
 
 async def test_authorisation_matrix_is_exactly_the_derived_acls(
-    kafka_bootstrap: str, admin_security: KafkaSecurity, topic_prefix: str, parties: dict[str, Party]
+    kafka_bootstrap: str, admin_security: KafkaSecurity, party_prefix: str, parties: dict[str, Party]
 ) -> None:
-    topics = matrix_topics(topic_prefix, parties)
+    topics = matrix_topics(party_prefix, parties)
     await seed(kafka_bootstrap, admin_security, topics)
 
     cities = {p.principal.partner: p.principal.city for p in parties.values() if p.principal.partner}
 
     async def attempt(party: Party, op: str, topic: str) -> tuple[str, str, str, bool, bool]:
-        expected = ka.allowed(party.principal, op, topic, topic_prefix, cities)
+        expected = ka.allowed(party.principal, op, topic, party_prefix, cities)
         act = try_produce if op == "write" else try_consume
         return party.principal.name, op, topic, expected, await act(kafka_bootstrap, party.security, topic)
 
@@ -199,13 +209,13 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     assert wrongly_refused == []
     # The cases the federation issue names, spelled out.
     a, b = parties["partner.a"].principal, parties["partner.b"].principal
-    rejections_b = physical(for_partner("partner.rejections.{partner}", b.partner or ""), topic_prefix)
+    rejections_b = physical(for_partner("partner.rejections.{partner}", b.partner or ""), party_prefix)
     outcome = {(r[0], r[1], r[2]): r[4] for r in results}
-    assert outcome[(a.name, "write", physical("payments.events", topic_prefix))] is False
+    assert outcome[(a.name, "write", physical("payments.events", party_prefix))] is False
     # A partner writes its own city's inbound topic only; an intake reads its city's only, a national one every
     # city's; the old shared topic is read only by a deployment draining it, and written by nobody.
-    inbound = {city: physical(for_city("partner.inbound.{city}", city), topic_prefix) for city in ("torino", "trieste")}
-    old_inbound = physical("partner.inbound", topic_prefix)
+    inbound = {city: physical(for_city("partner.inbound.{city}", city), party_prefix) for city in ("torino", "trieste")}
+    old_inbound = physical("partner.inbound", party_prefix)
     assert outcome[(a.name, "write", inbound["torino"])] is True
     assert outcome[(a.name, "write", inbound["trieste"])] is False
     assert outcome[(a.name, "write", old_inbound)] is False
@@ -220,22 +230,22 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     assert outcome[(intake["national"], "read", inbound["trieste"])] is True
     assert outcome[(a.name, "read", rejections_b)] is False
     assert outcome[(b.name, "read", rejections_b)] is True
-    assert outcome[(parties["auditor"].principal.name, "write", physical("intake.events", topic_prefix))] is False
-    assert outcome[(parties["national"].principal.name, "read", physical("payments.events", topic_prefix))] is True
+    assert outcome[(parties["auditor"].principal.name, "write", physical("intake.events", party_prefix))] is False
+    assert outcome[(parties["national"].principal.name, "read", physical("payments.events", party_prefix))] is True
     assert (
-        outcome[(parties["torino.housing"].principal.name, "write", physical("intake.events", topic_prefix))] is False
+        outcome[(parties["torino.housing"].principal.name, "write", physical("intake.events", party_prefix))] is False
     )
     assert (
-        outcome[(parties["torino.intake"].principal.name, "read", physical("partner.rejections", topic_prefix))]
+        outcome[(parties["torino.intake"].principal.name, "read", physical("partner.rejections", party_prefix))]
         is False
     )
     # A partner's answers come from its own city's intake and housing (and the national ones), never another city's.
     answers_a = [
-        physical(for_partner(f"partner.{kind}.{{partner}}", a.partner or ""), topic_prefix)
+        physical(for_partner(f"partner.{kind}.{{partner}}", a.partner or ""), party_prefix)
         for kind in ("rejections", "reminders")
     ]
     t = parties["partner.t"].principal.partner or ""
-    reminders_t = physical(for_partner("partner.reminders.{partner}", t), topic_prefix)
+    reminders_t = physical(for_partner("partner.reminders.{partner}", t), party_prefix)
     for who, may in (("torino.intake", True), ("trieste.intake", False), ("national.intake", True)):
         for topic in answers_a:
             assert outcome[(parties[who].principal.name, "write", topic)] is may, (who, topic)
@@ -244,17 +254,17 @@ async def test_authorisation_matrix_is_exactly_the_derived_acls(
     assert outcome[(parties["trieste.housing"].principal.name, "write", reminders_t)] is True
     assert outcome[(parties["torino.housing"].principal.name, "write", reminders_t)] is False
     # Only the notary publishes checkpoints: not a city's reporting, which could otherwise make audits fail.
-    checkpoints = physical("checkpoints", topic_prefix)
+    checkpoints = physical("checkpoints", party_prefix)
     assert outcome[(parties["torino.reporting"].principal.name, "write", checkpoints)] is False
     assert outcome[(parties["notary"].principal.name, "write", checkpoints)] is True
-    assert outcome[(parties["notary"].principal.name, "write", physical("reporting.events", topic_prefix))] is False
+    assert outcome[(parties["notary"].principal.name, "write", physical("reporting.events", party_prefix))] is False
 
 
 async def test_a_deployment_uses_only_its_own_consumer_groups_and_produces_idempotently(
-    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+    kafka_bootstrap: str, party_prefix: str, parties: dict[str, Party]
 ) -> None:
     housing = parties["torino.housing"]
-    topic = physical("intake.events", topic_prefix)
+    topic = physical("intake.events", party_prefix)
     # Services' producers are idempotent: WRITE on a topic is enough (no IDEMPOTENT_WRITE on the cluster).
     producer = AIOKafkaProducer(
         **client_kwargs(kafka_bootstrap, parties["torino.intake"].security), enable_idempotence=True
@@ -279,11 +289,11 @@ async def test_a_deployment_uses_only_its_own_consumer_groups_and_produces_idemp
         finally:
             await consumer.stop()
 
-    own = housing.principal.group_prefix(topic_prefix) + "intake"
-    trieste = ka.Principal.service(f"trieste-{uuid.uuid4().hex[:6]}", "housing").group_prefix(topic_prefix) + "intake"
+    own = housing.principal.group_prefix(party_prefix) + "intake"
+    trieste = ka.Principal.service(f"trieste-{uuid.uuid4().hex[:6]}", "housing").group_prefix(party_prefix) + "intake"
     assert await join(own) == "ok"
     assert await join(trieste) == "refused"
-    assert await join(f"{topic_prefix}anything") == "refused"
+    assert await join(f"{party_prefix}anything") == "refused"
 
 
 def test_derived_acls_follow_the_registry() -> None:
@@ -489,24 +499,24 @@ def test_each_service_uses_only_what_the_registry_grants_its_role(service: str) 
 
 
 async def test_only_an_intake_that_answers_the_partner_may_create_its_rejection_topic(
-    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+    kafka_bootstrap: str, party_prefix: str, parties: dict[str, Party]
 ) -> None:
     """Intake answers a partner whose topic is missing by creating it (CREATE on that topic): the national intake
     any partner's (the family prefix: it serves every city), a city's intake its own city's partners' only (the
     operator makes them at `add-partner`); nobody else but the operator creates topics."""
     newcomer = for_partner("partner.rejections.{partner}", f"coop-new-{uuid.uuid4().hex[:6]}")
     national = parties["national.intake"].security
-    assert await ensure_topics(kafka_bootstrap, topic_prefix, [newcomer], security=national) == [
-        physical(newcomer, topic_prefix)
+    assert await ensure_topics(kafka_bootstrap, party_prefix, [newcomer], security=national) == [
+        physical(newcomer, party_prefix)
     ]
     other = for_partner("partner.rejections.{partner}", f"coop-x-{uuid.uuid4().hex[:6]}")
     for who in ("partner.a", "torino.housing", "auditor", "torino.intake", "trieste.intake"):
         with pytest.raises(TopicsNotCreated):
-            await ensure_topics(kafka_bootstrap, topic_prefix, [other], security=parties[who].security)
+            await ensure_topics(kafka_bootstrap, party_prefix, [other], security=parties[who].security)
     intake = parties["torino.intake"].security
     # A service whose topics an operator has not created yet is told so, by name.
     with pytest.raises(TopicsNotCreated, match="lgnet-kafka-admin add-deployment"):
-        await ensure_topics(kafka_bootstrap, f"{topic_prefix}fresh.", ["intake.events"], security=intake)
+        await ensure_topics(kafka_bootstrap, f"{party_prefix}fresh.", ["intake.events"], security=intake)
 
 
 async def test_a_partners_answer_topics_are_written_by_its_own_citys_deployments_only(
@@ -549,7 +559,7 @@ async def test_a_partners_answer_topics_are_written_by_its_own_citys_deployments
 
 
 async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments_name(
-    kafka_bootstrap: str, topic_prefix: str, parties: dict[str, Party]
+    kafka_bootstrap: str, party_prefix: str, parties: dict[str, Party]
 ) -> None:
     """#16: the key registry is one topic per service deployment, written by that deployment's service only. Torino
     cannot publish a key on Trieste's registry (the broker refuses), and a key naming Trieste that Torino puts on its
@@ -557,21 +567,21 @@ async def test_a_deployment_cannot_register_a_signing_key_in_another_deployments
     torino, trieste = parties["torino.intake"], parties["trieste.intake"]
     assert torino.principal.deployment and trieste.principal.deployment
     impostor = FactSigner(os.urandom(32), trieste.principal.deployment, "intake", "trieste")
-    theirs = registry_topic(trieste.principal.deployment, "intake", topic_prefix)
+    theirs = registry_topic(trieste.principal.deployment, "intake", party_prefix)
     assert await try_produce(kafka_bootstrap, torino.security, theirs) is False
     producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap, torino.security))
     await producer.start()
     try:
         with pytest.raises(TopicAuthorizationFailedError):
             await producer.send_and_wait(theirs, impostor.key.to_json(), key=impostor.key.key_id.encode())
-        own = registry_topic(torino.principal.deployment, "intake", topic_prefix)
+        own = registry_topic(torino.principal.deployment, "intake", party_prefix)
         await producer.send_and_wait(own, impostor.key.to_json(), key=impostor.key.key_id.encode())
         genuine = FactSigner(os.urandom(32), torino.principal.deployment, "intake", "torino")
-        await publish_key(producer, genuine.key, topic_prefix, torino.security)  # its own: registered
+        await publish_key(producer, genuine.key, party_prefix, torino.security)  # its own: registered
     finally:
         await producer.stop()
     for reader in (torino, parties["auditor"]):
-        keys = {k.key_id for k in await read_registry(kafka_bootstrap, topic_prefix, reader.security)}
+        keys = {k.key_id for k in await read_registry(kafka_bootstrap, party_prefix, reader.security)}
         assert genuine.key.key_id in keys
         assert impostor.key.key_id not in keys
 
