@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from lgnet_intake.adapters import schema
+from lgnet_intake.adapters import diary, schema
 from lgnet_intake.domain.search import name_score
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
@@ -290,6 +290,21 @@ async def test_diary_notes_and_documents_are_sealed_with_the_person_and_die_with
         assert notes[0]["text"] is None
         gone = await c.get(f"/persons/{mum}/documents/{doc['document_id']}")
         assert gone.status_code == 404
+        # The content's SHA-256 would still confirm that the person held a given document (a copy of a permit
+        # is enough to compute it): it goes with the key, from the list, the table and the upload's stored answer.
+        [listed] = (await c.get(f"/persons/{mum}/documents")).json()
+        assert (listed["sha256"], listed["filename"], listed["kind"]) == (None, None, "residence_permit")
+    digest = hashlib.sha256(pdf).hexdigest()
+    async with intake.pool.acquire() as conn:
+        for _ in ("at the erasure", "by migration intake-desk-2, for a person erased before"):
+            assert await conn.fetchval("select count(*) from documents where sha256 is not null") == 0
+            held = "select count(*) from idempotency_keys where response::text like $1"
+            assert await conn.fetchval(held, f"%{digest}%") == 0
+            await conn.execute("update documents set sha256 = $1", digest)  # as an erasure before it left them
+            answer = "update idempotency_keys set response = response || jsonb_build_object('sha256', $1::text)"
+            await conn.execute(answer + " where response ? 'document_id'", digest)
+            assert await conn.fetchval(held, f"%{digest}%") == 1
+            await conn.execute(dict(diary.MIGRATIONS)["intake-desk-2"])
 
 
 async def test_a_partner_reads_only_its_own_cases_in_the_cartella_of_a_household_it_serves(

@@ -8,6 +8,16 @@ from typing import Any
 
 from lgnet_shared.db import Conn
 
+# What an erasure forgets of the person's documents (`{persons}`: an array of person ids): the content's hash, in the
+# table and in the upload's stored answer, whose fingerprint is a keyed hash of the content.
+FORGET_HASHES = "update documents set sha256 = null where person_id = any({persons})"
+FORGET_UPLOADS = (
+    "update idempotency_keys set request_hash = 'erased', response = response - 'sha256' where response ? 'sha256'"
+    " and key not like 'transition:%' and response->>'document_id' in"
+    " (select document_id from documents where person_id = any({persons}))"
+)
+ERASED_BEFORE = "array(select person_id from persons where erased_at is not null)"
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "intake-desk-1",
@@ -33,6 +43,21 @@ MIGRATIONS: list[tuple[str, str]] = [
             sealed bytea not null
         );
         create index documents_person on documents (person_id, uploaded_at);
+        """,
+    ),
+    (
+        "intake-desk-2",
+        f"""
+        -- A document's SHA-256 confirms that its person held a given document (a copy is enough to compute it): an
+        -- erasure forgets it (forget_documents), and so for the persons erased before. `idempotency_keys` is the
+        -- runtime's table, which a schema may not hold yet.
+        alter table documents alter column sha256 drop not null;
+        do $$ begin
+        if to_regclass('idempotency_keys') is not null then
+            {FORGET_UPLOADS.format(persons=ERASED_BEFORE)};
+        end if;
+        end $$;
+        {FORGET_HASHES.format(persons=ERASED_BEFORE)};
         """,
     ),
 ]
@@ -73,6 +98,12 @@ async def add_document(conn: Conn, row: dict[str, Any]) -> None:
             )
         ),
     )
+
+
+async def forget_documents(conn: Conn, person_id: str) -> None:
+    """At the person's erasure (the sealed bytes stay, unreadable without the key)."""
+    for sql in (FORGET_UPLOADS, FORGET_HASHES):  # the uploads first: they are found by the documents' person
+        await conn.execute(sql.format(persons="array[$1::text]"), person_id)
 
 
 async def documents(conn: Conn, person_id: str) -> list[dict[str, Any]]:

@@ -328,7 +328,7 @@ class Note(NoteWritten):
 
 class DocumentAttached(BaseModel):
     document_id: str
-    sha256: str = Field(description="Hex SHA-256 of the content")
+    sha256: str | None = Field(description="Hex SHA-256 of the content; null once the person is erased")
     size_bytes: int
 
 

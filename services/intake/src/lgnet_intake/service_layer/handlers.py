@@ -23,6 +23,7 @@ from lgnet_shared.events import outreach as oev
 from lgnet_shared.events import partner as cmd_in
 
 from lgnet_intake.adapters import credentials
+from lgnet_intake.adapters import diary as diary_store
 from lgnet_intake.adapters import outreach_repository as outreach_repo
 from lgnet_intake.adapters import repository as repo
 from lgnet_intake.domain import access, cases, needs, people
@@ -309,9 +310,11 @@ class Intake:
 
     async def _forget(self, person_id: str) -> None:
         """One record's erasure in intake's tables: the key, the sealed identity and hashes, the stored answers'
-        details, employment, and the person's vulnerabilities in their households' needs assessments."""
+        details, employment, their documents' hashes, and the person's vulnerabilities in their households' needs
+        assessments."""
         await self.keys.erase(self.conn, person_id)
         await repo.erase(self.conn, person_id)
+        await diary_store.forget_documents(self.conn, person_id)
         for a in await repo.assessments_of_households_of(self.conn, person_id):
             kept = needs.without_erased(a["body"], person_id, a["anyone_left"])
             await repo.replace_assessment(self.conn, a["case_id"], kept)
