@@ -790,3 +790,34 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     await shot(rpd, "access-log-api")
     csv_text = await (await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")).text()
     assert "coop-aurora" in csv_text and "API di intake" in csv_text, csv_text
+
+
+async def test_a_note_sent_after_the_session_lapsed_is_recorded_once_after_the_login(
+    browser: Browser, desk: Desk
+) -> None:
+    """In the browser (its Referer, as the desk's Referrer-Policy lets it send one): the operator leaves the page
+    half an hour, sends her note, is asked to log in again, and finds her note in the form, told that nothing was
+    recorded; sent, it is recorded once (intake's diary holds it once)."""
+    maria = await logged_in(browser, desk, "maria")
+    person = await _register_one(maria, desk, "Dalila", "1990-04-02")
+    person_url = f"{desk.url}/persons/{person}"
+    await maria.goto(person_url)
+    text = "Colloquio lungo: cerca casa vicino alla scuola del figlio, lavora la sera."
+    await maria.fill("#text", text)
+    async with desk_pool(desk) as conn:
+        await conn.execute("update sessions set seen_at = now() - interval '31 minutes' where username = 'maria'")
+    await maria.get_by_role("button", name="Aggiungi la nota").click()
+    await maria.wait_for_url("**/login?kept=1")
+    assert "La sessione è scaduta" in await maria.locator("main").inner_text()
+    await shot(maria, "login-kept")
+    await maria.get_by_label("Nome utente").fill("maria")
+    await maria.get_by_label("Password").fill(PASSWORD)
+    await maria.get_by_role("button", name="Accedi").click()
+    await maria.wait_for_url(f"**/persons/{person}?restored=1#h-diary")
+    assert await maria.locator("#text").input_value() == text
+    assert "non è stato registrato nulla" in await maria.locator("main").inner_text()
+    await shot(maria, "cartella-restored")
+    await maria.get_by_role("button", name="Aggiungi la nota").click()
+    await maria.wait_for_load_state()
+    assert "Nota aggiunta." in await maria.locator("main").inner_text()
+    assert await maria.locator("ul.diary li", has_text=text).count() == 1

@@ -3045,3 +3045,82 @@ async def test_a_day_that_is_none_stays_in_the_days_field_beside_its_refusal(des
     field = re.search(r'<input id="day"[^>]*>', r.text)
     assert field is not None and 'value="31/02/2026"' in field.group(0), field
     assert 'id="day-error"' in r.text and f"Agenda del {i18n.day(clock.today(), 'it')}" in text_of(r.text)
+
+
+async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_login(desk: Desk) -> None:
+    """A social worker wrote a long note, answered the phone, and sent it later: the session had lapsed, the desk
+    sent her to the login and what she wrote was lost. Now the form is kept (sealed, for her only, for an hour):
+    once she has logged in again she is back on the page, what she wrote in the form, told that nothing was
+    recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+    await desk.as_operator(nadia)
+    async with desk.pool.acquire() as conn:
+        await store.set_password_hash(conn, "nadia", login.HASHER.hash("la-password-di-nadia"))
+        await conn.execute("update sessions set seen_at = now() - interval '29 minutes' where username = 'nadia'")
+    assert (await desk.client.get("/")).status_code == 200  # a page within the half hour keeps the session alive
+    async with desk.pool.acquire() as conn:
+        seen = "select seen_at > now() - interval '1 minute' from sessions where username = 'nadia'"
+        assert await conn.fetchval(seen)
+        # half an hour without a page (LGNET_DESK_IDLE_MINUTES, 30 by default): the session has lapsed
+        await conn.execute("update sessions set seen_at = now() - interval '31 minutes' where username = 'nadia'")
+    page = "/persons/p-1?purpose=case_work"
+    text = "Colloquio lungo: sfratto a marzo, cerca lavoro come aiuto cuoca"
+    note = {"csrf": "csrf-nadia", "form_key": "chiave-della-nota-1", "text": text}
+    posts_before = len([q for q in desk.services.requests if q.method == "POST"])
+    r = await desk.client.post("/persons/p-1/notes", data=note, headers={"Referer": f"http://desk.test{page}"})
+    assert (r.status_code, r.headers.get("location")) == (303, "/login?kept=1"), r.text
+    assert len([q for q in desk.services.requests if q.method == "POST"]) == posts_before  # nothing recorded
+    async with desk.pool.acquire() as conn:
+        sealed = await conn.fetchval("select sealed from kept_forms where username = 'nadia'")
+    assert sealed and b"sfratto" not in sealed  # at rest, sealed
+    form = await desk.client.get("/login?kept=1")
+    assert "La sessione è scaduta" in text_of(form.text), text_of(form.text)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    # Another operator logging in on that browser is not given it.
+    await with_password(desk, Operator("ugo", "Ugo Neri", OperatorRole.STAFF, "torino", None), "la-password-di-ugo")
+    login_as = {"csrf": csrf.group(1), "username": "ugo", "password": "la-password-di-ugo"}
+    assert (await desk.client.post("/login", data=login_as)).headers["location"] == "/"
+    form = await desk.client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    login_as = {"csrf": csrf.group(1), "username": "nadia", "password": "la-password-di-nadia"}
+    r = await desk.client.post("/login", data=login_as)
+    assert (r.status_code, r.headers["location"]) == (303, f"{page}&restored=1#h-diary"), r.text
+    back = await desk.client.get(r.headers["location"])
+    assert f">{text}</textarea>" in back.text, back.text
+    assert 'name="form_key" value="chiave-della-nota-1"' in back.text
+    assert "La sessione era scaduta" in text_of(back.text), text_of(back.text)
+    again = await desk.client.get(r.headers["location"])  # given back once
+    assert text not in again.text and "La sessione era scaduta" not in text_of(again.text)
+
+
+async def test_a_form_from_an_older_session_is_shown_again_on_its_page_rather_than_refused(desk: Desk) -> None:
+    """The page of a session since ended (logged out and in again in another tab) sent its form with the old CSRF
+    token: refused ("Il modulo è scaduto") and what was typed lost. From the desk's own page it is shown again
+    there, to be checked and sent; without a Referer from the desk it is still refused."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    page = "/persons/p-1?purpose=case_work"
+    note = {"csrf": "csrf-of-an-old-session", "text": "Appunto dal vecchio modulo"}
+    r = await desk.client.post("/persons/p-1/notes", data=note, headers={"Referer": f"http://desk.test{page}"})
+    assert (r.status_code, r.headers.get("location")) == (303, f"{page}&restored=1#h-diary"), r.text
+    back = await desk.client.get(r.headers["location"])
+    assert ">Appunto dal vecchio modulo</textarea>" in back.text
+    # A case form comes back as a refused one does: its amount, its kind chosen, at its section.
+    request = {"csrf": "csrf-of-an-old-session", "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "300"}
+    r = await desk.client.post(
+        "/persons/p-1/contributions", data=request, headers={"Referer": f"http://desk.test{page}"}
+    )
+    assert r.headers.get("location") == f"{page}&restored=1#h-contributions", r.text
+    back = await desk.client.get(r.headers["location"])
+    contribution = back.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
+    assert 'name="amount" inputmode="decimal" value="300"' in contribution, contribution
+    assert '<option value="deposit" selected>' in contribution, contribution
+    elsewhere = await desk.client.post(
+        "/persons/p-1/notes", data=note, headers={"Referer": f"https://elsewhere.example{page}"}
+    )
+    assert elsewhere.status_code == 403 and "Il modulo è scaduto" in text_of(elsewhere.text)

@@ -559,6 +559,14 @@ IT = {
     "BIC (optional)": "BIC (facoltativo)",
     "Record the paying account": "Registra il conto di pagamento",
     "Paying account recorded.": "Conto di pagamento registrato.",
+    "Your session had ended and the form was not recorded. Log in again: what you wrote will be in the form again.": (
+        "La sessione è scaduta e il modulo non è stato registrato. Acceda di nuovo: quanto aveva scritto sarà di nuovo"
+        " nel modulo."
+    ),
+    "Your session had ended before the form was recorded: nothing was recorded. What you wrote is in the form again (a file must be chosen again): check it and send it.": (
+        "La sessione era scaduta prima che il modulo fosse registrato: non è stato registrato nulla. Quanto aveva"
+        " scritto è di nuovo nel modulo (un file va scelto di nuovo): lo controlli e lo invii."
+    ),
     "Batches": "Distinte",
     "Batch": "Distinta",
     "Made on": "Preparata il",

@@ -23,6 +23,9 @@ class DeskSettings(BaseSettings):
     # Secure cookies need HTTPS; a desk behind a TLS proxy keeps the default. Only plain-HTTP development turns it off.
     cookie_secure: bool = Field(True, alias="LGNET_DESK_COOKIE_SECURE")
     session_minutes: int = Field(480, alias="LGNET_DESK_SESSION_MINUTES", gt=0)
+    # a session lapses after this long without a page too (a desk's computer left unattended); what a form sent
+    # after it had lapsed held is given back after the login (service_layer/kept_forms.py)
+    idle_minutes: int = Field(30, alias="LGNET_DESK_IDLE_MINUTES", gt=0)
     max_failures: int = Field(5, alias="LGNET_DESK_MAX_FAILURES", gt=0)
     lockout_minutes: int = Field(15, alias="LGNET_DESK_LOCKOUT_MINUTES", gt=0)
     # failed logins from one client address, on any account, within LGNET_DESK_LOCKOUT_MINUTES: then it is refused

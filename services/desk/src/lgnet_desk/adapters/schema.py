@@ -82,4 +82,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index access_log_persons on access_log using gin (persons);
         """,
     ),
+    (
+        "desk-5",
+        """
+        -- a session lapses after LGNET_DESK_IDLE_MINUTES without a page, as well as at its end
+        alter table sessions add column seen_at timestamptz not null default now();
+        -- a form sent after its session lapsed (or from an older session's page): sealed with a key of its own, for
+        -- its operator only, given back once on the page it came from after the login (service_layer/kept_forms.py)
+        create table kept_forms (
+            username text primary key references operators,
+            path text not null,
+            anchor text,
+            sealed bytea not null,
+            kept_at timestamptz not null default now()
+        );
+        """,
+    ),
 ]

@@ -122,13 +122,59 @@ async def new_session(conn: Conn, session_hash: str, username: str, csrf: str, e
     )
 
 
-async def session(conn: Conn, session_hash: str) -> tuple[Operator, str] | None:
+async def session(conn: Conn, session_hash: str, idle_minutes: int) -> tuple[Operator, str] | None:
+    """The live session's operator and CSRF token, its last page now; None past its end or `idle_minutes` idle."""
     row = await conn.fetchrow(
-        "select o.*, s.csrf_token from sessions s join operators o using (username)"
-        " where s.session_hash = $1 and s.expires_at > now()",
+        "update sessions s set seen_at = now() from operators o where s.session_hash = $1 and o.username = s.username"
+        " and s.expires_at > now() and s.seen_at > now() - make_interval(mins => $2) returning o.*, s.csrf_token",
         session_hash,
+        idle_minutes,
     )
     return None if row is None else (_operator(row), row["csrf_token"])
+
+
+async def lapsed_session(conn: Conn, session_hash: str) -> str | None:
+    """The operator of a session the desk still holds, live or not (a lapsed one's form is kept for her)."""
+    username: str | None = await conn.fetchval("select username from sessions where session_hash = $1", session_hash)
+    return username
+
+
+async def forget_old_sessions(conn: Conn) -> None:
+    """Sessions ended a day ago and more: nobody's form is kept for them any more."""
+    await conn.execute("delete from sessions where expires_at < now() - interval '1 day'")
+
+
+async def keep_form(conn: Conn, username: str, path: str, anchor: str | None, sealed: bytes) -> None:
+    await conn.execute(
+        "insert into kept_forms (username, path, anchor, sealed) values ($1, $2, $3, $4) on conflict (username)"
+        " do update set path = excluded.path, anchor = excluded.anchor, sealed = excluded.sealed, kept_at = now()",
+        username,
+        path,
+        anchor,
+        sealed,
+    )
+
+
+async def kept_form_page(conn: Conn, username: str, minutes: int) -> tuple[str, str | None] | None:
+    """(the page, the section of its form) of the operator's form kept, if it is still in time."""
+    row = await conn.fetchrow(
+        "select path, anchor from kept_forms where username = $1 and kept_at > now() - make_interval(mins => $2)",
+        username,
+        minutes,
+    )
+    return None if row is None else (row["path"], row["anchor"])
+
+
+async def take_kept_form(conn: Conn, username: str, path: str, minutes: int) -> bytes | None:
+    """The operator's form kept for this page, once (gone, whether still in time or not)."""
+    row = await conn.fetchrow(
+        "delete from kept_forms where username = $1 and path = $2 returning sealed,"
+        " kept_at > now() - make_interval(mins => $3) as in_time",
+        username,
+        path,
+        minutes,
+    )
+    return row["sealed"] if row is not None and row["in_time"] else None
 
 
 async def end_session(conn: Conn, session_hash: str) -> None:

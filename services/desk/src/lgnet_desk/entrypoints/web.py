@@ -31,10 +31,10 @@ from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
-from lgnet_desk.entrypoints.forms import UNSTORABLE, form_of, storable
+from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
 from lgnet_desk.metrics import LOGINS
 from lgnet_desk.service_layer import access_log as access_log_uc
-from lgnet_desk.service_layer import approvals, desk, login, oidc
+from lgnet_desk.service_layer import approvals, desk, kept_forms, login, oidc
 from lgnet_desk.settings import DeskSettings
 
 SESSION_COOKIE, LOGIN_CSRF_COOKIE, LANG_COOKIE = "desk_session", "desk_login_csrf", "desk_lang"
@@ -68,8 +68,10 @@ class Page:
         services: Services | None,
         operators: list[Operator] | None = None,
         partners: list[dict[str, str]] | None = None,
+        restored: kept_forms.KeptForm | None = None,
     ) -> None:
         self.request, self.op, self.csrf, self.services = request, op, csrf, services
+        self.restored = restored  # the operator's form kept when her session lapsed: shown again in its page's form
         self.partners = partners or []  # the city's partner organisations: choices, and names for their ids
         # Two namespaces, looked up apart (a username may equal a cooperative's id): the desk's operators by
         # username, and the services' actors (a cooperative by its id, a staff operator as `desk.<username>`).
@@ -87,6 +89,9 @@ class Page:
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         lang = self.lang
+        if self.restored and not ctx.get("form"):  # as a form refused is shown again: which, its values, its boxes
+            kept = self.restored
+            ctx |= {"form": as_days(kept.last), "picked": kept.every, "posted": kept.posted, "restored": True}
         # The forms' resubmission key: the posted form's when it is shown again (its second sending is the same
         # request), else a new one.
         form_key = resubmission.kept(ctx.get("form") or {}) or resubmission.fresh()
@@ -135,34 +140,63 @@ class Page:
         return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
 
 
-async def session_of(request: Request) -> tuple[Operator, str] | None:
-    """The operator and CSRF token of the request's session, if it has a live one."""
+async def session_of(request: Request, idle_minutes: int) -> tuple[Operator, str] | None:
+    """The operator and CSRF token of the request's session, if it has a live one (this page keeps it alive)."""
     sid = request.cookies.get(SESSION_COOKIE)
     if not sid:
         return None
     async with request.app.state.pool.acquire() as conn:
-        return await store.session(conn, login.session_hash(sid))
+        return await store.session(conn, login.session_hash(sid), idle_minutes)
+
+
+async def keep_the_form(request: Request, key: bytes, username: str | None) -> str | None:
+    """A form that cannot be served as sent (its session lapsed, its CSRF token an older session's), kept for its
+    operator (`username`; None: the lapsed session's, if the desk still holds it). The page it came from; None when
+    nothing was kept (no such operator, a form not sent from the desk's own page)."""
+    path = kept_forms.sent_from(request.headers.get("referer"), request.headers.get("host"))
+    if path is None:
+        return None
+    form = await request.form()
+    kept = kept_forms.KeptForm(request.url.path, [(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    storable(kept.fields)
+    # a form of the cartella: back at its section, as after it is sent (`i18n.CARTELLA_DONE`)
+    anchor = i18n.CARTELLA_DONE.get(kept.posted, (None,))[0] if path.startswith("/persons/") else None
+    async with request.app.state.pool.acquire() as conn:
+        if username is None:
+            username = await store.lapsed_session(conn, login.session_hash(request.cookies.get(SESSION_COOKIE, "")))
+        if username is None:
+            return None
+        await kept_forms.keep(conn, key, username, path, anchor, kept)
+    return kept_forms.landing(path, anchor)
 
 
 def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     """The page of a request: the operator's session (else a redirect to the login), the CSRF check of a form post,
     the role a screen needs, and the operator's identities on the services."""
-    token_key = _token_key(settings)
+    token_key, kept_key = _token_key(settings), _kept_key(settings)
 
     async def page(
         request: Request, *, csrf_check: bool = False, need: OperatorRole | None = None, any_role: bool = False
     ) -> Page:
         pool = request.app.state.pool
         storable([*request.path_params.items(), *request.query_params.multi_items()])
-        found = await session_of(request)
+        found = await session_of(request, settings.idle_minutes)
         if found is None:
-            raise HTTPException(303, headers={"Location": "/login"})
+            kept = csrf_check and await keep_the_form(request, kept_key, None)
+            raise HTTPException(303, headers={"Location": "/login?kept=1" if kept else "/login"})
         op, csrf = found
+        restored = None
         if csrf_check:
             form = await request.form()
             if not secrets.compare_digest(str(form.get("csrf", "")), csrf):
+                if back := await keep_the_form(request, kept_key, op.username):
+                    raise HTTPException(303, headers={"Location": back})
                 raise HTTPException(403, CSRF_REFUSED)
             storable((k, v) for k, v in form.multi_items() if isinstance(v, str))
+        elif request.query_params.get(kept_forms.RESTORED):
+            here = kept_forms.page(request.url.path, request.url.query)
+            async with pool.acquire() as conn:
+                restored = await kept_forms.take(conn, kept_key, op.username, here)
         if need is not None and op.role is not need:
             raise HTTPException(403, "not for this role")
         # The DPO has no identity on the services (she reads the access log): every other page is not hers, refused
@@ -174,7 +208,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             operators = await store.city_operators(conn, op.city)
         services = Services(settings.service_urls(), tokens, request.app.state.http)
         partners = await request.app.state.partners.of(services, op.city)
-        return Page(request, op, csrf, services, operators, partners)
+        return Page(request, op, csrf, services, operators, partners, restored=restored)
 
     return page
 
@@ -186,11 +220,15 @@ def router(settings: DeskSettings) -> APIRouter:
     )
 
     page = page_loader(settings)
+    # The cookie outlives its session by the time a form is kept: a form sent just after the session's end still
+    # names whose it is (the session itself is over: store.session).
+    cookie_seconds = (settings.session_minutes + kept_forms.KEPT_MINUTES) * 60
 
     @api.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
-        response = Page(request, None, token, None).render("login.html", oidc=settings.oidc_enabled)
+        kept = request.query_params.get("kept") == "1"  # a flag only: the page says its own words
+        response = Page(request, None, token, None).render("login.html", oidc=settings.oidc_enabled, kept=kept)
         response.set_cookie(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure, max_age=1800
         )
@@ -225,15 +263,16 @@ def router(settings: DeskSettings) -> APIRouter:
                     else p.t.gettext("Wrong username or password.")
                 )
                 return p.render("login.html", status=401, error=error, username=form.get("username", ""))
+            landing = await kept_forms.after_login(conn, form.get("username", ""))
         LOGINS.labels("ok").inc()
-        response = RedirectResponse("/", status_code=303)
+        response = RedirectResponse(landing, status_code=303)
         response.set_cookie(
             SESSION_COOKIE,
             sid,
             httponly=True,
             samesite="strict",
             secure=settings.cookie_secure,
-            max_age=settings.session_minutes * 60,
+            max_age=cookie_seconds,
         )
         response.delete_cookie(LOGIN_CSRF_COOKIE)
         return response
@@ -254,9 +293,10 @@ def router(settings: DeskSettings) -> APIRouter:
         p = Page(request, None, "", None)
         async with request.app.state.pool.acquire() as conn, conn.transaction():
             try:
-                sid, _ = await oidc.finish(
+                sid, op = await oidc.finish(
                     conn, request.app.state.http, settings, code, state, settings.session_minutes
                 )
+                landing = await kept_forms.after_login(conn, op.username)
             except login.LoginRefused:
                 LOGINS.labels("refused").inc()
                 return p.render(
@@ -266,7 +306,7 @@ def router(settings: DeskSettings) -> APIRouter:
                     error=p.t.gettext("The identity provider's login was not accepted."),
                 )
         LOGINS.labels("ok").inc()
-        return _with_session(RedirectResponse("/", status_code=303), sid)
+        return _with_session(RedirectResponse(landing, status_code=303), sid)
 
     def _with_session(response: Response, sid: str) -> Response:
         response.set_cookie(
@@ -275,7 +315,7 @@ def router(settings: DeskSettings) -> APIRouter:
             httponly=True,
             samesite="lax",  # the provider redirects back cross-site: Strict would drop the cookie on that hop
             secure=settings.cookie_secure,
-            max_age=settings.session_minutes * 60,
+            max_age=cookie_seconds,
         )
         return response
 
@@ -851,6 +891,12 @@ def _token_key(settings: DeskSettings) -> bytes:
     return pii.derive(settings.master_key_bytes(), "desk-service-tokens")
 
 
+def _kept_key(settings: DeskSettings) -> bytes:
+    from lgnet_shared import pii
+
+    return pii.derive(settings.master_key_bytes(), "desk-kept-forms")
+
+
 def _amount_given(form: dict[str, str], name: str) -> None:
     """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
     missing too: one round."""
@@ -899,7 +945,7 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
             return RedirectResponse(exc.headers["Location"], status_code=303)
         if exc.status_code == 405 and request.method in ("GET", "HEAD"):
             return RedirectResponse(_page_of(app, request.url.path), status_code=303)
-        op, csrf = await session_of(request) or (None, "")  # the operator's menu, to go on from there
+        op, csrf = await session_of(request, settings.idle_minutes) or (None, "")  # the menu, to go on from there
         p = Page(request, op, csrf, None)
         _ = p.t.gettext
         if exc.status_code == 403:
