@@ -268,6 +268,46 @@ async def test_a_providers_bank_data_is_approved_by_a_second_person_before_it_is
     assert read["iban_masked"] == "••••5555" and read["bic"] == "DEUTDEFF" and LANDLORD_IBAN not in json.dumps(read)
 
 
+async def test_the_payments_office_lists_the_citys_providers_and_reimbursement_runs(
+    payments: InProcessService,
+) -> None:
+    """The desk's page of voucher providers and their reimbursements reads the city's lists: a provider and a run
+    could be read by their id only, which nobody at the desk has. Each provider by name (sealed at rest: opened for
+    staff only), its IBAN masked and whether its bank data wait for approval; each run with its file, its transfers,
+    their total and where they stand. Another city's staff see none of them."""
+    line = {"line": "voucher_public_transport", "amount_cents": 50_000}
+    await call_ok(payments, STAFF, "POST", "/budget-lines", line)
+    for pid, name in (("gtt", "GTT"), ("bici-rossi", "Bici Rossi di Anna Rossi")):
+        body = {"provider_id": pid, "name": name, "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+        await call_ok(payments, STAFF, "POST", "/providers", body)
+    await call_ok(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval")
+    listed = await call_ok(payments, STAFF, "GET", "/providers")
+    assert [(p["provider_id"], p["name"], p["bank_data_changed_since_approval"]) for p in listed] == [
+        ("bici-rossi", "Bici Rossi di Anna Rossi", True),
+        ("gtt", "GTT", False),
+    ]
+    assert LANDLORD_IBAN not in json.dumps(listed) and listed[1]["iban_masked"] == "••••3000"
+    assert await call_ok(payments, STAFF, "GET", "/reimbursement-runs") == []
+    voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 1_000,
+               "valid_until": str(clock.today() + timedelta(days=60))}  # fmt: skip
+    v = await call_ok(payments, COOP, "POST", "/vouchers", voucher)
+    for n, pid in enumerate(("gtt", "bici-rossi")):
+        body = {"redemption_id": f"red-{n}", "provider_id": pid, "amount_cents": 300}
+        await call_ok(payments, STAFF, "POST", f"/vouchers/{v['voucher_id']}/redemptions", body)
+    made = await call_ok(payments, STAFF, "POST", "/provider-reimbursements")
+    [run] = await call_ok(payments, STAFF, "GET", "/reimbursement-runs")
+    assert (run["run_id"], run["message_id"], run["transfers"], run["total_cents"]) == (
+        made["run_id"],
+        made["file"]["message_id"],
+        1,
+        300,
+    )
+    assert (run["paid"], run["failed"], run["sent"], run["made_on"]) == (0, 0, 1, str(clock.today()))
+    assert await call_ok(payments, "staff-trieste", "GET", "/providers") == []
+    assert await call_ok(payments, "staff-trieste", "GET", "/reimbursement-runs") == []
+    refused(await call(payments, COOP, "GET", "/providers"), 403, "")
+
+
 async def test_a_stored_fingerprint_of_bank_data_is_keyed_and_older_ones_still_replay(
     payments: InProcessService,
 ) -> None:

@@ -448,6 +448,26 @@ async def provider(conn: Conn, provider_id: str) -> Provider | None:
     return None if row is None else Provider(row["provider_id"], row["city"], tuple(row["kinds"]))
 
 
+async def provider_ids(conn: Conn, city: str) -> list[str]:
+    return [
+        r["provider_id"] for r in await conn.fetch("select provider_id from providers where city = $1 order by 1", city)
+    ]
+
+
+async def reimbursement_runs(conn: Conn, city: str, limit: int) -> list[Row]:
+    """The city's reimbursement runs, newest first: their file, transfers, total and where the transfers stand."""
+    rows = await conn.fetch(
+        "select r.run_id, f.message_id, min(r.on_date) as made_on, count(*) as transfers,"
+        " sum(r.amount_cents) as total_cents, count(*) filter (where r.status = 'sent') as sent,"
+        " count(*) filter (where r.status = 'paid') as paid, count(*) filter (where r.status = 'failed') as failed"
+        " from reimbursements r left join payment_files f on f.batch_id = r.run_id where r.city = $1"
+        " group by r.run_id, f.message_id order by made_on desc, r.run_id desc limit $2",
+        city,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
 async def insert_provider(conn: Conn, r: Row) -> bool:
     cols = list(r)
     return bool(

@@ -352,6 +352,14 @@ def router(runtime: Runtime) -> APIRouter:
         )
 
     @api.get(
+        "/providers",
+        summary="Staff: the city's service providers, by id, each named, its IBAN masked and its approval",
+        responses={200: {"model": list[r.Provider], "description": "The providers"}},
+    )
+    async def list_providers(actor: Who) -> Any:
+        return await act(actor, lambda u, c: vouchers.providers(u, c))
+
+    @api.get(
         "/providers/{provider_id}",
         summary="Staff: a provider, its IBAN masked and its bank data's approval",
         responses=PROVIDER,
@@ -439,6 +447,14 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def reimburse(actor: Who, key: IdempotencyKey = None) -> JSONResponse:
         return await create(actor, key, {}, lambda u, c: reimbursements.run(u, c))
+
+    @api.get(
+        "/reimbursement-runs",
+        summary="Staff: the city's reimbursement runs, newest first, with where their transfers stand",
+        responses={200: {"model": list[r.ReimbursementRunSummary], "description": "The runs"}},
+    )
+    async def list_runs(actor: Who, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Any:
+        return await act(actor, lambda u, c: reimbursements.runs(u, c, limit))
 
     @api.get(
         "/reimbursement-runs/{run_id}",

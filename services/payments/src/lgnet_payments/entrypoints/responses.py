@@ -239,6 +239,7 @@ class Provider(BaseModel):
     """A service provider that redeems vouchers, its bank data masked and their approval."""
 
     provider_id: str
+    name: str | None = Field(description="Sealed at rest with the provider's key (a sole trader is a person)")
     city: str
     kinds: list[VoucherKind]
     registered_by: str
@@ -314,6 +315,19 @@ class Reimbursement(BaseModel):
     end_to_end_id: str = Field(description="The transfer's SEPA EndToEndId")
     on_date: date
     settled_on: date | None
+
+
+class ReimbursementRunSummary(BaseModel):
+    """A run in the city's list: its file's message id, its transfers and where they stand."""
+
+    run_id: str
+    message_id: str | None = Field(description="Its pain.001's MsgId")
+    made_on: date
+    transfers: int
+    total_cents: int
+    sent: int = Field(description="Sent to the bank, no result yet")
+    paid: int
+    failed: int
 
 
 class ReimbursementRunTransfers(BaseModel):

@@ -25,6 +25,7 @@ from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store, sepa
 from lgnet_payments.adapters import payment_files as file_store
+from lgnet_payments.adapters import repository as repo
 from lgnet_payments.domain import ledger
 from lgnet_payments.domain.reconciliation import (
     BankResult,
@@ -300,6 +301,12 @@ async def _book(
             on=on,
         ),
     )
+
+
+async def runs(uow: UnitOfWork, ctx: Context, limit: int) -> list[dict[str, Any]]:
+    """The city's runs, newest first (the payments office's list): staff only, as a run is."""
+    ctx.staff(ctx.city, "read reimbursement runs")
+    return await repo.reimbursement_runs(uow.conn, ctx.city, limit)
 
 
 async def run_view(uow: UnitOfWork, ctx: Context, run_id: str) -> dict[str, Any]:

@@ -154,15 +154,22 @@ async def read_provider(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict
     return await provider_view(uow, provider_id)
 
 
+async def providers(uow: UnitOfWork, ctx: Context) -> list[dict[str, Any]]:
+    """The city's providers (the payments office's list), by id: staff only, as a provider is."""
+    ctx.staff(ctx.city, "read service providers' bank data")
+    return [await provider_view(uow, p) for p in await repo.provider_ids(uow.conn, ctx.city)]
+
+
 async def provider_view(uow: UnitOfWork, provider_id: str) -> dict[str, Any]:
-    """The provider with its IBAN masked, who set it and whether it awaits approval (the approved one masked)."""
+    """The provider by name, its IBAN masked, who set it and whether it awaits approval (the approved one masked)."""
     row = dict(await uow.conn.fetchrow("select * from providers where provider_id = $1", provider_id))
     key = await uow.key_store().key(uow.conn, f"provider:{provider_id}")
-    current = open_sealed({f: row[f] for f in ("iban", "bic") if row[f] is not None}, key)
+    current = open_sealed({f: row[f] for f in ("name", "iban", "bic") if row[f] is not None}, key)
     approved = open_sealed({f: row[f"approved_{f}"] for f in ("iban", "bic") if row[f"approved_{f}"]}, key)
     bank = provider_bank(row)
     return {
         "provider_id": provider_id,
+        "name": current.get("name"),
         "city": row["city"],
         "kinds": list(row["kinds"]),
         "registered_by": row["registered_by"],
