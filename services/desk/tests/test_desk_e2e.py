@@ -821,3 +821,33 @@ async def test_a_note_sent_after_the_session_lapsed_is_recorded_once_after_the_l
     await maria.wait_for_load_state()
     assert "Nota aggiunta." in await maria.locator("main").inner_text()
     assert await maria.locator("ul.diary li", has_text=text).count() == 1
+
+
+async def test_the_payments_office_registers_a_voucher_provider_whose_bank_data_another_person_approves(
+    browser: Browser, desk: Desk
+) -> None:
+    """Against the real payments service: Giulia registers a provider with its IBAN, which waits for another
+    person's approval (no approve button for her); Maria approves it; a run with nothing redeemed says so (a run
+    that pays is test_desk_payments.py's, and payments' own tests')."""
+    giulia = await logged_in(browser, desk, "giulia")
+    await giulia.goto(desk.url + "/payments")
+    await giulia.get_by_role("link", name="Fornitori dei voucher e rimborsi").click()
+    await giulia.wait_for_url("**/payments/providers")
+    await giulia.fill("#name", "Trasporti Aurora")
+    await giulia.check("#kind-public_transport")
+    await giulia.fill("#iban", "IT60 X054 2811 1010 0000 0123 456")
+    await giulia.get_by_role("button", name="Registra il fornitore").click()
+    await giulia.wait_for_url("**/payments/providers?done=registered")
+    row = giulia.locator("tr", has_text="Trasporti Aurora")
+    assert "attendono l'approvazione di un'altra persona" in await row.inner_text()
+    assert await row.get_by_role("button", name="Approva").count() == 0  # she set them
+    await shot(giulia, "providers")
+    maria = await logged_in(browser, desk, "maria")
+    await maria.goto(desk.url + "/payments/providers")
+    await maria.locator("tr", has_text="Trasporti Aurora").get_by_role("button", name="Approva").click()
+    await maria.wait_for_url("**/payments/providers?done=approved")
+    assert "approvate da Maria" in await maria.locator("tr", has_text="Trasporti Aurora").inner_text()
+    await maria.get_by_role("button", name="Rimborsa i fornitori").click()
+    await maria.wait_for_load_state()
+    said = await maria.locator("main").inner_text()
+    assert "Nessun rimborso fatto. Nessun voucher incassato attende un rimborso." in said, said  # none redeemed

@@ -199,3 +199,112 @@ async def test_the_citys_paying_account_is_set_at_the_desk(desk: Desk) -> None:
     assert late.headers["If-Match"] == '"4"'
     await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
     assert (await desk.client.post("/payments/account", data={"csrf": "csrf-luca", **account})).status_code == 403
+
+
+PROVIDERS = [
+    {"provider_id": "prv-bici", "name": "Bici Rossi di Anna Rossi", "city": "torino", "kinds": ["public_transport"],
+     "registered_by": "desk.giulia", "iban_masked": "••••3000", "bic": None, "bank_data_version": 1,
+     "bank_data_changed_by": "desk.giulia", "bank_data_changed_on": "2026-12-01",
+     "bank_data_changed_since_approval": False, "bank_data_approved_by": "desk.maria",
+     "approved_iban_masked": "••••3000"},
+    {"provider_id": "prv-gtt", "name": "GTT", "city": "torino", "kinds": ["public_transport", "babysitting"],
+     "registered_by": "desk.giulia", "iban_masked": "••••5555", "bic": None, "bank_data_version": 2,
+     "bank_data_changed_by": "desk.maria", "bank_data_changed_on": "2026-12-04",
+     "bank_data_changed_since_approval": True, "bank_data_approved_by": "desk.giulia",
+     "approved_iban_masked": "••••3000"},
+]  # fmt: skip
+RUNS = [{"run_id": "run-1", "message_id": "LGNET-R1A2B", "made_on": "2026-12-02", "transfers": 1,
+         "total_cents": 1500, "sent": 0, "paid": 1, "failed": 0}]  # fmt: skip
+RUN = {"run_id": "run-1", "file": None, "reimbursements": [
+    {"batch_id": "rb-1", "provider_id": "prv-bici", "city": "torino", "amount_cents": 1500, "status": "paid",
+     "reason": None, "end_to_end_id": "E2E-1", "on_date": "2026-12-02", "settled_on": "2026-12-03"}]}  # fmt: skip
+
+
+async def test_the_payments_office_keeps_the_voucher_providers_and_reimburses_them(desk: Desk) -> None:
+    """Voucher providers (who redeem the autonomy vouchers) and their reimbursements were payments' HTTP API only:
+    a provider registered, its bank data set and approved by a second person, a run made and its SEPA file, all
+    with curl. The page lists the city's providers (by name, IBAN masked, whether their bank data wait for
+    approval: the approve button for anyone but whoever set them) and its runs, and does each of those."""
+    serve_payments(desk)
+    sepa = {"content-type": "application/xml", "content-disposition": 'attachment; filename="pain.001-run-1.xml"'}
+    desk.services.answers |= {
+        ("payments", "GET", "/providers"): PROVIDERS,
+        ("payments", "GET", "/reimbursement-runs"): RUNS,
+        ("payments", "GET", "/reimbursement-runs/run-1"): RUN,
+        ("payments", "GET", "/reimbursement-runs/run-1/pain.001"): httpx.Response(
+            200, content=b"<Document/>", headers=sepa
+        ),
+        ("payments", "POST", "/providers"): httpx.Response(201, json=PROVIDERS[0]),
+        ("payments", "POST", "/providers/prv-gtt/bank-data/approval"): PROVIDERS[1],
+        ("payments", "PUT", "/providers/prv-bici/bank-data"): PROVIDERS[0],
+    }
+    await desk.as_operator(GIULIA)
+    page = await desk.client.get("/payments")
+    assert 'href="/payments/providers"' in page.text
+    page = await desk.client.get("/payments/providers")
+    shown = text_of(page.text)
+    assert page.status_code == 200 and "Fornitori dei voucher e rimborsi" in shown, shown
+    assert "Bici Rossi di Anna Rossi" in shown and "approvate da" in shown and "LGNET-R1A2B" in shown, shown
+    assert "indicate da" in shown and "attendono l'approvazione di un'altra persona" in shown, shown
+    assert page.text.count('action="/payments/providers/prv-gtt/approval"') == 1  # set by Maria: Giulia approves
+    assert 'action="/payments/providers/prv-bici/approval"' not in page.text  # nothing waits
+    key = form_key(page.text)
+
+    # registered: its id made from the form's key, the kinds ticked, the IBAN given
+    new = {"csrf": "csrf-giulia", "form_key": key, "name": "Pulizie Aurora", "iban": "IT60X0542811101000000123456"}
+    r = await desk.client.post("/payments/providers", data={**new, "kinds": ["cleaning", "babysitting"]})
+    assert r.status_code == 303 and r.headers["location"] == "/payments/providers?done=registered", r.text
+    [sent] = [q for q in desk.services.requests if q.method == "POST" and q.url.path == "/providers"]
+    body = json.loads(sent.content)
+    assert body["provider_id"].startswith("prv-") and body["kinds"] == ["cleaning", "babysitting"], body
+    assert (body["name"], body["iban"], "bic" in body) == ("Pulizie Aurora", new["iban"], False)  # blank: not sent
+    assert sent.headers["Idempotency-Key"] == f"desk:{key}:provider"
+    assert "Fornitore registrato" in text_of((await desk.client.get("/payments/providers?done=registered")).text)
+    bad = {"status": 422, "field": "iban", "reason": "not a valid IBAN: invalid checksum"}
+    desk.services.answers[("payments", "POST", "/providers")] = httpx.Response(422, json=bad)
+    r = await desk.client.post("/payments/providers", data={**new, "iban": "IT00 1", "kinds": ["cleaning"]})
+    assert r.status_code == 422 and "Non è un IBAN valido" in text_of(r.text), text_of(r.text)
+    assert 'value="Pulizie Aurora"' in r.text and 'value="cleaning" checked' in r.text  # what was typed, kept
+
+    # approved by someone else than whoever set them; payments' refusal said
+    r = await desk.client.post("/payments/providers/prv-gtt/approval", data={"csrf": "csrf-giulia"})
+    assert r.status_code == 303 and r.headers["location"] == "/payments/providers?done=approved"
+    mine = {"status": 403, "field": "approved_by",
+            "reason": "whoever set or changed the bank data cannot approve it: another person must"}  # fmt: skip
+    desk.services.answers[("payments", "POST", "/providers/prv-gtt/bank-data/approval")] = httpx.Response(
+        403, json=mine
+    )
+    r = await desk.client.post("/payments/providers/prv-gtt/approval", data={"csrf": "csrf-giulia"})
+    said = text_of(r.text)
+    assert r.status_code == 403 and "non può approvarli: deve farlo un'altra persona" in said, said
+    # new bank data for a provider: sent as payments' PUT, then waiting for approval
+    r = await desk.client.post(
+        "/payments/providers/prv-bici/bank-data",
+        data={"csrf": "csrf-giulia", "iban": "GB33BUKB20201555555555", "bic": ""},
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/payments/providers?done=bank-data"
+    [put] = [q for q in desk.services.requests if q.method == "PUT" and q.url.path == "/providers/prv-bici/bank-data"]
+    assert json.loads(put.content) == {"iban": "GB33BUKB20201555555555"}
+
+    # a run with nothing to reimburse says why; a run made opens on its page, its file there
+    held = {"reimbursements": [], "held": [{"provider_id": "prv-gtt", "reason": "bank data awaiting approval"}],
+            "run_id": None, "file": None}  # fmt: skip
+    desk.services.answers[("payments", "POST", "/provider-reimbursements")] = httpx.Response(201, json=held)
+    r = await desk.client.post("/payments/reimbursements", data={"csrf": "csrf-giulia"})
+    shown = text_of(r.text)
+    assert r.status_code == 200 and "Nessun rimborso fatto" in shown, shown
+    assert "GTT non rimborsato: le coordinate bancarie attendono l'approvazione di un'altra persona" in shown, shown
+    made = {"reimbursements": [], "held": [], "run_id": "run-1", "file": {"message_id": "LGNET-R1A2B"}}
+    desk.services.answers[("payments", "POST", "/provider-reimbursements")] = httpx.Response(201, json=made)
+    r = await desk.client.post("/payments/reimbursements", data={"csrf": "csrf-giulia"})
+    assert r.status_code == 303 and r.headers["location"] == "/payments/reimbursement-runs/run-1?made=1"
+    run = await desk.client.get(r.headers["location"])
+    shown = text_of(run.text)
+    assert "Rimborsi preparati" in shown and "Bici Rossi di Anna Rossi" in shown and "150,00" not in shown, shown
+    assert "15,00 €" in shown and "pagato" in shown, shown
+    file = await desk.client.get("/payments/reimbursement-runs/run-1/pain.001")
+    assert file.content == b"<Document/>" and file.headers["content-disposition"].endswith('pain.001-run-1.xml"')
+
+    await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
+    assert (await desk.client.get("/payments/providers")).status_code == 403
+    assert (await desk.client.post("/payments/reimbursements", data={"csrf": "csrf-luca"})).status_code == 403

@@ -251,6 +251,17 @@ ITALIAN: list[tuple[str, str]] = [
     (r"Input should be less than or equal to (\d+)", "deve essere al massimo {0}"),
     (r"Input should be a valid time.*", "non è un orario valido"),
     (r"not a valid IBAN: .*", "non è un IBAN valido: controlli le lettere e le cifre"),
+    (r"bank data awaiting approval", "le coordinate bancarie attendono l'approvazione di un'altra persona"),
+    (r"no bank data", "non ha coordinate bancarie approvate"),
+    (r"bank data erased", "le coordinate bancarie sono state cancellate"),
+    (
+        r"bank data refused by the provider's bank \((\w+)\)",
+        "la banca del fornitore ha respinto l'ultimo rimborso (codice {0}): servono nuove coordinate, approvate",
+    ),
+    (
+        r"no bank data of provider (\S+) awaits approval",
+        "nessuna coordinata bancaria del fornitore attende l'approvazione",
+    ),
     (
         r"the policy was changed since it was read .*",
         "un'altra persona ha cambiato le impostazioni dei pagamenti dopo che lei ha aperto la pagina: controlli i dati"

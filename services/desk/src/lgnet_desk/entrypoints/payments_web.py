@@ -3,13 +3,15 @@ bank's result file. Thin like web.py: read the session, check CSRF, call the use
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lgnet_desk.adapters.services import ServiceRefusal
+from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import SECURITY_HEADERS, Page, page_loader
@@ -97,14 +99,105 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/payments/batches/{batch_id}/pain.001")
     async def sepa_file(request: Request, batch_id: str) -> Response:
+        return await download(request, lambda s: payments_office.sepa_file(s, batch_id))
+
+    async def download(request: Request, read: Callable[[Services], Awaitable[tuple[bytes, str, str]]]) -> Response:
+        """A stored SEPA file as payments serves it (payments logs the download, with the operator's identity)."""
         p = await page(request, need=OperatorRole.STAFF)
         assert p.services is not None
         try:
-            content, media_type, disposition = await payments_office.sepa_file(p.services, batch_id)
+            content, media_type, disposition = await read(p.services)
         except ServiceRefusal as r:
             return p.denied(r)
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
+
+    # ------------------------------------------------------------ voucher providers and their reimbursements
+
+    async def providers_page(request: Request, p: Page, status: int = 200, **extra: Any) -> Response:
+        assert p.services is not None
+        try:
+            view = await payments_office.providers(p.services)
+        except ServiceRefusal as r:
+            return p.denied(r)
+        except httpx.HTTPError:
+            return p.denied(AWAY)
+        names = {q["provider_id"]: q["name"] or q["provider_id"] for q in view["providers"]}
+        ctx: dict[str, Any] = {"errors": {}, "form": {}, "held": None, "done": None, "row": None} | extra
+        return p.render("providers.html", status=status, names=names, **view, **ctx)
+
+    @api.get("/payments/providers", response_class=HTMLResponse)
+    async def providers(request: Request) -> Response:
+        done = request.query_params.get("done")  # one of a fixed list, never text from the address
+        said = done if done in ("registered", "bank-data", "approved") else None
+        return await providers_page(request, await page(request, need=OperatorRole.STAFF), done=said)
+
+    @api.post("/payments/providers", response_class=HTMLResponse)
+    async def register_provider(request: Request) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        kinds = [str(k) for k in (await request.form()).getlist("kinds")]
+        try:
+            await payments_office.register_provider(p.services, f, kinds)
+        except desk.FieldErrors as e:  # said at its field, what was typed kept (the kinds ticked too)
+            return await providers_page(request, p, 422, errors=e.errors, form=f, picked=kinds, row="new")
+        return RedirectResponse("/payments/providers?done=registered", status_code=303)
+
+    @api.post("/payments/providers/{provider_id}/bank-data", response_class=HTMLResponse)
+    async def provider_bank_data(request: Request, provider_id: str) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        try:
+            await payments_office.set_provider_bank_data(p.services, provider_id, f)
+        except desk.FieldErrors as e:  # at the provider's own form, opened
+            return await providers_page(request, p, 422, errors=e.errors, form=f, row=provider_id)
+        return RedirectResponse("/payments/providers?done=bank-data", status_code=303)
+
+    @api.post("/payments/providers/{provider_id}/approval", response_class=HTMLResponse)
+    async def approve_provider_bank_data(request: Request, provider_id: str) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        try:
+            await payments_office.approve_provider_bank_data(p.services, provider_id, f)
+        except ServiceRefusal as r:  # whoever set the bank data, or nothing waits: payments' reason, said
+            return await providers_page(request, p, r.status, errors={"approval": r.reason}, row=provider_id)
+        return RedirectResponse("/payments/providers?done=approved", status_code=303)
+
+    @api.post("/payments/reimbursements", response_class=HTMLResponse)
+    async def reimburse(request: Request) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        try:
+            made = await payments_office.reimburse(p.services, f)
+        except ServiceRefusal as r:  # no paying account, a line without money: payments' reason, at the form
+            return await providers_page(request, p, r.status, errors={"reimburse": r.reason})
+        if made.get("run_id"):
+            held = "&held=1" if made.get("held") else ""
+            return RedirectResponse(f"/payments/reimbursement-runs/{made['run_id']}?made=1{held}", status_code=303)
+        return await providers_page(request, p, held=made.get("held") or [])  # nothing to reimburse: why
+
+    @api.get("/payments/reimbursement-runs/{run_id}", response_class=HTMLResponse)
+    async def reimbursement_run(request: Request, run_id: str) -> Response:
+        p = await page(request, need=OperatorRole.STAFF)
+        assert p.services is not None
+        try:
+            view, listed = await asyncio.gather(
+                payments_office.run(p.services, run_id), payments_office.providers(p.services)
+            )
+        except ServiceRefusal as r:
+            return p.denied(r)
+        names = {q["provider_id"]: q["name"] or q["provider_id"] for q in listed["providers"]}
+        made = bool(request.query_params.get("made"))  # flags only: no text from the address is shown
+        held = bool(request.query_params.get("held"))
+        return p.render("reimbursement_run.html", run=view, names=names, made=made, held_some=held)
+
+    @api.get("/payments/reimbursement-runs/{run_id}/pain.001")
+    async def run_file(request: Request, run_id: str) -> Response:
+        return await download(request, lambda s: payments_office.run_file(s, run_id))
 
     return api

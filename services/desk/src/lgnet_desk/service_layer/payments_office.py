@@ -78,3 +78,63 @@ async def take_in(services: Services, data: bytes, filename: str, media_type: st
     is_csv = filename.lower().endswith(".csv") or "csv" in media_type
     key = resubmission.call_key(form, "reconciliation")
     return await services.call("payments", "POST", "/reconciliations", content=(data, CSV if is_csv else XML), key=key)
+
+
+# ------------------------------------------------------------ voucher providers and their reimbursements
+
+PROVIDER_FIELDS = {"name": "name", "kinds": "kinds", "iban": "iban", "bic": "bic", "provider_id": "name"}
+
+
+async def providers(services: Services) -> dict[str, Any]:
+    """The city's voucher providers (named, IBAN masked, whether their bank data wait for a second person) and its
+    reimbursement runs, newest first: two reads of payments, side by side."""
+    listed, runs = await asyncio.gather(
+        services.get("payments", "/providers"), services.get("payments", "/reimbursement-runs")
+    )
+    return {"providers": listed, "runs": runs}
+
+
+async def register_provider(services: Services, form: dict[str, str], kinds: list[str]) -> None:
+    """A provider that redeems vouchers of `kinds`; its id made from the form's key (the form sent twice: one
+    provider). Its bank data, when given, wait for another staff member's approval."""
+    key = resubmission.call_key(form, "provider")
+    body = {
+        "provider_id": desk.new_id("prv", key),
+        "name": form.get("name", "").strip(),
+        "kinds": kinds,
+        "iban": form.get("iban", "").strip() or None,
+        "bic": form.get("bic", "").strip() or None,
+    }
+    await desk.submit(services, "payments", "/providers", body, PROVIDER_FIELDS, key)
+
+
+async def set_provider_bank_data(services: Services, provider_id: str, form: dict[str, str]) -> None:
+    """Where the provider is reimbursed from now on, once another staff member has approved it."""
+    path = service_path("/providers/{}/bank-data", provider_id)
+    body = {"iban": form.get("iban", "").strip(), "bic": form.get("bic", "").strip() or None}
+    fields = {"iban": "iban", "bic": "bic", "provider_id": "iban"}
+    await desk.submit(services, "payments", path, body, fields, resubmission.call_key(form, "bank-data"), "PUT")
+
+
+async def approve_provider_bank_data(services: Services, provider_id: str, form: dict[str, str]) -> None:
+    path = service_path("/providers/{}/bank-data/approval", provider_id)
+    await services.post("payments", path, {}, resubmission.call_key(form, "approval"))
+
+
+async def reimburse(services: Services, form: dict[str, str]) -> dict[str, Any]:
+    """A run: one reimbursement per provider for its redemptions not yet reimbursed, in one SEPA file; the providers
+    held back, each with payments' reason."""
+    made: dict[str, Any] = await services.post(
+        "payments", "/provider-reimbursements", {}, resubmission.call_key(form, "reimbursements")
+    )
+    return made
+
+
+async def run(services: Services, run_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = await services.get("payments", service_path("/reimbursement-runs/{}", run_id))
+    return found
+
+
+async def run_file(services: Services, run_id: str) -> tuple[bytes, str, str]:
+    """The run's pain.001 as payments stores it (payments logs the download, with the operator's identity)."""
+    return await services.download("payments", service_path("/reimbursement-runs/{}/pain.001", run_id))
