@@ -851,3 +851,37 @@ async def test_the_payments_office_registers_a_voucher_provider_whose_bank_data_
     await maria.wait_for_load_state()
     said = await maria.locator("main").inner_text()
     assert "Nessun rimborso fatto. Nessun voucher incassato attende un rimborso." in said, said  # none redeemed
+
+
+async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browser: Browser, desk: Desk) -> None:
+    """Against the real housing service: the cooperative lists a flat in the catalogue (its own: no organisation to
+    choose), it shows as free; a date refused is said at its field in Italian; the city's staff run the matching
+    and are told how many proposals it made (a cooperative has no such button: it is the city's)."""
+    luca = await logged_in(browser, desk, "luca")
+    await luca.goto(desk.url + "/housing")
+    assert (
+        await luca.locator("#partner").count() == 0
+        and await luca.locator("form[action='/housing/matching']").count() == 0
+    )
+    await luca.select_option("#kind", "private_rental")
+    await luca.fill("#capacity", "3")
+    await luca.fill("#bedrooms", "1")
+    await luca.fill("#rent", "480")
+    await luca.fill("#available_from", "31/02/2027")  # no such day
+    await luca.fill("#area", "Borgo Vittoria")
+    await luca.get_by_role("button", name="Inserisci l'alloggio").click()
+    await luca.wait_for_load_state()
+    assert await luca.locator("#available_from").get_attribute("aria-invalid") == "true"
+    assert await luca.locator("#area").input_value() == "Borgo Vittoria"  # what was typed, kept
+    await luca.fill("#available_from", "01/03/2027")
+    await luca.get_by_role("button", name="Inserisci l'alloggio").click()
+    await luca.wait_for_url("**/housing?done=listed")
+    row = (await luca.locator("tr", has_text="Borgo Vittoria").inner_text()).replace("\xa0", " ")
+    assert "libero" in row and "480,00 €" in row and "Cooperativa Aurora" in row, row
+    await shot(luca, "housing-catalogue")
+    maria = await logged_in(browser, desk, "maria")
+    await maria.goto(desk.url + "/housing")
+    await maria.get_by_role("button", name="Fai l'abbinamento ora").click()
+    await maria.wait_for_load_state()
+    said = await maria.locator("main .notice").first.inner_text()
+    assert re.search(r"\d+ propost[ae] fatt[ae]\.", said), said

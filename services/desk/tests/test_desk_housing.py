@@ -21,7 +21,19 @@ from lgnet_desk.entrypoints import i18n
 from lgnet_shared import clock
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_pages import LUCA, MARIA, RPD, SARA, Desk, FakeServices, a_record, desk, serve_the_cartella, text_of
+from test_desk_pages import (
+    GIULIA,
+    LUCA,
+    MARIA,
+    RPD,
+    SARA,
+    Desk,
+    FakeServices,
+    a_record,
+    desk,
+    serve_the_cartella,
+    text_of,
+)
 
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # a fixture, used by name
@@ -601,3 +613,89 @@ async def test_a_household_is_put_on_hold_and_released_at_the_desk(desk: Desk) -
     assert f'action="/households/{HOUSEHOLD}/housing/hold"' not in page.text
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/release", data={"csrf": "csrf-maria", "form_key": KEY})
     assert r.status_code == 303 and len(releases) == 1, text_of(r.text)
+
+
+CATALOGUE = [
+    {"opportunity_id": "opp-2", "city": "torino", "partner": "coop-aurora", "kind": "private_rental", "capacity": 4,
+     "bedrooms": 2, "accessible": True, "monthly_rent_cents": 55000, "available_from": "2026-12-01",
+     "available_until": None, "support_level": "none", "restrictions": ["families_only"], "area": "Barriera",
+     "languages": ["it", "fr"], "status": "open", "withdrawn_reason": None, "listed_by": "coop-aurora",
+     "listed_on": "2026-11-20", "live_match": "proposed"},
+    {"opportunity_id": "opp-1", "city": "torino", "partner": "coop-aurora", "kind": "solidarity_cohousing",
+     "capacity": 1, "bedrooms": 1, "accessible": False, "monthly_rent_cents": 20000, "available_from": "2026-10-01",
+     "available_until": "2027-06-30", "support_level": "none", "restrictions": [], "area": None, "languages": [],
+     "status": "withdrawn", "withdrawn_reason": "let_to_others", "listed_by": "coop-aurora",
+     "listed_on": "2026-09-20", "live_match": None},
+]  # fmt: skip
+
+
+def form_key(html: str) -> str:
+    return html.split('name="form_key" value="', 1)[1].split('"', 1)[0]
+
+
+async def test_the_housing_catalogue_is_kept_at_the_desk(desk: Desk) -> None:
+    """Housing was listed, changed and withdrawn, and the city-wide matching run, with housing's HTTP API only (the
+    desk showed a household's proposals, never the catalogue). The page lists the city's housing with the state of
+    the match that holds it (open first), lists one (its id made from the form's key), changes one (only what was
+    filled in: housing's PATCH) or withdraws it with a reason, and lets the city's staff run the matching."""
+    desk.services.answers |= {
+        ("housing", "GET", "/opportunities"): CATALOGUE,
+        ("housing", "POST", "/opportunities"): httpx.Response(201, json=CATALOGUE[0]),
+        ("housing", "PATCH", "/opportunities/opp-2"): CATALOGUE[0],
+        ("housing", "POST", "/opportunities/opp-2/withdrawal"): CATALOGUE[0],
+        ("housing", "POST", "/matching/runs"): {"city": "torino", "total_score": 1.0, "not_waiting": [],
+            "proposals": [{"match_id": "m-1", "household_id": "h-1", "opportunity_id": "opp-2"}],
+            "unmatched": [{"household_id": "h-9", "open_opportunities": 1, "compatible": 0, "declined_before": 0,
+                           "failing_rules": {"capacity": 1}}]},
+    }  # fmt: skip
+    await desk.as_operator(GIULIA)
+    page = await desk.client.get("/housing")
+    shown = text_of(page.text)
+    assert page.status_code == 200 and "Catalogo degli alloggi" in shown, shown
+    assert shown.index("opp-2") < shown.index("opp-1")  # open first
+    assert "proposto a un nucleo" in shown and "ritirato" in shown and "solo famiglie" in shown, shown
+    assert "550,00 €" in shown and "4 posti" in shown, shown
+    key = form_key(page.text)
+
+    listing = {"csrf": "csrf-giulia", "form_key": key, "partner": "coop-aurora", "kind": "private_rental",
+               "capacity": "4", "bedrooms": "2", "rent": "550", "available_from": "01/12/2026",
+               "support_level": "none", "accessible": "on", "area": "Barriera", "languages": "it, FR"}  # fmt: skip
+    r = await desk.client.post("/housing/opportunities", data={**listing, "restrictions": ["families_only"]})
+    assert r.status_code == 303 and r.headers["location"] == "/housing?done=listed", text_of(r.text)
+    [sent] = [q for q in desk.services.requests if q.method == "POST" and q.url.path == "/opportunities"]
+    body = json.loads(sent.content)
+    assert body["opportunity_id"].startswith("opp-") and sent.headers["Idempotency-Key"] == f"desk:{key}:opportunity"
+    expected = {"partner": "coop-aurora", "kind": "private_rental", "capacity": 4, "bedrooms": 2,
+                "monthly_rent_cents": 55000, "available_from": "2026-12-01", "accessible": True,
+                "restrictions": ["families_only"], "languages": ["it", "fr"], "area": "barriera"}  # fmt: skip
+    assert {k: body[k] for k in expected} == expected
+    bad = {"status": 422, "field": "capacity", "reason": "Input should be greater than or equal to 1",
+           "errors": [{"field": "capacity", "reason": "Input should be greater than or equal to 1"}]}  # fmt: skip
+    desk.services.answers[("housing", "POST", "/opportunities")] = httpx.Response(422, json=bad)
+    r = await desk.client.post(
+        "/housing/opportunities", data={**listing, "capacity": "0", "restrictions": ["no_minors"]}
+    )
+    assert r.status_code == 422 and "Deve essere almeno 1" in text_of(r.text), text_of(r.text)
+    assert 'value="Barriera"' in r.text and 'value="no_minors" checked' in r.text  # what was typed and ticked, kept
+
+    change = {"csrf": "csrf-giulia", "new_rent": "600", "new_capacity": "", "new_until": "", "above_affordable": "on"}
+    r = await desk.client.post("/housing/opportunities/opp-2/change", data=change)
+    assert r.status_code == 303 and r.headers["location"] == "/housing?done=changed"
+    [patch] = [q for q in desk.services.requests if q.method == "PATCH"]
+    assert json.loads(patch.content) == {"monthly_rent_cents": 60000, "clear": [], "above_affordable": True}
+    r = await desk.client.post(
+        "/housing/opportunities/opp-2/withdrawal", data={"csrf": "csrf-giulia", "reason": "let_to_others"}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/housing?done=withdrawn"
+
+    r = await desk.client.post("/housing/matching", data={"csrf": "csrf-giulia"})
+    shown = text_of(r.text)
+    assert (
+        r.status_code == 200 and "1 proposta fatta" in shown and "1 nucleo in attesa non ne ha avuta nessuna" in shown
+    ), shown
+    assert 'href="/households/h-1/housing"' in r.text and 'href="/households/h-9/housing"' in r.text
+
+    await desk.as_operator(LUCA)  # a cooperative lists its own housing; the matching is the city's staff's
+    page = await desk.client.get("/housing")
+    assert page.status_code == 200 and 'action="/housing/matching"' not in page.text
+    assert 'name="partner"' not in page.text  # housing takes the cooperative's own

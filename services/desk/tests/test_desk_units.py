@@ -20,10 +20,10 @@ import pytest
 from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import countries
+from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
 from lgnet_desk.domain.refusals import NOT_A_DAY, say
 from lgnet_desk.entrypoints import i18n
-from lgnet_desk.entrypoints.web import _cents
 from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_household, todo
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -65,14 +65,14 @@ def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:
     ],
 )
 def test_amounts_are_read_as_typed_in_italy(typed: str, cents: int) -> None:
-    assert _cents(typed) == cents
+    assert cents_of(typed) == cents
 
 
 def test_a_wrong_amount_is_passed_on_for_the_service_to_name_the_field() -> None:
-    assert _cents("dieci") == "dieci"
-    assert _cents("1,234") == "1,234"
-    assert _cents("1.50.000") == "1.50.000"  # not groups of three
-    assert _cents("1.500.50") == "1.500.50"  # grouped with dots, so the decimals need a comma
+    assert cents_of("dieci") == "dieci"
+    assert cents_of("1,234") == "1,234"
+    assert cents_of("1.50.000") == "1.50.000"  # not groups of three
+    assert cents_of("1.500.50") == "1.500.50"  # grouped with dots, so the decimals need a comma
 
 
 def test_every_message_has_its_italian_text() -> None:

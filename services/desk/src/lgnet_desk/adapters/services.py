@@ -110,6 +110,9 @@ class Services:
     async def put(self, service: str, path: str, body: Any, key: str | None = None, if_match: str | None = None) -> Any:
         return await self.call(service, "PUT", path, json=body, key=key, if_match=if_match)
 
+    async def patch(self, service: str, path: str, body: Any, key: str | None = None) -> Any:
+        return await self.call(service, "PATCH", path, json=body, key=key)
+
 
 NO_SUCH_ADDRESS = "the service has no such address"
 

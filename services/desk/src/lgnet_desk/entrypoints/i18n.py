@@ -162,6 +162,22 @@ ACCESS_ACTIONS |= {
 ACCESS_SOURCES = {"desk": _("Desk"), "intake": _("Intake API")}
 # A form of the cartella sent (the last part of its address): the section that shows what it recorded, where the page
 # opens, and what it says there (the page opened at its top, saying nothing: operators scrolled down to check).
+# Housing's restrictions on who may live in an opportunity, and the reasons the desk offers for withdrawing one
+# (housing takes any code: these are the catalogue page's).
+RESTRICTIONS = {
+    "women_only": _("women only"),
+    "men_only": _("men only"),
+    "families_only": _("families only"),
+    "singles_only": _("single persons only"),
+    "no_minors": _("no minors"),
+}
+WITHDRAWALS = {
+    "no_longer_available": _("no longer available"),
+    "let_to_others": _("let to others"),
+    "not_suitable": _("not suitable"),
+    "other": _("other reason"),
+}
+
 CARTELLA_DONE = {
     "cases": ("h-cases", _("Case opened.")),
     "assessments": ("h-cases", _("Assessment recorded.")),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.households import reference_name
+from lgnet_desk.domain.money import cents_of
 from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
@@ -468,7 +468,7 @@ def router(settings: DeskSettings) -> APIRouter:
             body = {
                 "case_id": _case_of(f),
                 "housing_situation": _chosen(f, "housing_situation"),
-                "monthly_income_cents": _cents(f.get("monthly_income", "")),
+                "monthly_income_cents": cents_of(f.get("monthly_income", "")),
                 "employment_status": _chosen(f, "employment_status"),
                 # Vulnerabilities belong to persons: one checkbox group per member (`vulnerabilities.<person id>`).
                 "vulnerabilities_by_person": {
@@ -514,7 +514,7 @@ def router(settings: DeskSettings) -> APIRouter:
             body: dict[str, Any] = {
                 "case_id": _case_of(f),
                 "kind": _chosen(f, "kind"),
-                "amount_cents": _cents(f["amount"]),
+                "amount_cents": cents_of(f["amount"]),
             }
             # Rent and utilities pay a period (payments refuses them without one); other kinds send none, whatever
             # the period fields hold (a deposit was recorded with a period).
@@ -555,7 +555,7 @@ def router(settings: DeskSettings) -> APIRouter:
             body = {
                 "case_id": _case_of(f),
                 "kind": _chosen(f, "voucher_kind"),
-                "value_cents": _cents(f["voucher_value"]),
+                "value_cents": cents_of(f["voucher_value"]),
                 "valid_until": f.get("valid_until") or None,
             }
             fields = {"kind": "voucher_kind", "value_cents": "voucher_value", "valid_until": "valid_until"}
@@ -916,22 +916,6 @@ def _case_of(form: dict[str, str]) -> str:
     if not (case_id := form.get("case_id", "").strip()):
         raise desk.FieldErrors({"case_id": "choose the case"})
     return case_id
-
-
-# An amount as typed in Italy: thousands grouped with dots and decimals after a comma ("1.500", "1.234,50"), or
-# ungrouped with either separator before the decimals ("1500", "1234.5", "450,50").
-_GROUPED = re.compile(r"(\d{1,3}(?:\.\d{3})+)(?:,(\d{1,2}))?")
-_PLAIN = re.compile(r"(\d+)(?:[.,](\d{1,2}))?")
-
-
-def _cents(euros: str) -> int | str:
-    """ "1.500", "1.234,50" or "1234.50" → cents; anything else is passed on for the service to name the field."""
-    text = euros.replace("€", "").replace(" ", "").replace("\xa0", "")
-    match = _GROUPED.fullmatch(text) or _PLAIN.fullmatch(text)
-    if match is None:
-        return euros
-    whole, frac = match.group(1).replace(".", ""), match.group(2) or ""
-    return int(whole) * 100 + int(frac.ljust(2, "0"))
 
 
 def install(app: FastAPI, settings: DeskSettings) -> None:

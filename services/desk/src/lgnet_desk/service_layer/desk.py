@@ -355,7 +355,7 @@ async def submit(
     refusal becomes a FieldErrors on the form field that caused it (`fields` maps the service's field names to the
     form's; unknown ones go to the form's first field)."""
     try:
-        send = services.put if method == "PUT" else services.post
+        send = {"PUT": services.put, "PATCH": services.patch}.get(method, services.post)
         return await send(service, path, given(body), key)
     except ServiceRefusal as r:
         errors: dict[str, str] = {}
