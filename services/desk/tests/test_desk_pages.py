@@ -3120,6 +3120,10 @@ async def test_a_form_from_an_older_session_is_shown_again_on_its_page_rather_th
     contribution = back.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
     assert 'name="amount" inputmode="decimal" value="300"' in contribution, contribution
     assert '<option value="deposit" selected>' in contribution, contribution
+    # A button with nothing typed (here: logging out from the old page) is not kept: refused as before.
+    out = {"csrf": "csrf-of-an-old-session", "form_key": "chiave-del-vecchio-modulo"}
+    r = await desk.client.post("/logout", data=out, headers={"Referer": f"http://desk.test{page}"})
+    assert r.status_code == 403 and "Il modulo è scaduto" in text_of(r.text)
     elsewhere = await desk.client.post(
         "/persons/p-1/notes", data=note, headers={"Referer": f"https://elsewhere.example{page}"}
     )

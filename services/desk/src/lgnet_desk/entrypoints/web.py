@@ -158,6 +158,8 @@ async def keep_the_form(request: Request, key: bytes, username: str | None) -> s
         return None
     form = await request.form()
     kept = kept_forms.KeptForm(request.url.path, [(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    if not kept.typed:  # nothing the operator wrote or chose (a logout, an action's button): nothing to give back
+        return None
     storable(kept.fields)
     # a form of the cartella: back at its section, as after it is sent (`i18n.CARTELLA_DONE`)
     anchor = i18n.CARTELLA_DONE.get(kept.posted, (None,))[0] if path.startswith("/persons/") else None

@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidTag
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
+from lgnet_desk.domain import resubmission
 
 KEPT_MINUTES = 60  # then the form is not given back (a login an hour later is another day's work)
 RESTORED = "restored"  # the query flag of the page that takes its kept form back
@@ -53,6 +54,11 @@ class KeptForm:
         for k, v in self.fields:
             values.setdefault(k, []).append(v)
         return values
+
+    @property
+    def typed(self) -> bool:
+        """Whether it holds anything the operator wrote or chose (not only its token and key)."""
+        return any(v.strip() for k, v in self.fields if k not in (*_NOT_KEPT, resubmission.FIELD))
 
     @property
     def posted(self) -> str:
