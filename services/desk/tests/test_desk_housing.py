@@ -699,3 +699,12 @@ async def test_the_housing_catalogue_is_kept_at_the_desk(desk: Desk) -> None:
     page = await desk.client.get("/housing")
     assert page.status_code == 200 and 'action="/housing/matching"' not in page.text
     assert 'name="partner"' not in page.text  # housing takes the cooperative's own
+    # its own housing it changes or withdraws; another cooperative's it sees, with no form (housing would refuse)
+    desk.services.answers[("housing", "GET", "/opportunities")] = [
+        CATALOGUE[0],
+        CATALOGUE[0] | {"opportunity_id": "opp-3", "partner": "coop-borgo", "live_match": None},
+    ]
+    page = await desk.client.get("/housing")
+    assert 'action="/housing/opportunities/opp-2/change"' in page.text and "opp-3" in page.text
+    assert 'action="/housing/opportunities/opp-3/change"' not in page.text
+    assert 'action="/housing/opportunities/opp-3/withdrawal"' not in page.text
