@@ -15,7 +15,7 @@ from lgnet_shared import clock
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
 from lgnet_desk.entrypoints.forms import form_of, whole_number
-from lgnet_desk.service_layer import desk, persons
+from lgnet_desk.service_layer import civic, desk, persons
 from lgnet_desk.service_layer.agenda import check_outing_staff
 
 PageOf = Callable[..., Awaitable[Any]]  # web.router's `page(request, csrf_check=…)`: a web.Page
@@ -150,23 +150,15 @@ def add_routes(api: APIRouter, page: PageOf) -> None:
 
     async def register_page(request: Request, aid: str, sid: str, status: int = 200, **ctx: Any) -> Response:
         p = await page(request)
-        try:
-            a = await p.services.get("intake", service_path("/civic/activities/{}", aid))
-            s = await p.services.get("intake", service_path("/civic/activities/{}/sessions/{}", aid, sid))
+        try:  # the register lists whoever attended a session of the activity (a course's class), ready to tick
+            a, s, known = await civic.register_of_session(p.services, aid, sid)
         except ServiceRefusal as r:
             return p.denied(r)  # type: ignore[no-any-return]
-        # The register lists whoever attended a session of the activity (a course's class), ready to tick.
-        known: dict[str, None] = {}
-        for other in a["session_list"]:
-            if other["session_id"] != sid and (other["present"] or other["absent"]):
-                at = service_path("/civic/activities/{}/sessions/{}", aid, other["session_id"])
-                reg = await p.services.get("intake", at)
-                known.update(dict.fromkeys(m["person_id"] for m in reg["register"]))
         marks = {m["person_id"]: m["present"] for m in s["register"]}
         if sent := ctx.get("form"):  # a refused register comes back ticked as the operator left it
             listed = [k.removeprefix("row_") for k in sent if k.startswith("row_")]
             marks |= {pid: bool(sent.get(f"present_{pid}")) for pid in listed}
-        rows = [(pid, marks.get(pid)) for pid in dict.fromkeys([*marks, *sorted(known)])]
+        rows = [(pid, marks.get(pid)) for pid in dict.fromkeys([*marks, *known])]
         names = await named_here(request, p, [pid for pid, _ in rows], "civic register")
         ctx.setdefault("errors", {})
         return p.render("civic_register.html", status=status, a=a, s=s, rows=rows, names=names, **ctx)  # type: ignore[no-any-return]

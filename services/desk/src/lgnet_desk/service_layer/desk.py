@@ -202,7 +202,7 @@ async def _with_opportunities(services: Services, matches: list[dict[str, Any]])
         m["opportunity"] = seen.get(oid or "")
 
 
-CASES_AT_ONCE = 8  # reads of one page side by side: a page of forty cases is five round trips, not forty
+READS_AT_ONCE = 8  # reads of one page side by side: a page of forty cases is five round trips, not forty
 
 
 async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -211,7 +211,7 @@ async def cases_by_id(services: Services, case_ids: list[str]) -> dict[str, dict
     shows ids, and says which service is away where it reads from it). The first read alone (an intake that is away
     is asked once), the others side by side."""
     ids = list(dict.fromkeys(case_ids))
-    gate = asyncio.Semaphore(CASES_AT_ONCE)
+    gate = asyncio.Semaphore(READS_AT_ONCE)
 
     async def read(cid: str) -> dict[str, Any] | None:
         async with gate:
