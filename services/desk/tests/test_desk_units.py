@@ -442,23 +442,30 @@ async def test_cases_are_read_side_by_side_once_intake_has_answered() -> None:
     most eight at a time); a refused case is left out, as before."""
     from lgnet_desk.service_layer.desk import cases_by_id
 
-    in_flight, most = 0, 0
+    def answer(path: str) -> dict[str, Any]:
+        if path == "/cases/c-7":
+            raise ServiceRefusal(403, "case_id", "not yours")
+        return {"case_id": path.rsplit("/", 1)[1]}
 
-    class Intake:
-        async def get(self, service: str, path: str) -> dict[str, str]:
-            nonlocal in_flight, most
-            in_flight += 1
-            most = max(most, in_flight)
-            await asyncio.sleep(0.02)
-            in_flight -= 1
-            if path == "/cases/c-7":
-                raise ServiceRefusal(403, "case_id", "not yours")
-            return {"case_id": path.rsplit("/", 1)[1]}
-
+    intake = SlowIntake(answer)
     ids = [f"c-{n}" for n in range(20)]
-    found = await cases_by_id(cast(Services, Intake()), ids)
+    found = await cases_by_id(cast(Services, intake), ids)
     assert sorted(found) == sorted(i for i in ids if i != "c-7")
-    assert most == 8, most
+    assert intake.most == 8, intake.most
+
+
+class SlowIntake:
+    """Intake answering `answer(path)` after 20 ms, counting the most reads it had in flight at once."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer, self.in_flight, self.most = answer, 0, 0
+
+    async def get(self, service: str, path: str) -> Any:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(0.02)
+        self.in_flight -= 1
+        return self.answer(path)
 
 
 def test_a_refusals_dates_read_as_the_pages_write_them() -> None:
@@ -776,25 +783,19 @@ async def test_a_courses_other_registers_are_read_side_by_side() -> None:
     time), the class in the order of their names' ids, each once."""
     from lgnet_desk.service_layer.civic import register_of_session
 
-    in_flight, most = 0, 0
     sessions = [{"session_id": f"s-{n}", "present": 3, "absent": 1} for n in range(20)]
 
-    class Intake:
-        async def get(self, service: str, path: str) -> dict[str, Any]:
-            nonlocal in_flight, most
-            in_flight += 1
-            most = max(most, in_flight)
-            await asyncio.sleep(0.02)
-            in_flight -= 1
-            if path == "/civic/activities/act-1":
-                return {
-                    "activity_id": "act-1",
-                    "session_list": [*sessions, {"session_id": "s-new", "present": 0, "absent": 0}],
-                }
-            n = int(path.rsplit("-", 1)[1]) if path[-1].isdigit() else 0
-            return {"session_id": path.rsplit("/", 1)[1], "register": [{"person_id": f"p-{n % 5}", "present": True}]}
+    def answer(path: str) -> dict[str, Any]:
+        if path == "/civic/activities/act-1":
+            return {
+                "activity_id": "act-1",
+                "session_list": [*sessions, {"session_id": "s-new", "present": 0, "absent": 0}],
+            }
+        n = int(path.rsplit("-", 1)[1])
+        return {"session_id": path.rsplit("/", 1)[1], "register": [{"person_id": f"p-{n % 5}", "present": True}]}
 
-    activity, session, known = await register_of_session(cast(Services, Intake()), "act-1", "s-0")
+    intake = SlowIntake(answer)
+    activity, session, known = await register_of_session(cast(Services, intake), "act-1", "s-0")
     assert activity["activity_id"] == "act-1" and session["session_id"] == "s-0"
     assert known == ["p-0", "p-1", "p-2", "p-3", "p-4"]
-    assert most == 8, most
+    assert intake.most == 8, intake.most
