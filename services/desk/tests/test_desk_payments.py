@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_pages import GIULIA, LUCA, Desk, desk, text_of
+from test_desk_pages import GIULIA, LUCA, RPD, Desk, desk, text_of
 
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # a fixture, used by name
@@ -308,3 +308,22 @@ async def test_the_payments_office_keeps_the_voucher_providers_and_reimburses_th
     await desk.as_operator(LUCA)  # a cooperative's operator: not the payments office
     assert (await desk.client.get("/payments/providers")).status_code == 403
     assert (await desk.client.post("/payments/reimbursements", data={"csrf": "csrf-luca"})).status_code == 403
+
+
+async def test_a_sepa_file_downloaded_at_the_desk_is_in_the_dpos_access_log(desk: Desk) -> None:
+    """A pain.001 holds every payee's name and IBAN in clear: payments logs its downloads for the batch's view, which
+    the city's data-protection officer cannot read (she has no identity on payments). A download through the desk
+    is now in her access log too, with who, when and which file (no person: a batch names households' payees)."""
+    serve_payments(desk)
+    await desk.as_operator(GIULIA)
+    assert (await desk.client.get("/payments/batches/b-7c1e/pain.001")).status_code == 200
+    desk.services.answers[("payments", "GET", "/batches/b-gone/pain.001")] = httpx.Response(
+        404, json={"status": 404, "field": "batch_id", "reason": "no batch b-gone"}
+    )
+    assert (await desk.client.get("/payments/batches/b-gone/pain.001")).status_code == 404
+    await desk.as_operator(RPD)
+    log = text_of((await desk.client.get("/access-log?source=desk")).text)
+    assert log.count("File SEPA dei pagamenti (nomi e IBAN dei beneficiari)") == 2, log
+    assert "b-7c1e" in log and "b-gone" in log and "Giulia Verdi" in log, log
+    shown, denied = log.index("b-7c1e"), log.index("b-gone")
+    assert "mostrato" in log[shown : shown + 80] and "negato" in log[denied : denied + 80], log

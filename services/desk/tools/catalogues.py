@@ -30,6 +30,7 @@ for extra in [
     "case_work",
     "case_review",
     "subject_access",
+    "payments_office",
     "shown",
     "denied",
     "open",

@@ -591,6 +591,8 @@ IT = {
     "Reimbursements prepared: download their SEPA file and send it to the bank.": "Rimborsi preparati: scarichi il file SEPA e lo invii alla banca.",
     "Some providers were held back: their bank data wait for approval or are missing (the providers' page says which).": "Alcuni fornitori non sono stati rimborsati: le loro coordinate bancarie attendono l'approvazione o mancano (lo dice la pagina dei fornitori).",
     "Back to the providers": "Torna ai fornitori",
+    "SEPA payment file (payees' names and IBANs)": "File SEPA dei pagamenti (nomi e IBAN dei beneficiari)",
+    "payments_office": "ufficio pagamenti",
     "Housing catalogue": "Catalogo degli alloggi",
     "People it houses": "Persone ospitabili",
     "withdrawn from the catalogue": "ritirato dal catalogo",

@@ -210,6 +210,19 @@ async def log_view(conn: Conn, op: Operator, person_ids: list[str], purpose: str
         )
 
 
+async def log_export(conn: Conn, op: Operator, action: str, outcome: str) -> None:
+    """A file of many persons' data taken out of the services (a SEPA file: the payees' names and IBANs), which names
+    no person the desk knows: found by the DPO's list of the city, not by her filter by person."""
+    await conn.execute(
+        "insert into access_log (operator, city, person_id, persons, purpose, action, outcome)"
+        " values ($1, $2, '', '{}', 'payments_office', $3, $4)",
+        op.username,
+        op.city,
+        action,
+        outcome,
+    )
+
+
 async def access_entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
     # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
     # that operator's city, as the desk cannot know the person's city when the service refuses to tell).

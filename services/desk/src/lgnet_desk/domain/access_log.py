@@ -33,7 +33,7 @@ def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
 
 def from_desk(entry: dict[str, Any]) -> dict[str, Any]:
     """`persons`: every person the view named (a list's view is one entry), else the entry's one person."""
-    persons = list(entry.get("persons") or []) or [entry["person_id"]]
+    persons = list(entry.get("persons") or []) or [p for p in [entry["person_id"]] if p]  # a file's: none
     return {**entry, "persons": persons, "source": "desk", "actor": None, "via": None}
 
 

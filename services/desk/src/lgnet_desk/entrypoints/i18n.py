@@ -191,7 +191,11 @@ CARTELLA_DONE = {
     "documents": ("h-documents", _("Document uploaded.")),
     "consents": ("h-consent", _("Consent recorded.")),
 }
-ACCESS_ACTIONS_WITH_ID = {"document ": _("Document"), "member of ": _("Social record of a household member")}
+ACCESS_ACTIONS_WITH_ID = {
+    "document ": _("Document"),
+    "member of ": _("Social record of a household member"),
+    "sepa file ": _("SEPA payment file (payees' names and IBANs)"),
+}
 
 
 # The payee's bank's reasons for refusing a transfer that payments makes wait for new bank data (its

@@ -11,6 +11,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
@@ -99,16 +100,23 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/payments/batches/{batch_id}/pain.001")
     async def sepa_file(request: Request, batch_id: str) -> Response:
-        return await download(request, lambda s: payments_office.sepa_file(s, batch_id))
+        return await download(request, batch_id, lambda s: payments_office.sepa_file(s, batch_id))
 
-    async def download(request: Request, read: Callable[[Services], Awaitable[tuple[bytes, str, str]]]) -> Response:
-        """A stored SEPA file as payments serves it (payments logs the download, with the operator's identity)."""
+    async def download(
+        request: Request, batch_id: str, read: Callable[[Services], Awaitable[tuple[bytes, str, str]]]
+    ) -> Response:
+        """A stored SEPA file as payments serves it (payments logs the download, with the operator's identity, for
+        the batch's view); the desk's access log keeps it too, for the city's data-protection officer."""
         p = await page(request, need=OperatorRole.STAFF)
-        assert p.services is not None
+        assert p.services is not None and p.op is not None
         try:
             content, media_type, disposition = await read(p.services)
         except ServiceRefusal as r:
+            async with request.app.state.pool.acquire() as conn:
+                await store.log_export(conn, p.op, f"sepa file {batch_id}", "denied")
             return p.denied(r)
+        async with request.app.state.pool.acquire() as conn:
+            await store.log_export(conn, p.op, f"sepa file {batch_id}", "shown")
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": disposition, **SECURITY_HEADERS}
         )
@@ -198,6 +206,6 @@ def router(settings: DeskSettings) -> APIRouter:
 
     @api.get("/payments/reimbursement-runs/{run_id}/pain.001")
     async def run_file(request: Request, run_id: str) -> Response:
-        return await download(request, lambda s: payments_office.run_file(s, run_id))
+        return await download(request, run_id, lambda s: payments_office.run_file(s, run_id))
 
     return api
