@@ -708,3 +708,22 @@ async def test_the_housing_catalogue_is_kept_at_the_desk(desk: Desk) -> None:
     assert 'action="/housing/opportunities/opp-2/change"' in page.text and "opp-3" in page.text
     assert 'action="/housing/opportunities/opp-3/change"' not in page.text
     assert 'action="/housing/opportunities/opp-3/withdrawal"' not in page.text
+
+
+async def test_a_kept_listing_or_change_comes_back_in_its_own_form(desk: Desk) -> None:
+    """A form of the catalogue kept when its session had ended comes back in its own form: a listing (its boxes
+    ticked as left) and an opportunity's change (its row's form, opened)."""
+    desk.services.answers[("housing", "GET", "/opportunities")] = CATALOGUE
+    await desk.as_operator(GIULIA)
+
+    async def back(action: str, typed: dict[str, Any]) -> str:
+        sent = {"csrf": "csrf-of-an-old-session", **typed}
+        r = await desk.client.post(action, data=sent, headers={"Referer": "http://desk.test/housing"})
+        assert r.status_code == 303 and r.headers["location"] == "/housing?restored=1", r.text
+        return (await desk.client.get(r.headers["location"])).text
+
+    listing = await back("/housing/opportunities", {"area": "Vanchiglia", "rent": "700", "restrictions": "no_minors"})
+    assert 'value="Vanchiglia"' in listing and 'value="700"' in listing and 'value="no_minors" checked' in listing
+    change = await back("/housing/opportunities/opp-2/change", {"new_rent": "610"})
+    row = change.split('action="/housing/opportunities/opp-2/change"', 1)[1].split("</form>", 1)[0]
+    assert 'name="new_rent" value="610"' in row, row

@@ -327,3 +327,34 @@ async def test_a_sepa_file_downloaded_at_the_desk_is_in_the_dpos_access_log(desk
     assert "b-7c1e" in log and "b-gone" in log and "Giulia Verdi" in log, log
     shown, denied = log.index("b-7c1e"), log.index("b-gone")
     assert "mostrato" in log[shown : shown + 80] and "negato" in log[denied : denied + 80], log
+
+
+async def test_a_kept_form_of_the_payments_office_comes_back_in_its_own_form(desk: Desk) -> None:
+    """A form kept when its session had ended comes back on its page: the paying account's (shown as recorded, not as
+    typed, until then), a provider's registration and a provider's new bank data (forms chosen by a row)."""
+    serve_payments(desk)
+    desk.services.answers |= {
+        ("payments", "GET", "/providers"): PROVIDERS,
+        ("payments", "GET", "/reimbursement-runs"): RUNS,
+    }
+    await desk.as_operator(GIULIA)
+    old = {"csrf": "csrf-of-an-old-session"}
+
+    async def back(action: str, page: str, typed: dict[str, Any]) -> str:
+        r = await desk.client.post(action, data={**old, **typed}, headers={"Referer": f"http://desk.test{page}"})
+        assert r.status_code == 303 and r.headers["location"].startswith(f"{page}?restored=1"), r.text
+        return (await desk.client.get(r.headers["location"])).text
+
+    account = await back(
+        "/payments/account",
+        "/payments",
+        {"debtor_name": "Comune di Torino", "debtor_iban": "IT60X0542811101000000123456"},
+    )
+    assert 'id="debtor_iban" name="debtor_iban"' in account and 'value="IT60X0542811101000000123456"' in account
+    new = await back("/payments/providers", "/payments/providers", {"name": "Pulizie Aurora", "kinds": "cleaning"})
+    assert 'value="Pulizie Aurora"' in new and 'value="cleaning" checked' in new
+    bank = await back(
+        "/payments/providers/prv-gtt/bank-data", "/payments/providers", {"iban": "GB33BUKB20201555555555"}
+    )
+    gtt = bank.split('action="/payments/providers/prv-gtt/bank-data"', 1)[1].split("</form>", 1)[0]
+    assert 'value="GB33BUKB20201555555555"' in gtt and "<details open>" in bank.split("prv-gtt/bank-data", 1)[0][-600:]

@@ -92,6 +92,7 @@ class Page:
         if self.restored and not ctx.get("form"):  # as a form refused is shown again: which, its values, its boxes
             kept = self.restored
             ctx |= {"form": as_days(kept.last), "picked": kept.every, "posted": kept.posted, "restored": True}
+            ctx["posted_to"] = kept.action  # a page of forms of one kind per row finds the row's by its address
         # The forms' resubmission key: the posted form's when it is shown again (its second sending is the same
         # request), else a new one.
         form_key = resubmission.kept(ctx.get("form") or {}) or resubmission.fresh()
