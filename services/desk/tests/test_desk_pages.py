@@ -3095,6 +3095,18 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     assert "La sessione era scaduta" in text_of(back.text), text_of(back.text)
     again = await desk.client.get(r.headers["location"])  # given back once
     assert text not in again.text and "La sessione era scaduta" not in text_of(again.text)
+    # A form kept and never taken back is gone after its hour: the next login, anyone's, forgets it.
+    async with desk.pool.acquire() as conn:
+        sealed = store.seal(b"k" * 32, "ugo|/", "[]")
+        await conn.execute(
+            "insert into kept_forms values ('ugo', '/', null, $1, now() - interval '61 minutes')", sealed
+        )
+    form = await desk.client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    await desk.client.post("/login", data=login_as | {"csrf": csrf.group(1)})
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from kept_forms") == 0
 
 
 async def test_a_form_from_an_older_session_is_shown_again_on_its_page_rather_than_refused(desk: Desk) -> None:

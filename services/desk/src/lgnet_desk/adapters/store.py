@@ -139,9 +139,11 @@ async def lapsed_session(conn: Conn, session_hash: str) -> str | None:
     return username
 
 
-async def forget_old_sessions(conn: Conn) -> None:
-    """Sessions ended a day ago and more: nobody's form is kept for them any more."""
+async def forget_lapsed(conn: Conn, kept_minutes: int) -> None:
+    """Sessions ended a day ago and more (nobody's form is kept for them any more), and the forms kept longer than
+    `kept_minutes`, which will not be given back (what they hold is not kept longer than it serves)."""
     await conn.execute("delete from sessions where expires_at < now() - interval '1 day'")
+    await conn.execute("delete from kept_forms where kept_at < now() - make_interval(mins => $1)", kept_minutes)
 
 
 async def keep_form(conn: Conn, username: str, path: str, anchor: str | None, sealed: bytes) -> None:

@@ -76,7 +76,9 @@ async def keep(conn: Conn, key: bytes, username: str, path: str, anchor: str | N
 
 
 async def after_login(conn: Conn, username: str) -> str:
-    """The page of the operator's form still kept, to take it back; else the home page."""
+    """The page of the operator's form still kept, to take it back; else the home page. Every login also forgets
+    the sessions long ended and the forms kept past their hour, whoever's."""
+    await store.forget_lapsed(conn, KEPT_MINUTES)
     found = await store.kept_form_page(conn, username, KEPT_MINUTES)
     return landing(*found) if found else "/"
 

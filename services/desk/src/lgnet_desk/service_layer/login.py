@@ -57,7 +57,6 @@ async def log_in(
     if HASHER.check_needs_rehash(password_hash):
         await store.set_password_hash(conn, username, HASHER.hash(password))
     session_id = secrets.token_urlsafe(32)
-    await store.forget_old_sessions(conn)
     await store.new_session(
         conn, session_hash(session_id), username, secrets.token_urlsafe(32), now + timedelta(minutes=session_minutes)
     )
