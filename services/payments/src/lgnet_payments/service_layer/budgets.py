@@ -150,6 +150,8 @@ async def set_policy(
     """The whole policy set. `if_version` (a client's If-Match): only if it is still the recorded version, so that a
     save from an older read cannot undo another staff member's change made since."""
     ctx.staff(city, "set the payment policy", "path.city")
+    said_at = IF_MATCH_FIELD if if_version is not None else "version"  # where the version read was given
+    if_version = c.version if if_version is None else if_version
     p = CityPolicy(
         city=city,
         second_approval_threshold_cents=c.second_approval_threshold_cents,
@@ -165,7 +167,7 @@ async def set_policy(
     if version is None:
         recorded = (await repo.policy(uow.conn, city)).version
         raise PreconditionFailed(
-            IF_MATCH_FIELD,
+            said_at,
             f"the policy was changed since it was read (version {recorded} now, {if_version} read): read it again"
             " and send what should be kept",
         )

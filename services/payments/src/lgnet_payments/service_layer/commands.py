@@ -40,6 +40,11 @@ class SetPolicy(Command):
         description="The SEPA message version of the paying account's files: .09 (ISO 20022 2019, EPC's current"
         " rulebook) or .03 for a bank that still asks for it",
     )
+    version: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None,
+        description="The version read (GET's `version`, its ETag): saved only if it is still the recorded one, as with"
+        " If-Match (which wins when both are given); a client sending back what it read is safe by default",
+    )
 
 
 class Beneficiary(Command):
