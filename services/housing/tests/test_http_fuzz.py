@@ -113,7 +113,7 @@ async def test_the_largest_accepted_rules_still_match_and_explain(database_url: 
     ):
         seeded = await seed(service)
         limits = (await staff.get("/openapi.json")).json()["components"]["schemas"]
-        rules, priority = limits["CityRules"]["properties"], limits["PriorityWeights"]["properties"]
+        rules, priority = limits["SetRules"]["properties"], limits["PriorityWeights"]["properties"]
         most = {k: _bound(p) for k, p in rules.items() if "maximum" in p}
         body = most | {
             "priority": {k: _bound(p) for k, p in priority.items() if "maximum" in p}

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from asyncpg import DataError
 from asyncpg import exceptions as pg_errors
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -312,6 +312,13 @@ async def idempotent(
 
 
 IF_MATCH_FIELD = "headers.if-match"
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The ETag of the record as it was read (e.g. "3"): saved only if it is still the recorded one',
+    ),
+]
 
 
 def if_match_version(value: str | None) -> int | None:

@@ -631,11 +631,24 @@ async def rules(conn: Conn, city: str) -> CityRules:
     return CityRules() if raw is None else CityRules.model_validate(raw)
 
 
-async def save_rules(conn: Conn, city: str, rules: CityRules, by: str) -> None:
-    await conn.execute(
+async def rules_version(conn: Conn, city: str, *, lock: bool = False) -> int:
+    """Times the city's rules were saved (0: the defaults, never saved)."""
+    sql = "select version from city_rules where city = $1" + (" for update" if lock else "")
+    return int(await conn.fetchval(sql, city) or 0)
+
+
+async def save_rules(conn: Conn, city: str, rules: CityRules, by: str, if_version: int | None) -> int | None:
+    """The rules saved, their new version; None when `if_version` is given and is not the recorded one. Two first
+    saves at once both find no row: the second meets the first at the primary key, and its `where` finds 1."""
+    if if_version is not None and if_version != await rules_version(conn, city, lock=True):
+        return None
+    version: int | None = await conn.fetchval(
         "insert into city_rules (city, rules, updated_by) values ($1, $2, $3) on conflict (city) do update"
-        " set rules = excluded.rules, updated_by = excluded.updated_by, updated_at = now()",
+        " set rules = excluded.rules, updated_by = excluded.updated_by, updated_at = now(),"
+        " version = city_rules.version + 1 where $4::int is null or city_rules.version = $4 returning version",
         city,
         rules.model_dump(mode="json"),
         by,
+        if_version,
     )
+    return version

@@ -189,4 +189,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         create table erased_persons (person_id text primary key, erased_on date not null);
         """,
     ),
+    (
+        "housing-6",
+        """
+        -- PUT /rules sets the whole of a city's rules: each save counts a version, which a client sends back (If-Match,
+        -- or the body's `version`) so that a save from an older read cannot undo another's change.
+        alter table city_rules add column version int not null default 1 check (version >= 1);
+        """,
+    ),
 ]

@@ -15,11 +15,20 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
 from lgnet_shared.auth import Who
-from lgnet_shared.http import idempotent, problem_responses, replayable, transition
+from lgnet_shared.http import (
+    IF_MATCH_FIELD,
+    IfMatch,
+    etagged,
+    idempotent,
+    if_match_version,
+    problem_response,
+    problem_responses,
+    replayable,
+    transition,
+)
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel
 
-from lgnet_housing.domain.rules import CityRules
 from lgnet_housing.entrypoints import responses as r
 from lgnet_housing.service_layer import commands as cmd
 from lgnet_housing.service_layer.handlers import Context, Housing
@@ -133,13 +142,25 @@ def router(runtime: Runtime) -> APIRouter:
 
     # ------------------------------------------------------------ rules and matching
 
-    @api.get("/rules", summary="The city's matching rules and score weights", responses=RULES)
-    async def read_rules(actor: Who) -> Any:
-        return await read(actor, lambda h, c: h.read_rules(c))
+    def rules_version(rules: dict[str, Any]) -> int:
+        return int(rules["version"])
 
-    @api.put("/rules", summary="Staff: set the city's matching rules and score weights", responses=RULES)
-    async def save_rules(body: CityRules, actor: Who, key: IdempotencyKey = None) -> Any:
-        return await change(actor, key, "PUT /rules", body, lambda h, c: h.save_rules(c, body))
+    @api.get("/rules", summary="The city's matching rules and score weights (ETag: their version)", responses=RULES)
+    async def read_rules(actor: Who) -> Any:
+        return etagged(await read(actor, lambda h, c: h.read_rules(c)), rules_version)
+
+    @api.put(
+        "/rules",
+        summary="Staff: set the city's matching rules and score weights (all of them; If-Match: over the version read)",
+        responses=RULES | {412: problem_response("Changed since the version read: read them again")},
+    )
+    async def save_rules(body: cmd.SetRules, actor: Who, key: IdempotencyKey = None, if_match: IfMatch = None) -> Any:
+        version = if_match_version(if_match)
+        said_at = IF_MATCH_FIELD if version is not None else "version"
+        version = body.version if version is None else version
+        run = lambda h, c: h.save_rules(c, body.rules(), version, said_at)  # noqa: E731
+        # the condition is part of the request: the same key with another If-Match is another request
+        return etagged(await change(actor, key, f"PUT /rules over {version}", body, run), rules_version)
 
     @api.post(
         "/matching/runs",

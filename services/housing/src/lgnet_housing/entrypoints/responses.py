@@ -68,6 +68,7 @@ class CityMatchingRules(CityRules):
     model_config = OPEN
 
     city: str
+    version: int = Field(description="Times saved (0: the defaults, never saved); the ETag, sent back as If-Match")
 
 
 class UnmatchedHousehold(BaseModel):

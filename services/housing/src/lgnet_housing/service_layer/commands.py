@@ -17,6 +17,8 @@ from lgnet_shared.events.housing import (
 from lgnet_shared.events.types import Code, Id, IsoDate, StrictCents
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
+from lgnet_housing.domain.rules import CityRules
+
 Restriction = Literal["women_only", "men_only", "families_only", "singles_only", "no_minors"]
 Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
@@ -143,3 +145,16 @@ class StalledCheck(Command):
         description="The day to count waiting to and compare holds with (default today; at most one day after"
         " the server's UTC date, for clock skew and time zones). What the check creates is dated today.",
     )
+
+
+class SetRules(CityRules):
+    """The whole of the city's rules, and optionally the version they were read at."""
+
+    version: Annotated[StrictInt, Field(ge=0)] | None = Field(
+        default=None,
+        description="The version read (GET's `version`, its ETag): saved only if it is still the recorded one, as with"
+        " If-Match (which wins when both are given); a client sending back what it read is safe by default",
+    )
+
+    def rules(self) -> CityRules:
+        return CityRules.model_validate(self.model_dump(exclude={"version"}))

@@ -16,7 +16,7 @@ from lgnet_shared.codec import caused_by, to_envelope
 from lgnet_shared.countries import check_languages
 from lgnet_shared.db import Conn
 from lgnet_shared.envelope import Envelope
-from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
+from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound, PreconditionFailed
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as ev
 from lgnet_shared.ids import new_id
@@ -209,15 +209,25 @@ class Housing:
     # ------------------------------------------------------------ rules
 
     async def read_rules(self, ctx: Context) -> Json:
+        """The rules in force and their `version` (the ETag a save sends back)."""
         city = ctx.city()
-        return {"city": city, **(await repo.rules(self.conn, city)).model_dump(mode="json")}
+        in_force = (await repo.rules(self.conn, city)).model_dump(mode="json")
+        return {"city": city, **in_force, "version": await repo.rules_version(self.conn, city)}
 
-    async def save_rules(self, ctx: Context, new: rules.CityRules) -> Json:
+    async def save_rules(self, ctx: Context, new: rules.CityRules, if_version: int | None, said_at: str) -> Json:
+        """The whole of the city's rules, saved only over `if_version` when given (`said_at`: the field that gave
+        it, If-Match or the body's version), so that a save from an older read cannot undo another's change."""
         assert ctx.actor is not None
         city = ctx.city()
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "only the city's staff set the matching rules")
-        await repo.save_rules(self.conn, city, new, ctx.actor.id)
+        if await repo.save_rules(self.conn, city, new, ctx.actor.id, if_version) is None:
+            recorded = await repo.rules_version(self.conn, city)
+            raise PreconditionFailed(
+                said_at,
+                f"the rules were changed since they were read (version {recorded} now, {if_version} read): read them"
+                " again and send what should be kept",
+            )
         return await self.read_rules(ctx)
 
     # ------------------------------------------------------------ matching

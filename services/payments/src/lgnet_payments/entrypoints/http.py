@@ -19,6 +19,7 @@ from lgnet_shared import clock
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Who
 from lgnet_shared.http import (
+    IfMatch,
     etagged,
     idempotent,
     if_match_version,
@@ -46,13 +47,6 @@ from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-IfMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-Match",
-        description='The ETag of the policy as it was read (e.g. "3"): saved only if it is still the recorded one',
-    ),
-]
 RequestStatus = Literal["requested", "approved", "rejected", "batched", "paid"]  # the schema's check constraint
 AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
 REQUEST: dict[int | str, dict[str, Any]] = {200: {"model": r.ContributionRequest, "description": "The request"}}
