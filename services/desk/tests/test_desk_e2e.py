@@ -885,3 +885,11 @@ async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browse
     await maria.wait_for_load_state()
     said = await maria.locator("main .notice").first.inner_text()
     assert re.search(r"\d+ propost[ae] fatt[ae]\.", said), said
+    # the city's matching rules, saved whole over what the page showed (housing's PUT /rules takes the desk's body)
+    await maria.fill("#max_hold_days", "120")
+    await maria.fill("#priority_vulnerability", "2,5")
+    await maria.get_by_role("button", name="Registra le regole dell'abbinamento").click()
+    await maria.wait_for_url("**/housing?done=rules")
+    assert await maria.locator("#max_hold_days").input_value() == "120"
+    assert await maria.locator("#priority_vulnerability").input_value() == "2,5"  # as written in Italian
+    await shot(maria, "housing-rules")

@@ -263,6 +263,11 @@ ITALIAN: list[tuple[str, str]] = [
         "nessuna coordinata bancaria del fornitore attende l'approvazione",
     ),
     (
+        r"the rules were changed since they were read .*",
+        "un'altra persona ha cambiato le regole dell'abbinamento dopo che lei ha aperto la pagina: controlli quelle"
+        " attuali e registri di nuovo",
+    ),
+    (
         r"the policy was changed since it was read .*",
         "un'altra persona ha cambiato le impostazioni dei pagamenti dopo che lei ha aperto la pagina: controlli i dati"
         " attuali e registri di nuovo",

@@ -5,6 +5,7 @@ is housing's rule, and housing away is said as the other pages say it (502)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import Page, page_loader
@@ -21,11 +23,8 @@ from lgnet_desk.settings import DeskSettings
 
 AWAY = ServiceRefusal(502, "", "housing did not answer")
 Change = Callable[[Services, str, dict[str, str]], Awaitable[None]]
-DONE = (
-    "listed",
-    "changed",
-    "withdrawn",
-)  # what a form sent did, said on the page (a flag: never text from the address)
+# what a form sent did, said on the page (a flag: never text from the address)
+DONE = ("listed", "changed", "withdrawn", "rules")
 
 
 def router(settings: DeskSettings) -> APIRouter:
@@ -33,18 +32,33 @@ def router(settings: DeskSettings) -> APIRouter:
     page = page_loader(settings)
 
     async def catalogue(request: Request, p: Page, status: int = 200, **extra: Any) -> Response:
-        assert p.services is not None
+        assert p.services is not None and p.op is not None
+        staff = p.op.role is OperatorRole.STAFF  # the city's matching rules are its staff's to set: read for them
         try:
-            opportunities = await housing_catalogue.catalogue(p.services)
+            opportunities, rules = await asyncio.gather(
+                housing_catalogue.catalogue(p.services),
+                _rules_if_read(p.services) if staff else _nothing(),
+            )
         except ServiceRefusal as r:
             return p.denied(r)
         except httpx.HTTPError:
             return p.denied(AWAY)
-        ctx: dict[str, Any] = {"errors": {}, "form": {}, "row": None, "done": None, "run": None, "picked": []}
+        ctx: dict[str, Any] = {
+            "errors": {},
+            "form": {},
+            "row": None,
+            "done": None,
+            "run": None,
+            "picked": [],
+            "ticked": None,
+        }
         return p.render(
             "housing_catalogue.html",
             status=status,
             opportunities=opportunities,
+            rules=rules,
+            optional_rules=housing_catalogue.OPTIONAL_RULES,
+            rule_labels=i18n.HARD_RULES,
             kinds={o["opportunity_id"]: o["kind"] for o in opportunities},
             restriction_labels=i18n.RESTRICTIONS,
             withdrawal_labels=i18n.WITHDRAWALS,
@@ -87,6 +101,18 @@ def router(settings: DeskSettings) -> APIRouter:
     async def withdraw(request: Request, opportunity_id: str) -> Response:
         return await on_one(request, opportunity_id, housing_catalogue.withdraw, "withdrawn")
 
+    @api.post("/housing/rules", response_class=HTMLResponse)
+    async def save_rules(request: Request) -> Response:
+        p = await page(request, csrf_check=True, need=OperatorRole.STAFF)
+        assert p.services is not None
+        f = await form_of(request)
+        hard_rules = [str(r) for r in (await request.form()).getlist("hard_rules")]
+        try:
+            await housing_catalogue.save_rules(p.services, f, hard_rules)
+        except desk.FieldErrors as e:  # said at its field (a change since the page was read: at the form's top)
+            return await catalogue(request, p, 422, errors=e.errors, form=f, row="rules", ticked=hard_rules)
+        return RedirectResponse("/housing?done=rules", status_code=303)
+
     @api.post("/housing/matching", response_class=HTMLResponse)
     async def run_matching(request: Request) -> Response:
         p = await page(request, csrf_check=True)
@@ -99,3 +125,15 @@ def router(settings: DeskSettings) -> APIRouter:
         return await catalogue(request, p, run=run)  # shown at once: the same form sent again is the same call
 
     return api
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _rules_if_read(services: Services) -> dict[str, Any] | None:
+    """The rules' form is left out when housing refuses them (the catalogue is still shown)."""
+    try:
+        return await housing_catalogue.rules(services)
+    except ServiceRefusal:
+        return None

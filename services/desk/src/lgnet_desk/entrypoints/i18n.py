@@ -171,6 +171,18 @@ RESTRICTIONS = {
     "singles_only": _("single persons only"),
     "no_minors": _("no minors"),
 }
+HARD_RULES = {  # the rules a city may switch off (housing's ALL_RULES but the city and the capacity)
+    "availability": _("available within the horizon"),
+    "bedrooms": _("enough bedrooms"),
+    "no_minors": _("housing without minors"),
+    "women_only": _("housing for women only"),
+    "men_only": _("housing for men only"),
+    "families_only": _("housing for families only"),
+    "singles_only": _("housing for single persons only"),
+    "accessibility": _("accessible housing for who needs it"),
+    "specialist_support": _("a specialist team for who needs it"),
+    "affordability": _("a rent the household can afford"),
+}
 WITHDRAWALS = {
     "no_longer_available": _("no longer available"),
     "let_to_others": _("let to others"),

@@ -97,3 +97,50 @@ async def run_matching(services: Services, form: dict[str, str]) -> dict[str, An
     """The city-wide matching now: the proposals made and why the other households got none."""
     made: dict[str, Any] = await services.post("housing", "/matching/runs", None, resubmission.call_key(form, "run"))
     return made
+
+
+# ------------------------------------------------------------ the city's matching rules (staff)
+
+OPTIONAL_RULES = (
+    "availability", "bedrooms", "no_minors", "women_only", "men_only", "families_only", "singles_only",
+    "accessibility", "specialist_support", "affordability",
+)  # fmt: skip  # housing's ALL_RULES but `city` and `capacity`, which always apply
+COUNTS = ("max_people_per_bedroom", "availability_horizon_days", "stalled_after_days", "max_hold_days")
+WEIGHTS = ("vulnerability", "urgency", "waiting_per_month", "minors")  # of `priority`: the others are kept as read
+RULE_FIELDS = {
+    **{k: k for k in COUNTS}, "hard_rules": "hard_rules", "rent_share_of_income": "rent_share",
+    "planned_contribution_cents": "planned_contribution", "auto_match": "auto_match", "version": "rules",
+    **{f"priority.{w}": f"priority_{w}" for w in WEIGHTS},
+}  # fmt: skip
+
+
+async def rules(services: Services) -> dict[str, Any]:
+    found: dict[str, Any] = await services.get("housing", "/rules")
+    return found
+
+
+def _decimal(text: str) -> float | str:
+    """A number as typed in Italy ("2,5"); anything else is passed on for housing to name the field."""
+    try:
+        return float(text.strip().replace(",", "."))
+    except ValueError:
+        return text
+
+
+async def save_rules(services: Services, form: dict[str, str], hard_rules: list[str]) -> None:
+    """The whole of the rules as housing has them, changed where the form says, over the version the page showed:
+    had anyone saved them since, housing refuses (412) rather than the form undoing their change unseen. The
+    weights the form does not show (the housing situations', the fit's) are sent back as read."""
+    current = await rules(services)
+    body = {k: v for k, v in current.items() if k not in ("city", "version")}
+    share = _decimal(form.get("rent_share", ""))
+    body |= {k: _number(form.get(k, "")) for k in COUNTS} | {
+        "hard_rules": hard_rules,
+        "rent_share_of_income": share / 100 if isinstance(share, float) else share,
+        "planned_contribution_cents": cents_of(form.get("planned_contribution", "") or "0"),
+        "auto_match": bool(form.get("auto_match")),
+        "priority": current["priority"] | {w: _decimal(form.get(f"priority_{w}", "")) for w in WEIGHTS},
+    }
+    shown = form.get("rules_version", "")
+    body["version"] = int(shown) if shown.isdigit() else current["version"]
+    await desk.submit(services, "housing", "/rules", body, RULE_FIELDS, resubmission.call_key(form, "rules"), "PUT")
