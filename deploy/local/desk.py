@@ -3,7 +3,8 @@
 `start` provisions the demo operators once (`lgnet-desk-admin`'s code: Torino staff `operatrice`, `approvatore` and
 `contabile` — a request above the approval threshold needs two approvers besides the one who asked —,
 `aurora` of the cooperative coop-aurora, Trieste's `carso` of coop-carso and Torino's data-protection officer
-`rpd`, with a read-log token of intake so that her access log shows the API's reads too), keeps their generated
+`rpd`, with read-log tokens of intake and payments so that her access log shows the reads and SEPA downloads
+through their APIs too), keeps their generated
 password in .local/desk-demo.txt (mode 600), starts `.venv/bin/lgnet-desk` on
 LGNET_DESK_PORT (default 8005) with the services' master key, and prints the address and a demo login.
 The local desk speaks plain HTTP on loopback, so its cookies are not marked Secure (LGNET_DESK_COOKIE_SECURE=false);
@@ -63,9 +64,10 @@ def provision() -> str:
     async def add_all() -> None:
         for username, name, role, city, partner in DEMO:
             op = Operator(username, name, OperatorRole(role), city, partner)
-            reader = await read_log_token(settings.database_url, city, name) if role == "dpo" else None
+            logs = ("intake", "payments") if role == "dpo" else ()
+            readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
             schemas = {s: s for s in ("intake", "housing", "payments")}
-            await add_operator(settings, op, password, schemas, read_log_token=reader)
+            await add_operator(settings, op, password, schemas, readers)
 
     asyncio.run(add_all())
     fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -74,16 +76,15 @@ def provision() -> str:
     return password
 
 
-async def read_log_token(database_url: str, city: str, name: str) -> str:
-    """A read-log token of the demo DPO's city, as `lgnet-intake-admin issue-read-log-token` makes it (intake,
-    started before the desk, has its table)."""
-    from lgnet_intake.adapters import read_log
-    from lgnet_shared import db
+async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:
+    """A read-log token of the demo DPO's city on a service, as `lgnet-admin --schema <service>
+    issue-read-log-token` makes it (the service, started before the desk, has its table)."""
+    from lgnet_shared import db, read_log_readers
 
-    pool = await db.create_pool(database_url, "intake", max_size=1, create=False)
+    pool = await db.create_pool(database_url, schema, max_size=1, create=False)
     try:
         async with pool.acquire() as conn:
-            return await read_log.issue_reader_token(conn, city, name)
+            return await read_log_readers.issue_reader_token(conn, city, name)
     finally:
         await pool.close()
 

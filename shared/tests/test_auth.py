@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from lgnet_shared import admin, auth, db
+from lgnet_shared import admin, auth, db, read_log_readers
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
@@ -68,6 +68,34 @@ def test_admin_cli_provisions_a_service_schema(
             await conn.close()
 
     assert not asyncio.run(schema_exists())
+
+
+def test_admin_cli_issues_a_dpos_read_log_token_only_where_the_service_keeps_a_read_log(
+    database_url: str, pg_schema: str, monkeypatch: Any, capsys: Any
+) -> None:
+    monkeypatch.setitem(os.environ, "DATABASE_URL", database_url)
+    args = ["--schema", pg_schema, "issue-read-log-token", "--city", "torino", "--name", "RPD Torino"]
+    assert admin.main(args) == 2  # a schema whose service keeps no read log (housing's): said, nothing made
+    assert f"--schema: {pg_schema} keeps no read log" in capsys.readouterr().err
+
+    async def as_payments_made_it() -> str | None:
+        pool = await db.create_pool(database_url, pg_schema)
+        try:
+            await db.migrate(pool, [read_log_readers.MIGRATION])
+            async with pool.acquire() as conn:
+                return await read_log_readers.reader_city(conn, token)
+        finally:
+            await pool.close()
+
+    token = ""
+    asyncio.run(as_payments_made_it())
+    assert admin.main(args) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    assert token.startswith(read_log_readers.READER_PREFIX)
+    assert asyncio.run(as_payments_made_it()) == "torino"
+    assert admin.main(["--schema", pg_schema, "revoke-read-log-tokens", "--city", "torino"]) == 0
+    assert capsys.readouterr().out.strip() == "revoked 1 read-log token(s)"
+    assert asyncio.run(as_payments_made_it()) is None
 
 
 async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, pg_schema: str) -> None:

@@ -25,8 +25,7 @@ from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
-from lgnet_intake.adapters import read_log
-from lgnet_shared import auth, clock, db, tls
+from lgnet_shared import auth, clock, db, read_log_readers, tls
 from lgnet_shared.access import Role
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
@@ -85,10 +84,10 @@ async def desk(
             Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None),
         ]
         organisations = {"coop-aurora": "Cooperativa Aurora", "coop-carso": "Cooperativa Carso"}
-        read_log_token = await _read_log_token(database_url, schemas["intake"], "torino")
+        readers = {s: await _read_log_token(database_url, schemas[s], "torino") for s in ("intake", "payments")}
         for op in operators:
             name = organisations.get(op.partner or "")
-            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, read_log_token)
+            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, readers)
         await _fund_rent(database_url, schemas["payments"], procs["payments"].url)
         desk_proc = ServiceProcess([sys.executable, "-m", "lgnet_desk.entrypoints.main"], env, logs / "desk.log")
         desk_proc.port = desk_port
@@ -108,11 +107,11 @@ async def desk(
 
 
 async def _read_log_token(database_url: str, schema: str, city: str) -> str:
-    """The city's DPO's read-log token on intake, as `lgnet-intake-admin issue-read-log-token` issues it."""
+    """The city's DPO's read-log token on a service, as `lgnet-admin issue-read-log-token` issues it."""
     pool = await db.create_pool(database_url, schema, max_size=1)
     try:
         async with pool.acquire() as conn:
-            return await read_log.issue_reader_token(conn, city, f"RPD {city}")
+            return await read_log_readers.issue_reader_token(conn, city, f"RPD {city}")
     finally:
         await pool.close()
 
@@ -790,6 +789,10 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     await shot(rpd, "access-log-api")
     csv_text = await (await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")).text()
     assert "coop-aurora" in csv_text and "API di intake" in csv_text, csv_text
+    # payments' download log of its SEPA files opens to her payments read-log token too (nothing downloaded here)
+    await rpd.goto(desk.url + "/access-log?source=payments")
+    log = await rpd.locator("main").inner_text()
+    assert "non è disponibile" not in log and "Nessuna voce" in log, log
 
 
 async def test_a_note_sent_after_the_session_lapsed_is_recorded_once_after_the_login(

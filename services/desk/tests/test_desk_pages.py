@@ -2590,6 +2590,53 @@ async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk:
     await desk.as_operator(RPD)  # no read-log token: the desk's entries, and the page says intake's are missing
     text = text_of((await desk.client.get("/access-log")).text)
     assert "Maria Rossi" in text and "Il registro delle letture di intake non è disponibile" in text, text
+    assert "Il registro degli scaricamenti dei file SEPA dei pagamenti non è disponibile" in text, text
+
+
+async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_beside_the_desks(desk: Desk) -> None:
+    """The DPO could see only the SEPA files downloaded at the desk: a city IT script downloading them from payments'
+    API (every payee's name and IBAN) left no trace she could read. The page merges payments' download log
+    (`GET /download-log`, with her payments read-log token): each download with who, the file's batch, and through
+    what; a person's entries leave it out (a file names no person there)."""
+    async with desk.pool.acquire() as conn:
+        await store.log_export(conn, MARIA, "sepa file b-1", "shown")
+        await conn.execute(
+            "insert into service_tokens values ($1, $2, $3)",
+            "rpd",
+            "payments-read-log",
+            store.seal(_token_key(desk.settings), "rpd", "lgr_pay"),
+        )
+    asked: list[httpx.Request] = []
+
+    def download_log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [
+            {"at": "2026-12-05T10:00:00+00:00", "principal": "staff-torino-it", "message_id": "m-2",
+             "batch_id": "b-2", "purpose": "contributions", "via": "api"},
+            {"at": "2026-12-05T09:00:00+00:00", "principal": "desk.maria", "message_id": "m-1",
+             "batch_id": "b-1", "purpose": "contributions", "via": "desk"},
+        ]  # fmt: skip
+
+    desk.services.answers[("payments", "GET", "/download-log")] = download_log
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log")
+    assert page.status_code == 200, page.text
+    assert asked and asked[0].headers["authorization"] == "Bearer lgr_pay", asked
+    text = text_of(page.text)
+    assert "API dei pagamenti" in text and "API dei pagamenti (tramite lo sportello)" in text, text
+    assert "File SEPA dei pagamenti (API) b-2" in text and "staff-torino-it" in text, text
+    assert "Il registro degli scaricamenti" not in text  # read: nothing said missing
+    assert "File SEPA dei pagamenti (nomi e IBAN dei beneficiari) b-1" in text  # the desk's own entry, beside it
+    only = text_of((await desk.client.get("/access-log?source=payments")).text)
+    assert "b-2" in only and "nomi e IBAN dei beneficiari" not in only, only  # not the desk's own entry
+    rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?source=payments")).text)))
+    assert [(r[2], r[5], r[-1]) for r in rows[1:]] == [
+        ("staff-torino-it", "File SEPA dei pagamenti (API) b-2", "API dei pagamenti"),
+        ("desk.maria", "File SEPA dei pagamenti (API) b-1", "API dei pagamenti (tramite lo sportello)"),
+    ], rows
+    asked.clear()
+    assert (await desk.client.get("/access-log?person_id=p-1")).status_code == 200
+    assert asked == []  # a person's entries: payments' log names none
 
 
 async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:
@@ -3107,6 +3154,45 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     await desk.client.post("/login", data=login_as | {"csrf": csrf.group(1)})
     async with desk.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from kept_forms") == 0
+
+
+async def test_a_kept_form_of_the_agenda_or_the_mobile_units_comes_back_in_its_own_form(desk: Desk) -> None:
+    """The agenda's booking, an appointment's move (a form chosen by its row) and a new mobile unit, sent from an
+    older session's page: each comes back on its page with what was typed, in its own form (the agenda's forms came
+    back empty)."""
+    tomorrow = clock.today() + timedelta(days=1)
+    outreach_services(desk.services)
+    desk.services.answers |= {
+        ("intake", "GET", "/mobile-units"): [
+            {"unit_id": "unit-1", "name": "Unità Nord", "area": "nord", "vehicle": None, "team_size": 2,
+             "partner": None}],
+        ("intake", "GET", "/appointments"): [
+            {"appointment_id": "apt-1", "agenda": "desk", "operator": "maria", "unit_id": None, "person_id": None,
+             "street_id": "st-1", "purpose": "plan_review", "starts_at": f"{tomorrow.isoformat()}T09:00:00+00:00",
+             "ends_at": f"{tomorrow.isoformat()}T09:30:00+00:00", "status": "booked", "outcome": None,
+             "booked_by": "maria"}],
+    }  # fmt: skip
+    await desk.as_operator(MARIA)
+    day = tomorrow.isoformat()
+    agenda = f"/agenda?day={day}"
+
+    async def back(action: str, page: str, typed: dict[str, str]) -> str:
+        sent = {"csrf": "csrf-of-an-old-session", **typed}
+        r = await desk.client.post(action, data=sent, headers={"Referer": f"http://desk.test{page}"})
+        assert r.status_code == 303 and "restored=1" in r.headers["location"], (r.status_code, r.text)
+        return (await desk.client.get(r.headers["location"])).text
+
+    booking = await back("/agenda", agenda, {"day": day, "time": "10:15", "party": "Amina Okafor",
+                                              "purpose": "plan_review", "minutes": "45"})  # fmt: skip
+    form = booking.split('action="/agenda" class="narrow"', 1)[1].split("</form>", 1)[0]
+    assert 'value="10:15"' in form and 'value="Amina Okafor"' in form, form
+    assert "<option selected>45</option>" in form and 'value="plan_review" selected' in form, form
+    moved = await back("/agenda/apt-1/move", agenda, {"day": day, "new_day": day, "new_time": "16:40", "minutes": "30"})
+    form = moved.split('action="/agenda/apt-1/move"', 1)[1].split("</form>", 1)[0]
+    assert 'value="16:40"' in form, form
+    unit = await back("/outreach/units", "/outreach/units", {"name": "Unità Est", "area": "Barriera", "team_size": "3"})
+    form = unit.split('action="/outreach/units"', 1)[1].split("</form>", 1)[0]
+    assert 'value="Unità Est"' in form and 'value="Barriera"' in form and 'value="3"' in form, form
 
 
 async def test_a_form_from_an_older_session_is_shown_again_on_its_page_rather_than_refused(desk: Desk) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from lgnet_intake.adapters import read_log
 from lgnet_intake.entrypoints.main import SPEC
-from lgnet_shared import clock
+from lgnet_shared import clock, read_log_readers
 from lgnet_shared.testing.authz import World
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
@@ -42,7 +42,7 @@ async def amina(w: World) -> dict[str, str]:
 
 async def reader_token(intake: InProcessService, city: str = "torino") -> str:
     async with intake.pool.acquire() as conn:
-        return await read_log.issue_reader_token(conn, city, f"RPD {city}")
+        return await read_log_readers.issue_reader_token(conn, city, f"RPD {city}")
 
 
 async def log_of(intake: InProcessService, token: str, **params: str) -> list[dict[str, Any]]:
@@ -114,7 +114,7 @@ async def test_a_revoked_read_log_token_opens_nothing_and_old_entries_are_purged
         assert await read_log.purge(conn, clock.now() - timedelta(days=730)) >= 1
     assert await log_of(intake, token, person_id=p["person"]) == []
     async with intake.pool.acquire() as conn:
-        assert await read_log.revoke_reader_tokens(conn, "torino") >= 1
+        assert await read_log_readers.revoke_reader_tokens(conn, "torino") >= 1
     async with intake.client() as c:
         r = await c.get("/read-log", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401

@@ -18,6 +18,7 @@ from lgnet_shared.testing.authz import (
     CASE,
     CITY,
     EVERYONE,
+    NOBODY,
     STAFF,
     Attempt,
     Caller,
@@ -369,6 +370,8 @@ RULES: dict[str, Rule] = {
     "POST /vouchers/expiry": Rule(STAFF_OWN_CITY, fixed("POST", "/vouchers/expiry")),
     "POST /provider-reimbursements": Rule(STAFF_OWN_CITY, fixed("POST", "/provider-reimbursements")),
     "GET /reimbursement-runs": Rule(STAFF_OWN_CITY, fixed("GET", "/reimbursement-runs")),
+    # a DPO's read-log token only (test_payment_files.py): no actor's
+    "GET /download-log": Rule(NOBODY, fixed("GET", "/download-log")),
     "GET /reimbursement-runs/{run_id}": Rule(STAFF, _read_run, expect=ABSENT),
     "GET /reimbursement-runs/{run_id}/pain.001": Rule(STAFF, _run_pain001, expect=ABSENT),
     "POST /tutoring-sessions": Rule(CASE, _tutoring, expect=ABSENT),

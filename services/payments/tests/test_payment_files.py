@@ -551,6 +551,47 @@ async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -
         assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
 
 
+async def download_log(service: object, token: str) -> list[dict[str, Any]]:
+    async with service.client() as c:  # type: ignore[attr-defined]
+        r = await c.get("/download-log", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    entries: list[dict[str, Any]] = r.json()
+    return entries
+
+
+async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_read_log_token(payments) -> None:  # type: ignore[no-untyped-def]
+    """The DPO answers for who saw the payees' names and IBANs, whether through the desk or a city IT script calling
+    payments directly: `GET /download-log` lists every download of the city's files (who, when, which file, through
+    what), newest first, with a read-log token that opens nothing else; no actor's token opens it."""
+    from lgnet_shared import read_log_readers
+
+    batch = await approved_batch(payments, (10_000,))
+    await download(payments, batch["batch_id"])
+    async with payments.client(STAFF, headers={"LgNet-Client": "desk"}) as c:
+        assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code == 200
+    async with payments.pool.acquire() as conn:
+        torino = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+        trieste = await read_log_readers.issue_reader_token(conn, "trieste", "RPD Trieste")
+    entries = await download_log(payments, torino)
+    file = (await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}"))["file"]
+    assert [(e["principal"], e["message_id"], e["batch_id"], e["purpose"], e["via"]) for e in entries] == [
+        (STAFF, file["message_id"], batch["batch_id"], "contributions", "desk"),
+        (STAFF, file["message_id"], batch["batch_id"], "contributions", "api"),
+    ], entries
+    assert entries[0]["at"] >= entries[1]["at"]
+    assert await download_log(payments, trieste) == []  # another city's DPO: nothing of Torino's
+    async with payments.client(STAFF) as c:  # an actor's token never opens the log
+        r = await c.get("/download-log")
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "headers.authorization", r.text
+    async with payments.client(headers={"Authorization": f"Bearer {torino}"}) as c:  # nor the token anything else
+        assert (await c.get(f"/batches/{batch['batch_id']}")).status_code == 401
+        assert (await c.get("/download-log", headers={"Authorization": "Bearer lgr_nothing"})).status_code == 401
+    async with payments.pool.acquire() as conn:
+        assert await read_log_readers.revoke_reader_tokens(conn, "torino") == 1
+    async with payments.client(headers={"Authorization": f"Bearer {torino}"}) as c:
+        assert (await c.get("/download-log")).status_code == 401
+
+
 async def a_provider_reimbursed(payments: object) -> tuple[dict[str, Any], dict[str, Any]]:
     """GTT, its bank data approved, reimbursed for one 10.00 EUR redemption: the run and its one transfer, sent."""
     await call_ok(

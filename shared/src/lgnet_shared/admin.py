@@ -3,6 +3,8 @@
     lgnet-admin --schema housing add-actor staff-torino --role staff --city torino --name "Ufficio casa"
     lgnet-admin --schema housing issue-token staff-torino      # prints the token once; only its hash is kept
     lgnet-admin --schema housing revoke-tokens staff-torino
+    lgnet-admin --schema payments issue-read-log-token --city torino --name "RPD Torino"  # the DPO's: opens the
+    lgnet-admin --schema payments revoke-read-log-tokens --city torino                   # service's log only
 
 DATABASE_URL is read from the environment; --schema defaults to LGNET_DB_SCHEMA.
 """
@@ -14,7 +16,7 @@ import asyncio
 import os
 import sys
 
-from lgnet_shared import actors, db, setup_errors
+from lgnet_shared import actors, db, read_log_readers, setup_errors
 from lgnet_shared.errors import ContractError
 
 
@@ -31,6 +33,13 @@ async def run(args: argparse.Namespace) -> str:
                 return f"added {args.role} {args.actor_id} to {args.schema}"
             if args.command == "issue-token":
                 return await actors.issue_token(conn, args.actor_id)
+            if args.command.endswith("read-log-token") or args.command.endswith("read-log-tokens"):
+                # the service made the table at its start: one without it (housing, reporting) keeps no read log
+                if await conn.fetchval("select to_regclass('read_log_readers')") is None:
+                    raise ValueError(f"--schema: {args.schema} keeps no read log (intake and payments do)")
+                if args.command == "issue-read-log-token":
+                    return await read_log_readers.issue_reader_token(conn, args.city, args.name)
+                return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)} read-log token(s)"
             return f"revoked {await actors.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
     finally:
         await pool.close()
@@ -49,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--name")
     sub.add_parser("issue-token").add_argument("actor_id")
     sub.add_parser("revoke-tokens").add_argument("actor_id")
+    rl = sub.add_parser("issue-read-log-token", help="the city's DPO's: it opens the service's read log only")
+    rl.add_argument("--city", required=True)
+    rl.add_argument("--name", required=True)
+    sub.add_parser("revoke-read-log-tokens").add_argument("--city", required=True)
     args = parser.parse_args(argv)
     if not args.schema or "DATABASE_URL" not in os.environ:
         print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)

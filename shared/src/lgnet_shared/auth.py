@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from lgnet_shared.actors import (
     MIGRATION,
@@ -24,6 +24,7 @@ from lgnet_shared.actors import (
 )
 from lgnet_shared.errors import Forbidden, Unauthenticated
 from lgnet_shared.http import bearer_token
+from lgnet_shared.read_log_readers import reader_city
 
 __all__ = [
     "MIGRATION",
@@ -56,3 +57,24 @@ async def authenticate(request: Request) -> Actor:
 
 
 Who = Annotated[Actor, Depends(authenticate)]
+
+
+async def reader(request: Request) -> str:
+    """The city whose log the bearer's DPO read-log token opens (intake's `GET /read-log`, payments'
+    `GET /download-log`); an actor's token is refused (403), anything else 401."""
+    token = bearer_token(request)
+    async with request.app.state.runtime.pool.acquire() as conn:
+        city = await reader_city(conn, token)
+        actor = None if city is not None else await actor_by_token(conn, token)
+    if actor is not None:
+        raise Forbidden("headers.authorization", "the log is read with a DPO's read-log token, not an actor's")
+    if city is None:
+        raise Unauthenticated("headers.authorization", "not a read-log token, or revoked")
+    return city
+
+
+# Who says it calls: `desk` when the desk calls with its operator's token. A label in the logs, nothing more (a
+# partner's software could send it too: the desk's own access log is what says the operator and the purpose).
+Client = Annotated[
+    str | None, Header(alias="LgNet-Client", max_length=20, description="`desk` from the desk: a label in the read log")
+]

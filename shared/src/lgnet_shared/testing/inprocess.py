@@ -50,7 +50,7 @@ class InProcessService:
 
     def client(self, actor: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client of the app, as `actor` (None: no Authorization header)."""
-        headers = {"Authorization": f"Bearer {self.tokens[actor]}"} if actor else {}
+        headers = ({"Authorization": f"Bearer {self.tokens[actor]}"} if actor else {}) | kwargs.pop("headers", {})
         if self.answers is not None:
             kwargs["event_hooks"] = {"response": [self.answers.hook]}
         return httpx.AsyncClient(

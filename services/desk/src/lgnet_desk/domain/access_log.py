@@ -1,5 +1,6 @@
-"""The DPO's access log: the desk's own entries and intake's read log (reads through intake's API), one list.
-Pure: rows as the page and its CSV show them, newest first.
+"""The DPO's access log: the desk's own entries, intake's read log (reads through intake's API) and payments'
+download log (its SEPA files, which hold payees' names and IBANs), one list. Pure: rows as the page and its CSV show
+them, newest first.
 
 An entry of the desk says the operator and the purpose; one of intake says the principal (a partner's id, a staff
 actor `desk.<username>`) and no purpose (an API call states none). Both are kept, each with its source: a read the
@@ -11,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-SOURCES = ("desk", "intake")
+SOURCES = ("desk", "intake", "payments")
 INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
+PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) id, as the desk's `sepa file <id>`
 
 
 def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
@@ -31,14 +33,34 @@ def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def from_payments(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry of payments' `GET /download-log` as a row of the page: a file, naming no person."""
+    return {
+        "at": datetime.fromisoformat(str(entry["at"])),
+        "source": "payments",
+        "operator": None,
+        "actor": str(entry["principal"]),
+        "person_id": None,
+        "persons": [],
+        "purpose": None,
+        "action": PAYMENTS_ACTION + str(entry["batch_id"]),
+        "outcome": "shown",
+        "via": str(entry.get("via") or "api"),
+    }
+
+
 def from_desk(entry: dict[str, Any]) -> dict[str, Any]:
     """`persons`: every person the view named (a list's view is one entry), else the entry's one person."""
     persons = list(entry.get("persons") or []) or [p for p in [entry["person_id"]] if p]  # a file's: none
     return {**entry, "persons": persons, "source": "desk", "actor": None, "via": None}
 
 
-def merged(desk: list[dict[str, Any]], intake: list[dict[str, Any]], source: str | None = None) -> list[dict[str, Any]]:
-    """Both logs' rows, newest first; `source` (`desk`, `intake`) keeps one of them."""
+def merged(
+    desk: list[dict[str, Any]], logs: dict[str, list[dict[str, Any]]], source: str | None = None
+) -> list[dict[str, Any]]:
+    """The desk's rows and the services' logs' (`logs` by service: `intake`, `payments`), newest first; `source`
+    keeps one of them."""
     rows = [from_desk(e) for e in desk if source in (None, "desk")]
-    rows += [from_intake(e) for e in intake if source in (None, "intake")]
+    rows += [from_intake(e) for e in logs.get("intake", []) if source in (None, "intake")]
+    rows += [from_payments(e) for e in logs.get("payments", []) if source in (None, "payments")]
     return sorted(rows, key=lambda r: r["at"], reverse=True)

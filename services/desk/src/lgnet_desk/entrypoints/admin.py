@@ -5,9 +5,11 @@
     lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
     lgnet-desk-admin purge [--days 730] [--login-days 90]   (daily, from cron: the retention of the desk's logs)
 
-The DPO has no identity on the services; to read intake's read log beside the desk's access log, her operator keeps
-the city's read-log token (`lgnet-intake-admin issue-read-log-token --city torino --name "RPD Torino"`), given in
-LGNET_DESK_READ_LOG_TOKEN when she is added (or later: `set-read-log-token <username>`, the token from stdin).
+The DPO has no identity on the services; to read intake's read log and payments' download log of its SEPA files
+beside the desk's access log, her operator keeps the city's read-log token of each
+(`lgnet-admin --schema intake issue-read-log-token --city torino --name "RPD Torino"`, and `--schema payments`),
+given in LGNET_DESK_READ_LOG_TOKEN (intake's) and LGNET_DESK_PAYMENTS_READ_LOG_TOKEN when she is added (or later:
+`set-read-log-token <username> [--service payments]`, the token from stdin).
 
 Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
 (`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
@@ -23,6 +25,7 @@ import contextlib
 import getpass
 import os
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 
 from lgnet_shared import actors, clock, config, db, setup_errors
@@ -33,9 +36,11 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
 from lgnet_desk.domain.operators import SERVICES, Operator, OperatorRole, check_new_operator, check_password
 from lgnet_desk.entrypoints.web import _token_key
-from lgnet_desk.service_layer.access_log import READ_LOG
+from lgnet_desk.service_layer.access_log import READ_LOGS
 from lgnet_desk.service_layer.login import HASHER
 from lgnet_desk.settings import DeskSettings
+
+READ_LOG_ENV = {"intake": "", "payments": "PAYMENTS_"}  # LGNET_DESK_READ_LOG_TOKEN, LGNET_DESK_PAYMENTS_READ_LOG_TOKEN
 
 
 async def add_operator(
@@ -44,14 +49,15 @@ async def add_operator(
     password: str,
     schemas: dict[str, str],
     partner_name: str | None = None,
-    read_log_token: str | None = None,
+    read_log_tokens: Mapping[str, str] | None = None,
 ) -> None:
-    """`read_log_token`: the DPO's intake read-log token (the DPO's only; ignored for anyone else)."""
+    """`read_log_tokens`: the DPO's read-log tokens by service (`intake`, `payments`; the DPO's only: ignored for
+    anyone else)."""
     check_new_operator(op.role, op.partner)
     check_password(password)
     tokens: dict[str, str] = {}
-    if op.role is OperatorRole.DPO and read_log_token:
-        tokens[READ_LOG] = read_log_token
+    if op.role is OperatorRole.DPO:
+        tokens |= {READ_LOGS[service]: token for service, token in (read_log_tokens or {}).items() if token}
     actor = op.service_actor
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
@@ -87,7 +93,7 @@ async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int
         await pool.close()
 
 
-async def set_read_log_token(settings: DeskSettings, username: str, token: str) -> None:
+async def set_read_log_token(settings: DeskSettings, username: str, token: str, service: str = "intake") -> None:
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
     try:
         await db.migrate(pool, MIGRATIONS)
@@ -95,7 +101,7 @@ async def set_read_log_token(settings: DeskSettings, username: str, token: str) 
             found = await store.operator(conn, username)
             if found is None or not found[0].reads_access_log:
                 raise ValueError(f"username: {username} is no DPO of the desk")
-            await store.set_token(conn, username, READ_LOG, token, _token_key(settings))
+            await store.set_token(conn, username, READ_LOGS[service], token, _token_key(settings))
     finally:
         await pool.close()
 
@@ -121,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
     for s in SERVICES:
         a.add_argument(f"--{s}-schema", default=s)
-    rl = sub.add_parser("set-read-log-token", help="the DPO's intake read-log token, from stdin")
+    rl = sub.add_parser("set-read-log-token", help="the DPO's read-log token of intake or payments, from stdin")
     rl.add_argument("username")
+    rl.add_argument("--service", choices=list(READ_LOGS), default="intake")
     pg = sub.add_parser("purge", help="delete the access log's entries and login attempts past their retention")
     pg.add_argument("--days", type=_days, default=730, help="the access log's retention in days (default 730)")
     pg.add_argument("--login-days", type=_days, default=90, help="the login attempts' retention in days (default 90)")
@@ -145,11 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "set-read-log-token":
         token = sys.stdin.readline().strip()
         try:
-            asyncio.run(set_read_log_token(settings, args.username, token))
+            asyncio.run(set_read_log_token(settings, args.username, token, args.service))
         except ValueError as e:
             print(f"lgnet-desk-admin: {e}", file=sys.stderr)
             return 1
-        print(f"read-log token of {args.username} set")
+        print(f"{args.service}'s read-log token of {args.username} set")
         return 0
     password = os.environ.get("LGNET_DESK_PASSWORD") or (
         getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
@@ -158,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
         with setup_errors.database(settings.database_url):
-            read_log_token = os.environ.get("LGNET_DESK_READ_LOG_TOKEN")
-            asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, read_log_token))
+            readers = {s: os.environ.get(f"LGNET_DESK_{pre}READ_LOG_TOKEN", "") for s, pre in READ_LOG_ENV.items()}
+            asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers))
     except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

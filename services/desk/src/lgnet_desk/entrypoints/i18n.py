@@ -159,7 +159,7 @@ ACCESS_ACTIONS |= {
     "api case": _("Case (API)"),
     "api street_person": _("Street person (API)"),
 }
-ACCESS_SOURCES = {"desk": _("Desk"), "intake": _("Intake API")}
+ACCESS_SOURCES = {"desk": _("Desk"), "intake": _("Intake API"), "payments": _("Payments API")}
 # A form of the cartella sent (the last part of its address): the section that shows what it recorded, where the page
 # opens, and what it says there (the page opened at its top, saying nothing: operators scrolled down to check).
 # Housing's restrictions on who may live in an opportunity, and the reasons the desk offers for withdrawing one
@@ -207,6 +207,7 @@ ACCESS_ACTIONS_WITH_ID = {
     "document ": _("Document"),
     "member of ": _("Social record of a household member"),
     "sepa file ": _("SEPA payment file (payees' names and IBANs)"),
+    "api sepa file ": _("SEPA payment file (API)"),
 }
 
 

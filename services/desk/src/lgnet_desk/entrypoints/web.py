@@ -801,13 +801,13 @@ def router(settings: DeskSettings) -> APIRouter:
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries, intake_read = await access_log_uc.entries(conn, p.services, p.op.city, person_id or None, source)
+            entries, unread = await access_log_uc.entries(conn, p.services, p.op.city, person_id or None, source)
         return p.render(
             "access_log.html",
             entries=entries,
             person_id=person_id or "",
             source=source or "",
-            intake_read=intake_read,
+            unread=unread,
             purposes=PURPOSES,
         )
 
@@ -843,19 +843,17 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.get("/access-log/subject/{person_id}", response_class=HTMLResponse)
     async def subject_access(request: Request, person_id: str) -> Response:
         """A person's own access history, printable for a subject-access request (GDPR art. 15): the desk's views
-        and the reads through intake's API."""
+        and the reads through intake's API (payments' download log names files, not persons)."""
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:
-            entries, intake_read = await access_log_uc.entries(
-                conn, p.services, p.op.city, person_id, None, limit=100_000
-            )
+            entries, unread = await access_log_uc.entries(conn, p.services, p.op.city, person_id, None, limit=100_000)
         return p.render(
             "subject_access.html",
             entries=entries,
             person_id=person_id,
             printed=datetime.now(UTC),
-            intake_read=intake_read,
+            unread=unread,
         )
 
     civic_pages.add_routes(api, page)

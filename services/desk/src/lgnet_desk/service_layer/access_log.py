@@ -1,4 +1,5 @@
-"""The DPO's access log: the desk's own table and intake's read log (`GET /read-log`, the DPO's read-log token)."""
+"""The DPO's access log: the desk's own table, intake's read log (`GET /read-log`) and payments' download log of its
+SEPA files (`GET /download-log`), the last two with the DPO's read-log tokens."""
 
 from __future__ import annotations
 
@@ -11,21 +12,26 @@ from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import access_log
 
-READ_LOG = "intake-read-log"
+# The services' logs, each read with the DPO's read-log token of that service (kept under these names).
+READ_LOGS = {"intake": "intake-read-log", "payments": "payments-read-log"}
+PATHS = {"intake": "/read-log", "payments": "/download-log"}
 
 
 async def entries(
     conn: Conn, services: Services, city: str, person_id: str | None, source: str | None, limit: int = 500
-) -> tuple[list[dict[str, Any]], bool]:
-    """(the rows, newest first; whether intake's read log was read: False when intake is away or the DPO has no
-    read-log token, which the page says)."""
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(the rows, newest first; the services whose log could not be read — away, or no read-log token of the DPO's —,
+    which the page says). Payments' log names files, never a person: a person's entries leave it out."""
     source = source if source in access_log.SOURCES else None
-    desk = await store.access_entries(conn, city, person_id, limit) if source != "intake" else []
-    intake: list[dict[str, Any]] = []
-    read = True
-    if source != "desk":
+    desk = await store.access_entries(conn, city, person_id, limit) if source in (None, "desk") else []
+    logs: dict[str, list[dict[str, Any]]] = {}
+    unread: list[str] = []
+    for service, token in READ_LOGS.items():
+        if source not in (None, service) or (person_id and service == "payments"):
+            continue
+        params = {"limit": limit} | ({"person_id": person_id} if person_id else {})
         try:
-            intake = await services.get(READ_LOG, "/read-log", person_id=person_id, limit=limit) or []
+            logs[service] = await services.get(token, PATHS[service], **params) or []
         except (ServiceRefusal, httpx.HTTPError):
-            read = False
-    return access_log.merged(desk, intake, source)[:limit], read
+            unread.append(service)
+    return access_log.merged(desk, logs, source)[:limit], unread

@@ -1,19 +1,16 @@
-"""Intake's read log and the DPOs' read-log tokens (SQL only). A read-log token is not an actor's: it opens
-`GET /read-log` of its city and nothing else (the actors' tokens are in `api_tokens`, these in `read_log_readers`)."""
+"""Intake's read log (SQL only). The DPOs' read-log tokens that open `GET /read-log` are in
+`lgnet_shared.read_log_readers` (payments' download log is opened the same way); intake's table of them is made
+here, where it was first."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from lgnet_shared.actors import token_hash
 from lgnet_shared.db import Conn
 
 from lgnet_intake.domain.read_log import Read
-
-READER_PREFIX = "lgr_"
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -80,27 +77,4 @@ async def entries(conn: Conn, city: str, person_id: str | None = None, limit: in
 
 async def purge(conn: Conn, before: datetime) -> int:
     status = await conn.execute("delete from read_log where at < $1", before)
-    return int(status.split()[-1])
-
-
-async def issue_reader_token(conn: Conn, city: str, name: str) -> str:
-    """A new read-log token for `city`'s DPO; shown once, only its hash is kept."""
-    token = READER_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute(
-        "insert into read_log_readers (token_hash, city, name) values ($1, $2, $3)", token_hash(token), city, name
-    )
-    return token
-
-
-async def reader_city(conn: Conn, token: str) -> str | None:
-    city: str | None = await conn.fetchval(
-        "select city from read_log_readers where token_hash = $1 and revoked_at is null", token_hash(token)
-    )
-    return city
-
-
-async def revoke_reader_tokens(conn: Conn, city: str) -> int:
-    status = await conn.execute(
-        "update read_log_readers set revoked_at = now() where city = $1 and revoked_at is null", city
-    )
     return int(status.split()[-1])

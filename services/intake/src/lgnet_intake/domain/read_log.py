@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lgnet_shared.access import Actor
+from lgnet_shared.read_log_readers import via_of
 
 Outcome = Literal["shown", "denied"]
 # Each kind of read that returns a person's data, as the DPO's page names it.
@@ -34,8 +35,3 @@ class Read:
 def read_by(actor: Actor, kind: str, person_id: str, outcome: Outcome, client: str | None) -> Read:
     assert kind in KINDS, kind
     return Read(actor.id, actor.role.value, actor.partner, actor.city, kind, person_id, outcome, via_of(client))
-
-
-def via_of(client: str | None) -> str:
-    """The `LgNet-Client` header as the log keeps it: `desk` or `api` (anything else a caller sends is `api`)."""
-    return "desk" if (client or "").strip().lower() == "desk" else "api"

@@ -20,7 +20,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-from lgnet_shared import db
+from lgnet_shared import db, read_log_readers
 from lgnet_shared.errors import ContractError
 from lgnet_shared.runtime_schema import all_migrations
 
@@ -62,9 +62,9 @@ async def run(args: argparse.Namespace) -> str:
             if args.command == "issue-token":
                 return await credentials.issue_token(conn, args.actor_id)
             if args.command == "issue-read-log-token":
-                return await read_log.issue_reader_token(conn, args.city, args.name)
+                return await read_log_readers.issue_reader_token(conn, args.city, args.name)
             if args.command == "revoke-read-log-tokens":
-                return f"revoked {await read_log.revoke_reader_tokens(conn, args.city)}"
+                return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)}"
             if args.command == "purge-read-log":
                 before = datetime.now(UTC) - timedelta(days=args.days)
                 return f"deleted {await read_log.purge(conn, before)} entries before {before.date().isoformat()}"

@@ -23,10 +23,6 @@ from lgnet_intake.service_layer.handlers import Context
 from lgnet_intake.service_layer.read_log import logged
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-# Who says it calls: `desk` when the desk calls with its operator's token. A label in the read log, nothing more.
-Client = Annotated[
-    str | None, Header(alias="LgNet-Client", max_length=20, description="`desk` from the desk: a label in the read log")
-]
 
 
 async def staff_only(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:

@@ -10,14 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
-from lgnet_shared.auth import Who
+from lgnet_shared.auth import Client, Who
 from lgnet_shared.db import Conn
 from lgnet_shared.http import idempotent, problem_responses, request_secret
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Client, IdempotencyKey
+from lgnet_intake.entrypoints.calls import IdempotencyKey
 from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake

@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from lgnet_shared.auth import actor_by_token
-from lgnet_shared.errors import Forbidden, Unauthenticated
-from lgnet_shared.http import bearer_token, problem_responses
+from fastapi import APIRouter, Depends, Query
+from lgnet_shared.auth import reader
+from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
@@ -29,19 +28,6 @@ class ReadLogEntry(BaseModel):
     kind: str = Field(description="person, record, notes, documents, document, search, case, street_person")
     outcome: str = Field(description="shown, or denied (intake refused the read)")
     via: str = Field(description="desk (the desk said it called) or api")
-
-
-async def reader(request: Request) -> str:
-    """The city whose log the bearer's read-log token opens; an actor's token is refused (403), anything else 401."""
-    token = bearer_token(request)
-    async with request.app.state.runtime.pool.acquire() as conn:
-        city = await read_log.reader_city(conn, token)
-        actor = None if city is not None else await actor_by_token(conn, token)
-    if actor is not None:
-        raise Forbidden("headers.authorization", "the read log is read with a DPO's read-log token, not an actor's")
-    if city is None:
-        raise Unauthenticated("headers.authorization", "not a read-log token, or revoked")
-    return city
 
 
 def router(runtime: Runtime) -> APIRouter:

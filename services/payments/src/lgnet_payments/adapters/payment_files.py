@@ -50,10 +50,26 @@ async def of_batch(conn: Conn, batch_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-async def record_download(conn: Conn, message_id: str, city: str, by: str) -> None:
+async def record_download(conn: Conn, message_id: str, city: str, by: str, via: str) -> None:
     await conn.execute(
-        "insert into payment_file_downloads (message_id, city, downloaded_by) values ($1, $2, $3)", message_id, city, by
+        "insert into payment_file_downloads (message_id, city, downloaded_by, via) values ($1, $2, $3, $4)",
+        message_id,
+        city,
+        by,
+        via,
     )
+
+
+async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]]:
+    """The city's downloads of every file it made, newest first (the DPO's log)."""
+    rows = await conn.fetch(
+        "select d.downloaded_at as at, d.downloaded_by as principal, d.message_id, f.batch_id, f.purpose, d.via"
+        " from payment_file_downloads d join payment_files f using (message_id)"
+        " where d.city = $1 order by d.downloaded_at desc, d.download_id desc limit $2",
+        city,
+        limit,
+    )
+    return [dict(r) for r in rows]
 
 
 async def downloads(conn: Conn, message_id: str) -> list[dict[str, Any]]:

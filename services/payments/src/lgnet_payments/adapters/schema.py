@@ -11,6 +11,8 @@ The invariants hold in the database itself, whatever the application does or how
 
 from __future__ import annotations
 
+from lgnet_shared import read_log_readers
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "payments-1",
@@ -521,6 +523,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- A PUT sets the whole policy: two staff saving what they had read overwrote each other's settings. Each save
         -- counts a version, which a client sends back as If-Match (budgets.set_policy).
         alter table policies add column version int not null default 1 check (version >= 1);
+        """,
+    ),
+    read_log_readers.MIGRATION,  # the DPOs' read-log tokens, which open GET /download-log
+    (
+        "payments-16",
+        """
+        -- Through what a file was downloaded, as the caller says (`desk`, else `api`): a label in the DPO's log.
+        alter table payment_file_downloads add column via text not null default 'api' check (via in ('desk', 'api'));
+        create index payment_file_downloads_city on payment_file_downloads (city, downloaded_at);
         """,
     ),
 ]

@@ -49,8 +49,13 @@ class ContributionRequest:
 
     @property
     def awaits_new_bank_data(self) -> bool:
-        """Its payee's account refused the transfer and the bank data has not changed since."""
-        return self.payee_refused_version is not None and self.payee_refused_version == self.bank_data_version
+        return awaits_new_bank_data(self.payee_refused_version, self.bank_data_version)
+
+
+def awaits_new_bank_data(payee_refused_version: int | None, bank_data_version: int) -> bool:
+    """The payee's account refused the transfer and the bank data has not changed since (the SQL of
+    `repository.awaiting_bank_data` says it too, to select such requests)."""
+    return payee_refused_version is not None and payee_refused_version == bank_data_version
 
 
 # Kinds paid period by period: a request names the period it pays, and two requests of a household may not pay the

@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
-from lgnet_shared.auth import Who
+from lgnet_shared.auth import Client, Who, reader
 from lgnet_shared.http import (
     IfMatch,
     etagged,
@@ -29,6 +29,7 @@ from lgnet_shared.http import (
     request_secret,
     transition,
 )
+from lgnet_shared.read_log_readers import via_of
 from lgnet_shared.service import Runtime
 
 from lgnet_payments.adapters import bank_files
@@ -313,11 +314,23 @@ def router(runtime: Runtime) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"application/xml": {}}}},
     )
-    async def pain001(batch_id: str, actor: Who) -> Response:
+    async def pain001(batch_id: str, actor: Who, client: Client = None) -> Response:
         async with unit(actor) as (uow, ctx):
             file = await disbursement.batch_file(uow, ctx, batch_id)
-            xml = await payment_files.served(uow, ctx, file)  # recorded in the file's download log
+            xml = await payment_files.served(uow, ctx, file, via_of(client))  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{batch_id}.xml")
+
+    @api.get(
+        "/download-log",
+        summary="The city's download log of its payment files (DPO): who downloaded which file, when, newest first;"
+        " read with a read-log token (`lgnet-admin --schema payments issue-read-log-token`), never an actor's",
+        responses={200: {"model": list[r.DownloadLogEntry], "description": "Newest first"}},
+    )
+    async def download_log(
+        city: Annotated[str, Depends(reader)], limit: Annotated[int, Query(ge=1, le=100_000)] = 500
+    ) -> Any:
+        async with runtime.pool.acquire() as conn:
+            return jsonable_encoder(await payment_files.download_log(conn, city, limit))
 
     @api.post(
         "/reconciliations",
@@ -464,10 +477,10 @@ def router(runtime: Runtime) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"application/xml": {}}}},
     )
-    async def run_pain001(run_id: str, actor: Who) -> Response:
+    async def run_pain001(run_id: str, actor: Who, client: Client = None) -> Response:
         async with unit(actor) as (uow, ctx):
             file = await reimbursements.run_file(uow, ctx, run_id)
-            xml = await payment_files.served(uow, ctx, file)  # recorded in the file's download log
+            xml = await payment_files.served(uow, ctx, file, via_of(client))  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{run_id}.xml")
 
     @api.post(

@@ -171,6 +171,17 @@ class FileDownload(BaseModel):
     downloaded_at: datetime
 
 
+class DownloadLogEntry(BaseModel):
+    """One download of a payment file of the city (it holds payees' names and IBANs): the DPO's log."""
+
+    at: datetime
+    principal: str = Field(description="The actor whose token downloaded: a staff actor (desk.<username>), a script's")
+    message_id: str = Field(description="The file's MsgId")
+    batch_id: str = Field(description="The batch's id, or the reimbursement run's (purpose reimbursements)")
+    purpose: Literal["contributions", "reimbursements"]
+    via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")
+
+
 class StoredPaymentFile(PaymentFile):
     created_at: datetime
     retained_until: date = Field(description="Kept ten years (art. 2220 c.c.); shredded only after")

@@ -433,8 +433,7 @@ async def shown(uow: UnitOfWork, rows: list[dict[str, Any]], partner: str | None
                 "duplicate_confirmation": confirmations.get(row["request_id"]),
                 "payee_refused": (
                     {"reason": row["payee_refused_reason"], "on": row["payee_refused_on"]}
-                    if row["payee_refused_version"] is not None
-                    and row["payee_refused_version"] == row["bank_data_version"]
+                    if requests.awaits_new_bank_data(row["payee_refused_version"], row["bank_data_version"])
                     else None
                 ),
             }

@@ -123,9 +123,9 @@ async def batch_view(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, 
     return {**batch, "file": file, "payments": [dict(r) for r in rows]}
 
 
-async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str) -> bytes:
+async def pain001(uow: UnitOfWork, ctx: Context, batch_id: str, via: str = "api") -> bytes:
     """The batch's stored pain.001 file, byte-identical at every download (its SHA-256 is in payment_files)."""
-    return await payment_files.served(uow, ctx, await batch_file(uow, ctx, batch_id))
+    return await payment_files.served(uow, ctx, await batch_file(uow, ctx, batch_id), via)
 
 
 async def batch_file(uow: UnitOfWork, ctx: Context, batch_id: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict
 
 from lgnet_payments.adapters import payment_files as store
@@ -68,11 +69,17 @@ def content(file: dict[str, Any]) -> bytes:
     return data
 
 
-async def served(uow: UnitOfWork, ctx: Context, file: dict[str, Any]) -> bytes:
-    """The stored bytes for a download, recorded (who, when) in the file's download log: it holds names and IBANs."""
+async def served(uow: UnitOfWork, ctx: Context, file: dict[str, Any], via: str) -> bytes:
+    """The stored bytes for a download, recorded (who, when, `via` desk or api) in the file's download log: it holds
+    names and IBANs. The city's DPO reads that log (`GET /download-log`)."""
     data = content(file)
-    await store.record_download(uow.conn, file["message_id"], file["city"], ctx.actor.id)
+    await store.record_download(uow.conn, file["message_id"], file["city"], ctx.actor.id, via)
     return data
+
+
+async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]]:
+    """The city's downloads of its files, newest first: for its DPO, who has no actor here (a read-log token)."""
+    return await store.download_log(conn, city, limit)
 
 
 async def summary(uow: UnitOfWork, file: dict[str, Any] | None) -> dict[str, Any] | None:

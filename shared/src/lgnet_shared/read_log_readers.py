@@ -1,0 +1,59 @@
+"""The DPOs' read-log tokens, one service's (SQL; the HTTP dependency is `lgnet_shared.auth.reader`, kept apart so
+that the admin commands start without the web framework). A read-log token is not an actor's: it
+opens its city's log of who read personal data through the service (intake's `GET /read-log`, payments'
+`GET /download-log`) and nothing else; no actor's token opens those (actors' tokens are in `api_tokens`).
+
+    lgnet-admin --schema payments issue-read-log-token --city torino --name "RPD Torino"   # prints lgr_… once
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from lgnet_shared.actors import token_hash
+from lgnet_shared.db import Conn
+
+READER_PREFIX = "lgr_"
+
+
+def via_of(client: str | None) -> str:
+    """The `LgNet-Client` header as the logs keep it: `desk` or `api` (anything else a caller sends is `api`)."""
+    return "desk" if (client or "").strip().lower() == "desk" else "api"
+
+
+# Intake made this table in its own migration (`intake-read-log-1`) before it was shared: `if not exists`.
+MIGRATION: tuple[str, str] = (
+    "read-log-readers-1",
+    """
+    create table if not exists read_log_readers (
+        token_hash text primary key,
+        city text not null,
+        name text not null,
+        created_at timestamptz not null default now(),
+        revoked_at timestamptz
+    );
+    """,
+)
+
+
+async def issue_reader_token(conn: Conn, city: str, name: str) -> str:
+    """A new read-log token for `city`'s DPO; shown once, only its hash is kept."""
+    token = READER_PREFIX + secrets.token_urlsafe(32)
+    await conn.execute(
+        "insert into read_log_readers (token_hash, city, name) values ($1, $2, $3)", token_hash(token), city, name
+    )
+    return token
+
+
+async def reader_city(conn: Conn, token: str) -> str | None:
+    city: str | None = await conn.fetchval(
+        "select city from read_log_readers where token_hash = $1 and revoked_at is null", token_hash(token)
+    )
+    return city
+
+
+async def revoke_reader_tokens(conn: Conn, city: str) -> int:
+    status = await conn.execute(
+        "update read_log_readers set revoked_at = now() where city = $1 and revoked_at is null", city
+    )
+    return int(status.split()[-1])
