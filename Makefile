@@ -97,6 +97,7 @@ lint: venv
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/mypy bench
+	MYPYPATH=deploy/local .venv/bin/mypy deploy/local/*.py  # the scripts of `make up` import each other by name
 	.venv/bin/lgnet-contracts check
 	$(MAKE) --no-print-directory check-examples
 

@@ -67,7 +67,7 @@ def provision() -> str:
             logs = ("intake", "payments") if role == "dpo" else ()
             readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
             schemas = {s: s for s in ("intake", "housing", "payments")}
-            await add_operator(settings, op, password, schemas, readers)
+            await add_operator(settings, op, password, schemas, read_log_tokens=readers)
 
     asyncio.run(add_all())
     fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

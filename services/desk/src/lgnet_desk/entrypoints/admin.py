@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"lgnet-desk-admin: {e}", file=sys.stderr)
             return 1
-        print(f"{args.service}'s read-log token of {args.username} set")
+        print(f"read-log token of {args.username} on {args.service} set")
         return 0
     password = os.environ.get("LGNET_DESK_PASSWORD") or (
         getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")

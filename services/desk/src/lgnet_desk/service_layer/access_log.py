@@ -3,6 +3,7 @@ SEPA files (`GET /download-log`), the last two with the DPO's read-log tokens.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -24,14 +25,16 @@ async def entries(
     which the page says). Payments' log names files, never a person: a person's entries leave it out."""
     source = source if source in access_log.SOURCES else None
     desk = await store.access_entries(conn, city, person_id, limit) if source in (None, "desk") else []
-    logs: dict[str, list[dict[str, Any]]] = {}
-    unread: list[str] = []
-    for service, token in READ_LOGS.items():
-        if source not in (None, service) or (person_id and service == "payments"):
-            continue
-        params = {"limit": limit} | ({"person_id": person_id} if person_id else {})
+    params = {"limit": limit} | ({"person_id": person_id} if person_id else {})
+
+    async def read(service: str) -> list[dict[str, Any]] | None:
         try:
-            logs[service] = await services.get(token, PATHS[service], **params) or []
+            return await services.get(READ_LOGS[service], PATHS[service], **params) or []
         except (ServiceRefusal, httpx.HTTPError):
-            unread.append(service)
+            return None
+
+    wanted = [s for s in READ_LOGS if source in (None, s) and not (person_id and s == "payments")]
+    read_now = dict(zip(wanted, await asyncio.gather(*(read(s) for s in wanted)), strict=True))
+    logs = {s: rows for s, rows in read_now.items() if rows is not None}
+    unread = [s for s, rows in read_now.items() if rows is None]
     return access_log.merged(desk, logs, source)[:limit], unread
