@@ -2612,9 +2612,11 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
         asked.append(request)
         return [
             {"at": "2026-12-05T10:00:00+00:00", "principal": "staff-torino-it", "message_id": "m-2",
-             "batch_id": "b-2", "purpose": "contributions", "via": "api"},
+             "batch_id": "b-2", "purpose": "contributions", "via": "api", "outcome": "shown"},
+            {"at": "2026-12-05T09:30:00+00:00", "principal": "coop-aurora", "message_id": "m-1",
+             "batch_id": "b-1", "purpose": "contributions", "via": "api", "outcome": "denied"},
             {"at": "2026-12-05T09:00:00+00:00", "principal": "desk.maria", "message_id": "m-1",
-             "batch_id": "b-1", "purpose": "contributions", "via": "desk"},
+             "batch_id": "b-1", "purpose": "contributions", "via": "desk", "outcome": "shown"},
         ]  # fmt: skip
 
     desk.services.answers[("payments", "GET", "/download-log")] = download_log
@@ -2630,9 +2632,10 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
     only = text_of((await desk.client.get("/access-log?source=payments")).text)
     assert "b-2" in only and "nomi e IBAN dei beneficiari" not in only, only  # not the desk's own entry
     rows = list(csv.reader(io.StringIO((await desk.client.get("/access-log.csv?source=payments")).text)))
-    assert [(r[2], r[5], r[-1]) for r in rows[1:]] == [
-        ("staff-torino-it", "File SEPA dei pagamenti (API) b-2", "API dei pagamenti"),
-        ("desk.maria", "File SEPA dei pagamenti (API) b-1", "API dei pagamenti (tramite lo sportello)"),
+    assert [(r[2], r[5], r[6], r[-1]) for r in rows[1:]] == [
+        ("staff-torino-it", "File SEPA dei pagamenti (API) b-2", "mostrato", "API dei pagamenti"),
+        ("coop-aurora", "File SEPA dei pagamenti (API) b-1", "negato", "API dei pagamenti"),
+        ("desk.maria", "File SEPA dei pagamenti (API) b-1", "mostrato", "API dei pagamenti (tramite lo sportello)"),
     ], rows
     asked.clear()
     assert (await desk.client.get("/access-log?person_id=p-1")).status_code == 200

@@ -544,11 +544,14 @@ async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -
         assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("delete from payment_file_downloads")
-    # another city's staff is refused (404) and nothing is logged for it
+    # another city's staff is refused (404) and served nothing: its attempt is kept, denied (the DPO's log)
     async with payments.client("staff-trieste") as c:
         assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code in (403, 404)
     async with payments.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from payment_file_downloads") == 2
+        assert await conn.fetchval("select count(*) from payment_file_downloads where outcome = 'shown'") == 2
+        assert await conn.fetchval("select downloaded_by from payment_file_downloads where outcome = 'denied'") == (
+            "staff-trieste"
+        )
 
 
 async def download_log(service: object, token: str) -> list[dict[str, Any]]:
@@ -590,6 +593,31 @@ async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_re
         assert await read_log_readers.revoke_reader_tokens(conn, "torino") == 1
     async with payments.client(headers={"Authorization": f"Bearer {torino}"}) as c:
         assert (await c.get("/download-log")).status_code == 401
+
+
+async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied(payments) -> None:  # type: ignore[no-untyped-def]
+    """As intake's read log keeps refused reads: a cooperative (403) or another city's staff (404, as for a batch
+    that does not exist) asking for the city's SEPA file gets nothing, and the city's DPO sees the attempt, denied.
+    The batch's view still lists the downloads served only."""
+    from lgnet_shared import read_log_readers
+
+    batch = await approved_batch(payments, (10_000,))
+    for actor, status in ((COOP, 403), ("staff-trieste", 404)):
+        async with payments.client(actor) as c:
+            assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code == status, actor
+    async with payments.client("staff-trieste") as c:  # a batch that exists nowhere: nothing to log
+        assert (await c.get("/batches/no-such-batch/pain.001")).status_code == 404
+    await download(payments, batch["batch_id"])
+    async with payments.pool.acquire() as conn:
+        torino = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+    entries = await download_log(payments, torino)
+    assert [(e["principal"], e["outcome"]) for e in entries] == [
+        (STAFF, "shown"),
+        ("staff-trieste", "denied"),
+        (COOP, "denied"),
+    ], entries
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    assert [d["downloaded_by"] for d in view["file"]["downloads"]] == [STAFF]
 
 
 async def a_provider_reimbursed(payments: object) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -44,7 +44,7 @@ def from_payments(entry: dict[str, Any]) -> dict[str, Any]:
         "persons": [],
         "purpose": None,
         "action": PAYMENTS_ACTION + str(entry["batch_id"]),
-        "outcome": "shown",
+        "outcome": str(entry.get("outcome") or "shown"),
         "via": str(entry.get("via") or "api"),
     }
 

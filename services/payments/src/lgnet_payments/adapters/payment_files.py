@@ -50,20 +50,23 @@ async def of_batch(conn: Conn, batch_id: str) -> dict[str, Any] | None:
     return None if row is None else dict(row)
 
 
-async def record_download(conn: Conn, message_id: str, city: str, by: str, via: str) -> None:
+async def record_download(conn: Conn, message_id: str, city: str, by: str, via: str, outcome: str = "shown") -> None:
     await conn.execute(
-        "insert into payment_file_downloads (message_id, city, downloaded_by, via) values ($1, $2, $3, $4)",
+        "insert into payment_file_downloads (message_id, city, downloaded_by, via, outcome)"
+        " values ($1, $2, $3, $4, $5)",
         message_id,
         city,
         by,
         via,
+        outcome,
     )
 
 
 async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]]:
     """The city's downloads of every file it made, newest first (the DPO's log)."""
     rows = await conn.fetch(
-        "select d.downloaded_at as at, d.downloaded_by as principal, d.message_id, f.batch_id, f.purpose, d.via"
+        "select d.downloaded_at as at, d.downloaded_by as principal, d.message_id, f.batch_id, f.purpose, d.via,"
+        " d.outcome"
         " from payment_file_downloads d join payment_files f using (message_id)"
         " where d.city = $1 order by d.downloaded_at desc, d.download_id desc limit $2",
         city,
@@ -74,7 +77,8 @@ async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]
 
 async def downloads(conn: Conn, message_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "select downloaded_by, downloaded_at from payment_file_downloads where message_id = $1 order by download_id",
+        "select downloaded_by, downloaded_at from payment_file_downloads where message_id = $1 and outcome = 'shown'"
+        " order by download_id",
         message_id,
     )
     return [dict(r) for r in rows]

@@ -534,4 +534,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index payment_file_downloads_city on payment_file_downloads (city, downloaded_at);
         """,
     ),
+    (
+        "payments-17",
+        """
+        -- A refused download of an existing file (a cooperative, another city's staff, the national role) is kept
+        -- too, `denied`, for the city's DPO (as intake's read log keeps refused reads).
+        alter table payment_file_downloads
+            add column outcome text not null default 'shown' check (outcome in ('shown', 'denied'));
+        """,
+    ),
 ]

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Client, Who, reader
+from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IfMatch,
     etagged,
@@ -93,6 +94,16 @@ def router(runtime: Runtime) -> APIRouter:
             ctx.acts_in_a_city()
         async with runtime.pool.acquire() as conn, conn.transaction():
             yield UnitOfWork(conn, runtime.keys), ctx
+
+    @asynccontextmanager
+    async def logged_refusal(actor: Actor, batch_id: str, client: str | None) -> AsyncIterator[None]:
+        """A payment file's download refused is kept in the download log, `denied`, then answered as it was."""
+        try:
+            yield
+        except (Forbidden, NotFound):
+            async with runtime.pool.acquire() as conn:
+                await payment_files.refused(conn, actor.id, batch_id, via_of(client))
+            raise
 
     async def create(actor: Actor, key: str | None, body: Any, run: Run) -> JSONResponse:
         async with unit(actor) as (uow, ctx):
@@ -315,7 +326,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"content": {"application/xml": {}}}},
     )
     async def pain001(batch_id: str, actor: Who, client: Client = None) -> Response:
-        async with unit(actor) as (uow, ctx):
+        async with logged_refusal(actor, batch_id, client), unit(actor) as (uow, ctx):
             file = await disbursement.batch_file(uow, ctx, batch_id)
             xml = await payment_files.served(uow, ctx, file, via_of(client))  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{batch_id}.xml")
@@ -478,7 +489,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"content": {"application/xml": {}}}},
     )
     async def run_pain001(run_id: str, actor: Who, client: Client = None) -> Response:
-        async with unit(actor) as (uow, ctx):
+        async with logged_refusal(actor, run_id, client), unit(actor) as (uow, ctx):
             file = await reimbursements.run_file(uow, ctx, run_id)
             xml = await payment_files.served(uow, ctx, file, via_of(client))  # recorded in the file's download log
         return file_response(file, xml, f"pain.001-{run_id}.xml")

@@ -180,6 +180,7 @@ class DownloadLogEntry(BaseModel):
     batch_id: str = Field(description="The batch's id, or the reimbursement run's (purpose reimbursements)")
     purpose: Literal["contributions", "reimbursements"]
     via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")
+    outcome: Literal["shown", "denied"] = Field(description="denied: refused (403, or 404 to another city's caller)")
 
 
 class StoredPaymentFile(PaymentFile):

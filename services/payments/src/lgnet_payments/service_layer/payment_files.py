@@ -77,6 +77,15 @@ async def served(uow: UnitOfWork, ctx: Context, file: dict[str, Any], via: str) 
     return data
 
 
+async def refused(conn: Conn, actor_id: str, batch_id: str, via: str) -> None:
+    """A download refused (403, or 404 to another city's caller) of a file that exists: kept `denied` in the file's
+    city's log, in a transaction of its own (the refused request's rolled back). Nothing for a file that does not
+    exist (nor for a batch made before files were stored, whose file is written at its first download)."""
+    file = await store.of_batch(conn, batch_id)
+    if file is not None:
+        await store.record_download(conn, file["message_id"], file["city"], actor_id, via, "denied")
+
+
 async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]]:
     """The city's downloads of its files, newest first: for its DPO, who has no actor here (a read-log token)."""
     return await store.download_log(conn, city, limit)
