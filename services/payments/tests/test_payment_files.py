@@ -602,7 +602,7 @@ async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied
     from lgnet_shared import read_log_readers
 
     batch = await approved_batch(payments, (10_000,))
-    for actor, status in ((COOP, 403), ("staff-trieste", 404)):
+    for actor, status in ((COOP, 403), ("staff-trieste", 404), ("coordination", 403)):
         async with payments.client(actor) as c:
             assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code == status, actor
     async with payments.client("staff-trieste") as c:  # a batch that exists nowhere: nothing to log
@@ -613,6 +613,7 @@ async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied
     entries = await download_log(payments, torino)
     assert [(e["principal"], e["outcome"]) for e in entries] == [
         (STAFF, "shown"),
+        ("coordination", "denied"),
         ("staff-trieste", "denied"),
         (COOP, "denied"),
     ], entries
