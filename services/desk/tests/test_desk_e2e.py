@@ -127,6 +127,36 @@ async def _api_client(database_url: str, schema: str, url: str, actor: str) -> h
     return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
 
 
+async def _a_batch_for(desk: Desk, case_id: str) -> str:
+    """A batch paying one rent of `case_id` (Maria asks, Giulia approves, the budget office makes the batch), once
+    payments has learnt of the case from intake's events."""
+    schema, url = desk.schemas["payments"], desk.settings.payments_url
+    maria, giulia, office = [await _api_client(desk.database_url, schema, url, a)
+                             for a in ("desk.maria", "desk.giulia", "budget-torino")]  # fmt: skip
+    today = clock.today()
+    rent = {"case_id": case_id, "kind": "rent", "amount_cents": 10_000, "period_from": today.isoformat(),
+            "period_to": (today + timedelta(days=27)).isoformat(),
+            "beneficiary": {"name": "Landlord Srl", "iban": "IT60X0542811101000000123456"}}  # fmt: skip
+    async with maria, giulia, office:
+        policy = (await office.get("/policies/torino")).json()
+        if not policy.get("debtor_iban"):  # the journey's test gives the city its paying account; alone, this does
+            account = {"debtor_name": "Comune di Torino", "debtor_iban": "IT40S0542811101000000123456"}
+            r = await office.put("/policies/torino", json=policy | account)
+            assert r.status_code == 200, r.text
+        for _ in range(100):  # the case reaches payments through Kafka
+            r = await maria.post("/contribution-requests", json=rent, headers={"Idempotency-Key": uuid.uuid4().hex})
+            if r.status_code != 404:
+                break
+            await asyncio.sleep(0.2)
+        assert r.status_code == 201, r.text
+        approval = await giulia.post(f"/contribution-requests/{r.json()['request_id']}/approval", json={},
+                                     headers={"Idempotency-Key": uuid.uuid4().hex})  # fmt: skip
+        assert approval.status_code == 200, approval.text
+        batch = await office.post("/batches", json={}, headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert batch.status_code == 201 and batch.json()["payments"], batch.text
+        return str(batch.json()["batch_id"])
+
+
 async def _fund_rent(database_url: str, schema: str, url: str) -> None:
     pool = await db.create_pool(database_url, schema, max_size=1)
     async with pool.acquire() as conn:
@@ -789,10 +819,18 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     await shot(rpd, "access-log-api")
     csv_text = await (await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")).text()
     assert "coop-aurora" in csv_text and "API di intake" in csv_text, csv_text
-    # payments' download log of its SEPA files opens to her payments read-log token too (nothing downloaded here)
+    # A city IT script downloads a SEPA file straight from payments' API (every payee's name and IBAN): her log
+    # shows it, read from payments' download log with her payments read-log token.
+    batch_id = await _a_batch_for(desk, cid)
+    script = await _api_client(desk.database_url, desk.schemas["payments"], desk.settings.payments_url, "budget-torino")
+    async with script:
+        assert (await script.get(f"/batches/{batch_id}/pain.001")).status_code == 200
     await rpd.goto(desk.url + "/access-log?source=payments")
-    log = await rpd.locator("main").inner_text()
-    assert "non è disponibile" not in log and "Nessuna voce" in log, log
+    row = rpd.locator("tr", has_text=batch_id)
+    said = await row.inner_text()
+    assert "API dei pagamenti" in said and "budget-torino" in said and "File SEPA dei pagamenti (API)" in said, said
+    assert "non è disponibile" not in await rpd.locator("main").inner_text()
+    await shot(rpd, "access-log-payments")
 
 
 async def test_a_note_sent_after_the_session_lapsed_is_recorded_once_after_the_login(

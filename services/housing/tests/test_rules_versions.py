@@ -41,11 +41,13 @@ async def test_a_coordinator_saving_from_an_older_read_cannot_undo_anothers_chan
     assert (held.status_code, held.json()["version"], held.headers["etag"]) == (200, 1, '"1"'), held.text
     late = await put(BRUNO, settings | {"auto_match": False}, '"0"')  # Bruno read version 0 too
     assert late.status_code == 412 and late.json()["field"] == "headers.if-match", late.text
-    echoed = await put(BRUNO, {k: v for k, v in read.json().items() if k != "city"} | {"auto_match": False})
+    echoed = await put(BRUNO, read.json() | {"auto_match": False})  # what he read, `city` and all
     assert echoed.status_code == 412 and echoed.json()["field"] == "version", echoed.text  # what he read: v0
     async with housing.client(BRUNO) as c:
         now = (await c.get("/rules")).json()
     assert (now["version"], now["max_hold_days"], now["auto_match"]) == (1, 90, True)
-    saved = await put(BRUNO, {k: v for k, v in now.items() if k != "city"} | {"auto_match": False})
+    elsewhere = await put(BRUNO, now | {"city": "trieste"})  # another city's rules are not his to set
+    assert elsewhere.status_code == 422 and elsewhere.json()["field"] == "city", elsewhere.text
+    saved = await put(BRUNO, now | {"auto_match": False})
     assert (saved.status_code, saved.json()["max_hold_days"], saved.json()["auto_match"]) == (200, 90, False)
     assert (await put(ANNA, settings)).json()["version"] == 3  # no condition: saved as sent, as before

@@ -33,7 +33,7 @@ async def run(args: argparse.Namespace) -> str:
                 return f"added {args.role} {args.actor_id} to {args.schema}"
             if args.command == "issue-token":
                 return await actors.issue_token(conn, args.actor_id)
-            if args.command.endswith("read-log-token") or args.command.endswith("read-log-tokens"):
+            if "read-log" in args.command:
                 # the service made the table at its start: one without it (housing, reporting) keeps no read log
                 if await conn.fetchval("select to_regclass('read_log_readers')") is None:
                     raise ValueError(f"--schema: {args.schema} keeps no read log (intake and payments do)")

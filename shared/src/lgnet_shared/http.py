@@ -334,6 +334,13 @@ def if_match_version(value: str | None) -> int | None:
     )
 
 
+def check_echoed_city(said: str | None, city: str) -> None:
+    """A whole-record PUT may carry back the `city` its GET answered (a client sending back what it read): accepted
+    when it is the city whose record is set, refused naming `city` otherwise (nothing is set for another city)."""
+    if said is not None and said != city:
+        raise ContractError("city", f"{said} is not the city whose settings these are ({city}): read {city}'s")
+
+
 def etagged(answer: Any, version: Callable[[Any], int]) -> JSONResponse:
     """An answer (a fresh one, or a replayed JSONResponse) with its record's version as strong ETag."""
     response = answer if isinstance(answer, JSONResponse) else JSONResponse(jsonable_encoder(answer))

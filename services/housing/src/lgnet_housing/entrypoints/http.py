@@ -158,7 +158,7 @@ def router(runtime: Runtime) -> APIRouter:
         version = if_match_version(if_match)
         said_at = IF_MATCH_FIELD if version is not None else "version"
         version = body.version if version is None else version
-        run = lambda h, c: h.save_rules(c, body.rules(), version, said_at)  # noqa: E731
+        run = lambda h, c: h.save_rules(c, body.rules(), version, said_at, body.city)  # noqa: E731
         # the condition is part of the request: the same key with another If-Match is another request
         return etagged(await change(actor, key, f"PUT /rules over {version}", body, run), rules_version)
 

@@ -150,6 +150,7 @@ class StalledCheck(Command):
 class SetRules(CityRules):
     """The whole of the city's rules, and optionally the version they were read at."""
 
+    city: str | None = Field(default=None, description="The city read (GET's `city`), sent back: the caller's only")
     version: Annotated[StrictInt, Field(ge=0)] | None = Field(
         default=None,
         description="The version read (GET's `version`, its ETag): saved only if it is still the recorded one, as with"
@@ -157,4 +158,4 @@ class SetRules(CityRules):
     )
 
     def rules(self) -> CityRules:
-        return CityRules.model_validate(self.model_dump(exclude={"version"}))
+        return CityRules.model_validate(self.model_dump(exclude={"version", "city"}))

@@ -19,6 +19,7 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound, PreconditionFailed
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as ev
+from lgnet_shared.http import check_echoed_city
 from lgnet_shared.ids import new_id
 
 from lgnet_housing.adapters import repository as repo
@@ -214,13 +215,17 @@ class Housing:
         in_force = (await repo.rules(self.conn, city)).model_dump(mode="json")
         return {"city": city, **in_force, "version": await repo.rules_version(self.conn, city)}
 
-    async def save_rules(self, ctx: Context, new: rules.CityRules, if_version: int | None, said_at: str) -> Json:
+    async def save_rules(
+        self, ctx: Context, new: rules.CityRules, if_version: int | None, said_at: str, said_city: str | None = None
+    ) -> Json:
         """The whole of the city's rules, saved only over `if_version` when given (`said_at`: the field that gave
-        it, If-Match or the body's version), so that a save from an older read cannot undo another's change."""
+        it, If-Match or the body's version), so that a save from an older read cannot undo another's change.
+        `said_city`: the `city` the client read and sent back, if it did."""
         assert ctx.actor is not None
         city = ctx.city()
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "only the city's staff set the matching rules")
+        check_echoed_city(said_city, city)
         if await repo.save_rules(self.conn, city, new, ctx.actor.id, if_version) is None:
             recorded = await repo.rules_version(self.conn, city)
             raise PreconditionFailed(

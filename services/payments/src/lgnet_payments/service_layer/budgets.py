@@ -8,7 +8,7 @@ from typing import Any
 
 from lgnet_shared.errors import ContractError, Forbidden, NotFound, PreconditionFailed
 from lgnet_shared.events import payments as ev
-from lgnet_shared.http import IF_MATCH_FIELD
+from lgnet_shared.http import IF_MATCH_FIELD, check_echoed_city
 from lgnet_shared.ids import new_id
 
 from lgnet_payments.adapters import ledger_store
@@ -150,6 +150,7 @@ async def set_policy(
     """The whole policy set. `if_version` (a client's If-Match): only if it is still the recorded version, so that a
     save from an older read cannot undo another staff member's change made since."""
     ctx.staff(city, "set the payment policy", "path.city")
+    check_echoed_city(c.city, city)
     said_at = IF_MATCH_FIELD if if_version is not None else "version"  # where the version read was given
     if_version = c.version if if_version is None else if_version
     p = CityPolicy(

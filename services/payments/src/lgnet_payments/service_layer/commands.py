@@ -28,6 +28,7 @@ class AdjustBudget(Command):
 
 
 class SetPolicy(Command):
+    city: str | None = Field(default=None, description="The city read (GET's `city`), sent back: the path's only")
     second_approval_threshold_cents: AnyCents = 150_000
     lease_activation_months: Annotated[StrictInt, Field(ge=0, le=12)] = 1
     lease_activation_cap_cents: AnyCents = 150_000
