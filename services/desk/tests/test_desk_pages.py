@@ -2584,6 +2584,49 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
 
 
+async def test_the_dpo_reads_the_access_log_of_a_period(desk: Desk) -> None:
+    """The page shows the newest 500 entries: on a busy desk, a day's. A complaint about last month needs that month:
+    the DPO gives a first and a last day (gg/mm/aaaa, the city's days), the desk's entries and the services' logs are
+    read for that period only, the CSV too; a day that is no day is said at its field."""
+    async with desk.pool.acquire() as conn:
+        for person, at in (("p-old", "2026-10-31T22:30:00+00"), ("p-nov", "2026-11-15T09:00:00+00"),
+                           ("p-new", "2026-12-01T08:00:00+00")):  # fmt: skip
+            await store.log_access(conn, MARIA, person, "case_work", "cartella", "shown")
+            await conn.execute("update access_log set at = $2::text::timestamptz where person_id = $1", person, at)
+        for service in ("intake", "payments"):
+            await conn.execute(
+                "insert into service_tokens values ($1, $2, $3)",
+                "rpd",
+                f"{service}-read-log",
+                store.seal(_token_key(desk.settings), "rpd", f"lgr_{service}"),
+            )
+    asked: list[httpx.Request] = []
+
+    def log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return []
+
+    desk.services.answers[("intake", "GET", "/read-log")] = log
+    desk.services.answers[("payments", "GET", "/download-log")] = log
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?since=01/11/2026&until=30/11/2026")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    # 22:30 UTC on 31 October is 23:30 in Rome: October's, not November's
+    assert "p-nov" in text and "p-old" not in text and "p-new" not in text, text
+    assert {(r.url.path, r.url.params["since"], r.url.params["before"]) for r in asked} == {
+        (path, "2026-11-01T00:00:00+01:00", "2026-12-01T00:00:00+01:00") for path in ("/read-log", "/download-log")
+    }, asked
+    assert 'value="01/11/2026"' in page.text and 'value="30/11/2026"' in page.text  # the period stays in its fields
+    rows = list(
+        csv.reader(io.StringIO((await desk.client.get("/access-log.csv?since=01/11/2026&until=30/11/2026")).text))
+    )
+    assert [r[3] for r in rows[1:]] == ["p-nov"], rows
+    wrong = await desk.client.get("/access-log?since=31/02/2026")
+    assert wrong.status_code == 422 and 'aria-invalid="true"' in wrong.text, wrong.text
+    assert "31/02/2026" in wrong.text
+
+
 async def test_the_access_log_says_so_when_intakes_read_log_cannot_be_read(desk: Desk) -> None:
     async with desk.pool.acquire() as conn:
         await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")

@@ -150,6 +150,8 @@ IT = {
     "through the desk": "tramite lo sportello",
     "Source": "Fonte",
     "All sources": "Tutte le fonti",
+    "From (day)": "Dal giorno",
+    "To (day)": "Al giorno",
     "Intake's read log cannot be read now: its entries are not shown.": "Il registro delle letture di intake non è disponibile: le sue voci non sono mostrate.",
     "Payments' download log of its SEPA files cannot be read now: its entries are not shown.": "Il registro degli scaricamenti dei file SEPA dei pagamenti non è disponibile: le sue voci non sono mostrate.",
     "Payments API": "API dei pagamenti",

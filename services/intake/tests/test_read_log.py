@@ -82,6 +82,14 @@ async def test_a_partners_api_reads_of_a_person_are_in_the_read_log_with_no_name
     assert "Amina" not in str(entries) and "Okafor" not in str(entries)  # ids, never names
     # the city's whole log, newest first
     assert {e["person_id"] for e in await log_of(intake, token)} >= {pid}
+    # a period: `since` (included) to `before` (not included), as the DPO's page asks for days
+    async with intake.pool.acquire() as conn:
+        await conn.execute(
+            "update read_log set at = '2026-11-02T10:00:00+00' where kind = 'notes' and person_id = $1", pid
+        )
+    november = await log_of(intake, token, since="2026-11-01T00:00:00+01:00", before="2026-11-03T00:00:00+01:00")
+    assert [(e["kind"], e["person_id"]) for e in november] == [("notes", pid)], november
+    assert "notes" not in {e["kind"] for e in await log_of(intake, token, since="2026-11-03T00:00:00+01:00")}
 
 
 async def test_the_read_log_token_opens_nothing_else_and_no_actor_reads_the_log(intake: InProcessService) -> None:

@@ -555,9 +555,9 @@ async def test_every_download_of_a_payment_file_is_in_its_access_log(payments) -
         )
 
 
-async def download_log(service: object, token: str) -> list[dict[str, Any]]:
+async def download_log(service: object, token: str, **params: str) -> list[dict[str, Any]]:
     async with service.client() as c:  # type: ignore[attr-defined]
-        r = await c.get("/download-log", headers={"Authorization": f"Bearer {token}"})
+        r = await c.get("/download-log", params=params, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     entries: list[dict[str, Any]] = r.json()
     return entries
@@ -583,6 +583,16 @@ async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_re
         (STAFF, file["message_id"], batch["batch_id"], "contributions", "api"),
     ], entries
     assert entries[0]["at"] >= entries[1]["at"]
+    async with payments.pool.acquire() as conn:  # a period, as the DPO's page asks for days (the log is append-only)
+        await conn.execute(
+            "insert into payment_file_downloads (message_id, city, downloaded_by, downloaded_at)"
+            " values ($1, 'torino', 'script-nov', '2026-11-02T10:00:00+00')",
+            file["message_id"],
+        )
+    since, before = "2026-11-01T00:00:00+01:00", "2026-11-03T00:00:00+01:00"
+    november = await download_log(payments, torino, since=since, before=before)
+    assert [e["principal"] for e in november] == ["script-nov"], november
+    assert "script-nov" not in {e["principal"] for e in await download_log(payments, torino, since=before)}
     assert await download_log(payments, trieste) == []  # another city's DPO: nothing of Torino's
     async with payments.client(STAFF) as c:  # an actor's token never opens the log
         r = await c.get("/download-log")

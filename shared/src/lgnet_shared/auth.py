@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from pydantic import AwareDatetime
 
 from lgnet_shared.actors import (
     MIGRATION,
@@ -78,3 +79,7 @@ async def reader(request: Request) -> str:
 Client = Annotated[
     str | None, Header(alias="LgNet-Client", max_length=20, description="`desk` from the desk: a label in the read log")
 ]
+
+# A read log's period (the DPO's page asks for whole days of the city): from `since` (included) to `before` (not).
+Since = Annotated[AwareDatetime | None, Query(description="Entries at or after this time (ISO 8601 with its offset)")]
+Before = Annotated[AwareDatetime | None, Query(description="Entries before this time (ISO 8601 with its offset)")]

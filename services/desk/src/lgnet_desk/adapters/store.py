@@ -225,15 +225,25 @@ async def log_export(conn: Conn, op: Operator, action: str, outcome: str) -> Non
     )
 
 
-async def access_entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+async def access_entries(
+    conn: Conn,
+    city: str,
+    person_id: str | None = None,
+    limit: int = 500,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> list[dict[str, Any]]:
     # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
     # that operator's city, as the desk cannot know the person's city when the service refuses to tell).
-    sql, args = (
-        ("select * from access_log where person_id = $1 or persons @> array[$1]", [person_id])
-        if person_id
-        else ("select * from access_log where city = $1", [city])
+    who = "(person_id = $1 or persons @> array[$1])" if person_id else "city = $1"
+    rows = await conn.fetch(
+        f"select * from access_log where {who} and ($2::timestamptz is null or at >= $2)"
+        " and ($3::timestamptz is null or at < $3) order by at desc, entry_id desc limit $4",
+        person_id or city,
+        since,
+        before,
+        limit,
     )
-    rows = await conn.fetch(sql + f" order by at desc, entry_id desc limit {int(limit)}", *args)
     return [dict(r) for r in rows]
 
 

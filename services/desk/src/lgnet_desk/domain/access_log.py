@@ -9,10 +9,15 @@ tell the desk's calls from a partner's own software by anything a caller could n
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from lgnet_desk.domain.days import iso_day
 
 SOURCES = ("desk", "intake", "payments")
+CITY_ZONE = ZoneInfo("Europe/Rome")  # a period's days are the city's, as the page shows its times
+NOT_A_DAY = "Input should be a valid date"
 INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
 PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) id, as the desk's `sepa file <id>`
 
@@ -64,3 +69,24 @@ def merged(
     rows += [from_intake(e) for e in logs.get("intake", []) if source in (None, "intake")]
     rows += [from_payments(e) for e in logs.get("payments", []) if source in (None, "payments")]
     return sorted(rows, key=lambda r: r["at"], reverse=True)
+
+
+def period(
+    since: str | None, until: str | None, zone: ZoneInfo = CITY_ZONE
+) -> tuple[datetime | None, datetime | None, dict[str, str]]:
+    """The entries' period from the days typed (`gg/mm/aaaa`, or ISO): from the first day's start (included) to the
+    start of the day after the last (not included), in the city's zone; a bound not given is open. A day that is no
+    day is an error at its field (`since`, `until`), its bound left open."""
+    bounds: dict[str, datetime | None] = {}
+    errors: dict[str, str] = {}
+    for field, typed, days_after in (("since", since, 0), ("until", until, 1)):
+        bounds[field] = None
+        if not (typed or "").strip():
+            continue
+        try:
+            day = date.fromisoformat(iso_day(str(typed)))
+        except ValueError:
+            errors[field] = NOT_A_DAY
+            continue
+        bounds[field] = datetime.combine(day + timedelta(days=days_after), time(0), zone)
+    return bounds["since"], bounds["until"], errors

@@ -24,7 +24,7 @@ async def form_of(request: Request) -> dict[str, str]:
 # The desk's date fields (class `day` in the templates; each template's test checks its names are here): typed
 # `gg/mm/aaaa`, sent to the services as ISO dates.
 DAY_FIELDS = frozenset(
-    {"day", "new_day", "on", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
+    {"day", "new_day", "on", "since", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
      "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
      "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until"}
 )  # fmt: skip

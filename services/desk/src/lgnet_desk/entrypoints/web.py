@@ -7,13 +7,14 @@ import csv
 import io
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lgnet_shared import clock, http, tls
@@ -24,6 +25,7 @@ from starlette.routing import Match
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
+from lgnet_desk.domain import access_log as access_log_domain
 from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.households import reference_name
@@ -171,6 +173,16 @@ async def keep_the_form(request: Request, key: bytes, username: str | None) -> s
             return None
         await kept_forms.keep(conn, key, username, path, anchor, kept)
     return kept_forms.landing(path, anchor)
+
+
+@dataclass
+class LogQuery:
+    """The access log's filters, as its form sends them (the page's and the CSV's)."""
+
+    person_id: str | None = None
+    source: str | None = None
+    since: str | None = None  # days, gg/mm/aaaa
+    until: str | None = None
 
 
 def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
@@ -796,29 +808,35 @@ def router(settings: DeskSettings) -> APIRouter:
             return await shared_payees_page(request, p, r.status, r.reason)
         return RedirectResponse("/shared-payees?withdrawn=1", status_code=303)
 
-    @api.get("/access-log", response_class=HTMLResponse)
-    async def access_log(request: Request, person_id: str | None = None, source: str | None = None) -> Response:
+    async def log_entries(
+        request: Request, q: LogQuery, limit: int = 500
+    ) -> tuple[Page, list[dict[str, Any]], list[str], dict[str, str]]:
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
+        start, before, errors = access_log_domain.period(q.since, q.until)  # a day that is no day: said at its field
         async with request.app.state.pool.acquire() as conn:
-            entries, unread = await access_log_uc.entries(conn, p.services, p.op.city, person_id or None, source)
+            entries, unread = await access_log_uc.entries(
+                conn, p.services, p.op.city, q.person_id or None, q.source, limit, start, before
+            )
+        return p, entries, unread, errors
+
+    @api.get("/access-log", response_class=HTMLResponse)
+    async def access_log(request: Request, q: Annotated[LogQuery, Depends()]) -> Response:
+        p, entries, unread, errors = await log_entries(request, q)
+        filters = {k: v or "" for k, v in asdict(q).items()}
         return p.render(
             "access_log.html",
+            status=422 if errors else 200,
             entries=entries,
-            person_id=person_id or "",
-            source=source or "",
+            errors=errors,
             unread=unread,
             purposes=PURPOSES,
+            **filters,
         )
 
     @api.get("/access-log.csv")
-    async def access_log_csv(request: Request, person_id: str | None = None, source: str | None = None) -> Response:
-        p = await page(request, need=OperatorRole.DPO)
-        assert p.op is not None and p.services is not None
-        async with request.app.state.pool.acquire() as conn:
-            entries, _ = await access_log_uc.entries(
-                conn, p.services, p.op.city, person_id or None, source, limit=100_000
-            )
+    async def access_log_csv(request: Request, q: Annotated[LogQuery, Depends()]) -> Response:
+        p, entries, _, _ = await log_entries(request, q, limit=100_000)
         out = io.StringIO()
         w = csv.writer(out)
         # In the DPO's language, as her page says it (the time in ISO 8601, sortable; the account beside the name).

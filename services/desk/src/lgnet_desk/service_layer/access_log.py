@@ -4,6 +4,7 @@ SEPA files (`GET /download-log`), the last two with the DPO's read-log tokens.""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,13 +20,22 @@ PATHS = {"intake": "/read-log", "payments": "/download-log"}
 
 
 async def entries(
-    conn: Conn, services: Services, city: str, person_id: str | None, source: str | None, limit: int = 500
+    conn: Conn,
+    services: Services,
+    city: str,
+    person_id: str | None,
+    source: str | None,
+    limit: int = 500,
+    since: datetime | None = None,
+    before: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """(the rows, newest first; the services whose log could not be read — away, or no read-log token of the DPO's —,
-    which the page says). Payments' log names files, never a person: a person's entries leave it out."""
+    """(the rows, newest first, `since` (included) to `before` (not) when given; the services whose log could not be
+    read — away, or no read-log token of the DPO's —, which the page says). Payments' log names files, never a
+    person: a person's entries leave it out."""
     source = source if source in access_log.SOURCES else None
-    desk = await store.access_entries(conn, city, person_id, limit) if source in (None, "desk") else []
-    params = {"limit": limit} | ({"person_id": person_id} if person_id else {})
+    desk = await store.access_entries(conn, city, person_id, limit, since, before) if source in (None, "desk") else []
+    bounds = {k: v.isoformat() for k, v in (("since", since), ("before", before)) if v is not None}
+    params = {"limit": limit} | ({"person_id": person_id} if person_id else {}) | bounds
 
     async def read(service: str) -> list[dict[str, Any]] | None:
         try:

@@ -60,17 +60,26 @@ async def record(conn: Conn, reads: Iterable[Read]) -> None:
     )
 
 
-async def entries(conn: Conn, city: str, person_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """The city's entries (its principals' reads and any read of its persons), newest first."""
-    where = "(city = $1 or person_city = $1)"
-    args: list[Any] = [city]
-    if person_id:
-        where += " and person_id = $2"
-        args.append(person_id)
+async def entries(
+    conn: Conn,
+    city: str,
+    person_id: str | None = None,
+    limit: int = 500,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The city's entries (its principals' reads and any read of its persons), newest first; `since` (included) to
+    `before` (not included) when given."""
     rows = await conn.fetch(
         "select at, principal, role, partner, city, person_id, kind, outcome, via from read_log"
-        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
-        *args,
+        " where (city = $1 or person_city = $1) and ($2::text is null or person_id = $2)"
+        " and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4)"
+        " order by at desc, entry_id desc limit $5",
+        city,
+        person_id,
+        since,
+        before,
+        limit,
     )
     return [dict(r) for r in rows]
 

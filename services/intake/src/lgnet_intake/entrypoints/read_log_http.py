@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from lgnet_shared.auth import reader
+from lgnet_shared.auth import Before, Since, reader
 from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
@@ -42,9 +42,11 @@ def router(runtime: Runtime) -> APIRouter:
         city: Annotated[str, Depends(reader)],
         person_id: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+        since: Since = None,
+        before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            rows = await read_log.entries(conn, city, person_id or None, limit)
+            rows = await read_log.entries(conn, city, person_id or None, limit, since, before)
         return [{**r, "at": r["at"].isoformat()} for r in rows]
 
     return api

@@ -62,15 +62,21 @@ async def record_download(conn: Conn, message_id: str, city: str, by: str, via: 
     )
 
 
-async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]]:
-    """The city's downloads of every file it made, newest first (the DPO's log)."""
+async def download_log(
+    conn: Conn, city: str, limit: int, since: datetime | None = None, before: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The city's downloads of every file it made, newest first (the DPO's log); `since` (included) to `before`."""
     rows = await conn.fetch(
         "select d.downloaded_at as at, d.downloaded_by as principal, d.message_id, f.batch_id, f.purpose, d.via,"
         " d.outcome"
         " from payment_file_downloads d join payment_files f using (message_id)"
-        " where d.city = $1 order by d.downloaded_at desc, d.download_id desc limit $2",
+        " where d.city = $1 and ($3::timestamptz is null or d.downloaded_at >= $3)"
+        " and ($4::timestamptz is null or d.downloaded_at < $4)"
+        " order by d.downloaded_at desc, d.download_id desc limit $2",
         city,
         limit,
+        since,
+        before,
     )
     return [dict(r) for r in rows]
 

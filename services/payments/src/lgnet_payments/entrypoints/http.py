@@ -17,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
-from lgnet_shared.auth import Client, Who, reader
+from lgnet_shared.auth import Before, Client, Since, Who, reader
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IfMatch,
@@ -338,10 +338,13 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"model": list[r.DownloadLogEntry], "description": "Newest first"}},
     )
     async def download_log(
-        city: Annotated[str, Depends(reader)], limit: Annotated[int, Query(ge=1, le=100_000)] = 500
+        city: Annotated[str, Depends(reader)],
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+        since: Since = None,
+        before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            return jsonable_encoder(await payment_files.download_log(conn, city, limit))
+            return jsonable_encoder(await payment_files.download_log(conn, city, limit, since, before))
 
     @api.post(
         "/reconciliations",

@@ -86,9 +86,11 @@ async def refused(conn: Conn, actor_id: str, batch_id: str, via: str) -> None:
         await store.record_download(conn, file["message_id"], file["city"], actor_id, via, "denied")
 
 
-async def download_log(conn: Conn, city: str, limit: int) -> list[dict[str, Any]]:
+async def download_log(
+    conn: Conn, city: str, limit: int, since: datetime | None = None, before: datetime | None = None
+) -> list[dict[str, Any]]:
     """The city's downloads of its files, newest first: for its DPO, who has no actor here (a read-log token)."""
-    return await store.download_log(conn, city, limit)
+    return await store.download_log(conn, city, limit, since, before)
 
 
 async def summary(uow: UnitOfWork, file: dict[str, Any] | None) -> dict[str, Any] | None:
