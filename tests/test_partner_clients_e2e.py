@@ -99,7 +99,9 @@ async def onboard(city: City, folder: Path, partner: str) -> tuple[Path, str]:
 
 def build_node() -> list[str]:
     folder = CLIENTS / "node"
-    if not (folder / "node_modules").is_dir():  # CI: from npm, exactly the locked versions
+    # CI: from npm, exactly the locked versions; again when the lock changed since (npm writes its copy at install)
+    installed = folder / "node_modules" / ".package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < (folder / "package-lock.json").stat().st_mtime:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, check=True, timeout=600)
     return ["node", str(folder / "partner.mjs")]
 
