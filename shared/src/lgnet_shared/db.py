@@ -211,3 +211,15 @@ class _Flushing:
         else:  # rolled back with it: never sent afterwards, outside it
             self._writes.discard()
         return await self._tx.__aexit__(*exc)
+
+
+def where_given(required: str, args: list[Any], optional: Sequence[tuple[str, Any]]) -> str:
+    """A `where` clause of `required` and of each optional condition whose value is not None (written with `{}` for
+    its parameter's place), each value appended to `args` as the next `$n`. Only the conditions given reach the
+    query, so that its plan can use the indexes they match (`$n is null or …` hides them from a generic plan)."""
+    where = [required]
+    for condition, value in optional:
+        if value is not None:
+            args.append(value)
+            where.append(condition.format(f"${len(args)}"))
+    return " and ".join(where)

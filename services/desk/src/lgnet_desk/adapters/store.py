@@ -8,7 +8,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, where_given
 
 from lgnet_desk.domain.operators import Operator, OperatorRole
 
@@ -235,14 +235,11 @@ async def access_entries(
 ) -> list[dict[str, Any]]:
     # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
     # that operator's city, as the desk cannot know the person's city when the service refuses to tell).
+    args: list[Any] = [person_id or city]
     who = "(person_id = $1 or persons @> array[$1])" if person_id else "city = $1"
+    where = where_given(who, args, [("at >= {}", since), ("at < {}", before)])
     rows = await conn.fetch(
-        f"select * from access_log where {who} and ($2::timestamptz is null or at >= $2)"
-        " and ($3::timestamptz is null or at < $3) order by at desc, entry_id desc limit $4",
-        person_id or city,
-        since,
-        before,
-        limit,
+        f"select * from access_log where {where} order by at desc, entry_id desc limit {int(limit)}", *args
     )
     return [dict(r) for r in rows]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, where_given
 
 from lgnet_intake.domain.read_log import Read
 
@@ -70,16 +70,16 @@ async def entries(
 ) -> list[dict[str, Any]]:
     """The city's entries (its principals' reads and any read of its persons), newest first; `since` (included) to
     `before` (not included) when given."""
+    args: list[Any] = [city]
+    where = where_given(
+        "(city = $1 or person_city = $1)",
+        args,
+        [("person_id = {}", person_id), ("at >= {}", since), ("at < {}", before)],
+    )
     rows = await conn.fetch(
         "select at, principal, role, partner, city, person_id, kind, outcome, via from read_log"
-        " where (city = $1 or person_city = $1) and ($2::text is null or person_id = $2)"
-        " and ($3::timestamptz is null or at >= $3) and ($4::timestamptz is null or at < $4)"
-        " order by at desc, entry_id desc limit $5",
-        city,
-        person_id,
-        since,
-        before,
-        limit,
+        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
+        *args,
     )
     return [dict(r) for r in rows]
 

@@ -6,7 +6,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Any
 
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, where_given
 
 from lgnet_payments.domain.retention import retained_until
 
@@ -66,17 +66,13 @@ async def download_log(
     conn: Conn, city: str, limit: int, since: datetime | None = None, before: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The city's downloads of every file it made, newest first (the DPO's log); `since` (included) to `before`."""
+    args: list[Any] = [city]
+    where = where_given("d.city = $1", args, [("d.downloaded_at >= {}", since), ("d.downloaded_at < {}", before)])
     rows = await conn.fetch(
         "select d.downloaded_at as at, d.downloaded_by as principal, d.message_id, f.batch_id, f.purpose, d.via,"
-        " d.outcome"
-        " from payment_file_downloads d join payment_files f using (message_id)"
-        " where d.city = $1 and ($3::timestamptz is null or d.downloaded_at >= $3)"
-        " and ($4::timestamptz is null or d.downloaded_at < $4)"
-        " order by d.downloaded_at desc, d.download_id desc limit $2",
-        city,
-        limit,
-        since,
-        before,
+        " d.outcome from payment_file_downloads d join payment_files f using (message_id)"
+        f" where {where} order by d.downloaded_at desc, d.download_id desc limit {int(limit)}",
+        *args,
     )
     return [dict(r) for r in rows]
 
