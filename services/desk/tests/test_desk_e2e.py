@@ -828,7 +828,8 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     await rpd.goto(desk.url + "/access-log?source=payments")
     row = rpd.locator("tr", has_text=batch_id)
     said = await row.inner_text()
-    assert "API dei pagamenti" in said and "budget-torino" in said and "File SEPA dei pagamenti (API)" in said, said
+    assert "API dei pagamenti" in said and "File SEPA dei pagamenti (API)" in said, said
+    assert "Ufficio bilancio" in said and "budget-torino" in said, said  # the script by the name payments knows
     assert "non è disponibile" not in await rpd.locator("main").inner_text()
     await shot(rpd, "access-log-payments")
 

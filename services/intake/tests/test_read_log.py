@@ -78,7 +78,7 @@ async def test_a_partners_api_reads_of_a_person_are_in_the_read_log_with_no_name
     } <= seen, seen
     shown = next(e for e in entries if e["kind"] == "record" and e["principal"] == A)
     assert shown["role"] == "partner" and shown["partner"] == A and shown["city"] == "torino"
-    assert shown["person_id"] == pid and shown["at"]
+    assert shown["person_id"] == pid and shown["at"] and shown["principal_name"] == A  # its name in intake
     assert "Amina" not in str(entries) and "Okafor" not in str(entries)  # ids, never names
     # the city's whole log, newest first
     assert {e["person_id"] for e in await log_of(intake, token)} >= {pid}

@@ -583,6 +583,7 @@ async def test_the_citys_dpo_reads_every_download_of_its_payment_files_with_a_re
         (STAFF, file["message_id"], batch["batch_id"], "contributions", "api"),
     ], entries
     assert entries[0]["at"] >= entries[1]["at"]
+    assert {e["principal_name"] for e in entries} == {STAFF}  # the actor's name in payments (its id, in the tests)
     async with payments.pool.acquire() as conn:  # a period, as the DPO's page asks for days (the log is append-only)
         await conn.execute(
             "insert into payment_file_downloads (message_id, city, downloaded_by, downloaded_at)"

@@ -29,6 +29,7 @@ def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
         "source": "intake",
         "operator": None,
         "actor": str(entry["principal"]),
+        "actor_name": entry.get("principal_name"),
         "person_id": str(entry["person_id"]),
         "persons": [str(entry["person_id"])],
         "purpose": None,
@@ -45,6 +46,7 @@ def from_payments(entry: dict[str, Any]) -> dict[str, Any]:
         "source": "payments",
         "operator": None,
         "actor": str(entry["principal"]),
+        "actor_name": entry.get("principal_name"),
         "person_id": None,
         "persons": [],
         "purpose": None,
@@ -57,7 +59,7 @@ def from_payments(entry: dict[str, Any]) -> dict[str, Any]:
 def from_desk(entry: dict[str, Any]) -> dict[str, Any]:
     """`persons`: every person the view named (a list's view is one entry), else the entry's one person."""
     persons = list(entry.get("persons") or []) or [p for p in [entry["person_id"]] if p]  # a file's: none
-    return {**entry, "persons": persons, "source": "desk", "actor": None, "via": None}
+    return {**entry, "persons": persons, "source": "desk", "actor": None, "actor_name": None, "via": None}
 
 
 def merged(

@@ -109,7 +109,8 @@ class Page:
             time_of_day=lambda v: i18n.time_of_day(v, lang),
             euros=lambda v: i18n.euros(v, lang),
             size=lambda v: i18n.size(v, lang),
-            who=lambda actor: self.actor_names.get(actor, actor) if actor else "—",
+            # `said`: the name the service gave the actor (its read log's `principal_name`), when the desk knows none
+            who=lambda actor, said=None: (self.actor_names.get(actor) or said or actor) if actor else "—",
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
@@ -847,7 +848,11 @@ def router(settings: DeskSettings) -> APIRouter:
         for e in entries:
             action = " ".join(x for x in i18n.access_action(e["action"], p.t) if x)
             account = e["operator"] or e["actor"]
-            name = p.operator_names.get(account, account) if e["operator"] else p.actor_names.get(account, account)
+            name = (
+                p.operator_names.get(account, account)
+                if e["operator"]
+                else p.actor_names.get(account) or e["actor_name"] or account
+            )
             purpose = t(e["purpose"]) if e["purpose"] else "—"
             said = i18n.access_source(e["source"], e["via"], p.t)
             row = [e["at"].isoformat(), name, account, " ".join(e["persons"]), purpose, action, t(e["outcome"]), said]

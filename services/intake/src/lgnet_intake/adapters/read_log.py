@@ -77,7 +77,8 @@ async def entries(
         [("person_id = {}", person_id), ("at >= {}", since), ("at < {}", before)],
     )
     rows = await conn.fetch(
-        "select at, principal, role, partner, city, person_id, kind, outcome, via from read_log"
+        "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"
+        " role, partner, city, person_id, kind, outcome, via from read_log"
         f" where {where} order by at desc, entry_id desc limit {int(limit)}",
         *args,
     )

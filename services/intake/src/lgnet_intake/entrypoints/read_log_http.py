@@ -21,6 +21,7 @@ class ReadLogEntry(BaseModel):
 
     at: datetime
     principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.<username>)")
+    principal_name: str | None = Field(description="Its name in intake (`lgnet-admin add-actor --name`)")
     role: str
     partner: str | None
     city: str | None = Field(description="The principal's city (null: the national role)")

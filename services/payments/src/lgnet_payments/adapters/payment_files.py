@@ -69,8 +69,10 @@ async def download_log(
     args: list[Any] = [city]
     where = where_given("d.city = $1", args, [("d.downloaded_at >= {}", since), ("d.downloaded_at < {}", before)])
     rows = await conn.fetch(
-        "select d.downloaded_at as at, d.downloaded_by as principal, d.message_id, f.batch_id, f.purpose, d.via,"
-        " d.outcome from payment_file_downloads d join payment_files f using (message_id)"
+        "select d.downloaded_at as at, d.downloaded_by as principal, a.display_name as principal_name,"
+        " d.message_id, f.batch_id, f.purpose, d.via, d.outcome"
+        " from payment_file_downloads d join payment_files f using (message_id)"
+        " left join actors a on a.actor_id = d.downloaded_by"
         f" where {where} order by d.downloaded_at desc, d.download_id desc limit {int(limit)}",
         *args,
     )
