@@ -3,8 +3,8 @@
 `start` provisions the demo operators once (`lgnet-desk-admin`'s code: Torino staff `operatrice`, `approvatore` and
 `contabile` — a request above the approval threshold needs two approvers besides the one who asked —,
 `aurora` of the cooperative coop-aurora, Trieste's `carso` of coop-carso and Torino's data-protection officer
-`rpd`, with read-log tokens of intake and payments so that her access log shows the reads and SEPA downloads
-through their APIs too), keeps their generated
+`rpd`, with read-log tokens of intake, housing and payments so that her access log shows the reads and SEPA
+downloads through their APIs too), keeps their generated
 password in .local/desk-demo.txt (mode 600), starts `.venv/bin/lgnet-desk` on
 LGNET_DESK_PORT (default 8005) with the services' master key, and prints the address and a demo login.
 The local desk speaks plain HTTP on loopback, so its cookies are not marked Secure (LGNET_DESK_COOKIE_SECURE=false);
@@ -64,7 +64,7 @@ def provision() -> str:
     async def add_all() -> None:
         for username, name, role, city, partner in DEMO:
             op = Operator(username, name, OperatorRole(role), city, partner)
-            logs = ("intake", "payments") if role == "dpo" else ()
+            logs = ("intake", "housing", "payments") if role == "dpo" else ()
             readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
             schemas = {s: s for s in ("intake", "housing", "payments")}
             await add_operator(settings, op, password, schemas, read_log_tokens=readers)

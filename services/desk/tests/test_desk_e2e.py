@@ -84,7 +84,9 @@ async def desk(
             Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None),
         ]
         organisations = {"coop-aurora": "Cooperativa Aurora", "coop-carso": "Cooperativa Carso"}
-        readers = {s: await _read_log_token(database_url, schemas[s], "torino") for s in ("intake", "payments")}
+        readers = {
+            s: await _read_log_token(database_url, schemas[s], "torino") for s in ("intake", "housing", "payments")
+        }
         for op in operators:
             name = organisations.get(op.partner or "")
             await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, readers)
@@ -805,7 +807,7 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
             ("/consents", {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": today}),
             ("/households", {"household_id": hid, "reference_person_id": pid, "member_ids": [pid]}),
             ("/cases", {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
-                        "opened_on": today, "housing_need": False, "partner": "coop-aurora"}),
+                        "opened_on": today, "housing_need": True, "partner": "coop-aurora"}),
         ]  # fmt: skip
         for path, body in setup:
             r = await staff.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
@@ -819,6 +821,20 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     await shot(rpd, "access-log-api")
     csv_text = await (await rpd.request.get(desk.url + f"/access-log.csv?person_id={pid}")).text()
     assert "coop-aurora" in csv_text and "API di intake" in csv_text, csv_text
+    # The cooperative asks housing's API why the household is not matching (its needs, in housing's words): in her
+    # log too, found by the household's id, the cooperative by name.
+    housing = await _api_client(desk.database_url, desk.schemas["housing"], desk.settings.housing_url, "coop-aurora")
+    async with housing:
+        for _ in range(100):  # the household reaches housing through Kafka
+            why = await housing.get(f"/households/{hid}/why")
+            if why.status_code != 404:
+                break
+            await asyncio.sleep(0.2)
+        assert why.status_code == 200, why.text
+    await rpd.goto(desk.url + f"/access-log?person_id={hid}&source=housing")
+    said = await rpd.locator("main").inner_text()
+    assert "API degli alloggi" in said and "Perché il nucleo non ha un abbinamento (API)" in said, said
+    assert "Cooperativa Aurora" in said and "non è disponibile" not in said, said
     # A city IT script downloads a SEPA file straight from payments' API (every payee's name and IBAN): her log
     # shows it, read from payments' download log with her payments read-log token.
     batch_id = await _a_batch_for(desk, cid)

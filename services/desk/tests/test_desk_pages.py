@@ -2584,6 +2584,41 @@ async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(des
     assert "Cartella sociale (API)" in printout  # the person's history holds the API's reads too
 
 
+async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) -> None:
+    """Housing answers no name, but a household's priority and why it is not matching say its needs: the reads
+    through housing's API (a cooperative's own software) are on the DPO's page, source "API degli alloggi", each
+    naming the household; the identifier she types is looked for in housing's log as a household's."""
+    async with desk.pool.acquire() as conn:
+        await conn.execute(
+            "insert into service_tokens values ($1, $2, $3)",
+            "rpd",
+            "housing-read-log",
+            store.seal(_token_key(desk.settings), "rpd", "lgr_housing"),
+        )
+    asked: list[httpx.Request] = []
+
+    def read_log(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [
+            {"at": "2026-12-05T10:00:00+00:00", "principal": "coop-aurora", "principal_name": "Cooperativa Aurora",
+             "role": "partner", "partner": "coop-aurora", "household_id": "h-7", "kind": "why",
+             "outcome": "shown", "via": "api"},
+            {"at": "2026-12-05T09:00:00+00:00", "principal": "coop-borgo", "principal_name": None,
+             "role": "partner", "partner": "coop-borgo", "household_id": "h-7", "kind": "household",
+             "outcome": "denied", "via": "api"},
+        ]  # fmt: skip
+
+    desk.services.answers[("housing", "GET", "/read-log")] = read_log
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/access-log?person_id=h-7&source=housing")
+    assert page.status_code == 200, page.text
+    assert asked[0].headers["authorization"] == "Bearer lgr_housing" and asked[0].url.params["household_id"] == "h-7"
+    text = text_of(page.text)
+    assert "API degli alloggi" in text and "Perché il nucleo non ha un abbinamento (API) h-7" in text, text
+    assert "Nucleo in lista d'attesa (API) h-7" in text and "negato" in text and "coop-borgo" in text, text
+    assert "Persona o nucleo (identificativo)" in text
+
+
 async def test_the_dpo_reads_the_access_log_of_a_period(desk: Desk) -> None:
     """The page shows the newest 500 entries: on a busy desk, a day's. A complaint about last month needs that month:
     the DPO gives a first and a last day (gg/mm/aaaa, the city's days), the desk's entries and the services' logs are

@@ -227,6 +227,8 @@ RULES: dict[str, Rule] = {
     "PATCH /opportunities/{opportunity_id}": Rule(CASE, _patch_opportunity, expect=ABSENT),
     "POST /opportunities/{opportunity_id}/withdrawal": Rule(CASE, _withdraw, expect=ABSENT),
     "GET /rules": Rule(OWN_CITY, fixed("GET", "/rules")),
+    # a DPO's read-log token only (test_household_entry.py): no actor's
+    "GET /read-log": Rule(frozenset(), fixed("GET", "/read-log")),
     "PUT /rules": Rule(STAFF_OWN_CITY, fixed("PUT", "/rules", {"auto_match": False})),
     "POST /matching/runs": Rule(STAFF_OWN_CITY, fixed("POST", "/matching/runs")),
     "GET /households": Rule(OWN_CITY, fixed("GET", "/households")),  # a partner: its own cases' only

@@ -83,3 +83,42 @@ async def test_a_household_off_the_callers_list_is_not_found_and_its_existence_n
     assert r.status_code == 403 and r.json()["field"] == "", r.text
     r = await get(housing, STAFF_TO, "/households/h%00")  # no id PostgreSQL could hold: bad input, not unknown
     assert (r.status_code, r.json()["field"]) == (422, "path.household_id"), r.text
+
+
+async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_citys_dpo(
+    housing: InProcessService,
+) -> None:
+    """Housing answers no name, but what it answers of a household says much: its priority (vulnerabilities score
+    there) and why it is not matching (a specialist team for psychiatric or addiction needs). Every read through the
+    API — the waiting list, an entry, its why, the matches — is kept (who, which household, when, shown or denied)
+    and the city's DPO reads it with a read-log token (`GET /read-log`), which opens nothing else."""
+    from lgnet_shared import read_log_readers
+
+    await on_the_list(housing, "h-log")
+    await get(housing, A, "/households")
+    await get(housing, A, "/households/h-log/why")
+    async with housing.client(STAFF_TO, headers={"LgNet-Client": "desk"}) as c:
+        assert (await c.get("/households/h-log")).status_code == 200
+    assert (await get(housing, B, "/households/h-log")).status_code == 404  # not B's: refused, and kept as denied
+    assert (await get(housing, B, "/households/h-nobody")).status_code == 404  # exists nowhere: nothing to keep
+    async with housing.pool.acquire() as conn:
+        torino = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+        trieste = await read_log_readers.issue_reader_token(conn, "trieste", "RPD Trieste")
+
+    async def log(token: str, **params: str) -> list[dict[str, Any]]:
+        async with housing.client(headers={"Authorization": f"Bearer {token}"}) as c:
+            r = await c.get("/read-log", params=params)
+        assert r.status_code == 200, r.text
+        return list(r.json())
+
+    entries = await log(torino)
+    assert [(e["principal"], e["kind"], e["household_id"], e["outcome"], e["via"]) for e in entries] == [
+        (B, "household", "h-log", "denied", "api"),
+        (STAFF_TO, "household", "h-log", "shown", "desk"),
+        (A, "why", "h-log", "shown", "api"),
+        (A, "waiting_list", "h-log", "shown", "api"),
+    ], entries
+    assert [e["kind"] for e in await log(torino, household_id="h-log", since="2020-01-01T00:00:00+00:00")] == [
+        "household", "household", "why", "waiting_list"]  # fmt: skip
+    assert await log(trieste) == []
+    assert (await get(housing, STAFF_TO, "/read-log")).status_code == 403  # an actor's token never opens it

@@ -34,9 +34,9 @@ async def run(args: argparse.Namespace) -> str:
             if args.command == "issue-token":
                 return await actors.issue_token(conn, args.actor_id)
             if "read-log" in args.command:
-                # the service made the table at its start: one without it (housing, reporting) keeps no read log
+                # the service made the table at its start: one without it (reporting) keeps no read log
                 if await conn.fetchval("select to_regclass('read_log_readers')") is None:
-                    raise ValueError(f"--schema: {args.schema} keeps no read log (intake and payments do)")
+                    raise ValueError(f"--schema: {args.schema} keeps no read log (intake, housing and payments do)")
                 if args.command == "issue-read-log-token":
                     return await read_log_readers.issue_reader_token(conn, args.city, args.name)
                 return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)} read-log token(s)"

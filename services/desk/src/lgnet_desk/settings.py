@@ -65,12 +65,13 @@ class DeskSettings(BaseSettings):
         return key
 
     def service_urls(self) -> dict[str, str]:
-        # `…-read-log`: intake's read log and payments' download log, with the DPO's read-log tokens (the DPO has no
-        # other service identity)
+        # `…-read-log`: intake's and housing's read logs and payments' download log, with the DPO's read-log tokens
+        # (the DPO has no other service identity)
         return {
             "intake": self.intake_url,
             "housing": self.housing_url,
             "payments": self.payments_url,
             "intake-read-log": self.intake_url,
+            "housing-read-log": self.housing_url,
             "payments-read-log": self.payments_url,
         }

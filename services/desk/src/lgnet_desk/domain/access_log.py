@@ -15,42 +15,33 @@ from zoneinfo import ZoneInfo
 
 from lgnet_desk.domain.days import iso_day
 
-SOURCES = ("desk", "intake", "payments")
+SOURCES = ("desk", "intake", "housing", "payments")
 CITY_ZONE = ZoneInfo("Europe/Rome")  # a period's days are the city's, as the page shows its times
 NOT_A_DAY = "Input should be a valid date"
 INTAKE_ACTION = "api "  # intake's kinds, as actions: `api record`, `api notes`, …
+HOUSING_ACTION = "api housing "  # with the kind and the household's id: `api housing why h-1`
 PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) id, as the desk's `sepa file <id>`
 
 
-def from_intake(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry of intake's `GET /read-log` as a row of the page."""
+def from_service(source: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry of a service's log as a row of the page: intake's `GET /read-log` (a person), housing's (a household,
+    named by its id in the action) or payments' `GET /download-log` (a file, naming no person)."""
+    person = str(entry["person_id"]) if source == "intake" else None
+    action = {
+        "intake": lambda: INTAKE_ACTION + str(entry["kind"]),
+        "housing": lambda: f"{HOUSING_ACTION}{entry['kind']} {entry['household_id']}",
+        "payments": lambda: PAYMENTS_ACTION + str(entry["batch_id"]),
+    }[source]()
     return {
         "at": datetime.fromisoformat(str(entry["at"])),
-        "source": "intake",
+        "source": source,
         "operator": None,
         "actor": str(entry["principal"]),
         "actor_name": entry.get("principal_name"),
-        "person_id": str(entry["person_id"]),
-        "persons": [str(entry["person_id"])],
+        "person_id": person,
+        "persons": [person] if person else [],
         "purpose": None,
-        "action": INTAKE_ACTION + str(entry["kind"]),
-        "outcome": str(entry["outcome"]),
-        "via": str(entry.get("via") or "api"),
-    }
-
-
-def from_payments(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry of payments' `GET /download-log` as a row of the page: a file, naming no person."""
-    return {
-        "at": datetime.fromisoformat(str(entry["at"])),
-        "source": "payments",
-        "operator": None,
-        "actor": str(entry["principal"]),
-        "actor_name": entry.get("principal_name"),
-        "person_id": None,
-        "persons": [],
-        "purpose": None,
-        "action": PAYMENTS_ACTION + str(entry["batch_id"]),
+        "action": action,
         "outcome": str(entry.get("outcome") or "shown"),
         "via": str(entry.get("via") or "api"),
     }
@@ -65,11 +56,10 @@ def from_desk(entry: dict[str, Any]) -> dict[str, Any]:
 def merged(
     desk: list[dict[str, Any]], logs: dict[str, list[dict[str, Any]]], source: str | None = None
 ) -> list[dict[str, Any]]:
-    """The desk's rows and the services' logs' (`logs` by service: `intake`, `payments`), newest first; `source`
-    keeps one of them."""
+    """The desk's rows and the services' logs' (`logs` by service: `intake`, `housing`, `payments`), newest first;
+    `source` keeps one of them."""
     rows = [from_desk(e) for e in desk if source in (None, "desk")]
-    rows += [from_intake(e) for e in logs.get("intake", []) if source in (None, "intake")]
-    rows += [from_payments(e) for e in logs.get("payments", []) if source in (None, "payments")]
+    rows += [from_service(s, e) for s, entries in logs.items() if source in (None, s) for e in entries]
     return sorted(rows, key=lambda r: r["at"], reverse=True)
 
 

@@ -5,11 +5,12 @@
     lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
     lgnet-desk-admin purge [--days 730] [--login-days 90]   (daily, from cron: the retention of the desk's logs)
 
-The DPO has no identity on the services; to read intake's read log and payments' download log of its SEPA files
-beside the desk's access log, her operator keeps the city's read-log token of each
-(`lgnet-admin --schema intake issue-read-log-token --city torino --name "RPD Torino"`, and `--schema payments`),
-given in LGNET_DESK_READ_LOG_TOKEN (intake's) and LGNET_DESK_PAYMENTS_READ_LOG_TOKEN when she is added (or later:
-`set-read-log-token <username> [--service payments]`, the token from stdin).
+The DPO has no identity on the services; to read intake's and housing's read logs and payments' download log of its
+SEPA files beside the desk's access log, her operator keeps the city's read-log token of each
+(`lgnet-admin --schema intake issue-read-log-token --city torino --name "RPD Torino"`, and `--schema housing`,
+`--schema payments`), given in LGNET_DESK_READ_LOG_TOKEN (intake's), LGNET_DESK_HOUSING_READ_LOG_TOKEN and
+LGNET_DESK_PAYMENTS_READ_LOG_TOKEN when she is added (or later: `set-read-log-token <username> [--service housing|
+payments]`, the token from stdin).
 
 Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
 (`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
@@ -40,7 +41,8 @@ from lgnet_desk.service_layer.access_log import READ_LOGS
 from lgnet_desk.service_layer.login import HASHER
 from lgnet_desk.settings import DeskSettings
 
-READ_LOG_ENV = {"intake": "", "payments": "PAYMENTS_"}  # LGNET_DESK_READ_LOG_TOKEN, LGNET_DESK_PAYMENTS_READ_LOG_TOKEN
+# LGNET_DESK_READ_LOG_TOKEN (intake's, the first), LGNET_DESK_HOUSING_READ_LOG_TOKEN, LGNET_DESK_PAYMENTS_READ_LOG_TOKEN
+READ_LOG_ENV = {"intake": "", "housing": "HOUSING_", "payments": "PAYMENTS_"}
 
 
 async def add_operator(
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
     for s in SERVICES:
         a.add_argument(f"--{s}-schema", default=s)
-    rl = sub.add_parser("set-read-log-token", help="the DPO's read-log token of intake or payments, from stdin")
+    rl = sub.add_parser("set-read-log-token", help="the DPO's read-log token of a service, from stdin")
     rl.add_argument("username")
     rl.add_argument("--service", choices=list(READ_LOGS), default="intake")
     pg = sub.add_parser("purge", help="delete the access log's entries and login attempts past their retention")

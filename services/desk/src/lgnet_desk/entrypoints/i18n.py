@@ -159,7 +159,12 @@ ACCESS_ACTIONS |= {
     "api case": _("Case (API)"),
     "api street_person": _("Street person (API)"),
 }
-ACCESS_SOURCES = {"desk": _("Desk"), "intake": _("Intake API"), "payments": _("Payments API")}
+ACCESS_SOURCES = {
+    "desk": _("Desk"),
+    "intake": _("Intake API"),
+    "housing": _("Housing API"),
+    "payments": _("Payments API"),
+}
 # A form of the cartella sent (the last part of its address): the section that shows what it recorded, where the page
 # opens, and what it says there (the page opened at its top, saying nothing: operators scrolled down to check).
 # Housing's restrictions on who may live in an opportunity, and the reasons the desk offers for withdrawing one
@@ -208,6 +213,12 @@ ACCESS_ACTIONS_WITH_ID = {
     "member of ": _("Social record of a household member"),
     "sepa file ": _("SEPA payment file (payees' names and IBANs)"),
     "api sepa file ": _("SEPA payment file (API)"),
+    # housing's read log: what was read of a household, with its id
+    "api housing waiting_list ": _("Waiting list, the household (API)"),
+    "api housing household ": _("Household on the waiting list (API)"),
+    "api housing why ": _("Why the household is not matching (API)"),
+    "api housing matches ": _("Housing proposals, the household (API)"),
+    "api housing match ": _("Housing proposal of the household (API)"),
 }
 
 

@@ -1,5 +1,5 @@
-"""The DPO's access log: the desk's own table, intake's read log (`GET /read-log`) and payments' download log of its
-SEPA files (`GET /download-log`), the last two with the DPO's read-log tokens."""
+"""The DPO's access log: the desk's own table, intake's and housing's read logs (`GET /read-log`) and payments'
+download log of its SEPA files (`GET /download-log`), the services' with the DPO's read-log tokens."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import access_log
 
 # The services' logs, each read with the DPO's read-log token of that service (kept under these names).
-READ_LOGS = {"intake": "intake-read-log", "payments": "payments-read-log"}
-PATHS = {"intake": "/read-log", "payments": "/download-log"}
+READ_LOGS = {"intake": "intake-read-log", "housing": "housing-read-log", "payments": "payments-read-log"}
+PATHS = {"intake": "/read-log", "housing": "/read-log", "payments": "/download-log"}
 
 
 async def entries(
@@ -31,13 +31,16 @@ async def entries(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(the rows, newest first, `since` (included) to `before` (not) when given; the services whose log could not be
     read — away, or no read-log token of the DPO's —, which the page says). Payments' log names files, never a
-    person: a person's entries leave it out."""
+    person: a person's entries leave it out; housing's names households: an identifier is looked for there as a
+    household's."""
     source = source if source in access_log.SOURCES else None
     desk = await store.access_entries(conn, city, person_id, limit, since, before) if source in (None, "desk") else []
     bounds = {k: v.isoformat() for k, v in (("since", since), ("before", before)) if v is not None}
-    params = {"limit": limit} | ({"person_id": person_id} if person_id else {}) | bounds
 
     async def read(service: str) -> list[dict[str, Any]] | None:
+        # housing's log is by household: the identifier typed is looked for as a household's there
+        key = "household_id" if service == "housing" else "person_id"
+        params = {"limit": limit} | ({key: person_id} if person_id else {}) | bounds
         try:
             return await services.get(READ_LOGS[service], PATHS[service], **params) or []
         except (ServiceRefusal, httpx.HTTPError):

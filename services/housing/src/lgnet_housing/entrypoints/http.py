@@ -7,14 +7,16 @@ would make a `dict[str, Any]` return type the documented body too, merged into t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import Who
+from lgnet_shared.auth import Before, Client, Since, Who, reader
+from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IF_MATCH_FIELD,
     IfMatch,
@@ -26,9 +28,11 @@ from lgnet_shared.http import (
     replayable,
     transition,
 )
+from lgnet_shared.read_log_readers import via_of
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel
 
+from lgnet_housing.adapters import read_log
 from lgnet_housing.entrypoints import responses as r
 from lgnet_housing.service_layer import commands as cmd
 from lgnet_housing.service_layer.handlers import Context, Housing
@@ -44,6 +48,14 @@ ERRORS = problem_responses(
     s403="Not allowed for this actor (other city, other partner, national role)",
     s409="Conflicts with what is recorded (wrong step, already done)",
 )
+
+
+def each_household(answer: list[Json]) -> list[str]:
+    return [str(item["household_id"]) for item in answer]
+
+
+def one_household(answer: Json) -> list[str]:
+    return [str(answer["household_id"])]
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -92,6 +104,27 @@ def router(runtime: Runtime) -> APIRouter:
     async def read(actor: Actor, run: Callable[[Housing, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor, write=False) as (housing, ctx):
             return await run(housing, ctx)
+
+    async def logged_read(
+        actor: Actor,
+        client: str | None,
+        kind: str,
+        run: Callable[[Housing, Context], Awaitable[Any]],
+        households: Callable[[Any], Iterable[str]],
+        household_id: str | None = None,
+    ) -> Any:
+        """A read of households' data, kept in the read log (one entry per household the answer shows, in the read's
+        transaction: no entry, no answer); refused, for `household_id` if it exists, in a transaction of its own."""
+        try:
+            async with use_case(actor, write=False) as (housing, ctx):
+                answer = await run(housing, ctx)
+                await read_log.record(housing.conn, actor, kind, households(answer), "shown", via_of(client))
+                return answer
+        except (Forbidden, NotFound):
+            if household_id is not None:
+                async with runtime.pool.acquire() as conn:
+                    await read_log.record(conn, actor, kind, [household_id], "denied", via_of(client))
+            raise
 
     # ------------------------------------------------------------ catalogue
 
@@ -175,36 +208,56 @@ def router(runtime: Runtime) -> APIRouter:
         summary="The city's waiting list with priorities, first served first",
         responses={200: {"model": list[r.WaitingHousehold], "description": "First served first"}},
     )
-    async def waiting(actor: Who) -> Any:
-        return await read(actor, lambda h, c: h.waiting_list(c))
+    async def waiting(actor: Who, client: Client = None) -> Any:
+        return await logged_read(actor, client, "waiting_list", lambda h, c: h.waiting_list(c), each_household)
 
     @api.get(
         "/households/{household_id}",
         summary="A household's entry of the waiting list (404 if not on the caller's list)",
         responses={200: {"model": r.WaitingHousehold, "description": "As its element of GET /households"}},
     )
-    async def waiting_household(household_id: str, actor: Who) -> Any:
-        return await read(actor, lambda h, c: h.waiting_entry(c, household_id))
+    async def waiting_household(household_id: str, actor: Who, client: Client = None) -> Any:
+        run = lambda h, c: h.waiting_entry(c, household_id)  # noqa: E731
+        return await logged_read(actor, client, "household", run, one_household, household_id)
 
     @api.get(
         "/households/{household_id}/why",
         summary="Why isn't this household matching?",
         responses={200: {"model": r.WhyNotMatching, "description": "Its state, then the reasons"}},
     )
-    async def why(household_id: str, actor: Who) -> Any:
-        return await read(actor, lambda h, c: h.why(c, household_id))
+    async def why(household_id: str, actor: Who, client: Client = None) -> Any:
+        return await logged_read(actor, client, "why", lambda h, c: h.why(c, household_id), one_household, household_id)
 
     @api.get(
         "/proposals",
         summary="Matches of the city (partners: those of their cases or opportunities)",
         responses={200: {"model": list[r.Match], "description": "By proposal day, then match_id"}},
     )
-    async def proposals(actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed") -> Any:
-        return await read(actor, lambda h, c: h.list_matches(c, status))
+    async def proposals(
+        actor: Who, status: Annotated[MatchStatus | None, Query()] = "proposed", client: Client = None
+    ) -> Any:
+        return await logged_read(actor, client, "matches", lambda h, c: h.list_matches(c, status), each_household)
 
     @api.get("/matches/{match_id}", summary="A match with its explanation and score breakdown", responses=MATCH)
-    async def read_match(match_id: str, actor: Who) -> Any:
-        return await read(actor, lambda h, c: h.read_match(c, match_id))
+    async def read_match(match_id: str, actor: Who, client: Client = None) -> Any:
+        return await logged_read(actor, client, "match", lambda h, c: h.read_match(c, match_id), one_household)
+
+    @api.get(
+        "/read-log",
+        summary="The city's read log (DPO): who read which household's data through the API, newest first; read with"
+        " a read-log token (`lgnet-admin --schema housing issue-read-log-token`), never an actor's",
+        responses={200: {"model": list[r.ReadLogEntry], "description": "Newest first"}},
+    )
+    async def read_log_entries(
+        city: Annotated[str, Depends(reader)],
+        household_id: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+        since: Since = None,
+        before: Before = None,
+    ) -> Any:
+        async with runtime.pool.acquire() as conn:
+            rows = await read_log.entries(conn, city, household_id or None, limit, since, before)
+        return jsonable_encoder(rows)
 
     # ------------------------------------------------------------ workflow
 

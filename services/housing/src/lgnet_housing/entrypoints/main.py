@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec, run
 
+from lgnet_housing.adapters import read_log
 from lgnet_housing.adapters.schema import MIGRATIONS
 from lgnet_housing.entrypoints import http
 from lgnet_housing.service_layer.intake_events import HANDLERS
@@ -19,7 +20,7 @@ def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
 SPEC = ServiceSpec(
     name="housing",
     default_port=8002,
-    migrations=MIGRATIONS,
+    migrations=[*MIGRATIONS, *read_log.MIGRATIONS],
     consumers=consumers,
     routers=lambda runtime: [http.router(runtime)],
     produces=["housing.events", "partner.reminders.{partner}"],

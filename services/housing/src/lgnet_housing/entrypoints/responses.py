@@ -10,7 +10,7 @@ model (closed to other fields, as a contract is) open again (`OPEN`)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from lgnet_shared.events.housing import (
@@ -256,3 +256,17 @@ class HoldEndingReminder(BaseModel):
 
 
 Reminder = Annotated[StalledStepReminder | HoldEndingReminder, Field(discriminator="kind")]
+
+
+class ReadLogEntry(BaseModel):
+    """One read of a household's data through housing's API (the DPO's log): ids, never names."""
+
+    at: datetime
+    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.<username>)")
+    principal_name: str | None = Field(description="Its name in housing (`lgnet-admin add-actor --name`)")
+    role: str
+    partner: str | None
+    household_id: str
+    kind: Literal["waiting_list", "household", "why", "matches", "match"]
+    outcome: Literal["shown", "denied"] = Field(description="denied: refused (404 to a caller it is not for, 403)")
+    via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")

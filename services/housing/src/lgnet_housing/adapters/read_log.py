@@ -1,0 +1,72 @@
+"""Housing's read log (SQL only): who read what of a household through the API — the waiting list, an entry, why it
+is not matching, its matches. Housing answers no name, but a household's priority and its explanation say its
+vulnerabilities and needs (special-category data), so each read is kept, by household id, for the city's DPO, who
+reads it with a read-log token (`lgnet_shared.read_log_readers`: `GET /read-log`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from lgnet_shared import read_log_readers
+from lgnet_shared.db import Conn, where_given
+
+KINDS = ("waiting_list", "household", "why", "matches", "match")
+
+MIGRATIONS: list[tuple[str, str]] = [
+    read_log_readers.MIGRATION,
+    (
+        "housing-read-log-1",
+        """
+        create table read_log (
+            entry_id bigserial primary key,
+            at timestamptz not null default now(),
+            principal text not null,
+            role text not null,
+            partner text,
+            city text not null,  -- the household's
+            household_id text not null,
+            kind text not null,
+            outcome text not null check (outcome in ('shown', 'denied')),
+            via text not null check (via in ('desk', 'api'))
+        );
+        create index read_log_household on read_log (household_id, at);
+        create index read_log_city on read_log (city, at);
+        """,
+    ),
+]
+
+
+async def record(conn: Conn, actor: Any, kind: str, household_ids: Iterable[str], outcome: str, via: str) -> None:
+    """One entry per household read; the household's city from housing's own table (a refused caller's may be
+    another city's, or the national role's)."""
+    assert kind in KINDS, kind
+    rows = [(actor.id, actor.role.value, actor.partner, h, kind, outcome, via) for h in dict.fromkeys(household_ids)]
+    await conn.executemany(
+        "insert into read_log (principal, role, partner, city, household_id, kind, outcome, via)"
+        " select $1, $2, $3, city, $4, $5, $6, $7 from households where household_id = $4",
+        rows,
+    )
+
+
+async def entries(
+    conn: Conn,
+    city: str,
+    household_id: str | None = None,
+    limit: int = 500,
+    since: datetime | None = None,
+    before: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The city's entries (reads of its households), newest first."""
+    args: list[Any] = [city]
+    where = where_given(
+        "city = $1", args, [("household_id = {}", household_id), ("at >= {}", since), ("at < {}", before)]
+    )
+    rows = await conn.fetch(
+        "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"
+        " role, partner, household_id, kind, outcome, via from read_log"
+        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
+        *args,
+    )
+    return [dict(r) for r in rows]
