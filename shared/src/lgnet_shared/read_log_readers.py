@@ -9,9 +9,11 @@ opens its city's log of who read personal data through the service (intake's `GE
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from typing import Any
 
 from lgnet_shared.actors import token_hash
-from lgnet_shared.db import Conn
+from lgnet_shared.db import Conn, where_given
 
 READER_PREFIX = "lgr_"
 
@@ -57,3 +59,27 @@ async def revoke_reader_tokens(conn: Conn, city: str) -> int:
         "update read_log_readers set revoked_at = now() where city = $1 and revoked_at is null", city
     )
     return int(status.split()[-1])
+
+
+async def newest_entries(
+    conn: Conn,
+    city_where: str,
+    city: str,
+    subject: tuple[str, str | None],
+    limit: int,
+    since: datetime | None,
+    before: datetime | None,
+) -> list[dict[str, Any]]:
+    """A service's `read_log` (intake's by person, housing's by household: `subject` is its column and the id asked
+    for, if any), the city's entries (`city_where` names the city as `$1`), newest first, `since` (included) to
+    `before` (not), each with its principal's name in that service."""
+    column, subject_id = subject
+    args: list[Any] = [city]
+    where = where_given(city_where, args, [(f"{column} = {{}}", subject_id), ("at >= {}", since), ("at < {}", before)])
+    rows = await conn.fetch(
+        "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"
+        f" role, partner, {column}, kind, outcome, via, city from read_log"
+        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
+        *args,
+    )
+    return [dict(r) for r in rows]

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from lgnet_shared import read_log_readers
-from lgnet_shared.db import Conn, where_given
+from lgnet_shared.db import Conn
 
 KINDS = ("waiting_list", "household", "why", "matches", "match")
 
@@ -59,14 +59,6 @@ async def entries(
     before: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The city's entries (reads of its households), newest first."""
-    args: list[Any] = [city]
-    where = where_given(
-        "city = $1", args, [("household_id = {}", household_id), ("at >= {}", since), ("at < {}", before)]
+    return await read_log_readers.newest_entries(
+        conn, "city = $1", city, ("household_id", household_id), limit, since, before
     )
-    rows = await conn.fetch(
-        "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"
-        " role, partner, household_id, kind, outcome, via from read_log"
-        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
-        *args,
-    )
-    return [dict(r) for r in rows]

@@ -266,6 +266,7 @@ class ReadLogEntry(BaseModel):
     principal_name: str | None = Field(description="Its name in housing (`lgnet-admin add-actor --name`)")
     role: str
     partner: str | None
+    city: str = Field(description="The household's city")
     household_id: str
     kind: Literal["waiting_list", "household", "why", "matches", "match"]
     outcome: Literal["shown", "denied"] = Field(description="denied: refused (404 to a caller it is not for, 403)")

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from lgnet_shared.db import Conn, where_given
+from lgnet_shared.db import Conn
+from lgnet_shared.read_log_readers import newest_entries
 
 from lgnet_intake.domain.read_log import Read
 
@@ -70,19 +71,8 @@ async def entries(
 ) -> list[dict[str, Any]]:
     """The city's entries (its principals' reads and any read of its persons), newest first; `since` (included) to
     `before` (not included) when given."""
-    args: list[Any] = [city]
-    where = where_given(
-        "(city = $1 or person_city = $1)",
-        args,
-        [("person_id = {}", person_id), ("at >= {}", since), ("at < {}", before)],
-    )
-    rows = await conn.fetch(
-        "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"
-        " role, partner, city, person_id, kind, outcome, via from read_log"
-        f" where {where} order by at desc, entry_id desc limit {int(limit)}",
-        *args,
-    )
-    return [dict(r) for r in rows]
+    where = "(city = $1 or person_city = $1)"
+    return await newest_entries(conn, where, city, ("person_id", person_id), limit, since, before)
 
 
 async def purge(conn: Conn, before: datetime) -> int:
