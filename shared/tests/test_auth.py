@@ -96,6 +96,24 @@ def test_admin_cli_issues_a_dpos_read_log_token_only_where_the_service_keeps_a_r
     assert admin.main(["--schema", pg_schema, "revoke-read-log-tokens", "--city", "torino"]) == 0
     assert capsys.readouterr().out.strip() == "revoked 1 read-log token(s)"
     assert asyncio.run(as_payments_made_it()) is None
+    # Retention: a schema with a read log (intake's, housing's) has its old entries purged; payments' has none to purge.
+    purge = ["--schema", pg_schema, "purge-read-log", "--days", "730"]
+    assert admin.main(purge) == 2 and "keeps no read log to purge" in capsys.readouterr().err
+
+    async def a_read_log(*days_ago: int) -> int:
+        conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+        try:
+            await conn.execute("create table if not exists read_log (entry_id bigserial, at timestamptz not null)")
+            for days in days_ago:
+                await conn.execute("insert into read_log (at) values (now() - make_interval(days => $1))", days)
+            return int(await conn.fetchval("select count(*) from read_log"))
+        finally:
+            await conn.close()
+
+    assert asyncio.run(a_read_log(800, 10)) == 2
+    assert admin.main(purge) == 0
+    assert capsys.readouterr().out.startswith("deleted 1 entries before ")
+    assert asyncio.run(a_read_log()) == 1  # the recent one kept
 
 
 async def test_a_city_deployment_knows_only_its_city_actors(database_url: str, pg_schema: str) -> None:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from lgnet_intake.adapters import read_log
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock, read_log_readers
 from lgnet_shared.testing.authz import World
@@ -119,7 +118,7 @@ async def test_a_revoked_read_log_token_opens_nothing_and_old_entries_are_purged
     assert await log_of(intake, token, person_id=p["person"])
     async with intake.pool.acquire() as conn:
         await conn.execute("update read_log set at = now() - interval '800 days' where person_id = $1", p["person"])
-        assert await read_log.purge(conn, clock.now() - timedelta(days=730)) >= 1
+        assert await read_log_readers.purge(conn, clock.now() - timedelta(days=730)) >= 1
     assert await log_of(intake, token, person_id=p["person"]) == []
     async with intake.pool.acquire() as conn:
         assert await read_log_readers.revoke_reader_tokens(conn, "torino") >= 1

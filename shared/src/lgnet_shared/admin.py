@@ -5,6 +5,7 @@
     lgnet-admin --schema housing revoke-tokens staff-torino
     lgnet-admin --schema payments issue-read-log-token --city torino --name "RPD Torino"  # the DPO's: opens the
     lgnet-admin --schema payments revoke-read-log-tokens --city torino                   # service's log only
+    lgnet-admin --schema housing purge-read-log [--days 730]        # its read log's entries past retention (daily)
 
 DATABASE_URL is read from the environment; --schema defaults to LGNET_DB_SCHEMA.
 """
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 
 from lgnet_shared import actors, db, read_log_readers, setup_errors
 from lgnet_shared.errors import ContractError
@@ -39,6 +41,12 @@ async def run(args: argparse.Namespace) -> str:
                     raise ValueError(f"--schema: {args.schema} keeps no read log (intake, housing and payments do)")
                 if args.command == "issue-read-log-token":
                     return await read_log_readers.issue_reader_token(conn, args.city, args.name)
+                if args.command == "purge-read-log":
+                    if await conn.fetchval("select to_regclass('read_log')") is None:  # payments': kept with its files
+                        raise ValueError(f"--schema: {args.schema} keeps no read log to purge (intake and housing do)")
+                    before = datetime.now(UTC) - timedelta(days=args.days)
+                    deleted = await read_log_readers.purge(conn, before)
+                    return f"deleted {deleted} entries before {before.date().isoformat()}"
                 return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)} read-log token(s)"
             return f"revoked {await actors.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
     finally:
@@ -62,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     rl.add_argument("--city", required=True)
     rl.add_argument("--name", required=True)
     sub.add_parser("revoke-read-log-tokens").add_argument("--city", required=True)
+    pr = sub.add_parser("purge-read-log", help="delete the service's read log entries older than the retention")
+    pr.add_argument("--days", type=int, default=730, help="the retention in days (default 730, as intake's)")
     args = parser.parse_args(argv)
     if not args.schema or "DATABASE_URL" not in os.environ:
         print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)

@@ -83,3 +83,9 @@ async def newest_entries(
         *args,
     )
     return [dict(r) for r in rows]
+
+
+async def purge(conn: Conn, before: datetime) -> int:
+    """A service's `read_log` entries older than `before` deleted (its retention, daily): how many."""
+    status = await conn.execute("delete from read_log where at < $1", before)
+    return int(status.split()[-1])

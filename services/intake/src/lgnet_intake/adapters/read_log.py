@@ -73,8 +73,3 @@ async def entries(
     `before` (not included) when given."""
     where = "(city = $1 or person_city = $1)"
     return await newest_entries(conn, where, city, ("person_id", person_id), limit, since, before)
-
-
-async def purge(conn: Conn, before: datetime) -> int:
-    status = await conn.execute("delete from read_log where at < $1", before)
-    return int(status.split()[-1])

@@ -67,7 +67,8 @@ async def run(args: argparse.Namespace) -> str:
                 return f"revoked {await read_log_readers.revoke_reader_tokens(conn, args.city)}"
             if args.command == "purge-read-log":
                 before = datetime.now(UTC) - timedelta(days=args.days)
-                return f"deleted {await read_log.purge(conn, before)} entries before {before.date().isoformat()}"
+                deleted = await read_log_readers.purge(conn, before)
+                return f"deleted {deleted} entries before {before.date().isoformat()}"
             if args.command == "rotate-inbound-key":
                 async with conn.transaction():
                     retired = await credentials.retire_inbound_key(conn) if args.now else []
