@@ -80,6 +80,9 @@ Client = Annotated[
     str | None, Header(alias="LgNet-Client", max_length=20, description="`desk` from the desk: a label in the read log")
 ]
 
-# A read log's period (the DPO's page asks for whole days of the city): from `since` (included) to `before` (not).
+# A read log's route: the city its read-log token opens, how many entries (newest first), and a period (the DPO's
+# page asks for whole days of the city): from `since` (included) to `before` (not).
+ReaderCity = Annotated[str, Depends(reader)]
+LogLimit = Annotated[int, Query(ge=1, le=100_000)]
 Since = Annotated[AwareDatetime | None, Query(description="Entries at or after this time (ISO 8601 with its offset)")]
 Before = Annotated[AwareDatetime | None, Query(description="Entries before this time (ISO 8601 with its offset)")]

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import Before, Client, Since, Who, reader
+from lgnet_shared.auth import Before, Client, LogLimit, ReaderCity, Since, Who
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IF_MATCH_FIELD,
@@ -249,9 +249,9 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"model": list[r.ReadLogEntry], "description": "Newest first"}},
     )
     async def read_log_entries(
-        city: Annotated[str, Depends(reader)],
+        city: ReaderCity,
         household_id: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+        limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from lgnet_shared.auth import Before, Since, reader
+from fastapi import APIRouter, Query
+from lgnet_shared.auth import Before, LogLimit, ReaderCity, Since
 from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
@@ -40,9 +40,9 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"model": list[ReadLogEntry], "description": "Newest first"}},
     )
     async def read_log_entries(
-        city: Annotated[str, Depends(reader)],
+        city: ReaderCity,
         person_id: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+        limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:

@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
-from lgnet_shared.auth import Before, Client, Since, Who, reader
+from lgnet_shared.auth import Before, Client, LogLimit, ReaderCity, Since, Who
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IfMatch,
@@ -338,8 +338,8 @@ def router(runtime: Runtime) -> APIRouter:
         responses={200: {"model": list[r.DownloadLogEntry], "description": "Newest first"}},
     )
     async def download_log(
-        city: Annotated[str, Depends(reader)],
-        limit: Annotated[int, Query(ge=1, le=100_000)] = 500,
+        city: ReaderCity,
+        limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:
