@@ -836,6 +836,10 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     assert "API degli alloggi" in said and "Perché il nucleo non ha un abbinamento (API)" in said, said
     assert "Cooperativa Aurora" in said and "non è disponibile" not in said, said
     await shot(rpd, "access-log-housing")
+    # Her subject-access printout, by her own id, has that read of her household's housing data too.
+    await rpd.goto(desk.url + f"/access-log/subject/{pid}")
+    printout = await rpd.locator("main").inner_text()
+    assert f"Perché il nucleo non ha un abbinamento (API) {hid}" in printout, printout
     # A city IT script downloads a SEPA file straight from payments' API (every payee's name and IBAN): her log
     # shows it, read from payments' download log with her payments read-log token.
     batch_id = await _a_batch_for(desk, cid)

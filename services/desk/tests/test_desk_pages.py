@@ -2539,18 +2539,23 @@ async def test_a_payee_refused_by_the_bank_is_said_and_new_bank_data_given_at_th
     assert "Bonifico respinto dalla banca del beneficiario (conto chiuso): servono nuove coordinate" in todo, todo
 
 
+async def _dpo_token(conn: db.Conn, desk: Desk, service: str, token: str) -> None:
+    """The DPO `rpd`'s read-log token of `service`, kept as `set-read-log-token rpd --service <service>` keeps it."""
+    await conn.execute(
+        "insert into service_tokens values ($1, $2, $3)",
+        "rpd",
+        f"{service}-read-log",
+        store.seal(_token_key(desk.settings), "rpd", token),
+    )
+
+
 async def test_intakes_read_log_is_on_the_dpos_page_and_csv_beside_the_desks(desk: Desk) -> None:
     """The DPO's review: a partner's reads through intake's API (its own software, not the desk) left no trace she
     could read. The page merges intake's read log (`GET /read-log`, with the DPO's read-log token) with the desk's,
     each entry saying its source; filtered by person and by source; the CSV says it too, in Italian."""
     async with desk.pool.acquire() as conn:
         await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
-        await conn.execute(
-            "insert into service_tokens values ($1, $2, $3)",
-            "rpd",
-            "intake-read-log",
-            store.seal(_token_key(desk.settings), "rpd", "lgr_rpd"),
-        )
+        await _dpo_token(conn, desk, "intake", "lgr_rpd")
     asked: list[httpx.Request] = []
 
     def read_log(request: httpx.Request) -> Any:
@@ -2589,12 +2594,7 @@ async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) ->
     through housing's API (a cooperative's own software) are on the DPO's page, source "API degli alloggi", each
     naming the household; the identifier she types is looked for in housing's log as a household's."""
     async with desk.pool.acquire() as conn:
-        await conn.execute(
-            "insert into service_tokens values ($1, $2, $3)",
-            "rpd",
-            "housing-read-log",
-            store.seal(_token_key(desk.settings), "rpd", "lgr_housing"),
-        )
+        await _dpo_token(conn, desk, "housing", "lgr_housing")
     asked: list[httpx.Request] = []
 
     def read_log(request: httpx.Request) -> Any:
@@ -2619,6 +2619,34 @@ async def test_housings_read_log_is_on_the_dpos_page_by_household(desk: Desk) ->
     assert "Persona o nucleo (identificativo)" in text
 
 
+async def test_a_persons_subject_access_printout_has_the_reads_of_her_households_housing_data(desk: Desk) -> None:
+    """A person asks who read her data: she is known by her own id, not her household's. Housing's log keeps each
+    household's members when it was read, and the desk asks it by person too: the printout and the page list the
+    reads of her household's housing data, each naming its members."""
+    async with desk.pool.acquire() as conn:
+        await _dpo_token(conn, desk, "housing", "lgr_housing")
+    asked: list[dict[str, str]] = []
+
+    def read_log(request: httpx.Request) -> Any:
+        asked.append(dict(request.url.params))
+        if request.url.params.get("person_id") != "p-1":
+            return []
+        return [
+            {"at": "2026-12-05T10:00:00+00:00", "principal": "coop-aurora", "principal_name": "Cooperativa Aurora",
+             "role": "partner", "partner": "coop-aurora", "household_id": "h-7", "person_ids": ["p-1", "p-2"],
+             "kind": "why", "outcome": "shown", "via": "api"},
+        ]  # fmt: skip
+
+    desk.services.answers[("housing", "GET", "/read-log")] = read_log
+    await desk.as_operator(RPD)
+    printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
+    assert "Perché il nucleo non ha un abbinamento (API) h-7" in printout, printout
+    assert {"person_id": "p-1"} in [{k: v for k, v in a.items() if k.endswith("_id")} for a in asked], asked
+    page = await desk.client.get("/access-log?person_id=p-1")
+    assert 'href="/access-log?person_id=p-2"' in page.text  # the household's other member, when it was read
+    assert text_of(page.text).count("Perché il nucleo non ha un abbinamento (API) h-7") == 1  # asked twice, once
+
+
 async def test_the_dpo_reads_the_access_log_of_a_period(desk: Desk) -> None:
     """The page shows the newest 500 entries: on a busy desk, a day's. A complaint about last month needs that month:
     the DPO gives a first and a last day (gg/mm/aaaa, the city's days), the desk's entries and the services' logs are
@@ -2629,12 +2657,7 @@ async def test_the_dpo_reads_the_access_log_of_a_period(desk: Desk) -> None:
             await store.log_access(conn, MARIA, person, "case_work", "cartella", "shown")
             await conn.execute("update access_log set at = $2::text::timestamptz where person_id = $1", person, at)
         for service in ("intake", "payments"):
-            await conn.execute(
-                "insert into service_tokens values ($1, $2, $3)",
-                "rpd",
-                f"{service}-read-log",
-                store.seal(_token_key(desk.settings), "rpd", f"lgr_{service}"),
-            )
+            await _dpo_token(conn, desk, service, f"lgr_{service}")
     asked: list[httpx.Request] = []
 
     def log(request: httpx.Request) -> Any:
@@ -2678,12 +2701,7 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
     what; a person's entries leave it out (a file names no person there)."""
     async with desk.pool.acquire() as conn:
         await store.log_export(conn, MARIA, "sepa file b-1", "shown")
-        await conn.execute(
-            "insert into service_tokens values ($1, $2, $3)",
-            "rpd",
-            "payments-read-log",
-            store.seal(_token_key(desk.settings), "rpd", "lgr_pay"),
-        )
+        await _dpo_token(conn, desk, "payments", "lgr_pay")
     asked: list[httpx.Request] = []
 
     def download_log(request: httpx.Request) -> Any:

@@ -122,3 +122,67 @@ async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_cit
         "household", "household", "why", "waiting_list"]  # fmt: skip
     assert await log(trieste) == []
     assert (await get(housing, STAFF_TO, "/read-log")).status_code == 403  # an actor's token never opens it
+
+
+async def test_housings_read_log_is_found_by_a_member_of_the_household_for_a_subject_access_request(
+    housing: InProcessService,
+) -> None:
+    """A person asking who read her data (GDPR art. 15) is known to the DPO by her own id, not her household's:
+    each entry keeps the household's members at the time of the read, and `person_id` finds them. A member who
+    joins later was not in what was read then."""
+    from lgnet_shared import read_log_readers
+
+    await on_the_list(housing, "h-sar")
+    await on_the_list(housing, "h-other")
+    await get(housing, A, "/households/h-sar/why")
+    await get(housing, B, "/households/h-sar")  # refused: kept as denied, with the members too
+    joined = iev.HouseholdMemberJoined(household_id="h-sar", person_id="h-other-p", reason="joined", on=clock.today())
+    await housing.deliver(HANDLERS, joined, "torino", A)
+    await get(housing, STAFF_TO, "/households/h-sar")
+    async with housing.pool.acquire() as conn:
+        token = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+
+    async def log(**params: str) -> list[tuple[str, str, str, list[str]]]:
+        async with housing.client(headers={"Authorization": f"Bearer {token}"}) as c:
+            r = await c.get("/read-log", params=params)
+        assert r.status_code == 200, r.text
+        return [(e["principal"], e["kind"], e["outcome"], sorted(e["person_ids"])) for e in r.json()]
+
+    assert await log(person_id="h-sar-p") == [
+        (STAFF_TO, "household", "shown", ["h-other-p", "h-sar-p"]),
+        (B, "household", "denied", ["h-sar-p"]),
+        (A, "why", "shown", ["h-sar-p"]),
+    ]
+    # h-other's member: only the read made after she joined h-sar
+    assert await log(person_id="h-other-p") == [(STAFF_TO, "household", "shown", ["h-other-p", "h-sar-p"])]
+    assert await log(person_id="h-nobody-p") == []
+    async with housing.client(headers={"Authorization": f"Bearer {token}"}) as c:
+        r = await c.get("/read-log", params={"person_id": "x" * 201})
+    assert (r.status_code, r.json()["field"]) == (422, "query.person_id"), r.text
+
+
+async def test_the_upgrade_gives_earlier_entries_the_households_members(database_url: str, pg_schema: str) -> None:
+    """Entries from before `housing-read-log-2` had no members: the upgrade gives them the household's members at the
+    upgrade (the nearest housing knows), so that a subject-access request finds them by the person's id."""
+    from lgnet_housing.adapters import read_log
+    from lgnet_shared import db
+    from lgnet_shared.runtime_schema import all_migrations
+
+    migrations = all_migrations([*SPEC.migrations])
+    pool = await db.create_pool(database_url, pg_schema, max_size=1)
+    try:
+        await db.migrate(pool, [m for m in migrations if m[0] != "housing-read-log-2"])
+        async with pool.acquire() as conn:
+            await conn.execute(
+                "insert into households (household_id, city, member_ids) values ('h-up', 'torino', '{p-1,p-2}')"
+            )
+            await conn.execute(
+                "insert into read_log (principal, role, partner, city, household_id, kind, outcome, via)"
+                " values ('coop', 'partner', 'coop', 'torino', 'h-up', 'why', 'shown', 'api')"
+            )
+        assert await db.migrate(pool, migrations) == ["housing-read-log-2"]
+        async with pool.acquire() as conn:
+            found = await read_log.entries(conn, "torino", person_id="p-2")
+        assert [(e["household_id"], sorted(e["person_ids"])) for e in found] == [("h-up", ["p-1", "p-2"])]
+    finally:
+        await pool.close()

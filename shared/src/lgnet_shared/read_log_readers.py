@@ -9,6 +9,7 @@ opens its city's log of who read personal data through the service (intake's `GE
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,16 +70,20 @@ async def newest_entries(
     limit: int,
     since: datetime | None,
     before: datetime | None,
+    also: Sequence[tuple[str, str | None]] = (),
 ) -> list[dict[str, Any]]:
     """A service's `read_log` (intake's by person, housing's by household: `subject` is its column and the id asked
     for, if any), the city's entries (`city_where` names the city as `$1`), newest first, `since` (included) to
-    `before` (not), each with its principal's name in that service."""
+    `before` (not), each with its principal's name in that service. `also`: more columns answered, each with the id
+    looked for in it if any (housing's `person_ids`, an array: the members when it was read)."""
     column, subject_id = subject
     args: list[Any] = [city]
-    where = where_given(city_where, args, [(f"{column} = {{}}", subject_id), ("at >= {}", since), ("at < {}", before)])
+    conditions = [(f"{column} = {{}}", subject_id), *((f"{{}} = any({c})", v) for c, v in also)]
+    where = where_given(city_where, args, [*conditions, ("at >= {}", since), ("at < {}", before)])
+    columns = ", ".join([column, *(c for c, _ in also)])
     rows = await conn.fetch(
         "select at, principal, (select display_name from actors where actor_id = principal) as principal_name,"
-        f" role, partner, {column}, kind, outcome, via, city from read_log"
+        f" role, partner, {columns}, kind, outcome, via, city from read_log"
         f" where {where} order by at desc, entry_id desc limit {int(limit)}",
         *args,
     )

@@ -25,8 +25,11 @@ PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) 
 
 def from_service(source: str, entry: dict[str, Any]) -> dict[str, Any]:
     """An entry of a service's log as a row of the page: intake's `GET /read-log` (a person), housing's (a household,
-    named by its id in the action) or payments' `GET /download-log` (a file, naming no person)."""
+    named by its id in the action, its members then as the row's persons) or payments' `GET /download-log` (a file,
+    naming no person)."""
     person = str(entry["person_id"]) if source == "intake" else None
+    # housing's: the household's members when it was read (none in a housing older than its read-log-2)
+    persons = [person] if person else [str(p) for p in entry.get("person_ids") or []]
     action = {
         "intake": lambda: INTAKE_ACTION + str(entry["kind"]),
         "housing": lambda: f"{HOUSING_ACTION}{entry['kind']} {entry['household_id']}",
@@ -39,7 +42,7 @@ def from_service(source: str, entry: dict[str, Any]) -> dict[str, Any]:
         "actor": str(entry["principal"]),
         "actor_name": entry.get("principal_name"),
         "person_id": person,
-        "persons": [person] if person else [],
+        "persons": persons,
         "purpose": None,
         "action": action,
         "outcome": str(entry.get("outcome") or "shown"),

@@ -31,20 +31,24 @@ async def entries(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(the rows, newest first, `since` (included) to `before` (not) when given; the services whose log could not be
     read — away, or no read-log token of the DPO's —, which the page says). Payments' log names files, never a
-    person: a person's entries leave it out; housing's names households: an identifier is looked for there as a
-    household's."""
+    person: a person's entries leave it out; housing's names households and their members when read: an identifier
+    is looked for there as either."""
     source = source if source in access_log.SOURCES else None
     desk = await store.access_entries(conn, city, person_id, limit, since, before) if source in (None, "desk") else []
     bounds = {k: v.isoformat() for k, v in (("since", since), ("before", before)) if v is not None}
 
     async def read(service: str) -> list[dict[str, Any]] | None:
-        # housing's log is by household: the identifier typed is looked for as a household's there
-        key = "household_id" if service == "housing" else "person_id"
-        params = {"limit": limit} | ({key: person_id} if person_id else {}) | bounds
+        # housing's log is by household, each entry with its members when read: the identifier typed is looked for
+        # as a household's and as a member's there (an id is one or the other: no entry comes twice)
+        keys = ["household_id", "person_id"] if service == "housing" and person_id else ["person_id"]
+        asked: list[dict[str, Any]] = [
+            {"limit": limit, **({key: person_id} if person_id else {}), **bounds} for key in keys
+        ]
         try:
-            return await services.get(READ_LOGS[service], PATHS[service], **params) or []
+            answers = await asyncio.gather(*(services.get(READ_LOGS[service], PATHS[service], **p) for p in asked))
         except (ServiceRefusal, httpx.HTTPError):
             return None
+        return [e for answer in answers for e in answer or []]
 
     wanted = [s for s in READ_LOGS if source in (None, s) and not (person_id and s == "payments")]
     read_now = dict(zip(wanted, await asyncio.gather(*(read(s) for s in wanted)), strict=True))

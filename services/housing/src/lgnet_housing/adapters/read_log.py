@@ -35,17 +35,27 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index read_log_city on read_log (city, at);
         """,
     ),
+    (
+        # A subject-access request names a person, not her household: each entry keeps the members when it was
+        # read. Entries from before this are given the members at the upgrade (the nearest housing knows).
+        "housing-read-log-2",
+        """
+        alter table read_log add column person_ids text[] not null default '{}';
+        update read_log l set person_ids = h.member_ids from households h where h.household_id = l.household_id;
+        create index read_log_persons on read_log using gin (person_ids);
+        """,
+    ),
 ]
 
 
 async def record(conn: Conn, actor: Any, kind: str, household_ids: Iterable[str], outcome: str, via: str) -> None:
-    """One entry per household read; the household's city from housing's own table (a refused caller's may be
-    another city's, or the national role's)."""
+    """One entry per household read; the household's city and members from housing's own table (a refused
+    caller's may be another city's, or the national role's)."""
     assert kind in KINDS, kind
     rows = [(actor.id, actor.role.value, actor.partner, h, kind, outcome, via) for h in dict.fromkeys(household_ids)]
     await conn.executemany(
-        "insert into read_log (principal, role, partner, city, household_id, kind, outcome, via)"
-        " select $1, $2, $3, city, $4, $5, $6, $7 from households where household_id = $4",
+        "insert into read_log (principal, role, partner, city, household_id, kind, outcome, via, person_ids)"
+        " select $1, $2, $3, city, $4, $5, $6, $7, member_ids from households where household_id = $4",
         rows,
     )
 
@@ -57,8 +67,10 @@ async def entries(
     limit: int = 500,
     since: datetime | None = None,
     before: datetime | None = None,
+    person_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The city's entries (reads of its households), newest first."""
+    """The city's entries (reads of its households), newest first; `person_id`: those of the households she was a
+    member of when read."""
     return await read_log_readers.newest_entries(
-        conn, "city = $1", city, ("household_id", household_id), limit, since, before
+        conn, "city = $1", city, ("household_id", household_id), limit, since, before, [("person_ids", person_id)]
     )

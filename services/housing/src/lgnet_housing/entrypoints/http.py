@@ -251,12 +251,15 @@ def router(runtime: Runtime) -> APIRouter:
     async def read_log_entries(
         city: ReaderCity,
         household_id: Annotated[str | None, Query(max_length=200)] = None,
+        person_id: Annotated[
+            str | None, Query(max_length=200, description="A member's: the reads of her households when read")
+        ] = None,
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            rows = await read_log.entries(conn, city, household_id or None, limit, since, before)
+            rows = await read_log.entries(conn, city, household_id or None, limit, since, before, person_id or None)
         return jsonable_encoder(rows)
 
     # ------------------------------------------------------------ workflow
