@@ -853,6 +853,10 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     assert "Ufficio bilancio" in said and "budget-torino" in said, said  # the script by the name payments knows
     assert "non è disponibile" not in await rpd.locator("main").inner_text()
     await shot(rpd, "access-log-payments")
+    # "Who saw my IBAN?": the file pays her household's contribution, so the script's download is in her printout.
+    await rpd.goto(desk.url + f"/access-log/subject/{pid}")
+    printout = await rpd.locator("main").inner_text()
+    assert f"File SEPA dei pagamenti (API) {batch_id}" in printout, printout
 
 
 async def test_a_note_sent_after_the_session_lapsed_is_recorded_once_after_the_login(

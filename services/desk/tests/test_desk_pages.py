@@ -2698,7 +2698,7 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
     """The DPO could see only the SEPA files downloaded at the desk: a city IT script downloading them from payments'
     API (every payee's name and IBAN) left no trace she could read. The page merges payments' download log
     (`GET /download-log`, with her payments read-log token): each download with who, the file's batch, and through
-    what; a person's entries leave it out (a file names no person there)."""
+    what; a person's entries those of the files paying her households."""
     async with desk.pool.acquire() as conn:
         await store.log_export(conn, MARIA, "sepa file b-1", "shown")
         await _dpo_token(conn, desk, "payments", "lgr_pay")
@@ -2733,9 +2733,25 @@ async def test_payments_download_log_of_its_sepa_files_is_on_the_dpos_page_besid
         ("coop-aurora", "File SEPA dei pagamenti (API) b-1", "negato", "API dei pagamenti"),
         ("desk.maria", "File SEPA dei pagamenti (API) b-1", "mostrato", "API dei pagamenti (tramite lo sportello)"),
     ], rows
+    # "Who saw my IBAN?": payments keeps the members of the households a file pays; a person's entries and her
+    # printout ask it by her id, and list the downloads of the files that paid her household.
     asked.clear()
-    assert (await desk.client.get("/access-log?person_id=p-1")).status_code == 200
-    assert asked == []  # a person's entries: payments' log names none
+
+    def hers(request: httpx.Request) -> Any:
+        asked.append(request)
+        return [
+            {"at": "2026-12-05T10:00:00+00:00", "principal": "staff-torino-it", "message_id": "m-2",
+             "batch_id": "b-2", "purpose": "contributions", "via": "api", "outcome": "shown",
+             "person_ids": ["p-1", "p-9"]},
+        ] if request.url.params.get("person_id") == "p-1" else []  # fmt: skip
+
+    desk.services.answers[("payments", "GET", "/download-log")] = hers
+    page = await desk.client.get("/access-log?person_id=p-1")
+    assert [a.url.params.get("person_id") for a in asked] == ["p-1"], asked
+    assert "File SEPA dei pagamenti (API) b-2" in text_of(page.text)
+    assert 'href="/access-log?person_id=p-9"' in page.text  # the other member of a household it paid
+    printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
+    assert "File SEPA dei pagamenti (API) b-2" in printout, printout
 
 
 async def test_the_desk_tells_intake_it_is_the_desk(desk: Desk) -> None:

@@ -15,8 +15,10 @@ import pytest
 from invariants import check
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters import sepa
+from lgnet_payments.adapters.schema import MIGRATIONS
 from lgnet_payments.domain.policy import CityPolicy
-from lgnet_shared import clock
+from lgnet_shared import clock, db
+from lgnet_shared.runtime_schema import all_migrations
 from lxml import etree
 from payments_testkit import a_month, camt053, camt054, outbox
 from test_bank_data import (
@@ -631,6 +633,43 @@ async def test_a_refused_download_of_a_payment_file_is_in_the_dpos_log_as_denied
     ], entries
     view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
     assert [d["downloaded_by"] for d in view["file"]["downloads"]] == [STAFF]
+
+
+async def test_a_persons_subject_access_request_finds_the_downloads_of_files_paying_her_household(payments) -> None:  # type: ignore[no-untyped-def]
+    """ "Who saw my IBAN?": a contributions file pays households (to their own or their landlord's account), so each
+    download keeps the members of the households the file pays, as they were then; the DPO finds them by the
+    person's id (`person_id`), a refused attempt too. A provider's reimbursement file pays organisations: no person."""
+    from lgnet_shared import read_log_readers
+
+    batch = await approved_batch(payments, (10_000,))
+    await download(payments, batch["batch_id"])
+    async with payments.client(COOP) as c:
+        assert (await c.get(f"/batches/{batch['batch_id']}/pain.001")).status_code == 403
+    run, _ = await a_provider_reimbursed(payments)
+    async with payments.client(STAFF) as c:
+        assert (await c.get(f"/reimbursement-runs/{run['run_id']}/pain.001")).status_code == 200
+    async with payments.pool.acquire() as conn:
+        torino = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+    everything = await download_log(payments, torino)
+    assert [(e["batch_id"], e["person_ids"]) for e in everything] == [
+        (run["run_id"], []),
+        (batch["batch_id"], ["p"]),
+        (batch["batch_id"], ["p"]),
+    ], everything
+    hers = await download_log(payments, torino, person_id="p")
+    assert [(e["principal"], e["outcome"]) for e in hers] == [(COOP, "denied"), (STAFF, "shown")], hers
+    assert await download_log(payments, torino, person_id="someone-else") == []
+    # Downloads from before `payments-18` get the members at the upgrade, the append-only log set aside for it only.
+    async with payments.pool.acquire() as conn:
+        await conn.execute(
+            "drop index payment_file_downloads_persons; alter table payment_file_downloads drop column person_ids;"
+            " delete from schema_migrations where id = 'payments-18'"
+        )
+    assert await db.migrate(payments.pool, all_migrations(MIGRATIONS)) == ["payments-18"]
+    assert [e["person_ids"] for e in await download_log(payments, torino)] == [[], ["p"], ["p"]]
+    async with payments.pool.acquire() as conn:
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("update payment_file_downloads set person_ids = '{}'")
 
 
 async def a_provider_reimbursed(payments: object) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,6 +1,6 @@
-"""The DPO's access log: the desk's own entries, intake's read log (reads through intake's API) and payments'
-download log (its SEPA files, which hold payees' names and IBANs), one list. Pure: rows as the page and its CSV show
-them, newest first.
+"""The DPO's access log: the desk's own entries, intake's and housing's read logs (reads through their APIs) and
+payments' download log (its SEPA files, which hold payees' names and IBANs), one list. Pure: rows as the page and its
+CSV show them, newest first.
 
 An entry of the desk says the operator and the purpose; one of intake says the principal (a partner's id, a staff
 actor `desk.<username>`) and no purpose (an API call states none). Both are kept, each with its source: a read the
@@ -26,9 +26,10 @@ PAYMENTS_ACTION = "api sepa file "  # with the batch's (or reimbursement run's) 
 def from_service(source: str, entry: dict[str, Any]) -> dict[str, Any]:
     """An entry of a service's log as a row of the page: intake's `GET /read-log` (a person), housing's (a household,
     named by its id in the action, its members then as the row's persons) or payments' `GET /download-log` (a file,
-    naming no person)."""
+    the members of the households it pays as its persons)."""
     person = str(entry["person_id"]) if source == "intake" else None
-    # housing's: the household's members when it was read (none in a housing older than its read-log-2)
+    # housing's: the household's members when it was read; payments': those of the households its file pays (none
+    # from a service older than housing-read-log-2 / payments-18)
     persons = [person] if person else [str(p) for p in entry.get("person_ids") or []]
     action = {
         "intake": lambda: INTAKE_ACTION + str(entry["kind"]),

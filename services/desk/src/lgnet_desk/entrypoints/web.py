@@ -866,7 +866,8 @@ def router(settings: DeskSettings) -> APIRouter:
     @api.get("/access-log/subject/{person_id}", response_class=HTMLResponse)
     async def subject_access(request: Request, person_id: str) -> Response:
         """A person's own access history, printable for a subject-access request (GDPR art. 15): the desk's views
-        and the reads through intake's API (payments' download log names files, not persons)."""
+        and the reads through intake's and housing's APIs (housing's of her households), and the downloads of SEPA
+        files paying her households (payments')."""
         p = await page(request, need=OperatorRole.DPO)
         assert p.op is not None and p.services is not None
         async with request.app.state.pool.acquire() as conn:

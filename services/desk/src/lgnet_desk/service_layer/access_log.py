@@ -1,5 +1,6 @@
 """The DPO's access log: the desk's own table, intake's and housing's read logs (`GET /read-log`) and payments'
-download log of its SEPA files (`GET /download-log`), the services' with the DPO's read-log tokens."""
+download log of its SEPA files (`GET /download-log`), the services' with the DPO's read-log tokens; each found by a
+person's id (housing's and payments' by the members they keep of the households read or paid)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ async def entries(
     before: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """(the rows, newest first, `since` (included) to `before` (not) when given; the services whose log could not be
-    read — away, or no read-log token of the DPO's —, which the page says). Payments' log names files, never a
-    person: a person's entries leave it out; housing's names households and their members when read: an identifier
-    is looked for there as either."""
+    read — away, or no read-log token of the DPO's —, which the page says). Payments' log names files, each with the
+    members of the households it pays; housing's names households and their members when read: an identifier is
+    looked for there as either."""
     source = source if source in access_log.SOURCES else None
     desk = await store.access_entries(conn, city, person_id, limit, since, before) if source in (None, "desk") else []
     bounds = {k: v.isoformat() for k, v in (("since", since), ("before", before)) if v is not None}
@@ -50,7 +51,7 @@ async def entries(
             return None
         return [e for answer in answers for e in answer or []]
 
-    wanted = [s for s in READ_LOGS if source in (None, s) and not (person_id and s == "payments")]
+    wanted = [s for s in READ_LOGS if source in (None, s)]
     read_now = dict(zip(wanted, await asyncio.gather(*(read(s) for s in wanted)), strict=True))
     logs = {s: rows for s, rows in read_now.items() if rows is not None}
     unread = [s for s, rows in read_now.items() if rows is None]

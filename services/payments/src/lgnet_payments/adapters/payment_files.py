@@ -51,9 +51,14 @@ async def of_batch(conn: Conn, batch_id: str) -> dict[str, Any] | None:
 
 
 async def record_download(conn: Conn, message_id: str, city: str, by: str, via: str, outcome: str = "shown") -> None:
+    """With the members of the households the file pays, as they are now (a reimbursement run's: none)."""
     await conn.execute(
-        "insert into payment_file_downloads (message_id, city, downloaded_by, via, outcome)"
-        " values ($1, $2, $3, $4, $5)",
+        "insert into payment_file_downloads (message_id, city, downloaded_by, via, outcome, person_ids)"
+        " select $1, $2, $3, $4, $5, coalesce(array_agg(distinct m.person_id order by m.person_id), '{}')"
+        " from payment_files f join payments p on p.batch_id = f.batch_id"
+        " join contribution_requests r using (request_id)"
+        " join household_members m on m.household_id = r.household_id"
+        " where f.message_id = $1",
         message_id,
         city,
         by,
@@ -63,14 +68,25 @@ async def record_download(conn: Conn, message_id: str, city: str, by: str, via: 
 
 
 async def download_log(
-    conn: Conn, city: str, limit: int, since: datetime | None = None, before: datetime | None = None
+    conn: Conn,
+    city: str,
+    limit: int,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    person_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The city's downloads of every file it made, newest first (the DPO's log); `since` (included) to `before`."""
+    """The city's downloads of every file it made, newest first (the DPO's log); `since` (included) to `before`;
+    `person_id`: of the files paying her households when downloaded."""
     args: list[Any] = [city]
-    where = where_given("d.city = $1", args, [("d.downloaded_at >= {}", since), ("d.downloaded_at < {}", before)])
+    optional = [
+        ("{} = any(d.person_ids)", person_id),
+        ("d.downloaded_at >= {}", since),
+        ("d.downloaded_at < {}", before),
+    ]
+    where = where_given("d.city = $1", args, optional)
     rows = await conn.fetch(
         "select d.downloaded_at as at, d.downloaded_by as principal, a.display_name as principal_name,"
-        " d.message_id, f.batch_id, f.purpose, d.via, d.outcome"
+        " d.message_id, f.batch_id, f.purpose, d.via, d.outcome, d.person_ids"
         " from payment_file_downloads d join payment_files f using (message_id)"
         " left join actors a on a.actor_id = d.downloaded_by"
         f" where {where} order by d.downloaded_at desc, d.download_id desc limit {int(limit)}",

@@ -543,4 +543,24 @@ MIGRATIONS: list[tuple[str, str]] = [
             add column outcome text not null default 'shown' check (outcome in ('shown', 'denied'));
         """,
     ),
+    (
+        "payments-18",
+        """
+        -- "Who saw my IBAN?": each download keeps the members (ids) of the households its file pays, as they were
+        -- then, so that a subject-access request finds it by the person's id. A reimbursement run's file pays
+        -- organisations: none. Downloads before this get the members at the upgrade (the log is append-only: its
+        -- trigger is set aside for this one update).
+        alter table payment_file_downloads add column person_ids text[] not null default '{}';
+        alter table payment_file_downloads disable trigger payment_file_downloads_append_only;
+        update payment_file_downloads d set person_ids = paid.person_ids
+            from (select f.message_id, array_agg(distinct m.person_id order by m.person_id) as person_ids
+                  from payment_files f join payments p on p.batch_id = f.batch_id
+                  join contribution_requests r using (request_id)
+                  join household_members m on m.household_id = r.household_id
+                  group by f.message_id) paid
+            where paid.message_id = d.message_id;
+        alter table payment_file_downloads enable trigger payment_file_downloads_append_only;
+        create index payment_file_downloads_persons on payment_file_downloads using gin (person_ids);
+        """,
+    ),
 ]

@@ -339,12 +339,16 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def download_log(
         city: ReaderCity,
+        person_id: Annotated[
+            str | None, Query(max_length=200, description="A person's: the files paying her households")
+        ] = None,
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
     ) -> Any:
         async with runtime.pool.acquire() as conn:
-            return jsonable_encoder(await payment_files.download_log(conn, city, limit, since, before))
+            rows = await payment_files.download_log(conn, city, limit, since, before, person_id or None)
+        return jsonable_encoder(rows)
 
     @api.post(
         "/reconciliations",

@@ -180,6 +180,9 @@ class DownloadLogEntry(BaseModel):
     message_id: str = Field(description="The file's MsgId")
     batch_id: str = Field(description="The batch's id, or the reimbursement run's (purpose reimbursements)")
     purpose: Literal["contributions", "reimbursements"]
+    person_ids: list[str] = Field(
+        description="The members of the households the file pays, when downloaded (a reimbursement run's: none)"
+    )
     via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")
     outcome: Literal["shown", "denied"] = Field(description="denied: refused (403, or 404 to another city's caller)")
 

@@ -86,11 +86,9 @@ async def refused(conn: Conn, actor_id: str, batch_id: str, via: str) -> None:
         await store.record_download(conn, file["message_id"], file["city"], actor_id, via, "denied")
 
 
-async def download_log(
-    conn: Conn, city: str, limit: int, since: datetime | None = None, before: datetime | None = None
-) -> list[dict[str, Any]]:
-    """The city's downloads of its files, newest first: for its DPO, who has no actor here (a read-log token)."""
-    return await store.download_log(conn, city, limit, since, before)
+# The city's downloads of its files, newest first, for its DPO (a read-log token: no actor here); `person_id`, a
+# subject-access request's. A read of the log, nothing to orchestrate: the adapter's query itself.
+download_log = store.download_log
 
 
 async def summary(uow: UnitOfWork, file: dict[str, Any] | None) -> dict[str, Any] | None:
