@@ -14,6 +14,7 @@ import yaml
 COMPOSE = Path(__file__).resolve().parents[1] / "compose"
 ROOT = COMPOSE.parents[1]
 SERVICES = {"intake": 8001, "housing": 8002, "payments": 8003, "reporting": 8004}
+IMAGES = {**SERVICES, "desk": 8005}  # the desk has its own image too (no Kafka principal: a client of the APIs)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_kafka_in_kraft_mode_and_postgres(compose: dict[str, Any]) -> None:
     assert compose["services"]["postgres"]["image"].startswith("postgres:")
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(IMAGES))
 def test_each_service_is_built_from_its_own_dockerfile(compose: dict[str, Any], name: str) -> None:
     service = compose["services"][name]
     context = (COMPOSE / service["build"]["context"]).resolve()
@@ -44,7 +45,7 @@ def test_each_service_is_built_from_its_own_dockerfile(compose: dict[str, Any], 
     assert f'CMD ["lgnet-{name}"]' in text
     pyproject = (ROOT / "services" / name / "pyproject.toml").read_text()
     assert f'lgnet-{name} = "lgnet_{name}.entrypoints.main:main"' in pyproject
-    assert str(SERVICES[name]) in str(service.get("ports", [])) + text
+    assert str(IMAGES[name]) in str(service.get("ports", [])) + text
 
 
 def test_every_variable_is_documented_in_the_env_example(compose: dict[str, Any]) -> None:
@@ -184,3 +185,18 @@ def test_a_citys_reporting_pins_the_national_notarys_key() -> None:
     assert env["LGNET_NOTARY_VERIFIER"] == "${LGNET_NOTARY_VERIFIER:-}"
     example = (FEDERATED / "city.env.example").read_text()
     assert re.search(r"^LGNET_NOTARY_VERIFIER=", example, flags=re.M)
+
+
+@pytest.mark.parametrize("where", ["docker-compose.yml", "federated/city.yml"])
+def test_the_desk_runs_beside_the_services_it_calls(where: str) -> None:
+    """The desk (what the one-stop-shop's operators use) was in no container deployment: a city had to write its own.
+    It runs from its own image with its own schema, calls the deployment's services, and keeps Secure cookies unless
+    a plain-HTTP trial turns them off."""
+    desk = yaml.safe_load((COMPOSE / where).read_text())["services"]["desk"]
+    assert desk["build"]["dockerfile"] == "services/desk/Dockerfile"
+    env = desk["environment"]
+    for name in ("intake", "housing", "payments"):
+        assert f"http://{name}:{SERVICES[name]}" in env[f"LGNET_{name.upper()}_URL"]
+    assert env["LGNET_DB_SCHEMA"] in ("desk", "${LGNET_DEPLOYMENT}_desk")
+    assert env["LGNET_DESK_COOKIE_SECURE"] == "${LGNET_DESK_COOKIE_SECURE:-true}"
+    assert "KAFKA_SASL_USERNAME" not in env and str(env["LGNET_HTTP_PORT"]) == "8005"

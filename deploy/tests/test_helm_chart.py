@@ -101,7 +101,8 @@ def test_each_service_has_probes_resources_a_budget_and_its_kafka_user(
 ) -> None:
     objects = rendered[config]
     deployment, services, _ = CONFIGS[config]
-    deployments = {k: v for k, v in by_kind(objects, "Deployment").items() if not k.endswith(("-scheduler", "-notary"))}
+    own = ("-scheduler", "-notary", "-desk")  # not Kafka services: their own tests below
+    deployments = {k: v for k, v in by_kind(objects, "Deployment").items() if not k.endswith(own)}
     assert sorted(deployments) == sorted(f"lgnet-{config}-{s}" for s in services)
     users = by_kind(objects, "KafkaUser")
     pdbs, svcs = by_kind(objects, "PodDisruptionBudget"), by_kind(objects, "Service")
@@ -260,3 +261,197 @@ def test_a_citys_reporting_pins_the_national_notarys_key(
     args = [helm(), "template", "lgnet-genova", str(CHART), "--kube-version", KUBERNETES, "-f", str(bare)]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "notary.verifier" in done.stderr, done.stderr
+
+
+def pod_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """The pod template's spec of a Deployment or a CronJob."""
+    template = obj["spec"]["jobTemplate"]["spec"]["template"] if obj["kind"] == "CronJob" else obj["spec"]["template"]
+    return dict(template["spec"])
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_a_city_runs_the_desk_that_calls_its_services(rendered: dict[str, list[dict[str, Any]]], config: str) -> None:
+    """The desk (what the one-stop-shop's operators use) was in no deployment: a city IT team had to write its own
+    Deployment. It runs where intake runs, as its own non-root pod, reaches the services and PostgreSQL only, and is
+    reached from the ingress controller's namespace only."""
+    objects, name = rendered[config], f"lgnet-{config}-desk"
+    if config == "national":  # reporting only: no person's data to work on
+        assert name not in by_kind(objects, "Deployment")
+        return
+    d = by_kind(objects, "Deployment")[name]
+    assert d["spec"]["replicas"] == 2  # sessions and login throttle are in PostgreSQL: any replica serves anyone
+    pod = pod_of(d)
+    container = pod["containers"][0]
+    assert container["command"] == ["lgnet-desk"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["securityContext"]["readOnlyRootFilesystem"] and pod["securityContext"]["runAsNonRoot"]
+    env = {e["name"]: e for e in container["env"]}
+    plain = {k: e["value"] for k, e in env.items() if "value" in e}
+    assert plain["LGNET_DB_SCHEMA"] == "desk" and plain["LGNET_HTTP_PORT"] == "8005"
+    assert plain["LGNET_HTTP_HOST"] == "0.0.0.0" and plain["LGNET_DESK_COOKIE_SECURE"] == "true"
+    assert plain["LGNET_DESK_FORWARDED_ALLOW_IPS"]  # the ingress controller's: the login throttle counts by client
+    for service, port in (("intake", 8001), ("housing", 8002), ("payments", 8003)):
+        assert plain[f"LGNET_{service.upper()}_URL"] == f"http://lgnet-{config}-{service}:{port}"
+    for secret in ("DATABASE_URL", "LGNET_MASTER_KEY"):
+        assert "secretKeyRef" in env[secret]["valueFrom"]
+    assert not [k for k in env if k.startswith(("KAFKA_", "LGNET_DESK_OIDC", "LGNET_DESK_PRIVACY"))]  # none set
+    assert name in by_kind(objects, "Service") and name in by_kind(objects, "PodDisruptionBudget")
+    policies = by_kind(objects, "NetworkPolicy")
+    own = policies[name]["spec"]
+    assert own["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"protocol": "TCP", "port": 8005}]}]  # fmt: skip
+    assert {p["port"] for rule in own["egress"] for p in rule["ports"]} == {8001, 8002, 8003}
+    admitted = policies[f"lgnet-{config}-services"]["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lgnet-desk",
+            "app.kubernetes.io/instance": f"lgnet-{config}"}}} in admitted  # fmt: skip
+    assert not by_kind(objects, "Ingress")  # the examples publish none: the city's own ingress, or desk.ingress
+
+
+def test_the_desk_can_be_published_with_tls_and_log_in_through_the_citys_identity_provider(tmp_path: Path) -> None:
+    values = tmp_path / "desk.yaml"
+    values.write_text(yaml.safe_dump({"desk": {
+        "ingress": {"enabled": True, "className": "nginx", "host": "sportello.comune.torino.it",
+                    "tlsSecret": "sportello-tls"},
+        "oidc": {"issuer": "https://login.comune.torino.it/realms/city", "clientId": "lgnet-desk",
+                 "redirectUrl": "https://sportello.comune.torino.it/auth/callback", "clientSecret": "desk-oidc",
+                 "egressTo": [{"ipBlock": {"cidr": "192.0.2.10/32"}}]},
+        "privacy": {"controller": "Comune di Torino, piazza Palazzo di Città 1"},
+    }}))  # fmt: skip
+    args = [helm(), "template", "lgnet-torino", str(CHART), "--kube-version", KUBERNETES,
+            "-f", str(EXAMPLES / "torino.yaml"), "-f", str(values)]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    for obj in objects:
+        if obj["kind"] in ("Ingress", "Deployment", "NetworkPolicy"):
+            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+    ingress = by_kind(objects, "Ingress")["lgnet-torino-desk"]["spec"]
+    assert ingress["tls"] == [{"hosts": ["sportello.comune.torino.it"], "secretName": "sportello-tls"}]
+    backend = ingress["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "lgnet-torino-desk", "port": {"number": 8005}}
+    container = pod_of(by_kind(objects, "Deployment")["lgnet-torino-desk"])["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["LGNET_DESK_OIDC_ISSUER"]["value"] == "https://login.comune.torino.it/realms/city"
+    assert env["LGNET_DESK_OIDC_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": "desk-oidc", "key": "secret"}
+    assert env["LGNET_DESK_PRIVACY_CONTROLLER"]["value"].startswith("Comune di Torino")
+    egress = by_kind(objects, "NetworkPolicy")["lgnet-torino-desk"]["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
+
+
+# What each city's cron jobs run (the retention of the DPO's logs, the intake key's rotation), by job name.
+CRON_JOBS = {
+    "intake-purge-read-log": (["lgnet-admin", "purge-read-log", "--days", "730"], "intake", "15 3 * * *"),
+    "housing-purge-read-log": (["lgnet-admin", "purge-read-log", "--days", "730"], "housing", "20 3 * * *"),
+    "desk-purge": (["lgnet-desk-admin", "purge", "--days", "730", "--login-days", "90"], "desk", "25 3 * * *"),
+    "intake-rotate-inbound-key": (["lgnet-intake-admin", "rotate-inbound-key"], "intake", "5 * * * *"),
+}
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_the_logs_retention_and_the_inbound_key_rotation_run_as_cron_jobs(
+    rendered: dict[str, list[dict[str, Any]]], config: str
+) -> None:
+    """docs/operators.md told operators to run the purges of the DPO's logs and the intake key's rotation from their
+    own cron: nothing in the chart did, so a city forgetting it kept read logs past their retention. Each runs as a
+    CronJob of the component it belongs to, one at a time, in the components' image and their pod's restrictions."""
+    jobs = by_kind(rendered[config], "CronJob")
+    if config == "national":  # reporting keeps no read log and no inbound key
+        assert jobs == {}
+        return
+    assert sorted(jobs) == sorted(f"lgnet-{config}-{j}" for j in CRON_JOBS)
+    for job, (command, schema, schedule) in CRON_JOBS.items():
+        spec = jobs[f"lgnet-{config}-{job}"]["spec"]
+        assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == (schedule, "Europe/Rome", "Forbid")
+        pod = pod_of(jobs[f"lgnet-{config}-{job}"])
+        assert pod["restartPolicy"] == "OnFailure" and pod["securityContext"]["runAsNonRoot"]
+        container = pod["containers"][0]
+        assert container["command"] + container.get("args", []) == command, job
+        assert container["securityContext"]["readOnlyRootFilesystem"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["LGNET_DB_SCHEMA"]["value"] == schema
+        for secret in ("DATABASE_URL", "LGNET_MASTER_KEY"):
+            assert "secretKeyRef" in env[secret]["valueFrom"]
+
+
+# One row of each log the CronJobs purge, at a given time (`$1`), by component.
+LOG_ROW = "insert into read_log (at, principal, role, partner, city, {}, kind, outcome, via) values ($1, 'coop',"
+SEEDS = {
+    "intake": [LOG_ROW.format("person_id, person_city") + " 'partner', 'coop', 'torino', 'p-1', 'torino', 'record',"
+               " 'shown', 'api')"],
+    "housing": [LOG_ROW.format("household_id, person_ids") + " 'partner', 'coop', 'torino', 'h-1', '{p-1}', 'why',"
+                " 'shown', 'api')"],
+    "desk": ["insert into access_log (at, operator, city, person_id, purpose, action, outcome)"
+             " values ($1, 'maria', 'torino', 'p-1', 'case_work', 'cartella', 'shown')",
+             "insert into login_attempts (at, username, succeeded) values ($1, 'maria', true)"],
+}  # fmt: skip
+
+
+@pytest.mark.integration
+async def test_each_cron_job_does_its_work_with_the_environment_the_chart_gives_it(
+    rendered: dict[str, list[dict[str, Any]]], database_url: str
+) -> None:
+    """Each of Torino's CronJobs' commands, run as the chart runs it (its ConfigMap, its env, the secrets given),
+    against real PostgreSQL with each component's schema as the component makes it: the entries past the retention
+    are gone, the others kept; the key rotation runs."""
+    import asyncio
+    import base64
+    import os
+    import sys
+    from asyncio.subprocess import PIPE
+    from datetime import UTC, datetime, timedelta
+
+    from lgnet_desk.adapters.schema import MIGRATIONS as DESK
+    from lgnet_housing.entrypoints.main import SPEC as HOUSING
+    from lgnet_intake.entrypoints.main import SPEC as INTAKE
+    from lgnet_shared import db
+    from lgnet_shared.runtime_schema import all_migrations
+    from lgnet_shared.testing.plugin import fresh_schema
+
+    objects = rendered["torino"]
+    config_map = next(iter(by_kind(objects, "ConfigMap").values()))["data"]
+    secrets = {"DATABASE_URL": database_url, "LGNET_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    old, recent = datetime.now(UTC) - timedelta(days=800), datetime.now(UTC) - timedelta(days=10)
+    async with (
+        fresh_schema(database_url) as intake,
+        fresh_schema(database_url) as housing,
+        fresh_schema(database_url) as desk,
+    ):
+        schemas = {"intake": intake, "housing": housing, "desk": desk}
+        migrations = {"intake": all_migrations(INTAKE.migrations), "housing": all_migrations(HOUSING.migrations),
+                      "desk": DESK}  # fmt: skip
+        for component, schema in schemas.items():
+            pool = await db.create_pool(database_url, schema, max_size=1)
+            try:
+                await db.migrate(pool, migrations[component])
+                async with pool.acquire() as conn:
+                    for at in (old, recent):
+                        for sql in SEEDS[component]:
+                            await conn.execute(sql, at)
+            finally:
+                await pool.close()
+        for job in CRON_JOBS:
+            container = pod_of(by_kind(objects, "CronJob")[f"lgnet-torino-{job}"])["containers"][0]
+            env = {**config_map, **{e["name"]: e.get("value") or secrets[e["name"]] for e in container["env"]}}
+            env["LGNET_DB_SCHEMA"] = schemas[env["LGNET_DB_SCHEMA"]]
+            env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+            run = await asyncio.create_subprocess_exec(
+                *container["command"], *container.get("args", []), env=env, stdout=PIPE, stderr=PIPE
+            )
+            out, err = await asyncio.wait_for(run.communicate(), 120)
+            assert run.returncode == 0, (job, out.decode(), err.decode())
+        for component, schema in schemas.items():
+            conn = await asyncpg_connect(database_url, schema)
+            try:
+                tables = ("access_log", "login_attempts") if component == "desk" else ("read_log",)
+                for table in tables:
+                    left = [r["at"] for r in await conn.fetch(f"select at from {table}")]
+                    assert left == [recent], (component, table, left)
+            finally:
+                await conn.close()
+
+
+async def asyncpg_connect(database_url: str, schema: str) -> Any:
+    import asyncpg
+
+    return await asyncpg.connect(database_url, server_settings={"search_path": schema})
