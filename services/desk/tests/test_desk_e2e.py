@@ -960,3 +960,50 @@ async def test_a_cooperative_lists_housing_and_the_city_runs_the_matching(browse
     assert await maria.locator("#max_hold_days").input_value() == "120"
     assert await maria.locator("#priority_vulnerability").input_value() == "2,5"  # as written in Italian
     await shot(maria, "housing-rules")
+
+
+async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_everywhere(
+    browser: Browser, desk: Desk
+) -> None:
+    """In the browser, against the real services: "Cambia la password" from the menu (a refusal at its field, then
+    the change); then she leaves the cooperative and IT deactivates her: her open page goes to the login, her
+    password no longer opens the desk, and her cooperative's token she held is refused by intake itself."""
+    from lgnet_desk.adapters import store
+    from lgnet_desk.entrypoints.admin import deactivate_operator
+    from lgnet_desk.entrypoints.web import _token_key
+
+    bruna = Operator("bruna", "Bruna Galli", OperatorRole.PARTNER, "torino", "coop-aurora")
+    await add_operator(desk.settings, bruna, PASSWORD, {s: desk.schemas[s] for s in SERVICES})
+    page = await logged_in(browser, desk, "bruna")
+    await page.get_by_role("link", name="Cambia la password").click()
+    await page.wait_for_load_state()
+    new = "la-nuova-password-di-bruna"
+    await page.get_by_label("Password attuale").fill("sbagliata")
+    await page.get_by_label("Nuova password", exact=False).first.fill(new)
+    await page.get_by_label("Nuova password, di nuovo").fill(new)
+    await page.get_by_role("button", name="Cambia la password").click()
+    await page.wait_for_load_state()
+    await expect(page.locator("#current_password-error")).to_have_text("La password attuale non è corretta.")
+    await page.get_by_label("Password attuale").fill(PASSWORD)
+    await page.get_by_label("Nuova password", exact=False).first.fill(new)
+    await page.get_by_label("Nuova password, di nuovo").fill(new)
+    await page.get_by_role("button", name="Cambia la password").click()
+    await page.wait_for_load_state()
+    await expect(page.get_by_role("status")).to_contain_text("La password è stata cambiata.")
+    await shot(page, "password")
+    async with desk_pool(desk) as conn:
+        token = (await store.tokens(conn, "bruna", _token_key(desk.settings)))["intake"]  # type: ignore[arg-type]
+    async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
+        assert (await c.get("/inbound-key")).status_code == 200
+
+    assert await deactivate_operator(desk.settings, "bruna", {s: desk.schemas[s] for s in SERVICES}) == [
+        "housing", "intake", "payments"]  # fmt: skip
+    await page.goto(desk.url + "/todo")
+    await expect(page.get_by_role("heading", name="Accedi")).to_be_visible()  # her session: over
+    await page.get_by_label("Nome utente").fill("bruna")
+    await page.get_by_label("Password").fill(new)
+    await page.get_by_role("button", name="Accedi").click()
+    await page.wait_for_load_state()
+    assert "Nome utente o password errati" in await page.locator("#login-error").inner_text()
+    async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
+        assert (await c.get("/inbound-key")).status_code == 401  # intake itself refuses the token she held

@@ -74,6 +74,14 @@ async def revoke_tokens(conn: Conn, actor_id: str) -> int:
     return int(status.split()[-1])
 
 
+async def revoke_token(conn: Conn, token: str) -> bool:
+    """One token revoked (a cooperative's operator who left: her colleagues' tokens of the same actor stay)."""
+    status = await conn.execute(
+        "update api_tokens set revoked_at = now() where token_hash = $1 and revoked_at is null", token_hash(token)
+    )
+    return bool(status.endswith(" 1"))
+
+
 async def actor_by_token(conn: Conn, token: str) -> Actor | None:
     row = await conn.fetchrow(
         "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"

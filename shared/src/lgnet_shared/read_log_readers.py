@@ -62,6 +62,14 @@ async def revoke_reader_tokens(conn: Conn, city: str) -> int:
     return int(status.split()[-1])
 
 
+async def revoke_reader_token(conn: Conn, token: str) -> bool:
+    """One read-log token revoked (a DPO who left)."""
+    status = await conn.execute(
+        "update read_log_readers set revoked_at = now() where token_hash = $1 and revoked_at is null", token_hash(token)
+    )
+    return bool(status.endswith(" 1"))
+
+
 async def newest_entries(
     conn: Conn,
     city_where: str,

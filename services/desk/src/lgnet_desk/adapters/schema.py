@@ -98,4 +98,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "desk-6",
+        """
+        -- an operator who left (lgnet-desk-admin deactivate-operator): no login, no session; her name stays on what
+        -- she wrote, and the username is never given to someone else
+        alter table operators add column deactivated_at timestamptz;
+        """,
+    ),
 ]

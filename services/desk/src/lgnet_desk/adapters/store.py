@@ -18,8 +18,15 @@ def _operator(row: Any) -> Operator:
 
 
 async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
-    row = await conn.fetchrow("select * from operators where username = $1", username)
+    """An operator who may log in (not deactivated)."""
+    row = await conn.fetchrow("select * from operators where username = $1 and deactivated_at is null", username)
     return None if row is None else (_operator(row), row)
+
+
+async def any_operator(conn: Conn, username: str) -> tuple[Operator, bool] | None:
+    """An operator whether deactivated or not, and whether she is still active."""
+    row = await conn.fetchrow("select * from operators where username = $1", username)
+    return None if row is None else (_operator(row), row["deactivated_at"] is None)
 
 
 async def city_operators(conn: Conn, city: str) -> list[Operator]:
@@ -112,6 +119,28 @@ async def set_password_hash(conn: Conn, username: str, password_hash: str) -> No
     await conn.execute("update operators set password_hash = $2 where username = $1", username, password_hash)
 
 
+async def end_sessions(conn: Conn, username: str, but: str | None = None) -> int:
+    """Every session of the operator ended (all but the session `but`, a hash): how many."""
+    status = await conn.execute(
+        "delete from sessions where username = $1 and session_hash is distinct from $2", username, but
+    )
+    return int(status.split()[-1])
+
+
+async def deactivate(conn: Conn, username: str) -> bool:
+    """The operator deactivated, her sessions ended and her kept form forgotten (her service tokens stay sealed here,
+    to be revoked on the services). False if no active operator has that username."""
+    done = await conn.fetchval(
+        "update operators set deactivated_at = now() where username = $1 and deactivated_at is null returning username",
+        username,
+    )
+    if done is None:
+        return False
+    await end_sessions(conn, username)
+    await conn.execute("delete from kept_forms where username = $1", username)
+    return True
+
+
 async def new_session(conn: Conn, session_hash: str, username: str, csrf: str, expires_at: datetime) -> None:
     await conn.execute(
         "insert into sessions (session_hash, username, csrf_token, expires_at) values ($1, $2, $3, $4)",
@@ -126,7 +155,8 @@ async def session(conn: Conn, session_hash: str, idle_minutes: int) -> tuple[Ope
     """The live session's operator and CSRF token, its last page now; None past its end or `idle_minutes` idle."""
     row = await conn.fetchrow(
         "update sessions s set seen_at = now() from operators o where s.session_hash = $1 and o.username = s.username"
-        " and s.expires_at > now() and s.seen_at > now() - make_interval(mins => $2) returning o.*, s.csrf_token",
+        " and o.deactivated_at is null and s.expires_at > now() and s.seen_at > now() - make_interval(mins => $2)"
+        " returning o.*, s.csrf_token",
         session_hash,
         idle_minutes,
     )

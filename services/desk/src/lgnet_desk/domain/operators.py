@@ -91,6 +91,15 @@ def check_password(password: str) -> None:
         raise ValueError(f"password: at least {MIN_PASSWORD} characters")
 
 
+def new_password_problem(new: str, again: str) -> tuple[str, str] | None:
+    """What is wrong with a new password typed twice (its field, the reason), before the current one is checked."""
+    if len(new) < MIN_PASSWORD:
+        return "new_password", f"at least {MIN_PASSWORD} characters"
+    if new != again:
+        return "new_password_again", "the two new passwords differ"
+    return None
+
+
 def may_book_for(booker: Operator, operator: Operator) -> bool:
     """Whose agenda an operator may book into: a desk user of the same city who keeps an agenda (not the DPO); a
     cooperative's operator only its own cooperative's."""

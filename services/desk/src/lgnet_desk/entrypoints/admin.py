@@ -4,6 +4,8 @@
     lgnet-desk-admin add-operator luca --name "Luca Bianchi" --role partner --city torino --partner coop-aurora
     lgnet-desk-admin add-operator dpo --name "RPD Torino" --role dpo --city torino
     lgnet-desk-admin purge [--days 730] [--login-days 90]   (daily, from cron: the retention of the desk's logs)
+    lgnet-desk-admin deactivate-operator maria   (she left: no login, her sessions end, her tokens revoked)
+    lgnet-desk-admin set-password maria   (a forgotten or seen password; new one from stdin; her sessions end)
 
 The DPO has no identity on the services; to read intake's and housing's read logs and payments' download log of its
 SEPA files beside the desk's access log, her operator keeps the city's read-log token of each
@@ -26,10 +28,11 @@ import contextlib
 import getpass
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
+from typing import Any, TypeVar
 
-from lgnet_shared import actors, clock, config, db, setup_errors
+from lgnet_shared import actors, clock, config, db, read_log_readers, setup_errors
 from lgnet_shared.access import Role
 from lgnet_shared.errors import Conflict
 
@@ -41,6 +44,7 @@ from lgnet_desk.service_layer.access_log import READ_LOGS
 from lgnet_desk.service_layer.login import HASHER
 from lgnet_desk.settings import DeskSettings
 
+T = TypeVar("T")
 # LGNET_DESK_READ_LOG_TOKEN (intake's, the first), LGNET_DESK_HOUSING_READ_LOG_TOKEN, LGNET_DESK_PAYMENTS_READ_LOG_TOKEN
 READ_LOG_ENV = {"intake": "", "housing": "HOUSING_", "payments": "PAYMENTS_"}
 
@@ -83,6 +87,59 @@ async def add_operator(
         await pool.close()
 
 
+async def deactivate_operator(settings: DeskSettings, username: str, schemas: dict[str, str]) -> list[str]:
+    """An operator who left: deactivated in the desk (no login; her sessions end at once), then her tokens revoked on
+    each service — a staff operator's actor's every token, a cooperative's operator's own token only (her colleagues
+    use the same actor), a DPO's read-log tokens. Run again, it revokes what a failed run left. The services where
+    something was revoked, sorted."""
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn, conn.transaction():
+            found = await store.any_operator(conn, username)
+            if found is None:
+                raise ValueError(f"username: no operator {username}")
+            await store.deactivate(conn, username)
+            tokens = await store.tokens(conn, username, _token_key(settings))
+    finally:
+        await pool.close()
+    op, revoked = found[0], set()
+    for key, token in tokens.items():
+        service = key.removesuffix("-read-log")
+        pool = await db.create_pool(
+            settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
+        )
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if key != service:
+                    done = await read_log_readers.revoke_reader_token(conn, token)
+                elif op.role is OperatorRole.STAFF and op.service_actor:
+                    done = await actors.revoke_tokens(conn, op.service_actor) > 0
+                else:
+                    done = await actors.revoke_token(conn, token)
+            if done:
+                revoked.add(service)
+        finally:
+            await pool.close()
+    return sorted(revoked)
+
+
+async def set_password(settings: DeskSettings, username: str, password: str) -> int:
+    """A new password set by IT (one forgotten, or seen): the old one stops working and her sessions end (how
+    many). The rule is the one of a new operator's password."""
+    check_password(password)
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn, conn.transaction():
+            if await store.operator(conn, username) is None:
+                raise ValueError(f"username: no operator {username} (or deactivated)")
+            await store.set_password_hash(conn, username, HASHER.hash(password))
+            return await store.end_sessions(conn, username)
+    finally:
+        await pool.close()
+
+
 async def purge(settings: DeskSettings, days: int, login_days: int) -> tuple[int, int]:
     """The access log's entries older than `days` and the login attempts older than `login_days`, deleted."""
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
@@ -115,6 +172,23 @@ def _days(text: str) -> int:
     return int(text)
 
 
+def _run(settings: DeskSettings, work: Coroutine[Any, Any, T]) -> T | None:
+    """A command's work; its refusal (a username, PostgreSQL not answering) said in one line: None."""
+    try:
+        with setup_errors.database(settings.database_url):
+            return asyncio.run(work)
+    except (setup_errors.SetupError, ValueError) as e:
+        print(f"lgnet-desk-admin: {e}", file=sys.stderr)
+        return None
+
+
+def _password() -> str:
+    """LGNET_DESK_PASSWORD, else asked at a terminal, else stdin's first line."""
+    return os.environ.get("LGNET_DESK_PASSWORD") or (
+        getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="lgnet-desk-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,8 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--city", required=True)
     a.add_argument("--partner")
     a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
-    for s in SERVICES:
-        a.add_argument(f"--{s}-schema", default=s)
+    d = sub.add_parser("deactivate-operator", help="an operator who left: no login, sessions ended, tokens revoked")
+    d.add_argument("username")
+    for command in (a, d):
+        for s in SERVICES:
+            command.add_argument(f"--{s}-schema", default=s)
+    sp = sub.add_parser("set-password", help="a new password for an operator (from stdin): her sessions end")
+    sp.add_argument("username")
     rl = sub.add_parser("set-read-log-token", help="the DPO's read-log token of a service, from stdin")
     rl.add_argument("username")
     rl.add_argument("--service", choices=list(READ_LOGS), default="intake")
@@ -160,9 +239,21 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"read-log token of {args.username} on {args.service} set")
         return 0
-    password = os.environ.get("LGNET_DESK_PASSWORD") or (
-        getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    )
+    if args.command == "deactivate-operator":
+        schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
+        revoked = _run(settings, deactivate_operator(settings, args.username, schemas))
+        if revoked is None:
+            return 1
+        where = ", ".join(revoked) or "none"
+        print(f"operator {args.username} deactivated, her sessions ended; tokens revoked on: {where}")
+        return 0
+    password = _password()
+    if args.command == "set-password":
+        ended = _run(settings, set_password(settings, args.username, password))
+        if ended is None:
+            return 1
+        print(f"password of {args.username} set; {ended} session(s) ended")
+        return 0
     op = Operator(args.username, args.name, OperatorRole(args.role), args.city, args.partner)
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:

@@ -229,11 +229,14 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
     return page
 
 
+def lockout_policy(settings: DeskSettings) -> LockoutPolicy:
+    lockout = timedelta(minutes=settings.lockout_minutes)
+    return LockoutPolicy(settings.max_failures, lockout, settings.client_max_failures)
+
+
 def router(settings: DeskSettings) -> APIRouter:
     api = APIRouter()
-    policy = LockoutPolicy(
-        settings.max_failures, timedelta(minutes=settings.lockout_minutes), settings.client_max_failures
-    )
+    policy = lockout_policy(settings)
 
     page = page_loader(settings)
     # The cookie outlives its session by the time a form is kept: a form sent just after the session's end still

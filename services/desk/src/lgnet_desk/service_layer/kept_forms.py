@@ -17,7 +17,8 @@ from lgnet_desk.domain import resubmission
 
 KEPT_MINUTES = 60  # then the form is not given back (a login an hour later is another day's work)
 RESTORED = "restored"  # the query flag of the page that takes its kept form back
-_NOT_KEPT = {"csrf", RESTORED}
+# never kept: the token, the flag, and passwords (the password page's: typed again, never stored)
+_NOT_KEPT = {"csrf", RESTORED, "current_password", "new_password", "new_password_again"}
 
 
 def page(path: str, query: str) -> str:

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
-from lgnet_desk.domain.operators import LockoutPolicy, Operator
+from lgnet_desk.domain.operators import LockoutPolicy, Operator, new_password_problem
 
 HASHER = PasswordHasher()  # argon2id, the library's (RFC 9106) defaults
 # A hash to verify against when the username is unknown, so an unknown user costs the same time as a wrong password.
@@ -61,6 +61,44 @@ async def log_in(
         conn, session_hash(session_id), username, secrets.token_urlsafe(32), now + timedelta(minutes=session_minutes)
     )
     return session_id, op
+
+
+class PasswordRefused(Exception):
+    """A password change refused: the form's `field` and why (`locked`: the lock of logins from this address)."""
+
+    def __init__(self, field: str, reason: str, locked: bool = False) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason, self.locked = field, reason, locked
+
+
+async def change_password(
+    conn: Conn, username: str, current: str, new: str, again: str, client: str, policy: LockoutPolicy, keep: str
+) -> int:
+    """The operator's own password changed, her other sessions ended (all but `keep`, this one's hash): how many.
+    A wrong current password counts as a failed login from `client`, and the login's lock applies, so that the page
+    is no way to guess it."""
+    since = policy.since(datetime.now(UTC))
+    throttled = policy.client_throttled(await store.client_failures_since(conn, client, since))
+    if throttled or policy.account_locked(await store.account_failures_since(conn, username, client, since)):
+        raise PasswordRefused("current_password", "locked", locked=True)
+    if problem := new_password_problem(new, again):
+        raise PasswordRefused(*problem)
+    found = await store.operator(conn, username)
+    password_hash = None if found is None else found[1]["password_hash"]
+    if password_hash is None:  # her login is the identity provider's
+        raise PasswordRefused("current_password", "no password at the desk")
+    if not _verify(password_hash, current):
+        await store.record_attempt(conn, username, client, False)
+        raise PasswordRefused("current_password", "wrong")
+    if new == current:
+        raise PasswordRefused("new_password", "the same as the current one")
+    await store.set_password_hash(conn, username, HASHER.hash(new))
+    return await store.end_sessions(conn, username, but=keep)
+
+
+async def has_password(conn: Conn, username: str) -> bool:
+    found = await store.operator(conn, username)
+    return found is not None and found[1]["password_hash"] is not None
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -1,0 +1,82 @@
+"""The operator's own account: her password changed at the desk ("Cambia la password"). Thin like web.py: the
+session, the CSRF check, the use case (service_layer/login.py), the page; an operator who logs in through the city's
+identity provider is told that her password is kept there."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from lgnet_desk.domain.operators import MIN_PASSWORD
+from lgnet_desk.entrypoints.forms import form_of
+from lgnet_desk.entrypoints.i18n import _
+from lgnet_desk.entrypoints.web import SESSION_COOKIE, lockout_policy, page_loader
+from lgnet_desk.service_layer import login
+from lgnet_desk.settings import DeskSettings
+
+# Each refusal's reason as the page says it (its field's message); the lock's is the login's.
+REASONS = {
+    f"at least {MIN_PASSWORD} characters": _("The new password must be at least %(n)d characters long."),
+    "wrong": _("The current password is not right."),
+    "the two new passwords differ": _("The two new passwords differ."),
+    "the same as the current one": _("The new password is the same as the current one: choose another."),
+    "no password at the desk": _("You log in through the city's identity provider: change your password there."),
+}
+
+
+def router(settings: DeskSettings) -> APIRouter:
+    api = APIRouter()
+    page = page_loader(settings)
+    policy = lockout_policy(settings)
+
+    @api.get("/password", response_class=HTMLResponse)
+    async def password_form(request: Request) -> Response:
+        p = await page(request, any_role=True)
+        assert p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            has_password = await login.has_password(conn, p.op.username)
+        changed = request.query_params.get("changed") == "1"  # a flag only: the page says its own words
+        return p.render(
+            "password.html", has_password=has_password, errors={}, changed=changed, min_password=MIN_PASSWORD
+        )
+
+    @api.post("/password", response_class=HTMLResponse)
+    async def change_password(request: Request) -> Response:
+        p = await page(request, csrf_check=True, any_role=True)
+        assert p.op is not None
+        form = await form_of(request)
+        client = request.client.host if request.client else ""
+        this_session = login.session_hash(request.cookies.get(SESSION_COOKIE, ""))
+        async with request.app.state.pool.acquire() as conn, conn.transaction():
+            try:
+                await login.change_password(
+                    conn,
+                    p.op.username,
+                    form.get("current_password", ""),
+                    form.get("new_password", ""),
+                    form.get("new_password_again", ""),
+                    client,
+                    policy,
+                    this_session,
+                )
+            except login.PasswordRefused as refused:
+                if refused.locked:
+                    said = p.t.ngettext(
+                        "Too many failed attempts: the account is locked for %(minutes)d minute.",
+                        "Too many failed attempts: the account is locked for %(minutes)d minutes.",
+                        settings.lockout_minutes,
+                    ) % {"minutes": settings.lockout_minutes}
+                else:
+                    said = p.t.gettext(REASONS[refused.reason]) % {"n": MIN_PASSWORD}
+                has_password = refused.reason != "no password at the desk"
+                return p.render(
+                    "password.html",
+                    status=422,
+                    has_password=has_password,
+                    errors={refused.field: said},
+                    changed=False,
+                    min_password=MIN_PASSWORD,
+                )
+        return RedirectResponse("/password?changed=1", status_code=303)
+
+    return api

@@ -1,0 +1,236 @@
+"""Operators' accounts over their life: an operator who leaves the city or the cooperative is deactivated at once,
+everywhere (the desk, her live sessions, her tokens on the services); IT sets a new password for one who forgot
+hers; an operator changes her own at the desk. In-process on real PostgreSQL, the services' schemas real too."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from lgnet_desk.adapters import store
+from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.entrypoints import admin
+from lgnet_desk.entrypoints.web import _token_key
+from lgnet_shared import actors, db, read_log_readers
+from lgnet_shared.testing.plugin import fresh_schema
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_desk_pages import Desk, desk, login_from, text_of, with_password
+
+pytestmark = pytest.mark.integration
+__all__ = ["desk"]  # the fixture
+
+NADIA = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+PIA = Operator("pia", "Pia Conti", OperatorRole.PARTNER, "torino", "coop-aurora")
+ELSA = Operator("elsa", "Elsa Ricci", OperatorRole.PARTNER, "torino", "coop-aurora")  # Pia's colleague
+PASSWORD = "la-password-di-nadia"
+
+
+@asynccontextmanager
+async def service_schemas(database_url: str) -> AsyncIterator[dict[str, str]]:
+    """intake's, housing's and payments' schemas with their actors and read-log tokens, as the services make them."""
+    async with fresh_schema(database_url) as i, fresh_schema(database_url) as h, fresh_schema(database_url) as p:
+        schemas = {"intake": i, "housing": h, "payments": p}
+        for schema in schemas.values():
+            pool = await db.create_pool(database_url, schema, max_size=1)
+            try:
+                await db.migrate(pool, [actors.MIGRATION, read_log_readers.MIGRATION])
+            finally:
+                await pool.close()
+        yield schemas
+
+
+async def token_works(database_url: str, schema: str, token: str) -> bool:
+    pool = await db.create_pool(database_url, schema, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            if token.startswith(read_log_readers.READER_PREFIX):
+                return await read_log_readers.reader_city(conn, token) is not None
+            return await actors.actor_by_token(conn, token) is not None
+    finally:
+        await pool.close()
+
+
+async def tokens_of(desk: Desk, username: str) -> dict[str, str]:
+    async with desk.pool.acquire() as conn:
+        return await store.tokens(conn, username, _token_key(desk.settings))
+
+
+async def session_of(desk: Desk, address: str, username: str, password: str) -> httpx.AsyncClient:
+    """A browser at `address` logged in as `username` (its session cookie kept)."""
+    app = desk.client._transport.app  # type: ignore[attr-defined]
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 50_000)), base_url="http://desk.test")
+    form = await c.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    r = await c.post("/login", data={"csrf": csrf.group(1), "username": username, "password": password})
+    assert r.status_code == 303, text_of(r.text)
+    return c
+
+
+async def test_an_operator_who_leaves_is_deactivated_at_once_everywhere(
+    desk: Desk, database_url: str, capsys: Any, monkeypatch: Any
+) -> None:
+    """Nothing took an operator's access away: a social worker who left the cooperative kept her login, her live
+    sessions and her token on every service (a partner's token reads its cases). `lgnet-desk-admin deactivate-operator`
+    ends all three at once; her name stays on what she wrote; a colleague of the same cooperative keeps hers."""
+    async with service_schemas(database_url) as schemas:
+        for op in (NADIA, PIA, ELSA):
+            await admin.add_operator(desk.settings, op, PASSWORD, schemas)
+        nadia = await session_of(desk, "198.51.100.7", "nadia", PASSWORD)
+        assert (await nadia.get("/")).status_code == 200
+        before = {op.username: await tokens_of(desk, op.username) for op in (NADIA, PIA, ELSA)}
+        for username, tokens in before.items():
+            for service, token in tokens.items():
+                assert await token_works(database_url, schemas[service], token), (username, service)
+
+        for name, value in (("DATABASE_URL", desk.settings.database_url), ("LGNET_DB_SCHEMA", desk.settings.db_schema),
+                            ("LGNET_MASTER_KEY", desk.settings.master_key)):  # fmt: skip
+            monkeypatch.setenv(name, value)  # the command's settings: the desk's
+        args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
+        for username in ("nadia", "pia"):
+            assert await asyncio.to_thread(admin.main, ["deactivate-operator", username, *args]) == 0
+        r = await nadia.get("/", follow_redirects=False)  # her live session: over
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), r.headers
+        await nadia.aclose()
+        refused = await login_from(desk, "198.51.100.7", "nadia", PASSWORD)  # as a wrong password: no telling
+        wrong = await login_from(desk, "198.51.100.8", "nobody-at-all", PASSWORD)
+        assert refused.status_code == wrong.status_code == 401
+        assert text_of(refused.text) == text_of(wrong.text)
+        for username in ("nadia", "pia"):
+            for service, token in before[username].items():
+                assert not await token_works(database_url, schemas[service], token), (username, service)
+        for service, token in before["elsa"].items():  # the same cooperative's actor: her token still works
+            assert await token_works(database_url, schemas[service], token), service
+        async with desk.pool.acquire() as conn:  # who wrote what stays named
+            assert "Nadia Ferri" in {op.display_name for op in await store.city_operators(conn, "torino")}
+        assert (
+            await asyncio.to_thread(admin.main, ["deactivate-operator", "nobody-at-all", *args]) == 1
+        )  # named, not a traceback
+        assert "username: no operator nobody-at-all" in capsys.readouterr().err
+        # Run again (a failed run's rest): nothing left to revoke, said so.
+        assert await asyncio.to_thread(admin.main, ["deactivate-operator", "nadia", *args]) == 0
+        assert "tokens revoked on: none" in capsys.readouterr().out
+
+
+async def test_a_dpo_who_leaves_loses_her_read_log_tokens(desk: Desk, database_url: str) -> None:
+    rpd2 = Operator("rpd2", "RPD Torino (sostituta)", OperatorRole.DPO, "torino", None)
+    async with service_schemas(database_url) as schemas:
+        issued = {}
+        for service, schema in schemas.items():
+            pool = await db.create_pool(database_url, schema, max_size=1)
+            try:
+                async with pool.acquire() as conn:
+                    issued[service] = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+            finally:
+                await pool.close()
+        await admin.add_operator(desk.settings, rpd2, PASSWORD, schemas, read_log_tokens=issued)
+        revoked = await admin.deactivate_operator(desk.settings, "rpd2", schemas)
+        assert revoked == ["housing", "intake", "payments"]
+        for service, token in issued.items():
+            assert not await token_works(database_url, schemas[service], token), service
+
+
+async def test_it_sets_a_new_password_for_an_operator_who_forgot_hers(desk: Desk, capsys: Any) -> None:
+    """An operator who forgot her password (or whose password was seen) had no way back but a new account. IT sets a
+    new one (`set-password`, from stdin): the old one stops working and her sessions end; the rule is said."""
+    await with_password(desk, NADIA, PASSWORD)
+    old = await session_of(desk, "198.51.100.7", "nadia", PASSWORD)
+    new = "una-nuova-password-lunga"
+    assert await admin.set_password(desk.settings, "nadia", new) == 1  # her one session, ended
+    assert (await old.get("/", follow_redirects=False)).status_code == 303
+    await old.aclose()
+    assert (await login_from(desk, "198.51.100.9", "nadia", PASSWORD)).status_code == 401
+    assert (await login_from(desk, "198.51.100.9", "nadia", new)).status_code == 303
+    with pytest.raises(ValueError, match="password: at least 12 characters"):
+        await admin.set_password(desk.settings, "nadia", "corta")
+    with pytest.raises(ValueError, match="username: no operator nobody"):
+        await admin.set_password(desk.settings, "nobody", new)
+
+
+async def test_an_operator_changes_her_own_password_at_the_desk(desk: Desk) -> None:
+    """ "Cambia la password" (in the menu): the current one, the new one twice. Each refusal at its field in Italian,
+    nothing changed; changed, her other sessions end (a password someone saw may have opened one), this one goes on.
+    A wrong current password counts as a failed login: the page cannot be used to guess it."""
+    await with_password(desk, NADIA, PASSWORD)
+    other = await session_of(desk, "198.51.100.7", "nadia", PASSWORD)
+    here = await session_of(desk, "198.51.100.8", "nadia", PASSWORD)
+    page = await here.get("/password")
+    assert page.status_code == 200 and "Cambia la password" in text_of(page.text)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    new = "una-nuova-password-lunga"
+
+    async def change(current: str, password: str, again: str) -> httpx.Response:
+        assert csrf is not None
+        form = {"csrf": csrf.group(1), "current_password": current, "new_password": password}
+        return await here.post("/password", data=form | {"new_password_again": again})
+
+    for (current, password, again), field, said in (
+        (("sbagliata", new, new), "current_password", "La password attuale non è corretta"),
+        ((PASSWORD, "corta", "corta"), "new_password", "almeno 12 caratteri"),
+        ((PASSWORD, new, new + "x"), "new_password_again", "Le due password nuove non coincidono"),
+        ((PASSWORD, PASSWORD, PASSWORD), "new_password", "uguale a quella attuale"),
+    ):
+        r = await change(current, password, again)
+        assert r.status_code == 422, (field, text_of(r.text))
+        assert f'id="{field}-error"' in r.text and said in text_of(r.text), (field, text_of(r.text))
+        assert 'value="' + password + '"' not in r.text  # a password is never written back into the page
+    assert (await login_from(desk, "198.51.100.9", "nadia", PASSWORD)).status_code == 303  # unchanged
+    r = await change(PASSWORD, new, new)
+    assert r.status_code == 303, text_of(r.text)
+    done = await here.get(r.headers["location"])
+    assert "La password è stata cambiata" in text_of(done.text)
+    assert (await other.get("/", follow_redirects=False)).status_code == 303  # her other session: ended
+    assert (await here.get("/")).status_code == 200  # this one goes on
+    assert (await login_from(desk, "198.51.100.9", "nadia", PASSWORD)).status_code == 401
+    assert (await login_from(desk, "198.51.100.9", "nadia", new)).status_code == 303
+    # No CSRF token: refused, nothing changed.
+    r = await here.post("/password", data={"current_password": new, "new_password": PASSWORD + "!",
+                                           "new_password_again": PASSWORD + "!"})  # fmt: skip
+    assert r.status_code == 403
+    # Guessing through the page: after the lock's count of wrong current passwords, refused like a login.
+    for _ in range(desk.settings.max_failures):
+        await change("sbagliata", PASSWORD + "!", PASSWORD + "!")
+    locked = await change(new, PASSWORD + "!", PASSWORD + "!")
+    assert locked.status_code == 422 and "bloccato" in text_of(locked.text), text_of(locked.text)
+    # Sent after the session lapsed: passwords are never kept with a lapsed session's form (nothing else is in it).
+    async with desk.pool.acquire() as conn:
+        await conn.execute("update sessions set seen_at = now() - interval '31 minutes' where username = 'nadia'")
+    lapsed = await here.post("/password", data={"csrf": csrf.group(1), "current_password": new,
+                                                "new_password": PASSWORD + "!", "new_password_again": PASSWORD + "!"},
+                             headers={"Referer": "http://desk.test/password"})  # fmt: skip
+    assert (lapsed.status_code, lapsed.headers["location"]) == (303, "/login")
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from kept_forms") == 0
+    for c in (other, here):
+        await c.aclose()
+
+
+async def test_an_operator_who_logs_in_through_the_citys_identity_provider_is_sent_there(desk: Desk) -> None:
+    """Her password is the identity provider's: the page says so and offers no form."""
+    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None)
+    async with desk.pool.acquire() as conn:
+        await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
+        await conn.execute(
+            "insert into sessions (session_hash, username, csrf_token, expires_at)"
+            " values ($1, 'olivia', 'csrf-olivia', now() + interval '1 hour')",
+            admin_session_hash("sid-olivia"),
+        )
+    desk.client.cookies.set("desk_session", "sid-olivia")
+    page = await desk.client.get("/password")
+    assert page.status_code == 200
+    assert "gestore delle identità del Comune" in text_of(page.text) and 'name="new_password"' not in page.text
+
+
+def admin_session_hash(sid: str) -> str:
+    from lgnet_desk.service_layer.login import session_hash
+
+    return session_hash(sid)
