@@ -142,3 +142,15 @@ async def test_unknown_operators_wrong_audience_and_forged_state_are_refused(
     provider.audience = "lgnet-desk"
     await start(c, provider)
     assert (await c.get("/login/oidc/callback", params={"code": "a", "state": "forged"})).status_code == 401
+
+
+async def test_an_operator_who_left_is_refused_even_with_the_providers_login(
+    desk: tuple[httpx.AsyncClient, FakeProvider],
+) -> None:
+    """The identity provider may still vouch for her (its account not yet closed): the desk's deactivation is enough."""
+    c, provider = desk
+    async with c._transport.app.state.pool.acquire() as conn:  # type: ignore[attr-defined]
+        assert await store.deactivate(conn, "maria")
+    q = await start(c, provider)
+    r = await c.get("/login/oidc/callback", params={"code": "a", "state": q["state"]})
+    assert r.status_code == 401 and "non è stato accettato" in r.text
