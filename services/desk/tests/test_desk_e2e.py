@@ -1007,3 +1007,10 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     assert "Nome utente o password errati" in await page.locator("#login-error").inner_text()
     async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
         assert (await c.get("/inbound-key")).status_code == 401  # intake itself refuses the token she held
+    # The DPO's access review shows it: Bruna's last login, and her end.
+    rpd = await logged_in(browser, desk, "rpd")
+    await rpd.get_by_role("link", name="Operatori dello sportello").click()
+    await rpd.wait_for_load_state()
+    row = await rpd.locator("#op-bruna").inner_text()
+    assert "Bruna Galli" in row and "disattivato il" in row and "mai" not in row, row
+    await shot(rpd, "operators")

@@ -234,3 +234,38 @@ def admin_session_hash(sid: str) -> str:
     from lgnet_desk.service_layer.login import session_hash
 
     return session_hash(sid)
+
+
+async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
+    """An access review (who may read the city's persons' data, since when, last seen, who left and when): the DPO
+    had no list of the desk's operators at all. "Operatori" lists the city's (never another city's), active first,
+    each with how she logs in and her last login; the CSV for the review's file. Nobody else's page."""
+    from test_desk_pages import MARIA, RPD
+
+    await with_password(desk, NADIA, PASSWORD)
+    await with_password(desk, PIA, PASSWORD)
+    assert (await login_from(desk, "198.51.100.7", "nadia", PASSWORD)).status_code == 303
+    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None)
+    async with desk.pool.acquire() as conn:
+        await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
+        assert await store.deactivate(conn, "pia")
+    await desk.as_operator(RPD)
+    page = await desk.client.get("/operators")
+    assert page.status_code == 200, page.text
+    text = text_of(page.text)
+    assert "Operatori dello sportello" in text
+    rows = {m.group(1): text_of(m.group(0)) for m in re.finditer(r'<tr id="op-([a-z0-9]+)">.*?</tr>', page.text, re.S)}
+    assert set(rows) == {"maria", "giulia", "luca", "rpd", "nadia", "pia", "olivia"}, rows  # not Trieste's sara
+    assert "Nadia Ferri" in rows["nadia"] and "password" in rows["nadia"] and "attivo" in rows["nadia"]
+    assert "mai" not in rows["nadia"]  # she logged in: its day, not "never"
+    assert "mai" in rows["maria"]  # never logged in with a password here (the tests' session only)
+    assert "disattivato il" in rows["pia"] and "attivo" not in rows["pia"].replace("disattivato", "")
+    assert "gestore delle identità" in rows["olivia"]
+    assert list(rows).index("pia") == len(rows) - 1  # who left, last
+    csv_text = (await desk.client.get("/operators.csv")).text
+    lines = csv_text.splitlines()
+    assert lines[0].startswith("Nome utente,Nome,Ruolo"), lines[0]
+    assert any(line.startswith("pia,Pia Conti,") and "disattivato" in line for line in lines), lines
+    await desk.as_operator(MARIA)
+    assert (await desk.client.get("/operators")).status_code == 403
+    assert (await desk.client.get("/operators.csv")).status_code == 403

@@ -29,6 +29,20 @@ async def any_operator(conn: Conn, username: str) -> tuple[Operator, bool] | Non
     return None if row is None else (_operator(row), row["deactivated_at"] is None)
 
 
+async def access_review(conn: Conn, city: str) -> list[dict[str, Any]]:
+    """The city's operators for the DPO's access review: active ones first, each with whether she has a password here
+    (else she logs in through the identity provider), since when, her last login the log still holds, her end."""
+    rows = await conn.fetch(
+        "select o.username, o.display_name, o.role, o.partner, o.password_hash is not null as has_password,"
+        " o.created_at, o.deactivated_at,"
+        " (select max(a.at) from login_attempts a where a.username = o.username and a.succeeded) as last_login"
+        " from operators o where o.city = $1"
+        " order by o.deactivated_at is not null, o.deactivated_at, o.role, o.display_name",
+        city,
+    )
+    return [dict(r) for r in rows]
+
+
 async def city_operators(conn: Conn, city: str) -> list[Operator]:
     """The city's operators, so pages name who wrote, uploaded, booked or requested rather than print an id."""
     return [_operator(row) for row in await conn.fetch("select * from operators where city = $1", city)]

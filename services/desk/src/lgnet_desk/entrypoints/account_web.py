@@ -1,16 +1,21 @@
-"""The operator's own account: her password changed at the desk ("Cambia la password"). Thin like web.py: the
-session, the CSRF check, the use case (service_layer/login.py), the page; an operator who logs in through the city's
-identity provider is told that her password is kept there."""
+"""Operators' accounts at the desk: her own password changed ("Cambia la password"; an operator who logs in through
+the city's identity provider is told that her password is kept there), and the DPO's access review of the city's
+operators ("Operatori", its CSV). Thin like web.py: the session, the CSRF check, the use case, the page."""
 
 from __future__ import annotations
+
+import csv
+import io
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lgnet_desk.domain.operators import MIN_PASSWORD
+from lgnet_desk.adapters import store
+from lgnet_desk.domain import spreadsheet
+from lgnet_desk.domain.operators import MIN_PASSWORD, OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.i18n import _
-from lgnet_desk.entrypoints.web import SESSION_COOKIE, lockout_policy, page_loader
+from lgnet_desk.entrypoints.web import SECURITY_HEADERS, SESSION_COOKIE, Page, lockout_policy, page_loader
 from lgnet_desk.service_layer import login
 from lgnet_desk.settings import DeskSettings
 
@@ -78,5 +83,42 @@ def router(settings: DeskSettings) -> APIRouter:
                     min_password=MIN_PASSWORD,
                 )
         return RedirectResponse("/password?changed=1", status_code=303)
+
+    async def review(request: Request) -> tuple[Page, list[dict[str, object]]]:
+        p = await page(request, need=OperatorRole.DPO)
+        assert p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            return p, await store.access_review(conn, p.op.city)
+
+    @api.get("/operators", response_class=HTMLResponse)
+    async def operators(request: Request) -> Response:
+        p, accounts = await review(request)
+        return p.render("operators.html", accounts=accounts)
+
+    @api.get("/operators.csv")
+    async def operators_csv(request: Request) -> Response:
+        p, accounts = await review(request)
+        t, out = p.t.gettext, io.StringIO()
+        w = csv.writer(out)
+        w.writerow([t("Username"), t("Name"), t("Role"), t("Organisation"), t("Logs in with"), t("Since"),
+                    t("Last login"), t("State")])  # fmt: skip
+        for a in accounts:
+            ended = a["deactivated_at"]
+            row = [
+                a["username"],
+                a["display_name"],
+                t(str(a["role"])),
+                p.actor_names.get(str(a["partner"]), str(a["partner"])) if a["partner"] else "",
+                t("password") if a["has_password"] else t("the city's identity provider"),
+                a["created_at"].isoformat(),  # type: ignore[attr-defined]
+                a["last_login"].isoformat() if a["last_login"] else t("never"),  # type: ignore[attr-defined]
+                t("deactivated on %(day)s") % {"day": ended.date().isoformat()} if ended else t("active"),  # type: ignore[attr-defined]
+            ]
+            w.writerow([spreadsheet.cell(str(v)) for v in row])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="operators.csv"', **SECURITY_HEADERS},
+        )
 
     return api
