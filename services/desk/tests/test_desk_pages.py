@@ -544,6 +544,11 @@ async def test_the_desk_serves_prometheus_metrics_like_the_services(desk: Desk) 
     assert r.headers["content-type"].startswith("text/plain")
     assert 'lgnet_desk_logins_total{outcome="refused"}' in r.text, r.text
     assert 'lgnet_desk_service_calls_total{outcome="ok",service="intake"}' in r.text, r.text
+    # Through the reverse proxy (the Helm chart's Ingress routes the whole host to the desk): not served, as for a
+    # page that does not exist — the scraper reaches the pod's port directly.
+    for header in ({"X-Forwarded-For": "203.0.113.5"}, {"Forwarded": "for=203.0.113.5;proto=https"}):
+        proxied = await desk.client.get("/metrics", headers=header)
+        assert proxied.status_code == 404 and "lgnet_desk" not in proxied.text, header
 
 
 A_HOUSING_CASE = {"case_id": "c-8e2b7d41a9f0", "action_area": "housing_inclusion", "opened_on": "2026-01-10",

@@ -978,9 +978,12 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         return {"status": "ok"}
 
     @app.get("/metrics")
-    async def prometheus() -> Response:
-        """Like the services' /metrics: no session, served on the desk's own port (reach it from the scraper only,
-        as the services' ports; docs/operators.md)."""
+    async def prometheus(request: Request) -> Response:
+        """Like the services' /metrics: no session, served on the desk's own port to the scraper, which reaches it
+        directly; never through the reverse proxy that publishes the pages (it says so: X-Forwarded-For or
+        Forwarded), answered as a page that does not exist (docs/operators.md)."""
+        if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+            raise HTTPException(404)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health/ready")
