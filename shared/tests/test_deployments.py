@@ -165,3 +165,62 @@ async def test_missing_group_offsets_are_seeded_from_recorded_positions(
         assert await service.seed_group_offsets(pool, client_kwargs(kafka_bootstrap), cons, [topic]) == {}
     finally:
         await pool.close()
+
+
+async def test_a_schema_restored_from_a_backup_reads_again_what_it_had_not_recorded(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """PostgreSQL restored from last night's backup is behind the log: Kafka's committed offsets (a cache) are ahead
+    of the positions the schema recorded with its effects. The consumer resumed at Kafka's offsets, and the events
+    in between — applied once, then lost with the restore — were never applied again: records lost, silently. It now
+    rewinds to the recorded positions (PostgreSQL is the truth), and the inbox recognises what the backup held."""
+    probe = ServiceProcess(
+        [sys.executable, str(HERE / "probe_service.py")],
+        service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino"),
+        tmp_path / "probe.log",
+    )
+    topic = physical("intake.events", topic_prefix)
+
+    async def send(first: int, n: int) -> None:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            for i in range(first, first + n):
+                event = EmploymentRecorded(person_id=f"r-{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+                value, headers = await signed_fact(
+                    producer, topic_prefix, to_envelope(event, source="/t", city="torino")
+                )
+                await producer.send(topic, value, key=f"r-{i}".encode(), headers=headers)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    async def applied_reaches(n: int, seconds: float = 30) -> int:
+        for _ in range(int(seconds / 0.2)):
+            if (found := await count_applied(database_url, pg_schema)) >= n:
+                return found
+            await asyncio.sleep(0.2)
+        return await count_applied(database_url, pg_schema)
+
+    state = ("applied", "inbox", "consumer_positions")
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    try:
+        await probe.start()
+        await send(0, 20)
+        assert await applied_reaches(20) == 20
+        for table in state:  # last night's backup
+            await conn.execute(f"create table backup_{table} as select * from {table}")
+        await send(20, 20)
+        assert await applied_reaches(40) == 40
+        probe.stop()  # a clean stop: Kafka's committed offsets are at 40
+        for table in state:  # the restore
+            await conn.execute(f"truncate {table}; insert into {table} select * from backup_{table}")
+        assert await count_applied(database_url, pg_schema) == 20
+        await probe.start()
+        assert await applied_reaches(40) == 40, "the events after the backup were not applied again"
+        await asyncio.sleep(1)
+        assert await count_applied(database_url, pg_schema) == 40  # and once: the inbox held the backup's
+        assert await conn.fetchval("select count(*) from applied") == 40
+    finally:
+        probe.stop()
+        await conn.close()

@@ -500,7 +500,11 @@ async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, t
     """PostgreSQL's record of what a consumer processed (`consumer_positions`, written with its effects) is the
     truth; Kafka's committed offsets are a cache of it. Where the group has none (a renamed group after an
     upgrade, offsets expired while the deployment was down), commit the recorded positions, so the consumer
-    resumes there instead of re-reading the log from the start. Returns what was seeded ("topic:partition")."""
+    resumes there instead of re-reading the log from the start. Where the group is *ahead* of them, PostgreSQL is
+    behind the log — restored from a backup: the records in between were applied once and lost with the restore —
+    so the group is rewound to them and reads those records again (the inbox recognises what the backup held).
+    A group behind them is normal (commits are deferred) and left alone. Returns what was committed
+    ("topic:partition")."""
     recorded = await recorded_positions(pool, cons.inbox, topics)
     if not recorded:
         return {}
@@ -511,6 +515,15 @@ async def seed_group_offsets(pool: Any, kafka: dict[str, Any], cons: Consumer, t
     finally:
         await admin.close()
     missing = {tp: o for tp, o in recorded.items() if tp not in committed or committed[tp].offset < 0}
+    behind = {tp: o for tp, o in recorded.items() if tp not in missing and committed[tp].offset > o}
+    if behind:
+        log.warning(
+            "PostgreSQL is behind the log (restored from a backup?): consumer group rewound to the recorded positions",
+            group=cons.name,
+            partitions={f"{tp.topic}:{tp.partition}": [o, committed[tp].offset] for tp, o in behind.items()},
+            records=sum(committed[tp].offset - o for tp, o in behind.items()),
+        )
+    missing |= behind
     if not missing:
         return {}
     seeder = AIOKafkaConsumer(**kafka, **READ_AND_GO, group_id=cons.name, enable_auto_commit=False)
