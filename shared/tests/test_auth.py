@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
 
@@ -163,3 +164,42 @@ def test_a_token_for_an_unknown_actor_is_a_clear_error(
     assert admin.main(["--schema", pg_schema, "issue-token", "nobody"]) == 2
     err = capsys.readouterr().err
     assert "no actor nobody: add it first" in err and "Traceback" not in err
+
+
+def test_admin_cli_lists_who_may_call_the_service_for_an_access_review(
+    database_url: str, pg_schema: str, monkeypatch: Any, capsys: Any
+) -> None:
+    """Who may call a service (each actor, its live tokens, the DPO's read-log tokens) could be read only with SQL:
+    an IT team reviewing access, or checking a leaver's tokens were revoked, had no command. `list-actors` prints
+    them (a table, or JSON lines with `--json`), a city's with `--city`; never a token or its hash."""
+    monkeypatch.setitem(os.environ, "DATABASE_URL", database_url)
+    base = ["--schema", pg_schema]
+    for actor, role, city in (("coop-aurora", "partner", "torino"), ("staff-trieste", "staff", "trieste")):
+        assert admin.main([*base, "add-actor", actor, "--role", role, "--city", city, "--name", actor.upper()]) == 0
+    for _ in range(2):
+        assert admin.main([*base, "issue-token", "coop-aurora"]) == 0
+    assert admin.main([*base, "issue-token", "staff-trieste"]) == 0
+    assert admin.main([*base, "revoke-tokens", "staff-trieste"]) == 0
+
+    async def reader() -> None:
+        pool = await db.create_pool(database_url, pg_schema)
+        try:
+            await db.migrate(pool, [read_log_readers.MIGRATION])
+            async with pool.acquire() as conn:
+                await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+        finally:
+            await pool.close()
+
+    asyncio.run(reader())
+    capsys.readouterr()
+    assert admin.main([*base, "list-actors", "--json"]) == 0
+    out = capsys.readouterr().out
+    rows = {r["actor_id"]: r for r in map(json.loads, out.splitlines())}
+    assert rows["coop-aurora"]["live_tokens"] == 2 and rows["coop-aurora"]["role"] == "partner"
+    assert rows["staff-trieste"]["live_tokens"] == 0 and rows["staff-trieste"]["last_revoked_at"]
+    assert rows["read-log: RPD Torino"]["role"] == "read-log" and rows["read-log: RPD Torino"]["live_tokens"] == 1
+    assert auth.TOKEN_PREFIX not in out and "lgr_" not in out and "hash" not in out
+    assert admin.main([*base, "list-actors", "--city", "trieste"]) == 0
+    table = capsys.readouterr().out
+    assert "staff-trieste" in table and "coop-aurora" not in table and "STAFF-TRIESTE" in table
+    assert table.splitlines()[0].split()[:3] == ["actor", "role", "city"]

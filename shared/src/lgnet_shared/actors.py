@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from lgnet_shared import runtime_schema
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
@@ -80,6 +81,20 @@ async def revoke_token(conn: Conn, token: str) -> bool:
         "update api_tokens set revoked_at = now() where token_hash = $1 and revoked_at is null", token_hash(token)
     )
     return bool(status.endswith(" 1"))
+
+
+async def review(conn: Conn, city: str | None = None) -> list[dict[str, Any]]:
+    """Who may call the service, for an access review: each actor (of `city`, if given) with its live tokens and
+    when one was last issued and revoked. Never a token nor its hash."""
+    rows = await conn.fetch(
+        "select a.actor_id, a.role, a.city, a.display_name as name, a.created_at as since,"
+        " count(t.token_hash) filter (where t.revoked_at is null) as live_tokens,"
+        " max(t.created_at) as last_issued_at, max(t.revoked_at) as last_revoked_at"
+        " from actors a left join api_tokens t using (actor_id)"
+        " where $1::text is null or a.city = $1 group by a.actor_id order by a.city, a.role, a.actor_id",
+        city,
+    )
+    return [dict(r) for r in rows]
 
 
 async def actor_by_token(conn: Conn, token: str) -> Actor | None:

@@ -6,6 +6,7 @@
     lgnet-admin --schema payments issue-read-log-token --city torino --name "RPD Torino"  # the DPO's: opens the
     lgnet-admin --schema payments revoke-read-log-tokens --city torino                   # service's log only
     lgnet-admin --schema housing purge-read-log [--days 730]        # its read log's entries past retention (daily)
+    lgnet-admin --schema intake list-actors [--city torino] [--json]  # who may call it: an access review
 
 DATABASE_URL is read from the environment; --schema defaults to LGNET_DB_SCHEMA.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lgnet_shared import actors, db, read_log_readers, setup_errors
 from lgnet_shared.errors import ContractError
@@ -35,6 +38,11 @@ async def run(args: argparse.Namespace) -> str:
                 return f"added {args.role} {args.actor_id} to {args.schema}"
             if args.command == "issue-token":
                 return await actors.issue_token(conn, args.actor_id)
+            if args.command == "list-actors":
+                rows = await actors.review(conn, args.city)
+                if await conn.fetchval("select to_regclass('read_log_readers')") is not None:
+                    rows += await read_log_readers.review(conn, args.city)
+                return access_review(rows, as_json=args.json)
             if "read-log" in args.command:
                 # the service made the table at its start: one without it (reporting) keeps no read log
                 if await conn.fetchval("select to_regclass('read_log_readers')") is None:
@@ -51,6 +59,22 @@ async def run(args: argparse.Namespace) -> str:
             return f"revoked {await actors.revoke_tokens(conn, args.actor_id)} token(s) of {args.actor_id}"
     finally:
         await pool.close()
+
+
+REVIEW_COLUMNS = ("actor", "role", "city", "name", "since", "live_tokens", "last_issued_at", "last_revoked_at")
+
+
+def access_review(rows: list[dict[str, Any]], *, as_json: bool) -> str:
+    """The review as JSON lines, or as a table with aligned columns (days only: the JSON has the times)."""
+    if as_json:
+        return "\n".join(json.dumps(r, default=str) for r in rows)
+
+    def cell(value: Any) -> str:
+        return value.date().isoformat() if isinstance(value, datetime) else "-" if value is None else str(value)
+
+    table = [list(REVIEW_COLUMNS), *([cell(r[k]) for k in ("actor_id", *REVIEW_COLUMNS[1:])] for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(REVIEW_COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     rl.add_argument("--city", required=True)
     rl.add_argument("--name", required=True)
     sub.add_parser("revoke-read-log-tokens").add_argument("--city", required=True)
+    ls = sub.add_parser("list-actors", help="who may call the service: actors and read-log tokens, live tokens")
+    ls.add_argument("--city")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
     pr = sub.add_parser("purge-read-log", help="delete the service's read log entries older than the retention")
     pr.add_argument("--days", type=int, default=730, help="the retention in days (default 730, as intake's)")
     args = parser.parse_args(argv)
