@@ -203,3 +203,39 @@ def test_admin_cli_lists_who_may_call_the_service_for_an_access_review(
     table = capsys.readouterr().out
     assert "staff-trieste" in table and "coop-aurora" not in table and "STAFF-TRIESTE" in table
     assert table.splitlines()[0].split()[:3] == ["actor", "role", "city"]
+
+
+def test_a_token_may_expire_and_the_review_says_when(
+    database_url: str, pg_schema: str, monkeypatch: Any, capsys: Any
+) -> None:
+    """A partner's token leaked in its software's repository opened the city's API for ever, until someone revoked
+    it. `issue-token --days N` gives it an end (none by default, as before): past it the token opens nothing and
+    says why; the access review shows when each actor's first live token expires."""
+    monkeypatch.setitem(os.environ, "DATABASE_URL", database_url)
+    base = ["--schema", pg_schema]
+    assert admin.main([*base, "add-actor", "coop-aurora", "--role", "partner", "--city", "torino"]) == 0
+    assert admin.main([*base, "issue-token", "coop-aurora", "--days", "365"]) == 0
+    captured = capsys.readouterr()
+    token = captured.out.splitlines()[-1]
+    assert token.startswith(auth.TOKEN_PREFIX) and "expires on" in captured.err
+    with pytest.raises(SystemExit) as refused:  # at least a day: argparse's usage error
+        admin.main([*base, "issue-token", "coop-aurora", "--days", "0"])
+    assert refused.value.code == 2 and "--days: '0' is not a number of days" in capsys.readouterr().err
+
+    async def check() -> None:
+        pool = await db.create_pool(database_url, pg_schema)
+        try:
+            async with pool.acquire() as conn:
+                assert await auth.actor_by_token(conn, token) == Actor("coop-aurora", Role.PARTNER, "torino")
+                assert await auth.token_refusal(conn, token) == "unknown or revoked token"  # not refused: generic
+                await conn.execute("update api_tokens set expires_at = '2026-01-31T12:00:00+00'")
+                assert await auth.actor_by_token(conn, token) is None
+                assert await auth.token_refusal(conn, token) == "token expired on 2026-01-31: ask for a new one"
+                assert await auth.token_refusal(conn, "lgn_unknown") == "unknown or revoked token"
+        finally:
+            await pool.close()
+
+    asyncio.run(check())
+    assert admin.main([*base, "list-actors", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert row["live_tokens"] == 0 and row["expires_at"] is None  # an expired token is not a live one

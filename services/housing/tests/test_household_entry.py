@@ -186,3 +186,23 @@ async def test_the_upgrade_gives_earlier_entries_the_households_members(database
         assert [(e["household_id"], sorted(e["person_ids"])) for e in found] == [("h-up", ["p-1", "p-2"])]
     finally:
         await pool.close()
+
+
+async def test_an_expired_token_is_refused_saying_so(housing: InProcessService) -> None:
+    """A token issued with an end (`lgnet-admin issue-token --days`) opens nothing after it, and the 401 says why,
+    so a partner's developer knows to ask for a new one rather than debug their code."""
+    from lgnet_shared import auth
+
+    async with housing.pool.acquire() as conn:
+        token = await auth.issue_token(conn, STAFF_TO, days=30)
+    async with housing.client(headers={"Authorization": f"Bearer {token}"}) as c:
+        assert (await c.get("/households")).status_code == 200
+        async with housing.pool.acquire() as conn:
+            await conn.execute(
+                "update api_tokens set expires_at = '2026-01-31T12:00:00+00' where token_hash = $1",
+                auth.token_hash(token),
+            )
+        r = await c.get("/households")
+    assert r.status_code == 401, r.text
+    assert (r.json()["field"], r.json()["reason"]) == (
+        "headers.authorization", "token expired on 2026-01-31: ask for a new one")  # fmt: skip

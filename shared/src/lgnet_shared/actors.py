@@ -59,13 +59,23 @@ async def partner_city(conn: Conn, actor_id: str) -> str | None:
     return city
 
 
-async def issue_token(conn: Conn, actor_id: str) -> str:
-    """A new API token; shown once, only its hash is kept."""
+async def issue_token(conn: Conn, actor_id: str, days: int | None = None) -> str:
+    """A new API token; shown once, only its hash is kept. `days`: it opens nothing after that many days (none:
+    until revoked)."""
     if not await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):
         raise NotFound("actor_id", f"no actor {actor_id}: add it first (add-actor)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await conn.execute("insert into api_tokens (token_hash, actor_id) values ($1, $2)", token_hash(token), actor_id)
+    await conn.execute(
+        "insert into api_tokens (token_hash, actor_id, expires_at)"
+        " values ($1, $2, now() + make_interval(days => $3::int))",
+        token_hash(token),
+        actor_id,
+        days,
+    )
     return token
+
+
+LIVE = "t.revoked_at is null and (t.expires_at is null or t.expires_at > now())"  # a token that opens the API
 
 
 async def revoke_tokens(conn: Conn, actor_id: str) -> int:
@@ -88,8 +98,8 @@ async def review(conn: Conn, city: str | None = None) -> list[dict[str, Any]]:
     when one was last issued and revoked. Never a token nor its hash."""
     rows = await conn.fetch(
         "select a.actor_id, a.role, a.city, a.display_name as name, a.created_at as since,"
-        " count(t.token_hash) filter (where t.revoked_at is null) as live_tokens,"
-        " max(t.created_at) as last_issued_at, max(t.revoked_at) as last_revoked_at"
+        f" count(t.token_hash) filter (where {LIVE}) as live_tokens, min(t.expires_at) filter (where {LIVE})"
+        " as expires_at, max(t.created_at) as last_issued_at, max(t.revoked_at) as last_revoked_at"
         " from actors a left join api_tokens t using (actor_id)"
         " where $1::text is null or a.city = $1 group by a.actor_id order by a.city, a.role, a.actor_id",
         city,
@@ -99,8 +109,20 @@ async def review(conn: Conn, city: str | None = None) -> list[dict[str, Any]]:
 
 async def actor_by_token(conn: Conn, token: str) -> Actor | None:
     row = await conn.fetchrow(
-        "select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
-        " where t.token_hash = $1 and t.revoked_at is null",
+        f"select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"
+        f" where t.token_hash = $1 and {LIVE}",
         token_hash(token),
     )
     return None if row is None else Actor(row["actor_id"], Role(row["role"]), row["city"])
+
+
+async def token_refusal(conn: Conn, token: str) -> str:
+    """Why a token that opens nothing is refused: its end, when it had one (said to whoever holds it), else
+    generically."""
+    ended = await conn.fetchval(
+        "select expires_at from api_tokens where token_hash = $1 and revoked_at is null and expires_at <= now()",
+        token_hash(token),
+    )
+    if ended is None:
+        return "unknown or revoked token"
+    return f"token expired on {ended.date().isoformat()}: ask for a new one"

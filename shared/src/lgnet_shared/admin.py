@@ -37,7 +37,11 @@ async def run(args: argparse.Namespace) -> str:
                 )
                 return f"added {args.role} {args.actor_id} to {args.schema}"
             if args.command == "issue-token":
-                return await actors.issue_token(conn, args.actor_id)
+                token = await actors.issue_token(conn, args.actor_id, args.days)
+                if args.days:  # the token alone on stdout (scripts read it), its end beside it
+                    ends = (datetime.now(UTC) + timedelta(days=args.days)).date().isoformat()
+                    print(f"lgnet-admin: the token expires on {ends}", file=sys.stderr)
+                return token
             if args.command == "list-actors":
                 rows = await actors.review(conn, args.city)
                 if await conn.fetchval("select to_regclass('read_log_readers')") is not None:
@@ -61,7 +65,17 @@ async def run(args: argparse.Namespace) -> str:
         await pool.close()
 
 
-REVIEW_COLUMNS = ("actor", "role", "city", "name", "since", "live_tokens", "last_issued_at", "last_revoked_at")
+REVIEW_COLUMNS = (
+    "actor", "role", "city", "name", "since", "live_tokens", "expires_at", "last_issued_at", "last_revoked_at",
+)  # fmt: skip
+
+
+def days(text: str) -> int:
+    """A number of days on the command line, at least one (a retention of 0 would delete what was just written; a
+    token ending today opens nothing)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return int(text)
 
 
 def access_review(rows: list[dict[str, Any]], *, as_json: bool) -> str:
@@ -88,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--role", choices=[r.value for r in actors.Role], required=True)
     a.add_argument("--city")
     a.add_argument("--name")
-    sub.add_parser("issue-token").add_argument("actor_id")
+    it = sub.add_parser("issue-token")
+    it.add_argument("actor_id")
+    it.add_argument("--days", type=days, help="the token opens nothing after this many days (default: until revoked)")
     sub.add_parser("revoke-tokens").add_argument("actor_id")
     rl = sub.add_parser("issue-read-log-token", help="the city's DPO's: it opens the service's read log only")
     rl.add_argument("--city", required=True)
@@ -98,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("--city")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     pr = sub.add_parser("purge-read-log", help="delete the service's read log entries older than the retention")
-    pr.add_argument("--days", type=int, default=730, help="the retention in days (default 730, as intake's)")
+    pr.add_argument("--days", type=days, default=730, help="the retention in days (default 730, as intake's)")
     args = parser.parse_args(argv)
     if not args.schema or "DATABASE_URL" not in os.environ:
         print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)

@@ -22,6 +22,7 @@ from lgnet_shared.actors import (
     may_write_in_city,
     revoke_tokens,
     token_hash,
+    token_refusal,
 )
 from lgnet_shared.errors import Forbidden, Unauthenticated
 from lgnet_shared.http import bearer_token
@@ -41,6 +42,7 @@ __all__ = [
     "may_write_in_city",
     "revoke_tokens",
     "token_hash",
+    "token_refusal",
 ]
 
 
@@ -49,8 +51,8 @@ async def authenticate(request: Request) -> Actor:
     token = bearer_token(request)
     async with request.app.state.runtime.pool.acquire() as conn:
         actor = await actor_by_token(conn, token)
-    if actor is None:
-        raise Unauthenticated("headers.authorization", "unknown or revoked token")
+        if actor is None:
+            raise Unauthenticated("headers.authorization", await token_refusal(conn, token))
     served = request.app.state.runtime.settings.city_filter
     if served is not None and actor.role is not Role.NATIONAL and actor.city != served:
         raise Forbidden("headers.authorization", f"this deployment serves {served}, not {actor.city}")

@@ -66,7 +66,8 @@ async def review(conn: Conn, city: str | None = None) -> list[dict[str, Any]]:
     """The read-log tokens (of `city`, if given) by whom they were issued to, as `actors.review` lists actors."""
     rows = await conn.fetch(
         "select 'read-log: ' || name as actor_id, 'read-log' as role, city, name, min(created_at) as since,"
-        " count(*) filter (where revoked_at is null) as live_tokens, max(created_at) as last_issued_at,"
+        " count(*) filter (where revoked_at is null) as live_tokens, null::timestamptz as expires_at,"
+        " max(created_at) as last_issued_at,"
         " max(revoked_at) as last_revoked_at from read_log_readers where $1::text is null or city = $1"
         " group by city, name order by city, name",
         city,

@@ -104,9 +104,11 @@ IDEMPOTENCY = (
     """,
 )
 
-# Who may call the HTTP APIs, and their tokens' hashes (auth.py).
+# Who may call the HTTP APIs, and their tokens' hashes (auth.py); a token may have an end (`expires_at`). Every
+# caller lists this one migration, so it grew in place: idempotent, under a new id, so that a schema made under
+# `lgnet-auth-1` runs it again and gains the column.
 ACTORS = (
-    "lgnet-auth-1",
+    "lgnet-auth-2",
     """
     create table if not exists actors (
         actor_id text primary key,
@@ -120,7 +122,8 @@ ACTORS = (
         actor_id text not null references actors,
         created_at timestamptz not null default now(),
         revoked_at timestamptz
-    )
+    );
+    alter table api_tokens add column if not exists expires_at timestamptz
     """,
 )
 

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from lgnet_shared import actors, clock, config, db, read_log_readers, setup_errors
 from lgnet_shared.access import Role
+from lgnet_shared.admin import days as whole_days
 from lgnet_shared.errors import Conflict
 
 from lgnet_desk.adapters import store
@@ -165,13 +166,6 @@ async def set_read_log_token(settings: DeskSettings, username: str, token: str, 
         await pool.close()
 
 
-def _days(text: str) -> int:
-    """A retention in whole days, at least one (0 or less would delete what was just written)."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
-    return int(text)
-
-
 def _run(settings: DeskSettings, work: Coroutine[Any, Any, T]) -> T | None:
     """A command's work; its refusal (a username, PostgreSQL not answering) said in one line: None."""
     try:
@@ -212,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     rl.add_argument("username")
     rl.add_argument("--service", choices=list(READ_LOGS), default="intake")
     pg = sub.add_parser("purge", help="delete the access log's entries and login attempts past their retention")
-    pg.add_argument("--days", type=_days, default=730, help="the access log's retention in days (default 730)")
-    pg.add_argument("--login-days", type=_days, default=90, help="the login attempts' retention in days (default 90)")
+    pg.add_argument("--days", type=whole_days, default=730, help="the access log's retention in days (default 730)")
+    pg.add_argument(
+        "--login-days", type=whole_days, default=90, help="the login attempts' retention in days (default 90)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = config.load_as(DeskSettings)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from lgnet_shared import db, read_log_readers
+from lgnet_shared.admin import days as whole_days
 from lgnet_shared.errors import ContractError
 from lgnet_shared.runtime_schema import all_migrations
 
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     rv = sub.add_parser("revoke-read-log-tokens")
     rv.add_argument("--city", required=True)
     pr = sub.add_parser("purge-read-log", help="delete the read log's entries older than the retention")
-    pr.add_argument("--days", type=int, default=settings.READ_LOG_DAYS)
+    pr.add_argument("--days", type=whole_days, default=settings.READ_LOG_DAYS)
     args = parser.parse_args(argv)
     try:
         print(asyncio.run(run(args)))
