@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,7 @@ async def test_onboard_writes_one_bundle_that_works_and_offboard_revokes_it(
     assert bundle["inbound_key_url"] == "https://lgnet.torino.example/intake/inbound-key"
     assert bundle["signing"] == {"key_id": f"{partner}-2026", "public_key": PUBLIC, "header": "lgnet-signature"}
     assert set(bundle["services"]) == {"intake", "reporting"}
+    assert bundle["services"]["intake"]["expires_at"] is None  # no end asked: until revoked
     for service in ("intake", "reporting"):
         token = bundle["services"][service]["token"]
         assert await actor_of(env["DATABASE_URL"], env[f"LGNET_{service.upper()}_DB_SCHEMA"], token) == (
@@ -124,11 +126,15 @@ async def test_onboard_writes_one_bundle_that_works_and_offboard_revokes_it(
     finally:
         await consumer.stop()
 
-    # Onboarding again re-issues: the first tokens stop working.
+    # Onboarding again re-issues: the first tokens stop working; `--token-days` gives the new ones an end, which the
+    # bundle says (the partner's developer knows when to ask for the next ones).
     first_token = bundle["services"]["intake"]["token"]
-    assert await asyncio.to_thread(partner_admin.main, argv, env) == 0
+    assert await asyncio.to_thread(partner_admin.main, [*argv, "--token-days", "365"], env) == 0
     assert await actor_of(env["DATABASE_URL"], env["LGNET_INTAKE_DB_SCHEMA"], first_token) is None
     bundle = json.loads(out.read_text())
+    end = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
+    assert {s["expires_at"] for s in bundle["services"].values()} == {end}, bundle["services"]
+    assert await actor_of(env["DATABASE_URL"], env["LGNET_INTAKE_DB_SCHEMA"], bundle["services"]["intake"]["token"])
     security = partner_security(bundle, tmp_path)
 
     capsys.readouterr()

@@ -1,7 +1,8 @@
 """`lgnet-partner-admin`: onboard or offboard a partner cooperative in one command (for the city's IT team).
 
     lgnet-partner-admin onboard coop-aurora --city torino --name "Cooperativa Aurora" \\
-        --signing-key-id coop-aurora-2026 --signing-public-key <base64 Ed25519 public key> --out coop-aurora.json
+        --signing-key-id coop-aurora-2026 --signing-public-key <base64 Ed25519 public key> --out coop-aurora.json \\
+        [--token-days 365]
     lgnet-partner-admin offboard coop-aurora
 
 `onboard` creates the partner's actor in every service it uses (intake, housing, payments, reporting; `--services`
@@ -26,7 +27,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from lgnet_shared import actors, db
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.admin import days as whole_days
 from lgnet_shared.cities import CITIES
 from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.kafka import KafkaConfigError, KafkaSecurity
@@ -124,12 +126,14 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
                 if place.service == "intake":
                     await _ensure_signing_key(conn, args.signing_key_id, partner, public)
                 await actors.revoke_tokens(conn, partner)
-                return await actors.issue_token(conn, partner)
+                return await actors.issue_token(conn, partner, args.token_days)
 
             tokens[place.service] = await _in_schema(place, provision)
         password, acls = await admin.provision(principal, password=ka.new_password())
     assert password is not None
     ca = _ca_pem(security)
+    # the tokens' last day (the 401 after it says so), or none: until revoked (offboard, or onboarding again)
+    ends = (datetime.now(UTC) + timedelta(days=args.token_days)).date().isoformat() if args.token_days else None
     bundle = {
         "format": BUNDLE_FORMAT,
         "partner": partner,
@@ -149,7 +153,7 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
             "group_prefix": f"partner.{partner}.",
         },
         "signing": {"key_id": args.signing_key_id, "public_key": args.signing_public_key, "header": "lgnet-signature"},
-        "services": {p.service: {"url": p.url, "token": tokens[p.service]} for p in where},
+        "services": {p.service: {"url": p.url, "token": tokens[p.service], "expires_at": ends} for p in where},
         "inbound_key_url": next((f"{p.url}/inbound-key" for p in where if p.service == "intake"), None),
     }
     write_private(out, json.dumps(bundle, indent=2) + "\n")
@@ -215,6 +219,7 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--signing-key-id", required=True, help="the key id the partner's records name")
     o.add_argument("--signing-public-key", required=True, help="base64 of the raw 32-byte Ed25519 public key")
     o.add_argument("--out", required=True, help="where to write the onboarding bundle (JSON, mode 600)")
+    o.add_argument("--token-days", type=whole_days, help="the API tokens open nothing after this many days")
     services(o)
     f = sub.add_parser("offboard", help="revoke tokens, signing keys, Kafka credentials and ACLs")
     f.add_argument("partner")
