@@ -271,15 +271,21 @@ async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTe
         assert (await post(a, "/persons", person("a-1", identity=AMINA))).status_code == 201
         r = await post(b, "/persons", person("b-7", identity={**AMINA, "phone": "+39 347 0000000"}))
         assert r.status_code == 201 and r.json()["same_as"] == "a-1"
-        # Same name and birth date, no fiscal code: a likely match, flagged for review.
+        # Same name and birth date, no fiscal code: a likely match, flagged for the city's staff to review. Not told
+        # to the partner: the candidate is another cooperative's person, whose id and existence are not Borgo's to
+        # know (it was answered ["a-1"]).
         r = await post(b, "/persons", person("b-8", identity={"given_name": "AMINA", "family_name": "okonkwo"}))
-        assert r.json()["possible_duplicates"] == ["a-1"]
+        assert r.status_code == 201 and r.json()["possible_duplicates"] == []
     async with intake.client("staff-torino") as staff:
         flags = (await staff.get("/duplicates")).json()
         assert [(f["person_id"], f["candidate_person_id"]) for f in flags] == [("b-8", "a-1")]
         assert (await post(staff, "/persons/a-1/merge", {"merged_person_id": "b-8"})).status_code == 201
         assert (await staff.get("/duplicates")).json() == []
         assert (await staff.get("/persons/b-8")).json()["person_id"] == "a-1"
+        # The city's staff registering one are told at once (the flags are theirs to review).
+        again = person("s-9", identity={"given_name": "Amina", "family_name": "Okonkwo"})
+        assert (await post(staff, "/persons", again)).json()["possible_duplicates"] == ["a-1"]
+        assert (await post(staff, "/persons/a-1/merge", {"merged_person_id": "s-9"})).status_code == 201
         # A fiscal code another person of the city has: they are one person, to be merged, not two.
         zara = person("s-1", identity={"given_name": "Zara", "family_name": "Bello"})
         assert (await post(staff, "/persons", zara)).status_code == 201
@@ -291,7 +297,7 @@ async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTe
     merges = {
         (e.surviving_person_id, e.merged_person_id) for e in await intake.events() if isinstance(e, ev.PersonsMerged)
     }
-    assert merges == {("a-1", "b-7"), ("a-1", "b-8")}
+    assert merges == {("a-1", "b-7"), ("a-1", "b-8"), ("a-1", "s-9")}
 
 
 async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest) -> None:

@@ -42,7 +42,10 @@ class Registration(BaseModel):
 
     person_id: str
     same_as: str | None = Field(description="The person already registered with the same fiscal code (merged into)")
-    possible_duplicates: list[str] = Field(description="Persons of the same name and birth date, flagged for review")
+    possible_duplicates: list[str] = Field(
+        description="Persons of the same name and birth date, flagged for the city's staff to review (GET /duplicates)"
+        "; always empty to a partner: another party's person is not its to know"
+    )
 
 
 class Person(BaseModel):

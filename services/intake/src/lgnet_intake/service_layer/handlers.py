@@ -120,7 +120,10 @@ class Intake:
                         person_id=person_id, candidate_person_id=candidate, match="name_birth_date"
                     )
                 )
-                result["possible_duplicates"].append(candidate)
+                # The flag is the city's staff's to review; to a partner the candidate is another party's person,
+                # whose id and existence are not its to know.
+                if ctx.actor.role is not Role.PARTNER:
+                    result["possible_duplicates"].append(candidate)
         await self.emit(ctx, *events)
         return result
 
