@@ -164,6 +164,8 @@ async def test_an_operator_changes_her_own_password_at_the_desk(desk: Desk) -> N
     here = await session_of(desk, "198.51.100.8", "nadia", PASSWORD)
     page = await here.get("/password")
     assert page.status_code == 200 and "Cambia la password" in text_of(page.text)
+    assert "Current password" in text_of((await here.get("/password?lang=en")).text)  # English available
+    here.cookies.delete("desk_lang")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf is not None
     new = "una-nuova-password-lunga"
@@ -262,6 +264,9 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
     assert "disattivato il" in rows["pia"] and "attivo" not in rows["pia"].replace("disattivato", "")
     assert "gestore delle identità" in rows["olivia"]
     assert list(rows).index("pia") == len(rows) - 1  # who left, last
+    english = text_of((await desk.client.get("/operators?lang=en")).text)  # English available, as every page
+    assert "Desk operators" in english and "deactivated on" in english and "the city's identity provider" in english
+    desk.client.cookies.delete("desk_lang")  # the choice is remembered: back to Italian for the CSV below
     csv_text = (await desk.client.get("/operators.csv")).text
     lines = csv_text.splitlines()
     assert lines[0].startswith("Nome utente,Nome,Ruolo"), lines[0]
