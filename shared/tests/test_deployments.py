@@ -26,7 +26,7 @@ from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.plugin import fresh_schema
 from lgnet_shared.testing.process import ServiceProcess, service_env
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.topics import TOPICS, ensure_topics, physical
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
@@ -167,6 +167,22 @@ async def test_missing_group_offsets_are_seeded_from_recorded_positions(
         await pool.close()
 
 
+async def send_facts(kafka_bootstrap: str, topic_prefix: str, person_ids: list[str], key: bytes | None = None) -> None:
+    """Intake's employment facts for `person_ids`, signed as intake signs them, each keyed by its person (or `key`)."""
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        for pid in person_ids:
+            event = EmploymentRecorded(person_id=pid, status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+            value, headers = await signed_fact(producer, topic_prefix, to_envelope(event, source="/t", city="torino"))
+            await producer.send(
+                physical("intake.events", topic_prefix), value, key=key or pid.encode(), headers=headers
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def test_a_schema_restored_from_a_backup_reads_again_what_it_had_not_recorded(
     kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
 ) -> None:
@@ -179,21 +195,9 @@ async def test_a_schema_restored_from_a_backup_reads_again_what_it_had_not_recor
         service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino"),
         tmp_path / "probe.log",
     )
-    topic = physical("intake.events", topic_prefix)
 
     async def send(first: int, n: int) -> None:
-        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
-        await producer.start()
-        try:
-            for i in range(first, first + n):
-                event = EmploymentRecorded(person_id=f"r-{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
-                value, headers = await signed_fact(
-                    producer, topic_prefix, to_envelope(event, source="/t", city="torino")
-                )
-                await producer.send(topic, value, key=f"r-{i}".encode(), headers=headers)
-            await producer.flush()
-        finally:
-            await producer.stop()
+        await send_facts(kafka_bootstrap, topic_prefix, [f"r-{i}" for i in range(first, first + n)])
 
     async def applied_reaches(n: int, seconds: float = 30) -> int:
         for _ in range(int(seconds / 0.2)):
@@ -224,3 +228,44 @@ async def test_a_schema_restored_from_a_backup_reads_again_what_it_had_not_recor
     finally:
         probe.stop()
         await conn.close()
+
+
+async def test_positions_of_another_kafka_cluster_are_not_taken_for_this_ones(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """The deployment moved to a new Kafka cluster (rebuilt from a mirror after a disaster; MirrorMaker does not keep
+    offsets): the positions its schema recorded are the old cluster's. A group the new cluster does not know was
+    seeded from them — an offset that means another record here — and the records before it were skipped: lost.
+    The schema now records which cluster its positions are of; on another one they are set aside, and the consumer
+    reads the new cluster's log from its start (the inbox recognises what it had processed)."""
+    topic = physical("intake.events", topic_prefix)
+    await ensure_topics(kafka_bootstrap, topic_prefix, ["intake.events"])
+    # this cluster's log: one partition's offsets 0..19 (one key)
+    await send_facts(kafka_bootstrap, topic_prefix, [f"m-{i}" for i in range(20)], key=b"one-key")
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, service.all_migrations([]))
+        async with pool.acquire() as conn:
+            # What the old cluster's consumer recorded: offset 12 of each partition (another cluster's numbering).
+            await conn.executemany(
+                "insert into consumer_positions values ('probe.probe', $1, $2, 12)",
+                [(topic, p) for p in range(TOPICS["intake.events"].partitions)],
+            )
+            if await conn.fetchval("select to_regclass('kafka_cluster')") is not None:
+                await conn.execute("insert into kafka_cluster (cluster_id) values ('the-old-cluster')")
+    finally:
+        await pool.close()
+    probe = ServiceProcess(
+        [sys.executable, str(HERE / "probe_service.py")],
+        service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix, city="torino"),
+        tmp_path / "probe.log",
+    )
+    try:
+        await probe.start()
+        for _ in range(100):
+            if await count_applied(database_url, pg_schema) >= 20:
+                break
+            await asyncio.sleep(0.2)
+        assert await count_applied(database_url, pg_schema) == 20, "records skipped at the old cluster's offsets"
+    finally:
+        probe.stop()

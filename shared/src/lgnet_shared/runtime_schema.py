@@ -142,7 +142,21 @@ DEPLOYMENT = (
 )
 
 
+# Which Kafka cluster the recorded positions (`consumer_positions`) are offsets of: on another cluster (rebuilt from a
+# mirror, whose offsets differ) they would name other records (service.same_cluster).
+KAFKA_CLUSTER = (
+    "lgnet-kafka-cluster-1",
+    """
+    create table if not exists kafka_cluster (
+        only_row boolean primary key default true check (only_row),
+        cluster_id text not null,
+        since timestamptz not null default now()
+    )
+    """,
+)
+
+
 def all_migrations(own: Sequence[Migration]) -> list[Migration]:
     """The runtime's tables, then the service's own: what a service applies at start, and what its tests and admin
     commands apply to use its adapters without the process."""
-    return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, *own]
+    return [*OUTBOX, INBOX, PERSON_KEYS, IDEMPOTENCY, ACTORS, DEPLOYMENT, KAFKA_CLUSTER, *own]
