@@ -89,6 +89,16 @@ async def _all_served(client: AIOKafkaClient, topics: Sequence[str]) -> bool:
     return True
 
 
+async def cluster_id(client: AIOKafkaClient) -> str:
+    """The Kafka cluster's id, asked on a connection the client has (a metadata request naming no topic): no new
+    connection, whose SCRAM login costs on a secured broker."""
+    node = client.get_random_node()
+    if node is None:
+        raise KafkaConnectionError("no broker known yet")
+    response = await client.send(node, MetadataRequest([]))
+    return str(response.cluster_id)
+
+
 async def topics_state(client: AIOKafkaClient, topics: Sequence[str]) -> str:
     """A readiness probe's Kafka check over the topics a process uses (every service's, the notary's): "error: …"
     naming each topic it cannot use, else "ok" or "degraded: …" (a missing broker of a replicated cluster)."""

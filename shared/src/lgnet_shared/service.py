@@ -293,7 +293,9 @@ class Runtime:
         while True:
             try:
                 kafka = client_kwargs(self.settings.kafka_bootstrap_servers, self.settings.kafka_security())
-                await same_cluster(self.pool, kafka)  # the recorded positions are this cluster's offsets, or none
+                assert self.producer is not None  # started before the consumers: its connection tells the cluster
+                cluster = await kafka_health.cluster_id(self.producer.client)
+                await same_cluster(self.pool, cluster)  # the recorded positions are this cluster's offsets, or none
                 for cons, topics in self._subscriptions:  # before joining: where a group has no offsets yet
                     await seed_group_offsets(self.pool, kafka, cons, topics)
                 await self.broker.start()
@@ -497,18 +499,12 @@ async def recorded_positions(pool: Any, inbox: str, topics: Sequence[str]) -> di
     return {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
 
 
-async def same_cluster(pool: Any, kafka: dict[str, Any]) -> str | None:
+async def same_cluster(pool: Any, cluster: str) -> str | None:
     """The recorded positions (`consumer_positions`) are offsets of one Kafka cluster, the one the schema records. On
     another — the deployment moved to a cluster rebuilt from a mirror, whose offsets differ — they would name other
     records, and seeding a group from them skipped the records before: they are set aside, and the consumers read
     this cluster's log where its groups are, or from its start (the inbox recognises what was processed). Returns
     the cluster the positions were of, when it was another one."""
-    admin = AIOKafkaAdminClient(**kafka)
-    await admin.start()
-    try:
-        cluster = str((await admin.describe_cluster())["cluster_id"])
-    finally:
-        await admin.close()
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("insert into kafka_cluster (cluster_id) values ($1) on conflict do nothing", cluster)
         recorded = await conn.fetchval("select cluster_id from kafka_cluster for update")
