@@ -206,3 +206,23 @@ async def test_an_expired_token_is_refused_saying_so(housing: InProcessService) 
     assert r.status_code == 401, r.text
     assert (r.json()["field"], r.json()["reason"]) == (
         "headers.authorization", "token expired on 2026-01-31: ask for a new one")  # fmt: skip
+
+
+async def test_tokens_ending_within_30_days_are_counted_for_an_alert(housing: InProcessService) -> None:
+    """A partner's integration stops the day its token ends: `/metrics` counts the live tokens ending within 30 days
+    (`lgnet_api_tokens_ending`), so an alert asks for the next bundle before that day."""
+    from lgnet_shared import auth
+
+    async def ending() -> float:
+        async with housing.client() as c:
+            text = (await c.get("/metrics")).text
+        line = next(ln for ln in text.splitlines() if ln.startswith('lgnet_api_tokens_ending{within_days="30"}'))
+        return float(line.split()[-1])
+
+    before = await ending()
+    async with housing.pool.acquire() as conn:
+        await auth.issue_token(conn, STAFF_TO, days=10)  # counted
+        await auth.issue_token(conn, STAFF_TO, days=90)  # not yet
+        gone = await auth.issue_token(conn, STAFF_TO, days=5)
+        await conn.execute("update api_tokens set revoked_at = now() where token_hash = $1", auth.token_hash(gone))
+    assert await ending() == before + 1

@@ -107,6 +107,15 @@ async def review(conn: Conn, city: str | None = None) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+async def tokens_ending(conn: Conn, within_days: int) -> int:
+    """How many live tokens end within `within_days` days (a partner's integration stops that day)."""
+    n = await conn.fetchval(
+        f"select count(*) from api_tokens t where {LIVE} and t.expires_at < now() + make_interval(days => $1)",
+        within_days,
+    )
+    return int(n)
+
+
 async def actor_by_token(conn: Conn, token: str) -> Actor | None:
     row = await conn.fetchrow(
         f"select a.actor_id, a.role, a.city from api_tokens t join actors a using (actor_id)"

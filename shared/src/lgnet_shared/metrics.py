@@ -36,6 +36,11 @@ OUTBOX_PENDING = Gauge(
     "Outbox rows not yet published, as the relay last saw them (0 when drained; counted at each retry while Kafka is"
     " unreachable)",
 )
+TOKENS_ENDING = Gauge(
+    "lgnet_api_tokens_ending",
+    "Live API tokens whose end (`issue-token --days`) falls within the days given: alert, and issue the next ones",
+    ["within_days"],
+)
 CONSUMER_STUCK_SECONDS = Gauge(
     "lgnet_consumer_stuck_seconds",
     "How long the next record of a partition has waited to be processed (0 when caught up)",

@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lgnet_shared import (
+    actors,
     config,
     db,
     fetch,
@@ -457,6 +458,15 @@ class Runtime:
         for c in self.consumers:
             c.stuck(self.settings.consumer_stuck_after_s)
 
+    async def count_tokens_ending(self, within_days: int = 30) -> None:
+        """The tokens ending soon, counted at each scrape (a small table); PostgreSQL away: the last count stays, and
+        /health/ready says why."""
+        try:
+            async with asyncio.timeout(2), self.pool.acquire() as conn:
+                metrics.TOKENS_ENDING.labels(str(within_days)).set(await actors.tokens_ending(conn, within_days))
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            pass
+
     def consumers_state(self) -> str:
         """In /health/ready: "ok", "joining" or "retrying: <error>" (a readiness condition past the stuck delay)."""
         if self.consumers_started:
@@ -655,6 +665,7 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
     @health.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
         runtime.refresh_metrics()  # ages of waiting records grow between batches
+        await runtime.count_tokens_ending()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(health)
