@@ -86,5 +86,9 @@ Client = Annotated[
 # page asks for whole days of the city): from `since` (included) to `before` (not).
 ReaderCity = Annotated[str, Depends(reader)]
 LogLimit = Annotated[int, Query(ge=1, le=100_000)]
+# Whose entries a read log is asked for (a subject-access request): a person's id, or a household's in housing's.
+LogSubject = Annotated[
+    str | None, Query(max_length=200, description="A person's id (a household's at `household_id`): her entries")
+]
 Since = Annotated[AwareDatetime | None, Query(description="Entries at or after this time (ISO 8601 with its offset)")]
 Before = Annotated[AwareDatetime | None, Query(description="Entries before this time (ISO 8601 with its offset)")]

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import Before, Client, LogLimit, ReaderCity, Since, Who
+from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Who
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IF_MATCH_FIELD,
@@ -250,10 +250,8 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def read_log_entries(
         city: ReaderCity,
-        household_id: Annotated[str | None, Query(max_length=200)] = None,
-        person_id: Annotated[
-            str | None, Query(max_length=200, description="A member's: the reads of her households when read")
-        ] = None,
+        household_id: LogSubject = None,
+        person_id: LogSubject = None,  # a member's: the reads of her households when read
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,

@@ -5,10 +5,10 @@ this route only, and no actor's token opens it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
-from lgnet_shared.auth import Before, LogLimit, ReaderCity, Since
+from fastapi import APIRouter
+from lgnet_shared.auth import Before, LogLimit, LogSubject, ReaderCity, Since
 from lgnet_shared.http import problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
@@ -41,7 +41,7 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def read_log_entries(
         city: ReaderCity,
-        person_id: Annotated[str | None, Query(max_length=200)] = None,
+        person_id: LogSubject = None,
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,

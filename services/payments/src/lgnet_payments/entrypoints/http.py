@@ -17,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
-from lgnet_shared.auth import Before, Client, LogLimit, ReaderCity, Since, Who
+from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Who
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IfMatch,
@@ -339,9 +339,7 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def download_log(
         city: ReaderCity,
-        person_id: Annotated[
-            str | None, Query(max_length=200, description="A person's: the files paying her households")
-        ] = None,
+        person_id: LogSubject = None,  # the files paying her households
         limit: LogLimit = 500,
         since: Since = None,
         before: Before = None,
