@@ -163,6 +163,7 @@ IT = {
     "Why the household is not matching (API)": "Perché il nucleo non ha un abbinamento (API)",
     "Housing proposals, the household (API)": "Proposte di alloggio, il nucleo (API)",
     "Housing proposal of the household (API)": "Proposta di alloggio del nucleo (API)",
+    "Housing reminders, the household (API)": "Promemoria sull'alloggio, il nucleo (API)",
     "Filter": "Filtra",
     "Export (CSV)": "Esporta (CSV)",
     "Printout for the person (subject access)": "Stampa per l'interessato (diritto di accesso)",

@@ -6,6 +6,7 @@ desk's housing page reads this instead of the whole list to find a household's c
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -122,6 +123,28 @@ async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_cit
         "household", "household", "why", "waiting_list"]  # fmt: skip
     assert await log(trieste) == []
     assert (await get(housing, STAFF_TO, "/read-log")).status_code == 403  # an actor's token never opens it
+
+
+async def test_reading_the_reminders_is_in_the_read_log_for_each_household_they_show(housing: InProcessService) -> None:
+    """A reminder says why a household is on hold ("hospitalised": health, special-category data) and which match of
+    it is stalled: reading the reminders is a read of those households, kept as the waiting list's is."""
+    from lgnet_housing.adapters import read_log
+
+    await on_the_list(housing, "h-held")
+    await on_the_list(housing, "h-other")
+    until = (clock.today() + timedelta(days=3)).isoformat()
+    async with housing.client(STAFF_TO) as c:
+        r = await c.post("/households/h-held/park", json={"reason": "hospitalised", "until": until})
+        assert r.status_code == 200, r.text
+    async with housing.client(A, headers={"LgNet-Client": "desk"}) as c:
+        [reminder] = (await c.get("/reminders")).json()
+    assert (reminder["household_id"], reminder["reason"]) == ("h-held", "hospitalised"), reminder
+    assert (await get(housing, "staff-trieste", "/reminders")).json() == []  # shows nothing: nothing to keep
+    async with housing.pool.acquire() as conn:
+        entries = await read_log.entries(conn, "torino", None, 50, None, None, None)
+        assert await read_log.entries(conn, "trieste", None, 50, None, None, None) == []
+    kept = [(e["principal"], e["kind"], e["household_id"], e["outcome"], e["via"]) for e in entries]
+    assert kept == [(A, "reminders", "h-held", "shown", "desk")], kept
 
 
 async def test_housings_read_log_is_found_by_a_member_of_the_household_for_a_subject_access_request(

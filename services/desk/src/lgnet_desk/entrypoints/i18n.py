@@ -219,6 +219,7 @@ ACCESS_ACTIONS_WITH_ID = {
     "api housing why ": _("Why the household is not matching (API)"),
     "api housing matches ": _("Housing proposals, the household (API)"),
     "api housing match ": _("Housing proposal of the household (API)"),
+    "api housing reminders ": _("Housing reminders, the household (API)"),
 }
 
 

@@ -1,7 +1,8 @@
 """Housing's read log (SQL only): who read what of a household through the API — the waiting list, an entry, why it
-is not matching, its matches. Housing answers no name, but a household's priority and its explanation say its
-vulnerabilities and needs (special-category data), so each read is kept, by household id, for the city's DPO, who
-reads it with a read-log token (`lgnet_shared.read_log_readers`: `GET /read-log`)."""
+is not matching, its matches, its reminders (a hold's reason: "hospitalised"). Housing answers no name, but a
+household's priority and its explanation say its vulnerabilities and needs (special-category data), so each read is
+kept, by household id, for the city's DPO, who reads it with a read-log token (`lgnet_shared.read_log_readers`:
+`GET /read-log`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from lgnet_shared import read_log_readers
 from lgnet_shared.db import Conn
 
-KINDS = ("waiting_list", "household", "why", "matches", "match")
+KINDS = ("waiting_list", "household", "why", "matches", "match", "reminders")
 
 MIGRATIONS: list[tuple[str, str]] = [
     read_log_readers.MIGRATION,

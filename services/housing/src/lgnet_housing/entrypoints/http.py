@@ -345,7 +345,8 @@ def router(runtime: Runtime) -> APIRouter:
         " partner's own cases' for a partner",
         responses={200: {"model": list[r.Reminder], "description": "Oldest step first, then the holds by end"}},
     )
-    async def reminders(actor: Who) -> Any:
-        return await read(actor, lambda h, c: h.reminders(c))
+    async def reminders(actor: Who, client: Client = None) -> Any:
+        # a hold's reason may be health ("hospitalised"): each household a reminder shows is kept in the read log
+        return await logged_read(actor, client, "reminders", lambda h, c: h.reminders(c), each_household)
 
     return api
