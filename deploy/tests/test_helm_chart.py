@@ -339,6 +339,45 @@ def test_the_desk_can_be_published_with_tls_and_log_in_through_the_citys_identit
     assert {"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
 
 
+def test_each_component_runs_from_its_own_image_when_the_city_builds_one_per_service(tmp_path: Path) -> None:
+    """The project builds one image per service (services/<name>/Dockerfile, as Compose runs them), yet the chart
+    took one `image` for every pod: a city using those images could not install it. Each component may name its own
+    image (repository, tag, pull policy: each falls back to the chart's `image`); the scheduler runs from housing's and
+    the notary from reporting's unless given theirs, each CronJob from its component's."""
+    own = {name: {"repository": f"registry.comune.torino.it/lgnet-{name}", "tag": "2.1.0"} for name in SERVICES}
+    values = tmp_path / "images.yaml"
+    values.write_text(yaml.safe_dump({
+        "services": {name: {"image": image} for name, image in own.items()},
+        "desk": {"image": {"repository": "registry.comune.torino.it/lgnet-desk", "pullPolicy": "Always"}},
+    }))  # fmt: skip
+
+    def images(config: str, *more: Path) -> dict[str, tuple[str, str]]:
+        args = [helm(), "template", f"lgnet-{config}", str(CHART), "--kube-version", KUBERNETES,
+                "-f", str(EXAMPLES / f"{config}.yaml")] + [a for m in more for a in ("-f", str(m))]  # fmt: skip
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+        return {
+            o["metadata"]["name"].removeprefix(f"lgnet-{config}-"): (c["image"], c["imagePullPolicy"])
+            for o in objects
+            if o["kind"] in ("Deployment", "CronJob")
+            for c in pod_of(o)["containers"]
+        }
+
+    one = "registry.example.org/lgnet/lgnet:0.1.0", "IfNotPresent"
+    assert set(images("torino").values()) == {one}  # no component's own: the chart's image everywhere
+    torino = images("torino", values)
+    for name in SERVICES:
+        assert torino[name] == (f"registry.comune.torino.it/lgnet-{name}:2.1.0", "IfNotPresent"), name
+    assert torino["desk"] == ("registry.comune.torino.it/lgnet-desk:0.1.0", "Always")  # the chart's tag
+    assert torino["scheduler"] == torino["housing"]
+    assert torino["intake-purge-read-log"] == torino["intake-rotate-inbound-key"] == torino["intake"]
+    assert torino["housing-purge-read-log"] == torino["housing"] and torino["desk-purge"] == torino["desk"]
+    national = images("national", values)
+    assert national["notary"] == national["reporting"] == ("registry.comune.torino.it/lgnet-reporting:2.1.0",
+                                                           "IfNotPresent")  # fmt: skip
+
+
 # What each city's cron jobs run (the retention of the DPO's logs, the intake key's rotation), by job name.
 CRON_JOBS = {
     "intake-purge-read-log": (["lgnet-admin", "purge-read-log", "--days", "730"], "intake", "15 3 * * *"),

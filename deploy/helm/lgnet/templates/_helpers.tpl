@@ -30,3 +30,11 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- define "lgnet.notaryPrincipal" -}}
 {{- printf "notary.%s" (include "lgnet.deployment" .) -}}
 {{- end -}}
+
+{{/* The image a component runs: its own `image` (repository, tag, pullPolicy: each optional) over the chart's. Call
+with (dict "root" $ "image" <the component's image, or nil>); renders `image` and `imagePullPolicy`. */}}
+{{- define "lgnet.image" -}}
+{{- $image := mergeOverwrite (deepCopy .root.Values.image) (default (dict) .image) -}}
+image: "{{ $image.repository }}:{{ $image.tag }}"
+imagePullPolicy: {{ $image.pullPolicy }}
+{{- end -}}
