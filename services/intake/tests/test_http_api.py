@@ -270,6 +270,9 @@ async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTe
     async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
         assert (await post(a, "/persons", person("a-1", identity=AMINA))).status_code == 201
         r = await post(b, "/persons", person("b-7", identity={**AMINA, "phone": "+39 347 0000000"}))
+        # One person (merged below), but not Borgo's to know of: Aurora's person's id was answered (`same_as`).
+        assert r.status_code == 201 and r.json()["same_as"] is None
+        r = await post(a, "/persons", person("a-2", identity=AMINA))  # Aurora's own, again: told
         assert r.status_code == 201 and r.json()["same_as"] == "a-1"
         # Same name and birth date, no fiscal code: a likely match, flagged for the city's staff to review. Not told
         # to the partner: the candidate is another cooperative's person, whose id and existence are not Borgo's to
@@ -297,7 +300,32 @@ async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTe
     merges = {
         (e.surviving_person_id, e.merged_person_id) for e in await intake.events() if isinstance(e, ev.PersonsMerged)
     }
-    assert merges == {("a-1", "b-7"), ("a-1", "b-8"), ("a-1", "s-9")}
+    assert merges == {("a-1", "b-7"), ("a-1", "a-2"), ("a-1", "b-8"), ("a-1", "s-9")}
+
+
+async def test_a_partner_registering_a_known_fiscal_code_gains_no_access_to_the_person_on_file(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a cooperative that knew (or computed) the fiscal code of a person the city's desk had
+    registered registered a stub with it, was answered her id (`same_as`), then — its registration merged into her
+    record — recorded her consent, formed a household of her, opened a case on it and read her whole identity (phone,
+    address). A registration merged by its fiscal code gives a partner nothing over the person on file: it is told
+    nothing of her, and it works on her once the city's staff assign her case to it."""
+    async with intake.client("staff-torino") as staff:
+        assert (await post(staff, "/persons", person("s-amina", identity=AMINA))).status_code == 201
+    async with intake.client("coop-aurora") as a:
+        stub = person("a-stub", identity={"given_name": "X", "family_name": "Y", "fiscal_code": AMINA["fiscal_code"]})
+        r = await post(a, "/persons", stub)
+        assert r.status_code == 201 and r.json() == {"person_id": "a-stub", "same_as": None, "possible_duplicates": []}
+        consent = {"person_id": "a-stub", "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-15"}
+        r = await post(a, "/consents", consent)
+        assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
+        household = {"household_id": "h-stub", "reference_person_id": "a-stub", "member_ids": ["a-stub"]}
+        r = await post(a, "/households", household)
+        assert r.status_code == 403, r.text
+        for path in ("/persons/s-amina", "/persons/a-stub"):
+            r = await a.get(path)
+            assert r.status_code == 403 and "Okonkwo" not in r.text, (path, r.text)
 
 
 async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest) -> None:

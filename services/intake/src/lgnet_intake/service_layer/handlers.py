@@ -111,7 +111,10 @@ class Intake:
                     surviving_person_id=existing, merged_person_id=person_id, decided_by="fiscal_code_match"
                 )
             )
-            result["same_as"] = existing
+            # A partner is told only of a person it may work on: else her id and existence are not its to know (and
+            # its registration, merged, gives it nothing over her: `_person_for_write`).
+            if ctx.actor.role is not Role.PARTNER or await self._partner_refusal(ctx, existing) is None:
+                result["same_as"] = existing
         elif new.row["name_key_hash"]:
             for candidate in found.same_name_and_birth:
                 await repo.flag_duplicate(self.conn, person_id, candidate, "name_birth_date")
@@ -635,21 +638,24 @@ class Intake:
 
     async def _person_for_write(self, ctx: Context, person_id: str, field: str = "person_id") -> dict[str, Any]:
         """A partner writes a person's data while it has an open case on the person's household, or — while no
-        partner has one — when it registered the person itself (before the case, or its own registration merged
-        into another's record of the same person)."""
+        partner has one — when it registered the person on file itself (before the case). A registration of its own
+        merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
+        fiscal code could otherwise take the person on file over; the city's staff assign her case."""
         p = await self._person_in_city(ctx, person_id, field)
-        if ctx.actor.role is not Role.PARTNER:
-            return p
-        serving = await repo.partners_serving(self.conn, p["person_id"])
-        if ctx.actor.id in serving:
-            return p
-        if serving:
-            raise Forbidden(field, "the person's case is assigned to another partner")
-        if p["registered_by"] != ctx.actor.id and (
-            (await repo.person(self.conn, person_id, resolve=False))["registered_by"] != ctx.actor.id
-        ):
-            raise Forbidden(field, "the person is not in a case assigned to this partner")
+        if ctx.actor.role is Role.PARTNER and (refused := await self._partner_refusal(ctx, p["person_id"], p)):
+            raise Forbidden(field, refused)
         return p
+
+    async def _partner_refusal(self, ctx: Context, person_id: str, p: dict[str, Any] | None = None) -> str | None:
+        """Why the partner may not write the person on file (`person_id`, not merged), or None when it may."""
+        serving = await repo.partners_serving(self.conn, person_id)
+        if ctx.actor.id in serving:
+            return None
+        if serving:
+            return "the person's case is assigned to another partner"
+        if (p or await repo.person(self.conn, person_id))["registered_by"] != ctx.actor.id:
+            return "the person is not in a case assigned to this partner"
+        return None
 
     async def _household_for_write(
         self, ctx: Context, household_id: str, field: str = "household_id"
