@@ -64,6 +64,16 @@ async def check(conn: Any) -> dict[str, int]:
         " or approved_by = requested_by or second_approver = requested_by)"
     )
     assert not unapproved, f"bank data paid without four eyes: {unapproved}"
+    # Each payment's status is what its ledger says of its money: out with the disbursement, back with a rejection
+    # (`reversal`) or a return, out again when the bank reverses that (a status alone hid a replayed return that had
+    # failed a payment whose money stood: its request was paid twice).
+    money = await conn.fetch(
+        "select p.payment_id, p.status, count(*) filter (where t.kind in ('disbursement', 'return_reversed'))"
+        " - count(*) filter (where t.kind in ('reversal', 'payment_returned')) as out"
+        " from payments p left join ledger_transactions t on t.ref = p.payment_id group by 1, 2"
+    )
+    for r in money:
+        assert r["out"] == (0 if r["status"] == "failed" else 1), f"status and ledger disagree: {dict(r)}"
     wrong = await conn.fetch(
         "select r.request_id, r.status,"
         " count(*) filter (where p.status = 'paid') as paid, count(*) filter (where p.status = 'sent') as sent"

@@ -518,6 +518,33 @@ async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments)
     assert await available(payments) == 90_000
 
 
+@pytest.mark.parametrize("failure", ["returned after paid", "rejected while sent"])
+async def test_a_failure_imported_again_after_the_bank_reversed_it_changes_nothing(payments, failure: str) -> None:  # type: ignore[no-untyped-def]
+    """From an outside test: paid, returned by the bank, the return reversed (the transfer stands) — and the return's
+    statement imported again (a colleague, a new Idempotency-Key) was taken for a new return: the payment failed, its
+    request approved again, and the next batch paid the payee a second time, while the ledger, which books each step
+    once, still said paid. A transfer fails once and its failure is reversed once: the entry again is unchanged."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id, request_id = view["payments"][0]["payment_id"], view["payments"][0]["request_id"]
+    if failure == "returned after paid":
+        assert (await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", False, None)]))).json()["paid"] == 1  # type: ignore[attr-defined]
+        failed = camt053([(payment_id, 10_000, "CRDT", False, "MS03")])
+    else:
+        failed = camt053([(payment_id, 10_000, "CRDT", True, None)])
+    assert (await post_camt(payments, failed)).json()["failed"] == 1  # type: ignore[attr-defined]
+    assert (await post_camt(payments, camt053([(payment_id, 10_000, "DBIT", True, None)]))).json()["paid"] == 1  # type: ignore[attr-defined]
+    r = await post_camt(payments, failed)
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 0, "unchanged": 1}, r.text  # type: ignore[attr-defined]
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "paid"
+    await call(payments, STAFF, "POST", "/batches", {})  # nothing to pay again
+    async with payments.pool.acquire() as conn:
+        await check(conn)
+        paying = await conn.fetch("select payment_id, status from payments where request_id = $1", request_id)
+    assert [tuple(p) for p in paying] == [(payment_id, "paid")]
+    assert len(await outbox(payments, "lgnet.payments.contribution_payment_failed")) == 1
+
+
 async def test_a_reversed_return_of_a_request_paid_again_is_refused_naming_the_entry(payments) -> None:  # type: ignore[no-untyped-def]
     """The return was reversed (the payee has the money) but the request was already sent again in a new batch: the
     payee would have it twice. Not applied: 409 naming the entry, for the payments office to recover one of them."""
@@ -708,6 +735,24 @@ async def test_a_reversed_return_of_a_providers_reimbursement_books_it_paid_agai
         # the provider is owed nothing now: a new run has nothing to pay
     again = await call(payments, STAFF, "POST", "/provider-reimbursements")
     assert again.status_code == 201 and again.json()["reimbursements"] == [], again.text
+
+
+async def test_a_reimbursements_return_imported_again_after_its_reversal_changes_nothing(payments) -> None:  # type: ignore[no-untyped-def]
+    """From an outside test, as for a contribution: the return of a provider's reimbursement imported again after the
+    bank reversed it freed its redemptions, and the next run reimbursed the provider a second time."""
+    run, transfer = await a_provider_reimbursed(payments)
+    e2e = transfer["end_to_end_id"]
+    returned = camt053([(e2e, 1_000, "CRDT", True, None)])
+    assert (await post_camt(payments, returned)).json()["failed"] == 1  # type: ignore[attr-defined]
+    assert (await post_camt(payments, camt053([(e2e, 1_000, "DBIT", True, None)]))).json()["paid"] == 1  # type: ignore[attr-defined]
+    r = await post_camt(payments, returned)
+    assert r.status_code == 201 and r.json() == {"paid": 0, "failed": 0, "unchanged": 1}, r.text  # type: ignore[attr-defined]
+    [transfer] = (await call_ok(payments, STAFF, "GET", f"/reimbursement-runs/{run['run_id']}"))["reimbursements"]
+    assert transfer["status"] == "paid"
+    again = await call(payments, STAFF, "POST", "/provider-reimbursements")
+    assert again.status_code == 201 and again.json()["reimbursements"] == [], again.text
+    async with payments.pool.acquire() as conn:
+        await check(conn)
 
 
 async def test_a_reimbursement_refused_for_the_providers_account_waits_for_new_bank_data(payments) -> None:  # type: ignore[no-untyped-def]

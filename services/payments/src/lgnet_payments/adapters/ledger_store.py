@@ -44,6 +44,19 @@ async def append(conn: Conn, tx: Transaction, *, field: str = "amount_cents") ->
     return True
 
 
+async def booked(conn: Conn, kinds: tuple[str, ...], ref: str, *, prefix: bool = False) -> bool:
+    """Whether a transaction of one of `kinds` is recorded for `ref` (with `prefix`: for a ref starting `ref:`, as a
+    reimbursement's items are)."""
+    where = "ref like $2 || ':%'" if prefix else "ref = $2"
+    return bool(
+        await conn.fetchval(
+            f"select exists (select 1 from ledger_transactions where kind = any($1) and {where})",
+            list(kinds),
+            ref,
+        )
+    )
+
+
 async def append_many(conn: Conn, txs: list[Transaction], *, field: str = "amount_cents") -> int:
     """Record many transactions in two statements (a batch of 100,000 payments); those already recorded are
     skipped. Returns how many were recorded."""

@@ -125,6 +125,14 @@ def return_reversed(payment_id: str, on: date, city: str, amount: int, party: Pa
     return move("return_reversed", payment_id, on, city, amount, Account.COMMITTED, Account.DISBURSED, party)
 
 
+# A transfer's money comes back at most once (rejected while in transit, or returned after it was booked paid), and
+# the bank reverses that at most once: a failure entry for a transfer whose failure is booked is the same entry again
+# (a statement imported twice), whatever the transfer's status since — a status alone took a return replayed after its
+# reversal for a new one, and the request was paid twice.
+PAYMENT_FAILURES = ("reversal", "payment_returned")
+REIMBURSEMENT_FAILURES = ("reimbursement_returned", "reimbursement_returned_after_paid")
+
+
 def voucher_issued(voucher_id: str, on: date, city: str, amount: int, party: Party) -> Transaction:
     return move(
         "voucher_issued", voucher_id, on, city, amount, Account.BUDGET_AVAILABLE, Account.VOUCHER_OUTSTANDING, party

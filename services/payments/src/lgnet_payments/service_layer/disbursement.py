@@ -256,6 +256,8 @@ async def _settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> s
         return "unchanged"  # the same result again: already applied
     if r.reversal and r.paid and p["status"] == "failed":  # the bank undid the return: the transfer stands
         return await _return_reversed(uow, ctx, p, r, where)
+    if not r.paid and await ledger_store.booked(uow.conn, ledger.PAYMENT_FAILURES, p["payment_id"]):
+        return "unchanged"  # its failure, reversed since: the same entry again (domain/ledger.py)
     # A SEPA return comes days after the transfer was booked paid (the account closed, AC04): the money is back.
     returned = p["status"] == "paid" and not r.paid
     if p["status"] != "sent" and not returned:

@@ -187,6 +187,10 @@ async def settle(uow: UnitOfWork, ctx: Context, r: BankResult, where: str) -> st
         return "unchanged"
     if r.reversal and r.paid and row["status"] == "failed":  # the bank undid the return: the provider was paid
         return await _return_reversed(uow, ctx, row, r, where)
+    if not r.paid and await ledger_store.booked(
+        uow.conn, ledger.REIMBURSEMENT_FAILURES, row["end_to_end_id"], prefix=True
+    ):
+        return "unchanged"  # its return, reversed since: the same entry again (domain/ledger.py)
     returned = row["status"] == "paid" and not r.paid  # a SEPA return after the transfer was booked paid
     if row["status"] != "sent" and not returned:
         raise Conflict(f"{where}.status", f"reimbursement {row['batch_id']} is already {row['status']}")
@@ -241,11 +245,7 @@ async def _return_reversed(uow: UnitOfWork, ctx: Context, row: Any, r: BankResul
     )
     # A return after "paid" publishes nothing (docs/payments.md, "Vouchers"): the log still says this reimbursement was
     # paid, so its reversal publishes `provider_reimbursed` only if the log never said so (failed while sent).
-    told = await uow.conn.fetchval(
-        "select exists (select 1 from ledger_transactions where kind = 'reimbursement_confirmed'"
-        " and ref like $1 || ':%')",
-        row["end_to_end_id"],
-    )
+    told = await ledger_store.booked(uow.conn, ("reimbursement_confirmed",), row["end_to_end_id"], prefix=True)
     await _book(uow, ctx, row, items, True, on, reversed_return=True, publish=not told)
     await erasure.shred_if_settled(uow.conn, row["run_id"], on)
     return "paid"
