@@ -164,6 +164,7 @@ IT = {
     "Housing proposals, the household (API)": "Proposte di alloggio, il nucleo (API)",
     "Housing proposal of the household (API)": "Proposta di alloggio del nucleo (API)",
     "Housing reminders, the household (API)": "Promemoria sull'alloggio, il nucleo (API)",
+    "Matching run, the household (API)": "Abbinamento della città, il nucleo (API)",
     "Filter": "Filtra",
     "Export (CSV)": "Esporta (CSV)",
     "Printout for the person (subject access)": "Stampa per l'interessato (diritto di accesso)",

@@ -147,6 +147,35 @@ async def test_reading_the_reminders_is_in_the_read_log_for_each_household_they_
     assert kept == [(A, "reminders", "h-held", "shown", "desk")], kept
 
 
+async def test_the_answers_of_a_matching_run_an_acceptance_and_a_decline_are_in_the_read_log(
+    housing: InProcessService,
+) -> None:
+    """From an outside test: accepting or declining a proposal answers the whole match — its explanation and score
+    breakdown, as `GET /matches/{id}` does, which is kept — and the matching run answers every proposal's and every
+    unmatched household's; none of them was in the read log."""
+    from lgnet_housing.adapters import read_log
+    from lgnet_shared.testing.authz import World
+
+    w = World(housing)
+    accepted = await matrix.match(w)
+    async with housing.pool.acquire() as conn:
+        entries = await read_log.entries(conn, "torino", None, 50, None, None, None)
+    ran = [(e["principal"], e["household_id"]) for e in entries if e["kind"] == "matching_run"]
+    assert ran == [(STAFF_TO, accepted["household_id"])], entries
+    async with housing.client(A, headers={"LgNet-Client": "desk"}) as c:
+        r = await c.post(f"/matches/{accepted['match_id']}/acceptance", json={}, headers={"Idempotency-Key": "k-1"})
+        assert r.status_code == 200 and r.json()["explanation"], r.text
+    declined = await matrix.match(w)
+    async with housing.client(A) as c:
+        body = {"by": "household", "reason": "too_far"}
+        r = await c.post(f"/matches/{declined['match_id']}/decline", json=body, headers={"Idempotency-Key": "k-2"})
+        assert r.status_code == 200, r.text
+    async with housing.pool.acquire() as conn:
+        kept = [(e["principal"], e["kind"], e["household_id"], e["via"]) for e in await read_log.entries(
+            conn, "torino", None, 50, None, None, None) if e["kind"] == "match"]  # fmt: skip
+    assert kept == [(A, "match", declined["household_id"], "api"), (A, "match", accepted["household_id"], "desk")]
+
+
 async def test_housings_read_log_is_found_by_a_member_of_the_household_for_a_subject_access_request(
     housing: InProcessService,
 ) -> None:

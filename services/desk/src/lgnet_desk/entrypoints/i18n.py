@@ -220,6 +220,7 @@ ACCESS_ACTIONS_WITH_ID = {
     "api housing matches ": _("Housing proposals, the household (API)"),
     "api housing match ": _("Housing proposal of the household (API)"),
     "api housing reminders ": _("Housing reminders, the household (API)"),
+    "api housing matching_run ": _("Matching run, the household (API)"),
 }
 
 

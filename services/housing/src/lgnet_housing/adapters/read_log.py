@@ -13,7 +13,7 @@ from typing import Any
 from lgnet_shared import read_log_readers
 from lgnet_shared.db import Conn
 
-KINDS = ("waiting_list", "household", "why", "matches", "match", "reminders")
+KINDS = ("waiting_list", "household", "why", "matches", "match", "reminders", "matching_run")
 
 MIGRATIONS: list[tuple[str, str]] = [
     read_log_readers.MIGRATION,

@@ -58,6 +58,11 @@ def one_household(answer: Json) -> list[str]:
     return [str(answer["household_id"])]
 
 
+def every_household_of_a_run(answer: Json) -> list[str]:
+    """A matching run's answer: its proposals' households, the unmatched ones with their reasons, those not waiting."""
+    return [str(x["household_id"]) for part in ("proposals", "unmatched", "not_waiting") for x in answer[part]]
+
+
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter(tags=["housing"], responses=ERRORS)
 
@@ -92,10 +97,22 @@ def router(runtime: Runtime) -> APIRouter:
         run: Callable[[Housing, Context], Awaitable[Any]],
         *,
         one_shot: bool = False,
+        shown: tuple[str, Callable[[Any], Iterable[str]], str | None] | None = None,
     ) -> Any:
         """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
-        by the same actor without a key is answered as the success it was."""
+        by the same actor without a key is answered as the success it was. `shown` (kind, the households the answer
+        shows, the client): an answer that shows households' data is kept in the read log, in the change's
+        transaction."""
         payload = body.model_dump(mode="json") if body is not None else {}
+        if shown is not None:
+            kind, households, client = shown
+            change_only = run
+
+            async def run(h: Housing, c: Context) -> Any:
+                answer = await change_only(h, c)
+                await read_log.record(h.conn, actor, kind, households(answer), "shown", via_of(client))
+                return answer
+
         async with use_case(actor) as (housing, ctx):
             if one_shot:
                 return await transition(housing.conn, actor.id, key, route, payload, lambda: run(housing, ctx))
@@ -200,8 +217,10 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Run the city-wide matching now; answers proposals and the unmatched",
         responses={200: {"model": r.MatchingRun, "description": "The proposals made and why the others got none"}},
     )
-    async def run_matching(actor: Who, key: IdempotencyKey = None) -> Any:
-        return await change(actor, key, "POST /matching/runs", None, lambda h, c: h.matching_for(c))
+    async def run_matching(actor: Who, key: IdempotencyKey = None, client: Client = None) -> Any:
+        run = lambda h, c: h.matching_for(c)  # noqa: E731
+        shown = ("matching_run", every_household_of_a_run, client)
+        return await change(actor, key, "POST /matching/runs", None, run, shown=shown)
 
     @api.get(
         "/households",
@@ -263,18 +282,22 @@ def router(runtime: Runtime) -> APIRouter:
     # ------------------------------------------------------------ workflow
 
     @api.post("/matches/{match_id}/acceptance", summary="The proposal is accepted", responses=MATCH)
-    async def accept(match_id: str, body: cmd.AcceptMatch, actor: Who, key: IdempotencyKey = None) -> Any:
-        route = f"POST /matches/{match_id}/acceptance"
-        return await change(actor, key, route, body, lambda h, c: h.accept(c, match_id, body), one_shot=True)
+    async def accept(
+        match_id: str, body: cmd.AcceptMatch, actor: Who, key: IdempotencyKey = None, client: Client = None
+    ) -> Any:
+        route, run = f"POST /matches/{match_id}/acceptance", lambda h, c: h.accept(c, match_id, body)
+        return await change(actor, key, route, body, run, one_shot=True, shown=("match", one_household, client))
 
     @api.post(
         "/matches/{match_id}/decline",
         summary="Decline (household or provider, coded reason); re-matches",
         responses=MATCH,
     )
-    async def decline(match_id: str, body: cmd.DeclineMatch, actor: Who, key: IdempotencyKey = None) -> Any:
-        route = f"POST /matches/{match_id}/decline"
-        return await change(actor, key, route, body, lambda h, c: h.decline(c, match_id, body), one_shot=True)
+    async def decline(
+        match_id: str, body: cmd.DeclineMatch, actor: Who, key: IdempotencyKey = None, client: Client = None
+    ) -> Any:
+        route, run = f"POST /matches/{match_id}/decline", lambda h, c: h.decline(c, match_id, body)
+        return await change(actor, key, route, body, run, one_shot=True, shown=("match", one_household, client))
 
     @api.post(
         "/matches/{match_id}/placement",

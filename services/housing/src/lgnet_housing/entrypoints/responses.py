@@ -269,6 +269,6 @@ class ReadLogEntry(BaseModel):
     city: str = Field(description="The household's city")
     household_id: str
     person_ids: list[str] = Field(description="The household's members when it was read (a subject-access request's)")
-    kind: Literal["waiting_list", "household", "why", "matches", "match", "reminders"]
+    kind: Literal["waiting_list", "household", "why", "matches", "match", "reminders", "matching_run"]
     outcome: Literal["shown", "denied"] = Field(description="denied: refused (404 to a caller it is not for, 403)")
     via: Literal["desk", "api"] = Field(description="desk (the desk said it called) or api")
