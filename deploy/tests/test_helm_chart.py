@@ -314,7 +314,7 @@ def test_the_desk_can_be_published_with_tls_and_log_in_through_the_citys_identit
         "ingress": {"enabled": True, "className": "nginx", "host": "sportello.comune.torino.it",
                     "tlsSecret": "sportello-tls"},
         "oidc": {"issuer": "https://login.comune.torino.it/realms/city", "clientId": "lgnet-desk",
-                 "redirectUrl": "https://sportello.comune.torino.it/auth/callback", "clientSecret": "desk-oidc",
+                 "redirectUrl": "https://sportello.comune.torino.it/login/oidc/callback", "clientSecret": "desk-oidc",
                  "egressTo": [{"ipBlock": {"cidr": "192.0.2.10/32"}}]},
         "privacy": {"controller": "Comune di Torino, piazza Palazzo di Città 1"},
     }}))  # fmt: skip
@@ -337,6 +337,25 @@ def test_the_desk_can_be_published_with_tls_and_log_in_through_the_citys_identit
     assert env["LGNET_DESK_PRIVACY_CONTROLLER"]["value"].startswith("Comune di Torino")
     egress = by_kind(objects, "NetworkPolicy")["lgnet-torino-desk"]["spec"]["egress"]
     assert {"to": [{"ipBlock": {"cidr": "192.0.2.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
+    # Without the redirect address the chart names the one the desk serves (it said /auth/callback: a 404 after
+    # every sign-in at the identity provider that registered it)
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "desk": {
+                    "oidc": {
+                        "issuer": "https://login.comune.torino.it/realms/city",
+                        "clientId": "lgnet-desk",
+                        "clientSecret": "desk-oidc",
+                    }
+                }
+            }
+        )
+    )
+    refused = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "https://<the desk's host>/login/oidc/callback" in refused.stderr, refused.stderr
+    served = (ROOT / "services/desk/src/lgnet_desk/entrypoints/web.py").read_text()
+    assert '@api.get("/login/oidc/callback"' in served  # where the desk takes the identity provider's answer
 
 
 def test_each_component_runs_from_its_own_image_when_the_city_builds_one_per_service(tmp_path: Path) -> None:

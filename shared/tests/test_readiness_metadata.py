@@ -98,3 +98,28 @@ async def test_consumers_that_never_join_their_groups_make_the_service_unready(
         assert checks["consumers"].endswith("s (GroupAuthorizationFailedError)"), checks
     finally:
         await runtime.stop()
+
+
+async def test_readiness_answers_within_seconds_when_postgresql_takes_connections_and_never_answers(
+    probe: Runtime,
+) -> None:
+    """From an outside test: PostgreSQL behind a firewall that drops its traffic (a host down, not a refused port):
+    `/health/ready` answered after 60 s (asyncpg's connect timeout: the 2 s limit was taken after the connection was
+    opened), and every probe, with its 4 or 5 s timeout, saw only a timeout, no check named."""
+    import asyncpg
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the connection, answers nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = await asyncpg.create_pool(f"postgresql://x@127.0.0.1:{port}/x", min_size=0)
+    kept, probe.pool = probe.pool, pool
+    try:
+        async with asyncio.timeout(10):
+            checks = await probe.ready()
+    finally:
+        probe.pool = kept
+        pool.terminate()
+        server.close()
+    assert checks["postgres"] == "error: TimeoutError", checks

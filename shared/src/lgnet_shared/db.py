@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -223,3 +224,10 @@ def where_given(required: str, args: list[Any], optional: Sequence[tuple[str, An
             args.append(value)
             where.append(condition.format(f"${len(args)}"))
     return " and ".join(where)
+
+
+async def ping(pool: Pool, timeout_s: float = 2.0) -> None:
+    """`select 1` within `timeout_s`, the connection's opening included (readiness: PostgreSQL behind a firewall that
+    drops its traffic would otherwise hold the probe for asyncpg's 60 s connect timeout)."""
+    async with asyncio.timeout(timeout_s), pool.acquire() as conn:
+        await conn.fetchval("select 1")

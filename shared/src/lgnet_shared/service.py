@@ -431,8 +431,7 @@ class Runtime:
     async def ready(self) -> dict[str, str]:
         checks: dict[str, str] = {}
         try:
-            async with self.pool.acquire() as conn, asyncio.timeout(2):
-                await conn.fetchval("select 1")
+            await db.ping(self.pool)
             checks["postgres"] = "ok"
         except Exception as exc:
             checks["postgres"] = f"error: {type(exc).__name__}"

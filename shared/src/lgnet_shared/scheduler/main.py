@@ -183,8 +183,7 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
     async def ready(response: Response) -> dict[str, Any]:
         checks = {"postgres": "ok", "loop": "ok"}
         try:
-            async with app.state.pool.acquire() as conn:
-                await conn.fetchval("select 1")
+            await db.ping(app.state.pool)
         except Exception as e:  # any failure to reach the database is "not ready", named
             checks["postgres"] = type(e).__name__
         last = state["last_tick"]
@@ -208,7 +207,7 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
         """The ledger's series as last read when PostgreSQL does not answer: a scrape during an outage still gets
         this replica's own series (`lgnet_scheduler_last_tick_timestamp_seconds`, runs) instead of a 500."""
         with contextlib.suppress(Exception):
-            async with app.state.pool.acquire() as conn, asyncio.timeout(2):
+            async with asyncio.timeout(2), app.state.pool.acquire() as conn:
                 metrics.refresh(await ledger.latest(conn))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import secrets
@@ -17,7 +16,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from lgnet_shared import clock, http, tls
+from lgnet_shared import clock, db, http, tls
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -992,8 +991,7 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         "Internal Server Error" and a traceback in the log)."""
         checks = {"postgres": "ok"}
         try:
-            async with request.app.state.pool.acquire() as conn, asyncio.timeout(2):
-                await conn.fetchval("select 1")
+            await db.ping(request.app.state.pool)
         except Exception as exc:
             checks["postgres"] = f"error: {type(exc).__name__}"
         response.status_code, status = http.readiness(checks)
