@@ -200,3 +200,30 @@ def test_the_desk_runs_beside_the_services_it_calls(where: str) -> None:
     assert env["LGNET_DB_SCHEMA"] in ("desk", "${LGNET_DEPLOYMENT}_desk")
     assert env["LGNET_DESK_COOKIE_SECURE"] == "${LGNET_DESK_COOKIE_SECURE:-true}"
     assert "KAFKA_SASL_USERNAME" not in env and str(env["LGNET_HTTP_PORT"]) == "8005"
+
+
+@pytest.mark.parametrize("where", ["docker-compose.yml", "federated/city.yml"])
+def test_reporting_trusts_the_key_the_notary_signs_with_when_the_env_sets_one(where: str) -> None:
+    """From an outside test: with LGNET_NOTARY_KEY set in .env (as .env.example offers and the docs advise for
+    production), the notary signed with it while reporting, not given it, trusted the key derived from the master key:
+    no report was ever anchored ("Non ancorato"). Each container's environment, with .env's values put in, must give
+    the verifier reporting pins as the one the notary signs with."""
+    import base64
+
+    from lgnet_reporting.settings import notary_signer, notary_verifiers
+
+    dotenv = {
+        "LGNET_MASTER_KEY": base64.b64encode(bytes(range(32))).decode(),
+        "LGNET_NOTARY_KEY": base64.b64encode(bytes(range(32, 64))).decode(),
+        "LGNET_DEPLOYMENT": "torino",
+        "LGNET_CITY": "torino",
+    }
+
+    def resolved(service: str) -> dict[str, str]:
+        environment = yaml.safe_load((COMPOSE / where).read_text())["services"][service]["environment"]
+        expand = lambda v: re.sub(r"\$\{(\w+)(?::?[-?][^}]*)?\}", lambda m: dotenv.get(m[1], ""), str(v))  # noqa: E731
+        return {k: expand(v) for k, v in environment.items()}
+
+    signer = notary_signer(resolved("notary"))
+    assert signer is not None and signer.verifier.name.startswith("lgnet-notary.torino")
+    assert notary_verifiers(resolved("reporting")) == [signer.verifier]
