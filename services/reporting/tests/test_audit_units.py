@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -493,3 +494,31 @@ def test_the_notary_logs_json_lines_and_rate_limits_a_broker_outage() -> None:
     line = json.loads(lines[0])
     assert line["event"].startswith("Unable connect to node with id 1: refused [repeats of this error are summarised")
     assert (line["level"], line["service"]) == ("error", "notary")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("LGNET_NOTARY_PORT", "80a", "LGNET_NOTARY_PORT: '80a' is not a port"),
+        ("LGNET_NOTARY_KEY", "abc", "LGNET_NOTARY_KEY: must be base64 of exactly 32 bytes"),
+        ("LGNET_MASTER_KEY", "abc", "LGNET_MASTER_KEY: must be base64 of exactly 32 bytes"),
+    ],
+)
+def test_the_notarys_bad_settings_are_named_in_one_line(
+    variable: str, value: str, expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an outside test: `LGNET_NOTARY_PORT=80a lgnet-notary key` ended in a Python traceback, and a bad
+    LGNET_NOTARY_KEY or LGNET_MASTER_KEY in `{"ok": false, "error": "ValueError: must be base64 of exactly 32 bytes"}`,
+    naming no variable. Each is one JSON line naming the variable, exit 2."""
+    import json
+
+    monkeypatch.delenv("LGNET_NOTARY_KEY", raising=False)
+    monkeypatch.setenv("LGNET_MASTER_KEY", base64.b64encode(bytes(32)).decode())
+    monkeypatch.setenv(variable, value)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        audit_cli.notary_main(["key"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert ended.value.code == 2 and len(out) == 1, out
+    answer = json.loads(out[0])
+    assert answer == {"ok": False, "error": answer["error"]} and answer["error"].startswith(expected), answer

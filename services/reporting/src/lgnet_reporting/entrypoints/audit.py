@@ -233,7 +233,11 @@ async def served_checkpoints(url: str) -> list[str]:
 
 
 def notary_signer() -> NotarySigner:
-    signer = settings.notary_signer()
+    try:
+        signer = settings.notary_signer()
+    except ValueError as exc:  # the key's form: named with the variable it came from
+        variable = settings.NOTARY_KEY_VAR if os.environ.get(settings.NOTARY_KEY_VAR) else "LGNET_MASTER_KEY"
+        raise UsageError(f"{variable}: {exc}") from None
     if signer is None:
         raise UsageError("LGNET_NOTARY_KEY (or LGNET_MASTER_KEY): not set; the notary signs with it")
     return signer
@@ -352,6 +356,10 @@ def _run(coro_fn: Callable[[argparse.Namespace], Awaitable[int]], args: argparse
         error = str(setup_errors.not_authorised(topics))  # as the replay says it
     except Exception as exc:  # anything else: one line, never a traceback
         error = f"{type(exc).__name__}: {exc}"
+    return _refused(error)
+
+
+def _refused(error: str) -> int:
     print(json.dumps({"ok": False, "error": error}), flush=True)
     return 2
 
@@ -378,6 +386,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def notary_main(argv: Sequence[str] | None = None) -> None:
+    try:
+        port = _port()
+    except UsageError as exc:
+        sys.exit(_refused(str(exc)))
     p = _parser("lgnet-notary")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("key", help="print the notary's verifier key (C2SP vkey) for auditors to pin")
@@ -395,9 +407,7 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
         help="folder of the notary's trees: a restart continues from there (default: $LGNET_NOTARY_STATE;"
         " none: read from offset 0)",
     )
-    r.add_argument(
-        "--http-port", type=int, default=_port(), help="serve checkpoints and proofs over HTTP (with --every)"
-    )
+    r.add_argument("--http-port", type=int, default=port, help="serve checkpoints and proofs over HTTP (with --every)")
     r.add_argument("--http-host", default=os.environ.get("LGNET_HTTP_HOST", "127.0.0.1"))
     args = p.parse_args(argv)
     notary_logs()
@@ -415,7 +425,11 @@ def notary_logs() -> None:
 
 def _port() -> int | None:
     value = os.environ.get("LGNET_NOTARY_PORT")
-    return int(value) if value else None
+    if not value:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise UsageError(f"LGNET_NOTARY_PORT: {value!r} is not a port (1 to 65535)")
+    return int(value)
 
 
 def seed_b64() -> str:
