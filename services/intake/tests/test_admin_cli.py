@@ -3,6 +3,7 @@ and works on a schema intake has never started on (the city's IT team provisions
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import subprocess
 import sys
@@ -29,6 +30,35 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     # What the command says, without JSON log lines another test's still-open Kafka client may log meanwhile.
     said = [line for line in (out.out + out.err).splitlines() if not line.startswith('{"event"')]
     return code, "\n".join(said).strip()
+
+
+def test_a_schema_made_by_the_command_is_said_with_the_variable_intake_needs_to_use_it(
+    schema_env: str, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From an outside test: a mistyped LGNET_DB_SCHEMA (or none: `intake`) was created and migrated in silence, and
+    the actor added there, where intake never reads: its partner's token answered 401 with no hint why. Provisioning
+    before intake's first start stays possible; the command says so when it makes the schema."""
+    import asyncpg
+
+    fresh = f"{schema_env}_typo"
+    monkeypatch.setenv("LGNET_DB_SCHEMA", fresh)
+    try:
+        code, said = run(capsys, "add-actor", "coop-new", "--role", "partner", "--city", "torino")
+        assert code == 0
+        assert said == (
+            f"added partner coop-new\nlgnet-intake-admin: schema {fresh!r} did not exist: made, with intake's tables"
+            f" (intake uses it when started with LGNET_DB_SCHEMA={fresh})"
+        )
+        code, said = run(capsys, "issue-token", "coop-new")
+        assert code == 0 and "did not exist" not in said
+    finally:
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(database_url)
+            await conn.execute(f'drop schema if exists "{fresh}" cascade')
+            await conn.close()
+
+        asyncio.run(drop())
 
 
 def test_issue_token_for_a_missing_actor_says_so(schema_env: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,14 @@ async def create_pool(
     )
 
 
+async def schema_exists(url: str, schema: str) -> bool:
+    conn = await asyncpg.connect(url)
+    try:
+        return bool(await conn.fetchval("select 1 from pg_namespace where nspname = $1", schema))
+    finally:
+        await conn.close()
+
+
 class Connection(asyncpg.Connection):  # type: ignore[misc]
     """A pool's connection. Released, asyncpg resets a connection with `pg_advisory_unlock_all(); CLOSE ALL;
     UNLISTEN *; RESET ALL`: one more round trip for every HTTP request and consumer batch, about 5 % of a service's

@@ -52,7 +52,14 @@ def public_key_bytes(value: str, field: str = "public_key") -> bytes:
 async def run(args: argparse.Namespace) -> str:
     url = database_url()
     public = public_key_bytes(args.public_key) if args.command == "add-signing-key" else b""
-    pool = await db.create_pool(url, os.environ.get("LGNET_DB_SCHEMA", "intake"))
+    schema = os.environ.get("LGNET_DB_SCHEMA", "intake")
+    if not await db.schema_exists(url, schema):  # provisioning before intake's first start, or a mistyped name
+        print(
+            f"{PROG}: schema {schema!r} did not exist: made, with intake's tables (intake uses it when started with"
+            f" LGNET_DB_SCHEMA={schema})",
+            file=sys.stderr,
+        )
+    pool = await db.create_pool(url, schema)
     try:
         # The whole schema as the service makes it: an IT team may provision before intake first starts.
         await db.migrate(pool, all_migrations([*MIGRATIONS, *diary.MIGRATIONS, *read_log.MIGRATIONS]))  # as main's SPEC
