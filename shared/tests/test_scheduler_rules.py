@@ -102,3 +102,22 @@ def test_the_packaged_jobs_file_calls_each_route_with_the_body_it_takes() -> Non
 def test_a_bad_jobs_file_is_refused_naming_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says.replace("[", r"\[").replace("]", r"\]")):
         parse_jobs(text)
+
+
+def test_the_jobs_of_a_service_given_no_token_are_not_run_and_said_once() -> None:
+    """From an outside test: a city running housing without payments (Helm `services.payments.enabled=false`) got a
+    scheduler whose packaged `payments.voucher_expiry` failed every day ("LookupError: no staff token of torino for
+    payments"), logged at info while /health/ready said ok. The tokens say which services the scheduler may call: a
+    service with none is not this deployment's, and its jobs are set aside with one warning at start; a service with
+    tokens but not for a city still fails that city's runs, as a misconfiguration."""
+    from lgnet_shared.scheduler.main import SchedulerSettings, runnable_jobs
+    from structlog.testing import capture_logs
+
+    jobs = SchedulerSettings(DATABASE_URL="postgresql://x@127.0.0.1/x").job_list()
+    assert {j.service for j in jobs} >= {"housing", "payments", "intake"}
+    with capture_logs() as said:
+        kept = runnable_jobs(jobs, {"housing": {"torino": "lgn_h"}, "intake": {"torino": "lgn_i"}})
+    assert kept == [j for j in jobs if j.service in ("housing", "intake")]
+    assert [(e["log_level"], e["jobs"], e["services"]) for e in said] == [
+        ("warning", "payments.voucher_expiry", "payments")], said  # fmt: skip
+    assert "LGNET_SCHEDULER_TOKENS" in said[0]["event"]

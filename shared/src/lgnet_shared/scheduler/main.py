@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, time
 from importlib import resources
 from pathlib import Path
@@ -101,6 +101,19 @@ class SchedulerSettings(BaseSettings):
         return {s: {c: str(t) for c, t in per.items()} for s, per in found.items()}
 
 
+def runnable_jobs(jobs: Sequence[Job], tokens: Mapping[str, Mapping[str, str]]) -> list[Job]:
+    """The jobs of the services the tokens name: a service given no token is not this deployment's (a city running
+    housing without payments), and its jobs are set aside, said once, instead of failing every day."""
+    kept = [j for j in jobs if j.service in tokens]
+    if dropped := [j.name for j in jobs if j.service not in tokens]:
+        log.warning(
+            "jobs not run: LGNET_SCHEDULER_TOKENS names no token for their service",
+            jobs=", ".join(dropped),
+            services=", ".join(sorted({j.service for j in jobs} - set(tokens))),
+        )
+    return kept
+
+
 def parse_jobs(text: str, where: str = "jobs.toml") -> list[Job]:
     """The jobs file: `jobs = [{name, service, path, body?, catch_up?, day_offset?, method?}, ...]`."""
     try:
@@ -138,10 +151,10 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
             raise
         scheduler = Scheduler(
             pool=pool,
-            jobs=settings.job_list(),
+            jobs=runnable_jobs(settings.job_list(), tokens := settings.token_map()),
             cities=settings.city_list(),
             urls=settings.urls(),
-            tokens=settings.token_map(),
+            tokens=tokens,
             at=settings.at,
             tz=ZoneInfo(settings.timezone),
             max_catch_up_days=settings.max_catch_up_days,

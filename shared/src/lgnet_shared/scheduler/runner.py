@@ -96,7 +96,8 @@ class Scheduler:
         async with self.pool.acquire() as conn:
             await ledger.finish(conn, job.name, city, day, status, detail)
         record_outcome(job.name, city, "ok" if status is Status.DONE else "failed")
-        log.info("scheduled job", job=job.name, city=city, day=day.isoformat(), status=status.value, detail=detail)
+        said = log.info if status is Status.DONE else log.warning  # a failed day is for the operator to see
+        said("scheduled job", job=job.name, city=city, day=day.isoformat(), status=status.value, detail=detail)
         return status
 
 
