@@ -227,3 +227,25 @@ def test_reporting_trusts_the_key_the_notary_signs_with_when_the_env_sets_one(wh
     signer = notary_signer(resolved("notary"))
     assert signer is not None and signer.verifier.name.startswith("lgnet-notary.torino")
     assert notary_verifiers(resolved("reporting")) == [signer.verifier]
+
+
+def test_a_city_on_the_shared_cluster_runs_its_scheduler_and_each_container_says_when_it_is_ready() -> None:
+    """From an outside test: city.yml had no scheduler — a city on the shared cluster never released its holds, sent
+    no stalled-match reminder, never expired a voucher — and no healthcheck, so `up` could not tell a service that
+    refused to start from one serving. The scheduler runs as docker-compose.yml's does (housing's image, its own
+    schema, the city's staff tokens, the services' addresses); every container's health is its readiness."""
+    services = load("city.yml")["services"]
+    scheduler = services["scheduler"]
+    assert "profiles" not in scheduler  # a city's plain `up -d` starts it
+    assert scheduler["build"]["dockerfile"] == "services/housing/Dockerfile" and scheduler["command"] == [
+        "lgnet-scheduler"
+    ]
+    env = scheduler["environment"]
+    assert env["LGNET_DB_SCHEMA"] == "${LGNET_DEPLOYMENT}_scheduler"
+    assert env["LGNET_SCHEDULER_TOKENS"] == "${LGNET_SCHEDULER_TOKENS:-}"
+    assert {env[f"LGNET_{s.upper()}_URL"] for s in ("intake", "housing", "payments")} == {
+        "http://intake:8001", "http://housing:8002", "http://payments:8003"}  # fmt: skip
+    ports = {**SERVICES, "desk": 8005, "scheduler": 8006, "notary": 8007}
+    for name, port in ports.items():
+        probe = " ".join(services[name]["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{port}/health/" in probe, (name, probe)
