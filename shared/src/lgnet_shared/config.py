@@ -6,6 +6,8 @@ variable and the reason (see `load`).
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -23,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lgnet_shared import variables
 from lgnet_shared.cities import (
     CITIES,
     NATIONAL,
@@ -381,7 +384,9 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 def load_as(settings: type[S]) -> S:
-    """`settings` from the environment, or exit with one line per bad variable."""
+    """`settings` from the environment, or exit with one line per bad variable. An LGNET_* name no command reads (a
+    typo: the setting it meant keeps its default) is said on stderr, once per process."""
+    _say_unknown_variables()
     try:
         return settings()
     except ValidationError as exc:
@@ -393,6 +398,12 @@ def load_as(settings: type[S]) -> S:
             msg = str(err["msg"]).removeprefix("Value error, ")
             lines.append(f"  {variable(name, settings)}: {msg}" if name else f"  {msg}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@functools.cache
+def _say_unknown_variables() -> None:
+    for line in variables.unknown(os.environ):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def load() -> Settings:
