@@ -91,6 +91,27 @@ async def test_a_partners_api_reads_of_a_person_are_in_the_read_log_with_no_name
     assert "notes" not in {e["kind"] for e in await log_of(intake, token, since="2026-11-03T00:00:00+01:00")}
 
 
+async def test_another_citys_attempt_is_answered_as_nothing_yet_kept_for_the_persons_dpo(
+    intake: InProcessService,
+) -> None:
+    """An outside tester found that Trieste's staff were told 403 "staff of trieste cannot act in torino" for a Torino
+    person's record and 404 for an unknown id: they learnt which ids exist, and their city. Now the two answers are the
+    same 404; the attempt on the Torino person is still a refusal in Torino's read log (`denied`), and the national
+    role is refused by role (403) before the person is looked up, also logged."""
+    w = World(intake)
+    pid = (await amina(w))["person"]
+    async with intake.client("staff-trieste") as c:
+        real, nowhere = await c.get(f"/persons/{pid}/record"), await c.get("/persons/p-nowhere/record")
+    said = [(r.status_code, r.json()["field"], r.json()["reason"]) for r in (real, nowhere)]
+    assert said == [(404, "person_id", f"no person {pid}"), (404, "person_id", "no person p-nowhere")], said
+    async with intake.client("coordination") as c:
+        national = [await c.get(f"/persons/{p}") for p in (pid, "p-nowhere")]
+    assert {(r.status_code, r.json()["field"]) for r in national} == {(403, "")}
+    entries = await log_of(intake, await reader_token(intake), person_id=pid)
+    kept = {(e["principal"], e["city"], e["kind"], e["outcome"]) for e in entries}
+    assert {("staff-trieste", "trieste", "record", "denied"), ("coordination", None, "person", "denied")} <= kept
+
+
 async def test_the_read_log_token_opens_nothing_else_and_no_actor_reads_the_log(intake: InProcessService) -> None:
     w = World(intake)
     p = await amina(w)

@@ -16,6 +16,7 @@ from lgnet_shared.http import idempotent, problem_responses, request_secret
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
+from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import IdempotencyKey
 from lgnet_intake.service_layer.diary import Diary
@@ -94,6 +95,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @asynccontextmanager
     async def diary(actor: Any) -> AsyncIterator[tuple[Diary, Context]]:
+        in_a_city(actor)  # before the person is looked up
         async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
             yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, clock.today())
