@@ -25,18 +25,26 @@ async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessSe
         yield service
 
 
-async def amina(w: World) -> dict[str, str]:
-    pid, hid, cid = w.id("p"), w.id("h"), w.id("c")
-    body = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
-            "identity": {"given_name": "Amina", "family_name": "Okafor"}}  # fmt: skip
-    await w.call(A, "POST", "/persons", body)
+async def registered(w: World, given_name: str, birth_date: str, by: str = A) -> str:
+    """A person `by` registered, who consented to sharing with partners."""
+    pid = w.id("p")
+    body = {"person_id": pid, "birth_date": birth_date, "sex": "female", "nationality": "NG",
+            "identity": {"given_name": given_name, "family_name": "Okafor"}}  # fmt: skip
+    await w.call(by, "POST", "/persons", body)
     consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())}
-    await w.call(A, "POST", "/consents", consent)
-    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": pid, "member_ids": [pid]})
+    await w.call(by, "POST", "/consents", consent)
+    return pid
+
+
+async def amina(w: World, *, with_daughter: bool = False) -> dict[str, str]:
+    """Amina in a household (with her daughter Ada, when asked) and a case of A on it."""
+    pid, hid, cid = await registered(w, "Amina", "1988-02-03"), w.id("h"), w.id("c")
+    members = [pid, await registered(w, "Ada", "2015-06-01")] if with_daughter else [pid]
+    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": pid, "member_ids": members})
     case = {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
             "opened_on": str(clock.today()), "housing_need": True, "partner": A}  # fmt: skip
     await w.call(STAFF, "POST", "/cases", case)
-    return {"person": pid, "household": hid, "case": cid}
+    return {"person": pid, "household": hid, "case": cid} | ({"daughter": members[1]} if with_daughter else {})
 
 
 async def reader_token(intake: InProcessService, city: str = "torino") -> str:
@@ -89,6 +97,23 @@ async def test_a_partners_api_reads_of_a_person_are_in_the_read_log_with_no_name
     november = await log_of(intake, token, since="2026-11-01T00:00:00+01:00", before="2026-11-03T00:00:00+01:00")
     assert [(e["kind"], e["person_id"]) for e in november] == [("notes", pid)], november
     assert "notes" not in {e["kind"] for e in await log_of(intake, token, since="2026-11-03T00:00:00+01:00")}
+
+
+async def test_a_record_read_is_in_the_read_log_of_every_household_member_it_shows(intake: InProcessService) -> None:
+    """An outside tester found that `GET /persons/{id}/record` answers every member of the person's households — names,
+    birth dates, sex, and their vulnerabilities in the cases' assessments — but the read log had an entry for the
+    person asked for only: the DPO, asked by Ada who read her data, found nothing. Now each member the record shows has
+    an entry (as `GET /cases/{id}` has), written in the read's own transaction."""
+    w = World(intake)
+    p = await amina(w, with_daughter=True)
+    async with intake.client(A) as c:
+        r = await c.get(f"/persons/{p['person']}/record")
+    assert r.status_code == 200, r.text
+    assert {m["name"] for h in r.json()["households"] for m in h["members"]} == {"Amina Okafor", "Ada Okafor"}
+    token = await reader_token(intake)
+    for pid in (p["person"], p["daughter"]):
+        entries = await log_of(intake, token, person_id=pid)
+        assert [(e["principal"], e["kind"], e["outcome"]) for e in entries] == [(A, "record", "shown")], (pid, entries)
 
 
 async def test_another_citys_attempt_is_answered_as_nothing_yet_kept_for_the_persons_dpo(

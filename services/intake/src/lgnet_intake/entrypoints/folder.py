@@ -84,8 +84,12 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.Record, "The cartella sociale"),
     )
     async def read_record(person_id: str, actor: Who, client: Client = None) -> Any:
+        # a record names every member of the person's households (their vulnerabilities too): a read of each
         async with reading(actor) as (conn, intake, ctx):
-            return await logged(conn, actor, client, "record", person_id, lambda: Folder(intake).record(ctx, person_id))
+            record = Folder(intake).record
+            return await logged(
+                conn, actor, client, "record", person_id, lambda: record(ctx, person_id), Folder.shown_in
+            )
 
     async def diary_read(
         actor: Any, client: str | None, kind: str, person_id: str, run: Callable[[Diary, Context], Awaitable[Any]]
