@@ -116,6 +116,28 @@ async def test_a_record_read_is_in_the_read_log_of_every_household_member_it_sho
         assert [(e["principal"], e["kind"], e["outcome"]) for e in entries] == [(A, "record", "shown")], (pid, entries)
 
 
+async def test_a_read_through_a_merged_id_is_logged_under_the_person_shown(intake: InProcessService) -> None:
+    """An outside tester found that `GET /persons/{id}` by the id of a registration merged into another answers the
+    surviving person's data, but the read log kept the id asked for only: the DPO's subject-access query by the
+    surviving person's id (`GET /read-log?person_id=`) missed the read. Now each entry names the person shown, and the
+    id asked for (`requested_id`) when it was another."""
+    w = World(intake)
+    survivor, merged = (
+        await registered(w, "Amina", "1988-02-03", STAFF),
+        await registered(w, "Amina", "1988-02-03", STAFF),
+    )
+    await w.call(STAFF, "POST", f"/persons/{survivor}/merge", {"merged_person_id": merged})
+    async with intake.client(STAFF) as c:
+        for path in ("", "/record", "/notes", "/documents"):
+            r = await c.get(f"/persons/{merged}{path}")
+            assert r.status_code == 200, (path, r.text)
+        assert (await c.get(f"/persons/{merged}")).json()["person_id"] == survivor  # her data, under her id
+    entries = await log_of(intake, await reader_token(intake), person_id=survivor)
+    kept = sorted((e["kind"], e["person_id"], e["requested_id"]) for e in entries)
+    kinds = ("documents", "notes", "person", "person", "record")
+    assert kept == [(kind, survivor, merged) for kind in kinds], kept
+
+
 async def test_another_citys_attempt_is_answered_as_nothing_yet_kept_for_the_persons_dpo(
     intake: InProcessService,
 ) -> None:

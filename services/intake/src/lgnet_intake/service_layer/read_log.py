@@ -31,16 +31,21 @@ async def logged(
     shown: Callable[[T], list[str]] | None = None,
 ) -> T:
     """`run` over `conn` (no transaction open yet), its answer recorded as shown to `actor`: `person_id`'s, or each
-    person `shown` finds in it (a search's results, a case's members)."""
+    person `shown` finds in it (a search's results, a case's or a record's members). A person is logged under the id
+    her data is answered under: a merged registration's id named is the surviving person's read (the DPO's query by
+    her id finds it), the id named kept beside it (`requested_id`)."""
     try:
         async with conn.transaction():
             in_a_city(actor)
             result = await run()
-            ids = shown(result) if shown is not None else [person_id] if person_id else []
-            await read_log.record(conn, [read_by(actor, kind, pid, "shown", client) for pid in ids])
+            subject = await read_log.shown_as(conn, person_id) if person_id else None
+            ids = shown(result) if shown is not None else [subject] if subject else []
+            named = {subject: person_id}
+            await read_log.record(conn, [read_by(actor, kind, p, "shown", client, named.get(p)) for p in ids])
     except (Forbidden, Elsewhere):
         if person_id:
             async with conn.transaction():
-                await read_log.record(conn, [read_by(actor, kind, person_id, "denied", client)])
+                subject = await read_log.shown_as(conn, person_id)
+                await read_log.record(conn, [read_by(actor, kind, subject, "denied", client, person_id)])
         raise
     return result
