@@ -153,14 +153,16 @@ async def test_idempotency_key_replays_the_first_answer(intake: IntakeUnderTest)
 async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnderTest) -> None:
     ids = await household_with_case(intake)
     close = {"case_id": ids["case"], "outcome": "housing_autonomy", "closed_on": "2026-06-01"}
-    async with intake.client("coop-carso") as trieste_partner:  # a Trieste partner on a Torino case
+    async with intake.client("coop-carso") as trieste_partner:  # a Trieste partner on a Torino case: as no case
         r = await post(trieste_partner, "/cases/closures", close)
-        assert r.status_code == 403 and r.json()["field"] == "case_id" and "trieste" in r.json()["reason"]
+        nowhere = await post(trieste_partner, "/cases/closures", close | {"case_id": "c-nowhere"})
+        assert r.status_code == 404 and r.json()["field"] == "case_id", r.text
+        assert r.json()["reason"] == nowhere.json()["reason"].replace("c-nowhere", ids["case"])
     async with intake.client("coop-borgo") as other_partner:  # same city, case assigned to someone else
         r = await post(other_partner, "/cases/closures", close)
         assert r.status_code == 403 and "another partner" in r.json()["reason"]
     async with intake.client("staff-trieste") as trieste_staff:
-        assert (await trieste_staff.get(f"/cases/{ids['case']}")).status_code == 403
+        assert (await trieste_staff.get(f"/cases/{ids['case']}")).status_code == 404
     async with intake.client("coordination") as national:
         r = await national.get(f"/cases/{ids['case']}")
         assert r.status_code == 403 and "read-only" in r.json()["reason"]

@@ -25,18 +25,26 @@ async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessSe
         yield service
 
 
-async def amina(w: World) -> dict[str, str]:
-    pid, hid, cid = w.id("p"), w.id("h"), w.id("c")
-    body = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
-            "identity": {"given_name": "Amina", "family_name": "Okafor"}}  # fmt: skip
-    await w.call(A, "POST", "/persons", body)
+async def registered(w: World, given_name: str, birth_date: str, by: str = A) -> str:
+    """A person `by` registered, who consented to sharing with partners."""
+    pid = w.id("p")
+    body = {"person_id": pid, "birth_date": birth_date, "sex": "female", "nationality": "NG",
+            "identity": {"given_name": given_name, "family_name": "Okafor"}}  # fmt: skip
+    await w.call(by, "POST", "/persons", body)
     consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())}
-    await w.call(A, "POST", "/consents", consent)
-    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": pid, "member_ids": [pid]})
+    await w.call(by, "POST", "/consents", consent)
+    return pid
+
+
+async def amina(w: World, *, with_daughter: bool = False) -> dict[str, str]:
+    """Amina in a household (with her daughter Ada, when asked) and a case of A on it."""
+    pid, hid, cid = await registered(w, "Amina", "1988-02-03"), w.id("h"), w.id("c")
+    members = [pid, await registered(w, "Ada", "2015-06-01")] if with_daughter else [pid]
+    await w.call(A, "POST", "/households", {"household_id": hid, "reference_person_id": pid, "member_ids": members})
     case = {"case_id": cid, "household_id": hid, "action_area": "taking_charge", "channel": "desk",
             "opened_on": str(clock.today()), "housing_need": True, "partner": A}  # fmt: skip
     await w.call(STAFF, "POST", "/cases", case)
-    return {"person": pid, "household": hid, "case": cid}
+    return {"person": pid, "household": hid, "case": cid} | ({"daughter": members[1]} if with_daughter else {})
 
 
 async def reader_token(intake: InProcessService, city: str = "torino") -> str:
@@ -89,6 +97,66 @@ async def test_a_partners_api_reads_of_a_person_are_in_the_read_log_with_no_name
     november = await log_of(intake, token, since="2026-11-01T00:00:00+01:00", before="2026-11-03T00:00:00+01:00")
     assert [(e["kind"], e["person_id"]) for e in november] == [("notes", pid)], november
     assert "notes" not in {e["kind"] for e in await log_of(intake, token, since="2026-11-03T00:00:00+01:00")}
+
+
+async def test_a_record_read_is_in_the_read_log_of_every_household_member_it_shows(intake: InProcessService) -> None:
+    """An outside tester found that `GET /persons/{id}/record` answers every member of the person's households — names,
+    birth dates, sex, and their vulnerabilities in the cases' assessments — but the read log had an entry for the
+    person asked for only: the DPO, asked by Ada who read her data, found nothing. Now each member the record shows has
+    an entry (as `GET /cases/{id}` has), written in the read's own transaction."""
+    w = World(intake)
+    p = await amina(w, with_daughter=True)
+    async with intake.client(A) as c:
+        r = await c.get(f"/persons/{p['person']}/record")
+    assert r.status_code == 200, r.text
+    assert {m["name"] for h in r.json()["households"] for m in h["members"]} == {"Amina Okafor", "Ada Okafor"}
+    token = await reader_token(intake)
+    for pid in (p["person"], p["daughter"]):
+        entries = await log_of(intake, token, person_id=pid)
+        assert [(e["principal"], e["kind"], e["outcome"]) for e in entries] == [(A, "record", "shown")], (pid, entries)
+
+
+async def test_a_read_through_a_merged_id_is_logged_under_the_person_shown(intake: InProcessService) -> None:
+    """An outside tester found that `GET /persons/{id}` by the id of a registration merged into another answers the
+    surviving person's data, but the read log kept the id asked for only: the DPO's subject-access query by the
+    surviving person's id (`GET /read-log?person_id=`) missed the read. Now each entry names the person shown, and the
+    id asked for (`requested_id`) when it was another."""
+    w = World(intake)
+    survivor, merged = (
+        await registered(w, "Amina", "1988-02-03", STAFF),
+        await registered(w, "Amina", "1988-02-03", STAFF),
+    )
+    await w.call(STAFF, "POST", f"/persons/{survivor}/merge", {"merged_person_id": merged})
+    async with intake.client(STAFF) as c:
+        for path in ("", "/record", "/notes", "/documents"):
+            r = await c.get(f"/persons/{merged}{path}")
+            assert r.status_code == 200, (path, r.text)
+        assert (await c.get(f"/persons/{merged}")).json()["person_id"] == survivor  # her data, under her id
+    entries = await log_of(intake, await reader_token(intake), person_id=survivor)
+    kept = sorted((e["kind"], e["person_id"], e["requested_id"]) for e in entries)
+    kinds = ("documents", "notes", "person", "person", "record")
+    assert kept == [(kind, survivor, merged) for kind in kinds], kept
+
+
+async def test_another_citys_attempt_is_answered_as_nothing_yet_kept_for_the_persons_dpo(
+    intake: InProcessService,
+) -> None:
+    """An outside tester found that Trieste's staff were told 403 "staff of trieste cannot act in torino" for a Torino
+    person's record and 404 for an unknown id: they learnt which ids exist, and their city. Now the two answers are the
+    same 404; the attempt on the Torino person is still a refusal in Torino's read log (`denied`), and the national
+    role is refused by role (403) before the person is looked up, also logged."""
+    w = World(intake)
+    pid = (await amina(w))["person"]
+    async with intake.client("staff-trieste") as c:
+        real, nowhere = await c.get(f"/persons/{pid}/record"), await c.get("/persons/p-nowhere/record")
+    said = [(r.status_code, r.json()["field"], r.json()["reason"]) for r in (real, nowhere)]
+    assert said == [(404, "person_id", f"no person {pid}"), (404, "person_id", "no person p-nowhere")], said
+    async with intake.client("coordination") as c:
+        national = [await c.get(f"/persons/{p}") for p in (pid, "p-nowhere")]
+    assert {(r.status_code, r.json()["field"]) for r in national} == {(403, "")}
+    entries = await log_of(intake, await reader_token(intake), person_id=pid)
+    kept = {(e["principal"], e["city"], e["kind"], e["outcome"]) for e in entries}
+    assert {("staff-trieste", "trieste", "record", "denied"), ("coordination", None, "person", "denied")} <= kept
 
 
 async def test_the_read_log_token_opens_nothing_else_and_no_actor_reads_the_log(intake: InProcessService) -> None:

@@ -10,8 +10,9 @@ denials are decided by authorisation, not by validation); a denied role must get
 A rule's key may also name a query filter of a route (`"GET /vouchers?household_id"`): its own cell per caller, as
 the route's, since a filter naming what the caller may not see must be refused, not answered `200 []`. And
 `run_matrix(..., probe=...)` sends each refusal of those callers again with every id of the attempt (path
-parameters `{…_id}`, `…_id` fields of the body and the query) replaced by one that exists nowhere: the answer must
-be the same (status, field, reason but for the id), or the caller can tell which ids exist (an existence oracle)."""
+parameters `{…_id}`, `…_id` fields of the body and the query, each id of a `…_ids` list) replaced by one that
+exists nowhere: the answer must be the same (status, field, reason but for the id), or the caller can tell which
+ids exist (an existence oracle)."""
 
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def _unknown_ids(key: str, attempt: Attempt) -> tuple[Attempt, dict[str, str]]:
     def ids(values: Any) -> Any:
         if not isinstance(values, dict):
             return values
-        return {k: fresh(v) if k.endswith("_id") and isinstance(v, str) else v for k, v in values.items()}
+        return {k: _swapped(k, v, fresh) for k, v in values.items()}
 
     query = "?" + attempt.path.split("?", 1)[1] if "?" in attempt.path else ""
     other = Attempt(
@@ -157,6 +158,15 @@ def _unknown_ids(key: str, attempt: Attempt) -> tuple[Attempt, dict[str, str]]:
         attempt.headers,
     )
     return other, swapped
+
+
+def _swapped(key: str, value: Any, fresh: Callable[[str], str]) -> Any:
+    """A body's or query's id (`…_id`), or each of a list of them (`…_ids`: a household's `member_ids`), made fresh."""
+    if key.endswith("_id") and isinstance(value, str):
+        return fresh(value)
+    if key.endswith("_ids") and isinstance(value, list):
+        return [fresh(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 async def _send(service: InProcessService, caller: Caller, attempt: Attempt) -> httpx.Response:

@@ -10,6 +10,7 @@ from lgnet_shared.db import Conn
 from lgnet_shared.errors import NotFound
 from lgnet_shared.events.civic import CivicActivityKind
 
+from lgnet_intake.domain.access import Actor, of_city
 from lgnet_intake.domain.civic import Activity
 
 Row = dict[str, Any]
@@ -27,10 +28,9 @@ async def insert_activity(conn: Conn, row: Row) -> bool:
     return bool(done)
 
 
-async def activity(conn: Conn, activity_id: str, field: str = "activity_id") -> Activity:
-    r = await conn.fetchrow("select * from civic_activities where activity_id = $1", activity_id)
-    if r is None:
-        raise NotFound(field, f"no activity {activity_id}")
+async def activity(conn: Conn, activity_id: str, caller: Actor | None = None) -> Activity:
+    row = await conn.fetchrow("select * from civic_activities where activity_id = $1", activity_id)
+    r = of_city(row, caller, NotFound("activity_id", f"no activity {activity_id}"))
     return Activity(
         r["activity_id"], r["city"], CivicActivityKind(r["kind"]), r["partner"], r["starts_on"], r["ends_on"],
         r["min_attendance_percent"],

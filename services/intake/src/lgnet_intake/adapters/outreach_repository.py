@@ -9,6 +9,7 @@ from typing import Any
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import NotFound
 
+from lgnet_intake.domain.access import Actor, of_city
 from lgnet_intake.domain.appointments import Slot
 from lgnet_intake.domain.outreach import StreetPerson
 
@@ -32,11 +33,9 @@ async def insert_unit(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "mobile_units", row)
 
 
-async def unit(conn: Conn, unit_id: str, field: str = "unit_id") -> Row:
+async def unit(conn: Conn, unit_id: str, field: str = "unit_id", caller: Actor | None = None) -> Row:
     row = await conn.fetchrow("select * from mobile_units where unit_id = $1", unit_id)
-    if row is None:
-        raise NotFound(field, f"no mobile unit {unit_id}")
-    return dict(row)
+    return of_city(row, caller, NotFound(field, f"no mobile unit {unit_id}"))
 
 
 async def units(conn: Conn, city: str) -> list[Row]:
@@ -47,11 +46,9 @@ async def insert_outing(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "outings", row)
 
 
-async def outing(conn: Conn, outing_id: str, field: str = "outing_id") -> Row:
+async def outing(conn: Conn, outing_id: str, caller: Actor | None = None) -> Row:
     row = await conn.fetchrow("select * from outings where outing_id = $1", outing_id)
-    if row is None:
-        raise NotFound(field, f"no outing {outing_id}")
-    return dict(row)
+    return of_city(row, caller, NotFound("outing_id", f"no outing {outing_id}"))
 
 
 async def outings(conn: Conn, city: str, since: date, until: date, unit_id: str | None) -> list[Row]:
@@ -84,11 +81,11 @@ async def street_person_by_nickname(conn: Conn, city: str, nickname_hash: str) -
     return _street(row) if row else None
 
 
-async def street_person(conn: Conn, street_id: str, field: str = "street_id") -> StreetPerson:
+async def street_person(
+    conn: Conn, street_id: str, field: str = "street_id", caller: Actor | None = None
+) -> StreetPerson:
     row = await conn.fetchrow("select * from street_persons where street_id = $1 for update", street_id)
-    if row is None:
-        raise NotFound(field, f"no street person {street_id}")
-    return _street(row)
+    return _street(of_city(row, caller, NotFound(field, f"no street person {street_id}")))
 
 
 async def save_street_person(conn: Conn, sp: StreetPerson, nickname_hash: str | None, case_id: str | None) -> None:
@@ -139,14 +136,12 @@ async def insert_contact(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "street_contacts", row)
 
 
-async def contact(conn: Conn, contact_id: str, field: str = "contact_id") -> Row:
+async def contact(conn: Conn, contact_id: str, field: str = "contact_id", caller: Actor | None = None) -> Row:
     row = await conn.fetchrow(
         "select c.*, o.unit_id from street_contacts c join outings o using (outing_id) where c.contact_id = $1",
         contact_id,
     )
-    if row is None:
-        raise NotFound(field, f"no street contact {contact_id}")
-    return dict(row)
+    return of_city(row, caller, NotFound(field, f"no street contact {contact_id}"))
 
 
 async def contacts(conn: Conn, *, outing_id: str | None = None, street_id: str | None = None) -> list[Row]:
@@ -189,11 +184,9 @@ async def insert_appointment(conn: Conn, row: Row) -> bool:
     return await _insert(conn, "appointments", row)
 
 
-async def appointment(conn: Conn, appointment_id: str) -> Row:
+async def appointment(conn: Conn, appointment_id: str, caller: Actor | None = None) -> Row:
     row = await conn.fetchrow("select * from appointments where appointment_id = $1 for update", appointment_id)
-    if row is None:
-        raise NotFound("appointment_id", f"no appointment {appointment_id}")
-    return dict(row)
+    return of_city(row, caller, NotFound("appointment_id", f"no appointment {appointment_id}"))
 
 
 def slot_of(row: Row) -> Slot:

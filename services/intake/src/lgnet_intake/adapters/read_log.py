@@ -43,18 +43,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "intake-read-log-2",
+        """
+        -- the id the caller named, when it was a registration merged into person_id (the person shown); earlier
+        -- entries have none (they kept the id named as person_id)
+        alter table read_log add column requested_id text;
+        """,
+    ),
 ]
 
 
 async def record(conn: Conn, reads: Iterable[Read]) -> None:
-    rows = [(r.principal, r.role, r.partner, r.city, r.person_id, r.kind, r.outcome, r.via) for r in reads]
+    rows = [
+        (r.principal, r.role, r.partner, r.city, r.person_id, r.kind, r.outcome, r.via, r.requested_id) for r in reads
+    ]
     if not rows:
         return
     # The person's city from intake's own tables (a street person's from its own), so that the city's DPO sees
     # another city's operator's refused attempts on the city's persons.
     await conn.executemany(
-        "insert into read_log (principal, role, partner, city, person_id, kind, outcome, via, person_city)"
-        " values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce("
+        "insert into read_log (principal, role, partner, city, person_id, kind, outcome, via, requested_id,"
+        " person_city) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce("
         " (select city from persons where person_id = $5),"
         " (select city from street_persons where street_id = $5)))",
         rows,
@@ -72,4 +82,17 @@ async def entries(
     """The city's entries (its principals' reads and any read of its persons), newest first; `since` (included) to
     `before` (not included) when given."""
     where = "(city = $1 or person_city = $1)"
-    return await newest_entries(conn, where, city, ("person_id", person_id), limit, since, before)
+    return await newest_entries(
+        conn, where, city, ("person_id", person_id), limit, since, before, also=[("requested_id", None)]
+    )
+
+
+async def shown_as(conn: Conn, person_id: str) -> str:
+    """The id a person's data is answered under: the surviving person of a registration merged into another (merges
+    may chain), else the id itself (a street person's too)."""
+    for _ in range(10):
+        survivor = await conn.fetchval("select merged_into from persons where person_id = $1", person_id)
+        if survivor is None:
+            break
+        person_id = survivor
+    return person_id

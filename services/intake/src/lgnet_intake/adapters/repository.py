@@ -12,7 +12,7 @@ import asyncpg
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, NotFound
 
-from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.domain.access import Actor, Role, of_city
 from lgnet_intake.domain.cases import CaseState
 
 Row = dict[str, Any]
@@ -47,15 +47,15 @@ async def partners(conn: Conn, city: str) -> list[Row]:
 # ---------------------------------------------------------------- persons
 
 
-async def person(conn: Conn, person_id: str, *, resolve: bool = True) -> Row:
-    """The person, following merges to the surviving record unless `resolve` is False."""
+async def person(conn: Conn, person_id: str, *, resolve: bool = True, caller: Actor | None = None) -> Row:
+    """The person, following merges to the surviving record unless `resolve` is False. `caller`: whose lookup it is
+    (another city's person is answered as none: `of_city`)."""
     for _ in range(10):
         row = await conn.fetchrow("select * from persons where person_id = $1", person_id)
-        if row is None:
-            raise NotFound("person_id", f"no person {person_id}")
-        if not resolve or row["merged_into"] is None:
-            return dict(row)
-        person_id = row["merged_into"]
+        found = of_city(row, caller, NotFound("person_id", f"no person {person_id}"))
+        if not resolve or found["merged_into"] is None:
+            return found
+        person_id, caller = found["merged_into"], None  # a merge is within a city
     raise RuntimeError("merge chain too long")
 
 
@@ -341,11 +341,9 @@ async def record_employment(conn: Conn, person_id: str, status: str, as_of: date
 # ---------------------------------------------------------------- households
 
 
-async def household(conn: Conn, household_id: str) -> Row:
+async def household(conn: Conn, household_id: str, caller: Actor | None = None) -> Row:
     row = await conn.fetchrow("select * from households where household_id = $1", household_id)
-    if row is None:
-        raise NotFound("household_id", f"no household {household_id}")
-    return dict(row)
+    return of_city(row, caller, NotFound("household_id", f"no household {household_id}"))
 
 
 async def open_case_partners(conn: Conn, household_id: str) -> set[str]:
@@ -458,20 +456,16 @@ async def set_referral_outcome(conn: Conn, referral_id: str, outcome: str, case_
     )
 
 
-async def case(conn: Conn, case_id: str) -> CaseState:
-    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
-    if row is None:
-        raise NotFound("case_id", f"no case {case_id}")
+async def case(conn: Conn, case_id: str, caller: Actor | None = None) -> CaseState:
+    row = await case_row(conn, case_id, caller)
     return CaseState(
         row["case_id"], row["city"], row["partner"], row["opened_on"], row["closed_on"], row["transferred_on"]
     )
 
 
-async def case_row(conn: Conn, case_id: str) -> Row:
+async def case_row(conn: Conn, case_id: str, caller: Actor | None = None) -> Row:
     row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
-    if row is None:
-        raise NotFound("case_id", f"no case {case_id}")
-    return dict(row)
+    return of_city(row, caller, NotFound("case_id", f"no case {case_id}"))
 
 
 async def case_exists(conn: Conn, case_id: str) -> bool:

@@ -7,24 +7,58 @@
 - The same holds for a person's data: a partner writes it while it has an open case on the person's household, or
   — while no partner has one — when it registered the person.
 - Staff act on every case of their city.
-- The national role reads aggregates only: it never reads or changes a case.
+- The national role reads aggregates only: it never reads or changes a case. It is refused by role (`in_a_city`)
+  before anything it names is looked up.
+- Another city's person, case, household or any object is answered as one that exists nowhere (`of_city`): the
+  same 404, field and reason (docs/partners.md, "What is not yours").
 The city-wide rules and the actor model are lgnet_shared.access, the same in every service.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from lgnet_shared.access import Actor, Role, may_write_in_city
-from lgnet_shared.errors import Forbidden
+from lgnet_shared.errors import Forbidden, NotFound
 
 __all__ = [
     "Actor",
+    "Elsewhere",
     "Role",
+    "in_a_city",
     "may_act_on_case",
     "may_act_on_household",
     "may_open_case",
     "may_read_person",
     "may_write_in_city",
+    "of_city",
 ]
+
+
+class Elsewhere(NotFound):
+    """Another city's object, answered word for word as an id that exists nowhere (404, its `field` and `reason`): a
+    403 "staff of trieste cannot act in torino" told a caller of another city that the id exists, and where. It is a
+    refusal all the same: the read log keeps it as one (`denied`), which the caller never sees."""
+
+
+def of_city(row: Mapping[str, Any] | None, caller: Actor | None, absent: NotFound) -> dict[str, Any]:
+    """`row`, found by an id `caller` named, if there is one and it is of the caller's city; else `absent` (the error
+    of an id that exists nowhere), for another city's row too — and for every row to the national role, which has
+    no city (its routes refuse it by role before any lookup: `in_a_city`). `caller` None: the service's own lookup."""
+    if row is None:
+        raise absent
+    if caller is not None and row["city"] != caller.city:
+        raise Elsewhere(absent.field, absent.reason)
+    return dict(row)
+
+
+def in_a_city(actor: Actor) -> None:
+    """The national role is refused by role (403, field "") before anything it names is looked up: a 403 for an id
+    that exists and a 404 for one that does not told it which ids exist. Every route of intake but the city's partner
+    list (`GET /partners`) refuses it so."""
+    if actor.role is Role.NATIONAL:
+        raise Forbidden("", "the national role is read-only and sees aggregates only")
 
 
 def may_act_on_case(actor: Actor, case_city: str, case_partner: str, field: str = "case_id") -> None:

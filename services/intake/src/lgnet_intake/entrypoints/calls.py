@@ -18,7 +18,7 @@ from lgnet_shared.errors import Forbidden
 from lgnet_shared.http import idempotent
 from lgnet_shared.service import Runtime
 
-from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.domain.access import Actor, Role, in_a_city
 from lgnet_intake.service_layer.handlers import Context
 from lgnet_intake.service_layer.read_log import logged
 
@@ -52,7 +52,11 @@ class Calls(Generic[U]):
     request_secret: bytes  # the key the stored idempotent requests are hashed under (bodies may hold personal data)
 
     @asynccontextmanager
-    async def use_case(self, actor: Actor) -> AsyncIterator[tuple[U, Context]]:
+    async def use_case(self, actor: Actor, *, national: bool = False) -> AsyncIterator[tuple[U, Context]]:
+        """`national`: the route is one the national role may use; every other refuses it by role before anything
+        it names is looked up (`in_a_city`). Reads of a person's data refuse it in the read log's `logged`."""
+        if not national:
+            in_a_city(actor)
         async with self.runtime.pool.acquire() as conn, conn.transaction():
             yield self.build(conn), Context(actor, clock.today())
 
@@ -74,8 +78,8 @@ class Calls(Generic[U]):
                 use.conn, actor.id, key, request, lambda: run(use, ctx), status_code, self.request_secret
             )
 
-    async def act(self, actor: Actor, run: Callable[[U, Context], Awaitable[Any]]) -> Any:
-        async with self.use_case(actor) as (use, ctx):
+    async def act(self, actor: Actor, run: Callable[[U, Context], Awaitable[Any]], *, national: bool = False) -> Any:
+        async with self.use_case(actor, national=national) as (use, ctx):
             return await run(use, ctx)
 
     async def read(

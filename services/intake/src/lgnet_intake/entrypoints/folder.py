@@ -16,6 +16,7 @@ from lgnet_shared.http import idempotent, problem_responses, request_secret
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
+from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
 from lgnet_intake.entrypoints.calls import IdempotencyKey
 from lgnet_intake.service_layer.diary import Diary
@@ -83,8 +84,12 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.Record, "The cartella sociale"),
     )
     async def read_record(person_id: str, actor: Who, client: Client = None) -> Any:
+        # a record names every member of the person's households (their vulnerabilities too): a read of each
         async with reading(actor) as (conn, intake, ctx):
-            return await logged(conn, actor, client, "record", person_id, lambda: Folder(intake).record(ctx, person_id))
+            record = Folder(intake).record
+            return await logged(
+                conn, actor, client, "record", person_id, lambda: record(ctx, person_id), Folder.shown_in
+            )
 
     async def diary_read(
         actor: Any, client: str | None, kind: str, person_id: str, run: Callable[[Diary, Context], Awaitable[Any]]
@@ -94,6 +99,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @asynccontextmanager
     async def diary(actor: Any) -> AsyncIterator[tuple[Diary, Context]]:
+        in_a_city(actor)  # before the person is looked up
         async with runtime.pool.acquire() as conn, conn.transaction():
             assert runtime.keys is not None
             yield Diary(Intake(conn, runtime.keys, fiscal_secret())), Context(actor, clock.today())

@@ -65,7 +65,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(list[r.Partner], "By name"),
     )
     async def partners(actor: Who, city: Annotated[str | None, Query(max_length=64)] = None) -> Any:
-        return await act(actor, lambda i, c: i.partners(c, city))
+        return await act(actor, lambda i, c: i.partners(c, city), national=True)
 
     @api.post(
         "/persons",

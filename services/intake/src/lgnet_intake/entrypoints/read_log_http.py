@@ -25,7 +25,13 @@ class ReadLogEntry(BaseModel):
     role: str
     partner: str | None
     city: str | None = Field(description="The principal's city (null: the national role)")
-    person_id: str = Field(description="The person read (a street person's id for kind street_person)")
+    person_id: str = Field(
+        description="The person read: the one whose data was answered (a street person's id for kind street_person)"
+    )
+    requested_id: str | None = Field(
+        default=None,
+        description="The id the caller named, when it was a registration merged into person_id (else null)",
+    )
     kind: str = Field(description="person, record, notes, documents, document, search, case, street_person")
     outcome: str = Field(description="shown, or denied (intake refused the read)")
     via: str = Field(description="desk (the desk said it called) or api")

@@ -46,16 +46,15 @@ async def organise_activity(i: Intake, ctx: Context, c: ev.CivicActivitySubmitte
     return {"activity_id": c.activity_id, "partner": partner}
 
 
-async def _persons_of_city(i: Intake, city: str, ids: Sequence[str], field: str) -> list[str]:
-    """The surviving ids of persons of `city`, not erased; each refusal names the list item."""
+async def _persons_of_city(i: Intake, ctx: Context, ids: Sequence[str], field: str) -> list[str]:
+    """The surviving ids of persons of the caller's city (the activity's), not erased; each refusal names the list
+    item. Another city's person is said as one that exists nowhere: "no person … in torino" told it apart."""
     out = []
     for n, pid in enumerate(ids):
         try:
-            p = await repo.person(i.conn, pid)
-        except NotFound:
-            raise NotFound(f"{field}.{n}", f"no person {pid}") from None
-        if p["city"] != city:
-            raise NotFound(f"{field}.{n}", f"no person {pid} in {city}")
+            p = await repo.person(i.conn, pid, caller=ctx.actor)
+        except NotFound as absent:
+            raise type(absent)(f"{field}.{n}", absent.reason) from None
         if p["erased_at"] is not None:
             raise Conflict(f"{field}.{n}", "the person was erased")
         out.append(p["person_id"])
@@ -64,10 +63,10 @@ async def _persons_of_city(i: Intake, city: str, ids: Sequence[str], field: str)
 
 
 async def hold_session(i: Intake, ctx: Context, c: ev.CivicSessionSubmitted) -> dict[str, Any]:
-    activity = await civic_repo.activity(i.conn, c.activity_id)
+    activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
     civic.check_session(activity, c.held_on, ctx.today, c.volunteer_ids)
-    volunteers = await _persons_of_city(i, activity.city, c.volunteer_ids, "volunteer_ids")
+    volunteers = await _persons_of_city(i, ctx, c.volunteer_ids, "volunteer_ids")
     if await civic_repo.session(i.conn, c.session_id) is not None:
         raise Conflict("session_id", f"session {c.session_id} already exists")
     await civic_repo.insert_session(i.conn, {**c.model_dump(), "volunteer_ids": volunteers})
@@ -76,14 +75,14 @@ async def hold_session(i: Intake, ctx: Context, c: ev.CivicSessionSubmitted) -> 
 
 
 async def record_attendance(i: Intake, ctx: Context, c: ev.CivicAttendanceSubmitted) -> dict[str, Any]:
-    activity = await civic_repo.activity(i.conn, c.activity_id)
+    activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
     s = await civic_repo.session(i.conn, c.session_id)
     if s is None or s["activity_id"] != c.activity_id:
         raise NotFound("session_id", f"no session {c.session_id} of activity {c.activity_id}")
     civic.check_register(c.present, c.absent)
-    present = await _persons_of_city(i, activity.city, c.present, "present")
-    absent = await _persons_of_city(i, activity.city, c.absent, "absent")
+    present = await _persons_of_city(i, ctx, c.present, "present")
+    absent = await _persons_of_city(i, ctx, c.absent, "absent")
     civic.check_register(present, absent)  # again on surviving ids: merged persons are one
     await civic_repo.record_attendance(
         i.conn, c.session_id, [(p, True) for p in present] + [(p, False) for p in absent]
@@ -96,9 +95,9 @@ async def record_attendance(i: Intake, ctx: Context, c: ev.CivicAttendanceSubmit
 
 
 async def issue_certificate(i: Intake, ctx: Context, c: ev.CivicCertificateSubmitted) -> dict[str, Any]:
-    activity = await civic_repo.activity(i.conn, c.activity_id)
+    activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
-    (person,) = await _persons_of_city(i, activity.city, [c.person_id], "person_id")
+    (person,) = await _persons_of_city(i, ctx, [c.person_id], "person_id")
     if await civic_repo.certificate_of(i.conn, c.activity_id, person) is not None:
         raise Conflict("person_id", "already holds a certificate of this activity")
     attended, held = await civic_repo.attendance_of(i.conn, c.activity_id, person, c.issued_on)
@@ -127,7 +126,7 @@ async def list_activities(i: Intake, ctx: Context) -> list[dict[str, Any]]:
 
 
 async def read_activity(i: Intake, ctx: Context, activity_id: str) -> dict[str, Any]:
-    activity = await civic_repo.activity(i.conn, activity_id)
+    activity = await civic_repo.activity(i.conn, activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
     return {
         **_plain(await civic_repo.activity_row(i.conn, activity_id)),
@@ -137,7 +136,7 @@ async def read_activity(i: Intake, ctx: Context, activity_id: str) -> dict[str, 
 
 
 async def read_register(i: Intake, ctx: Context, activity_id: str, session_id: str) -> dict[str, Any]:
-    activity = await civic_repo.activity(i.conn, activity_id)
+    activity = await civic_repo.activity(i.conn, activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
     s = await civic_repo.session(i.conn, session_id)
     if s is None or s["activity_id"] != activity_id:

@@ -95,6 +95,12 @@ class Folder:
                 results.append(person)
         return results
 
+    @staticmethod
+    def shown_in(record: dict[str, Any]) -> list[str]:
+        """Every person a record shows, for the read log: its subject, then each member of their households."""
+        members = (m["person_id"] for h in record["households"] for m in h["members"])
+        return list(dict.fromkeys([record["person"]["person_id"], *members]))
+
     async def record(self, ctx: Context, person_id: str) -> dict[str, Any]:
         person = await self.intake.read_person(ctx, person_id)  # the authorisation of the whole folder
         pid = person["person_id"]

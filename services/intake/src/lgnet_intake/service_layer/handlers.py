@@ -259,8 +259,8 @@ class Intake:
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
         self._staff_only(ctx, "merging persons")
-        surviving = await repo.person(self.conn, surviving_id)
-        merged = await repo.person(self.conn, c.merged_person_id, resolve=False)
+        surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor)
+        merged = await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor)
         for p, field in ((surviving, "person_id"), (merged, "merged_person_id")):
             access.may_write_in_city(ctx.actor, p["city"], field)
             if p["erased_at"] is not None:
@@ -283,7 +283,7 @@ class Intake:
     async def erase_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         """Right to be forgotten: destroy the key; the events stay (counts too), their identity is gone."""
         self._staff_only(ctx, "erasing a person")
-        p = await repo.person(self.conn, person_id, resolve=False)
+        p = await repo.person(self.conn, person_id, resolve=False, caller=ctx.actor)
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
@@ -326,9 +326,8 @@ class Intake:
             await repo.replace_assessment(self.conn, a["case_id"], kept)
 
     async def read_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
-        p = await repo.person(self.conn, person_id)
-        if ctx.actor.role is Role.NATIONAL:
-            raise Forbidden("", "the national role reads aggregates only")
+        access.in_a_city(ctx.actor)  # before the lookup: else its 403 and a 404 told which ids exist
+        p = await repo.person(self.conn, person_id, caller=ctx.actor)
         served = (
             await repo.partner_serves_person(self.conn, ctx.actor.id, p["person_id"])
             if ctx.actor.role is Role.PARTNER
@@ -372,8 +371,7 @@ class Intake:
     async def record_employment(self, ctx: Context, c: cmd_in.EmploymentReported) -> dict[str, Any]:
         inbound.check_dated(c.as_of, "as_of", ctx.today, self.earliest_date)
         if c.case_id is not None:
-            case = await repo.case(self.conn, c.case_id)
-            access.may_act_on_case(ctx.actor, case.city, case.partner)
+            await self._case_for_write(ctx, c.case_id)
         p = await self._person_for_write(ctx, c.person_id)
         await repo.record_employment(self.conn, p["person_id"], c.status.value, c.as_of, c.case_id)
         await self.emit(
@@ -458,9 +456,8 @@ class Intake:
     async def record_referral_outcome(
         self, ctx: Context, referral_id: str, c: cmd.RecordReferralOutcome
     ) -> dict[str, Any]:
-        r = await repo.referral(self.conn, referral_id)
-        if r is None:
-            raise NotFound("referral_id", f"no referral {referral_id}")
+        absent = NotFound("referral_id", f"no referral {referral_id}")
+        r = access.of_city(await repo.referral(self.conn, referral_id), ctx.actor, absent)
         await self._household_for_write(ctx, r["household_id"], "referral_id")
         await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
         await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome, case_id=c.case_id))
@@ -469,7 +466,7 @@ class Intake:
     # ------------------------------------------------------------ cases
 
     async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
-        h = await repo.household(self.conn, c.household_id)
+        h = await repo.household(self.conn, c.household_id, ctx.actor)
         partners = await repo.open_case_partners(self.conn, c.household_id)
         access.may_open_case(ctx.actor, h["city"], h["created_by"], partners)
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
@@ -598,7 +595,7 @@ class Intake:
         return {"case_id": c.case_id, "outcome": c.outcome.value}
 
     async def read_case(self, ctx: Context, case_id: str) -> dict[str, Any]:
-        row = await repo.case_row(self.conn, case_id)
+        row = await repo.case_row(self.conn, case_id, ctx.actor)
         access.may_act_on_case(ctx.actor, row["city"], row["partner"])
         members = await repo.current_members(self.conn, row["household_id"])
         return {
@@ -628,9 +625,9 @@ class Intake:
 
     async def _person_in_city(self, ctx: Context, person_id: str, field: str) -> dict[str, Any]:
         try:
-            p = await repo.person(self.conn, person_id)
-        except NotFound:
-            raise NotFound(field, f"no person {person_id}") from None
+            p = await repo.person(self.conn, person_id, caller=ctx.actor)
+        except NotFound as absent:  # another city's person too (`Elsewhere`), said as one that exists nowhere
+            raise type(absent)(field, f"no person {person_id}") from None
         access.may_write_in_city(ctx.actor, p["city"], field)
         if p["erased_at"] is not None:
             raise Conflict(field, "the person was erased")
@@ -660,13 +657,13 @@ class Intake:
     async def _household_for_write(
         self, ctx: Context, household_id: str, field: str = "household_id"
     ) -> dict[str, Any]:
-        h = await repo.household(self.conn, household_id)
+        h = await repo.household(self.conn, household_id, ctx.actor)
         partners = await repo.open_case_partners(self.conn, household_id)
         access.may_act_on_household(ctx.actor, h["city"], h["created_by"], partners, field)
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
-        row = await repo.case_row(self.conn, case_id)
+        row = await repo.case_row(self.conn, case_id, ctx.actor)
         access.may_act_on_case(ctx.actor, row["city"], row["partner"])
         return row
 

@@ -123,7 +123,7 @@ class Outreach:
         return [iso(u) for u in found if ctx.actor.role is not Role.PARTNER or u["partner"] == ctx.actor.id]
 
     async def _unit_for_write(self, ctx: Context, unit_id: str, field: str = "unit_id") -> dict[str, Any]:
-        u = await repo.unit(self.conn, unit_id, field)
+        u = await repo.unit(self.conn, unit_id, field, ctx.actor)
         access.may_write_in_city(ctx.actor, u["city"], field)
         if ctx.actor.role is Role.PARTNER and u["partner"] != ctx.actor.id:
             raise Forbidden(field, "the unit is run by another partner")
@@ -172,7 +172,7 @@ class Outreach:
     # ------------------------------------------------------------ street contacts
 
     async def record_contact(self, ctx: Context, c: RecordStreetContact) -> dict[str, Any]:
-        o = await repo.outing(self.conn, c.outing_id)
+        o = await repo.outing(self.conn, c.outing_id, ctx.actor)
         await self._unit_for_write(ctx, o["unit_id"], "outing_id")
         inbound.check_not_future(c.contacted_on, ctx.today, "contacted_on")
         overnight = o["end_time"] <= o["start_time"]
@@ -183,7 +183,7 @@ class Outreach:
             nickname_hash = pii.keyed_hash(self.nickname_secret, f"{o['city']}|{key}")
         street: rules.StreetPerson | None = None
         if c.same_as_contact_id is not None:
-            earlier = await repo.contact(self.conn, c.same_as_contact_id, "same_as_contact_id")
+            earlier = await repo.contact(self.conn, c.same_as_contact_id, "same_as_contact_id", ctx.actor)
             access.may_write_in_city(ctx.actor, earlier["city"], "same_as_contact_id")
             street = await repo.street_person(self.conn, earlier["street_id"], "same_as_contact_id")
         elif nickname_hash is not None:
@@ -244,12 +244,12 @@ class Outreach:
         }
 
     async def link_contact(self, ctx: Context, contact_id: str, c: LinkStreetContact) -> dict[str, Any]:
-        found = await repo.contact(self.conn, contact_id)
+        found = await repo.contact(self.conn, contact_id, caller=ctx.actor)
         await self._unit_for_write(ctx, found["unit_id"], "contact_id")
         inbound.check_not_future(c.linked_on, ctx.today, "linked_on")
         person = await self.intake._person_for_write(ctx, c.person_id)
         if c.case_id is not None:
-            case = await intake_repo.case_row(self.conn, c.case_id)
+            case = await intake_repo.case_row(self.conn, c.case_id, ctx.actor)
             access.may_act_on_case(ctx.actor, case["city"], case["partner"])
             if person["person_id"] not in await intake_repo.current_members(self.conn, case["household_id"]):
                 raise ContractError("case_id", "the person is not in this case's household")
@@ -279,14 +279,15 @@ class Outreach:
 
     async def outing(self, ctx: Context, outing_id: str) -> dict[str, Any]:
         """An outing with its contacts (nicknames not shown: they are opened only on a street person's page)."""
-        o = await repo.outing(self.conn, outing_id)
-        await self._unit_for_reading(ctx, o["unit_id"], "outing_id")
+        access.in_a_city(ctx.actor)
+        o = await repo.outing(self.conn, outing_id, ctx.actor)
+        await self._unit_for_write(ctx, o["unit_id"], "outing_id")
         contacts = [self._without_nickname(r) for r in await repo.contacts(self.conn, outing_id=outing_id)]
         return {**iso(o), "contacts": contacts}
 
     async def street_person(self, ctx: Context, street_id: str) -> dict[str, Any]:
         """A street person's contacts, oldest first, with the nickname first given opened (the erased show none)."""
-        sp = await repo.street_person(self.conn, street_id)
+        sp = await repo.street_person(self.conn, street_id, caller=ctx.actor)
         rows = await repo.contacts(self.conn, street_id=street_id)
         access.may_write_in_city(ctx.actor, sp.city, "street_id")
         if ctx.actor.role is Role.PARTNER:
@@ -314,16 +315,11 @@ class Outreach:
         nickname is unreadable in every copy of the log, and forget its lookup hash; the contacts' facts stay."""
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "erasing a street person is for the city's staff")
-        sp = await repo.street_person(self.conn, street_id)
+        sp = await repo.street_person(self.conn, street_id, caller=ctx.actor)
         access.may_write_in_city(ctx.actor, sp.city, "street_id")
         await self.intake.keys.erase(self.conn, street_id)
         await repo.forget_nickname(self.conn, street_id)
         return {"street_id": street_id, "erased_on": ctx.today.isoformat()}
-
-    async def _unit_for_reading(self, ctx: Context, unit_id: str, field: str) -> None:
-        if ctx.actor.role is Role.NATIONAL:
-            raise Forbidden("", "the national role reads aggregates only")
-        await self._unit_for_write(ctx, unit_id, field)
 
     @staticmethod
     def _without_nickname(row: dict[str, Any]) -> dict[str, Any]:
@@ -346,7 +342,7 @@ class Outreach:
             person_id = (await self.intake._person_for_write(ctx, c.person_id))["person_id"]
         else:
             assert c.contact_id is not None
-            found = await repo.contact(self.conn, c.contact_id)
+            found = await repo.contact(self.conn, c.contact_id, caller=ctx.actor)
             await self._unit_for_write(ctx, found["unit_id"], "contact_id")
             street_id = found["street_id"]
         await repo.lock_operator(self.conn, ctx.city, c.operator)
@@ -386,7 +382,7 @@ class Outreach:
         return {"appointment_id": c.appointment_id, "person_id": person_id, "street_id": street_id}
 
     async def _appointment_for_write(self, ctx: Context, appointment_id: str) -> dict[str, Any]:
-        row = await repo.appointment(self.conn, appointment_id)
+        row = await repo.appointment(self.conn, appointment_id, ctx.actor)
         access.may_write_in_city(ctx.actor, row["city"], "appointment_id")
         if ctx.actor.role is Role.PARTNER and row["booked_by"] != ctx.actor.id:
             raise Forbidden("appointment_id", "the appointment was booked by someone else")

@@ -1,9 +1,10 @@
 """A read of a person's data, recorded in the read log (docs/operators.md, "Intake's read log").
 
 A read that is answered is recorded in the read's own transaction: if the entry cannot be written, nothing is
-answered. A refused read (403) is recorded in a transaction of its own after the read's is rolled back, then the
-refusal is answered. A read of something that does not exist (404) or a malformed one (4xx) is no person's read and
-is not recorded."""
+answered. A refused read (403, or the 404 another city's person is answered with: `Elsewhere`) is recorded in a
+transaction of its own after the read's is rolled back, then the refusal is answered. A read of something that does
+not exist (404) or a malformed one (4xx) is no person's read and is not recorded. The national role is refused every
+read here by role, before anything is looked up."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from lgnet_shared.db import Conn
 from lgnet_shared.errors import Forbidden
 
 from lgnet_intake.adapters import read_log
-from lgnet_intake.domain.access import Actor
+from lgnet_intake.domain.access import Actor, Elsewhere, in_a_city
 from lgnet_intake.domain.read_log import read_by
 
 T = TypeVar("T")
@@ -30,15 +31,21 @@ async def logged(
     shown: Callable[[T], list[str]] | None = None,
 ) -> T:
     """`run` over `conn` (no transaction open yet), its answer recorded as shown to `actor`: `person_id`'s, or each
-    person `shown` finds in it (a search's results, a case's members)."""
+    person `shown` finds in it (a search's results, a case's or a record's members). A person is logged under the id
+    her data is answered under: a merged registration's id named is the surviving person's read (the DPO's query by
+    her id finds it), the id named kept beside it (`requested_id`)."""
     try:
         async with conn.transaction():
+            in_a_city(actor)
             result = await run()
-            ids = shown(result) if shown is not None else [person_id] if person_id else []
-            await read_log.record(conn, [read_by(actor, kind, pid, "shown", client) for pid in ids])
-    except Forbidden:
+            subject = await read_log.shown_as(conn, person_id) if person_id else None
+            ids = shown(result) if shown is not None else [subject] if subject else []
+            named = {subject: person_id}
+            await read_log.record(conn, [read_by(actor, kind, p, "shown", client, named.get(p)) for p in ids])
+    except (Forbidden, Elsewhere):
         if person_id:
             async with conn.transaction():
-                await read_log.record(conn, [read_by(actor, kind, person_id, "denied", client)])
+                subject = await read_log.shown_as(conn, person_id)
+                await read_log.record(conn, [read_by(actor, kind, subject, "denied", client, person_id)])
         raise
     return result
