@@ -3346,3 +3346,38 @@ async def test_a_form_from_an_older_session_is_shown_again_on_its_page_rather_th
         "/persons/p-1/notes", data=note, headers={"Referer": f"https://elsewhere.example{page}"}
     )
     assert elsewhere.status_code == 403 and "Il modulo è scaduto" in text_of(elsewhere.text)
+
+
+async def test_a_member_typed_without_a_name_or_a_birth_date_is_refused_at_those_fields_not_left_out(
+    desk: Desk,
+) -> None:
+    """From a review: a second member with surname, sex, nationality and fiscal code typed but the name and birth date
+    forgotten was left out without a word, and the household registered with the reference person alone. A row is
+    left out only when nothing in it is typed; otherwise its missing name and birth date are said at their fields,
+    nobody is registered yet, and everything typed stays on the form."""
+    registered: list[tuple[str, dict[str, Any]]] = []
+    for path in ("/persons", "/consents", "/households"):
+        desk.services.answers[("intake", "POST", path)] = keeping(registered)
+    await desk.as_operator(MARIA)
+    new = (await desk.client.get("/persons/new")).text
+    household = {"csrf": "csrf-maria", "form_key": form_key_of(new, "/persons/new"), "m0_given_name": "Amina",
+                 "m0_family_name": "Okafor", "m0_birth_date": "14/03/1985", "m0_sex": "female",
+                 "m0_nationality": "NG", "consent_service": "on",
+                 "m1_family_name": "Okafor", "m1_sex": "male", "m1_nationality": "NG",
+                 "m1_fiscal_code": "KFRJHN10A01Z335X", "m2_given_name": " ", "m2_sex": ""}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=household)
+    assert r.status_code == 422, (r.status_code, r.headers.get("location"))
+    assert registered == [], registered  # nothing registered: the household is not formed without its member
+    for name in ("m1_given_name", "m1_birth_date"):
+        assert f'aria-describedby="{name}-error"' in r.text, name
+        said = r.text.split(f'id="{name}-error">', 1)[1].split("</span>", 1)[0]
+        assert said == "campo obbligatorio", said
+    assert "m2_given_name-error" not in r.text and "m0_given_name-error" not in r.text  # an empty row is no member
+    for kept in ('value="Amina"', 'value="14/03/1985"', 'value="KFRJHN10A01Z335X"', 'value="Okafor"'):
+        assert kept in r.text, kept
+    assert re.search(r'name="m1_sex"[^>]*>.*?<option value="male" selected', r.text, re.S), r.text
+    corrected = household | {"m1_given_name": "John", "m1_birth_date": "01/01/2010"}
+    r = await desk.client.post("/persons/new", data=corrected)
+    assert r.status_code == 303, r.text
+    [formed] = [body for _, body in registered if "member_ids" in body]
+    assert len(formed["member_ids"]) == 2, formed

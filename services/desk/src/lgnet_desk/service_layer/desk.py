@@ -266,6 +266,8 @@ async def register_household(
     copies stayed without a household or a consent)."""
     if partner is not None and not form.get("consent_partner_sharing"):
         raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
+    if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
+        raise FieldErrors(incomplete)
     errors: dict[str, str] = {}
     kept: dict[str, str] = {}
     ids: list[str] = []
@@ -274,7 +276,7 @@ async def register_household(
             kept[f"m{i}_person_id"] = registered
             ids.append(registered)
             continue
-        if not form.get(f"m{i}_given_name") and not form.get(f"m{i}_birth_date"):
+        if not typed_member(form, i):
             continue
         try:
             body = member_body(form, i)
@@ -305,6 +307,25 @@ async def register_household(
 
 
 MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality"})
+NAMING_FIELDS = ("given_name", "birth_date")  # what the desk registers a household member by (intake: the birth date)
+
+
+def typed_member(form: dict[str, str], i: int) -> bool:
+    """Whether anything of the registration form's row `i` was typed or chosen (an empty row is no member)."""
+    return any(form.get(f"m{i}_{name}", "").strip() for name in MEMBER_FIELDS)
+
+
+def unnamed_members(form: dict[str, str], members: int) -> dict[str, str]:
+    """The missing name and birth date of each row typed in part and not registered yet: {field: "required"}. A row
+    with neither was left out without a word (a review: the second member, surname, sex, nationality and fiscal code
+    typed, missing from the household registered)."""
+    return {
+        f"m{i}_{name}": "required"
+        for i in range(members)
+        if not form.get(f"m{i}_person_id") and typed_member(form, i)
+        for name in NAMING_FIELDS
+        if not form.get(f"m{i}_{name}", "").strip()
+    }
 
 
 async def _register_together(
