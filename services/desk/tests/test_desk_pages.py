@@ -1158,7 +1158,7 @@ async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_w
     assert "registro degli accessi" not in text and "questa persona" not in text, text
     units = await desk.client.get("/outreach/units")
     text = text_of(units.text)
-    assert units.status_code == 502 and "Il servizio non è disponibile" in text, text
+    assert units.status_code == 503 and "Il servizio non è disponibile" in text, text  # a 5xx: the service away
     assert "registro degli accessi" not in text and "Internal Server Error" not in text, text
     cartella = await desk.client.get("/persons/p-1")
     text = text_of(cartella.text)
@@ -3381,3 +3381,80 @@ async def test_a_member_typed_without_a_name_or_a_birth_date_is_refused_at_those
     assert r.status_code == 303, r.text
     [formed] = [body for _, body in registered if "member_ids" in body]
     assert len(formed["member_ids"]) == 2, formed
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    """A service that does not answer (down, or its address unreachable)."""
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def bad_gateway(request: httpx.Request) -> httpx.Response:
+    """What a proxy in front of a service answers while the service is down."""
+    return httpx.Response(502, text="<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
+
+
+UNREACHABLE = "non è raggiungibile: riprovi tra poco"
+
+
+async def test_a_form_sent_while_its_service_is_down_comes_back_as_typed_saying_so(desk: Desk) -> None:
+    """From a review: a contribution sent while payments' proxy answered "502 Bad Gateway" came back with the proxy's
+    HTML as the refusal of the form's first field; a note sent while intake did not answer was a 500 in English and
+    the note was lost. A service that does not answer (or answers 5xx) is its own outcome: the form shown again as
+    typed, with an Italian alert naming the service, never the service's body."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    key = form_key_of(page, "/persons/p-1/contributions")
+    desk.services.answers[("payments", "POST", "/contribution-requests")] = bad_gateway
+    asked = {"csrf": "csrf-maria", "form_key": key, "case_id": "c-8e2b7d41a9f0", "kind": "deposit", "amount": "450"}
+    r = await desk.client.post("/persons/p-1/contributions", data=asked)
+    assert r.status_code == 503, r.text
+    said = text_of(r.text)
+    assert f"Il servizio «contributi» {UNREACHABLE}; quanto scritto è conservato" in said, said
+    assert "Bad Gateway" not in r.text and "nginx" not in r.text and 'class="field-error"' not in r.text
+    form = r.text.split('action="/persons/p-1/contributions"', 1)[1].split("</form>", 1)[0]
+    assert 'value="450"' in form and '<option value="deposit" selected>' in form and key in form, form
+
+    # intake away: the cartella (intake's) cannot be shown again; the note is kept and given back on the page
+    desk.services.answers[("intake", "POST", "/persons/p-1/notes")] = unreachable
+    note = {"csrf": "csrf-maria", "form_key": form_key_of(page, "/persons/p-1/notes"), "text": "Lunga nota"}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = unreachable
+    r = await desk.client.post(
+        "/persons/p-1/notes", data=note, headers={"Referer": "http://desk.test/persons/p-1?purpose=case_work"}
+    )
+    assert r.status_code == 503 and r.headers["content-type"].startswith("text/html"), r.text
+    said = text_of(r.text)
+    assert f"Il servizio «presa in carico» {UNREACHABLE}; quanto scritto è conservato" in said, said
+    back = re.search(r'<a href="([^"]+restored=1[^"]*)"', r.text)
+    assert back is not None, r.text
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = a_record(today, earlier)
+    again = await desk.client.get(back.group(1).replace("&amp;", "&"))
+    assert ">Lunga nota</textarea>" in again.text, again.text
+    assert "non era raggiungibile" in text_of(again.text) and "La sessione era scaduta" not in text_of(again.text)
+
+
+async def test_a_page_whose_service_is_down_says_so_in_italian_and_logs_no_denial(desk: Desk) -> None:
+    """From a review: a cartella opened while intake did not answer was a 500 with a traceback; answered 5xx, it was
+    "access denied" and the access log had a denied attempt nobody made. Now a 503 page saying the service cannot be
+    reached, and nothing in the log (nothing was shown or refused)."""
+    await desk.as_operator(MARIA)
+    for answer in (unreachable, bad_gateway):
+        desk.services.answers[("intake", "GET", "/persons/p-1/record")] = answer
+        r = await desk.client.get("/persons/p-1")
+        assert r.status_code == 503, r.text
+        said = text_of(r.text)
+        assert f"Il servizio «presa in carico» {UNREACHABLE}" in said, said
+        assert "Bad Gateway" not in r.text and "Traceback" not in r.text
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetch("select * from access_log") == []
+    # a registration sent while intake is away: the form as typed, the alert
+    desk.services.answers[("intake", "POST", "/persons")] = unreachable
+    new = (await desk.client.get("/persons/new")).text
+    household = {"csrf": "csrf-maria", "form_key": form_key_of(new, "/persons/new"), "m0_given_name": "Amina",
+                 "m0_family_name": "Okafor", "m0_birth_date": "14/03/1985", "m0_sex": "female",
+                 "m0_nationality": "NG", "consent_service": "on"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=household)
+    assert r.status_code == 503, r.text
+    assert f"Il servizio «presa in carico» {UNREACHABLE}; quanto scritto è conservato" in text_of(r.text)
+    assert 'value="Amina"' in r.text and 'value="14/03/1985"' in r.text and 'consent_service" checked' in r.text

@@ -18,7 +18,7 @@ import httpx
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
+from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name
@@ -268,8 +268,19 @@ async def register_household(
         raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
     if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
         raise FieldErrors(incomplete)
-    errors: dict[str, str] = {}
     kept: dict[str, str] = {}
+    try:
+        return await _register_each(services, form, members, today, partner, kept)
+    except ServiceUnavailable as away:  # the members registered before it went away are kept, as after a refusal
+        away.kept = kept
+        raise
+
+
+async def _register_each(
+    services: Services, form: dict[str, str], members: int, today: date, partner: str | None, kept: dict[str, str]
+) -> str:
+    """`register_household`'s members one by one (each registered is put in `kept`), then all of them together."""
+    errors: dict[str, str] = {}
     ids: list[str] = []
     for i in range(members):
         if registered := form.get(f"m{i}_person_id"):
