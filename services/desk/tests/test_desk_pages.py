@@ -3458,3 +3458,62 @@ async def test_a_page_whose_service_is_down_says_so_in_italian_and_logs_no_denia
     assert r.status_code == 503, r.text
     assert f"Il servizio «presa in carico» {UNREACHABLE}; quanto scritto è conservato" in text_of(r.text)
     assert 'value="Amina"' in r.text and 'value="14/03/1985"' in r.text and 'consent_service" checked' in r.text
+
+
+def with_households(today: str, earlier: str, *households: dict[str, Any]) -> dict[str, Any]:
+    """The cartella of p-1 with these households, ordered as intake orders them (by id)."""
+    record = a_record(today, earlier)
+    record["households"] = sorted(households, key=lambda h: str(h["household_id"]))
+    return record
+
+
+def a_household(household_id: str, reference: tuple[str, str], *members: tuple[str, str, str | None]) -> dict[str, Any]:
+    """A household by its reference person (id, name) and members (id, name, the day they left or None)."""
+    return {"household_id": household_id, "reference_person_id": reference[0], "members": [
+        {"person_id": pid, "name": name, "birth_date": "1980-01-01", "sex": "female", "joined_on": "2025-01-01",
+         "left_on": left, "reason": None} for pid, name, left in members]}  # fmt: skip
+
+
+async def test_a_case_is_opened_on_a_household_the_person_belongs_to_chosen_by_name(desk: Desk) -> None:
+    """From a review: the form to open a case sent the first household intake listed (by id), one the person had
+    left, and named none. Only the households the person is a member of now are offered, by their reference person;
+    with more than one the operator chooses; with none the page says so and offers no form."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    left = a_household("h-0old", ("p-9", "Ex Partner"), ("p-9", "Ex Partner", None), ("p-1", "Amina Okafor", earlier))
+    now = a_household("h-5f1c0a9e7b2d", ("p-1", "Amina Okafor"), ("p-1", "Amina Okafor", None))
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = with_households(today, earlier, left, now)
+    posted: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases")] = keeping(posted)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = page.split('action="/persons/p-1/cases"', 1)[1].split("</form>", 1)[0]
+    assert "h-0old" not in form and 'type="hidden" name="household_id" value="h-5f1c0a9e7b2d"' in form, form
+    assert "Nucleo: Nucleo di Amina Okafor" in text_of(form), text_of(form)
+    opening = {"csrf": "csrf-maria", "form_key": form_key_of(page, "/persons/p-1/cases"), "action_area":
+               "taking_charge", "channel": "desk", "opened_on": today, "household_id": "h-5f1c0a9e7b2d"}  # fmt: skip
+    assert (await desk.client.post("/persons/p-1/cases", data=opening)).status_code == 303
+    assert posted[-1][1]["household_id"] == "h-5f1c0a9e7b2d", posted
+
+    # two households now (a member of both): the operator chooses, none chosen beforehand
+    other = a_household("h-2", ("p-7", "Halima Diallo"), ("p-7", "Halima Diallo", None), ("p-1", "Amina Okafor", None))
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = with_households(today, earlier, left, now, other)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = page.split('action="/persons/p-1/cases"', 1)[1].split("</form>", 1)[0]
+    select = re.search(r'<select id="household_id" name="household_id" required[^>]*>(.*?)</select>', form, re.S)
+    assert select is not None, form
+    assert re.match(r'<option value="">— scelga —</option>', select.group(1)) and "selected" not in select.group(1)
+    options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]*)</option>', select.group(1))
+    assert options == [("h-2", "Nucleo di Halima Diallo"), ("h-5f1c0a9e7b2d", "Nucleo di Amina Okafor")], options
+    calls = len(posted)
+    r = await desk.client.post("/persons/p-1/cases", data=opening | {"household_id": ""})
+    assert r.status_code == 422 and len(posted) == calls, r.text
+    assert 'aria-describedby="household_id-error"' in r.text and "scelga il nucleo" in text_of(r.text), r.text
+    r = await desk.client.post("/persons/p-1/cases", data=opening | {"household_id": "h-2"})
+    assert r.status_code == 303 and posted[-1][1]["household_id"] == "h-2", posted
+
+    # in no household now: said, and no form
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = with_households(today, earlier, left)
+    page = (await desk.client.get("/persons/p-1")).text
+    assert 'action="/persons/p-1/cases"' not in page
+    assert "La persona non fa parte di nessun nucleo: per aprire una pratica" in text_of(page), text_of(page)

@@ -447,6 +447,7 @@ IT = {
     "Person met on the street": "Persona incontrata in strada",
     "not yet": "non ancora",
     "Household of %(name)s": "Nucleo di %(name)s",
+    "The person is in no household now: a case is opened for a household.": "La persona non fa parte di nessun nucleo: per aprire una pratica serve un nucleo.",
     "opened on %(day)s": "aperta il %(day)s",
     "Plan agreed on %(day)s": "Progetto concordato il %(day)s",
     "Document": "Documento",

@@ -486,6 +486,8 @@ def router(settings: DeskSettings) -> APIRouter:
     async def open_case(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             key = resubmission.call_key(f, "case")
+            if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
+                raise desk.FieldErrors({"household_id": "choose the household"})
             body: dict[str, Any] = {
                 "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
@@ -501,7 +503,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "channel": "channel",
                 "opened_on": "opened_on",
                 "partner": "partner",
-                "household_id": "action_area",
+                "household_id": "household_id",
             }
             await desk.submit(s, "intake", "/cases", body, fields, key)
 
