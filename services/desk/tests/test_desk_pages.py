@@ -3517,3 +3517,33 @@ async def test_a_case_is_opened_on_a_household_the_person_belongs_to_chosen_by_n
     page = (await desk.client.get("/persons/p-1")).text
     assert 'action="/persons/p-1/cases"' not in page
     assert "La persona non fa parte di nessun nucleo: per aprire una pratica" in text_of(page), text_of(page)
+
+
+async def test_a_cooperative_withdrawing_the_sharing_consent_is_told_so_not_denied(desk: Desk) -> None:
+    """From a review: a cooperative's operator recording the person's withdrawal of the sharing consent was sent back
+    to the cartella, which intake then refused her: "access denied", and the access log had a denied attempt she never
+    made. A withdrawal that ends her own access is confirmed on its own page; the cartella is not read again."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    recorded: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/consents")] = keeping(recorded)
+    await desk.as_operator(LUCA)
+    page = (await desk.client.get("/persons/p-1")).text
+    reads = desk.services.calls.count(("intake", "GET", "/persons/p-1/record"))
+    withdrawal = {"csrf": "csrf-luca", "form_key": form_key_of(page, "/persons/p-1/consents"),
+                  "purpose": "partner_sharing", "granted": "false"}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/consents", data=withdrawal)
+    assert r.status_code == 200, (r.status_code, r.headers.get("location"))
+    said = text_of(r.text)
+    assert "Consenso revocato: la persona non è più visibile per il suo ente" in said, said
+    assert recorded[-1][1]["granted"] is False and recorded[-1][1]["purpose"] == "partner_sharing", recorded
+    assert desk.services.calls.count(("intake", "GET", "/persons/p-1/record")) == reads  # not read again
+    async with desk.pool.acquire() as conn:
+        outcomes = await conn.fetch("select action, outcome from access_log where operator = 'luca'")
+    assert [tuple(o) for o in outcomes] == [("cartella", "shown")], outcomes
+    # the city's staff keep seeing the person: back at the consents, as before
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    r = await desk.client.post("/persons/p-1/consents", data=withdrawal | {
+        "csrf": "csrf-maria", "form_key": form_key_of(page, "/persons/p-1/consents")})  # fmt: skip
+    assert r.status_code == 303 and "done=consents" in r.headers["location"], r.text

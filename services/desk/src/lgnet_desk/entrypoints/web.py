@@ -435,7 +435,16 @@ def router(settings: DeskSettings) -> APIRouter:
             "cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose, done=done
         )
 
-    async def act(request: Request, person_id: str, run: Any) -> Response:
+    async def act(
+        request: Request,
+        person_id: str,
+        run: Any,
+        ends_access: Callable[[Operator, dict[str, str]], bool] | None = None,
+    ) -> Response:
+        """A cartella form: sent, back at the section showing what it recorded; refused or its service away, shown
+        again. `ends_access`: whether what was recorded ends the operator's own access to the person (a cooperative
+        recording the withdrawal of the sharing consent): confirmed on its own page, the cartella not read again (it
+        was, refused as "access denied", and logged as a denied attempt she never made)."""
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         form = await form_of(request)
@@ -445,6 +454,8 @@ def router(settings: DeskSettings) -> APIRouter:
             return await shown_again(request, p, person_id, form, 422, e.errors)
         except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
             return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
+        if ends_access is not None and ends_access(p.op, form):
+            return p.render("access_ended.html", person_id=person_id)
         done = request.url.path.rsplit("/", 1)[-1]  # the page opens where what was recorded is shown, saying so
         section = i18n.CARTELLA_DONE[done][0] if done in i18n.CARTELLA_DONE else "h-person"
         return RedirectResponse(f"/persons/{person_id}?purpose=case_work&done={done}#{section}", status_code=303)
@@ -690,7 +701,7 @@ def router(settings: DeskSettings) -> APIRouter:
             fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
             await desk.submit(s, "intake", "/consents", body, fields, key)
 
-        return await act(request, person_id, run)
+        return await act(request, person_id, run, ends_access=_sharing_withdrawn_by_a_partner)
 
     @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
     async def privacy_notice(request: Request, person_id: str) -> Response:
@@ -966,6 +977,14 @@ def _chosen(form: dict[str, str], name: str) -> str | None:
     """A select's choice; its blank first option ("— scelga —") is no choice: None, left out of the request
     (`desk.given`), so the service says the field is required."""
     return form.get(name) or None
+
+
+def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
+    """A cooperative sees a person only while she consents to sharing with partners (intake's rule): its operator
+    recording the withdrawal sees her no more."""
+    return (
+        op.role is OperatorRole.PARTNER and form.get("purpose") == "partner_sharing" and form.get("granted") == "false"
+    )
 
 
 def _case_of(form: dict[str, str]) -> str:
