@@ -3547,3 +3547,21 @@ async def test_a_cooperative_withdrawing_the_sharing_consent_is_told_so_not_deni
     r = await desk.client.post("/persons/p-1/consents", data=withdrawal | {
         "csrf": "csrf-maria", "form_key": form_key_of(page, "/persons/p-1/consents")})  # fmt: skip
     assert r.status_code == 303 and "done=consents" in r.headers["location"], r.text
+
+
+async def test_a_person_without_a_recorded_name_is_a_named_link_in_the_search_results(desk: Desk) -> None:
+    """From a review (axe `link-name`): a person taken in charge from the street with no name yet was an empty link
+    among the results. The link says what the cartella's title says: "nome non registrato" and the id."""
+    desk.services.answers[("intake", "POST", "/persons/search")] = [
+        {"person_id": "p-street", "birth_date": None, "sex": "male", "nationality": None, "identity": None},
+        {"person_id": "p-2", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA",
+         "identity": {"given_name": None, "family_name": None}},
+        {"person_id": "p-3", "birth_date": None, "sex": "female", "nationality": None,
+         "identity": {"given_name": "Amina", "family_name": None}},
+    ]  # fmt: skip
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/?case_id=c-1")
+    assert page.status_code == 200, page.text
+    links = {m.group(1): text_of(m.group(2)).strip() for m in re.finditer(
+        r'<a href="/persons/([^"?]+)\?[^"]*">(.*?)</a>', page.text, re.S)}  # fmt: skip
+    assert links == {"p-street": "nome non registrato p-street", "p-2": "nome non registrato p-2", "p-3": "Amina"}
