@@ -3565,3 +3565,44 @@ async def test_a_person_without_a_recorded_name_is_a_named_link_in_the_search_re
     links = {m.group(1): text_of(m.group(2)).strip() for m in re.finditer(
         r'<a href="/persons/([^"?]+)\?[^"]*">(.*?)</a>', page.text, re.S)}  # fmt: skip
     assert links == {"p-street": "nome non registrato p-street", "p-2": "nome non registrato p-2", "p-3": "Amina"}
+
+
+async def test_every_refused_select_is_tied_to_its_refusal_for_a_screen_reader(desk: Desk) -> None:
+    """From a review: the employment status was refused with no word at its field, and the channel, the housing
+    situation, the document's kind, the consent's purpose and a member's sex were refused next to the select without
+    `aria-invalid`/`aria-describedby` (a screen reader on the select heard nothing wrong)."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    await desk.as_operator(MARIA)
+    sent = {"csrf": "csrf-maria", "case_id": "c-8e2b7d41a9f0"}
+    refused = {  # (the form's address, the field refused, what was sent)
+        "/persons/p-1/assessments": (("employment_status", "housing_situation"), ("intake", "/cases/assessments"),
+                                     {"housing_situation": "precarious", "employment_status": "unemployed",
+                                      "monthly_income": "0", "assessed_on": today}),
+        "/persons/p-1/cases": (("channel",), ("intake", "/cases"), {"household_id": "h-5f1c0a9e7b2d",
+                               "action_area": "taking_charge", "channel": "desk", "opened_on": today}),
+        "/persons/p-1/consents": (("purpose",), ("intake", "/consents"), {"purpose": "service", "granted": "true"}),
+        "/persons/p-1/documents": (("document_kind",), ("intake", "/persons/p-1/documents"), {"document_kind": ""}),
+    }  # fmt: skip
+    for action, (names, (service, path), data) in refused.items():
+
+        def every(request: httpx.Request, names: tuple[str, ...] = names) -> httpx.Response:
+            errors = [{"field": n, "reason": "not a code of the list"} for n in names]
+            return httpx.Response(422, json={"status": 422, **errors[0], "errors": errors})
+
+        desk.services.answers[(service, "POST", path)] = every
+        r = await desk.client.post(action, data=sent | data)
+        assert r.status_code == 422, (action, r.text)
+        for name in names:
+            select = re.search(rf'<select id="{name}" name="{name}"[^>]*>', r.text)
+            assert select is not None, (action, name)
+            assert f'aria-invalid="true" aria-describedby="{name}-error"' in select.group(0), (action, select.group(0))
+            assert f'<span class="field-error" id="{name}-error">' in r.text, (action, name)
+    desk.services.answers[("intake", "POST", "/persons")] = refusing("sex", "not a code of the list")
+    member = {"csrf": "csrf-maria", "m0_given_name": "Amina", "m0_birth_date": "14/03/1985", "m0_sex": "female",
+              "m0_nationality": "NG"}  # fmt: skip
+    r = await desk.client.post("/persons/new", data=member)
+    assert r.status_code == 422, r.text
+    select = re.search(r'<select id="m0_sex" name="m0_sex"[^>]*>', r.text)
+    assert select is not None and 'aria-invalid="true" aria-describedby="m0_sex-error"' in select.group(0), r.text
+    assert '<span class="field-error" id="m0_sex-error">' in r.text
