@@ -3606,3 +3606,22 @@ async def test_every_refused_select_is_tied_to_its_refusal_for_a_screen_reader(d
     select = re.search(r'<select id="m0_sex" name="m0_sex"[^>]*>', r.text)
     assert select is not None and 'aria-invalid="true" aria-describedby="m0_sex-error"' in select.group(0), r.text
     assert '<span class="field-error" id="m0_sex-error">' in r.text
+
+
+async def test_a_note_or_a_document_of_a_late_evening_is_dated_on_its_day_in_rome(desk: Desk) -> None:
+    """From a review: the diary and the documents cut the day out of intake's UTC time (`written_at[:10]`), so a note
+    written at 00:30 in Rome on 2 March read "1 mar". Each is dated on its day in Rome."""
+    today = clock.today().isoformat()
+    serve_the_cartella(desk.services, today, today)
+    late = "2026-03-01T23:30:00+00:00"  # 00:30 on 2 March in Rome (CET)
+    summer = "2026-07-14T22:15:00+00:00"  # 00:15 on 15 July in Rome (CEST)
+    desk.services.answers[("intake", "GET", "/persons/p-1/notes")] = [
+        {"note_id": "n-1", "written_at": late, "written_by": "desk.maria", "text": "Colloquio serale"}
+    ]
+    desk.services.answers[("intake", "GET", "/persons/p-1/documents")] = [
+        {"document_id": "d-1", "kind": "residence_permit", "filename": "permesso.pdf", "media_type": "application/pdf",
+         "uploaded_at": summer, "uploaded_by": "desk.maria", "size_bytes": 17}]  # fmt: skip
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert f"{i18n.day('2026-03-02', 'it')} · Maria Rossi : Colloquio serale" in text, text
+    assert f"permesso.pdf {i18n.day('2026-07-15', 'it')} · Maria Rossi" in text, text
