@@ -1471,7 +1471,7 @@ async def test_a_registration_refused_after_its_members_keeps_them_and_a_key_reu
 # filed as a residence permit, every member registered as female, an assessment as homeless and unemployed).
 CHOSEN_BY_THE_OPERATOR = {
     "/persons/p-1": ("document_kind", "purpose", "granted", "action_area", "channel", "housing_situation",
-                     "employment_status", "kind", "voucher_kind"),
+                     "employment_status", "kind", "voucher_kind", "case_outcome"),
     "/persons/new": ("m0_sex", "m1_sex"),
 }  # fmt: skip
 
@@ -3625,3 +3625,44 @@ async def test_a_note_or_a_document_of_a_late_evening_is_dated_on_its_day_in_rom
     text = text_of((await desk.client.get("/persons/p-1")).text)
     assert f"{i18n.day('2026-03-02', 'it')} · Maria Rossi : Colloquio serale" in text, text
     assert f"permesso.pdf {i18n.day('2026-07-15', 'it')} · Maria Rossi" in text, text
+
+
+async def test_a_case_is_closed_at_the_desk_with_its_outcome_by_staff_or_its_partner(desk: Desk) -> None:
+    """From a review: intake closes a case (`POST /cases/closures`: the case, an outcome from `case_outcome`, the day)
+    but the desk had no form for it, so a case could only be closed with curl. The cartella's cases section has one,
+    for the city's staff and the case's cooperative: refused at its fields in Italian, sent twice one request, and
+    back at the cases saying so."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    closed: list[tuple[str, dict[str, Any]]] = []
+    desk.services.answers[("intake", "POST", "/cases/closures")] = keeping(closed)
+    await desk.as_operator(MARIA)
+    page = (await desk.client.get("/persons/p-1")).text
+    form = page.split('action="/persons/p-1/closures"', 1)[1].split("</form>", 1)[0]
+    assert "Chiudi la pratica" in text_of(form) and 'type="hidden" name="case_id" value="c-8e2b7d41a9f0"' in form
+    assert re.search(r'<select id="case_outcome" name="case_outcome" required[^>]*>\s*<option value="">', form), form
+    assert page.index('action="/persons/p-1/closures"') < page.index('id="h-housing"')  # in the cases' section
+    key = form_key_of(page, "/persons/p-1/closures")
+    sent = {"csrf": "csrf-maria", "form_key": key, "case_id": "c-8e2b7d41a9f0", "case_outcome": "",
+            "closed_on": typed_day(today)}  # fmt: skip
+    r = await desk.client.post("/persons/p-1/closures", data=sent)  # no outcome chosen: not sent, said at its field
+    assert r.status_code == 422 and closed == [], r.text
+    assert 'aria-describedby="case_outcome-error"' in r.text and "campo obbligatorio" in text_of(r.text), r.text
+    outcome = re.findall(r'<option value="([^"]+)"', form.split('name="case_outcome"', 1)[1])[0]
+    desk.services.answers[("intake", "POST", "/cases/closures")] = refusing("closed_on", "is in the future")
+    r = await desk.client.post("/persons/p-1/closures", data=sent | {"case_outcome": outcome})
+    assert r.status_code == 422, r.text
+    assert re.search(r'id="closed_on-error">è nel futuro<', r.text) and f'value="{outcome}" selected' in r.text
+    desk.services.answers[("intake", "POST", "/cases/closures")] = keeping(closed)
+    for _ in range(2):
+        r = await desk.client.post("/persons/p-1/closures", data=sent | {"case_outcome": outcome})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=closures#h-cases"), r.text
+    assert closed[0] == closed[1], closed  # one request for intake
+    assert closed[0][1] == {"case_id": "c-8e2b7d41a9f0", "outcome": outcome, "closed_on": today}, closed
+    assert "Pratica chiusa." in text_of((await desk.client.get(r.headers["location"])).text)
+    # the case's cooperative closes it too; another cooperative's operator is offered no form for it
+    await desk.as_operator(LUCA)
+    assert 'action="/persons/p-1/closures"' in (await desk.client.get("/persons/p-1")).text
+    borgo = Operator("borgo", "Operatrice Borgo", OperatorRole.PARTNER, "torino", "coop-borgo")
+    await desk.as_operator(borgo)
+    assert 'action="/persons/p-1/closures"' not in (await desk.client.get("/persons/p-1")).text

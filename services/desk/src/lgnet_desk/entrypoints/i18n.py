@@ -208,6 +208,7 @@ CARTELLA_DONE = {
     "assessments": ("h-cases", _("Assessment recorded.")),
     "plans": ("h-cases", _("Plan recorded.")),
     "transfer": ("h-cases", _("Case transferred.")),
+    "closures": ("h-cases", _("Case closed.")),
     "contributions": ("h-contributions", _("Contribution requested.")),
     "payee": ("h-contributions", _("Bank data saved.")),
     "vouchers": ("h-vouchers", _("Voucher issued.")),

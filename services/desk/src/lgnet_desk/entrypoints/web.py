@@ -687,6 +687,20 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    @api.post("/persons/{person_id}/closures", response_class=HTMLResponse)
+    async def close_case(request: Request, person_id: str) -> Response:
+        """Close a case with its outcome (intake's rule: the city's staff, or the case's cooperative; on or after its
+        opening, not in the future)."""
+
+        async def run(s: Services, f: dict[str, str]) -> None:
+            if not f.get("case_outcome"):  # no outcome chosen: a case is never closed without one (not sent)
+                raise desk.FieldErrors({"case_outcome": "required"} | ({} if f.get("case_id") else _NO_CASE))
+            body = {"case_id": _case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
+            fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
+            await desk.submit(s, "intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
+
+        return await act(request, person_id, run)
+
     @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
     async def consent(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
@@ -969,8 +983,7 @@ def _amount_given(form: dict[str, str], name: str) -> None:
     """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
     missing too: one round."""
     if not form.get(name, "").strip():
-        no_case = {} if form.get("case_id", "").strip() else {"case_id": "choose the case"}
-        raise desk.FieldErrors({name: "required"} | no_case)
+        raise desk.FieldErrors({name: "required"} | ({} if form.get("case_id", "").strip() else _NO_CASE))
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:
@@ -987,10 +1000,13 @@ def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
     )
 
 
+_NO_CASE = {"case_id": "choose the case"}
+
+
 def _case_of(form: dict[str, str]) -> str:
     """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
     if not (case_id := form.get("case_id", "").strip()):
-        raise desk.FieldErrors({"case_id": "choose the case"})
+        raise desk.FieldErrors(_NO_CASE)
     return case_id
 
 
