@@ -295,12 +295,20 @@ async def test_the_page_says_housing_is_unavailable_when_it_does_not_answer(desk
     desk.services.answers[("housing", "GET", "/proposals")] = away
     await desk.as_operator(MARIA)
     r = await desk.client.get(f"/households/{HOUSEHOLD}/housing")
-    assert r.status_code == 502, r.text
+    assert r.status_code == 503, r.text
     assert "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+    assert "Il servizio «alloggi» non è raggiungibile" in text_of(r.text), text_of(r.text)
     desk.services.answers[("housing", "POST", "/matches/m-1/acceptance")] = away  # a step: the same page
     sent = {"csrf": "csrf-maria", "form_key": KEY, "on": clock.today().isoformat()}
     r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
-    assert r.status_code == 502 and "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+    assert r.status_code == 503 and "Il servizio non è disponibile" in text_of(r.text), text_of(r.text)
+    # housing answering again, but not the step (a proxy's 502): the page, the step's form as sent, saying so
+    serve_housing(desk.services)
+    desk.services.answers[("housing", "POST", "/matches/m-1/acceptance")] = httpx.Response(502, text="Bad Gateway")
+    r = await desk.client.post(f"/households/{HOUSEHOLD}/housing/m-1/acceptance", data=sent)
+    assert r.status_code == 503 and "Bad Gateway" not in r.text, r.text
+    assert "Il servizio «alloggi» non è raggiungibile: riprovi tra poco" in text_of(r.text), text_of(r.text)
+    assert KEY in r.text
 
 
 async def test_a_step_refused_once_its_form_is_gone_says_why_at_the_top_of_the_page(desk: Desk) -> None:

@@ -1,6 +1,6 @@
 """The services' HTTP APIs as the desk calls them: always with the operator's own token, so every service-side
 authorisation rule applies. A 4xx answer becomes a `ServiceRefusal` carrying the problem+json's field and reason; a
-redirect (3xx) a refusal as not found."""
+redirect (3xx) a refusal as not found; no answer, or a 5xx, `ServiceUnavailable`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,19 @@ class ServiceRefusal(Exception):
     @property
     def each(self) -> tuple[tuple[str, str], ...]:
         return self.errors or ((self.field, self.reason),)
+
+
+class ServiceUnavailable(httpx.HTTPError):
+    """A service that did not answer (down, unreachable, too slow) or answered 5xx (its own fault, or a proxy's "502
+    Bad Gateway" page in front of it): not a refusal of what was sent, and its body is never shown (a 5xx was read as
+    the refusal of the form's first field, a proxy's HTML said there). An `httpx.HTTPError`, as the desk's reads that
+    go on without a service away already catch. `kept`: form fields to keep on the form shown again (the members a
+    registration had registered before the service went away)."""
+
+    def __init__(self, service: str, detail: str) -> None:
+        super().__init__(f"{service} unavailable: {detail}")
+        self.service = service
+        self.kept: dict[str, str] = {}
 
 
 # Intake's read log marks the reads the desk makes (which the desk logs itself, with the purpose): docs/desk.md.
@@ -64,11 +77,10 @@ class Services:
             r = await self.client.request(
                 method, self.urls[service] + path, json=json, content=body, params=params, headers=headers, timeout=15
             )
-        except httpx.HTTPError:
+        except httpx.HTTPError as e:
             SERVICE_CALLS.labels(service, "unavailable").inc()
-            raise
-        SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
-        _not_redirected(r)
+            raise ServiceUnavailable(service, type(e).__name__) from e
+        _answered(service, r)
         if r.status_code >= 400:
             try:
                 body = r.json()
@@ -89,9 +101,12 @@ class Services:
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
         headers = {"Authorization": f"Bearer {token}", **CLIENT}
-        r = await self.client.get(self.urls[service] + path, headers=headers, timeout=30)
-        SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
-        _not_redirected(r)
+        try:
+            r = await self.client.get(self.urls[service] + path, headers=headers, timeout=30)
+        except httpx.HTTPError as e:
+            SERVICE_CALLS.labels(service, "unavailable").inc()
+            raise ServiceUnavailable(service, type(e).__name__) from e
+        _answered(service, r)
         if r.status_code >= 400:
             body = r.json() if r.headers.get("content-type", "").endswith("json") else {}
             raise ServiceRefusal(r.status_code, str(body.get("field", "")), str(body.get("reason", r.text[:200])))
@@ -115,6 +130,14 @@ class Services:
 
 
 NO_SUCH_ADDRESS = "the service has no such address"
+
+
+def _answered(service: str, r: httpx.Response) -> None:
+    """Counts the answer; a 5xx raised as the service unavailable, a redirect as not found."""
+    SERVICE_CALLS.labels(service, _outcome(r.status_code)).inc()
+    if r.status_code >= 500:
+        raise ServiceUnavailable(service, f"HTTP {r.status_code}")
+    _not_redirected(r)
 
 
 def _not_redirected(r: httpx.Response) -> None:

@@ -137,6 +137,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"empty file", "il file è vuoto"),
     (r"choose a file", "scelga un file"),
     (r"choose the case", "scelga la pratica"),
+    (r"choose the household", "scelga il nucleo"),
     (r"choose the reason", "scelga il motivo"),
     (r"say whom the payee is", "indichi chi è il beneficiario"),
     (r"the file is too large", "il file è troppo grande"),

@@ -1,7 +1,7 @@
 """The city's housing catalogue at the desk (an outside tester's point: housing was listed, changed and withdrawn,
 and the matching run, with curl only): its opportunities, one listed, changed or withdrawn, the city-wide matching
 run now. Thin like web.py: read the session, check CSRF, call the use case as the operator, render; who may do what
-is housing's rule, and housing away is said as the other pages say it (502)."""
+is housing's rule, and housing away is said as the other pages say it (503, `web.service_away`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,7 +20,6 @@ from lgnet_desk.entrypoints.web import Page, page_loader
 from lgnet_desk.service_layer import desk, housing_catalogue
 from lgnet_desk.settings import DeskSettings
 
-AWAY = ServiceRefusal(502, "", "housing did not answer")
 Change = Callable[[Services, str, dict[str, str]], Awaitable[None]]
 # what a form sent did, said on the page (a flag: never text from the address)
 DONE = ("listed", "changed", "withdrawn", "rules")
@@ -41,8 +39,6 @@ def router(settings: DeskSettings) -> APIRouter:
             )
         except ServiceRefusal as r:
             return p.denied(r)
-        except httpx.HTTPError:
-            return p.denied(AWAY)
         ctx: dict[str, Any] = {
             "errors": {},
             "form": {},

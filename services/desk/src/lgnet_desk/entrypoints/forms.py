@@ -26,7 +26,7 @@ async def form_of(request: Request) -> dict[str, str]:
 DAY_FIELDS = frozenset(
     {"day", "new_day", "on", "since", "until", "linked_on", "contacted_on", "opened_on", "assessed_on", "agreed_on",
      "period_from", "period_to", "valid_until", "held_on", "issued_on", "starts_on", "ends_on", "transfer_on",
-     "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until"}
+     "ended_on", "started_on", "execution_date", "available_from", "available_until", "new_until", "closed_on"}
 )  # fmt: skip
 MEMBER_DAY = re.compile(r"m\d+_birth_date")  # the registration form's members' birth dates
 TIME_FIELDS = frozenset({"time", "new_time", "start_time", "end_time"})  # class `time`: hh:mm, the 24-hour clock

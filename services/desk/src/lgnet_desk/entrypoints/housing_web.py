@@ -1,19 +1,18 @@
 """The household's housing steps (an outside tester found none could be taken at the desk): its proposals and
 matches, why it is not matching, accepting, declining or placing a match, ending a placement, the signed lease. Thin
 like web.py: read the session, check CSRF, call the use case as the operator, render; who may do what is housing's
-rule, and housing away is said as the other pages say it (502)."""
+rule, and housing away is said as the other pages say it (503, `web.service_away`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lgnet_shared import clock
 
-from lgnet_desk.adapters.services import ServiceRefusal, Services
+from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable
 from lgnet_desk.domain.housing_steps import STEPS, SYSTEM_DECLINES, said_at_no_field
 from lgnet_desk.domain.operators import OperatorRole
 from lgnet_desk.entrypoints.forms import form_of
@@ -21,7 +20,6 @@ from lgnet_desk.entrypoints.web import page_loader
 from lgnet_desk.service_layer import desk, housing_steps
 from lgnet_desk.settings import DeskSettings
 
-AWAY = ServiceRefusal(502, "", "housing did not answer")  # shown as "the service is not available" (502)
 HOLD_SHOWN = frozenset(f"hold-{f}" for f in housing_steps.HOLD_FIELDS) | {"hold"}  # the hold form's, said there
 
 
@@ -38,8 +36,6 @@ def router(settings: DeskSettings) -> APIRouter:
             view = await housing_steps.household(p.services, household_id)
         except ServiceRefusal as r:
             return p.denied(r)
-        except httpx.HTTPError:
-            return p.denied(AWAY)
         assert p.op is not None
         async with request.app.state.pool.acquire() as conn:
             name, member = await housing_steps.household_reference(
@@ -74,10 +70,10 @@ def router(settings: DeskSettings) -> APIRouter:
             await do(p.services, f)
         except ServiceRefusal as r:
             return p.denied(r)
-        except httpx.HTTPError:
-            return p.denied(AWAY)
         except desk.FieldErrors as e:
             return await housing_page(request, household_id, 422, errors=e.errors, form=f, posted=posted)
+        except ServiceUnavailable as e:  # nothing recorded: the form as sent, saying so (housing away: kept instead)
+            return await housing_page(request, household_id, 503, form=f, posted=posted, away=e.service)
         return RedirectResponse(f"/households/{household_id}/housing", status_code=303)
 
     @api.post("/households/{household_id}/housing/{match_id}/{step}", response_class=HTMLResponse)

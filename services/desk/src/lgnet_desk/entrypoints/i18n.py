@@ -42,9 +42,17 @@ def language(requested: str | None) -> str:
 
 
 def day(value: Any, lang: str) -> str:
+    """A date as the locale writes it ('2 mar 2026'); a time (a note's, a document's: UTC, with its zone) on its day
+    in Rome: its first ten characters gave the UTC day, a day early for a note written after midnight in Rome."""
     if not value:
         return "—"
-    d = date.fromisoformat(value) if isinstance(value, str) else value
+    d = (
+        (datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value))
+        if isinstance(value, str)
+        else value
+    )
+    if isinstance(d, datetime):
+        d = d.astimezone(get_timezone(TIMEZONE)).date() if d.tzinfo else d.date()
     return str(format_date(d, format="medium", locale=BABEL_LOCALE[lang]))
 
 
@@ -200,6 +208,7 @@ CARTELLA_DONE = {
     "assessments": ("h-cases", _("Assessment recorded.")),
     "plans": ("h-cases", _("Plan recorded.")),
     "transfer": ("h-cases", _("Case transferred.")),
+    "closures": ("h-cases", _("Case closed.")),
     "contributions": ("h-contributions", _("Contribution requested.")),
     "payee": ("h-contributions", _("Bank data saved.")),
     "vouchers": ("h-vouchers", _("Voucher issued.")),

@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -18,8 +17,6 @@ from lgnet_desk.entrypoints.forms import form_of
 from lgnet_desk.entrypoints.web import SECURITY_HEADERS, Page, page_loader
 from lgnet_desk.service_layer import desk, payments_office
 from lgnet_desk.settings import DeskSettings
-
-AWAY = ServiceRefusal(502, "", "payments did not answer")
 
 
 def router(settings: DeskSettings) -> APIRouter:
@@ -32,8 +29,6 @@ def router(settings: DeskSettings) -> APIRouter:
             view = await payments_office.overview(p.services, p.op.city)
         except ServiceRefusal as r:
             return p.denied(r)
-        except httpx.HTTPError:
-            return p.denied(AWAY)
         ctx: dict[str, Any] = {"errors": {}, "form": {}, "result": None} | extra
         return p.render("payments.html", status=status, **view, **ctx)
 
@@ -129,8 +124,6 @@ def router(settings: DeskSettings) -> APIRouter:
             view = await payments_office.providers(p.services)
         except ServiceRefusal as r:
             return p.denied(r)
-        except httpx.HTTPError:
-            return p.denied(AWAY)
         names = {q["provider_id"]: q["name"] or q["provider_id"] for q in view["providers"]}
         ctx: dict[str, Any] = {"errors": {}, "form": {}, "held": None, "done": None, "row": None} | extra
         return p.render("providers.html", status=status, names=names, **view, **ctx)

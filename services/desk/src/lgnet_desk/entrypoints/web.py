@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
+from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import access_log as access_log_domain
 from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
@@ -92,7 +92,7 @@ class Page:
         lang = self.lang
         if self.restored and not ctx.get("form"):  # as a form refused is shown again: which, its values, its boxes
             kept = self.restored
-            ctx |= {"form": as_days(kept.last), "picked": kept.every, "posted": kept.posted, "restored": True}
+            ctx |= {"form": as_days(kept.last), "picked": kept.every, "posted": kept.posted, "restored": kept.why}
             ctx["posted_to"] = kept.action  # a page of forms of one kind per row finds the row's by its address
         # The forms' resubmission key: the posted form's when it is shown again (its second sending is the same
         # request), else a new one.
@@ -152,26 +152,32 @@ async def session_of(request: Request, idle_minutes: int) -> tuple[Operator, str
         return await store.session(conn, login.session_hash(sid), idle_minutes)
 
 
-async def keep_the_form(request: Request, key: bytes, username: str | None) -> str | None:
-    """A form that cannot be served as sent (its session lapsed, its CSRF token an older session's), kept for its
-    operator (`username`; None: the lapsed session's, if the desk still holds it). The page it came from; None when
-    nothing was kept (no such operator, a form not sent from the desk's own page)."""
+async def keep_the_form(request: Request, key: bytes, username: str | None, why: str = kept_forms.LAPSED) -> str | None:
+    """A form that cannot be served as sent (its session lapsed, its CSRF token an older session's, a service it
+    needs away: `why`), kept for its operator (`username`; None: the lapsed session's, if the desk still holds it).
+    The page it came from; None when nothing was kept (no such operator, a form not sent from the desk's own page)."""
     path = kept_forms.sent_from(request.headers.get("referer"), request.headers.get("host"))
     if path is None:
         return None
     form = await request.form()
-    kept = kept_forms.KeptForm(request.url.path, [(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    kept = kept_forms.KeptForm(request.url.path, fields, why)
     if not kept.typed:  # nothing the operator wrote or chose (a logout, an action's button): nothing to give back
         return None
     storable(kept.fields)
-    # a form of the cartella: back at its section, as after it is sent (`i18n.CARTELLA_DONE`)
-    anchor = i18n.CARTELLA_DONE.get(kept.posted, (None,))[0] if path.startswith("/persons/") else None
     async with request.app.state.pool.acquire() as conn:
         if username is None:
             username = await store.lapsed_session(conn, login.session_hash(request.cookies.get(SESSION_COOKIE, "")))
         if username is None:
             return None
-        await kept_forms.keep(conn, key, username, path, anchor, kept)
+        return await keep_for(conn, key, username, path, kept)
+
+
+async def keep_for(conn: Any, key: bytes, username: str, path: str, kept: kept_forms.KeptForm) -> str:
+    """Keeps `kept` for the operator's page `path`; where she takes it back (a form of the cartella: at its section,
+    as after it is sent, `i18n.CARTELLA_DONE`)."""
+    anchor = i18n.CARTELLA_DONE.get(kept.posted, (None,))[0] if path.startswith("/persons/") else None
+    await kept_forms.keep(conn, key, username, path, anchor, kept)
     return kept_forms.landing(path, anchor)
 
 
@@ -212,6 +218,7 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             here = kept_forms.page(request.url.path, request.url.query)
             async with pool.acquire() as conn:
                 restored = await kept_forms.take(conn, kept_key, op.username, here)
+            request.state.taken = (here, restored)  # kept again if a service the page reads is away (`service_away`)
         if need is not None and op.role is not need:
             raise HTTPException(403, "not for this role")
         # The DPO has no identity on the services (she reads the access log): every other page is not hers, refused
@@ -407,6 +414,9 @@ def router(settings: DeskSettings) -> APIRouter:
             return p.render(
                 "register.html", status=422, form=form, errors={"m0_given_name": r.reason}, rows=range(FAMILY_SIZE)
             )
+        except ServiceUnavailable as e:  # the form as typed, the members registered before kept (not sent again)
+            form = form | e.kept
+            return p.render("register.html", status=503, form=form, errors={}, rows=range(FAMILY_SIZE), away=e.service)
         return RedirectResponse(f"/persons/{pid}?purpose=case_work", status_code=303)
 
     @api.get("/persons/{person_id}", response_class=HTMLResponse)
@@ -424,40 +434,70 @@ def router(settings: DeskSettings) -> APIRouter:
             "cartella.html", r=record, errors={}, today=clock.today().isoformat(), purpose=purpose, done=done
         )
 
-    async def act(request: Request, person_id: str, run: Any) -> Response:
+    async def act(
+        request: Request,
+        person_id: str,
+        run: Any,
+        ends_access: Callable[[Operator, dict[str, str]], bool] | None = None,
+    ) -> Response:
+        """A cartella form: sent, back at the section showing what it recorded; refused or its service away, shown
+        again. `ends_access`: whether what was recorded ends the operator's own access to the person (a cooperative
+        recording the withdrawal of the sharing consent): confirmed on its own page, the cartella not read again (it
+        was, refused as "access denied", and logged as a denied attempt she never made)."""
         p = await page(request, csrf_check=True)
         assert p.services is not None and p.op is not None
         form = await form_of(request)
         try:
             await run(p.services, form)
         except desk.FieldErrors as e:
-            async with request.app.state.pool.acquire() as conn:
-                try:
-                    record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
-                except ServiceRefusal as r:  # a person the operator may not see (the address changed): refused
-                    return p.denied(r, logged=True)
-            raw = await request.form()
-            return p.render(
-                "cartella.html",
-                status=422,
-                r=record,
-                errors=e.errors,
-                form=form,
-                # the form sent, shown again as it was: its boxes ticked (`picked`: every value of a field) and the
-                # other forms as new (`posted`: which form it was)
-                picked={k: [str(v) for v in raw.getlist(k)] for k in raw},
-                posted=request.url.path.rsplit("/", 1)[-1],
-                today=clock.today().isoformat(),
-                purpose="case_work",
-            )
+            return await shown_again(request, p, person_id, form, 422, e.errors)
+        except ServiceUnavailable as e:  # nothing recorded: the form as typed, saying which service is away
+            return await shown_again(request, p, person_id, form, 503, {}, away=e.service)
+        if ends_access is not None and ends_access(p.op, form):
+            return p.render("access_ended.html", person_id=person_id)
         done = request.url.path.rsplit("/", 1)[-1]  # the page opens where what was recorded is shown, saying so
         section = i18n.CARTELLA_DONE[done][0] if done in i18n.CARTELLA_DONE else "h-person"
         return RedirectResponse(f"/persons/{person_id}?purpose=case_work&done={done}#{section}", status_code=303)
+
+    async def shown_again(
+        request: Request,
+        p: Page,
+        person_id: str,
+        form: dict[str, str],
+        status: int,
+        errors: dict[str, str],
+        away: str | None = None,
+    ) -> Response:
+        """The cartella with the form sent shown again as it was (refused at its fields, or its service `away`). The
+        cartella is intake's: with intake away it cannot be shown, and `service_away` keeps the form instead."""
+        assert p.services is not None and p.op is not None
+        async with request.app.state.pool.acquire() as conn:
+            try:
+                record = await desk.folder(conn, p.services, p.op, person_id, "case_work")
+            except ServiceRefusal as r:  # a person the operator may not see (the address changed): refused
+                return p.denied(r, logged=True)
+        raw = await request.form()
+        return p.render(
+            "cartella.html",
+            status=status,
+            r=record,
+            errors=errors,
+            away=away,
+            form=form,
+            # the form sent, shown again as it was: its boxes ticked (`picked`: every value of a field) and the
+            # other forms as new (`posted`: which form it was)
+            picked={k: [str(v) for v in raw.getlist(k)] for k in raw},
+            posted=request.url.path.rsplit("/", 1)[-1],
+            today=clock.today().isoformat(),
+            purpose="case_work",
+        )
 
     @api.post("/persons/{person_id}/cases", response_class=HTMLResponse)
     async def open_case(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
             key = resubmission.call_key(f, "case")
+            if not f.get("household_id"):  # several households: the operator chooses (none chosen beforehand)
+                raise desk.FieldErrors({"household_id": "choose the household"})
             body: dict[str, Any] = {
                 "case_id": desk.new_id("c", key),
                 "household_id": f.get("household_id"),
@@ -473,7 +513,7 @@ def router(settings: DeskSettings) -> APIRouter:
                 "channel": "channel",
                 "opened_on": "opened_on",
                 "partner": "partner",
-                "household_id": "action_area",
+                "household_id": "household_id",
             }
             await desk.submit(s, "intake", "/cases", body, fields, key)
 
@@ -646,6 +686,20 @@ def router(settings: DeskSettings) -> APIRouter:
 
         return await act(request, person_id, run)
 
+    @api.post("/persons/{person_id}/closures", response_class=HTMLResponse)
+    async def close_case(request: Request, person_id: str) -> Response:
+        """Close a case with its outcome (intake's rule: the city's staff, or the case's cooperative; on or after its
+        opening, not in the future)."""
+
+        async def run(s: Services, f: dict[str, str]) -> None:
+            if not f.get("case_outcome"):  # no outcome chosen: a case is never closed without one (not sent)
+                raise desk.FieldErrors({"case_outcome": "required"} | ({} if f.get("case_id") else _NO_CASE))
+            body = {"case_id": _case_of(f), "outcome": f["case_outcome"], "closed_on": f.get("closed_on")}
+            fields = {"case_id": "case_id", "outcome": "case_outcome", "closed_on": "closed_on"}
+            await desk.submit(s, "intake", "/cases/closures", body, fields, resubmission.call_key(f, "closure"))
+
+        return await act(request, person_id, run)
+
     @api.post("/persons/{person_id}/consents", response_class=HTMLResponse)
     async def consent(request: Request, person_id: str) -> Response:
         async def run(s: Services, f: dict[str, str]) -> None:
@@ -660,7 +714,7 @@ def router(settings: DeskSettings) -> APIRouter:
             fields, key = {"purpose": "purpose", "granted": "purpose"}, resubmission.call_key(f, "consent")
             await desk.submit(s, "intake", "/consents", body, fields, key)
 
-        return await act(request, person_id, run)
+        return await act(request, person_id, run, ends_access=_sharing_withdrawn_by_a_partner)
 
     @api.get("/persons/{person_id}/privacy-notice", response_class=HTMLResponse)
     async def privacy_notice(request: Request, person_id: str) -> Response:
@@ -928,8 +982,7 @@ def _amount_given(form: dict[str, str], name: str) -> None:
     """An amount left empty is said missing ("campo obbligatorio", not "not a valid amount"), with the case if it is
     missing too: one round."""
     if not form.get(name, "").strip():
-        no_case = {} if form.get("case_id", "").strip() else {"case_id": "choose the case"}
-        raise desk.FieldErrors({name: "required"} | no_case)
+        raise desk.FieldErrors({name: "required"} | ({} if form.get("case_id", "").strip() else _NO_CASE))
 
 
 def _chosen(form: dict[str, str], name: str) -> str | None:
@@ -938,10 +991,21 @@ def _chosen(form: dict[str, str], name: str) -> str | None:
     return form.get(name) or None
 
 
+def _sharing_withdrawn_by_a_partner(op: Operator, form: dict[str, str]) -> bool:
+    """A cooperative sees a person only while she consents to sharing with partners (intake's rule): its operator
+    recording the withdrawal sees her no more."""
+    return (
+        op.role is OperatorRole.PARTNER and form.get("purpose") == "partner_sharing" and form.get("granted") == "false"
+    )
+
+
+_NO_CASE = {"case_id": "choose the case"}
+
+
 def _case_of(form: dict[str, str]) -> str:
     """The case a cartella form writes to: the operator chooses it when the person has several open cases."""
     if not (case_id := form.get("case_id", "").strip()):
-        raise desk.FieldErrors({"case_id": "choose the case"})
+        raise desk.FieldErrors(_NO_CASE)
     return case_id
 
 
@@ -971,6 +1035,25 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         else:
             message = _("The request could not be served.")
         return p.render("error.html", status=exc.status_code, message=message)
+
+    kept_key = _kept_key(settings)
+
+    @app.exception_handler(httpx.HTTPError)
+    async def service_away(request: Request, exc: httpx.HTTPError) -> Response:
+        """A service that did not answer, or answered 5xx (`ServiceUnavailable`), where the page has nothing else to
+        show: a 503 page in the operator's language naming it (it was a 500 with a traceback, in English). A form
+        sent is kept for its operator, as after a lapsed session, and the page leads back to it; a form taken back
+        on a page that cannot be read now is kept again."""
+        op, csrf = await session_of(request, settings.idle_minutes) or (None, "")
+        back = None
+        if op is not None and request.method == "POST":
+            back = await keep_the_form(request, kept_key, op.username, kept_forms.UNAVAILABLE)
+        elif op is not None and (taken := getattr(request.state, "taken", None)) and taken[1] is not None:
+            async with request.app.state.pool.acquire() as conn:
+                back = await keep_for(conn, kept_key, op.username, *taken)
+        away = exc.service if isinstance(exc, ServiceUnavailable) else None
+        p = Page(request, op, csrf, None)
+        return p.render("unavailable.html", status=503, away=away, back=back, sent=request.method == "POST")
 
     @app.get("/health/live")
     async def live() -> dict[str, str]:

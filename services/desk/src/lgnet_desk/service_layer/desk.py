@@ -18,7 +18,7 @@ import httpx
 from lgnet_shared.db import Conn
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
+from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import countries, resubmission
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.domain.persons import full_name
@@ -266,15 +266,28 @@ async def register_household(
     copies stayed without a household or a consent)."""
     if partner is not None and not form.get("consent_partner_sharing"):
         raise FieldErrors({"consent_partner_sharing": "a cooperative follows a household that consents to sharing"})
-    errors: dict[str, str] = {}
+    if incomplete := unnamed_members(form, members):  # said before anyone is registered: the household is whole
+        raise FieldErrors(incomplete)
     kept: dict[str, str] = {}
+    try:
+        return await _register_each(services, form, members, today, partner, kept)
+    except ServiceUnavailable as away:  # the members registered before it went away are kept, as after a refusal
+        away.kept = kept
+        raise
+
+
+async def _register_each(
+    services: Services, form: dict[str, str], members: int, today: date, partner: str | None, kept: dict[str, str]
+) -> str:
+    """`register_household`'s members one by one (each registered is put in `kept`), then all of them together."""
+    errors: dict[str, str] = {}
     ids: list[str] = []
     for i in range(members):
         if registered := form.get(f"m{i}_person_id"):
             kept[f"m{i}_person_id"] = registered
             ids.append(registered)
             continue
-        if not form.get(f"m{i}_given_name") and not form.get(f"m{i}_birth_date"):
+        if not typed_member(form, i):
             continue
         try:
             body = member_body(form, i)
@@ -305,6 +318,25 @@ async def register_household(
 
 
 MEMBER_FIELDS = frozenset({"given_name", "family_name", "fiscal_code", "birth_date", "sex", "nationality"})
+NAMING_FIELDS = ("given_name", "birth_date")  # what the desk registers a household member by (intake: the birth date)
+
+
+def typed_member(form: dict[str, str], i: int) -> bool:
+    """Whether anything of the registration form's row `i` was typed or chosen (an empty row is no member)."""
+    return any(form.get(f"m{i}_{name}", "").strip() for name in MEMBER_FIELDS)
+
+
+def unnamed_members(form: dict[str, str], members: int) -> dict[str, str]:
+    """The missing name and birth date of each row typed in part and not registered yet: {field: "required"}. A row
+    with neither was left out without a word (a review: the second member, surname, sex, nationality and fiscal code
+    typed, missing from the household registered)."""
+    return {
+        f"m{i}_{name}": "required"
+        for i in range(members)
+        if not form.get(f"m{i}_person_id") and typed_member(form, i)
+        for name in NAMING_FIELDS
+        if not form.get(f"m{i}_{name}", "").strip()
+    }
 
 
 async def _register_together(

@@ -38,10 +38,14 @@ def sent_from(referer: str | None, host: str | None) -> str | None:
     return page(parts.path, parts.query)
 
 
+LAPSED, UNAVAILABLE = "lapsed", "unavailable"  # why a form was kept: its session had ended; a service was away
+
+
 @dataclass(frozen=True)
 class KeptForm:
     action: str  # the address it was sent to (the page's forms say which of them it was: `posted`)
     fields: list[tuple[str, str]]
+    why: str = LAPSED
 
     @property
     def last(self) -> dict[str, str]:
@@ -72,7 +76,8 @@ def landing(path: str, anchor: str | None = None) -> str:
 
 
 async def keep(conn: Conn, key: bytes, username: str, path: str, anchor: str | None, form: KeptForm) -> None:
-    data = json.dumps({"action": form.action, "fields": [(k, v) for k, v in form.fields if k not in _NOT_KEPT]})
+    fields = [(k, v) for k, v in form.fields if k not in _NOT_KEPT]
+    data = json.dumps({"action": form.action, "fields": fields, "why": form.why})
     await store.keep_form(conn, username, path, anchor, store.seal(key, _bound(username, path), data))
 
 
@@ -93,7 +98,7 @@ async def take(conn: Conn, key: bytes, username: str, path: str) -> KeptForm | N
         data = json.loads(store.unseal(key, _bound(username, path), sealed))
     except (InvalidTag, ValueError):  # another master key since: nothing to give back
         return None
-    return KeptForm(str(data["action"]), [(str(k), str(v)) for k, v in data["fields"]])
+    return KeptForm(str(data["action"]), [(str(k), str(v)) for k, v in data["fields"]], str(data.get("why", LAPSED)))
 
 
 def _bound(username: str, path: str) -> str:
