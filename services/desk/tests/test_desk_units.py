@@ -189,6 +189,11 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "the household no longer fits the opportunity (capacity: 2 person(s) for 1 place(s)): decline the match",
             "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
         ),
+        (  # intake: a cooperative registering a person on file (her fiscal code) works on her once assigned her case
+            "the person is not in a case assigned to this partner",
+            "la persona non è in una pratica assegnata al suo ente: il Comune può assegnargliela",
+        ),
+        ("the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
         (  # intake: a transfer dated before the case's last one (a review found it shown in English)
             "is before the case's last transfer (2026-02-01)",
             "è precedente all'ultimo trasferimento della pratica (2026-02-01)",

@@ -118,6 +118,11 @@ ITALIAN: list[tuple[str, str]] = [
     ),
     (r"the case is assigned to another partner", "la pratica è assegnata a un altro ente partner"),
     (
+        r"the person is not in a case assigned to this partner",
+        "la persona non è in una pratica assegnata al suo ente: il Comune può assegnargliela",
+    ),
+    (r"the person's case is assigned to another partner", "la pratica della persona è assegnata a un altro ente"),
+    (
         r"(staff|partner) of (\w+) cannot (act in|read) (\w+)",
         "chi opera per {city1} non può accedere ai dati di {city3}",
     ),
