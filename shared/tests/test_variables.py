@@ -21,7 +21,7 @@ def used_in_the_repository() -> set[str]:
     found: set[str] = set()
     for name in files:
         path = ROOT / name
-        if path.suffix in (".md", ".png", ".json", ".lock") or not path.is_file():
+        if path.suffix in (".md", ".png", ".json", ".lock") or not path.is_file() or path == Path(__file__):
             continue
         found |= set(re.findall(r"LGNET_[A-Z0-9_]*[A-Z0-9]", path.read_text(errors="ignore")))
     return found - PREFIXES

@@ -156,7 +156,7 @@ async def _misbehave(
     try:
         closure = inbound.CaseClosureSubmitted(case_id=other_case.case_id, outcome="other", closed_on=date(2026, 6, 1))
         eid = await raw.send_raw(closure.type, closure.model_dump(mode="json"), signed=True)
-        expected[eid] = (partner, "forbidden")
+        expected[eid] = (partner, "not_found")  # another city's case: as one that exists nowhere (docs/partners.md)
         bad = {"person_id": "p-bad-date", "birth_date": "31/02/1990", "sex": "female", "nationality": "NG"}
         eid = await raw.send_raw(inbound.PersonRegistrationSubmitted.type, bad, signed=True)
         expected[eid] = (partner, "invalid_data")

@@ -1,6 +1,7 @@
 """Every LGNET_* environment variable a command of LgNet reads — the services, the desk, the scheduler, the notary,
 the admin commands, `make up`'s launchers, the tests and benchmarks — so that a name outside them, a typo, is said at
-start (`unknown`): `LGNET_DB_SCHEM` was ignored in silence, and the service made and migrated the default schema.
+start (`unknown`): a misspelled LGNET_DB_SCHEMA was ignored in silence, and the service made and migrated the default
+schema.
 `shared/tests/test_variables.py` holds this list to every name the repository's code and configuration files use."""
 
 from __future__ import annotations
