@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -348,3 +348,42 @@ async def test_an_erased_persons_booked_appointments_are_cancelled_and_not_remin
     [cancelled] = [e for e in events if isinstance(e, ev.AppointmentCancelled)]
     assert (cancelled.appointment_id, cancelled.reason, cancelled.cancelled_on) == (
         "a-next", ev.AppointmentCancellation.BY_OPERATOR, clock.today())  # fmt: skip
+
+
+async def test_an_outing_time_with_an_offset_is_refused_at_its_field_over_http_and_kafka(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: an outing's times are the city's wall-clock times, "HH:MM" without an offset (the JSON
+    Schema's pattern), yet the model took "20:30Z"; with the end time without one, the outing's length subtracted an
+    aware time from a naive one: HTTP answered 500 "Internal Server Error" and the partner's record, retried three
+    times, went to the dead letters unanswered. Refused at the field, both ways; and a move missing one of its two
+    times is refused naming the one missing (it named `starts_at` when `ends_at` was)."""
+    await unit(intake)
+    async with intake.client("coop-aurora") as aurora:
+        for start, end in (("20:30Z", "00:30"), ("20:30+02:00", "23:30+02:00")):
+            r = await send(aurora, "/outings", {**outing("o-tz", EARLIER), "start_time": start, "end_time": end})
+            assert (r.status_code, r.json()["field"]) == (422, "start_time"), r.text
+            assert "offset" in r.json()["reason"], r.text
+    async with intake.partner("coop-aurora", "torino") as client:
+        aware = {
+            **outing("o-tz", EARLIER),
+            "on": EARLIER,
+            "start_time": time(20, 30, tzinfo=UTC),
+            "end_time": time(0, 30),
+        }
+        sent = await client.emit(ev.OutingSubmitted.model_construct(**aware))
+        moved = await client.emit(
+            ev.AppointmentChangeSubmitted(
+                appointment_id="apt-x",
+                change="moved",
+                starts_at=datetime.now(UTC) + timedelta(days=1),
+                on=clock.today(),
+            )
+        )
+        answers: dict[str, InboundRejected] = {}
+        async for rejection in client.rejections(timeout=20):
+            answers[rejection.inbound_event_id] = rejection
+            if len(answers) >= 2:
+                break
+    assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.start_time"), answers
+    assert answers[moved.id].field == "data.ends_at", answers[moved.id]

@@ -18,7 +18,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import Channel, Sex
@@ -28,9 +28,20 @@ INBOUND = "partner.inbound.{city}"  # each city's partners write their own city'
 SPECIAL = "intake.special"
 Place = Annotated[str, Field(min_length=1, max_length=100, description="A place's common name (no address)")]
 ShortText = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+def _local(value: time) -> time:
+    """The schema's pattern, which pydantic's own time parsing does not apply: "20:30Z" was taken, and an outing's
+    length then subtracted an aware time from a naive one (a 500, a partner's record dead-lettered unanswered)."""
+    if value.tzinfo is not None:
+        raise ValueError("a local time of the city (Europe/Rome), HH:MM, without an offset")
+    return value
+
+
 # A wall-clock time of the city (Europe/Rome), no offset: JSON Schema's `format: time` would demand one (RFC 3339).
 LocalTime = Annotated[
     time,
+    AfterValidator(_local),
     WithJsonSchema(
         {
             "type": "string",

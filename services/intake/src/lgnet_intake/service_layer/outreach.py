@@ -432,8 +432,10 @@ class Outreach:
     async def change(self, ctx: Context, c: ev.AppointmentChangeSubmitted) -> dict[str, Any]:
         """A partner's change request: move, cancel or outcome, the same use cases as the HTTP routes."""
         if c.change == "moved":
-            if c.starts_at is None or c.ends_at is None:
-                raise ContractError("starts_at", "a move gives starts_at and ends_at")
+            for missing in ("starts_at", "ends_at"):
+                if getattr(c, missing) is None:
+                    raise ContractError(missing, "a move gives starts_at and ends_at")
+            assert c.starts_at is not None and c.ends_at is not None
             return await self.move(ctx, c.appointment_id, MoveAppointment(starts_at=c.starts_at, ends_at=c.ends_at))
         if c.change == "cancelled":
             if c.reason is None:
