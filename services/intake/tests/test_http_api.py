@@ -529,3 +529,21 @@ async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest) ->
         ]
         r = await national.get("/partners")
         assert r.status_code == 422 and r.json()["field"] == "query.city", r.text  # the national role names a city
+
+
+async def test_a_birth_date_corrected_after_a_merge_reaches_the_cases_of_the_merged_record(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a man registered by a cooperative with a wrong birth date (a child's) was in a household
+    whose case opened with him counted a minor; the city's staff merged that record into their own record of him and
+    corrected his birth date, but `person_updated` said his age only at the cases of his own record's households (none):
+    the case kept him a minor, and the city's report counted a child too many."""
+    await household_with_case(intake)
+    async with intake.client("staff-torino") as staff:
+        man = person("s-man", birth="1985-03-02", sex="male", identity={"given_name": "Idris", "family_name": "Bello"})
+        assert (await post(staff, "/persons", man)).status_code == 201
+        assert (await post(staff, "/persons/s-man/merge", {"merged_person_id": "p-kid"})).status_code == 201
+        r = await staff.patch("/persons/s-man", json={"birth_date": "1986-03-02"})
+        assert r.status_code == 200, r.text
+    [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == "s-man"]
+    assert updated.minor_in_cases == {"c-1": False}, updated

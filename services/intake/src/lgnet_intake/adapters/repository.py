@@ -398,10 +398,13 @@ async def cases_of_household(conn: Conn, household_id: str, *, since: date) -> l
 
 
 async def cases_of_person(conn: Conn, person_id: str) -> list[tuple[str, date]]:
-    """(case id, opening date) of every case of every household the person has been a member of."""
+    """(case id, opening date) of every case of every household the person has been a member of, as any of her
+    records: a merge moves no membership, and a case of a merged record's household counts her too."""
     rows = await conn.fetch(
-        "select distinct c.case_id, c.opened_on from cases c join household_members m using (household_id)"
-        " where m.person_id = $1 order by c.case_id",
+        "with recursive records(person_id) as ("
+        " select $1::text union select p.person_id from persons p join records r on p.merged_into = r.person_id"
+        ") select distinct c.case_id, c.opened_on from cases c join household_members m using (household_id)"
+        " where m.person_id in (select person_id from records) order by c.case_id",
         person_id,
     )
     return [(r["case_id"], r["opened_on"]) for r in rows]
