@@ -492,6 +492,13 @@ async def test_registrations_carry_the_cross_city_key_never_the_fiscal_code(inta
     assert registered["p-kid"].national_key is None  # no fiscal code, no cross-city key
     for record in await intake.raw_records("intake.events"):
         assert AMINA["fiscal_code"].encode() not in record.value
+    # A fiscal code given after the registration (a migrant's often comes later) brings the cross-city key with it:
+    # without it, the national level counted the person once per city (person_updated carried no key)
+    async with intake.client("coop-aurora") as c:
+        r = await c.patch("/persons/p-kid", json={"identity": {"fiscal_code": "KNKTND15C02Z335S"}})
+        assert r.status_code == 200, r.text
+    [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == "p-kid"]
+    assert updated.national_key == pii.keyed_hash(national_key, "KNKTND15C02Z335S")
 
 
 async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid_ones(intake: IntakeUnderTest) -> None:

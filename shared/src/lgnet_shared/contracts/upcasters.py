@@ -50,6 +50,7 @@ for _type, _from in (
     ("lgnet.intake.person_registered", 2),
     ("lgnet.intake.person_registered", 3),  # v4 adds the optional national_key (unknown before)
     ("lgnet.intake.person_updated", 1),
+    ("lgnet.intake.person_updated", 2),  # v3 adds the optional national_key (a fiscal code given after registering)
     ("lgnet.intake.case_opened", 1),
     ("lgnet.intake.household_member_joined", 1),
     ("lgnet.partner.person_registration_submitted", 1),

@@ -187,7 +187,7 @@ class PersonUpdatedV1(Event):
 
 
 @event("lgnet.intake.person_updated", version=2, key="person_id")
-class PersonUpdated(PersonUpdatedV1):
+class PersonUpdatedV2(PersonUpdatedV1):
     """v2: a corrected birth date is sealed (`identity.birth_date`), never in clear; with it come `minor` (on the
     event's date) and `minor_in_cases` (for every case of the person's households, whether under 18 at its
     opening), which replace what earlier events said."""
@@ -197,6 +197,14 @@ class PersonUpdated(PersonUpdatedV1):
     minor_in_cases: dict[Id, bool] | None = Field(default=None, description=MINOR_IN_CASES)
 
     _identity = field_validator("identity", mode="before")(lambda v: _widen(v))
+
+
+@event("lgnet.intake.person_updated", version=3, key="person_id")
+class PersonUpdated(PersonUpdatedV2):
+    """v3 adds `national_key` when the fiscal code is given or corrected after the registration (a migrant's often
+    comes later): the national level then counts the person once across cities, as person_registered v4's key does."""
+
+    national_key: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description=NATIONAL_KEY)
 
 
 @event("lgnet.intake.possible_duplicate_flagged", key="person_id")

@@ -246,6 +246,7 @@ class Intake:
                     field="identity.fiscal_code",
                 )
                 changes["fiscal_code_hash"] = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
+                event["national_key"] = self._national_key(plain["fiscal_code"])
             names = await self.keys.seal_all(self.conn, pid, plain)
             changes["identity"] = {**p["identity"], **{f: s.model_dump() for f, s in names.items()}}
             sealed.update(names)

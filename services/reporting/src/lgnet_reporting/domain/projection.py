@@ -157,7 +157,7 @@ def _person_updated(env: Envelope, e: i.PersonUpdated) -> list[Write]:
     changed = {
         k: (v.value if isinstance(v, i.Sex) else v)
         for k, v in (("birth_date", e.birth_date), ("sex", e.sex), ("nationality", e.nationality),
-                     ("third_country", e.third_country))
+                     ("third_country", e.third_country), ("national_key", e.national_key))  # v3: a code given later
         if v is not None
     }  # fmt: skip
     ages = _ages(env, "corrected", ((e.person_id, c, m) for c, m in sorted((e.minor_in_cases or {}).items())))
