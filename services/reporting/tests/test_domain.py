@@ -460,19 +460,22 @@ def test_vulnerabilities_assessed_per_person_count_for_that_person_only() -> Non
     }  # fmt: skip
 
 
+def _taken_in(city: str, n: int, national_key: str | None) -> list[i.Event]:
+    """A person (p<n>) registered in `city` with the cross-city key, alone in a household with a case."""
+    hh, pid = f"h{n}", f"p{n}"
+    return [
+        i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.FEMALE, nationality="MA",
+                           third_country=True, minor=False, national_key=national_key),
+        i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
+        i.CaseOpened(case_id=f"c{n}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
+                     channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, n), minors={pid: False}),
+    ]  # fmt: skip
+
+
 def test_a_fiscal_code_given_after_the_registration_makes_the_person_one_nationally() -> None:
     """From an outside test: Roma registered a man without a fiscal code (it came later), Milano with it; the key
     came only with person_registered, so the national report counted him twice. person_updated v3 brings it."""
-    events: list[i.Event] = []
-    for city, n, key in (("torino", 1, None), ("trieste", 2, "a" * 64)):
-        hh, pid = f"h{n}", f"p{n}"
-        events += [
-            i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.MALE, nationality="MA",
-                               third_country=True, minor=False, national_key=key),
-            i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
-            i.CaseOpened(case_id=f"c{n}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
-                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, n), minors={pid: False}),
-        ]  # fmt: skip
+    events = [e for city, n, key in (("torino", 1, None), ("trieste", 2, "a" * 64)) for e in _taken_in(city, n, key)]
     w = Window(date(2026, 6, 30))
     assert national(_facts_of(events), w, 1)["indicators"]["persons"]["total"] == 2  # type: ignore[arg-type]
     events.append(i.PersonUpdated(person_id="p1", national_key="a" * 64))
@@ -482,16 +485,8 @@ def test_a_fiscal_code_given_after_the_registration_makes_the_person_one_nationa
 def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
     """Two registrations (Torino, then Trieste) of one person: each city counts its own; nationally the
     pseudonymous cross-city key (a keyed hash of the fiscal code under the national key) makes them one."""
-    events: list[i.Event] = []
-    for city, n, key in (("torino", 1, "a" * 64), ("trieste", 2, "a" * 64), ("trieste", 3, "b" * 64)):
-        hh, pid = f"h{n}", f"p{n}"
-        events += [
-            i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.FEMALE, nationality="MA",
-                               third_country=True, minor=False, national_key=key),
-            i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
-            i.CaseOpened(case_id=f"c{n}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
-                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, n), minors={pid: False}),
-        ]  # fmt: skip
+    cities = (("torino", 1, "a" * 64), ("trieste", 2, "a" * 64), ("trieste", 3, "b" * 64))
+    events = [e for city, n, key in cities for e in _taken_in(city, n, key)]
     facts = _facts_of(events)
     w = Window(date(2026, 6, 30))
     assert summary(facts, w, None)["persons"]["total"] == 2  # type: ignore[arg-type]
