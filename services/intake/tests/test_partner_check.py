@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lgnet_intake.entrypoints import partner_check
 from lgnet_shared import signing
+from lgnet_shared.contracts.examples import envelope_of, example_path
+from lgnet_shared.errors import ContractError
+from lgnet_shared.events import REGISTRY, event_types, versions
 from lgnet_shared.events import partner as inbound
 from partner_records import AMINA_CF, bad_records, dump, sender_with_test_key
 
@@ -19,6 +23,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 TODAY = "2026-11-30"
+CONTRACTS = Path(__file__).parents[3] / "contracts"
 EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason: what intake would answer)
     "check_character": "invalid data.identity.fiscal_code: wrong check character"
     " (the 16th, computed from the first 15)",
@@ -244,3 +249,27 @@ def test_a_binary_mode_record_is_checked_with_its_signed_headers(
 
 def partner_check_signer(folder: Path) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes((folder / "signing.key").read_bytes())
+
+
+# docs/partners.md, "Worked example": the intake test key the published examples are sealed to.
+WORKED_EXAMPLE_INTAKE_KEY = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "version"),
+    [(t, v) for t in event_types() for v in versions(t) if REGISTRY[(t, v)].model.topic == inbound.INBOUND],
+)
+async def test_every_published_example_passes_the_kit(event_type: str, version: int) -> None:
+    """docs/partners.md promises one valid example of each event in contracts/examples/: each, in the envelope a
+    partner sends it in, passes every offline check of the gatekeeper (`lgnet-partner check`), its sealed fields
+    opened with the worked example's intake key. `lgnet-contracts check` (shared) holds them to the schema only."""
+    data = json.loads(example_path(CONTRACTS, event_type, version).read_text())
+    value, _ = envelope_of(event_type, version, data).to_structured()
+    record = partner_check.Record(b"coop-aurora", [], value, signed=False)
+    who = partner_check.Partner("coop-aurora", "torino", None, None)
+    key = partner_check.test_key(WORKED_EXAMPLE_INTAKE_KEY)
+    try:
+        notes = await partner_check.check(record, who, key, date.fromisoformat(TODAY))
+    except ContractError as err:
+        pytest.fail(f"refused: {err.kind} {err.field}: {err.reason}")
+    assert [n for n in notes if not n.startswith("not signed")] == []
