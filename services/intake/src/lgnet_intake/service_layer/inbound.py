@@ -18,7 +18,7 @@ from datetime import date
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import codec, pii
 from lgnet_shared.countries import check_languages
-from lgnet_shared.envelope import Envelope
+from lgnet_shared.envelope import Envelope, check_partner_record
 from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic
 from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import outreach as outreach_in
@@ -67,7 +67,9 @@ PARTNER_SOURCE = "/partners/"
 def check_claims(env: Envelope, sender: str | None, signer_city: str | None) -> None:
     """The record speaks for its signer: the partner it names is the signer, so is the partner its `source` names
     (`/partners/<id>[/...]`: intake keeps one event per (source, id), so another partner's source would take that
-    partner's event ids and its real events would be dropped as duplicates), the city the signer's city."""
+    partner's event ids and its real events would be dropped as duplicates), the city the signer's city. First, the
+    record is a partner's CloudEvent: it names its partner and carries no attribute only facts carry."""
+    check_partner_record(env)
     if env.partner != sender:
         raise Forbidden("partner", f"the record is signed by {sender}, not {env.partner}")
     if env.source.startswith(PARTNER_SOURCE) and env.source[len(PARTNER_SOURCE) :].split("/", 1)[0] != sender:
