@@ -96,6 +96,7 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
         if sealed is None:
             continue
         assert isinstance(sealed, Sealed)
+        check_sealed_header(field, sealed)
         key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
         key = await private_key(key_id)
         if key is None:
@@ -111,6 +112,17 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
         if reason := text_problem(opened[field]):  # as HTTP bodies are read: a NUL cannot be stored as text
             raise ContractError(f"identity.{field}", reason)
     return fields_of(opened[ALL]) if ALL in opened else opened
+
+
+def check_sealed_header(field: str, sealed: Sealed) -> None:
+    """A sealed value as docs/partners.md, "Sealing", makes it: `kid` is `hpke:` + intake's key id, `n` is empty
+    (HPKE carries its own nonce in `ct`). The gatekeeper and the offline kit hold it to this one rule."""
+    if not sealed.kid.startswith(pii.HPKE_PREFIX):
+        raise ContractError(
+            f"identity.{field}.kid", f"must be {pii.HPKE_PREFIX}<key_id>, the key_id GET /inbound-key gives"
+        )
+    if sealed.n != "":
+        raise ContractError(f"identity.{field}.n", "must be the empty string (HPKE's ct carries what it needs)")
 
 
 def check_identity_form(identity: Part) -> None:
