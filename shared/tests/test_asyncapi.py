@@ -196,3 +196,24 @@ def test_a_partners_inbound_messages_require_the_signature_header() -> None:
     for message in doc["components"]["messages"].values():  # facts: no partner signature asked for
         if message["name"] not in {resolve(doc, r["$ref"])["name"] for r in channel["messages"].values()}:
             assert "required" not in message["headers"], message["name"]
+
+
+def test_a_partners_inbound_messages_require_its_partner_and_take_no_facts_attribute() -> None:
+    """docs/partners.md, "The envelope": `partner` is required, and no attribute but those listed is allowed — not
+    `signingkey`, which only a deployment's signed facts carry. The inbound channel's payloads and the partner-facing
+    envelope schema (contracts/envelope.partner.schema.json) say so; facts keep `partner` optional and `signingkey`."""
+    import json
+
+    doc = json.loads((DOCS / "intake.json").read_text())
+    inbound_names = {
+        resolve(doc, r["$ref"])["name"] for r in doc["channels"]["partner.inbound.{city}"]["messages"].values()
+    }
+    partner_envelope = json.loads((DOCS.parents[1] / "contracts" / "envelope.partner.schema.json").read_text())
+    for payload in [partner_envelope] + [
+        m["payload"] for m in doc["components"]["messages"].values() if m["name"] in inbound_names
+    ]:
+        assert "partner" in payload["required"] and "signingkey" not in payload["properties"], payload["title"]
+        assert payload["additionalProperties"] is False
+    for message in doc["components"]["messages"].values():
+        if message["name"] not in inbound_names:
+            assert "partner" not in message["payload"]["required"] and "signingkey" in message["payload"]["properties"]

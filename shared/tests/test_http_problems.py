@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from lgnet_shared.http import PROBLEM, install_problem_handlers, problem_responses
+from lgnet_shared.http import PROBLEM, ChangeKey, CreateKey, install_problem_handlers, problem_responses
 from lgnet_shared.storable import CONTROL_REASON, first_problem, json_problems
 from pydantic import BaseModel, field_validator
 
@@ -251,3 +251,32 @@ async def test_a_rules_reason_is_said_without_pydantics_value_error_prefix() -> 
         r = await c.post("/even", json={"n": 3})
     assert problem(r) == (422, "n", "must be even")
     assert r.json()["errors"] == [{"field": "n", "reason": "must be even"}]
+
+
+async def test_a_creates_key_is_required_in_the_document_and_refused_in_the_servers_words() -> None:
+    """A client generated from the OpenAPI document sends what it declares required: a create's Idempotency-Key is
+    (at most 200 characters), another change's is not; a missing or too long key is still the server's own problem,
+    after the body's faults (as when the create checked the key once the body was read)."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/things", status_code=201, responses=problem_responses())
+    async def create(body: Thing, key: CreateKey) -> dict[str, Any]:
+        return {"key": key}
+
+    @app.post("/things/{thing_id}/end", responses=problem_responses())
+    async def end(thing_id: str, key: ChangeKey = None) -> dict[str, Any]:
+        return {"key": key}
+
+    params = [op["post"]["parameters"][-1] for op in app.openapi()["paths"].values()]
+    assert [(p["name"], p["required"]) for p in params] == [("Idempotency-Key", True), ("Idempotency-Key", False)]
+    assert params[0]["schema"]["maxLength"] == 200
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        missing = await c.post("/things", json={"name": "a"})
+        both = await c.post("/things", json={"count": "x"})
+        long = await c.post("/things", json={"name": "a"}, headers={"Idempotency-Key": "k" * 201})
+        keyless = await c.post("/things/t-1/end")
+    assert problem(missing) == (422, "headers.idempotency-key", "missing: every create needs an Idempotency-Key header")
+    assert [e["field"] for e in both.json()["errors"]] == ["name", "count", "headers.idempotency-key"]
+    assert problem(long) == (422, "headers.idempotency-key", "longer than 200 characters")
+    assert (keyless.status_code, keyless.json()) == (200, {"key": None})

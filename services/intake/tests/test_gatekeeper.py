@@ -377,6 +377,23 @@ async def test_a_record_claiming_another_partner_is_answered_to_its_signer(intak
     assert await intake.raw_records("partner.rejections.coop-borgo", missing_ok=True) == []  # absent: never answered
 
 
+async def test_a_record_without_its_partner_or_with_a_facts_attribute_is_not_a_partners_cloudevent(
+    intake: IntakeUnderTest,
+) -> None:
+    """docs/partners.md, "The envelope": `partner` is required and no other attribute than those listed is allowed.
+    A record without it was answered `forbidden` "…, not None", and one carrying `signingkey` (the key id of a
+    deployment's signed fact) was accepted: both are answered `not_cloudevent` naming the attribute."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        base = aurora.envelope(registration("np-1", aurora))
+    nameless = base.model_copy(update={"id": "np-nameless", "partner": None})
+    fact_like = base.model_copy(update={"id": "np-signingkey", "signingkey": "torino-intake-1"})
+    await send_signed(intake, [nameless, fact_like])
+    answers = {a.inbound_event_id: (a.kind, a.field) for a in await rejections(intake, "coop-aurora", 2)}
+    assert answers == {nameless.id: ("not_cloudevent", "partner"), fact_like.id: ("not_cloudevent", "signingkey")}
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = 'np-1'") == 0
+
+
 async def test_replaying_an_inbound_event_has_one_effect(intake: IntakeUnderTest) -> None:
     async with intake.partner("coop-aurora", "torino") as client:
         env = client.envelope(registration("y-1", client))

@@ -8,13 +8,22 @@ from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared.service import create_app
 from lgnet_shared.testing.answers import undeclared
 from lgnet_shared.testing.inprocess import settings_for
+from lgnet_shared.testing.openapi_auth import PROBES, auth_gaps
 
 # Routes whose success answer is not JSON, hence no JSON schema to declare: route -> what it answers instead.
 FILES: dict[str, str] = {
     "GET /persons/{person_id}/documents/{document_id}": "the document's bytes (application/pdf, image/jpeg, image/png)",
 }
 
+PUBLIC = PROBES  # the operations that need no token
+
 
 def test_every_json_answer_of_intake_declares_its_body() -> None:
     openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
     assert undeclared(openapi, FILES) == []
+
+
+def test_every_operation_of_intake_declares_the_token_and_the_key_it_needs() -> None:
+    """A client generated from the document sends a bearer token and, to a create, its Idempotency-Key."""
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    assert auth_gaps(openapi, PUBLIC, {"POST /appointments/reminders": True}) == []  # a create answering 200

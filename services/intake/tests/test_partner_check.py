@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from lgnet_intake.entrypoints import partner_check
-from lgnet_shared import signing
+from lgnet_intake.service_layer import inbound as rules
+from lgnet_shared import pii, signing
+from lgnet_shared.contracts.examples import envelope_of, example_path
+from lgnet_shared.errors import ContractError
+from lgnet_shared.events import REGISTRY, Sealed, event_types, versions
 from lgnet_shared.events import partner as inbound
 from partner_records import AMINA_CF, bad_records, dump, sender_with_test_key
 
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
 TODAY = "2026-11-30"
+CONTRACTS = Path(__file__).parents[3] / "contracts"
 EXPECTED = {  # file -> what the kit prints after "FILE: " (kind, field, reason: what intake would answer)
     "check_character": "invalid data.identity.fiscal_code: wrong check character"
     " (the 16th, computed from the first 15)",
@@ -244,3 +251,59 @@ def test_a_binary_mode_record_is_checked_with_its_signed_headers(
 
 def partner_check_signer(folder: Path) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes((folder / "signing.key").read_bytes())
+
+
+# docs/partners.md, "Worked example": the intake test key the published examples are sealed to.
+WORKED_EXAMPLE_INTAKE_KEY = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "version"),
+    [(t, v) for t in event_types() for v in versions(t) if REGISTRY[(t, v)].model.topic == inbound.INBOUND],
+)
+async def test_every_published_example_passes_the_kit(event_type: str, version: int) -> None:
+    """docs/partners.md promises one valid example of each event in contracts/examples/: each, in the envelope a
+    partner sends it in, passes every offline check of the gatekeeper (`lgnet-partner check`), its sealed fields
+    opened with the worked example's intake key. `lgnet-contracts check` (shared) holds them to the schema only."""
+    data = json.loads(example_path(CONTRACTS, event_type, version).read_text())
+    value, _ = envelope_of(event_type, version, data).to_structured()
+    record = partner_check.Record(b"coop-aurora", [], value, signed=False)
+    who = partner_check.Partner("coop-aurora", "torino", None, None)
+    key = partner_check.test_key(WORKED_EXAMPLE_INTAKE_KEY)
+    try:
+        notes = await partner_check.check(record, who, key, date.fromisoformat(TODAY))
+    except ContractError as err:
+        pytest.fail(f"refused: {err.kind} {err.field}: {err.reason}")
+    assert [n for n in notes if not n.startswith("not signed")] == []
+
+
+async def test_the_kit_and_the_gatekeeper_hold_a_sealed_values_kid_and_n_to_the_same_rule() -> None:
+    """docs/partners.md, "Sealing": `kid` is `hpke:<intake key id>` and `n` the empty string. The kit refused a value
+    breaking either while the gatekeeper stripped `hpke:` only if present and ignored `n`, so what the kit refused
+    intake accepted. Both refuse it now, naming `data.identity.<field>.kid` or `.n`, with the same reason."""
+    private = X25519PrivateKey.generate()
+    public = private.public_key().public_bytes_raw()
+    amina = pii.HPKE_SUITE.encrypt(b"Amina", X25519PublicKey.from_public_bytes(public), b"lgnet:ik-1:given_name")
+    unprefixed = Sealed(kid="ik-1", n="", ct=base64.urlsafe_b64encode(amina).decode().rstrip("="))
+    intake_public = base64.urlsafe_b64encode(public).decode().rstrip("=")
+    with_nonce = pii.seal_for(intake_public, "ik-1", "given_name", "Amina").model_copy(update={"n": "q83vEjRWeJCrzeHy"})
+    born = pii.seal_for(intake_public, "ik-1", "birth_date", "1991-04-02")
+
+    async def key(_: str) -> X25519PrivateKey:
+        return private
+
+    async def never(_: str) -> bool:
+        return False
+
+    for value, field in ((unprefixed, "data.identity.given_name.kid"), (with_nonce, "data.identity.given_name.n")):
+        identity = inbound.PartnerIdentityV2(given_name=value, birth_date=born)
+        answers = []
+        for judge in (rules.open_identity(identity, key, never), _form(identity)):
+            with pytest.raises(ContractError) as refused, rules.partner_fields():
+                await judge
+            answers.append((refused.value.field, refused.value.reason))
+        assert answers[0] == answers[1] and answers[0][0] == field, answers
+
+
+async def _form(identity: inbound.PartnerIdentityV2) -> None:
+    partner_check.check_sealed_form(identity)

@@ -8,6 +8,7 @@ from lgnet_payments.entrypoints.main import SPEC
 from lgnet_shared.service import create_app
 from lgnet_shared.testing.answers import undeclared
 from lgnet_shared.testing.inprocess import settings_for
+from lgnet_shared.testing.openapi_auth import PROBES, auth_gaps
 
 # Routes whose success answer is not JSON, hence no JSON schema to declare: route -> what it answers instead.
 FILES = {
@@ -15,7 +16,16 @@ FILES = {
     "GET /reimbursement-runs/{run_id}/pain.001": "the run's SEPA credit transfer file (XML, as stored)",
 }
 
+PUBLIC = PROBES  # the operations that need no token
+
 
 def test_every_json_answer_of_payments_declares_its_body() -> None:
     openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
     assert undeclared(openapi, FILES) == []
+
+
+def test_every_operation_of_payments_declares_the_token_and_the_key_it_needs() -> None:
+    """A client generated from the document sends a bearer token and, to a create, its Idempotency-Key."""
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    # A redemption answers 201, yet takes no key: the same redemption_id again is its replay.
+    assert auth_gaps(openapi, PUBLIC, {"POST /vouchers/{voucher_id}/redemptions": False}) == []

@@ -8,6 +8,7 @@ from lgnet_reporting.entrypoints.main import SPEC
 from lgnet_shared.service import create_app
 from lgnet_shared.testing.answers import undeclared
 from lgnet_shared.testing.inprocess import settings_for
+from lgnet_shared.testing.openapi_auth import PROBES, auth_gaps
 
 # Routes whose success answer is not JSON, hence no JSON schema to declare: route -> what it answers instead.
 FILES: dict[str, str] = {
@@ -17,7 +18,16 @@ FILES: dict[str, str] = {
     "GET /dashboard": "the dashboard's HTML page",
 }
 
+# Operations that need no token: the probes, and the dashboard page (it asks for the token and calls the API with it).
+PUBLIC = PROBES | {"GET /dashboard"}
+
 
 def test_every_json_answer_of_reporting_declares_its_body() -> None:
     openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
     assert undeclared(openapi, FILES) == []
+
+
+def test_every_operation_of_reporting_declares_the_token_and_the_key_it_needs() -> None:
+    """A client generated from the document sends a bearer token and, to a create, its Idempotency-Key."""
+    openapi = create_app(SPEC, settings_for("postgresql://unused", "unused")).openapi()
+    assert auth_gaps(openapi, PUBLIC) == []

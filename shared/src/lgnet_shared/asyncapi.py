@@ -29,7 +29,7 @@ from pydantic.json_schema import models_json_schema
 from lgnet_shared import signing
 from lgnet_shared.cities import CITIES
 from lgnet_shared.deadletter import DLQ_HEADERS, H_REDRIVEN
-from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope
+from lgnet_shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope, partner_schema
 from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.events.partner import INBOUND
 from lgnet_shared.service import ConsumerSpec, Runtime, ServiceSpec
@@ -238,6 +238,8 @@ def _schemas(models: list[type[Event]]) -> tuple[dict[str, Json], dict[type[Even
 
 def _message(model: type[Event], data_schema: Json, contracts: Path | None = None) -> Json:
     payload = Envelope.model_json_schema(ref_template=SCHEMAS + "{model}")
+    if model.topic == INBOUND:  # what a partner's record carries (`envelope.check_partner_record`)
+        payload = partner_schema(payload)
     props = payload["properties"]
     for name, text in ATTRIBUTES.items():
         props[name]["description"] = text

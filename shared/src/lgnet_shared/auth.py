@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
 from lgnet_shared.actors import (
@@ -46,7 +47,15 @@ __all__ = [
 ]
 
 
-async def authenticate(request: Request) -> Actor:
+# Declares the bearer scheme in the OpenAPI document (every operation that needs a token carries `security`), so a
+# generated client sends the token; it refuses nothing itself: `bearer_token` answers a missing or malformed header.
+BEARER = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="Your API token for this service (the onboarding bundle's)"
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+async def authenticate(request: Request, _: Bearer) -> Actor:
     """FastAPI dependency: the actor behind the request's bearer token, or 401 naming the header."""
     token = bearer_token(request)
     async with request.app.state.runtime.pool.acquire() as conn:
@@ -62,7 +71,7 @@ async def authenticate(request: Request) -> Actor:
 Who = Annotated[Actor, Depends(authenticate)]
 
 
-async def reader(request: Request) -> str:
+async def reader(request: Request, _: Bearer) -> str:
     """The city whose log the bearer's DPO read-log token opens (intake's `GET /read-log`, payments'
     `GET /download-log`); an actor's token is refused (403), anything else 401."""
     token = bearer_token(request)

@@ -29,6 +29,10 @@ EXTENSIONS = (
     "partitionkey",
     "signingkey",
 )
+# What a partner's record (`lgnet.partner.inbound.<city>`) must carry although LgNet's facts do not, and what only
+# facts carry (docs/partners.md, "The envelope": no other attribute is allowed).
+PARTNER_REQUIRED = ("partner",)
+FACTS_ONLY = ("signingkey",)
 # CloudEvents 1.0 "String": control characters U+0000-U+001F and U+007F-U+009F MUST NOT be used. Refusing them here
 # also keeps NUL away from PostgreSQL text columns (the inbox), which would refuse the whole transaction.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
@@ -87,6 +91,23 @@ class Envelope(BaseModel):
         if self.traceparent:  # lets tracing tools that only read headers follow the hop too
             headers.append(("traceparent", self.traceparent.encode()))
         return value, headers
+
+
+def check_partner_record(env: Envelope) -> None:
+    """A partner's record is the envelope docs/partners.md describes: `partner` present (the envelope leaves it out
+    for facts) and no attribute only facts carry; else `not_cloudevent` naming the attribute."""
+    for name in PARTNER_REQUIRED:
+        if getattr(env, name) is None:
+            raise NotACloudEvent(name, "missing: your partner id, as in your onboarding bundle")
+    for name in FACTS_ONLY:
+        if name in env.model_fields_set:
+            raise NotACloudEvent(name, "not an attribute of a partner's record (only LgNet's own facts carry it)")
+
+
+def partner_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The envelope's JSON Schema as a partner's record must meet it (`check_partner_record`)."""
+    props = {k: v for k, v in schema["properties"].items() if k not in FACTS_ONLY}
+    return {**schema, "properties": props, "required": [*schema.get("required", []), *PARTNER_REQUIRED]}
 
 
 def _header(headers: Headers, name: str) -> str | None:

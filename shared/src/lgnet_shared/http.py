@@ -25,6 +25,12 @@ from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_s
 from lgnet_shared.inputs import InputGuard, allowed_methods
 
 PROBLEM = "application/problem+json"
+KEY_HEADER = "Idempotency-Key"
+KEY_FIELD = "headers.idempotency-key"
+KEY_MAX = 200
+KEY_MISSING = "missing: every create needs an Idempotency-Key header"
+KEY_TOO_LONG = f"longer than {KEY_MAX} characters"
+_KEY_REASONS = {"missing": KEY_MISSING, "string_too_long": KEY_TOO_LONG}  # validation's, in the server's words
 
 
 def problem(
@@ -156,6 +162,14 @@ def _validation_field(loc: list[str]) -> str:
     return ".".join(loc)
 
 
+def _validation_problem(error: Any) -> dict[str, str]:
+    """A validation error's field and reason; an Idempotency-Key's in the server's own words (`idempotent`)."""
+    field = _validation_field([str(p) for p in error["loc"]])
+    if field == KEY_FIELD and error["type"] in _KEY_REASONS:
+        return {"field": field, "reason": _KEY_REASONS[error["type"]]}
+    return {"field": field, "reason": pydantic_reason(error["msg"])}
+
+
 # What a request meets while its database restarts or fails over: connection refused or cut, the server shutting
 # down or not yet accepting connections, a pooled connection that died.
 DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (
@@ -182,16 +196,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
+        # The body's faults first, as when a create's missing Idempotency-Key was found only once the body was read.
+        faults = sorted(exc.errors(), key=lambda e: _validation_field([str(p) for p in e["loc"]]) == KEY_FIELD)
+        first = faults[0]
         loc = [str(p) for p in first["loc"]]
         if first.get("type") == "json_invalid":
             error = (first.get("ctx") or {}).get("error", "")
             where = f" at position {loc[1]}" if len(loc) > 1 else ""
             return problem(422, "invalid", "body", f"not valid JSON{where}: {error}".rstrip(": "))
-        errors = [
-            {"field": _validation_field([str(p) for p in e["loc"]]), "reason": pydantic_reason(e["msg"])}
-            for e in exc.errors()
-        ]
+        errors = [_validation_problem(e) for e in faults]
         return problem(422, "invalid", errors[0]["field"], errors[0]["reason"], errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -264,6 +277,27 @@ def request_fingerprint(request: Any, secret: bytes | None = None) -> str:
     return KEYED + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
+# A create's key (`idempotent`): required, so that a client generated from the OpenAPI document sends one; a missing
+# or too long one is answered in the server's own words (`install_problem_handlers`), after the body's faults.
+CreateKey = Annotated[
+    str,
+    Header(
+        alias=KEY_HEADER,
+        max_length=KEY_MAX,
+        description="Yours, one per operation (a UUID): a retry with the same key and body gets the first answer",
+    ),
+]
+# Any other state change's key (`replayable`, `transition`): accepted, its absence too.
+ChangeKey = Annotated[
+    str | None,
+    Header(
+        alias=KEY_HEADER,
+        max_length=KEY_MAX,
+        description="Optional: a retry with the same key and body gets the first answer",
+    ),
+]
+
+
 async def idempotent(
     conn: Conn,
     actor_id: str,
@@ -280,9 +314,9 @@ async def idempotent(
     name, a payee's IBAN) then cannot be confirmed from the table by hashing guesses; a plain fingerprint stored
     before a service keyed them still recognises its retry. Without it, an unkeyed SHA-256 is stored."""
     if not key:
-        raise ContractError("headers.idempotency-key", "missing: every create needs an Idempotency-Key header")
-    if len(key) > 200:
-        raise ContractError("headers.idempotency-key", "longer than 200 characters")
+        raise ContractError(KEY_FIELD, KEY_MISSING)
+    if len(key) > KEY_MAX:
+        raise ContractError(KEY_FIELD, KEY_TOO_LONG)
     digest = request_fingerprint(request, secret)
     # Serialise concurrent retries of the same key.
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"{actor_id}:{key}")
@@ -295,7 +329,7 @@ async def idempotent(
         stored = row["request_hash"]
         older = secret is not None and not stored.startswith(KEYED)  # stored before the service keyed them
         if not hmac.compare_digest(stored, request_fingerprint(request) if older else digest):
-            raise Conflict("headers.idempotency-key", "already used for a different request")
+            raise Conflict(KEY_FIELD, "already used for a different request")
         return JSONResponse(
             status_code=row["status_code"], content=row["response"], headers={"Idempotent-Replayed": "true"}
         )

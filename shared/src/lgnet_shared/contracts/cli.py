@@ -17,11 +17,14 @@ from pathlib import Path
 
 from lgnet_shared.contracts import examples
 from lgnet_shared.contracts.compat import incompatibilities
-from lgnet_shared.envelope import Envelope
+from lgnet_shared.envelope import Envelope, partner_schema
 from lgnet_shared.events import REGISTRY, event_types, versions
 from lgnet_shared.events.base import JsonDict
 
 ENVELOPE_FILE = "envelope.schema.json"
+# A partner's record (lgnet.partner.inbound.<city>): `partner` required, no attribute only facts carry.
+PARTNER_ENVELOPE_FILE = "envelope.partner.schema.json"
+SCHEMA_HEAD = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
 
 
 def schema_of(event_type: str, version: int) -> JsonDict:
@@ -41,12 +44,10 @@ def schema_of(event_type: str, version: int) -> JsonDict:
 def rendered() -> dict[str, str]:
     """Relative path -> file content, for every schema the code defines."""
     files = {f"{t}/v{v}.schema.json": _dump(schema_of(t, v)) for t in event_types() for v in versions(t)}
-    files[ENVELOPE_FILE] = _dump(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "urn:lgnet:schema:envelope",
-            **Envelope.model_json_schema(mode="validation"),
-        }
+    envelope = Envelope.model_json_schema(mode="validation")
+    files[ENVELOPE_FILE] = _dump({**SCHEMA_HEAD, "$id": "urn:lgnet:schema:envelope", **envelope})
+    files[PARTNER_ENVELOPE_FILE] = _dump(
+        {**SCHEMA_HEAD, "$id": "urn:lgnet:schema:envelope:partner", **partner_schema(envelope)}
     )
     return files
 

@@ -1,7 +1,8 @@
 """One valid example of every event schema: `contracts/examples/<type>/v<N>.json`, the event's `data`.
 
 `lgnet-contracts export` writes the example of a schema that has none, built from the schema with plausible values
-(ids, dates, codes, amounts, sealed fields in the form each side uses); a written example is never rewritten, like
+(ids, dates, codes, amounts, sealed fields in the form each side uses; a partner's sealed to the worked example's
+intake key under their own names, so the offline kit opens them); a written example is never rewritten, like
 a published schema. `lgnet-contracts check` fails when a schema has no example or its example does not decode with
 the model (strictly, for what partners send, as the gatekeeper reads it); `make lint` also validates each example
 against its JSON Schema with check-jsonschema, an independent validator. The AsyncAPI documents carry them.
@@ -14,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lgnet_shared import pii
 from lgnet_shared.codec import decode
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, event_types, versions
@@ -23,12 +25,22 @@ from lgnet_shared.events.partner import IDENTITY_FIELDS
 EXAMPLES = "examples"
 INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
 TIME = "2026-11-30T09:00:00Z"
-# HPKE-sealed (partners → intake) and AES-GCM-sealed (LgNet's facts) values, the right shape; they open with nothing.
-HPKE_SEALED = {
-    "kid": "hpke:ik-example",
-    "n": "",
-    "ct": "B6N8vBQgk8i3VdwbEOhstCY3StFqqFPtC9_AsrhtHHwDkLFZVl7V3zazTNTqt0a1cwMvfHxL5n-dNg",
+# What a partner seals to intake (HPKE), by field: to the worked example's intake test key (docs/partners.md, "Worked
+# example"), under each field's own name, so that `lgnet-partner check --intake-test-key <its private half>` opens
+# them (services/intake/tests/test_partner_check.py holds every example to the kit). The fiscal code is Amina
+# Okafor's, born in Nigeria on 1991-04-02: it agrees with the birth date and the sex.
+WORKED_EXAMPLE_INTAKE_KEY = ("ik-example", "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo")
+IDENTITY = {
+    "given_name": "Amina",
+    "family_name": "Okafor",
+    "fiscal_code": "KFRMNA91D42Z335D",
+    "phone": "+39 011 555 0101",
+    "address": "Via Roma 1, 10121 Torino",
+    "birth_date": "1991-04-02",
+    "nickname": "Mina",
 }
+IDENTITY["all"] = json.dumps({k: v for k, v in IDENTITY.items() if k != "nickname"}, separators=(",", ":"))
+# AES-GCM-sealed values of LgNet's facts, the right shape; they open with nothing.
 FACT_SEALED = {"kid": "p-0001", "n": "q83vEjRWeJCrzeHy", "ct": "6Lq0d2XbTqk1cJmC8wN3oV4kRb0tZs9YHfA1"}
 BY_NAME: dict[str, Any] = {  # plausible values by field name; the schema decides everything else
     "city": "torino",
@@ -36,6 +48,9 @@ BY_NAME: dict[str, Any] = {  # plausible values by field name; the schema decide
     "to_partner": "coop-borgo",
     "from_partner": "coop-aurora",
     "nationality": "NG",
+    "birth_date": IDENTITY["birth_date"],  # a registration v1's, in clear: the one its fiscal code encodes
+    "member_ids": ["p-0001"],  # the person the registration's example registers
+    "reference_person_id": "p-0001",  # one of member_ids
     "languages": ["it", "en"],
     "sex": "female",
     "reason": "family_reunification",
@@ -68,13 +83,20 @@ def schema_path(root: Path, event_type: str, version: int) -> Path:
 
 def built(event_type: str, version: int, schema: JsonDict) -> JsonDict:
     """An example of `data` built from the schema (then checked by the model: see `problems`)."""
-    sealed = HPKE_SEALED if REGISTRY[(event_type, version)].model.topic == INBOUND else FACT_SEALED
+    inbound = REGISTRY[(event_type, version)].model.topic == INBOUND
     defs: JsonDict = schema.get("$defs", {})
+
+    def sealed(field: str) -> JsonDict:
+        if not inbound:
+            return dict(FACT_SEALED)
+        return pii.seal_for(
+            WORKED_EXAMPLE_INTAKE_KEY[1], WORKED_EXAMPLE_INTAKE_KEY[0], field, IDENTITY[field]
+        ).model_dump()
 
     def value(node: JsonDict, name: str) -> Any:
         if "$ref" in node:
             ref = node["$ref"].rsplit("/", 1)[-1]
-            return dict(sealed) if ref == "Sealed" else value(defs[ref], name)
+            return sealed(name.rsplit(".", 1)[-1]) if ref == "Sealed" else value(defs[ref], name)
         if "anyOf" in node:
             return value(next(n for n in node["anyOf"] if n.get("type") != "null"), name)
         if "allOf" in node:

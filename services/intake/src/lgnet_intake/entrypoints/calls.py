@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, TypeVar
 
-from fastapi import Depends, Header
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
 from lgnet_shared.auth import authenticate
@@ -21,8 +21,6 @@ from lgnet_shared.service import Runtime
 from lgnet_intake.domain.access import Actor, Role, in_a_city
 from lgnet_intake.service_layer.handlers import Context
 from lgnet_intake.service_layer.read_log import logged
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 async def staff_only(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:

@@ -14,12 +14,12 @@ from lgnet_shared import clock, pii
 from lgnet_shared.auth import Client, Who
 from lgnet_shared.db import Conn
 from lgnet_shared.events import outreach as ev
-from lgnet_shared.http import problem_responses, request_secret, transition
+from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
 from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, IdempotencyKey, Staff
+from lgnet_intake.entrypoints.calls import Calls, Staff
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -48,7 +48,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: register a mobile unit (team, vehicle, area)",
         responses=r.answers(r.MobileUnitRegistered, "The unit registered", 201),
     )
-    async def register_unit(body: uc.RegisterMobileUnit, actor: Staff, key: IdempotencyKey = None) -> JSONResponse:
+    async def register_unit(body: uc.RegisterMobileUnit, actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.register_unit(c, body), "POST /mobile-units")
 
     @api.get(
@@ -65,7 +65,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record an outing of a mobile unit",
         responses=r.answers(r.OutingRecorded, "The outing recorded", 201),
     )
-    async def outing(body: ev.OutingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def outing(body: ev.OutingSubmitted, actor: Who, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.record_outing(c, body), "POST /outings")
 
     @api.get(
@@ -97,7 +97,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record a contact made during an outing (anonymous)",
         responses=r.answers(r.ContactRecorded, "The contact recorded", 201),
     )
-    async def contact(body: uc.RecordStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def contact(body: uc.RecordStreetContact, actor: Who, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.record_contact(c, body), "POST /street-contacts")
 
     @api.post(
@@ -106,7 +106,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="The contacted person was taken in charge: link them to the registered person",
         responses=r.answers(r.StreetPersonLinked, "The street person linked", 201),
     )
-    async def link(contact_id: str, body: uc.LinkStreetContact, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def link(contact_id: str, body: uc.LinkStreetContact, actor: Who, key: CreateKey) -> JSONResponse:
         route = f"POST /street-contacts/{contact_id}/link"
         return await create(actor, key, body, lambda o, c: o.link_contact(c, contact_id, body), route)
 
@@ -123,7 +123,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: erase a street person's nickname (forgotten)",
         responses=r.answers(r.StreetPersonErased, "The nickname erased"),
     )
-    async def erase_street_person(street_id: str, actor: Staff, key: IdempotencyKey = None) -> Any:
+    async def erase_street_person(street_id: str, actor: Staff, key: ChangeKey = None) -> Any:
         async with use_case(actor) as (outreach, ctx):
             route = f"POST /street-persons/{street_id}/erasure"
             return await transition(
@@ -136,7 +136,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Book an appointment (no double booking of an operator)",
         responses=r.answers(r.AppointmentBooked, "The appointment booked", 201),
     )
-    async def book(body: ev.AppointmentBookingSubmitted, actor: Who, key: IdempotencyKey = None) -> JSONResponse:
+    async def book(body: ev.AppointmentBookingSubmitted, actor: Who, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.book(c, body), "POST /appointments")
 
     @api.get(
@@ -156,9 +156,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Move a booked appointment",
         responses=r.answers(r.AppointmentMoved, "The appointment moved", 201),
     )
-    async def move(
-        appointment_id: str, body: uc.MoveAppointment, actor: Who, key: IdempotencyKey = None
-    ) -> JSONResponse:
+    async def move(appointment_id: str, body: uc.MoveAppointment, actor: Who, key: CreateKey) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/move"
         return await create(actor, key, body, lambda o, c: o.move(c, appointment_id, body), route)
 
@@ -168,9 +166,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Cancel a booked appointment",
         responses=r.answers(r.AppointmentCancelled, "The appointment cancelled", 201),
     )
-    async def cancel(
-        appointment_id: str, body: uc.CancelAppointment, actor: Who, key: IdempotencyKey = None
-    ) -> JSONResponse:
+    async def cancel(appointment_id: str, body: uc.CancelAppointment, actor: Who, key: CreateKey) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/cancel"
         return await create(actor, key, body, lambda o, c: o.cancel(c, appointment_id, body), route)
 
@@ -181,7 +177,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.AppointmentOutcome, "The outcome recorded", 201),
     )
     async def outcome(
-        appointment_id: str, body: uc.RecordAppointmentOutcome, actor: Who, key: IdempotencyKey = None
+        appointment_id: str, body: uc.RecordAppointmentOutcome, actor: Who, key: CreateKey
     ) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/outcome"
         return await create(actor, key, body, lambda o, c: o.record_outcome(c, appointment_id, body), route)
@@ -213,7 +209,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: emit appointment_reminder_due for each appointment due on the day (idempotent per appointment)",
         responses=r.answers(r.RemindersSent, "The reminders of the day"),
     )
-    async def remind(body: uc.SendReminders, actor: Staff, key: IdempotencyKey = None) -> JSONResponse:
+    async def remind(body: uc.SendReminders, actor: Staff, key: CreateKey) -> JSONResponse:
         # Idempotent by nature (one reminder per appointment); the key makes a retry answer what the first call did.
         run: Run = lambda o, c: o.send_reminders(c, body.day)  # noqa: E731
         return await create(actor, key, body, run, "POST /appointments/reminders", status_code=200)

@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from lgnet_shared import clock, pii, signing
+from lgnet_shared import clock, signing
 from lgnet_shared.envelope import Headers, from_record
 from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.events import Sealed
@@ -163,12 +163,13 @@ def check_sealed_form(identity: cmd_in.PartnerIdentity) -> None:
         if sealed is None:
             continue
         assert isinstance(sealed, Sealed)
+        rules.check_sealed_header(field, sealed)
         ct = sealed.ct + "=" * (-len(sealed.ct) % 4)
         try:
             blob = base64.urlsafe_b64decode(ct)
         except (binascii.Error, ValueError):
             blob = b""
-        if not sealed.kid.startswith(pii.HPKE_PREFIX) or sealed.n != "" or len(blob) < 32 + 16:
+        if len(blob) < 32 + 16:
             raise ContractError(
                 f"identity.{field}", f"{field}: cannot be opened with intake's key (wrong key id or field)"
             )

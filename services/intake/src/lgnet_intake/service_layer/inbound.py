@@ -18,7 +18,7 @@ from datetime import date
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from lgnet_shared import codec, pii
 from lgnet_shared.countries import check_languages
-from lgnet_shared.envelope import Envelope
+from lgnet_shared.envelope import Envelope, check_partner_record
 from lgnet_shared.errors import ContractError, Forbidden, UnknownEventType, from_pydantic
 from lgnet_shared.events import Event, Sealed, versions
 from lgnet_shared.events import outreach as outreach_in
@@ -67,7 +67,9 @@ PARTNER_SOURCE = "/partners/"
 def check_claims(env: Envelope, sender: str | None, signer_city: str | None) -> None:
     """The record speaks for its signer: the partner it names is the signer, so is the partner its `source` names
     (`/partners/<id>[/...]`: intake keeps one event per (source, id), so another partner's source would take that
-    partner's event ids and its real events would be dropped as duplicates), the city the signer's city."""
+    partner's event ids and its real events would be dropped as duplicates), the city the signer's city. First, the
+    record is a partner's CloudEvent: it names its partner and carries no attribute only facts carry."""
+    check_partner_record(env)
     if env.partner != sender:
         raise Forbidden("partner", f"the record is signed by {sender}, not {env.partner}")
     if env.source.startswith(PARTNER_SOURCE) and env.source[len(PARTNER_SOURCE) :].split("/", 1)[0] != sender:
@@ -94,6 +96,7 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
         if sealed is None:
             continue
         assert isinstance(sealed, Sealed)
+        check_sealed_header(field, sealed)
         key_id = sealed.kid.removeprefix(pii.HPKE_PREFIX)
         key = await private_key(key_id)
         if key is None:
@@ -109,6 +112,17 @@ async def open_identity(identity: Part, private_key: PrivateKeyOf, destroyed: De
         if reason := text_problem(opened[field]):  # as HTTP bodies are read: a NUL cannot be stored as text
             raise ContractError(f"identity.{field}", reason)
     return fields_of(opened[ALL]) if ALL in opened else opened
+
+
+def check_sealed_header(field: str, sealed: Sealed) -> None:
+    """A sealed value as docs/partners.md, "Sealing", makes it: `kid` is `hpke:` + intake's key id, `n` is empty
+    (HPKE carries its own nonce in `ct`). The gatekeeper and the offline kit hold it to this one rule."""
+    if not sealed.kid.startswith(pii.HPKE_PREFIX):
+        raise ContractError(
+            f"identity.{field}.kid", f"must be {pii.HPKE_PREFIX}<key_id>, the key_id GET /inbound-key gives"
+        )
+    if sealed.n != "":
+        raise ContractError(f"identity.{field}.n", "must be the empty string (HPKE's ct carries what it needs)")
 
 
 def check_identity_form(identity: Part) -> None:

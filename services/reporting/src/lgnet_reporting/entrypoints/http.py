@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.auth import Actor, Role, Who
 from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events.types import IsoDate
-from lgnet_shared.http import idempotent, problem_responses
+from lgnet_shared.http import CreateKey, idempotent, problem_responses
 from lgnet_shared.service import Runtime
 from pydantic import BaseModel, Field
 
@@ -335,7 +335,7 @@ def router(runtime: Runtime) -> APIRouter:
         body: PublishBody,
         actor: Who,
         request: Request,
-        key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        key: CreateKey,
     ) -> JSONResponse:
         w = window(body.as_of, body.period_from, body.to, at="")
         scope = scope_of(actor, report, body.city)
