@@ -235,7 +235,7 @@ def _paid_facts(*events: object) -> dict[str, list[dict[str, object]]]:
     t = Tables()
     for e in events:
         t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))  # type: ignore[arg-type]
-    for name in ("contributions", "contribution_failures"):
+    for name in ("contributions", "contribution_failures", "contribution_payments"):
         facts[name] = [dict(zip(TABLES[name].names, r, strict=True)) for r in sorted(t.records(name), key=str)]
     return facts
 

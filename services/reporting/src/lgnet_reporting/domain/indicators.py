@@ -377,11 +377,34 @@ class Shared:
         return self._paid[window]
 
 
+def standing(facts: Facts, as_of: date, city: str | None = None) -> list[Row]:
+    """The contributions that stood as paid on `as_of` (`city` None: every city's): a request whose latest payment
+    or failure dated on or before `as_of` (ties: the later event; event ids are time-ordered) is a payment, once,
+    its `paid_on` the date of that payment. A return made to stand again (the bank reversed it) or a later batch's
+    payment is a new payment: the request was paid until the return, and again from then."""
+    latest: dict[str, tuple[date, str, bool]] = {}
+    for rows, field, paid in (
+        (facts["contribution_payments"], "paid_on", True),
+        (facts["contribution_failures"], "failed_on", False),
+    ):
+        for r in rows:
+            day = r[field]
+            if day is not None and day <= as_of:
+                rank = (day, r["event_id"], paid)
+                request = r["request_id"]
+                if request not in latest or rank > latest[request]:
+                    latest[request] = rank
+    out = []
+    for c in _of(facts["contributions"], city):
+        last = latest.get(c["request_id"])
+        if last is not None and last[2]:
+            out.append(c if c["paid_on"] == last[0] else {**c, "paid_on": last[0]})
+    return out
+
+
 def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
-    """Contributions paid in the window and not returned by its end (`city` None: every city's)."""
-    paid = dated_in(window, _of(facts["contributions"], city), "paid_on")
-    returned = _days(Window(window.as_of))  # a failure dated on or before as_of
-    return list(compress(paid, map(not_, map(returned.__getitem__, map(itemgetter("failed_on"), paid)))))
+    """Contributions paid in the window: standing as paid at its end, on a date in it (`city` None: every city's)."""
+    return dated_in(window, standing(facts, window.as_of, city), "paid_on")
 
 
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
@@ -522,11 +545,7 @@ def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
     """A city's row of the national aggregate: the same numbers as its summary's, without the rest of it (the
     national report computes sixteen of them)."""
     r = reached(facts, window, city)
-    paid = [
-        c
-        for c in facts["contributions"]
-        if c["paid_on"] is not None and c["city"] == city and c["paid_on"] in window and not _returned(c, window)
-    ]
+    paid = paid_in(facts, window, city)
     return {
         "persons": len(r.pop.first_case),
         "minors": r.ages["minors"],
@@ -791,11 +810,6 @@ def _payments(facts: Facts, window: Window, city: str | None, paid: list[Row]) -
         ),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
-
-
-def _returned(c: Row, window: Window) -> bool:
-    """Paid, then failed (returned by the bank) by the window's end. A failure before the payment is cleared by it."""
-    return c["failed_on"] is not None and window.closed(c["failed_on"])
 
 
 def _employment(facts: Facts, pop: Population, window: Window, consented: set[str]) -> dict[str, Any]:
