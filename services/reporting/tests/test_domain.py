@@ -482,6 +482,42 @@ def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
     assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]
 
 
+def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
+    """National review (natkey.py): Roma merged a registration under a temporary fiscal code (key K1) into one under
+    the definitive code (K2); Milano has the man under K1, Napoli under K2. He is one person nationally, in every
+    count of persons: groups of keys sharing a member are joined before the representative is chosen."""
+    k1, k2 = "1" * 64, "2" * 64
+    events: list[i.Event] = []
+    for city, pid, key, day in (
+        ("roma", "p-roma-a", k1, 5),
+        ("roma", "p-roma-b", k2, 6),
+        ("milano", "p-mil", k1, 7),
+        ("napoli", "p-nap", k2, 8),
+    ):
+        hh = f"h-{pid}"
+        events += [
+            i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
+            i.CaseOpened(case_id=f"c-{pid}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
+                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, day), minors={pid: False}),
+            i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.MALE, nationality="MA",
+                               third_country=True, national_key=key),
+        ]  # fmt: skip
+    events.append(i.PersonsMerged(surviving_person_id="p-roma-b", merged_person_id="p-roma-a", decided_by="op"))
+    facts = _facts_of(events)
+    w = Window(date(2026, 6, 30))
+    ind = summary(facts, w, None)  # type: ignore[arg-type]
+    assert ind["persons"] == {"total": 1, "minors": 0, "adults": 1, "age_unknown": 0}
+    assert ind["third_country_nationals"] == 1
+    assert ind["persons_by_nationality"] == {"MA": 1} and ind["persons_by_sex"] == {"male": 1}
+    assert ind["persons_by_action_area"] == {"taking_charge": 1} and ind["persons_by_channel"] == {"desk": 1}
+    assert sum(ind["reporting_consent"].values()) == 1
+    assert [m["new_persons"] for m in ind["monthly"]] == [1, 0, 0, 0, 0, 0]  # January to June
+    assert ind["households"]["total"] == 4  # households stay the cities' own
+    doc = national(facts, w, 0)  # type: ignore[arg-type]
+    assert doc["indicators"]["persons"]["total"] == 1
+    assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"milano": 1, "napoli": 1, "roma": 1}
+
+
 def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> None:
     """Annex VIII of Regulation (EU) 2021/1147 and the FAMI 2014-2020 indicators: each maps to a figure of the report
     (or says why LgNet cannot derive it yet); individual guidance = persons with an individual plan agreed."""

@@ -166,14 +166,35 @@ def _median(values: list[int]) -> float | None:
 
 
 def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
-    """canonical person -> one representative (the smallest id) of every canonical person registered with the same
-    cross-city key: the national level's distinct person. Persons without a key stand for themselves."""
-    by_key: dict[str, set[str]] = defaultdict(set)
+    """canonical person -> one representative (the smallest id) of every canonical person linked to them by
+    cross-city keys, transitively: registrations sharing a key are one person, and so are the keys of one person (a
+    merge of a registration under a temporary fiscal code into one under the definitive code joins both keys'
+    registrations elsewhere). Union-find over the canonical persons, each key joining its registrations; the root is
+    always the smallest id. The national level's distinct person; persons without a key stand for themselves."""
+    parent: dict[str, str] = {}
+
+    def root(person: str) -> str:
+        top = person
+        while parent[top] != top:
+            top = parent[top]
+        while parent[person] != top:  # path compression
+            parent[person], person = top, parent[person]
+        return top
+
+    first_of_key: dict[str, str] = {}
     for p in persons:
-        person: str = p["person_id"]
-        if p.get("national_key"):
-            by_key[p["national_key"]].add(canon.get(person, person))
-    return {person: min(group) for group in by_key.values() if len(group) > 1 for person in group}
+        key = p.get("national_key")
+        if not key:
+            continue
+        pid: str = p["person_id"]
+        person = canon.get(pid, pid)
+        parent.setdefault(person, person)
+        a, b = root(person), root(first_of_key.setdefault(key, person))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    linked = {person: root(person) for person in parent}
+    sizes = Counter(linked.values())
+    return {person: top for person, top in linked.items() if sizes[top] > 1}
 
 
 class Population:
