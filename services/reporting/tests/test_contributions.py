@@ -120,9 +120,9 @@ def test_a_request_paid_again_by_a_later_batch_after_a_return_counts_once() -> N
     assert _paid_figures(facts, Window(d(2026, 2, 28), d(2026, 1, 1))) == (1, 30_000, {"2026-02": 30_000})
 
 
-# Without a return followed by a new payment, nothing changes: digests recorded with the code before this fix
-# (commit 4b807522) for a log of plain payments, a transfer that failed then was paid by a later batch, and a
-# payment returned for good, in two cities.
+# Digests recorded with the code before method 6 (commit 4b807522, method 5) for a log of plain payments, a transfer
+# that failed then was paid by a later batch, and a payment returned for good, in two cities (_UNCHANGED); and for
+# the payment returned and made to stand again (REVERSED), which that code counted wrongly.
 _UNCHANGED = [
     *_case("torino"), *_case("trieste"),
     _paid("t1", d(2025, 12, 2)), _paid("t2", d(2025, 12, 20), cents=12_345), _failed("t3", d(2026, 1, 8)),
@@ -130,22 +130,8 @@ _UNCHANGED = [
     _failed("t4", d(2026, 2, 2)),
     _paid("s1", d(2025, 12, 10), city="trieste", cents=50_000), _paid("s2", d(2026, 2, 1), city="trieste"),
 ]  # fmt: skip
-_WINDOWS = [Window(d(2025, 12, 31)), Window(d(2026, 1, 10)), Window(d(2026, 1, 31), d(2026, 1, 1)),
-            Window(d(2026, 2, 28)), Window(d(2026, 2, 28), d(2025, 12, 1))]  # fmt: skip
-
-
-def _digests(facts: dict[str, list[dict[str, Any]]]) -> list[str]:
-    out = []
-    for w in _WINDOWS:
-        out += [digest(city_summary(facts, w, "torino")), digest(city_summary(facts, w, "trieste"))]
-        out += [digest(national(facts, w, 5))]
-    return [x[:16] for x in out]
-
-
-def test_reports_without_a_return_made_to_stand_again_keep_their_digests() -> None:
-    assert _digests(_facts(_envelopes(_UNCHANGED))) == RECORDED
-
-
+_WINDOWS = [(d(2025, 12, 31), None), (d(2026, 1, 10), None), (d(2026, 1, 31), d(2026, 1, 1)), (d(2026, 2, 28), None),
+            (d(2026, 2, 28), d(2025, 12, 1))]  # fmt: skip
 RECORDED = [
     "4e231b7344f0f86c",
     "ec6ecc2c023802f2",
@@ -163,6 +149,34 @@ RECORDED = [
     "b2469b6f72222341",
     "94cac93858293eb8",
 ]
+RECORDED_REVERSED = ["4400245199a1e9d6", "edebd85ff8bbe067", "c88e799b996fca7e", "ca790bf2990a1772",
+                     "9d25d26548d3ca3f", "6df42932cb8ebd0b", "444a4ec151316947", "f359099a7c63d0b2",
+                     "c46aec6287ea0b73", "e2650e21fef93e5a", "b132db78edbb7f7b", "a9427e597e7a16cd",
+                     "db5ffc8f510fd4d5", "ddb6f95db8df21a0", "3b6f1f31cfcce035"]  # fmt: skip
+
+
+def _documents(facts: dict[str, list[dict[str, Any]]], method: int) -> list[dict[str, Any]]:
+    out = []
+    for as_of, start in _WINDOWS:
+        w = Window(as_of, start, method)
+        out += [city_summary(facts, w, "torino"), city_summary(facts, w, "trieste"), national(facts, w, 5)]
+    return out
+
+
+def _digests(facts: dict[str, list[dict[str, Any]]], method: int = 5) -> list[str]:
+    return [digest(doc)[:16] for doc in _documents(facts, method)]
+
+
+def test_reports_published_before_method_6_replay_to_their_digests() -> None:
+    """The auditors' replay recomputes a published report with its own method: 5 counts as it did, returns and all."""
+    assert _digests(_facts(_envelopes(_UNCHANGED))) == RECORDED
+    assert _digests(_facts(_envelopes([*_case("torino"), *REVERSED]))) == RECORDED_REVERSED
+
+
+def test_without_a_return_made_to_stand_again_method_6_gives_the_numbers_of_method_5() -> None:
+    facts = _facts(_envelopes(_UNCHANGED))
+    for now, then in zip(_documents(facts, 6), _documents(facts, 5), strict=True):
+        assert now["method"] == 6 and {**now, "method": 5} == then
 
 
 @pytest.mark.integration
@@ -211,3 +225,4 @@ async def test_a_deployment_upgraded_without_a_rebuild_keeps_the_digests_of_its_
     finally:
         await pool.close()
     assert _digests(facts) == RECORDED
+    assert _documents(facts, 6) == _documents(_facts(_envelopes(_UNCHANGED)), 6)

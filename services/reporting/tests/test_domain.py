@@ -482,10 +482,9 @@ def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
     assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]
 
 
-def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
-    """National review (natkey.py): Roma merged a registration under a temporary fiscal code (key K1) into one under
-    the definitive code (K2); Milano has the man under K1, Napoli under K2. He is one person nationally, in every
-    count of persons: groups of keys sharing a member are joined before the representative is chosen."""
+def _one_man_under_two_keys() -> list[i.Event]:
+    """Roma merged a registration under a temporary fiscal code (key K1) into one under the definitive code (K2);
+    Milano has the man under K1, Napoli under K2 (natkey.py)."""
     k1, k2 = "1" * 64, "2" * 64
     events: list[i.Event] = []
     for city, pid, key, day in (
@@ -503,7 +502,13 @@ def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
                                third_country=True, national_key=key),
         ]  # fmt: skip
     events.append(i.PersonsMerged(surviving_person_id="p-roma-b", merged_person_id="p-roma-a", decided_by="op"))
-    facts = _facts_of(events)
+    return events
+
+
+def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
+    """National review: the man of `_one_man_under_two_keys` is one person nationally, in every count of persons
+    (method 6): groups of keys sharing a member are joined before the representative is chosen."""
+    facts = _facts_of(_one_man_under_two_keys())
     w = Window(date(2026, 6, 30))
     ind = summary(facts, w, None)  # type: ignore[arg-type]
     assert ind["persons"] == {"total": 1, "minors": 0, "adults": 1, "age_unknown": 0}
@@ -516,6 +521,10 @@ def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
     doc = national(facts, w, 0)  # type: ignore[arg-type]
     assert doc["indicators"]["persons"]["total"] == 1
     assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"milano": 1, "napoli": 1, "roma": 1}
+    # Reports published with method 5 joined each key alone: they replay to their digest (code of commit 4b807522).
+    then = national(facts, Window(date(2026, 6, 30), method=5), 0)  # type: ignore[arg-type]
+    assert then["indicators"]["persons"]["total"] == 2
+    assert digest(then) == "bfc33404b751764312b2b7aac7a05844d67b9b9f27f5a004200de0cc57b31754"
 
 
 def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> None:

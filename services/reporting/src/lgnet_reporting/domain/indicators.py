@@ -42,7 +42,12 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # months' payments to the amount paid (national.py, `_closed_groups`).
 # 5: the same indicators; the persons by nationality are also tied to the third-country nationals (the third
 # countries' cells add up to them, the others' and them to the persons: national.py, `_nationality_groups`).
-METHOD = 5
+# 6 (national review): contributions paid are those standing as paid on as_of, on the date of the payment that
+# stands (`standing`: a payment returned then made to stand again counted as of the days it stood); cross-city keys
+# link one person transitively (`national_identities`). Methods 1-5 read a request's latest payment and failure
+# and join each key's registrations alone, as they did (`_paid_before_6`, `_key_groups_before_6`).
+METHOD = 6
+STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
@@ -165,6 +170,16 @@ def _median(values: list[int]) -> float | None:
     return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
+def _key_groups_before_6(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
+    """Methods 2-5: each key's registrations joined alone (not transitively), as reports published with them were."""
+    by_key: dict[str, set[str]] = defaultdict(set)
+    for p in persons:
+        person: str = p["person_id"]
+        if p.get("national_key"):
+            by_key[p["national_key"]].add(canon.get(person, person))
+    return {person: min(group) for group in by_key.values() if len(group) > 1 for person in group}
+
+
 def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
     """canonical person -> one representative (the smallest id) of every canonical person linked to them by
     cross-city keys, transitively: registrations sharing a key are one person, and so are the keys of one person (a
@@ -211,7 +226,10 @@ class Population:
         self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False, shared: Shared | None = None
     ) -> None:
         merged = canonical_ids(facts["person_merges"]) if shared is None else shared.merged
-        linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
+        linked: dict[str, str] = {}
+        if across_cities and window.method >= 2:
+            link = national_identities if window.method >= STANDING else _key_groups_before_6
+            linked = link(facts["persons"], merged)
         self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked} if linked else merged
         self.window = window
         spans = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
@@ -425,7 +443,17 @@ def standing(facts: Facts, as_of: date, city: str | None = None) -> list[Row]:
 
 def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
     """Contributions paid in the window: standing as paid at its end, on a date in it (`city` None: every city's)."""
+    if window.method < STANDING:
+        return _paid_before_6(facts, window, city)
     return dated_in(window, standing(facts, window.as_of, city), "paid_on")
+
+
+def _paid_before_6(facts: Facts, window: Window, city: str | None) -> list[Row]:
+    """Methods 1-5: a request's latest payment dated in the window, unless its latest failure is dated by its end
+    (reports published with them replay to their digests)."""
+    paid = dated_in(window, _of(facts["contributions"], city), "paid_on")
+    returned = _days(Window(window.as_of))  # a failure dated on or before as_of
+    return list(compress(paid, map(not_, map(returned.__getitem__, map(itemgetter("failed_on"), paid)))))
 
 
 def _records(rows: list[Row], canon: dict[str, str]) -> dict[str, Row]:
