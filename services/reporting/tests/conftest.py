@@ -82,11 +82,12 @@ class ReportingUnderTest:
                 raise AssertionError(f"projections did not catch up: {got} != {wanted}")
             await asyncio.sleep(0.2)
 
-    async def replay(self, *args: str) -> tuple[int, list[dict[str, Any]]]:
-        """Run the auditors' replay command as an auditor would; returns exit code and JSON lines."""
+    async def replay(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """Run the auditors' replay command as an auditor would (`env`: the auditor's, by default the service's);
+        returns exit code and JSON lines."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "lgnet_reporting.entrypoints.replay", *args,
-            env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=self.env if env is None else env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 120)
         assert proc.returncode is not None

@@ -235,7 +235,7 @@ def _paid_facts(*events: object) -> dict[str, list[dict[str, object]]]:
     t = Tables()
     for e in events:
         t.apply(project(to_envelope(e, source="/lgnet/payments", city="torino"), e))  # type: ignore[arg-type]
-    for name in ("contributions", "contribution_failures"):
+    for name in ("contributions", "contribution_failures", "contribution_payments"):
         facts[name] = [dict(zip(TABLES[name].names, r, strict=True)) for r in sorted(t.records(name), key=str)]
     return facts
 
@@ -494,6 +494,51 @@ def test_a_person_who_moved_between_cities_is_one_person_nationally() -> None:
     assert doc["indicators"]["persons"]["total"] == 2
     assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"torino": 1, "trieste": 2}
     assert summary(facts, Window(date(2026, 6, 30), method=1), None)["persons"]["total"] == 3  # type: ignore[arg-type]
+
+
+def _one_man_under_two_keys() -> list[i.Event]:
+    """Roma merged a registration under a temporary fiscal code (key K1) into one under the definitive code (K2);
+    Milano has the man under K1, Napoli under K2 (natkey.py)."""
+    k1, k2 = "1" * 64, "2" * 64
+    events: list[i.Event] = []
+    for city, pid, key, day in (
+        ("roma", "p-roma-a", k1, 5),
+        ("roma", "p-roma-b", k2, 6),
+        ("milano", "p-mil", k1, 7),
+        ("napoli", "p-nap", k2, 8),
+    ):
+        hh = f"h-{pid}"
+        events += [
+            i.HouseholdFormed(household_id=hh, city=city, reference_person_id=pid, member_ids=[pid]),
+            i.CaseOpened(case_id=f"c-{pid}", household_id=hh, city=city, action_area=i.ActionArea.TAKING_CHARGE,
+                         channel=i.Channel.DESK, partner="x", opened_on=date(2026, 1, day), minors={pid: False}),
+            i.PersonRegistered(person_id=pid, household_id=hh, registered_by="x", sex=i.Sex.MALE, nationality="MA",
+                               third_country=True, national_key=key),
+        ]  # fmt: skip
+    events.append(i.PersonsMerged(surviving_person_id="p-roma-b", merged_person_id="p-roma-a", decided_by="op"))
+    return events
+
+
+def test_cross_city_keys_link_one_person_transitively_through_a_merge() -> None:
+    """National review: the man of `_one_man_under_two_keys` is one person nationally, in every count of persons
+    (method 6): groups of keys sharing a member are joined before the representative is chosen."""
+    facts = _facts_of(_one_man_under_two_keys())
+    w = Window(date(2026, 6, 30))
+    ind = summary(facts, w, None)  # type: ignore[arg-type]
+    assert ind["persons"] == {"total": 1, "minors": 0, "adults": 1, "age_unknown": 0}
+    assert ind["third_country_nationals"] == 1
+    assert ind["persons_by_nationality"] == {"MA": 1} and ind["persons_by_sex"] == {"male": 1}
+    assert ind["persons_by_action_area"] == {"taking_charge": 1} and ind["persons_by_channel"] == {"desk": 1}
+    assert sum(ind["reporting_consent"].values()) == 1
+    assert [m["new_persons"] for m in ind["monthly"]] == [1, 0, 0, 0, 0, 0]  # January to June
+    assert ind["households"]["total"] == 4  # households stay the cities' own
+    doc = national(facts, w, 0)  # type: ignore[arg-type]
+    assert doc["indicators"]["persons"]["total"] == 1
+    assert {c: r["persons"] for c, r in doc["by_city"].items()} == {"milano": 1, "napoli": 1, "roma": 1}
+    # Reports published with method 5 joined each key alone: they replay to their digest (code of commit 4b807522).
+    then = national(facts, Window(date(2026, 6, 30), method=5), 0)  # type: ignore[arg-type]
+    assert then["indicators"]["persons"]["total"] == 2
+    assert digest(then) == "bfc33404b751764312b2b7aac7a05844d67b9b9f27f5a004200de0cc57b31754"
 
 
 def test_fund_indicators_come_from_the_reports_by_a_mapping_kept_as_data() -> None:

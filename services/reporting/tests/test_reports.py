@@ -340,3 +340,47 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded: Report
 
 def ind_paid(report: dict[str, Any]) -> int:
     return int(report["indicators"]["contributions_paid"]["amount_cents"])
+
+
+async def test_published_reports_replay_with_their_own_threshold_whatever_the_auditors(
+    loaded: ReportingUnderTest,
+) -> None:
+    """National review (thr.py): the threshold is in the digested document, but `report_published` did not carry it
+    and the replay took the auditor's LGNET_REPORTING_MIN_CELL: every national report of a deployment whose
+    threshold is not 5 failed an auditor's replay. v3 carries it; an older event (v1, v2) is replayed with 5."""
+    from datetime import UTC, date, datetime
+
+    from lgnet_reporting.domain.indicators import Window
+    from lgnet_reporting.service_layer.reports import Request, compute
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events import REGISTRY
+
+    async with loaded.client("coordination") as c:  # this deployment's threshold: 3 (conftest.MIN_CELL)
+        r = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "n"})
+    assert r.status_code == 201, r.text
+    assert r.json()["threshold"] == 3
+    # A report announced before v3 (no threshold), computed with the default 5.
+    (old,) = await compute(loaded.pool, [Request("national", "national", Window(date(2026, 6, 30)))], 5)
+    v2 = REGISTRY[("lgnet.reporting.report_published", 2)].model(
+        report_id="old-1", report="national", scope="national", as_of=date(2026, 6, 30), digest=old.digest,
+        positions=old.positions, published_at=datetime.now(UTC), method=old.request.window.method,
+    )  # fmt: skip
+    value, headers = to_envelope(v2, source="/lgnet/reporting", city="national").to_structured()
+    topic = physical("reporting.events", loaded.prefix)
+    await loaded.producer.send_and_wait(topic, value, key=b"old-1", headers=headers)
+
+    auditor = {k: v for k, v in loaded.env.items() if k != "LGNET_REPORTING_MIN_CELL"}  # the default, 5
+    code, lines = await loaded.replay("--published", env=auditor)
+    assert code == 0, lines
+    assert {x["report_id"]: x["equal"] for x in lines if "report_id" in x} == {
+        r.json()["report_id"]: True,
+        "old-1": True,
+    }
+    # The auditor's setting names the threshold of the events that do not say it (a deployment that published with
+    # another one before v3), never of those that do.
+    code, lines = await loaded.replay("--published", env={**auditor, "LGNET_REPORTING_MIN_CELL": "4"})
+    assert code == 1, lines
+    assert {x["report_id"]: x["equal"] for x in lines if "report_id" in x} == {
+        r.json()["report_id"]: True,
+        "old-1": False,
+    }

@@ -56,6 +56,7 @@ for _type, _from in (
     ("lgnet.partner.person_registration_submitted", 1),
     ("lgnet.partner.person_registration_submitted", 2),  # v3 adds the optional identity.all
     ("lgnet.reporting.report_published", 1),
+    ("lgnet.reporting.report_published", 2),  # v3 adds the optional threshold (not recorded before: null)
     # v3 says whose each vulnerability is; from v1/v2 `vulnerabilities_by_person` stays null (recorded per household:
     # reports count those as they did then, on every member, so old logs replay to the same numbers).
     ("lgnet.intake.needs_assessed", 2),

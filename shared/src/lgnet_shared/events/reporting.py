@@ -36,9 +36,21 @@ class ReportPublishedV1(Event):
 
 
 @event("lgnet.reporting.report_published", version=2, key="report_id")
-class ReportPublished(ReportPublishedV1):
+class ReportPublishedV2(ReportPublishedV1):
     """v2 adds `method`: the counting rules the report was computed with (docs/reporting.md, "Methods"). Reports
     announced by v1 were computed with method 1 (no consent check, vulnerabilities per household); an auditor's
     replay recomputes each report with its own method, so a report published then still reproduces."""
 
     method: int = Field(default=1, ge=1, description="Counting rules version (docs/reporting.md, Methods)")
+
+
+@event("lgnet.reporting.report_published", version=3, key="report_id")
+class ReportPublished(ReportPublishedV2):
+    """v3 adds `threshold`: the small-cell threshold the report was computed with (the national aggregate's
+    suppression; a city summary suppresses nothing). It is in the digested document, so the auditors' replay needs
+    it: with it, a replay no longer depends on the auditor's setting. v1/v2 are upcast with it unknown (null): the
+    replay uses 5, the default, or the auditor's LGNET_REPORTING_MIN_CELL (docs/reporting.md, auditors' replay)."""
+
+    threshold: int | None = Field(
+        default=None, ge=1, description="Small-cell threshold of the suppression; null: not recorded (before v3)"
+    )

@@ -22,8 +22,30 @@ LATER = {"contribution_failures": "reporting-3", "member_ages": "reporting-4", "
          "outreach_outings": "reporting-outreach-1", "outreach_contacts": "reporting-outreach-2",
          "outreach_links": "reporting-outreach-3", "outreach_appointments": "reporting-outreach-4"}  # fmt: skip
 
+# Every payment of a request (national review): the history is filled from what the versions before kept, each
+# request's latest payment (`contributions.paid_on`), so their reports stay what they were; only a rebuild
+# (`lgnet-replay --into`) brings back a payment a later one overwrote (a return made to stand again). The made-up
+# event ids place that payment among the request's failures of its day as the old row says: after them when it was
+# the request's latest event ('~' sorts after every real key, '/lgnet/…|<id>'), before the failure that came last
+# ('!'). A fresh schema (the replay's) has no old rows: nothing is filled.
+PAYMENTS = (
+    "reporting-11",
+    create_table(TABLES["contribution_payments"])
+    + """;
+    insert into contribution_payments (event_id, request_id, city, paid_on)
+    select case when failed_on is null then '~' else '!' end || 'reporting-11|' || request_id, request_id, city,
+           paid_on
+    from contributions where paid_on is not null
+    on conflict do nothing""",
+)
+
 MIGRATIONS = [
-    ("reporting-1", ";\n".join(create_table(t) for t in TABLES.values() if t.name not in {*LATER, *civic.TABLES})),
+    (
+        "reporting-1",
+        ";\n".join(
+            create_table(t) for t in TABLES.values() if t.name not in {*LATER, *civic.TABLES, "contribution_payments"}
+        ),
+    ),
     (
         "reporting-2",
         """
@@ -44,6 +66,7 @@ MIGRATIONS = [
     ),
     *((mid, create_table(TABLES[name])) for name, mid in LATER.items()),
     ("reporting-7", "alter table persons add column if not exists national_key text"),
+    PAYMENTS,
     # Civic engagement (#19): its own tables, its own migration (docs/civic-engagement.md).
     ("reporting-civic-1", ";\n".join(create_table(TABLES[name]) for name in civic.TABLES)),
     # Where each published report landed and the notary checkpoints anchoring it (issue #18, not report tables:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lgnet_reporting.domain.indicators import Facts, Population, Window
+from lgnet_reporting.domain.indicators import Facts, Population, Window, paid_in
 
 PERSON_TABLES = {"persons_by_action_area": "action_area", "persons_by_channel": "channel"}
 SUPPORTED = ("persons.total", "persons_with_individual_plan", "cases.opened", "cases.closed", "placements.started",
@@ -59,8 +59,7 @@ def behind(facts: Facts, window: Window, city: str, figure: str) -> dict[str, An
         items = [
             {"request_id": c["request_id"], "case_id": c["case_id"], "amount_cents": c["amount_cents"],
              "paid_on": c["paid_on"].isoformat()}
-            for c in facts["contributions"]
-            if c["city"] == city and c["paid_on"] in window and not (c["failed_on"] and window.closed(c["failed_on"]))
+            for c in paid_in(facts, window, city)
         ]  # fmt: skip
     else:
         raise NoDrillDown(f"no drill-down for {figure!r} yet; supported: {', '.join(SUPPORTED)}")

@@ -42,7 +42,12 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # months' payments to the amount paid (national.py, `_closed_groups`).
 # 5: the same indicators; the persons by nationality are also tied to the third-country nationals (the third
 # countries' cells add up to them, the others' and them to the persons: national.py, `_nationality_groups`).
-METHOD = 5
+# 6 (national review): contributions paid are those standing as paid on as_of, on the date of the payment that
+# stands (`standing`: a payment returned then made to stand again counted as of the days it stood); cross-city keys
+# link one person transitively (`national_identities`). Methods 1-5 read a request's latest payment and failure
+# and join each key's registrations alone, as they did (`_paid_before_6`, `_key_groups_before_6`).
+METHOD = 6
+STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
@@ -165,15 +170,46 @@ def _median(values: list[int]) -> float | None:
     return float(s[mid]) if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
-    """canonical person -> one representative (the smallest id) of every canonical person registered with the same
-    cross-city key: the national level's distinct person. Persons without a key stand for themselves."""
+def _key_groups_before_6(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
+    """Methods 2-5: each key's registrations joined alone (not transitively), as reports published with them were."""
     by_key: dict[str, set[str]] = defaultdict(set)
     for p in persons:
         person: str = p["person_id"]
         if p.get("national_key"):
             by_key[p["national_key"]].add(canon.get(person, person))
     return {person: min(group) for group in by_key.values() if len(group) > 1 for person in group}
+
+
+def national_identities(persons: Iterable[Row], canon: dict[str, str]) -> dict[str, str]:
+    """canonical person -> one representative (the smallest id) of every canonical person linked to them by
+    cross-city keys, transitively: registrations sharing a key are one person, and so are the keys of one person (a
+    merge of a registration under a temporary fiscal code into one under the definitive code joins both keys'
+    registrations elsewhere). Union-find over the canonical persons, each key joining its registrations; the root is
+    always the smallest id. The national level's distinct person; persons without a key stand for themselves."""
+    parent: dict[str, str] = {}
+
+    def root(person: str) -> str:
+        top = person
+        while parent[top] != top:
+            top = parent[top]
+        while parent[person] != top:  # path compression
+            parent[person], person = top, parent[person]
+        return top
+
+    first_of_key: dict[str, str] = {}
+    for p in persons:
+        key = p.get("national_key")
+        if not key:
+            continue
+        pid: str = p["person_id"]
+        person = canon.get(pid, pid)
+        parent.setdefault(person, person)
+        a, b = root(person), root(first_of_key.setdefault(key, person))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    linked = {person: root(person) for person in parent}
+    sizes = Counter(linked.values())
+    return {person: top for person, top in linked.items() if sizes[top] > 1}
 
 
 class Population:
@@ -190,7 +226,10 @@ class Population:
         self, facts: Facts, cases: list[Row], window: Window, across_cities: bool = False, shared: Shared | None = None
     ) -> None:
         merged = canonical_ids(facts["person_merges"]) if shared is None else shared.merged
-        linked = national_identities(facts["persons"], merged) if across_cities and window.method >= 2 else {}
+        linked: dict[str, str] = {}
+        if across_cities and window.method >= 2:
+            link = national_identities if window.method >= STANDING else _key_groups_before_6
+            linked = link(facts["persons"], merged)
         self.canon = {**merged, **{p: linked.get(c, c) for p, c in merged.items()}, **linked} if linked else merged
         self.window = window
         spans = shared.spans if shared is not None and shared.canon is self.canon else _spans(facts, self.canon)
@@ -377,8 +416,41 @@ class Shared:
         return self._paid[window]
 
 
+def standing(facts: Facts, as_of: date, city: str | None = None) -> list[Row]:
+    """The contributions that stood as paid on `as_of` (`city` None: every city's): a request whose latest payment
+    or failure dated on or before `as_of` (ties: the later event; event ids are time-ordered) is a payment, once,
+    its `paid_on` the date of that payment. A return made to stand again (the bank reversed it) or a later batch's
+    payment is a new payment: the request was paid until the return, and again from then."""
+    latest: dict[str, tuple[date, str, bool]] = {}
+    for rows, field, paid in (
+        (facts["contribution_payments"], "paid_on", True),
+        (facts["contribution_failures"], "failed_on", False),
+    ):
+        for r in rows:
+            day = r[field]
+            if day is not None and day <= as_of:
+                rank = (day, r["event_id"], paid)
+                request = r["request_id"]
+                if request not in latest or rank > latest[request]:
+                    latest[request] = rank
+    out = []
+    for c in _of(facts["contributions"], city):
+        last = latest.get(c["request_id"])
+        if last is not None and last[2]:
+            out.append(c if c["paid_on"] == last[0] else {**c, "paid_on": last[0]})
+    return out
+
+
 def paid_in(facts: Facts, window: Window, city: str | None) -> list[Row]:
-    """Contributions paid in the window and not returned by its end (`city` None: every city's)."""
+    """Contributions paid in the window: standing as paid at its end, on a date in it (`city` None: every city's)."""
+    if window.method < STANDING:
+        return _paid_before_6(facts, window, city)
+    return dated_in(window, standing(facts, window.as_of, city), "paid_on")
+
+
+def _paid_before_6(facts: Facts, window: Window, city: str | None) -> list[Row]:
+    """Methods 1-5: a request's latest payment dated in the window, unless its latest failure is dated by its end
+    (reports published with them replay to their digests)."""
     paid = dated_in(window, _of(facts["contributions"], city), "paid_on")
     returned = _days(Window(window.as_of))  # a failure dated on or before as_of
     return list(compress(paid, map(not_, map(returned.__getitem__, map(itemgetter("failed_on"), paid)))))
@@ -522,11 +594,7 @@ def city_row(facts: Facts, window: Window, city: str) -> dict[str, int]:
     """A city's row of the national aggregate: the same numbers as its summary's, without the rest of it (the
     national report computes sixteen of them)."""
     r = reached(facts, window, city)
-    paid = [
-        c
-        for c in facts["contributions"]
-        if c["paid_on"] is not None and c["city"] == city and c["paid_on"] in window and not _returned(c, window)
-    ]
+    paid = paid_in(facts, window, city)
     return {
         "persons": len(r.pop.first_case),
         "minors": r.ages["minors"],
@@ -791,11 +859,6 @@ def _payments(facts: Facts, window: Window, city: str | None, paid: list[Row]) -
         ),
         "vouchers_expired": {"count": len(expired), "remaining_cents": sum(v["remaining_cents"] or 0 for v in expired)},
     }
-
-
-def _returned(c: Row, window: Window) -> bool:
-    """Paid, then failed (returned by the bank) by the window's end. A failure before the payment is cleared by it."""
-    return c["failed_on"] is not None and window.closed(c["failed_on"])
 
 
 def _employment(facts: Facts, pop: Population, window: Window, consented: set[str]) -> dict[str, Any]:

@@ -86,10 +86,15 @@ TABLES: dict[str, Table] = {
         # rejections, vouchers issued and expired), one row per event: the financial statement's facts.
         _t("budget_facts", ("event_id",), event_id="text", kind="text", budget_line_id="text", city="text",
            request_id="text", voucher_id="text", amount_cents="bigint", on_date="date"),
+        # A request paid: what it pays (paid_on/failed_on: its latest payment and failure, kept as older versions
+        # wrote them; the reports read the dates from the two histories below).
         _t("contributions", ("request_id",), request_id="text", case_id="text", household_id="text", city="text",
            kind="text", budget_line_id="text", amount_cents="bigint", paid_on="date", failed_on="date"),
         # Every failed transfer (a request may fail, return to approval and be paid in a later batch).
         _t("contribution_failures", ("event_id",), event_id="text", request_id="text", city="text", failed_on="date"),
+        # Every payment of a request (a returned one made to stand again, or paid by a later batch, is paid anew):
+        # with the failures, what stood as paid on any day (indicators.standing).
+        _t("contribution_payments", ("event_id",), event_id="text", request_id="text", city="text", paid_on="date"),
         _t("vouchers", ("voucher_id",), voucher_id="text", household_id="text", case_id="text", city="text",
            kind="text", value_cents="bigint", issued_on="date", expired_on="date", remaining_cents="bigint"),
         _t("voucher_redemptions", ("event_id",), event_id="text", voucher_id="text", amount_cents="bigint",
@@ -311,7 +316,8 @@ PROJECTORS: dict[str, Projector] = {
     p.ContributionPaid.type: lambda env, e: [
         _ups("contributions", request_id=e.request_id, case_id=e.case_id, household_id=e.household_id, city=e.city,
              kind=e.kind.value, budget_line_id=e.budget_line_id, amount_cents=e.amount_cents, paid_on=e.paid_on,
-             failed_on=None)  # `failed_on`: the latest attempt failed; this one, later in the request's order, paid
+             failed_on=None),  # `failed_on`: the latest attempt failed; this one, later in the request's order, paid
+        _ins("contribution_payments", event_id=event_key(env), request_id=e.request_id, city=e.city, paid_on=e.paid_on),
     ],
     p.ContributionPaymentFailed.type: lambda env, e: [
         _ups("contributions", request_id=e.request_id, failed_on=e.on),

@@ -4,13 +4,13 @@ what was paid, what is committed and what remains, as of a date, with the paymen
 The columns follow the payments ledger's accounts (docs/payments.md, "Ledger"), so `remaining_cents` is the line's
 `budget_available` at the end of `as_of`, to the cent:
 - budget    = allocations + adjustments dated <= as_of             (grant_funding)
-- paid      = transfers confirmed paid <= as_of and not returned by then  (disbursed contributions)
+- paid      = transfers standing as paid on as_of: confirmed, not returned since  (disbursed contributions)
 - committed = requests approved <= as_of, not paid (or returned), not released by a rejection  (committed +
               in_transit)
 - vouchers  = vouchers issued <= as_of less the remainders of those expired by then  (voucher_outstanding +
               provider_payable + what was reimbursed to providers: the part of a voucher that was used)
 - remaining = budget - paid - committed - vouchers                  (budget_available)
-`paid_in_period_cents` and `payments` are the transfers paid within the window.
+`paid_in_period_cents` and `payments` are those whose standing payment is dated within the window.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from lgnet_reporting.domain.indicators import UNKNOWN, Facts, Window
+from lgnet_reporting.domain.indicators import UNKNOWN, Facts, Window, standing
 
 COLUMNS = ("budget_cents", "paid_cents", "committed_cents", "vouchers_cents", "remaining_cents")
 
@@ -32,11 +32,7 @@ def statement(facts: Facts, window: Window, city: str) -> dict[str, Any]:
     requested = {r["request_id"]: r for r in rows if r["kind"] == "requested"}
     approved = {r["request_id"] for r in rows if r["kind"] == "approved"}
     rejected = {r["request_id"] for r in rows if r["kind"] == "rejected"}
-    paid_now = {
-        c["request_id"]: c
-        for c in facts["contributions"]
-        if c["paid_on"] is not None and window.closed(c["paid_on"]) and not _returned(c, window)
-    }
+    paid_now = {c["request_id"]: c for c in standing(facts, window.as_of)}
     for r in rows:
         if r["kind"] in ("allocation", "adjustment") and line_city.get(r["budget_line_id"]) == city:
             lines[r["budget_line_id"]]["budget_cents"] += r["amount_cents"]
@@ -82,7 +78,3 @@ def statement(facts: Facts, window: Window, city: str) -> dict[str, Any]:
         "by_category": dict(sorted(by_category.items())),
         "totals": totals,
     }
-
-
-def _returned(c: dict[str, Any], window: Window) -> bool:
-    return c["failed_on"] is not None and window.closed(c["failed_on"])

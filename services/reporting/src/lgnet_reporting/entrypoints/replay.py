@@ -12,7 +12,8 @@ Prints one JSON line per report and a summary; exits 0 when every digest matches
 run (a bad argument, a setting or the environment: the summary's `error` names which, in one line); 130/143 when
 interrupted (SIGINT/SIGTERM). Every schema it created is dropped on every way out (unless --keep). Environment:
 KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, LGNET_TOPIC_PREFIX, LGNET_DB_SCHEMA (live schema, default reporting),
-LGNET_CITY (a city deployment replays only its city), LGNET_REPORTING_MIN_CELL.
+LGNET_CITY (a city deployment replays only its city), LGNET_REPORTING_MIN_CELL (live mode: the live deployment's;
+--published: only for reports announced before report_published v3, which carries its own threshold; default 5).
 """
 
 from __future__ import annotations
@@ -234,7 +235,9 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
         print(json.dumps({"replay": timing.as_dict(), "schema": schema, "positions": json.loads(key)}), flush=True)
         for e in group:
             req = Request(e.report, e.scope, Window(e.as_of, e.period_from, e.method))  # its own counting rules
-            body = build(facts, req, threshold)
+            # Its own threshold (v3); one announced before v3 does not say it: 5, the default, or the auditor's
+            # LGNET_REPORTING_MIN_CELL for a deployment that published with another one then.
+            body = build(facts, req, e.threshold if e.threshold is not None else threshold)
             _write(args.out, req, body, e.report_id)
             lines.append({"report_id": e.report_id, **_line("published", req, e.digest, body, threshold)})
     return lines

@@ -108,6 +108,7 @@ async def publish(pool: Pool, conn: Conn, request: Request, threshold: int, acto
         as_of=request.window.as_of,
         period_from=request.window.period_from,
         method=request.window.method,
+        threshold=threshold,
         digest=done.digest,
         positions=done.positions,
         published_at=now,
