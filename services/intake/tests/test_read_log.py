@@ -136,6 +136,9 @@ async def test_a_read_through_a_merged_id_is_logged_under_the_person_shown(intak
     kept = sorted((e["kind"], e["person_id"], e["requested_id"]) for e in entries)
     kinds = ("documents", "notes", "person", "person", "record")
     assert kept == [(kind, survivor, merged) for kind in kinds], kept
+    # asked by the merged record's id (the one a letter of the person may name), the DPO finds the same reads
+    by_old_id = await log_of(intake, await reader_token(intake), person_id=merged)
+    assert sorted((e["kind"], e["person_id"]) for e in by_old_id) == [(kind, survivor) for kind in kinds], by_old_id
 
 
 async def test_another_citys_attempt_is_answered_as_nothing_yet_kept_for_the_persons_dpo(

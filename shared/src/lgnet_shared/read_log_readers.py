@@ -87,7 +87,7 @@ async def newest_entries(
     conn: Conn,
     city_where: str,
     city: str,
-    subject: tuple[str, str | None],
+    subject: tuple[str, str | Sequence[str] | None],
     limit: int,
     since: datetime | None,
     before: datetime | None,
@@ -96,10 +96,12 @@ async def newest_entries(
     """A service's `read_log` (intake's by person, housing's by household: `subject` is its column and the id asked
     for, if any), the city's entries (`city_where` names the city as `$1`), newest first, `since` (included) to
     `before` (not), each with its principal's name in that service. `also`: more columns answered, each with the id
-    looked for in it if any (housing's `person_ids`, an array: the members when it was read)."""
+    looked for in it if any (housing's `person_ids`, an array: the members when it was read). A subject given as
+    several ids (a person's records, merged into one) finds the entries of any of them."""
     column, subject_id = subject
     args: list[Any] = [city]
-    conditions = [(f"{column} = {{}}", subject_id), *((f"{{}} = any({c})", v) for c, v in also)]
+    match = f"{column} = {{}}" if subject_id is None or isinstance(subject_id, str) else f"{column} = any({{}}::text[])"
+    conditions = [(match, subject_id), *((f"{{}} = any({c})", v) for c, v in also)]
     where = where_given(city_where, args, [*conditions, ("at >= {}", since), ("at < {}", before)])
     columns = ", ".join([column, *(c for c, _ in also)])
     rows = await conn.fetch(

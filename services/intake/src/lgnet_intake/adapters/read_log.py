@@ -11,6 +11,7 @@ from typing import Any
 from lgnet_shared.db import Conn
 from lgnet_shared.read_log_readers import newest_entries
 
+from lgnet_intake.adapters import repository
 from lgnet_intake.domain.read_log import Read
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -80,11 +81,14 @@ async def entries(
     before: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The city's entries (its principals' reads and any read of its persons), newest first; `since` (included) to
-    `before` (not included) when given."""
+    `before` (not included) when given. A person asked for by any of her records' ids (merged into one) finds the
+    entries of all of them: a read is kept under the person shown, older entries under the id asked for."""
     where = "(city = $1 or person_city = $1)"
-    return await newest_entries(
-        conn, where, city, ("person_id", person_id), limit, since, before, also=[("requested_id", None)]
-    )
+    ids = None
+    if person_id is not None:
+        survivor = await shown_as(conn, person_id)
+        ids = [survivor, *await repository.merged_into(conn, survivor)]
+    return await newest_entries(conn, where, city, ("person_id", ids), limit, since, before, [("requested_id", None)])
 
 
 async def shown_as(conn: Conn, person_id: str) -> str:
