@@ -1168,6 +1168,32 @@ async def test_the_refusal_page_says_what_was_refused_and_logged_only_where_it_w
         assert [e["outcome"] for e in await store.access_entries(conn, "torino", "p-1")] == ["denied"]
 
 
+async def test_a_read_refused_for_what_was_asked_says_why_not_that_the_service_is_away(desk: Desk) -> None:
+    """A document of a person erased meanwhile (intake: 409) and the agenda refused with 422 were shown as "Il servizio
+    non è disponibile … riprovi più tardi" (502): the operator was sent to try again what will never work. A refusal
+    of what was asked (any 4xx) is shown as the service's reason with its status; only the desk's own credential
+    refused (401) is the service unavailable."""
+    gone = "the person was erased: the document cannot be read any more"
+    erased = {"status": 409, "field": "person_id", "reason": gone}
+    bad_day = {"status": 422, "field": "on", "reason": "not a date"}
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/p-1/documents/d-1"): httpx.Response(409, json=erased),
+        ("intake", "GET", "/appointments"): httpx.Response(422, json=bad_day),
+        ("intake", "GET", "/mobile-units"): httpx.Response(401, json={"status": 401, "reason": "unknown token"}),
+    }
+    await desk.as_operator(MARIA)
+    document = await desk.client.get("/persons/p-1/documents/d-1")
+    text = text_of(document.text)
+    assert document.status_code == 409 and "la persona è stata cancellata" in text, text
+    assert "non è disponibile" not in text and "Il tentativo è stato registrato" in text, text
+    agenda = await desk.client.get("/agenda")
+    text = text_of(agenda.text)
+    assert agenda.status_code == 422 and "Il servizio ha rifiutato la richiesta" in text, text
+    assert "not a date" in text and "non è disponibile" not in text, text
+    units = await desk.client.get("/outreach/units")  # the desk's own credential refused: the service unavailable
+    assert units.status_code == 502 and "Il servizio non è disponibile" in text_of(units.text)
+
+
 async def test_an_outings_operators_are_desk_users_of_the_city_or_of_the_cooperative(desk: Desk) -> None:
     """ "operatrice\\nnessuno" was accepted and the outing shown with "nessuno" among its operators: checked now as the
     agenda checks an appointment's operator, refused at the operators' field."""

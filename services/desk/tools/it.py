@@ -50,6 +50,8 @@ IT = {
     "Not allowed": "Accesso negato",
     "You may not see this person's data": "Non può vedere i dati di questa persona",
     "The service refused:": "Il servizio ha rifiutato:",
+    "Request refused": "Richiesta rifiutata",
+    "The service refused the request": "Il servizio ha rifiutato la richiesta",
     "The attempt has been recorded in the access log.": "Il tentativo è stato registrato nel registro degli accessi.",
     "Back to the search": "Torna alla ricerca",
     "Back to the social record": "Torna alla cartella",

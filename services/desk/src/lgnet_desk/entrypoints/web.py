@@ -136,10 +136,11 @@ class Page:
         return response
 
     def denied(self, refusal: ServiceRefusal, *, logged: bool = False) -> HTMLResponse:
-        """A service refused to show what the page reads: its reason, with its 403 or 404; a service that failed, a
-        502 saying it is unavailable (its answer not shown). `logged`: a person's data, the attempt written to the
-        access log (the page says so only then)."""
-        status = refusal.status if refusal.status in (403, 404) else 502
+        """A service refused to show what the page reads: its reason, with its status (403, 404, or another 4xx: a
+        409 for a person erased meanwhile, a 422 for what was asked); the desk's own credential refused (401), a 502
+        saying the service is unavailable (its answer not shown). `logged`: a person's data, the attempt written to
+        the access log (the page says so only then)."""
+        status = refusal.status if 400 <= refusal.status < 500 and refusal.status != 401 else 502
         return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
 
 
