@@ -176,6 +176,28 @@ async def test_the_answers_of_a_matching_run_an_acceptance_and_a_decline_are_in_
     assert kept == [(A, "match", declined["household_id"], "api"), (A, "match", accepted["household_id"], "desk")]
 
 
+async def test_a_replayed_acceptance_shows_the_match_again_and_is_in_the_read_log(housing: InProcessService) -> None:
+    """An acceptance sent again (the same Idempotency-Key, or the same transition without one) is answered the whole
+    match again, from the stored answer: that answer was not in the read log (only the first call's was)."""
+    from lgnet_housing.adapters import read_log
+    from lgnet_shared.testing.authz import World
+
+    w = World(housing)
+    shown = []
+    for sent in ({"Idempotency-Key": "k-1"}, {}):  # a retry with its key; the same transition again without one
+        accepted = await matrix.match(w)
+        async with housing.client(A) as c:
+            for _ in range(2):
+                r = await c.post(f"/matches/{accepted['match_id']}/acceptance", json={}, headers=sent)
+                assert r.status_code == 200 and r.json()["explanation"], r.text
+            assert r.headers.get("Idempotent-Replayed") == "true", r.headers
+        shown += [(A, accepted["household_id"])] * 2
+    async with housing.pool.acquire() as conn:
+        kept = [(e["principal"], e["household_id"]) for e in await read_log.entries(
+            conn, "torino", None, 50, None, None, None) if e["kind"] == "match"]  # fmt: skip
+    assert sorted(kept) == sorted(shown), kept
+
+
 async def test_housings_read_log_is_found_by_a_member_of_the_household_for_a_subject_access_request(
     housing: InProcessService,
 ) -> None:

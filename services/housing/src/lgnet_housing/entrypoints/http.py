@@ -7,6 +7,7 @@ would make a `dict[str, Any]` return type the documented body too, merged into t
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -105,19 +106,17 @@ def router(runtime: Runtime) -> APIRouter:
         shows, the client): an answer that shows households' data is kept in the read log, in the change's
         transaction."""
         payload = body.model_dump(mode="json") if body is not None else {}
-        if shown is not None:
-            kind, households, client = shown
-            change_only = run
-
-            async def run(h: Housing, c: Context) -> Any:
-                answer = await change_only(h, c)
-                await read_log.record(h.conn, actor, kind, households(answer), "shown", via_of(client))
-                return answer
-
         async with use_case(actor) as (housing, ctx):
             if one_shot:
-                return await transition(housing.conn, actor.id, key, route, payload, lambda: run(housing, ctx))
-            return await replayable(housing.conn, actor.id, key, {"route": route, **payload}, lambda: run(housing, ctx))
+                answer = await transition(housing.conn, actor.id, key, route, payload, lambda: run(housing, ctx))
+            else:
+                request = {"route": route, **payload}
+                answer = await replayable(housing.conn, actor.id, key, request, lambda: run(housing, ctx))
+            if shown is not None:  # the first answer or a replay of it: both show the households' data
+                kind, households, client = shown
+                seen = json.loads(bytes(answer.body)) if isinstance(answer, JSONResponse) else answer
+                await read_log.record(housing.conn, actor, kind, households(seen), "shown", via_of(client))
+            return answer
 
     async def read(actor: Actor, run: Callable[[Housing, Context], Awaitable[Any]]) -> Any:
         async with use_case(actor, write=False) as (housing, ctx):
