@@ -52,3 +52,26 @@ async def test_a_staff_only_route_refuses_another_role_before_reading_the_body(
                 )
             assert r.status_code == 403, (route, actor, body, r.status_code, r.text)
             assert r.json()["field"] == "", (route, actor, r.text)  # the role, not a field of the body
+
+
+NOT_NATIONAL = sorted(route for route, rule in matrix.RULES.items() if Caller.NATIONAL not in rule.allowed)
+
+
+def test_the_national_role_is_refused_by_most_routes() -> None:
+    assert {"POST /persons", "POST /cases", "GET /persons/{person_id}/record"} <= set(NOT_NATIONAL), NOT_NATIONAL
+
+
+@pytest.mark.parametrize("route", NOT_NATIONAL)
+async def test_a_route_the_national_role_may_not_use_refuses_it_before_reading_the_request(
+    intake: InProcessService, route: str
+) -> None:
+    """The national role was refused by role only once the request had been read: a create without its
+    Idempotency-Key, or with a body that would not validate, was answered 422 naming the header or the fields."""
+    method, template = route.split(" ", 1)
+    path = re.sub(r"\{[^}]+\}", "x-1", template)
+    for body in ({}, {"unexpected": 1}, None) if method != "GET" else (None,):
+        async with intake.client("coordination") as c:
+            r = await c.request(method, path, json=body, params=QUERY.get(route))  # no Idempotency-Key either
+        assert r.status_code == 403, (route, body, r.status_code, r.text)
+        # the role ("" field), or for the DPO's read log any actor's credential: never a field of the request
+        assert r.json()["field"] in ("", "headers.authorization"), (route, r.text)

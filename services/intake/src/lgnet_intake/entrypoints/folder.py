@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
+from lgnet_intake.entrypoints.calls import CityActor
 from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake
@@ -74,7 +75,7 @@ def router(runtime: Runtime) -> APIRouter:
         " addresses, so out of proxies' access logs",
         responses=FOUND,
     )
-    async def search_persons(body: PersonSearch, actor: Who, client: Client = None) -> Any:
+    async def search_persons(body: PersonSearch, actor: CityActor, client: Client = None) -> Any:
         return await find(actor, client, body, "")
 
     @api.get(
@@ -117,7 +118,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Write a diary note (sealed with the person's key)",
         responses=r.answers(r.NoteWritten, "The note written", 201),
     )
-    async def add_note(person_id: str, body: NewNote, actor: Who, key: CreateKey) -> JSONResponse:
+    async def add_note(person_id: str, body: NewNote, actor: CityActor, key: CreateKey) -> JSONResponse:
         return await written(actor, key, person_id, body, lambda d, ctx: d.add_note(ctx, person_id, body.text))
 
     @api.get(
@@ -134,7 +135,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Attach a document (PDF, JPEG or PNG up to 10 MB; content-hashed, sealed with the person's key)",
         responses=r.answers(r.DocumentAttached, "The document attached", 201),
     )
-    async def add_document(person_id: str, body: NewDocument, actor: Who, key: CreateKey) -> JSONResponse:
+    async def add_document(person_id: str, body: NewDocument, actor: CityActor, key: CreateKey) -> JSONResponse:
         return await written(
             actor,
             key,
