@@ -26,9 +26,14 @@ class Actor:
         return self.id if self.role is Role.PARTNER else None
 
 
-def may_write_in_city(actor: Actor, city: str, field: str = "city") -> None:
+def not_national(actor: Actor) -> None:
+    """The national role is read-only: refused by role (field "")."""
     if actor.role is Role.NATIONAL:
         raise Forbidden("", "the national role is read-only and sees aggregates only")
+
+
+def may_write_in_city(actor: Actor, city: str, field: str = "city") -> None:
+    not_national(actor)
     if actor.city != city:
         raise Forbidden(field, f"{actor.role.value} of {actor.city} cannot act in {city}")
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime
 
+from lgnet_shared.access import not_national
 from lgnet_shared.actors import (
     MIGRATION,
     TOKEN_PREFIX,
@@ -35,6 +36,7 @@ __all__ = [
     "Actor",
     "Role",
     "Who",
+    "Writer",
     "actor_by_token",
     "add_actor",
     "deployment_city",
@@ -69,6 +71,17 @@ async def authenticate(request: Request, _: Bearer) -> Actor:
 
 
 Who = Annotated[Actor, Depends(authenticate)]
+
+
+async def writer(actor: Who) -> Actor:
+    """The caller of a route that changes something: the national role (read-only) refused by role before the
+    request is read (a create without its Idempotency-Key, or with a body that would not validate, was answered 422
+    naming the header or the fields before the 403). The use cases check their own rules again."""
+    not_national(actor)
+    return actor
+
+
+Writer = Annotated[Actor, Depends(writer)]  # in place of `Who` on every route the national role may not use to write
 
 
 async def reader(request: Request, _: Bearer) -> str:

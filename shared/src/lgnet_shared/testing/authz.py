@@ -17,18 +17,21 @@ ids exist (an existence oracle)."""
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Route
 
-from lgnet_shared.testing.inprocess import InProcessService
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import fresh_schema
 
 
 class Caller(StrEnum):
@@ -260,3 +263,41 @@ def assert_matrix(service: str, outcome: Outcome) -> None:
     print(report(service, outcome))  # the count, in -s / CI logs
     problems = outcome.wrongly_allowed + outcome.wrongly_denied + outcome.undecided + outcome.oracles
     assert not problems, report(service, outcome) + "\n" + "\n".join(problems)
+
+
+def national_may_not_change(rules: Mapping[str, Rule]) -> list[str]:
+    """The routes of a rule table that change something (not GET) and refuse the national role."""
+    return sorted(k for k, rule in rules.items() if not k.startswith("GET ") and Caller.NATIONAL not in rule.allowed)
+
+
+async def assert_national_refused_before_the_request(service: InProcessService, route: str) -> None:
+    """The national role (read-only) refused by role (403, field "") before the request is read: sent without an
+    Idempotency-Key and with bodies that would not validate, it must never be told what the request should hold."""
+    method, template = route.split(" ", 1)
+    path = re.sub(r"\{[^}]+\}", "x-1", template.split("?", 1)[0])
+    for body in ({}, {"unexpected": 1}, None):
+        async with service.client(ACTOR_OF[Caller.NATIONAL]) as c:
+            r = await c.request(method, path, json=body)
+        assert r.status_code == 403, (route, body, r.status_code, r.text)
+        assert r.json()["field"] == "", (route, r.text)
+
+
+class NationalRoleCases:
+    """Shared test cases, subclassed by a service's test module (`spec`: its ServiceSpec, `rules`: its authorisation
+    matrix's table): every route that changes something refuses the national role before the request is read."""
+
+    spec: ClassVar[Any]
+    rules: ClassVar[Mapping[str, Rule]]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    async def service(cls, database_url: str) -> AsyncIterator[InProcessService]:
+        async with fresh_schema(database_url) as schema, in_process(cls.spec, database_url, schema) as s:
+            yield s
+
+    def test_the_table_has_routes_that_change_something(self) -> None:
+        assert len(national_may_not_change(self.rules)) >= 8, self.rules
+
+    async def test_the_national_role_is_refused_before_the_request_is_read(self, service: InProcessService) -> None:
+        for route in national_may_not_change(self.rules):
+            await assert_national_refused_before_the_request(service, route)

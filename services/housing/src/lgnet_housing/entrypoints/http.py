@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Who
+from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Who, Writer
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IF_MATCH_FIELD,
@@ -151,7 +151,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="List a housing opportunity in the actor's city",
         responses={201: {"model": r.HousingOpportunity, "description": "The opportunity as listed"}},
     )
-    async def list_opportunity(body: cmd.ListOpportunity, actor: Who, key: CreateKey) -> JSONResponse:
+    async def list_opportunity(body: cmd.ListOpportunity, actor: Writer, key: CreateKey) -> JSONResponse:
         async def run(h: Housing, c: Context) -> Json:
             return await h.list_opportunity(c, body)
 
@@ -174,7 +174,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Change an open opportunity (only the fields given)",
         responses=OPPORTUNITY,
     )
-    async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Who, key: ChangeKey = None) -> Any:
+    async def update(opportunity_id: str, body: cmd.UpdateOpportunity, actor: Writer, key: ChangeKey = None) -> Any:
         route = f"PATCH /opportunities/{opportunity_id}"
         return await change(actor, key, route, body, lambda h, c: h.update_opportunity(c, opportunity_id, body))
 
@@ -183,7 +183,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Withdraw an opportunity from the catalogue",
         responses=OPPORTUNITY,
     )
-    async def withdraw(opportunity_id: str, body: cmd.WithdrawOpportunity, actor: Who, key: ChangeKey = None) -> Any:
+    async def withdraw(opportunity_id: str, body: cmd.WithdrawOpportunity, actor: Writer, key: ChangeKey = None) -> Any:
         route = f"POST /opportunities/{opportunity_id}/withdrawal"
         run = lambda h, c: h.withdraw_opportunity(c, opportunity_id, body)  # noqa: E731
         return await change(actor, key, route, body, run, one_shot=True)
@@ -202,7 +202,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: set the city's matching rules and score weights (all of them; If-Match: over the version read)",
         responses=RULES | {412: problem_response("Changed since the version read: read them again")},
     )
-    async def save_rules(body: cmd.SetRules, actor: Who, key: ChangeKey = None, if_match: IfMatch = None) -> Any:
+    async def save_rules(body: cmd.SetRules, actor: Writer, key: ChangeKey = None, if_match: IfMatch = None) -> Any:
         version = if_match_version(if_match)
         said_at = IF_MATCH_FIELD if version is not None else "version"
         version = body.version if version is None else version
@@ -215,7 +215,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Run the city-wide matching now; answers proposals and the unmatched",
         responses={200: {"model": r.MatchingRun, "description": "The proposals made and why the others got none"}},
     )
-    async def run_matching(actor: Who, key: ChangeKey = None, client: Client = None) -> Any:
+    async def run_matching(actor: Writer, key: ChangeKey = None, client: Client = None) -> Any:
         run = lambda h, c: h.matching_for(c)  # noqa: E731
         shown = ("matching_run", every_household_of_a_run, client)
         return await change(actor, key, "POST /matching/runs", None, run, shown=shown)
@@ -281,7 +281,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/matches/{match_id}/acceptance", summary="The proposal is accepted", responses=MATCH)
     async def accept(
-        match_id: str, body: cmd.AcceptMatch, actor: Who, key: ChangeKey = None, client: Client = None
+        match_id: str, body: cmd.AcceptMatch, actor: Writer, key: ChangeKey = None, client: Client = None
     ) -> Any:
         route, run = f"POST /matches/{match_id}/acceptance", lambda h, c: h.accept(c, match_id, body)
         return await change(actor, key, route, body, run, one_shot=True, shown=("match", one_household, client))
@@ -292,7 +292,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=MATCH,
     )
     async def decline(
-        match_id: str, body: cmd.DeclineMatch, actor: Who, key: ChangeKey = None, client: Client = None
+        match_id: str, body: cmd.DeclineMatch, actor: Writer, key: ChangeKey = None, client: Client = None
     ) -> Any:
         route, run = f"POST /matches/{match_id}/decline", lambda h, c: h.decline(c, match_id, body)
         return await change(actor, key, route, body, run, one_shot=True, shown=("match", one_household, client))
@@ -303,7 +303,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Start the placement of an accepted match",
         responses={201: {"model": r.Placement, "description": "The placement started"}},
     )
-    async def place(match_id: str, body: cmd.StartPlacement, actor: Who, key: CreateKey) -> JSONResponse:
+    async def place(match_id: str, body: cmd.StartPlacement, actor: Writer, key: CreateKey) -> JSONResponse:
         async def start_placement(h: Housing, c: Context) -> Json:
             return await h.start_placement(c, match_id, body)
 
@@ -315,7 +315,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record the signed lease or sub-lease",
         responses={201: {"model": r.Lease, "description": "The lease recorded (the lease_signed event's data)"}},
     )
-    async def lease(placement_id: str, body: cmd.SignLease, actor: Who, key: CreateKey) -> JSONResponse:
+    async def lease(placement_id: str, body: cmd.SignLease, actor: Writer, key: CreateKey) -> JSONResponse:
         async def sign_lease(h: Housing, c: Context) -> Json:
             return await h.sign_lease(c, placement_id, body)
 
@@ -326,7 +326,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="End a placement (autonomy reached, moved, dropped out)",
         responses={200: {"model": r.Placement, "description": "The placement, ended"}},
     )
-    async def end(placement_id: str, body: cmd.EndPlacement, actor: Who, key: ChangeKey = None) -> Any:
+    async def end(placement_id: str, body: cmd.EndPlacement, actor: Writer, key: ChangeKey = None) -> Any:
         route = f"POST /placements/{placement_id}/end"
         run = lambda h, c: h.end_placement(c, placement_id, body)  # noqa: E731
         return await change(actor, key, route, body, run, one_shot=True)
@@ -336,7 +336,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Put a household on hold until a date",
         responses={200: {"model": r.Hold, "description": "The hold"}},
     )
-    async def park(household_id: str, body: cmd.ParkHousehold, actor: Who, key: ChangeKey = None) -> Any:
+    async def park(household_id: str, body: cmd.ParkHousehold, actor: Writer, key: ChangeKey = None) -> Any:
         route = f"POST /households/{household_id}/park"
         return await change(actor, key, route, body, lambda h, c: h.park(c, household_id, body))
 
@@ -345,7 +345,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Take a household off hold",
         responses={200: {"model": r.HoldLifted, "description": "Off hold from `on`"}},
     )
-    async def unpark(household_id: str, body: cmd.UnparkHousehold, actor: Who, key: ChangeKey = None) -> Any:
+    async def unpark(household_id: str, body: cmd.UnparkHousehold, actor: Writer, key: ChangeKey = None) -> Any:
         route = f"POST /households/{household_id}/unpark"
         return await change(actor, key, route, body, lambda h, c: h.unpark(c, household_id, body))
 
@@ -354,7 +354,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: remind stalled match steps; release expired holds",
         responses={200: {"model": r.StalledCheckOutcome, "description": "The reminders emitted, the holds released"}},
     )
-    async def stalled(body: cmd.StalledCheck, actor: Who, key: ChangeKey = None) -> Any:
+    async def stalled(body: cmd.StalledCheck, actor: Writer, key: ChangeKey = None) -> Any:
         async def run(h: Housing, c: Context) -> Json:
             return await h.stalled_check(c, c.city(), body.on)
 

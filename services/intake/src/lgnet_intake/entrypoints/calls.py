@@ -34,18 +34,6 @@ async def staff_only(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
 Staff = Annotated[Actor, Depends(staff_only)]  # a staff-only route's caller, in place of `Who`
 
 
-async def of_a_city(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
-    """The caller, unless the national role: refused by role before the request is read, as `staff_only` does (a
-    create without its Idempotency-Key, or with a body that would not validate, was answered 422 naming the header
-    or the fields). The use case checks it again (`Calls.use_case`). Reads (GET) take `Who`: they have no body or
-    key, and a person's read refuses the role in the read log's `logged`, which keeps the attempt for her DPO."""
-    in_a_city(actor)
-    return actor
-
-
-CityActor = Annotated[Actor, Depends(of_a_city)]  # the caller of every intake route that changes something
-
-
 class UsesConnection(Protocol):
     @property
     def conn(self) -> Any: ...

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from lgnet_shared.auth import Who
+from lgnet_shared.auth import Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.events import civic as ev
 from lgnet_shared.http import CreateKey, problem_responses, request_secret
@@ -16,7 +16,7 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, CityActor
+from lgnet_intake.entrypoints.calls import Calls
 from lgnet_intake.service_layer import civic
 from lgnet_intake.service_layer.handlers import Intake
 
@@ -40,7 +40,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Organise an activity (course, orientation, community, peers)",
         responses=r.answers(r.ActivityOrganised, "The activity organised", 201),
     )
-    async def organise(body: civic.OrganiseActivity, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def organise(body: civic.OrganiseActivity, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: civic.organise_activity(i, c, body))
 
     @api.get(
@@ -65,7 +65,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record a session held of an activity",
         responses=r.answers(r.SessionHeld, "The session recorded", 201),
     )
-    async def session(body: ev.CivicSessionSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def session(body: ev.CivicSessionSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: civic.hold_session(i, c, body))
 
     @api.get(
@@ -82,7 +82,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record (or correct) the attendance register of a session",
         responses=r.answers(r.AttendanceRecorded, "The register recorded", 201),
     )
-    async def attendance(body: ev.CivicAttendanceSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def attendance(body: ev.CivicAttendanceSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: civic.record_attendance(i, c, body))
 
     @api.post(
@@ -91,7 +91,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Issue a certificate of attendance (with the CEFR level)",
         responses=r.answers(r.CertificateIssued, "The certificate issued", 201),
     )
-    async def certificate(body: ev.CivicCertificateSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def certificate(body: ev.CivicCertificateSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: civic.issue_certificate(i, c, body))
 
     return api

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
-from lgnet_shared.auth import Client, Who
+from lgnet_shared.auth import Client, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.http import CreateKey, idempotent, problem_responses, request_secret
 from lgnet_shared.service import Runtime
@@ -18,7 +18,6 @@ from pydantic import BaseModel, Field
 
 from lgnet_intake.domain.access import in_a_city
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import CityActor
 from lgnet_intake.service_layer.diary import Diary
 from lgnet_intake.service_layer.folder import Folder
 from lgnet_intake.service_layer.handlers import Context, Intake
@@ -75,7 +74,7 @@ def router(runtime: Runtime) -> APIRouter:
         " addresses, so out of proxies' access logs",
         responses=FOUND,
     )
-    async def search_persons(body: PersonSearch, actor: CityActor, client: Client = None) -> Any:
+    async def search_persons(body: PersonSearch, actor: Writer, client: Client = None) -> Any:
         return await find(actor, client, body, "")
 
     @api.get(
@@ -118,7 +117,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Write a diary note (sealed with the person's key)",
         responses=r.answers(r.NoteWritten, "The note written", 201),
     )
-    async def add_note(person_id: str, body: NewNote, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def add_note(person_id: str, body: NewNote, actor: Writer, key: CreateKey) -> JSONResponse:
         return await written(actor, key, person_id, body, lambda d, ctx: d.add_note(ctx, person_id, body.text))
 
     @api.get(
@@ -135,7 +134,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Attach a document (PDF, JPEG or PNG up to 10 MB; content-hashed, sealed with the person's key)",
         responses=r.answers(r.DocumentAttached, "The document attached", 201),
     )
-    async def add_document(person_id: str, body: NewDocument, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def add_document(person_id: str, body: NewDocument, actor: Writer, key: CreateKey) -> JSONResponse:
         return await written(
             actor,
             key,

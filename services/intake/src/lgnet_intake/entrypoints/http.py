@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
-from lgnet_shared.auth import Client, Who
+from lgnet_shared.auth import Client, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, replayable, request_secret, transition
@@ -21,7 +21,7 @@ from lgnet_shared.service import Runtime
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, CityActor, Staff
+from lgnet_intake.entrypoints.calls import Calls, Staff
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Intake
 
@@ -73,7 +73,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Register a person (duplicates are detected)",
         responses=r.answers(r.Registration, "The person registered", 201),
     )
-    async def register_person(body: cmd.RegisterPerson, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def register_person(body: cmd.RegisterPerson, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.register_person(c, body))
 
     @api.get(
@@ -89,7 +89,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Correct or complete a person's data",
         responses=r.answers(r.PersonRef, "The person updated"),
     )
-    async def update_person(person_id: str, body: cmd.UpdatePerson, actor: CityActor, key: ChangeKey = None) -> Any:
+    async def update_person(person_id: str, body: cmd.UpdatePerson, actor: Writer, key: ChangeKey = None) -> Any:
         async with use_case(actor) as (intake, ctx):
             request = {"route": f"PATCH /persons/{person_id}", **body.model_dump(mode="json")}
             return await replayable(
@@ -129,7 +129,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record consent given or withdrawn for a purpose",
         responses=r.answers(r.ConsentRecorded, "The consent recorded", 201),
     )
-    async def consent(body: inbound.ConsentReported, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def consent(body: inbound.ConsentReported, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.record_consent(c, body))
 
     @api.post(
@@ -138,7 +138,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record a person's employment status (monitoring)",
         responses=r.answers(r.EmploymentRecorded, "The status recorded", 201),
     )
-    async def employment(body: inbound.EmploymentReported, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def employment(body: inbound.EmploymentReported, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.record_employment(c, body))
 
     @api.post(
@@ -147,7 +147,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Form a household of registered persons",
         responses=r.answers(r.HouseholdFormed, "The household formed", 201),
     )
-    async def household(body: inbound.HouseholdFormationSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def household(body: inbound.HouseholdFormationSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.form_household(c, body))
 
     @api.post(
@@ -156,7 +156,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="A person joins or leaves a household",
         responses=r.answers(r.HouseholdChanged, "The change recorded", 201),
     )
-    async def member(body: inbound.HouseholdMemberChangeSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def member(body: inbound.HouseholdMemberChangeSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.change_household(c, body))
 
     @api.post(
@@ -165,7 +165,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Receive a referral",
         responses=r.answers(r.ReferralReceived, "The referral received", 201),
     )
-    async def referral(body: inbound.ReferralSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def referral(body: inbound.ReferralSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.receive_referral(c, body))
 
     @api.post(
@@ -175,7 +175,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.ReferralOutcome, "The outcome recorded", 201),
     )
     async def referral_outcome(
-        referral_id: str, body: cmd.RecordReferralOutcome, actor: CityActor, key: CreateKey
+        referral_id: str, body: cmd.RecordReferralOutcome, actor: Writer, key: CreateKey
     ) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.record_referral_outcome(c, referral_id, body))
 
@@ -185,7 +185,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Open a case (take a household in charge)",
         responses=r.answers(r.CaseOfPartner, "The case opened, and its partner", 201),
     )
-    async def open_case(body: cmd.OpenCase, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def open_case(body: cmd.OpenCase, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.open_case(c, body))
 
     @api.get("/cases/{case_id}", summary="A case", responses=r.answers(r.Case, "The case"))
@@ -201,7 +201,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record the needs assessment of a case",
         responses=r.answers(r.CaseRef, "The case assessed", 201),
     )
-    async def assess(body: inbound.NeedsAssessmentSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def assess(body: inbound.NeedsAssessmentSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.assess_needs(c, body))
 
     @api.post(
@@ -210,7 +210,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Agree the individual plan of a case",
         responses=r.answers(r.PlanAgreed, "The plan agreed", 201),
     )
-    async def plan(body: inbound.PlanSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def plan(body: inbound.PlanSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.agree_plan(c, body))
 
     @api.post(
@@ -219,7 +219,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Update an objective of a plan",
         responses=r.answers(r.PlanObjectives, "The plan's objectives now", 201),
     )
-    async def objective(body: inbound.PlanObjectiveUpdateSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def objective(body: inbound.PlanObjectiveUpdateSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.update_objective(c, body))
 
     @api.post(
@@ -228,7 +228,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Transfer a case to another partner",
         responses=r.answers(r.CaseOfPartner, "The case, and its new partner", 201),
     )
-    async def transfer(case_id: str, body: cmd.TransferCase, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def transfer(case_id: str, body: cmd.TransferCase, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.transfer_case(c, case_id, body))
 
     @api.post(
@@ -237,7 +237,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Close a case with its outcome",
         responses=r.answers(r.CaseClosed, "The case closed", 201),
     )
-    async def close(body: inbound.CaseClosureSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def close(body: inbound.CaseClosureSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda i, c: i.close_case(c, body))
 
     return api

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
-from lgnet_shared.auth import Client, Who
+from lgnet_shared.auth import Client, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
@@ -19,7 +19,7 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, CityActor, Staff
+from lgnet_intake.entrypoints.calls import Calls, Staff
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -65,7 +65,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record an outing of a mobile unit",
         responses=r.answers(r.OutingRecorded, "The outing recorded", 201),
     )
-    async def outing(body: ev.OutingSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def outing(body: ev.OutingSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.record_outing(c, body), "POST /outings")
 
     @api.get(
@@ -97,7 +97,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Record a contact made during an outing (anonymous)",
         responses=r.answers(r.ContactRecorded, "The contact recorded", 201),
     )
-    async def contact(body: uc.RecordStreetContact, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def contact(body: uc.RecordStreetContact, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.record_contact(c, body), "POST /street-contacts")
 
     @api.post(
@@ -106,7 +106,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="The contacted person was taken in charge: link them to the registered person",
         responses=r.answers(r.StreetPersonLinked, "The street person linked", 201),
     )
-    async def link(contact_id: str, body: uc.LinkStreetContact, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def link(contact_id: str, body: uc.LinkStreetContact, actor: Writer, key: CreateKey) -> JSONResponse:
         route = f"POST /street-contacts/{contact_id}/link"
         return await create(actor, key, body, lambda o, c: o.link_contact(c, contact_id, body), route)
 
@@ -136,7 +136,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Book an appointment (no double booking of an operator)",
         responses=r.answers(r.AppointmentBooked, "The appointment booked", 201),
     )
-    async def book(body: ev.AppointmentBookingSubmitted, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def book(body: ev.AppointmentBookingSubmitted, actor: Writer, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body, lambda o, c: o.book(c, body), "POST /appointments")
 
     @api.get(
@@ -156,7 +156,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Move a booked appointment",
         responses=r.answers(r.AppointmentMoved, "The appointment moved", 201),
     )
-    async def move(appointment_id: str, body: uc.MoveAppointment, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def move(appointment_id: str, body: uc.MoveAppointment, actor: Writer, key: CreateKey) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/move"
         return await create(actor, key, body, lambda o, c: o.move(c, appointment_id, body), route)
 
@@ -166,7 +166,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Cancel a booked appointment",
         responses=r.answers(r.AppointmentCancelled, "The appointment cancelled", 201),
     )
-    async def cancel(appointment_id: str, body: uc.CancelAppointment, actor: CityActor, key: CreateKey) -> JSONResponse:
+    async def cancel(appointment_id: str, body: uc.CancelAppointment, actor: Writer, key: CreateKey) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/cancel"
         return await create(actor, key, body, lambda o, c: o.cancel(c, appointment_id, body), route)
 
@@ -177,7 +177,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(r.AppointmentOutcome, "The outcome recorded", 201),
     )
     async def outcome(
-        appointment_id: str, body: uc.RecordAppointmentOutcome, actor: CityActor, key: CreateKey
+        appointment_id: str, body: uc.RecordAppointmentOutcome, actor: Writer, key: CreateKey
     ) -> JSONResponse:
         route = f"POST /appointments/{appointment_id}/outcome"
         return await create(actor, key, body, lambda o, c: o.record_outcome(c, appointment_id, body), route)
