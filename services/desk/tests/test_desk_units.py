@@ -198,6 +198,8 @@ def test_every_fiscal_code_rule_of_intake_is_said_in_italian(reason: str) -> Non
             "is before the case's last transfer (2026-02-01)",
             "è precedente all'ultimo trasferimento della pratica (2026-02-01)",
         ),
+        # every service's staff-only route, refused by role before the request is read (lgnet_shared.auth.Staff)
+        ("this is for the city's staff", "solo il personale del Comune può farlo"),
     ],
 )
 def test_the_refusals_an_outside_test_saw_in_english_are_said_in_italian(reason: str, italian: str) -> None:

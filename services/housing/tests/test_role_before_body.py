@@ -1,5 +1,4 @@
-"""The national role is read-only: every route of housing that changes something refuses it by role before the
-request is read. It was answered 422 naming the body's fields, or the missing Idempotency-Key, before the 403."""
+"""A role a route of housing refuses is refused before the request is read (lgnet_shared.testing.authz)."""
 
 from __future__ import annotations
 
@@ -7,13 +6,13 @@ from typing import Any
 
 import pytest
 from lgnet_housing.entrypoints.main import SPEC
-from lgnet_shared.testing.authz import NationalRoleCases
+from lgnet_shared.testing.authz import RoleBeforeRequestCases
 from lgnet_shared.testing.inprocess import sibling_module
 
 pytestmark = pytest.mark.integration
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 
 
-class TestNationalRole(NationalRoleCases):
+class TestRoles(RoleBeforeRequestCases):
     spec = SPEC
     rules = matrix.RULES

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
-from lgnet_shared.testing.authz import Caller, assert_national_refused_before_the_request, national_may_not_change
+from lgnet_shared.testing.authz import Caller, RoleBeforeRequestCases
 from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
 
 pytestmark = pytest.mark.integration
@@ -54,15 +54,6 @@ async def test_a_staff_only_route_refuses_another_role_before_reading_the_body(
             assert r.json()["field"] == "", (route, actor, r.text)  # the role, not a field of the body
 
 
-CHANGES = national_may_not_change(matrix.RULES)
-
-
-def test_the_national_role_may_change_nothing() -> None:
-    assert {"POST /persons", "POST /cases", "POST /persons/{person_id}/merge"} <= set(CHANGES), CHANGES
-
-
-@pytest.mark.parametrize("route", CHANGES)
-async def test_the_national_role_is_refused_before_the_request_is_read(intake: InProcessService, route: str) -> None:
-    """It was refused by role only once the request had been read: a create without its Idempotency-Key, or with a
-    body that would not validate, was answered 422 naming the header or the fields."""
-    await assert_national_refused_before_the_request(intake, route)
+class TestRoles(RoleBeforeRequestCases):  # the national role on every change too, not only the staff's routes
+    spec = SPEC
+    rules = matrix.RULES

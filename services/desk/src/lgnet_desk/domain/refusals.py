@@ -14,6 +14,11 @@ ITALIAN: list[tuple[str, str]] = [
     (r"only the city's staff may approve contributions", "solo il personale del Comune può approvare i contributi"),
     (r"only the city's staff may reject contributions", "solo il personale del Comune può respingere i contributi"),
     (r"only the city's staff may .+", "solo il personale del Comune può farlo"),
+    (r"this is for the city's staff", "solo il personale del Comune può farlo"),  # every service's staff-only route
+    (
+        r"the national role is read-only and sees aggregates only",
+        "il coordinamento nazionale vede solo i dati aggregati",
+    ),
     (r"the requester cannot approve their own request", "chi ha chiesto il contributo non può approvarlo"),
     (
         r"the person was erased: the document cannot be read any more",

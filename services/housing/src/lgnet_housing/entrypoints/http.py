@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Who, Writer
+from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Staff, Who, Writer
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     IF_MATCH_FIELD,
@@ -202,7 +202,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: set the city's matching rules and score weights (all of them; If-Match: over the version read)",
         responses=RULES | {412: problem_response("Changed since the version read: read them again")},
     )
-    async def save_rules(body: cmd.SetRules, actor: Writer, key: ChangeKey = None, if_match: IfMatch = None) -> Any:
+    async def save_rules(body: cmd.SetRules, actor: Staff, key: ChangeKey = None, if_match: IfMatch = None) -> Any:
         version = if_match_version(if_match)
         said_at = IF_MATCH_FIELD if version is not None else "version"
         version = body.version if version is None else version
@@ -215,7 +215,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Run the city-wide matching now; answers proposals and the unmatched",
         responses={200: {"model": r.MatchingRun, "description": "The proposals made and why the others got none"}},
     )
-    async def run_matching(actor: Writer, key: ChangeKey = None, client: Client = None) -> Any:
+    async def run_matching(actor: Staff, key: ChangeKey = None, client: Client = None) -> Any:
         run = lambda h, c: h.matching_for(c)  # noqa: E731
         shown = ("matching_run", every_household_of_a_run, client)
         return await change(actor, key, "POST /matching/runs", None, run, shown=shown)
@@ -354,7 +354,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: remind stalled match steps; release expired holds",
         responses={200: {"model": r.StalledCheckOutcome, "description": "The reminders emitted, the holds released"}},
     )
-    async def stalled(body: cmd.StalledCheck, actor: Writer, key: ChangeKey = None) -> Any:
+    async def stalled(body: cmd.StalledCheck, actor: Staff, key: ChangeKey = None) -> Any:
         async def run(h: Housing, c: Context) -> Json:
             return await h.stalled_check(c, c.city(), body.on)
 

@@ -7,31 +7,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from fastapi import Depends
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock
-from lgnet_shared.auth import authenticate
 from lgnet_shared.db import Conn
-from lgnet_shared.errors import Forbidden
 from lgnet_shared.http import idempotent
 from lgnet_shared.service import Runtime
 
-from lgnet_intake.domain.access import Actor, Role, in_a_city
+from lgnet_intake.domain.access import Actor, in_a_city
 from lgnet_intake.service_layer.handlers import Context
 from lgnet_intake.service_layer.read_log import logged
-
-
-async def staff_only(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
-    """The caller, if the city's staff: checked before the body is read, so that another role learns nothing from
-    a validation error (a partner got 422 naming the fields before the 403). The use case checks it again."""
-    if actor.role is not Role.STAFF:
-        raise Forbidden("", "this is for the city's staff")
-    return actor
-
-
-Staff = Annotated[Actor, Depends(staff_only)]  # a staff-only route's caller, in place of `Who`
 
 
 class UsesConnection(Protocol):

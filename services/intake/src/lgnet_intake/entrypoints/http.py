@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import pii
-from lgnet_shared.auth import Client, Who, Writer
+from lgnet_shared.auth import Client, Staff, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, replayable, request_secret, transition
@@ -21,7 +21,7 @@ from lgnet_shared.service import Runtime
 from lgnet_intake import settings
 from lgnet_intake.adapters import credentials
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, Staff
+from lgnet_intake.entrypoints.calls import Calls
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Intake
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from lgnet_shared import clock, pii
-from lgnet_shared.auth import Client, Who, Writer
+from lgnet_shared.auth import Client, Staff, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
@@ -19,7 +19,7 @@ from lgnet_shared.service import Runtime
 
 from lgnet_intake import settings
 from lgnet_intake.entrypoints import responses as r
-from lgnet_intake.entrypoints.calls import Calls, Staff
+from lgnet_intake.entrypoints.calls import Calls
 from lgnet_intake.service_layer import outreach as uc
 from lgnet_intake.service_layer.handlers import Context, Intake
 

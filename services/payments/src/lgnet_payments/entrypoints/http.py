@@ -17,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from lgnet_shared import clock
 from lgnet_shared.access import Actor
-from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Who, Writer
+from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Staff, Who, Writer
 from lgnet_shared.errors import Forbidden, NotFound
 from lgnet_shared.http import (
     ChangeKey,
@@ -159,7 +159,7 @@ def router(runtime: Runtime) -> APIRouter:
         },
     )
     async def put_policy(
-        city: str, body: cmd.SetPolicy, actor: Writer, key: ChangeKey = None, if_match: IfMatch = None
+        city: str, body: cmd.SetPolicy, actor: Staff, key: ChangeKey = None, if_match: IfMatch = None
     ) -> Any:
         version = if_match_version(if_match)
         payload = body.model_dump(mode="json") | {"if_match": version}
@@ -172,7 +172,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: allocate money to a budget line of the grant",
         responses={201: {"model": r.BudgetLine, "description": "The budget line after the allocation"}},
     )
-    async def allocate(body: cmd.AllocateBudget, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def allocate(body: cmd.AllocateBudget, actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body.model_dump(mode="json"), lambda u, c: budgets.allocate(u, c, body))
 
     @api.post(
@@ -181,7 +181,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: adjust a budget line",
         responses={201: {"model": r.BudgetLine, "description": "The budget line after the adjustment"}},
     )
-    async def adjust(budget_line_id: str, body: cmd.AdjustBudget, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def adjust(budget_line_id: str, body: cmd.AdjustBudget, actor: Staff, key: CreateKey) -> JSONResponse:
         payload = {"budget_line_id": budget_line_id, **body.model_dump(mode="json")}
         return await create(actor, key, payload, lambda u, c: budgets.adjust(u, c, budget_line_id, body))
 
@@ -266,14 +266,14 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: approve (second approver above threshold); a possible duplicate only with duplicate_reason",
         responses=REQUEST,
     )
-    async def approve(request_id: str, actor: Writer, body: cmd.Approve | None = None, key: ChangeKey = None) -> Any:
+    async def approve(request_id: str, actor: Staff, body: cmd.Approve | None = None, key: ChangeKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/approval"
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
         return await change(actor, key, route, payload, run, one_shot=True)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
-    async def reject(request_id: str, body: cmd.Reject, actor: Writer, key: ChangeKey = None) -> Any:
+    async def reject(request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/rejection"
         run: Run = lambda u, c: contributions.reject(u, c, request_id, body)  # noqa: E731
         return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
@@ -283,7 +283,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: withdraw an approved request not yet batched, with a reason (its commitment is released)",
         responses=REQUEST,
     )
-    async def withdraw(request_id: str, body: cmd.Reject, actor: Writer, key: ChangeKey = None) -> Any:
+    async def withdraw(request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None) -> Any:
         route = f"POST /contribution-requests/{request_id}/withdrawal"
         run: Run = lambda u, c: contributions.withdraw(u, c, request_id, body)  # noqa: E731
         return await change(actor, key, route, body.model_dump(mode="json"), run, one_shot=True)
@@ -296,7 +296,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: batch every approved request for payment",
         responses={201: {"model": r.Batch, "description": "The batch made and its file"}},
     )
-    async def batch(body: cmd.CreateBatch, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def batch(body: cmd.CreateBatch, actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(
             actor, key, body.model_dump(mode="json"), lambda u, c: disbursement.create_batch(u, c, body)
         )
@@ -354,7 +354,7 @@ def router(runtime: Runtime) -> APIRouter:
         openapi_extra=BANK_FILE,
         responses={201: {"model": r.Reconciliation, "description": "What the file changed"}},
     )
-    async def reconcile(request: Request, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def reconcile(request: Request, actor: Staff, key: CreateKey) -> JSONResponse:
         data = await request.body()
         results = bank_files.parse(data, request.headers.get("content-type", ""))
         digest = {"sha256": hashlib.sha256(data).hexdigest()}
@@ -368,7 +368,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: register a service provider that redeems vouchers",
         responses={201: {"model": r.Provider, "description": "The provider registered"}},
     )
-    async def provider(body: cmd.RegisterProvider, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def provider(body: cmd.RegisterProvider, actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(
             actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.register_provider(u, c, body)
         )
@@ -395,7 +395,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=PROVIDER,
     )
     async def provider_bank_data(
-        provider_id: str, body: cmd.ProviderBankData, actor: Writer, key: ChangeKey = None
+        provider_id: str, body: cmd.ProviderBankData, actor: Staff, key: ChangeKey = None
     ) -> Any:
         # The body carries the IBAN: only its digest is kept with the key.
         payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
@@ -409,7 +409,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: approve a provider's new bank data (not whoever set it); reimbursements wait until then",
         responses=PROVIDER,
     )
-    async def approve_provider_bank_data(provider_id: str, actor: Writer, key: ChangeKey = None) -> Any:
+    async def approve_provider_bank_data(provider_id: str, actor: Staff, key: ChangeKey = None) -> Any:
         route = f"POST /providers/{provider_id}/bank-data/approval"
         run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id)  # noqa: E731
         return await change(actor, key, route, {}, run, one_shot=True)
@@ -456,7 +456,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: expire vouchers past their validity (the rest returns)",
         responses={200: {"model": r.ExpiredVouchers, "description": "The vouchers expired"}},
     )
-    async def expire(actor: Writer, key: ChangeKey = None) -> Any:
+    async def expire(actor: Staff, key: ChangeKey = None) -> Any:
         return await change(actor, key, "POST /vouchers/expiry", {}, lambda u, c: vouchers.expire_due(u, c))
 
     @api.post(
@@ -467,7 +467,7 @@ def router(runtime: Runtime) -> APIRouter:
             201: {"model": r.ReimbursementRun, "description": "The reimbursements made, the providers held back"}
         },
     )
-    async def reimburse(actor: Writer, key: CreateKey) -> JSONResponse:
+    async def reimburse(actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(actor, key, {}, lambda u, c: reimbursements.run(u, c))
 
     @api.get(
@@ -531,7 +531,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Put a payee paid for many households on the city's list: its requests compared by amount too",
         responses={201: {"model": r.SharedPayee, "description": "On the list"}},
     )
-    async def add_shared_payee(body: cmd.RegisterSharedPayee, actor: Writer, key: CreateKey) -> JSONResponse:
+    async def add_shared_payee(body: cmd.RegisterSharedPayee, actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(actor, key, body.model_dump(mode="json"), lambda u, c: shared_payees.register(u, c, body))
 
     @api.get(
@@ -547,7 +547,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Take a payee off the city's list: its requests compared by payee and period alone again",
         responses={200: {"model": r.SharedPayee, "description": "Off the list (kept for the record: who and when)"}},
     )
-    async def withdraw_shared_payee(shared_payee_id: str, actor: Writer, key: ChangeKey = None) -> Any:
+    async def withdraw_shared_payee(shared_payee_id: str, actor: Staff, key: ChangeKey = None) -> Any:
         route = f"POST /shared-payees/{shared_payee_id}/withdrawal"
         run: Run = lambda u, c: shared_payees.withdraw(u, c, shared_payee_id)  # noqa: E731
         return await change(actor, key, route, {}, run, one_shot=True)
