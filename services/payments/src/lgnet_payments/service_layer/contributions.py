@@ -285,6 +285,15 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     return await view(uow, request_id, ctx.partner)
 
 
+async def approval_subject(uow: UnitOfWork, request_id: str) -> str:
+    """What an approval of the request approves: its current bank data (version). An approval sent again without an
+    Idempotency-Key after the bank data changed (a new payee, or the payee's new account after its bank refused the
+    transfer) approves other data: a new transition, not the earlier approval's answer replayed."""
+    return (
+        f"bank data version {await repo.bank_data_version(uow.conn, 'contribution_requests', 'request_id', request_id)}"
+    )
+
+
 async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve | None = None) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id, lock=True)  # concurrent approvals of one request serialise
     if req is None or ctx.elsewhere(req.city):

@@ -122,6 +122,12 @@ async def change_provider_bank_data(
     return await provider_view(uow, provider_id)
 
 
+async def approval_subject(uow: UnitOfWork, provider_id: str) -> str:
+    """What an approval of the provider's bank data approves: its current version (as for a request's approval,
+    `contributions.approval_subject`): approving a changed IBAN is not the earlier approval replayed."""
+    return f"bank data version {await repo.bank_data_version(uow.conn, 'providers', 'provider_id', provider_id)}"
+
+
 async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
     row = await _provider_row(uow, ctx, provider_id)
     bank = provider_bank(row)
