@@ -85,3 +85,38 @@ async def test_a_providers_new_bank_data_approved_is_not_the_old_approval_replay
     assert provider["approved_iban_masked"] == "••••5555", provider
     # Nothing awaits approval now: the same approval again is the one it was (replayed), not a 409.
     refused(await call(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval"), 409, "provider_id")
+
+
+async def test_an_approval_names_the_bank_data_it_saw_and_is_refused_when_it_changed(payments) -> None:  # type: ignore[no-untyped-def]
+    """Four eyes on a page read a while ago: the approver compared ••••3000 with the payee's documents; meanwhile
+    another staff member put her own IBAN on the request (which returns it to `requested`); the approver's click then
+    approved that IBAN, which nobody but its author had seen. The approval may name the bank data version it saw
+    (`bank_data_version`, as the request answered it): another version now is a 409 naming it, nothing approved."""
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
+            "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
+    made = await call_ok(payments, COOP, "POST", "/contribution-requests", body)
+    rid, seen = made["request_id"], made["bank_data_version"]
+    assert (made["iban_masked"], seen) == ("••••3000", 1)
+    await call_ok(payments, MALLORY, "PUT", f"/contribution-requests/{rid}/beneficiary",
+                  {"name": "Mallory", "iban": OTHER_IBAN})  # fmt: skip
+    path = f"/contribution-requests/{rid}/approval"
+    said = refused(await call(payments, STAFF, "POST", path, {"bank_data_version": seen}), 409, "bank_data_version")
+    assert "version 2" in said and MALLORY in said, said
+    assert await status(payments, rid) == "requested"
+    async with payments.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from ledger_transactions where ref = $1", rid) == 0
+    approved = await call_ok(payments, STAFF, "POST", path, {"bank_data_version": 2})
+    assert (approved["status"], approved["iban_masked"]) == ("approved", "••••5555"), approved
+    refused(await call(payments, STAFF, "POST", path, {"bank_data_version": -1}), 422, "bank_data_version")
+
+
+async def test_a_providers_bank_data_approval_names_the_version_it_saw(payments) -> None:  # type: ignore[no-untyped-def]
+    gtt = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    seen = (await call_ok(payments, STAFF, "POST", "/providers", gtt))["bank_data_version"]
+    await call_ok(payments, STAFF, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN})
+    path = "/providers/gtt/bank-data/approval"
+    said = refused(await call(payments, MALLORY, "POST", path, {"bank_data_version": seen}), 409, "bank_data_version")
+    assert "version 2" in said, said
+    assert (await call_ok(payments, STAFF, "GET", "/providers/gtt"))["bank_data_changed_since_approval"] is True
+    ok = await call_ok(payments, MALLORY, "POST", path, {"bank_data_version": 2})
+    assert (ok["bank_data_changed_since_approval"], ok["approved_iban_masked"]) == (False, "••••5555"), ok

@@ -423,11 +423,14 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: approve a provider's new bank data (not whoever set it); reimbursements wait until then",
         responses=PROVIDER,
     )
-    async def approve_provider_bank_data(provider_id: str, actor: Who, key: ChangeKey = None) -> Any:
+    async def approve_provider_bank_data(
+        provider_id: str, actor: Who, body: cmd.ApproveBankData | None = None, key: ChangeKey = None
+    ) -> Any:
         route = f"POST /providers/{provider_id}/bank-data/approval"
-        run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id)  # noqa: E731
+        payload = body.model_dump(mode="json", exclude_none=True) if body else {}
+        run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id, body)  # noqa: E731
         subject: Subject = lambda u: vouchers.approval_subject(u, provider_id)  # noqa: E731
-        return await change(actor, key, route, {}, run, one_shot=True, subject=subject)
+        return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
 
     @api.post(
         "/vouchers",

@@ -300,7 +300,8 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "approve contributions")
     policy = await repo.policy(uow.conn, req.city)
-    outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents)
+    seen = c.bank_data_version if c else None
+    outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents, seen)
     # A likely duplicate (the same payee, kind and period in another live request) is approved only when the
     # approver says why it is not paid twice; each approver of the request (first and second) says it.
     duplicates = (await repo.possible_duplicates(uow.conn, [request_id])).get(request_id, [])

@@ -128,10 +128,12 @@ async def approval_subject(uow: UnitOfWork, provider_id: str) -> str:
     return f"bank data version {await repo.bank_data_version(uow.conn, 'providers', 'provider_id', provider_id)}"
 
 
-async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
+async def approve_provider_bank_data(
+    uow: UnitOfWork, ctx: Context, provider_id: str, c: cmd.ApproveBankData | None = None
+) -> dict[str, Any]:
     row = await _provider_row(uow, ctx, provider_id)
     bank = provider_bank(row)
-    vouchers.approve_bank_data(bank, ctx.actor.id)
+    vouchers.approve_bank_data(bank, ctx.actor.id, c.bank_data_version if c else None)
     await uow.conn.execute(
         "update providers set approved_bank_data_version = bank_data_version, approved_iban = iban,"
         " approved_bic = bic, bank_data_approved_by = $2 where provider_id = $1",
