@@ -263,9 +263,9 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         return await view(uow, voucher_id)
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
     key = vouchers.redemption_key(c.provider_id, c.redemption_id)
-    await uow.conn.execute(
+    inserted = await uow.conn.fetchval(
         "insert into voucher_redemptions (redemption_id, voucher_id, provider_id, amount_cents, on_date, provider_ref)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        " values ($1, $2, $3, $4, $5, $6) on conflict (redemption_id) do nothing returning true",
         key,
         voucher_id,
         c.provider_id,
@@ -273,6 +273,8 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         ctx.today,
         c.redemption_id,
     )
+    if not inserted:  # the same id redeemed at this moment on another voucher (that one holds its lock): it counts
+        raise Conflict("redemption_id", "already used for a different redemption")
     await uow.conn.execute("update vouchers set remaining_cents = $2 where voucher_id = $1", voucher_id, remaining)
     party = ledger.Party(row["budget_line_id"], row["case_id"], row["household_id"], c.provider_id)
     await ledger_store.append(uow.conn, ledger.voucher_redeemed(key, ctx.today, v.city, c.amount_cents, party))
