@@ -260,7 +260,7 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
             c.amount_cents,
         ):
             raise Conflict("redemption_id", "already used for a different redemption")
-        return await view(uow, voucher_id)
+        return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
     key = vouchers.redemption_key(c.provider_id, c.redemption_id)
     inserted = await uow.conn.fetchval(
@@ -283,7 +283,17 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         v.city,
         ev.VoucherRedeemed(voucher_id=voucher_id, provider_id=c.provider_id, amount_cents=c.amount_cents, on=ctx.today),
     )
-    return await view(uow, voucher_id)
+    return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
+
+
+async def _only_provider(uow: UnitOfWork, ctx: Context, voucher: dict[str, Any]) -> str | None:
+    """Whose redemptions a redemption's answer shows: a provider redeeming a voucher of a case not assigned to it sees
+    its own only (the other providers' business with the household is not its to read: GET /vouchers/{id} refuses
+    it); the city's staff and the case's partner see all (None)."""
+    if ctx.actor.role is not Role.PARTNER:
+        return None
+    case = await repo.case(uow.conn, voucher["case_id"])
+    return None if case is not None and case["partner"] == ctx.actor.id else ctx.actor.id
 
 
 async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
@@ -307,13 +317,16 @@ async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
     return {"expired": expired}
 
 
-async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
+async def view(uow: UnitOfWork, voucher_id: str, only_provider: str | None = None) -> dict[str, Any]:
+    """The voucher with its redemptions (`only_provider`: that provider's only)."""
     found = await repo.voucher(uow.conn, voucher_id)
     assert found is not None
     redemptions = await uow.conn.fetch(
         "select coalesce(provider_ref, redemption_id) as redemption_id, provider_id, amount_cents, on_date,"
-        " reimbursement_id from voucher_redemptions where voucher_id = $1 order by provider_id, 1",
+        " reimbursement_id from voucher_redemptions where voucher_id = $1 and ($2::text is null or provider_id = $2)"
+        " order by provider_id, 1",
         voucher_id,
+        only_provider,
     )
     return {**found[1], "redemptions": [dict(r) for r in redemptions]}
 
