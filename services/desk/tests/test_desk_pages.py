@@ -1078,6 +1078,31 @@ async def test_the_approve_button_names_its_row_for_a_screen_reader(desk: Desk) 
     assert 'aria-label="Reject: Rent, €450.00, Amina Okafor, from 1 Jun 2027 to 30 Jun 2027"' in row, row
 
 
+async def test_the_approval_sends_the_bank_data_version_the_operator_saw(desk: Desk) -> None:
+    """Giulia compared the IBAN her page showed (••••3000) with the payee's documents; if the bank data changed before
+    her click, payments must not take her approval for the new IBAN: the approve form carries the version the page
+    showed, and the desk sends it (payments refuses another version with 409 `bank_data_version`)."""
+    answers = two_rents()
+    [dec, jun] = answers[("payments", "GET", "/contribution-requests")]
+    answers[("payments", "GET", "/contribution-requests")] = [
+        dec | {"bank_data_version": 2, "iban_masked": "••••3000"},
+        jun,
+    ]
+    sent: list[Any] = []
+
+    def approve(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=dec | {"status": "approved"})
+
+    desk.services.answers |= answers | {("payments", "POST", "/contribution-requests/r-dec/approval"): approve}
+    await desk.as_operator(GIULIA)
+    page = (await desk.client.get("/approvals")).text
+    assert '<input type="hidden" name="bank_data_version" value="2">' in approvals_row(page, "r-dec")
+    assert 'name="bank_data_version"' not in approvals_row(page, "r-jun")  # no bank data yet: nothing to name
+    r = await desk.client.post("/approvals/r-dec", data={"csrf": "csrf-giulia", "bank_data_version": "2"})
+    assert r.status_code == 303 and sent == [{"bank_data_version": 2}], (r.text, sent)
+
+
 async def test_the_requester_is_not_offered_to_approve_her_own_request(desk: Desk) -> None:
     """Maria was offered "Approva" on her own requests, and clicking it brought payments' refusal at the top of the page
     without saying which row. Her rows say that another operator must approve them; payments' rule stays payments':

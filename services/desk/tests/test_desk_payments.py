@@ -247,6 +247,8 @@ async def test_the_payments_office_keeps_the_voucher_providers_and_reimburses_th
     assert "Bici Rossi di Anna Rossi" in shown and "approvate da" in shown and "LGNET-R1A2B" in shown, shown
     assert "indicate da" in shown and "attendono l'approvazione di un'altra persona" in shown, shown
     assert page.text.count('action="/payments/providers/prv-gtt/approval"') == 1  # set by Maria: Giulia approves
+    # the version shown goes with the approval: payments refuses it if the IBAN changed since (409 bank_data_version)
+    assert '<input type="hidden" name="bank_data_version" value="2">' in page.text.split("prv-gtt/approval", 1)[1]
     assert 'action="/payments/providers/prv-bici/approval"' not in page.text  # nothing waits
     key = form_key(page.text)
 

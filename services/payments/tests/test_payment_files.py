@@ -518,6 +518,38 @@ async def test_a_reversal_in_a_statement_is_read_as_the_reversal_it_is(payments)
     assert await available(payments) == 90_000
 
 
+@pytest.mark.parametrize("reason", ["AC04", "MS03"])
+async def test_a_reversed_return_of_a_request_whose_bank_data_changed_since_is_refused_naming_the_entry(  # type: ignore[no-untyped-def]
+    payments, reason: str
+) -> None:
+    """From an outside test: a transfer returned (AC04: the request waits for the payee's new bank data; MS03: approved
+    again), the cooperative enters the payee's new IBAN (awaiting approval), then the bank reverses its return. The
+    statement was answered 500 with no field (the database refused a paid request whose bank data was never approved)
+    and none of its entries applied. It is a 409 naming the entry and why; once the new bank data is approved by
+    someone else, the same entry books the transfer paid, once, and nothing pays the request again."""
+    batch = await approved_batch(payments, (10_000,))
+    view = await call_ok(payments, STAFF, "GET", f"/batches/{batch['batch_id']}")
+    payment_id, request_id = view["payments"][0]["payment_id"], view["payments"][0]["request_id"]
+    credit = "CRDT" if reason == "MS03" else "DBIT"
+    returned = camt053([(payment_id, 10_000, "CRDT", False, reason)]) if credit == "CRDT" else camt054(
+        [(payment_id, 10_000, reason)])  # fmt: skip
+    assert (await post_camt(payments, returned)).json()["failed"] == 1  # type: ignore[attr-defined]
+    await call_ok(payments, COOP, "PUT", f"/contribution-requests/{request_id}/beneficiary",
+                  {"name": "Zoë", "iban": OTHER_IBAN})  # fmt: skip
+    reversal = camt053([(payment_id, 10_000, "DBIT", True, None)])
+    r = await post_camt(payments, reversal)
+    said = refused(r, 409, "entries[0].status")
+    assert request_id in said and "bank data" in said, said
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "requested"
+    await call_ok(payments, STAFF, "POST", f"/contribution-requests/{request_id}/approval")
+    r = await post_camt(payments, reversal)
+    assert r.status_code == 201 and r.json() == {"paid": 1, "failed": 0, "unchanged": 0}, r.text  # type: ignore[attr-defined]
+    assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"] == "paid"
+    refused(await call(payments, STAFF, "POST", "/batches", {}), 409, "")  # nothing to pay again
+    async with payments.pool.acquire() as conn:
+        await check(conn)
+
+
 @pytest.mark.parametrize("failure", ["returned after paid", "rejected while sent"])
 async def test_a_failure_imported_again_after_the_bank_reversed_it_changes_nothing(payments, failure: str) -> None:  # type: ignore[no-untyped-def]
     """From an outside test: paid, returned by the bank, the return reversed (the transfer stands) — and the return's

@@ -57,8 +57,10 @@ async def pending(conn: Conn, services: Services, op: Operator) -> list[dict[str
 async def approve(services: Services, request_id: str, form: dict[str, str]) -> bool:
     """Approve (or give the first of two approvals): payments decides whether the operator may. True when the
     approval is final; False when it was the first of two (the request still waits, for a second approver). A
-    possible duplicate is approved with the reason chosen on the row (payments refuses it without one)."""
-    body: dict[str, str] = {}
+    possible duplicate is approved with the reason chosen on the row (payments refuses it without one). The bank data
+    version the row showed goes with it: payments refuses the approval if the IBAN changed since (four eyes: the
+    operator approves the IBAN she compared, never one put there after her page was shown)."""
+    body: dict[str, str | int] = seen_version(form)
     if "duplicate_reason" in form:
         reason = form["duplicate_reason"].strip()
         if reason not in vocabulary.codes(DUPLICATE_REASONS):
@@ -68,6 +70,12 @@ async def approve(services: Services, request_id: str, form: dict[str, str]) -> 
     path = service_path("/contribution-requests/{}/approval", request_id)
     answer = await services.post("payments", path, body, key)
     return not (isinstance(answer, dict) and answer.get("status") == "requested")
+
+
+def seen_version(form: dict[str, str]) -> dict[str, str | int]:
+    """The bank data version the page showed (its hidden field), as payments' approvals take it; none if absent."""
+    version = form.get("bank_data_version", "").strip()
+    return {"bank_data_version": int(version)} if version.isdecimal() and version.isascii() else {}
 
 
 async def reject(services: Services, request_id: str, form: dict[str, str]) -> None:

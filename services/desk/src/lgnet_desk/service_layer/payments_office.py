@@ -9,7 +9,7 @@ from typing import Any
 
 from lgnet_desk.adapters.services import Services, service_path
 from lgnet_desk.domain import resubmission
-from lgnet_desk.service_layer import desk
+from lgnet_desk.service_layer import approvals, desk
 
 CSV = "text/csv"
 XML = "application/xml"
@@ -118,7 +118,7 @@ async def set_provider_bank_data(services: Services, provider_id: str, form: dic
 
 async def approve_provider_bank_data(services: Services, provider_id: str, form: dict[str, str]) -> None:
     path = service_path("/providers/{}/bank-data/approval", provider_id)
-    await services.post("payments", path, {}, resubmission.call_key(form, "approval"))
+    await services.post("payments", path, approvals.seen_version(form), resubmission.call_key(form, "approval"))
 
 
 async def reimburse(services: Services, form: dict[str, str]) -> dict[str, Any]:

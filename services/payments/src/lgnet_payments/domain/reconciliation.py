@@ -24,7 +24,12 @@ class BankResult:
 
 
 def check_return_reversible(
-    payment_id: str, request_id: str, request_status: str, paid_again: str | None, field: str
+    payment_id: str,
+    request_id: str,
+    request_status: str,
+    paid_again: str | None,
+    field: str,
+    bank_data_pending: bool = False,
 ) -> None:
     """The bank undid the return of a failed payment (a debit with RvslInd): the transfer stands. It is booked paid
     again only when nothing else pays the request: not when a later payment of it is with the bank or paid
@@ -41,6 +46,12 @@ def check_return_reversible(
             field,
             f"the bank reversed the return of payment {payment_id}, but request {request_id} is {request_status}"
             " (its commitment released): recover the transfer with the bank before this entry",
+        )
+    if bank_data_pending:  # a paid request's bank data is approved data (four eyes): its new ones are not yet
+        raise Conflict(
+            field,
+            f"the bank reversed the return of payment {payment_id}, but request {request_id} has new bank data awaiting"
+            " approval since: approve them (another staff member) or reject the request, then import this entry",
         )
 
 

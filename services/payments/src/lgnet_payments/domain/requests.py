@@ -129,9 +129,21 @@ class Approval:
     second_approver: str | None = None
 
 
-def approve(req: ContributionRequest, approver: str, threshold_cents: int) -> Approval:
+def check_seen_version(current: int, set_by: str | None, seen: int | None) -> None:
+    """The approver names the bank data version they read (None: not named): another one now is another IBAN, which
+    they have not compared with the payee's documents. Four eyes means the approver saw what is paid."""
+    if seen is not None and seen != current:
+        raise Conflict(
+            "bank_data_version",
+            f"the bank data changed since it was read (version {current} now, set by {set_by}; {seen} read): read it"
+            " again and compare it with the payee's documents before approving",
+        )
+
+
+def approve(req: ContributionRequest, approver: str, threshold_cents: int, seen: int | None = None) -> Approval:
     if req.status is not RequestStatus.REQUESTED:
         raise Conflict("status", f"request is {req.status.value}, only a requested one can be approved")
+    check_seen_version(req.bank_data_version, req.bank_data_set_by, seen)
     if req.awaits_new_bank_data:
         raise Conflict(
             "beneficiary.iban",

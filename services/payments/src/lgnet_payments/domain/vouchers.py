@@ -7,6 +7,8 @@ from datetime import date, timedelta
 
 from lgnet_shared.errors import Conflict, ContractError, Forbidden
 
+from lgnet_payments.domain.requests import check_seen_version
+
 
 @dataclass(frozen=True)
 class Voucher:
@@ -63,10 +65,12 @@ class ProviderBankData:
         return self.version > 0 and self.approved_version != self.version
 
 
-def approve_bank_data(b: ProviderBankData, approver: str) -> None:
-    """Four eyes (issue #23): someone other than whoever set or changed a provider's bank data approves it."""
+def approve_bank_data(b: ProviderBankData, approver: str, seen: int | None = None) -> None:
+    """Four eyes (issue #23): someone other than whoever set or changed a provider's bank data approves it, the
+    version they read when they name it (`requests.check_seen_version`)."""
     if not b.pending:
         raise Conflict("provider_id", f"no bank data of provider {b.provider_id} awaits approval")
+    check_seen_version(b.version, b.set_by, seen)
     if approver == b.set_by:
         raise Forbidden("approved_by", "whoever set or changed the bank data cannot approve it: another person must")
 

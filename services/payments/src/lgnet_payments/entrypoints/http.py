@@ -56,6 +56,7 @@ REQUEST: dict[int | str, dict[str, Any]] = {200: {"model": r.ContributionRequest
 PROVIDER: dict[int | str, dict[str, Any]] = {200: {"model": r.Provider, "description": "The provider"}}
 ERRORS = problem_responses(s409="Conflicts with what is recorded (wrong state, over budget, spent voucher)")
 Run = Callable[[UnitOfWork, Context], Awaitable[Any]]
+Subject = Callable[[UnitOfWork], Awaitable[str]]
 BANK_FILE = {
     "requestBody": {
         "required": True,
@@ -119,16 +120,28 @@ def router(runtime: Runtime) -> APIRouter:
             return jsonable_encoder(await run(uow, ctx))
 
     async def change(
-        actor: Actor, key: str | None, route: str, body: Any, run: Run, *, one_shot: bool = False, status: int = 200
+        actor: Actor,
+        key: str | None,
+        route: str,
+        body: Any,
+        run: Run,
+        *,
+        one_shot: bool = False,
+        status: int = 200,
+        subject: Subject | None = None,
     ) -> Any:
         """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
-        by the same actor without a key is answered as the success it was."""
+        by the same actor without a key is answered as the success it was. `subject`: what the transition acts on
+        when it can be taken again later on something new (an approval, of bank data changed since): without a key,
+        the same transition of another subject is a new one, not the first one's answer replayed."""
         async with unit(actor) as (uow, ctx):
 
             async def once() -> Any:
                 return jsonable_encoder(await run(uow, ctx))
 
             if one_shot:
+                if key is None and subject is not None:
+                    route = f"{route} ({await subject(uow)})"
                 return await transition(uow.conn, actor.id, key, route, body, once, status)
             return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret)
 
@@ -270,7 +283,8 @@ def router(runtime: Runtime) -> APIRouter:
         route = f"POST /contribution-requests/{request_id}/approval"
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: contributions.approve(u, c, request_id, body)  # noqa: E731
-        return await change(actor, key, route, payload, run, one_shot=True)
+        subject: Subject = lambda u: contributions.approval_subject(u, request_id)  # noqa: E731
+        return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
 
     @api.post("/contribution-requests/{request_id}/rejection", summary="Staff: reject with a reason", responses=REQUEST)
     async def reject(request_id: str, body: cmd.Reject, actor: Staff, key: ChangeKey = None) -> Any:
@@ -409,10 +423,14 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: approve a provider's new bank data (not whoever set it); reimbursements wait until then",
         responses=PROVIDER,
     )
-    async def approve_provider_bank_data(provider_id: str, actor: Staff, key: ChangeKey = None) -> Any:
+    async def approve_provider_bank_data(
+        provider_id: str, actor: Staff, body: cmd.ApproveBankData | None = None, key: ChangeKey = None
+    ) -> Any:
         route = f"POST /providers/{provider_id}/bank-data/approval"
-        run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id)  # noqa: E731
-        return await change(actor, key, route, {}, run, one_shot=True)
+        payload = body.model_dump(mode="json", exclude_none=True) if body else {}
+        run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id, body)  # noqa: E731
+        subject: Subject = lambda u: vouchers.approval_subject(u, provider_id)  # noqa: E731
+        return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
 
     @api.post(
         "/vouchers",

@@ -80,13 +80,33 @@ class RequestContribution(Command):
     beneficiary: Beneficiary | None = None
 
 
+# The bank data version an approver saw (the request's or provider's `bank_data_version` as answered): the approval
+# is then of that version only (409 `bank_data_version` when it changed since), never of an IBAN nobody else has seen.
+SeenVersion = Annotated[
+    StrictInt | None,
+    Field(
+        default=None,
+        ge=0,
+        description="The bank_data_version the approver read and compared with the payee's documents: approved only if"
+        " it is still the current one (409 otherwise). Without it, the current bank data is approved",
+    ),
+]
+
+
 class Approve(Command):
+    bank_data_version: SeenVersion = None
     duplicate_reason: Code | None = Field(
         default=None,
         description="Needed when the request is a possible duplicate (same payee IBAN, kind and period as another"
         " live request): why it is not paid twice, a code of the shared vocabulary's duplicate_confirmation_reason"
         " (different_flats, shared_payee, verified_different_persons, other)",
     )
+
+
+class ApproveBankData(Command):
+    """A provider's bank data approved by a second staff member."""
+
+    bank_data_version: SeenVersion = None
 
 
 class Reject(Command):

@@ -285,13 +285,23 @@ async def set_beneficiary(uow: UnitOfWork, ctx: Context, request_id: str, b: cmd
     return await view(uow, request_id, ctx.partner)
 
 
+async def approval_subject(uow: UnitOfWork, request_id: str) -> str:
+    """What an approval of the request approves: its current bank data (version). An approval sent again without an
+    Idempotency-Key after the bank data changed (a new payee, or the payee's new account after its bank refused the
+    transfer) approves other data: a new transition, not the earlier approval's answer replayed."""
+    return (
+        f"bank data version {await repo.bank_data_version(uow.conn, 'contribution_requests', 'request_id', request_id)}"
+    )
+
+
 async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve | None = None) -> dict[str, Any]:
     req = await repo.request(uow.conn, request_id, lock=True)  # concurrent approvals of one request serialise
     if req is None or ctx.elsewhere(req.city):
         raise NotFound("request_id", f"no contribution request {request_id}")
     ctx.staff(req.city, "approve contributions")
     policy = await repo.policy(uow.conn, req.city)
-    outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents)
+    seen = c.bank_data_version if c else None
+    outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents, seen)
     # A likely duplicate (the same payee, kind and period in another live request) is approved only when the
     # approver says why it is not paid twice; each approver of the request (first and second) says it.
     duplicates = (await repo.possible_duplicates(uow.conn, [request_id])).get(request_id, [])

@@ -122,10 +122,18 @@ async def change_provider_bank_data(
     return await provider_view(uow, provider_id)
 
 
-async def approve_provider_bank_data(uow: UnitOfWork, ctx: Context, provider_id: str) -> dict[str, Any]:
+async def approval_subject(uow: UnitOfWork, provider_id: str) -> str:
+    """What an approval of the provider's bank data approves: its current version (as for a request's approval,
+    `contributions.approval_subject`): approving a changed IBAN is not the earlier approval replayed."""
+    return f"bank data version {await repo.bank_data_version(uow.conn, 'providers', 'provider_id', provider_id)}"
+
+
+async def approve_provider_bank_data(
+    uow: UnitOfWork, ctx: Context, provider_id: str, c: cmd.ApproveBankData | None = None
+) -> dict[str, Any]:
     row = await _provider_row(uow, ctx, provider_id)
     bank = provider_bank(row)
-    vouchers.approve_bank_data(bank, ctx.actor.id)
+    vouchers.approve_bank_data(bank, ctx.actor.id, c.bank_data_version if c else None)
     await uow.conn.execute(
         "update providers set approved_bank_data_version = bank_data_version, approved_iban = iban,"
         " approved_bic = bic, bank_data_approved_by = $2 where provider_id = $1",
@@ -252,12 +260,12 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
             c.amount_cents,
         ):
             raise Conflict("redemption_id", "already used for a different redemption")
-        return await view(uow, voucher_id)
+        return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
     key = vouchers.redemption_key(c.provider_id, c.redemption_id)
-    await uow.conn.execute(
+    inserted = await uow.conn.fetchval(
         "insert into voucher_redemptions (redemption_id, voucher_id, provider_id, amount_cents, on_date, provider_ref)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        " values ($1, $2, $3, $4, $5, $6) on conflict (redemption_id) do nothing returning true",
         key,
         voucher_id,
         c.provider_id,
@@ -265,6 +273,8 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         ctx.today,
         c.redemption_id,
     )
+    if not inserted:  # the same id redeemed at this moment on another voucher (that one holds its lock): it counts
+        raise Conflict("redemption_id", "already used for a different redemption")
     await uow.conn.execute("update vouchers set remaining_cents = $2 where voucher_id = $1", voucher_id, remaining)
     party = ledger.Party(row["budget_line_id"], row["case_id"], row["household_id"], c.provider_id)
     await ledger_store.append(uow.conn, ledger.voucher_redeemed(key, ctx.today, v.city, c.amount_cents, party))
@@ -273,7 +283,17 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         v.city,
         ev.VoucherRedeemed(voucher_id=voucher_id, provider_id=c.provider_id, amount_cents=c.amount_cents, on=ctx.today),
     )
-    return await view(uow, voucher_id)
+    return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
+
+
+async def _only_provider(uow: UnitOfWork, ctx: Context, voucher: dict[str, Any]) -> str | None:
+    """Whose redemptions a redemption's answer shows: a provider redeeming a voucher of a case not assigned to it sees
+    its own only (the other providers' business with the household is not its to read: GET /vouchers/{id} refuses
+    it); the city's staff and the case's partner see all (None)."""
+    if ctx.actor.role is not Role.PARTNER:
+        return None
+    case = await repo.case(uow.conn, voucher["case_id"])
+    return None if case is not None and case["partner"] == ctx.actor.id else ctx.actor.id
 
 
 async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
@@ -297,13 +317,16 @@ async def expire_due(uow: UnitOfWork, ctx: Context) -> dict[str, Any]:
     return {"expired": expired}
 
 
-async def view(uow: UnitOfWork, voucher_id: str) -> dict[str, Any]:
+async def view(uow: UnitOfWork, voucher_id: str, only_provider: str | None = None) -> dict[str, Any]:
+    """The voucher with its redemptions (`only_provider`: that provider's only)."""
     found = await repo.voucher(uow.conn, voucher_id)
     assert found is not None
     redemptions = await uow.conn.fetch(
         "select coalesce(provider_ref, redemption_id) as redemption_id, provider_id, amount_cents, on_date,"
-        " reimbursement_id from voucher_redemptions where voucher_id = $1 order by provider_id, 1",
+        " reimbursement_id from voucher_redemptions where voucher_id = $1 and ($2::text is null or provider_id = $2)"
+        " order by provider_id, 1",
         voucher_id,
+        only_provider,
     )
     return {**found[1], "redemptions": [dict(r) for r in redemptions]}
 

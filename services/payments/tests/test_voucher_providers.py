@@ -1,0 +1,46 @@
+"""What a voucher's provider sees when it redeems: the voucher it was shown and its own redemptions, not the other
+providers' business with the household. From an outside test: a provider (a partner actor of the city, registered for
+the voucher's kind) that redeemed part of a bus voucher of another cooperative's case was answered every redemption of
+the voucher — the other providers' ids, amounts, days and reimbursements — which it may not read otherwise
+(GET /vouchers/{id} refuses it: 403, the case is another partner's)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from lgnet_shared import auth, clock
+from lgnet_shared.access import Role
+from payments_testkit import call, call_ok, refused
+from test_bank_data import COOP, LANDLORD_IBAN, STAFF, payments
+
+pytestmark = pytest.mark.integration
+__all__ = ["payments"]  # the fixture, as test_bank_data makes it
+BUS, TRAM = "bus-coop", "tram-srl"  # two providers of public transport, each a partner actor of Torino
+
+
+async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments) -> None:  # type: ignore[no-untyped-def]
+    await call_ok(
+        payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 50_000}
+    )
+    for pid in (BUS, TRAM):
+        provider = {"provider_id": pid, "name": pid, "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+        await call_ok(payments, STAFF, "POST", "/providers", provider)
+        async with payments.pool.acquire() as conn:
+            await auth.add_actor(conn, pid, Role.PARTNER, "torino", pid)
+            payments.tokens[pid] = await auth.issue_token(conn, pid)
+    voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 1_000,
+               "valid_until": str(clock.today() + timedelta(days=60))}  # fmt: skip
+    vid = (await call_ok(payments, COOP, "POST", "/vouchers", voucher))["voucher_id"]
+    path = f"/vouchers/{vid}/redemptions"
+    bus = await call_ok(payments, BUS, "POST", path, {"redemption_id": "1", "provider_id": BUS, "amount_cents": 300})
+    assert [(r["provider_id"], r["amount_cents"]) for r in bus["redemptions"]] == [(BUS, 300)], bus
+    tram = await call_ok(payments, TRAM, "POST", path, {"redemption_id": "1", "provider_id": TRAM, "amount_cents": 200})
+    assert tram["remaining_cents"] == 500, tram
+    assert [(r["provider_id"], r["amount_cents"]) for r in tram["redemptions"]] == [(TRAM, 200)], tram
+    again = await call_ok(payments, BUS, "POST", path, {"redemption_id": "1", "provider_id": BUS, "amount_cents": 300})
+    assert [r["provider_id"] for r in again["redemptions"]] == [BUS], again  # its retry: its own still
+    refused(await call(payments, TRAM, "GET", f"/vouchers/{vid}"), 403, "voucher_id")  # not its case's voucher
+    for who in (COOP, STAFF):  # the case's partner and the city's staff see all of them
+        seen = await call_ok(payments, who, "GET", f"/vouchers/{vid}")
+        assert sorted(r["provider_id"] for r in seen["redemptions"]) == [BUS, TRAM], seen
