@@ -16,6 +16,8 @@ from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import InboundRejected
 
 if TYPE_CHECKING:
+    from lgnet_shared.sdk import PartnerClient
+
     from conftest import IntakeUnderTest
 
 pytestmark = pytest.mark.integration
@@ -58,6 +60,16 @@ def contact(cid: str, oid: str, on: date, **extra: Any) -> dict[str, Any]:
         "place": "Stazione Porta Nuova",
         **extra,
     }
+
+
+async def rejections(client: PartnerClient, want: int) -> dict[str, InboundRejected]:
+    """The partner's next `want` rejections, by the refused event's id."""
+    answers: dict[str, InboundRejected] = {}
+    async for rejection in client.rejections(timeout=20):
+        answers[rejection.inbound_event_id] = rejection
+        if len(answers) >= want:
+            break
+    return answers
 
 
 async def unit(intake: IntakeUnderTest, partner: str | None = "coop-aurora") -> None:
@@ -380,10 +392,56 @@ async def test_an_outing_time_with_an_offset_is_refused_at_its_field_over_http_a
                 on=clock.today(),
             )
         )
-        answers: dict[str, InboundRejected] = {}
-        async for rejection in client.rejections(timeout=20):
-            answers[rejection.inbound_event_id] = rejection
-            if len(answers) >= 2:
-                break
+        answers = await rejections(client, 2)
     assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.start_time"), answers
     assert answers[moved.id].field == "data.ends_at", answers[moved.id]
+
+
+async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_field_over_http_and_kafka(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: "9999-12-31T20:00:00-05:00" is a valid RFC 3339 time, but in UTC it falls in the year
+    10000 (and "0001-01-01T00:30:00+01:00" in the year 0), which no datetime holds: the partner's booking, retried
+    three times, went to the dead letters unanswered (DataError), and HTTP answered 422 naming the whole `body`.
+    Refused at the field, both ways, booking and move alike."""
+    async with intake.client("coop-aurora") as aurora:
+        await post(
+            aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+        )
+        booking = {"agenda": "desk", "operator": "op-giulia", "person_id": "p-far", "purpose": "other"}
+        starts = datetime.now(UTC) + timedelta(days=3)
+        ok = {**booking, "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
+        await post(aurora, "/appointments", {**ok, "appointment_id": "apt-ok"})
+        for start, end in (
+            ("9999-12-31T20:00:00-05:00", "9999-12-31T21:00:00-05:00"),
+            ("0001-01-01T00:30:00+01:00", "0001-01-01T01:30:00+01:00"),
+        ):
+            r = await send(
+                aurora, "/appointments", {**booking, "appointment_id": "apt-far", "starts_at": start, "ends_at": end}
+            )
+            assert r.status_code == 422 and r.json()["field"] == "starts_at", r.text
+            assert "UTC" in r.json()["reason"], r.text
+            r = await send(aurora, "/appointments/apt-ok/move", {"starts_at": start, "ends_at": end})
+            assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
+    far = datetime.fromisoformat("9999-12-31T20:00:00-05:00")
+    with pytest.raises(ValueError, match="in UTC"):  # the SDK refuses to build it; another client sends it as is
+        ev.AppointmentBookingSubmitted(**booking, appointment_id="apt-far", starts_at=far, ends_at=far)
+    async with intake.partner("coop-aurora", "torino") as client:
+        booked = await client.emit(
+            ev.AppointmentBookingSubmitted.model_construct(
+                **booking, appointment_id="apt-far", starts_at=far, ends_at=far + timedelta(minutes=30)
+            )
+        )
+        moved = await client.emit(
+            ev.AppointmentChangeSubmitted.model_construct(
+                appointment_id="apt-ok",
+                change="moved",
+                starts_at=far,
+                ends_at=far + timedelta(minutes=30),
+                on=clock.today(),
+            )
+        )
+        answers = await rejections(client, 2)
+    for sent in (booked, moved):
+        assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.starts_at"), answers
+    assert not await intake.raw_records("deadletter", missing_ok=True)

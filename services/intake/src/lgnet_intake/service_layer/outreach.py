@@ -19,9 +19,9 @@ from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import Channel, Sex
-from lgnet_shared.events.types import Country, Id, IsoDate
+from lgnet_shared.events.types import Country, Id, Instant, IsoDate
 from lgnet_shared.ids import new_id
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lgnet_intake.adapters import outreach_repository as repo
 from lgnet_intake.adapters import repository as intake_repo
@@ -73,8 +73,8 @@ class LinkStreetContact(Command):
 
 
 class MoveAppointment(Command):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
 
 class CancelAppointment(Command):
