@@ -445,3 +445,38 @@ async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_f
     for sent in (booked, moved):
         assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.starts_at"), answers
     assert not await intake.raw_records("deadletter", missing_ok=True)
+
+
+async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(intake: IntakeUnderTest) -> None:
+    """From an outside test: a day at either end of the calendar is a valid `format: date`, but what intake computed
+    from it was not a date or an instant (the 30 days before `?to=0001-01-05`, the local day after 9999-12-31, the
+    local midnight of 0001-01-01 in UTC): `GET /outings?to=0001-01-05`, `GET /appointments?day=9999-12-31` and the
+    reminders of 9999-12-31 answered 500 "Internal Server Error". They answer what there is on those days."""
+    async with intake.client("coop-aurora") as aurora:
+        await post(
+            aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+        )
+        booking = {"agenda": "desk", "operator": "op-giulia", "person_id": "p-far", "purpose": "other"}
+        last = {
+            **booking,
+            "appointment_id": "apt-last",
+            "starts_at": "9999-12-31T10:00:00Z",
+            "ends_at": "9999-12-31T11:00:00Z",
+        }
+        await post(aurora, "/appointments", last)
+        for path in (
+            "/outings?to=0001-01-05",
+            "/outings?from=0001-01-01&to=9999-12-31",
+            "/appointments?day=0001-01-01",
+        ):
+            r = await aurora.get(path)
+            assert (r.status_code, r.json()) == (200, []), (path, r.text)
+        r = await aurora.get("/appointments?day=9999-12-31")
+        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == ["apt-last"], r.text
+    async with intake.client("staff-torino") as staff:
+        r = await staff.get("/appointments/reminders?day=9999-12-30")
+        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == ["apt-last"], r.text
+        r = await staff.get("/appointments/reminders?day=9999-12-31")
+        assert (r.status_code, r.json()) == (200, []), r.text
+        r = await send(staff, "/appointments/reminders", {"day": "9999-12-31"})
+        assert r.status_code in (200, 201), r.text

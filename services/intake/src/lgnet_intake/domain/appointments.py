@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from lgnet_shared.errors import Conflict, ContractError
@@ -81,19 +81,38 @@ def check_outcome(slot: Slot, now: datetime) -> None:
         raise ContractError("outcome", "the appointment has not started yet")
 
 
-def local_day(at: datetime) -> date:
-    return at.astimezone(LOCAL).date()
+def local_day(at: datetime) -> date | None:
+    """The city's day of an instant; None past the calendar's end (9999-12-31T23:30Z is in the year 10000 in Rome)."""
+    try:
+        return at.astimezone(LOCAL).date()
+    except OverflowError:
+        return None
 
 
 def due_for_reminder(slots: Iterable[Slot], day: date) -> list[Slot]:
     """Booked appointments, outcome not yet recorded, starting (local time) the day after `day`, by start time."""
+    if day == date.max:
+        return []  # no day after it
     target = day + timedelta(days=REMINDER_LEAD_DAYS)
     due = [s for s in slots if s.status == "booked" and s.outcome is None and local_day(s.starts_at) == target]
     return sorted(due, key=lambda s: (s.starts_at, s.appointment_id))
 
 
+def _instant(at: datetime) -> datetime:
+    """`at`, or the first or last instant there is when `at` is none in UTC (a local midnight of 0001-01-01)."""
+    try:
+        at.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if at.year == 1 else datetime.max).replace(tzinfo=UTC)
+    return at
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants of a local day's start and end (an agenda's day is the city's day)."""
+    """The UTC instants of a local day's start and end (an agenda's day is the city's day). At the calendar's ends,
+    the first and last instants there are: 0001-01-01 and 9999-12-31 were a 500 (no day after the last; the first
+    local midnight is in the year 0 in UTC)."""
     start = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
-    end = start + timedelta(days=1)
-    return start, datetime(end.year, end.month, end.day, tzinfo=LOCAL)
+    if day == date.max:
+        return _instant(start), datetime.max.replace(tzinfo=UTC)
+    end = day + timedelta(days=1)
+    return _instant(start), _instant(datetime(end.year, end.month, end.day, tzinfo=LOCAL))

@@ -80,7 +80,7 @@ def router(runtime: Runtime) -> APIRouter:
         unit_id: str | None = None,
     ) -> Any:
         last = until or clock.today()
-        first = since or last - timedelta(days=30)
+        first = since or max(last, date.min + timedelta(days=30)) - timedelta(days=30)  # (0001-01-05: from 0001-01-01)
         return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))
 
     @api.get(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from lgnet_shared import pii
@@ -461,8 +461,10 @@ class Outreach:
         """Appointments due for a reminder on `day` (those of the next local day), booked and not yet held."""
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "reminders are the city's staff's")
+        if day == date.max:
+            return []  # no day after it to remind of
         end = agenda.day_bounds(day)[1]
-        later = await repo.appointments_between(self.conn, ctx.city, end, agenda.day_bounds(end.date())[1])
+        later = await repo.appointments_between(self.conn, ctx.city, end, agenda.day_bounds(day + timedelta(days=1))[1])
         due = {s.appointment_id for s in agenda.due_for_reminder(map(repo.slot_of, later), day)}
         return [r for r in later if r["appointment_id"] in due]
 
