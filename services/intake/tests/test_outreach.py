@@ -480,3 +480,25 @@ async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(in
         assert (r.status_code, r.json()) == (200, []), r.text
         r = await send(staff, "/appointments/reminders", {"day": "9999-12-31"})
         assert r.status_code in (200, 201), r.text
+
+
+async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: IntakeUnderTest) -> None:
+    """From an outside test: the OpenAPI document says the agenda's `day`, the outings' `from` and `to` and the
+    reminders' `day` are dates (`format: date`), but they were read as pydantic reads a date in lax mode:
+    `?day=0` answered 200 and the agenda of 1970-01-01, `?day=86400` that of 1970-01-02, `?day=2026-12-06T00:00:00`
+    that of the day — each an answer to another question than the one asked. Refused naming the parameter, as a
+    date in a body is."""
+    async with intake.client("coop-aurora") as aurora, intake.client("staff-torino") as staff:
+        for who, path, field in (
+            (aurora, "/appointments?day=0", "query.day"),
+            (aurora, "/appointments?day=86400", "query.day"),
+            (aurora, "/appointments?day=2026-12-06T00:00:00", "query.day"),
+            (aurora, "/outings?to=0", "query.to"),
+            (aurora, "/outings?from=1733443200", "query.from"),
+            (staff, "/appointments/reminders?day=0", "query.day"),
+        ):
+            r = await who.get(path)
+            assert (r.status_code, r.json()["field"]) == (422, field), (path, r.text)
+            assert "YYYY-MM-DD" in r.json()["reason"], (path, r.text)
+        for who, path in ((aurora, "/appointments?day=2026-12-06"), (aurora, "/outings?from=2026-11-01&to=2026-12-06")):
+            assert (await who.get(path)).status_code == 200, path
