@@ -502,3 +502,40 @@ async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: I
             assert "YYYY-MM-DD" in r.json()["reason"], (path, r.text)
         for who, path in ((aurora, "/appointments?day=2026-12-06"), (aurora, "/outings?from=2026-11-01&to=2026-12-06")):
             assert (await who.get(path)).status_code == 200, path
+
+
+async def test_a_booking_refused_for_another_partners_appointment_does_not_name_it(intake: IntakeUnderTest) -> None:
+    """From an outside test: an operator is a name intake does not own (two cooperatives may both call theirs
+    "mario"), and one operator's appointments never overlap. A booking of coop-borgo clashing with coop-aurora's
+    appointment was refused "operator mario already has appointment apt-aurora from … to …": another partner's
+    appointment id and times, which borgo may not read anywhere else. Still refused (409 `starts_at`), without them;
+    the city's staff and the partner that booked it are told which appointment is in the way, as before."""
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    times = {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
+    later = {
+        "starts_at": (starts + timedelta(minutes=30)).isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(),
+    }
+    booking = {"agenda": "desk", "operator": "mario", "purpose": "other", **times}
+    person = {"birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+    async with intake.client("coop-aurora") as aurora, intake.client("coop-borgo") as borgo:
+        await post(aurora, "/persons", {"person_id": "p-aurora", **person})
+        await post(borgo, "/persons", {"person_id": "p-borgo", **person})
+        await post(aurora, "/appointments", {**booking, "appointment_id": "apt-aurora", "person_id": "p-aurora"})
+        clash = {**booking, **later, "appointment_id": "apt-borgo", "person_id": "p-borgo"}
+        r = await send(borgo, "/appointments", clash)
+        assert (r.status_code, r.json()["field"]) == (409, "starts_at"), r.text
+        assert "apt-aurora" not in r.text and times["starts_at"] not in r.text, r.text
+        assert "mario" in r.json()["reason"], r.text
+        await post(
+            borgo, "/appointments", {**clash, **times, "starts_at": times["ends_at"], "ends_at": later["ends_at"]}
+        )
+        r = await send(borgo, "/appointments/apt-borgo/move", times)  # a move meets the same rule
+        assert r.status_code == 409 and "apt-aurora" not in r.text, r.text
+        own = await send(aurora, "/appointments", {**clash, "appointment_id": "apt-aurora-2", "person_id": "p-aurora"})
+        assert own.status_code == 409 and "apt-aurora" in own.json()["reason"], own.text
+    async with intake.partner("coop-borgo", "torino") as client:
+        sent = await client.emit(ev.AppointmentBookingSubmitted(**{**clash, "appointment_id": "apt-borgo-3"}))
+        answers = await rejections(client, 1)
+    assert (answers[sent.id].kind, answers[sent.id].field) == ("conflict", "data.starts_at"), answers
+    assert "apt-aurora" not in answers[sent.id].reason, answers

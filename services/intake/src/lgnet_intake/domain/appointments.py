@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ class Slot:
     ends_at: datetime
     status: str = "booked"  # booked, cancelled
     outcome: str | None = None
+    booked_by: str | None = None
 
     def overlaps(self, other: Slot) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
@@ -51,8 +52,10 @@ def check_one_party(person_id: str | None, contact_id: str | None) -> None:
         raise ContractError("person_id", "give exactly one of person_id and contact_id")
 
 
-def check_free(slot: Slot, agenda: Iterable[Slot]) -> None:
-    """The operator's other booked appointments do not overlap `slot` (no double booking)."""
+def check_free(slot: Slot, agenda: Iterable[Slot], shown: Callable[[Slot], bool] = lambda _: True) -> None:
+    """The operator's other booked appointments do not overlap `slot` (no double booking). The refusal names the
+    appointment in the way only when `shown` says the caller may know it: an operator is a name, which two partners'
+    operators may share, and another partner's appointment (its id, its times) is none of the caller's business."""
     check_interval(slot.starts_at, slot.ends_at)
     for other in agenda:
         if (
@@ -61,6 +64,8 @@ def check_free(slot: Slot, agenda: Iterable[Slot]) -> None:
             and other.status == "booked"
             and other.overlaps(slot)
         ):
+            if not shown(other):
+                raise Conflict("starts_at", f"operator {slot.operator} is already booked at that time")
             raise Conflict(
                 "starts_at",
                 f"operator {slot.operator} already has appointment {other.appointment_id} from "

@@ -347,7 +347,8 @@ class Outreach:
             street_id = found["street_id"]
         await repo.lock_operator(self.conn, ctx.city, c.operator)
         slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at)
-        agenda.check_free(slot, await repo.operator_agenda(self.conn, ctx.city, c.operator, c.starts_at, c.ends_at))
+        booked = await repo.operator_agenda(self.conn, ctx.city, c.operator, c.starts_at, c.ends_at)
+        agenda.check_free(slot, booked, _shown_to(ctx))
         row = {
             "appointment_id": c.appointment_id,
             "city": ctx.city,
@@ -393,7 +394,8 @@ class Outreach:
         agenda.check_changeable(repo.slot_of(row))
         await repo.lock_operator(self.conn, row["city"], row["operator"])
         slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at)
-        agenda.check_free(slot, await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c)))
+        found = await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c))
+        agenda.check_free(slot, found, _shown_to(ctx))
         await repo.update_appointment(self.conn, appointment_id, {"starts_at": c.starts_at, "ends_at": c.ends_at})
         await self.intake.emit(
             ctx,
@@ -537,6 +539,13 @@ class Outreach:
                     ],
                 )
         return {"day": day.isoformat(), "due": [r["appointment_id"] for r in due], "emitted": sent}
+
+
+def _shown_to(ctx: Context) -> Callable[[agenda.Slot], bool]:
+    """Whose appointments a refused booking may name: the city's staff, any; a partner, those it booked."""
+    if ctx.actor.role is Role.PARTNER:
+        return lambda other: other.booked_by == ctx.actor.id
+    return lambda _: True
 
 
 def _span(c: MoveAppointment) -> tuple[datetime, datetime]:
