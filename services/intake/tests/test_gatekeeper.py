@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -688,3 +688,23 @@ async def test_a_whole_identity_sealed_at_once_is_registered_and_each_fault_in_i
     async with intake.client("staff-torino") as staff:
         shown = (await staff.get("/persons/w-1")).json()["identity"]
     assert (shown["given_name"], shown["family_name"], shown.get("phone")) == ("Amina", "Okafor", None)
+
+
+async def test_an_envelope_time_that_is_no_instant_in_utc_is_answered_naming_time(intake: IntakeUnderTest) -> None:
+    """From an outside test: `time` "9999-12-31T20:00:00-05:00" is RFC 3339 with its offset, as the envelope asks, but
+    in UTC it falls in the year 10000 (and "0001-01-01T00:30:00+01:00" in the year 0). The record was answered
+    `not_cloudevent` with field "" and reason "cannot be read: OverflowError": nothing a partner can act on. Answered
+    naming `time`, with the range."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        base = aurora.envelope(registration("tz-1", aurora))
+    far = [
+        base.model_copy(update={"id": f"tz-{i}", "time": datetime.fromisoformat(t)})
+        for i, t in enumerate(("9999-12-31T20:00:00-05:00", "0001-01-01T00:30:00+01:00"))
+    ]
+    await send_signed(intake, far)
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
+    for env in far:
+        assert (answers[env.id].kind, answers[env.id].field) == ("not_cloudevent", "time"), answers[env.id]
+        assert "UTC" in answers[env.id].reason, answers[env.id]
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = 'tz-1'") == 0
