@@ -708,3 +708,42 @@ async def test_an_envelope_time_that_is_no_instant_in_utc_is_answered_naming_tim
         assert "UTC" in answers[env.id].reason, answers[env.id]
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from persons where person_id = 'tz-1'") == 0
+
+
+async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_lettered(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a household formed today, a member reported as leaving today (a mistake) and then as
+    joining again today. Intake keeps one membership per (household, person, day joined): the second insert of the
+    same day broke that key, and the record, retried three times, went to the dead letters unanswered (over HTTP: a
+    500). The same day's rejoining reopens the membership; a rejoining dated before the person left would overlap
+    the membership that ended, and is refused naming `on`."""
+    today = date.today()
+    async with intake.partner("coop-aurora", "torino") as client:
+        for e in (registration("rj-1", client), registration("rj-2", client, born=date(1990, 5, 5))):
+            await client.emit(e)
+        await client.emit(
+            inbound.HouseholdFormationSubmitted(
+                household_id="rj-h", reference_person_id="rj-1", member_ids=["rj-1", "rj-2"]
+            )
+        )
+        change = {"household_id": "rj-h", "person_id": "rj-2", "reason": "moved", "on": today}
+        await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="left"))
+        back = await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="joined"))
+        await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="left"))
+        early = await client.emit(
+            inbound.HouseholdMemberChangeSubmitted(**{**change, "on": date(2026, 1, 5)}, change="joined")
+        )
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 1)}
+    assert back.id not in answers, answers[back.id]
+    assert (answers[early.id].kind, answers[early.id].field) == ("invalid", "data.on"), answers[early.id]
+    assert not await intake.raw_records("deadletter", missing_ok=True)
+    async with intake.pool.acquire() as conn:
+        rows = await conn.fetch("select joined_on, left_on from household_members where person_id = 'rj-2'")
+    assert [(r["joined_on"], r["left_on"]) for r in rows] == [(today, today)]
+    events = await intake.events(want=6)
+    assert [type(e).__name__ for e in events if isinstance(e, ev.HouseholdMemberJoined | ev.HouseholdMemberLeft)] == [
+        "HouseholdMemberLeft",
+        "HouseholdMemberJoined",
+        "HouseholdMemberLeft",
+    ]

@@ -413,6 +413,9 @@ class Intake:
         if c.change == "joined":
             if p["person_id"] in members:
                 raise Conflict("person_id", "is already a member of the household")
+            left = await repo.last_left_on(self.conn, c.household_id, p["person_id"])
+            if left is not None and c.on < left:  # the memberships would overlap
+                raise ContractError("on", f"is before the person last left the household ({left.isoformat()})")
             await repo.member_joined(self.conn, c.household_id, p["person_id"], c.on, c.reason)
             event: Event = ev.HouseholdMemberJoined(
                 household_id=c.household_id,
