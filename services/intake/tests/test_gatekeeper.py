@@ -747,3 +747,31 @@ async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_l
         "HouseholdMemberJoined",
         "HouseholdMemberLeft",
     ]
+
+
+async def test_a_household_naming_one_person_under_two_of_her_ids_is_answered_not_dead_lettered(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a partner registered the same woman twice (two ids, one fiscal code: one person, the
+    second merged into the first) and formed a household of both ids. Each id is a distinct string, so "no member
+    twice" passed; both are the same person on file, whose membership went in twice and broke its key: the record was
+    retried three times and dead-lettered unanswered (HTTP: 500). Refused naming the second id, as a member given
+    twice."""
+    born = date(1985, 3, 12)
+    fiscal_code = codicefiscale.encode("Haddad", "Yusuf", "M", "12/03/1985", "Z240")
+    async with intake.partner("coop-aurora", "torino") as client:
+        for pid in ("tw-1", "tw-2"):
+            await client.emit(registration(pid, client, fiscal_code=fiscal_code, born=born))
+        twice = await client.emit(
+            inbound.HouseholdFormationSubmitted(
+                household_id="tw-h", reference_person_id="tw-1", member_ids=["tw-1", "tw-2"]
+            )
+        )
+    (answer,) = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (twice.id, "conflict", "data.member_ids.1"), answer
+    assert "tw-1" in answer.reason, answer
+    assert not await intake.raw_records("deadletter", missing_ok=True)
+    async with intake.client("staff-torino") as staff:
+        body = {"household_id": "tw-h", "reference_person_id": "tw-1", "member_ids": ["tw-1", "tw-2"]}
+        r = await staff.post("/households", json=body, headers={"Idempotency-Key": "tw"})
+        assert (r.status_code, r.json()["field"]) == (409, "member_ids.1"), r.text
