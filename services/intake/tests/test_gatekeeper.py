@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -688,3 +688,90 @@ async def test_a_whole_identity_sealed_at_once_is_registered_and_each_fault_in_i
     async with intake.client("staff-torino") as staff:
         shown = (await staff.get("/persons/w-1")).json()["identity"]
     assert (shown["given_name"], shown["family_name"], shown.get("phone")) == ("Amina", "Okafor", None)
+
+
+async def test_an_envelope_time_that_is_no_instant_in_utc_is_answered_naming_time(intake: IntakeUnderTest) -> None:
+    """From an outside test: `time` "9999-12-31T20:00:00-05:00" is RFC 3339 with its offset, as the envelope asks, but
+    in UTC it falls in the year 10000 (and "0001-01-01T00:30:00+01:00" in the year 0). The record was answered
+    `not_cloudevent` with field "" and reason "cannot be read: OverflowError": nothing a partner can act on. Answered
+    naming `time`, with the range."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        base = aurora.envelope(registration("tz-1", aurora))
+    far = [
+        base.model_copy(update={"id": f"tz-{i}", "time": datetime.fromisoformat(t)})
+        for i, t in enumerate(("9999-12-31T20:00:00-05:00", "0001-01-01T00:30:00+01:00"))
+    ]
+    await send_signed(intake, far)
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 2)}
+    for env in far:
+        assert (answers[env.id].kind, answers[env.id].field) == ("not_cloudevent", "time"), answers[env.id]
+        assert "UTC" in answers[env.id].reason, answers[env.id]
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = 'tz-1'") == 0
+
+
+async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_lettered(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a household formed today, a member reported as leaving today (a mistake) and then as
+    joining again today. Intake keeps one membership per (household, person, day joined): the second insert of the
+    same day broke that key, and the record, retried three times, went to the dead letters unanswered (over HTTP: a
+    500). The same day's rejoining reopens the membership; a rejoining dated before the person left would overlap
+    the membership that ended, and is refused naming `on`."""
+    today = date.today()
+    async with intake.partner("coop-aurora", "torino") as client:
+        for e in (registration("rj-1", client), registration("rj-2", client, born=date(1990, 5, 5))):
+            await client.emit(e)
+        await client.emit(
+            inbound.HouseholdFormationSubmitted(
+                household_id="rj-h", reference_person_id="rj-1", member_ids=["rj-1", "rj-2"]
+            )
+        )
+        change = {"household_id": "rj-h", "person_id": "rj-2", "reason": "moved", "on": today}
+        await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="left"))
+        back = await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="joined"))
+        await client.emit(inbound.HouseholdMemberChangeSubmitted(**change, change="left"))
+        early = await client.emit(
+            inbound.HouseholdMemberChangeSubmitted(**{**change, "on": date(2026, 1, 5)}, change="joined")
+        )
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", 1)}
+    assert back.id not in answers, answers[back.id]
+    assert (answers[early.id].kind, answers[early.id].field) == ("invalid", "data.on"), answers[early.id]
+    assert not await intake.raw_records("deadletter", missing_ok=True)
+    async with intake.pool.acquire() as conn:
+        rows = await conn.fetch("select joined_on, left_on from household_members where person_id = 'rj-2'")
+    assert [(r["joined_on"], r["left_on"]) for r in rows] == [(today, today)]
+    events = await intake.events(want=6)
+    assert [type(e).__name__ for e in events if isinstance(e, ev.HouseholdMemberJoined | ev.HouseholdMemberLeft)] == [
+        "HouseholdMemberLeft",
+        "HouseholdMemberJoined",
+        "HouseholdMemberLeft",
+    ]
+
+
+async def test_a_household_naming_one_person_under_two_of_her_ids_is_answered_not_dead_lettered(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a partner registered the same woman twice (two ids, one fiscal code: one person, the
+    second merged into the first) and formed a household of both ids. Each id is a distinct string, so "no member
+    twice" passed; both are the same person on file, whose membership went in twice and broke its key: the record was
+    retried three times and dead-lettered unanswered (HTTP: 500). Refused naming the second id, as a member given
+    twice."""
+    born = date(1985, 3, 12)
+    fiscal_code = codicefiscale.encode("Haddad", "Yusuf", "M", "12/03/1985", "Z240")
+    async with intake.partner("coop-aurora", "torino") as client:
+        for pid in ("tw-1", "tw-2"):
+            await client.emit(registration(pid, client, fiscal_code=fiscal_code, born=born))
+        twice = await client.emit(
+            inbound.HouseholdFormationSubmitted(
+                household_id="tw-h", reference_person_id="tw-1", member_ids=["tw-1", "tw-2"]
+            )
+        )
+    (answer,) = await rejections(intake, "coop-aurora", 1)
+    assert (answer.inbound_event_id, answer.kind, answer.field) == (twice.id, "conflict", "data.member_ids.1"), answer
+    assert "tw-1" in answer.reason, answer
+    assert not await intake.raw_records("deadletter", missing_ok=True)
+    async with intake.client("staff-torino") as staff:
+        body = {"household_id": "tw-h", "reference_person_id": "tw-1", "member_ids": ["tw-1", "tw-2"]}
+        r = await staff.post("/households", json=body, headers={"Idempotency-Key": "tw"})
+        assert (r.status_code, r.json()["field"]) == (409, "member_ids.1"), r.text

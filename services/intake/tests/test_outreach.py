@@ -16,6 +16,8 @@ from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import InboundRejected
 
 if TYPE_CHECKING:
+    from lgnet_shared.sdk import PartnerClient
+
     from conftest import IntakeUnderTest
 
 pytestmark = pytest.mark.integration
@@ -58,6 +60,16 @@ def contact(cid: str, oid: str, on: date, **extra: Any) -> dict[str, Any]:
         "place": "Stazione Porta Nuova",
         **extra,
     }
+
+
+async def rejections(client: PartnerClient, want: int) -> dict[str, InboundRejected]:
+    """The partner's next `want` rejections, by the refused event's id."""
+    answers: dict[str, InboundRejected] = {}
+    async for rejection in client.rejections(timeout=20):
+        answers[rejection.inbound_event_id] = rejection
+        if len(answers) >= want:
+            break
+    return answers
 
 
 async def unit(intake: IntakeUnderTest, partner: str | None = "coop-aurora") -> None:
@@ -380,10 +392,150 @@ async def test_an_outing_time_with_an_offset_is_refused_at_its_field_over_http_a
                 on=clock.today(),
             )
         )
-        answers: dict[str, InboundRejected] = {}
-        async for rejection in client.rejections(timeout=20):
-            answers[rejection.inbound_event_id] = rejection
-            if len(answers) >= 2:
-                break
+        answers = await rejections(client, 2)
     assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.start_time"), answers
     assert answers[moved.id].field == "data.ends_at", answers[moved.id]
+
+
+async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_field_over_http_and_kafka(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: "9999-12-31T20:00:00-05:00" is a valid RFC 3339 time, but in UTC it falls in the year
+    10000 (and "0001-01-01T00:30:00+01:00" in the year 0), which no datetime holds: the partner's booking, retried
+    three times, went to the dead letters unanswered (DataError), and HTTP answered 422 naming the whole `body`.
+    Refused at the field, both ways, booking and move alike."""
+    async with intake.client("coop-aurora") as aurora:
+        await post(
+            aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+        )
+        booking = {"agenda": "desk", "operator": "op-giulia", "person_id": "p-far", "purpose": "other"}
+        starts = datetime.now(UTC) + timedelta(days=3)
+        ok = {**booking, "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
+        await post(aurora, "/appointments", {**ok, "appointment_id": "apt-ok"})
+        for start, end in (
+            ("9999-12-31T20:00:00-05:00", "9999-12-31T21:00:00-05:00"),
+            ("0001-01-01T00:30:00+01:00", "0001-01-01T01:30:00+01:00"),
+        ):
+            r = await send(
+                aurora, "/appointments", {**booking, "appointment_id": "apt-far", "starts_at": start, "ends_at": end}
+            )
+            assert r.status_code == 422 and r.json()["field"] == "starts_at", r.text
+            assert "UTC" in r.json()["reason"], r.text
+            r = await send(aurora, "/appointments/apt-ok/move", {"starts_at": start, "ends_at": end})
+            assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
+    far = datetime.fromisoformat("9999-12-31T20:00:00-05:00")
+    with pytest.raises(ValueError, match="in UTC"):  # the SDK refuses to build it; another client sends it as is
+        ev.AppointmentBookingSubmitted(**booking, appointment_id="apt-far", starts_at=far, ends_at=far)
+    async with intake.partner("coop-aurora", "torino") as client:
+        booked = await client.emit(
+            ev.AppointmentBookingSubmitted.model_construct(
+                **booking, appointment_id="apt-far", starts_at=far, ends_at=far + timedelta(minutes=30)
+            )
+        )
+        moved = await client.emit(
+            ev.AppointmentChangeSubmitted.model_construct(
+                appointment_id="apt-ok",
+                change="moved",
+                starts_at=far,
+                ends_at=far + timedelta(minutes=30),
+                on=clock.today(),
+            )
+        )
+        answers = await rejections(client, 2)
+    for sent in (booked, moved):
+        assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.starts_at"), answers
+    assert not await intake.raw_records("deadletter", missing_ok=True)
+
+
+async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(intake: IntakeUnderTest) -> None:
+    """From an outside test: a day at either end of the calendar is a valid `format: date`, but what intake computed
+    from it was not a date or an instant (the 30 days before `?to=0001-01-05`, the local day after 9999-12-31, the
+    local midnight of 0001-01-01 in UTC): `GET /outings?to=0001-01-05`, `GET /appointments?day=9999-12-31` and the
+    reminders of 9999-12-31 answered 500 "Internal Server Error". They answer what there is on those days."""
+    async with intake.client("coop-aurora") as aurora:
+        await post(
+            aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+        )
+        booking = {"agenda": "desk", "operator": "op-giulia", "person_id": "p-far", "purpose": "other"}
+        last = {
+            **booking,
+            "appointment_id": "apt-last",
+            "starts_at": "9999-12-31T10:00:00Z",
+            "ends_at": "9999-12-31T11:00:00Z",
+        }
+        await post(aurora, "/appointments", last)
+        for path in (
+            "/outings?to=0001-01-05",
+            "/outings?from=0001-01-01&to=9999-12-31",
+            "/appointments?day=0001-01-01",
+        ):
+            r = await aurora.get(path)
+            assert (r.status_code, r.json()) == (200, []), (path, r.text)
+        r = await aurora.get("/appointments?day=9999-12-31")
+        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == ["apt-last"], r.text
+    async with intake.client("staff-torino") as staff:
+        r = await staff.get("/appointments/reminders?day=9999-12-30")
+        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == ["apt-last"], r.text
+        r = await staff.get("/appointments/reminders?day=9999-12-31")
+        assert (r.status_code, r.json()) == (200, []), r.text
+        r = await send(staff, "/appointments/reminders", {"day": "9999-12-31"})
+        assert r.status_code in (200, 201), r.text
+
+
+async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: IntakeUnderTest) -> None:
+    """From an outside test: the OpenAPI document says the agenda's `day`, the outings' `from` and `to` and the
+    reminders' `day` are dates (`format: date`), but they were read as pydantic reads a date in lax mode:
+    `?day=0` answered 200 and the agenda of 1970-01-01, `?day=86400` that of 1970-01-02, `?day=2026-12-06T00:00:00`
+    that of the day — each an answer to another question than the one asked. Refused naming the parameter, as a
+    date in a body is."""
+    async with intake.client("coop-aurora") as aurora, intake.client("staff-torino") as staff:
+        for who, path, field in (
+            (aurora, "/appointments?day=0", "query.day"),
+            (aurora, "/appointments?day=86400", "query.day"),
+            (aurora, "/appointments?day=2026-12-06T00:00:00", "query.day"),
+            (aurora, "/outings?to=0", "query.to"),
+            (aurora, "/outings?from=1733443200", "query.from"),
+            (staff, "/appointments/reminders?day=0", "query.day"),
+        ):
+            r = await who.get(path)
+            assert (r.status_code, r.json()["field"]) == (422, field), (path, r.text)
+            assert "YYYY-MM-DD" in r.json()["reason"], (path, r.text)
+        for who, path in ((aurora, "/appointments?day=2026-12-06"), (aurora, "/outings?from=2026-11-01&to=2026-12-06")):
+            assert (await who.get(path)).status_code == 200, path
+
+
+async def test_a_booking_refused_for_another_partners_appointment_does_not_name_it(intake: IntakeUnderTest) -> None:
+    """From an outside test: an operator is a name intake does not own (two cooperatives may both call theirs
+    "mario"), and one operator's appointments never overlap. A booking of coop-borgo clashing with coop-aurora's
+    appointment was refused "operator mario already has appointment apt-aurora from … to …": another partner's
+    appointment id and times, which borgo may not read anywhere else. Still refused (409 `starts_at`), without them;
+    the city's staff and the partner that booked it are told which appointment is in the way, as before."""
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    times = {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
+    later = {
+        "starts_at": (starts + timedelta(minutes=30)).isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(),
+    }
+    booking = {"agenda": "desk", "operator": "mario", "purpose": "other", **times}
+    person = {"birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+    async with intake.client("coop-aurora") as aurora, intake.client("coop-borgo") as borgo:
+        await post(aurora, "/persons", {"person_id": "p-aurora", **person})
+        await post(borgo, "/persons", {"person_id": "p-borgo", **person})
+        await post(aurora, "/appointments", {**booking, "appointment_id": "apt-aurora", "person_id": "p-aurora"})
+        clash = {**booking, **later, "appointment_id": "apt-borgo", "person_id": "p-borgo"}
+        r = await send(borgo, "/appointments", clash)
+        assert (r.status_code, r.json()["field"]) == (409, "starts_at"), r.text
+        assert "apt-aurora" not in r.text and times["starts_at"] not in r.text, r.text
+        assert "mario" in r.json()["reason"], r.text
+        await post(
+            borgo, "/appointments", {**clash, **times, "starts_at": times["ends_at"], "ends_at": later["ends_at"]}
+        )
+        r = await send(borgo, "/appointments/apt-borgo/move", times)  # a move meets the same rule
+        assert r.status_code == 409 and "apt-aurora" not in r.text, r.text
+        own = await send(aurora, "/appointments", {**clash, "appointment_id": "apt-aurora-2", "person_id": "p-aurora"})
+        assert own.status_code == 409 and "apt-aurora" in own.json()["reason"], own.text
+    async with intake.partner("coop-borgo", "torino") as client:
+        sent = await client.emit(ev.AppointmentBookingSubmitted(**{**clash, "appointment_id": "apt-borgo-3"}))
+        answers = await rejections(client, 1)
+    assert (answers[sent.id].kind, answers[sent.id].field) == ("conflict", "data.starts_at"), answers
+    assert "apt-aurora" not in answers[sent.id].reason, answers

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from lgnet_shared.errors import NotACloudEvent, NotJson, from_pydantic
+from lgnet_shared.events.types import INSTANT_REASON
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 Headers = Sequence[tuple[str, bytes]]
@@ -78,7 +79,10 @@ class Envelope(BaseModel):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("must carry a time zone (RFC 3339, e.g. 2026-01-31T09:00:00Z)")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # "9999-12-31T20:00:00-05:00": was refused as "cannot be read: OverflowError", field ""
+            raise ValueError(INSTANT_REASON) from None
 
     @property
     def key(self) -> bytes:

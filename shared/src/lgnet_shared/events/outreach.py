@@ -22,7 +22,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema
 
 from lgnet_shared.events.base import Event, Sealed, event
 from lgnet_shared.events.intake import Channel, Sex
-from lgnet_shared.events.types import Code, Country, Id, IsoDate, Part
+from lgnet_shared.events.types import Code, Country, Id, Instant, IsoDate, Part
 
 INBOUND = "partner.inbound.{city}"  # each city's partners write their own city's topic
 SPECIAL = "intake.special"
@@ -318,8 +318,8 @@ class AppointmentBookingSubmitted(Event):
     person_id: Id | None = None
     contact_id: Id | None = None
     purpose: AppointmentPurpose
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
 
 @event("lgnet.partner.appointment_change_submitted", key="appointment_id", topic=INBOUND)
@@ -328,7 +328,7 @@ class AppointmentChangeSubmitted(Event):
 
     appointment_id: Id
     change: Literal["moved", "cancelled", "attended", "no_show"]
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     reason: AppointmentCancellation | None = None
     on: IsoDate

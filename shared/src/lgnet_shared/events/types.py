@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
@@ -30,6 +30,22 @@ def _iso_date(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A date as the JSON Schema publishes it (`format: date`), for what partners send: nothing else reads as one."""
+INSTANT_REASON = "is out of range: in UTC it must fall between 0001-01-01 and 9999-12-31"
+
+
+def _instant(value: datetime) -> datetime:
+    """An aware time must be an instant in UTC too: "9999-12-31T20:00:00-05:00" is valid RFC 3339, yet falls in the
+    year 10000 in UTC, which no datetime holds (nor "0001-01-01T00:30:00+01:00", in the year 0). Comparing or storing
+    it failed far from its field (a partner's record dead-lettered unanswered, HTTP a 422 naming the whole body)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(INSTANT_REASON) from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
+"""A time with its offset, as callers send them (`format: date-time`), that is an instant in UTC too."""
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 
 

@@ -239,6 +239,7 @@ ITALIAN: list[tuple[str, str]] = [
         r"operator (\S+) already has appointment (\S+) from (\S+) to (\S+)",
         "l'operatore {0} ha già un appuntamento ({1}) in quell'orario",
     ),
+    (r"operator (\S+) is already booked at that time", "l'operatore {0} ha già un appuntamento in quell'orario"),
     (r"appointment (\S+) already exists", "l'appuntamento {0} esiste già"),
     (r"no appointment (\S+)", "nessun appuntamento {0}"),
     (r"the appointment is (\w+)", "l'appuntamento non è più prenotato"),

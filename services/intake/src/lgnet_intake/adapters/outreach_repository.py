@@ -165,7 +165,15 @@ async def lock_operator(conn: Conn, city: str, operator: str) -> None:
 
 
 def _slot(row: Any) -> Slot:
-    return Slot(row["appointment_id"], row["operator"], row["starts_at"], row["ends_at"], row["status"], row["outcome"])
+    return Slot(
+        row["appointment_id"],
+        row["operator"],
+        row["starts_at"],
+        row["ends_at"],
+        row["status"],
+        row["outcome"],
+        row["booked_by"],
+    )
 
 
 async def operator_agenda(conn: Conn, city: str, operator: str, starts_at: datetime, ends_at: datetime) -> list[Slot]:

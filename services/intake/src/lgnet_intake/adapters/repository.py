@@ -411,13 +411,26 @@ async def cases_of_person(conn: Conn, person_id: str) -> list[tuple[str, date]]:
 
 
 async def member_joined(conn: Conn, household_id: str, person_id: str, on: date, reason: str) -> None:
+    """A membership from `on`; rejoining on the day the person joined and left reopens that membership (one per day
+    joined: a second insert broke the key, and the partner's record was dead-lettered unanswered)."""
     await conn.execute(
-        "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, $4)",
+        "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, $4)"
+        " on conflict (household_id, person_id, joined_on) do update set left_on = null",
         household_id,
         person_id,
         on,
         reason,
     )
+
+
+async def last_left_on(conn: Conn, household_id: str, person_id: str) -> date | None:
+    """The day the person last left the household (None: never left)."""
+    left: date | None = await conn.fetchval(
+        "select max(left_on) from household_members where household_id = $1 and person_id = $2",
+        household_id,
+        person_id,
+    )
+    return left
 
 
 async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -> None:

@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from lgnet_shared.errors import Conflict, ContractError
@@ -32,6 +32,7 @@ class Slot:
     ends_at: datetime
     status: str = "booked"  # booked, cancelled
     outcome: str | None = None
+    booked_by: str | None = None
 
     def overlaps(self, other: Slot) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
@@ -51,8 +52,10 @@ def check_one_party(person_id: str | None, contact_id: str | None) -> None:
         raise ContractError("person_id", "give exactly one of person_id and contact_id")
 
 
-def check_free(slot: Slot, agenda: Iterable[Slot]) -> None:
-    """The operator's other booked appointments do not overlap `slot` (no double booking)."""
+def check_free(slot: Slot, agenda: Iterable[Slot], shown: Callable[[Slot], bool] = lambda _: True) -> None:
+    """The operator's other booked appointments do not overlap `slot` (no double booking). The refusal names the
+    appointment in the way only when `shown` says the caller may know it: an operator is a name, which two partners'
+    operators may share, and another partner's appointment (its id, its times) is none of the caller's business."""
     check_interval(slot.starts_at, slot.ends_at)
     for other in agenda:
         if (
@@ -61,6 +64,8 @@ def check_free(slot: Slot, agenda: Iterable[Slot]) -> None:
             and other.status == "booked"
             and other.overlaps(slot)
         ):
+            if not shown(other):
+                raise Conflict("starts_at", f"operator {slot.operator} is already booked at that time")
             raise Conflict(
                 "starts_at",
                 f"operator {slot.operator} already has appointment {other.appointment_id} from "
@@ -81,19 +86,38 @@ def check_outcome(slot: Slot, now: datetime) -> None:
         raise ContractError("outcome", "the appointment has not started yet")
 
 
-def local_day(at: datetime) -> date:
-    return at.astimezone(LOCAL).date()
+def local_day(at: datetime) -> date | None:
+    """The city's day of an instant; None past the calendar's end (9999-12-31T23:30Z is in the year 10000 in Rome)."""
+    try:
+        return at.astimezone(LOCAL).date()
+    except OverflowError:
+        return None
 
 
 def due_for_reminder(slots: Iterable[Slot], day: date) -> list[Slot]:
     """Booked appointments, outcome not yet recorded, starting (local time) the day after `day`, by start time."""
+    if day == date.max:
+        return []  # no day after it
     target = day + timedelta(days=REMINDER_LEAD_DAYS)
     due = [s for s in slots if s.status == "booked" and s.outcome is None and local_day(s.starts_at) == target]
     return sorted(due, key=lambda s: (s.starts_at, s.appointment_id))
 
 
+def _instant(at: datetime) -> datetime:
+    """`at`, or the first or last instant there is when `at` is none in UTC (a local midnight of 0001-01-01)."""
+    try:
+        at.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if at.year == 1 else datetime.max).replace(tzinfo=UTC)
+    return at
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants of a local day's start and end (an agenda's day is the city's day)."""
+    """The UTC instants of a local day's start and end (an agenda's day is the city's day). At the calendar's ends,
+    the first and last instants there are: 0001-01-01 and 9999-12-31 were a 500 (no day after the last; the first
+    local midnight is in the year 0 in UTC)."""
     start = datetime(day.year, day.month, day.day, tzinfo=LOCAL)
-    end = start + timedelta(days=1)
-    return start, datetime(end.year, end.month, end.day, tzinfo=LOCAL)
+    if day == date.max:
+        return _instant(start), datetime.max.replace(tzinfo=UTC)
+    end = day + timedelta(days=1)
+    return _instant(start), _instant(datetime(end.year, end.month, end.day, tzinfo=LOCAL))

@@ -14,6 +14,7 @@ from lgnet_shared import clock, pii
 from lgnet_shared.auth import Client, Staff, Who, Writer
 from lgnet_shared.db import Conn
 from lgnet_shared.events import outreach as ev
+from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import ChangeKey, CreateKey, problem_responses, request_secret, transition
 from lgnet_shared.service import Runtime
 
@@ -75,12 +76,12 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def outings(
         actor: Who,
-        since: Annotated[date | None, Query(alias="from")] = None,
-        until: Annotated[date | None, Query(alias="to")] = None,
+        since: Annotated[IsoDate | None, Query(alias="from")] = None,
+        until: Annotated[IsoDate | None, Query(alias="to")] = None,
         unit_id: str | None = None,
     ) -> Any:
         last = until or clock.today()
-        first = since or last - timedelta(days=30)
+        first = since or max(last, date.min + timedelta(days=30)) - timedelta(days=30)  # (0001-01-05: from 0001-01-01)
         return await act(actor, lambda o, c: o.outings(c, first, last, unit_id))
 
     @api.get(
@@ -145,7 +146,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=r.answers(list[r.Appointment], "By start time"),
     )
     async def day_agenda(
-        actor: Who, day: date | None = None, operator: str | None = None, unit_id: str | None = None
+        actor: Who, day: IsoDate | None = None, operator: str | None = None, unit_id: str | None = None
     ) -> Any:
         on = day or clock.today()
         return await act(actor, lambda o, c: o.day_agenda(c, on, operator, unit_id))
@@ -200,7 +201,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Staff: appointments due for a reminder on a day (the next day's)",
         responses=r.answers(list[r.Appointment], "By start time"),
     )
-    async def due(actor: Staff, day: date) -> Any:
+    async def due(actor: Staff, day: IsoDate) -> Any:
         rows = await act(actor, lambda o, c: o.due_reminders(c, day))
         return [uc.iso(row) for row in rows]
 

@@ -388,9 +388,12 @@ class Intake:
         if await repo.household_exists(self.conn, c.household_id):
             raise Conflict("household_id", f"household {c.household_id} already exists")
         inbound.check_household(c)
-        members = []
+        members: list[str] = []
         for i, pid in enumerate(c.member_ids):
             p = await self._person_for_write(ctx, pid, f"member_ids.{i}")
+            if p["person_id"] in members:  # two ids of one person (one merged into the other): a member given twice
+                first = c.member_ids[members.index(p["person_id"])]
+                raise Conflict(f"member_ids.{i}", f"is the same person as {first}, already a member")
             members.append(p["person_id"])
         reference = members[c.member_ids.index(c.reference_person_id)]
         await repo.insert_household(self.conn, c.household_id, ctx.city, reference, ctx.actor.id, members, ctx.today)
@@ -413,6 +416,9 @@ class Intake:
         if c.change == "joined":
             if p["person_id"] in members:
                 raise Conflict("person_id", "is already a member of the household")
+            left = await repo.last_left_on(self.conn, c.household_id, p["person_id"])
+            if left is not None and c.on < left:  # the memberships would overlap
+                raise ContractError("on", f"is before the person last left the household ({left.isoformat()})")
             await repo.member_joined(self.conn, c.household_id, p["person_id"], c.on, c.reason)
             event: Event = ev.HouseholdMemberJoined(
                 household_id=c.household_id,

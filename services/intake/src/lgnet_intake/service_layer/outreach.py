@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from lgnet_shared import pii
@@ -19,9 +19,9 @@ from lgnet_shared.errors import Conflict, ContractError, Forbidden
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import outreach as ev
 from lgnet_shared.events.intake import Channel, Sex
-from lgnet_shared.events.types import Country, Id, IsoDate
+from lgnet_shared.events.types import Country, Id, Instant, IsoDate
 from lgnet_shared.ids import new_id
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lgnet_intake.adapters import outreach_repository as repo
 from lgnet_intake.adapters import repository as intake_repo
@@ -73,8 +73,8 @@ class LinkStreetContact(Command):
 
 
 class MoveAppointment(Command):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
 
 class CancelAppointment(Command):
@@ -347,7 +347,8 @@ class Outreach:
             street_id = found["street_id"]
         await repo.lock_operator(self.conn, ctx.city, c.operator)
         slot = agenda.Slot(c.appointment_id, c.operator, c.starts_at, c.ends_at)
-        agenda.check_free(slot, await repo.operator_agenda(self.conn, ctx.city, c.operator, c.starts_at, c.ends_at))
+        booked = await repo.operator_agenda(self.conn, ctx.city, c.operator, c.starts_at, c.ends_at)
+        agenda.check_free(slot, booked, _shown_to(ctx))
         row = {
             "appointment_id": c.appointment_id,
             "city": ctx.city,
@@ -393,7 +394,8 @@ class Outreach:
         agenda.check_changeable(repo.slot_of(row))
         await repo.lock_operator(self.conn, row["city"], row["operator"])
         slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at)
-        agenda.check_free(slot, await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c)))
+        found = await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c))
+        agenda.check_free(slot, found, _shown_to(ctx))
         await repo.update_appointment(self.conn, appointment_id, {"starts_at": c.starts_at, "ends_at": c.ends_at})
         await self.intake.emit(
             ctx,
@@ -461,8 +463,10 @@ class Outreach:
         """Appointments due for a reminder on `day` (those of the next local day), booked and not yet held."""
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "reminders are the city's staff's")
+        if day == date.max:
+            return []  # no day after it to remind of
         end = agenda.day_bounds(day)[1]
-        later = await repo.appointments_between(self.conn, ctx.city, end, agenda.day_bounds(end.date())[1])
+        later = await repo.appointments_between(self.conn, ctx.city, end, agenda.day_bounds(day + timedelta(days=1))[1])
         due = {s.appointment_id for s in agenda.due_for_reminder(map(repo.slot_of, later), day)}
         return [r for r in later if r["appointment_id"] in due]
 
@@ -535,6 +539,13 @@ class Outreach:
                     ],
                 )
         return {"day": day.isoformat(), "due": [r["appointment_id"] for r in due], "emitted": sent}
+
+
+def _shown_to(ctx: Context) -> Callable[[agenda.Slot], bool]:
+    """Whose appointments a refused booking may name: the city's staff, any; a partner, those it booked."""
+    if ctx.actor.role is Role.PARTNER:
+        return lambda other: other.booked_by == ctx.actor.id
+    return lambda _: True
 
 
 def _span(c: MoveAppointment) -> tuple[datetime, datetime]:
