@@ -263,9 +263,11 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
     key = vouchers.redemption_key(c.provider_id, c.redemption_id)
+    # No conflict target: the key and the provider's (provider_id, provider_ref) index both say "this id is taken",
+    # and whichever of them a concurrent insert meets first must be a conflict, not an error (a CI run met the second).
     inserted = await uow.conn.fetchval(
         "insert into voucher_redemptions (redemption_id, voucher_id, provider_id, amount_cents, on_date, provider_ref)"
-        " values ($1, $2, $3, $4, $5, $6) on conflict (redemption_id) do nothing returning true",
+        " values ($1, $2, $3, $4, $5, $6) on conflict do nothing returning true",
         key,
         voucher_id,
         c.provider_id,
