@@ -134,6 +134,9 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         assert household == {"budget_available": -200_000, "committed": 0, "disbursed": 200_000, "in_transit": 0}
         yesterday = (await anna.get("/ledger/balances", params={"as_of": "2000-01-01"})).json()["balances"]
         assert yesterday == {}
+        for loose in ("0", "86400", "2000-01-01T00:00:00"):  # a timestamp read as a date (pydantic's lax dates)
+            for path in ("/ledger/balances", "/budget-lines"):
+                assert problem(await anna.get(path, params={"as_of": loose}))[:2] == (422, "query.as_of"), (path, loose)
 
         async with payments.client("coordination") as national, payments.client("carla") as carla:
             assert (await national.get("/budget-lines", params={"city": "torino"})).status_code == 200

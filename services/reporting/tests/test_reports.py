@@ -157,6 +157,11 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
         assert r.status_code == 403 and r.json()["field"] == "query.city"
         r = await c.get("/reports/city_summary", params={"as_of": "2026-13-01"})
         assert r.status_code == 422 and r.json()["field"] == "query.as_of"
+        # a date is YYYY-MM-DD, as the OpenAPI's `format: date` says: `0` was the report as of 1970-01-01, `86400`
+        # as of the day after, a date-time as of its day (pydantic's lax dates)
+        for name, value in (("as_of", "0"), ("as_of", "86400"), ("from", "2026-05-01T00:00:00"), ("to", "1e5")):
+            r = await c.get("/reports/city_summary", params={name: value})
+            assert r.status_code == 422 and r.json()["field"] == f"query.{name}", (name, value, r.text)
         r = await c.get("/reports/city_summary", params={"from": "2026-05-01", "to": "2026-04-01"})
         assert r.status_code == 422 and r.json()["field"] == "query.from"
     # A report as of a date still to come would show today's figures under a later date, and a published one could

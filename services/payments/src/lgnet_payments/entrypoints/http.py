@@ -9,7 +9,6 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +18,7 @@ from lgnet_shared import clock
 from lgnet_shared.access import Actor
 from lgnet_shared.auth import Before, Client, LogLimit, LogSubject, ReaderCity, Since, Staff, Who, Writer
 from lgnet_shared.errors import Forbidden, NotFound
+from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import (
     ChangeKey,
     CreateKey,
@@ -51,7 +51,8 @@ from lgnet_payments.service_layer import commands as cmd
 from lgnet_payments.service_layer.context import Context, UnitOfWork
 
 RequestStatus = Literal["requested", "approved", "rejected", "batched", "paid"]  # the schema's check constraint
-AsOf = Annotated[date | None, Query(description="Balances at the end of this day (default: now)")]
+# YYYY-MM-DD (`IsoDate`), as the OpenAPI's `format: date` says: pydantic's lax `date` took `0` as 1970-01-01.
+AsOf = Annotated[IsoDate | None, Query(description="Balances at the end of this day (default: now)")]
 REQUEST: dict[int | str, dict[str, Any]] = {200: {"model": r.ContributionRequest, "description": "The request"}}
 PROVIDER: dict[int | str, dict[str, Any]] = {200: {"model": r.Provider, "description": "The provider"}}
 ERRORS = problem_responses(s409="Conflicts with what is recorded (wrong state, over budget, spent voucher)")

@@ -34,12 +34,14 @@ from lgnet_reporting.service_layer.reports import Request as ReportRequest
 from lgnet_reporting.service_layer.reports import compute, facts_of, publish
 
 ERRORS = problem_responses(without=(409,))
+# Dates are YYYY-MM-DD (`IsoDate`), as the OpenAPI's `format: date` says: pydantic's lax `date` took `0` as 1970-01-01.
 AsOf = Annotated[
-    date | None, Query(description="Report as of this date (event time); default today (Italy's date); not after today")
+    IsoDate | None,
+    Query(description="Report as of this date (event time); default today (Italy's date); not after today"),
 ]
-From = Annotated[date | None, Query(alias="from", description="Start of the period (inclusive)")]
+From = Annotated[IsoDate | None, Query(alias="from", description="Start of the period (inclusive)")]
 To = Annotated[
-    date | None, Query(description="End of the period (inclusive); the report is as of this date; not after today")
+    IsoDate | None, Query(description="End of the period (inclusive); the report is as of this date; not after today")
 ]
 City = Annotated[str | None, Query(description="City of a city_summary; default the actor's city")]
 ReportName = Literal["city_summary", "national"]
