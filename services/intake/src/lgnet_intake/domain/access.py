@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lgnet_shared.access import Actor, Role, may_write_in_city
+from lgnet_shared.access import Actor, Role, may_write_in_city, not_national
 from lgnet_shared.errors import Forbidden, NotFound
 
 __all__ = [
@@ -57,8 +57,7 @@ def in_a_city(actor: Actor) -> None:
     """The national role is refused by role (403, field "") before anything it names is looked up: a 403 for an id
     that exists and a 404 for one that does not told it which ids exist. Every route of intake but the city's partner
     list (`GET /partners`) refuses it so."""
-    if actor.role is Role.NATIONAL:
-        raise Forbidden("", "the national role is read-only and sees aggregates only")
+    not_national(actor)
 
 
 def may_act_on_case(actor: Actor, case_city: str, case_partner: str, field: str = "case_id") -> None:

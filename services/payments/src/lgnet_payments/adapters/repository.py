@@ -186,6 +186,7 @@ def _request(row: Any) -> ContributionRequest:
         bank_data_set_by=row["bank_data_set_by"],
         payee_refused_version=row["payee_refused_version"],
         payee_refused_reason=row["payee_refused_reason"],
+        approved_bank_data_version=row["approved_bank_data_version"],
     )
 
 

@@ -46,10 +46,16 @@ class ContributionRequest:
     bank_data_set_by: str | None = None  # who set the current bank data (never one of its approvers)
     payee_refused_version: int | None = None  # the bank data version whose transfer the payee's bank refused
     payee_refused_reason: str | None = None
+    approved_bank_data_version: int | None = None  # the version approved with the money (four eyes)
 
     @property
     def awaits_new_bank_data(self) -> bool:
         return awaits_new_bank_data(self.payee_refused_version, self.bank_data_version)
+
+    @property
+    def bank_data_pending(self) -> bool:
+        """Bank data changed since the approval: not approved yet."""
+        return self.approved_bank_data_version != self.bank_data_version
 
 
 def awaits_new_bank_data(payee_refused_version: int | None, bank_data_version: int) -> bool:

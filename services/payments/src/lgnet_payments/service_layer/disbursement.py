@@ -193,11 +193,8 @@ async def _return_reversed(uow: UnitOfWork, ctx: Context, p: dict[str, Any], r: 
         p["request_id"],
         p["payment_id"],
     )
-    row = await repo.request_row(uow.conn, p["request_id"])
-    assert row is not None
-    pending = row["approved_bank_data_version"] != row["bank_data_version"]  # changed since: not approved yet
     check_return_reversible(
-        p["payment_id"], p["request_id"], request.status.value, paid_again, f"{where}.status", pending
+        p["payment_id"], p["request_id"], request.status.value, paid_again, f"{where}.status", request.bank_data_pending
     )
     on = r.booked_on or ctx.today
     check_booked_on(on, p["settled_on"], ctx.today, f"{where}.booking_date")
