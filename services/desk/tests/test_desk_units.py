@@ -738,6 +738,12 @@ def test_the_civic_refusals_are_said_in_italian() -> None:
             "la pratica non è ancora nota ai pagamenti: se è appena stata aperta, riprovi tra qualche secondo",
         ),
         ("case c-8e2b7d41a9f0 was closed on 2026-03-01", "la pratica è chiusa dal 2026-03-01"),
+        (
+            "case c-8e2b7d41a9f0 was closed on 2026-03-01: this request pays from 2026-04-01, after the case closed;"
+            " reject it",
+            "la pratica è chiusa dal 2026-03-01: la richiesta copre giorni dal 2026-04-01, dopo la chiusura;"
+            " va respinta",
+        ),
         ("a period lasts at most 366 days", "un periodo dura al massimo 366 giorni"),
         ("starts more than 366 days ahead", "comincia tra più di 366 giorni"),
         ("is in the past", "è nel passato"),  # a voucher's last valid day

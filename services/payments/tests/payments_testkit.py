@@ -18,6 +18,7 @@ from lgnet_shared import auth, clock, db
 from lgnet_shared.access import Role
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
+from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
@@ -189,6 +190,23 @@ def handlers(service: InProcessService) -> dict[str, Any]:
     """Every handler of payments' consumers, as the started service registers them (its key store included)."""
     runtime = service.app.state.runtime
     return {t: h for spec in consumers(runtime) for t, h in spec.handlers.items()}
+
+
+def lease_signed(
+    lease_id: str, household_id: str = "h1", case_id: str = "c1", signed_on: date | None = None, **values: Any
+) -> hev.LeaseSigned:
+    """Housing's fact of a Torino lease signed (today unless said): 600 euros a month, a 1,200 euros deposit."""
+    on = signed_on or clock.today()
+    fields: dict[str, Any] = {
+        "placement_id": "pl-1",
+        "city": "torino",
+        "lease_type": hev.LeaseType.LEASE,
+        "monthly_rent_cents": 60_000,
+        "deposit_cents": 120_000,
+        "start_date": on,
+        "signed_on": on,
+    }
+    return hev.LeaseSigned(lease_id=lease_id, household_id=household_id, case_id=case_id, **{**fields, **values})
 
 
 async def open_case(service: InProcessService, case_id: str, household_id: str, partner: str = "coop-aurora") -> None:

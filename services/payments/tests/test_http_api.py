@@ -17,6 +17,7 @@ from payments_testkit import (
     camt054,
     case_opened,
     csv_file,
+    lease_signed,
     month,
     problem,
 )
@@ -165,8 +166,6 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
 
 
 async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -> None:
-    from lgnet_shared.events import housing as hev
-
     async with payments.client("anna") as anna:
         for line in ("lease_activation", "deposit"):
             r = await anna.post("/budget-lines", json={"line": line, "amount_cents": 1_000_000}, headers=key())
@@ -176,18 +175,7 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
             json={"lease_activation_months": 2, "lease_activation_cap_cents": 100_000, "deposit_cap_cents": 150_000},
         )
         assert r.status_code == 200
-    lease = hev.LeaseSigned(
-        lease_id="l1",
-        placement_id="pl1",
-        household_id="h2",
-        case_id="c2",
-        city="torino",
-        lease_type=hev.LeaseType.LEASE,
-        monthly_rent_cents=60_000,
-        deposit_cents=180_000,
-        start_date=clock.today(),
-        signed_on=clock.today(),
-    )
+    lease = lease_signed("l1", "h2", "c2", placement_id="pl1", deposit_cents=180_000)
     for _ in range(3):  # redelivered and re-sent: still one request of each kind
         await payments.publish(lease, "torino")
     assert await payments.wait_for("select count(*) = 2 from contribution_requests where lease_id = 'l1'")

@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
-from lgnet_shared import clock
-from lgnet_shared.events import housing as hev
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from payments_testkit import call, call_ok, handlers, open_case
+from payments_testkit import call, call_ok, handlers, lease_signed, open_case
 
 pytestmark = pytest.mark.integration
 STAFF, COOP = "staff-torino", "coop-aurora"
@@ -28,21 +26,6 @@ async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcess
         yield service
 
 
-def lease(lease_id: str, case_id: str = "c1") -> hev.LeaseSigned:
-    return hev.LeaseSigned(
-        lease_id=lease_id,
-        placement_id="pl-1",
-        household_id="h1",
-        case_id=case_id,
-        city="torino",
-        lease_type=hev.LeaseType.LEASE,
-        monthly_rent_cents=60_000,
-        deposit_cents=120_000,
-        start_date=clock.today(),
-        signed_on=clock.today(),
-    )
-
-
 async def deposits(service: InProcessService) -> list[dict[str, Any]]:
     async with service.pool.acquire() as conn:
         rows = await conn.fetch(
@@ -53,7 +36,7 @@ async def deposits(service: InProcessService) -> list[dict[str, Any]]:
 
 
 async def test_a_manual_deposit_after_the_automatic_one_is_refused_naming_lease_id(payments: InProcessService) -> None:
-    await payments.deliver(handlers(payments), lease("lease-1"), "torino")
+    await payments.deliver(handlers(payments), lease_signed("lease-1"), "torino")
     [auto] = await deposits(payments)
     assert auto["lease_id"] == "lease-1" and auto["requested_by"] == "payments-policy"
 
@@ -68,7 +51,9 @@ async def test_a_manual_deposit_after_the_automatic_one_is_refused_naming_lease_
     # Naming the same lease: refused as before; naming another lease of the household (it moved; that lease signed
     # without a deposit, so the policy asked none): accepted. A request names a lease payments learnt, of its case's
     # household (test_authorization_matrix.py).
-    await payments.deliver(handlers(payments), lease("lease-2").model_copy(update={"deposit_cents": 0}), "torino")
+    await payments.deliver(
+        handlers(payments), lease_signed("lease-2").model_copy(update={"deposit_cents": 0}), "torino"
+    )
     same = await call(
         payments,
         COOP,
@@ -103,15 +88,15 @@ async def test_a_lease_signed_after_a_manual_deposit_is_linked_to_it_not_asked_t
     )
     assert r.status_code == 201, r.text
     manual = r.json()["request_id"]
-    await payments.deliver(handlers(payments), lease("lease-1"), "torino")
+    await payments.deliver(handlers(payments), lease_signed("lease-1"), "torino")
     [only] = await deposits(payments)
     assert only["request_id"] == manual and only["lease_id"] == "lease-1"  # linked, its amount as asked by hand
     assert only["amount_cents"] == 100_000
     async with payments.pool.acquire() as conn:  # the lease-activation grant, never asked by hand, is created
         assert await conn.fetchval("select count(*) from contribution_requests where kind = 'lease_activation'") == 1
     # The same lease again (redelivered or sent twice): still one deposit.
-    await payments.deliver(handlers(payments), lease("lease-1"), "torino")
+    await payments.deliver(handlers(payments), lease_signed("lease-1"), "torino")
     assert len(await deposits(payments)) == 1
     # Another lease later gets its own.
-    await payments.deliver(handlers(payments), lease("lease-2"), "torino")
+    await payments.deliver(handlers(payments), lease_signed("lease-2"), "torino")
     assert [d["lease_id"] for d in await deposits(payments)] == ["lease-1", "lease-2"]

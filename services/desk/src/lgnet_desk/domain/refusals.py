@@ -58,6 +58,10 @@ ITALIAN: list[tuple[str, str]] = [
         r"unknown case (\S+)",
         "la pratica non è ancora nota ai pagamenti: se è appena stata aperta, riprovi tra qualche secondo",
     ),
+    (  # an approval of a period after the case closed (payments: "A closed case is paid for no day after its closing")
+        r"case (\S+) was closed on ([0-9-]+): this request pays from ([0-9-]+), after the case closed.*",
+        "la pratica è chiusa dal {day1}: la richiesta copre giorni dal {day2}, dopo la chiusura; va respinta",
+    ),
     (r"case (\S+) was closed on (\S+)", "la pratica è chiusa dal {day1}"),
     (r"a period lasts at most (\d+) days", "un periodo dura al massimo {0} giorni"),
     (r"starts more than (\d+) days ahead", "comincia tra più di {0} giorni"),

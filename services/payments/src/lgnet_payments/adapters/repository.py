@@ -187,6 +187,7 @@ def _request(row: Any) -> ContributionRequest:
         payee_refused_version=row["payee_refused_version"],
         payee_refused_reason=row["payee_refused_reason"],
         approved_bank_data_version=row["approved_bank_data_version"],
+        period_from=row["period_from"],
     )
 
 

@@ -47,6 +47,7 @@ class ContributionRequest:
     payee_refused_version: int | None = None  # the bank data version whose transfer the payee's bank refused
     payee_refused_reason: str | None = None
     approved_bank_data_version: int | None = None  # the version approved with the money (four eyes)
+    period_from: date | None = None  # a rent or utilities request's first day paid
 
     @property
     def awaits_new_bank_data(self) -> bool:
@@ -168,6 +169,22 @@ def approve(req: ContributionRequest, approver: str, threshold_cents: int, seen:
     if approver == req.first_approver:
         raise Forbidden("second_approver", f"above {threshold_cents} cents a second, different approver is needed")
     return Approval(final=True, approved_by=req.first_approver, second_approver=approver)
+
+
+def check_case_open(req: ContributionRequest, closed_on: date | None) -> None:
+    """A closed case is paid for no day after its closing: a request asked while it was open for a period that
+    starts after it closed is not approved (one-off kinds, asked while it was open, still may be)."""
+    if closed_on is not None and req.period_from is not None and req.period_from > closed_on:
+        raise Conflict(
+            "case_id",
+            f"case {req.case_id} was closed on {closed_on.isoformat()}: this request pays from"
+            f" {req.period_from.isoformat()}, after the case closed; reject it",
+        )
+
+
+def signed_while_open(signed_on: date, closed_on: date | None) -> bool:
+    """A lease signed after its case closed asks for no lease-activation grant or deposit by the city's policy."""
+    return closed_on is None or signed_on <= closed_on
 
 
 # The kinds a signed lease creates (policy.requests_for_lease): paid once per lease. One asked by hand without naming

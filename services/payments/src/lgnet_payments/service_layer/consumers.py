@@ -88,4 +88,5 @@ async def lease_signed(conn: Conn, env: Envelope, event: Event) -> None:
         city=event.city,
         monthly_rent_cents=event.monthly_rent_cents,
         deposit_cents=event.deposit_cents,
+        signed_on=event.signed_on,
     )

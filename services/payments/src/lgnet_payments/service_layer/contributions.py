@@ -224,12 +224,16 @@ async def requests_for_signed_lease(
     city: str,
     monthly_rent_cents: int,
     deposit_cents: int,
+    signed_on: date,
 ) -> list[str]:
-    """The city's policy turns a signed lease into lease-activation (and deposit) requests, once per lease."""
+    """The city's policy turns a signed lease into lease-activation (and deposit) requests, once per lease (none
+    for a lease signed after its case closed)."""
     await repo.upsert_case(uow.conn, case_id, household_id, city, None, None)
     await repo.record_lease(uow.conn, lease_id, household_id, city)
     case = await repo.case(uow.conn, case_id)
     assert case is not None
+    if not requests.signed_while_open(signed_on, case["closed_on"]):
+        return []
     policy = await repo.policy(uow.conn, city)
     created = []
     for kind, amount in requests_for_lease(policy, monthly_rent_cents, deposit_cents):
@@ -302,6 +306,8 @@ async def approve(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Approve
     policy = await repo.policy(uow.conn, req.city)
     seen = c.bank_data_version if c else None
     outcome = requests.approve(req, ctx.actor.id, policy.second_approval_threshold_cents, seen)
+    case = await repo.case(uow.conn, req.case_id)
+    requests.check_case_open(req, case["closed_on"] if case else None)
     # A likely duplicate (the same payee, kind and period in another live request) is approved only when the
     # approver says why it is not paid twice; each approver of the request (first and second) says it.
     duplicates = (await repo.possible_duplicates(uow.conn, [request_id])).get(request_id, [])
