@@ -242,22 +242,21 @@ async def _read_voucher(w: World) -> Attempt:
     return Attempt("GET", f"/vouchers/{(await voucher(w))['voucher_id']}")
 
 
-PROVIDER_REGISTERED: list[bool] = []
-
-
 async def _redeem(w: World) -> Attempt:
-    """The case's partner is also the provider here: a provider redeems only for itself."""
+    """Another partner of the city is the provider here (a provider redeems only for itself): the case's partner may
+    not redeem for it, nor its own case's vouchers for itself (test_voucher_providers.py); the city's staff records
+    a redemption for the provider."""
     v = await voucher(w)
     async with w.service.client(STAFF_TO) as c:  # once per test: the same provider id
         await c.post(
             "/providers",
-            json={"provider_id": A, "name": "Aurora", "kinds": ["public_transport"]},
-            headers={"Idempotency-Key": f"prov-{A}"},
+            json={"provider_id": B, "name": "Borgo", "kinds": ["public_transport"]},
+            headers={"Idempotency-Key": f"prov-{B}"},
         )
     return Attempt(
         "POST",
         f"/vouchers/{v['voucher_id']}/redemptions",
-        json={"redemption_id": w.id("red"), "provider_id": A, "amount_cents": 500},
+        json={"redemption_id": w.id("red"), "provider_id": B, "amount_cents": 500},
     )
 
 
@@ -366,7 +365,9 @@ RULES: dict[str, Rule] = {
     "POST /vouchers": Rule(CASE, _issue, expect=ABSENT),
     "GET /vouchers": Rule(OWN_CITY, fixed("GET", "/vouchers")),  # filtered: see below
     "GET /vouchers/{voucher_id}": Rule(CASE, _read_voucher, expect=ABSENT),
-    "POST /vouchers/{voucher_id}/redemptions": Rule(CASE, _redeem, expect=ABSENT),
+    "POST /vouchers/{voucher_id}/redemptions": Rule(
+        frozenset({Caller.OTHER_PARTNER, Caller.STAFF}), _redeem, expect=ABSENT
+    ),
     "POST /vouchers/expiry": Rule(STAFF_OWN_CITY, fixed("POST", "/vouchers/expiry")),
     "POST /provider-reimbursements": Rule(STAFF_OWN_CITY, fixed("POST", "/provider-reimbursements")),
     "GET /reimbursement-runs": Rule(STAFF_OWN_CITY, fixed("GET", "/reimbursement-runs")),

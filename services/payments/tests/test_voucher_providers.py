@@ -44,3 +44,24 @@ async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments) -
     for who in (COOP, STAFF):  # the case's partner and the city's staff see all of them
         seen = await call_ok(payments, who, "GET", f"/vouchers/{vid}")
         assert sorted(r["provider_id"] for r in seen["redemptions"]) == [BUS, TRAM], seen
+
+
+async def test_the_cases_partner_does_not_redeem_its_own_cases_voucher_itself(payments) -> None:  # type: ignore[no-untyped-def]
+    """A cooperative that is also a registered provider issued a voucher on its own case (no approval: vouchers are
+    issued, not asked) and redeemed it to itself, reimbursed from the city's budget with nobody else's eyes on it.
+    The city's staff records such a redemption for it; the cooperative redeems other cooperatives' cases' vouchers."""
+    await call_ok(
+        payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 50_000}
+    )
+    provider = {"provider_id": COOP, "name": COOP, "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+    await call_ok(payments, STAFF, "POST", "/providers", provider)
+    voucher = {"case_id": "c1", "kind": "public_transport", "value_cents": 1_000,
+               "valid_until": str(clock.today() + timedelta(days=60))}  # fmt: skip
+    vid = (await call_ok(payments, COOP, "POST", "/vouchers", voucher))["voucher_id"]
+    path = f"/vouchers/{vid}/redemptions"
+    redemption = {"redemption_id": "1", "provider_id": COOP, "amount_cents": 300}
+    reason = refused(await call(payments, COOP, "POST", path, redemption), 403, "provider_id")
+    assert "staff" in reason, reason
+    assert (await call_ok(payments, COOP, "GET", f"/vouchers/{vid}"))["remaining_cents"] == 1_000
+    recorded = await call_ok(payments, STAFF, "POST", path, redemption)  # the city's staff records it for the provider
+    assert recorded["remaining_cents"] == 700 and [r["provider_id"] for r in recorded["redemptions"]] == [COOP]

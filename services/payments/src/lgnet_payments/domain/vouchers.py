@@ -35,6 +35,17 @@ def redemption_key(provider_id: str, redemption_id: str) -> str:
     return f"{provider_id}/{redemption_id}"
 
 
+def check_not_own_case(provider_id: str, case_partner: str | None) -> None:
+    """A cooperative that is also a provider issues vouchers on its own cases unapproved: redeeming one to itself
+    would pay it from the city's budget with no one else's eyes on it, so the city's staff records that redemption."""
+    if provider_id == case_partner:
+        raise Forbidden(
+            "provider_id",
+            "the case's own partner does not redeem the case's vouchers itself: the city's staff records the"
+            " redemption",
+        )
+
+
 def redeem(v: Voucher, p: Provider | None, amount_cents: int, on: date) -> int:
     """The voucher's remaining value after redeeming `amount_cents`, or the reason it cannot be."""
     if p is None or p.city != v.city:

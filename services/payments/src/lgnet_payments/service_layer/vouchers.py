@@ -247,6 +247,9 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
     ctx.write(v.city, "voucher_id")
     if ctx.actor.role is Role.PARTNER and ctx.actor.id != c.provider_id:
         raise Forbidden("provider_id", "a provider redeems only for itself")
+    if ctx.actor.role is Role.PARTNER:
+        case = await repo.case(uow.conn, row["case_id"])
+        vouchers.check_not_own_case(c.provider_id, case["partner"] if case else None)
     # The provider's own id: another provider's redemption of the same number is another redemption.
     previous = await uow.conn.fetchrow(
         "select * from voucher_redemptions where provider_id = $1 and coalesce(provider_ref, redemption_id) = $2",
