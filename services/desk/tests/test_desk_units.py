@@ -480,8 +480,16 @@ def test_a_refusals_dates_read_as_the_pages_write_them() -> None:
     from lgnet_desk.entrypoints import i18n
 
     period = "the household's rent request r-1 (case c-1) already pays 2026-11-01 to 2026-11-30: a period is paid once"
-    assert i18n.reason(period, "it") == (
-        "il nucleo ha già una richiesta di questo tipo dal 1 nov 2026 al 30 nov 2026: un periodo si paga una volta sola"
+    # to another cooperative than the one of the case that asked it, without its ids (payments' household conflicts)
+    elsewhere = period.replace("r-1 (case c-1)", "(on another partner's case)")
+    for reason in (period, elsewhere):
+        assert i18n.reason(reason, "it") == (
+            "il nucleo ha già una richiesta di questo tipo dal 1 nov 2026 al 30 nov 2026: un periodo si paga una volta"
+            " sola"
+        )
+    lease = "the household's deposit request (on another partner's case, lease l-1, requested) already pays it: a"
+    assert i18n.reason(lease + " deposit is paid once per lease; for another lease, name its lease_id", "it") == (
+        "il nucleo ha già una richiesta di questo tipo per il contratto: si paga una volta sola per contratto"
     )
     early = "is before 2014-01-01, the earliest date of the programme"
     assert i18n.reason(early, "it") == "è precedente al 1 gen 2014, data di inizio del programma"

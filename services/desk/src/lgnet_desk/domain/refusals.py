@@ -39,8 +39,9 @@ ITALIAN: list[tuple[str, str]] = [
         "un contributo per l'affitto o le utenze copre un periodo: indichi l'ultimo giorno",
     ),
     (
-        r"the household's (\w+) request (\S+) \(case (\S+)\) already pays (\S+) to (\S+): a period is paid once",
-        "il nucleo ha già una richiesta di questo tipo dal {day3} al {day4}: un periodo si paga una volta sola",
+        # named by id and case, or (to another cooperative) as "request (on another partner's case)"
+        r"the household's (\w+) request .*?\) already pays ([0-9-]+) to ([0-9-]+): a period is paid once",
+        "il nucleo ha già una richiesta di questo tipo dal {day1} al {day2}: un periodo si paga una volta sola",
     ),
     (r"is before period_from", "è precedente all'inizio del periodo"),
     (
@@ -49,7 +50,7 @@ ITALIAN: list[tuple[str, str]] = [
         " un'altra richiesta; scelga perché non si paga due volte, oppure respinga una delle due",
     ),
     (
-        r"the household's (\w+) request (\S+) \(case (\S+), (.+)\) already pays it: a \w+ is paid once per lease.*",
+        r"the household's (\w+) request .+\) already pays it: a \w+ is paid once per lease.*",
         "il nucleo ha già una richiesta di questo tipo per il contratto: si paga una volta sola per contratto",
     ),
     (r"'(\S+)' is not a duplicate_confirmation_reason code: .+", "scelga il motivo dall'elenco"),

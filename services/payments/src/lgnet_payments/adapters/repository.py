@@ -211,7 +211,8 @@ async def overlapping_request(
     both pass this check."""
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"contribution-period:{household_id}:{kind}")
     row = await conn.fetchrow(
-        "select request_id, case_id, period_from, period_to from contribution_requests"
+        "select request_id, case_id, period_from, period_to, (select partner from cases c where c.case_id = r.case_id)"
+        " as case_partner from contribution_requests r"
         " where household_id = $1 and kind = $2 and status <> 'rejected' and period_from <= $4 and period_to >= $3"
         " order by period_from limit 1",
         household_id,
@@ -230,7 +231,8 @@ async def live_lease_request(
     (household, kind) until it ends: a manual request and a signed lease cannot both pass the check at once."""
     await conn.execute("select pg_advisory_xact_lock(hashtext($1))", f"contribution-lease:{household_id}:{kind}")
     row = await conn.fetchrow(
-        "select request_id, case_id, lease_id, status from contribution_requests"
+        "select request_id, case_id, lease_id, status, (select partner from cases c where c.case_id = r.case_id)"
+        " as case_partner from contribution_requests r"
         " where household_id = $1 and kind = $2 and (status in ('requested', 'approved', 'batched')"
         " or (status = 'paid' and requested_on >= $3)) and (not $4 or lease_id is null)"
         " order by requested_on desc, request_id desc limit 1",

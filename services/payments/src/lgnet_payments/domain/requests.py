@@ -193,7 +193,27 @@ def signed_while_open(signed_on: date, closed_on: date | None) -> bool:
 LEASE_KINDS = frozenset({"lease_activation", "deposit"})
 
 
-def check_one_per_lease(kind: str, other: dict[str, Any] | None) -> None:
+def other_request(other: dict[str, Any], partner: str | None) -> str:
+    """Another request of the household as a refusal names it, up to its opening parenthesis: by its id and case to
+    the city's staff (`partner` None) and to its case's partner; to another cooperative as one on another partner's
+    case (a household's cases may be two cooperatives'; the other's ids are not its to know, nor to read)."""
+    if partner is None or other.get("case_partner") == partner:
+        return f"request {other['request_id']} (case {other['case_id']}"
+    return "request (on another partner's case"
+
+
+def check_period_paid_once(kind: str, other: dict[str, Any] | None, partner: str | None) -> None:
+    """A periodic request whose days `other` (the household's request of that kind paying one of them, None if
+    none) already pays: 409 naming `period_from`."""
+    if other is not None:
+        raise Conflict(
+            "period_from",
+            f"the household's {kind} {other_request(other, partner)}) already pays {other['period_from']} to"
+            f" {other['period_to']}: a period is paid once",
+        )
+
+
+def check_one_per_lease(kind: str, other: dict[str, Any] | None, partner: str | None) -> None:
     """A `kind` request asked without a lease, while `other` (the household's live request of that kind, None if
     there is none) already covers its lease: 409 naming `lease_id`."""
     if other is None:
@@ -201,8 +221,8 @@ def check_one_per_lease(kind: str, other: dict[str, Any] | None) -> None:
     lease = f"lease {other['lease_id']}" if other["lease_id"] else "no lease named (asked by hand)"
     raise Conflict(
         "lease_id",
-        f"the household's {kind} request {other['request_id']} (case {other['case_id']}, {lease}, {other['status']})"
-        f" already pays it: a {kind} is paid once per lease; for another lease, name its lease_id",
+        f"the household's {kind} {other_request(other, partner)}, {lease}, {other['status']}) already pays it: a"
+        f" {kind} is paid once per lease; for another lease, name its lease_id",
     )
 
 

@@ -108,16 +108,11 @@ async def request_contribution(uow: UnitOfWork, ctx: Context, c: cmd.RequestCont
     data = bank_data(c.beneficiary, "beneficiary") if c.beneficiary else None
     if c.kind.value in requests.PERIODIC and c.period_from and c.period_to:
         other = await repo.overlapping_request(uow.conn, case["household_id"], c.kind.value, c.period_from, c.period_to)
-        if other is not None:
-            raise Conflict(
-                "period_from",
-                f"the household's {c.kind.value} request {other['request_id']} (case {other['case_id']}) already"
-                f" pays {other['period_from']} to {other['period_to']}: a period is paid once",
-            )
+        requests.check_period_paid_once(c.kind.value, other, ctx.partner)
     if c.kind.value in requests.LEASE_KINDS and c.lease_id is None:
         since = ctx.today - timedelta(days=requests.ONE_OFF_WINDOW_DAYS)
         other = await repo.live_lease_request(uow.conn, case["household_id"], c.kind.value, since)
-        requests.check_one_per_lease(c.kind.value, other)
+        requests.check_one_per_lease(c.kind.value, other, ctx.partner)
     beneficiary = await seal_beneficiary(uow, case["household_id"], data) if data else None
     request_id = new_id()
     await _insert(
