@@ -123,3 +123,23 @@ async def test_consents_employment_and_household_changes_are_dated_within_the_pr
             ("/households/members", {**joined, "on": EARLIEST}),
         ):
             assert (await post(c, path, body)).status_code == 201, path
+
+
+async def test_a_member_leaves_the_household_no_earlier_than_she_joined_it(intake: IntakeUnderTest) -> None:
+    """From an outside test: a member of a household formed today was recorded as having left it last year; the
+    membership then ended before it began. Refused naming `on` and the day she joined; her leaving on that day or
+    later is recorded."""
+    today = clock.today()
+    async with intake.client("coop-aurora") as c:
+        for pid in ("p-l1", "p-l2"):
+            body = {"person_id": pid, "birth_date": "1985-03-12", "sex": "female", "nationality": "NG"}
+            assert (await post(c, "/persons", body)).status_code == 201
+        household = {"household_id": "h-l", "reference_person_id": "p-l1", "member_ids": ["p-l1", "p-l2"]}
+        assert (await post(c, "/households", household)).status_code == 201
+        left = {"household_id": "h-l", "person_id": "p-l2", "change": "left", "reason": "moved"}
+        early = await post(c, "/households/members", {**left, "on": str(today - timedelta(days=365))})
+        assert (early.status_code, early.json()["field"]) == (422, "on"), early.text
+        assert f"joined the household ({today.isoformat()})" in early.json()["reason"], early.text
+        async with intake.pool.acquire() as conn:
+            assert await conn.fetchval("select left_on from household_members where person_id = 'p-l2'") is None
+        assert (await post(c, "/households/members", {**left, "on": str(today)})).status_code == 201

@@ -433,6 +433,16 @@ async def last_left_on(conn: Conn, household_id: str, person_id: str) -> date | 
     return left
 
 
+async def joined_on(conn: Conn, household_id: str, person_id: str) -> date | None:
+    """The day the person's current membership of the household began (None: not a member)."""
+    joined: date | None = await conn.fetchval(
+        "select joined_on from household_members where household_id = $1 and person_id = $2 and left_on is null",
+        household_id,
+        person_id,
+    )
+    return joined
+
+
 async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -> None:
     await conn.execute(
         "update household_members set left_on = $3 where household_id = $1 and person_id = $2 and left_on is null",

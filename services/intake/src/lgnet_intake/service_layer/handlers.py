@@ -433,6 +433,9 @@ class Intake:
         else:
             if p["person_id"] not in members:
                 raise Conflict("person_id", "is not a member of the household")
+            joined = await repo.joined_on(self.conn, c.household_id, p["person_id"])
+            if joined is not None and c.on < joined:  # the membership would end before it began
+                raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
             await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
             event = ev.HouseholdMemberLeft(
                 household_id=c.household_id, person_id=p["person_id"], reason=c.reason, on=c.on
