@@ -753,6 +753,8 @@ def test_the_civic_refusals_are_said_in_italian() -> None:
             " va respinta",
         ),
         ("a period lasts at most 366 days", "un periodo dura al massimo 366 giorni"),
+        ("is more than 366 days ahead", "è tra più di 366 giorni: un appuntamento si fissa al massimo un anno prima"),
+        ("is before the appointment's day (2026-12-01)", "è precedente al giorno dell'appuntamento (2026-12-01)"),
         ("starts more than 366 days ahead", "comincia tra più di 366 giorni"),
         ("is in the past", "è nel passato"),  # a voucher's last valid day
         (

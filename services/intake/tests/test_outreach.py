@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -456,14 +457,15 @@ async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(in
         await post(
             aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
         )
-        booking = {"agenda": "desk", "operator": "op-giulia", "person_id": "p-far", "purpose": "other"}
-        last = {
-            **booking,
-            "appointment_id": "apt-last",
-            "starts_at": "9999-12-31T10:00:00Z",
-            "ends_at": "9999-12-31T11:00:00Z",
-        }
-        await post(aurora, "/appointments", last)
+        # An appointment on the calendar's last day (booked before bookings were held to a year ahead: stored as is)
+        async with intake.pool.acquire() as conn:
+            await conn.execute(
+                "insert into appointments (appointment_id, city, agenda, operator, person_id, purpose, starts_at,"
+                " ends_at, booked_by) values ('apt-last', 'torino', 'desk', 'op-giulia', 'p-far', 'other', $1, $2,"
+                " 'coop-aurora')",
+                datetime(9999, 12, 31, 10, tzinfo=UTC),
+                datetime(9999, 12, 31, 11, tzinfo=UTC),
+            )
         for path in (
             "/outings?to=0001-01-05",
             "/outings?from=0001-01-01&to=9999-12-31",
@@ -539,3 +541,42 @@ async def test_a_booking_refused_for_another_partners_appointment_does_not_name_
         answers = await rejections(client, 1)
     assert (answers[sent.id].kind, answers[sent.id].field) == ("conflict", "data.starts_at"), answers
     assert "apt-aurora" not in answers[sent.id].reason, answers
+
+
+async def test_an_appointment_is_booked_within_a_year_and_its_cancellation_and_outcome_are_dated_sensibly(
+    intake: IntakeUnderTest,
+) -> None:
+    """From an outside test: a booking at 9999-12-31T23:00Z was accepted, but its local day is in the year 10000 and
+    no reminder could ever be due for it (a typo such as 2062 for 2026 alike: booked for decades); an outcome dated
+    a year before the appointment, and a cancellation dated 1999, were recorded. An appointment starts at most 366
+    days ahead (booked or moved: 422 `starts_at`); its outcome is dated no earlier than its local day, a cancellation
+    within the programme (422 `on`)."""
+    now = datetime.now(UTC)
+    async with intake.client("staff-torino") as staff:
+        person = {"person_id": "p-y", "birth_date": "1985-01-01", "sex": "female", "nationality": "NG"}
+        await post(staff, "/persons", person)
+
+        def booking(aid: str, start: datetime) -> dict[str, Any]:
+            return {"appointment_id": aid, "agenda": "desk", "operator": "op-y", "person_id": "p-y",
+                    "purpose": "other", "starts_at": start.isoformat(),
+                    "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
+
+        for start in (now + timedelta(days=367), datetime(9999, 12, 31, 23, 0, tzinfo=UTC)):
+            r = await send(staff, "/appointments", booking("a-far", start))
+            assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
+            assert "366 days ahead" in r.json()["reason"], r.text
+        await post(staff, "/appointments", booking("a-year", now + timedelta(days=365)))
+        far = now + timedelta(days=400)
+        move = {"starts_at": far.isoformat(), "ends_at": (far + timedelta(hours=1)).isoformat()}
+        r = await send(staff, "/appointments/a-year/move", move)
+        assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
+        r = await send(staff, "/appointments/a-year/cancel", {"reason": "by_person", "on": "1999-01-01"})
+        assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
+        await post(staff, "/appointments", booking("a-done", now - timedelta(hours=1)))
+        day = (now - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Rome")).date()
+        r = await send(
+            staff, "/appointments/a-done/outcome", {"outcome": "attended", "on": str(day - timedelta(days=365))}
+        )
+        assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
+        assert "before the appointment's day" in r.json()["reason"], r.text
+        await post(staff, "/appointments/a-done/outcome", {"outcome": "attended", "on": str(clock.today())})

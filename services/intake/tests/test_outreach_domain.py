@@ -97,13 +97,24 @@ def test_an_appointment_has_one_party_and_a_sensible_length() -> None:
 
 
 def test_outcome_once_after_the_start_and_never_on_a_cancelled_appointment() -> None:
-    agenda.check_outcome(slot("a-1", at(9)), at(9, 5))
+    day = date(2026, 12, 2)
+    agenda.check_outcome(slot("a-1", at(9)), at(9, 5), day)
     with pytest.raises(ContractError):
-        agenda.check_outcome(slot("a-1", at(9)), at(8))
+        agenda.check_outcome(slot("a-1", at(9)), at(8), day)
     with pytest.raises(Conflict, match="cancelled"):
-        agenda.check_outcome(slot("a-1", at(9), status="cancelled"), at(10))
+        agenda.check_outcome(slot("a-1", at(9), status="cancelled"), at(10), day)
     with pytest.raises(Conflict, match="no_show"):
-        agenda.check_outcome(slot("a-1", at(9), outcome="no_show"), at(10))
+        agenda.check_outcome(slot("a-1", at(9), outcome="no_show"), at(10), day)
+    with pytest.raises(ContractError, match="before the appointment's day") as early:  # its local day, not UTC's
+        agenda.check_outcome(slot("a-1", at(23, 30, day=1)), at(23, 45, day=1), date(2026, 12, 1))
+    assert early.value.field == "on"
+
+
+def test_an_appointment_starts_at_most_a_year_ahead() -> None:
+    agenda.check_ahead(at(9) + timedelta(days=366), at(9))
+    with pytest.raises(ContractError, match="366 days ahead") as far:
+        agenda.check_ahead(at(9, 1) + timedelta(days=366), at(9))
+    assert far.value.field == "starts_at"
 
 
 def test_reminders_are_due_the_day_before_in_local_time() -> None:

@@ -103,6 +103,9 @@ ITALIAN: list[tuple[str, str]] = [
     (r"must be after today", "deve essere successiva a oggi"),
     (r"is in the future", "è nel futuro"),
     (r"is more than 120 years ago", "è di oltre 120 anni fa"),
+    # the agenda: an appointment starts at most a year ahead; its outcome is dated on or after its day
+    (r"is more than (\d+) days ahead$", "è tra più di {0} giorni: un appuntamento si fissa al massimo un anno prima"),
+    (r"is before the appointment's day \((\S+)\)", "è precedente al giorno dell'appuntamento ({day0})"),
     (r"is before the case was opened", "è precedente all'apertura della pratica"),
     (r"is before the case's last transfer \((\S+)\)", "è precedente all'ultimo trasferimento della pratica ({day0})"),
     (r"'(\w+)' is not an ISO 3166-1 alpha-2 country code", "«{0}» non è un codice di paese ISO 3166-1 (es. NG, MA)"),

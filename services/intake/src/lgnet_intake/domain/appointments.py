@@ -4,6 +4,7 @@
 - One operator is never booked twice at once: a booked appointment's interval [starts_at, ends_at) may not overlap
   another booked one of the same operator (cancelled ones free their time; back-to-back is fine).
 - An appointment is with a person or with a street contact, exactly one.
+- It starts at most 366 days ahead of now (booked or moved).
 - Only a booked appointment is moved or cancelled; its outcome (attended, no-show) is recorded once, once it has
   started. A cancelled one has no outcome.
 - Reminders: an appointment is due for a reminder on the day before its local (Europe/Rome) start day.
@@ -21,6 +22,7 @@ from lgnet_shared.errors import Conflict, ContractError
 LOCAL = ZoneInfo("Europe/Rome")
 SHORTEST = timedelta(minutes=5)
 LONGEST = timedelta(hours=8)
+FURTHEST = timedelta(days=366)  # booked at most a year ahead: a typo (2062) would hold the operator's time for decades
 REMINDER_LEAD_DAYS = 1
 
 
@@ -45,6 +47,12 @@ def check_interval(starts_at: datetime, ends_at: datetime) -> None:
         raise ContractError("ends_at", "must be at least 5 minutes after starts_at")
     if ends_at - starts_at > LONGEST:
         raise ContractError("ends_at", "an appointment lasts at most 8 hours")
+
+
+def check_ahead(starts_at: datetime, now: datetime) -> None:
+    """Not further ahead than a year (one at the calendar's end, 9999-12-31T23:30Z, could never be reminded)."""
+    if starts_at - now > FURTHEST:
+        raise ContractError("starts_at", f"is more than {FURTHEST.days} days ahead")
 
 
 def check_one_party(person_id: str | None, contact_id: str | None) -> None:
@@ -80,10 +88,13 @@ def check_changeable(slot: Slot) -> None:
         raise Conflict("appointment_id", f"the appointment's outcome is already recorded ({slot.outcome})")
 
 
-def check_outcome(slot: Slot, now: datetime) -> None:
+def check_outcome(slot: Slot, now: datetime, on: date) -> None:
     check_changeable(slot)
     if now < slot.starts_at:
         raise ContractError("outcome", "the appointment has not started yet")
+    day = local_day(slot.starts_at)
+    if day is not None and on < day:
+        raise ContractError("on", f"is before the appointment's day ({day.isoformat()})")
 
 
 def local_day(at: datetime) -> date | None:

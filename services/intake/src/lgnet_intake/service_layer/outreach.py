@@ -333,6 +333,7 @@ class Outreach:
         access.may_write_in_city(ctx.actor, ctx.city, "operator")
         agenda.check_one_party(c.person_id, c.contact_id)
         agenda.check_interval(c.starts_at, c.ends_at)
+        agenda.check_ahead(c.starts_at, self.now())
         if c.agenda is Channel.MOBILE_UNIT and c.unit_id is None:
             raise ContractError("unit_id", "a mobile unit's appointment names the unit")
         if c.unit_id is not None:
@@ -392,6 +393,7 @@ class Outreach:
     async def move(self, ctx: Context, appointment_id: str, c: MoveAppointment) -> dict[str, Any]:
         row = await self._appointment_for_write(ctx, appointment_id)
         agenda.check_changeable(repo.slot_of(row))
+        agenda.check_ahead(c.starts_at, self.now())
         await repo.lock_operator(self.conn, row["city"], row["operator"])
         slot = agenda.Slot(appointment_id, row["operator"], c.starts_at, c.ends_at)
         found = await repo.operator_agenda(self.conn, row["city"], row["operator"], *_span(c))
@@ -412,7 +414,7 @@ class Outreach:
     async def cancel(self, ctx: Context, appointment_id: str, c: CancelAppointment) -> dict[str, Any]:
         row = await self._appointment_for_write(ctx, appointment_id)
         agenda.check_changeable(repo.slot_of(row))
-        inbound.check_not_future(c.on, ctx.today, "on")
+        inbound.check_dated(c.on, "on", ctx.today, self.intake.earliest_date)
         await repo.update_appointment(
             self.conn, appointment_id, {"status": "cancelled", "cancel_reason": c.reason.value}
         )
@@ -423,7 +425,7 @@ class Outreach:
 
     async def record_outcome(self, ctx: Context, appointment_id: str, c: RecordAppointmentOutcome) -> dict[str, Any]:
         row = await self._appointment_for_write(ctx, appointment_id)
-        agenda.check_outcome(repo.slot_of(row), self.now())
+        agenda.check_outcome(repo.slot_of(row), self.now(), c.on)
         inbound.check_not_future(c.on, ctx.today, "on")
         await repo.update_appointment(self.conn, appointment_id, {"outcome": c.outcome.value})
         await self.intake.emit(
