@@ -196,3 +196,19 @@ async def test_a_revoked_read_log_token_opens_nothing_and_old_entries_are_purged
     async with intake.client() as c:
         r = await c.get("/read-log", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
+
+
+async def test_the_read_logs_period_is_two_rfc_3339_instants_not_timestamps(intake: InProcessService) -> None:
+    """From an outside test: `?since=0` answered the log since 1970-01-01 (pydantic read the number as a Unix
+    timestamp), and `?since=0001-01-01T00:30:00+01:00` (in the year 0 in UTC) a 422 naming the whole request. Each
+    is refused naming its parameter; housing's and payments' read logs take the same parameters (lgnet_shared.auth)."""
+    token = await reader_token(intake)
+    for name, value in (
+        ("since", "0"),
+        ("since", "1764979200"),
+        ("since", "0001-01-01T00:30:00+01:00"),
+        ("before", "9999-12-31T20:00:00-05:00"),
+    ):
+        async with intake.client() as c:
+            r = await c.get("/read-log", params={name: value}, headers={"Authorization": f"Bearer {token}"})
+        assert (r.status_code, r.json().get("field")) == (422, f"query.{name}"), (name, value, r.text)

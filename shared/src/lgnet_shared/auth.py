@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime
 
 from lgnet_shared.access import not_national
 from lgnet_shared.actors import (
@@ -27,6 +26,7 @@ from lgnet_shared.actors import (
     token_refusal,
 )
 from lgnet_shared.errors import Forbidden, Unauthenticated
+from lgnet_shared.events.types import Instant
 from lgnet_shared.http import bearer_token
 from lgnet_shared.read_log_readers import reader_city
 
@@ -124,5 +124,5 @@ LogLimit = Annotated[int, Query(ge=1, le=100_000)]
 LogSubject = Annotated[
     str | None, Query(max_length=200, description="A person's id (a household's at `household_id`): her entries")
 ]
-Since = Annotated[AwareDatetime | None, Query(description="Entries at or after this time (ISO 8601 with its offset)")]
-Before = Annotated[AwareDatetime | None, Query(description="Entries before this time (ISO 8601 with its offset)")]
+Since = Annotated[Instant | None, Query(description="Entries at or after this time (ISO 8601 with its offset)")]
+Before = Annotated[Instant | None, Query(description="Entries before this time (ISO 8601 with its offset)")]

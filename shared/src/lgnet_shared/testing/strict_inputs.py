@@ -1,7 +1,7 @@
 """What a JSON body field of an HTTP API accepts besides its own type. Pydantic's lax mode reads `"300"` or `true`
 as the integer 300 or 1, `"yes"` or `1` as true, and `0` or a timestamp as a date; the contract (docs/partners.md)
-says an integer is a JSON integer, a boolean a JSON boolean and a date a `YYYY-MM-DD` string, so each service's
-tests hold every body field of every route to it (`coerced_fields`)."""
+says an integer is a JSON integer, a boolean a JSON boolean, a date a `YYYY-MM-DD` string and a time an RFC 3339
+string, so each service's tests hold every body field of every route to it (`coerced_fields`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ WRONG_TYPES: dict[str, tuple[Any, ...]] = {
     "integer": ("300", True, 12.0),
     "boolean": ("yes", "true", 1),
     "date": (0, 20261130, "2026-11-30T00:00:00", "2026-11-30T00:00:00Z"),
+    "date-time": (0, 1764979200, "1764979200", 1764979200.5),  # Unix timestamps, read as times in 1970 or 2025
 }
 
 
@@ -59,15 +60,15 @@ def _coerced(model: type[BaseModel], seen: set[type[BaseModel]]) -> Iterator[str
 
 
 def _kind(schema: dict[str, Any]) -> tuple[str | None, bool]:
-    """(integer | boolean | date | None, whether it is a list of them) of a field's JSON Schema."""
+    """(integer | boolean | date | date-time | None, whether it is a list of them) of a field's JSON Schema."""
     options = schema.get("anyOf", [schema])
     for option in options:
         many = option.get("type") == "array"
         item = option.get("items", {}) if many else option
         if item.get("type") in ("integer", "boolean"):
             return item["type"], many
-        if item.get("type") == "string" and item.get("format") == "date":
-            return "date", many
+        if item.get("type") == "string" and item.get("format") in ("date", "date-time"):
+            return item["format"], many
     return None, False
 
 
