@@ -37,14 +37,18 @@ from lgnet_shared.topics import physical
 
 
 @pytest.fixture(scope="module")
-async def platform_endpoints(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Endpoints]:
+def platform_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the module's platform writes each service's log (`<service>.log`): what its operators would search."""
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+async def platform_endpoints(kafka_bootstrap: str, database_url: str, platform_logs: Path) -> AsyncIterator[Endpoints]:
     run = uuid.uuid4().hex[:8]
     prefix = new_topic_prefix("e2e")
     schemas = {s: f"e2e_{run}_{s}" for s in SERVICES}
     master = base64.b64encode(os.urandom(32)).decode()
-    logs = tmp_path_factory.mktemp("e2e")
+    logs = platform_logs
     processes = {
         s: ServiceProcess(
             [sys.executable, "-m", f"lgnet_{s}.entrypoints.main"],

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,6 +203,28 @@ async def test_no_personal_data_in_plain_text_on_any_topic(
     for r in paid[:20]:
         request_id = json.loads(r.value)["data"]["request_id"]
         assert iban(request_id) not in text
+
+
+def _read_logs(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(errors="replace") for p in sorted(folder.glob("*.log"))}
+
+
+async def test_no_personal_data_in_the_services_logs(played: dict[str, Any], platform_logs: Path) -> None:
+    """DESIGN section 5: logs never contain identifying data. What the four services logged while the scenario played
+    (JSON lines an operator searches) holds none of its people's names or payees' names, nor any IBAN or fiscal code."""
+    logs = _read_logs(platform_logs)
+    assert set(logs) == {"intake.log", "housing.log", "payments.log", "reporting.log"}, sorted(logs)
+    assert all(len(text.splitlines()) > 10 for text in logs.values()), {n: len(t) for n, t in logs.items()}
+    people = population(DEFAULT_CITIES, seed=SEED)
+    members = [p for hs in people.values() for h in hs for p in h.members]
+    secrets = {f"{p.given_name} {p.family_name}" for p in members} | {f'"{p.family_name}"' for p in members}
+    secrets |= {f'"{p.given_name}"' for p in members} | {f"{p.family_name} {p.given_name}" for p in members}
+    secrets |= {f"Locatore {p.family_name}" for p in members}  # the payees' names the scenario enters
+    # Any IBAN or fiscal code at all, not only the scenario's: none is ever logged.
+    shapes = re.compile(r"\bIT\d{2}[A-Z]\d{10}[0-9A-Z]{12}\b|\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b")
+    for name, text in logs.items():
+        found = sorted(s for s in secrets if s in text) + shapes.findall(text)
+        assert not found, f"identifying data in {name}: {found[:5]}"
 
 
 async def test_the_erased_person_is_unreadable_but_still_counted(
