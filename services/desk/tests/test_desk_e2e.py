@@ -44,6 +44,7 @@ class Desk:
     schemas: dict[str, str]
     intake_url: str = ""
     database_url: str = ""
+    logs: Path | None = None  # each process's log, `<service>.log` and `desk.log`
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ async def desk(
         desk_proc.port = desk_port
         await desk_proc.start(timeout=60)
         procs["desk"] = desk_proc
-        yield Desk(f"http://127.0.0.1:{desk_port}", settings, schemas, procs["intake"].url, database_url)
+        yield Desk(f"http://127.0.0.1:{desk_port}", settings, schemas, procs["intake"].url, database_url, logs)
     finally:
         stop_all(procs.values())
         import asyncpg
@@ -1014,3 +1015,25 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     row = await rpd.locator("#op-bruna").inner_text()
     assert "Bruna Galli" in row and "disattivato il" in row and "mai" not in row, row
     await shot(rpd, "operators")
+
+
+def _logs(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text(errors="replace") for p in sorted(folder.glob("*.log"))}
+
+
+async def test_no_personal_data_in_the_desks_or_the_services_logs(browser: Browser, desk: Desk) -> None:
+    """DESIGN section 5: logs never contain identifying data. Run last in this module: after the journeys above
+    (a family registered, a wrong IBAN and fiscal code refused, bank data entered), and a search by name here, the
+    desk's and the services' logs hold no name the operators typed, no IBAN and no fiscal code."""
+    maria = await logged_in(browser, desk, "maria")
+    await maria.fill("#name", "Amina Okafor")
+    await maria.locator("form.search button[type=submit]").click()
+    await maria.wait_for_load_state()
+    assert desk.logs is not None
+    logs = _logs(desk.logs)
+    assert {"desk.log", "intake.log", "housing.log", "payments.log"} <= set(logs), sorted(logs)
+    typed = {f"{given} {family}" for given, family, *_ in FAMILY} | {'"Okafor"', "Moussa Diallo", "Landlord Srl"}
+    shapes = re.compile(r"\bIT\d{2}[A-Z]\d{10}[0-9A-Z]{12}\b|\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b")
+    for name, text in logs.items():
+        found = sorted(s for s in typed if s in text) + shapes.findall(text.replace(" ", ""))
+        assert not found, f"identifying data in {name}: {found[:5]}"
