@@ -116,6 +116,12 @@ async def _insert(conn: Conn, rows: list[Row]) -> None:
 
 
 RETRY_AFTER_S = 2.0  # after a failure (broker or database away), the relay tries again this much later
+
+
+class Refused(Exception):
+    """The broker refused every record the relay sent in a cycle: the message names the topic and the event."""
+
+
 COUNT_EVERY_S = 5.0  # draining full batches, the relay counts the whole outbox at most this often
 
 
@@ -145,6 +151,11 @@ class OutboxRelay:
         self.published = 0
         self.leader = False
         self._pending, self._counted_at = 0, -COUNT_EVERY_S  # what waits as last seen (lgnet_outbox_pending)
+        # A topic whose broker refused a record (larger than its `max.message.bytes`, access taken away, …): logical
+        # topic -> seq of that row. Until it goes, only that row of the topic is sent again; other topics go on.
+        self._held: dict[str, int] = {}
+        self.failing_since: float | None = None  # monotonic time the relay began failing to publish (None: it does)
+        self.failure = ""  # what it last failed on: "<topic> refuses event <id> (<error>)", or the error's type
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -160,6 +171,15 @@ class OutboxRelay:
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def stuck_for(self) -> float:
+        """Seconds the relay has failed to publish what waits (0 while it publishes; /health/ready, metrics)."""
+        return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
+
+    def _failed(self, failure: str) -> None:
+        self.failure = failure
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
@@ -169,11 +189,12 @@ class OutboxRelay:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # broker or database away: keep the rows, try again shortly
+            except Exception as exc:  # broker or database away: keep the rows, try again shortly
                 if being_cancelled():  # stopping, and the cleanup failed: stop all the same
                     log.exception("outbox relay: closing failed while stopping")
                     raise asyncio.CancelledError from None
                 log.exception("outbox relay failed; retrying")
+                self._failed(str(exc) if isinstance(exc, Refused) else type(exc).__name__)
                 await self._count_pending()
                 await asyncio.sleep(RETRY_AFTER_S)
 
@@ -233,10 +254,21 @@ class OutboxRelay:
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
-            )
+            if self._held:  # of a topic that refused a record, only that record, until the topic takes it
+                rows = await conn.fetch(
+                    "select seq, topic, key, value, headers from outbox where topic <> all($2::text[])"
+                    " or seq = any($3::bigint[]) order by seq limit $1",
+                    self.batch_size,
+                    list(self._held),
+                    list(self._held.values()),
+                )
+            else:
+                rows = await conn.fetch(
+                    "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
+                )
             if not rows:
+                self._held.clear()  # what a topic refused is gone (an operator deleted it): its later rows go next
+                self.failing_since = None
                 self._set_pending(0)
                 return 0
             # All that waits: this batch; or, when it is a full one, a backlog, counted every COUNT_EVERY_S (a count
@@ -248,17 +280,54 @@ class OutboxRelay:
             else:
                 self._set_pending(max(self._pending, len(rows)))
             await self._ensure_partner_topics({r["topic"] for r in rows})
-            futures = await _send_in_batches(
-                producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
-            )
-            await asyncio.gather(*futures)
+            sent = await _send_in_batches(producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer)
+            outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+            refused = {topic: o for (topic, _), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)}
+            if refused or self._held:
+                rows = await self._hold_refused(conn, rows, refused)
             # Exactly the rows published: a transaction that took a lower seq may have committed since the
             # select, and `seq <= last` would delete its row unpublished.
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
+            if not refused:
+                self.failing_since = None
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         self._set_pending(max(0, self._pending - len(rows)))
         return len(rows)
+
+    async def _hold_refused(self, conn: Conn, rows: list[Any], refused: dict[str, BaseException]) -> list[Any]:
+        """The rows published, of the topics that took every record sent them. A topic that refused one (the broker
+        refuses a record larger than the topic's `max.message.bytes` at every retry) is held from its first row of
+        this batch on: that row alone is sent again at each cycle, its later rows wait behind it in order (none
+        published twice), and every other topic's facts go on. No record published: `Refused` (retried after
+        RETRY_AFTER_S, and the relay is said stuck past LGNET_CONSUMER_STUCK_AFTER_S)."""
+        seqs = {r["seq"] for r in rows}
+        last = max(seqs)
+        # A held row that was selected and published, or is no longer in the outbox: its topic goes on.
+        held = {t: s for t, s in self._held.items() if s not in seqs and s > last}
+        failed: list[tuple[int, str, BaseException]] = []
+        for r in rows:
+            topic = physical(r["topic"], self.prefix)
+            if topic in refused and r["topic"] not in held:
+                held[r["topic"]] = r["seq"]
+                failed.append((r["seq"], topic, refused[topic]))
+        self._held = held
+        published = [r for r in rows if r["topic"] not in held]
+        self._set_pending(await conn.fetchval("select count(*) from outbox") - len(published))
+        if not failed:
+            return published
+        seq, topic, exc = min(failed, key=lambda f: f[0])
+        event_id = await conn.fetchval("select event_id from outbox where seq = $1", seq)
+        failure = f"{topic} refuses event {event_id} ({type(exc).__name__})"
+        self._failed(failure)
+        if not published:
+            raise Refused(f"{failure}: {exc}") from exc
+        log.warning(
+            "outbox relay failed to publish on %s: %s; the topic's later events wait behind it, other topics' go on",
+            ", ".join(sorted(refused)),
+            f"{failure}: {exc}",
+        )
+        return published
 
     async def _ensure_partner_topics(self, logical: set[str]) -> None:
         """A per-partner topic (a partner's rejections or reminders) is created by its first writer when the
@@ -334,8 +403,9 @@ async def _signed(
 
 async def _send_in_batches(
     producer: AIOKafkaProducer, rows: list[tuple[str, Any]], signer: FactSigner | None = None
-) -> list[asyncio.Future[Any]]:
-    """(Physical topic, outbox row) pairs sent in record batches per partition, in order. Per record, `send`
+) -> list[tuple[str, asyncio.Future[Any]]]:
+    """(Physical topic, outbox row) pairs sent in record batches per partition, in order; each batch's physical topic
+    and the future of its acknowledgement. Per record, `send`
     waits on metadata and partitions the key (a third of the relay's time under load); here once per topic.
     Signed here rather than when staged: the relay holds the deployment's key, and a re-sent row is signed to
     the same bytes (Ed25519 is deterministic)."""
@@ -360,12 +430,12 @@ async def _send_in_batches(
         batch = batches.get(tp)
         if batch is None or batch.append(**record, headers=headers) is None:
             if batch is not None:  # full: on its way, and a new one for this partition
-                futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
+                futures.append((tp[0], await producer.send_batch(batch, tp[0], partition=tp[1])))
             batch = batches[tp] = producer.create_batch()
             if codec and tp[0] in compressed and type(batch) is BatchBuilder:
                 # The same builder with this topic's compression (a producer's own setting holds for all topics).
                 batch = batches[tp] = BatchBuilder(BATCH_BYTES, codec)
             batch.append(**record, headers=headers)  # an empty batch takes any one record
     for (topic, partition), batch in batches.items():
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
+        futures.append((topic, await producer.send_batch(batch, topic, partition=partition)))
     return futures

@@ -442,7 +442,7 @@ class Runtime:
                 checks["kafka"] = await kafka_health.topics_state(self.producer.client, topics)
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
-        checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
+        checks["outbox_relay"] = self.relay_state()
         stuck = [s for c in self.consumers for s in c.stuck(self.settings.consumer_stuck_after_s)]
         joining_s = time.monotonic() - self._consumers_since
         if self._subscriptions and not self.consumers_started and joining_s > self.settings.consumer_stuck_after_s:
@@ -453,9 +453,20 @@ class Runtime:
         checks["consumers"] = "error: " + "; ".join(stuck) if stuck else "ok"
         return checks
 
+    def relay_state(self) -> str:
+        """In /health/ready: the relay runs, and has not failed to publish for longer than the consumers' stuck time
+        (a record its topic refuses held that topic's facts back, with "ok" said all along)."""
+        if not (self.relay and self.relay.healthy):
+            return "error: not running"
+        stuck_s = self.relay.stuck_for()
+        if stuck_s > self.settings.consumer_stuck_after_s:
+            return f"error: cannot publish for {stuck_s:.0f}s: {self.relay.failure}"
+        return "ok"
+
     def refresh_metrics(self) -> None:
         for c in self.consumers:
             c.stuck(self.settings.consumer_stuck_after_s)
+        metrics.OUTBOX_STUCK_SECONDS.set(self.relay.stuck_for() if self.relay else 0)
 
     async def count_tokens_ending(self, within_days: int = 30) -> None:
         """The tokens ending soon, counted at each scrape (a small table); PostgreSQL away: the last count stays, and
