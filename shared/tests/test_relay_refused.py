@@ -6,21 +6,26 @@ deployment held back, the batch's other records published again at each retry, a
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date
 from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from lgnet_shared import db, metrics, outbox
+from lgnet_shared import kafka_acls as ka
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.housing import HouseholdUnparked
-from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
-from lgnet_shared.kafka import client_kwargs
+from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus, InboundRejected
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
+from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.service import Runtime
 from lgnet_shared.testing.inprocess import sibling_module
+from lgnet_shared.testing.kafka_access import as_user
 from lgnet_shared.testing.topics import read_records
-from lgnet_shared.topics import physical
+from lgnet_shared.topics import for_partner, physical
 
 robustness: Any = sibling_module(__file__, "test_consumer_robustness.py")
 
@@ -48,6 +53,17 @@ async def refusing_topic(bootstrap: str, prefix: str, name: str, max_bytes: int 
     return topic
 
 
+async def set_max_bytes(bootstrap: str, topic: str, max_bytes: int) -> None:
+    admin = AIOKafkaAdminClient(**client_kwargs(bootstrap))
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": str(max_bytes)})]
+        )
+    finally:
+        await admin.close()
+
+
 async def stage(pool: Any, envelopes: list[Envelope]) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await outbox.append(conn, envelopes)
@@ -66,18 +82,27 @@ async def test_a_record_its_topic_refuses_holds_back_only_that_topic_and_nothing
         await stage(pool, [refused, unparked("h1")])  # one transaction: one batch of the relay
         await relay.start()
         await asyncio.sleep(5)  # two retries at least (every 2 s)
-        await stage(pool, [unparked("h2")])  # the deployment goes on working
+        later = employment("p2")
+        await stage(pool, [unparked("h2"), later])  # the deployment goes on working
         await asyncio.sleep(3)
         on_other = await read_records(kafka_bootstrap, other, missing_ok=True)
         async with pool.acquire() as conn:
             waiting = await conn.fetch("select event_id, topic from outbox order by seq")
+        assert sorted(r.key for r in on_other) == [b"h1", b"h2"], "another topic's facts: each once, none held back"
+        assert [r["event_id"] for r in waiting] == [refused.id, later.id], "the refused one waits, its topic behind it"
+        assert relay.published == 2
+        assert await read_records(kafka_bootstrap, refusing, missing_ok=True) == []
+        await set_max_bytes(kafka_bootstrap, refusing, 1048588)  # the operator raises the topic's limit
+        for _ in range(100):
+            if relay.published == 4:
+                break
+            await asyncio.sleep(0.1)
+        assert relay.failing_since is None
     finally:
         await relay.stop()
         await pool.close()
-    assert sorted(r.key for r in on_other) == [b"h1", b"h2"], "another topic's facts: each once, none held back"
-    assert [(r["event_id"], r["topic"]) for r in waiting] == [(refused.id, "intake.events")], "the refused one waits"
-    assert relay.published == 2
-    assert await read_records(kafka_bootstrap, refusing, missing_ok=True) == []
+    on_refusing = await read_records(kafka_bootstrap, refusing)
+    assert [r.key for r in on_refusing] == [b"p1", b"p2"], "in order, once each, with nothing else to do"
 
 
 async def test_readiness_and_metrics_say_the_relay_cannot_publish_and_name_the_topic_and_event(
@@ -101,3 +126,52 @@ async def test_readiness_and_metrics_say_the_relay_cannot_publish_and_name_the_t
         assert metrics.OUTBOX_STUCK_SECONDS._value.get() >= 1.5
     finally:
         await runtime.stop()
+
+
+async def test_an_answer_to_a_partner_the_deployment_may_not_write_to_holds_back_only_that_partners_topic(
+    database_url: str, pg_schema: str, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """docs/operators.md: a partner not (yet) added with the city's name, or one that moved to another city: the
+    city's intake may neither create nor write its answer topics. Its relay holding an answer for it stopped
+    publishing every fact of the city (every topic) until an operator re-added the partner."""
+    admin_security = KafkaSecurity.from_env()
+    uid = uuid.uuid4().hex[:8]
+    intake = ka.Principal.service(f"torino-{uid}", "intake")
+    partner = f"coop-{uid}"  # never added with Torino as its city
+    async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+        password, _ = await admin.provision(intake)
+    assert password is not None
+    facts = physical("intake.events", topic_prefix)
+    pool = await db.create_pool(database_url, pg_schema)
+    relay = outbox.OutboxRelay(
+        pool,
+        kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        security=as_user(admin_security, intake.name, password),
+        idle_poll_s=0.1,
+    )
+    try:
+        await db.migrate(pool, outbox.MIGRATIONS)
+        answer = InboundRejected(partner=partner, inbound_event_id="e-1", kind="invalid", field="data.x", reason="r")
+        refused = to_envelope(answer, source="/intake", city="torino", partner=partner)
+        await stage(pool, [refused, employment("p1")])
+        await relay.start()
+        await asyncio.sleep(5)
+        await stage(pool, [employment("p2")])
+        await asyncio.sleep(3)
+        published = await read_records(kafka_bootstrap, facts, missing_ok=True)
+        async with pool.acquire() as conn:
+            waiting = await conn.fetch("select event_id, topic from outbox order by seq")
+    finally:
+        await relay.stop()
+        await pool.close()
+        async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
+            await ka.delete_credentials(admin.client, intake.name)
+            await ka.delete_acls(admin.client, intake.user)
+    assert sorted(r.key for r in published) == [b"p1", b"p2"], "the city's facts: each once, none held back"
+    assert [(r["event_id"], r["topic"]) for r in waiting] == [
+        (refused.id, for_partner("partner.rejections.{partner}", partner))
+    ]
+    assert relay.failure.startswith(
+        f"{physical(for_partner('partner.rejections.{partner}', partner), topic_prefix)} refuses"
+    )

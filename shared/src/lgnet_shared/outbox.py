@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
@@ -31,7 +32,7 @@ from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.partitioning import partition_of
 from lgnet_shared.tasks import being_cancelled
-from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
+from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, physical
 
 log = logging.getLogger(__name__)
 # The schema's own notification channel, named as the outbox trigger names it (runtime_schema, lgnet-outbox-3).
@@ -154,6 +155,7 @@ class OutboxRelay:
         # A topic whose broker refused a record (larger than its `max.message.bytes`, access taken away, …): logical
         # topic -> seq of that row. Until it goes, only that row of the topic is sent again; other topics go on.
         self._held: dict[str, int] = {}
+        self._retry_held_at = 0.0  # monotonic time the held rows are sent again
         self.failing_since: float | None = None  # monotonic time the relay began failing to publish (None: it does)
         self.failure = ""  # what it last failed on: "<topic> refuses event <id> (<error>)", or the error's type
 
@@ -254,22 +256,26 @@ class OutboxRelay:
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
         async with self.pool.acquire() as conn:
-            if self._held:  # of a topic that refused a record, only that record, until the topic takes it
+            retried = False
+            if self._held:  # of a topic that refused a record, only that record, every RETRY_AFTER_S
+                retried = time.monotonic() >= self._retry_held_at
                 rows = await conn.fetch(
                     "select seq, topic, key, value, headers from outbox where topic <> all($2::text[])"
                     " or seq = any($3::bigint[]) order by seq limit $1",
                     self.batch_size,
                     list(self._held),
-                    list(self._held.values()),
+                    list(self._held.values()) if retried else [],
                 )
             else:
                 rows = await conn.fetch(
                     "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
                 )
             if not rows:
-                self._held.clear()  # what a topic refused is gone (an operator deleted it): its later rows go next
-                self.failing_since = None
-                self._set_pending(0)
+                if retried:
+                    self._held.clear()  # what a topic refused is gone (an operator deleted it): its later rows go next
+                if not self._held:
+                    self.failing_since = None
+                self._set_pending(0 if not self._held else await conn.fetchval("select count(*) from outbox"))
                 return 0
             # All that waits: this batch; or, when it is a full one, a backlog, counted every COUNT_EVERY_S (a count
             # of a large outbox at every batch would slow its draining) and otherwise what is left of the last count.
@@ -279,32 +285,38 @@ class OutboxRelay:
                 await self._recount(conn)
             else:
                 self._set_pending(max(self._pending, len(rows)))
-            await self._ensure_partner_topics({r["topic"] for r in rows})
-            sent = await _send_in_batches(producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer)
+            pairs = [(physical(r["topic"], self.prefix), r) for r in rows]
+            uncreated = await self._ensure_partner_topics({r["topic"] for r in rows})
+            if uncreated:
+                pairs = [(topic, r) for topic, r in pairs if topic not in uncreated]
+            sent = await _send_in_batches(producer, pairs, self.signer)
+            sent += [(topic, _failed(exc)) for topic, exc in uncreated.items()]
             outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
             refused = {topic: o for (topic, _), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)}
             if refused or self._held:
-                rows = await self._hold_refused(conn, rows, refused)
+                rows = await self._hold_refused(conn, rows, refused, retried)
             # Exactly the rows published: a transaction that took a lower seq may have committed since the
             # select, and `seq <= last` would delete its row unpublished.
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
-            if not refused:
+            if not self._held:
                 self.failing_since = None
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         self._set_pending(max(0, self._pending - len(rows)))
         return len(rows)
 
-    async def _hold_refused(self, conn: Conn, rows: list[Any], refused: dict[str, BaseException]) -> list[Any]:
+    async def _hold_refused(
+        self, conn: Conn, rows: list[Any], refused: dict[str, BaseException], retried: bool
+    ) -> list[Any]:
         """The rows published, of the topics that took every record sent them. A topic that refused one (the broker
         refuses a record larger than the topic's `max.message.bytes` at every retry) is held from its first row of
-        this batch on: that row alone is sent again at each cycle, its later rows wait behind it in order (none
-        published twice), and every other topic's facts go on. No record published: `Refused` (retried after
-        RETRY_AFTER_S, and the relay is said stuck past LGNET_CONSUMER_STUCK_AFTER_S)."""
+        this batch on: that row alone is sent again every RETRY_AFTER_S (`retried`: in this batch), its later rows
+        wait behind it in order (none published twice), and every other topic's facts go on. No record published:
+        `Refused` (the relay is said stuck past LGNET_CONSUMER_STUCK_AFTER_S)."""
         seqs = {r["seq"] for r in rows}
         last = max(seqs)
-        # A held row that was selected and published, or is no longer in the outbox: its topic goes on.
-        held = {t: s for t, s in self._held.items() if s not in seqs and s > last}
+        # A held row sent again and published, or no longer in the outbox (an operator deleted it): its topic goes on.
+        held = {t: s for t, s in self._held.items() if not (retried and (s in seqs or s < last))}
         failed: list[tuple[int, str, BaseException]] = []
         for r in rows:
             topic = physical(r["topic"], self.prefix)
@@ -312,6 +324,8 @@ class OutboxRelay:
                 held[r["topic"]] = r["seq"]
                 failed.append((r["seq"], topic, refused[topic]))
         self._held = held
+        if failed:
+            self._retry_held_at = time.monotonic() + RETRY_AFTER_S
         published = [r for r in rows if r["topic"] not in held]
         self._set_pending(await conn.fetchval("select count(*) from outbox") - len(published))
         if not failed:
@@ -329,14 +343,26 @@ class OutboxRelay:
         )
         return published
 
-    async def _ensure_partner_topics(self, logical: set[str]) -> None:
+    async def _ensure_partner_topics(self, logical: set[str]) -> dict[str, BaseException]:
         """A per-partner topic (a partner's rejections or reminders) is created by its first writer when the
         partner's provisioning has not (the writer role has CREATE on the family): a partner provisioned after the
-        service started, or one whose topic the operator created before the family existed. Once per topic."""
+        service started, or one whose topic the operator created before the family existed. Once per topic.
+        Returns the physical topics the broker refused to create, and why (a partner not added with the deployment's
+        city, or moved to another): the relay holds those back, the others go on."""
         missing = sorted(t for t in logical if t not in TOPICS and t not in self._partner_topics)
+        refused: dict[str, BaseException] = {}
         if missing:
-            await ensure_topics(self.bootstrap, self.prefix, missing, self.replication, self.security)
-            self._partner_topics.update(missing)
+            try:
+                await ensure_topics(self.bootstrap, self.prefix, missing, self.replication, self.security)
+                self._partner_topics.update(missing)
+            except TopicsNotCreated:
+                for topic in missing:  # which of them the broker refuses
+                    try:
+                        await ensure_topics(self.bootstrap, self.prefix, [topic], self.replication, self.security)
+                        self._partner_topics.add(topic)
+                    except TopicsNotCreated as exc:
+                        refused[physical(topic, self.prefix)] = exc
+        return refused
 
 
 # Record batches of the topics only services, the national level and auditors read (facts, never deleted) are
@@ -415,12 +441,21 @@ async def _send_in_batches(
     all_headers = [[(k, v.encode()) for k, v in r["headers"]] for _, r in rows]
     values: list[bytes] = [r["value"] for _, r in rows]
     tps: list[tuple[str, int]] = []
+    refused: dict[str, BaseException] = {}  # topics the broker does not describe to the relay (no right, none such)
     for topic, r in rows:
         ids = partitions.get(topic)
         if ids is None:
-            ids = partitions[topic] = sorted(await producer.partitions_for(topic))
+            try:
+                ids = partitions[topic] = sorted(await producer.partitions_for(topic))
+            except KafkaError as exc:
+                ids = partitions[topic] = []
+                refused[topic] = exc
         # Where `send` would put the key (an outbox row always has one): Kafka's murmur2, compiled.
-        tps.append((topic, ids[partition_of(r["key"], len(ids)) or 0]))
+        tps.append((topic, ids[partition_of(r["key"], len(ids)) or 0] if ids else -1))
+    if refused:  # their rows stay in the outbox; the others go
+        kept = [i for i, (topic, _) in enumerate(rows) if topic not in refused]
+        rows, tps = [rows[i] for i in kept], [tps[i] for i in kept]
+        values, all_headers = [values[i] for i in kept], [all_headers[i] for i in kept]
     if signer is not None:
         values = await _signed(signer, values, all_headers, tps)
     compressed = {topic for (topic, r) in rows if r["topic"] in TOPICS and not TOPICS[r["topic"]].per_partner}
@@ -438,4 +473,11 @@ async def _send_in_batches(
             batch.append(**record, headers=headers)  # an empty batch takes any one record
     for (topic, partition), batch in batches.items():
         futures.append((topic, await producer.send_batch(batch, topic, partition=partition)))
-    return futures
+    return futures + [(topic, _failed(exc)) for topic, exc in refused.items()]
+
+
+def _failed(exc: BaseException) -> asyncio.Future[Any]:
+    """A send's outcome that is already known: the broker refused the topic."""
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
