@@ -175,3 +175,35 @@ async def test_an_answer_to_a_partner_the_deployment_may_not_write_to_holds_back
     assert relay.failure.startswith(
         f"{physical(for_partner('partner.rejections.{partner}', partner), topic_prefix)} refuses"
     )
+
+
+async def test_a_topic_that_is_gone_holds_back_its_own_facts_only_and_not_for_the_clients_request_timeout(
+    database_url: str, pg_schema: str, kafka_bootstrap: str, topic_prefix: str, new_topic: Any
+) -> None:
+    """A topic deleted under a running service (or never made): the producer waits for its metadata as long as its
+    request timeout (40 s) at every attempt, and the relay with it, every other topic's facts behind that wait."""
+    facts = await new_topic(physical("intake.events", ""))
+    pool = await db.create_pool(database_url, pg_schema)
+    relay = outbox.OutboxRelay(pool, kafka_bootstrap, topic_prefix=topic_prefix, idle_poll_s=0.1)
+    try:
+        await db.migrate(pool, outbox.MIGRATIONS)
+        await stage(pool, [unparked("h1"), employment("p1")])  # lgnet.housing.events: not on the cluster
+        await relay.start()
+        for _ in range(100):
+            if relay.published:
+                break
+            await asyncio.sleep(0.1)
+        published = relay.published
+        await stage(pool, [employment("p2")])
+        for _ in range(100):
+            if relay.published == 2:
+                break
+            await asyncio.sleep(0.1)
+        gone = relay.failure
+    finally:
+        await relay.stop()
+        await pool.close()
+    assert published == 1, "the facts of a topic that is there waited on one that is not"
+    assert relay.published == 2
+    assert gone.startswith(f"{physical('housing.events', topic_prefix)} refuses event "), gone
+    assert [r.key for r in await read_records(kafka_bootstrap, facts)] == [b"p1", b"p2"]

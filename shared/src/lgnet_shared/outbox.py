@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
@@ -446,7 +446,7 @@ async def _send_in_batches(
         ids = partitions.get(topic)
         if ids is None:
             try:
-                ids = partitions[topic] = sorted(await producer.partitions_for(topic))
+                ids = partitions[topic] = await _partitions(producer, topic)
             except KafkaError as exc:
                 ids = partitions[topic] = []
                 refused[topic] = exc
@@ -474,6 +474,20 @@ async def _send_in_batches(
     for (topic, partition), batch in batches.items():
         futures.append((topic, await producer.send_batch(batch, topic, partition=partition)))
     return futures + [(topic, _failed(exc)) for topic, exc in refused.items()]
+
+
+# How long the relay waits for the metadata of a topic its producer does not know yet (a service's topics are made
+# before it writes them, and a partner's by `_ensure_partner_topics`: known at once). The client itself would wait its
+# request timeout (40 s) for a topic deleted or never made, at every attempt, every other topic's facts behind it.
+METADATA_WAIT_S = 5.0
+
+
+async def _partitions(producer: AIOKafkaProducer, topic: str) -> list[int]:
+    try:
+        async with asyncio.timeout(METADATA_WAIT_S):
+            return sorted(await producer.partitions_for(topic))
+    except TimeoutError:
+        raise UnknownTopicOrPartitionError(f"{topic}: no such topic on the cluster") from None
 
 
 def _failed(exc: BaseException) -> asyncio.Future[Any]:
