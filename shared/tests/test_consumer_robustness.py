@@ -291,6 +291,36 @@ async def test_a_consumer_stuck_on_one_offset_turns_not_ready_and_shows_its_age(
         await runtime.stop()
 
 
+async def test_a_batch_the_database_keeps_failing_is_retried_with_backoff_and_readiness_says_why(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL away while consuming: the batch is not the record's fault and is redelivered — but it was redelivered
+    at once, about 40 times a second per consumer, each time an ERROR line with its traceback (FastStream's), a busy
+    loop against a database that is not there; and `/health/ready` said the consumer was stuck, not why."""
+    from lgnet_shared import consumer as consumer_module
+
+    attempts: list[float] = []
+    process = consumer_module.Consumer._process_partition
+
+    async def counted(self: Consumer, records: list[Any]) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        await process(self, records)
+
+    monkeypatch.setattr(consumer_module.Consumer, "_process_partition", counted)
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, consumer_stuck_after_s=2))
+    await runtime.start()
+    try:
+        topic = physical("intake.events", topic_prefix)
+        await produce(kafka_bootstrap, topic, [structured(employment("stall"))])
+        await wait_until(lambda: asyncio.sleep(0, bool(attempts)), timeout=30)
+        await asyncio.sleep(4)
+        checks = await runtime.ready()
+    finally:
+        await runtime.stop()
+    assert len(attempts) <= 10, f"{len(attempts)} attempts in 4 s"
+    assert checks["consumers"].endswith("s (ConnectionResetError)"), checks
+
+
 async def test_a_record_batch_the_client_cannot_open_is_dead_lettered_by_reference_and_the_partition_moves_on(
     probe_runtime: Runtime,
     kafka_bootstrap: str,

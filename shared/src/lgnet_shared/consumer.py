@@ -114,6 +114,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+BACKOFF_MAX_S = 2.0  # the longest pause before a batch that failed on the infrastructure is redelivered
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 3
@@ -157,6 +160,7 @@ class Consumer:
     # (topic, partition) -> (offset waiting to be processed, monotonic time since when): cleared once processed.
     waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
     fetch_failing: tuple[float, str] | None = None  # since when fetching fails, and the last error's type
+    failing: tuple[int, str] | None = None  # batches failed in a row on the infrastructure, and the last error's type
     # The handled types' one-pass reader (codec.typed_envelopes); False until first needed.
     _one_pass: TypeAdapter[Any] | Literal[False] | None = field(default=False, init=False, repr=False, compare=False)
 
@@ -189,7 +193,11 @@ class Consumer:
                 self.waiting[tp] = (rs[0].offset, now)
         results: list[BaseException | None]
         if len(by_partition) == 1:  # the usual fetch at a person's pace: no task to create (≈ 20 µs of CPU)
-            await self._process_partition(next(iter(by_partition.values())))  # failed: it propagates, still waiting
+            try:
+                await self._process_partition(next(iter(by_partition.values())))  # failed: propagates, still waiting
+            except Exception as exc:
+                await self._back_off(exc)
+                raise
             results = [None]
         else:
             results = await asyncio.gather(
@@ -201,8 +209,20 @@ class Consumer:
                 metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
         for result in results:
             if isinstance(result, BaseException):
+                if isinstance(result, Exception):
+                    await self._back_off(result)
                 raise result
+        if self.failing is not None:
+            self.failing = None
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def _back_off(self, exc: Exception) -> None:
+        """A batch failed on the infrastructure (PostgreSQL or Kafka away; a record's own faults never get here): its
+        redelivery waits, 0.1 s doubling to BACKOFF_MAX_S. It was redelivered at once, about 40 times a second per
+        consumer, each failure an ERROR line with its traceback, against a database that was not there."""
+        failures = self.failing[0] + 1 if self.failing is not None else 1
+        self.failing = (failures, type(exc).__name__)
+        await asyncio.sleep(min(BACKOFF_MAX_S, 0.1 * 2 ** min(failures - 1, 10)))
 
     def stuck(self, after_s: float) -> list[str]:
         """Partitions whose next record has waited longer than `after_s` (e.g. redelivered again and again because
@@ -215,7 +235,8 @@ class Consumer:
             age = now - since
             metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(age)
             if age > after_s:
-                found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s")
+                why = f" ({self.failing[1]})" if self.failing is not None else ""
+                found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s{why}")
         return found
 
     async def _process_partition(self, records: list[Record]) -> None:
