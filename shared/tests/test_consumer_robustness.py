@@ -321,6 +321,19 @@ async def test_a_batch_the_database_keeps_failing_is_retried_with_backoff_and_re
     assert checks["consumers"].endswith("s (ConnectionResetError)"), checks
 
 
+async def test_a_poison_record_in_a_batch_the_database_fails_is_dead_lettered_once_however_often_it_is_redelivered(
+    probe_runtime: Runtime, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A dead letter is sent while its batch's transaction is open; PostgreSQL lost before that transaction commits
+    (here: the next record's handler) rolls back the inbox row that remembers it, and each redelivery of the batch
+    dead-lettered the poison record again — a copy every few seconds for as long as the database was away."""
+    topic = physical("intake.events", topic_prefix)
+    await produce(kafka_bootstrap, topic, [structured(employment("poison")), structured(employment("stall"))])
+    await asyncio.sleep(8)
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix), missing_ok=True)
+    assert [dict(r.headers)[H_OFFSET] for r in dead] == [b"0"], "the poison record: one dead letter"
+
+
 async def test_a_record_batch_the_client_cannot_open_is_dead_lettered_by_reference_and_the_partition_moves_on(
     probe_runtime: Runtime,
     kafka_bootstrap: str,

@@ -161,6 +161,8 @@ class Consumer:
     waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
     fetch_failing: tuple[float, str] | None = None  # since when fetching fails, and the last error's type
     failing: tuple[int, str] | None = None  # batches failed in a row on the infrastructure, and the last error's type
+    # Records dead-lettered by a transaction that has not committed (yet): topic:partition:offset (`_dead_letter`).
+    _unsettled: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     # The handled types' one-pass reader (codec.typed_envelopes); False until first needed.
     _one_pass: TypeAdapter[Any] | Literal[False] | None = field(default=False, init=False, repr=False, compare=False)
 
@@ -265,6 +267,8 @@ class Consumer:
                 for record in records:
                     await self._careful(conn, record)
                 await self._save_positions(conn, records)
+            if self._unsettled:  # committed: their inbox rows remember them now
+                self._unsettled.difference_update(position_id(r) for r in records)
 
     async def _careful(self, conn: Conn, record: Record) -> None:
         """One record in its own savepoint. Whatever goes wrong that is not the infrastructure's is the record's
@@ -484,7 +488,7 @@ class Consumer:
             a.authentic and self.on_invalid is not None and await self.on_invalid(conn, record, env, err, a.sender)
         )
         if not answered:
-            await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
+            await self._dead_letter(record, Failure(err.kind, type(err).__name__, str(err), err.field))
         # One line an operator finds by the flow's correlation_id: the kind and field, never the reason (it may quote
         # what was sent).
         with logs.event_context(env) if env is not None else contextlib.nullcontext():
@@ -506,7 +510,18 @@ class Consumer:
     async def _dead(self, conn: Conn, record: Record, event_id: str, failure: Failure) -> None:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
         if await self._remember(conn, event_id, "dead_lettered"):
-            await self.dead_letters.send(record, failure)
+            await self._dead_letter(record, failure)
+
+    async def _dead_letter(self, record: Record, failure: Failure) -> None:
+        """Sent while the batch's transaction is open (a letter is never lost: the inbox row that remembers it commits
+        only after it was sent). Should that transaction fail (PostgreSQL lost at the next record), the redelivered
+        batch finds no row and would send the letter again, at every redelivery while the database is away: a record
+        whose letter went out is remembered here until its transaction commits."""
+        where = position_id(record)
+        if where in self._unsettled:
+            return
+        await self.dead_letters.send(record, failure)
+        self._unsettled.add(where)
 
 
 @dataclass
