@@ -196,7 +196,8 @@ class OutboxRelay:
                     log.exception("outbox relay: closing failed while stopping")
                     raise asyncio.CancelledError from None
                 log.exception("outbox relay failed; retrying")
-                self._failed(str(exc) if isinstance(exc, Refused) else type(exc).__name__)
+                if not isinstance(exc, Refused):  # which topic and event: said when it was refused
+                    self._failed(type(exc).__name__)
                 await self._count_pending()
                 await asyncio.sleep(RETRY_AFTER_S)
 
