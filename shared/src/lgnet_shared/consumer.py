@@ -218,6 +218,13 @@ class Consumer:
             self.failing = None
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
 
+    def forget(self, partitions: set[tuple[str, int]]) -> None:
+        """Partitions a rebalance handed to another member: their records no longer wait here. A partition this process
+        was stuck on (PostgreSQL away) was otherwise said stuck by it for ever, after another member had it."""
+        for tp in partitions:
+            if self.waiting.pop(tp, None) is not None:
+                metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
+
     async def _back_off(self, exc: Exception) -> None:
         """A batch failed on the infrastructure (PostgreSQL or Kafka away; a record's own faults never get here): its
         redelivery waits, 0.1 s doubling to BACKOFF_MAX_S. It was redelivered at once, about 40 times a second per

@@ -342,7 +342,7 @@ class Runtime:
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)
-        commits = DeferredCommits(group, self.settings.consumer_commit_interval_ms / 1000)
+        commits = DeferredCommits(group, self.settings.consumer_commit_interval_ms / 1000, on_revoked=cons.forget)
         self._commits.append(commits)
 
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error), at most
