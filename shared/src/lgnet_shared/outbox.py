@@ -156,7 +156,8 @@ class OutboxRelay:
         # topic -> seq of that row. Until it goes, only that row of the topic is sent again; other topics go on.
         self._held: dict[str, int] = {}
         self._retry_held_at = 0.0  # monotonic time the held rows are sent again
-        self.failing_since: float | None = None  # monotonic time the relay began failing to publish (None: it does)
+        self._held_since: dict[str, tuple[float, str]] = {}  # held topic -> (since when, what it refused)
+        self.failing_since: float | None = None  # since when the relay cannot publish at all (Kafka, PostgreSQL away)
         self.failure = ""  # what it last failed on: "<topic> refuses event <id> (<error>)", or the error's type
 
     async def start(self) -> None:
@@ -174,13 +175,25 @@ class OutboxRelay:
         return self._task is not None and not self._task.done()
 
     def stuck_for(self) -> float:
-        """Seconds the relay has failed to publish what waits (0 while it publishes; /health/ready, metrics)."""
-        return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
+        """Seconds the relay has failed to publish something that waits (0 while it publishes all; metrics)."""
+        since = [s for s, _ in self._held_since.values()]
+        if self.failing_since is not None:
+            since.append(self.failing_since)
+        return time.monotonic() - min(since) if since else 0.0
 
-    def _failed(self, failure: str) -> None:
-        self.failure = failure
-        if self.failing_since is None:
-            self.failing_since = time.monotonic()
+    def state(self, after_s: float) -> str:
+        """/health/ready's check once the relay has failed for longer than `after_s`: "error: …" when it cannot publish
+        at all, or a fact topic is held back (the other services wait for its facts); "degraded: …" (still ready)
+        when only partners' answer topics are (that partner waits for its answers, everything else goes on)."""
+        now = time.monotonic()
+        if self.failing_since is not None and now - self.failing_since > after_s:
+            return f"error: cannot publish for {now - self.failing_since:.0f}s: {self.failure}"
+        held = sorted((since, t, text) for t, (since, text) in self._held_since.items() if now - since > after_s)
+        if not held:
+            return "ok"
+        facts = [h for h in held if h[1] in TOPICS]
+        since, _, text = (facts or held)[0]
+        return f"{'error' if facts else 'degraded'}: cannot publish for {now - since:.0f}s: {text}"
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
@@ -197,7 +210,9 @@ class OutboxRelay:
                     raise asyncio.CancelledError from None
                 log.exception("outbox relay failed; retrying")
                 if not isinstance(exc, Refused):  # which topic and event: said when it was refused
-                    self._failed(type(exc).__name__)
+                    self.failure = type(exc).__name__
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
                 await self._count_pending()
                 await asyncio.sleep(RETRY_AFTER_S)
 
@@ -272,10 +287,10 @@ class OutboxRelay:
                     "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
                 )
             if not rows:
-                if retried:
-                    self._held.clear()  # what a topic refused is gone (an operator deleted it): its later rows go next
-                if not self._held:
-                    self.failing_since = None
+                if retried:  # what a topic refused is gone (an operator deleted it): its later rows go next
+                    self._held.clear()
+                    self._held_since.clear()
+                self.failing_since = None
                 self._set_pending(0 if not self._held else await conn.fetchval("select count(*) from outbox"))
                 return 0
             # All that waits: this batch; or, when it is a full one, a backlog, counted every COUNT_EVERY_S (a count
@@ -293,14 +308,13 @@ class OutboxRelay:
             sent = await _send_in_batches(producer, pairs, self.signer)
             sent += [(topic, _failed(exc)) for topic, exc in uncreated.items()]
             outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+            self.failing_since = None  # the broker answered (a topic may have refused: held below)
             refused = {topic: o for (topic, _), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)}
             if refused or self._held:
                 rows = await self._hold_refused(conn, rows, refused, retried)
             # Exactly the rows published: a transaction that took a lower seq may have committed since the
             # select, and `seq <= last` would delete its row unpublished.
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
-            if not self._held:
-                self.failing_since = None
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         self._set_pending(max(0, self._pending - len(rows)))
@@ -318,29 +332,34 @@ class OutboxRelay:
         last = max(seqs)
         # A held row sent again and published, or no longer in the outbox (an operator deleted it): its topic goes on.
         held = {t: s for t, s in self._held.items() if not (retried and (s in seqs or s < last))}
-        failed: list[tuple[int, str, BaseException]] = []
+        failed: list[tuple[int, str, str, BaseException]] = []
         for r in rows:
             topic = physical(r["topic"], self.prefix)
             if topic in refused and r["topic"] not in held:
                 held[r["topic"]] = r["seq"]
-                failed.append((r["seq"], topic, refused[topic]))
+                failed.append((r["seq"], r["topic"], topic, refused[topic]))
         self._held = held
-        if failed:
-            self._retry_held_at = time.monotonic() + RETRY_AFTER_S
+        for released in [t for t in self._held_since if t not in held]:
+            del self._held_since[released]
         published = [r for r in rows if r["topic"] not in held]
         self._set_pending(await conn.fetchval("select count(*) from outbox") - len(published))
         if not failed:
             return published
-        seq, topic, exc = min(failed, key=lambda f: f[0])
-        event_id = await conn.fetchval("select event_id from outbox where seq = $1", seq)
-        failure = f"{topic} refuses event {event_id} ({type(exc).__name__})"
-        self._failed(failure)
+        now = time.monotonic()
+        self._retry_held_at = now + RETRY_AFTER_S
+        event_ids = dict(
+            await conn.fetch("select seq, event_id from outbox where seq = any($1::bigint[])", [f[0] for f in failed])
+        )
+        for seq, logical, topic, exc in sorted(failed, key=lambda f: f[0], reverse=True):
+            self.failure = f"{topic} refuses event {event_ids.get(seq, '?')} ({type(exc).__name__})"
+            self._held_since[logical] = (self._held_since.get(logical, (now, ""))[0], self.failure)
+        exc = min(failed, key=lambda f: f[0])[3]
         if not published:
-            raise Refused(f"{failure}: {exc}") from exc
+            raise Refused(f"{self.failure}: {exc}") from exc
         log.warning(
             "outbox relay failed to publish on %s: %s; the topic's later events wait behind it, other topics' go on",
             ", ".join(sorted(refused)),
-            f"{failure}: {exc}",
+            f"{self.failure}: {exc}",
         )
         return published
 

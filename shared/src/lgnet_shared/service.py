@@ -455,13 +455,10 @@ class Runtime:
 
     def relay_state(self) -> str:
         """In /health/ready: the relay runs, and has not failed to publish for longer than the consumers' stuck time
-        (a record its topic refuses held that topic's facts back, with "ok" said all along)."""
+        (a record its topic refuses held that topic's facts back, with "ok" said all along; OutboxRelay.state)."""
         if not (self.relay and self.relay.healthy):
             return "error: not running"
-        stuck_s = self.relay.stuck_for()
-        if stuck_s > self.settings.consumer_stuck_after_s:
-            return f"error: cannot publish for {stuck_s:.0f}s: {self.relay.failure}"
-        return "ok"
+        return self.relay.state(self.settings.consumer_stuck_after_s)
 
     def refresh_metrics(self) -> None:
         for c in self.consumers:
