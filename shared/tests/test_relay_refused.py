@@ -6,6 +6,7 @@ deployment held back, the batch's other records published again at each retry, a
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import date
 from typing import Any
@@ -208,3 +209,35 @@ async def test_a_topic_that_is_gone_holds_back_its_own_facts_only_and_not_for_th
     assert relay.published == 2
     assert gone.startswith(f"{physical('housing.events', topic_prefix)} refuses event "), gone
     assert [r.key for r in await read_records(kafka_bootstrap, facts)] == [b"p1", b"p2"]
+
+
+async def test_two_replicas_do_not_hand_the_lead_back_and_forth_publishing_a_held_topics_records_again(
+    database_url: str, pg_schema: str, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Two replicas of a service, one relay leading, the other on standby. A relay that could publish nothing but a
+    refused record gave up its lead and producer every 2 s, the standby took over, sent the whole first batch again
+    (the refused record's topic's records on other partitions, acknowledged, kept behind it), and gave the lead back:
+    the same facts published again and again, on a topic kept for ever."""
+    refusing = physical("intake.events", topic_prefix)
+    admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(refusing, 6, 1, topic_configs={"max.message.bytes": "3000"})])
+    finally:
+        await admin.close()
+    big = employment("p-big")
+    big.data["padding"] = os.urandom(4000).hex()  # larger than the topic takes, even compressed
+    pool = await db.create_pool(database_url, pg_schema)
+    relays = [outbox.OutboxRelay(pool, kafka_bootstrap, topic_prefix=topic_prefix, idle_poll_s=0.1) for _ in "ab"]
+    try:
+        await db.migrate(pool, outbox.MIGRATIONS)
+        await stage(pool, [big, *(employment(f"p{i}") for i in range(12))])
+        for relay in relays:
+            await relay.start()
+        await asyncio.sleep(10)
+    finally:
+        for relay in relays:
+            await relay.stop()
+        await pool.close()
+    published = await read_records(kafka_bootstrap, refusing)
+    assert len(published) <= 12, f"{len(published)} records published for 12 facts"

@@ -18,7 +18,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
@@ -121,6 +127,19 @@ RETRY_AFTER_S = 2.0  # after a failure (broker or database away), the relay trie
 
 class Refused(Exception):
     """The broker refused every record the relay sent in a cycle: the message names the topic and the event."""
+
+
+# What a topic answers for good (a record above its limit, a right missing, the topic gone): the relay holds that topic
+# back and keeps its producer and its lead. It gave both up after a cycle that published nothing: a standby replica
+# then took the lead, sent the held topic's records again (those on its other partitions had been acknowledged) and
+# gave it back, every 2 s. Any other failure (the broker unreachable) starts a new producer after RETRY_AFTER_S.
+TOPIC_REFUSALS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+    TopicsNotCreated,
+)
 
 
 COUNT_EVERY_S = 5.0  # draining full batches, the relay counts the whole outbox at most this often
@@ -354,8 +373,8 @@ class OutboxRelay:
             self.failure = f"{topic} refuses event {event_ids.get(seq, '?')} ({type(exc).__name__})"
             self._held_since[logical] = (self._held_since.get(logical, (now, ""))[0], self.failure)
         exc = min(failed, key=lambda f: f[0])[3]
-        if not published:
-            raise Refused(f"{self.failure}: {exc}") from exc
+        if not published and not all(isinstance(e, TOPIC_REFUSALS) for e in refused.values()):
+            raise Refused(f"{self.failure}: {exc}") from exc  # the broker away, say: a new producer, in a while
         log.warning(
             "outbox relay failed to publish on %s: %s; the topic's later events wait behind it, other topics' go on",
             ", ".join(sorted(refused)),
