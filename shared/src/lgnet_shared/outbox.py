@@ -345,8 +345,9 @@ class OutboxRelay:
         """The rows published, of the topics that took every record sent them. A topic that refused one (the broker
         refuses a record larger than the topic's `max.message.bytes` at every retry) is held from its first row of
         this batch on: that row alone is sent again every RETRY_AFTER_S (`retried`: in this batch), its later rows
-        wait behind it in order (none published twice), and every other topic's facts go on. No record published:
-        `Refused` (the relay is said stuck past LGNET_CONSUMER_STUCK_AFTER_S)."""
+        wait behind it in order (none is sent again while it is held; those of its other partitions the broker took
+        in this batch go once more when the hold ends), and every other topic's facts go on. Nothing published and a
+        failure that is not a topic's refusal (TOPIC_REFUSALS): `Refused`, and a new producer in a while."""
         seqs = {r["seq"] for r in rows}
         last = max(seqs)
         # A held row sent again and published, or no longer in the outbox (an operator deleted it): its topic goes on.
