@@ -6,6 +6,7 @@ deployment held back, the batch's other records published again at each retry, a
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from datetime import date
@@ -235,9 +236,17 @@ async def test_two_replicas_do_not_hand_the_lead_back_and_forth_publishing_a_hel
         for relay in relays:
             await relay.start()
         await asyncio.sleep(10)
+        async with pool.acquire() as conn:
+            waiting = [r["event_id"] for r in await conn.fetch("select event_id from outbox order by seq")]
     finally:
         for relay in relays:
             await relay.stop()
         await pool.close()
     published = await read_records(kafka_bootstrap, refusing)
     assert len(published) <= 12, f"{len(published)} records published for 12 facts"
+    # What the broker took is out of the outbox (not published again when the hold ends): what waits is the refused
+    # record and the records of its partition behind it.
+    beside = {r.partition for r in published}
+    assert waiting[0] == big.id and len(waiting) + len(published) == 13, (len(waiting), len(published))
+    assert len({json.loads(r.value)["id"] for r in published}) == len(published)
+    assert len(beside) >= 1

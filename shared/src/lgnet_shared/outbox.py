@@ -324,13 +324,18 @@ class OutboxRelay:
             uncreated = await self._ensure_partner_topics({r["topic"] for r in rows})
             if uncreated:
                 pairs = [(topic, r) for topic, r in pairs if topic not in uncreated]
-            sent = await _send_in_batches(producer, pairs, self.signer)
-            sent += [(topic, _failed(exc)) for topic, exc in uncreated.items()]
-            outcomes = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+            sent, partitions = await _send_in_batches(producer, pairs, self.signer)
+            sent += [(topic, -1, _failed(exc)) for topic, exc in uncreated.items()]
+            outcomes = await asyncio.gather(*(future for _, _, future in sent), return_exceptions=True)
             self.failing_since = None  # the broker answered (a topic may have refused: held below)
-            refused = {topic: o for (topic, _), o in zip(sent, outcomes, strict=True) if isinstance(o, BaseException)}
+            refused: dict[tuple[str, int], BaseException] = {
+                (topic, partition): o
+                for (topic, partition, _), o in zip(sent, outcomes, strict=True)
+                if isinstance(o, BaseException)
+            }
             if refused or self._held:
-                rows = await self._hold_refused(conn, rows, refused, retried)
+                where = {r["seq"]: partition for (_, r), (_, partition) in zip(pairs, partitions, strict=True)}
+                rows = await self._hold_refused(conn, rows, where, refused, retried)
             # Exactly the rows published: a transaction that took a lower seq may have committed since the
             # select, and `seq <= last` would delete its row unpublished.
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
@@ -340,28 +345,38 @@ class OutboxRelay:
         return len(rows)
 
     async def _hold_refused(
-        self, conn: Conn, rows: list[Any], refused: dict[str, BaseException], retried: bool
+        self,
+        conn: Conn,
+        rows: list[Any],
+        where: dict[int, int],
+        refused: dict[tuple[str, int], BaseException],
+        retried: bool,
     ) -> list[Any]:
         """The rows published, of the topics that took every record sent them. A topic that refused one (the broker
         refuses a record larger than the topic's `max.message.bytes` at every retry) is held from its first row of
         this batch on: that row alone is sent again every RETRY_AFTER_S (`retried`: in this batch), its later rows
-        wait behind it in order (none is sent again while it is held; those of its other partitions the broker took
-        in this batch go once more when the hold ends), and every other topic's facts go on. Nothing published and a
-        failure that is not a topic's refusal (TOPIC_REFUSALS): `Refused`, and a new producer in a while."""
+        wait behind it in order, none sent again while it is held, and every other topic's facts go on. Of the held
+        topic, the records of a partition the broker took (`where`: each row's partition by seq) are out of the
+        outbox; those of a partition it refused wait. Nothing published and a failure that is not a topic's refusal
+        (TOPIC_REFUSALS): `Refused`, and a new producer in a while."""
         seqs = {r["seq"] for r in rows}
         last = max(seqs)
         # A held row sent again and published, or no longer in the outbox (an operator deleted it): its topic goes on.
         held = {t: s for t, s in self._held.items() if not (retried and (s in seqs or s < last))}
         failed: list[tuple[int, str, str, BaseException]] = []
+        published = []
         for r in rows:
             topic = physical(r["topic"], self.prefix)
-            if topic in refused and r["topic"] not in held:
+            exc = refused.get((topic, where.get(r["seq"], -1))) or refused.get((topic, -1))
+            if exc is None:
+                published.append(r)
+                continue
+            if r["topic"] not in held:
                 held[r["topic"]] = r["seq"]
-                failed.append((r["seq"], r["topic"], topic, refused[topic]))
+                failed.append((r["seq"], r["topic"], topic, exc))
         self._held = held
         for released in [t for t in self._held_since if t not in held]:
             del self._held_since[released]
-        published = [r for r in rows if r["topic"] not in held]
         self._set_pending(await conn.fetchval("select count(*) from outbox") - len(published))
         if not failed:
             return published
@@ -373,13 +388,13 @@ class OutboxRelay:
         for seq, logical, topic, exc in sorted(failed, key=lambda f: f[0], reverse=True):
             self.failure = f"{topic} refuses event {event_ids.get(seq, '?')} ({type(exc).__name__})"
             self._held_since[logical] = (self._held_since.get(logical, (now, ""))[0], self.failure)
-        exc = min(failed, key=lambda f: f[0])[3]
+        first = min(failed, key=lambda f: f[0])[3]
         if not published and not all(isinstance(e, TOPIC_REFUSALS) for e in refused.values()):
-            raise Refused(f"{self.failure}: {exc}") from exc  # the broker away, say: a new producer, in a while
+            raise Refused(f"{self.failure}: {first}") from first  # the broker away, say: a new producer, in a while
         log.warning(
             "outbox relay failed to publish on %s: %s; the topic's later events wait behind it, other topics' go on",
-            ", ".join(sorted(refused)),
-            f"{self.failure}: {exc}",
+            ", ".join(sorted({topic for topic, _ in refused})),
+            f"{self.failure}: {first}",
         )
         return published
 
@@ -467,17 +482,21 @@ async def _signed(
     return [value for value, _ in signed]
 
 
+Sent = list[tuple[str, int, asyncio.Future[Any]]]  # each record batch's physical topic, partition (-1: the whole
+# topic, refused before any was sent) and the future of its acknowledgement
+
+
 async def _send_in_batches(
     producer: AIOKafkaProducer, rows: list[tuple[str, Any]], signer: FactSigner | None = None
-) -> list[tuple[str, asyncio.Future[Any]]]:
-    """(Physical topic, outbox row) pairs sent in record batches per partition, in order; each batch's physical topic
-    and the future of its acknowledgement. Per record, `send`
+) -> tuple[Sent, list[tuple[str, int]]]:
+    """(Physical topic, outbox row) pairs sent in record batches per partition, in order; returns the batches sent
+    (`Sent`) and each row's (topic, partition) (-1: its topic refused before anything was sent). Per record, `send`
     waits on metadata and partitions the key (a third of the relay's time under load); here once per topic.
     Signed here rather than when staged: the relay holds the deployment's key, and a re-sent row is signed to
     the same bytes (Ed25519 is deterministic)."""
     partitions: dict[str, list[int]] = {}
     batches: dict[tuple[str, int], Any] = {}  # aiokafka BatchBuilder
-    futures = []
+    futures: Sent = []
     all_headers = [[(k, v.encode()) for k, v in r["headers"]] for _, r in rows]
     values: list[bytes] = [r["value"] for _, r in rows]
     tps: list[tuple[str, int]] = []
@@ -492,6 +511,7 @@ async def _send_in_batches(
                 refused[topic] = exc
         # Where `send` would put the key (an outbox row always has one): Kafka's murmur2, compiled.
         tps.append((topic, ids[partition_of(r["key"], len(ids)) or 0] if ids else -1))
+    row_partitions = tps
     if refused:  # their rows stay in the outbox; the others go
         kept = [i for i, (topic, _) in enumerate(rows) if topic not in refused]
         rows, tps = [rows[i] for i in kept], [tps[i] for i in kept]
@@ -505,15 +525,15 @@ async def _send_in_batches(
         batch = batches.get(tp)
         if batch is None or batch.append(**record, headers=headers) is None:
             if batch is not None:  # full: on its way, and a new one for this partition
-                futures.append((tp[0], await producer.send_batch(batch, tp[0], partition=tp[1])))
+                futures.append((*tp, await producer.send_batch(batch, tp[0], partition=tp[1])))
             batch = batches[tp] = producer.create_batch()
             if codec and tp[0] in compressed and type(batch) is BatchBuilder:
                 # The same builder with this topic's compression (a producer's own setting holds for all topics).
                 batch = batches[tp] = BatchBuilder(BATCH_BYTES, codec)
             batch.append(**record, headers=headers)  # an empty batch takes any one record
     for (topic, partition), batch in batches.items():
-        futures.append((topic, await producer.send_batch(batch, topic, partition=partition)))
-    return futures + [(topic, _failed(exc)) for topic, exc in refused.items()]
+        futures.append((topic, partition, await producer.send_batch(batch, topic, partition=partition)))
+    return futures + [(topic, -1, _failed(exc)) for topic, exc in refused.items()], row_partitions
 
 
 # How long the relay waits for the metadata of a topic its producer does not know yet (a service's topics are made
