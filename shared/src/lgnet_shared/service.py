@@ -656,7 +656,8 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @health.get(
         "/health/ready",
-        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay (status degraded: a Kafka broker is missing)",
+        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay (status degraded: a Kafka broker is missing,"
+        " or a partner's answers are held back)",
         responses={503: {"description": "A dependency does not answer: the failing check is named in `checks`"}},
     )
     async def ready(response: Response) -> dict[str, Any]:
