@@ -291,6 +291,98 @@ async def test_a_consumer_stuck_on_one_offset_turns_not_ready_and_shows_its_age(
         await runtime.stop()
 
 
+async def test_a_batch_the_database_keeps_failing_is_retried_with_backoff_and_readiness_says_why(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL away while consuming: the batch is not the record's fault and is redelivered — but it was redelivered
+    at once, about 40 times a second per consumer, each time an ERROR line with its traceback (FastStream's), a busy
+    loop against a database that is not there; and `/health/ready` said the consumer was stuck, not why."""
+    from lgnet_shared import consumer as consumer_module
+
+    attempts: list[float] = []
+    process = consumer_module.Consumer._process_partition
+
+    async def counted(self: Consumer, records: list[Any]) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        await process(self, records)
+
+    monkeypatch.setattr(consumer_module.Consumer, "_process_partition", counted)
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, consumer_stuck_after_s=2))
+    await runtime.start()
+    try:
+        topic = physical("intake.events", topic_prefix)
+        await produce(kafka_bootstrap, topic, [structured(employment("stall"))])
+        await wait_until(lambda: asyncio.sleep(0, bool(attempts)), timeout=30)
+        await asyncio.sleep(4)
+        checks = await runtime.ready()
+    finally:
+        await runtime.stop()
+    assert len(attempts) <= 10, f"{len(attempts)} attempts in 4 s"
+    assert checks["consumers"].endswith("s (ConnectionResetError)"), checks
+
+
+async def test_a_poison_record_in_a_batch_the_database_fails_is_dead_lettered_once_however_often_it_is_redelivered(
+    probe_runtime: Runtime, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """A dead letter is sent while its batch's transaction is open; PostgreSQL lost before that transaction commits
+    (here: the next record's handler) rolls back the inbox row that remembers it, and each redelivery of the batch
+    dead-lettered the poison record again — a copy every few seconds for as long as the database was away."""
+    topic = physical("intake.events", topic_prefix)
+    await produce(kafka_bootstrap, topic, [structured(employment("poison")), structured(employment("stall"))])
+    await asyncio.sleep(8)
+    dead = await read_records(kafka_bootstrap, physical("deadletter", topic_prefix), missing_ok=True)
+    assert [dict(r.headers)[H_OFFSET] for r in dead] == [b"0"], "the poison record: one dead letter"
+
+
+async def test_a_partition_handed_to_another_process_is_no_longer_said_stuck_here(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """Two processes of a service: a partition one of them was stuck on (PostgreSQL away) goes to the other at a
+    rebalance (a rolling upgrade, a scale-up). The first kept its age and said it stuck for ever — unready, its
+    `lgnet_consumer_stuck_seconds` growing — although it no longer had the partition. Each partition is said stuck by
+    the process that has it, and only by it."""
+    topic = physical("intake.events", topic_prefix)
+
+    def runtime() -> Runtime:
+        return Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, consumer_stuck_after_s=1))
+
+    def stuck_partitions(checks: dict[str, str]) -> list[int]:
+        return sorted(
+            int(part.split(" partition ")[1].split()[0])
+            for part in checks["consumers"].split("; ")
+            if " partition " in part
+        )
+
+    first, second = runtime(), runtime()
+    await first.start()
+    try:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            for partition in range(6):  # every partition stalls (its record's handler: "the database went away")
+                await producer.send_and_wait(topic, employment("stall").to_structured()[0], partition=partition)
+        finally:
+            await producer.stop()
+
+        async def all_stuck() -> bool:
+            return len(stuck_partitions(await first.ready())) == 6
+
+        await wait_until(all_stuck, timeout=30)
+        await second.start()
+
+        async def shared_out() -> bool:
+            return len(stuck_partitions(await second.ready())) > 0
+
+        await wait_until(shared_out, timeout=40)
+        await asyncio.sleep(2)
+        mine, theirs = stuck_partitions(await first.ready()), stuck_partitions(await second.ready())
+    finally:
+        await second.stop()
+        await first.stop()
+    assert not set(mine) & set(theirs), f"said stuck by both processes: {mine} and {theirs}"
+    assert sorted(mine + theirs) == list(range(6))
+
+
 async def test_a_record_batch_the_client_cannot_open_is_dead_lettered_by_reference_and_the_partition_moves_on(
     probe_runtime: Runtime,
     kafka_bootstrap: str,

@@ -127,3 +127,16 @@ def test_a_postgres_outage_is_a_line_per_kind_not_a_traceback_every_2_s() -> Non
     ], lines
     assert lines[0]["event"].endswith("[repeats of this error are summarised every 30 s]")
     assert "ConnectionRefusedError" in lines[0]["exception"] and lines[0]["deployment"] == "torino"
+
+
+def test_the_clients_lines_about_a_topic_the_relay_holds_back_are_rate_limited(
+    captured: tuple[list[str], Clock, ConnectionErrorThrottle],
+) -> None:
+    """The relay holding back a deleted topic: the client asks for its metadata every 100 ms and logs each answer."""
+    lines, clock, _ = captured
+    client = logging.getLogger("aiokafka")
+    for tick in range(600):
+        clock.now = 1000.0 + tick * 0.1
+        client.error("Topic %s not found in cluster metadata", "lgnet.housing.events")
+        client.error("Topic %s is not authorized for this client", "lgnet.partner.rejections.coop-aurora")
+    assert len(lines) == 2 * 2  # each kind: its start, one summary after 30 s

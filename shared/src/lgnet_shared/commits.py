@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -36,8 +37,11 @@ log = logs.get_logger(__name__)
 class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
     """One per subscriber. Also its rebalance listener: revoked partitions are committed before they go."""
 
-    def __init__(self, consumer_name: str, interval_s: float) -> None:
+    def __init__(
+        self, consumer_name: str, interval_s: float, on_revoked: Callable[[set[tuple[str, int]]], None] | None = None
+    ) -> None:
         self.name = consumer_name
+        self.on_revoked = on_revoked  # told the (topic, partition)s this member no longer has (Consumer.forget)
         self.interval_s = interval_s
         self._consumer: AIOKafkaConsumer | None = None
         self._pending: dict[TopicPartition, int] = {}
@@ -118,6 +122,8 @@ class DeferredCommits(ConsumerRebalanceListener):  # type: ignore[misc]
             await self.flush(only=set(revoked))
             for tp in revoked:  # another member may commit them meanwhile: if they come back, send them again
                 self._committed.pop(tp, None)
+            if self.on_revoked is not None:
+                self.on_revoked({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass

@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     consumer_stuck_after_s: float = Field(
         default=120,
         gt=0,
-        description="Seconds a consumer may wait on one offset before /health/ready reports it stuck",
+        description="Seconds a consumer may wait on one offset, or the outbox relay fail to publish, before"
+        " /health/ready reports it stuck",
     )
     consumer_fetch_min_bytes: int = Field(
         default=64 * 1024,

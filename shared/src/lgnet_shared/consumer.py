@@ -114,6 +114,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+BACKOFF_MAX_S = 2.0  # the longest pause before a batch that failed on the infrastructure is redelivered
+
+
 @dataclass
 class RetryPolicy:
     attempts: int = 3
@@ -157,6 +160,9 @@ class Consumer:
     # (topic, partition) -> (offset waiting to be processed, monotonic time since when): cleared once processed.
     waiting: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
     fetch_failing: tuple[float, str] | None = None  # since when fetching fails, and the last error's type
+    failing: tuple[int, str] | None = None  # batches failed in a row on the infrastructure, and the last error's type
+    # Records dead-lettered by a transaction that has not committed (yet): topic:partition:offset (`_dead_letter`).
+    _unsettled: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     # The handled types' one-pass reader (codec.typed_envelopes); False until first needed.
     _one_pass: TypeAdapter[Any] | Literal[False] | None = field(default=False, init=False, repr=False, compare=False)
 
@@ -189,7 +195,11 @@ class Consumer:
                 self.waiting[tp] = (rs[0].offset, now)
         results: list[BaseException | None]
         if len(by_partition) == 1:  # the usual fetch at a person's pace: no task to create (≈ 20 µs of CPU)
-            await self._process_partition(next(iter(by_partition.values())))  # failed: it propagates, still waiting
+            try:
+                await self._process_partition(next(iter(by_partition.values())))  # failed: propagates, still waiting
+            except Exception as exc:
+                await self._back_off(exc)
+                raise
             results = [None]
         else:
             results = await asyncio.gather(
@@ -201,8 +211,27 @@ class Consumer:
                 metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
         for result in results:
             if isinstance(result, BaseException):
+                if isinstance(result, Exception):
+                    await self._back_off(result)
                 raise result
+        if self.failing is not None:
+            self.failing = None
         metrics.PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    def forget(self, partitions: set[tuple[str, int]]) -> None:
+        """Partitions a rebalance handed to another member: their records no longer wait here. A partition this process
+        was stuck on (PostgreSQL away) was otherwise said stuck by it for ever, after another member had it."""
+        for tp in partitions:
+            if self.waiting.pop(tp, None) is not None:
+                metrics.CONSUMER_STUCK_SECONDS.labels(self.name, tp[0], str(tp[1])).set(0)
+
+    async def _back_off(self, exc: Exception) -> None:
+        """A batch failed on the infrastructure (PostgreSQL or Kafka away; a record's own faults never get here): its
+        redelivery waits, 0.1 s doubling to BACKOFF_MAX_S. It was redelivered at once, about 40 times a second per
+        consumer, each failure an ERROR line with its traceback, against a database that was not there."""
+        failures = self.failing[0] + 1 if self.failing is not None else 1
+        self.failing = (failures, type(exc).__name__)
+        await asyncio.sleep(min(BACKOFF_MAX_S, 0.1 * 2 ** min(failures - 1, 10)))
 
     def stuck(self, after_s: float) -> list[str]:
         """Partitions whose next record has waited longer than `after_s` (e.g. redelivered again and again because
@@ -215,7 +244,8 @@ class Consumer:
             age = now - since
             metrics.CONSUMER_STUCK_SECONDS.labels(self.name, topic, str(partition)).set(age)
             if age > after_s:
-                found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s")
+                why = f" ({self.failing[1]})" if self.failing is not None else ""
+                found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s{why}")
         return found
 
     async def _process_partition(self, records: list[Record]) -> None:
@@ -244,6 +274,8 @@ class Consumer:
                 for record in records:
                     await self._careful(conn, record)
                 await self._save_positions(conn, records)
+            if self._unsettled:  # committed: their inbox rows remember them now
+                self._unsettled.difference_update(position_id(r) for r in records)
 
     async def _careful(self, conn: Conn, record: Record) -> None:
         """One record in its own savepoint. Whatever goes wrong that is not the infrastructure's is the record's
@@ -463,7 +495,7 @@ class Consumer:
             a.authentic and self.on_invalid is not None and await self.on_invalid(conn, record, env, err, a.sender)
         )
         if not answered:
-            await self.dead_letters.send(record, Failure(err.kind, type(err).__name__, str(err), err.field))
+            await self._dead_letter(record, Failure(err.kind, type(err).__name__, str(err), err.field))
         # One line an operator finds by the flow's correlation_id: the kind and field, never the reason (it may quote
         # what was sent).
         with logs.event_context(env) if env is not None else contextlib.nullcontext():
@@ -485,7 +517,18 @@ class Consumer:
     async def _dead(self, conn: Conn, record: Record, event_id: str, failure: Failure) -> None:
         """Dead-letter once: the inbox remembers it, so a redelivered batch does not dead-letter it again."""
         if await self._remember(conn, event_id, "dead_lettered"):
-            await self.dead_letters.send(record, failure)
+            await self._dead_letter(record, failure)
+
+    async def _dead_letter(self, record: Record, failure: Failure) -> None:
+        """Sent while the batch's transaction is open (a letter is never lost: the inbox row that remembers it commits
+        only after it was sent). Should that transaction fail (PostgreSQL lost at the next record), the redelivered
+        batch finds no row and would send the letter again, at every redelivery while the database is away: a record
+        whose letter went out is remembered here until its transaction commits."""
+        where = position_id(record)
+        if where in self._unsettled:
+            return
+        await self.dead_letters.send(record, failure)
+        self._unsettled.add(where)
 
 
 @dataclass

@@ -145,6 +145,10 @@ CONNECTION_ERRORS = (
     "Failed fetch messages from",
     "Unexpected error in join group",
     "OffsetCommit failed",
+    # The producer asking again and again (every 100 ms) for a topic deleted or never made, or one it may not see,
+    # while the outbox relay holds that topic's facts back (one line per metadata answer).
+    "Topic %s not found in cluster metadata",
+    "Topic %s is not authorized for this client",
     # PostgreSQL away (a restart, a failover): the outbox relay retries every 2 s, each time with a traceback (≈ 100 KB
     # of log per service in a one-minute outage); asyncpg's pool tries to reconnect its floor with a growing delay.
     "outbox relay failed",

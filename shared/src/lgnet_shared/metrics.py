@@ -36,6 +36,11 @@ OUTBOX_PENDING = Gauge(
     "Outbox rows not yet published, as the relay last saw them (0 when drained; counted at each retry while Kafka is"
     " unreachable)",
 )
+OUTBOX_STUCK_SECONDS = Gauge(
+    "lgnet_outbox_stuck_seconds",
+    "How long the outbox relay has failed to publish (a topic refusing a record, Kafka unreachable; 0 while it"
+    " publishes)",
+)
 TOKENS_ENDING = Gauge(
     "lgnet_api_tokens_ending",
     "Live API tokens whose end (`issue-token --days`) falls within the days given: alert, and issue the next ones",

@@ -18,6 +18,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatch
 from pydantic_core import to_json
@@ -31,7 +38,7 @@ from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.partitioning import partition_of
 from lgnet_shared.tasks import being_cancelled
-from lgnet_shared.topics import TOPICS, ensure_topics, for_partner, physical
+from lgnet_shared.topics import TOPICS, TopicsNotCreated, ensure_topics, for_partner, physical
 
 log = logging.getLogger(__name__)
 # The schema's own notification channel, named as the outbox trigger names it (runtime_schema, lgnet-outbox-3).
@@ -116,6 +123,25 @@ async def _insert(conn: Conn, rows: list[Row]) -> None:
 
 
 RETRY_AFTER_S = 2.0  # after a failure (broker or database away), the relay tries again this much later
+
+
+class Refused(Exception):
+    """The broker refused every record the relay sent in a cycle: the message names the topic and the event."""
+
+
+# What a topic answers for good (a record above its limit, a right missing, the topic gone): the relay holds that topic
+# back and keeps its producer and its lead. It gave both up after a cycle that published nothing: a standby replica
+# then took the lead, sent the held topic's records again (those on its other partitions had been acknowledged) and
+# gave it back, every 2 s. Any other failure (the broker unreachable) starts a new producer after RETRY_AFTER_S.
+TOPIC_REFUSALS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+    TopicsNotCreated,
+)
+
+
 COUNT_EVERY_S = 5.0  # draining full batches, the relay counts the whole outbox at most this often
 
 
@@ -145,6 +171,13 @@ class OutboxRelay:
         self.published = 0
         self.leader = False
         self._pending, self._counted_at = 0, -COUNT_EVERY_S  # what waits as last seen (lgnet_outbox_pending)
+        # A topic whose broker refused a record (larger than its `max.message.bytes`, access taken away, …): logical
+        # topic -> seq of that row. Until it goes, only that row of the topic is sent again; other topics go on.
+        self._held: dict[str, int] = {}
+        self._retry_held_at = 0.0  # monotonic time the held rows are sent again
+        self._held_since: dict[str, tuple[float, str]] = {}  # held topic -> (since when, what it refused)
+        self.failing_since: float | None = None  # since when the relay cannot publish at all (Kafka, PostgreSQL away)
+        self.failure = ""  # what it last failed on: "<topic> refuses event <id> (<error>)", or the error's type
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -160,6 +193,27 @@ class OutboxRelay:
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def stuck_for(self) -> float:
+        """Seconds the relay has failed to publish something that waits (0 while it publishes all; metrics)."""
+        since = [s for s, _ in self._held_since.values()]
+        if self.failing_since is not None:
+            since.append(self.failing_since)
+        return time.monotonic() - min(since) if since else 0.0
+
+    def state(self, after_s: float) -> str:
+        """/health/ready's check once the relay has failed for longer than `after_s`: "error: …" when it cannot publish
+        at all, or a fact topic is held back (the other services wait for its facts); "degraded: …" (still ready)
+        when only partners' answer topics are (that partner waits for its answers, everything else goes on)."""
+        now = time.monotonic()
+        if self.failing_since is not None and now - self.failing_since > after_s:
+            return f"error: cannot publish for {now - self.failing_since:.0f}s: {self.failure}"
+        held = sorted((since, t, text) for t, (since, text) in self._held_since.items() if now - since > after_s)
+        if not held:
+            return "ok"
+        facts = [h for h in held if h[1] in TOPICS]
+        since, _, text = (facts or held)[0]
+        return f"{'error' if facts else 'degraded'}: cannot publish for {now - since:.0f}s: {text}"
+
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
@@ -169,11 +223,15 @@ class OutboxRelay:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # broker or database away: keep the rows, try again shortly
+            except Exception as exc:  # broker or database away: keep the rows, try again shortly
                 if being_cancelled():  # stopping, and the cleanup failed: stop all the same
                     log.exception("outbox relay: closing failed while stopping")
                     raise asyncio.CancelledError from None
                 log.exception("outbox relay failed; retrying")
+                if not isinstance(exc, Refused):  # which topic and event: said when it was refused
+                    self.failure = type(exc).__name__
+                    if self.failing_since is None:
+                        self.failing_since = time.monotonic()
                 await self._count_pending()
                 await asyncio.sleep(RETRY_AFTER_S)
 
@@ -233,11 +291,26 @@ class OutboxRelay:
 
     async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
-            )
+            retried = False
+            if self._held:  # of a topic that refused a record, only that record, every RETRY_AFTER_S
+                retried = time.monotonic() >= self._retry_held_at
+                rows = await conn.fetch(
+                    "select seq, topic, key, value, headers from outbox where topic <> all($2::text[])"
+                    " or seq = any($3::bigint[]) order by seq limit $1",
+                    self.batch_size,
+                    list(self._held),
+                    list(self._held.values()) if retried else [],
+                )
+            else:
+                rows = await conn.fetch(
+                    "select seq, topic, key, value, headers from outbox order by seq limit $1", self.batch_size
+                )
             if not rows:
-                self._set_pending(0)
+                if retried:  # what a topic refused is gone (an operator deleted it): its later rows go next
+                    self._held.clear()
+                    self._held_since.clear()
+                self.failing_since = None
+                self._set_pending(0 if not self._held else await conn.fetchval("select count(*) from outbox"))
                 return 0
             # All that waits: this batch; or, when it is a full one, a backlog, counted every COUNT_EVERY_S (a count
             # of a large outbox at every batch would slow its draining) and otherwise what is left of the last count.
@@ -247,11 +320,22 @@ class OutboxRelay:
                 await self._recount(conn)
             else:
                 self._set_pending(max(self._pending, len(rows)))
-            await self._ensure_partner_topics({r["topic"] for r in rows})
-            futures = await _send_in_batches(
-                producer, [(physical(r["topic"], self.prefix), r) for r in rows], self.signer
-            )
-            await asyncio.gather(*futures)
+            pairs = [(physical(r["topic"], self.prefix), r) for r in rows]
+            uncreated = await self._ensure_partner_topics({r["topic"] for r in rows})
+            if uncreated:
+                pairs = [(topic, r) for topic, r in pairs if topic not in uncreated]
+            sent, partitions = await _send_in_batches(producer, pairs, self.signer)
+            sent += [(topic, -1, _failed(exc)) for topic, exc in uncreated.items()]
+            outcomes = await asyncio.gather(*(future for _, _, future in sent), return_exceptions=True)
+            self.failing_since = None  # the broker answered (a topic may have refused: held below)
+            refused: dict[tuple[str, int], BaseException] = {
+                (topic, partition): o
+                for (topic, partition, _), o in zip(sent, outcomes, strict=True)
+                if isinstance(o, BaseException)
+            }
+            if refused or self._held:
+                where = {r["seq"]: partition for (_, r), (_, partition) in zip(pairs, partitions, strict=True)}
+                rows = await self._hold_refused(conn, rows, where, refused, retried)
             # Exactly the rows published: a transaction that took a lower seq may have committed since the
             # select, and `seq <= last` would delete its row unpublished.
             await conn.execute("delete from outbox where seq = any($1::bigint[])", [r["seq"] for r in rows])
@@ -260,14 +344,80 @@ class OutboxRelay:
         self._set_pending(max(0, self._pending - len(rows)))
         return len(rows)
 
-    async def _ensure_partner_topics(self, logical: set[str]) -> None:
+    async def _hold_refused(
+        self,
+        conn: Conn,
+        rows: list[Any],
+        where: dict[int, int],
+        refused: dict[tuple[str, int], BaseException],
+        retried: bool,
+    ) -> list[Any]:
+        """The rows published, of the topics that took every record sent them. A topic that refused one (the broker
+        refuses a record larger than the topic's `max.message.bytes` at every retry) is held from its first row of
+        this batch on: that row alone is sent again every RETRY_AFTER_S (`retried`: in this batch), its later rows
+        wait behind it in order, none sent again while it is held, and every other topic's facts go on. Of the held
+        topic, the records of a partition the broker took (`where`: each row's partition by seq) are out of the
+        outbox; those of a partition it refused wait. Nothing published and a failure that is not a topic's refusal
+        (TOPIC_REFUSALS): `Refused`, and a new producer in a while."""
+        seqs = {r["seq"] for r in rows}
+        last = max(seqs)
+        # A held row sent again and published, or no longer in the outbox (an operator deleted it): its topic goes on.
+        held = {t: s for t, s in self._held.items() if not (retried and (s in seqs or s < last))}
+        failed: list[tuple[int, str, str, BaseException]] = []
+        published = []
+        for r in rows:
+            topic = physical(r["topic"], self.prefix)
+            exc = refused.get((topic, where.get(r["seq"], -1))) or refused.get((topic, -1))
+            if exc is None:
+                published.append(r)
+                continue
+            if r["topic"] not in held:
+                held[r["topic"]] = r["seq"]
+                failed.append((r["seq"], r["topic"], topic, exc))
+        self._held = held
+        for released in [t for t in self._held_since if t not in held]:
+            del self._held_since[released]
+        self._set_pending(await conn.fetchval("select count(*) from outbox") - len(published))
+        if not failed:
+            return published
+        now = time.monotonic()
+        self._retry_held_at = now + RETRY_AFTER_S
+        event_ids = dict(
+            await conn.fetch("select seq, event_id from outbox where seq = any($1::bigint[])", [f[0] for f in failed])
+        )
+        for seq, logical, topic, exc in sorted(failed, key=lambda f: f[0], reverse=True):
+            self.failure = f"{topic} refuses event {event_ids.get(seq, '?')} ({type(exc).__name__})"
+            self._held_since[logical] = (self._held_since.get(logical, (now, ""))[0], self.failure)
+        first = min(failed, key=lambda f: f[0])[3]
+        if not published and not all(isinstance(e, TOPIC_REFUSALS) for e in refused.values()):
+            raise Refused(f"{self.failure}: {first}") from first  # the broker away, say: a new producer, in a while
+        log.warning(
+            "outbox relay failed to publish on %s: %s; the topic's later events wait behind it, other topics' go on",
+            ", ".join(sorted({topic for topic, _ in refused})),
+            f"{self.failure}: {first}",
+        )
+        return published
+
+    async def _ensure_partner_topics(self, logical: set[str]) -> dict[str, BaseException]:
         """A per-partner topic (a partner's rejections or reminders) is created by its first writer when the
         partner's provisioning has not (the writer role has CREATE on the family): a partner provisioned after the
-        service started, or one whose topic the operator created before the family existed. Once per topic."""
+        service started, or one whose topic the operator created before the family existed. Once per topic.
+        Returns the physical topics the broker refused to create, and why (a partner not added with the deployment's
+        city, or moved to another): the relay holds those back, the others go on."""
         missing = sorted(t for t in logical if t not in TOPICS and t not in self._partner_topics)
+        refused: dict[str, BaseException] = {}
         if missing:
-            await ensure_topics(self.bootstrap, self.prefix, missing, self.replication, self.security)
-            self._partner_topics.update(missing)
+            try:
+                await ensure_topics(self.bootstrap, self.prefix, missing, self.replication, self.security)
+                self._partner_topics.update(missing)
+            except TopicsNotCreated:
+                for topic in missing:  # which of them the broker refuses
+                    try:
+                        await ensure_topics(self.bootstrap, self.prefix, [topic], self.replication, self.security)
+                        self._partner_topics.add(topic)
+                    except TopicsNotCreated as exc:
+                        refused[physical(topic, self.prefix)] = exc
+        return refused
 
 
 # Record batches of the topics only services, the national level and auditors read (facts, never deleted) are
@@ -332,25 +482,40 @@ async def _signed(
     return [value for value, _ in signed]
 
 
+Sent = list[tuple[str, int, asyncio.Future[Any]]]  # each record batch's physical topic, partition (-1: the whole
+# topic, refused before any was sent) and the future of its acknowledgement
+
+
 async def _send_in_batches(
     producer: AIOKafkaProducer, rows: list[tuple[str, Any]], signer: FactSigner | None = None
-) -> list[asyncio.Future[Any]]:
-    """(Physical topic, outbox row) pairs sent in record batches per partition, in order. Per record, `send`
+) -> tuple[Sent, list[tuple[str, int]]]:
+    """(Physical topic, outbox row) pairs sent in record batches per partition, in order; returns the batches sent
+    (`Sent`) and each row's (topic, partition) (-1: its topic refused before anything was sent). Per record, `send`
     waits on metadata and partitions the key (a third of the relay's time under load); here once per topic.
     Signed here rather than when staged: the relay holds the deployment's key, and a re-sent row is signed to
     the same bytes (Ed25519 is deterministic)."""
     partitions: dict[str, list[int]] = {}
     batches: dict[tuple[str, int], Any] = {}  # aiokafka BatchBuilder
-    futures = []
+    futures: Sent = []
     all_headers = [[(k, v.encode()) for k, v in r["headers"]] for _, r in rows]
     values: list[bytes] = [r["value"] for _, r in rows]
     tps: list[tuple[str, int]] = []
+    refused: dict[str, BaseException] = {}  # topics the broker does not describe to the relay (no right, none such)
     for topic, r in rows:
         ids = partitions.get(topic)
         if ids is None:
-            ids = partitions[topic] = sorted(await producer.partitions_for(topic))
+            try:
+                ids = partitions[topic] = await _partitions(producer, topic)
+            except KafkaError as exc:
+                ids = partitions[topic] = []
+                refused[topic] = exc
         # Where `send` would put the key (an outbox row always has one): Kafka's murmur2, compiled.
-        tps.append((topic, ids[partition_of(r["key"], len(ids)) or 0]))
+        tps.append((topic, ids[partition_of(r["key"], len(ids)) or 0] if ids else -1))
+    row_partitions = tps
+    if refused:  # their rows stay in the outbox; the others go
+        kept = [i for i, (topic, _) in enumerate(rows) if topic not in refused]
+        rows, tps = [rows[i] for i in kept], [tps[i] for i in kept]
+        values, all_headers = [values[i] for i in kept], [all_headers[i] for i in kept]
     if signer is not None:
         values = await _signed(signer, values, all_headers, tps)
     compressed = {topic for (topic, r) in rows if r["topic"] in TOPICS and not TOPICS[r["topic"]].per_partner}
@@ -360,12 +525,33 @@ async def _send_in_batches(
         batch = batches.get(tp)
         if batch is None or batch.append(**record, headers=headers) is None:
             if batch is not None:  # full: on its way, and a new one for this partition
-                futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
+                futures.append((*tp, await producer.send_batch(batch, tp[0], partition=tp[1])))
             batch = batches[tp] = producer.create_batch()
             if codec and tp[0] in compressed and type(batch) is BatchBuilder:
                 # The same builder with this topic's compression (a producer's own setting holds for all topics).
                 batch = batches[tp] = BatchBuilder(BATCH_BYTES, codec)
             batch.append(**record, headers=headers)  # an empty batch takes any one record
     for (topic, partition), batch in batches.items():
-        futures.append(await producer.send_batch(batch, topic, partition=partition))
-    return futures
+        futures.append((topic, partition, await producer.send_batch(batch, topic, partition=partition)))
+    return futures + [(topic, -1, _failed(exc)) for topic, exc in refused.items()], row_partitions
+
+
+# How long the relay waits for the metadata of a topic its producer does not know yet (a service's topics are made
+# before it writes them, and a partner's by `_ensure_partner_topics`: known at once). The client itself would wait its
+# request timeout (40 s) for a topic deleted or never made, at every attempt, every other topic's facts behind it.
+METADATA_WAIT_S = 5.0
+
+
+async def _partitions(producer: AIOKafkaProducer, topic: str) -> list[int]:
+    try:
+        async with asyncio.timeout(METADATA_WAIT_S):
+            return sorted(await producer.partitions_for(topic))
+    except TimeoutError:
+        raise UnknownTopicOrPartitionError(f"{topic}: no such topic on the cluster") from None
+
+
+def _failed(exc: BaseException) -> asyncio.Future[Any]:
+    """A send's outcome that is already known: the broker refused the topic."""
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future

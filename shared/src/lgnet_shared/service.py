@@ -342,7 +342,7 @@ class Runtime:
             dead_letters=DeadLetters(self.producer, group, self.settings.topic_prefix),
         )
         self.consumers.append(cons)
-        commits = DeferredCommits(group, self.settings.consumer_commit_interval_ms / 1000)
+        commits = DeferredCommits(group, self.settings.consumer_commit_interval_ms / 1000, on_revoked=cons.forget)
         self._commits.append(commits)
 
         # Batches: one PostgreSQL transaction per batch; offsets committed after it (NACK rewinds on error), at most
@@ -442,7 +442,7 @@ class Runtime:
                 checks["kafka"] = await kafka_health.topics_state(self.producer.client, topics)
         except Exception as exc:
             checks["kafka"] = f"error: {type(exc).__name__}"
-        checks["outbox_relay"] = "ok" if self.relay and self.relay.healthy else "error: not running"
+        checks["outbox_relay"] = self.relay_state()
         stuck = [s for c in self.consumers for s in c.stuck(self.settings.consumer_stuck_after_s)]
         joining_s = time.monotonic() - self._consumers_since
         if self._subscriptions and not self.consumers_started and joining_s > self.settings.consumer_stuck_after_s:
@@ -453,9 +453,17 @@ class Runtime:
         checks["consumers"] = "error: " + "; ".join(stuck) if stuck else "ok"
         return checks
 
+    def relay_state(self) -> str:
+        """In /health/ready: the relay runs, and has not failed to publish for longer than the consumers' stuck time
+        (a record its topic refuses held that topic's facts back, with "ok" said all along; OutboxRelay.state)."""
+        if not (self.relay and self.relay.healthy):
+            return "error: not running"
+        return self.relay.state(self.settings.consumer_stuck_after_s)
+
     def refresh_metrics(self) -> None:
         for c in self.consumers:
             c.stuck(self.settings.consumer_stuck_after_s)
+        metrics.OUTBOX_STUCK_SECONDS.set(self.relay.stuck_for() if self.relay else 0)
 
     async def count_tokens_ending(self, within_days: int = 30) -> None:
         """The tokens ending soon, counted at each scrape (a small table); PostgreSQL away: the last count stays, and
@@ -648,7 +656,8 @@ def create_app(spec: ServiceSpec, settings: config.Settings) -> FastAPI:
 
     @health.get(
         "/health/ready",
-        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay (status degraded: a Kafka broker is missing)",
+        summary="Dependencies answer: PostgreSQL, Kafka, the outbox relay (status degraded: a Kafka broker is missing,"
+        " or a partner's answers are held back)",
         responses={503: {"description": "A dependency does not answer: the failing check is named in `checks`"}},
     )
     async def ready(response: Response) -> dict[str, Any]:
