@@ -9,6 +9,7 @@ from lgnet_shared.countries import is_third_country, is_valid_country
 
 from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
+    CITIES_KNOWN,
     EMPLOYED,
     Facts,
     Shared,
@@ -231,8 +232,8 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         cells = [("by_city", c, field) for c in cities]
         if field != "paid_cents":
             counts(*cells)
-        if cells:
-            plan.groups.append(Group(cells, national_total[field]))
+        if cells:  # from method 7 each city knows its own cell (its own report: docs/reporting.md, Methods)
+            plan.groups.append(Group(cells, national_total[field], known=doc.get("method", 1) >= CITIES_KNOWN))
     for c in cities:
         plan.groups.append(Group([("by_city", c, k) for k in ages], ("by_city", c, "persons")))
         plan.links.append((("by_city", c, "paid_count"), ("by_city", c, "paid_cents")))
