@@ -392,3 +392,30 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
         r.json()["report_id"]: True,
         "old-1": False,
     }
+
+
+async def test_a_city_auditors_replay_names_the_reports_of_other_scopes_instead_of_failing_them(
+    loaded: ReportingUnderTest,
+) -> None:
+    """Torino's auditor (LGNET_CITY=torino: the replay folds only Torino's facts) replays what was published. The
+    national aggregate and Trieste's report cover other cities' facts: recomputed from Torino's alone they came out
+    `"equal": false` and the run failed (exit 1), read as a tampered log. They are named as not replayable here (with
+    how to replay them) and Torino's own report is checked."""
+    async with loaded.client("coordination") as c:
+        n = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "a"})
+    async with loaded.client("staff-torino") as c:
+        t = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "b"}
+        )
+    async with loaded.client("staff-trieste") as c:
+        s = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "c"}
+        )
+    assert {n.status_code, t.status_code, s.status_code} == {201}, (n.text, t.text, s.text)
+    code, lines = await loaded.replay("--published", env={**loaded.env, "LGNET_CITY": "torino"})
+    reports = {x["report_id"]: x for x in lines if "report_id" in x}
+    assert reports[t.json()["report_id"]]["equal"] is True, lines
+    for other in (n, s):
+        line = reports[other.json()["report_id"]]
+        assert line["equal"] is None and "LGNET_CITY=national" in line["skipped"], line
+    assert code == 0 and lines[-1] == {"reports": 1, "equal": 1, "ok": True, "skipped": 2}, lines
