@@ -175,6 +175,15 @@ async def test_workers_below_one_are_refused_before_anything_is_read(setup: Setu
         assert error.startswith(f"--workers {workers}: at least 1 process"), error
 
 
+async def test_a_period_ending_before_it_starts_or_a_day_to_come_is_refused_not_replayed(setup: Setup) -> None:
+    """`--from` after `--as-of` (an auditor's slip) replayed empty reports and said `"ok": true`, and `--as-of` a day
+    to come replayed today's figures under that date: reports the API refuses (422) were certified. Refused first."""
+    late = await replay(setup.env, "--as-of", "2026-06-30", "--from", "2026-07-01", "--into", setup.into)
+    assert one_line_exit_2(late).startswith("--from 2026-07-01: must not be after 2026-06-30 (--as-of)"), late.lines
+    error = one_line_exit_2(await replay(setup.env, "--as-of", "2999-01-01", "--into", setup.into))
+    assert error.startswith("--as-of 2999-01-01: is in the future: today is "), error
+
+
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
     port = free_port()
     env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}

@@ -22,7 +22,7 @@ from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, repeat
 from operator import and_, gt, itemgetter, ne, not_
-from typing import Any
+from typing import Any, Literal
 
 from lgnet_reporting.domain import civic, outreach, tutoring
 
@@ -67,6 +67,15 @@ class Window:
 
     def closed(self, day: date | None) -> bool:
         return day is not None and day <= self.as_of
+
+    def refused(self, today: date) -> tuple[Literal["as_of", "from"], str] | None:
+        """Which date of the window a report refuses, and why: an end still to come (today's figures under a later
+        date, which a replay could never reproduce once published), a start after the end. None: a report's dates."""
+        if self.as_of > today:
+            return "as_of", f"is in the future: today is {today.isoformat()}"
+        if self.period_from is not None and self.period_from > self.as_of:
+            return "from", f"must not be after {self.as_of.isoformat()}"
+        return None
 
     @property
     def low(self) -> date:

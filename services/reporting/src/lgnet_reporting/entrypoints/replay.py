@@ -295,6 +295,11 @@ async def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.workers < 1:  # before anything is read or created, as lgnet-audit verify says it
             raise SetupError(f"--workers {args.workers}: at least 1 process (left out: 2)")
+        if not args.published and (refused := Window(args.as_of, args.period_from).refused(clock.today())):
+            # as the API refuses them (422): such a report was replayed and certified "ok"
+            field, reason = refused
+            given = f"--from {args.period_from}" if field == "from" else f"--as-of {args.as_of}"
+            raise SetupError(f"{given}: {reason}{' (--as-of)' if field == 'from' else ''}")
         threshold = settings.min_cell()
         lines = await (against_published if args.published else against_live)(args, city_filter, threshold)
     except (log.LogTooShort, NothingToReplay) as exc:  # records deleted, positions of another log, nothing to check
