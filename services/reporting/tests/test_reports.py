@@ -285,7 +285,8 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     code1, lines1 = await loaded.replay("--as-of", "2026-06-30", "--out", str(out1))
     code2, _ = await loaded.replay("--as-of", "2026-06-30", "--out", str(out2), "--workers", "1")
     assert (code1, code2) == (0, 0), lines1
-    assert lines1[0]["replay"]["skipped"] == {"invalid": 1, "redelivered": 20}
+    # "not json" is unsigned too: live refuses it for that first (its signature is checked before it is read)
+    assert lines1[0]["replay"]["skipped"] == {"signature": 1, "redelivered": 20}
     scopes = {(x["report"], x["scope"]) for x in lines1 if "equal" in x and "report" in x}
     assert scopes == {("national", "national"), *(("city_summary", c) for c in ("bologna", "torino", "trieste"))}
     files = sorted(p.name for p in out1.iterdir())
@@ -419,3 +420,21 @@ async def test_a_city_auditors_replay_names_the_reports_of_other_scopes_instead_
         line = reports[other.json()["report_id"]]
         assert line["equal"] is None and "LGNET_CITY=national" in line["skipped"], line
     assert code == 0 and lines[-1] == {"reports": 1, "equal": 1, "ok": True, "skipped": 2}, lines
+
+
+async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_too(loaded: ReportingUnderTest) -> None:
+    """Someone with write access to the broker adds a case to `intake.events`, unsigned (or signed by a key no
+    service registered). Live, the projections dead-letter it (LGNET_FACT_SIGNATURES=required): no number changes.
+    The replay, which promises the live consumer's decisions record by record, folded it: the live report came out
+    `"equal": false` — the auditor was told the live numbers did not follow from the log, when they did."""
+    before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    forged = i.CaseOpened(case_id="C99", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                          channel=i.Channel.DESK, partner="coop", opened_on=before["as_of"])  # fmt: skip
+    value, headers = loaded.envelope(forged, "torino").to_structured()
+    await loaded.producer.send_and_wait(physical("intake.events", loaded.prefix), value, key=b"C99", headers=headers)
+    await loaded.settle()
+    after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    assert after["indicators"]["cases"] == before["indicators"]["cases"]  # dead-lettered live
+    code, lines = await loaded.replay("--as-of", "2026-06-30")
+    assert code == 0 and lines[-1]["ok"] is True, lines
+    assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]

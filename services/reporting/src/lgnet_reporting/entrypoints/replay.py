@@ -13,8 +13,8 @@ run (a bad argument, a setting or the environment: the summary's `error` names w
 interrupted (SIGINT/SIGTERM). Every schema it created is dropped on every way out (unless --keep). Environment:
 KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, LGNET_TOPIC_PREFIX, LGNET_DB_SCHEMA (live schema, default reporting),
 LGNET_CITY (a city deployment replays only its city), LGNET_REPORTING_MIN_CELL (live mode: the live deployment's;
---published: only for reports announced before report_published v3, which carries its own threshold; default 5).
-"""
+--published: only for reports announced before report_published v3, which carries its own threshold; default 5),
+LGNET_FACT_SIGNATURES (the live deployment's: `required`, the default, or `off`)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ import asyncpg
 from lgnet_shared import clock, codec, db
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.reporting import ReportPublished
+from lgnet_shared.fact_signing import read_registry
 from lgnet_shared.topics import physical
 
 from lgnet_reporting import settings
@@ -62,14 +63,36 @@ def _requests(facts: Any, window: Window, city: str | None) -> list[Request]:
     ]
 
 
+SIGNATURES_VAR = "LGNET_FACT_SIGNATURES"
+
+
+async def _registered(bootstrap: str) -> replay.Keys:
+    """The signing keys registered on the cluster, to take the live consumers' decisions on every fact's signature
+    (a fact live dead-lettered for it was folded: the live report came out unequal); None with
+    LGNET_FACT_SIGNATURES=off, as the live deployment was run to read history written before signatures."""
+    mode = os.environ.get(SIGNATURES_VAR, "required").strip() or "required"
+    if mode not in ("required", "off"):
+        raise SetupError(f"{SIGNATURES_VAR} {mode!r}: required (default) or off, as the live deployment's")
+    if mode == "off":
+        return None
+    prefix = os.environ.get("LGNET_TOPIC_PREFIX", "")
+    return await read_registry(bootstrap, prefix), prefix
+
+
 async def _rebuild(
-    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, workers: int
+    bootstrap: str,
+    url: str,
+    schema: str,
+    positions: store.Positions,
+    city: str | None,
+    workers: int,
+    keys: replay.Keys,
 ) -> Any:
     with setup_errors.database(url):
         pool = await db.create_pool(url, schema, max_size=4, create=False)
     try:
         timing = await replay.rebuild(
-            bootstrap, pool, positions, city, workers=workers, database_url=url, schema=schema
+            bootstrap, pool, positions, city, workers=workers, database_url=url, schema=schema, keys=keys
         )
         async with pool.acquire() as conn:
             _, facts = await snapshot(conn)
@@ -183,8 +206,9 @@ async def against_live(args: argparse.Namespace, city: str | None, threshold: in
     window = Window(args.as_of, args.period_from)
     requests = _requests(live_facts, window, city)
     await log.readable(bootstrap, sorted(positions))  # the broker, the login, the topics: before creating anything
+    keys = await _registered(bootstrap)
     async with _fresh_schema(url, args) as schema:
-        timing, facts = await _rebuild(bootstrap, url, schema, positions, city, args.workers)
+        timing, facts = await _rebuild(bootstrap, url, schema, positions, city, args.workers, keys)
     print(json.dumps({"replay": timing.as_dict(), "schema": schema, "positions": positions}), flush=True)
     lines = []
     for req in requests:
@@ -239,10 +263,11 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
     for e in events:
         by_positions.setdefault(json.dumps(e.positions, sort_keys=True), []).append(e)
     await log.readable(bootstrap, sorted({t for e in events for t in e.positions}))  # before creating anything
+    keys = await _registered(bootstrap)
     lines = []
     for key, group in by_positions.items():
         async with _fresh_schema(url, args) as schema:
-            timing, facts = await _rebuild(bootstrap, url, schema, json.loads(key), city, args.workers)
+            timing, facts = await _rebuild(bootstrap, url, schema, json.loads(key), city, args.workers, keys)
         print(json.dumps({"replay": timing.as_dict(), "schema": schema, "positions": json.loads(key)}), flush=True)
         for e in group:
             req = Request(e.report, e.scope, Window(e.as_of, e.period_from, e.method))  # its own counting rules
