@@ -438,3 +438,19 @@ async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_to
     code, lines = await loaded.replay("--as-of", "2026-06-30")
     assert code == 0 and lines[-1]["ok"] is True, lines
     assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
+
+
+async def test_a_published_period_report_replays_to_its_digest(loaded: ReportingUnderTest) -> None:
+    """A national and a city report for a period (and a one-day period) published, then replayed from the log."""
+    ids = []
+    asked = [
+        ("coordination", "national", {"from": "2026-02-01", "to": "2026-03-31"}),
+        ("staff-torino", "city_summary", {"from": "2026-03-01", "to": "2026-03-01"}),
+    ]
+    for actor, report, body in asked:
+        async with loaded.client(actor) as c:
+            r = await c.post(f"/reports/{report}/publish", json=body, headers={"Idempotency-Key": report})
+        assert r.status_code == 201 and r.json()["period_from"] == body["from"], r.text
+        ids.append(r.json()["report_id"])
+    code, lines = await loaded.replay("--published", *(a for i in ids for a in ("--report-id", i)))
+    assert code == 0 and [x["equal"] for x in lines if "report_id" in x] == [True, True], lines
