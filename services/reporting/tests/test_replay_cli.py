@@ -184,6 +184,18 @@ async def test_a_period_ending_before_it_starts_or_a_day_to_come_is_refused_not_
     assert error.startswith("--as-of 2999-01-01: is in the future: today is "), error
 
 
+async def test_options_of_the_other_mode_are_refused_not_ignored(setup: Setup) -> None:
+    """`--published --as-of 2026-06-30` checked every published report whatever its date, and `--report-id` without
+    `--published` replayed the live reports as of today: an auditor believed they had checked what they asked."""
+    for args, said in (
+        (["--published", "--as-of", "2026-06-30"], "--as-of: the live mode's"),
+        (["--published", "--from", "2026-01-01"], "--from: the live mode's"),
+        (["--report-id", "r-1"], "--report-id: with --published only"),
+    ):
+        error = one_line_exit_2(await replay(setup.env, *args, "--into", setup.into))
+        assert error.startswith(said), (args, error)
+
+
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
     port = free_port()
     env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}

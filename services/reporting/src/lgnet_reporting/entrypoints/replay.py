@@ -299,7 +299,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="lgnet-replay", description=__doc__.split("\n")[0])
     p.add_argument("--published", action="store_true", help="check the reports announced on reporting.events")
     p.add_argument("--report-id", action="append", help="with --published: only this report (repeatable)")
-    p.add_argument("--as-of", type=date.fromisoformat, default=clock.today(), help="live mode: as of")
+    p.add_argument("--as-of", type=date.fromisoformat, help="live mode: as of (default today, Italy's date)")
     p.add_argument("--from", dest="period_from", type=date.fromisoformat, help="live mode: period start")
     p.add_argument("--live-schema", default=os.environ.get("LGNET_DB_SCHEMA", "reporting"))
     p.add_argument("--into", help="fresh schema to rebuild into (default: a new replay_<random> schema)")
@@ -307,6 +307,22 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="processes reading and folding partitions (default 2)")
     p.add_argument("--out", type=Path, help="write each replayed report's canonical JSON into this folder")
     return p.parse_args(argv)
+
+
+def _one_mode(args: argparse.Namespace) -> None:
+    """Options of the other mode are refused, not ignored (an auditor believed they had checked what they asked);
+    the live mode's as of is today unless given."""
+    if args.published:
+        for option, value in (("--as-of", args.as_of), ("--from", args.period_from)):
+            if value is not None:
+                raise SetupError(
+                    f"{option}: the live mode's; with --published each report is replayed with its own dates"
+                    " (choose reports with --report-id)"
+                )
+    elif args.report_id:
+        raise SetupError("--report-id: with --published only (the live mode replays every report as of --as-of)")
+    else:
+        args.as_of = args.as_of or clock.today()
 
 
 def _failed(error: str) -> None:
@@ -320,6 +336,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.workers < 1:  # before anything is read or created, as lgnet-audit verify says it
             raise SetupError(f"--workers {args.workers}: at least 1 process (left out: 2)")
+        _one_mode(args)
         if not args.published and (refused := Window(args.as_of, args.period_from).refused(clock.today())):
             # as the API refuses them (422): such a report was replayed and certified "ok"
             field, reason = refused
