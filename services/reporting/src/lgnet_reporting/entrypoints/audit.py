@@ -199,8 +199,16 @@ async def verify(args: argparse.Namespace) -> int:
     state = writable_folder("--state", args.state) if args.state else None
     try:
         saved = facts_log.load_state(state, notaries) if state else {}
-    except (OSError, ValueError, KeyError, CheckpointError) as exc:
-        raise UsageError(f"--state {state}: saved checkpoints unreadable: {exc}") from None
+    except (OSError, facts_log.NotAState) as exc:
+        raise UsageError(
+            f"--state {state}: not the state an audit saves ({exc}): give the folder of your last audit's state,"
+            " or a new one"
+        ) from None
+    except CheckpointError as exc:  # the folder of another deployment's audit, most likely
+        raise UsageError(
+            f"--state {state}: saved by an audit with another notary key, or altered ({exc}): the folder of an audit"
+            " of another deployment? Give this deployment's, or a new one"
+        ) from None
     workers = args.workers or default_workers()
     # Optional: the notary's newest checkpoints, checked exactly like the topic's. Asked first: a wrong URL is said
     # before the log is read, and what the notary served then is covered by the log read after it.
