@@ -454,3 +454,22 @@ async def test_a_published_period_report_replays_to_its_digest(loaded: Reporting
         ids.append(r.json()["report_id"])
     code, lines = await loaded.replay("--published", *(a for i in ids for a in ("--report-id", i)))
     assert code == 0 and [x["equal"] for x in lines if "report_id" in x] == [True, True], lines
+
+
+async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refused(loaded: ReportingUnderTest) -> None:
+    """The live mode compares with the live deployment's tables, so it must fold what that deployment folds. This
+    one is national: with LGNET_CITY=torino (or a name that is no city) the replay folded Torino's facts alone and
+    said the national report differed (exit 1), as if the log had been tampered with."""
+    import asyncio
+    import json
+    import sys
+
+    for city in ("torino", "atlantide"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "lgnet_reporting.entrypoints.replay", "--as-of", "2026-06-30",
+            env={**loaded.env, "LGNET_CITY": city}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        lines = [json.loads(x) for x in out.decode().splitlines() if x.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and not err, (lines, err.decode()[-2000:])
+        assert lines[0]["error"].startswith(f"LGNET_CITY {city}: "), lines

@@ -34,6 +34,7 @@ from typing import Any
 
 import asyncpg
 from lgnet_shared import clock, codec, db
+from lgnet_shared.cities import CITIES
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.fact_signing import read_registry
@@ -203,6 +204,11 @@ async def _live_snapshot(url: str, args: argparse.Namespace) -> tuple[store.Posi
 async def against_live(args: argparse.Namespace, city: str | None, threshold: int) -> list[dict[str, Any]]:
     url, bootstrap = _env("DATABASE_URL"), _env("KAFKA_BOOTSTRAP_SERVERS")
     positions, live_facts = await _live_snapshot(url, args)
+    if city is not None and (others := [c for c in reports.cities_of(live_facts) if c != city]):
+        raise SetupError(
+            f"LGNET_CITY {city}: the live schema {args.live_schema} holds other cities' facts too"
+            f" ({', '.join(others)}): it is a national deployment's; replay it with LGNET_CITY=national, as it folds"
+        )
     window = Window(args.as_of, args.period_from)
     requests = _requests(live_facts, window, city)
     await log.readable(bootstrap, sorted(positions))  # the broker, the login, the topics: before creating anything
@@ -334,6 +340,8 @@ async def run(argv: Sequence[str] | None = None) -> int:
     city = os.environ.get("LGNET_CITY", "national").strip().lower()
     city_filter = None if city == "national" else city
     try:
+        if city not in (*CITIES, "national"):  # a name that is no city: nothing folded, every report unequal
+            raise SetupError(f"LGNET_CITY {city}: not a city of the programme ({', '.join(CITIES)}) nor national")
         if args.workers < 1:  # before anything is read or created, as lgnet-audit verify says it
             raise SetupError(f"--workers {args.workers}: at least 1 process (left out: 2)")
         _one_mode(args)
