@@ -166,6 +166,22 @@ async def test_the_date_pickers_stop_at_today(reporting: ReportingUnderTest, bro
     assert [await page.get_attribute(f"#{k}", "max") for k in ("from", "as_of")] == [today, today]
 
 
+async def test_a_period_that_ends_before_it_starts_is_said_in_the_readers_language(
+    loaded: ReportingUnderTest, browser: Browser
+) -> None:
+    """ "Dal" 1 July, "Al" 30 June: the page read "Impossibile caricare il rapporto: 422 must not be after
+    2026-06-30", the service's English reason on an Italian page. Said in the page's language, at the field."""
+    token = loaded.tokens["staff-torino"]
+    for lang, expected in (("it", "La data «Dal» non può essere successiva alla data «Al»"),
+                           ("en", "The “From” date cannot be after the “To” date")):  # fmt: skip
+        page = await browser.new_page()
+        await page.goto(f"{loaded.process.url}/dashboard#token={token}&as_of=2026-06-30&from=2026-07-01&lang={lang}")
+        await page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20000)
+        shown = await page.inner_text("#error")
+        assert expected in shown and "must not" not in shown, shown
+        assert await page.get_attribute("#from", "aria-invalid") == "true"
+
+
 async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_token_from_the_address(
     loaded: ReportingUnderTest, browser: Browser
 ) -> None:
