@@ -153,7 +153,9 @@ async def test_a_bad_token_shows_an_error(reporting: ReportingUnderTest, browser
     page = await browser.new_page()
     await page.goto(f"{reporting.process.url}/dashboard#token=nope")
     await page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20000)
-    assert "401" in await page.inner_text("#error")
+    shown = await page.inner_text("#error")
+    # In the page's language: it read "401 " and the service's English reason.
+    assert "401" in shown and "Token di accesso non valido o scaduto" in shown, shown
     assert await page.query_selector_all("svg rect.bar") == []
 
 
