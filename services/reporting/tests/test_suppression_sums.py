@@ -179,3 +179,19 @@ def test_a_citys_staff_cannot_take_another_citys_hidden_cell_back_with_their_own
 def test_reports_of_method_6_keep_the_cities_suppression_they_were_published_with() -> None:
     doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28), method=6), 5)  # type: ignore[arg-type]
     assert [doc["by_city"][c]["minors"] for c in ("bologna", "torino", "trieste")] == [20, None, None]
+
+
+def test_a_periods_closed_cases_and_ended_placements_cannot_be_taken_back_when_it_starts_before_them() -> None:
+    """A period's cases opened, closed and open at its end add up whenever no case was open when it started — which
+    a reader arranges by asking from the programme's start. From 1 January (the ten cases opened on the 5th) the
+    national report showed 10 opened and 8 open, hiding the 2 closed: 10 - 8 gave them back (and the 2 placements
+    ended likewise). From method 7 a period's report ties them too."""
+    period = Window(date(2026, 2, 28), date(2026, 1, 1))
+    ind = national(_facts(_cases_and_payments()), period, 5)["indicators"]  # type: ignore[arg-type]
+    assert ind["cases"]["closed"] is None and ind["placements"]["ended"] is None  # 2: small cells
+    assert not _one_hidden({}, [ind["cases"]["closed"], ind["cases"]["open_at_as_of"]], ind["cases"]["opened"]), ind
+    placements = ind["placements"]
+    assert not _one_hidden({}, [placements["ended"], placements["active_at_as_of"]], placements["started"]), ind
+    as_published = Window(date(2026, 2, 28), date(2026, 1, 1), method=6)  # method 6 replays as it was published
+    then = national(_facts(_cases_and_payments()), as_published, 5)["indicators"]  # type: ignore[arg-type]
+    assert then["cases"]["open_at_as_of"] == 8 and then["placements"]["active_at_as_of"] == 8

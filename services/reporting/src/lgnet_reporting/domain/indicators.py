@@ -48,10 +48,12 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # and join each key's registrations alone, as they did (`_paid_before_6`, `_key_groups_before_6`).
 # 7 (auditors' review): the national aggregate's suppression by difference counts a city's own cell of `by_city` as
 # known to that city (its staff read their own report exact): a group over the cities with two hidden cells, one a
-# city's, hides a third (suppression.py, `Group.known`). The numbers are those of method 6, more cells hidden.
+# city's, hides a third (suppression.py, `Group.known`); a period's cases (closed + open = opened) and placements
+# (ended + active = started) are tied when they add up, i.e. nothing was under way as the period started
+# (national.py, `_closed_groups`). The numbers are those of method 6, more cells hidden.
 METHOD = 7
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
-CITIES_KNOWN = 7  # the first method whose suppression counts a city's own by_city cells as known to it
+AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
