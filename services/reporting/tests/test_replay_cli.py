@@ -131,6 +131,8 @@ async def setup(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_p
         "LGNET_TOPIC_PREFIX": topic_prefix,
         "LGNET_DB_SCHEMA": pg_schema,
         "LGNET_CITY": "national",
+        # No service ran here to register a signing key: a log as written before signatures (see the test below).
+        "LGNET_FACT_SIGNATURES": "off",
     }
     into = f"replay_t{uuid.uuid4().hex[:10]}"
     try:
@@ -194,6 +196,16 @@ async def test_options_of_the_other_mode_are_refused_not_ignored(setup: Setup) -
     ):
         error = one_line_exit_2(await replay(setup.env, *args, "--into", setup.into))
         assert error.startswith(said), (args, error)
+
+
+async def test_no_signing_key_in_sight_is_a_setup_error_not_a_log_of_forgeries(setup: Setup) -> None:
+    """The replay takes the live consumers' signature decisions with the keys registered on the cluster. Every
+    deployment registers its key before it writes a fact, so none in sight means a wrong LGNET_TOPIC_PREFIX or a
+    principal that may not read the registry: every fact would be refused and every report said to differ."""
+    env = {k: v for k, v in setup.env.items() if k != "LGNET_FACT_SIGNATURES"}  # required, the default
+    error = one_line_exit_2(await replay(env, "--into", setup.into))
+    assert error.startswith(f"no signing keys found under prefix {setup.prefix!r}"), error
+    assert "LGNET_FACT_SIGNATURES=off" in error, error
 
 
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:

@@ -77,7 +77,14 @@ async def _registered(bootstrap: str) -> replay.Keys:
     if mode == "off":
         return None
     prefix = os.environ.get("LGNET_TOPIC_PREFIX", "")
-    return await read_registry(bootstrap, prefix), prefix
+    keys = await read_registry(bootstrap, prefix)
+    if not keys:  # every deployment registers its key before its first fact: none in sight is the setup's
+        raise SetupError(
+            f"no signing keys found under prefix {prefix!r}: no registry topic ({prefix}lgnet.signing-keys.*) with a"
+            " key this principal may read; check LGNET_TOPIC_PREFIX and use the auditor principal (or, for a log"
+            " written before signatures, LGNET_FACT_SIGNATURES=off as the live deployment ran)"
+        )
+    return keys, prefix
 
 
 async def _rebuild(
