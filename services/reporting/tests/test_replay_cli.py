@@ -208,6 +208,17 @@ async def test_no_signing_key_in_sight_is_a_setup_error_not_a_log_of_forgeries(s
     assert "LGNET_FACT_SIGNATURES=off" in error, error
 
 
+async def test_a_schema_name_that_is_not_one_is_refused_before_anything_is_made_or_dropped(setup: Setup) -> None:
+    """`--into` went into `create schema "<name>"` as written: a name with a double quote was a PostgresSyntaxError
+    naming neither the option nor what a name may hold, and "Audit 2026" made a schema the service could never be
+    pointed at (LGNET_DB_SCHEMA: the upgrade's rebuild is `--into <new schema> --keep`). Refused first, by the rule of
+    LGNET_DB_SCHEMA."""
+    for name in ('audit"2026', 'x", "public', "Audit 2026"):
+        error = one_line_exit_2(await replay(setup.env, "--into", name))
+        assert error.startswith(f"--into {name}: not a schema name"), error
+    assert await schema_exists(setup.database_url, "public")
+
+
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
     port = free_port()
     env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}

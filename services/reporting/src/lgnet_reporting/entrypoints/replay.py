@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 from lgnet_shared import clock, codec, db
 from lgnet_shared.cities import CITIES
+from lgnet_shared.config import SCHEMA_NAME
 from lgnet_shared.envelope import from_record
 from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.fact_signing import read_registry
@@ -352,6 +353,11 @@ async def run(argv: Sequence[str] | None = None) -> int:
         if args.workers < 1:  # before anything is read or created, as lgnet-audit verify says it
             raise SetupError(f"--workers {args.workers}: at least 1 process (left out: 2)")
         _one_mode(args)
+        if args.into is not None and not SCHEMA_NAME.fullmatch(args.into):  # it becomes LGNET_DB_SCHEMA after --keep
+            raise SetupError(
+                f"--into {args.into}: not a schema name: lower-case letters, digits, _ and - (at most 63, not"
+                " starting with a digit or -), as LGNET_DB_SCHEMA"
+            )
         if not args.published and (refused := Window(args.as_of, args.period_from).refused(clock.today())):
             # as the API refuses them (422): such a report was replayed and certified "ok"
             field, reason = refused
