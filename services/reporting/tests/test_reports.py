@@ -473,3 +473,15 @@ async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refu
         lines = [json.loads(x) for x in out.decode().splitlines() if x.strip()]
         assert proc.returncode == 2 and len(lines) == 1 and not err, (lines, err.decode()[-2000:])
         assert lines[0]["error"].startswith(f"LGNET_CITY {city}: "), lines
+
+
+async def test_a_publication_with_a_field_it_does_not_know_is_refused_not_published_otherwise(
+    loaded: ReportingUnderTest,
+) -> None:
+    """`{"as_of": "2026-06-30", "form": "2026-01-01"}` (from, mistyped) published the report as of 30 June —
+    announced on Kafka and anchored by the notary, for ever — instead of the period's; the field dropped unsaid."""
+    async with loaded.client("staff-torino") as c:
+        r = await c.post("/reports/city_summary/publish", json={"as_of": "2026-06-30", "form": "2026-01-01"},
+                         headers={"Idempotency-Key": "typo"})  # fmt: skip
+        assert r.status_code == 422 and r.json()["field"] == "form", r.text  # as "from" and "as_of" are named
+        assert [x for x in (await c.get("/reports/published")).json() if x["scope"] == "torino"] == []

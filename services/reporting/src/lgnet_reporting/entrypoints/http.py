@@ -18,7 +18,7 @@ from lgnet_shared.errors import ContractError, Forbidden, NotFound
 from lgnet_shared.events.types import IsoDate
 from lgnet_shared.http import CreateKey, idempotent, problem_responses
 from lgnet_shared.service import Runtime
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import anchors, exports, store
@@ -102,6 +102,9 @@ def scope_of(actor: Actor, report: str, city: str | None, at: tuple[str, str] = 
 
 
 class PublishBody(BaseModel):
+    # A field it does not know is refused: "form" (from, mistyped) published the report as of `as_of` for ever.
+    model_config = ConfigDict(extra="forbid")
+
     city: str | None = Field(default=None, description="City of a city_summary; default the actor's city")
     as_of: IsoDate | None = None
     period_from: IsoDate | None = Field(default=None, alias="from")
