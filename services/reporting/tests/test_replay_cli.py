@@ -219,6 +219,17 @@ async def test_a_schema_name_that_is_not_one_is_refused_before_anything_is_made_
     assert await schema_exists(setup.database_url, "public")
 
 
+async def test_an_out_folder_that_cannot_be_one_is_refused_before_the_log_is_read(setup: Setup, tmp_path: Path) -> None:
+    """`--out <a file>` replayed the whole log, then ended in "FileExistsError: [Errno 17] File exists: …", naming
+    neither the option nor what to give. Refused first, as `lgnet-audit verify --state` is."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for out, why in ((a_file, "is a file, not a folder"), ("/proc/nope", "cannot be made or written")):
+        ran = await replay(setup.env, "--as-of", "2026-06-30", "--out", str(out), "--into", setup.into)
+        assert one_line_exit_2(ran).startswith(f"--out {out}: {why}"), ran.lines
+    assert a_file.read_text() == "mine"
+
+
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
     port = free_port()
     env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
 
 from lgnet_reporting import settings
-from lgnet_reporting.adapters import facts_log, setup_errors
+from lgnet_reporting.adapters import facts_log, folders, setup_errors
 from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, table
 from lgnet_reporting.domain.notary import Notary
@@ -107,33 +106,12 @@ def notary_verifiers(values: list[str]) -> list[Verifier]:
     return out
 
 
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def _can_write_in(folder: Path) -> None:
-    """Raises OSError unless a file can be made in `folder` (or, when it does not exist yet, in the folder it would be
-    made in): checked before the log is read, and nothing is left behind by a run that fails."""
-    existing = _nearest_existing(folder)
-    if not existing.is_dir():
-        raise NotADirectoryError(20, "not a folder", str(existing))
-    with tempfile.TemporaryFile(dir=existing):
-        pass
-
-
 def writable_folder(arg: str, value: str) -> Path:
     """The folder, once it is sure that it can be made and written; it is made when the audit saves its state."""
     path = Path(value)
-    if path.exists() and not path.is_dir():
-        raise UsageError(
-            f"{arg} {value}: is a file, not a folder (the folder of your last audit's state, or a new one)"
-        )
-    try:
-        _can_write_in(path)
-    except OSError as exc:
-        raise UsageError(f"{arg} {value}: cannot be made or written ({exc.strerror or exc})") from None
+    if why := folders.folder_problem(path):
+        hint = " (the folder of your last audit's state, or a new one)" if why.startswith("is a file") else ""
+        raise UsageError(f"{arg} {value}: {why}{hint}")
     return path
 
 
@@ -149,7 +127,7 @@ def new_file(arg: str, value: str, force: bool) -> Path:
             f" new file: --pinned {value} --out <new file>; --force replaces it"
         )
     try:
-        _can_write_in(path.parent)
+        folders.can_write_in(path.parent)
     except OSError as exc:
         raise UsageError(f"{arg} {value}: cannot be written ({exc.strerror or exc})") from None
     return path

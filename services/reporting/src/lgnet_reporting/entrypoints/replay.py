@@ -42,7 +42,7 @@ from lgnet_shared.fact_signing import read_registry
 from lgnet_shared.topics import physical
 
 from lgnet_reporting import settings
-from lgnet_reporting.adapters import log, setup_errors, store
+from lgnet_reporting.adapters import folders, log, setup_errors, store
 from lgnet_reporting.adapters.setup_errors import SetupError
 from lgnet_reporting.domain import national as reports
 from lgnet_reporting.domain.canonical import canonical_json
@@ -353,6 +353,8 @@ async def run(argv: Sequence[str] | None = None) -> int:
         if args.workers < 1:  # before anything is read or created, as lgnet-audit verify says it
             raise SetupError(f"--workers {args.workers}: at least 1 process (left out: 2)")
         _one_mode(args)
+        if args.out is not None and (why := folders.folder_problem(args.out)):  # before the log is read
+            raise SetupError(f"--out {args.out}: {why}: give a folder for the replayed reports (made if missing)")
         if args.into is not None and not SCHEMA_NAME.fullmatch(args.into):  # it becomes LGNET_DB_SCHEMA after --keep
             raise SetupError(
                 f"--into {args.into}: not a schema name: lower-case letters, digits, _ and - (at most 63, not"
