@@ -372,6 +372,22 @@ def test_a_state_folder_that_is_not_this_audits_is_named_as_such(
     assert error.startswith(f"--state {folder}: ") and expected in error, error
 
 
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["verify", "--keys", "k.json", "--notary-key", "v", "--workers", "two"], "--workers two: not a whole number"),
+        (["verify", "--keys", "k.json", "--notary-key", "v", "--bogus"], "--bogus: not an option of lgnet-audit"),
+        (["verify", "--keys", "k.json"], "the following arguments are required: --notary-key"),
+    ],
+)
+def test_a_bad_argument_is_the_one_json_line_too(
+    argv: list[str], said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse printed its usage and error on stderr, nothing on stdout, where every other setup problem is one JSON
+    line `{"ok": false, "error": …}` (exit 2)."""
+    assert _setup_error(argv, monkeypatch, capsys).startswith(said)
+
+
 @pytest.mark.parametrize("workers", ["0", "-1"])
 def test_workers_below_one_are_refused(
     workers: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

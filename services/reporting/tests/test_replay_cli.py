@@ -230,6 +230,16 @@ async def test_an_out_folder_that_cannot_be_one_is_refused_before_the_log_is_rea
     assert a_file.read_text() == "mine"
 
 
+async def test_a_bad_argument_is_the_summary_line_too(setup: Setup) -> None:
+    """`--as-of 30/06/2026` printed argparse's usage and error on stderr and nothing on stdout, where the command
+    promises one JSON line naming what could not run (a script reading it found nothing)."""
+    for args, said in ((["--as-of", "30/06/2026"], "--as-of 30/06/2026: "), (["--workers", "two"], "--workers two: "),
+                       (["--bogus"], "--bogus: ")):  # fmt: skip
+        ran = await replay(setup.env, *args)
+        assert ran.code == 2 and len(ran.lines) == 1 and ran.lines[0]["ok"] is False, (ran.lines, ran.stderr)
+        assert ran.error.startswith(said), ran.error
+
+
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:
     port = free_port()
     env = {**setup.env, "DATABASE_URL": f"postgresql://auditor:s3cr3t@127.0.0.1:{port}/audit"}

@@ -283,7 +283,7 @@ async def notary(args: argparse.Namespace) -> int:
 def _parser(prog: str) -> argparse.ArgumentParser:
     """The command's own line of the module's docstring (`lgnet-notary --help` described the audit tool)."""
     description = next(line for line in __doc__.splitlines() if line.startswith(f"`{prog}`"))
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = setup_errors.CommandLine(prog=prog, description=description)
     p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""))
     return p
 
@@ -366,7 +366,10 @@ def quiet_libraries() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = audit_parse(argv)
+    try:
+        args = audit_parse(argv)
+    except setup_errors.SetupError as exc:  # a bad argument: the one JSON line too
+        sys.exit(_refused(str(exc)))
     quiet_libraries()
     sys.exit(_run(keys if args.command == "keys" else verify, args))
 
@@ -395,7 +398,10 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
     )
     r.add_argument("--http-port", type=int, default=port, help="serve checkpoints and proofs over HTTP (with --every)")
     r.add_argument("--http-host", default=os.environ.get("LGNET_HTTP_HOST", "127.0.0.1"))
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except setup_errors.SetupError as exc:  # a bad argument: the one JSON line too
+        sys.exit(_refused(str(exc)))
     notary_logs()
     sys.exit(_run(notary, args))
 

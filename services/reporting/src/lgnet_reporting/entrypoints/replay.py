@@ -310,7 +310,7 @@ def _not_here(e: ReportPublished, city: str | None) -> dict[str, Any]:
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="lgnet-replay", description=__doc__.split("\n")[0])
+    p = setup_errors.CommandLine(prog="lgnet-replay", description=__doc__.split("\n")[0])
     p.add_argument("--published", action="store_true", help="check the reports announced on reporting.events")
     p.add_argument("--report-id", action="append", help="with --published: only this report (repeatable)")
     p.add_argument("--as-of", type=date.fromisoformat, help="live mode: as of (default today, Italy's date)")
@@ -344,7 +344,11 @@ def _failed(error: str) -> None:
 
 
 async def run(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
+    try:
+        args = parse(argv)
+    except SetupError as exc:
+        _failed(str(exc))
+        return 2
     city = os.environ.get("LGNET_CITY", "national").strip().lower()
     city_filter = None if city == "national" else city
     try:
