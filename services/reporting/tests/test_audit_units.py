@@ -333,6 +333,61 @@ def test_a_state_path_that_cannot_be_a_folder_is_refused_before_the_log_is_read(
     assert a_file.read_text() == "mine"
 
 
+def _foreign_state(folder: Any) -> None:
+    """The state an audit of another deployment saved: its checkpoint signed by that deployment's notary."""
+    import json
+    import os
+
+    from lgnet_shared.checkpoints import NotarySigner
+
+    note = NotarySigner("lgnet-notary.torino", os.urandom(32)).sign("lgnet/intake.events/0", 1, b"r" * 32).note
+    (folder / "a.leaves").write_bytes(b"r" * 32)
+    (folder / "state.json").write_text(json.dumps({"lgnet/intake.events/0": {"note": note, "leaves": "a.leaves"}}))
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ('["lgnet/intake.events/0"]', "not the state an audit saves"),  # was AttributeError: 'list' object ...
+        ('{"lgnet/intake.events/0": "x"}', "not the state an audit saves"),  # was TypeError: string indices ...
+        ("{not json", "not the state an audit saves"),
+        (None, "saved by an audit with another notary key"),
+    ],
+)
+def test_a_state_folder_that_is_not_this_audits_is_named_as_such(
+    state: str | None, expected: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A state.json that is not an audit's was an AttributeError or TypeError naming neither --state nor the file;
+    another deployment's state folder (its notary's key) read "saved checkpoints unreadable: signed by no pinned
+    notary key"."""
+    folder = tmp_path / "state"
+    folder.mkdir()
+    if state is None:
+        _foreign_state(folder)
+    else:
+        (folder / "state.json").write_text(state)
+    keys = _pinned(tmp_path / "pinned-keys.json")
+    argv = ["verify", "--keys", str(keys), "--notary-key", _notary_key(), "--state", str(folder)]
+    error = _setup_error(argv, monkeypatch, capsys)
+    assert error.startswith(f"--state {folder}: ") and expected in error, error
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["verify", "--keys", "k.json", "--notary-key", "v", "--workers", "two"], "--workers two: not a whole number"),
+        (["verify", "--keys", "k.json", "--notary-key", "v", "--bogus"], "--bogus: not an option of lgnet-audit"),
+        (["verify", "--keys", "k.json"], "the following arguments are required: --notary-key"),
+    ],
+)
+def test_a_bad_argument_is_the_one_json_line_too(
+    argv: list[str], said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse printed its usage and error on stderr, nothing on stdout, where every other setup problem is one JSON
+    line `{"ok": false, "error": …}` (exit 2)."""
+    assert _setup_error(argv, monkeypatch, capsys).startswith(said)
+
+
 @pytest.mark.parametrize("workers", ["0", "-1"])
 def test_workers_below_one_are_refused(
     workers: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

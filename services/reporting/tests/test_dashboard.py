@@ -66,7 +66,7 @@ async def test_dashboard_shows_the_api_numbers(loaded: ReportingUnderTest, brows
     assert (
         await _bars(page, "chart-city")
         == expected_cities
-        == {"bologna": "soppresso", "torino": "7", "trieste": "soppresso"}
+        == {"bologna": "soppresso", "torino": "soppresso", "trieste": "soppresso"}  # method 7: Bologna knows its 1
     )
     # Italian by default: the page's language, labels from the vocabulary, the fund and the financial statement.
     assert await page.get_attribute("html", "lang") == "it"
@@ -152,8 +152,10 @@ async def test_every_category_is_named_in_full_beside_its_bar(
 async def test_a_bad_token_shows_an_error(reporting: ReportingUnderTest, browser: Browser) -> None:
     page = await browser.new_page()
     await page.goto(f"{reporting.process.url}/dashboard#token=nope")
-    await page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=20000)
-    assert "401" in await page.inner_text("#error")
+    await page.wait_for_selector("#error:not(:empty)", timeout=20000)  # no eval: the CSP forbids it
+    shown = await page.inner_text("#error")
+    # In the page's language: it read "401 " and the service's English reason.
+    assert "401" in shown and "Token di accesso non valido o scaduto" in shown, shown
     assert await page.query_selector_all("svg rect.bar") == []
 
 
@@ -164,6 +166,22 @@ async def test_the_date_pickers_stop_at_today(reporting: ReportingUnderTest, bro
     await page.goto(f"{reporting.process.url}/dashboard")
     today = clock.today().isoformat()
     assert [await page.get_attribute(f"#{k}", "max") for k in ("from", "as_of")] == [today, today]
+
+
+async def test_a_period_that_ends_before_it_starts_is_said_in_the_readers_language(
+    loaded: ReportingUnderTest, browser: Browser
+) -> None:
+    """ "Dal" 1 July, "Al" 30 June: the page read "Impossibile caricare il rapporto: 422 must not be after
+    2026-06-30", the service's English reason on an Italian page. Said in the page's language, at the field."""
+    token = loaded.tokens["staff-torino"]
+    for lang, expected in (("it", "La data «Dal» non può essere successiva alla data «Al»"),
+                           ("en", "The “From” date cannot be after the “To” date")):  # fmt: skip
+        page = await browser.new_page()
+        await page.goto(f"{loaded.process.url}/dashboard#token={token}&as_of=2026-06-30&from=2026-07-01&lang={lang}")
+        await page.wait_for_selector("#error:not(:empty)", timeout=20000)  # no eval: the CSP forbids it
+        shown = await page.inner_text("#error")
+        assert expected in shown and "must not" not in shown, shown
+        assert await page.get_attribute("#from", "aria-invalid") == "true"
 
 
 async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_token_from_the_address(

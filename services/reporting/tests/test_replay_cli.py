@@ -131,6 +131,8 @@ async def setup(kafka_bootstrap: str, database_url: str, pg_schema: str, topic_p
         "LGNET_TOPIC_PREFIX": topic_prefix,
         "LGNET_DB_SCHEMA": pg_schema,
         "LGNET_CITY": "national",
+        # No service ran here to register a signing key: a log as written before signatures (see the test below).
+        "LGNET_FACT_SIGNATURES": "off",
     }
     into = f"replay_t{uuid.uuid4().hex[:10]}"
     try:
@@ -173,6 +175,69 @@ async def test_workers_below_one_are_refused_before_anything_is_read(setup: Setu
     for workers in ("0", "-2"):
         error = one_line_exit_2(await replay(setup.env, "--workers", workers, "--into", setup.into))
         assert error.startswith(f"--workers {workers}: at least 1 process"), error
+
+
+async def test_a_period_ending_before_it_starts_or_a_day_to_come_is_refused_not_replayed(setup: Setup) -> None:
+    """`--from` after `--as-of` (an auditor's slip) replayed empty reports and said `"ok": true`, and `--as-of` a day
+    to come replayed today's figures under that date: reports the API refuses (422) were certified. Refused first."""
+    late = await replay(setup.env, "--as-of", "2026-06-30", "--from", "2026-07-01", "--into", setup.into)
+    assert one_line_exit_2(late).startswith("--from 2026-07-01: must not be after 2026-06-30 (--as-of)"), late.lines
+    error = one_line_exit_2(await replay(setup.env, "--as-of", "2999-01-01", "--into", setup.into))
+    assert error.startswith("--as-of 2999-01-01: is in the future: today is "), error
+
+
+async def test_options_of_the_other_mode_are_refused_not_ignored(setup: Setup) -> None:
+    """`--published --as-of 2026-06-30` checked every published report whatever its date, and `--report-id` without
+    `--published` replayed the live reports as of today: an auditor believed they had checked what they asked."""
+    for args, said in (
+        (["--published", "--as-of", "2026-06-30"], "--as-of: the live mode's"),
+        (["--published", "--from", "2026-01-01"], "--from: the live mode's"),
+        (["--report-id", "r-1"], "--report-id: with --published only"),
+    ):
+        error = one_line_exit_2(await replay(setup.env, *args, "--into", setup.into))
+        assert error.startswith(said), (args, error)
+
+
+async def test_no_signing_key_in_sight_is_a_setup_error_not_a_log_of_forgeries(setup: Setup) -> None:
+    """The replay takes the live consumers' signature decisions with the keys registered on the cluster. Every
+    deployment registers its key before it writes a fact, so none in sight means a wrong LGNET_TOPIC_PREFIX or a
+    principal that may not read the registry: every fact would be refused and every report said to differ."""
+    env = {k: v for k, v in setup.env.items() if k != "LGNET_FACT_SIGNATURES"}  # required, the default
+    error = one_line_exit_2(await replay(env, "--into", setup.into))
+    assert error.startswith(f"no signing keys found under prefix {setup.prefix!r}"), error
+    assert "LGNET_FACT_SIGNATURES=off" in error, error
+
+
+async def test_a_schema_name_that_is_not_one_is_refused_before_anything_is_made_or_dropped(setup: Setup) -> None:
+    """`--into` went into `create schema "<name>"` as written: a name with a double quote was a PostgresSyntaxError
+    naming neither the option nor what a name may hold, and "Audit 2026" made a schema the service could never be
+    pointed at (LGNET_DB_SCHEMA: the upgrade's rebuild is `--into <new schema> --keep`). Refused first, by the rule of
+    LGNET_DB_SCHEMA."""
+    for name in ('audit"2026', 'x", "public', "Audit 2026"):
+        error = one_line_exit_2(await replay(setup.env, "--into", name))
+        assert error.startswith(f"--into {name}: not a schema name"), error
+    assert await schema_exists(setup.database_url, "public")
+
+
+async def test_an_out_folder_that_cannot_be_one_is_refused_before_the_log_is_read(setup: Setup, tmp_path: Path) -> None:
+    """`--out <a file>` replayed the whole log, then ended in "FileExistsError: [Errno 17] File exists: …", naming
+    neither the option nor what to give. Refused first, as `lgnet-audit verify --state` is."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for out, why in ((a_file, "is a file, not a folder"), ("/proc/nope", "cannot be made or written")):
+        ran = await replay(setup.env, "--as-of", "2026-06-30", "--out", str(out), "--into", setup.into)
+        assert one_line_exit_2(ran).startswith(f"--out {out}: {why}"), ran.lines
+    assert a_file.read_text() == "mine"
+
+
+async def test_a_bad_argument_is_the_summary_line_too(setup: Setup) -> None:
+    """`--as-of 30/06/2026` printed argparse's usage and error on stderr and nothing on stdout, where the command
+    promises one JSON line naming what could not run (a script reading it found nothing)."""
+    for args, said in ((["--as-of", "30/06/2026"], "--as-of 30/06/2026: "), (["--workers", "two"], "--workers two: "),
+                       (["--bogus"], "--bogus: ")):  # fmt: skip
+        ran = await replay(setup.env, *args)
+        assert ran.code == 2 and len(ran.lines) == 1 and ran.lines[0]["ok"] is False, (ran.lines, ran.stderr)
+        assert ran.error.startswith(said), ran.error
 
 
 async def test_an_unreachable_database_is_one_line_naming_it_without_its_password(setup: Setup) -> None:

@@ -119,11 +119,14 @@ async def test_national_aggregate_is_suppressed_and_has_no_personal_data(loaded:
     body = await get(loaded, "coordination", "/reports/national", as_of="2026-06-30")
     ind, by_city = body["indicators"], body["by_city"]
     assert body["suppression"]["threshold"] == 3
-    assert ind["persons"] == {"total": 10, "minors": 4, "adults": 6, "age_unknown": 0}
+    # Method 7: the cities' minors (Torino 3, Trieste 1) are both hidden, but Torino's staff know their own 3, so the
+    # national minors (4) would give Trieste's 1 back: hidden too, and with them the national adults (ages add up).
+    assert ind["persons"] == {"total": 10, "minors": None, "adults": None, "age_unknown": 0}
     assert ind["households"]["total"] == 6
     # Primary: Bologna (1 person) and Trieste (2) are under 3.
     assert by_city["bologna"]["persons"] is None and by_city["trieste"]["persons"] is None
-    assert by_city["torino"]["persons"] == 7
+    # Method 7: Bologna's staff know their own 1, so Torino's 7 would give Trieste's 2 back (10 - 7 - 1): hidden.
+    assert by_city["torino"]["persons"] is None
     # By difference: national minors 4 = Torino 3 + Trieste 1, so hiding Trieste's 1 hides Torino's 3 too,
     # and then Torino's adults (7 = minors + adults).
     assert by_city["trieste"]["minors"] is None and by_city["torino"]["minors"] is None
@@ -282,7 +285,8 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     code1, lines1 = await loaded.replay("--as-of", "2026-06-30", "--out", str(out1))
     code2, _ = await loaded.replay("--as-of", "2026-06-30", "--out", str(out2), "--workers", "1")
     assert (code1, code2) == (0, 0), lines1
-    assert lines1[0]["replay"]["skipped"] == {"invalid": 1, "redelivered": 20}
+    # "not json" is unsigned too: live refuses it for that first (its signature is checked before it is read)
+    assert lines1[0]["replay"]["skipped"] == {"signature": 1, "redelivered": 20}
     scopes = {(x["report"], x["scope"]) for x in lines1 if "equal" in x and "report" in x}
     assert scopes == {("national", "national"), *(("city_summary", c) for c in ("bologna", "torino", "trieste"))}
     files = sorted(p.name for p in out1.iterdir())
@@ -389,3 +393,95 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
         r.json()["report_id"]: True,
         "old-1": False,
     }
+
+
+async def test_a_city_auditors_replay_names_the_reports_of_other_scopes_instead_of_failing_them(
+    loaded: ReportingUnderTest,
+) -> None:
+    """Torino's auditor (LGNET_CITY=torino: the replay folds only Torino's facts) replays what was published. The
+    national aggregate and Trieste's report cover other cities' facts: recomputed from Torino's alone they came out
+    `"equal": false` and the run failed (exit 1), read as a tampered log. They are named as not replayable here (with
+    how to replay them) and Torino's own report is checked."""
+    async with loaded.client("coordination") as c:
+        n = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "a"})
+    async with loaded.client("staff-torino") as c:
+        t = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "b"}
+        )
+    async with loaded.client("staff-trieste") as c:
+        s = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "c"}
+        )
+    assert {n.status_code, t.status_code, s.status_code} == {201}, (n.text, t.text, s.text)
+    code, lines = await loaded.replay("--published", env={**loaded.env, "LGNET_CITY": "torino"})
+    reports = {x["report_id"]: x for x in lines if "report_id" in x}
+    assert reports[t.json()["report_id"]]["equal"] is True, lines
+    for other in (n, s):
+        line = reports[other.json()["report_id"]]
+        assert line["equal"] is None and "LGNET_CITY=national" in line["skipped"], line
+    assert code == 0 and lines[-1] == {"reports": 1, "equal": 1, "ok": True, "skipped": 2}, lines
+
+
+async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_too(loaded: ReportingUnderTest) -> None:
+    """Someone with write access to the broker adds a case to `intake.events`, unsigned (or signed by a key no
+    service registered). Live, the projections dead-letter it (LGNET_FACT_SIGNATURES=required): no number changes.
+    The replay, which promises the live consumer's decisions record by record, folded it: the live report came out
+    `"equal": false` — the auditor was told the live numbers did not follow from the log, when they did."""
+    before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    forged = i.CaseOpened(case_id="C99", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                          channel=i.Channel.DESK, partner="coop", opened_on=before["as_of"])  # fmt: skip
+    value, headers = loaded.envelope(forged, "torino").to_structured()
+    await loaded.producer.send_and_wait(physical("intake.events", loaded.prefix), value, key=b"C99", headers=headers)
+    await loaded.settle()
+    after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    assert after["indicators"]["cases"] == before["indicators"]["cases"]  # dead-lettered live
+    code, lines = await loaded.replay("--as-of", "2026-06-30")
+    assert code == 0 and lines[-1]["ok"] is True, lines
+    assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
+
+
+async def test_a_published_period_report_replays_to_its_digest(loaded: ReportingUnderTest) -> None:
+    """A national and a city report for a period (and a one-day period) published, then replayed from the log."""
+    ids = []
+    asked = [
+        ("coordination", "national", {"from": "2026-02-01", "to": "2026-03-31"}),
+        ("staff-torino", "city_summary", {"from": "2026-03-01", "to": "2026-03-01"}),
+    ]
+    for actor, report, body in asked:
+        async with loaded.client(actor) as c:
+            r = await c.post(f"/reports/{report}/publish", json=body, headers={"Idempotency-Key": report})
+        assert r.status_code == 201 and r.json()["period_from"] == body["from"], r.text
+        ids.append(r.json()["report_id"])
+    code, lines = await loaded.replay("--published", *(a for i in ids for a in ("--report-id", i)))
+    assert code == 0 and [x["equal"] for x in lines if "report_id" in x] == [True, True], lines
+
+
+async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refused(loaded: ReportingUnderTest) -> None:
+    """The live mode compares with the live deployment's tables, so it must fold what that deployment folds. This
+    one is national: with LGNET_CITY=torino (or a name that is no city) the replay folded Torino's facts alone and
+    said the national report differed (exit 1), as if the log had been tampered with."""
+    import asyncio
+    import json
+    import sys
+
+    for city in ("torino", "atlantide"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "lgnet_reporting.entrypoints.replay", "--as-of", "2026-06-30",
+            env={**loaded.env, "LGNET_CITY": city}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        lines = [json.loads(x) for x in out.decode().splitlines() if x.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and not err, (lines, err.decode()[-2000:])
+        assert lines[0]["error"].startswith(f"LGNET_CITY {city}: "), lines
+
+
+async def test_a_publication_with_a_field_it_does_not_know_is_refused_not_published_otherwise(
+    loaded: ReportingUnderTest,
+) -> None:
+    """`{"as_of": "2026-06-30", "form": "2026-01-01"}` (from, mistyped) published the report as of 30 June —
+    announced on Kafka and anchored by the notary, for ever — instead of the period's; the field dropped unsaid."""
+    async with loaded.client("staff-torino") as c:
+        r = await c.post("/reports/city_summary/publish", json={"as_of": "2026-06-30", "form": "2026-01-01"},
+                         headers={"Idempotency-Key": "typo"})  # fmt: skip
+        assert r.status_code == 422 and r.json()["field"] == "form", r.text  # as "from" and "as_of" are named
+        assert [x for x in (await c.get("/reports/published")).json() if x["scope"] == "torino"] == []

@@ -143,3 +143,55 @@ def test_a_nationality_cannot_be_taken_back_from_the_third_country_nationals() -
 def test_reports_of_method_4_keep_their_nationalities_as_published() -> None:
     doc = national(_facts(_people({"MA": 10, "NG": 2, "FR": 2})), Window(date(2026, 2, 28), method=4), 5)  # type: ignore[arg-type]
     assert doc["indicators"]["persons_by_nationality"] == {"FR": None, "MA": 10, "NG": None}
+
+
+def _cities(minors: dict[str, int], adults: int = 10) -> list[Event]:
+    """Per city: `minors[city]` children and `adults` adults, one household and case each (January)."""
+    events: list[Event] = []
+    for city, children in minors.items():
+        for n in range(children + adults):
+            k = f"{city}{n}"
+            events += [
+                i.PersonRegistered(person_id=k, household_id=f"h{k}", registered_by="desk",
+                                   birth_date=date(2015, 1, 1) if n < children else date(1980, 1, 1),
+                                   sex=i.Sex.FEMALE, nationality="MA", third_country=True),
+                i.HouseholdFormed(household_id=f"h{k}", city=city, reference_person_id=k, member_ids=[k]),
+                i.CaseOpened(case_id=f"c{k}", household_id=f"h{k}", city=city,
+                             action_area=i.ActionArea.HOUSING_INCLUSION, channel=i.Channel.DESK, partner="x",
+                             opened_on=date(2026, 1, 5)),
+            ]  # fmt: skip
+    return events
+
+
+def test_a_citys_staff_cannot_take_another_citys_hidden_cell_back_with_their_own_exact_numbers() -> None:
+    """Trieste's 2 minors are hidden, and so (by difference) the smallest other city's, Torino's 6. But Torino's staff
+    read their own city's exact report: national minors (28) less Bologna's (20) less their own 6 gave Trieste's 2
+    back. A city's own cell in a group over the cities is known to that city, so a third cell is hidden (method 7)."""
+    doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28)), 5)  # type: ignore[arg-type]
+    rows, ind = doc["by_city"], doc["indicators"]
+    cells = [rows[c]["minors"] for c in rows] + [ind["persons"]["minors"]]
+    assert rows["trieste"]["minors"] is None
+    for own in rows:  # each city knows its own row: what is left hidden to it is never exactly one cell
+        left = sum(v is None for c, v in zip([*rows, None], cells, strict=True) if c != own)
+        assert left != 1, (own, rows, ind["persons"])
+
+
+def test_reports_of_method_6_keep_the_cities_suppression_they_were_published_with() -> None:
+    doc = national(_facts(_cities({"torino": 6, "trieste": 2, "bologna": 20})), Window(date(2026, 2, 28), method=6), 5)  # type: ignore[arg-type]
+    assert [doc["by_city"][c]["minors"] for c in ("bologna", "torino", "trieste")] == [20, None, None]
+
+
+def test_a_periods_closed_cases_and_ended_placements_cannot_be_taken_back_when_it_starts_before_them() -> None:
+    """A period's cases opened, closed and open at its end add up whenever no case was open when it started — which
+    a reader arranges by asking from the programme's start. From 1 January (the ten cases opened on the 5th) the
+    national report showed 10 opened and 8 open, hiding the 2 closed: 10 - 8 gave them back (and the 2 placements
+    ended likewise). From method 7 a period's report ties them too."""
+    period = Window(date(2026, 2, 28), date(2026, 1, 1))
+    ind = national(_facts(_cases_and_payments()), period, 5)["indicators"]  # type: ignore[arg-type]
+    assert ind["cases"]["closed"] is None and ind["placements"]["ended"] is None  # 2: small cells
+    assert not _one_hidden({}, [ind["cases"]["closed"], ind["cases"]["open_at_as_of"]], ind["cases"]["opened"]), ind
+    placements = ind["placements"]
+    assert not _one_hidden({}, [placements["ended"], placements["active_at_as_of"]], placements["started"]), ind
+    as_published = Window(date(2026, 2, 28), date(2026, 1, 1), method=6)  # method 6 replays as it was published
+    then = national(_facts(_cases_and_payments()), as_published, 5)["indicators"]  # type: ignore[arg-type]
+    assert then["cases"]["open_at_as_of"] == 8 and then["placements"]["active_at_as_of"] == 8

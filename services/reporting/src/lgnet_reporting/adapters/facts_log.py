@@ -82,13 +82,27 @@ def save_state(folder: Path, newest: dict[str, Checkpoint], leaves: dict[str, li
     (folder / "state.json").write_text(json.dumps(index, indent=1, sort_keys=True))
 
 
+class NotAState(ValueError):
+    """The folder's state.json is not what `save_state` writes."""
+
+
 def load_state(folder: Path, notaries: list[Verifier]) -> dict[str, SavedOrigin]:
-    """The saved checkpoints (re-verified: a saved note is believed only with a pinned notary's signature)."""
+    """The saved checkpoints (re-verified: a saved note is believed only with a pinned notary's signature). Raises
+    NotAState for a state.json `save_state` did not write, CheckpointError for a note no pinned key signed."""
     path = folder / "state.json"
     if not path.exists():
         return {}
+    try:
+        index = json.loads(path.read_text())
+    except ValueError as exc:
+        raise NotAState(f"state.json is not JSON ({exc})") from None
+    shape = {"note": str, "leaves": str}
+    if not isinstance(index, dict) or not all(
+        isinstance(e, dict) and all(isinstance(e.get(k), t) for k, t in shape.items()) for e in index.values()
+    ):
+        raise NotAState('state.json is not {"<origin>": {"note": …, "leaves": …}, …}')
     out: dict[str, SavedOrigin] = {}
-    for name, entry in json.loads(path.read_text()).items():
+    for name, entry in index.items():
         cp = open_checkpoint(entry["note"], notaries)
         raw = (folder / entry["leaves"]).read_bytes()
         out[name] = SavedOrigin(cp, [raw[i : i + 32] for i in range(0, len(raw), 32)])

@@ -22,7 +22,7 @@ from datetime import date
 from functools import lru_cache
 from itertools import chain, compress, filterfalse, repeat
 from operator import and_, gt, itemgetter, ne, not_
-from typing import Any
+from typing import Any, Literal
 
 from lgnet_reporting.domain import civic, outreach, tutoring
 
@@ -46,8 +46,14 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # stands (`standing`: a payment returned then made to stand again counted as of the days it stood); cross-city keys
 # link one person transitively (`national_identities`). Methods 1-5 read a request's latest payment and failure
 # and join each key's registrations alone, as they did (`_paid_before_6`, `_key_groups_before_6`).
-METHOD = 6
+# 7 (auditors' review): the national aggregate's suppression by difference counts a city's own cell of `by_city` as
+# known to that city (its staff read their own report exact): a group over the cities with two hidden cells, one a
+# city's, hides a third (suppression.py, `Group.known`); a period's cases (closed + open = opened) and placements
+# (ended + active = started) are tied when they add up, i.e. nothing was under way as the period started
+# (national.py, `_closed_groups`). The numbers are those of method 6, more cells hidden.
+METHOD = 7
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
+AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 
@@ -63,6 +69,15 @@ class Window:
 
     def closed(self, day: date | None) -> bool:
         return day is not None and day <= self.as_of
+
+    def refused(self, today: date) -> tuple[Literal["as_of", "from"], str] | None:
+        """Which date of the window a report refuses, and why: an end still to come (today's figures under a later
+        date, which a replay could never reproduce once published), a start after the end. None: a report's dates."""
+        if self.as_of > today:
+            return "as_of", f"is in the future: today is {today.isoformat()}"
+        if self.period_from is not None and self.period_from > self.as_of:
+            return "from", f"must not be after {self.as_of.isoformat()}"
+        return None
 
     @property
     def low(self) -> date:

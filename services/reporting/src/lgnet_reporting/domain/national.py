@@ -9,6 +9,7 @@ from lgnet_shared.countries import is_third_country, is_valid_country
 
 from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
+    AUDITED,
     EMPLOYED,
     Facts,
     Shared,
@@ -231,8 +232,8 @@ def plan_for(doc: dict[str, Any]) -> Plan:
         cells = [("by_city", c, field) for c in cities]
         if field != "paid_cents":
             counts(*cells)
-        if cells:
-            plan.groups.append(Group(cells, national_total[field]))
+        if cells:  # from method 7 each city knows its own cell (its own report: docs/reporting.md, Methods)
+            plan.groups.append(Group(cells, national_total[field], known=doc.get("method", 1) >= AUDITED))
     for c in cities:
         plan.groups.append(Group([("by_city", c, k) for k in ages], ("by_city", c, "persons")))
         plan.links.append((("by_city", c, "paid_count"), ("by_city", c, "paid_cents")))
@@ -262,8 +263,8 @@ def _closed_groups(doc: dict[str, Any], plan: Plan) -> None:
     """Method 4: sums a reader could still take a hidden cell from under method 3. The street units' months add up
     to their totals (first contacts and those taken in charge: a cohort per month of first contact), and the share
     taken in charge would give first contacts back from those taken in charge; without a period, the cases opened are
-    the closed plus the open ones, the placements started the ended plus the active ones; the months' payments add
-    up to the amount paid."""
+    the closed plus the open ones, the placements started the ended plus the active ones (from method 7 a period's
+    too, when they add up); the months' payments add up to the amount paid. `doc`: the report before suppression."""
     ind = doc["indicators"]
     i: Path = ("indicators",)
     if "outreach" in ind:
@@ -273,11 +274,14 @@ def _closed_groups(doc: dict[str, Any], plan: Plan) -> None:
             if months:
                 plan.groups.append(Group([(*i, "outreach_monthly", m, f) for m in months], (*street, f)))
         plan.links.append(((*street, "first_contacts"), (*street, "taken_in_charge_share")))
-    if doc.get("period_from") is None:
-        plan.groups.append(Group([(*i, "cases", "closed"), (*i, "cases", "open_at_as_of")], (*i, "cases", "opened")))
-        plan.groups.append(
-            Group([(*i, "placements", "ended"), (*i, "placements", "active_at_as_of")], (*i, "placements", "started"))
-        )
+    for table, parts, total in (("cases", ("closed", "open_at_as_of"), "opened"),
+                                ("placements", ("ended", "active_at_as_of"), "started")):  # fmt: skip
+        # Without a period they always add up. A period's add up when nothing was under way as it started (they
+        # then differ by what was): a reader asking from the programme's start took a hidden cell back (method 7).
+        cells = [ind[table][k] for k in (*parts, total)]
+        adds_up = None in cells or sum(cells[:-1]) == cells[-1]  # a cell hidden already (a plan of a suppressed doc)
+        if doc.get("period_from") is None or (doc.get("method", 1) >= AUDITED and adds_up):
+            plan.groups.append(Group([(*i, table, k) for k in parts], (*i, table, total)))
     if ind["monthly"]:
         paid = [(*i, "monthly", m, "paid_cents") for m in range(len(ind["monthly"]))]
         plan.groups.append(Group(paid, (*i, "contributions_paid", "amount_cents")))

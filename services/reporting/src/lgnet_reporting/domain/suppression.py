@@ -6,7 +6,9 @@ persons; the cities' persons = national persons; months' openings = openings ...
 cell would let a reader compute it from the others, so another cell of the group is hidden too: the smallest
 non-zero visible part (ties broken by path), or the total when no part is left. This repeats until no group has
 exactly one hidden cell; it only ever hides more, so it ends. Amount cells are linked to their count cells: an
-amount is hidden with its count.
+amount is hidden with its count. A group whose parts are each known exactly to one reader (a city's row of the
+national aggregate, which that city's staff read exact in their own report) must not have exactly two hidden cells
+either when one of them is such a part: its reader would take the other back.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ Path = tuple[str | int, ...]
 class Group:
     parts: list[Path]
     total: Path
+    known: bool = False  # each part is known exactly to one reader (a city its own row)
 
 
 @dataclass
@@ -50,8 +53,8 @@ def hidden_cells(doc: Any, plan: Plan, threshold: int) -> set[Path]:
         before = len(hidden)
         hidden |= {linked for count, linked in plan.links if count in hidden}
         for g in plan.groups:
-            members = [*g.parts, g.total]
-            if sum(1 for m in members if m in hidden) != 1:
+            shut = [m for m in (*g.parts, g.total) if m in hidden]
+            if len(shut) != 1 and not (g.known and len(shut) == 2 and shut[0] in g.parts):  # parts come first
                 continue
             candidates = sorted((values[p], str(p), p) for p in g.parts if p not in hidden and values[p] > 0)
             pick = candidates[0][2] if candidates else g.total if g.total not in hidden else None

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from lgnet_shared.cities import legacy_deployments
 from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
 
 from lgnet_reporting import settings
-from lgnet_reporting.adapters import facts_log, setup_errors
+from lgnet_reporting.adapters import facts_log, folders, setup_errors
 from lgnet_reporting.adapters.notary_store import NotaryStore
 from lgnet_reporting.domain.audit import origin, table
 from lgnet_reporting.domain.notary import Notary
@@ -107,33 +106,12 @@ def notary_verifiers(values: list[str]) -> list[Verifier]:
     return out
 
 
-def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def _can_write_in(folder: Path) -> None:
-    """Raises OSError unless a file can be made in `folder` (or, when it does not exist yet, in the folder it would be
-    made in): checked before the log is read, and nothing is left behind by a run that fails."""
-    existing = _nearest_existing(folder)
-    if not existing.is_dir():
-        raise NotADirectoryError(20, "not a folder", str(existing))
-    with tempfile.TemporaryFile(dir=existing):
-        pass
-
-
 def writable_folder(arg: str, value: str) -> Path:
     """The folder, once it is sure that it can be made and written; it is made when the audit saves its state."""
     path = Path(value)
-    if path.exists() and not path.is_dir():
-        raise UsageError(
-            f"{arg} {value}: is a file, not a folder (the folder of your last audit's state, or a new one)"
-        )
-    try:
-        _can_write_in(path)
-    except OSError as exc:
-        raise UsageError(f"{arg} {value}: cannot be made or written ({exc.strerror or exc})") from None
+    if why := folders.folder_problem(path):
+        hint = " (the folder of your last audit's state, or a new one)" if why.startswith("is a file") else ""
+        raise UsageError(f"{arg} {value}: {why}{hint}")
     return path
 
 
@@ -149,7 +127,7 @@ def new_file(arg: str, value: str, force: bool) -> Path:
             f" new file: --pinned {value} --out <new file>; --force replaces it"
         )
     try:
-        _can_write_in(path.parent)
+        folders.can_write_in(path.parent)
     except OSError as exc:
         raise UsageError(f"{arg} {value}: cannot be written ({exc.strerror or exc})") from None
     return path
@@ -199,8 +177,16 @@ async def verify(args: argparse.Namespace) -> int:
     state = writable_folder("--state", args.state) if args.state else None
     try:
         saved = facts_log.load_state(state, notaries) if state else {}
-    except (OSError, ValueError, KeyError, CheckpointError) as exc:
-        raise UsageError(f"--state {state}: saved checkpoints unreadable: {exc}") from None
+    except (OSError, facts_log.NotAState) as exc:
+        raise UsageError(
+            f"--state {state}: not the state an audit saves ({exc}): give the folder of your last audit's state,"
+            " or a new one"
+        ) from None
+    except CheckpointError as exc:  # the folder of another deployment's audit, most likely
+        raise UsageError(
+            f"--state {state}: saved by an audit with another notary key, or altered ({exc}): the folder of an audit"
+            " of another deployment? Give this deployment's, or a new one"
+        ) from None
     workers = args.workers or default_workers()
     # Optional: the notary's newest checkpoints, checked exactly like the topic's. Asked first: a wrong URL is said
     # before the log is read, and what the notary served then is covered by the log read after it.
@@ -297,7 +283,7 @@ async def notary(args: argparse.Namespace) -> int:
 def _parser(prog: str) -> argparse.ArgumentParser:
     """The command's own line of the module's docstring (`lgnet-notary --help` described the audit tool)."""
     description = next(line for line in __doc__.splitlines() if line.startswith(f"`{prog}`"))
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = setup_errors.CommandLine(prog=prog, description=description)
     p.add_argument("--topic-prefix", default=os.environ.get("LGNET_TOPIC_PREFIX", ""))
     return p
 
@@ -380,7 +366,10 @@ def quiet_libraries() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = audit_parse(argv)
+    try:
+        args = audit_parse(argv)
+    except setup_errors.SetupError as exc:  # a bad argument: the one JSON line too
+        sys.exit(_refused(str(exc)))
     quiet_libraries()
     sys.exit(_run(keys if args.command == "keys" else verify, args))
 
@@ -409,7 +398,10 @@ def notary_main(argv: Sequence[str] | None = None) -> None:
     )
     r.add_argument("--http-port", type=int, default=port, help="serve checkpoints and proofs over HTTP (with --every)")
     r.add_argument("--http-host", default=os.environ.get("LGNET_HTTP_HOST", "127.0.0.1"))
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except setup_errors.SetupError as exc:  # a bad argument: the one JSON line too
+        sys.exit(_refused(str(exc)))
     notary_logs()
     sys.exit(_run(notary, args))
 

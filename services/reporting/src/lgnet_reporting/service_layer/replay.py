@@ -2,9 +2,11 @@
 and compare each report's canonical digest with the live (or published) one.
 
 The fold uses the very projection the live consumer uses (domain.projection) and the same decisions the live
-consumer takes for each record: not a CloudEvent or invalid data → skipped (live: dead-lettered), another city in a
-city deployment → skipped, a redelivered event (same source and id) → skipped (live: the inbox). The folded tables
-are bulk-loaded with COPY, then the reports are computed by the same code as the live ones.
+consumer takes for each record: not signed by a registered key of a service that may write its topic, or naming
+another key or city than its signer's → skipped (live, with LGNET_FACT_SIGNATURES=required: dead-lettered), not a
+CloudEvent or invalid data → skipped (live: dead-lettered), another city in a city deployment → skipped, a
+redelivered event (same source and id) → skipped (live: the inbox). The folded tables are bulk-loaded with COPY,
+then the reports are computed by the same code as the live ones.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from lgnet_shared.consumer import Record
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
 from lgnet_shared.events import Event, latest
+from lgnet_shared.fact_signing import FactAuthenticator, FactSignatureError, KeyRegistry, SigningKey, check_claims
 from pydantic import TypeAdapter, ValidationError
 
 from lgnet_reporting.adapters import log, store
@@ -45,15 +48,23 @@ class Fold:
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
 
-    def add(self, records: Iterable[Record]) -> None:
+    def add(self, records: Iterable[Record], signers: dict[int, SigningKey | None] | None = None) -> None:
+        """`signers`: per record (by id), the key that signed it or None when live refused its signature (None: no
+        signature check, LGNET_FACT_SIGNATURES=off)."""
         # Runs once per record of the log: attributes and functions held in locals (one look-up per batch, not
         # several per record); the decisions and their order are the live consumer's, as documented above.
         city, seen, apply, inbox_id = self.city, self.seen, self.tables.apply, consumer.inbox_id
         count = applied = 0
         for record in records:
             count += 1
+            signer = signers[id(record)] if signers is not None else None
+            if signers is not None and signer is None:
+                self._skip("signature")
+                continue
             try:
                 env, read = _read(record)
+                if signer is not None:
+                    check_claims(signer, env)
                 if city is not None and env.city != city:
                     self._skip("other_city")
                     continue
@@ -62,6 +73,9 @@ class Fold:
                     self._skip("not_reported")
                     continue
                 event = read if read is not None else _decode(env)
+            except FactSignatureError:  # its envelope names another key, or a city not its signer's
+                self._skip("signature")
+                continue
             except ContractError:
                 self._skip("invalid")
                 continue
@@ -126,11 +140,47 @@ def _decode(env: Envelope) -> Event:
         raise from_pydantic(exc, "data", InvalidEventData) from None
 
 
-async def fold(records: AsyncIterator[list[Record]], city: str | None) -> Fold:
+class _Registered(KeyRegistry):
+    """The registry's keys as read once before the replay: a key not among them is not registered."""
+
+    def __init__(self, keys: Iterable[SigningKey], prefix: str) -> None:
+        super().__init__("", prefix)
+        self.add(keys)
+
+    async def lookup(self, key_id: str) -> SigningKey | None:
+        return self.keys.get(key_id)
+
+
+class Signatures:
+    """The live consumer's signature decisions (shared.fact_signing's, with the registered keys)."""
+
+    def __init__(self, keys: Iterable[SigningKey], prefix: str) -> None:
+        self.gate = FactAuthenticator(_Registered(keys, prefix))
+
+    async def signers(self, batch: list[Record]) -> dict[int, SigningKey | None]:
+        await self.gate.prepare(batch)
+        out: dict[int, SigningKey | None] = {}
+        for r in batch:
+            try:
+                out[id(r)] = self.gate.registry.keys[await self.gate.authenticate(None, r)]
+            except FactSignatureError:
+                out[id(r)] = None
+        return out
+
+
+async def fold(records: AsyncIterator[list[Record]], city: str | None, signatures: Signatures | None = None) -> Fold:
     f = Fold(city)
     async for batch in records:
-        f.add(batch)
+        f.add(batch, await signatures.signers(batch) if signatures is not None else None)
     return f
+
+
+# What the worker processes get to check signatures: the registered keys and the topic prefix (None: no check).
+Keys = tuple[list[SigningKey], str] | None
+
+
+def _signatures(keys: Keys) -> Signatures | None:
+    return Signatures(*keys) if keys is not None else None
 
 
 async def prepare(pool: db.Pool) -> None:
@@ -178,18 +228,20 @@ async def rebuild(
     workers: int = 1,
     database_url: str | None = None,
     schema: str | None = None,
+    keys: Keys = None,
 ) -> Timing:
     """Read the log from zero up to `positions`, fold, load into the pool's schema (which must be `schema` of
-    `database_url` when `workers` > 1: each worker process then reads, folds and COPYs its share of partitions)."""
+    `database_url` when `workers` > 1: each worker process then reads, folds and COPYs its share of partitions).
+    `keys`: the registered signing keys and the topic prefix, to take the live consumers' signature decisions."""
     if workers > 1 and database_url and schema:
         try:
-            return await _rebuild_parallel(bootstrap, pool, positions, city, workers, database_url, schema)
+            return await _rebuild_parallel(bootstrap, pool, positions, city, workers, database_url, schema, keys)
         except asyncpg.UniqueViolationError:
             # Two partitions wrote the same row (never with the current events): fold everything in order.
             async with pool.acquire() as conn:
                 await conn.execute(f"truncate {', '.join(TABLES)}")
     started = time.perf_counter()
-    f = await fold(log.read(bootstrap, positions), city)
+    f = await fold(log.read(bootstrap, positions), city, _signatures(keys))
     folded = time.perf_counter()
     await load(pool, f, positions)
     return Timing(folded - started, time.perf_counter() - folded, f)
@@ -205,7 +257,14 @@ def split(positions: store.Positions, parts: int) -> list[store.Positions]:
 
 
 async def _rebuild_parallel(
-    bootstrap: str, pool: db.Pool, positions: store.Positions, city: str | None, workers: int, url: str, schema: str
+    bootstrap: str,
+    pool: db.Pool,
+    positions: store.Positions,
+    city: str | None,
+    workers: int,
+    url: str,
+    schema: str,
+    keys: Keys = None,
 ) -> Timing:
     groups = split(positions, workers)
     loop = asyncio.get_running_loop()
@@ -217,7 +276,7 @@ async def _rebuild_parallel(
     # only before their COPY. `abandoned`: the schema could not be prepared; the workers stop at their next batch.
     ready, abandoned = ctx.Event(), ctx.Event()
     with ProcessPoolExecutor(len(groups) or 1, mp_context=ctx, initializer=_hold, initargs=(ready, abandoned)) as ex:
-        running = [loop.run_in_executor(ex, _worker, bootstrap, url, schema, g, city) for g in groups]
+        running = [loop.run_in_executor(ex, _worker, bootstrap, url, schema, g, city, keys) for g in groups]
         try:
             await prepare(pool)
         except BaseException:
@@ -261,10 +320,10 @@ class Abandoned(RuntimeError):
 
 
 def _worker(
-    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None
+    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
 ) -> tuple[int, int, dict[str, int], float, float]:
     """In a worker process: read and fold these partitions, COPY the rows into the schema."""
-    return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city))
+    return asyncio.run(_fold_and_copy(bootstrap, url, schema, positions, city, keys))
 
 
 async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[Record]]:
@@ -275,10 +334,10 @@ async def _batches(records: AsyncIterator[list[Record]]) -> AsyncIterator[list[R
 
 
 async def _fold_and_copy(
-    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None
+    bootstrap: str, url: str, schema: str, positions: store.Positions, city: str | None, keys: Keys = None
 ) -> tuple[int, int, dict[str, int], float, float]:
     started = time.perf_counter()
-    f = await fold(_batches(log.read(bootstrap, positions)), city)
+    f = await fold(_batches(log.read(bootstrap, positions)), city, _signatures(keys))
     folded = time.perf_counter()
     if _READY is not None:
         await asyncio.to_thread(_READY.wait)  # the tables exist (or the schema was abandoned)
