@@ -9,7 +9,10 @@ Kafka with a plain producer, then (in the same run) timed three ways over the ve
     set -a; . .local/infra.env; set +a; .venv/bin/python bench/bench_reporting_replay.py
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL; BENCH_EVENTS (default 1000000), BENCH_RUNS (default 3),
-BENCH_WORKERS (replay worker processes, default 2 as the replay command's default).
+BENCH_WORKERS (replay worker processes, default 2 as the replay command's default), BENCH_SIGNED (default 1: the
+records are signed as the services' relays sign them, per partition, and the replay checks every signature against
+the registered keys as `lgnet-replay` does; 0: unsigned records, no check, as this bench ran before the replay took
+the live consumers' signature decisions).
 Prints medians of the runs, events/s and the ratio replay/raw. Goal: >= 20,000 events/s.
 """
 
@@ -37,16 +40,22 @@ from lgnet_reporting.service_layer.reports import Request, build, snapshot
 from lgnet_shared import db
 from lgnet_shared.cities import CITIES
 from lgnet_shared.events import REGISTRY
+from lgnet_shared.fact_signing import FactSigner
 from lgnet_shared.kafka import client_kwargs
-from lgnet_shared.topics import ensure_topics, physical
+from lgnet_shared.partitioning import partition_of
+from lgnet_shared.topics import TOPICS, ensure_topics, physical
 
 N = int(os.environ.get("BENCH_EVENTS", "1000000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+SIGNED = os.environ.get("BENCH_SIGNED", "1") != "0"
+# A national deployment's three writers (a national key may claim any city), as their relays sign.
+SIGNERS = {s: FactSigner(os.urandom(32), "national", s, "national") for s in ("intake", "housing", "payments")}
 BOOTSTRAP = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
 DB = os.environ["DATABASE_URL"]
 START = date(2025, 1, 1)
 SCHEMAS: list[str] = []  # rebuilt schemas, dropped at the end
+PREFIX: list[str] = [""]  # the run's topic prefix (the replay's signature check reads logical topics)
 AREAS = ("civic_engagement", "taking_charge", "housing_inclusion")
 KINDS = ("private_rental", "sub_lease", "social_housing", "solidarity_cohousing", "hotel_room", "host_family")
 NATIONS = ("MA", "NG", "PK", "AL", "TN", "SN", "EG", "BD", "UA", "PE")
@@ -162,15 +171,36 @@ def generate(n_events: int) -> list[tuple[str, bytes, bytes]]:
     return out
 
 
-async def produce(prefix: str, records: list[tuple[str, bytes, bytes]]) -> float:
+Produced = tuple[str, int | None, bytes, bytes, list[tuple[str, bytes]]]  # topic, partition, key, value, headers
+
+
+def signed(records: list[tuple[str, bytes, bytes]]) -> list[Produced]:
+    """Each record as the relay publishes it: signed in batches of its topic's partition (one Ed25519 signature per
+    FactSigner batch, a proof per record), by the service that writes the topic; unsigned when not SIGNED."""
+    if not SIGNED:
+        return [(topic, None, key, value, []) for topic, key, value in records]
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, (topic, key, _) in enumerate(records):
+        groups.setdefault((topic, partition_of(key, TOPICS[topic].partitions) or 0), []).append(i)
+    out: list[Produced | None] = [None] * len(records)
+    for (topic, partition), rows in groups.items():
+        batch = SIGNERS[topic.split(".")[0]].sign_batch([(records[i][2], []) for i in rows])
+        for i, (value, header) in zip(rows, batch, strict=True):
+            out[i] = (topic, partition, records[i][1], value, [header])
+    return [o for o in out if o is not None]
+
+
+async def produce(prefix: str, records: list[Produced]) -> float:
     producer = AIOKafkaProducer(**client_kwargs(BOOTSTRAP), linger_ms=20, max_batch_size=1024 * 1024,
                                 compression_type=None, acks=1)  # fmt: skip
     await producer.start()
     started = time.perf_counter()
     try:
         pending = []
-        for topic, key, value in records:
-            pending.append(await producer.send(physical(topic, prefix), value, key=key))
+        for topic, partition, key, value, headers in records:
+            pending.append(
+                await producer.send(physical(topic, prefix), value, key=key, partition=partition, headers=headers)
+            )
             if len(pending) >= 20000:
                 await asyncio.gather(*pending)
                 pending.clear()
@@ -215,7 +245,10 @@ async def replay_once(positions: log.Positions) -> tuple[float, replay.Timing, s
     pool = await db.create_pool(DB, schema, max_size=4)
     try:
         started = time.perf_counter()
-        timing = await replay.rebuild(BOOTSTRAP, pool, positions, None, workers=WORKERS, database_url=DB, schema=schema)
+        keys = ([signer.key for signer in SIGNERS.values()], PREFIX[0]) if SIGNED else None
+        timing = await replay.rebuild(
+            BOOTSTRAP, pool, positions, None, workers=WORKERS, database_url=DB, schema=schema, keys=keys
+        )
         return time.perf_counter() - started, timing, schema
     finally:
         await pool.close()
@@ -231,6 +264,7 @@ async def drop(schema: str) -> None:
 
 async def main() -> None:
     prefix = f"benchreporting{uuid.uuid4().hex[:8]}."
+    PREFIX[0] = prefix
     topics = await ensure_topics(BOOTSTRAP, prefix, ["intake.events", "housing.events", "payments.events"])
     try:
         await measure(prefix)
@@ -247,11 +281,11 @@ async def main() -> None:
 
 async def measure(prefix: str) -> None:
     t0 = time.perf_counter()
-    records = generate(N)
+    records = signed(generate(N))
     gen_s = time.perf_counter() - t0
     produce_s = await produce(prefix, records)
-    print(f"generated {len(records):,} events in {gen_s:.1f}s; produced in {produce_s:.1f}s "
-          f"({len(records) / produce_s:,.0f}/s)", flush=True)  # fmt: skip
+    print(f"generated {len(records):,} events{' signed' if SIGNED else ''} in {gen_s:.1f}s; produced in "
+          f"{produce_s:.1f}s ({len(records) / produce_s:,.0f}/s)", flush=True)  # fmt: skip
     del records
     topics = [physical(t, prefix) for t in ("intake.events", "housing.events", "payments.events")]
     positions = await log.end_positions(BOOTSTRAP, topics)
@@ -285,7 +319,7 @@ async def measure(prefix: str) -> None:
             await pool.close()
     raw_m, replay_m = statistics.median(raws), statistics.median(replays)
     print(json.dumps({
-        "events": total, "runs": RUNS, "workers": WORKERS,
+        "events": total, "runs": RUNS, "workers": WORKERS, "signed": SIGNED,
         "raw_events_per_s": round(total / raw_m), "replay_events_per_s": round(total / replay_m),
         "ratio_replay_to_raw": round(raw_m / replay_m, 3),
         "median_seconds": {"raw": round(raw_m, 2), "replay": round(replay_m, 2),
