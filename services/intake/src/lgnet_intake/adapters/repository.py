@@ -423,24 +423,16 @@ async def member_joined(conn: Conn, household_id: str, person_id: str, on: date,
     )
 
 
-async def last_left_on(conn: Conn, household_id: str, person_id: str) -> date | None:
-    """The day the person last left the household (None: never left)."""
-    left: date | None = await conn.fetchval(
-        "select max(left_on) from household_members where household_id = $1 and person_id = $2",
+async def membership_days(conn: Conn, household_id: str, person_id: str) -> tuple[date | None, date | None]:
+    """The day the person's current membership of the household began (None: not a member) and the day she last
+    left it (None: never left)."""
+    row = await conn.fetchrow(
+        "select max(joined_on) filter (where left_on is null) as joined, max(left_on) as left"
+        " from household_members where household_id = $1 and person_id = $2",
         household_id,
         person_id,
     )
-    return left
-
-
-async def joined_on(conn: Conn, household_id: str, person_id: str) -> date | None:
-    """The day the person's current membership of the household began (None: not a member)."""
-    joined: date | None = await conn.fetchval(
-        "select joined_on from household_members where household_id = $1 and person_id = $2 and left_on is null",
-        household_id,
-        person_id,
-    )
-    return joined
+    return (row["joined"], row["left"]) if row else (None, None)
 
 
 async def member_left(conn: Conn, household_id: str, person_id: str, on: date) -> None:

@@ -416,7 +416,7 @@ class Intake:
         if c.change == "joined":
             if p["person_id"] in members:
                 raise Conflict("person_id", "is already a member of the household")
-            left = await repo.last_left_on(self.conn, c.household_id, p["person_id"])
+            _, left = await repo.membership_days(self.conn, c.household_id, p["person_id"])
             if left is not None and c.on < left:  # the memberships would overlap
                 raise ContractError("on", f"is before the person last left the household ({left.isoformat()})")
             await repo.member_joined(self.conn, c.household_id, p["person_id"], c.on, c.reason)
@@ -433,7 +433,7 @@ class Intake:
         else:
             if p["person_id"] not in members:
                 raise Conflict("person_id", "is not a member of the household")
-            joined = await repo.joined_on(self.conn, c.household_id, p["person_id"])
+            joined, _ = await repo.membership_days(self.conn, c.household_id, p["person_id"])
             if joined is not None and c.on < joined:  # the membership would end before it began
                 raise ContractError("on", f"is before the person joined the household ({joined.isoformat()})")
             await repo.member_left(self.conn, c.household_id, p["person_id"], c.on)
