@@ -247,6 +247,7 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
     ctx.write(v.city, "voucher_id")
     if ctx.actor.role is Role.PARTNER and ctx.actor.id != c.provider_id:
         raise Forbidden("provider_id", "a provider redeems only for itself")
+    case = None  # the voucher's case, read once for a partner (its own case's vouchers; whose redemptions it sees)
     if ctx.actor.role is Role.PARTNER:
         case = await repo.case(uow.conn, row["case_id"])
         vouchers.check_not_own_case(c.provider_id, case["partner"] if case else None)
@@ -263,7 +264,7 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
             c.amount_cents,
         ):
             raise Conflict("redemption_id", "already used for a different redemption")
-        return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
+        return await view(uow, voucher_id, _only_provider(ctx, case))
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
     key = vouchers.redemption_key(c.provider_id, c.redemption_id)
     # No conflict target: the key and the provider's (provider_id, provider_ref) index both say "this id is taken",
@@ -288,16 +289,15 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         v.city,
         ev.VoucherRedeemed(voucher_id=voucher_id, provider_id=c.provider_id, amount_cents=c.amount_cents, on=ctx.today),
     )
-    return await view(uow, voucher_id, await _only_provider(uow, ctx, row))
+    return await view(uow, voucher_id, _only_provider(ctx, case))
 
 
-async def _only_provider(uow: UnitOfWork, ctx: Context, voucher: dict[str, Any]) -> str | None:
+def _only_provider(ctx: Context, case: dict[str, Any] | None) -> str | None:
     """Whose redemptions a redemption's answer shows: a provider redeeming a voucher of a case not assigned to it sees
     its own only (the other providers' business with the household is not its to read: GET /vouchers/{id} refuses
-    it); the city's staff and the case's partner see all (None)."""
+    it); the city's staff and the case's partner see all (None). `case`: the voucher's, read for a partner."""
     if ctx.actor.role is not Role.PARTNER:
         return None
-    case = await repo.case(uow.conn, voucher["case_id"])
     return None if case is not None and case["partner"] == ctx.actor.id else ctx.actor.id
 
 
