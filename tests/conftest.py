@@ -29,6 +29,7 @@ from lgnet_shared.events import payments as pev
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.kafka_acls import Principal, delete_acls, delete_credentials, new_password
 from lgnet_shared.kafka_admin import Admin
+from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.kafka_access import as_user
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, service_env, start_all, stop_all
@@ -73,7 +74,7 @@ async def platform_endpoints(kafka_bootstrap: str, database_url: str, platform_l
         conn = await asyncpg.connect(database_url)
         try:
             for schema in schemas.values():
-                await conn.execute(f'drop schema if exists "{schema}" cascade')
+                await schema_pool.keep_or_drop(conn, schema)
         finally:
             await conn.close()
         for s in SERVICES:  # shown by pytest when a test of the module failed
@@ -156,7 +157,7 @@ async def federation(
         conn = await asyncpg.connect(database_url)
         try:
             for schema in [national_schema, *(sc for services in by_city.values() for _, sc in services.values())]:
-                await conn.execute(f'drop schema if exists "{schema}" cascade')
+                await schema_pool.keep_or_drop(conn, schema)
         finally:
             await conn.close()
         async with Admin(kafka_bootstrap, admin_security, prefix) as admin:
@@ -202,7 +203,7 @@ class Platform4:
         conn = await asyncpg.connect(self.ep.database_url)
         try:
             for schema in self.schemas.values():
-                await conn.execute(f'drop schema if exists "{schema}" cascade')
+                await schema_pool.keep_or_drop(conn, schema)
         finally:
             await conn.close()
         for s in SERVICES:  # shown by pytest when the test failed

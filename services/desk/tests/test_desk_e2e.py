@@ -27,6 +27,7 @@ from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
 from lgnet_shared import auth, clock, db, read_log_readers, tls
 from lgnet_shared.access import Role
+from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
 from playwright.async_api import Browser, Page, expect
@@ -104,7 +105,7 @@ async def desk(
         conn = await asyncpg.connect(database_url)
         try:
             for schema in schemas.values():
-                await conn.execute(f'drop schema if exists "{schema}" cascade')
+                await schema_pool.keep_or_drop(conn, schema)
         finally:
             await conn.close()
 

@@ -22,6 +22,7 @@ from lgnet_shared.events import intake as iev
 from lgnet_shared.scheduler import ledger, metrics
 from lgnet_shared.scheduler.rules import Job
 from lgnet_shared.scheduler.runner import Scheduler
+from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.process import ServiceProcess, free_port
 from lgnet_shared.testing.topics import read_events
 from lgnet_shared.topics import for_partner, physical
@@ -55,7 +56,7 @@ async def ledger_pool(database_url: str) -> AsyncIterator[Any]:
         yield pool
     finally:
         async with pool.acquire() as conn:
-            await conn.execute(f'drop schema "{schema}" cascade')
+            await schema_pool.keep_or_drop(conn, schema)
         await pool.close()
 
 
@@ -196,5 +197,5 @@ async def test_the_scheduler_process_serves_health_metrics_and_its_ledger(
         proc.stop()
         pool = await db.create_pool(database_url, schema, max_size=1)
         async with pool.acquire() as conn:
-            await conn.execute(f'drop schema "{schema}" cascade')
+            await schema_pool.keep_or_drop(conn, schema)
         await pool.close()

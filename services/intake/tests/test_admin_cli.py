@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from lgnet_intake.entrypoints import admin
+from lgnet_shared.testing import schema_pool
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def test_a_schema_made_by_the_command_is_said_with_the_variable_intake_needs_to_
 
         async def drop() -> None:
             conn = await asyncpg.connect(database_url)
-            await conn.execute(f'drop schema if exists "{fresh}" cascade')
+            await schema_pool.keep_or_drop(conn, fresh)
             await conn.close()
 
         asyncio.run(drop())

@@ -22,6 +22,7 @@ from lgnet_intake.service_layer.handlers import Context, Intake
 from lgnet_shared import db, pii
 from lgnet_shared.errors import Conflict
 from lgnet_shared.service import all_migrations
+from lgnet_shared.testing import schema_pool
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ async def other_pool(database_url: str) -> AsyncIterator[Any]:
             yield pool
         finally:
             async with pool.acquire() as conn:
-                await conn.execute(f'drop schema "{schema}" cascade')
+                await schema_pool.keep_or_drop(conn, schema)
 
 
 KEYS = pii.KeyStore(os.urandom(32))

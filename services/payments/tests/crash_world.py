@@ -17,6 +17,7 @@ from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor
 from lgnet_shared.errors import ContractError
 from lgnet_shared.service import all_migrations
+from lgnet_shared.testing import schema_pool
 
 KEYS = pii.KeyStore(b"k" * 32)
 CRASHED = (
@@ -94,6 +95,6 @@ class CrashWorld:
         await self.end_orphans()
         conn = await asyncpg.connect(self.url)
         try:
-            await conn.execute(f'drop schema if exists "{self.schema}" cascade')
+            await schema_pool.keep_or_drop(conn, self.schema)
         finally:
             await conn.close()

@@ -36,6 +36,7 @@ from lgnet_shared import clock, db, pii
 from lgnet_shared.access import Actor, Role
 from lgnet_shared.errors import Conflict, ContractError
 from lgnet_shared.service import all_migrations
+from lgnet_shared.testing import schema_pool
 from payments_testkit import CITY_IBAN, a_month
 from schwifty import IBAN
 
@@ -303,6 +304,6 @@ async def test_every_payment_line_goes_to_bank_data_approved_by_others(
             world.pool.terminate()
         conn = await asyncpg.connect(database_url)
         try:
-            await conn.execute(f'drop schema if exists "{schema}" cascade')
+            await schema_pool.keep_or_drop(conn, schema)
         finally:
             await conn.close()

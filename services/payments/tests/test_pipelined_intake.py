@@ -24,6 +24,7 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.service import all_migrations
+from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.topics import as_records, read_records
 from lgnet_shared.topics import physical
 
@@ -213,5 +214,5 @@ async def test_pipelined_intake_handlers_have_the_plain_handlers_effects(
     finally:
         await pipelined_pool.close()
         async with plain_pool.acquire() as conn:
-            await conn.execute(f'drop schema if exists "{other}" cascade')
+            await schema_pool.keep_or_drop(conn, other)
         await plain_pool.close()

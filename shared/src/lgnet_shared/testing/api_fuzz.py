@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from lgnet_shared import auth, db, pii
 from lgnet_shared.service import ServiceSpec, all_migrations, create_app
+from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.inprocess import ACTORS, InProcessService, settings_for
 
 PROBLEM = "application/problem+json"
@@ -126,7 +127,7 @@ def fuzz_app(
             await runtime.pool.close()
             conn = await asyncpg.connect(database_url)
             try:
-                await conn.execute(f'drop schema if exists "{schema}" cascade')
+                await schema_pool.keep_or_drop(conn, schema)
             finally:
                 await conn.close()
 

@@ -169,6 +169,9 @@ def preload() -> None:
     # pycountry reads its JSON databases on first use: once here, not in each child that checks a nationality.
     pycountry.countries.get(alpha_2="IT")
     pycountry.languages.get(alpha_2="it")
+    from lgnet_shared.testing import schema_pool
+
+    schema_pool.install()  # a service process migrating a test's empty schema takes a kept one
 
 
 def _serve(requests: IO[str], answers: IO[str]) -> None:

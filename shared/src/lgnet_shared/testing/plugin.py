@@ -93,7 +93,10 @@ TEST_PROGRAMME = "bologna,genova,roma,torino,trieste"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from lgnet_shared.testing import schema_pool
+
     os.environ.setdefault(PROGRAMME_VAR, TEST_PROGRAMME)
+    schema_pool.install()  # services run in this process take kept schemas (its fork server's processes too)
     if not hasattr(config, "workerinput"):  # the controller sees every worker's reports; a worker only its own
         config.pluginmanager.register(FileTimings(), "lgnet-file-timings")
 
@@ -160,8 +163,11 @@ async def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> int:
 
 @contextlib.asynccontextmanager
 async def fresh_schema(database_url: str) -> AsyncIterator[str]:
-    """A new PostgreSQL schema, dropped afterwards (a test that needs two, e.g. two deployments, takes another)."""
+    """A new PostgreSQL schema, dropped afterwards (a test that needs two, e.g. two deployments, takes another) — or,
+    migrated and unchanged but for its rows, emptied and kept for the next test (`schema_pool`)."""
     import asyncpg
+
+    from lgnet_shared.testing import schema_pool
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(database_url)
@@ -169,7 +175,7 @@ async def fresh_schema(database_url: str) -> AsyncIterator[str]:
         await conn.execute(f'create schema "{name}"')
         yield name
     finally:
-        await conn.execute(f'drop schema if exists "{name}" cascade')
+        await schema_pool.keep_or_drop(conn, name)
         await conn.close()
 
 
