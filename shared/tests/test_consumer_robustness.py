@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
 import importlib.util
 import json
@@ -374,7 +375,13 @@ async def test_a_partition_handed_to_another_process_is_no_longer_said_stuck_her
             return len(stuck_partitions(await second.ready())) > 0
 
         await wait_until(shared_out, timeout=40)
-        await asyncio.sleep(2)
+
+        async def each_said_by_one() -> bool:  # the second process says its partitions once it has failed on each
+            said = stuck_partitions(await first.ready()) + stuck_partitions(await second.ready())
+            return sorted(said) == list(range(6))
+
+        with contextlib.suppress(AssertionError):  # not in time: the asserts below say which way it failed
+            await wait_until(each_said_by_one, timeout=30)
         mine, theirs = stuck_partitions(await first.ready()), stuck_partitions(await second.ready())
     finally:
         await second.stop()

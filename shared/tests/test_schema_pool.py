@@ -166,3 +166,20 @@ async def test_a_kept_schema_written_to_since_is_never_given(database_url: str) 
         assert not await conn.fetchval("select 1 from pg_namespace where nspname = $1", name)
     finally:
         await conn.close()
+
+
+async def test_a_schema_migrated_further_by_a_migration_of_data_only_is_not_kept_as_its_first_migrations(
+    database_url: str,
+) -> None:
+    """An upgrade test migrates the older migrations, stores rows, then the newer ones; a newer migration that only
+    changes rows leaves the structure as it was, and the schema must not be kept as one of the older migrations."""
+    migs = migrations()
+    more = [*migs, (f"pool-data-{uuid.uuid4().hex[:8]}", "update parents set name = upper(name)")]
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with fresh_schema(database_url) as schema:
+            await migrated(database_url, schema, migs)
+            assert await migrated(database_url, schema, more) == [more[-1][0]]
+        assert await kept(conn, migs) == []
+    finally:
+        await conn.close()

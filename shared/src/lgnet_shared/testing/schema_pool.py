@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 ENABLED_VAR = "LGNET_TEST_SCHEMA_POOL"
 POOL = "lgnet_test_schema_pool"  # the schema of the table listing the kept schemas
 MARK = "lgnet-test-schema-pool"  # the comment on a schema that may be kept: MARK key fingerprint
+FORMAT = b"2"  # in every key: schemas kept by an older version of this module are never taken
 KEPT_PER_KEY = 8  # more than the suite's workers use at once: the rest are dropped
 
 # The structure a test must not have changed for its schema to be kept: relations, columns with their types and
@@ -79,7 +80,7 @@ def enabled() -> bool:
 
 def key_of(migrations: Sequence[tuple[str, str]]) -> str:
     """The same migrations, the same key: ids and SQL (a migration edited between two runs is another key)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(FORMAT)
     for mid, sql in migrations:
         digest.update(f"{len(mid)}:{mid}{len(sql)}:{sql}".encode())
     return digest.hexdigest()[:32]
@@ -134,9 +135,9 @@ async def _take(conn: db.Conn, schema: str, key: str) -> bool | None:
     return True
 
 
-async def _mark(conn: db.Conn, schema: str, key: str) -> None:
+async def _mark(conn: db.Conn, schema: str, key: str, count: int) -> None:
     fingerprint = await conn.fetchval(_FINGERPRINT, schema)
-    await conn.execute(f"comment on schema {_q(schema)} is '{MARK} {key} {fingerprint}'")
+    await conn.execute(f"comment on schema {_q(schema)} is '{MARK} {key} {fingerprint} {count}'")
 
 
 _pool_table_made = False
@@ -163,7 +164,7 @@ def wrap(real: Callable[[db.Pool, Sequence[tuple[str, str]]], Awaitable[list[str
         if taken is False and len(applied) == len(migrations):  # all of them, into a schema that was empty
             async with pool.acquire() as conn:
                 if await _untouched(conn, schema):
-                    await _mark(conn, schema, key)
+                    await _mark(conn, schema, key, len(migrations))
         return applied
 
     migrate.__wrapped__ = real  # type: ignore[attr-defined]
@@ -189,7 +190,10 @@ async def _keep(conn: db.Conn, schema: str) -> bool:
     )
     if not comment or not comment.startswith(MARK + " "):
         return False
-    _, key, fingerprint = comment.split(" ")
+    parts = comment.split(" ")
+    if len(parts) != 4:  # marked by an older version of this module
+        return False
+    _, key, fingerprint, count = parts
     try:
         async with conn.transaction():
             await conn.execute("set local lock_timeout = '100ms'")
@@ -198,6 +202,8 @@ async def _keep(conn: db.Conn, schema: str) -> bool:
                 await conn.execute(f"lock table {', '.join(tables)} in access exclusive mode")
             if await conn.fetchval(_FINGERPRINT, schema) != fingerprint:
                 return False
+            if await conn.fetchval(f"select count(*) from {_q(schema)}.schema_migrations") != int(count):
+                return False  # migrated further since (a migration of data only leaves the structure as it was)
             if await conn.fetchval(f"select count(*) from {POOL}.schemas where key = $1", key) >= KEPT_PER_KEY:
                 return False
             await conn.execute(
