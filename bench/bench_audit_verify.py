@@ -100,7 +100,9 @@ async def verify(prefix: str) -> float:
     audit = await verify_log(BOOTSTRAP, prefix, keys, [], {}, WORKERS, min_parallel=0)
     audit.finish()
     elapsed = time.perf_counter() - start
-    assert audit.events == N and audit.signatures == N and not audit.failures, audit.failures[:3]
+    # No notary runs here: verify reports the log's want of any checkpoint, and nothing else.
+    failures = [f for f in audit.failures if not f.reason.startswith("no signed checkpoint")]
+    assert audit.events == N and audit.signatures == N and not failures, failures[:3]
     return N / elapsed
 
 

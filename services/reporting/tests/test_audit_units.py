@@ -577,3 +577,34 @@ def test_the_notarys_bad_settings_are_named_in_one_line(
     assert ended.value.code == 2 and len(out) == 1, out
     answer = json.loads(out[0])
     assert answer == {"ok": False, "error": answer["error"]} and answer["error"].startswith(expected), answer
+
+
+def test_a_log_without_any_signed_checkpoint_is_no_clean_audit() -> None:
+    """From an adversarial review (#16): a broker administrator who removed the checkpoint topic's records (or a notary
+    that never ran) left `lgnet-audit verify` saying ok — every signature verified, nothing anchored, so a log rewritten
+    with records its producers once signed (some dropped, say) passed an auditor's first audit. No checkpoint over a
+    log of records is a failure that says so; the summary counts the records no checkpoint covers yet."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    signer, rows = _signed_rows(5, 5)
+    a = Audit(keys={signer.key.key_id: signer.key}, notaries=[], partitions={"intake.events": 1})
+    a.records(
+        "intake.events",
+        [
+            SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+            for o, (v, h) in enumerate(rows)
+        ],
+    )
+    assert a.failures == []
+    a.finish()
+    summary = a.summary()
+    assert (summary["ok"], summary["events_after_the_newest_checkpoints"]) == (False, 5), summary
+    assert [(f.topic, f.reason) for f in a.failures] == [
+        (
+            "checkpoints",
+            "no signed checkpoint in the log: none of its 5 records is anchored (the notary has not run yet, or its"
+            " checkpoints were removed)",
+        )
+    ]

@@ -1,10 +1,10 @@
 """Migrated schemas used again by the next test instead of made anew (test machinery; never in a deployment).
 
 Every test of a service gets a fresh schema and runs the service's migrations into it: 18 to 28 migrations, about
-110 tables, indexes and sequences, which cost PostgreSQL 170-240 ms of CPU to create and drop — ≈ 740 schemas and
-a tenth of the suite's CPU in a run (docs/benchmarks.md, "The suite's schemas"). Emptying a migrated schema costs a
-tenth of that, so a schema the test is done with is emptied and kept, and the next migration of the same migrations
-into an empty schema takes it instead:
+110 tables, indexes and sequences, made and dropped ≈ 740 times a run. Emptying a migrated schema costs PostgreSQL
+about a tenth of making and dropping it, so a schema the test is done with is emptied and kept, and the next
+migration of the same migrations into an empty schema takes it instead (the suite's CPU ≈ 5 % less:
+docs/benchmarks.md, "The suite's schemas"):
 
 - `migrate` (installed over `lgnet_shared.db.migrate` in the test processes and the fork server's service
   processes): an empty schema whose migrations a kept schema has is swapped for it (the empty one dropped, the kept

@@ -184,6 +184,14 @@ class Audit:
             where = parse_origin(name)
             if where is not None:
                 self._against_saved(where, self.trees.get(where, merkle.Tree()), saved)
+        if self.events and not self.checkpoints:  # every signature verified proves no record is missing or reordered
+            self.fail(
+                "checkpoints",
+                0,
+                None,
+                f"no signed checkpoint in the log: none of its {self.events} records is anchored (the notary has not"
+                " run yet, or its checkpoints were removed)",
+            )
         for partition, offset in self.reports:
             covered = max(
                 (cp.size for cp in self.checkpoints.get(origin("reporting.events", partition), [])), default=0
@@ -250,12 +258,17 @@ class Audit:
         return {name: max(cps, key=lambda c: c.size) for name, cps in self.checkpoints.items()}
 
     def summary(self) -> dict[str, Any]:
+        newest = self.newest()
         return {
             "ok": not self.failures,
             "events": self.events,
             "signatures_verified": self.signatures,
             "partitions": len(self.trees),
             "checkpoints": sum(len(c) for c in self.checkpoints.values()),
+            "events_after_the_newest_checkpoints": sum(
+                max(0, len(tree) - (newest[origin(*where)].size if origin(*where) in newest else 0))
+                for where, tree in self.trees.items()
+            ),
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
         }
