@@ -438,15 +438,13 @@ def test_keys_with_force_replaces_the_file(
     assert "broker unreachable" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
 
 
-def _unpinned_rows(n: int) -> Any:
-    """An audit of n records of one partition signed by a key left out of the pinned file."""
+def _audited(pinned: Any, rows: list[tuple[bytes, list[tuple[str, bytes]]]]) -> Any:
+    """An audit, with `pinned` the one pinned key, of `rows` as partition 0 of intake.events (no checkpoint read)."""
     from types import SimpleNamespace
 
     from lgnet_reporting.domain.audit import Audit
 
-    signer, rows = _signed_rows(n, 1)
-    other, _ = _signed_rows(1, 1)
-    a = Audit(keys={other.key.key_id: other.key}, notaries=[], partitions={"intake.events": 1})
+    a = Audit(keys={pinned.key.key_id: pinned.key}, notaries=[], partitions={"intake.events": 1})
     a.records(
         "intake.events",
         [
@@ -454,7 +452,14 @@ def _unpinned_rows(n: int) -> Any:
             for o, (v, h) in enumerate(rows)
         ],
     )
-    return signer, a
+    return a
+
+
+def _unpinned_rows(n: int) -> Any:
+    """An audit of n records of one partition signed by a key left out of the pinned file."""
+    signer, rows = _signed_rows(n, 1)
+    other, _ = _signed_rows(1, 1)
+    return signer, _audited(other, rows)
 
 
 def test_records_of_a_key_left_out_of_the_pinned_file_are_summarised_per_key() -> None:
@@ -580,23 +585,12 @@ def test_the_notarys_bad_settings_are_named_in_one_line(
 
 
 def test_a_log_without_any_signed_checkpoint_is_no_clean_audit() -> None:
-    """From an adversarial review (#16): a broker administrator who removed the checkpoint topic's records (or a notary
-    that never ran) left `lgnet-audit verify` saying ok — every signature verified, nothing anchored, so a log rewritten
-    with records its producers once signed (some dropped, say) passed an auditor's first audit. No checkpoint over a
-    log of records is a failure that says so; the summary counts the records no checkpoint covers yet."""
-    from types import SimpleNamespace
-
-    from lgnet_reporting.domain.audit import Audit
-
+    """Read as a broker administrator would attack the audit (#16): with the checkpoint topic's records removed (or a
+    notary that never ran) `lgnet-audit verify` said ok — every signature verified, nothing anchored, so a log
+    rewritten from records its producers once signed (some of them dropped, say) passed an auditor's first audit. No
+    checkpoint over a log of records is a failure that says so; the summary counts the records no checkpoint covers."""
     signer, rows = _signed_rows(5, 5)
-    a = Audit(keys={signer.key.key_id: signer.key}, notaries=[], partitions={"intake.events": 1})
-    a.records(
-        "intake.events",
-        [
-            SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
-            for o, (v, h) in enumerate(rows)
-        ],
-    )
+    a = _audited(signer, rows)
     assert a.failures == []
     a.finish()
     summary = a.summary()
