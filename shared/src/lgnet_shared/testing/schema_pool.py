@@ -32,7 +32,7 @@ from lgnet_shared import db
 log = logging.getLogger(__name__)
 ENABLED_VAR = "LGNET_TEST_SCHEMA_POOL"
 POOL = "lgnet_test_schema_pool"  # the schema of the table listing the kept schemas
-MARK = "lgnet-test-schema-pool"  # the comment on a schema that may be kept: MARK key fingerprint
+MARK = "lgnet-test-schema-pool"  # the comment on a schema that may be kept: MARK key fingerprint count
 FORMAT = b"2"  # in every key: schemas kept by an older version of this module are never taken
 KEPT_PER_KEY = 8  # more than the suite's workers use at once: the rest are dropped
 
