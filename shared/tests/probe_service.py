@@ -3,7 +3,8 @@
 It consumes `lgnet.intake.employment_recorded` from the intake topic and records each application in
 `applied`; `person_id == "poison"` always fails, to exercise retries and dead letters; `"stall"` fails as if the
 database were gone (an infrastructure error: redelivered, never dead-lettered), to exercise stuck detection; a
-`"fixable…"` one fails until a row of `fixed` names it (a cause an operator fixes, then re-drives the dead letter).
+`"fixable…"` one fails until a row of `fixed` names it (a cause an operator fixes, then re-drives the dead letter); a
+`"typed…"` one passes its value where PostgreSQL expects a number (a handler's bug, whose error quotes the value).
 Its own relay publishes what tests stage in its outbox.
 """
 
@@ -25,6 +26,8 @@ async def apply(conn: Conn, env: Envelope, event: Event) -> None:
         raise RuntimeError("this event always fails")
     if event.person_id == "stall":
         raise ConnectionResetError("simulated: the database went away")
+    if event.person_id.startswith("typed"):
+        await conn.fetchval("select $1::int", event.person_id)
     if event.person_id.startswith("fixable") and not await conn.fetchval(
         "select exists (select 1 from fixed where person_id = $1)", event.person_id
     ):

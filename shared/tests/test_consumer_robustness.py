@@ -24,7 +24,18 @@ from aiokafka.structs import ConsumerRecord
 from lgnet_shared import config, db
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.consumer import Consumer, inbox_id
-from lgnet_shared.deadletter import H_CONSUMER, H_KIND, H_OFFSET, H_OMITTED, H_SIZE, H_TOPIC, DeadLetters, Failure
+from lgnet_shared.deadletter import (
+    H_CONSUMER,
+    H_KIND,
+    H_MESSAGE,
+    H_OFFSET,
+    H_OMITTED,
+    H_SIZE,
+    H_TOPIC,
+    H_TYPE,
+    DeadLetters,
+    Failure,
+)
 from lgnet_shared.deadletter_cli import main as deadletters_main
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
@@ -597,3 +608,85 @@ async def test_the_start_up_heap_is_kept_out_of_the_collectors_full_passes_while
     finally:
         await runtime.stop()
     assert gc.get_freeze_count() == 0  # collectable again once the service stops
+
+
+def _sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+async def test_a_consumer_behind_shows_its_lag_per_partition(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """An operator asks "how far behind is this service?" — `/metrics` had no answer (docs/operators.md sent them to
+    `kafka-consumer-groups.sh`, whose committed offsets trail by up to a commit interval). `lgnet_consumer_lag` is the
+    records of each assigned partition not yet processed: 0 when caught up, the count behind a stuck record."""
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    topic = physical("intake.events", topic_prefix)
+    group = f"{topic_prefix}national.probe.probe"
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+    await db.init_connection(conn)
+    try:
+        await produce(kafka_bootstrap, topic, [structured(employment("lag-first"))])
+        await wait_until(lambda: is_applied(conn, "lag-first"))
+        partition = str(await conn.fetchval("select partition from consumer_positions where topic = $1", topic))
+
+        async def lag_is(want: float) -> bool:
+            runtime.refresh_metrics()
+            return _sample("lgnet_consumer_lag", consumer=group, topic=topic, partition=partition) == want
+
+        await wait_until(lambda: lag_is(0))
+        behind = [employment("stall"), *(employment(f"lag-{i}") for i in range(3))]
+        await produce(kafka_bootstrap, topic, [structured(env) for env in behind])
+        await wait_until(lambda: lag_is(4))  # the stalled record and the three behind it
+    finally:
+        await conn.close()
+        await runtime.stop()
+
+
+async def test_outcomes_are_counted_once_their_transaction_commits(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """A batch redone record by record (one record refused) whose transaction then failed on the infrastructure (the
+    database lost at a later record) counted its records again at every redelivery: `lgnet_events_consumed_total` said
+    events were processed and refused that no transaction ever kept. Outcomes count once they are committed."""
+    runtime = Runtime(SPEC, settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+    await runtime.start()
+    topic = physical("intake.events", topic_prefix)
+    group = f"{topic_prefix}national.probe.probe"
+    attempts_before = _sample("lgnet_event_retries_total", consumer=group) or 0
+    try:
+        records = [structured(employment("count-ok")), (b"not json", []), structured(employment("stall"))]
+        await produce(kafka_bootstrap, topic, records)
+
+        async def redelivered() -> bool:  # the stalled record's batch has been through its careful path a few times
+            return (_sample("lgnet_consumer_careful_batches_total", consumer=group) or 0) >= 3
+
+        await wait_until(redelivered, timeout=30)
+    finally:
+        await runtime.stop()
+    assert _sample("lgnet_event_retries_total", consumer=group) == attempts_before  # an infrastructure error: no retry
+    processed = _sample(
+        "lgnet_events_consumed_total", consumer=group, type="lgnet.intake.employment_recorded", outcome="processed"
+    )
+    refused = _sample("lgnet_events_consumed_total", consumer=group, type="", outcome="not_json")
+    assert (processed, refused) == (None, None), "nothing committed, nothing counted"
+
+
+async def test_a_handlers_error_quoting_a_value_is_dead_lettered_without_it(
+    probe_runtime: Runtime, kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Personal data never travels in plain text on Kafka: a dead letter's `dlq.error.message` was the handler's
+    exception text, and PostgreSQL's and asyncpg's errors quote the value they refused (a decrypted name passed where
+    a number belongs: `invalid input for query argument $1: 'Maria Rossi' …`). The message keeps what it says about
+    the failure, not the values it quotes."""
+    topic = physical("intake.events", topic_prefix)
+    await produce(kafka_bootstrap, topic, [structured(employment("typed Maria Rossi RSSMRA80A01H501U"))])
+    dlq = physical("deadletter", topic_prefix)
+    await wait_until(lambda: dead_letters(kafka_bootstrap, dlq, 1))
+    [letter] = await read_records(kafka_bootstrap, dlq)
+    headers = dict(letter.headers)
+    message = headers[H_MESSAGE].decode()
+    assert headers[H_KIND] == b"processing" and headers[H_TYPE] == b"DataError"
+    assert "Maria" not in message and "RSSMRA" not in message, message
+    assert message.startswith("invalid input for query argument $1: "), message

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
@@ -42,7 +43,7 @@ from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, NotACloudEvent, UnknownEventType, Unreadable
 from lgnet_shared.events import Event, latest
 from lgnet_shared.fact_signing import FactSignatureError
-from lgnet_shared.fetch import UnreadableRecord
+from lgnet_shared.fetch import UnreadableRecord, behind
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 EventHandler = Callable[[Conn, Envelope, Event], Awaitable[None]]
@@ -163,6 +164,8 @@ class Consumer:
     failing: tuple[int, str] | None = None  # batches failed in a row on the infrastructure, and the last error's type
     # Records dead-lettered by a transaction that has not committed (yet): topic:partition:offset (`_dead_letter`).
     _unsettled: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    client: AIOKafkaConsumer | None = None  # the Kafka client whose batches this processes (its lag: `refresh_lag`)
+    _lagging: set[tuple[str, int]] = field(default_factory=set, init=False, repr=False, compare=False)
     # The handled types' one-pass reader (codec.typed_envelopes); False until first needed.
     _one_pass: TypeAdapter[Any] | Literal[False] | None = field(default=False, init=False, repr=False, compare=False)
 
@@ -248,6 +251,17 @@ class Consumer:
                 found.append(f"{self.name} stuck on {topic} partition {partition} offset {offset} for {age:.0f}s{why}")
         return found
 
+    def refresh_lag(self) -> None:
+        """`lgnet_consumer_lag` of the partitions assigned now; a partition a rebalance took away loses its series
+        (its new owner reports it)."""
+        lag = behind(self.client, {tp: offset for tp, (offset, _) in self.waiting.items()}) if self.client else {}
+        for topic, partition in self._lagging - lag.keys():
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.name, topic, str(partition))
+        for (topic, partition), n in lag.items():
+            metrics.CONSUMER_LAG.labels(self.name, topic, str(partition)).set(n)
+        self._lagging = set(lag)
+
     async def _process_partition(self, records: list[Record]) -> None:
         """Optimistic first: the whole batch in one transaction, the inbox written with one statement and no
         savepoints. Should any record need care (refused, or its handler fails), that transaction is rolled
@@ -266,28 +280,30 @@ class Consumer:
                 log.warning("batch needs care", error=type(exc).__name__)
                 metrics.CAREFUL_BATCHES.labels(self.name).inc()
             else:
-                # Counted per (type, outcome), not per event: a labelled child is looked up once per batch.
-                for (event_type, outcome), n in Counter(outcomes).items():
-                    metrics.EVENTS_CONSUMED.labels(self.name, event_type, outcome).inc(n)
+                _Counts(outcomes).publish(self.name)
                 return
+            counts = _Counts()
             async with conn.transaction():
                 for record in records:
-                    await self._careful(conn, record)
+                    await self._careful(conn, record, counts)
                 await self._save_positions(conn, records)
+            counts.publish(self.name)
             if self._unsettled:  # committed: their inbox rows remember them now
                 self._unsettled.difference_update(position_id(r) for r in records)
 
-    async def _careful(self, conn: Conn, record: Record) -> None:
+    async def _careful(self, conn: Conn, record: Record, counts: _Counts) -> None:
         """One record in its own savepoint. Whatever goes wrong that is not the infrastructure's is the record's
         fault: its partial effects are undone and it is dead-lettered once, so the partition always moves on."""
+        mine = _Counts()
         try:
             async with conn.transaction():
-                await self._one(conn, record)
+                await self._one(conn, record, mine)
+            counts.add(mine)
         except INFRASTRUCTURE_ERRORS:
             raise
         except Exception as exc:
             log.error("record cannot be processed", error=type(exc).__name__, **_where(record))
-            await self._dead(conn, record, position_id(record), Failure("internal", type(exc).__name__, str(exc)))
+            await self._dead(conn, record, position_id(record), Failure.of("internal", exc))
 
     async def _fast(self, conn: Conn, records: list[Record]) -> list[tuple[str, str]]:
         outcomes: list[tuple[str, str]] = []
@@ -431,38 +447,39 @@ class Consumer:
         ):
             yield
 
-    async def _one(self, conn: Conn, record: Record) -> None:
+    async def _one(self, conn: Conn, record: Record, counts: _Counts) -> None:
         a = await self._admit(conn, record)
         if a.refused is not None:
-            await self._refuse(conn, record, a, a.refused)
+            await self._refuse(conn, record, a, a.refused, counts)
             return
         assert a.env is not None
         if a.skipped is not None:
-            metrics.EVENTS_CONSUMED.labels(self.name, _type_label(a.env), a.skipped).inc()
+            counts.outcomes.append((_type_label(a.env), a.skipped))
             return
         assert a.event is not None and a.handler is not None
         with self._in_context(a.env):
-            await self._handle_with_retries(conn, record, a, a.env, a.event, a.handler)
+            await self._handle_with_retries(conn, record, a, (a.env, a.event, a.handler), counts)
 
     async def _handle_with_retries(
-        self, conn: Conn, record: Record, a: _Admission, env: Envelope, event: Event, handler: Handler
+        self, conn: Conn, record: Record, a: _Admission, ready: tuple[Envelope, Event, Handler], counts: _Counts
     ) -> None:
+        env, event, handler = ready
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with conn.transaction():  # savepoint: a failure undoes this record only
                     if not await self._remember(conn, self._inbox_key(env), "processed"):
-                        metrics.EVENTS_CONSUMED.labels(self.name, env.type, "duplicate").inc()
+                        counts.outcomes.append((env.type, "duplicate"))
                         return
                     if isinstance(handler, BatchHandler):
                         await handler.apply(conn, [(env, event)])
                     else:
                         await handler(conn, env, event)
-                metrics.EVENTS_CONSUMED.labels(self.name, env.type, "processed").inc()
+                counts.outcomes.append((env.type, "processed"))
                 return
             except INFRASTRUCTURE_ERRORS:
                 raise
             except ContractError as err:  # the handler found the event unacceptable: retrying won't help
-                await self._refuse(conn, record, a, err)
+                await self._refuse(conn, record, a, err, counts)
                 return
             except Exception as exc:
                 if attempt == self.retry.attempts:
@@ -471,13 +488,13 @@ class Consumer:
                         conn,
                         record,
                         dead_id(self._inbox_key(env), record),
-                        Failure("processing", type(exc).__name__, str(exc), attempts=attempt),
+                        Failure.of("processing", exc, attempts=attempt),
                     )
                     return
                 metrics.RETRIES.labels(self.name).inc()
                 await asyncio.sleep(self.retry.delay(attempt))
 
-    async def _refuse(self, conn: Conn, record: Record, a: _Admission, err: ContractError) -> None:
+    async def _refuse(self, conn: Conn, record: Record, a: _Admission, err: ContractError, counts: _Counts) -> None:
         """Answer (on_invalid) or dead-letter a refused record — once, however often it is redelivered. Only an
         authentic record with verified claims is remembered by its (source, id), with what it held (`refused_id`):
         the same bytes again are its retry, a corrected record under that id is processed; only an authentic record
@@ -486,11 +503,11 @@ class Consumer:
         known = env is not None and a.authentic and a.verified
         event_id = refused_id(self._inbox_key(env), record) if env is not None and known else position_id(record)
         if not await self._remember(conn, event_id, "rejected" if a.authentic else "dead_lettered"):
-            metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), "duplicate").inc()
+            counts.outcomes.append((_type_label(env), "duplicate"))
             return  # refused before: answered or dead-lettered then
-        metrics.EVENTS_CONSUMED.labels(self.name, _type_label(env), err.kind).inc()
+        counts.outcomes.append((_type_label(env), err.kind))
         if isinstance(err, FactSignatureError):
-            metrics.FACTS_REFUSED.labels(self.name, err.code).inc()
+            counts.refused.append(err.code)
         answered = (
             a.authentic and self.on_invalid is not None and await self.on_invalid(conn, record, env, err, a.sender)
         )
@@ -541,6 +558,26 @@ class _Admission:
     event: Event | None = None
     handler: Handler | None = None
     refused: ContractError | None = None
+
+
+@dataclass
+class _Counts:
+    """A partition's outcomes, counted once the transaction that keeps them commits: a batch redelivered after a
+    failure counted its records again at each redelivery. Per (type, outcome), not per event: a labelled child is
+    looked up once per batch."""
+
+    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (type label, outcome)
+    refused: list[str] = field(default_factory=list)  # FactSignatureError codes
+
+    def add(self, other: _Counts) -> None:
+        self.outcomes += other.outcomes
+        self.refused += other.refused
+
+    def publish(self, consumer: str) -> None:
+        for (event_type, outcome), n in Counter(self.outcomes).items():
+            metrics.EVENTS_CONSUMED.labels(consumer, event_type, outcome).inc(n)
+        for code, n in Counter(self.refused).items():
+            metrics.FACTS_REFUSED.labels(consumer, code).inc(n)
 
 
 class _NeedsCare(Exception):

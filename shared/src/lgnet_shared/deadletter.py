@@ -8,6 +8,7 @@ topic at the partition and offset named."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,6 +52,24 @@ class Failure:
     field: str = ""
     attempts: int = 1
 
+    @classmethod
+    def of(cls, kind: str, exc: BaseException, attempts: int = 1) -> Failure:
+        """A handler's or our own code's exception: its text without the values it quotes (`without_values`)."""
+        return cls(kind, type(exc).__name__, without_values(str(exc)), attempts=attempts)
+
+
+# What an exception's text may quote of the data it failed on: quoted strings (PostgreSQL's "invalid input syntax for
+# type integer: "Maria"", asyncpg's "invalid input for query argument $1: 'Maria'", pydantic's input_value='…', a
+# KeyError's key) and identifier-like numbers (a fiscal code, an IBAN, a phone number, a date).
+_VALUES = re.compile(r"""'[^'\n]*'|"[^"\n]*"|\b(?=[A-Za-z]*\d)\w{6,}\b|\+?\d[\d ./:-]{4,}\d""")
+
+
+def without_values(text: str) -> str:
+    """An exception's text fit for a dead letter on Kafka, where personal data never travels in plain text: what it
+    says about the failure, each value it quotes replaced by "…". Over-masks rather than guesses (a quoted table
+    name goes too); the record itself is the dead letter's value, sealed as it was sent."""
+    return _VALUES.sub(lambda m: "'…'" if m.group(0)[0] in "'\"" else "…", text)
+
 
 # Half the producer's default max_request_size (1 MiB) and the broker's default message.max.bytes: room for the
 # headers we add, and for topics configured smaller than the default.
@@ -91,7 +110,8 @@ class DeadLetters:
             (H_CONSUMER, self.consumer.encode()),
             (H_KIND, failure.kind.encode()),
             (H_TYPE, failure.error_type.encode()),
-            # Error messages come from our validators and never quote field values.
+            # Our validators' messages never quote field values; any other exception's text went through
+            # `without_values` (Failure.of).
             (H_MESSAGE, failure.message[:MAX_MESSAGE_CHARS].encode("utf-8", "replace")),
             (H_FIELD, failure.field[:MAX_MESSAGE_CHARS].encode("utf-8", "replace")),
             (H_ATTEMPTS, str(failure.attempts).encode()),

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -127,19 +127,35 @@ def tolerant(fetch: Fetch, outcome: Callable[[Exception | None], None] = lambda 
     return tolerant_fetch
 
 
-def handed_out(consumer: AIOKafkaConsumer) -> dict[Any, int]:
-    """Each assigned partition's position, where the client has one: the first record not yet handed out. Read from
-    the client's subscription state (aiokafka 0.14, pinned in uv.lock), as its own `commit()` reads it, without a
-    round trip: this runs before every fetch and after every batch."""
+def _states(consumer: AIOKafkaConsumer) -> Iterator[tuple[Any, Any]]:
+    """Each assigned partition and the client's state of it, where it has a position. Read from the client's
+    subscription state (aiokafka 0.14, pinned in uv.lock), as its own `commit()` reads it, without a round trip."""
     subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
     assignment = getattr(subscription, "assignment", None)
     if assignment is None:
-        return {}
-    found: dict[Any, int] = {}
+        return
     for tp in consumer.assignment():
         state = assignment.state_value(tp)
         if state is not None and state.has_valid_position:
-            found[tp] = state.position
+            yield tp, state
+
+
+def handed_out(consumer: AIOKafkaConsumer) -> dict[Any, int]:
+    """Each assigned partition's position, where the client has one: the first record not yet handed out. This runs
+    before every fetch and after every batch."""
+    return {tp: state.position for tp, state in _states(consumer)}
+
+
+def behind(consumer: AIOKafkaConsumer, unprocessed: Mapping[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Each assigned partition's records not yet processed: where its log ends as the last fetch saw it (the last
+    stable offset: a read-committed consumer reads no further) less the first record not processed — `unprocessed`'s
+    offset for a partition whose batch is not done, else the client's position (all it handed out was processed)."""
+    found: dict[tuple[str, int], int] = {}
+    for tp, state in _states(consumer):
+        end = state.lso if state.lso is not None else state.highwater
+        if end is not None:
+            where = (tp.topic, tp.partition)
+            found[where] = max(0, end - unprocessed.get(where, state.position))
     return found
 
 

@@ -51,6 +51,12 @@ CONSUMER_STUCK_SECONDS = Gauge(
     "How long the next record of a partition has waited to be processed (0 when caught up)",
     ["consumer", "topic", "partition"],
 )
+CONSUMER_LAG = Gauge(
+    "lgnet_consumer_lag",
+    "Records of a partition assigned to this process not yet processed (its end as the last fetch saw it, less the"
+    " next record to process); refreshed at each scrape",
+    ["consumer", "topic", "partition"],
+)
 FACTS_REFUSED = Counter(
     "lgnet_facts_refused_total",
     "Facts refused (and dead-lettered) because their producer signature is missing, unknown, invalid, from a"

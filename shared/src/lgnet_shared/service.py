@@ -387,6 +387,7 @@ class Runtime:
         async def on_batch(_: None) -> None:
             message: KafkaMessage = context.get_local("message")  # FastStream's, for this batch (no injection)
             raw = message.raw_message
+            cons.client = message.consumer  # the client whose partitions' lag /metrics reports
             await cons.process(raw if isinstance(raw, tuple) else (raw,))
             # FastStream acknowledges the batch by calling `commit()` on this: noted, sent within the interval.
             message.consumer = commits.acknowledging(message.consumer)
@@ -463,6 +464,7 @@ class Runtime:
     def refresh_metrics(self) -> None:
         for c in self.consumers:
             c.stuck(self.settings.consumer_stuck_after_s)
+            c.refresh_lag()
         metrics.OUTBOX_STUCK_SECONDS.set(self.relay.stuck_for() if self.relay else 0)
 
     async def count_tokens_ending(self, within_days: int = 30) -> None:
