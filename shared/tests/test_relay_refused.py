@@ -165,12 +165,21 @@ async def test_an_answer_to_a_partner_the_deployment_may_not_write_to_holds_back
         published = await read_records(kafka_bootstrap, facts, missing_ok=True)
         async with pool.acquire() as conn:
             waiting = await conn.fetch("select event_id, topic from outbox order by seq")
+            # The partner never comes back: the operator drops its answers (`lgnet-admin drop-answers`), and the relay
+            # is itself again at its next retry, the facts staged since published.
+            dropped = await outbox.drop_waiting(conn, outbox.partner_topics(partner))
+        await stage(pool, [employment("p3")])
+        await asyncio.sleep(outbox.RETRY_AFTER_S + 1.5)
+        state_after = relay.state(after_s=1)
+        published_after = await read_records(kafka_bootstrap, facts, missing_ok=True)
     finally:
         await relay.stop()
         await pool.close()
         async with Admin(kafka_bootstrap, admin_security, topic_prefix) as admin:
             await ka.delete_credentials(admin.client, intake.name)
             await ka.delete_acls(admin.client, intake.user)
+    assert dropped == {for_partner("partner.rejections.{partner}", partner): 1} and state_after == "ok", state_after
+    assert sorted(r.key for r in published_after) == [b"p1", b"p2", b"p3"]
     assert sorted(r.key for r in published) == [b"p1", b"p2"], "the city's facts: each once, none held back"
     answers = for_partner("partner.rejections.{partner}", partner)
     assert [(r["event_id"], r["topic"]) for r in waiting] == [(refused.id, answers)], "the partner's answer waits"

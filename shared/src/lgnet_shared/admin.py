@@ -7,6 +7,8 @@
     lgnet-admin --schema payments revoke-read-log-tokens --city torino                   # service's log only
     lgnet-admin --schema housing purge-read-log [--days 730]        # its read log's entries past retention (daily)
     lgnet-admin --schema intake list-actors [--city torino] [--json]  # who may call it: an access review
+    lgnet-admin --schema intake outbox [--json]            # what the outbox relay has not published, per topic
+    lgnet-admin --schema intake drop-answers coop-aurora [--yes]  # a departed partner's waiting answers, only those
 
 DATABASE_URL is read from the environment; --schema defaults to LGNET_DB_SCHEMA.
 """
@@ -21,7 +23,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lgnet_shared import actors, db, read_log_readers, setup_errors
+from lgnet_shared import actors, db, outbox, read_log_readers, setup_errors
 from lgnet_shared.errors import ContractError
 
 
@@ -42,6 +44,8 @@ async def run(args: argparse.Namespace) -> str:
                     ends = (datetime.now(UTC) + timedelta(days=args.days)).date().isoformat()
                     print(f"lgnet-admin: the token expires on {ends}", file=sys.stderr)
                 return token
+            if args.command in ("outbox", "drop-answers"):
+                return await outbox_command(conn, args)
             if args.command == "list-actors":
                 rows = await actors.review(conn, args.city)
                 if await conn.fetchval("select to_regclass('read_log_readers')") is not None:
@@ -65,6 +69,23 @@ async def run(args: argparse.Namespace) -> str:
         await pool.close()
 
 
+async def outbox_command(conn: db.Conn, args: argparse.Namespace) -> str:
+    """`outbox`: what waits, per topic. `drop-answers`: a partner gone from the programme never reads its answers, and
+    the relay holds its topic (docs/operators.md); its waiting rows go, never another topic's — facts are the log."""
+    if await conn.fetchval("select to_regclass('outbox')") is None:
+        raise ValueError(f"--schema: {args.schema} has no outbox (a service's schema has one from its first start)")
+    if args.command == "outbox":
+        rows = [{**r, "oldest": r["oldest"].isoformat(timespec="seconds")} for r in await outbox.waiting(conn)]
+        return table(rows, OUTBOX_COLUMNS, as_json=args.json)  # to the second: what waits, waits minutes
+    topics = outbox.partner_topics(args.partner)
+    if not args.yes:
+        counts = {r["topic"]: r["rows"] for r in await outbox.waiting(conn) if r["topic"] in topics}
+        return f"would drop {sum(counts.values())} waiting row(s) of {args.partner} {counts}: nothing dropped (--yes)"
+    dropped = await outbox.drop_waiting(conn, topics)
+    return f"dropped {sum(dropped.values())} waiting row(s) of {args.partner} {dropped}"
+
+
+OUTBOX_COLUMNS = ("topic", "rows", "oldest", "first_event_id")
 REVIEW_COLUMNS = (
     "actor", "role", "city", "name", "since", "live_tokens", "expires_at", "last_issued_at", "last_revoked_at",
 )  # fmt: skip
@@ -80,15 +101,21 @@ def days(text: str) -> int:
 
 def access_review(rows: list[dict[str, Any]], *, as_json: bool) -> str:
     """The review as JSON lines, or as a table with aligned columns (days only: the JSON has the times)."""
+    return table(rows, REVIEW_COLUMNS, as_json=as_json, keys=("actor_id", *REVIEW_COLUMNS[1:]))
+
+
+def table(rows: list[dict[str, Any]], columns: tuple[str, ...], *, as_json: bool, keys: tuple[str, ...] = ()) -> str:
+    """Rows as JSON lines, or as a table with aligned `columns` (read from `keys`, default the columns; days only for
+    times: the JSON has them whole)."""
     if as_json:
         return "\n".join(json.dumps(r, default=str) for r in rows)
 
     def cell(value: Any) -> str:
         return value.date().isoformat() if isinstance(value, datetime) else "-" if value is None else str(value)
 
-    table = [list(REVIEW_COLUMNS), *([cell(r[k]) for k in ("actor_id", *REVIEW_COLUMNS[1:])] for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(REVIEW_COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table)
+    lines = [list(columns), *([cell(r[k]) for k in keys or columns] for r in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     pr = sub.add_parser("purge-read-log", help="delete the service's read log entries older than the retention")
     pr.add_argument("--days", type=days, default=730, help="the retention in days (default 730, as intake's)")
+    ob = sub.add_parser("outbox", help="what the outbox relay has not published yet, per topic (no payloads)")
+    ob.add_argument("--json", action="store_true", help="one JSON object per line")
+    da = sub.add_parser("drop-answers", help="delete a departed partner's waiting answers and reminders, only those")
+    da.add_argument("partner")
+    da.add_argument("--yes", action="store_true", help="drop them (without it: say what would be dropped)")
     args = parser.parse_args(argv)
     if not args.schema or "DATABASE_URL" not in os.environ:
         print("lgnet-admin: error: set DATABASE_URL and pass --schema (or set LGNET_DB_SCHEMA)", file=sys.stderr)
