@@ -61,13 +61,19 @@ async def wait_rows(intake: IntakeUnderTest, sql: str, want: int) -> None:
 
 async def send_signed(intake: IntakeUnderTest, envs: list[Any], partner: str = "coop-aurora") -> None:
     """Each envelope as raw bytes on Torino's inbound topic, signed with the partner's key, in order."""
+    await send_signed_values(intake, [(*env.to_structured(), env.key) for env in envs], partner)
+
+
+async def send_signed_values(
+    intake: IntakeUnderTest, records: list[tuple[bytes, list[tuple[str, bytes]], bytes]], partner: str = "coop-aurora"
+) -> None:
+    """Records as given (value, headers, key), each signed with the partner's key, in order."""
     producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
     await producer.start()
     try:
-        for env in envs:
-            value, headers = env.to_structured()
-            headers.append(signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers))
-            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=env.key, headers=headers)
+        for value, headers, key in records:
+            headers = [*headers, signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers)]
+            await producer.send_and_wait(partner_inbound("torino", intake.prefix), value, key=key, headers=headers)
     finally:
         await producer.stop()
 
@@ -708,6 +714,25 @@ async def test_an_envelope_time_that_is_no_instant_in_utc_is_answered_naming_tim
         assert "UTC" in answers[env.id].reason, answers[env.id]
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from persons where person_id = 'tz-1'") == 0
+
+
+async def test_an_envelope_time_given_as_a_number_is_answered_naming_time(intake: IntakeUnderTest) -> None:
+    """`"time": 0` (or `"1764979200"`) was read as a Unix timestamp — a record of 1970, accepted without a word — where
+    the contract says an RFC 3339 date-time. Answered `not_cloudevent` naming `time`."""
+    async with intake.partner("coop-aurora", "torino") as aurora:
+        base = aurora.envelope(registration("ts-1", aurora))
+    value, headers = base.to_structured()
+    sent = []
+    for i, when in enumerate((0, 1764979200.5, "1764979200")):
+        doc = {**json.loads(value), "id": f"ts-{i}", "time": when}
+        sent.append((json.dumps(doc).encode(), headers, base.key))
+    await send_signed_values(intake, sent)
+    answers = {a.inbound_event_id: a for a in await rejections(intake, "coop-aurora", len(sent))}
+    for i in range(len(sent)):
+        assert (answers[f"ts-{i}"].kind, answers[f"ts-{i}"].field) == ("not_cloudevent", "time"), answers[f"ts-{i}"]
+        assert "RFC 3339" in answers[f"ts-{i}"].reason
+    async with intake.pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from persons where person_id = 'ts-1'") == 0
 
 
 async def test_a_member_who_left_and_rejoins_the_same_day_is_answered_not_dead_lettered(

@@ -386,7 +386,7 @@ class Consumer:
                 a.sender = await self.authenticate(conn, record)
                 a.authentic = True
             typed = self._typed(record)
-            a.env = env = typed[0] if typed else claimed or from_record(record.value, record.headers or (), record.key)
+            a.env = env = typed[0] if typed else claimed or self._read(record)
             if self.city is not None and env.city != self.city and not ours:
                 a.skipped = "other_city"
                 return a
@@ -420,9 +420,13 @@ class Consumer:
         if self.city is None or self.authenticate is None or not (self.strict or self.on_invalid is not None):
             return None
         try:
-            return from_record(record.value, record.headers or (), record.key)
+            return self._read(record)
         except Exception:  # anything wrong with it is judged after authentication, as before
             return None
+
+    def _read(self, record: Record) -> Envelope:
+        """The record's envelope, the two-step way; a strict consumer's (the gatekeeper's) as a partner's record."""
+        return from_record(record.value, record.headers or (), record.key, partner=self.strict)
 
     def _typed(self, record: Record) -> tuple[Envelope, Event] | None:
         """A usual record (structured mode, a handled type at its latest version, valid) read in one pass; None for

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, ValidationError, field_validator
 
 from lgnet_shared.errors import NotACloudEvent, NotJson, from_pydantic
-from lgnet_shared.events.types import INSTANT_REASON
+from lgnet_shared.events.types import INSTANT_REASON, rfc3339
 
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 Headers = Sequence[tuple[str, bytes]]
@@ -56,7 +56,10 @@ class Envelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: Text | None = None
     subject: Text | None = None
-    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Strict: from JSON a string only, checked in pydantic's core (no Python call per record); lax, a number was read
+    # as a Unix timestamp (a partner's `"time": 0` was 1970). `_validate` reads headers' and partners' attributes with
+    # `rfc3339`, which refuses a string of digits too (the one-pass JSON reader takes one as a timestamp).
+    time: Annotated[datetime, Strict()] = Field(default_factory=lambda: datetime.now(UTC))
     city: Text = Field(min_length=1, max_length=64)
     partner: Text | None = Field(default=None, max_length=64)
     correlationid: Text | None = Field(default=None, max_length=128)
@@ -122,6 +125,13 @@ def _header(headers: Headers, name: str) -> str | None:
 
 
 def _validate(attrs: dict[str, Any], field_prefix: str = "") -> Envelope:
+    """Attributes read from headers or from JSON: a time is text there, which strict validation from Python objects
+    does not take; `rfc3339` reads it."""
+    if "time" in attrs:
+        try:
+            attrs = {**attrs, "time": rfc3339(attrs["time"])}
+        except ValueError as exc:
+            raise NotACloudEvent(f"{field_prefix}time", str(exc)) from None
     try:
         return Envelope.model_validate(attrs)
     except ValidationError as exc:
@@ -141,14 +151,19 @@ def is_binary_mode(headers: Headers) -> bool:
     return False
 
 
-def from_record(value: bytes | None, headers: Headers = (), key: bytes | None = None) -> Envelope:
-    """Decode a Kafka record in structured or binary CloudEvents mode; errors name the attribute."""
+def from_record(
+    value: bytes | None, headers: Headers = (), key: bytes | None = None, *, partner: bool = False
+) -> Envelope:
+    """Decode a Kafka record in structured or binary CloudEvents mode; errors name the attribute. A `partner`'s record
+    (the gatekeeper's, a partner's own check) is read attribute by attribute: its `time` a date-time string, never a
+    string of digits, which the one-pass JSON reader takes as a Unix timestamp (facts: ours, never such)."""
     if is_binary_mode(headers):
         return _from_binary(value, headers, key)
     if value is None:
         raise NotACloudEvent("", "empty record (no value and no ce_* headers)")
     try:  # the common case, parsed and checked in one pass (same result); anything wrong is diagnosed below
-        return Envelope.model_validate_json(value)
+        if not partner:
+            return Envelope.model_validate_json(value)
     except ValidationError:
         pass
     doc = _json(value, "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,7 @@ def envelope_of(event_type: str, version: int, data: JsonDict) -> Envelope:
         source="/partners/coop-aurora" if inbound else f"/lgnet/{event_type.split('.')[1]}",
         type=event_type,
         dataschema=model.dataschema(),
-        time=TIME,
+        time=datetime.fromisoformat(TIME),
         city="torino",
         partner="coop-aurora" if inbound else None,
         partitionkey="coop-aurora" if inbound else str(data.get(model.key_field, "x")),

@@ -44,10 +44,11 @@ def _instant(value: datetime) -> datetime:
     return value
 
 
+RFC3339_REASON = "must be an RFC 3339 date-time string with its offset, e.g. 2026-12-06T09:30:00+01:00"
 _RFC3339_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
 
-def _rfc3339(value: Any) -> Any:
+def rfc3339(value: Any) -> Any:
     """Only a date-time string (or a `datetime`): pydantic would also read `0` or `"1764979200"` as a Unix timestamp,
     a time in 1970 or wherever the number falls."""
     if isinstance(value, datetime):
@@ -57,10 +58,10 @@ def _rfc3339(value: Any) -> Any:
             return datetime.fromisoformat(value)  # a datetime for strict validation too (the contracts' check)
         except ValueError:
             pass
-    raise ValueError("must be an RFC 3339 date-time string with its offset, e.g. 2026-12-06T09:30:00+01:00")
+    raise ValueError(RFC3339_REASON)
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_instant)]
+Instant = Annotated[AwareDatetime, BeforeValidator(rfc3339), AfterValidator(_instant)]
 """A time with its offset, as callers send them (`format: date-time`; never a number), that is an instant in UTC
 too."""
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]

@@ -124,7 +124,7 @@ async def check(
         authenticate(record.value, record.headers, who)
     else:
         notes.append("not signed (a bare value): signature not checked")
-    env = from_record(record.value, record.headers, record.key)
+    env = from_record(record.value, record.headers, record.key, partner=True)
     rules.check_claims(env, who.partner, who.city)
     event = rules.read(env)
     if record.key is not None and record.key != who.partner.encode():
