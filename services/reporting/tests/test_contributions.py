@@ -226,3 +226,28 @@ async def test_a_deployment_upgraded_without_a_rebuild_keeps_the_digests_of_its_
         await pool.close()
     assert _digests(facts) == RECORDED
     assert _documents(facts, 6) == _documents(_facts(_envelopes(_UNCHANGED)), 6)
+
+
+def test_a_city_that_runs_no_payments_is_not_reported_as_paying_nothing() -> None:
+    """Trieste runs intake (and housing) but not payments: its contributions are paid by its own accounting, and no
+    payments fact of Trieste is on the log. The national aggregate showed Trieste's row as 0 payments, EUR 0.00 —
+    as if Trieste had paid nobody — and its total as every city's money. From method 8 the report names the cities
+    whose payments it has no fact of (`payments_not_reported`: no budget line allocated on or before as_of) and
+    their money cells read "no data" wherever the report is shown; the numbers and the suppression are unchanged."""
+    from lgnet_reporting.domain import no_data
+
+    trieste = [e for e in _case("trieste") if not isinstance(e, p.BudgetAllocated)]
+    facts = _facts(_envelopes([*_case("torino"), *trieste, _paid("t1", d(2025, 12, 2))]))
+    nat = national(facts, Window(d(2025, 12, 31)), 0)
+    assert nat["payments_not_reported"] == ["trieste"]
+    assert {"by_city.trieste.paid_count", "by_city.trieste.paid_cents"} <= set(no_data.paths(nat))
+    assert not any(path.startswith("by_city.torino.") for path in no_data.paths(nat))
+    assert nat["by_city"]["torino"]["paid_cents"] == nat["indicators"]["contributions_paid"]["amount_cents"] == 30_000
+    from lgnet_reporting.adapters import exports
+
+    rows = [line for line in exports.to_csv(nat).decode().splitlines() if line.startswith("by_city,trieste,paid")]
+    assert len(rows) == 2 and all(line.endswith(",n.d.") for line in rows), rows
+    # Torino's payments began on 1 November: a report as of 31 October has no payments fact of Torino either.
+    assert national(facts, Window(d(2025, 10, 31)), 0)["payments_not_reported"] == ["torino", "trieste"]
+    # Reports of an earlier method replay as they were published: no such key.
+    assert "payments_not_reported" not in national(facts, Window(d(2025, 12, 31), None, 7), 0)

@@ -11,6 +11,7 @@ from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
     AUDITED,
     EMPLOYED,
+    PARTIAL,
     Facts,
     Shared,
     Window,
@@ -120,11 +121,21 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     shared = Shared(facts)  # computed once for the national population and the sixteen cities' rows
     everyone = reached(facts, window, None, shared)
     indicators = summary(facts, window, None, shared, everyone)
-    by_city = city_rows(facts, window, cities_of(facts), shared, everyone)
-    doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
+    cities = cities_of(facts)
+    by_city = city_rows(facts, window, cities, shared, everyone)
+    absent = {"payments_not_reported": payments_not_reported(facts, window, cities)} if window.method >= PARTIAL else {}
+    doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city, **absent)
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden
+
+
+def payments_not_reported(facts: Facts, window: Window, cities: list[str]) -> list[str]:
+    """The cities of which the log has no payments fact on or before as_of (a budget line allocated, a contribution
+    requested, a voucher issued): cities that run no payments service (their contributions paid outside LgNet), or
+    not yet. Their money is not EUR 0 paid but not reported (method 8)."""
+    reporting = {r["city"] for r in facts["budget_facts"] if r["city"] and window.closed(r["on_date"])}
+    return [c for c in cities if c not in reporting]
 
 
 def plan_for(doc: dict[str, Any]) -> Plan:

@@ -37,9 +37,20 @@ class NoData:
 NO_DATA = NoData()
 
 
+# A city's money cells in the national aggregate, when the report names the city's payments as not reported (method
+# 8): a city that runs no payments service has no data there, not EUR 0 paid.
+NOT_REPORTED_PAYMENTS = ("paid_count", "paid_cents")
+
+
 def cells(report: dict[str, Any]) -> set[Path]:
-    """The paths of the report's cells that have no data: computed over a count of zero."""
-    found: set[Path] = set()
+    """The paths of the report's cells that have no data: computed over a count of zero, or a city's money of which
+    the report has no payments fact (`payments_not_reported`, method 8: those cells are 0, not null)."""
+    found: set[Path] = {
+        ("by_city", city, cell)
+        for city in report.get("payments_not_reported") or ()
+        if city in (report.get("by_city") or {})
+        for cell in NOT_REPORTED_PAYMENTS
+    }
     ind = report.get("indicators", {})
     for record, cell, count in OVER_A_COUNT:
         for path, values in _records(ind, record):
