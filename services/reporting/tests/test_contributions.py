@@ -251,3 +251,28 @@ def test_a_city_that_runs_no_payments_is_not_reported_as_paying_nothing() -> Non
     assert national(facts, Window(d(2025, 10, 31)), 0)["payments_not_reported"] == ["torino", "trieste"]
     # Reports of an earlier method replay as they were published: no such key.
     assert "payments_not_reported" not in national(facts, Window(d(2025, 12, 31), None, 7), 0)
+
+
+def test_a_city_without_payments_reads_no_data_for_its_money_in_its_own_report() -> None:
+    """Trieste's own reporting (intake, housing and reporting, no payments): its summary read 0 contributions paid,
+    EUR 0.00, no failed payment, no voucher expired, no money tutoring — figures of a service it does not run. From
+    method 8 its summary names its payments as not reported and those cells read "no data"; a city running payments
+    reads its zeros as before, and so does a national aggregate in which some city reports payments."""
+    from lgnet_reporting.domain import no_data
+
+    trieste = [e for e in _case("trieste") if not isinstance(e, p.BudgetAllocated)]
+    facts = _facts(_envelopes([*_case("torino"), *trieste]))
+    own = city_summary(facts, Window(d(2025, 12, 31)), "trieste")
+    assert own["payments_not_reported"] == ["trieste"]
+    money = {"indicators.contributions_paid.count", "indicators.contributions_paid.amount_cents",
+             "indicators.contribution_payments_failed", "indicators.vouchers_expired.count",
+             "indicators.vouchers_expired.remaining_cents", "indicators.money_tutoring.sessions",
+             "indicators.money_tutoring.households_followed", "indicators.monthly.0.paid_cents",
+             "indicators.monthly.1.paid_cents"}  # fmt: skip
+    assert money <= set(no_data.paths(own))
+    torino = city_summary(facts, Window(d(2025, 12, 31)), "torino")
+    assert torino["payments_not_reported"] == [] and not money & set(no_data.paths(torino))
+    assert not money & set(no_data.paths(national(facts, Window(d(2025, 12, 31)), 0)))  # Torino's money is there
+    nobody = _facts(_envelopes(trieste))
+    assert money <= set(no_data.paths(national(nobody, Window(d(2025, 12, 31)), 0)))  # no city reports payments
+    assert "payments_not_reported" not in city_summary(facts, Window(d(2025, 12, 31), None, 7), "trieste")

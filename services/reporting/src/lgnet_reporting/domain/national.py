@@ -34,7 +34,15 @@ PERSON_TABLES = ("persons_by_action_area", "persons_by_channel", "persons_by_vul
 
 
 def city_summary(facts: Facts, window: Window, city: str) -> dict[str, Any]:
-    return report(CITY_SUMMARY, city, window, summary(of_city(facts, city), window, city))
+    indicators = summary(of_city(facts, city), window, city)
+    return report(CITY_SUMMARY, city, window, indicators, **_payments_not_reported(facts, window, [city]))
+
+
+def _payments_not_reported(facts: Facts, window: Window, cities: list[str]) -> dict[str, list[str]]:
+    """The document's `payments_not_reported` (method 8; none before: earlier reports replay as published)."""
+    if window.method < PARTIAL:
+        return {}
+    return {"payments_not_reported": payments_not_reported(facts, window, cities)}
 
 
 def cities_of(facts: Facts) -> list[str]:
@@ -123,8 +131,9 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     indicators = summary(facts, window, None, shared, everyone)
     cities = cities_of(facts)
     by_city = city_rows(facts, window, cities, shared, everyone)
-    absent = {"payments_not_reported": payments_not_reported(facts, window, cities)} if window.method >= PARTIAL else {}
-    doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city, **absent)
+    doc = report(
+        NATIONAL, NATIONAL, window, indicators, by_city=by_city, **_payments_not_reported(facts, window, cities)
+    )
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden
