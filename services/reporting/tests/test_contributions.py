@@ -276,3 +276,18 @@ def test_a_city_without_payments_reads_no_data_for_its_money_in_its_own_report()
     nobody = _facts(_envelopes(trieste))
     assert money <= set(no_data.paths(national(nobody, Window(d(2025, 12, 31)), 0)))  # no city reports payments
     assert "payments_not_reported" not in city_summary(facts, Window(d(2025, 12, 31), None, 7), "trieste")
+
+
+def test_the_funds_contributions_paid_of_a_city_without_payments_is_not_reported_not_zero() -> None:
+    """The fund's table (AMIF/FAMI indicators) read FAMI.contributi_erogati 0 for a city running no payments service:
+    a figure the managing authority reads as "nothing paid". It has no data, and says why."""
+    from lgnet_reporting.domain.fund import figures
+
+    trieste = [e for e in _case("trieste") if not isinstance(e, p.BudgetAllocated)]
+    facts = _facts(_envelopes([*_case("torino"), *trieste]))
+    paid = {f["code"]: f for f in figures(city_summary(facts, Window(d(2025, 12, 31)), "trieste"))}
+    figure = paid["FAMI.contributi_erogati"]
+    assert (figure["value"], figure["no_data"]) == (None, True), figure
+    assert "pagamenti" in (figure["why_not"] or ""), figure
+    torino = {f["code"]: f for f in figures(city_summary(facts, Window(d(2025, 12, 31)), "torino"))}
+    assert (torino["FAMI.contributi_erogati"]["value"], torino["FAMI.contributi_erogati"]["no_data"]) == (0, False)

@@ -51,7 +51,7 @@ NOT_REPORTED_INDICATORS: tuple[Path, ...] = (
 def cells(report: dict[str, Any]) -> set[Path]:
     """The paths of the report's cells that have no data: computed over a count of zero, or payments' cells of a
     scope of which the report has no payments fact (`payments_not_reported`, method 8: those cells are 0, not null)."""
-    found = _payments_not_reported(report)
+    found = payments_not_reported(report)
     ind = report.get("indicators", {})
     for record, cell, count in OVER_A_COUNT:
         for path, values in _records(ind, record):
@@ -83,7 +83,8 @@ def marked(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _payments_not_reported(report: dict[str, Any]) -> set[Path]:
+def payments_not_reported(report: dict[str, Any]) -> set[Path]:
+    """The payments' cells of the report's scope that has no payments fact (method 8), as paths."""
     absent = set(report.get("payments_not_reported") or ())
     if not absent:
         return set()

@@ -195,7 +195,7 @@ class FundFigure(BaseModel):
     definition: str
     derivable: bool
     source: str | None = Field(description="The report's path it comes from")
-    value: int | float | None = Field(description="Null: suppressed, not derivable or not counted")
+    value: int | float | None = Field(description="Null: suppressed, not derivable, not counted or not reported")
     no_data: bool
     why_not: str | None
 
