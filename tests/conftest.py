@@ -88,7 +88,7 @@ async def platform_of(
 
 @pytest.fixture(scope="module")
 def platform_starter(kafka_bootstrap: str, database_url: str) -> Callable[..., AbstractAsyncContextManager[Endpoints]]:
-    """`platform_of` on the session's Kafka and PostgreSQL: `async with platform_starter(logs, ("intake",), "asti")`."""
+    """`platform_of` on the session's Kafka and PostgreSQL: `async with platform_starter(logs, ("intake",), "genova")`."""
     return functools.partial(platform_of, kafka_bootstrap, database_url)
 
 

@@ -524,7 +524,7 @@ def test_a_city_running_intake_alone_still_runs_its_daily_work(tmp_path: Path) -
     values = tmp_path / "intake-only.yaml"
     values.write_text(yaml.safe_dump({
         "services": {
-            "intake": {"image": {"repository": "registry.comune.asti.it/lgnet-intake", "tag": "2.1.0"}},
+            "intake": {"image": {"repository": "registry.comune.genova.it/lgnet-intake", "tag": "2.1.0"}},
             **{name: {"enabled": False} for name in SERVICES if name != "intake"},
         },
     }))  # fmt: skip
@@ -538,7 +538,7 @@ def test_a_city_running_intake_alone_still_runs_its_daily_work(tmp_path: Path) -
     deployments = by_kind(objects, "Deployment")
     assert "lgnet-torino-scheduler" in deployments, f"no scheduler among {sorted(deployments)}"
     container = pod_of(deployments["lgnet-torino-scheduler"])["containers"][0]
-    assert container["image"] == "registry.comune.asti.it/lgnet-intake:2.1.0"
+    assert container["image"] == "registry.comune.genova.it/lgnet-intake:2.1.0"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["LGNET_INTAKE_URL"] == "http://lgnet-torino-intake:8001"
     assert "LGNET_HOUSING_URL" not in env and "LGNET_PAYMENTS_URL" not in env

@@ -111,7 +111,7 @@ def test_the_scheduler_calls_only_the_services_that_run(
 
     monkeypatch.setattr(db, "create_pool", create_pool)
     monkeypatch.setattr(actors, "issue_token", issue_token)
-    monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "asti")
+    monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "genova")
     monkeypatch.setattr(scheduler, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None)
     started: list[dict[str, str]] = []
     monkeypatch.setattr(scheduler.Background, "start", lambda self, argv, env: started.append(env) or True)
@@ -120,7 +120,7 @@ def test_the_scheduler_calls_only_the_services_that_run(
     assert sorted(asked) == ["housing", "intake"]  # no schema of payments made, nor asked for an actor
     handed = json.loads(Path(started[0]["LGNET_SCHEDULER_TOKENS_FILE"]).read_text())
     assert sorted(handed) == ["housing", "intake"]
-    assert handed["intake"] == {"asti": "lgn_intake_scheduler-asti"}
+    assert handed["intake"] == {"genova": "lgn_intake_scheduler-genova"}
     # Payments starts later: its token is provisioned and handed over at the next start, the others' kept.
     monkeypatch.setattr(scheduler, "pid_of", lambda name: 4242 if name != "reporting" else None)
     assert scheduler.start() == 0
