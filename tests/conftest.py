@@ -88,7 +88,8 @@ async def platform_of(
 
 @pytest.fixture(scope="module")
 def platform_starter(kafka_bootstrap: str, database_url: str) -> Callable[..., AbstractAsyncContextManager[Endpoints]]:
-    """`platform_of` on the session's Kafka and PostgreSQL: `async with platform_starter(logs, ("intake",), "genova")`."""
+    """`platform_of` on the session's Kafka and PostgreSQL: `async with platform_starter(logs, ("intake",), "genova")`
+    (a city running intake alone)."""
     return functools.partial(platform_of, kafka_bootstrap, database_url)
 
 
