@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import functools
 import os
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,20 +46,24 @@ def platform_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e")
 
 
-@pytest.fixture(scope="module")
-async def platform_endpoints(kafka_bootstrap: str, database_url: str, platform_logs: Path) -> AsyncIterator[Endpoints]:
+@contextlib.asynccontextmanager
+async def platform_of(
+    kafka_bootstrap: str, database_url: str, logs: Path, services: Sequence[str] = SERVICES, city: str = "national"
+) -> AsyncIterator[Endpoints]:
+    """These services as processes of one deployment (all four, or only some: a city running part of the platform),
+    on the test's own topics and schemas; stopped, their schemas kept or dropped and their logs' tails printed at
+    the end."""
     run = uuid.uuid4().hex[:8]
     prefix = new_topic_prefix("e2e")
-    schemas = {s: f"e2e_{run}_{s}" for s in SERVICES}
+    schemas = {s: f"e2e_{run}_{s}" for s in services}
     master = base64.b64encode(os.urandom(32)).decode()
-    logs = platform_logs
     processes = {
         s: ServiceProcess(
             [sys.executable, "-m", f"lgnet_{s}.entrypoints.main"],
-            service_env(kafka_bootstrap, database_url, schemas[s], prefix, master_key=master),
+            service_env(kafka_bootstrap, database_url, schemas[s], prefix, city=city, master_key=master),
             logs / f"{s}.log",
         )
-        for s in SERVICES
+        for s in services
     }
     try:
         await start_all(processes.values(), timeout=120)
@@ -69,16 +76,27 @@ async def platform_endpoints(kafka_bootstrap: str, database_url: str, platform_l
         )
     finally:
         stop_all(processes.values())
-        import asyncpg
-
         conn = await asyncpg.connect(database_url)
         try:
             for schema in schemas.values():
                 await schema_pool.keep_or_drop(conn, schema)
         finally:
             await conn.close()
-        for s in SERVICES:  # shown by pytest when a test of the module failed
+        for s in services:  # shown by pytest when a test of the module failed
             print(f"--- {s} log tail ---\n{(logs / f'{s}.log').read_bytes()[-1500:].decode(errors='replace')}")
+
+
+@pytest.fixture(scope="module")
+def platform_starter(kafka_bootstrap: str, database_url: str) -> Callable[..., AbstractAsyncContextManager[Endpoints]]:
+    """`platform_of` on the session's Kafka and PostgreSQL: `async with platform_starter(logs, ("intake",), "genova")`
+    (a city running intake alone)."""
+    return functools.partial(platform_of, kafka_bootstrap, database_url)
+
+
+@pytest.fixture(scope="module")
+async def platform_endpoints(kafka_bootstrap: str, database_url: str, platform_logs: Path) -> AsyncIterator[Endpoints]:
+    async with platform_of(kafka_bootstrap, database_url, platform_logs) as endpoints:
+        yield endpoints
 
 
 FEDERATED_CITIES = ("torino", "trieste")

@@ -513,3 +513,39 @@ async def asyncpg_connect(database_url: str, schema: str) -> Any:
     import asyncpg
 
     return await asyncpg.connect(database_url, server_settings={"search_path": schema})
+
+
+def test_a_city_running_intake_alone_still_runs_its_daily_work(tmp_path: Path) -> None:
+    """A city that runs intake only (housing matched by hand, reporting by the national deployment; DESIGN.md: "a city
+    may run all services or only some") still has intake's daily job, the appointment reminders of the next day. The
+    chart rendered the scheduler only where housing runs: such a city had no scheduler, its appointments were never
+    reminded, and nothing said so. It runs wherever a service with a daily job runs, from that service's image when
+    the city builds one per service (an intake-only city builds no housing image), and calls only what runs."""
+    values = tmp_path / "intake-only.yaml"
+    values.write_text(yaml.safe_dump({
+        "services": {
+            "intake": {"image": {"repository": "registry.comune.genova.it/lgnet-intake", "tag": "2.1.0"}},
+            **{name: {"enabled": False} for name in SERVICES if name != "intake"},
+        },
+    }))  # fmt: skip
+    done = subprocess.run(
+        [helm(), "template", "lgnet-torino", str(CHART), "--kube-version", KUBERNETES,
+         "-f", str(EXAMPLES / "torino.yaml"), "-f", str(values)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    deployments = by_kind(objects, "Deployment")
+    assert "lgnet-torino-scheduler" in deployments, f"no scheduler among {sorted(deployments)}"
+    container = pod_of(deployments["lgnet-torino-scheduler"])["containers"][0]
+    assert container["image"] == "registry.comune.genova.it/lgnet-intake:2.1.0"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["LGNET_INTAKE_URL"] == "http://lgnet-torino-intake:8001"
+    assert "LGNET_HOUSING_URL" not in env and "LGNET_PAYMENTS_URL" not in env
+    policies = by_kind(objects, "NetworkPolicy")
+    assert {p["port"] for rule in policies["lgnet-torino-scheduler"]["spec"]["egress"] for p in rule["ports"]} == {8001}
+    admitted = policies["lgnet-torino-services"]["spec"]["ingress"][0]["from"]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lgnet-scheduler",
+            "app.kubernetes.io/instance": "lgnet-torino"}}} in admitted  # fmt: skip
+    for s in ("lgnet-torino-housing", "lgnet-torino-payments", "lgnet-torino-reporting"):
+        assert s not in deployments

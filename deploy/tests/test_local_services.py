@@ -4,9 +4,12 @@ stop only all four — `services.py stop housing` printed the usage and stopped 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +70,63 @@ def test_a_wrong_name_is_named() -> None:
     )
     assert done.returncode == 2
     assert "not a service: nosuch (choose among intake, housing, payments, reporting)" in done.stdout
+
+
+def test_the_scheduler_calls_only_the_services_that_run(
+    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city running intake and housing only (`services.py start intake housing`; its contributions paid by its own
+    accounting): `scheduler.py start` provisioned a staff token in payments' schema too — creating an empty
+    `payments` schema, then failing on its missing `actors` table, so the scheduler never started — and, with a
+    payments schema left from before, handed the scheduler a payments token: `payments.voucher_expiry` failed every
+    day against nothing (`lgnet_scheduler_failing` 1). It provisions and hands over the tokens of the services that
+    run only; a service started later gets its token at the next `scheduler.py start`."""
+    spec = importlib.util.spec_from_file_location("lgnet_local_scheduler", LOCAL / "scheduler.py")
+    assert spec and spec.loader
+    monkeypatch.setitem(sys.modules, "services", services)
+    scheduler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scheduler)
+    from lgnet_shared import actors, db
+
+    asked: list[str] = []
+
+    class Conn:
+        async def fetchval(self, *_: Any) -> bool:
+            return True
+
+    class Pool:
+        @contextlib.asynccontextmanager
+        async def acquire(self) -> AsyncIterator[Conn]:
+            yield Conn()
+
+        async def close(self) -> None:
+            return None
+
+    async def create_pool(url: str, schema: str, **_: Any) -> Pool:
+        asked.append(schema)
+        return Pool()
+
+    async def issue_token(conn: Any, actor: str, *_: Any, **__: Any) -> str:
+        return f"lgn_{asked[-1]}_{actor}"
+
+    monkeypatch.setattr(db, "create_pool", create_pool)
+    monkeypatch.setattr(actors, "issue_token", issue_token)
+    monkeypatch.setenv("LGNET_SCHEDULER_CITIES", "genova")
+    monkeypatch.setattr(scheduler, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None)
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr(scheduler.Background, "start", lambda self, argv, env: started.append(env) or True)
+
+    assert scheduler.start() == 0
+    assert sorted(asked) == ["housing", "intake"]  # no schema of payments made, nor asked for an actor
+    handed = json.loads(Path(started[0]["LGNET_SCHEDULER_TOKENS_FILE"]).read_text())
+    assert sorted(handed) == ["housing", "intake"]
+    assert handed["intake"] == {"genova": "lgn_intake_scheduler-genova"}
+    # Payments starts later: its token is provisioned and handed over at the next start, the others' kept.
+    monkeypatch.setattr(scheduler, "pid_of", lambda name: 4242 if name != "reporting" else None)
+    assert scheduler.start() == 0
+    assert sorted(asked) == ["housing", "intake", "payments"]
+    assert sorted(json.loads(Path(started[1]["LGNET_SCHEDULER_TOKENS_FILE"]).read_text())) == [
+        "housing",
+        "intake",
+        "payments",
+    ]

@@ -195,3 +195,35 @@ def exit_code(argv: list[str], env: dict[str, str]) -> int | str | None:
         return partner_admin.main(argv, env)
     except SystemExit as exc:
         return exc.code
+
+
+async def test_a_city_running_only_some_services_is_not_given_a_token_of_one_it_does_not_run(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A city running intake and reporting only (no housing, no payments) onboarded a partner with the defaults (all
+    four): an empty `housing` and `payments` schema was made in its database with an actor and a token, and the
+    bundle handed the partner a URL and a token of two services nobody runs. Without `--services`, onboarding now
+    refuses, naming the services without a schema, before anything is made; offboarding revokes where there is
+    something to revoke and makes no schema."""
+    run = uuid.uuid4().hex[:8]
+    absent = {"housing": f"nohousing_{run}", "payments": f"nopayments_{run}"}
+    city = {**env, **{f"LGNET_{s.upper()}_DB_SCHEMA": schema for s, schema in absent.items()}}
+    partner = f"coop-{run[:6]}"
+    out = tmp_path / "bundle.json"
+    argv = ["onboard", partner, "--city", "torino", "--signing-key-id", f"{partner}-2026"]
+    argv += ["--signing-public-key", PUBLIC, "--out", str(out)]
+    assert await asyncio.to_thread(partner_admin.main, argv, city) == 2
+    err = capsys.readouterr().err
+    assert "--services" in err and "housing" in err and "payments" in err and "Traceback" not in err, err
+    assert "--services intake,reporting" in err, err  # what to type
+    assert not out.exists()
+    assert not [s for s in absent.values() if await db.schema_exists(env["DATABASE_URL"], s)]
+    # Named, the services the city runs: onboarded there only.
+    assert await asyncio.to_thread(partner_admin.main, [*argv, "--services", "intake,reporting"], city) == 0
+    assert set(json.loads(out.read_text())["services"]) == {"intake", "reporting"}
+    capsys.readouterr()
+    assert await asyncio.to_thread(partner_admin.main, ["offboard", partner], city) == 0
+    said = capsys.readouterr().out
+    assert "intake: 1 token(s) revoked" in said and "reporting: 1 token(s) revoked" in said, said
+    assert "housing" not in said and "payments" not in said, said
+    assert not [s for s in absent.values() if await db.schema_exists(env["DATABASE_URL"], s)]

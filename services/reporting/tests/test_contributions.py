@@ -226,3 +226,68 @@ async def test_a_deployment_upgraded_without_a_rebuild_keeps_the_digests_of_its_
         await pool.close()
     assert _digests(facts) == RECORDED
     assert _documents(facts, 6) == _documents(_facts(_envelopes(_UNCHANGED)), 6)
+
+
+def test_a_city_that_runs_no_payments_is_not_reported_as_paying_nothing() -> None:
+    """Trieste runs intake (and housing) but not payments: its contributions are paid by its own accounting, and no
+    payments fact of Trieste is on the log. The national aggregate showed Trieste's row as 0 payments, EUR 0.00 —
+    as if Trieste had paid nobody — and its total as every city's money. From method 8 the report names the cities
+    whose payments it has no fact of (`payments_not_reported`: no budget line allocated on or before as_of) and
+    their money cells read "no data" wherever the report is shown; the numbers and the suppression are unchanged."""
+    from lgnet_reporting.domain import no_data
+
+    trieste = [e for e in _case("trieste") if not isinstance(e, p.BudgetAllocated)]
+    facts = _facts(_envelopes([*_case("torino"), *trieste, _paid("t1", d(2025, 12, 2))]))
+    nat = national(facts, Window(d(2025, 12, 31)), 0)
+    assert nat["payments_not_reported"] == ["trieste"]
+    assert {"by_city.trieste.paid_count", "by_city.trieste.paid_cents"} <= set(no_data.paths(nat))
+    assert not any(path.startswith("by_city.torino.") for path in no_data.paths(nat))
+    assert nat["by_city"]["torino"]["paid_cents"] == nat["indicators"]["contributions_paid"]["amount_cents"] == 30_000
+    from lgnet_reporting.adapters import exports
+
+    rows = [line for line in exports.to_csv(nat).decode().splitlines() if line.startswith("by_city,trieste,paid")]
+    assert len(rows) == 2 and all(line.endswith(",n.d.") for line in rows), rows
+    # Torino's payments began on 1 November: a report as of 31 October has no payments fact of Torino either.
+    assert national(facts, Window(d(2025, 10, 31)), 0)["payments_not_reported"] == ["torino", "trieste"]
+    # Reports of an earlier method replay as they were published: no such key.
+    assert "payments_not_reported" not in national(facts, Window(d(2025, 12, 31), None, 7), 0)
+
+
+def test_a_city_without_payments_reads_no_data_for_its_money_in_its_own_report() -> None:
+    """Trieste's own reporting (intake, housing and reporting, no payments): its summary read 0 contributions paid,
+    EUR 0.00, no failed payment, no voucher expired, no money tutoring — figures of a service it does not run. From
+    method 8 its summary names its payments as not reported and those cells read "no data"; a city running payments
+    reads its zeros as before, and so does a national aggregate in which some city reports payments."""
+    from lgnet_reporting.domain import no_data
+
+    trieste = [e for e in _case("trieste") if not isinstance(e, p.BudgetAllocated)]
+    facts = _facts(_envelopes([*_case("torino"), *trieste]))
+    own = city_summary(facts, Window(d(2025, 12, 31)), "trieste")
+    assert own["payments_not_reported"] == ["trieste"]
+    money = {"indicators.contributions_paid.count", "indicators.contributions_paid.amount_cents",
+             "indicators.contribution_payments_failed", "indicators.vouchers_expired.count",
+             "indicators.vouchers_expired.remaining_cents", "indicators.money_tutoring.sessions",
+             "indicators.money_tutoring.households_followed", "indicators.monthly.0.paid_cents",
+             "indicators.monthly.1.paid_cents"}  # fmt: skip
+    assert money <= set(no_data.paths(own))
+    torino = city_summary(facts, Window(d(2025, 12, 31)), "torino")
+    assert torino["payments_not_reported"] == [] and not money & set(no_data.paths(torino))
+    assert not money & set(no_data.paths(national(facts, Window(d(2025, 12, 31)), 0)))  # Torino's money is there
+    nobody = _facts(_envelopes(trieste))
+    assert money <= set(no_data.paths(national(nobody, Window(d(2025, 12, 31)), 0)))  # no city reports payments
+    assert "payments_not_reported" not in city_summary(facts, Window(d(2025, 12, 31), None, 7), "trieste")
+
+
+def test_the_funds_contributions_paid_of_a_city_without_payments_is_not_reported_not_zero() -> None:
+    """The fund's table (AMIF/FAMI indicators) read FAMI.contributi_erogati 0 for a city running no payments service:
+    a figure the managing authority reads as "nothing paid". It has no data, and says why."""
+    from lgnet_reporting.domain.fund import figures
+
+    trieste = [e for e in _case("trieste") if not isinstance(e, p.BudgetAllocated)]
+    facts = _facts(_envelopes([*_case("torino"), *trieste]))
+    paid = {f["code"]: f for f in figures(city_summary(facts, Window(d(2025, 12, 31)), "trieste"))}
+    figure = paid["FAMI.contributi_erogati"]
+    assert (figure["value"], figure["no_data"]) == (None, True), figure
+    assert "pagamenti" in (figure["why_not"] or ""), figure
+    torino = {f["code"]: f for f in figures(city_summary(facts, Window(d(2025, 12, 31)), "torino"))}
+    assert (torino["FAMI.contributi_erogati"]["value"], torino["FAMI.contributi_erogati"]["no_data"]) == (0, False)

@@ -88,6 +88,12 @@ async def test_dashboard_shows_the_api_numbers(loaded: ReportingUnderTest, brows
     # Nobody met by the street units was taken in charge: the medians have no data ("n.d."), they are not hidden.
     assert "indicators.outreach.days_to_taking_in_charge_median" in city["no_data"]
     assert await _medians(page) == ["n.d."] * len(ind["outreach_monthly"]) != []
+    # Trieste and Bologna have no payments fact (no payments service of theirs): their money is "n.d.", not 0,00 €.
+    assert national["payments_not_reported"] == ["bologna", "trieste"]
+    cells = [[await c.inner_text() for c in await row.query_selector_all("td, th")]
+             for row in await page.query_selector_all("#compare tbody tr")]  # fmt: skip
+    paid = {row[0]: row[-1] for row in cells}
+    assert paid["Trieste"] == paid["Bologna"] == "n.d." and paid["Torino"] != "n.d.", paid
     assert errors == []
 
 

@@ -31,6 +31,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- printf "notary.%s" (include "lgnet.deployment" .) -}}
 {{- end -}}
 
+{{/* The service the scheduler runs beside and from whose image (lgnet-scheduler is in every service's image): housing,
+else intake, else payments, the services with daily jobs (shared/src/lgnet_shared/scheduler/jobs.toml). "" where none
+runs (the national deployment runs reporting only) or the scheduler is disabled: no scheduler is rendered. */}}
+{{- define "lgnet.schedulerBeside" -}}
+{{- if .Values.scheduler.enabled -}}
+{{- if .Values.services.housing.enabled -}}housing
+{{- else if .Values.services.intake.enabled -}}intake
+{{- else if .Values.services.payments.enabled -}}payments
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The image a component runs: its own `image` (repository, tag, pullPolicy: each optional) over the chart's. Call
 with (dict "root" $ "image" <the component's image, or nil>); renders `image` and `imagePullPolicy`. */}}
 {{- define "lgnet.image" -}}

@@ -221,7 +221,12 @@ def create_app(settings: SchedulerSettings, scheduler_factory: Any = None) -> Fa
         this replica's own series (`lgnet_scheduler_last_tick_timestamp_seconds`, runs) instead of a 500."""
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2), app.state.pool.acquire() as conn:
-                metrics.refresh(await ledger.latest(conn))
+                rows = await ledger.latest(conn)
+            # Only what this scheduler runs: a job of a service it is given no token for (a city that stopped running
+            # payments) or a city it no longer serves stays in /runs, not in the alerts' series (failing for ever).
+            scheduler = app.state.scheduler
+            jobs, cities = {j.name for j in scheduler.jobs}, set(scheduler.cities)
+            metrics.refresh([r for r in rows if r["job"] in jobs and r["city"] in cities])
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -5,8 +5,10 @@
         [--token-days 365]
     lgnet-partner-admin offboard coop-aurora
 
-`onboard` creates the partner's actor in every service it uses (intake, housing, payments, reporting; `--services`
-narrows it), registers its Ed25519 signing key with intake, creates its Kafka user, ACLs and rejection topic (as
+`onboard` creates the partner's actor in every service it uses (`--services`; by default every service of intake,
+housing, payments and reporting whose schema is in the database, and it refuses, naming them, when some are not: a
+city running only some services names them, one provisioned before its service first starts is named too),
+registers its Ed25519 signing key with intake, creates its Kafka user, ACLs and rejection topic (as
 `lgnet-kafka-admin add-partner` does) and issues an API token per service, then writes everything the partner's
 developer needs into one JSON bundle (mode 600: it holds secrets; see docs/partners.md). Running it again for the
 same partner issues a new Kafka password and new tokens (revoking the old ones) and keeps its signing keys.
@@ -64,6 +66,25 @@ class Place:
     url: str
 
 
+async def chosen_places(services: Sequence[str] | None, env: dict[str, str], command: str) -> list[Place]:
+    """Where the partner is (on)boarded: the services named, or, none named, every service whose schema is in its
+    database. An unnamed service without a schema is one the city may not run (a city running intake and reporting
+    only): onboarding refuses, naming them, rather than make their schema and hand the partner a URL and a token of a
+    service nobody runs; offboarding has nothing to revoke there."""
+    if services is not None:
+        return places(services, env)
+    everywhere = places(SERVICES, env)
+    found = [p for p in everywhere if p.service == "intake" or await db.schema_exists(p.database_url, p.schema)]
+    if command == "onboard" and (missing := [p for p in everywhere if p not in found]):
+        absent = ", ".join(f"{p.service} (schema {p.schema!r})" for p in missing)
+        raise ContractError(
+            "services",
+            f"no schema of {absent} in the database: does this city run them? Name the services the partner uses"
+            f" (--services {','.join(p.service for p in found)}), or start those services first",
+        )
+    return found
+
+
 def places(services: Sequence[str], env: dict[str, str]) -> list[Place]:
     found = []
     for s in services:
@@ -115,8 +136,8 @@ async def onboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise ContractError("out", f"no folder {out.parent}")
-    where = places(args.services, env)
     security, bootstrap, prefix = _kafka(env)
+    where = await chosen_places(args.services, env, "onboard")
     tokens: dict[str, str] = {}
     async with Admin(bootstrap, security, prefix, int(env.get("LGNET_TOPIC_REPLICATION") or 1)) as admin:
         for place in where:  # the databases first: a refusal there leaves Kafka untouched
@@ -169,7 +190,7 @@ async def offboard(args: argparse.Namespace, env: dict[str, str]) -> list[str]:
     security, bootstrap, prefix = _kafka(env)
     said: list[str] = []
     known = False
-    for place in places(args.services, env):
+    for place in await chosen_places(args.services, env, "offboard"):
 
         async def revoke(conn: Any, place: Place = place) -> tuple[bool, int, int]:
             exists = bool(await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", args.partner))
@@ -208,8 +229,9 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--services",
             type=lambda v: [s.strip() for s in v.split(",") if s.strip()],
-            default=list(SERVICES),
-            help="comma-separated services the partner uses (default: all four; intake is always needed)",
+            default=None,
+            help="comma-separated services the partner uses (default: those whose schema is in the database, onboard"
+            " refusing when one of the four has none; intake is always needed)",
         )
 
     o = sub.add_parser("onboard", help="actor, signing key, Kafka credentials and tokens; writes the bundle")
@@ -230,8 +252,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    unknown = [s for s in args.services if s not in SERVICES]
-    if unknown or "intake" not in args.services:
+    unknown = [s for s in args.services or () if s not in SERVICES]
+    if args.services is not None and (unknown or "intake" not in args.services):
         p.error(f"--services: choose among {', '.join(SERVICES)}, intake included (got {', '.join(args.services)})")
     environment = dict(os.environ if env is None else env)
     try:

@@ -11,12 +11,16 @@ from typing import Any
 
 from lgnet_shared import vocabulary
 
-from lgnet_reporting.domain.no_data import NO_DATA
+from lgnet_reporting.domain.no_data import NO_DATA, payments_not_reported
 
 LIST = "fund_indicator"
 NOT_COUNTED = {
     "it": "non contato dal metodo di questo rapporto (la partecipazione civica si conta dal metodo 3)",
     "en": "not counted by this report's method (civic engagement is counted from method 3 on)",
+}
+NOT_REPORTED = {
+    "it": "pagamenti non rilevati: la città non registra i pagamenti su LgNet (non usa il servizio pagamenti)",
+    "en": "payments not reported: the city does not record its payments on LgNet (it runs no payments service)",
 }
 
 
@@ -54,10 +58,12 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
     suppressed, not derivable or not counted by the report's method: `no_data` tells the last two from a suppressed
     figure, and `why_not` says why)."""
     out = []
+    absent = payments_not_reported(doc)
     for spec in mapping()["indicators"]:
         path = spec["from"]
         value = _at(doc, path) if path else None
-        uncounted = value is NO_DATA
+        not_reported = bool(path) and ("indicators", *path) in absent
+        uncounted = value is NO_DATA or not_reported
         out.append(
             {
                 "code": spec["code"],
@@ -70,7 +76,9 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
                 "source": ".".join(path) if path else None,
                 "value": None if uncounted else value,
                 "no_data": uncounted,
-                "why_not": _in(NOT_COUNTED if uncounted else spec.get("why_not"), lang),
+                "why_not": _in(
+                    NOT_REPORTED if not_reported else NOT_COUNTED if uncounted else spec.get("why_not"), lang
+                ),
             }
         )
     return out

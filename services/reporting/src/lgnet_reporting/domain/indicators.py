@@ -51,9 +51,14 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # city's, hides a third (suppression.py, `Group.known`); a period's cases (closed + open = opened) and placements
 # (ended + active = started) are tied when they add up, i.e. nothing was under way as the period started
 # (national.py, `_closed_groups`). The numbers are those of method 6, more cells hidden.
-METHOD = 7
+# 8 (partial deployments): the national aggregate names the cities of which it has no payments fact on or before
+# as_of (`payments_not_reported`: a city running intake and housing without payments, its contributions paid by its
+# own accounting); their `by_city` money cells read "no data" (no_data.py), not EUR 0 paid. Numbers and suppression
+# are those of method 7.
+METHOD = 8
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
+PARTIAL = 8  # partial deployments: the cities whose payments the national aggregate has no fact of are named
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

@@ -11,6 +11,7 @@ from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
     AUDITED,
     EMPLOYED,
+    PARTIAL,
     Facts,
     Shared,
     Window,
@@ -33,7 +34,15 @@ PERSON_TABLES = ("persons_by_action_area", "persons_by_channel", "persons_by_vul
 
 
 def city_summary(facts: Facts, window: Window, city: str) -> dict[str, Any]:
-    return report(CITY_SUMMARY, city, window, summary(of_city(facts, city), window, city))
+    indicators = summary(of_city(facts, city), window, city)
+    return report(CITY_SUMMARY, city, window, indicators, **_payments_not_reported(facts, window, [city]))
+
+
+def _payments_not_reported(facts: Facts, window: Window, cities: list[str]) -> dict[str, list[str]]:
+    """The document's `payments_not_reported` (method 8; none before: earlier reports replay as published)."""
+    if window.method < PARTIAL:
+        return {}
+    return {"payments_not_reported": payments_not_reported(facts, window, cities)}
 
 
 def cities_of(facts: Facts) -> list[str]:
@@ -120,11 +129,22 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     shared = Shared(facts)  # computed once for the national population and the sixteen cities' rows
     everyone = reached(facts, window, None, shared)
     indicators = summary(facts, window, None, shared, everyone)
-    by_city = city_rows(facts, window, cities_of(facts), shared, everyone)
-    doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city)
+    cities = cities_of(facts)
+    by_city = city_rows(facts, window, cities, shared, everyone)
+    doc = report(
+        NATIONAL, NATIONAL, window, indicators, by_city=by_city, **_payments_not_reported(facts, window, cities)
+    )
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden
+
+
+def payments_not_reported(facts: Facts, window: Window, cities: list[str]) -> list[str]:
+    """The cities of which the log has no payments fact on or before as_of (a budget line allocated, a contribution
+    requested, a voucher issued): cities that run no payments service (their contributions paid outside LgNet), or
+    not yet. Their money is not EUR 0 paid but not reported (method 8)."""
+    reporting = {r["city"] for r in facts["budget_facts"] if r["city"] and window.closed(r["on_date"])}
+    return [c for c in cities if c not in reporting]
 
 
 def plan_for(doc: dict[str, Any]) -> Plan:

@@ -37,9 +37,21 @@ class NoData:
 NO_DATA = NoData()
 
 
+# Payments' cells, when the report names the payments of its scope as not reported (method 8: a city that runs no
+# payments service has no data there, not EUR 0 paid): a city's in the national aggregate's `by_city`, and the
+# indicators' when no city of the report has a payments fact (a city's own summary, or a national one).
+NOT_REPORTED_BY_CITY = ("paid_count", "paid_cents")
+NOT_REPORTED_INDICATORS: tuple[Path, ...] = (
+    ("contributions_paid", "count"), ("contributions_paid", "amount_cents"), ("contribution_payments_failed",),
+    ("vouchers_expired", "count"), ("vouchers_expired", "remaining_cents"), ("money_tutoring", "sessions"),
+    ("money_tutoring", "households_followed"),
+)  # fmt: skip
+
+
 def cells(report: dict[str, Any]) -> set[Path]:
-    """The paths of the report's cells that have no data: computed over a count of zero."""
-    found: set[Path] = set()
+    """The paths of the report's cells that have no data: computed over a count of zero, or payments' cells of a
+    scope of which the report has no payments fact (`payments_not_reported`, method 8: those cells are 0, not null)."""
+    found = payments_not_reported(report)
     ind = report.get("indicators", {})
     for record, cell, count in OVER_A_COUNT:
         for path, values in _records(ind, record):
@@ -69,6 +81,29 @@ def marked(report: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = copy(report, ())
     return out
+
+
+def payments_not_reported(report: dict[str, Any]) -> set[Path]:
+    """The payments' cells of the report's scope that has no payments fact (method 8), as paths."""
+    absent = set(report.get("payments_not_reported") or ())
+    if not absent:
+        return set()
+    by_city = report.get("by_city")
+    found: set[Path] = {("by_city", c, cell) for c in by_city or {} if c in absent for cell in NOT_REPORTED_BY_CITY}
+    if by_city is None or set(by_city) <= absent:  # a city's own summary, or a national one with no city's payments
+        ind = report.get("indicators", {})
+        found |= {("indicators", *path) for path in NOT_REPORTED_INDICATORS if _has(ind, path)}
+        found |= {("indicators", "monthly", n, "paid_cents") for n in range(len(ind.get("monthly") or ()))}
+    return found
+
+
+def _has(ind: dict[str, Any], path: Path) -> bool:
+    value: Any = ind
+    for step in path:
+        if not isinstance(value, dict) or step not in value:
+            return False
+        value = value[step]
+    return True
 
 
 def _records(ind: dict[str, Any], record: tuple[str, ...]) -> Iterator[tuple[Path, Any]]:

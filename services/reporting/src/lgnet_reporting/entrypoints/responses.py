@@ -160,6 +160,11 @@ class ReportDocument(ReportHead):
 
     method: int | None = Field(default=None, description="Counting rules version; absent: method 1")
     by_city: dict[str, CityRow] | None = Field(default=None, description="The national aggregate's rows")
+    payments_not_reported: list[str] | None = Field(
+        default=None,
+        description="The national aggregate's cities with no payments fact on or before as_of (from method 8): a city"
+        " running no payments service; their money cells are listed in `no_data`, not EUR 0 paid",
+    )
     suppression: Suppression | None = Field(default=None, description="The national aggregate's")
     indicators: dict[str, Any] = Field(description="The indicators' tables (docs/reporting.md)")
 
@@ -190,7 +195,7 @@ class FundFigure(BaseModel):
     definition: str
     derivable: bool
     source: str | None = Field(description="The report's path it comes from")
-    value: int | float | None = Field(description="Null: suppressed, not derivable or not counted")
+    value: int | float | None = Field(description="Null: suppressed, not derivable, not counted or not reported")
     no_data: bool
     why_not: str | None
 
