@@ -436,3 +436,95 @@ def test_a_rotated_key_is_pinned_from_a_file_of_its_own_and_the_pinned_file_is_n
     argv = ["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--pinned", str(new), "--out", str(nothing)]
     rc, line, _ = cli(argv, capsys)
     assert (rc, line) == (0, {"keys": 0, "written": None, "already_pinned": 2}) and not nothing.exists(), line
+
+
+# --------------------------------------------------------------------------- a broker administrator rewrites history
+# Read as the cluster's super user would attack a new auditor's first audit (no saved state yet): records dropped
+# from a partition, or deleted at its start with the admin API, and the checkpoint topic rewritten with the
+# notary's genuine checkpoints of every other partition (a super user may delete and recreate any topic).
+
+
+@pytest.fixture(scope="module")
+def notarised(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Rec], list[Any], Path]:
+    """A genuine signed log, its notary's checkpoints (records of the checkpoint topic) and the pinned keys."""
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+    asyncio.run(write(kafka_bootstrap, prefix, records))
+    notarise(kafka_bootstrap, prefix)
+    notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
+    keys = tmp_path_factory.mktemp("auditor") / "pinned-keys.json"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+    return records, notes, keys
+
+
+def _but_partition(notes: list[Any], topic: str, partition: int) -> list[tuple[bytes, bytes]]:
+    """The genuine checkpoints of every topic-partition except this one."""
+    return [(r.key, r.value) for r in notes if r.key != f"lgnet/{topic}/{partition}".encode()]
+
+
+def test_a_partition_rewritten_and_its_checkpoints_left_out_fails_a_first_audit(
+    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+) -> None:
+    """A payment dropped: the administrator rewrites one partition without the record (every other record keeps
+    its producer's signature, and the offsets run on without a gap) and leaves that partition's checkpoints out of
+    the checkpoint topic. Every signature verified, every checkpoint present matched: "ok", exit 0."""
+    records, notes, keys = notarised
+    dropped = on_partition(records)[1]
+    copy = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, copy, [r for i, r in enumerate(records) if i != dropped]))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, copy, _but_partition(notes, "intake.events", PARTITION)))
+    rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
+    left = len(on_partition(records)) - 1
+    assert rc == 1 and summary["ok"] is False, summary
+    assert summary["first_failures"] == [
+        {
+            "topic": "intake.events",
+            "partition": PARTITION,
+            "offset": 0,
+            "reason": f"no signed checkpoint of this partition: none of its {left} records is anchored (the notary"
+            " has not checkpointed it yet, or its checkpoints were removed)",
+        }
+    ], summary
+    assert not (tmp_path / "state" / "state.json").exists()
+
+
+def test_records_deleted_at_the_start_of_a_partition_are_named_where_the_log_now_starts(
+    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+) -> None:
+    """The administrator deletes every record of one partition with the admin API (`delete_records`: the log now
+    starts at its end offset; retention shortened does the same) and leaves its checkpoints out: the audit read no
+    record there and said ok. With the checkpoints kept it said "log truncated: it ends at offset 0" although the
+    log ends where it always did: its start moved."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.records_to_delete import RecordsToDelete
+
+    records, notes, keys = notarised
+    end = len(on_partition(records))
+
+    async def delete_all(prefix: str) -> None:
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+        await admin.start()
+        try:
+            tp = TopicPartition(physical("intake.events", prefix), PARTITION)
+            await admin.delete_records({tp: RecordsToDelete(end)})
+        finally:
+            await admin.close()
+
+    gone = f"records deleted: offsets 0 to {end - 1} are gone, the partition now starts at offset {end}"
+    for kept in (False, True):
+        copy = new_topic_prefix()
+        asyncio.run(write(kafka_bootstrap, copy, records))
+        asyncio.run(delete_all(copy))
+        genuine = [(r.key, r.value) for r in notes]
+        asyncio.run(
+            copy_checkpoints(
+                kafka_bootstrap, copy, genuine if kept else _but_partition(notes, "intake.events", PARTITION)
+            )
+        )
+        rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / f"state-{kept}", capsys)
+        assert rc == 1, (kept, summary)
+        here = [f for f in summary["first_failures"] if (f["topic"], f["partition"]) == ("intake.events", PARTITION)]
+        assert here[0] == {"topic": "intake.events", "partition": PARTITION, "offset": 0, "reason": gone}, here
+        assert not any("ends at offset 0" in f["reason"] for f in here), here

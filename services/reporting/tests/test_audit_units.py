@@ -602,3 +602,24 @@ def test_a_log_without_any_signed_checkpoint_is_no_clean_audit() -> None:
             " checkpoints were removed)",
         )
     ]
+
+
+def test_an_audit_that_read_no_record_is_no_clean_audit() -> None:
+    """Every fact topic there but empty (a fact topic deleted and recreated, the checkpoint topic too, by a broker
+    administrator) and no checkpoint: `lgnet-audit verify` said {"ok": true, "events": 0}, exit 0 — ok when nothing
+    was checked. It is a failure that says nothing was verified."""
+    from lgnet_reporting.domain.audit import Audit
+
+    a = Audit(keys={}, notaries=[], partitions={"intake.events": 1})
+    a.finish()
+    summary = a.summary()
+    assert (summary["ok"], summary["events"]) == (False, 0), summary
+    assert [(f.topic, f.partition, f.offset, f.reason) for f in a.failures] == [
+        (
+            "log",
+            0,
+            None,
+            "no record in any fact topic: nothing was verified (a new deployment, or the fact topics deleted and made"
+            " anew)",
+        )
+    ]

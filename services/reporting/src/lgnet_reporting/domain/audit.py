@@ -84,6 +84,9 @@ class Audit:
     notaries: list[Verifier]
     partitions: dict[str, int]  # logical topic -> partition count
     saved: dict[str, SavedOrigin] = field(default_factory=dict)
+    # The log start of each fact topic-partition, as the broker says it: above 0, records were deleted at its start
+    # (the admin API's delete-records, or a retention shortened) — a leaf's index is no longer its record's offset.
+    starts: dict[tuple[str, int], int] = field(default_factory=dict)
     trees: dict[tuple[str, int], merkle.Tree] = field(default_factory=dict)
     checkpoints: dict[str, list[Checkpoint]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
@@ -124,7 +127,7 @@ class Audit:
         if tree is None:
             tree = self.trees[(topic, r.partition)] = merkle.Tree()
         if r.offset != len(tree):
-            self.fail(topic, r.partition, r.offset, f"offset gap: expected offset {len(tree)} (records deleted?)")
+            self.fail(topic, r.partition, r.offset, _gap(len(tree)))
         if verdict is _UNCHECKED:
             signature = parse_signature(headers)  # either header version: old logs verify forever
             key = self.keys.get(signature.key_id) if signature else None
@@ -171,18 +174,21 @@ class Audit:
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
+        moved = self._deleted_at_the_start()
         self.failures.sort(key=Failure.place)  # the records' own failures in log order, however they were read
         for name, cps in sorted(self.checkpoints.items()):
             where = parse_origin(name)
             if where is None:
                 self.fail("checkpoints", 0, None, f"checkpoint of unknown origin {name!r}")
                 continue
+            if where in moved:  # its leaves are not at their offsets: compared with anything, they only differ
+                continue
             tree = self.trees.get(where, merkle.Tree())
             for cp in cps:
                 self._against_log(where, tree, cp)
         for name, saved in sorted(self.saved.items()):
             where = parse_origin(name)
-            if where is not None:
+            if where is not None and where not in moved:
                 self._against_saved(where, self.trees.get(where, merkle.Tree()), saved)
         if self.events and not self.checkpoints:  # signatures alone cannot show a record dropped or reordered
             self.fail(
@@ -192,12 +198,52 @@ class Audit:
                 f"no signed checkpoint in the log: none of its {self.events} records is anchored (the notary has not"
                 " run yet, or its checkpoints were removed)",
             )
+        else:  # nor can they in a partition whose checkpoints are gone while the others' are there
+            for (topic, partition), tree in sorted(self.trees.items()):
+                name = origin(topic, partition)
+                if (
+                    len(tree)
+                    and name not in self.checkpoints
+                    and name not in self.saved
+                    and (topic, partition) not in moved
+                ):
+                    self.fail(
+                        topic,
+                        partition,
+                        0,
+                        f"no signed checkpoint of this partition: none of its {len(tree)} records is anchored (the"
+                        " notary has not checkpointed it yet, or its checkpoints were removed)",
+                    )
         for partition, offset in self.reports:
             covered = max(
                 (cp.size for cp in self.checkpoints.get(origin("reporting.events", partition), [])), default=0
             )
             if offset >= covered:
                 self.fail("reporting.events", partition, offset, "published report not anchored in any checkpoint")
+        if not self.events and not self.failures:  # an audit of nothing is no clean audit
+            self.fail(
+                "log",
+                0,
+                None,
+                "no record in any fact topic: nothing was verified (a new deployment, or the fact topics deleted and"
+                " made anew)",
+            )
+
+    def _deleted_at_the_start(self) -> set[tuple[str, int]]:
+        """The partitions whose log no longer starts at offset 0, each failed at offset 0 (instead of an offset gap
+        at its first record's, and "log truncated" or a root mismatch against every checkpoint)."""
+        moved = {where: start for where, start in self.starts.items() if start > 0}
+        for (topic, partition), start in sorted(moved.items()):
+            gap = Failure(topic, partition, start, _gap(0))
+            if gap in self.failures:
+                self.failures.remove(gap)
+            self.fail(
+                topic,
+                partition,
+                0,
+                f"records deleted: offsets 0 to {start - 1} are gone, the partition now starts at offset {start}",
+            )
+        return set(moved)
 
     def _against_log(self, where: tuple[str, int], tree: merkle.Tree, cp: Checkpoint) -> None:
         topic, partition = where
@@ -272,6 +318,10 @@ class Audit:
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
         }
+
+
+def _gap(expected: int) -> str:
+    return f"offset gap: expected offset {expected} (records deleted?)"
 
 
 def table(audit: Audit) -> list[str]:

@@ -76,8 +76,9 @@ async def verify_log(
     may be read: `check_readable`). Call `finish()` after adding any other checkpoints."""
     await check_readable(bootstrap, prefix)
     names = {physical(t, prefix): t for t in FACT_TOPICS}
-    ends = await log.end_positions(bootstrap, list(names))
+    starts, ends = await log.edge_positions(bootstrap, list(names))
     audit = Audit(keys, notaries, facts_log.partition_counts(), saved)
+    audit.starts = {(names[t], int(p)): start for t, ps in starts.items() for p, start in ps.items()}
     groups = balanced(ends, workers)
     records = sum(o for ps in ends.values() for o in ps.values())
     if len(groups) > 1 and records >= (MIN_PARALLEL if min_parallel is None else min_parallel):
