@@ -172,7 +172,7 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
             notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
             asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
         state = tmp_path / f"state-{name.replace(' ', '-')}"
-        shutil.copytree(saved, state)
+        in_place(saved, state, copy)
         rc, summary = run_verify(kafka_bootstrap, copy, keys, state, capsys)
         assert rc == 1, name
         at_place = [
@@ -188,6 +188,14 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
             parallel = run_verify(kafka_bootstrap, copy, keys, state, capsys, workers=3)
             monkeypatch.undo()
             assert parallel == (rc, summary), name
+
+
+def in_place(saved: Path, state: Path, copy: str) -> None:
+    """The auditor's saved state, as if the copy under its own prefix were the audited log rewritten in place (a
+    state names the topic prefix of the log it was saved from)."""
+    shutil.copytree(saved, state)
+    index = json.loads((state / "state.json").read_text())
+    (state / "state.json").write_text(json.dumps({**index, "topic_prefix": copy}))
 
 
 async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]]) -> None:
@@ -528,3 +536,33 @@ def test_records_deleted_at_the_start_of_a_partition_are_named_where_the_log_now
         here = [f for f in summary["first_failures"] if (f["topic"], f["partition"]) == ("intake.events", PARTITION)]
         assert here[0] == {"topic": "intake.events", "partition": PARTITION, "offset": 0, "reason": gone}, here
         assert not any("ends at offset 0" in f["reason"] for f in here), here
+
+
+def test_a_state_folder_saved_by_an_audit_of_another_topic_prefix_is_named_not_taken_for_tampering(
+    kafka_bootstrap: str,
+    small_log: tuple[str, Path],
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two logs under two topic prefixes of one cluster, notarised with the same notary key (derived from one
+    master key and deployment name): an auditor who gave the state folder of one audit to the other's was told
+    "record differs from the one audited last time (changed, dropped, reordered or inserted here)" for every
+    partition, and forks — a rewritten log, when the folder was the wrong one. It is a setup error naming both
+    prefixes; the folder is left as it was."""
+    prefix, keys = small_log
+    records, notes, _ = notarised
+    state = tmp_path / "state"
+    rc, summary = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
+    assert rc == 0, summary
+    before = (state / "state.json").read_text()
+    other = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, other, records))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, other, [(r.key, r.value) for r in notes]))
+    rc, line = run_verify(kafka_bootstrap, other, keys, state, capsys)
+    assert rc == 2 and line["ok"] is False, line
+    assert line["error"].startswith(
+        f"--state {state}: saved by an audit of topic prefix {prefix!r}, not {other!r}: the folder of another log's"
+        " audits?"
+    ), line
+    assert (state / "state.json").read_text() == before

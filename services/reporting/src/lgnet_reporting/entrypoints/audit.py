@@ -176,7 +176,12 @@ async def verify(args: argparse.Namespace) -> int:
     notaries = notary_verifiers(args.notary_key)
     state = writable_folder("--state", args.state) if args.state else None
     try:
-        saved = facts_log.load_state(state, notaries) if state else {}
+        saved = facts_log.load_state(state, notaries, args.topic_prefix) if state else {}
+    except facts_log.OtherPrefix as exc:
+        raise UsageError(
+            f"--state {state}: saved by an audit of topic prefix {exc.saved!r}, not {args.topic_prefix!r}: the folder"
+            " of another log's audits? Give this log's, or a new one"
+        ) from None
     except (OSError, facts_log.NotAState) as exc:
         raise UsageError(
             f"--state {state}: not the state an audit saves ({exc}): give the folder of your last audit's state,"
@@ -201,7 +206,7 @@ async def verify(args: argparse.Namespace) -> int:
     if state and not audit.failures:
         newest = audit.newest()
         leaves = {origin(t, p): tree.leaves for (t, p), tree in audit.trees.items()}
-        facts_log.save_state(state, newest, leaves)
+        facts_log.save_state(state, newest, leaves, args.topic_prefix)
         summary["saved"] = str(state)
     summary["first_failures"] = [f.as_dict() for f in audit.failures[:20]]
     print(json.dumps(summary), flush=True)
