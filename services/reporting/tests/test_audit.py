@@ -503,39 +503,50 @@ def test_records_deleted_at_the_start_of_a_partition_are_named_where_the_log_now
     """The administrator deletes every record of one partition with the admin API (`delete_records`: the log now
     starts at its end offset; retention shortened does the same) and leaves its checkpoints out: the audit read no
     record there and said ok. With the checkpoints kept it said "log truncated: it ends at offset 0" although the
-    log ends where it always did: its start moved."""
+    log ends where it always did: its start moved. The first records deleted only: one failure at offset 0 (not an
+    offset gap at the first record left, a root mismatch per checkpoint and, against a saved state, "record
+    differs" and forks)."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.admin.records_to_delete import RecordsToDelete
 
     records, notes, keys = notarised
     end = len(on_partition(records))
+    genuine = [(r.key, r.value) for r in notes]
 
-    async def delete_all(prefix: str) -> None:
+    async def delete_before(prefix: str, offset: int) -> None:
         admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
         await admin.start()
         try:
             tp = TopicPartition(physical("intake.events", prefix), PARTITION)
-            await admin.delete_records({tp: RecordsToDelete(end)})
+            await admin.delete_records({tp: RecordsToDelete(offset)})
         finally:
             await admin.close()
 
-    gone = f"records deleted: offsets 0 to {end - 1} are gone, the partition now starts at offset {end}"
-    for kept in (False, True):
+    saved = tmp_path / "saved"  # an audit of the log as it was
+    before = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, before, records))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, before, genuine))
+    assert run_verify(kafka_bootstrap, before, keys, saved, capsys)[0] == 0
+    # (the log's new start, the partition's checkpoints kept, the saved state given)
+    for start, kept, with_state in [(end, False, False), (end, True, False), (2, True, False), (2, True, True)]:
         copy = new_topic_prefix()
         asyncio.run(write(kafka_bootstrap, copy, records))
-        asyncio.run(delete_all(copy))
-        genuine = [(r.key, r.value) for r in notes]
+        asyncio.run(delete_before(copy, start))
         asyncio.run(
             copy_checkpoints(
                 kafka_bootstrap, copy, genuine if kept else _but_partition(notes, "intake.events", PARTITION)
             )
         )
-        rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / f"state-{kept}", capsys)
-        assert rc == 1, (kept, summary)
-        here = [f for f in summary["first_failures"] if (f["topic"], f["partition"]) == ("intake.events", PARTITION)]
-        assert here[0] == {"topic": "intake.events", "partition": PARTITION, "offset": 0, "reason": gone}, here
-        assert not any("ends at offset 0" in f["reason"] for f in here), here
+        state = tmp_path / f"state-{start}-{kept}-{with_state}"
+        if with_state:
+            in_place(saved, state, copy)
+        rc, summary = run_verify(kafka_bootstrap, copy, keys, state, capsys)
+        gone = f"records deleted: offsets 0 to {start - 1} are gone, the partition now starts at offset {start}"
+        assert rc == 1, (start, kept, summary)
+        assert summary["first_failures"] == [
+            {"topic": "intake.events", "partition": PARTITION, "offset": 0, "reason": gone}
+        ], (start, kept, with_state, summary["first_failures"])
 
 
 def test_a_state_folder_saved_by_an_audit_of_another_topic_prefix_is_named_not_taken_for_tampering(

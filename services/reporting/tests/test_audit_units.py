@@ -623,3 +623,30 @@ def test_an_audit_that_read_no_record_is_no_clean_audit() -> None:
             " anew)",
         )
     ]
+
+
+def test_a_gap_in_a_partitions_offsets_is_one_failure_not_one_per_record_after_it() -> None:
+    """Records removed from the middle of a partition (a super user turning compaction on for a fact topic) or its
+    start (delete-records): every record after the gap failed too, each with its own reason ("offset gap: expected
+    offset 3", "… 4", …), so the table, which groups failures by reason, printed one line per record left."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    signer, rows = _signed_rows(8, 8)
+    for offsets, gaps in [
+        ([0, 1, 4, 5, 6, 7], [(4, 2)]),
+        ([3, 4, 5, 6, 7], [(3, 0)]),
+        ([0, 2, 3, 6, 7], [(2, 1), (6, 4)]),
+    ]:
+        a = Audit(keys={signer.key.key_id: signer.key}, notaries=[], partitions={"intake.events": 1})
+        a.records(
+            "intake.events",
+            [
+                SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+                for o, (v, h) in zip(offsets, [rows[o] for o in offsets], strict=True)
+            ],
+        )
+        assert [(f.offset, f.reason) for f in a.failures] == [
+            (at, f"offset gap: expected offset {expected} (records deleted?)") for at, expected in gaps
+        ], offsets

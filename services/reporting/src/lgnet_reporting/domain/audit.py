@@ -94,6 +94,7 @@ class Audit:
     signatures: int = 0
     reports: list[tuple[int, int]] = field(default_factory=list)  # reporting.events (partition, offset)
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
+    _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
 
     def fail(self, topic: str, partition: int, offset: int | None, reason: str) -> None:
         self.failures.append(Failure(topic, partition, offset, reason))
@@ -126,8 +127,8 @@ class Audit:
         tree = self.trees.get((topic, r.partition))
         if tree is None:
             tree = self.trees[(topic, r.partition)] = merkle.Tree()
-        if r.offset != len(tree):
-            self.fail(topic, r.partition, r.offset, _gap(len(tree)))
+        if r.offset != len(tree):  # only once records went missing: nothing more per record on a whole log
+            self._after_gap(topic, r.partition, r.offset, len(tree))
         if verdict is _UNCHECKED:
             signature = parse_signature(headers)  # either header version: old logs verify forever
             key = self.keys.get(signature.key_id) if signature else None
@@ -149,6 +150,15 @@ class Audit:
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
         if topic == "reporting.events":
             self.reports.append((r.partition, r.offset))
+
+    def _after_gap(self, topic: str, partition: int, offset: int, leaves: int) -> None:
+        """A record whose offset is not its leaf's index: a failure where a gap begins, not at every record after it
+        (each would have its own reason, "expected offset N", and its own line in the table)."""
+        where = (topic, partition)
+        expected = leaves + self._missing.get(where, 0)
+        if offset != expected:
+            self.fail(topic, partition, offset, _gap(expected))
+        self._missing[where] = offset - leaves
 
     def share(self) -> Share:
         """This audit's records as a share of a larger one (in a worker process)."""
