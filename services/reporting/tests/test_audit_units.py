@@ -650,3 +650,63 @@ def test_a_gap_in_a_partitions_offsets_is_one_failure_not_one_per_record_after_i
         assert [(f.offset, f.reason) for f in a.failures] == [
             (at, f"offset gap: expected offset {expected} (records deleted?)") for at, expected in gaps
         ], offsets
+
+
+def test_a_log_rewritten_under_checkpoints_is_named_at_the_first_offset_no_matching_checkpoint_covers() -> None:
+    """A first audit (no saved state) of a log rewritten at offset 6, checkpointed at sizes 2, 4, 8 and 10: each
+    checkpoint over the rewritten record failed on its own ("the first 8 records do not hash …", "the first 10 …"),
+    with no offset (null) — the exact place not named, although the checkpoint of size 4 matching shows the first
+    4 records are the ones the notary signed. One failure, at offset 4: a record from 4 to 7 was changed. A
+    checkpoint the log does not match below one it matches is the notary's own fork, and said so."""
+    import os
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = [merkle.leaf_hash(b"record %d" % i) for i in range(10)]
+    rewritten = [*genuine[:6], merkle.leaf_hash(b"forged"), *genuine[7:]]
+
+    def audited(sizes: list[int], signed: list[bytes]) -> Any:
+        a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+        a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+        a.events = a.signatures = len(rewritten)
+        for size in sizes:
+            a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, merkle.Tree(signed).root(size)).note)
+        a.finish()
+        return [(f.topic, f.partition, f.offset, f.reason) for f in a.failures]
+
+    assert audited([2, 4, 8, 10], genuine) == [
+        (
+            "intake.events",
+            0,
+            4,
+            "record changed, dropped, reordered or inserted between offsets 4 and 7: the first 8 records do not hash"
+            " to the signed checkpoint's root, the first 4 do (your saved state names the exact offset)",
+        )
+    ]
+    assert audited([8, 10], genuine) == [  # no checkpoint the log matches: from offset 0
+        (
+            "intake.events",
+            0,
+            0,
+            "record changed, dropped, reordered or inserted between offsets 0 and 7: the first 8 records do not hash"
+            " to the signed checkpoint's root (your saved state names the exact offset)",
+        )
+    ]
+    # the notary signed size 8 of the rewritten log, size 4 of another history: its own fork
+    other = [merkle.leaf_hash(b"other %d" % i) for i in range(10)]
+    a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+    a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+    a.events = a.signatures = 10
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 8, merkle.Tree(rewritten).root(8)).note)
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 4, merkle.Tree(other).root(4)).note)
+    a.finish()
+    assert [(f.offset, f.reason) for f in a.failures] == [
+        (
+            None,
+            "the notary signed two histories: its checkpoint of size 4 disagrees with its checkpoint of size 8, which"
+            " the log matches",
+        )
+    ]

@@ -193,9 +193,7 @@ class Audit:
                 continue
             if where in moved:  # its leaves are not at their offsets: compared with anything, they only differ
                 continue
-            tree = self.trees.get(where, merkle.Tree())
-            for cp in cps:
-                self._against_log(where, tree, cp)
+            self._against_log(where, self.trees.get(where, merkle.Tree()), cps)
         for name, saved in sorted(self.saved.items()):
             where = parse_origin(name)
             if where is not None and where not in moved:
@@ -255,22 +253,44 @@ class Audit:
             )
         return set(moved)
 
-    def _against_log(self, where: tuple[str, int], tree: merkle.Tree, cp: Checkpoint) -> None:
+    def _against_log(self, where: tuple[str, int], tree: merkle.Tree, cps: list[Checkpoint]) -> None:
+        """A partition's checkpoints against its records: one failure for its end (the longest checkpoint beyond
+        it), one where the records stop being what the notary signed — from the longest checkpoint they match to
+        the shortest one above it they do not —, and one if the notary signed a checkpoint the records do not match
+        at or below one they match (two histories under its key)."""
         topic, partition = where
-        if cp.size > len(tree):
+        n = len(tree)
+        beyond = max((cp.size for cp in cps if cp.size > n), default=None)
+        if beyond is not None:
             self.fail(
                 topic,
                 partition,
-                len(tree),
-                f"log truncated: it ends at offset {len(tree)}, a signed checkpoint covers {cp.size} records",
+                n,
+                f"log truncated: it ends at offset {n}, a signed checkpoint covers {beyond} records",
             )
-        elif tree.root(cp.size) != cp.root:
+        matching, differing = {0}, set[int]()
+        for cp in cps:
+            if cp.size <= n:
+                (matching if tree.root(cp.size) == cp.root else differing).add(cp.size)
+        top = max(matching)
+        if forks := sorted(size for size in differing if size <= top):
             self.fail(
                 topic,
                 partition,
                 None,
-                f"the first {cp.size} records do not hash to the signed checkpoint's"
-                " root: the log was rewritten (see the saved state for the exact offset)",
+                f"the notary signed two histories: its checkpoint of size {forks[0]} disagrees with its checkpoint of"
+                f" size {top}, which the log matches",
+            )
+        if above := [size for size in differing if size > top]:
+            end = min(above)
+            anchored = f", the first {top} do" if top else ""
+            self.fail(
+                topic,
+                partition,
+                top,
+                f"record changed, dropped, reordered or inserted between offsets {top} and {end - 1}: the first {end}"
+                f" records do not hash to the signed checkpoint's root{anchored} (your saved state names the exact"
+                " offset)",
             )
 
     def _against_saved(self, where: tuple[str, int], tree: merkle.Tree, saved: SavedOrigin) -> None:
