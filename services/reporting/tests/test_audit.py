@@ -577,3 +577,88 @@ def test_a_state_folder_saved_by_an_audit_of_another_topic_prefix_is_named_not_t
         " audits?"
     ), line
     assert (state / "state.json").read_text() == before
+
+
+def test_facts_a_report_was_computed_from_must_be_under_a_checkpoint(
+    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+) -> None:
+    """A report counted a payment; the administrator drops it from the log afterwards. The report's own record
+    stays anchored, the partition keeps its older checkpoints (which the records below them still match), only
+    the checkpoints written since are left out: `lgnet-audit verify` said ok — every record verified, the dropped
+    one merely "after the newest checkpoint" — though the report names (its `positions`) facts no checkpoint
+    covers any more. Each report's positions must be covered by a checkpoint of that partition."""
+    from datetime import UTC, datetime
+
+    from lgnet_shared.events.reporting import ReportPublished
+    from lgnet_shared.topics import TOPICS
+
+    records, _, keys = notarised
+    idx = on_partition(records)
+    end = len(idx)
+    later = set(idx[-3:])  # the partition's last three records: written after its first checkpoint
+    staging, copy = new_topic_prefix(), new_topic_prefix()  # the genuine history, then the log rewritten
+    report = to_envelope(
+        ReportPublished(
+            report_id="r-2026-03",
+            report="city_summary",
+            scope="torino",
+            as_of=date(2026, 3, 31),
+            digest="0" * 64,
+            positions={physical("intake.events", copy): {str(PARTITION): end}},
+            published_at=datetime.now(UTC),
+            method=2,
+            threshold=5,
+        ),
+        source="/lgnet/reporting",
+        city="torino",
+    )
+
+    async def signed_report() -> Rec:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            value, headers = await signed_fact(producer, staging, report, "reporting.events")
+        finally:
+            await producer.stop()
+        home = partition_of(report.key, TOPICS["reporting.events"].partitions) or 0
+        return "reporting.events", home, report.key, value, headers
+
+    asyncio.run(
+        write(
+            kafka_bootstrap, staging, [r for i, r in enumerate(records) if r[0] == "intake.events" and i not in later]
+        )
+    )
+    notarise(kafka_bootstrap, staging)  # the partition checkpointed at end - 3 records
+    published = asyncio.run(signed_report())
+    asyncio.run(write(kafka_bootstrap, staging, [*(records[i] for i in sorted(later)), published]))
+    notarise(kafka_bootstrap, staging)  # at end, and the report anchored
+    notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", staging)))
+    newest = f"lgnet/intake.events/{PARTITION}".encode()
+    kept = [
+        (r.key, r.value)
+        for r in notes
+        if not (r.key == newest and (r.value or b"").split(b"\n")[1] == str(end).encode())
+    ]
+    assert len(kept) == len(notes) - 1
+
+    dropped = idx[-2]
+    asyncio.run(
+        write(
+            kafka_bootstrap,
+            copy,
+            [*(r for i, r in enumerate(records) if r[0] == "intake.events" and i != dropped), published],
+        )
+    )
+    asyncio.run(copy_checkpoints(kafka_bootstrap, copy, kept))
+    rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
+    assert rc == 1, summary
+    assert summary["first_failures"] == [
+        {
+            "topic": "intake.events",
+            "partition": PARTITION,
+            "offset": end - 3,
+            "reason": f"records a published report was computed from (reporting.events partition {published[1]}"
+            f" offset 0: up to offset {end - 1}) are not all under a checkpoint: the newest covers {end - 3}"
+            " (records changed or dropped there and the checkpoints since removed?)",
+        }
+    ], summary

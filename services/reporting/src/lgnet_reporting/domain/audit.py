@@ -11,6 +11,7 @@ saved ones. Every failure names the topic, partition, offset and reason.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,28 @@ def parse_origin(text: str) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
+@dataclass(frozen=True)
+class Report:
+    """A record of reporting.events: where it is, and the fact positions the report was computed from (physical
+    topic -> partition -> the next offset it covers; empty when the record names none)."""
+
+    partition: int
+    offset: int
+    positions: dict[str, dict[str, int]]
+
+
+def _positions(value: bytes | None) -> dict[str, dict[str, int]]:
+    """A published report's `positions`, as far as they can be read (its signature is checked apart)."""
+    try:
+        data = json.loads(value or b"").get("data")
+        return {
+            str(topic): {str(p): int(upto) for p, upto in parts.items() if str(p).isdigit()}
+            for topic, parts in data["positions"].items()
+        }
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return {}
+
+
 @dataclass
 class Share:
     """What one worker process found in its share of the partitions (trees packed level by level)."""
@@ -74,7 +97,7 @@ class Share:
     events: int
     signatures: int
     failures: list[Failure]
-    reports: list[tuple[int, int]]
+    reports: list[Report]
     trees: dict[tuple[str, int], list[bytes]]
 
 
@@ -92,7 +115,8 @@ class Audit:
     failures: list[Failure] = field(default_factory=list)
     events: int = 0
     signatures: int = 0
-    reports: list[tuple[int, int]] = field(default_factory=list)  # reporting.events (partition, offset)
+    reports: list[Report] = field(default_factory=list)  # the records of reporting.events
+    logical: dict[str, str] = field(default_factory=dict)  # physical fact topic (as reports name them) -> logical
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
     _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
 
@@ -149,7 +173,7 @@ class Audit:
             self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
         if topic == "reporting.events":
-            self.reports.append((r.partition, r.offset))
+            self.reports.append(Report(r.partition, r.offset, _positions(r.value)))
 
     def _after_gap(self, topic: str, partition: int, offset: int, leaves: int) -> None:
         """A record whose offset is not its leaf's index: a failure where a gap begins, not at every record after it
@@ -222,12 +246,15 @@ class Audit:
                         f"no signed checkpoint of this partition: none of its {len(tree)} records is anchored (the"
                         " notary has not checkpointed it yet, or its checkpoints were removed)",
                     )
-        for partition, offset in self.reports:
-            covered = max(
-                (cp.size for cp in self.checkpoints.get(origin("reporting.events", partition), [])), default=0
-            )
-            if offset >= covered:
-                self.fail("reporting.events", partition, offset, "published report not anchored in any checkpoint")
+        for report in self.reports:
+            if report.offset >= self._covered(("reporting.events", report.partition)):
+                self.fail(
+                    "reporting.events",
+                    report.partition,
+                    report.offset,
+                    "published report not anchored in any checkpoint",
+                )
+        self._reports_facts_anchored(moved)
         if not self.events and not self.failures:  # an audit of nothing is no clean audit
             self.fail(
                 "log",
@@ -236,6 +263,38 @@ class Audit:
                 "no record in any fact topic: nothing was verified (a new deployment, or the fact topics deleted and"
                 " made anew)",
             )
+
+    def _covered(self, where: tuple[str, int]) -> int:
+        """How many of a partition's first records a checkpoint covers (one read, served or saved)."""
+        saved = self.saved.get(origin(*where))
+        sizes = [cp.size for cp in self.checkpoints.get(origin(*where), [])]
+        return max([*sizes, saved.checkpoint.size if saved else 0])
+
+    def _reports_facts_anchored(self, moved: set[tuple[str, int]]) -> None:
+        """The facts each report was computed from (its `positions`) are under a checkpoint: otherwise records a
+        report counted could be changed or dropped, and the checkpoints since removed, with every record left still
+        verifying. One failure per fact partition, for the report reaching furthest into it."""
+        furthest: dict[tuple[str, int], tuple[int, Report]] = {}
+        for report in self.reports:
+            for physical, parts in report.positions.items():
+                topic = self.logical.get(physical)
+                if topic is None:  # another deployment's topic, or not a fact topic: not this audit's
+                    continue
+                for p, upto in parts.items():
+                    where = (topic, int(p))
+                    if upto > furthest.get(where, (0, report))[0]:
+                        furthest[where] = (upto, report)
+        for (topic, partition), (upto, report) in sorted(furthest.items(), key=lambda item: item[0]):
+            covered = self._covered((topic, partition))
+            if upto > covered and (topic, partition) not in moved:
+                self.fail(
+                    topic,
+                    partition,
+                    covered,
+                    f"records a published report was computed from (reporting.events partition {report.partition}"
+                    f" offset {report.offset}: up to offset {upto - 1}) are not all under a checkpoint: the newest"
+                    f" covers {covered} (records changed or dropped there and the checkpoints since removed?)",
+                )
 
     def _deleted_at_the_start(self) -> set[tuple[str, int]]:
         """The partitions whose log no longer starts at offset 0, each failed at offset 0 (instead of an offset gap

@@ -78,6 +78,7 @@ async def verify_log(
     names = {physical(t, prefix): t for t in FACT_TOPICS}
     starts, ends = await log.edge_positions(bootstrap, list(names))
     audit = Audit(keys, notaries, facts_log.partition_counts(), saved)
+    audit.logical = names
     audit.starts = {(names[t], int(p)): start for t, ps in starts.items() for p, start in ps.items()}
     groups = balanced(ends, workers)
     records = sum(o for ps in ends.values() for o in ps.values())
