@@ -498,7 +498,11 @@ def test_a_partition_rewritten_and_its_checkpoints_left_out_fails_a_first_audit(
 
 
 def test_records_deleted_at_the_start_of_a_partition_are_named_where_the_log_now_starts(
-    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+    kafka_bootstrap: str,
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The administrator deletes every record of one partition with the admin API (`delete_records`: the log now
     starts at its end offset; retention shortened does the same) and leaves its checkpoints out: the audit read no
@@ -547,6 +551,10 @@ def test_records_deleted_at_the_start_of_a_partition_are_named_where_the_log_now
         assert summary["first_failures"] == [
             {"topic": "intake.events", "partition": PARTITION, "offset": 0, "reason": gone}
         ], (start, kept, with_state, summary["first_failures"])
+        if start < end:  # partitions read by worker processes: the same finding
+            monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)
+            assert run_verify(kafka_bootstrap, copy, keys, state, capsys, workers=3) == (rc, summary)
+            monkeypatch.undo()
 
 
 def test_a_state_folder_saved_by_an_audit_of_another_topic_prefix_is_named_not_taken_for_tampering(
@@ -580,7 +588,11 @@ def test_a_state_folder_saved_by_an_audit_of_another_topic_prefix_is_named_not_t
 
 
 def test_facts_a_report_was_computed_from_must_be_under_a_checkpoint(
-    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+    kafka_bootstrap: str,
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A report counted a payment; the administrator drops it from the log afterwards. The report's own record
     stays anchored, the partition keeps its older checkpoints (which the records below them still match), only
@@ -662,3 +674,5 @@ def test_facts_a_report_was_computed_from_must_be_under_a_checkpoint(
             " (records changed or dropped there and the checkpoints since removed?)",
         }
     ], summary
+    monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)  # partitions read by worker processes: the same finding
+    assert run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys, workers=3) == (rc, summary)
