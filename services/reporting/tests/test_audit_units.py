@@ -710,3 +710,42 @@ def test_a_log_rewritten_under_checkpoints_is_named_at_the_first_offset_no_match
             " the log matches",
         )
     ]
+
+
+def test_records_signed_with_a_rotated_key_after_its_successor_signed_on_the_partition_fail() -> None:
+    """A deployment's signing key leaks; its operator rotates it (a new key, registered later, signs from the
+    restart on; a service publishes through one relay at a time, so the old key signs nothing more). The auditor
+    keeps the old key pinned, as the docs say, for the records it signed before. Facts forged with the leaked key
+    and appended after the rotation verified: "ok". The old key's records before the new key's first record on a
+    partition still verify; after it they fail, named, whether checked with their whole batch or one by one."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    old, old_rows = _signed_rows(8, 4)
+    new, new_rows = _signed_rows(4, 4)
+    old_key = dataclasses.replace(old.key, registered_at="2026-01-10T09:00:00+00:00")
+    new_key = dataclasses.replace(new.key, registered_at="2026-11-02T17:30:00+00:00")
+    rows = [*old_rows[:4], *new_rows, *old_rows[4:]]  # the last four: forged with the leaked key after the rotation
+    reason = (
+        f"producer signature: signed with key {old_key.key_id!r} after key {new_key.key_id!r}, registered later for"
+        " the same deployment and service, signed on this partition: a rotated key (forged with it?)"
+    )
+    keys = {old_key.key_id: old_key, new_key.key_id: new_key}
+    records = [
+        SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+        for o, (v, h) in enumerate(rows)
+    ]
+    whole = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    whole.records("intake.events", records)  # whole signed batches: proven together
+    alone = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    for r in records:  # one by one
+        alone.record("intake.events", r)
+    for a in (whole, alone):
+        assert [(f.offset, f.reason) for f in a.failures] == [(o, reason) for o in range(8, 12)]
+        assert a.signatures == 8
+    # the rotation in the other order (the records as written): nothing fails
+    ordered = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    ordered.records("intake.events", [*records[:4], *records[8:], *records[4:8]])
+    assert [f.reason for f in ordered.failures if "rotated" in f.reason] == []

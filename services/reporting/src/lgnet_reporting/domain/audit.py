@@ -119,6 +119,19 @@ class Audit:
     logical: dict[str, str] = field(default_factory=dict)  # physical fact topic (as reports name them) -> logical
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
     _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
+    # Keys of a deployment's service that has more than one pinned (a rotation): key id -> (owner, rank by
+    # registration time); and per topic-partition and owner, the highest rank that signed there so far.
+    _ranks: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _newest_key: dict[tuple[str, int, str], tuple[int, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        owners: dict[str, list[SigningKey]] = {}
+        for key in self.keys.values():
+            owners.setdefault(f"{key.deployment}.{key.service}", []).append(key)
+        for owner, keys in owners.items():
+            times = sorted({k.registered_at for k in keys})
+            if len(times) > 1:
+                self._ranks.update({k.key_id: (owner, times.index(k.registered_at)) for k in keys})
 
     def fail(self, topic: str, partition: int, offset: int | None, reason: str) -> None:
         self.failures.append(Failure(topic, partition, offset, reason))
@@ -134,6 +147,7 @@ class Audit:
         together (`prove_whole_batches`: each tree rebuilt once, one signature each, every record's header compared
         with what its place requires); the rest are checked record by record. The verdicts are the same."""
         verdicts: dict[int, str | None] = {}  # id(record) -> why its signature fails, or None
+        signers: dict[int, SigningKey] = {}
         for key, batch in prove_whole_batches(fetched, self.keys.get, self._verifier)[0]:
             try:  # what is left to check is whether the key may write the topic: the same for the whole batch
                 check_fact(key, self._verifier, topic, batch[0].value, batch[0].headers or (), proven=True)
@@ -141,11 +155,14 @@ class Audit:
             except Unauthenticated as err:
                 reason = f"producer signature: {err.reason}"
             verdicts.update(dict.fromkeys(map(id, batch), reason))
+            if self._ranks:  # a rotated key is pinned: which key signed matters record by record, in order
+                signers.update(dict.fromkeys(map(id, batch), key))
         for r in fetched:
-            self.record(topic, r, verdicts.get(id(r), _UNCHECKED))
+            self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
 
-    def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED) -> None:
-        """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked)."""
+    def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED, key: SigningKey | None = None) -> None:
+        """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked, with
+        `key`, the key that signed it)."""
         self.events += 1
         headers = list(r.headers or ())
         tree = self.trees.get((topic, r.partition))
@@ -164,6 +181,8 @@ class Audit:
                     verdict = None
                 except Unauthenticated as err:
                     verdict = f"producer signature: {err.reason}"
+        if verdict is None and key is not None and self._ranks:
+            verdict = self._rotated(topic, r.partition, key)
         if verdict is None:
             self.signatures += 1
         else:
@@ -174,6 +193,24 @@ class Audit:
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
         if topic == "reporting.events":
             self.reports.append(Report(r.partition, r.offset, _positions(r.value)))
+
+    def _rotated(self, topic: str, partition: int, key: SigningKey) -> str | None:
+        """Why a record signed with `key` fails: a key of its deployment and service registered later already signed
+        on this partition (a rotation: the old key signs nothing after it, one relay publishing at a time)."""
+        rank = self._ranks.get(key.key_id)
+        if rank is None:
+            return None
+        where = (topic, partition, rank[0])
+        newest = self._newest_key.get(where)
+        if newest is None or rank[1] > newest[0]:
+            self._newest_key[where] = (rank[1], key.key_id)
+            return None
+        if rank[1] == newest[0]:
+            return None
+        return (
+            f"producer signature: signed with key {key.key_id!r} after key {newest[1]!r}, registered later for the"
+            " same deployment and service, signed on this partition: a rotated key (forged with it?)"
+        )
 
     def _after_gap(self, topic: str, partition: int, offset: int, leaves: int) -> None:
         """A record whose offset is not its leaf's index: a failure where a gap begins, not at every record after it
