@@ -1,11 +1,13 @@
 """What an auditor checks of the fact log, record by record, with nothing but pinned keys (pure: no I/O).
 
-Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic),
-that its key belongs on that partition (a record copied from another partition keeps a valid signature but not
-its place), its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the
-log, with the root of the log's prefix of that size, successive ones consistent; the auditor's saved state (from the
-last audit): the log still starts with exactly the leaves seen then, and today's checkpoints are consistent with the
-saved ones. Every failure names the topic, partition, offset and reason.
+Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic,
+and not one its deployment's service rotated away from on that partition), that its key belongs on that partition
+(a record copied from another partition keeps a valid signature but not its place), that offsets start at 0 with no
+gap, its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the log,
+with the root of the log's prefix of that size, successive ones consistent, one at least for every partition with
+records and over every fact a published report was computed from; the auditor's saved state (from the last audit):
+the log still starts with exactly the leaves seen then, and today's checkpoints are consistent with the saved ones.
+Every failure names the topic, partition, offset and reason; an audit that read no record fails too.
 """
 
 from __future__ import annotations
