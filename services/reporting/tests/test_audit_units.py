@@ -749,3 +749,19 @@ def test_records_signed_with_a_rotated_key_after_its_successor_signed_on_the_par
     ordered = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
     ordered.records("intake.events", [*records[:4], *records[8:], *records[4:8]])
     assert [f.reason for f in ordered.failures if "rotated" in f.reason] == []
+
+
+def test_the_table_has_a_row_for_a_partition_that_failed_with_no_record_left() -> None:
+    """Every record of a partition deleted (or its topic made anew, empty, under its checkpoints): the failure was
+    named below the table, but the table — one row per partition read — had no row for it, as if it never was."""
+    from lgnet_reporting.domain.audit import table
+
+    signer, rows = _signed_rows(3, 3)
+    a = _audited(signer, rows)
+    a.starts = {("intake.events", 0): 0, ("intake.events", 2): 7}
+    a.finish()
+    lines = table(a)
+    assert [line.split() for line in lines[1:3]] == [
+        ["intake.events", "0", "3", "-", "ok"],  # (no checkpoint at all: a failure of the log's, below)
+        ["intake.events", "2", "0", "-", "FAIL"],
+    ], lines

@@ -458,10 +458,12 @@ def table(audit: Audit) -> list[str]:
     newest = audit.newest()
     rows = [f"{'topic':<18} {'part':>4} {'events':>9} {'checkpoint':>10}  result"]
     bad = {(f.topic, f.partition) for f in audit.failures}
-    for (topic, partition), tree in sorted(audit.trees.items()):
+    # the partitions read, and those that failed with no record left (all deleted, or the topic made anew)
+    for topic, partition in sorted({*audit.trees, *((t, p) for t, p in bad if t in FACT_TOPICS)}):
         cp = newest.get(origin(topic, partition))
         result = "FAIL" if (topic, partition) in bad else "ok"
-        rows.append(f"{topic:<18} {partition:>4} {len(tree):>9} {cp.size if cp else '-':>10}  {result}")
+        events = len(audit.trees.get((topic, partition), ()))
+        rows.append(f"{topic:<18} {partition:>4} {events:>9} {cp.size if cp else '-':>10}  {result}")
     seen: dict[str, int] = {}
     for f in audit.failures:
         seen[f.reason] = seen.get(f.reason, 0) + 1
