@@ -765,3 +765,52 @@ def test_the_table_has_a_row_for_a_partition_that_failed_with_no_record_left() -
         ["intake.events", "0", "3", "-", "ok"],  # (no checkpoint at all: a failure of the log's, below)
         ["intake.events", "2", "0", "-", "FAIL"],
     ], lines
+
+
+def test_with_the_notary_over_http_a_first_audit_names_the_exact_offset_of_a_rewritten_record() -> None:
+    """Without a saved state, a log rewritten under the notary's checkpoints was named over a range ("between
+    offsets 4 and 9": only the checkpoints on the topic to go by). The notary signs a checkpoint of any size its tree
+    reached (`GET /checkpoints/{topic}/{partition}?size=N`): with `--notary-url` the audit halves the range with
+    them until the first record that differs, each note checked with the pinned notary key. A notary that cannot
+    answer leaves the range as it was."""
+    import asyncio
+    import os
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_reporting.service_layer.audit import pinpoint
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = merkle.Tree([merkle.leaf_hash(b"record %d" % i) for i in range(10)])
+    rewritten = [*genuine.leaves[:6], merkle.leaf_hash(b"forged"), *genuine.leaves[7:]]
+    asked: list[int] = []
+
+    async def served(topic: str, partition: int, size: int) -> str | None:
+        asked.append(size)
+        return notary.sign(f"lgnet/{topic}/{partition}", size, genuine.root(size)).note
+
+    async def away(topic: str, partition: int, size: int) -> str | None:
+        return None
+
+    for fetch, offset in ((served, 6), (away, 4)):
+        a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+        a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+        a.events = a.signatures = 10
+        for size in (4, 10):
+            a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, genuine.root(size)).note)
+        a.finish()
+        asyncio.run(pinpoint(a, fetch))
+        assert [(f.topic, f.partition, f.offset) for f in a.failures] == [("intake.events", 0, offset)], a.failures
+    assert a.failures[0].reason.startswith("record changed, dropped, reordered or inserted between offsets 4 and 9")
+    assert len(asked) <= 3, asked  # log2 of the range
+    named = "record changed, dropped, reordered or inserted at offset 6: the first 6 records hash to the notary's"
+    a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+    a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+    a.events = a.signatures = 10
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 10, genuine.root(10)).note)
+    a.finish()
+    asyncio.run(pinpoint(a, served))
+    assert [f.reason for f in a.failures] == [
+        f"{named} checkpoint of size 6, the first 7 do not (the notary's checkpoints, over --notary-url)"
+    ]

@@ -119,6 +119,9 @@ class Audit:
     signatures: int = 0
     reports: list[Report] = field(default_factory=list)  # the records of reporting.events
     logical: dict[str, str] = field(default_factory=dict)  # physical fact topic (as reports name them) -> logical
+    # Partitions whose records stop matching the notary's checkpoints somewhere in a range: (the longest size they
+    # match, the shortest they do not) and the failure naming the range (`pinpointed` names the offset instead).
+    rewritten: dict[tuple[str, int], tuple[int, int, Failure]] = field(default_factory=dict)
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
     _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
     # Keys of a deployment's service that has more than one pinned (a rotation): key id -> (owner, rank by
@@ -382,14 +385,30 @@ class Audit:
         if above := [size for size in differing if size > top]:
             end = min(above)
             anchored = f", the first {top} do" if top else ""
-            self.fail(
+            failure = Failure(
                 topic,
                 partition,
                 top,
-                f"record changed, dropped, reordered or inserted between offsets {top} and {end - 1}: the first {end}"
-                f" records do not hash to the signed checkpoint's root{anchored} (your saved state names the exact"
-                " offset)",
+                f"{REWRITTEN} between offsets {top} and {end - 1}: the first {end} records do not hash to the signed"
+                f" checkpoint's root{anchored} (your saved state names the exact offset)",
             )
+            self.failures.append(failure)
+            self.rewritten[where] = (top, end, failure)
+
+    def pinpointed(self, where: tuple[str, int], offset: int) -> None:
+        """The exact offset of a rewritten partition's first changed record, found with checkpoints of every size
+        between the range's ends (signed by the notary on request): it replaces the range's failure."""
+        _, _, failure = self.rewritten.pop(where)
+        self.failures.remove(failure)
+        matched = (
+            f"the first {offset} records hash to the notary's checkpoint of size {offset}, the first {offset + 1}"
+            " do not"
+            if offset
+            else "the first record does not hash to the notary's checkpoint of size 1"
+        )
+        self.fail(
+            *where, offset, f"{REWRITTEN} at offset {offset}: {matched} (the notary's checkpoints, over --notary-url)"
+        )
 
     def _against_saved(self, where: tuple[str, int], tree: merkle.Tree, saved: SavedOrigin) -> None:
         topic, partition = where
@@ -446,6 +465,9 @@ class Audit:
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
         }
+
+
+REWRITTEN = "record changed, dropped, reordered or inserted"
 
 
 def _gap(expected: int) -> str:
