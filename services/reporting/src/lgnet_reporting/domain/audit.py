@@ -162,8 +162,12 @@ class Audit:
             verdicts.update(dict.fromkeys(map(id, batch), reason))
             if self._ranks:  # a rotated key is pinned: which key signed matters record by record, in order
                 signers.update(dict.fromkeys(map(id, batch), key))
-        for r in fetched:
-            self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
+        if signers:
+            for r in fetched:
+                self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
+            return
+        for r in fetched:  # no rotated key pinned: the loop as it was before the rotation check
+            self.record(topic, r, verdicts.get(id(r), _UNCHECKED))
 
     def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED, key: SigningKey | None = None) -> None:
         """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked, with
