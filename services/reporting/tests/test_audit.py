@@ -676,3 +676,48 @@ def test_facts_a_report_was_computed_from_must_be_under_a_checkpoint(
     ], summary
     monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)  # partitions read by worker processes: the same finding
     assert run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys, workers=3) == (rc, summary)
+
+
+def test_checkpoints_published_while_the_log_is_read_are_no_truncation(
+    kafka_bootstrap: str,
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a live deployment the log grows, and the notary checkpoints it every minute, while an audit reads
+    millions of records: the facts were read up to the ends taken at the start, the checkpoint topic to its end
+    afterwards, so a checkpoint published meanwhile covered records the audit had not read — "log truncated: it ends
+    at offset N, a signed checkpoint covers N+k records", exit 1, on a log nobody touched. The checkpoint topic's
+    end is taken before the facts' ends: every checkpoint read covers records that were there to read."""
+    records, notes, keys = notarised
+    copy = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, copy, records))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
+    more = [employment(f"later-{i}") for i in range(8)]
+    read_checkpoints = audit_service.facts_log.checkpoint_notes
+
+    async def meanwhile(bootstrap: str, prefix: str, *args: Any, **kwargs: Any) -> Any:
+        """The log grows and the notary checkpoints it between the audit's reading of the facts and its reading of
+        the checkpoints."""
+        producer = AIOKafkaProducer(**client_kwargs(bootstrap))
+        await producer.start()
+        try:
+            for env in more:
+                value, headers = await signed_fact(producer, prefix, env, "intake.events")
+                await producer.send_and_wait(
+                    physical("intake.events", prefix),
+                    value,
+                    key=env.key,
+                    headers=headers,
+                    partition=partition_of(env.key, 6),
+                )
+        finally:
+            await producer.stop()
+        await audit.notary_once(bootstrap, prefix, NOTARY)
+        async for item in read_checkpoints(bootstrap, prefix, *args, **kwargs):
+            yield item
+
+    monkeypatch.setattr(audit_service.facts_log, "checkpoint_notes", meanwhile)
+    rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
+    assert (rc, summary["failures"], summary["events"]) == (0, 0, len(records)), summary["first_failures"]

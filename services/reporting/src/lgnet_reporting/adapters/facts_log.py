@@ -48,9 +48,12 @@ async def topic_errors(bootstrap: str, topics: list[str]) -> dict[str, int]:
     return {t["topic"]: int(t["error_code"]) for t in answer["topics"]}
 
 
-async def checkpoint_notes(bootstrap: str, prefix: str) -> AsyncIterator[tuple[int, str]]:
+async def checkpoint_notes(
+    bootstrap: str, prefix: str, upto: log.Positions | None = None
+) -> AsyncIterator[tuple[int, str]]:
+    """The checkpoint topic's notes up to `upto` (its end when it was taken; default: its end now)."""
     topic = physical("checkpoints", prefix)
-    ends = await log.end_positions(bootstrap, [topic])
+    ends = upto if upto is not None else await log.end_positions(bootstrap, [topic])
     async for batch in log.read(bootstrap, ends):
         for r in batch:
             yield r.offset, (r.value or b"").decode("utf-8", "replace")
