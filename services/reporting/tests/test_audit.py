@@ -172,7 +172,7 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
             notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
             asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
         state = tmp_path / f"state-{name.replace(' ', '-')}"
-        shutil.copytree(saved, state)
+        in_place(saved, state, copy)
         rc, summary = run_verify(kafka_bootstrap, copy, keys, state, capsys)
         assert rc == 1, name
         at_place = [
@@ -188,6 +188,14 @@ def test_tampered_copies_of_a_signed_notarised_log_fail_at_the_exact_place(
             parallel = run_verify(kafka_bootstrap, copy, keys, state, capsys, workers=3)
             monkeypatch.undo()
             assert parallel == (rc, summary), name
+
+
+def in_place(saved: Path, state: Path, copy: str) -> None:
+    """The auditor's saved state, as if the copy under its own prefix were the audited log rewritten in place (a
+    state names the topic prefix of the log it was saved from)."""
+    shutil.copytree(saved, state)
+    index = json.loads((state / "state.json").read_text())
+    (state / "state.json").write_text(json.dumps({**index, "topic_prefix": copy}))
 
 
 async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]]) -> None:
@@ -436,3 +444,280 @@ def test_a_rotated_key_is_pinned_from_a_file_of_its_own_and_the_pinned_file_is_n
     argv = ["--topic-prefix", prefix, "keys", "--pinned", str(pinned), "--pinned", str(new), "--out", str(nothing)]
     rc, line, _ = cli(argv, capsys)
     assert (rc, line) == (0, {"keys": 0, "written": None, "already_pinned": 2}) and not nothing.exists(), line
+
+
+# --------------------------------------------------------------------------- a broker administrator rewrites history
+# Read as the cluster's super user would attack a new auditor's first audit (no saved state yet): records dropped
+# from a partition, or deleted at its start with the admin API, and the checkpoint topic rewritten with the
+# notary's genuine checkpoints of every other partition (a super user may delete and recreate any topic).
+
+
+@pytest.fixture(scope="module")
+def notarised(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Rec], list[Any], Path]:
+    """A genuine signed log, its notary's checkpoints (records of the checkpoint topic) and the pinned keys."""
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+    asyncio.run(write(kafka_bootstrap, prefix, records))
+    notarise(kafka_bootstrap, prefix)
+    notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
+    keys = tmp_path_factory.mktemp("auditor") / "pinned-keys.json"
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+    assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", prefix, "keys", "--out", str(keys)])) == 0
+    return records, notes, keys
+
+
+def _but_partition(notes: list[Any], topic: str, partition: int) -> list[tuple[bytes, bytes]]:
+    """The genuine checkpoints of every topic-partition except this one."""
+    return [(r.key, r.value) for r in notes if r.key != f"lgnet/{topic}/{partition}".encode()]
+
+
+def test_a_partition_rewritten_and_its_checkpoints_left_out_fails_a_first_audit(
+    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+) -> None:
+    """A payment dropped: the administrator rewrites one partition without the record (every other record keeps
+    its producer's signature, and the offsets run on without a gap) and leaves that partition's checkpoints out of
+    the checkpoint topic. Every signature verified, every checkpoint present matched: "ok", exit 0."""
+    records, notes, keys = notarised
+    dropped = on_partition(records)[1]
+    copy = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, copy, [r for i, r in enumerate(records) if i != dropped]))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, copy, _but_partition(notes, "intake.events", PARTITION)))
+    rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
+    left = len(on_partition(records)) - 1
+    assert rc == 1 and summary["ok"] is False, summary
+    assert summary["first_failures"] == [
+        {
+            "topic": "intake.events",
+            "partition": PARTITION,
+            "offset": 0,
+            "reason": f"no signed checkpoint of this partition: none of its {left} records is anchored (the notary"
+            " has not checkpointed it yet, or its checkpoints were removed)",
+        }
+    ], summary
+    assert not (tmp_path / "state" / "state.json").exists()
+
+
+def test_records_deleted_at_the_start_of_a_partition_are_named_where_the_log_now_starts(
+    kafka_bootstrap: str,
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The administrator deletes every record of one partition with the admin API (`delete_records`: the log now
+    starts at its end offset; retention shortened does the same) and leaves its checkpoints out: the audit read no
+    record there and said ok. With the checkpoints kept it said "log truncated: it ends at offset 0" although the
+    log ends where it always did: its start moved. The first records deleted only: one failure at offset 0 (not an
+    offset gap at the first record left, a root mismatch per checkpoint and, against a saved state, "record
+    differs" and forks)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.records_to_delete import RecordsToDelete
+
+    records, notes, keys = notarised
+    end = len(on_partition(records))
+    genuine = [(r.key, r.value) for r in notes]
+
+    async def delete_before(prefix: str, offset: int) -> None:
+        admin = AIOKafkaAdminClient(**client_kwargs(kafka_bootstrap))
+        await admin.start()
+        try:
+            tp = TopicPartition(physical("intake.events", prefix), PARTITION)
+            await admin.delete_records({tp: RecordsToDelete(offset)})
+        finally:
+            await admin.close()
+
+    saved = tmp_path / "saved"  # an audit of the log as it was
+    before = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, before, records))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, before, genuine))
+    assert run_verify(kafka_bootstrap, before, keys, saved, capsys)[0] == 0
+    # (the log's new start, the partition's checkpoints kept, the saved state given)
+    for start, kept, with_state in [(end, False, False), (end, True, False), (2, True, False), (2, True, True)]:
+        copy = new_topic_prefix()
+        asyncio.run(write(kafka_bootstrap, copy, records))
+        asyncio.run(delete_before(copy, start))
+        asyncio.run(
+            copy_checkpoints(
+                kafka_bootstrap, copy, genuine if kept else _but_partition(notes, "intake.events", PARTITION)
+            )
+        )
+        state = tmp_path / f"state-{start}-{kept}-{with_state}"
+        if with_state:
+            in_place(saved, state, copy)
+        rc, summary = run_verify(kafka_bootstrap, copy, keys, state, capsys)
+        gone = f"records deleted: offsets 0 to {start - 1} are gone, the partition now starts at offset {start}"
+        assert rc == 1, (start, kept, summary)
+        assert summary["first_failures"] == [
+            {"topic": "intake.events", "partition": PARTITION, "offset": 0, "reason": gone}
+        ], (start, kept, with_state, summary["first_failures"])
+        if start < end:  # partitions read by worker processes: the same finding
+            monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)
+            assert run_verify(kafka_bootstrap, copy, keys, state, capsys, workers=3) == (rc, summary)
+            monkeypatch.undo()
+
+
+def test_a_state_folder_saved_by_an_audit_of_another_topic_prefix_is_named_not_taken_for_tampering(
+    kafka_bootstrap: str,
+    small_log: tuple[str, Path],
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two logs under two topic prefixes of one cluster, notarised with the same notary key (derived from one
+    master key and deployment name): an auditor who gave the state folder of one audit to the other's was told
+    "record differs from the one audited last time (changed, dropped, reordered or inserted here)" for every
+    partition, and forks — a rewritten log, when the folder was the wrong one. It is a setup error naming both
+    prefixes; the folder is left as it was."""
+    prefix, keys = small_log
+    records, notes, _ = notarised
+    state = tmp_path / "state"
+    rc, summary = run_verify(kafka_bootstrap, prefix, keys, state, capsys)
+    assert rc == 0, summary
+    before = (state / "state.json").read_text()
+    other = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, other, records))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, other, [(r.key, r.value) for r in notes]))
+    rc, line = run_verify(kafka_bootstrap, other, keys, state, capsys)
+    assert rc == 2 and line["ok"] is False, line
+    assert line["error"].startswith(
+        f"--state {state}: saved by an audit of topic prefix {prefix!r}, not {other!r}: the folder of another log's"
+        " audits?"
+    ), line
+    assert (state / "state.json").read_text() == before
+
+
+def test_facts_a_report_was_computed_from_must_be_under_a_checkpoint(
+    kafka_bootstrap: str,
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A report counted a payment; the administrator drops it from the log afterwards. The report's own record
+    stays anchored, the partition keeps its older checkpoints (which the records below them still match), only
+    the checkpoints written since are left out: `lgnet-audit verify` said ok — every record verified, the dropped
+    one merely "after the newest checkpoint" — though the report names (its `positions`) facts no checkpoint
+    covers any more. Each report's positions must be covered by a checkpoint of that partition."""
+    from datetime import UTC, datetime
+
+    from lgnet_shared.events.reporting import ReportPublished
+    from lgnet_shared.topics import TOPICS
+
+    records, _, keys = notarised
+    idx = on_partition(records)
+    end = len(idx)
+    later = set(idx[-3:])  # the partition's last three records: written after its first checkpoint
+    staging, copy = new_topic_prefix(), new_topic_prefix()  # the genuine history, then the log rewritten
+    report = to_envelope(
+        ReportPublished(
+            report_id="r-2026-03",
+            report="city_summary",
+            scope="torino",
+            as_of=date(2026, 3, 31),
+            digest="0" * 64,
+            positions={physical("intake.events", copy): {str(PARTITION): end}},
+            published_at=datetime.now(UTC),
+            method=2,
+            threshold=5,
+        ),
+        source="/lgnet/reporting",
+        city="torino",
+    )
+
+    async def signed_report() -> Rec:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            value, headers = await signed_fact(producer, staging, report, "reporting.events")
+        finally:
+            await producer.stop()
+        home = partition_of(report.key, TOPICS["reporting.events"].partitions) or 0
+        return "reporting.events", home, report.key, value, headers
+
+    asyncio.run(
+        write(
+            kafka_bootstrap, staging, [r for i, r in enumerate(records) if r[0] == "intake.events" and i not in later]
+        )
+    )
+    notarise(kafka_bootstrap, staging)  # the partition checkpointed at end - 3 records
+    published = asyncio.run(signed_report())
+    asyncio.run(write(kafka_bootstrap, staging, [*(records[i] for i in sorted(later)), published]))
+    notarise(kafka_bootstrap, staging)  # at end, and the report anchored
+    notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", staging)))
+    newest = f"lgnet/intake.events/{PARTITION}".encode()
+    kept = [
+        (r.key, r.value)
+        for r in notes
+        if not (r.key == newest and (r.value or b"").split(b"\n")[1] == str(end).encode())
+    ]
+    assert len(kept) == len(notes) - 1
+
+    dropped = idx[-2]
+    asyncio.run(
+        write(
+            kafka_bootstrap,
+            copy,
+            [*(r for i, r in enumerate(records) if r[0] == "intake.events" and i != dropped), published],
+        )
+    )
+    asyncio.run(copy_checkpoints(kafka_bootstrap, copy, kept))
+    rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
+    assert rc == 1, summary
+    assert summary["first_failures"] == [
+        {
+            "topic": "intake.events",
+            "partition": PARTITION,
+            "offset": end - 3,
+            "reason": f"records a published report was computed from (reporting.events partition {published[1]}"
+            f" offset 0: up to offset {end - 1}) are not all under a checkpoint: the newest covers {end - 3}"
+            " (records changed or dropped there and the checkpoints since removed?)",
+        }
+    ], summary
+    monkeypatch.setattr(audit_service, "MIN_PARALLEL", 0)  # partitions read by worker processes: the same finding
+    assert run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys, workers=3) == (rc, summary)
+
+
+def test_checkpoints_published_while_the_log_is_read_are_no_truncation(
+    kafka_bootstrap: str,
+    notarised: tuple[list[Rec], list[Any], Path],
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a live deployment the log grows, and the notary checkpoints it every minute, while an audit reads
+    millions of records: the facts were read up to the ends taken at the start, the checkpoint topic to its end
+    afterwards, so a checkpoint published meanwhile covered records the audit had not read — "log truncated: it ends
+    at offset N, a signed checkpoint covers N+k records", exit 1, on a log nobody touched. The checkpoint topic's
+    end is taken before the facts' ends: every checkpoint read covers records that were there to read."""
+    records, notes, keys = notarised
+    copy = new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, copy, records))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
+    more = [employment(f"later-{i}") for i in range(8)]
+    read_checkpoints = audit_service.facts_log.checkpoint_notes
+
+    async def meanwhile(bootstrap: str, prefix: str, *args: Any, **kwargs: Any) -> Any:
+        """The log grows and the notary checkpoints it between the audit's reading of the facts and its reading of
+        the checkpoints."""
+        producer = AIOKafkaProducer(**client_kwargs(bootstrap))
+        await producer.start()
+        try:
+            for env in more:
+                value, headers = await signed_fact(producer, prefix, env, "intake.events")
+                await producer.send_and_wait(
+                    physical("intake.events", prefix),
+                    value,
+                    key=env.key,
+                    headers=headers,
+                    partition=partition_of(env.key, 6),
+                )
+        finally:
+            await producer.stop()
+        await audit.notary_once(bootstrap, prefix, NOTARY)
+        async for item in read_checkpoints(bootstrap, prefix, *args, **kwargs):
+            yield item
+
+    monkeypatch.setattr(audit_service.facts_log, "checkpoint_notes", meanwhile)
+    rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
+    assert (rc, summary["failures"], summary["events"]) == (0, 0, len(records)), summary["first_failures"]

@@ -602,3 +602,215 @@ def test_a_log_without_any_signed_checkpoint_is_no_clean_audit() -> None:
             " checkpoints were removed)",
         )
     ]
+
+
+def test_an_audit_that_read_no_record_is_no_clean_audit() -> None:
+    """Every fact topic there but empty (a fact topic deleted and recreated, the checkpoint topic too, by a broker
+    administrator) and no checkpoint: `lgnet-audit verify` said {"ok": true, "events": 0}, exit 0 — ok when nothing
+    was checked. It is a failure that says nothing was verified."""
+    from lgnet_reporting.domain.audit import Audit
+
+    a = Audit(keys={}, notaries=[], partitions={"intake.events": 1})
+    a.finish()
+    summary = a.summary()
+    assert (summary["ok"], summary["events"]) == (False, 0), summary
+    assert [(f.topic, f.partition, f.offset, f.reason) for f in a.failures] == [
+        (
+            "log",
+            0,
+            None,
+            "no record in any fact topic: nothing was verified (a new deployment, or the fact topics deleted and made"
+            " anew)",
+        )
+    ]
+
+
+def test_a_gap_in_a_partitions_offsets_is_one_failure_not_one_per_record_after_it() -> None:
+    """Records removed from the middle of a partition (a super user turning compaction on for a fact topic) or its
+    start (delete-records): every record after the gap failed too, each with its own reason ("offset gap: expected
+    offset 3", "… 4", …), so the table, which groups failures by reason, printed one line per record left."""
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    signer, rows = _signed_rows(8, 8)
+    for offsets, gaps in [
+        ([0, 1, 4, 5, 6, 7], [(4, 2)]),
+        ([3, 4, 5, 6, 7], [(3, 0)]),
+        ([0, 2, 3, 6, 7], [(2, 1), (6, 4)]),
+    ]:
+        a = Audit(keys={signer.key.key_id: signer.key}, notaries=[], partitions={"intake.events": 1})
+        a.records(
+            "intake.events",
+            [
+                SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+                for o, (v, h) in zip(offsets, [rows[o] for o in offsets], strict=True)
+            ],
+        )
+        assert [(f.offset, f.reason) for f in a.failures] == [
+            (at, f"offset gap: expected offset {expected} (records deleted?)") for at, expected in gaps
+        ], offsets
+
+
+def test_a_log_rewritten_under_checkpoints_is_named_at_the_first_offset_no_matching_checkpoint_covers() -> None:
+    """A first audit (no saved state) of a log rewritten at offset 6, checkpointed at sizes 2, 4, 8 and 10: each
+    checkpoint over the rewritten record failed on its own ("the first 8 records do not hash …", "the first 10 …"),
+    with no offset (null) — the exact place not named, although the checkpoint of size 4 matching shows the first
+    4 records are the ones the notary signed. One failure, at offset 4: a record from 4 to 7 was changed. A
+    checkpoint the log does not match below one it matches is the notary's own fork, and said so."""
+    import os
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = [merkle.leaf_hash(b"record %d" % i) for i in range(10)]
+    rewritten = [*genuine[:6], merkle.leaf_hash(b"forged"), *genuine[7:]]
+
+    def audited(sizes: list[int], signed: list[bytes]) -> Any:
+        a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+        a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+        a.events = a.signatures = len(rewritten)
+        for size in sizes:
+            a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, merkle.Tree(signed).root(size)).note)
+        a.finish()
+        return [(f.topic, f.partition, f.offset, f.reason) for f in a.failures]
+
+    assert audited([2, 4, 8, 10], genuine) == [
+        (
+            "intake.events",
+            0,
+            4,
+            "record changed, dropped, reordered or inserted between offsets 4 and 7: the first 8 records do not hash"
+            " to the signed checkpoint's root, the first 4 do (your saved state names the exact offset)",
+        )
+    ]
+    assert audited([8, 10], genuine) == [  # no checkpoint the log matches: from offset 0
+        (
+            "intake.events",
+            0,
+            0,
+            "record changed, dropped, reordered or inserted between offsets 0 and 7: the first 8 records do not hash"
+            " to the signed checkpoint's root (your saved state names the exact offset)",
+        )
+    ]
+    # the notary signed size 8 of the rewritten log, size 4 of another history: its own fork
+    other = [merkle.leaf_hash(b"other %d" % i) for i in range(10)]
+    a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+    a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+    a.events = a.signatures = 10
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 8, merkle.Tree(rewritten).root(8)).note)
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 4, merkle.Tree(other).root(4)).note)
+    a.finish()
+    assert [(f.offset, f.reason) for f in a.failures] == [
+        (
+            None,
+            "the notary signed two histories: its checkpoint of size 4 disagrees with its checkpoint of size 8, which"
+            " the log matches",
+        )
+    ]
+
+
+def test_records_signed_with_a_rotated_key_after_its_successor_signed_on_the_partition_fail() -> None:
+    """A deployment's signing key leaks; its operator rotates it (a new key, registered later, signs from the
+    restart on; a service publishes through one relay at a time, so the old key signs nothing more). The auditor
+    keeps the old key pinned, as the docs say, for the records it signed before. Facts forged with the leaked key
+    and appended after the rotation verified: "ok". The old key's records before the new key's first record on a
+    partition still verify; after it they fail, named, whether checked with their whole batch or one by one."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+
+    old, old_rows = _signed_rows(8, 4)
+    new, new_rows = _signed_rows(4, 4)
+    old_key = dataclasses.replace(old.key, registered_at="2026-01-10T09:00:00+00:00")
+    new_key = dataclasses.replace(new.key, registered_at="2026-11-02T17:30:00+00:00")
+    rows = [*old_rows[:4], *new_rows, *old_rows[4:]]  # the last four: forged with the leaked key after the rotation
+    reason = (
+        f"producer signature: signed with key {old_key.key_id!r} after key {new_key.key_id!r}, registered later for"
+        " the same deployment and service, signed on this partition: a rotated key (forged with it?)"
+    )
+    keys = {old_key.key_id: old_key, new_key.key_id: new_key}
+    records = [
+        SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+        for o, (v, h) in enumerate(rows)
+    ]
+    whole = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    whole.records("intake.events", records)  # whole signed batches: proven together
+    alone = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    for r in records:  # one by one
+        alone.record("intake.events", r)
+    for a in (whole, alone):
+        assert [(f.offset, f.reason) for f in a.failures] == [(o, reason) for o in range(8, 12)]
+        assert a.signatures == 8
+    # the rotation in the other order (the records as written): nothing fails
+    ordered = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    ordered.records("intake.events", [*records[:4], *records[8:], *records[4:8]])
+    assert [f.reason for f in ordered.failures if "rotated" in f.reason] == []
+
+
+def test_the_table_has_a_row_for_a_partition_that_failed_with_no_record_left() -> None:
+    """Every record of a partition deleted (or its topic made anew, empty, under its checkpoints): the failure was
+    named below the table, but the table — one row per partition read — had no row for it, as if it never was."""
+    from lgnet_reporting.domain.audit import table
+
+    signer, rows = _signed_rows(3, 3)
+    a = _audited(signer, rows)
+    a.starts = {("intake.events", 0): 0, ("intake.events", 2): 7}
+    a.finish()
+    lines = table(a)
+    assert [line.split() for line in lines[1:3]] == [
+        ["intake.events", "0", "3", "-", "ok"],  # (no checkpoint at all: a failure of the log's, below)
+        ["intake.events", "2", "0", "-", "FAIL"],
+    ], lines
+
+
+def test_with_the_notary_over_http_a_first_audit_names_the_exact_offset_of_a_rewritten_record() -> None:
+    """Without a saved state, a log rewritten under the notary's checkpoints was named over a range ("between
+    offsets 4 and 9": only the checkpoints on the topic to go by). The notary signs a checkpoint of any size its tree
+    reached (`GET /checkpoints/{topic}/{partition}?size=N`): with `--notary-url` the audit halves the range with
+    them until the first record that differs, each note checked with the pinned notary key. A notary that cannot
+    answer leaves the range as it was."""
+    import asyncio
+    import os
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_reporting.service_layer.audit import pinpoint
+    from lgnet_shared import merkle
+    from lgnet_shared.checkpoints import NotarySigner
+
+    notary = NotarySigner("lgnet-notary.test", os.urandom(32))
+    genuine = merkle.Tree([merkle.leaf_hash(b"record %d" % i) for i in range(10)])
+    rewritten = [*genuine.leaves[:6], merkle.leaf_hash(b"forged"), *genuine.leaves[7:]]
+    asked: list[int] = []
+
+    async def served(topic: str, partition: int, size: int) -> str | None:
+        asked.append(size)
+        return notary.sign(f"lgnet/{topic}/{partition}", size, genuine.root(size)).note
+
+    async def away(topic: str, partition: int, size: int) -> str | None:
+        return None
+
+    for fetch, offset in ((served, 6), (away, 4)):
+        a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+        a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+        a.events = a.signatures = 10
+        for size in (4, 10):
+            a.checkpoint(None, notary.sign("lgnet/intake.events/0", size, genuine.root(size)).note)
+        a.finish()
+        asyncio.run(pinpoint(a, fetch))
+        assert [(f.topic, f.partition, f.offset) for f in a.failures] == [("intake.events", 0, offset)], a.failures
+    assert a.failures[0].reason.startswith("record changed, dropped, reordered or inserted between offsets 4 and 9")
+    assert len(asked) <= 3, asked  # log2 of the range
+    named = "record changed, dropped, reordered or inserted at offset 6: the first 6 records hash to the notary's"
+    a = Audit(keys={}, notaries=[notary.verifier], partitions={"intake.events": 1})
+    a.trees[("intake.events", 0)] = merkle.Tree(rewritten)
+    a.events = a.signatures = 10
+    a.checkpoint(None, notary.sign("lgnet/intake.events/0", 10, genuine.root(10)).note)
+    a.finish()
+    asyncio.run(pinpoint(a, served))
+    assert [f.reason for f in a.failures] == [
+        f"{named} checkpoint of size 6, the first 7 do not (the notary's checkpoints, over --notary-url)"
+    ]

@@ -390,3 +390,91 @@ def test_the_notary_is_not_ready_when_a_topic_it_uses_is_gone_or_refused(kafka_b
     before, after = asyncio.run(probe())
     assert before == {"kafka": "ok", "following": "ok"}
     assert after["kafka"] == f"error: no such topic {physical('checkpoints', prefix)}", after
+
+
+def test_verify_with_the_notary_url_names_the_exact_offset_of_a_rewritten_record(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first audit of a partition whose records were reordered after the notary checkpointed it (every signature
+    still verifies): with the notary's URL it names the first record out of place, not a range of offsets."""
+    from .test_audit import copy_checkpoints
+
+    prefix, copy = new_topic_prefix(), new_topic_prefix()
+    envs = asyncio.run(publish(kafka_bootstrap, prefix, [f"e{i}" for i in range(60)]))
+    target = max(range(6), key=lambda p: sum(1 for e in envs if partition_of(e.key, 6) == p))
+    records = asyncio.run(read_records(kafka_bootstrap, physical("intake.events", prefix)))
+    here = sorted((r for r in records if r.partition == target), key=lambda r: r.offset)
+    assert len(here) >= 6
+    swapped = [*here[:-3], here[-2], here[-3], here[-1]]  # two records near the end change places
+
+    async def rewrite() -> None:
+        await ensure_topics(kafka_bootstrap, copy)
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
+        await producer.start()
+        try:
+            from lgnet_shared.fact_signing import publish_key
+            from lgnet_shared.testing.facts import upstream_signer
+
+            await publish_key(producer, upstream_signer("intake").key, copy)
+            others = [r for r in records if r.partition != target]
+            for r in [*others, *swapped]:
+                await producer.send_and_wait(
+                    physical("intake.events", copy), r.value, key=r.key, headers=list(r.headers), partition=r.partition
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(rewrite())
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LGNET_TOPIC_PREFIX": prefix,
+        "LGNET_NOTARY_KEY": _b64(SEED),
+        "LGNET_DEPLOYMENT": "national-test",
+    }
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-c",
+        "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()",
+        *("run", "--every", "1", "--http-port", str(port)),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        json.loads(proc.stdout.readline())  # its first round done: the genuine log checkpointed, published
+        notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
+        asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        keys = tmp_path / "pinned.json"
+        assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", copy, "keys", "--out", str(keys)])) == 0
+        deadline = time.monotonic() + 30
+        while True:  # the HTTP server up
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        found = {}
+        for url in (None, f"http://127.0.0.1:{port}"):
+            verify = argparse.Namespace(
+                command="verify",
+                topic_prefix=copy,
+                keys=[str(keys)],
+                notary_key=[str(NOTARY.verifier)],
+                state=None,
+                notary_url=url,
+                workers=1,
+            )
+            capsys.readouterr()
+            rc = audit._run(audit.verify, verify)
+            summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+            assert rc == 1, summary
+            found[url is not None] = [(f["topic"], f["partition"], f["offset"]) for f in summary["first_failures"]]
+        first = len(here) - 3
+        assert found[False] == [("intake.events", target, 0)], found  # one checkpoint, at the end: the whole range
+        assert found[True] == [("intake.events", target, first)], found
+    finally:
+        proc.terminate()
+        proc.wait(30)

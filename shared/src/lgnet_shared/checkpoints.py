@@ -3,7 +3,8 @@ one per line) as the body of a `signed-note` (a blank line, then `— <key name>
 
 Ed25519 key hash: the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || public key); a verifier key is written
 `<name>+<hex key hash>+<base64(0x01 || public key)>`, which is what an auditor pins. One checkpoint per fact
-topic-partition; the origin names it: `lgnet/<physical topic>/<partition>`.
+topic-partition; the origin names it: `lgnet/<logical topic>/<partition>` (`lgnet/intake.events/2`: no topic prefix,
+so two prefixes notarised with one key have interchangeable origins — an auditor's saved state names its prefix).
 """
 
 from __future__ import annotations

@@ -48,9 +48,12 @@ async def topic_errors(bootstrap: str, topics: list[str]) -> dict[str, int]:
     return {t["topic"]: int(t["error_code"]) for t in answer["topics"]}
 
 
-async def checkpoint_notes(bootstrap: str, prefix: str) -> AsyncIterator[tuple[int, str]]:
+async def checkpoint_notes(
+    bootstrap: str, prefix: str, upto: log.Positions | None = None
+) -> AsyncIterator[tuple[int, str]]:
+    """The checkpoint topic's notes up to `upto` (its end when it was taken; default: its end now)."""
     topic = physical("checkpoints", prefix)
-    ends = await log.end_positions(bootstrap, [topic])
+    ends = upto if upto is not None else await log.end_positions(bootstrap, [topic])
     async for batch in log.read(bootstrap, ends):
         for r in batch:
             yield r.offset, (r.value or b"").decode("utf-8", "replace")
@@ -72,9 +75,14 @@ async def publish(bootstrap: str, prefix: str, checkpoints: list[Checkpoint]) ->
         await producer.stop()
 
 
-def save_state(folder: Path, newest: dict[str, Checkpoint], leaves: dict[str, list[bytes]]) -> None:
+# The topic prefix of the log a state was saved from: origins name logical topics only, and two prefixes of one
+# cluster may share a notary key (derived from one master key and deployment name).
+PREFIX = "topic_prefix"
+
+
+def save_state(folder: Path, newest: dict[str, Checkpoint], leaves: dict[str, list[bytes]], prefix: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    index: dict[str, Any] = {}
+    index: dict[str, Any] = {PREFIX: prefix}
     for name, cp in sorted(newest.items()):
         file = name.replace("/", "_") + ".leaves"
         (folder / file).write_bytes(b"".join(leaves.get(name, [])[: cp.size]))
@@ -86,9 +94,19 @@ class NotAState(ValueError):
     """The folder's state.json is not what `save_state` writes."""
 
 
-def load_state(folder: Path, notaries: list[Verifier]) -> dict[str, SavedOrigin]:
+class OtherPrefix(ValueError):
+    """The state was saved by an audit of the log under another topic prefix."""
+
+    def __init__(self, saved: str) -> None:
+        super().__init__(saved)
+        self.saved = saved
+
+
+def load_state(folder: Path, notaries: list[Verifier], prefix: str) -> dict[str, SavedOrigin]:
     """The saved checkpoints (re-verified: a saved note is believed only with a pinned notary's signature). Raises
-    NotAState for a state.json `save_state` did not write, CheckpointError for a note no pinned key signed."""
+    NotAState for a state.json `save_state` did not write, OtherPrefix for one saved by an audit of another topic
+    prefix (a state saved before the prefix was written is taken as this prefix's), CheckpointError for a note no
+    pinned key signed."""
     path = folder / "state.json"
     if not path.exists():
         return {}
@@ -96,6 +114,9 @@ def load_state(folder: Path, notaries: list[Verifier]) -> dict[str, SavedOrigin]
         index = json.loads(path.read_text())
     except ValueError as exc:
         raise NotAState(f"state.json is not JSON ({exc})") from None
+    saved = index.pop(PREFIX, prefix) if isinstance(index, dict) else prefix
+    if saved != prefix:
+        raise OtherPrefix(str(saved))
     shape = {"note": str, "leaves": str}
     if not isinstance(index, dict) or not all(
         isinstance(e, dict) and all(isinstance(e.get(k), t) for k, t in shape.items()) for e in index.values()

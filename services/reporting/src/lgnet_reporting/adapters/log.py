@@ -18,6 +18,12 @@ Positions = dict[str, dict[str, int]]
 
 async def end_positions(bootstrap: str, topics: Sequence[str]) -> Positions:
     """The current end of every partition of `topics` (committed records only)."""
+    return (await edge_positions(bootstrap, topics, starts=False))[1]
+
+
+async def edge_positions(bootstrap: str, topics: Sequence[str], starts: bool = True) -> tuple[Positions, Positions]:
+    """(The log start of every partition of `topics` — above 0 once records were deleted at its start, by the
+    admin API or retention —, its current end); the starts are left empty unless `starts`."""
     consumer = _consumer(bootstrap)
     try:
         await _start(consumer, topics)  # inside: a broker that does not answer still gets its client closed
@@ -26,12 +32,17 @@ async def end_positions(bootstrap: str, topics: Sequence[str]) -> Positions:
             await consumer._client.force_metadata_update()
             tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         ends = await consumer.end_offsets(tps) if tps else {}
-        out: Positions = {t: {} for t in topics}
-        for tp, offset in ends.items():
-            out[tp.topic][str(tp.partition)] = int(offset)
-        return out
+        firsts = await consumer.beginning_offsets(tps) if tps and starts else {}
+        return _by_topic(topics, firsts), _by_topic(topics, ends)
     finally:
         await consumer.stop()
+
+
+def _by_topic(topics: Sequence[str], offsets: dict[TopicPartition, int]) -> Positions:
+    out: Positions = {t: {} for t in topics}
+    for tp, offset in offsets.items():
+        out[tp.topic][str(tp.partition)] = int(offset)
+    return out
 
 
 async def read(bootstrap: str, upto: Positions, batch: int = 10_000) -> AsyncIterator[list[Record]]:

@@ -1,16 +1,19 @@
 """What an auditor checks of the fact log, record by record, with nothing but pinned keys (pure: no I/O).
 
-Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic),
-that its key belongs on that partition (a record copied from another partition keeps a valid signature but not
-its place), its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the
-log, with the root of the log's prefix of that size, successive ones consistent; the auditor's saved state (from the
-last audit): the log still starts with exactly the leaves seen then, and today's checkpoints are consistent with the
-saved ones. Every failure names the topic, partition, offset and reason.
+Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic,
+and not one its deployment's service rotated away from on that partition), that its key belongs on that partition
+(a record copied from another partition keeps a valid signature but not its place), that offsets start at 0 with no
+gap, its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the log,
+with the root of the log's prefix of that size, successive ones consistent, one at least for every partition with
+records and over every fact a published report was computed from; the auditor's saved state (from the last audit):
+the log still starts with exactly the leaves seen then, and today's checkpoints are consistent with the saved ones.
+Every failure names the topic, partition, offset and reason; an audit that read no record fails too.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +70,28 @@ def parse_origin(text: str) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
+@dataclass(frozen=True)
+class Report:
+    """A record of reporting.events: where it is, and the fact positions the report was computed from (physical
+    topic -> partition -> the next offset it covers; empty when the record names none)."""
+
+    partition: int
+    offset: int
+    positions: dict[str, dict[str, int]]
+
+
+def _positions(value: bytes | None) -> dict[str, dict[str, int]]:
+    """A published report's `positions`, as far as they can be read (its signature is checked apart)."""
+    try:
+        data = json.loads(value or b"").get("data")
+        return {
+            str(topic): {str(p): int(upto) for p, upto in parts.items() if str(p).isdigit()}
+            for topic, parts in data["positions"].items()
+        }
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return {}
+
+
 @dataclass
 class Share:
     """What one worker process found in its share of the partitions (trees packed level by level)."""
@@ -74,7 +99,7 @@ class Share:
     events: int
     signatures: int
     failures: list[Failure]
-    reports: list[tuple[int, int]]
+    reports: list[Report]
     trees: dict[tuple[str, int], list[bytes]]
 
 
@@ -84,13 +109,34 @@ class Audit:
     notaries: list[Verifier]
     partitions: dict[str, int]  # logical topic -> partition count
     saved: dict[str, SavedOrigin] = field(default_factory=dict)
+    # The log start of each fact topic-partition, as the broker says it: above 0, records were deleted at its start
+    # (the admin API's delete-records, or a retention shortened) — a leaf's index is no longer its record's offset.
+    starts: dict[tuple[str, int], int] = field(default_factory=dict)
     trees: dict[tuple[str, int], merkle.Tree] = field(default_factory=dict)
     checkpoints: dict[str, list[Checkpoint]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     events: int = 0
     signatures: int = 0
-    reports: list[tuple[int, int]] = field(default_factory=list)  # reporting.events (partition, offset)
+    reports: list[Report] = field(default_factory=list)  # the records of reporting.events
+    logical: dict[str, str] = field(default_factory=dict)  # physical fact topic (as reports name them) -> logical
+    # Partitions whose records stop matching the notary's checkpoints somewhere in a range: (the longest size they
+    # match, the shortest they do not) and the failure naming the range (`pinpointed` names the offset instead).
+    rewritten: dict[tuple[str, int], tuple[int, int, Failure]] = field(default_factory=dict)
     _verifiers: dict[str, VerifyKey] = field(default_factory=dict)
+    _missing: dict[tuple[str, int], int] = field(default_factory=dict)  # records missing so far, per partition
+    # Keys of a deployment's service that has more than one pinned (a rotation): key id -> (owner, rank by
+    # registration time); and per topic-partition and owner, the highest rank that signed there so far.
+    _ranks: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _newest_key: dict[tuple[str, int, str], tuple[int, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        owners: dict[str, list[SigningKey]] = {}
+        for key in self.keys.values():
+            owners.setdefault(f"{key.deployment}.{key.service}", []).append(key)
+        for owner, keys in owners.items():
+            times = sorted({k.registered_at for k in keys})
+            if len(times) > 1:
+                self._ranks.update({k.key_id: (owner, times.index(k.registered_at)) for k in keys})
 
     def fail(self, topic: str, partition: int, offset: int | None, reason: str) -> None:
         self.failures.append(Failure(topic, partition, offset, reason))
@@ -106,6 +152,7 @@ class Audit:
         together (`prove_whole_batches`: each tree rebuilt once, one signature each, every record's header compared
         with what its place requires); the rest are checked record by record. The verdicts are the same."""
         verdicts: dict[int, str | None] = {}  # id(record) -> why its signature fails, or None
+        signers: dict[int, SigningKey] = {}
         for key, batch in prove_whole_batches(fetched, self.keys.get, self._verifier)[0]:
             try:  # what is left to check is whether the key may write the topic: the same for the whole batch
                 check_fact(key, self._verifier, topic, batch[0].value, batch[0].headers or (), proven=True)
@@ -113,18 +160,25 @@ class Audit:
             except Unauthenticated as err:
                 reason = f"producer signature: {err.reason}"
             verdicts.update(dict.fromkeys(map(id, batch), reason))
-        for r in fetched:
+            if self._ranks:  # a rotated key is pinned: which key signed matters record by record, in order
+                signers.update(dict.fromkeys(map(id, batch), key))
+        if signers:
+            for r in fetched:
+                self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
+            return
+        for r in fetched:  # no rotated key pinned: the loop as it was before the rotation check
             self.record(topic, r, verdicts.get(id(r), _UNCHECKED))
 
-    def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED) -> None:
-        """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked)."""
+    def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED, key: SigningKey | None = None) -> None:
+        """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked, with
+        `key`, the key that signed it)."""
         self.events += 1
         headers = list(r.headers or ())
         tree = self.trees.get((topic, r.partition))
         if tree is None:
             tree = self.trees[(topic, r.partition)] = merkle.Tree()
-        if r.offset != len(tree):
-            self.fail(topic, r.partition, r.offset, f"offset gap: expected offset {len(tree)} (records deleted?)")
+        if r.offset != len(tree):  # only once records went missing: nothing more per record on a whole log
+            self._after_gap(topic, r.partition, r.offset, len(tree))
         if verdict is _UNCHECKED:
             signature = parse_signature(headers)  # either header version: old logs verify forever
             key = self.keys.get(signature.key_id) if signature else None
@@ -136,6 +190,8 @@ class Audit:
                     verdict = None
                 except Unauthenticated as err:
                     verdict = f"producer signature: {err.reason}"
+        if verdict is None and key is not None and self._ranks:
+            verdict = self._rotated(topic, r.partition, key)
         if verdict is None:
             self.signatures += 1
         else:
@@ -145,7 +201,34 @@ class Audit:
             self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
         if topic == "reporting.events":
-            self.reports.append((r.partition, r.offset))
+            self.reports.append(Report(r.partition, r.offset, _positions(r.value)))
+
+    def _rotated(self, topic: str, partition: int, key: SigningKey) -> str | None:
+        """Why a record signed with `key` fails: a key of its deployment and service registered later already signed
+        on this partition (a rotation: the old key signs nothing after it, one relay publishing at a time)."""
+        rank = self._ranks.get(key.key_id)
+        if rank is None:
+            return None
+        where = (topic, partition, rank[0])
+        newest = self._newest_key.get(where)
+        if newest is None or rank[1] > newest[0]:
+            self._newest_key[where] = (rank[1], key.key_id)
+            return None
+        if rank[1] == newest[0]:
+            return None
+        return (
+            f"producer signature: signed with key {key.key_id!r} after key {newest[1]!r}, registered later for the"
+            " same deployment and service, signed on this partition: a rotated key (forged with it?)"
+        )
+
+    def _after_gap(self, topic: str, partition: int, offset: int, leaves: int) -> None:
+        """A record whose offset is not its leaf's index: a failure where a gap begins, not at every record after it
+        (each would have its own reason, "expected offset N", and its own line in the table)."""
+        where = (topic, partition)
+        expected = leaves + self._missing.get(where, 0)
+        if offset != expected:
+            self.fail(topic, partition, offset, _gap(expected))
+        self._missing[where] = offset - leaves
 
     def share(self) -> Share:
         """This audit's records as a share of a larger one (in a worker process)."""
@@ -171,18 +254,19 @@ class Audit:
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
+        moved = self._deleted_at_the_start()
         self.failures.sort(key=Failure.place)  # the records' own failures in log order, however they were read
         for name, cps in sorted(self.checkpoints.items()):
             where = parse_origin(name)
             if where is None:
                 self.fail("checkpoints", 0, None, f"checkpoint of unknown origin {name!r}")
                 continue
-            tree = self.trees.get(where, merkle.Tree())
-            for cp in cps:
-                self._against_log(where, tree, cp)
+            if where in moved:  # its leaves are not at their offsets: compared with anything, they only differ
+                continue
+            self._against_log(where, self.trees.get(where, merkle.Tree()), cps)
         for name, saved in sorted(self.saved.items()):
             where = parse_origin(name)
-            if where is not None:
+            if where is not None and where not in moved:
                 self._against_saved(where, self.trees.get(where, merkle.Tree()), saved)
         if self.events and not self.checkpoints:  # signatures alone cannot show a record dropped or reordered
             self.fail(
@@ -192,30 +276,143 @@ class Audit:
                 f"no signed checkpoint in the log: none of its {self.events} records is anchored (the notary has not"
                 " run yet, or its checkpoints were removed)",
             )
-        for partition, offset in self.reports:
-            covered = max(
-                (cp.size for cp in self.checkpoints.get(origin("reporting.events", partition), [])), default=0
+        else:  # nor can they in a partition whose checkpoints are gone while the others' are there
+            for (topic, partition), tree in sorted(self.trees.items()):
+                name = origin(topic, partition)
+                if (
+                    len(tree)
+                    and name not in self.checkpoints
+                    and name not in self.saved
+                    and (topic, partition) not in moved
+                ):
+                    self.fail(
+                        topic,
+                        partition,
+                        0,
+                        f"no signed checkpoint of this partition: none of its {len(tree)} records is anchored (the"
+                        " notary has not checkpointed it yet, or its checkpoints were removed)",
+                    )
+        for report in self.reports:
+            if report.offset >= self._covered(("reporting.events", report.partition)):
+                self.fail(
+                    "reporting.events",
+                    report.partition,
+                    report.offset,
+                    "published report not anchored in any checkpoint",
+                )
+        self._reports_facts_anchored(moved)
+        if not self.events and not self.failures:  # an audit of nothing is no clean audit
+            self.fail(
+                "log",
+                0,
+                None,
+                "no record in any fact topic: nothing was verified (a new deployment, or the fact topics deleted and"
+                " made anew)",
             )
-            if offset >= covered:
-                self.fail("reporting.events", partition, offset, "published report not anchored in any checkpoint")
 
-    def _against_log(self, where: tuple[str, int], tree: merkle.Tree, cp: Checkpoint) -> None:
-        topic, partition = where
-        if cp.size > len(tree):
+    def _covered(self, where: tuple[str, int]) -> int:
+        """How many of a partition's first records a checkpoint covers (one read, served or saved)."""
+        saved = self.saved.get(origin(*where))
+        sizes = [cp.size for cp in self.checkpoints.get(origin(*where), [])]
+        return max([*sizes, saved.checkpoint.size if saved else 0])
+
+    def _reports_facts_anchored(self, moved: set[tuple[str, int]]) -> None:
+        """The facts each report was computed from (its `positions`) are under a checkpoint: otherwise records a
+        report counted could be changed or dropped, and the checkpoints since removed, with every record left still
+        verifying. One failure per fact partition, for the report reaching furthest into it."""
+        furthest: dict[tuple[str, int], tuple[int, Report]] = {}
+        for report in self.reports:
+            for physical, parts in report.positions.items():
+                topic = self.logical.get(physical)
+                if topic is None:  # another deployment's topic, or not a fact topic: not this audit's
+                    continue
+                for p, upto in parts.items():
+                    where = (topic, int(p))
+                    if upto > furthest.get(where, (0, report))[0]:
+                        furthest[where] = (upto, report)
+        for (topic, partition), (upto, report) in sorted(furthest.items(), key=lambda item: item[0]):
+            covered = self._covered((topic, partition))
+            if upto > covered and (topic, partition) not in moved:
+                self.fail(
+                    topic,
+                    partition,
+                    covered,
+                    f"records a published report was computed from (reporting.events partition {report.partition}"
+                    f" offset {report.offset}: up to offset {upto - 1}) are not all under a checkpoint: the newest"
+                    f" covers {covered} (records changed or dropped there and the checkpoints since removed?)",
+                )
+
+    def _deleted_at_the_start(self) -> set[tuple[str, int]]:
+        """The partitions whose log no longer starts at offset 0, each failed at offset 0 (instead of an offset gap
+        at its first record's, and "log truncated" or a root mismatch against every checkpoint)."""
+        moved = {where: start for where, start in self.starts.items() if start > 0}
+        for (topic, partition), start in sorted(moved.items()):
+            gap = Failure(topic, partition, start, _gap(0))
+            if gap in self.failures:
+                self.failures.remove(gap)
             self.fail(
                 topic,
                 partition,
-                len(tree),
-                f"log truncated: it ends at offset {len(tree)}, a signed checkpoint covers {cp.size} records",
+                0,
+                f"records deleted: offsets 0 to {start - 1} are gone, the partition now starts at offset {start}",
             )
-        elif tree.root(cp.size) != cp.root:
+        return set(moved)
+
+    def _against_log(self, where: tuple[str, int], tree: merkle.Tree, cps: list[Checkpoint]) -> None:
+        """A partition's checkpoints against its records: one failure for its end (the longest checkpoint beyond
+        it), one where the records stop being what the notary signed — from the longest checkpoint they match to
+        the shortest one above it they do not —, and one if the notary signed a checkpoint the records do not match
+        at or below one they match (two histories under its key)."""
+        topic, partition = where
+        n = len(tree)
+        beyond = max((cp.size for cp in cps if cp.size > n), default=None)
+        if beyond is not None:
+            self.fail(
+                topic,
+                partition,
+                n,
+                f"log truncated: it ends at offset {n}, a signed checkpoint covers {beyond} records",
+            )
+        matching, differing = {0}, set[int]()
+        for cp in cps:
+            if cp.size <= n:
+                (matching if tree.root(cp.size) == cp.root else differing).add(cp.size)
+        top = max(matching)
+        if forks := sorted(size for size in differing if size <= top):
             self.fail(
                 topic,
                 partition,
                 None,
-                f"the first {cp.size} records do not hash to the signed checkpoint's"
-                " root: the log was rewritten (see the saved state for the exact offset)",
+                f"the notary signed two histories: its checkpoint of size {forks[0]} disagrees with its checkpoint of"
+                f" size {top}, which the log matches",
             )
+        if above := [size for size in differing if size > top]:
+            end = min(above)
+            anchored = f", the first {top} do" if top else ""
+            failure = Failure(
+                topic,
+                partition,
+                top,
+                f"{REWRITTEN} between offsets {top} and {end - 1}: the first {end} records do not hash to the signed"
+                f" checkpoint's root{anchored} (your saved state names the exact offset)",
+            )
+            self.failures.append(failure)
+            self.rewritten[where] = (top, end, failure)
+
+    def pinpointed(self, where: tuple[str, int], offset: int) -> None:
+        """The exact offset of a rewritten partition's first changed record, found with checkpoints of every size
+        between the range's ends (signed by the notary on request): it replaces the range's failure."""
+        _, _, failure = self.rewritten.pop(where)
+        self.failures.remove(failure)
+        matched = (
+            f"the first {offset} records hash to the notary's checkpoint of size {offset}, the first {offset + 1}"
+            " do not"
+            if offset
+            else "the first record does not hash to the notary's checkpoint of size 1"
+        )
+        self.fail(
+            *where, offset, f"{REWRITTEN} at offset {offset}: {matched} (the notary's checkpoints, over --notary-url)"
+        )
 
     def _against_saved(self, where: tuple[str, int], tree: merkle.Tree, saved: SavedOrigin) -> None:
         topic, partition = where
@@ -274,16 +471,25 @@ class Audit:
         }
 
 
+REWRITTEN = "record changed, dropped, reordered or inserted"
+
+
+def _gap(expected: int) -> str:
+    return f"offset gap: expected offset {expected} (records deleted?)"
+
+
 def table(audit: Audit) -> list[str]:
     """The human-readable table: one row per topic-partition, then one line per failure — the first
     SHOWN_PER_REASON of each reason, and after them one line per reason saying how many more records failed so."""
     newest = audit.newest()
     rows = [f"{'topic':<18} {'part':>4} {'events':>9} {'checkpoint':>10}  result"]
     bad = {(f.topic, f.partition) for f in audit.failures}
-    for (topic, partition), tree in sorted(audit.trees.items()):
+    # the partitions read, and those that failed with no record left (all deleted, or the topic made anew)
+    for topic, partition in sorted({*audit.trees, *((t, p) for t, p in bad if t in FACT_TOPICS)}):
         cp = newest.get(origin(topic, partition))
         result = "FAIL" if (topic, partition) in bad else "ok"
-        rows.append(f"{topic:<18} {partition:>4} {len(tree):>9} {cp.size if cp else '-':>10}  {result}")
+        events = len(audit.trees.get((topic, partition), ()))
+        rows.append(f"{topic:<18} {partition:>4} {events:>9} {cp.size if cp else '-':>10}  {result}")
     seen: dict[str, int] = {}
     for f in audit.failures:
         seen[f.reason] = seen.get(f.reason, 0) + 1

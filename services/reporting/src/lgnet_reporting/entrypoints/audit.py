@@ -42,10 +42,10 @@ from lgnet_shared.fact_signing import SigningKey, pinned_file, read_registry
 from lgnet_reporting import settings
 from lgnet_reporting.adapters import facts_log, folders, setup_errors
 from lgnet_reporting.adapters.notary_store import NotaryStore
-from lgnet_reporting.domain.audit import origin, table
+from lgnet_reporting.domain.audit import Audit, origin, table
 from lgnet_reporting.domain.notary import Notary
 from lgnet_reporting.entrypoints.notary_http import create_app
-from lgnet_reporting.service_layer.audit import NoFactTopics, NotAuthorised, default_workers, verify_log
+from lgnet_reporting.service_layer.audit import NoFactTopics, NotAuthorised, default_workers, pinpoint, verify_log
 from lgnet_reporting.service_layer.notary import NotaryRunner
 
 
@@ -176,7 +176,12 @@ async def verify(args: argparse.Namespace) -> int:
     notaries = notary_verifiers(args.notary_key)
     state = writable_folder("--state", args.state) if args.state else None
     try:
-        saved = facts_log.load_state(state, notaries) if state else {}
+        saved = facts_log.load_state(state, notaries, args.topic_prefix) if state else {}
+    except facts_log.OtherPrefix as exc:
+        raise UsageError(
+            f"--state {state}: saved by an audit of topic prefix {exc.saved!r}, not {args.topic_prefix!r}: the folder"
+            " of another log's audits? Give this log's, or a new one"
+        ) from None
     except (OSError, facts_log.NotAState) as exc:
         raise UsageError(
             f"--state {state}: not the state an audit saves ({exc}): give the folder of your last audit's state,"
@@ -195,13 +200,15 @@ async def verify(args: argparse.Namespace) -> int:
     for note in served:
         audit.checkpoint(None, note, "notary-http")
     audit.finish()
+    if args.notary_url and audit.rewritten:
+        await pinpoint_over_http(audit, args.notary_url)
     for row in table(audit):
         print(row, file=sys.stderr)
     summary = audit.summary()
     if state and not audit.failures:
         newest = audit.newest()
         leaves = {origin(t, p): tree.leaves for (t, p), tree in audit.trees.items()}
-        facts_log.save_state(state, newest, leaves)
+        facts_log.save_state(state, newest, leaves, args.topic_prefix)
         summary["saved"] = str(state)
     summary["first_failures"] = [f.as_dict() for f in audit.failures[:20]]
     print(json.dumps(summary), flush=True)
@@ -216,6 +223,21 @@ async def served_checkpoints(url: str) -> list[str]:
             return [str(c["checkpoint"]) for c in answer.json()]
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"--notary-url {url}: no checkpoints from the notary ({type(exc).__name__}: {exc})") from None
+
+
+async def pinpoint_over_http(audit: Audit, url: str) -> None:
+    """The exact offset of each partition rewritten under the checkpoints, with checkpoints of the sizes between
+    the range's ends from the notary (`GET /checkpoints/{topic}/{partition}?size=N`)."""
+    async with httpx.AsyncClient(base_url=url, timeout=30, verify=tls.http_verify()) as http:
+
+        async def note_of_size(topic: str, partition: int, size: int) -> str | None:
+            try:
+                answer = await http.get(f"/checkpoints/{topic}/{partition}", params={"size": size})
+            except httpx.HTTPError:
+                return None
+            return answer.text if answer.status_code == 200 else None
+
+        await pinpoint(audit, note_of_size)
 
 
 def notary_signer() -> NotarySigner:

@@ -12,16 +12,16 @@ import gc
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from lgnet_shared.checkpoints import Verifier
+from lgnet_shared.checkpoints import CheckpointError, Verifier, open_checkpoint
 from lgnet_shared.fact_signing import SigningKey
 from lgnet_shared.topics import physical
 
 from lgnet_reporting.adapters import facts_log, log
-from lgnet_reporting.domain.audit import FACT_TOPICS, Audit, SavedOrigin, Share
+from lgnet_reporting.domain.audit import FACT_TOPICS, Audit, SavedOrigin, Share, origin
 
 # Below this many records one process is quicker than starting workers.
 MIN_PARALLEL = 50_000
@@ -76,8 +76,14 @@ async def verify_log(
     may be read: `check_readable`). Call `finish()` after adding any other checkpoints."""
     await check_readable(bootstrap, prefix)
     names = {physical(t, prefix): t for t in FACT_TOPICS}
-    ends = await log.end_positions(bootstrap, list(names))
+    # The checkpoint topic's end first, then the facts': every checkpoint read was published before the facts' ends
+    # were taken, so it covers records there to read. (Taken after the facts were read, it let in checkpoints the
+    # live notary published meanwhile, over records beyond the ends: "log truncated" on a log nobody touched.)
+    checkpoints = await log.end_positions(bootstrap, [physical("checkpoints", prefix)])
+    starts, ends = await log.edge_positions(bootstrap, list(names))
     audit = Audit(keys, notaries, facts_log.partition_counts(), saved)
+    audit.logical = names
+    audit.starts = {(names[t], int(p)): start for t, ps in starts.items() for p, start in ps.items()}
     groups = balanced(ends, workers)
     records = sum(o for ps in ends.values() for o in ps.values())
     if len(groups) > 1 and records >= (MIN_PARALLEL if min_parallel is None else min_parallel):
@@ -96,9 +102,35 @@ async def verify_log(
         with few_collections():
             async for batch in log.read(bootstrap, ends):
                 _check(audit, names, batch)
-    async for offset, note in facts_log.checkpoint_notes(bootstrap, prefix):
+    async for offset, note in facts_log.checkpoint_notes(bootstrap, prefix, checkpoints):
         audit.checkpoint(offset, note)
     return audit
+
+
+# A checkpoint of one size, as the notary signs it on request (its HTTP API): the signed note, or None when it cannot
+# answer. (topic, partition, size) -> note.
+NoteOfSize = Callable[[str, int, int], Awaitable[str | None]]
+
+
+async def pinpoint(audit: Audit, note_of_size: NoteOfSize) -> None:
+    """For each partition rewritten under the notary's checkpoints (a range of offsets named, no saved state to
+    compare with), the exact offset: the range halved with checkpoints of the sizes between its ends, each note
+    opened with the pinned notary keys (log2 of the range in requests). A note that cannot be had, or does not
+    verify, leaves the range as it was."""
+    for where, (lo, hi, _) in sorted(audit.rewritten.items(), key=lambda item: item[0]):
+        tree = audit.trees[where]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            note = await note_of_size(*where, mid)
+            try:
+                cp = open_checkpoint(note, audit.notaries) if note else None
+            except CheckpointError:
+                cp = None
+            if cp is None or (cp.origin, cp.size) != (origin(*where), mid):
+                break
+            lo, hi = (mid, hi) if tree.root(mid) == cp.root else (lo, mid)
+        else:
+            audit.pinpointed(where, lo)
 
 
 def balanced(ends: log.Positions, parts: int) -> list[log.Positions]:
