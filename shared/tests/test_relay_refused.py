@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from lgnet_shared import db, metrics, outbox
+from lgnet_shared import db, metrics, outbox, outbox_waiting
 from lgnet_shared import kafka_acls as ka
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
@@ -167,7 +167,7 @@ async def test_an_answer_to_a_partner_the_deployment_may_not_write_to_holds_back
             waiting = await conn.fetch("select event_id, topic from outbox order by seq")
             # The partner never comes back: the operator drops its answers (`lgnet-admin drop-answers`), and the relay
             # is itself again at its next retry, the facts staged since published.
-            dropped = await outbox.drop_waiting(conn, outbox.partner_topics(partner))
+            dropped = await outbox_waiting.drop_waiting(conn, outbox_waiting.partner_topics(partner))
         await stage(pool, [employment("p3")])
         await asyncio.sleep(outbox.RETRY_AFTER_S + 1.5)
         state_after = relay.state(after_s=1)

@@ -23,7 +23,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lgnet_shared import actors, db, outbox, read_log_readers, setup_errors
+from lgnet_shared import actors, db, outbox_waiting, read_log_readers, setup_errors
 from lgnet_shared.errors import ContractError
 
 
@@ -75,13 +75,13 @@ async def outbox_command(conn: db.Conn, args: argparse.Namespace) -> str:
     if await conn.fetchval("select to_regclass('outbox')") is None:
         raise ValueError(f"--schema: {args.schema} has no outbox (a service's schema has one from its first start)")
     if args.command == "outbox":
-        rows = [{**r, "oldest": r["oldest"].isoformat(timespec="seconds")} for r in await outbox.waiting(conn)]
+        rows = [{**r, "oldest": r["oldest"].isoformat(timespec="seconds")} for r in await outbox_waiting.waiting(conn)]
         return table(rows, OUTBOX_COLUMNS, as_json=args.json)  # to the second: what waits, waits minutes
-    topics = outbox.partner_topics(args.partner)
+    topics = outbox_waiting.partner_topics(args.partner)
     if not args.yes:
-        counts = {r["topic"]: r["rows"] for r in await outbox.waiting(conn) if r["topic"] in topics}
+        counts = {r["topic"]: r["rows"] for r in await outbox_waiting.waiting(conn) if r["topic"] in topics}
         return f"would drop {sum(counts.values())} waiting row(s) of {args.partner} {counts}: nothing dropped (--yes)"
-    dropped = await outbox.drop_waiting(conn, topics)
+    dropped = await outbox_waiting.drop_waiting(conn, topics)
     return f"dropped {sum(dropped.values())} waiting row(s) of {args.partner} {dropped}"
 
 
