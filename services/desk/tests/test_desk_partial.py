@@ -20,9 +20,10 @@ from lgnet_desk.metrics import SERVICE_CALLS
 from lgnet_shared import clock
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_desk_pages import MARIA, RPD, Desk, _dpo_token, desk_of, serve_the_cartella, text_of
+from test_desk_pages import MARIA, RPD, Desk, _dpo_token, desk, desk_of, serve_the_cartella, text_of
 
 pytestmark = pytest.mark.integration
+__all__ = ["desk"]  # the fixture
 NOT_RUN = "Il Comune non usa il servizio «{}» su LgNet"
 
 
@@ -205,3 +206,36 @@ async def test_the_not_run_page_is_accessible(without_payments: Desk, browser: A
     results = await Axe().run(page)
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [], [(v["id"], v["help"]) for v in bad]
+
+
+async def test_operators_of_a_city_without_payments_are_given_tokens_on_what_runs(
+    desk: Desk, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`lgnet-desk-admin add-operator` issued a token on each of intake, housing and payments: with no payments
+    schema (a city that does not run it) it stopped on "no schema", the operator not added. It provisions the
+    services of LGNET_DESK_SERVICES, the DPO's read-log tokens of those too."""
+    import asyncio
+
+    from lgnet_desk.entrypoints import admin
+    from test_operator_accounts import service_schemas, tokens_of
+
+    async with service_schemas(database_url) as schemas:
+        env = {"DATABASE_URL": desk.settings.database_url, "LGNET_DB_SCHEMA": desk.settings.db_schema,
+               "LGNET_MASTER_KEY": desk.settings.master_key, "LGNET_DESK_SERVICES": "intake,housing",
+               "LGNET_DESK_PASSWORD": "la-password-di-nadia",
+               "LGNET_DESK_PAYMENTS_READ_LOG_TOKEN": "lgr_old"}  # fmt: skip
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        args = [f"--intake-schema={schemas['intake']}", f"--housing-schema={schemas['housing']}",
+                "--payments-schema=no_payments_here"]  # fmt: skip
+        added = await asyncio.to_thread(
+            admin.main, ["add-operator", "nadia", "--name", "Nadia Ferri", "--role", "staff", "--city", "torino", *args]
+        )
+        assert added == 0, capsys.readouterr().err
+        assert sorted(await tokens_of(desk, "nadia")) == ["housing", "intake"]
+        monkeypatch.setenv("LGNET_DESK_READ_LOG_TOKEN", "lgr_intake")
+        added = await asyncio.to_thread(
+            admin.main, ["add-operator", "rpd2", "--name", "RPD", "--role", "dpo", "--city", "torino", *args]
+        )
+        assert added == 0, capsys.readouterr().err
+        assert sorted(await tokens_of(desk, "rpd2")) == ["intake-read-log"]

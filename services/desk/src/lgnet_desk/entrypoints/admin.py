@@ -14,9 +14,11 @@ SEPA files beside the desk's access log, her operator keeps the city's read-log 
 LGNET_DESK_PAYMENTS_READ_LOG_TOKEN when she is added (or later: `set-read-log-token <username> [--service housing|
 payments]`, the token from stdin).
 
-Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
-(`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
-partner's operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in
+Each staff or partner operator gets a token on each service the city runs (LGNET_DESK_SERVICES, default intake,
+housing and payments: a service not run has no schema, and no token is issued there, nor a DPO's read-log token
+kept), issued with lgnet-admin's code (`lgnet_shared.actors`) in each service's schema: a staff operator as their
+own staff actor `desk.<username>`, a partner's operator as the partner's actor (created if the service does not know
+it yet). The tokens are sealed in
 the desk's schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's
 database) and LGNET_MASTER_KEY, like the desk itself."""
 
@@ -63,12 +65,14 @@ async def add_operator(
     check_new_operator(op.role, op.partner)
     check_password(password)
     tokens: dict[str, str] = {}
+    runs = settings.services  # a service the city does not run has no schema: nothing issued there
     if op.role is OperatorRole.DPO:
-        tokens |= {READ_LOGS[service]: token for service, token in (read_log_tokens or {}).items() if token}
+        given = (read_log_tokens or {}).items()
+        tokens |= {READ_LOGS[service]: token for service, token in given if token and service in runs}
     actor = op.service_actor
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
-        for service in SERVICES:
+        for service in runs:
             pool = await db.create_pool(
                 settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
             )
