@@ -6,7 +6,7 @@
 `rpd`, with read-log tokens of intake, housing and payments so that her access log shows the reads and SEPA
 downloads through their APIs too) on the services that run (`services.py start intake housing`: a city without
 payments, its demo operators given no token there and the desk LGNET_DESK_SERVICES=intake,housing, so it shows no
-payments page; intake must run), keeps their generated
+payments page; intake must run; a service started later is given to them at the next start), keeps their generated
 password in .local/desk-demo.txt (mode 600), starts `.venv/bin/lgnet-desk` on
 LGNET_DESK_PORT (default 8005) with the services' master key, and prints the address and a demo login.
 The local desk speaks plain HTTP on loopback, so its cookies are not marked Secure (LGNET_DESK_COOKIE_SECURE=false);
@@ -31,6 +31,7 @@ DEMO = [
     ("rpd", "RPD Torino (demo)", "dpo", "torino", None),
 ]
 PASSWORDS = LOCAL / "desk-demo.txt"
+PROVISIONED = LOCAL / "desk-demo-services.txt"  # the services the demo operators were given tokens on
 SERVICES = ("intake", "housing", "payments")  # those the desk calls
 
 
@@ -60,8 +61,11 @@ def env(services: list[str]) -> dict[str, str]:
 
 
 def provision(services: list[str]) -> str:
-    """The demo operators' password (created with them the first time)."""
-    if PASSWORDS.exists():
+    """The demo operators' password, created with them the first time on `services`; a service of `services` started
+    since is given to them (`lgnet-desk-admin give-services`: their token there, the DPO's read-log token)."""
+    done = provisioned()
+    new = [s for s in services if s not in done]
+    if PASSWORDS.exists() and not new:
         return PASSWORDS.read_text().strip()
     from lgnet_desk.domain.operators import Operator, OperatorRole
     from lgnet_desk.entrypoints import admin
@@ -69,21 +73,34 @@ def provision(services: list[str]) -> str:
 
     os.environ.update(env(services))
     settings = DeskSettings()
-    password = secrets.token_urlsafe(12)
+    first = not PASSWORDS.exists()
+    password = secrets.token_urlsafe(12) if first else PASSWORDS.read_text().strip()
 
     async def add_all() -> None:
         for username, name, role, city, partner in DEMO:
             op = Operator(username, name, OperatorRole(role), city, partner)
-            logs = services if role == "dpo" else ()
+            logs = new if role == "dpo" else ()
             readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
             schemas = {s: s for s in services}
-            await admin.add_operator(settings, op, password, schemas, read_log_tokens=readers)
+            if first:
+                await admin.add_operator(settings, op, password, schemas, read_log_tokens=readers)
+            else:
+                await admin.give_services(settings, username, schemas, readers)
 
     asyncio.run(add_all())
-    fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
+    if first:
+        fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    PROVISIONED.write_text(",".join(s for s in SERVICES if s in done or s in services) + "\n")
     return password
+
+
+def provisioned() -> list[str]:
+    """The services the demo operators have their tokens on (all three when provisioned before this was kept)."""
+    if PROVISIONED.exists():
+        return PROVISIONED.read_text().strip().split(",")
+    return list(SERVICES) if PASSWORDS.exists() else []
 
 
 async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:

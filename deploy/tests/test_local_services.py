@@ -156,9 +156,17 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
         logs.append(schema)
         return f"lgr_{schema}"
 
+    given: list[tuple[str, tuple[str, ...], list[str]]] = []
+
+    async def give_services(settings: Any, username: str, schemas: Any, readers: Any) -> list[str]:
+        given.append((username, settings.services, sorted(readers)))
+        return []
+
     monkeypatch.setattr(admin, "add_operator", add_operator)
+    monkeypatch.setattr(admin, "give_services", give_services)
     monkeypatch.setattr(desk, "read_log_token", read_log_token)
     monkeypatch.setattr(desk, "PASSWORDS", tmp_path / "desk-demo.txt")
+    monkeypatch.setattr(desk, "PROVISIONED", tmp_path / "desk-demo-services.txt", raising=False)
     monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None, raising=False)
     started: list[dict[str, str]] = []
     monkeypatch.setattr(desk.Background, "start", lambda self, argv, env: started.append(env) or True)
@@ -169,6 +177,15 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     assert [tokens for name, _, tokens in provisioned if name == "rpd"] == [["housing", "intake"]]
     assert started[0]["LGNET_DESK_SERVICES"] == "intake,housing"
 
+    assert desk.start() == 0 and not given  # started again: nothing new to provision
+    # Payments starts later: the demo operators are given their token there (the DPO her read-log token), once.
+    monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name != "reporting" else None, raising=False)
+    assert desk.start() == 0
+    assert {services for _, services, _ in given} == {("intake", "housing", "payments")}, given
+    assert [readers for name, _, readers in given if name == "rpd"] == [["payments"]], given
+    assert started[-1]["LGNET_DESK_SERVICES"] == "intake,housing,payments"
+    assert desk.start() == 0 and len(given) == len(desk.DEMO)
+
     monkeypatch.setattr(desk, "pid_of", lambda name: None, raising=False)
     assert desk.start() == 2  # intake does not run: the desk cannot work
-    assert len(started) == 1
+    assert len(started) == 4

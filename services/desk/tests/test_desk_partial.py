@@ -239,3 +239,40 @@ async def test_operators_of_a_city_without_payments_are_given_tokens_on_what_run
         )
         assert added == 0, capsys.readouterr().err
         assert sorted(await tokens_of(desk, "rpd2")) == ["intake-read-log"]
+
+
+async def test_operators_added_before_the_city_ran_payments_are_given_a_token_there(
+    desk: Desk, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A city that starts payments a year later sets LGNET_DESK_SERVICES: its operators had no token there, and every
+    payments page refused them ("no identity on this service"); nothing but a new operator got one.
+    `lgnet-desk-admin give-services <username>` issues her token on each service she has none on (a DPO: the
+    read-log tokens given), and says where; run again, none."""
+    import asyncio
+
+    from lgnet_desk.entrypoints import admin
+    from test_operator_accounts import service_schemas, tokens_of
+
+    async with service_schemas(database_url) as schemas:
+        for name, value in (("DATABASE_URL", desk.settings.database_url), ("LGNET_DB_SCHEMA", desk.settings.db_schema),
+                            ("LGNET_MASTER_KEY", desk.settings.master_key), ("LGNET_DESK_SERVICES", "intake,housing"),
+                            ("LGNET_DESK_PASSWORD", "la-password-di-nadia"),
+                            ("LGNET_DESK_READ_LOG_TOKEN", "lgr_intake")):  # fmt: skip
+            monkeypatch.setenv(name, value)
+        args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
+        for username, role in (("nadia", "staff"), ("rpd2", "dpo")):
+            added = await asyncio.to_thread(
+                admin.main, ["add-operator", username, "--name", username, "--role", role, "--city", "torino", *args]
+            )
+            assert added == 0, capsys.readouterr().err
+        monkeypatch.setenv("LGNET_DESK_SERVICES", "intake,housing,payments")  # payments runs now
+        monkeypatch.setenv("LGNET_DESK_PAYMENTS_READ_LOG_TOKEN", "lgr_payments")
+        capsys.readouterr()
+        for username in ("nadia", "rpd2"):
+            assert await asyncio.to_thread(admin.main, ["give-services", username, *args]) == 0
+        said = capsys.readouterr().out
+        assert "nadia: tokens given on payments" in said and "rpd2: tokens given on payments" in said, said
+        assert sorted(await tokens_of(desk, "nadia")) == ["housing", "intake", "payments"]
+        assert sorted(await tokens_of(desk, "rpd2")) == ["intake-read-log", "payments-read-log"]
+        assert await asyncio.to_thread(admin.main, ["give-services", "nadia", *args]) == 0
+        assert "nadia: tokens given on none" in capsys.readouterr().out
