@@ -86,10 +86,13 @@ async def test_a_page_of_payments_in_a_city_without_it_says_the_city_does_not_us
     assert not [c for c in without_payments.services.calls if c[0] == "payments"], without_payments.services.calls
 
 
-async def test_a_form_writing_to_payments_in_a_city_without_it_is_not_sent(without_payments: Desk) -> None:
+@pytest.mark.parametrize(
+    "form", ["contributions", "contributions/r-1/payee", "vouchers", "tutoring", "../../approvals/r-1"]
+)
+async def test_a_form_writing_to_payments_in_a_city_without_it_is_not_sent(without_payments: Desk, form: str) -> None:
     await without_payments.as_operator(MARIA)
-    form = {"csrf": "csrf-maria", "case_id": "c-1", "kind": "rent", "amount": "100"}
-    r = await without_payments.client.post("/persons/p-1/contributions", data=form)
+    sent = {"csrf": "csrf-maria", "case_id": "c-1", "kind": "rent", "amount": "100", "voucher_value": "10"}
+    r = await without_payments.client.post(f"/persons/p-1/{form}", data=sent)
     assert r.status_code == 404, (r.status_code, text_of(r.text))
     assert NOT_RUN.format("contributi") in text_of(r.text)
     assert not [c for c in without_payments.services.calls if c[0] == "payments"], without_payments.services.calls

@@ -183,10 +183,11 @@ async def keep_for(conn: Any, key: bytes, username: str, path: str, kept: kept_f
     return kept_forms.landing(path, anchor)
 
 
-# The pages (by their address's first segment) and the cartella's forms (by their last) of one service alone: with
-# the city not running it, the page answers that the city does not use it (404), before anything is read or sent.
+# The pages (by their address's first segment) and the cartella's forms (`/persons/{id}/<form>…`, a payee's under
+# contributions/) of one service alone: with the city not running it, the page answers that the city does not use
+# it (404), before anything is read or sent.
 PAGES_OF = {"payments": "payments", "approvals": "payments", "shared-payees": "payments", "housing": "housing"}
-FORMS_OF = {"contributions": "payments", "vouchers": "payments", "tutoring": "payments"}  # a payee's: contributions/
+FORMS_OF = {"contributions": "payments", "vouchers": "payments", "tutoring": "payments"}
 
 
 def service_of_page(path: str) -> str | None:
