@@ -4,7 +4,9 @@
 `contabile` — a request above the approval threshold needs two approvers besides the one who asked —,
 `aurora` of the cooperative coop-aurora, Trieste's `carso` of coop-carso and Torino's data-protection officer
 `rpd`, with read-log tokens of intake, housing and payments so that her access log shows the reads and SEPA
-downloads through their APIs too), keeps their generated
+downloads through their APIs too) on the services that run (`services.py start intake housing`: a city without
+payments, its demo operators given no token there and the desk LGNET_DESK_SERVICES=intake,housing, so it shows no
+payments page; intake must run; a service started later is given to them at the next start), keeps their generated
 password in .local/desk-demo.txt (mode 600), starts `.venv/bin/lgnet-desk` on
 LGNET_DESK_PORT (default 8005) with the services' master key, and prints the address and a demo login.
 The local desk speaks plain HTTP on loopback, so its cookies are not marked Secure (LGNET_DESK_COOKIE_SECURE=false);
@@ -16,7 +18,7 @@ import asyncio
 import os
 import secrets
 
-from background import LOCAL, ROOT, Background, command_line
+from background import LOCAL, ROOT, Background, command_line, pid_of
 
 from services import master_key, port
 
@@ -29,6 +31,14 @@ DEMO = [
     ("rpd", "RPD Torino (demo)", "dpo", "torino", None),
 ]
 PASSWORDS = LOCAL / "desk-demo.txt"
+PROVISIONED = LOCAL / "desk-demo-services.txt"  # the services the demo operators were given tokens on
+SERVICES = ("intake", "housing", "payments")  # those the desk calls
+
+
+def running() -> list[str]:
+    """The services the desk calls that run here: a city may run only some (one not running has no schema to hold
+    the operators' actors, nor anything to answer the desk)."""
+    return [s for s in SERVICES if pid_of(s)]
 
 
 def desk_port() -> int:
@@ -38,42 +48,59 @@ def desk_port() -> int:
 DESK = Background("desk", desk_port())
 
 
-def env() -> dict[str, str]:
+def env(services: list[str]) -> dict[str, str]:
     return {
         **os.environ,
         "LGNET_MASTER_KEY": master_key(),
         "LGNET_DB_SCHEMA": "desk",
         "LGNET_HTTP_PORT": str(desk_port()),
         "LGNET_DESK_COOKIE_SECURE": "false",
-        **{f"LGNET_{s.upper()}_URL": f"http://127.0.0.1:{port(s)}" for s in ("intake", "housing", "payments")},
+        "LGNET_DESK_SERVICES": ",".join(services),
+        **{f"LGNET_{s.upper()}_URL": f"http://127.0.0.1:{port(s)}" for s in services},
     }
 
 
-def provision() -> str:
-    """The demo operators' password (created with them the first time)."""
-    if PASSWORDS.exists():
+def provision(services: list[str]) -> str:
+    """The demo operators' password, created with them the first time on `services`; a service of `services` started
+    since is given to them (`lgnet-desk-admin give-services`: their token there, the DPO's read-log token)."""
+    done = provisioned()
+    new = [s for s in services if s not in done]
+    if PASSWORDS.exists() and not new:
         return PASSWORDS.read_text().strip()
     from lgnet_desk.domain.operators import Operator, OperatorRole
-    from lgnet_desk.entrypoints.admin import add_operator
+    from lgnet_desk.entrypoints import admin
     from lgnet_desk.settings import DeskSettings
 
-    os.environ.update(env())
+    os.environ.update(env(services))
     settings = DeskSettings()
-    password = secrets.token_urlsafe(12)
+    first = not PASSWORDS.exists()
+    password = secrets.token_urlsafe(12) if first else PASSWORDS.read_text().strip()
 
     async def add_all() -> None:
         for username, name, role, city, partner in DEMO:
             op = Operator(username, name, OperatorRole(role), city, partner)
-            logs = ("intake", "housing", "payments") if role == "dpo" else ()
+            logs = new if role == "dpo" else ()
             readers = {s: await read_log_token(settings.database_url, s, city, name) for s in logs}
-            schemas = {s: s for s in ("intake", "housing", "payments")}
-            await add_operator(settings, op, password, schemas, read_log_tokens=readers)
+            schemas = {s: s for s in services}
+            if first:
+                await admin.add_operator(settings, op, password, schemas, read_log_tokens=readers)
+            else:
+                await admin.give_services(settings, username, schemas, readers)
 
     asyncio.run(add_all())
-    fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
+    if first:
+        fd = os.open(PASSWORDS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    PROVISIONED.write_text(",".join(s for s in SERVICES if s in done or s in services) + "\n")
     return password
+
+
+def provisioned() -> list[str]:
+    """The services the demo operators have their tokens on (all three when provisioned before this was kept)."""
+    if PROVISIONED.exists():
+        return PROVISIONED.read_text().strip().split(",")
+    return list(SERVICES) if PASSWORDS.exists() else []
 
 
 async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:
@@ -93,9 +120,15 @@ def start() -> int:
     if not os.environ.get("DATABASE_URL"):
         print("[desk] DATABASE_URL is not set: run `make up`")
         return 2
-    password = provision()
-    if not DESK.start([str(ROOT / ".venv" / "bin" / "lgnet-desk")], env()):
+    services = running()
+    if "intake" not in services:
+        print("[desk] intake does not run: the desk cannot work without it (`services.py start intake` first)")
+        return 2
+    password = provision(services)
+    if not DESK.start([str(ROOT / ".venv" / "bin" / "lgnet-desk")], env(services)):
         return 1
+    if len(services) < len(SERVICES):
+        print(f"[desk] the city runs {', '.join(services)}: the desk shows only those (LGNET_DESK_SERVICES)")
     print(f"[desk] the desk: {DESK.url}/  (in Italian; English with ?lang=en)")
     others = "approvatore, contabile, aurora, carso, rpd"
     print(f"[desk] demo login: operatrice / {password}  (Torino staff; also {others};")

@@ -293,6 +293,7 @@ def test_a_city_runs_the_desk_that_calls_its_services(rendered: dict[str, list[d
     assert plain["LGNET_DESK_FORWARDED_ALLOW_IPS"]  # the ingress controller's: the login throttle counts by client
     for service, port in (("intake", 8001), ("housing", 8002), ("payments", 8003)):
         assert plain[f"LGNET_{service.upper()}_URL"] == f"http://lgnet-{config}-{service}:{port}"
+    assert plain["LGNET_DESK_SERVICES"] == "intake,housing,payments"
     for secret in ("DATABASE_URL", "LGNET_MASTER_KEY"):
         assert "secretKeyRef" in env[secret]["valueFrom"]
     assert not [k for k in env if k.startswith(("KAFKA_", "LGNET_DESK_OIDC", "LGNET_DESK_PRIVACY"))]  # none set
@@ -549,3 +550,25 @@ def test_a_city_running_intake_alone_still_runs_its_daily_work(tmp_path: Path) -
             "app.kubernetes.io/instance": "lgnet-torino"}}} in admitted  # fmt: skip
     for s in ("lgnet-torino-housing", "lgnet-torino-payments", "lgnet-torino-reporting"):
         assert s not in deployments
+
+
+@pytest.mark.parametrize("running", [["intake", "housing"], ["intake"]])
+def test_the_desk_of_a_city_running_only_some_services_shows_only_those(tmp_path: Path, running: list[str]) -> None:
+    """A city without payments (its own accounting pays) had a desk showing "Pagamenti" and "Approvazioni", their
+    pages a 503 for ever, and calling payments at every person's record. The desk is told what the city runs
+    (LGNET_DESK_SERVICES, from `services.<name>.enabled`) and given the address of those only."""
+    values = tmp_path / "partial.yaml"
+    values.write_text(yaml.safe_dump({"services": {name: {"enabled": False} for name in SERVICES
+                                                   if name not in running and name != "reporting"}}))  # fmt: skip
+    done = subprocess.run(
+        [helm(), "template", "lgnet-genova", str(CHART), "--kube-version", KUBERNETES,
+         "-f", str(EXAMPLES / "torino.yaml"), "-f", str(values)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    container = pod_of(by_kind(objects, "Deployment")["lgnet-genova-desk"])["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env.get("LGNET_DESK_SERVICES") == ",".join(running), env
+    urls = sorted(k for k in env if k.endswith("_URL") and k.startswith("LGNET_"))
+    assert urls == sorted(f"LGNET_{s.upper()}_URL" for s in running), urls

@@ -130,3 +130,62 @@ def test_the_scheduler_calls_only_the_services_that_run(
         "intake",
         "payments",
     ]
+
+
+def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
+    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `services.py start intake housing` (a city without payments), `desk.py start` stopped on "no schema
+    'payments'" provisioning the demo operators' tokens and the DPO's read-log tokens, and the desk it would have
+    started showed payments' pages, 503 for ever. It provisions the services that run only, and gives the desk
+    LGNET_DESK_SERVICES naming them; without intake it says the desk needs it and starts nothing."""
+    spec = importlib.util.spec_from_file_location("lgnet_local_desk", LOCAL / "desk.py")
+    assert spec and spec.loader
+    monkeypatch.setitem(sys.modules, "services", services)
+    desk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(desk)
+    from lgnet_desk.entrypoints import admin
+
+    provisioned: list[tuple[str, tuple[str, ...], list[str]]] = []
+    logs: list[str] = []
+
+    async def add_operator(settings: Any, op: Any, password: str, schemas: Any, *_: Any, **kw: Any) -> None:
+        provisioned.append((op.username, settings.services, sorted(kw.get("read_log_tokens") or {})))
+
+    async def read_log_token(database_url: str, schema: str, city: str, name: str) -> str:
+        logs.append(schema)
+        return f"lgr_{schema}"
+
+    given: list[tuple[str, tuple[str, ...], list[str]]] = []
+
+    async def give_services(settings: Any, username: str, schemas: Any, readers: Any) -> list[str]:
+        given.append((username, settings.services, sorted(readers)))
+        return []
+
+    monkeypatch.setattr(admin, "add_operator", add_operator)
+    monkeypatch.setattr(admin, "give_services", give_services)
+    monkeypatch.setattr(desk, "read_log_token", read_log_token)
+    monkeypatch.setattr(desk, "PASSWORDS", tmp_path / "desk-demo.txt")
+    monkeypatch.setattr(desk, "PROVISIONED", tmp_path / "desk-demo-services.txt", raising=False)
+    monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name in ("intake", "housing") else None, raising=False)
+    started: list[dict[str, str]] = []
+    monkeypatch.setattr(desk.Background, "start", lambda self, argv, env: started.append(env) or True)
+
+    assert desk.start() == 0
+    assert sorted(set(logs)) == ["housing", "intake"], logs  # no read-log token asked of payments
+    assert provisioned and {services for _, services, _ in provisioned} == {("intake", "housing")}, provisioned
+    assert [tokens for name, _, tokens in provisioned if name == "rpd"] == [["housing", "intake"]]
+    assert started[0]["LGNET_DESK_SERVICES"] == "intake,housing"
+
+    assert desk.start() == 0 and not given  # started again: nothing new to provision
+    # Payments starts later: the demo operators are given their token there (the DPO her read-log token), once.
+    monkeypatch.setattr(desk, "pid_of", lambda name: 4242 if name != "reporting" else None, raising=False)
+    assert desk.start() == 0
+    assert {services for _, services, _ in given} == {("intake", "housing", "payments")}, given
+    assert [readers for name, _, readers in given if name == "rpd"] == [["payments"]], given
+    assert started[-1]["LGNET_DESK_SERVICES"] == "intake,housing,payments"
+    assert desk.start() == 0 and len(given) == len(desk.DEMO)
+
+    monkeypatch.setattr(desk, "pid_of", lambda name: None, raising=False)
+    assert desk.start() == 2  # intake does not run: the desk cannot work
+    assert len(started) == 4

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import os
 import re
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -52,32 +53,7 @@ class Desk:
 async def desk(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Desk]:
-    run = uuid.uuid4().hex[:8]
-    prefix = new_topic_prefix("desk")
-    schemas = {s: f"desk_{run}_{s}" for s in (*SERVICES, "desk")}
-    master = base64.b64encode(os.urandom(32)).decode()
-    logs = tmp_path_factory.mktemp("desk")
-    procs = {
-        s: ServiceProcess(
-            [sys.executable, "-m", f"lgnet_{s}.entrypoints.main"],
-            service_env(kafka_bootstrap, database_url, schemas[s], prefix, master_key=master),
-            logs / f"{s}.log",
-        )
-        for s in SERVICES
-    }
-    desk_port = free_port()
-    try:
-        await start_all(procs.values(), timeout=120)
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "LGNET_DB_SCHEMA": schemas["desk"],
-            "LGNET_MASTER_KEY": master,
-            "LGNET_DESK_COOKIE_SECURE": "false",  # plain HTTP on loopback in the test
-            "LGNET_HTTP_PORT": str(desk_port),
-            **{f"LGNET_{s.upper()}_URL": procs[s].url for s in SERVICES},
-        }
-        settings = DeskSettings(**{k: v for k, v in env.items() if k.startswith(("LGNET_", "DATABASE_URL"))})
+    async def provision(settings: DeskSettings, schemas: dict[str, str]) -> None:
         operators = [
             Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None),
             Operator("giulia", "Giulia Verdi", OperatorRole.STAFF, "torino", None),
@@ -92,12 +68,56 @@ async def desk(
         for op in operators:
             name = organisations.get(op.partner or "")
             await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, readers)
-        await _fund_rent(database_url, schemas["payments"], procs["payments"].url)
-        desk_proc = ServiceProcess([sys.executable, "-m", "lgnet_desk.entrypoints.main"], env, logs / "desk.log")
+        await _fund_rent(database_url, schemas["payments"], settings.payments_url)
+
+    logs = tmp_path_factory.mktemp("desk")
+    async with platform(kafka_bootstrap, database_url, logs, SERVICES, provision) as (url, settings, schemas):
+        yield Desk(url, settings, schemas, settings.intake_url, database_url, logs)
+
+
+@contextlib.asynccontextmanager
+async def platform(
+    kafka_bootstrap: str,
+    database_url: str,
+    logs: Path,
+    services: tuple[str, ...],
+    provision: Callable[[DeskSettings, dict[str, str]], Awaitable[None]],
+    **env: str,
+) -> AsyncIterator[tuple[str, DeskSettings, dict[str, str]]]:
+    """`services` as real processes, each on its own schema (`schemas`), the desk's operators provisioned, then the
+    desk with `env` too: (its address, its settings, the schemas). Stopped after, their schemas dropped."""
+    run = uuid.uuid4().hex[:8]
+    prefix = new_topic_prefix("desk")
+    schemas = {s: f"desk_{run}_{s}" for s in (*services, "desk")}
+    master = base64.b64encode(os.urandom(32)).decode()
+    procs = {
+        s: ServiceProcess(
+            [sys.executable, "-m", f"lgnet_{s}.entrypoints.main"],
+            service_env(kafka_bootstrap, database_url, schemas[s], prefix, master_key=master),
+            logs / f"{s}.log",
+        )
+        for s in services
+    }
+    desk_port = free_port()
+    try:
+        await start_all(procs.values(), timeout=120)
+        desk_env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "LGNET_DB_SCHEMA": schemas["desk"],
+            "LGNET_MASTER_KEY": master,
+            "LGNET_DESK_COOKIE_SECURE": "false",  # plain HTTP on loopback in the test
+            "LGNET_HTTP_PORT": str(desk_port),
+            **{f"LGNET_{s.upper()}_URL": procs[s].url for s in services},
+            **env,
+        }
+        settings = DeskSettings(**{k: v for k, v in desk_env.items() if k.startswith(("LGNET_", "DATABASE_URL"))})
+        await provision(settings, schemas)
+        desk_proc = ServiceProcess([sys.executable, "-m", "lgnet_desk.entrypoints.main"], desk_env, logs / "desk.log")
         desk_proc.port = desk_port
         await desk_proc.start(timeout=60)
         procs["desk"] = desk_proc
-        yield Desk(f"http://127.0.0.1:{desk_port}", settings, schemas, procs["intake"].url, database_url, logs)
+        yield f"http://127.0.0.1:{desk_port}", settings, schemas
     finally:
         stop_all(procs.values())
         import asyncpg

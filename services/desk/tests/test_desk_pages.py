@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import csv
 import io
 import json
@@ -51,9 +52,13 @@ class FakeServices:
         self.answers: dict[tuple[str, str, str], Any] = {}
         self.calls: list[tuple[str, str, str]] = []
         self.requests: list[httpx.Request] = []  # as sent (`url.raw_path`: the path's escapes kept)
+        self.away: set[str] = set()  # services nothing answers for (down, or not run by the city)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         service = PORTS[str(request.url.port)]
+        if service in self.away:
+            self.calls.append((service, request.method, request.url.path))
+            raise httpx.ConnectError("connection refused", request=request)
         key = (service, request.method, request.url.path)
         self.calls.append(key)
         self.requests.append(request)
@@ -101,12 +106,20 @@ async def tables_as_built(response: httpx.Response) -> None:
 
 @pytest.fixture
 async def desk(database_url: str, pg_schema: str) -> AsyncIterator[Desk]:
+    async with desk_of(database_url, pg_schema) as d:
+        yield d
+
+
+@contextlib.asynccontextmanager
+async def desk_of(database_url: str, pg_schema: str, **env: str) -> AsyncIterator[Desk]:
+    """The desk in process with its operators' sessions, configured with `env` too (LGNET_DESK_SERVICES)."""
     settings = DeskSettings(
         DATABASE_URL=database_url,
         LGNET_DB_SCHEMA=pg_schema,
         LGNET_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
         LGNET_DESK_COOKIE_SECURE="false",
         **SERVICE_URLS,
+        **env,
     )
     app = create_app(settings)
     services = FakeServices()

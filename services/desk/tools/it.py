@@ -470,6 +470,8 @@ IT = {
     "intake": "presa in carico",
     "housing": "alloggi",
     "payments": "contributi",
+    "A service the city does not use": "Un servizio che il Comune non usa",
+    "The city does not use the service “%(service)s” on LgNet: this page is not available at its desk.": "Il Comune non usa il servizio «%(service)s» su LgNet: questa pagina non è disponibile al suo sportello.",
     "Some parts could not be read now; try again later:": "Alcune parti non si possono leggere ora; riprovi più tardi:",
     "Tick only what the person has agreed to, after reading the privacy notice.": "Spunti solo ciò a cui la persona ha acconsentito, dopo aver letto l'informativa.",
     "Choose the case": "Scelga la pratica",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lgnet_desk.domain.operators import SERVICES
 
 
 class DeskSettings(BaseSettings):
@@ -17,6 +19,9 @@ class DeskSettings(BaseSettings):
     intake_url: str = Field("http://127.0.0.1:8001", alias="LGNET_INTAKE_URL")
     housing_url: str = Field("http://127.0.0.1:8002", alias="LGNET_HOUSING_URL")
     payments_url: str = Field("http://127.0.0.1:8003", alias="LGNET_PAYMENTS_URL")
+    # The services the city runs (DESIGN.md: a city may run only some): the desk shows only their pages and parts,
+    # says a page of another is not used by the city (404), and never calls it. Intake always: the desk is its.
+    services_run: str = Field(",".join(SERVICES), alias="LGNET_DESK_SERVICES")
     http_host: str = Field("127.0.0.1", alias="LGNET_HTTP_HOST")
     http_port: int = Field(8005, alias="LGNET_HTTP_PORT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LGNET_LOG_LEVEL")
@@ -49,6 +54,21 @@ class DeskSettings(BaseSettings):
     oidc_redirect_url: str | None = Field(None, alias="LGNET_DESK_OIDC_REDIRECT_URL")
     oidc_username_claim: str = Field("preferred_username", alias="LGNET_DESK_OIDC_USERNAME_CLAIM")
 
+    @field_validator("services_run")
+    @classmethod
+    def _services_known(cls, value: str) -> str:
+        named = {s.strip() for s in value.split(",") if s.strip()}
+        if unknown := sorted(named - set(SERVICES)):
+            raise ValueError(f"{', '.join(unknown)}: not a service of the desk (one or more of {', '.join(SERVICES)})")
+        if "intake" not in named:
+            raise ValueError("must name intake: the desk cannot work without it (e.g. intake,housing)")
+        return ",".join(s for s in SERVICES if s in named)
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The services the city runs, in the desk's order (intake first)."""
+        return tuple(self.services_run.split(","))
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_redirect_url)
@@ -65,13 +85,8 @@ class DeskSettings(BaseSettings):
         return key
 
     def service_urls(self) -> dict[str, str]:
-        # `…-read-log`: intake's and housing's read logs and payments' download log, with the DPO's read-log tokens
-        # (the DPO has no other service identity)
-        return {
-            "intake": self.intake_url,
-            "housing": self.housing_url,
-            "payments": self.payments_url,
-            "intake-read-log": self.intake_url,
-            "housing-read-log": self.housing_url,
-            "payments-read-log": self.payments_url,
-        }
+        """The address of each service the city runs (none for another: the desk never calls it). `…-read-log`:
+        intake's and housing's read logs and payments' download log, with the DPO's read-log tokens (the DPO has no
+        other service identity)."""
+        urls = {"intake": self.intake_url, "housing": self.housing_url, "payments": self.payments_url}
+        return {key: urls[s] for s in self.services for key in (s, f"{s}-read-log")}

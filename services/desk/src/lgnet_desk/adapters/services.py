@@ -39,13 +39,33 @@ class ServiceUnavailable(httpx.HTTPError):
         self.kept: dict[str, str] = {}
 
 
+class ServiceNotRun(Exception):
+    """A service the city does not run (LGNET_DESK_SERVICES): it has no address, and is never called. Neither a
+    refusal nor a service away (what the desk's reads that go on without a service catch): the page that needs it is
+    answered as one the city does not use (404)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"{service} is not run by the city")
+        self.service = service
+
+
 # Intake's read log marks the reads the desk makes (which the desk logs itself, with the purpose): docs/desk.md.
 CLIENT = {"LgNet-Client": "desk"}
 
 
 class Services:
+    """`urls`: those of the services the city runs only (`DeskSettings.service_urls`)."""
+
     def __init__(self, urls: dict[str, str], tokens: dict[str, str], client: httpx.AsyncClient) -> None:
         self.urls, self.tokens, self.client = urls, tokens, client
+
+    def runs(self, service: str) -> bool:
+        return service in self.urls
+
+    def _address(self, service: str) -> str:
+        if service not in self.urls:
+            raise ServiceNotRun(service.removesuffix("-read-log"))
+        return self.urls[service]
 
     async def call(
         self,
@@ -62,6 +82,7 @@ class Services:
         """`key`: the Idempotency-Key of a change (a form's, so that the form sent twice is one request), else a
         fresh one. `content`: a body sent as it is, with its media type (a bank's file), instead of JSON. `if_match`:
         the ETag the change is made over (refused, 412, when the record has changed since)."""
+        url = self._address(service) + path
         token = self.tokens.get(service)
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
@@ -75,7 +96,7 @@ class Services:
             body, headers["Content-Type"] = content
         try:
             r = await self.client.request(
-                method, self.urls[service] + path, json=json, content=body, params=params, headers=headers, timeout=15
+                method, url, json=json, content=body, params=params, headers=headers, timeout=15
             )
         except httpx.HTTPError as e:
             SERVICE_CALLS.labels(service, "unavailable").inc()
@@ -97,12 +118,13 @@ class Services:
 
     async def download(self, service: str, path: str) -> tuple[bytes, str, str]:
         """(content, media type, Content-Disposition) of a binary answer."""
+        url = self._address(service) + path
         token = self.tokens.get(service)
         if token is None:
             raise ServiceRefusal(403, "", "no identity on this service")
         headers = {"Authorization": f"Bearer {token}", **CLIENT}
         try:
-            r = await self.client.get(self.urls[service] + path, headers=headers, timeout=30)
+            r = await self.client.get(url, headers=headers, timeout=30)
         except httpx.HTTPError as e:
             SERVICE_CALLS.labels(service, "unavailable").inc()
             raise ServiceUnavailable(service, type(e).__name__) from e

@@ -6,6 +6,7 @@
     lgnet-desk-admin purge [--days 730] [--login-days 90]   (daily, from cron: the retention of the desk's logs)
     lgnet-desk-admin deactivate-operator maria   (she left: no login, her sessions end, her tokens revoked)
     lgnet-desk-admin set-password maria   (a forgotten or seen password; new one from stdin; her sessions end)
+    lgnet-desk-admin give-services maria   (her token on a service the city runs now: LGNET_DESK_SERVICES)
 
 The DPO has no identity on the services; to read intake's and housing's read logs and payments' download log of its
 SEPA files beside the desk's access log, her operator keeps the city's read-log token of each
@@ -14,9 +15,11 @@ SEPA files beside the desk's access log, her operator keeps the city's read-log 
 LGNET_DESK_PAYMENTS_READ_LOG_TOKEN when she is added (or later: `set-read-log-token <username> [--service housing|
 payments]`, the token from stdin).
 
-Each staff or partner operator gets a token on intake, housing and payments, issued with lgnet-admin's code
-(`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor `desk.<username>`, a
-partner's operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in
+Each staff or partner operator gets a token on each service the city runs (LGNET_DESK_SERVICES, default intake,
+housing and payments: a service not run has no schema, and no token is issued there, nor a DPO's read-log token
+kept), issued with lgnet-admin's code (`lgnet_shared.actors`) in each service's schema: a staff operator as their
+own staff actor `desk.<username>`, a partner's operator as the partner's actor (created if the service does not know
+it yet). The tokens are sealed in
 the desk's schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's
 database) and LGNET_MASTER_KEY, like the desk itself."""
 
@@ -62,13 +65,35 @@ async def add_operator(
     anyone else)."""
     check_new_operator(op.role, op.partner)
     check_password(password)
+    # a service the city does not run has no schema: nothing issued there
+    tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens)
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn, conn.transaction():
+            await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
+    finally:
+        await pool.close()
+
+
+async def _service_tokens(
+    settings: DeskSettings,
+    op: Operator,
+    schemas: dict[str, str],
+    services: tuple[str, ...] | list[str],
+    partner_name: str | None = None,
+    read_log_tokens: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The operator's tokens on `services`, by the name the desk keeps them under: a staff or partner operator's actor
+    and a token in each one's schema (lgnet-admin's code); a DPO's read-log tokens given of those."""
     tokens: dict[str, str] = {}
     if op.role is OperatorRole.DPO:
-        tokens |= {READ_LOGS[service]: token for service, token in (read_log_tokens or {}).items() if token}
+        given = (read_log_tokens or {}).items()
+        tokens |= {READ_LOGS[service]: token for service, token in given if token and service in services}
     actor = op.service_actor
     if actor is not None:
         role = Role.PARTNER if op.role is OperatorRole.PARTNER else Role.STAFF
-        for service in SERVICES:
+        for service in services:
             pool = await db.create_pool(
                 settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
             )
@@ -79,11 +104,29 @@ async def add_operator(
                     tokens[service] = await actors.issue_token(conn, actor)
             finally:
                 await pool.close()
+    return tokens
+
+
+async def give_services(
+    settings: DeskSettings, username: str, schemas: dict[str, str], read_log_tokens: Mapping[str, str] | None = None
+) -> list[str]:
+    """An operator added before the city ran a service of LGNET_DESK_SERVICES (payments started later): her token on
+    each such service she has none on yet (a DPO: the read-log tokens given of those). The services given, sorted."""
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
     try:
         await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn:
+            found = await store.operator(conn, username)
+            if found is None:
+                raise ValueError(f"username: no operator {username} (or deactivated)")
+            held = {key.removesuffix("-read-log") for key in await store.tokens(conn, username, _token_key(settings))}
+        op = found[0]
+        missing = [s for s in settings.services if s not in held]
+        tokens = await _service_tokens(settings, op, schemas, missing, None, read_log_tokens)
         async with pool.acquire() as conn, conn.transaction():
-            await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
+            for key, token in tokens.items():
+                await store.set_token(conn, username, key, token, _token_key(settings))
+        return sorted(key.removesuffix("-read-log") for key in tokens)
     finally:
         await pool.close()
 
@@ -197,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--partner-name", help="the cooperative's name, when its first operator is added (default: its id)")
     d = sub.add_parser("deactivate-operator", help="an operator who left: no login, sessions ended, tokens revoked")
     d.add_argument("username")
-    for command in (a, d):
+    g = sub.add_parser("give-services", help="an operator's tokens on the services of LGNET_DESK_SERVICES she lacks")
+    g.add_argument("username")
+    for command in (a, d, g):
         for s in SERVICES:
             command.add_argument(f"--{s}-schema", default=s)
     sp = sub.add_parser("set-password", help="a new password for an operator (from stdin): her sessions end")
@@ -243,6 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         where = ", ".join(revoked) or "none"
         print(f"operator {args.username} deactivated, her sessions ended; tokens revoked on: {where}")
         return 0
+    readers = {s: os.environ.get(f"LGNET_DESK_{pre}READ_LOG_TOKEN", "") for s, pre in READ_LOG_ENV.items()}
+    if args.command == "give-services":
+        schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
+        given = _run(settings, give_services(settings, args.username, schemas, readers))
+        if given is None:
+            return 1
+        print(f"{args.username}: tokens given on {', '.join(given) or 'none'}")
+        return 0
     password = _password()
     if args.command == "set-password":
         ended = _run(settings, set_password(settings, args.username, password))
@@ -254,7 +307,6 @@ def main(argv: list[str] | None = None) -> int:
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
         with setup_errors.database(settings.database_url):
-            readers = {s: os.environ.get(f"LGNET_DESK_{pre}READ_LOG_TOKEN", "") for s, pre in READ_LOG_ENV.items()}
             asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers))
     except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)

@@ -23,13 +23,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from lgnet_desk.adapters import store
-from lgnet_desk.adapters.services import ServiceRefusal, Services, ServiceUnavailable, service_path
+from lgnet_desk.adapters.services import ServiceNotRun, ServiceRefusal, Services, ServiceUnavailable, service_path
 from lgnet_desk.domain import access_log as access_log_domain
 from lgnet_desk.domain import countries, resubmission, spreadsheet
 from lgnet_desk.domain.days import typed_day
 from lgnet_desk.domain.households import reference_name
 from lgnet_desk.domain.money import cents_of
-from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole
+from lgnet_desk.domain.operators import SERVICES, LockoutPolicy, Operator, OperatorRole
 from lgnet_desk.domain.persons import full_name
 from lgnet_desk.entrypoints import civic_pages, i18n
 from lgnet_desk.entrypoints.forms import UNSTORABLE, as_days, form_of, storable
@@ -128,6 +128,7 @@ class Page:
             form_key=form_key,
             path=self.request.url.path,
             lang_links=self.lang_links(),
+            services_run=getattr(self.request.app.state, "services_run", SERVICES),  # the menu and parts: of those
             **ctx,
         )
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -182,6 +183,25 @@ async def keep_for(conn: Any, key: bytes, username: str, path: str, kept: kept_f
     return kept_forms.landing(path, anchor)
 
 
+# The pages (by their address's first segment) and the cartella's forms (`/persons/{id}/<form>…`, a payee's under
+# contributions/) of one service alone: with the city not running it, the page answers that the city does not use
+# it (404), before anything is read or sent.
+PAGES_OF = {"payments": "payments", "approvals": "payments", "shared-payees": "payments", "housing": "housing"}
+FORMS_OF = {"contributions": "payments", "vouchers": "payments", "tutoring": "payments"}
+
+
+def service_of_page(path: str) -> str | None:
+    """The one service the page at `path` needs besides intake, if any (`/households/h-1/housing`: housing)."""
+    parts = path.strip("/").split("/")
+    if parts[0] in PAGES_OF:
+        return PAGES_OF[parts[0]]
+    if parts[0] == "households" and len(parts) > 2 and parts[2] == "housing":
+        return "housing"
+    if parts[0] == "persons" and len(parts) > 2:
+        return FORMS_OF.get(parts[2])
+    return None
+
+
 @dataclass
 class LogQuery:
     """The access log's filters, as its form sends them (the page's and the CSV's)."""
@@ -207,6 +227,8 @@ def page_loader(settings: DeskSettings) -> Callable[..., Awaitable[Page]]:
             kept = csrf_check and await keep_the_form(request, kept_key, None)
             raise HTTPException(303, headers={"Location": "/login?kept=1" if kept else "/login"})
         op, csrf = found
+        if (needed := service_of_page(request.url.path)) and needed not in settings.services:
+            raise ServiceNotRun(needed)
         restored = None
         if csrf_check:
             form = await request.form()
@@ -1038,6 +1060,14 @@ def install(app: FastAPI, settings: DeskSettings) -> None:
         return p.render("error.html", status=exc.status_code, message=message)
 
     kept_key = _kept_key(settings)
+    app.state.services_run = settings.services
+
+    @app.exception_handler(ServiceNotRun)
+    async def not_run(request: Request, exc: ServiceNotRun) -> Response:
+        """A page of a service the city does not run: a 404 saying the city does not use it on LgNet (it was a 503
+        saying "try again in a moment", for ever), with the menu of what it runs."""
+        op, csrf = await session_of(request, settings.idle_minutes) or (None, "")
+        return Page(request, op, csrf, None).render("not_run.html", status=404, service=exc.service)
 
     @app.exception_handler(httpx.HTTPError)
     async def service_away(request: Request, exc: httpx.HTTPError) -> Response:

@@ -51,7 +51,7 @@ async def entries(
             return None
         return [e for answer in answers for e in answer or []]
 
-    wanted = [s for s in READ_LOGS if source in (None, s)]
+    wanted = [s for s in READ_LOGS if source in (None, s) and services.runs(s)]  # a service not run has no log
     read_now = dict(zip(wanted, await asyncio.gather(*(read(s) for s in wanted)), strict=True))
     logs = {s: rows for s, rows in read_now.items() if rows is not None}
     unread = [s for s, rows in read_now.items() if rows is None]

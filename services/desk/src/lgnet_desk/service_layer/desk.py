@@ -137,17 +137,19 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
     case_ids = {c["case_id"] for c in record["cases"]}
     household_ids = {h["household_id"] for h in record["households"]}
     # Housing's and payments' parts are shown when they answer; the page names a service that does not (`unavailable`)
-    # rather than fail as a whole: the cartella is intake's.
+    # rather than fail as a whole: the cartella is intake's. A service the city does not run is not asked (the page
+    # has no part of it): it is not unavailable.
     unavailable: list[str] = []
     contributions: list[dict[str, Any]] = []
     vouchers: list[dict[str, Any]] = []
     tutoring: list[dict[str, Any]] = []
     try:
-        for cid in sorted(case_ids):
+        for cid in sorted(case_ids) if services.runs("payments") else ():
             # payments may not know the case yet (it learns it from intake's events)
             with contextlib.suppress(ServiceRefusal):
                 contributions += await services.get("payments", "/contribution-requests", case_id=cid)
-        for hid in sorted(household_ids):  # a voucher is the household's (refused to a role that may not see them)
+        for hid in sorted(household_ids) if services.runs("payments") else ():
+            # a voucher is the household's (refused to a role that may not see them)
             with contextlib.suppress(ServiceRefusal):
                 vouchers += await services.get("payments", "/vouchers", household_id=hid)
             with contextlib.suppress(ServiceRefusal):  # money tutoring, the household's too
@@ -156,7 +158,7 @@ async def folder(conn: Conn, services: Services, op: Operator, person_id: str, p
         unavailable.append("payments")
     housing: list[dict[str, Any]] = []
     try:
-        housing = await household_matches(services, household_ids)
+        housing = await household_matches(services, household_ids) if services.runs("housing") else []
     except httpx.HTTPError:
         unavailable.append("housing")
     record["notes"] = await services.get("intake", service_path("/persons/{}/notes", person_id))
@@ -446,8 +448,8 @@ async def todo(services: Services) -> tuple[list[dict[str, Any]], list[str]]:
     items: list[dict[str, Any]] = []
     unavailable: list[str] = []
     for service, path in REMINDER_SOURCES:
-        if service not in services.tokens:
-            continue  # no identity there: nothing of the operator's to remind of, not a service missing
+        if service not in services.tokens or not services.runs(service):
+            continue  # no identity there, or not run by the city: nothing to remind of, not a service missing
         try:
             items += [_reminder(r, service) for r in await services.get(service, path)]
         except (ServiceRefusal, httpx.HTTPError):
