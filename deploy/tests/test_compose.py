@@ -78,6 +78,18 @@ def test_intake_gets_the_national_pseudonym_key(where: str) -> None:
         assert "LGNET_NATIONAL_PSEUDONYM_KEY" not in services[other]["environment"], other
 
 
+@pytest.mark.parametrize("where", ["docker-compose.yml", "federated/city.yml"])
+def test_the_desk_is_told_which_services_the_city_runs(where: str) -> None:
+    """`docker compose up -d intake housing desk` (a city paying contributions with its own accounting): the desk was
+    not told, so it showed and called payments (docs/desk.md, "A city running only some services"). The compose files
+    pass LGNET_DESK_SERVICES, all three by default, as the desk's own default."""
+    from lgnet_desk.settings import DeskSettings
+
+    env = yaml.safe_load((COMPOSE / where).read_text())["services"]["desk"]["environment"]
+    assert env["LGNET_DESK_SERVICES"] == "${LGNET_DESK_SERVICES:-intake,housing,payments}"
+    assert DeskSettings.model_fields["services_run"].alias == "LGNET_DESK_SERVICES"
+
+
 # ---------------------------------------------------------------- the federated topology (deploy/compose/federated)
 
 FEDERATED = COMPOSE / "federated"
