@@ -516,6 +516,17 @@ async def asyncpg_connect(database_url: str, schema: str) -> Any:
     return await asyncpg.connect(database_url, server_settings={"search_path": schema})
 
 
+def render_over_torino(release: str, values: Path) -> list[dict[str, Any]]:
+    """Torino's example with `values` over it, rendered as `release`."""
+    done = subprocess.run(
+        [helm(), "template", release, str(CHART), "--kube-version", KUBERNETES,
+         "-f", str(EXAMPLES / "torino.yaml"), "-f", str(values)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
 def test_a_city_running_intake_alone_still_runs_its_daily_work(tmp_path: Path) -> None:
     """A city that runs intake only (housing matched by hand, reporting by the national deployment; DESIGN.md: "a city
     may run all services or only some") still has intake's daily job, the appointment reminders of the next day. The
@@ -529,13 +540,7 @@ def test_a_city_running_intake_alone_still_runs_its_daily_work(tmp_path: Path) -
             **{name: {"enabled": False} for name in SERVICES if name != "intake"},
         },
     }))  # fmt: skip
-    done = subprocess.run(
-        [helm(), "template", "lgnet-torino", str(CHART), "--kube-version", KUBERNETES,
-         "-f", str(EXAMPLES / "torino.yaml"), "-f", str(values)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    objects = render_over_torino("lgnet-torino", values)
     deployments = by_kind(objects, "Deployment")
     assert "lgnet-torino-scheduler" in deployments, f"no scheduler among {sorted(deployments)}"
     container = pod_of(deployments["lgnet-torino-scheduler"])["containers"][0]
@@ -560,13 +565,7 @@ def test_the_desk_of_a_city_running_only_some_services_shows_only_those(tmp_path
     values = tmp_path / "partial.yaml"
     values.write_text(yaml.safe_dump({"services": {name: {"enabled": False} for name in SERVICES
                                                    if name not in running and name != "reporting"}}))  # fmt: skip
-    done = subprocess.run(
-        [helm(), "template", "lgnet-genova", str(CHART), "--kube-version", KUBERNETES,
-         "-f", str(EXAMPLES / "torino.yaml"), "-f", str(values)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    objects = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    objects = render_over_torino("lgnet-genova", values)
     container = pod_of(by_kind(objects, "Deployment")["lgnet-genova-desk"])["containers"][0]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env.get("LGNET_DESK_SERVICES") == ",".join(running), env
