@@ -137,6 +137,29 @@ async def test_a_persons_record_in_a_city_running_intake_only_has_no_housing_par
     assert not [c for c in intake_only.services.calls if c[0] != "intake"], intake_only.services.calls
 
 
+async def privacy_notice(d: Desk) -> str:
+    d.services.answers[("intake", "GET", "/persons/p-1")] = {
+        "person_id": "p-1",
+        "identity": {"given_name": "Amina", "family_name": "Okafor"},
+    }
+    await d.as_operator(MARIA)
+    return text_of((await d.client.get("/persons/p-1/privacy-notice")).text)
+
+
+async def test_the_privacy_notice_names_only_the_purposes_of_what_the_city_runs(without_payments: Desk) -> None:
+    """GDPR art. 13: the notice a person signs says why her data are processed. It said "to find housing and to pay
+    contributions" in a city that does not pay contributions on LgNet: a purpose not pursued here, signed for."""
+    text = await privacy_notice(without_payments)
+    assert "per la presa in carico e la ricerca di un'abitazione (artt. 6 e 9 GDPR)." in text, text
+    assert "pagamento dei contributi" not in text
+
+
+async def test_the_privacy_notice_of_a_city_running_intake_only(intake_only: Desk) -> None:
+    text = await privacy_notice(intake_only)
+    assert "per la presa in carico (artt. 6 e 9 GDPR)." in text, text
+    assert "pagamento dei contributi" not in text and "abitazione" not in text
+
+
 async def test_the_todo_list_asks_only_the_services_the_city_runs(without_payments: Desk) -> None:
     without_payments.services.answers |= {
         ("housing", "GET", "/reminders"): [],
