@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from unittest.mock import patch
 
 from background import LOCAL, ROOT, Background, command_line, pid_of
 
@@ -71,8 +72,8 @@ def provision(services: list[str]) -> str:
     from lgnet_desk.entrypoints import admin
     from lgnet_desk.settings import DeskSettings
 
-    os.environ.update(env(services))
-    settings = DeskSettings()
+    with patch.dict(os.environ, env(services)):  # the desk's settings, not left in the caller's environment
+        settings = DeskSettings()
     first = not PASSWORDS.exists()
     password = secrets.token_urlsafe(12) if first else PASSWORDS.read_text().strip()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -171,7 +172,11 @@ def test_the_local_desk_provisions_and_shows_only_the_services_that_run(
     started: list[dict[str, str]] = []
     monkeypatch.setattr(desk.Background, "start", lambda self, argv, env: started.append(env) or True)
 
+    before = dict(os.environ)
     assert desk.start() == 0
+    # The desk's settings are read from its variables without leaving them in the caller's environment (a test
+    # worker then saw LGNET_INTAKE_URL=…:8001 in every later test: the scenario's endpoints read it).
+    assert dict(os.environ) == before
     assert sorted(set(logs)) == ["housing", "intake"], logs  # no read-log token asked of payments
     assert provisioned and {services for _, services, _ in provisioned} == {("intake", "housing")}, provisioned
     assert [tokens for name, _, tokens in provisioned if name == "rpd"] == [["housing", "intake"]]

@@ -9,6 +9,7 @@ from lgnet_scenario.platform import Endpoints
 def test_the_services_ports_are_read_like_make_up_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.delenv("LGNET_INTAKE_URL", raising=False)  # a port is read when no URL is given
     monkeypatch.setenv("LGNET_INTAKE_PORT", "28101")
     monkeypatch.delenv("LGNET_HOUSING_PORT", raising=False)
     monkeypatch.delenv("LGNET_HOUSING_URL", raising=False)
