@@ -1018,8 +1018,8 @@ async def test_an_operator_changes_her_password_and_when_she_leaves_she_is_out_e
     async with httpx.AsyncClient(base_url=desk.intake_url, headers={"Authorization": f"Bearer {token}"}) as c:
         assert (await c.get("/inbound-key")).status_code == 200
 
-    assert await deactivate_operator(desk.settings, "bruna", {s: desk.schemas[s] for s in SERVICES}) == [
-        "housing", "intake", "payments"]  # fmt: skip
+    done = await deactivate_operator(desk.settings, "bruna", {s: desk.schemas[s] for s in SERVICES})
+    assert done.revoked == ["housing", "intake", "payments"]
     await page.goto(desk.url + "/todo")
     await expect(page.get_by_role("heading", name="Accedi")).to_be_visible()  # her session: over
     await page.get_by_label("Nome utente").fill("bruna")

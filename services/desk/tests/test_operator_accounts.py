@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from lgnet_desk.adapters import store
@@ -56,6 +57,19 @@ async def token_works(database_url: str, schema: str, token: str) -> bool:
             return await actors.actor_by_token(conn, token) is not None
     finally:
         await pool.close()
+
+
+async def read_log_tokens(database_url: str, schemas: dict[str, str]) -> dict[str, str]:
+    """Torino's DPO's read-log token on each service, as `lgnet-admin issue-read-log-token` gives it."""
+    issued = {}
+    for service, schema in schemas.items():
+        pool = await db.create_pool(database_url, schema, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                issued[service] = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
+        finally:
+            await pool.close()
+    return issued
 
 
 async def tokens_of(desk: Desk, username: str) -> dict[str, str]:
@@ -123,19 +137,41 @@ async def test_an_operator_who_leaves_is_deactivated_at_once_everywhere(
 async def test_a_dpo_who_leaves_loses_her_read_log_tokens(desk: Desk, database_url: str) -> None:
     rpd2 = Operator("rpd2", "RPD Torino (sostituta)", OperatorRole.DPO, "torino", None)
     async with service_schemas(database_url) as schemas:
-        issued = {}
-        for service, schema in schemas.items():
-            pool = await db.create_pool(database_url, schema, max_size=1)
-            try:
-                async with pool.acquire() as conn:
-                    issued[service] = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
-            finally:
-                await pool.close()
+        issued = await read_log_tokens(database_url, schemas)
         await admin.add_operator(desk.settings, rpd2, PASSWORD, schemas, read_log_tokens=issued)
-        revoked = await admin.deactivate_operator(desk.settings, "rpd2", schemas)
-        assert revoked == ["housing", "intake", "payments"]
+        done = await admin.deactivate_operator(desk.settings, "rpd2", schemas)
+        assert (done.revoked, done.without_schema) == (["housing", "intake", "payments"], [])
         for service, token in issued.items():
             assert not await token_works(database_url, schemas[service], token), service
+
+
+async def test_an_operator_who_leaves_a_city_that_stopped_a_service_is_deactivated_everywhere_else(
+    desk: Desk, database_url: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city that stopped running payments on LgNet dropped its schema: deactivating an operator who had a token there
+    stopped on "--payments-schema: no schema" after her desk login was gone and before the other services' tokens
+    were revoked (run again, the same). The tokens of the services that still run are revoked; the service without a
+    schema is named, with nothing left there to revoke."""
+    rpd3 = Operator("rpd3", "RPD Torino (terza)", OperatorRole.DPO, "torino", None)
+    async with service_schemas(database_url) as schemas:
+        issued = await read_log_tokens(database_url, schemas)
+        await admin.add_operator(desk.settings, rpd3, PASSWORD, schemas, read_log_tokens=issued)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f'drop schema "{schemas["payments"]}" cascade')
+        finally:
+            await conn.close()
+        done = await admin.deactivate_operator(desk.settings, "rpd3", schemas)
+        assert (done.revoked, done.without_schema) == (["housing", "intake"], ["payments"])
+        for service in ("intake", "housing"):
+            assert not await token_works(database_url, schemas[service], issued[service]), service
+        for name, value in (("DATABASE_URL", desk.settings.database_url), ("LGNET_DB_SCHEMA", desk.settings.db_schema),
+                            ("LGNET_MASTER_KEY", desk.settings.master_key)):  # fmt: skip
+            monkeypatch.setenv(name, value)
+        args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
+        assert await asyncio.to_thread(admin.main, ["deactivate-operator", "rpd3", *args]) == 0  # run again
+        out = capsys.readouterr().out
+        assert "tokens revoked on: none" in out and "no schema any more (nothing to revoke): payments" in out, out
 
 
 async def test_it_sets_a_new_password_for_an_operator_who_forgot_hers(desk: Desk, capsys: Any) -> None:

@@ -32,6 +32,7 @@ import getpass
 import os
 import sys
 from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -131,11 +132,17 @@ async def give_services(
         await pool.close()
 
 
-async def deactivate_operator(settings: DeskSettings, username: str, schemas: dict[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class Deactivation:
+    revoked: list[str]  # the services where a token of hers was revoked, sorted
+    without_schema: list[str]  # services she had a token on whose schema is gone (the city stopped them): nothing left
+
+
+async def deactivate_operator(settings: DeskSettings, username: str, schemas: dict[str, str]) -> Deactivation:
     """An operator who left: deactivated in the desk (no login; her sessions end at once), then her tokens revoked on
     each service — a staff operator's actor's every token, a cooperative's operator's own token only (her colleagues
-    use the same actor), a DPO's read-log tokens. Run again, it revokes what a failed run left. The services where
-    something was revoked, sorted."""
+    use the same actor), a DPO's read-log tokens. Run again, it revokes what a failed run left. A service whose schema
+    was dropped (the city no longer runs it) holds no token to revoke: named, not a stop before the others."""
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
     try:
         await db.migrate(pool, MIGRATIONS)
@@ -147,9 +154,12 @@ async def deactivate_operator(settings: DeskSettings, username: str, schemas: di
             tokens = await store.tokens(conn, username, _token_key(settings))
     finally:
         await pool.close()
-    op, revoked = found[0], set()
+    op, revoked, gone = found[0], set(), set()
     for key, token in tokens.items():
         service = key.removesuffix("-read-log")
+        if not await db.schema_exists(settings.database_url, schemas[service]):
+            gone.add(service)
+            continue
         pool = await db.create_pool(
             settings.database_url, schemas[service], max_size=1, create=False, field=f"--{service}-schema"
         )
@@ -165,7 +175,7 @@ async def deactivate_operator(settings: DeskSettings, username: str, schemas: di
                 revoked.add(service)
         finally:
             await pool.close()
-    return sorted(revoked)
+    return Deactivation(sorted(revoked), sorted(gone))
 
 
 async def set_password(settings: DeskSettings, username: str, password: str) -> int:
@@ -282,11 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "deactivate-operator":
         schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
-        revoked = _run(settings, deactivate_operator(settings, args.username, schemas))
-        if revoked is None:
+        done = _run(settings, deactivate_operator(settings, args.username, schemas))
+        if done is None:
             return 1
-        where = ", ".join(revoked) or "none"
+        where = ", ".join(done.revoked) or "none"
         print(f"operator {args.username} deactivated, her sessions ended; tokens revoked on: {where}")
+        if done.without_schema:
+            print(f"no schema any more (nothing to revoke): {', '.join(done.without_schema)}")
         return 0
     readers = {s: os.environ.get(f"LGNET_DESK_{pre}READ_LOG_TOKEN", "") for s, pre in READ_LOG_ENV.items()}
     if args.command == "give-services":
