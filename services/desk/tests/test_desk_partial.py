@@ -267,6 +267,33 @@ async def test_operators_of_a_city_without_payments_are_given_tokens_on_what_run
         assert sorted(await tokens_of(desk, "rpd2")) == ["intake-read-log"]
 
 
+async def operators_before_payments(
+    desk: Desk,
+    schemas: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    **roles: str,
+) -> list[str]:
+    """Operators added (username=role) by `lgnet-desk-admin` while the city ran intake and housing only; the
+    command's schema arguments."""
+    import asyncio
+
+    from lgnet_desk.entrypoints import admin
+
+    for name, value in (("DATABASE_URL", desk.settings.database_url), ("LGNET_DB_SCHEMA", desk.settings.db_schema),
+                        ("LGNET_MASTER_KEY", desk.settings.master_key), ("LGNET_DESK_SERVICES", "intake,housing"),
+                        ("LGNET_DESK_PASSWORD", "la-password-di-tutte"),
+                        ("LGNET_DESK_READ_LOG_TOKEN", "lgr_intake")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
+    for username, role in roles.items():
+        added = await asyncio.to_thread(
+            admin.main, ["add-operator", username, "--name", username, "--role", role, "--city", "torino", *args]
+        )
+        assert added == 0, capsys.readouterr().err
+    return args
+
+
 async def test_operators_added_before_the_city_ran_payments_are_given_a_token_there(
     desk: Desk, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -280,17 +307,7 @@ async def test_operators_added_before_the_city_ran_payments_are_given_a_token_th
     from test_operator_accounts import service_schemas, tokens_of
 
     async with service_schemas(database_url) as schemas:
-        for name, value in (("DATABASE_URL", desk.settings.database_url), ("LGNET_DB_SCHEMA", desk.settings.db_schema),
-                            ("LGNET_MASTER_KEY", desk.settings.master_key), ("LGNET_DESK_SERVICES", "intake,housing"),
-                            ("LGNET_DESK_PASSWORD", "la-password-di-nadia"),
-                            ("LGNET_DESK_READ_LOG_TOKEN", "lgr_intake")):  # fmt: skip
-            monkeypatch.setenv(name, value)
-        args = [f"--{s}-schema={schema}" for s, schema in schemas.items()]
-        for username, role in (("nadia", "staff"), ("rpd2", "dpo")):
-            added = await asyncio.to_thread(
-                admin.main, ["add-operator", username, "--name", username, "--role", role, "--city", "torino", *args]
-            )
-            assert added == 0, capsys.readouterr().err
+        args = await operators_before_payments(desk, schemas, monkeypatch, capsys, nadia="staff", rpd2="dpo")
         monkeypatch.setenv("LGNET_DESK_SERVICES", "intake,housing,payments")  # payments runs now
         monkeypatch.setenv("LGNET_DESK_PAYMENTS_READ_LOG_TOKEN", "lgr_payments")
         capsys.readouterr()
@@ -302,3 +319,36 @@ async def test_operators_added_before_the_city_ran_payments_are_given_a_token_th
         assert sorted(await tokens_of(desk, "rpd2")) == ["intake-read-log", "payments-read-log"]
         assert await asyncio.to_thread(admin.main, ["give-services", "nadia", *args]) == 0
         assert "nadia: tokens given on none" in capsys.readouterr().out
+
+
+async def test_every_operator_of_the_desk_is_given_a_service_started_later_at_once(
+    desk: Desk, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`give-services` named one operator: a city with sixty operators that starts payments ran it sixty times, and one
+    forgotten could not work payments' pages. `give-services --all` gives every active operator hers (never one
+    who left), each said; run again, none."""
+    import asyncio
+
+    from lgnet_desk.entrypoints import admin
+    from test_operator_accounts import service_schemas, tokens_of
+
+    async with service_schemas(database_url) as schemas:
+        args = await operators_before_payments(
+            desk, schemas, monkeypatch, capsys, nadia="staff", bruna="staff", rpd2="dpo"
+        )
+        assert await asyncio.to_thread(admin.main, ["deactivate-operator", "bruna", *args]) == 0
+        monkeypatch.setenv("LGNET_DESK_SERVICES", "intake,housing,payments")
+        monkeypatch.setenv("LGNET_DESK_PAYMENTS_READ_LOG_TOKEN", "lgr_payments")
+        capsys.readouterr()
+        assert await asyncio.to_thread(admin.main, ["give-services", "--all", *args]) == 0
+        said = capsys.readouterr().out
+        assert "nadia: tokens given on payments" in said and "rpd2: tokens given on payments" in said, said
+        assert "bruna" not in said, said
+        assert sorted(await tokens_of(desk, "nadia")) == ["housing", "intake", "payments"]
+        assert sorted(await tokens_of(desk, "rpd2")) == ["intake-read-log", "payments-read-log"]
+        assert sorted(await tokens_of(desk, "bruna")) == ["housing", "intake"]  # she left: nothing new
+        assert await asyncio.to_thread(admin.main, ["give-services", "--all", *args]) == 0
+        said = capsys.readouterr().out
+        assert "nadia: tokens given on none" in said and "rpd2: tokens given on none" in said, said
+        assert await asyncio.to_thread(admin.main, ["give-services", *args]) == 2  # a username or --all
+        assert "give-services: a username or --all" in capsys.readouterr().err

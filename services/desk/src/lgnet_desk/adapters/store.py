@@ -23,6 +23,14 @@ async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
     return None if row is None else (_operator(row), row)
 
 
+async def active_usernames(conn: Conn) -> list[str]:
+    """Every operator who may log in, by username."""
+    return [
+        r["username"]
+        for r in await conn.fetch("select username from operators where deactivated_at is null order by username")
+    ]
+
+
 async def any_operator(conn: Conn, username: str) -> tuple[Operator, bool] | None:
     """An operator whether deactivated or not, and whether she is still active."""
     row = await conn.fetchrow("select * from operators where username = $1", username)

@@ -7,6 +7,7 @@
     lgnet-desk-admin deactivate-operator maria   (she left: no login, her sessions end, her tokens revoked)
     lgnet-desk-admin set-password maria   (a forgotten or seen password; new one from stdin; her sessions end)
     lgnet-desk-admin give-services maria   (her token on a service the city runs now: LGNET_DESK_SERVICES)
+    lgnet-desk-admin give-services --all   (every operator's who may log in)
 
 The DPO has no identity on the services; to read intake's and housing's read logs and payments' download log of its
 SEPA files beside the desk's access log, her operator keeps the city's read-log token of each
@@ -132,6 +133,17 @@ async def give_services(
         await pool.close()
 
 
+async def operators(settings: DeskSettings) -> list[str]:
+    """The usernames of every operator who may log in."""
+    pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
+    try:
+        await db.migrate(pool, MIGRATIONS)
+        async with pool.acquire() as conn:
+            return await store.active_usernames(conn)
+    finally:
+        await pool.close()
+
+
 @dataclass(frozen=True)
 class Deactivation:
     revoked: list[str]  # the services where a token of hers was revoked, sorted
@@ -251,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("deactivate-operator", help="an operator who left: no login, sessions ended, tokens revoked")
     d.add_argument("username")
     g = sub.add_parser("give-services", help="an operator's tokens on the services of LGNET_DESK_SERVICES she lacks")
-    g.add_argument("username")
+    g.add_argument("username", nargs="?")
+    g.add_argument("--all", action="store_true", help="every operator who may log in (a service the city started)")
     for command in (a, d, g):
         for s in SERVICES:
             command.add_argument(f"--{s}-schema", default=s)
@@ -303,10 +316,17 @@ def main(argv: list[str] | None = None) -> int:
     readers = {s: os.environ.get(f"LGNET_DESK_{pre}READ_LOG_TOKEN", "") for s, pre in READ_LOG_ENV.items()}
     if args.command == "give-services":
         schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
-        given = _run(settings, give_services(settings, args.username, schemas, readers))
-        if given is None:
+        if args.all == bool(args.username):
+            print("lgnet-desk-admin: give-services: a username or --all", file=sys.stderr)
+            return 2
+        usernames = _run(settings, operators(settings)) if args.all else [args.username]
+        if usernames is None:
             return 1
-        print(f"{args.username}: tokens given on {', '.join(given) or 'none'}")
+        for username in usernames:
+            given = _run(settings, give_services(settings, username, schemas, readers))
+            if given is None:
+                return 1
+            print(f"{username}: tokens given on {', '.join(given) or 'none'}")
         return 0
     password = _password()
     if args.command == "set-password":
