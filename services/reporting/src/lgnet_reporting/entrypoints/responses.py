@@ -165,6 +165,12 @@ class ReportDocument(ReportHead):
         description="The national aggregate's cities with no payments fact on or before as_of (from method 8): a city"
         " running no payments service; their money cells are listed in `no_data`, not EUR 0 paid",
     )
+    housing_not_reported: list[str] | None = Field(
+        default=None,
+        description="The report's cities with no housing fact (opportunity listed, placement started, lease signed) on"
+        " or before as_of (from method 9): a city running no housing service; their placements' cells are listed in"
+        " `no_data`, not 0 placements",
+    )
     suppression: Suppression | None = Field(default=None, description="The national aggregate's")
     indicators: dict[str, Any] = Field(description="The indicators' tables (docs/reporting.md)")
 
