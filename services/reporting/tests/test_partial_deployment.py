@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from lgnet_reporting.adapters import exports
 from lgnet_reporting.domain import no_data
 from lgnet_reporting.domain.fund import figures
@@ -19,6 +20,9 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import housing as h
 from lgnet_shared.events import intake as i
 from lgnet_shared.events import payments as p
+
+if TYPE_CHECKING:
+    from conftest import ReportingUnderTest
 
 d = date
 SOURCES = {"lgnet.payments": "/lgnet/payments", "lgnet.housing": "/lgnet/housing"}
@@ -176,3 +180,32 @@ def test_reports_of_earlier_methods_replay_to_the_digests_they_were_published_wi
         window = Window(AS_OF.as_of, None, method)
         docs = [national(facts, window, 0), *(city_summary(facts, window, c) for c in ("bologna", "torino", "trieste"))]
         assert tuple(map(digest, docs)) == recorded, method
+
+
+@pytest.mark.integration
+async def test_an_opportunity_listed_on_the_live_log_says_the_city_runs_housing(loaded: ReportingUnderTest) -> None:
+    """On the service (real Kafka and PostgreSQL, migration reporting-12): Bologna has housed nobody and listed
+    nothing, so its placements read n.d.; once housing lists an opportunity of Bologna's, the consumer projects it and
+    Bologna's 0 placements read 0. The published report's replay reproduces it (the replay projects the same)."""
+
+    async def nat() -> dict[str, Any]:
+        async with loaded.client("coordination") as c:
+            r = await c.get("/reports/national", params={"as_of": "2026-06-30"})
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    before = await nat()
+    assert before["housing_not_reported"] == ["bologna"], before["housing_not_reported"]
+    assert "by_city.bologna.placements_started" in before["no_data"]
+    await loaded.send([loaded.envelope(_listed("bologna"), "bologna", d(2026, 5, 4))])
+    await loaded.settle()
+    after = await nat()
+    assert after["housing_not_reported"] == [] and "by_city.bologna.placements_started" not in after["no_data"]
+    assert after["by_city"]["bologna"]["placements_started"] == 0
+    async with loaded.client("coordination") as c:
+        r = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "nd-1"})
+    assert r.status_code in (200, 201), r.text
+    code, lines = await loaded.replay("--published")
+    checks = [x for x in lines if "equal" in x and "report" in x]
+    assert code == 0 and checks and all(x["equal"] for x in checks), lines
