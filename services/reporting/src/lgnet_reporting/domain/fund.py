@@ -11,6 +11,7 @@ from typing import Any
 
 from lgnet_shared import vocabulary
 
+from lgnet_reporting.domain import labels
 from lgnet_reporting.domain.no_data import NO_DATA, NOT_REPORTED, not_reported
 
 LIST = "fund_indicator"
@@ -29,6 +30,9 @@ WHY_NOT_REPORTED = {  # by the report's key naming the cities (no_data.NOT_REPOR
         "en": "housing not reported: the city does not record its placements on LgNet (it runs no housing service)",
     },
 }
+
+# A national total of a service some cities do not run on LgNet: the cities it leaves out, in `why_not`.
+LEAVES_OUT = {"it": "non comprende {cities} ({why})", "en": "leaves out {cities} ({why})"}
 
 
 @cache
@@ -73,6 +77,7 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
             (WHY_NOT_REPORTED[key] for key, cells in absent.items() if path and ("indicators", *path) in cells), None
         )
         uncounted = value is NO_DATA or why is not None
+        why = why or _leaves_out(doc, path, lang)
         out.append(
             {
                 "code": spec["code"],
@@ -89,3 +94,14 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
             }
         )
     return out
+
+
+def _leaves_out(doc: dict[str, Any], path: list[str] | None, lang: str) -> dict[str, str] | None:
+    """A total of a service that some of the report's cities do not run on LgNet (no_data.NOT_REPORTED): which
+    cities it leaves out, and why ("non comprende Bologna, Trieste (pagamenti non rilevati)")."""
+    for key, cells in NOT_REPORTED.items():
+        if path and tuple(path) in cells.indicators and (absent := doc.get(key)):
+            names = ", ".join(labels.category("by_city", c, lang) for c in absent)
+            text = _in(LEAVES_OUT, lang) or ""
+            return {lang: text.format(cities=names, why=labels.term(key, lang).lower())}
+    return None
