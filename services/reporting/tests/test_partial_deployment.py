@@ -171,6 +171,19 @@ def test_the_funds_national_totals_say_which_cities_they_leave_out() -> None:
     assert fund["FAMI.destinatari"]["why_not"] is None  # intake's figures leave nobody out
 
 
+def test_the_financial_statement_of_a_city_without_payments_says_so_not_a_budget_of_zero() -> None:
+    """Trieste's staff asked for their financial statement: budget 0, paid 0, committed 0, remaining 0 and no line —
+    a city with no money, not one whose money is not on LgNet. The statement names the city's payments as not
+    reported (as its summary does), and a city running payments reads its lines as before."""
+    from lgnet_reporting.domain.statement import statement
+
+    facts = _facts(FEDERATION)
+    trieste = statement(facts, AS_OF, "trieste")
+    assert trieste["payments_not_reported"] == ["trieste"], trieste
+    torino = statement(facts, AS_OF, "torino")
+    assert torino["payments_not_reported"] == [] and torino["totals"]["paid_cents"] == 30_000
+
+
 # The digests of FEDERATION's reports as of 31 December 2025 under methods 7 and 8, computed with the code before
 # method 9 (the main branch before it, its opportunities not projected): (national, Bologna, Torino, Trieste).
 RECORDED = {

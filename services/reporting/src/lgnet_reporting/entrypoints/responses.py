@@ -70,6 +70,10 @@ class FinancialStatement(BaseModel):
     lines: list[StatementLine]
     by_category: dict[str, Columns]
     totals: Columns
+    payments_not_reported: list[str] = Field(
+        description="The city, when it has no payments fact on or before as_of (it runs no payments service on LgNet):"
+        " its zeros are not a budget of nothing"
+    )
     positions: Positions = Field(description=POSITIONS)
 
 
