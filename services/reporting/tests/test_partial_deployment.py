@@ -184,6 +184,21 @@ def test_the_financial_statement_of_a_city_without_payments_says_so_not_a_budget
     assert torino["payments_not_reported"] == [] and torino["totals"]["paid_cents"] == 30_000
 
 
+def test_the_drill_down_of_a_figure_with_no_data_says_so_not_zero_items() -> None:
+    """The drill-down's count is the figure's (docs/reporting.md): Trieste's placements.started drilled down to
+    count 0, no item, where its report reads "n.d." (no housing service of its). The answer says the figure has no
+    data; a city that runs the service drills down as before."""
+    from lgnet_reporting.domain.drilldown import behind
+
+    facts = _facts(FEDERATION)
+    for figure in ("placements.started", "contributions_paid.count"):
+        trieste = behind(facts, AS_OF, "trieste", figure)
+        assert (trieste["count"], trieste["no_data"]) == (0, True), trieste
+        torino = behind(facts, AS_OF, "torino", figure)
+        assert (torino["count"], torino["no_data"]) == (1, False), torino
+    assert behind(facts, AS_OF, "trieste", "persons.total")["no_data"] is False
+
+
 # The digests of FEDERATION's reports as of 31 December 2025 under methods 7 and 8, computed with the code before
 # method 9 (the main branch before it, its opportunities not projected): (national, Bologna, Torino, Trieste).
 RECORDED = {

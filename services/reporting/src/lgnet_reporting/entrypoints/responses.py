@@ -111,6 +111,10 @@ class DrillDown(BaseModel):
     figure: str
     count: int
     items: list[PersonBehind | CaseOpenedBehind | CaseClosedBehind | PlacementBehind | PaymentBehind]
+    no_data: bool = Field(
+        description="The figure has no data (the report reads n.d.): the city has no fact of the service on or before"
+        " as_of (no housing or payments service of its on LgNet), so no item, not zero of them"
+    )
     scope: str
     positions: Positions = Field(description=POSITIONS)
 
