@@ -11,7 +11,7 @@ import pytest
 from lgnet_reporting.domain.canonical import digest
 from lgnet_reporting.domain.indicators import Window, city_row, summary
 from lgnet_reporting.domain.national import city_summary, national
-from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_reporting.domain.projection import Tables, project
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import intake as i
@@ -47,7 +47,7 @@ def _facts(envelopes: list[tuple[Envelope, Any]]) -> dict[str, list[dict[str, An
     t = Tables()
     for env, e in envelopes:
         t.apply(project(env, e))
-    return {n: [dict(zip(TABLES[n].names, r, strict=True)) for r in t.records(n)] for n in TABLES}
+    return t.facts()
 
 
 def _case(city: str) -> list[Any]:

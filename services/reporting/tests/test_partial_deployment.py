@@ -14,7 +14,7 @@ from lgnet_reporting.domain import no_data
 from lgnet_reporting.domain.fund import figures
 from lgnet_reporting.domain.indicators import Window
 from lgnet_reporting.domain.national import city_summary, national
-from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_reporting.domain.projection import Tables, project
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import housing as h
@@ -43,7 +43,7 @@ def _facts(events: list[Any]) -> dict[str, list[dict[str, Any]]]:
     t = Tables()
     for env, e in _envelopes(events):
         t.apply(project(env, e))
-    return {n: [dict(zip(TABLES[n].names, r, strict=True)) for r in t.records(n)] for n in TABLES}
+    return t.facts()
 
 
 def _case(city: str) -> list[Any]:

@@ -368,3 +368,7 @@ class Tables:
     def records(self, table: str) -> list[tuple[Any, ...]]:
         names = TABLES[table].names
         return [tuple(map(row.get, names)) for row in self.rows[table].values()]
+
+    def facts(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table's rows as the reports read them (store.load_facts: a dict per row, every column)."""
+        return {name: [dict(zip(t.names, r, strict=True)) for r in self.records(name)] for name, t in TABLES.items()}
