@@ -199,6 +199,22 @@ def test_the_drill_down_of_a_figure_with_no_data_says_so_not_zero_items() -> Non
     assert behind(facts, AS_OF, "trieste", "persons.total")["no_data"] is False
 
 
+def test_a_city_whose_payments_service_records_money_tutoring_only_is_not_read_as_not_reporting_payments() -> None:
+    """Bologna's payments service records money tutoring sessions (no budget line allocated yet: tutoring asks for
+    none). Method 8 knew a payments service only by its budget facts, so Bologna's report named its payments not
+    reported and read its 1 tutoring session "n.d.": a figure it has, hidden as no data. From method 9 a tutoring
+    session recorded is a payments fact too; a report of method 8 replays as published."""
+    tutoring = p.TutoringSessionRecorded(session_id="s-bologna", household_id="h-bologna", case_id="c-bologna",
+                                         city="bologna", topics=["budgeting"], on=d(2025, 12, 3))  # fmt: skip
+    facts = _facts([*FEDERATION, tutoring])
+    own = city_summary(facts, AS_OF, "bologna")
+    assert own["indicators"]["money_tutoring"]["sessions"] == 1
+    assert own["payments_not_reported"] == [], own["payments_not_reported"]
+    assert "indicators.money_tutoring.sessions" not in no_data.paths(own)
+    assert national(facts, AS_OF, 0)["payments_not_reported"] == ["trieste"]
+    assert city_summary(facts, Window(AS_OF.as_of, None, 8), "bologna")["payments_not_reported"] == ["bologna"]
+
+
 # The digests of FEDERATION's reports as of 31 December 2025 under methods 7 and 8, computed with the code before
 # method 9 (the main branch before it, its opportunities not projected): (national, Bologna, Torino, Trieste).
 RECORDED = {

@@ -39,12 +39,17 @@ def city_summary(facts: Facts, window: Window, city: str) -> dict[str, Any]:
     return report(CITY_SUMMARY, city, window, indicators, **_not_reported(facts, window, [city]))
 
 
-# The facts by which a report knows that a city runs a service, on or before as_of: (table, its date column).
-# Payments: a budget line allocated, a contribution requested, a voucher issued (method 8). Housing: an opportunity
-# listed, a placement started, a lease signed (method 9).
-SERVICE_FACTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "payments_not_reported": (("budget_facts", "on_date"),),
-    "housing_not_reported": (("opportunities", "listed_on"), ("placements", "started_on"), ("leases", "signed_on")),
+# The facts by which a report knows that a city runs a service, on or before as_of: (table, its date column, the
+# first method reading it). Payments: a budget line allocated, a contribution requested, a voucher issued (method 8),
+# a money tutoring session recorded (method 9: tutoring asks for no budget line, so a payments service recording
+# only tutoring read as none). Housing: an opportunity listed, a placement started, a lease signed (method 9).
+SERVICE_FACTS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "payments_not_reported": (("budget_facts", "on_date", PARTIAL), ("tutoring_sessions", "on_date", HOUSING_ABSENT)),
+    "housing_not_reported": (
+        ("opportunities", "listed_on", HOUSING_ABSENT),
+        ("placements", "started_on", HOUSING_ABSENT),
+        ("leases", "signed_on", HOUSING_ABSENT),
+    ),
 }
 SINCE = {"payments_not_reported": PARTIAL, "housing_not_reported": HOUSING_ABSENT}
 
@@ -152,7 +157,11 @@ def not_reported(facts: Facts, window: Window, cities: list[str], service: str) 
     no such service (their contributions paid, their households housed outside LgNet), or not yet. Their figures of
     it are not 0 but not reported."""
     reporting = {
-        r["city"] for table, day in SERVICE_FACTS[service] for r in facts[table] if r["city"] and window.closed(r[day])
+        r["city"]
+        for table, day, since in SERVICE_FACTS[service]
+        if window.method >= since
+        for r in facts[table]
+        if r["city"] and window.closed(r[day])
     }
     return [c for c in cities if c not in reporting]
 
