@@ -62,9 +62,12 @@ def previous(facts: dict[str, list[dict[str, Any]]], threshold: int = 5) -> dict
     """The national aggregate as computed before #18's optimisation: a full summary per city for `by_city`, with
     the garbage collector running."""
     indicators = summary(facts, WINDOW, None)
-    cuts = nat.split_by_city(facts, nat.cities_of(facts))
+    cities = nat.cities_of(facts)
+    cuts = nat.split_by_city(facts, cities)
     by_city = {city: nat._row(summary(cut, WINDOW, city)) for city, cut in cuts.items()}
-    doc = report(nat.NATIONAL, nat.NATIONAL, WINDOW, indicators, by_city=by_city)
+    # The cities whose payments or housing it has no fact of (methods 8 and 9), as the report names them.
+    absent = nat._not_reported(facts, WINDOW, cities)
+    doc = report(nat.NATIONAL, nat.NATIONAL, WINDOW, indicators, by_city=by_city, **absent)
     hidden, count = suppress(doc, nat.plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden

@@ -11,7 +11,7 @@ from lgnet_reporting.adapters import exports
 from lgnet_reporting.domain import fund
 from lgnet_reporting.domain.indicators import Window, summary
 from lgnet_reporting.domain.national import national
-from lgnet_reporting.domain.projection import TABLES, Tables, project
+from lgnet_reporting.domain.projection import Tables, project
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events import Event
 from lgnet_shared.events import civic as c
@@ -25,7 +25,7 @@ def facts(events: list[tuple[str, Event]]) -> dict[str, list[dict[str, Any]]]:
     for city, e in events:
         env = to_envelope(e, source="/lgnet/intake", city=city, time=datetime(2026, 1, 1, tzinfo=UTC))
         t.apply(project(env, e))
-    return {name: [dict(zip(TABLES[name].names, r, strict=True)) for r in t.records(name)] for name in TABLES}
+    return t.facts()
 
 
 def course(aid: str, kind: K = K.ITALIAN_LANGUAGE_COURSE, city: str = "torino") -> tuple[str, Event]:

@@ -118,6 +118,53 @@ async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnde
     }
 
 
+@pytest.mark.parametrize("lang", ["it", "en"])
+async def test_the_summary_names_the_cities_its_totals_leave_out(
+    loaded: ReportingUnderTest, browser: Browser, lang: str
+) -> None:
+    """Bologna runs neither payments nor housing on LgNet, Trieste no payments: the national key figures and the
+    fund's totals are those of the cities that report, and the page said so nowhere but in the comparison table's
+    "n.d." cells. The key figures name the cities each total leaves out, in the page's language; Bologna's
+    placements read "n.d." in the comparison; the fund's contributions of Trieste's own report read "n.d." (they read
+    "soppresso", a hidden value, though a city's report hides nothing); and axe finds no serious violation."""
+    national = await _api(loaded, "coordination", "/reports/national")
+    assert (national["payments_not_reported"], national["housing_not_reported"]) == (
+        ["bologna", "trieste"],
+        ["bologna"],
+    )
+    words = {"it": ("Pagamenti non rilevati (non compresi nel totale): Bologna, Trieste",
+                    "Alloggi non rilevati (non compresi nel totale): Bologna", "n.d."),
+             "en": ("Payments not reported (not in the total): Bologna, Trieste",
+                    "Housing not reported (not in the total): Bologna", "n/a")}[lang]  # fmt: skip
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    await page.goto(
+        f"{loaded.process.url}/dashboard#token={loaded.tokens['coordination']}&as_of=2026-06-30&lang={lang}"
+    )
+    await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
+    summary = await page.inner_text("#not-reported")
+    assert words[0] in summary and words[1] in summary, summary
+    cells = [[await c.inner_text() for c in await row.query_selector_all("td, th")]
+             for row in await page.query_selector_all("#compare tbody tr")]  # fmt: skip
+    placements = {row[0]: row[-2] for row in cells}
+    assert placements["Bologna"] == words[2] != placements["Torino"], placements
+    results = await Axe().run(page)
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], [(v["id"], v["impact"], v["help"]) for v in bad]
+    await page.close()
+    page = await browser.new_page()
+    await page.goto(
+        f"{loaded.process.url}/dashboard#token={loaded.tokens['staff-trieste']}&report=city_summary&as_of=2026-06-30"
+        f"&lang={lang}"
+    )
+    await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
+    fund = {row[0]: row[-1] for row in [[await c.inner_text() for c in await r.query_selector_all("td")]
+                                        for r in await page.query_selector_all("#fund tbody tr")]}  # fmt: skip
+    assert fund["FAMI.contributi_erogati"] == words[2], fund
+    assert words[0].split(" (")[0] + ": Trieste" in await page.inner_text("#not-reported")
+    # Trieste's financial statement: its payments are not on LgNet (it read an empty table of a budget of nothing).
+    assert await page.inner_text("#money") == words[0].split(" (")[0] + ": Trieste"
+
+
 async def _row_labels(page: Any, chart: str) -> dict[str, str]:
     """Each bar's category as the chart writes it beside the bar (its lines joined), by code."""
     texts = await page.query_selector_all(f"#{chart} svg text.category")

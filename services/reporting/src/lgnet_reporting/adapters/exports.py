@@ -97,10 +97,22 @@ def title(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str
         meta.append((lb.term("period_from", lang), report["period_from"]))
     if "suppression" in report:
         meta.append((lb.term("suppression_threshold", lang), str(report["suppression"]["threshold"])))
+    meta.extend(not_reported(report, lang))
     meta.append((lb.term("method", lang), str(report.get("method", 1))))
     if report.get("digest"):
         meta.append((lb.term("digest", lang), report["digest"]))
     return meta
+
+
+def not_reported(report: dict[str, Any], lang: str = lb.DEFAULT) -> list[tuple[str, str]]:
+    """The cities whose payments or housing the report has no fact of (methods 8 and 9), labelled: "Pagamenti non
+    rilevati", "Bologna, Trieste" (their cells read n.d. and the totals leave them out; the reader of a total is
+    told so where it is read)."""
+    return [
+        (lb.term(key, lang), ", ".join(lb.category("by_city", c, lang) for c in report[key]))
+        for key in no_data.NOT_REPORTED
+        if report.get(key)
+    ]
 
 
 def _cell(v: Any, lang: str) -> Any:

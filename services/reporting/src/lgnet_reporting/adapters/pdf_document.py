@@ -15,6 +15,7 @@ from fpdf import FPDF
 
 from lgnet_reporting.adapters.exports import FONT_DIR, Row, labelled
 from lgnet_reporting.domain import labels as lb
+from lgnet_reporting.domain import no_data
 
 FONT = "DejaVu"
 INK, MUTED, BAR, HIDDEN = (20, 33, 61), (90, 98, 112), (31, 94, 168), (180, 186, 196)
@@ -29,6 +30,9 @@ HEADLINE = (
     ("persons", "total"), ("persons", "minors"), ("households", "total"), ("cases", "opened"),
     ("placements", "started"), ("contributions_paid", "amount_cents"),
 )  # fmt: skip
+# A headline figure's service (no_data.NOT_REPORTED): the cities whose facts of it the report has none of are named
+# under the figure, the total leaving them out.
+HEADLINE_SERVICE = {"placements": "housing_not_reported", "contributions_paid": "payments_not_reported"}
 
 
 class Document(FPDF):
@@ -55,8 +59,9 @@ def render(report: dict[str, Any], lang: str, table_rows: list[Row], dated: date
     pdf.set_creator("LgNet reporting")
     pdf.footer_text = f"LgNet · {title} · {_period(report, lang)}"
     pdf.set_auto_page_break(True, margin=16)
-    _title_page(pdf, report, title, lang)
-    _charts(pdf, report, lang)
+    shown = no_data.marked(report)  # a cell with no data reads "n.d." on the cover and the charts, as in the tables
+    _title_page(pdf, shown, title, lang)
+    _charts(pdf, shown, lang)
     _tables(pdf, report, table_rows, lang)
     _provenance(pdf, report, lang)
     return bytes(pdf.output())
@@ -93,6 +98,8 @@ def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) ->
         pdf.cell(120, 8, f"{lb.indicator(indicator, lang)} — {lb.measure(measure, lang)}")
         pdf.set_font(FONT, "B", 11)
         pdf.cell(0, 8, lb.value(measure, v, lang), align="R", new_x="LMARGIN", new_y="NEXT")
+        if cities := report.get(HEADLINE_SERVICE.get(indicator, "")):
+            _not_reported_note(pdf, report, HEADLINE_SERVICE[indicator], cities, lang)
     pdf.ln(8)
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(*MUTED)
@@ -103,6 +110,17 @@ def _title_page(pdf: Document, report: dict[str, Any], title: str, lang: str) ->
         note += f" ({lb.term('suppression_threshold', lang)}: {threshold})"
     pdf.multi_cell(0, 4, note, new_x="LMARGIN", new_y="NEXT")
     pdf.multi_cell(0, 4, lb.term("no_data", lang) + ": " + (notes["no_data_note"] or ""), new_x="LMARGIN", new_y="NEXT")
+
+
+def _not_reported_note(pdf: Document, report: dict[str, Any], key: str, cities: list[str], lang: str) -> None:
+    """Under a headline total: the cities it leaves out, of which the report has no fact of that service."""
+    names = ", ".join(lb.category("by_city", c, lang) for c in cities)
+    partial = set(report.get("by_city") or ()) - set(cities)  # a national total with other cities in it
+    label = lb.term(key, lang) + (f" ({lb.term('not_in_total', lang)})" if partial else "")
+    pdf.set_font(FONT, size=9)
+    pdf.set_text_color(*MUTED)
+    pdf.multi_cell(0, 5, f"{label}: {names}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(*INK)
 
 
 def _series(report: dict[str, Any], indicator: str, measure: str | None, lang: str) -> list[tuple[str, Any]]:

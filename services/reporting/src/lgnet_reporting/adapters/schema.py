@@ -18,6 +18,7 @@ def create_table(t: Table) -> str:
 LATER = {"contribution_failures": "reporting-3", "member_ages": "reporting-4", "consents": "reporting-5",
          "person_vulnerabilities": "reporting-6",
          "plans": "reporting-8", "budget_facts": "reporting-9", "tutoring_sessions": "reporting-10",
+         "opportunities": "reporting-12",  # housing's opportunities listed (method 9, partial deployments)
          # street outreach and the agenda (#19)
          "outreach_outings": "reporting-outreach-1", "outreach_contacts": "reporting-outreach-2",
          "outreach_links": "reporting-outreach-3", "outreach_appointments": "reporting-outreach-4"}  # fmt: skip

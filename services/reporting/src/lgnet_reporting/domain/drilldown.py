@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from lgnet_reporting.domain.indicators import Facts, Population, Window, paid_in
+from lgnet_reporting.domain.national import not_reported
 
 PERSON_TABLES = {"persons_by_action_area": "action_area", "persons_by_channel": "channel"}
+# Figures of a service the city may not run on LgNet (national.SERVICE_FACTS): no data there, not zero items.
+SERVICE_OF = {"placements.started": "housing_not_reported", "contributions_paid.count": "payments_not_reported"}
 SUPPORTED = ("persons.total", "persons_with_individual_plan", "cases.opened", "cases.closed", "placements.started",
              "contributions_paid.count", *(f"{t}.<category>" for t in PERSON_TABLES))  # fmt: skip
 
@@ -63,4 +66,11 @@ def behind(facts: Facts, window: Window, city: str, figure: str) -> dict[str, An
         ]  # fmt: skip
     else:
         raise NoDrillDown(f"no drill-down for {figure!r} yet; supported: {', '.join(SUPPORTED)}")
-    return {"figure": figure, "count": len(items), "items": sorted(items, key=lambda x: sorted(x.items()))}
+    service = SERVICE_OF.get(figure)
+    absent = service is not None and bool(not_reported(facts, window, [city], service))
+    return {
+        "figure": figure,
+        "count": len(items),
+        "items": sorted(items, key=lambda x: sorted(x.items())),
+        "no_data": absent,  # the report reads "n.d." there: the city has no fact of that service by as_of
+    }

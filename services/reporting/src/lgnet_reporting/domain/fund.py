@@ -11,17 +11,28 @@ from typing import Any
 
 from lgnet_shared import vocabulary
 
-from lgnet_reporting.domain.no_data import NO_DATA, payments_not_reported
+from lgnet_reporting.domain import labels
+from lgnet_reporting.domain.no_data import NO_DATA, NOT_REPORTED, not_reported
 
 LIST = "fund_indicator"
 NOT_COUNTED = {
     "it": "non contato dal metodo di questo rapporto (la partecipazione civica si conta dal metodo 3)",
     "en": "not counted by this report's method (civic engagement is counted from method 3 on)",
 }
-NOT_REPORTED = {
-    "it": "pagamenti non rilevati: la città non registra i pagamenti su LgNet (non usa il servizio pagamenti)",
-    "en": "payments not reported: the city does not record its payments on LgNet (it runs no payments service)",
+WHY_NOT_REPORTED = {  # by the report's key naming the cities (no_data.NOT_REPORTED)
+    "payments_not_reported": {
+        "it": "pagamenti non rilevati: la città non registra i pagamenti su LgNet (non usa il servizio pagamenti)",
+        "en": "payments not reported: the city does not record its payments on LgNet (it runs no payments service)",
+    },
+    "housing_not_reported": {
+        "it": "alloggi non rilevati: la città non registra gli inserimenti abitativi su LgNet (non usa il servizio"
+        " alloggi)",
+        "en": "housing not reported: the city does not record its placements on LgNet (it runs no housing service)",
+    },
 }
+
+# A national total of a service some cities do not run on LgNet: the cities it leaves out, in `why_not`.
+LEAVES_OUT = {"it": "non comprende {cities} ({why})", "en": "leaves out {cities} ({why})"}
 
 
 @cache
@@ -58,12 +69,15 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
     suppressed, not derivable or not counted by the report's method: `no_data` tells the last two from a suppressed
     figure, and `why_not` says why)."""
     out = []
-    absent = payments_not_reported(doc)
+    absent = {key: not_reported(doc, key) for key in NOT_REPORTED}
     for spec in mapping()["indicators"]:
         path = spec["from"]
         value = _at(doc, path) if path else None
-        not_reported = bool(path) and ("indicators", *path) in absent
-        uncounted = value is NO_DATA or not_reported
+        why = next(
+            (WHY_NOT_REPORTED[key] for key, cells in absent.items() if path and ("indicators", *path) in cells), None
+        )
+        uncounted = value is NO_DATA or why is not None
+        why = why or _leaves_out(doc, path, lang)
         out.append(
             {
                 "code": spec["code"],
@@ -76,9 +90,18 @@ def figures(doc: dict[str, Any], lang: str = vocabulary.DEFAULT_LOCALE) -> list[
                 "source": ".".join(path) if path else None,
                 "value": None if uncounted else value,
                 "no_data": uncounted,
-                "why_not": _in(
-                    NOT_REPORTED if not_reported else NOT_COUNTED if uncounted else spec.get("why_not"), lang
-                ),
+                "why_not": _in(why or (NOT_COUNTED if uncounted else spec.get("why_not")), lang),
             }
         )
     return out
+
+
+def _leaves_out(doc: dict[str, Any], path: list[str] | None, lang: str) -> dict[str, str] | None:
+    """A total of a service that some of the report's cities do not run on LgNet (no_data.NOT_REPORTED): which
+    cities it leaves out, and why ("non comprende Bologna, Trieste (pagamenti non rilevati)")."""
+    for key, cells in NOT_REPORTED.items():
+        if path and tuple(path) in cells.indicators and (absent := doc.get(key)):
+            names = ", ".join(labels.category("by_city", c, lang) for c in absent)
+            text = _in(LEAVES_OUT, lang) or ""
+            return {lang: text.format(cities=names, why=labels.term(key, lang).lower())}
+    return None

@@ -55,10 +55,15 @@ MAX_MONTHS = 120  # the monthly series shows at most the last ten years
 # as_of (`payments_not_reported`: a city running intake and housing without payments, its contributions paid by its
 # own accounting); their `by_city` money cells read "no data" (no_data.py), not EUR 0 paid. Numbers and suppression
 # are those of method 7.
-METHOD = 8
+# 9 (partial deployments, housing): reports name the cities of which they have no housing fact on or before as_of
+# (`housing_not_reported`: no opportunity listed, no placement started, no lease signed); their placements' cells
+# read "no data" (no_data.py), not 0 placements; a money tutoring session is a payments fact too (a payments service
+# recording only tutoring read as none, its sessions "no data"). Numbers and suppression are those of method 8.
+METHOD = 9
 STANDING = 6  # the first method counting payments as they stood and linking keys transitively
 AUDITED = 7  # the auditors' review: a city's own by_city cells known to it, a period's cases and placements tied
 PARTIAL = 8  # partial deployments: the cities whose payments the national aggregate has no fact of are named
+HOUSING_ABSENT = 9  # partial deployments: the cities whose housing a report has no fact of are named too
 REPORTING_CONSENT = "reporting"
 CONSENT_BASED = ("persons_by_vulnerability", "employment")
 

@@ -11,6 +11,7 @@ from lgnet_reporting.domain import civic
 from lgnet_reporting.domain.indicators import (
     AUDITED,
     EMPLOYED,
+    HOUSING_ABSENT,
     PARTIAL,
     Facts,
     Shared,
@@ -35,14 +36,28 @@ PERSON_TABLES = ("persons_by_action_area", "persons_by_channel", "persons_by_vul
 
 def city_summary(facts: Facts, window: Window, city: str) -> dict[str, Any]:
     indicators = summary(of_city(facts, city), window, city)
-    return report(CITY_SUMMARY, city, window, indicators, **_payments_not_reported(facts, window, [city]))
+    return report(CITY_SUMMARY, city, window, indicators, **_not_reported(facts, window, [city]))
 
 
-def _payments_not_reported(facts: Facts, window: Window, cities: list[str]) -> dict[str, list[str]]:
-    """The document's `payments_not_reported` (method 8; none before: earlier reports replay as published)."""
-    if window.method < PARTIAL:
-        return {}
-    return {"payments_not_reported": payments_not_reported(facts, window, cities)}
+# The facts by which a report knows that a city runs a service, on or before as_of: (table, its date column, the
+# first method reading it). Payments: a budget line allocated, a contribution requested, a voucher issued (method 8),
+# a money tutoring session recorded (method 9: tutoring asks for no budget line, so a payments service recording
+# only tutoring read as none). Housing: an opportunity listed, a placement started, a lease signed (method 9).
+SERVICE_FACTS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "payments_not_reported": (("budget_facts", "on_date", PARTIAL), ("tutoring_sessions", "on_date", HOUSING_ABSENT)),
+    "housing_not_reported": (
+        ("opportunities", "listed_on", HOUSING_ABSENT),
+        ("placements", "started_on", HOUSING_ABSENT),
+        ("leases", "signed_on", HOUSING_ABSENT),
+    ),
+}
+SINCE = {"payments_not_reported": PARTIAL, "housing_not_reported": HOUSING_ABSENT}
+
+
+def _not_reported(facts: Facts, window: Window, cities: list[str]) -> dict[str, list[str]]:
+    """The document's `payments_not_reported` (method 8) and `housing_not_reported` (method 9); none before: earlier
+    reports replay as published."""
+    return {key: not_reported(facts, window, cities, key) for key, since in SINCE.items() if window.method >= since}
 
 
 def cities_of(facts: Facts) -> list[str]:
@@ -131,19 +146,23 @@ def national(facts: Facts, window: Window, threshold: int) -> dict[str, Any]:
     indicators = summary(facts, window, None, shared, everyone)
     cities = cities_of(facts)
     by_city = city_rows(facts, window, cities, shared, everyone)
-    doc = report(
-        NATIONAL, NATIONAL, window, indicators, by_city=by_city, **_payments_not_reported(facts, window, cities)
-    )
+    doc = report(NATIONAL, NATIONAL, window, indicators, by_city=by_city, **_not_reported(facts, window, cities))
     hidden, count = suppress(doc, plan_for(doc), threshold)
     hidden["suppression"] = {"threshold": threshold, "hidden_cells": count}
     return hidden
 
 
-def payments_not_reported(facts: Facts, window: Window, cities: list[str]) -> list[str]:
-    """The cities of which the log has no payments fact on or before as_of (a budget line allocated, a contribution
-    requested, a voucher issued): cities that run no payments service (their contributions paid outside LgNet), or
-    not yet. Their money is not EUR 0 paid but not reported (method 8)."""
-    reporting = {r["city"] for r in facts["budget_facts"] if r["city"] and window.closed(r["on_date"])}
+def not_reported(facts: Facts, window: Window, cities: list[str], service: str) -> list[str]:
+    """The cities of which the log has no fact of the service (`SERVICE_FACTS`) on or before as_of: cities that run
+    no such service (their contributions paid, their households housed outside LgNet), or not yet. Their figures of
+    it are not 0 but not reported."""
+    reporting = {
+        r["city"]
+        for table, day, since in SERVICE_FACTS[service]
+        if window.method >= since
+        for r in facts[table]
+        if r["city"] and window.closed(r[day])
+    }
     return [c for c in cities if c not in reporting]
 
 

@@ -13,7 +13,7 @@ hidden count is null, never zero), so every other null is a suppressed cell, as 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from lgnet_reporting.domain.suppression import Path
 
@@ -37,21 +37,39 @@ class NoData:
 NO_DATA = NoData()
 
 
-# Payments' cells, when the report names the payments of its scope as not reported (method 8: a city that runs no
-# payments service has no data there, not EUR 0 paid): a city's in the national aggregate's `by_city`, and the
-# indicators' when no city of the report has a payments fact (a city's own summary, or a national one).
-NOT_REPORTED_BY_CITY = ("paid_count", "paid_cents")
-NOT_REPORTED_INDICATORS: tuple[Path, ...] = (
-    ("contributions_paid", "count"), ("contributions_paid", "amount_cents"), ("contribution_payments_failed",),
-    ("vouchers_expired", "count"), ("vouchers_expired", "remaining_cents"), ("money_tutoring", "sessions"),
-    ("money_tutoring", "households_followed"),
-)  # fmt: skip
+class NotReported(NamedTuple):
+    """A service's cells, when the report names the cities of which it has no fact of that service (a city that runs
+    no such service has no data there, not 0): a city's in the national aggregate's `by_city`, and the indicators'
+    (and each month's) when no city of the report has such a fact (a city's own summary, or a national one)."""
+
+    by_city: tuple[str, ...]
+    indicators: tuple[Path, ...]
+    monthly: str
+
+
+# The document's key naming those cities -> the cells: payments (method 8), housing (method 9).
+NOT_REPORTED: dict[str, NotReported] = {
+    "payments_not_reported": NotReported(
+        ("paid_count", "paid_cents"),
+        (("contributions_paid", "count"), ("contributions_paid", "amount_cents"), ("contribution_payments_failed",),
+         ("vouchers_expired", "count"), ("vouchers_expired", "remaining_cents"), ("money_tutoring", "sessions"),
+         ("money_tutoring", "households_followed")),
+        "paid_cents",
+    ),
+    "housing_not_reported": NotReported(
+        ("placements_started",),
+        (("placements", "started"), ("placements", "ended"), ("placements", "active_at_as_of"),
+         ("days_to_placement", "placements"), ("days_to_placement", "median")),
+        "placements_started",
+    ),
+}  # fmt: skip
 
 
 def cells(report: dict[str, Any]) -> set[Path]:
-    """The paths of the report's cells that have no data: computed over a count of zero, or payments' cells of a
-    scope of which the report has no payments fact (`payments_not_reported`, method 8: those cells are 0, not null)."""
-    found = payments_not_reported(report)
+    """The paths of the report's cells that have no data: computed over a count of zero, or a service's cells of a
+    scope of which the report has no fact of that service (`payments_not_reported`, method 8;
+    `housing_not_reported`, method 9: those cells are 0, not null)."""
+    found = set().union(*(not_reported(report, key) for key in NOT_REPORTED))
     ind = report.get("indicators", {})
     for record, cell, count in OVER_A_COUNT:
         for path, values in _records(ind, record):
@@ -83,17 +101,19 @@ def marked(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def payments_not_reported(report: dict[str, Any]) -> set[Path]:
-    """The payments' cells of the report's scope that has no payments fact (method 8), as paths."""
-    absent = set(report.get("payments_not_reported") or ())
+def not_reported(report: dict[str, Any], key: str) -> set[Path]:
+    """The cells of the service that the report's `key` (`payments_not_reported`, `housing_not_reported`) names
+    cities of, as paths: those cities' by_city cells, and the indicators' when no city of the report has its facts."""
+    absent = set(report.get(key) or ())
     if not absent:
         return set()
+    cells = NOT_REPORTED[key]
     by_city = report.get("by_city")
-    found: set[Path] = {("by_city", c, cell) for c in by_city or {} if c in absent for cell in NOT_REPORTED_BY_CITY}
-    if by_city is None or set(by_city) <= absent:  # a city's own summary, or a national one with no city's payments
+    found: set[Path] = {("by_city", c, cell) for c in by_city or {} if c in absent for cell in cells.by_city}
+    if by_city is None or set(by_city) <= absent:  # a city's own summary, or a national one with no city's facts
         ind = report.get("indicators", {})
-        found |= {("indicators", *path) for path in NOT_REPORTED_INDICATORS if _has(ind, path)}
-        found |= {("indicators", "monthly", n, "paid_cents") for n in range(len(ind.get("monthly") or ()))}
+        found |= {("indicators", *path) for path in cells.indicators if _has(ind, path)}
+        found |= {("indicators", "monthly", n, cells.monthly) for n in range(len(ind.get("monthly") or ()))}
     return found
 
 

@@ -81,6 +81,9 @@ TABLES: dict[str, Table] = {
            kind="text", started_on="date", ended_on="date", end_reason="text"),
         _t("leases", ("lease_id",), lease_id="text", placement_id="text", household_id="text", case_id="text",
            city="text", lease_type="text", monthly_rent_cents="bigint", deposit_cents="bigint", signed_on="date"),
+        # Housing opportunities listed (id, city, the listing's day): that a city runs a housing service, before
+        # its first placement (method 9's `housing_not_reported`).
+        _t("opportunities", ("opportunity_id",), opportunity_id="text", city="text", listed_on="date"),
         _t("budget_lines", ("budget_line_id",), budget_line_id="text", city="text", line="text"),
         # The budget's movements as the payments ledger books them (allocations, adjustments, requests, approvals,
         # rejections, vouchers issued and expired), one row per event: the financial statement's facts.
@@ -296,6 +299,9 @@ PROJECTORS: dict[str, Projector] = {
         _ins("employment", event_id=event_key(env), person_id=e.person_id, case_id=e.case_id, status=e.status.value,
              as_of=e.as_of)
     ],
+    h.OpportunityListed.type: lambda env, e: [
+        _ins("opportunities", opportunity_id=e.opportunity_id, city=e.city, listed_on=_day(env))
+    ],
     h.PlacementStarted.type: lambda env, e: [
         _ups("placements", placement_id=e.placement_id, household_id=e.household_id, case_id=e.case_id, city=e.city,
              kind=e.kind.value, started_on=e.started_on)
@@ -362,3 +368,7 @@ class Tables:
     def records(self, table: str) -> list[tuple[Any, ...]]:
         names = TABLES[table].names
         return [tuple(map(row.get, names)) for row in self.rows[table].values()]
+
+    def facts(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table's rows as the reports read them (store.load_facts: a dict per row, every column)."""
+        return {name: [dict(zip(t.names, r, strict=True)) for r in self.records(name)] for name, t in TABLES.items()}

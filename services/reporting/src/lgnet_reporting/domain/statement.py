@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import Any
 
 from lgnet_reporting.domain.indicators import UNKNOWN, Facts, Window, standing
+from lgnet_reporting.domain.national import not_reported
 
 COLUMNS = ("budget_cents", "paid_cents", "committed_cents", "vouchers_cents", "remaining_cents")
 
@@ -77,4 +78,7 @@ def statement(facts: Facts, window: Window, city: str) -> dict[str, Any]:
         "lines": out,
         "by_category": dict(sorted(by_category.items())),
         "totals": totals,
+        # The city, when it has no payments fact on or before as_of (no payments service of its on LgNet): its zeros
+        # are not a budget of nothing, its money is not recorded here (as in its summary, method 8).
+        "payments_not_reported": not_reported(facts, window, [city], "payments_not_reported"),
     }

@@ -70,6 +70,10 @@ class FinancialStatement(BaseModel):
     lines: list[StatementLine]
     by_category: dict[str, Columns]
     totals: Columns
+    payments_not_reported: list[str] = Field(
+        description="The city, when it has no payments fact on or before as_of (it runs no payments service on LgNet):"
+        " its zeros are not a budget of nothing"
+    )
     positions: Positions = Field(description=POSITIONS)
 
 
@@ -107,6 +111,10 @@ class DrillDown(BaseModel):
     figure: str
     count: int
     items: list[PersonBehind | CaseOpenedBehind | CaseClosedBehind | PlacementBehind | PaymentBehind]
+    no_data: bool = Field(
+        description="The figure has no data (the report reads n.d.): the city has no fact of the service on or before"
+        " as_of (no housing or payments service of its on LgNet), so no item, not zero of them"
+    )
     scope: str
     positions: Positions = Field(description=POSITIONS)
 
@@ -164,6 +172,12 @@ class ReportDocument(ReportHead):
         default=None,
         description="The national aggregate's cities with no payments fact on or before as_of (from method 8): a city"
         " running no payments service; their money cells are listed in `no_data`, not EUR 0 paid",
+    )
+    housing_not_reported: list[str] | None = Field(
+        default=None,
+        description="The report's cities with no housing fact (opportunity listed, placement started, lease signed) on"
+        " or before as_of (from method 9): a city running no housing service; their placements' cells are listed in"
+        " `no_data`, not 0 placements",
     )
     suppression: Suppression | None = Field(default=None, description="The national aggregate's")
     indicators: dict[str, Any] = Field(description="The indicators' tables (docs/reporting.md)")
