@@ -721,3 +721,45 @@ def test_checkpoints_published_while_the_log_is_read_are_no_truncation(
     monkeypatch.setattr(audit_service.facts_log, "checkpoint_notes", meanwhile)
     rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
     assert (rc, summary["failures"], summary["events"]) == (0, 0, len(records)), summary["first_failures"]
+
+
+def test_a_citys_registered_key_signing_another_citys_fact_fails_verify_named_at_its_place(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read as Trieste's IT team would attack the audit (#16): their deployment's key is registered on its own
+    registry topic and pinned by the auditor, as every city's is. A fact it signs saying it is Torino's was
+    dead-lettered by the consumers and skipped by the replay, but `lgnet-audit verify` said ok (exit 0): the
+    auditor's check vouched for a Torino fact Torino never wrote. It fails there: exit 1, the JSON line and the
+    table name its topic, partition, offset and the reason."""
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+    trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+    forged = employment("forged-by-trieste")  # city="torino"
+    value, signature = trieste.sign(*forged.to_structured())
+    partition = partition_of(forged.key, 6) or 0
+    headers = [*forged.to_structured()[1], signature]
+    offset = sum(1 for r in records if r[0] == "intake.events" and r[1] == partition)
+    records.append(("intake.events", partition, forged.key, value, headers))
+
+    async def register_trieste() -> None:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            await publish_key(producer, trieste.key, prefix)
+        finally:
+            await producer.stop()
+
+    asyncio.run(write(kafka_bootstrap, prefix, records))
+    asyncio.run(register_trieste())
+    notarise(kafka_bootstrap, prefix)
+    keys = tmp_path / "pinned-keys.json"
+    rc, line, _ = cli(["--topic-prefix", prefix, "keys", "--out", str(keys)], capsys)
+    assert rc == 0 and trieste.key.key_id in keys.read_text(), line
+    verify = ["--topic-prefix", prefix, "verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
+    rc, line, table = cli(verify, capsys)
+    reason = "producer signature: 'torino' is not the city of the signing deployment (trieste)"
+    assert rc == 1 and line["ok"] is False and line["failures"] == 1, line
+    assert line["first_failures"] == [
+        {"topic": "intake.events", "partition": partition, "offset": offset, "reason": reason}
+    ]
+    assert f"FAIL intake.events partition {partition} offset {offset}: {reason}" in table.splitlines(), table

@@ -814,3 +814,75 @@ def test_with_the_notary_over_http_a_first_audit_names_the_exact_offset_of_a_rew
     assert [f.reason for f in a.failures] == [
         f"{named} checkpoint of size 6, the first 7 do not (the notary's checkpoints, over --notary-url)"
     ]
+
+
+def _city_rows(signer: Any, city: str, n: int, *, names: str | None = None) -> list[tuple[bytes, list[Any]]]:
+    """n employment facts of `city`, signed by `signer` in one batch; `names`: the key id their envelope names
+    instead of the signer's (a deployment's IT team writing the extension itself)."""
+    from datetime import date
+
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+
+    facts = []
+    for i in range(n):
+        e = EmploymentRecorded(person_id=f"{city}-p{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+        v, h = to_envelope(e, source="/lgnet/intake", city=city).to_structured()
+        facts.append((v, list(h)))
+    member = signer._member
+    if names is not None:  # the extension the signer splices in, naming another key (a relay written to lie)
+        signer._member = f',"signingkey":"{names}"}}'.encode()
+    try:
+        signed = signer.sign_batch(facts)
+    finally:
+        signer._member = member
+    return [(v, [*h, s]) for (v, s), (_, h) in zip(signed, facts, strict=True)]
+
+
+def test_a_citys_pinned_key_signing_another_citys_facts_fails_the_audit_as_the_consumers_refuse_them() -> None:
+    """Read as Trieste's IT team would attack the audit (#16): Trieste's key is registered and pinned, as every
+    city's is. Facts it signs saying they are Torino's were dead-lettered by the consumers and skipped by the replay
+    (`check_claims`: a city's key signs only its city's facts), but `lgnet-audit verify` checked the signature
+    alone and said "ok" — the audit vouched for Torino facts Torino never wrote. They fail, named at their offsets,
+    whether checked with their whole signed batch or one by one; so does a fact whose envelope names another key
+    than the one that signed it, or one with no envelope to read claims from (the consumers refuse it too). A national
+    key may sign any city's facts; a city's own facts verify."""
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit, table
+    from lgnet_shared.fact_signing import FactSigner
+
+    trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+    torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    national = FactSigner(os.urandom(32), "national", "intake", "national")
+    rows = [
+        *_city_rows(trieste, "trieste", 2),  # 0-1: Trieste's own
+        *_city_rows(trieste, "torino", 3),  # 2-4: Trieste's key, Torino's facts
+        *_city_rows(national, "torino", 2),  # 5-6: the national deployment's, any city's
+        *_city_rows(trieste, "trieste", 1, names=torino.key.key_id),  # 7: names Torino's key, signed by Trieste's
+        (lambda v, s: (v, [s]))(*trieste.sign(b'{"city_of": "torino"}')),  # 8: no envelope: whose, nobody can say
+    ]
+    keys = {s.key.key_id: s.key for s in (trieste, torino, national)}
+    records = [
+        SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+        for o, (v, h) in enumerate(rows)
+    ]
+    city = "producer signature: 'torino' is not the city of the signing deployment (trieste)"
+    named = f"producer signature: names key {torino.key.key_id!r} but the record is signed with {trieste.key.key_id!r}"
+    unread = (
+        "producer signature: its claims cannot be read (specversion): missing: not a CloudEvent (structured mode needs"
+        " specversion)"
+    )
+    expected = [(2, city), (3, city), (4, city), (7, named), (8, unread)]
+    whole = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    whole.records("intake.events", records)  # whole signed batches: proven together
+    alone = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    for r in records:
+        alone.record("intake.events", r)
+    for a in (whole, alone):
+        assert [(f.topic, f.partition, f.offset, f.reason) for f in a.failures] == [
+            ("intake.events", 0, o, reason) for o, reason in expected
+        ]
+        assert (a.signatures, a.summary()["ok"]) == (4, False)
+        assert f"FAIL intake.events partition 0 offset 2: {city}" in table(a)

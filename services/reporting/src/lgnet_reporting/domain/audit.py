@@ -1,6 +1,7 @@
 """What an auditor checks of the fact log, record by record, with nothing but pinned keys (pure: no I/O).
 
 Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic,
+signing only what it may claim — its own key id and its deployment's city, as the consumers and the replay require —
 and not one its deployment's service rotated away from on that partition), that its key belongs on that partition
 (a record copied from another partition keeps a valid signature but not its place), that offsets start at 0 with no
 gap, its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the log,
@@ -21,7 +22,13 @@ from typing import Any
 from lgnet_shared import merkle
 from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
 from lgnet_shared.errors import Unauthenticated
-from lgnet_shared.fact_signing import SigningKey, check_fact, parse_signature, prove_whole_batches
+from lgnet_shared.fact_signing import (
+    SigningKey,
+    check_fact,
+    check_record_claims,
+    parse_signature,
+    prove_whole_batches,
+)
 from lgnet_shared.partitioning import partition_of
 from lgnet_shared.signing import verifying_key
 from nacl.signing import VerifyKey
@@ -160,14 +167,9 @@ class Audit:
             except Unauthenticated as err:
                 reason = f"producer signature: {err.reason}"
             verdicts.update(dict.fromkeys(map(id, batch), reason))
-            if self._ranks:  # a rotated key is pinned: which key signed matters record by record, in order
-                signers.update(dict.fromkeys(map(id, batch), key))
-        if signers:
-            for r in fetched:
-                self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
-            return
-        for r in fetched:  # no rotated key pinned: the loop as it was before the rotation check
-            self.record(topic, r, verdicts.get(id(r), _UNCHECKED))
+            signers.update(dict.fromkeys(map(id, batch), key))  # each record's claims are its own (`record`)
+        for r in fetched:
+            self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
 
     def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED, key: SigningKey | None = None) -> None:
         """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked, with
@@ -190,8 +192,10 @@ class Audit:
                     verdict = None
                 except Unauthenticated as err:
                     verdict = f"producer signature: {err.reason}"
-        if verdict is None and key is not None and self._ranks:
-            verdict = self._rotated(topic, r.partition, key)
+        if verdict is None and key is not None:
+            verdict = _misattributed(key, r.value, headers)
+            if verdict is None and self._ranks:
+                verdict = self._rotated(topic, r.partition, key)
         if verdict is None:
             self.signatures += 1
         else:
@@ -469,6 +473,16 @@ class Audit:
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
         }
+
+
+def _misattributed(key: SigningKey, value: bytes | None, headers: list[tuple[str, bytes]]) -> str | None:
+    """Why a record signed with `key` is not that key's to sign, as the consumers and the replay decide it
+    (`check_claims`: its envelope names another key, or another city than the signing deployment's); None if it is."""
+    try:
+        check_record_claims(key, value, headers)
+    except Unauthenticated as err:
+        return f"producer signature: {err.reason}"
+    return None
 
 
 REWRITTEN = "record changed, dropped, reordered or inserted"
