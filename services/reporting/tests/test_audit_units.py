@@ -886,3 +886,47 @@ def test_a_citys_pinned_key_signing_another_citys_facts_fails_the_audit_as_the_c
         ]
         assert (a.signatures, a.summary()["ok"]) == (4, False)
         assert f"FAIL intake.events partition 0 offset 2: {city}" in table(a)
+
+
+def test_a_checkpoint_names_the_topic_prefix_of_its_log_only_when_there_is_one() -> None:
+    """Checkpoints of an unprefixed deployment keep their origin (`lgnet/<topic>/<partition>`: every checkpoint
+    published so far, and reporting's stored anchors, stay valid); a prefixed deployment's notary signs
+    `<prefix>lgnet/<topic>/<partition>`. An audit takes its own log's and refuses, naming it, one of another
+    prefix — an unprefixed production's audit a staging's, signed with the same notary key. A prefixed log's audit
+    does not use an unprefixed origin (its own notary's before December 2026, or an unprefixed log's: nobody can
+    tell), nor fails it: its notary signs every partition anew, prefixed, at its next round."""
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_reporting.domain.notary import Notary
+    from lgnet_shared.checkpoints import NotarySigner
+
+    signer = NotarySigner("lgnet-notary.test", os.urandom(32))
+    notes = {}
+    for prefix in ("", "staging.", "prod."):
+        notary = Notary(signer, prefix)
+        for i in range(3):
+            notary.add("intake.events", SimpleNamespace(partition=0, offset=i, key=b"k", value=b"v", headers=[]))
+        (cp,) = notary.grown()
+        assert cp.origin == f"{prefix}lgnet/intake.events/0"
+        assert notary.checkpoint("intake.events", 0, 2).origin == cp.origin
+        notes[prefix] = cp.note
+
+    def audited(prefix: str, other: str) -> Audit:
+        a = Audit(keys={}, notaries=[signer.verifier], partitions={"intake.events": 1}, prefix=prefix)
+        a.checkpoint(7, notes[prefix])
+        a.checkpoint(8, notes[other])
+        assert [cp.note for cp in a.checkpoints["lgnet/intake.events/0"]] == [notes[prefix]]
+        return a
+
+    for prefix, other in (("", "staging."), ("prod.", "staging.")):
+        assert [(f.topic, f.offset, f.reason) for f in audited(prefix, other).failures] == [
+            (
+                "checkpoints",
+                8,
+                f"checkpoint of another log: its origin '{other}lgnet/intake.events/0' is under topic prefix {other!r},"
+                f" not this log's {prefix!r} (a notary of another deployment sharing this one's key signed it)",
+            )
+        ]
+    assert audited("prod.", "").failures == []

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lgnet_shared import merkle
-from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
+from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint, split_origin
 from lgnet_shared.errors import Unauthenticated
 from lgnet_shared.fact_signing import (
     SigningKey,
@@ -67,14 +67,14 @@ class SavedOrigin:
 
 
 def origin(topic: str, partition: int) -> str:
+    """The name a topic-partition's checkpoints, saved state and notary files go by: its origin without a topic
+    prefix (a checkpoint's own origin names the prefix too, `checkpoints.origin_of`)."""
     return f"lgnet/{topic}/{partition}"
 
 
 def parse_origin(text: str) -> tuple[str, int] | None:
-    parts = text.split("/")
-    if len(parts) != 3 or parts[0] != "lgnet" or not parts[2].isdigit():
-        return None
-    return parts[1], int(parts[2])
+    where = split_origin(text)
+    return None if where is None or where[0] else where[1:]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class Audit:
     notaries: list[Verifier]
     partitions: dict[str, int]  # logical topic -> partition count
     saved: dict[str, SavedOrigin] = field(default_factory=dict)
+    prefix: str = ""  # the topic prefix of the log audited: its checkpoints' origins name it
     # The log start of each fact topic-partition, as the broker says it: above 0, records were deleted at its start
     # (the admin API's delete-records, or a retention shortened) — a leaf's index is no longer its record's offset.
     starts: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -254,7 +255,17 @@ class Audit:
         except CheckpointError as err:
             self.fail(source, 0, offset, f"checkpoint: {err}")
             return
-        self.checkpoints.setdefault(cp.origin, []).append(cp)
+        name, where = cp.origin, split_origin(cp.origin)
+        if where is not None:
+            prefix, topic, partition = where
+            if prefix != self.prefix:
+                if prefix:
+                    self.fail(source, 0, offset, _other_log(cp.origin, prefix, self.prefix))
+                # else: a prefixed log's own checkpoints written before origins named the prefix, or an unprefixed
+                # log's — which, nobody can tell: not used (its notary signs them anew, prefixed, at its next round)
+                return
+            name = origin(topic, partition)
+        self.checkpoints.setdefault(name, []).append(cp)
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
@@ -483,6 +494,13 @@ def _misattributed(key: SigningKey, value: bytes | None, headers: list[tuple[str
     except Unauthenticated as err:
         return f"producer signature: {err.reason}"
     return None
+
+
+def _other_log(name: str, prefix: str, ours: str) -> str:
+    return (
+        f"checkpoint of another log: its origin {name!r} is under topic prefix {prefix!r}, not this log's {ours!r} (a"
+        " notary of another deployment sharing this one's key signed it)"
+    )
 
 
 REWRITTEN = "record changed, dropped, reordered or inserted"
