@@ -930,3 +930,39 @@ def test_a_checkpoint_names_the_topic_prefix_of_its_log_only_when_there_is_one()
             )
         ]
     assert audited("prod.", "").failures == []
+
+
+def test_a_signed_fact_copied_to_another_partition_under_another_kafka_key_is_named() -> None:
+    """Read as Trieste's IT team would attack the audit (#16): its principal may write intake.events, so it copies
+    one of Torino's genuine facts into another partition. With the record's own Kafka key the audit names it ("key
+    belongs on partition N"); but the Kafka key is not signed: copied under a key that hashes to the partition it
+    lands on (or none), it passed — signature, claims and place all "ok". The place is the one the signed
+    envelope's `partitionkey` says."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.fact_signing import FactSigner
+    from lgnet_shared.partitioning import partition_of
+
+    torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    ((value, headers),) = _city_rows(torino, "torino", 1)
+
+    signed_key = json.loads(value)["partitionkey"].encode()
+    home = partition_of(signed_key, 6)
+    elsewhere = (home + 1) % 6
+    rekeyed = next(k for k in (b"k%d" % i for i in range(1000)) if partition_of(k, 6) == elsewhere)
+    moved = f"key belongs on partition {home}: copied from elsewhere"
+    for kafka_key, partition, expected in [
+        (signed_key, home, []),  # where its producer wrote it
+        (signed_key, elsewhere, [moved]),  # caught before too
+        (rekeyed, elsewhere, [moved]),
+        (None, elsewhere, [moved]),
+    ]:
+        a = Audit(keys={torino.key.key_id: torino.key}, notaries=[], partitions={"intake.events": 6})
+        r = SimpleNamespace(topic="intake.events", partition=partition, offset=0, key=kafka_key, value=value)
+        a.records("intake.events", [SimpleNamespace(**vars(r), headers=headers)])
+        assert [(f.partition, f.offset, f.reason) for f in a.failures] == [
+            (partition, 0, reason) for reason in expected
+        ], kafka_key

@@ -674,6 +674,8 @@ class Claims(Protocol):
     def signingkey(self) -> str | None: ...
     @property
     def city(self) -> str: ...
+    @property
+    def partitionkey(self) -> str | None: ...
 
 
 class _Claimed(BaseModel):
@@ -684,6 +686,7 @@ class _Claimed(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     city: str
     signingkey: str | None = None
+    partitionkey: str | None = None  # the Kafka key it was written with: its place (the record's key is not signed)
 
 
 def claims_of(value: bytes | None, headers: Headers = ()) -> Claims:
@@ -697,15 +700,17 @@ def claims_of(value: bytes | None, headers: Headers = ()) -> Claims:
     return from_record(value, headers)
 
 
-def check_record_claims(key: SigningKey, value: bytes | None, headers: Headers = ()) -> None:
+def check_record_claims(key: SigningKey, value: bytes | None, headers: Headers = ()) -> Claims:
     """`check_claims` of a record the caller has not decoded (`lgnet-audit verify`: the signatures and claims of
-    every fact, no event decoded): a record whose claims cannot be read fails as misattributed too."""
+    every fact, no event decoded), returning the claims read; a record whose claims cannot be read fails as
+    misattributed too."""
     try:
         claims = claims_of(value, headers)
     except ContractError as err:
         field = f" ({err.field})" if err.field else ""
         raise FactSignatureError("claims", err.field, f"its claims cannot be read{field}: {err.reason}") from None
     check_claims(key, claims)
+    return claims
 
 
 def check_claims(key: SigningKey, env: Claims) -> None:

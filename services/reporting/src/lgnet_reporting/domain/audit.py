@@ -193,15 +193,22 @@ class Audit:
                     verdict = None
                 except Unauthenticated as err:
                     verdict = f"producer signature: {err.reason}"
+        claims = None
         if verdict is None and key is not None:
-            verdict = _misattributed(key, r.value, headers)
+            try:  # what the key may sign, as the consumers and the replay decide it (`check_claims`)
+                claims = check_record_claims(key, r.value, headers)
+            except Unauthenticated as err:
+                verdict = f"producer signature: {err.reason}"
             if verdict is None and self._ranks:
                 verdict = self._rotated(topic, r.partition, key)
         if verdict is None:
             self.signatures += 1
         else:
             self.fail(topic, r.partition, r.offset, verdict)
-        home = partition_of(r.key, self.partitions.get(topic, 1))
+        # Placed by the partitionkey its producer signed, not by the record's Kafka key, which anyone who may write
+        # the topic can set to the partition they copy a fact into.
+        signed = claims.partitionkey.encode() if claims is not None and claims.partitionkey is not None else None
+        home = partition_of(r.key if signed is None else signed, self.partitions.get(topic, 1))
         if home is not None and home != r.partition:
             self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
@@ -484,16 +491,6 @@ class Audit:
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
         }
-
-
-def _misattributed(key: SigningKey, value: bytes | None, headers: list[tuple[str, bytes]]) -> str | None:
-    """Why a record signed with `key` is not that key's to sign, as the consumers and the replay decide it
-    (`check_claims`: its envelope names another key, or another city than the signing deployment's); None if it is."""
-    try:
-        check_record_claims(key, value, headers)
-    except Unauthenticated as err:
-        return f"producer signature: {err.reason}"
-    return None
 
 
 def _other_log(name: str, prefix: str, ours: str) -> str:
