@@ -16,6 +16,8 @@ from typing import Any
 
 from lgnet_shared.checkpoints import Checkpoint, origin_of, split_origin
 
+from lgnet_reporting.domain.national import CITY_SUMMARY, NATIONAL
+
 REPORTS_TOPIC = "reporting.events"
 
 
@@ -48,6 +50,18 @@ def of_reports(origin: str, prefix: str = "") -> bool:
     reports)? A checkpoint of another prefix's log, signed by a notary sharing the key, is not."""
     where = split_origin(origin)
     return where is not None and where[:2] == (prefix, REPORTS_TOPIC)
+
+
+def announcer_problem(city: str | None, deployment: str, report: str, scope: str) -> str | None:
+    """Why a `report` of `scope` announced (signed) by `deployment`, a deployment of `city`, is not a report that
+    deployment publishes, or None: a city's deployment publishes its own city's summary, the national deployment
+    any report."""
+    if city == NATIONAL or (report == CITY_SUMMARY and scope == city):
+        return None
+    return (
+        f"a {report} of {scope} announced by {deployment} (a deployment of {city or 'no city'}), which publishes only"
+        f" {f'the city summary of {city}' if city else 'nothing'}"
+    )
 
 
 def covering(partition: int, offset: int, checkpoints: Iterable[Anchor], prefix: str = "") -> Anchor | None:
