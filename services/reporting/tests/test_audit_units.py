@@ -966,3 +966,50 @@ def test_a_signed_fact_copied_to_another_partition_under_another_kafka_key_is_na
         assert [(f.partition, f.offset, f.reason) for f in a.failures] == [
             (partition, 0, reason) for reason in expected
         ], kafka_key
+
+
+def test_a_report_announced_for_another_city_by_a_citys_deployment_fails_the_audit() -> None:
+    """Trieste's reporting deployment (its key registered and pinned) announces on `reporting.events` a "Torino"
+    city summary in its own envelope city (the claims rule passes): `lgnet-audit verify` said ok, and the
+    announcement counted among the reports anchored. A city's deployment announces its own city's summary only (the
+    national one any report), as the replay decides: it fails, named at its offset. Its own city's, and the
+    national deployment's of any scope, verify."""
+    import os
+    from datetime import UTC, date, datetime
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.reporting import ReportPublished
+    from lgnet_shared.fact_signing import FactSigner
+
+    trieste = FactSigner(os.urandom(32), "trieste", "reporting", "trieste")
+    national = FactSigner(os.urandom(32), "national", "reporting", "national")
+
+    def announced(signer: Any, report: str, scope: str, city: str) -> tuple[bytes, list[Any]]:
+        event = ReportPublished(
+            report_id=f"{signer.key.deployment}-{scope}", report=report, scope=scope, as_of=date(2026, 6, 30),
+            digest="0" * 64, positions={}, published_at=datetime.now(UTC), method=8, threshold=5,
+        )  # fmt: skip
+        value, headers = to_envelope(event, source="/lgnet/reporting", city=city).to_structured()
+        value, signature = signer.sign(value, headers)
+        return value, [*headers, signature]
+
+    rows = [
+        announced(trieste, "city_summary", "trieste", "trieste"),
+        announced(trieste, "city_summary", "torino", "trieste"),  # 1: another city's summary
+        announced(national, "city_summary", "torino", "torino"),
+        announced(national, "national", "national", "national"),
+    ]
+    a = Audit(keys={s.key.key_id: s.key for s in (trieste, national)}, notaries=[], partitions={"reporting.events": 1})
+    for offset, (value, headers) in enumerate(rows):
+        r = SimpleNamespace(topic="reporting.events", partition=0, offset=offset, key=None, value=value)
+        a.record("reporting.events", SimpleNamespace(**vars(r), headers=headers))
+    assert [(f.offset, f.reason) for f in a.failures] == [
+        (
+            1,
+            "producer signature: a city_summary of torino announced by trieste (a deployment of trieste), which"
+            " publishes only the city summary of trieste",
+        )
+    ]
+    assert a.signatures == 3

@@ -33,6 +33,8 @@ from lgnet_shared.partitioning import partition_of
 from lgnet_shared.signing import verifying_key
 from nacl.signing import VerifyKey
 
+from lgnet_reporting.domain.anchoring import announcer_problem
+
 # The canonical fact topics a notary checkpoints and an auditor verifies.
 FACT_TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events", "reporting.events")
 NOT_PINNED = "which is not in your pinned keys"
@@ -97,6 +99,18 @@ def _positions(value: bytes | None) -> dict[str, dict[str, int]]:
         }
     except (ValueError, TypeError, AttributeError, KeyError):
         return {}
+
+
+def _announced(value: bytes | None) -> tuple[str, str] | None:
+    """The (report, scope) a `report_published` record announces; None for any other record."""
+    try:
+        doc = json.loads(value or b"")
+        data = doc["data"]
+        if doc.get("type") != "lgnet.reporting.report_published":
+            return None
+        return str(data["report"]), str(data["scope"])
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
 
 
 @dataclass
@@ -199,6 +213,9 @@ class Audit:
                 claims = check_record_claims(key, r.value, headers)
             except Unauthenticated as err:
                 verdict = f"producer signature: {err.reason}"
+            if verdict is None and topic == "reporting.events" and (announced := _announced(r.value)):
+                why = announcer_problem(key.deployment_city, key.deployment, *announced)  # as the replay decides
+                verdict = None if why is None else f"producer signature: {why}"
             if verdict is None and self._ranks:
                 verdict = self._rotated(topic, r.partition, key)
         if verdict is None:
