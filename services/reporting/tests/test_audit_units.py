@@ -1013,3 +1013,28 @@ def test_a_report_announced_for_another_city_by_a_citys_deployment_fails_the_aud
         )
     ]
     assert a.signatures == 3
+
+
+def test_a_housing_key_signing_a_payments_fact_fails_the_audit_as_the_consumers_refuse_it() -> None:
+    """The brief's other case of #16's claims rule: Trieste's housing key signing a payments fact on
+    `payments.events`. The audit already failed it (a key of a service that may not write the topic, `check_fact`,
+    as the consumers decide): kept here beside the city rule."""
+    import os
+    from datetime import date
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.payments import BudgetAllocated
+    from lgnet_shared.fact_signing import FactSigner
+
+    housing = FactSigner(os.urandom(32), "trieste", "housing", "trieste")
+    event = BudgetAllocated(budget_line_id="b1", city="trieste", line="rent", amount_cents=100, on=date(2026, 3, 1))
+    value, headers = to_envelope(event, source="/lgnet/housing", city="trieste").to_structured()
+    value, signature = housing.sign(value, headers)
+    a = Audit(keys={housing.key.key_id: housing.key}, notaries=[], partitions={"payments.events": 1})
+    r = SimpleNamespace(topic="payments.events", partition=0, offset=0, key=None, value=value)
+    a.record("payments.events", SimpleNamespace(**vars(r), headers=[*headers, signature]))
+    assert [f.reason for f in a.failures] == [
+        f"producer signature: key {housing.key.key_id!r} belongs to housing, which may not write payments.events"
+    ]
