@@ -86,24 +86,34 @@ async def test_the_pdf_prints_the_checkpoint_anchoring_the_published_report(load
         await producer.stop()
     assert "Nonancoraancorato" in await pdf(rt, "staff-torino")
 
-    # A notary round with the deployment's notary key (the one reporting pins by default).
+    # Checkpoints of the reports' topic of other logs (another topic prefix, or none), signed with this deployment's
+    # notary key (a staging notary sharing it): not this log's, never an anchor.
     signer = settings.notary_signer(rt.env)
     assert signer is not None
+    for prefix in ("staging.", ""):
+        elsewhere = signer.sign(f"{prefix}lgnet/reporting.events/0", 5, os.urandom(32))
+        await rt.producer.send_and_wait(
+            physical("checkpoints", rt.prefix), elsewhere.note.encode(), key=elsewhere.origin.encode()
+        )
+    assert "Nonancoraancorato" in await pdf(rt, "staff-torino")
+
+    # A notary round with the deployment's notary key (the one reporting pins by default).
     fresh = await audit.notary_once(rt.bootstrap, rt.prefix, signer)
-    (cp,) = [c for c in fresh if c.origin == "lgnet/reporting.events/0"]
+    origin = f"{rt.prefix}lgnet/reporting.events/0"  # the log's topic prefix named (none: lgnet/…)
+    (cp,) = [c for c in fresh if c.origin == origin]
     root = base64.b64encode(cp.root).decode()
 
     after = await pdf(rt, "staff-torino")
     assert "Ancoratonelcheckpointfirmatodalnotaio" in after and "Nonancoraancorato" not in after
     assert root in after and base64.b64encode(forged.root).decode() not in after
-    assert "lgnet/reporting.events/0" in after and published["report_id"] in after
+    assert origin in after and published["report_id"] in after
     english = await pdf(rt, "staff-torino", lang="en")
     assert "Anchoredinthenotary-signedcheckpoint" in english and root in english
 
     async with rt.client("staff-torino") as c:
         mine = (await c.get(f"/reports/published/{published['report_id']}")).json()
         live = (await c.get("/reports/city_summary", params={"as_of": AS_OF})).json()
-    expected: dict[str, Any] = {"origin": "lgnet/reporting.events/0", "tree_size": cp.size, "root_hash": root}
+    expected: dict[str, Any] = {"origin": origin, "tree_size": cp.size, "root_hash": root}
     assert {k: mine["anchor"][k] for k in expected} == expected
     assert mine["anchor"]["note"] == cp.note  # the signed note itself: anyone can verify it with the notary's key
     assert live["digest"] == published["digest"] and live["anchor"] == mine["anchor"]

@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_reporting.entrypoints import audit
 from lgnet_reporting.service_layer import audit as audit_service
-from lgnet_shared.checkpoints import NotarySigner
+from lgnet_shared.checkpoints import NotarySigner, open_checkpoint, origin_of, split_origin
 from lgnet_shared.codec import to_envelope
 from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
 from lgnet_shared.fact_signing import FactSigner, publish_key
@@ -198,11 +198,23 @@ def in_place(saved: Path, state: Path, copy: str) -> None:
     (state / "state.json").write_text(json.dumps({**index, "topic_prefix": copy}))
 
 
-async def copy_checkpoints(bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]]) -> None:
+async def copy_checkpoints(
+    bootstrap: str, prefix: str, notes: list[tuple[bytes, bytes]], *, as_signed: bool = False
+) -> None:
+    """The notes onto the checkpoint topic under `prefix`, each signed anew for that log (a checkpoint's origin
+    names its log's prefix) with the test's notary key: what the notary signed of the original log, as it would
+    stand had the log been rewritten in place (the copy under another prefix stands for that). `as_signed`: the
+    notes as they are (another log's checkpoints put there)."""
     producer = AIOKafkaProducer(**client_kwargs(bootstrap))
     await producer.start()
     try:
         for key, value in notes:
+            if not as_signed:
+                cp = open_checkpoint(value.decode(), [NOTARY.verifier])
+                where = split_origin(cp.origin)
+                assert where is not None, cp.origin
+                cp = NOTARY.sign(origin_of(where[1], where[2], prefix), cp.size, cp.root)
+                key, value = cp.origin.encode(), cp.note.encode()
             await producer.send_and_wait(physical("checkpoints", prefix), value, key=key)
     finally:
         await producer.stop()
@@ -468,7 +480,7 @@ def notarised(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
 
 def _but_partition(notes: list[Any], topic: str, partition: int) -> list[tuple[bytes, bytes]]:
     """The genuine checkpoints of every topic-partition except this one."""
-    return [(r.key, r.value) for r in notes if r.key != f"lgnet/{topic}/{partition}".encode()]
+    return [(r.key, r.value) for r in notes if not r.key.endswith(f"lgnet/{topic}/{partition}".encode())]
 
 
 def test_a_partition_rewritten_and_its_checkpoints_left_out_fails_a_first_audit(
@@ -649,7 +661,7 @@ def test_facts_a_report_was_computed_from_must_be_under_a_checkpoint(
     kept = [
         (r.key, r.value)
         for r in notes
-        if not (r.key == newest and (r.value or b"").split(b"\n")[1] == str(end).encode())
+        if not (r.key.endswith(newest) and (r.value or b"").split(b"\n")[1] == str(end).encode())
     ]
     assert len(kept) == len(notes) - 1
 
@@ -721,3 +733,75 @@ def test_checkpoints_published_while_the_log_is_read_are_no_truncation(
     monkeypatch.setattr(audit_service.facts_log, "checkpoint_notes", meanwhile)
     rc, summary = run_verify(kafka_bootstrap, copy, keys, tmp_path / "state", capsys)
     assert (rc, summary["failures"], summary["events"]) == (0, 0, len(records)), summary["first_failures"]
+
+
+def test_a_citys_registered_key_signing_another_citys_fact_fails_verify_named_at_its_place(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read as Trieste's IT team would attack the audit (#16): their deployment's key is registered on its own
+    registry topic and pinned by the auditor, as every city's is. A fact it signs saying it is Torino's was
+    dead-lettered by the consumers and skipped by the replay, but `lgnet-audit verify` said ok (exit 0): the
+    auditor's check vouched for a Torino fact Torino never wrote. It fails there: exit 1, the JSON line and the
+    table name its topic, partition, offset and the reason."""
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+    trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+    forged = employment("forged-by-trieste")  # city="torino"
+    value, signature = trieste.sign(*forged.to_structured())
+    partition = partition_of(forged.key, 6) or 0
+    headers = [*forged.to_structured()[1], signature]
+    offset = sum(1 for r in records if r[0] == "intake.events" and r[1] == partition)
+    records.append(("intake.events", partition, forged.key, value, headers))
+
+    async def register_trieste() -> None:
+        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+        await producer.start()
+        try:
+            await publish_key(producer, trieste.key, prefix)
+        finally:
+            await producer.stop()
+
+    asyncio.run(write(kafka_bootstrap, prefix, records))
+    asyncio.run(register_trieste())
+    notarise(kafka_bootstrap, prefix)
+    keys = tmp_path / "pinned-keys.json"
+    rc, line, _ = cli(["--topic-prefix", prefix, "keys", "--out", str(keys)], capsys)
+    assert rc == 0 and trieste.key.key_id in keys.read_text(), line
+    verify = ["--topic-prefix", prefix, "verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
+    rc, line, table = cli(verify, capsys)
+    reason = "producer signature: 'torino' is not the city of the signing deployment (trieste)"
+    assert rc == 1 and line["ok"] is False and line["failures"] == 1, line
+    assert line["first_failures"] == [
+        {"topic": "intake.events", "partition": partition, "offset": offset, "reason": reason}
+    ]
+    assert f"FAIL intake.events partition {partition} offset {offset}: {reason}" in table.splitlines(), table
+
+
+def test_checkpoints_a_notary_of_another_topic_prefix_signed_are_refused_naming_it(
+    kafka_bootstrap: str, notarised: tuple[list[Rec], list[Any], Path], tmp_path: Path, capsys: Any
+) -> None:
+    """A staging deployment (its own topic prefix) runs a notary with the production notary's key (one master key).
+    The administrator drops a payment from production's log, writes the same rewritten log under staging's prefix,
+    lets staging's notary checkpoint it, and puts those checkpoints in production's checkpoint topic in place of
+    the genuine ones: the origins named no prefix (`lgnet/<topic>/<partition>`), so a first audit of production
+    said ok. A checkpoint's origin names the prefix of the log it is of; each of staging's is refused, named."""
+    records, _, keys = notarised
+    dropped = on_partition(records)[1]
+    rewritten = [r for i, r in enumerate(records) if i != dropped]
+    production, staging = new_topic_prefix(), new_topic_prefix()
+    asyncio.run(write(kafka_bootstrap, production, rewritten))
+    asyncio.run(write(kafka_bootstrap, staging, rewritten))
+    notarise(kafka_bootstrap, staging)
+    staged = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", staging)))
+    asyncio.run(copy_checkpoints(kafka_bootstrap, production, [(r.key, r.value) for r in staged], as_signed=True))
+    rc, summary = run_verify(kafka_bootstrap, production, keys, tmp_path / "state", capsys)
+    assert rc == 1 and summary["ok"] is False and summary["checkpoints"] == 0, summary
+    refused = [f for f in summary["first_failures"] if f["topic"] == "checkpoints" and f["offset"] is not None]
+    assert [f["offset"] for f in refused] == list(range(len(staged))), summary
+    for f, r in zip(refused, staged, strict=True):
+        name = r.key.decode()
+        assert f["reason"] == (
+            f"checkpoint of another log: its origin {name!r} is under topic prefix {staging!r}, not this log's"
+            f" {production!r} (a notary of another deployment sharing this one's key signed it)"
+        ), f
+    assert not (tmp_path / "state" / "state.json").exists()

@@ -814,3 +814,227 @@ def test_with_the_notary_over_http_a_first_audit_names_the_exact_offset_of_a_rew
     assert [f.reason for f in a.failures] == [
         f"{named} checkpoint of size 6, the first 7 do not (the notary's checkpoints, over --notary-url)"
     ]
+
+
+def _city_rows(signer: Any, city: str, n: int, *, names: str | None = None) -> list[tuple[bytes, list[Any]]]:
+    """n employment facts of `city`, signed by `signer` in one batch; `names`: the key id their envelope names
+    instead of the signer's (a deployment's IT team writing the extension itself)."""
+    from datetime import date
+
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.intake import EmploymentRecorded, EmploymentStatus
+
+    facts = []
+    for i in range(n):
+        e = EmploymentRecorded(person_id=f"{city}-p{i}", status=EmploymentStatus.TRAINING, as_of=date(2026, 3, 1))
+        v, h = to_envelope(e, source="/lgnet/intake", city=city).to_structured()
+        facts.append((v, list(h)))
+    member = signer._member
+    if names is not None:  # the extension the signer splices in, naming another key (a relay written to lie)
+        signer._member = f',"signingkey":"{names}"}}'.encode()
+    try:
+        signed = signer.sign_batch(facts)
+    finally:
+        signer._member = member
+    return [(v, [*h, s]) for (v, s), (_, h) in zip(signed, facts, strict=True)]
+
+
+def test_a_citys_pinned_key_signing_another_citys_facts_fails_the_audit_as_the_consumers_refuse_them() -> None:
+    """Read as Trieste's IT team would attack the audit (#16): Trieste's key is registered and pinned, as every
+    city's is. Facts it signs saying they are Torino's were dead-lettered by the consumers and skipped by the replay
+    (`check_claims`: a city's key signs only its city's facts), but `lgnet-audit verify` checked the signature
+    alone and said "ok" — the audit vouched for Torino facts Torino never wrote. They fail, named at their offsets,
+    whether checked with their whole signed batch or one by one; so does a fact whose envelope names another key
+    than the one that signed it, or one with no envelope to read claims from (the consumers refuse it too). A national
+    key may sign any city's facts; a city's own facts verify."""
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit, table
+    from lgnet_shared.fact_signing import FactSigner
+
+    trieste = FactSigner(os.urandom(32), "trieste", "intake", "trieste")
+    torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    national = FactSigner(os.urandom(32), "national", "intake", "national")
+    rows = [
+        *_city_rows(trieste, "trieste", 2),  # 0-1: Trieste's own
+        *_city_rows(trieste, "torino", 3),  # 2-4: Trieste's key, Torino's facts
+        *_city_rows(national, "torino", 2),  # 5-6: the national deployment's, any city's
+        *_city_rows(trieste, "trieste", 1, names=torino.key.key_id),  # 7: names Torino's key, signed by Trieste's
+        (lambda v, s: (v, [s]))(*trieste.sign(b'{"city_of": "torino"}')),  # 8: no envelope: whose, nobody can say
+    ]
+    keys = {s.key.key_id: s.key for s in (trieste, torino, national)}
+    records = [
+        SimpleNamespace(topic="intake.events", partition=0, offset=o, key=None, value=v, headers=h)
+        for o, (v, h) in enumerate(rows)
+    ]
+    city = "producer signature: 'torino' is not the city of the signing deployment (trieste)"
+    named = f"producer signature: names key {torino.key.key_id!r} but the record is signed with {trieste.key.key_id!r}"
+    unread = (
+        "producer signature: its claims cannot be read (specversion): missing: not a CloudEvent (structured mode needs"
+        " specversion)"
+    )
+    expected = [(2, city), (3, city), (4, city), (7, named), (8, unread)]
+    whole = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    whole.records("intake.events", records)  # whole signed batches: proven together
+    alone = Audit(keys=keys, notaries=[], partitions={"intake.events": 1})
+    for r in records:
+        alone.record("intake.events", r)
+    for a in (whole, alone):
+        assert [(f.topic, f.partition, f.offset, f.reason) for f in a.failures] == [
+            ("intake.events", 0, o, reason) for o, reason in expected
+        ]
+        assert (a.signatures, a.summary()["ok"]) == (4, False)
+        assert f"FAIL intake.events partition 0 offset 2: {city}" in table(a)
+
+
+def test_a_checkpoint_names_the_topic_prefix_of_its_log_only_when_there_is_one() -> None:
+    """Checkpoints of an unprefixed deployment keep their origin (`lgnet/<topic>/<partition>`: every checkpoint
+    published so far, and reporting's stored anchors, stay valid); a prefixed deployment's notary signs
+    `<prefix>lgnet/<topic>/<partition>`. An audit takes its own log's and refuses, naming it, one of another
+    prefix — an unprefixed production's audit a staging's, signed with the same notary key. A prefixed log's audit
+    does not use an unprefixed origin (its own notary's before December 2026, or an unprefixed log's: nobody can
+    tell), nor fails it: its notary signs every partition anew, prefixed, at its next round."""
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_reporting.domain.notary import Notary
+    from lgnet_shared.checkpoints import NotarySigner
+
+    signer = NotarySigner("lgnet-notary.test", os.urandom(32))
+    notes = {}
+    for prefix in ("", "staging.", "prod."):
+        notary = Notary(signer, prefix)
+        for i in range(3):
+            notary.add("intake.events", SimpleNamespace(partition=0, offset=i, key=b"k", value=b"v", headers=[]))
+        (cp,) = notary.grown()
+        assert cp.origin == f"{prefix}lgnet/intake.events/0"
+        assert notary.checkpoint("intake.events", 0, 2).origin == cp.origin
+        notes[prefix] = cp.note
+
+    def audited(prefix: str, other: str) -> Audit:
+        a = Audit(keys={}, notaries=[signer.verifier], partitions={"intake.events": 1}, prefix=prefix)
+        a.checkpoint(7, notes[prefix])
+        a.checkpoint(8, notes[other])
+        assert [cp.note for cp in a.checkpoints["lgnet/intake.events/0"]] == [notes[prefix]]
+        return a
+
+    for prefix, other in (("", "staging."), ("prod.", "staging.")):
+        assert [(f.topic, f.offset, f.reason) for f in audited(prefix, other).failures] == [
+            (
+                "checkpoints",
+                8,
+                f"checkpoint of another log: its origin '{other}lgnet/intake.events/0' is under topic prefix {other!r},"
+                f" not this log's {prefix!r} (a notary of another deployment sharing this one's key signed it)",
+            )
+        ]
+    assert audited("prod.", "").failures == []
+
+
+def test_a_signed_fact_copied_to_another_partition_under_another_kafka_key_is_named() -> None:
+    """Read as Trieste's IT team would attack the audit (#16): its principal may write intake.events, so it copies
+    one of Torino's genuine facts into another partition. With the record's own Kafka key the audit names it ("key
+    belongs on partition N"); but the Kafka key is not signed: copied under a key that hashes to the partition it
+    lands on (or none), it passed — signature, claims and place all "ok". The place is the one the signed
+    envelope's `partitionkey` says."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.fact_signing import FactSigner
+    from lgnet_shared.partitioning import partition_of
+
+    torino = FactSigner(os.urandom(32), "torino", "intake", "torino")
+    ((value, headers),) = _city_rows(torino, "torino", 1)
+
+    signed_key = json.loads(value)["partitionkey"].encode()
+    home = partition_of(signed_key, 6)
+    elsewhere = (home + 1) % 6
+    rekeyed = next(k for k in (b"k%d" % i for i in range(1000)) if partition_of(k, 6) == elsewhere)
+    moved = f"key belongs on partition {home}: copied from elsewhere"
+    for kafka_key, partition, expected in [
+        (signed_key, home, []),  # where its producer wrote it
+        (signed_key, elsewhere, [moved]),  # caught before too
+        (rekeyed, elsewhere, [moved]),
+        (None, elsewhere, [moved]),
+    ]:
+        a = Audit(keys={torino.key.key_id: torino.key}, notaries=[], partitions={"intake.events": 6})
+        r = SimpleNamespace(topic="intake.events", partition=partition, offset=0, key=kafka_key, value=value)
+        a.records("intake.events", [SimpleNamespace(**vars(r), headers=headers)])
+        assert [(f.partition, f.offset, f.reason) for f in a.failures] == [
+            (partition, 0, reason) for reason in expected
+        ], kafka_key
+
+
+def test_a_report_announced_for_another_city_by_a_citys_deployment_fails_the_audit() -> None:
+    """Trieste's reporting deployment (its key registered and pinned) announces on `reporting.events` a "Torino"
+    city summary in its own envelope city (the claims rule passes): `lgnet-audit verify` said ok, and the
+    announcement counted among the reports anchored. A city's deployment announces its own city's summary only (the
+    national one any report), as the replay decides: it fails, named at its offset. Its own city's, and the
+    national deployment's of any scope, verify."""
+    import os
+    from datetime import UTC, date, datetime
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.reporting import ReportPublished
+    from lgnet_shared.fact_signing import FactSigner
+
+    trieste = FactSigner(os.urandom(32), "trieste", "reporting", "trieste")
+    national = FactSigner(os.urandom(32), "national", "reporting", "national")
+
+    def announced(signer: Any, report: str, scope: str, city: str) -> tuple[bytes, list[Any]]:
+        event = ReportPublished(
+            report_id=f"{signer.key.deployment}-{scope}", report=report, scope=scope, as_of=date(2026, 6, 30),
+            digest="0" * 64, positions={}, published_at=datetime.now(UTC), method=8, threshold=5,
+        )  # fmt: skip
+        value, headers = to_envelope(event, source="/lgnet/reporting", city=city).to_structured()
+        value, signature = signer.sign(value, headers)
+        return value, [*headers, signature]
+
+    rows = [
+        announced(trieste, "city_summary", "trieste", "trieste"),
+        announced(trieste, "city_summary", "torino", "trieste"),  # 1: another city's summary
+        announced(national, "city_summary", "torino", "torino"),
+        announced(national, "national", "national", "national"),
+    ]
+    a = Audit(keys={s.key.key_id: s.key for s in (trieste, national)}, notaries=[], partitions={"reporting.events": 1})
+    for offset, (value, headers) in enumerate(rows):
+        r = SimpleNamespace(topic="reporting.events", partition=0, offset=offset, key=None, value=value)
+        a.record("reporting.events", SimpleNamespace(**vars(r), headers=headers))
+    assert [(f.offset, f.reason) for f in a.failures] == [
+        (
+            1,
+            "producer signature: a city_summary of torino announced by trieste (a deployment of trieste), which"
+            " publishes only the city summary of trieste",
+        )
+    ]
+    assert a.signatures == 3
+
+
+def test_a_housing_key_signing_a_payments_fact_fails_the_audit_as_the_consumers_refuse_it() -> None:
+    """The brief's other case of #16's claims rule: Trieste's housing key signing a payments fact on
+    `payments.events`. The audit already failed it (a key of a service that may not write the topic, `check_fact`,
+    as the consumers decide): kept here beside the city rule."""
+    import os
+    from datetime import date
+    from types import SimpleNamespace
+
+    from lgnet_reporting.domain.audit import Audit
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.payments import BudgetAllocated
+    from lgnet_shared.fact_signing import FactSigner
+
+    housing = FactSigner(os.urandom(32), "trieste", "housing", "trieste")
+    event = BudgetAllocated(budget_line_id="b1", city="trieste", line="rent", amount_cents=100, on=date(2026, 3, 1))
+    value, headers = to_envelope(event, source="/lgnet/housing", city="trieste").to_structured()
+    value, signature = housing.sign(value, headers)
+    a = Audit(keys={housing.key.key_id: housing.key}, notaries=[], partitions={"payments.events": 1})
+    r = SimpleNamespace(topic="payments.events", partition=0, offset=0, key=None, value=value)
+    a.record("payments.events", SimpleNamespace(**vars(r), headers=[*headers, signature]))
+    assert [f.reason for f in a.failures] == [
+        f"producer signature: key {housing.key.key_id!r} belongs to housing, which may not write payments.events"
+    ]

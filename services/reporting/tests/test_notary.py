@@ -396,9 +396,9 @@ def test_verify_with_the_notary_url_names_the_exact_offset_of_a_rewritten_record
     kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A first audit of a partition whose records were reordered after the notary checkpointed it (every signature
-    still verifies): with the notary's URL it names the first record out of place, not a range of offsets."""
-    from .test_audit import copy_checkpoints
-
+    still verifies): with the notary's URL it names the first record out of place, not a range of offsets. (The
+    copy under its own prefix stands for the log rewritten in place: the notary's trees of the genuine log, kept in
+    its state folder, follow the copy — a checkpoint's origin names the prefix of its log.)"""
     prefix, copy = new_topic_prefix(), new_topic_prefix()
     envs = asyncio.run(publish(kafka_bootstrap, prefix, [f"e{i}" for i in range(60)]))
     target = max(range(6), key=lambda p: sum(1 for e in envs if partition_of(e.key, 6) == p))
@@ -424,27 +424,24 @@ def test_verify_with_the_notary_url_names_the_exact_offset_of_a_rewritten_record
         finally:
             await producer.stop()
 
-    asyncio.run(rewrite())
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "LGNET_TOPIC_PREFIX": prefix,
         "LGNET_NOTARY_KEY": _b64(SEED),
         "LGNET_DEPLOYMENT": "national-test",
+        "LGNET_NOTARY_STATE": str(tmp_path / "notary"),
     }
+    run = [sys.executable, "-c", "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()", "run"]
+    subprocess.run(run, env=env, check=True, stdout=subprocess.DEVNULL, timeout=120)  # the genuine log's trees
+    asyncio.run(rewrite())
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-c",
-        "from lgnet_reporting.entrypoints.audit import notary_main; notary_main()",
-        *("run", "--every", "1", "--http-port", str(port)),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    cmd = [*run, "--every", "1", "--http-port", str(port)]
+    proc = subprocess.Popen(cmd, env={**env, "LGNET_TOPIC_PREFIX": copy}, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
-        json.loads(proc.stdout.readline())  # its first round done: the genuine log checkpointed, published
-        notes = asyncio.run(read_records(kafka_bootstrap, physical("checkpoints", prefix)))
-        asyncio.run(copy_checkpoints(kafka_bootstrap, copy, [(r.key, r.value) for r in notes]))
+        line = json.loads(proc.stdout.readline())  # its first round: the genuine trees checkpointed for the copy
+        assert line["read"] == 0 and line["checkpoints"] > 0, line
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
         keys = tmp_path / "pinned.json"
         assert audit._run(audit.keys, audit.audit_parse(["--topic-prefix", copy, "keys", "--out", str(keys)])) == 0

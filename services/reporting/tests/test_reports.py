@@ -363,6 +363,7 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
     from lgnet_reporting.service_layer.reports import Request, compute
     from lgnet_shared.codec import to_envelope
     from lgnet_shared.events import REGISTRY
+    from lgnet_shared.testing.facts import signed_fact
 
     async with loaded.client("coordination") as c:  # this deployment's threshold: 3 (conftest.MIN_CELL)
         r = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "n"})
@@ -374,7 +375,8 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
         report_id="old-1", report="national", scope="national", as_of=date(2026, 6, 30), digest=old.digest,
         positions=old.positions, published_at=datetime.now(UTC), method=old.request.window.method,
     )  # fmt: skip
-    value, headers = to_envelope(v2, source="/lgnet/reporting", city="national").to_structured()
+    env = to_envelope(v2, source="/lgnet/reporting", city="national")
+    value, headers = await signed_fact(loaded.producer, loaded.prefix, env, "reporting.events")  # a national key
     topic = physical("reporting.events", loaded.prefix)
     await loaded.producer.send_and_wait(topic, value, key=b"old-1", headers=headers)
 
@@ -485,3 +487,59 @@ async def test_a_publication_with_a_field_it_does_not_know_is_refused_not_publis
                          headers={"Idempotency-Key": "typo"})  # fmt: skip
         assert r.status_code == 422 and r.json()["field"] == "form", r.text  # as "from" and "as_of" are named
         assert [x for x in (await c.get("/reports/published")).json() if x["scope"] == "torino"] == []
+
+
+async def test_a_report_announced_for_another_city_by_a_citys_deployment_is_not_replayed_as_that_citys(
+    loaded: ReportingUnderTest,
+) -> None:
+    """Read as Trieste's IT team would attack the audit (#16): Trieste's reporting deployment, whose key is
+    registered like every city's, may write `reporting.events`. It announces a "Torino" city summary (scope torino,
+    its own envelope city trieste, so the consumers' claims rule passes) with a digest Torino never published.
+    `lgnet-replay --published` took every announcement on the topic, unsigned or not, as a published report: Torino's
+    auditor was told a Torino report does not reproduce ("equal": false, exit 1). An announcement is a published
+    report only when signed by a registered reporting key whose deployment may speak for its scope (its city's
+    summary, or any report for the national deployment's key); the others are named and not replayed."""
+    import os
+    from datetime import UTC, datetime
+
+    from lgnet_shared.codec import to_envelope
+    from lgnet_shared.events.reporting import ReportPublished
+    from lgnet_shared.fact_signing import FactSigner, publish_key
+    from lgnet_shared.partitioning import partition_of
+
+    async with loaded.client("staff-torino") as c:
+        r = await c.post(
+            "/reports/city_summary/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "genuine"}
+        )
+    assert r.status_code == 201, r.text
+    genuine = r.json()
+    trieste = FactSigner(os.urandom(32), "trieste", "reporting", "trieste")
+    await publish_key(loaded.producer, trieste.key, loaded.prefix)
+    forged = ReportPublished(
+        report_id="forged-by-trieste",
+        report="city_summary",
+        scope="torino",
+        as_of=genuine["as_of"],
+        digest="0" * 64,
+        positions=genuine["positions"],
+        published_at=datetime.now(UTC),
+        method=genuine.get("method", 1),
+        threshold=3,
+    )
+    for city in ("trieste", "torino"):  # its own city (claims pass), Torino's (claims fail)
+        env = to_envelope(forged.model_copy(update={"report_id": f"forged-{city}"}), source="/x", city=city)
+        value, signature = trieste.sign(*env.to_structured())
+        await loaded.producer.send_and_wait(
+            physical("reporting.events", loaded.prefix),
+            value,
+            key=env.key,
+            headers=[*env.to_structured()[1], signature],
+            partition=partition_of(env.key, 1) or 0,
+        )
+    code, lines = await loaded.replay("--published")
+    reports = {x["report_id"]: x for x in lines if "report_id" in x}
+    assert reports[genuine["report_id"]]["equal"] is True, lines
+    for city in ("trieste", "torino"):
+        line = reports[f"forged-{city}"]
+        assert line["equal"] is None and "trieste" in line["skipped"] and "torino" in line["skipped"], line
+    assert code == 0 and lines[-1]["ok"] is True, lines

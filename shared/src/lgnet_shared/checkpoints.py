@@ -3,8 +3,9 @@ one per line) as the body of a `signed-note` (a blank line, then `— <key name>
 
 Ed25519 key hash: the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || public key); a verifier key is written
 `<name>+<hex key hash>+<base64(0x01 || public key)>`, which is what an auditor pins. One checkpoint per fact
-topic-partition; the origin names it: `lgnet/<logical topic>/<partition>` (`lgnet/intake.events/2`: no topic prefix,
-so two prefixes notarised with one key have interchangeable origins — an auditor's saved state names its prefix).
+topic-partition; the origin names it, with the topic prefix of the log when it has one, as its topics' names do:
+`lgnet/intake.events/2` unprefixed (every deployment's origin until December 2026), `staging.lgnet/intake.events/2`
+under `LGNET_TOPIC_PREFIX=staging.` — two logs notarised with one key no longer have interchangeable checkpoints.
 """
 
 from __future__ import annotations
@@ -24,8 +25,17 @@ ALG_ED25519 = b"\x01"
 _NAME = re.compile(r"^[^\s+]+$")
 
 
-def origin_of(topic: str, partition: int) -> str:
-    return f"lgnet/{topic}/{partition}"
+def origin_of(topic: str, partition: int, prefix: str = "") -> str:
+    return f"{prefix}lgnet/{topic}/{partition}"
+
+
+def split_origin(text: str) -> tuple[str, str, int] | None:
+    """(topic prefix, logical topic, partition) of an origin `origin_of` writes, None for any other text (a topic
+    prefix has no '/': Kafka's topic characters are `A-Z a-z 0-9 . _ -`)."""
+    parts = text.split("/")
+    if len(parts) != 3 or not parts[0].endswith("lgnet") or not parts[2].isdigit():
+        return None
+    return parts[0][: -len("lgnet")], parts[1], int(parts[2])
 
 
 def key_hash(name: str, public: bytes) -> bytes:

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -46,11 +46,12 @@ from aiokafka.structs import TopicPartition
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lgnet_shared import logs, merkle, signing
 from lgnet_shared.cities import city_of
-from lgnet_shared.envelope import Envelope, Headers
-from lgnet_shared.errors import Unauthenticated
+from lgnet_shared.envelope import Envelope, Headers, from_record, is_binary_mode
+from lgnet_shared.errors import ContractError, Unauthenticated
 from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, physical
 
@@ -666,7 +667,53 @@ def check_fact(
     return key
 
 
-def check_claims(key: SigningKey, env: Envelope) -> None:
+class Claims(Protocol):
+    """What `check_claims` compares with the signing key: an Envelope's, or `claims_of` a record's."""
+
+    @property
+    def signingkey(self) -> str | None: ...
+    @property
+    def city(self) -> str: ...
+    @property
+    def partitionkey(self) -> str | None: ...
+
+
+class _Claimed(BaseModel):
+    """A structured-mode fact's claims, read by the parser the consumers' Envelope is read by (the same member
+    wins when one is given twice), without validating the rest: a record that is no valid CloudEvent is refused by
+    the consumers anyway, and auditors read logs whose envelopes older code wrote."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    city: str
+    signingkey: str | None = None
+    partitionkey: str | None = None  # the Kafka key it was written with: its place (the record's key is not signed)
+
+
+def claims_of(value: bytes | None, headers: Headers = ()) -> Claims:
+    """The claims of a fact record (structured or binary mode), as the consumers read them; a ContractError naming
+    the fault when there are none to read."""
+    if value is not None and not is_binary_mode(headers):
+        try:
+            return _Claimed.model_validate_json(value)
+        except ValidationError:
+            pass  # said as the consumers say it, below
+    return from_record(value, headers)
+
+
+def check_record_claims(key: SigningKey, value: bytes | None, headers: Headers = ()) -> Claims:
+    """`check_claims` of a record the caller has not decoded (`lgnet-audit verify`: the signatures and claims of
+    every fact, no event decoded), returning the claims read; a record whose claims cannot be read fails as
+    misattributed too."""
+    try:
+        claims = claims_of(value, headers)
+    except ContractError as err:
+        field = f" ({err.field})" if err.field else ""
+        raise FactSignatureError("claims", err.field, f"its claims cannot be read{field}: {err.reason}") from None
+    check_claims(key, claims)
+    return claims
+
+
+def check_claims(key: SigningKey, env: Claims) -> None:
     """The envelope names the key that signed it, and a city deployment signs only its own city's facts."""
     if env.signingkey != key.key_id:
         raise FactSignatureError(

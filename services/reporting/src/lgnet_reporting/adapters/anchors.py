@@ -64,7 +64,7 @@ _ANCHOR = f"""
     select c.origin, c.tree_size, c.root_hash, c.note, c.checkpointed_at
     from report_records r
     join report_checkpoints c
-      on c.origin = 'lgnet/{REPORTS_TOPIC}/' || r.topic_partition and c.tree_size > r.record_offset
+      on c.origin = $2 || 'lgnet/{REPORTS_TOPIC}/' || r.topic_partition and c.tree_size > r.record_offset
     where r.report_id = $1
     order by c.tree_size
     limit 1
@@ -77,12 +77,15 @@ def _anchor(row: Any) -> Anchor | None:
     return Anchor(row["origin"], row["tree_size"], row["root_hash"], row["note"], row["checkpointed_at"])
 
 
-async def anchor_of(conn: Conn, report_id: str) -> Anchor | None:
-    """The first checkpoint covering the published report's record, once one is known."""
-    return _anchor(await conn.fetchrow(_ANCHOR, report_id))
+async def anchor_of(conn: Conn, report_id: str, prefix: str = "") -> Anchor | None:
+    """The first checkpoint covering the published report's record, once one is known (`prefix`: the topic prefix
+    of the log, which its checkpoints' origins name when there is one)."""
+    return _anchor(await conn.fetchrow(_ANCHOR, report_id, prefix))
 
 
-async def anchor_for(conn: Conn, report: str, scope: str, digest: str) -> tuple[str, Anchor | None] | None:
+async def anchor_for(
+    conn: Conn, report: str, scope: str, digest: str, prefix: str = ""
+) -> tuple[str, Anchor | None] | None:
     """The published report with this digest (an anchored one first, then the earliest) and its anchor; None when
     no report with this digest was published."""
     rows = await conn.fetch(
@@ -94,7 +97,7 @@ async def anchor_for(conn: Conn, report: str, scope: str, digest: str) -> tuple[
     )
     first: tuple[str, Anchor | None] | None = None
     for r in rows:
-        anchor = await anchor_of(conn, r["report_id"])
+        anchor = await anchor_of(conn, r["report_id"], prefix)
         if anchor is not None:
             return r["report_id"], anchor
         first = first or (r["report_id"], None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lgnet_shared import merkle
-from lgnet_shared.checkpoints import Verifier, open_checkpoint
+from lgnet_shared.checkpoints import Verifier, open_checkpoint, origin_of
 
 from lgnet_reporting.domain.audit import origin, parse_origin
 from lgnet_reporting.domain.notary import Notary, Partition
@@ -53,11 +53,14 @@ class NotaryStore:
                 raise ValueError(f"{name}: state says {size} records, the files hold fewer; delete {self.folder}")
             _rewrite(ids_file, "".join(i + "\n" for i in ids))
             note = entry.get("published")
+            published = open_checkpoint(note, verifier) if note else None
+            if published is not None and published.origin != origin_of(*where, notary.prefix):
+                published = None  # signed before origins named the topic prefix: signed anew at the next round
             part = Partition(
                 tree=merkle.Tree(raw[i : i + 32] for i in range(0, len(raw), 32)),
                 next_offset=int(entry["next_offset"]),
                 ids=ids,
-                published=open_checkpoint(note, verifier) if note else None,
+                published=published,
             )
             notary.restore(*where, part)
             self._written[name] = size

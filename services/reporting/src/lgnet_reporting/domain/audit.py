@@ -1,6 +1,7 @@
 """What an auditor checks of the fact log, record by record, with nothing but pinned keys (pure: no I/O).
 
 Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic,
+signing only what it may claim — its own key id and its deployment's city, as the consumers and the replay require —
 and not one its deployment's service rotated away from on that partition), that its key belongs on that partition
 (a record copied from another partition keeps a valid signature but not its place), that offsets start at 0 with no
 gap, its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the log,
@@ -19,12 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lgnet_shared import merkle
-from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint
+from lgnet_shared.checkpoints import Checkpoint, CheckpointError, Verifier, open_checkpoint, split_origin
 from lgnet_shared.errors import Unauthenticated
-from lgnet_shared.fact_signing import SigningKey, check_fact, parse_signature, prove_whole_batches
+from lgnet_shared.fact_signing import (
+    SigningKey,
+    check_fact,
+    check_record_claims,
+    parse_signature,
+    prove_whole_batches,
+)
 from lgnet_shared.partitioning import partition_of
 from lgnet_shared.signing import verifying_key
 from nacl.signing import VerifyKey
+
+from lgnet_reporting.domain.anchoring import announcer_problem
 
 # The canonical fact topics a notary checkpoints and an auditor verifies.
 FACT_TOPICS = ("intake.events", "intake.special", "housing.events", "payments.events", "reporting.events")
@@ -60,14 +69,14 @@ class SavedOrigin:
 
 
 def origin(topic: str, partition: int) -> str:
+    """The name a topic-partition's checkpoints, saved state and notary files go by: its origin without a topic
+    prefix (a checkpoint's own origin names the prefix too, `checkpoints.origin_of`)."""
     return f"lgnet/{topic}/{partition}"
 
 
 def parse_origin(text: str) -> tuple[str, int] | None:
-    parts = text.split("/")
-    if len(parts) != 3 or parts[0] != "lgnet" or not parts[2].isdigit():
-        return None
-    return parts[1], int(parts[2])
+    where = split_origin(text)
+    return None if where is None or where[0] else where[1:]
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,18 @@ def _positions(value: bytes | None) -> dict[str, dict[str, int]]:
         return {}
 
 
+def _announced(value: bytes | None) -> tuple[str, str] | None:
+    """The (report, scope) a `report_published` record announces; None for any other record."""
+    try:
+        doc = json.loads(value or b"")
+        data = doc["data"]
+        if doc.get("type") != "lgnet.reporting.report_published":
+            return None
+        return str(data["report"]), str(data["scope"])
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+
+
 @dataclass
 class Share:
     """What one worker process found in its share of the partitions (trees packed level by level)."""
@@ -109,6 +130,7 @@ class Audit:
     notaries: list[Verifier]
     partitions: dict[str, int]  # logical topic -> partition count
     saved: dict[str, SavedOrigin] = field(default_factory=dict)
+    prefix: str = ""  # the topic prefix of the log audited: its checkpoints' origins name it
     # The log start of each fact topic-partition, as the broker says it: above 0, records were deleted at its start
     # (the admin API's delete-records, or a retention shortened) — a leaf's index is no longer its record's offset.
     starts: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -160,14 +182,9 @@ class Audit:
             except Unauthenticated as err:
                 reason = f"producer signature: {err.reason}"
             verdicts.update(dict.fromkeys(map(id, batch), reason))
-            if self._ranks:  # a rotated key is pinned: which key signed matters record by record, in order
-                signers.update(dict.fromkeys(map(id, batch), key))
-        if signers:
-            for r in fetched:
-                self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
-            return
-        for r in fetched:  # no rotated key pinned: the loop as it was before the rotation check
-            self.record(topic, r, verdicts.get(id(r), _UNCHECKED))
+            signers.update(dict.fromkeys(map(id, batch), key))  # each record's claims are its own (`record`)
+        for r in fetched:
+            self.record(topic, r, verdicts.get(id(r), _UNCHECKED), signers.get(id(r)))
 
     def record(self, topic: str, r: Any, verdict: str | None = _UNCHECKED, key: SigningKey | None = None) -> None:
         """One record of a fact topic, in partition order (`verdict`: its signature's, when already checked, with
@@ -190,13 +207,25 @@ class Audit:
                     verdict = None
                 except Unauthenticated as err:
                     verdict = f"producer signature: {err.reason}"
-        if verdict is None and key is not None and self._ranks:
-            verdict = self._rotated(topic, r.partition, key)
+        claims = None
+        if verdict is None and key is not None:
+            try:  # what the key may sign, as the consumers and the replay decide it (`check_claims`)
+                claims = check_record_claims(key, r.value, headers)
+            except Unauthenticated as err:
+                verdict = f"producer signature: {err.reason}"
+            if verdict is None and topic == "reporting.events" and (announced := _announced(r.value)):
+                why = announcer_problem(key.deployment_city, key.deployment, *announced)  # as the replay decides
+                verdict = None if why is None else f"producer signature: {why}"
+            if verdict is None and self._ranks:
+                verdict = self._rotated(topic, r.partition, key)
         if verdict is None:
             self.signatures += 1
         else:
             self.fail(topic, r.partition, r.offset, verdict)
-        home = partition_of(r.key, self.partitions.get(topic, 1))
+        # Placed by the partitionkey its producer signed, not by the record's Kafka key, which anyone who may write
+        # the topic can set to the partition they copy a fact into.
+        signed = claims.partitionkey.encode() if claims is not None and claims.partitionkey is not None else None
+        home = partition_of(r.key if signed is None else signed, self.partitions.get(topic, 1))
         if home is not None and home != r.partition:
             self.fail(topic, r.partition, r.offset, f"key belongs on partition {home}: copied from elsewhere")
         tree.append(merkle.leaf_hash(merkle.record_leaf(r.offset, r.key, r.value, headers)))
@@ -250,7 +279,17 @@ class Audit:
         except CheckpointError as err:
             self.fail(source, 0, offset, f"checkpoint: {err}")
             return
-        self.checkpoints.setdefault(cp.origin, []).append(cp)
+        name, where = cp.origin, split_origin(cp.origin)
+        if where is not None:
+            prefix, topic, partition = where
+            if prefix != self.prefix:
+                if prefix:
+                    self.fail(source, 0, offset, _other_log(cp.origin, prefix, self.prefix))
+                # else: a prefixed log's own checkpoints written before origins named the prefix, or an unprefixed
+                # log's — which, nobody can tell: not used (its notary signs them anew, prefixed, at its next round)
+                return
+            name = origin(topic, partition)
+        self.checkpoints.setdefault(name, []).append(cp)
 
     def finish(self) -> None:
         """After the whole log and every checkpoint: check checkpoints and the saved state against the trees."""
@@ -469,6 +508,13 @@ class Audit:
             "reports_anchored": len(self.reports) - sum(1 for f in self.failures if "not anchored" in f.reason),
             "failures": len(self.failures),
         }
+
+
+def _other_log(name: str, prefix: str, ours: str) -> str:
+    return (
+        f"checkpoint of another log: its origin {name!r} is under topic prefix {prefix!r}, not this log's {ours!r} (a"
+        " notary of another deployment sharing this one's key signed it)"
+    )
 
 
 REWRITTEN = "record changed, dropped, reordered or inserted"

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lgnet_shared import merkle
-from lgnet_shared.checkpoints import Checkpoint, NotarySigner
+from lgnet_shared.checkpoints import Checkpoint, NotarySigner, origin_of
 
-from lgnet_reporting.domain.audit import FACT_TOPICS, origin
+from lgnet_reporting.domain.audit import FACT_TOPICS
 
 REPORTS = "reporting.events"
 
@@ -45,6 +45,7 @@ class Partition:
 @dataclass
 class Notary:
     signer: NotarySigner
+    prefix: str = ""  # the topic prefix of the log notarised: its checkpoints' origins name it
     partitions: dict[tuple[str, int], Partition] = field(default_factory=dict)
     _by_id: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     report_seen: bool = False  # a published report arrived since the last checkpoints
@@ -74,11 +75,11 @@ class Notary:
         for (topic, number), part in sorted(self.partitions.items()):
             size = len(part.tree)
             if size and (part.published is None or part.published.size < size):
-                out.append(self.signer.sign(origin(topic, number), size, part.tree.root()))
+                out.append(self.signer.sign(origin_of(topic, number, self.prefix), size, part.tree.root()))
         return out
 
     def published(self, checkpoints: list[Checkpoint]) -> None:
-        by_origin = {origin(t, n): part for (t, n), part in self.partitions.items()}
+        by_origin = {origin_of(t, n, self.prefix): part for (t, n), part in self.partitions.items()}
         for cp in checkpoints:
             by_origin[cp.origin].published = cp
         self.report_seen = False
@@ -106,7 +107,7 @@ class Notary:
             raise OutOfRange(
                 field, f"size {size} is beyond the tree of {topic} partition {number} ({len(part.tree)} records)"
             )
-        return self.signer.sign(origin(topic, number), size, part.tree.root(size))
+        return self.signer.sign(origin_of(topic, number, self.prefix), size, part.tree.root(size))
 
     def locate(self, event_id: str) -> tuple[str, int, int]:
         where = self._by_id.get(event_id)

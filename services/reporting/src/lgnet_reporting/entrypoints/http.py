@@ -145,7 +145,9 @@ def router(runtime: Runtime) -> APIRouter:
 
         async def lookup() -> tuple[str, Anchor | None] | None:
             async with runtime.pool.acquire() as conn:
-                return await anchors.anchor_for(conn, body["report"], body["scope"], body["digest"])
+                return await anchors.anchor_for(
+                    conn, body["report"], body["scope"], body["digest"], runtime.settings.topic_prefix
+                )
 
         found = await lookup()
         if found is not None and found[1] is None:
@@ -219,11 +221,11 @@ def router(runtime: Runtime) -> APIRouter:
         except Forbidden:  # another city's report is one that does not exist (a 403 told its id exists)
             raise absent from None
         async with runtime.pool.acquire() as conn:
-            anchor = await anchors.anchor_of(conn, report_id)
+            anchor = await anchors.anchor_of(conn, report_id, runtime.settings.topic_prefix)
         if anchor is None:  # not yet known: read the log's newest records and checkpoints
             await refreshed()
             async with runtime.pool.acquire() as conn:
-                anchor = await anchors.anchor_of(conn, report_id)
+                anchor = await anchors.anchor_of(conn, report_id, runtime.settings.topic_prefix)
         return {**found, "anchor": {"report_id": report_id, **anchor.as_json()} if anchor else None}
 
     @api.get(

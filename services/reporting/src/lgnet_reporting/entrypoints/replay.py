@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from lgnet_shared import clock, codec, db
+from lgnet_shared import clock, db
 from lgnet_shared.cities import CITIES
 from lgnet_shared.config import SCHEMA_NAME
-from lgnet_shared.envelope import from_record
 from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.fact_signing import read_registry
 from lgnet_shared.topics import physical
@@ -232,16 +231,13 @@ async def against_live(args: argparse.Namespace, city: str | None, threshold: in
     return lines
 
 
-async def published_reports(bootstrap: str, prefix: str) -> list[ReportPublished]:
+async def published_reports(
+    bootstrap: str, prefix: str, keys: replay.Keys
+) -> tuple[list[ReportPublished], list[tuple[ReportPublished, str]]]:
+    """The reports announced on reporting.events, and the announcements refused with why (`replay.announcements`)."""
     topic = physical("reporting.events", prefix)
     ends = await log.end_positions(bootstrap, [topic])
-    found = []
-    async for batch in log.read(bootstrap, ends):
-        for record in batch:
-            event = codec.decode(from_record(record.value, record.headers or (), record.key))
-            if isinstance(event, ReportPublished):
-                found.append(event)
-    return found
+    return await replay.announcements(log.read(bootstrap, ends), keys)
 
 
 class NothingToReplay(Exception):
@@ -255,18 +251,26 @@ class NothingToReplay(Exception):
 
 async def against_published(args: argparse.Namespace, city: str | None, threshold: int) -> list[dict[str, Any]]:
     url, bootstrap = _env("DATABASE_URL"), _env("KAFKA_BOOTSTRAP_SERVERS")
-    events = await published_reports(bootstrap, os.environ.get("LGNET_TOPIC_PREFIX", ""))
+    keys = await _registered(bootstrap)
+    events, refused = await published_reports(bootstrap, os.environ.get("LGNET_TOPIC_PREFIX", ""), keys)
     if args.report_id:
-        if missing := [r for r in args.report_id if r not in {e.report_id for e in events}]:
+        known = {e.report_id for e in events} | {e.report_id for e, _ in refused}
+        if missing := [r for r in args.report_id if r not in known]:
             raise NothingToReplay(f"--report-id: no published report {', '.join(missing)}", usage=True)
         events = [e for e in events if e.report_id in args.report_id]
+        refused = [(e, why) for e, why in refused if e.report_id in args.report_id]
+    # Announcements no deployment that may publish them signed: not the platform's reports, named (one city's
+    # deployment announcing another's summary made that city's report look tampered with).
+    not_published = [{"report_id": e.report_id, **_skipped(e, f"not a published report: {why}")} for e, why in refused]
     if not events:
+        if not_published:
+            return not_published
         raise NothingToReplay("no report published on lgnet.reporting.events yet")
     # A city's replay folds only that city's facts: the national aggregate and other cities' reports are not its to
     # check (recomputed from one city's facts they came out unequal, read as a tampered log). Named, not failed.
     others = [e for e in events if city is not None and (e.report, e.scope) != (reports.CITY_SUMMARY, city)]
     events = [e for e in events if e not in others]
-    skipped = [{"report_id": e.report_id, **_not_here(e, city)} for e in others]
+    skipped = [*not_published, *({"report_id": e.report_id, **_not_here(e, city)} for e in others)]
     if not events:
         raise NothingToReplay(
             f"no report of {city} published on lgnet.reporting.events yet ({len(others)} of other scopes:"
@@ -277,7 +281,6 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
     for e in events:
         by_positions.setdefault(json.dumps(e.positions, sort_keys=True), []).append(e)
     await log.readable(bootstrap, sorted({t for e in events for t in e.positions}))  # before creating anything
-    keys = await _registered(bootstrap)
     lines = []
     for key, group in by_positions.items():
         async with _fresh_schema(url, args) as schema:
@@ -295,6 +298,15 @@ async def against_published(args: argparse.Namespace, city: str | None, threshol
 
 def _not_here(e: ReportPublished, city: str | None) -> dict[str, Any]:
     """The line of a published report a city's replay does not check."""
+    return _skipped(
+        e,
+        f"it covers {e.scope}'s facts and this replay (LGNET_CITY={city}) folds only {city}'s:"
+        " replay it with LGNET_CITY=national",
+    )
+
+
+def _skipped(e: ReportPublished, why: str) -> dict[str, Any]:
+    """The line of an announced report the replay does not check, and why."""
     return {
         "check": "published",
         "report": e.report,
@@ -304,8 +316,7 @@ def _not_here(e: ReportPublished, city: str | None) -> dict[str, Any]:
         "expected_digest": e.digest,
         "replayed_digest": None,
         "equal": None,
-        "skipped": f"it covers {e.scope}'s facts and this replay (LGNET_CITY={city}) folds only {city}'s:"
-        " replay it with LGNET_CITY=national",
+        "skipped": why,
     }
 
 

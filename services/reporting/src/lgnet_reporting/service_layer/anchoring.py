@@ -105,7 +105,7 @@ class Anchoring:
         except (CheckpointError, UnicodeDecodeError) as exc:  # not our notary's: not an anchor we can vouch for
             log.info("anchors: checkpoint at offset %s ignored: %s", r.offset, exc)
             return None
-        if not of_reports(cp.origin):
+        if not of_reports(cp.origin, self.prefix):
             return None
         return Anchor.of(cp, datetime.fromtimestamp(r.timestamp / 1000, UTC) if r.timestamp else None)
 

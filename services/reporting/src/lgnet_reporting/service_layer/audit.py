@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from lgnet_shared.checkpoints import CheckpointError, Verifier, open_checkpoint
+from lgnet_shared.checkpoints import CheckpointError, Verifier, open_checkpoint, origin_of
 from lgnet_shared.fact_signing import SigningKey
 from lgnet_shared.topics import physical
 
 from lgnet_reporting.adapters import facts_log, log
-from lgnet_reporting.domain.audit import FACT_TOPICS, Audit, SavedOrigin, Share, origin
+from lgnet_reporting.domain.audit import FACT_TOPICS, Audit, SavedOrigin, Share
 
 # Below this many records one process is quicker than starting workers.
 MIN_PARALLEL = 50_000
@@ -81,7 +81,7 @@ async def verify_log(
     # live notary published meanwhile, over records beyond the ends: "log truncated" on a log nobody touched.)
     checkpoints = await log.end_positions(bootstrap, [physical("checkpoints", prefix)])
     starts, ends = await log.edge_positions(bootstrap, list(names))
-    audit = Audit(keys, notaries, facts_log.partition_counts(), saved)
+    audit = Audit(keys, notaries, facts_log.partition_counts(), saved, prefix)
     audit.logical = names
     audit.starts = {(names[t], int(p)): start for t, ps in starts.items() for p, start in ps.items()}
     groups = balanced(ends, workers)
@@ -126,7 +126,7 @@ async def pinpoint(audit: Audit, note_of_size: NoteOfSize) -> None:
                 cp = open_checkpoint(note, audit.notaries) if note else None
             except CheckpointError:
                 cp = None
-            if cp is None or (cp.origin, cp.size) != (origin(*where), mid):
+            if cp is None or (cp.origin, cp.size) != (origin_of(*where, audit.prefix), mid):
                 break
             lo, hi = (mid, hi) if tree.root(mid) == cp.root else (lo, mid)
         else:

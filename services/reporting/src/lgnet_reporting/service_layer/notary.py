@@ -41,6 +41,7 @@ class NotStarted(Exception):
 class NotaryRunner:
     def __init__(self, notary: Notary, bootstrap: str, prefix: str = "", store: NotaryStore | None = None) -> None:
         self.notary, self.bootstrap, self.prefix, self.store = notary, bootstrap, prefix, store
+        notary.prefix = prefix  # it signs checkpoints of the log it follows: their origins name its prefix
         self.read = 0  # records read from Kafka since start (a restart reads only what is new)
         self.restored: dict[str, int] = {}
         self._consumer: AIOKafkaConsumer | None = None

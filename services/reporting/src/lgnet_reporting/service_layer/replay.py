@@ -26,11 +26,13 @@ from lgnet_shared.consumer import Record
 from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
 from lgnet_shared.events import Event, latest
+from lgnet_shared.events.reporting import ReportPublished
 from lgnet_shared.fact_signing import FactAuthenticator, FactSignatureError, KeyRegistry, SigningKey, check_claims
 from pydantic import TypeAdapter, ValidationError
 
 from lgnet_reporting.adapters import log, store
 from lgnet_reporting.adapters.schema import MIGRATIONS
+from lgnet_reporting.domain.anchoring import announcer_problem
 from lgnet_reporting.domain.projection import PROJECTORS, TABLES, Tables
 
 
@@ -177,6 +179,45 @@ async def fold(records: AsyncIterator[list[Record]], city: str | None, signature
 
 # What the worker processes get to check signatures: the registered keys and the topic prefix (None: no check).
 Keys = tuple[list[SigningKey], str] | None
+
+
+async def announcements(
+    records: AsyncIterator[list[Record]], keys: Keys
+) -> tuple[list[ReportPublished], list[tuple[ReportPublished, str]]]:
+    """The reports announced on `reporting.events` (`report_published` records), and the announcements that are
+    not reports the platform published, each with why: not signed by a registered reporting key, naming another key
+    or city than its signer's (as the consumers decide), or of a scope its signer's deployment does not publish (a
+    city's deployment announcing another city's summary, or a national report). Without keys (signatures off, as the
+    live deployment ran) every announcement is taken. A record that is no readable event is none."""
+    signatures = _signatures(keys)
+    taken: list[ReportPublished] = []
+    refused: list[tuple[ReportPublished, str]] = []
+    async for batch in records:
+        signers = await signatures.signers(batch) if signatures is not None else None
+        for record in batch:
+            try:
+                env = from_record(record.value, record.headers or (), record.key)
+                event = codec.decode(env)
+            except ContractError:
+                continue
+            if not isinstance(event, ReportPublished):
+                continue
+            why = None if signers is None else _not_announced_by(signers[id(record)], env, event)
+            if why is None:
+                taken.append(event)
+            else:
+                refused.append((event, why))
+    return taken, refused
+
+
+def _not_announced_by(signer: SigningKey | None, env: Envelope, event: ReportPublished) -> str | None:
+    if signer is None:
+        return "not signed by a registered reporting key (live: dead-lettered)"
+    try:
+        check_claims(signer, env)
+    except FactSignatureError as err:
+        return err.reason
+    return announcer_problem(signer.deployment_city, signer.deployment, event.report, event.scope)
 
 
 def _signatures(keys: Keys) -> Signatures | None:
