@@ -777,10 +777,14 @@ async def test_an_unknown_report_id_in_the_replay_is_named_not_a_silent_failure(
 
     from lgnet_reporting.entrypoints import replay
 
-    async def none_published(*_: object) -> list[object]:
-        return []
+    async def none_published(*_: object) -> tuple[list[object], list[object]]:
+        return [], []  # none announced, none refused
+
+    async def no_keys(*_: object) -> None:
+        return None  # as with LGNET_FACT_SIGNATURES=off: the announcements are what this test is about
 
     monkeypatch.setattr(replay, "published_reports", none_published)
+    monkeypatch.setattr(replay, "_registered", no_keys)
     monkeypatch.setenv("DATABASE_URL", "postgresql://unused")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
     assert await replay.run(["--published", "--report-id", "01a23cde-0000-0000-0000-000000000000"]) == 2
