@@ -3730,3 +3730,24 @@ async def test_a_case_is_closed_at_the_desk_with_its_outcome_by_staff_or_its_par
     borgo = Operator("borgo", "Operatrice Borgo", OperatorRole.PARTNER, "torino", "coop-borgo")
     await desk.as_operator(borgo)
     assert 'action="/persons/p-1/closures"' not in (await desk.client.get("/persons/p-1")).text
+
+
+async def test_a_citys_dpo_reads_no_other_citys_access_log_by_a_persons_id(desk: Desk) -> None:
+    """A DPO's review (GDPR, tenancy): filtered by a person's id, the page gave every city's entries about that id, so
+    Trieste's DPO typing a Torino person's id read who at Torino's desk opened her cartella, when and why, and the
+    printout for the interested party alike. Another city's entries come in only as attempts refused on a person her
+    city's operators were shown (Trieste's partner trying a Torino person stays on Torino's DPO's page)."""
+    rpd_trieste = Operator("rpd-ts", "RPD Trieste", OperatorRole.DPO, "trieste", None)
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, LUCA, "p-1", "case_work", "cartella", "denied")
+        await store.log_access(conn, SARA, "p-1", "case_work", "cartella", "denied")
+    await desk.as_operator(rpd_trieste)
+    for url in ("/access-log?person_id=p-1", "/access-log/subject/p-1", "/access-log.csv?person_id=p-1"):
+        page = await desk.client.get(url)
+        assert page.status_code == 200, page.text
+        text = text_of(page.text)
+        assert "Maria Rossi" not in text and "maria" not in text and "Luca Bianchi" not in text, (url, text)
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log?person_id=p-1")).text)
+    assert "Maria Rossi" in text and "Luca Bianchi" in text and "Sportello sara p-1" in text, text
