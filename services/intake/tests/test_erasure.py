@@ -201,3 +201,46 @@ async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnder
     assert "1990-05-01" not in json.dumps(record), record
     async with intake.pool.acquire() as conn:  # kept in intake's own table, as documented
         assert await conn.fetchval("select birth_date from persons where person_id = 'p-erased-bd'") == date(1990, 5, 1)
+
+
+ROSSI_CF = "RSSMRA80A01L219M"  # a well-formed fiscal code (Mario Rossi, born in Turin on 1 January 1980)
+
+
+async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(intake: IntakeUnderTest) -> None:
+    """A DPO's review: identifiers travel in clear on every topic, are copied into every service and into reporting,
+    and no erasure reaches them (only sealed fields are shredded). A partner whose own system keys persons by their
+    codice fiscale sent it as `person_id`, and staff could type one: intake took it (201) and published it in clear.
+    A new person's, household's or case's identifier that holds a fiscal code, an IBAN or an e-mail address is refused
+    at its field, over HTTP and from partners, and nothing of it reaches intake's topic."""
+    async with intake.client("staff-torino") as staff:
+        for pid in (ROSSI_CF, f"cf-{ROSSI_CF.lower()}", "IT60X0542811101000000123456", "mario.rossi@example.org"):
+            body = {**registration(pid, "Mario", "Rossi"), "sex": "male"}
+            r = await staff.post("/persons", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+            assert r.status_code == 422 and r.json()["field"] == "person_id", (pid, r.text)
+        ok = await staff.post(
+            "/persons", json=registration("p-ok", "Mario", "Rossi"), headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert ok.status_code == 201, ok.text
+        household = {"household_id": ROSSI_CF, "reference_person_id": "p-ok", "member_ids": ["p-ok"]}
+        r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 422 and r.json()["field"] == "household_id", r.text
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent = await client.emit(
+            inbound.PersonRegistrationSubmitted(
+                person_id=ROSSI_CF, sex="male", nationality="IT",
+                identity=inbound.PartnerIdentityV2(
+                    given_name=client.seal("given_name", "Mario"), family_name=client.seal("family_name", "Rossi"),
+                    birth_date=client.seal_birth_date(date(1980, 1, 1)),
+                ),
+            )
+        )  # fmt: skip
+        async for rejection in client.rejections(timeout=15):
+            if rejection.inbound_event_id == sent.id:
+                assert rejection.field == "data.person_id", rejection
+                break
+        else:
+            raise AssertionError("a fiscal code as a person's identifier was not refused")
+    published = await intake.raw_records("intake.events", missing_ok=True)
+    assert not any(ROSSI_CF.encode() in (rec.value or b"") for rec in published)
+    async with intake.pool.acquire() as conn:
+        assert ROSSI_CF not in await everything_in(conn)

@@ -447,6 +447,7 @@ class Intake:
         h = await self._household_for_write(ctx, c.household_id)
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise Conflict("referral_id", f"referral {c.referral_id} already exists")
+        people.check_pseudonymous_id(c.referral_id, "referral_id")
         inbound.check_not_future(c.received_on, ctx.today, "received_on")
         born = await self._reference_born(h, c.received_on)
         cases.check_within_programme(c.received_on, "received_on", self.earliest_date, born)
@@ -487,6 +488,7 @@ class Intake:
         await self._partner_of_city(partner, h["city"], "partner")
         if await repo.case_exists(self.conn, c.case_id):
             raise Conflict("case_id", f"case {c.case_id} already exists")
+        people.check_pseudonymous_id(c.case_id, "case_id")
         inbound.check_not_future(c.opened_on, ctx.today, "opened_on")
         members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)
         born = dict(members_born).get(h["reference_person_id"])
