@@ -159,17 +159,20 @@ class Intake:
                 raise Conflict("person_id", f"person {new.row['person_id']} is already registered")
             await self.emit(ctx, new.event)
 
+    def _name_hash(self, given: str | None, family: str | None, born: date) -> str | None:
+        """The keyed hash of name and birth date that finds a likely duplicate; None without a whole name."""
+        if not given or not family:
+            return None
+        return pii.keyed_hash(self.fiscal_secret, people.name_key(given, family, born))
+
     def _new_person(self, ctx: Context, c: cmd.RegisterPerson) -> NewPerson:
         """A registration checked, pseudonymised and sealed under a new data key: ready to store."""
         access.may_write_in_city(ctx.actor, ctx.city)
         nationality, third, plain = inbound.checked_person(c, ctx.today)
-        fiscal_hash = name_hash = None
+        fiscal_hash = None
         if "fiscal_code" in plain:
             fiscal_hash = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
-        if "given_name" in plain and "family_name" in plain:
-            name_hash = pii.keyed_hash(
-                self.fiscal_secret, people.name_key(plain["given_name"], plain["family_name"], c.birth_date)
-            )
+        name_hash = self._name_hash(plain.get("given_name"), plain.get("family_name"), c.birth_date)
         key, wrapped = self.keys.new_key()
         identity = {f: pii.seal_with(key, c.person_id, f, v) for f, v in plain.items()}
         # The birth date travels sealed with the person's key (erased with them); consumers get `minor` instead.
@@ -254,6 +257,17 @@ class Intake:
             event["identity"] = ev.IdentityV2(**sealed)
         if not changes:
             raise ContractError("", "nothing to update")
+        if c.birth_date is not None or (c.identity is not None and ({"given_name", "family_name"} & plain.keys())):
+            # Rectified (GDPR art. 16): duplicates are found by the name and birth date as they are now, not by
+            # those corrected (a registration under the wrong name was flagged as her, one under the right not).
+            now: dict[str, str | None] = {
+                f: None if c.identity is None else plain.get(f) for f in ("given_name", "family_name")
+            }
+            for f, value in now.items():
+                if value is None and f in p["identity"]:
+                    now[f] = await self.keys.open(self.conn, Sealed(**p["identity"][f]), f)
+            born = c.birth_date or p["birth_date"]
+            changes["name_key_hash"] = self._name_hash(now["given_name"], now["family_name"], born)
         await repo.update_person(self.conn, pid, changes)
         await self.emit(ctx, ev.PersonUpdated(**event))
         return {"person_id": pid}
