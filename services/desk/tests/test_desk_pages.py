@@ -2970,6 +2970,31 @@ async def test_the_access_log_and_login_attempts_are_purged_past_their_retention
     assert (kept, left, attempts) == (0, 1, 1)
 
 
+async def test_the_daily_purge_forgets_the_forms_kept_past_their_hour(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DPO's review (storage limitation, erasure): a form sent after its session lapsed — a diary note, a payee's
+    name and IBAN — is kept sealed with the desk's key for an hour, but was deleted only at somebody's next login: a
+    desk nobody logged in to (a weekend, a holiday, a city's desk no longer used) kept it for good, and the person's
+    erasure never reaches it. `lgnet-desk-admin purge`, daily, forgets what is past its hour too."""
+    from lgnet_desk.entrypoints import admin
+
+    async with desk.pool.acquire() as conn:
+        for username, minutes in (("maria", 180), ("giulia", 5)):
+            await conn.execute(
+                "insert into kept_forms (username, path, anchor, sealed, kept_at)"
+                " values ($1, '/persons/p-1', null, '\\x00', now() - make_interval(mins => $2))",
+                username,
+                minutes,
+            )
+    for k, v in {"DATABASE_URL": desk.settings.database_url, "LGNET_DB_SCHEMA": desk.settings.db_schema,
+                 "LGNET_MASTER_KEY": desk.settings.master_key}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    assert await asyncio.to_thread(admin.main, ["purge"]) == 0
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(username) from kept_forms") == ["giulia"]
+
+
 async def test_the_agenda_reads_its_persons_names_in_one_call_and_logs_the_view_once(desk: Desk) -> None:
     """A day of 30 appointments was 30 `GET /persons/{id}` to intake and 30 entries in the DPO's access log, every
     time the page was opened. The names are read in one call (intake's `POST /persons/search` with `person_ids`) and

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lgnet_shared.db import Conn, where_given
 
 from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.domain.resubmission import KEPT_MINUTES
 
 
 def _operator(row: Any) -> Operator:
@@ -299,7 +300,10 @@ async def access_entries(
 
 
 async def purge(conn: Conn, access_before: datetime, attempts_before: datetime) -> tuple[int, int]:
-    """Delete the access log's entries and the login attempts older than their retention; how many of each."""
+    """Delete the access log's entries and the login attempts older than their retention; how many of each. The forms
+    kept past their hour and the sessions ended a day ago go too (`forget_lapsed`): they were forgotten only at a
+    login, and a form holds what was typed of a person (a note, a payee's IBAN)."""
+    await forget_lapsed(conn, KEPT_MINUTES)
     entries = await conn.execute("delete from access_log where at < $1", access_before)
     attempts = await conn.execute("delete from login_attempts where at < $1", attempts_before)
     return int(entries.split()[-1]), int(attempts.split()[-1])
