@@ -244,3 +244,31 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
     assert not any(ROSSI_CF.encode() in (rec.value or b"") for rec in published)
     async with intake.pool.acquire() as conn:
         assert ROSSI_CF not in await everything_in(conn)
+
+
+async def test_erasing_a_person_by_a_record_merged_into_her_erases_her(intake: IntakeUnderTest) -> None:
+    """A DPO's review (GDPR art. 17): a person asks for erasure showing the id a cooperative gave her; that record was
+    merged into the one the desk keeps (same fiscal code). `POST /persons/b-7/erasure` answered 200 and destroyed only
+    the merged record's key: her record a-1 — names, fiscal code, phone — was still read and found by her fiscal code.
+    An erasure by any of her records' ids erases the human: the surviving record and every record merged into it."""
+    amina = registration("a-1", "Amina", "Okonkwo")
+    amina["identity"]["fiscal_code"] = "KNKMNA90E41Z335B"
+    again = {**amina, "person_id": "b-7", "identity": {**amina["identity"], "given_name": "Amína"}}
+    async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
+        assert (await a.post("/persons", json=amina, headers={"Idempotency-Key": str(uuid.uuid4())})).status_code == 201
+        r = await b.post("/persons", json=again, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201
+    async with intake.client("staff-torino") as staff:
+        r = await staff.post("/persons/b-7/erasure")
+        assert r.status_code == 200 and r.json()["person_id"] == "a-1", r.text
+        assert (await staff.get("/persons/a-1")).json()["erased"] is True
+        found = await staff.post("/persons/search", json={"fiscal_code": "KNKMNA90E41Z335B"})
+        assert found.json() == [], found.text
+        assert (await staff.post("/persons/a-1/erasure")).status_code == 409  # already erased, whole
+    async with intake.pool.acquire() as conn:
+        erased = await conn.fetch("select person_id from persons where erased_at is not null order by person_id")
+        assert [r["person_id"] for r in erased] == ["a-1", "b-7"]
+        dump = await everything_in(conn)
+    assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump
+    erasures = [e for e in await intake.events(want=2) if e.type == "lgnet.intake.person_erased"]
+    assert sorted(e.person_id for e in erasures) == ["a-1", "b-7"]

@@ -298,7 +298,9 @@ class Intake:
     async def erase_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         """Right to be forgotten: destroy the key; the events stay (counts too), their identity is gone."""
         self._staff_only(ctx, "erasing a person")
-        p = await repo.person(self.conn, person_id, resolve=False, caller=ctx.actor)
+        # By any of the human's records' ids: the surviving record (a registration merged into it named her too; its
+        # erasure alone left her names and fiscal code readable and found, a DPO's review) and all merged into it.
+        p = await repo.person(self.conn, person_id, caller=ctx.actor)
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
