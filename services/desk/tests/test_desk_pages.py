@@ -3776,3 +3776,22 @@ async def test_a_citys_dpo_reads_no_other_citys_access_log_by_a_persons_id(desk:
     await desk.as_operator(RPD)
     text = text_of((await desk.client.get("/access-log?person_id=p-1")).text)
     assert "Maria Rossi" in text and "Luca Bianchi" in text and "Sportello sara p-1" in text, text
+
+
+async def test_a_cartella_opened_by_a_merged_records_id_is_logged_under_the_person_shown(desk: Desk) -> None:
+    """A DPO's review (GDPR art. 15): a cartella opened by the id of a registration merged into another (a
+    cooperative's id for her, in a link or typed) shows the surviving record, whose id the page shows beside her name
+    and the DPO is given; the access log kept the id asked for, so her printout missed that view. A view is logged
+    under the person intake showed."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    for part in ("record", "notes", "documents"):  # b-7 merged into p-1: intake answers p-1's
+        desk.services.answers[("intake", "GET", f"/persons/b-7/{part}")] = desk.services.answers.get(
+            ("intake", "GET", f"/persons/p-1/{part}"), a_record(today, earlier)
+        )
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/b-7")
+    assert page.status_code == 200, page.text
+    await desk.as_operator(RPD)
+    printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
+    assert "Cartella sociale" in printout and "Maria Rossi" in printout, printout
