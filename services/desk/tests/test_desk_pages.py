@@ -3795,3 +3795,22 @@ async def test_a_cartella_opened_by_a_merged_records_id_is_logged_under_the_pers
     await desk.as_operator(RPD)
     printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
     assert "Cartella sociale" in printout and "Maria Rossi" in printout, printout
+
+
+async def test_the_cartella_shows_all_that_intake_holds_of_the_person(desk: Desk) -> None:
+    """A DPO's review (GDPR art. 15, a copy of the data): the operator answering a subject-access request opens the
+    cartella with that purpose and prints it, but the cartella left out what intake holds and gives of the person —
+    phone, address, languages, whether she reads and writes — so the copy was not complete. They are shown, in the
+    operator's language (the languages by their names, not their codes)."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    record["person"] |= {"languages": ["ar", "fr"], "literate": False}
+    record["person"]["identity"] |= {"phone": "+39 333 1234567", "address": "Via Roma 1, Torino"}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1?purpose=subject_access")).text)
+    assert "Telefono +39 333 1234567" in text and "Indirizzo Via Roma 1, Torino" in text, text
+    assert "Lingue arabo, francese" in text and "Sa leggere e scrivere No" in text, text
+    english = text_of((await desk.client.get("/persons/p-1?purpose=subject_access&lang=en")).text)
+    assert "Languages Arabic, French" in english and "Reads and writes No" in english, english

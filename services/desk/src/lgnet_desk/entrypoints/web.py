@@ -113,6 +113,7 @@ class Page:
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
+            languages=lambda codes: i18n.languages(codes, lang),
             access_action=lambda a: i18n.access_action(a, self.t),
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             access_source=lambda source, via: i18n.access_source(source, via, self.t),
