@@ -2890,6 +2890,23 @@ async def test_wrong_passwords_from_one_address_do_not_lock_the_operator_out_els
     assert at_her_desk.status_code == 303, text_of(at_her_desk.text)
 
 
+async def test_a_password_typed_as_the_username_is_not_kept_in_clear(desk: Desk) -> None:
+    """A DPO's review of the desk's tables: a login attempt kept the username as typed for 90 days, and an operator
+    who typed her password into the username field (a common slip) left it there in clear, beside her address. What
+    names no operator is kept as a keyed hash: the lock of that name from that address still works, the same answers
+    as for an existing username."""
+    secret = "Nadia-Password-2026!"
+    for _ in range(desk.settings.max_failures):
+        assert (await login_from(desk, "203.0.113.9", secret, "qualcosa")).status_code == 401
+    locked = await login_from(desk, "203.0.113.9", secret, "qualcosa")
+    assert locked.status_code == 401 and "bloccato per 15 minuti" in text_of(locked.text)
+    assert (await login_from(desk, "203.0.113.9", "un-altro-nome", "qualcosa")).status_code == 401
+    async with desk.pool.acquire() as conn:
+        typed = [r["username"] for r in await conn.fetch("select username from login_attempts")]
+        assert not any(secret in u for u in typed), typed
+        assert len(set(typed)) == 2, typed  # each name its own (keyed) hash
+
+
 async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
     """A DPO's review: password spraying (one password on many accounts from one client) was never slowed, each
     account's count staying under its lock. An address with too many failures in the window is refused whatever
