@@ -38,21 +38,31 @@ def _iban_checks(candidate: str) -> bool:
     return True
 
 
-def check_pseudonymous_id(value: str, field: str) -> None:
-    """A new identifier holds no identifying data that can be recognised (see above)."""
+def identifying(value: str) -> str | None:
+    """What recognisable identifying data the text holds ("a fiscal code", …), or None (see above)."""
     found = [
         ("a fiscal code", _FISCAL_CODE.search(value) is not None),
         ("an IBAN", any(_iban_checks(m.group(0)) for m in _IBAN.finditer(value))),
         ("an e-mail address", _E_MAIL.search(value) is not None),
         ("a phone number", _PHONE.search(value) is not None),
     ]
-    for what, held in found:
-        if held:
-            raise ContractError(
-                field,
-                f"holds {what}: identifiers travel in clear and are never erased; choose one that says nothing of"
-                " the person (e.g. a UUID)",
-            )
+    return next((what for what, held in found if held), None)
+
+
+def check_pseudonymous_id(value: str, field: str) -> None:
+    """A new identifier holds no identifying data that can be recognised (see above)."""
+    if what := identifying(value):
+        raise ContractError(
+            field,
+            f"holds {what}: identifiers travel in clear and are never erased; choose one that says nothing of"
+            " the person (e.g. a UUID)",
+        )
+
+
+def check_no_identifying_text(value: str, field: str) -> None:
+    """A free text that travels in clear (a place's name) holds no identifying data that can be recognised."""
+    if what := identifying(value):
+        raise ContractError(field, f"holds {what}: this text travels in clear and is never erased; name no person")
 
 
 def age_on(birth_date: date, on: date) -> int:
