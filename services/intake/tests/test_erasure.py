@@ -224,6 +224,17 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
         household = {"household_id": ROSSI_CF, "reference_person_id": "p-ok", "member_ids": ["p-ok"]}
         r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 422 and r.json()["field"] == "household_id", r.text
+        household["household_id"] = "h-ok"
+        r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201, r.text
+        referral = {"referral_id": "mario.rossi@example.org", "household_id": "h-ok", "source": "reception_exit",
+                    "received_on": "2026-01-10"}  # fmt: skip
+        r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 422 and r.json()["field"] == "referral_id", r.text
+        case = {"case_id": f"c-{ROSSI_CF}", "household_id": "h-ok", "action_area": "taking_charge", "channel": "desk",
+                "opened_on": "2026-02-01", "partner": "coop-aurora"}  # fmt: skip
+        r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 422 and r.json()["field"] == "case_id", r.text
     async with intake.partner("coop-aurora", "torino") as client:
         sent = await client.emit(
             inbound.PersonRegistrationSubmitted(
