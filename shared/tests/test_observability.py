@@ -82,6 +82,35 @@ def test_a_pdf_exports_font_subsetting_does_not_fill_the_log(capsys: pytest.Capt
 
 
 @pytest.mark.integration
+async def test_at_debug_the_kafka_clients_lines_never_hold_a_records_bytes(
+    kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DPO's review, as an attacker who reads the logs: with LGNET_LOG_LEVEL=DEBUG (an operator chasing a problem)
+    aiokafka wrote every record it produced, key and value, into the service's log ("Sending (key=… value=…)", and
+    the produce request's bytes). A dead letter is a partner's record as it came — clear text where the partner did
+    not seal — and a key is the aggregate's id. Our own lines go on at DEBUG; the Kafka client's stay at INFO."""
+    from aiokafka import AIOKafkaProducer
+    from lgnet_shared.kafka import client_kwargs
+    from lgnet_shared.topics import ensure_topics, physical
+
+    await ensure_topics(kafka_bootstrap, topic_prefix, ["deadletter"])
+    logs.configure("intake", "DEBUG")
+    producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+    await producer.start()
+    try:
+        dead_letters = physical("deadletter", topic_prefix)
+        await producer.send_and_wait(dead_letters, b'{"given_name": "Zebulonio"}', key=b"RSSMRA80A01L219M")
+    finally:
+        await producer.stop()
+    logs.get_logger("lgnet.probe").debug("our own debug line")
+    out = capsys.readouterr().out
+    assert "our own debug line" in out
+    assert "Zebulonio" not in out and "RSSMRA80A01L219M" not in out, [
+        line[:300] for line in out.splitlines() if "Zebulonio" in line or "RSSMRA" in line
+    ]
+
+
+@pytest.mark.integration
 async def test_trace_continues_from_producer_to_consumer(database_url: str, pg_schema: str) -> None:
     EXPORTER.clear()
     with tracing.producing("intake publish") as span:

@@ -425,7 +425,8 @@ def serve_the_household(services: FakeServices, visible: bool = True) -> list[di
 
 async def access_log_of(desk: Desk, person_id: str) -> list[tuple[str, str, str]]:
     async with desk.pool.acquire() as conn:
-        return [(e["operator"], e["action"], e["outcome"]) for e in await store.access_entries(conn, "", person_id)]
+        entries = await store.access_entries(conn, "torino", person_id)
+    return [(e["operator"], e["action"], e["outcome"]) for e in entries]
 
 
 async def test_the_housing_page_is_titled_by_the_households_reference_person_and_the_view_logged(desk: Desk) -> None:

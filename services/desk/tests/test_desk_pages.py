@@ -2890,6 +2890,23 @@ async def test_wrong_passwords_from_one_address_do_not_lock_the_operator_out_els
     assert at_her_desk.status_code == 303, text_of(at_her_desk.text)
 
 
+async def test_a_password_typed_as_the_username_is_not_kept_in_clear(desk: Desk) -> None:
+    """A DPO's review of the desk's tables: a login attempt kept the username as typed for 90 days, and an operator
+    who typed her password into the username field (a common slip) left it there in clear, beside her address. What
+    names no operator is kept as a keyed hash: the lock of that name from that address still works, the same answers
+    as for an existing username."""
+    secret = "Nadia-Password-2026!"
+    for _ in range(desk.settings.max_failures):
+        assert (await login_from(desk, "203.0.113.9", secret, "qualcosa")).status_code == 401
+    locked = await login_from(desk, "203.0.113.9", secret, "qualcosa")
+    assert locked.status_code == 401 and "bloccato per 15 minuti" in text_of(locked.text)
+    assert (await login_from(desk, "203.0.113.9", "un-altro-nome", "qualcosa")).status_code == 401
+    async with desk.pool.acquire() as conn:
+        typed = [r["username"] for r in await conn.fetch("select username from login_attempts")]
+        assert not any(secret in u for u in typed), typed
+        assert len(set(typed)) == 2, typed  # each name its own (keyed) hash
+
+
 async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
     """A DPO's review: password spraying (one password on many accounts from one client) was never slowed, each
     account's count staying under its lock. An address with too many failures in the window is refused whatever
@@ -2968,6 +2985,31 @@ async def test_the_access_log_and_login_attempts_are_purged_past_their_retention
         left = await conn.fetchval("select count(*) from access_log where person_id = 'p-1' and operator = 'maria'")
         attempts = await conn.fetchval("select count(*) from login_attempts where client = '10.0.0.1'")
     assert (kept, left, attempts) == (0, 1, 1)
+
+
+async def test_the_daily_purge_forgets_the_forms_kept_past_their_hour(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DPO's review (storage limitation, erasure): a form sent after its session lapsed — a diary note, a payee's
+    name and IBAN — is kept sealed with the desk's key for an hour, but was deleted only at somebody's next login: a
+    desk nobody logged in to (a weekend, a holiday, a city's desk no longer used) kept it for good, and the person's
+    erasure never reaches it. `lgnet-desk-admin purge`, daily, forgets what is past its hour too."""
+    from lgnet_desk.entrypoints import admin
+
+    async with desk.pool.acquire() as conn:
+        for username, minutes in (("maria", 180), ("giulia", 5)):
+            await conn.execute(
+                "insert into kept_forms (username, path, anchor, sealed, kept_at)"
+                " values ($1, '/persons/p-1', null, '\\x00', now() - make_interval(mins => $2))",
+                username,
+                minutes,
+            )
+    for k, v in {"DATABASE_URL": desk.settings.database_url, "LGNET_DB_SCHEMA": desk.settings.db_schema,
+                 "LGNET_MASTER_KEY": desk.settings.master_key}.items():  # fmt: skip
+        monkeypatch.setenv(k, v)
+    assert await asyncio.to_thread(admin.main, ["purge"]) == 0
+    async with desk.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(username) from kept_forms") == ["giulia"]
 
 
 async def test_the_agenda_reads_its_persons_names_in_one_call_and_logs_the_view_once(desk: Desk) -> None:
@@ -3730,3 +3772,62 @@ async def test_a_case_is_closed_at_the_desk_with_its_outcome_by_staff_or_its_par
     borgo = Operator("borgo", "Operatrice Borgo", OperatorRole.PARTNER, "torino", "coop-borgo")
     await desk.as_operator(borgo)
     assert 'action="/persons/p-1/closures"' not in (await desk.client.get("/persons/p-1")).text
+
+
+async def test_a_citys_dpo_reads_no_other_citys_access_log_by_a_persons_id(desk: Desk) -> None:
+    """A DPO's review (GDPR, tenancy): filtered by a person's id, the page gave every city's entries about that id, so
+    Trieste's DPO typing a Torino person's id read who at Torino's desk opened her cartella, when and why, and the
+    printout for the interested party alike. Another city's entries come in only as attempts refused on a person her
+    city's operators were shown (Trieste's partner trying a Torino person stays on Torino's DPO's page)."""
+    rpd_trieste = Operator("rpd-ts", "RPD Trieste", OperatorRole.DPO, "trieste", None)
+    async with desk.pool.acquire() as conn:
+        await store.log_access(conn, MARIA, "p-1", "case_work", "cartella", "shown")
+        await store.log_access(conn, LUCA, "p-1", "case_work", "cartella", "denied")
+        await store.log_access(conn, SARA, "p-1", "case_work", "cartella", "denied")
+    await desk.as_operator(rpd_trieste)
+    for url in ("/access-log?person_id=p-1", "/access-log/subject/p-1", "/access-log.csv?person_id=p-1"):
+        page = await desk.client.get(url)
+        assert page.status_code == 200, page.text
+        text = text_of(page.text)
+        assert "Maria Rossi" not in text and "maria" not in text and "Luca Bianchi" not in text, (url, text)
+    await desk.as_operator(RPD)
+    text = text_of((await desk.client.get("/access-log?person_id=p-1")).text)
+    assert "Maria Rossi" in text and "Luca Bianchi" in text and "Sportello sara p-1" in text, text
+
+
+async def test_a_cartella_opened_by_a_merged_records_id_is_logged_under_the_person_shown(desk: Desk) -> None:
+    """A DPO's review (GDPR art. 15): a cartella opened by the id of a registration merged into another (a
+    cooperative's id for her, in a link or typed) shows the surviving record, whose id the page shows beside her name
+    and the DPO is given; the access log kept the id asked for, so her printout missed that view. A view is logged
+    under the person intake showed."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    for part in ("record", "notes", "documents"):  # b-7 merged into p-1: intake answers p-1's
+        desk.services.answers[("intake", "GET", f"/persons/b-7/{part}")] = desk.services.answers.get(
+            ("intake", "GET", f"/persons/p-1/{part}"), a_record(today, earlier)
+        )
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/b-7")
+    assert page.status_code == 200, page.text
+    await desk.as_operator(RPD)
+    printout = text_of((await desk.client.get("/access-log/subject/p-1")).text)
+    assert "Cartella sociale" in printout and "Maria Rossi" in printout, printout
+
+
+async def test_the_cartella_shows_all_that_intake_holds_of_the_person(desk: Desk) -> None:
+    """A DPO's review (GDPR art. 15, a copy of the data): the operator answering a subject-access request opens the
+    cartella with that purpose and prints it, but the cartella left out what intake holds and gives of the person —
+    phone, address, languages, whether she reads and writes — so the copy was not complete. They are shown, in the
+    operator's language (the languages by their names, not their codes)."""
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    record = a_record(today, earlier)
+    record["person"] |= {"languages": ["ar", "fr"], "literate": False}
+    record["person"]["identity"] |= {"phone": "+39 333 1234567", "address": "Via Roma 1, Torino"}
+    desk.services.answers[("intake", "GET", "/persons/p-1/record")] = record
+    await desk.as_operator(MARIA)
+    text = text_of((await desk.client.get("/persons/p-1?purpose=subject_access")).text)
+    assert "Telefono +39 333 1234567" in text and "Indirizzo Via Roma 1, Torino" in text, text
+    assert "Lingue arabo, francese" in text and "Sa leggere e scrivere No" in text, text
+    english = text_of((await desk.client.get("/persons/p-1?purpose=subject_access&lang=en")).text)
+    assert "Languages Arabic, French" in english and "Reads and writes No" in english, english

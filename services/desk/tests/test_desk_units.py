@@ -129,6 +129,21 @@ def test_times_are_romes_hours_and_minutes_with_seconds_only_in_the_access_log()
     assert i18n.time_of_day(at, "it") == "10:00"
 
 
+def test_intakes_refusal_of_identifying_data_in_clear_is_said_in_italian() -> None:
+    """Intake refuses a place, a title or an identifier holding a phone number, an e-mail address, a fiscal code or an
+    IBAN (they travel in clear and are never erased): the desk's outing, civic and registration forms say it in
+    Italian at the field."""
+    reason = "holds a phone number: this text travels in clear and is never erased; name no person"
+    assert say(reason, "it") == (
+        "contiene un numero di telefono: questo testo viaggia in chiaro e non viene mai cancellato; non nomini nessuno"
+    )
+    reason = (
+        "holds a fiscal code: identifiers travel in clear and are never erased; choose one that says nothing of the"
+        " person (e.g. a UUID)"
+    )
+    assert say(reason, "it").startswith("contiene un codice fiscale: gli identificativi viaggiano in chiaro")
+
+
 def test_the_services_refusals_are_said_in_italian_and_unknown_ones_shown_as_written() -> None:
     assert (
         say("the requester cannot approve their own request", "it") == "chi ha chiesto il contributo non può approvarlo"

@@ -132,3 +132,17 @@ async def test_partners_emit_participation_through_the_gatekeeper(intake: Intake
     assert (recorded.present, recorded.absent) == (["p-1"], ["p-2"])
     (activity,) = [e for e in events if isinstance(e, ev.CivicActivityOrganised)]
     assert activity.partner == "coop-aurora" and activity.city == "torino" and activity.starts_on == date(2026, 2, 2)
+
+
+async def test_an_activitys_title_or_sessions_place_holding_a_phone_or_e_mail_is_refused(
+    intake: IntakeUnderTest,
+) -> None:
+    """A DPO's review: an activity's title and a session's place travel in clear on Kafka and stay for good (never a
+    person's name, the contract says); "Italiano con Giulia, 347 …" or a teacher's e-mail was taken. What identifies
+    a person there is refused at its field."""
+    async with intake.client("coop-aurora") as aurora:
+        r = await post(aurora, "/civic/activities", {**COURSE, "title": "Italiano A2, info +39 347 1234567"})
+        assert (r.status_code, r.json()["field"]) == (422, "title"), r.text
+        assert (await post(aurora, "/civic/activities", COURSE)).status_code == 201
+        r = await post(aurora, "/civic/sessions", session("s-1", "2026-03-02", place="da giulia.rossi@example.org"))
+        assert (r.status_code, r.json()["field"]) == (422, "place"), r.text

@@ -201,3 +201,85 @@ async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnder
     assert "1990-05-01" not in json.dumps(record), record
     async with intake.pool.acquire() as conn:  # kept in intake's own table, as documented
         assert await conn.fetchval("select birth_date from persons where person_id = 'p-erased-bd'") == date(1990, 5, 1)
+
+
+ROSSI_CF = "RSSMRA80A01L219M"  # a well-formed fiscal code (Mario Rossi, born in Turin on 1 January 1980)
+
+
+async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(intake: IntakeUnderTest) -> None:
+    """A DPO's review: identifiers travel in clear on every topic, are copied into every service and into reporting,
+    and no erasure reaches them (only sealed fields are shredded). A partner whose own system keys persons by their
+    codice fiscale sent it as `person_id`, and staff could type one: intake took it (201) and published it in clear.
+    A new person's, household's or case's identifier that holds a fiscal code, an IBAN or an e-mail address is refused
+    at its field, over HTTP and from partners, and nothing of it reaches intake's topic."""
+    async with intake.client("staff-torino") as staff:
+        for pid in (ROSSI_CF, f"cf-{ROSSI_CF.lower()}", "IT60X0542811101000000123456", "mario.rossi@example.org"):
+            body = {**registration(pid, "Mario", "Rossi"), "sex": "male"}
+            r = await staff.post("/persons", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+            assert r.status_code == 422 and r.json()["field"] == "person_id", (pid, r.text)
+        ok = await staff.post(
+            "/persons", json=registration("p-ok", "Mario", "Rossi"), headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert ok.status_code == 201, ok.text
+        household = {"household_id": ROSSI_CF, "reference_person_id": "p-ok", "member_ids": ["p-ok"]}
+        r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 422 and r.json()["field"] == "household_id", r.text
+        household["household_id"] = "h-ok"
+        r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201, r.text
+        referral = {"referral_id": "mario.rossi@example.org", "household_id": "h-ok", "source": "reception_exit",
+                    "received_on": "2026-01-10"}  # fmt: skip
+        r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 422 and r.json()["field"] == "referral_id", r.text
+        case = {"case_id": f"c-{ROSSI_CF}", "household_id": "h-ok", "action_area": "taking_charge", "channel": "desk",
+                "opened_on": "2026-02-01", "partner": "coop-aurora"}  # fmt: skip
+        r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 422 and r.json()["field"] == "case_id", r.text
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent = await client.emit(
+            inbound.PersonRegistrationSubmitted(
+                person_id=ROSSI_CF, sex="male", nationality="IT",
+                identity=inbound.PartnerIdentityV2(
+                    given_name=client.seal("given_name", "Mario"), family_name=client.seal("family_name", "Rossi"),
+                    birth_date=client.seal_birth_date(date(1980, 1, 1)),
+                ),
+            )
+        )  # fmt: skip
+        async for rejection in client.rejections(timeout=15):
+            if rejection.inbound_event_id == sent.id:
+                assert rejection.field == "data.person_id", rejection
+                break
+        else:
+            raise AssertionError("a fiscal code as a person's identifier was not refused")
+    published = await intake.raw_records("intake.events", missing_ok=True)
+    assert not any(ROSSI_CF.encode() in (rec.value or b"") for rec in published)
+    async with intake.pool.acquire() as conn:
+        assert ROSSI_CF not in await everything_in(conn)
+
+
+async def test_erasing_a_person_by_a_record_merged_into_her_erases_her(intake: IntakeUnderTest) -> None:
+    """A DPO's review (GDPR art. 17): a person asks for erasure showing the id a cooperative gave her; that record was
+    merged into the one the desk keeps (same fiscal code). `POST /persons/b-7/erasure` answered 200 and destroyed only
+    the merged record's key: her record a-1 — names, fiscal code, phone — was still read and found by her fiscal code.
+    An erasure by any of her records' ids erases the human: the surviving record and every record merged into it."""
+    amina = registration("a-1", "Amina", "Okonkwo")
+    amina["identity"]["fiscal_code"] = "KNKMNA90E41Z335B"
+    again = {**amina, "person_id": "b-7", "identity": {**amina["identity"], "given_name": "Amína"}}
+    async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
+        assert (await a.post("/persons", json=amina, headers={"Idempotency-Key": str(uuid.uuid4())})).status_code == 201
+        r = await b.post("/persons", json=again, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201
+    async with intake.client("staff-torino") as staff:
+        r = await staff.post("/persons/b-7/erasure")
+        assert r.status_code == 200 and r.json()["person_id"] == "a-1", r.text
+        assert (await staff.get("/persons/a-1")).json()["erased"] is True
+        found = await staff.post("/persons/search", json={"fiscal_code": "KNKMNA90E41Z335B"})
+        assert found.json() == [], found.text
+        assert (await staff.post("/persons/a-1/erasure")).status_code == 409  # already erased, whole
+    async with intake.pool.acquire() as conn:
+        erased = await conn.fetch("select person_id from persons where erased_at is not null order by person_id")
+        assert [r["person_id"] for r in erased] == ["a-1", "b-7"]
+        dump = await everything_in(conn)
+    assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump
+    erasures = [e for e in await intake.events(want=2) if e.type == "lgnet.intake.person_erased"]
+    assert sorted(e.person_id for e in erasures) == ["a-1", "b-7"]

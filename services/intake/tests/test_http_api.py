@@ -554,3 +554,23 @@ async def test_a_birth_date_corrected_after_a_merge_reaches_the_cases_of_the_mer
         assert r.status_code == 200, r.text
     [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == "s-man"]
     assert updated.minor_in_cases == {"c-1": False}, updated
+
+
+async def test_a_rectified_name_or_birth_date_is_the_one_duplicates_are_found_by(intake: IntakeUnderTest) -> None:
+    """A DPO's review (GDPR art. 16, rectification): a person registered as "Amina Okonko", her surname then corrected
+    to "Okonkwo", was still matched by the wrong name and birth date kept in `name_key_hash` — a new registration under
+    the wrong name was flagged as her, one under her right name was not. A correction of the name or the birth date
+    (or a name given later) renews the key, an identity left without a whole name clears it."""
+    async with intake.client("staff-torino") as staff:
+        wrong = person("s-ok", identity={"given_name": "Amina", "family_name": "Okonko"})
+        assert (await post(staff, "/persons", wrong)).status_code == 201
+        r = await staff.patch("/persons/s-ok", json={"identity": {"family_name": "Okonkwo"}})
+        assert r.status_code == 200, r.text
+        right = person("s-dup", identity={"given_name": "Amina", "family_name": "Okonkwo"})
+        assert (await post(staff, "/persons", right)).json()["possible_duplicates"] == ["s-ok"]
+        old = person("s-old", identity={"given_name": "Amina", "family_name": "Okonko"})
+        assert (await post(staff, "/persons", old)).json()["possible_duplicates"] == []
+        r = await staff.patch("/persons/s-ok", json={"birth_date": "1991-05-01"})
+        assert r.status_code == 200, r.text
+        born = person("s-born", birth="1991-05-01", identity={"given_name": "Amina", "family_name": "Okonkwo"})
+        assert (await post(staff, "/persons", born)).json()["possible_duplicates"] == ["s-ok"]

@@ -580,3 +580,22 @@ async def test_an_appointment_is_booked_within_a_year_and_its_cancellation_and_o
         assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
         assert "before the appointment's day" in r.json()["reason"], r.text
         await post(staff, "/appointments/a-done/outcome", {"outcome": "attended", "on": str(clock.today())})
+
+
+async def test_a_place_or_contact_id_holding_a_phone_e_mail_or_fiscal_code_is_refused(intake: IntakeUnderTest) -> None:
+    """A DPO's review: a street contact's place and an outing's places travel in clear on Kafka and stay after the
+    street person's erasure (only the nickname is sealed); a unit wrote where to find someone — "chiamare
+    +39 347 1234567", an e-mail — and the contact's identifier took a fiscal code. What identifies a person there
+    is refused at its field, as in a new person's identifier."""
+    await unit(intake)
+    async with intake.client("coop-aurora") as aurora:
+        bad = {**outing("o-9", EARLIER), "places": ["Stazione Porta Nuova", "chiamare +39 347 1234567"]}
+        r = await send(aurora, "/outings", bad)
+        assert (r.status_code, r.json()["field"]) == (422, "places.1"), r.text
+        await post(aurora, "/outings", outing("o-1", EARLIER))
+        for body, field in (
+            (contact("ct-1", "o-1", EARLIER, place="scrivere a mario.rossi@example.org"), "place"),
+            (contact("RSSMRA80A01L219M", "o-1", EARLIER), "contact_id"),
+        ):
+            r = await send(aurora, "/street-contacts", body)
+            assert (r.status_code, r.json()["field"]) == (422, field), r.text

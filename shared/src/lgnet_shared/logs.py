@@ -109,6 +109,10 @@ def configure(service: str, level: str = "INFO", deployment: str | None = None) 
     # fontTools subsets the fonts a PDF export embeds and tells about every table and glyph at INFO: ≈ 35 lines per
     # export in reporting's log, of no use to an operator. Its warnings still show.
     logging.getLogger("fontTools").setLevel(max(logging.WARNING, root.level))
+    # The Kafka client at DEBUG writes every record it sends, key and value ("Sending (key=… value=…)", the produce
+    # request's bytes): a dead letter is a partner's record as it came, in clear where it was not sealed, and a key is
+    # an aggregate's id. Personal data never reaches a log (DESIGN section 5): its lines stay at INFO and above.
+    logging.getLogger("aiokafka").setLevel(max(logging.INFO, root.level))
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
     if deployment is not None:  # on a shared cluster, which city's (or national) deployment wrote the line

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lgnet_shared.db import Conn, where_given
 
 from lgnet_desk.domain.operators import Operator, OperatorRole
+from lgnet_desk.domain.resubmission import KEPT_MINUTES
 
 
 def _operator(row: Any) -> Operator:
@@ -285,10 +286,20 @@ async def access_entries(
     since: datetime | None = None,
     before: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    # About one person: every entry, whichever city's operator tried (another city's refused attempt is logged with
-    # that operator's city, as the desk cannot know the person's city when the service refuses to tell).
+    # About one person: the entries of the DPO's city, and another city's operators' refused attempts on a person her
+    # city's operators were shown (such an attempt is logged with that operator's city: the desk cannot know the
+    # person's city when the service refuses to tell). Every city's entries about the id let Trieste's DPO read who
+    # at Torino's desk opened a Torino person's cartella, when and why (a DPO's review).
     args: list[Any] = [person_id or city]
-    who = "(person_id = $1 or persons @> array[$1])" if person_id else "city = $1"
+    about = "(person_id = $1 or persons @> array[$1])"
+    if person_id:
+        args.append(city)
+        who = (
+            f"{about} and (city = $2 or outcome = 'denied' and exists(select 1 from access_log o"
+            " where (o.person_id = $1 or o.persons @> array[$1]) and o.city = $2 and o.outcome = 'shown'))"
+        )
+    else:
+        who = "city = $1"
     where = where_given(who, args, [("at >= {}", since), ("at < {}", before)])
     rows = await conn.fetch(
         f"select * from access_log where {where} order by at desc, entry_id desc limit {int(limit)}", *args
@@ -297,7 +308,10 @@ async def access_entries(
 
 
 async def purge(conn: Conn, access_before: datetime, attempts_before: datetime) -> tuple[int, int]:
-    """Delete the access log's entries and the login attempts older than their retention; how many of each."""
+    """Delete the access log's entries and the login attempts older than their retention; how many of each. The forms
+    kept past their hour and the sessions ended a day ago go too (`forget_lapsed`): they were forgotten only at a
+    login, and a form holds what was typed of a person (a note, a payee's IBAN)."""
+    await forget_lapsed(conn, KEPT_MINUTES)
     entries = await conn.execute("delete from access_log where at < $1", access_before)
     attempts = await conn.execute("delete from login_attempts where at < $1", attempts_before)
     return int(entries.split()[-1]), int(attempts.split()[-1])

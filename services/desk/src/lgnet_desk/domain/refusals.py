@@ -390,6 +390,27 @@ ITALIAN: list[tuple[str, str]] = [
         "il nucleo non rispetta più i requisiti dell'alloggio: rifiuti la proposta",
     ),
 ]
+# Intake's refusal of identifying data where it would travel in clear (an identifier, a place, a title).
+_IDENTIFYING = {
+    "a fiscal code": "un codice fiscale",
+    "an IBAN": "un IBAN",
+    "an e-mail address": "un indirizzo e-mail",
+    "a phone number": "un numero di telefono",
+}
+ITALIAN += [
+    (
+        rf"holds {en}: identifiers travel in clear and are never erased; .*",
+        f"contiene {it}: gli identificativi viaggiano in chiaro e non vengono mai cancellati; ne scelga uno che non"
+        " dica nulla della persona",
+    )
+    for en, it in _IDENTIFYING.items()
+] + [
+    (
+        rf"holds {en}: this text travels in clear and is never erased; name no person",
+        f"contiene {it}: questo testo viaggia in chiaro e non viene mai cancellato; non nomini nessuno",
+    )
+    for en, it in _IDENTIFYING.items()
+]
 # Payments' reasons give amounts in integer cents: in English too they are said in euros ({euros<n>}: group n); a
 # city's code is its name as the header writes it ({city<n>}), a field's id is said in words.
 ENGLISH: list[tuple[str, str]] = [

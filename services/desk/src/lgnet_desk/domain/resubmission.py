@@ -11,6 +11,9 @@ import re
 import secrets
 
 FIELD = "form_key"  # the form's hidden field
+# A form sent after its session lapsed is kept this long (service_layer/kept_forms.py), then not given back and
+# forgotten: at the next login, and by the daily purge (a desk nobody logs in to kept it for good).
+KEPT_MINUTES = 60
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 

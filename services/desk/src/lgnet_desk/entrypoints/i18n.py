@@ -108,6 +108,15 @@ def country(iso: str | None, lang: str) -> str:
     return str(Locale.parse(BABEL_LOCALE[lang]).territories.get(iso.upper(), iso))
 
 
+def languages(codes: list[str] | None, lang: str) -> str:
+    """Languages (ISO 639 codes) by their names in the page's language ('ar', 'fr' → 'arabo, francese'); a code babel
+    does not know shows as itself."""
+    if not codes:
+        return "—"
+    names = Locale.parse(BABEL_LOCALE[lang]).languages
+    return ", ".join(str(names.get(c, c)) for c in codes)
+
+
 def code(list_name: str, value: str | None, lang: str) -> str:
     """A domain code's label, never the raw code (an unknown list or code shows as itself)."""
     if value is None:

@@ -16,7 +16,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from lgnet_shared import clock, db, http, tls
+from lgnet_shared import clock, db, http, pii, tls
 from markupsafe import Markup
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -113,6 +113,7 @@ class Page:
             operator=lambda username: self.operator_names.get(username, username) if username else "—",
             code=lambda lst, v: i18n.code(lst, v, lang),
             country=lambda iso: i18n.country(iso, lang),
+            languages=lambda codes: i18n.languages(codes, lang),
             access_action=lambda a: i18n.access_action(a, self.t),
             bank_refusal=lambda reason: i18n.bank_refusal(reason, self.t),
             access_source=lambda source, via: i18n.access_source(source, via, self.t),
@@ -272,6 +273,8 @@ def router(settings: DeskSettings) -> APIRouter:
     # names whose it is (the session itself is over: store.session).
     cookie_seconds = (settings.session_minutes + kept_forms.KEPT_MINUTES) * 60
 
+    login_key = pii.derive(settings.master_key_bytes(), "desk-login-attempts")  # a name no operator has: hashed
+
     @api.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Response:
         token = secrets.token_urlsafe(32)
@@ -293,7 +296,13 @@ def router(settings: DeskSettings) -> APIRouter:
             try:
                 client = request.client.host if request.client else ""
                 sid, _ = await login.log_in(
-                    conn, form.get("username", ""), form.get("password", ""), client, policy, settings.session_minutes
+                    conn,
+                    form.get("username", ""),
+                    form.get("password", ""),
+                    client,
+                    policy,
+                    settings.session_minutes,
+                    name_key=login_key,
                 )
             except login.LoginRefused as refused:
                 LOGINS.labels("throttled" if refused.throttled else "locked" if refused.locked else "refused").inc()

@@ -76,8 +76,16 @@ async def read_logged(
     except ServiceRefusal:
         await store.log_access(conn, op, subject, purpose, action, "denied")
         raise
-    await store.log_access(conn, op, subject, purpose, action, "shown")
+    await store.log_access(conn, op, shown_as(found, subject), purpose, action, "shown")
     return found
+
+
+def shown_as(found: Any, asked: str) -> str:
+    """The person a view showed: intake answers a registration merged into another with the surviving record (the id
+    the page shows beside the name, which the DPO is given); the id asked for left that view out of her printout."""
+    person = found.get("person", found) if isinstance(found, dict) else None
+    shown = person.get("person_id") if isinstance(person, dict) else None
+    return str(shown) if shown else asked
 
 
 async def search_logged(

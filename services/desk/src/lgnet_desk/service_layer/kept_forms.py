@@ -15,7 +15,7 @@ from lgnet_shared.db import Conn
 from lgnet_desk.adapters import store
 from lgnet_desk.domain import resubmission
 
-KEPT_MINUTES = 60  # then the form is not given back (a login an hour later is another day's work)
+KEPT_MINUTES = resubmission.KEPT_MINUTES  # then the form is not given back (a login an hour later is another day's)
 RESTORED = "restored"  # the query flag of the page that takes its kept form back
 # never kept: the token, the flag, and passwords (the password page's: typed again, never stored)
 _NOT_KEPT = {"csrf", RESTORED, "current_password", "new_password", "new_password_again"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -29,27 +30,45 @@ def session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def attempted_as(username: str, known: bool, name_key: bytes) -> str:
+    """How a login attempt keeps the name typed: an operator's username as it is; anything else — a password typed
+    into the username field, a guess — as a keyed hash, so that it never rests in clear and the lock of that name
+    from an address still counts (a DPO's review found passwords in `login_attempts`)."""
+    if known:
+        return username
+    return "hmac-sha256:" + hmac.new(name_key, username.encode(), hashlib.sha256).hexdigest()
+
+
 async def log_in(
-    conn: Conn, username: str, password: str, client: str, policy: LockoutPolicy, session_minutes: int
+    conn: Conn,
+    username: str,
+    password: str,
+    client: str,
+    policy: LockoutPolicy,
+    session_minutes: int,
+    *,
+    name_key: bytes,
 ) -> tuple[str, Operator]:
     """A new session id (for the cookie) or LoginRefused; the same answer for an unknown user as a wrong password
     (the lock included: an outside test told existing usernames from unknown ones by the lock message). `client`:
-    the address the attempt comes from (see `LockoutPolicy`)."""
+    the address the attempt comes from (see `LockoutPolicy`); `name_key` keys a name no operator has
+    (`attempted_as`)."""
     now = datetime.now(UTC)
     since = policy.since(now)
-    if policy.client_throttled(await store.client_failures_since(conn, client, since)):
-        await store.record_attempt(conn, username, client, False)
-        raise LoginRefused(locked=True, throttled=True)
-    failures = await store.account_failures_since(conn, username, client, since)
-    if policy.account_locked(failures):
-        await store.record_attempt(conn, username, client, False)
-        raise LoginRefused(locked=True)
     found = await store.operator(conn, username)
+    attempted = attempted_as(username, found is not None, name_key)
+    if policy.client_throttled(await store.client_failures_since(conn, client, since)):
+        await store.record_attempt(conn, attempted, client, False)
+        raise LoginRefused(locked=True, throttled=True)
+    failures = await store.account_failures_since(conn, attempted, client, since)
+    if policy.account_locked(failures):
+        await store.record_attempt(conn, attempted, client, False)
+        raise LoginRefused(locked=True)
     password_hash = None if found is None else found[1]["password_hash"]
     if password_hash is None or not _verify(password_hash, password):
         if password_hash is None:
             _verify(_DUMMY, password)  # an unknown user costs the same time as a wrong password
-        await store.record_attempt(conn, username, client, False)
+        await store.record_attempt(conn, attempted, client, False)
         raise LoginRefused(locked=policy.account_locked(failures + 1))
     assert found is not None
     op = found[0]

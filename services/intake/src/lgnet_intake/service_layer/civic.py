@@ -15,7 +15,7 @@ from lgnet_shared.events.types import Id
 
 from lgnet_intake.adapters import civic_repository as civic_repo
 from lgnet_intake.adapters import repository as repo
-from lgnet_intake.domain import civic
+from lgnet_intake.domain import civic, people
 from lgnet_intake.domain.access import Role
 from lgnet_intake.service_layer.handlers import Context, Intake
 
@@ -28,6 +28,7 @@ class OrganiseActivity(ev.CivicActivitySubmitted):
 
 async def organise_activity(i: Intake, ctx: Context, c: ev.CivicActivitySubmitted) -> dict[str, Any]:
     civic.check_activity(c.kind, c.starts_on, c.ends_on, c.target_level)
+    people.check_no_identifying_text(c.title, "title")  # in clear on Kafka, for good
     partner = civic.organiser(ctx.actor, getattr(c, "partner", None))
     city = ctx.city
     if partner is not None and ctx.actor.role is not Role.PARTNER:
@@ -66,6 +67,7 @@ async def hold_session(i: Intake, ctx: Context, c: ev.CivicSessionSubmitted) -> 
     activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
     civic.check_session(activity, c.held_on, ctx.today, c.volunteer_ids)
+    people.check_no_identifying_text(c.place, "place")
     volunteers = await _persons_of_city(i, ctx, c.volunteer_ids, "volunteer_ids")
     if await civic_repo.session(i.conn, c.session_id) is not None:
         raise Conflict("session_id", f"session {c.session_id} already exists")

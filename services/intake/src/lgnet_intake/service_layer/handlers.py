@@ -159,17 +159,20 @@ class Intake:
                 raise Conflict("person_id", f"person {new.row['person_id']} is already registered")
             await self.emit(ctx, new.event)
 
+    def _name_hash(self, given: str | None, family: str | None, born: date) -> str | None:
+        """The keyed hash of name and birth date that finds a likely duplicate; None without a whole name."""
+        if not given or not family:
+            return None
+        return pii.keyed_hash(self.fiscal_secret, people.name_key(given, family, born))
+
     def _new_person(self, ctx: Context, c: cmd.RegisterPerson) -> NewPerson:
         """A registration checked, pseudonymised and sealed under a new data key: ready to store."""
         access.may_write_in_city(ctx.actor, ctx.city)
         nationality, third, plain = inbound.checked_person(c, ctx.today)
-        fiscal_hash = name_hash = None
+        fiscal_hash = None
         if "fiscal_code" in plain:
             fiscal_hash = pii.keyed_hash(self.fiscal_secret, plain["fiscal_code"])
-        if "given_name" in plain and "family_name" in plain:
-            name_hash = pii.keyed_hash(
-                self.fiscal_secret, people.name_key(plain["given_name"], plain["family_name"], c.birth_date)
-            )
+        name_hash = self._name_hash(plain.get("given_name"), plain.get("family_name"), c.birth_date)
         key, wrapped = self.keys.new_key()
         identity = {f: pii.seal_with(key, c.person_id, f, v) for f, v in plain.items()}
         # The birth date travels sealed with the person's key (erased with them); consumers get `minor` instead.
@@ -254,6 +257,17 @@ class Intake:
             event["identity"] = ev.IdentityV2(**sealed)
         if not changes:
             raise ContractError("", "nothing to update")
+        if c.birth_date is not None or (c.identity is not None and ({"given_name", "family_name"} & plain.keys())):
+            # Rectified (GDPR art. 16): duplicates are found by the name and birth date as they are now, not by
+            # those corrected (a registration under the wrong name was flagged as her, one under the right not).
+            now: dict[str, str | None] = {
+                f: None if c.identity is None else plain.get(f) for f in ("given_name", "family_name")
+            }
+            for f, value in now.items():
+                if value is None and f in p["identity"]:
+                    now[f] = await self.keys.open(self.conn, Sealed(**p["identity"][f]), f)
+            born = c.birth_date or p["birth_date"]
+            changes["name_key_hash"] = self._name_hash(now["given_name"], now["family_name"], born)
         await repo.update_person(self.conn, pid, changes)
         await self.emit(ctx, ev.PersonUpdated(**event))
         return {"person_id": pid}
@@ -284,7 +298,9 @@ class Intake:
     async def erase_person(self, ctx: Context, person_id: str) -> dict[str, Any]:
         """Right to be forgotten: destroy the key; the events stay (counts too), their identity is gone."""
         self._staff_only(ctx, "erasing a person")
-        p = await repo.person(self.conn, person_id, resolve=False, caller=ctx.actor)
+        # By any of the human's records' ids: the surviving record (a registration merged into it named her too; its
+        # erasure alone left her names and fiscal code readable and found, a DPO's review) and all merged into it.
+        p = await repo.person(self.conn, person_id, caller=ctx.actor)
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
@@ -447,6 +463,7 @@ class Intake:
         h = await self._household_for_write(ctx, c.household_id)
         if await repo.referral(self.conn, c.referral_id) is not None:
             raise Conflict("referral_id", f"referral {c.referral_id} already exists")
+        people.check_pseudonymous_id(c.referral_id, "referral_id")
         inbound.check_not_future(c.received_on, ctx.today, "received_on")
         born = await self._reference_born(h, c.received_on)
         cases.check_within_programme(c.received_on, "received_on", self.earliest_date, born)
@@ -487,6 +504,7 @@ class Intake:
         await self._partner_of_city(partner, h["city"], "partner")
         if await repo.case_exists(self.conn, c.case_id):
             raise Conflict("case_id", f"case {c.case_id} already exists")
+        people.check_pseudonymous_id(c.case_id, "case_id")
         inbound.check_not_future(c.opened_on, ctx.today, "opened_on")
         members_born = await repo.members_born(self.conn, c.household_id, c.opened_on)
         born = dict(members_born).get(h["reference_person_id"])

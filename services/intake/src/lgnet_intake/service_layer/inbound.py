@@ -233,6 +233,8 @@ def checked_person(c: cmd.RegisterPerson, today: date) -> tuple[str, bool, dict[
     Every rule is checked: the error raised is the first broken, carrying the others (`ContractError.all_of`)."""
     broken: list[ContractError] = []
     with _noted(broken):
+        people.check_pseudonymous_id(c.person_id, "person_id")
+    with _noted(broken):
         people.check_birth_date(c.birth_date, today)
     nationality, third = "", False
     with _noted(broken):
@@ -260,6 +262,7 @@ def _noted(broken: list[ContractError]) -> Iterator[None]:
 
 
 def check_household(c: cmd_in.HouseholdFormationSubmitted) -> None:
+    people.check_pseudonymous_id(c.household_id, "household_id")
     if c.reference_person_id not in c.member_ids:
         raise ContractError("reference_person_id", "must be one of member_ids")
     if len(set(c.member_ids)) != len(c.member_ids):

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lgnet_intake.adapters import outreach_repository as repo
 from lgnet_intake.adapters import repository as intake_repo
-from lgnet_intake.domain import access
+from lgnet_intake.domain import access, people
 from lgnet_intake.domain import appointments as agenda
 from lgnet_intake.domain import outreach as rules
 from lgnet_intake.domain.access import Role
@@ -135,6 +135,8 @@ class Outreach:
         minutes = rules.outing_minutes(c.start_time, c.end_time)
         if len(set(c.places)) != len(c.places):
             raise ContractError("places", "lists a place twice")
+        for n, place in enumerate(c.places):  # in clear on Kafka, kept after an erasure
+            people.check_no_identifying_text(place, f"places.{n}")
         row = {
             "outing_id": c.outing_id,
             "unit_id": c.unit_id,
@@ -175,6 +177,7 @@ class Outreach:
         o = await repo.outing(self.conn, c.outing_id, ctx.actor)
         await self._unit_for_write(ctx, o["unit_id"], "outing_id")
         inbound.check_not_future(c.contacted_on, ctx.today, "contacted_on")
+        people.check_pseudonymous_id(c.contact_id, "contact_id")
         overnight = o["end_time"] <= o["start_time"]
         rules.check_contact_on_outing(c.contacted_on, o["on_date"], overnight, c.place, list(o["places"]))
         nickname_hash = None
