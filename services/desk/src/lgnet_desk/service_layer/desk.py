@@ -76,7 +76,10 @@ async def read_logged(
     except ServiceRefusal:
         await store.log_access(conn, op, subject, purpose, action, "denied")
         raise
-    await store.log_access(conn, op, shown_as(found, subject), purpose, action, "shown")
+    # A person's view is logged under the record intake showed; a street person's under her own id (the person_id
+    # in her answer is the person she was linked to, not the one this view showed).
+    shown = shown_as(found, subject) if path.startswith("/persons/") else subject
+    await store.log_access(conn, op, shown, purpose, action, "shown")
     return found
 
 
