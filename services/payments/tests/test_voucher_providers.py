@@ -6,13 +6,15 @@ the voucher — the other providers' ids, amounts, days and reimbursements — w
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
+from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
 from payments_testkit import call, call_ok, refused
-from test_bank_data import COOP, LANDLORD_IBAN, STAFF, payments
+from test_bank_data import COOP, LANDLORD_IBAN, MALLORY, STAFF, payments
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]  # the fixture, as test_bank_data makes it
@@ -65,3 +67,40 @@ async def test_the_cases_partner_does_not_redeem_its_own_cases_voucher_itself(pa
     assert (await call_ok(payments, COOP, "GET", f"/vouchers/{vid}"))["remaining_cents"] == 1_000
     recorded = await call_ok(payments, STAFF, "POST", path, redemption)  # the city's staff records it for the provider
     assert recorded["remaining_cents"] == 700 and [r["provider_id"] for r in recorded["redemptions"]] == [COOP]
+
+
+async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored_answer(payments) -> None:  # type: ignore[no-untyped-def]
+    """A DPO's review: the providers table seals a provider's name (a babysitter paid by voucher is a natural person),
+    but the stored answer of `POST /providers`, kept to answer a retry, held it in clear. It keeps no name; a retry
+    with the same Idempotency-Key still gets the provider as registered, its name read from the sealed row."""
+    name = "Maria Rossi babysitter"
+    provider = {"provider_id": "prov-maria", "name": name, "kinds": ["babysitting"], "iban": LANDLORD_IBAN}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    async with payments.client(STAFF) as c:
+        made = await c.post("/providers", json=provider, headers=key)
+        retried = await c.post("/providers", json=provider, headers=key)
+    assert made.status_code == 201 and made.json()["name"] == name, made.text
+    assert retried.status_code == 201 and retried.headers.get("Idempotent-Replayed") == "true", retried.text
+    assert retried.json() == made.json()
+    # Her bank data changed and approved: those answers are the provider too (name and all), stored alike.
+    changed = {"iban": "IT60X0542811101000000123456"}
+    async with payments.client(STAFF) as c:
+        put = await c.put("/providers/prov-maria/bank-data", json=changed, headers={"Idempotency-Key": "k-put"})
+        again = await c.put("/providers/prov-maria/bank-data", json=changed, headers={"Idempotency-Key": "k-put"})
+    async with payments.client(MALLORY) as c:  # another staff member approves
+        approved = await c.post("/providers/prov-maria/bank-data/approval")
+        approved_again = await c.post("/providers/prov-maria/bank-data/approval")
+    assert put.status_code == again.status_code == 200 and again.json()["name"] == name, again.text
+    assert approved.status_code == approved_again.status_code == 200, approved_again.text
+    assert approved_again.json()["name"] == name and approved_again.headers.get("Idempotent-Replayed") == "true"
+    async with payments.pool.acquire() as conn:
+        stored = [r["j"] for r in await conn.fetch("select row_to_json(k)::text as j from idempotency_keys k")]
+        assert len(stored) >= 3 and not [s for s in stored if "Maria Rossi" in s], stored
+        # Answers stored before this release lose the name at the upgrade (migration payments-19).
+        await conn.execute(
+            "update idempotency_keys set response = response || $2::jsonb where key = $1", key["Idempotency-Key"],
+            {"name": name},
+        )  # fmt: skip
+        await conn.execute(dict(schema.MIGRATIONS)["payments-19"])
+        stored = [r["j"] for r in await conn.fetch("select row_to_json(k)::text as j from idempotency_keys k")]
+    assert not [s for s in stored if "Maria Rossi" in s], stored

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from asyncpg import DataError
@@ -298,6 +299,15 @@ ChangeKey = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """Members of a create's answer not stored with it (`idempotent`): `read` gives them back from where the
+    service keeps them sealed, for a retry's answer (the stored answer without them)."""
+
+    members: frozenset[str]
+    read: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
 async def idempotent(
     conn: Conn,
     actor_id: str,
@@ -306,13 +316,16 @@ async def idempotent(
     create: Callable[[], Awaitable[dict[str, Any]]],
     status_code: int = 201,
     secret: bytes | None = None,
+    sealed: Sealed | None = None,
 ) -> JSONResponse:
     """Run `create` once per (actor, Idempotency-Key); a retry with the same key and body gets the first answer,
     a reuse of the key with another body is a conflict. Must run inside the caller's transaction.
 
     `secret` keys the stored fingerprint of the body (HMAC-SHA256): a body holding personal data (a registration's
     name, a payee's IBAN) then cannot be confirmed from the table by hashing guesses; a plain fingerprint stored
-    before a service keyed them still recognises its retry. Without it, an unkeyed SHA-256 is stored."""
+    before a service keyed them still recognises its retry. Without it, an unkeyed SHA-256 is stored. `sealed`:
+    the answer's members that the service keeps sealed elsewhere (a provider's name) are not stored with it; a
+    retry's answer reads them back."""
     if not key:
         raise ContractError(KEY_FIELD, KEY_MISSING)
     if len(key) > KEY_MAX:
@@ -330,17 +343,19 @@ async def idempotent(
         older = secret is not None and not stored.startswith(KEYED)  # stored before the service keyed them
         if not hmac.compare_digest(stored, request_fingerprint(request) if older else digest):
             raise Conflict(KEY_FIELD, "already used for a different request")
-        return JSONResponse(
-            status_code=row["status_code"], content=row["response"], headers={"Idempotent-Replayed": "true"}
-        )
+        answer = row["response"]
+        if sealed is not None and isinstance(answer, dict):
+            answer = {**answer, **await sealed.read(answer)}
+        return JSONResponse(status_code=row["status_code"], content=answer, headers={"Idempotent-Replayed": "true"})
     body = await create()
+    kept = {k: v for k, v in body.items() if k not in sealed.members} if sealed is not None else body
     await conn.execute(
         "insert into idempotency_keys (actor_id, key, request_hash, status_code, response) values ($1, $2, $3, $4, $5)",
         actor_id,
         key,
         digest,
         status_code,
-        body,
+        kept,
     )
     return JSONResponse(status_code=status_code, content=body)
 
@@ -390,17 +405,18 @@ async def replayable(
     run: Callable[[], Awaitable[Any]],
     status_code: int = 200,
     secret: bytes | None = None,
+    sealed: Sealed | None = None,
 ) -> Any:
     """A state-changing route other than a create: with an Idempotency-Key, a retry of a committed request gets
-    the original answer (as `idempotent`, `secret` as there); without one, `run` simply runs. Inside the caller's
-    transaction."""
+    the original answer (as `idempotent`, `secret` and `sealed` as there); without one, `run` simply runs. Inside
+    the caller's transaction."""
     if not key:
         return await run()
 
     async def once() -> dict[str, Any]:
         return jsonable_encoder(await run())  # type: ignore[no-any-return]
 
-    return await idempotent(conn, actor_id, key, request, once, status_code, secret)
+    return await idempotent(conn, actor_id, key, request, once, status_code, secret, sealed)
 
 
 async def transition(
@@ -411,6 +427,7 @@ async def transition(
     body: Any,
     run: Callable[[], Awaitable[Any]],
     status_code: int = 200,
+    sealed: Sealed | None = None,
 ) -> Any:
     """A one-shot transition (accept, decline, approve, end, erase, ...): with an Idempotency-Key as
     `replayable`; without one, the transition itself is the key (route with its ids, and the body), so the same
@@ -419,4 +436,4 @@ async def transition(
     if not key:
         digest = hashlib.sha256(json.dumps([route, body], sort_keys=True, default=str).encode()).hexdigest()
         key = f"transition:{digest}"
-    return await replayable(conn, actor_id, key, {"route": route, "body": body}, run, status_code)
+    return await replayable(conn, actor_id, key, {"route": route, "body": body}, run, status_code, sealed=sealed)

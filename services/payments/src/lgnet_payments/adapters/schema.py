@@ -563,4 +563,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         create index payment_file_downloads_persons on payment_file_downloads using gin (person_ids);
         """,
     ),
+    (
+        "payments-19",
+        """
+        -- A provider's name is sealed in its row (a natural person may be one): the stored answers of its
+        -- registration, bank data change and approval no longer keep it (a retry reads it back); those stored before
+        -- lose it here.
+        -- (The table is the HTTP runtime's: a schema without it has none stored.)
+        do $$ begin
+        if to_regclass('idempotency_keys') is not null then
+            update idempotency_keys set response = response - 'name'
+                where response ? 'provider_id' and response ? 'bank_data_version' and response ? 'name';
+        end if;
+        end $$;
+        """,
+    ),
 ]

@@ -23,6 +23,7 @@ from lgnet_shared.http import (
     ChangeKey,
     CreateKey,
     IfMatch,
+    Sealed,
     etagged,
     idempotent,
     if_match_version,
@@ -108,13 +109,24 @@ def router(runtime: Runtime) -> APIRouter:
                 await payment_files.refused(conn, actor.id, batch_id, via_of(client))
             raise
 
-    async def create(actor: Actor, key: str | None, body: Any, run: Run) -> JSONResponse:
+    async def create(
+        actor: Actor, key: str | None, body: Any, run: Run, sealed: Callable[[UnitOfWork], Sealed] | None = None
+    ) -> JSONResponse:
         async with unit(actor) as (uow, ctx):
 
             async def once() -> dict[str, Any]:
                 return jsonable_encoder(await run(uow, ctx))  # type: ignore[no-any-return]
 
-            return await idempotent(uow.conn, actor.id, key, body, once, secret=secret)
+            apart = sealed(uow) if sealed is not None else None
+            return await idempotent(uow.conn, actor.id, key, body, once, secret=secret, sealed=apart)
+
+    def provider_name(uow: UnitOfWork) -> Sealed:
+        """A provider's name is sealed in its row (a babysitter is a natural person): not kept in the stored answer."""
+
+        async def read(answer: dict[str, Any]) -> dict[str, Any]:
+            return {"name": await vouchers.provider_name(uow, answer["provider_id"])}
+
+        return Sealed(frozenset({"name"}), read)
 
     async def act(actor: Actor, run: Run, *, totals: bool = False) -> Any:
         async with unit(actor, totals=totals) as (uow, ctx):
@@ -130,21 +142,24 @@ def router(runtime: Runtime) -> APIRouter:
         one_shot: bool = False,
         status: int = 200,
         subject: Subject | None = None,
+        sealed: Callable[[UnitOfWork], Sealed] | None = None,
     ) -> Any:
         """A state change other than a create: replayed with an Idempotency-Key; a one-shot transition repeated
         by the same actor without a key is answered as the success it was. `subject`: what the transition acts on
         when it can be taken again later on something new (an approval, of bank data changed since): without a key,
-        the same transition of another subject is a new one, not the first one's answer replayed."""
+        the same transition of another subject is a new one, not the first one's answer replayed. `sealed`: as
+        `create`'s."""
         async with unit(actor) as (uow, ctx):
 
             async def once() -> Any:
                 return jsonable_encoder(await run(uow, ctx))
 
+            apart = sealed(uow) if sealed is not None else None
             if one_shot:
                 if key is None and subject is not None:
                     route = f"{route} ({await subject(uow)})"
-                return await transition(uow.conn, actor.id, key, route, body, once, status)
-            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret)
+                return await transition(uow.conn, actor.id, key, route, body, once, status, apart)
+            return await replayable(uow.conn, actor.id, key, {"route": route, **body}, once, status, secret, apart)
 
     # ------------------------------------------------------------ policy and budgets
 
@@ -385,7 +400,11 @@ def router(runtime: Runtime) -> APIRouter:
     )
     async def provider(body: cmd.RegisterProvider, actor: Staff, key: CreateKey) -> JSONResponse:
         return await create(
-            actor, key, body.model_dump(mode="json"), lambda u, c: vouchers.register_provider(u, c, body)
+            actor,
+            key,
+            body.model_dump(mode="json"),
+            lambda u, c: vouchers.register_provider(u, c, body),
+            provider_name,
         )
 
     @api.get(
@@ -416,7 +435,12 @@ def router(runtime: Runtime) -> APIRouter:
         payload = {"sha256": hashlib.sha256(body.model_dump_json().encode()).hexdigest()}
         route = f"PUT /providers/{provider_id}/bank-data"
         return await change(
-            actor, key, route, payload, lambda u, c: vouchers.change_provider_bank_data(u, c, provider_id, body)
+            actor,
+            key,
+            route,
+            payload,
+            lambda u, c: vouchers.change_provider_bank_data(u, c, provider_id, body),
+            sealed=provider_name,
         )
 
     @api.post(
@@ -431,7 +455,7 @@ def router(runtime: Runtime) -> APIRouter:
         payload = body.model_dump(mode="json", exclude_none=True) if body else {}
         run: Run = lambda u, c: vouchers.approve_provider_bank_data(u, c, provider_id, body)  # noqa: E731
         subject: Subject = lambda u: vouchers.approval_subject(u, provider_id)  # noqa: E731
-        return await change(actor, key, route, payload, run, one_shot=True, subject=subject)
+        return await change(actor, key, route, payload, run, one_shot=True, subject=subject, sealed=provider_name)
 
     @api.post(
         "/vouchers",

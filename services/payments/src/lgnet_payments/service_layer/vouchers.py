@@ -168,6 +168,11 @@ async def providers(uow: UnitOfWork, ctx: Context) -> list[dict[str, Any]]:
     return [await provider_view(uow, p) for p in await repo.provider_ids(uow.conn, ctx.city)]
 
 
+async def provider_name(uow: UnitOfWork, provider_id: str) -> str | None:
+    """The provider's name, opened from its sealed row."""
+    return (await provider_view(uow, provider_id))["name"]  # type: ignore[no-any-return]
+
+
 async def provider_view(uow: UnitOfWork, provider_id: str) -> dict[str, Any]:
     """The provider by name, its IBAN masked, who set it and whether it awaits approval (the approved one masked)."""
     row = dict(await uow.conn.fetchrow("select * from providers where provider_id = $1", provider_id))
