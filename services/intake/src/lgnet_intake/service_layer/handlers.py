@@ -571,6 +571,7 @@ class Intake:
         await self._case_for_write(ctx, c.case_id)
         case = await repo.case(self.conn, c.case_id)
         cases.check_dated_after_opening(case, c.agreed_on, "agreed_on", ctx.today, self.earliest_date)
+        people.check_pseudonymous_id(c.plan_id, "plan_id")
         if await repo.plan(self.conn, c.case_id, c.plan_id) is not None:
             raise Conflict("plan_id", f"plan {c.plan_id} already agreed for this case")
         await repo.save_plan(self.conn, c.case_id, c.plan_id, dict.fromkeys(c.objectives, "open"), c.agreed_on)
