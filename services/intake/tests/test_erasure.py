@@ -261,11 +261,13 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
         assert ROSSI_CF not in await everything_in(conn)
 
 
-async def test_a_plans_id_holding_identifying_data_is_refused(intake: IntakeUnderTest) -> None:
+async def test_a_plans_id_or_a_household_changes_reason_holding_identifying_data_is_refused(
+    intake: IntakeUnderTest,
+) -> None:
     """A DPO's review (DESIGN section 5): a plan's id travels in clear on intake's topic (individual_plan_agreed, its
     objectives' updates) and into reporting, for good. A partner keyed the household's plan by the person's fiscal
     code or e-mail: taken (201), over HTTP and from partners. A new plan's id holding a fiscal code, an IBAN, an
-    e-mail address or a phone number is refused at `plan_id`."""
+    e-mail address or a phone number is refused at `plan_id`; a household change's reason holding one, at `reason`."""
     today = str(date.today())
     async with intake.client("staff-torino") as staff:
         ok = await staff.post(
@@ -279,6 +281,13 @@ async def test_a_plans_id_holding_identifying_data_is_refused(intake: IntakeUnde
                 "opened_on": today, "partner": "coop-aurora"}  # fmt: skip
         r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 201, r.text
+        # A household change's coded reason travels in clear too (member_joined): a fiscal code in lower case is a code.
+        baby = registration("p-pl2", "Luca", "Bianchi")
+        assert (await staff.post("/persons", json=baby, headers={"Idempotency-Key": "k-pl2"})).status_code == 201
+        joined = {"household_id": "h-pl", "person_id": "p-pl2", "change": "joined", "reason": ROSSI_CF.lower(),
+                  "on": today}  # fmt: skip
+        r = await staff.post("/households/members", json=joined, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
     async with intake.client("coop-aurora") as aurora:
         for pid in (ROSSI_CF, "IT60X0542811101000000123456", "anna.bianchi@example.org", "+39 347 1234567"):
             plan = {"case_id": "c-pl", "plan_id": pid, "objectives": ["housing"], "agreed_on": today}
@@ -290,7 +299,7 @@ async def test_a_plans_id_holding_identifying_data_is_refused(intake: IntakeUnde
         )
         await refused_at(client, sent.id, "data.plan_id")
     published = await intake.raw_records("intake.events", missing_ok=True)
-    assert not any(ROSSI_CF.encode() in (rec.value or b"") for rec in published)
+    assert not any(v in (rec.value or b"") for rec in published for v in (ROSSI_CF.encode(), ROSSI_CF.lower().encode()))
 
 
 async def test_erasing_a_person_by_a_record_merged_into_her_erases_her(intake: IntakeUnderTest) -> None:

@@ -423,6 +423,7 @@ class Intake:
 
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
+        people.check_no_identifying_text(c.reason, "reason")  # a free code, in clear on intake's topic for good
         await self._household_for_write(ctx, c.household_id)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)
