@@ -199,7 +199,7 @@ def test_an_erased_members_vulnerabilities_leave_the_stored_assessment() -> None
 
 def test_the_offline_kit_refuses_every_new_identifier_holding_identifying_data() -> None:
     """`lgnet-partner check` said a fiscal code in a person's or a household's id, not in a case's, a referral's, a
-    plan's, an outing's, a contact's, an appointment's, an activity's or a session's: a partner's conformance run
+    plan's, an outing's, a contact's, an appointment's, an activity's, a session's or a certificate's: a partner's conformance run
     passed a record the gatekeeper then refused. The kit's stateless pass (`check_event`) refuses each at its
     field, as the gatekeeper does."""
     from lgnet_shared.events import civic as civic_in
@@ -231,6 +231,9 @@ def test_the_offline_kit_refuses_every_new_identifier_holding_identifying_data()
         ),
         "session_id": civic_in.CivicSessionSubmitted(
             activity_id="a1", session_id=cf, held_on=on, place="Casa del quartiere", duration_minutes=60
+        ),
+        "certificate_id": civic_in.CivicCertificateSubmitted(
+            activity_id="a1", certificate_id=cf, person_id="p1", issued_on=on
         ),
     }  # fmt: skip
     for field, event in events.items():

@@ -240,6 +240,13 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
                     "received_on": "2026-01-10"}  # fmt: skip
         r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 422 and r.json()["field"] == "referral_id", r.text
+        # A referral's outcome is a free code that travels in clear (referral_outcome_recorded): not a fiscal code.
+        referral["referral_id"] = "r-ok"
+        r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201, r.text
+        outcome = {"outcome": ROSSI_CF.lower()}
+        r = await staff.post("/referrals/r-ok/outcome", json=outcome, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert (r.status_code, r.json().get("field")) == (422, "outcome"), r.text
         case = {"case_id": f"c-{ROSSI_CF}", "household_id": "h-ok", "action_area": "taking_charge", "channel": "desk",
                 "opened_on": "2026-02-01", "partner": "coop-aurora"}  # fmt: skip
         r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})

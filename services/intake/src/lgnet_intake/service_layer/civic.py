@@ -103,6 +103,7 @@ async def record_attendance(i: Intake, ctx: Context, c: ev.CivicAttendanceSubmit
 async def issue_certificate(i: Intake, ctx: Context, c: ev.CivicCertificateSubmitted) -> dict[str, Any]:
     activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
+    people.check_pseudonymous_id(c.certificate_id, "certificate_id")  # in clear on Kafka, for good
     (person,) = await _persons_of_city(i, ctx, [c.person_id], "person_id")
     if await civic_repo.certificate_of(i.conn, c.activity_id, person) is not None:
         raise Conflict("person_id", "already holds a certificate of this activity")

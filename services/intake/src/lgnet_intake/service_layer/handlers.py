@@ -487,6 +487,7 @@ class Intake:
         absent = NotFound("referral_id", f"no referral {referral_id}")
         r = access.of_city(await repo.referral(self.conn, referral_id), ctx.actor, absent)
         await self._household_for_write(ctx, r["household_id"], "referral_id")
+        people.check_no_identifying_text(c.outcome, "outcome")  # a free code, in clear on intake's topic for good
         await repo.set_referral_outcome(self.conn, referral_id, c.outcome, c.case_id)
         await self.emit(ctx, ev.ReferralOutcomeRecorded(referral_id=referral_id, outcome=c.outcome, case_id=c.case_id))
         return {"referral_id": referral_id, "outcome": c.outcome}

@@ -300,6 +300,7 @@ NEW_IDS: dict[type[Event], str] = {
     outreach_in.AppointmentBookingSubmitted: "appointment_id",
     civic_in.CivicActivitySubmitted: "activity_id",
     civic_in.CivicSessionSubmitted: "session_id",
+    civic_in.CivicCertificateSubmitted: "certificate_id",
 }
 
 
