@@ -199,9 +199,9 @@ def test_an_erased_members_vulnerabilities_leave_the_stored_assessment() -> None
 
 def test_the_offline_kit_refuses_every_new_identifier_holding_identifying_data() -> None:
     """`lgnet-partner check` said a fiscal code in a person's or a household's id, not in a case's, a referral's, a
-    plan's, an outing's, a contact's, an appointment's, an activity's, a session's or a certificate's: a partner's conformance run
-    passed a record the gatekeeper then refused. The kit's stateless pass (`check_event`) refuses each at its
-    field, as the gatekeeper does."""
+    plan's, an outing's, a contact's, an appointment's, an activity's, a session's or a certificate's: a partner's
+    conformance run passed a record the gatekeeper then refused. The kit's stateless pass (`check_event`) refuses
+    each at its field, as the gatekeeper does."""
     from lgnet_shared.events import civic as civic_in
     from lgnet_shared.events import outreach as outreach_in
 
