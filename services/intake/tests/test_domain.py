@@ -241,3 +241,14 @@ def test_the_offline_kit_refuses_every_new_identifier_holding_identifying_data()
             inbound.check_event(event, date(2026, 12, 3), date(2020, 1, 1))
         assert refused.value.field == field, (field, refused.value)
         assert refused.value.reason.startswith("holds a fiscal code: identifiers travel in clear"), refused.value
+
+
+def test_the_offline_kit_refuses_a_household_changes_reason_holding_a_fiscal_code() -> None:
+    """The gatekeeper refuses a household change whose free `reason` code is a fiscal code in lower case (it travels
+    in clear for good); the offline kit passed it. Its stateless pass refuses it at `reason`, as the gatekeeper does."""
+    change = cmd_in.HouseholdMemberChangeSubmitted(
+        household_id="h1", person_id="p2", change="joined", reason="rssmra85t10a562s", on=date(2026, 3, 2)
+    )
+    with pytest.raises(ContractError) as refused:
+        inbound.check_event(change, date(2026, 12, 3), date(2020, 1, 1))
+    assert refused.value.field == "reason" and "travels in clear" in refused.value.reason, refused.value

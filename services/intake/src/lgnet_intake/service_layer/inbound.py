@@ -309,6 +309,8 @@ def check_event(event: Event, today: date, earliest: date) -> None:
     programme's earliest date (settings.earliest_date)."""
     if (id_field := NEW_IDS.get(type(event))) is not None:
         people.check_pseudonymous_id(getattr(event, id_field), id_field)
+    if isinstance(event, cmd_in.HouseholdMemberChangeSubmitted):  # a free code, in clear for good
+        people.check_no_identifying_text(event.reason, "reason")
     check_outreach(event, today)
     if isinstance(event, cmd_in.HouseholdFormationSubmitted):
         check_household(event)
