@@ -983,3 +983,37 @@ async def test_a_households_facts_of_before_an_erasure_that_arrive_after_it_get_
         proposed = await conn.fetchval("select count(*) from matches where household_id = 'h-late'")
     assert case["removed"] is not None and case["vulnerabilities"] == [] and not case["specialist_support"], case
     assert proposed == 0
+
+
+IDENTIFYING = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
+
+
+async def test_an_id_or_code_in_clear_holding_identifying_data_is_refused(housing: HousingUnderTest) -> None:
+    """A DPO's review (DESIGN section 5): an opportunity's id travels in clear on housing's topic (listed, proposals,
+    placements) and into reporting, and no erasure reaches it. A cooperative's system keys a flat by its landlord's
+    fiscal code: listed under it, it was taken (201), as were a district (`area`) and the coded reasons of a
+    withdrawal, a decline and a household's hold that were a fiscal code in lower case. A new opportunity's id holding a
+    fiscal code, an IBAN, an e-mail address or a phone number is refused at its field, so is such a code; nothing is
+    listed, declined, withdrawn or held."""
+    await housing.publish("torino", *housing.household_events("h-dpo", "torino", [(ADULT, F)]))
+    await housing.wait_open_cases(1)
+    async with housing.client("coop-aurora") as c:
+        for oid in IDENTIFYING:
+            r = await post(c, "/opportunities", opportunity(oid))
+            assert (r.status_code, r.json().get("field")) == (422, "opportunity_id"), r.text
+            assert "identifiers travel in clear and are never erased" in r.json()["reason"], r.text
+        r = await post(c, "/opportunities", opportunity("o-dpo", area="rssmra85t10a562s"))
+        assert (r.status_code, r.json().get("field")) == (422, "area"), r.text
+        assert (await post(c, "/opportunities", opportunity("o-dpo", area="borgo-po"))).status_code == 201
+        [p] = await proposals(housing, 1)
+        r = await post(c, f"/matches/{p['match_id']}/decline", {"by": "provider", "reason": "rssmra85t10a562s"})
+        assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
+        r = await post(c, "/opportunities/o-dpo/withdrawal", {"reason": "rssmra85t10a562s"})
+        assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
+        until = (clock.today() + timedelta(days=30)).isoformat()
+        r = await post(c, "/households/h-dpo/park", {"reason": "it60x0542811101000000123456", "until": until})
+        assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
+    async with housing.pool.acquire() as conn:
+        assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-dpo"]
+        assert await conn.fetchval("select status from opportunities where opportunity_id = 'o-dpo'") != "withdrawn"
+        assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from lgnet_shared.events import civic as ev
 from lgnet_shared.events import intake as iev
+from test_erasure import refused_at
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -146,3 +147,28 @@ async def test_an_activitys_title_or_sessions_place_holding_a_phone_or_e_mail_is
         assert (await post(aurora, "/civic/activities", COURSE)).status_code == 201
         r = await post(aurora, "/civic/sessions", session("s-1", "2026-03-02", place="da giulia.rossi@example.org"))
         assert (r.status_code, r.json()["field"]) == (422, "place"), r.text
+
+
+async def test_an_activitys_sessions_or_facilitators_id_holding_identifying_data_is_refused(
+    intake: IntakeUnderTest,
+) -> None:
+    """A DPO's review (DESIGN section 5): an activity's and a session's ids and a session's facilitators (operators'
+    ids) travel in clear on intake's topic and into reporting, for good. A school's system keyed a course by its
+    teacher's fiscal code and named her by her e-mail: taken (201), over HTTP and from partners. A new one holding a
+    fiscal code, an IBAN, an e-mail address or a phone number is refused at its field."""
+    identifying = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
+    async with intake.client("coop-aurora") as aurora:
+        for aid in identifying:
+            r = await post(aurora, "/civic/activities", {**COURSE, "activity_id": aid})
+            assert (r.status_code, r.json().get("field")) == (422, "activity_id"), r.text
+        assert (await post(aurora, "/civic/activities", COURSE)).status_code == 201
+        for sid in identifying:
+            r = await post(aurora, "/civic/sessions", session(sid, "2026-03-02"))
+            assert (r.status_code, r.json().get("field")) == (422, "session_id"), r.text
+        r = await post(aurora, "/civic/sessions", session("s-1", "2026-03-02", facilitators=["op-1", identifying[2]]))
+        assert (r.status_code, r.json().get("field")) == (422, "facilitators.1"), r.text
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent = await client.emit(ev.CivicActivitySubmitted(**{**COURSE, "activity_id": identifying[0]}))
+        await refused_at(client, sent.id, "data.activity_id")
+    published = await intake.raw_records("intake.events", missing_ok=True)
+    assert not any(v.encode() in (rec.value or b"") for rec in published for v in identifying)

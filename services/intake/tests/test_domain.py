@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from codicefiscale import codicefiscale
@@ -195,3 +195,60 @@ def test_an_erased_members_vulnerabilities_leave_the_stored_assessment() -> None
     household_level = {"vulnerabilities": ["elderly"], "vulnerabilities_by_person": {}}  # before v3: whose?
     assert needs.without_erased(household_level, "mum", anyone_left=True)["vulnerabilities"] == []  # type: ignore[index]
     assert needs.without_erased(stored, "son", anyone_left=False) is None
+
+
+def test_the_offline_kit_refuses_every_new_identifier_holding_identifying_data() -> None:
+    """`lgnet-partner check` said a fiscal code in a person's or a household's id, not in a case's, a referral's, a
+    plan's, an outing's, a contact's, an appointment's, an activity's, a session's or a certificate's: a partner's
+    conformance run passed a record the gatekeeper then refused. The kit's stateless pass (`check_event`) refuses
+    each at its field, as the gatekeeper does."""
+    from lgnet_shared.events import civic as civic_in
+    from lgnet_shared.events import outreach as outreach_in
+
+    cf, on = "RSSMRA85T10A562S", date(2026, 3, 2)
+    when = datetime(2026, 12, 10, 9, tzinfo=UTC)
+    events = {
+        "referral_id": cmd_in.ReferralSubmitted(
+            referral_id=cf, household_id="h1", source="reception_exit", received_on=on
+        ),
+        "case_id": cmd_in.CaseOpeningSubmitted(
+            case_id=cf, household_id="h1", action_area="taking_charge", channel="desk", opened_on=on
+        ),
+        "plan_id": cmd_in.PlanSubmitted(case_id="c1", plan_id=cf, objectives=["housing"], agreed_on=on),
+        "outing_id": outreach_in.OutingSubmitted(
+            outing_id=cf, unit_id="u1", on=on, start_time="20:30", end_time="22:30", places=["Stazione"],
+            staff=["op-1"],
+        ),
+        "contact_id": outreach_in.StreetContactSubmitted(
+            contact_id=cf, outing_id="o1", contacted_on=on, age_band="30_44", sex="male", place="Stazione"
+        ),
+        "appointment_id": outreach_in.AppointmentBookingSubmitted(
+            appointment_id=cf, agenda="desk", operator="op-1", person_id="p1", purpose="first_interview",
+            starts_at=when, ends_at=when + timedelta(minutes=30),
+        ),
+        "activity_id": civic_in.CivicActivitySubmitted(
+            activity_id=cf, kind="italian_language_course", title="Italiano A2", starts_on=on, target_level="A2"
+        ),
+        "session_id": civic_in.CivicSessionSubmitted(
+            activity_id="a1", session_id=cf, held_on=on, place="Casa del quartiere", duration_minutes=60
+        ),
+        "certificate_id": civic_in.CivicCertificateSubmitted(
+            activity_id="a1", certificate_id=cf, person_id="p1", issued_on=on
+        ),
+    }  # fmt: skip
+    for field, event in events.items():
+        with pytest.raises(ContractError) as refused:
+            inbound.check_event(event, date(2026, 12, 3), date(2020, 1, 1))
+        assert refused.value.field == field, (field, refused.value)
+        assert refused.value.reason.startswith("holds a fiscal code: identifiers travel in clear"), refused.value
+
+
+def test_the_offline_kit_refuses_a_household_changes_reason_holding_a_fiscal_code() -> None:
+    """The gatekeeper refuses a household change whose free `reason` code is a fiscal code in lower case (it travels
+    in clear for good); the offline kit passed it. Its stateless pass refuses it at `reason`, as the gatekeeper does."""
+    change = cmd_in.HouseholdMemberChangeSubmitted(
+        household_id="h1", person_id="p2", change="joined", reason="rssmra85t10a562s", on=date(2026, 3, 2)
+    )
+    with pytest.raises(ContractError) as refused:
+        inbound.check_event(change, date(2026, 12, 3), date(2020, 1, 1))
+    assert refused.value.field == "reason" and "travels in clear" in refused.value.reason, refused.value

@@ -203,6 +203,15 @@ async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnder
         assert await conn.fetchval("select birth_date from persons where person_id = 'p-erased-bd'") == date(1990, 5, 1)
 
 
+async def refused_at(client: Any, event_id: str, field: str) -> None:
+    """The partner's rejection of the event it sent names `field` (and comes within 15 s)."""
+    async for rejection in client.rejections(timeout=15):
+        if rejection.inbound_event_id == event_id:
+            assert rejection.field == field, rejection
+            return
+    raise AssertionError(f"event {event_id} was not refused at {field}")
+
+
 ROSSI_CF = "RSSMRA80A01L219M"  # a well-formed fiscal code (Mario Rossi, born in Turin on 1 January 1980)
 
 
@@ -231,6 +240,13 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
                     "received_on": "2026-01-10"}  # fmt: skip
         r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 422 and r.json()["field"] == "referral_id", r.text
+        # A referral's outcome is a free code that travels in clear (referral_outcome_recorded): not a fiscal code.
+        referral["referral_id"] = "r-ok"
+        r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201, r.text
+        outcome = {"outcome": ROSSI_CF.lower()}
+        r = await staff.post("/referrals/r-ok/outcome", json=outcome, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert (r.status_code, r.json().get("field")) == (422, "outcome"), r.text
         case = {"case_id": f"c-{ROSSI_CF}", "household_id": "h-ok", "action_area": "taking_charge", "channel": "desk",
                 "opened_on": "2026-02-01", "partner": "coop-aurora"}  # fmt: skip
         r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
@@ -245,16 +261,52 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
                 ),
             )
         )  # fmt: skip
-        async for rejection in client.rejections(timeout=15):
-            if rejection.inbound_event_id == sent.id:
-                assert rejection.field == "data.person_id", rejection
-                break
-        else:
-            raise AssertionError("a fiscal code as a person's identifier was not refused")
+        await refused_at(client, sent.id, "data.person_id")
     published = await intake.raw_records("intake.events", missing_ok=True)
     assert not any(ROSSI_CF.encode() in (rec.value or b"") for rec in published)
     async with intake.pool.acquire() as conn:
         assert ROSSI_CF not in await everything_in(conn)
+
+
+async def test_a_plans_id_or_a_household_changes_reason_holding_identifying_data_is_refused(
+    intake: IntakeUnderTest,
+) -> None:
+    """A DPO's review (DESIGN section 5): a plan's id travels in clear on intake's topic (individual_plan_agreed, its
+    objectives' updates) and into reporting, for good. A partner keyed the household's plan by the person's fiscal
+    code or e-mail: taken (201), over HTTP and from partners. A new plan's id holding a fiscal code, an IBAN, an
+    e-mail address or a phone number is refused at `plan_id`; a household change's reason holding one, at `reason`."""
+    today = str(date.today())
+    async with intake.client("staff-torino") as staff:
+        ok = await staff.post(
+            "/persons", json=registration("p-pl", "Anna", "Bianchi"), headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert ok.status_code == 201, ok.text
+        household = {"household_id": "h-pl", "reference_person_id": "p-pl", "member_ids": ["p-pl"]}
+        r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201, r.text
+        case = {"case_id": "c-pl", "household_id": "h-pl", "action_area": "taking_charge", "channel": "desk",
+                "opened_on": today, "partner": "coop-aurora"}  # fmt: skip
+        r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert r.status_code == 201, r.text
+        # A household change's coded reason travels in clear too (member_joined): a fiscal code in lower case is a code.
+        baby = registration("p-pl2", "Luca", "Bianchi")
+        assert (await staff.post("/persons", json=baby, headers={"Idempotency-Key": "k-pl2"})).status_code == 201
+        joined = {"household_id": "h-pl", "person_id": "p-pl2", "change": "joined", "reason": ROSSI_CF.lower(),
+                  "on": today}  # fmt: skip
+        r = await staff.post("/households/members", json=joined, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
+    async with intake.client("coop-aurora") as aurora:
+        for pid in (ROSSI_CF, "IT60X0542811101000000123456", "anna.bianchi@example.org", "+39 347 1234567"):
+            plan = {"case_id": "c-pl", "plan_id": pid, "objectives": ["housing"], "agreed_on": today}
+            r = await aurora.post("/cases/plans", json=plan, headers={"Idempotency-Key": str(uuid.uuid4())})
+            assert (r.status_code, r.json().get("field")) == (422, "plan_id"), (pid, r.text)
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent = await client.emit(
+            inbound.PlanSubmitted(case_id="c-pl", plan_id=ROSSI_CF, objectives=["housing"], agreed_on=date.today())
+        )
+        await refused_at(client, sent.id, "data.plan_id")
+    published = await intake.raw_records("intake.events", missing_ok=True)
+    assert not any(v in (rec.value or b"") for rec in published for v in (ROSSI_CF.encode(), ROSSI_CF.lower().encode()))
 
 
 async def test_erasing_a_person_by_a_record_merged_into_her_erases_her(intake: IntakeUnderTest) -> None:

@@ -599,3 +599,49 @@ async def test_a_place_or_contact_id_holding_a_phone_e_mail_or_fiscal_code_is_re
         ):
             r = await send(aurora, "/street-contacts", body)
             assert (r.status_code, r.json()["field"]) == (422, field), r.text
+
+
+async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_refused(intake: IntakeUnderTest) -> None:
+    """A DPO's review (DESIGN section 5): a mobile unit's, an outing's and an appointment's identifiers travel in clear
+    on intake's topic and into reporting, and no erasure reaches them; so do a unit's name, vehicle and area and an
+    outing's operators. A cooperative's system keyed an appointment by the person's phone number and an outing by the
+    operator's fiscal code, over HTTP and as partner events, and named an outing's operator by her e-mail: all taken
+    (201, no rejection). A new one holding a fiscal code, an IBAN, an e-mail address or a phone number is refused at
+    its field (HTTP 422, a partner's event a rejection naming `data.<field>`), and nothing of it reaches intake's
+    topic."""
+    identifying = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
+    async with intake.client("staff-torino") as staff:
+        base = {"unit_id": "u-1", "name": "Unità Sud", "area": "Circoscrizione 8", "team_size": 2}
+        for uid in identifying:
+            r = await send(staff, "/mobile-units", {**base, "unit_id": uid})
+            assert (r.status_code, r.json().get("field")) == (422, "unit_id"), r.text
+        for field in ("name", "vehicle", "area"):
+            r = await send(staff, "/mobile-units", {**base, field: "chiamare +39 347 1234567"})
+            assert (r.status_code, r.json().get("field")) == (422, field), r.text
+    await unit(intake)
+    starts = datetime.combine(clock.today() + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    booking = {"agenda": "mobile_unit", "operator": "op-giulia", "unit_id": "unit-nord", "contact_id": "ct-1",
+               "purpose": "street_follow_up", "starts_at": starts.isoformat(),
+               "ends_at": (starts + timedelta(minutes=30)).isoformat()}  # fmt: skip
+    async with intake.client("coop-aurora") as aurora:
+        for oid in identifying:
+            r = await send(aurora, "/outings", outing(oid, EARLIER))
+            assert (r.status_code, r.json().get("field")) == (422, "outing_id"), r.text
+        r = await send(aurora, "/outings", {**outing("o-1", EARLIER), "staff": ["op-giulia", "marco@example.org"]})
+        assert (r.status_code, r.json().get("field")) == (422, "staff.1"), r.text
+        await post(aurora, "/outings", outing("o-1", EARLIER))
+        await post(aurora, "/street-contacts", contact("ct-1", "o-1", EARLIER))
+        for aid in identifying:
+            r = await send(aurora, "/appointments", {**booking, "appointment_id": aid})
+            assert (r.status_code, r.json().get("field")) == (422, "appointment_id"), r.text
+    async with intake.partner("coop-aurora", "torino") as client:
+        sent_outing = await client.emit(ev.OutingSubmitted(**{**outing("RSSMRA85T10A562S", EARLIER), "on": EARLIER}))
+        when = {"starts_at": starts, "ends_at": starts + timedelta(minutes=30)}
+        sent_booking = await client.emit(
+            ev.AppointmentBookingSubmitted(**{**booking, "appointment_id": "+39 347 1234567", **when})
+        )
+        answers = await rejections(client, 2)
+    assert answers[sent_outing.id].field == "data.outing_id", answers
+    assert answers[sent_booking.id].field == "data.appointment_id", answers
+    published = await intake.raw_records("intake.events", missing_ok=True)
+    assert not any(v.encode() in (rec.value or b"") for rec in published for v in identifying)

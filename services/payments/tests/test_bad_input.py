@@ -368,3 +368,35 @@ async def test_money_is_allocated_only_to_a_line_something_draws_from(payments: 
         for line in ("lease_activation", "deposit", "rent", "utilities", "voucher_babysitting", "voucher_other"):
             r = await anna.post("/budget-lines", json={"line": line, "amount_cents": 100}, headers=key())
             assert r.status_code == 201, r.text
+
+
+async def test_a_reason_code_holding_a_fiscal_code_or_iban_is_refused(payments: PaymentsUnderTest) -> None:
+    """A DPO's review (DESIGN section 5): the coded `reason` of a budget adjustment, of a request's rejection and of
+    its withdrawal travels in clear on payments' topic (budget_adjusted, contribution_rejected) and no erasure reaches
+    it. A code is lower-case letters, digits, `_` and `-`: a fiscal code or an IBAN in lower case is one, and staff
+    typing the person's into it had it taken (201/200) and published. Such a reason is refused at `reason` and nothing
+    changes."""
+    await payments.publish(case_opened("c1", "h1"), "torino")
+    assert await payments.wait_for("select count(*) = 1 from cases")
+    async with payments.client("anna") as anna, payments.client("bruno") as bruno:
+        line = await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100_000}, headers=key())
+        line_id = line.json()["budget_line_id"]
+        month = {"period_from": "2026-11-01", "period_to": "2026-11-30"}
+        good = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000, **month}
+        first = (await anna.post("/contribution-requests", json=good, headers=key())).json()["request_id"]
+        before = await snapshot(payments)
+        for reason in ("rssmra85t10a562s", "it60x0542811101000000123456"):
+            adjusted = await anna.post(
+                f"/budget-lines/{line_id}/adjustments", json={"delta_cents": -1, "reason": reason}, headers=key()
+            )
+            assert problem(adjusted)[:2] == (422, "reason"), adjusted.text
+            assert "travels in clear" in adjusted.json()["reason"], adjusted.text
+            rejected = await bruno.post(f"/contribution-requests/{first}/rejection", json={"reason": reason})
+            assert problem(rejected)[:2] == (422, "reason"), rejected.text
+        assert await snapshot(payments) == before
+        assert (await bruno.post(f"/contribution-requests/{first}/approval", json={})).status_code == 200
+        withdrawn = await anna.post(
+            f"/contribution-requests/{first}/withdrawal", json={"reason": "rssmra85t10a562s"}, headers=key()
+        )
+        assert problem(withdrawn)[:2] == (422, "reason"), withdrawn.text
+        assert (await anna.get(f"/contribution-requests/{first}")).json()["status"] == "approved"

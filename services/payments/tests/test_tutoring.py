@@ -46,3 +46,14 @@ def test_a_v1_session_event_reads_as_v2_with_no_outcome() -> None:
     )
     read = decode(to_envelope(v1, source="/lgnet/payments", city="torino"))
     assert isinstance(read, pev.TutoringSessionRecorded) and read.outcome is None
+
+
+async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+    """A DPO's review (DESIGN section 5): a session's topics travel in clear on payments' topic (tutoring_session_
+    recorded) for good. A topic is a code, and a fiscal code or an IBAN in lower case is one: a partner noting the
+    person's there had it taken (201) and published. Such a topic is refused at its item; nothing is recorded."""
+    for topic in ("rssmra85t10a562s", "it60x0542811101000000123456"):
+        body = {"case_id": "c1", "topics": ["budgeting", topic]}
+        reason = refused(await call(payments, COOP, "POST", "/tutoring-sessions", body), 422, "topics.1")
+        assert "travels in clear" in reason, reason
+    assert await call_ok(payments, STAFF, "GET", "/tutoring-sessions?case_id=c1") == []

@@ -6,6 +6,7 @@ the voucher — the other providers' ids, amounts, days and reimbursements — w
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ import pytest
 from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
+from lgnet_shared.testing.tables import everything_in
 from payments_testkit import call, call_ok, refused
 from test_bank_data import COOP, LANDLORD_IBAN, MALLORY, STAFF, payments
 
@@ -104,3 +106,38 @@ async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored
         await conn.execute(dict(schema.MIGRATIONS)["payments-19"])
         stored = [r["j"] for r in await conn.fetch("select row_to_json(k)::text as j from idempotency_keys k")]
     assert not [s for s in stored if "Maria Rossi" in s], stored
+
+
+IDENTIFYING = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
+
+
+async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+    """A DPO's review (DESIGN section 5): a provider's id travels in clear on payments' topic (voucher_redeemed,
+    provider bank data facts, reimbursements) and a redemption's id rests in clear in payments' tables, and no erasure
+    reaches either. A babysitter paid by voucher is a natural person, and her fiscal code is the id a cooperative's
+    system would use: staff registered a provider by it, and a provider redeemed under a phone number, both taken
+    (201). A new provider's or redemption's id that holds a fiscal code, an IBAN, an e-mail address or a phone number
+    is refused at its field, and nothing of it is kept; an id that says nothing of the person is taken."""
+    await call_ok(payments, STAFF, "POST", "/budget-lines", {"line": "voucher_babysitting", "amount_cents": 50_000})
+    for pid in IDENTIFYING:
+        provider = {"provider_id": pid, "name": "Maria Rossi", "kinds": ["babysitting"], "iban": LANDLORD_IBAN}
+        reason = refused(await call(payments, STAFF, "POST", "/providers", provider), 422, "provider_id")
+        assert "identifiers travel in clear and are never erased" in reason, reason
+    provider = {"provider_id": "prov-7", "name": "Maria Rossi", "kinds": ["babysitting"], "iban": LANDLORD_IBAN}
+    await call_ok(payments, STAFF, "POST", "/providers", provider)
+    voucher = {"case_id": "c1", "kind": "babysitting", "value_cents": 1_000,
+               "valid_until": str(clock.today() + timedelta(days=60))}  # fmt: skip
+    vid = (await call_ok(payments, COOP, "POST", "/vouchers", voucher))["voucher_id"]
+    path = f"/vouchers/{vid}/redemptions"
+    for rid in IDENTIFYING:
+        redemption = {"redemption_id": rid, "provider_id": "prov-7", "amount_cents": 100}
+        reason = refused(await call(payments, STAFF, "POST", path, redemption), 422, "redemption_id")
+        assert "identifiers travel in clear" in reason, reason
+    done = await call_ok(
+        payments, STAFF, "POST", path, {"redemption_id": "r-1", "provider_id": "prov-7", "amount_cents": 100}
+    )
+    assert done["remaining_cents"] == 900, done
+    async with payments.pool.acquire() as conn:
+        kept = await everything_in(conn)
+    # (The city's own paying account is the IBAN above: the fixture's policy; no id holds it.)
+    assert not [v for v in IDENTIFYING if re.search(f'_id":"{re.escape(v)}"', kept)], kept

@@ -21,6 +21,7 @@ from lgnet_shared.events import Event
 from lgnet_shared.events import housing as ev
 from lgnet_shared.http import check_echoed_city
 from lgnet_shared.ids import new_id
+from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonymous_id
 
 from lgnet_housing.adapters import repository as repo
 from lgnet_housing.domain import explain, matching, rules
@@ -111,6 +112,10 @@ class Housing:
     async def list_opportunity(self, ctx: Context, c: cmd.ListOpportunity) -> Json:
         assert ctx.actor is not None
         check_languages(c.languages)
+        # In clear on housing's topic and into reporting, never erased: nothing of a landlord or a person in them.
+        check_pseudonymous_id(c.opportunity_id, "opportunity_id")
+        if c.area is not None:
+            check_no_identifying_text(c.area, "area")
         city = ctx.city()
         may_write_in_city(ctx.actor, city)
         partner = c.partner or ctx.actor.partner
@@ -154,6 +159,8 @@ class Housing:
     async def update_opportunity(self, ctx: Context, opportunity_id: str, c: cmd.UpdateOpportunity) -> Json:
         if c.languages is not None:
             check_languages(c.languages)
+        if c.area is not None:
+            check_no_identifying_text(c.area, "area")
         row = await self._own_opportunity(ctx, opportunity_id)
         if row["status"] != "open":
             raise Conflict("opportunity_id", f"the opportunity is {row['status']}")
@@ -189,6 +196,7 @@ class Housing:
         return await self.read_opportunity(ctx, opportunity_id)
 
     async def withdraw_opportunity(self, ctx: Context, opportunity_id: str, c: cmd.WithdrawOpportunity) -> Json:
+        check_no_identifying_text(c.reason, "reason")
         row = await self._own_opportunity(ctx, opportunity_id)
         if row["status"] != "open":
             raise Conflict("opportunity_id", f"the opportunity is already {row['status']}")
@@ -465,6 +473,7 @@ class Housing:
     async def decline(self, ctx: Context, match_id: str, c: cmd.DeclineMatch) -> Json:
         """Declining frees both sides: the matching runs again without this pair."""
         assert ctx.actor is not None
+        check_no_identifying_text(c.reason, "reason")
         m = await repo.match(self.conn, match_id, lock=True)
         _side_allowed(ctx.actor, m, c.by.value, "match_id")
         if m["status"] not in ("proposed", "accepted"):
@@ -600,6 +609,7 @@ class Housing:
         if held is not None and (held["reason"], held["until"], held["parked_by"]) == (c.reason, c.until, ctx.actor.id):
             # The same actor parking the same way again (a retry after a lost answer): the success it was.
             return {"household_id": household_id, "parked": True, "reason": c.reason, "until": c.until.isoformat()}
+        check_no_identifying_text(c.reason, "reason")  # a new hold's: in clear on housing's topic
         live = await repo.live_match_of(self.conn, household_id)
         if live is not None and live["status"] != "proposed":
             raise Conflict("household_id", f"the household has an {live['status']} match")

@@ -1,4 +1,7 @@
-"""Rules about persons: age and minority, third-country status, the Italian fiscal code, name matching keys."""
+"""Rules about persons: age and minority, third-country status, the Italian fiscal code, name matching keys.
+
+What an identifier must not hold is shared by every service (`lgnet_shared.pseudonymous`); its three names stay
+here as intake's callers know them."""
 
 from __future__ import annotations
 
@@ -9,60 +12,11 @@ from datetime import date, datetime
 from codicefiscale import codicefiscale
 from lgnet_shared.countries import is_third_country, is_valid_country
 from lgnet_shared.errors import ContractError
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
+from lgnet_shared.pseudonymous import check_no_identifying_text as check_no_identifying_text
+from lgnet_shared.pseudonymous import check_pseudonymous_id as check_pseudonymous_id
+from lgnet_shared.pseudonymous import identifying as identifying
 
 ADULT_AGE = 18
-
-
-# What an identifier must not hold (DESIGN section 5): identifiers travel in clear on every topic and into every
-# service and reporting, and an erasure shreds only sealed fields. Machine-recognisable identifying data is refused in
-# a new identifier: a fiscal code (omocodia letters too), an IBAN (its check digits right), an e-mail address, a phone
-# number in international form. Each stands alone (not inside a longer run of letters and digits, as in a hex id).
-_ALONE = r"(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
-_FISCAL_CODE = re.compile(
-    _ALONE.format(r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"),
-    re.IGNORECASE,
-)
-_IBAN = re.compile(_ALONE.format(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}"), re.IGNORECASE)
-_E_MAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![A-Za-z0-9])\+[0-9][0-9 .-]{7,}[0-9]")
-
-
-def _iban_checks(candidate: str) -> bool:
-    """An IBAN schwifty accepts: its country's length and format, its check digits."""
-    try:
-        IBAN(candidate.upper())
-    except SchwiftyException:
-        return False
-    return True
-
-
-def identifying(value: str) -> str | None:
-    """What recognisable identifying data the text holds ("a fiscal code", …), or None (see above)."""
-    found = [
-        ("a fiscal code", _FISCAL_CODE.search(value) is not None),
-        ("an IBAN", any(_iban_checks(m.group(0)) for m in _IBAN.finditer(value))),
-        ("an e-mail address", _E_MAIL.search(value) is not None),
-        ("a phone number", _PHONE.search(value) is not None),
-    ]
-    return next((what for what, held in found if held), None)
-
-
-def check_pseudonymous_id(value: str, field: str) -> None:
-    """A new identifier holds no identifying data that can be recognised (see above)."""
-    if what := identifying(value):
-        raise ContractError(
-            field,
-            f"holds {what}: identifiers travel in clear and are never erased; choose one that says nothing of"
-            " the person (e.g. a UUID)",
-        )
-
-
-def check_no_identifying_text(value: str, field: str) -> None:
-    """A free text that travels in clear (a place's name) holds no identifying data that can be recognised."""
-    if what := identifying(value):
-        raise ContractError(field, f"holds {what}: this text travels in clear and is never erased; name no person")
 
 
 def age_on(birth_date: date, on: date) -> int:

@@ -28,6 +28,7 @@ class OrganiseActivity(ev.CivicActivitySubmitted):
 
 async def organise_activity(i: Intake, ctx: Context, c: ev.CivicActivitySubmitted) -> dict[str, Any]:
     civic.check_activity(c.kind, c.starts_on, c.ends_on, c.target_level)
+    people.check_pseudonymous_id(c.activity_id, "activity_id")  # in clear on Kafka, for good
     people.check_no_identifying_text(c.title, "title")  # in clear on Kafka, for good
     partner = civic.organiser(ctx.actor, getattr(c, "partner", None))
     city = ctx.city
@@ -67,7 +68,10 @@ async def hold_session(i: Intake, ctx: Context, c: ev.CivicSessionSubmitted) -> 
     activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
     civic.check_session(activity, c.held_on, ctx.today, c.volunteer_ids)
+    people.check_pseudonymous_id(c.session_id, "session_id")  # in clear on Kafka, for good
     people.check_no_identifying_text(c.place, "place")
+    for n, operator in enumerate(c.facilitators):  # operators' ids: never their e-mail or phone
+        people.check_pseudonymous_id(operator, f"facilitators.{n}")
     volunteers = await _persons_of_city(i, ctx, c.volunteer_ids, "volunteer_ids")
     if await civic_repo.session(i.conn, c.session_id) is not None:
         raise Conflict("session_id", f"session {c.session_id} already exists")
@@ -99,6 +103,7 @@ async def record_attendance(i: Intake, ctx: Context, c: ev.CivicAttendanceSubmit
 async def issue_certificate(i: Intake, ctx: Context, c: ev.CivicCertificateSubmitted) -> dict[str, Any]:
     activity = await civic_repo.activity(i.conn, c.activity_id, ctx.actor)
     civic.may_act_on_activity(ctx.actor, activity)
+    people.check_pseudonymous_id(c.certificate_id, "certificate_id")  # in clear on Kafka, for good
     (person,) = await _persons_of_city(i, ctx, [c.person_id], "person_id")
     if await civic_repo.certificate_of(i.conn, c.activity_id, person) is not None:
         raise Conflict("person_id", "already holds a certificate of this activity")

@@ -110,6 +110,10 @@ class Outreach:
     async def register_unit(self, ctx: Context, c: RegisterMobileUnit) -> dict[str, Any]:
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", "registering a mobile unit is for the city's staff")
+        people.check_pseudonymous_id(c.unit_id, "unit_id")  # in clear on intake's topic and reporting, for good
+        for text, named in ((c.name, "name"), (c.vehicle, "vehicle"), (c.area, "area")):
+            if text is not None:
+                people.check_no_identifying_text(text, named)
         if c.partner is not None:
             await self.intake._partner_of_city(c.partner, ctx.city, "partner")
         row = {**c.model_dump(), "city": ctx.city, "created_by": ctx.actor.id}
@@ -132,6 +136,9 @@ class Outreach:
     async def record_outing(self, ctx: Context, c: ev.OutingSubmitted) -> dict[str, Any]:
         u = await self._unit_for_write(ctx, c.unit_id)
         inbound.check_not_future(c.on, ctx.today, "on")
+        people.check_pseudonymous_id(c.outing_id, "outing_id")
+        for n, operator in enumerate(c.staff):  # operators' ids, in clear for good: never their e-mail or phone
+            people.check_pseudonymous_id(operator, f"staff.{n}")
         minutes = rules.outing_minutes(c.start_time, c.end_time)
         if len(set(c.places)) != len(c.places):
             raise ContractError("places", "lists a place twice")
@@ -334,6 +341,7 @@ class Outreach:
 
     async def book(self, ctx: Context, c: ev.AppointmentBookingSubmitted) -> dict[str, Any]:
         access.may_write_in_city(ctx.actor, ctx.city, "operator")
+        people.check_pseudonymous_id(c.appointment_id, "appointment_id")
         agenda.check_one_party(c.person_id, c.contact_id)
         agenda.check_interval(c.starts_at, c.ends_at)
         agenda.check_ahead(c.starts_at, self.now())

@@ -10,6 +10,7 @@ from lgnet_shared.errors import ContractError, Forbidden, NotFound, Precondition
 from lgnet_shared.events import payments as ev
 from lgnet_shared.http import IF_MATCH_FIELD, check_echoed_city
 from lgnet_shared.ids import new_id
+from lgnet_shared.pseudonymous import check_no_identifying_text
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
@@ -56,6 +57,7 @@ async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict
 async def adjust(uow: UnitOfWork, ctx: Context, budget_line_id: str, c: cmd.AdjustBudget) -> dict[str, Any]:
     if c.delta_cents == 0:
         raise ContractError("delta_cents", "must not be zero")
+    check_no_identifying_text(c.reason, "reason")  # in clear on payments' topic, never erased
     line = await repo.budget_line(uow.conn, budget_line_id, lock=True)
     if line is None or ctx.elsewhere(line["city"]):
         raise NotFound("budget_line_id", f"no budget line {budget_line_id}")

@@ -17,6 +17,7 @@ from lgnet_shared.events import Sealed
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import ContributionKind
 from lgnet_shared.ids import new_id
+from lgnet_shared.pseudonymous import check_no_identifying_text
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
@@ -374,6 +375,7 @@ async def withdraw(uow: UnitOfWork, ctx: Context, request_id: str, c: cmd.Reject
 
 async def _end(uow: UnitOfWork, ctx: Context, req: requests.ContributionRequest, reason: str) -> dict[str, Any]:
     """Rejected: never paid; a commitment made by an approval returns to the budget line."""
+    check_no_identifying_text(reason, "reason")  # the staff's code: in clear on payments' topic, never erased
     request_id = req.request_id
     if await repo.committed(uow.conn, request_id):  # approved once, then its new bank data was not: released
         party = ledger.Party(req.budget_line_id, req.case_id, req.household_id)

@@ -9,6 +9,7 @@ from typing import Any
 from lgnet_shared.errors import ContractError, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.ids import new_id
+from lgnet_shared.pseudonymous import check_no_identifying_text
 
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.service_layer import commands as cmd
@@ -30,6 +31,8 @@ async def record(uow: UnitOfWork, ctx: Context, c: cmd.RecordTutoring) -> dict[s
     on = c.on or ctx.today
     if on > ctx.today:
         raise ContractError("on", "is in the future")
+    for n, topic in enumerate(c.topics):  # free codes, in clear on payments' topic for good
+        check_no_identifying_text(topic, f"topics.{n}")
     session_id = new_id()
     await uow.conn.execute(
         "insert into tutoring_sessions (session_id, household_id, case_id, city, topics, on_date, recorded_by,"

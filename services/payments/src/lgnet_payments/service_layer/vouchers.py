@@ -13,6 +13,7 @@ from lgnet_shared.errors import Conflict, ContractError, Forbidden, NotFound
 from lgnet_shared.events import payments as ev
 from lgnet_shared.events.payments import VoucherKind
 from lgnet_shared.ids import new_id
+from lgnet_shared.pseudonymous import check_pseudonymous_id
 
 from lgnet_payments.adapters import ledger_store
 from lgnet_payments.adapters import repository as repo
@@ -36,6 +37,7 @@ def _bank_data(iban: str, bic: str | None) -> dict[str, str]:
 
 async def register_provider(uow: UnitOfWork, ctx: Context, c: cmd.RegisterProvider) -> dict[str, Any]:
     ctx.staff(ctx.city, "register service providers")
+    check_pseudonymous_id(c.provider_id, "provider_id")  # in clear on payments' topic, never erased
     kid = f"provider:{c.provider_id}"
     fields = {"name": check_name(c.name, "name")}
     if c.iban:
@@ -270,6 +272,7 @@ async def redeem(uow: UnitOfWork, ctx: Context, voucher_id: str, c: cmd.Redeem) 
         ):
             raise Conflict("redemption_id", "already used for a different redemption")
         return await view(uow, voucher_id, _only_provider(ctx, case))
+    check_pseudonymous_id(c.redemption_id, "redemption_id")  # a new one (a retry of one kept is answered above)
     remaining = vouchers.redeem(v, await repo.provider(uow.conn, c.provider_id), c.amount_cents, ctx.today)
     key = vouchers.redemption_key(c.provider_id, c.redemption_id)
     # No conflict target: the key and the provider's (provider_id, provider_ref) index both say "this id is taken",

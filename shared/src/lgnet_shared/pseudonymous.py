@@ -1,0 +1,63 @@
+"""What an identifier or a text in clear must not hold (DESIGN section 5), checked where a client's input is admitted.
+
+Identifiers travel in clear on every topic and into every service and reporting, and an erasure shreds only sealed
+fields. Machine-recognisable identifying data is refused in a NEW identifier a client chooses (a person's, a case's, a
+voucher provider's, a redemption's, a housing opportunity's…) and in a free text that travels in clear (a place, a
+title): a fiscal code (omocodia letters too), an IBAN (its check digits right), an e-mail address, a phone number in
+international form. Each stands alone (not inside a longer run of letters and digits, as in a hex id). What is
+already stored is never checked again: only admission of a new value (an HTTP call, a partner's event) is.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+from lgnet_shared.errors import ContractError
+
+_ALONE = r"(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
+_FISCAL_CODE = re.compile(
+    _ALONE.format(r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"),
+    re.IGNORECASE,
+)
+_IBAN = re.compile(_ALONE.format(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}"), re.IGNORECASE)
+_E_MAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![A-Za-z0-9])\+[0-9][0-9 .-]{7,}[0-9]")
+
+
+def _iban_checks(candidate: str) -> bool:
+    """An IBAN schwifty accepts: its country's length and format, its check digits."""
+    try:
+        IBAN(candidate.upper())
+    except SchwiftyException:
+        return False
+    return True
+
+
+def identifying(value: str) -> str | None:
+    """What recognisable identifying data the text holds ("a fiscal code", …), or None (see above)."""
+    found = [
+        ("a fiscal code", _FISCAL_CODE.search(value) is not None),
+        ("an IBAN", any(_iban_checks(m.group(0)) for m in _IBAN.finditer(value))),
+        ("an e-mail address", _E_MAIL.search(value) is not None),
+        ("a phone number", _PHONE.search(value) is not None),
+    ]
+    return next((what for what, held in found if held), None)
+
+
+def check_pseudonymous_id(value: str, field: str) -> None:
+    """A new identifier holds no identifying data that can be recognised (see above)."""
+    if what := identifying(value):
+        raise ContractError(
+            field,
+            f"holds {what}: identifiers travel in clear and are never erased; choose one that says nothing of"
+            " the person (e.g. a UUID)",
+        )
+
+
+def check_no_identifying_text(value: str, field: str) -> None:
+    """A free text that travels in clear (a place's name) holds no identifying data that can be recognised."""
+    if what := identifying(value):
+        raise ContractError(field, f"holds {what}: this text travels in clear and is never erased; name no person")

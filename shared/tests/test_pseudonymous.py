@@ -1,0 +1,38 @@
+"""What an identifier or a text in clear must not hold (DESIGN section 5): one check, every service's."""
+
+from __future__ import annotations
+
+import pytest
+from lgnet_shared.errors import ContractError
+from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonymous_id, identifying
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("RSSMRA85T10A562S", "a fiscal code"),
+        ("prov-rssmra85t10a562s", "a fiscal code"),
+        ("IT60X0542811101000000123456", "an IBAN"),
+        ("maria.rossi@example.org", "an e-mail address"),
+        ("+39 347 1234567", "a phone number"),
+        ("0193b2a4-7c1e-7d2a-9f00-3e5b8c1d2a4f", None),
+        ("prov-42", None),
+        ("IT60X0542811101000000123457", None),  # wrong check digits: not an IBAN
+    ],
+)
+def test_identifying_data_is_recognised(value: str, what: str | None) -> None:
+    assert identifying(value) == what
+
+
+def test_the_refusals_name_the_field_and_say_why() -> None:
+    with pytest.raises(ContractError) as e:
+        check_pseudonymous_id("RSSMRA85T10A562S", "provider_id")
+    assert e.value.field == "provider_id"
+    assert e.value.reason.startswith("holds a fiscal code: identifiers travel in clear and are never erased")
+    with pytest.raises(ContractError) as e:
+        check_no_identifying_text("da Maria, +39 347 1234567", "title")
+    assert (e.value.field, e.value.reason) == (
+        "title",
+        "holds a phone number: this text travels in clear and is never erased; name no person",
+    )
+    check_pseudonymous_id("prov-42", "provider_id")
