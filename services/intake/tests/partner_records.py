@@ -108,3 +108,12 @@ def bad_records(s: Sender) -> dict[str, dict[str, Any]]:
 
 def dump(record: dict[str, Any]) -> str:
     return json.dumps(record)
+
+
+async def refused_at(client: Any, event_id: str, field: str) -> None:
+    """The partner's rejection of the event it sent names `field` (and comes within 15 s)."""
+    async for rejection in client.rejections(timeout=15):
+        if rejection.inbound_event_id == event_id:
+            assert rejection.field == field, rejection
+            return
+    raise AssertionError(f"event {event_id} was not refused at {field}")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from lgnet_shared.events import civic as ev
 from lgnet_shared.events import intake as iev
-from test_erasure import refused_at
+from partner_records import refused_at
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest

@@ -15,6 +15,7 @@ from lgnet_intake.adapters import credentials
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import partner as inbound
 from lgnet_shared.testing.tables import everything_in
+from partner_records import refused_at
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
@@ -201,15 +202,6 @@ async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnder
     assert "1990-05-01" not in json.dumps(record), record
     async with intake.pool.acquire() as conn:  # kept in intake's own table, as documented
         assert await conn.fetchval("select birth_date from persons where person_id = 'p-erased-bd'") == date(1990, 5, 1)
-
-
-async def refused_at(client: Any, event_id: str, field: str) -> None:
-    """The partner's rejection of the event it sent names `field` (and comes within 15 s)."""
-    async for rejection in client.rejections(timeout=15):
-        if rejection.inbound_event_id == event_id:
-            assert rejection.field == field, rejection
-            return
-    raise AssertionError(f"event {event_id} was not refused at {field}")
 
 
 ROSSI_CF = "RSSMRA80A01L219M"  # a well-formed fiscal code (Mario Rossi, born in Turin on 1 January 1980)
