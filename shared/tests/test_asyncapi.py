@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -217,3 +218,19 @@ def test_a_partners_inbound_messages_require_its_partner_and_take_no_facts_attri
     for message in doc["components"]["messages"].values():
         if message["name"] not in inbound_names:
             assert "partner" not in message["payload"]["required"] and "signingkey" in message["payload"]["properties"]
+
+
+def test_every_committed_channel_lists_only_the_types_its_topic_carries() -> None:
+    """The AsyncAPI documents and the rule the consumers and auditors apply (`events.carried_on`: a type belongs on
+    the topics its models are published on) say the same: no document lists a message on a channel whose topic
+    does not carry its type (a consumer would dead-letter it there)."""
+    from lgnet_shared.events import carried_on
+
+    for path in sorted(DOCS.glob("*.json")):
+        doc = json.loads(path.read_text())
+        for channel, body in doc["channels"].items():
+            if channel == "deadletter":  # any record a consumer could not process, whatever its type
+                continue
+            for message in body["messages"]:
+                event_type = message.rsplit(".v", 1)[0]
+                assert channel in carried_on(event_type), (path.name, channel, message)

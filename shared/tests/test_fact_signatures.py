@@ -150,6 +150,34 @@ def test_a_keys_city_is_the_city_of_its_deployments_name_not_the_one_it_declares
         check_claims(national.key, from_record(value, headers))
 
 
+def test_each_fact_topic_carries_its_writers_types_only_as_the_catalogue_and_the_topic_registry_say() -> None:
+    """The rule is read off the catalogue (each model's topic) and the topic registry (its writers), never listed
+    twice: every type's topics are written by the service the type names (partners' types: by partners), an old
+    version's topic stays allowed, and a type the catalogue does not know belongs on its own service's topic only."""
+    from lgnet_shared.events import REGISTRY, carried_on
+    from lgnet_shared.fact_signing import check_topic
+    from lgnet_shared.topics import TOPICS, family_of
+
+    for (event_type, _), registered in REGISTRY.items():
+        for topic in carried_on(event_type):
+            writers = (TOPICS[topic] if topic in TOPICS else family_of(topic.replace("{city}", "torino"))[0]).writers
+            assert registered.service in writers, (event_type, topic)
+    assert carried_on("lgnet.intake.needs_assessed") == {"intake.events", "intake.special"}
+    assert carried_on("lgnet.payments.contribution_paid") == {"payments.events"}
+    assert carried_on("lgnet.payments.not_yet_known") == {"payments.events"}
+    assert carried_on("not-an-lgnet-type") == frozenset()
+    check_topic("lgnet.intake.needs_assessed", "intake.events")  # v1, before intake.special existed
+    for event_type, topic in [
+        ("lgnet.payments.contribution_paid", "housing.events"),
+        ("lgnet.intake.person_registered", "housing.events"),
+        ("lgnet.intake.employment_recorded", "reporting.events"),
+        ("lgnet.payments.not_yet_known", "housing.events"),
+    ]:
+        with pytest.raises(FactSignatureError, match=f"does not belong on {topic}") as caught:
+            check_topic(event_type, topic)
+        assert (caught.value.code, caught.value.field) == ("wrong_topic", "type")
+
+
 def test_a_registry_record_whose_id_does_not_match_its_key_is_refused() -> None:
     s, other = signer(), signer()
     forged = dataclasses.replace(s.key, public_key=other.key.public_key)
@@ -450,3 +478,73 @@ def test_registry_records_are_json_with_the_public_key() -> None:
     s = signer()
     doc = json.loads(s.key.to_json())
     assert doc["key_id"] == s.key.key_id and base64.b64decode(doc["public_key"]) == s.key.raw
+
+
+def _reading_housing_too() -> ServiceSpec:
+    """The probe consumer reading intake.events and housing.events, as reporting's consumer reads every fact topic."""
+    spec = importlib.util.spec_from_file_location("probe_service_2", Path(__file__).with_name("probe_service.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from lgnet_shared.consumer import handlers_of
+    from lgnet_shared.service import ConsumerSpec
+
+    handlers = handlers_of((EmploymentRecorded, module.apply))
+    return dataclasses.replace(
+        module.SPEC,
+        name="reporting",
+        consumers=lambda _: [ConsumerSpec("probe", ["intake.events", "housing.events"], handlers)],
+    )
+
+
+@pytest.mark.integration
+async def test_a_fact_of_another_services_type_on_a_topic_is_dead_lettered_naming_the_type(
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+) -> None:
+    """Torino's (here Trieste's) housing deployment may write housing.events and its key signs housing facts. It
+    publishes an intake fact (`employment_recorded`, as it could `person_registered` or a payments
+    `contribution_paid`) on housing.events, correctly signed with its own key: the consumer reading both topics
+    applied it as intake's. A type that does not belong on the topic it is found on is dead-lettered, naming the
+    `type` field and the topic, and counted with the other signature refusals."""
+    topic = physical("housing.events", topic_prefix)
+    group = f"{topic_prefix}trieste.reporting.probe"
+    before = refused(group, "wrong_topic")
+    async with fresh_schema(database_url) as intake_schema:
+        intake = Runtime(INTAKE, settings(kafka_bootstrap, database_url, intake_schema, topic_prefix))
+        reader = Runtime(_reading_housing_too(), settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+        await intake.start()
+        await reader.start()
+        try:
+            housing = signer("housing")
+            producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
+            await producer.start()
+            try:
+                await publish_key(producer, housing.key, topic_prefix)
+                value, headers = signed(housing, employment("forged-by-housing"))
+                await producer.send_and_wait(topic, value, key=b"forged-by-housing", headers=headers)
+            finally:
+                await producer.stop()
+            async with intake.pool.acquire() as conn:
+                await outbox.append(conn, [employment("genuine")])
+            conn2 = await asyncpg.connect(database_url, server_settings={"search_path": pg_schema})
+            try:
+
+                async def genuine_applied() -> bool:
+                    return bool(await conn2.fetchval("select count(*) from applied where person_id = 'genuine'"))
+
+                await wait_until(genuine_applied)
+                await asyncio.sleep(1)  # the forgery, sent first, has had its turn
+                assert await conn2.fetchval("select array_agg(person_id order by seq) from applied") == ["genuine"]
+                dead = await wait_records(kafka_bootstrap, physical("deadletter", topic_prefix), 1, timeout=20)
+            finally:
+                await conn2.close()
+            (letter,) = dead
+            assert (h(letter, H_KIND), h(letter, H_FIELD)) == ("fact_signature", "type")
+            assert h(letter, H_MESSAGE) == (
+                "type: 'lgnet.intake.employment_recorded' does not belong on housing.events: it is carried by"
+                " intake.events"
+            )
+            assert refused(group, "wrong_topic") == before + 1
+        finally:
+            await reader.stop()
+            await intake.stop()

@@ -206,7 +206,7 @@ def test_a_consumers_counters_are_exported_at_zero_before_their_first_count() ->
     ]
     expected += [
         f'lgnet_facts_refused_total{{consumer="zero.consumer",reason="{code}"}} 0.0'
-        for code in ("missing", "unknown_key", "invalid", "not_a_writer", "claims")
+        for code in ("missing", "unknown_key", "invalid", "not_a_writer", "claims", "wrong_topic")
     ]
     assert [line for line in expected if line not in text.splitlines()] == []
 

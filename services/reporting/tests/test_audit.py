@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,29 @@ def employment(person: str) -> Any:
     return to_envelope(event, source="/lgnet/intake", city="torino")
 
 
+def report_stand_in() -> Any:
+    """A report announcement that covers no fact: a record of reporting.events (each topic carries its own service's
+    types only, `events.carried_on`)."""
+    from lgnet_shared.events.reporting import ReportPublished
+
+    announced = ReportPublished(
+        report_id="report-stand-in", report="city_summary", scope="torino", as_of=date(2026, 3, 31), digest="0" * 64,
+        positions={}, published_at=datetime(2026, 4, 1, tzinfo=UTC), method=2, threshold=5,
+    )  # fmt: skip
+    return to_envelope(announced, source="/lgnet/reporting", city="torino")
+
+
+def special_stand_in() -> Any:
+    """A record of intake.special (one of the types it carries)."""
+    from lgnet_shared.events.outreach import StreetPersonLinked
+
+    linked = StreetPersonLinked(
+        street_id="special-stand-in", person_id="p-1", city="torino", linked_on=date(2026, 3, 1),
+        first_contact_on=date(2026, 2, 1),
+    )  # fmt: skip
+    return to_envelope(linked, source="/lgnet/intake", city="torino")
+
+
 async def write(bootstrap: str, prefix: str, records: list[Rec]) -> None:
     await ensure_topics(bootstrap, prefix)
     producer = AIOKafkaProducer(**client_kwargs(bootstrap), enable_idempotence=True)
@@ -68,7 +91,7 @@ async def original(bootstrap: str, prefix: str) -> list[Rec]:
         signed = upstream_signer("intake").sign_batch(unsigned)
         for env, (_, headers), (value, signature) in zip(envs, unsigned, signed, strict=True):
             out.append(("intake.events", partition_of(env.key, 6) or 0, env.key, value, [*headers, signature]))
-        report = employment("report-stand-in")  # any signed record: what matters is its place on reporting.events
+        report = report_stand_in()  # what matters is its place on reporting.events (it covers no fact)
         value, headers = await signed_fact(producer, prefix, report, "reporting.events")
         out.append(("reporting.events", 0, report.key, value, headers))
     finally:
@@ -284,6 +307,30 @@ def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[
     return int(ended.value.code or 0), json.loads(out.strip().splitlines()[-1]), err
 
 
+def verify_with_one_more_key(
+    bootstrap: str, prefix: str, records: list[Rec], signer: FactSigner, tmp_path: Path, capsys: Any
+) -> tuple[int, dict[str, Any], str]:
+    """`records` written and notarised with `signer`'s key registered besides the log's own, the registry's keys
+    pinned (that one among them) and the log verified: verify's exit status, JSON line and table."""
+
+    async def register() -> None:
+        producer = AIOKafkaProducer(**client_kwargs(bootstrap))
+        await producer.start()
+        try:
+            await publish_key(producer, signer.key, prefix)
+        finally:
+            await producer.stop()
+
+    asyncio.run(write(bootstrap, prefix, records))
+    asyncio.run(register())
+    notarise(bootstrap, prefix)
+    keys = tmp_path / "pinned-keys.json"
+    rc, line, _ = cli(["--topic-prefix", prefix, "keys", "--out", str(keys)], capsys)
+    assert rc == 0 and signer.key.key_id in keys.read_text(), line
+    verify = ["--topic-prefix", prefix, "verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
+    return cli(verify, capsys)
+
+
 @pytest.fixture(scope="module")
 def small_log(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     """A signed, notarised log with a record on intake.special too (need-to-know: not every reader may read it),
@@ -295,7 +342,7 @@ def small_log(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) ->
         producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
         await producer.start()
         try:
-            env = employment("special-stand-in")
+            env = special_stand_in()
             value, headers = await signed_fact(producer, prefix, env, "intake.special")
             return "intake.special", partition_of(env.key, 6) or 0, env.key, value, headers
         finally:
@@ -753,22 +800,7 @@ def test_a_citys_registered_key_signing_another_citys_fact_fails_verify_named_at
     offset = sum(1 for r in records if r[0] == "intake.events" and r[1] == partition)
     records.append(("intake.events", partition, forged.key, value, headers))
 
-    async def register_trieste() -> None:
-        producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
-        await producer.start()
-        try:
-            await publish_key(producer, trieste.key, prefix)
-        finally:
-            await producer.stop()
-
-    asyncio.run(write(kafka_bootstrap, prefix, records))
-    asyncio.run(register_trieste())
-    notarise(kafka_bootstrap, prefix)
-    keys = tmp_path / "pinned-keys.json"
-    rc, line, _ = cli(["--topic-prefix", prefix, "keys", "--out", str(keys)], capsys)
-    assert rc == 0 and trieste.key.key_id in keys.read_text(), line
-    verify = ["--topic-prefix", prefix, "verify", "--keys", str(keys), "--notary-key", str(NOTARY.verifier)]
-    rc, line, table = cli(verify, capsys)
+    rc, line, table = verify_with_one_more_key(kafka_bootstrap, prefix, records, trieste, tmp_path, capsys)
     reason = "producer signature: 'torino' is not the city of the signing deployment (trieste)"
     assert rc == 1 and line["ok"] is False and line["failures"] == 1, line
     assert line["first_failures"] == [
@@ -805,3 +837,36 @@ def test_checkpoints_a_notary_of_another_topic_prefix_signed_are_refused_naming_
             f" {production!r} (a notary of another deployment sharing this one's key signed it)"
         ), f
     assert not (tmp_path / "state" / "state.json").exists()
+
+
+def test_a_fact_of_another_services_type_signed_by_the_topics_writer_fails_the_audit_naming_it(
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As Torino's compromised housing deployment: its key may sign housing facts and its principal may write
+    housing.events, so it publishes a payments `contribution_paid` there, correctly signed with its own key. The
+    replay projected it into Torino's payments and `lgnet-audit verify` said ok (exit 0): a report to the EU fund
+    inflated, vouched for. Verify fails there, naming the topic, partition, offset and reason."""
+    from lgnet_shared.events.payments import ContributionKind, ContributionPaid
+
+    prefix = new_topic_prefix()
+    records = asyncio.run(original(kafka_bootstrap, prefix))
+    housing = FactSigner(os.urandom(32), "torino", "housing", "torino")
+    paid = ContributionPaid(
+        request_id="req-forged", batch_id="b-1", case_id="c-1", household_id="h-1", city="torino",
+        kind=ContributionKind.RENT, budget_line_id="bl-1", amount_cents=500_000, paid_on=date(2026, 3, 1),
+    )  # fmt: skip
+    forged = to_envelope(paid, source="/lgnet/housing", city="torino")
+    value, signature = housing.sign(*forged.to_structured())
+    partition = partition_of(forged.key, 6) or 0
+    records.append(("housing.events", partition, forged.key, value, [*forged.to_structured()[1], signature]))
+
+    rc, line, table = verify_with_one_more_key(kafka_bootstrap, prefix, records, housing, tmp_path, capsys)
+    reason = (
+        "producer signature: 'lgnet.payments.contribution_paid' does not belong on housing.events:"
+        " it is carried by payments.events"
+    )
+    assert rc == 1 and line["ok"] is False and line["failures"] == 1, line
+    assert line["first_failures"] == [
+        {"topic": "housing.events", "partition": partition, "offset": 0, "reason": reason}
+    ]
+    assert f"FAIL housing.events partition {partition} offset 0: {reason}" in table.splitlines(), table

@@ -794,3 +794,34 @@ async def test_an_unknown_report_id_in_the_replay_is_named_not_a_silent_failure(
     assert await replay.run(["--published"]) == 1
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["ok"] is False and last["error"] == "no report published on lgnet.reporting.events yet", last
+
+
+def test_the_replay_skips_a_fact_of_another_services_type_signed_by_the_topics_writer() -> None:
+    """Torino's housing key signs a payments `contribution_paid` and the housing deployment publishes it on
+    housing.events: the replay folded it into Torino's payments (the live consumer's decisions, `check_claims`,
+    looked at the key id and city only). It is skipped as a bad signature is; the same fact on payments.events,
+    signed by payments, is applied."""
+    import os
+
+    from aiokafka.structs import ConsumerRecord
+    from lgnet_reporting.service_layer.replay import Fold
+    from lgnet_shared.fact_signing import FactSigner
+
+    paid = p.ContributionPaid(
+        request_id="req-forged", batch_id="b-1", case_id="c-1", household_id="h-1", city="torino",
+        kind=p.ContributionKind.RENT, budget_line_id="bl-1", amount_cents=500_000, paid_on=date(2026, 3, 1),
+    )  # fmt: skip
+    env = to_envelope(paid, source="/lgnet/housing", city="torino")
+    records, signers = [], {}
+    for n, service in enumerate(("housing", "payments")):
+        s = FactSigner(os.urandom(32), "torino", service, "torino")
+        value, signature = s.sign(*env.to_structured())
+        headers = [*env.to_structured()[1], signature]
+        r = ConsumerRecord(f"lgnet.{service}.events", 0, n, 0, 0, b"k", value, None, 1, len(value), headers)
+        records.append(r)
+        signers[id(r)] = s.key
+    f = Fold("torino")
+    f.add(records[:1], signers)
+    assert (f.applied, f.skipped) == (0, {"signature": 1})
+    f.add(records[1:], signers)
+    assert (f.applied, f.skipped) == (1, {"signature": 1})

@@ -442,6 +442,29 @@ async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_to
     assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
 
 
+async def test_an_intake_fact_a_housing_key_signs_on_housing_events_counts_neither_live_nor_in_the_replay(
+    loaded: ReportingUnderTest,
+) -> None:
+    """As a compromised housing deployment: its principal may write `housing.events` and its key signs housing
+    facts, so it publishes a correctly signed intake `case_opened` there. Reporting's consumer counted the case in
+    Torino's summary, and the replay folded it too (`"equal": true`: the audit vouched for the inflated report).
+    Live, it is dead-lettered (a type foreign to its topic); the replay skips it as a bad signature."""
+    from lgnet_shared.testing.facts import signed_fact
+
+    before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    forged = i.CaseOpened(case_id="C98", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                          channel=i.Channel.DESK, partner="coop", opened_on=before["as_of"])  # fmt: skip
+    env = loaded.envelope(forged, "torino")
+    value, headers = await signed_fact(loaded.producer, loaded.prefix, env, "housing.events")  # housing's key
+    await loaded.producer.send_and_wait(physical("housing.events", loaded.prefix), value, key=b"C98", headers=headers)
+    await loaded.settle()
+    after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    assert after["indicators"]["cases"] == before["indicators"]["cases"]  # dead-lettered live
+    code, lines = await loaded.replay("--as-of", "2026-06-30")
+    assert code == 0 and lines[-1]["ok"] is True, lines
+    assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
+
+
 async def test_a_published_period_report_replays_to_its_digest(loaded: ReportingUnderTest) -> None:
     """A national and a city report for a period (and a one-day period) published, then replayed from the log."""
     ids = []

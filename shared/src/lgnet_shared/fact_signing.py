@@ -19,10 +19,10 @@ deployment's service may write (a literal ACL derived from the topic registry). 
 public key there when it starts; a key read from another deployment's topic than its own is ignored, so a
 compromised deployment cannot register a key in another's name. Consumers read every deployment's registry and
 accept a fact only when it is signed by a registered key of a service that may write the fact's topic (the topic
-registry's writers). A key's city is read off its deployment's name (`torino`, `torino-north`: the operator
-provisions it), never taken from what its record declares: a key declaring another city is ignored. Auditors do not
-trust the registry topic: they fetch it once, check the fingerprints with each deployment's operator out of band and
-pin them (`lgnet-audit keys`).
+registry's writers) and its type is one that topic carries (the event catalogue's: `events.carried_on`). A key's
+city is read off its deployment's name (`torino`, `torino-north`: the operator provisions it), never taken from what
+its record declares: a key declaring another city is ignored. Auditors do not trust the registry topic: they fetch
+it once, check the fingerprints with each deployment's operator out of band and pin them (`lgnet-audit keys`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from lgnet_shared import logs, merkle, signing
 from lgnet_shared.cities import city_of
 from lgnet_shared.envelope import Envelope, Headers, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, Unauthenticated
+from lgnet_shared.events import carried_on
 from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, physical
 
@@ -435,6 +436,7 @@ class FactAuthenticator:
 
     def __init__(self, registry: KeyRegistry) -> None:
         self.registry = registry
+        self.on_topic = TopicCheck(registry.prefix)
         # id(record) -> (the record, the key that signed it or why not), from `prepare` (the record held there, its id
         # cannot be reused meanwhile)
         self._checked: dict[int, tuple[Any, SigningKey | FactSignatureError]] = {}
@@ -506,11 +508,12 @@ class FactAuthenticator:
         topic = logical_topic(record.topic, self.registry.prefix)
         return check_fact(key, self.registry.verifier, topic, record.value, record.headers or (), signature).key_id
 
-    async def verify(self, _conn: Any, _record: Any, env: Envelope, sender: str | None) -> None:
+    async def verify(self, _conn: Any, record: Any, env: Envelope, sender: str | None) -> None:
         key = self.registry.keys.get(sender or "")
         if key is None:
             raise FactSignatureError("unknown_key", FIELD, f"key {sender!r} is not registered")
         check_claims(key, env)
+        self.on_topic(record.topic, env.type)
 
 
 class KeyRegistry:
@@ -625,7 +628,7 @@ class FactSignatureError(Unauthenticated):
     `reason` label)."""
 
     kind = "fact_signature"
-    CODES = ("missing", "unknown_key", "invalid", "not_a_writer", "claims")
+    CODES = ("missing", "unknown_key", "invalid", "not_a_writer", "claims", "wrong_topic")
 
     def __init__(self, code: str, field: str, reason: str) -> None:
         super().__init__(field, reason)
@@ -673,6 +676,8 @@ class Claims(Protocol):
     @property
     def signingkey(self) -> str | None: ...
     @property
+    def type(self) -> str: ...
+    @property
     def city(self) -> str: ...
     @property
     def partitionkey(self) -> str | None: ...
@@ -684,6 +689,7 @@ class _Claimed(BaseModel):
     the consumers anyway, and auditors read logs whose envelopes older code wrote."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+    type: str
     city: str
     signingkey: str | None = None
     partitionkey: str | None = None  # the Kafka key it was written with: its place (the record's key is not signed)
@@ -700,21 +706,24 @@ def claims_of(value: bytes | None, headers: Headers = ()) -> Claims:
     return from_record(value, headers)
 
 
-def check_record_claims(key: SigningKey, value: bytes | None, headers: Headers = ()) -> Claims:
+def check_record_claims(
+    key: SigningKey, value: bytes | None, headers: Headers = (), topic: str | None = None
+) -> Claims:
     """`check_claims` of a record the caller has not decoded (`lgnet-audit verify`: the signatures and claims of
-    every fact, no event decoded), returning the claims read; a record whose claims cannot be read fails as
-    misattributed too."""
+    every fact, no event decoded), found on logical `topic`, returning the claims read; a record whose claims cannot
+    be read fails as misattributed too."""
     try:
         claims = claims_of(value, headers)
     except ContractError as err:
         field = f" ({err.field})" if err.field else ""
         raise FactSignatureError("claims", err.field, f"its claims cannot be read{field}: {err.reason}") from None
-    check_claims(key, claims)
+    check_claims(key, claims, topic)
     return claims
 
 
-def check_claims(key: SigningKey, env: Claims) -> None:
-    """The envelope names the key that signed it, and a city deployment signs only its own city's facts."""
+def check_claims(key: SigningKey, env: Claims, topic: str | None = None) -> None:
+    """The envelope names the key that signed it, a city deployment signs only its own city's facts, and (given the
+    logical `topic` the record was found on) its type is one that topic carries (`check_topic`)."""
     if env.signingkey != key.key_id:
         raise FactSignatureError(
             "claims", EXTENSION, f"names key {env.signingkey!r} but the record is signed with {key.key_id!r}"
@@ -724,6 +733,49 @@ def check_claims(key: SigningKey, env: Claims) -> None:
         raise FactSignatureError(
             "claims", "city", f"{env.city!r} is not the city of the signing deployment ({city or key.deployment})"
         )
+    if topic is not None:
+        check_topic(env.type, topic)
+
+
+def check_topic(event_type: str, topic: str) -> None:
+    """A fact's type belongs on the logical topic it was found on (`events.carried_on`: the catalogue's topic of
+    each type); with `check_fact`'s writers (the key's service may write the topic), a deployment's key vouches only
+    for its own service's facts — a housing key's `contribution_paid` on housing.events is no payment."""
+    carried = carried_on(event_type)
+    if topic not in carried:
+        where = ", ".join(sorted(carried)) or "no topic"
+        raise FactSignatureError(
+            "wrong_topic", "type", f"{event_type!r} does not belong on {topic}: it is carried by {where}"
+        )
+
+
+_UNSEEN = object()
+
+
+class TopicCheck:
+    """`check_topic` by physical topic, for a consumer's or the replay's every record: one dict lookup per record
+    once a (topic, type) pair was judged."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self._judged: dict[tuple[str, str], str | None] = {}  # (physical topic, type) -> why it fails, or None
+
+    def __call__(self, physical_topic: str, event_type: str) -> None:
+        where = (physical_topic, event_type)
+        why = self._judged.get(where, _UNSEEN)
+        if why is _UNSEEN:
+            why = None
+            topic = logical_topic(physical_topic, self.prefix)
+            if topic is not None:
+                try:
+                    check_topic(event_type, topic)
+                except FactSignatureError as err:
+                    why = err.reason
+            if len(self._judged) >= 4096:  # types are whatever a writer put there: bounded
+                self._judged.clear()
+            self._judged[where] = why
+        if why is not None:
+            raise FactSignatureError("wrong_topic", "type", str(why))
 
 
 async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurity | None = None) -> list[SigningKey]:

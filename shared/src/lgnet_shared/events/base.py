@@ -49,6 +49,8 @@ class Registered:
 # (type, version) -> model. Filled at import time by @event; lgnet_shared.events imports every module.
 REGISTRY: dict[tuple[str, int], Registered] = {}
 _VERSIONS: dict[str, list[int]] = {}  # type -> its versions, ascending (decoding asks on every record)
+# type -> the logical topics its versions are published on (each model's `topic`): what `carried_on` answers.
+_CARRIED_ON: dict[str, frozenset[str]] = {}
 E = TypeVar("E", bound=type[Event])
 
 
@@ -66,13 +68,33 @@ def event(event_type: str, *, version: int = 1, key: str, topic: str | None = No
         if (event_type, version) in REGISTRY:
             raise ValueError(f"{event_type} v{version} registered twice")
         cls.type, cls.version, cls.key_field = event_type, version, key
-        cls.topic = topic or f"{event_type.split('.')[1]}.events"
+        cls.topic = topic or default_topic(event_type)
         REGISTRY[(event_type, version)] = Registered(cls, event_type.split(".")[1])
+        _CARRIED_ON[event_type] = _CARRIED_ON.get(event_type, frozenset()) | {cls.topic}
         _VERSIONS.setdefault(event_type, []).append(version)
         _VERSIONS[event_type].sort()
         return cls
 
     return register
+
+
+def default_topic(event_type: str) -> str:
+    """The fact topic of the service a type names ('lgnet.housing.lease_signed' -> 'housing.events')."""
+    return f"{event_type.split('.')[1]}.events"
+
+
+def carried_on(event_type: str) -> frozenset[str]:
+    """The logical topics a fact of `event_type` may be found on: the topics its registered versions are published
+    on (an old version's too: `needs_assessed` v1 on intake.events, v2 on intake.special), and for a type the
+    catalogue does not know, its service's fact topic (a newer producer's type: still only its own service's).
+    The one rule of which types each topic carries (docs/operators.md "Fact signatures"); with the topic registry's
+    writers (which service's key may sign a fact on each topic), what `fact_signing` checks of every fact."""
+    topics = _CARRIED_ON.get(event_type)
+    if topics is not None:
+        return topics
+    if not event_type.startswith(TYPE_PREFIX) or event_type.count(".") < 2:
+        return frozenset()
+    return frozenset({default_topic(event_type)})
 
 
 def versions(event_type: str) -> list[int]:

@@ -1,8 +1,9 @@
 """What an auditor checks of the fact log, record by record, with nothing but pinned keys (pure: no I/O).
 
 Per fact topic-partition: every record's producer signature (a pinned key of a service that may write the topic,
-signing only what it may claim — its own key id and its deployment's city, as the consumers and the replay require —
-and not one its deployment's service rotated away from on that partition), that its key belongs on that partition
+signing only what it may claim — its own key id, its deployment's city and the types its topic carries, as the
+consumers and the replay require — and not one its deployment's service rotated away from on that partition), that
+its key belongs on that partition
 (a record copied from another partition keeps a valid signature but not its place), that offsets start at 0 with no
 gap, its leaf in the RFC 9162 tree. Then the notary's checkpoints: signed by a pinned notary key, within the log,
 with the root of the log's prefix of that size, successive ones consistent, one at least for every partition with
@@ -210,7 +211,7 @@ class Audit:
         claims = None
         if verdict is None and key is not None:
             try:  # what the key may sign, as the consumers and the replay decide it (`check_claims`)
-                claims = check_record_claims(key, r.value, headers)
+                claims = check_record_claims(key, r.value, headers, topic)
             except Unauthenticated as err:
                 verdict = f"producer signature: {err.reason}"
             if verdict is None and topic == "reporting.events" and (announced := _announced(r.value)):

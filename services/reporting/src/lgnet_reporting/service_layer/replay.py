@@ -2,11 +2,11 @@
 and compare each report's canonical digest with the live (or published) one.
 
 The fold uses the very projection the live consumer uses (domain.projection) and the same decisions the live
-consumer takes for each record: not signed by a registered key of a service that may write its topic, or naming
-another key or city than its signer's → skipped (live, with LGNET_FACT_SIGNATURES=required: dead-lettered), not a
-CloudEvent or invalid data → skipped (live: dead-lettered), another city in a city deployment → skipped, a
-redelivered event (same source and id) → skipped (live: the inbox). The folded tables are bulk-loaded with COPY,
-then the reports are computed by the same code as the live ones.
+consumer takes for each record: not signed by a registered key of a service that may write its topic, naming another
+key or city than its signer's, or of a type its topic does not carry → skipped (live, with
+LGNET_FACT_SIGNATURES=required: dead-lettered), not a CloudEvent or invalid data → skipped (live: dead-lettered),
+another city in a city deployment → skipped, a redelivered event (same source and id) → skipped (live: the inbox).
+The folded tables are bulk-loaded with COPY, then the reports are computed by the same code as the live ones.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from lgnet_shared.envelope import Envelope, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, InvalidEventData, from_pydantic
 from lgnet_shared.events import Event, latest
 from lgnet_shared.events.reporting import ReportPublished
-from lgnet_shared.fact_signing import FactAuthenticator, FactSignatureError, KeyRegistry, SigningKey, check_claims
+from lgnet_shared.fact_signing import (
+    FactAuthenticator,
+    FactSignatureError,
+    KeyRegistry,
+    SigningKey,
+    TopicCheck,
+    check_claims,
+)
 from pydantic import TypeAdapter, ValidationError
 
 from lgnet_reporting.adapters import log, store
@@ -46,6 +53,8 @@ class Fold:
     records: int = 0
     applied: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    # Whether a signed fact's type belongs on its topic, as the live consumer decides it (its `FactAuthenticator`'s).
+    on_topic: TopicCheck = field(default_factory=TopicCheck)
 
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
@@ -55,7 +64,13 @@ class Fold:
         signature check, LGNET_FACT_SIGNATURES=off)."""
         # Runs once per record of the log: attributes and functions held in locals (one look-up per batch, not
         # several per record); the decisions and their order are the live consumer's, as documented above.
-        city, seen, apply, inbox_id = self.city, self.seen, self.tables.apply, consumer.inbox_id
+        city, seen, apply, inbox_id, on_topic = (
+            self.city,
+            self.seen,
+            self.tables.apply,
+            consumer.inbox_id,
+            self.on_topic,
+        )
         count = applied = 0
         for record in records:
             count += 1
@@ -67,6 +82,7 @@ class Fold:
                 env, read = _read(record)
                 if signer is not None:
                     check_claims(signer, env)
+                    on_topic(record.topic, env.type)
                 if city is not None and env.city != city:
                     self._skip("other_city")
                     continue
@@ -75,7 +91,7 @@ class Fold:
                     self._skip("not_reported")
                     continue
                 event = read if read is not None else _decode(env)
-            except FactSignatureError:  # its envelope names another key, or a city not its signer's
+            except FactSignatureError:  # its envelope names another key, or a city not its signer's, or another topic
                 self._skip("signature")
                 continue
             except ContractError:
@@ -171,7 +187,7 @@ class Signatures:
 
 
 async def fold(records: AsyncIterator[list[Record]], city: str | None, signatures: Signatures | None = None) -> Fold:
-    f = Fold(city)
+    f = Fold(city) if signatures is None else Fold(city, on_topic=signatures.gate.on_topic)
     async for batch in records:
         f.add(batch, await signatures.signers(batch) if signatures is not None else None)
     return f
@@ -214,7 +230,7 @@ def _not_announced_by(signer: SigningKey | None, env: Envelope, event: ReportPub
     if signer is None:
         return "not signed by a registered reporting key (live: dead-lettered)"
     try:
-        check_claims(signer, env)
+        check_claims(signer, env, "reporting.events")
     except FactSignatureError as err:
         return err.reason
     return announcer_problem(signer.deployment_city, signer.deployment, event.report, event.scope)
