@@ -137,8 +137,9 @@ async def budget_line(conn: Conn, budget_line_id: str, *, lock: bool = False) ->
     return None if row is None else dict(row)
 
 
-async def budget_line_for(conn: Conn, city: str, line: str) -> Row | None:
-    row = await conn.fetchrow("select * from budget_lines where city = $1 and line = $2", city, line)
+async def budget_line_for(conn: Conn, city: str, line: str, *, lock: bool = False) -> Row | None:
+    sql = "select * from budget_lines where city = $1 and line = $2" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, city, line)
     return None if row is None else dict(row)
 
 
