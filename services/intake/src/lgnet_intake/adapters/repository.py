@@ -341,8 +341,11 @@ async def record_employment(conn: Conn, person_id: str, status: str, as_of: date
 # ---------------------------------------------------------------- households
 
 
-async def household(conn: Conn, household_id: str, caller: Actor | None = None) -> Row:
-    row = await conn.fetchrow("select * from households where household_id = $1", household_id)
+async def household(conn: Conn, household_id: str, caller: Actor | None = None, *, lock: bool = False) -> Row:
+    """`lock`: held until the transaction ends, so that two changes of the household's cases check one after the
+    other (no key update: a row referring to the household may still be written meanwhile)."""
+    sql = "select * from households where household_id = $1" + (" for no key update" if lock else "")
+    row = await conn.fetchrow(sql, household_id)
     return of_city(row, caller, NotFound("household_id", f"no household {household_id}"))
 
 
@@ -361,7 +364,16 @@ async def household_exists(conn: Conn, household_id: str) -> bool:
 async def insert_household(
     conn: Conn, household_id: str, city: str, reference: str, by: str, members: list[str], on: date
 ) -> None:
-    await conn.execute("insert into households values ($1, $2, $3, $4)", household_id, city, reference, by)
+    await _insert_once(
+        conn,
+        "household_id",
+        f"household {household_id} already exists",
+        "insert into households values ($1, $2, $3, $4)",
+        household_id,
+        city,
+        reference,
+        by,
+    )
     await conn.executemany(
         "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, 'formed')",
         [(household_id, m, on) for m in members],
@@ -481,8 +493,11 @@ async def case(conn: Conn, case_id: str, caller: Actor | None = None) -> CaseSta
     )
 
 
-async def case_row(conn: Conn, case_id: str, caller: Actor | None = None) -> Row:
-    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
+async def case_row(conn: Conn, case_id: str, caller: Actor | None = None, *, lock: bool = False) -> Row:
+    """`lock`: held until the transaction ends, so that two changes of one case (a closing, a plan's objective)
+    each check and write what the other left."""
+    sql = "select * from cases where case_id = $1" + (" for no key update" if lock else "")
+    row = await conn.fetchrow(sql, case_id)
     return of_city(row, caller, NotFound("case_id", f"no case {case_id}"))
 
 
@@ -498,8 +513,21 @@ async def open_case_in_area(conn: Conn, household_id: str, action_area: str) -> 
     )
 
 
+async def _insert_once(conn: Conn, field: str, taken: str, sql: str, *args: Any) -> None:
+    """`sql`, an insert whose key a concurrent transaction may have just taken (both having checked it free):
+    then a 409 naming `field`, in a savepoint so that a batch of inbound records goes on."""
+    try:
+        async with conn.transaction():
+            await conn.execute(sql, *args)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(field, taken) from None
+
+
 async def insert_case(conn: Conn, c: Row) -> None:
-    await conn.execute(
+    await _insert_once(
+        conn,
+        "case_id",
+        f"case {c['case_id']} already exists",
         "insert into cases (case_id, household_id, city, action_area, channel, partner, opened_on, housing_need)"
         " values ($1, $2, $3, $4, $5, $6, $7, $8)",
         c["case_id"],

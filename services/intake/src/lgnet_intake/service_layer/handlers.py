@@ -493,7 +493,8 @@ class Intake:
     # ------------------------------------------------------------ cases
 
     async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
-        h = await repo.household(self.conn, c.household_id, ctx.actor)
+        # Locked: two openings for the household at once each see the case the other opened (one per area)
+        h = await repo.household(self.conn, c.household_id, ctx.actor, lock=True)
         partners = await repo.open_case_partners(self.conn, c.household_id)
         access.may_open_case(ctx.actor, h["city"], h["created_by"], partners)
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
@@ -691,7 +692,8 @@ class Intake:
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
-        row = await repo.case_row(self.conn, case_id, ctx.actor)
+        """The case, locked: two changes at once (two closings, two objectives of a plan) each see the other's."""
+        row = await repo.case_row(self.conn, case_id, ctx.actor, lock=True)
         access.may_act_on_case(ctx.actor, row["city"], row["partner"])
         return row
 

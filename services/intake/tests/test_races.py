@@ -1,0 +1,143 @@
+"""Two people acting on the same household or case at the same moment, over HTTP, on the in-process app and real
+PostgreSQL: whichever of them the database lets in first, no record is doubled or lost, and the loser gets a 409
+problem+json naming the field, never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from lgnet_intake.entrypoints.main import SPEC
+from lgnet_shared import clock
+from lgnet_shared.testing.inprocess import InProcessService, in_process
+
+pytestmark = pytest.mark.integration
+A, STAFF = "coop-aurora", "staff-torino"
+ROUNDS = 8
+
+
+@pytest.fixture
+async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+        yield service
+
+
+def _id() -> str:
+    return str(uuid.uuid4())
+
+
+async def call(service: InProcessService, actor: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    async with service.client(actor) as c:
+        return await c.post(path, json=body, headers={"Idempotency-Key": _id()})
+
+
+async def ok(service: InProcessService, actor: str, path: str, body: dict[str, Any]) -> Any:
+    r = await call(service, actor, path, body)
+    assert r.status_code < 300, (path, r.status_code, r.text)
+    return r.json()
+
+
+async def _household(service: InProcessService) -> str:
+    people = [_id(), _id()]
+    for pid in people:
+        person = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
+                  "identity": {"given_name": "Amina", "family_name": "Test"}}  # fmt: skip
+        await ok(service, A, "/persons", person)
+        consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())}
+        await ok(service, A, "/consents", consent)
+    hid = _id()
+    await ok(service, A, "/households", {"household_id": hid, "reference_person_id": people[0], "member_ids": people})
+    return hid
+
+
+def _opening(case_id: str, household_id: str) -> dict[str, Any]:
+    return {"case_id": case_id, "household_id": household_id, "action_area": "taking_charge", "channel": "desk",
+            "opened_on": str(clock.today()), "housing_need": True, "partner": A}  # fmt: skip
+
+
+async def _case(service: InProcessService) -> str:
+    cid = _id()
+    await ok(service, STAFF, "/cases", _opening(cid, await _household(service)))
+    return cid
+
+
+async def _facts(service: InProcessService, type_: str, subject: str) -> int:
+    async with service.pool.acquire() as conn:
+        facts = [json.loads(r["value"]) for r in await conn.fetch("select value from outbox")]
+    return sum(1 for f in facts if f["type"] == type_ and subject in json.dumps(f["data"]))
+
+
+def _refused(r: httpx.Response, field: str) -> None:
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json") and r.json()["field"] == field, r.text
+
+
+async def test_two_cases_in_one_area_opened_at_once_one_is_refused(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        hid = await _household(intake)
+        answers = await asyncio.gather(*(call(intake, who, "/cases", _opening(_id(), hid)) for who in (STAFF, A)))
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "household_id")
+        async with intake.pool.acquire() as conn:
+            assert await conn.fetchval("select count(*) from cases where household_id = $1", hid) == 1
+
+
+async def test_one_case_id_opened_twice_at_once_one_is_refused(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        cid, households = _id(), [await _household(intake) for _ in range(2)]
+        answers = await asyncio.gather(*(call(intake, STAFF, "/cases", _opening(cid, h)) for h in households))
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "case_id")
+
+
+async def test_a_case_closed_twice_at_once_is_closed_once(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        cid = await _case(intake)
+        body = {"case_id": cid, "outcome": "other", "closed_on": str(clock.today())}
+        answers = await asyncio.gather(
+            call(intake, STAFF, "/cases/closures", body), call(intake, A, "/cases/closures", body)
+        )
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "case_id")
+        assert await _facts(intake, "lgnet.intake.case_closed", cid) == 1
+
+
+async def test_two_objectives_of_one_plan_updated_at_once_are_both_kept(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        cid, plan = await _case(intake), _id()
+        body = {
+            "case_id": cid,
+            "plan_id": plan,
+            "objectives": ["housing", "employment"],
+            "agreed_on": str(clock.today()),
+        }
+        await ok(intake, A, "/cases/plans", body)
+        updates = [{"case_id": cid, "plan_id": plan, "objective": o, "status": "in_progress", "on": str(clock.today())}
+                   for o in ("housing", "employment")]  # fmt: skip
+        answers = await asyncio.gather(
+            *(call(intake, who, "/cases/plans/objectives", u) for who, u in zip((A, STAFF), updates, strict=True))
+        )
+        assert all(r.status_code < 300 for r in answers), [r.text for r in answers]
+        async with intake.pool.acquire() as conn:
+            kept = await conn.fetchval("select objectives from plans where plan_id = $1", plan)
+        kept = json.loads(kept) if isinstance(kept, str) else kept
+        assert kept == {"housing": "in_progress", "employment": "in_progress"}
+
+
+async def test_one_household_formed_twice_at_once_is_formed_once(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        hid = _id()
+        people = [_id(), _id()]
+        for pid in people:
+            person = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
+                      "identity": {"given_name": "Amina", "family_name": "Test"}}  # fmt: skip
+            await ok(intake, A, "/persons", person)
+        body = {"household_id": hid, "reference_person_id": people[0], "member_ids": people}
+        answers = await asyncio.gather(call(intake, A, "/households", body), call(intake, STAFF, "/households", body))
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "household_id")
