@@ -10,8 +10,8 @@ import pytest
 from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_payments.domain.policy import BUDGET_LINES
 from lgnet_shared.testing.inprocess import InProcessService
-from payments_testkit import call, call_ok
-from test_bank_data import MALLORY, STAFF, payments
+from payments_testkit import a_month, call, call_ok
+from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, payments
 
 pytestmark = pytest.mark.integration
 __all__ = ["payments"]  # the fixture, as test_bank_data makes it
@@ -35,3 +35,63 @@ async def test_two_allocations_at_once_never_take_a_line_beyond_its_most(payment
         )
         assert sorted(r.status_code for r in answers) == [201, 422], [r.text for r in answers]
         assert await _allocated(payments, line) == MAX_LINE_CENTS, line
+
+
+async def _request(service: InProcessService, amount: int) -> str:
+    body = {"case_id": "c1", "kind": "rent", "amount_cents": amount, **a_month(),
+            "beneficiary": {"name": "Landlord", "iban": LANDLORD_IBAN}}  # fmt: skip
+    return str((await call_ok(service, "coop-aurora", "POST", "/contribution-requests", body))["request_id"])
+
+
+async def _available(service: InProcessService) -> int:
+    async with service.pool.acquire() as conn:
+        return int(await conn.fetchval("select available_cents from budget_lines where line = 'rent'"))
+
+
+async def test_two_approvals_committing_the_last_euro_at_once_one_is_refused(payments: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        left = await _available(payments)
+        a, b = [await _request(payments, left // 2 + 1) for _ in range(2)]
+        answers = await asyncio.gather(
+            *(
+                call(payments, who, "POST", f"/contribution-requests/{r}/approval")
+                for who, r in ((STAFF, a), (MALLORY, b))
+            )
+        )
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        assert await _available(payments) == left - (left // 2 + 1)
+        loser = next(r for r in answers if r.status_code == 409)
+        assert loser.headers["content-type"].startswith("application/problem+json") and loser.json()["field"]
+        await call_ok(payments, STAFF, "POST", "/budget-lines", {"line": "rent", "amount_cents": 100_000})
+
+
+async def test_two_batches_at_once_pay_each_request_once(payments: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        ids = [await _request(payments, 100) for _ in range(3)]
+        for r in ids:
+            await call_ok(payments, STAFF, "POST", f"/contribution-requests/{r}/approval")
+        answers = await asyncio.gather(*(call(payments, who, "POST", "/batches", {}) for who in (STAFF, MALLORY)))
+        codes = sorted(r.status_code for r in answers)
+        assert all(c < 500 for c in codes), [r.text for r in answers]
+        async with payments.pool.acquire() as conn:
+            paid = await conn.fetchval("select count(*) from payments where request_id = any($1::text[])", ids)
+        assert paid == 3, codes
+
+
+async def test_a_withdrawal_and_a_batch_at_once_one_wins(payments: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        rid = await _request(payments, 100)
+        await call_ok(payments, STAFF, "POST", f"/contribution-requests/{rid}/approval")
+        withdrawal, batch = await asyncio.gather(
+            call(payments, "coop-aurora", "POST", f"/contribution-requests/{rid}/withdrawal", {"reason": "sbagliata"}),
+            call(payments, MALLORY, "POST", "/batches", {}),
+        )
+        assert withdrawal.status_code < 500 and batch.status_code < 500, (withdrawal.text, batch.text)
+        async with payments.pool.acquire() as conn:
+            status = await conn.fetchval("select status from contribution_requests where request_id = $1", rid)
+            paid = await conn.fetchval("select count(*) from payments where request_id = $1", rid)
+        assert (status == "withdrawn") == (paid == 0) == (withdrawal.status_code == 200), (
+            status,
+            paid,
+            withdrawal.text,
+        )
