@@ -141,3 +141,35 @@ async def test_one_household_formed_twice_at_once_is_formed_once(intake: InProce
         answers = await asyncio.gather(call(intake, A, "/households", body), call(intake, STAFF, "/households", body))
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
         _refused(next(r for r in answers if r.status_code == 409), "household_id")
+
+
+async def _person(service: InProcessService) -> str:
+    pid = _id()
+    person = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
+              "identity": {"given_name": "Amina", "family_name": "Test"}}  # fmt: skip
+    await ok(service, A, "/persons", person)
+    return pid
+
+
+async def test_a_person_erased_while_updated_stays_erased(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        pid = await _person(intake)
+        async with intake.client(A) as c:
+            patch = c.patch(f"/persons/{pid}", json={"identity": {"family_name": "Okafor"}, "birth_date": "1988-02-04"})
+            update, erasure = await asyncio.gather(patch, call(intake, STAFF, f"/persons/{pid}/erasure", {}))
+        assert update.status_code < 500 and erasure.status_code < 500, (update.text, erasure.text)
+        assert erasure.status_code == 200, erasure.text
+        async with intake.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "select identity, name_key_hash, birth_date from persons where person_id = $1", pid
+            )
+        assert (row["identity"] in ("{}", {}), row["name_key_hash"]) == (True, None), (update.status_code, dict(row))
+
+
+async def test_a_person_erased_twice_at_once_is_erased_once(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        pid = await _person(intake)
+        answers = await asyncio.gather(*(call(intake, STAFF, f"/persons/{pid}/erasure", {}) for _ in range(2)))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "person_id")
+        assert await _facts(intake, "lgnet.intake.person_erased", pid) == 1

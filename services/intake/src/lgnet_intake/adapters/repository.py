@@ -47,11 +47,15 @@ async def partners(conn: Conn, city: str) -> list[Row]:
 # ---------------------------------------------------------------- persons
 
 
-async def person(conn: Conn, person_id: str, *, resolve: bool = True, caller: Actor | None = None) -> Row:
+async def person(
+    conn: Conn, person_id: str, *, resolve: bool = True, caller: Actor | None = None, lock: bool = False
+) -> Row:
     """The person, following merges to the surviving record unless `resolve` is False. `caller`: whose lookup it is
-    (another city's person is answered as none: `of_city`)."""
+    (another city's person is answered as none: `of_city`). `lock`: the records read stay locked until the
+    transaction ends (an erasure and an update at once: the second sees the first)."""
+    sql = "select * from persons where person_id = $1" + (" for no key update" if lock else "")
     for _ in range(10):
-        row = await conn.fetchrow("select * from persons where person_id = $1", person_id)
+        row = await conn.fetchrow(sql, person_id)
         found = of_city(row, caller, NotFound("person_id", f"no person {person_id}"))
         if not resolve or found["merged_into"] is None:
             return found

@@ -213,7 +213,8 @@ class Intake:
         return pii.keyed_hash(self.national_secret, fiscal_code)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
-        p = await self._person_for_write(ctx, person_id)
+        # Locked: an erasure at once waits, or is waited for and refuses the update (the person was erased)
+        p = await self._person_for_write(ctx, person_id, lock=True)
         pid = p["person_id"]
         changes: dict[str, Any] = {}
         event: dict[str, Any] = {"person_id": pid}
@@ -300,7 +301,7 @@ class Intake:
         self._staff_only(ctx, "erasing a person")
         # By any of the human's records' ids: the surviving record (a registration merged into it named her too; its
         # erasure alone left her names and fiscal code readable and found, a DPO's review) and all merged into it.
-        p = await repo.person(self.conn, person_id, caller=ctx.actor)
+        p = await repo.person(self.conn, person_id, caller=ctx.actor, lock=True)  # two erasures at once: one
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
@@ -652,9 +653,9 @@ class Intake:
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", f"{what} is for the city's staff")
 
-    async def _person_in_city(self, ctx: Context, person_id: str, field: str) -> dict[str, Any]:
+    async def _person_in_city(self, ctx: Context, person_id: str, field: str, lock: bool = False) -> dict[str, Any]:
         try:
-            p = await repo.person(self.conn, person_id, caller=ctx.actor)
+            p = await repo.person(self.conn, person_id, caller=ctx.actor, lock=lock)
         except NotFound as absent:  # another city's person too (`Elsewhere`), said as one that exists nowhere
             raise type(absent)(field, f"no person {person_id}") from None
         access.may_write_in_city(ctx.actor, p["city"], field)
@@ -662,12 +663,14 @@ class Intake:
             raise Conflict(field, "the person was erased")
         return p
 
-    async def _person_for_write(self, ctx: Context, person_id: str, field: str = "person_id") -> dict[str, Any]:
+    async def _person_for_write(
+        self, ctx: Context, person_id: str, field: str = "person_id", lock: bool = False
+    ) -> dict[str, Any]:
         """A partner writes a person's data while it has an open case on the person's household, or — while no
         partner has one — when it registered the person on file itself (before the case). A registration of its own
         merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
-        p = await self._person_in_city(ctx, person_id, field)
+        p = await self._person_in_city(ctx, person_id, field, lock)
         if ctx.actor.role is Role.PARTNER and (refused := await self._partner_refusal(ctx, p["person_id"], p)):
             raise Forbidden(field, refused)
         return p
