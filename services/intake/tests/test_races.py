@@ -173,3 +173,18 @@ async def test_a_person_erased_twice_at_once_is_erased_once(intake: InProcessSer
         assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
         _refused(next(r for r in answers if r.status_code == 409), "person_id")
         assert await _facts(intake, "lgnet.intake.person_erased", pid) == 1
+
+
+async def test_two_persons_merged_into_each_other_at_once_make_no_cycle(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        one, two = await _person(intake), await _person(intake)
+        answers = await asyncio.gather(
+            call(intake, STAFF, f"/persons/{one}/merge", {"merged_person_id": two}),
+            call(intake, STAFF, f"/persons/{two}/merge", {"merged_person_id": one}),
+        )
+        assert sorted(r.status_code for r in answers)[0] == 201, [r.text for r in answers]
+        assert sorted(r.status_code for r in answers)[1] in (409, 422), [r.text for r in answers]
+        for pid in (one, two):
+            async with intake.client(STAFF) as c:
+                r = await c.get(f"/persons/{pid}")
+            assert r.status_code == 200, r.text

@@ -195,6 +195,12 @@ async def open_duplicate_flags(conn: Conn, city: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+async def lock_merges(conn: Conn, city: str) -> None:
+    """Until the transaction ends, the city's merges one at a time: two at once (A into B, B into A) each read the
+    records before the other's merge and made a cycle that no look-up of either could follow."""
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 23))", f"person-merge:{city}")
+
+
 async def merge(conn: Conn, surviving: str, merged: str) -> None:
     await conn.execute("update persons set merged_into = $1 where person_id = $2", surviving, merged)
     await conn.execute(

@@ -275,6 +275,8 @@ class Intake:
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
         self._staff_only(ctx, "merging persons")
+        # The city's merges one after the other, each reading the records as the one before left them
+        await repo.lock_merges(self.conn, (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"])
         surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor)
         merged = await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor)
         for p, field in ((surviving, "person_id"), (merged, "merged_person_id")):
