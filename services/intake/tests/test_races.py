@@ -188,3 +188,19 @@ async def test_two_persons_merged_into_each_other_at_once_make_no_cycle(intake: 
             async with intake.client(STAFF) as c:
                 r = await c.get(f"/persons/{pid}")
             assert r.status_code == 200, r.text
+
+
+async def test_one_person_joining_a_household_twice_at_once_joins_once(intake: InProcessService) -> None:
+    for round_ in range(ROUNDS):
+        hid, pid = await _household(intake), await _person(intake)
+        days = [str(clock.today())] * 2 if round_ % 2 else [str(clock.today()), str(clock.today().replace(day=1))]
+        answers = await asyncio.gather(
+            *(call(intake, who, "/households/members", {"household_id": hid, "person_id": pid, "change": "joined",
+                                                        "reason": "birth", "on": on})
+              for who, on in zip((A, STAFF), days, strict=True))
+        )  # fmt: skip
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "person_id")
+        async with intake.pool.acquire() as conn:
+            sql = "select count(*) from household_members where household_id = $1 and person_id = $2"
+            assert await conn.fetchval(sql, hid, pid) == 1

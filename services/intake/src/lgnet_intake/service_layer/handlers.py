@@ -426,7 +426,8 @@ class Intake:
 
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
-        await self._household_for_write(ctx, c.household_id)
+        # Locked: two changes of the members at once (one person joining twice) each see the other's
+        await self._household_for_write(ctx, c.household_id, lock=True)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)
         else:
@@ -689,9 +690,9 @@ class Intake:
         return None
 
     async def _household_for_write(
-        self, ctx: Context, household_id: str, field: str = "household_id"
+        self, ctx: Context, household_id: str, field: str = "household_id", lock: bool = False
     ) -> dict[str, Any]:
-        h = await repo.household(self.conn, household_id, ctx.actor)
+        h = await repo.household(self.conn, household_id, ctx.actor, lock=lock)
         partners = await repo.open_case_partners(self.conn, household_id)
         access.may_act_on_household(ctx.actor, h["city"], h["created_by"], partners, field)
         return h
