@@ -204,3 +204,12 @@ async def test_one_person_joining_a_household_twice_at_once_joins_once(intake: I
         async with intake.pool.acquire() as conn:
             sql = "select count(*) from household_members where household_id = $1 and person_id = $2"
             assert await conn.fetchval(sql, hid, pid) == 1
+
+
+async def test_one_referral_id_received_twice_at_once_is_received_once(intake: InProcessService) -> None:
+    for _ in range(ROUNDS):
+        hid, rid = await _household(intake), _id()
+        body = {"referral_id": rid, "household_id": hid, "source": "territory", "received_on": str(clock.today())}
+        answers = await asyncio.gather(call(intake, A, "/referrals", body), call(intake, STAFF, "/referrals", body))
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        _refused(next(r for r in answers if r.status_code == 409), "referral_id")

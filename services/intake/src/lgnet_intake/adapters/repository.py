@@ -475,7 +475,10 @@ async def referral(conn: Conn, referral_id: str) -> Row | None:
 
 
 async def insert_referral(conn: Conn, r: Row) -> None:
-    await conn.execute(
+    await _insert_once(
+        conn,
+        "referral_id",
+        f"referral {r['referral_id']} already exists",
         "insert into referrals (referral_id, household_id, city, source, referrer, received_on)"
         " values ($1, $2, $3, $4, $5, $6)",
         r["referral_id"],
