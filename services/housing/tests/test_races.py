@@ -8,6 +8,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -150,3 +151,26 @@ async def test_the_matching_run_twice_at_once_proposes_once(housing: InProcessSe
         answers = await asyncio.gather(*(call(housing, STAFF, "POST", "/matching/runs") for _ in range(2)))
         assert all(r.status_code < 300 for r in answers), [r.text for r in answers]
         assert len(await _rows(housing, "select 1 from matches where household_id = $1", hid)) == 1
+
+
+async def _facts(service: InProcessService, suffix: str, household_id: str) -> int:
+    async with service.pool.acquire() as conn:
+        facts = [json.loads(r["value"]) for r in await conn.fetch("select value from outbox")]
+    return sum(1 for f in facts if f["type"].endswith(suffix) and f["data"].get("household_id") == household_id)
+
+
+async def test_a_household_parked_twice_at_once_is_parked_once(housing: InProcessService) -> None:
+    until = str(clock.today().replace(day=1) + timedelta(days=40))
+    for _ in range(ROUNDS):
+        hid = await _household(housing)
+        body = {"reason": "hospital", "until": until}
+        answers = await asyncio.gather(
+            *(call(housing, STAFF, "POST", f"/households/{hid}/park", body) for _ in range(2))
+        )
+        assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+        assert await _facts(housing, "household_parked", hid) == 1
+        answers = await asyncio.gather(
+            *(call(housing, STAFF, "POST", f"/households/{hid}/unpark", {}) for _ in range(2))
+        )
+        assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+        assert await _facts(housing, "household_unparked", hid) == 1
