@@ -213,3 +213,23 @@ async def test_one_referral_id_received_twice_at_once_is_received_once(intake: I
         answers = await asyncio.gather(call(intake, A, "/referrals", body), call(intake, STAFF, "/referrals", body))
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
         _refused(next(r for r in answers if r.status_code == 409), "referral_id")
+
+
+async def test_one_person_registered_by_two_partners_at_once_without_fiscal_code_is_flagged(
+    intake: InProcessService,
+) -> None:
+    for round_ in range(ROUNDS):
+        family = f"Okafor-{round_}-{uuid.uuid4().hex[:6]}"
+        bodies = [{"person_id": _id(), "birth_date": "1990-05-06", "sex": "female", "nationality": "NG",
+                   "identity": {"given_name": "Amina", "family_name": family}} for _ in range(2)]  # fmt: skip
+        answers = await asyncio.gather(
+            *(call(intake, who, "/persons", b) for who, b in zip((A, "coop-borgo"), bodies, strict=True))
+        )
+        assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+        ids = {b["person_id"] for b in bodies}
+        async with intake.pool.acquire() as conn:
+            flags = await conn.fetch(
+                "select person_id, candidate_person_id from duplicate_flags where person_id = any($1::text[])",
+                list(ids),
+            )
+        assert len(flags) == 1 and {flags[0]["person_id"], flags[0]["candidate_person_id"]} == ids, flags

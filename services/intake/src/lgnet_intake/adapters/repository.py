@@ -125,6 +125,12 @@ class Inserted:
 async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | None:
     """The person and their wrapped data key, and the duplicate candidates, in one round trip. None when the
     person id is taken."""
+    if p["name_key_hash"]:
+        # Registrations of one name and birth date in a city one after the other: two at once (two partners
+        # registering her the same minute) each looked for the other before it was committed, and neither was
+        # flagged as her possible duplicate.
+        key = f"person-name:{p['city']}:{p['name_key_hash']}"
+        await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 29))", key)
     for attempt in range(1, 4):
         try:
             async with conn.transaction():  # a savepoint, to try again
