@@ -5,12 +5,14 @@ gets a 4xx problem+json naming the field, never a 500."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import httpx
 import pytest
 from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_payments.domain.policy import BUDGET_LINES
 from lgnet_shared.testing.inprocess import InProcessService
-from payments_testkit import a_month, call, call_ok
+from payments_testkit import a_month, call, call_ok, csv_file
 from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, payments
 
 pytestmark = pytest.mark.integration
@@ -95,3 +97,26 @@ async def test_a_withdrawal_and_a_batch_at_once_one_wins(payments: InProcessServ
             paid,
             withdrawal.text,
         )
+
+
+async def test_two_statements_of_the_same_payments_in_other_orders_at_once_settle_each_once(
+    payments: InProcessService,
+) -> None:
+    for _ in range(ROUNDS):
+        ids = [await _request(payments, 100) for _ in range(4)]
+        for r in ids:
+            await call_ok(payments, STAFF, "POST", f"/contribution-requests/{r}/approval")
+        await call_ok(payments, STAFF, "POST", "/batches", {})
+        async with payments.pool.acquire() as conn:
+            paid = await conn.fetch("select payment_id from payments where request_id = any($1::text[])", ids)
+        rows = [(r["payment_id"], "paid", 100, "") for r in paid]
+
+        async def statement(entries: list[tuple[str, str, int, str]], who: str) -> httpx.Response:
+            async with payments.client(who) as c:
+                headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "text/csv"}
+                return await c.post("/reconciliations", content=csv_file(entries), headers=headers)
+
+        answers = await asyncio.gather(statement(rows, STAFF), statement(rows[::-1], MALLORY))
+        assert [r.status_code for r in answers] == [201, 201], [r.text[:300] for r in answers]
+        paid_then = [(r.json()["paid"], r.json()["unchanged"]) for r in answers]
+        assert sum(p for p, _ in paid_then) == 4 and sum(u for _, u in paid_then) == 4, paid_then

@@ -433,6 +433,16 @@ async def batch_payments(conn: Conn, batch_id: str) -> list[Row]:
     return [dict(r) for r in rows]
 
 
+async def lock_settled(conn: Conn, end_to_end_ids: list[str]) -> None:
+    """The payments and reimbursements a bank file settles, locked in one order (their ids'): two files naming the
+    same transfers in other orders, applied at once, each took them one by one in its own order and deadlocked."""
+    ids = sorted(set(end_to_end_ids))
+    await conn.execute("select 1 from payments where payment_id = any($1::text[]) order by payment_id for update", ids)
+    await conn.execute(
+        "select 1 from reimbursements where end_to_end_id = any($1::text[]) order by end_to_end_id for update", ids
+    )
+
+
 async def payment_for_update(conn: Conn, payment_id: str) -> Row | None:
     row = await conn.fetchrow(
         "select p.*, r.city, r.kind, r.case_id, r.household_id, r.budget_line_id, b.created_on as sent_on"
