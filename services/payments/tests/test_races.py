@@ -120,3 +120,18 @@ async def test_two_statements_of_the_same_payments_in_other_orders_at_once_settl
         assert [r.status_code for r in answers] == [201, 201], [r.text[:300] for r in answers]
         paid_then = [(r.json()["paid"], r.json()["unchanged"]) for r in answers]
         assert sum(p for p, _ in paid_then) == 4 and sum(u for _, u in paid_then) == 4, paid_then
+
+
+async def test_one_idempotency_key_sent_twice_at_once_with_other_bodies_makes_one_request(
+    payments: InProcessService,
+) -> None:
+    for _ in range(ROUNDS):
+        key = uuid.uuid4().hex
+        bodies = [{"case_id": "c1", "kind": "rent", "amount_cents": amount, **a_month(),
+                   "beneficiary": {"name": "Landlord", "iban": LANDLORD_IBAN}} for amount in (100, 200)]  # fmt: skip
+        async with payments.client("coop-aurora") as c:
+            answers = await asyncio.gather(
+                *(c.post("/contribution-requests", json=b, headers={"Idempotency-Key": key}) for b in bodies)
+            )
+        assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
+        assert next(r for r in answers if r.status_code == 409).json()["field"] == "headers.idempotency-key"
