@@ -233,3 +233,25 @@ async def test_one_person_registered_by_two_partners_at_once_without_fiscal_code
                 list(ids),
             )
         assert len(flags) == 1 and {flags[0]["person_id"], flags[0]["candidate_person_id"]} == ids, flags
+
+
+async def test_a_person_erased_while_another_record_is_merged_into_her_takes_that_record_too(
+    intake: InProcessService,
+) -> None:
+    for round_ in range(ROUNDS):
+        her, other = await _person(intake), await _person(intake)
+        erase = call(intake, STAFF, f"/persons/{her}/erasure", {})
+        merge = call(intake, STAFF, f"/persons/{her}/merge", {"merged_person_id": other})
+        if round_ % 2:
+            erasure, merged = await asyncio.gather(erase, merge)
+        else:
+            merged, erasure = await asyncio.gather(merge, erase)
+        assert erasure.status_code == 200 and merged.status_code < 500, (erasure.text, merged.text)
+        async with intake.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "select merged_into, erased_at, name_key_hash from persons where person_id = $1", other
+            )
+        if row["merged_into"] == her:  # merged into her: erased with her, as a merge before the erasure is
+            assert row["erased_at"] is not None and row["name_key_hash"] is None, (merged.status_code, dict(row))
+        else:
+            assert merged.status_code == 409, merged.text

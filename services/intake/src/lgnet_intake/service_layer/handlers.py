@@ -277,8 +277,10 @@ class Intake:
         self._staff_only(ctx, "merging persons")
         # The city's merges one after the other, each reading the records as the one before left them
         await repo.lock_merges(self.conn, (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"])
-        surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor)
-        merged = await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor)
+        # Both records locked, as an erasure locks hers: one erased meanwhile is seen erased (a record merged into
+        # a person erased at that moment kept its names, the erasure having looked for hers before it was merged)
+        surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor, lock=True)
+        merged = await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor, lock=True)
         for p, field in ((surviving, "person_id"), (merged, "merged_person_id")):
             access.may_write_in_city(ctx.actor, p["city"], field)
             if p["erased_at"] is not None:
