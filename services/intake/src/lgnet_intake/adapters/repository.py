@@ -47,11 +47,15 @@ async def partners(conn: Conn, city: str) -> list[Row]:
 # ---------------------------------------------------------------- persons
 
 
-async def person(conn: Conn, person_id: str, *, resolve: bool = True, caller: Actor | None = None) -> Row:
+async def person(
+    conn: Conn, person_id: str, *, resolve: bool = True, caller: Actor | None = None, lock: bool = False
+) -> Row:
     """The person, following merges to the surviving record unless `resolve` is False. `caller`: whose lookup it is
-    (another city's person is answered as none: `of_city`)."""
+    (another city's person is answered as none: `of_city`). `lock`: the records read stay locked until the
+    transaction ends (an erasure and an update at once: the second sees the first)."""
+    sql = "select * from persons where person_id = $1" + (" for no key update" if lock else "")
     for _ in range(10):
-        row = await conn.fetchrow("select * from persons where person_id = $1", person_id)
+        row = await conn.fetchrow(sql, person_id)
         found = of_city(row, caller, NotFound("person_id", f"no person {person_id}"))
         if not resolve or found["merged_into"] is None:
             return found
@@ -121,6 +125,12 @@ class Inserted:
 async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | None:
     """The person and their wrapped data key, and the duplicate candidates, in one round trip. None when the
     person id is taken."""
+    if p["name_key_hash"]:
+        # Registrations of one name and birth date in a city one after the other: two at once (two partners
+        # registering her the same minute) each looked for the other before it was committed, and neither was
+        # flagged as her possible duplicate.
+        key = f"person-name:{p['city']}:{p['name_key_hash']}"
+        await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 29))", key)
     for attempt in range(1, 4):
         try:
             async with conn.transaction():  # a savepoint, to try again
@@ -189,6 +199,12 @@ async def open_duplicate_flags(conn: Conn, city: str) -> list[Row]:
         city,
     )
     return [dict(r) for r in rows]
+
+
+async def lock_merges(conn: Conn, city: str) -> None:
+    """Until the transaction ends, the city's merges one at a time: two at once (A into B, B into A) each read the
+    records before the other's merge and made a cycle that no look-up of either could follow."""
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 23))", f"person-merge:{city}")
 
 
 async def merge(conn: Conn, surviving: str, merged: str) -> None:
@@ -341,8 +357,11 @@ async def record_employment(conn: Conn, person_id: str, status: str, as_of: date
 # ---------------------------------------------------------------- households
 
 
-async def household(conn: Conn, household_id: str, caller: Actor | None = None) -> Row:
-    row = await conn.fetchrow("select * from households where household_id = $1", household_id)
+async def household(conn: Conn, household_id: str, caller: Actor | None = None, *, lock: bool = False) -> Row:
+    """`lock`: held until the transaction ends, so that two changes of the household's cases check one after the
+    other (no key update: a row referring to the household may still be written meanwhile)."""
+    sql = "select * from households where household_id = $1" + (" for no key update" if lock else "")
+    row = await conn.fetchrow(sql, household_id)
     return of_city(row, caller, NotFound("household_id", f"no household {household_id}"))
 
 
@@ -361,7 +380,16 @@ async def household_exists(conn: Conn, household_id: str) -> bool:
 async def insert_household(
     conn: Conn, household_id: str, city: str, reference: str, by: str, members: list[str], on: date
 ) -> None:
-    await conn.execute("insert into households values ($1, $2, $3, $4)", household_id, city, reference, by)
+    await _insert_once(
+        conn,
+        "household_id",
+        f"household {household_id} already exists",
+        "insert into households values ($1, $2, $3, $4)",
+        household_id,
+        city,
+        reference,
+        by,
+    )
     await conn.executemany(
         "insert into household_members (household_id, person_id, joined_on, reason) values ($1, $2, $3, 'formed')",
         [(household_id, m, on) for m in members],
@@ -453,7 +481,10 @@ async def referral(conn: Conn, referral_id: str) -> Row | None:
 
 
 async def insert_referral(conn: Conn, r: Row) -> None:
-    await conn.execute(
+    await _insert_once(
+        conn,
+        "referral_id",
+        f"referral {r['referral_id']} already exists",
         "insert into referrals (referral_id, household_id, city, source, referrer, received_on)"
         " values ($1, $2, $3, $4, $5, $6)",
         r["referral_id"],
@@ -481,8 +512,11 @@ async def case(conn: Conn, case_id: str, caller: Actor | None = None) -> CaseSta
     )
 
 
-async def case_row(conn: Conn, case_id: str, caller: Actor | None = None) -> Row:
-    row = await conn.fetchrow("select * from cases where case_id = $1", case_id)
+async def case_row(conn: Conn, case_id: str, caller: Actor | None = None, *, lock: bool = False) -> Row:
+    """`lock`: held until the transaction ends, so that two changes of one case (a closing, a plan's objective)
+    each check and write what the other left."""
+    sql = "select * from cases where case_id = $1" + (" for no key update" if lock else "")
+    row = await conn.fetchrow(sql, case_id)
     return of_city(row, caller, NotFound("case_id", f"no case {case_id}"))
 
 
@@ -498,8 +532,21 @@ async def open_case_in_area(conn: Conn, household_id: str, action_area: str) -> 
     )
 
 
+async def _insert_once(conn: Conn, field: str, taken: str, sql: str, *args: Any) -> None:
+    """`sql`, an insert whose key a concurrent transaction may have just taken (both having checked it free):
+    then a 409 naming `field`, in a savepoint so that a batch of inbound records goes on."""
+    try:
+        async with conn.transaction():
+            await conn.execute(sql, *args)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(field, taken) from None
+
+
 async def insert_case(conn: Conn, c: Row) -> None:
-    await conn.execute(
+    await _insert_once(
+        conn,
+        "case_id",
+        f"case {c['case_id']} already exists",
         "insert into cases (case_id, household_id, city, action_area, channel, partner, opened_on, housing_need)"
         " values ($1, $2, $3, $4, $5, $6, $7, $8)",
         c["case_id"],

@@ -213,7 +213,8 @@ class Intake:
         return pii.keyed_hash(self.national_secret, fiscal_code)
 
     async def update_person(self, ctx: Context, person_id: str, c: cmd.UpdatePerson) -> dict[str, Any]:
-        p = await self._person_for_write(ctx, person_id)
+        # Locked: an erasure at once waits, or is waited for and refuses the update (the person was erased)
+        p = await self._person_for_write(ctx, person_id, lock=True)
         pid = p["person_id"]
         changes: dict[str, Any] = {}
         event: dict[str, Any] = {"person_id": pid}
@@ -274,8 +275,12 @@ class Intake:
 
     async def merge_persons(self, ctx: Context, surviving_id: str, c: cmd.MergePersons) -> dict[str, Any]:
         self._staff_only(ctx, "merging persons")
-        surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor)
-        merged = await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor)
+        # The city's merges one after the other, each reading the records as the one before left them
+        await repo.lock_merges(self.conn, (await repo.person(self.conn, surviving_id, caller=ctx.actor))["city"])
+        # Both records locked, as an erasure locks hers: one erased meanwhile is seen erased (a record merged into
+        # a person erased at that moment kept its names, the erasure having looked for hers before it was merged)
+        surviving = await repo.person(self.conn, surviving_id, caller=ctx.actor, lock=True)
+        merged = await repo.person(self.conn, c.merged_person_id, resolve=False, caller=ctx.actor, lock=True)
         for p, field in ((surviving, "person_id"), (merged, "merged_person_id")):
             access.may_write_in_city(ctx.actor, p["city"], field)
             if p["erased_at"] is not None:
@@ -300,7 +305,7 @@ class Intake:
         self._staff_only(ctx, "erasing a person")
         # By any of the human's records' ids: the surviving record (a registration merged into it named her too; its
         # erasure alone left her names and fiscal code readable and found, a DPO's review) and all merged into it.
-        p = await repo.person(self.conn, person_id, caller=ctx.actor)
+        p = await repo.person(self.conn, person_id, caller=ctx.actor, lock=True)  # two erasures at once: one
         access.may_write_in_city(ctx.actor, p["city"], "person_id")
         if p["erased_at"] is not None:
             raise Conflict("person_id", "the person is already erased")
@@ -424,7 +429,8 @@ class Intake:
     async def change_household(self, ctx: Context, c: cmd_in.HouseholdMemberChangeSubmitted) -> dict[str, Any]:
         inbound.check_dated(c.on, "on", ctx.today, self.earliest_date)
         people.check_no_identifying_text(c.reason, "reason")  # a free code, in clear on intake's topic for good
-        await self._household_for_write(ctx, c.household_id)
+        # Locked: two changes of the members at once (one person joining twice) each see the other's.
+        await self._household_for_write(ctx, c.household_id, lock=True)
         if c.change == "joined":  # a partner brings in only a person of its own
             p = await self._person_for_write(ctx, c.person_id)
         else:
@@ -495,7 +501,8 @@ class Intake:
     # ------------------------------------------------------------ cases
 
     async def open_case(self, ctx: Context, c: cmd.OpenCase | cmd_in.CaseOpeningSubmitted) -> dict[str, Any]:
-        h = await repo.household(self.conn, c.household_id, ctx.actor)
+        # Locked: two openings for the household at once each see the case the other opened (one per area)
+        h = await repo.household(self.conn, c.household_id, ctx.actor, lock=True)
         partners = await repo.open_case_partners(self.conn, c.household_id)
         access.may_open_case(ctx.actor, h["city"], h["created_by"], partners)
         partner = ctx.actor.id if ctx.actor.role is Role.PARTNER else getattr(c, "partner", None)
@@ -654,9 +661,9 @@ class Intake:
         if ctx.actor.role is not Role.STAFF:
             raise Forbidden("", f"{what} is for the city's staff")
 
-    async def _person_in_city(self, ctx: Context, person_id: str, field: str) -> dict[str, Any]:
+    async def _person_in_city(self, ctx: Context, person_id: str, field: str, lock: bool = False) -> dict[str, Any]:
         try:
-            p = await repo.person(self.conn, person_id, caller=ctx.actor)
+            p = await repo.person(self.conn, person_id, caller=ctx.actor, lock=lock)
         except NotFound as absent:  # another city's person too (`Elsewhere`), said as one that exists nowhere
             raise type(absent)(field, f"no person {person_id}") from None
         access.may_write_in_city(ctx.actor, p["city"], field)
@@ -664,12 +671,14 @@ class Intake:
             raise Conflict(field, "the person was erased")
         return p
 
-    async def _person_for_write(self, ctx: Context, person_id: str, field: str = "person_id") -> dict[str, Any]:
+    async def _person_for_write(
+        self, ctx: Context, person_id: str, field: str = "person_id", lock: bool = False
+    ) -> dict[str, Any]:
         """A partner writes a person's data while it has an open case on the person's household, or — while no
         partner has one — when it registered the person on file itself (before the case). A registration of its own
         merged into another party's record of the person (the same fiscal code) gives it nothing: anyone knowing a
         fiscal code could otherwise take the person on file over; the city's staff assign her case."""
-        p = await self._person_in_city(ctx, person_id, field)
+        p = await self._person_in_city(ctx, person_id, field, lock)
         if ctx.actor.role is Role.PARTNER and (refused := await self._partner_refusal(ctx, p["person_id"], p)):
             raise Forbidden(field, refused)
         return p
@@ -686,15 +695,16 @@ class Intake:
         return None
 
     async def _household_for_write(
-        self, ctx: Context, household_id: str, field: str = "household_id"
+        self, ctx: Context, household_id: str, field: str = "household_id", lock: bool = False
     ) -> dict[str, Any]:
-        h = await repo.household(self.conn, household_id, ctx.actor)
+        h = await repo.household(self.conn, household_id, ctx.actor, lock=lock)
         partners = await repo.open_case_partners(self.conn, household_id)
         access.may_act_on_household(ctx.actor, h["city"], h["created_by"], partners, field)
         return h
 
     async def _case_for_write(self, ctx: Context, case_id: str) -> dict[str, Any]:
-        row = await repo.case_row(self.conn, case_id, ctx.actor)
+        """The case, locked: two changes at once (two closings, two objectives of a plan) each see the other's."""
+        row = await repo.case_row(self.conn, case_id, ctx.actor, lock=True)
         access.may_act_on_case(ctx.actor, row["city"], row["partner"])
         return row
 

@@ -137,8 +137,9 @@ async def budget_line(conn: Conn, budget_line_id: str, *, lock: bool = False) ->
     return None if row is None else dict(row)
 
 
-async def budget_line_for(conn: Conn, city: str, line: str) -> Row | None:
-    row = await conn.fetchrow("select * from budget_lines where city = $1 and line = $2", city, line)
+async def budget_line_for(conn: Conn, city: str, line: str, *, lock: bool = False) -> Row | None:
+    sql = "select * from budget_lines where city = $1 and line = $2" + (" for update" if lock else "")
+    row = await conn.fetchrow(sql, city, line)
     return None if row is None else dict(row)
 
 
@@ -430,6 +431,16 @@ async def batch_payments(conn: Conn, batch_id: str) -> list[Row]:
         batch_id,
     )
     return [dict(r) for r in rows]
+
+
+async def lock_settled(conn: Conn, end_to_end_ids: list[str]) -> None:
+    """The payments and reimbursements a bank file settles, locked in one order (their ids'): two files naming the
+    same transfers in other orders, applied at once, each took them one by one in its own order and deadlocked."""
+    ids = sorted(set(end_to_end_ids))
+    await conn.execute("select 1 from payments where payment_id = any($1::text[]) order by payment_id for update", ids)
+    await conn.execute(
+        "select 1 from reimbursements where end_to_end_id = any($1::text[]) order by end_to_end_id for update", ids
+    )
 
 
 async def payment_for_update(conn: Conn, payment_id: str) -> Row | None:

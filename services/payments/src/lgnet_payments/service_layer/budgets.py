@@ -34,10 +34,11 @@ async def allocate(uow: UnitOfWork, ctx: Context, c: cmd.AllocateBudget) -> dict
         if line["line"] != c.line:
             raise ContractError("line", f"budget line {c.budget_line_id} is {line['line']}, not {c.line}")
     else:
-        line = await repo.budget_line_for(uow.conn, city, c.line)
+        # Locked, as a line named by its id: two allocations at once each check the allocation the other left
+        line = await repo.budget_line_for(uow.conn, city, c.line, lock=True)
         if line is None:  # a concurrent first allocation may win the (city, line) race: then use its line
             await repo.insert_budget_line(uow.conn, new_id(), city, c.line)
-            line = await repo.budget_line_for(uow.conn, city, c.line)
+            line = await repo.budget_line_for(uow.conn, city, c.line, lock=True)
             assert line is not None
     budget_line_id = line["budget_line_id"]
     within_line(line["allocated_cents"], c.amount_cents, "amount_cents")

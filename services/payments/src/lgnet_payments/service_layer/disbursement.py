@@ -234,6 +234,7 @@ async def reconcile(uow: UnitOfWork, ctx: Context, results: list[BankResult]) ->
     """Mark payments paid or failed. Applying the same file twice changes nothing the second time."""
     ctx.staff(ctx.city, "reconcile bank statements")
     outcome = {"paid": 0, "failed": 0, "unchanged": 0}
+    await repo.lock_settled(uow.conn, [r.end_to_end_id for r in results])  # two files at once: no deadlock
     for n, r in enumerate(results):
         outcome[await _settle(uow, ctx, r, f"entries[{n}]")] += 1
     return outcome
