@@ -266,6 +266,22 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
 @pytest.mark.parametrize(
     ("reason", "italian"),
     [
+        ("household h-1 already exists", "il nucleo familiare h-1 esiste già"),
+        ("case c-1 already exists", "la pratica c-1 esiste già"),
+        ("referral r-1 already exists", "la segnalazione r-1 esiste già"),
+        ("activity a-1 already exists", "l'attività a-1 esiste già"),
+        ("session s-1 already exists", "l'incontro s-1 esiste già"),
+        ("certificate k-1 already exists", "l'attestato k-1 esiste già"),
+    ],
+)
+def test_an_identifier_someone_took_at_the_same_moment_is_said_in_italian(reason: str, italian: str) -> None:
+    """Two people at once (intake answers the second 409 instead of a 500 since the races' review)."""
+    assert say(reason, "it") == italian
+
+
+@pytest.mark.parametrize(
+    ("reason", "italian"),
+    [
         ("no partner coop-x", "nessun ente partner «coop-x»"),
         ("partner coop-carso works in trieste, not torino", "l'ente partner coop-carso opera a Trieste, non a Torino"),
         ("registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),

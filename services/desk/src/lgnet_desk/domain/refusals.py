@@ -193,6 +193,13 @@ ITALIAN: list[tuple[str, str]] = [
     # Street outreach and the agenda (intake, issue 19)
     (r"registering a mobile unit is for the city's staff", "solo il personale del Comune registra le unità mobili"),
     (r"mobile unit (\S+) already exists", "l'unità mobile {0} esiste già"),
+    # An identifier someone else took at the same moment (two people at once: intake's 409)
+    (r"household (\S+) already exists", "il nucleo familiare {0} esiste già"),
+    (r"case (\S+) already exists", "la pratica {0} esiste già"),
+    (r"referral (\S+) already exists", "la segnalazione {0} esiste già"),
+    (r"activity (\S+) already exists", "l'attività {0} esiste già"),
+    (r"session (\S+) already exists", "l'incontro {0} esiste già"),
+    (r"certificate (\S+) already exists", "l'attestato {0} esiste già"),
     (r"no mobile unit (\S+)", "nessuna unità mobile {0}"),
     (r"no partner (\S+)", "nessun ente partner «{0}»"),
     (r"partner (\S+) works in (\w+), not (\w+)", "l'ente partner {0} opera a {city1}, non a {city2}"),
