@@ -272,9 +272,10 @@ async def test_the_to_do_list_sorts_longest_waiting_first_and_names_a_service_th
         ("activity a-1 already exists", "l'attività a-1 esiste già"),
         ("session s-1 already exists", "l'incontro s-1 esiste già"),
         ("certificate k-1 already exists", "l'attestato k-1 esiste già"),
+        ("is before the plan was agreed", "è precedente alla data in cui il progetto è stato concordato"),
     ],
 )
-def test_an_identifier_someone_took_at_the_same_moment_is_said_in_italian(reason: str, italian: str) -> None:
+def test_the_races_reviews_refusals_are_said_in_italian(reason: str, italian: str) -> None:
     """Two people at once (intake answers the second 409 instead of a 500 since the races' review)."""
     assert say(reason, "it") == italian
 

@@ -3,6 +3,7 @@ problem+json errors naming the field, duplicates, consent, erasure, and the cano
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -515,6 +516,30 @@ async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid
         assert (await post(c, "/cases/plans", {**plan, "objectives": ["housing", "employment"]})).status_code == 201
     async with intake.pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from plans") == 1
+
+
+async def test_a_plan_objectives_progress_is_a_step_of_the_open_case_dated_after_its_plan(
+    intake: IntakeUnderTest,
+) -> None:
+    """From the races' review: an objective's progress was taken on a closed case, dated in 2099 or before its plan
+    was agreed (every other step of a case is refused so: closed, in the future, before it could happen)."""
+    ids = await household_with_case(intake)
+    plan = {"case_id": ids["case"], "plan_id": "plan-1", "agreed_on": "2026-02-01", "objectives": ["housing"]}
+    update = {"case_id": ids["case"], "plan_id": "plan-1", "objective": "housing", "status": "in_progress"}
+    async with intake.client("coop-aurora") as c:
+        assert (await post(c, "/cases/plans", plan)).status_code == 201
+        for on, reason in (("2099-01-01", "is in the future"), ("2026-01-20", "is before the plan was agreed")):
+            r = await post(c, "/cases/plans/objectives", {**update, "on": on})
+            assert (r.status_code, r.json()["field"], r.json()["reason"]) == (422, "on", reason), r.text
+        assert (await post(c, "/cases/plans/objectives", {**update, "on": "2026-02-10"})).status_code == 201
+        closing = {"case_id": ids["case"], "outcome": "other", "closed_on": "2026-03-01"}
+        assert (await post(c, "/cases/closures", closing)).status_code == 201
+        r = await post(c, "/cases/plans/objectives", {**update, "status": "achieved", "on": "2026-03-05"})
+        assert (r.status_code, r.json()["field"]) == (409, "case_id"), r.text
+        assert "closed since 2026-03-01" in r.json()["reason"]
+    async with intake.pool.acquire() as conn:
+        kept = await conn.fetchval("select objectives from plans where plan_id = 'plan-1'")
+    assert (json.loads(kept) if isinstance(kept, str) else kept) == {"housing": "in_progress"}
 
 
 async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest) -> None:

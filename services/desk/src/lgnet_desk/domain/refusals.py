@@ -107,6 +107,7 @@ ITALIAN: list[tuple[str, str]] = [
     (r"is more than (\d+) days ahead$", "è tra più di {0} giorni: un appuntamento si fissa al massimo un anno prima"),
     (r"is before the appointment's day \((\S+)\)", "è precedente al giorno dell'appuntamento ({day0})"),
     (r"is before the case was opened", "è precedente all'apertura della pratica"),
+    (r"is before the plan was agreed", "è precedente alla data in cui il progetto è stato concordato"),
     (r"is before the case's last transfer \((\S+)\)", "è precedente all'ultimo trasferimento della pratica ({day0})"),
     (r"'(\w+)' is not an ISO 3166-1 alpha-2 country code", "«{0}» non è un codice di paese ISO 3166-1 (es. NG, MA)"),
     (

@@ -594,9 +594,14 @@ class Intake:
 
     async def update_objective(self, ctx: Context, c: cmd_in.PlanObjectiveUpdateSubmitted) -> dict[str, Any]:
         await self._case_for_write(ctx, c.case_id)
+        # A step of the open case like the others, once it happened (none on a closed case, none dated 2099)
+        case = await repo.case(self.conn, c.case_id)
+        cases.check_dated_after_opening(case, c.on, "on", ctx.today, self.earliest_date)
         plan = await repo.plan(self.conn, c.case_id, c.plan_id)
         if plan is None:
             raise NotFound("plan_id", f"no plan {c.plan_id} for this case")
+        if c.on < plan["agreed_on"]:
+            raise ContractError("on", "is before the plan was agreed")
         objectives = dict(plan["objectives"])
         if c.objective not in objectives:
             raise ContractError("objective", "is not an objective of this plan")
