@@ -83,6 +83,17 @@ def test_an_operator_cannot_be_double_booked() -> None:
     agenda.check_free(slot("a-1", at(9, 15)), booked)  # moving an appointment does not clash with itself
 
 
+def test_a_clash_the_caller_may_see_is_named_whichever_clash_the_agenda_lists_first() -> None:
+    """The full run's flake (test_outreach): a booking clashing with another partner's appointment and with one of the
+    caller's own was told the generic refusal or the named one depending on the order the database listed them."""
+    theirs, own = slot("a-theirs", at(9), booked_by="coop-borgo"), slot("a-own", at(9, 15), booked_by="coop-aurora")
+    for booked in ([theirs, own], [own, theirs]):
+        with pytest.raises(Conflict, match="already has appointment a-own"):
+            agenda.check_free(slot("a-3", at(9, 30)), booked, lambda s: s.booked_by == "coop-aurora")
+    with pytest.raises(Conflict, match=r"operator op-giulia is already booked at that time$"):
+        agenda.check_free(slot("a-3", at(9, 30)), [theirs], lambda s: s.booked_by == "coop-aurora")
+
+
 def test_an_appointment_has_one_party_and_a_sensible_length() -> None:
     with pytest.raises(ContractError):
         agenda.check_one_party(None, None)

@@ -65,20 +65,28 @@ def check_free(slot: Slot, agenda: Iterable[Slot], shown: Callable[[Slot], bool]
     appointment in the way only when `shown` says the caller may know it: an operator is a name, which two partners'
     operators may share, and another partner's appointment (its id, its times) is none of the caller's business."""
     check_interval(slot.starts_at, slot.ends_at)
-    for other in agenda:
-        if (
-            other.appointment_id != slot.appointment_id
+    clashes = sorted(
+        (
+            other
+            for other in agenda
+            if other.appointment_id != slot.appointment_id
             and other.operator == slot.operator
             and other.status == "booked"
             and other.overlaps(slot)
-        ):
-            if not shown(other):
-                raise Conflict("starts_at", f"operator {slot.operator} is already booked at that time")
-            raise Conflict(
-                "starts_at",
-                f"operator {slot.operator} already has appointment {other.appointment_id} from "
-                f"{other.starts_at.isoformat()} to {other.ends_at.isoformat()}",
-            )
+        ),
+        key=lambda other: (other.starts_at, other.appointment_id),
+    )
+    if not clashes:
+        return
+    # One the caller may know, if any, named; the same answer whatever order the agenda was read in
+    named = next((other for other in clashes if shown(other)), None)
+    if named is None:
+        raise Conflict("starts_at", f"operator {slot.operator} is already booked at that time")
+    raise Conflict(
+        "starts_at",
+        f"operator {slot.operator} already has appointment {named.appointment_id} from "
+        f"{named.starts_at.isoformat()} to {named.ends_at.isoformat()}",
+    )
 
 
 def check_changeable(slot: Slot) -> None:
