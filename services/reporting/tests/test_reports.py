@@ -424,22 +424,32 @@ async def test_a_city_auditors_replay_names_the_reports_of_other_scopes_instead_
     assert code == 0 and lines[-1] == {"reports": 1, "equal": 1, "ok": True, "skipped": 2}, lines
 
 
-async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_too(loaded: ReportingUnderTest) -> None:
-    """Someone with write access to the broker adds a case to `intake.events`, unsigned (or signed by a key no
-    service registered). Live, the projections dead-letter it (LGNET_FACT_SIGNATURES=required): no number changes.
-    The replay, which promises the live consumer's decisions record by record, folded it: the live report came out
-    `"equal": false` — the auditor was told the live numbers did not follow from the log, when they did."""
-    before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
-    forged = i.CaseOpened(case_id="C99", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
-                          channel=i.Channel.DESK, partner="coop", opened_on=before["as_of"])  # fmt: skip
-    value, headers = loaded.envelope(forged, "torino").to_structured()
-    await loaded.producer.send_and_wait(physical("intake.events", loaded.prefix), value, key=b"C99", headers=headers)
+def forged_case(case_id: str, opened_on: str) -> i.CaseOpened:
+    """A case of Torino's household H2 that no intake opened."""
+    return i.CaseOpened(case_id=case_id, household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
+                        channel=i.Channel.DESK, partner="coop", opened_on=opened_on)  # fmt: skip
+
+
+async def counted_neither_live_nor_in_the_replay(loaded: ReportingUnderTest, before: dict[str, Any]) -> None:
+    """The forged case just sent: dead-lettered live (Torino's cases as `before`), skipped by the replay as a bad
+    signature (and the replay still equal)."""
     await loaded.settle()
     after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
     assert after["indicators"]["cases"] == before["indicators"]["cases"]  # dead-lettered live
     code, lines = await loaded.replay("--as-of", "2026-06-30")
     assert code == 0 and lines[-1]["ok"] is True, lines
     assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
+
+
+async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_too(loaded: ReportingUnderTest) -> None:
+    """Someone with write access to the broker adds a case to `intake.events`, unsigned (or signed by a key no
+    service registered). Live, the projections dead-letter it (LGNET_FACT_SIGNATURES=required): no number changes.
+    The replay, which promises the live consumer's decisions record by record, folded it: the live report came out
+    `"equal": false` — the auditor was told the live numbers did not follow from the log, when they did."""
+    before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    value, headers = loaded.envelope(forged_case("C99", before["as_of"]), "torino").to_structured()
+    await loaded.producer.send_and_wait(physical("intake.events", loaded.prefix), value, key=b"C99", headers=headers)
+    await counted_neither_live_nor_in_the_replay(loaded, before)
 
 
 async def test_an_intake_fact_a_housing_key_signs_on_housing_events_counts_neither_live_nor_in_the_replay(
@@ -452,17 +462,10 @@ async def test_an_intake_fact_a_housing_key_signs_on_housing_events_counts_neith
     from lgnet_shared.testing.facts import signed_fact
 
     before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
-    forged = i.CaseOpened(case_id="C98", household_id="H2", city="torino", action_area=i.ActionArea.TAKING_CHARGE,
-                          channel=i.Channel.DESK, partner="coop", opened_on=before["as_of"])  # fmt: skip
-    env = loaded.envelope(forged, "torino")
+    env = loaded.envelope(forged_case("C98", before["as_of"]), "torino")
     value, headers = await signed_fact(loaded.producer, loaded.prefix, env, "housing.events")  # housing's key
     await loaded.producer.send_and_wait(physical("housing.events", loaded.prefix), value, key=b"C98", headers=headers)
-    await loaded.settle()
-    after = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
-    assert after["indicators"]["cases"] == before["indicators"]["cases"]  # dead-lettered live
-    code, lines = await loaded.replay("--as-of", "2026-06-30")
-    assert code == 0 and lines[-1]["ok"] is True, lines
-    assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
+    await counted_neither_live_nor_in_the_replay(loaded, before)
 
 
 async def test_a_published_period_report_replays_to_its_digest(loaded: ReportingUnderTest) -> None:
