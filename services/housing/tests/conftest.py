@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -21,8 +22,9 @@ from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
+from lgnet_shared.testing.plugin import own_or_shared, seen_from_this_test
 from lgnet_shared.testing.process import ServiceProcess, service_env
-from lgnet_shared.testing.topics import read_events
+from lgnet_shared.testing.topics import Since, read_events
 from lgnet_shared.topics import ensure_topics, physical
 
 ACTORS = [
@@ -43,6 +45,7 @@ class HousingUnderTest:
     prefix: str
     producer: AIOKafkaProducer
     tokens: dict[str, str] = field(default_factory=dict)
+    since: Since = field(default_factory=dict)  # on a shared housing: where its topics ended when the test began
 
     def client(self, actor: str) -> httpx.AsyncClient:
         return self.process.client(self.tokens[actor], timeout=20)
@@ -60,7 +63,7 @@ class HousingUnderTest:
     async def events(self, *, want: int = 1, timeout: float = 30, of_type: str | None = None) -> list[Event]:
         """housing.events so far; waits until at least `want` (of `of_type`, if given) are there."""
         topic = physical("housing.events", self.prefix)
-        return await read_events(self.bootstrap, topic, want=want, timeout=timeout, of_type=of_type)
+        return await read_events(self.bootstrap, topic, want=want, timeout=timeout, of_type=of_type, since=self.since)
 
     @staticmethod
     def household_events(*args: Any, **kwargs: Any) -> list[Event]:
@@ -90,18 +93,50 @@ class HousingUnderTest:
 
 
 @pytest.fixture
-async def housing(
+def housing(request: pytest.FixtureRequest) -> HousingUnderTest:
+    """The test's own housing, or its view of its module's shared one (`own_or_shared`)."""
+    return cast(HousingUnderTest, own_or_shared(request, "housing"))
+
+
+@pytest.fixture
+async def housing_own(
     kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
 ) -> AsyncIterator[HousingUnderTest]:
-    env = service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix)
-    await ensure_topics(kafka_bootstrap, topic_prefix)
-    process = ServiceProcess([sys.executable, "-m", "lgnet_housing.entrypoints.main"], env, tmp_path / "housing.log")
+    async with started_housing(kafka_bootstrap, database_url, pg_schema, topic_prefix, tmp_path) as under_test:
+        yield under_test
+
+
+@pytest.fixture(scope="module")
+async def housing_shared(
+    kafka_bootstrap: str,
+    database_url: str,
+    module_pg_schema: str,
+    module_topic_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[HousingUnderTest]:
+    home = tmp_path_factory.mktemp("housing")
+    async with started_housing(kafka_bootstrap, database_url, module_pg_schema, module_topic_prefix, home) as shared:
+        yield shared
+
+
+@pytest.fixture
+async def housing_view(housing_shared: HousingUnderTest) -> HousingUnderTest:
+    return cast(HousingUnderTest, await seen_from_this_test(housing_shared))
+
+
+@asynccontextmanager
+async def started_housing(
+    kafka_bootstrap: str, database_url: str, schema: str, prefix: str, home: Path
+) -> AsyncIterator[HousingUnderTest]:
+    env = service_env(kafka_bootstrap, database_url, schema, prefix)
+    await ensure_topics(kafka_bootstrap, prefix)
+    process = ServiceProcess([sys.executable, "-m", "lgnet_housing.entrypoints.main"], env, home / "housing.log")
     await process.start()
     await process.check_answers()  # every answer the tests get, as housing's OpenAPI documents it
-    pool = await db.create_pool(database_url, pg_schema)
+    pool = await db.create_pool(database_url, schema)
     producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap))
     await producer.start()
-    under_test = HousingUnderTest(process, pool, kafka_bootstrap, topic_prefix, producer)
+    under_test = HousingUnderTest(process, pool, kafka_bootstrap, prefix, producer)
     try:
         async with pool.acquire() as conn:
             for actor_id, role, city in ACTORS:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -17,8 +18,9 @@ from lgnet_intake.domain.access import Role
 from lgnet_shared import db, signing
 from lgnet_shared.events import Event
 from lgnet_shared.sdk import PartnerClient
+from lgnet_shared.testing.plugin import own_or_shared, seen_from_this_test
 from lgnet_shared.testing.process import ServiceProcess, service_env
-from lgnet_shared.testing.topics import read_events, read_records
+from lgnet_shared.testing.topics import Since, read_events, read_records
 from lgnet_shared.topics import physical
 
 sys.path.insert(0, str(Path(__file__).parent))  # partner_records, importable by the test modules (importlib mode)
@@ -45,6 +47,7 @@ class IntakeUnderTest:
     signing_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
     inbound_key: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    since: Since = field(default_factory=dict)  # on a shared intake: where its topics ended when the test began
 
     def client(self, actor: str) -> httpx.AsyncClient:
         return self.process.client(self.tokens[actor], timeout=10)
@@ -63,10 +66,11 @@ class IntakeUnderTest:
 
     async def events(self, topic: str = "intake.events", *, want: int = 1, timeout: float = 20) -> list[Event]:
         """Every event on a topic so far (waits until at least `want` are there)."""
-        return await read_events(self.bootstrap, physical(topic, self.prefix), want=want, timeout=timeout)
+        topic = physical(topic, self.prefix)
+        return await read_events(self.bootstrap, topic, want=want, timeout=timeout, since=self.since)
 
     async def raw_records(self, topic: str, *, missing_ok: bool = False) -> list[Any]:
-        return await read_records(self.bootstrap, physical(topic, self.prefix), missing_ok=missing_ok)
+        return await read_records(self.bootstrap, physical(topic, self.prefix), missing_ok=missing_ok, since=self.since)
 
 
 @pytest.fixture
@@ -82,7 +86,13 @@ def intake_actors() -> list[tuple[str, Role, str | None]]:
 
 
 @pytest.fixture
-async def intake(
+def intake(request: pytest.FixtureRequest) -> IntakeUnderTest:
+    """The test's own intake, or its view of its module's shared one (`own_or_shared`)."""
+    return cast(IntakeUnderTest, own_or_shared(request, "intake"))
+
+
+@pytest.fixture
+async def intake_own(
     kafka_bootstrap: str,
     database_url: str,
     pg_schema: str,
@@ -91,19 +101,68 @@ async def intake(
     intake_env: dict[str, str],
     intake_actors: list[tuple[str, Role, str | None]],
 ) -> AsyncIterator[IntakeUnderTest]:
+    async with started_intake(
+        kafka_bootstrap, database_url, pg_schema, topic_prefix, tmp_path, intake_env, intake_actors
+    ) as under_test:
+        yield under_test
+
+
+@pytest.fixture(scope="module")
+def intake_shared_env() -> dict[str, str]:
+    """More environment for a module's shared intake (`intake_env`'s counterpart, of the module's scope)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+async def intake_shared(
+    kafka_bootstrap: str,
+    database_url: str,
+    module_pg_schema: str,
+    module_topic_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    intake_shared_env: dict[str, str],
+) -> AsyncIterator[IntakeUnderTest]:
+    """One intake for a module marked `shared_service` (the default actors)."""
+    home = tmp_path_factory.mktemp("intake")
+    async with started_intake(
+        kafka_bootstrap, database_url, module_pg_schema, module_topic_prefix, home, intake_shared_env
+    ) as shared:
+        yield shared
+
+
+@pytest.fixture
+async def intake_view(
+    intake_shared: IntakeUnderTest, intake_env: dict[str, str], intake_actors: list[tuple[str, Role, str | None]]
+) -> IntakeUnderTest:
+    """The module's intake seen from this test: its topics read from where they ended when the test began."""
+    if intake_env or intake_actors != ACTORS:
+        raise pytest.UsageError("a shared intake takes `intake_shared_env` and the default actors, not `intake_env`")
+    return cast(IntakeUnderTest, await seen_from_this_test(intake_shared))
+
+
+@asynccontextmanager
+async def started_intake(
+    kafka_bootstrap: str,
+    database_url: str,
+    schema: str,
+    prefix: str,
+    home: Path,
+    more_env: dict[str, str] | None = None,
+    actors: list[tuple[str, Role, str | None]] = ACTORS,
+) -> AsyncIterator[IntakeUnderTest]:
     env = {
-        **service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix),
+        **service_env(kafka_bootstrap, database_url, schema, prefix),
         "LGNET_NATIONAL_PSEUDONYM_KEY": NATIONAL_KEY,
-        **intake_env,
+        **(more_env or {}),
     }
-    process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, tmp_path / "intake.log")
+    process = ServiceProcess([sys.executable, "-m", "lgnet_intake.entrypoints.main"], env, home / "intake.log")
     await process.start()
     await process.check_answers()  # every answer the tests get, as intake's OpenAPI documents it
-    pool = await db.create_pool(database_url, pg_schema)
-    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, topic_prefix, env=env)
+    pool = await db.create_pool(database_url, schema)
+    under_test = IntakeUnderTest(process, pool, kafka_bootstrap, prefix, env=env)
     try:
         async with pool.acquire() as conn:
-            for actor_id, role, city in intake_actors:
+            for actor_id, role, city in actors:
                 await credentials.add_actor(conn, actor_id, role, city, actor_id)
                 under_test.tokens[actor_id] = await credentials.issue_token(conn, actor_id)
                 if role is Role.PARTNER:

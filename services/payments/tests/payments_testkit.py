@@ -24,7 +24,7 @@ from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
 from lgnet_shared.testing.inprocess import InProcessService
 from lgnet_shared.testing.process import ServiceProcess
-from lgnet_shared.testing.topics import read_events
+from lgnet_shared.testing.topics import Since, read_events
 from lgnet_shared.topics import physical
 
 ACTORS = [
@@ -46,6 +46,7 @@ class PaymentsUnderTest:
     bootstrap: str
     prefix: str
     tokens: dict[str, str] = field(default_factory=dict)
+    since: Since = field(default_factory=dict)  # on a shared payments: where its topics ended when the test began
 
     def client(self, actor: str) -> httpx.AsyncClient:
         return self.process.client(self.tokens[actor], timeout=60)
@@ -62,7 +63,8 @@ class PaymentsUnderTest:
 
     async def events(self, *, want: int = 1, timeout: float = 20) -> list[Event]:
         """Every payments event so far (waits until at least `want` are there)."""
-        return await read_events(self.bootstrap, physical("payments.events", self.prefix), want=want, timeout=timeout)
+        topic = physical("payments.events", self.prefix)
+        return await read_events(self.bootstrap, topic, want=want, timeout=timeout, since=self.since)
 
     async def wait_for(self, sql: str, *args: Any, timeout: float = 20) -> Any:
         """Poll until `sql` returns a truthy value (the consumer has caught up)."""

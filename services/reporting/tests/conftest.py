@@ -8,10 +8,11 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -25,7 +26,9 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
+from lgnet_shared.testing.plugin import own_or_shared, seen_from_this_test
 from lgnet_shared.testing.process import ServiceProcess, service_env
+from lgnet_shared.testing.topics import Since
 from lgnet_shared.topics import ensure_topics, physical
 
 ACTORS = [
@@ -52,6 +55,7 @@ class ReportingUnderTest:
     env: dict[str, str]
     producer: AIOKafkaProducer
     tokens: dict[str, str] = field(default_factory=dict)
+    since: Since = field(default_factory=dict)  # on a shared reporting: where its topics ended when the test began
 
     def client(self, actor: str | None) -> httpx.AsyncClient:
         return self.process.client(self.tokens[actor] if actor else None, timeout=30)
@@ -98,20 +102,50 @@ class ReportingUnderTest:
 
 
 @pytest.fixture
-async def reporting(
+def reporting(request: pytest.FixtureRequest) -> ReportingUnderTest:
+    """The test's own reporting, or its view of its module's shared one (`own_or_shared`)."""
+    return cast(ReportingUnderTest, own_or_shared(request, "reporting"))
+
+
+@pytest.fixture
+async def reporting_own(
     kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
 ) -> AsyncIterator[ReportingUnderTest]:
-    env = {**service_env(kafka_bootstrap, database_url, pg_schema, topic_prefix), "LGNET_REPORTING_MIN_CELL": "3"}
-    await ensure_topics(kafka_bootstrap, topic_prefix)
-    process = ServiceProcess(
-        [sys.executable, "-m", "lgnet_reporting.entrypoints.main"], env, tmp_path / "reporting.log"
-    )
+    async with started_reporting(kafka_bootstrap, database_url, pg_schema, topic_prefix, tmp_path) as under_test:
+        yield under_test
+
+
+@pytest.fixture(scope="module")
+async def reporting_shared(
+    kafka_bootstrap: str,
+    database_url: str,
+    module_pg_schema: str,
+    module_topic_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ReportingUnderTest]:
+    home = tmp_path_factory.mktemp("reporting")
+    async with started_reporting(kafka_bootstrap, database_url, module_pg_schema, module_topic_prefix, home) as shared:
+        yield shared
+
+
+@pytest.fixture
+async def reporting_view(reporting_shared: ReportingUnderTest) -> ReportingUnderTest:
+    return cast(ReportingUnderTest, await seen_from_this_test(reporting_shared))
+
+
+@asynccontextmanager
+async def started_reporting(
+    kafka_bootstrap: str, database_url: str, schema: str, prefix: str, home: Path
+) -> AsyncIterator[ReportingUnderTest]:
+    env = {**service_env(kafka_bootstrap, database_url, schema, prefix), "LGNET_REPORTING_MIN_CELL": "3"}
+    await ensure_topics(kafka_bootstrap, prefix)
+    process = ServiceProcess([sys.executable, "-m", "lgnet_reporting.entrypoints.main"], env, home / "reporting.log")
     await process.start()
     await process.check_answers()  # every answer the tests get, as reporting's OpenAPI documents it
-    pool = await db.create_pool(database_url, pg_schema, max_size=4)
+    pool = await db.create_pool(database_url, schema, max_size=4)
     producer = AIOKafkaProducer(**client_kwargs(kafka_bootstrap), enable_idempotence=True)
     await producer.start()
-    under_test = ReportingUnderTest(process, pool, kafka_bootstrap, topic_prefix, env, producer)
+    under_test = ReportingUnderTest(process, pool, kafka_bootstrap, prefix, env, producer)
     try:
         async with pool.acquire() as conn:
             for actor_id, role, city in ACTORS:

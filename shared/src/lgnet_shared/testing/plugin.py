@@ -86,6 +86,50 @@ def topic_prefix() -> str:
     return new_topic_prefix()
 
 
+# A module's shared service. Starting a service for each test (its topics made, its consumers joined, then stopped)
+# cost ≈ 0.5 CPU-s; ≈ 300 tests did (docs/benchmarks.md, "The suite at the session of 2026-12-06 14:57 UTC"). A
+# module marked `shared_service` starts one for all its tests; each test sees it through `since` (what its topics
+# held when the test began is not its), makes its own ids (`uid`) and asserts on them, never on whole tables. A
+# test that kills, reconfigures or counts a whole service is marked `own_service` and gets one of its own.
+
+
+@pytest.fixture(scope="module")
+def module_topic_prefix() -> str:
+    """A unique prefix for the topics of a module's shared service."""
+    return new_topic_prefix()
+
+
+@pytest.fixture(scope="module")
+async def module_pg_schema(database_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema for a module's shared service, dropped (or kept emptied) afterwards."""
+    async with fresh_schema(database_url) as name:
+        yield name
+
+
+@pytest.fixture
+def uid() -> str:
+    """Eight hex digits of this test's own, for the ids it makes on a shared service (`f"hh-{uid}"`)."""
+    return uuid.uuid4().hex[:8]
+
+
+async def seen_from_this_test(shared: Any) -> Any:
+    """A shared service's handle (a dataclass with `bootstrap`, `prefix` and `since`) as one test sees it: its topics
+    read from where they ended when the test began."""
+    import dataclasses
+
+    from lgnet_shared.testing.topics import end_offsets
+
+    return dataclasses.replace(shared, since=await end_offsets(shared.bootstrap, shared.prefix))
+
+
+def own_or_shared(request: pytest.FixtureRequest, service: str) -> Any:
+    """The fixture `<service>_view` (this test's view of its module's shared service) when the module is marked
+    `shared_service` and the test not `own_service`; else `<service>_own` (a service of the test's own)."""
+    node = request.node
+    shared = node.get_closest_marker("shared_service") and not node.get_closest_marker("own_service")
+    return request.getfixturevalue(f"{service}_{'view' if shared else 'own'}")
+
+
 # The suite's cluster runs a programme of the cities its tests name (every process it starts inherits it): a
 # national deployment of 16 cities made, was granted and fetched 16 inbound topics for every test prefix, 14 of
 # them never written (most of the suite's topics). shared/tests/test_programme_cities.py holds the default: all 16.

@@ -4,10 +4,10 @@ records a consumer would fetch."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 from aiokafka.structs import ConsumerRecord
@@ -18,9 +18,34 @@ from lgnet_shared.events import Event
 from lgnet_shared.kafka import READ_AND_GO, client_kwargs
 from lgnet_shared.kafka_health import existing_topics
 
+# (topic, partition) -> the first offset a reader takes: where the partition ended when a test began (`end_offsets`).
+# A test on its module's shared service reads only what was written since, as if the topics were its own; a
+# partition not named (a topic made during the test) is read from its beginning.
+Since = Mapping[tuple[str, int], int]
 
-async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500, missing_ok: bool = False) -> list[Any]:
-    """Every record of the (physical) topic from the beginning, until none arrives for `quiet_ms`. With
+
+async def end_offsets(bootstrap: str, prefix: str) -> dict[tuple[str, int], int]:
+    """Where every topic under `prefix` ends now."""
+    consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), **READ_AND_GO)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()  # the consumer's own view is not refreshed by it
+        names = [t for t in cluster.topics() if t.startswith(prefix)]
+        parts = [TopicPartition(t, p) for t in names for p in cluster.partitions_for_topic(t) or ()]
+        ends = await consumer.end_offsets(parts) if parts else {}
+        return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+def _since(records: Iterable[Any], since: Since | None) -> list[Any]:
+    return [r for r in records if not since or r.offset >= since.get((r.topic, r.partition), 0)]
+
+
+async def read_records(
+    bootstrap: str, topic: str, *, quiet_ms: int = 1500, missing_ok: bool = False, since: Since | None = None
+) -> list[Any]:
+    """Every record of the (physical) topic from the beginning (or `since`), until none arrives for `quiet_ms`. With
     `missing_ok`, a topic that does not exist has no records (e.g. a partner's rejection topic, created on its
     first rejection); otherwise it is an error."""
     consumer = AIOKafkaConsumer(**client_kwargs(bootstrap), **READ_AND_GO, auto_offset_reset="earliest")
@@ -39,7 +64,7 @@ async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500, miss
         consumer.subscribe([topic])
         records: list[Any] = []
         while batch := await consumer.getmany(timeout_ms=quiet_ms):
-            records += [r for rs in batch.values() for r in rs]
+            records += _since((r for rs in batch.values() for r in rs), since)
         return records
     except UnknownTopicOrPartitionError:
         if missing_ok:
@@ -49,7 +74,9 @@ async def read_records(bootstrap: str, topic: str, *, quiet_ms: int = 1500, miss
         await consumer.stop()
 
 
-async def read_topics(bootstrap: str, topics: Sequence[str], *, quiet_ms: int = 1500) -> dict[str, list[Any]]:
+async def read_topics(
+    bootstrap: str, topics: Sequence[str], *, quiet_ms: int = 1500, since: Since | None = None
+) -> dict[str, list[Any]]:
     """Every record of each (physical, existing) topic from the beginning, by one consumer reading them all at once,
     until none arrives on any of them for `quiet_ms`: what `read_records` gives per topic, with one connection and
     one quiet period for all instead of one each (a test reading twenty topics waited twenty quiet periods)."""
@@ -67,17 +94,23 @@ async def read_topics(bootstrap: str, topics: Sequence[str], *, quiet_ms: int = 
         consumer.subscribe(list(topics))
         while batch := await consumer.getmany(timeout_ms=quiet_ms):
             for tp, rs in batch.items():
-                out[tp.topic] += rs
+                out[tp.topic] += _since(rs, since)
         return out
     finally:
         await consumer.stop()
 
 
 async def read_events(
-    bootstrap: str, topic: str, *, want: int = 1, timeout: float = 20, of_type: str | None = None
+    bootstrap: str,
+    topic: str,
+    *,
+    want: int = 1,
+    timeout: float = 20,
+    of_type: str | None = None,
+    since: Since | None = None,
 ) -> list[Event]:
-    """Every event of the (physical) topic so far, decoded; waits until at least `want` (of `of_type`, if given)
-    are there and the topic is quiet, or `timeout` seconds."""
+    """Every event of the (physical) topic so far (or `since`), decoded; waits until at least `want` (of `of_type`,
+    if given) are there and the topic is quiet, or `timeout` seconds."""
     consumer = AIOKafkaConsumer(topic, **client_kwargs(bootstrap), **READ_AND_GO, auto_offset_reset="earliest")
     await consumer.start()
     got: list[Event] = []
@@ -85,7 +118,8 @@ async def read_events(
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
-            got += [decode(from_record(r.value, r.headers, r.key)) for rs in batch.values() for r in rs]
+            records = _since((r for rs in batch.values() for r in rs), since)
+            got += [decode(from_record(r.value, r.headers, r.key)) for r in records]
             if len([e for e in got if of_type is None or e.type == of_type]) >= want and not batch:
                 break
     finally:
