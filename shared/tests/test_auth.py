@@ -44,6 +44,30 @@ async def test_tokens_are_hashed_and_revocable(database_url: str, pg_schema: str
         await pool.close()
 
 
+async def test_an_actor_id_holding_identifying_data_is_refused(database_url: str, pg_schema: str) -> None:
+    """An actor's id travels in clear (`partner`, `booked_by`, `recorded_by` on every topic) and is never erased: an
+    e-mail address or a fiscal code as one is refused and nothing is stored; an actor kept from before is a conflict,
+    as any other existing actor."""
+    pool = await db.create_pool(database_url, pg_schema)
+    try:
+        await db.migrate(pool, [auth.MIGRATION])
+        async with pool.acquire() as conn:
+            for actor_id, what in (("desk.mario.rossi@comune.torino.it", "an e-mail address"),
+                                   ("RSSMRA85T10A562S", "a fiscal code")):  # fmt: skip
+                with pytest.raises(ContractError, match=what) as refused:
+                    await auth.add_actor(conn, actor_id, Role.STAFF, "torino", "Mario")
+                assert refused.value.field == "actor_id"
+            assert await conn.fetchval("select count(*) from actors") == 0
+            await conn.execute(
+                "insert into actors (actor_id, role, city, display_name)"
+                " values ('old@example.org', 'staff', 'torino', 'before')"
+            )
+            with pytest.raises(Conflict):
+                await auth.add_actor(conn, "old@example.org", Role.STAFF, "torino", "again")
+    finally:
+        await pool.close()
+
+
 def test_admin_cli_provisions_a_service_schema(
     database_url: str, pg_schema: str, monkeypatch: Any, capsys: Any
 ) -> None:

@@ -44,6 +44,11 @@ def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:
     assert dpo.reads_access_log
     with pytest.raises(ValueError, match="partner"):
         check_new_operator(OperatorRole.PARTNER, None)
+    # A staff operator acts on the services as `desk.<username>`, in clear on every topic: no e-mail address in it.
+    with pytest.raises(ValueError, match=r"^username: holds an e-mail address"):
+        check_new_operator(OperatorRole.STAFF, None, "maria.bianchi@comune.torino.it")
+    check_new_operator(OperatorRole.STAFF, None, "mbianchi")
+    check_new_operator(OperatorRole.DPO, None, "rpd@comune.torino.it")  # acts on no service: her own business
     with pytest.raises(ValueError, match="password"):
         check_password("corta")
 

@@ -16,6 +16,7 @@ from lgnet_shared import runtime_schema
 from lgnet_shared.access import Actor, Role, may_read_city, may_write_in_city
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, NotFound
+from lgnet_shared.pseudonymous import check_pseudonymous_id
 
 __all__ = ["Actor", "Role", "add_actor", "issue_token", "may_read_city", "may_write_in_city"]
 TOKEN_PREFIX = "lgn_"
@@ -36,8 +37,14 @@ def token_hash(token: str) -> str:
 
 
 async def add_actor(conn: Conn, actor_id: str, role: Role, city: str | None, display_name: str) -> None:
+    """A new actor. Its id travels in clear on every topic (`partner`, `booked_by`, `recorded_by`) and is never
+    erased: one holding recognisable identifying data is refused (`pseudonymous`); one kept from before is a conflict,
+    as any existing actor."""
     if role is not Role.NATIONAL and not city:
         raise ValueError("partners and staff belong to a city")
+    if await conn.fetchval("select exists (select 1 from actors where actor_id = $1)", actor_id):
+        raise Conflict("actor_id", f"actor {actor_id} already exists")
+    check_pseudonymous_id(actor_id, "actor_id")
     served = await deployment_city(conn)
     if served not in (None, "national") and role is not Role.NATIONAL and city != served:
         raise ContractError("city", f"this schema's deployment serves {served}; {city}'s actors belong to its own")

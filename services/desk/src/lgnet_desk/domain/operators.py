@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from lgnet_shared.pseudonymous import identifying
+
 SERVICES = ("intake", "housing", "payments")
 
 
@@ -50,11 +52,17 @@ class Operator:
         return self.role is OperatorRole.DPO
 
 
-def check_new_operator(role: OperatorRole, partner: str | None) -> None:
+def check_new_operator(role: OperatorRole, partner: str | None, username: str = "") -> None:
     if role is OperatorRole.PARTNER and not partner:
         raise ValueError("partner: a partner's operator names the cooperative (--partner)")
     if role is not OperatorRole.PARTNER and partner:
         raise ValueError("partner: only partners' operators belong to a cooperative")
+    if role is OperatorRole.STAFF and (what := identifying(username)):
+        # her actor on the services, `desk.<username>`, travels in clear on every topic and is never erased
+        raise ValueError(
+            f"username: holds {what}: a staff operator acts on the services as desk.<username>, which travels in"
+            " clear; choose a username that holds no e-mail address, fiscal code or phone number"
+        )
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ async def add_operator(
 ) -> None:
     """`read_log_tokens`: the DPO's read-log tokens by service (`intake`, `payments`; the DPO's only: ignored for
     anyone else)."""
-    check_new_operator(op.role, op.partner)
+    check_new_operator(op.role, op.partner, op.username)
     check_password(password)
     # a service the city does not run has no schema: nothing issued there
     tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens)
