@@ -5,6 +5,7 @@ per fiscal code, which the upgrade that enforces it checks first."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -192,6 +193,43 @@ async def test_a_taken_person_id_fails_the_batch_naming_the_field(pool: Any) -> 
                 assert err.value.field == "person_id" and taken in err.value.reason
             finally:
                 await tx.rollback()
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+async def test_one_name_registered_together_and_alone_at_once_is_flagged(pool: Any, batch_first: bool) -> None:
+    """The gatekeeper's run of registrations and a registration of one of its persons through the API, at the same
+    moment: the run looked for her on file before the other was committed and stored her without a look (no lock),
+    the other did the same, and neither was flagged as her possible duplicate. Whichever commits first, the later
+    one waits for it and flags her."""
+    run = [
+        (BORGO, person("t-1", "Grace", "Okoro", date(2001, 2, 3))),
+        (BORGO, person("t-2", "Omar", "Said", date(1980, 1, 1))),
+    ]
+    alone = (AURORA, person("a-1", "Omar", "Said", date(1980, 1, 1)))
+
+    async def first(conn: Any) -> None:
+        intake = Intake(conn, KEYS, SECRET)
+        await (intake.register_persons(run) if batch_first else intake.register_person(*alone))
+
+    async def second() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            intake = Intake(conn, KEYS, SECRET)
+            await (intake.register_person(*alone) if batch_first else intake.register_persons(run))
+
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await first(conn)
+            later = asyncio.create_task(second())
+            await asyncio.sleep(0.5)
+            assert not later.done(), "the later registration did not wait for the one not yet committed"
+        finally:
+            await tx.commit()
+    await later
+    async with pool.acquire() as conn:
+        flags = await conn.fetch("select person_id, candidate_person_id from duplicate_flags")
+    assert [tuple(f) for f in flags] == ([("a-1", "t-2")] if batch_first else [("t-2", "a-1")])
 
 
 async def test_the_upgrade_to_one_person_per_fiscal_code_names_those_to_merge_first(

@@ -129,8 +129,9 @@ async def insert_person(conn: Conn, p: Row, wrapped_key: bytes) -> Inserted | No
         # Registrations of one name and birth date in a city one after the other: two at once (two partners
         # registering her the same minute) each looked for the other before it was committed, and neither was
         # flagged as her possible duplicate.
-        key = f"person-name:{p['city']}:{p['name_key_hash']}"
-        await conn.execute("select pg_advisory_xact_lock(hashtextextended($1, 29))", key)
+        await conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended($1, 29))", _name_lock(p["city"], p["name_key_hash"])
+        )
     for attempt in range(1, 4):
         try:
             async with conn.transaction():  # a savepoint, to try again
@@ -156,6 +157,22 @@ class DuplicateKey(NamedTuple):
     city: str
     column: str
     value: str
+
+
+def _name_lock(city: str, name_key_hash: str) -> str:
+    return f"person-name:{city}:{name_key_hash}"
+
+
+async def lock_names(conn: Conn, keys: Sequence[DuplicateKey]) -> None:
+    """The name locks `insert_person` takes, for a run of registrations at once (in one order: two runs never wait
+    for each other crosswise). Held to the transaction's end: a registration of one of those names elsewhere waits,
+    then finds her; the run, having waited for one, finds that one (`duplicate_keys_on_file`)."""
+    names = sorted({_name_lock(k.city, k.value) for k in keys if k.column == "name_key_hash"})
+    if names:
+        await conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended(k, 29)) from (select unnest($1::text[]) k order by 1) s",
+            names,
+        )
 
 
 async def duplicate_keys_on_file(conn: Conn, keys: Sequence[DuplicateKey]) -> set[DuplicateKey]:

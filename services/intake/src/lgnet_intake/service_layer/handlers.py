@@ -138,7 +138,9 @@ class Intake:
         if len(news) == 1:
             await self._store_one(*news[0])
             return
-        seen = await repo.duplicate_keys_on_file(self.conn, [k for _, new in news for k in new.duplicate_keys])
+        keys = [k for _, new in news for k in new.duplicate_keys]
+        await repo.lock_names(self.conn, keys)  # as `insert_person` does for one
+        seen = await repo.duplicate_keys_on_file(self.conn, keys)
         together: list[tuple[Context, NewPerson]] = []
         for ctx, new in news:
             if seen.isdisjoint(new.duplicate_keys):
