@@ -12,7 +12,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from lgnet_shared.http import PROBLEM, ChangeKey, CreateKey, install_problem_handlers, problem_responses
+from lgnet_shared import db
+from lgnet_shared.errors import ContractError
+from lgnet_shared.http import (
+    PROBLEM,
+    ChangeKey,
+    CreateKey,
+    idempotent,
+    install_problem_handlers,
+    problem_responses,
+    request_fingerprint,
+)
+from lgnet_shared.runtime_schema import IDEMPOTENCY
 from lgnet_shared.storable import CONTROL_REASON, first_problem, json_problems
 from pydantic import BaseModel, field_validator
 
@@ -280,3 +291,37 @@ async def test_a_creates_key_is_required_in_the_document_and_refused_in_the_serv
     assert [e["field"] for e in both.json()["errors"]] == ["name", "count", "headers.idempotency-key"]
     assert problem(long) == (422, "headers.idempotency-key", "longer than 200 characters")
     assert (keyless.status_code, keyless.json()) == (200, {"key": None})
+
+
+async def test_a_new_idempotency_key_holding_identifying_data_is_refused_a_kept_one_answered(
+    database_url: str, pg_schema: str
+) -> None:
+    """An Idempotency-Key rests in clear with the answer (`idempotency_keys`), erased by no person's erasure: a new
+    one holding a fiscal code, an IBAN, an e-mail address or a phone number is refused (422 naming the header, nothing
+    created); one kept from before is answered as the retry it is."""
+    pool = await db.create_pool(database_url, pg_schema)
+    created: list[str] = []
+
+    async def create() -> dict[str, Any]:
+        created.append("x")
+        return {"person_id": "p-1"}
+
+    try:
+        await db.migrate(pool, [IDEMPOTENCY])
+        async with pool.acquire() as conn:
+            for key in ("RSSMRA85T10A562S", "reg-mario.rossi@example.org", "+39 333 123 4567"):
+                with pytest.raises(ContractError) as refused:
+                    await idempotent(conn, "coop-aurora", key, {"n": 1}, create)
+                assert refused.value.field == "headers.idempotency-key" and "kept in clear" in refused.value.reason
+            assert created == [] and await conn.fetchval("select count(*) from idempotency_keys") == 0
+            await conn.execute(
+                "insert into idempotency_keys (actor_id, key, request_hash, status_code, response)"
+                " values ('coop-aurora', 'RSSMRA85T10A562S', $1, 201, '{\"person_id\": \"p-0\"}')",
+                request_fingerprint({"n": 1}),
+            )
+            kept = await idempotent(conn, "coop-aurora", "RSSMRA85T10A562S", {"n": 1}, create)
+            fresh = await idempotent(conn, "coop-aurora", "a8f0c2d4-new", {"n": 1}, create)
+        assert (kept.status_code, json.loads(kept.body)) == (201, {"person_id": "p-0"}) and created == ["x"]
+        assert fresh.status_code == 201
+    finally:
+        await pool.close()

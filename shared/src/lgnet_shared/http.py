@@ -24,6 +24,7 @@ from lgnet_shared import pii, runtime_schema
 from lgnet_shared.db import Conn
 from lgnet_shared.errors import Conflict, ContractError, Unauthenticated, http_status, pydantic_reason
 from lgnet_shared.inputs import InputGuard, allowed_methods
+from lgnet_shared.pseudonymous import identifying
 
 PROBLEM = "application/problem+json"
 KEY_HEADER = "Idempotency-Key"
@@ -347,6 +348,8 @@ async def idempotent(
         if sealed is not None and isinstance(answer, dict):
             answer = {**answer, **await sealed.read(answer)}
         return JSONResponse(status_code=row["status_code"], content=answer, headers={"Idempotent-Replayed": "true"})
+    if what := identifying(key):  # a new key only: one kept from before is answered above
+        raise ContractError(KEY_FIELD, f"holds {what}: the key is kept in clear with the answer; use a UUID")
     body = await create()
     kept = {k: v for k, v in body.items() if k not in sealed.members} if sealed is not None else body
     await conn.execute(
