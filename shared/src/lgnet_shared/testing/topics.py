@@ -32,7 +32,11 @@ async def end_offsets(bootstrap: str, prefix: str) -> dict[tuple[str, int], int]
         cluster = await consumer._client.fetch_all_metadata()  # the consumer's own view is not refreshed by it
         names = [t for t in cluster.topics() if t.startswith(prefix)]
         parts = [TopicPartition(t, p) for t in names for p in cluster.partitions_for_topic(t) or ()]
-        ends = await consumer.end_offsets(parts) if parts else {}
+        if not parts:
+            return {}
+        # Their leaders known first: else `end_offsets` waits for a metadata refresh (≈ 1 s a test, measured).
+        await consumer._client.set_topics(names)
+        ends = await consumer.end_offsets(parts)
         return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
     finally:
         await consumer.stop()
