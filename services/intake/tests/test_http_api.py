@@ -223,7 +223,7 @@ async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnde
 async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest, uid: str) -> None:
     ids = await household_with_case(intake, uid)
     async with intake.client("coop-aurora") as c:
-        steps = [
+        steps: list[tuple[str, dict[str, Any]]] = [
             (
                 "/referrals",
                 {
