@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
@@ -27,13 +27,32 @@ from lgnet_shared.testing.authz import (
     run_matrix,
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 
+# The module's intake: one in-process service on the module's schema (`shared_service`), or a test's own
+# (`own_service`): these fixtures stand in for conftest's, which start a process.
 @pytest.fixture
-async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+def intake(request: pytest.FixtureRequest) -> InProcessService:
+    return cast(InProcessService, own_or_shared(request, "intake"))
+
+
+@pytest.fixture(scope="module")
+async def intake_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
+        yield service
+
+
+@pytest.fixture
+def intake_view(intake_shared: InProcessService) -> InProcessService:
+    return intake_shared
+
+
+@pytest.fixture
+async def intake_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
     async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
 
@@ -602,7 +621,7 @@ async def test_another_partner_cannot_open_its_own_case_on_a_household_with_a_ca
         r = await b.post(
             "/cases",
             json=opening(w.id("c"), c["household_id"], area="housing_inclusion", partner=None),
-            headers={"Idempotency-Key": "k1"},
+            headers={"Idempotency-Key": w.id("k")},
         )
         assert r.status_code == 403, r.text
         assert r.json()["field"] == "household_id"
@@ -610,7 +629,7 @@ async def test_another_partner_cannot_open_its_own_case_on_a_household_with_a_ca
         assert (await b.get(f"/persons/{c['person_id']}")).status_code == 403
         left = {"household_id": c["household_id"], "person_id": c["kid_id"], "change": "left", "reason": "moved"}
         r = await b.post(
-            "/households/members", json=left | {"on": str(clock.today())}, headers={"Idempotency-Key": "k2"}
+            "/households/members", json=left | {"on": str(clock.today())}, headers={"Idempotency-Key": w.id("k")}
         )
         assert r.status_code == 403, r.text
     # staff may assign B a case on the household (documented: the city's decision)
@@ -624,13 +643,13 @@ async def test_a_partner_cannot_take_a_household_it_did_not_form(intake: InProce
     h = await household(w, by=STAFF_TO)  # formed by staff, nobody's case yet
     async with intake.client(B) as b:
         body = opening(w.id("c"), h["household_id"], partner=None)
-        r = await b.post("/cases", json=body, headers={"Idempotency-Key": "k3"})
+        r = await b.post("/cases", json=body, headers={"Idempotency-Key": w.id("k")})
         assert r.status_code == 403, r.text
         # nor gather another partner's persons into a household of its own
         r = await b.post(
             "/households",
             json={"household_id": w.id("h"), "reference_person_id": h["person_id"], "member_ids": [h["person_id"]]},
-            headers={"Idempotency-Key": "k4"},
+            headers={"Idempotency-Key": w.id("k")},
         )
         assert r.status_code == 403, r.text
         assert r.json()["field"] == "member_ids.0"
@@ -644,7 +663,7 @@ async def test_a_closed_case_gives_the_partner_nothing_more(intake: InProcessSer
     )
     async with intake.client(B) as b:
         r = await b.post(
-            "/cases", json=opening(w.id("c"), c["household_id"], partner=None), headers={"Idempotency-Key": "k5"}
+            "/cases", json=opening(w.id("c"), c["household_id"], partner=None), headers={"Idempotency-Key": w.id("k")}
         )
         assert r.status_code == 403, r.text  # A formed it; B never had a case on it
 
@@ -656,7 +675,7 @@ async def test_a_partner_brings_only_its_own_persons_into_a_household(intake: In
     join = {"household_id": c["household_id"], "person_id": stranger, "change": "joined", "reason": "birth"}
     async with intake.client(A) as a:
         r = await a.post(
-            "/households/members", json=join | {"on": str(clock.today())}, headers={"Idempotency-Key": "k6"}
+            "/households/members", json=join | {"on": str(clock.today())}, headers={"Idempotency-Key": w.id("k")}
         )
         assert r.status_code == 403, r.text
         assert r.json()["field"] == "person_id"

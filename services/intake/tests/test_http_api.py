@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from codicefiscale import codicefiscale
 from lgnet_intake.adapters import credentials
 from lgnet_shared import clock, pii
 from lgnet_shared.access import Role
@@ -19,15 +20,33 @@ from lgnet_shared.topics import TOPICS
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 
-AMINA = {
-    "given_name": "Amina",
-    "family_name": "Okonkwo",
-    "fiscal_code": "KNKMNA90E41Z335B",
-    "phone": "+39 333 1234567",
-    "address": "Via Roma 1, Torino",
-}
+
+def tag(uid: str) -> str:
+    """The test's uid as letters (a-p): a name's or a fiscal code's part of this test's own. On the module's shared
+    intake, persons of other tests with the same name and birth date (or fiscal code) would be duplicates of ours."""
+    return "".join(chr(ord("a") + int(d, 16)) for d in uid)
+
+
+def surname(base: str, uid: str) -> str:
+    return f"{base} {tag(uid).capitalize()}"
+
+
+def fiscal_code(uid: str, born: str) -> str:
+    """A valid fiscal code of this test's own (its first six letters), born on `born` (yymdd: "90E41") in Nigeria."""
+    body = f"{tag(uid)[:6].upper()}{born}Z335"
+    return body + codicefiscale.encode_cin(body)
+
+
+def amina(uid: str) -> dict[str, str]:
+    return {
+        "given_name": "Amina",
+        "family_name": surname("Okonkwo", uid),
+        "fiscal_code": fiscal_code(uid, "90E41"),
+        "phone": "+39 333 1234567",
+        "address": "Via Roma 1, Torino",
+    }
 
 
 def person(
@@ -44,26 +63,35 @@ def person(
     }
 
 
+def mine(events: list[Any], uid: str) -> list[Any]:
+    """The events of this test's own ids (on a shared intake a straggler of the test before could follow `since`)."""
+    return [e for e in events if uid in e.model_dump_json()]
+
+
 async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], key: str | None = None) -> httpx.Response:
     return await client.post(path, json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())})
 
 
-async def household_with_case(intake: IntakeUnderTest, partner: str = "coop-aurora") -> dict[str, str]:
+async def household_with_case(intake: IntakeUnderTest, uid: str, partner: str = "coop-aurora") -> dict[str, str]:
     async with intake.client(partner) as c:
-        assert (await post(c, "/persons", person("p-amina", identity=AMINA))).status_code == 201
-        assert (await post(c, "/persons", person("p-kid", birth="2015-03-02", sex="male"))).status_code == 201
+        assert (await post(c, "/persons", person(f"p-amina-{uid}", identity=amina(uid)))).status_code == 201
+        assert (await post(c, "/persons", person(f"p-kid-{uid}", birth="2015-03-02", sex="male"))).status_code == 201
         r = await post(
             c,
             "/households",
-            {"household_id": "h-1", "reference_person_id": "p-amina", "member_ids": ["p-amina", "p-kid"]},
+            {
+                "household_id": f"h-1-{uid}",
+                "reference_person_id": f"p-amina-{uid}",
+                "member_ids": [f"p-amina-{uid}", f"p-kid-{uid}"],
+            },
         )
         assert r.status_code == 201, r.text
         r = await post(
             c,
             "/cases",
             {
-                "case_id": "c-1",
-                "household_id": "h-1",
+                "case_id": f"c-1-{uid}",
+                "household_id": f"h-1-{uid}",
                 "action_area": "housing_inclusion",
                 "channel": "desk",
                 "opened_on": "2026-01-15",
@@ -71,50 +99,59 @@ async def household_with_case(intake: IntakeUnderTest, partner: str = "coop-auro
             },
         )
         assert r.status_code == 201, r.text
-    return {"person": "p-amina", "household": "h-1", "case": "c-1"}
+    return {"person": f"p-amina-{uid}", "household": f"h-1-{uid}", "case": f"c-1-{uid}"}
 
 
-async def test_every_call_is_authenticated(intake: IntakeUnderTest) -> None:
+async def our_flags(staff: httpx.AsyncClient, uid: str) -> list[dict[str, Any]]:
+    """The city's duplicate flags on this test's persons (the shared intake's list holds other tests' too)."""
+    return [f for f in (await staff.get("/duplicates")).json() if f["person_id"].endswith(uid)]
+
+
+async def test_every_call_is_authenticated(intake: IntakeUnderTest, uid: str) -> None:
     async with httpx.AsyncClient(base_url=intake.process.url) as anonymous:
-        r = await anonymous.post("/persons", json=person("p1"), headers={"Idempotency-Key": "k"})
+        r = await anonymous.post("/persons", json=person(f"p1-{uid}"), headers={"Idempotency-Key": "k"})
         assert r.status_code == 401
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["field"] == "headers.authorization"
-        r = await anonymous.get("/cases/c-1", headers={"Authorization": "Bearer lgn_forged"})
+        r = await anonymous.get(f"/cases/c-1-{uid}", headers={"Authorization": "Bearer lgn_forged"})
         assert r.status_code == 401 and r.json()["reason"] == "unknown or revoked token"
 
 
-async def test_register_person_emits_sealed_identity_and_derived_fields(intake: IntakeUnderTest) -> None:
+async def test_register_person_emits_sealed_identity_and_derived_fields(intake: IntakeUnderTest, uid: str) -> None:
     async with intake.client("coop-aurora") as c:
-        r = await post(c, "/persons", person("p-amina", identity=AMINA))
+        r = await post(c, "/persons", person(f"p-amina-{uid}", identity=amina(uid)))
         assert r.status_code == 201, r.text
-        assert r.json() == {"person_id": "p-amina", "same_as": None, "possible_duplicates": []}
+        assert r.json() == {"person_id": f"p-amina-{uid}", "same_as": None, "possible_duplicates": []}
     events = await intake.events()
-    registered = [e for e in events if isinstance(e, ev.PersonRegistered)]
+    registered = [e for e in mine(events, uid) if isinstance(e, ev.PersonRegistered)]
     assert len(registered) == 1
     e = registered[0]
     assert e.third_country is True and e.nationality == "NG" and e.fiscal_code_hash
-    assert e.identity.given_name is not None and e.identity.given_name.kid == "p-amina"
+    assert e.identity.given_name is not None and e.identity.given_name.kid == f"p-amina-{uid}"
     raw = b"".join(r.value for r in await intake.raw_records("intake.events"))
-    for value in AMINA.values():
+    for value in amina(uid).values():
         assert value.encode() not in raw
 
 
-async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnderTest) -> None:
+async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnderTest, uid: str) -> None:
     async with intake.client("coop-aurora") as c:
         cases = [
-            (person("p1", identity={"fiscal_code": "KNKMNA90E41Z335X"}), "identity.fiscal_code", "check character"),
-            (person("p1", nat="XX"), "nationality", "ISO 3166"),
-            (person("p1", birth="2090-01-01"), "birth_date", "future"),
-            ({**person("p1"), "sex": "robot"}, "sex", "Input should be"),
-            ({**person("p1"), "unexpected": 1}, "unexpected", "Extra inputs"),
+            (
+                person(f"p1-{uid}", identity={"fiscal_code": "KNKMNA90E41Z335X"}),
+                "identity.fiscal_code",
+                "check character",
+            ),
+            (person(f"p1-{uid}", nat="XX"), "nationality", "ISO 3166"),
+            (person(f"p1-{uid}", birth="2090-01-01"), "birth_date", "future"),
+            ({**person(f"p1-{uid}"), "sex": "robot"}, "sex", "Input should be"),
+            ({**person(f"p1-{uid}"), "unexpected": 1}, "unexpected", "Extra inputs"),
             # From an outside test: `languages` had no bound: 300,000 codes made a 1.5 MB fact kept forever, and were
             # not checked against ISO 639 ("xx" was registered).
-            ({**person("p1"), "languages": ["en", "xx"]}, "languages.1", "ISO 639"),
-            ({**person("p1"), "languages": ["en", "ti", "en"]}, "languages.2", "listed twice"),
-            ({**person("p1"), "languages": ["en"] * 300_000}, "languages", "at most 20"),
+            ({**person(f"p1-{uid}"), "languages": ["en", "xx"]}, "languages.1", "ISO 639"),
+            ({**person(f"p1-{uid}"), "languages": ["en", "ti", "en"]}, "languages.2", "listed twice"),
+            ({**person(f"p1-{uid}"), "languages": ["en"] * 300_000}, "languages", "at most 20"),
             (
-                person("p1", identity={"fiscal_code": AMINA["fiscal_code"]}, birth="1991-05-01"),
+                person(f"p1-{uid}", identity={"fiscal_code": amina(uid)["fiscal_code"]}, birth="1991-05-01"),
                 "identity.fiscal_code",
                 "birth_date",
             ),
@@ -124,41 +161,46 @@ async def test_bad_input_names_the_field_and_changes_nothing(intake: IntakeUnder
             assert r.status_code == 422, (field, r.text)
             assert r.headers["content-type"] == "application/problem+json"
             assert r.json()["field"] == field and reason in r.json()["reason"], r.json()
-        r = await c.post("/persons", json=person("p1"))
+        r = await c.post("/persons", json=person(f"p1-{uid}"))
         assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
         # every mistake at once (the desk's operator corrected them one round each): the body's, then the rules'
-        r = await post(c, "/persons", {**person("p1"), "sex": "robot", "birth_date": "1990-02-30"})
+        r = await post(c, "/persons", {**person(f"p1-{uid}"), "sex": "robot", "birth_date": "1990-02-30"})
         assert [e["field"] for e in r.json()["errors"]] == ["birth_date", "sex"], r.json()
-        wrong = person("p1", nat="XX", birth="2090-01-01", identity={"fiscal_code": "KNKMNA90E41Z335X"})
+        wrong = person(f"p1-{uid}", nat="XX", birth="2090-01-01", identity={"fiscal_code": "KNKMNA90E41Z335X"})
         r = await post(c, "/persons", wrong)
         assert [e["field"] for e in r.json()["errors"]] == ["birth_date", "nationality", "identity.fiscal_code"]
     async with intake.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from persons") == 0
-        assert await conn.fetchval("select count(*) from outbox") == 0
+        assert await conn.fetchval("select count(*) from persons where person_id = $1", f"p1-{uid}") == 0
+        assert (
+            await conn.fetchval(
+                "select count(*) from outbox where position($1::bytea in value) > 0", f"p1-{uid}".encode()
+            )
+            == 0
+        )
 
 
-async def test_idempotency_key_replays_the_first_answer(intake: IntakeUnderTest) -> None:
+async def test_idempotency_key_replays_the_first_answer(intake: IntakeUnderTest, uid: str) -> None:
     async with intake.client("coop-aurora") as c:
-        first = await post(c, "/persons", person("p1"), key="k-1")
-        again = await post(c, "/persons", person("p1"), key="k-1")
+        first = await post(c, "/persons", person(f"p1-{uid}"), key=f"k-1-{uid}")
+        again = await post(c, "/persons", person(f"p1-{uid}"), key=f"k-1-{uid}")
         assert first.status_code == again.status_code == 201
         assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-        other = await post(c, "/persons", person("p2"), key="k-1")
+        other = await post(c, "/persons", person(f"p2-{uid}"), key=f"k-1-{uid}")
         assert other.status_code == 409 and other.json()["field"] == "headers.idempotency-key"
-        dup = await post(c, "/persons", person("p1"))
+        dup = await post(c, "/persons", person(f"p1-{uid}"))
         assert dup.status_code == 409 and dup.json()["field"] == "person_id"
     events = await intake.events()
-    assert [e.person_id for e in events if isinstance(e, ev.PersonRegistered)] == ["p1"]
+    assert [e.person_id for e in mine(events, uid) if isinstance(e, ev.PersonRegistered)] == [f"p1-{uid}"]
 
 
-async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnderTest) -> None:
-    ids = await household_with_case(intake)
+async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnderTest, uid: str) -> None:
+    ids = await household_with_case(intake, uid)
     close = {"case_id": ids["case"], "outcome": "housing_autonomy", "closed_on": "2026-06-01"}
     async with intake.client("coop-carso") as trieste_partner:  # a Trieste partner on a Torino case: as no case
         r = await post(trieste_partner, "/cases/closures", close)
-        nowhere = await post(trieste_partner, "/cases/closures", close | {"case_id": "c-nowhere"})
+        nowhere = await post(trieste_partner, "/cases/closures", close | {"case_id": f"c-nowhere-{uid}"})
         assert r.status_code == 404 and r.json()["field"] == "case_id", r.text
-        assert r.json()["reason"] == nowhere.json()["reason"].replace("c-nowhere", ids["case"])
+        assert r.json()["reason"] == nowhere.json()["reason"].replace(f"c-nowhere-{uid}", ids["case"])
     async with intake.client("coop-borgo") as other_partner:  # same city, case assigned to someone else
         r = await post(other_partner, "/cases/closures", close)
         assert r.status_code == 403 and "another partner" in r.json()["reason"]
@@ -167,7 +209,7 @@ async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnde
     async with intake.client("coordination") as national:
         r = await national.get(f"/cases/{ids['case']}")
         assert r.status_code == 403 and "read-only" in r.json()["reason"]
-        assert (await post(national, "/persons", person("p9"))).status_code == 403
+        assert (await post(national, "/persons", person(f"p9-{uid}"))).status_code == 403
     async with intake.client("staff-torino") as staff:
         assert (await staff.get(f"/cases/{ids['case']}")).json()["partner"] == "coop-aurora"
     async with intake.client("coop-aurora") as owner:
@@ -175,18 +217,18 @@ async def test_partner_acts_only_in_its_city_and_on_its_cases(intake: IntakeUnde
         assert r.status_code == 201, r.text
         again = await post(owner, "/cases/closures", close)
         assert again.status_code == 409 and "closed" in again.json()["reason"]
-    assert [e.case_id for e in await intake.events() if isinstance(e, ev.CaseClosed)] == ["c-1"]
+    assert [e.case_id for e in mine(await intake.events(), uid) if isinstance(e, ev.CaseClosed)] == [f"c-1-{uid}"]
 
 
-async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> None:
-    ids = await household_with_case(intake)
+async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest, uid: str) -> None:
+    ids = await household_with_case(intake, uid)
     async with intake.client("coop-aurora") as c:
-        steps = [
+        steps: list[tuple[str, dict[str, Any]]] = [
             (
                 "/referrals",
                 {
-                    "referral_id": "r-1",
-                    "household_id": "h-1",
+                    "referral_id": f"r-1-{uid}",
+                    "household_id": f"h-1-{uid}",
                     "source": "reception_exit",
                     "referrer": "sai-torino",
                     "received_on": "2026-01-10",
@@ -195,8 +237,8 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
             (
                 "/cases/assessments",
                 {
-                    "case_id": "c-1",
-                    "vulnerabilities_by_person": {"p-amina": ["woman_social_emergency"]},
+                    "case_id": f"c-1-{uid}",
+                    "vulnerabilities_by_person": {f"p-amina-{uid}": ["woman_social_emergency"]},
                     "housing_situation": "reception_project",
                     "monthly_income_cents": 45000,
                     "employment_status": "unemployed",
@@ -206,8 +248,8 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
             (
                 "/cases/plans",
                 {
-                    "case_id": "c-1",
-                    "plan_id": "plan-1",
+                    "case_id": f"c-1-{uid}",
+                    "plan_id": f"plan-1-{uid}",
                     "objectives": ["housing_autonomy", "employment"],
                     "agreed_on": "2026-01-25",
                 },
@@ -215,8 +257,8 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
             (
                 "/cases/plans/objectives",
                 {
-                    "case_id": "c-1",
-                    "plan_id": "plan-1",
+                    "case_id": f"c-1-{uid}",
+                    "plan_id": f"plan-1-{uid}",
                     "objective": "employment",
                     "status": "achieved",
                     "on": "2026-04-01",
@@ -224,30 +266,41 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
             ),
             (
                 "/employment",
-                {"person_id": "p-amina", "case_id": "c-1", "status": "employed_fixed_term", "as_of": "2026-04-01"},
+                {
+                    "person_id": f"p-amina-{uid}",
+                    "case_id": f"c-1-{uid}",
+                    "status": "employed_fixed_term",
+                    "as_of": "2026-04-01",
+                },
             ),
             (
                 "/households/members",
                 {
-                    "household_id": "h-1",
-                    "person_id": "p-baby",
+                    "household_id": f"h-1-{uid}",
+                    "person_id": f"p-baby-{uid}",
                     "change": "joined",
                     "reason": "birth",
                     "on": "2026-05-01",
                 },
             ),
         ]
-        assert (await post(c, "/persons", person("p-baby", birth="2026-05-01", sex="male"))).status_code == 201
+        assert (await post(c, "/persons", person(f"p-baby-{uid}", birth="2026-05-01", sex="male"))).status_code == 201
         for path, body in steps:
             r = await post(c, path, body)
             assert r.status_code == 201, (path, r.text)
         r = await post(
             c,
             "/cases/plans/objectives",
-            {"case_id": "c-1", "plan_id": "plan-1", "objective": "nope", "status": "achieved", "on": "2026-04-01"},
+            {
+                "case_id": f"c-1-{uid}",
+                "plan_id": f"plan-1-{uid}",
+                "objective": "nope",
+                "status": "achieved",
+                "on": "2026-04-01",
+            },
         )
         assert r.status_code == 422 and r.json()["field"] == "objective"
-    types = [type(e).__name__ for e in await intake.events(want=10)]
+    types = [type(e).__name__ for e in mine(await intake.events(want=10), uid)]
     for name in (
         "PersonRegistered",
         "HouseholdFormed",
@@ -260,54 +313,66 @@ async def test_case_workflow_emits_canonical_events(intake: IntakeUnderTest) -> 
     ):
         assert name in types, name
     assert "NeedsAssessed" not in types  # special-category: on the restricted topic
-    assert [type(e).__name__ for e in await intake.events("intake.special")] == ["NeedsAssessed"]
-    opened = next(e for e in await intake.events() if isinstance(e, ev.CaseOpened))
+    assert [type(e).__name__ for e in mine(await intake.events("intake.special"), uid)] == ["NeedsAssessed"]
+    opened = next(e for e in mine(await intake.events(), uid) if isinstance(e, ev.CaseOpened))
     assert opened.city == "torino" and opened.partner == "coop-aurora" and opened.household_id == ids["household"]
     # Minor or adult at the opening (2026-01-15), computed by intake: birth dates travel sealed.
-    assert opened.minors == {"p-amina": False, "p-kid": True}
-    joined = next(e for e in await intake.events() if isinstance(e, ev.HouseholdMemberJoined))
-    assert joined.minor_in_cases == {"c-1": True}
+    assert opened.minors == {f"p-amina-{uid}": False, f"p-kid-{uid}": True}
+    joined = next(e for e in mine(await intake.events(), uid) if isinstance(e, ev.HouseholdMemberJoined))
+    assert joined.minor_in_cases == {f"c-1-{uid}": True}
 
 
-async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTest) -> None:
+async def test_same_person_from_two_partners_is_one_person(intake: IntakeUnderTest, uid: str) -> None:
     async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
-        assert (await post(a, "/persons", person("a-1", identity=AMINA))).status_code == 201
-        r = await post(b, "/persons", person("b-7", identity={**AMINA, "phone": "+39 347 0000000"}))
+        assert (await post(a, "/persons", person(f"a-1-{uid}", identity=amina(uid)))).status_code == 201
+        r = await post(b, "/persons", person(f"b-7-{uid}", identity={**amina(uid), "phone": "+39 347 0000000"}))
         # One person (merged below), but not Borgo's to know of: Aurora's person's id was answered (`same_as`).
         assert r.status_code == 201 and r.json()["same_as"] is None
-        r = await post(a, "/persons", person("a-2", identity=AMINA))  # Aurora's own, again: told
-        assert r.status_code == 201 and r.json()["same_as"] == "a-1"
+        r = await post(a, "/persons", person(f"a-2-{uid}", identity=amina(uid)))  # Aurora's own, again: told
+        assert r.status_code == 201 and r.json()["same_as"] == f"a-1-{uid}"
         # Same name and birth date, no fiscal code: a likely match, flagged for the city's staff to review. Not told
         # to the partner: the candidate is another cooperative's person, whose id and existence are not Borgo's to
         # know (it was answered ["a-1"]).
-        r = await post(b, "/persons", person("b-8", identity={"given_name": "AMINA", "family_name": "okonkwo"}))
+        r = await post(
+            b,
+            "/persons",
+            person(f"b-8-{uid}", identity={"given_name": "AMINA", "family_name": surname("okonkwo", uid).lower()}),
+        )
         assert r.status_code == 201 and r.json()["possible_duplicates"] == []
     async with intake.client("staff-torino") as staff:
-        flags = (await staff.get("/duplicates")).json()
-        assert [(f["person_id"], f["candidate_person_id"]) for f in flags] == [("b-8", "a-1")]
-        assert (await post(staff, "/persons/a-1/merge", {"merged_person_id": "b-8"})).status_code == 201
-        assert (await staff.get("/duplicates")).json() == []
-        assert (await staff.get("/persons/b-8")).json()["person_id"] == "a-1"
+        flags = await our_flags(staff, uid)
+        assert [(f["person_id"], f["candidate_person_id"]) for f in flags] == [(f"b-8-{uid}", f"a-1-{uid}")]
+        assert (await post(staff, f"/persons/a-1-{uid}/merge", {"merged_person_id": f"b-8-{uid}"})).status_code == 201
+        assert await our_flags(staff, uid) == []
+        assert (await staff.get(f"/persons/b-8-{uid}")).json()["person_id"] == f"a-1-{uid}"
         # The city's staff registering one are told at once (the flags are theirs to review).
-        again = person("s-9", identity={"given_name": "Amina", "family_name": "Okonkwo"})
-        assert (await post(staff, "/persons", again)).json()["possible_duplicates"] == ["a-1"]
-        assert (await post(staff, "/persons/a-1/merge", {"merged_person_id": "s-9"})).status_code == 201
+        again = person(f"s-9-{uid}", identity={"given_name": "Amina", "family_name": surname("Okonkwo", uid)})
+        assert (await post(staff, "/persons", again)).json()["possible_duplicates"] == [f"a-1-{uid}"]
+        assert (await post(staff, f"/persons/a-1-{uid}/merge", {"merged_person_id": f"s-9-{uid}"})).status_code == 201
         # A fiscal code another person of the city has: they are one person, to be merged, not two.
-        zara = person("s-1", identity={"given_name": "Zara", "family_name": "Bello"})
+        zara = person(f"s-1-{uid}", identity={"given_name": "Zara", "family_name": surname("Bello", uid)})
         assert (await post(staff, "/persons", zara)).status_code == 201
-        r = await staff.patch("/persons/s-1", json={"identity": {"fiscal_code": AMINA["fiscal_code"]}})
+        r = await staff.patch(f"/persons/s-1-{uid}", json={"identity": {"fiscal_code": amina(uid)["fiscal_code"]}})
         assert (r.status_code, r.json()["field"]) == (409, "identity.fiscal_code") and "merge" in r.json()["reason"]
     async with intake.client("coop-aurora") as a:
-        r = await post(a, "/persons/a-1/merge", {"merged_person_id": "b-7"})
+        r = await post(a, f"/persons/a-1-{uid}/merge", {"merged_person_id": f"b-7-{uid}"})
         assert r.status_code == 403 and "staff" in r.json()["reason"]
     merges = {
-        (e.surviving_person_id, e.merged_person_id) for e in await intake.events() if isinstance(e, ev.PersonsMerged)
+        (e.surviving_person_id, e.merged_person_id)
+        for e in mine(await intake.events(), uid)
+        if isinstance(e, ev.PersonsMerged)
     }
-    assert merges == {("a-1", "b-7"), ("a-1", "a-2"), ("a-1", "b-8"), ("a-1", "s-9")}
+    assert merges == {
+        (f"a-1-{uid}", f"b-7-{uid}"),
+        (f"a-1-{uid}", f"a-2-{uid}"),
+        (f"a-1-{uid}", f"b-8-{uid}"),
+        (f"a-1-{uid}", f"s-9-{uid}"),
+    }
 
 
 async def test_a_partner_registering_a_known_fiscal_code_gains_no_access_to_the_person_on_file(
     intake: IntakeUnderTest,
+    uid: str,
 ) -> None:
     """From an outside test: a cooperative that knew (or computed) the fiscal code of a person the city's desk had
     registered registered a stub with it, was answered her id (`same_as`), then — its registration merged into her
@@ -315,80 +380,105 @@ async def test_a_partner_registering_a_known_fiscal_code_gains_no_access_to_the_
     address). A registration merged by its fiscal code gives a partner nothing over the person on file: it is told
     nothing of her, and it works on her once the city's staff assign her case to it."""
     async with intake.client("staff-torino") as staff:
-        assert (await post(staff, "/persons", person("s-amina", identity=AMINA))).status_code == 201
+        assert (await post(staff, "/persons", person(f"s-amina-{uid}", identity=amina(uid)))).status_code == 201
     async with intake.client("coop-aurora") as a:
-        stub = person("a-stub", identity={"given_name": "X", "family_name": "Y", "fiscal_code": AMINA["fiscal_code"]})
+        stub = person(
+            f"a-stub-{uid}", identity={"given_name": "X", "family_name": "Y", "fiscal_code": amina(uid)["fiscal_code"]}
+        )
         r = await post(a, "/persons", stub)
-        assert r.status_code == 201 and r.json() == {"person_id": "a-stub", "same_as": None, "possible_duplicates": []}
-        consent = {"person_id": "a-stub", "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-15"}
+        assert r.status_code == 201 and r.json() == {
+            "person_id": f"a-stub-{uid}",
+            "same_as": None,
+            "possible_duplicates": [],
+        }
+        consent = {
+            "person_id": f"a-stub-{uid}",
+            "purpose": "partner_sharing",
+            "granted": True,
+            "recorded_on": "2026-01-15",
+        }
         r = await post(a, "/consents", consent)
         assert (r.status_code, r.json()["field"]) == (403, "person_id"), r.text
-        household = {"household_id": "h-stub", "reference_person_id": "a-stub", "member_ids": ["a-stub"]}
+        household = {
+            "household_id": f"h-stub-{uid}",
+            "reference_person_id": f"a-stub-{uid}",
+            "member_ids": [f"a-stub-{uid}"],
+        }
         r = await post(a, "/households", household)
         assert r.status_code == 403, r.text
-        for path in ("/persons/s-amina", "/persons/a-stub"):
+        for path in (f"/persons/s-amina-{uid}", f"/persons/a-stub-{uid}"):
             r = await a.get(path)
             assert r.status_code == 403 and "Okonkwo" not in r.text, (path, r.text)
 
 
-async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest) -> None:
-    await household_with_case(intake)
+async def test_consent_is_enforced_for_partners(intake: IntakeUnderTest, uid: str) -> None:
+    await household_with_case(intake, uid)
     async with intake.client("coop-aurora") as c:
-        r = await c.get("/persons/p-amina")
+        r = await c.get(f"/persons/p-amina-{uid}")
         assert r.status_code == 403 and "consented" in r.json()["reason"]
-        body = {"person_id": "p-amina", "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-15"}
+        body = {
+            "person_id": f"p-amina-{uid}",
+            "purpose": "partner_sharing",
+            "granted": True,
+            "recorded_on": "2026-01-15",
+        }
         assert (await post(c, "/consents", body)).status_code == 201
-        assert (await c.get("/persons/p-amina")).json()["identity"]["given_name"] == "Amina"
+        assert (await c.get(f"/persons/p-amina-{uid}")).json()["identity"]["given_name"] == "Amina"
     async with intake.client("coop-borgo") as other:  # consent is for partners serving the person, not all
-        r = await other.get("/persons/p-amina")
+        r = await other.get(f"/persons/p-amina-{uid}")
         assert r.status_code == 403 and "no case" in r.json()["reason"]
 
 
-async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest) -> None:
-    await household_with_case(intake)
+async def test_transfer_needs_consent_and_moves_the_case(intake: IntakeUnderTest, uid: str) -> None:
+    await household_with_case(intake, uid)
     async with intake.client("staff-torino") as staff:
-        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
         assert r.status_code == 403 and "consented" in r.json()["reason"]
-        consent = {"person_id": "p-amina", "purpose": "partner_sharing", "granted": True, "recorded_on": "2026-01-20"}
+        consent = {
+            "person_id": f"p-amina-{uid}",
+            "purpose": "partner_sharing",
+            "granted": True,
+            "recorded_on": "2026-01-20",
+        }
         assert (await post(staff, "/consents", consent)).status_code == 201
-        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-carso", "on": "2026-02-01"})
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-carso", "on": "2026-02-01"})
         assert r.status_code == 403 and "trieste" in r.json()["reason"]
         # From an outside test: a transfer dated 2099 was recorded (every other step refuses the future), and so was
         # a transfer back dated before the one it undoes.
         future = str(clock.today() + timedelta(days=30))
-        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": future})
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-borgo", "on": future})
         assert (r.status_code, r.json()["field"]) == (422, "on") and "future" in r.json()["reason"], r.text
-        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-borgo", "on": "2026-02-01"})
         assert r.status_code == 201, r.text
-        r = await post(staff, "/cases/c-1/transfer", {"to_partner": "coop-aurora", "on": "2026-01-25"})
+        r = await post(staff, f"/cases/c-1-{uid}/transfer", {"to_partner": "coop-aurora", "on": "2026-01-25"})
         assert (r.status_code, r.json()["field"]) == (422, "on") and "2026-02-01" in r.json()["reason"], r.text
     async with intake.client("coop-aurora") as former:
-        assert (await former.get("/cases/c-1")).status_code == 403
+        assert (await former.get(f"/cases/c-1-{uid}")).status_code == 403
 
 
-async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: IntakeUnderTest) -> None:
-    await household_with_case(intake)
+async def test_erasure_makes_identity_unreadable_and_keeps_the_events(intake: IntakeUnderTest, uid: str) -> None:
+    await household_with_case(intake, uid)
     async with intake.client("staff-torino") as staff:
-        assert (await staff.get("/persons/p-amina")).json()["identity"]["family_name"] == "Okonkwo"
-        r = await staff.post("/persons/p-amina/erasure")
+        assert (await staff.get(f"/persons/p-amina-{uid}")).json()["identity"]["family_name"] == surname("Okonkwo", uid)
+        r = await staff.post(f"/persons/p-amina-{uid}/erasure")
         assert r.status_code == 200, r.text
-        after = (await staff.get("/persons/p-amina")).json()
+        after = (await staff.get(f"/persons/p-amina-{uid}")).json()
         assert after["erased"] is True and after["identity"] == {}
-        again = await staff.post("/persons/p-amina/erasure")  # a retry after a crash: the success it was
+        again = await staff.post(f"/persons/p-amina-{uid}/erasure")  # a retry after a crash: the success it was
         assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true", again.text
         assert again.json() == r.json()
-        keyed = {"Idempotency-Key": "erase-amina"}  # with a key: the answer it had, replayed
-        assert (await staff.post("/persons/p-kid/erasure", headers=keyed)).status_code == 200
-        again = await staff.post("/persons/p-kid/erasure", headers=keyed)
+        keyed = {"Idempotency-Key": f"erase-amina-{uid}"}  # with a key: the answer it had, replayed
+        assert (await staff.post(f"/persons/p-kid-{uid}/erasure", headers=keyed)).status_code == 200
+        again = await staff.post(f"/persons/p-kid-{uid}/erasure", headers=keyed)
         assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true", again.text
     async with intake.client("coop-aurora") as c:
-        r = await c.patch("/persons/p-amina", json={"identity": {"phone": "+39 000 0000"}})
+        r = await c.patch(f"/persons/p-amina-{uid}", json={"identity": {"phone": "+39 000 0000"}})
         assert r.status_code == 409 and "erased" in r.json()["reason"]
     events = await intake.events()
-    registered = next(e for e in events if isinstance(e, ev.PersonRegistered) and e.person_id == "p-amina")
-    assert any(isinstance(e, ev.PersonErased) and e.person_id == "p-amina" for e in events)
+    registered = next(e for e in events if isinstance(e, ev.PersonRegistered) and e.person_id == f"p-amina-{uid}")
+    assert any(isinstance(e, ev.PersonErased) and e.person_id == f"p-amina-{uid}" for e in events)
     async with intake.pool.acquire() as conn:
-        assert await conn.fetchval("select wrapped from person_keys where kid = 'p-amina'") is None
+        assert await conn.fetchval("select wrapped from person_keys where kid = $1", f"p-amina-{uid}") is None
     # The event still replays (counts stay) but its identity cannot be opened any more.
     assert registered.identity.given_name is not None and registered.identity.birth_date is not None
     # The birth date travels sealed with the person's key: gone with it. What counts stays: an adult.
@@ -413,14 +503,14 @@ def test_the_registry_names_who_reads_special_category_data() -> None:
     assert ev.NeedsAssessed.topic == "intake.special"
 
 
-async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: IntakeUnderTest) -> None:
-    await household_with_case(intake)
+async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: IntakeUnderTest, uid: str) -> None:
+    await household_with_case(intake, uid)
     async with intake.client("coop-aurora") as c:
         r = await c.post(
             "/cases/assessments",
             json={
-                "case_id": "c-1",
-                "vulnerabilities_by_person": {"p-amina": ["psychiatric_condition", "addiction"]},
+                "case_id": f"c-1-{uid}",
+                "vulnerabilities_by_person": {f"p-amina-{uid}": ["psychiatric_condition", "addiction"]},
                 "housing_situation": "homeless",
                 "monthly_income_cents": 0,
                 "employment_status": "unemployed",
@@ -431,7 +521,7 @@ async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: Int
         )
         assert r.status_code == 201, r.text
     special = await intake.events("intake.special")
-    assessed = [e for e in special if isinstance(e, ev.NeedsAssessed)]
+    assessed = [e for e in mine(special, uid) if isinstance(e, ev.NeedsAssessed)]
     assert len(assessed) == 1 and assessed[0].vulnerabilities == ["addiction", "psychiatric_condition"]
     public = await intake.raw_records("intake.events")
     assert public, "the other facts are still on intake.events"
@@ -440,7 +530,6 @@ async def test_needs_assessment_travels_only_on_the_restricted_topic(intake: Int
 
 
 ASSESSMENT = {
-    "case_id": "c-1",
     "housing_situation": "homeless",
     "monthly_income_cents": 0,
     "employment_status": "unemployed",
@@ -448,65 +537,71 @@ ASSESSMENT = {
 }
 
 
-async def test_vulnerabilities_belong_to_persons(intake: IntakeUnderTest) -> None:
+async def test_vulnerabilities_belong_to_persons(intake: IntakeUnderTest, uid: str) -> None:
     """An assessment says whose each vulnerability is: the child is not `psychiatric_condition` because the
     mother is. A household-level list is refused for a household of more than one person."""
-    await household_with_case(intake)
+    await household_with_case(intake, uid)
+    assessment = {**ASSESSMENT, "case_id": f"c-1-{uid}"}
     async with intake.client("coop-aurora") as c:
-        ok = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities_by_person": {
-            "p-amina": ["psychiatric_condition", "single_parent"], "p-kid": []}})  # fmt: skip
+        ok = await post(c, "/cases/assessments", {**assessment, "vulnerabilities_by_person": {
+            f"p-amina-{uid}": ["psychiatric_condition", "single_parent"], f"p-kid-{uid}": []}})  # fmt: skip
         assert ok.status_code == 201, ok.text
-        household_level = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities": ["addiction"]})
+        household_level = await post(c, "/cases/assessments", {**assessment, "vulnerabilities": ["addiction"]})
         assert household_level.status_code == 422 and household_level.json()["field"] == "vulnerabilities"
         assert "vulnerabilities_by_person" in household_level.json()["reason"]
-        stranger = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities_by_person": {
-            "p-nobody": ["elderly"]}})  # fmt: skip
-        assert stranger.status_code == 422 and stranger.json()["field"] == "vulnerabilities_by_person.p-nobody"
-    [assessed] = [e for e in await intake.events("intake.special") if isinstance(e, ev.NeedsAssessed)]
-    assert assessed.vulnerabilities_by_person == {"p-amina": ["psychiatric_condition", "single_parent"]}
+        stranger = await post(c, "/cases/assessments", {**assessment, "vulnerabilities_by_person": {
+            f"p-nobody-{uid}": ["elderly"]}})  # fmt: skip
+        assert stranger.status_code == 422 and stranger.json()["field"] == f"vulnerabilities_by_person.p-nobody-{uid}"
+    [assessed] = [e for e in mine(await intake.events("intake.special"), uid) if isinstance(e, ev.NeedsAssessed)]
+    assert assessed.vulnerabilities_by_person == {f"p-amina-{uid}": ["psychiatric_condition", "single_parent"]}
     assert assessed.vulnerabilities == ["psychiatric_condition", "single_parent"]  # the household's, for housing
 
 
-async def test_an_unknown_vulnerability_code_is_refused_with_the_valid_ones(intake: IntakeUnderTest) -> None:
-    await household_with_case(intake)
+async def test_an_unknown_vulnerability_code_is_refused_with_the_valid_ones(intake: IntakeUnderTest, uid: str) -> None:
+    await household_with_case(intake, uid)
+    assessment = {**ASSESSMENT, "case_id": f"c-1-{uid}"}
     async with intake.client("coop-aurora") as c:
-        r = await post(c, "/cases/assessments", {**ASSESSMENT, "vulnerabilities_by_person": {
-            "p-amina": ["anything_goes_xyz"]}})  # fmt: skip
+        r = await post(c, "/cases/assessments", {**assessment, "vulnerabilities_by_person": {
+            f"p-amina-{uid}": ["anything_goes_xyz"]}})  # fmt: skip
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     problem = r.json()
-    assert problem["field"] == "vulnerabilities_by_person.p-amina.0", problem
+    assert problem["field"] == f"vulnerabilities_by_person.p-amina-{uid}.0", problem
     assert "anything_goes_xyz" in problem["reason"] and "psychiatric_condition" in problem["reason"]
-    assert await intake.raw_records("intake.special", missing_ok=True) == []
+    special = await intake.raw_records("intake.special", missing_ok=True)
+    assert [r for r in special if r.key == f"c-1-{uid}".encode()] == []  # keyed by case (another test's may be there)
 
 
-async def test_registrations_carry_the_cross_city_key_never_the_fiscal_code(intake: IntakeUnderTest) -> None:
+async def test_registrations_carry_the_cross_city_key_never_the_fiscal_code(intake: IntakeUnderTest, uid: str) -> None:
     """The national key is a keyed hash of the fiscal code under the national pseudonym key: the same in every
     city (unlike the city's own fiscal_code_hash), and nothing of the fiscal code in clear."""
     import base64
 
     national_key = base64.b64decode(intake.process.env["LGNET_NATIONAL_PSEUDONYM_KEY"])
-    await household_with_case(intake)
+    kid_code = fiscal_code(uid, "15C02")
+    await household_with_case(intake, uid)
     registered = {e.person_id: e for e in await intake.events(want=2) if isinstance(e, ev.PersonRegistered)}
-    amina = registered["p-amina"]
-    assert amina.national_key == pii.keyed_hash(national_key, AMINA["fiscal_code"])
-    assert amina.national_key != amina.fiscal_code_hash
-    assert registered["p-kid"].national_key is None  # no fiscal code, no cross-city key
+    her = registered[f"p-amina-{uid}"]
+    assert her.national_key == pii.keyed_hash(national_key, amina(uid)["fiscal_code"])
+    assert her.national_key != her.fiscal_code_hash
+    assert registered[f"p-kid-{uid}"].national_key is None  # no fiscal code, no cross-city key
     for record in await intake.raw_records("intake.events"):
-        assert AMINA["fiscal_code"].encode() not in record.value
+        assert amina(uid)["fiscal_code"].encode() not in record.value
     # A fiscal code given after the registration (a migrant's often comes later) brings the cross-city key with it:
     # without it, the national level counted the person once per city (person_updated carried no key)
     async with intake.client("coop-aurora") as c:
-        r = await c.patch("/persons/p-kid", json={"identity": {"fiscal_code": "KNKTND15C02Z335S"}})
+        r = await c.patch(f"/persons/p-kid-{uid}", json={"identity": {"fiscal_code": kid_code}})
         assert r.status_code == 200, r.text
-    [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == "p-kid"]
-    assert updated.national_key == pii.keyed_hash(national_key, "KNKTND15C02Z335S")
+    [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == f"p-kid-{uid}"]
+    assert updated.national_key == pii.keyed_hash(national_key, kid_code)
 
 
-async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid_ones(intake: IntakeUnderTest) -> None:
+async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid_ones(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """From an outside test: `bogus` was stored as a plan objective and shown raw. Objectives are codes of the
     `plan_objective` list (lgnet_shared.vocabulary), the one reporting labels them from."""
-    ids = await household_with_case(intake)
-    plan = {"case_id": ids["case"], "plan_id": "plan-1", "agreed_on": "2026-02-01"}
+    ids = await household_with_case(intake, uid)
+    plan = {"case_id": ids["case"], "plan_id": f"plan-1-{uid}", "agreed_on": "2026-02-01"}
     async with intake.client("coop-aurora") as c:
         r = await post(c, "/cases/plans", {**plan, "objectives": ["housing", "bogus"]})
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
@@ -515,17 +610,18 @@ async def test_a_plan_objective_outside_the_vocabulary_is_refused_with_the_valid
         assert "'bogus'" in problem["reason"] and "housing_autonomy" in problem["reason"], problem
         assert (await post(c, "/cases/plans", {**plan, "objectives": ["housing", "employment"]})).status_code == 201
     async with intake.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from plans") == 1
+        assert await conn.fetchval("select count(*) from plans where case_id = $1", ids["case"]) == 1
 
 
 async def test_a_plan_objectives_progress_is_a_step_of_the_open_case_dated_after_its_plan(
     intake: IntakeUnderTest,
+    uid: str,
 ) -> None:
     """From the races' review: an objective's progress was taken on a closed case, dated in 2099 or before its plan
     was agreed (every other step of a case is refused so: closed, in the future, before it could happen)."""
-    ids = await household_with_case(intake)
-    plan = {"case_id": ids["case"], "plan_id": "plan-1", "agreed_on": "2026-02-01", "objectives": ["housing"]}
-    update = {"case_id": ids["case"], "plan_id": "plan-1", "objective": "housing", "status": "in_progress"}
+    ids = await household_with_case(intake, uid)
+    plan = {"case_id": ids["case"], "plan_id": f"plan-1-{uid}", "agreed_on": "2026-02-01", "objectives": ["housing"]}
+    update = {"case_id": ids["case"], "plan_id": f"plan-1-{uid}", "objective": "housing", "status": "in_progress"}
     async with intake.client("coop-aurora") as c:
         assert (await post(c, "/cases/plans", plan)).status_code == 201
         for on, reason in (("2099-01-01", "is in the future"), ("2026-01-20", "is before the plan was agreed")):
@@ -538,17 +634,17 @@ async def test_a_plan_objectives_progress_is_a_step_of_the_open_case_dated_after
         assert (r.status_code, r.json()["field"]) == (409, "case_id"), r.text
         assert "closed since 2026-03-01" in r.json()["reason"]
     async with intake.pool.acquire() as conn:
-        kept = await conn.fetchval("select objectives from plans where plan_id = 'plan-1'")
+        kept = await conn.fetchval("select objectives from plans where plan_id = $1", f"plan-1-{uid}")
     assert (json.loads(kept) if isinstance(kept, str) else kept) == {"housing": "in_progress"}
 
 
-async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest) -> None:
+async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest, uid: str) -> None:
     """The desk asked a social worker to type a partner's id ("coop-aurora") and showed ids where a name belongs."""
     async with intake.pool.acquire() as conn:
-        await credentials.add_actor(conn, "coop-named", Role.PARTNER, "torino", "Cooperativa Sociale Aurora Due")
+        await credentials.add_actor(conn, f"coop-named-{uid}", Role.PARTNER, "torino", "Cooperativa Sociale Aurora Due")
     async with intake.client("staff-torino") as staff:
         listed = (await staff.get("/partners")).json()
-    assert {"partner_id": "coop-named", "name": "Cooperativa Sociale Aurora Due"} in listed
+    assert {"partner_id": f"coop-named-{uid}", "name": "Cooperativa Sociale Aurora Due"} in listed
     ids = [p["partner_id"] for p in listed]
     assert "coop-aurora" in ids and "coop-carso" not in ids and "staff-torino" not in ids  # Torino's partners only
     assert ids == sorted(ids, key=lambda i: next(p["name"].lower() for p in listed if p["partner_id"] == i))
@@ -556,7 +652,7 @@ async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest) ->
         r = await trieste_partner.get("/partners", params={"city": "torino"})
         assert r.status_code == 403 and r.json()["field"] == "query.city", r.text
     async with intake.client("coordination") as national:
-        assert "coop-named" in [
+        assert f"coop-named-{uid}" in [
             p["partner_id"] for p in (await national.get("/partners", params={"city": "torino"})).json()
         ]
         r = await national.get("/partners")
@@ -565,37 +661,51 @@ async def test_the_citys_partners_are_listed_by_name(intake: IntakeUnderTest) ->
 
 async def test_a_birth_date_corrected_after_a_merge_reaches_the_cases_of_the_merged_record(
     intake: IntakeUnderTest,
+    uid: str,
 ) -> None:
     """From an outside test: a man registered by a cooperative with a wrong birth date (a child's) was in a household
     whose case opened with him counted a minor; the city's staff merged that record into their own record of him and
     corrected his birth date, but `person_updated` said his age only at the cases of his own record's households (none):
     the case kept him a minor, and the city's report counted a child too many."""
-    await household_with_case(intake)
+    await household_with_case(intake, uid)
     async with intake.client("staff-torino") as staff:
-        man = person("s-man", birth="1985-03-02", sex="male", identity={"given_name": "Idris", "family_name": "Bello"})
+        man = person(
+            f"s-man-{uid}",
+            birth="1985-03-02",
+            sex="male",
+            identity={"given_name": "Idris", "family_name": surname("Bello", uid)},
+        )
         assert (await post(staff, "/persons", man)).status_code == 201
-        assert (await post(staff, "/persons/s-man/merge", {"merged_person_id": "p-kid"})).status_code == 201
-        r = await staff.patch("/persons/s-man", json={"birth_date": "1986-03-02"})
+        assert (
+            await post(staff, f"/persons/s-man-{uid}/merge", {"merged_person_id": f"p-kid-{uid}"})
+        ).status_code == 201
+        r = await staff.patch(f"/persons/s-man-{uid}", json={"birth_date": "1986-03-02"})
         assert r.status_code == 200, r.text
-    [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == "s-man"]
-    assert updated.minor_in_cases == {"c-1": False}, updated
+    [updated] = [e for e in await intake.events() if isinstance(e, ev.PersonUpdated) and e.person_id == f"s-man-{uid}"]
+    assert updated.minor_in_cases == {f"c-1-{uid}": False}, updated
 
 
-async def test_a_rectified_name_or_birth_date_is_the_one_duplicates_are_found_by(intake: IntakeUnderTest) -> None:
+async def test_a_rectified_name_or_birth_date_is_the_one_duplicates_are_found_by(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """A DPO's review (GDPR art. 16, rectification): a person registered as "Amina Okonko", her surname then corrected
     to "Okonkwo", was still matched by the wrong name and birth date kept in `name_key_hash` — a new registration under
     the wrong name was flagged as her, one under her right name was not. A correction of the name or the birth date
     (or a name given later) renews the key, an identity left without a whole name clears it."""
     async with intake.client("staff-torino") as staff:
-        wrong = person("s-ok", identity={"given_name": "Amina", "family_name": "Okonko"})
+        wrong = person(f"s-ok-{uid}", identity={"given_name": "Amina", "family_name": surname("Okonko", uid)})
         assert (await post(staff, "/persons", wrong)).status_code == 201
-        r = await staff.patch("/persons/s-ok", json={"identity": {"family_name": "Okonkwo"}})
+        r = await staff.patch(f"/persons/s-ok-{uid}", json={"identity": {"family_name": surname("Okonkwo", uid)}})
         assert r.status_code == 200, r.text
-        right = person("s-dup", identity={"given_name": "Amina", "family_name": "Okonkwo"})
-        assert (await post(staff, "/persons", right)).json()["possible_duplicates"] == ["s-ok"]
-        old = person("s-old", identity={"given_name": "Amina", "family_name": "Okonko"})
+        right = person(f"s-dup-{uid}", identity={"given_name": "Amina", "family_name": surname("Okonkwo", uid)})
+        assert (await post(staff, "/persons", right)).json()["possible_duplicates"] == [f"s-ok-{uid}"]
+        old = person(f"s-old-{uid}", identity={"given_name": "Amina", "family_name": surname("Okonko", uid)})
         assert (await post(staff, "/persons", old)).json()["possible_duplicates"] == []
-        r = await staff.patch("/persons/s-ok", json={"birth_date": "1991-05-01"})
+        r = await staff.patch(f"/persons/s-ok-{uid}", json={"birth_date": "1991-05-01"})
         assert r.status_code == 200, r.text
-        born = person("s-born", birth="1991-05-01", identity={"given_name": "Amina", "family_name": "Okonkwo"})
-        assert (await post(staff, "/persons", born)).json()["possible_duplicates"] == ["s-ok"]
+        born = person(
+            f"s-born-{uid}",
+            birth="1991-05-01",
+            identity={"given_name": "Amina", "family_name": surname("Okonkwo", uid)},
+        )
+        assert (await post(staff, "/persons", born)).json()["possible_duplicates"] == [f"s-ok-{uid}"]

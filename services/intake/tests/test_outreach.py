@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 EARLIER = clock.today() - timedelta(days=40)  # fixed at import: in the past either day
-NICKNAME = "Il Rosso di Porta Nuova"
 
 
 async def send(c: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -36,15 +35,21 @@ async def post(c: httpx.AsyncClient, path: str, body: dict[str, Any], want: int 
     return r.json()  # type: ignore[no-any-return]
 
 
-def outing(oid: str, on: date, unit: str = "unit-nord") -> dict[str, Any]:
+def nickname(uid: str) -> str:
+    """A nickname of the test's own: one nickname is one street person of the city, on the module's shared intake."""
+    return f"Il Rosso di Porta Nuova {uid}"
+
+
+def outing(uid: str, oid: str, on: date) -> dict[str, Any]:
+    """An outing of the test's own unit (`unit`)."""
     return {
         "outing_id": oid,
-        "unit_id": unit,
+        "unit_id": f"unit-nord-{uid}",
         "on": on.isoformat(),
         "start_time": "20:30",
         "end_time": "00:30",
         "places": ["Stazione Porta Nuova", "Giardini Alimonda"],
-        "staff": ["op-giulia", "op-marco"],
+        "staff": [f"op-giulia-{uid}", f"op-marco-{uid}"],
     }
 
 
@@ -63,20 +68,32 @@ def contact(cid: str, oid: str, on: date, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def rejections(client: PartnerClient, want: int) -> dict[str, InboundRejected]:
-    """The partner's next `want` rejections, by the refused event's id."""
+async def rejections(client: PartnerClient, *sent: str) -> dict[str, InboundRejected]:
+    """The partner's rejections, by the refused event's id, read until those of the events `sent` are there (its
+    topic holds the module's other tests' rejections too: they are read from its start)."""
     answers: dict[str, InboundRejected] = {}
     async for rejection in client.rejections(timeout=20):
         answers[rejection.inbound_event_id] = rejection
-        if len(answers) >= want:
+        if set(sent) <= answers.keys():
             break
     return answers
 
 
-async def unit(intake: IntakeUnderTest, partner: str | None = "coop-aurora") -> None:
+def mine(events: list[Any], uid: str) -> list[Any]:
+    """The events of this test's own ids (on the module's intake a straggler of the test before could follow)."""
+    return [e for e in events if uid in e.model_dump_json()]
+
+
+def ours(items: list[dict[str, Any]], uid: str) -> list[dict[str, Any]]:
+    """This test's appointments among a list (the module's intake holds the other tests' too)."""
+    return [i for i in items if i["appointment_id"].endswith(uid)]
+
+
+async def unit(intake: IntakeUnderTest, uid: str, partner: str | None = "coop-aurora") -> None:
+    """The test's own mobile unit (`unit-nord-<uid>`): the module's intake holds the other tests' too."""
     async with intake.client("staff-torino") as staff:
         body = {
-            "unit_id": "unit-nord",
+            "unit_id": f"unit-nord-{uid}",
             "name": "Unità di strada Nord",
             "vehicle": "camper",
             "area": "Circoscrizione 6",
@@ -86,26 +103,39 @@ async def unit(intake: IntakeUnderTest, partner: str | None = "coop-aurora") -> 
         await post(staff, "/mobile-units", body)
 
 
-async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_linked(intake: IntakeUnderTest) -> None:
-    await unit(intake)
+async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_linked(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    await unit(intake, uid)
     async with intake.client("coop-aurora") as aurora:
-        assert (await post(aurora, "/outings", outing("o-1", EARLIER)))["minutes"] == 240
-        await post(aurora, "/outings", outing("o-2", clock.today() - timedelta(days=2)))
-        first = await post(aurora, "/street-contacts", contact("ct-1", "o-1", EARLIER, nickname=NICKNAME))
+        assert (await post(aurora, "/outings", outing(uid, f"o-1-{uid}", EARLIER)))["minutes"] == 240
+        await post(aurora, "/outings", outing(uid, f"o-2-{uid}", clock.today() - timedelta(days=2)))
+        first = await post(
+            aurora, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER, nickname=nickname(uid))
+        )
         # Met again past midnight: same nickname written differently → the same street person.
         again = await post(
             aurora,
             "/street-contacts",
-            contact("ct-2", "o-2", clock.today() - timedelta(days=1), nickname="  il rosso di porta nuova"),
+            contact(
+                f"ct-2-{uid}",
+                f"o-2-{uid}",
+                clock.today() - timedelta(days=1),
+                nickname=f"  il rosso di porta nuova {uid.upper()}",
+            ),
         )
         assert again["street_id"] == first["street_id"] and again["first_contact_on"] == EARLIER.isoformat()
-        other = await post(aurora, "/street-contacts", contact("ct-3", "o-2", clock.today() - timedelta(days=2)))
+        other = await post(
+            aurora, "/street-contacts", contact(f"ct-3-{uid}", f"o-2-{uid}", clock.today() - timedelta(days=2))
+        )
         assert other["street_id"] != first["street_id"]
-        refused = await send(aurora, "/street-contacts", contact("ct-4", "o-2", clock.today(), place="Piazza Castello"))
+        refused = await send(
+            aurora, "/street-contacts", contact(f"ct-4-{uid}", f"o-2-{uid}", clock.today(), place="Piazza Castello")
+        )
         assert refused.status_code == 422 and refused.json()["field"] in ("place", "contacted_on")
         # Taken in charge: registered, then linked. The first contact's date stays.
         person = {
-            "person_id": "p-karim",
+            "person_id": f"p-karim-{uid}",
             "birth_date": "1990-01-01",
             "sex": "male",
             "nationality": "MA",
@@ -113,15 +143,17 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
         }
         await post(aurora, "/persons", person)
         linked = await post(
-            aurora, "/street-contacts/ct-2/link", {"person_id": "p-karim", "linked_on": str(clock.today())}
+            aurora,
+            f"/street-contacts/ct-2-{uid}/link",
+            {"person_id": f"p-karim-{uid}", "linked_on": str(clock.today())},
         )
         assert linked["first_contact_on"] == EARLIER.isoformat()
         assert linked["days_to_taking_in_charge"] == (clock.today() - EARLIER).days
         history = (await aurora.get(f"/street-persons/{first['street_id']}")).json()
-        assert history["nickname"] == NICKNAME and history["person_id"] == "p-karim"
-        assert [c["contact_id"] for c in history["contacts"]] == ["ct-1", "ct-2"]
+        assert history["nickname"] == nickname(uid) and history["person_id"] == f"p-karim-{uid}"
+        assert [c["contact_id"] for c in history["contacts"]] == [f"ct-1-{uid}", f"ct-2-{uid}"]
     async with intake.client("staff-torino") as staff:  # erasing the person erases the nickname the unit gave
-        assert (await send(staff, "/persons/p-karim/erasure", {})).status_code in (200, 201)
+        assert (await send(staff, f"/persons/p-karim-{uid}/erasure", {})).status_code in (200, 201)
         assert (await staff.get(f"/street-persons/{first['street_id']}")).json()["nickname"] is None
     # Its lookup hash goes too, as for a street person erased on their own: the nickname met again is someone new,
     # not "the street person was erased" (which confirmed a guessed nickname as the erased person's).
@@ -129,40 +161,42 @@ async def test_street_contacts_tie_by_nickname_and_keep_the_first_contact_when_l
         hashed = "select nickname_hash from street_persons where street_id = $1"
         assert await conn.fetchval(hashed, first["street_id"]) is None
     async with intake.client("coop-aurora") as aurora:
-        met_again = contact("ct-5", "o-2", clock.today() - timedelta(days=2), nickname=NICKNAME)
+        met_again = contact(f"ct-5-{uid}", f"o-2-{uid}", clock.today() - timedelta(days=2), nickname=nickname(uid))
         someone_new = (await post(aurora, "/street-contacts", met_again))["street_id"]
         assert someone_new != first["street_id"]
     async with intake.client("coop-borgo") as borgo:  # another partner: not its unit
-        r = await send(borgo, "/outings", outing("o-9", clock.today()))
+        r = await send(borgo, "/outings", outing(uid, f"o-9-{uid}", clock.today()))
         assert r.status_code == 403 and r.json()["field"] == "unit_id"
-    special = await intake.events("intake.special", want=4)
+    special = mine(await intake.events("intake.special", want=4), uid)
     contacts = [e for e in special if isinstance(e, ev.StreetContactRecorded)]
     assert {c.street_id for c in contacts} == {first["street_id"], other["street_id"], someone_new}
     assert all(c.nickname is None or c.nickname.kid in (first["street_id"], someone_new) for c in contacts)
     (link,) = [e for e in special if isinstance(e, ev.StreetPersonLinked)]
-    assert (link.person_id, link.first_contact_on, link.linked_on) == ("p-karim", EARLIER, clock.today())
+    assert (link.person_id, link.first_contact_on, link.linked_on) == (f"p-karim-{uid}", EARLIER, clock.today())
     raw = b"".join(r.value for r in await intake.raw_records("intake.special"))
     assert b"Rosso" not in raw and b"rosso" not in raw  # the nickname never travels in clear
 
 
-async def test_partners_send_outings_contacts_and_appointments_through_the_gatekeeper(intake: IntakeUnderTest) -> None:
-    await unit(intake)
+async def test_partners_send_outings_contacts_and_appointments_through_the_gatekeeper(
+    intake: IntakeUnderTest, uid: str
+) -> None:
+    await unit(intake, uid)
     starts = datetime.combine(clock.today() + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=18)
     async with intake.partner("coop-aurora", "torino") as client:
-        await client.emit(ev.OutingSubmitted(**{**outing("o-1", EARLIER), "on": EARLIER}))
+        await client.emit(ev.OutingSubmitted(**{**outing(uid, f"o-1-{uid}", EARLIER), "on": EARLIER}))
         await client.emit(
             ev.StreetContactSubmitted(
-                **{k: v for k, v in contact("ct-1", "o-1", EARLIER).items()},
-                identity=ev.StreetIdentity(nickname=client.seal("nickname", NICKNAME)),
+                **{k: v for k, v in contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER).items()},
+                identity=ev.StreetIdentity(nickname=client.seal("nickname", nickname(uid))),
             )
         )
         await client.emit(
             ev.AppointmentBookingSubmitted(
-                appointment_id="apt-1",
+                appointment_id=f"apt-1-{uid}",
                 agenda="mobile_unit",
-                operator="op-giulia",
-                unit_id="unit-nord",
-                contact_id="ct-1",
+                operator=f"op-giulia-{uid}",
+                unit_id=f"unit-nord-{uid}",
+                contact_id=f"ct-1-{uid}",
                 purpose="street_follow_up",
                 starts_at=starts,
                 ends_at=starts + timedelta(minutes=30),
@@ -170,86 +204,92 @@ async def test_partners_send_outings_contacts_and_appointments_through_the_gatek
         )
         clash = await client.emit(
             ev.AppointmentBookingSubmitted(
-                appointment_id="apt-2",
+                appointment_id=f"apt-2-{uid}",
                 agenda="mobile_unit",
-                operator="op-giulia",
-                unit_id="unit-nord",
-                contact_id="ct-1",
+                operator=f"op-giulia-{uid}",
+                unit_id=f"unit-nord-{uid}",
+                contact_id=f"ct-1-{uid}",
                 purpose="street_follow_up",
                 starts_at=starts + timedelta(minutes=15),
                 ends_at=starts + timedelta(minutes=45),
             )
         )
-        late = await client.emit(ev.StreetContactSubmitted(**contact("ct-9", "o-1", EARLIER, place="Altrove")))
+        late = await client.emit(
+            ev.StreetContactSubmitted(**contact(f"ct-9-{uid}", f"o-1-{uid}", EARLIER, place="Altrove"))
+        )
         blank = await client.emit(  # a nickname of spaces: refused at the sealed identity's field (was data.nickname)
             ev.StreetContactSubmitted(
-                **contact("ct-8", "o-1", EARLIER), identity=ev.StreetIdentity(nickname=client.seal("nickname", "  "))
+                **contact(f"ct-8-{uid}", f"o-1-{uid}", EARLIER),
+                identity=ev.StreetIdentity(nickname=client.seal("nickname", "  ")),
             )
         )
-        answers: list[InboundRejected] = []
-        async for rejection in client.rejections(timeout=20):
-            answers.append(rejection)
-            if len(answers) >= 3:
-                break
-    by_id = {a.inbound_event_id: a for a in answers}
+        by_id = await rejections(client, blank.id, clash.id, late.id)
     assert (by_id[blank.id].kind, by_id[blank.id].field) == ("invalid", "data.identity.nickname"), by_id[blank.id]
     assert (by_id[clash.id].kind, by_id[clash.id].field) == ("conflict", "data.starts_at")
     assert (by_id[late.id].kind, by_id[late.id].field) == ("invalid", "data.place")
-    events = await intake.events(want=3)
+    events = mine(await intake.events(want=3), uid)
     booked = next(e for e in events if isinstance(e, ev.AppointmentBooked))
     assert booked.street_id is not None and booked.person_id is None and booked.booked_by == "coop-aurora"
     async with intake.client("staff-torino") as staff:
         history = (await staff.get(f"/street-persons/{booked.street_id}")).json()
-        assert history["nickname"] == NICKNAME  # opened from HPKE, re-sealed with the street person's key
+        assert history["nickname"] == nickname(uid)  # opened from HPKE, re-sealed with the street person's key
         assert (await send(staff, f"/street-persons/{booked.street_id}/erasure", {})).status_code in (200, 201)
         forgotten = (await staff.get(f"/street-persons/{booked.street_id}")).json()
         assert forgotten["nickname"] is None and len(forgotten["contacts"]) == 1  # the facts stay
 
 
-async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(intake: IntakeUnderTest) -> None:
+# Own service: the day's reminders are the city's: it asserts that those emitted are all those due, once.
+@pytest.mark.own_service
+async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     tomorrow = clock.today() + timedelta(days=1)
     nine = datetime.combine(tomorrow, datetime.min.time(), tzinfo=UTC) + timedelta(hours=8)  # 09:00 or 10:00 in Rome
     past = datetime.now(UTC) - timedelta(hours=2)
     async with intake.client("staff-torino") as staff:
-        person = {"person_id": "p-1", "birth_date": "1985-01-01", "sex": "female", "nationality": "NG"}
+        person = {"person_id": f"p-1-{uid}", "birth_date": "1985-01-01", "sex": "female", "nationality": "NG"}
         await post(staff, "/persons", person)
 
-        def booking(aid: str, start: datetime, operator: str = "op-giulia") -> dict[str, Any]:
+        def booking(aid: str, start: datetime, operator: str = f"op-giulia-{uid}") -> dict[str, Any]:
             return {
                 "appointment_id": aid,
                 "agenda": "desk",
                 "operator": operator,
-                "person_id": "p-1",
+                "person_id": f"p-1-{uid}",
                 "purpose": "first_interview",
                 "starts_at": start.isoformat(),
                 "ends_at": (start + timedelta(minutes=45)).isoformat(),
             }
 
-        await post(staff, "/appointments", booking("a-1", nine))
-        clash = await send(staff, "/appointments", booking("a-2", nine + timedelta(minutes=30)))
+        await post(staff, "/appointments", booking(f"a-1-{uid}", nine))
+        clash = await send(staff, "/appointments", booking(f"a-2-{uid}", nine + timedelta(minutes=30)))
         assert clash.status_code == 409 and clash.json()["field"] == "starts_at"
-        await post(staff, "/appointments", booking("a-2", nine + timedelta(minutes=30), operator="op-marco"))
-        await post(staff, "/appointments", booking("a-3", nine + timedelta(hours=2)))
+        await post(
+            staff, "/appointments", booking(f"a-2-{uid}", nine + timedelta(minutes=30), operator=f"op-marco-{uid}")
+        )
+        await post(staff, "/appointments", booking(f"a-3-{uid}", nine + timedelta(hours=2)))
         moved = await send(
             staff,
-            "/appointments/a-3/move",
+            f"/appointments/a-3-{uid}/move",
             {"starts_at": nine.isoformat(), "ends_at": (nine + timedelta(minutes=20)).isoformat()},
         )
         assert moved.status_code == 409  # onto a-1's time
         await post(
             staff,
-            "/appointments/a-3/move",
+            f"/appointments/a-3-{uid}/move",
             {"starts_at": (nine + timedelta(hours=3)).isoformat(), "ends_at": (nine + timedelta(hours=4)).isoformat()},
         )
-        await post(staff, "/appointments/a-2/cancel", {"reason": "by_person", "on": str(clock.today())})
-        await post(staff, "/appointments", booking("a-past", past))
-        await post(staff, "/appointments/a-past/outcome", {"outcome": "no_show", "on": str(clock.today())})
-        early = await send(staff, "/appointments/a-1/outcome", {"outcome": "attended", "on": str(clock.today())})
+        await post(staff, f"/appointments/a-2-{uid}/cancel", {"reason": "by_person", "on": str(clock.today())})
+        await post(staff, "/appointments", booking(f"a-past-{uid}", past))
+        await post(staff, f"/appointments/a-past-{uid}/outcome", {"outcome": "no_show", "on": str(clock.today())})
+        early = await send(staff, f"/appointments/a-1-{uid}/outcome", {"outcome": "attended", "on": str(clock.today())})
         assert early.status_code == 422
         day = [a["appointment_id"] for a in (await staff.get("/appointments", params={"day": str(tomorrow)})).json()]
-        assert {"a-1", "a-2", "a-3"} <= set(day)
+        assert {f"a-1-{uid}", f"a-2-{uid}", f"a-3-{uid}"} <= set(day)
         due = (await staff.get("/appointments/reminders", params={"day": str(clock.today())})).json()
-        assert {a["appointment_id"] for a in due} >= {"a-1", "a-3"} and "a-2" not in {a["appointment_id"] for a in due}
+        assert {a["appointment_id"] for a in due} >= {f"a-1-{uid}", f"a-3-{uid}"} and f"a-2-{uid}" not in {
+            a["appointment_id"] for a in due
+        }
         first = (await send(staff, "/appointments/reminders", {"day": str(clock.today())})).json()
         again = (await send(staff, "/appointments/reminders", {"day": str(clock.today())})).json()
         assert set(first["emitted"]) == {a["appointment_id"] for a in due} and again["emitted"] == []
@@ -263,20 +303,24 @@ async def test_the_agenda_books_moves_cancels_records_no_shows_and_reminds_once(
     await asyncio.sleep(0)
 
 
-async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys_staff(intake: IntakeUnderTest) -> None:
+async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys_staff(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """What the desk's to-do list reads: reminded appointments still waiting, the case's partner's own only."""
     tomorrow = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
     async with intake.client("staff-torino") as staff:
-        for pid in ("p-case", "p-alone"):
+        for pid in (f"p-case-{uid}", f"p-alone-{uid}"):
             await post(
                 staff, "/persons", {"person_id": pid, "birth_date": "1980-02-02", "sex": "male", "nationality": "SN"}
             )
         await post(
-            staff, "/households", {"household_id": "h-1", "reference_person_id": "p-case", "member_ids": ["p-case"]}
+            staff,
+            "/households",
+            {"household_id": f"h-1-{uid}", "reference_person_id": f"p-case-{uid}", "member_ids": [f"p-case-{uid}"]},
         )
         case = {
-            "case_id": "c-1",
-            "household_id": "h-1",
+            "case_id": f"c-1-{uid}",
+            "household_id": f"h-1-{uid}",
             "action_area": "taking_charge",
             "channel": "desk",
             "opened_on": str(clock.today()),
@@ -284,7 +328,10 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
             "partner": "coop-aurora",
         }
         await post(staff, "/cases", case)
-        for aid, pid, operator in (("a-case", "p-case", "op-giulia"), ("a-alone", "p-alone", "op-marco")):
+        for aid, pid, operator in (
+            (f"a-case-{uid}", f"p-case-{uid}", f"op-giulia-{uid}"),
+            (f"a-alone-{uid}", f"p-alone-{uid}", f"op-marco-{uid}"),
+        ):
             booking = {
                 "appointment_id": aid,
                 "agenda": "desk",
@@ -295,49 +342,67 @@ async def test_open_appointment_reminders_reach_the_cases_operator_and_the_citys
                 "ends_at": (tomorrow + timedelta(minutes=30)).isoformat(),
             }
             await post(staff, "/appointments", booking)
-        assert (await staff.get("/appointments/reminders/open")).json() == []  # booked, not yet reminded
+        assert ours((await staff.get("/appointments/reminders/open")).json(), uid) == []  # booked, not yet reminded
         await post(staff, "/appointments/reminders", {"day": str(clock.today())}, want=200)
-        everything = (await staff.get("/appointments/reminders/open")).json()
-        assert [r["appointment_id"] for r in everything] == ["a-alone", "a-case"]
-        mine = (await staff.get("/appointments/reminders/open", params={"operator": "op-giulia"})).json()
-        assert [r["appointment_id"] for r in mine] == ["a-case"]
+        everything = ours((await staff.get("/appointments/reminders/open")).json(), uid)
+        assert [r["appointment_id"] for r in everything] == [f"a-alone-{uid}", f"a-case-{uid}"]
+        mine = (await staff.get("/appointments/reminders/open", params={"operator": f"op-giulia-{uid}"})).json()
+        assert [r["appointment_id"] for r in mine] == [f"a-case-{uid}"]
         bad = await staff.get("/appointments/reminders/open", params={"operator": ""})
         assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
         assert bad.json()["field"] == "query.operator"
     async with intake.client("coop-aurora") as aurora:
-        (r,) = (await aurora.get("/appointments/reminders/open")).json()
-        assert r["kind"] == "appointment_reminder_due" and r["case_id"] == "c-1" and r["case_partner"] == "coop-aurora"
+        (r,) = ours((await aurora.get("/appointments/reminders/open")).json(), uid)
+        assert (
+            r["kind"] == "appointment_reminder_due"
+            and r["case_id"] == f"c-1-{uid}"
+            and r["case_partner"] == "coop-aurora"
+        )
         assert r["since"] == str(clock.today()) and r["waiting_days"] == 0 and r["starts_at"] == tomorrow.isoformat()
         # The to-do item links to that day's agenda: the case's operator sees there the appointment the city's staff
         # booked with its case's person (not the other one), and may not change it (the one who booked it may).
-        day = (await aurora.get("/appointments", params={"day": str(clock.today() + timedelta(days=1))})).json()
-        assert [(a["appointment_id"], a["booked_by"]) for a in day] == [("a-case", "staff-torino")]
-        refused = await send(aurora, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(clock.today())})
+        day = ours(
+            (await aurora.get("/appointments", params={"day": str(clock.today() + timedelta(days=1))})).json(), uid
+        )
+        assert [(a["appointment_id"], a["booked_by"]) for a in day] == [(f"a-case-{uid}", "staff-torino")]
+        refused = await send(
+            aurora, f"/appointments/a-case-{uid}/cancel", {"reason": "by_person", "on": str(clock.today())}
+        )
         assert refused.status_code == 403 and refused.json()["field"] == "appointment_id"
     for other in ("coop-borgo", "staff-trieste"):
         async with intake.client(other) as c:
-            assert (await c.get("/appointments/reminders/open")).json() == []
-            assert (await c.get("/appointments", params={"day": str(clock.today() + timedelta(days=1))})).json() == []
+            assert ours((await c.get("/appointments/reminders/open")).json(), uid) == []
+            tomorrows = (await c.get("/appointments", params={"day": str(clock.today() + timedelta(days=1))})).json()
+            assert ours(tomorrows, uid) == []
     async with intake.client("coordination") as national:
         assert (await national.get("/appointments/reminders/open")).status_code == 403
     async with intake.client("staff-torino") as staff:
-        await post(staff, "/appointments/a-case/cancel", {"reason": "by_person", "on": str(clock.today())})
+        await post(staff, f"/appointments/a-case-{uid}/cancel", {"reason": "by_person", "on": str(clock.today())})
     async with intake.client("coop-aurora") as aurora:
-        assert (await aurora.get("/appointments/reminders/open")).json() == []  # the step is taken: gone
+        assert ours((await aurora.get("/appointments/reminders/open")).json(), uid) == []  # the step is taken: gone
 
 
-async def test_two_contacts_of_a_new_nickname_at_once_make_one_street_person(intake: IntakeUnderTest) -> None:
+async def test_two_contacts_of_a_new_nickname_at_once_make_one_street_person(intake: IntakeUnderTest, uid: str) -> None:
     """Found by the scenario: two units meeting a newcomer the same evening must not collide on the nickname."""
-    await unit(intake)
+    await unit(intake, uid)
     async with intake.client("coop-aurora") as aurora:
-        await post(aurora, "/outings", outing("o-1", EARLIER))
+        await post(aurora, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
         answers = await asyncio.gather(
-            *(post(aurora, "/street-contacts", contact(f"ct-{i}", "o-1", EARLIER, nickname="TO-042")) for i in range(6))
+            *(
+                post(
+                    aurora,
+                    "/street-contacts",
+                    contact(f"ct-{i}-{uid}", f"o-1-{uid}", EARLIER, nickname=f"TO-042-{uid}"),
+                )
+                for i in range(6)
+            )
         )
     assert len({a["street_id"] for a in answers}) == 1
 
 
-async def test_an_erased_persons_booked_appointments_are_cancelled_and_not_reminded(intake: IntakeUnderTest) -> None:
+async def test_an_erased_persons_booked_appointments_are_cancelled_and_not_reminded(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """An erased person's appointments stayed booked: the operator's agenda kept them and the day's reminders went
     on being emitted for a person no one may name. The erasure cancels those still to come (reason `by_operator`:
     the service cancelled, on the erasure's day, each with its `appointment_cancelled` fact); past ones stay as
@@ -345,41 +410,45 @@ async def test_an_erased_persons_booked_appointments_are_cancelled_and_not_remin
     tomorrow = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
     past = datetime.now(UTC) - timedelta(hours=3)
     async with intake.client("staff-torino") as staff:
-        person = {"person_id": "p-gone", "birth_date": "1980-02-02", "sex": "male", "nationality": "MA"}
+        person = {"person_id": f"p-gone-{uid}", "birth_date": "1980-02-02", "sex": "male", "nationality": "MA"}
         await post(staff, "/persons", person)
-        for aid, start in (("a-next", tomorrow), ("a-before", past)):
-            booking = {"appointment_id": aid, "agenda": "desk", "operator": "op-giulia", "person_id": "p-gone",
+        gone, operator = f"p-gone-{uid}", f"op-giulia-{uid}"
+        for aid, start in ((f"a-next-{uid}", tomorrow), (f"a-before-{uid}", past)):
+            booking = {"appointment_id": aid, "agenda": "desk", "operator": operator, "person_id": gone,
                        "purpose": "first_interview", "starts_at": start.isoformat(),
                        "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
             await post(staff, "/appointments", booking)
-        assert (await send(staff, "/persons/p-gone/erasure", {})).status_code in (200, 201)
+        assert (await send(staff, f"/persons/p-gone-{uid}/erasure", {})).status_code in (200, 201)
         due = (await staff.get("/appointments/reminders", params={"day": str(clock.today())})).json()
-        assert "a-next" not in {a["appointment_id"] for a in due}, due
+        assert f"a-next-{uid}" not in {a["appointment_id"] for a in due}, due
         day = (await staff.get("/appointments", params={"day": str(tomorrow.date())})).json()
-        assert [a["status"] for a in day if a["appointment_id"] == "a-next"] == ["cancelled"], day
-    events = await intake.events(want=5)  # registered, two booked, erased, cancelled
+        assert [a["status"] for a in day if a["appointment_id"] == f"a-next-{uid}"] == ["cancelled"], day
+    events = mine(await intake.events(want=5), uid)  # registered, two booked, erased, cancelled
     [cancelled] = [e for e in events if isinstance(e, ev.AppointmentCancelled)]
     assert (cancelled.appointment_id, cancelled.reason, cancelled.cancelled_on) == (
-        "a-next", ev.AppointmentCancellation.BY_OPERATOR, clock.today())  # fmt: skip
+        f"a-next-{uid}", ev.AppointmentCancellation.BY_OPERATOR, clock.today())  # fmt: skip
 
 
 async def test_an_outing_time_with_an_offset_is_refused_at_its_field_over_http_and_kafka(
     intake: IntakeUnderTest,
+    uid: str,
 ) -> None:
     """From an outside test: an outing's times are the city's wall-clock times, "HH:MM" without an offset (the JSON
     Schema's pattern), yet the model took "20:30Z"; with the end time without one, the outing's length subtracted an
     aware time from a naive one: HTTP answered 500 "Internal Server Error" and the partner's record, retried three
     times, went to the dead letters unanswered. Refused at the field, both ways; and a move missing one of its two
     times is refused naming the one missing (it named `starts_at` when `ends_at` was)."""
-    await unit(intake)
+    await unit(intake, uid)
     async with intake.client("coop-aurora") as aurora:
         for start, end in (("20:30Z", "00:30"), ("20:30+02:00", "23:30+02:00")):
-            r = await send(aurora, "/outings", {**outing("o-tz", EARLIER), "start_time": start, "end_time": end})
+            r = await send(
+                aurora, "/outings", {**outing(uid, f"o-tz-{uid}", EARLIER), "start_time": start, "end_time": end}
+            )
             assert (r.status_code, r.json()["field"]) == (422, "start_time"), r.text
             assert "offset" in r.json()["reason"], r.text
     async with intake.partner("coop-aurora", "torino") as client:
         aware = {
-            **outing("o-tz", EARLIER),
+            **outing(uid, f"o-tz-{uid}", EARLIER),
             "on": EARLIER,
             "start_time": time(20, 30, tzinfo=UTC),
             "end_time": time(0, 30),
@@ -387,19 +456,20 @@ async def test_an_outing_time_with_an_offset_is_refused_at_its_field_over_http_a
         sent = await client.emit(ev.OutingSubmitted.model_construct(**aware))
         moved = await client.emit(
             ev.AppointmentChangeSubmitted(
-                appointment_id="apt-x",
+                appointment_id=f"apt-x-{uid}",
                 change="moved",
                 starts_at=datetime.now(UTC) + timedelta(days=1),
                 on=clock.today(),
             )
         )
-        answers = await rejections(client, 2)
+        answers = await rejections(client, sent.id, moved.id)
     assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.start_time"), answers
     assert answers[moved.id].field == "data.ends_at", answers[moved.id]
 
 
 async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_field_over_http_and_kafka(
     intake: IntakeUnderTest,
+    uid: str,
 ) -> None:
     """From an outside test: "9999-12-31T20:00:00-05:00" is a valid RFC 3339 time, but in UTC it falls in the year
     10000 (and "0001-01-01T00:30:00+01:00" in the year 0), which no datetime holds: the partner's booking, retried
@@ -407,64 +477,76 @@ async def test_an_appointment_time_that_is_no_instant_in_utc_is_refused_at_its_f
     Refused at the field, both ways, booking and move alike."""
     async with intake.client("coop-aurora") as aurora:
         await post(
-            aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+            aurora,
+            "/persons",
+            {"person_id": f"p-far-{uid}", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"},
         )
-        booking = {"agenda": "desk", "operator": "op-giulia", "person_id": "p-far", "purpose": "other"}
+        booking = {"agenda": "desk", "operator": f"op-giulia-{uid}", "person_id": f"p-far-{uid}", "purpose": "other"}
         starts = datetime.now(UTC) + timedelta(days=3)
         ok = {**booking, "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}
-        await post(aurora, "/appointments", {**ok, "appointment_id": "apt-ok"})
+        await post(aurora, "/appointments", {**ok, "appointment_id": f"apt-ok-{uid}"})
         for start, end in (
             ("9999-12-31T20:00:00-05:00", "9999-12-31T21:00:00-05:00"),
             ("0001-01-01T00:30:00+01:00", "0001-01-01T01:30:00+01:00"),
         ):
             r = await send(
-                aurora, "/appointments", {**booking, "appointment_id": "apt-far", "starts_at": start, "ends_at": end}
+                aurora,
+                "/appointments",
+                {**booking, "appointment_id": f"apt-far-{uid}", "starts_at": start, "ends_at": end},
             )
             assert r.status_code == 422 and r.json()["field"] == "starts_at", r.text
             assert "UTC" in r.json()["reason"], r.text
-            r = await send(aurora, "/appointments/apt-ok/move", {"starts_at": start, "ends_at": end})
+            r = await send(aurora, f"/appointments/apt-ok-{uid}/move", {"starts_at": start, "ends_at": end})
             assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
     far = datetime.fromisoformat("9999-12-31T20:00:00-05:00")
     with pytest.raises(ValueError, match="in UTC"):  # the SDK refuses to build it; another client sends it as is
-        ev.AppointmentBookingSubmitted(**booking, appointment_id="apt-far", starts_at=far, ends_at=far)
+        ev.AppointmentBookingSubmitted(**booking, appointment_id=f"apt-far-{uid}", starts_at=far, ends_at=far)
     async with intake.partner("coop-aurora", "torino") as client:
         booked = await client.emit(
             ev.AppointmentBookingSubmitted.model_construct(
-                **booking, appointment_id="apt-far", starts_at=far, ends_at=far + timedelta(minutes=30)
+                **booking, appointment_id=f"apt-far-{uid}", starts_at=far, ends_at=far + timedelta(minutes=30)
             )
         )
         moved = await client.emit(
             ev.AppointmentChangeSubmitted.model_construct(
-                appointment_id="apt-ok",
+                appointment_id=f"apt-ok-{uid}",
                 change="moved",
                 starts_at=far,
                 ends_at=far + timedelta(minutes=30),
                 on=clock.today(),
             )
         )
-        answers = await rejections(client, 2)
+        answers = await rejections(client, booked.id, moved.id)
     for sent in (booked, moved):
         assert (answers[sent.id].kind, answers[sent.id].field) == ("invalid_data", "data.starts_at"), answers
     assert not await intake.raw_records("deadletter", missing_ok=True)
 
 
-async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(intake: IntakeUnderTest) -> None:
+# Own service: it asserts the partner's whole calendar holds no outing and its last day only its appointment.
+@pytest.mark.own_service
+async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """From an outside test: a day at either end of the calendar is a valid `format: date`, but what intake computed
     from it was not a date or an instant (the 30 days before `?to=0001-01-05`, the local day after 9999-12-31, the
     local midnight of 0001-01-01 in UTC): `GET /outings?to=0001-01-05`, `GET /appointments?day=9999-12-31` and the
     reminders of 9999-12-31 answered 500 "Internal Server Error". They answer what there is on those days."""
     async with intake.client("coop-aurora") as aurora:
         await post(
-            aurora, "/persons", {"person_id": "p-far", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
+            aurora,
+            "/persons",
+            {"person_id": f"p-far-{uid}", "birth_date": "1990-01-01", "sex": "male", "nationality": "MA"},
         )
         # An appointment on the calendar's last day (booked before bookings were held to a year ahead: stored as is)
         async with intake.pool.acquire() as conn:
             await conn.execute(
                 "insert into appointments (appointment_id, city, agenda, operator, person_id, purpose, starts_at,"
-                " ends_at, booked_by) values ('apt-last', 'torino', 'desk', 'op-giulia', 'p-far', 'other', $1, $2,"
-                " 'coop-aurora')",
+                " ends_at, booked_by) values ($3, 'torino', 'desk', $4, $5, 'other', $1, $2, 'coop-aurora')",
                 datetime(9999, 12, 31, 10, tzinfo=UTC),
                 datetime(9999, 12, 31, 11, tzinfo=UTC),
+                f"apt-last-{uid}",
+                f"op-giulia-{uid}",
+                f"p-far-{uid}",
             )
         for path in (
             "/outings?to=0001-01-05",
@@ -474,17 +556,17 @@ async def test_the_first_and_last_days_of_the_calendar_are_answered_not_a_500(in
             r = await aurora.get(path)
             assert (r.status_code, r.json()) == (200, []), (path, r.text)
         r = await aurora.get("/appointments?day=9999-12-31")
-        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == ["apt-last"], r.text
+        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == [f"apt-last-{uid}"], r.text
     async with intake.client("staff-torino") as staff:
         r = await staff.get("/appointments/reminders?day=9999-12-30")
-        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == ["apt-last"], r.text
+        assert r.status_code == 200 and [a["appointment_id"] for a in r.json()] == [f"apt-last-{uid}"], r.text
         r = await staff.get("/appointments/reminders?day=9999-12-31")
         assert (r.status_code, r.json()) == (200, []), r.text
         r = await send(staff, "/appointments/reminders", {"day": "9999-12-31"})
         assert r.status_code in (200, 201), r.text
 
 
-async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: IntakeUnderTest) -> None:
+async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: IntakeUnderTest, uid: str) -> None:
     """From an outside test: the OpenAPI document says the agenda's `day`, the outings' `from` and `to` and the
     reminders' `day` are dates (`format: date`), but they were read as pydantic reads a date in lax mode:
     `?day=0` answered 200 and the agenda of 1970-01-01, `?day=86400` that of 1970-01-02, `?day=2026-12-06T00:00:00`
@@ -506,7 +588,9 @@ async def test_a_day_in_the_query_is_a_yyyy_mm_dd_date_not_a_timestamp(intake: I
             assert (await who.get(path)).status_code == 200, path
 
 
-async def test_a_booking_refused_for_another_partners_appointment_does_not_name_it(intake: IntakeUnderTest) -> None:
+async def test_a_booking_refused_for_another_partners_appointment_does_not_name_it(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """From an outside test: an operator is a name intake does not own (two cooperatives may both call theirs
     "mario"), and one operator's appointments never overlap. A booking of coop-borgo clashing with coop-aurora's
     appointment was refused "operator mario already has appointment apt-aurora from … to …": another partner's
@@ -518,33 +602,38 @@ async def test_a_booking_refused_for_another_partners_appointment_does_not_name_
         "starts_at": (starts + timedelta(minutes=30)).isoformat(),
         "ends_at": (starts + timedelta(hours=2)).isoformat(),
     }
-    booking = {"agenda": "desk", "operator": "mario", "purpose": "other", **times}
+    booking = {"agenda": "desk", "operator": f"mario-{uid}", "purpose": "other", **times}
     person = {"birth_date": "1990-01-01", "sex": "male", "nationality": "MA"}
     async with intake.client("coop-aurora") as aurora, intake.client("coop-borgo") as borgo:
-        await post(aurora, "/persons", {"person_id": "p-aurora", **person})
-        await post(borgo, "/persons", {"person_id": "p-borgo", **person})
-        await post(aurora, "/appointments", {**booking, "appointment_id": "apt-aurora", "person_id": "p-aurora"})
-        clash = {**booking, **later, "appointment_id": "apt-borgo", "person_id": "p-borgo"}
+        await post(aurora, "/persons", {"person_id": f"p-aurora-{uid}", **person})
+        await post(borgo, "/persons", {"person_id": f"p-borgo-{uid}", **person})
+        await post(
+            aurora, "/appointments", {**booking, "appointment_id": f"apt-aurora-{uid}", "person_id": f"p-aurora-{uid}"}
+        )
+        clash = {**booking, **later, "appointment_id": f"apt-borgo-{uid}", "person_id": f"p-borgo-{uid}"}
         r = await send(borgo, "/appointments", clash)
         assert (r.status_code, r.json()["field"]) == (409, "starts_at"), r.text
-        assert "apt-aurora" not in r.text and times["starts_at"] not in r.text, r.text
+        assert f"apt-aurora-{uid}" not in r.text and times["starts_at"] not in r.text, r.text
         assert "mario" in r.json()["reason"], r.text
         await post(
             borgo, "/appointments", {**clash, **times, "starts_at": times["ends_at"], "ends_at": later["ends_at"]}
         )
-        r = await send(borgo, "/appointments/apt-borgo/move", times)  # a move meets the same rule
-        assert r.status_code == 409 and "apt-aurora" not in r.text, r.text
-        own = await send(aurora, "/appointments", {**clash, "appointment_id": "apt-aurora-2", "person_id": "p-aurora"})
-        assert own.status_code == 409 and "apt-aurora" in own.json()["reason"], own.text
+        r = await send(borgo, f"/appointments/apt-borgo-{uid}/move", times)  # a move meets the same rule
+        assert r.status_code == 409 and f"apt-aurora-{uid}" not in r.text, r.text
+        own = await send(
+            aurora, "/appointments", {**clash, "appointment_id": f"apt-aurora-2-{uid}", "person_id": f"p-aurora-{uid}"}
+        )
+        assert own.status_code == 409 and f"apt-aurora-{uid}" in own.json()["reason"], own.text
     async with intake.partner("coop-borgo", "torino") as client:
-        sent = await client.emit(ev.AppointmentBookingSubmitted(**{**clash, "appointment_id": "apt-borgo-3"}))
-        answers = await rejections(client, 1)
+        sent = await client.emit(ev.AppointmentBookingSubmitted(**{**clash, "appointment_id": f"apt-borgo-3-{uid}"}))
+        answers = await rejections(client, sent.id)
     assert (answers[sent.id].kind, answers[sent.id].field) == ("conflict", "data.starts_at"), answers
-    assert "apt-aurora" not in answers[sent.id].reason, answers
+    assert f"apt-aurora-{uid}" not in answers[sent.id].reason, answers
 
 
 async def test_an_appointment_is_booked_within_a_year_and_its_cancellation_and_outcome_are_dated_sensibly(
     intake: IntakeUnderTest,
+    uid: str,
 ) -> None:
     """From an outside test: a booking at 9999-12-31T23:00Z was accepted, but its local day is in the year 10000 and
     no reminder could ever be due for it (a typo such as 2062 for 2026 alike: booked for decades); an outcome dated
@@ -553,55 +642,59 @@ async def test_an_appointment_is_booked_within_a_year_and_its_cancellation_and_o
     within the programme (422 `on`)."""
     now = datetime.now(UTC)
     async with intake.client("staff-torino") as staff:
-        person = {"person_id": "p-y", "birth_date": "1985-01-01", "sex": "female", "nationality": "NG"}
+        person = {"person_id": f"p-y-{uid}", "birth_date": "1985-01-01", "sex": "female", "nationality": "NG"}
         await post(staff, "/persons", person)
 
         def booking(aid: str, start: datetime) -> dict[str, Any]:
-            return {"appointment_id": aid, "agenda": "desk", "operator": "op-y", "person_id": "p-y",
+            return {"appointment_id": aid, "agenda": "desk", "operator": f"op-y-{uid}", "person_id": f"p-y-{uid}",
                     "purpose": "other", "starts_at": start.isoformat(),
                     "ends_at": (start + timedelta(minutes=30)).isoformat()}  # fmt: skip
 
         for start in (now + timedelta(days=367), datetime(9999, 12, 31, 23, 0, tzinfo=UTC)):
-            r = await send(staff, "/appointments", booking("a-far", start))
+            r = await send(staff, "/appointments", booking(f"a-far-{uid}", start))
             assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
             assert "366 days ahead" in r.json()["reason"], r.text
-        await post(staff, "/appointments", booking("a-year", now + timedelta(days=365)))
+        await post(staff, "/appointments", booking(f"a-year-{uid}", now + timedelta(days=365)))
         far = now + timedelta(days=400)
         move = {"starts_at": far.isoformat(), "ends_at": (far + timedelta(hours=1)).isoformat()}
-        r = await send(staff, "/appointments/a-year/move", move)
+        r = await send(staff, f"/appointments/a-year-{uid}/move", move)
         assert (r.status_code, r.json()["field"]) == (422, "starts_at"), r.text
-        r = await send(staff, "/appointments/a-year/cancel", {"reason": "by_person", "on": "1999-01-01"})
+        r = await send(staff, f"/appointments/a-year-{uid}/cancel", {"reason": "by_person", "on": "1999-01-01"})
         assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
-        await post(staff, "/appointments", booking("a-done", now - timedelta(hours=1)))
+        await post(staff, "/appointments", booking(f"a-done-{uid}", now - timedelta(hours=1)))
         day = (now - timedelta(hours=1)).astimezone(ZoneInfo("Europe/Rome")).date()
         r = await send(
-            staff, "/appointments/a-done/outcome", {"outcome": "attended", "on": str(day - timedelta(days=365))}
+            staff, f"/appointments/a-done-{uid}/outcome", {"outcome": "attended", "on": str(day - timedelta(days=365))}
         )
         assert (r.status_code, r.json()["field"]) == (422, "on"), r.text
         assert "before the appointment's day" in r.json()["reason"], r.text
-        await post(staff, "/appointments/a-done/outcome", {"outcome": "attended", "on": str(clock.today())})
+        await post(staff, f"/appointments/a-done-{uid}/outcome", {"outcome": "attended", "on": str(clock.today())})
 
 
-async def test_a_place_or_contact_id_holding_a_phone_e_mail_or_fiscal_code_is_refused(intake: IntakeUnderTest) -> None:
+async def test_a_place_or_contact_id_holding_a_phone_e_mail_or_fiscal_code_is_refused(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """A DPO's review: a street contact's place and an outing's places travel in clear on Kafka and stay after the
     street person's erasure (only the nickname is sealed); a unit wrote where to find someone — "chiamare
     +39 347 1234567", an e-mail — and the contact's identifier took a fiscal code. What identifies a person there
     is refused at its field, as in a new person's identifier."""
-    await unit(intake)
+    await unit(intake, uid)
     async with intake.client("coop-aurora") as aurora:
-        bad = {**outing("o-9", EARLIER), "places": ["Stazione Porta Nuova", "chiamare +39 347 1234567"]}
+        bad = {**outing(uid, f"o-9-{uid}", EARLIER), "places": ["Stazione Porta Nuova", "chiamare +39 347 1234567"]}
         r = await send(aurora, "/outings", bad)
         assert (r.status_code, r.json()["field"]) == (422, "places.1"), r.text
-        await post(aurora, "/outings", outing("o-1", EARLIER))
+        await post(aurora, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
         for body, field in (
-            (contact("ct-1", "o-1", EARLIER, place="scrivere a mario.rossi@example.org"), "place"),
-            (contact("RSSMRA80A01L219M", "o-1", EARLIER), "contact_id"),
+            (contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER, place="scrivere a mario.rossi@example.org"), "place"),
+            (contact("RSSMRA80A01L219M", f"o-1-{uid}", EARLIER), "contact_id"),
         ):
             r = await send(aurora, "/street-contacts", body)
             assert (r.status_code, r.json()["field"]) == (422, field), r.text
 
 
-async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_refused(intake: IntakeUnderTest) -> None:
+async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_refused(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     """A DPO's review (DESIGN section 5): a mobile unit's, an outing's and an appointment's identifiers travel in clear
     on intake's topic and into reporting, and no erasure reaches them; so do a unit's name, vehicle and area and an
     outing's operators. A cooperative's system keyed an appointment by the person's phone number and an outing by the
@@ -611,36 +704,42 @@ async def test_a_units_outings_or_appointments_id_holding_identifying_data_is_re
     topic."""
     identifying = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
     async with intake.client("staff-torino") as staff:
-        base = {"unit_id": "u-1", "name": "Unità Sud", "area": "Circoscrizione 8", "team_size": 2}
-        for uid in identifying:
-            r = await send(staff, "/mobile-units", {**base, "unit_id": uid})
+        base = {"unit_id": f"u-1-{uid}", "name": "Unità Sud", "area": "Circoscrizione 8", "team_size": 2}
+        for bad in identifying:
+            r = await send(staff, "/mobile-units", {**base, "unit_id": bad})
             assert (r.status_code, r.json().get("field")) == (422, "unit_id"), r.text
         for field in ("name", "vehicle", "area"):
             r = await send(staff, "/mobile-units", {**base, field: "chiamare +39 347 1234567"})
             assert (r.status_code, r.json().get("field")) == (422, field), r.text
-    await unit(intake)
+    await unit(intake, uid)
     starts = datetime.combine(clock.today() + timedelta(days=3), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
-    booking = {"agenda": "mobile_unit", "operator": "op-giulia", "unit_id": "unit-nord", "contact_id": "ct-1",
-               "purpose": "street_follow_up", "starts_at": starts.isoformat(),
+    booking = {"agenda": "mobile_unit", "operator": f"op-giulia-{uid}", "unit_id": f"unit-nord-{uid}",
+               "contact_id": f"ct-1-{uid}", "purpose": "street_follow_up", "starts_at": starts.isoformat(),
                "ends_at": (starts + timedelta(minutes=30)).isoformat()}  # fmt: skip
     async with intake.client("coop-aurora") as aurora:
         for oid in identifying:
-            r = await send(aurora, "/outings", outing(oid, EARLIER))
+            r = await send(aurora, "/outings", outing(uid, oid, EARLIER))
             assert (r.status_code, r.json().get("field")) == (422, "outing_id"), r.text
-        r = await send(aurora, "/outings", {**outing("o-1", EARLIER), "staff": ["op-giulia", "marco@example.org"]})
+        r = await send(
+            aurora,
+            "/outings",
+            {**outing(uid, f"o-1-{uid}", EARLIER), "staff": [f"op-giulia-{uid}", "marco@example.org"]},
+        )
         assert (r.status_code, r.json().get("field")) == (422, "staff.1"), r.text
-        await post(aurora, "/outings", outing("o-1", EARLIER))
-        await post(aurora, "/street-contacts", contact("ct-1", "o-1", EARLIER))
+        await post(aurora, "/outings", outing(uid, f"o-1-{uid}", EARLIER))
+        await post(aurora, "/street-contacts", contact(f"ct-1-{uid}", f"o-1-{uid}", EARLIER))
         for aid in identifying:
             r = await send(aurora, "/appointments", {**booking, "appointment_id": aid})
             assert (r.status_code, r.json().get("field")) == (422, "appointment_id"), r.text
     async with intake.partner("coop-aurora", "torino") as client:
-        sent_outing = await client.emit(ev.OutingSubmitted(**{**outing("RSSMRA85T10A562S", EARLIER), "on": EARLIER}))
+        sent_outing = await client.emit(
+            ev.OutingSubmitted(**{**outing(uid, "RSSMRA85T10A562S", EARLIER), "on": EARLIER})
+        )
         when = {"starts_at": starts, "ends_at": starts + timedelta(minutes=30)}
         sent_booking = await client.emit(
             ev.AppointmentBookingSubmitted(**{**booking, "appointment_id": "+39 347 1234567", **when})
         )
-        answers = await rejections(client, 2)
+        answers = await rejections(client, sent_outing.id, sent_booking.id)
     assert answers[sent_outing.id].field == "data.outing_id", answers
     assert answers[sent_booking.id].field == "data.appointment_id", answers
     published = await intake.raw_records("intake.events", missing_ok=True)

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared.testing.authz import Caller, RoleBeforeRequestCases
 from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
+from lgnet_shared.testing.plugin import own_or_shared
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 STAFF_ONLY = sorted(
     route
@@ -26,8 +27,26 @@ STAFF_ONLY = sorted(
 QUERY = {"GET /appointments/reminders": {"day": "not a day"}}  # a query that would be refused (422) if read first
 
 
+# The module's intake: one in-process service on the module's schema (`shared_service`), or a test's own
+# (`own_service`): these fixtures stand in for conftest's, which start a process.
 @pytest.fixture
-async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+def intake(request: pytest.FixtureRequest) -> InProcessService:
+    return cast(InProcessService, own_or_shared(request, "intake"))
+
+
+@pytest.fixture(scope="module")
+async def intake_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
+        yield service
+
+
+@pytest.fixture
+def intake_view(intake_shared: InProcessService) -> InProcessService:
+    return intake_shared
+
+
+@pytest.fixture
+async def intake_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
     async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
 
@@ -40,15 +59,15 @@ def test_the_table_has_staff_only_routes() -> None:
 
 @pytest.mark.parametrize("route", STAFF_ONLY)
 async def test_a_staff_only_route_refuses_another_role_before_reading_the_body(
-    intake: InProcessService, route: str
+    intake: InProcessService, route: str, uid: str
 ) -> None:
     method, template = route.split(" ", 1)
-    path = re.sub(r"\{[^}]+\}", "x-1", template)
+    path = re.sub(r"\{[^}]+\}", f"x-{uid}", template)
     for actor in ("coop-aurora", "coordination"):
         for body in ({}, {"unexpected": 1}, None) if method != "GET" else (None,):
             async with intake.client(actor) as c:
                 r = await c.request(
-                    method, path, json=body, headers={"Idempotency-Key": "k-1"}, params=QUERY.get(route)
+                    method, path, json=body, headers={"Idempotency-Key": f"k-{uid}"}, params=QUERY.get(route)
                 )
             assert r.status_code == 403, (route, actor, body, r.status_code, r.text)
             assert r.json()["field"] == "", (route, actor, r.text)  # the role, not a field of the body
