@@ -11,22 +11,41 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from codicefiscale import codicefiscale
 from lgnet_intake.adapters import credentials
 from lgnet_shared.events import Sealed
 from lgnet_shared.events import partner as inbound
+from lgnet_shared.events.intake import PersonErased
 from lgnet_shared.testing.tables import everything_in
 from partner_records import refused_at
 
 if TYPE_CHECKING:
     from conftest import IntakeUnderTest
 
-pytestmark = pytest.mark.integration
+# One intake for the module: each test's ids carry its `uid`. Two tests rotate or destroy the service's inbound keys
+# (`own_service`): an erasure retires the key the module's handle seals with (still opened, in its grace period).
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 LOOKUP_CACHE_SECONDS = 2  # the gatekeeper's (30 by default): how long it keeps an opened private key
+ENV = {"LGNET_INTAKE_LOOKUP_CACHE_SECONDS": str(LOOKUP_CACHE_SECONDS)}
+
+
+@pytest.fixture(scope="module")
+def intake_shared_env() -> dict[str, str]:
+    return ENV
 
 
 @pytest.fixture
-def intake_env() -> dict[str, str]:
-    return {"LGNET_INTAKE_LOOKUP_CACHE_SECONDS": str(LOOKUP_CACHE_SECONDS)}
+def intake_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The same environment for a test's own intake (`own_service`); the shared one takes `intake_shared_env`."""
+    return ENV if request.node.get_closest_marker("own_service") else {}
+
+
+def amina_of(uid: str) -> tuple[str, str]:
+    """Amina Okonkwo's birth date and fiscal code, this test's own (1960-1999): two tests' registrations of one
+    fiscal code would be merged into one person."""
+    born = date(1960, 1, 1) + timedelta(days=int(uid, 16) % 14_600)
+    code = codicefiscale.encode("Okonkwo", "Amina", "F", born.strftime("%d/%m/%Y"), "Z335")
+    return born.isoformat(), code
 
 
 def registration(pid: str, given: str, family: str) -> dict[str, Any]:
@@ -41,8 +60,11 @@ def registration(pid: str, given: str, family: str) -> dict[str, Any]:
     }
 
 
-async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnderTest) -> None:
-    people = {"p-amina": ("Amina", "Okonkwo"), "p-grace": ("Grace", "Adeyemi")}
+async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnderTest, uid: str) -> None:
+    """On the module's intake: the dump and the service's log hold every test's data so far (each erases its
+    persons of these names), and still name neither."""
+    amina = f"p-amina-{uid}"
+    people = {amina: ("Amina", "Okonkwo"), f"p-grace-{uid}": ("Grace", "Adeyemi")}
     bodies = {pid: registration(pid, *names) for pid, names in people.items()}
     keys = {pid: str(uuid.uuid4()) for pid in people}
     async with intake.client("coop-aurora") as c:
@@ -77,7 +99,7 @@ async def test_after_erasure_no_table_confirms_a_guessed_name(intake: IntakeUnde
     assert len(fingerprints) == 2 and len(set(fingerprints.values())) == 1
     # A retry of an erased person's registration cannot bring them back.
     async with intake.client("coop-aurora") as c:
-        r = await c.post("/persons", json=bodies["p-amina"], headers={"Idempotency-Key": keys["p-amina"]})
+        r = await c.post("/persons", json=bodies[amina], headers={"Idempotency-Key": keys[amina]})
         assert r.status_code == 409
 
 
@@ -103,6 +125,7 @@ def sealed_registration(pid: str, client: Any) -> inbound.PersonRegistrationSubm
     )
 
 
+@pytest.mark.own_service  # destroys every retired inbound key of the service, and its key must be the current one
 async def test_an_erased_persons_inbound_identity_cannot_be_opened_afterwards(intake: IntakeUnderTest) -> None:
     old_key_id = intake.inbound_key["key_id"]
     async with intake.partner("coop-aurora", "torino") as client:
@@ -138,6 +161,7 @@ async def test_an_erased_persons_inbound_identity_cannot_be_opened_afterwards(in
             raise AssertionError("no rejection for a record sealed to a destroyed key")
 
 
+@pytest.mark.own_service  # ages every inbound key of the service, whose first key must still be the current one
 async def test_the_inbound_key_rotates_on_schedule(intake: IntakeUnderTest) -> None:
     policy = credentials.InboundKeyPolicy(rotate_after=timedelta(days=30), grace=timedelta(hours=24))  # defaults
     first = intake.inbound_key["key_id"]
@@ -157,57 +181,62 @@ async def test_the_inbound_key_rotates_on_schedule(intake: IntakeUnderTest) -> N
         assert await credentials.rotate_inbound_keys(conn, policy) == [first]
 
 
-async def test_erasing_a_person_erases_the_records_merged_into_them(intake: IntakeUnderTest) -> None:
+async def test_erasing_a_person_erases_the_records_merged_into_them(intake: IntakeUnderTest, uid: str) -> None:
     """Two partners registered the same human (same fiscal code): one person, two records, two keys. Erasing the
     person erases both, and neither registration's fingerprint is left."""
-    amina = registration("a-1", "Amina", "Okonkwo")
-    amina["identity"]["fiscal_code"] = "KNKMNA90E41Z335B"
-    again = {**amina, "person_id": "b-7", "identity": {**amina["identity"], "given_name": "Amína"}}
+    a1, b7 = f"a-1-{uid}", f"b-7-{uid}"
+    amina = registration(a1, "Amina", "Okonkwo")
+    amina["birth_date"], amina["identity"]["fiscal_code"] = amina_of(uid)
+    again = {**amina, "person_id": b7, "identity": {**amina["identity"], "given_name": "Amína"}}
     keys = [str(uuid.uuid4()), str(uuid.uuid4())]
     async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
         assert (await a.post("/persons", json=amina, headers={"Idempotency-Key": keys[0]})).status_code == 201
         r = await b.post("/persons", json=again, headers={"Idempotency-Key": keys[1]})
         assert r.status_code == 201  # merged into a-1 (not told to Borgo: test_http_api.py)
     async with intake.client("staff-torino") as staff:
-        assert (await staff.get("/persons/b-7")).json()["person_id"] == "a-1"
-        assert (await staff.post("/persons/a-1/erasure")).status_code == 200
+        assert (await staff.get(f"/persons/{b7}")).json()["person_id"] == a1
+        assert (await staff.post(f"/persons/{a1}/erasure")).status_code == 200
     async with intake.pool.acquire() as conn:
-        wrapped = await conn.fetch("select kid, wrapped from person_keys where kid = any($1)", ["a-1", "b-7"])
-        assert {r["kid"]: r["wrapped"] for r in wrapped} == {"a-1": None, "b-7": None}
-        erased = await conn.fetch("select person_id from persons where erased_at is not null order by person_id")
-        assert [r["person_id"] for r in erased] == ["a-1", "b-7"]
+        wrapped = await conn.fetch("select kid, wrapped from person_keys where kid = any($1)", [a1, b7])
+        assert {r["kid"]: r["wrapped"] for r in wrapped} == {a1: None, b7: None}
+        erased = await conn.fetch(
+            "select person_id from persons where erased_at is not null and person_id like $1 order by person_id",
+            f"%-{uid}",
+        )
+        assert [r["person_id"] for r in erased] == [a1, b7]
         fingerprints = await conn.fetch("select request_hash from idempotency_keys where key = any($1)", keys)
         assert {r["request_hash"] for r in fingerprints} == {"erased"}
         dump = await everything_in(conn)
     assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump
 
 
-async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnderTest) -> None:
+async def test_an_erased_persons_birth_date_is_not_given_out(intake: IntakeUnderTest, uid: str) -> None:
     """operators.md: after erasure the birth date stays in intake's own table (minor or adult at later case
     openings) and "never leaves intake in clear". `GET /persons/{id}` and the cartella's person still answered
     "1990-05-01" (the desk showed "Data di nascita 1 mag 1990" under "nome non registrato"), while the household's
     member list already hid it: with sex, nationality and the household, it points the person out again."""
+    pid = f"p-erased-bd-{uid}"
     async with intake.client("coop-aurora") as c:
         r = await c.post(
-            "/persons", json=registration("p-erased-bd", "Salma", "Diallo"), headers={"Idempotency-Key": "k-bd"}
+            "/persons", json=registration(pid, "Salma", "Diallo"), headers={"Idempotency-Key": f"k-bd-{uid}"}
         )
         assert r.status_code == 201, r.text
     async with intake.client("staff-torino") as staff:
-        assert (await staff.post("/persons/p-erased-bd/erasure")).status_code == 200
-        person = (await staff.get("/persons/p-erased-bd")).json()
-        record = (await staff.get("/persons/p-erased-bd/record")).json()
+        assert (await staff.post(f"/persons/{pid}/erasure")).status_code == 200
+        person = (await staff.get(f"/persons/{pid}")).json()
+        record = (await staff.get(f"/persons/{pid}/record")).json()
     assert person["erased"] is True and person["identity"] == {}
     assert person["birth_date"] is None, person
     assert record["person"]["birth_date"] is None, record["person"]
     assert "1990-05-01" not in json.dumps(record), record
     async with intake.pool.acquire() as conn:  # kept in intake's own table, as documented
-        assert await conn.fetchval("select birth_date from persons where person_id = 'p-erased-bd'") == date(1990, 5, 1)
+        assert await conn.fetchval("select birth_date from persons where person_id = $1", pid) == date(1990, 5, 1)
 
 
 ROSSI_CF = "RSSMRA80A01L219M"  # a well-formed fiscal code (Mario Rossi, born in Turin on 1 January 1980)
 
 
-async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(intake: IntakeUnderTest) -> None:
+async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(intake: IntakeUnderTest, uid: str) -> None:
     """A DPO's review: identifiers travel in clear on every topic, are copied into every service and into reporting,
     and no erasure reaches them (only sealed fields are shredded). A partner whose own system keys persons by their
     codice fiscale sent it as `person_id`, and staff could type one: intake took it (201) and published it in clear.
@@ -218,28 +247,29 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
             body = {**registration(pid, "Mario", "Rossi"), "sex": "male"}
             r = await staff.post("/persons", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
             assert r.status_code == 422 and r.json()["field"] == "person_id", (pid, r.text)
+        p_ok, h_ok, r_ok = f"p-ok-{uid}", f"h-ok-{uid}", f"r-ok-{uid}"
         ok = await staff.post(
-            "/persons", json=registration("p-ok", "Mario", "Rossi"), headers={"Idempotency-Key": str(uuid.uuid4())}
+            "/persons", json=registration(p_ok, "Mario", "Rossi"), headers={"Idempotency-Key": str(uuid.uuid4())}
         )
         assert ok.status_code == 201, ok.text
-        household = {"household_id": ROSSI_CF, "reference_person_id": "p-ok", "member_ids": ["p-ok"]}
+        household = {"household_id": ROSSI_CF, "reference_person_id": p_ok, "member_ids": [p_ok]}
         r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 422 and r.json()["field"] == "household_id", r.text
-        household["household_id"] = "h-ok"
+        household["household_id"] = h_ok
         r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 201, r.text
-        referral = {"referral_id": "mario.rossi@example.org", "household_id": "h-ok", "source": "reception_exit",
+        referral = {"referral_id": "mario.rossi@example.org", "household_id": h_ok, "source": "reception_exit",
                     "received_on": "2026-01-10"}  # fmt: skip
         r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 422 and r.json()["field"] == "referral_id", r.text
         # A referral's outcome is a free code that travels in clear (referral_outcome_recorded): not a fiscal code.
-        referral["referral_id"] = "r-ok"
+        referral["referral_id"] = r_ok
         r = await staff.post("/referrals", json=referral, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 201, r.text
         outcome = {"outcome": ROSSI_CF.lower()}
-        r = await staff.post("/referrals/r-ok/outcome", json=outcome, headers={"Idempotency-Key": str(uuid.uuid4())})
+        r = await staff.post(f"/referrals/{r_ok}/outcome", json=outcome, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert (r.status_code, r.json().get("field")) == (422, "outcome"), r.text
-        case = {"case_id": f"c-{ROSSI_CF}", "household_id": "h-ok", "action_area": "taking_charge", "channel": "desk",
+        case = {"case_id": f"c-{ROSSI_CF}", "household_id": h_ok, "action_area": "taking_charge", "channel": "desk",
                 "opened_on": "2026-02-01", "partner": "coop-aurora"}  # fmt: skip
         r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 422 and r.json()["field"] == "case_id", r.text
@@ -254,14 +284,14 @@ async def test_an_identifier_that_is_a_fiscal_code_iban_or_e_mail_is_refused(int
             )
         )  # fmt: skip
         await refused_at(client, sent.id, "data.person_id")
-    published = await intake.raw_records("intake.events", missing_ok=True)
+    published = await intake.raw_records("intake.events", missing_ok=True)  # all since this test began
     assert not any(ROSSI_CF.encode() in (rec.value or b"") for rec in published)
-    async with intake.pool.acquire() as conn:
+    async with intake.pool.acquire() as conn:  # the whole schema: no test stores the code
         assert ROSSI_CF not in await everything_in(conn)
 
 
 async def test_a_plans_id_or_a_household_changes_reason_holding_identifying_data_is_refused(
-    intake: IntakeUnderTest,
+    intake: IntakeUnderTest, uid: str
 ) -> None:
     """A DPO's review (DESIGN section 5): a plan's id travels in clear on intake's topic (individual_plan_agreed, its
     objectives' updates) and into reporting, for good. A partner keyed the household's plan by the person's fiscal
@@ -269,61 +299,73 @@ async def test_a_plans_id_or_a_household_changes_reason_holding_identifying_data
     e-mail address or a phone number is refused at `plan_id`; a household change's reason holding one, at `reason`."""
     today = str(date.today())
     async with intake.client("staff-torino") as staff:
+        p_pl, h_pl, c_pl, p_pl2 = f"p-pl-{uid}", f"h-pl-{uid}", f"c-pl-{uid}", f"p-pl2-{uid}"
         ok = await staff.post(
-            "/persons", json=registration("p-pl", "Anna", "Bianchi"), headers={"Idempotency-Key": str(uuid.uuid4())}
+            "/persons", json=registration(p_pl, "Anna", "Bianchi"), headers={"Idempotency-Key": str(uuid.uuid4())}
         )
         assert ok.status_code == 201, ok.text
-        household = {"household_id": "h-pl", "reference_person_id": "p-pl", "member_ids": ["p-pl"]}
+        household = {"household_id": h_pl, "reference_person_id": p_pl, "member_ids": [p_pl]}
         r = await staff.post("/households", json=household, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 201, r.text
-        case = {"case_id": "c-pl", "household_id": "h-pl", "action_area": "taking_charge", "channel": "desk",
+        case = {"case_id": c_pl, "household_id": h_pl, "action_area": "taking_charge", "channel": "desk",
                 "opened_on": today, "partner": "coop-aurora"}  # fmt: skip
         r = await staff.post("/cases", json=case, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 201, r.text
         # A household change's coded reason travels in clear too (member_joined): a fiscal code in lower case is a code.
-        baby = registration("p-pl2", "Luca", "Bianchi")
-        assert (await staff.post("/persons", json=baby, headers={"Idempotency-Key": "k-pl2"})).status_code == 201
-        joined = {"household_id": "h-pl", "person_id": "p-pl2", "change": "joined", "reason": ROSSI_CF.lower(),
+        baby = registration(p_pl2, "Luca", "Bianchi")
+        assert (await staff.post("/persons", json=baby, headers={"Idempotency-Key": f"k-pl2-{uid}"})).status_code == 201
+        joined = {"household_id": h_pl, "person_id": p_pl2, "change": "joined", "reason": ROSSI_CF.lower(),
                   "on": today}  # fmt: skip
         r = await staff.post("/households/members", json=joined, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
     async with intake.client("coop-aurora") as aurora:
         for pid in (ROSSI_CF, "IT60X0542811101000000123456", "anna.bianchi@example.org", "+39 347 1234567"):
-            plan = {"case_id": "c-pl", "plan_id": pid, "objectives": ["housing"], "agreed_on": today}
+            plan = {"case_id": c_pl, "plan_id": pid, "objectives": ["housing"], "agreed_on": today}
             r = await aurora.post("/cases/plans", json=plan, headers={"Idempotency-Key": str(uuid.uuid4())})
             assert (r.status_code, r.json().get("field")) == (422, "plan_id"), (pid, r.text)
     async with intake.partner("coop-aurora", "torino") as client:
         sent = await client.emit(
-            inbound.PlanSubmitted(case_id="c-pl", plan_id=ROSSI_CF, objectives=["housing"], agreed_on=date.today())
+            inbound.PlanSubmitted(case_id=c_pl, plan_id=ROSSI_CF, objectives=["housing"], agreed_on=date.today())
         )
         await refused_at(client, sent.id, "data.plan_id")
-    published = await intake.raw_records("intake.events", missing_ok=True)
+    published = await intake.raw_records("intake.events", missing_ok=True)  # all since this test began
     assert not any(v in (rec.value or b"") for rec in published for v in (ROSSI_CF.encode(), ROSSI_CF.lower().encode()))
 
 
-async def test_erasing_a_person_by_a_record_merged_into_her_erases_her(intake: IntakeUnderTest) -> None:
+async def test_erasing_a_person_by_a_record_merged_into_her_erases_her(intake: IntakeUnderTest, uid: str) -> None:
     """A DPO's review (GDPR art. 17): a person asks for erasure showing the id a cooperative gave her; that record was
     merged into the one the desk keeps (same fiscal code). `POST /persons/b-7/erasure` answered 200 and destroyed only
     the merged record's key: her record a-1 — names, fiscal code, phone — was still read and found by her fiscal code.
     An erasure by any of her records' ids erases the human: the surviving record and every record merged into it."""
-    amina = registration("a-1", "Amina", "Okonkwo")
-    amina["identity"]["fiscal_code"] = "KNKMNA90E41Z335B"
-    again = {**amina, "person_id": "b-7", "identity": {**amina["identity"], "given_name": "Amína"}}
+    a1, b7 = f"a-1-{uid}", f"b-7-{uid}"
+    amina = registration(a1, "Amina", "Okonkwo")
+    amina["birth_date"], fiscal_code = amina_of(uid)
+    amina["identity"]["fiscal_code"] = fiscal_code
+    again = {**amina, "person_id": b7, "identity": {**amina["identity"], "given_name": "Amína"}}
     async with intake.client("coop-aurora") as a, intake.client("coop-borgo") as b:
         assert (await a.post("/persons", json=amina, headers={"Idempotency-Key": str(uuid.uuid4())})).status_code == 201
         r = await b.post("/persons", json=again, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert r.status_code == 201
     async with intake.client("staff-torino") as staff:
-        r = await staff.post("/persons/b-7/erasure")
-        assert r.status_code == 200 and r.json()["person_id"] == "a-1", r.text
-        assert (await staff.get("/persons/a-1")).json()["erased"] is True
-        found = await staff.post("/persons/search", json={"fiscal_code": "KNKMNA90E41Z335B"})
+        r = await staff.post(f"/persons/{b7}/erasure")
+        assert r.status_code == 200 and r.json()["person_id"] == a1, r.text
+        assert (await staff.get(f"/persons/{a1}")).json()["erased"] is True
+        found = await staff.post("/persons/search", json={"fiscal_code": fiscal_code})
         assert found.json() == [], found.text
-        assert (await staff.post("/persons/a-1/erasure")).status_code == 409  # already erased, whole
+        assert (await staff.post(f"/persons/{a1}/erasure")).status_code == 409  # already erased, whole
     async with intake.pool.acquire() as conn:
-        erased = await conn.fetch("select person_id from persons where erased_at is not null order by person_id")
-        assert [r["person_id"] for r in erased] == ["a-1", "b-7"]
+        erased = await conn.fetch(
+            "select person_id from persons where erased_at is not null and person_id like $1 order by person_id",
+            f"%-{uid}",
+        )
+        assert [r["person_id"] for r in erased] == [a1, b7]
         dump = await everything_in(conn)
     assert "Okonkwo" not in dump and "Amina" not in dump and "Amína" not in dump
-    erasures = [e for e in await intake.events(want=2) if e.type == "lgnet.intake.person_erased"]
-    assert sorted(e.person_id for e in erasures) == ["a-1", "b-7"]
+    erasures: list[PersonErased] = []
+    for _ in range(40):  # this test's erasures (a straggler of an earlier test's could be read first)
+        events = await intake.events(want=2)
+        erasures = [e for e in events if isinstance(e, PersonErased) and e.person_id.endswith(uid)]
+        if len(erasures) >= 2:
+            break
+        await asyncio.sleep(0.25)
+    assert sorted(e.person_id for e in erasures) == [a1, b7]

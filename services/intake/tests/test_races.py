@@ -8,23 +8,43 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 
-pytestmark = pytest.mark.integration
+# One in-process intake (and schema) for the module: every id a test makes is a fresh uuid, and each assertion
+# looks at the rows and facts of its own ids.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, STAFF = "coop-aurora", "staff-torino"
 ROUNDS = 8
 
 
+@pytest.fixture(scope="module")
+async def in_process_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
+        yield service
+
+
 @pytest.fixture
-async def intake(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+def in_process_view(in_process_shared: InProcessService) -> InProcessService:
+    return in_process_shared
+
+
+@pytest.fixture
+async def in_process_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
     async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
+
+
+@pytest.fixture
+def intake(request: pytest.FixtureRequest) -> InProcessService:
+    """The module's in-process intake, or one of the test's own (`own_service`)."""
+    return cast(InProcessService, own_or_shared(request, "in_process"))
 
 
 def _id() -> str:
@@ -42,11 +62,17 @@ async def ok(service: InProcessService, actor: str, path: str, body: dict[str, A
     return r.json()
 
 
-async def _household(service: InProcessService) -> str:
+def _family(uid: str) -> str:
+    """The family name of a test's persons: the same within the test (born the same day, each flagged as a possible
+    duplicate of those before her, as before), another test's persons are not flagged against them."""
+    return f"Test-{uid}"
+
+
+async def _household(service: InProcessService, uid: str) -> str:
     people = [_id(), _id()]
     for pid in people:
         person = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
-                  "identity": {"given_name": "Amina", "family_name": "Test"}}  # fmt: skip
+                  "identity": {"given_name": "Amina", "family_name": _family(uid)}}  # fmt: skip
         await ok(service, A, "/persons", person)
         consent = {"person_id": pid, "purpose": "partner_sharing", "granted": True, "recorded_on": str(clock.today())}
         await ok(service, A, "/consents", consent)
@@ -60,9 +86,9 @@ def _opening(case_id: str, household_id: str) -> dict[str, Any]:
             "opened_on": str(clock.today()), "housing_need": True, "partner": A}  # fmt: skip
 
 
-async def _case(service: InProcessService) -> str:
+async def _case(service: InProcessService, uid: str) -> str:
     cid = _id()
-    await ok(service, STAFF, "/cases", _opening(cid, await _household(service)))
+    await ok(service, STAFF, "/cases", _opening(cid, await _household(service, uid)))
     return cid
 
 
@@ -77,9 +103,9 @@ def _refused(r: httpx.Response, field: str) -> None:
     assert r.headers["content-type"].startswith("application/problem+json") and r.json()["field"] == field, r.text
 
 
-async def test_two_cases_in_one_area_opened_at_once_one_is_refused(intake: InProcessService) -> None:
+async def test_two_cases_in_one_area_opened_at_once_one_is_refused(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        hid = await _household(intake)
+        hid = await _household(intake, uid)
         answers = await asyncio.gather(*(call(intake, who, "/cases", _opening(_id(), hid)) for who in (STAFF, A)))
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
         _refused(next(r for r in answers if r.status_code == 409), "household_id")
@@ -87,17 +113,17 @@ async def test_two_cases_in_one_area_opened_at_once_one_is_refused(intake: InPro
             assert await conn.fetchval("select count(*) from cases where household_id = $1", hid) == 1
 
 
-async def test_one_case_id_opened_twice_at_once_one_is_refused(intake: InProcessService) -> None:
+async def test_one_case_id_opened_twice_at_once_one_is_refused(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        cid, households = _id(), [await _household(intake) for _ in range(2)]
+        cid, households = _id(), [await _household(intake, uid) for _ in range(2)]
         answers = await asyncio.gather(*(call(intake, STAFF, "/cases", _opening(cid, h)) for h in households))
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
         _refused(next(r for r in answers if r.status_code == 409), "case_id")
 
 
-async def test_a_case_closed_twice_at_once_is_closed_once(intake: InProcessService) -> None:
+async def test_a_case_closed_twice_at_once_is_closed_once(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        cid = await _case(intake)
+        cid = await _case(intake, uid)
         body = {"case_id": cid, "outcome": "other", "closed_on": str(clock.today())}
         answers = await asyncio.gather(
             call(intake, STAFF, "/cases/closures", body), call(intake, A, "/cases/closures", body)
@@ -107,9 +133,9 @@ async def test_a_case_closed_twice_at_once_is_closed_once(intake: InProcessServi
         assert await _facts(intake, "lgnet.intake.case_closed", cid) == 1
 
 
-async def test_two_objectives_of_one_plan_updated_at_once_are_both_kept(intake: InProcessService) -> None:
+async def test_two_objectives_of_one_plan_updated_at_once_are_both_kept(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        cid, plan = await _case(intake), _id()
+        cid, plan = await _case(intake, uid), _id()
         body = {
             "case_id": cid,
             "plan_id": plan,
@@ -129,13 +155,13 @@ async def test_two_objectives_of_one_plan_updated_at_once_are_both_kept(intake: 
         assert kept == {"housing": "in_progress", "employment": "in_progress"}
 
 
-async def test_one_household_formed_twice_at_once_is_formed_once(intake: InProcessService) -> None:
+async def test_one_household_formed_twice_at_once_is_formed_once(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
         hid = _id()
         people = [_id(), _id()]
         for pid in people:
             person = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
-                      "identity": {"given_name": "Amina", "family_name": "Test"}}  # fmt: skip
+                      "identity": {"given_name": "Amina", "family_name": _family(uid)}}  # fmt: skip
             await ok(intake, A, "/persons", person)
         body = {"household_id": hid, "reference_person_id": people[0], "member_ids": people}
         answers = await asyncio.gather(call(intake, A, "/households", body), call(intake, STAFF, "/households", body))
@@ -143,17 +169,17 @@ async def test_one_household_formed_twice_at_once_is_formed_once(intake: InProce
         _refused(next(r for r in answers if r.status_code == 409), "household_id")
 
 
-async def _person(service: InProcessService) -> str:
+async def _person(service: InProcessService, uid: str) -> str:
     pid = _id()
     person = {"person_id": pid, "birth_date": "1988-02-03", "sex": "female", "nationality": "NG",
-              "identity": {"given_name": "Amina", "family_name": "Test"}}  # fmt: skip
+              "identity": {"given_name": "Amina", "family_name": _family(uid)}}  # fmt: skip
     await ok(service, A, "/persons", person)
     return pid
 
 
-async def test_a_person_erased_while_updated_stays_erased(intake: InProcessService) -> None:
+async def test_a_person_erased_while_updated_stays_erased(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        pid = await _person(intake)
+        pid = await _person(intake, uid)
         async with intake.client(A) as c:
             patch = c.patch(f"/persons/{pid}", json={"identity": {"family_name": "Okafor"}, "birth_date": "1988-02-04"})
             update, erasure = await asyncio.gather(patch, call(intake, STAFF, f"/persons/{pid}/erasure", {}))
@@ -166,18 +192,18 @@ async def test_a_person_erased_while_updated_stays_erased(intake: InProcessServi
         assert (row["identity"] in ("{}", {}), row["name_key_hash"]) == (True, None), (update.status_code, dict(row))
 
 
-async def test_a_person_erased_twice_at_once_is_erased_once(intake: InProcessService) -> None:
+async def test_a_person_erased_twice_at_once_is_erased_once(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        pid = await _person(intake)
+        pid = await _person(intake, uid)
         answers = await asyncio.gather(*(call(intake, STAFF, f"/persons/{pid}/erasure", {}) for _ in range(2)))
         assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
         _refused(next(r for r in answers if r.status_code == 409), "person_id")
         assert await _facts(intake, "lgnet.intake.person_erased", pid) == 1
 
 
-async def test_two_persons_merged_into_each_other_at_once_make_no_cycle(intake: InProcessService) -> None:
+async def test_two_persons_merged_into_each_other_at_once_make_no_cycle(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        one, two = await _person(intake), await _person(intake)
+        one, two = await _person(intake, uid), await _person(intake, uid)
         answers = await asyncio.gather(
             call(intake, STAFF, f"/persons/{one}/merge", {"merged_person_id": two}),
             call(intake, STAFF, f"/persons/{two}/merge", {"merged_person_id": one}),
@@ -190,9 +216,9 @@ async def test_two_persons_merged_into_each_other_at_once_make_no_cycle(intake: 
             assert r.status_code == 200, r.text
 
 
-async def test_one_person_joining_a_household_twice_at_once_joins_once(intake: InProcessService) -> None:
+async def test_one_person_joining_a_household_twice_at_once_joins_once(intake: InProcessService, uid: str) -> None:
     for round_ in range(ROUNDS):
-        hid, pid = await _household(intake), await _person(intake)
+        hid, pid = await _household(intake, uid), await _person(intake, uid)
         days = [str(clock.today())] * 2 if round_ % 2 else [str(clock.today()), str(clock.today().replace(day=1))]
         answers = await asyncio.gather(
             *(call(intake, who, "/households/members", {"household_id": hid, "person_id": pid, "change": "joined",
@@ -206,9 +232,9 @@ async def test_one_person_joining_a_household_twice_at_once_joins_once(intake: I
             assert await conn.fetchval(sql, hid, pid) == 1
 
 
-async def test_one_referral_id_received_twice_at_once_is_received_once(intake: InProcessService) -> None:
+async def test_one_referral_id_received_twice_at_once_is_received_once(intake: InProcessService, uid: str) -> None:
     for _ in range(ROUNDS):
-        hid, rid = await _household(intake), _id()
+        hid, rid = await _household(intake, uid), _id()
         body = {"referral_id": rid, "household_id": hid, "source": "territory", "received_on": str(clock.today())}
         answers = await asyncio.gather(call(intake, A, "/referrals", body), call(intake, STAFF, "/referrals", body))
         assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
@@ -236,10 +262,10 @@ async def test_one_person_registered_by_two_partners_at_once_without_fiscal_code
 
 
 async def test_a_person_erased_while_another_record_is_merged_into_her_takes_that_record_too(
-    intake: InProcessService,
+    intake: InProcessService, uid: str
 ) -> None:
     for round_ in range(ROUNDS):
-        her, other = await _person(intake), await _person(intake)
+        her, other = await _person(intake, uid), await _person(intake, uid)
         erase = call(intake, STAFF, f"/persons/{her}/erasure", {})
         merge = call(intake, STAFF, f"/persons/{her}/merge", {"merged_person_id": other})
         if round_ % 2:
