@@ -14,9 +14,9 @@ import pytest
 from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
+from lgnet_shared.testing.inprocess import InProcessService
 from lgnet_shared.testing.tables import everything_in
 from payments_testkit import call, call_ok, refused
-from lgnet_shared.testing.inprocess import InProcessService
 from test_bank_data import (
     COOP,
     LANDLORD_IBAN,
