@@ -10,17 +10,13 @@ from lgnet_shared import clock
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import payments as pev
 from lgnet_shared.testing.inprocess import InProcessService
-from payments_testkit import open_case
+from payments_testkit import call, call_ok, open_case, outbox, refused
 from test_bank_data import (
     COOP,
     STAFF,
-    call,
-    call_ok,
-    outbox,
     payments_own,
     payments_shared,
     payments_view,
-    refused,
     shared_payments,
 )
 
