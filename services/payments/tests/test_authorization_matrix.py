@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
@@ -28,10 +29,14 @@ from lgnet_shared.testing.authz import (
     run_matrix,
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 from payments_testkit import a_month, handlers
 from schwifty import IBAN
 
-pytestmark = pytest.mark.integration
+# One in-process payments for the module (its setup was ≈ half of each test's time): every case, household, request
+# and voucher a test makes has a fresh id (`World.id`), its money lines are only ever topped up, and a test asserts on
+# its own ids. The matrix, which calls every route as every caller, has one of its own.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, B, STAFF_TO, STAFF_TS = "coop-aurora", "coop-borgo", "staff-torino", "staff-trieste"
 CITY_IBAN = "IT60X0542811101000000123456"
 GOOD_IBAN = "DE89370400440532013000"
@@ -39,13 +44,37 @@ OTHER_IBAN = "GB33BUKB20201555555555"
 
 
 @pytest.fixture
-async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    """The module's one payments, or one of the test's own (`own_service`): the conftest's dispatcher, in process."""
+    return cast(InProcessService, own_or_shared(request, "payments"))
+
+
+@asynccontextmanager
+async def paying_cities(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+    """Payments in process, Torino and Trieste each with its paying account."""
+    async with in_process(SPEC, database_url, schema, check_answers=True) as service:
         w = World(service)
         policy = {"debtor_name": "Comune di Torino", "debtor_iban": CITY_IBAN}
         await w.call(STAFF_TO, "PUT", "/policies/torino", policy)
         await w.call(STAFF_TS, "PUT", "/policies/trieste", policy | {"debtor_name": "Comune di Trieste"})
         yield service
+
+
+@pytest.fixture
+async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with paying_cities(database_url, pg_schema) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with paying_cities(database_url, module_pg_schema) as service:
+        yield service
+
+
+@pytest.fixture
+def payments_view(payments_shared: InProcessService) -> InProcessService:
+    return payments_shared  # in process: no topics to read from where they ended
 
 
 async def case(w: World, partner: str = A) -> dict[str, Any]:
@@ -384,6 +413,9 @@ RULES: dict[str, Rule] = {
 }
 
 
+# Its own: it calls every route as every caller — batches and reimbursement runs take everything of the city waiting to
+# be paid, a shared payee is once per city — and asserts each answer.
+@pytest.mark.own_service
 async def test_every_route_and_caller_as_declared(payments: InProcessService) -> None:
     """Every cell of routes (and their filters) by callers; another city's staff and the national role get the same
     answer for an id that exists nowhere as for the one that exists (no existence oracle)."""

@@ -7,9 +7,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_shared import clock
 from payments_testkit import CITY_IBAN, GOOD_IBAN, PaymentsUnderTest, case_opened, problem
+
+# One started payments for the module; each test's cases and households carry its `uid`. The city's budget lines are
+# shared: a test asserting what a line holds, or filling it to its limit, has a service of its own.
+pytestmark = pytest.mark.shared_service
 
 
 def soon() -> str:
@@ -40,6 +45,9 @@ async def snapshot(payments: PaymentsUnderTest) -> dict[str, Any]:
         }
 
 
+# Its own: it asserts the city's lines to the cent (over budget, a voucher beyond what is left, a cut beyond the line),
+# registers the provider `gtt`, and a reimbursement run pays every redemption of the city.
+@pytest.mark.own_service
 async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderTest) -> None:
     await payments.publish(case_opened("c1", "h1"), "torino")
     await payments.publish(case_opened("c9", "h9", city="trieste"), "trieste")
@@ -281,6 +289,8 @@ async def test_bad_input_is_refused_and_changes_nothing(payments: PaymentsUnderT
         assert GOOD_IBAN  # (bank data is covered by test_http_api)
 
 
+# Its own: it fills the city's rent line to the most a line may hold (another test's allocation would be refused).
+@pytest.mark.own_service
 async def test_a_budget_line_cannot_grow_beyond_what_a_line_may_hold(payments: PaymentsUnderTest) -> None:
     """Each amount fits a bigint where it enters, but a line's allocation is their sum, and reports add lines
     up: an allocation or adjustment beyond `MAX_LINE_CENTS` (100 billion euro) is refused naming the field, not
@@ -308,38 +318,39 @@ async def test_a_budget_line_cannot_grow_beyond_what_a_line_may_hold(payments: P
 
 
 async def test_a_households_period_is_paid_once_across_its_cases_and_concurrent_requests(
-    payments: PaymentsUnderTest,
+    payments: PaymentsUnderTest, uid: str
 ) -> None:
     """A household may have several open cases (one per action area): the same month's rent asked on two of them, or
     twice at the same moment, was two payments (an outside review)."""
     import asyncio
 
-    for case_id in ("c-taking", "c-housing"):
-        await payments.publish(case_opened(case_id, "h-two-cases"), "torino")
-    assert await payments.wait_for("select count(*) = 2 from cases where household_id = 'h-two-cases'")
+    taking, housing = f"c-taking-{uid}", f"c-housing-{uid}"
+    for case_id in (taking, housing):
+        await payments.publish(case_opened(case_id, f"h-two-cases-{uid}"), "torino")
+    assert await payments.wait_for("select count(*) = 2 from cases where household_id = $1", f"h-two-cases-{uid}")
     month = {"period_from": "2026-10-01", "period_to": "2026-10-31"}
     async with payments.client("anna") as anna:
         assert (
             await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100_000}, headers=key())
         ).is_success
         first = await anna.post(
-            "/contribution-requests", json={"case_id": "c-taking", "kind": "rent", "amount_cents": 10_000, **month},
+            "/contribution-requests", json={"case_id": taking, "kind": "rent", "amount_cents": 10_000, **month},
             headers=key(),
         )  # fmt: skip
         assert first.status_code == 201, first.text
         other_case = await anna.post(
-            "/contribution-requests", json={"case_id": "c-housing", "kind": "rent", "amount_cents": 10_000, **month},
+            "/contribution-requests", json={"case_id": housing, "kind": "rent", "amount_cents": 10_000, **month},
             headers=key(),
         )  # fmt: skip
         assert problem(other_case)[:2] == (409, "period_from")
         # utilities of the same month are another kind: paid too
-        utilities = {"case_id": "c-housing", "kind": "utilities", "amount_cents": 5_000, **month}
+        utilities = {"case_id": housing, "kind": "utilities", "amount_cents": 5_000, **month}
         assert (
             await anna.post("/budget-lines", json={"line": "utilities", "amount_cents": 100_000}, headers=key())
         ).is_success
         assert (await anna.post("/contribution-requests", json=utilities, headers=key())).status_code == 201
         # two requests for November at the same moment: one is paid, the other refused
-        november = {"case_id": "c-housing", "kind": "rent", "amount_cents": 10_000, "period_from": "2026-11-01",
+        november = {"case_id": housing, "kind": "rent", "amount_cents": 10_000, "period_from": "2026-11-01",
                     "period_to": "2026-11-30"}  # fmt: skip
         both = await asyncio.gather(*(anna.post("/contribution-requests", json=november, headers=key()) for _ in "ab"))
         assert sorted(r.status_code for r in both) == [201, 409], [r.text for r in both]
@@ -370,19 +381,20 @@ async def test_money_is_allocated_only_to_a_line_something_draws_from(payments: 
             assert r.status_code == 201, r.text
 
 
-async def test_a_reason_code_holding_a_fiscal_code_or_iban_is_refused(payments: PaymentsUnderTest) -> None:
+async def test_a_reason_code_holding_a_fiscal_code_or_iban_is_refused(payments: PaymentsUnderTest, uid: str) -> None:
     """A DPO's review (DESIGN section 5): the coded `reason` of a budget adjustment, of a request's rejection and of
     its withdrawal travels in clear on payments' topic (budget_adjusted, contribution_rejected) and no erasure reaches
     it. A code is lower-case letters, digits, `_` and `-`: a fiscal code or an IBAN in lower case is one, and staff
     typing the person's into it had it taken (201/200) and published. Such a reason is refused at `reason` and nothing
     changes."""
-    await payments.publish(case_opened("c1", "h1"), "torino")
-    assert await payments.wait_for("select count(*) = 1 from cases")
+    case_id = f"c1-{uid}"
+    await payments.publish(case_opened(case_id, f"h1-{uid}"), "torino")
+    assert await payments.wait_for("select count(*) = 1 from cases where case_id = $1", case_id)
     async with payments.client("anna") as anna, payments.client("bruno") as bruno:
         line = await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100_000}, headers=key())
         line_id = line.json()["budget_line_id"]
         month = {"period_from": "2026-11-01", "period_to": "2026-11-30"}
-        good = {"case_id": "c1", "kind": "rent", "amount_cents": 50_000, **month}
+        good = {"case_id": case_id, "kind": "rent", "amount_cents": 50_000, **month}
         first = (await anna.post("/contribution-requests", json=good, headers=key())).json()["request_id"]
         before = await snapshot(payments)
         for reason in ("rssmra85t10a562s", "it60x0542811101000000123456"):

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import cast
 
 import pytest
 from lgnet_payments.adapters import sepa
@@ -18,6 +20,7 @@ from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.http import request_fingerprint
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 from payments_testkit import a_month, add_staff, call, call_ok, csv_file, handlers, outbox, refused
 
 pytestmark = pytest.mark.integration
@@ -29,7 +32,16 @@ OTHER_IBAN = "GB33BUKB20201555555555"
 
 @pytest.fixture
 async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+    async with torino_payments(database_url, pg_schema) as service:
+        yield service
+
+
+@asynccontextmanager
+async def torino_payments(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+    """Payments in process with a second Torino staff member (Mallory), the case c1 of household h1 (Coop Aurora's),
+    Torino's paying account and 1,000 euros on its rent line (the fixture `payments`; a module of one shared service
+    for its tests takes it too)."""
+    async with in_process(SPEC, database_url, schema, check_answers=True) as service:
         await add_staff(service, MALLORY)
         await service.deliver(
             handlers(service),
@@ -52,6 +64,30 @@ async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcess
         )
         await call(service, STAFF, "POST", "/budget-lines", {"line": "rent", "amount_cents": 100_000})
         yield service
+
+
+# A module marked `shared_service` that takes these (with `payments = shared_payments`) has one `torino_payments` for
+# its tests, and a test marked `own_service` one of its own: the conftest's dispatcher, in process.
+def shared_payments(request: pytest.FixtureRequest) -> InProcessService:
+    """The module's one payments, or the test's own (`own_service`)."""
+    return cast(InProcessService, own_or_shared(request, "payments"))
+
+
+@pytest.fixture
+async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with torino_payments(database_url, pg_schema) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with torino_payments(database_url, module_pg_schema) as service:
+        yield service
+
+
+@pytest.fixture
+def payments_view(payments_shared: InProcessService) -> InProcessService:
+    return payments_shared  # in process: no topics to read from where they ended
 
 
 async def available(service: InProcessService) -> int:

@@ -6,42 +6,77 @@ the closing, does)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
+from typing import cast
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 from payments_testkit import call, call_ok, handlers, lease_signed, open_case, refused
 
-pytestmark = pytest.mark.integration
+# One in-process payments for the module; each test opens (and closes) a case of its own (`uid`).
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 STAFF, COOP = "staff-torino", "coop-aurora"
 
 
 @pytest.fixture
-async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        await open_case(service, "c1", "h1")
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    """The module's one payments, or the test's own (`own_service`): the conftest's dispatcher, in process."""
+    return cast(InProcessService, own_or_shared(request, "payments"))
+
+
+@asynccontextmanager
+async def funded(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, schema, check_answers=True) as service:
         for line in ("rent", "deposit", "lease_activation"):
             await call_ok(service, STAFF, "POST", "/budget-lines", {"line": line, "amount_cents": 1_000_000})
         yield service
 
 
-async def close(service: InProcessService, on: date) -> None:
-    closed = iev.CaseClosed(case_id="c1", outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=on)
+@pytest.fixture
+async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with funded(database_url, pg_schema) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with funded(database_url, module_pg_schema) as service:
+        yield service
+
+
+@pytest.fixture
+def payments_view(payments_shared: InProcessService) -> InProcessService:
+    return payments_shared  # in process: no topics to read from where they ended
+
+
+@pytest.fixture
+async def case(payments: InProcessService, uid: str) -> tuple[str, str]:
+    """This test's case of Coop Aurora and its household: (case_id, household_id)."""
+    await open_case(payments, f"c1-{uid}", f"h1-{uid}")
+    return f"c1-{uid}", f"h1-{uid}"
+
+
+async def close(service: InProcessService, case_id: str, on: date) -> None:
+    closed = iev.CaseClosed(case_id=case_id, outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=on)
     await service.deliver(handlers(service), closed, "torino")
 
 
-async def test_a_period_after_the_closing_is_not_approved_one_before_it_is(payments: InProcessService) -> None:
+async def test_a_period_after_the_closing_is_not_approved_one_before_it_is(
+    payments: InProcessService, case: tuple[str, str]
+) -> None:
     today = clock.today()
     before = {"period_from": str(today - timedelta(days=30)), "period_to": str(today - timedelta(days=1))}
     after = {"period_from": str(today + timedelta(days=1)), "period_to": str(today + timedelta(days=30))}
     asked = {}
     for name, period in (("before", before), ("after", after)):
-        body = {"case_id": "c1", "kind": "rent", "amount_cents": 30_000, **period}
+        body = {"case_id": case[0], "kind": "rent", "amount_cents": 30_000, **period}
         asked[name] = (await call_ok(payments, COOP, "POST", "/contribution-requests", body))["request_id"]
-    await close(payments, today)
+    await close(payments, case[0], today)
 
     r = await call(payments, STAFF, "POST", f"/contribution-requests/{asked['after']}/approval", {})
     reason = refused(r, 409, "case_id")
@@ -57,17 +92,20 @@ async def test_a_period_after_the_closing_is_not_approved_one_before_it_is(payme
 
 
 async def test_a_lease_signed_after_the_closing_asks_nothing_one_signed_before_does(
-    payments: InProcessService,
+    payments: InProcessService, case: tuple[str, str], uid: str
 ) -> None:
     today = clock.today()
-    await close(payments, today - timedelta(days=2))
-    await payments.deliver(handlers(payments), lease_signed("lease-late", signed_on=today), "torino")
-    await payments.deliver(
-        handlers(payments), lease_signed("lease-early", signed_on=today - timedelta(days=3)), "torino"
-    )
-    async with payments.pool.acquire() as conn:
-        rows = await conn.fetch("select lease_id, kind from contribution_requests order by lease_id, kind")
+    await close(payments, case[0], today - timedelta(days=2))
+    late, early = f"lease-late-{uid}", f"lease-early-{uid}"
+    on_case = {"case_id": case[0], "household_id": case[1], "placement_id": f"pl-1-{uid}"}  # one placement, as before
+    await payments.deliver(handlers(payments), lease_signed(late, signed_on=today, **on_case), "torino")
+    early_lease = lease_signed(early, signed_on=today - timedelta(days=3), **on_case)
+    await payments.deliver(handlers(payments), early_lease, "torino")
+    async with payments.pool.acquire() as conn:  # the requests of this test's case (the only ones the original had)
+        rows = await conn.fetch(
+            "select lease_id, kind from contribution_requests where case_id = $1 order by lease_id, kind", case[0]
+        )
     assert [(r["lease_id"], r["kind"]) for r in rows] == [
-        ("lease-early", "deposit"),
-        ("lease-early", "lease_activation"),
+        (early, "deposit"),
+        (early, "lease_activation"),
     ]

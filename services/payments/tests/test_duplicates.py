@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 from payments_testkit import a_month, add_staff, call, call_ok, open_case, outbox, refused
 
-pytestmark = pytest.mark.integration
+# One in-process payments for the module: every test asks for a month of its own (`a_month`), so its requests are
+# possible duplicates of its own only; the cases its partner sees carry its `uid`. A test asserting the city's whole
+# list of shared payees has one of its own.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 STAFF, MALLORY, COOP = "staff-torino", "mallory", "coop-aurora"
 CITY_IBAN = "IT60X0542811101000000123456"
 LANDLORD_IBAN = "DE89370400440532013000"
@@ -23,8 +29,31 @@ OTHER_IBAN = "GB33BUKB20201555555555"
 
 
 @pytest.fixture
-async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    """The module's one payments, or the test's own (`own_service`): the conftest's dispatcher, in process."""
+    return cast(InProcessService, own_or_shared(request, "payments"))
+
+
+@pytest.fixture
+async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with three_households(database_url, pg_schema) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with three_households(database_url, module_pg_schema) as service:
+        yield service
+
+
+@pytest.fixture
+def payments_view(payments_shared: InProcessService) -> InProcessService:
+    return payments_shared  # in process: no topics to read from where they ended
+
+
+@asynccontextmanager
+async def three_households(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, schema, check_answers=True) as service:
         await add_staff(service, MALLORY)
         for n in (1, 2, 3):  # the same person registered twice (h1, h2), and another household (h3)
             await open_case(service, f"c{n}", f"h{n}")
@@ -66,8 +95,10 @@ async def test_the_same_month_to_the_same_iban_is_a_possible_duplicate_that_need
     )
     assert first in reason
     assert (await call_ok(payments, STAFF, "GET", f"/contribution-requests/{second}"))["status"] == "requested"
-    async with payments.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from ledger_transactions where kind = 'commitment'") == 0
+    async with payments.pool.acquire() as conn:  # none of this test's requests (the only ones the original had)
+        mine = [first, second, other_payee, other_month]
+        sql = "select count(*) from ledger_transactions where kind = 'commitment' and ref = any($1::text[])"
+        assert await conn.fetchval(sql, mine) == 0
     # A reason that is no code is refused too.
     bad = await call(payments, MALLORY, "POST", f"/contribution-requests/{second}/approval", {"duplicate_reason": "Sì"})
     assert bad.status_code == 422 and bad.json()["field"] == "duplicate_reason", bad.text
@@ -87,7 +118,8 @@ async def test_the_same_month_to_the_same_iban_is_a_possible_duplicate_that_need
         "duplicate_of": [first],
         "on": clock.today().isoformat(),
     }
-    [fact] = await outbox(payments, "lgnet.payments.contribution_duplicate_confirmed")
+    confirmed = await outbox(payments, "lgnet.payments.contribution_duplicate_confirmed")
+    [fact] = [f for f in confirmed if f["data"]["request_id"] in mine]  # one, of this test's requests
     assert fact["data"] == {
         "request_id": second,
         "duplicate_of": [first],
@@ -144,14 +176,17 @@ async def test_the_iban_is_compared_by_a_keyed_index_never_kept_in_clear(payment
     assert shown["possible_duplicates"] == []
 
 
-async def test_a_partner_sees_only_its_own_cases_among_the_possible_duplicates(payments: InProcessService) -> None:
+async def test_a_partner_sees_only_its_own_cases_among_the_possible_duplicates(
+    payments: InProcessService, uid: str
+) -> None:
     """The approver (staff) sees every possible duplicate of the city; a partner reading its request sees those among
     its own cases only: another cooperative's case, request and period are not its to know."""
-    await open_case(payments, "c-borgo", "h-borgo", partner="coop-borgo")
+    borgo = f"c-borgo-{uid}"
+    await open_case(payments, borgo, f"h-borgo-{uid}", partner="coop-borgo")
     month = a_month()
     mine = await ask(payments, "c1", LANDLORD_IBAN, month)
     body = {
-        "case_id": "c-borgo",
+        "case_id": borgo,
         "kind": "rent",
         "amount_cents": 50_000,
         "beneficiary": {"name": "L", "iban": LANDLORD_IBAN},
@@ -166,6 +201,8 @@ async def test_a_partner_sees_only_its_own_cases_among_the_possible_duplicates(p
     assert [(r["request_id"], r["possible_duplicates"]) for r in listed] == [(theirs, [])]
 
 
+# Its own: it asserts the city's whole list of shared payees (another test's payee would be on it).
+@pytest.mark.own_service
 async def test_a_known_shared_payee_is_compared_by_amount_too(payments: InProcessService) -> None:
     """A payee paid for many households (a utility, a social-housing agency) made every request of a period a possible
     duplicate. Staff register it once as a shared payee (its IBAN kept as the blind index, masked when shown): its

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from lgnet_payments.adapters import sepa
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
@@ -22,11 +23,16 @@ from payments_testkit import (
     problem,
 )
 
+# One started payments for the module; each test's cases, households and leases carry its `uid`.
+pytestmark = pytest.mark.shared_service
+
 
 def key() -> dict[str, str]:
     return {"Idempotency-Key": str(uuid.uuid4())}
 
 
+# Its own: a batch takes every approved payment of the city, and it asserts the city's budget line and balances.
+@pytest.mark.own_service
 async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> None:
     await payments.publish(
         iev.HouseholdFormed(household_id="h1", city="torino", reference_person_id="p1", member_ids=["p1"]), "torino"
@@ -165,7 +171,8 @@ async def test_request_approve_batch_reconcile(payments: PaymentsUnderTest) -> N
         assert GOOD_IBAN not in e.model_dump_json() and "Mario" not in e.model_dump_json()  # nor on Kafka
 
 
-async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -> None:
+async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest, uid: str) -> None:
+    lease_id, household_id, case_id = f"l1-{uid}", f"h2-{uid}", f"c2-{uid}"
     async with payments.client("anna") as anna:
         for line in ("lease_activation", "deposit"):
             r = await anna.post("/budget-lines", json={"line": line, "amount_cents": 1_000_000}, headers=key())
@@ -175,21 +182,25 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
             json={"lease_activation_months": 2, "lease_activation_cap_cents": 100_000, "deposit_cap_cents": 150_000},
         )
         assert r.status_code == 200
-    lease = lease_signed("l1", "h2", "c2", placement_id="pl1", deposit_cents=180_000)
+    lease = lease_signed(lease_id, household_id, case_id, placement_id=f"pl1-{uid}", deposit_cents=180_000)
     for _ in range(3):  # redelivered and re-sent: still one request of each kind
         await payments.publish(lease, "torino")
-    assert await payments.wait_for("select count(*) = 2 from contribution_requests where lease_id = 'l1'")
-    async with payments.pool.acquire() as conn:
-        rows = await conn.fetch("select kind, amount_cents, requested_by, case_id from contribution_requests")
+    assert await payments.wait_for("select count(*) = 2 from contribution_requests where lease_id = $1", lease_id)
+    async with payments.pool.acquire() as conn:  # the requests of this test's household (the lease's or not)
+        rows = await conn.fetch(
+            "select kind, amount_cents, requested_by, case_id from contribution_requests where household_id = $1",
+            household_id,
+        )
     assert sorted((r["kind"], r["amount_cents"]) for r in rows) == [("deposit", 150_000), ("lease_activation", 100_000)]
-    assert {r["case_id"] for r in rows} == {"c2"}
+    assert {r["case_id"] for r in rows} == {case_id}
     events = await payments.events(want=4)
-    requested = [e for e in events if isinstance(e, pev.ContributionRequested)]
-    assert len(requested) == 2 and {e.lease_id for e in requested} == {"l1"}
+    # this test's household's (a request of another test's, late on the shared topic, is not its)
+    requested = [e for e in events if isinstance(e, pev.ContributionRequested) and e.household_id == household_id]
+    assert len(requested) == 2 and {e.lease_id for e in requested} == {lease_id}
     # Rent is paid month by month: one request per lease and period, a period asked twice is refused.
     async with payments.client("anna") as anna:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 1_000_000}, headers=key())
-        rent = {"case_id": "c2", "kind": "rent", "amount_cents": 30_000, "lease_id": "l1"}
+        rent = {"case_id": case_id, "kind": "rent", "amount_cents": 30_000, "lease_id": lease_id}
         for n in (0, 1):
             r = await anna.post("/contribution-requests", json={**rent, **month(n)}, headers=key())
             assert r.status_code == 201, r.text
@@ -198,27 +209,28 @@ async def test_signed_lease_creates_requests_once(payments: PaymentsUnderTest) -
         assert (status, field) == (409, "period_from") and "already pays 2026-02-01 to 2026-02-28" in reason
 
 
-async def test_cases_follow_intake(payments: PaymentsUnderTest) -> None:
+async def test_cases_follow_intake(payments: PaymentsUnderTest, uid: str) -> None:
     """Cases are known from intake's events: opened, transferred to another partner, closed."""
-    await payments.publish(case_opened("c3", "h3"), "torino")
+    case_id = f"c3-{uid}"
+    await payments.publish(case_opened(case_id, f"h3-{uid}"), "torino")
     await payments.publish(
-        iev.CaseTransferred(case_id="c3", from_partner="coop-aurora", to_partner="gtt", on=clock.today()), "torino"
+        iev.CaseTransferred(case_id=case_id, from_partner="coop-aurora", to_partner="gtt", on=clock.today()), "torino"
     )
-    assert await payments.wait_for("select partner = 'gtt' from cases where case_id = 'c3'")
-    body = {"case_id": "c3", "kind": "rent", "amount_cents": 1, **a_month()}
+    assert await payments.wait_for("select partner = 'gtt' from cases where case_id = $1", case_id)
+    body = {"case_id": case_id, "kind": "rent", "amount_cents": 1, **a_month()}
     async with payments.client("coop-aurora") as coop, payments.client("anna") as anna:
         await anna.post("/budget-lines", json={"line": "rent", "amount_cents": 100}, headers=key())
         assert problem(await coop.post("/contribution-requests", json=body, headers=key()))[:2] == (403, "case_id")
         # Listing another partner's case is refused as plainly (it answered 200 with an empty list), and a status
         # that does not exist is an error, not an empty list.
-        listed = await coop.get("/contribution-requests", params={"case_id": "c3"})
+        listed = await coop.get("/contribution-requests", params={"case_id": case_id})
         assert problem(listed)[:2] == (403, "query.case_id"), listed.text
         bogus = await coop.get("/contribution-requests", params={"status": "bogus"})
         assert problem(bogus)[:2] == (422, "query.status")
-        assert (await anna.get("/contribution-requests", params={"case_id": "c3", "status": "paid"})).json() == []
+        assert (await anna.get("/contribution-requests", params={"case_id": case_id, "status": "paid"})).json() == []
         await payments.publish(
-            iev.CaseClosed(case_id="c3", outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=clock.today()), "torino"
+            iev.CaseClosed(case_id=case_id, outcome=iev.CaseOutcome.HOUSING_AUTONOMY, closed_on=clock.today()), "torino"
         )
-        assert await payments.wait_for("select closed_on is not null from cases where case_id = 'c3'")
+        assert await payments.wait_for("select closed_on is not null from cases where case_id = $1", case_id)
         closed = await anna.post("/contribution-requests", json=body, headers=key())
         assert problem(closed)[:2] == (422, "case_id") and "closed" in problem(closed)[2]

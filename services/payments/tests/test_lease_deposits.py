@@ -5,61 +5,110 @@ creates are one contribution, whichever comes first: a manual request after the 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
+from lgnet_shared.events import housing as hev
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 from payments_testkit import call, call_ok, handlers, lease_signed, open_case
 
-pytestmark = pytest.mark.integration
+# One in-process payments for the module; each test's household, its two cases and its leases carry its `uid`.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 STAFF, COOP = "staff-torino", "coop-aurora"
 
 
 @pytest.fixture
-async def payments(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        for n in (1, 2):  # two cases of one household (two action areas)
-            await open_case(service, f"c{n}", "h1")
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    """The module's one payments, or the test's own (`own_service`): the conftest's dispatcher, in process."""
+    return cast(InProcessService, own_or_shared(request, "payments"))
+
+
+@asynccontextmanager
+async def funded(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, schema, check_answers=True) as service:
         for line in ("deposit", "lease_activation"):
             await call_ok(service, STAFF, "POST", "/budget-lines", {"line": line, "amount_cents": 1_000_000})
         yield service
 
 
-async def deposits(service: InProcessService) -> list[dict[str, Any]]:
+@pytest.fixture
+async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with funded(database_url, pg_schema) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with funded(database_url, module_pg_schema) as service:
+        yield service
+
+
+@pytest.fixture
+def payments_view(payments_shared: InProcessService) -> InProcessService:
+    return payments_shared  # in process: no topics to read from where they ended
+
+
+class Household:
+    """This test's household (`uid`) with two cases (two action areas), its leases signed on the first case."""
+
+    def __init__(self, uid: str) -> None:
+        self.uid, self.id, self.c1, self.c2 = uid, f"h1-{uid}", f"c1-{uid}", f"c2-{uid}"
+
+    def lease(self, n: int) -> str:
+        return f"lease-{n}-{self.uid}"
+
+    def signed(self, n: int) -> hev.LeaseSigned:
+        return lease_signed(self.lease(n), self.id, self.c1, placement_id=f"pl-1-{self.uid}")  # one flat, as before
+
+
+@pytest.fixture
+async def household(payments: InProcessService, uid: str) -> Household:
+    made = Household(uid)
+    for case_id in (made.c1, made.c2):
+        await open_case(payments, case_id, made.id)
+    return made
+
+
+async def deposits(service: InProcessService, household: Household) -> list[dict[str, Any]]:
+    """The household's deposit requests (the original's schema held no other)."""
     async with service.pool.acquire() as conn:
         rows = await conn.fetch(
             "select request_id, case_id, lease_id, amount_cents, requested_by from contribution_requests"
-            " where kind = 'deposit' order by request_id"
+            " where kind = 'deposit' and household_id = $1 order by request_id",
+            household.id,
         )
     return [dict(r) for r in rows]
 
 
-async def test_a_manual_deposit_after_the_automatic_one_is_refused_naming_lease_id(payments: InProcessService) -> None:
-    await payments.deliver(handlers(payments), lease_signed("lease-1"), "torino")
-    [auto] = await deposits(payments)
-    assert auto["lease_id"] == "lease-1" and auto["requested_by"] == "payments-policy"
+async def test_a_manual_deposit_after_the_automatic_one_is_refused_naming_lease_id(
+    payments: InProcessService, household: Household
+) -> None:
+    h = household
+    await payments.deliver(handlers(payments), h.signed(1), "torino")
+    [auto] = await deposits(payments, h)
+    assert auto["lease_id"] == h.lease(1) and auto["requested_by"] == "payments-policy"
 
     # By hand, on the other case of the household, without naming the lease: the same deposit.
     r = await call(
-        payments, COOP, "POST", "/contribution-requests", {"case_id": "c2", "kind": "deposit", "amount_cents": 120_000}
+        payments, COOP, "POST", "/contribution-requests", {"case_id": h.c2, "kind": "deposit", "amount_cents": 120_000}
     )
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["field"] == "lease_id"
-    assert auto["request_id"] in r.json()["reason"] and "lease-1" in r.json()["reason"]
+    assert auto["request_id"] in r.json()["reason"] and h.lease(1) in r.json()["reason"]
     # Naming the same lease: refused as before; naming another lease of the household (it moved; that lease signed
     # without a deposit, so the policy asked none): accepted. A request names a lease payments learnt, of its case's
     # household (test_authorization_matrix.py).
-    await payments.deliver(
-        handlers(payments), lease_signed("lease-2").model_copy(update={"deposit_cents": 0}), "torino"
-    )
+    await payments.deliver(handlers(payments), h.signed(2).model_copy(update={"deposit_cents": 0}), "torino")
     same = await call(
         payments,
         COOP,
         "POST",
         "/contribution-requests",
-        {"case_id": "c2", "kind": "deposit", "amount_cents": 1, "lease_id": "lease-1"},
+        {"case_id": h.c2, "kind": "deposit", "amount_cents": 1, "lease_id": h.lease(1)},
     )
     assert same.status_code in (409, 422) and same.json()["field"] == "lease_id", same.text
     other = await call(
@@ -67,36 +116,38 @@ async def test_a_manual_deposit_after_the_automatic_one_is_refused_naming_lease_
         COOP,
         "POST",
         "/contribution-requests",
-        {"case_id": "c2", "kind": "deposit", "amount_cents": 1, "lease_id": "lease-2"},
+        {"case_id": h.c2, "kind": "deposit", "amount_cents": 1, "lease_id": h.lease(2)},
     )
     assert other.status_code == 201, other.text
     # Once the automatic one is rejected, a deposit may be asked by hand.
     await call(payments, STAFF, "POST", f"/contribution-requests/{auto['request_id']}/rejection", {"reason": "other"})
     async with payments.pool.acquire() as conn:  # the second lease's deposit is no longer live either
-        await conn.execute("update contribution_requests set status = 'rejected' where lease_id = 'lease-2'")
+        await conn.execute("update contribution_requests set status = 'rejected' where lease_id = $1", h.lease(2))
     again = await call(
-        payments, COOP, "POST", "/contribution-requests", {"case_id": "c2", "kind": "deposit", "amount_cents": 120_000}
+        payments, COOP, "POST", "/contribution-requests", {"case_id": h.c2, "kind": "deposit", "amount_cents": 120_000}
     )
     assert again.status_code == 201, again.text
 
 
 async def test_a_lease_signed_after_a_manual_deposit_is_linked_to_it_not_asked_twice(
-    payments: InProcessService,
+    payments: InProcessService, household: Household
 ) -> None:
+    h = household
     r = await call(
-        payments, COOP, "POST", "/contribution-requests", {"case_id": "c2", "kind": "deposit", "amount_cents": 100_000}
+        payments, COOP, "POST", "/contribution-requests", {"case_id": h.c2, "kind": "deposit", "amount_cents": 100_000}
     )
     assert r.status_code == 201, r.text
     manual = r.json()["request_id"]
-    await payments.deliver(handlers(payments), lease_signed("lease-1"), "torino")
-    [only] = await deposits(payments)
-    assert only["request_id"] == manual and only["lease_id"] == "lease-1"  # linked, its amount as asked by hand
+    await payments.deliver(handlers(payments), h.signed(1), "torino")
+    [only] = await deposits(payments, h)
+    assert only["request_id"] == manual and only["lease_id"] == h.lease(1)  # linked, its amount as asked by hand
     assert only["amount_cents"] == 100_000
     async with payments.pool.acquire() as conn:  # the lease-activation grant, never asked by hand, is created
-        assert await conn.fetchval("select count(*) from contribution_requests where kind = 'lease_activation'") == 1
+        sql = "select count(*) from contribution_requests where kind = 'lease_activation' and household_id = $1"
+        assert await conn.fetchval(sql, h.id) == 1
     # The same lease again (redelivered or sent twice): still one deposit.
-    await payments.deliver(handlers(payments), lease_signed("lease-1"), "torino")
-    assert len(await deposits(payments)) == 1
+    await payments.deliver(handlers(payments), h.signed(1), "torino")
+    assert len(await deposits(payments, h)) == 1
     # Another lease later gets its own.
-    await payments.deliver(handlers(payments), lease_signed("lease-2"), "torino")
-    assert [d["lease_id"] for d in await deposits(payments)] == ["lease-1", "lease-2"]
+    await payments.deliver(handlers(payments), h.signed(2), "torino")
+    assert [d["lease_id"] for d in await deposits(payments, h)] == [h.lease(1), h.lease(2)]

@@ -13,11 +13,19 @@ from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_payments.domain.policy import BUDGET_LINES
 from lgnet_shared.testing.inprocess import InProcessService
 from payments_testkit import a_month, call, call_ok, csv_file
-from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, payments
+from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, payments_own, payments_shared, payments_view, shared_payments
 
-pytestmark = pytest.mark.integration
-__all__ = ["payments"]  # the fixture, as test_bank_data makes it
+# One in-process payments (test_bank_data's) for the module: a test's requests are its own (ids the service makes, a
+# month of their own) and it asserts on them; what takes a city's line to its limit or counts on what the line holds
+# has one of its own. A batch pays every approved request of the city: each of them once, whoever's it is.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
 ROUNDS = 8
+
+
+@pytest.fixture
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    return shared_payments(request)
 
 
 async def _allocated(service: InProcessService, line: str) -> int:
@@ -25,6 +33,8 @@ async def _allocated(service: InProcessService, line: str) -> int:
         return int(await conn.fetchval("select allocated_cents from budget_lines where line = $1", line) or 0)
 
 
+# Its own: it brings every line of the city to the most a line may hold (another test's allocation would be refused).
+@pytest.mark.own_service
 async def test_two_allocations_at_once_never_take_a_line_beyond_its_most(payments: InProcessService) -> None:
     for line in BUDGET_LINES:  # a round a line: each brought to 10 cents below the most, then two add 10 at once
         if line != "rent":
@@ -50,6 +60,8 @@ async def _available(service: InProcessService) -> int:
         return int(await conn.fetchval("select available_cents from budget_lines where line = 'rent'"))
 
 
+# Its own: it commits the rent line's last euro and asserts what the line holds after each round.
+@pytest.mark.own_service
 async def test_two_approvals_committing_the_last_euro_at_once_one_is_refused(payments: InProcessService) -> None:
     for _ in range(ROUNDS):
         left = await _available(payments)

@@ -12,11 +12,29 @@ from typing import Any
 import pytest
 from lgnet_shared.testing.inprocess import InProcessService
 from payments_testkit import a_month, call, call_ok, camt054, refused
-from test_bank_data import COOP, LANDLORD_IBAN, MALLORY, OTHER_IBAN, STAFF, payments
+from test_bank_data import (
+    COOP,
+    LANDLORD_IBAN,
+    MALLORY,
+    OTHER_IBAN,
+    STAFF,
+    payments_own,
+    payments_shared,
+    payments_view,
+    shared_payments,
+)
 from test_payment_files import post_camt
 
-pytestmark = pytest.mark.integration
-__all__ = ["payments"]  # the fixture, as test_bank_data makes it
+# One in-process payments (test_bank_data's) for the module: a test's requests are its own (ids the service makes) and
+# its providers carry its `uid`. A batch takes every approved request of the city: a test asserting what its batch
+# holds has a service of its own.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
+
+
+@pytest.fixture
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    return shared_payments(request)
 
 
 async def keyless(service: InProcessService, actor: str, path: str, body: Any = None) -> Any:
@@ -29,6 +47,7 @@ async def status(service: InProcessService, request_id: str) -> str:
     return str((await call_ok(service, STAFF, "GET", f"/contribution-requests/{request_id}"))["status"])
 
 
+@pytest.mark.own_service  # its batch must hold its one payment: another test's approved request would be in it
 async def test_an_approval_of_new_bank_data_is_not_the_old_approval_replayed(payments) -> None:  # type: ignore[no-untyped-def]
     body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
             "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
@@ -51,6 +70,7 @@ async def test_an_approval_of_new_bank_data_is_not_the_old_approval_replayed(pay
     assert (await call_ok(payments, STAFF, "POST", "/batches", {}))["payments"] == 1
 
 
+@pytest.mark.own_service  # its batches must hold its one payment: another test's approved request would be in them
 async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_replayed(payments) -> None:  # type: ignore[no-untyped-def]
     body = {"case_id": "c1", "kind": "rent", "amount_cents": 10_000, **a_month(),
             "beneficiary": {"name": "Zoë", "iban": LANDLORD_IBAN}}  # fmt: skip
@@ -72,19 +92,20 @@ async def test_an_approval_after_the_payees_bank_refused_is_not_the_old_one_repl
     assert [(p["request_id"], p["status"]) for p in view["payments"]] == [(rid, "sent")]
 
 
-async def test_a_providers_new_bank_data_approved_is_not_the_old_approval_replayed(payments) -> None:  # type: ignore[no-untyped-def]
-    gtt = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+async def test_a_providers_new_bank_data_approved_is_not_the_old_approval_replayed(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+    pid = f"gtt-{uid}"
+    gtt = {"provider_id": pid, "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
     await call_ok(payments, STAFF, "POST", "/providers", gtt)
-    ok = await keyless(payments, MALLORY, "/providers/gtt/bank-data/approval")
+    ok = await keyless(payments, MALLORY, f"/providers/{pid}/bank-data/approval")
     assert ok.status_code == 200 and ok.json()["bank_data_changed_since_approval"] is False, ok.text
-    await call_ok(payments, STAFF, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN})
-    approved = await keyless(payments, MALLORY, "/providers/gtt/bank-data/approval")
+    await call_ok(payments, STAFF, "PUT", f"/providers/{pid}/bank-data", {"iban": OTHER_IBAN})
+    approved = await keyless(payments, MALLORY, f"/providers/{pid}/bank-data/approval")
     assert approved.status_code == 200 and "Idempotent-Replayed" not in approved.headers, approved.text
-    provider = await call_ok(payments, STAFF, "GET", "/providers/gtt")
+    provider = await call_ok(payments, STAFF, "GET", f"/providers/{pid}")
     assert provider["bank_data_changed_since_approval"] is False and provider["bank_data_version"] == 2, provider
     assert provider["approved_iban_masked"] == "••••5555", provider
     # Nothing awaits approval now: the same approval again is the one it was (replayed), not a 409.
-    refused(await call(payments, MALLORY, "POST", "/providers/gtt/bank-data/approval"), 409, "provider_id")
+    refused(await call(payments, MALLORY, "POST", f"/providers/{pid}/bank-data/approval"), 409, "provider_id")
 
 
 async def test_an_approval_names_the_bank_data_it_saw_and_is_refused_when_it_changed(payments) -> None:  # type: ignore[no-untyped-def]
@@ -110,13 +131,14 @@ async def test_an_approval_names_the_bank_data_it_saw_and_is_refused_when_it_cha
     refused(await call(payments, STAFF, "POST", path, {"bank_data_version": -1}), 422, "bank_data_version")
 
 
-async def test_a_providers_bank_data_approval_names_the_version_it_saw(payments) -> None:  # type: ignore[no-untyped-def]
-    gtt = {"provider_id": "gtt", "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
+async def test_a_providers_bank_data_approval_names_the_version_it_saw(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+    pid = f"gtt-{uid}"
+    gtt = {"provider_id": pid, "name": "GTT", "kinds": ["public_transport"], "iban": LANDLORD_IBAN}
     seen = (await call_ok(payments, STAFF, "POST", "/providers", gtt))["bank_data_version"]
-    await call_ok(payments, STAFF, "PUT", "/providers/gtt/bank-data", {"iban": OTHER_IBAN})
-    path = "/providers/gtt/bank-data/approval"
+    await call_ok(payments, STAFF, "PUT", f"/providers/{pid}/bank-data", {"iban": OTHER_IBAN})
+    path = f"/providers/{pid}/bank-data/approval"
     said = refused(await call(payments, MALLORY, "POST", path, {"bank_data_version": seen}), 409, "bank_data_version")
     assert "version 2" in said, said
-    assert (await call_ok(payments, STAFF, "GET", "/providers/gtt"))["bank_data_changed_since_approval"] is True
+    assert (await call_ok(payments, STAFF, "GET", f"/providers/{pid}"))["bank_data_changed_since_approval"] is True
     ok = await call_ok(payments, MALLORY, "POST", path, {"bank_data_version": 2})
     assert (ok["bank_data_changed_since_approval"], ok["approved_iban_masked"]) == (False, "••••5555"), ok

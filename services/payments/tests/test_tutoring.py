@@ -9,24 +9,47 @@ import pytest
 from lgnet_shared import clock
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import payments as pev
-from test_bank_data import COOP, STAFF, call, call_ok, outbox, payments, refused
+from lgnet_shared.testing.inprocess import InProcessService
+from payments_testkit import call, call_ok, open_case, outbox, refused
+from test_bank_data import (
+    COOP,
+    STAFF,
+    payments_own,
+    payments_shared,
+    payments_view,
+    shared_payments,
+)
 
-pytestmark = pytest.mark.integration
-__all__ = ["payments"]
+# One in-process payments (test_bank_data's) for the module; each test records sessions on a case of its own (`uid`).
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
 
 
-async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  # type: ignore[no-untyped-def]
-    body = {"case_id": "c1", "topics": ["budgeting", "banking"], "outcome": "bank_account_opened"}
+@pytest.fixture
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    return shared_payments(request)
+
+
+@pytest.fixture
+async def case(payments: InProcessService, uid: str) -> tuple[str, str]:
+    """This test's case of Coop Aurora and its household: (case_id, household_id)."""
+    await open_case(payments, f"c1-{uid}", f"h1-{uid}")
+    return f"c1-{uid}", f"h1-{uid}"
+
+
+async def test_sessions_are_read_back_under_the_case_rules(payments, case: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    case_id, household_id = case
+    body = {"case_id": case_id, "topics": ["budgeting", "banking"], "outcome": "bank_account_opened"}
     made = await call_ok(payments, COOP, "POST", "/tutoring-sessions", body)
     assert made["outcome"] == "bank_account_opened" and made["on"] == clock.today().isoformat()
-    second = await call_ok(payments, STAFF, "POST", "/tutoring-sessions", {"case_id": "c1", "topics": ["debt"]})
+    second = await call_ok(payments, STAFF, "POST", "/tutoring-sessions", {"case_id": case_id, "topics": ["debt"]})
     assert second["outcome"] is None and second["recorded_by"] == STAFF
 
     assert await call_ok(payments, COOP, "GET", f"/tutoring-sessions/{made['session_id']}") == made
     assert await call_ok(payments, STAFF, "GET", f"/tutoring-sessions/{made['session_id']}") == made
-    listed = await call_ok(payments, STAFF, "GET", "/tutoring-sessions?case_id=c1")
+    listed = await call_ok(payments, STAFF, "GET", f"/tutoring-sessions?case_id={case_id}")
     assert {s["session_id"] for s in listed} == {made["session_id"], second["session_id"]}
-    assert len(await call_ok(payments, STAFF, "GET", "/tutoring-sessions?household_id=h1")) == 2
+    assert len(await call_ok(payments, STAFF, "GET", f"/tutoring-sessions?household_id={household_id}")) == 2
     # a household that is not the caller's (here: no case anywhere) is refused as one, never listed empty
     refused(await call(payments, STAFF, "GET", "/tutoring-sessions?household_id=nobody"), 404, "query.household_id")
     refused(await call(payments, STAFF, "GET", "/tutoring-sessions/nope"), 404, "session_id")
@@ -35,7 +58,11 @@ async def test_sessions_are_read_back_under_the_case_rules(payments) -> None:  #
     bad = await call(payments, COOP, "POST", "/tutoring-sessions", {**body, "outcome": "rich"})
     refused(bad, 422, "outcome")
 
-    events = [e for e in await outbox(payments) if e["type"].endswith("tutoring_session_recorded")]
+    events = [  # this test's case's (the only ones the original had)
+        e
+        for e in await outbox(payments)
+        if e["type"].endswith("tutoring_session_recorded") and e["data"]["case_id"] == case_id
+    ]
     assert [e["data"].get("outcome") for e in events] == ["bank_account_opened", None]
     assert "banking" in json.dumps(events)
 
@@ -48,12 +75,12 @@ def test_a_v1_session_event_reads_as_v2_with_no_outcome() -> None:
     assert isinstance(read, pev.TutoringSessionRecorded) and read.outcome is None
 
 
-async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_topic_holding_a_fiscal_code_or_iban_is_refused(payments, case: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
     """A DPO's review (DESIGN section 5): a session's topics travel in clear on payments' topic (tutoring_session_
     recorded) for good. A topic is a code, and a fiscal code or an IBAN in lower case is one: a partner noting the
     person's there had it taken (201) and published. Such a topic is refused at its item; nothing is recorded."""
     for topic in ("rssmra85t10a562s", "it60x0542811101000000123456"):
-        body = {"case_id": "c1", "topics": ["budgeting", topic]}
+        body = {"case_id": case[0], "topics": ["budgeting", topic]}
         reason = refused(await call(payments, COOP, "POST", "/tutoring-sessions", body), 422, "topics.1")
         assert "travels in clear" in reason, reason
-    assert await call_ok(payments, STAFF, "GET", "/tutoring-sessions?case_id=c1") == []
+    assert await call_ok(payments, STAFF, "GET", f"/tutoring-sessions?case_id={case[0]}") == []

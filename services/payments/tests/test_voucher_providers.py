@@ -14,16 +14,36 @@ import pytest
 from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
+from lgnet_shared.testing.inprocess import InProcessService
 from lgnet_shared.testing.tables import everything_in
 from payments_testkit import call, call_ok, refused
-from test_bank_data import COOP, LANDLORD_IBAN, MALLORY, STAFF, payments
+from test_bank_data import (
+    COOP,
+    LANDLORD_IBAN,
+    MALLORY,
+    STAFF,
+    payments_own,
+    payments_shared,
+    payments_view,
+    shared_payments,
+)
 
-pytestmark = pytest.mark.integration
-__all__ = ["payments"]  # the fixture, as test_bank_data makes it
-BUS, TRAM = "bus-coop", "tram-srl"  # two providers of public transport, each a partner actor of Torino
+# One in-process payments (test_bank_data's) for the module: the providers (and their actors) a test registers carry
+# its `uid`; the voucher lines are only ever topped up.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
 
 
-async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def payments(request: pytest.FixtureRequest) -> InProcessService:
+    return shared_payments(request)
+
+
+async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
+    BUS, TRAM = (
+        f"bus-coop-{uid}",
+        f"tram-srl-{uid}",
+    )  # two providers of public transport, each a partner actor of Torino
     await call_ok(
         payments, STAFF, "POST", "/budget-lines", {"line": "voucher_public_transport", "amount_cents": 50_000}
     )
@@ -71,6 +91,8 @@ async def test_the_cases_partner_does_not_redeem_its_own_cases_voucher_itself(pa
     assert recorded["remaining_cents"] == 700 and [r["provider_id"] for r in recorded["redemptions"]] == [COOP]
 
 
+# Its own: it asserts every stored answer of the service and runs a migration over them all.
+@pytest.mark.own_service
 async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored_answer(payments) -> None:  # type: ignore[no-untyped-def]
     """A DPO's review: the providers table seals a provider's name (a babysitter paid by voucher is a natural person),
     but the stored answer of `POST /providers`, kept to answer a retry, held it in clear. It keeps no name; a retry
@@ -111,7 +133,7 @@ async def test_a_providers_name_is_not_kept_in_clear_in_its_registrations_stored
 IDENTIFYING = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
 
 
-async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused(payments) -> None:  # type: ignore[no-untyped-def]
+async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused(payments, uid: str) -> None:  # type: ignore[no-untyped-def]
     """A DPO's review (DESIGN section 5): a provider's id travels in clear on payments' topic (voucher_redeemed,
     provider bank data facts, reimbursements) and a redemption's id rests in clear in payments' tables, and no erasure
     reaches either. A babysitter paid by voucher is a natural person, and her fiscal code is the id a cooperative's
@@ -123,18 +145,19 @@ async def test_a_providers_or_redemptions_id_holding_identifying_data_is_refused
         provider = {"provider_id": pid, "name": "Maria Rossi", "kinds": ["babysitting"], "iban": LANDLORD_IBAN}
         reason = refused(await call(payments, STAFF, "POST", "/providers", provider), 422, "provider_id")
         assert "identifiers travel in clear and are never erased" in reason, reason
-    provider = {"provider_id": "prov-7", "name": "Maria Rossi", "kinds": ["babysitting"], "iban": LANDLORD_IBAN}
+    prov = f"prov-7-{uid}"
+    provider = {"provider_id": prov, "name": "Maria Rossi", "kinds": ["babysitting"], "iban": LANDLORD_IBAN}
     await call_ok(payments, STAFF, "POST", "/providers", provider)
     voucher = {"case_id": "c1", "kind": "babysitting", "value_cents": 1_000,
                "valid_until": str(clock.today() + timedelta(days=60))}  # fmt: skip
     vid = (await call_ok(payments, COOP, "POST", "/vouchers", voucher))["voucher_id"]
     path = f"/vouchers/{vid}/redemptions"
     for rid in IDENTIFYING:
-        redemption = {"redemption_id": rid, "provider_id": "prov-7", "amount_cents": 100}
+        redemption = {"redemption_id": rid, "provider_id": prov, "amount_cents": 100}
         reason = refused(await call(payments, STAFF, "POST", path, redemption), 422, "redemption_id")
         assert "identifiers travel in clear" in reason, reason
     done = await call_ok(
-        payments, STAFF, "POST", path, {"redemption_id": "r-1", "provider_id": "prov-7", "amount_cents": 100}
+        payments, STAFF, "POST", path, {"redemption_id": "r-1", "provider_id": prov, "amount_cents": 100}
     )
     assert done["remaining_cents"] == 900, done
     async with payments.pool.acquire() as conn:
