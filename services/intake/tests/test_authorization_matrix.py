@@ -5,9 +5,8 @@ route, so a new route without one fails. Plus the holes the outside access test 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
@@ -26,35 +25,15 @@ from lgnet_shared.testing.authz import (
     assert_matrix,
     run_matrix,
 )
-from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 
-# The module's intake: one in-process service on the module's schema (`shared_service`), or a test's own
-# (`own_service`): these fixtures stand in for conftest's, which start a process.
-@pytest.fixture
-def intake(request: pytest.FixtureRequest) -> InProcessService:
-    return cast(InProcessService, own_or_shared(request, "intake"))
-
-
-@pytest.fixture(scope="module")
-async def intake_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
-        yield service
-
-
-@pytest.fixture
-def intake_view(intake_shared: InProcessService) -> InProcessService:
-    return intake_shared
-
-
-@pytest.fixture
-async def intake_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        yield service
+# The module's intake, in process: one on the module's schema (`shared_service`), or a test's own (`own_service`);
+# these stand in for conftest's, which start a process.
+intake, intake_own, intake_shared, intake_view = fixtures_per_module("intake", SPEC)
 
 
 def person(pid: str, birth: str = "1988-02-03") -> dict[str, Any]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from codicefiscale import codicefiscale
@@ -15,8 +14,7 @@ from lgnet_intake.domain.search import name_score
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
 from lgnet_shared.testing.authz import World
-from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from lgnet_shared.testing.tables import everything_in
 
 pytestmark = pytest.mark.shared_service
@@ -37,28 +35,9 @@ def test_name_score_ignores_accents_case_order_and_small_typos() -> None:
     assert name_score("Rossi Anna", "Élodie", "N'Diaye") < 0.75
 
 
-# The module's intake: one in-process service on the module's schema (`shared_service`), or a test's own
-# (`own_service`): these fixtures stand in for conftest's, which start a process.
-@pytest.fixture
-def intake(request: pytest.FixtureRequest) -> InProcessService:
-    return cast(InProcessService, own_or_shared(request, "intake"))
-
-
-@pytest.fixture(scope="module")
-async def intake_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
-        yield service
-
-
-@pytest.fixture
-def intake_view(intake_shared: InProcessService) -> InProcessService:
-    return intake_shared
-
-
-@pytest.fixture
-async def intake_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        yield service
+# The module's intake, in process: one on the module's schema (`shared_service`), or a test's own (`own_service`);
+# these stand in for conftest's, which start a process.
+intake, intake_own, intake_shared, intake_view = fixtures_per_module("intake", SPEC)
 
 
 async def family(w: World, uid: str) -> dict[str, Any]:

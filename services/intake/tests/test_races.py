@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared import clock
-from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 
 # One in-process intake (and schema) for the module: every id a test makes is a fresh uuid, and each assertion
 # looks at the rows and facts of its own ids.
@@ -24,27 +22,8 @@ A, STAFF = "coop-aurora", "staff-torino"
 ROUNDS = 8
 
 
-@pytest.fixture(scope="module")
-async def in_process_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
-        yield service
-
-
-@pytest.fixture
-def in_process_view(in_process_shared: InProcessService) -> InProcessService:
-    return in_process_shared
-
-
-@pytest.fixture
-async def in_process_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        yield service
-
-
-@pytest.fixture
-def intake(request: pytest.FixtureRequest) -> InProcessService:
-    """The module's in-process intake, or one of the test's own (`own_service`)."""
-    return cast(InProcessService, own_or_shared(request, "in_process"))
+# The module's intake, in process (`shared_service`), or a test's own (`own_service`).
+intake, intake_own, intake_shared, intake_view = fixtures_per_module("intake", SPEC)
 
 
 def _id() -> str:

@@ -6,14 +6,12 @@ too: `GET /appointments/reminders` named its `day`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from lgnet_intake.entrypoints.main import SPEC
 from lgnet_shared.testing.authz import Caller, RoleBeforeRequestCases
-from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module, sibling_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
@@ -27,28 +25,9 @@ STAFF_ONLY = sorted(
 QUERY = {"GET /appointments/reminders": {"day": "not a day"}}  # a query that would be refused (422) if read first
 
 
-# The module's intake: one in-process service on the module's schema (`shared_service`), or a test's own
-# (`own_service`): these fixtures stand in for conftest's, which start a process.
-@pytest.fixture
-def intake(request: pytest.FixtureRequest) -> InProcessService:
-    return cast(InProcessService, own_or_shared(request, "intake"))
-
-
-@pytest.fixture(scope="module")
-async def intake_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
-        yield service
-
-
-@pytest.fixture
-def intake_view(intake_shared: InProcessService) -> InProcessService:
-    return intake_shared
-
-
-@pytest.fixture
-async def intake_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        yield service
+# The module's intake, in process: one on the module's schema (`shared_service`), or a test's own (`own_service`);
+# these stand in for conftest's, which start a process.
+intake, intake_own, intake_shared, intake_view = fixtures_per_module("intake", SPEC)
 
 
 def test_the_table_has_staff_only_routes() -> None:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
@@ -28,8 +28,7 @@ from lgnet_shared.testing.authz import (
     assert_matrix,
     run_matrix,
 )
-from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module, in_process
 from payments_testkit import a_month, handlers
 from schwifty import IBAN
 
@@ -43,12 +42,6 @@ GOOD_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB33BUKB20201555555555"
 
 
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    """The module's one payments, or one of the test's own (`own_service`): the conftest's dispatcher, in process."""
-    return cast(InProcessService, own_or_shared(request, "payments"))
-
-
 @asynccontextmanager
 async def paying_cities(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
     """Payments in process, Torino and Trieste each with its paying account."""
@@ -60,21 +53,7 @@ async def paying_cities(database_url: str, schema: str) -> AsyncIterator[InProce
         yield service
 
 
-@pytest.fixture
-async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with paying_cities(database_url, pg_schema) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with paying_cities(database_url, module_pg_schema) as service:
-        yield service
-
-
-@pytest.fixture
-def payments_view(payments_shared: InProcessService) -> InProcessService:
-    return payments_shared  # in process: no topics to read from where they ended
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", paying_cities)
 
 
 async def case(w: World, partner: str = A) -> dict[str, Any]:

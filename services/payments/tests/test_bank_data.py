@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import cast
 
 import pytest
 from lgnet_payments.adapters import sepa
@@ -20,7 +19,6 @@ from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
 from lgnet_shared.http import request_fingerprint
 from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
 from payments_testkit import a_month, add_staff, call, call_ok, csv_file, handlers, outbox, refused
 
 pytestmark = pytest.mark.integration
@@ -64,30 +62,6 @@ async def torino_payments(database_url: str, schema: str) -> AsyncIterator[InPro
         )
         await call(service, STAFF, "POST", "/budget-lines", {"line": "rent", "amount_cents": 100_000})
         yield service
-
-
-# A module marked `shared_service` that takes these (with `payments = shared_payments`) has one `torino_payments` for
-# its tests, and a test marked `own_service` one of its own: the conftest's dispatcher, in process.
-def shared_payments(request: pytest.FixtureRequest) -> InProcessService:
-    """The module's one payments, or the test's own (`own_service`)."""
-    return cast(InProcessService, own_or_shared(request, "payments"))
-
-
-@pytest.fixture
-async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with torino_payments(database_url, pg_schema) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with torino_payments(database_url, module_pg_schema) as service:
-        yield service
-
-
-@pytest.fixture
-def payments_view(payments_shared: InProcessService) -> InProcessService:
-    return payments_shared  # in process: no topics to read from where they ended
 
 
 async def available(service: InProcessService) -> int:

@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
 from lgnet_shared import clock
-from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module, in_process
 from payments_testkit import a_month, add_staff, call, call_ok, open_case, outbox, refused
 
 # One in-process payments for the module: every test asks for a month of its own (`a_month`), so its requests are
@@ -28,29 +26,6 @@ LANDLORD_IBAN_AS_TYPED = "de89 3704 0044 0532 0130 00"
 OTHER_IBAN = "GB33BUKB20201555555555"
 
 
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    """The module's one payments, or the test's own (`own_service`): the conftest's dispatcher, in process."""
-    return cast(InProcessService, own_or_shared(request, "payments"))
-
-
-@pytest.fixture
-async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with three_households(database_url, pg_schema) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with three_households(database_url, module_pg_schema) as service:
-        yield service
-
-
-@pytest.fixture
-def payments_view(payments_shared: InProcessService) -> InProcessService:
-    return payments_shared  # in process: no topics to read from where they ended
-
-
 @asynccontextmanager
 async def three_households(database_url: str, schema: str) -> AsyncIterator[InProcessService]:
     async with in_process(SPEC, database_url, schema, check_answers=True) as service:
@@ -62,6 +37,9 @@ async def three_households(database_url: str, schema: str) -> AsyncIterator[InPr
         for line in ("rent", "deposit"):
             await call_ok(service, STAFF, "POST", "/budget-lines", {"line": line, "amount_cents": 1_000_000})
         yield service
+
+
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", three_households)
 
 
 async def ask(service: InProcessService, case: str, iban: str, period: dict[str, str], kind: str = "rent") -> str:

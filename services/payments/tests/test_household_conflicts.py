@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
 
 import pytest
 from lgnet_payments.entrypoints.main import SPEC
-from lgnet_shared.testing.inprocess import InProcessService, in_process
-from lgnet_shared.testing.plugin import own_or_shared
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module, in_process
 from payments_testkit import a_month, call, call_ok, handlers, lease_signed, open_case, refused
 
 # One in-process payments for the module; each test's household and its two cases carry its `uid`.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 STAFF, AURORA, BORGO = "staff-torino", "coop-aurora", "coop-borgo"
-
-
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    """The module's one payments, or the test's own (`own_service`): the conftest's dispatcher, in process."""
-    return cast(InProcessService, own_or_shared(request, "payments"))
 
 
 @asynccontextmanager
@@ -35,21 +27,7 @@ async def funded(database_url: str, schema: str) -> AsyncIterator[InProcessServi
         yield service
 
 
-@pytest.fixture
-async def payments_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with funded(database_url, pg_schema) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-async def payments_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with funded(database_url, module_pg_schema) as service:
-        yield service
-
-
-@pytest.fixture
-def payments_view(payments_shared: InProcessService) -> InProcessService:
-    return payments_shared  # in process: no topics to read from where they ended
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", funded)
 
 
 @pytest.fixture

@@ -11,21 +11,17 @@ import httpx
 import pytest
 from lgnet_payments.domain.money import MAX_LINE_CENTS
 from lgnet_payments.domain.policy import BUDGET_LINES
-from lgnet_shared.testing.inprocess import InProcessService
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from payments_testkit import a_month, call, call_ok, csv_file
-from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, payments_own, payments_shared, payments_view, shared_payments
+from test_bank_data import LANDLORD_IBAN, MALLORY, STAFF, torino_payments
 
 # One in-process payments (test_bank_data's) for the module: a test's requests are its own (ids the service makes, a
 # month of their own) and it asserts on them; what takes a city's line to its limit or counts on what the line holds
 # has one of its own. A batch pays every approved request of the city: each of them once, whoever's it is.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
-__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
+
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", torino_payments)
 ROUNDS = 8
-
-
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    return shared_payments(request)
 
 
 async def _allocated(service: InProcessService, line: str) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lgnet_shared.testing.inprocess import InProcessService
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from payments_testkit import a_month, call, call_ok, camt054, refused
 from test_bank_data import (
     COOP,
@@ -18,10 +18,7 @@ from test_bank_data import (
     MALLORY,
     OTHER_IBAN,
     STAFF,
-    payments_own,
-    payments_shared,
-    payments_view,
-    shared_payments,
+    torino_payments,
 )
 from test_payment_files import post_camt
 
@@ -29,12 +26,8 @@ from test_payment_files import post_camt
 # its providers carry its `uid`. A batch takes every approved request of the city: a test asserting what its batch
 # holds has a service of its own.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
-__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
 
-
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    return shared_payments(request)
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", torino_payments)
 
 
 async def keyless(service: InProcessService, actor: str, path: str, body: Any = None) -> Any:

@@ -9,25 +9,18 @@ import pytest
 from lgnet_shared import clock
 from lgnet_shared.codec import decode, to_envelope
 from lgnet_shared.events import payments as pev
-from lgnet_shared.testing.inprocess import InProcessService
+from lgnet_shared.testing.inprocess import InProcessService, fixtures_per_module
 from payments_testkit import call, call_ok, open_case, outbox, refused
 from test_bank_data import (
     COOP,
     STAFF,
-    payments_own,
-    payments_shared,
-    payments_view,
-    shared_payments,
+    torino_payments,
 )
 
 # One in-process payments (test_bank_data's) for the module; each test records sessions on a case of its own (`uid`).
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
-__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
 
-
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    return shared_payments(request)
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", torino_payments)
 
 
 @pytest.fixture

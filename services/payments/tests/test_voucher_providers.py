@@ -14,7 +14,7 @@ import pytest
 from lgnet_payments.adapters import schema
 from lgnet_shared import auth, clock
 from lgnet_shared.access import Role
-from lgnet_shared.testing.inprocess import InProcessService
+from lgnet_shared.testing.inprocess import fixtures_per_module
 from lgnet_shared.testing.tables import everything_in
 from payments_testkit import call, call_ok, refused
 from test_bank_data import (
@@ -22,21 +22,14 @@ from test_bank_data import (
     LANDLORD_IBAN,
     MALLORY,
     STAFF,
-    payments_own,
-    payments_shared,
-    payments_view,
-    shared_payments,
+    torino_payments,
 )
 
 # One in-process payments (test_bank_data's) for the module: the providers (and their actors) a test registers carry
 # its `uid`; the voucher lines are only ever topped up.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
-__all__ = ["payments_own", "payments_shared", "payments_view"]  # the fixtures, as test_bank_data makes them
 
-
-@pytest.fixture
-def payments(request: pytest.FixtureRequest) -> InProcessService:
-    return shared_payments(request)
+payments, payments_own, payments_shared, payments_view = fixtures_per_module("payments", torino_payments)
 
 
 async def test_a_provider_sees_its_own_redemptions_of_a_voucher_only(payments, uid: str) -> None:  # type: ignore[no-untyped-def]

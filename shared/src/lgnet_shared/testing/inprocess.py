@@ -12,14 +12,15 @@ import base64
 import importlib.util
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from lgnet_shared import auth, config, db, pii
@@ -29,6 +30,7 @@ from lgnet_shared.consumer import BatchHandler, Handler
 from lgnet_shared.events import Event
 from lgnet_shared.service import ServiceSpec, all_migrations, create_app
 from lgnet_shared.testing.answers import AnswerCheck
+from lgnet_shared.testing.plugin import own_or_shared
 
 # Who calls: the same six actors in every service's tests.
 ACTORS: list[tuple[str, Role, str | None]] = [
@@ -115,3 +117,39 @@ def sibling_module(test_file: str, filename: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+Start = Callable[[str, str], AbstractAsyncContextManager[InProcessService]]
+
+
+def fixtures_per_module(name: str, start: ServiceSpec | Start) -> tuple[Any, Any, Any, Any]:
+    """The fixtures of a service a test module runs in process, for `own_or_shared` (lgnet_shared.testing.plugin):
+    `name` (the test's own service, or in a module marked `shared_service` the module's one), `<name>_own`,
+    `<name>_shared` (module scope) and `<name>_view`. `start(database_url, schema)` makes one (a spec: the service as
+    `in_process` makes it, answers checked). In the module: `payments, payments_own, payments_shared, payments_view =
+    fixtures_per_module("payments", funded)`."""
+    make: Start = (
+        (lambda url, schema: in_process(start, url, schema, check_answers=True))
+        if isinstance(start, ServiceSpec)
+        else start
+    )
+
+    @pytest.fixture(name=name)
+    def dispatch(request: pytest.FixtureRequest) -> InProcessService:
+        return cast(InProcessService, own_or_shared(request, name))
+
+    @pytest.fixture(name=f"{name}_own")
+    async def own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+        async with make(database_url, pg_schema) as service:
+            yield service
+
+    @pytest.fixture(name=f"{name}_shared", scope="module")
+    async def shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+        async with make(database_url, module_pg_schema) as service:
+            yield service
+
+    @pytest.fixture(name=f"{name}_view")
+    def view(request: pytest.FixtureRequest) -> InProcessService:
+        return cast(InProcessService, request.getfixturevalue(f"{name}_shared"))  # no topics: the service itself
+
+    return dispatch, own, shared, view
