@@ -266,3 +266,14 @@ async def test_a_shared_payee_is_put_on_the_list_from_its_request(payments: InPr
     # the two rents of the same amount remain possible duplicates of each other
     shown = await call_ok(payments, STAFF, "GET", f"/contribution-requests/{first}")
     assert len(shown["possible_duplicates"]) == 1
+
+
+async def test_a_shared_payees_label_holding_identifying_data_is_refused(payments: InProcessService) -> None:
+    """The label names an organisation and rests in clear: an IBAN typed into it (the payee's own, which the list keeps
+    only as a blind index), an e-mail address or a fiscal code is refused naming `label`, and nothing is listed."""
+    iban = "NL91ABNA0417164300"
+    for label in (f"ATER {iban}", "canoni — uffici@ater.example.it", "RSSMRA85T10A562S affitto"):
+        r = await call(payments, STAFF, "POST", "/shared-payees", {"iban": iban, "label": label})
+        refused(r, 422, "label")
+    listed = await call_ok(payments, STAFF, "GET", "/shared-payees")
+    assert [p for p in listed if p["iban_masked"].endswith(iban[-4:])] == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from lgnet_shared.errors import Conflict, ContractError, NotFound
+from lgnet_shared.pseudonymous import check_no_identifying_text
 
 from lgnet_payments.adapters import repository as repo
 from lgnet_payments.adapters.sepa import normalise_iban
@@ -21,6 +22,7 @@ WHAT = "keep the list of shared payees"
 async def register(uow: UnitOfWork, ctx: Context, c: cmd.RegisterSharedPayee) -> dict[str, Any]:
     city = ctx.city
     ctx.staff(city, WHAT)
+    check_no_identifying_text(c.label, "label")  # in clear: an IBAN typed into it would undo the blind index
     index, last4 = await _payee(uow, ctx, c)
     made = await repo.add_shared_payee(uow.conn, city, index, last4, c.label, ctx.actor.id, ctx.today)
     if made is None:
