@@ -283,8 +283,7 @@ def scenario() -> Any:
     return scenario_events
 
 
-@pytest.fixture
-async def loaded(reporting: ReportingUnderTest) -> ReportingUnderTest:
+async def load_scenario(reporting: ReportingUnderTest) -> ReportingUnderTest:
     """The scenario sent, with some events delivered twice (redelivery), and consumed."""
     envs = scenario_events(reporting)
     await reporting.send(envs)
@@ -293,3 +292,16 @@ async def loaded(reporting: ReportingUnderTest) -> ReportingUnderTest:
     )
     await reporting.settle()
     return reporting
+
+
+@pytest.fixture
+async def loaded(reporting: ReportingUnderTest) -> ReportingUnderTest:
+    """The scenario sent, with some events delivered twice (redelivery), and consumed."""
+    return await load_scenario(reporting)
+
+
+@pytest.fixture(scope="module")
+async def loaded_shared(reporting_shared: ReportingUnderTest) -> ReportingUnderTest:
+    """`loaded` once for a module's shared reporting: for the module's tests that only read the loaded state (every
+    fact counts in its city's figures, so a test that sends, publishes or replays-and-writes takes its own)."""
+    return await load_scenario(reporting_shared)

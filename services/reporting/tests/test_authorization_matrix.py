@@ -23,12 +23,14 @@ from lgnet_shared.testing.authz import (
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
 
-pytestmark = pytest.mark.integration
+# Both matrices on one in-process reporting: each attempt's setup publishes a report of its own (fresh ids and
+# Idempotency-Keys) and the matrix judges answers by role, never by what else the service holds.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 
 
-@pytest.fixture
-async def reporting(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
+@pytest.fixture(scope="module")
+async def reporting(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
         yield service
 
 

@@ -20,7 +20,9 @@ from playwright.async_api import Browser
 if TYPE_CHECKING:
     from conftest import ReportingUnderTest
 
-pytestmark = pytest.mark.integration  # `browser`: the testing plugin's shared Chromium
+# `browser`: the testing plugin's shared Chromium. One loaded reporting for the module (`loaded_shared`): every test
+# only reads it (the pages, the API, the exports), none sends a fact or publishes.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 
 
 async def _api(rt: ReportingUnderTest, actor: str, path: str) -> dict[str, Any]:
@@ -36,15 +38,15 @@ async def _bars(page: Any, chart: str) -> dict[str, str]:
     return {await r.get_attribute("data-label"): await r.get_attribute("data-value") for r in rects}
 
 
-async def test_dashboard_shows_the_api_numbers(loaded: ReportingUnderTest, browser: Browser) -> None:
-    city = await _api(loaded, "staff-torino", "/reports/city_summary")
-    national = await _api(loaded, "staff-torino", "/reports/national")
+async def test_dashboard_shows_the_api_numbers(loaded_shared: ReportingUnderTest, browser: Browser) -> None:
+    city = await _api(loaded_shared, "staff-torino", "/reports/city_summary")
+    national = await _api(loaded_shared, "staff-torino", "/reports/national")
     page = await browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
-    token = loaded.tokens["staff-torino"]
-    await page.goto(f"{loaded.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
+    token = loaded_shared.tokens["staff-torino"]
+    await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
 
     ind = city["indicators"]
@@ -102,11 +104,11 @@ async def _medians(page: Any) -> list[str]:
     return [await c.inner_text() for c in await page.query_selector_all("#outreach tbody tr td:last-child")]
 
 
-async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnderTest, browser: Browser) -> None:
-    national = await _api(loaded, "coordination", "/reports/national")
+async def test_national_role_gets_the_suppressed_aggregate(loaded_shared: ReportingUnderTest, browser: Browser) -> None:
+    national = await _api(loaded_shared, "coordination", "/reports/national")
     page = await browser.new_page()
-    token = loaded.tokens["coordination"]
-    await page.goto(f"{loaded.process.url}/dashboard#token={token}&as_of=2026-06-30")
+    token = loaded_shared.tokens["coordination"]
+    await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
     assert await page.inner_text("#kpi-persons") == str(national["indicators"]["persons"]["total"]) == "10"
     assert await page.inner_text("#kpi-placements") == "soppresso"
@@ -120,14 +122,14 @@ async def test_national_role_gets_the_suppressed_aggregate(loaded: ReportingUnde
 
 @pytest.mark.parametrize("lang", ["it", "en"])
 async def test_the_summary_names_the_cities_its_totals_leave_out(
-    loaded: ReportingUnderTest, browser: Browser, lang: str
+    loaded_shared: ReportingUnderTest, browser: Browser, lang: str
 ) -> None:
     """Bologna runs neither payments nor housing on LgNet, Trieste no payments: the national key figures and the
     fund's totals are those of the cities that report, and the page said so nowhere but in the comparison table's
     "n.d." cells. The key figures name the cities each total leaves out, in the page's language; Bologna's
     placements read "n.d." in the comparison; the fund's contributions of Trieste's own report read "n.d." (they read
     "soppresso", a hidden value, though a city's report hides nothing); and axe finds no serious violation."""
-    national = await _api(loaded, "coordination", "/reports/national")
+    national = await _api(loaded_shared, "coordination", "/reports/national")
     assert (national["payments_not_reported"], national["housing_not_reported"]) == (
         ["bologna", "trieste"],
         ["bologna"],
@@ -138,7 +140,7 @@ async def test_the_summary_names_the_cities_its_totals_leave_out(
                     "Housing not reported (not in the total): Bologna", "n/a")}[lang]  # fmt: skip
     page = await browser.new_page(viewport={"width": 1280, "height": 1000})
     await page.goto(
-        f"{loaded.process.url}/dashboard#token={loaded.tokens['coordination']}&as_of=2026-06-30&lang={lang}"
+        f"{loaded_shared.process.url}/dashboard#token={loaded_shared.tokens['coordination']}&as_of=2026-06-30&lang={lang}"
     )
     await page.wait_for_selector("body[data-loaded='national']", timeout=20000)
     summary = await page.inner_text("#not-reported")
@@ -153,7 +155,7 @@ async def test_the_summary_names_the_cities_its_totals_leave_out(
     await page.close()
     page = await browser.new_page()
     await page.goto(
-        f"{loaded.process.url}/dashboard#token={loaded.tokens['staff-trieste']}&report=city_summary&as_of=2026-06-30"
+        f"{loaded_shared.process.url}/dashboard#token={loaded_shared.tokens['staff-trieste']}&report=city_summary&as_of=2026-06-30"
         f"&lang={lang}"
     )
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
@@ -178,15 +180,17 @@ async def _row_labels(page: Any, chart: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("lang", ["it", "en"])
 async def test_every_category_is_named_in_full_beside_its_bar(
-    loaded: ReportingUnderTest, browser: Browser, lang: str
+    loaded_shared: ReportingUnderTest, browser: Browser, lang: str
 ) -> None:
     """Long names ('Vittima di violenza o tortura') are wrapped within the chart's margin, never cut."""
-    city = await _api(loaded, "staff-torino", "/reports/city_summary")
-    async with loaded.client("staff-torino") as c:
+    city = await _api(loaded_shared, "staff-torino", "/reports/city_summary")
+    async with loaded_shared.client("staff-torino") as c:
         labels = (await c.get("/reports/labels", params={"lang": lang})).json()["categories"]
     page = await browser.new_page()
-    token = loaded.tokens["staff-torino"]
-    await page.goto(f"{loaded.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30&lang={lang}")
+    token = loaded_shared.tokens["staff-torino"]
+    await page.goto(
+        f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30&lang={lang}"
+    )
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
     names: list[str] = []
     for chart, table in (("chart-vuln", "persons_by_vulnerability"), ("chart-area", "persons_by_action_area")):
@@ -222,15 +226,17 @@ async def test_the_date_pickers_stop_at_today(reporting: ReportingUnderTest, bro
 
 
 async def test_a_period_that_ends_before_it_starts_is_said_in_the_readers_language(
-    loaded: ReportingUnderTest, browser: Browser
+    loaded_shared: ReportingUnderTest, browser: Browser
 ) -> None:
     """ "Dal" 1 July, "Al" 30 June: the page read "Impossibile caricare il rapporto: 422 must not be after
     2026-06-30", the service's English reason on an Italian page. Said in the page's language, at the field."""
-    token = loaded.tokens["staff-torino"]
+    token = loaded_shared.tokens["staff-torino"]
     for lang, expected in (("it", "La data «Dal» non può essere successiva alla data «Al»"),
                            ("en", "The “From” date cannot be after the “To” date")):  # fmt: skip
         page = await browser.new_page()
-        await page.goto(f"{loaded.process.url}/dashboard#token={token}&as_of=2026-06-30&from=2026-07-01&lang={lang}")
+        await page.goto(
+            f"{loaded_shared.process.url}/dashboard#token={token}&as_of=2026-06-30&from=2026-07-01&lang={lang}"
+        )
         await page.wait_for_selector("#error:not(:empty)", timeout=20000)  # no eval: the CSP forbids it
         shown = await page.inner_text("#error")
         assert expected in shown and "must not" not in shown, shown
@@ -238,7 +244,7 @@ async def test_a_period_that_ends_before_it_starts_is_said_in_the_readers_langua
 
 
 async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_token_from_the_address(
-    loaded: ReportingUnderTest, browser: Browser
+    loaded_shared: ReportingUnderTest, browser: Browser
 ) -> None:
     """The page that holds a staff or national bearer token was served with no security header at all (only
     Cache-Control): any site could frame it (clickjacking), any injected script would have run, and the token given
@@ -246,7 +252,7 @@ async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_
     the desk's headers: a CSP running only the page's own script (by its hash) and framed by no one, nosniff, no
     referrer; and the script takes the token out of the address once read."""
     async with httpx.AsyncClient() as c:
-        r = await c.get(f"{loaded.process.url}/dashboard")
+        r = await c.get(f"{loaded_shared.process.url}/dashboard")
     csp = r.headers.get("content-security-policy", "")
     script = r.text.split("<script>", 1)[1].split("</script>", 1)[0]
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
@@ -256,8 +262,8 @@ async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_
     page = await browser.new_page()
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
-    token = loaded.tokens["staff-torino"]
-    await page.goto(f"{loaded.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
+    token = loaded_shared.tokens["staff-torino"]
+    await page.goto(f"{loaded_shared.process.url}/dashboard#token={token}&report=city_summary&as_of=2026-06-30")
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
     assert token not in page.url and "report=city_summary" in page.url, page.url
     assert violations == []
@@ -266,7 +272,9 @@ async def test_the_page_cannot_be_framed_runs_only_its_own_script_and_drops_the_
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "reporting"
 
 
-async def test_no_serious_or_critical_accessibility_violation(loaded: ReportingUnderTest, browser: Browser) -> None:
+async def test_no_serious_or_critical_accessibility_violation(
+    loaded_shared: ReportingUnderTest, browser: Browser
+) -> None:
     """axe-core (the engine bundled by axe-playwright-python) over the city's view, the national view and English."""
     views = {
         "dashboard-citta": ("staff-torino", "report=city_summary&from=2026-01-01&as_of=2026-06-30", "city_summary"),
@@ -275,7 +283,7 @@ async def test_no_serious_or_critical_accessibility_violation(loaded: ReportingU
     }
     for name, (actor, fragment, loaded_as) in views.items():
         page = await browser.new_page(viewport={"width": 1280, "height": 1000})
-        await page.goto(f"{loaded.process.url}/dashboard#token={loaded.tokens[actor]}&{fragment}")
+        await page.goto(f"{loaded_shared.process.url}/dashboard#token={loaded_shared.tokens[actor]}&{fragment}")
         await page.wait_for_selector(f"body[data-loaded='{loaded_as}']", timeout=20000)
         results = await Axe().run(page)
         bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
@@ -291,18 +299,18 @@ async def test_no_serious_or_critical_accessibility_violation(loaded: ReportingU
 
 @pytest.mark.parametrize("lang", ["it", "en"])
 async def test_days_and_months_are_written_as_the_exports_write_them(
-    loaded: ReportingUnderTest, browser: Browser, lang: str
+    loaded_shared: ReportingUnderTest, browser: Browser, lang: str
 ) -> None:
     """The report's period, the cases' axis and the street units' months in the reader's language, as the CSV, XLSX
     and PDF write them (Babel: '1 gennaio 2026', 'gen 2026'), not as ISO codes ('2026-01-01', '2026-01')."""
     from lgnet_reporting.domain import labels
 
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         city = (await c.get("/reports/city_summary", params={"from": "2026-01-01", "to": "2026-06-30"})).json()
     page = await browser.new_page()
-    token = loaded.tokens["staff-torino"]
+    token = loaded_shared.tokens["staff-torino"]
     fragment = f"token={token}&report=city_summary&from=2026-01-01&as_of=2026-06-30&lang={lang}"
-    await page.goto(f"{loaded.process.url}/dashboard#{fragment}")
+    await page.goto(f"{loaded_shared.process.url}/dashboard#{fragment}")
     await page.wait_for_selector("body[data-loaded='city_summary']", timeout=20000)
     assert city["period_from"] == "2026-01-01"
     period = f"{labels.day('2026-01-01', lang)} \u2013 {labels.day('2026-06-30', lang)}"

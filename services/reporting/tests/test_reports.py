@@ -24,7 +24,10 @@ from openpyxl import load_workbook
 if TYPE_CHECKING:
     from conftest import ReportingUnderTest
 
-pytestmark = pytest.mark.integration
+# One loaded reporting for the module (`loaded_shared`), which its tests only read. A test that sends facts or
+# publishes a report takes one of its own (`own_service`): every fact counts in its city's figures, and the replays
+# and `/reports/published` the others assert on take every report published on the log.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 PERSON_IDS = [f"P{n}" for n in range(1, 12)] + ["H1", "H2", "C1", "RQ1", "V1", "PL1"]
 
 
@@ -36,8 +39,8 @@ async def get(rt: ReportingUnderTest, actor: str, path: str, **params: str) -> d
     return body
 
 
-async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> None:
-    body = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+async def test_city_summary_as_of_end_of_june(loaded_shared: ReportingUnderTest) -> None:
+    body = await get(loaded_shared, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
     ind = body["indicators"]
     assert (body["report"], body["scope"], body["as_of"]) == ("city_summary", "torino", "2026-06-30")
     # P5 and its duplicate P6 are one person; P8 joined H1 while C1 was open.
@@ -88,8 +91,8 @@ async def test_city_summary_as_of_end_of_june(loaded: ReportingUnderTest) -> Non
     assert len(body["digest"]) == 64 and body["positions"]
 
 
-async def test_as_of_a_past_date(loaded: ReportingUnderTest) -> None:
-    ind = (await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-02-20"))["indicators"]
+async def test_as_of_a_past_date(loaded_shared: ReportingUnderTest) -> None:
+    ind = (await get(loaded_shared, "staff-torino", "/reports/city_summary", as_of="2026-02-20"))["indicators"]
     # C4 not yet opened, P8 not yet joined, nothing closed, placed or paid.
     assert ind["persons"] == {"total": 6, "minors": 3, "adults": 3, "age_unknown": 0}
     assert ind["households"] == {"total": 3, "single_person": 1, "multi_person": 2, "no_known_member": 0}
@@ -100,8 +103,10 @@ async def test_as_of_a_past_date(loaded: ReportingUnderTest) -> None:
     # consent still stood then
 
 
-async def test_for_a_period(loaded: ReportingUnderTest) -> None:
-    body = await get(loaded, "staff-torino", "/reports/city_summary", **{"from": "2026-03-01", "to": "2026-03-31"})
+async def test_for_a_period(loaded_shared: ReportingUnderTest) -> None:
+    body = await get(
+        loaded_shared, "staff-torino", "/reports/city_summary", **{"from": "2026-03-01", "to": "2026-03-31"}
+    )
     ind = body["indicators"]
     assert (body["as_of"], body["period_from"]) == ("2026-03-31", "2026-03-01")
     assert ind["persons"]["total"] == 7  # every case was open at some time in March
@@ -115,8 +120,8 @@ async def test_for_a_period(loaded: ReportingUnderTest) -> None:
     assert ind["monthly"][0]["new_persons"] == 0  # P5's first case opened in February
 
 
-async def test_national_aggregate_is_suppressed_and_has_no_personal_data(loaded: ReportingUnderTest) -> None:
-    body = await get(loaded, "coordination", "/reports/national", as_of="2026-06-30")
+async def test_national_aggregate_is_suppressed_and_has_no_personal_data(loaded_shared: ReportingUnderTest) -> None:
+    body = await get(loaded_shared, "coordination", "/reports/national", as_of="2026-06-30")
     ind, by_city = body["indicators"], body["by_city"]
     assert body["suppression"]["threshold"] == 3
     # Method 7: the cities' minors (Torino 3, Trieste 1) are both hidden, but Torino's staff know their own 3, so the
@@ -140,10 +145,11 @@ async def test_national_aggregate_is_suppressed_and_has_no_personal_data(loaded:
     text = str(body)
     assert not [pid for pid in PERSON_IDS if f"'{pid}'" in text]
     # Erased P10 still counts in Trieste's (exact) report.
-    trieste = await get(loaded, "staff-trieste", "/reports/city_summary", as_of="2026-06-30")
+    trieste = await get(loaded_shared, "staff-trieste", "/reports/city_summary", as_of="2026-06-30")
     assert trieste["indicators"]["persons"] == {"total": 2, "minors": 1, "adults": 1, "age_unknown": 0}
 
 
+@pytest.mark.own_service  # sends facts again: the shared state's positions
 async def test_redelivered_and_repeated_events_change_nothing(loaded: ReportingUnderTest, scenario: Any) -> None:
     before = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
     await loaded.send(scenario(loaded)[:20])  # the same facts again, with new event ids
@@ -152,10 +158,10 @@ async def test_redelivered_and_repeated_events_change_nothing(loaded: ReportingU
     assert after["digest"] == before["digest"] and after["positions"] != before["positions"]
 
 
-async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
-    async with loaded.client(None) as c:
+async def test_access_and_bad_input(loaded_shared: ReportingUnderTest) -> None:
+    async with loaded_shared.client(None) as c:
         assert (await c.get("/reports/national")).status_code == 401
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         r = await c.get("/reports/city_summary", params={"city": "trieste"})
         assert r.status_code == 403 and r.json()["field"] == "query.city"
         r = await c.get("/reports/city_summary", params={"as_of": "2026-13-01"})
@@ -170,7 +176,7 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
     # A report as of a date still to come would show today's figures under a later date, and a published one could
     # never be reproduced (events of the days until then arrive after it): refused, naming the date's field.
     tomorrow = (clock.today() + timedelta(days=1)).isoformat()
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         period = {"from": "2026-01-01", "to": tomorrow}
         for params, field in (({"as_of": tomorrow}, "query.as_of"), (period, "query.to")):
             r = await c.get("/reports/city_summary", params=params)
@@ -181,10 +187,10 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
             assert r.status_code == 422 and r.json()["field"] == field, r.text
     # The report asked for is the path's `report`; a role that may not call a route at all is refused with the field
     # "" (partners.md). Reporting said `report` and `authorization`, names no contract has.
-    async with loaded.client("coordination") as c:
+    async with loaded_shared.client("coordination") as c:
         r = await c.get("/reports/city_summary", params={"city": "torino"})
         assert r.status_code == 403 and r.json()["field"] == "path.report"
-    async with loaded.client("coop-aurora") as c:  # a Torino partner reads Torino
+    async with loaded_shared.client("coop-aurora") as c:  # a Torino partner reads Torino
         assert (await c.get("/reports/city_summary")).json()["indicators"]["persons"]["total"] == 7
         for refused in (
             c.get("/reports/financial_statement"),
@@ -193,14 +199,14 @@ async def test_access_and_bad_input(loaded: ReportingUnderTest) -> None:
         ):
             r = await refused
             assert r.status_code == 403 and r.json()["field"] == "", r.text
-    async with loaded.client("staff-torino") as c:  # staff publish, but not this report
+    async with loaded_shared.client("staff-torino") as c:  # staff publish, but not this report
         r = await c.post("/reports/national/publish", json={}, headers={"Idempotency-Key": "s1"})
         assert r.status_code == 403 and r.json()["field"] == "path.report", r.text
 
 
-async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None:
-    body = await get(loaded, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
-    async with loaded.client("staff-torino") as c:
+async def test_exports_show_the_json_numbers(loaded_shared: ReportingUnderTest) -> None:
+    body = await get(loaded_shared, "staff-torino", "/reports/city_summary", as_of="2026-06-30")
+    async with loaded_shared.client("staff-torino") as c:
         params = {"as_of": "2026-06-30"}
         csv_r = await c.get("/reports/city_summary/export", params={**params, "format": "csv"})
         xlsx_r = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
@@ -227,18 +233,19 @@ async def test_exports_show_the_json_numbers(loaded: ReportingUnderTest) -> None
     assert cells[("persons", "", "minors")] == 3
     assert cells[("cases", "", "opened")] == 4
     assert pdf_r.content.startswith(b"%PDF") and pdf_r.headers["content-type"] == "application/pdf"
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         again = await c.get("/reports/city_summary/export", params={**params, "format": "xlsx"})
         english = await c.get("/reports/city_summary/export", params={**params, "format": "csv", "lang": "en"})
         labels = (await c.get("/reports/labels", params={"lang": "en"})).json()
     assert again.content == xlsx_r.content  # byte-identical downloads
     assert "persons,,total,Persons,,Total,7" in english.text
     assert labels["indicators"]["persons_by_vulnerability"]["label"] == "Persons by vulnerability"
-    async with loaded.client("coordination") as c:
+    async with loaded_shared.client("coordination") as c:
         national = await c.get("/reports/national/export", params={**params, "format": "csv"})
     assert "by_city,bologna,persons,Per città,Bologna,Persone,soppresso" in national.text
 
 
+@pytest.mark.own_service  # publishes, sends facts; its replay counts the log's
 async def test_replay_rebuilds_identical_reports_deterministically(loaded: ReportingUnderTest, tmp_path: Any) -> None:
     async with loaded.client("coordination") as c:
         r = await c.post("/reports/national/publish", json={"as_of": "2026-06-30"}, headers={"Idempotency-Key": "n1"})
@@ -307,25 +314,25 @@ async def test_replay_rebuilds_identical_reports_deterministically(loaded: Repor
     )
 
 
-async def test_fund_indicators_financial_statement_and_drill_down(loaded: ReportingUnderTest) -> None:
+async def test_fund_indicators_financial_statement_and_drill_down(loaded_shared: ReportingUnderTest) -> None:
     june = {"as_of": "2026-06-30"}
-    fund = await get(loaded, "staff-torino", "/reports/city_summary/fund", **june)
+    fund = await get(loaded_shared, "staff-torino", "/reports/city_summary/fund", **june)
     figures = {f["code"]: f for f in fund["figures"]}
     assert figures["AMIF.O.2.3"]["value"] == 7 and figures["AMIF.O.2.3"]["label"] == "Partecipanti sostenuti"
     assert figures["FAMI.autonomia_abitativa"]["value"] == 1
     assert figures["AMIF.R.2.9"]["derivable"] is False and figures["AMIF.R.2.9"]["why_not"]
-    city = await get(loaded, "staff-torino", "/reports/city_summary", **june)
+    city = await get(loaded_shared, "staff-torino", "/reports/city_summary", **june)
     assert fund["digest"] == city["digest"]  # the figures are the report's own numbers
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         table = await c.get("/reports/city_summary/fund/export", params={**june, "format": "csv"})
         sheet = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
         again = await c.get("/reports/city_summary/fund/export", params={**june, "format": "xlsx"})
     assert "AMIF.O.2.3,AMIF,output,Partecipanti sostenuti,7,persons,persons.total," in table.text
     assert sheet.content == again.content and table.headers["x-report-digest"] == city["digest"]
-    national = await get(loaded, "coordination", "/reports/national/fund", **june)
+    national = await get(loaded_shared, "coordination", "/reports/national/fund", **june)
     assert {f["code"]: f["value"] for f in national["figures"]}["AMIF.O.2.2"] == 3  # cities supported
 
-    money = await get(loaded, "staff-torino", "/reports/financial_statement", **june)
+    money = await get(loaded_shared, "staff-torino", "/reports/financial_statement", **june)
     lines = {x["budget_line_id"]: x for x in money["lines"]}
     # BL1 (rent): 100,000.00 allocated; RQ1 paid 500.00; RQ3 paid then returned (never approved here: not committed).
     assert (lines["BL1"]["budget_cents"], lines["BL1"]["paid_cents"], lines["BL1"]["remaining_cents"]) == (
@@ -337,13 +344,15 @@ async def test_fund_indicators_financial_statement_and_drill_down(loaded: Report
     assert all(x["remaining_cents"] >= 0 for x in lines.values())
     assert money["totals"]["paid_cents"] == ind_paid(city)
 
-    persons = await get(loaded, "staff-torino", "/reports/city_summary/drilldown", figure="persons.total", **june)
+    persons = await get(
+        loaded_shared, "staff-torino", "/reports/city_summary/drilldown", figure="persons.total", **june
+    )
     assert persons["count"] == 7 and {x["person_id"] for x in persons["items"]} >= {"P1", "P5", "P8"}
     assert "P6" not in {x["person_id"] for x in persons["items"]}  # merged into P5
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         bad = await c.get("/reports/city_summary/drilldown", params={"figure": "persons_by_vulnerability.x"})
     assert bad.status_code == 422 and bad.json()["field"] == "query.figure"
-    async with loaded.client("coop-aurora") as c:
+    async with loaded_shared.client("coop-aurora") as c:
         assert (await c.get("/reports/financial_statement")).status_code == 403
 
 
@@ -351,6 +360,7 @@ def ind_paid(report: dict[str, Any]) -> int:
     return int(report["indicators"]["contributions_paid"]["amount_cents"])
 
 
+@pytest.mark.own_service  # publishes; its replay checks every published report
 async def test_published_reports_replay_with_their_own_threshold_whatever_the_auditors(
     loaded: ReportingUnderTest,
 ) -> None:
@@ -397,6 +407,7 @@ async def test_published_reports_replay_with_their_own_threshold_whatever_the_au
     }
 
 
+@pytest.mark.own_service  # publishes; its replay counts every published report
 async def test_a_city_auditors_replay_names_the_reports_of_other_scopes_instead_of_failing_them(
     loaded: ReportingUnderTest,
 ) -> None:
@@ -441,6 +452,7 @@ async def counted_neither_live_nor_in_the_replay(loaded: ReportingUnderTest, bef
     assert lines[0]["replay"]["skipped"].get("signature") == 1, lines[0]
 
 
+@pytest.mark.own_service  # sends a forged fact; its replay counts the log's skips
 async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_too(loaded: ReportingUnderTest) -> None:
     """Someone with write access to the broker adds a case to `intake.events`, unsigned (or signed by a key no
     service registered). Live, the projections dead-letter it (LGNET_FACT_SIGNATURES=required): no number changes.
@@ -452,6 +464,7 @@ async def test_a_fact_live_refused_for_its_signature_is_refused_by_the_replay_to
     await counted_neither_live_nor_in_the_replay(loaded, before)
 
 
+@pytest.mark.own_service  # sends a forged fact; its replay counts the log's skips
 async def test_an_intake_fact_a_housing_key_signs_on_housing_events_counts_neither_live_nor_in_the_replay(
     loaded: ReportingUnderTest,
 ) -> None:
@@ -468,6 +481,7 @@ async def test_an_intake_fact_a_housing_key_signs_on_housing_events_counts_neith
     await counted_neither_live_nor_in_the_replay(loaded, before)
 
 
+@pytest.mark.own_service  # publishes a Torino report: another test asserts none
 async def test_a_published_period_report_replays_to_its_digest(loaded: ReportingUnderTest) -> None:
     """A national and a city report for a period (and a one-day period) published, then replayed from the log."""
     ids = []
@@ -484,7 +498,9 @@ async def test_a_published_period_report_replays_to_its_digest(loaded: Reporting
     assert code == 0 and [x["equal"] for x in lines if "report_id" in x] == [True, True], lines
 
 
-async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refused(loaded: ReportingUnderTest) -> None:
+async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refused(
+    loaded_shared: ReportingUnderTest,
+) -> None:
     """The live mode compares with the live deployment's tables, so it must fold what that deployment folds. This
     one is national: with LGNET_CITY=torino (or a name that is no city) the replay folded Torino's facts alone and
     said the national report differed (exit 1), as if the log had been tampered with."""
@@ -495,7 +511,8 @@ async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refu
     for city in ("torino", "atlantide"):
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "lgnet_reporting.entrypoints.replay", "--as-of", "2026-06-30",
-            env={**loaded.env, "LGNET_CITY": city}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**loaded_shared.env, "LGNET_CITY": city},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, err = await asyncio.wait_for(proc.communicate(), 120)
         lines = [json.loads(x) for x in out.decode().splitlines() if x.strip()]
@@ -504,17 +521,18 @@ async def test_a_live_replay_with_another_city_than_the_live_deployments_is_refu
 
 
 async def test_a_publication_with_a_field_it_does_not_know_is_refused_not_published_otherwise(
-    loaded: ReportingUnderTest,
+    loaded_shared: ReportingUnderTest,
 ) -> None:
     """`{"as_of": "2026-06-30", "form": "2026-01-01"}` (from, mistyped) published the report as of 30 June —
     announced on Kafka and anchored by the notary, for ever — instead of the period's; the field dropped unsaid."""
-    async with loaded.client("staff-torino") as c:
+    async with loaded_shared.client("staff-torino") as c:
         r = await c.post("/reports/city_summary/publish", json={"as_of": "2026-06-30", "form": "2026-01-01"},
                          headers={"Idempotency-Key": "typo"})  # fmt: skip
         assert r.status_code == 422 and r.json()["field"] == "form", r.text  # as "from" and "as_of" are named
         assert [x for x in (await c.get("/reports/published")).json() if x["scope"] == "torino"] == []
 
 
+@pytest.mark.own_service  # publishes, forges announcements; its replay reads all
 async def test_a_report_announced_for_another_city_by_a_citys_deployment_is_not_replayed_as_that_citys(
     loaded: ReportingUnderTest,
 ) -> None:
