@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lgnet_housing.entrypoints.main import SPEC
@@ -27,15 +27,47 @@ from lgnet_shared.testing.authz import (
     run_matrix,
 )
 from lgnet_shared.testing.inprocess import InProcessService, in_process
+from lgnet_shared.testing.plugin import own_or_shared
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, B, STAFF_TO = "coop-aurora", "coop-borgo", "staff-torino"
 
 
+# A module's one in-process housing (`shared_service`), or a test's own (`own_service`): the in-process modules of
+# housing's tests (this one, test_household_entry.py, test_races.py) take these fixtures from here.
 @pytest.fixture
-async def housing(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
+def housing(request: pytest.FixtureRequest) -> InProcessService:
+    return cast(InProcessService, own_or_shared(request, "housing"))
+
+
+@pytest.fixture
+async def housing_own(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
     async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
         yield service
+
+
+@pytest.fixture(scope="module")
+async def housing_shared(database_url: str, module_pg_schema: str) -> AsyncIterator[InProcessService]:
+    async with in_process(SPEC, database_url, module_pg_schema, check_answers=True) as service:
+        yield service
+
+
+@pytest.fixture
+async def housing_view(housing_shared: InProcessService) -> InProcessService:
+    await close_what_is_live(housing_shared.pool)
+    return housing_shared
+
+
+async def close_what_is_live(pool: Any) -> None:
+    """Matching is city-wide, and so are the waiting lists and reminders: what the tests before left live (open
+    cases, open opportunities, live matches, holds) is closed before a test on a shared housing, as if housing had
+    just started, so that its matching weighs only its own households and opportunities; closed before, not after,
+    so that a test that failed halfway leaves nothing to the next. Only earlier tests' rows change."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("update matches set status = 'cancelled' where status in ('proposed', 'accepted', 'placed')")
+        await conn.execute("update opportunities set status = 'withdrawn' where status = 'open'")
+        await conn.execute("update cases set closed_on = $1 where closed_on is null", clock.today())
+        await conn.execute("delete from holds")
 
 
 def intake_events(hid: str, cid: str) -> list[Event]:
@@ -250,6 +282,7 @@ RULES: dict[str, Rule] = {
 }
 
 
+@pytest.mark.own_service  # reconfigures the city (PUT /rules: auto_match off), runs its matching and stalled check
 async def test_every_route_and_caller_as_declared(housing: InProcessService) -> None:
     """Every cell of routes by callers; another city's staff and the national role get the same answer for an id
     that exists nowhere as for the one that exists (no existence oracle)."""

@@ -5,8 +5,7 @@ desk's housing page reads this instead of the whole list to find a household's c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,18 +13,27 @@ from lgnet_housing.entrypoints.main import SPEC
 from lgnet_housing.service_layer.intake_events import HANDLERS
 from lgnet_shared import clock
 from lgnet_shared.events import intake as iev
-from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
+from lgnet_shared.testing.inprocess import InProcessService, sibling_module
 
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 
-pytestmark = pytest.mark.integration
+# One in-process housing for the module (the matrix's fixtures): each test's ids carry its `uid`, and what the tests
+# before left live is closed before it (`close_what_is_live`); the read log's assertions read what the test made
+# (`since` its start).
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, B, STAFF_TO = matrix.A, matrix.B, matrix.STAFF_TO
+housing, housing_own, housing_shared, housing_view = (
+    matrix.housing,
+    matrix.housing_own,
+    matrix.housing_shared,
+    matrix.housing_view,
+)
 
 
-@pytest.fixture
-async def housing(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        yield service
+async def began(housing: InProcessService) -> datetime:
+    """The database's now: the read log's entries from here on are this test's."""
+    async with housing.pool.acquire() as conn:
+        return await conn.fetchval("select now()")  # type: ignore[no-any-return]
 
 
 async def on_the_list(housing: InProcessService, hid: str, *, assessed: bool = True) -> None:
@@ -41,28 +49,29 @@ async def get(housing: InProcessService, actor: str, path: str) -> Any:
         return await c.get(path)
 
 
-async def test_a_households_entry_is_its_element_of_the_waiting_list(housing: InProcessService) -> None:
-    await on_the_list(housing, "h-waiting")
-    await on_the_list(housing, "h-blocked", assessed=False)
+async def test_a_households_entry_is_its_element_of_the_waiting_list(housing: InProcessService, uid: str) -> None:
+    await on_the_list(housing, f"h-waiting-{uid}")
+    await on_the_list(housing, f"h-blocked-{uid}", assessed=False)
     for actor in (STAFF_TO, A):  # the city's staff and the case's partner see both on the list
         waiting = (await get(housing, actor, "/households")).json()
-        assert {w["household_id"] for w in waiting} == {"h-waiting", "h-blocked"}, waiting
+        assert {w["household_id"] for w in waiting} == {f"h-waiting-{uid}", f"h-blocked-{uid}"}, waiting
         for element in waiting:
             r = await get(housing, actor, f"/households/{element['household_id']}")
             assert r.status_code == 200, r.text
             assert r.json() == element
-    entry = (await get(housing, STAFF_TO, "/households/h-waiting")).json()
-    assert entry["case_id"] == "h-waiting-case" and entry["blocked"] is None and entry["size"] == 1, entry
-    blocked = (await get(housing, STAFF_TO, "/households/h-blocked")).json()
+    entry = (await get(housing, STAFF_TO, f"/households/h-waiting-{uid}")).json()
+    assert entry["case_id"] == f"h-waiting-{uid}-case" and entry["blocked"] is None and entry["size"] == 1, entry
+    blocked = (await get(housing, STAFF_TO, f"/households/h-blocked-{uid}")).json()
     assert blocked["blocked"].startswith("needs_not_assessed:") and "priority" not in blocked, blocked
 
 
 async def test_a_household_off_the_callers_list_is_not_found_and_its_existence_not_told(
     housing: InProcessService,
+    uid: str,
 ) -> None:
-    await on_the_list(housing, "h-a")
-    await on_the_list(housing, "h-closed")
-    closed = iev.CaseClosed(case_id="h-closed-case", outcome=iev.CaseOutcome.OTHER, closed_on=clock.today())
+    await on_the_list(housing, f"h-a-{uid}")
+    await on_the_list(housing, f"h-closed-{uid}")
+    closed = iev.CaseClosed(case_id=f"h-closed-{uid}-case", outcome=iev.CaseOutcome.OTHER, closed_on=clock.today())
     await housing.deliver(HANDLERS, closed, "torino", A)
 
     async def not_found(actor: str, hid: str) -> str:
@@ -74,13 +83,13 @@ async def test_a_household_off_the_callers_list_is_not_found_and_its_existence_n
         assert "waiting list" in problem["reason"], problem  # the reason named
         return str(problem["reason"]).replace(hid, "<id>")
 
-    assert "torino" in await not_found(STAFF_TO, "h-nobody")  # unknown
-    await not_found(STAFF_TO, "h-closed")  # its case closed: off the list
+    assert "torino" in await not_found(STAFF_TO, f"h-nobody-{uid}")  # unknown
+    await not_found(STAFF_TO, f"h-closed-{uid}")  # its case closed: off the list
     # Another partner of the city, and another city's staff, may not see h-a: answered as for a household that does
     # not exist, word for word, so that neither learns it does.
-    assert await not_found(B, "h-a") == await not_found(B, "h-nobody")
-    assert await not_found("staff-trieste", "h-a") == await not_found("staff-trieste", "h-nobody")
-    r = await get(housing, "coordination", "/households/h-a")  # the national role reads aggregates only
+    assert await not_found(B, f"h-a-{uid}") == await not_found(B, f"h-nobody-{uid}")
+    assert await not_found("staff-trieste", f"h-a-{uid}") == await not_found("staff-trieste", f"h-nobody-{uid}")
+    r = await get(housing, "coordination", f"/households/h-a-{uid}")  # the national role reads aggregates only
     assert r.status_code == 403 and r.json()["field"] == "", r.text
     r = await get(housing, STAFF_TO, "/households/h%00")  # no id PostgreSQL could hold: bad input, not unknown
     assert (r.status_code, r.json()["field"]) == (422, "path.household_id"), r.text
@@ -88,6 +97,7 @@ async def test_a_household_off_the_callers_list_is_not_found_and_its_existence_n
 
 async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_citys_dpo(
     housing: InProcessService,
+    uid: str,
 ) -> None:
     """Housing answers no name, but what it answers of a household says much: its priority (vulnerabilities score
     there) and why it is not matching (a specialist team for psychiatric or addiction needs). Every read through the
@@ -95,13 +105,16 @@ async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_cit
     and the city's DPO reads it with a read-log token (`GET /read-log`), which opens nothing else."""
     from lgnet_shared import read_log_readers
 
-    await on_the_list(housing, "h-log")
+    start = (await began(housing)).isoformat()
+    await on_the_list(housing, f"h-log-{uid}")
     await get(housing, A, "/households")
-    await get(housing, A, "/households/h-log/why")
+    await get(housing, A, f"/households/h-log-{uid}/why")
     async with housing.client(STAFF_TO, headers={"LgNet-Client": "desk"}) as c:
-        assert (await c.get("/households/h-log")).status_code == 200
-    assert (await get(housing, B, "/households/h-log")).status_code == 404  # not B's: refused, and kept as denied
-    assert (await get(housing, B, "/households/h-nobody")).status_code == 404  # exists nowhere: nothing to keep
+        assert (await c.get(f"/households/h-log-{uid}")).status_code == 200
+    assert (
+        await get(housing, B, f"/households/h-log-{uid}")
+    ).status_code == 404  # not B's: refused, and kept as denied
+    assert (await get(housing, B, f"/households/h-nobody-{uid}")).status_code == 404  # exists nowhere: nothing to keep
     async with housing.pool.acquire() as conn:
         torino = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
         trieste = await read_log_readers.issue_reader_token(conn, "trieste", "RPD Trieste")
@@ -112,43 +125,46 @@ async def test_every_api_read_of_a_household_is_in_housings_read_log_for_the_cit
         assert r.status_code == 200, r.text
         return list(r.json())
 
-    entries = await log(torino)
+    entries = await log(torino, since=start)
     assert [(e["principal"], e["kind"], e["household_id"], e["outcome"], e["via"]) for e in entries] == [
-        (B, "household", "h-log", "denied", "api"),
-        (STAFF_TO, "household", "h-log", "shown", "desk"),
-        (A, "why", "h-log", "shown", "api"),
-        (A, "waiting_list", "h-log", "shown", "api"),
+        (B, "household", f"h-log-{uid}", "denied", "api"),
+        (STAFF_TO, "household", f"h-log-{uid}", "shown", "desk"),
+        (A, "why", f"h-log-{uid}", "shown", "api"),
+        (A, "waiting_list", f"h-log-{uid}", "shown", "api"),
     ], entries
-    assert [e["kind"] for e in await log(torino, household_id="h-log", since="2020-01-01T00:00:00+00:00")] == [
+    assert [e["kind"] for e in await log(torino, household_id=f"h-log-{uid}", since="2020-01-01T00:00:00+00:00")] == [
         "household", "household", "why", "waiting_list"]  # fmt: skip
-    assert await log(trieste) == []
+    assert await log(trieste, since=start) == []
     assert (await get(housing, STAFF_TO, "/read-log")).status_code == 403  # an actor's token never opens it
 
 
-async def test_reading_the_reminders_is_in_the_read_log_for_each_household_they_show(housing: InProcessService) -> None:
+async def test_reading_the_reminders_is_in_the_read_log_for_each_household_they_show(
+    housing: InProcessService, uid: str
+) -> None:
     """A reminder says why a household is on hold ("hospitalised": health, special-category data) and which match of
     it is stalled: reading the reminders is a read of those households, kept as the waiting list's is."""
     from lgnet_housing.adapters import read_log
 
-    await on_the_list(housing, "h-held")
-    await on_the_list(housing, "h-other")
+    start = await began(housing)
+    await on_the_list(housing, f"h-held-{uid}")
+    await on_the_list(housing, f"h-other-{uid}")
     until = (clock.today() + timedelta(days=3)).isoformat()
     async with housing.client(STAFF_TO) as c:
-        r = await c.post("/households/h-held/park", json={"reason": "hospitalised", "until": until})
+        r = await c.post(f"/households/h-held-{uid}/park", json={"reason": "hospitalised", "until": until})
         assert r.status_code == 200, r.text
     async with housing.client(A, headers={"LgNet-Client": "desk"}) as c:
         [reminder] = (await c.get("/reminders")).json()
-    assert (reminder["household_id"], reminder["reason"]) == ("h-held", "hospitalised"), reminder
+    assert (reminder["household_id"], reminder["reason"]) == (f"h-held-{uid}", "hospitalised"), reminder
     assert (await get(housing, "staff-trieste", "/reminders")).json() == []  # shows nothing: nothing to keep
     async with housing.pool.acquire() as conn:
-        entries = await read_log.entries(conn, "torino", None, 50, None, None, None)
-        assert await read_log.entries(conn, "trieste", None, 50, None, None, None) == []
+        entries = await read_log.entries(conn, "torino", None, 50, start, None, None)
+        assert await read_log.entries(conn, "trieste", None, 50, start, None, None) == []
     kept = [(e["principal"], e["kind"], e["household_id"], e["outcome"], e["via"]) for e in entries]
-    assert kept == [(A, "reminders", "h-held", "shown", "desk")], kept
+    assert kept == [(A, "reminders", f"h-held-{uid}", "shown", "desk")], kept
 
 
 async def test_the_answers_of_a_matching_run_an_acceptance_and_a_decline_are_in_the_read_log(
-    housing: InProcessService,
+    housing: InProcessService, uid: str
 ) -> None:
     """From an outside test: accepting or declining a proposal answers the whole match — its explanation and score
     breakdown, as `GET /matches/{id}` does, which is kept — and the matching run answers every proposal's and every
@@ -156,35 +172,43 @@ async def test_the_answers_of_a_matching_run_an_acceptance_and_a_decline_are_in_
     from lgnet_housing.adapters import read_log
     from lgnet_shared.testing.authz import World
 
+    start = await began(housing)
     w = World(housing)
     accepted = await matrix.match(w)
     async with housing.pool.acquire() as conn:
-        entries = await read_log.entries(conn, "torino", None, 50, None, None, None)
+        entries = await read_log.entries(conn, "torino", None, 50, start, None, None)
     ran = [(e["principal"], e["household_id"]) for e in entries if e["kind"] == "matching_run"]
     assert ran == [(STAFF_TO, accepted["household_id"])], entries
     async with housing.client(A, headers={"LgNet-Client": "desk"}) as c:
-        r = await c.post(f"/matches/{accepted['match_id']}/acceptance", json={}, headers={"Idempotency-Key": "k-1"})
+        r = await c.post(
+            f"/matches/{accepted['match_id']}/acceptance", json={}, headers={"Idempotency-Key": f"k-1-{uid}"}
+        )
         assert r.status_code == 200 and r.json()["explanation"], r.text
     declined = await matrix.match(w)
     async with housing.client(A) as c:
         body = {"by": "household", "reason": "too_far"}
-        r = await c.post(f"/matches/{declined['match_id']}/decline", json=body, headers={"Idempotency-Key": "k-2"})
+        r = await c.post(
+            f"/matches/{declined['match_id']}/decline", json=body, headers={"Idempotency-Key": f"k-2-{uid}"}
+        )
         assert r.status_code == 200, r.text
     async with housing.pool.acquire() as conn:
         kept = [(e["principal"], e["kind"], e["household_id"], e["via"]) for e in await read_log.entries(
-            conn, "torino", None, 50, None, None, None) if e["kind"] == "match"]  # fmt: skip
+            conn, "torino", None, 50, start, None, None) if e["kind"] == "match"]  # fmt: skip
     assert kept == [(A, "match", declined["household_id"], "api"), (A, "match", accepted["household_id"], "desk")]
 
 
-async def test_a_replayed_acceptance_shows_the_match_again_and_is_in_the_read_log(housing: InProcessService) -> None:
+async def test_a_replayed_acceptance_shows_the_match_again_and_is_in_the_read_log(
+    housing: InProcessService, uid: str
+) -> None:
     """An acceptance sent again (the same Idempotency-Key, or the same transition without one) is answered the whole
     match again, from the stored answer: that answer was not in the read log (only the first call's was)."""
     from lgnet_housing.adapters import read_log
     from lgnet_shared.testing.authz import World
 
+    start = await began(housing)
     w = World(housing)
     shown = []
-    for sent in ({"Idempotency-Key": "k-1"}, {}):  # a retry with its key; the same transition again without one
+    for sent in ({"Idempotency-Key": f"k-1-{uid}"}, {}):  # a retry with its key; the same transition again without one
         accepted = await matrix.match(w)
         async with housing.client(A) as c:
             for _ in range(2):
@@ -194,25 +218,28 @@ async def test_a_replayed_acceptance_shows_the_match_again_and_is_in_the_read_lo
         shown += [(A, accepted["household_id"])] * 2
     async with housing.pool.acquire() as conn:
         kept = [(e["principal"], e["household_id"]) for e in await read_log.entries(
-            conn, "torino", None, 50, None, None, None) if e["kind"] == "match"]  # fmt: skip
+            conn, "torino", None, 50, start, None, None) if e["kind"] == "match"]  # fmt: skip
     assert sorted(kept) == sorted(shown), kept
 
 
 async def test_housings_read_log_is_found_by_a_member_of_the_household_for_a_subject_access_request(
     housing: InProcessService,
+    uid: str,
 ) -> None:
     """A person asking who read her data (GDPR art. 15) is known to the DPO by her own id, not her household's:
     each entry keeps the household's members at the time of the read, and `person_id` finds them. A member who
     joins later was not in what was read then."""
     from lgnet_shared import read_log_readers
 
-    await on_the_list(housing, "h-sar")
-    await on_the_list(housing, "h-other")
-    await get(housing, A, "/households/h-sar/why")
-    await get(housing, B, "/households/h-sar")  # refused: kept as denied, with the members too
-    joined = iev.HouseholdMemberJoined(household_id="h-sar", person_id="h-other-p", reason="joined", on=clock.today())
+    await on_the_list(housing, f"h-sar-{uid}")
+    await on_the_list(housing, f"h-other-{uid}")
+    await get(housing, A, f"/households/h-sar-{uid}/why")
+    await get(housing, B, f"/households/h-sar-{uid}")  # refused: kept as denied, with the members too
+    joined = iev.HouseholdMemberJoined(
+        household_id=f"h-sar-{uid}", person_id=f"h-other-{uid}-p", reason="joined", on=clock.today()
+    )
     await housing.deliver(HANDLERS, joined, "torino", A)
-    await get(housing, STAFF_TO, "/households/h-sar")
+    await get(housing, STAFF_TO, f"/households/h-sar-{uid}")
     async with housing.pool.acquire() as conn:
         token = await read_log_readers.issue_reader_token(conn, "torino", "RPD Torino")
 
@@ -222,14 +249,16 @@ async def test_housings_read_log_is_found_by_a_member_of_the_household_for_a_sub
         assert r.status_code == 200, r.text
         return [(e["principal"], e["kind"], e["outcome"], sorted(e["person_ids"])) for e in r.json()]
 
-    assert await log(person_id="h-sar-p") == [
-        (STAFF_TO, "household", "shown", ["h-other-p", "h-sar-p"]),
-        (B, "household", "denied", ["h-sar-p"]),
-        (A, "why", "shown", ["h-sar-p"]),
+    assert await log(person_id=f"h-sar-{uid}-p") == [
+        (STAFF_TO, "household", "shown", [f"h-other-{uid}-p", f"h-sar-{uid}-p"]),
+        (B, "household", "denied", [f"h-sar-{uid}-p"]),
+        (A, "why", "shown", [f"h-sar-{uid}-p"]),
     ]
     # h-other's member: only the read made after she joined h-sar
-    assert await log(person_id="h-other-p") == [(STAFF_TO, "household", "shown", ["h-other-p", "h-sar-p"])]
-    assert await log(person_id="h-nobody-p") == []
+    assert await log(person_id=f"h-other-{uid}-p") == [
+        (STAFF_TO, "household", "shown", [f"h-other-{uid}-p", f"h-sar-{uid}-p"])
+    ]
+    assert await log(person_id=f"h-nobody-{uid}-p") == []
     async with housing.client(headers={"Authorization": f"Bearer {token}"}) as c:
         r = await c.get("/read-log", params={"person_id": "x" * 201})
     assert (r.status_code, r.json()["field"]) == (422, "query.person_id"), r.text

@@ -7,28 +7,28 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from lgnet_housing.entrypoints.main import SPEC
 from lgnet_housing.service_layer.intake_events import HANDLERS
 from lgnet_shared import clock
-from lgnet_shared.testing.inprocess import InProcessService, in_process, sibling_module
+from lgnet_shared.testing.inprocess import InProcessService, sibling_module
 
 matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")
 
-pytestmark = pytest.mark.integration
+# One in-process housing for the module (the matrix's fixtures): what the tests before left live is closed before each
+# (`close_what_is_live`: the matching is city-wide); every id is new (`_id`) and every assertion reads its own ids.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 A, STAFF = matrix.A, matrix.STAFF_TO
 ROUNDS = 6
-
-
-@pytest.fixture
-async def housing(database_url: str, pg_schema: str) -> AsyncIterator[InProcessService]:
-    async with in_process(SPEC, database_url, pg_schema, check_answers=True) as service:
-        yield service
+housing, housing_own, housing_shared, housing_view = (
+    matrix.housing,
+    matrix.housing_own,
+    matrix.housing_shared,
+    matrix.housing_view,
+)
 
 
 def _id(prefix: str) -> str:

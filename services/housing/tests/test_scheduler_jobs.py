@@ -30,7 +30,9 @@ from lgnet_shared.topics import for_partner, physical
 if TYPE_CHECKING:
     from conftest import HousingUnderTest
 
-pytestmark = pytest.mark.integration
+# One housing for the module; the daily check that counts what it found in the city (and whose per-day key another
+# test's check would have answered first) gets its own.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 ROME = ZoneInfo("Europe/Rome")
 AT = time(6, 0)
 STALLED = Job("housing.stalled_matches_and_holds", "housing", "/matching/stalled-check", {"on": "{day}"})
@@ -38,6 +40,13 @@ STALLED = Job("housing.stalled_matches_and_holds", "housing", "/matching/stalled
 REMINDERS = Job(
     "intake.appointment_reminders", "intake", "/appointments/reminders", {"city": "{city}", "day": "{day}"}, "latest"
 )
+
+
+@pytest.fixture
+def housing_view(housing_shared: HousingUnderTest) -> HousingUnderTest:
+    """The module's housing as its shared tests use it: they read none of its topics, so they need no `since`
+    (conftest's view waits ≈ 1.4 s for where every topic under the prefix ends)."""
+    return housing_shared
 
 
 def local_now() -> datetime:
@@ -77,6 +86,7 @@ def scheduler(housing: HousingUnderTest, pool: Any, jobs: list[Job], now: dateti
     )
 
 
+@pytest.mark.own_service  # the stalled check scans every city's matches; its (city, day) key is the service's one
 async def test_daily_check_runs_once_catches_up_and_yields_to_the_lock_holder(
     housing: HousingUnderTest, ledger_pool: Any
 ) -> None:

@@ -5,6 +5,8 @@ problem+json errors that name the field."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import uuid
 from datetime import date, timedelta
@@ -15,13 +17,18 @@ import pytest
 from lgnet_housing.adapters import schema
 from lgnet_housing.domain import explain
 from lgnet_shared import clock
+from lgnet_shared.events import Event
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
+from lgnet_shared.testing.topics import end_offsets
+from lgnet_shared.topics import physical
 
 if TYPE_CHECKING:
     from conftest import HousingUnderTest
 
-pytestmark = pytest.mark.integration
+# One housing for the module: each test's ids carry its `uid`, and each begins on a city-wide state of its own
+# (`housing_view`).
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 F, M = iev.Sex.FEMALE, iev.Sex.MALE
 ADULT, CHILD = date(1990, 5, 1), clock.today() - timedelta(days=365 * 6)  # fixed at import: a child either day
 
@@ -46,45 +53,89 @@ async def post(c: httpx.AsyncClient, path: str, body: dict[str, Any], key: str |
     return await c.post(path, json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())})
 
 
-async def proposals(h: HousingUnderTest, want: int, city: str = "torino") -> list[dict[str, Any]]:
-    await h.wait_sql("select count(*) from matches where status = 'proposed' and city = $1", city, want=want)
+async def proposals(h: HousingUnderTest, want: int, city: str = "torino", *, uid: str = "") -> list[dict[str, Any]]:
+    """The city's live proposals of the test's households (`uid` in their ids), once there are `want` of them."""
+    mine = "status = 'proposed' and city = $1 and strpos(household_id, $2) > 0"
+    await h.wait_sql(f"select count(*) from matches where {mine}", city, uid, want=want)
     async with h.client(f"staff-{city}") as c:
         r = await c.get("/proposals")
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    return [p for p in r.json() if uid in p["household_id"]]
 
 
-async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housing: HousingUnderTest) -> None:
+async def open_cases(h: HousingUnderTest, uid: str, want: int) -> None:
+    """`wait_open_cases` of this test's households only."""
+    sql = "select count(*) from cases where assessed and housing_need and closed_on is null and strpos(case_id, $1) > 0"
+    await h.wait_sql(sql, uid, want=want)
+
+
+async def mine(h: HousingUnderTest, uid: str, *, want: int = 1, of_type: str | None = None) -> list[Event]:
+    """housing.events of this test's ids (every housing fact names a household or an opportunity), once `want` (of
+    `of_type`) are there: a straggler of the test before is none of them."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        got = [e for e in await h.events(want=want, of_type=of_type) if uid in e.model_dump_json()]
+        if len([e for e in got if of_type in (None, e.type)]) >= want or asyncio.get_running_loop().time() > deadline:
+            return got
+        await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+async def housing_view(housing_shared: HousingUnderTest) -> HousingUnderTest:
+    """A test's view of the module's housing (conftest's, but for two things). Matching is city-wide, and so are the
+    waiting lists, reminders and holds: what the tests before left live (open cases, open opportunities, live matches,
+    holds) is closed first, as if housing had just started, so that this test's matching weighs only its own
+    households and opportunities; done here, not at each test's end, so that a test that failed halfway leaves nothing
+    to the next (no fact is published: only rows of earlier tests change). And its `since` is where housing.events,
+    the one topic these tests read, ended: every topic under the prefix took ≈ 1.4 s of waiting (end_offsets), more
+    than a housing of the test's own takes to start."""
+    async with housing_shared.pool.acquire() as conn, conn.transaction():
+        await conn.execute("update matches set status = 'cancelled' where status in ('proposed', 'accepted', 'placed')")
+        await conn.execute("update opportunities set status = 'withdrawn' where status = 'open'")
+        await conn.execute("update cases set closed_on = $1 where closed_on is null", clock.today())
+        await conn.execute("delete from holds")
+    since = await end_offsets(housing_shared.bootstrap, physical("housing.events", housing_shared.prefix))
+    return dataclasses.replace(housing_shared, since=since)
+
+
+async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housing: HousingUnderTest, uid: str) -> None:
     # A mother with a child (Torino), and a single man; both waiting once intake's events are in.
     await housing.publish(
         "torino",
-        *housing.household_events("h-mum", "torino", [(ADULT, F), (CHILD, M)], vulnerabilities=("single_parent",)),
+        *housing.household_events(
+            f"h-mum-{uid}", "torino", [(ADULT, F), (CHILD, M)], vulnerabilities=("single_parent",)
+        ),
     )
-    await housing.publish("torino", *housing.household_events("h-solo", "torino", [(ADULT, M)], income=50_000))
-    await housing.wait_open_cases(2)
+    await housing.publish("torino", *housing.household_events(f"h-solo-{uid}", "torino", [(ADULT, M)], income=50_000))
+    await open_cases(housing, uid, 2)
     async with housing.client("coop-aurora") as c:
         r = await post(
-            c, "/opportunities", opportunity("o-family", capacity=3, bedrooms=2, restrictions=["families_only"])
+            c, "/opportunities", opportunity(f"o-family-{uid}", capacity=3, bedrooms=2, restrictions=["families_only"])
         )
         assert r.status_code == 201, r.text
         r = await post(
-            c, "/opportunities", opportunity("o-room", kind="non_hotel_room", capacity=1, monthly_rent_cents=15_000)
+            c,
+            "/opportunities",
+            opportunity(f"o-room-{uid}", kind="non_hotel_room", capacity=1, monthly_rent_cents=15_000),
         )
         assert r.status_code == 201, r.text
-    found = {p["household_id"]: p for p in await proposals(housing, 2)}
-    assert found["h-mum"]["opportunity_id"] == "o-family"
-    assert found["h-solo"]["opportunity_id"] == "o-room"
-    explanation = {x["rule"]: x for x in found["h-mum"]["explanation"]}
+    found = {p["household_id"]: p for p in await proposals(housing, 2, uid=uid)}
+    assert found[f"h-mum-{uid}"]["opportunity_id"] == f"o-family-{uid}"
+    assert found[f"h-solo-{uid}"]["opportunity_id"] == f"o-room-{uid}"
+    explanation = {x["rule"]: x for x in found[f"h-mum-{uid}"]["explanation"]}
     assert all(x["passed"] for x in explanation.values())
     assert {"capacity", "families_only", "affordability", "city"} <= set(explanation)
-    assert found["h-mum"]["score_breakdown"]["minors"] == 1.0
+    assert found[f"h-mum-{uid}"]["score_breakdown"]["minors"] == 1.0
 
-    events = await housing.events(want=2, of_type=hev.MatchProposed.type)
+    events = await mine(housing, uid, want=2, of_type=hev.MatchProposed.type)
     proposed = [e for e in events if isinstance(e, hev.MatchProposed)]
-    assert {(e.household_id, e.opportunity_id) for e in proposed} == {("h-mum", "o-family"), ("h-solo", "o-room")}
+    assert {(e.household_id, e.opportunity_id) for e in proposed} == {
+        (f"h-mum-{uid}", f"o-family-{uid}"),
+        (f"h-solo-{uid}", f"o-room-{uid}"),
+    }
     assert all(e.case_id == f"{e.household_id}-case" and e.explanation for e in proposed)
 
-    match_id = found["h-mum"]["match_id"]
+    match_id = found[f"h-mum-{uid}"]["match_id"]
     future = (clock.today() + timedelta(days=30)).isoformat()  # each step is refused in the future, naming its field
     async with housing.client("coop-aurora") as c:
         r = await c.post(f"/matches/{match_id}/acceptance", json={"on": future})
@@ -136,7 +187,7 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
             "autonomy_reached",
         )
 
-    events = await housing.events(want=1, of_type=hev.PlacementEnded.type)
+    events = await mine(housing, uid, want=1, of_type=hev.PlacementEnded.type)
     by_type = {e.type: e for e in events}
     assert isinstance(by_type[hev.MatchAccepted.type], hev.MatchAccepted)
     started = by_type[hev.PlacementStarted.type]
@@ -145,7 +196,7 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
     assert isinstance(signed, hev.LeaseSigned)
     assert (signed.lease_id, signed.case_id, signed.monthly_rent_cents, signed.deposit_cents) == (
         lease_id,
-        "h-mum-case",
+        f"h-mum-{uid}-case",
         30_000,
         60_000,
     )
@@ -154,56 +205,61 @@ async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housin
     assert isinstance(ended, hev.PlacementEnded) and ended.reason is hev.PlacementEndReason.AUTONOMY_REACHED
 
 
-async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnderTest) -> None:
-    await housing.publish("torino", *housing.household_events("h-a", "torino", [(ADULT, F)], eviction=clock.today()))
-    await housing.publish("torino", *housing.household_events("h-b", "torino", [(ADULT, M)]))
+async def test_decline_rematches_both_sides_and_why_explains(housing: HousingUnderTest, uid: str) -> None:
     await housing.publish(
-        "torino", *housing.household_events("h-c", "torino", [(ADULT, M)], opened_on=date(2026, 6, 1))
+        "torino", *housing.household_events(f"h-a-{uid}", "torino", [(ADULT, F)], eviction=clock.today())
     )
-    await housing.publish("torino", *housing.household_events("h-big", "torino", [(ADULT, M)] * 5))
-    await housing.wait_open_cases(4)
+    await housing.publish("torino", *housing.household_events(f"h-b-{uid}", "torino", [(ADULT, M)]))
+    await housing.publish(
+        "torino", *housing.household_events(f"h-c-{uid}", "torino", [(ADULT, M)], opened_on=date(2026, 6, 1))
+    )
+    await housing.publish("torino", *housing.household_events(f"h-big-{uid}", "torino", [(ADULT, M)] * 5))
+    await open_cases(housing, uid, 4)
     # Households arrive on intake.events, assessments on intake.special: two consumers, either may be first.
-    await housing.wait_sql("select count(*) from households", want=4)
+    await housing.wait_sql("select count(*) from households where strpos(household_id, $1) > 0", uid, want=4)
     async with housing.client("staff-torino") as c:
-        for oid in ("o-1", "o-2"):
+        for oid in (f"o-1-{uid}", f"o-2-{uid}"):
             r = await post(c, "/opportunities", opportunity(oid, partner="coop-borgo", capacity=1))
             assert r.status_code == 201, r.text
-        first = {p["household_id"]: p for p in await proposals(housing, 2)}
-        assert set(first) == {"h-a", "h-b"}  # h-c waits less; the household of five fits nowhere
-        why = (await c.get("/households/h-big/why")).json()
+        first = {p["household_id"]: p for p in await proposals(housing, 2, uid=uid)}
+        assert set(first) == {f"h-a-{uid}", f"h-b-{uid}"}  # h-c waits less; the household of five fits nowhere
+        why = (await c.get(f"/households/h-big-{uid}/why")).json()
         codes = {r["code"] for r in why["reasons"]}
         assert {"no_compatible_opportunity", "capacity", "bedrooms"} <= codes, why
-        why_c = (await c.get("/households/h-c/why")).json()
+        why_c = (await c.get(f"/households/h-c-{uid}/why")).json()
         assert [r["code"] for r in why_c["reasons"]] == ["taken_by_others"], why_c
-        assert (await c.get("/households/h-a/why")).json()["reasons"][0]["code"] == "has_match"
+        assert (await c.get(f"/households/h-a-{uid}/why")).json()["reasons"][0]["code"] == "has_match"
     async with housing.client("coop-borgo") as other:  # not the partner of h-a's case
-        theirs, unknown = [await other.get(f"/households/{h}/why") for h in ("h-a", "h-nowhere")]
+        theirs, unknown = [await other.get(f"/households/{h}/why") for h in (f"h-a-{uid}", f"h-nowhere-{uid}")]
         assert theirs.status_code == 404  # not on its list: said as for a household that does not exist
-        assert theirs.json()["reason"] == unknown.json()["reason"].replace("h-nowhere", "h-a"), theirs.text
+        assert theirs.json()["reason"] == unknown.json()["reason"].replace(f"h-nowhere-{uid}", f"h-a-{uid}"), (
+            theirs.text
+        )
         assert (await other.get("/households")).json() == []
     async with housing.client("staff-torino") as c:
         # The provider declines h-a's proposal: the opportunity is matched again (to h-c, next in line) and h-a
         # is back on the list; the declined pair is never proposed again.
-        declined = first["h-a"]
+        declined = first[f"h-a-{uid}"]
         r = await c.post(f"/matches/{declined['match_id']}/decline", json={"by": "provider", "reason": "not_suitable"})
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "declined"
-        second = {p["household_id"]: p for p in await proposals(housing, 2)}
-        assert second["h-c"]["opportunity_id"] == declined["opportunity_id"]
-        assert second["h-b"] == first["h-b"]  # live proposals stay as they are
-        why_a = (await c.get("/households/h-a/why")).json()
+        second = {p["household_id"]: p for p in await proposals(housing, 2, uid=uid)}
+        assert second[f"h-c-{uid}"]["opportunity_id"] == declined["opportunity_id"]
+        assert second[f"h-b-{uid}"] == first[f"h-b-{uid}"]  # live proposals stay as they are
+        why_a = (await c.get(f"/households/h-a-{uid}/why")).json()
         assert {"declined_before", "taken_by_others"} <= {r["code"] for r in why_a["reasons"]}, why_a
         # A new opportunity: h-a, waiting again, gets it.
         assert (
-            await post(c, "/opportunities", opportunity("o-3", partner="coop-borgo", capacity=1))
+            await post(c, "/opportunities", opportunity(f"o-3-{uid}", partner="coop-borgo", capacity=1))
         ).status_code == 201
-        third = {p["household_id"]: p for p in await proposals(housing, 3)}
-        assert third["h-a"]["opportunity_id"] == "o-3"
-    events = await housing.events(want=4, of_type=hev.MatchProposed.type)
+        third = {p["household_id"]: p for p in await proposals(housing, 3, uid=uid)}
+        assert third[f"h-a-{uid}"]["opportunity_id"] == f"o-3-{uid}"
+    events = await mine(housing, uid, want=4, of_type=hev.MatchProposed.type)
     d = [e for e in events if isinstance(e, hev.MatchDeclined)]
     assert len(d) == 1 and d[0].by is hev.DeclinedBy.PROVIDER and d[0].reason == "not_suitable"
 
 
+@pytest.mark.own_service  # the stalled-match check and hold expiry scan every city's matches and holds
 async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest) -> None:
     await housing.publish("torino", *housing.household_events("h-x", "torino", [(ADULT, F)]))
     await housing.wait_open_cases(1)
@@ -272,24 +328,26 @@ async def test_holds_stalled_matches_and_case_closure(housing: HousingUnderTest)
     assert "parked" in reasons and "opportunity_changed" in reasons
 
 
-async def test_a_hold_ending_within_a_week_is_a_reminder_of_the_cases_operator(housing: HousingUnderTest) -> None:
+async def test_a_hold_ending_within_a_week_is_a_reminder_of_the_cases_operator(
+    housing: HousingUnderTest, uid: str
+) -> None:
     """A household on hold (in hospital, say) came back to the waiting list on its hold's last day with nothing to tell
     its social worker beforehand to check it can: a hold ending within seven days is a reminder, for the case's
     partner and the city's staff, as a stalled step is."""
-    await housing.publish("torino", *housing.household_events("h-e", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-e-{uid}", "torino", [(ADULT, F)]))
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-aurora") as c, housing.client("staff-torino") as staff:
         until = clock.today() + timedelta(days=30)
-        r = await c.post("/households/h-e/park", json={"reason": "hospitalised", "until": until.isoformat()})
+        r = await c.post(f"/households/h-e-{uid}/park", json={"reason": "hospitalised", "until": until.isoformat()})
         assert r.status_code == 200, r.text
         assert (await c.get("/reminders")).json() == []  # a month away: not yet
         soon = clock.today() + timedelta(days=5)
-        await housing.sql("update holds set until = $1 where household_id = 'h-e'", soon)  # three weeks later
+        await housing.sql(f"update holds set until = $1 where household_id = 'h-e-{uid}'", soon)  # three weeks later
         [reminder] = (await c.get("/reminders")).json()
         assert reminder == {
             "kind": "hold_ending",
-            "household_id": "h-e",
-            "case_id": "h-e-case",
+            "household_id": f"h-e-{uid}",
+            "case_id": f"h-e-{uid}-case",
             "case_partner": "coop-aurora",
             "reason": "hospitalised",
             "until": soon.isoformat(),
@@ -299,10 +357,11 @@ async def test_a_hold_ending_within_a_week_is_a_reminder_of_the_cases_operator(h
         async with housing.client("coop-borgo") as other, housing.client("staff-trieste") as trieste:
             assert (await other.get("/reminders")).json() == []
             assert (await trieste.get("/reminders")).json() == []
-        assert (await c.post("/households/h-e/unpark", json={})).status_code == 200
+        assert (await c.post(f"/households/h-e-{uid}/unpark", json={})).status_code == 200
         assert (await c.get("/reminders")).json() == []  # released: nothing to remind
 
 
+@pytest.mark.own_service  # the stalled-match check and hold expiry scan every city's matches and holds
 async def test_stalled_check_dates_its_facts_today_and_refuses_future_days(housing: HousingUnderTest) -> None:
     """`on` is only the day the check looks from: the facts it creates (reminders, holds released, the proposals
     re-matching makes) carry the day they were made, and a day in the future is refused, naming `on`."""
@@ -332,54 +391,54 @@ async def test_stalled_check_dates_its_facts_today_and_refuses_future_days(housi
     assert (unparked.on, proposed.proposed_on) == (clock.today(), clock.today())
 
 
-async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
+async def test_tenancy_and_bad_input(housing: HousingUnderTest, uid: str) -> None:
     await housing.publish(
         "trieste",
-        *housing.household_events("h-ts", "trieste", [(ADULT, F)], partner="coop-carso"),
+        *housing.household_events(f"h-ts-{uid}", "trieste", [(ADULT, F)], partner="coop-carso"),
         partner="coop-carso",
     )
     async with housing.client("coop-carso") as c:
-        assert (await post(c, "/opportunities", opportunity("o-ts", capacity=1))).status_code == 201
-    [p] = await proposals(housing, 1, city="trieste")
+        assert (await post(c, "/opportunities", opportunity(f"o-ts-{uid}", capacity=1))).status_code == 201
+    [p] = await proposals(housing, 1, uid=uid, city="trieste")
     async with housing.client("staff-torino") as c:
         # Another city's match and opportunity are answered as ids that exist nowhere (a 403 told Torino they exist)
         r = await c.post(f"/matches/{p['match_id']}/acceptance", json={})
         assert r.status_code == 404
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["field"] == "match_id" and r.json()["reason"] == f"no match {p['match_id']}"
-        r = await c.patch("/opportunities/o-ts", json={"capacity": 3})
-        assert (r.status_code, r.json()["reason"]) == (404, "no opportunity o-ts"), r.text
+        r = await c.patch(f"/opportunities/o-ts-{uid}", json={"capacity": 3})
+        assert (r.status_code, r.json()["reason"]) == (404, f"no opportunity o-ts-{uid}"), r.text
         # Another city's household is not on Torino's list: 404 said as for one that does not exist (a 403 told
         # Torino that Trieste has it), on each of the household's routes.
         hold = {"reason": "hospital", "until": (clock.today() + timedelta(days=10)).isoformat()}
         for path, body in (("why", None), ("park", hold), ("unpark", {})):
             calls = [c.get(f"/households/{h}/why") if body is None else c.post(f"/households/{h}/{path}", json=body)
-                     for h in ("h-ts", "h-nowhere")]  # fmt: skip
+                     for h in (f"h-ts-{uid}", f"h-nowhere-{uid}")]  # fmt: skip
             theirs, unknown = [await call for call in calls]
             assert (theirs.status_code, theirs.json()["field"]) == (404, "household_id"), (path, theirs.text)
-            assert theirs.json()["reason"] == unknown.json()["reason"].replace("h-nowhere", "h-ts"), path
+            assert theirs.json()["reason"] == unknown.json()["reason"].replace(f"h-nowhere-{uid}", f"h-ts-{uid}"), path
         assert (await c.get("/households")).json() == []
         assert (await c.get("/proposals")).json() == []  # Torino sees none of Trieste's
     async with housing.client("coop-aurora") as c:
-        r = await post(c, "/opportunities", opportunity("o-bad", capacity=0))
+        r = await post(c, "/opportunities", opportunity(f"o-bad-{uid}", capacity=0))
         assert r.status_code == 422 and r.json()["field"] == "capacity", r.text
-        r = await post(c, "/opportunities", opportunity("o-bad", restrictions=["no_pets"]))
+        r = await post(c, "/opportunities", opportunity(f"o-bad-{uid}", restrictions=["no_pets"]))
         assert r.status_code == 422 and r.json()["field"].startswith("restrictions"), r.text
-        r = await post(c, "/opportunities", opportunity("o-bad", available_until=clock.today().isoformat()))
+        r = await post(c, "/opportunities", opportunity(f"o-bad-{uid}", available_until=clock.today().isoformat()))
         assert r.status_code == 422 and r.json()["field"] == "available_until", r.text  # it said `body`
         # A review: housing's languages had no bound and no check, as intake's had (a 1.5 MB fact).
-        r = await post(c, "/opportunities", opportunity("o-bad", languages=["it", "xx"]))
+        r = await post(c, "/opportunities", opportunity(f"o-bad-{uid}", languages=["it", "xx"]))
         assert (r.status_code, r.json()["field"]) == (422, "languages.1") and "ISO 639" in r.json()["reason"], r.text
-        r = await post(c, "/opportunities", opportunity("o-bad", languages=["it"] * 300_000))
+        r = await post(c, "/opportunities", opportunity(f"o-bad-{uid}", languages=["it"] * 300_000))
         assert (r.status_code, r.json()["field"]) == (422, "languages"), r.text
-        r = await c.patch("/opportunities/o-bad", json={"languages": ["it", "it"]})
+        r = await c.patch(f"/opportunities/o-bad-{uid}", json={"languages": ["it", "it"]})
         assert r.status_code in (404, 422), r.text
-        r = await c.post("/opportunities", json=opportunity("o-nokey"))
+        r = await c.post("/opportunities", json=opportunity(f"o-nokey-{uid}"))
         assert r.status_code == 422 and r.json()["field"] == "headers.idempotency-key"
-        r = await post(c, "/opportunities", opportunity("o-other", partner="coop-borgo"))
+        r = await post(c, "/opportunities", opportunity(f"o-other-{uid}", partner="coop-borgo"))
         assert r.status_code == 403 and r.json()["field"] == "partner"
     async with housing.client("coordination") as c:
-        assert (await post(c, "/opportunities", opportunity("o-nat"))).status_code == 403
+        assert (await post(c, "/opportunities", opportunity(f"o-nat-{uid}"))).status_code == 403
     async with housing.client("coop-carso") as c:
         r = await c.post(f"/matches/{p['match_id']}/decline", json={"by": "landlord", "reason": "x"})
         assert r.status_code == 422 and r.json()["field"] == "by"
@@ -390,12 +449,13 @@ async def test_tenancy_and_bad_input(housing: HousingUnderTest) -> None:
     # Nothing already accepted changed: the proposal is still there, the bad opportunities are not.
     async with housing.pool.acquire() as conn:
         assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"
-        assert await conn.fetchval("select count(*) from opportunities where opportunity_id like 'o-bad%'") == 0
+        assert await conn.fetchval(f"select count(*) from opportunities where opportunity_id like 'o-bad-{uid}%'") == 0
     async with httpx.AsyncClient(base_url=housing.process.url) as anonymous:
         r = await anonymous.get("/proposals")
         assert r.status_code == 401 and r.json()["field"] == "headers.authorization"
 
 
+@pytest.mark.own_service  # counts the whole inbox (its events' ids are not the test's to filter by)
 async def test_redelivered_intake_events_have_one_effect_and_other_cities_are_apart(housing: HousingUnderTest) -> None:
     await housing.publish("torino", *housing.household_events("h-r", "torino", [(ADULT, F), (CHILD, M)]), times=2)
     await housing.publish("trieste", *housing.household_events("h-t", "trieste", [(ADULT, F)], partner="coop-carso"))
@@ -415,87 +475,100 @@ async def test_redelivered_intake_events_have_one_effect_and_other_cities_are_ap
     assert [e.household_id for e in events if isinstance(e, hev.MatchProposed)] == ["h-r"]
 
 
-async def test_a_placement_starts_only_while_the_opportunity_is_available(housing: HousingUnderTest) -> None:
+async def test_a_placement_starts_only_while_the_opportunity_is_available(housing: HousingUnderTest, uid: str) -> None:
     """From an outside test: a placement started before the opportunity's `available_from`. Refused (422 naming
     `started_on`), and so is one on or after its `available_until`; the accepted match stays as it was."""
     today = clock.today()
-    await housing.publish("torino", *housing.household_events("h-early", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-early-{uid}", "torino", [(ADULT, F)]))
+    await open_cases(housing, uid, 1)
     later = (today + timedelta(days=20)).isoformat()  # inside the matching's 60-day horizon: it is proposed
     async with housing.client("coop-aurora") as c:
-        assert (await post(c, "/opportunities", opportunity("o-later", capacity=1, available_from=later))).is_success
-    [p] = await proposals(housing, 1)
+        assert (
+            await post(c, "/opportunities", opportunity(f"o-later-{uid}", capacity=1, available_from=later))
+        ).is_success
+    [p] = await proposals(housing, 1, uid=uid)
     async with housing.client("coop-aurora") as c:
         assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": today.isoformat()})
         assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
         assert f"available (from {later})" in r.json()["reason"]
         # Listed since a month, then the provider shortens it to today: a placement today comes too late.
-        await housing.publish("torino", *housing.household_events("h-late", "torino", [(ADULT, M)]))
-        await housing.wait_open_cases(2)
+        await housing.publish("torino", *housing.household_events(f"h-late-{uid}", "torino", [(ADULT, M)]))
+        await open_cases(housing, uid, 2)
         since = (today - timedelta(days=30)).isoformat()
-        assert (await post(c, "/opportunities", opportunity("o-ending", capacity=1, available_from=since))).is_success
-    [q] = await proposals(housing, 1)
-    assert q["household_id"] == "h-late"
+        assert (
+            await post(c, "/opportunities", opportunity(f"o-ending-{uid}", capacity=1, available_from=since))
+        ).is_success
+    [q] = await proposals(housing, 1, uid=uid)
+    assert q["household_id"] == f"h-late-{uid}"
     async with housing.client("coop-aurora") as c:
         assert (await c.post(f"/matches/{q['match_id']}/acceptance", json={})).status_code == 200
-        r = await c.patch("/opportunities/o-ending", json={"available_until": today.isoformat()})
+        r = await c.patch(f"/opportunities/o-ending-{uid}", json={"available_until": today.isoformat()})
         assert r.status_code == 200, r.text
         r = await post(c, f"/matches/{q['match_id']}/placement", {"started_on": today.isoformat()})
         assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
         assert f"only until {today.isoformat()}" in r.json()["reason"]
     async with housing.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from placements") == 0
-        statuses = await conn.fetchval("select array_agg(distinct status) from matches")
+        assert await conn.fetchval("select count(*) from placements where strpos(household_id, $1) > 0", uid) == 0
+        statuses = await conn.fetchval(
+            "select array_agg(distinct status) from matches where strpos(household_id, $1) > 0", uid
+        )
         assert statuses == ["accepted"]
 
 
 async def test_a_placement_waits_for_a_change_of_the_opportunity_under_way_and_checks_its_outcome(
-    housing: HousingUnderTest,
+    housing: HousingUnderTest, uid: str
 ) -> None:
     """The provider shortens the availability while a placement is being started: the placement read the
     opportunity without a lock, so it checked the old availability and started anyway (an outside review). It now
     waits for the change and checks what it leaves."""
-    import asyncio
 
     today = clock.today()
-    await housing.publish("torino", *housing.household_events("h-race", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-race-{uid}", "torino", [(ADULT, F)]))
+    await open_cases(housing, uid, 1)
     since = (today - timedelta(days=30)).isoformat()
     async with housing.client("coop-aurora") as c:
-        assert (await post(c, "/opportunities", opportunity("o-race", capacity=1, available_from=since))).is_success
-    [p] = await proposals(housing, 1)
+        assert (
+            await post(c, "/opportunities", opportunity(f"o-race-{uid}", capacity=1, available_from=since))
+        ).is_success
+    [p] = await proposals(housing, 1, uid=uid)
     async with housing.client("coop-aurora") as c:
         assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
         async with housing.pool.acquire() as conn, conn.transaction():
             # the provider's change, under way: the row is locked until this transaction ends
-            await conn.execute("update opportunities set available_until = $1 where opportunity_id = 'o-race'", today)
+            await conn.execute(
+                f"update opportunities set available_until = $1 where opportunity_id = 'o-race-{uid}'", today
+            )
             placing = asyncio.create_task(post(c, f"/matches/{p['match_id']}/placement", {"started_on": str(today)}))
             await asyncio.sleep(1.0)
             assert not placing.done(), (await placing).text  # it waits for the change instead of reading around it
         r = await placing
         assert (r.status_code, r.json()["field"]) == (422, "started_on"), r.text
     async with housing.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from placements") == 0
+        assert await conn.fetchval("select count(*) from placements where strpos(household_id, $1) > 0", uid) == 0
 
 
-async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUnderTest) -> None:
+async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUnderTest, uid: str) -> None:
     """A review as a housing operator: a decline of an accepted match was checked against the proposal's day, not the
     acceptance's, and a placement's end against its start, not the lease signed after it. A match accepted on the
     8th was declined "on the 5th", and a placement whose lease was signed on the 7th "ended on the 4th": the log said
     the steps in an order that cannot have happened. Each is refused, naming the field (422), nothing recorded."""
     today = clock.today()
     day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
-    await housing.publish("torino", *housing.household_events("h-back", "torino", [(ADULT, F)]))
-    await housing.publish("torino", *housing.household_events("h-end", "torino", [(ADULT, M)]))
-    await housing.wait_open_cases(2)
+    await housing.publish("torino", *housing.household_events(f"h-back-{uid}", "torino", [(ADULT, F)]))
+    await housing.publish("torino", *housing.household_events(f"h-end-{uid}", "torino", [(ADULT, M)]))
+    await open_cases(housing, uid, 2)
     async with housing.client("coop-aurora") as c:
-        for oid in ("o-back", "o-end"):
+        for oid in (f"o-back-{uid}", f"o-end-{uid}"):
             assert (await post(c, "/opportunities", opportunity(oid, capacity=1, available_from=day(30)))).is_success
-    ps = {p["household_id"]: p for p in await proposals(housing, 2)}
+    ps = {p["household_id"]: p for p in await proposals(housing, 2, uid=uid)}
     # Both proposed ten days ago (as time passing would have left them).
-    await housing.sql("update matches set proposed_on = $1, step_since = $1", today - timedelta(days=10))
-    back, end = ps["h-back"]["match_id"], ps["h-end"]["match_id"]
+    await housing.sql(
+        "update matches set proposed_on = $1, step_since = $1 where strpos(household_id, $2) > 0",
+        today - timedelta(days=10),
+        uid,
+    )
+    back, end = ps[f"h-back-{uid}"]["match_id"], ps[f"h-end-{uid}"]["match_id"]
     async with housing.client("coop-aurora") as c:
         assert (await c.post(f"/matches/{back}/acceptance", json={"on": day(2)})).status_code == 200
         r = await c.post(f"/matches/{back}/decline", json={"by": "household", "reason": "too_far", "on": day(5)})
@@ -516,6 +589,7 @@ async def test_a_step_is_not_dated_before_the_step_it_follows(housing: HousingUn
         assert (await c.get(f"/matches/{end}")).json()["placement"]["ended_on"] is None
 
 
+@pytest.mark.own_service  # the stalled-match check scans every city's matches
 async def test_a_stalled_proposal_accepted_is_no_longer_reminded(housing: HousingUnderTest) -> None:
     """A review as a cooperative's operator: a proposal reminded as stalled, then accepted, stayed on the to-do list
     as "proposal waiting for an answer" (`GET /reminders`, step `proposed`), counting its days from the acceptance:
@@ -547,37 +621,39 @@ async def test_a_stalled_proposal_accepted_is_no_longer_reminded(housing: Housin
         assert [(x["step"], x["waiting_days"]) for x in (await c.get("/reminders")).json()] == [("accepted", 15)]
 
 
-async def test_a_withdrawal_and_a_release_are_dated_when_they_happen(housing: HousingUnderTest) -> None:
+async def test_a_withdrawal_and_a_release_are_dated_when_they_happen(housing: HousingUnderTest, uid: str) -> None:
     """A review as a housing operator: a withdrawal's `on` and an unpark's `on` were taken as given. Withdrawing an
     opportunity "on 1990-01-01" declined its live proposal, made today, with a match_declined dated 1990 (before the
     proposal), and "on 2030-01-01" published a withdrawal and a release years ahead while both took effect at once.
     Each is a step: not before the step it follows (the listing, the live match's last step), not in the future."""
     today = clock.today()
-    await housing.publish("torino", *housing.household_events("h-wd", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-wd-{uid}", "torino", [(ADULT, F)]))
+    await open_cases(housing, uid, 1)
     future = (today + timedelta(days=30)).isoformat()
     async with housing.client("coop-aurora") as c:
-        assert (await post(c, "/opportunities", opportunity("o-wd", capacity=1))).status_code == 201
-        [p] = await proposals(housing, 1)
+        assert (await post(c, "/opportunities", opportunity(f"o-wd-{uid}", capacity=1))).status_code == 201
+        [p] = await proposals(housing, 1, uid=uid)
         for on in ("1990-01-01", future):
-            r = await c.post("/opportunities/o-wd/withdrawal", json={"reason": "owner_sold", "on": on})
+            r = await c.post(f"/opportunities/o-wd-{uid}/withdrawal", json={"reason": "owner_sold", "on": on})
             assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
         assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "proposed"
-        assert (await c.get("/opportunities/o-wd")).json()["status"] == "open"
+        assert (await c.get(f"/opportunities/o-wd-{uid}")).json()["status"] == "open"
         until = (today + timedelta(days=10)).isoformat()
-        assert (await c.post("/households/h-wd/park", json={"reason": "hospitalised", "until": until})).is_success
-        r = await c.post("/households/h-wd/unpark", json={"on": future})
+        assert (
+            await c.post(f"/households/h-wd-{uid}/park", json={"reason": "hospitalised", "until": until})
+        ).is_success
+        r = await c.post(f"/households/h-wd-{uid}/unpark", json={"on": future})
         assert (r.status_code, r.json().get("field")) == (422, "on"), r.text
-        assert (await c.get("/households/h-wd/why")).json()["reasons"][0]["code"] == "parked"
-        r = await c.post("/opportunities/o-wd/withdrawal", json={"reason": "owner_sold"})
+        assert (await c.get(f"/households/h-wd-{uid}/why")).json()["reasons"][0]["code"] == "parked"
+        r = await c.post(f"/opportunities/o-wd-{uid}/withdrawal", json={"reason": "owner_sold"})
         assert r.status_code == 200 and r.json()["status"] == "withdrawn", r.text
-    events = await housing.events(want=1, of_type=hev.OpportunityWithdrawn.type)
+    events = await mine(housing, uid, want=1, of_type=hev.OpportunityWithdrawn.type)
     assert [e.on for e in events if isinstance(e, hev.OpportunityWithdrawn)] == [today]
     assert not [e for e in events if isinstance(e, hev.HouseholdUnparked)]
 
 
 async def test_a_proposal_published_on_housing_events_carries_no_special_category_data(
-    housing: HousingUnderTest,
+    housing: HousingUnderTest, uid: str
 ) -> None:
     """A review as a city's housing coordinator: needs assessments travel only on the restricted `intake.special`
     (payments, partners' tools and the national level do not read them: docs/operators.md, "Special-category data"),
@@ -586,13 +662,13 @@ async def test_a_proposal_published_on_housing_events_carries_no_special_categor
     household's monthly income ("40% of income 1234.56 EUR"). The published lines say only the opportunity's side;
     the city's staff still read the full explanation over HTTP."""
     needs = {"income": 123_456, "specialist": True, "accessibility": True}
-    await housing.publish("torino", *housing.household_events("h-care", "torino", [(ADULT, M)], **needs))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-care-{uid}", "torino", [(ADULT, M)], **needs))
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-aurora") as c:
-        o = opportunity("o-care", capacity=1, accessible=True, support_level="specialist_team")
+        o = opportunity(f"o-care-{uid}", capacity=1, accessible=True, support_level="specialist_team")
         assert (await post(c, "/opportunities", o)).status_code == 201
-    [p] = await proposals(housing, 1)
-    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    [p] = await proposals(housing, 1, uid=uid)
+    events = await mine(housing, uid, want=1, of_type=hev.MatchProposed.type)
     [proposed] = [e for e in events if isinstance(e, hev.MatchProposed)]
     published = " | ".join(f"{x.rule}: {x.detail}" for x in proposed.explanation)
     for said in ("needs", "1234.56", "income"):
@@ -610,6 +686,7 @@ async def test_a_proposal_published_on_housing_events_carries_no_special_categor
     assert p["score_breakdown"]["situation"] == 4.0, p  # homeless, in housing's own record
 
 
+@pytest.mark.own_service  # reconfigures the city (PUT /rules: max_hold_days)
 async def test_a_hold_has_an_end_within_the_citys_limit(housing: HousingUnderTest) -> None:
     """A review as a city's housing coordinator: a household was parked "until 9999-12-31" (200): a hold that never
     expires, the household off the list for good while the desk said "in sospeso fino al 31 dic 9999". A hold ends
@@ -635,7 +712,7 @@ async def test_a_hold_has_an_end_within_the_citys_limit(housing: HousingUnderTes
         assert (r.status_code, r.json().get("field")) == (422, "max_hold_days"), r.text
 
 
-async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housing: HousingUnderTest) -> None:
+async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housing: HousingUnderTest, uid: str) -> None:
     """A review as a city's housing coordinator: Torino's staff listed a Torino opportunity owned by Trieste's
     cooperative (`partner: coop-carso`) and one owned by a partner no deployment knows (`no-such-coop`), both 201.
     Neither owner can ever act on it (the provider side of its matches, its changes, its withdrawal): another city's
@@ -646,66 +723,73 @@ async def test_staff_list_an_opportunity_only_for_a_partner_of_their_city(housin
     async with housing.client("staff-torino") as staff:
         said = set()
         for owner in ("coop-carso", "no-such-coop", "staff-trieste"):
-            r = await post(staff, "/opportunities", opportunity(f"o-{owner}", partner=owner))
+            r = await post(staff, "/opportunities", opportunity(f"o-{owner}-{uid}", partner=owner))
             assert (r.status_code, r.json().get("field")) == (422, "partner"), r.text
             assert "torino" in r.json()["reason"], r.text
             said.add(r.json()["reason"].replace(owner, "X"))
         assert len(said) == 1, said
-        r = await post(staff, "/opportunities", opportunity("o-borgo", partner="coop-borgo"))
+        r = await post(staff, "/opportunities", opportunity(f"o-borgo-{uid}", partner="coop-borgo"))
         assert r.status_code == 201, r.text
     async with housing.pool.acquire() as conn:
-        assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-borgo"]
+        mine = "select array_agg(opportunity_id) from opportunities where strpos(opportunity_id, $1) > 0"
+        assert await conn.fetchval(mine, uid) == [f"o-borgo-{uid}"]
 
 
-async def accepted(housing: HousingUnderTest, hid: str, oid: str) -> dict[str, Any]:
+async def accepted(housing: HousingUnderTest, uid: str, hid: str, oid: str) -> dict[str, Any]:
     """A woman alone (Torino, coop-aurora's case) proposed a one-place room `oid` and accepting it: the match."""
     await housing.publish("torino", *housing.household_events(hid, "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-aurora") as c:
         assert (await post(c, "/opportunities", opportunity(oid, capacity=1))).status_code == 201
-        [p] = await proposals(housing, 1)
+        [p] = await proposals(housing, 1, uid=uid)
         assert (await c.post(f"/matches/{p['match_id']}/acceptance", json={})).status_code == 200
     return p
 
 
 async def test_why_says_compatible_housing_is_occupied_not_won_by_the_city_wide_total(
-    housing: HousingUnderTest,
+    housing: HousingUnderTest, uid: str
 ) -> None:
     """A review as a city's housing coordinator ("perché questo nucleo non trova casa?"): the only compatible
     opportunity had a household living there since before this one asked, and `why` said `taken_by_others`, "went to
     households whose priority-weighted fit made the city-wide total higher": no matching ever weighed the two (live
     matches are kept as they are). An accepted or placed match occupies the housing: `occupied` says so."""
-    p = await accepted(housing, "h-in", "o-home")
+    p = await accepted(housing, uid, f"h-in-{uid}", f"o-home-{uid}")
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
-    await housing.publish("torino", *housing.household_events("h-after", "torino", [(ADULT, M)]))
-    await housing.wait_open_cases(2)
+    await housing.publish("torino", *housing.household_events(f"h-after-{uid}", "torino", [(ADULT, M)]))
+    await open_cases(housing, uid, 2)
     async with housing.client("staff-torino") as staff:
-        why = (await staff.get("/households/h-after/why")).json()
+        why = (await staff.get(f"/households/h-after-{uid}/why")).json()
         assert [r["code"] for r in why["reasons"]] == ["occupied"], why
-        assert "o-home" in why["reasons"][0]["detail"] and "priority" not in why["reasons"][0]["detail"], why
+        assert f"o-home-{uid}" in why["reasons"][0]["detail"] and "priority" not in why["reasons"][0]["detail"], why
 
 
-async def test_an_accepted_match_the_household_no_longer_fits_is_not_placed(housing: HousingUnderTest) -> None:
+async def test_an_accepted_match_the_household_no_longer_fits_is_not_placed(
+    housing: HousingUnderTest, uid: str
+) -> None:
     """A review as a housing operator: a woman alone accepted a one-place room; her child then joined the household at
     intake. Proposals the household no longer fits are withdrawn, but an accepted match was placed as it was: a
     household of two moved into a one-place room (the capacity rule broken by a placement). The placement is refused
     (409 naming `match_id`, the rule that fails said), nothing placed; the match can be declined and re-matched."""
-    p = await accepted(housing, "h-grow", "o-single")
+    p = await accepted(housing, uid, f"h-grow-{uid}", f"o-single-{uid}")
     child = iev.PersonRegistered(
-        person_id="h-grow-p1", household_id="h-grow", registered_by="coop-aurora", birth_date=CHILD, sex=M,
-        nationality="NG")  # fmt: skip
-    joined = iev.HouseholdMemberJoined(household_id="h-grow", person_id="h-grow-p1", reason="birth", on=clock.today())
+        person_id=f"h-grow-{uid}-p1", household_id=f"h-grow-{uid}", registered_by="coop-aurora", birth_date=CHILD,
+        sex=M, nationality="NG")  # fmt: skip
+    joined = iev.HouseholdMemberJoined(
+        household_id=f"h-grow-{uid}", person_id=f"h-grow-{uid}-p1", reason="birth", on=clock.today()
+    )
     await housing.publish("torino", child, joined)
-    await housing.wait_sql("select cardinality(member_ids) from households where household_id = 'h-grow'", want=2)
+    await housing.wait_sql(
+        f"select cardinality(member_ids) from households where household_id = 'h-grow-{uid}'", want=2
+    )
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
         assert (r.status_code, r.json().get("field")) == (409, "match_id"), r.text
         assert "capacity" in r.json()["reason"], r.text
         assert (await c.get(f"/matches/{p['match_id']}")).json()["status"] == "accepted"
     async with housing.pool.acquire() as conn:
-        assert await conn.fetchval("select count(*) from placements") == 0
+        assert await conn.fetchval("select count(*) from placements where strpos(household_id, $1) > 0", uid) == 0
 
 
 # What a household's special-category data (operators.md: vulnerabilities, specialist support, income; accessibility
@@ -726,23 +810,27 @@ def in_care(housing: HousingUnderTest, hid: str, **extra: Any) -> list[Any]:
     return housing.household_events(hid, "torino", [(ADULT, F)], **needs, **extra)
 
 
-async def test_a_proposals_special_category_details_reach_only_the_case_side(housing: HousingUnderTest) -> None:
+async def test_a_proposals_special_category_details_reach_only_the_case_side(
+    housing: HousingUnderTest, uid: str
+) -> None:
     """A DPO's review: the provider-side partner (coop-borgo lists the room, the case is coop-aurora's) read through
     `GET /proposals` and `GET /matches/{id}` the household's income ("40% of income 1150.00 EUR"), "needs a
     specialist team" (a psychiatric condition or an addiction) and its vulnerability score, and `match_proposed` on
     `housing.events` (read by payments and the national level, which operators.md says no longer see them) carried
     the same in clear. The provider and the fact get the rule and whether it passed; the city's staff and the case's
     partner keep the whole explanation."""
-    await housing.publish("torino", *in_care(housing, "h-care"))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *in_care(housing, f"h-care-{uid}"))
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-borgo") as provider:
         r = await post(
             provider,
             "/opportunities",
-            opportunity("o-care", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True),
+            opportunity(
+                f"o-care-{uid}", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True
+            ),
         )
         assert r.status_code == 201, r.text
-    [full] = await proposals(housing, 1)
+    [full] = await proposals(housing, 1, uid=uid)
     details = {x["rule"]: x["detail"] for x in full["explanation"]}
     assert "of income 1150.00 EUR" in details["affordability"] and "specialist team" in details["specialist_support"]
     async with housing.client("coop-aurora") as case_side:
@@ -758,7 +846,7 @@ async def test_a_proposals_special_category_details_reach_only_the_case_side(hou
             assert shown[rule]["detail"] != details[rule], shown[rule]
         assert not set(NEED_TO_KNOW_SCORES) & set(seen["score_breakdown"]), seen["score_breakdown"]
         assert "1150" not in str(seen) and "specialist team" not in str(seen).replace("specialist_team", "")
-    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    events = await mine(housing, uid, want=1, of_type=hev.MatchProposed.type)
     [fact] = [e for e in events if isinstance(e, hev.MatchProposed)]
     text = fact.model_dump_json()
     assert "1150" not in text and "needs a specialist team" not in text and "needs accessible" not in text, text
@@ -766,16 +854,16 @@ async def test_a_proposals_special_category_details_reach_only_the_case_side(hou
     assert set(fact.score_breakdown) <= set(explain.PUBLISHED_SCORE), fact.score_breakdown
 
 
-async def test_only_the_households_side_accepts_a_proposal(housing: HousingUnderTest) -> None:
+async def test_only_the_households_side_accepts_a_proposal(housing: HousingUnderTest, uid: str) -> None:
     """A housing coordinator's review: coop-borgo, which lists the room, accepted the proposal made to coop-aurora's
     household (200), although the household's operator had never answered: the provider answered for the household.
     Accepting is the household's side (its case's partner, or the city's staff); the provider may decline."""
-    await housing.publish("torino", *housing.household_events("h-own", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-own-{uid}", "torino", [(ADULT, F)]))
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-borgo") as provider:
-        r = await post(provider, "/opportunities", opportunity("o-own", capacity=1, partner="coop-borgo"))
+        r = await post(provider, "/opportunities", opportunity(f"o-own-{uid}", capacity=1, partner="coop-borgo"))
         assert r.status_code == 201, r.text
-    [proposal] = await proposals(housing, 1)
+    [proposal] = await proposals(housing, 1, uid=uid)
     async with housing.client("coop-borgo") as provider:
         r = await provider.post(f"/matches/{proposal['match_id']}/acceptance", json={})
         assert (r.status_code, r.json()["field"]) == (403, "match_id"), r.text
@@ -785,7 +873,7 @@ async def test_only_the_households_side_accepts_a_proposal(housing: HousingUnder
         assert r.status_code == 200 and r.json()["status"] == "accepted", r.text
 
 
-async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: HousingUnderTest) -> None:
+async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: HousingUnderTest, uid: str) -> None:
     """A housing coordinator's review: the room was proposed and accepted at 300.00 EUR a month (the rent the
     affordability rule weighed), and its lease was signed at 450.00 EUR (201): payments then paid 450.00 EUR of rent.
     The opportunity's rent is the agreed rent: a lease above it is refused (422 naming `monthly_rent_cents`, both
@@ -794,7 +882,7 @@ async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: Housin
     in is the city's staff's (the city pays the rent; the household said yes to the old one): the provider's own raise
     is refused (403 naming `monthly_rent_cents`), else "update the opportunity first" would let the provider alone
     raise the rent the city pays."""
-    p = await accepted(housing, "h-rent", "o-rent")  # the room at opportunity()'s 300.00 EUR
+    p = await accepted(housing, uid, f"h-rent-{uid}", f"o-rent-{uid}")  # the room at opportunity()'s 300.00 EUR
     today = clock.today().isoformat()
     lease = {"lease_type": "lease", "deposit_cents": 0, "start_date": today, "signed_on": today}
     async with housing.client("coop-aurora") as c:
@@ -805,22 +893,24 @@ async def test_a_lease_is_not_signed_above_the_opportunitys_rent(housing: Housin
         assert (r.status_code, r.json().get("field")) == (422, "monthly_rent_cents"), r.text
         assert "450.00 EUR" in r.json()["reason"] and "300.00 EUR" in r.json()["reason"], r.text
         assert (await c.get(f"/matches/{p['match_id']}")).json()["placement"]["lease"] is None
-        r = await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 45_000})  # the provider's own raise
+        r = await c.patch(
+            f"/opportunities/o-rent-{uid}", json={"monthly_rent_cents": 45_000}
+        )  # the provider's own raise
         assert (r.status_code, r.json().get("field")) == (403, "monthly_rent_cents"), r.text
-        assert (await c.patch("/opportunities/o-rent", json={"monthly_rent_cents": 29_000})).status_code == 200
+        assert (await c.patch(f"/opportunities/o-rent-{uid}", json={"monthly_rent_cents": 29_000})).status_code == 200
     async with housing.client("staff-torino") as staff:  # the coordinator agrees the raise (and its rent support:
         raised = {"monthly_rent_cents": 45_000, "above_affordable": True}  # her 1,000.00 EUR afford 400.00 EUR)
-        r = await staff.patch("/opportunities/o-rent", json=raised)
+        r = await staff.patch(f"/opportunities/o-rent-{uid}", json=raised)
         assert r.status_code == 200, r.text
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/placements/{placement_id}/lease", lease | {"monthly_rent_cents": 45_000})
         assert r.status_code == 201, r.text
-    events = await housing.events(want=1, of_type=hev.LeaseSigned.type)
+    events = await mine(housing, uid, want=1, of_type=hev.LeaseSigned.type)
     assert [e.monthly_rent_cents for e in events if isinstance(e, hev.LeaseSigned)] == [45_000]
 
 
 async def test_a_staff_raise_above_what_the_household_affords_is_confirmed_not_silent(
-    housing: HousingUnderTest,
+    housing: HousingUnderTest, uid: str
 ) -> None:
     """A housing coordinator's review: the staff raised the rent of the room a woman lives in from 300.00 to
     450.00 EUR (200, nothing said), while the city's rule gives her 400.00 EUR (40% of her 1,000.00 EUR income, no
@@ -828,24 +918,30 @@ async def test_a_staff_raise_above_what_the_household_affords_is_confirmed_not_s
     above what the household that accepted or lives there affords is refused (409 naming `monthly_rent_cents`, the
     limit and the rule said), unless the staff confirm it (`above_affordable: true`: its rent support covers the
     difference); a raise within it passes as before."""
-    p = await accepted(housing, "h-afford", "o-afford")  # the room at 300.00 EUR, her income 1,000.00 EUR
+    p = await accepted(
+        housing, uid, f"h-afford-{uid}", f"o-afford-{uid}"
+    )  # the room at 300.00 EUR, her income 1,000.00 EUR
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": clock.today().isoformat()})
         assert r.status_code == 201, r.text
     async with housing.client("staff-torino") as staff:
-        r = await staff.patch("/opportunities/o-afford", json={"monthly_rent_cents": 45_000})
+        r = await staff.patch(f"/opportunities/o-afford-{uid}", json={"monthly_rent_cents": 45_000})
         assert (r.status_code, r.json().get("field")) == (409, "monthly_rent_cents"), r.text
         assert "400.00 EUR" in r.json()["reason"] and "above_affordable" in r.json()["reason"], r.text
-        assert (await staff.get("/opportunities/o-afford")).json()["monthly_rent_cents"] == 30_000  # nothing changed
-        r = await staff.patch("/opportunities/o-afford", json={"monthly_rent_cents": 40_000})  # within it
+        assert (await staff.get(f"/opportunities/o-afford-{uid}")).json()[
+            "monthly_rent_cents"
+        ] == 30_000  # nothing changed
+        r = await staff.patch(f"/opportunities/o-afford-{uid}", json={"monthly_rent_cents": 40_000})  # within it
         assert r.status_code == 200, r.text
-        r = await staff.patch("/opportunities/o-afford", json={"monthly_rent_cents": 45_000, "above_affordable": True})
+        r = await staff.patch(
+            f"/opportunities/o-afford-{uid}", json={"monthly_rent_cents": 45_000, "above_affordable": True}
+        )
         assert (r.status_code, r.json()["monthly_rent_cents"]) == (200, 45_000), r.text
 
 
-async def test_a_lease_below_the_opportunitys_rent_is_signed(housing: HousingUnderTest) -> None:
+async def test_a_lease_below_the_opportunitys_rent_is_signed(housing: HousingUnderTest, uid: str) -> None:
     """A rent negotiated down from the opportunity's (300.00 EUR) is signed as agreed."""
-    p = await accepted(housing, "h-less", "o-less")
+    p = await accepted(housing, uid, f"h-less-{uid}", f"o-less-{uid}")
     today = clock.today().isoformat()
     async with housing.client("coop-aurora") as c:
         r = await post(c, f"/matches/{p['match_id']}/placement", {"started_on": today})
@@ -856,7 +952,7 @@ async def test_a_lease_below_the_opportunitys_rent_is_signed(housing: HousingUnd
         assert r.status_code == 201 and r.json()["monthly_rent_cents"] == 25_000, r.text
 
 
-async def test_an_opportunitys_end_date_and_area_can_be_cleared(housing: HousingUnderTest) -> None:
+async def test_an_opportunitys_end_date_and_area_can_be_cleared(housing: HousingUnderTest, uid: str) -> None:
     """A housing coordinator's review: an opportunity listed "until 2027-06-30" in area "san_salvario" became open-
     ended and its area was wrong, but `PATCH {"available_until": null}` meant "nothing to change" (400-ish: nothing
     to change) and there was no way to clear either. `clear: [...]` names the optional fields to empty; the change
@@ -865,26 +961,26 @@ async def test_an_opportunitys_end_date_and_area_can_be_cleared(housing: Housing
     today = clock.today()
     until = (today + timedelta(days=200)).isoformat()
     async with housing.client("coop-aurora") as c:
-        r = await post(c, "/opportunities", opportunity("o-clear", available_until=until, area="san_salvario"))
+        r = await post(c, "/opportunities", opportunity(f"o-clear-{uid}", available_until=until, area="san_salvario"))
         assert r.status_code == 201, r.text
-        r = await c.patch("/opportunities/o-clear", json={"clear": ["capacity"]})
+        r = await c.patch(f"/opportunities/o-clear-{uid}", json={"clear": ["capacity"]})
         assert (r.status_code, r.json().get("field")) == (422, "clear.0"), r.text
-        r = await c.patch("/opportunities/o-clear", json={"area": "borgo_po", "clear": ["area"]})
+        r = await c.patch(f"/opportunities/o-clear-{uid}", json={"area": "borgo_po", "clear": ["area"]})
         assert (r.status_code, r.json().get("field")) == (422, "clear"), r.text
-        r = await c.patch("/opportunities/o-clear", json={"clear": ["available_until", "area"]})
+        r = await c.patch(f"/opportunities/o-clear-{uid}", json={"clear": ["available_until", "area"]})
         assert r.status_code == 200, r.text
         assert (r.json()["available_until"], r.json()["area"]) == (None, None), r.json()
-        assert (await c.get("/opportunities/o-clear")).json()["available_until"] is None
-        r = await c.patch("/opportunities/o-clear", json={"area": None})  # null still means: nothing to change
+        assert (await c.get(f"/opportunities/o-clear-{uid}")).json()["available_until"] is None
+        r = await c.patch(f"/opportunities/o-clear-{uid}", json={"area": None})  # null still means: nothing to change
         assert r.status_code == 422, r.text
-    events = await housing.events(want=1, of_type=hev.OpportunityUpdated.type)
+    events = await mine(housing, uid, want=1, of_type=hev.OpportunityUpdated.type)
     [updated] = [e for e in events if isinstance(e, hev.OpportunityUpdated)]
     assert sorted(updated.cleared) == ["area", "available_until"], updated
     assert (updated.available_until, updated.area) == (None, None)
 
 
 async def test_a_published_proposal_carries_no_priority_and_the_provider_reads_no_score(
-    housing: HousingUnderTest,
+    housing: HousingUnderTest, uid: str
 ) -> None:
     """A DPO's review: `match_proposed` carried `score` (priority x fit) and `score_breakdown.priority`; the priority
     is 1 + 2 a vulnerability + 4 homeless + 3 facing eviction + an eviction's urgency + minors + waiting, so whoever
@@ -893,25 +989,26 @@ async def test_a_published_proposal_carries_no_priority_and_the_provider_reads_n
     provider reads no score; the city's staff and the case's partner still do."""
     await housing.publish(
         "torino",
-        *housing.household_events("h-prio", "torino", [(ADULT, F)], vulnerabilities=("psychiatric_condition",)),
+        *housing.household_events(f"h-prio-{uid}", "torino", [(ADULT, F)], vulnerabilities=("psychiatric_condition",)),
     )
-    await housing.wait_open_cases(1)
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-borgo") as provider:
-        r = await post(provider, "/opportunities", opportunity("o-prio", capacity=1, partner="coop-borgo"))
+        r = await post(provider, "/opportunities", opportunity(f"o-prio-{uid}", capacity=1, partner="coop-borgo"))
         assert r.status_code == 201, r.text
-    [full] = await proposals(housing, 1)
+    [full] = await proposals(housing, 1, uid=uid)
     assert full["score"] > 0 and full["score_breakdown"]["priority"] > 1
     async with housing.client("coop-borgo") as provider:
         [listed] = (await provider.get("/proposals")).json()
         one = (await provider.get(f"/matches/{listed['match_id']}")).json()
     for seen in (listed, one):
         assert seen.get("score") is None and "priority" not in seen["score_breakdown"], seen
-    events = await housing.events(want=1, of_type=hev.MatchProposed.type)
+    events = await mine(housing, uid, want=1, of_type=hev.MatchProposed.type)
     [fact] = [e for e in events if isinstance(e, hev.MatchProposed)]
     assert hev.MatchProposed.version == 2 and fact.score is None, fact
     assert set(fact.score_breakdown) == {"fit", "fit_unused_capacity", "fit_language"}, fact.score_breakdown
 
 
+@pytest.mark.own_service  # runs migration housing-4 over whole tables
 async def test_an_erased_members_household_keeps_no_special_category_data_in_housing(housing: HousingUnderTest) -> None:
     """A DPO's review of housing's tables after `person_erased`: the person's row went and the household left the
     list, but its case still held the vulnerabilities ("psychiatric_condition"), the income, specialist-support and
@@ -961,7 +1058,7 @@ async def test_an_erased_members_household_keeps_no_special_category_data_in_hou
 
 
 async def test_a_households_facts_of_before_an_erasure_that_arrive_after_it_get_its_treatment(
-    housing: HousingUnderTest,
+    housing: HousingUnderTest, uid: str
 ) -> None:
     """Intake's topics and partitions are read apart: rebuilt from the log (or behind after an outage), housing may
     read a person's erasure before their household's formation, case and assessment. The household was then listed
@@ -969,18 +1066,18 @@ async def test_a_households_facts_of_before_an_erasure_that_arrive_after_it_get_
     no needs details, no proposal."""
     async with housing.client("coop-borgo") as provider:
         listed = opportunity(
-            "o-late", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True
+            f"o-late-{uid}", capacity=1, partner="coop-borgo", support_level="specialist_team", accessible=True
         )
         assert (await post(provider, "/opportunities", listed)).status_code == 201
-    person, *household = in_care(housing, "h-late")
+    person, *household = in_care(housing, f"h-late-{uid}")
     await housing.publish("torino", person, iev.PersonErased(person_id=person.person_id, erased_on=clock.today()))
     await housing.wait_sql("select count(*) from persons where person_id = $1", person.person_id, want=0)
     await housing.wait_sql("select count(*) from erased_persons where person_id = $1", person.person_id, want=1)
     await housing.publish("torino", *household)
-    await housing.wait_sql("select count(*) from cases where household_id = 'h-late' and assessed", want=1)
+    await housing.wait_sql(f"select count(*) from cases where household_id = 'h-late-{uid}' and assessed", want=1)
     async with housing.pool.acquire() as conn:
-        case = dict(await conn.fetchrow("select * from cases where household_id = 'h-late'"))
-        proposed = await conn.fetchval("select count(*) from matches where household_id = 'h-late'")
+        case = dict(await conn.fetchrow(f"select * from cases where household_id = 'h-late-{uid}'"))
+        proposed = await conn.fetchval(f"select count(*) from matches where household_id = 'h-late-{uid}'")
     assert case["removed"] is not None and case["vulnerabilities"] == [] and not case["specialist_support"], case
     assert proposed == 0
 
@@ -988,32 +1085,36 @@ async def test_a_households_facts_of_before_an_erasure_that_arrive_after_it_get_
 IDENTIFYING = ("RSSMRA85T10A562S", "IT60X0542811101000000123456", "maria.rossi@example.org", "+39 347 1234567")
 
 
-async def test_an_id_or_code_in_clear_holding_identifying_data_is_refused(housing: HousingUnderTest) -> None:
+async def test_an_id_or_code_in_clear_holding_identifying_data_is_refused(housing: HousingUnderTest, uid: str) -> None:
     """A DPO's review (DESIGN section 5): an opportunity's id travels in clear on housing's topic (listed, proposals,
     placements) and into reporting, and no erasure reaches it. A cooperative's system keys a flat by its landlord's
     fiscal code: listed under it, it was taken (201), as were a district (`area`) and the coded reasons of a
     withdrawal, a decline and a household's hold that were a fiscal code in lower case. A new opportunity's id holding a
     fiscal code, an IBAN, an e-mail address or a phone number is refused at its field, so is such a code; nothing is
     listed, declined, withdrawn or held."""
-    await housing.publish("torino", *housing.household_events("h-dpo", "torino", [(ADULT, F)]))
-    await housing.wait_open_cases(1)
+    await housing.publish("torino", *housing.household_events(f"h-dpo-{uid}", "torino", [(ADULT, F)]))
+    await open_cases(housing, uid, 1)
     async with housing.client("coop-aurora") as c:
         for oid in IDENTIFYING:
             r = await post(c, "/opportunities", opportunity(oid))
             assert (r.status_code, r.json().get("field")) == (422, "opportunity_id"), r.text
             assert "identifiers travel in clear and are never erased" in r.json()["reason"], r.text
-        r = await post(c, "/opportunities", opportunity("o-dpo", area="rssmra85t10a562s"))
+        r = await post(c, "/opportunities", opportunity(f"o-dpo-{uid}", area="rssmra85t10a562s"))
         assert (r.status_code, r.json().get("field")) == (422, "area"), r.text
-        assert (await post(c, "/opportunities", opportunity("o-dpo", area="borgo-po"))).status_code == 201
-        [p] = await proposals(housing, 1)
+        assert (await post(c, "/opportunities", opportunity(f"o-dpo-{uid}", area="borgo-po"))).status_code == 201
+        [p] = await proposals(housing, 1, uid=uid)
         r = await post(c, f"/matches/{p['match_id']}/decline", {"by": "provider", "reason": "rssmra85t10a562s"})
         assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
-        r = await post(c, "/opportunities/o-dpo/withdrawal", {"reason": "rssmra85t10a562s"})
+        r = await post(c, f"/opportunities/o-dpo-{uid}/withdrawal", {"reason": "rssmra85t10a562s"})
         assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
         until = (clock.today() + timedelta(days=30)).isoformat()
-        r = await post(c, "/households/h-dpo/park", {"reason": "it60x0542811101000000123456", "until": until})
+        r = await post(c, f"/households/h-dpo-{uid}/park", {"reason": "it60x0542811101000000123456", "until": until})
         assert (r.status_code, r.json().get("field")) == (422, "reason"), r.text
     async with housing.pool.acquire() as conn:
-        assert await conn.fetchval("select array_agg(opportunity_id) from opportunities") == ["o-dpo"]
-        assert await conn.fetchval("select status from opportunities where opportunity_id = 'o-dpo'") != "withdrawn"
+        tried = [*IDENTIFYING, f"o-dpo-{uid}"]  # every id this test listed or tried to
+        listed = "select array_agg(opportunity_id) from opportunities where opportunity_id = any($1)"
+        assert await conn.fetchval(listed, tried) == [f"o-dpo-{uid}"]
+        assert (
+            await conn.fetchval(f"select status from opportunities where opportunity_id = 'o-dpo-{uid}'") != "withdrawn"
+        )
         assert await conn.fetchval("select status from matches where match_id = $1", p["match_id"]) == "proposed"
