@@ -42,13 +42,6 @@ REMINDERS = Job(
 )
 
 
-@pytest.fixture
-def housing_view(housing_shared: HousingUnderTest) -> HousingUnderTest:
-    """The module's housing as its shared tests use it: they read none of its topics, so they need no `since`
-    (conftest's view waits ≈ 1.4 s for where every topic under the prefix ends)."""
-    return housing_shared
-
-
 def local_now() -> datetime:
     """Now, or today's run time in Rome if it has not come yet: the latest due day is the local today."""
     now = datetime.now(UTC)

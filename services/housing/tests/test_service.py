@@ -6,11 +6,10 @@ problem+json errors that name the field."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import uuid
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
@@ -20,8 +19,8 @@ from lgnet_shared import clock
 from lgnet_shared.events import Event
 from lgnet_shared.events import housing as hev
 from lgnet_shared.events import intake as iev
-from lgnet_shared.testing.topics import end_offsets
-from lgnet_shared.topics import physical
+from lgnet_shared.testing.inprocess import sibling_module
+from lgnet_shared.testing.plugin import seen_from_this_test
 
 if TYPE_CHECKING:
     from conftest import HousingUnderTest
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 # One housing for the module: each test's ids carry its `uid`, and each begins on a city-wide state of its own
 # (`housing_view`).
 pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
+matrix: Any = sibling_module(__file__, "test_authorization_matrix.py")  # close_what_is_live
 F, M = iev.Sex.FEMALE, iev.Sex.MALE
 ADULT, CHILD = date(1990, 5, 1), clock.today() - timedelta(days=365 * 6)  # fixed at import: a child either day
 
@@ -82,20 +82,10 @@ async def mine(h: HousingUnderTest, uid: str, *, want: int = 1, of_type: str | N
 
 @pytest.fixture
 async def housing_view(housing_shared: HousingUnderTest) -> HousingUnderTest:
-    """A test's view of the module's housing (conftest's, but for two things). Matching is city-wide, and so are the
-    waiting lists, reminders and holds: what the tests before left live (open cases, open opportunities, live matches,
-    holds) is closed first, as if housing had just started, so that this test's matching weighs only its own
-    households and opportunities; done here, not at each test's end, so that a test that failed halfway leaves nothing
-    to the next (no fact is published: only rows of earlier tests change). And its `since` is where housing.events,
-    the one topic these tests read, ended: every topic under the prefix took ≈ 1.4 s of waiting (end_offsets), more
-    than a housing of the test's own takes to start."""
-    async with housing_shared.pool.acquire() as conn, conn.transaction():
-        await conn.execute("update matches set status = 'cancelled' where status in ('proposed', 'accepted', 'placed')")
-        await conn.execute("update opportunities set status = 'withdrawn' where status = 'open'")
-        await conn.execute("update cases set closed_on = $1 where closed_on is null", clock.today())
-        await conn.execute("delete from holds")
-    since = await end_offsets(housing_shared.bootstrap, physical("housing.events", housing_shared.prefix))
-    return dataclasses.replace(housing_shared, since=since)
+    """A test's view of the module's housing, once what the tests before left live is closed (matching is city-wide:
+    `close_what_is_live`)."""
+    await matrix.close_what_is_live(housing_shared.pool)
+    return cast("HousingUnderTest", await seen_from_this_test(housing_shared))
 
 
 async def test_intake_events_in_proposals_out_then_accept_place_lease_end(housing: HousingUnderTest, uid: str) -> None:
