@@ -37,10 +37,12 @@ def test_a_gatekeeper_reads_its_citys_topic_and_the_old_one_only_while_draining(
     assert inbound_topics("torino") == ["partner.inbound.torino", "partner.inbound"]
 
 
-async def test_records_left_on_the_old_shared_topic_are_processed_while_draining(intake: IntakeUnderTest) -> None:
+async def test_records_left_on_the_old_shared_topic_are_processed_while_draining(
+    intake: IntakeUnderTest, uid: str
+) -> None:
     async def send(topic: str, partner: str, city: str, person: str) -> None:
         async with intake.partner(partner, city) as client:
-            env = client.envelope(registration(person, client))
+            env = client.envelope(registration(person, client, uid))
         value, headers = env.to_structured()
         headers.append(signing.sign(intake.signing_keys[partner], f"{partner}-key", value, headers))
         producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap))
