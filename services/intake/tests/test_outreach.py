@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from conftest import IntakeUnderTest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.shared_service]
 EARLIER = clock.today() - timedelta(days=40)  # fixed at import: in the past either day
 
 
