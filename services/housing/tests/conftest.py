@@ -10,10 +10,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 from lgnet_shared import auth, db
 from lgnet_shared.access import Role
@@ -22,7 +21,7 @@ from lgnet_shared.events import Event
 from lgnet_shared.events import intake as iev
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
-from lgnet_shared.testing.plugin import own_or_shared, seen_from_this_test
+from lgnet_shared.testing.plugin import service_fixtures
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import Since, read_events
 from lgnet_shared.topics import ensure_topics, physical
@@ -92,38 +91,6 @@ class HousingUnderTest:
         raise AssertionError(f"{sql} -> {value!r}, wanted {want!r}")
 
 
-@pytest.fixture
-def housing(request: pytest.FixtureRequest) -> HousingUnderTest:
-    """The test's own housing, or its view of its module's shared one (`own_or_shared`)."""
-    return cast(HousingUnderTest, own_or_shared(request, "housing"))
-
-
-@pytest.fixture
-async def housing_own(
-    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
-) -> AsyncIterator[HousingUnderTest]:
-    async with started_housing(kafka_bootstrap, database_url, pg_schema, topic_prefix, tmp_path) as under_test:
-        yield under_test
-
-
-@pytest.fixture(scope="module")
-async def housing_shared(
-    kafka_bootstrap: str,
-    database_url: str,
-    module_pg_schema: str,
-    module_topic_prefix: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[HousingUnderTest]:
-    home = tmp_path_factory.mktemp("housing")
-    async with started_housing(kafka_bootstrap, database_url, module_pg_schema, module_topic_prefix, home) as shared:
-        yield shared
-
-
-@pytest.fixture
-async def housing_view(housing_shared: HousingUnderTest) -> HousingUnderTest:
-    return cast(HousingUnderTest, await seen_from_this_test(housing_shared))
-
-
 @asynccontextmanager
 async def started_housing(
     kafka_bootstrap: str, database_url: str, schema: str, prefix: str, home: Path
@@ -147,6 +114,10 @@ async def started_housing(
         await producer.stop()
         await pool.close()
         process.stop()
+
+
+# The test's own housing, or its view of its module's one (`own_or_shared`).
+housing, housing_own, housing_shared, housing_view = service_fixtures("housing", started_housing)
 
 
 def household_events(

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +26,7 @@ from lgnet_shared.envelope import Envelope
 from lgnet_shared.events import REGISTRY, Event
 from lgnet_shared.kafka import client_kwargs
 from lgnet_shared.testing.facts import signed_fact
-from lgnet_shared.testing.plugin import own_or_shared, seen_from_this_test
+from lgnet_shared.testing.plugin import service_fixtures
 from lgnet_shared.testing.process import ServiceProcess, service_env
 from lgnet_shared.testing.topics import Since
 from lgnet_shared.topics import ensure_topics, physical
@@ -101,38 +101,6 @@ class ReportingUnderTest:
         return proc.returncode, lines
 
 
-@pytest.fixture
-def reporting(request: pytest.FixtureRequest) -> ReportingUnderTest:
-    """The test's own reporting, or its view of its module's shared one (`own_or_shared`)."""
-    return cast(ReportingUnderTest, own_or_shared(request, "reporting"))
-
-
-@pytest.fixture
-async def reporting_own(
-    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
-) -> AsyncIterator[ReportingUnderTest]:
-    async with started_reporting(kafka_bootstrap, database_url, pg_schema, topic_prefix, tmp_path) as under_test:
-        yield under_test
-
-
-@pytest.fixture(scope="module")
-async def reporting_shared(
-    kafka_bootstrap: str,
-    database_url: str,
-    module_pg_schema: str,
-    module_topic_prefix: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[ReportingUnderTest]:
-    home = tmp_path_factory.mktemp("reporting")
-    async with started_reporting(kafka_bootstrap, database_url, module_pg_schema, module_topic_prefix, home) as shared:
-        yield shared
-
-
-@pytest.fixture
-async def reporting_view(reporting_shared: ReportingUnderTest) -> ReportingUnderTest:
-    return cast(ReportingUnderTest, await seen_from_this_test(reporting_shared))
-
-
 @asynccontextmanager
 async def started_reporting(
     kafka_bootstrap: str, database_url: str, schema: str, prefix: str, home: Path
@@ -156,6 +124,10 @@ async def started_reporting(
         await producer.stop()
         await pool.close()
         process.stop()
+
+
+# The test's own reporting, or its view of its module's one (`own_or_shared`).
+reporting, reporting_own, reporting_shared, reporting_view = service_fixtures("reporting", started_reporting)
 
 
 def scenario_events(rt: ReportingUnderTest) -> list[Envelope]:

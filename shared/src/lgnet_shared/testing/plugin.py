@@ -12,7 +12,9 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,8 +128,49 @@ def own_or_shared(request: pytest.FixtureRequest, service: str) -> Any:
     """The fixture `<service>_view` (this test's view of its module's shared service) when the module is marked
     `shared_service` and the test not `own_service`; else `<service>_own` (a service of the test's own)."""
     node = request.node
-    shared = node.get_closest_marker("shared_service") and not node.get_closest_marker("own_service")
-    return request.getfixturevalue(f"{service}_{'view' if shared else 'own'}")
+    if node.get_closest_marker("shared_service") and not node.get_closest_marker("own_service"):
+        request.getfixturevalue(f"{service}_shared")  # started here: a view's setup runs in the loop, which cannot
+        return request.getfixturevalue(f"{service}_view")
+    return request.getfixturevalue(f"{service}_own")
+
+
+StartService = Callable[[str, str, str, str, Path], AbstractAsyncContextManager[Any]]
+
+
+def service_fixtures(name: str, start: StartService) -> tuple[Any, Any, Any, Any]:
+    """A started service's fixtures, for a service's conftest: `name` (`own_or_shared`), `<name>_own` (on the test's
+    own topics and schema), `<name>_shared` (the module's, module scope) and `<name>_view` (`seen_from_this_test`).
+    `start(kafka_bootstrap, database_url, schema, topic_prefix, home)` starts one. In the conftest:
+    `housing, housing_own, housing_shared, housing_view = service_fixtures("housing", started_housing)`."""
+
+    @pytest.fixture(name=name)
+    def dispatch(request: pytest.FixtureRequest) -> Any:
+        return own_or_shared(request, name)
+
+    @pytest.fixture(name=f"{name}_own")
+    async def own(
+        kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, tmp_path: Path
+    ) -> AsyncIterator[Any]:
+        async with start(kafka_bootstrap, database_url, pg_schema, topic_prefix, tmp_path) as service:
+            yield service
+
+    @pytest.fixture(name=f"{name}_shared", scope="module")
+    async def shared(
+        kafka_bootstrap: str,
+        database_url: str,
+        module_pg_schema: str,
+        module_topic_prefix: str,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> AsyncIterator[Any]:
+        home = tmp_path_factory.mktemp(name)
+        async with start(kafka_bootstrap, database_url, module_pg_schema, module_topic_prefix, home) as service:
+            yield service
+
+    @pytest.fixture(name=f"{name}_view")
+    async def view(request: pytest.FixtureRequest) -> Any:
+        return await seen_from_this_test(request.getfixturevalue(f"{name}_shared"))  # started: `own_or_shared`
+
+    return dispatch, own, shared, view
 
 
 # The suite's cluster runs a programme of the cities its tests name (every process it starts inherits it): a
