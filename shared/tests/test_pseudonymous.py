@@ -15,6 +15,14 @@ from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonym
         ("IT60X0542811101000000123456", "an IBAN"),
         ("maria.rossi@example.org", "an e-mail address"),
         ("+39 347 1234567", "a phone number"),
+        # An Italian mobile number as people write it, without the country code (a desk's "chiamare 347 1234567").
+        ("chiamare 347 1234567", "a phone number"),
+        ("contatto-3471234567", "a phone number"),
+        ("347.123.4567", "a phone number"),
+        ("347-1234567", "a phone number"),
+        ("case-20261206-0001", None),  # a date and a counter
+        ("ref-3471234567890", None),  # thirteen digits: no phone number
+        ("h-34712345", None),  # eight digits
         ("0193b2a4-7c1e-7d2a-9f00-3e5b8c1d2a4f", None),
         ("prov-42", None),
         ("IT60X0542811101000000123457", None),  # wrong check digits: not an IBAN

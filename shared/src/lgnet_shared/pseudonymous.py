@@ -4,8 +4,9 @@ Identifiers travel in clear on every topic and into every service and reporting,
 fields. Machine-recognisable identifying data is refused in a NEW identifier a client chooses (a person's, a case's, a
 voucher provider's, a redemption's, a housing opportunity's…) and in a free text that travels in clear (a place, a
 title): a fiscal code (omocodia letters too), an IBAN (its check digits right), an e-mail address, a phone number in
-international form. Each stands alone (not inside a longer run of letters and digits, as in a hex id). What is
-already stored is never checked again: only admission of a new value (an HTTP call, a partner's event) is.
+international form or an Italian mobile one (347 1234567). Each stands alone (not inside a longer run of letters and
+digits, as in a hex id). What is already stored is never checked again: only admission of a new value (an HTTP call, a
+partner's event) is.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ _FISCAL_CODE = re.compile(
 _IBAN = re.compile(_ALONE.format(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}"), re.IGNORECASE)
 _E_MAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])\+[0-9][0-9 .-]{7,}[0-9]")
+# An Italian mobile number as people write it, without the country code: 3xx then 6 or 7 digits, grouped or not
+# ("347 1234567", "347.123.4567"), standing alone.
+_MOBILE = re.compile(r"(?<![A-Za-z0-9])3[0-9]{2}(?:[ .-]?[0-9]){6,7}(?![A-Za-z0-9])")
 
 
 def _iban_checks(candidate: str) -> bool:
@@ -42,7 +46,7 @@ def identifying(value: str) -> str | None:
         ("a fiscal code", _FISCAL_CODE.search(value) is not None),
         ("an IBAN", any(_iban_checks(m.group(0)) for m in _IBAN.finditer(value))),
         ("an e-mail address", _E_MAIL.search(value) is not None),
-        ("a phone number", _PHONE.search(value) is not None),
+        ("a phone number", _PHONE.search(value) is not None or _MOBILE.search(value) is not None),
     ]
     return next((what for what, held in found if held), None)
 
