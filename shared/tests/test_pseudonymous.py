@@ -23,6 +23,8 @@ from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonym
         ("case-20261206-0001", None),  # a date and a counter
         ("ref-3471234567890", None),  # thirteen digits: no phone number
         ("h-34712345", None),  # eight digits
+        ("p-312-456789", None),  # a counter and a suffix: nine digits
+        ("347 123 4567", "a phone number"),
         ("0193b2a4-7c1e-7d2a-9f00-3e5b8c1d2a4f", None),
         ("prov-42", None),
         ("IT60X0542811101000000123457", None),  # wrong check digits: not an IBAN

@@ -26,9 +26,10 @@ _FISCAL_CODE = re.compile(
 _IBAN = re.compile(_ALONE.format(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}"), re.IGNORECASE)
 _E_MAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<![A-Za-z0-9])\+[0-9][0-9 .-]{7,}[0-9]")
-# An Italian mobile number as people write it, without the country code: 3xx then 6 or 7 digits, grouped or not
-# ("347 1234567", "347.123.4567"), standing alone.
-_MOBILE = re.compile(r"(?<![A-Za-z0-9])3[0-9]{2}(?:[ .-]?[0-9]){6,7}(?![A-Za-z0-9])")
+# An Italian mobile number as people write it, without the country code: ten digits, 3xx then seven, whole or grouped
+# 3 + 7 or 3 + 3 + 4 ("3471234567", "347 1234567", "347.123.4567"), standing alone. Not any run of nine digits and
+# dashes: "p-312-456789", a counter and a hex suffix, is an id.
+_MOBILE = re.compile(r"(?<![A-Za-z0-9])3[0-9]{2}(?:[ .-]?[0-9]{7}|[ .-]?[0-9]{3}[ .-][0-9]{4})(?![A-Za-z0-9])")
 
 
 def _iban_checks(candidate: str) -> bool:
