@@ -18,6 +18,7 @@ import pytest
 from lgnet_intake.adapters import repository
 from lgnet_intake.adapters.schema import MIGRATIONS
 from lgnet_intake.domain.access import Actor, Role
+from lgnet_intake.entrypoints.main import SPEC
 from lgnet_intake.service_layer import commands as cmd
 from lgnet_intake.service_layer.handlers import Context, Intake
 from lgnet_shared import db, pii
@@ -60,7 +61,7 @@ async def intake_pool(database_url: str, schema: str) -> AsyncIterator[Any]:
     """A pool on `schema` with every table intake has at start (no process needed to use its adapters)."""
     pool = await db.create_pool(database_url, schema, max_size=2)
     try:
-        await db.migrate(pool, all_migrations(MIGRATIONS))
+        await db.migrate(pool, all_migrations(SPEC.migrations))
         yield pool
     finally:
         await pool.close()
@@ -230,6 +231,54 @@ async def test_one_name_registered_together_and_alone_at_once_is_flagged(pool: A
     async with pool.acquire() as conn:
         flags = await conn.fetch("select person_id, candidate_person_id from duplicate_flags")
     assert [tuple(f) for f in flags] == ([("a-1", "t-2")] if batch_first else [("t-2", "a-1")])
+
+
+STAFF = Context(Actor("staff-torino", Role.STAFF, "torino"), date(2026, 11, 23))
+
+
+@pytest.mark.parametrize("erasure_first", [True, False])
+async def test_a_registration_by_the_fiscal_code_of_a_person_being_erased_is_not_kept_under_her(
+    pool: Any, erasure_first: bool
+) -> None:
+    """Amina is erased at the moment a partner registers her again by her fiscal code. The registration merged into
+    her as it found her surviving, and once both committed it rested merged into an erased person, its names and
+    fiscal code readable and found. Whichever commits first: registered after her erasure, she is a new person;
+    registered before it, her new record is erased with her."""
+    async with pool.acquire() as conn:
+        await Intake(conn, KEYS, SECRET).register_person(*ON_FILE[0])  # old-amina, by her fiscal code
+    again = (BORGO, person("again-amina", "Amina", "Diallo", date(1990, 1, 1), fc=AMINA_FC))
+
+    async def erase(conn: Any) -> None:
+        await Intake(conn, KEYS, SECRET).erase_person(STAFF, "old-amina")
+
+    async def register(conn: Any) -> None:
+        await Intake(conn, KEYS, SECRET).register_person(*again)
+
+    first, second = (erase, register) if erasure_first else (register, erase)
+
+    async def later() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await second(conn)
+
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await first(conn)
+            waiting = asyncio.create_task(later())
+            await asyncio.sleep(0.5)
+            assert not waiting.done(), "the later one did not wait for the one not yet committed"
+        finally:
+            await tx.commit()
+    await waiting
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "select merged_into, erased_at, fiscal_code_hash from persons where person_id = 'again-amina'"
+        )
+    if erasure_first:
+        assert row["merged_into"] is None and row["erased_at"] is None and row["fiscal_code_hash"] is not None
+    else:
+        assert row["merged_into"] == "old-amina" and row["erased_at"] is not None and row["fiscal_code_hash"] is None
 
 
 async def test_the_upgrade_to_one_person_per_fiscal_code_names_those_to_merge_first(

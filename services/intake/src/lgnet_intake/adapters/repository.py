@@ -82,7 +82,9 @@ FISCAL_CODE_INDEX = "persons_fiscal_surviving"  # one surviving person per fisca
 _SURVIVING = "city = $2 and person_id <> $1 and merged_into is null and erased_at is null"
 _INSERT_PERSON = f"""
 with same_fiscal_code as (
-    select person_id from persons where {_SURVIVING} and fiscal_code_hash = $10 order by created_at limit 1
+    -- Locked: her erasure at this moment (it locks her) is waited for, and she is then no longer found; an erasure
+    -- after it waits for this registration and finds it among her records, to erase with her.
+    select person_id from persons where {_SURVIVING} and fiscal_code_hash = $10 order by created_at limit 1 for share
 ), person as (
     insert into persons ({_COLUMNS}, merged_into)
     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, (select person_id from same_fiscal_code))
