@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -196,6 +196,30 @@ async def test_a_taken_person_id_fails_the_batch_naming_the_field(pool: Any) -> 
                 await tx.rollback()
 
 
+Step = Callable[[Any], Awaitable[None]]
+
+
+async def the_second_waits_for_the_first(pool: Any, first: Step, second: Step) -> None:
+    """`first` done in a transaction left open; `second`, in its own, must wait for it (checked half a second on),
+    then completes once `first` commits."""
+
+    async def later() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await second(conn)
+
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await first(conn)
+            waiting = asyncio.create_task(later())
+            await asyncio.sleep(0.5)
+            assert not waiting.done(), "the later one did not wait for the one not yet committed"
+        finally:
+            await tx.commit()
+    await waiting
+
+
 @pytest.mark.parametrize("batch_first", [True, False])
 async def test_one_name_registered_together_and_alone_at_once_is_flagged(pool: Any, batch_first: bool) -> None:
     """The gatekeeper's run of registrations and a registration of one of its persons through the API, at the same
@@ -208,26 +232,13 @@ async def test_one_name_registered_together_and_alone_at_once_is_flagged(pool: A
     ]
     alone = (AURORA, person("a-1", "Omar", "Said", date(1980, 1, 1)))
 
-    async def first(conn: Any) -> None:
-        intake = Intake(conn, KEYS, SECRET)
-        await (intake.register_persons(run) if batch_first else intake.register_person(*alone))
+    async def together(conn: Any) -> None:
+        await Intake(conn, KEYS, SECRET).register_persons(run)
 
-    async def second() -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            intake = Intake(conn, KEYS, SECRET)
-            await (intake.register_person(*alone) if batch_first else intake.register_persons(run))
+    async def by_itself(conn: Any) -> None:
+        await Intake(conn, KEYS, SECRET).register_person(*alone)
 
-    async with pool.acquire() as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            await first(conn)
-            later = asyncio.create_task(second())
-            await asyncio.sleep(0.5)
-            assert not later.done(), "the later registration did not wait for the one not yet committed"
-        finally:
-            await tx.commit()
-    await later
+    await the_second_waits_for_the_first(pool, *((together, by_itself) if batch_first else (by_itself, together)))
     async with pool.acquire() as conn:
         flags = await conn.fetch("select person_id, candidate_person_id from duplicate_flags")
     assert [tuple(f) for f in flags] == ([("a-1", "t-2")] if batch_first else [("t-2", "a-1")])
@@ -254,23 +265,7 @@ async def test_a_registration_by_the_fiscal_code_of_a_person_being_erased_is_not
     async def register(conn: Any) -> None:
         await Intake(conn, KEYS, SECRET).register_person(*again)
 
-    first, second = (erase, register) if erasure_first else (register, erase)
-
-    async def later() -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            await second(conn)
-
-    async with pool.acquire() as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            await first(conn)
-            waiting = asyncio.create_task(later())
-            await asyncio.sleep(0.5)
-            assert not waiting.done(), "the later one did not wait for the one not yet committed"
-        finally:
-            await tx.commit()
-    await waiting
+    await the_second_waits_for_the_first(pool, *((erase, register) if erasure_first else (register, erase)))
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "select merged_into, erased_at, fiscal_code_hash from persons where person_id = 'again-amina'"
