@@ -324,6 +324,8 @@ def test_derived_acls_follow_the_registry() -> None:
         "User:partner.coop-aurora READ TOPIC lgnet.partner.rejections.coop-aurora (literal)",
         "User:partner.coop-aurora READ TOPIC lgnet.partner.reminders.coop-aurora (literal)",
         "User:partner.coop-aurora READ GROUP partner.coop-aurora. (prefixed)",
+        # every deployment's public keys: the SDK verifies who signed each answer (#16); nothing to write there
+        "User:partner.coop-aurora READ TOPIC lgnet.signing-keys. (prefixed)",
     }
     auditor = ka.derive(ka.Principal.auditor("eu"))
     assert {a.operation for a in auditor} == {ka.Op.READ}
@@ -415,7 +417,7 @@ async def test_admin_cli_provisions_rotates_and_revokes(
     assert f"READ TOPIC {topic_prefix}lgnet.partner.rejections.{partner} (literal)" in shown
     assert f"  User:{user} WRITE TOPIC {topic_prefix}lgnet.partner.inbound.torino (literal)" in shown
     assert await run(admin_main, [*base, "revoke", user]) == 0
-    assert "4 ACLs deleted" in capsys.readouterr().out  # inbound, rejections, reminders, its groups
+    assert "5 ACLs deleted" in capsys.readouterr().out  # inbound, rejections, reminders, its groups, key registries
     assert await refused_soon(kafka_bootstrap, as_user(admin_security, user, second)) != ""
     assert await run(admin_main, [*base, "revoke", user]) == 1
     assert "neither credentials nor ACLs" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Partners' reminders on the real secured broker (issue #19): an appointment of tomorrow with the person of a
 partner's case reaches that partner on its own topic `lgnet.partner.reminders.<partner>` (ids and codes only,
 signed by intake), read with the SDK under the partner's own SCRAM principal; another partner can read neither
-that topic nor anything but its own reminders."""
+that topic nor anything but its own reminders. The SDK yields only reminders their own service signed, with keys
+it reads from the cluster's registries under the partner's principal (issue #16): forged ones are dropped."""
 
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from lgnet_intake.adapters import credentials
 from lgnet_intake.domain.access import Role
 from lgnet_shared import clock, signing
 from lgnet_shared import kafka_acls as ka
+from lgnet_shared.codec import decode, to_envelope
+from lgnet_shared.envelope import from_record
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
-from lgnet_shared.fact_signing import parse_signature
-from lgnet_shared.kafka import KafkaSecurity
+from lgnet_shared.fact_signing import FactSigner, parse_signature, publish_key, registry_topic
+from lgnet_shared.kafka import KafkaSecurity, client_kwargs
 from lgnet_shared.kafka_admin import Admin
 from lgnet_shared.sdk import PartnerClient
-from lgnet_shared.testing.kafka_access import as_user, try_consume
+from lgnet_shared.testing.kafka_access import as_user, try_consume, try_produce
 from lgnet_shared.testing.topics import read_records
 from lgnet_shared.topics import for_partner, physical
 
@@ -89,11 +93,14 @@ async def case_with_appointment(staff: httpx.AsyncClient, partner: str, starts: 
     return {"person": person, "case": case, "appointment": appointment}
 
 
-async def reminders_of(intake: IntakeUnderTest, partner: Partner) -> list[Any]:
-    client = PartnerClient(
+def reader(intake: IntakeUnderTest, partner: Partner) -> PartnerClient:
+    return PartnerClient(
         intake.bootstrap, partner=partner.id, city="torino", topic_prefix=intake.prefix, security=partner.security
     )
-    return [r async for r in client.reminders(timeout=8)]  # the first record included: a busy machine's relay
+
+
+async def reminders_of(intake: IntakeUnderTest, partner: Partner) -> list[Any]:
+    return [r async for r in reader(intake, partner).reminders(timeout=8)]  # a busy machine's relay: 8 s
 
 
 async def test_a_partner_receives_its_own_reminders_and_cannot_read_another_partners(
@@ -131,3 +138,51 @@ async def test_a_partner_receives_its_own_reminders_and_cannot_read_another_part
     assert signature is not None and ".intake." in signature.key_id
     assert set(PartnerAppointmentReminder.model_fields) >= {"partner", "case_id"}
     assert b"given_name" not in record.value and b"family_name" not in record.value  # ids and codes only
+
+
+async def test_a_partner_is_given_only_reminders_their_own_service_signed(
+    intake: IntakeUnderTest, partners: list[Partner]
+) -> None:
+    """Forged next to the genuine reminder, as a broker's administrator or a compromised deployment of the city could
+    write them: unsigned, signed by a key no deployment registered, changed after intake signed it, and signed by
+    Torino's housing (which may write the topic, with a key registered in its own registry) posing as intake."""
+    a, _ = partners
+    tomorrow = datetime.combine(clock.today() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    async with intake.client("staff-torino") as staff:
+        booked = await case_with_appointment(staff, a.id, tomorrow)
+        await post(staff, "/appointments/reminders", {"day": str(clock.today())}, want=200)
+    topic = physical(for_partner("partner.reminders.{partner}", a.id), intake.prefix)
+    (genuine,) = await read_records(intake.bootstrap, topic)
+
+    housing = FactSigner(uuid.uuid4().bytes * 2, "torino", "housing", "torino")
+    stranger = FactSigner(uuid.uuid4().bytes * 2, "torino", "intake", "torino")  # registered nowhere
+    forged_event = decode(from_record(genuine.value, genuine.headers)).model_copy(update={"appointment_id": "a-forged"})
+
+    def reminder(signer: FactSigner | None) -> tuple[bytes, list[tuple[str, bytes]]]:
+        value, headers = to_envelope(forged_event, source="/intake", city="torino").to_structured()
+        if signer is None:
+            return value, list(headers)
+        value, signature = signer.sign(value, headers)
+        return value, [*headers, signature]
+
+    changed = genuine.value.replace(booked["appointment"].encode(), b"a-forged")
+    forged = [reminder(None), reminder(stranger), (changed, list(genuine.headers)), reminder(housing)]
+    producer = AIOKafkaProducer(**client_kwargs(intake.bootstrap), acks="all")  # the cluster's admin
+    await producer.start()
+    try:
+        await publish_key(producer, housing.key, intake.prefix)  # in Torino housing's own registry
+        for value, headers in forged:
+            await producer.send_and_wait(topic, value, key=a.id.encode(), headers=headers)
+    finally:
+        await producer.stop()
+
+    client = reader(intake, a)
+    got = [r async for r in client.reminders(timeout=8)]
+    assert [r.appointment_id for r in got] == [booked["appointment"]]
+    assert dict(client.refused_answers) == {"missing": 1, "unknown_key": 1, "invalid": 1, "not_a_writer": 1}
+    # The partner reads every deployment's public keys, and can register none.
+    signature = parse_signature(genuine.headers)
+    assert signature is not None
+    registry = registry_topic(signature.key_id.split(".")[0], "intake", intake.prefix)
+    assert await try_consume(intake.bootstrap, a.security, registry) is True
+    assert await try_produce(intake.bootstrap, a.security, registry) is False

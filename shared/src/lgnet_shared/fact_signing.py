@@ -48,18 +48,17 @@ from nacl.signing import SigningKey as NaclSigningKey
 from nacl.signing import VerifyKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from lgnet_shared import logs, merkle, signing
+from lgnet_shared import merkle, signing
 from lgnet_shared.cities import city_of
 from lgnet_shared.envelope import Envelope, Headers, from_record, is_binary_mode
 from lgnet_shared.errors import ContractError, Unauthenticated
-from lgnet_shared.events import carried_on
+from lgnet_shared.events.base import carried_on, service_of
 from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.topics import TOPICS, ensure_topics, family_of, for_writer, physical
 
 REGISTRY_TOPIC = "signing-keys.{writer}"  # one per service deployment: only it may write its own
 EXTENSION = "signingkey"
 FIELD = f"headers.{signing.HEADER}"
-log = logs.get_logger(__name__)
 
 
 def key_id_for(deployment: str, service: str, public: bytes) -> str:
@@ -421,12 +420,18 @@ def prove_whole_batches(
 
 
 def logical_topic(physical_topic: str, prefix: str = "") -> str | None:
-    """The registry name of a physical topic ('<prefix>lgnet.intake.events' -> 'intake.events'), or None."""
+    """The registry name of a physical topic ('<prefix>lgnet.intake.events' -> 'intake.events'; a family's member
+    its family's: '<prefix>lgnet.partner.reminders.coop-a' -> 'partner.reminders.{partner}'), or None."""
     head = f"{prefix}lgnet."
     if not physical_topic.startswith(head):
         return None
     name = physical_topic[len(head) :]
-    return name if name in TOPICS else None
+    if name in TOPICS:
+        return name
+    try:
+        return family_of(name)[0].name
+    except KeyError:
+        return None
 
 
 class FactAuthenticator:
@@ -521,16 +526,34 @@ class KeyRegistry:
     deployment that joined after this one started."""
 
     def __init__(
-        self, bootstrap: str, prefix: str = "", security: KafkaSecurity | None = None, refresh_s: float = 0.5
+        self,
+        bootstrap: str,
+        prefix: str = "",
+        security: KafkaSecurity | None = None,
+        refresh_s: float = 0.5,
+        *,
+        kafka: dict[str, Any] | None = None,
     ) -> None:
+        """`kafka`: further aiokafka settings (over `security`'s), as a partner's SDK client was given them."""
         self.bootstrap, self.prefix, self.security, self.refresh_s = bootstrap, prefix, security, refresh_s
+        self.kafka = kafka or {}
         self.keys: dict[str, SigningKey] = {}
+        self.pinned = False  # keys given, never read from the registry topics (`pinned_keys`)
+        self.topics_seen = 0  # registry topics the last read found (none: nothing registered, or none readable)
         self._verifiers: dict[str, VerifyKey] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
         self._refreshing = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._positions: dict[TopicPartition, int] = {}  # where the last read ended, per registry topic
+
+    @classmethod
+    def pinned_keys(cls, keys: Iterable[SigningKey], prefix: str = "") -> KeyRegistry:
+        """A registry of the given keys only, as checked out of band: a look-up never reads the registry topics."""
+        registry = cls("", prefix)
+        registry.add(keys)
+        registry.pinned = True
+        return registry
 
     def add(self, keys: Iterable[SigningKey]) -> None:
         for key in keys:
@@ -549,16 +572,20 @@ class KeyRegistry:
                 await self.close()  # its fetch routine died (see below): a new consumer reads on
             if self._consumer is None:
                 self._consumer = AIOKafkaConsumer(
-                    **client_kwargs(self.bootstrap, self.security),
-                    **READ_AND_GO,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
+                    **{
+                        **client_kwargs(self.bootstrap, self.security),
+                        **self.kafka,
+                        **READ_AND_GO,
+                        "enable_auto_commit": False,
+                        "auto_offset_reset": "earliest",
+                    }
                 )
                 await self._consumer.start()
             consumer = self._consumer  # `close` may drop it meanwhile (a shutdown during a lookup)
             family = TOPICS[REGISTRY_TOPIC].family_prefix(self.prefix)
             found = sorted(t for t in await consumer.topics() if t.startswith(family))
             partitions = [TopicPartition(t, 0) for t in found]
+            self.topics_seen = len(partitions)
             self._positions = {tp: at for tp, at in self._positions.items() if tp in partitions}  # gone: forgotten
             if partitions:
                 firsts = await consumer.beginning_offsets(partitions)
@@ -592,7 +619,10 @@ class KeyRegistry:
             try:
                 await consumer.stop()
             except KafkaError as exc:  # raised by its dead fetcher before the client was closed: close it here
-                log.warning("signing_key_reader_stop_failed", error=f"{type(exc).__name__}: {exc}")
+                from lgnet_shared import logs  # here: the partner SDK reads keys too, without the services' runtime
+
+                error = f"{type(exc).__name__}: {exc}"
+                logs.get_logger(__name__).warning("signing_key_reader_stop_failed", error=error)
                 with contextlib.suppress(Exception):
                     await consumer._client.close()
 
@@ -603,8 +633,8 @@ class KeyRegistry:
         read from the saved places did not find is looked for in a whole re-read: a registry topic deleted and made
         again since the last read (its deployment re-provisioned) may be as long as the old one was, and the saved
         place then looks valid on it (registry topics hold a few records each)."""
-        if key_id in self.keys:
-            return self.keys[key_id]
+        if key_id in self.keys or self.pinned:
+            return self.keys.get(key_id)
         async with self._refreshing:  # concurrent partitions missing the same key: one re-read serves them all
             if key_id not in self.keys:
                 wait = self._loaded_at + self.refresh_s - time.monotonic()
@@ -735,6 +765,11 @@ def check_claims(key: SigningKey, env: Claims, topic: str | None = None) -> None
         )
     if topic is not None:
         check_topic(env.type, topic)
+        if len(TOPICS[topic].writers) > 1 and service_of(env.type) != key.service:
+            # A topic several services write (a partner's reminders: intake's and housing's): each key vouches
+            # for its own service's types only. On a fact topic the writers and the type's topic already say it.
+            owner = service_of(env.type)
+            raise FactSignatureError("not_a_writer", "type", f"{env.type!r} is {owner}'s: key {key.key_id!r} is not")
 
 
 def check_topic(event_type: str, topic: str) -> None:

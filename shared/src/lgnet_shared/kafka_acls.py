@@ -23,7 +23,8 @@ from `topics.TOPICS` (writers/readers by role):
   An intake deployment READs its city's `partner.inbound.<city>` (LITERAL; a `national` one each of the 16 cities'),
   and the old shared `partner.inbound` only while it drains it after the upgrade (`drain_old_inbound`);
 - a partner: WRITE on its city's `partner.inbound.<city>`, READ on its own `partner.rejections.<partner>` and
-  `partner.reminders.<partner>` (LITERAL), READ on groups `<prefix>partner.<id>.` (PREFIXED);
+  `partner.reminders.<partner>` (LITERAL), READ on every signing-key registry (PREFIXED: public keys, with which its
+  SDK verifies who signed each answer), READ on groups `<prefix>partner.<id>.` (PREFIXED);
 - an auditor or the national coordination: READ on the canonical fact topics and the signing-key registries,
   groups `<prefix><principal>.`;
 - the notary: the same READs, and the only WRITE on `lgnet.checkpoints`: no service deployment (a city's reporting

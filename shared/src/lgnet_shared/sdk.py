@@ -34,7 +34,8 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from datetime import date
 from typing import Any
 
@@ -52,6 +53,15 @@ from lgnet_shared.events.housing import PartnerMatchReminder
 from lgnet_shared.events.intake import InboundRejected
 from lgnet_shared.events.outreach import PartnerAppointmentReminder
 from lgnet_shared.events.partner import IDENTITY_FIELDS, INBOUND, PartnerIdentityV3
+from lgnet_shared.fact_signing import (
+    FactSignatureError,
+    KeyRegistry,
+    SigningKey,
+    check_claims,
+    check_fact,
+    logical_topic,
+    parse_signature,
+)
 from lgnet_shared.kafka import KafkaSecurity
 from lgnet_shared.topics import for_partner, partner_inbound, physical
 
@@ -130,6 +140,10 @@ def http_client(base_url: str, token: str, *, timeout: float = 60, **retry: Any)
     )
 
 
+class AnswersUnverifiable(RuntimeError):
+    """No key to verify the answers with can be read (the partner's credentials cannot read the key registries)."""
+
+
 class PartnerClient:
     def __init__(
         self,
@@ -143,6 +157,8 @@ class PartnerClient:
         intake_public_key: str | None = None,
         intake_key_id: str | None = None,
         security: KafkaSecurity | None = None,
+        answer_keys: Iterable[SigningKey] | None = None,
+        verify_answers: bool = True,
         **kafka: Any,
     ) -> None:
         """`signing_key` (Ed25519) signs every record for intake's gatekeeper, under `signing_key_id` (the key id
@@ -150,7 +166,15 @@ class PartnerClient:
         never answers a record it cannot authenticate. `intake_public_key` lets `seal` protect identifying fields;
         `security` is how to connect (SASL_SSL with the partner's credentials and LgNet's CA; default, when no
         `kafka` settings either: the KAFKA_* environment); `kafka` passes further settings to aiokafka (and may
-        override `security`'s)."""
+        override `security`'s).
+
+        Answers (`rejections`, `reminders`) are yielded only when signed by a deployment that may write them: the
+        partner's city's (or the national) intake, housing for its own reminders. The public keys are read from the
+        cluster's signing-key registries (`lgnet.signing-keys.*`, readable by every partner), or, given
+        `answer_keys` (e.g. `read_pinned(json.load(open("keys.json"))).values()`, the file `lgnet-audit keys`
+        writes, checked out of band), from those only. Any other answer is dropped, logged with its place and
+        reason and counted in `refused_answers` (by reason). `verify_answers=False` takes every answer as it is
+        (a cluster whose deployments predate signed answers)."""
         if signing_key is not None and not signing_key_id:
             raise ValueError(
                 "signing_key_id: give the key id the city registered with your public key (your bundle's"
@@ -165,6 +189,13 @@ class PartnerClient:
         self._kafka = {**(security.aiokafka() if security is not None else {}), **kafka}
         self._producer: AIOKafkaProducer | None = None
         self.send_attempts = 8
+        self.verify_answers = verify_answers
+        self.refused_answers: Counter[str] = Counter()
+        self._answer_keys = (
+            KeyRegistry.pinned_keys(answer_keys, topic_prefix)
+            if answer_keys is not None
+            else KeyRegistry(bootstrap_servers, topic_prefix, security, kafka=kafka)
+        )
 
     async def __aenter__(self) -> PartnerClient:
         await self.start()
@@ -314,8 +345,41 @@ class PartnerClient:
                             env.type,
                         )
                         continue
+                    if self.verify_answers and (refused := await self._refusal(record, env)) is not None:
+                        self.refused_answers[refused.code] += 1
+                        log.warning(
+                            "dropped an answer no deployment that may write it signed (%s): %s partition %d"
+                            " offset %d: %s",
+                            refused.code,
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                            refused.reason,
+                        )
+                        continue
                     yield decode(env)
                 except ContractError:
                     continue  # not ours to judge: a malformed answer is an LgNet bug, visible in its logs
         finally:
             await consumer.stop()
+            await self._answer_keys.close()  # the keys read stay known; a later read goes on from there
+
+    async def _refusal(self, record: Any, env: Envelope) -> FactSignatureError | None:
+        """Why the answer is not provably written by a deployment that may write it, or None (the consumers' rule:
+        `fact_signing.check_fact` and `check_claims`, on the answer topic's family)."""
+        keys, headers = self._answer_keys, record.headers or ()
+        signature = parse_signature(headers)
+        key = await keys.lookup(signature.key_id) if signature is not None else None
+        if key is None and signature is not None and not keys.pinned and keys.topics_seen == 0:
+            raise AnswersUnverifiable(
+                "answer_keys: no signing-key registry (lgnet.signing-keys.*) is readable with these credentials, so"
+                " no answer can be verified: ask the city's operator to run `lgnet-kafka-admin add-partner` again"
+                " (it adds the right), or pass answer_keys= (the keys the city gives you)"
+            )
+        topic = logical_topic(record.topic, self.prefix)
+        try:
+            signer = check_fact(key, keys.verifier, topic, record.value, headers, signature)
+            check_claims(signer, env, topic)
+        except FactSignatureError as err:
+            return err
+        return None

@@ -237,9 +237,10 @@ TOPICS: dict[str, Topic] = {
             False,
             "One service deployment's registry of the public keys it signs its facts with"
             " (lgnet_shared.fact_signing): only that deployment's service may write it (literal ACL), so no"
-            " deployment can register a key in another's name; consumers and auditors read every one",
+            " deployment can register a key in another's name; consumers, auditors and partners (who verify"
+            " their answers: the SDK) read every one",
             writers=frozenset(SERVICES),  # each its own member of the family only
-            readers=frozenset(SERVICES) | FACT_READERS,
+            readers=frozenset(SERVICES) | FACT_READERS | {"partner"},  # public keys: nothing secret to read
             compacted=True,
         ),
         Topic(
