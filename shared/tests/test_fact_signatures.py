@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import pytest
@@ -189,7 +189,9 @@ def test_a_registry_record_whose_id_does_not_match_its_key_is_refused() -> None:
 # --- against real Kafka -------------------------------------------------------------------------------------------
 
 
-def settings(bootstrap: str, database_url: str, schema: str, prefix: str) -> config.Settings:
+def settings(
+    bootstrap: str, database_url: str, schema: str, prefix: str, signatures: Literal["required", "off"] = "required"
+) -> config.Settings:
     return config.Settings(
         kafka_bootstrap_servers=bootstrap,
         database_url=database_url,
@@ -197,6 +199,7 @@ def settings(bootstrap: str, database_url: str, schema: str, prefix: str) -> con
         master_key=base64.b64encode(os.urandom(32)).decode(),
         db_schema=schema,
         topic_prefix=prefix,
+        fact_signatures=signatures,
     )
 
 
@@ -498,20 +501,25 @@ def _reading_housing_too() -> ServiceSpec:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("signatures", ["required", "off"])
 async def test_a_fact_of_another_services_type_on_a_topic_is_dead_lettered_naming_the_type(
-    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str
+    kafka_bootstrap: str, database_url: str, pg_schema: str, topic_prefix: str, signatures: Literal["required", "off"]
 ) -> None:
     """Torino's (here Trieste's) housing deployment may write housing.events and its key signs housing facts. It
     publishes an intake fact (`employment_recorded`, as it could `person_registered` or a payments
     `contribution_paid`) on housing.events, correctly signed with its own key: the consumer reading both topics
     applied it as intake's. A type that does not belong on the topic it is found on is dead-lettered, naming the
-    `type` field and the topic, and counted with the other signature refusals."""
+    `type` field and the topic, and counted with the other signature refusals — also by a deployment that checks no
+    signatures (`LGNET_FACT_SIGNATURES=off`, reading a log of before them), which applied it: which types a topic
+    carries is the catalogue's rule, not the signatures'."""
     topic = physical("housing.events", topic_prefix)
     group = f"{topic_prefix}trieste.reporting.probe"
     before = refused(group, "wrong_topic")
     async with fresh_schema(database_url) as intake_schema:
-        intake = Runtime(INTAKE, settings(kafka_bootstrap, database_url, intake_schema, topic_prefix))
-        reader = Runtime(_reading_housing_too(), settings(kafka_bootstrap, database_url, pg_schema, topic_prefix))
+        intake = Runtime(INTAKE, settings(kafka_bootstrap, database_url, intake_schema, topic_prefix, signatures))
+        reader = Runtime(
+            _reading_housing_too(), settings(kafka_bootstrap, database_url, pg_schema, topic_prefix, signatures)
+        )
         await intake.start()
         await reader.start()
         try:

@@ -812,6 +812,10 @@ class TopicCheck:
         if why is not None:
             raise FactSignatureError("wrong_topic", "type", str(why))
 
+    async def verify(self, _conn: Any, record: Any, env: Envelope, _sender: str | None) -> None:
+        """The consumer's `verify` hook of a deployment that checks no signatures (`fact_signatures=off`)."""
+        self(record.topic, env.type)
+
 
 async def read_registry(bootstrap: str, prefix: str = "", security: KafkaSecurity | None = None) -> list[SigningKey]:
     """Every key on the registry topic, from the beginning to its current end."""

@@ -49,7 +49,14 @@ from lgnet_shared import (
 from lgnet_shared.commits import DeferredCommits
 from lgnet_shared.consumer import AuthenticateHook, Consumer, Handler, InboxKey, InvalidHook, Record, VerifyHook
 from lgnet_shared.deadletter import DeadLetters
-from lgnet_shared.fact_signing import REGISTRY_TOPIC, FactAuthenticator, FactSigner, KeyRegistry, publish_key
+from lgnet_shared.fact_signing import (
+    REGISTRY_TOPIC,
+    FactAuthenticator,
+    FactSigner,
+    KeyRegistry,
+    TopicCheck,
+    publish_key,
+)
 from lgnet_shared.kafka import READ_AND_GO, KafkaSecurity, client_kwargs
 from lgnet_shared.tasks import being_cancelled
 from lgnet_shared.topics import (
@@ -321,9 +328,12 @@ class Runtime:
         group = self.settings.consumer_group(self.spec.name, cspec.name)
         authenticate, verify, prepare = cspec.authenticate, cspec.verify, None
         if authenticate is None and verify is None and self._facts_only(cspec.topics):
-            assert self.signing_keys is not None
-            facts = FactAuthenticator(self.signing_keys)
-            authenticate, verify, prepare = facts.authenticate, facts.verify, facts.prepare
+            if self.settings.fact_signatures == "required":
+                assert self.signing_keys is not None
+                facts = FactAuthenticator(self.signing_keys)
+                authenticate, verify, prepare = facts.authenticate, facts.verify, facts.prepare
+            else:  # no signatures checked (a log of before them): which types each topic carries still holds
+                verify = TopicCheck(self.settings.topic_prefix).verify
         cons = Consumer(
             name=group,
             inbox_name=f"{self.spec.name}.{cspec.name}",
@@ -396,9 +406,7 @@ class Runtime:
 
     def _facts_only(self, topics: Sequence[str]) -> bool:
         """Consumers of topics only services write (canonical facts) check producer signatures, unless turned off."""
-        return self.settings.fact_signatures == "required" and all(
-            t in TOPICS and TOPICS[t].writers and TOPICS[t].writers <= set(SERVICES) for t in topics
-        )
+        return all(t in TOPICS and TOPICS[t].writers and TOPICS[t].writers <= set(SERVICES) for t in topics)
 
     async def stop(self) -> None:
         gc.unfreeze()  # what this runtime held may now be collected (a process that starts runtimes again: tests)
