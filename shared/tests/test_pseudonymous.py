@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
+import uuid_utils
 from lgnet_shared.errors import ContractError
 from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonymous_id, identifying
 
@@ -28,6 +31,23 @@ from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonym
         ("0193b2a4-7c1e-7d2a-9f00-3e5b8c1d2a4f", None),
         ("prov-42", None),
         ("IT60X0542811101000000123457", None),  # wrong check digits: not an IBAN
+        # An Italian landline as people write it: 0, the rest of the area code, the number; 8 to 11 digits in all.
+        ("tel. 011 1234567", "a phone number"),
+        ("06 12345678", "a phone number"),
+        ("ufficio: 040-123456", "a phone number"),
+        ("0461 123456", "a phone number"),
+        ("02/12345678", "a phone number"),
+        ("0111234567", "a phone number"),
+        ("chiamare lo 055.1234567", "a phone number"),
+        ("011 123 4567", "a phone number"),
+        ("nota-0612345678", "a phone number"),
+        ("01934567-7c1e-7d2a-9f00-3e5b8c1d2a4f", None),  # a UUIDv7 whose first group is all digits
+        ("p-012-456789", None),  # a counter and a suffix, as the matrices make ids
+        ("dal 01/01/2026 al 31.12.2026", None),  # dates
+        ("01-01-2026", None),
+        ("h-01234", None),
+        ("000123456", None),  # no area code starts with 00
+        ("ref-01234567890123", None),  # fourteen digits
     ],
 )
 def test_identifying_data_is_recognised(value: str, what: str | None) -> None:
@@ -46,3 +66,10 @@ def test_the_refusals_name_the_field_and_say_why() -> None:
         "holds a phone number: this text travels in clear and is never erased; name no person",
     )
     check_pseudonymous_id("prov-42", "provider_id")
+
+
+def test_no_uuid_is_taken_for_identifying_data() -> None:
+    """The ids the check recommends (UUIDs, v4 and the time-ordered v7 whose first groups are often all digits)."""
+    ids = [str(uuid.uuid4()) for _ in range(5000)] + [str(uuid_utils.uuid7()) for _ in range(5000)]
+    ids += [f"0{n:07d}-7c1e-7d2a-9f00-{n:012d}" for n in range(1, 10**7, 7919)]  # digits wherever a group may hold them
+    assert [i for i in ids if identifying(i)] == []

@@ -4,7 +4,7 @@ Identifiers travel in clear on every topic and into every service and reporting,
 fields. Machine-recognisable identifying data is refused in a NEW identifier a client chooses (a person's, a case's, a
 voucher provider's, a redemption's, a housing opportunity's…) and in a free text that travels in clear (a place, a
 title): a fiscal code (omocodia letters too), an IBAN (its check digits right), an e-mail address, a phone number in
-international form or an Italian mobile one (347 1234567). Each stands alone (not inside a longer run of letters and
+international form or an Italian mobile (347 1234567) or landline (011 1234567) one. Each stands alone (not inside a longer run of letters and
 digits, as in a hex id). What is already stored is never checked again: only admission of a new value (an HTTP call, a
 partner's event) is.
 """
@@ -30,6 +30,22 @@ _PHONE = re.compile(r"(?<![A-Za-z0-9])\+[0-9][0-9 .-]{7,}[0-9]")
 # 3 + 7 or 3 + 3 + 4 ("3471234567", "347 1234567", "347.123.4567"), standing alone. Not any run of nine digits and
 # dashes: "p-312-456789", a counter and a hex suffix, is an id.
 _MOBILE = re.compile(r"(?<![A-Za-z0-9])3[0-9]{2}(?:[ .-]?[0-9]{7}|[ .-]?[0-9]{3}[ .-][0-9]{4})(?![A-Za-z0-9])")
+# An Italian landline: 0 and the rest of its area code (no area code starts with 00), then the number, whole or after
+# one separator, or in two groups ("011 1234567", "02/12345678", "0461-123456", "011 123 4567"); 8 to 11 digits in
+# all (`_landline`). Not followed by a dash (a UUID's first group may be all digits: "01934567-7c1e-…"), and grouped
+# only when it does not go on from an id's dash ("p-012-456789" is a counter and a suffix); a date has no run of five.
+_LANDLINE = re.compile(
+    r"(?<![A-Za-z0-9])0[1-9][0-9]{0,2}[ ./-]?(?:[0-9]{5,8}|[0-9]{3,4}[ .-][0-9]{3,4})(?![A-Za-z0-9-])"
+)
+
+
+def _landline(value: str) -> bool:
+    for m in _LANDLINE.finditer(value):
+        number = m.group(0)
+        grouped, after_id = not number.isdigit(), value[m.start() - 1 : m.start()] in ("-", "_")
+        if 8 <= sum(c.isdigit() for c in number) <= 11 and not (grouped and after_id):
+            return True
+    return False
 
 
 def _iban_checks(candidate: str) -> bool:
@@ -47,7 +63,7 @@ def identifying(value: str) -> str | None:
         ("a fiscal code", _FISCAL_CODE.search(value) is not None),
         ("an IBAN", any(_iban_checks(m.group(0)) for m in _IBAN.finditer(value))),
         ("an e-mail address", _E_MAIL.search(value) is not None),
-        ("a phone number", _PHONE.search(value) is not None or _MOBILE.search(value) is not None),
+        ("a phone number", _PHONE.search(value) is not None or _MOBILE.search(value) is not None or _landline(value)),
     ]
     return next((what for what, held in found if held), None)
 
