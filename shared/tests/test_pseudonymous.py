@@ -48,6 +48,10 @@ from lgnet_shared.pseudonymous import check_no_identifying_text, check_pseudonym
         ("h-01234", None),
         ("000123456", None),  # no area code starts with 00
         ("ref-01234567890123", None),  # fourteen digits
+        ("o-prio-04512345", None),  # eight hex digits after an id's dash (a test's `uid`)
+        ("c-012345678", None),  # a zero-padded counter
+        ("01234567", None),
+        ("040 123456", "a phone number"),  # Trieste: eight digits, grouped
     ],
 )
 def test_identifying_data_is_recognised(value: str, what: str | None) -> None:
@@ -69,7 +73,9 @@ def test_the_refusals_name_the_field_and_say_why() -> None:
 
 
 def test_no_uuid_is_taken_for_identifying_data() -> None:
-    """The ids the check recommends (UUIDs, v4 and the time-ordered v7 whose first groups are often all digits)."""
+    """The ids the check recommends (UUIDs, v4 and the time-ordered v7 whose first groups are often all digits), and
+    eight hex or zero-padded digits after a dash (the suite's `uid`; a counter)."""
     ids = [str(uuid.uuid4()) for _ in range(5000)] + [str(uuid_utils.uuid7()) for _ in range(5000)]
     ids += [f"0{n:07d}-7c1e-7d2a-9f00-{n:012d}" for n in range(1, 10**7, 7919)]  # digits wherever a group may hold them
+    ids += [f"o-{uuid.uuid4().hex[:8]}" for _ in range(5000)] + [f"c-{n:08d}" for n in range(1, 10**8, 99991)]
     assert [i for i in ids if identifying(i)] == []

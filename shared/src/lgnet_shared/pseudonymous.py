@@ -31,9 +31,11 @@ _PHONE = re.compile(r"(?<![A-Za-z0-9])\+[0-9][0-9 .-]{7,}[0-9]")
 # dashes: "p-312-456789", a counter and a hex suffix, is an id.
 _MOBILE = re.compile(r"(?<![A-Za-z0-9])3[0-9]{2}(?:[ .-]?[0-9]{7}|[ .-]?[0-9]{3}[ .-][0-9]{4})(?![A-Za-z0-9])")
 # An Italian landline: 0 and the rest of its area code (no area code starts with 00), then the number, whole or after
-# one separator, or in two groups ("011 1234567", "02/12345678", "0461-123456", "011 123 4567"); 8 to 11 digits in
-# all (`_landline`). Not followed by a dash (a UUID's first group may be all digits: "01934567-7c1e-…"), and grouped
-# only when it does not go on from an id's dash ("p-012-456789" is a counter and a suffix); a date has no run of five.
+# one separator, or in two groups ("011 1234567", "02/12345678", "0461-123456", "011 123 4567"), not followed by a
+# dash (a UUID's first group may be all digits: "01934567-7c1e-…"); a date has no run of five digits. How many digits
+# (`_landline`): standing alone, 8 to 11 grouped or 9 to 11 whole (an eight-digit run is a zero-padded counter as
+# often); after an id's dash or underscore, only 10 or 11 whole ("p-012-456789" is a counter and a suffix,
+# "o-04512345" eight hex digits of a test's or a system's).
 _LANDLINE = re.compile(
     r"(?<![A-Za-z0-9])0[1-9][0-9]{0,2}[ ./-]?(?:[0-9]{5,8}|[0-9]{3,4}[ .-][0-9]{3,4})(?![A-Za-z0-9-])"
 )
@@ -42,8 +44,12 @@ _LANDLINE = re.compile(
 def _landline(value: str) -> bool:
     for m in _LANDLINE.finditer(value):
         number = m.group(0)
-        grouped, after_id = not number.isdigit(), value[m.start() - 1 : m.start()] in ("-", "_")
-        if 8 <= sum(c.isdigit() for c in number) <= 11 and not (grouped and after_id):
+        digits, whole = sum(c.isdigit() for c in number), number.isdigit()
+        if value[m.start() - 1 : m.start()] in ("-", "_"):
+            found = whole and 10 <= digits <= 11
+        else:
+            found = 9 <= digits <= 11 if whole else 8 <= digits <= 11
+        if found:
             return True
     return False
 
