@@ -4,9 +4,9 @@ Identifiers travel in clear on every topic and into every service and reporting,
 fields. Machine-recognisable identifying data is refused in a NEW identifier a client chooses (a person's, a case's, a
 voucher provider's, a redemption's, a housing opportunity's…) and in a free text that travels in clear (a place, a
 title): a fiscal code (omocodia letters too), an IBAN (its check digits right), an e-mail address, a phone number in
-international form or an Italian mobile (347 1234567) or landline (011 1234567) one. Each stands alone (not inside a longer run of letters and
-digits, as in a hex id). What is already stored is never checked again: only admission of a new value (an HTTP call, a
-partner's event) is.
+international form or an Italian mobile (347 1234567) or landline (011 1234567) one. Each stands alone (not inside a
+longer run of letters and digits, as in a hex id). What is already stored is never checked again: only admission of a
+new value (an HTTP call, a partner's event) is.
 """
 
 from __future__ import annotations
