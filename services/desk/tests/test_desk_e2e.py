@@ -14,7 +14,7 @@ import re
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from lgnet_shared.access import Role
 from lgnet_shared.testing import schema_pool
 from lgnet_shared.testing.plugin import new_topic_prefix
 from lgnet_shared.testing.process import ServiceProcess, free_port, service_env, start_all, stop_all
+from lgnet_shared.testing.topics import end_offsets, read_topics
 from playwright.async_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -47,12 +48,17 @@ class Desk:
     intake_url: str = ""
     database_url: str = ""
     logs: Path | None = None  # each process's log, `<service>.log` and `desk.log`
+    actors: dict[str, str] = field(default_factory=dict)  # each operator's actor on the services, as the desk drew it
+    kafka: str = ""
+    topic_prefix: str = ""  # the services' topics
 
 
 @pytest.fixture(scope="module")
 async def desk(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Desk]:
+    drawn: dict[str, str] = {}
+
     async def provision(settings: DeskSettings, schemas: dict[str, str]) -> None:
         operators = [
             Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None),
@@ -67,12 +73,14 @@ async def desk(
         }
         for op in operators:
             name = organisations.get(op.partner or "")
-            await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, readers)
+            added = await add_operator(settings, op, PASSWORD, {s: schemas[s] for s in SERVICES}, name, readers)
+            drawn[op.username] = added.service_actor or ""
         await _fund_rent(database_url, schemas["payments"], settings.payments_url)
 
     logs = tmp_path_factory.mktemp("desk")
-    async with platform(kafka_bootstrap, database_url, logs, SERVICES, provision) as (url, settings, schemas):
-        yield Desk(url, settings, schemas, settings.intake_url, database_url, logs)
+    prefix = new_topic_prefix("desk")
+    async with platform(kafka_bootstrap, database_url, logs, SERVICES, provision, prefix) as (url, settings, schemas):
+        yield Desk(url, settings, schemas, settings.intake_url, database_url, logs, drawn, kafka_bootstrap, prefix)
 
 
 @contextlib.asynccontextmanager
@@ -82,12 +90,14 @@ async def platform(
     logs: Path,
     services: tuple[str, ...],
     provision: Callable[[DeskSettings, dict[str, str]], Awaitable[None]],
+    prefix: str | None = None,
     **env: str,
 ) -> AsyncIterator[tuple[str, DeskSettings, dict[str, str]]]:
-    """`services` as real processes, each on its own schema (`schemas`), the desk's operators provisioned, then the
-    desk with `env` too: (its address, its settings, the schemas). Stopped after, their schemas dropped."""
+    """`services` as real processes, each on its own schema (`schemas`) and its topics under `prefix` (else a new
+    one), the desk's operators provisioned, then the desk with `env` too: (its address, its settings, the schemas).
+    Stopped after, their schemas dropped."""
     run = uuid.uuid4().hex[:8]
-    prefix = new_topic_prefix("desk")
+    prefix = prefix or new_topic_prefix("desk")
     schemas = {s: f"desk_{run}_{s}" for s in (*services, "desk")}
     master = base64.b64encode(os.urandom(32)).decode()
     procs = {
@@ -156,7 +166,7 @@ async def _a_batch_for(desk: Desk, case_id: str) -> str:
     payments has learnt of the case from intake's events."""
     schema, url = desk.schemas["payments"], desk.settings.payments_url
     maria, giulia, office = [await _api_client(desk.database_url, schema, url, a)
-                             for a in ("desk.maria", "desk.giulia", "budget-torino")]  # fmt: skip
+                             for a in (desk.actors["maria"], desk.actors["giulia"], "budget-torino")]  # fmt: skip
     today = clock.today()
     rent = {"case_id": case_id, "kind": "rent", "amount_cents": 10_000, "period_from": today.isoformat(),
             "period_to": (today + timedelta(days=27)).isoformat(),
@@ -818,7 +828,7 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     left no trace she could read. Intake's read log now has it, and her "Registro degli accessi" shows it, marked
     as a read through intake's API, in the CSV too."""
     schema = desk.schemas["intake"]
-    staff = await _api_client(desk.database_url, schema, desk.intake_url, "desk.maria")
+    staff = await _api_client(desk.database_url, schema, desk.intake_url, desk.actors["maria"])
     aurora = await _api_client(desk.database_url, schema, desk.intake_url, "coop-aurora")
     pid, hid, cid = (f"{p}-{uuid.uuid4().hex[:8]}" for p in ("p", "h", "c"))
     today = clock.today().isoformat()
@@ -879,6 +889,40 @@ async def test_a_partners_read_through_intakes_api_is_in_the_dpos_access_log(bro
     await rpd.goto(desk.url + f"/access-log/subject/{pid}")
     printout = await rpd.locator("main").inner_text()
     assert f"File SEPA dei pagamenti (API) {batch_id}" in printout, printout
+
+
+async def test_the_facts_a_staff_operator_causes_carry_her_opaque_actor_never_her_username(desk: Desk) -> None:
+    """A review: a staff operator acted on the services as `desk.<username>`, and a username is usually her name: it
+    was published in every fact she caused (`registered_by`, `written_by`, …) and is never erased. Maria, added by
+    `add-operator`, registers a person and writes a note at the desk: the facts on Kafka carry the actor the desk drew
+    for her, nothing of her username; the desk still names her on the cartella."""
+    actor = desk.actors["maria"]
+    assert re.fullmatch(r"desk\.op-[0-9a-f]{12}", actor) and "maria" not in actor, actor
+    since = await end_offsets(desk.kafka, desk.topic_prefix)
+    async with httpx.AsyncClient(base_url=desk.url, timeout=30) as c:
+        form = await c.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        r = await c.post("/login", data={"csrf": csrf.group(1), "username": "maria", "password": PASSWORD})
+        assert r.status_code == 303, r.text
+        form = await c.get("/persons/new")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None
+        person = {"m0_given_name": "Faith", "m0_family_name": "Obi", "m0_birth_date": "12/03/1991", "m0_sex": "female",
+                  "m0_nationality": "NG", "consent_service": "on"}  # fmt: skip
+        r = await c.post("/persons/new", data={"csrf": csrf.group(1), **person})
+        assert r.status_code == 303, r.text[-3000:]
+        person_url = r.headers["location"].split("?")[0]
+        r = await c.post(person_url + "/notes", data={"csrf": csrf.group(1), "text": "Primo colloquio."})
+        assert r.status_code == 303, r.text[-3000:]
+        page = await c.get(person_url)
+        assert "Primo colloquio." in page.text and "Maria Rossi" in page.text  # who wrote it, by name
+    names = [t for t, _ in await end_offsets(desk.kafka, desk.topic_prefix)]
+    records = [r for rs in (await read_topics(desk.kafka, sorted(set(names)), since=since)).values() for r in rs]
+    carried = [r.value + b"".join(v for _, v in r.headers) for r in records]
+    assert any(actor.encode() in raw for raw in carried), "no fact of hers"
+    # neither her username nor her name: the services keep her name (their actor's) in their own tables
+    assert not any(b"desk.maria" in raw or b'"maria"' in raw or b"Maria Rossi" in raw for raw in carried)
 
 
 async def test_a_note_sent_after_the_session_lapsed_is_recorded_once_after_the_login(

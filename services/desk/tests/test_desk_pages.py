@@ -89,8 +89,10 @@ class Desk:
         self.client.cookies.set("desk_session", sid)
 
 
-MARIA = Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None)
-GIULIA = Operator("giulia", "Giulia Verdi", OperatorRole.STAFF, "torino", None)
+# Maria and Giulia were added before migration desk-7: their actors are `desk.<username>`, as the facts the tests
+# answer with carry (a staff operator added since has an opaque one: test_a_staff_operators_opaque_actor_…)
+MARIA = Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None, "desk.maria")
+GIULIA = Operator("giulia", "Giulia Verdi", OperatorRole.STAFF, "torino", None, "desk.giulia")
 LUCA = Operator("luca", "Luca Bianchi", OperatorRole.PARTNER, "torino", "coop-aurora")
 SARA = Operator("sara", "Sara Carso", OperatorRole.PARTNER, "trieste", "coop-carso")
 RPD = Operator("rpd", "RPD Torino", OperatorRole.DPO, "torino", None)
@@ -215,6 +217,33 @@ async def test_the_cartella_names_the_household_case_housing_and_operators_inste
     assert "Cittadinanza Nigeria (paese terzo)" in text, text  # the country's name, not its ISO code
     # operators by their display names (a partner's actor stays the partner)
     assert "Maria Rossi" in text and "Giulia Verdi" in text and "desk.maria" not in text, text
+
+
+async def test_a_staff_operators_opaque_actor_is_named_and_is_hers_for_the_four_eyes_rule(desk: Desk) -> None:
+    """A staff operator added since migration desk-7 acts on the services as an opaque actor the desk drew for her
+    (`desk.op-…`), one added before as `desk.<username>`: the pages name both by their display names, and the
+    approvals know her own requests by the actor stored with her (payments' four-eyes rule: two staff, two actors)."""
+    nora = Operator("nora", "Nora Galli", OperatorRole.STAFF, "torino", None, "desk.op-9c03e1d27b4a")
+    today, earlier = clock.today().isoformat(), (clock.today() - timedelta(days=40)).isoformat()
+    serve_the_cartella(desk.services, today, earlier)
+    desk.services.answers[("intake", "GET", "/persons/p-1/notes")] = [
+        {"note_id": "n-1", "written_at": f"{today}T09:00:00+00:00", "written_by": nora.actor, "text": "Colloquio"}
+    ]
+    await desk.as_operator(nora)
+    text = text_of((await desk.client.get("/persons/p-1")).text)
+    assert "Nora Galli" in text and "Giulia Verdi" in text, text  # the note's writer, the document's uploader
+    assert "desk.op-9c03e1d27b4a" not in text and "desk.giulia" not in text, text
+    request = {"request_id": "r-1", "case_id": "c-8e2b7d41a9f0", "kind": "rent", "amount_cents": 12000,
+               "requested_by": nora.actor, "status": "requested"}  # fmt: skip
+    desk.services.answers |= {
+        ("payments", "GET", "/contribution-requests"): [request],
+        ("intake", "GET", "/cases/c-8e2b7d41a9f0"): A_HOUSING_CASE,
+    }
+    own = "Ha chiesto Lei questo contributo: deve approvarlo un altro operatore."
+    page = text_of((await desk.client.get("/approvals")).text)
+    assert own in page and "Nora Galli" in page, page
+    await desk.as_operator(GIULIA)  # another person: her approval is offered
+    assert own not in text_of((await desk.client.get("/approvals")).text)
 
 
 async def test_the_household_members_a_cartella_shows_are_in_the_access_log(desk: Desk) -> None:
@@ -744,7 +773,8 @@ async def test_a_username_that_is_also_a_partners_id_names_each_where_it_belongs
         ("intake", "GET", "/mobile-units"): [{"unit_id": "unit-7f3a", "name": "Unità Nord", "area": "nord",
                                               "vehicle": None, "team_size": 2, "partner": "coop-aurora"}],
     }  # fmt: skip
-    await desk.as_operator(Operator("coop-aurora", "Anna Sola", OperatorRole.STAFF, "torino", None))
+    anna = Operator("coop-aurora", "Anna Sola", OperatorRole.STAFF, "torino", None, "desk.op-a5017a000001")
+    await desk.as_operator(anna)
     await desk.as_operator(MARIA)
     text = text_of((await desk.client.get(f"/agenda?day={tomorrow.isoformat()}")).text)
     assert "Anna Sola" in text, text  # the operator of the appointment is the person with that username
@@ -2880,7 +2910,7 @@ async def with_password(desk: Desk, op: Operator, password: str) -> None:
 async def test_wrong_passwords_from_one_address_do_not_lock_the_operator_out_elsewhere(desk: Desk) -> None:
     """A DPO's review: five wrong passwords locked the account for everyone, so anyone could lock any operator
     out. The lock is now of the account from the address that failed: the operator still logs in from hers."""
-    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001")
     await with_password(desk, nadia, "la-password-di-nadia")
     for _ in range(desk.settings.max_failures):
         assert (await login_from(desk, "203.0.113.7", "nadia", "sbagliata")).status_code == 401
@@ -2911,7 +2941,7 @@ async def test_one_address_trying_many_accounts_is_slowed(desk: Desk) -> None:
     """A DPO's review: password spraying (one password on many accounts from one client) was never slowed, each
     account's count staying under its lock. An address with too many failures in the window is refused whatever
     account it tries, the right password included; another address is not."""
-    olga = Operator("olga", "Olga Neri", OperatorRole.STAFF, "torino", None)
+    olga = Operator("olga", "Olga Neri", OperatorRole.STAFF, "torino", None, "desk.op-01a000000001")
     await with_password(desk, olga, "la-password-di-olga")
     for n in range(desk.settings.client_max_failures):
         assert (await login_from(desk, "192.0.2.66", f"utente{n}", "Estate2026!")).status_code == 401
@@ -3327,7 +3357,7 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     recorded yet; the form keeps its key, so sending it is one request whatever happened before."""
     today = clock.today().isoformat()
     serve_the_cartella(desk.services, today, today)
-    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+    nadia = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001")
     await desk.as_operator(nadia)
     async with desk.pool.acquire() as conn:
         await store.set_password_hash(conn, "nadia", login.HASHER.hash("la-password-di-nadia"))
@@ -3353,7 +3383,8 @@ async def test_a_note_sent_after_the_session_lapsed_is_offered_again_after_the_l
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
     assert csrf is not None
     # Another operator logging in on that browser is not given it.
-    await with_password(desk, Operator("ugo", "Ugo Neri", OperatorRole.STAFF, "torino", None), "la-password-di-ugo")
+    ugo = Operator("ugo", "Ugo Neri", OperatorRole.STAFF, "torino", None, "desk.op-0a0000000001")
+    await with_password(desk, ugo, "la-password-di-ugo")
     login_as = {"csrf": csrf.group(1), "username": "ugo", "password": "la-password-di-ugo"}
     assert (await desk.client.post("/login", data=login_as)).headers["location"] == "/"
     form = await desk.client.get("/login")

@@ -28,11 +28,13 @@ RUNS = ("intake", "housing")
 async def city(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[dict[str, str]]:
+    added: list[Operator] = []
+
     async def provision(settings: DeskSettings, schemas: dict[str, str]) -> None:
         # no payments schema in the city's database: the one named for it does not exist
         wanted = {**schemas, "payments": schemas["desk"] + "_no_payments"}
-        await add_operator(settings, Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None), PASSWORD,
-                           wanted)  # fmt: skip
+        added.append(await add_operator(settings, Operator("maria", "Maria Rossi", OperatorRole.STAFF, "torino", None),
+                                        PASSWORD, wanted))  # fmt: skip
 
     logs = tmp_path_factory.mktemp("desk-partial")
     services = ",".join(RUNS)
@@ -42,7 +44,7 @@ async def city(
         schemas,
     ):
         yield {"desk": url, "intake": settings.intake_url, "intake_schema": schemas["intake"],
-               "database_url": database_url}  # fmt: skip
+               "database_url": database_url, "maria": added[0].service_actor or ""}  # fmt: skip
 
 
 def payments_unavailable(metrics: str) -> float:
@@ -52,7 +54,7 @@ def payments_unavailable(metrics: str) -> float:
 
 async def test_a_city_without_payments_works_at_its_desk(city: dict[str, str]) -> None:
     pid, hid = (f"{p}-{uuid.uuid4().hex[:8]}" for p in ("p", "h"))
-    staff = await _api_client(city["database_url"], city["intake_schema"], city["intake"], "desk.maria")
+    staff = await _api_client(city["database_url"], city["intake_schema"], city["intake"], city["maria"])
     async with staff:
         for path, body in (
             ("/persons", {"person_id": pid, "birth_date": "1990-04-01", "sex": "female", "nationality": "NG",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -21,10 +23,18 @@ from babel.messages.pofile import read_po
 from lgnet_desk.adapters.services import ServiceRefusal, Services
 from lgnet_desk.domain import countries
 from lgnet_desk.domain.money import cents_of
-from lgnet_desk.domain.operators import LockoutPolicy, Operator, OperatorRole, check_new_operator, check_password
+from lgnet_desk.domain.operators import (
+    LockoutPolicy,
+    Operator,
+    OperatorRole,
+    check_new_operator,
+    check_password,
+    new_staff_actor,
+)
 from lgnet_desk.domain.refusals import NOT_A_DAY, say
 from lgnet_desk.entrypoints import i18n
 from lgnet_desk.service_layer.desk import FieldErrors, member_body, register_household, todo
+from lgnet_shared.pseudonymous import check_pseudonymous_id
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -37,20 +47,39 @@ def test_the_fifth_wrong_password_from_an_address_locks_it_out_of_the_account_an
 
 
 def test_each_operator_acts_on_the_services_with_the_right_identity() -> None:
-    assert Operator("maria", "M", OperatorRole.STAFF, "torino", None).service_actor == "desk.maria"
+    # a staff operator's own actor, as the desk stored it (`desk.<username>` for one added before migration desk-7)
+    assert Operator("maria", "M", OperatorRole.STAFF, "torino", None, "desk.op-5e1f0a9b2c7d").service_actor == (
+        "desk.op-5e1f0a9b2c7d"
+    )
+    assert Operator("maria", "M", OperatorRole.STAFF, "torino", None, "desk.maria").service_actor == "desk.maria"
     assert Operator("luca", "L", OperatorRole.PARTNER, "torino", "coop-aurora").service_actor == "coop-aurora"
     dpo = Operator("rpd", "R", OperatorRole.DPO, "torino", None)
     assert dpo.service_actor is None
     assert dpo.reads_access_log
     with pytest.raises(ValueError, match="partner"):
         check_new_operator(OperatorRole.PARTNER, None)
-    # A staff operator acts on the services as `desk.<username>`, in clear on every topic: no e-mail address in it.
+    # A staff operator's username is sent to intake as an appointment's operator and an outing's staff, in clear on
+    # every topic: no e-mail address in it.
     with pytest.raises(ValueError, match=r"^username: holds an e-mail address"):
         check_new_operator(OperatorRole.STAFF, None, "maria.bianchi@comune.torino.it")
     check_new_operator(OperatorRole.STAFF, None, "mbianchi")
     check_new_operator(OperatorRole.DPO, None, "rpd@comune.torino.it")  # acts on no service: her own business
     with pytest.raises(ValueError, match="password"):
         check_password("corta")
+
+
+def test_a_new_staff_operators_actor_is_opaque_and_says_nothing_of_her() -> None:
+    """A staff operator acted on the services as `desk.<username>`, and a username is usually her name
+    (`maria.bianchi`): it travelled in clear in every fact she caused, for ever. The desk now draws her actor when she
+    is added: `desk.op-` and 12 random hex digits, nothing of her username, and an identifier `add_actor` admits."""
+    drawn = [new_staff_actor(secrets.token_hex) for _ in range(50)]
+    assert all(re.fullmatch(r"desk\.op-[0-9a-f]{12}", a) for a in drawn), drawn
+    assert len(set(drawn)) == len(drawn)  # two staff are two actors (payments' four-eyes rule)
+    for actor in drawn:
+        check_pseudonymous_id(actor, "actor_id")
+    # A draw that would look like a phone number is drawn again: the id is never refused by the services.
+    draws = iter(["3471234567", "5e1f0a9b2c7d"])
+    assert new_staff_actor(lambda n: next(draws)) == "desk.op-5e1f0a9b2c7d"
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,11 @@ async def desk(database_url: str, pg_schema: str) -> AsyncIterator[tuple[httpx.A
     await db.migrate(pool, MIGRATIONS)
     async with pool.acquire() as conn:
         await store.add_operator(
-            conn, Operator("maria", "Maria", OperatorRole.STAFF, "torino", None), "x", {}, b"k" * 32
+            conn,
+            Operator("maria", "Maria", OperatorRole.STAFF, "torino", None, "desk.op-5e1f0a9b2c7d"),
+            "x",
+            {},
+            b"k" * 32,
         )
     app.state.pool = pool
     await app.state.http.aclose()

@@ -28,7 +28,7 @@ from test_desk_pages import Desk, desk, login_from, text_of, with_password
 pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # the fixture
 
-NADIA = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None)
+NADIA = Operator("nadia", "Nadia Ferri", OperatorRole.STAFF, "torino", None, "desk.op-0ad1a0000001")
 PIA = Operator("pia", "Pia Conti", OperatorRole.PARTNER, "torino", "coop-aurora")
 ELSA = Operator("elsa", "Elsa Ricci", OperatorRole.PARTNER, "torino", "coop-aurora")  # Pia's colleague
 PASSWORD = "la-password-di-nadia"
@@ -254,7 +254,7 @@ async def test_an_operator_changes_her_own_password_at_the_desk(desk: Desk) -> N
 
 async def test_an_operator_who_logs_in_through_the_citys_identity_provider_is_sent_there(desk: Desk) -> None:
     """Her password is the identity provider's: the page says so and offers no form."""
-    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None)
+    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001")
     async with desk.pool.acquire() as conn:
         await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
         await conn.execute(
@@ -283,7 +283,7 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
     await with_password(desk, NADIA, PASSWORD)
     await with_password(desk, PIA, PASSWORD)
     assert (await login_from(desk, "198.51.100.7", "nadia", PASSWORD)).status_code == 303
-    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None)
+    oidc = Operator("olivia", "Olivia Sarti", OperatorRole.STAFF, "torino", None, "desk.op-011b1a000001")
     async with desk.pool.acquire() as conn:
         await store.add_operator(conn, oidc, None, {}, _token_key(desk.settings))  # type: ignore[arg-type]
         assert await store.deactivate(conn, "pia")
@@ -310,3 +310,112 @@ async def test_the_dpo_reviews_who_has_access_to_the_desk(desk: Desk) -> None:
     await desk.as_operator(MARIA)
     assert (await desk.client.get("/operators")).status_code == 403
     assert (await desk.client.get("/operators.csv")).status_code == 403
+
+
+async def actor_of(database_url: str, schema: str, token: str) -> dict[str, Any]:
+    """The actor a service knows a token by, as its access review lists it (its id, its role, its name)."""
+    pool = await db.create_pool(database_url, schema, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            found = await actors.actor_by_token(conn, token)
+            assert found is not None
+            return next(a for a in await actors.review(conn) if a["actor_id"] == found.id)
+    finally:
+        await pool.close()
+
+
+async def test_a_new_staff_operators_actor_on_the_services_is_opaque_and_stored_with_her(
+    desk: Desk, database_url: str
+) -> None:
+    """A review: a staff operator acted on the services as `desk.<username>`, and a username is usually her name
+    (`maria.bianchi`): it travelled in clear in every fact she caused (`recorded_by`, `booked_by`, …) and is never
+    erased. The desk now draws her actor when she is added (`desk.op-` and 12 hex digits) and stores it with her; the
+    services know her by it and still show her name (in their own tables, never on Kafka); two staff are two actors;
+    her tokens are given and revoked on that actor."""
+    bianchi = Operator("maria.bianchi", "Maria Bianchi", OperatorRole.STAFF, "torino", None)
+    before_payments = {"LGNET_DESK_SERVICES": "intake,housing"}  # payments started later (give-services below)
+    settings = type(desk.settings)(**desk.settings.model_dump(by_alias=True) | before_payments)
+    async with service_schemas(database_url) as schemas:
+        await admin.add_operator(settings, bianchi, PASSWORD, schemas)
+        await admin.add_operator(settings, NADIA, PASSWORD, schemas)
+        async with desk.pool.acquire() as conn:
+            found = await store.operator(conn, "maria.bianchi")
+            other = await store.operator(conn, "nadia")
+        assert found is not None and other is not None
+        actor = found[0].service_actor
+        assert actor is not None and re.fullmatch(r"desk\.op-[0-9a-f]{12}", actor), actor
+        assert "maria" not in actor and "bianchi" not in actor
+        assert other[0].service_actor not in (None, actor)  # four-eyes: two staff, two actors
+        tokens = await tokens_of(desk, "maria.bianchi")
+        assert sorted(tokens) == ["housing", "intake"]
+        for service, token in tokens.items():
+            seen = await actor_of(database_url, schemas[service], token)
+            assert (seen["actor_id"], seen["role"], seen["name"]) == (actor, "staff", "Maria Bianchi"), service
+
+        given = await admin.give_services(desk.settings, "maria.bianchi", schemas)  # payments runs now
+        assert given == ["payments"]
+        payments_token = (await tokens_of(desk, "maria.bianchi"))["payments"]
+        assert (await actor_of(database_url, schemas["payments"], payments_token))["actor_id"] == actor
+
+        done = await admin.deactivate_operator(desk.settings, "maria.bianchi", schemas)
+        assert (done.revoked, done.without_schema) == (["housing", "intake", "payments"], [])
+        for service, token in (await tokens_of(desk, "maria.bianchi")).items():
+            assert not await token_works(database_url, schemas[service], token), service
+        for service, token in (await tokens_of(desk, "nadia")).items():  # her colleague's own actor: untouched
+            assert await token_works(database_url, schemas[service], token), service
+
+
+async def test_an_operator_added_before_actors_were_opaque_keeps_desk_username(desk: Desk, database_url: str) -> None:
+    """The operators added before migration desk-7 keep `desk.<username>`: their facts already carry it, and the
+    services' actors, tokens and four-eyes rules use it. The migration stores it explicitly; nothing already recorded
+    changes. Her tokens are still given (a service started later) and revoked on that actor."""
+    from lgnet_desk.adapters.schema import MIGRATIONS
+
+    async with fresh_schema(database_url) as schema, service_schemas(database_url) as schemas:
+        settings = type(desk.settings)(**desk.settings.model_dump(by_alias=True) | {"LGNET_DB_SCHEMA": schema})
+        key = _token_key(settings)
+        pool = await db.create_pool(database_url, schema, max_size=1)
+        try:
+            await db.migrate(pool, [m for m in MIGRATIONS if m[0] != "desk-7"])
+            async with pool.acquire() as conn:  # the desk as it was: rows of the old shape, actors of `desk.<username>`
+                for username, name, role, partner in (("anna", "Anna Neri", "staff", None),
+                                                      ("pia", "Pia Conti", "partner", "coop-aurora"),
+                                                      ("rpd", "RPD Torino", "dpo", None)):  # fmt: skip
+                    await conn.execute(
+                        "insert into operators (username, display_name, role, city, partner, password_hash)"
+                        " values ($1, $2, $3, 'torino', $4, 'x')",
+                        username,
+                        name,
+                        role,
+                        partner,
+                    )
+                for service in ("intake", "housing"):
+                    service_pool = await db.create_pool(database_url, schemas[service], max_size=1)
+                    try:
+                        async with service_pool.acquire() as service_conn:
+                            await actors.add_actor(service_conn, "desk.anna", actors.Role.STAFF, "torino", "Anna Neri")
+                            token = await actors.issue_token(service_conn, "desk.anna")
+                    finally:
+                        await service_pool.close()
+                    await store.set_token(conn, "anna", service, token, key)
+            await db.migrate(pool, MIGRATIONS)
+            async with pool.acquire() as conn:
+                anna, pia, rpd = [await store.operator(conn, u) for u in ("anna", "pia", "rpd")]
+                assert await conn.fetchval("select count(*) from operators where actor is not null") == 1
+        finally:
+            await pool.close()
+        assert anna is not None and pia is not None and rpd is not None
+        assert (anna[0].service_actor, pia[0].service_actor, rpd[0].service_actor) == ("desk.anna", "coop-aurora", None)
+
+        assert await admin.give_services(settings, "anna", schemas) == ["payments"]
+        pool = await db.create_pool(database_url, schema, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                tokens = await store.tokens(conn, "anna", key)
+        finally:
+            await pool.close()
+        assert (await actor_of(database_url, schemas["payments"], tokens["payments"]))["actor_id"] == "desk.anna"
+        done = await admin.deactivate_operator(settings, "anna", schemas)
+        assert done.revoked == ["housing", "intake", "payments"]
+        for service, token in tokens.items():
+            assert not await token_works(database_url, schemas[service], token), service

@@ -106,4 +106,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         alter table operators add column deactivated_at timestamptz;
         """,
     ),
+    (
+        "desk-7",
+        """
+        -- a staff operator's own actor on the services, drawn by the desk when she is added (`desk.op-` and 12 random
+        -- hex digits: domain/operators.py), stored with her rather than derived from her username (usually her name,
+        -- which travelled in clear in every fact she caused); each is one person's, so two staff are two actors for
+        -- the four-eyes rules. The operators added before keep `desk.<username>`, which their facts, the services'
+        -- actors, tokens and four-eyes rules already carry: nothing recorded changes.
+        alter table operators add column actor text unique;
+        update operators set actor = 'desk.' || username where role = 'staff';
+        alter table operators add constraint operators_staff_actor check ((role = 'staff') = (actor is not null));
+        """,
+    ),
 ]

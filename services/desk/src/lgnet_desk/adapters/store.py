@@ -15,7 +15,8 @@ from lgnet_desk.domain.resubmission import KEPT_MINUTES
 
 
 def _operator(row: Any) -> Operator:
-    return Operator(row["username"], row["display_name"], OperatorRole(row["role"]), row["city"], row["partner"])
+    role = OperatorRole(row["role"])
+    return Operator(row["username"], row["display_name"], role, row["city"], row["partner"], row["actor"])
 
 
 async def operator(conn: Conn, username: str) -> tuple[Operator, Any] | None:
@@ -59,14 +60,15 @@ async def city_operators(conn: Conn, city: str) -> list[Operator]:
 
 async def add_operator(conn: Conn, op: Operator, password_hash: str, tokens: dict[str, str], token_key: bytes) -> None:
     await conn.execute(
-        "insert into operators (username, display_name, role, city, partner, password_hash)"
-        " values ($1, $2, $3, $4, $5, $6)",
+        "insert into operators (username, display_name, role, city, partner, password_hash, actor)"
+        " values ($1, $2, $3, $4, $5, $6, $7)",
         op.username,
         op.display_name,
         op.role.value,
         op.city,
         op.partner,
         password_hash,
+        op.actor if op.role is OperatorRole.STAFF else None,
     )
     for service, token in tokens.items():
         await conn.execute(

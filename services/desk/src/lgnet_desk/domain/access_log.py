@@ -3,9 +3,10 @@ payments' download log (its SEPA files, which hold payees' names and IBANs), one
 CSV show them, newest first.
 
 An entry of the desk says the operator and the purpose; one of intake says the principal (a partner's id, a staff
-actor `desk.<username>`) and no purpose (an API call states none). Both are kept, each with its source: a read the
-desk made is in both (the desk's with the operator and purpose, intake's marked `via` desk), since intake cannot
-tell the desk's calls from a partner's own software by anything a caller could not forge."""
+operator's actor `desk.op-…`, or `desk.<username>` for one added before) and no purpose (an API call states none). Both
+are kept, each with its source: a read the desk made is in both (the desk's with the operator and purpose, intake's
+marked `via` desk), since intake cannot tell the desk's calls from a partner's own software by anything a caller could
+not forge."""
 
 from __future__ import annotations
 

@@ -1,13 +1,17 @@
 """Operators of the desk and the rules about them. Pure: no I/O.
 
-An operator's identity on the services: a staff operator acts as their own staff actor (`desk.<username>`) in each
-service, so the services attribute every action to them and their four-eyes rules see two different people; a
+An operator's identity on the services: a staff operator acts as their own staff actor in each service, so the services
+attribute every action to them and their four-eyes rules see two different people. That actor id travels in clear in
+every fact she causes (`recorded_by`, `booked_by`, …) and is never erased, so it is opaque: drawn by the desk when she
+is added (`desk.op-` and 12 random hex digits, `new_staff_actor`) and stored with her, never derived from her username
+(usually her name); one added before keeps `desk.<username>` (migration desk-7), which her facts already carry. A
 partner's operator acts as the partner's actor (the services know a partner by its actor id, so its case-assignment
 rules apply unchanged); the data-protection officer (`dpo`) has no service identity at all and reads only the desk's
 access log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,6 +19,11 @@ from enum import StrEnum
 from lgnet_shared.pseudonymous import identifying
 
 SERVICES = ("intake", "housing", "payments")
+STAFF_ACTOR_PREFIX = "desk.op-"
+# 6 random bytes, 12 hex digits: unique among a city's operators (a repeat is refused by the desk's table and by the
+# services' `add_actor`), and a run of 12 letters and digits is none of what `identifying` recognises (a fiscal code has
+# 16, an IBAN 15 or more, a mobile number 10 digits)
+STAFF_ACTOR_BYTES = 6
 
 
 class OperatorRole(StrEnum):
@@ -30,6 +39,7 @@ class Operator:
     role: OperatorRole
     city: str
     partner: str | None
+    actor: str | None = None  # a staff operator's own actor on the services, as the desk stored it (None: not drawn)
 
     @property
     def service_actor(self) -> str | None:
@@ -37,7 +47,7 @@ class Operator:
         if self.role is OperatorRole.PARTNER:
             return self.partner
         if self.role is OperatorRole.STAFF:
-            return f"desk.{self.username}"
+            return self.actor
         return None
 
     def service_actor_name(self, partner_name: str | None = None) -> str:
@@ -52,16 +62,25 @@ class Operator:
         return self.role is OperatorRole.DPO
 
 
+def new_staff_actor(draw: Callable[[int], str]) -> str:
+    """A new staff operator's actor id: `desk.op-` and `draw(STAFF_ACTOR_BYTES)` (`secrets.token_hex`), nothing of her;
+    drawn again in the unlikely case it would hold what the services refuse in an actor id (`identifying`)."""
+    while identifying(actor := STAFF_ACTOR_PREFIX + draw(STAFF_ACTOR_BYTES)):
+        pass
+    return actor
+
+
 def check_new_operator(role: OperatorRole, partner: str | None, username: str = "") -> None:
     if role is OperatorRole.PARTNER and not partner:
         raise ValueError("partner: a partner's operator names the cooperative (--partner)")
     if role is not OperatorRole.PARTNER and partner:
         raise ValueError("partner: only partners' operators belong to a cooperative")
     if role is OperatorRole.STAFF and (what := identifying(username)):
-        # her actor on the services, `desk.<username>`, travels in clear on every topic and is never erased
+        # her username is sent to intake as an appointment's operator and an outing's staff: in clear on every topic
         raise ValueError(
-            f"username: holds {what}: a staff operator acts on the services as desk.<username>, which travels in"
-            " clear; choose a username that holds no e-mail address, fiscal code or phone number"
+            f"username: holds {what}: a staff operator's username names her in the appointments and outings intake"
+            " records, which travel in clear; choose a username that holds no e-mail address, fiscal code or phone"
+            " number"
         )
 
 

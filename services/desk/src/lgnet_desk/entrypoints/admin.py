@@ -16,13 +16,14 @@ SEPA files beside the desk's access log, her operator keeps the city's read-log 
 LGNET_DESK_PAYMENTS_READ_LOG_TOKEN when she is added (or later: `set-read-log-token <username> [--service housing|
 payments]`, the token from stdin).
 
-Each staff or partner operator gets a token on each service the city runs (LGNET_DESK_SERVICES, default intake,
-housing and payments: a service not run has no schema, and no token is issued there, nor a DPO's read-log token
-kept), issued with lgnet-admin's code (`lgnet_shared.actors`) in each service's schema: a staff operator as their
-own staff actor `desk.<username>`, a partner's operator as the partner's actor (created if the service does not know
-it yet). The tokens are sealed in
-the desk's schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's
-database) and LGNET_MASTER_KEY, like the desk itself."""
+Each staff or partner operator gets a token on each service the city runs (LGNET_DESK_SERVICES, default intake, housing
+and payments: a service not run has no schema, and no token is issued there, nor a DPO's read-log token kept), issued
+with lgnet-admin's code (`lgnet_shared.actors`) in each service's schema: a staff operator as their own staff actor,
+drawn when she is added (`desk.op-` and 12 random hex digits: it travels in clear in every fact she causes, so nothing
+of her username is in it) and stored with her (one added before migration desk-7 keeps `desk.<username>`), a partner's
+operator as the partner's actor (created if the service does not know it yet). The tokens are sealed in the desk's
+schema with a key derived from LGNET_MASTER_KEY. Needs DATABASE_URL (the services' and the desk's database) and
+LGNET_MASTER_KEY, like the desk itself."""
 
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ import asyncio
 import contextlib
 import getpass
 import os
+import secrets
 import sys
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -44,7 +46,14 @@ from lgnet_shared.errors import Conflict
 
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.schema import MIGRATIONS
-from lgnet_desk.domain.operators import SERVICES, Operator, OperatorRole, check_new_operator, check_password
+from lgnet_desk.domain.operators import (
+    SERVICES,
+    Operator,
+    OperatorRole,
+    check_new_operator,
+    check_password,
+    new_staff_actor,
+)
 from lgnet_desk.entrypoints.web import _token_key
 from lgnet_desk.service_layer.access_log import READ_LOGS
 from lgnet_desk.service_layer.login import HASHER
@@ -62,11 +71,12 @@ async def add_operator(
     schemas: dict[str, str],
     partner_name: str | None = None,
     read_log_tokens: Mapping[str, str] | None = None,
-) -> None:
+) -> Operator:
     """`read_log_tokens`: the DPO's read-log tokens by service (`intake`, `payments`; the DPO's only: ignored for
-    anyone else)."""
+    anyone else). The operator as stored: a staff operator with the actor the desk drew for her."""
     check_new_operator(op.role, op.partner, op.username)
     check_password(password)
+    op = replace(op, actor=new_staff_actor(secrets.token_hex) if op.role is OperatorRole.STAFF else None)
     # a service the city does not run has no schema: nothing issued there
     tokens = await _service_tokens(settings, op, schemas, settings.services, partner_name, read_log_tokens)
     pool = await db.create_pool(settings.database_url, settings.db_schema, max_size=1)
@@ -76,6 +86,7 @@ async def add_operator(
             await store.add_operator(conn, op, HASHER.hash(password), tokens, _token_key(settings))
     finally:
         await pool.close()
+    return op
 
 
 async def _service_tokens(
@@ -339,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     schemas = {s: getattr(args, f"{s}_schema") for s in SERVICES}
     try:
         with setup_errors.database(settings.database_url):
-            asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers))
+            op = asyncio.run(add_operator(settings, op, password, schemas, args.partner_name, readers))
     except setup_errors.SetupError as e:  # PostgreSQL not answering or refusing: DATABASE_URL named
         print(f"lgnet-desk-admin: {e}", file=sys.stderr)
         return 1

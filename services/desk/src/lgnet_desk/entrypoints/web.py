@@ -75,7 +75,8 @@ class Page:
         self.restored = restored  # the operator's form kept when her session lapsed: shown again in its page's form
         self.partners = partners or []  # the city's partner organisations: choices, and names for their ids
         # Two namespaces, looked up apart (a username may equal a cooperative's id): the desk's operators by
-        # username, and the services' actors (a cooperative by its id, a staff operator as `desk.<username>`).
+        # username, and the services' actors (a cooperative by its id, a staff operator by the actor stored with her:
+        # `desk.op-…`, or `desk.<username>` for one added before migration desk-7).
         self.operator_names = {o.username: o.display_name for o in operators or []}
         self.actor_names = {
             o.service_actor: o.display_name for o in operators or [] if o.role is OperatorRole.STAFF and o.service_actor

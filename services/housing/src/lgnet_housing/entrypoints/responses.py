@@ -262,7 +262,7 @@ class ReadLogEntry(BaseModel):
     """One read of a household's data through housing's API (the DPO's log): ids, never names."""
 
     at: datetime
-    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.<username>)")
+    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.op-…)")
     principal_name: str | None = Field(description="Its name in housing (`lgnet-admin add-actor --name`)")
     role: str
     partner: str | None

@@ -20,7 +20,7 @@ class ReadLogEntry(BaseModel):
     """One read of a person's data through intake's API: ids, never names."""
 
     at: datetime
-    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.<username>)")
+    principal: str = Field(description="The actor whose token read: a partner's id, a staff actor (desk.op-…)")
     principal_name: str | None = Field(description="Its name in intake (`lgnet-admin add-actor --name`)")
     role: str
     partner: str | None

@@ -175,7 +175,7 @@ class DownloadLogEntry(BaseModel):
     """One download of a payment file of the city (it holds payees' names and IBANs): the DPO's log."""
 
     at: datetime
-    principal: str = Field(description="The actor whose token downloaded: a staff actor (desk.<username>), a script's")
+    principal: str = Field(description="The actor whose token downloaded: a staff actor (desk.op-…), a script's")
     principal_name: str | None = Field(description="Its name in payments (`lgnet-admin add-actor --name`)")
     message_id: str = Field(description="The file's MsgId")
     batch_id: str = Field(description="The batch's id, or the reimbursement run's (purpose reimbursements)")
