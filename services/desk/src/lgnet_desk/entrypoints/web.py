@@ -142,8 +142,14 @@ class Page:
         409 for a person erased meanwhile, a 422 for what was asked); the desk's own credential refused (401), a 502
         saying the service is unavailable (its answer not shown). `logged`: a person's data, the attempt written to
         the access log (the page says so only then)."""
-        status = refusal.status if 400 <= refusal.status < 500 and refusal.status != 401 else 502
+        status = refused_status(refusal)
         return self.render("denied.html", status=status, refusal=refusal.reason, logged=logged, refused=status)
+
+
+def refused_status(refusal: ServiceRefusal) -> int:
+    """A service's refusal as the desk's answer: its 4xx, but the desk's own credential refused (401) and anything
+    else said as the service unavailable (502)."""
+    return refusal.status if 400 <= refusal.status < 500 and refusal.status != 401 else 502
 
 
 async def session_of(request: Request, idle_minutes: int) -> tuple[Operator, str] | None:
