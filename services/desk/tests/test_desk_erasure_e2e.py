@@ -46,7 +46,9 @@ class City:
 
 
 @pytest.fixture(scope="module")
-async def city(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[City]:
+async def city(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[City]:
     async def provision(settings: DeskSettings, schemas: dict[str, str]) -> None:
         readers = {"intake": await _read_log_token(database_url, schemas["intake"], "torino")}
         operators = [

@@ -39,9 +39,7 @@ class Kind:
         return found.get("nickname") is None
 
 
-PERSON = Kind(
-    "person", "/persons/{}", "/persons/{}", "/persons/{}/erasure", action="erasure", view="erasure form"
-)
+PERSON = Kind("person", "/persons/{}", "/persons/{}", "/persons/{}/erasure", action="erasure", view="erasure form")
 STREET_PERSON = Kind(
     "street_person",
     "/outreach/street-persons/{}",
