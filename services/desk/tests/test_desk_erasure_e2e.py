@@ -24,7 +24,7 @@ from lgnet_desk.domain.operators import Operator, OperatorRole
 from lgnet_desk.entrypoints.admin import add_operator
 from lgnet_desk.settings import DeskSettings
 from lgnet_shared import clock
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_desk_e2e import PASSWORD, _api_client, _read_log_token, logged_in, platform, shot
@@ -126,29 +126,40 @@ async def erasure_entries(city: City, subject: str) -> list[asyncpg.Record]:
         await conn.close()
 
 
+SECTION, CONFIRM = "Cancellazione dei dati (art. 17 GDPR)", "Per confermare, scriva l'identificativo della persona"
+
+
+async def erasure_page(page: Page, url: str, link: str) -> str:
+    """From a subject's page (`url`) to its erasure page, by the link in its erasure section: that page's text."""
+    await page.goto(url)
+    await page.get_by_role("region", name=SECTION).get_by_role("link", name=link).click()
+    await page.wait_for_url(f"{url}/erasure")
+    return await page.locator("main").inner_text()
+
+
+async def confirmed_with(page: Page, typed: str) -> None:
+    """The erasure page's form sent with `typed` as the identifier."""
+    await page.get_by_label(CONFIRM).fill(typed)
+    await page.get_by_role("button", name="Cancella definitivamente i dati").click()
+    await page.wait_for_load_state()
+
+
 async def test_a_staff_operator_erases_a_person_from_the_cartella(browser: Browser, city: City) -> None:
     pid = await registered(city)
     maria = await logged_in(browser, city, "maria")  # type: ignore[arg-type]
-    await maria.goto(city.url + f"/persons/{pid}")
-    section = maria.get_by_role("region", name="Cancellazione dei dati (art. 17 GDPR)")
-    await section.get_by_role("link", name="Cancella i dati della persona").click()
-    await maria.wait_for_url(f"**/persons/{pid}/erasure")
-    said = await maria.locator("main").inner_text()
+    said = await erasure_page(maria, city.url + f"/persons/{pid}", "Cancella i dati della persona")
     # what will happen, said before anything is done
     assert "Grace Adeyemi" in said and pid in said, said
     assert "ogni copia del registro degli eventi" in said and "non si può annullare" in said, said
     assert "i conteggi" in said, said
     await shot(maria, "erasure")
     # A wrong identifier typed: refused at its field, nothing erased
-    await maria.get_by_label("Per confermare, scriva l'identificativo della persona").fill("p-altro")
-    await maria.get_by_role("button", name="Cancella definitivamente i dati").click()
-    await maria.wait_for_load_state()
+    await confirmed_with(maria, "p-altro")
     assert "scriva esattamente l'identificativo" in await maria.locator("main").inner_text()
     await shot(maria, "erasure-refused")
     assert (await intake_person(city, pid))["erased"] is False
     # The right one: intake erases her
-    await maria.get_by_label("Per confermare, scriva l'identificativo della persona").fill(pid)
-    await maria.get_by_role("button", name="Cancella definitivamente i dati").click()
+    await confirmed_with(maria, pid)
     await maria.wait_for_url(f"**/persons/{pid}/erasure?done=1")
     outcome = await maria.locator("main").inner_text()
     assert "I dati identificativi della persona sono stati cancellati" in outcome, outcome
@@ -250,15 +261,10 @@ async def test_a_street_persons_nickname_is_erased_from_their_page(browser: Brow
         assert "Cancellazione dei dati" not in page.text
         assert (await luca.get(f"/outreach/street-persons/{street_id}/erasure")).status_code == 403
     maria = await logged_in(browser, city, "maria")  # type: ignore[arg-type]
-    await maria.goto(city.url + f"/outreach/street-persons/{street_id}")
-    section = maria.get_by_role("region", name="Cancellazione dei dati (art. 17 GDPR)")
-    await section.get_by_role("link", name="Cancella il soprannome").click()
-    await maria.wait_for_url(f"**/outreach/street-persons/{street_id}/erasure")
-    said = await maria.locator("main").inner_text()
+    said = await erasure_page(maria, city.url + f"/outreach/street-persons/{street_id}", "Cancella il soprannome")
     assert f"Il Rosso {uid}" in said and "non si può annullare" in said, said
     await shot(maria, "street-person-erasure")
-    await maria.get_by_label("Per confermare, scriva l'identificativo della persona").fill(street_id)
-    await maria.get_by_role("button", name="Cancella definitivamente i dati").click()
+    await confirmed_with(maria, street_id)
     await maria.wait_for_url(f"**/outreach/street-persons/{street_id}/erasure?done=1")
     outcome = await maria.locator("main").inner_text()
     assert "Il soprannome è stato cancellato" in outcome and f"Il Rosso {uid}" not in outcome, outcome
