@@ -3879,3 +3879,20 @@ async def test_a_persons_erasure_page_in_english_its_key_its_confirmation_and_in
     assert erasures == [("maria", "erasure_request", "erasure", "erased"),
                         ("maria", "erasure_request", "erasure", "refused")]  # fmt: skip
     assert {r["action"] for r in rows} == {"erasure form", "erasure"}
+
+
+async def test_an_erasure_by_a_merged_registrations_id_is_logged_under_the_surviving_record(desk: Desk) -> None:
+    """Intake erases, by the id of a registration merged into another, the surviving record and answers its id: the
+    DPO's entry names that record, the one her filter and the person's printout are by (as a view's: `shown_as`)."""
+    amina = {"person_id": "a-1", "erased": False, "identity": {"given_name": "Amina", "family_name": "Okonkwo"}}
+    desk.services.answers |= {
+        ("intake", "GET", "/persons/b-7"): amina,
+        ("intake", "POST", "/persons/b-7/erasure"): {"person_id": "a-1", "erased_on": clock.today().isoformat()},
+    }
+    await desk.as_operator(MARIA)
+    page = await desk.client.get("/persons/b-7/erasure")
+    form = {"csrf": "csrf-maria", "form_key": form_key_of(page.text, "/persons/b-7/erasure"), "confirm_id": "b-7"}
+    assert (await desk.client.post("/persons/b-7/erasure", data=form)).status_code == 303
+    async with desk.pool.acquire() as conn:
+        rows = await conn.fetch("select person_id, action, outcome from access_log order by entry_id")
+    assert [tuple(r) for r in rows] == [("a-1", "erasure form", "shown"), ("a-1", "erasure", "erased")]

@@ -12,7 +12,7 @@ from lgnet_shared.db import Conn
 from lgnet_desk.adapters import store
 from lgnet_desk.adapters.services import ServiceRefusal, Services, service_path
 from lgnet_desk.domain import resubmission
-from lgnet_desk.domain.erasure import CONFIRM_FIELD, PURPOSE, REFUSED, Kind, confirmation_problem
+from lgnet_desk.domain.erasure import CONFIRM_FIELD, PERSON, PURPOSE, REFUSED, Kind, confirmation_problem
 from lgnet_desk.domain.operators import Operator
 from lgnet_desk.service_layer import desk
 
@@ -35,10 +35,14 @@ async def erase(
     if problem := confirmation_problem(form.get(CONFIRM_FIELD, ""), subject_id):
         raise desk.FieldErrors({CONFIRM_FIELD: problem})
     try:
-        await services.post("intake", service_path(kind.erase, subject_id), {}, resubmission.call_key(form, "erasure"))
+        key = resubmission.call_key(form, "erasure")
+        answer = await services.post("intake", service_path(kind.erase, subject_id), {}, key)
     except ServiceRefusal as r:
         await store.log_access(conn, op, subject_id, PURPOSE, kind.action, REFUSED)
         log.info("erasure refused", kind=kind.name, subject_id=subject_id, operator=op.username, status=r.status)
         raise
-    await store.log_erasure(conn, op, subject_id, PURPOSE, kind.action)
-    log.info("erasure done", kind=kind.name, subject_id=subject_id, operator=op.username)
+    # Logged under the person intake erased: by the id of a registration merged into another, the surviving record
+    # (the id the DPO is given), as a view is (`desk.shown_as`).
+    erased = desk.shown_as(answer, subject_id) if kind is PERSON else subject_id
+    await store.log_erasure(conn, op, erased, PURPOSE, kind.action)
+    log.info("erasure done", kind=kind.name, subject_id=erased, operator=op.username)
